@@ -1,0 +1,49 @@
+# Developer and CI entry points. CI runs `.ci/run`, which is `make test`.
+#
+#   make services        start redis, redis-cluster, rabbitmq, memcached on 127.0.0.1 (scripts/services.sh)
+#   make services-stop   stop them
+#   make test            start the servers, then ./mvnw verify with the unit and integration tests
+#   make run             build and run the example program
+#   make bench           build and run the JMH benchmarks (never part of `verify`)
+#   make clean           ./mvnw clean
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+.PHONY: services services-stop test run bench clean jdk
+
+# Where scripts/services.sh keeps PID files, logs and the env file with the endpoints.
+RUN_DIR ?= $(or $(MACHINERY_RUN_DIR),/tmp/machinery-services)
+export RUN_DIR
+
+# A JDK >= 21; empty when there is none (the `jdk` target then prints what to install).
+JAVA_HOME := $(shell scripts/find-jdk.sh 2>/dev/null)
+export JAVA_HOME
+
+MVNW := ./mvnw -B
+BENCH_ARGS ?=
+
+jdk:
+	@if [[ -z "$(JAVA_HOME)" ]]; then scripts/find-jdk.sh; exit 1; fi
+
+services:
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+# IT_REQUIRE_SERVICES=true turns a missing server into a failure instead of a skipped test.
+test: jdk
+	scripts/services.sh start
+	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) -V verify
+
+# The example reads its endpoints from the env file when the servers are running (make services).
+run: jdk
+	$(MVNW) -q -DskipTests install -pl examples -am
+	if [[ -r "$(RUN_DIR)/env" ]]; then . "$(RUN_DIR)/env"; fi; $(MVNW) -q -pl examples exec:java -Dexec.args=demo
+
+bench: jdk
+	$(MVNW) -q -pl machinery-benchmarks -am -DskipTests package
+	"$(JAVA_HOME)/bin/java" -jar machinery-benchmarks/target/benchmarks.jar $(BENCH_ARGS)
+
+clean: jdk
+	$(MVNW) -q clean

@@ -1,0 +1,138 @@
+package io.machinery;
+
+import io.machinery.internal.GoTypes;
+import java.math.BigInteger;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One positional task argument: a Go type name ({@code "int64"}, {@code "[]string"}, ...) and a value. Go's
+ * {@code tasks.Arg}.
+ *
+ * <p>Immutable and thread-safe. {@link #name()} is informational only: arguments are positional. The value is
+ * kept as given or as read from the wire ({@code Long}, {@code BigInteger}, {@code Double}, {@code String},
+ * {@code Boolean}, {@code byte[]}, lists); {@link #typedValue()} reads it by its declared type, as Go does.
+ *
+ * <pre>{@code
+ * Arg.of(1L)                   // {"Name":"","Type":"int64","Value":1}
+ * Arg.of("uint64", new BigInteger("18446744073709551615"))
+ * Arg.of(new byte[] {1, 2})   // {"Type":"[]uint8","Value":"AQI="}
+ * }</pre>
+ */
+public final class Arg {
+  private final String name;
+  private final String type;
+  private final @Nullable Object value;
+
+  private Arg(String name, String type, @Nullable Object value) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.type = Objects.requireNonNull(type, "type");
+    this.value = normalise(value);
+  }
+
+  /** An argument whose Go type is derived from the Java value (see the table on {@link #typeOf(Object)}). */
+  public static Arg of(Object value) {
+    return new Arg("", GoTypes.typeOf(value), value);
+  }
+
+  /** An argument with an explicit Go type name; the value is checked when the task is sent. */
+  public static Arg of(String type, @Nullable Object value) {
+    return new Arg("", type, value);
+  }
+
+  /** A named argument (the name is informational only). */
+  public static Arg named(String name, String type, @Nullable Object value) {
+    return new Arg(name, type, value);
+  }
+
+  /**
+   * The Go type name Machinery uses for a Java value: {@code Long→int64}, {@code Integer→int32}, {@code
+   * Short→int16}, {@code Byte→int8}, {@code Double→float64}, {@code Float→float32}, {@code Boolean→bool},
+   * {@code String→string}, {@code byte[]→[]uint8}, {@code BigInteger→uint64}, and arrays or non-empty lists of
+   * those to {@code []T}.
+   *
+   * @throws IllegalArgumentException for any other value
+   */
+  public static String typeOf(Object value) {
+    return GoTypes.typeOf(value);
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public String type() {
+    return type;
+  }
+
+  /** The value as given or as decoded from JSON; a {@code byte[]} is returned as a copy. */
+  public @Nullable Object value() {
+    return value instanceof byte[] bytes ? bytes.clone() : value;
+  }
+
+  /**
+   * The value read by its declared type: {@code Long} for signed ints and uint8..uint32, {@code BigInteger}
+   * for uint/uint64, {@code Double} for floats, {@code byte[]} for {@code []uint8}, lists for other slices.
+   *
+   * @throws IllegalArgumentException with Go's error text when the type is unsupported or the value does not
+   *     fit it
+   */
+  public @Nullable Object typedValue() {
+    return GoTypes.toTyped(type, value);
+  }
+
+  public Arg withName(String newName) {
+    return new Arg(newName, type, value);
+  }
+
+  private static @Nullable Object normalise(@Nullable Object value) {
+    if (value instanceof Integer || value instanceof Short || value instanceof Byte) {
+      return ((Number) value).longValue();
+    }
+    if (value instanceof Float f) {
+      return Double.valueOf(Float.toString(f));
+    }
+    if (value instanceof byte[] bytes) {
+      return bytes.clone();
+    }
+    if (value instanceof BigInteger b && b.bitLength() <= 63) {
+      return b.longValue();
+    }
+    if (value != null && value.getClass().isArray()) {
+      List<?> list = GoTypes.asList(value);
+      return list == null ? value : list.stream().map(Arg::normalise).toList();
+    }
+    if (value instanceof List<?> list) {
+      return java.util.Collections.unmodifiableList(
+          list.stream().map(Arg::normalise).collect(java.util.stream.Collectors.toList()));
+    }
+    return value;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof Arg other)) {
+      return false;
+    }
+    return name.equals(other.name) && type.equals(other.type) && valueEquals(value, other.value);
+  }
+
+  static boolean valueEquals(@Nullable Object a, @Nullable Object b) {
+    if (a instanceof byte[] x && b instanceof byte[] y) {
+      return Arrays.equals(x, y);
+    }
+    return Objects.equals(a, b);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, type, value instanceof byte[] b ? Arrays.hashCode(b) : value);
+  }
+
+  @Override
+  public String toString() {
+    return "Arg{" + (name.isEmpty() ? "" : name + " ") + type + " " + GoTypes.show(value) + "}";
+  }
+}

@@ -1,0 +1,42 @@
+package io.machinery;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Tasks that run one after another, each receiving the previous one's results after its own arguments: Go's
+ * {@code tasks.NewChain}. On the wire a chain is one message, the first task, with the rest nested in {@code
+ * OnSuccess}. Immutable.
+ */
+public final class Chain {
+  private final List<Signature> tasks;
+
+  private Chain(List<Signature> tasks) {
+    this.tasks = List.copyOf(tasks);
+  }
+
+  public static Chain of(Signature... tasks) {
+    return of(List.of(tasks));
+  }
+
+  public static Chain of(List<Signature> tasks) {
+    if (tasks.isEmpty()) {
+      throw new IllegalArgumentException("a chain needs at least one task");
+    }
+    List<Signature> withUuids = new ArrayList<>(tasks.size());
+    for (Signature task : tasks) {
+      withUuids.add(task.uuid().isEmpty() ? task.toBuilder().uuid(Uuids.newTaskUuid()).build() : task);
+    }
+    // Nest from the end: each task's OnSuccess is the (already nested) next one, replacing any OnSuccess.
+    List<Signature> nested = new ArrayList<>(withUuids);
+    for (int i = nested.size() - 1; i > 0; i--) {
+      nested.set(i - 1, nested.get(i - 1).toBuilder().onSuccess(List.of(nested.get(i))).build());
+    }
+    return new Chain(nested);
+  }
+
+  /** The tasks in order; the first one carries the rest nested in its OnSuccess. */
+  public List<Signature> tasks() {
+    return tasks;
+  }
+}

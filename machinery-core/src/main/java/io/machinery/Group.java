@@ -1,0 +1,55 @@
+package io.machinery;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Tasks that run in parallel and complete together: Go's {@code tasks.NewGroup}. Every member gets the group
+ * UUID, the member count and, if it has none, a task UUID. Immutable.
+ */
+public final class Group {
+  private final String groupUuid;
+  private final List<Signature> tasks;
+
+  private Group(String groupUuid, List<Signature> tasks) {
+    this.groupUuid = groupUuid;
+    this.tasks = List.copyOf(tasks);
+  }
+
+  public static Group of(Signature... tasks) {
+    return of(List.of(tasks));
+  }
+
+  public static Group of(List<Signature> tasks) {
+    if (tasks.isEmpty()) {
+      throw new IllegalArgumentException("a group needs at least one task");
+    }
+    String groupUuid = Uuids.newGroupUuid();
+    List<Signature> members = new ArrayList<>(tasks.size());
+    for (Signature task : tasks) {
+      Signature.Builder b = task.toBuilder().groupUuid(groupUuid).groupTaskCount(tasks.size());
+      if (task.uuid().isEmpty()) {
+        b.uuid(Uuids.newTaskUuid());
+      }
+      members.add(b.build());
+    }
+    return new Group(groupUuid, members);
+  }
+
+  public String groupUuid() {
+    return groupUuid;
+  }
+
+  public List<Signature> tasks() {
+    return tasks;
+  }
+
+  /** The member task UUIDs in order (Go's {@code GetUUIDs}). */
+  public List<String> taskUuids() {
+    return tasks.stream().map(Signature::uuid).toList();
+  }
+
+  Group withTasks(List<Signature> newTasks) {
+    return new Group(groupUuid, newTasks);
+  }
+}

@@ -1,0 +1,10 @@
+package io.machinery;
+
+/** Waiting for a result took longer than the caller allowed: Go's {@code ErrTimeoutReached} ("Timeout reached"). */
+public final class ResultTimeoutException extends MachineryException {
+  private static final long serialVersionUID = 1L;
+
+  public ResultTimeoutException(String taskUuid) {
+    super("Timeout reached waiting for " + taskUuid);
+  }
+}

@@ -1,0 +1,30 @@
+package io.machinery;
+
+import io.machinery.internal.GoDurations;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Thrown by a task to be run again after {@link #retryIn()}: Go Machinery's {@code ErrRetryTaskLater}.
+ *
+ * <p>As in Go, a retry-later does not count against {@link Signature#retryCount()}: the task is stored as
+ * {@link State#RETRY} and republished with its ETA set to now plus the delay.
+ */
+public final class RetryTaskLaterException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+  private final Duration retryIn;
+
+  public RetryTaskLaterException(String message, Duration retryIn) {
+    super("Task error: " + message + " Will retry in: " + GoDurations.format(retryIn));
+    Objects.requireNonNull(retryIn, "retryIn");
+    if (retryIn.isNegative()) {
+      throw new IllegalArgumentException("retryIn must not be negative, was " + retryIn);
+    }
+    this.retryIn = retryIn;
+  }
+
+  /** How long to wait before the task runs again. */
+  public Duration retryIn() {
+    return retryIn;
+  }
+}

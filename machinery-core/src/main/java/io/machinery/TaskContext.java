@@ -1,0 +1,24 @@
+package io.machinery;
+
+/**
+ * What a running task may know about itself: declare it as the first parameter of a task method (or use
+ * {@link TaskFunction#withContext}) and the worker passes it in; it is not one of the message's arguments.
+ * Go's {@code tasks.SignatureFromContext}.
+ */
+public interface TaskContext {
+
+  /** The message being processed. */
+  Signature signature();
+
+  /**
+   * Which run of this task this is: 1 for the first, 2 after the first retry, and so on. Counted in the
+   * message header {@value Worker#ATTEMPT_HEADER}, so it survives republishing by Java workers.
+   */
+  int attempt();
+
+  /**
+   * Whether the worker is stopping without waiting for this task (abrupt quit or the graceful timeout ran
+   * out). A long task should check this and return early; its thread is also interrupted.
+   */
+  boolean isCancelled();
+}

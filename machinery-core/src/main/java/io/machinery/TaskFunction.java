@@ -1,0 +1,228 @@
+package io.machinery;
+
+import io.machinery.internal.Coercion;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.Type;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A function registered as a task: its parameter types (to read the message's arguments) and how to call it.
+ * Go registers any {@code func}; Java needs the parameter types, so a task is built from a method or from a
+ * lambda with its parameter classes:
+ *
+ * <pre>{@code
+ * server.registerTask("add", TaskFunction.varargs(long[].class, args -> LongStream.of(args).sum()));
+ * server.registerTask("sum", TaskFunction.of(long[].class, numbers -> LongStream.of(numbers).sum()));
+ * server.registerTask("concat", TaskFunction.of(String.class, String.class, (a, b) -> a + b));
+ * server.registerTask("multiply", TaskFunction.fromMethod(new MyTasks(), "multiply"));
+ * }</pre>
+ *
+ * <p>A task returns nothing ({@code null} or a void method: zero results), one value, or several as {@link
+ * TaskResults}. Values are typed by their Java class ({@code long → int64}, {@code String → string}, ...);
+ * return a {@link TaskResult} to name the Go type yourself. A thrown exception is the task's error; its
+ * message is stored as the error text. Throw {@link RetryTaskLaterException} to run again later.
+ *
+ * <p>Immutable and thread-safe when the wrapped function is.
+ */
+public final class TaskFunction {
+
+  /** A task without parameters. */
+  @FunctionalInterface
+  public interface Fn0 {
+    @Nullable Object call() throws Exception;
+  }
+
+  /** A task with one parameter. */
+  @FunctionalInterface
+  public interface Fn1<A> {
+    @Nullable Object call(A a) throws Exception;
+  }
+
+  /** A task with two parameters. */
+  @FunctionalInterface
+  public interface Fn2<A, B> {
+    @Nullable Object call(A a, B b) throws Exception;
+  }
+
+  /** A task with three parameters. */
+  @FunctionalInterface
+  public interface Fn3<A, B, C> {
+    @Nullable Object call(A a, B b, C c) throws Exception;
+  }
+
+  /** A task that also receives its {@link TaskContext}. */
+  @FunctionalInterface
+  public interface ContextFn {
+    @Nullable Object call(TaskContext context, @Nullable Object[] args) throws Exception;
+  }
+
+  @FunctionalInterface
+  private interface Invoker {
+    @Nullable Object invoke(TaskContext context, @Nullable Object[] args) throws Exception;
+  }
+
+  private final List<Type> parameterTypes;
+  private final boolean varargs;
+  private final Invoker invoker;
+  private final String description;
+
+  private TaskFunction(List<Type> parameterTypes, boolean varargs, Invoker invoker, String description) {
+    this.parameterTypes = List.copyOf(parameterTypes);
+    this.varargs = varargs;
+    this.invoker = invoker;
+    this.description = description;
+    for (Type type : parameterTypes) {
+      Coercion.checkSupported(type);
+    }
+    if (varargs && (parameterTypes.isEmpty() || !Coercion.isSequence(parameterTypes.get(parameterTypes.size() - 1)))) {
+      throw new IllegalArgumentException("a varargs task needs an array or List as its last parameter");
+    }
+  }
+
+  public static TaskFunction of(Fn0 fn) {
+    Objects.requireNonNull(fn, "fn");
+    return new TaskFunction(List.of(), false, (ctx, a) -> fn.call(), "lambda()");
+  }
+
+  @SuppressWarnings("unchecked")
+  public static <A> TaskFunction of(Class<A> a, Fn1<A> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return new TaskFunction(List.of(a), false, (ctx, args) -> fn.call((A) args[0]), "lambda(" + a.getSimpleName() + ")");
+  }
+
+  @SuppressWarnings("unchecked")
+  public static <A, B> TaskFunction of(Class<A> a, Class<B> b, Fn2<A, B> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return new TaskFunction(List.of(a, b), false, (ctx, args) -> fn.call((A) args[0], (B) args[1]),
+        "lambda(" + a.getSimpleName() + ", " + b.getSimpleName() + ")");
+  }
+
+  @SuppressWarnings("unchecked")
+  public static <A, B, C> TaskFunction of(Class<A> a, Class<B> b, Class<C> c, Fn3<A, B, C> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return new TaskFunction(List.of(a, b, c), false, (ctx, args) -> fn.call((A) args[0], (B) args[1], (C) args[2]),
+        "lambda(" + a.getSimpleName() + ", " + b.getSimpleName() + ", " + c.getSimpleName() + ")");
+  }
+
+  /**
+   * A variadic task, Go's {@code func(args ...int64)}: every argument of the message is collected into one
+   * array or list of {@code arrayType}.
+   */
+  @SuppressWarnings("unchecked")
+  public static <A> TaskFunction varargs(Class<A> arrayType, Fn1<A> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return new TaskFunction(List.of(arrayType), true, (ctx, args) -> fn.call((A) args[0]),
+        "lambda(" + arrayType.getSimpleName() + "...)");
+  }
+
+  /**
+   * A task that receives its context and the arguments converted to {@code parameterTypes} (the last one
+   * collecting the rest when {@code varargs}).
+   */
+  public static TaskFunction withContext(List<Class<?>> parameterTypes, boolean varargs, ContextFn fn) {
+    Objects.requireNonNull(fn, "fn");
+    return new TaskFunction(new ArrayList<>(parameterTypes), varargs, fn::call, "lambda(TaskContext, ...)");
+  }
+
+  /**
+   * The public method {@code methodName} of {@code target} (exactly one method of that name must exist). A
+   * first parameter of type {@link TaskContext} receives the context; a Java varargs method is a Go variadic
+   * task; generic parameters such as {@code List<Long>} are honoured.
+   */
+  public static TaskFunction fromMethod(Object target, String methodName) {
+    Objects.requireNonNull(target, "target");
+    Method[] matches = Arrays.stream(target.getClass().getMethods()).filter(m -> m.getName().equals(methodName))
+        .toArray(Method[]::new);
+    if (matches.length != 1) {
+      throw new IllegalArgumentException(
+          matches.length == 0
+              ? target.getClass().getName() + " has no public method " + methodName
+              : target.getClass().getName() + " has " + matches.length + " public methods named " + methodName
+                  + "; use fromMethod(target, Method)");
+    }
+    return fromMethod(target, matches[0]);
+  }
+
+  /** A task that calls {@code method} on {@code target} (null for a static method). */
+  public static TaskFunction fromMethod(@Nullable Object target, Method method) {
+    Objects.requireNonNull(method, "method");
+    if (!Modifier.isStatic(method.getModifiers()) && target == null) {
+      throw new IllegalArgumentException(method + " is an instance method; pass the object to call it on");
+    }
+    Type[] types = method.getGenericParameterTypes();
+    boolean withContext = types.length > 0 && types[0] == TaskContext.class;
+    List<Type> params = Arrays.asList(types).subList(withContext ? 1 : 0, types.length);
+    method.setAccessible(true);
+    Invoker invoker =
+        (ctx, args) -> {
+          Object[] full = withContext ? prepend(ctx, args) : args;
+          try {
+            return method.invoke(target, full);
+          } catch (InvocationTargetException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof Exception ex) throw ex;
+            if (cause instanceof Error err) throw err;
+            throw e;
+          }
+        };
+    return new TaskFunction(params, method.isVarArgs(), invoker, method.toString());
+  }
+
+  private static Object[] prepend(TaskContext ctx, @Nullable Object[] args) {
+    Object[] full = new Object[args.length + 1];
+    full[0] = ctx;
+    System.arraycopy(args, 0, full, 1, args.length);
+    return full;
+  }
+
+  /** The Java parameter types arguments are converted to (without a context parameter). */
+  public List<Type> parameterTypes() {
+    return parameterTypes;
+  }
+
+  public boolean isVarargs() {
+    return varargs;
+  }
+
+  /**
+   * Converts typed argument values (see {@link Arg#typedValue()}) to this function's parameters.
+   *
+   * @throws IllegalArgumentException with Go's reflect texts ("reflect: Call with too few input arguments",
+   *     "reflect: Call using string as type int64")
+   */
+  @Nullable Object[] bind(List<Arg> args, List<@Nullable Object> typed) {
+    int fixed = varargs ? parameterTypes.size() - 1 : parameterTypes.size();
+    if (typed.size() < fixed) {
+      throw new IllegalArgumentException("reflect: Call with too few input arguments");
+    }
+    if (!varargs && typed.size() > fixed) {
+      throw new IllegalArgumentException("reflect: Call with too many input arguments");
+    }
+    @Nullable Object[] out = new Object[parameterTypes.size()];
+    for (int i = 0; i < fixed; i++) {
+      out[i] = Coercion.convert(typed.get(i), args.get(i).type(), parameterTypes.get(i));
+    }
+    if (varargs) {
+      Type last = parameterTypes.get(fixed);
+      List<@Nullable Object> rest = typed.subList(fixed, typed.size());
+      List<Arg> restArgs = args.subList(fixed, args.size());
+      out[fixed] = Coercion.collectVarargs(rest, restArgs.stream().map(Arg::type).toList(), last);
+    }
+    return out;
+  }
+
+  @Nullable Object invoke(TaskContext context, @Nullable Object[] args) throws Exception {
+    return invoker.invoke(context, args);
+  }
+
+  @Override
+  public String toString() {
+    return description;
+  }
+}

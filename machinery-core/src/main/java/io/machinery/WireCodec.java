@@ -1,0 +1,450 @@
+package io.machinery;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.machinery.internal.GoJson;
+import io.machinery.spi.GroupMeta;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The JSON wire format of Go Machinery v2 (spec §1): task messages, task states and group metadata.
+ *
+ * <p>Encoding writes byte for byte what Go's {@code encoding/json} writes: every key in Go's order and
+ * spelling, {@code null} for absent lists, integers as integers, RFC 3339 times with nanoseconds, {@code
+ * []uint8} as base64, {@code <>&} escaped. Decoding accepts anything Go may write: keys match
+ * case-insensitively, unknown keys are ignored, {@code null} leaves a field at its zero value, and numbers are
+ * kept exact (uint64 beyond {@code Long}) to be read by their declared type later.
+ *
+ * <p>Thread-safe; all methods are static. Brokers and backends of every module use this one codec.
+ */
+public final class WireCodec {
+  private WireCodec() {}
+
+  // ---------------------------------------------------------------------------------------------- encoding
+
+  /** The Go JSON of a task message. */
+  public static byte[] encode(Signature signature) {
+    return write(out -> writeSignature(out, signature));
+  }
+
+  /** The Go JSON of a task state. */
+  public static byte[] encode(TaskState state) {
+    return write(out -> writeState(out, state));
+  }
+
+  /** The Go JSON of group metadata. */
+  public static byte[] encode(GroupMeta meta) {
+    return write(
+        out -> {
+          out.writeStartObject();
+          out.writeStringField("GroupUUID", meta.groupUuid());
+          out.writeFieldName("TaskUUIDs");
+          out.writeStartArray();
+          for (String uuid : meta.taskUuids()) {
+            out.writeString(uuid);
+          }
+          out.writeEndArray();
+          out.writeBooleanField("ChordTriggered", meta.chordTriggered());
+          out.writeBooleanField("Lock", meta.lock());
+          out.writeStringField("CreatedAt", GoJson.formatTime(meta.createdAt()));
+          out.writeNumberField("TTL", meta.ttl());
+          out.writeEndObject();
+        });
+  }
+
+  /** The Go JSON of a list of results ({@code [{"Type":..,"Value":..}]}), as stored inside states. */
+  public static byte[] encodeResults(List<TaskResult> results) {
+    return write(out -> writeResults(out, results));
+  }
+
+  private interface Writer {
+    void write(JsonGenerator out) throws IOException;
+  }
+
+  private static byte[] write(Writer writer) {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(512);
+    try (JsonGenerator out = GoJson.FACTORY.createGenerator(bytes)) {
+      writer.write(out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return bytes.toByteArray();
+  }
+
+  private static void writeSignature(JsonGenerator out, Signature s) throws IOException {
+    out.writeStartObject();
+    out.writeStringField("UUID", s.uuid());
+    out.writeStringField("Name", s.name());
+    out.writeStringField("RoutingKey", s.routingKey());
+    OffsetDateTime eta = s.eta();
+    if (eta == null) {
+      out.writeNullField("ETA");
+    } else {
+      out.writeStringField("ETA", GoJson.formatTime(eta));
+    }
+    out.writeStringField("GroupUUID", s.groupUuid());
+    out.writeNumberField("GroupTaskCount", s.groupTaskCount());
+    out.writeFieldName("Args");
+    if (!s.hasArgs()) {
+      out.writeNull();
+    } else {
+      out.writeStartArray();
+      for (Arg arg : s.args()) {
+        out.writeStartObject();
+        out.writeStringField("Name", arg.name());
+        out.writeStringField("Type", arg.type());
+        out.writeFieldName("Value");
+        GoJson.writeValue(out, arg.value(), arg.type());
+        out.writeEndObject();
+      }
+      out.writeEndArray();
+    }
+    out.writeFieldName("Headers");
+    if (!s.hasHeaders()) {
+      out.writeNull();
+    } else {
+      GoJson.writeValue(out, s.headers(), null);
+    }
+    out.writeNumberField("Priority", s.priority());
+    out.writeBooleanField("Immutable", s.immutable());
+    out.writeNumberField("RetryCount", s.retryCount());
+    out.writeNumberField("RetryTimeout", s.retryTimeout());
+    writeSignatures(out, "OnSuccess", s.hasOnSuccess() ? s.onSuccess() : null);
+    writeSignatures(out, "OnError", s.hasOnError() ? s.onError() : null);
+    out.writeFieldName("ChordCallback");
+    Signature callback = s.chordCallback();
+    if (callback == null) {
+      out.writeNull();
+    } else {
+      writeSignature(out, callback);
+    }
+    out.writeStringField("BrokerMessageGroupId", s.brokerMessageGroupId());
+    out.writeStringField("SQSReceiptHandle", s.sqsReceiptHandle());
+    out.writeBooleanField("StopTaskDeletionOnError", s.stopTaskDeletionOnError());
+    out.writeBooleanField("IgnoreWhenTaskNotRegistered", s.ignoreWhenTaskNotRegistered());
+    out.writeEndObject();
+  }
+
+  private static void writeSignatures(JsonGenerator out, String field, @Nullable List<Signature> list)
+      throws IOException {
+    out.writeFieldName(field);
+    if (list == null) {
+      out.writeNull();
+      return;
+    }
+    out.writeStartArray();
+    for (Signature s : list) {
+      writeSignature(out, s);
+    }
+    out.writeEndArray();
+  }
+
+  private static void writeState(JsonGenerator out, TaskState state) throws IOException {
+    out.writeStartObject();
+    out.writeStringField("TaskUUID", state.taskUuid());
+    out.writeStringField("TaskName", state.taskName());
+    out.writeStringField("State", state.state().name());
+    out.writeFieldName("Results");
+    if (!state.hasResults()) {
+      out.writeNull();
+    } else {
+      writeResults(out, state.results());
+    }
+    out.writeStringField("Error", state.error());
+    out.writeStringField("CreatedAt", GoJson.formatTime(state.createdAt()));
+    out.writeNumberField("TTL", state.ttl());
+    out.writeEndObject();
+  }
+
+  private static void writeResults(JsonGenerator out, List<TaskResult> results) throws IOException {
+    out.writeStartArray();
+    for (TaskResult result : results) {
+      out.writeStartObject();
+      out.writeStringField("Type", result.type());
+      out.writeFieldName("Value");
+      GoJson.writeValue(out, result.value(), result.type());
+      out.writeEndObject();
+    }
+    out.writeEndArray();
+  }
+
+  // ---------------------------------------------------------------------------------------------- decoding
+
+  /**
+   * Reads a task message.
+   *
+   * @throws MalformedMessageException with Go's text when the bytes are not a task message
+   */
+  public static Signature decodeSignature(byte[] json) {
+    try {
+      Object value = readDocument(json);
+      if (!(value instanceof Map<?, ?> map)) {
+        throw new IllegalArgumentException("json: cannot unmarshal " + kind(value) + " into Go value of type tasks.Signature");
+      }
+      return signature(map);
+    } catch (IOException | RuntimeException e) {
+      throw new MalformedMessageException(
+          "Could not unmarshal '" + preview(json) + "' into a task signature: " + reason(e), e);
+    }
+  }
+
+  /**
+   * Reads a task state.
+   *
+   * @throws MalformedMessageException when the bytes are not a task state
+   */
+  public static TaskState decodeTaskState(byte[] json) {
+    try {
+      Map<String, @Nullable Object> m = object(readDocument(json), "tasks.TaskState");
+      String state = string(m, "state");
+      State parsed;
+      try {
+        parsed = State.valueOf(state);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("unknown task state '" + state + "'");
+      }
+      Object results = m.get("results");
+      return TaskState.of(
+          string(m, "taskuuid"), string(m, "taskname"), parsed, results == null ? null : results(results),
+          string(m, "error"), time(m, "createdat"), integer(m, "ttl"));
+    } catch (IOException | RuntimeException e) {
+      throw new MalformedMessageException("Could not unmarshal '" + preview(json) + "' into a task state: " + reason(e), e);
+    }
+  }
+
+  /**
+   * Reads group metadata.
+   *
+   * @throws MalformedMessageException when the bytes are not group metadata
+   */
+  public static GroupMeta decodeGroupMeta(byte[] json) {
+    try {
+      Map<String, @Nullable Object> m = object(readDocument(json), "tasks.GroupMeta");
+      List<String> uuids = new ArrayList<>();
+      Object list = m.get("taskuuids");
+      if (list != null) {
+        if (!(list instanceof List<?> items)) {
+          throw new IllegalArgumentException("TaskUUIDs is not a list");
+        }
+        for (Object item : items) {
+          uuids.add(item == null ? "" : requireString(item, "TaskUUIDs"));
+        }
+      }
+      return GroupMeta.of(
+          string(m, "groupuuid"), uuids, bool(m, "chordtriggered"), bool(m, "lock"), time(m, "createdat"),
+          integer(m, "ttl"));
+    } catch (IOException | RuntimeException e) {
+      throw new MalformedMessageException("Could not unmarshal '" + preview(json) + "' into a group meta: " + reason(e), e);
+    }
+  }
+
+  /** Reads the results list of a state ({@code [{"Type":..,"Value":..}]}). */
+  public static List<TaskResult> decodeResults(byte[] json) {
+    try {
+      return results(readDocument(json));
+    } catch (IOException | RuntimeException e) {
+      throw new MalformedMessageException("Could not unmarshal '" + preview(json) + "' into task results: " + reason(e), e);
+    }
+  }
+
+  private static @Nullable Object readDocument(byte[] json) throws IOException {
+    try (JsonParser in = GoJson.FACTORY.createParser(json)) {
+      if (in.nextToken() == null) {
+        throw new IOException("unexpected end of JSON input");
+      }
+      Object value = GoJson.readValue(in);
+      if (in.nextToken() != null) {
+        throw new IOException("invalid character after top-level value");
+      }
+      return value;
+    }
+  }
+
+  private static Signature signature(Map<?, ?> raw) {
+    Map<String, @Nullable Object> m = folded(raw);
+    Signature.Builder b = Signature.emptyBuilder();
+    b.uuid(string(m, "uuid"));
+    b.name(string(m, "name"));
+    b.routingKey(string(m, "routingkey"));
+    Object eta = m.get("eta");
+    if (eta != null) {
+      b.eta(parseTime(requireString(eta, "ETA")));
+    }
+    b.groupUuid(string(m, "groupuuid"));
+    b.groupTaskCount(intField(m, "grouptaskcount"));
+    Object args = m.get("args");
+    if (args != null) {
+      if (!(args instanceof List<?> items)) {
+        throw new IllegalArgumentException("json: cannot unmarshal " + kind(args) + " into Go struct field Signature.Args of type []tasks.Arg");
+      }
+      List<Arg> list = new ArrayList<>(items.size());
+      for (Object item : items) {
+        Map<String, @Nullable Object> a = item == null ? Map.of() : object(item, "tasks.Arg");
+        list.add(Arg.named(string(a, "name"), string(a, "type"), a.get("value")));
+      }
+      b.args(list);
+    }
+    Object headers = m.get("headers");
+    if (headers != null) {
+      if (!(headers instanceof Map<?, ?> h)) {
+        throw new IllegalArgumentException("json: cannot unmarshal " + kind(headers) + " into Go struct field Signature.Headers of type tasks.Headers");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, @Nullable Object> typed = (Map<String, @Nullable Object>) h;
+      b.headers(typed);
+    }
+    long priority = integer(m, "priority");
+    if (priority < 0 || priority > 255) {
+      throw new IllegalArgumentException("json: cannot unmarshal number " + priority + " into Go struct field Signature.Priority of type uint8");
+    }
+    b.priority((int) priority);
+    b.immutable(bool(m, "immutable"));
+    b.retryCount(Math.max(0, intField(m, "retrycount")));
+    b.retryTimeout(Math.max(0, intField(m, "retrytimeout")));
+    b.onSuccess(signatures(m.get("onsuccess"), "OnSuccess"));
+    b.onError(signatures(m.get("onerror"), "OnError"));
+    Object callback = m.get("chordcallback");
+    if (callback != null) {
+      b.chordCallback(signature(object(callback, "tasks.Signature")));
+    }
+    b.brokerMessageGroupId(string(m, "brokermessagegroupid"));
+    b.sqsReceiptHandle(string(m, "sqsreceipthandle"));
+    b.stopTaskDeletionOnError(bool(m, "stoptaskdeletiononerror"));
+    b.ignoreWhenTaskNotRegistered(bool(m, "ignorewhentasknotregistered"));
+    return b.build();
+  }
+
+  private static @Nullable List<Signature> signatures(@Nullable Object value, String field) {
+    if (value == null) {
+      return null;
+    }
+    if (!(value instanceof List<?> items)) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(value) + " into Go struct field Signature." + field);
+    }
+    List<Signature> out = new ArrayList<>(items.size());
+    for (Object item : items) {
+      out.add(item == null ? Signature.emptyBuilder().build() : signature(object(item, "tasks.Signature")));
+    }
+    return out;
+  }
+
+  private static List<TaskResult> results(@Nullable Object value) {
+    if (value == null) {
+      return List.of();
+    }
+    if (!(value instanceof List<?> items)) {
+      throw new IllegalArgumentException("Results is not a list");
+    }
+    List<TaskResult> out = new ArrayList<>(items.size());
+    for (Object item : items) {
+      Map<String, @Nullable Object> r = item == null ? Map.of() : object(item, "tasks.TaskResult");
+      out.add(TaskResult.of(string(r, "type"), r.get("value")));
+    }
+    return out;
+  }
+
+  /** Keys folded to lower case; Go matches field names case-insensitively and the last duplicate wins. */
+  private static Map<String, @Nullable Object> folded(Map<?, ?> raw) {
+    Map<String, @Nullable Object> out = new java.util.HashMap<>(raw.size() * 2);
+    for (Map.Entry<?, ?> e : raw.entrySet()) {
+      out.put(String.valueOf(e.getKey()).toLowerCase(Locale.ROOT), e.getValue());
+    }
+    return out;
+  }
+
+  private static Map<String, @Nullable Object> object(@Nullable Object value, String goType) {
+    if (!(value instanceof Map<?, ?> map)) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(value) + " into Go value of type " + goType);
+    }
+    return folded(map);
+  }
+
+  private static String string(Map<String, @Nullable Object> m, String key) {
+    Object v = m.get(key);
+    return v == null ? "" : requireString(v, key);
+  }
+
+  private static String requireString(Object v, String key) {
+    if (!(v instanceof String s)) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(v) + " into field " + key + " of type string");
+    }
+    return s;
+  }
+
+  private static boolean bool(Map<String, @Nullable Object> m, String key) {
+    Object v = m.get(key);
+    if (v == null) {
+      return false;
+    }
+    if (!(v instanceof Boolean b)) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(v) + " into field " + key + " of type bool");
+    }
+    return b;
+  }
+
+  private static long integer(Map<String, @Nullable Object> m, String key) {
+    Object v = m.get(key);
+    if (v == null) {
+      return 0;
+    }
+    if (v instanceof Long l) {
+      return l;
+    }
+    throw new IllegalArgumentException(
+        "json: cannot unmarshal " + (v instanceof Number ? "number " + v : kind(v)) + " into field " + key + " of type int64");
+  }
+
+  private static int intField(Map<String, @Nullable Object> m, String key) {
+    return Math.toIntExact(integer(m, key));
+  }
+
+  private static OffsetDateTime time(Map<String, @Nullable Object> m, String key) {
+    Object v = m.get(key);
+    return v == null ? TaskState.ZERO_TIME : parseTime(requireString(v, key));
+  }
+
+  private static OffsetDateTime parseTime(String text) {
+    try {
+      return GoJson.parseTime(text);
+    } catch (DateTimeParseException e) {
+      throw new IllegalArgumentException("parsing time \"" + text + "\" as RFC 3339: " + e.getMessage(), e);
+    }
+  }
+
+  private static String kind(@Nullable Object value) {
+    if (value == null) return "null";
+    if (value instanceof String) return "string";
+    if (value instanceof Boolean) return "bool";
+    if (value instanceof Long || value instanceof BigInteger || value instanceof Double) return "number";
+    if (value instanceof List) return "array";
+    return "object";
+  }
+
+  private static String reason(Exception e) {
+    String message = e.getMessage();
+    if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
+      message = j.getOriginalMessage();
+    }
+    return message == null ? e.getClass().getSimpleName() : message;
+  }
+
+  private static final int PREVIEW_LIMIT = 512;
+
+  /** The start of a message for error texts (a huge bad message must not make a huge log line). */
+  private static String preview(byte[] json) {
+    String text = new String(json, 0, Math.min(json.length, PREVIEW_LIMIT), StandardCharsets.UTF_8);
+    return json.length > PREVIEW_LIMIT ? text + "…(" + json.length + " bytes)" : text;
+  }
+}

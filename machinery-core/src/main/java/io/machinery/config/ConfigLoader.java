@@ -1,0 +1,271 @@
+package io.machinery.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Reads {@link Config} from environment variables and YAML with Go's names (spec §6). */
+final class ConfigLoader {
+  private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
+  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+  private ConfigLoader() {}
+
+  static Config fromEnvironment(Map<String, String> env) {
+    Source source = key -> {
+      String value = env.get(key);
+      return value == null || value.isEmpty() ? null : value;
+    };
+    return read(source, "environment variable ");
+  }
+
+  static Config fromYaml(Path file) {
+    Object tree;
+    try {
+      tree = YAML.readValue(Files.readAllBytes(file), Object.class);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read YAML config " + file + ": " + e.getMessage(), e);
+    }
+    Map<String, Object> flat = new LinkedHashMap<>();
+    if (tree instanceof Map<?, ?> map) {
+      flatten("", map, flat);
+    } else if (tree != null) {
+      throw new IllegalArgumentException("YAML config " + file + " must be a mapping of keys, e.g. 'broker: redis://...'");
+    }
+    for (String key : flat.keySet()) {
+      if (!YAML_KEYS.contains(key) && !key.startsWith("amqp.queue_declare_args.") && !key.startsWith("amqp.queue_binding_args.")) {
+        log.warn("Ignoring unknown key '{}' in config {}", key, file);
+      }
+    }
+    Source source =
+        key -> {
+          String yamlKey = ENV_TO_YAML.get(key);
+          Object value = yamlKey == null ? null : flat.get(yamlKey);
+          return value == null ? null : String.valueOf(value);
+        };
+    Config config = read(source, "YAML key for ");
+    Map<String, Object> declareArgs = prefixed(flat, "amqp.queue_declare_args.");
+    Map<String, Object> bindingArgs = prefixed(flat, "amqp.queue_binding_args.");
+    if (!declareArgs.isEmpty() || !bindingArgs.isEmpty()) {
+      AmqpConfig amqp = config.amqp();
+      if (!declareArgs.isEmpty()) amqp = amqp.withQueueDeclareArgs(declareArgs);
+      if (!bindingArgs.isEmpty()) amqp = amqp.withQueueBindingArgs(bindingArgs);
+      config = config.toBuilder().amqp(amqp).build();
+    }
+    return config;
+  }
+
+  private interface Source {
+    @Nullable String get(String envName);
+  }
+
+  private static Config read(Source s, String what) {
+    Config.Builder b = Config.DEFAULT.toBuilder();
+    set(s, "BROKER", b::broker);
+    set(s, "LOCK", b::lock);
+    set(s, "MULTIPLE_BROKEN_SEPARATOR", b::multipleBrokerSeparator);
+    set(s, "DEFAULT_QUEUE", b::defaultQueue);
+    set(s, "RESULT_BACKEND", b::resultBackend);
+    setInt(s, what, "RESULTS_EXPIRE_IN", b::resultsExpireIn);
+    setBool(s, what, "NO_UNIX_SIGNALS", b::noUnixSignals);
+    setBool(s, what, "MACHINERY_TLS", b::tls);
+    setInt(s, what, "MACHINERY_MAX_MESSAGE_BYTES", b::maxMessageBytes);
+
+    AmqpConfig amqp = AmqpConfig.DEFAULT;
+    amqp = with(s, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
+    amqp = with(s, "AMQP_EXCHANGE_TYPE", Function.identity(), amqp::withExchangeType, amqp);
+    amqp = with(s, "AMQP_BINDING_KEY", Function.identity(), amqp::withBindingKey, amqp);
+    amqp = with(s, "AMQP_PREFETCH_COUNT", v -> parseInt(what, "AMQP_PREFETCH_COUNT", v), amqp::withPrefetchCount, amqp);
+    amqp = with(s, "AMQP_AUTO_DELETE", v -> parseBool(what, "AMQP_AUTO_DELETE", v), amqp::withAutoDelete, amqp);
+    amqp = with(s, "AMQP_DELAYED_QUEUE", Function.identity(), amqp::withDelayedQueue, amqp);
+    amqp = with(s, "AMQP_QUEUE_BINDING_ARGS", ConfigLoader::parsePairs, amqp::withQueueBindingArgs, amqp);
+    amqp = with(s, "AMQP_QUEUE_DECLARE_ARGS", ConfigLoader::parsePairs, amqp::withQueueDeclareArgs, amqp);
+    b.amqp(amqp);
+
+    RedisConfig r = RedisConfig.DEFAULT;
+    r = new RedisConfig(
+        intOr(s, what, "REDIS_MAX_IDLE", r.maxIdle()),
+        intOr(s, what, "REDIS_MAX_ACTIVE", r.maxActive()),
+        Duration.ofSeconds(intOr(s, what, "REDIS_IDLE_TIMEOUT", (int) r.idleTimeout().toSeconds())),
+        boolOr(s, what, "REDIS_WAIT", r.waitForConnection()),
+        Duration.ofSeconds(intOr(s, what, "REDIS_READ_TIMEOUT", (int) r.readTimeout().toSeconds())),
+        Duration.ofSeconds(intOr(s, what, "REDIS_WRITE_TIMEOUT", (int) r.writeTimeout().toSeconds())),
+        Duration.ofSeconds(intOr(s, what, "REDIS_CONNECT_TIMEOUT", (int) r.connectTimeout().toSeconds())),
+        Duration.ofMillis(intOr(s, what, "REDIS_NORMAL_TASKS_POLL_PERIOD", (int) r.normalTasksPollPeriod().toMillis())),
+        Duration.ofMillis(intOr(s, what, "REDIS_DELAYED_TASKS_POLL_PERIOD", (int) r.delayedTasksPollPeriod().toMillis())),
+        orDefault(s.get("REDIS_DELAYED_TASKS_KEY"), r.delayedTasksKey()),
+        orDefault(s.get("REDIS_CLIENT_NAME"), r.clientName()),
+        orDefault(s.get("REDIS_MASTER_NAME"), r.masterName()),
+        boolOr(s, what, "REDIS_CLUSTER_ENABLED", r.clusterEnabled()),
+        orDefault(s.get("REDIS_SENTINEL_PASSWORD"), r.sentinelPassword()));
+    b.redis(r);
+
+    String visibility = s.get("SQS_VISIBILITY_TIMEOUT");
+    b.sqs(new SqsConfig(
+        intOr(s, what, "SQS_WAIT_TIME_SECONDS", 0),
+        visibility == null ? null : parseInt(what, "SQS_VISIBILITY_TIMEOUT", visibility),
+        boolOr(s, what, "SQS_VISIBILITY_HEARTBEAT", false)));
+    b.dynamoDb(new DynamoDbConfig(
+        orDefault(s.get("TASK_STATES_TABLE"), DynamoDbConfig.DEFAULT_TASK_STATES_TABLE),
+        orDefault(s.get("GROUP_METAS_TABLE"), DynamoDbConfig.DEFAULT_GROUP_METAS_TABLE)));
+    try {
+      return b.build();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("invalid config: " + e.getMessage(), e);
+    }
+  }
+
+  private static <T> AmqpConfig with(
+      Source s, String key, Function<String, T> parse, Function<T, AmqpConfig> apply, AmqpConfig current) {
+    String value = s.get(key);
+    return value == null ? current : apply.apply(parse.apply(value));
+  }
+
+  private static void set(Source s, String key, java.util.function.Consumer<String> setter) {
+    String value = s.get(key);
+    if (value != null) {
+      try {
+        setter.accept(value);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("invalid " + key + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static void setInt(Source s, String what, String key, java.util.function.IntConsumer setter) {
+    String value = s.get(key);
+    if (value != null) {
+      try {
+        setter.accept(parseInt(what, key, value));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(e.getMessage().startsWith(what) ? e.getMessage() : "invalid " + key + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static void setBool(Source s, String what, String key, java.util.function.Consumer<Boolean> setter) {
+    String value = s.get(key);
+    if (value != null) {
+      setter.accept(parseBool(what, key, value));
+    }
+  }
+
+  private static int intOr(Source s, String what, String key, int fallback) {
+    String value = s.get(key);
+    return value == null ? fallback : parseInt(what, key, value);
+  }
+
+  private static boolean boolOr(Source s, String what, String key, boolean fallback) {
+    String value = s.get(key);
+    return value == null ? fallback : parseBool(what, key, value);
+  }
+
+  private static String orDefault(@Nullable String value, String fallback) {
+    return value == null ? fallback : value;
+  }
+
+  private static int parseInt(String what, String key, String value) {
+    try {
+      return Integer.parseInt(value.trim());
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(what + describe(key) + " must be a whole number, was '" + value + "'");
+    }
+  }
+
+  private static boolean parseBool(String what, String key, String value) {
+    // envconfig uses strconv.ParseBool: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False.
+    return switch (value.trim()) {
+      case "1", "t", "T", "TRUE", "true", "True" -> true;
+      case "0", "f", "F", "FALSE", "false", "False" -> false;
+      default -> throw new IllegalArgumentException(what + describe(key) + " must be true or false, was '" + value + "'");
+    };
+  }
+
+  private static String describe(String envKey) {
+    String yaml = ENV_TO_YAML.get(envKey);
+    return yaml == null ? envKey : envKey + " (YAML " + yaml + ")";
+  }
+
+  /** Go's envconfig map form {@code k:v,k2:v2}. */
+  private static Map<String, Object> parsePairs(String value) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    for (String pair : value.split(",")) {
+      if (pair.isBlank()) continue;
+      int colon = pair.indexOf(':');
+      if (colon < 0) {
+        throw new IllegalArgumentException("expected key:value pairs separated by commas, got '" + value + "'");
+      }
+      out.put(pair.substring(0, colon).trim(), pair.substring(colon + 1).trim());
+    }
+    return out;
+  }
+
+  private static void flatten(String prefix, Map<?, ?> map, Map<String, Object> out) {
+    for (Map.Entry<?, ?> e : map.entrySet()) {
+      String key = prefix + String.valueOf(e.getKey()).toLowerCase(Locale.ROOT);
+      Object value = e.getValue();
+      if (value instanceof Map<?, ?> nested) {
+        flatten(key + ".", nested, out);
+      } else if (value != null) {
+        out.put(key, value);
+      }
+    }
+  }
+
+  private static Map<String, Object> prefixed(Map<String, Object> flat, String prefix) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    flat.forEach((k, v) -> {
+      if (k.startsWith(prefix)) out.put(k.substring(prefix.length()), v);
+    });
+    return out;
+  }
+
+  private static final Map<String, String> ENV_TO_YAML = Map.ofEntries(
+      Map.entry("BROKER", "broker"),
+      Map.entry("LOCK", "lock"),
+      Map.entry("MULTIPLE_BROKEN_SEPARATOR", "multiple_broker_separator"),
+      Map.entry("DEFAULT_QUEUE", "default_queue"),
+      Map.entry("RESULT_BACKEND", "result_backend"),
+      Map.entry("RESULTS_EXPIRE_IN", "results_expire_in"),
+      Map.entry("NO_UNIX_SIGNALS", "no_unix_signals"),
+      Map.entry("MACHINERY_TLS", "tls"),
+      Map.entry("MACHINERY_MAX_MESSAGE_BYTES", "max_message_bytes"),
+      Map.entry("AMQP_EXCHANGE", "amqp.exchange"),
+      Map.entry("AMQP_EXCHANGE_TYPE", "amqp.exchange_type"),
+      Map.entry("AMQP_BINDING_KEY", "amqp.binding_key"),
+      Map.entry("AMQP_PREFETCH_COUNT", "amqp.prefetch_count"),
+      Map.entry("AMQP_AUTO_DELETE", "amqp.auto_delete"),
+      Map.entry("AMQP_DELAYED_QUEUE", "amqp.delayed_queue"),
+      Map.entry("REDIS_MAX_IDLE", "redis.max_idle"),
+      Map.entry("REDIS_MAX_ACTIVE", "redis.max_active"),
+      Map.entry("REDIS_IDLE_TIMEOUT", "redis.max_idle_timeout"),
+      Map.entry("REDIS_WAIT", "redis.wait"),
+      Map.entry("REDIS_READ_TIMEOUT", "redis.read_timeout"),
+      Map.entry("REDIS_WRITE_TIMEOUT", "redis.write_timeout"),
+      Map.entry("REDIS_CONNECT_TIMEOUT", "redis.connect_timeout"),
+      Map.entry("REDIS_NORMAL_TASKS_POLL_PERIOD", "redis.normal_tasks_poll_period"),
+      Map.entry("REDIS_DELAYED_TASKS_POLL_PERIOD", "redis.delayed_tasks_poll_period"),
+      Map.entry("REDIS_DELAYED_TASKS_KEY", "redis.delayed_tasks_key"),
+      Map.entry("REDIS_CLIENT_NAME", "redis.client_name"),
+      Map.entry("REDIS_MASTER_NAME", "redis.master_name"),
+      Map.entry("REDIS_CLUSTER_ENABLED", "redis.cluster_enabled"),
+      Map.entry("REDIS_SENTINEL_PASSWORD", "redis.sentinel_password"),
+      Map.entry("SQS_WAIT_TIME_SECONDS", "sqs.receive_wait_time_seconds"),
+      Map.entry("SQS_VISIBILITY_TIMEOUT", "sqs.receive_visibility_timeout"),
+      Map.entry("SQS_VISIBILITY_HEARTBEAT", "sqs.visibility_hearth_beat"),
+      Map.entry("TASK_STATES_TABLE", "dynamodb.task_states_table"),
+      Map.entry("GROUP_METAS_TABLE", "dynamodb.group_metas_table"));
+
+  private static final Set<String> YAML_KEYS = Set.copyOf(ENV_TO_YAML.values());
+}

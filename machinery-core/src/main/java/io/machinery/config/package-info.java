@@ -1,0 +1,4 @@
+@NullMarked
+package io.machinery.config;
+
+import org.jspecify.annotations.NullMarked;

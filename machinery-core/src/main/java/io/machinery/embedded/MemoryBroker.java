@@ -1,0 +1,332 @@
+package io.machinery.embedded;
+
+import io.machinery.MachineryException;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An asynchronous broker inside this JVM: the embedded default. Messages are Go JSON bytes in per-queue FIFO
+ * lists; tasks with a future ETA wait in a time-ordered set and move to their queue when due; dead letters are
+ * kept for inspection ({@link #deadLetters()}).
+ *
+ * <p>Design notes: one fetch thread (virtual) per consumer takes at most as many messages as the worker has
+ * free slots; one promoter thread (virtual, started with the first delayed task) moves due tasks. Both end
+ * with {@link #close()}. Delivery within the JVM is exactly as reliable as the JVM: nothing survives a restart.
+ * Thread-safe.
+ */
+public final class MemoryBroker implements Broker {
+  private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
+  /** At most this many messages are handed over per fetch. */
+  private static final int FETCH_BATCH = 64;
+
+  /** A message that was dead-lettered, with the reason. */
+  public record DeadLetter(String queue, byte[] message, String reason) {}
+
+  private record DelayedMessage(long dueMillis, long sequence, String queue, byte[] message) {}
+
+  private static final class Queue {
+    final ReentrantLock lock = new ReentrantLock();
+    final Condition notEmpty = lock.newCondition();
+    final ArrayDeque<byte[]> messages = new ArrayDeque<>();
+  }
+
+  private final Config config;
+  private final Clock clock;
+  private final ConcurrentHashMap<String, Queue> queues = new ConcurrentHashMap<>();
+  private final ReentrantLock delayedLock = new ReentrantLock();
+  private final Condition delayedChanged = delayedLock.newCondition();
+  private final PriorityQueue<DelayedMessage> delayed =
+      new PriorityQueue<>((a, b) -> a.dueMillis != b.dueMillis ? Long.compare(a.dueMillis, b.dueMillis) : Long.compare(a.sequence, b.sequence));
+  private final AtomicLong sequence = new AtomicLong();
+  private final List<DeadLetter> deadLetters = new CopyOnWriteArrayList<>();
+  private final List<MemoryConsumer> consumers = new CopyOnWriteArrayList<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile Thread promoter;
+
+  private MemoryBroker(Config config, Clock clock) {
+    this.config = config;
+    this.clock = clock;
+  }
+
+  public static MemoryBroker create() {
+    return new MemoryBroker(Config.DEFAULT, Clock.systemUTC());
+  }
+
+  public static MemoryBroker create(Config config, Clock clock) {
+    return new MemoryBroker(Objects.requireNonNull(config), Objects.requireNonNull(clock));
+  }
+
+  @Override
+  public String routingKeyFor(Signature signature) {
+    return config.defaultQueue();
+  }
+
+  @Override
+  public void publish(Signature signature, byte[] message) {
+    checkOpen();
+    String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    OffsetDateTime eta = signature.eta();
+    if (eta != null && eta.toInstant().isAfter(clock.instant())) {
+      schedule(queue, message, eta.toInstant().toEpochMilli());
+    } else {
+      push(queue, message);
+    }
+  }
+
+  private void push(String queueName, byte[] message) {
+    Queue queue = queue(queueName);
+    queue.lock.lock();
+    try {
+      queue.messages.addLast(message);
+      queue.notEmpty.signal();
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
+  private void schedule(String queue, byte[] message, long dueMillis) {
+    delayedLock.lock();
+    try {
+      delayed.add(new DelayedMessage(dueMillis, sequence.incrementAndGet(), queue, message));
+      delayedChanged.signalAll();
+      if (promoter == null) {
+        promoter = Thread.ofVirtual().name("machinery-memory-promoter").start(this::promoteLoop);
+      }
+    } finally {
+      delayedLock.unlock();
+    }
+  }
+
+  private void promoteLoop() {
+    while (!closed.get()) {
+      DelayedMessage due = null;
+      delayedLock.lock();
+      try {
+        DelayedMessage head = delayed.peek();
+        long wait = head == null ? TimeUnit.SECONDS.toMillis(1) : head.dueMillis - clock.millis();
+        if (head != null && wait <= 0) {
+          due = delayed.poll();
+        } else {
+          delayedChanged.await(Math.max(1, Math.min(wait, 1000)), TimeUnit.MILLISECONDS);
+        }
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        delayedLock.unlock();
+      }
+      if (due != null) {
+        push(due.queue, due.message);
+      }
+    }
+  }
+
+  private Queue queue(String name) {
+    return queues.computeIfAbsent(name, n -> new Queue());
+  }
+
+  @Override
+  public Consumer startConsuming(String consumerTag, String queueName, DeliveryHandler handler) {
+    checkOpen();
+    String name = queueName.isEmpty() ? config.defaultQueue() : queueName;
+    MemoryConsumer consumer = new MemoryConsumer(consumerTag, name, handler);
+    consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  private final class MemoryConsumer implements Consumer {
+    private final String tag;
+    private final String queueName;
+    private final DeliveryHandler handler;
+    private final AtomicBoolean fetching = new AtomicBoolean(true);
+    private Thread thread;
+
+    MemoryConsumer(String tag, String queueName, DeliveryHandler handler) {
+      this.tag = tag;
+      this.queueName = queueName;
+      this.handler = handler;
+    }
+
+    void start() {
+      thread = Thread.ofVirtual().name("machinery-memory-fetch-" + tag).start(this::loop);
+    }
+
+    private void loop() {
+      Queue queue = queue(queueName);
+      List<byte[]> batch = new ArrayList<>(FETCH_BATCH);
+      while (fetching.get()) {
+        int reserved;
+        try {
+          reserved = handler.reserve(FETCH_BATCH);
+        } catch (InterruptedException e) {
+          return;
+        }
+        batch.clear();
+        queue.lock.lock();
+        try {
+          while (queue.messages.isEmpty() && fetching.get()) {
+            queue.notEmpty.await(200, TimeUnit.MILLISECONDS);
+          }
+          while (batch.size() < reserved && !queue.messages.isEmpty() && fetching.get()) {
+            batch.add(queue.messages.pollFirst());
+          }
+        } catch (InterruptedException e) {
+          handler.release(reserved);
+          return;
+        } finally {
+          queue.lock.unlock();
+        }
+        for (byte[] message : batch) {
+          handler.handle(new MemoryDelivery(queueName, message));
+        }
+        handler.release(reserved - batch.size());
+      }
+    }
+
+    @Override
+    public void stopFetching(Duration timeout) {
+      if (fetching.compareAndSet(true, false) && thread != null) {
+        thread.interrupt();
+        try {
+          thread.join(timeout);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+
+    @Override
+    public void close() {
+      stopFetching(Duration.ofSeconds(5));
+      consumers.remove(this);
+    }
+  }
+
+  private final class MemoryDelivery implements Delivery {
+    private final String queueName;
+    private final byte[] message;
+    private final AtomicBoolean settled = new AtomicBoolean();
+
+    MemoryDelivery(String queueName, byte[] message) {
+      this.queueName = queueName;
+      this.message = message;
+    }
+
+    @Override public byte[] body() { return message; }
+    @Override public String queue() { return queueName; }
+
+    @Override
+    public void ack() {
+      settled.set(true);
+    }
+
+    @Override
+    public void requeue(Duration delay) {
+      if (settled.compareAndSet(false, true)) {
+        if (delay.isZero() || delay.isNegative()) {
+          push(queueName, message);
+        } else {
+          schedule(queueName, message, clock.millis() + delay.toMillis());
+        }
+      }
+    }
+
+    @Override
+    public void deadLetter(String reason) {
+      if (settled.compareAndSet(false, true)) {
+        deadLetters.add(new DeadLetter(queueName, message, reason));
+      }
+    }
+  }
+
+  @Override
+  public List<Signature> pendingTasks(String queueName) {
+    Queue queue = queue(queueName.isEmpty() ? config.defaultQueue() : queueName);
+    List<byte[]> snapshot;
+    queue.lock.lock();
+    try {
+      snapshot = new ArrayList<>(queue.messages);
+    } finally {
+      queue.lock.unlock();
+    }
+    return decodeAll(snapshot);
+  }
+
+  @Override
+  public List<Signature> delayedTasks() {
+    List<DelayedMessage> snapshot;
+    delayedLock.lock();
+    try {
+      snapshot = new ArrayList<>(delayed);
+    } finally {
+      delayedLock.unlock();
+    }
+    snapshot.sort((a, b) -> Long.compare(a.dueMillis, b.dueMillis));
+    return decodeAll(snapshot.stream().map(DelayedMessage::message).toList());
+  }
+
+  private static List<Signature> decodeAll(List<byte[]> messages) {
+    List<Signature> out = new ArrayList<>(messages.size());
+    for (byte[] message : messages) {
+      try {
+        out.add(WireCodec.decodeSignature(message));
+      } catch (MalformedMessageException e) {
+        log.warn("Skipping a malformed message while listing tasks: {}", e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  /** Messages that could never be handled, with their reasons, oldest first. */
+  public List<DeadLetter> deadLetters() {
+    return List.copyOf(deadLetters);
+  }
+
+  /** Puts a raw message at the tail of a queue, as another producer could (for tests of bad input). */
+  public void pushRaw(String queueName, byte[] message) {
+    push(queueName, message.clone());
+  }
+
+  private void checkOpen() {
+    if (closed.get()) {
+      throw new MachineryException("the memory broker is closed");
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (MemoryConsumer consumer : consumers) {
+      consumer.close();
+    }
+    Thread p = promoter;
+    if (p != null) {
+      p.interrupt();
+    }
+  }
+}

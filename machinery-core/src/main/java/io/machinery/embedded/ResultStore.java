@@ -1,0 +1,151 @@
+package io.machinery.embedded;
+
+import io.machinery.MachineryException;
+import io.machinery.Signature;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.spi.GroupMeta;
+import java.time.Clock;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The state store behind the memory and eager backends: Go JSON bytes per key, as a real store keeps them, so
+ * the wire format is exercised; TaskName and CreatedAt carried forward as Go's Redis backend does; entries
+ * expire after {@code resultsExpireIn} seconds of the injected clock (swept every 1024 writes).
+ */
+final class ResultStore {
+  private record Entry(byte[] json, long expiresAtMillis) {}
+
+  private final ConcurrentHashMap<String, Entry> states = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Entry> groups = new ConcurrentHashMap<>();
+  private final Clock clock;
+  private final long expireMillis;
+  private final AtomicLong writes = new AtomicLong();
+
+  ResultStore(Clock clock, int expireSeconds) {
+    this.clock = clock;
+    this.expireMillis = expireSeconds * 1000L;
+  }
+
+  OffsetDateTime now() {
+    return OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
+  }
+
+  void initGroup(String groupUuid, List<String> taskUuids) {
+    groups.put(groupUuid, entry(WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()))));
+  }
+
+  GroupMeta groupMeta(String groupUuid) {
+    Entry entry = live(groups, groupUuid);
+    if (entry == null) {
+      throw new MachineryException("Group not found: " + groupUuid);
+    }
+    return WireCodec.decodeGroupMeta(entry.json);
+  }
+
+  boolean groupCompleted(String groupUuid, int count) {
+    int completed = 0;
+    for (String uuid : groupMeta(groupUuid).taskUuids()) {
+      Optional<TaskState> state = get(uuid);
+      if (state.isEmpty()) {
+        throw new MachineryException("Task not found: " + uuid);
+      }
+      if (state.get().isCompleted()) {
+        completed++;
+      }
+    }
+    return completed == count;
+  }
+
+  List<TaskState> groupTaskStates(String groupUuid) {
+    List<TaskState> out = new ArrayList<>();
+    for (String uuid : groupMeta(groupUuid).taskUuids()) {
+      out.add(get(uuid).orElseThrow(() -> new MachineryException("Task not found: " + uuid)));
+    }
+    return out;
+  }
+
+  /** Atomically flips ChordTriggered; true for the first caller only. */
+  boolean triggerChord(String groupUuid) {
+    boolean[] won = new boolean[1];
+    groups.computeIfPresent(groupUuid, (key, entry) -> {
+      GroupMeta meta = WireCodec.decodeGroupMeta(entry.json);
+      if (meta.chordTriggered()) {
+        return entry;
+      }
+      won[0] = true;
+      return new Entry(WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis);
+    });
+    if (!won[0] && !groups.containsKey(groupUuid)) {
+      throw new MachineryException("Group not found: " + groupUuid);
+    }
+    return won[0];
+  }
+
+  void pending(Signature signature) {
+    put(TaskState.pending(signature, now()));
+  }
+
+  void merge(TaskState state) {
+    states.compute(state.taskUuid(), (key, old) -> {
+      TaskState merged = old == null ? state : state.withCarriedForward(WireCodec.decodeTaskState(old.json));
+      return entry(WireCodec.encode(merged));
+    });
+    sweepSometimes();
+  }
+
+  void success(Signature signature, List<TaskResult> results) {
+    merge(TaskState.success(signature, results));
+  }
+
+  void put(TaskState state) {
+    states.put(state.taskUuid(), entry(WireCodec.encode(state)));
+    sweepSometimes();
+  }
+
+  Optional<TaskState> get(String uuid) {
+    Entry entry = live(states, uuid);
+    return entry == null ? Optional.empty() : Optional.of(WireCodec.decodeTaskState(entry.json));
+  }
+
+  void purgeState(String uuid) {
+    states.remove(uuid);
+  }
+
+  void purgeGroup(String uuid) {
+    groups.remove(uuid);
+  }
+
+  void clear() {
+    states.clear();
+    groups.clear();
+  }
+
+  private Entry entry(byte[] json) {
+    return new Entry(json, clock.millis() + expireMillis);
+  }
+
+  private Entry live(ConcurrentHashMap<String, Entry> map, String key) {
+    Entry entry = map.get(key);
+    if (entry != null && entry.expiresAtMillis <= clock.millis()) {
+      map.remove(key, entry);
+      return null;
+    }
+    return entry;
+  }
+
+  private void sweepSometimes() {
+    if ((writes.incrementAndGet() & 1023) == 0) {
+      long now = clock.millis();
+      states.values().removeIf(e -> e.expiresAtMillis <= now);
+      groups.values().removeIf(e -> e.expiresAtMillis <= now);
+    }
+  }
+}

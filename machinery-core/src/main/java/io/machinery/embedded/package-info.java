@@ -1,0 +1,4 @@
+@NullMarked
+package io.machinery.embedded;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,248 @@
+package io.machinery.internal;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.io.CharacterEscapes;
+import com.fasterxml.jackson.core.io.SerializedString;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * JSON reading and writing with Go's {@code encoding/json} conventions.
+ *
+ * <p>Writing: {@code <}, {@code >}, {@code &}, U+2028 and U+2029 are escaped as {@code \u003c} etc.; map keys
+ * are sorted; floats use Go's shortest representation ({@code 200}, not {@code 200.0}; exponent form below
+ * 1e-6 and from 1e21); times are RFC 3339 with trimmed nanoseconds. Reading: numbers stay exact ({@code Long},
+ * {@code BigInteger}, or {@code Double} for a token with a fraction or exponent), as Go's {@code UseNumber}.
+ */
+public final class GoJson {
+  private GoJson() {}
+
+  private static final class GoEscapes extends CharacterEscapes {
+    private static final long serialVersionUID = 1L;
+    private final int[] table;
+
+    GoEscapes() {
+      table = CharacterEscapes.standardAsciiEscapesForJSON();
+      table['<'] = CharacterEscapes.ESCAPE_CUSTOM;
+      table['>'] = CharacterEscapes.ESCAPE_CUSTOM;
+      table['&'] = CharacterEscapes.ESCAPE_CUSTOM;
+    }
+
+    @Override
+    public int[] getEscapeCodesForAscii() {
+      return table;
+    }
+
+    @Override
+    public @Nullable SerializableString getEscapeSequence(int ch) {
+      return switch (ch) {
+        case '<' -> new SerializedString("\\u003c");
+        case '>' -> new SerializedString("\\u003e");
+        case '&' -> new SerializedString("\\u0026");
+        case 0x2028 -> new SerializedString("\\u2028");
+        case 0x2029 -> new SerializedString("\\u2029");
+        default -> null;
+      };
+    }
+  }
+
+  /** Shared, thread-safe factory configured for Go's output and unbounded-size input. */
+  public static final JsonFactory FACTORY = createFactory();
+
+  private static JsonFactory createFactory() {
+    JsonFactory factory =
+        JsonFactory.builder()
+            .streamReadConstraints(
+                StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(10_000).build())
+            .build();
+    factory.setCharacterEscapes(new GoEscapes());
+    return factory;
+  }
+
+  private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");
+
+  /** Go's {@code time.Time.MarshalJSON} text (RFC 3339, nanoseconds with trailing zeros trimmed). */
+  public static String formatTime(OffsetDateTime time) {
+    if (time.getYear() < 0 || time.getYear() > 9999) {
+      throw new IllegalArgumentException("Time.MarshalJSON: year outside of range [0,9999]: " + time);
+    }
+    StringBuilder out = new StringBuilder(35).append(SECONDS.format(time));
+    int nanos = time.getNano();
+    if (nanos != 0) {
+      String digits = String.format("%09d", nanos);
+      int end = digits.length();
+      while (digits.charAt(end - 1) == '0') {
+        end--;
+      }
+      out.append('.').append(digits, 0, end);
+    }
+    ZoneOffset offset = time.getOffset();
+    if (offset.getTotalSeconds() == 0) {
+      out.append('Z');
+    } else {
+      int total = offset.getTotalSeconds();
+      out.append(total < 0 ? '-' : '+');
+      total = Math.abs(total);
+      out.append(String.format("%02d:%02d", total / 3600, (total / 60) % 60));
+    }
+    return out.toString();
+  }
+
+  public static OffsetDateTime parseTime(String text) {
+    return OffsetDateTime.parse(text, DateTimeFormatter.ISO_OFFSET_DATE_TIME);
+  }
+
+  /**
+   * Go's float text: shortest digits that read back to the same value, plain notation for {@code 1e-6 <= |x| <
+   * 1e21}, otherwise exponent notation ({@code 1e+21}, {@code 1e-7}).
+   *
+   * @throws IllegalArgumentException for NaN and infinities, which Go cannot encode either
+   */
+  public static String formatFloat(double value, boolean float32) {
+    if (Double.isNaN(value) || Double.isInfinite(value)) {
+      throw new IllegalArgumentException("json: unsupported value: " + formatSpecial(value));
+    }
+    if (value == 0) {
+      return (1 / value < 0) ? "-0" : "0";
+    }
+    String shortest = float32 ? Float.toString((float) value) : Double.toString(value);
+    BigDecimal decimal = new BigDecimal(shortest).stripTrailingZeros();
+    double abs = Math.abs(float32 ? (float) value : value);
+    if (abs >= 1e-6 && abs < 1e21) {
+      return decimal.toPlainString();
+    }
+    String digits = decimal.unscaledValue().abs().toString();
+    int exponent = digits.length() - 1 - decimal.scale();
+    StringBuilder out = new StringBuilder();
+    if (decimal.signum() < 0) {
+      out.append('-');
+    }
+    out.append(digits.charAt(0));
+    if (digits.length() > 1) {
+      out.append('.').append(digits, 1, digits.length());
+    }
+    out.append('e').append(exponent < 0 ? '-' : '+');
+    int absExponent = Math.abs(exponent);
+    // Go writes at least two exponent digits, then encoding/json drops the zero of "e-0X".
+    if (absExponent < 10 && exponent >= 0) {
+      out.append('0');
+    }
+    out.append(absExponent);
+    return out.toString();
+  }
+
+  private static String formatSpecial(double value) {
+    return Double.isNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
+  }
+
+  /**
+   * Writes a value: JSON values as they are; {@code byte[]} as base64; Java arrays as lists; floats per {@code
+   * goType} ("float32" uses float32 shortest digits).
+   */
+  public static void writeValue(JsonGenerator out, @Nullable Object value, @Nullable String goType)
+      throws IOException {
+    if (value == null) {
+      out.writeNull();
+    } else if (value instanceof String s) {
+      out.writeString(s);
+    } else if (value instanceof Boolean b) {
+      out.writeBoolean(b);
+    } else if (value instanceof Long || value instanceof Integer || value instanceof Short || value instanceof Byte) {
+      out.writeNumber(((Number) value).longValue());
+    } else if (value instanceof BigInteger b) {
+      out.writeNumber(b);
+    } else if (value instanceof Double || value instanceof Float || value instanceof BigDecimal) {
+      double d = ((Number) value).doubleValue();
+      boolean float32 = "float32".equals(goType) || "[]float32".equals(goType) || value instanceof Float;
+      out.writeNumber(formatFloat(d, float32));
+    } else if (value instanceof byte[] bytes) {
+      out.writeString(Base64.getEncoder().encodeToString(bytes));
+    } else if (value instanceof Map<?, ?> map) {
+      out.writeStartObject();
+      for (Map.Entry<String, ?> e : sorted(map).entrySet()) {
+        out.writeFieldName(e.getKey());
+        writeValue(out, e.getValue(), null);
+      }
+      out.writeEndObject();
+    } else {
+      List<?> list = GoTypes.asList(value);
+      if (list == null) {
+        throw new IllegalArgumentException("cannot write " + value.getClass().getName() + " as JSON");
+      }
+      out.writeStartArray();
+      for (Object item : list) {
+        writeValue(out, item, goType);
+      }
+      out.writeEndArray();
+    }
+  }
+
+  private static TreeMap<String, Object> sorted(Map<?, ?> map) {
+    TreeMap<String, Object> out = new TreeMap<>();
+    for (Map.Entry<?, ?> e : map.entrySet()) {
+      out.put(String.valueOf(e.getKey()), e.getValue());
+    }
+    return out;
+  }
+
+  /** Reads the value at the parser's current token as plain JSON (numbers exact, objects in document order). */
+  public static @Nullable Object readValue(JsonParser in) throws IOException {
+    JsonToken token = in.currentToken();
+    if (token == null) {
+      throw new IOException("unexpected end of input");
+    }
+    switch (token) {
+      case VALUE_NULL:
+        return null;
+      case VALUE_TRUE:
+        return Boolean.TRUE;
+      case VALUE_FALSE:
+        return Boolean.FALSE;
+      case VALUE_STRING:
+        return in.getText();
+      case VALUE_NUMBER_INT:
+        {
+          BigInteger big = in.getBigIntegerValue();
+          return big.bitLength() <= 63 ? (Object) big.longValue() : big;
+        }
+      case VALUE_NUMBER_FLOAT:
+        return in.getDoubleValue();
+      case START_ARRAY:
+        {
+          List<@Nullable Object> list = new ArrayList<>();
+          while (in.nextToken() != JsonToken.END_ARRAY) {
+            list.add(readValue(in));
+          }
+          return list;
+        }
+      case START_OBJECT:
+        {
+          Map<String, @Nullable Object> map = new LinkedHashMap<>();
+          while (in.nextToken() == JsonToken.FIELD_NAME) {
+            String name = in.currentName();
+            in.nextToken();
+            map.put(name, readValue(in));
+          }
+          return map;
+        }
+      default:
+        throw new IOException("unexpected JSON token " + token);
+    }
+  }
+}

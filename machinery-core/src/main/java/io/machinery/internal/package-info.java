@@ -1,0 +1,4 @@
+@NullMarked
+package io.machinery.internal;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package io.machinery;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,61 @@
+package io.machinery.spi;
+
+import io.machinery.Signature;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Stores task states and group metadata: Go's {@code backends/iface.Backend}.
+ *
+ * <p>Implementations are thread-safe and blocking (workers call them from virtual threads). Whoever builds a
+ * backend closes it. Failures are {@link io.machinery.MachineryException}s.
+ */
+public interface Backend extends AutoCloseable {
+
+  /** Records a new group and its task UUIDs, in order. */
+  void initGroup(String groupUuid, List<String> taskUuids);
+
+  /** Whether every task of the group is SUCCESS or FAILURE. */
+  boolean groupCompleted(String groupUuid, int groupTaskCount);
+
+  /** The states of the group's tasks in group order. */
+  List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount);
+
+  /**
+   * Marks the group's chord as triggered. Returns true for exactly one caller per group, across processes
+   * (and, where the backend shares a store with Go workers, across languages).
+   */
+  boolean triggerChord(String groupUuid);
+
+  void setStatePending(Signature signature);
+
+  void setStateReceived(Signature signature);
+
+  void setStateStarted(Signature signature);
+
+  void setStateRetry(Signature signature);
+
+  void setStateSuccess(Signature signature, List<TaskResult> results);
+
+  void setStateFailure(Signature signature, String error);
+
+  /** The latest state of a task, or empty when the backend has none (not yet written, or expired). */
+  Optional<TaskState> getState(String taskUuid);
+
+  void purgeState(String taskUuid);
+
+  void purgeGroupMeta(String groupUuid);
+
+  /**
+   * Whether reading a state consumes it (Go's AMQP backend); then the worker purges a chord's group after
+   * triggering it, as Go does.
+   */
+  default boolean consumesStatesOnRead() {
+    return false;
+  }
+
+  @Override
+  void close();
+}

@@ -1,0 +1,18 @@
+package io.machinery.spi;
+
+import java.time.Duration;
+
+/** A running consumption started by {@link Broker#startConsuming}. Thread-safe. */
+public interface Consumer extends AutoCloseable {
+
+  /**
+   * Stops fetching new messages and waits up to {@code timeout} for the fetch loop to end; messages fetched
+   * but not yet handed to the worker go back to the head of their queue. Deliveries already handed over stay
+   * valid and are settled by the worker. Idempotent.
+   */
+  void stopFetching(Duration timeout);
+
+  /** Stops fetching (if not yet) and releases this consumer's resources; unsettled deliveries return to the broker. */
+  @Override
+  void close();
+}

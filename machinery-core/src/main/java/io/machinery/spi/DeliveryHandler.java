@@ -1,0 +1,31 @@
+package io.machinery.spi;
+
+/**
+ * The worker side of {@link Broker#startConsuming}: execution slots and delivery hand-over. Thread-safe.
+ *
+ * <p>A broker calls {@link #reserve(int)} before it fetches, so it never takes more messages than the worker
+ * can start at once, and calls {@link #handle} once per fetched message, each using one reserved slot; slots
+ * it reserved but did not use go back with {@link #release(int)}.
+ */
+public interface DeliveryHandler {
+
+  /**
+   * Blocks until at least one execution slot is free and reserves up to {@code max} of them.
+   *
+   * @return the number reserved, between 1 and {@code max}
+   * @throws InterruptedException when the calling thread is interrupted (the broker is stopping)
+   */
+  int reserve(int max) throws InterruptedException;
+
+  /** Returns reserved slots that were not used. */
+  void release(int slots);
+
+  /** Hands over a message, using one reserved slot; returns at once (the task runs on its own thread). */
+  void handle(Delivery delivery);
+
+  /** Runs a message to completion on the calling thread, without a reserved slot (the eager broker). */
+  void handleNow(Delivery delivery);
+
+  /** Reports a broker failure the consumer recovers from by itself (lost connection, bad reply). */
+  void brokerError(Throwable error);
+}

@@ -1,0 +1,4 @@
+@NullMarked
+package io.machinery.spi;
+
+import org.jspecify.annotations.NullMarked;
