@@ -162,6 +162,7 @@ public final class MemoryBroker implements Broker {
     private final String queueName;
     private final DeliveryHandler handler;
     private final AtomicBoolean fetching = new AtomicBoolean(true);
+    private final java.util.Set<MemoryDelivery> unsettled = ConcurrentHashMap.newKeySet();
     private Thread thread;
 
     MemoryConsumer(String tag, String queueName, DeliveryHandler handler) {
@@ -200,7 +201,9 @@ public final class MemoryBroker implements Broker {
           queue.lock.unlock();
         }
         for (byte[] message : batch) {
-          handler.handle(new MemoryDelivery(queueName, message));
+          MemoryDelivery delivery = new MemoryDelivery(queueName, message, unsettled);
+          unsettled.add(delivery);
+          handler.handle(delivery);
         }
         handler.release(reserved - batch.size());
       }
@@ -218,9 +221,13 @@ public final class MemoryBroker implements Broker {
       }
     }
 
+    /** Unsettled deliveries go back to the head of the queue, as a dead worker's would. */
     @Override
     public void close() {
       stopFetching(Duration.ofSeconds(5));
+      for (MemoryDelivery delivery : unsettled) {
+        delivery.returnToHead();
+      }
       consumers.remove(this);
     }
   }
@@ -228,24 +235,47 @@ public final class MemoryBroker implements Broker {
   private final class MemoryDelivery implements Delivery {
     private final String queueName;
     private final byte[] message;
+    private final java.util.Set<MemoryDelivery> unsettled;
     private final AtomicBoolean settled = new AtomicBoolean();
 
-    MemoryDelivery(String queueName, byte[] message) {
+    MemoryDelivery(String queueName, byte[] message, java.util.Set<MemoryDelivery> unsettled) {
       this.queueName = queueName;
       this.message = message;
+      this.unsettled = unsettled;
     }
 
     @Override public byte[] body() { return message; }
     @Override public String queue() { return queueName; }
 
+    private boolean settle() {
+      if (settled.compareAndSet(false, true)) {
+        unsettled.remove(this);
+        return true;
+      }
+      return false;
+    }
+
+    void returnToHead() {
+      if (settle()) {
+        Queue queue = MemoryBroker.this.queue(queueName);
+        queue.lock.lock();
+        try {
+          queue.messages.addFirst(message);
+          queue.notEmpty.signal();
+        } finally {
+          queue.lock.unlock();
+        }
+      }
+    }
+
     @Override
     public void ack() {
-      settled.set(true);
+      settle();
     }
 
     @Override
     public void requeue(Duration delay) {
-      if (settled.compareAndSet(false, true)) {
+      if (settle()) {
         if (delay.isZero() || delay.isNegative()) {
           push(queueName, message);
         } else {
@@ -256,7 +286,7 @@ public final class MemoryBroker implements Broker {
 
     @Override
     public void deadLetter(String reason) {
-      if (settled.compareAndSet(false, true)) {
+      if (settle()) {
         deadLetters.add(new DeadLetter(queueName, message, reason));
       }
     }

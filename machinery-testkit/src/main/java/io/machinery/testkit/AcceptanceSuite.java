@@ -1,0 +1,338 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Chain;
+import io.machinery.Chord;
+import io.machinery.Group;
+import io.machinery.MachineryException;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskFailedException;
+import io.machinery.WireCodec;
+import io.machinery.Worker;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Go Machinery's integration suite (spec §7.1, §7.2) with its exact expected results, plus the failure paths:
+ * bad arguments, unknown tasks, malformed messages, retries. Subclass it for a broker × backend pair:
+ *
+ * <pre>{@code
+ * class RedisRedisAcceptanceIT extends AcceptanceSuite {
+ *   protected Broker createBroker(Config c) { return RedisBroker.create(c); }
+ *   protected Backend createBackend(Config c) { return RedisBackend.create(c); }
+ *   protected Config baseConfig() { return Config.builder().broker(redis).resultBackend(redis).build(); }
+ * }
+ * }</pre>
+ *
+ * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10; results
+ * are read through {@link AsyncResult}, never from the backend directly, so backends whose reads consume
+ * states pass too.
+ */
+public abstract class AcceptanceSuite {
+  protected static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  protected Config config;
+  protected Broker broker;
+  protected Backend backend;
+  protected Server server;
+  protected AcceptanceTasks tasks;
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+
+  protected abstract Broker createBroker(Config config);
+
+  protected abstract Backend createBackend(Config config);
+
+  protected Config baseConfig() {
+    return Config.DEFAULT;
+  }
+
+  /** Whether the broker holds a task until its ETA (Go's eager broker runs it at once). */
+  protected boolean brokerHonoursEta() {
+    return true;
+  }
+
+  /** Whether the broker can hand a task to another worker (Go's eager broker cannot). */
+  protected boolean brokerRequeues() {
+    return true;
+  }
+
+  @BeforeEach
+  void startServerAndWorker() {
+    config = BrokerContract.uniqueQueue(baseConfig(), "acceptance_");
+    broker = createBroker(config);
+    backend = createBackend(config);
+    server = Server.builder().config(config).broker(broker).backend(backend).build();
+    tasks = new AcceptanceTasks();
+    tasks.registerWith(server);
+    server.newWorker("acceptance", 10).launchAsync();
+  }
+
+  @AfterEach
+  void stopEverything() throws Exception {
+    server.close();
+    for (AutoCloseable c : toClose) {
+      c.close();
+    }
+    broker.close();
+    backend.close();
+  }
+
+  protected static Signature add(long a, long b) {
+    return Signature.create("add", Arg.of(a), Arg.of(b));
+  }
+
+  private static List<Long> sortedLongs(List<AsyncResult> results) {
+    List<Long> values = new ArrayList<>();
+    for (AsyncResult result : results) {
+      List<Object> one = result.get(TIMEOUT);
+      assertThat(one).hasSize(1);
+      values.add((Long) one.get(0));
+    }
+    values.sort(Long::compare);
+    return values;
+  }
+
+  // -------------------------------------------------------------------------- Go's testAll, in its order
+
+  @Test
+  void sendTask() {
+    assertThat(server.sendTask(add(1, 1)).get(TIMEOUT)).containsExactly(2L);
+    Signature sum = Signature.create("sum", Arg.of("[]int64", List.of(1L, 2L)));
+    assertThat(server.sendTask(sum).get(TIMEOUT)).containsExactly(3L);
+  }
+
+  @Test
+  void sendGroupWithUnlimitedAndLimitedSendConcurrency() {
+    for (int sendConcurrency : new int[] {0, 2}) {
+      Group group = Group.of(add(1, 1), add(2, 2), add(5, 6));
+      assertThat(sortedLongs(server.sendGroup(group, sendConcurrency))).containsExactly(2L, 4L, 11L);
+    }
+  }
+
+  @Test
+  void sendChord() {
+    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2), add(5, 6)), Signature.emptyBuilder().name("multiply").build());
+    assertThat(chord.callback().uuid()).startsWith("chord_");
+    assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
+  }
+
+  @Test
+  void sendChain() {
+    Chain chain = Chain.of(add(2, 2), add(5, 6), Signature.create("multiply", Arg.of(4L)));
+    assertThat(server.sendChain(chain).get(TIMEOUT)).containsExactly(60L);
+  }
+
+  @Test
+  void returnJustError() {
+    Signature failing = Signature.create("return_just_error", Arg.of("Test error"), Arg.of(true));
+    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class).hasMessage("Test error");
+    Signature fine = Signature.create("return_just_error", Arg.of(""), Arg.of(false));
+    assertThat(server.sendTask(fine).get(TIMEOUT)).isEmpty();
+  }
+
+  @Test
+  void returnMultipleValues() {
+    Signature ok = Signature.create("return_multiple_values", Arg.of("foo"), Arg.of("bar"), Arg.of(false));
+    assertThat(server.sendTask(ok).get(TIMEOUT)).containsExactly("foo", "bar");
+    Signature failing = Signature.create("return_multiple_values", Arg.of(""), Arg.of(""), Arg.of(true));
+    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
+  }
+
+  @Test
+  void panic() {
+    assertThatThrownBy(() -> server.sendTask(Signature.create("panic")).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class).hasMessage("oops");
+  }
+
+  @Test
+  void delay() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(brokerHonoursEta(), "this broker runs tasks at once, ignoring ETA");
+    Instant eta = Instant.now().plusMillis(100);
+    List<Object> result = server.sendTask(Signature.builder("delay_test").eta(eta).build()).get(TIMEOUT);
+    long etaNanos = eta.getEpochSecond() * 1_000_000_000L + eta.getNano();
+    assertThat(result).hasSize(1);
+    assertThat((Long) result.get(0)).isGreaterThanOrEqualTo(etaNanos);
+  }
+
+  // -------------------------------------------------------------------------- beyond testAll
+
+  @Test
+  void automaticRetriesFollowFibonacciUntilTheTaskSucceeds() {
+    String key = UUID.randomUUID().toString();
+    Signature flaky = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(2L)).retryCount(2).build();
+    assertThat(server.sendTask(flaky).get(TIMEOUT)).containsExactly("ok");
+    assertThat(tasks.calls(key)).isEqualTo(3);
+  }
+
+  @Test
+  void retriesRunOutIntoAFailure() {
+    String key = UUID.randomUUID().toString();
+    Signature flaky = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(5L)).retryCount(1).build();
+    assertThatThrownBy(() -> server.sendTask(flaky).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class).hasMessage("failing attempt 2");
+  }
+
+  @Test
+  void retryLaterRunsTheTaskAgainAfterTheDelay() {
+    String key = UUID.randomUUID().toString();
+    Instant sent = Instant.now();
+    assertThat(server.sendTask(Signature.create("retry_later", Arg.of(key))).get(TIMEOUT)).containsExactly("done");
+    if (brokerHonoursEta()) {
+      assertThat(Instant.now()).isAfterOrEqualTo(sent.plus(AcceptanceTasks.RETRY_LATER_DELAY));
+    }
+    assertThat(tasks.calls(key)).isEqualTo(2);
+  }
+
+  @Test
+  void anErrorCallbackReceivesTheErrorTextFirst() {
+    Signature callback = Signature.create("record_error");
+    Signature failing = Signature.builder("return_just_error").args(Arg.of("boom"), Arg.of(true)).onError(callback).build();
+    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
+    assertThat(server.asyncResult(callback.uuid()).get(TIMEOUT)).containsExactly("boom");
+  }
+
+  @Test
+  void anImmutableTaskDoesNotPassItsResultsOn() {
+    Signature next = Signature.create("multiply", Arg.of(3L));
+    Signature first = add(2, 2).toBuilder().immutable(true).onSuccess(next).build();
+    server.sendTask(first).get(TIMEOUT);
+    assertThat(server.asyncResult(next.uuid()).get(TIMEOUT)).containsExactly(3L);
+  }
+
+  @Test
+  void valuesOfEveryWidthSurviveTheRoundTrip() {
+    byte[] bytes = {0, 1, 2, (byte) 255};
+    assertThat((byte[]) server.sendTask(Signature.create("echo_bytes", Arg.of(bytes))).getValue(TIMEOUT)).isEqualTo(bytes);
+    BigInteger max = new BigInteger("18446744073709551615");
+    assertThat(server.sendTask(Signature.create("echo_uint64", Arg.of("uint64", max))).getValue(TIMEOUT)).isEqualTo(max);
+    long beyondDouble = 9_007_199_254_740_993L;
+    assertThat(server.sendTask(Signature.create("echo_int64", Arg.of(beyondDouble))).getValue(TIMEOUT)).isEqualTo(beyondDouble);
+  }
+
+  @Test
+  void aChordWithAFailedMemberFailsTheCallbackInsteadOfHanging() {
+    Chord chord = Chord.of(
+        Group.of(add(1, 1), Signature.create("return_just_error", Arg.of("member failed"), Arg.of(true))),
+        Signature.create("multiply"));
+    assertThatThrownBy(() -> server.sendChord(chord, 0).get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
+    assertThatThrownBy(() -> server.asyncResult(chord.callback().uuid()).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class).hasMessageContaining("member failed");
+  }
+
+  @Test
+  void workersOnOneQueueOnlyRunTheTasksTheyRegistered() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(brokerRequeues(), "this broker cannot pass a task to another worker");
+    // Go's TestWorkerOnlyConsumesRegisteredTask: a second server with only "multiply" shares the queue; this
+    // one (with everything registered) stops consuming, so "add" must wait for a worker that knows it.
+    server.close();
+    Server multiplyOnly = Server.builder().config(config).broker(broker).backend(backend).build();
+    multiplyOnly.registerTask("multiply", io.machinery.TaskFunction.varargs(long[].class,
+        a -> java.util.stream.LongStream.of(a).reduce(1, (x, y) -> x * y)));
+    Server addOnly = Server.builder().config(config).broker(broker).backend(backend).build();
+    addOnly.registerTask("add", io.machinery.TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
+    toClose.add(multiplyOnly);
+    toClose.add(addOnly);
+    multiplyOnly.newWorker("multiply-only", 2).launchAsync();
+    addOnly.newWorker("add-only", 2).launchAsync();
+    Group group = Group.of(Signature.create("multiply", Arg.of(4L), Arg.of(5L)), add(2, 3));
+    assertThat(sortedLongs(addOnly.sendGroup(group, 0))).containsExactly(5L, 20L);
+  }
+
+  // -------------------------------------------------------------------------- bad input
+
+  @Test
+  void aWrongArgumentTypeFailsTheTaskAndTheWorkerGoesOn() {
+    Signature wrong = Signature.create("add", Arg.of("one"), Arg.of(2L));
+    assertThatThrownBy(() -> server.sendTask(wrong).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class).hasMessageStartingWith("reflect: Call using string as type");
+    assertThat(server.sendTask(add(1, 1)).get(TIMEOUT)).containsExactly(2L);
+  }
+
+  @Test
+  void aWrongArgumentCountFailsTheTask() {
+    Signature tooMany = Signature.create("return_just_error", Arg.of("x"), Arg.of(true), Arg.of(1L));
+    assertThatThrownBy(() -> server.sendTask(tooMany).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class).hasMessage("reflect: Call with too many input arguments");
+  }
+
+  @Test
+  void anUnsupportedTypeNameInAMessageFailsTheTaskWithGosText() {
+    Signature odd = Signature.builder("add").routingKey(config.defaultQueue()).headers(java.util.Map.of())
+        .args(Arg.of("map[string]int", java.util.Map.of("a", 1L))).build();
+    backend.setStatePending(odd);
+    broker.publish(odd, WireCodec.encode(odd));
+    assertThatThrownBy(() -> server.asyncResult(odd.uuid()).get(TIMEOUT)).isInstanceOf(TaskFailedException.class)
+        .hasMessage("Reflect task args error: map[string]int is not one of supported types");
+  }
+
+  @Test
+  void sendTaskRefusesAnUnsupportedArgumentTypeBeforeStoringAnything() {
+    Signature odd = Signature.create("add", Arg.of("complex128", 1L));
+    assertThatThrownBy(() -> server.sendTask(odd)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("complex128 is not one of supported types");
+    assertThat(server.asyncResult(odd.uuid()).taskState()).isEmpty();
+  }
+
+  @Test
+  void sendTaskRefusesAMessageOverTheSizeLimit() {
+    String big = "x".repeat(config.maxMessageBytes());
+    assertThatThrownBy(() -> server.sendTask(Signature.create("record_error", Arg.of(big))))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("over the limit");
+  }
+
+  @Test
+  void aMalformedMessageIsSetAsideAndTheWorkerGoesOn() {
+    Signature carrier = Signature.builder("raw").routingKey(config.defaultQueue()).build();
+    broker.publish(carrier, "{\"UUID\": 42, not json".getBytes(StandardCharsets.UTF_8));
+    broker.publish(carrier, "[1,2,3]".getBytes(StandardCharsets.UTF_8));
+    assertThat(server.sendTask(add(3, 4)).get(TIMEOUT)).containsExactly(7L);
+  }
+
+  @Test
+  void aTaskThatReturnsNothingSucceedsWithNoResults() {
+    assertThat(server.sendTask(Signature.create("noop")).get(TIMEOUT)).isEmpty();
+  }
+
+  @Test
+  void anUnknownTaskMarkedIgnoreIsDroppedAndOthersRun() {
+    Signature unknown = Signature.builder("nobody_knows_me").ignoreWhenTaskNotRegistered(true).build();
+    server.sendTask(unknown);
+    assertThat(server.sendTask(add(5, 5)).get(TIMEOUT)).containsExactly(10L);
+  }
+
+  @Test
+  void quittingTwiceIsHarmless() {
+    Worker worker = server.newWorker("twice", 1);
+    worker.launchAsync();
+    worker.quit();
+    worker.quit();
+    assertThat(worker.isRunning()).isFalse();
+    assertThat(worker.launchAsync()).isCompleted();
+  }
+
+  @Test
+  void aSendToAStoppedBrokerFailsWithGosPrefix() {
+    Broker other = createBroker(config);
+    Server closed = Server.builder().config(config).broker(other).backend(backend).build();
+    other.close();
+    assertThatThrownBy(() -> closed.sendTask(add(1, 1))).isInstanceOf(MachineryException.class)
+        .hasMessageStartingWith("Publish message error:");
+  }
+}

@@ -1,0 +1,187 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.Uuids;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The contract every result {@link Backend} passes. Tests write a state and read it back right away, so they
+ * also hold for a backend whose reads consume states (Go's AMQP backend).
+ */
+public abstract class BackendContract {
+  protected Config config;
+  protected Backend backend;
+
+  protected abstract Backend createBackend(Config config);
+
+  protected Config baseConfig() {
+    return Config.DEFAULT;
+  }
+
+  /** Whether later states keep the TaskName written with PENDING (Go's Redis backend does; eager does not). */
+  protected boolean carriesTaskNameForward() {
+    return true;
+  }
+
+  @BeforeEach
+  void createBackendUnderTest() {
+    config = BrokerContract.uniqueQueue(baseConfig(), "kit_");
+    backend = createBackend(config);
+  }
+
+  @AfterEach
+  void closeBackendUnderTest() {
+    backend.close();
+  }
+
+  private static Signature task(String name) {
+    return Signature.builder(name).args(Arg.of(1L)).build();
+  }
+
+  @Test
+  void aTaskMovesThroughItsStatesInOrder() {
+    Signature add = task("add");
+    backend.setStatePending(add);
+    TaskState pending = backend.getState(add.uuid()).orElseThrow();
+    assertThat(pending.state()).isEqualTo(State.PENDING);
+    assertThat(pending.taskName()).isEqualTo("add");
+    assertThat(pending.createdAt()).isAfter(TaskState.ZERO_TIME);
+
+    backend.setStateReceived(add);
+    TaskState received = backend.getState(add.uuid()).orElseThrow();
+    assertThat(received.state()).isEqualTo(State.RECEIVED);
+    if (carriesTaskNameForward()) {
+      assertThat(received.taskName()).isEqualTo("add");
+      assertThat(received.createdAt()).isEqualTo(pending.createdAt());
+    }
+    backend.setStateStarted(add);
+    assertThat(backend.getState(add.uuid()).orElseThrow().state()).isEqualTo(State.STARTED);
+    backend.setStateRetry(add);
+    assertThat(backend.getState(add.uuid()).orElseThrow().state()).isEqualTo(State.RETRY);
+    backend.setStateSuccess(add, List.of(TaskResult.of(2L)));
+    TaskState success = backend.getState(add.uuid()).orElseThrow();
+    assertThat(success.state()).isEqualTo(State.SUCCESS);
+    assertThat(success.results()).containsExactly(TaskResult.of("int64", 2L));
+  }
+
+  @Test
+  void resultsOfEveryGoTypeReadBackExactly() {
+    Signature task = task("echo");
+    backend.setStatePending(task);
+    List<TaskResult> results = List.of(
+        TaskResult.of("int64", Long.MIN_VALUE),
+        TaskResult.of("uint64", new BigInteger("18446744073709551615")),
+        TaskResult.of("int64", 9_007_199_254_740_993L),
+        TaskResult.of("float64", 200.0),
+        TaskResult.of("float64", 0.1),
+        TaskResult.of("[]uint8", new byte[] {0, 1, 2, (byte) 255}),
+        TaskResult.of("string", "héllo <&> \u2028"),
+        TaskResult.of("[]string", List.of("a", "b")),
+        TaskResult.of("bool", true));
+    backend.setStateSuccess(task, results);
+    TaskState state = backend.getState(task.uuid()).orElseThrow();
+    List<Object> expected = new ArrayList<>();
+    List<Object> actual = new ArrayList<>();
+    for (int i = 0; i < results.size(); i++) {
+      expected.add(asComparable(results.get(i).typedValue()));
+      actual.add(asComparable(state.results().get(i).typedValue()));
+      assertThat(state.results().get(i).type()).isEqualTo(results.get(i).type());
+    }
+    assertThat(actual).isEqualTo(expected);
+  }
+
+  private static Object asComparable(Object value) {
+    return value instanceof byte[] b ? java.util.HexFormat.of().formatHex(b) : value;
+  }
+
+  @Test
+  void aFailureKeepsItsErrorText() {
+    Signature task = task("panic");
+    backend.setStatePending(task);
+    backend.setStateFailure(task, "oops: \"quoted\" and\nnew line");
+    TaskState state = backend.getState(task.uuid()).orElseThrow();
+    assertThat(state.state()).isEqualTo(State.FAILURE);
+    assertThat(state.error()).isEqualTo("oops: \"quoted\" and\nnew line");
+  }
+
+  @Test
+  void anUnknownTaskHasNoState() {
+    assertThat(backend.getState(Uuids.newTaskUuid())).isEmpty();
+  }
+
+  @Test
+  void aPurgedStateIsGone() {
+    Signature task = task("add");
+    backend.setStatePending(task);
+    backend.purgeState(task.uuid());
+    assertThat(backend.getState(task.uuid())).isEmpty();
+  }
+
+  @Test
+  void aGroupCompletesWhenEveryMemberFinishedAndReportsStatesInGroupOrder() {
+    List<Signature> members = List.of(task("add"), task("add"), task("add"));
+    String group = Uuids.newGroupUuid();
+    List<Signature> grouped = members.stream()
+        .map(m -> m.toBuilder().groupUuid(group).groupTaskCount(members.size()).build()).toList();
+    backend.initGroup(group, grouped.stream().map(Signature::uuid).toList());
+    grouped.forEach(backend::setStatePending);
+
+    backend.setStateSuccess(grouped.get(0), List.of(TaskResult.of(2L)));
+    assertThat(backend.groupCompleted(group, 3)).isFalse();
+    backend.setStateFailure(grouped.get(1), "boom");
+    assertThat(backend.groupCompleted(group, 3)).isFalse();
+    backend.setStateSuccess(grouped.get(2), List.of(TaskResult.of(11L)));
+    assertThat(backend.groupCompleted(group, 3)).isTrue();
+
+    List<TaskState> states = backend.groupTaskStates(group, 3);
+    assertThat(states).extracting(TaskState::taskUuid).containsExactlyElementsOf(grouped.stream().map(Signature::uuid).toList());
+    assertThat(states).extracting(TaskState::state).containsExactly(State.SUCCESS, State.FAILURE, State.SUCCESS);
+  }
+
+  @Test
+  void aChordTriggersForExactlyOneOfManyConcurrentCallers() throws Exception {
+    List<Signature> members = List.of(task("add"), task("add"));
+    String group = Uuids.newGroupUuid();
+    List<Signature> grouped = members.stream()
+        .map(m -> m.toBuilder().groupUuid(group).groupTaskCount(2).build()).toList();
+    backend.initGroup(group, grouped.stream().map(Signature::uuid).toList());
+    for (Signature member : grouped) {
+      backend.setStatePending(member);
+      backend.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    int callers = 8;
+    ExecutorService pool = Executors.newFixedThreadPool(callers);
+    try {
+      List<Callable<Boolean>> calls = new ArrayList<>();
+      for (int i = 0; i < callers; i++) {
+        calls.add(() -> backend.triggerChord(group));
+      }
+      long winners = 0;
+      for (Future<Boolean> result : pool.invokeAll(calls)) {
+        if (result.get()) {
+          winners++;
+        }
+      }
+      assertThat(winners).isEqualTo(1);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+}

@@ -1,0 +1,11 @@
+package io.machinery.testkit;
+
+import io.machinery.embedded.EagerLock;
+import io.machinery.spi.Lock;
+
+class EagerLockContractTest extends LockContract {
+  @Override
+  protected Lock createLock() {
+    return EagerLock.create();
+  }
+}

@@ -1,0 +1,13 @@
+package io.machinery.testkit;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Broker;
+import java.time.Clock;
+
+class MemoryBrokerContractTest extends BrokerContract {
+  @Override
+  protected Broker createBroker(Config config) {
+    return MemoryBroker.create(config, Clock.systemUTC());
+  }
+}
