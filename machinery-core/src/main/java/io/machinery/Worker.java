@@ -389,7 +389,17 @@ public final class Worker implements AutoCloseable {
     @Override public boolean isCancelled() { return running.cancelled; }
 
     void run() {
-      backend.setStateReceived(signature);
+      // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the final state
+      // is written blocking, and the early writes are joined before the message is acknowledged.
+      CompletableFuture<Void> received = backend.setStateReceivedAsync(signature);
+      try {
+        runAfterReceived();
+      } finally {
+        received.join();
+      }
+    }
+
+    private void runAfterReceived() {
       List<Arg> args = signature.args();
       List<@Nullable Object> typed = new ArrayList<>(args.size());
       for (Arg arg : args) {
@@ -400,7 +410,15 @@ public final class Worker implements AutoCloseable {
           return;
         }
       }
-      backend.setStateStarted(signature);
+      CompletableFuture<Void> started = backend.setStateStartedAsync(signature);
+      try {
+        runAfterStarted(args, typed);
+      } finally {
+        started.join();
+      }
+    }
+
+    private void runAfterStarted(List<Arg> args, List<@Nullable Object> typed) {
       if (preTaskHandler != null) {
         preTaskHandler.accept(signature);
       }

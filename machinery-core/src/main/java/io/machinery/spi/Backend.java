@@ -5,6 +5,7 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Stores task states and group metadata: Go's {@code backends/iface.Backend}.
@@ -36,6 +37,24 @@ public interface Backend extends AutoCloseable {
   void setStateStarted(Signature signature);
 
   void setStateRetry(Signature signature);
+
+  /**
+   * Writes RECEIVED without making the worker wait for it. The worker calls this, then {@link
+   * #setStateStartedAsync}, then one of the blocking final-state methods, all from one thread, and joins the
+   * returned futures before it acknowledges the message. A backend whose writes on one connection are applied
+   * in order (Redis, AMQP) can pipeline these, so a task costs one awaited round trip instead of three; the
+   * default simply writes and returns a completed future.
+   */
+  default CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
+    setStateReceived(signature);
+    return CompletableFuture.completedFuture(null);
+  }
+
+  /** {@link #setStateStarted} without waiting; see {@link #setStateReceivedAsync}. */
+  default CompletableFuture<Void> setStateStartedAsync(Signature signature) {
+    setStateStarted(signature);
+    return CompletableFuture.completedFuture(null);
+  }
 
   void setStateSuccess(Signature signature, List<TaskResult> results);
 
