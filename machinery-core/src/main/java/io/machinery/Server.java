@@ -4,12 +4,16 @@ import io.machinery.config.Config;
 import io.machinery.embedded.EagerLock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.periodic.PeriodicConfig;
+import io.machinery.periodic.PeriodicEntry;
+import io.machinery.periodic.PeriodicScheduler;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
 import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -51,6 +55,7 @@ public final class Server implements AutoCloseable {
   private final Map<String, TaskFunction> tasks = new ConcurrentHashMap<>();
   private final List<AutoCloseable> owned = new ArrayList<>();
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
+  private final PeriodicScheduler periodic;
 
   private Server(Builder b) {
     this.config = b.config;
@@ -77,6 +82,7 @@ public final class Server implements AutoCloseable {
     } else {
       this.lock = b.lock;
     }
+    this.periodic = PeriodicScheduler.create(this, b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
   }
 
   public static Builder builder() {
@@ -303,6 +309,54 @@ public final class Server implements AutoCloseable {
     }
   }
 
+  // ---------------------------------------------------------------------------------------------- periodic
+
+  /**
+   * Sends a copy of {@code signature}, with a fresh UUID, on every tick of {@code spec}: Go's {@code
+   * RegisterPeriodicTask}. The spec is a robfig/cron standard spec: five fields ({@code "0 9 * * MON-FRI"}),
+   * a descriptor ({@code "@daily"}), {@code "@every 1m30s"}, optionally prefixed with {@code "CRON_TZ=Area/City "}.
+   * Before each run the scheduler takes this server's {@link #lock()} under Go's key, so among servers sharing
+   * the lock one fires each tick. Registering {@code name} again replaces the entry. See {@link
+   * PeriodicScheduler}.
+   *
+   * @throws IllegalArgumentException for an invalid spec (the message names the field and value), a spec that
+   *     never fires, an empty name, or a signature {@link #sendTask} would refuse
+   */
+  public void registerPeriodicTask(String spec, String name, Signature signature) {
+    periodic.registerTask(spec, name, signature);
+  }
+
+  /** Sends a new group of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicGroup}. */
+  public void registerPeriodicGroup(String spec, String name, int sendConcurrency, Signature... signatures) {
+    periodic.registerGroup(spec, name, sendConcurrency, Arrays.asList(signatures));
+  }
+
+  /** Sends a new chain of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicChain}. */
+  public void registerPeriodicChain(String spec, String name, Signature... signatures) {
+    periodic.registerChain(spec, name, Arrays.asList(signatures));
+  }
+
+  /** Sends a new chord on every tick: Go's {@code RegisterPeriodicChord}. */
+  public void registerPeriodicChord(String spec, String name, int sendConcurrency, Signature callback,
+      Signature... signatures) {
+    periodic.registerChord(spec, name, sendConcurrency, callback, Arrays.asList(signatures));
+  }
+
+  /** Removes a periodic entry; returns whether there was one. */
+  public boolean unregisterPeriodic(String name) {
+    return periodic.unregister(name);
+  }
+
+  /** The periodic entries with their next fire times. */
+  public List<PeriodicEntry> periodicEntries() {
+    return periodic.entries();
+  }
+
+  /** This server's periodic scheduler, for {@link PeriodicScheduler#runDue()} and lookups. */
+  public PeriodicScheduler periodicScheduler() {
+    return periodic;
+  }
+
   // ---------------------------------------------------------------------------------------------- workers
 
   /** A worker consuming the default queue with up to {@code concurrency} tasks at once. */
@@ -336,9 +390,10 @@ public final class Server implements AutoCloseable {
     return OffsetDateTime.now(clock).withOffsetSameInstant(java.time.ZoneOffset.UTC);
   }
 
-  /** Stops this server's workers, then closes what the server created itself. Idempotent. */
+  /** Stops the periodic scheduler and this server's workers, then closes what the server created. Idempotent. */
   @Override
   public void close() {
+    periodic.close();
     for (Worker worker : workers) {
       worker.quit();
     }
@@ -359,6 +414,7 @@ public final class Server implements AutoCloseable {
     private @Nullable Lock lock;
     private Clock clock = Clock.systemUTC();
     private @Nullable Consumer<Signature> prePublishHandler;
+    private @Nullable PeriodicConfig periodic;
 
     private Builder() {}
 
@@ -373,6 +429,9 @@ public final class Server implements AutoCloseable {
     public Builder clock(Clock value) { clock = Objects.requireNonNull(value, "clock"); return this; }
     /** Called in {@link #sendTask} after PENDING is stored, before publishing (Go's {@code SetPreTaskHandler}). */
     public Builder prePublishHandler(Consumer<Signature> handler) { prePublishHandler = Objects.requireNonNull(handler); return this; }
+
+    /** Program name, zone, missed-fire policy and thread of the periodic scheduler; default {@link PeriodicConfig#defaults()}. */
+    public Builder periodic(PeriodicConfig value) { periodic = Objects.requireNonNull(value, "periodic"); return this; }
 
     public Server build() {
       return new Server(this);

@@ -21,7 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * expire after {@code resultsExpireIn} seconds of the injected clock (swept every 1024 writes).
  */
 final class ResultStore {
-  private record Entry(byte[] json, long expiresAtMillis) {}
+  /** The stored JSON, plus the state it encodes (so a merge need not decode it again). */
+  private record Entry(byte[] json, long expiresAtMillis, @org.jspecify.annotations.Nullable TaskState state) {}
 
   private final ConcurrentHashMap<String, Entry> states = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Entry> groups = new ConcurrentHashMap<>();
@@ -81,7 +82,7 @@ final class ResultStore {
         return entry;
       }
       won[0] = true;
-      return new Entry(WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis);
+      return new Entry(WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis, null);
     });
     if (!won[0] && !groups.containsKey(groupUuid)) {
       throw new MachineryException("Group not found: " + groupUuid);
@@ -95,8 +96,9 @@ final class ResultStore {
 
   void merge(TaskState state) {
     states.compute(state.taskUuid(), (key, old) -> {
-      TaskState merged = old == null ? state : state.withCarriedForward(WireCodec.decodeTaskState(old.json));
-      return entry(WireCodec.encode(merged));
+      TaskState previous = old == null ? null : old.state != null ? old.state : WireCodec.decodeTaskState(old.json);
+      TaskState merged = previous == null ? state : state.withCarriedForward(previous);
+      return new Entry(WireCodec.encode(merged), clock.millis() + expireMillis, merged);
     });
     sweepSometimes();
   }
@@ -106,7 +108,7 @@ final class ResultStore {
   }
 
   void put(TaskState state) {
-    states.put(state.taskUuid(), entry(WireCodec.encode(state)));
+    states.put(state.taskUuid(), new Entry(WireCodec.encode(state), clock.millis() + expireMillis, state));
     sweepSometimes();
   }
 
@@ -129,10 +131,10 @@ final class ResultStore {
   }
 
   private Entry entry(byte[] json) {
-    return new Entry(json, clock.millis() + expireMillis);
+    return new Entry(json, clock.millis() + expireMillis, null);
   }
 
-  private Entry live(ConcurrentHashMap<String, Entry> map, String key) {
+  private @org.jspecify.annotations.Nullable Entry live(ConcurrentHashMap<String, Entry> map, String key) {
     Entry entry = map.get(key);
     if (entry != null && entry.expiresAtMillis <= clock.millis()) {
       map.remove(key, entry);
