@@ -51,7 +51,7 @@ import org.slf4j.LoggerFactory;
  *       robfig computes it from the time it woke up), so a late scheduler never bursts through missed ticks.
  *   <li><b>Threads.</b> No thread until the first registration, and none at all when {@link
  *       PeriodicConfig#backgroundThread()} is off. The scheduler thread (virtual) sleeps until the earliest
- *       next fire time but at most {@value #MAX_IDLE_MILLIS} ms, so it notices a wall-clock jump, or a test
+ *       next fire time but at most a second, so it notices a wall-clock jump, or a test
  *       moving a manual clock, within a second; registering or unregistering wakes it. Each due run goes to
  *       its own virtual thread, as robfig starts a goroutine per job, so a slow lock (the eager lock retries
  *       for 15 s) or broker delays no other entry. {@link #runDue()} hands out due runs the same way, then
@@ -379,6 +379,7 @@ public final class PeriodicScheduler implements AutoCloseable {
     if (scheduler != null) {
       threads.add(0, scheduler);
     }
+    threads.remove(Thread.currentThread()); // close() called from a task run: do not wait for ourselves
     threads.forEach(Thread::interrupt);
     for (Thread thread : threads) {
       try {
