@@ -188,16 +188,179 @@ public final class WireCodec {
    * @throws MalformedMessageException with Go's text when the bytes are not a task message
    */
   public static Signature decodeSignature(byte[] json) {
-    try {
-      Object value = readDocument(json);
-      if (!(value instanceof Map<?, ?> map)) {
-        throw new IllegalArgumentException("json: cannot unmarshal " + kind(value) + " into Go value of type tasks.Signature");
+    try (JsonParser in = GoJson.FACTORY.createParser(json)) {
+      JsonToken first = in.nextToken();
+      if (first == null) {
+        throw new IOException("unexpected end of JSON input");
       }
-      return signature(map);
+      if (first != JsonToken.START_OBJECT) {
+        throw new IllegalArgumentException(
+            "json: cannot unmarshal " + kind(GoJson.readValue(in)) + " into Go value of type tasks.Signature");
+      }
+      Signature signature = readSignature(in);
+      if (in.nextToken() != null) {
+        throw new IOException("invalid character after top-level value");
+      }
+      return signature;
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException(
           "Could not unmarshal '" + preview(json) + "' into a task signature: " + reason(e), e);
     }
+  }
+
+  /**
+   * Reads one signature object, streaming (the parser is at its START_OBJECT). Field names match Go's
+   * case-insensitively; a later duplicate wins; unknown fields are skipped; null leaves the zero value.
+   */
+  private static Signature readSignature(JsonParser in) throws IOException {
+    Signature.Builder b = Signature.emptyBuilder();
+    while (in.nextToken() == JsonToken.FIELD_NAME) {
+      String field = in.currentName().toLowerCase(Locale.ROOT);
+      JsonToken token = in.nextToken();
+      if (token == JsonToken.VALUE_NULL) {
+        nullField(b, field);
+        continue;
+      }
+      switch (field) {
+        case "uuid" -> b.uuid(text(in, "UUID"));
+        case "name" -> b.name(text(in, "Name"));
+        case "routingkey" -> b.routingKey(text(in, "RoutingKey"));
+        case "eta" -> b.eta(parseTime(text(in, "ETA")));
+        case "groupuuid" -> b.groupUuid(text(in, "GroupUUID"));
+        case "grouptaskcount" -> b.groupTaskCount(Math.toIntExact(number(in, "GroupTaskCount")));
+        case "args" -> b.args(readArgs(in));
+        case "headers" -> {
+          if (token != JsonToken.START_OBJECT) {
+            throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
+                + " into Go struct field Signature.Headers of type tasks.Headers");
+          }
+          @SuppressWarnings("unchecked")
+          Map<String, @Nullable Object> headers = (Map<String, @Nullable Object>) GoJson.readValue(in);
+          b.headers(headers);
+        }
+        case "priority" -> {
+          long priority = number(in, "Priority");
+          if (priority < 0 || priority > 255) {
+            throw new IllegalArgumentException("json: cannot unmarshal number " + priority
+                + " into Go struct field Signature.Priority of type uint8");
+          }
+          b.priority((int) priority);
+        }
+        case "immutable" -> b.immutable(flag(in, "Immutable"));
+        case "retrycount" -> b.retryCount(Math.max(0, Math.toIntExact(number(in, "RetryCount"))));
+        case "retrytimeout" -> b.retryTimeout(Math.max(0, Math.toIntExact(number(in, "RetryTimeout"))));
+        case "onsuccess" -> b.onSuccess(readSignatures(in, "OnSuccess"));
+        case "onerror" -> b.onError(readSignatures(in, "OnError"));
+        case "chordcallback" -> {
+          expectObject(in, "ChordCallback");
+          b.chordCallback(readSignature(in));
+        }
+        case "brokermessagegroupid" -> b.brokerMessageGroupId(text(in, "BrokerMessageGroupId"));
+        case "sqsreceipthandle" -> b.sqsReceiptHandle(text(in, "SQSReceiptHandle"));
+        case "stoptaskdeletiononerror" -> b.stopTaskDeletionOnError(flag(in, "StopTaskDeletionOnError"));
+        case "ignorewhentasknotregistered" -> b.ignoreWhenTaskNotRegistered(flag(in, "IgnoreWhenTaskNotRegistered"));
+        default -> in.skipChildren();
+      }
+    }
+    return b.build();
+  }
+
+  /** Go leaves a field at its zero value for null; pointer and slice fields become nil. */
+  private static void nullField(Signature.Builder b, String field) {
+    switch (field) {
+      case "eta" -> b.eta((OffsetDateTime) null);
+      case "args" -> b.args((List<Arg>) null);
+      case "headers" -> b.headers(null);
+      case "onsuccess" -> b.onSuccess((List<Signature>) null);
+      case "onerror" -> b.onError((List<Signature>) null);
+      case "chordcallback" -> b.chordCallback(null);
+      default -> { }
+    }
+  }
+
+  private static List<Arg> readArgs(JsonParser in) throws IOException {
+    if (in.currentToken() != JsonToken.START_ARRAY) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
+          + " into Go struct field Signature.Args of type []tasks.Arg");
+    }
+    List<Arg> args = new ArrayList<>();
+    while (in.nextToken() != JsonToken.END_ARRAY) {
+      if (in.currentToken() == JsonToken.VALUE_NULL) {
+        args.add(Arg.named("", "", null));
+        continue;
+      }
+      expectObject(in, "Args");
+      String name = "";
+      String type = "";
+      Object value = null;
+      while (in.nextToken() == JsonToken.FIELD_NAME) {
+        String field = in.currentName().toLowerCase(Locale.ROOT);
+        JsonToken token = in.nextToken();
+        switch (field) {
+          case "name" -> name = token == JsonToken.VALUE_NULL ? "" : text(in, "Arg.Name");
+          case "type" -> type = token == JsonToken.VALUE_NULL ? "" : text(in, "Arg.Type");
+          case "value" -> value = GoJson.readValue(in);
+          default -> in.skipChildren();
+        }
+      }
+      args.add(Arg.named(name, type, value));
+    }
+    return args;
+  }
+
+  private static List<Signature> readSignatures(JsonParser in, String field) throws IOException {
+    if (in.currentToken() != JsonToken.START_ARRAY) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
+          + " into Go struct field Signature." + field);
+    }
+    List<Signature> out = new ArrayList<>();
+    while (in.nextToken() != JsonToken.END_ARRAY) {
+      if (in.currentToken() == JsonToken.VALUE_NULL) {
+        out.add(Signature.emptyBuilder().build());
+      } else {
+        expectObject(in, field);
+        out.add(readSignature(in));
+      }
+    }
+    return out;
+  }
+
+  private static void expectObject(JsonParser in, String field) throws IOException {
+    if (in.currentToken() != JsonToken.START_OBJECT) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
+          + " into Go struct field " + field + " of type tasks.Signature");
+    }
+  }
+
+  private static String text(JsonParser in, String field) throws IOException {
+    if (in.currentToken() != JsonToken.VALUE_STRING) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
+          + " into Go struct field Signature." + field + " of type string");
+    }
+    return in.getText();
+  }
+
+  private static boolean flag(JsonParser in, String field) throws IOException {
+    JsonToken token = in.currentToken();
+    if (token != JsonToken.VALUE_TRUE && token != JsonToken.VALUE_FALSE) {
+      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
+          + " into Go struct field Signature." + field + " of type bool");
+    }
+    return token == JsonToken.VALUE_TRUE;
+  }
+
+  private static long number(JsonParser in, String field) throws IOException {
+    if (in.currentToken() != JsonToken.VALUE_NUMBER_INT) {
+      Object value = GoJson.readValue(in);
+      throw new IllegalArgumentException("json: cannot unmarshal " + (value instanceof Number ? "number " + value
+          : kind(value)) + " into Go struct field Signature." + field + " of type int");
+    }
+    BigInteger big = in.getBigIntegerValue();
+    if (big.bitLength() > 63) {
+      throw new IllegalArgumentException("json: cannot unmarshal number " + big + " into Go struct field Signature."
+          + field + " of type int");
+    }
+    return big.longValue();
   }
 
   /**
@@ -270,74 +433,6 @@ public final class WireCodec {
       }
       return value;
     }
-  }
-
-  private static Signature signature(Map<?, ?> raw) {
-    Map<String, @Nullable Object> m = folded(raw);
-    Signature.Builder b = Signature.emptyBuilder();
-    b.uuid(string(m, "uuid"));
-    b.name(string(m, "name"));
-    b.routingKey(string(m, "routingkey"));
-    Object eta = m.get("eta");
-    if (eta != null) {
-      b.eta(parseTime(requireString(eta, "ETA")));
-    }
-    b.groupUuid(string(m, "groupuuid"));
-    b.groupTaskCount(intField(m, "grouptaskcount"));
-    Object args = m.get("args");
-    if (args != null) {
-      if (!(args instanceof List<?> items)) {
-        throw new IllegalArgumentException("json: cannot unmarshal " + kind(args) + " into Go struct field Signature.Args of type []tasks.Arg");
-      }
-      List<Arg> list = new ArrayList<>(items.size());
-      for (Object item : items) {
-        Map<String, @Nullable Object> a = item == null ? Map.of() : object(item, "tasks.Arg");
-        list.add(Arg.named(string(a, "name"), string(a, "type"), a.get("value")));
-      }
-      b.args(list);
-    }
-    Object headers = m.get("headers");
-    if (headers != null) {
-      if (!(headers instanceof Map<?, ?> h)) {
-        throw new IllegalArgumentException("json: cannot unmarshal " + kind(headers) + " into Go struct field Signature.Headers of type tasks.Headers");
-      }
-      @SuppressWarnings("unchecked")
-      Map<String, @Nullable Object> typed = (Map<String, @Nullable Object>) h;
-      b.headers(typed);
-    }
-    long priority = integer(m, "priority");
-    if (priority < 0 || priority > 255) {
-      throw new IllegalArgumentException("json: cannot unmarshal number " + priority + " into Go struct field Signature.Priority of type uint8");
-    }
-    b.priority((int) priority);
-    b.immutable(bool(m, "immutable"));
-    b.retryCount(Math.max(0, intField(m, "retrycount")));
-    b.retryTimeout(Math.max(0, intField(m, "retrytimeout")));
-    b.onSuccess(signatures(m.get("onsuccess"), "OnSuccess"));
-    b.onError(signatures(m.get("onerror"), "OnError"));
-    Object callback = m.get("chordcallback");
-    if (callback != null) {
-      b.chordCallback(signature(object(callback, "tasks.Signature")));
-    }
-    b.brokerMessageGroupId(string(m, "brokermessagegroupid"));
-    b.sqsReceiptHandle(string(m, "sqsreceipthandle"));
-    b.stopTaskDeletionOnError(bool(m, "stoptaskdeletiononerror"));
-    b.ignoreWhenTaskNotRegistered(bool(m, "ignorewhentasknotregistered"));
-    return b.build();
-  }
-
-  private static @Nullable List<Signature> signatures(@Nullable Object value, String field) {
-    if (value == null) {
-      return null;
-    }
-    if (!(value instanceof List<?> items)) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(value) + " into Go struct field Signature." + field);
-    }
-    List<Signature> out = new ArrayList<>(items.size());
-    for (Object item : items) {
-      out.add(item == null ? Signature.emptyBuilder().build() : signature(object(item, "tasks.Signature")));
-    }
-    return out;
   }
 
   private static List<TaskResult> results(@Nullable Object value) {
