@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,13 @@ type benchOut struct {
 	TimedOut      bool    `json:"timed_out,omitempty"`
 	EnqueueErrors int64   `json:"enqueue_errors,omitempty"`
 	FirstError    string  `json:"first_error,omitempty"`
+	// Latency phase (-latency L): L noop tasks sent one at a time to the
+	// running worker; each sample is SendTask start → post-task handler
+	// (SUCCESS stored), measured in this process.
+	LatencySamples int     `json:"latency_samples,omitempty"`
+	LatencyP50Ms   float64 `json:"latency_p50_ms,omitempty"`
+	LatencyP99Ms   float64 `json:"latency_p99_ms,omitempty"`
+	LatencyMaxMs   float64 `json:"latency_max_ms,omitempty"`
 }
 
 // cmdBench: enqueue N noop tasks through server.SendTask (PENDING written
@@ -46,6 +54,7 @@ func cmdBench(args []string) int {
 	maxSeconds := fs.Int("max-seconds", 300, "overall time bound (enqueue + drain)")
 	sendConc := fs.Int("send-concurrency", 1, "goroutines calling SendTask during the enqueue phase")
 	purge := fs.Bool("purge", true, "empty the bench queue before enqueueing")
+	latency := fs.Int("latency", 0, "after draining, send this many noop tasks one at a time and report send→done latency percentiles")
 	fs.Parse(args)
 	o.finish()
 	bindingKeySet := false
@@ -117,8 +126,13 @@ func cmdBench(args []string) int {
 	var drained atomic.Int64
 	done := make(chan struct{})
 	var doneOnce sync.Once
+	var waiters sync.Map // task UUID → chan struct{} (latency phase)
 	w := srv.NewWorker("machinery_interop_go_bench", o.concurrency)
-	w.SetPostTaskHandler(func(*tasks.Signature) {
+	w.SetPostTaskHandler(func(sig *tasks.Signature) {
+		if ch, ok := waiters.Load(sig.UUID); ok {
+			close(ch.(chan struct{}))
+			return
+		}
 		if drained.Add(1) >= target {
 			doneOnce.Do(func() { close(done) })
 		}
@@ -139,6 +153,35 @@ func cmdBench(args []string) int {
 	out.DrainSecs = drainDur.Seconds()
 	out.DrainPerS = float64(out.Drained) / drainDur.Seconds()
 
+	if *latency > 0 && !out.TimedOut {
+		samples := make([]time.Duration, 0, *latency)
+		for i := 0; i < *latency && time.Now().Before(deadline); i++ {
+			sig := &tasks.Signature{UUID: newTaskUUID(), Name: "noop"}
+			ch := make(chan struct{})
+			waiters.Store(sig.UUID, ch)
+			start := time.Now()
+			if _, err := srv.SendTask(sig); err != nil {
+				out.FirstError = err.Error()
+				break
+			}
+			select {
+			case <-ch:
+				samples = append(samples, time.Since(start))
+			case <-time.After(time.Until(deadline)):
+				out.TimedOut = true
+			}
+			waiters.Delete(sig.UUID)
+		}
+		if len(samples) > 0 {
+			sort.Slice(samples, func(a, b int) bool { return samples[a] < samples[b] })
+			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+			out.LatencySamples = len(samples)
+			out.LatencyP50Ms = ms(percentile(samples, 50))
+			out.LatencyP99Ms = ms(percentile(samples, 99))
+			out.LatencyMaxMs = ms(samples[len(samples)-1])
+		}
+	}
+
 	// stop the worker (bounded: StopConsuming waits for in-flight tasks)
 	quit := make(chan struct{})
 	go func() { w.Quit(); close(quit) }()
@@ -152,6 +195,15 @@ func cmdBench(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// percentile of sorted samples, nearest-rank method.
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100
+	if rank < 1 {
+		rank = 1
+	}
+	return sorted[rank-1]
 }
 
 func redactURL(raw string) string {

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"syscall"
 	"time"
 
 	machinery "github.com/RichardKnop/machinery/v2"
@@ -76,8 +78,17 @@ func cmdWorker(args []string) int {
 	addCommonFlags(fs, &o, "machinery_tasks")
 	tag := fs.String("tag", "machinery_interop_go", "consumer tag")
 	customQueue := fs.String("custom-queue", "", "consume this queue instead of -queue (NewCustomQueueWorker)")
+	stopOnEOF := fs.Bool("stop-on-stdin-eof", false, "stop gracefully once stdin is closed (so a worker never outlives the test process that started it)")
 	fs.Parse(args)
 	o.finish()
+	if *stopOnEOF {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			fmt.Fprintln(os.Stderr, "machinery-interop: stdin closed; stopping")
+			// Machinery's own handler turns this into a graceful quit
+			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		}()
+	}
 
 	setupLogging(o.verbose, false, func() {
 		fmt.Fprintln(os.Stdout, "READY")

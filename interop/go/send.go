@@ -43,7 +43,7 @@ type scenarioOut struct {
 
 var allScenarios = []string{
 	"task", "sum", "group", "chord", "chain", "eta", "retry", "retry_later",
-	"on_error", "types", "error", "multi", "panic",
+	"on_error", "types", "error", "multi", "panic", "wide_chord",
 }
 
 func int64Arg(v int64) tasks.Arg { return tasks.Arg{Type: "int64", Value: v} }
@@ -67,6 +67,8 @@ type sender struct {
 	noWait          bool
 	timeout         time.Duration
 	sendConcurrency int
+	groupSize       int
+	memberDelayMs   int64
 }
 
 func cmdSend(args []string) int {
@@ -77,6 +79,8 @@ func cmdSend(args []string) int {
 	noWait := fs.Bool("no-wait", false, "only publish; print the UUIDs and do not wait for results")
 	timeout := fs.Duration("timeout", 30*time.Second, "per-scenario timeout for results")
 	sendConc := fs.Int("send-concurrency", 0, "sendConcurrency for SendGroup/SendChord (0 = unlimited)")
+	groupSize := fs.Int("group-size", 20, "wide_chord: number of group members")
+	memberDelay := fs.Int64("member-delay-ms", 25, "wide_chord: how long each member sleeps")
 	fs.Parse(args)
 	o.finish()
 	setupLogging(o.verbose, false, nil)
@@ -89,7 +93,11 @@ func cmdSend(args []string) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	s := &sender{srv: srv, noWait: *noWait, timeout: *timeout, sendConcurrency: *sendConc}
+	if *groupSize < 1 {
+		return fail("send: -group-size must be at least 1")
+	}
+	s := &sender{srv: srv, noWait: *noWait, timeout: *timeout, sendConcurrency: *sendConc,
+		groupSize: *groupSize, memberDelayMs: *memberDelay}
 	code := 0
 	for _, name := range names {
 		name = strings.TrimSpace(name)
@@ -116,6 +124,8 @@ func (s *sender) run(name string) *scenarioOut {
 		err = s.group(out)
 	case "chord":
 		err = s.chord(out)
+	case "wide_chord":
+		err = s.wideChord(out)
 	case "chain":
 		err = s.chain(out)
 	case "eta":
@@ -280,6 +290,37 @@ func (s *sender) chord(out *scenarioOut) error {
 		return nil
 	}
 	return s.waitSequence(out, []interface{}{int64(88)})
+}
+
+// wideChord sends a chord of groupSize slow_add(memberDelayMs, i, i) members
+// (i = 1..groupSize) with the callback add(), whose result is the sum of the
+// members' results: groupSize*(groupSize+1). Slow members let a Go and a Java
+// worker on the same queue share the group.
+func (s *sender) wideChord(out *scenarioOut) error {
+	sigs := make([]*tasks.Signature, s.groupSize)
+	for i := range sigs {
+		n := int64(i + 1)
+		sigs[i] = &tasks.Signature{Name: "slow_add", Args: []tasks.Arg{int64Arg(s.memberDelayMs), int64Arg(n), int64Arg(n)}}
+	}
+	group, err := tasks.NewGroup(sigs...)
+	if err != nil {
+		return err
+	}
+	chord, err := tasks.NewChord(group, &tasks.Signature{Name: "add"})
+	if err != nil {
+		return err
+	}
+	if _, err := s.srv.SendChord(chord, s.sendConcurrency); err != nil {
+		return err
+	}
+	out.GroupUUID = group.GroupUUID
+	out.CallbackUUID = chord.Callback.UUID
+	out.UUIDs = append(group.GetUUIDs(), chord.Callback.UUID)
+	if s.noWait {
+		return nil
+	}
+	n := int64(s.groupSize)
+	return s.waitSequence(out, []interface{}{n * (n + 1)})
 }
 
 func (s *sender) chain(out *scenarioOut) error {

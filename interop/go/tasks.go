@@ -102,6 +102,14 @@ func taskRetryLater(key string) (string, error) {
 // error string as the first argument.
 func taskRecordError(msg string) (string, error) { return msg, nil }
 
+// taskSlowAdd sleeps ms milliseconds, then returns a+b. The interop tests use
+// it for chords whose members are shared by a Go and a Java worker: a member
+// that takes a while keeps each worker busy, so both get some.
+func taskSlowAdd(ms, a, b int64) (int64, error) {
+	time.Sleep(time.Duration(ms) * time.Millisecond)
+	return a + b, nil
+}
+
 // noopCount counts noop executions (used by bench).
 var noopCount atomic.Int64
 
@@ -126,5 +134,6 @@ func taskMap() map[string]interface{} {
 		"retry_later":            taskRetryLater,
 		"record_error":           taskRecordError,
 		"noop":                   taskNoop,
+		"slow_add":               taskSlowAdd,
 	}
 }

@@ -1,0 +1,47 @@
+package io.machinery.interop;
+
+import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.amqp.AmqpBroker;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.TestEndpoints;
+
+/** A broker × result backend combination both languages are tested on. */
+enum Pair {
+  REDIS_REDIS(Kind.REDIS, Kind.REDIS),
+  AMQP_AMQP(Kind.AMQP, Kind.AMQP),
+  AMQP_REDIS(Kind.AMQP, Kind.REDIS);
+
+  enum Kind {
+    REDIS,
+    AMQP;
+
+    String url() {
+      return this == REDIS ? TestEndpoints.redisUrl() : TestEndpoints.amqpUrl();
+    }
+  }
+
+  final Kind broker;
+  final Kind backend;
+
+  Pair(Kind broker, Kind backend) {
+    this.broker = broker;
+    this.backend = backend;
+  }
+
+  /** {@code redis_redis}, {@code amqp_amqp}, {@code amqp_redis}: part of queue names. */
+  String id() {
+    return name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  Broker createBroker(Config config) {
+    return broker == Kind.REDIS ? RedisBroker.create(config) : AmqpBroker.create(config);
+  }
+
+  Backend createBackend(Config config) {
+    return backend == Kind.REDIS ? RedisBackend.create(config) : AmqpBackend.create(config);
+  }
+}
