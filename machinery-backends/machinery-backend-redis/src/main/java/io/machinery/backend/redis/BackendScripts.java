@@ -1,0 +1,165 @@
+package io.machinery.backend.redis;
+
+import io.lettuce.core.ScriptOutputType;
+import io.machinery.client.redis.RedisScript;
+
+/**
+ * The backend's Lua scripts. They read Go's JSON without re-encoding it: cjson would rewrite numbers (a
+ * uint64 result or {@code 0.1} would change digits), so values are located by Go's fixed key order and spliced
+ * as raw bytes; cjson only decodes documents of another layout, and only to read strings.
+ */
+final class BackendScripts {
+  private BackendScripts() {}
+
+  /**
+   * Shared Lua helpers. {@code field(doc, key, last)} returns the raw JSON string token (with quotes) of
+   * {@code "key":"..."}, the first occurrence (or the last, looked for near the end first), or nil. In Go's layout a key followed by {@code
+   * ":"} cannot occur inside a string value (quotes there are escaped), and TaskName/State precede Results
+   * while CreatedAt follows them, so first/last occurrence is the top-level field. {@code read(doc, key)} does
+   * the same for other layouts through cjson, matching keys case-insensitively as Go does.
+   */
+  private static final String HELPERS = """
+      local function token(doc, e)
+        local v = string.match(doc, '^"[^"\\\\]*"', e + 1)
+        if v then return v end
+        if string.sub(doc, e + 1, e + 1) ~= '"' then return nil end
+        local i = e + 2
+        while true do
+          local c = string.byte(doc, i)
+          if c == nil then return nil end
+          if c == 92 then i = i + 2
+          elseif c == 34 then return string.sub(doc, e + 1, i)
+          else i = i + 1 end
+        end
+      end
+      local function field(doc, key, last)
+        local pat = '"' .. key .. '":'
+        local s, e
+        if last then
+          local from = #doc - 128
+          if from > 1 then s, e = string.find(doc, pat, from, true) end
+          if not s then s, e = string.find(doc, pat, 1, true) end
+          if not s then return nil end
+          while true do
+            local s2, e2 = string.find(doc, pat, e + 1, true)
+            if not s2 then break end
+            e = e2
+          end
+        else
+          s, e = string.find(doc, pat, 1, true)
+          if not s then return nil end
+        end
+        return token(doc, e)
+      end
+      local function goLayout(doc)
+        return string.sub(doc, 1, 12) == '{"TaskUUID":'
+      end
+      local function read(doc, key)
+        local ok, t = pcall(cjson.decode, doc)
+        if not ok or type(t) ~= 'table' then return nil, false end
+        local wanted = string.lower(key)
+        for k, v in pairs(t) do
+          if type(k) == 'string' and string.lower(k) == wanted then
+            if type(v) == 'string' then return cjson.encode(v), true end
+            return nil, true
+          end
+        end
+        return nil, true
+      end
+      local function state(doc)
+        if goLayout(doc) then
+          local s = field(doc, 'State', false)
+          if s then return s end
+        end
+        return (read(doc, 'State'))
+      end
+      """;
+
+  /**
+   * Writes a state carrying TaskName and CreatedAt forward from the stored one (Go's mergeNewTaskState, in one
+   * round trip): {@code SET KEYS[1] ARGV[1]..name..ARGV[2]..createdAt..ARGV[3] EX ARGV[4]}, where name and
+   * createdAt are the stored state's raw JSON strings, or Go's zero values when there is none or it cannot be
+   * read. With KEYS[2] (a group key, single server only) also {@code EXPIRE KEYS[2] ARGV[4]}.
+   */
+  static final RedisScript MERGE_STATE = RedisScript.of("merge-state", HELPERS + """
+      local name, created = '""', '"0001-01-01T00:00:00Z"'
+      local old = redis.call('GET', KEYS[1])
+      if old then
+        local n, c
+        if goLayout(old) then
+          n = field(old, 'TaskName', false)
+          c = field(old, 'CreatedAt', true)
+        end
+        if n == nil or c == nil then
+          local decoded
+          n, decoded = read(old, 'TaskName')
+          if decoded then c = read(old, 'CreatedAt') else n, c = nil, nil end
+        end
+        name = n or name
+        created = c or created
+      end
+      redis.call('SET', KEYS[1], ARGV[1] .. name .. ARGV[2] .. created .. ARGV[3], 'EX', ARGV[4])
+      if KEYS[2] then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+      return 1
+      """, ScriptOutputType.INTEGER);
+
+  private static final String GROUP_UUIDS = """
+      local meta = redis.call('GET', KEYS[1])
+      if not meta then return redis.error_reply('machinery: Group not found: ' .. KEYS[1]) end
+      local ok, m = pcall(cjson.decode, meta)
+      if not ok or type(m) ~= 'table' then return redis.error_reply('machinery: group meta ' .. KEYS[1] .. ' is not JSON') end
+      local uuids = nil
+      for k, v in pairs(m) do
+        if type(k) == 'string' and string.lower(k) == 'taskuuids' then uuids = v end
+      end
+      if type(uuids) ~= 'table' then uuids = {} end
+      """;
+
+  /**
+   * How many of the group's tasks are SUCCESS or FAILURE (Go's GroupCompleted: GET meta, MGET states) in one
+   * round trip, returning a count instead of the states. KEYS: the group key. Single server only (the task
+   * keys are read from the meta). Errors when the meta or a state is missing, as Go does.
+   */
+  static final RedisScript GROUP_COMPLETED = RedisScript.of("group-completed", HELPERS + GROUP_UUIDS + """
+      local done = 0
+      for i = 1, #uuids, 500 do
+        local chunk = {}
+        for j = i, math.min(i + 499, #uuids) do chunk[#chunk + 1] = tostring(uuids[j]) end
+        local states = redis.call('MGET', unpack(chunk))
+        for j = 1, #chunk do
+          local s = states[j]
+          if not s then return redis.error_reply('machinery: Task not found: ' .. chunk[j]) end
+          local st = state(s)
+          if st == '"SUCCESS"' or st == '"FAILURE"' then done = done + 1 end
+        end
+      end
+      return done
+      """, ScriptOutputType.INTEGER);
+
+  /**
+   * The raw states of the group's tasks in the meta's order (Go's GroupTaskStates) in one round trip. KEYS:
+   * the group key. Single server only. Errors when the meta or a state is missing.
+   */
+  static final RedisScript GROUP_STATES = RedisScript.of("group-states", GROUP_UUIDS + """
+      local out = {}
+      for i = 1, #uuids, 500 do
+        local chunk = {}
+        for j = i, math.min(i + 499, #uuids) do chunk[#chunk + 1] = tostring(uuids[j]) end
+        local states = redis.call('MGET', unpack(chunk))
+        for j = 1, #chunk do
+          if not states[j] then return redis.error_reply('machinery: Task not found: ' .. chunk[j]) end
+          out[#out + 1] = states[j]
+        end
+      end
+      return out
+      """, ScriptOutputType.MULTI);
+
+  /**
+   * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one cached
+   * digest): delete the mutex only if it still holds our value.
+   */
+  static final RedisScript MUTEX_RELEASE = RedisScript.of("redsync-release",
+      "\n\tif redis.call(\"GET\", KEYS[1]) == ARGV[1] then\n\t\treturn redis.call(\"DEL\", KEYS[1])\n\telse\n"
+          + "\t\treturn 0\n\tend\n",
+      ScriptOutputType.INTEGER);
+}

@@ -1,0 +1,480 @@
+package io.machinery.backend.redis;
+
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.SetArgs;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.machinery.MachineryException;
+import io.machinery.Signature;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.GroupMeta;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Go Machinery's Redis result backend (spec §4.1, §5.1), for Java and Go workers and clients sharing a Redis.
+ *
+ * <pre>{@code
+ * Config config = Config.builder().resultBackend("redis://127.0.0.1:6379").resultsExpireIn(3600).build();
+ * try (RedisBackend backend = RedisBackend.create(config)) {
+ *   // hand it to Server.builder().backend(backend)
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Go's keys and values.</b> A task's state is {@code SET <task uuid> <TaskState JSON> EX
+ *       <resultsExpireIn>}; a group's meta is {@code SET <group uuid> <GroupMeta JSON> EX …}; all JSON comes
+ *       from {@link WireCodec}.
+ *   <li><b>Fewer round trips than Go.</b> Every state after PENDING carries TaskName and CreatedAt forward from
+ *       the stored one (Go: GET before every SET), spliced into the new JSON as raw bytes, so result values
+ *       keep their exact digits. A worker's RECEIVED, STARTED and final state form one {@link WriteChain}: one
+ *       GET, then pipelined SETs; a state the next one replaces before the GET has answered is never sent
+ *       (the stored state goes straight to the later one), so a short task costs a GET and a SET, and the
+ *       worker waits for one round trip. When few tasks are in flight the final state does not wait for the
+ *       GET at all: it is the merge script, one round trip. A lone state write is that script too. Group
+ *       completion and group states are one script each on a single server (Go: GET then MGET); on a cluster
+ *       a GET and a slot-split MGET.
+ *   <li><b>Group expiry.</b> When a group member reaches RETRY, SUCCESS or FAILURE, the group key's expiry is
+ *       refreshed (pipelined with the state write), so a group outliving {@code resultsExpireIn}
+ *       through retries no longer loses its meta (Go issue #352).
+ *   <li><b>Chords fire once, with Go workers too.</b> {@link #triggerChord} follows Go's redsync protocol
+ *       exactly: {@code SET TriggerChordMutex <16 random bytes, base64> NX PX 8000}, up to 32 tries 50–250 ms
+ *       apart, read-modify-write of the meta's {@code ChordTriggered} under the mutex, compare-and-delete
+ *       release with redsync's own script. On a single server the mutex and the meta read travel together, as
+ *       do the meta write and the release: two round trips instead of four.
+ * </ul>
+ *
+ * <p>Thread-safe; calls block until Redis has answered (at most the command timeout). Whoever builds a backend
+ * closes it.
+ */
+public final class RedisBackend implements Backend {
+  /** Go's redsync mutex name, one for all groups. */
+  static final String CHORD_MUTEX = "TriggerChordMutex";
+  static final long CHORD_MUTEX_EXPIRY_MILLIS = 8_000;
+  static final int CHORD_MUTEX_TRIES = 32;
+
+  /**
+   * With at most this many tasks writing states in this process, a final state does not wait for its chain's
+   * read (see {@link #writeAndWait}): one round trip less per task, at the price of a Lua script instead of a
+   * SET. Few tasks in flight means latency decides the throughput; many, CPU.
+   */
+  static final int LATENCY_BOUND_TASKS = 16;
+
+  private final Clock clock;
+  private final RedisSession session;
+  private final RedisClusterAsyncCommands<String, byte[]> commands;
+  private final long expireSeconds;
+  private final byte[] expireArg;
+  /**
+   * Write chains started and not yet ended by a final state: the tasks in flight. A task whose thread ends
+   * without a final state (its worker gave up on it) stays counted, which only tilts the choice of {@link
+   * #LATENCY_BOUND_TASKS} towards saving CPU.
+   */
+  private final AtomicInteger chainsInFlight = new AtomicInteger();
+  /** The write chain of the task the current thread (a worker's task thread) is writing states for. */
+  private final ThreadLocal<@Nullable WriteChain> chains = new ThreadLocal<>();
+
+  private RedisBackend(Builder b) {
+    this.clock = b.clock;
+    this.expireSeconds = b.config.effectiveResultsExpireIn();
+    this.expireArg = bytes(Long.toString(expireSeconds));
+    this.session = RedisSession.open(b.url != null ? b.url : b.config.resultBackend(), b.config);
+    this.commands = session.commands();
+  }
+
+  /** A backend for {@link Config#resultBackend()}. */
+  public static RedisBackend create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  // --------------------------------------------------------------------------------------------- states
+
+  @Override
+  public void setStatePending(Signature signature) {
+    TaskState state = TaskState.pending(signature, now());
+    session.await(commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
+  }
+
+  /** RECEIVED, waiting for Redis: next in this thread's write chain for the task, else the merge script. */
+  @Override
+  public void setStateReceived(Signature signature) {
+    writeAndWait(signature, TaskState.received(signature), false);
+  }
+
+  /** STARTED, waiting for Redis: next in this thread's write chain for the task, else the merge script. */
+  @Override
+  public void setStateStarted(Signature signature) {
+    writeAndWait(signature, TaskState.started(signature), false);
+  }
+
+  @Override
+  public void setStateRetry(Signature signature) {
+    writeFinal(signature, TaskState.retry(signature));
+  }
+
+  @Override
+  public void setStateSuccess(Signature signature, List<TaskResult> results) {
+    writeFinal(signature, TaskState.success(signature, results));
+  }
+
+  @Override
+  public void setStateFailure(Signature signature, String error) {
+    writeFinal(signature, TaskState.failure(signature, error));
+  }
+
+  /**
+   * RECEIVED without waiting: starts this thread's write chain for the task ({@code GET} of the stored state,
+   * then {@code SET}); see {@link WriteChain}.
+   */
+  @Override
+  public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
+    return startChain(signature).write(StateTemplate.of(TaskState.received(signature)), expireSeconds, null)
+        .handle(this::mapped);
+  }
+
+  /** STARTED without waiting, next in this thread's write chain for the task (one is started if there is none). */
+  @Override
+  public CompletableFuture<Void> setStateStartedAsync(Signature signature) {
+    WriteChain chain = chains.get();
+    if (chain == null || !chain.taskUuid().equals(signature.uuid())) {
+      chain = startChain(signature);
+    }
+    return chain.write(StateTemplate.of(TaskState.started(signature)), expireSeconds, null).handle(this::mapped);
+  }
+
+  private WriteChain startChain(Signature signature) {
+    if (chains.get() == null) {
+      chainsInFlight.incrementAndGet(); // a chain replaced on the same thread stays counted once
+    }
+    WriteChain chain = WriteChain.start(commands, signature.uuid());
+    chains.set(chain);
+    return chain;
+  }
+
+  private void writeFinal(Signature signature, TaskState state) {
+    writeAndWait(signature, state, true);
+  }
+
+  /**
+   * A state write that waits for Redis: the next write of this thread's chain for the task when there is one
+   * (a final state ends the chain), else the merge script (one round trip). Final states (RETRY, SUCCESS,
+   * FAILURE) also refresh the group's expiry.
+   */
+  private void writeAndWait(Signature signature, TaskState state, boolean isFinal) {
+    StateTemplate template = StateTemplate.of(state);
+    String group = isFinal && !signature.groupUuid().isEmpty() ? signature.groupUuid() : null;
+    WriteChain chain = chains.get();
+    if (chain != null && chain.taskUuid().equals(signature.uuid())) {
+      if (isFinal) {
+        chains.remove();
+        if (chainsInFlight.getAndDecrement() <= LATENCY_BOUND_TASKS) {
+          // few tasks in flight, so latency counts more than Redis CPU: rather than wait for the chain's read,
+          // send the merge script now (behind the read on the connection); it reads the stored state itself
+          session.await(chain.writeLast(template, expireSeconds, group, () -> merge(signature.uuid(), template, group)));
+        } else {
+          session.await(chain.write(template, expireSeconds, group));
+        }
+      } else {
+        session.await(chain.write(template, expireSeconds, group));
+      }
+      return;
+    }
+    session.await(merge(signature.uuid(), template, group));
+  }
+
+  /** The merge script, and the group's expiry refresh (in the script on a single server, beside it on a cluster). */
+  private CompletableFuture<?> merge(String taskUuid, StateTemplate template, @Nullable String group) {
+    String[] keys = group != null && !session.isCluster() ? new String[] {taskUuid, group} : new String[] {taskUuid};
+    CompletableFuture<Long> write = BackendScripts.MERGE_STATE.run(commands, keys, template.head(), template.middle(),
+        template.tail(), expireArg);
+    return group != null && session.isCluster()
+        ? CompletableFuture.allOf(write, commands.expire(group, expireSeconds).toCompletableFuture())
+        : write;
+  }
+
+  private @Nullable Void mapped(@Nullable Object ok, @Nullable Throwable error) {
+    if (error != null) {
+      throw session.failure(error);
+    }
+    return null;
+  }
+
+  @Override
+  public Optional<TaskState> getState(String taskUuid) {
+    byte[] json = session.await(commands.get(taskUuid));
+    return json == null ? Optional.empty() : Optional.of(WireCodec.decodeTaskState(json));
+  }
+
+  @Override
+  public void purgeState(String taskUuid) {
+    session.await(commands.del(taskUuid));
+  }
+
+  // --------------------------------------------------------------------------------------------- groups
+
+  @Override
+  public void initGroup(String groupUuid, List<String> taskUuids) {
+    byte[] meta = WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()));
+    session.await(commands.set(groupUuid, meta, SetArgs.Builder.ex(expireSeconds)));
+  }
+
+  /**
+   * Whether every task of the group is SUCCESS or FAILURE.
+   *
+   * @throws MachineryException "Group not found: …" or "Task not found: …" when the meta or a state is
+   *     missing (expired, purged), as Go fails then
+   */
+  @Override
+  public boolean groupCompleted(String groupUuid, int groupTaskCount) {
+    if (session.isCluster()) {
+      int completed = 0;
+      for (TaskState state : clusterStates(groupUuid)) {
+        if (state.isCompleted()) {
+          completed++;
+        }
+      }
+      return completed == groupTaskCount;
+    }
+    Long completed = awaitScript(BackendScripts.GROUP_COMPLETED.run(commands, new String[] {groupUuid}));
+    return completed == groupTaskCount;
+  }
+
+  /**
+   * The states of the group's tasks, in the order of the group.
+   *
+   * @throws MachineryException when the meta or a state is missing
+   */
+  @Override
+  public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
+    if (session.isCluster()) {
+      return clusterStates(groupUuid);
+    }
+    List<Object> raw = awaitScript(BackendScripts.GROUP_STATES.run(commands, new String[] {groupUuid}));
+    List<TaskState> states = new ArrayList<>(raw.size());
+    for (Object json : raw) {
+      states.add(WireCodec.decodeTaskState((byte[]) json));
+    }
+    return states;
+  }
+
+  /** GET the meta, then one MGET that Lettuce splits by slot (Go: pipelined GETs). */
+  private List<TaskState> clusterStates(String groupUuid) {
+    GroupMeta meta = meta(groupUuid, session.await(commands.get(groupUuid)));
+    if (meta.taskUuids().isEmpty()) {
+      return List.of();
+    }
+    List<KeyValue<String, byte[]>> values = session.await(commands.mget(meta.taskUuids().toArray(new String[0])));
+    List<TaskState> states = new ArrayList<>(values.size());
+    for (KeyValue<String, byte[]> kv : values) {
+      if (!kv.hasValue()) {
+        throw new MachineryException("Task not found: " + kv.getKey());
+      }
+      states.add(WireCodec.decodeTaskState(kv.getValue()));
+    }
+    return states;
+  }
+
+  private static GroupMeta meta(String groupUuid, byte @Nullable [] json) {
+    if (json == null) {
+      throw new MachineryException("Group not found: " + groupUuid);
+    }
+    return WireCodec.decodeGroupMeta(json);
+  }
+
+  /** Script errors raised with {@code redis.error_reply('machinery: …')} become plain MachineryExceptions. */
+  private <T> T awaitScript(CompletableFuture<T> reply) {
+    try {
+      return session.await(reply);
+    } catch (MachineryException e) {
+      if (e.getCause() instanceof RedisCommandExecutionException r && r.getMessage() != null
+          && r.getMessage().startsWith("machinery: ")) {
+        throw new MachineryException(r.getMessage().substring("machinery: ".length()), r);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Sets the group's {@code ChordTriggered} under Go's {@code TriggerChordMutex}; true for exactly one caller
+   * per group, Java or Go.
+   *
+   * @throws MachineryException when the mutex stays taken for 32 tries ("redsync: failed to acquire lock", as
+   *     Go), or the group meta is missing
+   */
+  @Override
+  public boolean triggerChord(String groupUuid) {
+    byte[] token = new byte[16];
+    ThreadLocalRandom.current().nextBytes(token);
+    byte[] value = bytes(Base64.getEncoder().encodeToString(token));
+    SetArgs nxpx = SetArgs.Builder.nx().px(CHORD_MUTEX_EXPIRY_MILLIS);
+    for (int attempt = 1; attempt <= CHORD_MUTEX_TRIES; attempt++) {
+      CompletableFuture<String> lock = commands.set(CHORD_MUTEX, value, nxpx).toCompletableFuture();
+      byte[] meta;
+      if (session.isCluster()) {
+        // the mutex and the meta live on different nodes: read only once the mutex is ours
+        if (!"OK".equals(session.await(lock))) {
+          pause();
+          continue;
+        }
+        meta = awaitReleasing(commands.get(groupUuid).toCompletableFuture(), value);
+      } else {
+        // one connection runs commands in order: this GET runs after the SET, so under the mutex if we got it
+        CompletableFuture<byte[]> read = commands.get(groupUuid).toCompletableFuture();
+        String locked = session.await(lock);
+        if (!"OK".equals(locked)) {
+          awaitQuietly(read);
+          pause();
+          continue;
+        }
+        meta = awaitReleasing(read, value);
+      }
+      return flipUnderMutex(groupUuid, meta, value);
+    }
+    throw new MachineryException("redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
+  }
+
+  private boolean flipUnderMutex(String groupUuid, byte @Nullable [] json, byte[] value) {
+    GroupMeta meta;
+    try {
+      meta = meta(groupUuid, json);
+    } catch (RuntimeException e) {
+      release(value);
+      throw e;
+    }
+    if (meta.chordTriggered()) {
+      release(value);
+      return false;
+    }
+    CompletableFuture<String> write = commands.set(groupUuid, WireCodec.encode(meta.withChordTriggered(true)),
+        SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
+    if (session.isCluster()) {
+      try {
+        session.await(write);
+      } finally {
+        release(value);
+      }
+    } else {
+      CompletableFuture<Long> unlock = BackendScripts.MUTEX_RELEASE.run(commands, new String[] {CHORD_MUTEX}, value);
+      session.await(write);
+      awaitQuietly(unlock);
+    }
+    return true;
+  }
+
+  private byte @Nullable [] awaitReleasing(CompletableFuture<byte[]> read, byte[] value) {
+    try {
+      return session.await(read);
+    } catch (RuntimeException e) {
+      release(value);
+      throw e;
+    }
+  }
+
+  private void release(byte[] value) {
+    awaitQuietly(BackendScripts.MUTEX_RELEASE.run(commands, new String[] {CHORD_MUTEX}, value));
+  }
+
+  /** Waits for a reply whose failure changes nothing (the mutex then expires by itself after 8 s). */
+  private static void awaitQuietly(CompletableFuture<?> reply) {
+    try {
+      reply.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException e) {
+      // ignored, see above
+    }
+  }
+
+  /** redsync's retry delay: random between 50 and 250 ms. */
+  private static void pause() {
+    try {
+      Thread.sleep(ThreadLocalRandom.current().nextLong(50, 251));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while waiting for " + CHORD_MUTEX, e);
+    }
+  }
+
+  @Override
+  public void purgeGroupMeta(String groupUuid) {
+    session.await(commands.del(groupUuid));
+  }
+
+  // ------------------------------------------------------------------------------------------- internals
+
+  private OffsetDateTime now() {
+    return OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
+  }
+
+  private static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Closes the connection; idempotent. */
+  @Override
+  public void close() {
+    session.close();
+  }
+
+  @Override
+  public String toString() {
+    return "RedisBackend{" + session.address() + ", expires in " + Duration.ofSeconds(expireSeconds) + "}";
+  }
+
+  /** Builds a {@link RedisBackend}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private Clock clock = Clock.systemUTC();
+    private @Nullable String url;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** The clock for PENDING's and a group's CreatedAt; default the system UTC clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /** The Redis URL; default {@link Config#resultBackend()}. */
+    public Builder url(String value) {
+      url = Objects.requireNonNull(value, "url");
+      return this;
+    }
+
+    /**
+     * Connects and builds the backend.
+     *
+     * @throws IllegalArgumentException when the URL is not a Redis URL
+     * @throws MachineryException when Redis cannot be reached
+     */
+    public RedisBackend build() {
+      return new RedisBackend(this);
+    }
+  }
+}

@@ -1,0 +1,212 @@
+package io.machinery.backend.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.lettuce.core.SetArgs;
+import io.machinery.MachineryException;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.Uuids;
+import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.spi.GroupMeta;
+import io.machinery.testkit.TestEndpoints;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** What the Redis backend stores, byte for byte, and how it shares chords with Go workers. */
+class RedisBackendBehaviourIT {
+  private static final int EXPIRE = 600;
+  private Config config;
+  private RedisBackend backend;
+  private RedisSession redis;
+
+  @BeforeEach
+  void setUp() {
+    config = Config.builder().resultBackend(TestEndpoints.redisUrl()).resultsExpireIn(EXPIRE).build();
+    backend = RedisBackend.create(config);
+    redis = RedisSession.open(TestEndpoints.redisUrl(), config);
+  }
+
+  @AfterEach
+  void tearDown() {
+    backend.close();
+    redis.close();
+  }
+
+  private byte[] raw(String key) {
+    return redis.await(redis.commands().get(key));
+  }
+
+  private static Path captured(String name) {
+    Path path = Path.of("../../interop/go/captured", name);
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.exists(path), "the Go captures are not in this checkout");
+    return path;
+  }
+
+  @Test
+  void overAStateGoWroteEveryLaterStateIsByteForByteWhatGoWrites() throws Exception {
+    byte[] goPending = Files.readAllBytes(captured("redis-state-add-pending.json"));
+    TaskState pending = WireCodec.decodeTaskState(goPending);
+    Signature add = Signature.builder("add").uuid(pending.taskUuid()).build();
+    try {
+      // a lone write: the merge script
+      redis.await(redis.commands().set(add.uuid(), goPending));
+      backend.setStateReceived(add);
+      assertThat(new String(raw(add.uuid()), StandardCharsets.UTF_8))
+          .isEqualTo(Files.readString(captured("redis-state-add-received.json")));
+      // a worker's writes: the write chain
+      redis.await(redis.commands().set(add.uuid(), goPending));
+      CompletableFuture<Void> received = backend.setStateReceivedAsync(add);
+      CompletableFuture<Void> started = backend.setStateStartedAsync(add);
+      backend.setStateSuccess(add, List.of(TaskResult.of(2L)));
+      received.join();
+      started.join();
+      assertThat(new String(raw(add.uuid()), StandardCharsets.UTF_8))
+          .isEqualTo(Files.readString(captured("redis-state-add-success.json")));
+      long ttl = redis.await(redis.commands().ttl(add.uuid()));
+      assertThat(ttl).isBetween(EXPIRE - 5L, (long) EXPIRE);
+    } finally {
+      redis.await(redis.commands().del(add.uuid()));
+    }
+  }
+
+  @Test
+  void resultDigitsSurviveTheMergeUnchanged() {
+    Signature echo = Signature.create("echo");
+    List<TaskResult> results = List.of(TaskResult.of("uint64", new BigInteger("18446744073709551615")),
+        TaskResult.of("float64", 0.1), TaskResult.of("int64", 9_007_199_254_740_993L), TaskResult.of("float64", 200.0));
+    try {
+      backend.setStatePending(echo);
+      TaskState pending = backend.getState(echo.uuid()).orElseThrow();
+      backend.setStateSuccess(echo, results);
+      assertThat(raw(echo.uuid())).isEqualTo(WireCodec.encode(TaskState.success(echo, results).withCarriedForward(pending)));
+    } finally {
+      redis.await(redis.commands().del(echo.uuid()));
+    }
+  }
+
+  @Test
+  void aWorkerThreadsWritesEndAtTheFinalStateInOneGetAndOneSetWhenTheyComeTogether() {
+    Signature task = Signature.create("add");
+    try {
+      backend.setStatePending(task);
+      CompletableFuture<Void> received = backend.setStateReceivedAsync(task);
+      CompletableFuture<Void> started = backend.setStateStartedAsync(task);
+      backend.setStateFailure(task, "boom");
+      received.join();
+      started.join();
+      TaskState state = backend.getState(task.uuid()).orElseThrow();
+      assertThat(state.state()).isEqualTo(State.FAILURE);
+      assertThat(state.taskName()).isEqualTo("add");
+      assertThat(state.error()).isEqualTo("boom");
+    } finally {
+      redis.await(redis.commands().del(task.uuid()));
+    }
+  }
+
+  @Test
+  void aGroupsExpiryIsRefreshedWhenItsTasksFinish() {
+    String group = Uuids.newGroupUuid();
+    Signature member = Signature.builder("add").groupUuid(group).groupTaskCount(1).build();
+    try {
+      backend.initGroup(group, List.of(member.uuid()));
+      backend.setStatePending(member);
+      redis.await(redis.commands().expire(group, 5));
+      backend.setStateSuccess(member, List.of(TaskResult.of(1L)));
+      assertThat(redis.await(redis.commands().ttl(group))).isGreaterThan(EXPIRE - 5L);
+    } finally {
+      redis.await(redis.commands().del(group, member.uuid()));
+    }
+  }
+
+  @Test
+  void aGroupGoCreatedCompletesAndItsChordTriggersOnce() {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = List.of(Signature.create("add"), Signature.create("add"));
+    OffsetDateTime created = OffsetDateTime.of(2026, 11, 27, 11, 36, 15, 389_091_187, ZoneOffset.UTC);
+    try {
+      // what Go's InitGroup and SetStateSuccess write
+      redis.await(redis.commands().set(group, WireCodec.encode(GroupMeta.create(group,
+          members.stream().map(Signature::uuid).toList(), created)), SetArgs.Builder.ex(EXPIRE)));
+      for (Signature m : members) {
+        redis.await(redis.commands().set(m.uuid(), WireCodec.encode(TaskState.success(m, List.of(TaskResult.of(3L)))
+            .withCarriedForward(TaskState.pending(m, created)))));
+      }
+      assertThat(backend.groupCompleted(group, 2)).isTrue();
+      assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+          .containsExactly(members.get(0).uuid(), members.get(1).uuid());
+      assertThat(backend.triggerChord(group)).isTrue();
+      assertThat(backend.triggerChord(group)).isFalse();
+      GroupMeta meta = WireCodec.decodeGroupMeta(raw(group));
+      assertThat(meta.chordTriggered()).isTrue();
+      assertThat(meta.createdAt()).isEqualTo(created);
+      assertThat(redis.await(redis.commands().exists(RedisBackend.CHORD_MUTEX))).as("the mutex is released").isZero();
+    } finally {
+      redis.await(redis.commands().del(group, members.get(0).uuid(), members.get(1).uuid()));
+    }
+  }
+
+  @Test
+  void triggeringAChordWaitsForGosMutexAndNeverTakesItAway() throws Exception {
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of());
+    byte[] goValue = "QH4WIFj9CDHmFZBuOBr3+A==".getBytes(StandardCharsets.UTF_8);
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
+        "OK".equals(redis.await(redis.commands().set(RedisBackend.CHORD_MUTEX, goValue, SetArgs.Builder.nx().px(8_000)))));
+    try {
+      CompletableFuture<Boolean> trigger = CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
+      org.awaitility.Awaitility.await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(5))
+          .until(() -> !trigger.isDone() && java.util.Arrays.equals(raw(RedisBackend.CHORD_MUTEX), goValue));
+      redis.await(redis.commands().del(RedisBackend.CHORD_MUTEX)); // Go's worker releases it
+      assertThat(trigger.get()).isTrue();
+      assertThat(redis.await(redis.commands().exists(RedisBackend.CHORD_MUTEX))).isZero();
+    } finally {
+      redis.await(redis.commands().del(group));
+    }
+  }
+
+  @Test
+  void aMutexHeldTooLongFailsAsGosRedsyncDoes() {
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of());
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> "OK".equals(redis.await(
+        redis.commands().set(RedisBackend.CHORD_MUTEX, "held".getBytes(StandardCharsets.UTF_8), SetArgs.Builder.nx().px(20_000)))));
+    try {
+      assertThatThrownBy(() -> backend.triggerChord(group)).isInstanceOf(MachineryException.class)
+          .hasMessageContaining("redsync: failed to acquire lock");
+      assertThat(raw(RedisBackend.CHORD_MUTEX)).isEqualTo("held".getBytes(StandardCharsets.UTF_8));
+    } finally {
+      redis.await(redis.commands().del(group, RedisBackend.CHORD_MUTEX));
+    }
+  }
+
+  @Test
+  void aMissingGroupOrStateFailsAsInGo() {
+    assertThatThrownBy(() -> backend.groupCompleted(Uuids.newGroupUuid(), 1)).isInstanceOf(MachineryException.class)
+        .hasMessageStartingWith("Group not found: group_");
+    String group = Uuids.newGroupUuid();
+    String missing = Uuids.newTaskUuid();
+    try {
+      backend.initGroup(group, List.of(missing));
+      assertThatThrownBy(() -> backend.groupCompleted(group, 1)).hasMessage("Task not found: " + missing);
+      assertThatThrownBy(() -> backend.groupTaskStates(group, 1)).hasMessage("Task not found: " + missing);
+    } finally {
+      redis.await(redis.commands().del(group));
+    }
+  }
+}

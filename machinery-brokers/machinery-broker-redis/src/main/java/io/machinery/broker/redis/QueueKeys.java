@@ -1,0 +1,30 @@
+package io.machinery.broker.redis;
+
+import io.machinery.client.redis.RedisKeys;
+
+/**
+ * The keys of one queue. The queue list keeps Go's name; the keys this broker adds carry the queue's hash tag
+ * ({@code {machinery_tasks}:processing:<consumer>}), so every script that touches the queue and them stays in
+ * one Redis Cluster slot.
+ */
+record QueueKeys(String queue) {
+  /** The consumer's processing list: tasks it took and has not settled, oldest first. */
+  String processing(String consumerId) {
+    return RedisKeys.tagged(queue, "processing:" + consumerId);
+  }
+
+  /** The consumer's lease: exists while the consumer is alive (refreshed by its heartbeat, expires otherwise). */
+  String lease(String consumerId) {
+    return RedisKeys.tagged(queue, "lease:" + consumerId);
+  }
+
+  /** The set of consumer ids that may own a processing list of this queue (the reaper's work list). */
+  String consumers() {
+    return RedisKeys.tagged(queue, "consumers");
+  }
+
+  /** Dead letters of this queue: one JSON envelope per message ({@link DeadLetter}). */
+  String deadLetters() {
+    return RedisKeys.tagged(queue, "dead_letters");
+  }
+}

@@ -1,0 +1,499 @@
+package io.machinery.broker.redis;
+
+import io.lettuce.core.Limit;
+import io.lettuce.core.Range;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.machinery.MachineryException;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeliveryHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Go Machinery's Redis broker, wire-compatible with Go producers and Go workers on the same queues, with
+ * at-least-once delivery (spec §3.2, §8 "Redis broker has no ack").
+ *
+ * <pre>{@code
+ * Config config = Config.builder().broker("redis://127.0.0.1:6379").build();
+ * try (RedisBroker broker = RedisBroker.create(config)) {
+ *   // hand it to Server.builder().broker(broker), or use the Broker SPI directly
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Go's keys, unchanged.</b> A task is its JSON in a LIST named by its routing key ({@code RPUSH}
+ *       to the tail, taken from the head); a task with a future ETA is a member of the shared ZSET {@code
+ *       delayed_tasks} ({@link io.machinery.config.RedisConfig#delayedTasksKey()}) scored with its ETA in Unix
+ *       nanoseconds. Go producers and Go workers ({@code BLPOP}) keep working on the same queues.
+ *   <li><b>Taking a task</b> moves it atomically from the head of the queue into the consumer's processing
+ *       list {@code {queue}:processing:<consumer-id>} (a Lua script running {@code LMOVE} up to the number of
+ *       free execution slots the worker reserved, or one {@code BLMOVE} on a dedicated connection while the
+ *       queue is empty). It stays there until the worker settles it: {@code ack} removes it ({@code LREM},
+ *       sent asynchronously, batched while one batch is in flight); {@code requeue(0)} moves it to the tail of the queue; {@code
+ *       requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it too);
+ *       {@code deadLetter} moves it, wrapped in a {@link DeadLetter} envelope, to {@code {queue}:dead_letters}.
+ *       Each of these is one atomic script (on a cluster the delayed requeue is ZADD then LREM: a crash in
+ *       between duplicates, never loses) and does nothing if the message is no longer in the processing list.
+ *   <li><b>Leases and the reaper.</b> Each consumer holds a lease {@code {queue}:lease:<consumer-id>} (a key
+ *       with a {@link Builder#leaseTimeout(Duration) timeout}, refreshed every third of it) and is registered
+ *       in {@code {queue}:consumers}. Every broker with a consumer of a queue periodically (every half lease)
+ *       returns the processing lists of that queue's consumers whose lease expired to the <em>head</em> of the
+ *       queue, in order. So a task taken by a worker that died (kill -9, lost host) runs again, once the lease
+ *       has expired; a task may run twice, never zero times. A consumer that closes returns its unsettled
+ *       tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed over.
+ *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
+ *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of {@code
+ *       delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each exactly once (one Lua
+ *       script; on a cluster, where the set and the queues live in different slots, each member is claimed by
+ *       {@code ZREM} and then pushed).
+ *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker (Lettuce
+ *       pipelines concurrent callers); each consumer adds one connection for its blocking {@code BLMOVE}.
+ *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When Redis is
+ *       unreachable the consumer reports each failure to {@link DeliveryHandler#brokerError} and retries with
+ *       back-off (up to 5 s) while Lettuce reconnects; settlements that failed are retried in the background;
+ *       messages a lost fetch reply left in a processing list go back to the queue.
+ *   <li><b>Not Go.</b> A delayed requeue lands in the queue named by the message's RoutingKey (as every
+ *       promotion does, Go's included), which differs from the consumed queue only for a message routed
+ *       elsewhere; Go requeues unknown tasks at once to the consumed queue. Priority is ignored, as in Go.
+ * </ul>
+ *
+ * <p>Thread-safe. Whoever builds a broker closes it; {@link #close()} closes its consumers.
+ */
+public final class RedisBroker implements Broker {
+  private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
+
+  /** How long a consumer's lease lasts without a heartbeat: after that its tasks go back to the queue. */
+  public static final Duration DEFAULT_LEASE_TIMEOUT = Duration.ofSeconds(15);
+  /** The most messages one fetch takes (it never takes more than the worker has free slots). */
+  public static final int DEFAULT_FETCH_BATCH_SIZE = 100;
+  /** At most this many due delayed tasks are moved per script run. */
+  static final int PROMOTE_BATCH = 200;
+
+  private final Config config;
+  private final Clock clock;
+  private final RedisSession session;
+  private final Duration leaseTimeout;
+  private final int fetchBatchSize;
+  private final String delayedKey;
+  private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final ReentrantLock maintenanceLock = new ReentrantLock();
+  private final Condition maintenanceWakeup = maintenanceLock.newCondition();
+  private @Nullable Thread maintenance;
+  private boolean promoteFailing;
+
+  private RedisBroker(Builder b) {
+    this.config = b.config;
+    this.clock = b.clock;
+    this.leaseTimeout = b.leaseTimeout;
+    this.fetchBatchSize = b.fetchBatchSize;
+    this.delayedKey = config.redis().delayedTasksKey();
+    this.session = RedisSession.open(b.url != null ? b.url : config.broker(), config);
+  }
+
+  /** A broker for {@link Config#broker()} with the defaults. */
+  public static RedisBroker create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  // -------------------------------------------------------------------------------------------- publishing
+
+  @Override
+  public String routingKeyFor(Signature signature) {
+    return config.defaultQueue();
+  }
+
+  /**
+   * {@code ZADD delayed_tasks <eta ns> <message>} when the ETA is in the future, else {@code RPUSH <routing key>
+   * <message>}; returns when Redis has answered.
+   *
+   * @throws MachineryException when Redis fails or cannot be reached within the command timeout
+   */
+  @Override
+  public void publish(Signature signature, byte[] message) {
+    checkOpen();
+    String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    OffsetDateTime eta = signature.eta();
+    Instant now = clock.instant();
+    if (eta != null && eta.toInstant().isAfter(now)) {
+      session.await(session.commands().zadd(delayedKey, (double) nanos(eta.toInstant()), message));
+    } else {
+      session.await(session.commands().rpush(queue, message));
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------- consuming
+
+  /**
+   * Starts a consumer of {@code queue} (the default queue when empty): registers its lease, then fetches on
+   * a virtual thread of its own.
+   *
+   * @throws MachineryException when Redis cannot be reached
+   */
+  @Override
+  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+    checkOpen();
+    String name = queue.isEmpty() ? config.defaultQueue() : queue;
+    String id = (consumerTag.isEmpty() ? "consumer" : consumerTag) + "-" + UUID.randomUUID().toString().substring(0, 8);
+    RedisConsumer consumer = new RedisConsumer(this, consumerTag, id, new QueueKeys(name), handler);
+    consumers.add(consumer);
+    try {
+      consumer.start();
+    } catch (RuntimeException e) {
+      consumers.remove(consumer);
+      throw e;
+    }
+    startMaintenance();
+    return consumer;
+  }
+
+  void removed(RedisConsumer consumer) {
+    consumers.remove(consumer);
+  }
+
+  // ------------------------------------------------------------------------------------------- inspection
+
+  /** {@code LRANGE queue 0 -1}, decoded; messages that are not tasks are skipped (and logged). */
+  @Override
+  public List<Signature> pendingTasks(String queue) {
+    checkOpen();
+    String name = queue.isEmpty() ? config.defaultQueue() : queue;
+    return decodeAll(session.await(session.commands().lrange(name, 0, -1)));
+  }
+
+  /** {@code ZRANGE delayed_tasks 0 -1} (every queue's delayed tasks, earliest first), decoded. */
+  @Override
+  public List<Signature> delayedTasks() {
+    checkOpen();
+    return decodeAll(session.await(session.commands().zrange(delayedKey, 0, -1)));
+  }
+
+  /** The dead letters of {@code queue} (the default queue when empty), oldest first. */
+  public List<DeadLetter> deadLetters(String queue) {
+    checkOpen();
+    String name = queue.isEmpty() ? config.defaultQueue() : queue;
+    List<byte[]> elements = session.await(session.commands().lrange(new QueueKeys(name).deadLetters(), 0, -1));
+    List<DeadLetter> out = new ArrayList<>(elements.size());
+    for (byte[] element : elements) {
+      out.add(DeadLetter.fromJson(name, element));
+    }
+    return out;
+  }
+
+  private static List<Signature> decodeAll(List<byte[]> messages) {
+    List<Signature> out = new ArrayList<>(messages.size());
+    for (byte[] message : messages) {
+      try {
+        out.add(WireCodec.decodeSignature(message));
+      } catch (MalformedMessageException e) {
+        log.warn("Skipping a malformed message while listing tasks: {}", e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  // ----------------------------------------------------------------------------------------- maintenance
+
+  private void startMaintenance() {
+    maintenanceLock.lock();
+    try {
+      if (maintenance == null && !closed.get()) {
+        maintenance = Thread.ofVirtual().name("machinery-redis-maintenance").start(this::maintenanceLoop);
+      }
+    } finally {
+      maintenanceLock.unlock();
+    }
+  }
+
+  /**
+   * One loop per broker: consumers' heartbeats (sent asynchronously, never waiting on the rest), the reaper
+   * for each consumed queue, retries of failed settlements, and the delayed-task promotion.
+   */
+  private void maintenanceLoop() {
+    long tick = Math.min(config.redis().delayedTasksPollPeriod().toNanos(), heartbeatInterval().toNanos());
+    long promoteEvery = config.redis().delayedTasksPollPeriod().toNanos();
+    long reapEvery = reapInterval().toNanos();
+    long nextPromote = System.nanoTime();
+    long nextReap = System.nanoTime() + reapEvery;
+    while (!closed.get()) {
+      long now = System.nanoTime();
+      for (RedisConsumer consumer : consumers) {
+        consumer.maintain(now);
+      }
+      if (now - nextReap >= 0) {
+        nextReap = now + reapEvery;
+        reapDeadConsumers();
+      }
+      if (now - nextPromote >= 0) {
+        nextPromote = now + promoteEvery;
+        promoteDueTasks();
+      }
+      maintenanceLock.lock();
+      try {
+        if (closed.get()) {
+          return;
+        }
+        maintenanceWakeup.awaitNanos(tick);
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        maintenanceLock.unlock();
+      }
+    }
+  }
+
+  /** For each consumed queue: return the tasks of consumers whose lease expired to the head of the queue. */
+  private void reapDeadConsumers() {
+    Map<String, Set<String>> ownIdsByQueue = new HashMap<>();
+    for (RedisConsumer consumer : consumers) {
+      if (!consumer.isClosed()) {
+        ownIdsByQueue.computeIfAbsent(consumer.keys().queue(), q -> new HashSet<>()).add(consumer.id());
+      }
+    }
+    RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
+    for (Map.Entry<String, Set<String>> entry : ownIdsByQueue.entrySet()) {
+      QueueKeys keys = new QueueKeys(entry.getKey());
+      try {
+        Set<byte[]> members = session.await(commands.smembers(keys.consumers()));
+        List<String> others = new ArrayList<>();
+        List<CompletableFuture<Long>> releases = new ArrayList<>();
+        for (byte[] member : members) {
+          String id = new String(member, StandardCharsets.UTF_8);
+          if (entry.getValue().contains(id)) {
+            continue;
+          }
+          others.add(id);
+          releases.add(BrokerScripts.RELEASE.run(commands,
+              new String[] {keys.lease(id), keys.processing(id), keys.queue(), keys.consumers()}, member, bytes("0")));
+        }
+        for (int i = 0; i < releases.size(); i++) {
+          long moved = session.await(releases.get(i));
+          if (moved > 0) {
+            log.warn("Returned {} unacknowledged tasks of consumer {} (its lease expired) to the head of queue {}",
+                moved, others.get(i), keys.queue());
+          }
+        }
+      } catch (RuntimeException e) {
+        log.debug("Reaping queue {} failed: {}", keys.queue(), e.toString());
+      }
+    }
+  }
+
+  /** Moves due delayed tasks to their queues; bounded per run so heartbeats are never starved. */
+  private void promoteDueTasks() {
+    try {
+      for (int round = 0; round < 10; round++) {
+        long now = nanos(clock.instant());
+        int moved = session.isCluster() ? promoteClustered(now) : promoteScripted(now);
+        if (moved < PROMOTE_BATCH) {
+          break;
+        }
+      }
+      if (promoteFailing) {
+        promoteFailing = false;
+        log.info("Moving delayed tasks from {} works again", delayedKey);
+      }
+    } catch (RuntimeException e) {
+      if (!promoteFailing) {
+        promoteFailing = true;
+        log.warn("Moving delayed tasks from {} failed (will retry every {}): {}", delayedKey,
+            config.redis().delayedTasksPollPeriod(), e.getMessage());
+      }
+    }
+  }
+
+  private int promoteScripted(long nowNanos) {
+    Long moved = session.await(BrokerScripts.PROMOTE.run(session.commands(), new String[] {delayedKey},
+        bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)), bytes(config.defaultQueue())));
+    return moved.intValue();
+  }
+
+  /** Claim each due member with ZREM (only one claimer wins), then push it to its queue. */
+  private int promoteClustered(long nowNanos) {
+    RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
+    List<byte[]> due = session.await(commands.zrangebyscore(delayedKey,
+        Range.from(Range.Boundary.unbounded(), Range.Boundary.including(nowNanos)), Limit.create(0, PROMOTE_BATCH)));
+    List<CompletableFuture<Long>> claims = new ArrayList<>(due.size());
+    for (byte[] member : due) {
+      claims.add(commands.zrem(delayedKey, member).toCompletableFuture());
+    }
+    List<CompletableFuture<Long>> pushes = new ArrayList<>(due.size());
+    for (int i = 0; i < due.size(); i++) {
+      if (session.await(claims.get(i)) == 1L) {
+        pushes.add(commands.rpush(routingKeyOf(due.get(i)), due.get(i)).toCompletableFuture());
+      }
+    }
+    for (CompletableFuture<Long> push : pushes) {
+      session.await(push);
+    }
+    return due.size();
+  }
+
+  /** The queue a promoted message goes to: its RoutingKey, else the default queue (whose worker dead-letters junk). */
+  private String routingKeyOf(byte[] message) {
+    try {
+      String key = WireCodec.decodeSignature(message).routingKey();
+      return key.isEmpty() ? config.defaultQueue() : key;
+    } catch (MalformedMessageException e) {
+      return config.defaultQueue();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- internals
+
+  RedisSession session() { return session; }
+  Config config() { return config; }
+  Clock clock() { return clock; }
+  Duration leaseTimeout() { return leaseTimeout; }
+  int fetchBatchSize() { return fetchBatchSize; }
+  String delayedKey() { return delayedKey; }
+
+  Duration heartbeatInterval() {
+    return leaseTimeout.dividedBy(3);
+  }
+
+  /** How often a consumer looks for messages a lost fetch reply left in its processing list: at least 1 s. */
+  Duration sweepInterval() {
+    Duration reap = reapInterval();
+    return reap.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : reap;
+  }
+
+  private Duration reapInterval() {
+    Duration half = leaseTimeout.dividedBy(2);
+    return half.compareTo(Duration.ofMillis(100)) < 0 ? Duration.ofMillis(100) : half;
+  }
+
+  static long nanos(Instant instant) {
+    return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
+  }
+
+  static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private void checkOpen() {
+    if (closed.get()) {
+      throw new MachineryException("the Redis broker is closed");
+    }
+  }
+
+  /** Closes every consumer (their unsettled tasks go back to their queues), then the connections. Idempotent. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (RedisConsumer consumer : consumers) {
+      consumer.close();
+    }
+    Thread m;
+    maintenanceLock.lock();
+    try {
+      m = maintenance;
+      maintenanceWakeup.signalAll();
+    } finally {
+      maintenanceLock.unlock();
+    }
+    if (m != null) {
+      try {
+        m.join(session.commandTimeout().plusSeconds(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    session.close();
+  }
+
+  @Override
+  public String toString() {
+    return "RedisBroker{" + session.address() + "}";
+  }
+
+  /** Builds a {@link RedisBroker}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private Clock clock = Clock.systemUTC();
+    private Duration leaseTimeout = DEFAULT_LEASE_TIMEOUT;
+    private int fetchBatchSize = DEFAULT_FETCH_BATCH_SIZE;
+    private @Nullable String url;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** The clock for ETAs, delayed-task scores and dead-letter times; default the system UTC clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /**
+     * How long a consumer's tasks stay reserved for it without a heartbeat (default {@link
+     * #DEFAULT_LEASE_TIMEOUT}); after a consumer dies its tasks run again this much later at the latest. It
+     * must exceed the longest pause a live worker may have (GC, a stalled host).
+     */
+    public Builder leaseTimeout(Duration value) {
+      if (value.compareTo(Duration.ofMillis(300)) < 0) {
+        throw new IllegalArgumentException("leaseTimeout must be at least 300 ms, was " + value);
+      }
+      leaseTimeout = value;
+      return this;
+    }
+
+    /** The most messages one fetch takes, 1..10000 (default {@value #DEFAULT_FETCH_BATCH_SIZE}). */
+    public Builder fetchBatchSize(int value) {
+      if (value < 1 || value > 10_000) {
+        throw new IllegalArgumentException("fetchBatchSize must be 1..10000, was " + value);
+      }
+      fetchBatchSize = value;
+      return this;
+    }
+
+    /** The Redis URL; default {@link Config#broker()}. */
+    public Builder url(String value) {
+      url = Objects.requireNonNull(value, "url");
+      return this;
+    }
+
+    /**
+     * Connects and builds the broker.
+     *
+     * @throws IllegalArgumentException when the URL is not a Redis URL
+     * @throws MachineryException when Redis cannot be reached
+     */
+    public RedisBroker build() {
+      return new RedisBroker(this);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+package io.machinery.broker.redis;
+
+import io.machinery.Server;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * A worker process for {@link WorkerKilledIT}: {@code KillableWorkerMain <redis url> <queue> <runs key>
+ * <concurrency> <lease ms>}. Prints {@code READY} once consuming, then runs until it is killed.
+ */
+public final class KillableWorkerMain {
+  private KillableWorkerMain() {}
+
+  public static void main(String[] args) throws InterruptedException {
+    String url = args[0];
+    Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(args[1]).build();
+    RedisSession redis = RedisSession.open(url, config);
+    RedisBroker broker = RedisBroker.builder(config).leaseTimeout(Duration.ofMillis(Long.parseLong(args[4]))).build();
+    RedisBackend backend = RedisBackend.create(config);
+    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    FaultWork.register(server, redis, args[2]);
+    server.newWorker("doomed", Integer.parseInt(args[3])).launchAsync();
+    System.out.println("READY");
+    System.out.flush();
+    new CountDownLatch(1).await(); // until killed; nothing is closed on purpose
+  }
+}

@@ -1,0 +1,115 @@
+package io.machinery.broker.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Server;
+import io.machinery.State;
+import io.machinery.Worker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.testkit.TestEndpoints;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker process is killed with SIGKILL in the middle of 10,000 tasks; a second worker finishes them. Every
+ * task must end SUCCESS (none lost); tasks the dead worker had taken run again once its lease expires (the
+ * duplicates are counted and printed).
+ */
+class WorkerKilledIT {
+  private static final int TASKS = 10_000;
+  private static final Duration LEASE = Duration.ofSeconds(2);
+
+  @Test
+  void everyTaskSucceedsAfterAWorkerProcessIsKilledMidRun() throws Exception {
+    String url = TestEndpoints.redisUrl();
+    String queue = "kill_it_" + UUID.randomUUID().toString().substring(0, 8);
+    String runsKey = queue + "_runs";
+    Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
+    try (RedisSession redis = RedisSession.open(url, config);
+        RedisBroker broker = RedisBroker.builder(config).leaseTimeout(LEASE).build();
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      FaultWork.register(server, redis, runsKey);
+      List<String> uuids = FaultWork.sendMany(server, TASKS);
+
+      Process doomed = startWorkerProcess(url, queue, runsKey);
+      try {
+        await().atMost(Duration.ofSeconds(60)).until(() -> redis.await(redis.commands().hlen(runsKey)) >= TASKS / 5);
+        List<String> processing = redis.await(redis.commands().keys("{" + queue + "}:processing:*"));
+        long inFlight = 0;
+        for (String key : processing) {
+          inFlight += redis.await(redis.commands().llen(key));
+        }
+        long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
+        long killedAt = System.nanoTime();
+        doomed.destroyForcibly();
+        doomed.waitFor();
+
+        Worker survivor = server.newWorker("survivor", 10);
+        survivor.launchAsync();
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250))
+            .until(() -> FaultWork.states(redis, uuids).getOrDefault(State.SUCCESS, 0) == TASKS);
+        Duration recovery = Duration.ofNanos(System.nanoTime() - killedAt);
+        survivor.quit();
+
+        Map<State, Integer> states = FaultWork.states(redis, uuids);
+        int duplicates = FaultWork.duplicates(redis, runsKey);
+        System.out.printf("[WorkerKilledIT] %d tasks; worker process killed (SIGKILL) after %d had run, holding %d in its"
+            + " processing list; all %d SUCCESS %s after the kill (lease %s); %d tasks ran twice; queue left: %d%n",
+            TASKS, doneBeforeKill, inFlight, states.get(State.SUCCESS), recovery, LEASE, duplicates,
+            redis.await(redis.commands().llen(queue)));
+        assertThat(states).containsEntry(State.SUCCESS, TASKS);
+        assertThat(redis.await(redis.commands().hlen(runsKey))).isEqualTo(TASKS);
+        assertThat(duplicates).isLessThanOrEqualTo((int) inFlight + 10);
+        assertThat(redis.await(redis.commands().llen(queue))).isZero();
+      } finally {
+        doomed.destroyForcibly();
+        List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
+        keys.add(runsKey);
+        keys.add(queue);
+        redis.await(redis.commands().del(keys.toArray(new String[0])));
+      }
+    }
+  }
+
+  /** A child JVM on this test's class path running {@link KillableWorkerMain}; returns once it consumes. */
+  private static Process startWorkerProcess(String url, String queue, String runsKey) throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+        System.getProperty("java.class.path"), KillableWorkerMain.class.getName(), url, queue, runsKey, "10",
+        Long.toString(LEASE.toMillis()))
+        .redirectErrorStream(true)
+        .start();
+    CompletableFuture<Boolean> ready = new CompletableFuture<>();
+    Thread.ofVirtual().start(() -> {
+      try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+        for (String line; (line = out.readLine()) != null; ) {
+          if (line.equals("READY")) {
+            ready.complete(true);
+          } else if (!line.startsWith("WARNING")) {
+            System.out.println("[worker process] " + line);
+          }
+        }
+      } catch (java.io.IOException e) {
+        // the process was killed
+      } finally {
+        ready.complete(false);
+      }
+    });
+    await().atMost(Duration.ofSeconds(60)).until(ready::isDone);
+    assertThat(ready.get()).as("the worker process started").isTrue();
+    return process;
+  }
+}

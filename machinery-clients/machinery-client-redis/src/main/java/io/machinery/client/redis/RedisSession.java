@@ -1,0 +1,449 @@
+package io.machinery.client.redis;
+
+import io.lettuce.core.AbstractRedisClient;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisConnectionException;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.UnblockType;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.event.connection.ConnectionActivatedEvent;
+import io.lettuce.core.event.connection.ReconnectAttemptEvent;
+import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.NettyCustomizer;
+import io.lettuce.core.resource.Transports;
+import io.machinery.MachineryException;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import io.machinery.config.Config;
+import io.machinery.config.RedisConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Lettuce client and one shared, multiplexed asynchronous connection to a Redis deployment, plus dedicated
+ * connections for blocking commands on request.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Topology</b> follows Go's rules: a Sentinel master name ({@link RedisConfig#masterName()}) makes the
+ *       URL's hosts Sentinels; {@link RedisConfig#clusterEnabled()} or several hosts make them cluster seeds;
+ *       otherwise one server (TCP or unix socket). TLS comes from {@code rediss://} or {@link Config#tls()}.
+ *   <li><b>One shared connection.</b> Every thread sends through {@link #commands()}; Lettuce pipelines the
+ *       commands of concurrent callers on one socket (per cluster node), and commands sent by one thread run
+ *       in the order sent. Blocking commands ({@code BLMOVE}) would stall it, so they get a dedicated
+ *       connection from {@link #openBlocking()}.
+ *   <li><b>Failures.</b> A caller waits for a reply at most {@link RedisConfig#readTimeout()} ({@link #await});
+ *       Lettuce keeps no timer per command (that costs a timer task per command on a busy connection). A lost
+ *       connection is re-established by Lettuce in the background; commands sent meanwhile are sent then.
+ *       Connection losses and recoveries are logged once each, without credentials.
+ * </ul>
+ *
+ * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking connections.
+ */
+public final class RedisSession implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RedisSession.class);
+  /** Callers bound their waits themselves ({@link #await}); a timer task per command costs too much. */
+  private static final TimeoutOptions NO_COMMAND_TIMERS = TimeoutOptions.builder().timeoutCommands(false).build();
+  /**
+   * Many threads share one connection, each command flushed on its own; Netty's flush consolidation turns the
+   * flushes of one event-loop turn into one write to the socket (fewer system calls for us and for Redis).
+   */
+  private static final NettyCustomizer FLUSH_CONSOLIDATION = new NettyCustomizer() {
+    @Override
+    public void afterChannelInitialized(io.netty.channel.Channel channel) {
+      channel.pipeline().addFirst(new FlushConsolidationHandler(256, true));
+    }
+  };
+  private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+
+  private final RedisAddress address;
+  private final ClientResources resources;
+  private final AbstractRedisClient client;
+  private final @Nullable RedisURI standaloneUri;
+  private final StatefulConnection<String, byte[]> connection;
+  private final RedisClusterAsyncCommands<String, byte[]> commands;
+  private final boolean cluster;
+  private final Duration timeout;
+  private final List<BlockingConnection> blocking = new CopyOnWriteArrayList<>();
+  private final reactor.core.Disposable eventSubscription;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
+
+  private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls) {
+    this.address = address;
+    this.timeout = redis.readTimeout().isZero() || redis.readTimeout().isNegative()
+        ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout();
+    this.cluster = redis.masterName().isEmpty() && (redis.clusterEnabled() || address.hasSeveralHosts());
+    boolean tls = address.tls() || forceTls;
+    if (address.socketPath() != null && !Transports.NativeTransports.isDomainSocketSupported()) {
+      throw new IllegalArgumentException("redis+socket:// needs Netty's native transport on the class path"
+          + " (io.netty:netty-transport-native-epoll, classifier linux-x86_64 or linux-aarch_64)");
+    }
+    this.resources = DefaultClientResources.builder().nettyCustomizer(FLUSH_CONSOLIDATION).build();
+    this.eventSubscription = resources.eventBus().get().subscribe(event -> {
+      if (event instanceof ReconnectAttemptEvent e) {
+        String remote = hostAndPort(e.remoteAddress());
+        if (reconnecting.add(remote)) {
+          log.warn("Lost the Redis connection to {}; reconnecting in the background", remote);
+        }
+      } else if (event instanceof ConnectionActivatedEvent e && reconnecting.remove(hostAndPort(e.remoteAddress()))) {
+        log.info("Reconnected to Redis at {}", hostAndPort(e.remoteAddress()));
+      }
+    });
+    SocketOptions socket = SocketOptions.builder()
+        .connectTimeout(redis.connectTimeout().isZero() ? RedisConfig.DEFAULT.connectTimeout() : redis.connectTimeout())
+        .keepAlive(true)
+        .tcpNoDelay(true)
+        .build();
+    try {
+      if (cluster) {
+        if (address.database() != 0) {
+          throw new IllegalArgumentException("Redis Cluster has only database 0; the URL asks for " + address.database());
+        }
+        List<RedisURI> seeds = new ArrayList<>();
+        for (RedisAddress.Host host : address.hosts()) {
+          seeds.add(uri(RedisURI.Builder.redis(host.host(), host.port()), address, redis, tls));
+        }
+        RedisClusterClient clusterClient = RedisClusterClient.create(resources, seeds);
+        clusterClient.setOptions(ClusterClientOptions.builder()
+            .protocolVersion(ProtocolVersion.RESP2)
+            .socketOptions(socket)
+            .timeoutOptions(NO_COMMAND_TIMERS)
+            .autoReconnect(true)
+            // Lettuce 7 refreshes on every adaptive trigger (MOVED, ASK, reconnects, ...) by default; add a
+            // periodic refresh for changes no command runs into (a replica promoted while idle)
+            .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+                .enablePeriodicRefresh(Duration.ofSeconds(30))
+                .build())
+            .build());
+        this.client = clusterClient;
+        this.standaloneUri = null;
+        StatefulRedisClusterConnection<String, byte[]> c = clusterClient.connect(CODEC);
+        this.connection = c;
+        this.commands = c.async();
+      } else {
+        RedisURI uri = standaloneUri(address, redis, tls);
+        RedisClient redisClient = RedisClient.create(resources);
+        redisClient.setOptions(ClientOptions.builder()
+            .protocolVersion(ProtocolVersion.RESP2)
+            .socketOptions(socket)
+            .timeoutOptions(NO_COMMAND_TIMERS)
+            .autoReconnect(true)
+            .build());
+        this.client = redisClient;
+        this.standaloneUri = uri;
+        StatefulRedisConnection<String, byte[]> c = redisClient.connect(CODEC, uri);
+        this.connection = c;
+        this.commands = c.async();
+      }
+    } catch (RuntimeException e) {
+      shutdownClientQuietly();
+      if (e instanceof IllegalArgumentException) {
+        throw e;
+      }
+      throw new MachineryException("could not connect to Redis at " + address + ": " + message(e), e);
+    }
+  }
+
+  /**
+   * Connects to the Redis deployment at {@code url} (one of {@code config}'s broker, result backend or lock
+   * URLs) with {@code config}'s Redis settings.
+   *
+   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something impossible
+   * @throws MachineryException when Redis cannot be reached
+   */
+  public static RedisSession open(String url, Config config) {
+    return new RedisSession(RedisAddress.parse(url), config.redis(), config.tls());
+  }
+
+  /** Connects to {@code address} with {@code redis}'s settings; TLS when the address says so. */
+  public static RedisSession open(RedisAddress address, RedisConfig redis) {
+    return new RedisSession(Objects.requireNonNull(address), Objects.requireNonNull(redis), false);
+  }
+
+  private static RedisURI standaloneUri(RedisAddress address, RedisConfig redis, boolean tls) {
+    String socketPath = address.socketPath();
+    if (socketPath != null) {
+      return uri(RedisURI.Builder.socket(socketPath), address, redis, false);
+    }
+    if (!redis.masterName().isEmpty()) {
+      RedisURI.Builder builder = null;
+      for (RedisAddress.Host host : address.hosts()) {
+        RedisURI.Builder sentinel = RedisURI.Builder.redis(host.host(), host.port());
+        if (!redis.sentinelPassword().isEmpty()) {
+          sentinel.withPassword(redis.sentinelPassword().toCharArray());
+        }
+        if (tls) {
+          sentinel.withSsl(true);
+        }
+        if (builder == null) {
+          builder = RedisURI.Builder.sentinel(host.host(), host.port(), redis.masterName());
+        }
+        builder.withSentinel(sentinel.build());
+      }
+      if (builder == null) {
+        throw new IllegalArgumentException("a Sentinel setup needs at least one Sentinel host in the URL");
+      }
+      return uri(builder, address, redis, tls);
+    }
+    RedisAddress.Host host = address.hosts().get(0);
+    return uri(RedisURI.Builder.redis(host.host(), host.port()), address, redis, tls);
+  }
+
+  private static RedisURI uri(RedisURI.Builder builder, RedisAddress address, RedisConfig redis, boolean tls) {
+    builder.withDatabase(address.database()).withTimeout(redis.readTimeout().isZero() ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout());
+    if (address.hasPassword()) {
+      if (address.username().isEmpty()) {
+        builder.withPassword(address.password().toCharArray());
+      } else {
+        builder.withAuthentication(address.username(), address.password().toCharArray());
+      }
+    }
+    if (tls) {
+      builder.withSsl(true);
+    }
+    if (!redis.clientName().isEmpty()) {
+      builder.withClientName(redis.clientName());
+    }
+    return builder.build();
+  }
+
+  /** The shared asynchronous commands; safe to use from any thread. */
+  public RedisClusterAsyncCommands<String, byte[]> commands() {
+    return commands;
+  }
+
+  /** Whether this session talks to a Redis Cluster (multi-key commands must then stay in one slot). */
+  public boolean isCluster() {
+    return cluster;
+  }
+
+  /** Where this session connects to, without credentials. */
+  public RedisAddress address() {
+    return address;
+  }
+
+  /** The command timeout ({@link RedisConfig#readTimeout()}). */
+  public Duration commandTimeout() {
+    return timeout;
+  }
+
+  /** Whether the shared connection is currently up. */
+  public boolean isConnected() {
+    return connection.isOpen();
+  }
+
+  /**
+   * A new connection of its own, for blocking commands; closed with this session at the latest.
+   *
+   * @throws MachineryException when Redis cannot be reached
+   */
+  public BlockingConnection openBlocking() {
+    checkOpen();
+    try {
+      StatefulConnection<String, byte[]> c = client instanceof RedisClusterClient clusterClient
+          ? clusterClient.connect(CODEC)
+          : ((RedisClient) client).connect(CODEC, Objects.requireNonNull(standaloneUri));
+      BlockingConnection result = new BlockingConnection(c);
+      blocking.add(result);
+      return result;
+    } catch (RedisConnectionException e) {
+      throw new MachineryException("could not connect to Redis at " + address + ": " + message(e), e);
+    }
+  }
+
+  /**
+   * A dedicated connection for blocking commands, one at a time, that another thread can cut short. Thread-safe;
+   * closing it twice is harmless.
+   */
+  public final class BlockingConnection implements AutoCloseable {
+    private final StatefulConnection<String, byte[]> connection;
+    private volatile long clientId = -1;
+    private volatile @Nullable String nodeId;
+    private volatile boolean blocked;
+
+    private BlockingConnection(StatefulConnection<String, byte[]> connection) {
+      this.connection = connection;
+    }
+
+    /**
+     * Sends the blocking {@code command} about {@code key} on this connection (on a cluster, straight to the
+     * node owning the key's slot), preceded by {@code CLIENT ID} so that {@link #interrupt()} can find it.
+     */
+    public <T> CompletableFuture<T> block(String key,
+        Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command) {
+      RedisClusterAsyncCommands<String, byte[]> target;
+      String node = null;
+      if (connection instanceof StatefulRedisClusterConnection<String, byte[]> cc) {
+        RedisClusterNode owner = cc.getPartitions().getPartitionBySlot(RedisKeys.slot(key));
+        if (owner != null) {
+          node = owner.getNodeId();
+          target = cc.getConnection(node).async();
+        } else {
+          target = cc.async();
+        }
+      } else {
+        target = ((StatefulRedisConnection<String, byte[]>) connection).async();
+      }
+      nodeId = node;
+      blocked = true;
+      target.clientId().thenAccept(id -> clientId = id);
+      CompletableFuture<T> reply = command.apply(target).toCompletableFuture();
+      reply.whenComplete((value, error) -> blocked = false);
+      return reply;
+    }
+
+    /**
+     * Ends the blocking command in flight as if its timeout had passed ({@code CLIENT UNBLOCK <id> TIMEOUT},
+     * sent on the shared connection); does nothing when none is known to be in flight. The command may not
+     * have reached the server yet: callers repeat this until it returns.
+     */
+    public void interrupt() {
+      long id = clientId;
+      if (id < 0 || !blocked || closed.get()) {
+        return;
+      }
+      try {
+        String node = nodeId;
+        RedisClusterAsyncCommands<String, byte[]> via = node != null
+            && RedisSession.this.connection instanceof StatefulRedisClusterConnection<String, byte[]> cc
+            ? cc.getConnection(node).async()
+            : commands;
+        via.clientUnblock(id, UnblockType.TIMEOUT);
+      } catch (RuntimeException e) {
+        log.debug("CLIENT UNBLOCK failed: {}", e.toString());
+      }
+    }
+
+    @Override
+    public void close() {
+      if (blocking.remove(this)) {
+        try {
+          connection.close();
+        } catch (RuntimeException e) {
+          log.debug("Closing a blocking Redis connection failed: {}", e.toString());
+        }
+      }
+    }
+  }
+
+  /**
+   * Waits for a command's reply, at most the command timeout.
+   *
+   * @throws MachineryException when the command failed or timed out, or the thread was interrupted (the
+   *     interrupt flag is restored)
+   */
+  public <T> T await(CompletionStage<T> reply) {
+    CompletableFuture<T> future = reply.toCompletableFuture();
+    try {
+      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while waiting for Redis at " + address, e);
+    } catch (ExecutionException e) {
+      throw failure(e.getCause() == null ? e : e.getCause());
+    } catch (TimeoutException e) {
+      throw new MachineryException("Redis at " + address + " did not answer within " + timeout, e);
+    }
+  }
+
+  /** A {@link MachineryException} for a failed Redis command, its message free of credentials. */
+  public MachineryException failure(Throwable error) {
+    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    if (cause instanceof MachineryException m) {
+      return m;
+    }
+    String what = cause instanceof RedisCommandTimeoutException ? "timed out" : "failed";
+    return new MachineryException("Redis command " + what + " (" + address + "): " + message(cause), cause);
+  }
+
+  private static String hostAndPort(java.net.SocketAddress address) {
+    return address instanceof java.net.InetSocketAddress inet ? inet.getHostString() + ":" + inet.getPort() : String.valueOf(address);
+  }
+
+  private static String message(Throwable e) {
+    String m = e.getMessage();
+    return m == null ? e.getClass().getSimpleName() : m;
+  }
+
+  private void checkOpen() {
+    if (closed.get()) {
+      throw new MachineryException("the Redis session to " + address + " is closed");
+    }
+  }
+
+  /** Closes every connection and the client; idempotent. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (BlockingConnection c : blocking) {
+      c.close();
+    }
+    try {
+      if (connection.isOpen()) {
+        connection.close();
+      }
+    } catch (RuntimeException e) {
+      log.debug("Closing the Redis connection failed: {}", e.toString());
+    }
+    shutdownClientQuietly();
+  }
+
+  private void shutdownClientQuietly() {
+    try {
+      if (client != null) {
+        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      }
+    } catch (RuntimeException e) {
+      log.debug("Shutting down the Redis client failed: {}", e.toString());
+    }
+    eventSubscription.dispose();
+    try {
+      resources.shutdown(0, 2, TimeUnit.SECONDS).get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      log.debug("Shutting down the Redis client resources failed: {}", e.toString());
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RedisSession{" + address + (cluster ? " cluster" : "") + "}";
+  }
+}

@@ -1,0 +1,115 @@
+package io.machinery.client.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.LMoveArgs;
+import io.lettuce.core.ScriptOutputType;
+import io.machinery.MachineryException;
+import io.machinery.config.Config;
+import io.machinery.testkit.TestEndpoints;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+class RedisSessionIT {
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static Config config(String url) {
+    return Config.builder().broker(url).build();
+  }
+
+  @Test
+  void aScriptRunsAgainAfterTheServerForgotIt() {
+    try (RedisSession session = RedisSession.open(TestEndpoints.redisUrl(), config(TestEndpoints.redisUrl()))) {
+      RedisScript script = RedisScript.of("echo-" + UUID.randomUUID(), "return ARGV[1] .. '" + UUID.randomUUID() + "'",
+          ScriptOutputType.VALUE);
+      String key = "session_it_" + UUID.randomUUID();
+      byte[] first = session.await(script.<byte[]>run(session.commands(), new String[] {key}, bytes("a")));
+      assertThat(new String(first, StandardCharsets.UTF_8)).startsWith("a");
+      session.await(session.commands().scriptFlush());
+      byte[] second = session.await(script.<byte[]>run(session.commands(), new String[] {key}, bytes("b")));
+      assertThat(new String(second, StandardCharsets.UTF_8)).startsWith("b");
+    }
+  }
+
+  @Test
+  void aClusterSessionSpreadsKeysOverTheNodesAndReadsThemBackInOrder() {
+    String url = TestEndpoints.redisClusterUrl();
+    try (RedisSession session = RedisSession.open(url, config(url))) {
+      assertThat(session.isCluster()).isTrue();
+      String[] keys = new String[20];
+      for (int i = 0; i < keys.length; i++) {
+        keys[i] = "session_it_" + UUID.randomUUID();
+        session.await(session.commands().set(keys[i], bytes(Integer.toString(i))));
+      }
+      List<KeyValue<String, byte[]>> values = session.await(session.commands().mget(keys));
+      for (int i = 0; i < keys.length; i++) {
+        assertThat(new String(values.get(i).getValue(), StandardCharsets.UTF_8)).isEqualTo(Integer.toString(i));
+      }
+      session.await(session.commands().del(keys));
+    }
+  }
+
+  @Test
+  void aBlockingCommandCanBeCutShortFromAnotherThread() {
+    for (String url : List.of(TestEndpoints.redisUrl(), TestEndpoints.redisClusterUrl())) {
+      try (RedisSession session = RedisSession.open(url, config(url));
+          RedisSession.BlockingConnection blocking = session.openBlocking()) {
+        String queue = "session_it_" + UUID.randomUUID();
+        long start = System.nanoTime();
+        CompletableFuture<byte[]> reply = blocking.block(queue,
+            c -> c.blmove(queue, RedisKeys.tagged(queue, "p"), LMoveArgs.Builder.leftRight(), 10.0));
+        while (!reply.isDone() && System.nanoTime() - start < Duration.ofSeconds(5).toNanos()) {
+          blocking.interrupt();
+          java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(20).toNanos());
+        }
+        assertThat(session.await(reply)).as("returns as on its timeout").isNull();
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+      }
+    }
+  }
+
+  @Test
+  void credentialsAreUsedAndNeverShownInErrors() {
+    String user = "machinery_it_" + UUID.randomUUID().toString().substring(0, 8);
+    String password = "pw-" + UUID.randomUUID();
+    RedisAddress address = RedisAddress.parse(TestEndpoints.redisUrl());
+    String host = address.hosts().get(0).toString();
+    io.lettuce.core.RedisClient adminClient = io.lettuce.core.RedisClient.create(TestEndpoints.redisUrl());
+    try (var admin = adminClient.connect()) {
+      admin.sync().aclSetuser(user, io.lettuce.core.AclSetuserArgs.Builder.on().addPassword(password).allKeys().allCommands());
+      try {
+        String good = "redis://" + user + ":" + password + "@" + host;
+        try (RedisSession session = RedisSession.open(good, config(good))) {
+          assertThat(session.await(session.commands().ping())).isEqualTo("PONG");
+          assertThat(session.toString()).doesNotContain(password);
+        }
+        String wrong = "redis://" + user + ":wrong-" + password + "@" + host;
+        assertThatThrownBy(() -> RedisSession.open(wrong, config(wrong)).close())
+            .isInstanceOf(MachineryException.class)
+            .hasMessageNotContaining(password);
+      } finally {
+        admin.sync().aclDeluser(user);
+      }
+    } finally {
+      adminClient.shutdown();
+    }
+  }
+
+  @Test
+  void anUnreachableServerFailsFastWithTheAddress() {
+    String url = "redis://127.0.0.1:1";
+    Config config = Config.builder().broker(url)
+        .redis(io.machinery.config.RedisConfig.DEFAULT.withConnectTimeout(Duration.ofSeconds(2))).build();
+    assertThatThrownBy(() -> RedisSession.open(url, config).close())
+        .isInstanceOf(MachineryException.class)
+        .hasMessageContaining("127.0.0.1:1");
+  }
+}

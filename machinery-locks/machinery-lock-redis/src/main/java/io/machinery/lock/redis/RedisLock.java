@@ -1,0 +1,258 @@
+package io.machinery.lock.redis;
+
+import io.lettuce.core.ScriptOutputType;
+import io.machinery.MachineryException;
+import io.machinery.client.redis.RedisScript;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.spi.Lock;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Go Machinery's Redis lock for periodic tasks (spec §5.2), safe where Go's is racy.
+ *
+ * <pre>{@code
+ * Config config = Config.builder().lock("redis://127.0.0.1:6379").build();
+ * try (RedisLock lock = RedisLock.builder(config).retries(3).retryInterval(Duration.ofMillis(100)).build()) {
+ *   boolean mine = lock.tryLockWithRetries("machinery_lock_app" + "send_report" + "0 * * * *", nextRunNanos - 1);
+ * }
+ * }</pre>
+ *
+ * <p>Design notes. The key is the caller's (Go: {@code machinery_lock_<program><name><spec>}) and the value
+ * the expiry in Unix nanoseconds as a decimal, exactly as Go writes them, so Java and Go schedulers share
+ * locks. Taking it is {@code SET key <expiry ns> NX PX <expiry − now + 1 ns, in ms>}; when the key exists,
+ * Go's fallback (GET; if the stored expiry has passed, GETSET and EXPIRE) runs inside the same Lua script, so
+ * two callers can never both take over a stale key (Go issues #741, #780). Nanosecond values are compared as
+ * decimal strings (Lua numbers are doubles). Retries wait {@link Builder#retryInterval(Duration)} in between
+ * (Go's interval is zero: a busy spin). {@link #unlock} releases only a lock still holding our value.
+ *
+ * <p>Thread-safe. Whoever builds a lock closes it.
+ */
+public final class RedisLock implements Lock {
+  private static final Logger log = LoggerFactory.getLogger(RedisLock.class);
+
+  /** Go's {@code LockFactory} uses 3 retries (4 attempts). */
+  public static final int DEFAULT_RETRIES = 3;
+  public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(100);
+
+  /** KEYS: key. ARGV: value (ns), expiry ms, now (ns). Returns 1 when taken. */
+  static final RedisScript TRY_LOCK = RedisScript.of("periodic-lock", """
+      local function greater(a, b)
+        local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+        if na ~= nb then return nb end
+        if na then a, b = string.sub(b, 2), string.sub(a, 2) end
+        a = (string.gsub(a, '^0+', '')); b = (string.gsub(b, '^0+', ''))
+        if #a ~= #b then return #a > #b end
+        return a > b
+      end
+      if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+      local stored = redis.call('GET', KEYS[1])
+      if not stored or not string.match(stored, '^%-?%d+$') or string.match(stored, '^%-?0+$') then return 0 end
+      if greater(ARGV[3], stored) then
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return 1
+      end
+      return 0
+      """, ScriptOutputType.INTEGER);
+
+  /** KEYS: key. ARGV: value. Deletes the key only if it holds the value. */
+  static final RedisScript UNLOCK = RedisScript.of("periodic-unlock", """
+      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0
+      """, ScriptOutputType.INTEGER);
+
+  private final RedisSession session;
+  private final Clock clock;
+  private final int retries;
+  private final Duration retryInterval;
+  private final AtomicBoolean failing = new AtomicBoolean();
+
+  private RedisLock(Builder b, String url) {
+    this.clock = b.clock;
+    this.retries = b.retries;
+    this.retryInterval = b.retryInterval;
+    this.session = RedisSession.open(url, b.config);
+  }
+
+  /** A lock with Go's 3 retries, on {@link Builder#url(String) the lock's Redis URL}. */
+  public static RedisLock create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  /**
+   * Takes {@code key} until {@code expiresAtUnixNanos} if nobody holds it: free, or held with an expiry that
+   * has passed. False when the expiry is not in the future (there is nothing to hold).
+   *
+   * @throws MachineryException when Redis fails or cannot be reached
+   */
+  @Override
+  public boolean tryLock(String key, long expiresAtUnixNanos) {
+    Objects.requireNonNull(key, "key");
+    long now = nanos(clock.instant());
+    long expirationNanos = expiresAtUnixNanos + 1 - now;
+    long millis = expirationNanos / 1_000_000;
+    if (expirationNanos <= 0) {
+      return false;
+    }
+    if (millis == 0) {
+      millis = 1; // go-redis sends at least 1 ms
+    }
+    Long taken = session.await(TRY_LOCK.run(session.commands(), new String[] {key},
+        bytes(Long.toString(expiresAtUnixNanos)), bytes(Long.toString(millis)), bytes(Long.toString(now))));
+    return taken == 1L;
+  }
+
+  /**
+   * {@link #tryLock} up to retries + 1 times, {@link Builder#retryInterval(Duration)} apart (Go's
+   * LockWithRetries). A Redis failure counts as a failed attempt and is logged once per outage.
+   */
+  @Override
+  public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
+    for (int attempt = 0; attempt <= retries; attempt++) {
+      try {
+        if (tryLock(key, expiresAtUnixNanos)) {
+          failing.set(false);
+          return true;
+        }
+        failing.set(false);
+      } catch (MachineryException e) {
+        if (failing.compareAndSet(false, true)) {
+          log.warn("Taking the periodic-task lock {} failed: {}", key, e.getMessage());
+        }
+      }
+      if (attempt < retries && !retryInterval.isZero()) {
+        try {
+          TimeUnit.NANOSECONDS.sleep(retryInterval.toNanos());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Releases {@code key} if it still holds the value {@code expiresAtUnixNanos} this process locked it with
+   * (never someone else's lock).
+   *
+   * @return whether the key was deleted
+   * @throws MachineryException when Redis fails or cannot be reached
+   */
+  public boolean unlock(String key, long expiresAtUnixNanos) {
+    Long deleted = session.await(UNLOCK.run(session.commands(), new String[] {key}, bytes(Long.toString(expiresAtUnixNanos))));
+    return deleted == 1L;
+  }
+
+  private static long nanos(Instant instant) {
+    return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
+  }
+
+  private static byte[] bytes(String text) {
+    return text.getBytes(StandardCharsets.UTF_8);
+  }
+
+  /** Closes the connection; idempotent. */
+  @Override
+  public void close() {
+    session.close();
+  }
+
+  @Override
+  public String toString() {
+    return "RedisLock{" + session.address() + "}";
+  }
+
+  /** Builds a {@link RedisLock}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private Clock clock = Clock.systemUTC();
+    private int retries = DEFAULT_RETRIES;
+    private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
+    private @Nullable String url;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** The clock giving "now" for expiry arithmetic; default the system UTC clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /** Extra attempts of {@link RedisLock#tryLockWithRetries}, 0..100 (default {@value #DEFAULT_RETRIES}). */
+    public Builder retries(int value) {
+      if (value < 0 || value > 100) {
+        throw new IllegalArgumentException("retries must be 0..100, was " + value);
+      }
+      retries = value;
+      return this;
+    }
+
+    /** The wait between attempts (default 100 ms; zero spins as Go does). */
+    public Builder retryInterval(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("retryInterval must not be negative, was " + value);
+      }
+      retryInterval = value;
+      return this;
+    }
+
+    /**
+     * The Redis URL; default {@link Config#lock()}, or when that is empty the result backend's and then the
+     * broker's URL if it is a Redis one.
+     */
+    public Builder url(String value) {
+      url = Objects.requireNonNull(value, "url");
+      return this;
+    }
+
+    /**
+     * Connects and builds the lock.
+     *
+     * @throws IllegalArgumentException when there is no Redis URL to use
+     * @throws MachineryException when Redis cannot be reached
+     */
+    public RedisLock build() {
+      return new RedisLock(this, resolveUrl());
+    }
+
+    private String resolveUrl() {
+      if (url != null) {
+        return url;
+      }
+      if (!config.lock().isEmpty()) {
+        if (!isRedis(config.lock())) {
+          throw new IllegalArgumentException("the lock URL is not a Redis URL: "
+              + io.machinery.config.Redaction.redactUrl(config.lock()));
+        }
+        return config.lock();
+      }
+      for (String candidate : new String[] {config.resultBackend(), config.broker()}) {
+        if (isRedis(candidate)) {
+          return candidate;
+        }
+      }
+      throw new IllegalArgumentException("no Redis URL for the lock: set Config.lock (LOCK=redis://host:6379) or"
+          + " RedisLock.Builder.url");
+    }
+
+    private static boolean isRedis(String candidate) {
+      return candidate.startsWith("redis://") || candidate.startsWith("rediss://") || candidate.startsWith("redis+socket://");
+    }
+  }
+}
