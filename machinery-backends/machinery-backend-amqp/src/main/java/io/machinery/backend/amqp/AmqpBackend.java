@@ -1,0 +1,670 @@
+package io.machinery.backend.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.GetResponse;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MachineryException;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.client.amqp.UnroutableException;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Go Machinery's AMQP result backend (spec §4.3): task states are messages in RabbitMQ queues, so Go and Java
+ * processes read each other's states.
+ *
+ * <pre>{@code
+ * Config config = Config.builder().resultBackend("amqp://guest:guest@127.0.0.1:5672/").build();
+ * try (AmqpBackend backend = AmqpBackend.create(config)) { ... }
+ * }</pre>
+ *
+ * <h2>How states are stored</h2>
+ *
+ * <ul>
+ *   <li>Every state change is one more persistent JSON message in the queue named after the task UUID
+ *       ({@code task_…}, {@code chord_…}): not durable, auto-delete, {@code x-message-ttl} and {@code x-expires}
+ *       both {@code ResultsExpireIn × 1000} as a 32-bit integer, bound to the task exchange with the UUID — the
+ *       exact declaration Go makes, so either side may declare first. States after PENDING carry no TaskName
+ *       and a zero CreatedAt, as Go's (this backend cannot read the previous state without consuming it).
+ *   <li>A finished (SUCCESS or FAILURE) member of a group also adds its state to the queue named after the
+ *       group UUID; the group is complete when that queue holds {@code GroupTaskCount} messages.
+ * </ul>
+ *
+ * <h2>Caveats (read these)</h2>
+ *
+ * <ul>
+ *   <li><b>Reading consumes.</b> {@link #getState} takes the <em>oldest</em> state message off the task's
+ *       queue, as Go's {@code GetState} does: successive reads walk PENDING, RECEIVED, STARTED, SUCCESS; an
+ *       {@link io.machinery.AsyncResult} polling a task sees every state in order and keeps the final one.
+ *       Only one reader sees each state: two clients polling the same task steal states from each other, and
+ *       a state read by a Go client is gone for a Java one. {@link #consumesStatesOnRead()} is true, so the
+ *       worker purges a chord's group after triggering it, as Go does.
+ *   <li><b>Nothing is durable.</b> The queues are not durable (Go's choice): a RabbitMQ restart loses every
+ *       state, and states expire {@code ResultsExpireIn} after they were written.
+ *   <li><b>A queue per task.</b> RabbitMQ creates queues and bindings at a few hundred per second, which bounds
+ *       how fast tasks can be sent (about 500 tasks/s on the 2-core test machine); the Redis backend is much
+ *       faster. Writes after PENDING are pipelined: RECEIVED and STARTED are not waited for, and a queue this
+ *       process has not declared is declared without waiting, on the same channel, right before the write.
+ *   <li><b>Group order.</b> {@link #groupTaskStates} returns states in completion order, not group order (the
+ *       queue is all this backend has); duplicates from a task that ran twice are folded into one.
+ *   <li><b>Chords.</b> Go's {@code TriggerChord} returns true unless a queue {@code <group>_chord_triggered}
+ *       exists, and nothing ever creates it, so Go relies on {@code GroupTaskStates} draining the group queue
+ *       with an exclusive consumer. This backend makes the trigger exactly-once among Java processes: under a
+ *       per-group lock (an exclusive queue {@code <group>_chord_lock}, released when its connection dies) it
+ *       checks the marker, checks that the group is really complete, and creates {@code
+ *       <group>_chord_triggered}, which Go workers also read as "already triggered". Against a Go worker
+ *       finishing the same group at the same moment, the exclusive consumer of {@link #groupTaskStates} still
+ *       lets only one side read the states. A worker that dies between triggering and publishing the callback
+ *       loses the chord (at-most-once from there), as with every Go backend. {@link #purgeGroupMeta} deletes
+ *       the group queue only once it is empty (the worker also calls it after a lost trigger, when the winner
+ *       may not have read the states yet) and keeps the marker until it expires, so a member that runs again
+ *       later cannot fire the chord a second time. Go workers purge unconditionally: a Go worker that loses
+ *       the trigger can still delete the states before the winner reads them (a Go bug).
+ *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
+ * </ul>
+ *
+ * <p>Thread-safe. Whoever builds it closes it. One connection, opened on first use, reopened when lost.
+ */
+public final class AmqpBackend implements Backend {
+  private static final Logger log = LoggerFactory.getLogger(AmqpBackend.class);
+  /** The largest {@code ResultsExpireIn} whose milliseconds fit Go's int32 queue arguments. */
+  public static final int MAX_EXPIRE_SECONDS = Integer.MAX_VALUE / 1000;
+  /** How long a chord trigger waits for another process holding the group's chord lock. */
+  public static final Duration DEFAULT_CHORD_LOCK_TIMEOUT = Duration.ofSeconds(30);
+  private static final Duration GROUP_READ_TIMEOUT = Duration.ofSeconds(10);
+  private static final int DECLARED_CACHE_LIMIT = 10_000;
+  private static final int LOCK_STRIPES = 64;
+
+  private final Config config;
+  private final Clock clock;
+  private final AmqpClient client;
+  private final String exchange;
+  private final String stateExchange;
+  private final int expireMillis;
+  private final Map<String, Object> stateQueueArgs;
+  private final Duration chordLockTimeout;
+  private final long declaredTtlNanos;
+  private final Map<String, Long> declared = new ConcurrentHashMap<>();
+  private final Map<String, Integer> completeCounts = new ConcurrentHashMap<>();
+  private final ReentrantLock[] chordLocks = new ReentrantLock[LOCK_STRIPES];
+
+  private AmqpBackend(Builder b) {
+    this.config = b.config;
+    this.clock = b.clock;
+    this.chordLockTimeout = b.chordLockTimeout;
+    this.exchange = config.amqp().exchange();
+    // Go publishes states through the task exchange; on a fanout or topic exchange they would also reach task
+    // queues, so states go through the default exchange unless the exchange is direct (same queue either way).
+    this.stateExchange = "direct".equals(config.amqp().exchangeType()) ? exchange : "";
+    this.expireMillis = config.effectiveResultsExpireIn() * 1000;
+    Map<String, Object> args = new LinkedHashMap<>();
+    args.put("x-message-ttl", expireMillis);
+    args.put("x-expires", expireMillis);
+    this.stateQueueArgs = Map.copyOf(args);
+    this.declaredTtlNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(expireMillis / 2, 300_000));
+    for (int i = 0; i < LOCK_STRIPES; i++) {
+      chordLocks[i] = new ReentrantLock();
+    }
+    AmqpClient.Builder c = AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend())))
+        .connectionName("machinery-backend").publishTimeout(b.publishTimeout).tls(config.tls());
+    if (b.sslContext != null) {
+      c.sslContext(b.sslContext);
+    }
+    if (b.customizer != null) {
+      c.connectionFactoryCustomizer(b.customizer);
+    }
+    this.client = c.build();
+  }
+
+  /**
+   * A backend for {@code config}'s result backend URL. Nothing is connected until first use.
+   *
+   * @throws IllegalArgumentException when the URL is not an AMQP URL or ResultsExpireIn is too large
+   */
+  public static AmqpBackend create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  /** True: reading a state consumes it (see the class notes). */
+  @Override
+  public boolean consumesStatesOnRead() {
+    return true;
+  }
+
+  // ------------------------------------------------------------------------------------------ states
+
+  @Override
+  public void setStatePending(Signature signature) {
+    store(TaskState.pending(signature, OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)), signature);
+  }
+
+  @Override
+  public void setStateReceived(Signature signature) {
+    store(TaskState.received(signature), signature);
+  }
+
+  /**
+   * Publishes RECEIVED without waiting for the confirm, preceded on the same channel by no-wait declarations
+   * of the task's queue (so it is routable even when the queue expired); STARTED and the final state follow
+   * on that channel, so RabbitMQ keeps them in order.
+   */
+  @Override
+  public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
+    return storeAsync(TaskState.received(signature), signature, true);
+  }
+
+  @Override
+  public void setStateStarted(Signature signature) {
+    store(TaskState.started(signature), signature);
+  }
+
+  /** STARTED without waiting for the confirm; see {@link #setStateReceivedAsync}. */
+  @Override
+  public CompletableFuture<Void> setStateStartedAsync(Signature signature) {
+    return storeAsync(TaskState.started(signature), signature, false);
+  }
+
+  @Override
+  public void setStateRetry(Signature signature) {
+    store(TaskState.retry(signature), signature);
+  }
+
+  @Override
+  public void setStateSuccess(Signature signature, List<TaskResult> results) {
+    store(TaskState.success(signature, results), signature);
+  }
+
+  @Override
+  public void setStateFailure(Signature signature, String error) {
+    store(TaskState.failure(signature, error), signature);
+  }
+
+  private void store(TaskState state, Signature signature) {
+    checkOpen();
+    byte[] json = WireCodec.encode(state);
+    publishState(signature.uuid(), json, state.state() == State.PENDING);
+    if (state.isCompleted() && !signature.groupUuid().isEmpty() && signature.groupTaskCount() != 0) {
+      publishState(signature.groupUuid(), json, false); // Go's markTaskCompleted
+    }
+  }
+
+  private CompletableFuture<Void> storeAsync(TaskState state, Signature signature, boolean declare) {
+    checkOpen();
+    String uuid = signature.uuid();
+    boolean withDeclaration = declare || !recentlyDeclared(uuid);
+    CompletableFuture<Void> confirmed = client.publishOrderedAsync(uuid, withDeclaration ? declaration(uuid) : null,
+        stateExchange, uuid, STATE_PROPERTIES, WireCodec.encode(state));
+    if (withDeclaration) {
+      rememberDeclared(uuid);
+    }
+    return confirmed.whenComplete((ok, error) -> {
+      if (error != null) {
+        declared.remove(uuid); // the next write declares the queue again
+      }
+    });
+  }
+
+  /**
+   * Publishes a state to the queue {@code name} and waits for the confirm. Unless this process declared the
+   * queue lately, no-wait declarations go first on the same channel (no extra round trip); if the broker still
+   * returns the message (the queue was deleted meanwhile), it is declared and published once more.
+   */
+  private void publishState(String name, byte[] json, boolean declare) {
+    boolean withDeclaration = declare || !recentlyDeclared(name);
+    try {
+      client.publishOrdered(name, withDeclaration ? declaration(name) : null, stateExchange, name, STATE_PROPERTIES, json);
+      if (withDeclaration) {
+        rememberDeclared(name);
+      }
+      return;
+    } catch (UnroutableException e) {
+      log.debug("State queue {} does not exist any more; declaring it", name);
+    }
+    declared.remove(name);
+    client.publishOrdered(name, declaration(name), stateExchange, name, STATE_PROPERTIES, json);
+    rememberDeclared(name);
+  }
+
+  private static final AMQP.BasicProperties STATE_PROPERTIES =
+      new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
+
+  /**
+   * Go's state queue, declared without waiting for replies: {@code <uuid>}, not durable, auto-delete, int32
+   * TTL and expiry, bound to the exchange with its name.
+   */
+  private AmqpClient.ChannelSetup declaration(String name) {
+    return ch -> {
+      ch.exchangeDeclareNoWait(exchange, config.amqp().exchangeType(), true, false, false, null);
+      ch.queueDeclareNoWait(name, false, false, true, stateQueueArgs); // not durable, not exclusive, auto-delete
+      ch.queueBindNoWait(name, exchange, name, null);
+    };
+  }
+
+  /** {@link #declaration} waiting for the replies. */
+  private void declareStateQueue(String name) {
+    client.callRetrying("declare state queue '" + name + "'", ch -> {
+      ch.exchangeDeclare(exchange, config.amqp().exchangeType(), true, false, false, null);
+      ch.queueDeclare(name, false, false, true, stateQueueArgs);
+      ch.queueBind(name, exchange, name, null);
+      return null;
+    });
+    rememberDeclared(name);
+  }
+
+  private boolean recentlyDeclared(String name) {
+    Long at = declared.get(name);
+    return at != null && System.nanoTime() - at < declaredTtlNanos;
+  }
+
+  private void rememberDeclared(String name) {
+    if (declared.size() >= DECLARED_CACHE_LIMIT) {
+      declared.clear();
+    }
+    declared.put(name, System.nanoTime());
+  }
+
+  /**
+   * Takes the oldest state message of the task (Go's {@code GetState}, see the class notes): empty when the
+   * queue holds none. Like Go, the queue is declared if it is missing, which also renews its expiry.
+   *
+   * @throws MalformedMessageException when the message is not a task state (it is consumed all the same)
+   */
+  @Override
+  public Optional<TaskState> getState(String taskUuid) {
+    checkOpen();
+    if (!recentlyDeclared(taskUuid)) {
+      declareStateQueue(taskUuid);
+    }
+    GetResponse response;
+    try {
+      response = client.call("read state queue '" + taskUuid + "'", ch -> ch.basicGet(taskUuid, true));
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
+        throw e;
+      }
+      declared.remove(taskUuid); // purged or expired since we declared it
+      return Optional.empty();
+    }
+    if (response == null) {
+      return Optional.empty();
+    }
+    return Optional.of(WireCodec.decodeTaskState(response.getBody()));
+  }
+
+  /** Deletes the task's state queue (Go's {@code PurgeState}). */
+  @Override
+  public void purgeState(String taskUuid) {
+    checkOpen();
+    deleteQueue(taskUuid);
+  }
+
+  private void deleteQueue(String name) {
+    declared.remove(name);
+    try {
+      client.callRetrying("delete queue '" + name + "'", ch -> ch.queueDelete(name));
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
+        throw e;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ groups
+
+  /** Nothing to do: the group queue appears with its first finished member (as in Go). */
+  @Override
+  public void initGroup(String groupUuid, List<String> taskUuids) {
+    checkOpen();
+  }
+
+  /**
+   * Whether the group queue holds at least {@code groupTaskCount} finished states (Go asks for exactly that
+   * many; at least lets a group complete even when a member ran twice). A missing queue is not complete.
+   */
+  @Override
+  public boolean groupCompleted(String groupUuid, int groupTaskCount) {
+    checkOpen();
+    int ready = readyMessages(groupUuid);
+    boolean complete = ready >= groupTaskCount && ready > 0;
+    if (complete) {
+      if (completeCounts.size() > 10_000) {
+        completeCounts.clear();
+      }
+      completeCounts.put(groupUuid, groupTaskCount); // lets triggerChord check distinct members
+    }
+    return complete;
+  }
+
+  /** Ready messages in a queue; -1 when the queue does not exist. */
+  private int readyMessages(String queue) {
+    try {
+      return client.callRetrying("inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue).getMessageCount());
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return -1;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Reads the group's states off the group queue with an exclusive consumer (Go's {@code GroupTaskStates}):
+   * only one process, Go or Java, can do it, and it drains the queue (RabbitMQ deletes it afterwards, being
+   * auto-delete). Messages are read until {@code groupTaskCount} distinct tasks are seen (a task that ran twice
+   * counts once). States are in completion order.
+   *
+   * @throws MachineryException when the queue is gone, holds fewer than {@code groupTaskCount} distinct tasks,
+   *     or another process is reading it
+   */
+  @Override
+  public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
+    checkOpen();
+    Channel channel = client.openChannel();
+    try {
+      try {
+        channel.queueDeclarePassive(groupUuid);
+      } catch (IOException e) {
+        throw AmqpOperationException.of("group " + groupUuid + " has no states (already consumed or expired)", e);
+      }
+      LinkedBlockingQueue<Received> received = new LinkedBlockingQueue<>();
+      try {
+        channel.basicQos(0);
+        channel.basicConsume(groupUuid, false, "", false, true, null, new DefaultConsumer(channel) {
+          @Override
+          public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+            received.add(new Received(envelope.getDeliveryTag(), body));
+          }
+        });
+      } catch (IOException e) {
+        throw AmqpOperationException.of("read the states of group " + groupUuid
+            + " (another worker is reading them, or they are gone)", e);
+      }
+      Map<String, TaskState> byTask = new LinkedHashMap<>();
+      long lastTag = 0;
+      long deadline = System.nanoTime() + GROUP_READ_TIMEOUT.toNanos();
+      while (byTask.size() < groupTaskCount) {
+        Received message = received.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (message == null) {
+          break;
+        }
+        lastTag = message.tag();
+        try {
+          TaskState state = WireCodec.decodeTaskState(message.body());
+          byTask.put(state.taskUuid(), state);
+        } catch (MalformedMessageException e) {
+          log.warn("Group {} holds a message that is not a task state: {}", groupUuid, e.getMessage());
+        }
+      }
+      if (byTask.size() < groupTaskCount) {
+        if (lastTag > 0) {
+          channel.basicNack(lastTag, true, true);
+        }
+        throw new MachineryException("group " + groupUuid + " has states of " + byTask.size() + " of "
+            + groupTaskCount + " tasks");
+      }
+      if (lastTag > 0) {
+        channel.basicAck(lastTag, true);
+      }
+      return List.copyOf(byTask.values());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while reading the states of group " + groupUuid, e);
+    } catch (IOException | ShutdownSignalException e) {
+      throw AmqpOperationException.of("read the states of group " + groupUuid, e);
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+  }
+
+  private record Received(long tag, byte[] body) {}
+
+  /**
+   * Marks the chord of a group as triggered; true for exactly one caller among Java processes (see the class
+   * notes for Go workers). Waits up to the chord lock timeout for another process that holds the group lock.
+   */
+  @Override
+  public boolean triggerChord(String groupUuid) {
+    checkOpen();
+    Integer expected = completeCounts.remove(groupUuid);
+    String marker = groupUuid + "_chord_triggered";
+    ReentrantLock local = chordLocks[Math.floorMod(groupUuid.hashCode(), LOCK_STRIPES)];
+    local.lock();
+    try {
+      if (readyMessages(marker) >= 0) {
+        return false;
+      }
+      Channel lock = acquireChordLock(groupUuid);
+      try {
+        if (readyMessages(marker) >= 0) {
+          return false;
+        }
+        if (expected != null && completedMembers(groupUuid) < expected) {
+          return false; // the count included a duplicate; the real last member will trigger
+        }
+        client.callRetrying("create chord marker '" + marker + "'", ch -> {
+          ch.queueDeclare(marker, false, false, false, stateQueueArgs); // not durable, not exclusive, not auto-delete
+          return null;
+        });
+        return true;
+      } finally {
+        releaseChordLock(lock, groupUuid);
+      }
+    } finally {
+      local.unlock();
+    }
+  }
+
+  /** Declares the exclusive queue {@code <group>_chord_lock}; RabbitMQ lets one connection hold it. */
+  private Channel acquireChordLock(String groupUuid) {
+    String name = groupUuid + "_chord_lock";
+    long deadline = System.nanoTime() + chordLockTimeout.toNanos();
+    long pause = 10;
+    while (true) {
+      Channel channel = client.openChannel();
+      try {
+        channel.queueDeclare(name, false, true, true, null); // exclusive: one connection at a time
+        return channel;
+      } catch (IOException | ShutdownSignalException e) {
+        AmqpClient.closeQuietly(channel);
+        AmqpOperationException error = AmqpOperationException.of("lock chord of group " + groupUuid, e);
+        if (error.replyCode() != AmqpOperationException.RESOURCE_LOCKED || System.nanoTime() - deadline >= 0) {
+          throw error;
+        }
+      }
+      try {
+        TimeUnit.MILLISECONDS.sleep(pause); // another process holds the lock for a few round trips
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException("interrupted while waiting for the chord lock of group " + groupUuid, e);
+      }
+      pause = Math.min(200, pause * 2);
+    }
+  }
+
+  private void releaseChordLock(Channel channel, String groupUuid) {
+    try {
+      channel.queueDelete(groupUuid + "_chord_lock");
+    } catch (IOException | ShutdownSignalException e) {
+      log.debug("Releasing the chord lock of {}: {} (released with the connection anyway)", groupUuid, e.toString());
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+  }
+
+  /**
+   * Distinct tasks with a finished state in the group queue, read with basic.get and all put back: a peek that
+   * leaves the queue as it was (a consumer would make RabbitMQ delete the auto-delete queue when it leaves).
+   */
+  private int completedMembers(String groupUuid) {
+    Channel channel = client.openChannel();
+    try {
+      int ready = channel.queueDeclarePassive(groupUuid).getMessageCount();
+      java.util.Set<String> tasks = new java.util.HashSet<>();
+      long lastTag = 0;
+      for (int i = 0; i < ready; i++) {
+        GetResponse response = channel.basicGet(groupUuid, false);
+        if (response == null) {
+          break;
+        }
+        lastTag = response.getEnvelope().getDeliveryTag();
+        try {
+          TaskState state = WireCodec.decodeTaskState(response.getBody());
+          if (state.isCompleted()) {
+            tasks.add(state.taskUuid());
+          }
+        } catch (MalformedMessageException e) {
+          log.debug("Group {} holds a message that is not a task state: {}", groupUuid, e.getMessage());
+        }
+      }
+      if (lastTag > 0) {
+        channel.basicNack(lastTag, true, true);
+      }
+      return tasks.size();
+    } catch (IOException | ShutdownSignalException e) {
+      AmqpOperationException error = AmqpOperationException.of("peek at group " + groupUuid, e);
+      if (error.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return 0;
+      }
+      throw error;
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+  }
+
+  /**
+   * Deletes the group queue if it is empty. The worker calls this after every chord trigger attempt, the lost
+   * ones included, so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's
+   * read drains it and RabbitMQ deletes it. Unlike Go, the {@code <group>_chord_triggered} marker stays until
+   * it expires ({@code ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
+   */
+  @Override
+  public void purgeGroupMeta(String groupUuid) {
+    checkOpen();
+    try {
+      client.call("delete group queue '" + groupUuid + "'", ch -> ch.queueDelete(groupUuid, false, true));
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND && e.replyCode() != AmqpOperationException.PRECONDITION_FAILED) {
+        throw e;
+      }
+      log.debug("Group queue {} not deleted: {}", groupUuid, e.getMessage());
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ lifecycle
+
+  private void checkOpen() {
+    if (client.isClosed()) {
+      throw new MachineryException("the AMQP backend is closed");
+    }
+  }
+
+  /** Closes the connection; idempotent. */
+  @Override
+  public void close() {
+    client.close();
+  }
+
+  @Override
+  public String toString() {
+    return "AmqpBackend{" + client.urls() + "}";
+  }
+
+  /** Builds an {@link AmqpBackend}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private Clock clock = Clock.systemUTC();
+    private Duration publishTimeout = AmqpClient.DEFAULT_PUBLISH_TIMEOUT;
+    private Duration chordLockTimeout = DEFAULT_CHORD_LOCK_TIMEOUT;
+    private @Nullable SSLContext sslContext;
+    private java.util.function.@Nullable Consumer<ConnectionFactory> customizer;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+      AmqpUrl.parse(config.resultBackend());
+      if (config.effectiveResultsExpireIn() > MAX_EXPIRE_SECONDS) {
+        throw new IllegalArgumentException("results_expire_in of " + config.resultsExpireIn()
+            + " s is too large for the AMQP backend: Go declares state queues with 32-bit milliseconds, at most "
+            + MAX_EXPIRE_SECONDS + " s");
+      }
+      if (config.amqp().exchange().isEmpty()) {
+        throw new IllegalArgumentException("amqp.exchange must not be empty: state queues are bound to it");
+      }
+    }
+
+    /** The clock PENDING states take their CreatedAt from; default UTC system clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /** How long storing a state may take, waiting for a lost connection included; default 30 s. */
+    public Builder publishTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
+      }
+      publishTimeout = value;
+      return this;
+    }
+
+    /** How long {@link AmqpBackend#triggerChord} waits for another process's group lock; default 30 s. */
+    public Builder chordLockTimeout(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("chordLockTimeout must not be negative, was " + value);
+      }
+      chordLockTimeout = value;
+      return this;
+    }
+
+    /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
+    public Builder sslContext(SSLContext value) {
+      sslContext = Objects.requireNonNull(value, "sslContext");
+      return this;
+    }
+
+    /** Adjusts the client library's connection factory last (credentials provider, metrics, NIO). */
+    public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
+      customizer = Objects.requireNonNull(value, "customizer");
+      return this;
+    }
+
+    public AmqpBackend build() {
+      return new AmqpBackend(this);
+    }
+  }
+}

@@ -1,0 +1,246 @@
+package io.machinery.backend.amqp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.Uuids;
+import io.machinery.WireCodec;
+import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.config.AmqpConfig;
+import io.machinery.config.Config;
+import io.machinery.testkit.TestEndpoints;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The AMQP backend against Go's own wire samples ({@code interop/go/captured}) and RabbitMQ's view of it. */
+class AmqpBackendIT {
+  private static final Path CAPTURED = Path.of("../../interop/go/captured");
+
+  private Config config;
+  private AmqpBackend backend;
+  private Connection raw;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    config = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    backend = AmqpBackend.create(config);
+    AmqpUrl url = AmqpUrl.parse(TestEndpoints.amqpUrl());
+    ConnectionFactory f = new ConnectionFactory();
+    f.setHost(url.host());
+    f.setPort(url.port());
+    f.setUsername(url.username());
+    f.setPassword(url.password());
+    f.setVirtualHost(url.vhost());
+    raw = f.newConnection("amqp-backend-it");
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    backend.close();
+    raw.close();
+  }
+
+  private <T> T onChannel(ChannelWork<T> work) throws Exception {
+    try (Channel channel = raw.createChannel()) {
+      return work.run(channel);
+    }
+  }
+
+  interface ChannelWork<T> {
+    T run(Channel channel) throws IOException;
+  }
+
+  /** Go's declaration of a state queue (backends/amqp: updateState), with Go's int32 arguments. */
+  private void declareAsGo(Channel ch, String name) throws IOException {
+    ch.exchangeDeclare(AmqpConfig.DEFAULT_EXCHANGE, "direct", true, false, false, null);
+    ch.queueDeclare(name, false, false, true, Map.of("x-message-ttl", 3_600_000, "x-expires", 3_600_000));
+    ch.queueBind(name, AmqpConfig.DEFAULT_EXCHANGE, name, null);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> queueInfo(String queue) throws Exception {
+    HttpRequest request = HttpRequest.newBuilder(URI.create(TestEndpoints.rabbitManagementUrl() + "/api/queues/%2F/" + queue))
+        .header("Authorization", "Basic " + Base64.getEncoder().encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8)))
+        .build();
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+      assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+      return new ObjectMapper().readValue(response.body(), Map.class);
+    }
+  }
+
+  @Test
+  void aStateQueueIsDeclaredExactlyAsGoDeclaresIt() throws Exception {
+    Signature task = Signature.create("add");
+    backend.setStatePending(task);
+    Map<String, Object> queue = queueInfo(task.uuid());
+    // interop/go/captured/amqp-backend-task-queue-declare.json
+    assertThat(queue).containsEntry("durable", false).containsEntry("auto_delete", true).containsEntry("exclusive", false);
+    assertThat(queue.get("arguments")).isEqualTo(Map.of("x-expires", 3_600_000, "x-message-ttl", 3_600_000));
+    onChannel(ch -> {
+      declareAsGo(ch, task.uuid()); // Go redeclaring it is accepted (no 406)
+      return ch.queueDelete(task.uuid());
+    });
+  }
+
+  @Test
+  void statesAreWrittenWithGosBytesAndProperties() throws Exception {
+    byte[] goReceived = Files.readAllBytes(CAPTURED.resolve("amqp-state-add-received.json"));
+    String goUuid = WireCodec.decodeTaskState(goReceived).taskUuid();
+    Signature task = Signature.builder("add").uuid(goUuid).build();
+    backend.setStatePending(task);
+    backend.setStateReceived(task);
+    GetResponse pending = onChannel(ch -> ch.basicGet(goUuid, true));
+    GetResponse received = onChannel(ch -> ch.basicGet(goUuid, true));
+    assertThat(WireCodec.decodeTaskState(pending.getBody()).state()).isEqualTo(State.PENDING);
+    assertThat(received.getBody()).as("byte for byte what Go wrote").isEqualTo(goReceived);
+    assertThat(received.getProps().getContentType()).isEqualTo("application/json");
+    assertThat(received.getProps().getDeliveryMode()).isEqualTo(2);
+    assertThat(received.getEnvelope().getRoutingKey()).isEqualTo(goUuid);
+    onChannel(ch -> ch.queueDelete(goUuid));
+  }
+
+  @Test
+  void statesGoWroteAreReadOldestFirstAndConsumed() throws Exception {
+    List<byte[]> goStates = new ArrayList<>();
+    for (String name : List.of("pending", "received", "started", "success")) {
+      goStates.add(Files.readAllBytes(CAPTURED.resolve("amqp-state-add-" + name + ".json")));
+    }
+    String uuid = WireCodec.decodeTaskState(goStates.get(0)).taskUuid();
+    AMQP.BasicProperties goProperties = new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
+    onChannel(ch -> {
+      ch.queueDelete(uuid);
+      declareAsGo(ch, uuid);
+      for (byte[] state : goStates) {
+        ch.basicPublish(AmqpConfig.DEFAULT_EXCHANGE, uuid, goProperties, state);
+      }
+      return null;
+    });
+    List<State> read = new ArrayList<>();
+    TaskState last = null;
+    for (var state = backend.getState(uuid); state.isPresent(); state = backend.getState(uuid)) {
+      read.add(state.get().state());
+      last = state.get();
+    }
+    assertThat(read).containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
+    assertThat(last.results()).extracting(TaskResult::typedValue).containsExactly(2L);
+    assertThat(backend.getState(uuid)).as("consumed").isEmpty();
+    onChannel(ch -> ch.queueDelete(uuid));
+  }
+
+  @Test
+  void pipelinedWritesKeepTheirOrder() {
+    Signature task = Signature.create("add");
+    for (int i = 0; i < 20; i++) {
+      Signature t = Signature.create("add");
+      backend.setStatePending(t);
+      var received = backend.setStateReceivedAsync(t);
+      var started = backend.setStateStartedAsync(t);
+      backend.setStateSuccess(t, List.of(TaskResult.of(1L)));
+      received.join();
+      started.join();
+      List<State> read = new ArrayList<>();
+      for (var state = backend.getState(t.uuid()); state.isPresent(); state = backend.getState(t.uuid())) {
+        read.add(state.get().state());
+      }
+      assertThat(read).containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
+      backend.purgeState(t.uuid());
+    }
+    assertThat(backend.getState(task.uuid())).isEmpty();
+  }
+
+  @Test
+  void aChordTriggersOnceAcrossProcessesAndGoSeesItTriggered() throws Exception {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = List.of(member(group, 2), member(group, 2));
+    for (Signature m : members) {
+      backend.setStatePending(m);
+      backend.setStateSuccess(m, List.of(TaskResult.of(1L)));
+    }
+    try (AmqpBackend other = AmqpBackend.create(config)) {
+      ExecutorService pool = Executors.newFixedThreadPool(12);
+      try {
+        List<Callable<Boolean>> calls = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+          AmqpBackend b = i % 2 == 0 ? backend : other;
+          calls.add(() -> b.groupCompleted(group, 2) && b.triggerChord(group));
+        }
+        int winners = 0;
+        for (Future<Boolean> f : pool.invokeAll(calls)) {
+          winners += f.get() ? 1 : 0;
+        }
+        assertThat(winners).isEqualTo(1);
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+    // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says "already triggered"
+    int markerMessages = onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
+    assertThat(markerMessages).isZero();
+    assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+        .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
+    backend.purgeGroupMeta(group);
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
+  @Test
+  void aMemberThatRanTwiceDoesNotFireTheChordBeforeTheLastMemberFinished() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = member(group, 3);
+    Signature second = member(group, 3);
+    Signature third = member(group, 3);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // redelivered after its worker died: ran twice
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    assertThat(backend.groupCompleted(group, 3)).as("three messages (Go would say complete and misfire)").isTrue();
+    assertThat(backend.triggerChord(group)).as("but only two distinct members finished").isFalse();
+
+    backend.setStateFailure(third, "boom");
+    assertThat(backend.groupCompleted(group, 3)).isTrue();
+    assertThat(backend.triggerChord(group)).isTrue();
+    backend.purgeGroupMeta(group); // a losing worker's purge leaves the states for the winner
+    List<TaskState> states = backend.groupTaskStates(group, 3);
+    assertThat(states).extracting(TaskState::taskUuid).containsExactly(first.uuid(), second.uuid(), third.uuid());
+    assertThat(states).extracting(TaskState::state).containsExactly(State.SUCCESS, State.SUCCESS, State.FAILURE);
+    assertThatThrownBy(() -> backend.groupTaskStates(group, 3)).as("read once, as in Go").hasMessageContaining(group);
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
+  private static Signature member(String group, int count) {
+    return Signature.builder("add").groupUuid(group).groupTaskCount(count).build();
+  }
+
+  @Test
+  void aResultsExpiryBeyondGosInt32MillisecondsIsRefused() {
+    Config tooLong = config.toBuilder().resultsExpireIn(AmqpBackend.MAX_EXPIRE_SECONDS + 1).build();
+    assertThatThrownBy(() -> AmqpBackend.create(tooLong)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("results_expire_in");
+  }
+}

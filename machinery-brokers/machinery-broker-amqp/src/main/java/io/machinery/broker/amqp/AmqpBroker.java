@@ -1,0 +1,421 @@
+package io.machinery.broker.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
+import io.machinery.MachineryException;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.client.amqp.UnroutableException;
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeliveryHandler;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Go Machinery's AMQP broker (spec §3.3) on RabbitMQ: the same exchange, queues, routing, delay queues and
+ * message properties as Go, so Go and Java senders and workers share a deployment.
+ *
+ * <pre>{@code
+ * Config config = Config.builder().broker("amqp://guest:guest@127.0.0.1:5672/").build();
+ * try (AmqpBroker broker = AmqpBroker.create(config);
+ *      Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+ *   server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)));
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Topology.</b> A durable exchange of the configured type; the worker's durable queue bound with the
+ *       binding key and declared with {@code AMQP.QueueDeclareArgs} ({@code x-max-priority} for priorities);
+ *       routing as Go's {@code AdjustRoutingKey}. Messages are persistent JSON ({@code application/json}) with
+ *       the signature's headers as a table of strings and its priority. Unlike Go, a publisher does not create
+ *       the never-consumed {@code machinery_task} queue; it publishes with {@code mandatory} and waits for the
+ *       publisher confirm, so an unroutable message is an error to the sender (see {@link Topology}).
+ *   <li><b>Delays.</b> A task whose ETA is in the future goes to Go's {@code delay.<ms>.<exchange>.<routingKey>}
+ *       queue (message TTL, dead-lettered to the task exchange), or to the single {@code AMQP.DelayedQueue}
+ *       with a per-message expiration. Unlike Go the priority is kept (Go issue #824). A delivered message
+ *       that a worker puts back with a delay goes through a per-delay queue on the default exchange, so it
+ *       comes back to exactly its queue.
+ *   <li><b>Consuming.</b> One channel per consumer with QoS {@code max(AMQP.PrefetchCount, concurrency)}
+ *       (Go's 0 = unlimited becomes the concurrency); each message is handed to the worker only after it
+ *       reserved a slot, and acknowledged only when the worker settles it, after the result is stored. A
+ *       worker that dies leaves its messages unacknowledged, and RabbitMQ delivers them again: at-least-once.
+ *       Malformed messages go to {@code machinery_dead_letters} / {@code <queue>.dead_letters} with the
+ *       reason in the {@code x-machinery-dead-letter-reason} header (and the queue in {@code
+ *       x-machinery-dead-letter-queue}).
+ *   <li><b>Connections.</b> Two, opened on first use: one for publishing and one for consuming (RabbitMQ's
+ *       advice: flow control on a busy publishing connection must not hold back the acknowledgements of the
+ *       consumers). Several broker URLs ({@code MultipleBrokerSeparator}) fail over in order. A lost connection
+ *       is reopened with back-off; consumers resubscribe by themselves and report the failure through {@link
+ *       DeliveryHandler#brokerError}; a publish in flight is sent again after reconnecting (at-least-once).
+ *   <li><b>Inspection.</b> {@link #pendingTasks} reads a queue with basic.get and puts every message back
+ *       (malformed and foreign ones included) in its place; {@link #delayedTasks} is not supported, as in Go.
+ * </ul>
+ *
+ * <p>Thread-safe. Whoever builds it closes it.
+ */
+public final class AmqpBroker implements Broker {
+  private static final Logger log = LoggerFactory.getLogger(AmqpBroker.class);
+  static final String CONTENT_TYPE = "application/json";
+  static final int PERSISTENT = 2;
+
+  private final Config config;
+  private final Clock clock;
+  private final Topology topology;
+  private final AmqpClient publisher;
+  private final AmqpClient consumers;
+  private final Set<AmqpConsumer> running = ConcurrentHashMap.newKeySet();
+  private final ScheduledExecutorService scheduler;
+  private volatile boolean closed;
+
+  private AmqpBroker(Builder b) {
+    this.config = b.config;
+    this.clock = b.clock;
+    this.topology = new Topology(config);
+    List<AmqpUrl> urls = AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
+    this.publisher = client(b, urls, "machinery-broker-publisher").build();
+    this.consumers = client(b, urls, "machinery-broker-consumer").virtualThreadDispatch(true).build();
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
+  }
+
+  private static AmqpClient.Builder client(Builder b, List<AmqpUrl> urls, String name) {
+    AmqpClient.Builder c = AmqpClient.builder(urls).connectionName(name).publishTimeout(b.publishTimeout)
+        .tls(b.config.tls());
+    if (b.sslContext != null) {
+      c.sslContext(b.sslContext);
+    }
+    if (b.customizer != null) {
+      c.connectionFactoryCustomizer(b.customizer);
+    }
+    return c;
+  }
+
+  /**
+   * A broker for {@code config}'s broker URL(s) and AMQP settings. Nothing is connected until first use.
+   *
+   * @throws IllegalArgumentException when the URL or the AMQP settings are unusable
+   */
+  public static AmqpBroker create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  @Override
+  public String routingKeyFor(Signature signature) {
+    return topology.routingKeyFor(signature);
+  }
+
+  // ------------------------------------------------------------------------------------------ publishing
+
+  @Override
+  public void publish(Signature signature, byte[] message) {
+    checkOpen();
+    String routingKey = topology.routingKeyFor(signature);
+    AMQP.BasicProperties properties = properties(signature);
+    long delayMillis = delayMillis(signature);
+    if (delayMillis > 0) {
+      publishDelayed(routingKey, properties, message, delayMillis);
+    } else {
+      publishWithRepair(() -> topology.ensurePublishTarget(publisher, routingKey), topology.exchange(), routingKey,
+          properties, message);
+    }
+  }
+
+  private long delayMillis(Signature signature) {
+    OffsetDateTime eta = signature.eta();
+    if (eta == null) {
+      return 0;
+    }
+    return eta.toInstant().toEpochMilli() - clock.millis();
+  }
+
+  private void publishDelayed(String routingKey, AMQP.BasicProperties properties, byte[] message, long delayMillis) {
+    String delayedQueue = config.amqp().delayedQueue();
+    if (delayedQueue.isEmpty()) {
+      publishWithRepair(() -> {
+        // the task's own queue must exist when the message leaves the delay queue: dead-lettering is not mandatory
+        topology.ensurePublishTarget(publisher, routingKey);
+        topology.ensureDelayQueue(publisher, delayMillis, routingKey);
+      }, topology.exchange(), Topology.delayQueueName(delayMillis, topology.exchange(), routingKey), properties, message);
+    } else {
+      AMQP.BasicProperties expiring = properties.builder().expiration(Long.toString(delayMillis)).build();
+      publishWithRepair(() -> {
+        topology.ensurePublishTarget(publisher, routingKey);
+        topology.ensureSingleDelayedQueue(publisher, routingKey);
+      }, topology.exchange(), delayedQueue, expiring, message);
+    }
+  }
+
+  /**
+   * Declares what the message needs, publishes it, and when the broker returns it (a queue was deleted) or
+   * lacks the exchange, declares everything again and publishes once more.
+   */
+  private void publishWithRepair(
+      Runnable ensure, String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
+    ensure.run();
+    try {
+      publisher.publish(exchange, routingKey, properties, body);
+      return;
+    } catch (UnroutableException e) {
+      log.debug("Message to '{}' returned unroutable; declaring its queue again", routingKey);
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
+        throw e;
+      }
+      log.debug("Exchange '{}' is missing; declaring it again", exchange);
+    }
+    topology.forgetDeclarations();
+    ensure.run();
+    publisher.publish(exchange, routingKey, properties, body);
+  }
+
+  static AMQP.BasicProperties properties(Signature signature) {
+    return new AMQP.BasicProperties.Builder()
+        .contentType(CONTENT_TYPE)
+        .deliveryMode(PERSISTENT)
+        .priority(signature.priority() > 0 ? signature.priority() : null)
+        .headers(headerTable(signature.headers()))
+        .build();
+  }
+
+  /** Go's {@code amqp.Table(sig.Headers)} with every value as a string (tracing headers are strings). */
+  static @Nullable Map<String, Object> headerTable(Map<String, @Nullable Object> headers) {
+    if (headers.isEmpty()) {
+      return null;
+    }
+    Map<String, Object> table = new LinkedHashMap<>(headers.size() * 2);
+    for (Map.Entry<String, @Nullable Object> e : headers.entrySet()) {
+      Object value = e.getValue();
+      if (value != null) {
+        table.put(e.getKey(), value instanceof String s ? s : String.valueOf(value));
+      }
+    }
+    return table.isEmpty() ? null : table;
+  }
+
+  // ------------------------------------------------------------------------------------------ consuming
+
+  @Override
+  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+    checkOpen();
+    AmqpConsumer consumer = new AmqpConsumer(this, consumerTag, topology.workerQueue(queue), handler,
+        config.amqp().prefetchCount());
+    consumer.start();
+    running.add(consumer);
+    return consumer;
+  }
+
+  AmqpClient consumerClient() {
+    return consumers;
+  }
+
+  Topology topology() {
+    return topology;
+  }
+
+  void forget(AmqpConsumer consumer) {
+    running.remove(consumer);
+  }
+
+  /** Puts a delivered message back into {@code queue} after {@code delay}, through a requeue delay queue. */
+  void requeueLater(String queue, AMQP.BasicProperties original, byte[] body, Duration delay) {
+    checkOpen();
+    long millis = Math.max(1, delay.toMillis());
+    AMQP.BasicProperties properties = original.builder().expiration(null).build();
+    String delayQueue = Topology.delayQueueName(millis, "", queue);
+    publishWithRepair(() -> topology.ensureRequeueQueue(publisher, millis, queue), "", delayQueue, properties, body);
+  }
+
+  /** Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. */
+  void deadLetter(String queue, AMQP.BasicProperties original, byte[] body, String reason) {
+    checkOpen();
+    Map<String, Object> headers = new HashMap<>();
+    if (original.getHeaders() != null) {
+      headers.putAll(original.getHeaders());
+    }
+    headers.put(Topology.DEAD_LETTER_REASON_HEADER, reason.length() > 4096 ? reason.substring(0, 4096) + "…" : reason);
+    headers.put(Topology.DEAD_LETTER_QUEUE_HEADER, queue);
+    AMQP.BasicProperties properties = original.builder().headers(headers).expiration(null).build();
+    publishWithRepair(() -> topology.ensureDeadLetterQueue(publisher, queue), Topology.DEAD_LETTER_EXCHANGE, queue,
+        properties, body);
+  }
+
+  /** Runs {@code action} after {@code delay} on the broker's scheduler (dropped once the broker is closed). */
+  void schedule(Runnable action, Duration delay) {
+    try {
+      scheduler.schedule(action, delay.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      log.debug("Broker closed; not scheduling {}", action);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ inspection
+
+  /**
+   * The tasks ready in {@code queue} (the default queue when empty), oldest first, as Go's {@code
+   * GetPendingTasks}: each message is read with basic.get without acknowledgement and all are put back at
+   * once, malformed and foreign ones included, so nothing is dropped. While they are read they are not
+   * delivered to workers; a missing queue has no tasks.
+   */
+  @Override
+  public List<Signature> pendingTasks(String queue) {
+    checkOpen();
+    String name = queue.isEmpty() ? config.defaultQueue() : queue;
+    Channel channel = publisher.openChannel();
+    try {
+      int count;
+      try {
+        count = channel.queueDeclarePassive(name).getMessageCount();
+      } catch (IOException e) {
+        AmqpOperationException error = AmqpOperationException.of("inspect queue '" + name + "'", e);
+        if (error.replyCode() == AmqpOperationException.NOT_FOUND) {
+          return List.of();
+        }
+        throw error;
+      }
+      List<Signature> tasks = new ArrayList<>(count);
+      long lastTag = 0;
+      try {
+        for (int i = 0; i < count; i++) {
+          GetResponse response = channel.basicGet(name, false);
+          if (response == null) {
+            break;
+          }
+          lastTag = response.getEnvelope().getDeliveryTag();
+          try {
+            tasks.add(WireCodec.decodeSignature(response.getBody()));
+          } catch (MalformedMessageException e) {
+            log.debug("Pending message in '{}' is not a task: {}", name, e.getMessage());
+          }
+        }
+        if (lastTag > 0) {
+          channel.basicNack(lastTag, true, true);
+        }
+      } catch (IOException e) {
+        throw AmqpOperationException.of("read queue '" + name + "'", e);
+      }
+      return tasks;
+    } finally {
+      AmqpClient.closeQuietly(channel); // also returns anything still unacknowledged
+    }
+  }
+
+  /** Not supported: RabbitMQ cannot list the messages waiting in delay queues (Go does not either). */
+  @Override
+  public List<Signature> delayedTasks() {
+    throw new UnsupportedOperationException("the AMQP broker cannot list delayed tasks (Go's GetDelayedTasks is not implemented for AMQP either)");
+  }
+
+  // ------------------------------------------------------------------------------------------ lifecycle
+
+  private void checkOpen() {
+    if (closed) {
+      throw new MachineryException("the AMQP broker is closed");
+    }
+  }
+
+  /** Stops every consumer (their unsettled messages return to RabbitMQ) and closes both connections. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (AmqpConsumer consumer : running) {
+      consumer.close();
+    }
+    scheduler.shutdownNow();
+    consumers.close();
+    publisher.close();
+  }
+
+  @Override
+  public String toString() {
+    return "AmqpBroker{" + publisher.urls() + ", exchange=" + config.amqp().exchange() + "}";
+  }
+
+  /** Builds an {@link AmqpBroker}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private Clock clock = Clock.systemUTC();
+    private Duration publishTimeout = AmqpClient.DEFAULT_PUBLISH_TIMEOUT;
+    private @Nullable SSLContext sslContext;
+    private java.util.function.@Nullable Consumer<ConnectionFactory> customizer;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+      if (config.amqp().exchange().isEmpty()) {
+        throw new IllegalArgumentException("amqp.exchange must not be empty: AMQP task queues are bound to it");
+      }
+      if (config.amqp().exchangeType().isEmpty()) {
+        throw new IllegalArgumentException("amqp.exchange_type must not be empty (direct, topic, fanout or headers)");
+      }
+      if (config.defaultQueue().isEmpty()) {
+        throw new IllegalArgumentException("default_queue must not be empty");
+      }
+      AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
+    }
+
+    /** The clock ETAs are compared with; default UTC system clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /** How long a publish may take, waiting for a lost connection to come back included; default 30 s. */
+    public Builder publishTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
+      }
+      publishTimeout = value;
+      return this;
+    }
+
+    /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
+    public Builder sslContext(SSLContext value) {
+      sslContext = Objects.requireNonNull(value, "sslContext");
+      return this;
+    }
+
+    /** Adjusts the client library's connection factories last (credentials provider, metrics, NIO). */
+    public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
+      customizer = Objects.requireNonNull(value, "customizer");
+      return this;
+    }
+
+    public AmqpBroker build() {
+      return new AmqpBroker(this);
+    }
+  }
+}

@@ -1,0 +1,298 @@
+package io.machinery.broker.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MachineryException;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeliveryHandler;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One subscription of a worker to its queue.
+ *
+ * <p>Design notes. RabbitMQ pushes up to QoS messages onto the subscription's channel; QoS is {@code
+ * max(prefetch, concurrency)}, the concurrency learnt by reserving every free slot of the handler once before
+ * subscribing. The client library calls back for each message, in order, on a virtual thread (see {@link
+ * AmqpClient.Builder#virtualThreadDispatch}); the callback waits until the worker reserves a slot ({@link
+ * DeliveryHandler#reserve}(1)) and hands the message over, so the worker never holds more messages than it can
+ * start and the ones it cannot start yet wait, unacknowledged, on the channel. A message is acknowledged on
+ * its own channel when the worker settles it.
+ *
+ * <p>Every channel is a {@link Session}. When a session dies (connection lost, broker restarted, queue
+ * deleted) RabbitMQ requeues all its unacknowledged messages; the consumer reports a broker error and a
+ * virtual supervisor thread subscribes again on a new channel, with back-off, until it works. Settling a
+ * message of a dead session does nothing (it comes back anyway), so a task running during the outage may run
+ * twice.
+ *
+ * <p>{@link #stopFetching} cancels the subscription and puts back (nack, requeue) the messages not handed
+ * over; {@link #close()} also closes the channel, which returns the unsettled ones.
+ */
+final class AmqpConsumer implements Consumer {
+  private static final Logger log = LoggerFactory.getLogger(AmqpConsumer.class);
+  private static final Object RESUBSCRIBE = new Object();
+  /** RabbitMQ's largest QoS (a short). */
+  static final int MAX_QOS = 65_535;
+
+  private final AmqpBroker broker;
+  private final AmqpClient client;
+  private final String tag;
+  private final Topology.QueueBinding binding;
+  private final DeliveryHandler handler;
+  private final int prefetch;
+  private final LinkedBlockingQueue<Object> signals = new LinkedBlockingQueue<>();
+  private final AtomicBoolean fetching = new AtomicBoolean(true);
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile @Nullable Session session;
+  private volatile @Nullable Thread supervisor;
+  /** The dispatch thread waiting for a slot, if any (interrupted by {@link #stopFetching}). */
+  private volatile @Nullable Thread waitingForSlot;
+  private int qos;
+  private int failedSubscriptions;
+
+  AmqpConsumer(AmqpBroker broker, String tag, Topology.QueueBinding binding, DeliveryHandler handler, int prefetch) {
+    this.broker = broker;
+    this.client = broker.consumerClient();
+    this.tag = tag;
+    this.binding = binding;
+    this.handler = handler;
+    this.prefetch = prefetch;
+  }
+
+  String queue() {
+    return binding.queue();
+  }
+
+  AmqpBroker broker() {
+    return broker;
+  }
+
+  /** Declares the queue (failing fast when it cannot be), then starts the supervisor, which subscribes. */
+  void start() {
+    client.callRetrying("declare queue '" + binding.queue() + "'", ch -> {
+      broker.topology().declareTaskQueue(ch, binding);
+      return null;
+    });
+    supervisor = Thread.ofVirtual().name("machinery-amqp-consumer-" + tag).start(this::supervise);
+  }
+
+  // ------------------------------------------------------------------------------------------ subscribing
+
+  private void supervise() {
+    try {
+      int concurrency = handler.reserve(MAX_QOS);
+      handler.release(concurrency);
+      qos = Math.min(MAX_QOS, Math.max(prefetch, concurrency));
+      while (fetching.get()) {
+        Session current = session;
+        if (current == null || !current.usable()) {
+          subscribeUntilDone();
+        }
+        signals.take(); // the next RESUBSCRIBE (a stale one finds the current session alive and is ignored)
+      }
+    } catch (InterruptedException e) {
+      // stopFetching
+    } catch (RuntimeException | Error e) {
+      log.error("AMQP consumer {} of queue {} stopped: {}", tag, binding.queue(), e.toString(), e);
+      handler.brokerError(e);
+    }
+  }
+
+  /** Subscribes, retrying with back-off until it works or fetching stops. */
+  private void subscribeUntilDone() throws InterruptedException {
+    while (fetching.get()) {
+      try {
+        subscribe();
+        if (failedSubscriptions > 0) {
+          log.info("AMQP consumer {} subscribed to queue {} again", tag, binding.queue());
+        }
+        failedSubscriptions = 0;
+        return;
+      } catch (MachineryException e) {
+        failedSubscriptions++;
+        if (failedSubscriptions == 1) {
+          handler.brokerError(e);
+        }
+        long pause = Math.min(2_000, 100L << Math.min(failedSubscriptions - 1, 5));
+        log.debug("AMQP consumer {} cannot subscribe to {} yet ({}); retrying in {} ms", tag, binding.queue(),
+            e.getMessage(), pause);
+        signals.poll(pause, TimeUnit.MILLISECONDS);
+      }
+    }
+  }
+
+  private void subscribe() {
+    Channel channel = client.openChannel();
+    Session s = new Session(channel);
+    try {
+      broker.topology().declareTaskQueue(channel, binding);
+      channel.basicQos(qos, false);
+      channel.addShutdownListener(signal -> lost(s, signal));
+      session = s;
+      s.consumerTag = channel.basicConsume(binding.queue(), false, tag, false, false, null, new Subscription(channel, s));
+    } catch (IOException | ShutdownSignalException e) {
+      s.lost.set(true);
+      AmqpClient.closeQuietly(channel);
+      throw AmqpOperationException.of("subscribe to queue '" + binding.queue() + "'", e);
+    }
+  }
+
+  private void lost(Session s, Object cause) {
+    if (!s.lost.compareAndSet(false, true)) {
+      return;
+    }
+    if (!fetching.get() || (cause instanceof ShutdownSignalException signal && signal.isInitiatedByApplication())) {
+      return;
+    }
+    String why = cause instanceof ShutdownSignalException signal ? signal.getMessage() : String.valueOf(cause);
+    log.warn("AMQP consumer {} of queue {} lost its subscription ({}); subscribing again", tag, binding.queue(), why);
+    handler.brokerError(new MachineryException("AMQP consumer " + tag + " of queue " + binding.queue()
+        + " lost its subscription: " + why));
+    signals.add(RESUBSCRIBE);
+  }
+
+  // ------------------------------------------------------------------------------------------ delivering
+
+  /** The client library's callbacks for one channel, called in order, one at a time, on a virtual thread. */
+  private final class Subscription extends DefaultConsumer {
+    private final Session session;
+
+    Subscription(Channel channel, Session session) {
+      super(channel);
+      this.session = session;
+    }
+
+    @Override
+    public void handleDelivery(String consumerTag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+      Incoming incoming = new Incoming(session, envelope.getDeliveryTag(), envelope.isRedeliver(), properties, body);
+      if (!fetching.get()) {
+        session.nack(incoming.tag(), true); // arrived after stopFetching
+        return;
+      }
+      waitingForSlot = Thread.currentThread();
+      try {
+        handler.reserve(1);
+      } catch (InterruptedException e) {
+        session.nack(incoming.tag(), true); // stopFetching while waiting for a slot: put it back in its place
+        return;
+      } finally {
+        waitingForSlot = null;
+        Thread.interrupted(); // an interrupt meant for the wait must not outlive it on a pooled thread
+      }
+      if (!fetching.get() || !session.usable()) {
+        handler.release(1);
+        if (session.usable()) {
+          session.nack(incoming.tag(), true);
+        }
+        return; // a dead session's messages are requeued by RabbitMQ already
+      }
+      handler.handle(new AmqpDelivery(AmqpConsumer.this, incoming));
+    }
+
+    @Override
+    public void handleCancel(String consumerTag) {
+      // The broker cancelled us: the queue was deleted (or its node went away).
+      lost(session, "the broker cancelled the subscription (queue deleted?)");
+      Thread.ofVirtual().start(() -> AmqpClient.closeQuietly(session.channel)); // not from the dispatch thread
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ stopping
+
+  @Override
+  public void stopFetching(Duration timeout) {
+    if (fetching.compareAndSet(true, false)) {
+      Thread waiting = waitingForSlot;
+      if (waiting != null) {
+        waiting.interrupt();
+      }
+      cancel(session);
+      Thread t = supervisor;
+      if (t != null) {
+        t.interrupt();
+      }
+    }
+    Thread t = supervisor;
+    if (t != null) {
+      try {
+        t.join(timeout);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    cancel(session); // the supervisor may have subscribed again before it saw the stop
+  }
+
+  private void cancel(@Nullable Session s) {
+    if (s == null || !s.usable() || s.consumerTag == null || !s.cancelled.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      s.channel.basicCancel(s.consumerTag);
+    } catch (IOException | ShutdownSignalException e) {
+      log.debug("Cancelling AMQP consumer {}: {}", tag, e.toString());
+    }
+  }
+
+  @Override
+  public void close() {
+    stopFetching(Duration.ofSeconds(5));
+    if (closed.compareAndSet(false, true)) {
+      Session s = session;
+      if (s != null) {
+        s.lost.set(true);
+        AmqpClient.closeQuietly(s.channel);
+      }
+      broker.forget(this);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ sessions
+
+  /** A message pushed by RabbitMQ. */
+  record Incoming(Session session, long tag, boolean redelivered, AMQP.BasicProperties properties, byte[] body) {}
+
+  /** One channel with one subscription; dead once its channel closed. */
+  static final class Session {
+    final Channel channel;
+    final AtomicBoolean lost = new AtomicBoolean();
+    final AtomicBoolean cancelled = new AtomicBoolean();
+    volatile @Nullable String consumerTag;
+
+    Session(Channel channel) {
+      this.channel = channel;
+    }
+
+    boolean usable() {
+      return !lost.get() && channel.isOpen();
+    }
+
+    void ack(long deliveryTag) {
+      try {
+        channel.basicAck(deliveryTag, false);
+      } catch (IOException | ShutdownSignalException e) {
+        log.debug("Ack of delivery {} not sent, its channel is gone (RabbitMQ will deliver it again): {}",
+            deliveryTag, e.toString());
+      }
+    }
+
+    void nack(long deliveryTag, boolean requeue) {
+      try {
+        channel.basicNack(deliveryTag, false, requeue);
+      } catch (IOException | ShutdownSignalException e) {
+        log.debug("Nack of delivery {} not sent, its channel is gone: {}", deliveryTag, e.toString());
+      }
+    }
+  }
+}

@@ -1,0 +1,39 @@
+package io.machinery.broker.amqp;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.AcceptanceSuite;
+import io.machinery.testkit.TestEndpoints;
+import java.time.Clock;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+
+/** Go's integration scenarios on the AMQP broker with results kept in this JVM. */
+class AmqpMemoryAcceptanceIT extends AcceptanceSuite {
+  @Override
+  protected Config baseConfig() {
+    return Config.builder().broker(TestEndpoints.amqpUrl()).build();
+  }
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return AmqpBroker.create(config);
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return MemoryBackend.create(config, Clock.systemUTC());
+  }
+
+  @AfterEach
+  void trackQueue() {
+    RabbitAdmin.track(config.defaultQueue());
+  }
+
+  @AfterAll
+  static void deleteQueues() throws Exception {
+    RabbitAdmin.deleteTracked();
+  }
+}
