@@ -8,6 +8,8 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.Worker;
 import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,24 +33,24 @@ public final class Example {
     Components components = Components.fromEnvironment();
     switch (command) {
       case "demo" -> {
-        try (Server server = components.server()) {
-          ExampleTasks.registerAll(server);
-          server.newWorker("example_worker", 10).launchAsync();
-          send(server, System.out);
+        try (Stack stack = components.open()) {
+          ExampleTasks.registerAll(stack.server());
+          stack.server().newWorker("example_worker", 10).launchAsync();
+          send(stack.server(), System.out);
         }
       }
       case "worker" -> {
         components.requireShared("worker");
-        try (Server server = components.server()) {
-          ExampleTasks.registerAll(server);
-          Worker worker = server.workerBuilder("example_worker").concurrency(10).handleSignals(true).build();
+        try (Stack stack = components.open()) {
+          ExampleTasks.registerAll(stack.server());
+          Worker worker = stack.server().workerBuilder("example_worker").concurrency(10).handleSignals(true).build();
           worker.launch();
         }
       }
       case "send" -> {
         components.requireShared("send");
-        try (Server server = components.server()) {
-          send(server, System.out);
+        try (Stack stack = components.open()) {
+          send(stack.server(), System.out);
         }
       }
       default -> {
@@ -115,11 +117,25 @@ public final class Example {
       }
     }
 
-    Server server() {
+    /** A server with its broker and backend; closing it closes all three, server first. */
+    Stack open() {
       if (embedded) {
-        return Server.builder().config(config).build();
+        return new Stack(Server.builder().config(config).build(), List.of());
       }
-      return Server.builder().config(config).broker(Brokers.broker(config)).backend(Brokers.backend(config)).build();
+      Broker broker = Brokers.broker(config);
+      Backend backend = Brokers.backend(config);
+      return new Stack(Server.builder().config(config).broker(broker).backend(backend).build(), List.of(broker, backend));
+    }
+  }
+
+  /** What the example built; whoever builds a component closes it. */
+  record Stack(Server server, List<AutoCloseable> components) implements AutoCloseable {
+    @Override
+    public void close() throws Exception {
+      server.close();
+      for (AutoCloseable component : components) {
+        component.close();
+      }
     }
   }
 }
