@@ -473,10 +473,10 @@ public final class Worker implements AutoCloseable {
       if (!backend.groupCompleted(group, signature.groupTaskCount())) {
         return;
       }
+      if (!backend.triggerChord(group)) {
+        return; // another worker completes this chord
+      }
       try {
-        if (!backend.triggerChord(group)) {
-          return;
-        }
         List<TaskState> states;
         try {
           states = backend.groupTaskStates(group, signature.groupTaskCount());
@@ -496,6 +496,8 @@ public final class Worker implements AutoCloseable {
         }
         sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
       } finally {
+        // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
+        // states before the winner reads them).
         if (backend.consumesStatesOnRead()) {
           backend.purgeGroupMeta(group);
         }

@@ -28,7 +28,8 @@ final class ResultStore {
   private final ConcurrentHashMap<String, Entry> groups = new ConcurrentHashMap<>();
   private final Clock clock;
   private final long expireMillis;
-  private final AtomicLong writes = new AtomicLong();
+  /** When the next sweep of expired entries is due (clock millis); sweeps run at most once a second. */
+  private final AtomicLong nextSweepMillis = new AtomicLong();
 
   ResultStore(Clock clock, int expireSeconds) {
     this.clock = clock;
@@ -144,8 +145,9 @@ final class ResultStore {
   }
 
   private void sweepSometimes() {
-    if ((writes.incrementAndGet() & 1023) == 0) {
-      long now = clock.millis();
+    long now = clock.millis();
+    long due = nextSweepMillis.get();
+    if (now >= due && nextSweepMillis.compareAndSet(due, now + 1000)) {
       states.values().removeIf(e -> e.expiresAtMillis <= now);
       groups.values().removeIf(e -> e.expiresAtMillis <= now);
     }
