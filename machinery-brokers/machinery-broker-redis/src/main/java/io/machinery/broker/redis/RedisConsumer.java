@@ -136,50 +136,38 @@ final class RedisConsumer implements Consumer {
   // ----------------------------------------------------------------------------------------------- fetching
 
   private void fetchLoop() {
-    long backoff = 0;
-    boolean queueWasEmpty = false;
-    boolean replyLost = false;
     try {
       while (fetching) {
-        if (replyLost) {
-          try {
-            returnStrays();
-            replyLost = false;
-          } catch (RuntimeException e) {
-            if (!fetching) {
-              break;
-            }
-            handler.brokerError(e);
-            backoff = backoff == 0 ? 100 : Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
-            awaitStop(backoff);
-            continue;
-          }
-        }
-        phase = RESERVING;
-        if (!fetching) {
-          break;
-        }
-        int reserved;
         try {
-          reserved = handler.reserve(broker.fetchBatchSize());
-        } catch (InterruptedException e) {
-          break;
-        } finally {
-          phase = FETCHING;
-        }
-        Thread.interrupted(); // a stop interrupt that arrived just after reserve returned; `fetching` tells
-        if (!fetching) {
-          handler.release(reserved);
-          break;
-        }
-        List<byte[]> messages;
-        try {
-          messages = fetch(reserved, queueWasEmpty);
-          backoff = 0;
+          fetchUntilStopped();
         } catch (RuntimeException e) {
-          handler.release(reserved);
-          replyLost = true; // the command may still run: what it moved is found by returnStrays()
-          dropBlockingConnection(); // so that Lettuce does not send a lost BLMOVE again after reconnecting
+          // A bug or an unexpected reply must not end consumption silently: report it and start over.
+          log.error("Redis consumer {}: fetch loop failed; restarting it", id, e);
+          handler.brokerError(e);
+          replyLostAfterCrash = true;
+          awaitStop(1000);
+        }
+      }
+    } finally {
+      phase = IDLE;
+      loopEnded.countDown();
+    }
+  }
+
+  /** Set when the fetch loop crashed: what a lost reply may have moved is returned by the next run. */
+  private boolean replyLostAfterCrash;
+
+  private void fetchUntilStopped() {
+    long backoff = 0;
+    boolean queueWasEmpty = false;
+    boolean replyLost = replyLostAfterCrash;
+    replyLostAfterCrash = false;
+    while (fetching) {
+      if (replyLost) {
+        try {
+          returnStrays();
+          replyLost = false;
+        } catch (RuntimeException e) {
           if (!fetching) {
             break;
           }
@@ -188,21 +176,56 @@ final class RedisConsumer implements Consumer {
           awaitStop(backoff);
           continue;
         }
-        queueWasEmpty = messages.isEmpty();
+      }
+      phase = RESERVING;
+      if (!fetching) {
+        break;
+      }
+      int reserved;
+      try {
+        reserved = handler.reserve(broker.fetchBatchSize());
+      } catch (InterruptedException e) {
+        break;
+      } finally {
+        phase = FETCHING;
+      }
+      Thread.interrupted(); // a stop interrupt that arrived just after reserve returned; `fetching` tells
+      if (!fetching) {
+        handler.release(reserved);
+        break;
+      }
+      List<byte[]> messages;
+      try {
+        messages = fetch(reserved, queueWasEmpty);
+        backoff = 0;
+      } catch (RuntimeException e) {
+        handler.release(reserved);
+        replyLost = true; // the command may still run: what it moved is found by returnStrays()
+        dropBlockingConnection(); // so that Lettuce does not send a lost BLMOVE again after reconnecting
         if (!fetching) {
-          returnToHead(messages);
-          handler.release(reserved);
           break;
         }
+        handler.brokerError(e);
+        backoff = backoff == 0 ? 100 : Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+        awaitStop(backoff);
+        continue;
+      }
+      queueWasEmpty = messages.isEmpty();
+      if (!fetching) {
+        returnToHead(messages);
+        handler.release(reserved);
+        break;
+      }
+      int handedOver = 0;
+      try {
         for (byte[] message : messages) {
           unsettled.merge(ByteBuffer.wrap(message), 1, Integer::sum);
           handler.handle(new RedisDelivery(this, message));
+          handedOver++;
         }
-        handler.release(reserved - messages.size());
+      } finally {
+        handler.release(reserved - handedOver); // slots of messages not handed over go back, even on a crash
       }
-    } finally {
-      phase = IDLE;
-      loopEnded.countDown();
     }
   }
 
