@@ -81,8 +81,14 @@ final class RabbitAdmin implements AutoCloseable {
     HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/" + path))
         .header("Authorization", "Basic " + Base64.getEncoder().encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8)))
         .GET().build();
-    try (HttpClient http = HttpClient.newHttpClient()) {
-      HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+    // HTTP/1.1: the JDK client's h2c upgrade is sometimes reset by the management plugin (RST_STREAM).
+    // After a broker restart the management plugin answers 500 for a while (its stats database is rebuilt).
+    try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+      HttpResponse<String>[] last = new HttpResponse[1];
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60)).pollInterval(java.time.Duration.ofMillis(250))
+          .ignoreExceptionsInstanceOf(IOException.class)
+          .until(() -> (last[0] = http.send(request, HttpResponse.BodyHandlers.ofString())).statusCode() < 500);
+      HttpResponse<String> response = last[0];
       if (response.statusCode() != 200) {
         throw new IOException("management API " + path + ": HTTP " + response.statusCode() + " " + response.body());
       }
