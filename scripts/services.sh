@@ -334,10 +334,13 @@ wait_rabbitmq() {
   log "rabbitmq: up on $HOST:$AMQP_PORT, management on $HOST:$RABBITMQ_MGMT_PORT in $(since "$RMQ_T0")s"
 }
 
-# The HTTP status of the management API's overview (200 when healthy; 000 when it does not answer).
+# The HTTP status of the management API (overview, then queue list): 200 when healthy, 000 when silent.
 rabbitmq_management_status() {
   command -v curl >/dev/null 2>&1 || { echo 200; return; }
-  curl -s -o /dev/null -m 5 -w '%{http_code}' -u guest:guest "http://$HOST:$RABBITMQ_MGMT_PORT/api/overview" || true
+  local overview queues
+  overview=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -u guest:guest "http://$HOST:$RABBITMQ_MGMT_PORT/api/overview" || true)
+  queues=$(curl -s -o /dev/null -m 5 -w '%{http_code}' -u guest:guest "http://$HOST:$RABBITMQ_MGMT_PORT/api/queues" || true)
+  [[ $overview == 200 ]] && echo "$queues" || echo "$overview"
 }
 
 # RabbitMQ 3.10's management plugin can be left answering 500 ({badkey,rabbit@localhost} in its stats) after
