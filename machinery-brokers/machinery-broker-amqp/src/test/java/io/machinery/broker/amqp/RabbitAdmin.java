@@ -75,6 +75,47 @@ final class RabbitAdmin implements AutoCloseable {
     }
   }
 
+  /** Restarts RabbitMQ (through scripts/services.sh) when its management API answers 5xx for 10 s. */
+  static void ensureManagementServing() throws Exception {
+    if (managementServing(java.time.Duration.ofSeconds(10))) {
+      return;
+    }
+    Process restart = new ProcessBuilder(TestEndpoints.servicesScript(), "restart", "rabbitmq")
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    if (!restart.waitFor(120, java.util.concurrent.TimeUnit.SECONDS) || restart.exitValue() != 0) {
+      restart.destroyForcibly();
+      throw new IOException("restarting RabbitMQ to heal its management API failed");
+    }
+    if (!managementServing(java.time.Duration.ofSeconds(30))) {
+      throw new IOException("RabbitMQ's management API still answers 5xx after a restart");
+    }
+  }
+
+  private static boolean managementServing(java.time.Duration within) throws Exception {
+    String base = TestEndpoints.rabbitManagementUrl();
+    long deadline = System.nanoTime() + within.toNanos();
+    try (HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build()) {
+      do {
+        boolean ok = true;
+        for (String path : new String[] {"overview", "queues", "exchanges"}) {
+          HttpRequest request = HttpRequest.newBuilder(URI.create(base + "/api/" + path))
+              .header("Authorization", "Basic " + Base64.getEncoder().encodeToString("guest:guest".getBytes(StandardCharsets.UTF_8)))
+              .GET().build();
+          try {
+            ok &= http.send(request, HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+          } catch (IOException e) {
+            ok = false;
+          }
+        }
+        if (ok) {
+          return true;
+        }
+        org.awaitility.Awaitility.await().pollDelay(java.time.Duration.ofMillis(500)).until(() -> true);
+      } while (System.nanoTime() < deadline);
+    }
+    return false;
+  }
+
   /** GET on the management API, e.g. {@code queues/%2F/<name>}; the JSON text. */
   static String management(String path) throws Exception {
     String base = TestEndpoints.rabbitManagementUrl();
