@@ -38,6 +38,17 @@ public final class TestEndpoints {
     return "true".equalsIgnoreCase(System.getenv("CI")) || "true".equalsIgnoreCase(System.getenv("IT_REQUIRE_SERVICES"));
   }
 
+  /**
+   * For a test that needs a tool on this machine (a redis-server binary, openssl, a native library): skips on a
+   * developer machine without it, fails when services are required (CI), where nothing may skip silently.
+   */
+  public static void requireTool(boolean available, String why) {
+    if (!available && servicesRequired()) {
+      Assertions.fail(why);
+    }
+    Assumptions.assumeTrue(available, why);
+  }
+
   private static String require(String variable, String what) {
     String value = System.getenv(variable);
     if (value != null && !value.isBlank()) {

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A redis-server process a test starts for a topology the shared test servers do not offer (Sentinel, TLS,
@@ -36,7 +35,7 @@ final class OwnRedisServer implements AutoCloseable {
 
   /** Starts {@code redis-server <args>} in a fresh directory; {@code port} is what it listens on (TCP or TLS). */
   static OwnRedisServer start(Path directory, int port, List<String> args) throws IOException {
-    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/redis-server")) || onPath("redis-server"),
+    io.machinery.testkit.TestEndpoints.requireTool(Files.isExecutable(Path.of("/usr/bin/redis-server")) || onPath("redis-server"),
         "no redis-server binary to start a server of this test's own");
     List<String> command = new ArrayList<>(List.of("redis-server"));
     command.addAll(args);
