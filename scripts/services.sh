@@ -8,6 +8,8 @@
 #   scripts/services.sh env               write $RUN_DIR/env and print it (eval-able export lines)
 #   scripts/services.sh clean             stop all, then delete $RUN_DIR (RabbitMQ's durable queues too)
 #
+# MACHINERY_REDIS_PORT, MACHINERY_REDIS_CLUSTER_PORTS ("7000 7001 7002") and MACHINERY_MEMCACHED_PORT move
+# those servers (with a RUN_DIR of their own) for a private set beside the shared one.
 # NAMEs: redis (6379), redis-cluster (7000-7002, 3 masters), rabbitmq (5672, management 15672),
 # memcached (11211). Everything binds to 127.0.0.1 only and runs as a daemon that owns no terminal
 # and no pipe of the caller, so tests may call `$MACHINERY_SERVICES_SCRIPT restart redis` mid-run.
@@ -22,12 +24,13 @@ SCRIPT_PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOU
 ALL_SERVICES=(redis redis-cluster rabbitmq memcached)
 
 HOST=127.0.0.1
-REDIS_PORT=6379
-CLUSTER_PORTS=(7000 7001 7002)
+# Ports can be moved (with a RUN_DIR of its own) to run a second, private set beside the shared one.
+REDIS_PORT=${MACHINERY_REDIS_PORT:-6379}
+read -r -a CLUSTER_PORTS <<<"${MACHINERY_REDIS_CLUSTER_PORTS:-7000 7001 7002}"
 AMQP_PORT=5672
 RABBITMQ_MGMT_PORT=15672
 EPMD_PORT=4369
-MEMCACHED_PORT=11211
+MEMCACHED_PORT=${MACHINERY_MEMCACHED_PORT:-11211}
 RABBITMQ_LIB=/usr/lib/rabbitmq/bin   # the plain scripts; /usr/sbin's wrappers su to user rabbitmq
 
 log() { printf '[services] %s\n' "$*" >&2; }

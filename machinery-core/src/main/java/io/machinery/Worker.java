@@ -242,6 +242,11 @@ public final class Worker implements AutoCloseable {
     }
 
     @Override
+    public int capacity() {
+      return concurrency;
+    }
+
+    @Override
     public void release(int count) {
       if (count > 0) {
         slots.release(count);

@@ -19,6 +19,17 @@ public interface Delivery {
     return false;
   }
 
+  /**
+   * How many times the broker has handed out this message, this delivery included, where the broker counts
+   * deliveries (an AMQP quorum queue's {@code x-delivery-count}, SQS's {@code ApproximateReceiveCount}, a
+   * Pub/Sub delivery attempt, a count the broker keeps itself); 0 when it does not count. The worker
+   * dead-letters a message whose count exceeds its poison limit, so a message that kills or stalls its
+   * worker every time (a JVM crash, a lease that always expires) cannot circulate for ever.
+   */
+  default int deliveryCount() {
+    return 0;
+  }
+
   /** The message is handled (its result is stored); remove it for good. */
   void ack();
 
@@ -27,6 +38,19 @@ public interface Delivery {
    * Used for tasks this worker does not know.
    */
   void requeue(Duration delay);
+
+  /**
+   * Like {@link #requeue(Duration)}, but what comes back is {@code replacement} instead of the original
+   * message: the worker uses it to count requeues inside the message (its attempt header), so a bound on
+   * requeues survives worker restarts and holds across workers. A broker that cannot replace a message keeps
+   * the original (this default); the worker then bounds requeues by {@link #deliveryCount()} or its own memory.
+   *
+   * @param delay how long the message stays away before it can be delivered again
+   * @param replacement the message to deliver instead (Go's JSON, as {@link #body()})
+   */
+  default void requeue(Duration delay, byte[] replacement) {
+    requeue(delay);
+  }
 
   /**
    * The message can never be handled (it is not a task message): move it where a person can find it (a

@@ -17,6 +17,14 @@ public interface DeliveryHandler {
    */
   int reserve(int max) throws InterruptedException;
 
+  /**
+   * The most slots this handler can ever have reserved at once (the worker's concurrency), so a broker can
+   * size its prefetch or flow control without probing {@link #reserve(int)}.
+   */
+  default int capacity() {
+    return Integer.MAX_VALUE;
+  }
+
   /** Returns reserved slots that were not used. */
   void release(int slots);
 

@@ -17,12 +17,14 @@ import org.jspecify.annotations.Nullable;
  */
 public final class RecordingHandler implements DeliveryHandler {
   private final Semaphore slots;
+  private final int capacity;
   private final LinkedBlockingQueue<Delivery> received = new LinkedBlockingQueue<>();
   private final AtomicInteger handedOver = new AtomicInteger();
   private final List<Throwable> brokerErrors = new CopyOnWriteArrayList<>();
 
   public RecordingHandler(int slots) {
     this.slots = new Semaphore(slots);
+    this.capacity = slots;
   }
 
   @Override
@@ -33,6 +35,11 @@ public final class RecordingHandler implements DeliveryHandler {
       reserved++;
     }
     return reserved;
+  }
+
+  @Override
+  public int capacity() {
+    return capacity;
   }
 
   @Override
