@@ -22,6 +22,19 @@ set -euo pipefail
 RUN_DIR=${RUN_DIR:-${MACHINERY_RUN_DIR:-/tmp/machinery-services}}
 SCRIPT_PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 ALL_SERVICES=(redis redis-cluster rabbitmq memcached)
+# Further servers are plug-ins: scripts/services.d/NAME.sh (NAME in [a-z0-9]+) defines start_NAME, stop_NAME,
+# status_NAME (one status line), env_NAME (env_line calls) and optionally foreign_NAME (true when its port
+# answers but this script did not start it). Each installs what it needs itself, idempotently, and uses the
+# helpers below (launch, wait_port, live_pid, stop_pid, ...). They start after the built-in servers.
+PLUGIN_SERVICES=()
+for plugin in "$(dirname "$SCRIPT_PATH")"/services.d/*.sh; do
+  [[ -e $plugin ]] || continue
+  PLUGIN_SERVICES+=("$(basename "$plugin" .sh)")
+  # shellcheck source=/dev/null
+  . "$plugin"
+done
+ALL_SERVICES+=("${PLUGIN_SERVICES[@]}")
+is_plugin() { local p; for p in "${PLUGIN_SERVICES[@]}"; do [[ $1 == "$p" ]] && return 0; done; return 1; }
 
 HOST=127.0.0.1
 # Ports can be moved (with a RUN_DIR of its own) to run a second, private set beside the shared one.
@@ -453,6 +466,11 @@ write_env() {
     env_line MEMCACHE_ADDR "$HOST:$MEMCACHED_PORT"
     env_line MACHINERY_SERVICES_SCRIPT "$SCRIPT_PATH"
     env_line MACHINERY_RUN_DIR "$RUN_DIR"
+    env_line MACHINERY_REDIS_PORT "$REDIS_PORT"
+    env_line MACHINERY_REDIS_CLUSTER_PORTS "${CLUSTER_PORTS[*]}"
+    env_line MACHINERY_MEMCACHED_PORT "$MEMCACHED_PORT"
+    local plugin
+    for plugin in "${PLUGIN_SERVICES[@]}"; do "env_$plugin"; done
   } >"$tmp"
   mv -f "$tmp" "$RUN_DIR/env"
 }
@@ -479,6 +497,8 @@ status() {
   fi
   status_line rabbitmq "$AMQP_PORT $RABBITMQ_MGMT_PORT" "$(RMQ_DIR)/rabbit.pid" beam.smp
   status_line memcached "$MEMCACHED_PORT" "$RUN_DIR/memcached/memcached.pid" memcached
+  local plugin
+  for plugin in "${PLUGIN_SERVICES[@]}"; do "status_$plugin"; done
   printf 'run dir: %s\n' "$RUN_DIR"
 }
 
@@ -507,6 +527,7 @@ start_services() {
       redis) start_redis ;;
       redis-cluster) start_redis_cluster ;;
       memcached) start_memcached ;;
+      *) is_plugin "$n" && "start_$n" ;;
     esac
   done
   if $rmq_waiting; then wait_rabbitmq; fi
@@ -523,6 +544,7 @@ stop_one() {
     redis-cluster) stop_redis_cluster ;;
     rabbitmq) stop_rabbitmq ;;
     memcached) stop_memcached ;;
+    *) is_plugin "$1" && "stop_$1" ;;
   esac
 }
 
@@ -551,6 +573,7 @@ foreign() {
       return 1 ;;
     rabbitmq) port_open "$AMQP_PORT" && [[ -z $(live_pid "$(RMQ_DIR)/rabbit.pid" beam.smp) ]] ;;
     memcached) port_open "$MEMCACHED_PORT" && [[ -z $(live_pid "$RUN_DIR/memcached/memcached.pid" memcached) ]] ;;
+    *) is_plugin "$1" && declare -F "foreign_$1" >/dev/null && "foreign_$1" ;;
   esac
 }
 
