@@ -3,13 +3,14 @@
 #   make services        start redis, redis-cluster, rabbitmq, memcached on 127.0.0.1 (scripts/services.sh)
 #   make services-stop   stop them
 #   make test            start the servers, then ./mvnw verify with the unit and integration tests
+#   make unit            only the tests that need no server (surefire *Test), no servers started
 #   make run             build and run the example program
 #   make bench           build and run the JMH benchmarks (never part of `verify`)
 #   make clean           ./mvnw clean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: services services-stop test run bench clean jdk
+.PHONY: services services-stop test unit run bench clean jdk
 
 # Where scripts/services.sh keeps PID files, logs and the env file with the endpoints.
 RUN_DIR ?= $(or $(MACHINERY_RUN_DIR),/tmp/machinery-services)
@@ -35,6 +36,10 @@ services-stop:
 test: jdk
 	scripts/services.sh start
 	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) -V verify
+
+# The fast loop: every *Test (no server needed); the *IT classes are skipped.
+unit: jdk
+	$(MVNW) verify -DskipITs
 
 # The example reads its endpoints from the env file when the servers are running (make services).
 run: jdk
