@@ -3,13 +3,13 @@ package io.machinery;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.machinery.config.Config;
 import io.machinery.internal.GoJson;
 import io.machinery.spi.GroupMeta;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -26,6 +26,13 @@ import org.jspecify.annotations.Nullable;
  * []uint8} as base64, {@code <>&} escaped. Decoding accepts anything Go may write: keys match
  * case-insensitively, unknown keys are ignored, {@code null} leaves a field at its zero value, and numbers are
  * kept exact (uint64 beyond {@code Long}) to be read by their declared type later.
+ *
+ * <p>Decoding also survives hostile input (reliability review F1, F16): documents nest at most {@value
+ * GoJson#MAX_NESTING_DEPTH} levels, number tokens have at most {@value GoJson#MAX_NUMBER_LENGTH} characters,
+ * keys at most {@value GoJson#MAX_NAME_LENGTH}; a task message is at most {@link Config#maxMessageBytes()}
+ * bytes and its ids and routing keys are checked ({@code WireChecks}). Bytes that are not UTF-8 and a
+ * byte-order mark are refused (Go refuses the mark too; it would replace bad bytes by U+FFFD). Every failure is
+ * a {@link MalformedMessageException} quoting at most 512 bytes of the input, escaped, with a SHA-256 prefix.
  *
  * <p>Thread-safe; all methods are static. Brokers and backends of every module use this one codec.
  */
@@ -183,11 +190,43 @@ public final class WireCodec {
   // ---------------------------------------------------------------------------------------------- decoding
 
   /**
-   * Reads a task message.
+   * Reads a task message with the default checks ({@link Config#DEFAULT}: strict ids, at most {@value
+   * Config#DEFAULT_MAX_MESSAGE_BYTES} bytes); see {@link #decodeSignature(byte[], Config)}.
    *
-   * @throws MalformedMessageException with Go's text when the bytes are not a task message
+   * @throws MalformedMessageException with Go's text when the bytes are not an acceptable task message
    */
   public static Signature decodeSignature(byte[] json) {
+    return decodeSignature(json, Config.DEFAULT);
+  }
+
+  /**
+   * Reads a task message, refusing what a hostile producer could use to stop or misdirect a worker: more
+   * than {@link Config#maxMessageBytes()} bytes, nesting deeper than {@value GoJson#MAX_NESTING_DEPTH}, number
+   * tokens longer than {@value GoJson#MAX_NUMBER_LENGTH} characters, keys longer than {@value
+   * GoJson#MAX_NAME_LENGTH}, bytes that are not UTF-8, a byte-order mark (as Go), and ids or routing keys
+   * that could name keys other than task states and queues (see {@link Config#strictUuids()}). Each failure is
+   * a {@link MalformedMessageException} whose text quotes at most 512 bytes of the message, escaped; nothing
+   * else escapes, not even a {@link StackOverflowError}.
+   *
+   * @throws MalformedMessageException with Go's text ({@code Could not unmarshal '<msg>' into a task
+   *     signature: <reason>}) when the bytes are not an acceptable task message
+   */
+  public static Signature decodeSignature(byte[] json, Config config) {
+    try {
+      if (json.length > config.maxMessageBytes()) {
+        throw new IllegalArgumentException("message of " + json.length + " bytes is over the limit of "
+            + config.maxMessageBytes() + " bytes (max_message_bytes)");
+      }
+      WireChecks.checkStart(json);
+      Signature signature = parseSignature(json);
+      WireChecks.checkSignature(signature, config);
+      return signature;
+    } catch (IOException | RuntimeException | StackOverflowError e) {
+      throw malformed(json, "a task signature", e);
+    }
+  }
+
+  private static Signature parseSignature(byte[] json) throws IOException {
     try (JsonParser in = GoJson.FACTORY.createParser(json)) {
       JsonToken first = in.nextToken();
       if (first == null) {
@@ -202,10 +241,16 @@ public final class WireCodec {
         throw new IOException("invalid character after top-level value");
       }
       return signature;
-    } catch (IOException | RuntimeException e) {
-      throw new MalformedMessageException(
-          "Could not unmarshal '" + preview(json) + "' into a task signature: " + reason(e), e);
     }
+  }
+
+  /**
+   * The exception for bytes that did not decode. A {@link StackOverflowError} is not kept as the cause: its
+   * trace would be thousands of lines in a log.
+   */
+  private static MalformedMessageException malformed(byte[] json, String what, Throwable e) {
+    String text = "Could not unmarshal '" + WireChecks.preview(json) + "' into " + what + ": " + reason(e);
+    return e instanceof StackOverflowError ? new MalformedMessageException(text) : new MalformedMessageException(text, e);
   }
 
   /**
@@ -382,8 +427,8 @@ public final class WireCodec {
       return TaskState.of(
           string(m, "taskuuid"), string(m, "taskname"), parsed, results == null ? null : results(results),
           string(m, "error"), time(m, "createdat"), integer(m, "ttl"));
-    } catch (IOException | RuntimeException e) {
-      throw new MalformedMessageException("Could not unmarshal '" + preview(json) + "' into a task state: " + reason(e), e);
+    } catch (IOException | RuntimeException | StackOverflowError e) {
+      throw malformed(json, "a task state", e);
     }
   }
 
@@ -408,8 +453,8 @@ public final class WireCodec {
       return GroupMeta.of(
           string(m, "groupuuid"), uuids, bool(m, "chordtriggered"), bool(m, "lock"), time(m, "createdat"),
           integer(m, "ttl"));
-    } catch (IOException | RuntimeException e) {
-      throw new MalformedMessageException("Could not unmarshal '" + preview(json) + "' into a group meta: " + reason(e), e);
+    } catch (IOException | RuntimeException | StackOverflowError e) {
+      throw malformed(json, "a group meta", e);
     }
   }
 
@@ -417,12 +462,13 @@ public final class WireCodec {
   public static List<TaskResult> decodeResults(byte[] json) {
     try {
       return results(readDocument(json));
-    } catch (IOException | RuntimeException e) {
-      throw new MalformedMessageException("Could not unmarshal '" + preview(json) + "' into task results: " + reason(e), e);
+    } catch (IOException | RuntimeException | StackOverflowError e) {
+      throw malformed(json, "task results", e);
     }
   }
 
   private static @Nullable Object readDocument(byte[] json) throws IOException {
+    WireChecks.checkStart(json);
     try (JsonParser in = GoJson.FACTORY.createParser(json)) {
       if (in.nextToken() == null) {
         throw new IOException("unexpected end of JSON input");
@@ -527,19 +573,14 @@ public final class WireCodec {
     return "object";
   }
 
-  private static String reason(Exception e) {
+  private static String reason(Throwable e) {
+    if (e instanceof StackOverflowError) {
+      return "nested too deeply for this thread's stack";
+    }
     String message = e.getMessage();
     if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j) {
       message = j.getOriginalMessage();
     }
-    return message == null ? e.getClass().getSimpleName() : message;
-  }
-
-  private static final int PREVIEW_LIMIT = 512;
-
-  /** The start of a message for error texts (a huge bad message must not make a huge log line). */
-  private static String preview(byte[] json) {
-    String text = new String(json, 0, Math.min(json.length, PREVIEW_LIMIT), StandardCharsets.UTF_8);
-    return json.length > PREVIEW_LIMIT ? text + "…(" + json.length + " bytes)" : text;
+    return WireChecks.reason(message == null ? e.getClass().getSimpleName() : message);
   }
 }

@@ -27,6 +27,9 @@ public final class Config {
   /** Messages larger than this are refused by senders and dead-lettered by workers (16 MiB). */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+  /** Whether task messages must carry Go's own id shapes (see {@link #strictUuids()}). */
+  public static final boolean DEFAULT_STRICT_UUIDS = true;
+
   /** Go's {@code defaultCnf}. */
   public static final Config DEFAULT = new Builder().build();
 
@@ -43,6 +46,7 @@ public final class Config {
   private final boolean noUnixSignals;
   private final boolean tls;
   private final int maxMessageBytes;
+  private final boolean strictUuids;
 
   private Config(Builder b) {
     broker = b.broker;
@@ -58,6 +62,7 @@ public final class Config {
     noUnixSignals = b.noUnixSignals;
     tls = b.tls;
     maxMessageBytes = b.maxMessageBytes;
+    strictUuids = b.strictUuids;
   }
 
   public static Builder builder() {
@@ -115,6 +120,15 @@ public final class Config {
   public boolean tls() { return tls; }
   /** The largest task message, in bytes, a sender publishes and a worker accepts. */
   public int maxMessageBytes() { return maxMessageBytes; }
+  /**
+   * Whether a received task message must use Go's id shapes ({@code strict_uuids}, {@code
+   * MACHINERY_STRICT_UUIDS}; default {@value #DEFAULT_STRICT_UUIDS}): task UUIDs {@code task_<uuid>}, {@code
+   * chord_<uuid>} or a bare UUID, group UUIDs {@code group_<uuid>} or a bare UUID. Ids are raw Redis keys and
+   * AMQP queue names, so a message with another id could overwrite keys that are not task states. Set it to
+   * false for a Go deployment that assigns its own UUIDs: ids are then only bounded (256 characters, no
+   * whitespace or control characters) and kept off reserved keys.
+   */
+  public boolean strictUuids() { return strictUuids; }
 
   @Override
   public String toString() {
@@ -137,6 +151,7 @@ public final class Config {
     private boolean noUnixSignals = true;
     private boolean tls;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+    private boolean strictUuids = DEFAULT_STRICT_UUIDS;
 
     private Builder() {}
 
@@ -154,6 +169,7 @@ public final class Config {
       noUnixSignals = c.noUnixSignals;
       tls = c.tls;
       maxMessageBytes = c.maxMessageBytes;
+      strictUuids = c.strictUuids;
     }
 
     public Builder broker(String value) { broker = Objects.requireNonNull(value, "broker"); return this; }
@@ -187,6 +203,9 @@ public final class Config {
       maxMessageBytes = value;
       return this;
     }
+
+    /** See {@link Config#strictUuids()}. */
+    public Builder strictUuids(boolean value) { strictUuids = value; return this; }
 
     public Config build() {
       return new Config(this);

@@ -81,6 +81,7 @@ final class ConfigLoader {
     setBool(s, what, "NO_UNIX_SIGNALS", b::noUnixSignals);
     setBool(s, what, "MACHINERY_TLS", b::tls);
     setInt(s, what, "MACHINERY_MAX_MESSAGE_BYTES", b::maxMessageBytes);
+    setBool(s, what, "MACHINERY_STRICT_UUIDS", b::strictUuids);
 
     AmqpConfig amqp = AmqpConfig.DEFAULT;
     amqp = with(s, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
@@ -241,6 +242,7 @@ final class ConfigLoader {
       Map.entry("NO_UNIX_SIGNALS", "no_unix_signals"),
       Map.entry("MACHINERY_TLS", "tls"),
       Map.entry("MACHINERY_MAX_MESSAGE_BYTES", "max_message_bytes"),
+      Map.entry("MACHINERY_STRICT_UUIDS", "strict_uuids"),
       Map.entry("AMQP_EXCHANGE", "amqp.exchange"),
       Map.entry("AMQP_EXCHANGE_TYPE", "amqp.exchange_type"),
       Map.entry("AMQP_BINDING_KEY", "amqp.binding_key"),
