@@ -3,6 +3,7 @@ package io.machinery.config;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything a server, its broker and its backend are configured with: Go's {@code config.Config}, with the
@@ -130,10 +131,38 @@ public final class Config {
    */
   public boolean strictUuids() { return strictUuids; }
 
+  /**
+   * Equal when every setting is equal ({@link ConfigReloader} relies on this to notice any change). A field
+   * added to this class must be added here, to {@link #hashCode()} and to {@code ConfigTest}'s field check.
+   */
+  @Override
+  public boolean equals(@Nullable Object o) {
+    if (this == o) {
+      return true;
+    }
+    if (!(o instanceof Config c)) {
+      return false;
+    }
+    return broker.equals(c.broker) && lock.equals(c.lock) && multipleBrokerSeparator.equals(c.multipleBrokerSeparator)
+        && defaultQueue.equals(c.defaultQueue) && resultBackend.equals(c.resultBackend)
+        && resultsExpireIn == c.resultsExpireIn && amqp.equals(c.amqp) && sqs.equals(c.sqs) && redis.equals(c.redis)
+        && dynamoDb.equals(c.dynamoDb) && noUnixSignals == c.noUnixSignals && tls == c.tls
+        && maxMessageBytes == c.maxMessageBytes && strictUuids == c.strictUuids;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(broker, lock, multipleBrokerSeparator, defaultQueue, resultBackend, resultsExpireIn, amqp,
+        sqs, redis, dynamoDb, noUnixSignals, tls, maxMessageBytes, strictUuids);
+  }
+
+  /** The settings without credentials: URLs as scheme, host and port only, the Sentinel password redacted. */
   @Override
   public String toString() {
     return "Config{broker=" + Redaction.redactUrl(broker) + ", resultBackend=" + Redaction.redactUrl(resultBackend)
-        + ", defaultQueue=" + defaultQueue + ", resultsExpireIn=" + resultsExpireIn + "}";
+        + ", lock=" + Redaction.redactUrl(lock) + ", defaultQueue=" + defaultQueue + ", resultsExpireIn="
+        + resultsExpireIn + ", tls=" + tls + ", maxMessageBytes=" + maxMessageBytes + ", strictUuids=" + strictUuids
+        + ", amqp=" + amqp + ", redis=" + redis + "}";
   }
 
   /** Builds a {@link Config}; every field starts at Go's default. Not thread-safe. */
