@@ -171,17 +171,19 @@ final class WireChecks {
   // ------------------------------------------------------------------------------------------------ quoting
 
   /**
-   * Go refuses a UTF-8 byte-order mark ("invalid character 'ï' looking for beginning of value"), and reads
-   * only UTF-8; Jackson would skip the mark and auto-detect UTF-16/32, so the first byte is checked here.
+   * Go refuses a UTF-8 byte-order mark ("invalid character 'ï' looking for beginning of value") and reads
+   * only UTF-8. Jackson would skip the mark and detect UTF-16/32 from NUL bytes among the first four, so both
+   * are refused here (a NUL byte never appears in UTF-8 JSON text outside a string, nor raw inside one).
    */
   static void checkStart(byte[] json) {
-    if (json.length == 0) {
-      return;
+    if (json.length > 0 && (json[0] & 0xff) == 0xef) {
+      throw new IllegalArgumentException("invalid character 'ï' looking for beginning of value (a UTF-8 byte-order mark)");
     }
-    int first = json[0] & 0xff;
-    if (first == 0xef || first == 0xfe || first == 0xff || first == 0x00) {
-      throw new IllegalArgumentException("invalid character " + (first == 0xef ? "'ï'" : String.format("'\\x%02x'", first))
-          + " looking for beginning of value" + (first == 0xef ? " (a UTF-8 byte-order mark)" : ""));
+    for (int i = 0; i < Math.min(json.length, 4); i++) {
+      int b = json[i] & 0xff;
+      if (b == 0x00 || b == 0xfe || b == 0xff) {
+        throw new IllegalArgumentException(String.format("invalid character '\\x%02x' at byte %d: not UTF-8 JSON", b, i));
+      }
     }
   }
 

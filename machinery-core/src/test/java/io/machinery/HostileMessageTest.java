@@ -177,8 +177,11 @@ class HostileMessageTest {
   }
 
   @Test
-  void utf16IsRefusedAsGoRefusesIt() {
-    refused(message("").getBytes(StandardCharsets.UTF_16BE), Config.DEFAULT).hasMessageContaining("invalid character");
+  void utf16AndUtf32AreRefusedAsGoRefusesThem() {
+    refused(message("").getBytes(StandardCharsets.UTF_16BE), Config.DEFAULT).hasMessageContaining("not UTF-8 JSON");
+    refused(message("").getBytes(StandardCharsets.UTF_16LE), Config.DEFAULT).hasMessageContaining("not UTF-8 JSON");
+    refused(message("").getBytes(java.nio.charset.Charset.forName("UTF-32LE")), Config.DEFAULT)
+        .hasMessageContaining("not UTF-8 JSON");
   }
 
   @Test
