@@ -57,4 +57,14 @@ class GoFormatsTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> GoTime.unixNanos(java.time.Instant.parse("2262-04-12T00:00:00Z")))
         .isInstanceOf(ArithmeticException.class);
   }
+
+  @Test
+  void aHugeValueIsShownOnlyInPart() {
+    String huge = "x".repeat(1 << 20);
+    assertThat(GoTypes.show(java.util.List.of(huge))).hasSize(GoTypes.MAX_SHOWN_CHARS + "…(1048578 characters)".length())
+        .endsWith("…(1048578 characters)");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> GoTypes.toTyped("int64", huge))
+        .satisfies(e -> assertThat(e.getMessage().length()).isLessThan(2 * GoTypes.MAX_SHOWN_CHARS));
+    assertThat(GoTypes.show(java.util.List.of(1L, "a"))).isEqualTo("[1 a]");
+  }
 }
