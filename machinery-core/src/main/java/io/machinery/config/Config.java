@@ -1,6 +1,7 @@
 package io.machinery.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -107,6 +108,8 @@ public final class Config {
   public int resultsExpireIn() { return resultsExpireIn; }
   /** {@link #resultsExpireIn()} with Go's 0 → 3600 rule applied. */
   public int effectiveResultsExpireIn() { return resultsExpireIn > 0 ? resultsExpireIn : DEFAULT_RESULTS_EXPIRE_IN; }
+  /** How long results are kept, with Go's 0 → 3600 s rule applied: {@link #effectiveResultsExpireIn()} as a Duration. */
+  public Duration resultsExpiry() { return Duration.ofSeconds(effectiveResultsExpireIn()); }
   public AmqpConfig amqp() { return amqp; }
   public SqsConfig sqs() { return sqs; }
   public RedisConfig redis() { return redis; }
@@ -218,6 +221,17 @@ public final class Config {
       }
       resultsExpireIn = seconds;
       return this;
+    }
+    /** {@link #resultsExpireIn(int)} as a Duration, rounded up to whole seconds; zero means 3600 s, as in Go. */
+    public Builder resultsExpiry(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("results expiry must not be negative, was " + value);
+      }
+      long seconds = value.getSeconds() + (value.getNano() > 0 ? 1 : 0);
+      if (seconds > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("results expiry must be at most " + Integer.MAX_VALUE + " seconds, was " + value);
+      }
+      return resultsExpireIn((int) seconds);
     }
     public Builder amqp(AmqpConfig value) { amqp = Objects.requireNonNull(value); return this; }
     public Builder sqs(SqsConfig value) { sqs = Objects.requireNonNull(value); return this; }

@@ -172,6 +172,16 @@ class ConfigTest {
     assertThat(checked).isGreaterThanOrEqualTo(14);
   }
 
+  @Test
+  void resultsExpiryIsADurationWithGosZeroRule() {
+    assertThat(Config.DEFAULT.resultsExpiry()).isEqualTo(Duration.ofHours(1));
+    assertThat(Config.builder().resultsExpiry(Duration.ofMillis(1500)).build().resultsExpireIn()).isEqualTo(2);
+    assertThat(Config.builder().resultsExpiry(Duration.ZERO).build().resultsExpiry()).isEqualTo(Duration.ofHours(1));
+    assertThat(Config.builder().resultsExpireIn(30).build().resultsExpiry()).isEqualTo(Duration.ofSeconds(30));
+    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofSeconds(-1))).hasMessageContaining("negative");
+    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofDays(100_000))).hasMessageContaining("at most");
+  }
+
   /** Another value of the same type: for a record, the first component that can be changed is. */
   private static Object different(Object value) throws Exception {
     if (value instanceof String s) return s + "x";
