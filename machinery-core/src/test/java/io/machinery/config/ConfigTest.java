@@ -151,7 +151,8 @@ class ConfigTest {
 
   /**
    * Reliability review F18: {@link ConfigReloader} applies a change when the configs differ, so every field
-   * of {@link Config} must take part in {@code equals}. Each field in turn is given another value.
+   * of {@link Config} must take part in {@code equals}. Each field in turn is given another value (set on
+   * the builder field of the same name, since the builder copies them one by one).
    */
   @Test
   void equalsAndHashCodeSeeEverySetting() throws Exception {
@@ -162,9 +163,12 @@ class ConfigTest {
       if (java.lang.reflect.Modifier.isStatic(field.getModifiers())) {
         continue;
       }
-      field.setAccessible(true);
-      Config changed = Config.DEFAULT.toBuilder().build();
-      field.set(changed, different(field.get(changed)));
+      // Through the builder's field of the same name: the builder's fields are not final.
+      java.lang.reflect.Field setting = Config.Builder.class.getDeclaredField(field.getName());
+      setting.setAccessible(true);
+      Config.Builder builder = Config.DEFAULT.toBuilder();
+      setting.set(builder, different(setting.get(builder)));
+      Config changed = builder.build();
       assertThat(changed).as(field.getName()).isNotEqualTo(base);
       assertThat(changed.hashCode()).as(field.getName()).isNotEqualTo(base.hashCode());
       checked++;
