@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Set;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -123,7 +122,7 @@ final class WireChecks {
         throw new IllegalArgumentException(field + " " + quote(id) + " contains whitespace or a control character");
       }
     }
-    if (reserved(config).contains(id) || id.equals(config.defaultQueue()) || DERIVED_KEY.matcher(id).matches()) {
+    if (reserved(id, config) || id.equals(config.defaultQueue()) || DERIVED_KEY.matcher(id).matches()) {
       throw new IllegalArgumentException(field + " " + quote(id) + " names a reserved key");
     }
   }
@@ -140,7 +139,7 @@ final class WireChecks {
     if (hasControl(key)) {
       throw new IllegalArgumentException(path + "RoutingKey " + quote(key) + " contains a control character");
     }
-    if (reserved(config).contains(key) || ANY_ID.matcher(key).matches() || DERIVED_KEY.matcher(key).matches()) {
+    if (reserved(key, config) || ANY_ID.matcher(key).matches() || DERIVED_KEY.matcher(key).matches()) {
       throw new IllegalArgumentException(path + "RoutingKey " + quote(key) + " names a reserved key, not a queue");
     }
   }
@@ -155,8 +154,8 @@ final class WireChecks {
     }
   }
 
-  private static Set<String> reserved(Config config) {
-    return Set.of(CHORD_MUTEX, config.redis().delayedTasksKey());
+  private static boolean reserved(String key, Config config) {
+    return key.equals(CHORD_MUTEX) || key.equals(config.redis().delayedTasksKey());
   }
 
   private static boolean hasControl(String s) {
