@@ -1,8 +1,11 @@
 package io.machinery;
 
+import io.machinery.internal.GoJson;
 import io.machinery.internal.GoTypes;
 import java.math.BigInteger;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
@@ -88,6 +91,14 @@ public final class Arg {
   }
 
   private static @Nullable Object normalise(@Nullable Object value) {
+    return normalise(value, 0);
+  }
+
+  /**
+   * One stack frame per level, and no deeper than the decoder admits ({@link GoJson#MAX_NESTING_DEPTH}): a
+   * value nested 10,000 deep is refused here instead of overflowing the stack of whoever builds the argument.
+   */
+  private static @Nullable Object normalise(@Nullable Object value, int depth) {
     if (value instanceof Integer || value instanceof Short || value instanceof Byte) {
       return ((Number) value).longValue();
     }
@@ -100,15 +111,19 @@ public final class Arg {
     if (value instanceof BigInteger b && b.bitLength() <= 63) {
       return b.longValue();
     }
-    if (value != null && value.getClass().isArray()) {
-      List<?> list = GoTypes.asList(value);
-      return list == null ? value : list.stream().map(Arg::normalise).toList();
+    List<?> list = value instanceof List<?> l ? l : value != null && value.getClass().isArray() ? GoTypes.asList(value) : null;
+    if (list == null) {
+      return value;
     }
-    if (value instanceof List<?> list) {
-      return java.util.Collections.unmodifiableList(
-          list.stream().map(Arg::normalise).collect(java.util.stream.Collectors.toList()));
+    if (depth >= GoJson.MAX_NESTING_DEPTH) {
+      throw new IllegalArgumentException(
+          "argument value is nested deeper than " + GoJson.MAX_NESTING_DEPTH + " lists; Go's argument types are flat");
     }
-    return value;
+    List<@Nullable Object> out = new ArrayList<>(list.size());
+    for (Object item : list) {
+      out.add(normalise(item, depth + 1));
+    }
+    return Collections.unmodifiableList(out);
   }
 
   @Override

@@ -64,10 +64,10 @@ class WireCodecTest {
 
   @Test
   void keysMatchCaseInsensitivelyAndUnknownKeysAreIgnored() {
-    String json = "{\"uuid\":\"task_1\",\"NAME\":\"add\",\"routingKey\":\"q\",\"Extra\":{\"x\":[1,2]},"
+    String json = "{\"uuid\":\"task_01946605-74d3-42cd-b496-1d167c84cdb7\",\"NAME\":\"add\",\"routingKey\":\"q\",\"Extra\":{\"x\":[1,2]},"
         + "\"args\":[{\"type\":\"int64\",\"value\":5}],\"RetryCount\":null}";
     Signature s = WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8));
-    assertThat(s.uuid()).isEqualTo("task_1");
+    assertThat(s.uuid()).isEqualTo("task_01946605-74d3-42cd-b496-1d167c84cdb7");
     assertThat(s.name()).isEqualTo("add");
     assertThat(s.routingKey()).isEqualTo("q");
     assertThat(s.retryCount()).isZero();
@@ -76,7 +76,7 @@ class WireCodecTest {
 
   @Test
   void valuesAreReadByTheirDeclaredTypeNotByTheirJsonToken() {
-    String json = "{\"Args\":["
+    String json = "{\"UUID\":\"01946605-74d3-42cd-b496-1d167c84cdb7\",\"Args\":["
         + "{\"Type\":\"uint64\",\"Value\":18446744073709551615},"
         + "{\"Type\":\"int64\",\"Value\":9007199254740993},"
         + "{\"Type\":\"float64\",\"Value\":200},"
@@ -118,7 +118,7 @@ class WireCodecTest {
   @Test
   void etaKeepsNanosecondsAndItsOffset() {
     OffsetDateTime eta = OffsetDateTime.of(2025, 1, 2, 3, 4, 5, 123_456_700, ZoneOffset.ofHours(2));
-    Signature s = Signature.builder("x").uuid("u").eta(eta).build();
+    Signature s = Signature.builder("x").eta(eta).build();
     String json = new String(WireCodec.encode(s), StandardCharsets.UTF_8);
     assertThat(json).contains("\"ETA\":\"2025-01-02T03:04:05.1234567+02:00\"");
     assertThat(WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8)).eta()).isEqualTo(eta);

@@ -16,6 +16,13 @@ import org.jspecify.annotations.Nullable;
  * @param prefetchCount channel QoS ({@code AMQP_PREFETCH_COUNT}, default {@value #DEFAULT_PREFETCH_COUNT})
  * @param autoDelete whether delay queues auto-delete ({@code AMQP_AUTO_DELETE})
  * @param delayedQueue the single delayed queue, or empty for Go's per-delay queues ({@code AMQP_DELAYED_QUEUE})
+ *
+ * <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical constructor and
+ * the {@code with…} methods are kept for existing callers.
+ *
+ * <pre>{@code
+ * AmqpConfig amqp = AmqpConfig.builder().exchange("tasks").prefetchCount(10).build();
+ * }</pre>
  */
 public record AmqpConfig(
     String exchange,
@@ -31,11 +38,14 @@ public record AmqpConfig(
   public static final String DEFAULT_EXCHANGE_TYPE = "direct";
   public static final String DEFAULT_BINDING_KEY = "machinery_task";
   public static final int DEFAULT_PREFETCH_COUNT = 3;
+  public static final boolean DEFAULT_AUTO_DELETE = false;
+  /** Empty: Go's per-delay queues. */
+  public static final String DEFAULT_DELAYED_QUEUE = "";
 
   /** Go's defaults. */
   public static final AmqpConfig DEFAULT =
       new AmqpConfig(DEFAULT_EXCHANGE, DEFAULT_EXCHANGE_TYPE, Map.of(), Map.of(), DEFAULT_BINDING_KEY,
-          DEFAULT_PREFETCH_COUNT, false, "");
+          DEFAULT_PREFETCH_COUNT, DEFAULT_AUTO_DELETE, DEFAULT_DELAYED_QUEUE);
 
   public AmqpConfig {
     Objects.requireNonNull(exchange, "exchange");
@@ -57,4 +67,54 @@ public record AmqpConfig(
   public AmqpConfig withPrefetchCount(int value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, value, autoDelete, delayedQueue); }
   public AmqpConfig withAutoDelete(boolean value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount, value, delayedQueue); }
   public AmqpConfig withDelayedQueue(@Nullable String value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount, autoDelete, value == null ? "" : value); }
+
+  /** A builder starting from Go's defaults ({@link #DEFAULT}). */
+  public static Builder builder() {
+    return new Builder(DEFAULT);
+  }
+
+  /** A builder starting from this config. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** Builds an {@link AmqpConfig}; validated in {@link #build()}. */
+  public static final class Builder {
+    private String exchange;
+    private String exchangeType;
+    private Map<String, Object> queueDeclareArgs;
+    private Map<String, Object> queueBindingArgs;
+    private String bindingKey;
+    private int prefetchCount;
+    private boolean autoDelete;
+    private String delayedQueue;
+
+    private Builder(AmqpConfig c) {
+      exchange = c.exchange;
+      exchangeType = c.exchangeType;
+      queueDeclareArgs = c.queueDeclareArgs;
+      queueBindingArgs = c.queueBindingArgs;
+      bindingKey = c.bindingKey;
+      prefetchCount = c.prefetchCount;
+      autoDelete = c.autoDelete;
+      delayedQueue = c.delayedQueue;
+    }
+
+    public Builder exchange(String value) { exchange = Objects.requireNonNull(value, "exchange"); return this; }
+    public Builder exchangeType(String value) { exchangeType = Objects.requireNonNull(value, "exchangeType"); return this; }
+    /** Arguments for every task queue declaration, e.g. {@code x-max-priority}. */
+    public Builder queueDeclareArgs(Map<String, Object> value) { queueDeclareArgs = Map.copyOf(value); return this; }
+    public Builder queueBindingArgs(Map<String, Object> value) { queueBindingArgs = Map.copyOf(value); return this; }
+    public Builder bindingKey(String value) { bindingKey = Objects.requireNonNull(value, "bindingKey"); return this; }
+    /** Channel QoS; must be {@code >= 0}. */
+    public Builder prefetchCount(int value) { prefetchCount = value; return this; }
+    public Builder autoDelete(boolean value) { autoDelete = value; return this; }
+    /** The single delayed queue; empty (or null) for Go's per-delay queues. */
+    public Builder delayedQueue(@Nullable String value) { delayedQueue = value == null ? "" : value; return this; }
+
+    public AmqpConfig build() {
+      return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount,
+          autoDelete, delayedQueue);
+    }
+  }
 }

@@ -1,8 +1,10 @@
 package io.machinery.config;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Everything a server, its broker and its backend are configured with: Go's {@code config.Config}, with the
@@ -27,6 +29,9 @@ public final class Config {
   /** Messages larger than this are refused by senders and dead-lettered by workers (16 MiB). */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
+  /** Whether task messages must carry Go's own id shapes (see {@link #strictUuids()}). */
+  public static final boolean DEFAULT_STRICT_UUIDS = true;
+
   /** Go's {@code defaultCnf}. */
   public static final Config DEFAULT = new Builder().build();
 
@@ -43,6 +48,7 @@ public final class Config {
   private final boolean noUnixSignals;
   private final boolean tls;
   private final int maxMessageBytes;
+  private final boolean strictUuids;
 
   private Config(Builder b) {
     broker = b.broker;
@@ -58,6 +64,7 @@ public final class Config {
     noUnixSignals = b.noUnixSignals;
     tls = b.tls;
     maxMessageBytes = b.maxMessageBytes;
+    strictUuids = b.strictUuids;
   }
 
   public static Builder builder() {
@@ -101,6 +108,8 @@ public final class Config {
   public int resultsExpireIn() { return resultsExpireIn; }
   /** {@link #resultsExpireIn()} with Go's 0 → 3600 rule applied. */
   public int effectiveResultsExpireIn() { return resultsExpireIn > 0 ? resultsExpireIn : DEFAULT_RESULTS_EXPIRE_IN; }
+  /** How long results are kept, with Go's 0 → 3600 s rule applied: {@link #effectiveResultsExpireIn()} as a Duration. */
+  public Duration resultsExpiry() { return Duration.ofSeconds(effectiveResultsExpireIn()); }
   public AmqpConfig amqp() { return amqp; }
   public SqsConfig sqs() { return sqs; }
   public RedisConfig redis() { return redis; }
@@ -115,11 +124,48 @@ public final class Config {
   public boolean tls() { return tls; }
   /** The largest task message, in bytes, a sender publishes and a worker accepts. */
   public int maxMessageBytes() { return maxMessageBytes; }
+  /**
+   * Whether a received task message must use Go's id shapes ({@code strict_uuids}, {@code
+   * MACHINERY_STRICT_UUIDS}; default {@value #DEFAULT_STRICT_UUIDS}): task UUIDs {@code task_<uuid>}, {@code
+   * chord_<uuid>} or a bare UUID, group UUIDs {@code group_<uuid>} or a bare UUID. Ids are raw Redis keys and
+   * AMQP queue names, so a message with another id could overwrite keys that are not task states. Set it to
+   * false for a Go deployment that assigns its own UUIDs: ids are then only bounded (256 characters, no
+   * whitespace or control characters) and kept off reserved keys.
+   */
+  public boolean strictUuids() { return strictUuids; }
 
+  /**
+   * Equal when every setting is equal ({@link ConfigReloader} relies on this to notice any change). A field
+   * added to this class must be added here, to {@link #hashCode()} and to {@code ConfigTest}'s field check.
+   */
+  @Override
+  public boolean equals(@Nullable Object o) {
+    if (this == o) {
+      return true;
+    }
+    if (!(o instanceof Config c)) {
+      return false;
+    }
+    return broker.equals(c.broker) && lock.equals(c.lock) && multipleBrokerSeparator.equals(c.multipleBrokerSeparator)
+        && defaultQueue.equals(c.defaultQueue) && resultBackend.equals(c.resultBackend)
+        && resultsExpireIn == c.resultsExpireIn && amqp.equals(c.amqp) && sqs.equals(c.sqs) && redis.equals(c.redis)
+        && dynamoDb.equals(c.dynamoDb) && noUnixSignals == c.noUnixSignals && tls == c.tls
+        && maxMessageBytes == c.maxMessageBytes && strictUuids == c.strictUuids;
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(broker, lock, multipleBrokerSeparator, defaultQueue, resultBackend, resultsExpireIn, amqp,
+        sqs, redis, dynamoDb, noUnixSignals, tls, maxMessageBytes, strictUuids);
+  }
+
+  /** The settings without credentials: URLs as scheme, host and port only, the Sentinel password redacted. */
   @Override
   public String toString() {
     return "Config{broker=" + Redaction.redactUrl(broker) + ", resultBackend=" + Redaction.redactUrl(resultBackend)
-        + ", defaultQueue=" + defaultQueue + ", resultsExpireIn=" + resultsExpireIn + "}";
+        + ", lock=" + Redaction.redactUrl(lock) + ", defaultQueue=" + defaultQueue + ", resultsExpireIn="
+        + resultsExpireIn + ", tls=" + tls + ", maxMessageBytes=" + maxMessageBytes + ", strictUuids=" + strictUuids
+        + ", amqp=" + amqp + ", redis=" + redis + "}";
   }
 
   /** Builds a {@link Config}; every field starts at Go's default. Not thread-safe. */
@@ -137,6 +183,7 @@ public final class Config {
     private boolean noUnixSignals = true;
     private boolean tls;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+    private boolean strictUuids = DEFAULT_STRICT_UUIDS;
 
     private Builder() {}
 
@@ -154,6 +201,7 @@ public final class Config {
       noUnixSignals = c.noUnixSignals;
       tls = c.tls;
       maxMessageBytes = c.maxMessageBytes;
+      strictUuids = c.strictUuids;
     }
 
     public Builder broker(String value) { broker = Objects.requireNonNull(value, "broker"); return this; }
@@ -174,6 +222,17 @@ public final class Config {
       resultsExpireIn = seconds;
       return this;
     }
+    /** {@link #resultsExpireIn(int)} as a Duration, rounded up to whole seconds; zero means 3600 s, as in Go. */
+    public Builder resultsExpiry(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("results expiry must not be negative, was " + value);
+      }
+      long seconds = value.getSeconds() + (value.getNano() > 0 ? 1 : 0);
+      if (seconds > Integer.MAX_VALUE) {
+        throw new IllegalArgumentException("results expiry must be at most " + Integer.MAX_VALUE + " seconds, was " + value);
+      }
+      return resultsExpireIn((int) seconds);
+    }
     public Builder amqp(AmqpConfig value) { amqp = Objects.requireNonNull(value); return this; }
     public Builder sqs(SqsConfig value) { sqs = Objects.requireNonNull(value); return this; }
     public Builder redis(RedisConfig value) { redis = Objects.requireNonNull(value); return this; }
@@ -187,6 +246,9 @@ public final class Config {
       maxMessageBytes = value;
       return this;
     }
+
+    /** See {@link Config#strictUuids()}. */
+    public Builder strictUuids(boolean value) { strictUuids = value; return this; }
 
     public Config build() {
       return new Config(this);

@@ -1,5 +1,8 @@
 package io.machinery.config;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
@@ -15,12 +18,34 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Reads {@link Config} from environment variables and YAML with Go's names (spec §6). */
+/**
+ * Reads {@link Config} from environment variables and YAML with Go's names (spec §6).
+ *
+ * <p>YAML support is optional: {@code jackson-dataformat-yaml} is an optional dependency, loaded only when a
+ * YAML file is read ({@link Yaml}), so a user who never reads YAML does not need it. A config file holds
+ * passwords, so a YAML error says where (line and column) but never quotes the file: neither the text of
+ * Jackson's or SnakeYAML's message (which show the offending line) nor the exception is passed on.
+ */
 final class ConfigLoader {
   private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
-  private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
   private ConfigLoader() {}
+
+  /** Loaded on first use, so that a missing YAML module fails only {@code fromYaml}. */
+  private static final class Yaml {
+    static final ObjectMapper MAPPER = new ObjectMapper(
+        YAMLFactory.builder().disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build());
+  }
+
+  private static ObjectMapper yaml() {
+    try {
+      return Yaml.MAPPER;
+    } catch (NoClassDefFoundError e) {
+      throw new IllegalStateException("Reading a YAML config needs com.fasterxml.jackson.dataformat:"
+          + "jackson-dataformat-yaml on the class path (an optional dependency of machinery-core); add it, or "
+          + "configure with Config.builder() or Config.fromEnvironment()", e);
+    }
+  }
 
   static Config fromEnvironment(Map<String, String> env) {
     Source source = key -> {
@@ -31,11 +56,25 @@ final class ConfigLoader {
   }
 
   static Config fromYaml(Path file) {
+    byte[] content;
+    try {
+      content = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("cannot read YAML config " + file + ": " + e, e);
+    }
     Object tree;
     try {
-      tree = YAML.readValue(Files.readAllBytes(file), Object.class);
-    } catch (IOException e) {
-      throw new IllegalArgumentException("cannot read YAML config " + file + ": " + e.getMessage(), e);
+      tree = yaml().readValue(content, Object.class);
+    } catch (JsonProcessingException e) {
+      // No cause: its message quotes the offending line, which may hold a password.
+      throw new IllegalArgumentException("invalid YAML in config " + file + " " + where(e.getLocation())
+          + " (the parser's message is not shown because it quotes the file, which may hold passwords)");
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof IllegalStateException missingModule && missingModule.getCause() instanceof NoClassDefFoundError) {
+        throw missingModule;
+      }
+      throw new IllegalArgumentException("cannot read YAML config " + file + ": " + e.getClass().getSimpleName()
+          + " (the parser's message is not shown because it may quote the file)");
     }
     Map<String, Object> flat = new LinkedHashMap<>();
     if (tree instanceof Map<?, ?> map) {
@@ -66,6 +105,13 @@ final class ConfigLoader {
     return config;
   }
 
+  private static String where(@Nullable JsonLocation location) {
+    if (location == null || location.getLineNr() < 0) {
+      return "at an unknown position";
+    }
+    return "at line " + location.getLineNr() + ", column " + location.getColumnNr();
+  }
+
   private interface Source {
     @Nullable String get(String envName);
   }
@@ -81,6 +127,7 @@ final class ConfigLoader {
     setBool(s, what, "NO_UNIX_SIGNALS", b::noUnixSignals);
     setBool(s, what, "MACHINERY_TLS", b::tls);
     setInt(s, what, "MACHINERY_MAX_MESSAGE_BYTES", b::maxMessageBytes);
+    setBool(s, what, "MACHINERY_STRICT_UUIDS", b::strictUuids);
 
     AmqpConfig amqp = AmqpConfig.DEFAULT;
     amqp = with(s, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
@@ -241,6 +288,7 @@ final class ConfigLoader {
       Map.entry("NO_UNIX_SIGNALS", "no_unix_signals"),
       Map.entry("MACHINERY_TLS", "tls"),
       Map.entry("MACHINERY_MAX_MESSAGE_BYTES", "max_message_bytes"),
+      Map.entry("MACHINERY_STRICT_UUIDS", "strict_uuids"),
       Map.entry("AMQP_EXCHANGE", "amqp.exchange"),
       Map.entry("AMQP_EXCHANGE_TYPE", "amqp.exchange_type"),
       Map.entry("AMQP_BINDING_KEY", "amqp.binding_key"),

@@ -10,7 +10,11 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Re-reads a YAML config file periodically (Go's {@code NewFromYaml(path, keepReloading=true)}, every 10 s
- * there). Holds the latest good config; a file that fails to load is logged and the previous config kept.
+ * there). Holds the latest applied config; a file that fails to load is logged and the previous config kept.
+ *
+ * <p>A loaded config is applied when it differs from the applied one in any setting ({@link Config#equals});
+ * it counts as applied only once {@code onChange} returns. When {@code onChange} throws, the previous config
+ * stays current and the same change is offered again at the next reload, until it succeeds.
  *
  * <p>Thread-safe. Owns one daemon thread that ends with {@link #close()}.
  */
@@ -45,7 +49,7 @@ public final class ConfigReloader implements AutoCloseable {
     return new ConfigReloader(file, interval, onChange);
   }
 
-  /** The latest config that loaded. */
+  /** The latest config that loaded and was applied ({@code onChange} returned normally). */
   public Config current() {
     return current.get();
   }
@@ -57,24 +61,30 @@ public final class ConfigReloader implements AutoCloseable {
       } catch (InterruptedException e) {
         return;
       }
-      try {
-        Config next = Config.fromYaml(file);
-        Config previous = current.getAndSet(next);
-        if (!sameContent(previous, next)) {
-          onChange.accept(next);
-        }
-      } catch (RuntimeException e) {
-        log.warn("Keeping the previous config: reloading {} failed: {}", file, e.getMessage());
-      }
+      reloadOnce(onChange);
     }
   }
 
-  private static boolean sameContent(Config a, Config b) {
-    return a.broker().equals(b.broker()) && a.resultBackend().equals(b.resultBackend())
-        && a.defaultQueue().equals(b.defaultQueue()) && a.resultsExpireIn() == b.resultsExpireIn()
-        && a.amqp().equals(b.amqp()) && a.redis().equals(b.redis()) && a.sqs().equals(b.sqs())
-        && a.dynamoDb().equals(b.dynamoDb()) && a.lock().equals(b.lock())
-        && a.noUnixSignals() == b.noUnixSignals() && a.maxMessageBytes() == b.maxMessageBytes();
+  /** One reload: load, compare with the applied config, apply. Only the reloader thread calls it. */
+  private void reloadOnce(Consumer<Config> onChange) {
+    Config next;
+    try {
+      next = Config.fromYaml(file);
+    } catch (RuntimeException e) {
+      log.warn("Keeping the previous config: reloading {} failed: {}", file, e.getMessage());
+      return;
+    }
+    if (next.equals(current.get())) {
+      return;
+    }
+    try {
+      onChange.accept(next);
+    } catch (RuntimeException e) {
+      log.warn("Keeping the previous config: applying the new config from {} failed ({}); retrying at the next reload",
+          file, e.toString());
+      return;
+    }
+    current.set(next);
   }
 
   @Override

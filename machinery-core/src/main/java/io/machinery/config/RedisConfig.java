@@ -20,7 +20,15 @@ import java.util.Objects;
  * @param clientName the connection name ({@code REDIS_CLIENT_NAME})
  * @param masterName Sentinel master name ({@code REDIS_MASTER_NAME}); set means Sentinel
  * @param clusterEnabled Redis Cluster ({@code REDIS_CLUSTER_ENABLED})
- * @param sentinelPassword Sentinel password ({@code REDIS_SENTINEL_PASSWORD})
+ * @param sentinelPassword Sentinel password ({@code REDIS_SENTINEL_PASSWORD}); never shown by {@link
+ *     #toString()}
+ *
+ * <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical constructor and
+ * the {@code with…} methods are kept for existing callers.
+ *
+ * <pre>{@code
+ * RedisConfig redis = RedisConfig.builder().clusterEnabled(true).readTimeout(Duration.ofSeconds(5)).build();
+ * }</pre>
  */
 public record RedisConfig(
     int maxIdle,
@@ -38,21 +46,30 @@ public record RedisConfig(
     boolean clusterEnabled,
     String sentinelPassword) {
 
+  public static final int DEFAULT_MAX_IDLE = 3;
+  public static final int DEFAULT_MAX_ACTIVE = 0;
+  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofSeconds(240);
+  public static final boolean DEFAULT_WAIT_FOR_CONNECTION = false;
+  public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(15);
+  public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(15);
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(15);
   public static final String DEFAULT_DELAYED_TASKS_KEY = "delayed_tasks";
   public static final Duration DEFAULT_NORMAL_TASKS_POLL_PERIOD = Duration.ofMillis(1000);
   public static final Duration DEFAULT_DELAYED_TASKS_POLL_PERIOD = Duration.ofMillis(500);
 
   /** Go's defaults. */
   public static final RedisConfig DEFAULT =
-      new RedisConfig(3, 0, Duration.ofSeconds(240), false, Duration.ofSeconds(15), Duration.ofSeconds(15),
-          Duration.ofSeconds(15), DEFAULT_NORMAL_TASKS_POLL_PERIOD, DEFAULT_DELAYED_TASKS_POLL_PERIOD,
-          DEFAULT_DELAYED_TASKS_KEY, "", "", false, "");
+      new RedisConfig(DEFAULT_MAX_IDLE, DEFAULT_MAX_ACTIVE, DEFAULT_IDLE_TIMEOUT, DEFAULT_WAIT_FOR_CONNECTION,
+          DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_NORMAL_TASKS_POLL_PERIOD,
+          DEFAULT_DELAYED_TASKS_POLL_PERIOD, DEFAULT_DELAYED_TASKS_KEY, "", "", false, "");
 
   public RedisConfig {
     Objects.requireNonNull(idleTimeout);
     Objects.requireNonNull(readTimeout);
     Objects.requireNonNull(writeTimeout);
     Objects.requireNonNull(connectTimeout);
+    Objects.requireNonNull(normalTasksPollPeriod);
+    Objects.requireNonNull(delayedTasksPollPeriod);
     // Go treats a poll period <= 0 as its default.
     if (normalTasksPollPeriod.isNegative() || normalTasksPollPeriod.isZero()) {
       normalTasksPollPeriod = DEFAULT_NORMAL_TASKS_POLL_PERIOD;
@@ -77,4 +94,89 @@ public record RedisConfig(
   public RedisConfig withConnectTimeout(Duration value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, value, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, clusterEnabled, sentinelPassword); }
   public RedisConfig withClientName(String value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, value, masterName, clusterEnabled, sentinelPassword); }
   public RedisConfig withSentinelPassword(String value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, clusterEnabled, value); }
+
+  /** A builder starting from Go's defaults ({@link #DEFAULT}). */
+  public static Builder builder() {
+    return new Builder(DEFAULT);
+  }
+
+  /** A builder starting from this config. */
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** Every setting; the Sentinel password only as {@code <redacted>} when set. */
+  @Override
+  public String toString() {
+    return "RedisConfig[maxIdle=" + maxIdle + ", maxActive=" + maxActive + ", idleTimeout=" + idleTimeout
+        + ", waitForConnection=" + waitForConnection + ", readTimeout=" + readTimeout + ", writeTimeout="
+        + writeTimeout + ", connectTimeout=" + connectTimeout + ", normalTasksPollPeriod=" + normalTasksPollPeriod
+        + ", delayedTasksPollPeriod=" + delayedTasksPollPeriod + ", delayedTasksKey=" + delayedTasksKey
+        + ", clientName=" + clientName + ", masterName=" + masterName + ", clusterEnabled=" + clusterEnabled
+        + ", sentinelPassword=" + (sentinelPassword.isEmpty() ? "" : "<redacted>") + "]";
+  }
+
+  /** Builds a {@link RedisConfig}; validation and Go's "0 means default" rules apply in {@link #build()}. */
+  public static final class Builder {
+    private int maxIdle;
+    private int maxActive;
+    private Duration idleTimeout;
+    private boolean waitForConnection;
+    private Duration readTimeout;
+    private Duration writeTimeout;
+    private Duration connectTimeout;
+    private Duration normalTasksPollPeriod;
+    private Duration delayedTasksPollPeriod;
+    private String delayedTasksKey;
+    private String clientName;
+    private String masterName;
+    private boolean clusterEnabled;
+    private String sentinelPassword;
+
+    private Builder(RedisConfig c) {
+      maxIdle = c.maxIdle;
+      maxActive = c.maxActive;
+      idleTimeout = c.idleTimeout;
+      waitForConnection = c.waitForConnection;
+      readTimeout = c.readTimeout;
+      writeTimeout = c.writeTimeout;
+      connectTimeout = c.connectTimeout;
+      normalTasksPollPeriod = c.normalTasksPollPeriod;
+      delayedTasksPollPeriod = c.delayedTasksPollPeriod;
+      delayedTasksKey = c.delayedTasksKey;
+      clientName = c.clientName;
+      masterName = c.masterName;
+      clusterEnabled = c.clusterEnabled;
+      sentinelPassword = c.sentinelPassword;
+    }
+
+    /** Kept for Go configs ({@code REDIS_MAX_IDLE}). */
+    public Builder maxIdle(int value) { maxIdle = value; return this; }
+    /** Kept for Go configs ({@code REDIS_MAX_ACTIVE}). */
+    public Builder maxActive(int value) { maxActive = value; return this; }
+    /** Kept for Go configs ({@code REDIS_IDLE_TIMEOUT}). */
+    public Builder idleTimeout(Duration value) { idleTimeout = Objects.requireNonNull(value, "idleTimeout"); return this; }
+    /** Kept for Go configs ({@code REDIS_WAIT}). */
+    public Builder waitForConnection(boolean value) { waitForConnection = value; return this; }
+    public Builder readTimeout(Duration value) { readTimeout = Objects.requireNonNull(value, "readTimeout"); return this; }
+    public Builder writeTimeout(Duration value) { writeTimeout = Objects.requireNonNull(value, "writeTimeout"); return this; }
+    public Builder connectTimeout(Duration value) { connectTimeout = Objects.requireNonNull(value, "connectTimeout"); return this; }
+    /** Zero or negative means the default, as in Go. */
+    public Builder normalTasksPollPeriod(Duration value) { normalTasksPollPeriod = Objects.requireNonNull(value); return this; }
+    /** Zero or negative means the default, as in Go. */
+    public Builder delayedTasksPollPeriod(Duration value) { delayedTasksPollPeriod = Objects.requireNonNull(value); return this; }
+    /** Empty means {@value RedisConfig#DEFAULT_DELAYED_TASKS_KEY}. */
+    public Builder delayedTasksKey(String value) { delayedTasksKey = Objects.requireNonNull(value, "delayedTasksKey"); return this; }
+    public Builder clientName(String value) { clientName = Objects.requireNonNull(value, "clientName"); return this; }
+    /** A Sentinel master name; set means Sentinel. */
+    public Builder masterName(String value) { masterName = Objects.requireNonNull(value, "masterName"); return this; }
+    public Builder clusterEnabled(boolean value) { clusterEnabled = value; return this; }
+    public Builder sentinelPassword(String value) { sentinelPassword = Objects.requireNonNull(value, "sentinelPassword"); return this; }
+
+    public RedisConfig build() {
+      return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout,
+          connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName,
+          clusterEnabled, sentinelPassword);
+    }
+  }
 }

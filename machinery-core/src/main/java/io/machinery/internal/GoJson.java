@@ -14,6 +14,7 @@ import java.math.BigInteger;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -62,14 +63,43 @@ public final class GoJson {
     }
   }
 
-  /** Shared, thread-safe factory configured for Go's output and unbounded-size input. */
+  /**
+   * The deepest nesting of arrays and objects a document may have. Go's writers never come near it: the
+   * deepest real input is a chain, which {@code tasks.NewChain} nests two levels per link ({@code OnSuccess}
+   * array, then the next signature), so this admits chains of 127 tasks; Go's argument and result types are
+   * flat. Every recursive step that walks a decoded value (argument normalisation, typed reads, re-encoding,
+   * {@code equals}/{@code hashCode} of nested lists) is bounded by it, and survives a 256 KiB stack (a quarter
+   * of the JVM default); a hostile 10,000-deep document is refused by the parser instead of overflowing a
+   * (virtual) thread's stack.
+   */
+  public static final int MAX_NESTING_DEPTH = 256;
+
+  /**
+   * The longest number token, in characters. A uint64 has 20 digits and Go's shortest float64 text at most
+   * 24; the limit keeps {@code BigInteger} arithmetic on hostile input cheap.
+   */
+  public static final int MAX_NUMBER_LENGTH = 100;
+
+  /** The longest object key, in characters (Go's field names and header keys are short). */
+  public static final int MAX_NAME_LENGTH = 4096;
+
+  /**
+   * Shared, thread-safe factory configured for Go's output and for hostile input: depth, number and key
+   * lengths are bounded ({@link #MAX_NESTING_DEPTH}, {@link #MAX_NUMBER_LENGTH}, {@link #MAX_NAME_LENGTH});
+   * string values are limited only by the document, whose size the caller bounds.
+   */
   public static final JsonFactory FACTORY = createFactory();
 
   private static JsonFactory createFactory() {
     JsonFactory factory =
         JsonFactory.builder()
             .streamReadConstraints(
-                StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).maxNestingDepth(10_000).build())
+                StreamReadConstraints.builder()
+                    .maxStringLength(Integer.MAX_VALUE)
+                    .maxNestingDepth(MAX_NESTING_DEPTH)
+                    .maxNumberLength(MAX_NUMBER_LENGTH)
+                    .maxNameLength(MAX_NAME_LENGTH)
+                    .build())
             .build();
     factory.setCharacterEscapes(new GoEscapes());
     return factory;
@@ -201,12 +231,66 @@ public final class GoJson {
     return out;
   }
 
-  /** Reads the value at the parser's current token as plain JSON (numbers exact, objects in document order). */
+  /**
+   * Reads the value at the parser's current token as plain JSON (numbers exact, objects in document order,
+   * a later duplicate key wins). Iterative, so the depth of the document costs heap, not stack; on return the
+   * parser is at the value's last token.
+   *
+   * @throws IOException for a float beyond float64's range (Go's {@code json.Number} could never be read as
+   *     a number either)
+   */
   public static @Nullable Object readValue(JsonParser in) throws IOException {
     JsonToken token = in.currentToken();
     if (token == null) {
       throw new IOException("unexpected end of input");
     }
+    if (token != JsonToken.START_ARRAY && token != JsonToken.START_OBJECT) {
+      return scalar(in, token);
+    }
+    Object root = container(token);
+    ArrayDeque<Object> open = new ArrayDeque<>();
+    open.push(root);
+    while (!open.isEmpty()) {
+      JsonToken next = in.nextToken();
+      if (next == null) {
+        throw new IOException("unexpected end of input");
+      }
+      if (next == JsonToken.END_ARRAY || next == JsonToken.END_OBJECT) {
+        open.pop();
+        continue;
+      }
+      Object parent = open.peek();
+      String name = null;
+      if (parent instanceof Map) {
+        name = in.currentName();
+        next = in.nextToken();
+        if (next == null) {
+          throw new IOException("unexpected end of input");
+        }
+      }
+      boolean nested = next == JsonToken.START_ARRAY || next == JsonToken.START_OBJECT;
+      Object value = nested ? container(next) : scalar(in, next);
+      if (parent instanceof Map<?, ?> map) {
+        @SuppressWarnings("unchecked")
+        Map<String, @Nullable Object> m = (Map<String, @Nullable Object>) map;
+        m.put(java.util.Objects.requireNonNull(name), value);
+      } else {
+        @SuppressWarnings("unchecked")
+        List<@Nullable Object> list = (List<@Nullable Object>) parent;
+        list.add(value);
+      }
+      if (nested) {
+        open.push(java.util.Objects.requireNonNull(value));
+      }
+    }
+    return root;
+  }
+
+  private static Object container(JsonToken token) {
+    return token == JsonToken.START_ARRAY ? new ArrayList<@Nullable Object>() : new LinkedHashMap<String, @Nullable Object>();
+  }
+
+  private static @Nullable Object scalar(JsonParser in, JsonToken token) throws IOException {
     switch (token) {
       case VALUE_NULL:
         return null;
@@ -222,24 +306,12 @@ public final class GoJson {
           return big.bitLength() <= 63 ? (Object) big.longValue() : big;
         }
       case VALUE_NUMBER_FLOAT:
-        return in.getDoubleValue();
-      case START_ARRAY:
         {
-          List<@Nullable Object> list = new ArrayList<>();
-          while (in.nextToken() != JsonToken.END_ARRAY) {
-            list.add(readValue(in));
+          double d = in.getDoubleValue();
+          if (Double.isInfinite(d)) {
+            throw new IOException("number " + in.getText() + " is out of range of float64");
           }
-          return list;
-        }
-      case START_OBJECT:
-        {
-          Map<String, @Nullable Object> map = new LinkedHashMap<>();
-          while (in.nextToken() == JsonToken.FIELD_NAME) {
-            String name = in.currentName();
-            in.nextToken();
-            map.put(name, readValue(in));
-          }
-          return map;
+          return d;
         }
       default:
         throw new IOException("unexpected JSON token " + token);

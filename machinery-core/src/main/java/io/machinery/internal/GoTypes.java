@@ -198,8 +198,21 @@ public final class GoTypes {
     return new IllegalArgumentException(show(value) + " is not " + type);
   }
 
-  /** Renders a value the way Go's {@code %v} would, for error texts. */
+  /** The longest rendering {@link #show} returns; a value from a message must not make a megabyte log line. */
+  public static final int MAX_SHOWN_CHARS = 1024;
+
+  /**
+   * Renders a value the way Go's {@code %v} would, for error texts and {@code toString}; cut after {@value
+   * #MAX_SHOWN_CHARS} characters (Go does not cut).
+   */
   public static String show(@Nullable Object value) {
+    String shown = showFull(value);
+    return shown.length() <= MAX_SHOWN_CHARS
+        ? shown
+        : shown.substring(0, MAX_SHOWN_CHARS) + "…(" + shown.length() + " characters)";
+  }
+
+  private static String showFull(@Nullable Object value) {
     if (value == null) {
       return "<nil>";
     }
@@ -217,7 +230,7 @@ public final class GoTypes {
     if (list != null) {
       StringBuilder out = new StringBuilder("[");
       for (int i = 0; i < list.size(); i++) {
-        out.append(i == 0 ? "" : " ").append(show(list.get(i)));
+        out.append(i == 0 ? "" : " ").append(showFull(list.get(i)));
       }
       return out.append(']').toString();
     }
@@ -225,7 +238,7 @@ public final class GoTypes {
       StringBuilder out = new StringBuilder("map[");
       boolean first = true;
       for (Map.Entry<?, ?> e : new java.util.TreeMap<>(map).entrySet()) {
-        out.append(first ? "" : " ").append(e.getKey()).append(':').append(show(e.getValue()));
+        out.append(first ? "" : " ").append(e.getKey()).append(':').append(showFull(e.getValue()));
         first = false;
       }
       return out.append(']').toString();

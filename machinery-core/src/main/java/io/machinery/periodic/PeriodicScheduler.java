@@ -9,6 +9,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.Uuids;
 import io.machinery.internal.GoDurations;
+import io.machinery.internal.GoTime;
 import io.machinery.periodic.PeriodicEntry.Kind;
 import io.machinery.periodic.PeriodicRun.Outcome;
 import java.time.Clock;
@@ -268,7 +269,7 @@ public final class PeriodicScheduler implements AutoCloseable {
               + " once now", entry.name, ticks, scheduled, GoDurations.format(late));
         }
         // Go: schedule.Next(now).UnixNano() - 1. An entry with no next tick keeps its lock for a day.
-        long lockValue = unixNanos(following != null ? following : now.plus(Duration.ofDays(1))) - 1;
+        long lockValue = GoTime.unixNanos(following != null ? following : now.plus(Duration.ofDays(1))) - 1;
         runs.add(start(entry, scheduled, lockValue));
       }
       return runs;
@@ -471,10 +472,6 @@ public final class PeriodicScheduler implements AutoCloseable {
       count++;
     }
     return "at least " + MAX_COUNTED_TICKS;
-  }
-
-  private static long unixNanos(Instant instant) {
-    return Math.addExact(Math.multiplyExact(instant.getEpochSecond(), 1_000_000_000L), instant.getNano());
   }
 
   private static List<Signature> templates(List<Signature> signatures, String name) {

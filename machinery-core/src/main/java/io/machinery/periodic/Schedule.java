@@ -1,5 +1,6 @@
 package io.machinery.periodic;
 
+import io.machinery.internal.GoDurations;
 import java.time.DayOfWeek;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -286,7 +287,7 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
       if (descriptor.startsWith(every)) {
         long nanos;
         try {
-          nanos = GoDuration.parseNanos(descriptor.substring(every.length()));
+          nanos = GoDurations.parseNanos(descriptor.substring(every.length()));
         } catch (IllegalArgumentException e) {
           throw invalid(spec, "failed to parse the @every duration: " + e.getMessage());
         }

@@ -94,7 +94,7 @@ class ConfigTest {
     Path file = dir.resolve("bad.yml");
     Files.writeString(file, "broker: [unclosed\n");
     assertThatThrownBy(() -> Config.fromYaml(file)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("cannot read YAML config");
+        .hasMessageContaining("invalid YAML in config").hasMessageContaining("at line 1, column");
     assertThatThrownBy(() -> Config.fromYaml(dir.resolve("missing.yml"))).hasMessageContaining("missing.yml");
   }
 
@@ -102,5 +102,117 @@ class ConfigTest {
   void credentialsNeverReachToString() {
     Config c = Config.builder().broker("amqp://user:secret@host:5672/vhost").resultBackend("redis://:pw@h:6379/1").build();
     assertThat(c.toString()).doesNotContain("secret").doesNotContain("pw").contains("amqp://host:5672");
+  }
+
+  /** Reliability review F11: a YAML error says where, never what, since the file holds passwords. */
+  @Test
+  void aYamlErrorNeverQuotesTheFile(@TempDir Path dir) throws IOException {
+    Path file = dir.resolve("secret.yml");
+    Files.writeString(file, """
+        result_backend: redis://:r3d1s-pw@127.0.0.1:6379
+        broker: "amqp://admin:S3cr3t-P4ss@rabbit:5672/
+        redis:
+          sentinel_password: s3nt1nel
+        """);
+    assertThatThrownBy(() -> Config.fromYaml(file)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("invalid YAML in config").hasMessageMatching("(?s).*line \\d+, column \\d+.*")
+        .satisfies(e -> {
+          for (Throwable t = e; t != null; t = t.getCause()) {
+            assertThat(String.valueOf(t.getMessage())).doesNotContain("S3cr3t", "r3d1s", "s3nt1nel");
+            assertThat(t.toString()).doesNotContain("S3cr3t", "r3d1s", "s3nt1nel");
+          }
+        });
+  }
+
+  @Test
+  void theSentinelPasswordNeverReachesToString() {
+    RedisConfig redis = RedisConfig.builder().sentinelPassword("s3nt1nel").masterName("mymaster").build();
+    assertThat(redis.toString()).doesNotContain("s3nt1nel").contains("sentinelPassword=<redacted>")
+        .contains("masterName=mymaster");
+    Config c = Config.builder().redis(redis).lock("redis://:l0ck-pw@h:6379").build();
+    assertThat(c.toString()).doesNotContain("s3nt1nel").doesNotContain("l0ck-pw").contains("redis://h:6379");
+  }
+
+  @Test
+  void redisAndAmqpBuildersStartFromGosDefaultsAndCopy() {
+    assertThat(RedisConfig.builder().build()).isEqualTo(RedisConfig.DEFAULT);
+    assertThat(AmqpConfig.builder().build()).isEqualTo(AmqpConfig.DEFAULT);
+    RedisConfig redis = RedisConfig.DEFAULT.toBuilder().clusterEnabled(true).readTimeout(Duration.ofSeconds(2))
+        .normalTasksPollPeriod(Duration.ZERO).build();
+    assertThat(redis.clusterEnabled()).isTrue();
+    assertThat(redis.readTimeout()).isEqualTo(Duration.ofSeconds(2));
+    assertThat(redis.normalTasksPollPeriod()).as("0 means Go's default").isEqualTo(RedisConfig.DEFAULT_NORMAL_TASKS_POLL_PERIOD);
+    assertThat(redis.toBuilder().build()).isEqualTo(redis);
+    assertThat(RedisConfig.DEFAULT.withClusterEnabled(true).withReadTimeout(Duration.ofSeconds(2))).isEqualTo(redis);
+    AmqpConfig amqp = AmqpConfig.DEFAULT.toBuilder().exchange("ex").prefetchCount(9).delayedQueue(null).build();
+    assertThat(amqp).isEqualTo(AmqpConfig.DEFAULT.withExchange("ex").withPrefetchCount(9));
+    assertThatThrownBy(() -> AmqpConfig.builder().prefetchCount(-1).build()).hasMessageContaining("prefetch_count");
+  }
+
+  /**
+   * Reliability review F18: {@link ConfigReloader} applies a change when the configs differ, so every field
+   * of {@link Config} must take part in {@code equals}. Each field in turn is given another value (set on
+   * the builder field of the same name, since the builder copies them one by one).
+   */
+  @Test
+  void equalsAndHashCodeSeeEverySetting() throws Exception {
+    Config base = Config.DEFAULT.toBuilder().build();
+    assertThat(base).isEqualTo(Config.DEFAULT).hasSameHashCodeAs(Config.DEFAULT);
+    int checked = 0;
+    for (java.lang.reflect.Field field : Config.class.getDeclaredFields()) {
+      if (java.lang.reflect.Modifier.isStatic(field.getModifiers())) {
+        continue;
+      }
+      // Through the builder's field of the same name: the builder's fields are not final.
+      java.lang.reflect.Field setting = Config.Builder.class.getDeclaredField(field.getName());
+      setting.setAccessible(true);
+      Config.Builder builder = Config.DEFAULT.toBuilder();
+      setting.set(builder, different(setting.get(builder)));
+      Config changed = builder.build();
+      assertThat(changed).as(field.getName()).isNotEqualTo(base);
+      assertThat(changed.hashCode()).as(field.getName()).isNotEqualTo(base.hashCode());
+      checked++;
+    }
+    assertThat(checked).isGreaterThanOrEqualTo(14);
+  }
+
+  @Test
+  void resultsExpiryIsADurationWithGosZeroRule() {
+    assertThat(Config.DEFAULT.resultsExpiry()).isEqualTo(Duration.ofHours(1));
+    assertThat(Config.builder().resultsExpiry(Duration.ofMillis(1500)).build().resultsExpireIn()).isEqualTo(2);
+    assertThat(Config.builder().resultsExpiry(Duration.ZERO).build().resultsExpiry()).isEqualTo(Duration.ofHours(1));
+    assertThat(Config.builder().resultsExpireIn(30).build().resultsExpiry()).isEqualTo(Duration.ofSeconds(30));
+    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofSeconds(-1))).hasMessageContaining("negative");
+    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofDays(100_000))).hasMessageContaining("at most");
+  }
+
+  /** Another value of the same type: for a record, the first component that can be changed is. */
+  private static Object different(Object value) throws Exception {
+    if (value instanceof String s) return s + "x";
+    if (value instanceof Integer i) return i + 1;
+    if (value instanceof Boolean b) return !b;
+    if (value instanceof Duration d) return d.plusSeconds(1);
+    if (value instanceof Map<?, ?> m) {
+      Map<Object, Object> copy = new java.util.HashMap<>(m);
+      copy.put("different", "x");
+      return copy;
+    }
+    if (value.getClass().isRecord()) {
+      java.lang.reflect.RecordComponent[] components = value.getClass().getRecordComponents();
+      Class<?>[] types = java.util.Arrays.stream(components).map(java.lang.reflect.RecordComponent::getType)
+          .toArray(Class<?>[]::new);
+      for (int i = 0; i < components.length; i++) {
+        Object[] args = new Object[components.length];
+        for (int j = 0; j < components.length; j++) {
+          args[j] = components[j].getAccessor().invoke(value);
+        }
+        if (args[i] == null) {
+          continue;
+        }
+        args[i] = different(args[i]);
+        return value.getClass().getDeclaredConstructor(types).newInstance(args);
+      }
+    }
+    throw new AssertionError("no other value for " + value.getClass() + ": add a case to ConfigTest.different");
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.machinery.internal.GoDurations;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.InputStream;
 import java.time.LocalDateTime;
@@ -157,17 +158,17 @@ class ScheduleTest {
 
   @Test
   void goDurationsParseAsGoParsesThem() {
-    assertThat(GoDuration.parseNanos("1h2m3.5s")).isEqualTo(3_723_500_000_000L);
-    assertThat(GoDuration.parseNanos("1.5h")).isEqualTo(5_400_000_000_000L);
-    assertThat(GoDuration.parseNanos("-2µs")).isEqualTo(-2_000L);
-    assertThat(GoDuration.parseNanos("+3us")).isEqualTo(3_000L);
-    assertThat(GoDuration.parseNanos(".5m")).isEqualTo(30_000_000_000L);
-    assertThat(GoDuration.parseNanos("0")).isZero();
-    assertThat(GoDuration.parseNanos("9223372036854775807ns")).isEqualTo(Long.MAX_VALUE);
-    assertThatThrownBy(() -> GoDuration.parseNanos("9223372036854775808ns"))
+    assertThat(GoDurations.parseNanos("1h2m3.5s")).isEqualTo(3_723_500_000_000L);
+    assertThat(GoDurations.parseNanos("1.5h")).isEqualTo(5_400_000_000_000L);
+    assertThat(GoDurations.parseNanos("-2µs")).isEqualTo(-2_000L);
+    assertThat(GoDurations.parseNanos("+3us")).isEqualTo(3_000L);
+    assertThat(GoDurations.parseNanos(".5m")).isEqualTo(30_000_000_000L);
+    assertThat(GoDurations.parseNanos("0")).isZero();
+    assertThat(GoDurations.parseNanos("9223372036854775807ns")).isEqualTo(Long.MAX_VALUE);
+    assertThatThrownBy(() -> GoDurations.parseNanos("9223372036854775808ns"))
         .hasMessage("time: invalid duration \"9223372036854775808ns\"");
-    assertThatThrownBy(() -> GoDuration.parseNanos("")).hasMessage("time: invalid duration \"\"");
-    assertThatThrownBy(() -> GoDuration.parseNanos(".s")).hasMessage("time: invalid duration \".s\"");
-    assertThatThrownBy(() -> GoDuration.parseNanos("3d")).hasMessage("time: unknown unit \"d\" in duration \"3d\"");
+    assertThatThrownBy(() -> GoDurations.parseNanos("")).hasMessage("time: invalid duration \"\"");
+    assertThatThrownBy(() -> GoDurations.parseNanos(".s")).hasMessage("time: invalid duration \".s\"");
+    assertThatThrownBy(() -> GoDurations.parseNanos("3d")).hasMessage("time: unknown unit \"d\" in duration \"3d\"");
   }
 }

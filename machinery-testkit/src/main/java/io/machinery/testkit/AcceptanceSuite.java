@@ -15,6 +15,7 @@ import io.machinery.TaskFailedException;
 import io.machinery.WireCodec;
 import io.machinery.Worker;
 import io.machinery.config.Config;
+import io.machinery.internal.GoTime;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import java.math.BigInteger;
@@ -166,7 +167,7 @@ public abstract class AcceptanceSuite {
     org.junit.jupiter.api.Assumptions.assumeTrue(brokerHonoursEta(), "this broker runs tasks at once, ignoring ETA");
     Instant eta = Instant.now().plusMillis(100);
     List<Object> result = server.sendTask(Signature.builder("delay_test").eta(eta).build()).get(TIMEOUT);
-    long etaNanos = eta.getEpochSecond() * 1_000_000_000L + eta.getNano();
+    long etaNanos = GoTime.unixNanos(eta);
     assertThat(result).hasSize(1);
     assertThat((Long) result.get(0)).isGreaterThanOrEqualTo(etaNanos);
   }

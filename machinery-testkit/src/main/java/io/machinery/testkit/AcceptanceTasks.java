@@ -4,6 +4,7 @@ import io.machinery.RetryTaskLaterException;
 import io.machinery.Server;
 import io.machinery.TaskFunction;
 import io.machinery.TaskResults;
+import io.machinery.internal.GoTime;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
@@ -43,7 +44,7 @@ public final class AcceptanceTasks {
     }));
     server.registerTask("delay_test", TaskFunction.of(() -> {
       Instant now = Instant.now();
-      return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+      return GoTime.unixNanos(now);
     }));
     server.registerTask("echo_bytes", TaskFunction.of(byte[].class, b -> b));
     server.registerTask("echo_uint64", TaskFunction.of(BigInteger.class, v -> io.machinery.TaskResult.of("uint64", v)));

@@ -3,6 +3,7 @@ package io.machinery.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.machinery.internal.GoTime;
 import io.machinery.spi.Lock;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,7 +40,7 @@ public abstract class LockContract {
 
   protected static long nanosFromNow(Duration duration) {
     Instant at = Instant.now().plus(duration);
-    return at.getEpochSecond() * 1_000_000_000L + at.getNano();
+    return GoTime.unixNanos(at);
   }
 
   @Test
