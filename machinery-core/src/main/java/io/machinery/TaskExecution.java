@@ -1,0 +1,540 @@
+package io.machinery;
+
+import io.machinery.internal.Fibonacci;
+import io.machinery.internal.GoTypes;
+import io.machinery.spi.Backend;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One run of one task through Go's state machine (spec §2.5–2.8), and the bookkeeping that records it.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Two phases.</b> Before the function runs (RECEIVED, argument reflection, STARTED, pre-task handler)
+ *       a failure is safe to answer by requeueing the message: {@link #run()} throws it and the worker
+ *       requeues with a counted back-off. Once the function has returned, thrown or timed out, its outcome is
+ *       fixed and only the bookkeeping is retried: the final state, the retry message, callbacks and chord
+ *       completion are separate steps, each retried with {@link Settings#bookkeepingBackoff} up to {@link
+ *       Settings#bookkeepingAttempts} times, so a step that succeeded is never repeated and <em>the function
+ *       is never run again because bookkeeping failed</em>. A step that still fails ends in {@link
+ *       BookkeepingFailed}; the worker dead-letters the message with the reason (requeueing it would run the
+ *       function again).
+ *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither fails the
+ *       task nor sends the message round again.
+ *   <li><b>The function runs on its own thread</b> (a virtual thread, or the worker's platform pool) while the
+ *       delivery thread waits for it, with the task's deadline ({@link Settings#taskTimeout} or the message's
+ *       {@value MessageHeaders#TIMEOUT} header, in milliseconds). At the deadline the function's thread is
+ *       interrupted and abandoned and the run counts as a failure "task timed out after …" (retried when the
+ *       task has retries left); a function that ignores the interrupt keeps its thread, not the slot.
+ *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful timeout passed,
+ *       or abrupt quit) no further state is written and no callback is sent, whatever the threads are doing.
+ *   <li><b>Chords, at least once.</b> The member that completes the group and wins {@code triggerChord} reads
+ *       the states and publishes the callback (or stores FAILURE for it when a member failed: beyond Go, so
+ *       waiting clients learn it). A member that may be a re-run (redelivered, or requeued before) and loses
+ *       the trigger checks whether the callback has a state (it gets PENDING when it is sent): none means the
+ *       winner died between the trigger and the publish, so it publishes the callback itself. A group whose
+ *       meta or states are gone from the backend (expired, purged), or whose states cannot be read after the
+ *       bookkeeping attempts, is terminal: FAILURE is stored for the callback unless the callback already has
+ *       a state, and the member is acknowledged.
+ * </ul>
+ *
+ * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any thread.
+ */
+final class TaskExecution implements TaskContext {
+  private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
+
+  /** What an execution needs from its worker. */
+  record Settings(
+      Server server,
+      String consumerTag,
+      @Nullable Consumer<Signature> preTaskHandler,
+      @Nullable Consumer<Signature> postTaskHandler,
+      Consumer<TaskFailedException> failureReporter,
+      ExecutorService taskThreads,
+      Duration taskTimeout,
+      Backoff bookkeepingBackoff,
+      int bookkeepingAttempts,
+      Pause pause) {}
+
+  /** Waits between bookkeeping attempts; a test can replace it. */
+  @FunctionalInterface
+  interface Pause {
+    void pause(Duration delay) throws InterruptedException;
+  }
+
+  /** Thrown by {@link #run()} when the worker stops without waiting for this run. */
+  static final class Cancelled extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Cancelled() {
+      super("cancelled by shutdown", null, false, false);
+    }
+  }
+
+  /** Thrown by {@link #run()} when the function ran but its outcome could not be recorded. */
+  static final class BookkeepingFailed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    BookkeepingFailed(String message, @Nullable Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** A chord's group meta or a member state is no longer in the backend: retrying cannot help. */
+  private static final class GroupMissing extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    GroupMissing(RuntimeException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  /** The backend or broker refused a value: retrying cannot help. */
+  private static final class Refused extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Refused(IllegalArgumentException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  private sealed interface Outcome {}
+
+  private record Succeeded(List<TaskResult> results) implements Outcome {}
+
+  private record RetryIn(Duration delay) implements Outcome {}
+
+  private record Failed(String error, boolean retryable) implements Outcome {}
+
+  private final Settings settings;
+  private final Backend backend;
+  private final Signature signature;
+  private final TaskFunction function;
+  private final boolean possiblyRerun;
+  private final Thread deliveryThread;
+  private volatile boolean cancelled;
+  private volatile boolean abandoned;
+  private volatile boolean timedOut;
+
+  /**
+   * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or requeued
+   *     by a worker): then a lost chord trigger is checked for a callback that was never sent
+   */
+  TaskExecution(Settings settings, Signature signature, TaskFunction function, boolean possiblyRerun) {
+    this.settings = settings;
+    this.backend = settings.server().backend();
+    this.signature = signature;
+    this.function = function;
+    this.possiblyRerun = possiblyRerun;
+    this.deliveryThread = Thread.currentThread();
+  }
+
+  @Override public Signature signature() { return signature; }
+  @Override public int attempt() { return MessageHeaders.attempt(signature); }
+  @Override public boolean isCancelled() { return cancelled || timedOut; }
+
+  /** Stops this run: the function and the delivery thread are interrupted, nothing more is recorded. */
+  void abandon() {
+    cancelled = true;
+    abandoned = true;
+    deliveryThread.interrupt();
+  }
+
+  boolean wasCancelled() {
+    return cancelled;
+  }
+
+  /**
+   * Runs the task and records its outcome; returns when the message can be acknowledged.
+   *
+   * @throws Cancelled when the worker abandoned this run
+   * @throws BookkeepingFailed when the function ran but its outcome could not be recorded
+   * @throws RuntimeException (anything else) when the function did not run: the message may be requeued
+   */
+  void run() {
+    List<CompletableFuture<Void>> early = new ArrayList<>(2);
+    try {
+      Outcome outcome = start(early);
+      try {
+        record(outcome);
+      } catch (Cancelled | BookkeepingFailed e) {
+        throw e;
+      } catch (Throwable t) {
+        if (abandoned) {
+          throw new Cancelled();
+        }
+        throw new BookkeepingFailed("recording the outcome failed: " + t, t);
+      } finally {
+        runHandler("post-task handler", settings.postTaskHandler());
+      }
+    } finally {
+      // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the final state
+      // supersedes them, so their failures only matter before the function runs (checked in start).
+      for (CompletableFuture<Void> write : early) {
+        try {
+          write.join();
+        } catch (RuntimeException e) {
+          log.debug("An early state write of task {} failed: {}", LogText.of(signature.uuid()), e.toString());
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- before the function
+
+  private Outcome start(List<CompletableFuture<Void>> early) {
+    checkAbandoned();
+    early.add(backend.setStateReceivedAsync(signature));
+    List<Arg> args = signature.args();
+    List<@Nullable Object> typed = new ArrayList<>(args.size());
+    for (Arg arg : args) {
+      try {
+        typed.add(arg.typedValue());
+      } catch (IllegalArgumentException e) {
+        return new Failed("Reflect task args error: " + e.getMessage(), false);
+      }
+    }
+    early.add(backend.setStateStartedAsync(signature));
+    for (CompletableFuture<Void> write : early) {
+      if (write.isCompletedExceptionally()) {
+        // The backend is already known to be failing: do not run a side effect that cannot be recorded.
+        write.join();
+      }
+    }
+    runHandler("pre-task handler", settings.preTaskHandler());
+    checkAbandoned();
+    return invoke(args, typed);
+  }
+
+  private Outcome invoke(List<Arg> args, List<@Nullable Object> typed) {
+    Future<@Nullable Object> body = settings.taskThreads().submit(() -> function.invoke(this, function.bind(args, typed)));
+    Duration deadline = deadline();
+    Object returned;
+    try {
+      returned = deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      timedOut = true;
+      body.cancel(true);
+      log.warn("Task {} {} timed out after {}; its thread was interrupted and abandoned", LogText.of(signature.name()),
+          LogText.of(signature.uuid()), deadline);
+      return new Failed("task timed out after " + io.machinery.internal.GoDurations.format(deadline), true);
+    } catch (InterruptedException e) {
+      body.cancel(true);
+      throw new Cancelled();
+    } catch (ExecutionException e) {
+      Throwable t = e.getCause() == null ? e : e.getCause();
+      if (t instanceof RetryTaskLaterException later) {
+        return new RetryIn(later.retryIn());
+      }
+      if (cancelled) {
+        throw new Cancelled();
+      }
+      log.debug("Task {} {} failed", LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+      return new Failed(errorText(t), true);
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new Cancelled();
+    }
+    try {
+      return new Succeeded(toResults(returned));
+    } catch (IllegalArgumentException e) {
+      return new Failed(errorText(e), true);
+    }
+  }
+
+  private Duration deadline() {
+    long millis = MessageHeaders.number(signature.headers().get(MessageHeaders.TIMEOUT));
+    return millis > 0 ? Duration.ofMillis(millis) : settings.taskTimeout();
+  }
+
+  // -------------------------------------------------------------------------------------- after the function
+
+  private void record(Outcome outcome) {
+    switch (outcome) {
+      case Succeeded s -> succeeded(s.results());
+      case RetryIn r -> retryIn(r.delay());
+      case Failed f when f.retryable() && signature.retryCount() > 0 -> retry(f.error());
+      case Failed f -> failed(f.error());
+    }
+  }
+
+  private void succeeded(List<TaskResult> results) {
+    step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
+    log.debug("Processed task {} {}. Results = {}", LogText.of(signature.name()), LogText.of(signature.uuid()), results);
+    List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
+    for (Signature callback : signature.onSuccess()) {
+      sendCallback(signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build(), "success callback");
+    }
+    Signature chordCallback = signature.chordCallback();
+    if (!signature.groupUuid().isEmpty() && chordCallback != null) {
+      completeChord(chordCallback, null);
+    }
+  }
+
+  private void retry(String error) {
+    step("storing RETRY", () -> backend.setStateRetry(signature));
+    int delay = Fibonacci.next(signature.retryTimeout());
+    Signature next = signature.toBuilder()
+        .retryCount(signature.retryCount() - 1)
+        .retryTimeout(delay)
+        .eta(settings.server().now().plusSeconds(delay))
+        .headers(MessageHeaders.nextAttempt(signature))
+        .build();
+    log.info("Task {} {} failed ({}). Going to retry in {} seconds.", LogText.of(signature.name()),
+        LogText.of(signature.uuid()), LogText.of(error), delay);
+    step("publishing the retry", () -> settings.server().sendTask(next));
+  }
+
+  private void retryIn(Duration delay) {
+    step("storing RETRY", () -> backend.setStateRetry(signature));
+    OffsetDateTime eta = settings.server().now().plus(delay);
+    log.info("Task {} {} asked to retry in {}", LogText.of(signature.name()), LogText.of(signature.uuid()), delay);
+    Signature next = signature.toBuilder().eta(eta).headers(MessageHeaders.nextAttempt(signature)).build();
+    step("publishing the retry", () -> settings.server().sendTask(next));
+  }
+
+  private void failed(String error) {
+    step("storing FAILURE", () -> backend.setStateFailure(signature, error));
+    settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
+    for (Signature callback : signature.onError()) {
+      List<Arg> args = new ArrayList<>();
+      args.add(Arg.of("string", error));
+      args.addAll(callback.args());
+      sendCallback(callback.toBuilder().args(args).build(), "error callback");
+    }
+    Signature chordCallback = signature.chordCallback();
+    if (!signature.groupUuid().isEmpty() && chordCallback != null) {
+      completeChord(chordCallback, TaskState.failure(signature, error));
+    }
+  }
+
+  /** Publishes a callback; one that cannot be published gets FAILURE, so clients waiting for it learn. */
+  private void sendCallback(Signature callback, String what) {
+    String failure;
+    try {
+      step("sending " + what + " " + LogText.of(callback.uuid()), () -> settings.server().sendTask(callback));
+      return;
+    } catch (Refused | BookkeepingFailed e) {
+      failure = e.getMessage();
+    }
+    log.error("Could not send {} {} {} of task {}: {}", what, LogText.of(callback.name()), LogText.of(callback.uuid()),
+        LogText.of(signature.uuid()), failure);
+    step("storing FAILURE for an unsent " + what, () -> backend.setStateFailure(callback, "could not be sent: " + failure));
+  }
+
+  /** @param knownFailure this member's own FAILURE (the failure path), or null to read the group's states */
+  private void completeChord(Signature callback, @Nullable TaskState knownFailure) {
+    String group = signature.groupUuid();
+    int count = signature.groupTaskCount();
+    try {
+      if (!chordStep("checking chord group completion", () -> backend.groupCompleted(group, count))) {
+        return;
+      }
+      if (!chordStep("triggering the chord", () -> backend.triggerChord(group))) {
+        if (!possiblyRerun || callbackHasState(callback)) {
+          return; // another worker completes this chord
+        }
+        log.warn("Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
+            + " before sending it?); sending it now", LogText.of(group), LogText.of(callback.uuid()));
+      }
+    } catch (GroupMissing | BookkeepingFailed e) {
+      chordGaveUp(callback, e);
+      return;
+    }
+    try {
+      fireChord(callback, knownFailure);
+    } finally {
+      // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
+      // states before the winner reads them).
+      if (backend.consumesStatesOnRead() && !abandoned) {
+        try {
+          backend.purgeGroupMeta(group);
+        } catch (RuntimeException e) {
+          log.warn("Could not purge chord group {}: {}", LogText.of(group), e.toString());
+        }
+      }
+    }
+  }
+
+  private void fireChord(Signature callback, @Nullable TaskState knownFailure) {
+    if (knownFailure != null) {
+      chordFailed(callback, knownFailure);
+      return;
+    }
+    String group = signature.groupUuid();
+    List<TaskState> states;
+    try {
+      states = chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
+    } catch (GroupMissing | BookkeepingFailed e) {
+      chordGaveUp(callback, e);
+      return;
+    }
+    List<Arg> args = new ArrayList<>();
+    for (TaskState state : states) {
+      if (!state.isSuccess()) {
+        chordFailed(callback, state);
+        return;
+      }
+      for (TaskResult result : state.results()) {
+        args.add(result.toArg());
+      }
+    }
+    sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
+  }
+
+  private boolean callbackHasState(Signature callback) {
+    Optional<TaskState> state = step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
+    return state.isPresent();
+  }
+
+  private void chordFailed(Signature callback, TaskState failed) {
+    String error = "chord group " + signature.groupUuid() + " failed: task " + failed.taskUuid() + " is "
+        + failed.state() + (failed.error().isEmpty() ? "" : ": " + failed.error());
+    log.warn("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
+        LogText.of(error));
+    step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+  }
+
+  /** The chord cannot be completed: FAILURE for its callback, unless the callback was sent after all. */
+  private void chordGaveUp(Signature callback, RuntimeException cause) {
+    String group = signature.groupUuid();
+    if (callbackHasState(callback)) {
+      log.debug("Chord group {}: {}; its callback {} already has a state", LogText.of(group), cause.getMessage(),
+          LogText.of(callback.uuid()));
+      return;
+    }
+    String error = cause instanceof GroupMissing
+        ? "chord group " + group + " is gone from the result backend (expired or purged): " + cause.getMessage()
+        : "chord group " + group + " could not be completed: " + cause.getMessage();
+    log.error("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
+        LogText.of(error));
+    step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+  }
+
+  // -------------------------------------------------------------------------------------------- bookkeeping
+
+  private void step(String what, Runnable action) {
+    step(what, () -> {
+      action.run();
+      return null;
+    });
+  }
+
+  private <T> T step(String what, Supplier<T> action) {
+    return attempt(what, action, false);
+  }
+
+  private <T> T chordStep(String what, Supplier<T> action) {
+    return attempt(what, action, true);
+  }
+
+  private <T> T attempt(String what, Supplier<T> action, boolean chord) {
+    RuntimeException last = null;
+    int attempts = settings.bookkeepingAttempts();
+    for (int attempt = 1; attempt <= attempts; attempt++) {
+      checkAbandoned();
+      try {
+        return action.get();
+      } catch (IllegalArgumentException e) {
+        throw new Refused(e);
+      } catch (RuntimeException e) {
+        if (chord && isMissing(e)) {
+          throw new GroupMissing(e);
+        }
+        last = e;
+      } catch (Error e) {
+        // A StackOverflowError decoding a state or an OutOfMemoryError repeats deterministically: no retry.
+        throw new BookkeepingFailed(what + " failed: " + e, e);
+      }
+      if (attempt < attempts) {
+        Duration delay = settings.bookkeepingBackoff().delay(attempt);
+        log.warn("Worker {}: {} for task {} {} failed (attempt {} of {}): {}; trying again in {}",
+            settings.consumerTag(), what, LogText.of(signature.name()), LogText.of(signature.uuid()), attempt,
+            attempts, last.toString(), delay);
+        try {
+          settings.pause().pause(delay);
+        } catch (InterruptedException e) {
+          throw new Cancelled();
+        }
+      }
+    }
+    throw new BookkeepingFailed(what + " failed " + attempts + " times, last: " + last, last);
+  }
+
+  /** Go's and this project's backends say "Group not found: …" / "Task not found: …". */
+  private static boolean isMissing(RuntimeException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String message = t.getMessage();
+      if (message != null && (message.contains("Group not found") || message.contains("Task not found"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void checkAbandoned() {
+    if (abandoned) {
+      throw new Cancelled();
+    }
+  }
+
+  private void runHandler(String what, @Nullable Consumer<Signature> handler) {
+    if (handler == null || abandoned) {
+      return;
+    }
+    try {
+      handler.accept(signature);
+    } catch (Throwable t) {
+      log.error("Worker {}: the {} threw for task {} {}; ignoring it", settings.consumerTag(), what,
+          LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ results
+
+  static String errorText(Throwable t) {
+    String message = t.getMessage();
+    return message != null ? message : t.getClass().getName();
+  }
+
+  private static List<TaskResult> toResults(@Nullable Object returned) {
+    if (returned == null) {
+      return List.of();
+    }
+    List<TaskResult> results = returned instanceof TaskResults many ? many.results()
+        : returned instanceof TaskResult one ? List.of(one)
+        : List.of(TaskResult.of(returned));
+    for (TaskResult result : results) {
+      checkEncodable(result.value());
+    }
+    return results;
+  }
+
+  private static void checkEncodable(@Nullable Object value) {
+    if (value instanceof Double d && (d.isNaN() || d.isInfinite())) {
+      throw new IllegalArgumentException("json: unsupported value: " + d);
+    }
+    if (value instanceof Float f && (f.isNaN() || f.isInfinite())) {
+      throw new IllegalArgumentException("json: unsupported value: " + f);
+    }
+    List<?> list = GoTypes.asList(value);
+    if (list != null) {
+      list.forEach(TaskExecution::checkEncodable);
+    }
+  }
+}
