@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.internal.Fibonacci;
+import io.machinery.internal.GoDurations;
 import io.machinery.internal.GoTypes;
 import io.machinery.spi.Backend;
 import java.time.Duration;
@@ -208,6 +209,8 @@ final class TaskExecution implements TaskContext {
         typed.add(arg.typedValue());
       } catch (IllegalArgumentException e) {
         return new Failed("Reflect task args error: " + e.getMessage(), false);
+      } catch (StackOverflowError e) {
+        return new Failed("Reflect task args error: an argument is nested too deeply", false);
       }
     }
     early.add(backend.setStateStartedAsync(signature));
@@ -231,9 +234,10 @@ final class TaskExecution implements TaskContext {
     } catch (TimeoutException e) {
       timedOut = true;
       body.cancel(true);
+      String after = GoDurations.format(deadline);
       log.warn("Task {} {} timed out after {}; its thread was interrupted and abandoned", LogText.of(signature.name()),
-          LogText.of(signature.uuid()), deadline);
-      return new Failed("task timed out after " + io.machinery.internal.GoDurations.format(deadline), true);
+          LogText.of(signature.uuid()), after);
+      return new Failed("task timed out after " + after, true);
     } catch (InterruptedException e) {
       body.cancel(true);
       throw new Cancelled();
