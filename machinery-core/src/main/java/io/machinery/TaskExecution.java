@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -45,17 +44,11 @@ import org.slf4j.LoggerFactory;
  *       task has retries left); a function that ignores the interrupt keeps its thread, not the slot.
  *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful timeout passed,
  *       or abrupt quit) no further state is written and no callback is sent, whatever the threads are doing.
- *   <li><b>Chords, at least once.</b> The member that completes the group and wins {@code triggerChord} reads
- *       the states and publishes the callback (or stores FAILURE for it when a member failed: beyond Go, so
- *       waiting clients learn it). A member that may be a re-run (redelivered, or requeued before) and loses
- *       the trigger checks whether the callback has a state (it gets PENDING when it is sent): none means the
- *       winner died between the trigger and the publish, so it publishes the callback itself. A group whose
- *       meta or states are gone from the backend (expired, purged), or whose states cannot be read after the
- *       bookkeeping attempts, is terminal: FAILURE is stored for the callback unless the callback already has
- *       a state, and the member is acknowledged.
+ *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the group is gone).
  * </ul>
  *
- * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any thread.
+ * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any thread. Over
+ * 400 lines: the two phases share the run's state (cancellation, deadline, abandonment) and read best together.
  */
 final class TaskExecution implements TaskContext {
   private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
@@ -98,7 +91,7 @@ final class TaskExecution implements TaskContext {
   }
 
   /** A chord's group meta or a member state is no longer in the backend: retrying cannot help. */
-  private static final class GroupMissing extends RuntimeException {
+  static final class GroupMissing extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
     GroupMissing(RuntimeException cause) {
@@ -159,6 +152,10 @@ final class TaskExecution implements TaskContext {
 
   boolean wasCancelled() {
     return cancelled;
+  }
+
+  boolean isAbandoned() {
+    return abandoned;
   }
 
   /**
@@ -286,7 +283,7 @@ final class TaskExecution implements TaskContext {
     }
     Signature chordCallback = signature.chordCallback();
     if (!signature.groupUuid().isEmpty() && chordCallback != null) {
-      completeChord(chordCallback, null);
+      new ChordCompletion(this, backend, signature, possiblyRerun).complete(chordCallback, null);
     }
   }
 
@@ -323,12 +320,12 @@ final class TaskExecution implements TaskContext {
     }
     Signature chordCallback = signature.chordCallback();
     if (!signature.groupUuid().isEmpty() && chordCallback != null) {
-      completeChord(chordCallback, TaskState.failure(signature, error));
+      new ChordCompletion(this, backend, signature, possiblyRerun).complete(chordCallback, TaskState.failure(signature, error));
     }
   }
 
   /** Publishes a callback; one that cannot be published gets FAILURE, so clients waiting for it learn. */
-  private void sendCallback(Signature callback, String what) {
+  void sendCallback(Signature callback, String what) {
     String failure;
     try {
       step("sending " + what + " " + LogText.of(callback.uuid()), () -> settings.server().sendTask(callback));
@@ -341,109 +338,21 @@ final class TaskExecution implements TaskContext {
     step("storing FAILURE for an unsent " + what, () -> backend.setStateFailure(callback, "could not be sent: " + failure));
   }
 
-  /** @param knownFailure this member's own FAILURE (the failure path), or null to read the group's states */
-  private void completeChord(Signature callback, @Nullable TaskState knownFailure) {
-    String group = signature.groupUuid();
-    int count = signature.groupTaskCount();
-    try {
-      if (!chordStep("checking chord group completion", () -> backend.groupCompleted(group, count))) {
-        return;
-      }
-      if (!chordStep("triggering the chord", () -> backend.triggerChord(group))) {
-        if (!possiblyRerun || callbackHasState(callback)) {
-          return; // another worker completes this chord
-        }
-        log.warn("Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
-            + " before sending it?); sending it now", LogText.of(group), LogText.of(callback.uuid()));
-      }
-    } catch (GroupMissing | BookkeepingFailed e) {
-      chordGaveUp(callback, e);
-      return;
-    }
-    try {
-      fireChord(callback, knownFailure);
-    } finally {
-      // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
-      // states before the winner reads them).
-      if (backend.consumesStatesOnRead() && !abandoned) {
-        try {
-          backend.purgeGroupMeta(group);
-        } catch (RuntimeException e) {
-          log.warn("Could not purge chord group {}: {}", LogText.of(group), e.toString());
-        }
-      }
-    }
-  }
-
-  private void fireChord(Signature callback, @Nullable TaskState knownFailure) {
-    if (knownFailure != null) {
-      chordFailed(callback, knownFailure);
-      return;
-    }
-    String group = signature.groupUuid();
-    List<TaskState> states;
-    try {
-      states = chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
-    } catch (GroupMissing | BookkeepingFailed e) {
-      chordGaveUp(callback, e);
-      return;
-    }
-    List<Arg> args = new ArrayList<>();
-    for (TaskState state : states) {
-      if (!state.isSuccess()) {
-        chordFailed(callback, state);
-        return;
-      }
-      for (TaskResult result : state.results()) {
-        args.add(result.toArg());
-      }
-    }
-    sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
-  }
-
-  private boolean callbackHasState(Signature callback) {
-    Optional<TaskState> state = step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
-    return state.isPresent();
-  }
-
-  private void chordFailed(Signature callback, TaskState failed) {
-    String error = "chord group " + signature.groupUuid() + " failed: task " + failed.taskUuid() + " is "
-        + failed.state() + (failed.error().isEmpty() ? "" : ": " + failed.error());
-    log.warn("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
-        LogText.of(error));
-    step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
-  }
-
-  /** The chord cannot be completed: FAILURE for its callback, unless the callback was sent after all. */
-  private void chordGaveUp(Signature callback, RuntimeException cause) {
-    String group = signature.groupUuid();
-    if (callbackHasState(callback)) {
-      log.debug("Chord group {}: {}; its callback {} already has a state", LogText.of(group), cause.getMessage(),
-          LogText.of(callback.uuid()));
-      return;
-    }
-    String error = cause instanceof GroupMissing
-        ? "chord group " + group + " is gone from the result backend (expired or purged): " + cause.getMessage()
-        : "chord group " + group + " could not be completed: " + cause.getMessage();
-    log.error("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
-        LogText.of(error));
-    step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
-  }
-
   // -------------------------------------------------------------------------------------------- bookkeeping
 
-  private void step(String what, Runnable action) {
+  void step(String what, Runnable action) {
     step(what, () -> {
       action.run();
       return null;
     });
   }
 
-  private <T> T step(String what, Supplier<T> action) {
+  <T> T step(String what, Supplier<T> action) {
     return attempt(what, action, false);
   }
 
-  private <T> T chordStep(String what, Supplier<T> action) {
+  /** A step that fails at once with {@link GroupMissing} when the backend says the group or a state is gone. */
+  <T> T chordStep(String what, Supplier<T> action) {
     return attempt(what, action, true);
   }
 

@@ -31,13 +31,9 @@ import org.slf4j.LoggerFactory;
  *       broker maintenance (heartbeats, leases). A semaphore of {@code concurrency} slots bounds deliveries;
  *       the broker reserves slots before it fetches ({@link DeliveryHandler#reserve}), so the worker never
  *       holds a message it cannot start (no over-fetching, Go issue #559).
- *   <li><b>Every delivery is settled exactly once</b> ({@link SettleOnce}), whatever is thrown while it is
- *       decoded or processed ({@code StackOverflowError} and {@code OutOfMemoryError} included), and its slot
- *       is always released: decoding failures are dead-lettered with their reason; a failure before the task
- *       function ran is requeued with a doubling back-off, counted in the message's {@value
- *       MessageHeaders#REQUEUES} header, and dead-lettered after {@link Builder#maxDeliveries} requeues; a
- *       message the broker says it delivered more than {@code maxDeliveries} times (a poison message that
- *       kills or stalls its worker) is dead-lettered before it is decoded.
+ *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or processed,
+ *       and its slot is always released; {@link Intake} decides how (dead letter, counted requeue with
+ *       back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters poison messages.
  *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's outcome is recorded. Once
  *       the function has returned, only that bookkeeping is retried, never the function; see {@link
  *       TaskExecution} for the state machine, the chord protocol and task deadlines.
@@ -50,6 +46,8 @@ import org.slf4j.LoggerFactory;
  *       then abandons the rest (interrupted, their messages go back to the broker, nothing more is recorded for
  *       them) and returns at most {@link #CANCEL_MARGIN} later. Idempotent.
  * </ul>
+ *
+ * <p>Size: the class is over 400 lines because about half of it is the builder's documented options.
  */
 public final class Worker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
@@ -93,10 +91,8 @@ public final class Worker implements AutoCloseable {
   private final java.util.function.@Nullable Consumer<Throwable> errorHandler;
   private final Duration gracefulTimeout;
   private final boolean handleSignals;
-  private final int maxDeliveries;
   private final Backoff requeueBackoff;
-  private final TaskExecution.Settings settings;
-  private final UnregisteredBackoff unregistered;
+  private final Intake intake;
 
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.NEW);
   private final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -114,18 +110,19 @@ public final class Worker implements AutoCloseable {
     this.errorHandler = b.errorHandler;
     this.gracefulTimeout = b.gracefulTimeout;
     this.handleSignals = b.handleSignals;
-    this.maxDeliveries = b.maxDeliveries;
     this.requeueBackoff = b.requeueBackoff;
     this.slots = new Semaphore(concurrency);
     this.taskThreads = b.platformTaskThreads
         ? Executors.newFixedThreadPool(concurrency, Thread.ofPlatform().daemon().name("machinery-task-" + consumerTag + "-", 0).factory())
         : Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("machinery-task-", 0).factory());
-    this.settings = new TaskExecution.Settings(server, consumerTag, b.preTaskHandler, b.postTaskHandler,
-        failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
+    TaskExecution.Settings settings = new TaskExecution.Settings(server, consumerTag, b.preTaskHandler,
+        b.postTaskHandler, failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
             LogText.of(failure.taskUuid()), LogText.of(failure.getMessage()))),
         taskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
-    this.unregistered = new UnregisteredBackoff(server.clock(),
+    UnregisteredBackoff unregistered = new UnregisteredBackoff(server.clock(),
         new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY), b.maxUnregisteredRequeues);
+    this.intake = new Intake(settings, unregistered, b.maxDeliveries, requeueBackoff, running,
+        error -> reportError(error, () -> {}));
   }
 
   public String consumerTag() { return consumerTag; }
@@ -289,7 +286,7 @@ public final class Worker implements AutoCloseable {
       try {
         Thread.ofVirtual().name("machinery-delivery-", 0).start(() -> {
           try {
-            process(delivery);
+            intake.process(delivery);
           } finally {
             slots.release();
           }
@@ -304,7 +301,7 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void handleNow(Delivery delivery) {
-      process(delivery);
+      intake.process(delivery);
     }
 
     @Override
@@ -323,152 +320,6 @@ public final class Worker implements AutoCloseable {
     } else {
       fallbackLog.run();
     }
-  }
-
-  /** Handles one delivery and settles it exactly once, whatever is thrown. */
-  private void process(Delivery raw) {
-    SettleOnce delivery = new SettleOnce(raw);
-    Signature signature = null;
-    try {
-      signature = intake(delivery);
-      if (signature == null) {
-        return;
-      }
-      TaskFunction function = server.findTask(signature.name());
-      if (function == null) {
-        handleUnregistered(delivery, signature);
-        return;
-      }
-      execute(delivery, signature, function);
-    } catch (Throwable t) {
-      if (!delivery.settled()) {
-        if (signature == null) {
-          deadLetter(delivery, "could not process the message: " + t);
-        } else {
-          requeueCounted(delivery, signature, t.toString());
-        }
-      }
-      log.error("Worker {}: unexpected failure handling a message from queue {}", consumerTag,
-          LogText.of(raw.queue()), t);
-    }
-  }
-
-  /** The decoded message, or null when it was dead-lettered. */
-  private @Nullable Signature intake(SettleOnce delivery) {
-    int deliveries = delivery.deliveryCount();
-    if (maxDeliveries > 0 && deliveries > maxDeliveries) {
-      // Checked before decoding: decoding may be what kills the worker each time.
-      deadLetter(delivery, "delivered " + deliveries + " times without being settled (over maxDeliveries "
-          + maxDeliveries + "): a message that stops or stalls every worker it reaches");
-      return null;
-    }
-    byte[] body = delivery.body();
-    int limit = server.config().maxMessageBytes();
-    if (body.length > limit) {
-      deadLetter(delivery, "message of " + body.length + " bytes is over the limit of " + limit + " bytes");
-      return null;
-    }
-    try {
-      return WireCodec.decodeSignature(body);
-    } catch (MalformedMessageException e) {
-      deadLetter(delivery, e.getMessage());
-    } catch (StackOverflowError e) {
-      deadLetter(delivery, "Could not unmarshal the message into a task signature: it is nested too deeply");
-    } catch (Throwable t) {
-      // An OutOfMemoryError or a decoder bug: the same bytes would fail again on every worker.
-      deadLetter(delivery, "Could not unmarshal the message into a task signature: " + t);
-    }
-    return null;
-  }
-
-  private void execute(SettleOnce delivery, Signature signature, TaskFunction function) {
-    boolean possiblyRerun = delivery.redelivered() || delivery.deliveryCount() > 1
-        || MessageHeaders.count(signature, MessageHeaders.REQUEUES) > 0;
-    TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
-    running.add(execution);
-    try {
-      execution.run();
-      delivery.ack();
-    } catch (TaskExecution.Cancelled e) {
-      log.warn("Worker {}: task {} {} was abandoned by shutdown; returning it to the broker", consumerTag,
-          LogText.of(signature.name()), LogText.of(signature.uuid()));
-      delivery.requeue(Duration.ZERO);
-    } catch (TaskExecution.BookkeepingFailed e) {
-      // The function ran: requeueing would run it again. A person can replay the dead letter.
-      reportError(e, () -> {});
-      deadLetter(delivery, "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid())
-          + " ran, but its outcome could not be recorded: " + e.getMessage());
-    } catch (RuntimeException e) {
-      // The function did not run (the backend failed before it): safe to try again later.
-      reportError(e, () -> {});
-      requeueCounted(delivery, signature, e.toString());
-    } finally {
-      running.remove(execution);
-      if (execution.wasCancelled()) {
-        Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this thread
-      }
-    }
-  }
-
-  /** Requeues with a growing delay, counting in the message; dead-letters past {@code maxDeliveries}. */
-  private void requeueCounted(SettleOnce delivery, Signature signature, String reason) {
-    int requeues = MessageHeaders.count(signature, MessageHeaders.REQUEUES) + 1;
-    if (maxDeliveries > 0 && requeues > maxDeliveries) {
-      String why = "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid()) + " could not be processed "
-          + requeues + " times (over maxDeliveries " + maxDeliveries + "), last: " + reason;
-      deadLetter(delivery, why);
-      try {
-        backend.setStateFailure(signature, why);
-      } catch (RuntimeException e) {
-        log.debug("Could not store FAILURE for dead-lettered task {}: {}", LogText.of(signature.uuid()), e.toString());
-      }
-      return;
-    }
-    Duration delay = requeueBackoff.delay(requeues);
-    log.error("Worker {}: could not process task {} {} ({}); requeuing it in {} (requeue {} of at most {})",
-        consumerTag, LogText.of(signature.name()), LogText.of(signature.uuid()), LogText.of(reason), delay, requeues,
-        maxDeliveries);
-    requeueReplaced(delivery, MessageHeaders.with(signature, MessageHeaders.REQUEUES, requeues), delay);
-  }
-
-  private void handleUnregistered(SettleOnce delivery, Signature signature) {
-    String name = LogText.of(signature.name());
-    switch (unregistered.decide(signature, delivery.deliveryCount())) {
-      case UnregisteredBackoff.Drop drop -> {
-        log.warn("Worker {}: dropping task {} {}: not registered here and IgnoreWhenTaskNotRegistered is set",
-            consumerTag, name, LogText.of(signature.uuid()));
-        delivery.ack();
-      }
-      case UnregisteredBackoff.DeadLetter dead -> deadLetter(delivery, dead.reason());
-      case UnregisteredBackoff.Requeue requeue -> {
-        if (unregistered.shouldWarn(signature.name())) {
-          log.warn("Worker {}: task {} is not registered with this worker; requeuing such messages with back-off"
-              + " (this one: {}, requeue {} in {})", consumerTag, name, LogText.of(signature.uuid()),
-              requeue.requeues(), requeue.delay());
-        } else {
-          log.debug("Worker {}: requeuing unregistered task {} {} in {}", consumerTag, name,
-              LogText.of(signature.uuid()), requeue.delay());
-        }
-        requeueReplaced(delivery, requeue.replacement(), requeue.delay());
-      }
-    }
-  }
-
-  private void requeueReplaced(SettleOnce delivery, Signature replacement, Duration delay) {
-    byte[] body;
-    try {
-      body = WireCodec.encode(replacement);
-    } catch (RuntimeException e) {
-      delivery.requeue(delay); // the count is lost, the broker's delivery count still bounds it
-      return;
-    }
-    delivery.requeue(delay, body);
-  }
-
-  private void deadLetter(SettleOnce delivery, String reason) {
-    log.error("Worker {}: dead-lettering a message from queue {}: {}", consumerTag, LogText.of(delivery.queue()),
-        LogText.of(reason));
-    delivery.deadLetter(reason);
   }
 
   /** Builds a {@link Worker}; get one from {@link Server#workerBuilder(String)}. Not thread-safe. */
