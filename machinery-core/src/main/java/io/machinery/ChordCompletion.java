@@ -24,6 +24,10 @@ import org.slf4j.LoggerFactory;
  *       the callback has a state (it gets PENDING when it is sent); none means it was never sent, and this
  *       member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
  *       lose the trigger on their first delivery do not check (that is the ordinary race between members).
+ *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the callback
+ *       was sent without taking its state away from a client: there a lost callback stays lost (Go's
+ *       behaviour), a missing group after a lost trigger is taken as the winner's purge, and a member that
+ *       cannot tell is dead-lettered rather than acknowledged when its backend keeps failing.
  *   <li><b>Terminal failures.</b> A group whose meta or states are gone from the backend (expired, evicted,
  *       purged: "Group not found" / "Task not found"), or that still cannot be read after the bookkeeping
  *       attempts, cannot complete: FAILURE is stored for the callback, unless the callback already has a state
@@ -57,14 +61,14 @@ final class ChordCompletion {
         return;
       }
       if (!execution.chordStep("triggering the chord", () -> backend.triggerChord(group))) {
-        if (!possiblyRerun || callbackHasState(callback)) {
-          return; // another worker completes this chord
+        if (!possiblyRerun || callbackSent(callback).orElse(true)) {
+          return; // another worker completes this chord (or, where reads consume states, we cannot tell)
         }
         log.warn("Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
             + " before sending it?); sending it now", LogText.of(group), LogText.of(callback.uuid()));
       }
     } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
-      chordGaveUp(callback, e);
+      chordGaveUp(callback, e, false);
       return;
     }
     try {
@@ -92,7 +96,7 @@ final class ChordCompletion {
     try {
       states = execution.chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
     } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
-      chordGaveUp(callback, e);
+      chordGaveUp(callback, e, true);
       return;
     }
     List<Arg> args = new ArrayList<>();
@@ -108,9 +112,16 @@ final class ChordCompletion {
     execution.sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
   }
 
-  private boolean callbackHasState(Signature callback) {
+  /**
+   * Whether the callback was sent (it has a state); empty where reading a state would consume it (Go's AMQP
+   * backend), so the check could take the state a client is waiting for.
+   */
+  private Optional<Boolean> callbackSent(Signature callback) {
+    if (backend.consumesStatesOnRead()) {
+      return Optional.empty();
+    }
     Optional<TaskState> state = execution.step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
-    return state.isPresent();
+    return Optional.of(state.isPresent());
   }
 
   private void chordFailed(Signature callback, TaskState failed) {
@@ -121,13 +132,28 @@ final class ChordCompletion {
     execution.step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
   }
 
-  /** The chord cannot be completed: FAILURE for its callback, unless the callback was sent after all. */
-  private void chordGaveUp(Signature callback, RuntimeException cause) {
+  /**
+   * The chord cannot be completed: FAILURE for its callback, unless another member may have sent it. The
+   * winner of the trigger ({@code won}) is the only one who could have. Otherwise a callback with a state was
+   * sent; where that cannot be checked, a missing group is the ordinary sign that the winner finished and
+   * purged it (nothing to do), and a backend that keeps failing leaves the member to be dead-lettered.
+   */
+  private void chordGaveUp(Signature callback, RuntimeException cause, boolean won) {
     String group = signature.groupUuid();
-    if (callbackHasState(callback)) {
-      log.debug("Chord group {}: {}; its callback {} already has a state", LogText.of(group), cause.getMessage(),
-          LogText.of(callback.uuid()));
-      return;
+    if (!won) {
+      Optional<Boolean> sent = callbackSent(callback);
+      if (sent.orElse(false)) {
+        log.debug("Chord group {}: {}; its callback {} already has a state", LogText.of(group), cause.getMessage(),
+            LogText.of(callback.uuid()));
+        return;
+      }
+      if (sent.isEmpty()) {
+        if (cause instanceof TaskExecution.BookkeepingFailed failed) {
+          throw failed;
+        }
+        log.debug("Chord group {} is gone ({}); its winner purged it", LogText.of(group), cause.getMessage());
+        return;
+      }
     }
     String error = cause instanceof TaskExecution.GroupMissing
         ? "chord group " + group + " is gone from the result backend (expired or purged): " + cause.getMessage()

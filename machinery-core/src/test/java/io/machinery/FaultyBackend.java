@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class FaultyBackend implements Backend {
   /** The operations that can be made to fail. */
-  enum Op { RECEIVED, SUCCESS, FAILURE, GROUP_COMPLETED, GROUP_STATES, TRIGGER }
+  enum Op { RECEIVED, SUCCESS, FAILURE, GROUP_COMPLETED, GROUP_STATES, TRIGGER, GET_STATE }
 
   static final int ALWAYS = Integer.MAX_VALUE;
 
@@ -21,8 +21,21 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> failuresLeft = new ConcurrentHashMap<>();
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
+  private volatile boolean consumesStatesOnRead;
+
   FaultyBackend(Backend delegate) {
     this.delegate = delegate;
+  }
+
+  /** Says that reads consume states, as Go's AMQP backend does. */
+  FaultyBackend consumingReads() {
+    consumesStatesOnRead = true;
+    return this;
+  }
+
+  @Override
+  public boolean consumesStatesOnRead() {
+    return consumesStatesOnRead;
   }
 
   /** The next {@code times} calls of {@code op} throw. */
@@ -86,7 +99,11 @@ final class FaultyBackend implements Backend {
     delegate.setStateFailure(signature, error);
   }
 
-  @Override public Optional<TaskState> getState(String taskUuid) { return delegate.getState(taskUuid); }
+  @Override
+  public Optional<TaskState> getState(String taskUuid) {
+    maybeFail(Op.GET_STATE);
+    return delegate.getState(taskUuid);
+  }
   @Override public void purgeState(String taskUuid) { delegate.purgeState(taskUuid); }
   @Override public void purgeGroupMeta(String groupUuid) { delegate.purgeGroupMeta(groupUuid); }
   @Override public void close() { delegate.close(); }

@@ -201,6 +201,20 @@ class WorkerFaultTest {
     assertThat(result.callbackResult().state()).isEqualTo(State.FAILURE);
   }
 
+  @Test
+  void f2_whereReadsConsumeStatesAGoneGroupIsNeitherCheckedNorFailedAndMembersRunOnce() {
+    backend.consumingReads();
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    server.sendChord(chord, 0);
+    memory.purgeGroupMeta(chord.group().groupUuid());
+    worker().build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> invoked("one") == 2);
+    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> broker.pendingTasks("").isEmpty()
+        && broker.requeueCount() == 0 && broker.deadLetters().isEmpty());
+    assertThat(backend.calls(Op.GET_STATE)).as("no read that would consume the callback's state").isZero();
+    assertThat(memory.getState(chord.callback().uuid())).isEmpty();
+  }
+
   // ------------------------------------------------------------------------------------------------- F4
 
   @Test
