@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  *       function again).
  *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither fails the
  *       task nor sends the message round again.
- *   <li><b>The function runs on its own thread</b> (a virtual thread, or the worker's platform pool) while the
- *       delivery thread waits for it, with the task's deadline ({@link Settings#taskTimeout} or the message's
+ *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual thread). With
+ *       one, or with the worker's platform pool, it runs on its own thread while the delivery thread waits for
+ *       it, up to the task's deadline ({@link Settings#taskTimeout} or the message's
  *       {@value MessageHeaders#TIMEOUT} header, in milliseconds). At the deadline the function's thread is
  *       interrupted and abandoned and the run counts as a failure "task timed out after …" (retried when the
  *       task has retries left); a function that ignores the interrupt keeps its thread, not the slot.
@@ -61,6 +62,7 @@ final class TaskExecution implements TaskContext {
       @Nullable Consumer<Signature> postTaskHandler,
       Consumer<TaskFailedException> failureReporter,
       ExecutorService taskThreads,
+      boolean platformThreads,
       Duration taskTimeout,
       Backoff bookkeepingBackoff,
       int bookkeepingAttempts,
@@ -223,8 +225,11 @@ final class TaskExecution implements TaskContext {
   }
 
   private Outcome invoke(List<Arg> args, List<@Nullable Object> typed) {
-    Future<@Nullable Object> body = settings.taskThreads().submit(() -> function.invoke(this, function.bind(args, typed)));
     Duration deadline = deadline();
+    if (deadline.isZero() && !settings.platformThreads()) {
+      return invokeHere(args, typed);
+    }
+    Future<@Nullable Object> body = settings.taskThreads().submit(() -> function.invoke(this, function.bind(args, typed)));
     Object returned;
     try {
       returned = deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
@@ -239,18 +244,40 @@ final class TaskExecution implements TaskContext {
       body.cancel(true);
       throw new Cancelled();
     } catch (ExecutionException e) {
-      Throwable t = e.getCause() == null ? e : e.getCause();
-      if (t instanceof RetryTaskLaterException later) {
-        return new RetryIn(later.retryIn());
-      }
-      if (cancelled) {
-        throw new Cancelled();
-      }
-      log.debug("Task {} {} failed", LogText.of(signature.name()), LogText.of(signature.uuid()), t);
-      return new Failed(errorText(t), true);
+      return thrown(e.getCause() == null ? e : e.getCause());
     } catch (java.util.concurrent.CancellationException e) {
       throw new Cancelled();
     }
+    return returned(returned);
+  }
+
+  /**
+   * Without a deadline on virtual threads the function runs on the delivery thread itself (no hand-over);
+   * {@link #abandon()} then interrupts it directly, and whatever it returns after that is not recorded.
+   */
+  private Outcome invokeHere(List<Arg> args, List<@Nullable Object> typed) {
+    Object returned;
+    try {
+      returned = function.invoke(this, function.bind(args, typed));
+    } catch (Throwable t) {
+      return thrown(t);
+    }
+    checkAbandoned();
+    return returned(returned);
+  }
+
+  private Outcome thrown(Throwable t) {
+    if (t instanceof RetryTaskLaterException later) {
+      return new RetryIn(later.retryIn());
+    }
+    if (cancelled) {
+      throw new Cancelled();
+    }
+    log.debug("Task {} {} failed", LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+    return new Failed(errorText(t), true);
+  }
+
+  private Outcome returned(@Nullable Object returned) {
     try {
       return new Succeeded(toResults(returned));
     } catch (IllegalArgumentException e) {

@@ -118,7 +118,7 @@ public final class Worker implements AutoCloseable {
     TaskExecution.Settings settings = new TaskExecution.Settings(server, consumerTag, b.preTaskHandler,
         b.postTaskHandler, failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
             LogText.of(failure.taskUuid()), LogText.of(failure.getMessage()))),
-        taskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
+        taskThreads, b.platformTaskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
     UnregisteredBackoff unregistered = new UnregisteredBackoff(server.clock(),
         new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY), b.maxUnregisteredRequeues);
     this.intake = new Intake(settings, unregistered, b.maxDeliveries, requeueBackoff, running,
