@@ -136,6 +136,7 @@ final class Intake {
       errors.accept(e);
       requeueCounted(delivery, signature, e.toString());
     } finally {
+      execution.finish();
       running.remove(execution);
       if (execution.wasCancelled()) {
         Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this thread

@@ -127,6 +127,7 @@ final class TaskExecution implements TaskContext {
   private volatile boolean cancelled;
   private volatile boolean abandoned;
   private volatile boolean timedOut;
+  private boolean finished;
 
   /**
    * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or requeued
@@ -147,9 +148,19 @@ final class TaskExecution implements TaskContext {
 
   /** Stops this run: the function and the delivery thread are interrupted, nothing more is recorded. */
   void abandon() {
-    cancelled = true;
-    abandoned = true;
-    deliveryThread.interrupt();
+    synchronized (this) {
+      if (finished) {
+        return; // the delivery thread may already serve someone else (the eager broker's caller)
+      }
+      cancelled = true;
+      abandoned = true;
+      deliveryThread.interrupt();
+    }
+  }
+
+  /** Called by the delivery thread when it is done with this run; later {@link #abandon()}s do nothing. */
+  synchronized void finish() {
+    finished = true;
   }
 
   boolean wasCancelled() {
