@@ -17,8 +17,10 @@ public interface TaskContext {
   int attempt();
 
   /**
-   * Whether the worker is stopping without waiting for this task (abrupt quit or the graceful timeout ran
-   * out). A long task should check this and return early; its thread is also interrupted.
+   * Whether the worker gave up on this run: it is stopping without waiting for the task (abrupt quit, or the
+   * graceful timeout ran out), or the task's deadline passed ({@link Worker.Builder#taskTimeout}, header
+   * {@value Worker#TIMEOUT_HEADER}). A long task should check this and return early; its thread is also
+   * interrupted, and nothing it returns afterwards is recorded.
    */
   boolean isCancelled();
 }

@@ -1,22 +1,17 @@
 package io.machinery;
 
-import io.machinery.internal.Fibonacci;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Consumer;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Duration;
-import java.time.OffsetDateTime;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -30,37 +25,61 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Concurrency.</b> Each task runs on its own virtual thread. A semaphore of {@code concurrency} slots
- *       bounds them; the broker reserves slots before it fetches ({@link DeliveryHandler#reserve}), so the
- *       worker never holds a message it cannot start (no over-fetching, Go issue #559).
- *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's final state (SUCCESS,
- *       FAILURE, or RETRY plus the republished retry) is stored. If the backend or broker fails on the way,
- *       the message is requeued and the task may run again: at-least-once.
- *   <li><b>State machine</b> (spec §2.5–2.8): RECEIVED, argument reflection (a bad argument is FAILURE without
- *       retry), STARTED, pre-task handler, the call, then success (results stored, OnSuccess callbacks with the
- *       results appended unless the task is immutable, chord trigger), retry (Fibonacci delays, or the delay
- *       of a {@link RetryTaskLaterException}), or failure (error stored, OnError callbacks with the error
- *       prepended), and finally the post-task handler.
- *   <li><b>Bad input never stops the worker.</b> A malformed message is dead-lettered with its reason; an
- *       unknown task is requeued with a growing delay (never a hot loop) or dropped when it says {@code
- *       IgnoreWhenTaskNotRegistered}; a task that throws is a FAILURE.
- *   <li><b>Beyond Go for chords.</b> When a group member fails, the chord callback will never run; the worker
- *       that completes the group stores FAILURE for the callback so that waiting clients learn it.
+ *   <li><b>Concurrency.</b> Each delivery is handled on its own virtual thread; the task function runs on a
+ *       second thread ({@link TaskExecution}): a virtual thread, or with {@link Builder#platformTaskThreads}
+ *       one of {@code concurrency} platform threads, so CPU-bound tasks cannot starve the virtual threads of
+ *       broker maintenance (heartbeats, leases). A semaphore of {@code concurrency} slots bounds deliveries;
+ *       the broker reserves slots before it fetches ({@link DeliveryHandler#reserve}), so the worker never
+ *       holds a message it cannot start (no over-fetching, Go issue #559).
+ *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or processed,
+ *       and its slot is always released; {@link Intake} decides how (dead letter, counted requeue with
+ *       back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters poison messages.
+ *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's outcome is recorded. Once
+ *       the function has returned, only that bookkeeping is retried, never the function; see {@link
+ *       TaskExecution} for the state machine, the chord protocol and task deadlines.
+ *   <li><b>Unknown tasks</b> are requeued with a growing delay kept in the message, dead-lettered after {@link
+ *       Builder#maxUnregisteredRequeues}, or dropped when they say {@code IgnoreWhenTaskNotRegistered}; see
+ *       {@link UnregisteredBackoff}.
+ *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through {@link
+ *       LogText} (control characters escaped, long values cut).
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for running tasks,
- *       then cancels the rest (their messages go back to the broker). Idempotent.
+ *       then abandons the rest (interrupted, their messages go back to the broker, nothing more is recorded for
+ *       them) and returns at most {@link #CANCEL_MARGIN} later. Idempotent.
  * </ul>
+ *
+ * <p>Size: the class is over 400 lines because about half of it is the builder's documented options.
  */
 public final class Worker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
   /** The message header counting runs of a task across retries (a string, as AMQP headers need). */
-  public static final String ATTEMPT_HEADER = "machinery_attempt";
+  public static final String ATTEMPT_HEADER = MessageHeaders.ATTEMPT;
+  /**
+   * The message header giving the task function a deadline, in milliseconds as a string or a number; it
+   * overrides {@link Builder#taskTimeout}.
+   */
+  public static final String TIMEOUT_HEADER = MessageHeaders.TIMEOUT;
+  /** The message header counting requeues after failures to process the message. */
+  public static final String REQUEUES_HEADER = MessageHeaders.REQUEUES;
+  /** The message header counting requeues because the task was not registered. */
+  public static final String UNREGISTERED_HEADER = MessageHeaders.UNREGISTERED;
   /** How long {@link #quit()} waits for running tasks unless told otherwise. */
   public static final Duration DEFAULT_GRACEFUL_TIMEOUT = Duration.ofSeconds(30);
+  /** How much longer than the graceful timeout {@link #quit()} may take (abandoned tasks settle meanwhile). */
+  public static final Duration CANCEL_MARGIN = Duration.ofSeconds(1);
   /** First delay before an unknown task is delivered again; it doubles up to {@link #MAX_UNREGISTERED_DELAY}. */
   public static final Duration FIRST_UNREGISTERED_DELAY = Duration.ofMillis(100);
   public static final Duration MAX_UNREGISTERED_DELAY = Duration.ofSeconds(10);
-  private static final int CALLBACK_PUBLISH_ATTEMPTS = 3;
+  /** Default of {@link Builder#maxDeliveries}. */
+  public static final int DEFAULT_MAX_DELIVERIES = 20;
+  /** Default of {@link Builder#maxUnregisteredRequeues}: about 16 minutes of requeues at the capped delay. */
+  public static final int DEFAULT_MAX_UNREGISTERED_REQUEUES = 100;
+  /** Default of {@link Builder#bookkeepingAttempts}: about a minute of retries at the capped delay. */
+  public static final int DEFAULT_BOOKKEEPING_ATTEMPTS = 12;
+  /** Delays between requeues of a message that could not be processed. */
+  static final Backoff REQUEUE_BACKOFF = new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(1));
+  /** Delays between attempts of one bookkeeping step (a state write, a callback publish). */
+  static final Backoff BOOKKEEPING_BACKOFF = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
 
   private enum Phase { NEW, RUNNING, STOPPING, STOPPED }
 
@@ -70,22 +89,16 @@ public final class Worker implements AutoCloseable {
   private final int concurrency;
   private final String queue;
   private final java.util.function.@Nullable Consumer<Throwable> errorHandler;
-  private final java.util.function.@Nullable Consumer<Signature> preTaskHandler;
-  private final java.util.function.@Nullable Consumer<Signature> postTaskHandler;
   private final Duration gracefulTimeout;
   private final boolean handleSignals;
+  private final Backoff requeueBackoff;
+  private final Intake intake;
 
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.NEW);
   private final CompletableFuture<Void> done = new CompletableFuture<>();
   private final Semaphore slots;
-  private final Set<Running> running = ConcurrentHashMap.newKeySet();
-  private final Map<String, Integer> unregisteredCounts = new LinkedHashMap<>(64, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
-      return size() > 10_000;
-    }
-  };
-  private final Set<String> warnedUnregistered = ConcurrentHashMap.newKeySet();
+  private final Set<TaskExecution> running = ConcurrentHashMap.newKeySet();
+  private final ExecutorService taskThreads;
   private volatile @Nullable Consumer consumer;
 
   private Worker(Builder b) {
@@ -95,11 +108,21 @@ public final class Worker implements AutoCloseable {
     this.concurrency = b.concurrency > 0 ? b.concurrency : Runtime.getRuntime().availableProcessors() * 2;
     this.queue = b.queue;
     this.errorHandler = b.errorHandler;
-    this.preTaskHandler = b.preTaskHandler;
-    this.postTaskHandler = b.postTaskHandler;
     this.gracefulTimeout = b.gracefulTimeout;
     this.handleSignals = b.handleSignals;
+    this.requeueBackoff = b.requeueBackoff;
     this.slots = new Semaphore(concurrency);
+    this.taskThreads = b.platformTaskThreads
+        ? Executors.newFixedThreadPool(concurrency, Thread.ofPlatform().daemon().name("machinery-task-" + consumerTag + "-", 0).factory())
+        : Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("machinery-task-", 0).factory());
+    TaskExecution.Settings settings = new TaskExecution.Settings(server, consumerTag, b.preTaskHandler,
+        b.postTaskHandler, failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
+            LogText.of(failure.taskUuid()), LogText.of(failure.getMessage()))),
+        taskThreads, b.platformTaskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
+    UnregisteredBackoff unregistered = new UnregisteredBackoff(server.clock(),
+        new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY), b.maxUnregisteredRequeues);
+    this.intake = new Intake(settings, unregistered, b.maxDeliveries, requeueBackoff, running,
+        error -> reportError(error, () -> {}));
   }
 
   public String consumerTag() { return consumerTag; }
@@ -143,6 +166,7 @@ public final class Worker implements AutoCloseable {
       consumer = server.broker().startConsuming(consumerTag, queue, new Handler());
     } catch (RuntimeException e) {
       phase.set(Phase.STOPPED);
+      taskThreads.shutdownNow();
       done.completeExceptionally(e);
       return done;
     }
@@ -154,11 +178,13 @@ public final class Worker implements AutoCloseable {
 
   /**
    * Stops gracefully: no new tasks are fetched, running tasks get up to the graceful timeout to finish, the
-   * rest are cancelled and their messages returned to the broker. Blocks until stopped; idempotent and safe
-   * from any thread (Go panics on a second call, issue #437).
+   * rest are abandoned (interrupted; their messages go back to the broker; nothing more is recorded for them).
+   * Blocks until stopped, at most the graceful timeout plus {@link #CANCEL_MARGIN}; idempotent and safe from
+   * any thread (Go panics on a second call, issue #437).
    */
   public void quit() {
     if (phase.compareAndSet(Phase.NEW, Phase.STOPPED)) {
+      taskThreads.shutdownNow();
       done.complete(null);
       return;
     }
@@ -167,24 +193,26 @@ public final class Worker implements AutoCloseable {
       return;
     }
     log.info("Worker {}: waiting for running tasks to finish before shutting down", consumerTag);
+    long deadline = System.nanoTime() + gracefulTimeout.toNanos();
     Consumer c = consumer;
     if (c != null) {
       c.stopFetching(gracefulTimeout);
     }
-    boolean drained = awaitIdle(gracefulTimeout);
+    boolean drained = awaitIdle(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     if (!drained) {
-      log.warn("Worker {}: {} tasks still running after {}; cancelling them", consumerTag, running.size(), gracefulTimeout);
+      log.warn("Worker {}: {} tasks still running after {}; abandoning them", consumerTag, running.size(), gracefulTimeout);
       cancelRunning();
-      awaitIdle(Duration.ofSeconds(5));
+      awaitIdle(CANCEL_MARGIN);
     }
     if (c != null) {
       c.close();
     }
+    taskThreads.shutdownNow();
     phase.set(Phase.STOPPED);
     done.complete(null);
   }
 
-  /** Stops at once: running tasks are cancelled (interrupted) and their messages go back to the broker. */
+  /** Stops at once: running tasks are abandoned (interrupted) and their messages go back to the broker. */
   public void quitAbruptly() {
     Phase previous = phase.getAndSet(Phase.STOPPED);
     if (previous == Phase.STOPPED) {
@@ -195,6 +223,7 @@ public final class Worker implements AutoCloseable {
     if (c != null) {
       c.close();
     }
+    taskThreads.shutdownNow();
     done.completeExceptionally(new MachineryException("Worker quit abruptly"));
   }
 
@@ -222,9 +251,8 @@ public final class Worker implements AutoCloseable {
   }
 
   private void cancelRunning() {
-    for (Running r : running) {
-      r.cancelled = true;
-      r.thread.interrupt();
+    for (TaskExecution execution : running) {
+      execution.abandon();
     }
   }
 
@@ -255,18 +283,25 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void handle(Delivery delivery) {
-      Thread.ofVirtual().name("machinery-task-", 0).start(() -> {
-        try {
-          process(delivery);
-        } finally {
-          slots.release();
-        }
-      });
+      try {
+        Thread.ofVirtual().name("machinery-delivery-", 0).start(() -> {
+          try {
+            intake.process(delivery);
+          } finally {
+            slots.release();
+          }
+        });
+      } catch (Throwable t) {
+        // No thread for it (out of memory): give the slot and the message back.
+        slots.release();
+        new SettleOnce(delivery).requeue(requeueBackoff.first());
+        log.error("Worker {}: could not start a thread for a delivery ({}); requeued it", consumerTag, t.toString());
+      }
     }
 
     @Override
     public void handleNow(Delivery delivery) {
-      process(delivery);
+      intake.process(delivery);
     }
 
     @Override
@@ -287,346 +322,6 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  private void process(Delivery delivery) {
-    Signature signature;
-    byte[] body = delivery.body();
-    int limit = server.config().maxMessageBytes();
-    if (body.length > limit) {
-      String reason = "message of " + body.length + " bytes is over the limit of " + limit + " bytes";
-      log.error("Worker {}: dead-lettering a message from queue {}: {}", consumerTag, delivery.queue(), reason);
-      delivery.deadLetter(reason);
-      return;
-    }
-    try {
-      signature = WireCodec.decodeSignature(body);
-    } catch (MalformedMessageException e) {
-      log.error("Worker {}: dead-lettering a malformed message from queue {}: {}", consumerTag, delivery.queue(), e.getMessage());
-      delivery.deadLetter(e.getMessage());
-      return;
-    }
-    TaskFunction function = server.findTask(signature.name());
-    if (function == null) {
-      handleUnregistered(delivery, signature);
-      return;
-    }
-    Running self = new Running(Thread.currentThread(), signature);
-    running.add(self);
-    try {
-      new Execution(signature, function, self).run();
-      delivery.ack();
-    } catch (Cancelled e) {
-      log.warn("Worker {}: task {} {} was cancelled by shutdown; returning it to the broker", consumerTag,
-          signature.name(), signature.uuid());
-      delivery.requeue(Duration.ZERO);
-    } catch (RuntimeException | Error e) {
-      // The backend or broker failed while the task was being handled: nothing was acknowledged, so the
-      // message goes back and the task runs again (at-least-once).
-      log.error("Worker {}: could not finish task {} {} ({}); requeuing it", consumerTag, signature.name(),
-          signature.uuid(), e.toString());
-      reportError(e, () -> {});
-      delivery.requeue(Duration.ofSeconds(1));
-      if (e instanceof VirtualMachineError vm && !(e instanceof StackOverflowError)) {
-        throw vm;
-      }
-    } finally {
-      running.remove(self);
-      if (self.cancelled) {
-        Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this thread
-      }
-    }
-  }
-
-  private void handleUnregistered(Delivery delivery, Signature signature) {
-    if (signature.ignoreWhenTaskNotRegistered()) {
-      log.warn("Worker {}: dropping task {} {}: not registered here and IgnoreWhenTaskNotRegistered is set",
-          consumerTag, signature.name(), signature.uuid());
-      delivery.ack();
-      return;
-    }
-    int count;
-    synchronized (unregisteredCounts) {
-      count = unregisteredCounts.merge(signature.uuid(), 1, Integer::sum);
-    }
-    long millis = Math.min(MAX_UNREGISTERED_DELAY.toMillis(), FIRST_UNREGISTERED_DELAY.toMillis() << Math.min(count - 1, 20));
-    if (warnedUnregistered.add(signature.name())) {
-      log.warn("Worker {}: task {} is not registered with this worker; requeuing such messages with back-off"
-          + " (first: {})", consumerTag, signature.name(), signature.uuid());
-    } else {
-      log.debug("Worker {}: requeuing unregistered task {} {} in {} ms", consumerTag, signature.name(), signature.uuid(), millis);
-    }
-    delivery.requeue(Duration.ofMillis(millis));
-  }
-
-  /** A running task, for cancellation on shutdown. */
-  private static final class Running {
-    final Thread thread;
-    final Signature signature;
-    volatile boolean cancelled;
-
-    Running(Thread thread, Signature signature) {
-      this.thread = thread;
-      this.signature = signature;
-    }
-  }
-
-  private static final class Cancelled extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    Cancelled() {
-      super(null, null, false, false);
-    }
-  }
-
-  /** One run of one task through Go's state machine. */
-  private final class Execution implements TaskContext {
-    private final Signature signature;
-    private final TaskFunction function;
-    private final Running running;
-
-    Execution(Signature signature, TaskFunction function, Running running) {
-      this.signature = signature;
-      this.function = function;
-      this.running = running;
-    }
-
-    @Override public Signature signature() { return signature; }
-    @Override public int attempt() { return attemptOf(signature); }
-    @Override public boolean isCancelled() { return running.cancelled; }
-
-    void run() {
-      // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the final state
-      // is written blocking, and the early writes are joined before the message is acknowledged.
-      CompletableFuture<Void> received = backend.setStateReceivedAsync(signature);
-      try {
-        runAfterReceived();
-      } finally {
-        received.join();
-      }
-    }
-
-    private void runAfterReceived() {
-      List<Arg> args = signature.args();
-      List<@Nullable Object> typed = new ArrayList<>(args.size());
-      for (Arg arg : args) {
-        try {
-          typed.add(arg.typedValue());
-        } catch (IllegalArgumentException e) {
-          taskFailed("Reflect task args error: " + e.getMessage());
-          return;
-        }
-      }
-      CompletableFuture<Void> started = backend.setStateStartedAsync(signature);
-      try {
-        runAfterStarted(args, typed);
-      } finally {
-        started.join();
-      }
-    }
-
-    private void runAfterStarted(List<Arg> args, List<@Nullable Object> typed) {
-      if (preTaskHandler != null) {
-        preTaskHandler.accept(signature);
-      }
-      try {
-        List<TaskResult> results;
-        try {
-          results = toResults(function.invoke(this, function.bind(args, typed)));
-        } catch (RetryTaskLaterException e) {
-          retryTaskIn(e.retryIn());
-          return;
-        } catch (Throwable t) {
-          if (running.cancelled) {
-            throw new Cancelled();
-          }
-          if (t instanceof VirtualMachineError vm && !(t instanceof StackOverflowError)) {
-            throw vm;
-          }
-          String error = errorText(t);
-          if (signature.retryCount() > 0) {
-            taskRetry(error);
-          } else {
-            log.debug("Task {} {} failed", signature.name(), signature.uuid(), t);
-            taskFailed(error);
-          }
-          return;
-        }
-        taskSucceeded(results);
-      } finally {
-        if (postTaskHandler != null) {
-          postTaskHandler.accept(signature);
-        }
-      }
-    }
-
-    private void taskSucceeded(List<TaskResult> results) {
-      backend.setStateSuccess(signature, results);
-      log.debug("Processed task {} {}. Results = {}", signature.name(), signature.uuid(), results);
-      List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
-      for (Signature callback : signature.onSuccess()) {
-        Signature withResults = signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build();
-        sendCallback(withResults, "success callback");
-      }
-      Signature chordCallback = signature.chordCallback();
-      if (signature.groupUuid().isEmpty() || chordCallback == null) {
-        return;
-      }
-      completeChord(chordCallback);
-    }
-
-    private void completeChord(Signature callback) {
-      String group = signature.groupUuid();
-      if (!backend.groupCompleted(group, signature.groupTaskCount())) {
-        return;
-      }
-      if (!backend.triggerChord(group)) {
-        return; // another worker completes this chord
-      }
-      try {
-        List<TaskState> states;
-        try {
-          states = backend.groupTaskStates(group, signature.groupTaskCount());
-        } catch (RuntimeException e) {
-          log.error("Failed to get tasks states for group {}: {}. The chord may not be triggered", group, e.toString());
-          return;
-        }
-        List<Arg> args = new ArrayList<>();
-        for (TaskState state : states) {
-          if (!state.isSuccess()) {
-            chordFailed(callback, state);
-            return;
-          }
-          for (TaskResult result : state.results()) {
-            args.add(result.toArg());
-          }
-        }
-        sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
-      } finally {
-        // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
-        // states before the winner reads them).
-        if (backend.consumesStatesOnRead()) {
-          backend.purgeGroupMeta(group);
-        }
-      }
-    }
-
-    private void chordFailed(Signature callback, TaskState failed) {
-      String error = "chord group " + signature.groupUuid() + " failed: task " + failed.taskUuid() + " is "
-          + failed.state() + (failed.error().isEmpty() ? "" : ": " + failed.error());
-      log.warn("Chord callback {} {} will not run: {}", callback.name(), callback.uuid(), error);
-      backend.setStateFailure(callback, error);
-    }
-
-    private void taskRetry(String error) {
-      backend.setStateRetry(signature);
-      int delay = Fibonacci.next(signature.retryTimeout());
-      Signature retry = signature.toBuilder()
-          .retryCount(signature.retryCount() - 1)
-          .retryTimeout(delay)
-          .eta(server.now().plusSeconds(delay))
-          .headers(nextAttemptHeaders(signature))
-          .build();
-      log.info("Task {} {} failed ({}). Going to retry in {} seconds.", signature.name(), signature.uuid(), error, delay);
-      server.sendTask(retry);
-    }
-
-    private void retryTaskIn(Duration delay) {
-      backend.setStateRetry(signature);
-      OffsetDateTime eta = server.now().plus(delay);
-      log.info("Task {} {} asked to retry in {}", signature.name(), signature.uuid(), delay);
-      server.sendTask(signature.toBuilder().eta(eta).headers(nextAttemptHeaders(signature)).build());
-    }
-
-    private void taskFailed(String error) {
-      backend.setStateFailure(signature, error);
-      TaskFailedException failure = new TaskFailedException(signature.uuid(), error);
-      reportError(failure, () -> log.error("Failed processing task {} {}. Error = {}", signature.name(), signature.uuid(), error));
-      for (Signature callback : signature.onError()) {
-        List<Arg> args = new ArrayList<>();
-        args.add(Arg.of("string", error));
-        args.addAll(callback.args());
-        sendCallback(callback.toBuilder().args(args).build(), "error callback");
-      }
-      Signature chordCallback = signature.chordCallback();
-      if (!signature.groupUuid().isEmpty() && chordCallback != null
-          && backend.groupCompleted(signature.groupUuid(), signature.groupTaskCount())
-          && backend.triggerChord(signature.groupUuid())) {
-        chordFailed(chordCallback, TaskState.failure(signature, error));
-      }
-    }
-
-    private void sendCallback(Signature callback, String what) {
-      RuntimeException last = null;
-      for (int attempt = 1; attempt <= CALLBACK_PUBLISH_ATTEMPTS; attempt++) {
-        try {
-          server.sendTask(callback);
-          return;
-        } catch (IllegalArgumentException e) {
-          last = e;
-          break; // a bad callback does not get better by retrying
-        } catch (RuntimeException e) {
-          last = e;
-          AsyncResult.pause(Duration.ofMillis(100L * attempt));
-        }
-      }
-      log.error("Could not send {} {} {} of task {}: {}", what, callback.name(), callback.uuid(), signature.uuid(),
-          last == null ? "" : last.getMessage());
-      try {
-        backend.setStateFailure(callback, "could not be sent: " + (last == null ? "" : last.getMessage()));
-      } catch (RuntimeException ignored) {
-        // already logged above; the backend is the likely culprit
-      }
-    }
-  }
-
-  static int attemptOf(Signature signature) {
-    Object value = signature.headers().get(ATTEMPT_HEADER);
-    if (value == null) {
-      return 1;
-    }
-    try {
-      return Math.max(1, Integer.parseInt(String.valueOf(value)));
-    } catch (NumberFormatException e) {
-      return 1;
-    }
-  }
-
-  private static Map<String, @Nullable Object> nextAttemptHeaders(Signature signature) {
-    Map<String, @Nullable Object> headers = new LinkedHashMap<>(signature.headers());
-    headers.put(ATTEMPT_HEADER, Integer.toString(attemptOf(signature) + 1));
-    return headers;
-  }
-
-  private static String errorText(Throwable t) {
-    String message = t.getMessage();
-    return message != null ? message : t.getClass().getName();
-  }
-
-  private static List<TaskResult> toResults(@Nullable Object returned) {
-    if (returned == null) {
-      return List.of();
-    }
-    List<TaskResult> results = returned instanceof TaskResults many ? many.results()
-        : returned instanceof TaskResult one ? List.of(one)
-        : List.of(TaskResult.of(returned));
-    for (TaskResult result : results) {
-      checkEncodable(result.value());
-    }
-    return results;
-  }
-
-  private static void checkEncodable(@Nullable Object value) {
-    if (value instanceof Double d && (d.isNaN() || d.isInfinite())) {
-      throw new IllegalArgumentException("json: unsupported value: " + d);
-    }
-    if (value instanceof Float f && (f.isNaN() || f.isInfinite())) {
-      throw new IllegalArgumentException("json: unsupported value: " + f);
-    }
-    List<?> list = io.machinery.internal.GoTypes.asList(value);
-    if (list != null) {
-      list.forEach(Worker::checkEncodable);
-    }
-  }
-
   /** Builds a {@link Worker}; get one from {@link Server#workerBuilder(String)}. Not thread-safe. */
   public static final class Builder {
     private final Server server;
@@ -638,6 +333,14 @@ public final class Worker implements AutoCloseable {
     private java.util.function.@Nullable Consumer<Signature> postTaskHandler;
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
     private boolean handleSignals;
+    private int maxDeliveries = DEFAULT_MAX_DELIVERIES;
+    private int maxUnregisteredRequeues = DEFAULT_MAX_UNREGISTERED_REQUEUES;
+    private int bookkeepingAttempts = DEFAULT_BOOKKEEPING_ATTEMPTS;
+    private Duration taskTimeout = Duration.ZERO;
+    private boolean platformTaskThreads;
+    private Backoff requeueBackoff = REQUEUE_BACKOFF;
+    private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
+    private TaskExecution.Pause pause = delay -> Thread.sleep(delay);
 
     Builder(Server server, String consumerTag) {
       this.server = server;
@@ -646,16 +349,36 @@ public final class Worker implements AutoCloseable {
     }
 
     /** Tasks run at once; 0 or less means twice the number of processors (Go's Redis default). */
-    public Builder concurrency(int value) { concurrency = value; return this; }
+    public Builder concurrency(int value) {
+      concurrency = value;
+      return this;
+    }
+
     /** The queue to consume; empty means the default queue. */
-    public Builder queue(String value) { queue = Objects.requireNonNull(value, "queue"); return this; }
+    public Builder queue(String value) {
+      queue = Objects.requireNonNull(value, "queue");
+      return this;
+    }
+
     /** Receives task failures and broker errors instead of the default log line. */
-    public Builder errorHandler(java.util.function.Consumer<Throwable> handler) { errorHandler = Objects.requireNonNull(handler); return this; }
-    /** Called after STARTED is stored, before the task runs. */
-    public Builder preTaskHandler(java.util.function.Consumer<Signature> handler) { preTaskHandler = Objects.requireNonNull(handler); return this; }
-    /** Called after the task's outcome is handled (success, failure or retry). */
-    public Builder postTaskHandler(java.util.function.Consumer<Signature> handler) { postTaskHandler = Objects.requireNonNull(handler); return this; }
-    /** How long {@link #quit()} waits for running tasks before cancelling them; default 30 s. */
+    public Builder errorHandler(java.util.function.Consumer<Throwable> handler) {
+      errorHandler = Objects.requireNonNull(handler);
+      return this;
+    }
+
+    /** Called after STARTED is stored, before the task runs; if it throws, that is logged and the task runs. */
+    public Builder preTaskHandler(java.util.function.Consumer<Signature> handler) {
+      preTaskHandler = Objects.requireNonNull(handler);
+      return this;
+    }
+
+    /** Called after the task's outcome is handled (success, failure or retry); if it throws, that is logged. */
+    public Builder postTaskHandler(java.util.function.Consumer<Signature> handler) {
+      postTaskHandler = Objects.requireNonNull(handler);
+      return this;
+    }
+
+    /** How long {@link #quit()} waits for running tasks before abandoning them; default 30 s. */
     public Builder gracefulTimeout(Duration value) {
       if (value.isNegative()) {
         throw new IllegalArgumentException("gracefulTimeout must not be negative, was " + value);
@@ -663,11 +386,96 @@ public final class Worker implements AutoCloseable {
       gracefulTimeout = value;
       return this;
     }
+
     /**
      * Whether the worker handles SIGINT/SIGTERM: the first stops it gracefully, the second abruptly. Off by
      * default (a library does not take over signals); {@code NO_UNIX_SIGNALS=false} turns it on.
      */
-    public Builder handleSignals(boolean value) { handleSignals = value; return this; }
+    public Builder handleSignals(boolean value) {
+      handleSignals = value;
+      return this;
+    }
+
+    /**
+     * The poison limit, default {@value #DEFAULT_MAX_DELIVERIES}; 0 turns it off. A message is dead-lettered
+     * with its reason when the broker says it delivered it more often ({@link Delivery#deliveryCount()}: a
+     * message that kills or stalls every worker), or when this many requeues after failures to process it
+     * (counted in header {@value #REQUEUES_HEADER}) did not help. Task retries ({@code RetryCount}) do not
+     * count.
+     */
+    public Builder maxDeliveries(int value) {
+      if (value < 0) {
+        throw new IllegalArgumentException("maxDeliveries must be >= 0 (0 = no limit), was " + value);
+      }
+      maxDeliveries = value;
+      return this;
+    }
+
+    /**
+     * How often a message for a task no worker here knows is requeued before it is dead-lettered; default
+     * {@value #DEFAULT_MAX_UNREGISTERED_REQUEUES}. 0 requeues for ever, as Go does. Counted in header {@value
+     * #UNREGISTERED_HEADER}; on a broker that cannot replace a requeued message and counts deliveries, {@link
+     * #maxDeliveries} also bounds these requeues.
+     */
+    public Builder maxUnregisteredRequeues(int value) {
+      if (value < 0) {
+        throw new IllegalArgumentException("maxUnregisteredRequeues must be >= 0 (0 = for ever), was " + value);
+      }
+      maxUnregisteredRequeues = value;
+      return this;
+    }
+
+    /**
+     * How often each bookkeeping step after a task ran (storing its state, publishing a retry or callback,
+     * completing a chord) is tried before the worker gives up; default {@value #DEFAULT_BOOKKEEPING_ATTEMPTS},
+     * with delays doubling from 100 ms to 10 s. The task is never run again for a bookkeeping failure: on
+     * giving up the message is dead-lettered with the reason (a chord step gives up by storing FAILURE for the
+     * chord callback instead).
+     */
+    public Builder bookkeepingAttempts(int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("bookkeepingAttempts must be >= 1, was " + value);
+      }
+      bookkeepingAttempts = value;
+      return this;
+    }
+
+    /**
+     * The longest a task function may run; zero (the default) means no limit. At the deadline its thread is
+     * interrupted and abandoned and the run is a failure "task timed out after …" (retried if the task has
+     * retries left). A message's header {@value #TIMEOUT_HEADER} (milliseconds) overrides it.
+     */
+    public Builder taskTimeout(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("taskTimeout must not be negative (zero = no limit), was " + value);
+      }
+      taskTimeout = value;
+      return this;
+    }
+
+    /**
+     * Runs task functions on a fixed pool of {@code concurrency} platform threads instead of one virtual thread
+     * each; default false. Use it for CPU-bound tasks: a virtual thread is not preempted, so long computations
+     * on every carrier thread delay the broker's own virtual threads (heartbeats, lease renewals, promotion of
+     * delayed tasks), and a worker may then be declared dead while it works.
+     */
+    public Builder platformTaskThreads(boolean value) {
+      platformTaskThreads = value;
+      return this;
+    }
+
+    /** Delays between requeues after failures to process a message (tests shorten them). */
+    Builder requeueBackoff(Backoff value) {
+      requeueBackoff = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /** Delays between bookkeeping attempts, and how to wait them (tests shorten them). */
+    Builder bookkeepingBackoff(Backoff value, TaskExecution.Pause howToPause) {
+      bookkeepingBackoff = Objects.requireNonNull(value);
+      pause = Objects.requireNonNull(howToPause);
+      return this;
+    }
 
     public Worker build() {
       return new Worker(this);

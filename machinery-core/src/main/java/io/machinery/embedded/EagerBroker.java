@@ -53,6 +53,8 @@ public final class EagerBroker implements Broker {
     h.handleNow(new Delivery() {
       @Override public byte[] body() { return message; }
       @Override public String queue() { return queue; }
+      /** Each eager delivery is the message's only one. */
+      @Override public int deliveryCount() { return 1; }
       @Override public void ack() {}
       @Override public void requeue(Duration delay) {
         log.warn("Eager broker: dropping task {} {}: it cannot be requeued here", signature.name(), signature.uuid());

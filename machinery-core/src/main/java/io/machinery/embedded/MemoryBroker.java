@@ -35,7 +35,10 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes: one fetch thread (virtual) per consumer takes at most as many messages as the worker has
  * free slots; one promoter thread (virtual, started with the first delayed task) moves due tasks. Both end
  * with {@link #close()}. Delivery within the JVM is exactly as reliable as the JVM: nothing survives a restart.
- * Thread-safe.
+ * Each queued message counts how often it was handed out ({@link Delivery#deliveryCount()}; a message that
+ * comes back because its consumer closed keeps its count, so poison limits work here as on real brokers); a
+ * requeue with a replacement body ({@link Delivery#requeue(Duration, byte[])}) enqueues the replacement as a
+ * new message. Thread-safe.
  */
 public final class MemoryBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
@@ -45,12 +48,15 @@ public final class MemoryBroker implements Broker {
   /** A message that was dead-lettered, with the reason. */
   public record DeadLetter(String queue, byte[] message, String reason) {}
 
-  private record DelayedMessage(long dueMillis, long sequence, String queue, byte[] message) {}
+  /** A queued message and how many times it was handed out (a requeue keeps the count, a replacement starts anew). */
+  private record Message(byte[] body, int deliveries) {}
+
+  private record DelayedMessage(long dueMillis, long sequence, String queue, Message message) {}
 
   private static final class Queue {
     final ReentrantLock lock = new ReentrantLock();
     final Condition notEmpty = lock.newCondition();
-    final ArrayDeque<byte[]> messages = new ArrayDeque<>();
+    final ArrayDeque<Message> messages = new ArrayDeque<>();
   }
 
   private final Config config;
@@ -61,6 +67,7 @@ public final class MemoryBroker implements Broker {
   private final PriorityQueue<DelayedMessage> delayed =
       new PriorityQueue<>((a, b) -> a.dueMillis != b.dueMillis ? Long.compare(a.dueMillis, b.dueMillis) : Long.compare(a.sequence, b.sequence));
   private final AtomicLong sequence = new AtomicLong();
+  private final AtomicLong requeues = new AtomicLong();
   private final List<DeadLetter> deadLetters = new CopyOnWriteArrayList<>();
   private final List<MemoryConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -90,13 +97,13 @@ public final class MemoryBroker implements Broker {
     String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
     OffsetDateTime eta = signature.eta();
     if (eta != null && eta.toInstant().isAfter(clock.instant())) {
-      schedule(queue, message, eta.toInstant().toEpochMilli());
+      schedule(queue, new Message(message, 0), eta.toInstant().toEpochMilli());
     } else {
-      push(queue, message);
+      push(queue, new Message(message, 0));
     }
   }
 
-  private void push(String queueName, byte[] message) {
+  private void push(String queueName, Message message) {
     Queue queue = queue(queueName);
     queue.lock.lock();
     try {
@@ -107,7 +114,7 @@ public final class MemoryBroker implements Broker {
     }
   }
 
-  private void schedule(String queue, byte[] message, long dueMillis) {
+  private void schedule(String queue, Message message, long dueMillis) {
     delayedLock.lock();
     try {
       delayed.add(new DelayedMessage(dueMillis, sequence.incrementAndGet(), queue, message));
@@ -177,7 +184,7 @@ public final class MemoryBroker implements Broker {
 
     private void loop() {
       Queue queue = queue(queueName);
-      List<byte[]> batch = new ArrayList<>(FETCH_BATCH);
+      List<Message> batch = new ArrayList<>(FETCH_BATCH);
       while (fetching.get()) {
         int reserved;
         try {
@@ -200,8 +207,8 @@ public final class MemoryBroker implements Broker {
         } finally {
           queue.lock.unlock();
         }
-        for (byte[] message : batch) {
-          MemoryDelivery delivery = new MemoryDelivery(queueName, message, unsettled);
+        for (Message message : batch) {
+          MemoryDelivery delivery = new MemoryDelivery(queueName, new Message(message.body, message.deliveries + 1), unsettled);
           unsettled.add(delivery);
           handler.handle(delivery);
         }
@@ -234,18 +241,20 @@ public final class MemoryBroker implements Broker {
 
   private final class MemoryDelivery implements Delivery {
     private final String queueName;
-    private final byte[] message;
+    private final Message message;
     private final java.util.Set<MemoryDelivery> unsettled;
     private final AtomicBoolean settled = new AtomicBoolean();
 
-    MemoryDelivery(String queueName, byte[] message, java.util.Set<MemoryDelivery> unsettled) {
+    MemoryDelivery(String queueName, Message message, java.util.Set<MemoryDelivery> unsettled) {
       this.queueName = queueName;
       this.message = message;
       this.unsettled = unsettled;
     }
 
-    @Override public byte[] body() { return message; }
+    @Override public byte[] body() { return message.body; }
     @Override public String queue() { return queueName; }
+    @Override public boolean redelivered() { return message.deliveries > 1; }
+    @Override public int deliveryCount() { return message.deliveries; }
 
     private boolean settle() {
       if (settled.compareAndSet(false, true)) {
@@ -276,18 +285,31 @@ public final class MemoryBroker implements Broker {
     @Override
     public void requeue(Duration delay) {
       if (settle()) {
-        if (delay.isZero() || delay.isNegative()) {
-          push(queueName, message);
-        } else {
-          schedule(queueName, message, clock.millis() + delay.toMillis());
-        }
+        requeueMessage(message, delay);
+      }
+    }
+
+    /** The replacement is a new message: its delivery count starts again (the worker counts in its headers). */
+    @Override
+    public void requeue(Duration delay, byte[] replacement) {
+      if (settle()) {
+        requeueMessage(new Message(replacement.clone(), 0), delay);
+      }
+    }
+
+    private void requeueMessage(Message requeued, Duration delay) {
+      requeues.incrementAndGet();
+      if (delay.isZero() || delay.isNegative()) {
+        push(queueName, requeued);
+      } else {
+        schedule(queueName, requeued, clock.millis() + delay.toMillis());
       }
     }
 
     @Override
     public void deadLetter(String reason) {
       if (settle()) {
-        deadLetters.add(new DeadLetter(queueName, message, reason));
+        deadLetters.add(new DeadLetter(queueName, message.body, reason));
       }
     }
   }
@@ -298,7 +320,7 @@ public final class MemoryBroker implements Broker {
     List<byte[]> snapshot;
     queue.lock.lock();
     try {
-      snapshot = new ArrayList<>(queue.messages);
+      snapshot = queue.messages.stream().map(Message::body).toList();
     } finally {
       queue.lock.unlock();
     }
@@ -315,7 +337,7 @@ public final class MemoryBroker implements Broker {
       delayedLock.unlock();
     }
     snapshot.sort((a, b) -> Long.compare(a.dueMillis, b.dueMillis));
-    return decodeAll(snapshot.stream().map(DelayedMessage::message).toList());
+    return decodeAll(snapshot.stream().map(d -> d.message.body).toList());
   }
 
   private static List<Signature> decodeAll(List<byte[]> messages) {
@@ -325,6 +347,8 @@ public final class MemoryBroker implements Broker {
         out.add(WireCodec.decodeSignature(message));
       } catch (MalformedMessageException e) {
         log.warn("Skipping a malformed message while listing tasks: {}", e.getMessage());
+      } catch (StackOverflowError e) {
+        log.warn("Skipping a message nested too deeply to decode while listing tasks");
       }
     }
     return out;
@@ -337,7 +361,12 @@ public final class MemoryBroker implements Broker {
 
   /** Puts a raw message at the tail of a queue, as another producer could (for tests of bad input). */
   public void pushRaw(String queueName, byte[] message) {
-    push(queueName, message.clone());
+    push(queueName, new Message(message.clone(), 0));
+  }
+
+  /** How many times workers requeued a message (with or without a replacement) since this broker started. */
+  public long requeueCount() {
+    return requeues.get();
   }
 
   private void checkOpen() {

@@ -1,0 +1,165 @@
+package io.machinery;
+
+import io.machinery.spi.Backend;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Completes a chord after one of its members finished: Go's chord trigger, made at-least-once.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>The winner fires.</b> The member that finds the group completed and wins {@code triggerChord}
+ *       reads the states in group order and publishes the callback with the results appended (unless it is
+ *       immutable), or stores FAILURE for it when a member did not succeed (beyond Go, so waiting clients
+ *       learn it).
+ *   <li><b>A lost callback is sent by a re-run.</b> The trigger flag is stored before the callback is
+ *       published, so a worker that dies in between leaves a triggered chord without a callback. A member that
+ *       may be a re-run (redelivered, or requeued by a worker) and loses the trigger therefore checks whether
+ *       the callback has a state (it gets PENDING when it is sent); none means it was never sent, and this
+ *       member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
+ *       lose the trigger on their first delivery do not check (that is the ordinary race between members).
+ *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the callback
+ *       was sent without taking its state away from a client: there a lost callback stays lost (Go's
+ *       behaviour), a missing group after a lost trigger is taken as the winner's purge, and a member that
+ *       cannot tell is dead-lettered rather than acknowledged when its backend keeps failing.
+ *   <li><b>Terminal failures.</b> A group whose meta or states are gone from the backend (expired, evicted,
+ *       purged: "Group not found" / "Task not found"), or that still cannot be read after the bookkeeping
+ *       attempts, cannot complete: FAILURE is stored for the callback, unless the callback already has a state
+ *       (then another member fired it, and purged the group), and the member is acknowledged.
+ * </ul>
+ *
+ * <p>Each step is one of the execution's bookkeeping steps (retried with back-off, stopped when the run is
+ * abandoned). One instance per completion, on the delivery thread.
+ */
+final class ChordCompletion {
+  private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
+
+  private final TaskExecution execution;
+  private final Backend backend;
+  private final Signature signature;
+  private final boolean possiblyRerun;
+
+  ChordCompletion(TaskExecution execution, Backend backend, Signature signature, boolean possiblyRerun) {
+    this.execution = execution;
+    this.backend = backend;
+    this.signature = signature;
+    this.possiblyRerun = possiblyRerun;
+  }
+
+  /** @param knownFailure this member's own FAILURE (the failure path), or null to read the group's states */
+  void complete(Signature callback, @Nullable TaskState knownFailure) {
+    String group = signature.groupUuid();
+    int count = signature.groupTaskCount();
+    try {
+      if (!execution.chordStep("checking chord group completion", () -> backend.groupCompleted(group, count))) {
+        return;
+      }
+      if (!execution.chordStep("triggering the chord", () -> backend.triggerChord(group))) {
+        if (!possiblyRerun || callbackSent(callback).orElse(true)) {
+          return; // another worker completes this chord (or, where reads consume states, we cannot tell)
+        }
+        log.warn("Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
+            + " before sending it?); sending it now", LogText.of(group), LogText.of(callback.uuid()));
+      }
+    } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
+      chordGaveUp(callback, e, false);
+      return;
+    }
+    try {
+      fireChord(callback, knownFailure);
+    } finally {
+      // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
+      // states before the winner reads them).
+      if (backend.consumesStatesOnRead() && !execution.isAbandoned()) {
+        try {
+          backend.purgeGroupMeta(group);
+        } catch (RuntimeException e) {
+          log.warn("Could not purge chord group {}: {}", LogText.of(group), e.toString());
+        }
+      }
+    }
+  }
+
+  private void fireChord(Signature callback, @Nullable TaskState knownFailure) {
+    if (knownFailure != null) {
+      chordFailed(callback, knownFailure);
+      return;
+    }
+    String group = signature.groupUuid();
+    List<TaskState> states;
+    try {
+      states = execution.chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
+    } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
+      chordGaveUp(callback, e, true);
+      return;
+    }
+    List<Arg> args = new ArrayList<>();
+    for (TaskState state : states) {
+      if (!state.isSuccess()) {
+        chordFailed(callback, state);
+        return;
+      }
+      for (TaskResult result : state.results()) {
+        args.add(result.toArg());
+      }
+    }
+    execution.sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
+  }
+
+  /**
+   * Whether the callback was sent (it has a state); empty where reading a state would consume it (Go's AMQP
+   * backend), so the check could take the state a client is waiting for.
+   */
+  private Optional<Boolean> callbackSent(Signature callback) {
+    if (backend.consumesStatesOnRead()) {
+      return Optional.empty();
+    }
+    Optional<TaskState> state = execution.step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
+    return Optional.of(state.isPresent());
+  }
+
+  private void chordFailed(Signature callback, TaskState failed) {
+    String error = "chord group " + signature.groupUuid() + " failed: task " + failed.taskUuid() + " is "
+        + failed.state() + (failed.error().isEmpty() ? "" : ": " + failed.error());
+    log.warn("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
+        LogText.of(error));
+    execution.step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+  }
+
+  /**
+   * The chord cannot be completed: FAILURE for its callback, unless another member may have sent it. The
+   * winner of the trigger ({@code won}) is the only one who could have. Otherwise a callback with a state was
+   * sent; where that cannot be checked, a missing group is the ordinary sign that the winner finished and
+   * purged it (nothing to do), and a backend that keeps failing leaves the member to be dead-lettered.
+   */
+  private void chordGaveUp(Signature callback, RuntimeException cause, boolean won) {
+    String group = signature.groupUuid();
+    if (!won) {
+      Optional<Boolean> sent = callbackSent(callback);
+      if (sent.orElse(false)) {
+        log.debug("Chord group {}: {}; its callback {} already has a state", LogText.of(group), cause.getMessage(),
+            LogText.of(callback.uuid()));
+        return;
+      }
+      if (sent.isEmpty()) {
+        if (cause instanceof TaskExecution.BookkeepingFailed failed) {
+          throw failed;
+        }
+        log.debug("Chord group {} is gone ({}); its winner purged it", LogText.of(group), cause.getMessage());
+        return;
+      }
+    }
+    String error = cause instanceof TaskExecution.GroupMissing
+        ? "chord group " + group + " is gone from the result backend (expired or purged): " + cause.getMessage()
+        : "chord group " + group + " could not be completed: " + cause.getMessage();
+    log.error("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
+        LogText.of(error));
+    execution.step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+  }
+}

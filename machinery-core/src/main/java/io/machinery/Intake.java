@@ -1,0 +1,207 @@
+package io.machinery;
+
+import io.machinery.spi.Delivery;
+import java.time.Duration;
+import java.util.Set;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's side of one delivery, from bytes to settlement: size limit, decoding, poison limit, unknown
+ * tasks, then the {@link TaskExecution}, and the settlement that follows from how it ended.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Exactly once.</b> Every delivery is wrapped in {@link SettleOnce} and settled exactly once whatever
+ *       is thrown, {@code Error}s included ({@code StackOverflowError} from a deeply nested message, {@code
+ *       OutOfMemoryError} while decoding): the last-resort handler in {@link #process} settles whatever is
+ *       still unsettled and the worker carries on.
+ *   <li><b>Which settlement.</b> Bytes that cannot be a task (too large, not decodable) are dead-lettered with
+ *       the reason: they would fail the same way on every worker. A failure before the task function ran is
+ *       requeued with a doubling back-off, the count kept in the message (header {@value
+ *       MessageHeaders#REQUEUES}, via {@link Delivery#requeue(Duration, byte[])}), and dead-lettered once it
+ *       passes {@code maxDeliveries}. A run whose bookkeeping failed is dead-lettered (requeueing would run the
+ *       function again). A run abandoned by shutdown goes back at once, uncounted.
+ *   <li><b>Poison messages.</b> A message the broker says it handed out more than {@code maxDeliveries} times
+ *       ({@link Delivery#deliveryCount()}) is dead-lettered before it is decoded: decoding may be what kills or
+ *       stalls every worker it reaches.
+ * </ul>
+ *
+ * <p>Thread-safe; {@link #process} runs on each delivery's own thread.
+ */
+final class Intake {
+  private static final Logger log = LoggerFactory.getLogger(Worker.class);
+
+  private final TaskExecution.Settings settings;
+  private final UnregisteredBackoff unregistered;
+  private final int maxDeliveries;
+  private final Backoff requeueBackoff;
+  private final Set<TaskExecution> running;
+  private final Consumer<Throwable> errors;
+  private final String consumerTag;
+
+  /**
+   * @param running where runs are registered while they execute, so the worker can abandon them
+   * @param errors receives failures the worker's error handler should see
+   */
+  Intake(TaskExecution.Settings settings, UnregisteredBackoff unregistered, int maxDeliveries, Backoff requeueBackoff,
+      Set<TaskExecution> running, Consumer<Throwable> errors) {
+    this.settings = settings;
+    this.unregistered = unregistered;
+    this.maxDeliveries = maxDeliveries;
+    this.requeueBackoff = requeueBackoff;
+    this.running = running;
+    this.errors = errors;
+    this.consumerTag = settings.consumerTag();
+  }
+
+  /** Handles one delivery and settles it exactly once, whatever is thrown. */
+  void process(Delivery raw) {
+    SettleOnce delivery = new SettleOnce(raw);
+    Signature signature = null;
+    try {
+      signature = intake(delivery);
+      if (signature == null) {
+        return;
+      }
+      TaskFunction function = settings.server().findTask(signature.name());
+      if (function == null) {
+        handleUnregistered(delivery, signature);
+        return;
+      }
+      execute(delivery, signature, function);
+    } catch (Throwable t) {
+      if (!delivery.settled()) {
+        if (signature == null) {
+          deadLetter(delivery, "could not process the message: " + t);
+        } else {
+          requeueCounted(delivery, signature, t.toString());
+        }
+      }
+      log.error("Worker {}: unexpected failure handling a message from queue {}", consumerTag,
+          LogText.of(raw.queue()), t);
+    }
+  }
+
+  /** The decoded message, or null when it was dead-lettered. */
+  private @Nullable Signature intake(SettleOnce delivery) {
+    int deliveries = delivery.deliveryCount();
+    if (maxDeliveries > 0 && deliveries > maxDeliveries) {
+      // Checked before decoding: decoding may be what kills the worker each time.
+      deadLetter(delivery, "delivered " + deliveries + " times without being settled (over maxDeliveries "
+          + maxDeliveries + "): a message that stops or stalls every worker it reaches");
+      return null;
+    }
+    byte[] body = delivery.body();
+    int limit = settings.server().config().maxMessageBytes();
+    if (body.length > limit) {
+      deadLetter(delivery, "message of " + body.length + " bytes is over the limit of " + limit + " bytes");
+      return null;
+    }
+    try {
+      return WireCodec.decodeSignature(body);
+    } catch (MalformedMessageException e) {
+      deadLetter(delivery, e.getMessage());
+    } catch (StackOverflowError e) {
+      deadLetter(delivery, "Could not unmarshal the message into a task signature: it is nested too deeply");
+    } catch (Throwable t) {
+      // An OutOfMemoryError or a decoder bug: the same bytes would fail again on every worker.
+      deadLetter(delivery, "Could not unmarshal the message into a task signature: " + t);
+    }
+    return null;
+  }
+
+  private void execute(SettleOnce delivery, Signature signature, TaskFunction function) {
+    boolean possiblyRerun = delivery.redelivered() || delivery.deliveryCount() > 1
+        || MessageHeaders.count(signature, MessageHeaders.REQUEUES) > 0;
+    TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
+    running.add(execution);
+    try {
+      execution.run();
+      delivery.ack();
+    } catch (TaskExecution.Cancelled e) {
+      log.warn("Worker {}: task {} {} was abandoned by shutdown; returning it to the broker", consumerTag,
+          LogText.of(signature.name()), LogText.of(signature.uuid()));
+      delivery.requeue(Duration.ZERO);
+    } catch (TaskExecution.BookkeepingFailed e) {
+      // The function ran: requeueing would run it again. A person can replay the dead letter.
+      errors.accept(e);
+      deadLetter(delivery, "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid())
+          + " ran, but its outcome could not be recorded: " + e.getMessage());
+    } catch (RuntimeException e) {
+      // The function did not run (the backend failed before it): safe to try again later.
+      errors.accept(e);
+      requeueCounted(delivery, signature, e.toString());
+    } finally {
+      execution.finish();
+      running.remove(execution);
+      if (execution.wasCancelled()) {
+        Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this thread
+      }
+    }
+  }
+
+  /** Requeues with a growing delay, counting in the message; dead-letters past {@code maxDeliveries}. */
+  private void requeueCounted(SettleOnce delivery, Signature signature, String reason) {
+    int requeues = MessageHeaders.count(signature, MessageHeaders.REQUEUES) + 1;
+    if (maxDeliveries > 0 && requeues > maxDeliveries) {
+      String why = "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid()) + " could not be processed "
+          + requeues + " times (over maxDeliveries " + maxDeliveries + "), last: " + reason;
+      deadLetter(delivery, why);
+      try {
+        settings.server().backend().setStateFailure(signature, why);
+      } catch (RuntimeException e) {
+        log.debug("Could not store FAILURE for dead-lettered task {}: {}", LogText.of(signature.uuid()), e.toString());
+      }
+      return;
+    }
+    Duration delay = requeueBackoff.delay(requeues);
+    log.error("Worker {}: could not process task {} {} ({}); requeuing it in {} (requeue {} of at most {})",
+        consumerTag, LogText.of(signature.name()), LogText.of(signature.uuid()), LogText.of(reason), delay, requeues,
+        maxDeliveries);
+    requeueReplaced(delivery, MessageHeaders.with(signature, MessageHeaders.REQUEUES, requeues), delay);
+  }
+
+  private void handleUnregistered(SettleOnce delivery, Signature signature) {
+    String name = LogText.of(signature.name());
+    switch (unregistered.decide(signature, delivery.deliveryCount())) {
+      case UnregisteredBackoff.Drop drop -> {
+        log.warn("Worker {}: dropping task {} {}: not registered here and IgnoreWhenTaskNotRegistered is set",
+            consumerTag, name, LogText.of(signature.uuid()));
+        delivery.ack();
+      }
+      case UnregisteredBackoff.DeadLetter dead -> deadLetter(delivery, dead.reason());
+      case UnregisteredBackoff.Requeue requeue -> {
+        if (unregistered.shouldWarn(signature.name())) {
+          log.warn("Worker {}: task {} is not registered with this worker; requeuing such messages with back-off"
+              + " (this one: {}, requeue {} in {})", consumerTag, name, LogText.of(signature.uuid()),
+              requeue.requeues(), requeue.delay());
+        } else {
+          log.debug("Worker {}: requeuing unregistered task {} {} in {}", consumerTag, name,
+              LogText.of(signature.uuid()), requeue.delay());
+        }
+        requeueReplaced(delivery, requeue.replacement(), requeue.delay());
+      }
+    }
+  }
+
+  private void requeueReplaced(SettleOnce delivery, Signature replacement, Duration delay) {
+    byte[] body;
+    try {
+      body = WireCodec.encode(replacement);
+    } catch (RuntimeException e) {
+      delivery.requeue(delay); // the count is lost, the broker's delivery count still bounds it
+      return;
+    }
+    delivery.requeue(delay, body);
+  }
+
+  private void deadLetter(SettleOnce delivery, String reason) {
+    log.error("Worker {}: dead-lettering a message from queue {}: {}", consumerTag, LogText.of(delivery.queue()),
+        LogText.of(reason));
+    delivery.deadLetter(reason);
+  }
+}

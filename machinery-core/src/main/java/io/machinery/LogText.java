@@ -1,0 +1,41 @@
+package io.machinery;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Makes text that comes from a message (task names, UUIDs, queue names) safe to log: control characters are
+ * escaped, so a name cannot forge log lines with CR/LF, and long values are cut, so a multi-megabyte name
+ * cannot flood the log. Values are logged as Java escapes ({@code \n}, {@code \u0007}).
+ */
+final class LogText {
+  /** Characters kept from a value; the rest is replaced by a note of how long it was. */
+  static final int MAX_CHARS = 200;
+
+  private LogText() {}
+
+  static String of(@Nullable String value) {
+    if (value == null) {
+      return "null";
+    }
+    int keep = Math.min(value.length(), MAX_CHARS);
+    StringBuilder out = null;
+    for (int i = 0; i < keep; i++) {
+      char c = value.charAt(i);
+      if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+        if (out == null) {
+          out = new StringBuilder(keep + 16).append(value, 0, i);
+        }
+        switch (c) {
+          case '\n' -> out.append("\\n");
+          case '\r' -> out.append("\\r");
+          case '\t' -> out.append("\\t");
+          default -> out.append(String.format("\\u%04x", (int) c));
+        }
+      } else if (out != null) {
+        out.append(c);
+      }
+    }
+    String kept = out != null ? out.toString() : keep == value.length() ? value : value.substring(0, keep);
+    return keep == value.length() ? kept : kept + "...(" + value.length() + " chars)";
+  }
+}

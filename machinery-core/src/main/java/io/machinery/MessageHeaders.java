@@ -1,0 +1,66 @@
+package io.machinery;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The counters the worker keeps in a message's {@code Headers}. They are strings, as Go's AMQP broker needs
+ * header values to be, and Go workers carry unknown headers along untouched, so counts survive a mixed fleet.
+ */
+final class MessageHeaders {
+  /** Runs of the task across retries (1 for the first run); read by {@link TaskContext#attempt()}. */
+  static final String ATTEMPT = "machinery_attempt";
+  /** Times a worker requeued the message because it could not process it (not counting task retries). */
+  static final String REQUEUES = "machinery_requeues";
+  /** Times a worker requeued the message because no worker there knew the task. */
+  static final String UNREGISTERED = "machinery_unregistered";
+  /** A per-message deadline for the task function, in milliseconds (overrides the worker's). */
+  static final String TIMEOUT = "machinery_timeout";
+
+  private MessageHeaders() {}
+
+  /** A non-negative count from a header: a string or a JSON number; anything else counts as 0. */
+  static int count(Signature signature, String header) {
+    long value = number(signature.headers().get(header));
+    return (int) Math.clamp(value, 0, Integer.MAX_VALUE);
+  }
+
+  /** A header as a whole number, or -1 when it is absent or not a number. */
+  static long number(@Nullable Object value) {
+    if (value instanceof Number n) {
+      return n.longValue();
+    }
+    if (value == null) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(String.valueOf(value).trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  static int attempt(Signature signature) {
+    return Math.max(1, count(signature, ATTEMPT));
+  }
+
+  /** The signature with {@code header} set to {@code value} (as a string). */
+  static Signature with(Signature signature, String header, int value) {
+    Map<String, @Nullable Object> headers = new LinkedHashMap<>(signature.headers());
+    headers.put(header, Integer.toString(value));
+    return signature.toBuilder().headers(headers).build();
+  }
+
+  /**
+   * Headers for a task's next run: the attempt counted up, the requeue counters dropped (a retry is progress,
+   * so failures to process the previous run no longer count against the next one).
+   */
+  static Map<String, @Nullable Object> nextAttempt(Signature signature) {
+    Map<String, @Nullable Object> headers = new LinkedHashMap<>(signature.headers());
+    headers.put(ATTEMPT, Integer.toString(attempt(signature) + 1));
+    headers.remove(REQUEUES);
+    headers.remove(UNREGISTERED);
+    return headers;
+  }
+}

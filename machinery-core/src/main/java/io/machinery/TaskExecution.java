@@ -1,0 +1,491 @@
+package io.machinery;
+
+import io.machinery.internal.Fibonacci;
+import io.machinery.internal.GoDurations;
+import io.machinery.internal.GoTypes;
+import io.machinery.spi.Backend;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One run of one task through Go's state machine (spec §2.5–2.8), and the bookkeeping that records it.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Two phases.</b> Before the function runs (RECEIVED, argument reflection, STARTED, pre-task handler)
+ *       a failure is safe to answer by requeueing the message: {@link #run()} throws it and the worker
+ *       requeues with a counted back-off. Once the function has returned, thrown or timed out, its outcome is
+ *       fixed and only the bookkeeping is retried: the final state, the retry message, callbacks and chord
+ *       completion are separate steps, each retried with {@link Settings#bookkeepingBackoff} up to {@link
+ *       Settings#bookkeepingAttempts} times, so a step that succeeded is never repeated and <em>the function
+ *       is never run again because bookkeeping failed</em>. A step that still fails ends in {@link
+ *       BookkeepingFailed}; the worker dead-letters the message with the reason (requeueing it would run the
+ *       function again).
+ *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither fails the
+ *       task nor sends the message round again.
+ *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual thread). With
+ *       one, or with the worker's platform pool, it runs on its own thread while the delivery thread waits for
+ *       it, up to the task's deadline ({@link Settings#taskTimeout} or the message's
+ *       {@value MessageHeaders#TIMEOUT} header, in milliseconds). At the deadline the function's thread is
+ *       interrupted and abandoned and the run counts as a failure "task timed out after …" (retried when the
+ *       task has retries left); a function that ignores the interrupt keeps its thread, not the slot.
+ *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful timeout passed,
+ *       or abrupt quit) no further state is written and no callback is sent, whatever the threads are doing.
+ *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the group is gone).
+ * </ul>
+ *
+ * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any thread. Over
+ * 400 lines: the two phases share the run's state (cancellation, deadline, abandonment) and read best together.
+ */
+final class TaskExecution implements TaskContext {
+  private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
+
+  /** What an execution needs from its worker. */
+  record Settings(
+      Server server,
+      String consumerTag,
+      @Nullable Consumer<Signature> preTaskHandler,
+      @Nullable Consumer<Signature> postTaskHandler,
+      Consumer<TaskFailedException> failureReporter,
+      ExecutorService taskThreads,
+      boolean platformThreads,
+      Duration taskTimeout,
+      Backoff bookkeepingBackoff,
+      int bookkeepingAttempts,
+      Pause pause) {}
+
+  /** Waits between bookkeeping attempts; a test can replace it. */
+  @FunctionalInterface
+  interface Pause {
+    void pause(Duration delay) throws InterruptedException;
+  }
+
+  /** Thrown by {@link #run()} when the worker stops without waiting for this run. */
+  static final class Cancelled extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Cancelled() {
+      super("cancelled by shutdown", null, false, false);
+    }
+  }
+
+  /** Thrown by {@link #run()} when the function ran but its outcome could not be recorded. */
+  static final class BookkeepingFailed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    BookkeepingFailed(String message, @Nullable Throwable cause) {
+      super(message, cause);
+    }
+  }
+
+  /** A chord's group meta or a member state is no longer in the backend: retrying cannot help. */
+  static final class GroupMissing extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    GroupMissing(RuntimeException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  /** The backend or broker refused a value: retrying cannot help. */
+  private static final class Refused extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    Refused(IllegalArgumentException cause) {
+      super(cause.getMessage(), cause);
+    }
+  }
+
+  private sealed interface Outcome {}
+
+  private record Succeeded(List<TaskResult> results) implements Outcome {}
+
+  private record RetryIn(Duration delay) implements Outcome {}
+
+  private record Failed(String error, boolean retryable) implements Outcome {}
+
+  private final Settings settings;
+  private final Backend backend;
+  private final Signature signature;
+  private final TaskFunction function;
+  private final boolean possiblyRerun;
+  private final Thread deliveryThread;
+  private volatile boolean cancelled;
+  private volatile boolean abandoned;
+  private volatile boolean timedOut;
+  private boolean finished;
+
+  /**
+   * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or requeued
+   *     by a worker): then a lost chord trigger is checked for a callback that was never sent
+   */
+  TaskExecution(Settings settings, Signature signature, TaskFunction function, boolean possiblyRerun) {
+    this.settings = settings;
+    this.backend = settings.server().backend();
+    this.signature = signature;
+    this.function = function;
+    this.possiblyRerun = possiblyRerun;
+    this.deliveryThread = Thread.currentThread();
+  }
+
+  @Override public Signature signature() { return signature; }
+  @Override public int attempt() { return MessageHeaders.attempt(signature); }
+  @Override public boolean isCancelled() { return cancelled || timedOut; }
+
+  /** Stops this run: the function and the delivery thread are interrupted, nothing more is recorded. */
+  void abandon() {
+    synchronized (this) {
+      if (finished) {
+        return; // the delivery thread may already serve someone else (the eager broker's caller)
+      }
+      cancelled = true;
+      abandoned = true;
+      deliveryThread.interrupt();
+    }
+  }
+
+  /** Called by the delivery thread when it is done with this run; later {@link #abandon()}s do nothing. */
+  synchronized void finish() {
+    finished = true;
+  }
+
+  boolean wasCancelled() {
+    return cancelled;
+  }
+
+  boolean isAbandoned() {
+    return abandoned;
+  }
+
+  /**
+   * Runs the task and records its outcome; returns when the message can be acknowledged.
+   *
+   * @throws Cancelled when the worker abandoned this run
+   * @throws BookkeepingFailed when the function ran but its outcome could not be recorded
+   * @throws RuntimeException (anything else) when the function did not run: the message may be requeued
+   */
+  void run() {
+    List<CompletableFuture<Void>> early = new ArrayList<>(2);
+    try {
+      Outcome outcome = start(early);
+      try {
+        record(outcome);
+      } catch (Cancelled | BookkeepingFailed e) {
+        throw e;
+      } catch (Throwable t) {
+        if (abandoned) {
+          throw new Cancelled();
+        }
+        throw new BookkeepingFailed("recording the outcome failed: " + t, t);
+      } finally {
+        runHandler("post-task handler", settings.postTaskHandler());
+      }
+    } finally {
+      // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the final state
+      // supersedes them, so their failures only matter before the function runs (checked in start).
+      for (CompletableFuture<Void> write : early) {
+        try {
+          write.join();
+        } catch (RuntimeException e) {
+          log.debug("An early state write of task {} failed: {}", LogText.of(signature.uuid()), e.toString());
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- before the function
+
+  private Outcome start(List<CompletableFuture<Void>> early) {
+    checkAbandoned();
+    early.add(backend.setStateReceivedAsync(signature));
+    List<Arg> args = signature.args();
+    List<@Nullable Object> typed = new ArrayList<>(args.size());
+    for (Arg arg : args) {
+      try {
+        typed.add(arg.typedValue());
+      } catch (IllegalArgumentException e) {
+        return new Failed("Reflect task args error: " + e.getMessage(), false);
+      } catch (StackOverflowError e) {
+        return new Failed("Reflect task args error: an argument is nested too deeply", false);
+      }
+    }
+    early.add(backend.setStateStartedAsync(signature));
+    for (CompletableFuture<Void> write : early) {
+      if (write.isCompletedExceptionally()) {
+        // The backend is already known to be failing: do not run a side effect that cannot be recorded.
+        write.join();
+      }
+    }
+    runHandler("pre-task handler", settings.preTaskHandler());
+    checkAbandoned();
+    return invoke(args, typed);
+  }
+
+  private Outcome invoke(List<Arg> args, List<@Nullable Object> typed) {
+    Duration deadline = deadline();
+    if (deadline.isZero() && !settings.platformThreads()) {
+      return invokeHere(args, typed);
+    }
+    Future<@Nullable Object> body = settings.taskThreads().submit(() -> function.invoke(this, function.bind(args, typed)));
+    Object returned;
+    try {
+      returned = deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      timedOut = true;
+      body.cancel(true);
+      String after = GoDurations.format(deadline);
+      log.warn("Task {} {} timed out after {}; its thread was interrupted and abandoned", LogText.of(signature.name()),
+          LogText.of(signature.uuid()), after);
+      return new Failed("task timed out after " + after, true);
+    } catch (InterruptedException e) {
+      body.cancel(true);
+      throw new Cancelled();
+    } catch (ExecutionException e) {
+      return thrown(e.getCause() == null ? e : e.getCause());
+    } catch (java.util.concurrent.CancellationException e) {
+      throw new Cancelled();
+    }
+    return returned(returned);
+  }
+
+  /**
+   * Without a deadline on virtual threads the function runs on the delivery thread itself (no hand-over);
+   * {@link #abandon()} then interrupts it directly, and whatever it returns after that is not recorded.
+   */
+  private Outcome invokeHere(List<Arg> args, List<@Nullable Object> typed) {
+    Object returned;
+    try {
+      returned = function.invoke(this, function.bind(args, typed));
+    } catch (Throwable t) {
+      return thrown(t);
+    }
+    checkAbandoned();
+    return returned(returned);
+  }
+
+  private Outcome thrown(Throwable t) {
+    if (t instanceof RetryTaskLaterException later) {
+      return new RetryIn(later.retryIn());
+    }
+    if (cancelled) {
+      throw new Cancelled();
+    }
+    log.debug("Task {} {} failed", LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+    return new Failed(errorText(t), true);
+  }
+
+  private Outcome returned(@Nullable Object returned) {
+    try {
+      return new Succeeded(toResults(returned));
+    } catch (IllegalArgumentException e) {
+      return new Failed(errorText(e), true);
+    }
+  }
+
+  private Duration deadline() {
+    long millis = MessageHeaders.number(signature.headers().get(MessageHeaders.TIMEOUT));
+    return millis > 0 ? Duration.ofMillis(millis) : settings.taskTimeout();
+  }
+
+  // -------------------------------------------------------------------------------------- after the function
+
+  private void record(Outcome outcome) {
+    switch (outcome) {
+      case Succeeded s -> succeeded(s.results());
+      case RetryIn r -> retryIn(r.delay());
+      case Failed f when f.retryable() && signature.retryCount() > 0 -> retry(f.error());
+      case Failed f -> failed(f.error());
+    }
+  }
+
+  private void succeeded(List<TaskResult> results) {
+    step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
+    log.debug("Processed task {} {}. Results = {}", LogText.of(signature.name()), LogText.of(signature.uuid()), results);
+    List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
+    for (Signature callback : signature.onSuccess()) {
+      sendCallback(signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build(), "success callback");
+    }
+    Signature chordCallback = signature.chordCallback();
+    if (!signature.groupUuid().isEmpty() && chordCallback != null) {
+      new ChordCompletion(this, backend, signature, possiblyRerun).complete(chordCallback, null);
+    }
+  }
+
+  private void retry(String error) {
+    step("storing RETRY", () -> backend.setStateRetry(signature));
+    int delay = Fibonacci.next(signature.retryTimeout());
+    Signature next = signature.toBuilder()
+        .retryCount(signature.retryCount() - 1)
+        .retryTimeout(delay)
+        .eta(settings.server().now().plusSeconds(delay))
+        .headers(MessageHeaders.nextAttempt(signature))
+        .build();
+    log.info("Task {} {} failed ({}). Going to retry in {} seconds.", LogText.of(signature.name()),
+        LogText.of(signature.uuid()), LogText.of(error), delay);
+    step("publishing the retry", () -> settings.server().sendTask(next));
+  }
+
+  private void retryIn(Duration delay) {
+    step("storing RETRY", () -> backend.setStateRetry(signature));
+    OffsetDateTime eta = settings.server().now().plus(delay);
+    log.info("Task {} {} asked to retry in {}", LogText.of(signature.name()), LogText.of(signature.uuid()), delay);
+    Signature next = signature.toBuilder().eta(eta).headers(MessageHeaders.nextAttempt(signature)).build();
+    step("publishing the retry", () -> settings.server().sendTask(next));
+  }
+
+  private void failed(String error) {
+    step("storing FAILURE", () -> backend.setStateFailure(signature, error));
+    settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
+    for (Signature callback : signature.onError()) {
+      List<Arg> args = new ArrayList<>();
+      args.add(Arg.of("string", error));
+      args.addAll(callback.args());
+      sendCallback(callback.toBuilder().args(args).build(), "error callback");
+    }
+    Signature chordCallback = signature.chordCallback();
+    if (!signature.groupUuid().isEmpty() && chordCallback != null) {
+      new ChordCompletion(this, backend, signature, possiblyRerun).complete(chordCallback, TaskState.failure(signature, error));
+    }
+  }
+
+  /** Publishes a callback; one that cannot be published gets FAILURE, so clients waiting for it learn. */
+  void sendCallback(Signature callback, String what) {
+    String failure;
+    try {
+      step("sending " + what + " " + LogText.of(callback.uuid()), () -> settings.server().sendTask(callback));
+      return;
+    } catch (Refused | BookkeepingFailed e) {
+      failure = e.getMessage();
+    }
+    log.error("Could not send {} {} {} of task {}: {}", what, LogText.of(callback.name()), LogText.of(callback.uuid()),
+        LogText.of(signature.uuid()), failure);
+    step("storing FAILURE for an unsent " + what, () -> backend.setStateFailure(callback, "could not be sent: " + failure));
+  }
+
+  // -------------------------------------------------------------------------------------------- bookkeeping
+
+  void step(String what, Runnable action) {
+    step(what, () -> {
+      action.run();
+      return null;
+    });
+  }
+
+  <T> T step(String what, Supplier<T> action) {
+    return attempt(what, action, false);
+  }
+
+  /** A step that fails at once with {@link GroupMissing} when the backend says the group or a state is gone. */
+  <T> T chordStep(String what, Supplier<T> action) {
+    return attempt(what, action, true);
+  }
+
+  private <T> T attempt(String what, Supplier<T> action, boolean chord) {
+    RuntimeException last = null;
+    int attempts = settings.bookkeepingAttempts();
+    for (int attempt = 1; attempt <= attempts; attempt++) {
+      checkAbandoned();
+      try {
+        return action.get();
+      } catch (IllegalArgumentException e) {
+        throw new Refused(e);
+      } catch (RuntimeException e) {
+        if (chord && isMissing(e)) {
+          throw new GroupMissing(e);
+        }
+        last = e;
+      } catch (Error e) {
+        // A StackOverflowError decoding a state or an OutOfMemoryError repeats deterministically: no retry.
+        throw new BookkeepingFailed(what + " failed: " + e, e);
+      }
+      if (attempt < attempts) {
+        Duration delay = settings.bookkeepingBackoff().delay(attempt);
+        log.warn("Worker {}: {} for task {} {} failed (attempt {} of {}): {}; trying again in {}",
+            settings.consumerTag(), what, LogText.of(signature.name()), LogText.of(signature.uuid()), attempt,
+            attempts, last.toString(), delay);
+        try {
+          settings.pause().pause(delay);
+        } catch (InterruptedException e) {
+          throw new Cancelled();
+        }
+      }
+    }
+    throw new BookkeepingFailed(what + " failed " + attempts + " times, last: " + last, last);
+  }
+
+  /** Go's and this project's backends say "Group not found: …" / "Task not found: …". */
+  private static boolean isMissing(RuntimeException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      String message = t.getMessage();
+      if (message != null && (message.contains("Group not found") || message.contains("Task not found"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void checkAbandoned() {
+    if (abandoned) {
+      throw new Cancelled();
+    }
+  }
+
+  private void runHandler(String what, @Nullable Consumer<Signature> handler) {
+    if (handler == null || abandoned) {
+      return;
+    }
+    try {
+      handler.accept(signature);
+    } catch (Throwable t) {
+      log.error("Worker {}: the {} threw for task {} {}; ignoring it", settings.consumerTag(), what,
+          LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ results
+
+  static String errorText(Throwable t) {
+    String message = t.getMessage();
+    return message != null ? message : t.getClass().getName();
+  }
+
+  private static List<TaskResult> toResults(@Nullable Object returned) {
+    if (returned == null) {
+      return List.of();
+    }
+    List<TaskResult> results = returned instanceof TaskResults many ? many.results()
+        : returned instanceof TaskResult one ? List.of(one)
+        : List.of(TaskResult.of(returned));
+    for (TaskResult result : results) {
+      checkEncodable(result.value());
+    }
+    return results;
+  }
+
+  private static void checkEncodable(@Nullable Object value) {
+    if (value instanceof Double d && (d.isNaN() || d.isInfinite())) {
+      throw new IllegalArgumentException("json: unsupported value: " + d);
+    }
+    if (value instanceof Float f && (f.isNaN() || f.isInfinite())) {
+      throw new IllegalArgumentException("json: unsupported value: " + f);
+    }
+    List<?> list = GoTypes.asList(value);
+    if (list != null) {
+      list.forEach(TaskExecution::checkEncodable);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package io.machinery;
+
+import io.machinery.spi.Backend;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A fake: a real backend whose chosen operations fail a given number of times (or always), as a backend
+ * outage, a refused write or a lost key would make them. No real server here can fail one operation on cue.
+ */
+final class FaultyBackend implements Backend {
+  /** The operations that can be made to fail. */
+  enum Op { RECEIVED, SUCCESS, FAILURE, GROUP_COMPLETED, GROUP_STATES, TRIGGER, GET_STATE }
+
+  static final int ALWAYS = Integer.MAX_VALUE;
+
+  private final Backend delegate;
+  private final Map<Op, AtomicInteger> failuresLeft = new ConcurrentHashMap<>();
+  private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
+
+  private volatile boolean consumesStatesOnRead;
+
+  FaultyBackend(Backend delegate) {
+    this.delegate = delegate;
+  }
+
+  /** Says that reads consume states, as Go's AMQP backend does. */
+  FaultyBackend consumingReads() {
+    consumesStatesOnRead = true;
+    return this;
+  }
+
+  @Override
+  public boolean consumesStatesOnRead() {
+    return consumesStatesOnRead;
+  }
+
+  /** The next {@code times} calls of {@code op} throw. */
+  FaultyBackend failing(Op op, int times) {
+    failuresLeft.put(op, new AtomicInteger(times));
+    return this;
+  }
+
+  int calls(Op op) {
+    return calls.computeIfAbsent(op, o -> new AtomicInteger()).get();
+  }
+
+  private void maybeFail(Op op) {
+    calls.computeIfAbsent(op, o -> new AtomicInteger()).incrementAndGet();
+    AtomicInteger left = failuresLeft.get(op);
+    if (left != null && left.getAndUpdate(n -> n == ALWAYS ? n : Math.max(0, n - 1)) > 0) {
+      throw new MachineryException("injected failure of " + op);
+    }
+  }
+
+  @Override public void initGroup(String groupUuid, List<String> taskUuids) { delegate.initGroup(groupUuid, taskUuids); }
+
+  @Override
+  public boolean groupCompleted(String groupUuid, int groupTaskCount) {
+    maybeFail(Op.GROUP_COMPLETED);
+    return delegate.groupCompleted(groupUuid, groupTaskCount);
+  }
+
+  @Override
+  public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
+    maybeFail(Op.GROUP_STATES);
+    return delegate.groupTaskStates(groupUuid, groupTaskCount);
+  }
+
+  @Override
+  public boolean triggerChord(String groupUuid) {
+    maybeFail(Op.TRIGGER);
+    return delegate.triggerChord(groupUuid);
+  }
+
+  @Override public void setStatePending(Signature signature) { delegate.setStatePending(signature); }
+
+  @Override
+  public void setStateReceived(Signature signature) {
+    maybeFail(Op.RECEIVED);
+    delegate.setStateReceived(signature);
+  }
+
+  @Override public void setStateStarted(Signature signature) { delegate.setStateStarted(signature); }
+  @Override public void setStateRetry(Signature signature) { delegate.setStateRetry(signature); }
+
+  @Override
+  public void setStateSuccess(Signature signature, List<TaskResult> results) {
+    maybeFail(Op.SUCCESS);
+    delegate.setStateSuccess(signature, results);
+  }
+
+  @Override
+  public void setStateFailure(Signature signature, String error) {
+    maybeFail(Op.FAILURE);
+    delegate.setStateFailure(signature, error);
+  }
+
+  @Override
+  public Optional<TaskState> getState(String taskUuid) {
+    maybeFail(Op.GET_STATE);
+    return delegate.getState(taskUuid);
+  }
+  @Override public void purgeState(String taskUuid) { delegate.purgeState(taskUuid); }
+  @Override public void purgeGroupMeta(String groupUuid) { delegate.purgeGroupMeta(groupUuid); }
+  @Override public void close() { delegate.close(); }
+}

@@ -1,0 +1,385 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.FaultyBackend.Op;
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Faults around a task, on the memory broker and backend: hostile messages, throwing handlers, failing
+ * bookkeeping, lost chord state, unknown tasks, hung tasks. Each test names the finding it covers (the
+ * reliability review's F-numbers).
+ */
+class WorkerFaultTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+  private static final Backoff FAST = new Backoff(Duration.ofMillis(1), Duration.ofMillis(5));
+
+  private final Config config = Config.DEFAULT;
+  private MemoryBroker broker;
+  private MemoryBackend memory;
+  private FaultyBackend backend;
+  private Server server;
+  private final Map<String, AtomicInteger> invocations = new ConcurrentHashMap<>();
+
+  @BeforeEach
+  void setUp() {
+    broker = MemoryBroker.create(config, Clock.systemUTC());
+    memory = MemoryBackend.create(config, Clock.systemUTC());
+    backend = new FaultyBackend(memory);
+    server = Server.builder().config(config).broker(broker).backend(backend).build();
+    server.registerTask("one", TaskFunction.of(() -> count("one", 1L)));
+    server.registerTask("add", TaskFunction.varargs(long[].class, args -> count("add", LongStream.of(args).sum())));
+  }
+
+  @AfterEach
+  void tearDown() {
+    server.close();
+    broker.close();
+    backend.close();
+  }
+
+  private <T> T count(String name, T result) {
+    invocations.computeIfAbsent(name, n -> new AtomicInteger()).incrementAndGet();
+    return result;
+  }
+
+  private int invoked(String name) {
+    return invocations.computeIfAbsent(name, n -> new AtomicInteger()).get();
+  }
+
+  private Worker.Builder worker() {
+    return server.workerBuilder("w").concurrency(2).requeueBackoff(FAST).bookkeepingBackoff(FAST, d -> {});
+  }
+
+  private State stateOf(String uuid) {
+    return memory.getState(uuid).map(TaskState::state).orElse(null);
+  }
+
+  // ------------------------------------------------------------------------------------------------- F1
+
+  @Test
+  void f1_aMessageNestedTenThousandDeepIsDeadLetteredAndTheWorkerKeepsGoing() {
+    String nested = "[".repeat(10_000) + "]".repeat(10_000);
+    byte[] hostile = ("{\"UUID\":\"task_deep\",\"Name\":\"add\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":" + nested + "}]}")
+        .getBytes(StandardCharsets.UTF_8);
+    worker().concurrency(1).build().launchAsync();
+    for (int i = 0; i < 3; i++) {
+      broker.pushRaw(config.defaultQueue(), hostile);
+    }
+    AsyncResult good = server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L)));
+    assertThat(good.get(TIMEOUT)).containsExactly(5L);
+    await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 3);
+    assertThat(broker.deadLetters()).allSatisfy(dead -> assertThat(dead.reason()).isNotBlank());
+    assertThat(broker.pendingTasks("")).isEmpty();
+    assertThat(broker.requeueCount()).isZero();
+  }
+
+  @Test
+  void f1_aTaskThrowingAnErrorIsAFailureNotALoop() {
+    server.registerTask("overflow", TaskFunction.of(() -> {
+      count("overflow", 0);
+      throw new StackOverflowError("deep");
+    }));
+    server.registerTask("oom", TaskFunction.of(() -> {
+      count("oom", 0);
+      throw new OutOfMemoryError("injected");
+    }));
+    worker().build().launchAsync();
+    AsyncResult overflow = server.sendTask(Signature.create("overflow"));
+    AsyncResult oom = server.sendTask(Signature.create("oom"));
+    await().atMost(TIMEOUT).until(() -> stateOf(overflow.taskUuid()) == State.FAILURE && stateOf(oom.taskUuid()) == State.FAILURE);
+    assertThat(memory.getState(oom.taskUuid()).orElseThrow().error()).isEqualTo("injected");
+    assertThat(invoked("overflow")).isEqualTo(1);
+    assertThat(invoked("oom")).isEqualTo(1);
+    assertThat(broker.requeueCount()).isZero();
+  }
+
+  // ---------------------------------------------------------------------------------------------- F2/F3
+
+  @Test
+  void f3_throwingPreAndPostHandlersAreLoggedAndTheTaskRunsOnce() {
+    AtomicInteger handlerCalls = new AtomicInteger();
+    worker()
+        .preTaskHandler(s -> {
+          handlerCalls.incrementAndGet();
+          throw new IllegalStateException("pre broke");
+        })
+        .postTaskHandler(s -> {
+          handlerCalls.incrementAndGet();
+          throw new AssertionError("post broke");
+        })
+        .build().launchAsync();
+    AsyncResult result = server.sendTask(Signature.create("one"));
+    assertThat(result.get(TIMEOUT)).containsExactly(1L);
+    await().atMost(TIMEOUT).until(() -> handlerCalls.get() == 2);
+    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> invoked("one") == 1 && broker.requeueCount() == 0);
+  }
+
+  @Test
+  void f3_aFailingStateWriteIsRetriedWithoutRunningTheTaskAgain() {
+    backend.failing(Op.SUCCESS, 3);
+    worker().build().launchAsync();
+    AsyncResult result = server.sendTask(Signature.create("one"));
+    assertThat(result.get(TIMEOUT)).containsExactly(1L);
+    assertThat(backend.calls(Op.SUCCESS)).isEqualTo(4);
+    assertThat(invoked("one")).isEqualTo(1);
+    assertThat(broker.requeueCount()).isZero();
+  }
+
+  @Test
+  void f3_bookkeepingThatNeverSucceedsDeadLettersTheMessageAndNeverRerunsTheTask() {
+    backend.failing(Op.SUCCESS, FaultyBackend.ALWAYS);
+    worker().bookkeepingAttempts(3).build().launchAsync();
+    server.sendTask(Signature.create("one"));
+    await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
+    assertThat(broker.deadLetters().get(0).reason())
+        .contains("ran, but its outcome could not be recorded")
+        .contains("storing SUCCESS failed 3 times")
+        .contains("injected failure of SUCCESS");
+    assertThat(backend.calls(Op.SUCCESS)).isEqualTo(3);
+    assertThat(invoked("one")).isEqualTo(1);
+    assertThat(broker.requeueCount()).isZero();
+  }
+
+  @Test
+  void f3_aFailureBeforeTheTaskRanIsRequeuedCountingInTheMessageThenDeadLettered() {
+    backend.failing(Op.RECEIVED, FaultyBackend.ALWAYS);
+    worker().maxDeliveries(3).build().launchAsync();
+    AsyncResult task = server.sendTask(Signature.create("one"));
+    await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
+    MemoryBroker.DeadLetter dead = broker.deadLetters().get(0);
+    assertThat(dead.reason()).contains("could not be processed 4 times (over maxDeliveries 3)")
+        .contains("injected failure of RECEIVED");
+    assertThat(WireCodec.decodeSignature(dead.message()).headers()).containsEntry(Worker.REQUEUES_HEADER, "3");
+    assertThat(broker.requeueCount()).isEqualTo(3);
+    assertThat(invoked("one")).isZero();
+    assertThat(memory.getState(task.taskUuid()).orElseThrow().error()).contains("over maxDeliveries 3");
+  }
+
+  @Test
+  void f3_aMessageTheBrokerKeepsRedeliveringIsDeadLetteredBeforeItIsDecoded() throws Exception {
+    server.sendTask(Signature.create("one"));
+    for (int i = 0; i < 3; i++) {
+      takeAndLoseOneDelivery(); // a worker dies holding it, three times
+    }
+    worker().maxDeliveries(3).build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
+    assertThat(broker.deadLetters().get(0).reason()).startsWith("delivered 4 times without being settled");
+    assertThat(invoked("one")).isZero();
+  }
+
+  @Test
+  void f2_aChordWhoseGroupIsGoneStoresFailureForItsCallbackAndRunsEachMemberOnce() {
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    ChordAsyncResult result = server.sendChord(chord, 0);
+    memory.purgeGroupMeta(chord.group().groupUuid()); // expired, evicted or purged before the members ran
+    worker().build().launchAsync();
+    String callback = chord.callback().uuid();
+    await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
+    assertThat(memory.getState(callback).orElseThrow().error()).contains("is gone from the result backend");
+    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> invoked("one") == 2 && broker.requeueCount() == 0);
+    assertThat(invoked("add")).isZero();
+    assertThat(result.callbackResult().state()).isEqualTo(State.FAILURE);
+  }
+
+  @Test
+  void f2_whereReadsConsumeStatesAGoneGroupIsNeitherCheckedNorFailedAndMembersRunOnce() {
+    backend.consumingReads();
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    server.sendChord(chord, 0);
+    memory.purgeGroupMeta(chord.group().groupUuid());
+    worker().build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> invoked("one") == 2);
+    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> broker.pendingTasks("").isEmpty()
+        && broker.requeueCount() == 0 && broker.deadLetters().isEmpty());
+    assertThat(backend.calls(Op.GET_STATE)).as("no read that would consume the callback's state").isZero();
+    assertThat(memory.getState(chord.callback().uuid())).isEmpty();
+  }
+
+  // ------------------------------------------------------------------------------------------------- F4
+
+  @Test
+  void f4_aRedeliveredMemberSendsTheCallbackTheTriggeringWorkerDiedBeforeSending() throws Exception {
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    String group = chord.group().groupUuid();
+    server.sendChord(chord, 0);
+    // A worker ran both members, won the trigger, and died before publishing the callback: the message of
+    // the member it was finishing comes back.
+    for (Signature member : chord.group().tasks()) {
+      memory.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    assertThat(memory.triggerChord(group)).isTrue();
+    takeAndLoseOneDelivery();
+    drainAllBut(1); // the other member's message was acknowledged before the crash
+    assertThat(broker.pendingTasks("")).hasSize(1);
+    worker().build().launchAsync();
+    assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
+    assertThat(invoked("add")).isEqualTo(1);
+  }
+
+  @Test
+  void f4_aMemberThatLosesTheTriggerNormallyDoesNotSendTheCallbackAgain() {
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one"), Signature.create("one")),
+        Signature.create("add"));
+    ChordAsyncResult result = server.sendChord(chord, 0);
+    worker().concurrency(3).build().launchAsync();
+    assertThat(result.callbackResult().get(TIMEOUT)).containsExactly(3L);
+    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> invoked("add") == 1);
+  }
+
+  @Test
+  void f4_aGroupWhoseStatesCannotBeReadGetsFailureForItsCallbackInsteadOfASilentAck() {
+    backend.failing(Op.GROUP_STATES, FaultyBackend.ALWAYS);
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    server.sendChord(chord, 0);
+    worker().bookkeepingAttempts(2).build().launchAsync();
+    String callback = chord.callback().uuid();
+    await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
+    assertThat(memory.getState(callback).orElseThrow().error()).contains("could not be completed")
+        .contains("injected failure of GROUP_STATES");
+    assertThat(backend.calls(Op.GROUP_STATES)).isEqualTo(2);
+    assertThat(invoked("one")).isEqualTo(2);
+  }
+
+  // ------------------------------------------------------------------------------------------------ F12
+
+  @Test
+  void f12_anUnknownTaskIsDeadLetteredAfterTheConfiguredRequeuesWithItsCountInTheMessage() {
+    worker().maxUnregisteredRequeues(3).build().launchAsync();
+    AsyncResult unknown = server.sendTask(Signature.create("nobody_knows_me\r\nFORGED"));
+    await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
+    MemoryBroker.DeadLetter dead = broker.deadLetters().get(0);
+    assertThat(dead.reason()).contains("nobody_knows_me\\r\\nFORGED is not registered").contains("requeued 3 times");
+    assertThat(WireCodec.decodeSignature(dead.message()).headers()).containsEntry(Worker.UNREGISTERED_HEADER, "3");
+    assertThat(broker.requeueCount()).isEqualTo(3);
+    assertThat(unknown.state()).isEqualTo(State.PENDING);
+  }
+
+  // ------------------------------------------------------------------------------------------------ F21
+
+  @Test
+  void f21_aHungTaskTimesOutAsAFailureAndFreesItsSlot() {
+    CountDownLatch never = new CountDownLatch(1);
+    server.registerTask("hang", TaskFunction.of(() -> {
+      while (never.getCount() > 0) {
+        try {
+          never.await(); // ignores interrupts, as badly written code does
+        } catch (InterruptedException ignored) {
+          // keep hanging
+        }
+      }
+      return null;
+    }));
+    worker().concurrency(1).taskTimeout(Duration.ofMillis(200)).build().launchAsync();
+    AsyncResult hung = server.sendTask(Signature.create("hang"));
+    AsyncResult byHeader = server.sendTask(Signature.builder("hang").header(Worker.TIMEOUT_HEADER, "50").build());
+    AsyncResult after = server.sendTask(Signature.create("one"));
+    assertThat(after.get(TIMEOUT)).containsExactly(1L);
+    assertThat(memory.getState(hung.taskUuid()).orElseThrow().error()).isEqualTo("task timed out after 200ms");
+    assertThat(memory.getState(byHeader.taskUuid()).orElseThrow().error()).isEqualTo("task timed out after 50ms");
+    never.countDown();
+  }
+
+  @Test
+  void f21_quitReturnsSoonAfterTheGracefulTimeoutAndAnAbandonedTaskRecordsNothing() throws Exception {
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    server.registerTask("stubborn", TaskFunction.of(() -> {
+      started.countDown();
+      while (release.getCount() > 0) {
+        try {
+          release.await();
+        } catch (InterruptedException ignored) {
+          // ignores cancellation
+        }
+      }
+      return "late";
+    }));
+    Worker worker = worker().concurrency(1).gracefulTimeout(Duration.ofMillis(200)).build();
+    worker.launchAsync();
+    AsyncResult stubborn = server.sendTask(Signature.create("stubborn"));
+    started.await();
+    long begin = System.nanoTime();
+    worker.quit();
+    assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(200).plus(Worker.CANCEL_MARGIN).plusMillis(500));
+    assertThat(broker.pendingTasks("")).extracting(Signature::uuid).containsExactly(stubborn.taskUuid());
+    release.countDown();
+    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> stateOf(stubborn.taskUuid()) == State.STARTED);
+  }
+
+  // ------------------------------------------------------------------------------------------------- F5
+
+  @Test
+  void f5_taskFunctionsCanRunOnPlatformThreads() {
+    server.registerTask("where", TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
+    worker().platformTaskThreads(true).build().launchAsync();
+    assertThat(server.sendTask(Signature.create("where")).get(TIMEOUT)).containsExactly("platform");
+  }
+
+  @Test
+  void f5_byDefaultTaskFunctionsRunOnVirtualThreads() {
+    server.registerTask("where", TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
+    worker().build().launchAsync();
+    assertThat(server.sendTask(Signature.create("where")).get(TIMEOUT)).containsExactly("virtual");
+  }
+
+  // ---------------------------------------------------------------------------------------------- helpers
+
+  /** A consumer takes the head message and dies without settling it: the message returns to the queue head. */
+  private void takeAndLoseOneDelivery() throws InterruptedException {
+    CountDownLatch taken = new CountDownLatch(1);
+    Semaphore one = new Semaphore(1);
+    Consumer dying = broker.startConsuming("dying", "", new DeliveryHandler() {
+      @Override public int reserve(int max) throws InterruptedException { one.acquire(); return 1; }
+      @Override public void release(int slots) { }
+      @Override public void handle(Delivery delivery) { taken.countDown(); }
+      @Override public void handleNow(Delivery delivery) { taken.countDown(); }
+      @Override public void brokerError(Throwable error) { }
+    });
+    taken.await();
+    dying.close();
+  }
+
+  /** Acknowledges every queued message but the first {@code keep}. */
+  private void drainAllBut(int keep) throws InterruptedException {
+    int drop = broker.pendingTasks("").size() - keep;
+    CountDownLatch done = new CountDownLatch(drop);
+    Semaphore budget = new Semaphore(keep + drop);
+    AtomicInteger seen = new AtomicInteger();
+    Consumer drainer = broker.startConsuming("drainer", "", new DeliveryHandler() {
+      @Override public int reserve(int max) throws InterruptedException { budget.acquire(); return 1; }
+      @Override public void release(int slots) { }
+      @Override public void handle(Delivery delivery) {
+        if (seen.getAndIncrement() < keep) {
+          delivery.requeue(Duration.ZERO);
+        } else {
+          delivery.ack();
+          done.countDown();
+        }
+      }
+      @Override public void handleNow(Delivery delivery) { }
+      @Override public void brokerError(Throwable error) { }
+    });
+    done.await();
+    drainer.close();
+  }
+}

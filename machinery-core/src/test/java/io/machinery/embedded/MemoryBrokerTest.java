@@ -1,0 +1,120 @@
+package io.machinery.embedded;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.config.Config;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The memory broker's delivery counting, replacement requeues and injected clock. */
+class MemoryBrokerTest {
+  private final ManualClock clock = new ManualClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private final MemoryBroker broker = MemoryBroker.create(Config.DEFAULT, clock);
+  private final LinkedBlockingQueue<Delivery> received = new LinkedBlockingQueue<>();
+
+  @AfterEach
+  void close() {
+    broker.close();
+  }
+
+  private Consumer consume() {
+    return broker.startConsuming("t", "", new DeliveryHandler() {
+      @Override public int reserve(int max) { return 1; }
+      @Override public void release(int slots) { }
+      @Override public void handle(Delivery delivery) { received.add(delivery); }
+      @Override public void handleNow(Delivery delivery) { received.add(delivery); }
+      @Override public void brokerError(Throwable error) { }
+    });
+  }
+
+  private Delivery next() throws InterruptedException {
+    Delivery delivery = received.poll(10, TimeUnit.SECONDS);
+    assertThat(delivery).as("a delivery").isNotNull();
+    return delivery;
+  }
+
+  @Test
+  void aMessageWhoseConsumerDiedComesBackCountedAndARequeueKeepsTheCount() throws Exception {
+    broker.pushRaw(Config.DEFAULT.defaultQueue(), "m".getBytes(StandardCharsets.UTF_8));
+    Consumer first = consume();
+    Delivery once = next();
+    assertThat(once.deliveryCount()).isEqualTo(1);
+    assertThat(once.redelivered()).isFalse();
+    first.close(); // unsettled: back to the head of the queue
+    consume();
+    Delivery twice = next();
+    assertThat(twice.deliveryCount()).isEqualTo(2);
+    assertThat(twice.redelivered()).isTrue();
+    twice.requeue(Duration.ZERO);
+    assertThat(next().deliveryCount()).isEqualTo(3);
+    assertThat(broker.requeueCount()).isEqualTo(1);
+  }
+
+  @Test
+  void aReplacementIsDeliveredInsteadOfTheOriginalAsANewMessage() throws Exception {
+    broker.pushRaw(Config.DEFAULT.defaultQueue(), "old".getBytes(StandardCharsets.UTF_8));
+    consume();
+    Delivery first = next();
+    first.requeue(Duration.ZERO, "new".getBytes(StandardCharsets.UTF_8));
+    first.requeue(Duration.ZERO, "twice".getBytes(StandardCharsets.UTF_8)); // settled already: ignored
+    Delivery second = next();
+    assertThat(new String(second.body(), StandardCharsets.UTF_8)).isEqualTo("new");
+    assertThat(second.deliveryCount()).isEqualTo(1);
+    assertThat(received.poll(200, TimeUnit.MILLISECONDS)).isNull();
+  }
+
+  @Test
+  void aDelayedRequeueWaitsForTheInjectedClock() throws Exception {
+    Signature task = Signature.builder("t").uuid("task_1").routingKey(Config.DEFAULT.defaultQueue()).build();
+    broker.publish(task, WireCodec.encode(task));
+    consume();
+    next().requeue(Duration.ofHours(1), WireCodec.encode(task.toBuilder().header("k", "v").build()));
+    assertThat(broker.delayedTasks()).extracting(Signature::uuid).containsExactly("task_1");
+    assertThat(received.poll(1500, TimeUnit.MILLISECONDS)).as("nothing before the clock moves").isNull();
+    clock.advance(Duration.ofHours(1));
+    Delivery back = next();
+    assertThat(WireCodec.decodeSignature(back.body()).headers()).containsEntry("k", "v");
+    await().until(() -> broker.delayedTasks().isEmpty());
+  }
+
+  @Test
+  void listingSkipsAMessageTooDeeplyNestedToDecode() {
+    String nested = "[".repeat(10_000) + "]".repeat(10_000);
+    broker.pushRaw(Config.DEFAULT.defaultQueue(),
+        ("{\"UUID\":\"d\",\"Name\":\"t\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":" + nested + "}]}").getBytes(StandardCharsets.UTF_8));
+    Signature good = Signature.builder("t").uuid("task_ok").routingKey(Config.DEFAULT.defaultQueue()).build();
+    broker.publish(good, WireCodec.encode(good));
+    assertThat(broker.pendingTasks("")).extracting(Signature::uuid).containsExactly("task_ok");
+  }
+
+  /** A clock that stands still until the test moves it. */
+  private static final class ManualClock extends Clock {
+    private volatile Instant now;
+
+    ManualClock(Instant start) {
+      now = start;
+    }
+
+    void advance(Duration duration) {
+      now = now.plus(duration);
+    }
+
+    @Override public ZoneId getZone() { return ZoneOffset.UTC; }
+    @Override public Clock withZone(ZoneId zone) { return this; }
+    @Override public Instant instant() { return now; }
+  }
+}
