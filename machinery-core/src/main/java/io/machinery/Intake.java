@@ -102,7 +102,7 @@ final class Intake {
       return null;
     }
     try {
-      return WireCodec.decodeSignature(body);
+      return WireCodec.decodeSignature(body, settings.server().config());
     } catch (MalformedMessageException e) {
       deadLetter(delivery, e.getMessage());
     } catch (StackOverflowError e) {

@@ -1,5 +1,7 @@
 package io.machinery;
 
+import io.machinery.internal.GoDurations;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;
@@ -15,7 +17,10 @@ final class MessageHeaders {
   static final String REQUEUES = "machinery_requeues";
   /** Times a worker requeued the message because no worker there knew the task. */
   static final String UNREGISTERED = "machinery_unregistered";
-  /** A per-message deadline for the task function, in milliseconds (overrides the worker's). */
+  /**
+   * A per-message deadline for the task function (overrides the worker's): whole milliseconds, or a Go
+   * duration string such as {@code "90s"} or {@code "1m30s"} (what a Go sender would naturally write).
+   */
   static final String TIMEOUT = "machinery_timeout";
 
   private MessageHeaders() {}
@@ -38,6 +43,19 @@ final class MessageHeaders {
       return Long.parseLong(String.valueOf(value).trim());
     } catch (NumberFormatException e) {
       return -1;
+    }
+  }
+
+  /** A header as a duration (milliseconds or a Go duration string), or zero when absent or unreadable. */
+  static Duration duration(@Nullable Object value) {
+    long millis = number(value);
+    if (millis >= 0 || !(value instanceof String text)) {
+      return Duration.ofMillis(Math.max(0, millis));
+    }
+    try {
+      return GoDurations.parse(text.trim());
+    } catch (RuntimeException e) {
+      return Duration.ZERO;
     }
   }
 

@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual thread). With
  *       one, or with the worker's platform pool, it runs on its own thread while the delivery thread waits for
  *       it, up to the task's deadline ({@link Settings#taskTimeout} or the message's
- *       {@value MessageHeaders#TIMEOUT} header, in milliseconds). At the deadline the function's thread is
+ *       {@value MessageHeaders#TIMEOUT} header: milliseconds, or a Go duration such as "90s"). At the deadline the function's thread is
  *       interrupted and abandoned and the run counts as a failure "task timed out after …" (retried when the
  *       task has retries left); a function that ignores the interrupt keeps its thread, not the slot.
  *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful timeout passed,
@@ -297,8 +297,8 @@ final class TaskExecution implements TaskContext {
   }
 
   private Duration deadline() {
-    long millis = MessageHeaders.number(signature.headers().get(MessageHeaders.TIMEOUT));
-    return millis > 0 ? Duration.ofMillis(millis) : settings.taskTimeout();
+    Duration fromHeader = MessageHeaders.duration(signature.headers().get(MessageHeaders.TIMEOUT));
+    return fromHeader.isPositive() ? fromHeader : settings.taskTimeout();
   }
 
   // -------------------------------------------------------------------------------------- after the function

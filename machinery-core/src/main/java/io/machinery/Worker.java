@@ -443,7 +443,7 @@ public final class Worker implements AutoCloseable {
     /**
      * The longest a task function may run; zero (the default) means no limit. At the deadline its thread is
      * interrupted and abandoned and the run is a failure "task timed out after …" (retried if the task has
-     * retries left). A message's header {@value #TIMEOUT_HEADER} (milliseconds) overrides it.
+     * retries left). A message's header {@value #TIMEOUT_HEADER} (milliseconds, or a Go duration string such as "90s") overrides it.
      */
     public Builder taskTimeout(Duration value) {
       if (value.isNegative()) {

@@ -2,6 +2,7 @@ package io.machinery;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -18,6 +19,16 @@ class MessageHeadersTest {
     assertThat(MessageHeaders.count(s, "e")).isZero();
     assertThat(MessageHeaders.count(s, "absent")).isZero();
     assertThat(MessageHeaders.count(Signature.builder("t").header("x", "99999999999").build(), "x")).isEqualTo(Integer.MAX_VALUE);
+  }
+
+  @Test
+  void aTimeoutHeaderIsMillisecondsOrAGoDuration() {
+    assertThat(MessageHeaders.duration("1500")).isEqualTo(Duration.ofMillis(1500));
+    assertThat(MessageHeaders.duration(250L)).isEqualTo(Duration.ofMillis(250));
+    assertThat(MessageHeaders.duration("1m30s")).isEqualTo(Duration.ofSeconds(90));
+    assertThat(MessageHeaders.duration("90s")).isEqualTo(Duration.ofSeconds(90));
+    assertThat(MessageHeaders.duration("soon")).isZero();
+    assertThat(MessageHeaders.duration(null)).isZero();
   }
 
   @Test

@@ -79,11 +79,11 @@ class MemoryBrokerTest {
 
   @Test
   void aDelayedRequeueWaitsForTheInjectedClock() throws Exception {
-    Signature task = Signature.builder("t").uuid("task_1").routingKey(Config.DEFAULT.defaultQueue()).build();
+    Signature task = Signature.builder("t").uuid(TASK_1).routingKey(Config.DEFAULT.defaultQueue()).build();
     broker.publish(task, WireCodec.encode(task));
     consume();
     next().requeue(Duration.ofHours(1), WireCodec.encode(task.toBuilder().header("k", "v").build()));
-    assertThat(broker.delayedTasks()).extracting(Signature::uuid).containsExactly("task_1");
+    assertThat(broker.delayedTasks()).extracting(Signature::uuid).containsExactly(TASK_1);
     assertThat(received.poll(1500, TimeUnit.MILLISECONDS)).as("nothing before the clock moves").isNull();
     clock.advance(Duration.ofHours(1));
     Delivery back = next();
@@ -96,10 +96,14 @@ class MemoryBrokerTest {
     String nested = "[".repeat(10_000) + "]".repeat(10_000);
     broker.pushRaw(Config.DEFAULT.defaultQueue(),
         ("{\"UUID\":\"d\",\"Name\":\"t\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":" + nested + "}]}").getBytes(StandardCharsets.UTF_8));
-    Signature good = Signature.builder("t").uuid("task_ok").routingKey(Config.DEFAULT.defaultQueue()).build();
+    Signature good = Signature.builder("t").uuid(TASK_OK).routingKey(Config.DEFAULT.defaultQueue()).build();
     broker.publish(good, WireCodec.encode(good));
-    assertThat(broker.pendingTasks("")).extracting(Signature::uuid).containsExactly("task_ok");
+    assertThat(broker.pendingTasks("")).extracting(Signature::uuid).containsExactly(TASK_OK);
   }
+
+  // Go-shaped ids: listings decode with the default (strict) id rules.
+  private static final String TASK_1 = "task_6f1c2a52-3b8e-4c1d-9a55-0e7f2b9d4c01";
+  private static final String TASK_OK = "task_0b7e3d1a-8c4f-4e2b-a6d9-5f1c7e2a9b03";
 
   /** A clock that stands still until the test moves it. */
   private static final class ManualClock extends Clock {
