@@ -114,12 +114,33 @@ public class MachineryProperties {
       set(autoDelete, b::autoDelete);
       set(delayedQueue, b::delayedQueue);
       if (!queueDeclareArgs.isEmpty()) {
-        b.queueDeclareArgs(queueDeclareArgs);
+        b.queueDeclareArgs(typed(queueDeclareArgs));
       }
       if (!queueBindingArgs.isEmpty()) {
-        b.queueBindingArgs(queueBindingArgs);
+        b.queueBindingArgs(typed(queueBindingArgs));
       }
       return b.build();
+    }
+
+    /**
+     * Property values arrive as text (from .properties files and the environment), but RabbitMQ refuses a
+     * numeric argument such as {@code x-expires} given as text: a value that reads as a whole number becomes a
+     * Long, {@code true}/{@code false} a Boolean; anything else stays as it is.
+     */
+    private static Map<String, Object> typed(Map<String, Object> args) {
+      Map<String, Object> out = new LinkedHashMap<>();
+      args.forEach((key, value) -> {
+        Object typed = value;
+        if (value instanceof String text) {
+          if (text.matches("-?\\d{1,18}")) {
+            typed = Long.parseLong(text);
+          } else if (text.equals("true") || text.equals("false")) {
+            typed = Boolean.parseBoolean(text);
+          }
+        }
+        out.put(key, typed);
+      });
+      return out;
     }
 
     public @Nullable String getExchange() { return exchange; }

@@ -48,6 +48,7 @@ class MachineryAutoConfigurationTest {
             "machinery.amqp.exchange=orders_exchange",
             "machinery.amqp.prefetch_count=7",
             "machinery.amqp.queue_declare_args.x-max-priority=10",
+            "machinery.amqp.queue_declare_args.x-queue-type=classic",
             "machinery.redis.max_idle_timeout=30",
             "machinery.redis.wait=true",
             "machinery.redis.normal_tasks_poll_period=250",
@@ -61,7 +62,8 @@ class MachineryAutoConfigurationTest {
           assertThat(config.strictUuids()).isFalse();
           assertThat(config.amqp().exchange()).isEqualTo("orders_exchange");
           assertThat(config.amqp().prefetchCount()).isEqualTo(7);
-          assertThat(config.amqp().queueDeclareArgs()).containsEntry("x-max-priority", "10");
+          assertThat(config.amqp().queueDeclareArgs()).containsEntry("x-max-priority", 10L)
+              .containsEntry("x-queue-type", "classic");
           assertThat(config.redis().idleTimeout()).isEqualTo(Duration.ofSeconds(30));
           assertThat(config.redis().waitForConnection()).isTrue();
           assertThat(config.redis().normalTasksPollPeriod()).isEqualTo(Duration.ofMillis(250));
