@@ -14,7 +14,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 /**
  * The {@code machinery.*} properties: Go Machinery's YAML config keys ({@code broker}, {@code default_queue},
  * {@code result_backend}, {@code results_expire_in}, {@code amqp.prefetch_count}, {@code redis.max_idle}, ...)
- * under the {@code machinery} prefix, so a Go {@code config.yml} pastes in unchanged. Spring's relaxed binding
+ * under the {@code machinery} prefix, so the keys of a Go {@code config.yml} work as they are (Spring ignores the
+ * ones not read here). Spring's relaxed binding
  * also accepts {@code default-queue} and {@code MACHINERY_DEFAULT_QUEUE}. Units are Go's: seconds for {@code
  * results_expire_in} and the Redis timeouts, milliseconds for the Redis poll periods.
  *

@@ -5,6 +5,7 @@ import java.util.stream.LongStream;
 import org.springframework.stereotype.Component;
 
 /** The service's tasks, registered by name from their annotations; Go workers may register the same names. */
+// README:spring-tasks:begin
 @Component
 public class ArithmeticTasks {
   @MachineryTask("add")
@@ -18,3 +19,4 @@ public class ArithmeticTasks {
     return LongStream.of(numbers).reduce(1, (a, b) -> a * b);
   }
 }
+// README:spring-tasks:end

@@ -54,8 +54,10 @@ class ChordController {
       }
       adds.add(Signature.create("add", pair.stream().map(Arg::of).toArray(Arg[]::new)));
     }
+    // README:spring-send:begin
     ChordAsyncResult sent = server.sendChord(Chord.of(Group.of(adds), Signature.create("multiply")), 10);
-    String id = sent.callbackResult().taskUuid();
+    String id = sent.callbackResult().taskUuid();  // GET /chords/{id} reads server.asyncResult(id).taskState()
+    // README:spring-send:end
     return ResponseEntity.accepted().location(URI.create("/chords/" + id)).body(new ChordView(id, "PENDING", null, null));
   }
 
