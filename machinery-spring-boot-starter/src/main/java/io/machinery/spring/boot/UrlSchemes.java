@@ -1,27 +1,41 @@
 package io.machinery.spring.boot;
 
+import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.amqp.AmqpBroker;
+import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
+import io.machinery.config.Redaction;
+import io.machinery.embedded.EagerLock;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.lock.redis.RedisLock;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Lock;
+import java.time.Clock;
 import java.util.Locale;
-import java.util.Map;
-import org.springframework.boot.autoconfigure.condition.ConditionOutcome;
-import org.springframework.boot.autoconfigure.condition.SpringBootCondition;
-import org.springframework.boot.context.properties.bind.BindResult;
-import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.context.annotation.ConditionContext;
-import org.springframework.core.env.Environment;
-import org.springframework.core.type.AnnotatedTypeMetadata;
+import org.springframework.util.ClassUtils;
 
 /**
- * Which technology a {@code machinery.broker}, {@code machinery.result_backend} or {@code machinery.lock} URL
- * names, by its scheme (Go's {@code NewServer} picks its broker the same way). The conditions below read the
- * raw property, with Go's default when it is unset, so they can run before the properties bean exists.
+ * Makes the broker, backend and lock that a {@link Config}'s URLs name, by scheme, from the modules on the
+ * classpath (Go's {@code NewServer} picks its broker the same way).
+ *
+ * <p>Design notes: the choice reads the {@link Config} bean, not the raw properties, so an application's own
+ * Config bean decides too. A module's classes are touched only inside its holder class ({@code Redis}, {@code
+ * Amqp}), which the JVM loads only when that module was found on the class loader: without the module nothing
+ * here fails to link. A scheme no module serves fails with the module to add.
  */
 final class UrlSchemes {
   static final String REDIS = "redis";
   static final String AMQP = "amqp";
   static final String MEMORY = "memory";
 
-  private UrlSchemes() {}
+  private final ClassLoader classLoader;
+
+  UrlSchemes(ClassLoader classLoader) {
+    this.classLoader = classLoader;
+  }
 
   /** {@code redis}, {@code amqp}, {@code memory}, or the URL's own scheme (lower case) when it is another. */
   static String technology(String url) {
@@ -36,81 +50,89 @@ final class UrlSchemes {
     };
   }
 
-  static String brokerUrl(Environment env) {
-    return property(env, "machinery.broker").orElse(Config.DEFAULT_BROKER);
+  Broker broker(Config config) {
+    String technology = technology(config.broker());
+    return switch (technology) {
+      case REDIS -> {
+        require("io.machinery.broker.redis.RedisBroker", "broker", config.broker(), "machinery-broker-redis");
+        yield Redis.broker(config);
+      }
+      case AMQP -> {
+        require("io.machinery.broker.amqp.AmqpBroker", "broker", config.broker(), "machinery-broker-amqp");
+        yield Amqp.broker(config);
+      }
+      case MEMORY -> MemoryBroker.create(config, Clock.systemUTC());
+      default -> throw unserved("broker", config.broker(), technology, "Broker");
+    };
   }
 
-  static String backendUrl(Environment env) {
-    return property(env, "machinery.result-backend").orElse(Config.DEFAULT_RESULT_BACKEND);
+  Backend backend(Config config) {
+    String technology = technology(config.resultBackend());
+    return switch (technology) {
+      case REDIS -> {
+        require("io.machinery.backend.redis.RedisBackend", "result_backend", config.resultBackend(),
+            "machinery-backend-redis");
+        yield Redis.backend(config);
+      }
+      case AMQP -> {
+        require("io.machinery.backend.amqp.AmqpBackend", "result_backend", config.resultBackend(),
+            "machinery-backend-amqp");
+        yield Amqp.backend(config);
+      }
+      case MEMORY -> MemoryBackend.create(config, Clock.systemUTC());
+      default -> throw unserved("result_backend", config.resultBackend(), technology, "Backend");
+    };
   }
 
-  /** Go's rule: the lock URL, or the broker's when no lock is configured. */
-  static String lockUrl(Environment env) {
-    return property(env, "machinery.lock").filter(url -> !url.isBlank()).orElseGet(() -> brokerUrl(env));
-  }
-
-  /** Through the Binder, so {@code result_backend}, {@code result-backend} and MACHINERY_RESULT_BACKEND all count. */
-  private static java.util.Optional<String> property(Environment env, String name) {
-    BindResult<String> result = Binder.get(env).bind(name, String.class);
-    return result.isBound() ? java.util.Optional.of(result.get()) : java.util.Optional.empty();
-  }
-
-  abstract static class SchemeCondition extends SpringBootCondition {
-    private final String what;
-    private final String technology;
-
-    SchemeCondition(String what, String technology) {
-      this.what = what;
-      this.technology = technology;
+  /**
+   * Go's rule: the lock URL, or the broker's when no lock is set. A Redis URL gets the Redis lock when its module
+   * is present; a lock URL set explicitly that nothing serves fails; otherwise the in-process {@link EagerLock}
+   * (enough for one scheduler; periodic tasks across servers need a shared lock).
+   */
+  Lock lock(Config config) {
+    boolean explicit = !config.lock().isBlank();
+    String url = explicit ? config.lock() : config.broker();
+    if (technology(url).equals(REDIS) && present("io.machinery.lock.redis.RedisLock")) {
+      return Redis.lock(config.toBuilder().lock(url).build());
     }
+    if (explicit) {
+      throw new IllegalStateException("machinery.lock is " + Redaction.redactUrl(url) + " and no lock serves it: "
+          + (technology(url).equals(REDIS) ? "add io.machinery:machinery-lock-redis to the application's dependencies"
+              : "only Redis locks are supported")
+          + ", leave machinery.lock empty for an in-process lock, or define a Lock bean");
+    }
+    return EagerLock.create();
+  }
 
-    abstract String url(Environment env);
+  private boolean present(String className) {
+    return ClassUtils.isPresent(className, classLoader);
+  }
 
-    @Override
-    public ConditionOutcome getMatchOutcome(ConditionContext context, AnnotatedTypeMetadata metadata) {
-      String found = technology(url(context.getEnvironment()));
-      String message = "machinery " + what + " URL scheme is " + (found.isEmpty() ? "(none)" : found);
-      return found.equals(technology) ? ConditionOutcome.match(message) : ConditionOutcome.noMatch(message);
+  private void require(String className, String key, String url, String module) {
+    if (!present(className)) {
+      throw new IllegalStateException("machinery." + key + " is " + Redaction.redactUrl(url) + " and no "
+          + (key.equals("broker") ? "broker" : "backend") + " serves it: add io.machinery:" + module
+          + " to the application's dependencies, set machinery." + key + " to a URL of a module you have, or"
+          + " define a " + (key.equals("broker") ? "Broker" : "Backend") + " bean");
     }
   }
 
-  static final class RedisBroker extends SchemeCondition {
-    RedisBroker() { super("broker", REDIS); }
-    @Override String url(Environment env) { return brokerUrl(env); }
+  private static IllegalStateException unserved(String key, String url, String technology, String type) {
+    return new IllegalStateException("machinery." + key + " is " + Redaction.redactUrl(url) + " and no module of"
+        + " this starter serves the scheme '" + technology + "': use redis://, rediss://, redis+socket://, amqp://,"
+        + " amqps:// or memory://, or define a " + type + " bean");
   }
 
-  static final class AmqpBroker extends SchemeCondition {
-    AmqpBroker() { super("broker", AMQP); }
-    @Override String url(Environment env) { return brokerUrl(env); }
+  /** Loaded only when the Redis modules were found. */
+  private static final class Redis {
+    static Broker broker(Config config) { return RedisBroker.create(config); }
+    static Backend backend(Config config) { return RedisBackend.create(config); }
+    static Lock lock(Config config) { return RedisLock.create(config); }
   }
 
-  static final class MemoryBroker extends SchemeCondition {
-    MemoryBroker() { super("broker", MEMORY); }
-    @Override String url(Environment env) { return brokerUrl(env); }
+  /** Loaded only when the AMQP modules were found. */
+  private static final class Amqp {
+    static Broker broker(Config config) { return AmqpBroker.create(config); }
+    static Backend backend(Config config) { return AmqpBackend.create(config); }
   }
-
-  static final class RedisBackend extends SchemeCondition {
-    RedisBackend() { super("result_backend", REDIS); }
-    @Override String url(Environment env) { return backendUrl(env); }
-  }
-
-  static final class AmqpBackend extends SchemeCondition {
-    AmqpBackend() { super("result_backend", AMQP); }
-    @Override String url(Environment env) { return backendUrl(env); }
-  }
-
-  static final class MemoryBackend extends SchemeCondition {
-    MemoryBackend() { super("result_backend", MEMORY); }
-    @Override String url(Environment env) { return backendUrl(env); }
-  }
-
-  static final class RedisLock extends SchemeCondition {
-    RedisLock() { super("lock", REDIS); }
-    @Override String url(Environment env) { return lockUrl(env); }
-  }
-
-  /** The module that serves a technology, for error messages. */
-  static final Map<String, String> MODULES = Map.of(
-      REDIS, "io.machinery:machinery-%s-redis",
-      AMQP, "io.machinery:machinery-%s-amqp");
 }

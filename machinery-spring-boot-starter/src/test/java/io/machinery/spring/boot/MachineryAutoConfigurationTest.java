@@ -133,6 +133,24 @@ class MachineryAutoConfigurationTest {
   }
 
   @Test
+  void anApplicationsConfigBeanChoosesTheParts() {
+    runner.withUserConfiguration(OwnConfig.class).run(context -> {
+      // No machinery.* properties at all: Go's default URLs (amqp://) would not be what the application asked for.
+      assertThat(context).hasNotFailed();
+      assertThat(context.getBean(Server.class).broker()).isInstanceOf(MemoryBroker.class);
+      assertThat(context.getBean(Server.class).backend()).isInstanceOf(MemoryBackend.class);
+      assertThat(context.getBean(Server.class).lock()).isInstanceOf(EagerLock.class);
+    });
+  }
+
+  @Test
+  void anExplicitLockUrlNothingServesFailsClearly() {
+    memory.withPropertyValues("machinery.lock=etcd://127.0.0.1:2379").run(context ->
+        assertThat(context).getFailure().rootCause()
+            .hasMessageContaining("machinery.lock is etcd://127.0.0.1:2379 and no lock serves it"));
+  }
+
+  @Test
   void aRedisUrlWithoutTheRedisModuleSaysWhichModuleToAdd() {
     runner.withPropertyValues("machinery.broker=redis://:secret@127.0.0.1:1", "machinery.result_backend=memory://")
         .withClassLoader(new FilteredClassLoader(RedisBroker.class, RedisLock.class))
@@ -239,6 +257,14 @@ class MachineryAutoConfigurationTest {
     @Bean
     Lock lock() {
       return EagerLock.create();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnConfig {
+    @Bean
+    Config config() {
+      return Config.builder().broker("memory://").resultBackend("memory://").build();
     }
   }
 

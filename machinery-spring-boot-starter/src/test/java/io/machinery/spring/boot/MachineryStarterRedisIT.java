@@ -14,6 +14,7 @@ import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.testkit.TestEndpoints;
+import org.assertj.core.api.InstanceOfAssertFactories;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -86,7 +87,7 @@ class MachineryStarterRedisIT {
     Health result = health.health();
     assertThat(result.getStatus()).isEqualTo(Status.UP);
     assertThat(result.getDetails().get("broker")).asString().startsWith("redis://").doesNotContain("@");
-    assertThat(result.getDetails().get("workers")).asList().containsExactly("machinery_worker");
+    assertThat(result.getDetails().get("workers")).asInstanceOf(InstanceOfAssertFactories.LIST).containsExactly("machinery_worker");
   }
 
   /** Closing the context lets a running task finish and store SUCCESS, within the graceful timeout. */
