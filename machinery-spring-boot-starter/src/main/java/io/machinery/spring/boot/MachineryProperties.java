@@ -27,14 +27,23 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  */
 @ConfigurationProperties("machinery")
 public class MachineryProperties {
+  /** Broker URL (Go: broker): redis://, rediss://, redis+socket://, amqp://, amqps:// or memory://. */
   private @Nullable String broker;
+  /** Lock URL for periodic tasks (Go: lock); empty means the broker's URL. */
   private @Nullable String lock;
+  /** Separator of several broker URLs for failover (Go: multiple_broker_separator). */
   private @Nullable String multipleBrokerSeparator;
+  /** Queue of tasks without a routing key (Go: default_queue, default machinery_tasks). */
   private @Nullable String defaultQueue;
+  /** Result backend URL (Go: result_backend). */
   private @Nullable String resultBackend;
+  /** Seconds results are kept (Go: results_expire_in; 0 means 3600). */
   private @Nullable Integer resultsExpireIn;
+  /** Use TLS even when the URL scheme does not say so. */
   private @Nullable Boolean tls;
+  /** Largest task message in bytes that is sent or accepted (default 16 MiB). */
   private @Nullable Integer maxMessageBytes;
+  /** Require Go's task and group id shapes in received messages (default true). */
   private @Nullable Boolean strictUuids;
   private final Amqp amqp = new Amqp();
   private final Redis redis = new Redis();
@@ -233,9 +242,13 @@ public class MachineryProperties {
     /** The default, well inside Spring's 30 s {@code spring.lifecycle.timeout-per-shutdown-phase}. */
     public static final Duration DEFAULT_GRACEFUL_TIMEOUT = Duration.ofSeconds(20);
 
+    /** Whether workers run in this application; false for a service that only sends. */
     private boolean enabled = true;
+    /** Consumer tag of the default-queue worker; other queues append _<queue>. */
     private String consumerTag = "machinery_worker";
+    /** Tasks each worker runs at once; 0 or less means twice the number of processors. */
     private int concurrency = 10;
+    /** How long stopping waits for running tasks; keep it below spring.lifecycle.timeout-per-shutdown-phase. */
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
 
     /** Whether workers run in this application; false for a service that only sends tasks. */
