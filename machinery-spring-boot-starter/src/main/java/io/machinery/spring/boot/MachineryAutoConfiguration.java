@@ -1,0 +1,87 @@
+package io.machinery.spring.boot;
+
+import io.machinery.Server;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Lock;
+import java.util.List;
+import org.springframework.beans.factory.BeanClassLoaderAware;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+
+/**
+ * Auto-configuration of Machinery from {@code machinery.*} properties ({@link MachineryProperties}).
+ *
+ * <p>Design notes.
+ * <ul>
+ *   <li><b>What it makes</b>, each only when the application has no bean of that type
+ *       ({@code @ConditionalOnMissingBean}): the {@link Config}; a {@link Broker}, {@link Backend} and {@link
+ *       Lock} chosen by the scheme of the Config's {@code broker}, {@code result_backend} and {@code lock} (the
+ *       broker's URL when {@code lock} is empty, as in Go) among the modules on the classpath ({@code
+ *       redis://}, {@code rediss://}, {@code redis+socket://}: the Redis modules; {@code amqp://}, {@code
+ *       amqps://}: the AMQP modules; {@code memory://}: core's in-JVM broker and backend, an extension of Go's
+ *       schemes for tests), see {@link UrlSchemes}; the {@link Server}; the {@link MachineryWorkers}. A URL no
+ *       module on the classpath serves fails the start with the module to add.
+ *   <li><b>Ownership.</b> Broker, backend and lock are beans, so the context closes them (after the Server,
+ *       which depends on them and closes only what it made itself). A bean the application defines is the
+ *       application's and is used as it is.
+ *   <li><b>Tasks</b> come from {@link MachineryTask} bean methods ({@link MachineryTaskRegistrar}).
+ * </ul>
+ */
+@AutoConfiguration
+@EnableConfigurationProperties(MachineryProperties.class)
+public class MachineryAutoConfiguration implements BeanClassLoaderAware {
+  private ClassLoader classLoader = MachineryAutoConfiguration.class.getClassLoader();
+
+  @Override
+  public void setBeanClassLoader(ClassLoader value) {
+    classLoader = value;
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  Config machineryConfig(MachineryProperties properties) {
+    return properties.toConfig();
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  Broker machineryBroker(Config config) {
+    return new UrlSchemes(classLoader).broker(config);
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  Backend machineryBackend(Config config) {
+    return new UrlSchemes(classLoader).backend(config);
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  Lock machineryLock(Config config) {
+    return new UrlSchemes(classLoader).lock(config);
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  Server machineryServer(Config config, Broker broker, Backend backend, Lock lock) {
+    return Server.builder().config(config).broker(broker).backend(backend).lock(lock).build();
+  }
+
+  @Bean
+  static MachineryTaskRegistrar machineryTaskRegistrar(ObjectProvider<Server> server) {
+    return new MachineryTaskRegistrar(server);
+  }
+
+  @Bean
+  @ConditionalOnMissingBean
+  @ConditionalOnBooleanProperty(name = "machinery.worker.enabled", matchIfMissing = true)
+  MachineryWorkers machineryWorkers(Server server, MachineryProperties properties, MachineryTaskRegistrar tasks) {
+    return new MachineryWorkers(server, properties.getWorker(), List.copyOf(tasks.extraQueues()));
+  }
+}

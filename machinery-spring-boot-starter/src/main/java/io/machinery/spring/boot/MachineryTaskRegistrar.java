@@ -1,0 +1,104 @@
+package io.machinery.spring.boot;
+
+import io.machinery.Server;
+import io.machinery.TaskFunction;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.springframework.aop.support.AopUtils;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.SmartInitializingSingleton;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.core.MethodIntrospector;
+import org.springframework.core.annotation.AnnotatedElementUtils;
+
+/**
+ * Finds {@link MachineryTask} methods on every bean as it is initialised, and registers them on the {@link
+ * Server} once all singletons exist (before any lifecycle bean starts, so workers never see a task missing).
+ *
+ * <p>Design notes: it is a {@link BeanPostProcessor}, so it must not make the Server early (that would take the
+ * Server and its broker out of other post-processors' reach); it only collects, and asks the {@link
+ * ObjectProvider} for the Server in {@link #afterSingletonsInstantiated()}. A task is a method of the bean the
+ * context holds (a proxy when there is one), looked up with {@link AopUtils#selectInvocableMethod}, so aspects
+ * apply. Two methods with one task name fail the start with both names: silently replacing one (what {@link
+ * Server#registerTask} does) would hide a mistake.
+ */
+final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializingSingleton {
+  private record Found(String beanName, Object bean, Method method, MachineryTask annotation) {}
+
+  private final ObjectProvider<Server> server;
+  private final Map<String, Found> byName = new LinkedHashMap<>();
+  private boolean registered;
+
+  MachineryTaskRegistrar(ObjectProvider<Server> server) {
+    this.server = server;
+  }
+
+  @Override
+  public Object postProcessAfterInitialization(Object bean, String beanName) {
+    Class<?> type = AopUtils.getTargetClass(bean);
+    Map<Method, MachineryTask> methods = MethodIntrospector.selectMethods(type,
+        (MethodIntrospector.MetadataLookup<MachineryTask>) m -> AnnotatedElementUtils.findMergedAnnotation(m, MachineryTask.class));
+    methods.forEach((method, annotation) -> add(new Found(beanName, bean, method, annotation)));
+    return bean;
+  }
+
+  private synchronized void add(Found found) {
+    String name = found.annotation().value();
+    if (name.isBlank()) {
+      throw new IllegalStateException("@MachineryTask on " + describe(found) + " has an empty task name");
+    }
+    Found earlier = byName.putIfAbsent(name, found);
+    if (earlier != null && !(earlier.method().equals(found.method()) && earlier.beanName().equals(found.beanName()))) {
+      throw new IllegalStateException("task name '" + name + "' is used by two @MachineryTask methods: "
+          + describe(earlier) + " and " + describe(found));
+    }
+    if (registered) {
+      // A lazy bean made after startup: register it now (workers look tasks up per message).
+      register(found);
+    }
+  }
+
+  @Override
+  public synchronized void afterSingletonsInstantiated() {
+    registered = true;
+    byName.values().forEach(this::register);
+  }
+
+  private void register(Found found) {
+    Method invocable = AopUtils.selectInvocableMethod(found.method(), found.bean().getClass());
+    TaskFunction function;
+    try {
+      function = TaskFunction.fromMethod(found.bean(), invocable);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException("@MachineryTask(\"" + found.annotation().value() + "\") on " + describe(found)
+          + " cannot be a task: " + e.getMessage(), e);
+    }
+    server.getObject().registerTask(found.annotation().value(), function);
+  }
+
+  /** The task names found so far, in discovery order. */
+  synchronized List<String> taskNames() {
+    return new ArrayList<>(byName.keySet());
+  }
+
+  /** The queues named by {@link MachineryTask#queue()}, other than the default (empty) one. */
+  synchronized Set<String> extraQueues() {
+    Set<String> queues = new LinkedHashSet<>();
+    byName.values().forEach(f -> {
+      if (!f.annotation().queue().isEmpty()) {
+        queues.add(f.annotation().queue());
+      }
+    });
+    return queues;
+  }
+
+  private static String describe(Found found) {
+    return found.method().getDeclaringClass().getName() + "." + found.method().getName() + " (bean '"
+        + found.beanName() + "')";
+  }
+}

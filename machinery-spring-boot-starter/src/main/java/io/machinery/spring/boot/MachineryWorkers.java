@@ -1,0 +1,148 @@
+package io.machinery.spring.boot;
+
+import io.machinery.MachineryException;
+import io.machinery.Server;
+import io.machinery.Worker;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.context.SmartLifecycle;
+
+/**
+ * The workers of this application, started and stopped with the Spring application context.
+ *
+ * <p>Design notes.
+ * <ul>
+ *   <li><b>Which workers.</b> One worker on the default queue, and one on each queue named by a {@link
+ *       MachineryTask#queue()}; each has the configured concurrency and graceful timeout. Signal handling is off:
+ *       Spring's own shutdown hook stops the context, and with it the workers.
+ *   <li><b>Phase.</b> {@link #PHASE} is below the web server's (Boot stops the web server's graceful shutdown at
+ *       {@code DEFAULT_PHASE - 1024} and the server at {@code - 2048}), so workers start before the application
+ *       takes requests and stop after it has stopped taking them: a request that waits for a task's result is
+ *       still served while the workers drain.
+ *   <li><b>Stopping.</b> {@link #stop(Runnable)} quits every worker in parallel on virtual threads and calls
+ *       back when all have stopped, so the whole stop takes one graceful timeout, inside Spring's {@code
+ *       spring.lifecycle.timeout-per-shutdown-phase}. A task still running after the graceful timeout is
+ *       cancelled and its message goes back to the broker (at-least-once).
+ *   <li><b>Start failure.</b> A worker that cannot start consuming (broker unreachable) fails the context's
+ *       start, with the broker's error as the cause, instead of leaving a service that silently consumes
+ *       nothing.
+ * </ul>
+ */
+public final class MachineryWorkers implements SmartLifecycle {
+  /** Below the web server's phases, so workers outlive request handling on shutdown. */
+  public static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 4096;
+
+  private static final Logger log = LoggerFactory.getLogger(MachineryWorkers.class);
+
+  private final Server server;
+  private final MachineryProperties.WorkerSettings settings;
+  private final List<String> queues;
+  private final List<Worker> workers = new CopyOnWriteArrayList<>();
+  private volatile boolean running;
+
+  MachineryWorkers(Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues) {
+    this.server = server;
+    this.settings = settings;
+    List<String> all = new ArrayList<>();
+    all.add("");
+    extraQueues.stream().filter(q -> !q.equals(server.config().defaultQueue())).forEach(all::add);
+    this.queues = List.copyOf(all);
+  }
+
+  @Override
+  public synchronized void start() {
+    if (running) {
+      return;
+    }
+    for (String queue : queues) {
+      String tag = queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
+      Worker worker = server.workerBuilder(tag)
+          .concurrency(settings.getConcurrency())
+          .queue(queue)
+          .gracefulTimeout(settings.getGracefulTimeout())
+          .handleSignals(false)
+          .build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      if (done.isCompletedExceptionally()) {
+        workers.forEach(Worker::quit);
+        workers.clear();
+        throw new MachineryException("worker " + tag + " could not start consuming " + describe(queue) + ": "
+            + done.exceptionNow().getMessage(), done.exceptionNow());
+      }
+      done.whenComplete((ok, error) -> {
+        if (error != null) {
+          log.error("Worker {} stopped with an error", tag, error);
+        }
+      });
+      workers.add(worker);
+    }
+    running = true;
+  }
+
+  @Override
+  public void stop(Runnable callback) {
+    List<Worker> stopping = List.copyOf(workers);
+    running = false;
+    Thread.ofVirtual().name("machinery-workers-stop").start(() -> {
+      try {
+        quitAll(stopping);
+      } finally {
+        workers.removeAll(stopping);
+        callback.run();
+      }
+    });
+  }
+
+  @Override
+  public void stop() {
+    List<Worker> stopping = List.copyOf(workers);
+    running = false;
+    quitAll(stopping);
+    workers.removeAll(stopping);
+  }
+
+  private static void quitAll(List<Worker> stopping) {
+    List<Thread> threads = new ArrayList<>();
+    for (Worker worker : stopping) {
+      threads.add(Thread.ofVirtual().name("machinery-quit-" + worker.consumerTag()).start(worker::quit));
+    }
+    for (Thread thread : threads) {
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        stopping.forEach(Worker::quitAbruptly);
+        return;
+      }
+    }
+  }
+
+  @Override
+  public boolean isRunning() {
+    return running;
+  }
+
+  @Override
+  public int getPhase() {
+    return PHASE;
+  }
+
+  /** The running workers (empty before start and after stop). */
+  public List<Worker> workers() {
+    return List.copyOf(workers);
+  }
+
+  /** The graceful timeout each worker gets on stop. */
+  public Duration gracefulTimeout() {
+    return settings.getGracefulTimeout();
+  }
+
+  private String describe(String queue) {
+    return "queue '" + (queue.isEmpty() ? server.config().defaultQueue() : queue) + "'";
+  }
+}

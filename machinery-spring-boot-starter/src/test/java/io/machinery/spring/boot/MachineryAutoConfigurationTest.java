@@ -1,0 +1,288 @@
+package io.machinery.spring.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskContext;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Lock;
+import io.machinery.embedded.EagerLock;
+import io.machinery.lock.redis.RedisLock;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.Proxy;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.test.context.FilteredClassLoader;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** The starter's conditions and wiring on core's in-JVM broker and backend (no server needed). */
+class MachineryAutoConfigurationTest {
+  private final ApplicationContextRunner runner = new ApplicationContextRunner()
+      .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class));
+
+  private final ApplicationContextRunner memory = runner.withPropertyValues(
+      "machinery.broker=memory://", "machinery.result_backend=memory://");
+
+  @Test
+  void goConfigNamesMapOntoConfig() {
+    memory.withPropertyValues(
+            "machinery.default_queue=orders",
+            "machinery.results_expire_in=60",
+            "machinery.max-message-bytes=4096",
+            "machinery.strict_uuids=false",
+            "machinery.amqp.exchange=orders_exchange",
+            "machinery.amqp.prefetch_count=7",
+            "machinery.amqp.queue_declare_args.x-max-priority=10",
+            "machinery.amqp.queue_declare_args.x-queue-type=classic",
+            "machinery.redis.max_idle_timeout=30",
+            "machinery.redis.wait=true",
+            "machinery.redis.normal_tasks_poll_period=250",
+            "machinery.redis.delayed_tasks_key=orders_delayed")
+        .run(context -> {
+          assertThat(context).hasNotFailed();
+          Config config = context.getBean(Config.class);
+          assertThat(config.defaultQueue()).isEqualTo("orders");
+          assertThat(config.resultsExpireIn()).isEqualTo(60);
+          assertThat(config.maxMessageBytes()).isEqualTo(4096);
+          assertThat(config.strictUuids()).isFalse();
+          assertThat(config.amqp().exchange()).isEqualTo("orders_exchange");
+          assertThat(config.amqp().prefetchCount()).isEqualTo(7);
+          assertThat(config.amqp().queueDeclareArgs()).containsEntry("x-max-priority", 10L)
+              .containsEntry("x-queue-type", "classic");
+          assertThat(config.redis().idleTimeout()).isEqualTo(Duration.ofSeconds(30));
+          assertThat(config.redis().waitForConnection()).isTrue();
+          assertThat(config.redis().normalTasksPollPeriod()).isEqualTo(Duration.ofMillis(250));
+          assertThat(config.redis().delayedTasksKey()).isEqualTo("orders_delayed");
+          // Unset keys keep Go's defaults.
+          assertThat(config.amqp().bindingKey()).isEqualTo(Config.DEFAULT.amqp().bindingKey());
+          assertThat(config.noUnixSignals()).isTrue();
+        });
+  }
+
+  @Test
+  void anInvalidValueFailsTheStartNamingTheKey() {
+    memory.withPropertyValues("machinery.results_expire_in=-5").run(context ->
+        assertThat(context).getFailure().rootCause().hasMessageContaining("results_expire_in must be >= 0"));
+  }
+
+  @Test
+  void memorySchemeRunsAnnotatedTasksOnTheApplicationsWorkers() {
+    memory.withUserConfiguration(MathTasks.class).run(context -> {
+      assertThat(context).hasSingleBean(MemoryBroker.class).hasSingleBean(MemoryBackend.class)
+          .hasSingleBean(Server.class).hasSingleBean(MachineryWorkers.class);
+      Server server = context.getBean(Server.class);
+      assertThat(server.registeredTaskNames()).contains("add", "whoami");
+      List<Object> sum = server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L), Arg.of(4L)))
+          .get(Duration.ofSeconds(10));
+      assertThat(sum).containsExactly(9L);
+      // A task named with a queue gets its own worker; the signature's routing key sends it there.
+      assertThat(context.getBean(MachineryWorkers.class).workers())
+          .extracting(w -> w.customQueue()).containsExactlyInAnyOrder("", "spring_test_other");
+      List<Object> who = server.sendTask(Signature.builder("whoami").routingKey("spring_test_other").build())
+          .get(Duration.ofSeconds(10));
+      assertThat(who).containsExactly("ran from spring_test_other");
+    });
+  }
+
+  @Test
+  void workersStopWithTheContext() {
+    memory.withUserConfiguration(MathTasks.class).run(context -> {
+      MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+      List<io.machinery.Worker> running = workers.workers();
+      assertThat(running).allMatch(io.machinery.Worker::isRunning);
+      context.close();
+      assertThat(running).noneMatch(io.machinery.Worker::isRunning);
+      assertThat(workers.isRunning()).isFalse();
+    });
+  }
+
+  @Test
+  void workersCanBeSwitchedOffForASendOnlyService() {
+    memory.withPropertyValues("machinery.worker.enabled=false").run(context -> {
+      assertThat(context).hasSingleBean(Server.class).doesNotHaveBean(MachineryWorkers.class);
+      Health health = context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+      assertThat(health.getStatus()).isEqualTo(Status.UP);
+    });
+  }
+
+  @Test
+  void applicationBeansReplaceEveryPart() {
+    runner.withPropertyValues("machinery.broker=redis://127.0.0.1:1", "machinery.result_backend=redis://127.0.0.1:1")
+        .withUserConfiguration(OwnParts.class)
+        .run(context -> {
+          // Port 1 is never contacted: the application's broker and backend are used instead.
+          assertThat(context).hasNotFailed().doesNotHaveBean(RedisBroker.class);
+          assertThat(context.getBean(Server.class).broker()).isSameAs(context.getBean(Broker.class));
+          assertThat(context.getBean(Config.class).defaultQueue()).isEqualTo("own_queue");
+        });
+  }
+
+  @Test
+  void anApplicationsConfigBeanChoosesTheParts() {
+    runner.withUserConfiguration(OwnConfig.class).run(context -> {
+      // No machinery.* properties at all: Go's default URLs (amqp://) would not be what the application asked for.
+      assertThat(context).hasNotFailed();
+      assertThat(context.getBean(Server.class).broker()).isInstanceOf(MemoryBroker.class);
+      assertThat(context.getBean(Server.class).backend()).isInstanceOf(MemoryBackend.class);
+      assertThat(context.getBean(Server.class).lock()).isInstanceOf(EagerLock.class);
+    });
+  }
+
+  @Test
+  void anExplicitLockUrlNothingServesFailsClearly() {
+    memory.withPropertyValues("machinery.lock=etcd://127.0.0.1:2379").run(context ->
+        assertThat(context).getFailure().rootCause()
+            .hasMessageContaining("machinery.lock is etcd://127.0.0.1:2379 and no lock serves it"));
+  }
+
+  @Test
+  void aRedisUrlWithoutTheRedisModuleSaysWhichModuleToAdd() {
+    runner.withPropertyValues("machinery.broker=redis://:secret@127.0.0.1:1", "machinery.result_backend=memory://")
+        .withClassLoader(new FilteredClassLoader(RedisBroker.class, RedisLock.class))
+        .run(context -> assertThat(context).getFailure().rootCause()
+            .hasMessageContaining("machinery.broker is redis://127.0.0.1:1")
+            .hasMessageContaining("add io.machinery:machinery-broker-redis")
+            .hasMessageNotContaining("secret"));
+  }
+
+  @Test
+  void anUnservedSchemeFailsClearly() {
+    runner.withPropertyValues("machinery.broker=memory://", "machinery.result-backend=mongodb://127.0.0.1:27017")
+        .run(context -> assertThat(context).getFailure().rootCause()
+            .hasMessageContaining("machinery.result_backend is mongodb://127.0.0.1:27017")
+            .hasMessageContaining("no module of this starter serves the scheme 'mongodb'"));
+  }
+
+  @Test
+  void twoMethodsWithOneTaskNameFailTheStart() {
+    memory.withUserConfiguration(MathTasks.class, Clash.class).run(context ->
+        assertThat(context).getFailure().rootCause().hasMessageContaining("task name 'add' is used by two")
+            .hasMessageContaining("$Tasks.add").hasMessageContaining("ClashTasks.add"));
+  }
+
+  @Test
+  void healthIsUpWhileWorkersConsumeAndDownAfterTheyStop() {
+    memory.withUserConfiguration(MathTasks.class).run(context -> {
+      HealthIndicator indicator = context.getBean("machineryHealthIndicator", HealthIndicator.class);
+      Health up = indicator.health();
+      assertThat(up.getStatus()).isEqualTo(Status.UP);
+      assertThat(up.getDetails().get("broker")).asString().startsWith("memory://");
+      context.getBean(MachineryWorkers.class).stop();
+      assertThat(indicator.health().getStatus()).isEqualTo(Status.DOWN);
+    });
+  }
+
+  @Test
+  void healthIsDownWhenTheBackendFails() {
+    memory.withUserConfiguration(FailingBackend.class).run(context ->
+        assertThat(context.getBean("machineryHealthIndicator", HealthIndicator.class).health().getStatus())
+            .isEqualTo(Status.DOWN));
+  }
+
+  @Test
+  void noHealthIndicatorWithoutSpringBootHealth() {
+    memory.withClassLoader(new FilteredClassLoader(HealthIndicator.class)).run(context ->
+        assertThat(context).hasNotFailed().doesNotHaveBean("machineryHealthIndicator"));
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class MathTasks {
+    @Bean
+    Tasks tasks() {
+      return new Tasks();
+    }
+  }
+
+  static class Tasks {
+    @MachineryTask("add")
+    public long add(long... numbers) {
+      return LongStream.of(numbers).sum();
+    }
+
+    /** Only the extra worker consumes this queue: the default one never sees the message. */
+    @MachineryTask(value = "whoami", queue = "spring_test_other")
+    public String whoami(TaskContext context) {
+      return "ran from " + context.signature().routingKey();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class Clash {
+    @Bean
+    ClashTasks clashTasks() {
+      return new ClashTasks();
+    }
+  }
+
+  static class ClashTasks {
+    @MachineryTask("add")
+    public long add(long a, long b) {
+      return a + b;
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnParts {
+    @Bean
+    Config config() {
+      return Config.builder().broker("redis://127.0.0.1:1").resultBackend("redis://127.0.0.1:1")
+          .defaultQueue("own_queue").build();
+    }
+
+    @Bean
+    Broker broker() {
+      return MemoryBroker.create();
+    }
+
+    @Bean
+    Backend backend() {
+      return MemoryBackend.create();
+    }
+
+    @Bean
+    Lock lock() {
+      return EagerLock.create();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class OwnConfig {
+    @Bean
+    Config config() {
+      return Config.builder().broker("memory://").resultBackend("memory://").build();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class FailingBackend {
+    /** A fake: a backend whose every call fails, as an unreachable server's does. */
+    @Bean
+    Backend backend() {
+      return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
+          (proxy, method, args) -> {
+            if (method.getName().equals("close")) {
+              return null;
+            }
+            if (method.isDefault()) {
+              return InvocationHandler.invokeDefault(proxy, method, args);
+            }
+            throw new IllegalStateException("backend unreachable (test fake)");
+          });
+    }
+  }
+}

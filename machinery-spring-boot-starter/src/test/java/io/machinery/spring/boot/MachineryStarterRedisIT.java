@@ -1,0 +1,117 @@
+package io.machinery.spring.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.Chord;
+import io.machinery.Group;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.lock.redis.RedisLock;
+import io.machinery.testkit.TestEndpoints;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import org.assertj.core.api.InstanceOfAssertFactories;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Import;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/** A Spring Boot application on the real Redis at REDIS_URL: auto-configured parts, a chord, health, shutdown. */
+@SpringBootTest(classes = MachineryStarterRedisIT.App.class)
+class MachineryStarterRedisIT {
+  private static final String QUEUE = "spring_it_" + UUID.randomUUID().toString().substring(0, 8);
+  private static String redisUrl = "";
+
+  @SpringBootConfiguration
+  @EnableAutoConfiguration
+  @Import(ItTasks.class)
+  static class App {}
+
+  @BeforeAll
+  static void endpoints() {
+    redisUrl = TestEndpoints.redisUrl(); // skips, or fails under CI=true, before the context is made
+  }
+
+  @DynamicPropertySource
+  static void properties(DynamicPropertyRegistry registry) {
+    registry.add("machinery.broker", () -> redisUrl);
+    registry.add("machinery.result_backend", () -> redisUrl);
+    registry.add("machinery.default_queue", () -> QUEUE);
+    registry.add("machinery.redis.delayed_tasks_key", () -> QUEUE + "_delayed");
+  }
+
+  @Autowired Server server;
+  @Autowired MachineryWorkers workers;
+  @Autowired @Qualifier("machineryHealthIndicator") HealthIndicator health;
+
+  @Test
+  void theUrlSchemePicksTheRedisModules() {
+    assertThat(server.broker()).isInstanceOf(RedisBroker.class);
+    assertThat(server.backend()).isInstanceOf(RedisBackend.class);
+    assertThat(server.lock()).isInstanceOf(RedisLock.class);
+    assertThat(server.config().defaultQueue()).isEqualTo(QUEUE);
+  }
+
+  @Test
+  void aChordRunsOnTheApplicationsWorker() {
+    Chord chord = Chord.of(
+        Group.of(
+            Signature.create("add", Arg.of(1L), Arg.of(1L)),
+            Signature.create("add", Arg.of(2L), Arg.of(2L)),
+            Signature.create("add", Arg.of(5L), Arg.of(6L))),
+        Signature.create("multiply"));
+    List<Object> product = server.sendChord(chord, 3).get(Duration.ofSeconds(20));
+    assertThat(product).containsExactly(88L);
+  }
+
+  @Test
+  void healthIsUpWithTheBrokerWithoutCredentials() {
+    Health result = health.health();
+    assertThat(result.getStatus()).isEqualTo(Status.UP);
+    assertThat(result.getDetails().get("broker")).asString().startsWith("redis://").doesNotContain("@");
+    assertThat(result.getDetails().get("workers")).asInstanceOf(InstanceOfAssertFactories.LIST).containsExactly("machinery_worker");
+  }
+
+  /** Closing the context lets a running task finish and store SUCCESS, within the graceful timeout. */
+  @Test
+  void stoppingTheContextLetsRunningTasksFinish() {
+    String queue = QUEUE + "_stop";
+    ApplicationContextRunner runner = new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class))
+        .withUserConfiguration(ItTasks.class)
+        .withPropertyValues("machinery.broker=" + redisUrl, "machinery.result_backend=" + redisUrl,
+            "machinery.default_queue=" + queue, "machinery.worker.graceful-timeout=10s");
+    Signature task = Signature.create("work", Arg.of(1500L));
+    runner.run(context -> {
+      Server app = context.getBean(Server.class);
+      app.sendTask(task);
+      await().atMost(Duration.ofSeconds(10)).until(() -> app.asyncResult(task.uuid()).state() == State.STARTED);
+      context.close();
+    });
+    Config config = Config.builder().broker(redisUrl).resultBackend(redisUrl).build();
+    try (RedisBackend backend = RedisBackend.create(config)) {
+      assertThat(backend.getState(task.uuid())).hasValueSatisfying(state -> {
+        assertThat(state.state()).isEqualTo(State.SUCCESS);
+        assertThat(state.results()).singleElement().satisfies(r -> assertThat(r.value()).isEqualTo("worked 1500 ms"));
+      });
+    }
+  }
+}
