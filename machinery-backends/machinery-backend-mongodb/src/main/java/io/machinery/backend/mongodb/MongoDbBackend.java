@@ -22,8 +22,6 @@ import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.HashMap;
@@ -58,7 +56,7 @@ import org.jspecify.annotations.Nullable;
  *       {@code updateOne({_id: uuid}, {$set: …}, upsert)}: PENDING sets {@code state, task_name, created_at};
  *       RECEIVED, STARTED, RETRY only {@code state} (so name and creation time stay, as in Go); SUCCESS
  *       {@code state, results, delete_at}; FAILURE {@code state, error, delete_at}. Results are {@code {type,
- *       value}} documents with the BSON types Go's encoder gives the Go values ({@link BsonResults}). A group is
+ *       value}} documents with the BSON types Go's encoder gives the Go values ({@link BsonCodec}). A group is
  *       {@code {_id, task_uuids, chord_triggered, lock, created_at}}.
  *   <li><b>Expiry.</b> {@code tasks} has Go's TTL index {@code {delete_at: 1}, expireAfterSeconds 0} (created
  *       at start-up; creating it again is a no-op). Go computes {@code delete_at} from {@code ResultsExpireIn}
@@ -210,7 +208,7 @@ public final class MongoDbBackend implements Backend {
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
     List<Document> encoded;
     try {
-      encoded = BsonResults.toBson(results);
+      encoded = BsonCodec.toBson(results);
     } catch (RuntimeException e) {
       throw new MachineryException("cannot store the results of " + signature.name() + " " + signature.uuid()
           + " in MongoDB: " + e.getMessage(), e);
@@ -239,37 +237,12 @@ public final class MongoDbBackend implements Backend {
   @Override
   public Optional<TaskState> getState(String taskUuid) {
     Document doc = call("read the state of " + taskUuid, () -> tasks.find(Filters.eq("_id", taskUuid)).first());
-    return doc == null ? Optional.empty() : Optional.of(decodeState(doc));
+    return doc == null ? Optional.empty() : Optional.of(BsonCodec.taskState(doc));
   }
 
   @Override
   public void purgeState(String taskUuid) {
     call("delete the state of " + taskUuid, () -> tasks.deleteOne(Filters.eq("_id", taskUuid)));
-  }
-
-  /** A task document as Go's bson tags read it ({@code _id, task_name, state, results, error, created_at, ttl}). */
-  static TaskState decodeState(Document doc) {
-    String uuid = String.valueOf(doc.get("_id"));
-    try {
-      String state = doc.get("state") instanceof String s ? s : "";
-      State parsed;
-      try {
-        parsed = State.valueOf(state);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("unknown task state '" + state + "'");
-      }
-      Object results = doc.get("results");
-      return TaskState.of(uuid, doc.get("task_name") instanceof String n ? n : "", parsed,
-          results instanceof List<?> list ? BsonResults.fromBson(list) : null,
-          doc.get("error") instanceof String e ? e : "", time(doc.get("created_at")),
-          doc.get("ttl") instanceof Number ttl ? ttl.longValue() : 0);
-    } catch (RuntimeException e) {
-      throw new MachineryException("Could not read the MongoDB document of task " + uuid + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static OffsetDateTime time(@Nullable Object value) {
-    return value instanceof Date d ? d.toInstant().atOffset(ZoneOffset.UTC) : TaskState.ZERO_TIME;
   }
 
   // --------------------------------------------------------------------------------------------- groups
@@ -323,7 +296,7 @@ public final class MongoDbBackend implements Backend {
       if (doc == null) {
         throw new MachineryException("Task not found: " + uuid + " (group " + groupUuid + ")");
       }
-      states.add(decodeState(doc));
+      states.add(BsonCodec.taskState(doc));
     }
     return states;
   }

@@ -1,11 +1,16 @@
 package io.machinery.backend.mongodb;
 
+import io.machinery.MachineryException;
+import io.machinery.State;
 import io.machinery.TaskResult;
+import io.machinery.TaskState;
 import io.machinery.internal.GoJson;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
@@ -16,7 +21,7 @@ import org.bson.types.Decimal128;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Task results as BSON, the way Go's bson encoder writes the Go values behind them ({@code {type, value}}
+ * Task documents read as Go's bson tags read them, and task results as BSON, the way Go's bson encoder writes the Go values behind them ({@code {type, value}}
  * documents, spec §4.4), and back.
  *
  * <p>Go writes the reflect value, so the BSON type follows the Go type: int64 → Int64; int → Int32 when it fits,
@@ -29,8 +34,8 @@ import org.jspecify.annotations.Nullable;
  * a JSON object as {@code {type: "json", value: <document>}}, which no Go client can read back; it is read here
  * as the {@code string} it was.
  */
-final class BsonResults {
-  private BsonResults() {}
+final class BsonCodec {
+  private BsonCodec() {}
 
   static final String GO_JSON_TYPE = "json";
 
@@ -169,5 +174,30 @@ final class BsonResults {
       return out;
     }
     return value;
+  }
+
+  /** A task document as Go's bson tags read it ({@code _id, task_name, state, results, error, created_at, ttl}). */
+  static TaskState taskState(Document doc) {
+    String uuid = String.valueOf(doc.get("_id"));
+    try {
+      String state = doc.get("state") instanceof String s ? s : "";
+      State parsed;
+      try {
+        parsed = State.valueOf(state);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("unknown task state '" + state + "'");
+      }
+      Object results = doc.get("results");
+      return TaskState.of(uuid, doc.get("task_name") instanceof String n ? n : "", parsed,
+          results instanceof List<?> list ? fromBson(list) : null,
+          doc.get("error") instanceof String e ? e : "", time(doc.get("created_at")),
+          doc.get("ttl") instanceof Number ttl ? ttl.longValue() : 0);
+    } catch (RuntimeException e) {
+      throw new MachineryException("Could not read the MongoDB document of task " + uuid + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static OffsetDateTime time(@Nullable Object value) {
+    return value instanceof Date d ? d.toInstant().atOffset(ZoneOffset.UTC) : TaskState.ZERO_TIME;
   }
 }
