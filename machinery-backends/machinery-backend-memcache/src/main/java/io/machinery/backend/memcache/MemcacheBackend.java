@@ -57,6 +57,8 @@ import org.jspecify.annotations.Nullable;
  *       GoMemcacheWire#GO_CRC32}), so Java and Go find each other's items. Operations for a server that is down
  *       wait for it up to the operation timeout and then fail (spymemcached's {@code Retry} mode: never moved to
  *       another server, where Go would not look).
+ *   <li><b>Group expiry.</b> A group member's RETRY, SUCCESS or FAILURE also {@code touch}es the group's meta
+ *       (pipelined with the state), so a group outliving {@code resultsExpireIn} keeps its meta (Go issue #352).
  *   <li><b>Fewer round trips than Go.</b> RECEIVED and STARTED are sent without waiting (spymemcached pipelines
  *       the writes of one key on one connection, in order); group reads are one multi-get (Go: one GET per task).
  *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} reads the meta with {@code gets} and sets
@@ -142,17 +144,33 @@ public final class MemcacheBackend implements Backend {
 
   @Override
   public void setStateRetry(Signature signature) {
-    await(write(TaskState.retry(signature)), signature.uuid());
+    writeFinal(signature, TaskState.retry(signature));
   }
 
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
-    await(write(TaskState.success(signature, results)), signature.uuid());
+    writeFinal(signature, TaskState.success(signature, results));
   }
 
   @Override
   public void setStateFailure(Signature signature, String error) {
-    await(write(TaskState.failure(signature, error)), signature.uuid());
+    writeFinal(signature, TaskState.failure(signature, error));
+  }
+
+  /**
+   * A RETRY, SUCCESS or FAILURE; for a group member also a {@code touch} of the group's meta, sent with it, so a
+   * group that outlives {@code resultsExpireIn} through retries keeps its meta (Go's never moves; issue #352).
+   */
+  private void writeFinal(Signature signature, TaskState state) {
+    OperationFuture<Boolean> write = write(state);
+    if (!signature.groupUuid().isEmpty()) {
+      OperationFuture<Boolean> touch = call("refresh group " + signature.groupUuid(),
+          () -> client.touch(signature.groupUuid(), expiration()));
+      await(write, signature.uuid());
+      await(touch, signature.groupUuid(), true);
+      return;
+    }
+    await(write, signature.uuid());
   }
 
   private OperationFuture<Boolean> write(TaskState state) {

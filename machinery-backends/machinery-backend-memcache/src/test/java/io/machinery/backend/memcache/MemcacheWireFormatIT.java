@@ -102,6 +102,18 @@ class MemcacheWireFormatIT {
   }
 
   @Test
+  void aGroupMembersFinalStateRefreshesTheGroupsExpiry() throws IOException {
+    Signature member = task("add").toBuilder().groupUuid(Uuids.newGroupUuid()).groupTaskCount(1).build();
+    backend.initGroup(member.groupUuid(), List.of(member.uuid()));
+    assertThat(raw.get(member.groupUuid()).ttlSeconds()).isBetween(100L, 121L);
+    Clock later = Clock.offset(Clock.systemUTC(), Duration.ofSeconds(1000)); // the member finishes much later
+    try (MemcacheBackend laterBackend = MemcacheBackend.builder(config(120)).clock(later).build()) {
+      laterBackend.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    assertThat(raw.get(member.groupUuid()).ttlSeconds()).isBetween(1090L, 1121L);
+  }
+
+  @Test
   void zeroResultsExpireInMeansGosHour() throws IOException {
     try (MemcacheBackend zero = MemcacheBackend.builder(config(0)).build()) {
       Signature task = task("add");
