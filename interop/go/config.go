@@ -11,6 +11,8 @@ import (
 	machinery "github.com/RichardKnop/machinery/v2"
 	amqpbackend "github.com/RichardKnop/machinery/v2/backends/amqp"
 	backendsiface "github.com/RichardKnop/machinery/v2/backends/iface"
+	memcachebackend "github.com/RichardKnop/machinery/v2/backends/memcache"
+	mongobackend "github.com/RichardKnop/machinery/v2/backends/mongo"
 	redisbackend "github.com/RichardKnop/machinery/v2/backends/redis"
 	amqpbroker "github.com/RichardKnop/machinery/v2/brokers/amqp"
 	brokersiface "github.com/RichardKnop/machinery/v2/brokers/iface"
@@ -55,7 +57,7 @@ func envIntOr(name string, def int) int {
 // subcommand (bench) use a different default queue.
 func addCommonFlags(fs *flag.FlagSet, o *options, defaultQueue string) {
 	fs.StringVar(&o.broker, "broker", envOr("BROKER", envOr("REDIS_URL", "redis://127.0.0.1:6379")), "broker URL: redis://[user:pass@]host:port[/db] or amqp://user:pass@host:port/ (env BROKER, else REDIS_URL)")
-	fs.StringVar(&o.backend, "backend", envOr("RESULT_BACKEND", ""), "result backend URL: redis://... or amqp://... (env RESULT_BACKEND; default: same as -broker)")
+	fs.StringVar(&o.backend, "backend", envOr("RESULT_BACKEND", ""), "result backend URL: redis://..., amqp://..., mongodb://... or memcache://host:port[,host:port] (env RESULT_BACKEND; default: same as -broker)")
 	fs.StringVar(&o.queue, "queue", envOr("DEFAULT_QUEUE", defaultQueue), "Machinery DefaultQueue (env DEFAULT_QUEUE)")
 	fs.StringVar(&o.exchange, "exchange", envOr("AMQP_EXCHANGE", "machinery_exchange"), "AMQP exchange (env AMQP_EXCHANGE)")
 	fs.StringVar(&o.exchangeType, "exchange-type", envOr("AMQP_EXCHANGE_TYPE", "direct"), "AMQP exchange type (env AMQP_EXCHANGE_TYPE)")
@@ -162,8 +164,14 @@ func newBackend(cnf *config.Config) (backendsiface.Backend, error) {
 		return redisbackend.NewGR(cnf, []string{addr}, db), nil
 	case "amqp", "amqps":
 		return amqpbackend.New(cnf), nil
+	case "mongodb", "mongodb+srv":
+		// cnf.MongoDB is nil: Go's default database "machinery"; the URI is handed to the driver as it is
+		return mongobackend.New(cnf)
+	case "memcache":
+		// v1's factory form: memcache://host:port[,host:port...] (v2 takes the server list as given)
+		return memcachebackend.New(cnf, strings.Split(strings.TrimPrefix(cnf.ResultBackend, "memcache://"), ",")), nil
 	}
-	return nil, fmt.Errorf("unsupported result backend URL %q (want redis:// or amqp://)", cnf.ResultBackend)
+	return nil, fmt.Errorf("unsupported result backend URL %q (want redis://, amqp://, mongodb:// or memcache://)", cnf.ResultBackend)
 }
 
 // newServer builds a Machinery server with every interop task registered.

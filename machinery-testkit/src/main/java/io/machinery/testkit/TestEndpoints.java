@@ -24,6 +24,16 @@ public final class TestEndpoints {
     return require("AMQP_URL", "RabbitMQ");
   }
 
+  /** The MongoDB (mongo-java-server, scripts/services.d/mongodb.sh) for the MongoDB backend. */
+  public static String mongodbUri() {
+    return require("MONGODB_URI", "MongoDB");
+  }
+
+  /** {@code host:port} of memcached, for the Memcache backend. */
+  public static String memcacheAddr() {
+    return require("MEMCACHE_ADDR", "memcached");
+  }
+
   public static String rabbitManagementUrl() {
     return require("RABBITMQ_MANAGEMENT_URL", "the RabbitMQ management API");
   }

@@ -95,7 +95,7 @@ abstract class JavaSendsGoWorksSuite {
     return Signature.create("add", Arg.of(a), Arg.of(b));
   }
 
-  private List<Object> send(Signature signature) {
+  List<Object> send(Signature signature) {
     return server.sendTask(signature).get(TIMEOUT);
   }
 

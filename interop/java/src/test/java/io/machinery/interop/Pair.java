@@ -1,6 +1,8 @@
 package io.machinery.interop;
 
 import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.backend.memcache.MemcacheBackend;
+import io.machinery.backend.mongodb.MongoDbBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
@@ -13,14 +15,23 @@ import io.machinery.testkit.TestEndpoints;
 enum Pair {
   REDIS_REDIS(Kind.REDIS, Kind.REDIS),
   AMQP_AMQP(Kind.AMQP, Kind.AMQP),
-  AMQP_REDIS(Kind.AMQP, Kind.REDIS);
+  AMQP_REDIS(Kind.AMQP, Kind.REDIS),
+  REDIS_MONGODB(Kind.REDIS, Kind.MONGODB),
+  REDIS_MEMCACHE(Kind.REDIS, Kind.MEMCACHE);
 
   enum Kind {
     REDIS,
-    AMQP;
+    AMQP,
+    MONGODB,
+    MEMCACHE;
 
     String url() {
-      return this == REDIS ? TestEndpoints.redisUrl() : TestEndpoints.amqpUrl();
+      return switch (this) {
+        case REDIS -> TestEndpoints.redisUrl();
+        case AMQP -> TestEndpoints.amqpUrl();
+        case MONGODB -> TestEndpoints.mongodbUri();
+        case MEMCACHE -> "memcache://" + TestEndpoints.memcacheAddr();
+      };
     }
   }
 
@@ -32,7 +43,7 @@ enum Pair {
     this.backend = backend;
   }
 
-  /** {@code redis_redis}, {@code amqp_amqp}, {@code amqp_redis}: part of queue names. */
+  /** {@code redis_redis}, {@code amqp_amqp}, {@code amqp_redis}, ...: part of queue names. */
   String id() {
     return name().toLowerCase(java.util.Locale.ROOT);
   }
@@ -42,6 +53,11 @@ enum Pair {
   }
 
   Backend createBackend(Config config) {
-    return backend == Kind.REDIS ? RedisBackend.create(config) : AmqpBackend.create(config);
+    return switch (backend) {
+      case REDIS -> RedisBackend.create(config);
+      case AMQP -> AmqpBackend.create(config);
+      case MONGODB -> MongoDbBackend.create(config);
+      case MEMCACHE -> MemcacheBackend.create(config);
+    };
   }
 }

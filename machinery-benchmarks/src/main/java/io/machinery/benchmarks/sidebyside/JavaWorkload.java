@@ -4,6 +4,8 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
+import io.machinery.backend.memcache.MemcacheBackend;
+import io.machinery.backend.mongodb.MongoDbBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
@@ -30,6 +32,18 @@ import java.util.concurrent.atomic.AtomicLong;
 final class JavaWorkload {
   private JavaWorkload() {}
 
+  /** The result backend the URL names: MongoDB, Memcache, else Redis. */
+  static Backend backend(Config config) {
+    String url = config.resultBackend();
+    if (url.startsWith("mongodb://") || url.startsWith("mongodb+srv://")) {
+      return MongoDbBackend.create(config);
+    }
+    if (url.startsWith("memcache://")) {
+      return MemcacheBackend.create(config);
+    }
+    return RedisBackend.create(config);
+  }
+
   static Measurement run(Target target, int tasks, int concurrency, int latencySamples, Duration maxTime)
       throws Exception {
     Config config = Config.builder()
@@ -45,7 +59,7 @@ final class JavaWorkload {
     long deadline = System.nanoTime() + maxTime.toNanos();
     String note = "";
     try (Broker broker = target.amqpBroker() ? AmqpBroker.create(config) : RedisBroker.create(config);
-        Backend backend = RedisBackend.create(config);
+        Backend backend = backend(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("noop", TaskFunction.of(() -> null));
 

@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
  * java -cp machinery-benchmarks/target/benchmarks.jar io.machinery.benchmarks.sidebyside.SideBySideBenchmark \
  *     [-n 100000] [--concurrency 1,10,100] [--pairs redis-redis,amqp-redis] [--latency 1000] \
  *     [--redis redis://127.0.0.1:6379] [--amqp amqp://guest:guest@127.0.0.1:5672/] \
+ *     [--mongodb mongodb://127.0.0.1:27017] [--memcache memcache://127.0.0.1:11211] (pairs redis-mongodb, redis-memcache) \
  *     [--go-dir interop/go] [--go-binary interop/go/bin/machinery-interop] [--warmup 5000] [--max-seconds 900]
  * </pre>
  *
@@ -44,6 +45,8 @@ public final class SideBySideBenchmark {
     long maxSeconds = 900;
     String redis = env("REDIS_URL", "redis://127.0.0.1:6379");
     String amqp = env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/");
+    String mongodb = env("MONGODB_URI", "mongodb://127.0.0.1:27017");
+    String memcache = "memcache://" + env("MEMCACHE_ADDR", "127.0.0.1:11211");
     Path goDir = Path.of("interop/go");
     @Nullable Path goBinary = null;
     for (int i = 0; i < args.length; i++) {
@@ -57,11 +60,13 @@ public final class SideBySideBenchmark {
         case "--max-seconds" -> maxSeconds = Long.parseLong(value(args, ++i, a));
         case "--redis" -> redis = value(args, ++i, a);
         case "--amqp" -> amqp = value(args, ++i, a);
+        case "--mongodb" -> mongodb = value(args, ++i, a);
+        case "--memcache" -> memcache = value(args, ++i, a);
         case "--go-dir" -> goDir = Path.of(value(args, ++i, a));
         case "--go-binary" -> goBinary = Path.of(value(args, ++i, a));
         case "-h", "--help" -> {
           System.out.println("usage: SideBySideBenchmark [-n N] [--concurrency 1,10,100] [--pairs redis-redis,amqp-redis]"
-              + " [--latency L] [--warmup W] [--max-seconds S] [--redis URL] [--amqp URL] [--go-dir DIR] [--go-binary FILE]");
+              + " [--latency L] [--warmup W] [--max-seconds S] [--redis URL] [--amqp URL] [--mongodb URL] [--memcache URL] [--go-dir DIR] [--go-binary FILE]");
           return;
         }
         default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -82,7 +87,10 @@ public final class SideBySideBenchmark {
       Target target = switch (pair) {
         case "redis-redis" -> new Target("Redis broker + Redis backend", redis, redis, QUEUE, RESULTS_EXPIRE_IN);
         case "amqp-redis" -> new Target("AMQP broker + Redis backend", amqp, redis, QUEUE, RESULTS_EXPIRE_IN);
-        default -> throw new IllegalArgumentException("unknown pair " + pair + " (redis-redis, amqp-redis)");
+        case "redis-mongodb" -> new Target("Redis broker + MongoDB backend", redis, mongodb, QUEUE, RESULTS_EXPIRE_IN);
+        case "redis-memcache" -> new Target("Redis broker + Memcache backend", redis, memcache, QUEUE, RESULTS_EXPIRE_IN);
+        default -> throw new IllegalArgumentException("unknown pair " + pair
+            + " (redis-redis, amqp-redis, redis-mongodb, redis-memcache)");
       };
       if (warmup > 0) {
         progress("%s: warm-up, %d tasks per implementation", target.label(), warmup);

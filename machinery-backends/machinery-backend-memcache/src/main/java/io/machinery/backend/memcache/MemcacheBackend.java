@@ -1,0 +1,438 @@
+package io.machinery.backend.memcache;
+
+import io.machinery.MachineryException;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.GroupMeta;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+import net.spy.memcached.CASResponse;
+import net.spy.memcached.CASValue;
+import net.spy.memcached.ConnectionFactoryBuilder;
+import net.spy.memcached.FailureMode;
+import net.spy.memcached.MemcachedClient;
+import net.spy.memcached.internal.OperationFuture;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Go Machinery's Memcache result backend (spec §4.2), for Java and Go workers and clients sharing memcached
+ * servers.
+ *
+ * <pre>{@code
+ * Config config = Config.builder().resultBackend("memcache://10.0.0.1:11211,10.0.0.2:11211").build();
+ * try (MemcacheBackend backend = MemcacheBackend.create(config)) {
+ *   // hand it to Server.builder().backend(backend)
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Go's items.</b> A task's state is the item {@code <task uuid>} holding the TaskState JSON; a group's
+ *       meta the item {@code <group uuid>} holding the GroupMeta JSON (both from {@link WireCodec}), flags 0.
+ *       As in Go every state replaces the previous one whole (RECEIVED has no TaskName), and every write sets
+ *       the expiry to the <em>absolute</em> unix time now + {@code resultsExpireIn} (0 → 3600), which memcached
+ *       reads as a timestamp because it is past 30 days.
+ *   <li><b>Several servers, Go's choice.</b> The URL lists servers as Go does ({@code memcache://a:11211,b:11211});
+ *       a key lives on server {@code crc32(key) % n} of that list, gomemcache's rule ({@link
+ *       GoMemcacheWire#GO_CRC32}), so Java and Go find each other's items. Operations for a server that is down
+ *       wait for it up to the operation timeout and then fail (spymemcached's {@code Retry} mode: never moved to
+ *       another server, where Go would not look).
+ *   <li><b>Group expiry.</b> A group member's RETRY, SUCCESS or FAILURE also {@code touch}es the group's meta
+ *       (pipelined with the state), so a group outliving {@code resultsExpireIn} keeps its meta (Go issue #352).
+ *   <li><b>Fewer round trips than Go.</b> RECEIVED and STARTED are sent without waiting (spymemcached pipelines
+ *       the writes of one key on one connection, in order); group reads are one multi-get (Go: one GET per task).
+ *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} reads the meta with {@code gets} and sets
+ *       {@code ChordTriggered} with {@code cas}: of concurrent callers exactly one succeeds. Go's trigger (plain
+ *       {@code Set} of {@code Lock}, then {@code Replace}) is racy; this one waits while a Go worker holds
+ *       {@code Lock}, as Go does, so it never overtakes a Go worker in its window, but two Go workers can still
+ *       both fire.
+ * </ul>
+ *
+ * <p>Thread-safe; calls block until memcached has answered (at most the operation timeout). Whoever builds a
+ * backend closes it.
+ */
+public final class MemcacheBackend implements Backend {
+  static final long GO_LOCK_WAIT_SECONDS = 10;
+  /** How long {@link #triggerChord} waits for a Go worker to release a group's {@code Lock}. */
+  static final Duration GO_LOCK_WAIT = Duration.ofSeconds(GO_LOCK_WAIT_SECONDS);
+  /** Go's pause between two looks at a locked group meta. */
+  static final Duration GO_LOCK_POLL = Duration.ofMillis(5);
+  public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofMillis(2500);
+
+  private final Clock clock;
+  private final MemcachedClient client;
+  private final List<InetSocketAddress> servers;
+  private final long expireSeconds;
+  private final Duration timeout;
+
+  private MemcacheBackend(Builder b) {
+    this.clock = b.clock;
+    this.expireSeconds = b.config.effectiveResultsExpireIn();
+    this.timeout = b.timeout;
+    this.servers = List.copyOf(GoMemcacheWire.servers(b.url != null ? b.url : b.config.resultBackend()));
+    ConnectionFactoryBuilder factory = new ConnectionFactoryBuilder()
+        .setProtocol(ConnectionFactoryBuilder.Protocol.TEXT)
+        .setLocatorType(ConnectionFactoryBuilder.Locator.ARRAY_MOD)
+        .setHashAlg(GoMemcacheWire.GO_CRC32)
+        .setFailureMode(FailureMode.Retry)
+        .setOpTimeout(timeout.toMillis())
+        .setDaemon(true);
+    try {
+      this.client = new MemcachedClient(factory.build(), servers);
+    } catch (IOException e) {
+      throw new MachineryException("memcache: cannot connect to " + servers + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A backend for {@link Config#resultBackend()} ({@code memcache://host:port[,host:port...]}). */
+  public static MemcacheBackend create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  // --------------------------------------------------------------------------------------------- states
+
+  @Override
+  public void setStatePending(Signature signature) {
+    await(write(TaskState.pending(signature, now())), signature.uuid());
+  }
+
+  @Override
+  public void setStateReceived(Signature signature) {
+    await(write(TaskState.received(signature)), signature.uuid());
+  }
+
+  @Override
+  public void setStateStarted(Signature signature) {
+    await(write(TaskState.started(signature)), signature.uuid());
+  }
+
+  /** RECEIVED without waiting; the writes of one key travel in order on one connection. */
+  @Override
+  public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
+    return completion(write(TaskState.received(signature)), signature.uuid());
+  }
+
+  /** STARTED without waiting; see {@link #setStateReceivedAsync}. */
+  @Override
+  public CompletableFuture<Void> setStateStartedAsync(Signature signature) {
+    return completion(write(TaskState.started(signature)), signature.uuid());
+  }
+
+  @Override
+  public void setStateRetry(Signature signature) {
+    writeFinal(signature, TaskState.retry(signature));
+  }
+
+  @Override
+  public void setStateSuccess(Signature signature, List<TaskResult> results) {
+    writeFinal(signature, TaskState.success(signature, results));
+  }
+
+  @Override
+  public void setStateFailure(Signature signature, String error) {
+    writeFinal(signature, TaskState.failure(signature, error));
+  }
+
+  /**
+   * A RETRY, SUCCESS or FAILURE; for a group member also a {@code touch} of the group's meta, sent with it, so a
+   * group that outlives {@code resultsExpireIn} through retries keeps its meta (Go's never moves; issue #352).
+   */
+  private void writeFinal(Signature signature, TaskState state) {
+    OperationFuture<Boolean> write = write(state);
+    if (!signature.groupUuid().isEmpty()) {
+      OperationFuture<Boolean> touch = call("refresh group " + signature.groupUuid(),
+          () -> client.touch(signature.groupUuid(), expiration()));
+      await(write, signature.uuid());
+      await(touch, signature.groupUuid(), true);
+      return;
+    }
+    await(write, signature.uuid());
+  }
+
+  private OperationFuture<Boolean> write(TaskState state) {
+    return set(state.taskUuid(), WireCodec.encode(state));
+  }
+
+  private OperationFuture<Boolean> set(String key, byte[] json) {
+    try {
+      return client.set(key, expiration(), json, GoMemcacheWire.RAW);
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new MachineryException("memcache: cannot store " + key + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Go's expiry: the absolute unix time now + resultsExpireIn, as int32. */
+  int expiration() {
+    return (int) (clock.instant().getEpochSecond() + expireSeconds);
+  }
+
+  @Override
+  public Optional<TaskState> getState(String taskUuid) {
+    byte[] json = call("read " + taskUuid, () -> client.get(taskUuid, GoMemcacheWire.RAW));
+    return json == null ? Optional.empty() : Optional.of(decodeState(json));
+  }
+
+  @Override
+  public void purgeState(String taskUuid) {
+    await(client.delete(taskUuid), taskUuid, true);
+  }
+
+  // --------------------------------------------------------------------------------------------- groups
+
+  @Override
+  public void initGroup(String groupUuid, List<String> taskUuids) {
+    await(set(groupUuid, WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()))), groupUuid);
+  }
+
+  /**
+   * Whether every task of the group is SUCCESS or FAILURE.
+   *
+   * @throws MachineryException "Group not found: …" or "Task not found: …" when an item is missing, as Go
+   *     fails then
+   */
+  @Override
+  public boolean groupCompleted(String groupUuid, int groupTaskCount) {
+    int completed = 0;
+    for (TaskState state : groupTaskStates(groupUuid, groupTaskCount)) {
+      if (state.isCompleted()) {
+        completed++;
+      }
+    }
+    return completed == groupTaskCount;
+  }
+
+  /**
+   * The states of the group's tasks in group order: a GET of the meta, then one multi-get.
+   *
+   * @throws MachineryException when the meta or a state is missing
+   */
+  @Override
+  public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
+    byte[] metaJson = call("read group " + groupUuid, () -> client.get(groupUuid, GoMemcacheWire.RAW));
+    if (metaJson == null) {
+      throw new MachineryException("Group not found: " + groupUuid);
+    }
+    List<String> uuids = decodeMeta(groupUuid, metaJson).taskUuids();
+    if (uuids.isEmpty()) {
+      return List.of();
+    }
+    Map<String, byte[]> items = call("read the states of group " + groupUuid,
+        () -> client.getBulk(uuids, GoMemcacheWire.RAW));
+    List<TaskState> states = new ArrayList<>(uuids.size());
+    for (String uuid : uuids) {
+      byte[] json = items.get(uuid);
+      if (json == null) {
+        throw new MachineryException("Task not found: " + uuid + " (group " + groupUuid + ")");
+      }
+      states.add(decodeState(json));
+    }
+    return states;
+  }
+
+  /**
+   * Sets the group's {@code ChordTriggered} with compare-and-swap; true for exactly one caller per group among
+   * Java workers. Waits (up to {@value #GO_LOCK_WAIT_SECONDS} s, polling every 5 ms as Go) while a Go worker
+   * holds the meta's {@code Lock}.
+   *
+   * @throws MachineryException when the group is missing, or its Lock stays taken
+   */
+  @Override
+  public boolean triggerChord(String groupUuid) {
+    long deadline = System.nanoTime() + GO_LOCK_WAIT.toNanos();
+    while (true) {
+      CASValue<byte[]> item = call("read group " + groupUuid, () -> client.gets(groupUuid, GoMemcacheWire.RAW));
+      if (item == null) {
+        throw new MachineryException("Group not found: " + groupUuid);
+      }
+      GroupMeta meta = decodeMeta(groupUuid, item.getValue());
+      if (meta.chordTriggered()) {
+        return false;
+      }
+      if (meta.lock()) {
+        if (System.nanoTime() > deadline) {
+          throw new MachineryException("memcache: group " + groupUuid + " stayed locked (Lock: true) for "
+              + GO_LOCK_WAIT.toSeconds() + " s; a Go worker may have died inside TriggerChord");
+        }
+        pause();
+        continue;
+      }
+      byte[] triggered = WireCodec.encode(meta.withChordTriggered(true));
+      CASResponse response = call("trigger the chord of group " + groupUuid,
+          () -> client.cas(groupUuid, item.getCas(), expiration(), triggered, GoMemcacheWire.RAW));
+      switch (response) {
+        case OK:
+          return true;
+        case EXISTS:
+          continue; // someone wrote the meta in between: look again
+        case NOT_FOUND:
+          throw new MachineryException("Group not found: " + groupUuid);
+        default:
+          throw new MachineryException("memcache: cas of group " + groupUuid + " answered " + response);
+      }
+    }
+  }
+
+  private static void pause() {
+    try {
+      Thread.sleep(GO_LOCK_POLL);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while waiting for a group's Lock", e);
+    }
+  }
+
+  @Override
+  public void purgeGroupMeta(String groupUuid) {
+    await(client.delete(groupUuid), groupUuid, true);
+  }
+
+  // ------------------------------------------------------------------------------------------- internals
+
+  private static TaskState decodeState(byte[] json) {
+    return WireCodec.decodeTaskState(json);
+  }
+
+  private static GroupMeta decodeMeta(String groupUuid, byte[] json) {
+    try {
+      return WireCodec.decodeGroupMeta(json);
+    } catch (MalformedMessageException e) {
+      throw new MachineryException("memcache: the meta of group " + groupUuid + " is unreadable: " + e.getMessage(), e);
+    }
+  }
+
+  private OffsetDateTime now() {
+    return OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
+  }
+
+  private <T> T call(String what, Supplier<T> action) {
+    try {
+      return action.get();
+    } catch (RuntimeException e) {
+      throw new MachineryException("memcache: could not " + what + " on " + servers + ": " + e.getMessage(), e);
+    }
+  }
+
+  private void await(OperationFuture<Boolean> write, String key) {
+    await(write, key, false);
+  }
+
+  /** Waits for a write; a delete of a missing key is fine. */
+  private void await(OperationFuture<Boolean> write, String key, boolean missingIsFine) {
+    try {
+      Boolean ok = write.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      if (!Boolean.TRUE.equals(ok) && !(missingIsFine && isNotFound(write))) {
+        throw new MachineryException("memcache: writing " + key + " failed: " + write.getStatus().getMessage());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      write.cancel();
+      throw new MachineryException("interrupted while writing " + key + " to memcache", e);
+    } catch (TimeoutException e) {
+      write.cancel();
+      throw new MachineryException("memcache: writing " + key + " to " + servers + " timed out after " + timeout, e);
+    } catch (ExecutionException e) {
+      throw new MachineryException("memcache: writing " + key + " to " + servers + " failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  private static boolean isNotFound(OperationFuture<Boolean> write) {
+    String message = write.getStatus().getMessage();
+    return message != null && message.contains("NOT_FOUND");
+  }
+
+  private CompletableFuture<Void> completion(OperationFuture<Boolean> write, String key) {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    write.addListener(f -> {
+      try {
+        if (Boolean.TRUE.equals(f.get())) {
+          done.complete(null);
+        } else {
+          done.completeExceptionally(new MachineryException("memcache: writing " + key + " failed: "
+              + f.getStatus().getMessage()));
+        }
+      } catch (ExecutionException e) {
+        done.completeExceptionally(new MachineryException("memcache: writing " + key + " failed: " + e.getCause(), e.getCause()));
+      } catch (RuntimeException e) {
+        done.completeExceptionally(new MachineryException("memcache: writing " + key + " failed: " + e, e));
+      }
+    });
+    return done.orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS);
+  }
+
+  /** Closes the connections, waiting briefly for queued writes; idempotent. */
+  @Override
+  public void close() {
+    client.shutdown(timeout.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  @Override
+  public String toString() {
+    return "MemcacheBackend{" + servers + ", expires in " + Duration.ofSeconds(expireSeconds) + "}";
+  }
+
+  /** Builds a {@link MemcacheBackend}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private Clock clock = Clock.systemUTC();
+    private @Nullable String url;
+    private Duration timeout = DEFAULT_OPERATION_TIMEOUT;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** The clock for expiry timestamps and CreatedAt; default the system UTC clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /** The server list ({@code memcache://host:port[,host:port...]}); default {@link Config#resultBackend()}. */
+    public Builder url(String value) {
+      url = Objects.requireNonNull(value, "url");
+      return this;
+    }
+
+    /** How long one memcached operation may take; default {@link #DEFAULT_OPERATION_TIMEOUT}. */
+    public Builder operationTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("the operation timeout must be positive: " + value);
+      }
+      timeout = value;
+      return this;
+    }
+
+    /**
+     * Builds the backend; connections are made in the background.
+     *
+     * @throws IllegalArgumentException when the URL is not a memcache server list
+     */
+    public MemcacheBackend build() {
+      return new MemcacheBackend(this);
+    }
+  }
+}

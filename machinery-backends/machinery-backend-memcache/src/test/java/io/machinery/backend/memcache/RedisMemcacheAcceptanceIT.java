@@ -1,0 +1,26 @@
+package io.machinery.backend.memcache;
+
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.AcceptanceSuite;
+import io.machinery.testkit.TestEndpoints;
+
+/** Go's integration scenarios on the Redis broker with results in Memcache. */
+class RedisMemcacheAcceptanceIT extends AcceptanceSuite {
+  @Override
+  protected Config baseConfig() {
+    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend("memcache://" + TestEndpoints.memcacheAddr()).build();
+  }
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return RedisBroker.create(config);
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return MemcacheBackend.create(config);
+  }
+}

@@ -1,0 +1,26 @@
+package io.machinery.backend.mongodb;
+
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.ChordExactlyOnceKit;
+import io.machinery.testkit.TestEndpoints;
+
+/** Chords fire once under four racing workers, with results in MongoDB (Go's trigger fires some twice). */
+class MongoDbChordExactlyOnceIT extends ChordExactlyOnceKit {
+  @Override
+  protected Config baseConfig() {
+    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.mongodbUri()).build();
+  }
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return RedisBroker.create(config);
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return MongoDbBackend.create(config);
+  }
+}
