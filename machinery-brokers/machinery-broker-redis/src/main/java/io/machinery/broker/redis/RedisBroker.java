@@ -7,6 +7,7 @@ import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
@@ -27,9 +28,11 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -71,8 +74,20 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
  *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of {@code
  *       delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each exactly once (one Lua
- *       script; on a cluster, where the set and the queues live in different slots, each member is claimed by
- *       {@code ZREM} and then pushed).
+ *       script that finds the RoutingKey in Go's layout without parsing the message, moves a bounded number of
+ *       bytes per run, and dead-letters a message whose RoutingKey names a key that is not a list). On a
+ *       cluster, where the set and the queues live in different slots, members are moved into a claim set in
+ *       the set's slot, pushed, and only then dropped from the claim set; claims older than a lease go back
+ *       (duplicates, never losses).
+ *   <li><b>Maintenance threads.</b> Heartbeats, settlement retries, the reaper and the promotion run on two
+ *       platform threads of the broker (one never blocks: heartbeats; one waits for Redis: reaper, promotion,
+ *       sweeps), so CPU-bound tasks on virtual threads cannot starve them and get a live worker reaped. Both
+ *       survive any {@link Throwable} (logged at ERROR, reported to each consumer's {@link
+ *       DeliveryHandler#brokerError}).
+ *   <li><b>Bounded memory.</b> A fetch takes at most {@link Builder#fetchByteBudget(long)} bytes (plus one
+ *       message); a message over {@link Config#maxMessageBytes()} never leaves Redis: the fetch script
+ *       dead-letters it as a preview with its size and SHA-1. Each dead-letter list keeps its newest {@link
+ *       Builder#deadLetterLimit(int)} envelopes.
  *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker (Lettuce
  *       pipelines concurrent callers); each consumer adds one connection for its blocking {@code BLMOVE}.
  *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When Redis is
@@ -93,20 +108,33 @@ public final class RedisBroker implements Broker {
   public static final Duration DEFAULT_LEASE_TIMEOUT = Duration.ofSeconds(15);
   /** The most messages one fetch takes (it never takes more than the worker has free slots). */
   public static final int DEFAULT_FETCH_BATCH_SIZE = 100;
+  /** The most bytes one fetch takes, unless its first message alone is larger. */
+  public static final long DEFAULT_FETCH_BYTE_BUDGET = 4L << 20;
+  /** How many envelopes each dead-letter list keeps (the newest). */
+  public static final int DEFAULT_DEAD_LETTER_LIMIT = 10_000;
   /** At most this many due delayed tasks are moved per script run. */
   static final int PROMOTE_BATCH = 200;
+  /** At most about this many bytes of due delayed tasks are moved per script run (Redis is busy meanwhile). */
+  static final long PROMOTE_BYTES = 4L << 20;
+  /** How long a reaper's delivery counts are kept after its last reap of a queue. */
+  static final Duration REDELIVERY_RETENTION = Duration.ofDays(1);
 
   private final Config config;
   private final Clock clock;
   private final RedisSession session;
+  private final boolean ownsSession;
   private final Duration leaseTimeout;
   private final int fetchBatchSize;
+  private final long fetchByteBudget;
+  private final int deadLetterLimit;
   private final String delayedKey;
+  private final String claimedKey;
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  private final ReentrantLock maintenanceLock = new ReentrantLock();
-  private final Condition maintenanceWakeup = maintenanceLock.newCondition();
-  private @Nullable Thread maintenance;
+  private final Object maintenanceLock = new Object();
+  private @Nullable ScheduledExecutorService maintenance;
+  private long nextPromote;
+  private long nextReap;
   private boolean promoteFailing;
 
   private RedisBroker(Builder b) {
@@ -114,8 +142,12 @@ public final class RedisBroker implements Broker {
     this.clock = b.clock;
     this.leaseTimeout = b.leaseTimeout;
     this.fetchBatchSize = b.fetchBatchSize;
+    this.fetchByteBudget = b.fetchByteBudget;
+    this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
-    this.session = RedisSession.open(b.url != null ? b.url : config.broker(), config);
+    this.claimedKey = RedisKeys.tagged(delayedKey, "claimed");
+    this.ownsSession = b.session == null;
+    this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : config.broker(), config);
   }
 
   /** A broker for {@link Config#broker()} with the defaults. */
@@ -226,50 +258,66 @@ public final class RedisBroker implements Broker {
   // ----------------------------------------------------------------------------------------- maintenance
 
   private void startMaintenance() {
-    maintenanceLock.lock();
-    try {
-      if (maintenance == null && !closed.get()) {
-        maintenance = Thread.ofVirtual().name("machinery-redis-maintenance").start(this::maintenanceLoop);
+    synchronized (maintenanceLock) {
+      if (maintenance != null || closed.get()) {
+        return;
       }
-    } finally {
-      maintenanceLock.unlock();
+      AtomicInteger n = new AtomicInteger();
+      ScheduledExecutorService executor = Executors.newScheduledThreadPool(2, r -> {
+        Thread t = new Thread(r, "machinery-redis-maintenance-" + n.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      });
+      long tick = Math.min(config.redis().delayedTasksPollPeriod().toNanos(), heartbeatInterval().toNanos());
+      nextPromote = System.nanoTime();
+      nextReap = System.nanoTime() + reapInterval().toNanos();
+      executor.scheduleWithFixedDelay(() -> guarded("heartbeats", this::maintainFast), 0, tick, TimeUnit.NANOSECONDS);
+      executor.scheduleWithFixedDelay(() -> guarded("reaping and promotion", this::maintainSlow), 0, tick,
+          TimeUnit.NANOSECONDS);
+      maintenance = executor;
     }
   }
 
   /**
-   * One loop per broker: consumers' heartbeats (sent asynchronously, never waiting on the rest), the reaper
-   * for each consumed queue, retries of failed settlements, and the delayed-task promotion.
+   * Runs one maintenance step so that nothing ends the schedule (a scheduled task that throws is never run
+   * again): a failure, an {@link OutOfMemoryError} included, is logged at ERROR and reported to every consumer.
    */
-  private void maintenanceLoop() {
-    long tick = Math.min(config.redis().delayedTasksPollPeriod().toNanos(), heartbeatInterval().toNanos());
-    long promoteEvery = config.redis().delayedTasksPollPeriod().toNanos();
-    long reapEvery = reapInterval().toNanos();
-    long nextPromote = System.nanoTime();
-    long nextReap = System.nanoTime() + reapEvery;
-    while (!closed.get()) {
-      long now = System.nanoTime();
+  private void guarded(String what, Runnable step) {
+    try {
+      step.run();
+    } catch (Throwable e) {
+      log.error("Redis broker maintenance ({}) failed; it keeps running", what, e);
       for (RedisConsumer consumer : consumers) {
-        consumer.maintain(now);
-      }
-      if (now - nextReap >= 0) {
-        nextReap = now + reapEvery;
-        reapDeadConsumers();
-      }
-      if (now - nextPromote >= 0) {
-        nextPromote = now + promoteEvery;
-        promoteDueTasks();
-      }
-      maintenanceLock.lock();
-      try {
-        if (closed.get()) {
-          return;
+        try {
+          consumer.handler().brokerError(e);
+        } catch (Throwable ignored) {
+          // a failing error handler must not stop the maintenance of the other consumers
         }
-        maintenanceWakeup.awaitNanos(tick);
-      } catch (InterruptedException e) {
-        return;
-      } finally {
-        maintenanceLock.unlock();
       }
+    }
+  }
+
+  /** Heartbeats, acknowledgements and settlement retries: sends only, never waits for Redis. */
+  void maintainFast() {
+    long now = System.nanoTime();
+    for (RedisConsumer consumer : consumers) {
+      consumer.maintainFast(now);
+    }
+  }
+
+  /** The reaper, the delayed-task promotion and the stray sweeps: these wait for Redis. */
+  void maintainSlow() {
+    long now = System.nanoTime();
+    if (now - nextReap >= 0) {
+      nextReap = now + reapInterval().toNanos();
+      reapDeadConsumers();
+    }
+    if (now - nextPromote >= 0) {
+      nextPromote = now + config.redis().delayedTasksPollPeriod().toNanos();
+      promoteDueTasks();
+    }
+    for (RedisConsumer consumer : consumers) {
+      consumer.maintainSlow(now);
     }
   }
 
@@ -282,6 +330,7 @@ public final class RedisBroker implements Broker {
       }
     }
     RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
+    byte[] retention = bytes(Long.toString(REDELIVERY_RETENTION.toMillis()));
     for (Map.Entry<String, Set<String>> entry : ownIdsByQueue.entrySet()) {
       QueueKeys keys = new QueueKeys(entry.getKey());
       try {
@@ -294,8 +343,8 @@ public final class RedisBroker implements Broker {
             continue;
           }
           others.add(id);
-          releases.add(BrokerScripts.RELEASE.run(commands,
-              new String[] {keys.lease(id), keys.processing(id), keys.queue(), keys.consumers()}, member, bytes("0")));
+          releases.add(BrokerScripts.RELEASE.run(commands, new String[] {keys.lease(id), keys.processing(id),
+              keys.queue(), keys.consumers(), keys.redeliveries()}, member, bytes("0"), retention));
         }
         for (int i = 0; i < releases.size(); i++) {
           long moved = session.await(releases.get(i));
@@ -313,10 +362,12 @@ public final class RedisBroker implements Broker {
   /** Moves due delayed tasks to their queues; bounded per run so heartbeats are never starved. */
   private void promoteDueTasks() {
     try {
+      if (session.isCluster()) {
+        reclaimStaleClaims();
+      }
       for (int round = 0; round < 10; round++) {
         long now = nanos(clock.instant());
-        int moved = session.isCluster() ? promoteClustered(now) : promoteScripted(now);
-        if (moved < PROMOTE_BATCH) {
+        if (!(session.isCluster() ? promoteClustered(now) : promoteScripted(now))) {
           break;
         }
       }
@@ -333,31 +384,74 @@ public final class RedisBroker implements Broker {
     }
   }
 
-  private int promoteScripted(long nowNanos) {
-    Long moved = session.await(BrokerScripts.PROMOTE.run(session.commands(), new String[] {delayedKey},
-        bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)), bytes(config.defaultQueue())));
-    return moved.intValue();
+  /** One script run; whether it hit a bound (more may be due). */
+  private boolean promoteScripted(long nowNanos) {
+    List<Long> result = session.await(BrokerScripts.PROMOTE.run(session.commands(),
+        new String[] {delayedKey, new QueueKeys(config.defaultQueue()).deadLetters()},
+        bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)), bytes(config.defaultQueue()),
+        bytes(Long.toString(PROMOTE_BYTES)), bytes(clock.instant().toString()), bytes(Integer.toString(deadLetterLimit))));
+    return result.get(0) >= PROMOTE_BATCH || result.get(1) >= PROMOTE_BYTES;
   }
 
-  /** Claim each due member with ZREM (only one claimer wins), then push it to its queue. */
-  private int promoteClustered(long nowNanos) {
+  /**
+   * Claims due members into the claim set (one script in the set's slot: each member has one claimer), pushes
+   * each to its queue, then drops the pushed ones from the claim set. A crash or failed push in between leaves
+   * the claim, which {@link #reclaimStaleClaims} turns back into a due task: duplicates, never losses. A
+   * member whose push fails for good ({@code WRONGTYPE}: its RoutingKey names a key that is not a list) is
+   * dead-lettered to the default queue's list.
+   */
+  private boolean promoteClustered(long nowNanos) {
     RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
-    List<byte[]> due = session.await(commands.zrangebyscore(delayedKey,
-        Range.from(Range.Boundary.unbounded(), Range.Boundary.including(nowNanos)), Limit.create(0, PROMOTE_BATCH)));
-    List<CompletableFuture<Long>> claims = new ArrayList<>(due.size());
-    for (byte[] member : due) {
-      claims.add(commands.zrem(delayedKey, member).toCompletableFuture());
+    long deadline = nowNanos + leaseTimeout.toNanos();
+    List<byte[]> claimed = session.await(BrokerScripts.CLAIM.<List<byte[]>>run(commands,
+        new String[] {delayedKey, claimedKey}, bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)),
+        bytes(Long.toString(PROMOTE_BYTES)), bytes(Long.toString(deadline))));
+    if (claimed.isEmpty()) {
+      return false;
     }
-    List<CompletableFuture<Long>> pushes = new ArrayList<>(due.size());
-    for (int i = 0; i < due.size(); i++) {
-      if (session.await(claims.get(i)) == 1L) {
-        pushes.add(commands.rpush(routingKeyOf(due.get(i)), due.get(i)).toCompletableFuture());
+    List<CompletableFuture<Long>> pushes = new ArrayList<>(claimed.size());
+    for (byte[] member : claimed) {
+      pushes.add(commands.rpush(routingKeyOf(member), member).toCompletableFuture());
+    }
+    List<byte[]> done = new ArrayList<>(claimed.size());
+    for (int i = 0; i < claimed.size(); i++) {
+      try {
+        session.await(pushes.get(i));
+        done.add(claimed.get(i));
+      } catch (RuntimeException e) {
+        if (String.valueOf(e.getMessage()).contains("WRONGTYPE")) {
+          deadLetterPromotion(claimed.get(i), "RoutingKey names a Redis key that is not a list");
+          done.add(claimed.get(i));
+        } else {
+          log.debug("Pushing a claimed delayed task failed (it is claimed again later): {}", e.toString());
+        }
       }
     }
-    for (CompletableFuture<Long> push : pushes) {
-      session.await(push);
+    if (!done.isEmpty()) {
+      session.await(BrokerScripts.UNCLAIM.run(commands, new String[] {claimedKey}, done.toArray(new byte[0][])));
     }
-    return due.size();
+    long bytes = 0;
+    for (byte[] member : claimed) {
+      bytes += member.length;
+    }
+    return claimed.size() >= PROMOTE_BATCH || bytes >= PROMOTE_BYTES;
+  }
+
+  private void reclaimStaleClaims() {
+    long returned = session.await(BrokerScripts.RECLAIM.<Long>run(session.commands(),
+        new String[] {delayedKey, claimedKey}, bytes(Long.toString(nanos(clock.instant()))),
+        bytes(Integer.toString(PROMOTE_BATCH))));
+    if (returned > 0) {
+      log.warn("Put {} delayed tasks back into {} whose promoter did not finish pushing them", returned, delayedKey);
+    }
+  }
+
+  private void deadLetterPromotion(byte[] message, String reason) {
+    QueueKeys keys = new QueueKeys(config.defaultQueue());
+    byte[] envelope = DeadLetter.of(routingKeyOf(message), reason, "delayed-task promotion", clock.instant(), message,
+        config.maxMessageBytes()).toJson();
+    session.await(session.commands().rpush(keys.deadLetters(), envelope));
+    session.await(session.commands().ltrim(keys.deadLetters(), -deadLetterLimit, -1));
   }
 
   /** The queue a promoted message goes to: its RoutingKey, else the default queue (whose worker dead-letters junk). */
@@ -377,6 +471,8 @@ public final class RedisBroker implements Broker {
   Clock clock() { return clock; }
   Duration leaseTimeout() { return leaseTimeout; }
   int fetchBatchSize() { return fetchBatchSize; }
+  long fetchByteBudget() { return fetchByteBudget; }
+  int deadLetterLimit() { return deadLetterLimit; }
   String delayedKey() { return delayedKey; }
 
   Duration heartbeatInterval() {
@@ -408,7 +504,11 @@ public final class RedisBroker implements Broker {
     }
   }
 
-  /** Closes every consumer (their unsettled tasks go back to their queues), then the connections. Idempotent. */
+  /**
+   * Closes every consumer (their unsettled tasks go back to their queues), stops the maintenance threads, then
+   * closes the connections (unless the session was {@linkplain Builder#session(RedisSession) passed in}: its
+   * owner closes it). Idempotent.
+   */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
@@ -417,22 +517,24 @@ public final class RedisBroker implements Broker {
     for (RedisConsumer consumer : consumers) {
       consumer.close();
     }
-    Thread m;
-    maintenanceLock.lock();
-    try {
+    ScheduledExecutorService m;
+    synchronized (maintenanceLock) {
       m = maintenance;
-      maintenanceWakeup.signalAll();
-    } finally {
-      maintenanceLock.unlock();
     }
     if (m != null) {
+      m.shutdown();
       try {
-        m.join(session.commandTimeout().plusSeconds(5));
+        if (!m.awaitTermination(session.commandTimeout().plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS)) {
+          m.shutdownNow();
+        }
       } catch (InterruptedException e) {
+        m.shutdownNow();
         Thread.currentThread().interrupt();
       }
     }
-    session.close();
+    if (ownsSession) {
+      session.close();
+    }
   }
 
   @Override
@@ -446,7 +548,10 @@ public final class RedisBroker implements Broker {
     private Clock clock = Clock.systemUTC();
     private Duration leaseTimeout = DEFAULT_LEASE_TIMEOUT;
     private int fetchBatchSize = DEFAULT_FETCH_BATCH_SIZE;
+    private long fetchByteBudget = DEFAULT_FETCH_BYTE_BUDGET;
+    private int deadLetterLimit = DEFAULT_DEAD_LETTER_LIMIT;
     private @Nullable String url;
+    private @Nullable RedisSession session;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -477,6 +582,40 @@ public final class RedisBroker implements Broker {
         throw new IllegalArgumentException("fetchBatchSize must be 1..10000, was " + value);
       }
       fetchBatchSize = value;
+      return this;
+    }
+
+    /**
+     * The most bytes one fetch takes from a queue, at least 1 KiB (default {@value #DEFAULT_FETCH_BYTE_BUDGET});
+     * the first message is always taken, so a reply is at most this plus one message.
+     */
+    public Builder fetchByteBudget(long value) {
+      if (value < 1024) {
+        throw new IllegalArgumentException("fetchByteBudget must be at least 1024, was " + value);
+      }
+      fetchByteBudget = value;
+      return this;
+    }
+
+    /**
+     * How many envelopes each dead-letter list keeps, the newest (default {@value #DEFAULT_DEAD_LETTER_LIMIT}):
+     * older ones are dropped as new ones arrive, so a flood of bad messages cannot fill Redis.
+     */
+    public Builder deadLetterLimit(int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("deadLetterLimit must be at least 1, was " + value);
+      }
+      deadLetterLimit = value;
+      return this;
+    }
+
+    /**
+     * Uses {@code value} instead of opening a session of its own (so a broker, a backend and a lock can share
+     * one Lettuce client and its threads); the caller owns it and closes it after the broker. Its settings
+     * (timeouts) then come from whoever opened it; {@link #url} is ignored.
+     */
+    public Builder session(RedisSession value) {
+      session = Objects.requireNonNull(value, "session");
       return this;
     }
 
