@@ -317,4 +317,26 @@ class RedisBrokerFaultsIT {
     assertThat(redis.await(redis.commands().zrange(delayedKey, 0, -1))).containsExactly(laterReplacement);
     assertThat(redis.await(redis.commands().lrange(processing, 0, -1))).doesNotContain(now, later);
   }
+
+  // ------------------------------------------------------------------------------------------ shared wiring
+
+  @Test
+  void aBrokerAndABackendShareOneSessionThatTheirOwnerCloses() throws Exception {
+    Config both = Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.redisUrl())
+        .defaultQueue(queue).redis(config.redis()).build();
+    try (io.machinery.backend.redis.RedisBackend backend = io.machinery.backend.redis.RedisBackend.builder(both)
+            .session(redis).build();
+        RedisBroker broker = RedisBroker.builder(both).session(redis).build();
+        io.machinery.Server server = io.machinery.Server.builder().config(both).broker(broker).backend(backend).build()) {
+      server.registerTask("add", io.machinery.TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      io.machinery.Worker worker = server.newWorker("shared", 2);
+      worker.launchAsync();
+      Object sum = server.sendTask(Signature.create("add", io.machinery.Arg.of(2L), io.machinery.Arg.of(3L)))
+          .get(PATIENCE).get(0);
+      assertThat(sum).isEqualTo(5L);
+      worker.quit();
+    }
+    assertThat(redis.isConnected()).as("the session belongs to the test, not to the broker or the backend").isTrue();
+    assertThat(redis.await(redis.commands().ping())).isEqualTo("PONG");
+  }
 }

@@ -28,6 +28,12 @@ public final class RedisAddress {
 
   public static final int DEFAULT_PORT = 6379;
 
+  /** Whether {@code url} names a Redis deployment ({@code redis://}, {@code rediss://} or {@code redis+socket://}). */
+  public static boolean isRedisUrl(String url) {
+    String u = url.trim();
+    return u.startsWith("redis://") || u.startsWith("rediss://") || u.startsWith("redis+socket://");
+  }
+
   /** One {@code host:port}. */
   public record Host(String host, int port) {
     public Host {
