@@ -221,7 +221,13 @@ final class RedisConsumer implements Consumer {
         for (int i = 0; i < messages.size(); i++) {
           byte[] message = messages.get(i);
           settlements.handedOver(message);
-          handler.handle(new RedisDelivery(this, message, fetched.count(i)));
+          try {
+            handler.handle(new RedisDelivery(this, message, fetched.count(i)));
+          } catch (Throwable e) {
+            // not handed over (as far as anyone can tell): let returnStrays() put it back, with the rest
+            settlements.confirmed(List.of(message));
+            throw e;
+          }
           handedOver++;
         }
       } finally {

@@ -141,6 +141,88 @@ class RedisBrokerFaultsIT {
     assertThat(worstAgeMillis).isLessThan(lease.toMillis() - 200);
   }
 
+  /** A clock that throws an {@link OutOfMemoryError} for the maintenance threads' first few readings. */
+  private static final class FailingClock extends java.time.Clock {
+    final java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger(3);
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public java.time.Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      if (Thread.currentThread().getName().startsWith("machinery-redis-maintenance")
+          && failures.getAndDecrement() > 0) {
+        throw new OutOfMemoryError("simulated: Java heap space");
+      }
+      return Instant.now();
+    }
+  }
+
+  @Test
+  void theMaintenanceSurvivesAnErrorReportsItAndKeepsPromotingAndHeartbeating() throws Exception {
+    FailingClock clock = new FailingClock();
+    Duration lease = Duration.ofMillis(1500);
+    RedisBroker broker = RedisBroker.builder(config).clock(clock).leaseTimeout(lease).build();
+    closeables.add(broker);
+    RecordingHandler handler = new RecordingHandler(1);
+    consume(broker, handler);
+    await().atMost(PATIENCE).until(() -> clock.failures.get() < 0); // every failure happened
+    assertThat(handler.brokerErrors()).anyMatch(e -> e instanceof OutOfMemoryError);
+    byte[] later = task("later", queue);
+    redis.await(redis.commands().zadd(delayedKey, 1.0, later)); // long due: promoted on the next tick
+    assertThat(take(handler).body()).isEqualTo(later);
+    await().during(lease.plusMillis(500)).atMost(lease.multipliedBy(3))
+        .until(() -> redis.await(redis.commands().exists("{" + queue + "}:lease:" + consumerId())) == 1);
+  }
+
+  @Test
+  void theFetchLoopSurvivesAnErrorWhileHandingOverAndTheMessageComesAgain() throws Exception {
+    RedisBroker broker = broker(Duration.ofSeconds(5));
+    java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
+    RecordingHandler handler = new RecordingHandler(1);
+    io.machinery.spi.DeliveryHandler failingOnce = new io.machinery.spi.DeliveryHandler() {
+      @Override
+      public int reserve(int max) throws InterruptedException {
+        return handler.reserve(max);
+      }
+
+      @Override
+      public void release(int slots) {
+        handler.release(slots);
+      }
+
+      @Override
+      public void handle(Delivery delivery) {
+        if (failed.compareAndSet(false, true)) {
+          throw new StackOverflowError("simulated");
+        }
+        handler.handle(delivery);
+      }
+
+      @Override
+      public void handleNow(Delivery delivery) {
+        handler.handleNow(delivery);
+      }
+
+      @Override
+      public void brokerError(Throwable error) {
+        handler.brokerError(error);
+      }
+    };
+    closeables.add(broker.startConsuming("faults", "", failingOnce));
+    byte[] message = task("t", queue);
+    redis.await(redis.commands().rpush(queue, message));
+    assertThat(take(handler).body()).isEqualTo(message);
+    assertThat(handler.brokerErrors()).anyMatch(e -> e instanceof StackOverflowError);
+  }
+
   // ------------------------------------------------------------------------------------------------- F8, F9
 
   @Test
