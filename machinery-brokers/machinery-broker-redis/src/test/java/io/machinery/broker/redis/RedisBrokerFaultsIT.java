@@ -250,6 +250,48 @@ class RedisBrokerFaultsIT {
   }
 
   @Test
+  void onAClusterPromotionPushesBeforeItForgetsAndDeadLettersWhatCannotBePushed() throws Exception {
+    String url = TestEndpoints.redisClusterUrl();
+    Config clustered = Config.builder().broker(url).defaultQueue(queue).redis(config.redis().withClusterEnabled(true))
+        .build();
+    String claimed = io.machinery.client.redis.RedisKeys.tagged(delayedKey, "claimed");
+    try (RedisSession cluster = RedisSession.open(url, clustered)) {
+      String q1 = queue + "_q1";
+      String stringKey = queue + "_string";
+      try {
+        cluster.await(cluster.commands().set(stringKey, bytes("another application's value")));
+        byte[] a = task("a", q1);
+        byte[] b = task("b", stringKey);
+        byte[] c = task("c", q1);
+        byte[] stale = task("stale", q1);
+        cluster.await(cluster.commands().zadd(delayedKey, 1.0, a));
+        cluster.await(cluster.commands().zadd(delayedKey, 2.0, b));
+        cluster.await(cluster.commands().zadd(delayedKey, 3.0, c));
+        // a promoter that claimed this one died before pushing it: its claim's deadline has passed
+        cluster.await(cluster.commands().zadd(claimed, 1.0, stale));
+        RedisBroker broker = RedisBroker.builder(clustered).leaseTimeout(Duration.ofSeconds(5)).build();
+        closeables.add(broker);
+        consume(broker, new RecordingHandler(1));
+        await().atMost(PATIENCE).until(() -> cluster.await(cluster.commands().zcard(delayedKey)) == 0
+            && cluster.await(cluster.commands().zcard(claimed)) == 0
+            && cluster.await(cluster.commands().llen(q1)) == 3);
+        assertThat(cluster.await(cluster.commands().lrange(q1, 0, -1))).containsExactlyInAnyOrder(a, c, stale);
+        List<DeadLetter> letters = broker.deadLetters(queue);
+        assertThat(letters).hasSize(1);
+        assertThat(letters.get(0).message()).isEqualTo(b);
+        assertThat(letters.get(0).reason()).contains("not a list");
+      } finally {
+        cluster.await(cluster.commands().del(q1));
+        cluster.await(cluster.commands().del(stringKey));
+        cluster.await(cluster.commands().del(delayedKey));
+        cluster.await(cluster.commands().del(claimed));
+        cluster.await(cluster.commands().del("{" + queue + "}:dead_letters"));
+        cluster.await(cluster.commands().del("{" + queue + "}:consumers"));
+      }
+    }
+  }
+
+  @Test
   void promotionFindsTheRoutingKeyWithoutParsingAndMovesABoundedNumberOfBytesPerRun() {
     String target = queue + "_big";
     byte[] big = WireCodec.encode(Signature.builder("big").routingKey(target)
