@@ -1,13 +1,9 @@
 package io.machinery.broker.redis;
 
-import io.lettuce.core.Limit;
-import io.lettuce.core.Range;
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
-import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
@@ -19,20 +15,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -128,14 +115,9 @@ public final class RedisBroker implements Broker {
   private final long fetchByteBudget;
   private final int deadLetterLimit;
   private final String delayedKey;
-  private final String claimedKey;
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  private final Object maintenanceLock = new Object();
-  private @Nullable ScheduledExecutorService maintenance;
-  private long nextPromote;
-  private long nextReap;
-  private boolean promoteFailing;
+  private final Maintenance maintenance;
 
   private RedisBroker(Builder b) {
     this.config = b.config;
@@ -145,9 +127,9 @@ public final class RedisBroker implements Broker {
     this.fetchByteBudget = b.fetchByteBudget;
     this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
-    this.claimedKey = RedisKeys.tagged(delayedKey, "claimed");
     this.ownsSession = b.session == null;
     this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : config.broker(), config);
+    this.maintenance = new Maintenance(this, consumers);
   }
 
   /** A broker for {@link Config#broker()} with the defaults. */
@@ -206,7 +188,7 @@ public final class RedisBroker implements Broker {
       consumers.remove(consumer);
       throw e;
     }
-    startMaintenance();
+    maintenance.start();
     return consumer;
   }
 
@@ -255,215 +237,6 @@ public final class RedisBroker implements Broker {
     return out;
   }
 
-  // ----------------------------------------------------------------------------------------- maintenance
-
-  private void startMaintenance() {
-    synchronized (maintenanceLock) {
-      if (maintenance != null || closed.get()) {
-        return;
-      }
-      AtomicInteger n = new AtomicInteger();
-      ScheduledExecutorService executor = Executors.newScheduledThreadPool(2, r -> {
-        Thread t = new Thread(r, "machinery-redis-maintenance-" + n.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-      });
-      long tick = Math.min(config.redis().delayedTasksPollPeriod().toNanos(), heartbeatInterval().toNanos());
-      nextPromote = System.nanoTime();
-      nextReap = System.nanoTime() + reapInterval().toNanos();
-      executor.scheduleWithFixedDelay(() -> guarded("heartbeats", this::maintainFast), 0, tick, TimeUnit.NANOSECONDS);
-      executor.scheduleWithFixedDelay(() -> guarded("reaping and promotion", this::maintainSlow), 0, tick,
-          TimeUnit.NANOSECONDS);
-      maintenance = executor;
-    }
-  }
-
-  /**
-   * Runs one maintenance step so that nothing ends the schedule (a scheduled task that throws is never run
-   * again): a failure, an {@link OutOfMemoryError} included, is logged at ERROR and reported to every consumer.
-   */
-  private void guarded(String what, Runnable step) {
-    try {
-      step.run();
-    } catch (Throwable e) {
-      log.error("Redis broker maintenance ({}) failed; it keeps running", what, e);
-      for (RedisConsumer consumer : consumers) {
-        try {
-          consumer.handler().brokerError(e);
-        } catch (Throwable ignored) {
-          // a failing error handler must not stop the maintenance of the other consumers
-        }
-      }
-    }
-  }
-
-  /** Heartbeats, acknowledgements and settlement retries: sends only, never waits for Redis. */
-  void maintainFast() {
-    long now = System.nanoTime();
-    for (RedisConsumer consumer : consumers) {
-      consumer.maintainFast(now);
-    }
-  }
-
-  /** The reaper, the delayed-task promotion and the stray sweeps: these wait for Redis. */
-  void maintainSlow() {
-    long now = System.nanoTime();
-    if (now - nextReap >= 0) {
-      nextReap = now + reapInterval().toNanos();
-      reapDeadConsumers();
-    }
-    if (now - nextPromote >= 0) {
-      nextPromote = now + config.redis().delayedTasksPollPeriod().toNanos();
-      promoteDueTasks();
-    }
-    for (RedisConsumer consumer : consumers) {
-      consumer.maintainSlow(now);
-    }
-  }
-
-  /** For each consumed queue: return the tasks of consumers whose lease expired to the head of the queue. */
-  private void reapDeadConsumers() {
-    Map<String, Set<String>> ownIdsByQueue = new HashMap<>();
-    for (RedisConsumer consumer : consumers) {
-      if (!consumer.isClosed()) {
-        ownIdsByQueue.computeIfAbsent(consumer.keys().queue(), q -> new HashSet<>()).add(consumer.id());
-      }
-    }
-    RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
-    byte[] retention = bytes(Long.toString(REDELIVERY_RETENTION.toMillis()));
-    for (Map.Entry<String, Set<String>> entry : ownIdsByQueue.entrySet()) {
-      QueueKeys keys = new QueueKeys(entry.getKey());
-      try {
-        Set<byte[]> members = session.await(commands.smembers(keys.consumers()));
-        List<String> others = new ArrayList<>();
-        List<CompletableFuture<Long>> releases = new ArrayList<>();
-        for (byte[] member : members) {
-          String id = new String(member, StandardCharsets.UTF_8);
-          if (entry.getValue().contains(id)) {
-            continue;
-          }
-          others.add(id);
-          releases.add(BrokerScripts.RELEASE.run(commands, new String[] {keys.lease(id), keys.processing(id),
-              keys.queue(), keys.consumers(), keys.redeliveries()}, member, bytes("0"), retention));
-        }
-        for (int i = 0; i < releases.size(); i++) {
-          long moved = session.await(releases.get(i));
-          if (moved > 0) {
-            log.warn("Returned {} unacknowledged tasks of consumer {} (its lease expired) to the head of queue {}",
-                moved, others.get(i), keys.queue());
-          }
-        }
-      } catch (RuntimeException e) {
-        log.debug("Reaping queue {} failed: {}", keys.queue(), e.toString());
-      }
-    }
-  }
-
-  /** Moves due delayed tasks to their queues; bounded per run so heartbeats are never starved. */
-  private void promoteDueTasks() {
-    try {
-      if (session.isCluster()) {
-        reclaimStaleClaims();
-      }
-      for (int round = 0; round < 10; round++) {
-        long now = nanos(clock.instant());
-        if (!(session.isCluster() ? promoteClustered(now) : promoteScripted(now))) {
-          break;
-        }
-      }
-      if (promoteFailing) {
-        promoteFailing = false;
-        log.info("Moving delayed tasks from {} works again", delayedKey);
-      }
-    } catch (RuntimeException e) {
-      if (!promoteFailing) {
-        promoteFailing = true;
-        log.warn("Moving delayed tasks from {} failed (will retry every {}): {}", delayedKey,
-            config.redis().delayedTasksPollPeriod(), e.getMessage());
-      }
-    }
-  }
-
-  /** One script run; whether it hit a bound (more may be due). */
-  private boolean promoteScripted(long nowNanos) {
-    List<Long> result = session.await(BrokerScripts.PROMOTE.run(session.commands(),
-        new String[] {delayedKey, new QueueKeys(config.defaultQueue()).deadLetters()},
-        bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)), bytes(config.defaultQueue()),
-        bytes(Long.toString(PROMOTE_BYTES)), bytes(clock.instant().toString()), bytes(Integer.toString(deadLetterLimit))));
-    return result.get(0) >= PROMOTE_BATCH || result.get(1) >= PROMOTE_BYTES;
-  }
-
-  /**
-   * Claims due members into the claim set (one script in the set's slot: each member has one claimer), pushes
-   * each to its queue, then drops the pushed ones from the claim set. A crash or failed push in between leaves
-   * the claim, which {@link #reclaimStaleClaims} turns back into a due task: duplicates, never losses. A
-   * member whose push fails for good ({@code WRONGTYPE}: its RoutingKey names a key that is not a list) is
-   * dead-lettered to the default queue's list.
-   */
-  private boolean promoteClustered(long nowNanos) {
-    RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
-    long deadline = nowNanos + leaseTimeout.toNanos();
-    List<byte[]> claimed = session.await(BrokerScripts.CLAIM.<List<byte[]>>run(commands,
-        new String[] {delayedKey, claimedKey}, bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)),
-        bytes(Long.toString(PROMOTE_BYTES)), bytes(Long.toString(deadline))));
-    if (claimed.isEmpty()) {
-      return false;
-    }
-    List<CompletableFuture<Long>> pushes = new ArrayList<>(claimed.size());
-    for (byte[] member : claimed) {
-      pushes.add(commands.rpush(routingKeyOf(member), member).toCompletableFuture());
-    }
-    List<byte[]> done = new ArrayList<>(claimed.size());
-    for (int i = 0; i < claimed.size(); i++) {
-      try {
-        session.await(pushes.get(i));
-        done.add(claimed.get(i));
-      } catch (RuntimeException e) {
-        if (String.valueOf(e.getMessage()).contains("WRONGTYPE")) {
-          deadLetterPromotion(claimed.get(i), "RoutingKey names a Redis key that is not a list");
-          done.add(claimed.get(i));
-        } else {
-          log.debug("Pushing a claimed delayed task failed (it is claimed again later): {}", e.toString());
-        }
-      }
-    }
-    if (!done.isEmpty()) {
-      session.await(BrokerScripts.UNCLAIM.run(commands, new String[] {claimedKey}, done.toArray(new byte[0][])));
-    }
-    long bytes = 0;
-    for (byte[] member : claimed) {
-      bytes += member.length;
-    }
-    return claimed.size() >= PROMOTE_BATCH || bytes >= PROMOTE_BYTES;
-  }
-
-  private void reclaimStaleClaims() {
-    long returned = session.await(BrokerScripts.RECLAIM.<Long>run(session.commands(),
-        new String[] {delayedKey, claimedKey}, bytes(Long.toString(nanos(clock.instant()))),
-        bytes(Integer.toString(PROMOTE_BATCH))));
-    if (returned > 0) {
-      log.warn("Put {} delayed tasks back into {} whose promoter did not finish pushing them", returned, delayedKey);
-    }
-  }
-
-  private void deadLetterPromotion(byte[] message, String reason) {
-    QueueKeys keys = new QueueKeys(config.defaultQueue());
-    byte[] envelope = DeadLetter.of(routingKeyOf(message), reason, "delayed-task promotion", clock.instant(), message,
-        config.maxMessageBytes()).toJson();
-    session.await(session.commands().rpush(keys.deadLetters(), envelope));
-    session.await(session.commands().ltrim(keys.deadLetters(), -deadLetterLimit, -1));
-  }
-
-  /** The queue a promoted message goes to: its RoutingKey, else the default queue (whose worker dead-letters junk). */
-  private String routingKeyOf(byte[] message) {
-    try {
-      String key = WireCodec.decodeSignature(message).routingKey();
-      return key.isEmpty() ? config.defaultQueue() : key;
-    } catch (MalformedMessageException e) {
-      return config.defaultQueue();
-    }
-  }
-
   // ------------------------------------------------------------------------------------------- internals
 
   RedisSession session() { return session; }
@@ -485,7 +258,7 @@ public final class RedisBroker implements Broker {
     return reap.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : reap;
   }
 
-  private Duration reapInterval() {
+  Duration reapInterval() {
     Duration half = leaseTimeout.dividedBy(2);
     return half.compareTo(Duration.ofMillis(100)) < 0 ? Duration.ofMillis(100) : half;
   }
@@ -517,21 +290,7 @@ public final class RedisBroker implements Broker {
     for (RedisConsumer consumer : consumers) {
       consumer.close();
     }
-    ScheduledExecutorService m;
-    synchronized (maintenanceLock) {
-      m = maintenance;
-    }
-    if (m != null) {
-      m.shutdown();
-      try {
-        if (!m.awaitTermination(session.commandTimeout().plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS)) {
-          m.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        m.shutdownNow();
-        Thread.currentThread().interrupt();
-      }
-    }
+    maintenance.close();
     if (ownsSession) {
       session.close();
     }

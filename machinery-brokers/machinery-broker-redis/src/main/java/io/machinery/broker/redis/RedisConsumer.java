@@ -23,7 +23,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One consumption of one queue: the fetch loop and the consumer's lifecycle. Settling is {@link Settlements},
- * the recovery from lost fetch replies is {@link StrayCollector}.
+ * the recovery from lost fetch replies is {@link StrayCollector}. (About 500 lines, much of it notes: the fetch
+ * loop, its stop handshake and the blocking connection share {@link #phase}, {@link #fetching} and {@link
+ * #blocking}, and are only correct read together.)
  *
  * <p>Design notes.
  *
