@@ -469,6 +469,9 @@ final class RedisConsumer implements Consumer {
       return;
     }
     nextSweep = now + broker.sweepInterval().toNanos();
+    if (!strays.sweepDue(session.reconnects())) {
+      return; // no reconnect, no suspects: nothing can be stray, and listing would move every in-flight body again
+    }
     try {
       long returned = strays.sweep(settlements.unsettledSnapshot());
       if (returned > 0) {

@@ -19,7 +19,10 @@ import java.util.Set;
  * also sweeps the list, and there a stray goes back only when it was stray in two sweeps in a row ({@link
  * #lostInTwoSweeps}): a fetch reply in flight during one sweep has arrived long before the next. The snapshot
  * of the unsettled messages is taken before the list is read, so a settlement racing with a sweep never makes
- * a message look stray. Not thread-safe: {@link #sweep} runs on the maintenance thread only.
+ * a message look stray. A sweep lists the whole processing list (every in-flight message crosses the network
+ * again), so it runs only when a stray is possible: in the two sweeps after the session reconnected (when
+ * Lettuce resends commands that were in flight) and while there are suspects. Not thread-safe: {@link
+ * #sweep} runs on the maintenance thread only.
  */
 final class StrayCollector {
   private final RedisSession session;
@@ -27,6 +30,9 @@ final class StrayCollector {
   private final String processing;
   /** Stray messages of the last sweep. */
   private Set<ByteBuffer> suspects = Set.of();
+  /** The session's reconnect count the last sweep saw, and how many sweeps are still due since it changed. */
+  private long reconnectsSeen;
+  private int sweepsDue = 2; // sweep twice after the start too: a previous run of the process may have crashed
 
   StrayCollector(RedisSession session, QueueKeys keys, String processing) {
     this.session = session;
@@ -80,6 +86,22 @@ final class StrayCollector {
   long returnStrays(Map<ByteBuffer, Integer> unsettled) {
     List<byte[]> strays = strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled);
     return strays.isEmpty() ? 0 : returnToHead(strays);
+  }
+
+  /**
+   * Whether a sweep is due, given the session's reconnect count now: in the two sweeps after it changed, and
+   * while a stray of the last sweep waits for its second look.
+   */
+  boolean sweepDue(long reconnects) {
+    if (reconnects != reconnectsSeen) {
+      reconnectsSeen = reconnects;
+      sweepsDue = 2;
+    }
+    if (sweepsDue > 0) {
+      sweepsDue--;
+      return true;
+    }
+    return !suspects.isEmpty();
   }
 
   /** One sweep with the two-sweep rule; {@code unsettled} is a snapshot taken before this call. */

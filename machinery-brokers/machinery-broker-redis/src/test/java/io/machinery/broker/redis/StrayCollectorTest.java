@@ -55,4 +55,19 @@ class StrayCollectorTest {
     assertThat(text(collector.lostInTwoSweeps(List.of(m("c"))))).containsExactly("c");
     assertThat(collector.lostInTwoSweeps(List.of())).isEmpty();
   }
+
+  @Test
+  void sweepsRunAfterTheStartAfterEachReconnectAndWhileThereAreSuspectsOnly() {
+    StrayCollector collector = new StrayCollector(null, new QueueKeys("q"), "p");
+    assertThat(collector.sweepDue(0)).isTrue(); // the first two sweeps
+    assertThat(collector.sweepDue(0)).isTrue();
+    assertThat(collector.sweepDue(0)).isFalse(); // steady state: the processing list is not listed
+    assertThat(collector.sweepDue(0)).isFalse();
+    assertThat(collector.sweepDue(1)).isTrue(); // a reconnect: two sweeps
+    collector.lostInTwoSweeps(List.of(m("x"))); // the first finds a suspect
+    assertThat(collector.sweepDue(1)).isTrue();
+    assertThat(collector.sweepDue(1)).as("a suspect waits for its second look").isTrue();
+    collector.lostInTwoSweeps(List.of(m("x"))); // returned
+    assertThat(collector.sweepDue(1)).isFalse();
+  }
 }

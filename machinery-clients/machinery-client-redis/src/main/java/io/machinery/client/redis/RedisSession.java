@@ -108,6 +108,7 @@ public final class RedisSession implements AutoCloseable {
   private final reactor.core.Disposable eventSubscription;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicLong reconnects = new java.util.concurrent.atomic.AtomicLong();
 
   private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls) {
     this.address = address;
@@ -127,6 +128,7 @@ public final class RedisSession implements AutoCloseable {
           log.warn("Lost the Redis connection to {}; reconnecting in the background", remote);
         }
       } else if (event instanceof ConnectionActivatedEvent e && reconnecting.remove(hostAndPort(e.remoteAddress()))) {
+        reconnects.incrementAndGet();
         log.info("Reconnected to Redis at {}", hostAndPort(e.remoteAddress()));
       }
     });
@@ -268,6 +270,15 @@ public final class RedisSession implements AutoCloseable {
   /** The command timeout ({@link RedisConfig#readTimeout()}). */
   public Duration commandTimeout() {
     return timeout;
+  }
+
+  /**
+   * How many times a lost connection of this session was re-established so far. After a reconnect Lettuce
+   * sends again the commands that were in flight, so a command whose reply was lost may have run twice;
+   * callers that must notice that compare this count.
+   */
+  public long reconnects() {
+    return reconnects.get();
   }
 
   /** Whether the shared connection is currently up. */
