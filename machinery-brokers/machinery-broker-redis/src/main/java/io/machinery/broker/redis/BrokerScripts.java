@@ -29,32 +29,38 @@ final class BrokerScripts {
    * takes messages from the head of the queue into the tail of the processing list, at most ARGV[1] of them
    * and no more once ARGV[4] bytes are taken (the first is always taken: replies stay bounded by the budget
    * plus one message). A message longer than ARGV[5] bytes never leaves Redis: it goes to the dead-letter
-   * list as a preview ({@link #DEAD_LETTER_PREVIEW}). If any message was taken, refreshes the consumer's lease
-   * and registration. KEYS: queue, processing, lease, consumers, dead letters, redeliveries. ARGV: max,
-   * consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter limit, acknowledged
-   * messages (ARGV[8..]). Returns the delivery counts (comma-separated text, empty when no message was ever
-   * reaped), then the messages taken, in queue order.
+   * list as a preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against the budget too (hashing it is
+   * the work), so a queue full of them is drained over several fetches, never in one long script. If any
+   * message was taken, refreshes the consumer's lease and registration. KEYS: queue, processing, lease,
+   * consumers, dead letters, redeliveries. ARGV: max, consumer id, lease ms, byte budget, max message bytes,
+   * now (ISO-8601), dead-letter limit, acknowledged messages (ARGV[8..]). Returns the delivery counts
+   * (comma-separated text, empty when no message was ever reaped), "1" when a bound ended the fetch (more may
+   * be waiting) else "0", then the messages taken, in queue order.
    */
   static final RedisScript FETCH = RedisScript.of("fetch", """
       for i = 8, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
       local max, budget, limit = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
       local counted = redis.call('EXISTS', KEYS[6]) == 1
-      local out, counts, bytes = {''}, {}, 0
+      local out, counts, bytes, more = {'', '1'}, {}, 0, true
       local dl, dlLimit, queue, consumer, at = KEYS[5], tonumber(ARGV[7]), KEYS[1], ARGV[2], ARGV[6]
-      while #out <= max and bytes < budget do
+      while #out - 2 < max and bytes < budget do
         local m = redis.call('LPOP', KEYS[1])
-        if not m then break end
+        if not m then
+          more = false
+          break
+        end
+        bytes = bytes + #m
         if #m > limit then
           local reason = 'message of ' .. #m .. ' bytes exceeds the limit of ' .. limit .. ' bytes'
           %s
         else
           redis.call('RPUSH', KEYS[2], m)
           out[#out + 1] = m
-          bytes = bytes + #m
           if counted then counts[#counts + 1] = 1 + tonumber(redis.call('HGET', KEYS[6], redis.sha1hex(m)) or '0') end
         end
       end
-      if #out > 1 then
+      if not more then out[2] = '0' end
+      if #out > 2 then
         redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
         redis.call('SADD', KEYS[4], ARGV[2])
         if counted then out[1] = table.concat(counts, ',') end

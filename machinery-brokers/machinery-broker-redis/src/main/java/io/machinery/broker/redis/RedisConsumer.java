@@ -212,7 +212,7 @@ final class RedisConsumer implements Consumer {
         continue;
       }
       List<byte[]> messages = fetched.messages();
-      queueWasEmpty = messages.isEmpty();
+      queueWasEmpty = messages.isEmpty() && !fetched.more();
       if (!fetching) {
         returnToHead(messages);
         handler.release(reserved);
@@ -242,8 +242,11 @@ final class RedisConsumer implements Consumer {
     return backoff == 0 ? 100 : Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
   }
 
-  /** Messages taken by one fetch, with their delivery counts (empty: all 1). */
-  private record Fetched(List<byte[]> messages, int[] counts) {
+  /**
+   * Messages taken by one fetch, with their delivery counts (empty: all 1), and whether a bound ended it (the
+   * queue may hold more even when nothing was taken: it was all dead-lettered for size).
+   */
+  private record Fetched(List<byte[]> messages, int[] counts, boolean more) {
     int count(int i) {
       return counts.length > i ? counts[i] : 1;
     }
@@ -276,8 +279,9 @@ final class RedisConsumer implements Consumer {
         throw e;
       }
       settlements.confirmed(carried);
-      Fetched batch = new Fetched(reply.subList(1, reply.size()), counts(reply.get(0)));
-      if (!batch.messages().isEmpty() || !fetching) {
+      Fetched batch = new Fetched(reply.subList(2, reply.size()), counts(reply.get(0)),
+          reply.get(1).length == 1 && reply.get(1)[0] == '1');
+      if (!batch.messages().isEmpty() || batch.more() || !fetching) {
         return batch;
       }
     }
@@ -297,7 +301,7 @@ final class RedisConsumer implements Consumer {
       phase = FETCHING;
     }
     if (one == null) {
-      return new Fetched(List.of(), new int[0]);
+      return new Fetched(List.of(), new int[0], false);
     }
     long reaped;
     try {
@@ -308,7 +312,7 @@ final class RedisConsumer implements Consumer {
       log.debug("Consumer {}: re-registering after a blocking move failed: {}", id, e.toString());
       reaped = 0;
     }
-    return new Fetched(List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1});
+    return new Fetched(List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1}, false);
   }
 
   private static int[] counts(byte[] text) {

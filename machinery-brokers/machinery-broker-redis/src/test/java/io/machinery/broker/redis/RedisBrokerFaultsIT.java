@@ -338,12 +338,17 @@ class RedisBrokerFaultsIT {
       large.add(m);
       redis.await(redis.commands().rpush(queue, m));
     }
-    List<byte[]> reply = redis.await(BrokerScripts.FETCH.<List<byte[]>>run(redis.commands(),
-        new String[] {queue, "{" + queue + "}:processing:probe", "{" + queue + "}:lease:probe",
+    java.util.function.Supplier<List<byte[]>> fetch = () -> redis.await(BrokerScripts.FETCH.<List<byte[]>>run(
+        redis.commands(), new String[] {queue, "{" + queue + "}:processing:probe", "{" + queue + "}:lease:probe",
             "{" + queue + "}:consumers", "{" + queue + "}:dead_letters", "{" + queue + "}:redeliveries"},
         bytes("100"), bytes("probe"), bytes("60000"), bytes("65536"), bytes("65536"),
         bytes(Instant.now().toString()), bytes("100")));
-    List<byte[]> taken = reply.subList(1, reply.size());
+    List<byte[]> first = fetch.get(); // the over-long one alone spends the budget: dead-lettered, nothing taken
+    assertThat(first).hasSize(2);
+    assertThat(new String(first.get(1), StandardCharsets.UTF_8)).as("a bound ended the fetch").isEqualTo("1");
+    List<byte[]> reply = fetch.get();
+    assertThat(new String(reply.get(1), StandardCharsets.UTF_8)).as("a bound ended the fetch").isEqualTo("1");
+    List<byte[]> taken = reply.subList(2, reply.size());
     long takenBytes = taken.stream().mapToLong(m -> m.length).sum();
     System.out.printf("[RedisBrokerFaultsIT] one fetch of up to 100 messages with a 64 KiB budget took %d messages"
         + " (%d bytes); the %d-byte message went to the dead letters%n", taken.size(), takenBytes, over.length);
@@ -358,6 +363,25 @@ class RedisBrokerFaultsIT {
     assertThat(letter.sha1()).isEqualTo(DeadLetter.sha1Hex(over));
     assertThat(letter.message()).isEqualTo(Arrays.copyOf(over, DeadLetter.PREVIEW_BYTES));
     assertThat(letter.reason()).contains("exceeds the limit");
+  }
+
+  @Test
+  void aQueueFullOfOverLongMessagesIsDrainedOverSeveralFetchesAndTheTaskBehindThemArrives() throws Exception {
+    byte[] over = bytes("\"" + "z".repeat(100_000) + "\"");
+    for (int i = 0; i < 30; i++) {
+      byte[] m = over.clone();
+      m[1] = (byte) ('a' + i);
+      redis.await(redis.commands().rpush(queue, m));
+    }
+    byte[] good = task("behind", queue);
+    redis.await(redis.commands().rpush(queue, good));
+    RedisBroker broker = RedisBroker.builder(config).fetchByteBudget(256 * 1024).build(); // 3 over-long per fetch
+    closeables.add(broker);
+    RecordingHandler handler = new RecordingHandler(10);
+    consume(broker, handler);
+    assertThat(take(handler).body()).isEqualTo(good);
+    assertThat(broker.deadLetters(queue)).hasSize(30).allMatch(DeadLetter::truncated);
+    assertThat(handler.handedOver()).isEqualTo(1);
   }
 
   @Test
