@@ -1,5 +1,7 @@
 package io.machinery.backend.redis;
 
+import static io.machinery.client.redis.RedisArgs.bytes;
+
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.SetArgs;
@@ -14,7 +16,6 @@ import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -480,10 +481,6 @@ public final class RedisBackend implements Backend {
 
   private OffsetDateTime now() {
     return OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
-  }
-
-  private static byte[] bytes(String text) {
-    return text.getBytes(StandardCharsets.UTF_8);
   }
 
   /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */

@@ -4,12 +4,12 @@ import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisArgs;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
 import io.machinery.spi.DeliveryHandler;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -264,11 +264,11 @@ public final class RedisBroker implements Broker {
   }
 
   static long nanos(Instant instant) {
-    return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
+    return RedisArgs.unixNanos(instant);
   }
 
   static byte[] bytes(String text) {
-    return text.getBytes(StandardCharsets.UTF_8);
+    return RedisArgs.bytes(text);
   }
 
   private void checkOpen() {

@@ -1,16 +1,17 @@
 package io.machinery.lock.redis;
 
+import static io.machinery.client.redis.RedisArgs.bytes;
+
 import io.lettuce.core.ScriptOutputType;
 import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisScript;
 import io.machinery.client.redis.RedisAddress;
+import io.machinery.client.redis.RedisArgs;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Lock;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -104,7 +105,7 @@ public final class RedisLock implements Lock {
   @Override
   public boolean tryLock(String key, long expiresAtUnixNanos) {
     Objects.requireNonNull(key, "key");
-    long now = nanos(clock.instant());
+    long now = RedisArgs.unixNanos(clock.instant());
     long expirationNanos = expiresAtUnixNanos + 1 - now;
     long millis = expirationNanos / 1_000_000;
     if (expirationNanos <= 0) {
@@ -158,14 +159,6 @@ public final class RedisLock implements Lock {
   public boolean unlock(String key, long expiresAtUnixNanos) {
     Long deleted = session.await(UNLOCK.run(session.commands(), new String[] {key}, bytes(Long.toString(expiresAtUnixNanos))));
     return deleted == 1L;
-  }
-
-  private static long nanos(Instant instant) {
-    return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
-  }
-
-  private static byte[] bytes(String text) {
-    return text.getBytes(StandardCharsets.UTF_8);
   }
 
   /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */
