@@ -46,8 +46,9 @@ import org.slf4j.LoggerFactory;
  *       list {@code {queue}:processing:<consumer-id>} (a Lua script running {@code LMOVE} up to the number of
  *       free execution slots the worker reserved, or one {@code BLMOVE} on a dedicated connection while the
  *       queue is empty). It stays there until the worker settles it: {@code ack} removes it ({@code LREM},
- *       sent asynchronously, batched while one batch is in flight); {@code requeue(0)} moves it to the tail of the queue; {@code
- *       requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it too);
+ *       sent asynchronously, batched while one batch is in flight); {@code requeue(0)} moves it to the tail of
+ *       the queue; {@code requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it
+ *       too); a requeue with a replacement puts the worker's replacement back instead, in the same script;
  *       {@code deadLetter} moves it, wrapped in a {@link DeadLetter} envelope, to {@code {queue}:dead_letters}.
  *       Each of these is one atomic script (on a cluster the delayed requeue is ZADD then LREM: a crash in
  *       between duplicates, never loses) and does nothing if the message is no longer in the processing list.
@@ -57,7 +58,12 @@ import org.slf4j.LoggerFactory;
  *       returns the processing lists of that queue's consumers whose lease expired to the <em>head</em> of the
  *       queue, in order. So a task taken by a worker that died (kill -9, lost host) runs again, once the lease
  *       has expired; a task may run twice, never zero times. A consumer that closes returns its unsettled
- *       tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed over.
+ *       tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed over. Each reap counts
+ *       in {@code {queue}:redeliveries} (SHA-1 of the message to count, kept a day after the last reap), which
+ *       is the {@link io.machinery.spi.Delivery#deliveryCount()} of the message's next delivery (1 + reaps),
+ *       so a worker can dead-letter a message that kills or stalls every worker taking it. Equal bytes share a
+ *       count. A consumer re-registers after each blocking move, so one that was reaped during a pause and
+ *       then takes a message is reaped again if it dies (only a death within that one round trip escapes).
  *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
  *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of {@code
  *       delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each exactly once (one Lua
