@@ -33,9 +33,11 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Fetching.</b> A virtual thread runs the fetch loop: reserve free slots from the worker, take at most
  *       that many messages, and no more bytes than the broker's fetch budget, into this consumer's processing
  *       list (script {@link BrokerScripts#FETCH}, or one {@code BLMOVE} on this consumer's own connection while
- *       the queue is empty), hand them over. After a blocking move the consumer re-registers itself ({@link
- *       BrokerScripts#CLAIMED}): a reaper may have unregistered it during a pause, and nothing would then ever
- *       return that message. The loop survives any {@link Throwable}: it reports it and starts over.
+ *       the queue is empty), hand them over. Before each blocking move the consumer refreshes its lease and
+ *       registration and waits for the reply, and the move waits at most a third of the lease: a reaper may
+ *       have unregistered it during a pause, and a message it then took would be in a list no reaper visits
+ *       (review F13); this way whatever the move takes is registered and leased. The loop survives any {@link
+ *       Throwable}: it reports it and starts over.
  *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the number of
  *       times a reaper returned it (the reaper counts in {@link QueueKeys#redeliveries()}), so a message that
  *       kills every worker taking it is recognised. Returns on a graceful close or after a lost reply do not
@@ -101,6 +103,9 @@ final class RedisConsumer implements Consumer {
     this.leaseMillis = bytes(Long.toString(broker.leaseTimeout().toMillis()));
     Duration poll = broker.config().redis().normalTasksPollPeriod();
     Duration cap = session.commandTimeout().dividedBy(2);
+    if (cap.compareTo(broker.heartbeatInterval()) > 0) {
+      cap = broker.heartbeatInterval(); // a blocking move ends well within the lease that preceded it (see fetch)
+    }
     this.blockSeconds = Math.max(0.01, (poll.compareTo(cap) > 0 ? cap : poll).toMillis() / 1000.0);
     this.settlements = new Settlements(broker, id, keys, processing);
     this.strays = new StrayCollector(session, keys, processing);
@@ -285,6 +290,10 @@ final class RedisConsumer implements Consumer {
         return batch;
       }
     }
+    // Re-register and refresh the lease before blocking: a reaper may have unregistered this consumer during a
+    // pause (GC, SIGSTOP), and a message the blocking move takes must never land in a list no reaper visits.
+    // The move ends within a third of the lease, so whatever it takes is in the list before the lease expires.
+    awaitReply(heartbeat(), session.commandTimeout());
     phase = BLOCKING;
     settlements.flushAcks(); // no fetch will carry them while this one blocks; see ack()
     RedisSession.BlockingConnection connection = blocking;

@@ -421,6 +421,19 @@ class RedisBrokerFaultsIT {
   }
 
   @Test
+  void aConsumerReapedWhileWaitingOnAnEmptyQueueRegistersAgainBeforeItWaitsAgain() throws Exception {
+    RedisBroker broker = broker(Duration.ofSeconds(60)); // heartbeats every 20 s: they do not interfere
+    consume(broker, new RecordingHandler(1));
+    String id = consumerId();
+    redis.await(redis.commands().del("{" + queue + "}:lease:" + id));
+    redis.await(redis.commands().srem("{" + queue + "}:consumers", bytes(id)));
+    // no message comes: the next blocking wait (a poll period later) must be preceded by a re-registration
+    await().atMost(Duration.ofSeconds(5)).until(() ->
+        redis.await(redis.commands().sismember("{" + queue + "}:consumers", bytes(id)))
+            && redis.await(redis.commands().exists("{" + queue + "}:lease:" + id)) == 1);
+  }
+
+  @Test
   void aMessageReturnedByTheReaperCountsItsDeliveries() throws Exception {
     byte[] message = task("poison", queue);
     for (int round = 1; round <= 2; round++) { // a consumer died holding it, twice
