@@ -62,8 +62,8 @@ import org.slf4j.LoggerFactory;
  *       in {@code {queue}:redeliveries} (SHA-1 of the message to count, kept a day after the last reap), which
  *       is the {@link io.machinery.spi.Delivery#deliveryCount()} of the message's next delivery (1 + reaps),
  *       so a worker can dead-letter a message that kills or stalls every worker taking it. Equal bytes share a
- *       count. A consumer re-registers after each blocking move, so one that was reaped during a pause and
- *       then takes a message is reaped again if it dies (only a death within that one round trip escapes).
+ *       count. A consumer re-registers before each blocking move (whose wait is shorter than what remains of
+ *       the lease), so one that was reaped during a pause and then takes a message is reaped again if it dies.
  *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
  *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of {@code
  *       delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each exactly once (one Lua
