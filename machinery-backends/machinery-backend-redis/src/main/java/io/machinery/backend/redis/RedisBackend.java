@@ -62,15 +62,15 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>Group completion is O(1) per member</b> on a single server, and stays right when Go workers complete
  *       some members. Go counts a group by reading the meta and every member's state on every member's
  *       completion (O(N) per member, O(N²) per chord; at 20,000 members about 10 min of blocked Redis per
- *       chord). A Java {@link #initGroup} also writes {@code {<group uuid>}:pending}, a set of the members not
- *       yet seen completed (plus a marker, so that an empty set still exists); {@link #groupCompleted} takes
- *       any member from it and reads its state: not completed, the answer is "no" after one GET; completed,
- *       the member leaves the set and the next is looked at ({@link BackendScripts#GROUP_PENDING}). The
- *       states stay the only truth (the set is a cache of "already seen completed"), so members completed by
- *       Go workers, which never touch the set, are found there too, and nothing on the wire changes: Go's keys
- *       and values are as before, and Go workers keep counting their way. A group without the set (sent by a
- *       Go client, or its set expired) is counted Go's way; on a cluster too (the meta names keys in other
- *       slots). A member that was once seen completed stays counted if it runs again (a redelivery).
+ *       chord). A Java {@link #initGroup} also writes {@code {<group uuid>}:pending}, a list of the members
+ *       not yet seen completed (plus a marker, so that it still exists when all are); {@link #groupCompleted}
+ *       reads the state of the member at its head: not completed, the answer is "no" after one GET; completed,
+ *       the member leaves the list and the next is looked at ({@link BackendScripts#GROUP_PENDING}). The
+ *       states stay the only truth (the list is a cache of "already seen completed"), so members completed by
+ *       Go workers, which never touch the list, are found there too, and nothing on the wire changes: Go's
+ *       keys and values are as before, and Go workers keep counting their way. A group without the list (sent
+ *       by a Go client, or its list expired) is counted Go's way; on a cluster too (the meta names keys in
+ *       other slots). A member that was once seen completed stays counted if it runs again (a redelivery).
  *   <li><b>Chords fire once, with Go workers too.</b> {@link #triggerChord} follows Go's redsync protocol
  *       exactly: {@code SET TriggerChordMutex <16 random bytes, base64> NX PX 8000}, up to 32 tries 50–250 ms
  *       apart, read-modify-write of the meta's {@code ChordTriggered} under the mutex, compare-and-delete
@@ -256,15 +256,15 @@ public final class RedisBackend implements Backend {
   public void initGroup(String groupUuid, List<String> taskUuids) {
     byte[] meta = WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()));
     CompletableFuture<String> set = commands.set(groupUuid, meta, SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
-    if (!session.isCluster()) { // the pending set (see the design notes), pipelined with the meta
+    if (!session.isCluster()) { // the pending list (see the design notes), pipelined with the meta
       String pending = pendingKey(groupUuid);
       byte[][] members = new byte[taskUuids.size() + 1][];
-      members[0] = new byte[0];
       for (int i = 0; i < taskUuids.size(); i++) {
-        members[i + 1] = bytes(taskUuids.get(i));
+        members[i] = bytes(taskUuids.get(i));
       }
+      members[taskUuids.size()] = new byte[0]; // the marker: the list outlives its last member
       CompletableFuture<Long> del = commands.del(pending).toCompletableFuture();
-      CompletableFuture<Long> add = commands.sadd(pending, members).toCompletableFuture();
+      CompletableFuture<Long> add = commands.rpush(pending, members).toCompletableFuture();
       CompletableFuture<Boolean> expire = commands.expire(pending, expireSeconds).toCompletableFuture();
       session.await(set);
       session.await(del);
@@ -307,7 +307,7 @@ public final class RedisBackend implements Backend {
   /** The most members one completion script confirms before it lets other clients in (about 15 ms of Redis). */
   private static final byte[] CONFIRM_PER_CALL = bytes("1000");
 
-  /** The set of a group's members not yet seen completed (see the design notes); Java's own key, not Go's. */
+  /** The list of a group's members not yet seen completed (see the design notes); Java's own key, not Go's. */
   static String pendingKey(String groupUuid) {
     return RedisKeys.tagged(groupUuid, "pending");
   }
