@@ -128,6 +128,14 @@ class RedisSessionIT {
       // a sender told that its task was not sent (it may retry): the command must not run later
       assertThatThrownBy(() -> session.await(session.commands().rpush("q", bytes("task"))))
           .isInstanceOf(MachineryException.class).hasMessageContaining("did not answer");
+      // while Redis is away the buffer is bounded: commands beyond it fail at once instead of filling the heap
+      List<CompletableFuture<Long>> buffered = new java.util.ArrayList<>();
+      for (int i = 0; i < RedisSession.REQUEST_QUEUE_SIZE + 100; i++) {
+        buffered.add(session.commands().incr("buffered").toCompletableFuture());
+      }
+      long refused = buffered.stream().filter(f -> f.isCompletedExceptionally()).count();
+      assertThat(refused).as("commands refused beyond the bound").isGreaterThanOrEqualTo(100);
+      buffered.forEach(f -> f.cancel(false)); // never sent: the test does not want them either
       server = OwnRedisServer.start(dir, port, args);
       org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
           .until(() -> "PONG".equals(session.await(session.commands().ping())));
