@@ -13,7 +13,7 @@ final class BrokerScripts {
 
   /**
    * Lua that turns an over-long message ({@code m}) into a bounded dead-letter envelope: the first {@link
-   * #PREVIEW_BYTES} bytes (bytes above 127 shown as {@code ?}, so the JSON is always valid), the length and the
+   * DeadLetter#PREVIEW_BYTES} bytes (bytes above 127 shown as {@code ?}, so the JSON is always valid), the length and the
    * SHA-1 of the whole. Expects {@code dl} (dead-letter list), {@code dlLimit}, {@code queue}, {@code consumer},
    * {@code at} and {@code reason} in scope.
    */
@@ -188,7 +188,7 @@ final class BrokerScripts {
       """;
 
   /**
-   * Moves due delayed tasks (score <= ARGV[1]) to the tail of the queue named by their RoutingKey (ARGV[3]
+   * Moves due delayed tasks (score {@code <=} ARGV[1]) to the tail of the queue named by their RoutingKey (ARGV[3]
    * when missing, empty or unreadable: a worker there dead-letters what is not a task), each exactly once, at
    * most ARGV[2] of them and no more once ARGV[4] bytes were moved. A message whose RoutingKey names a key
    * that is not a list (another application's key, a hash, {@code delayed_tasks} itself) goes to the default
@@ -222,7 +222,7 @@ final class BrokerScripts {
       """.formatted(ROUTING_KEY_OF), ScriptOutputType.MULTI);
 
   /**
-   * Cluster promotion, step 1 (one slot): moves due members (score <= ARGV[1]), at most ARGV[2] and no more
+   * Cluster promotion, step 1 (one slot): moves due members (score {@code <=} ARGV[1]), at most ARGV[2] and no more
    * than ARGV[3] bytes, from delayed_tasks into the claim set {@code {delayed_tasks}:claimed} scored with ARGV[4]
    * (the claim's deadline, Unix ns), so exactly one promoter takes each. The promoter then pushes each to its
    * queue and only then removes it from the claim set ({@link #UNCLAIM}); a promoter that dies in between

@@ -34,8 +34,9 @@ import org.jspecify.annotations.Nullable;
  * <p>{@code message} holds the raw bytes as text when they are valid UTF-8; otherwise {@code message_base64}
  * holds them in standard Base64 instead. A message longer than the broker's {@code maxMessageBytes} is not
  * kept whole (it would cost Redis memory and every reader a transfer of that size): the envelope holds its
- * first {@value #PREVIEW_BYTES} bytes as {@code message}, plus {@code message_bytes} (the full length) and
- * {@code message_sha1} (hex SHA-1 of the whole), enough to recognise it. Elements are appended at the tail
+ * first {@value #PREVIEW_BYTES} bytes as {@code message} (when the fetch script made the preview inside Redis,
+ * bytes above 127 show as {@code ?}), plus {@code message_bytes} (the full length) and {@code message_sha1}
+ * (hex SHA-1 of the whole), enough to recognise it. Elements are appended at the tail
  * (oldest first); the broker keeps the newest {@code deadLetterLimit} of each list (see {@link
  * RedisBroker.Builder#deadLetterLimit(int)}). Immutable.
  *
