@@ -326,6 +326,20 @@ class RedisBrokerFaultsIT {
     assertThat(runs).hasSizeGreaterThan(count / 5);
   }
 
+  @Test
+  void inGosLayoutTheRoutingKeyIsReadWithoutParsingTheRestOfTheMessage() {
+    String target = queue + "_q";
+    // valid up to the RoutingKey, then not JSON at all: cjson would fail and send it to the default queue
+    byte[] goLayout = bytes("{\"UUID\":\"task_1\",\"Name\":\"n\",\"RoutingKey\":\"" + target + "\",\"ETA\":nul");
+    redis.await(redis.commands().zadd(delayedKey, 1.0, goLayout));
+    List<Long> result = redis.await(BrokerScripts.PROMOTE.<List<Long>>run(redis.commands(),
+        new String[] {delayedKey, "{" + queue + "}:dead_letters"}, bytes("100"), bytes("200"), bytes(queue),
+        bytes("1000000"), bytes(Instant.now().toString()), bytes("100")));
+    assertThat(result.get(0)).isEqualTo(1L);
+    assertThat(redis.await(redis.commands().lrange(target, 0, -1))).containsExactly(goLayout);
+    assertThat(redis.await(redis.commands().llen(queue))).isZero();
+  }
+
   // -------------------------------------------------------------------------------------------------- F10
 
   @Test
