@@ -174,7 +174,11 @@ ensure_packages() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# redis (standalone, no persistence)
+# redis (standalone). Persistence as production would have it: an append-only file fsynced every second
+# (Redis also writes it out on SIGTERM), so `restart redis` keeps the data and restart tests prove durability.
+# An empty data directory starts as fast as no persistence did.
+
+REDIS_PERSISTENCE=(--appendonly yes --appendfsync everysec --save "")
 
 redis_pidfile() { printf '%s/redis/redis-%s.pid' "$RUN_DIR" "$1"; }
 
@@ -186,7 +190,7 @@ start_redis() {
   offset=$(log_size "$dir/redis-$REDIS_PORT.log")
   launch redis-server --port "$REDIS_PORT" --bind "$HOST" --daemonize yes --dir "$dir" \
     --pidfile "$(redis_pidfile "$REDIS_PORT")" --logfile "$dir/redis-$REDIS_PORT.log" \
-    --save "" --appendonly no \
+    "${REDIS_PERSISTENCE[@]}" \
     || die "redis-server did not launch; see $dir/redis-$REDIS_PORT.log and $RUN_DIR/launch.log"
   wait_port "$REDIS_PORT" "$(timeout_for 15)" redis "$dir/redis-$REDIS_PORT.log" "$offset"
   log "redis: up on $HOST:$REDIS_PORT in $(since "$t0")s"
@@ -204,7 +208,7 @@ stop_redis() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# redis-cluster (3 masters, no replicas, no persistence; bus ports 17000-17002)
+# redis-cluster (3 masters, no replicas, the same persistence as redis; bus ports 17000-17002)
 
 cluster_info_field() { redis-cli -h "$HOST" -p "$1" cluster info 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p"; }
 
@@ -235,7 +239,7 @@ start_redis_cluster() {
     launch redis-server --port "$p" --bind "$HOST" --daemonize yes --dir "$dir" \
       --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
       --pidfile "$(redis_pidfile "$p")" --logfile "$dir/redis-$p.log" \
-      --save "" --appendonly no \
+      "${REDIS_PERSISTENCE[@]}" \
       || die "redis-server (cluster node $p) did not launch; see $dir/redis-$p.log"
   done
   for p in "${CLUSTER_PORTS[@]}"; do
@@ -250,7 +254,7 @@ start_redis_cluster() {
   done
   # Nodes that came back with their nodes.conf only need a moment to agree again.
   if ! { $all_slots && wait_cluster_ok 10; }; then
-    # Fresh nodes, or a half-built cluster: wipe the (unpersisted) state and build it again.
+    # Fresh nodes, or a half-built cluster: wipe the state and build it again.
     for p in "${CLUSTER_PORTS[@]}"; do
       redis-cli -h "$HOST" -p "$p" flushall >/dev/null 2>&1 || true
       redis-cli -h "$HOST" -p "$p" cluster reset hard >/dev/null \

@@ -137,6 +137,38 @@ final class BackendScripts {
       """, ScriptOutputType.INTEGER);
 
   /**
+   * Group completion in O(1) per call, amortised (F19), for groups whose pending list {@code {group}:pending}
+   * exists (created by a Java {@code initGroup}: every member's UUID, then a marker {@code ""}, so that the
+   * list still exists when every member is confirmed). The list holds the members not yet seen completed.
+   * Each call reads the state of the member at its head: not SUCCESS/FAILURE, the group is not complete
+   * (stop: one GET); completed, the member leaves the list for good ({@code LPOP}) and the next one is looked
+   * at. Whoever completed a member (a Java worker, or a Go worker that knows nothing of the list) is
+   * irrelevant: states are the truth, the list only remembers which members were already seen completed. So
+   * every member is confirmed once per chord, not once per completion. (A list, not a set: a set emptied by
+   * removals keeps its large hash table for a while, and drawing a member then scans that table.) KEYS: the
+   * group key (meta), the pending list. ARGV: expiry seconds (refreshed, like the meta's), the most members
+   * to confirm in this call (so that a group mostly completed by Go workers never blocks Redis for long).
+   * Returns 1 complete, 0 not yet, 2 not known yet (the bound was reached: call again), -1 no pending list (a
+   * group from a Go client, or one that expired: count with {@link #GROUP_COMPLETED}). Errors when the meta
+   * or a state is missing, as Go does.
+   */
+  static final RedisScript GROUP_PENDING = RedisScript.of("group-pending", HELPERS + """
+      if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('machinery: Group not found: ' .. KEYS[1]) end
+      if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+      redis.call('EXPIRE', KEYS[2], ARGV[1])
+      for confirmed = 0, tonumber(ARGV[2]) do
+        local m = redis.call('LINDEX', KEYS[2], 0)
+        if not m or m == '' then return 1 end
+        local s = redis.call('GET', m)
+        if not s then return redis.error_reply('machinery: Task not found: ' .. m) end
+        local st = state(s)
+        if st ~= '"SUCCESS"' and st ~= '"FAILURE"' then return 0 end
+        redis.call('LPOP', KEYS[2])
+      end
+      return 2
+      """, ScriptOutputType.INTEGER);
+
+  /**
    * The raw states of the group's tasks in the meta's order (Go's GroupTaskStates) in one round trip. KEYS:
    * the group key. Single server only. Errors when the meta or a state is missing.
    */

@@ -1,5 +1,7 @@
 package io.machinery.backend.redis;
 
+import static io.machinery.client.redis.RedisArgs.bytes;
+
 import io.machinery.MalformedMessageException;
 import io.machinery.State;
 import io.machinery.TaskState;
@@ -187,7 +189,4 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
     return -1;
   }
 
-  private static byte[] bytes(String text) {
-    return text.getBytes(StandardCharsets.UTF_8);
-  }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,9 +12,12 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Base64;
+import java.util.HexFormat;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
@@ -28,24 +32,74 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>{@code message} holds the raw bytes as text when they are valid UTF-8; otherwise {@code message_base64}
- * holds them in standard Base64 instead. Elements are appended at the tail (oldest first) and never trimmed
- * by the broker. Immutable.
+ * holds them in standard Base64 instead. A message longer than the broker's {@code maxMessageBytes} is not
+ * kept whole (it would cost Redis memory and every reader a transfer of that size): the envelope holds its
+ * first {@value #PREVIEW_BYTES} bytes as {@code message} (when the fetch script made the preview inside Redis,
+ * bytes above 127 show as {@code ?}), plus {@code message_bytes} (the full length) and {@code message_sha1}
+ * (hex SHA-1 of the whole), enough to recognise it. Elements are appended at the tail
+ * (oldest first); the broker keeps the newest {@code deadLetterLimit} of each list (see {@link
+ * RedisBroker.Builder#deadLetterLimit(int)}). Immutable.
  *
  * @param queue the queue the message was taken from
  * @param reason why it was dead-lettered
  * @param consumer the consumer that dead-lettered it
  * @param at when it was dead-lettered
- * @param message the raw message, byte for byte
+ * @param message the raw message, byte for byte, or its first bytes when {@link #truncated()}
+ * @param size the length of the whole message in bytes
+ * @param sha1 the hex SHA-1 of the whole message when only a preview is kept, else empty
  */
-public record DeadLetter(String queue, String reason, String consumer, Instant at, byte[] message) {
-  private static final JsonFactory JSON = JsonFactory.builder().build();
+public record DeadLetter(String queue, String reason, String consumer, Instant at, byte[] message, long size,
+    String sha1) {
+  /** How much of an over-long message a dead letter keeps. */
+  public static final int PREVIEW_BYTES = 1024;
+  /** Envelopes of any size read back (Jackson's default stops strings at 20,000,000 characters). */
+  private static final JsonFactory JSON = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
+      .build();
 
   public DeadLetter {
     Objects.requireNonNull(queue, "queue");
     Objects.requireNonNull(reason, "reason");
     Objects.requireNonNull(consumer, "consumer");
     Objects.requireNonNull(at, "at");
+    Objects.requireNonNull(sha1, "sha1");
     message = message.clone();
+    if (size < message.length) {
+      throw new IllegalArgumentException("size " + size + " is less than the " + message.length + " bytes kept");
+    }
+  }
+
+  /** A dead letter that keeps the whole message. */
+  public DeadLetter(String queue, String reason, String consumer, Instant at, byte[] message) {
+    this(queue, reason, consumer, at, message, message.length, "");
+  }
+
+  /**
+   * The dead letter of {@code message}: whole when it has at most {@code maxWholeBytes} bytes, else its first
+   * {@link #PREVIEW_BYTES} bytes (cut at a UTF-8 character boundary), its size and its SHA-1.
+   */
+  static DeadLetter of(String queue, String reason, String consumer, Instant at, byte[] message, int maxWholeBytes) {
+    if (message.length <= maxWholeBytes) {
+      return new DeadLetter(queue, reason, consumer, at, message);
+    }
+    int cut = Math.min(PREVIEW_BYTES, message.length);
+    while (cut > 0 && cut < message.length && (message[cut] & 0xC0) == 0x80) {
+      cut--; // do not split a UTF-8 sequence: the preview stays text
+    }
+    return new DeadLetter(queue, reason, consumer, at, Arrays.copyOf(message, cut), message.length, sha1Hex(message));
+  }
+
+  /** Whether only the first bytes of the message are kept ({@link #sha1()} and {@link #size()} identify it). */
+  public boolean truncated() {
+    return !sha1.isEmpty();
+  }
+
+  static String sha1Hex(byte[] bytes) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(bytes));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every Java runtime has SHA-1", e);
+    }
   }
 
   @Override
@@ -68,6 +122,10 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
       } else {
         g.writeStringField("message_base64", Base64.getEncoder().encodeToString(message));
       }
+      if (truncated()) {
+        g.writeNumberField("message_bytes", size);
+        g.writeStringField("message_sha1", sha1);
+      }
       g.writeEndObject();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -84,6 +142,8 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
     String consumer = "";
     Instant at = Instant.EPOCH;
     byte[] message = null;
+    long size = -1;
+    String sha1 = "";
     try (JsonParser p = JSON.createParser(element)) {
       if (p.nextToken() != JsonToken.START_OBJECT) {
         throw new IOException("not an object");
@@ -98,6 +158,8 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
           case "at" -> at = Instant.parse(p.getValueAsString());
           case "message" -> message = p.getValueAsString("").getBytes(StandardCharsets.UTF_8);
           case "message_base64" -> message = Base64.getDecoder().decode(p.getValueAsString(""));
+          case "message_bytes" -> size = p.getValueAsLong(-1);
+          case "message_sha1" -> sha1 = p.getValueAsString("");
           default -> p.skipChildren();
         }
       }
@@ -107,7 +169,7 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
     if (reason == null || message == null) {
       return new DeadLetter(queue, "not a dead-letter envelope", "", Instant.EPOCH, element);
     }
-    return new DeadLetter(queue, reason, consumer, at, message);
+    return new DeadLetter(queue, reason, consumer, at, message, Math.max(size, message.length), sha1);
   }
 
   private static @Nullable String utf8(byte[] bytes) {
@@ -125,16 +187,16 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
   @Override
   public boolean equals(Object o) {
     return o instanceof DeadLetter d && queue.equals(d.queue) && reason.equals(d.reason) && consumer.equals(d.consumer)
-        && at.equals(d.at) && Arrays.equals(message, d.message);
+        && at.equals(d.at) && Arrays.equals(message, d.message) && size == d.size && sha1.equals(d.sha1);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(queue, reason, consumer, at, Arrays.hashCode(message));
+    return Objects.hash(queue, reason, consumer, at, Arrays.hashCode(message), size, sha1);
   }
 
   @Override
   public String toString() {
-    return "DeadLetter{" + queue + " at " + at + ": " + reason + " (" + message.length + " bytes)}";
+    return "DeadLetter{" + queue + " at " + at + ": " + reason + " (" + size + " bytes" + (truncated() ? ", preview only" : "") + ")}";
   }
 }

@@ -23,6 +23,14 @@ record QueueKeys(String queue) {
     return RedisKeys.tagged(queue, "consumers");
   }
 
+  /**
+   * How often each message of this queue was returned by a reaper (a hash: SHA-1 of the message to count), so a
+   * message that kills every worker that takes it is recognised; expires a day after the last reap.
+   */
+  String redeliveries() {
+    return RedisKeys.tagged(queue, "redeliveries");
+  }
+
   /** Dead letters of this queue: one JSON envelope per message ({@link DeadLetter}). */
   String deadLetters() {
     return RedisKeys.tagged(queue, "dead_letters");

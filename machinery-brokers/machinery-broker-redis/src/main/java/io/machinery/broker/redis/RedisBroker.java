@@ -1,35 +1,25 @@
 package io.machinery.broker.redis;
 
-import io.lettuce.core.Limit;
-import io.lettuce.core.Range;
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisArgs;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
 import io.machinery.spi.DeliveryHandler;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,8 +46,9 @@ import org.slf4j.LoggerFactory;
  *       list {@code {queue}:processing:<consumer-id>} (a Lua script running {@code LMOVE} up to the number of
  *       free execution slots the worker reserved, or one {@code BLMOVE} on a dedicated connection while the
  *       queue is empty). It stays there until the worker settles it: {@code ack} removes it ({@code LREM},
- *       sent asynchronously, batched while one batch is in flight); {@code requeue(0)} moves it to the tail of the queue; {@code
- *       requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it too);
+ *       sent asynchronously, batched while one batch is in flight); {@code requeue(0)} moves it to the tail of
+ *       the queue; {@code requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it
+ *       too); a requeue with a replacement puts the worker's replacement back instead, in the same script;
  *       {@code deadLetter} moves it, wrapped in a {@link DeadLetter} envelope, to {@code {queue}:dead_letters}.
  *       Each of these is one atomic script (on a cluster the delayed requeue is ZADD then LREM: a crash in
  *       between duplicates, never loses) and does nothing if the message is no longer in the processing list.
@@ -67,12 +58,29 @@ import org.slf4j.LoggerFactory;
  *       returns the processing lists of that queue's consumers whose lease expired to the <em>head</em> of the
  *       queue, in order. So a task taken by a worker that died (kill -9, lost host) runs again, once the lease
  *       has expired; a task may run twice, never zero times. A consumer that closes returns its unsettled
- *       tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed over.
+ *       tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed over. Each reap counts
+ *       in {@code {queue}:redeliveries} (SHA-1 of the message to count, kept a day after the last reap), which
+ *       is the {@link io.machinery.spi.Delivery#deliveryCount()} of the message's next delivery (1 + reaps),
+ *       so a worker can dead-letter a message that kills or stalls every worker taking it. Equal bytes share a
+ *       count. A consumer re-registers before each blocking move (whose wait is shorter than what remains of
+ *       the lease), so one that was reaped during a pause and then takes a message is reaped again if it dies.
  *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
  *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of {@code
  *       delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each exactly once (one Lua
- *       script; on a cluster, where the set and the queues live in different slots, each member is claimed by
- *       {@code ZREM} and then pushed).
+ *       script that finds the RoutingKey in Go's layout without parsing the message, moves a bounded number of
+ *       bytes per run, and dead-letters a message whose RoutingKey names a key that is not a list). On a
+ *       cluster, where the set and the queues live in different slots, members are moved into a claim set in
+ *       the set's slot, pushed, and only then dropped from the claim set; claims older than a lease go back
+ *       (duplicates, never losses).
+ *   <li><b>Maintenance threads.</b> Heartbeats, settlement retries, the reaper and the promotion run on two
+ *       platform threads of the broker (one never blocks: heartbeats; one waits for Redis: reaper, promotion,
+ *       sweeps), so CPU-bound tasks on virtual threads cannot starve them and get a live worker reaped. Both
+ *       survive any {@link Throwable} (logged at ERROR, reported to each consumer's {@link
+ *       DeliveryHandler#brokerError}).
+ *   <li><b>Bounded memory.</b> A fetch takes at most {@link Builder#fetchByteBudget(long)} bytes (plus one
+ *       message); a message over {@link Config#maxMessageBytes()} never leaves Redis: the fetch script
+ *       dead-letters it as a preview with its size and SHA-1. Each dead-letter list keeps its newest {@link
+ *       Builder#deadLetterLimit(int)} envelopes.
  *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker (Lettuce
  *       pipelines concurrent callers); each consumer adds one connection for its blocking {@code BLMOVE}.
  *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When Redis is
@@ -93,29 +101,41 @@ public final class RedisBroker implements Broker {
   public static final Duration DEFAULT_LEASE_TIMEOUT = Duration.ofSeconds(15);
   /** The most messages one fetch takes (it never takes more than the worker has free slots). */
   public static final int DEFAULT_FETCH_BATCH_SIZE = 100;
+  /** The most bytes one fetch takes, unless its first message alone is larger. */
+  public static final long DEFAULT_FETCH_BYTE_BUDGET = 4L << 20;
+  /** How many envelopes each dead-letter list keeps (the newest). */
+  public static final int DEFAULT_DEAD_LETTER_LIMIT = 10_000;
   /** At most this many due delayed tasks are moved per script run. */
   static final int PROMOTE_BATCH = 200;
+  /** At most about this many bytes of due delayed tasks are moved per script run (Redis is busy meanwhile). */
+  static final long PROMOTE_BYTES = 4L << 20;
+  /** How long a reaper's delivery counts are kept after its last reap of a queue. */
+  static final Duration REDELIVERY_RETENTION = Duration.ofDays(1);
 
   private final Config config;
   private final Clock clock;
   private final RedisSession session;
+  private final boolean ownsSession;
   private final Duration leaseTimeout;
   private final int fetchBatchSize;
+  private final long fetchByteBudget;
+  private final int deadLetterLimit;
   private final String delayedKey;
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  private final ReentrantLock maintenanceLock = new ReentrantLock();
-  private final Condition maintenanceWakeup = maintenanceLock.newCondition();
-  private @Nullable Thread maintenance;
-  private boolean promoteFailing;
+  private final Maintenance maintenance;
 
   private RedisBroker(Builder b) {
     this.config = b.config;
     this.clock = b.clock;
     this.leaseTimeout = b.leaseTimeout;
     this.fetchBatchSize = b.fetchBatchSize;
+    this.fetchByteBudget = b.fetchByteBudget;
+    this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
-    this.session = RedisSession.open(b.url != null ? b.url : config.broker(), config);
+    this.ownsSession = b.session == null;
+    this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : config.broker(), config);
+    this.maintenance = new Maintenance(this, consumers);
   }
 
   /** A broker for {@link Config#broker()} with the defaults. */
@@ -174,7 +194,7 @@ public final class RedisBroker implements Broker {
       consumers.remove(consumer);
       throw e;
     }
-    startMaintenance();
+    maintenance.start();
     return consumer;
   }
 
@@ -223,153 +243,6 @@ public final class RedisBroker implements Broker {
     return out;
   }
 
-  // ----------------------------------------------------------------------------------------- maintenance
-
-  private void startMaintenance() {
-    maintenanceLock.lock();
-    try {
-      if (maintenance == null && !closed.get()) {
-        maintenance = Thread.ofVirtual().name("machinery-redis-maintenance").start(this::maintenanceLoop);
-      }
-    } finally {
-      maintenanceLock.unlock();
-    }
-  }
-
-  /**
-   * One loop per broker: consumers' heartbeats (sent asynchronously, never waiting on the rest), the reaper
-   * for each consumed queue, retries of failed settlements, and the delayed-task promotion.
-   */
-  private void maintenanceLoop() {
-    long tick = Math.min(config.redis().delayedTasksPollPeriod().toNanos(), heartbeatInterval().toNanos());
-    long promoteEvery = config.redis().delayedTasksPollPeriod().toNanos();
-    long reapEvery = reapInterval().toNanos();
-    long nextPromote = System.nanoTime();
-    long nextReap = System.nanoTime() + reapEvery;
-    while (!closed.get()) {
-      long now = System.nanoTime();
-      for (RedisConsumer consumer : consumers) {
-        consumer.maintain(now);
-      }
-      if (now - nextReap >= 0) {
-        nextReap = now + reapEvery;
-        reapDeadConsumers();
-      }
-      if (now - nextPromote >= 0) {
-        nextPromote = now + promoteEvery;
-        promoteDueTasks();
-      }
-      maintenanceLock.lock();
-      try {
-        if (closed.get()) {
-          return;
-        }
-        maintenanceWakeup.awaitNanos(tick);
-      } catch (InterruptedException e) {
-        return;
-      } finally {
-        maintenanceLock.unlock();
-      }
-    }
-  }
-
-  /** For each consumed queue: return the tasks of consumers whose lease expired to the head of the queue. */
-  private void reapDeadConsumers() {
-    Map<String, Set<String>> ownIdsByQueue = new HashMap<>();
-    for (RedisConsumer consumer : consumers) {
-      if (!consumer.isClosed()) {
-        ownIdsByQueue.computeIfAbsent(consumer.keys().queue(), q -> new HashSet<>()).add(consumer.id());
-      }
-    }
-    RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
-    for (Map.Entry<String, Set<String>> entry : ownIdsByQueue.entrySet()) {
-      QueueKeys keys = new QueueKeys(entry.getKey());
-      try {
-        Set<byte[]> members = session.await(commands.smembers(keys.consumers()));
-        List<String> others = new ArrayList<>();
-        List<CompletableFuture<Long>> releases = new ArrayList<>();
-        for (byte[] member : members) {
-          String id = new String(member, StandardCharsets.UTF_8);
-          if (entry.getValue().contains(id)) {
-            continue;
-          }
-          others.add(id);
-          releases.add(BrokerScripts.RELEASE.run(commands,
-              new String[] {keys.lease(id), keys.processing(id), keys.queue(), keys.consumers()}, member, bytes("0")));
-        }
-        for (int i = 0; i < releases.size(); i++) {
-          long moved = session.await(releases.get(i));
-          if (moved > 0) {
-            log.warn("Returned {} unacknowledged tasks of consumer {} (its lease expired) to the head of queue {}",
-                moved, others.get(i), keys.queue());
-          }
-        }
-      } catch (RuntimeException e) {
-        log.debug("Reaping queue {} failed: {}", keys.queue(), e.toString());
-      }
-    }
-  }
-
-  /** Moves due delayed tasks to their queues; bounded per run so heartbeats are never starved. */
-  private void promoteDueTasks() {
-    try {
-      for (int round = 0; round < 10; round++) {
-        long now = nanos(clock.instant());
-        int moved = session.isCluster() ? promoteClustered(now) : promoteScripted(now);
-        if (moved < PROMOTE_BATCH) {
-          break;
-        }
-      }
-      if (promoteFailing) {
-        promoteFailing = false;
-        log.info("Moving delayed tasks from {} works again", delayedKey);
-      }
-    } catch (RuntimeException e) {
-      if (!promoteFailing) {
-        promoteFailing = true;
-        log.warn("Moving delayed tasks from {} failed (will retry every {}): {}", delayedKey,
-            config.redis().delayedTasksPollPeriod(), e.getMessage());
-      }
-    }
-  }
-
-  private int promoteScripted(long nowNanos) {
-    Long moved = session.await(BrokerScripts.PROMOTE.run(session.commands(), new String[] {delayedKey},
-        bytes(Long.toString(nowNanos)), bytes(Integer.toString(PROMOTE_BATCH)), bytes(config.defaultQueue())));
-    return moved.intValue();
-  }
-
-  /** Claim each due member with ZREM (only one claimer wins), then push it to its queue. */
-  private int promoteClustered(long nowNanos) {
-    RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
-    List<byte[]> due = session.await(commands.zrangebyscore(delayedKey,
-        Range.from(Range.Boundary.unbounded(), Range.Boundary.including(nowNanos)), Limit.create(0, PROMOTE_BATCH)));
-    List<CompletableFuture<Long>> claims = new ArrayList<>(due.size());
-    for (byte[] member : due) {
-      claims.add(commands.zrem(delayedKey, member).toCompletableFuture());
-    }
-    List<CompletableFuture<Long>> pushes = new ArrayList<>(due.size());
-    for (int i = 0; i < due.size(); i++) {
-      if (session.await(claims.get(i)) == 1L) {
-        pushes.add(commands.rpush(routingKeyOf(due.get(i)), due.get(i)).toCompletableFuture());
-      }
-    }
-    for (CompletableFuture<Long> push : pushes) {
-      session.await(push);
-    }
-    return due.size();
-  }
-
-  /** The queue a promoted message goes to: its RoutingKey, else the default queue (whose worker dead-letters junk). */
-  private String routingKeyOf(byte[] message) {
-    try {
-      String key = WireCodec.decodeSignature(message).routingKey();
-      return key.isEmpty() ? config.defaultQueue() : key;
-    } catch (MalformedMessageException e) {
-      return config.defaultQueue();
-    }
-  }
-
   // ------------------------------------------------------------------------------------------- internals
 
   RedisSession session() { return session; }
@@ -377,6 +250,8 @@ public final class RedisBroker implements Broker {
   Clock clock() { return clock; }
   Duration leaseTimeout() { return leaseTimeout; }
   int fetchBatchSize() { return fetchBatchSize; }
+  long fetchByteBudget() { return fetchByteBudget; }
+  int deadLetterLimit() { return deadLetterLimit; }
   String delayedKey() { return delayedKey; }
 
   Duration heartbeatInterval() {
@@ -389,17 +264,17 @@ public final class RedisBroker implements Broker {
     return reap.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : reap;
   }
 
-  private Duration reapInterval() {
+  Duration reapInterval() {
     Duration half = leaseTimeout.dividedBy(2);
     return half.compareTo(Duration.ofMillis(100)) < 0 ? Duration.ofMillis(100) : half;
   }
 
   static long nanos(Instant instant) {
-    return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
+    return RedisArgs.unixNanos(instant);
   }
 
   static byte[] bytes(String text) {
-    return text.getBytes(StandardCharsets.UTF_8);
+    return RedisArgs.bytes(text);
   }
 
   private void checkOpen() {
@@ -408,7 +283,11 @@ public final class RedisBroker implements Broker {
     }
   }
 
-  /** Closes every consumer (their unsettled tasks go back to their queues), then the connections. Idempotent. */
+  /**
+   * Closes every consumer (their unsettled tasks go back to their queues), stops the maintenance threads, then
+   * closes the connections (unless the session was {@linkplain Builder#session(RedisSession) passed in}: its
+   * owner closes it). Idempotent.
+   */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
@@ -417,22 +296,10 @@ public final class RedisBroker implements Broker {
     for (RedisConsumer consumer : consumers) {
       consumer.close();
     }
-    Thread m;
-    maintenanceLock.lock();
-    try {
-      m = maintenance;
-      maintenanceWakeup.signalAll();
-    } finally {
-      maintenanceLock.unlock();
+    maintenance.close();
+    if (ownsSession) {
+      session.close();
     }
-    if (m != null) {
-      try {
-        m.join(session.commandTimeout().plusSeconds(5));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-    session.close();
   }
 
   @Override
@@ -446,7 +313,10 @@ public final class RedisBroker implements Broker {
     private Clock clock = Clock.systemUTC();
     private Duration leaseTimeout = DEFAULT_LEASE_TIMEOUT;
     private int fetchBatchSize = DEFAULT_FETCH_BATCH_SIZE;
+    private long fetchByteBudget = DEFAULT_FETCH_BYTE_BUDGET;
+    private int deadLetterLimit = DEFAULT_DEAD_LETTER_LIMIT;
     private @Nullable String url;
+    private @Nullable RedisSession session;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -477,6 +347,40 @@ public final class RedisBroker implements Broker {
         throw new IllegalArgumentException("fetchBatchSize must be 1..10000, was " + value);
       }
       fetchBatchSize = value;
+      return this;
+    }
+
+    /**
+     * The most bytes one fetch takes from a queue, at least 1 KiB (default {@value #DEFAULT_FETCH_BYTE_BUDGET});
+     * the first message is always taken, so a reply is at most this plus one message.
+     */
+    public Builder fetchByteBudget(long value) {
+      if (value < 1024) {
+        throw new IllegalArgumentException("fetchByteBudget must be at least 1024, was " + value);
+      }
+      fetchByteBudget = value;
+      return this;
+    }
+
+    /**
+     * How many envelopes each dead-letter list keeps, the newest (default {@value #DEFAULT_DEAD_LETTER_LIMIT}):
+     * older ones are dropped as new ones arrive, so a flood of bad messages cannot fill Redis.
+     */
+    public Builder deadLetterLimit(int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("deadLetterLimit must be at least 1, was " + value);
+      }
+      deadLetterLimit = value;
+      return this;
+    }
+
+    /**
+     * Uses {@code value} instead of opening a session of its own (so a broker, a backend and a lock can share
+     * one Lettuce client and its threads); the caller owns it and closes it after the broker. Its settings
+     * (timeouts) then come from whoever opened it; {@link #url} is ignored.
+     */
+    public Builder session(RedisSession value) {
+      session = Objects.requireNonNull(value, "session");
       return this;
     }
 

@@ -8,50 +8,47 @@ import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.spi.Consumer;
 import io.machinery.spi.DeliveryHandler;
-import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One consumption of one queue.
+ * One consumption of one queue: the fetch loop and the consumer's lifecycle. Settling is {@link Settlements},
+ * the recovery from lost fetch replies is {@link StrayCollector}. (About 500 lines, much of it notes: the fetch
+ * loop, its stop handshake and the blocking connection share {@link #phase}, {@link #fetching} and {@link
+ * #blocking}, and are only correct read together.)
  *
  * <p>Design notes.
  *
  * <ul>
  *   <li><b>Fetching.</b> A virtual thread runs the fetch loop: reserve free slots from the worker, take at most
- *       that many messages into this consumer's processing list (script {@link BrokerScripts#FETCH}, or one
- *       {@code BLMOVE} on this consumer's own connection while the queue is empty), hand them over.
+ *       that many messages, and no more bytes than the broker's fetch budget, into this consumer's processing
+ *       list (script {@link BrokerScripts#FETCH}, or one {@code BLMOVE} on this consumer's own connection while
+ *       the queue is empty), hand them over. Before each blocking move the consumer refreshes its lease and
+ *       registration and waits for the reply, and the move waits at most a third of the lease: a reaper may
+ *       have unregistered it during a pause, and a message it then took would be in a list no reaper visits
+ *       (review F13); this way whatever the move takes is registered and leased. The loop survives any {@link
+ *       Throwable}: it reports it and starts over.
+ *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the number of
+ *       times a reaper returned it (the reaper counts in {@link QueueKeys#redeliveries()}), so a message that
+ *       kills every worker taking it is recognised. Returns on a graceful close or after a lost reply do not
+ *       count: the message did not run.
  *   <li><b>Stopping</b> is a Dekker handshake between {@link #fetching} and {@link #phase}: the loop is
  *       interrupted only while it waits in {@link DeliveryHandler#reserve}, never while a Redis command is in
  *       flight, and a {@code BLMOVE} is cut short with {@code CLIENT UNBLOCK}, so no reply is dropped; messages
  *       fetched after the stop go back to the head of the queue.
- *   <li><b>Lost replies.</b> When a fetch's reply is lost (timeout, dropped connection) the command may still
- *       have run: before the next fetch the processing list is compared with the messages handed over and not
- *       yet confirmed settled, and the strays go back to the head of the queue ({@link #returnStrays}). As
- *       Lettuce may also send a lost command again after reconnecting, the blocking connection is replaced and
- *       the maintenance thread sweeps the list as well ({@link #sweepStrays}).
- *   <li><b>Settling</b> is asynchronous: acknowledgements ride on the next fetch (or leave in batches when no
- *       fetch is coming, see {@link #ack}); the broker's maintenance thread calls {@link #maintain} for
- *       heartbeats and to resend settlements that failed.
+ *   <li><b>Maintenance</b> runs on the broker's platform threads, never on a virtual thread that CPU-bound
+ *       tasks could starve: {@link #maintainFast} (heartbeat, acknowledgements no fetch carries, retries of
+ *       failed settlements; never blocks) and {@link #maintainSlow} (the stray sweep, which waits for Redis).
  * </ul>
  */
 final class RedisConsumer implements Consumer {
@@ -62,7 +59,6 @@ final class RedisConsumer implements Consumer {
   private static final int BLOCKING = 3;
   private static final long MAX_BACKOFF_MILLIS = 5_000;
   private static final Duration REPLY_MARGIN = Duration.ofSeconds(1);
-  private static final int MAX_ACK_BATCH = 256;
   private static final long UNBLOCK_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
 
   private final RedisBroker broker;
@@ -77,11 +73,8 @@ final class RedisConsumer implements Consumer {
   private final DeliveryHandler handler;
   private final byte[] leaseMillis;
   private final double blockSeconds;
-  private final ConcurrentLinkedQueue<Retry> retries = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<byte[]> acks = new ConcurrentLinkedQueue<>();
-  /** Messages handed to the worker whose settlement Redis has not yet confirmed, with their multiplicity. */
-  private final ConcurrentHashMap<ByteBuffer, Integer> unsettled = new ConcurrentHashMap<>();
-  private final AtomicBoolean ackInFlight = new AtomicBoolean();
+  private final Settlements settlements;
+  private final StrayCollector strays;
   private final CountDownLatch stopSignal = new CountDownLatch(1);
   private final CountDownLatch loopEnded = new CountDownLatch(1);
   private final AtomicBoolean stopRequested = new AtomicBoolean();
@@ -90,14 +83,11 @@ final class RedisConsumer implements Consumer {
   private volatile int phase = IDLE;
   private @Nullable Thread loop;
   private volatile RedisSession.@Nullable BlockingConnection blocking;
-  private long nextHeartbeat;
-  private long nextSweep;
-  /** Stray messages of the last sweep (maintenance thread only). */
-  private Set<ByteBuffer> suspects = Set.of();
+  /** Set when the fetch loop crashed: what a lost reply may have moved is returned by the next run. */
+  private boolean replyLostAfterCrash;
+  private volatile long nextHeartbeat;
+  private volatile long nextSweep;
   private volatile boolean heartbeatFailing;
-
-  /** A settlement to send again after a failure, and the messages it settles. */
-  private record Retry(String what, Supplier<CompletableFuture<?>> operation, List<byte[]> messages) {}
 
   RedisConsumer(RedisBroker broker, String tag, String id, QueueKeys keys, DeliveryHandler handler) {
     this.broker = broker;
@@ -113,12 +103,18 @@ final class RedisConsumer implements Consumer {
     this.leaseMillis = bytes(Long.toString(broker.leaseTimeout().toMillis()));
     Duration poll = broker.config().redis().normalTasksPollPeriod();
     Duration cap = session.commandTimeout().dividedBy(2);
+    if (cap.compareTo(broker.heartbeatInterval()) > 0) {
+      cap = broker.heartbeatInterval(); // a blocking move ends well within the lease that preceded it (see fetch)
+    }
     this.blockSeconds = Math.max(0.01, (poll.compareTo(cap) > 0 ? cap : poll).toMillis() / 1000.0);
+    this.settlements = new Settlements(broker, id, keys, processing);
+    this.strays = new StrayCollector(session, keys, processing);
   }
 
   String id() { return id; }
   QueueKeys keys() { return keys; }
   boolean isClosed() { return closed.get(); }
+  DeliveryHandler handler() { return handler; }
 
   /** Registers the lease (so nothing is ever in a processing list without one), then starts fetching. */
   void start() {
@@ -140,10 +136,11 @@ final class RedisConsumer implements Consumer {
       while (fetching) {
         try {
           fetchUntilStopped();
-        } catch (RuntimeException e) {
-          // A bug or an unexpected reply must not end consumption silently: report it and start over.
+        } catch (Throwable e) {
+          // A bug, an unexpected reply or an OutOfMemoryError must not end consumption silently: report it
+          // and start over (what the failed step may have moved is returned by returnStrays()).
           log.error("Redis consumer {}: fetch loop failed; restarting it", id, e);
-          handler.brokerError(e);
+          report(e);
           replyLostAfterCrash = true;
           awaitStop(1000);
         }
@@ -154,8 +151,13 @@ final class RedisConsumer implements Consumer {
     }
   }
 
-  /** Set when the fetch loop crashed: what a lost reply may have moved is returned by the next run. */
-  private boolean replyLostAfterCrash;
+  private void report(Throwable e) {
+    try {
+      handler.brokerError(e);
+    } catch (Throwable ignored) {
+      // the worker's error handler failing must not end the loop that reports to it
+    }
+  }
 
   private void fetchUntilStopped() {
     long backoff = 0;
@@ -165,14 +167,18 @@ final class RedisConsumer implements Consumer {
     while (fetching) {
       if (replyLost) {
         try {
-          returnStrays();
+          long returned = strays.returnStrays(settlements.unsettledSnapshot());
+          if (returned > 0) {
+            log.info("Consumer {}: returned {} messages whose fetch reply was lost to the head of queue {}", id,
+                returned, keys.queue());
+          }
           replyLost = false;
         } catch (RuntimeException e) {
           if (!fetching) {
             break;
           }
-          handler.brokerError(e);
-          backoff = backoff == 0 ? 100 : Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+          report(e);
+          backoff = nextBackoff(backoff);
           awaitStop(backoff);
           continue;
         }
@@ -194,9 +200,9 @@ final class RedisConsumer implements Consumer {
         handler.release(reserved);
         break;
       }
-      List<byte[]> messages;
+      Fetched fetched;
       try {
-        messages = fetch(reserved, queueWasEmpty);
+        fetched = fetch(reserved, queueWasEmpty);
         backoff = 0;
       } catch (RuntimeException e) {
         handler.release(reserved);
@@ -205,12 +211,13 @@ final class RedisConsumer implements Consumer {
         if (!fetching) {
           break;
         }
-        handler.brokerError(e);
-        backoff = backoff == 0 ? 100 : Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+        report(e);
+        backoff = nextBackoff(backoff);
         awaitStop(backoff);
         continue;
       }
-      queueWasEmpty = messages.isEmpty();
+      List<byte[]> messages = fetched.messages();
+      queueWasEmpty = messages.isEmpty() && !fetched.more();
       if (!fetching) {
         returnToHead(messages);
         handler.release(reserved);
@@ -218,9 +225,16 @@ final class RedisConsumer implements Consumer {
       }
       int handedOver = 0;
       try {
-        for (byte[] message : messages) {
-          unsettled.merge(ByteBuffer.wrap(message), 1, Integer::sum);
-          handler.handle(new RedisDelivery(this, message));
+        for (int i = 0; i < messages.size(); i++) {
+          byte[] message = messages.get(i);
+          settlements.handedOver(message);
+          try {
+            handler.handle(new RedisDelivery(this, message, fetched.count(i)));
+          } catch (Throwable e) {
+            // not handed over (as far as anyone can tell): let returnStrays() put it back, with the rest
+            settlements.confirmed(List.of(message));
+            throw e;
+          }
           handedOver++;
         }
       } finally {
@@ -229,48 +243,97 @@ final class RedisConsumer implements Consumer {
     }
   }
 
+  private static long nextBackoff(long backoff) {
+    return backoff == 0 ? 100 : Math.min(MAX_BACKOFF_MILLIS, backoff * 2);
+  }
+
+  /**
+   * Messages taken by one fetch, with their delivery counts (empty: all 1), and whether a bound ended it (the
+   * queue may hold more even when nothing was taken: it was all dead-lettered for size).
+   */
+  private record Fetched(List<byte[]> messages, int[] counts, boolean more) {
+    int count(int i) {
+      return counts.length > i ? counts[i] : 1;
+    }
+  }
+
   /**
    * Up to {@code max} messages: the fetch script, or (when the queue was empty last time, or is now) one
    * blocking move that waits up to the poll period.
    */
-  private List<byte[]> fetch(int max, boolean queueWasEmpty) {
+  private Fetched fetch(int max, boolean queueWasEmpty) {
     if (!queueWasEmpty) {
-      List<byte[]> carried = pollAcks();
-      byte[][] args = new byte[3 + carried.size()][];
+      List<byte[]> carried = settlements.pollAcks();
+      byte[][] args = new byte[7 + carried.size()][];
       args[0] = bytes(Integer.toString(max));
       args[1] = idBytes;
       args[2] = leaseMillis;
+      args[3] = bytes(Long.toString(broker.fetchByteBudget()));
+      args[4] = bytes(Integer.toString(broker.config().maxMessageBytes()));
+      args[5] = bytes(broker.clock().instant().toString());
+      args[6] = bytes(Integer.toString(broker.deadLetterLimit()));
       for (int i = 0; i < carried.size(); i++) {
-        args[3 + i] = carried.get(i);
+        args[7 + i] = carried.get(i);
       }
-      List<byte[]> batch;
+      List<byte[]> reply;
       try {
-        batch = awaitReply(BrokerScripts.FETCH.run(commands,
-            new String[] {keys.queue(), processing, lease, keys.consumers()}, args), session.commandTimeout());
+        reply = awaitReply(BrokerScripts.FETCH.run(commands, new String[] {keys.queue(), processing, lease,
+            keys.consumers(), keys.deadLetters(), keys.redeliveries()}, args), session.commandTimeout());
       } catch (RuntimeException e) {
-        acks.addAll(carried); // sent again with the next fetch (removing twice removes nothing more)
+        settlements.carryAgain(carried);
         throw e;
       }
-      confirmed(carried);
-      if (!batch.isEmpty() || !fetching) {
+      settlements.confirmed(carried);
+      Fetched batch = new Fetched(reply.subList(2, reply.size()), counts(reply.get(0)),
+          reply.get(1).length == 1 && reply.get(1)[0] == '1');
+      if (!batch.messages().isEmpty() || batch.more() || !fetching) {
         return batch;
       }
     }
+    // Re-register and refresh the lease before blocking: a reaper may have unregistered this consumer during a
+    // pause (GC, SIGSTOP), and a message the blocking move takes must never land in a list no reaper visits.
+    // The move ends within a third of the lease, so whatever it takes is in the list before the lease expires.
+    awaitReply(heartbeat(), session.commandTimeout());
     phase = BLOCKING;
-    flushAcks(); // no fetch will carry them while this one blocks; see ack()
+    settlements.flushAcks(); // no fetch will carry them while this one blocks; see ack()
     RedisSession.BlockingConnection connection = blocking;
     if (connection == null) {
       connection = session.openBlocking();
       blocking = connection;
     }
+    byte[] one;
     try {
-      byte[] one = awaitReply(connection.block(keys.queue(),
+      one = awaitReply(connection.block(keys.queue(),
               c -> c.blmove(keys.queue(), processing, LMoveArgs.Builder.leftRight(), blockSeconds)),
           session.commandTimeout().plusMillis((long) (blockSeconds * 1000)));
-      return one == null ? List.of() : List.of(one);
     } finally {
       phase = FETCHING;
     }
+    if (one == null) {
+      return new Fetched(List.of(), new int[0], false);
+    }
+    long reaped;
+    try {
+      reaped = awaitReply(BrokerScripts.CLAIMED.run(commands, new String[] {lease, keys.consumers(),
+          keys.redeliveries()}, idBytes, leaseMillis, bytes(DeadLetter.sha1Hex(one))), session.commandTimeout());
+    } catch (RuntimeException e) {
+      // the message is ours (in our processing list): hand it over; the heartbeat re-registers us
+      log.debug("Consumer {}: re-registering after a blocking move failed: {}", id, e.toString());
+      reaped = 0;
+    }
+    return new Fetched(List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1}, false);
+  }
+
+  private static int[] counts(byte[] text) {
+    if (text.length == 0) {
+      return new int[0];
+    }
+    String[] parts = new String(text, StandardCharsets.US_ASCII).split(",");
+    int[] counts = new int[parts.length];
+    for (int i = 0; i < parts.length; i++) {
+      counts[i] = Integer.parseInt(parts[i]);
+    }
+    return counts;
   }
 
   private void dropBlockingConnection() {
@@ -281,7 +344,10 @@ final class RedisConsumer implements Consumer {
     }
   }
 
-  /** Waits for a reply without giving up on an interrupt (the reply may carry messages that are ours now). */
+  /**
+   * Waits for a reply without giving up on an interrupt (the reply may carry messages that are ours now). On
+   * a timeout the command is cancelled, so that Lettuce never sends it after a reconnect.
+   */
   private <T> T awaitReply(CompletableFuture<T> reply, Duration timeout) {
     boolean interrupted = false;
     long deadline = System.nanoTime() + timeout.plus(REPLY_MARGIN).toNanos();
@@ -294,6 +360,7 @@ final class RedisConsumer implements Consumer {
         } catch (ExecutionException e) {
           throw session.failure(e.getCause() == null ? e : e.getCause());
         } catch (TimeoutException e) {
+          reply.cancel(false);
           throw new MachineryException("Redis at " + session.address() + " did not answer within " + timeout, e);
         }
       }
@@ -312,75 +379,13 @@ final class RedisConsumer implements Consumer {
     }
   }
 
-  /**
-   * After a fetch whose reply was lost (timeout, dropped connection), the command may still have moved
-   * messages into the processing list: every message there that was not handed to the worker (or whose
-   * settlement is not confirmed) goes back to the head of the queue, in order. The snapshot of the unsettled
-   * ones is taken before the list is read, so a settlement racing with this never makes a message look stray.
-   */
-  private void returnStrays() {
-    List<byte[]> strays = strays(awaitReply(commands.lrange(processing, 0, -1).toCompletableFuture(),
-        session.commandTimeout()), new HashMap<>(unsettled));
-    if (!strays.isEmpty()) {
-      Long returned = awaitReply(BrokerScripts.RETURN_TO_HEAD.run(commands, new String[] {processing, keys.queue()},
-          strays.toArray(new byte[0][])), session.commandTimeout());
-      log.info("Consumer {}: returned {} messages whose fetch reply was lost to the head of queue {}", id, returned,
-          keys.queue());
-    }
-  }
-
-  /** The listed messages that are not among the known unsettled ones (counted as a multiset), in list order. */
-  private static List<byte[]> strays(List<byte[]> listed, Map<ByteBuffer, Integer> known) {
-    List<byte[]> strays = new ArrayList<>();
-    for (byte[] message : listed) {
-      ByteBuffer key = ByteBuffer.wrap(message);
-      Integer count = known.get(key);
-      if (count == null) {
-        strays.add(message);
-      } else if (count == 1) {
-        known.remove(key);
-      } else {
-        known.put(key, count - 1);
-      }
-    }
-    return strays;
-  }
-
-  /**
-   * The slow safety net behind {@link #returnStrays}: a lost reply's command can also run later (Lettuce
-   * sends it again after reconnecting). Every sweep lists the processing list; a message that is stray in two
-   * sweeps in a row (a fetch reply takes far less than a sweep interval) goes back to the head of the queue.
-   */
-  private void sweepStrays() {
-    Map<ByteBuffer, Integer> known = new HashMap<>(unsettled); // before the list is read
-    List<byte[]> now = strays(session.await(commands.lrange(processing, 0, -1)), known);
-    List<byte[]> lost = new ArrayList<>();
-    Set<ByteBuffer> next = new HashSet<>();
-    for (byte[] message : now) {
-      ByteBuffer key = ByteBuffer.wrap(message);
-      if (suspects.contains(key)) {
-        lost.add(message);
-      } else {
-        next.add(key);
-      }
-    }
-    suspects = next;
-    if (!lost.isEmpty()) {
-      long returned = session.await(BrokerScripts.RETURN_TO_HEAD.run(commands, new String[] {processing, keys.queue()},
-          lost.toArray(new byte[0][])));
-      log.warn("Consumer {}: returned {} messages that a lost fetch reply had left in its processing list to the head"
-          + " of queue {}", id, returned, keys.queue());
-    }
-  }
-
   /** Messages fetched after a stop was requested go back to the head of the queue, in order. */
   private void returnToHead(List<byte[]> messages) {
     if (messages.isEmpty()) {
       return;
     }
     try {
-      session.await(BrokerScripts.RETURN_TO_HEAD.run(commands, new String[] {processing, keys.queue()},
-          messages.toArray(new byte[0][])));
+      strays.returnToHead(messages);
     } catch (RuntimeException e) {
       log.warn("Consumer {}: could not return {} fetched messages to queue {} ({}); they return when the consumer"
           + " closes or its lease expires", id, messages.size(), keys.queue(), e.getMessage());
@@ -417,132 +422,32 @@ final class RedisConsumer implements Consumer {
   /**
    * Queues the removal. Acknowledgements normally ride on the next fetch (the worker frees the slot right
    * after acknowledging, so the fetch loop fetches at once): no command of their own. When no fetch is coming
-   * (the loop blocks on an empty queue, or has ended) they leave at once in batches, at most one batch in
-   * flight per consumer (a lone one as {@code LREM}, several as one {@link BrokerScripts#ACK}); the
-   * maintenance thread flushes any that wait longer than a tick.
+   * (the loop blocks on an empty queue, or has ended) they leave at once; the maintenance thread flushes any
+   * that wait longer than a tick.
    */
   void ack(byte[] message) {
     if (closed.get()) {
       return;
     }
-    acks.add(message);
+    settlements.ack(message);
     int now = phase; // read after the add: the loop sets BLOCKING before it flushes (a Dekker pair)
     if (now == BLOCKING || now == IDLE) {
-      flushAcks();
+      settlements.flushAcks();
     }
   }
 
-  private List<byte[]> pollAcks() {
-    List<byte[]> batch = new ArrayList<>();
-    for (byte[] m; batch.size() < MAX_ACK_BATCH && (m = acks.poll()) != null; ) {
-      batch.add(m);
-    }
-    return batch;
-  }
-
-  private void flushAcks() {
-    while (!acks.isEmpty() && ackInFlight.compareAndSet(false, true)) {
-      List<byte[]> batch = pollAcks();
-      if (batch.isEmpty()) {
-        ackInFlight.set(false);
-        continue;
-      }
-      Supplier<CompletableFuture<?>> operation = batch.size() == 1
-          ? () -> commands.lrem(processing, 1, batch.get(0)).toCompletableFuture()
-          : () -> BrokerScripts.ACK.run(commands, new String[] {processing}, batch.toArray(new byte[0][]));
-      CompletableFuture<?> sent;
-      try {
-        sent = operation.get();
-      } catch (RuntimeException e) {
-        sent = CompletableFuture.failedFuture(e);
-      }
-      sent.whenComplete((ok, error) -> {
-        if (error == null) {
-          confirmed(batch);
-        } else if (!closed.get()) {
-          if (retries.isEmpty()) {
-            log.warn("Consumer {}: ack failed ({}); retrying in the background", id, error.getMessage());
-          }
-          retries.add(new Retry("ack", operation, batch));
-        }
-        ackInFlight.set(false);
-        flushAcks();
-      });
-      return;
-    }
-  }
-
-  /** Waits (up to {@code timeout}) until every queued acknowledgement has been answered. */
-  private void drainAcks(Duration timeout) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while ((!acks.isEmpty() || ackInFlight.get()) && System.nanoTime() - deadline < 0) {
-      flushAcks();
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
-    }
-  }
-
-  void requeue(byte[] message, Duration delay) {
-    if (delay.isZero() || delay.isNegative()) {
-      settle("requeue", message, () -> BrokerScripts.REQUEUE_NOW.run(commands, new String[] {processing, keys.queue()}, message));
-      return;
-    }
-    Instant due = broker.clock().instant().plus(delay);
-    long score = RedisBroker.nanos(due);
-    if (session.isCluster()) {
-      // delayed_tasks lives in another slot: add first, then remove (a crash in between duplicates, never loses)
-      settle("requeue", message, () -> commands.zadd(broker.delayedKey(), (double) score, message).toCompletableFuture()
-          .thenCompose(added -> commands.lrem(processing, 1, message).toCompletableFuture()));
-    } else {
-      settle("requeue", message, () -> BrokerScripts.REQUEUE_LATER.run(commands, new String[] {processing, broker.delayedKey()},
-          message, bytes(Long.toString(score))));
-    }
+  void requeue(byte[] message, Duration delay, byte[] replacement) {
+    settlements.requeue(message, delay, replacement);
   }
 
   void deadLetter(byte[] message, String reason) {
-    byte[] envelope = new DeadLetter(keys.queue(), reason, id, broker.clock().instant(), message).toJson();
-    settle("dead-letter", message, () -> BrokerScripts.DEAD_LETTER.run(commands, new String[] {processing, keys.deadLetters()},
-        message, envelope));
+    settlements.deadLetter(message, reason);
   }
 
-  /**
-   * Sends a settlement without waiting; a failure queues it for the maintenance thread to send again. After
-   * {@link #close()} settlements are dropped: closing returned every unsettled message to the queue.
-   */
-  private void settle(String what, byte[] message, Supplier<CompletableFuture<?>> operation) {
-    send(new Retry(what, operation, List.of(message)));
-  }
+  // ------------------------------------------------------------------------------------------ maintenance
 
-  private void send(Retry settlement) {
-    if (closed.get()) {
-      return;
-    }
-    CompletableFuture<?> sent;
-    try {
-      sent = settlement.operation().get();
-    } catch (RuntimeException e) {
-      sent = CompletableFuture.failedFuture(e);
-    }
-    sent.whenComplete((ok, error) -> {
-      if (error == null) {
-        confirmed(settlement.messages());
-      } else if (!closed.get()) {
-        if (retries.isEmpty()) {
-          log.warn("Consumer {}: {} failed ({}); retrying in the background", id, settlement.what(), error.getMessage());
-        }
-        retries.add(settlement);
-      }
-    });
-  }
-
-  /** Redis has applied the settlement of these messages. */
-  private void confirmed(List<byte[]> messages) {
-    for (byte[] message : messages) {
-      unsettled.computeIfPresent(ByteBuffer.wrap(message), (key, count) -> count > 1 ? count - 1 : null);
-    }
-  }
-
-  /** Called by the broker's maintenance thread: heartbeat when due, retry failed settlements. */
-  void maintain(long now) {
+  /** Heartbeat when due, acknowledgements no fetch carries, retries of failed settlements. Never blocks. */
+  void maintainFast(long now) {
     if (closed.get()) {
       return;
     }
@@ -565,23 +470,29 @@ final class RedisConsumer implements Consumer {
         }
       });
     }
-    if (!acks.isEmpty() && phase != FETCHING) {
-      flushAcks(); // the worker acknowledged without freeing a slot, so no fetch is coming to carry them
+    if (settlements.hasQueuedAcks() && phase != FETCHING) {
+      settlements.flushAcks(); // the worker acknowledged without freeing a slot, so no fetch is coming to carry them
     }
-    if (now - nextSweep >= 0) {
-      nextSweep = now + broker.sweepInterval().toNanos();
-      try {
-        sweepStrays();
-      } catch (RuntimeException e) {
-        log.debug("Consumer {}: sweeping the processing list failed: {}", id, e.toString());
-      }
+    settlements.retryFailed();
+  }
+
+  /** The stray sweep when due (waits for Redis). */
+  void maintainSlow(long now) {
+    if (closed.get() || now - nextSweep < 0) {
+      return;
     }
-    for (int n = retries.size(); n > 0; n--) {
-      Retry retry = retries.poll();
-      if (retry == null) {
-        break;
+    nextSweep = now + broker.sweepInterval().toNanos();
+    if (!strays.sweepDue(session.reconnects())) {
+      return; // no reconnect, no suspects: nothing can be stray, and listing would move every in-flight body again
+    }
+    try {
+      long returned = strays.sweep(settlements.unsettledSnapshot());
+      if (returned > 0) {
+        log.warn("Consumer {}: returned {} messages that a lost fetch reply had left in its processing list to the"
+            + " head of queue {}", id, returned, keys.queue());
       }
-      send(retry);
+    } catch (RuntimeException e) {
+      log.debug("Consumer {}: sweeping the processing list failed: {}", id, e.toString());
     }
   }
 
@@ -594,13 +505,14 @@ final class RedisConsumer implements Consumer {
   @Override
   public void close() {
     stopFetching(session.commandTimeout().plusMillis((long) (blockSeconds * 1000)).plus(REPLY_MARGIN));
-    drainAcks(session.commandTimeout());
+    settlements.drainAcks(session.commandTimeout());
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    settlements.close();
     try {
-      long returned = session.await(BrokerScripts.RELEASE.run(commands,
-          new String[] {lease, processing, keys.queue(), keys.consumers()}, idBytes, bytes("1")));
+      long returned = session.await(BrokerScripts.RELEASE.run(commands, new String[] {lease, processing,
+          keys.queue(), keys.consumers(), keys.redeliveries()}, idBytes, bytes("1"), bytes("0")));
       if (returned > 0) {
         log.info("Consumer {}: returned {} unsettled tasks to the head of queue {}", id, returned, keys.queue());
       }

@@ -9,11 +9,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class RedisDelivery implements Delivery {
   private final RedisConsumer consumer;
   private final byte[] message;
+  private final int deliveryCount;
   private final AtomicBoolean settled = new AtomicBoolean();
 
-  RedisDelivery(RedisConsumer consumer, byte[] message) {
+  RedisDelivery(RedisConsumer consumer, byte[] message, int deliveryCount) {
     this.consumer = consumer;
     this.message = message;
+    this.deliveryCount = deliveryCount;
   }
 
   @Override
@@ -24,6 +26,17 @@ final class RedisDelivery implements Delivery {
   @Override
   public String queue() {
     return consumer.keys().queue();
+  }
+
+  /** 1 plus the times a reaper returned this message to its queue (its consumer died or stalled while holding it). */
+  @Override
+  public int deliveryCount() {
+    return deliveryCount;
+  }
+
+  @Override
+  public boolean redelivered() {
+    return deliveryCount > 1;
   }
 
   @Override
@@ -37,7 +50,17 @@ final class RedisDelivery implements Delivery {
   public void requeue(Duration delay) {
     Objects.requireNonNull(delay, "delay");
     if (settled.compareAndSet(false, true)) {
-      consumer.requeue(message, delay);
+      consumer.requeue(message, delay, message);
+    }
+  }
+
+  /** Atomically (one script) removes this message from the processing list and queues {@code replacement}. */
+  @Override
+  public void requeue(Duration delay, byte[] replacement) {
+    Objects.requireNonNull(delay, "delay");
+    byte[] copy = replacement.clone();
+    if (settled.compareAndSet(false, true)) {
+      consumer.requeue(message, delay, copy);
     }
   }
 

@@ -41,4 +41,28 @@ class DeadLetterTest {
     assertThat(letter.message()).isEqualTo(element);
     assertThat(letter.reason()).isEqualTo("not a dead-letter envelope");
   }
+
+  @Test
+  void anEnvelopeOverJacksonsDefaultStringLimitReadsBack() {
+    byte[] raw = new byte[25_000_000]; // Jackson stops strings at 20,000,000 characters by default
+    java.util.Arrays.fill(raw, (byte) 'a');
+    DeadLetter letter = new DeadLetter("q", "big", "c", AT, raw);
+    DeadLetter read = DeadLetter.fromJson("q", letter.toJson());
+    assertThat(read.reason()).isEqualTo("big");
+    assertThat(read.message()).hasSize(raw.length);
+  }
+
+  @Test
+  void aMessageOverTheLimitKeepsAPreviewCutAtACharacterBoundaryItsSizeAndItsSha1() throws Exception {
+    byte[] raw = ("x".repeat(DeadLetter.PREVIEW_BYTES - 1) + "é" + "y".repeat(5_000)).getBytes(StandardCharsets.UTF_8);
+    DeadLetter letter = DeadLetter.of("q", "too big", "c", AT, raw, 4_096);
+    assertThat(letter.truncated()).isTrue();
+    assertThat(letter.message()).hasSize(DeadLetter.PREVIEW_BYTES - 1); // the two-byte character is not split
+    assertThat(letter.size()).isEqualTo(raw.length);
+    assertThat(letter.sha1()).isEqualTo(DeadLetter.sha1Hex(raw)).hasSize(40);
+    JsonNode json = new ObjectMapper().readTree(letter.toJson());
+    assertThat(json.get("message_bytes").asLong()).isEqualTo(raw.length);
+    assertThat(DeadLetter.fromJson("q", letter.toJson())).isEqualTo(letter);
+    assertThat(DeadLetter.of("q", "small", "c", AT, raw, raw.length).truncated()).isFalse();
+  }
 }

@@ -22,7 +22,17 @@ import org.jspecify.annotations.Nullable;
  * <p>The port defaults to 6379. Immutable. {@link #toString()} never shows credentials.
  */
 public final class RedisAddress {
+  /** Said instead of echoing a URL fragment that may be a piece of a password. */
+  private static final String UNENCODED =
+      "a password containing '/', '?', '#', ',' or '@' must be percent-encoded in a Redis URL";
+
   public static final int DEFAULT_PORT = 6379;
+
+  /** Whether {@code url} names a Redis deployment ({@code redis://}, {@code rediss://} or {@code redis+socket://}). */
+  public static boolean isRedisUrl(String url) {
+    String u = url.trim();
+    return u.startsWith("redis://") || u.startsWith("rediss://") || u.startsWith("redis+socket://");
+  }
 
   /** One {@code host:port}. */
   public record Host(String host, int port) {
@@ -84,12 +94,20 @@ public final class RedisAddress {
           + io.machinery.config.Redaction.redactUrl(trimmed));
     }
     String[] entries = rest.split(",", -1);
+    for (int i = 1; i < entries.length; i++) {
+      if (entries[i].indexOf('@') >= 0) {
+        throw new IllegalArgumentException(UNENCODED); // "redis://:pa,ss@h1,h2": a ',' inside the password
+      }
+    }
     return entries.length == 1 ? parseSingle(tls, rest) : parseSeveral(tls, entries);
   }
 
   /** Go's {@code ParseRedisURL}: url.Parse semantics, percent-decoded userinfo, {@code /db} path. */
   private static RedisAddress parseSingle(boolean tls, String rest) {
     int end = indexOfAny(rest, "/?#");
+    if (end >= 0 && rest.indexOf('@', end) >= 0) {
+      throw new IllegalArgumentException(UNENCODED); // "redis://u:pa/ss@h": the password would become a path
+    }
     String authority = end < 0 ? rest : rest.substring(0, end);
     String path = end < 0 ? "" : rest.substring(end);
     int at = authority.lastIndexOf('@');
@@ -195,7 +213,7 @@ public final class RedisAddress {
     if (text.startsWith("[")) {
       int close = text.indexOf(']');
       if (close < 0) {
-        throw new IllegalArgumentException("unterminated IPv6 address in Redis URL host " + text);
+        throw new IllegalArgumentException("unterminated IPv6 address in a Redis URL host");
       }
       host = text.substring(1, close);
       String after = text.substring(close + 1);
@@ -220,7 +238,8 @@ public final class RedisAddress {
     try {
       return Integer.parseInt(text);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("invalid port in Redis URL: " + text, e);
+      // never echo the text: with an unencoded ':' or '@' in a password it is a piece of that password
+      throw new IllegalArgumentException("invalid port in a Redis URL (not a number; " + UNENCODED + ")");
     }
   }
 

@@ -67,8 +67,13 @@ import org.slf4j.LoggerFactory;
  *       connection from {@link #openBlocking()}.
  *   <li><b>Failures.</b> A caller waits for a reply at most {@link RedisConfig#readTimeout()} ({@link #await});
  *       Lettuce keeps no timer per command (that costs a timer task per command on a busy connection). A lost
- *       connection is re-established by Lettuce in the background; commands sent meanwhile are sent then.
- *       Connection losses and recoveries are logged once each, without credentials.
+ *       connection is re-established by Lettuce in the background; commands sent meanwhile are sent then,
+ *       except those whose caller gave up: {@link #await} cancels a command on its timeout, so a {@code
+ *       sendTask} reported as failed is not enqueued after the reconnect (a caller's retry would duplicate it).
+ *       Commands nobody waits for (heartbeats, settlements) may still be sent late; they are idempotent. The
+ *       request queue is bounded ({@value #REQUEST_QUEUE_SIZE} commands): during a long outage further commands
+ *       fail at once instead of filling the heap. Connection losses and recoveries are logged once each,
+ *       without credentials.
  * </ul>
  *
  * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking connections.
@@ -87,6 +92,8 @@ public final class RedisSession implements AutoCloseable {
       channel.pipeline().addFirst(new FlushConsolidationHandler(256, true));
     }
   };
+  /** The most commands one connection buffers (in flight or waiting for a reconnect); more fail at once. */
+  static final int REQUEST_QUEUE_SIZE = 100_000;
   private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
   private final RedisAddress address;
@@ -101,6 +108,7 @@ public final class RedisSession implements AutoCloseable {
   private final reactor.core.Disposable eventSubscription;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
+  private final java.util.concurrent.atomic.AtomicLong reconnects = new java.util.concurrent.atomic.AtomicLong();
 
   private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls) {
     this.address = address;
@@ -120,6 +128,7 @@ public final class RedisSession implements AutoCloseable {
           log.warn("Lost the Redis connection to {}; reconnecting in the background", remote);
         }
       } else if (event instanceof ConnectionActivatedEvent e && reconnecting.remove(hostAndPort(e.remoteAddress()))) {
+        reconnects.incrementAndGet();
         log.info("Reconnected to Redis at {}", hostAndPort(e.remoteAddress()));
       }
     });
@@ -142,6 +151,7 @@ public final class RedisSession implements AutoCloseable {
             .protocolVersion(ProtocolVersion.RESP2)
             .socketOptions(socket)
             .timeoutOptions(NO_COMMAND_TIMERS)
+            .requestQueueSize(REQUEST_QUEUE_SIZE)
             .autoReconnect(true)
             // Lettuce 7 refreshes on every adaptive trigger (MOVED, ASK, reconnects, ...) by default; add a
             // periodic refresh for changes no command runs into (a replica promoted while idle)
@@ -161,6 +171,7 @@ public final class RedisSession implements AutoCloseable {
             .protocolVersion(ProtocolVersion.RESP2)
             .socketOptions(socket)
             .timeoutOptions(NO_COMMAND_TIMERS)
+            .requestQueueSize(REQUEST_QUEUE_SIZE)
             .autoReconnect(true)
             .build());
         this.client = redisClient;
@@ -259,6 +270,15 @@ public final class RedisSession implements AutoCloseable {
   /** The command timeout ({@link RedisConfig#readTimeout()}). */
   public Duration commandTimeout() {
     return timeout;
+  }
+
+  /**
+   * How many times a lost connection of this session was re-established so far. After a reconnect Lettuce
+   * sends again the commands that were in flight, so a command whose reply was lost may have run twice;
+   * callers that must notice that compare this count.
+   */
+  public long reconnects() {
+    return reconnects.get();
   }
 
   /** Whether the shared connection is currently up. */
@@ -376,6 +396,9 @@ public final class RedisSession implements AutoCloseable {
     } catch (ExecutionException e) {
       throw failure(e.getCause() == null ? e : e.getCause());
     } catch (TimeoutException e) {
+      // The caller is told the command failed, so it must never run later: a cancelled command that is still
+      // in Lettuce's buffer (Redis unreachable) is not written after the reconnect. One already sent may still run.
+      future.cancel(false);
       throw new MachineryException("Redis at " + address + " did not answer within " + timeout, e);
     }
   }

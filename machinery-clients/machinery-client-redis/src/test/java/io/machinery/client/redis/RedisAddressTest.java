@@ -89,4 +89,17 @@ class RedisAddressTest {
     assertThatThrownBy(() -> RedisAddress.parse("redis://h:notaport")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> RedisAddress.parse("redis+socket://pw@")).isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void aPasswordWithUnencodedSeparatorsIsRefusedWithoutShowingAnyPartOfIt() {
+    for (String url : List.of("redis://admin:S3cr3tX/P4ssY@host:6379/0", "redis://:S3cr3tX,P4ssY@h1,h2",
+        "redis://:S3cr3tX?P4ssY@host", "redis://:S3cr3tX#P4ssY@host")) {
+      assertThatThrownBy(() -> RedisAddress.parse(url)).as(url)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("percent-encoded")
+          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("S3cr3t").doesNotContain("P4ss"))
+          .satisfies(e -> assertThat(String.valueOf(e.getCause())).doesNotContain("S3cr3t").doesNotContain("P4ss"));
+    }
+    assertThat(RedisAddress.parse("redis://admin:S3cr3t%2FP4ss@host").password()).isEqualTo("S3cr3t/P4ss");
+  }
 }

@@ -112,4 +112,37 @@ class RedisSessionIT {
         .isInstanceOf(MachineryException.class)
         .hasMessageContaining("127.0.0.1:1");
   }
+
+  @Test
+  void aCommandThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws Exception {
+    int port = OwnRedisServer.freePort();
+    List<String> args = List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes");
+    String url = "redis://127.0.0.1:" + port;
+    Config config = Config.builder().broker(url)
+        .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500))).build();
+    OwnRedisServer server = OwnRedisServer.start(dir, port, args);
+    try (RedisSession session = RedisSession.open(url, config)) {
+      session.await(session.commands().del("q"));
+      server.close();
+      // a sender told that its task was not sent (it may retry): the command must not run later
+      assertThatThrownBy(() -> session.await(session.commands().rpush("q", bytes("task"))))
+          .isInstanceOf(MachineryException.class).hasMessageContaining("did not answer");
+      // while Redis is away the buffer is bounded: commands beyond it fail at once instead of filling the heap
+      List<CompletableFuture<Long>> buffered = new java.util.ArrayList<>();
+      for (int i = 0; i < RedisSession.REQUEST_QUEUE_SIZE + 100; i++) {
+        buffered.add(session.commands().incr("buffered").toCompletableFuture());
+      }
+      long refused = buffered.stream().filter(f -> f.isCompletedExceptionally()).count();
+      assertThat(refused).as("commands refused beyond the bound").isGreaterThanOrEqualTo(100);
+      buffered.forEach(f -> f.cancel(false)); // never sent: the test does not want them either
+      server = OwnRedisServer.start(dir, port, args);
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+          .until(() -> "PONG".equals(session.await(session.commands().ping())));
+      // commands on one connection run in order: anything buffered before the PING has run by now
+      assertThat(session.await(session.commands().llen("q"))).isZero();
+    } finally {
+      server.close();
+    }
+  }
 }

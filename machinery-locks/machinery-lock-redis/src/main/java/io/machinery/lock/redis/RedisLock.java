@@ -1,15 +1,17 @@
 package io.machinery.lock.redis;
 
+import static io.machinery.client.redis.RedisArgs.bytes;
+
 import io.lettuce.core.ScriptOutputType;
 import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisScript;
+import io.machinery.client.redis.RedisAddress;
+import io.machinery.client.redis.RedisArgs;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Lock;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -71,16 +73,18 @@ public final class RedisLock implements Lock {
       """, ScriptOutputType.INTEGER);
 
   private final RedisSession session;
+  private final boolean ownsSession;
   private final Clock clock;
   private final int retries;
   private final Duration retryInterval;
   private final AtomicBoolean failing = new AtomicBoolean();
 
-  private RedisLock(Builder b, String url) {
+  private RedisLock(Builder b) {
     this.clock = b.clock;
     this.retries = b.retries;
     this.retryInterval = b.retryInterval;
-    this.session = RedisSession.open(url, b.config);
+    this.ownsSession = b.session == null;
+    this.session = b.session != null ? b.session : RedisSession.open(b.resolveUrl(), b.config);
   }
 
   /** A lock with Go's 3 retries, on {@link Builder#url(String) the lock's Redis URL}. */
@@ -101,7 +105,7 @@ public final class RedisLock implements Lock {
   @Override
   public boolean tryLock(String key, long expiresAtUnixNanos) {
     Objects.requireNonNull(key, "key");
-    long now = nanos(clock.instant());
+    long now = RedisArgs.unixNanos(clock.instant());
     long expirationNanos = expiresAtUnixNanos + 1 - now;
     long millis = expirationNanos / 1_000_000;
     if (expirationNanos <= 0) {
@@ -157,18 +161,12 @@ public final class RedisLock implements Lock {
     return deleted == 1L;
   }
 
-  private static long nanos(Instant instant) {
-    return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
-  }
-
-  private static byte[] bytes(String text) {
-    return text.getBytes(StandardCharsets.UTF_8);
-  }
-
-  /** Closes the connection; idempotent. */
+  /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */
   @Override
   public void close() {
-    session.close();
+    if (ownsSession) {
+      session.close();
+    }
   }
 
   @Override
@@ -183,6 +181,7 @@ public final class RedisLock implements Lock {
     private int retries = DEFAULT_RETRIES;
     private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
     private @Nullable String url;
+    private @Nullable RedisSession session;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -222,13 +221,23 @@ public final class RedisLock implements Lock {
     }
 
     /**
+     * Uses {@code value} instead of opening a session of its own (a broker, a backend and a lock can share one
+     * Lettuce client and its threads); the caller owns it and closes it after the lock. {@link #url} is then
+     * ignored.
+     */
+    public Builder session(RedisSession value) {
+      session = Objects.requireNonNull(value, "session");
+      return this;
+    }
+
+    /**
      * Connects and builds the lock.
      *
      * @throws IllegalArgumentException when there is no Redis URL to use
      * @throws MachineryException when Redis cannot be reached
      */
     public RedisLock build() {
-      return new RedisLock(this, resolveUrl());
+      return new RedisLock(this);
     }
 
     private String resolveUrl() {
@@ -236,23 +245,19 @@ public final class RedisLock implements Lock {
         return url;
       }
       if (!config.lock().isEmpty()) {
-        if (!isRedis(config.lock())) {
+        if (!RedisAddress.isRedisUrl(config.lock())) {
           throw new IllegalArgumentException("the lock URL is not a Redis URL: "
               + io.machinery.config.Redaction.redactUrl(config.lock()));
         }
         return config.lock();
       }
       for (String candidate : new String[] {config.resultBackend(), config.broker()}) {
-        if (isRedis(candidate)) {
+        if (RedisAddress.isRedisUrl(candidate)) {
           return candidate;
         }
       }
       throw new IllegalArgumentException("no Redis URL for the lock: set Config.lock (LOCK=redis://host:6379) or"
           + " RedisLock.Builder.url");
-    }
-
-    private static boolean isRedis(String candidate) {
-      return candidate.startsWith("redis://") || candidate.startsWith("rediss://") || candidate.startsWith("redis+socket://");
     }
   }
 }

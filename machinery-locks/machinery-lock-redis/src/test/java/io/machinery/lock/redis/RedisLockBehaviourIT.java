@@ -108,4 +108,15 @@ class RedisLockBehaviourIT {
         .isInstanceOf(IllegalArgumentException.class).hasMessageNotContaining("secret");
     assertThatThrownBy(() -> RedisLock.create(Config.DEFAULT)).isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void aLockOnASessionItWasGivenUsesItAndLeavesItOpen() {
+    RedisLock shared = RedisLock.builder(Config.builder().build()).session(redis).build(); // no URL needed
+    long expiry = nanos(Instant.now().plusSeconds(30));
+    assertThat(shared.tryLock(key, expiry)).isTrue();
+    assertThat(stored()).isEqualTo(Long.toString(expiry));
+    shared.close();
+    assertThat(redis.isConnected()).isTrue();
+    assertThat(stored()).isEqualTo(Long.toString(expiry));
+  }
 }
