@@ -56,10 +56,12 @@ public final class Server implements AutoCloseable {
   private final List<AutoCloseable> owned = new ArrayList<>();
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
   private final PeriodicScheduler periodic;
+  private final TaskListener listener;
 
   private Server(Builder b) {
     this.config = b.config;
     this.clock = b.clock;
+    this.listener = Listeners.of(b.listeners);
     this.prePublishHandler = b.prePublishHandler;
     if (b.broker == null) {
       MemoryBroker memory = MemoryBroker.create(config, clock);
@@ -154,9 +156,14 @@ public final class Server implements AutoCloseable {
    */
   public AsyncResult sendTask(Signature signature) {
     Prepared prepared = prepare(signature);
-    storePending(prepared.signature);
-    if (prePublishHandler != null) {
-      prePublishHandler.accept(prepared.signature);
+    try {
+      storePending(prepared.signature);
+      if (prePublishHandler != null) {
+        prePublishHandler.accept(prepared.signature);
+      }
+    } catch (RuntimeException e) {
+      notSent(List.of(prepared), e);
+      throw e;
     }
     publish(prepared);
     return new AsyncResult(prepared.signature, backend);
@@ -177,12 +184,17 @@ public final class Server implements AutoCloseable {
       members.add(prepare(task));
     }
     try {
-      backend.initGroup(group.groupUuid(), group.taskUuids());
+      try {
+        backend.initGroup(group.groupUuid(), group.taskUuids());
+      } catch (RuntimeException e) {
+        throw new MachineryException("Init group error: " + e.getMessage(), e);
+      }
+      for (Prepared member : members) {
+        storePending(member.signature);
+      }
     } catch (RuntimeException e) {
-      throw new MachineryException("Init group error: " + e.getMessage(), e);
-    }
-    for (Prepared member : members) {
-      storePending(member.signature);
+      notSent(members, e);
+      throw e;
     }
     publishAll(members, sendConcurrency);
     List<AsyncResult> results = new ArrayList<>(members.size());
@@ -228,8 +240,18 @@ public final class Server implements AutoCloseable {
     if (ready.routingKey().isEmpty()) {
       ready = ready.toBuilder().routingKey(broker.routingKeyFor(ready)).build();
     }
-    byte[] message = WireCodec.encode(ready);
+    if (listener != Listeners.NONE) {
+      ready = listener.publishing(ready);
+    }
+    byte[] message;
+    try {
+      message = WireCodec.encode(ready);
+    } catch (RuntimeException e) {
+      notSent(List.of(new Prepared(ready, new byte[0])), e);
+      throw e;
+    }
     if (message.length > config.maxMessageBytes()) {
+      notSent(List.of(new Prepared(ready, message)), null);
       throw new IllegalArgumentException("task " + ready.name() + " " + ready.uuid() + " is " + message.length
           + " bytes, over the limit of " + config.maxMessageBytes() + " (Config.maxMessageBytes)");
     }
@@ -264,10 +286,27 @@ public final class Server implements AutoCloseable {
   }
 
   private void publish(Prepared prepared) {
-    try {
+    try (TaskMdc mdc = TaskMdc.of(prepared.signature, prepared.signature.routingKey())) {
       broker.publish(prepared.signature, prepared.message);
     } catch (RuntimeException e) {
+      if (listener != Listeners.NONE) {
+        listener.sent(prepared.signature, e);
+      }
       throw new MachineryException("Publish message error: " + e.getMessage(), e);
+    }
+    if (listener != Listeners.NONE) {
+      listener.sent(prepared.signature, null);
+    }
+  }
+
+  /** Tells listeners that prepared tasks were not published (their {@link TaskListener#publishing} ran). */
+  private void notSent(List<Prepared> prepared, @Nullable RuntimeException error) {
+    if (listener == Listeners.NONE) {
+      return;
+    }
+    RuntimeException why = error != null ? error : new IllegalArgumentException("message over Config.maxMessageBytes");
+    for (Prepared p : prepared) {
+      listener.sent(p.signature, why);
     }
   }
 
@@ -386,6 +425,9 @@ public final class Server implements AutoCloseable {
   public Lock lock() { return lock; }
   public Clock clock() { return clock; }
 
+  /** The listeners given to the builder, as one (a no-op when there are none). */
+  TaskListener listener() { return listener; }
+
   OffsetDateTime now() {
     return OffsetDateTime.now(clock).withOffsetSameInstant(java.time.ZoneOffset.UTC);
   }
@@ -415,6 +457,7 @@ public final class Server implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private @Nullable Consumer<Signature> prePublishHandler;
     private @Nullable PeriodicConfig periodic;
+    private final List<TaskListener> listeners = new ArrayList<>();
 
     private Builder() {}
 
@@ -432,6 +475,13 @@ public final class Server implements AutoCloseable {
 
     /** Program name, zone, missed-fire policy and thread of the periodic scheduler; default {@link PeriodicConfig#defaults()}. */
     public Builder periodic(PeriodicConfig value) { periodic = Objects.requireNonNull(value, "periodic"); return this; }
+
+    /**
+     * Adds a listener for task events (sends, and runs on this server's workers); call it again for more, they
+     * are called in the order added. See {@link TaskListener}; {@code machinery-micrometer} and {@code
+     * machinery-opentelemetry} provide listeners.
+     */
+    public Builder listener(TaskListener value) { listeners.add(Objects.requireNonNull(value, "listener")); return this; }
 
     public Server build() {
       return new Server(this);
