@@ -180,8 +180,13 @@ public final class Server implements AutoCloseable {
       throw new IllegalArgumentException("sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
     }
     List<Prepared> members = new ArrayList<>(group.tasks().size());
-    for (Signature task : group.tasks()) {
-      members.add(prepare(task));
+    try {
+      for (Signature task : group.tasks()) {
+        members.add(prepare(task));
+      }
+    } catch (RuntimeException e) {
+      notSent(members, e); // the members prepared so far were announced to listeners
+      throw e;
     }
     try {
       try {
@@ -206,7 +211,7 @@ public final class Server implements AutoCloseable {
 
   /** Sends a chord's group; the callback is sent by the worker that completes the group. */
   public ChordAsyncResult sendChord(Chord chord, int sendConcurrency) {
-    prepare(chord.callback()); // refuse a bad callback before anything is stored
+    prepare(chord.callback(), false); // refuse a bad callback before anything is stored
     List<AsyncResult> members = sendGroup(chord.group(), sendConcurrency);
     return new ChordAsyncResult(members.stream().map(AsyncResult::signature).toList(), chord.callback(), backend);
   }
@@ -228,6 +233,11 @@ public final class Server implements AutoCloseable {
   private record Prepared(Signature signature, byte[] message) {}
 
   private Prepared prepare(Signature signature) {
+    return prepare(signature, true);
+  }
+
+  /** @param publishing whether the task will be published (then listeners see it), or is only checked */
+  private Prepared prepare(Signature signature, boolean publishing) {
     checkArgs(signature);
     Signature.Builder b = signature.toBuilder();
     if (signature.uuid().isEmpty()) {
@@ -240,18 +250,22 @@ public final class Server implements AutoCloseable {
     if (ready.routingKey().isEmpty()) {
       ready = ready.toBuilder().routingKey(broker.routingKeyFor(ready)).build();
     }
-    if (listener != Listeners.NONE) {
+    if (publishing && listener != Listeners.NONE) {
       ready = listener.publishing(ready);
     }
     byte[] message;
     try {
       message = WireCodec.encode(ready);
     } catch (RuntimeException e) {
-      notSent(List.of(new Prepared(ready, new byte[0])), e);
+      if (publishing) {
+        notSent(List.of(new Prepared(ready, new byte[0])), e);
+      }
       throw e;
     }
     if (message.length > config.maxMessageBytes()) {
-      notSent(List.of(new Prepared(ready, message)), null);
+      if (publishing) {
+        notSent(List.of(new Prepared(ready, message)), null);
+      }
       throw new IllegalArgumentException("task " + ready.name() + " " + ready.uuid() + " is " + message.length
           + " bytes, over the limit of " + config.maxMessageBytes() + " (Config.maxMessageBytes)");
     }

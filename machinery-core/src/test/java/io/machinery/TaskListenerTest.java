@@ -186,6 +186,22 @@ class TaskListenerTest {
   }
 
   @Test
+  void everyAnnouncedSendEndsInOneSentEventEvenWhenTheSendIsRefused() {
+    launch(workerBuilder());
+    Group group = Group.of(Signature.create("hello"), Signature.create("hello"));
+    server.sendChord(Chord.of(group, Signature.create("callback")), 0);
+    await().atMost(TIMEOUT).until(() -> recording.events.stream().filter(e -> e.startsWith("finished")).count() == 2);
+    await().atMost(TIMEOUT).until(() -> recording.events.contains("sent callback"));
+    assertThat(recording.eventsOf("callback")).as("checking the callback before the group is sent is no send")
+        .containsExactly("publishing callback", "sent callback");
+
+    Group bad = Group.of(Signature.create("refused"), Signature.create("refused", Arg.of("int64", "not a number")));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> server.sendGroup(bad, 0))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(recording.eventsOf("refused")).containsExactly("publishing refused", "sent refused error");
+  }
+
+  @Test
   void aServerWithoutListenersUsesTheNoOpAndSkipsEveryEvent() {
     assertThat(Listeners.of(List.of())).isSameAs(Listeners.NONE);
     try (Server plain = Server.builder().build()) {
