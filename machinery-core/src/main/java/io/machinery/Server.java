@@ -431,6 +431,11 @@ public final class Server implements AutoCloseable {
     workers.add(worker);
   }
 
+  /** The workers this server launched. */
+  List<Worker> workers() {
+    return List.copyOf(workers);
+  }
+
   // ---------------------------------------------------------------------------------------------- accessors
 
   public Config config() { return config; }
