@@ -215,12 +215,14 @@ public final class MachineryMetrics implements TaskListener {
     gauge(QUEUE_DELAYED, sampler, queueTags, QueueStats::delayed, "Tasks waiting for their ETA");
     gauge(QUEUE_DEAD_LETTERS, sampler, queueTags, QueueStats::deadLettered, "Dead-lettered messages");
     TimeGauge.builder(QUEUE_OLDEST_AGE, sampler, TimeUnit.MILLISECONDS, s -> s.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
-        .tags(queueTags).description("How long the oldest waiting task has waited").register(registry);
+        .strongReference(true).tags(queueTags).description("How long the oldest waiting task has waited").register(registry);
     return this;
   }
 
   private void gauge(String name, Sampler sampler, Tags queueTags, ToDoubleFunction<QueueStats> value, String description) {
-    Gauge.builder(name, sampler, s -> s.read(value)).tags(queueTags).description(description).register(registry);
+    // Strong: nothing but the gauges holds the sampler, and Micrometer holds gauge objects weakly by default.
+    Gauge.builder(name, sampler, s -> s.read(value)).strongReference(true).tags(queueTags).description(description)
+        .register(registry);
   }
 
   /** One queue's stats, read at most once per interval for all its gauges. */

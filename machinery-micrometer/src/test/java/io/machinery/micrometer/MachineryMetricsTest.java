@@ -147,6 +147,12 @@ class MachineryMetricsTest {
     server.sendTask(Signature.create("hello"));
     server.sendTask(Signature.create("hello"));
     server.sendTask(Signature.builder("hello").eta(Instant.now().plusSeconds(3600)).build());
+    // the gauges must keep their sampler alive: Micrometer holds a gauge's object weakly unless told otherwise
+    java.lang.ref.WeakReference<Object> canary = new java.lang.ref.WeakReference<>(new Object());
+    await().atMost(TIMEOUT).until(() -> {
+      System.gc();
+      return canary.get() == null;
+    });
 
     assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", queue).gauge().value()).isEqualTo(2);
     assertThat(registry.get(MachineryMetrics.QUEUE_DELAYED).tags("queue", queue).gauge().value()).isEqualTo(1);
