@@ -300,13 +300,16 @@ public final class Server implements AutoCloseable {
   }
 
   private void publish(Prepared prepared) {
-    try (TaskMdc mdc = TaskMdc.of(prepared.signature, prepared.signature.routingKey())) {
+    TaskMdc mdc = TaskMdc.of(prepared.signature, prepared.signature.routingKey());
+    try {
       broker.publish(prepared.signature, prepared.message);
     } catch (RuntimeException e) {
       if (listener != Listeners.NONE) {
         listener.sent(prepared.signature, e);
       }
       throw new MachineryException("Publish message error: " + e.getMessage(), e);
+    } finally {
+      mdc.close();
     }
     if (listener != Listeners.NONE) {
       listener.sent(prepared.signature, null);
