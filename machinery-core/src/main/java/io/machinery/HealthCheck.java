@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -26,7 +27,8 @@ import org.jspecify.annotations.Nullable;
  * Inspector#queue} sizes of a queue nobody uses ({@value #PROBE_QUEUE}), or without an inspector a listing of
  * that empty queue; the backend reads the state of a task id no sender makes ({@value #PROBE_TASK}). Each probe
  * runs on its own virtual thread and counts as down after {@link #timeout()}, so a hung connection cannot hang
- * the caller's health endpoint. Stateless and thread-safe.
+ * the caller's health endpoint; while a probe stays unanswered, later checks wait for that same probe rather than
+ * start another. Thread-safe.
  */
 public final class HealthCheck {
   /** The queue the broker probe reads. */
@@ -38,6 +40,10 @@ public final class HealthCheck {
 
   private final Server server;
   private final Duration timeout;
+  // A probe that has not answered yet is waited for again instead of started anew, so a hung connection
+  // blocks one thread per probe, not one per call.
+  private final AtomicReference<@Nullable CompletableFuture<@Nullable Void>> brokerProbe = new AtomicReference<>();
+  private final AtomicReference<@Nullable CompletableFuture<@Nullable Void>> backendProbe = new AtomicReference<>();
 
   private HealthCheck(Server server, Duration timeout) {
     this.server = server;
@@ -63,7 +69,7 @@ public final class HealthCheck {
 
   /** Runs the probes (the broker's and the backend's at once) and reports; never throws for a failing probe. */
   public Report check() {
-    CompletableFuture<@Nullable Void> broker = probe(() -> {
+    CompletableFuture<@Nullable Void> broker = probe(brokerProbe, () -> {
       Optional<Inspector> inspector = server.broker().inspector();
       if (inspector.isPresent()) {
         inspector.get().queue(PROBE_QUEUE);
@@ -71,7 +77,7 @@ public final class HealthCheck {
         server.broker().pendingTasks(PROBE_QUEUE);
       }
     });
-    CompletableFuture<@Nullable Void> backend = probe(() -> server.backend().getState(PROBE_TASK));
+    CompletableFuture<@Nullable Void> backend = probe(backendProbe, () -> server.backend().getState(PROBE_TASK));
     List<String> stopped = new ArrayList<>();
     List<String> consuming = new ArrayList<>();
     for (Worker worker : server.workers()) {
@@ -80,8 +86,16 @@ public final class HealthCheck {
     return new Report(outcome(broker), outcome(backend), List.copyOf(consuming), List.copyOf(stopped));
   }
 
-  private static CompletableFuture<@Nullable Void> probe(Runnable read) {
+  private static CompletableFuture<@Nullable Void> probe(AtomicReference<@Nullable CompletableFuture<@Nullable Void>> last,
+      Runnable read) {
+    CompletableFuture<@Nullable Void> running = last.get();
+    if (running != null && !running.isDone()) {
+      return running;
+    }
     CompletableFuture<@Nullable Void> result = new CompletableFuture<>();
+    if (!last.compareAndSet(running, result)) {
+      return Objects.requireNonNull(last.get()); // another check started one just now: share it
+    }
     Thread.ofVirtual().name("machinery-health-probe").start(() -> {
       try {
         read.run();

@@ -335,12 +335,15 @@ public final class Server implements AutoCloseable {
     Semaphore permits = new Semaphore(sendConcurrency > 0 ? sendConcurrency : Integer.MAX_VALUE);
     List<Thread> threads = new ArrayList<>(members.size());
     List<RuntimeException> errors = new CopyOnWriteArrayList<>();
-    for (Prepared member : members) {
+    for (int i = 0; i < members.size(); i++) {
+      Prepared member = members.get(i);
       try {
         permits.acquire();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new MachineryException("interrupted while sending group", e);
+        MachineryException interrupted = new MachineryException("interrupted while sending group", e);
+        notSent(members.subList(i, members.size()), interrupted);
+        throw interrupted;
       }
       threads.add(Thread.ofVirtual().start(() -> {
         try {

@@ -20,6 +20,7 @@ class HealthCheckTest {
   private final MemoryBroker memoryBroker = MemoryBroker.create(config, Clock.systemUTC());
   private final MemoryBackend memoryBackend = MemoryBackend.create(config, Clock.systemUTC());
   private final CountDownLatch hang = new CountDownLatch(1);
+  private final java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
 
   @AfterEach
   void tearDown() {
@@ -37,6 +38,7 @@ class HealthCheckTest {
         return memoryBroker.startConsuming(tag, queue, handler);
       }
       @Override public List<Signature> pendingTasks(String queue) {
+        probes.incrementAndGet();
         try {
           hang.await();
         } catch (InterruptedException e) {
@@ -88,6 +90,11 @@ class HealthCheckTest {
       assertThat(report.healthy()).isFalse();
       assertThat(report.brokerError()).isEqualTo("no answer within PT0.2S");
       assertThat(report.backendError()).isNull();
+
+      HealthCheck check = HealthCheck.create(server, Duration.ofMillis(50));
+      check.check();
+      check.check();
+      assertThat(probes.get()).as("a hung probe is waited for again, not started anew").isEqualTo(2);
     }
   }
 }
