@@ -130,11 +130,12 @@ final class Intake {
     }
     TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
     running.add(execution);
-    String notRun = "abandoned by shutdown";
+    String notRun = "the run ended without an outcome";
     try {
       execution.run();
       delivery.ack();
     } catch (TaskExecution.Cancelled e) {
+      notRun = "abandoned by shutdown";
       log.warn("Worker {}: task {} {} was abandoned by shutdown; returning it to the broker", consumerTag,
           LogText.of(signature.name()), LogText.of(signature.uuid()));
       delivery.requeue(Duration.ZERO);

@@ -202,6 +202,29 @@ class TaskListenerTest {
   }
 
   @Test
+  void aRunAbandonedByShutdownEndsInNotRunWithTheReason() {
+    java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+    List<String> reasons = new CopyOnWriteArrayList<>();
+    try (Server own = Server.builder().config(config).broker(broker).backend(memory).listener(new TaskListener() {
+      @Override public void notRun(Signature signature, String reason) { reasons.add(signature.name() + ": " + reason); }
+    }).listener(recording).build()) {
+      own.registerTask("hold", TaskFunction.of(() -> {
+        never.await();
+        return null;
+      }));
+      Worker holder = own.workerBuilder("abandon").concurrency(1).build();
+      holder.launchAsync();
+      own.sendTask(Signature.create("hold"));
+      await().atMost(TIMEOUT).until(() -> recording.events.contains("started hold"));
+
+      holder.quitAbruptly();
+
+      await().atMost(TIMEOUT).until(() -> reasons.contains("hold: abandoned by shutdown"));
+      assertThat(recording.eventsOf("hold")).doesNotContain("finished SUCCESS hold", "finished FAILURE hold");
+    }
+  }
+
+  @Test
   void aServerWithoutListenersUsesTheNoOpAndSkipsEveryEvent() {
     assertThat(Listeners.of(List.of())).isSameAs(Listeners.NONE);
     try (Server plain = Server.builder().build()) {
