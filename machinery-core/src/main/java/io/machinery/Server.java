@@ -42,6 +42,13 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. Sending follows Go's order (spec §2.2): the PENDING state is stored before the message is
  * published. {@link #close()} stops the workers this server made, and closes the broker and backend only if
  * the server created them (the default memory ones); components passed to the builder belong to the caller.
+ *
+ * <p>Listeners ({@link Builder#listener}) see every send: {@link TaskListener#publishing} before the message is
+ * encoded (so they may add headers), then exactly one {@link TaskListener#sent}, also when the send is refused
+ * or fails after they saw it. While the broker publishes, the task's ids are in the SLF4J MDC.
+ *
+ * <p>Size: over 400 lines because it is Go's whole {@code Server} surface (registration, sending of tasks and
+ * workflows, periodic tasks, workers) with its builder; each part is short.
  */
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
