@@ -62,11 +62,13 @@ final class Intake {
   void process(Delivery raw) {
     SettleOnce delivery = new SettleOnce(raw);
     Signature signature = null;
+    TaskMdc mdc = null;
     try {
       signature = intake(delivery);
       if (signature == null) {
         return;
       }
+      mdc = TaskMdc.of(signature, raw.queue());
       TaskFunction function = settings.server().findTask(signature.name());
       if (function == null) {
         handleUnregistered(delivery, signature);
@@ -76,13 +78,17 @@ final class Intake {
     } catch (Throwable t) {
       if (!delivery.settled()) {
         if (signature == null) {
-          deadLetter(delivery, "could not process the message: " + t);
+          deadLetter(delivery, null, "could not process the message: " + t);
         } else {
           requeueCounted(delivery, signature, t.toString());
         }
       }
       log.error("Worker {}: unexpected failure handling a message from queue {}", consumerTag,
           LogText.of(raw.queue()), t);
+    } finally {
+      if (mdc != null) {
+        mdc.close();
+      }
     }
   }
 
@@ -91,25 +97,25 @@ final class Intake {
     int deliveries = delivery.deliveryCount();
     if (maxDeliveries > 0 && deliveries > maxDeliveries) {
       // Checked before decoding: decoding may be what kills the worker each time.
-      deadLetter(delivery, "delivered " + deliveries + " times without being settled (over maxDeliveries "
+      deadLetter(delivery, null, "delivered " + deliveries + " times without being settled (over maxDeliveries "
           + maxDeliveries + "): a message that stops or stalls every worker it reaches");
       return null;
     }
     byte[] body = delivery.body();
     int limit = settings.server().config().maxMessageBytes();
     if (body.length > limit) {
-      deadLetter(delivery, "message of " + body.length + " bytes is over the limit of " + limit + " bytes");
+      deadLetter(delivery, null, "message of " + body.length + " bytes is over the limit of " + limit + " bytes");
       return null;
     }
     try {
       return WireCodec.decodeSignature(body, settings.server().config());
     } catch (MalformedMessageException e) {
-      deadLetter(delivery, e.getMessage());
+      deadLetter(delivery, null, e.getMessage());
     } catch (StackOverflowError e) {
-      deadLetter(delivery, "Could not unmarshal the message into a task signature: it is nested too deeply");
+      deadLetter(delivery, null, "Could not unmarshal the message into a task signature: it is nested too deeply");
     } catch (Throwable t) {
       // An OutOfMemoryError or a decoder bug: the same bytes would fail again on every worker.
-      deadLetter(delivery, "Could not unmarshal the message into a task signature: " + t);
+      deadLetter(delivery, null, "Could not unmarshal the message into a task signature: " + t);
     }
     return null;
   }
@@ -117,25 +123,36 @@ final class Intake {
   private void execute(SettleOnce delivery, Signature signature, TaskFunction function) {
     boolean possiblyRerun = delivery.redelivered() || delivery.deliveryCount() > 1
         || MessageHeaders.count(signature, MessageHeaders.REQUEUES) > 0;
+    TaskListener listener = settings.listener();
+    boolean listening = listener != Listeners.NONE;
+    if (listening) {
+      listener.received(signature, delivery.queue());
+    }
     TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
     running.add(execution);
+    String notRun = "the run ended without an outcome";
     try {
       execution.run();
       delivery.ack();
     } catch (TaskExecution.Cancelled e) {
+      notRun = "abandoned by shutdown";
       log.warn("Worker {}: task {} {} was abandoned by shutdown; returning it to the broker", consumerTag,
           LogText.of(signature.name()), LogText.of(signature.uuid()));
       delivery.requeue(Duration.ZERO);
     } catch (TaskExecution.BookkeepingFailed e) {
       // The function ran: requeueing would run it again. A person can replay the dead letter.
       errors.accept(e);
-      deadLetter(delivery, "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid())
+      deadLetter(delivery, signature, "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid())
           + " ran, but its outcome could not be recorded: " + e.getMessage());
     } catch (RuntimeException e) {
       // The function did not run (the backend failed before it): safe to try again later.
       errors.accept(e);
+      notRun = e.toString();
       requeueCounted(delivery, signature, e.toString());
     } finally {
+      if (listening && !execution.outcomeReported()) {
+        listener.notRun(signature, notRun);
+      }
       execution.finish();
       running.remove(execution);
       if (execution.wasCancelled()) {
@@ -150,7 +167,7 @@ final class Intake {
     if (maxDeliveries > 0 && requeues > maxDeliveries) {
       String why = "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid()) + " could not be processed "
           + requeues + " times (over maxDeliveries " + maxDeliveries + "), last: " + reason;
-      deadLetter(delivery, why);
+      deadLetter(delivery, signature, why);
       try {
         settings.server().backend().setStateFailure(signature, why);
       } catch (RuntimeException e) {
@@ -173,7 +190,7 @@ final class Intake {
             consumerTag, name, LogText.of(signature.uuid()));
         delivery.ack();
       }
-      case UnregisteredBackoff.DeadLetter dead -> deadLetter(delivery, dead.reason());
+      case UnregisteredBackoff.DeadLetter dead -> deadLetter(delivery, signature, dead.reason());
       case UnregisteredBackoff.Requeue requeue -> {
         if (unregistered.shouldWarn(signature.name())) {
           log.warn("Worker {}: task {} is not registered with this worker; requeuing such messages with back-off"
@@ -199,9 +216,12 @@ final class Intake {
     delivery.requeue(delay, body);
   }
 
-  private void deadLetter(SettleOnce delivery, String reason) {
+  private void deadLetter(SettleOnce delivery, @Nullable Signature signature, String reason) {
     log.error("Worker {}: dead-lettering a message from queue {}: {}", consumerTag, LogText.of(delivery.queue()),
         LogText.of(reason));
     delivery.deadLetter(reason);
+    if (settings.listener() != Listeners.NONE) {
+      settings.listener().deadLettered(delivery.queue(), signature, reason);
+    }
   }
 }

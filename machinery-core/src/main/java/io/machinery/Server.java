@@ -42,6 +42,13 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. Sending follows Go's order (spec §2.2): the PENDING state is stored before the message is
  * published. {@link #close()} stops the workers this server made, and closes the broker and backend only if
  * the server created them (the default memory ones); components passed to the builder belong to the caller.
+ *
+ * <p>Listeners ({@link Builder#listener}) see every send: {@link TaskListener#publishing} before the message is
+ * encoded (so they may add headers), then exactly one {@link TaskListener#sent}, also when the send is refused
+ * or fails after they saw it. While the broker publishes, the task's ids are in the SLF4J MDC.
+ *
+ * <p>Size: over 400 lines because it is Go's whole {@code Server} surface (registration, sending of tasks and
+ * workflows, periodic tasks, workers) with its builder; each part is short.
  */
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
@@ -56,10 +63,12 @@ public final class Server implements AutoCloseable {
   private final List<AutoCloseable> owned = new ArrayList<>();
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
   private final PeriodicScheduler periodic;
+  private final TaskListener listener;
 
   private Server(Builder b) {
     this.config = b.config;
     this.clock = b.clock;
+    this.listener = Listeners.of(b.listeners);
     this.prePublishHandler = b.prePublishHandler;
     if (b.broker == null) {
       MemoryBroker memory = MemoryBroker.create(config, clock);
@@ -154,9 +163,14 @@ public final class Server implements AutoCloseable {
    */
   public AsyncResult sendTask(Signature signature) {
     Prepared prepared = prepare(signature);
-    storePending(prepared.signature);
-    if (prePublishHandler != null) {
-      prePublishHandler.accept(prepared.signature);
+    try {
+      storePending(prepared.signature);
+      if (prePublishHandler != null) {
+        prePublishHandler.accept(prepared.signature);
+      }
+    } catch (RuntimeException e) {
+      notSent(List.of(prepared), e);
+      throw e;
     }
     publish(prepared);
     return new AsyncResult(prepared.signature, backend);
@@ -173,16 +187,26 @@ public final class Server implements AutoCloseable {
       throw new IllegalArgumentException("sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
     }
     List<Prepared> members = new ArrayList<>(group.tasks().size());
-    for (Signature task : group.tasks()) {
-      members.add(prepare(task));
+    try {
+      for (Signature task : group.tasks()) {
+        members.add(prepare(task));
+      }
+    } catch (RuntimeException e) {
+      notSent(members, e); // the members prepared so far were announced to listeners
+      throw e;
     }
     try {
-      backend.initGroup(group.groupUuid(), group.taskUuids());
+      try {
+        backend.initGroup(group.groupUuid(), group.taskUuids());
+      } catch (RuntimeException e) {
+        throw new MachineryException("Init group error: " + e.getMessage(), e);
+      }
+      for (Prepared member : members) {
+        storePending(member.signature);
+      }
     } catch (RuntimeException e) {
-      throw new MachineryException("Init group error: " + e.getMessage(), e);
-    }
-    for (Prepared member : members) {
-      storePending(member.signature);
+      notSent(members, e);
+      throw e;
     }
     publishAll(members, sendConcurrency);
     List<AsyncResult> results = new ArrayList<>(members.size());
@@ -194,7 +218,7 @@ public final class Server implements AutoCloseable {
 
   /** Sends a chord's group; the callback is sent by the worker that completes the group. */
   public ChordAsyncResult sendChord(Chord chord, int sendConcurrency) {
-    prepare(chord.callback()); // refuse a bad callback before anything is stored
+    prepare(chord.callback(), false); // refuse a bad callback before anything is stored
     List<AsyncResult> members = sendGroup(chord.group(), sendConcurrency);
     return new ChordAsyncResult(members.stream().map(AsyncResult::signature).toList(), chord.callback(), backend);
   }
@@ -216,6 +240,11 @@ public final class Server implements AutoCloseable {
   private record Prepared(Signature signature, byte[] message) {}
 
   private Prepared prepare(Signature signature) {
+    return prepare(signature, true);
+  }
+
+  /** @param publishing whether the task will be published (then listeners see it), or is only checked */
+  private Prepared prepare(Signature signature, boolean publishing) {
     checkArgs(signature);
     Signature.Builder b = signature.toBuilder();
     if (signature.uuid().isEmpty()) {
@@ -228,8 +257,22 @@ public final class Server implements AutoCloseable {
     if (ready.routingKey().isEmpty()) {
       ready = ready.toBuilder().routingKey(broker.routingKeyFor(ready)).build();
     }
-    byte[] message = WireCodec.encode(ready);
+    if (publishing && listener != Listeners.NONE) {
+      ready = listener.publishing(ready);
+    }
+    byte[] message;
+    try {
+      message = WireCodec.encode(ready);
+    } catch (RuntimeException e) {
+      if (publishing) {
+        notSent(List.of(new Prepared(ready, new byte[0])), e);
+      }
+      throw e;
+    }
     if (message.length > config.maxMessageBytes()) {
+      if (publishing) {
+        notSent(List.of(new Prepared(ready, message)), null);
+      }
       throw new IllegalArgumentException("task " + ready.name() + " " + ready.uuid() + " is " + message.length
           + " bytes, over the limit of " + config.maxMessageBytes() + " (Config.maxMessageBytes)");
     }
@@ -264,10 +307,30 @@ public final class Server implements AutoCloseable {
   }
 
   private void publish(Prepared prepared) {
+    TaskMdc mdc = TaskMdc.of(prepared.signature, prepared.signature.routingKey());
     try {
       broker.publish(prepared.signature, prepared.message);
     } catch (RuntimeException e) {
+      if (listener != Listeners.NONE) {
+        listener.sent(prepared.signature, e);
+      }
       throw new MachineryException("Publish message error: " + e.getMessage(), e);
+    } finally {
+      mdc.close();
+    }
+    if (listener != Listeners.NONE) {
+      listener.sent(prepared.signature, null);
+    }
+  }
+
+  /** Tells listeners that prepared tasks were not published (their {@link TaskListener#publishing} ran). */
+  private void notSent(List<Prepared> prepared, @Nullable RuntimeException error) {
+    if (listener == Listeners.NONE) {
+      return;
+    }
+    RuntimeException why = error != null ? error : new IllegalArgumentException("message over Config.maxMessageBytes");
+    for (Prepared p : prepared) {
+      listener.sent(p.signature, why);
     }
   }
 
@@ -279,12 +342,15 @@ public final class Server implements AutoCloseable {
     Semaphore permits = new Semaphore(sendConcurrency > 0 ? sendConcurrency : Integer.MAX_VALUE);
     List<Thread> threads = new ArrayList<>(members.size());
     List<RuntimeException> errors = new CopyOnWriteArrayList<>();
-    for (Prepared member : members) {
+    for (int i = 0; i < members.size(); i++) {
+      Prepared member = members.get(i);
       try {
         permits.acquire();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new MachineryException("interrupted while sending group", e);
+        MachineryException interrupted = new MachineryException("interrupted while sending group", e);
+        notSent(members.subList(i, members.size()), interrupted);
+        throw interrupted;
       }
       threads.add(Thread.ofVirtual().start(() -> {
         try {
@@ -378,6 +444,11 @@ public final class Server implements AutoCloseable {
     workers.add(worker);
   }
 
+  /** The workers this server launched. */
+  List<Worker> workers() {
+    return List.copyOf(workers);
+  }
+
   // ---------------------------------------------------------------------------------------------- accessors
 
   public Config config() { return config; }
@@ -385,6 +456,9 @@ public final class Server implements AutoCloseable {
   public Backend backend() { return backend; }
   public Lock lock() { return lock; }
   public Clock clock() { return clock; }
+
+  /** The listeners given to the builder, as one (a no-op when there are none). */
+  TaskListener listener() { return listener; }
 
   OffsetDateTime now() {
     return OffsetDateTime.now(clock).withOffsetSameInstant(java.time.ZoneOffset.UTC);
@@ -415,6 +489,7 @@ public final class Server implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private @Nullable Consumer<Signature> prePublishHandler;
     private @Nullable PeriodicConfig periodic;
+    private final List<TaskListener> listeners = new ArrayList<>();
 
     private Builder() {}
 
@@ -432,6 +507,13 @@ public final class Server implements AutoCloseable {
 
     /** Program name, zone, missed-fire policy and thread of the periodic scheduler; default {@link PeriodicConfig#defaults()}. */
     public Builder periodic(PeriodicConfig value) { periodic = Objects.requireNonNull(value, "periodic"); return this; }
+
+    /**
+     * Adds a listener for task events (sends, and runs on this server's workers); call it again for more, they
+     * are called in the order added. See {@link TaskListener}; {@code machinery-micrometer} and {@code
+     * machinery-opentelemetry} provide listeners.
+     */
+    public Builder listener(TaskListener value) { listeners.add(Objects.requireNonNull(value, "listener")); return this; }
 
     public Server build() {
       return new Server(this);

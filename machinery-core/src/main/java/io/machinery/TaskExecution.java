@@ -60,6 +60,8 @@ final class TaskExecution implements TaskContext {
       String consumerTag,
       @Nullable Consumer<Signature> preTaskHandler,
       @Nullable Consumer<Signature> postTaskHandler,
+      @Nullable Consumer<TaskOutcome> postTaskOutcomeHandler,
+      TaskListener listener,
       Consumer<TaskFailedException> failureReporter,
       ExecutorService taskThreads,
       boolean platformThreads,
@@ -128,6 +130,8 @@ final class TaskExecution implements TaskContext {
   private volatile boolean abandoned;
   private volatile boolean timedOut;
   private boolean finished;
+  private long runNanos;
+  private boolean outcomeReported;
 
   /**
    * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or requeued
@@ -182,8 +186,10 @@ final class TaskExecution implements TaskContext {
     List<CompletableFuture<Void>> early = new ArrayList<>(2);
     try {
       Outcome outcome = start(early);
+      boolean recorded = false;
       try {
         record(outcome);
+        recorded = true;
       } catch (Cancelled | BookkeepingFailed e) {
         throw e;
       } catch (Throwable t) {
@@ -193,6 +199,7 @@ final class TaskExecution implements TaskContext {
         throw new BookkeepingFailed("recording the outcome failed: " + t, t);
       } finally {
         runHandler("post-task handler", settings.postTaskHandler());
+        reportOutcome(outcome, recorded);
       }
     } finally {
       // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the final state
@@ -232,7 +239,15 @@ final class TaskExecution implements TaskContext {
     }
     runHandler("pre-task handler", settings.preTaskHandler());
     checkAbandoned();
-    return invoke(args, typed);
+    if (settings.listener() != Listeners.NONE) {
+      settings.listener().started(signature);
+    }
+    long begin = System.nanoTime();
+    try {
+      return invoke(args, typed);
+    } finally {
+      runNanos = System.nanoTime() - begin;
+    }
   }
 
   private Outcome invoke(List<Arg> args, List<@Nullable Object> typed) {
@@ -436,6 +451,38 @@ final class TaskExecution implements TaskContext {
       }
     }
     return false;
+  }
+
+  /** Whether {@link TaskListener#finished} was called for this run (else the worker reports it as not run). */
+  boolean outcomeReported() {
+    return outcomeReported;
+  }
+
+  /** Gives the outcome to the post-task outcome handler and the listeners, unless the run was abandoned. */
+  private void reportOutcome(Outcome outcome, boolean recorded) {
+    Consumer<TaskOutcome> handler = settings.postTaskOutcomeHandler();
+    boolean listening = settings.listener() != Listeners.NONE;
+    if (abandoned || (handler == null && !listening)) {
+      return;
+    }
+    TaskOutcome result = switch (outcome) {
+      case Succeeded s -> new TaskOutcome(signature, State.SUCCESS, null, Duration.ofNanos(runNanos), recorded);
+      case RetryIn r -> new TaskOutcome(signature, State.RETRY, null, Duration.ofNanos(runNanos), recorded);
+      case Failed f -> new TaskOutcome(signature, f.retryable() && signature.retryCount() > 0 ? State.RETRY : State.FAILURE,
+          f.error(), Duration.ofNanos(runNanos), recorded);
+    };
+    if (handler != null) {
+      try {
+        handler.accept(result);
+      } catch (Throwable t) {
+        log.error("Worker {}: the post-task outcome handler threw for task {} {}; ignoring it", settings.consumerTag(),
+            LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+      }
+    }
+    if (listening) {
+      outcomeReported = true;
+      settings.listener().finished(result);
+    }
   }
 
   private void checkAbandoned() {

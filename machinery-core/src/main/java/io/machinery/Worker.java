@@ -63,6 +63,14 @@ public final class Worker implements AutoCloseable {
   public static final String REQUEUES_HEADER = MessageHeaders.REQUEUES;
   /** The message header counting requeues because the task was not registered. */
   public static final String UNREGISTERED_HEADER = MessageHeaders.UNREGISTERED;
+  /** SLF4J MDC key holding the task's name while a worker handles it or a server publishes it. */
+  public static final String MDC_TASK_NAME = TaskMdc.TASK_NAME;
+  /** SLF4J MDC key holding the task's UUID while a worker handles it or a server publishes it. */
+  public static final String MDC_TASK_UUID = TaskMdc.TASK_UUID;
+  /** SLF4J MDC key holding the task's group UUID (for group and chord members). */
+  public static final String MDC_GROUP_UUID = TaskMdc.GROUP_UUID;
+  /** SLF4J MDC key holding the queue the task was taken from (or its routing key when published). */
+  public static final String MDC_QUEUE = TaskMdc.QUEUE;
   /** How long {@link #quit()} waits for running tasks unless told otherwise. */
   public static final Duration DEFAULT_GRACEFUL_TIMEOUT = Duration.ofSeconds(30);
   /** How much longer than the graceful timeout {@link #quit()} may take (abandoned tasks settle meanwhile). */
@@ -116,7 +124,7 @@ public final class Worker implements AutoCloseable {
         ? Executors.newFixedThreadPool(concurrency, Thread.ofPlatform().daemon().name("machinery-task-" + consumerTag + "-", 0).factory())
         : Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("machinery-task-", 0).factory());
     TaskExecution.Settings settings = new TaskExecution.Settings(server, consumerTag, b.preTaskHandler,
-        b.postTaskHandler, failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
+        b.postTaskHandler, b.postTaskOutcomeHandler, server.listener(), failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
             LogText.of(failure.taskUuid()), LogText.of(failure.getMessage()))),
         taskThreads, b.platformTaskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
     UnregisteredBackoff unregistered = new UnregisteredBackoff(server.clock(),
@@ -127,6 +135,8 @@ public final class Worker implements AutoCloseable {
 
   public String consumerTag() { return consumerTag; }
   public int concurrency() { return concurrency; }
+  /** How many tasks this worker is handling now (busy slots; {@link #concurrency()} minus this are free). */
+  public int runningTasks() { return running.size(); }
   /** The queue this worker consumes; empty means the default queue (Go's {@code CustomQueue}). */
   public String customQueue() { return queue; }
 
@@ -331,6 +341,7 @@ public final class Worker implements AutoCloseable {
     private java.util.function.@Nullable Consumer<Throwable> errorHandler;
     private java.util.function.@Nullable Consumer<Signature> preTaskHandler;
     private java.util.function.@Nullable Consumer<Signature> postTaskHandler;
+    private java.util.function.@Nullable Consumer<TaskOutcome> postTaskOutcomeHandler;
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
     private boolean handleSignals;
     private int maxDeliveries = DEFAULT_MAX_DELIVERIES;
@@ -375,6 +386,16 @@ public final class Worker implements AutoCloseable {
     /** Called after the task's outcome is handled (success, failure or retry); if it throws, that is logged. */
     public Builder postTaskHandler(java.util.function.Consumer<Signature> handler) {
       postTaskHandler = Objects.requireNonNull(handler);
+      return this;
+    }
+
+    /**
+     * Called after the task's outcome is handled, with the outcome: state (SUCCESS, FAILURE or RETRY), error,
+     * how long the function ran, whether it was recorded. Not called for a run the worker abandoned. If it
+     * throws, that is logged. Runs after {@link #postTaskHandler}.
+     */
+    public Builder postTaskOutcomeHandler(java.util.function.Consumer<TaskOutcome> handler) {
+      postTaskOutcomeHandler = Objects.requireNonNull(handler);
       return this;
     }
 

@@ -15,6 +15,11 @@ import java.time.OffsetDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.time.Instant;
+import io.machinery.spi.Inspector;
 import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -49,7 +54,14 @@ public final class MemoryBroker implements Broker {
   public record DeadLetter(String queue, byte[] message, String reason) {}
 
   /** A queued message and how many times it was handed out (a requeue keeps the count, a replacement starts anew). */
-  private record Message(byte[] body, int deliveries) {}
+  private record Message(byte[] body, int deliveries, long enqueuedMillis) {
+    Message(byte[] body, int deliveries) {
+      this(body, deliveries, 0);
+    }
+  }
+
+  /** A dead letter with the id and time the inspector shows. */
+  record Dead(long id, Instant at, DeadLetter letter) {}
 
   private record DelayedMessage(long dueMillis, long sequence, String queue, Message message) {}
 
@@ -68,7 +80,8 @@ public final class MemoryBroker implements Broker {
       new PriorityQueue<>((a, b) -> a.dueMillis != b.dueMillis ? Long.compare(a.dueMillis, b.dueMillis) : Long.compare(a.sequence, b.sequence));
   private final AtomicLong sequence = new AtomicLong();
   private final AtomicLong requeues = new AtomicLong();
-  private final List<DeadLetter> deadLetters = new CopyOnWriteArrayList<>();
+  private final List<Dead> deadLetters = new CopyOnWriteArrayList<>();
+  private final AtomicLong deadLetterIds = new AtomicLong();
   private final List<MemoryConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile Thread promoter;
@@ -107,7 +120,7 @@ public final class MemoryBroker implements Broker {
     Queue queue = queue(queueName);
     queue.lock.lock();
     try {
-      queue.messages.addLast(message);
+      queue.messages.addLast(new Message(message.body, message.deliveries, clock.millis()));
       queue.notEmpty.signal();
     } finally {
       queue.lock.unlock();
@@ -208,7 +221,7 @@ public final class MemoryBroker implements Broker {
           queue.lock.unlock();
         }
         for (Message message : batch) {
-          MemoryDelivery delivery = new MemoryDelivery(queueName, new Message(message.body, message.deliveries + 1), unsettled);
+          MemoryDelivery delivery = new MemoryDelivery(queueName, new Message(message.body, message.deliveries + 1, message.enqueuedMillis), unsettled);
           unsettled.add(delivery);
           handler.handle(delivery);
         }
@@ -309,7 +322,7 @@ public final class MemoryBroker implements Broker {
     @Override
     public void deadLetter(String reason) {
       if (settle()) {
-        deadLetters.add(new DeadLetter(queueName, message.body, reason));
+        deadLetters.add(new Dead(deadLetterIds.incrementAndGet(), clock.instant(), new DeadLetter(queueName, message.body, reason)));
       }
     }
   }
@@ -356,7 +369,102 @@ public final class MemoryBroker implements Broker {
 
   /** Messages that could never be handled, with their reasons, oldest first. */
   public List<DeadLetter> deadLetters() {
+    return deadLetters.stream().map(Dead::letter).toList();
+  }
+
+  /** Pending counts, listings, dead-letter repair and purge for this broker. */
+  @Override
+  public Optional<Inspector> inspector() {
+    return Optional.of(new MemoryInspector(this, config));
+  }
+
+  // ------------------------------------------------------------------------------ for the MemoryInspector
+
+  Set<String> knownQueues() {
+    Set<String> names = new TreeSet<>(queues.keySet());
+    deadLetters.forEach(d -> names.add(d.letter().queue()));
+    delayedLock.lock();
+    try {
+      delayed.forEach(d -> names.add(d.queue));
+    } finally {
+      delayedLock.unlock();
+    }
+    return names;
+  }
+
+  /** Pending count, and the enqueue time of the oldest pending message (or -1), read under the queue's lock. */
+  long[] pendingCountAndOldest(String queueName) {
+    Queue queue = queues.get(queueName);
+    if (queue == null) {
+      return new long[] {0, -1};
+    }
+    queue.lock.lock();
+    try {
+      Message head = queue.messages.peekFirst();
+      return new long[] {queue.messages.size(), head == null ? -1 : head.enqueuedMillis};
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
+  List<byte[]> pendingPage(String queueName, int offset, int limit) {
+    Queue queue = queues.get(queueName);
+    if (queue == null) {
+      return List.of();
+    }
+    queue.lock.lock();
+    try {
+      return queue.messages.stream().skip(offset).limit(limit).map(Message::body).toList();
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
+  long purge(String queueName) {
+    Queue queue = queues.get(queueName);
+    if (queue == null) {
+      return 0;
+    }
+    queue.lock.lock();
+    try {
+      int size = queue.messages.size();
+      queue.messages.clear();
+      return size;
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
+  /** The delayed messages of a queue, soonest first. */
+  List<byte[]> delayedOf(String queueName) {
+    List<DelayedMessage> snapshot;
+    delayedLock.lock();
+    try {
+      snapshot = new ArrayList<>(delayed);
+    } finally {
+      delayedLock.unlock();
+    }
+    snapshot.sort((a, b) -> a.dueMillis != b.dueMillis ? Long.compare(a.dueMillis, b.dueMillis) : Long.compare(a.sequence, b.sequence));
+    return snapshot.stream().filter(d -> d.queue.equals(queueName)).map(d -> d.message.body).toList();
+  }
+
+  long clockMillis() {
+    return clock.millis();
+  }
+
+  List<Dead> deadEntries() {
     return List.copyOf(deadLetters);
+  }
+
+  /** Takes a dead letter out; true when it was still there (so two repairs never both requeue it). */
+  boolean removeDead(Dead dead) {
+    return deadLetters.remove(dead);
+  }
+
+  /** Pushes a message to a queue's tail as freshly published (delivery count 0). */
+  void republish(String queueName, byte[] message) {
+    checkOpen();
+    push(queueName, new Message(message.clone(), 0));
   }
 
   /** Puts a raw message at the tail of a queue, as another producer could (for tests of bad input). */

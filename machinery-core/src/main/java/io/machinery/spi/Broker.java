@@ -51,6 +51,14 @@ public interface Broker extends AutoCloseable {
    */
   List<Signature> delayedTasks();
 
+  /**
+   * The broker's {@link Inspector}, when it has one (queue sizes, listings, dead-letter repair, purge). Empty
+   * by default.
+   */
+  default java.util.Optional<Inspector> inspector() {
+    return java.util.Optional.empty();
+  }
+
   /** Stops all consumers and releases connections; idempotent. */
   @Override
   void close();

@@ -1,0 +1,54 @@
+package io.machinery;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How one run of a task ended: the state it leads to, the error, how long the function ran, and whether the
+ * outcome was recorded. Given to {@link TaskListener#finished} and {@link Worker.Builder#postTaskOutcomeHandler}.
+ * Immutable.
+ */
+public final class TaskOutcome {
+  private final Signature signature;
+  private final State state;
+  private final @Nullable String error;
+  private final Duration runTime;
+  private final boolean recorded;
+
+  TaskOutcome(Signature signature, State state, @Nullable String error, Duration runTime, boolean recorded) {
+    this.signature = Objects.requireNonNull(signature);
+    this.state = Objects.requireNonNull(state);
+    this.error = error;
+    this.runTime = Objects.requireNonNull(runTime);
+    this.recorded = recorded;
+  }
+
+  /** The task as it was delivered (its {@link TaskContext#attempt() attempt} header included). */
+  public Signature signature() { return signature; }
+
+  /**
+   * {@link State#SUCCESS}, {@link State#FAILURE} (no retries left, or a permanent error such as arguments
+   * that do not bind), or {@link State#RETRY} (the task is sent again).
+   */
+  public State state() { return state; }
+
+  /** The error text as stored in the backend (Go's wording); empty on success. */
+  public Optional<String> error() { return Optional.ofNullable(error); }
+
+  /** How long the task function ran (zero when it did not run because its arguments did not bind). */
+  public Duration runTime() { return runTime; }
+
+  /**
+   * Whether the state, retry message and callbacks were all recorded. False when the bookkeeping gave up (the
+   * message is then dead-lettered) or the worker abandoned the run while recording it.
+   */
+  public boolean recorded() { return recorded; }
+
+  @Override
+  public String toString() {
+    return "TaskOutcome[" + signature.name() + " " + signature.uuid() + " " + state
+        + (error == null ? "" : " error=" + error) + " runTime=" + runTime + (recorded ? "" : " unrecorded") + "]";
+  }
+}

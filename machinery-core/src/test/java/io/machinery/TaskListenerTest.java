@@ -1,0 +1,234 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.MDC;
+
+/** The event SPI, the MDC and the post-task outcome handler, on the memory broker and backend. */
+class TaskListenerTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+  private static final Backoff FAST = new Backoff(Duration.ofMillis(1), Duration.ofMillis(5));
+
+  /** Records every event as text, and the thread each run event came on. */
+  static final class Recording implements TaskListener {
+    final List<String> events = new CopyOnWriteArrayList<>();
+    final List<TaskOutcome> outcomes = new CopyOnWriteArrayList<>();
+    final Map<String, List<String>> threads = new ConcurrentHashMap<>();
+
+    private void run(Signature s, String event) {
+      events.add(event + " " + s.name());
+      threads.computeIfAbsent(s.uuid() + "/" + MessageHeaders.attempt(s), k -> new CopyOnWriteArrayList<>())
+          .add(Thread.currentThread().getName() + "#" + Thread.currentThread().threadId());
+    }
+
+    @Override
+    public Signature publishing(Signature signature) {
+      events.add("publishing " + signature.name());
+      return signature.toBuilder().header("x-test", "from-listener").build();
+    }
+
+    @Override
+    public void sent(Signature signature, @Nullable Throwable error) {
+      events.add("sent " + signature.name() + (error == null ? "" : " error"));
+    }
+
+    @Override public void received(Signature s, String queue) { run(s, "received"); }
+    @Override public void started(Signature s) { run(s, "started"); }
+
+    @Override
+    public void finished(TaskOutcome outcome) {
+      outcomes.add(outcome);
+      run(outcome.signature(), "finished " + outcome.state());
+    }
+
+    @Override public void notRun(Signature s, String reason) { run(s, "notRun"); }
+
+    @Override
+    public void deadLettered(String queue, @Nullable Signature signature, String reason) {
+      events.add("deadLettered " + (signature == null ? "?" : signature.name()));
+    }
+
+    List<String> eventsOf(String name) {
+      return events.stream().filter(e -> e.endsWith(" " + name) || e.contains(" " + name + " ")).toList();
+    }
+  }
+
+  private final Config config = Config.DEFAULT;
+  private final Recording recording = new Recording();
+  private final Map<String, String> seenInTask = new ConcurrentHashMap<>();
+  private MemoryBroker broker;
+  private MemoryBackend memory;
+  private FaultyBackend backend;
+  private Server server;
+  private Worker worker;
+
+  @BeforeEach
+  void setUp() {
+    broker = MemoryBroker.create(config, Clock.systemUTC());
+    memory = MemoryBackend.create(config, Clock.systemUTC());
+    backend = new FaultyBackend(memory);
+    server = Server.builder().config(config).broker(broker).backend(backend)
+        .listener(new TaskListener() {
+          @Override public void received(Signature s, String queue) { throw new IllegalStateException("a broken listener"); }
+          @Override public Signature publishing(Signature s) { throw new IllegalStateException("a broken listener"); }
+        })
+        .listener(recording)
+        .build();
+    server.registerTask("hello", TaskFunction.withContext(List.of(), false, (ctx, args) -> {
+      seenInTask.put("name", String.valueOf(MDC.get(Worker.MDC_TASK_NAME)));
+      seenInTask.put("uuid", String.valueOf(MDC.get(Worker.MDC_TASK_UUID)));
+      seenInTask.put("header", String.valueOf(ctx.signature().headers().get("x-test")));
+      return "hi";
+    }));
+    server.registerTask("boom", TaskFunction.of(() -> {
+      throw new IllegalStateException("it broke");
+    }));
+  }
+
+  @AfterEach
+  void tearDown() {
+    server.close();
+    broker.close();
+    memory.close();
+  }
+
+  private Worker.Builder workerBuilder() {
+    return server.workerBuilder("listener-test").concurrency(2).bookkeepingBackoff(FAST, d -> {});
+  }
+
+  private void launch(Worker.Builder builder) {
+    worker = builder.build();
+    worker.launchAsync();
+  }
+
+  @Test
+  void aSuccessfulTaskGoesThroughEveryEventInOrderWithItsNameAndUuidInTheMdc() {
+    List<TaskOutcome> handled = new CopyOnWriteArrayList<>();
+    launch(workerBuilder().postTaskOutcomeHandler(handled::add));
+
+    AsyncResult result = server.sendTask(Signature.create("hello"));
+
+    assertThat(result.get(TIMEOUT)).containsExactly("hi");
+    await().atMost(TIMEOUT).until(() -> recording.outcomes.size() == 1);
+    assertThat(recording.eventsOf("hello")).contains("sent hello").filteredOn(e -> !e.startsWith("sent"))
+        .containsExactly("publishing hello", "received hello", "started hello", "finished SUCCESS hello");
+    assertThat(seenInTask).containsEntry("name", "hello").containsEntry("uuid", result.signature().uuid())
+        .containsEntry("header", "from-listener");
+    TaskOutcome outcome = recording.outcomes.get(0);
+    assertThat(outcome.state()).isEqualTo(State.SUCCESS);
+    assertThat(outcome.error()).isEmpty();
+    assertThat(outcome.recorded()).isTrue();
+    assertThat(outcome.runTime().isNegative()).isFalse();
+    assertThat(handled).singleElement().satisfies(o -> assertThat(o.state()).isEqualTo(State.SUCCESS));
+    // received, started and finished come on one thread, so a listener can hold a scope across them
+    assertThat(recording.threads.values()).allSatisfy(list -> assertThat(list).hasSize(3).containsOnly(list.get(0)));
+    assertThat(MDC.get(Worker.MDC_TASK_UUID)).as("the sender's MDC is restored").isNull();
+  }
+
+  @Test
+  void aFailingTaskReportsARetryThenAFailureWithItsError() {
+    List<TaskOutcome> handled = new CopyOnWriteArrayList<>();
+    launch(workerBuilder().postTaskOutcomeHandler(handled::add));
+
+    Signature boom = Signature.builder("boom").retryCount(1).build();
+    AsyncResult result = server.sendTask(boom.toBuilder().retryTimeout(0).build());
+
+    await().atMost(Duration.ofSeconds(20)).until(() -> recording.outcomes.size() == 2);
+    assertThat(recording.outcomes).extracting(TaskOutcome::state).containsExactly(State.RETRY, State.FAILURE);
+    assertThat(recording.outcomes).allSatisfy(o -> assertThat(o.error()).contains("it broke"));
+    assertThat(recording.outcomes.get(1).signature().uuid()).isEqualTo(result.signature().uuid());
+    assertThat(handled).extracting(TaskOutcome::state).containsExactly(State.RETRY, State.FAILURE);
+    // the retry is a send of its own, made from inside the first run
+    assertThat(recording.eventsOf("boom")).filteredOn(e -> !e.startsWith("sent")).containsExactly("publishing boom",
+        "received boom", "started boom", "publishing boom", "finished RETRY boom", "received boom", "started boom",
+        "finished FAILURE boom");
+  }
+
+  @Test
+  void anUndecodableMessageIsReportedAsDeadLetteredWithoutASignature() {
+    launch(workerBuilder());
+    broker.pushRaw(config.defaultQueue(), "not json".getBytes(StandardCharsets.UTF_8));
+
+    await().atMost(TIMEOUT).until(() -> recording.events.contains("deadLettered ?"));
+    assertThat(recording.events).doesNotContain("received ?");
+  }
+
+  @Test
+  void aRunWhoseOutcomeCannotBeRecordedIsFinishedUnrecordedThenDeadLettered() {
+    backend.failing(FaultyBackend.Op.SUCCESS, FaultyBackend.ALWAYS);
+    launch(workerBuilder().bookkeepingAttempts(1));
+
+    server.sendTask(Signature.create("hello"));
+
+    await().atMost(TIMEOUT).until(() -> recording.events.contains("deadLettered hello"));
+    assertThat(recording.outcomes).singleElement().satisfies(o -> {
+      assertThat(o.state()).isEqualTo(State.SUCCESS);
+      assertThat(o.recorded()).isFalse();
+    });
+    // "sent" may come anywhere: the worker can take the message before the sender returns from publish
+    assertThat(recording.eventsOf("hello")).filteredOn(e -> !e.startsWith("sent"))
+        .containsExactly("publishing hello", "received hello", "started hello", "finished SUCCESS hello", "deadLettered hello");
+  }
+
+  @Test
+  void everyAnnouncedSendEndsInOneSentEventEvenWhenTheSendIsRefused() {
+    launch(workerBuilder());
+    Group group = Group.of(Signature.create("hello"), Signature.create("hello"));
+    server.sendChord(Chord.of(group, Signature.create("callback")), 0);
+    await().atMost(TIMEOUT).until(() -> recording.events.stream().filter(e -> e.startsWith("finished")).count() == 2);
+    await().atMost(TIMEOUT).until(() -> recording.events.contains("sent callback"));
+    assertThat(recording.eventsOf("callback")).as("checking the callback before the group is sent is no send")
+        .containsExactly("publishing callback", "sent callback");
+
+    Group bad = Group.of(Signature.create("refused"), Signature.create("refused", Arg.of("int64", "not a number")));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> server.sendGroup(bad, 0))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(recording.eventsOf("refused")).containsExactly("publishing refused", "sent refused error");
+  }
+
+  @Test
+  void aRunAbandonedByShutdownEndsInNotRunWithTheReason() {
+    java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+    List<String> reasons = new CopyOnWriteArrayList<>();
+    try (Server own = Server.builder().config(config).broker(broker).backend(memory).listener(new TaskListener() {
+      @Override public void notRun(Signature signature, String reason) { reasons.add(signature.name() + ": " + reason); }
+    }).listener(recording).build()) {
+      own.registerTask("hold", TaskFunction.of(() -> {
+        never.await();
+        return null;
+      }));
+      Worker holder = own.workerBuilder("abandon").concurrency(1).build();
+      holder.launchAsync();
+      own.sendTask(Signature.create("hold"));
+      await().atMost(TIMEOUT).until(() -> recording.events.contains("started hold"));
+
+      holder.quitAbruptly();
+
+      await().atMost(TIMEOUT).until(() -> reasons.contains("hold: abandoned by shutdown"));
+      assertThat(recording.eventsOf("hold")).doesNotContain("finished SUCCESS hold", "finished FAILURE hold");
+    }
+  }
+
+  @Test
+  void aServerWithoutListenersUsesTheNoOpAndSkipsEveryEvent() {
+    assertThat(Listeners.of(List.of())).isSameAs(Listeners.NONE);
+    try (Server plain = Server.builder().build()) {
+      assertThat(plain.listener()).isSameAs(Listeners.NONE);
+    }
+  }
+}

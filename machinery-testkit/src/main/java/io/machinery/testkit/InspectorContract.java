@@ -1,0 +1,173 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.Inspector;
+import io.machinery.spi.QueueStats;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The contract every {@link Inspector} passes. Subclass it with one factory method, as {@link BrokerContract}:
+ *
+ * <pre>{@code
+ * class MemoryInspectorTest extends InspectorContract {
+ *   protected Broker createBroker(Config config) { return MemoryBroker.create(config, Clock.systemUTC()); }
+ * }
+ * }</pre>
+ *
+ * <p>Each test runs on its own default queue ({@code insp_<random>}); the broker is closed after it.
+ */
+public abstract class InspectorContract {
+  protected static final Duration PATIENCE = Duration.ofSeconds(20);
+
+  protected Config config;
+  protected Broker broker;
+  protected Inspector inspector;
+  protected String queue;
+  private final List<Consumer> consumers = new ArrayList<>();
+
+  /** Builds the broker under test for {@code config} (whose default queue is unique to the test). */
+  protected abstract Broker createBroker(Config config);
+
+  /** The configuration tests start from; override to point at a server. */
+  protected Config baseConfig() {
+    return Config.DEFAULT;
+  }
+
+  @BeforeEach
+  void createInspectorUnderTest() {
+    config = BrokerContract.uniqueQueue(baseConfig(), "insp_");
+    queue = config.defaultQueue();
+    broker = createBroker(config);
+    inspector = broker.inspector().orElseThrow(() -> new AssertionError(broker + " has no inspector"));
+  }
+
+  @AfterEach
+  void closeBrokerUnderTest() {
+    consumers.forEach(Consumer::close);
+    broker.close();
+  }
+
+  private Signature publish(int value, Instant eta) {
+    Signature task = Signature.builder("add").args(Arg.of((long) value)).headers(java.util.Map.of()).eta(eta).build();
+    Signature routed = task.toBuilder().routingKey(broker.routingKeyFor(task)).build();
+    broker.publish(routed, WireCodec.encode(routed));
+    return routed;
+  }
+
+  private List<String> publish(int count) {
+    List<String> uuids = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      uuids.add(publish(i, null).uuid());
+    }
+    return uuids;
+  }
+
+  private static List<String> uuids(List<Signature> tasks) {
+    return tasks.stream().map(Signature::uuid).toList();
+  }
+
+  @Test
+  void aQueueNeverUsedIsEmpty() {
+    QueueStats stats = inspector.queue(queue);
+    assertThat(stats.queue()).isEqualTo(queue);
+    assertThat(List.of(stats.pending(), stats.delayed(), stats.deadLettered())).containsOnly(0L);
+    assertThat(stats.oldestAge()).isEmpty();
+    assertThat(inspector.pending(queue, 0, 10)).isEmpty();
+  }
+
+  @Test
+  void waitingTasksAreCountedAndListedOldestFirstInPages() {
+    List<String> sent = publish(5);
+
+    await().atMost(PATIENCE).until(() -> inspector.queue(queue).pending() == 5);
+    assertThat(inspector.queue("").queue()).as("empty means the default queue").isEqualTo(queue);
+    assertThat(uuids(inspector.pending(queue, 0, 2))).isEqualTo(sent.subList(0, 2));
+    assertThat(uuids(inspector.pending(queue, 2, 10))).isEqualTo(sent.subList(2, 5));
+    assertThat(inspector.pending(queue, 5, 10)).isEmpty();
+    inspector.queue(queue).oldestAge().ifPresent(age -> assertThat(age.isNegative()).isFalse());
+    assertThat(inspector.queues()).extracting(QueueStats::queue).contains(queue);
+  }
+
+  @Test
+  void delayedTasksAreCountedAndListedSoonestFirst() {
+    Instant now = Instant.now();
+    String later = publish(1, now.plus(Duration.ofHours(2))).uuid();
+    String sooner = publish(2, now.plus(Duration.ofHours(1))).uuid();
+
+    await().atMost(PATIENCE).until(() -> inspector.queue(queue).delayed() == 2);
+    assertThat(inspector.queue(queue).pending()).isZero();
+    assertThat(uuids(inspector.delayed(queue, 0, 10))).containsExactly(sooner, later);
+    assertThat(uuids(inspector.delayed(queue, 1, 10))).containsExactly(later);
+  }
+
+  @Test
+  void purgeRemovesTheWaitingTasksButNotTheDelayedOnes() {
+    publish(3);
+    publish(9, Instant.now().plus(Duration.ofHours(1)));
+    await().atMost(PATIENCE).until(() -> inspector.queue(queue).pending() == 3);
+
+    assertThat(inspector.purge(queue)).isEqualTo(3);
+
+    QueueStats stats = inspector.queue(queue);
+    assertThat(stats.pending()).isZero();
+    assertThat(stats.delayed()).isEqualTo(1);
+  }
+
+  @Test
+  void deadLettersAreListedWithTheirReasonsThenRequeuedOneByOneOrDeletedAll() throws Exception {
+    List<String> sent = publish(3);
+    RecordingHandler handler = new RecordingHandler(10);
+    Consumer consumer = broker.startConsuming("insp-kit", queue, handler);
+    consumers.add(consumer);
+    for (int i = 0; i < 3; i++) {
+      Delivery delivery = handler.next(PATIENCE.toSeconds());
+      assertThat(delivery).as("a delivery within %s", PATIENCE).isNotNull();
+      handler.deadLetter(delivery, "reason " + WireCodec.decodeSignature(delivery.body()).uuid());
+    }
+    consumer.stopFetching(Duration.ofSeconds(5));
+    await().atMost(PATIENCE).until(() -> inspector.queue(queue).deadLettered() == 3);
+
+    List<DeadLetterEntry> letters = inspector.deadLetters(queue, 0, 10);
+    assertThat(letters).hasSize(3).allSatisfy(letter -> {
+      assertThat(letter.queue()).isEqualTo(queue);
+      assertThat(letter.reason()).isEqualTo("reason " + letter.signature().orElseThrow().uuid());
+    });
+    assertThat(letters).extracting(l -> l.signature().orElseThrow().uuid()).containsExactlyInAnyOrderElementsOf(sent);
+    assertThat(inspector.deadLetters(queue, 1, 1)).hasSize(1);
+
+    DeadLetterEntry first = letters.get(0);
+    assertThat(inspector.requeueDeadLetters(queue, e -> e.id().equals(first.id()))).isEqualTo(1);
+    assertThat(inspector.requeueDeadLetters(queue, e -> e.id().equals(first.id()))).as("requeued once").isZero();
+    await().atMost(PATIENCE).until(() -> inspector.queue(queue).pending() == 1);
+    assertThat(uuids(inspector.pending(queue, 0, 10))).containsExactly(first.signature().orElseThrow().uuid());
+    assertThat(inspector.queue(queue).deadLettered()).isEqualTo(2);
+
+    assertThat(inspector.deleteDeadLetters(queue, e -> true)).isEqualTo(2);
+    assertThat(inspector.queue(queue).deadLettered()).isZero();
+    assertThat(inspector.deadLetters(queue, 0, 10)).isEmpty();
+  }
+
+  @Test
+  void badPagesAreRefused() {
+    assertThatThrownBy(() -> inspector.pending(queue, -1, 10)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> inspector.pending(queue, 0, 0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> inspector.deadLetters(queue, 0, 0)).isInstanceOf(IllegalArgumentException.class);
+  }
+}
