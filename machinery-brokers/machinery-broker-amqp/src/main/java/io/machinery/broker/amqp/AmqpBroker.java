@@ -62,11 +62,28 @@ import org.slf4j.LoggerFactory;
  *       queue (message TTL, dead-lettered to the task exchange), or to the single {@code AMQP.DelayedQueue}
  *       with a per-message expiration. Unlike Go the priority is kept (Go issue #824). A delivered message
  *       that a worker puts back with a delay goes through a per-delay queue on the default exchange, so it
- *       comes back to exactly its queue.
- *   <li><b>Consuming.</b> One channel per consumer with QoS {@code max(AMQP.PrefetchCount, concurrency)}
- *       (Go's 0 = unlimited becomes the concurrency); each message is handed to the worker only after it
- *       reserved a slot, and acknowledged only when the worker settles it, after the result is stored. A
- *       worker that dies leaves its messages unacknowledged, and RabbitMQ delivers them again: at-least-once.
+ *       comes back to exactly its queue. Delays under {@value #MIN_DELAY_MILLIS} ms are raised to it (a task
+ *       never runs before its ETA, at most that much later): a per-delay queue expires {@code 2 × delay} after
+ *       its declaration, and for a few milliseconds a confirmed publish could land in a queue that RabbitMQ
+ *       deletes, with the message, before the message's TTL fires (F20).
+ *   <li><b>{@code AMQP.DelayedQueue} caveat.</b> That mode relies on per-message TTL, which RabbitMQ applies
+ *       only at the head of a queue: a task with an ETA in 24 h published first holds back every task behind
+ *       it, even one due in a minute (Go PR #796 has the same flaw). Use the per-delay queues (the default)
+ *       unless every delay is the same.
+ *   <li><b>Consuming.</b> One channel per consumer with QoS = the worker's concurrency, whatever {@code
+ *       AMQP.PrefetchCount} says (a prefetched message waiting behind long tasks would hit RabbitMQ's
+ *       consumer_timeout, see below); each message is handed to the worker only after it reserved a slot, and
+ *       acknowledged only when the worker settles it, after the result is stored. A worker that dies leaves
+ *       its messages unacknowledged, and RabbitMQ delivers them again: at-least-once. {@link
+ *       io.machinery.spi.Delivery#deliveryCount()} is RabbitMQ's {@code x-delivery-count} + 1 on quorum queues
+ *       ({@code AMQP.QueueDeclareArgs: {x-queue-type: quorum}}) and 0 on classic queues, which do not count
+ *       (the worker then bounds requeues with the count it keeps in the message).
+ *   <li><b>Long tasks.</b> A message stays unacknowledged while its task runs, and RabbitMQ (3.8.15+) closes
+ *       the channel of a delivery unacknowledged longer than {@code consumer_timeout} (default 30 min):
+ *       every task running on it is requeued and runs again. The consumer logs this case as an error that
+ *       names consumer_timeout. Set {@code consumer_timeout} in rabbitmq.conf above the longest task;
+ *       RabbitMQ 3.10 and 3.11 only have that global setting, 3.12+ also a per-queue {@code
+ *       x-consumer-timeout} policy or argument.
  *       Malformed messages go to {@code machinery_dead_letters} / {@code <queue>.dead_letters} with the
  *       reason in the {@code x-machinery-dead-letter-reason} header (and the queue in {@code
  *       x-machinery-dead-letter-queue}).
@@ -85,6 +102,10 @@ public final class AmqpBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(AmqpBroker.class);
   static final String CONTENT_TYPE = "application/json";
   static final int PERSISTENT = 2;
+  /** The shortest delay sent through a delay queue (see the class notes on delays). */
+  static final long MIN_DELAY_MILLIS = 1_000;
+  /** How much of an oversized message its dead letter keeps. */
+  static final int DEAD_LETTER_PREVIEW_BYTES = 4_096;
 
   private final Config config;
   private final Clock clock;
@@ -145,7 +166,7 @@ public final class AmqpBroker implements Broker {
     AMQP.BasicProperties properties = properties(signature);
     long delayMillis = delayMillis(signature);
     if (delayMillis > 0) {
-      publishDelayed(routingKey, properties, message, delayMillis);
+      publishDelayed(routingKey, properties, message, Math.max(MIN_DELAY_MILLIS, delayMillis));
     } else {
       publishWithRepair(() -> topology.ensurePublishTarget(publisher, routingKey), topology.exchange(), routingKey,
           properties, message);
@@ -248,27 +269,52 @@ public final class AmqpBroker implements Broker {
     running.remove(consumer);
   }
 
-  /** Puts a delivered message back into {@code queue} after {@code delay}, through a requeue delay queue. */
+  /**
+   * Puts {@code body} into {@code queue} after {@code delay} (through a requeue delay queue, the delay raised to
+   * {@value #MIN_DELAY_MILLIS} ms) or at once (zero delay: to the tail of the queue), and returns once RabbitMQ
+   * confirmed it.
+   */
   void requeueLater(String queue, AMQP.BasicProperties original, byte[] body, Duration delay) {
     checkOpen();
-    long millis = Math.max(1, delay.toMillis());
     AMQP.BasicProperties properties = original.builder().expiration(null).build();
+    if (delay.isZero() || delay.isNegative()) {
+      publisher.publish("", queue, properties, body); // the default exchange routes by queue name
+      return;
+    }
+    long millis = Math.max(MIN_DELAY_MILLIS, delay.toMillis());
     String delayQueue = Topology.delayQueueName(millis, "", queue);
     publishWithRepair(() -> topology.ensureRequeueQueue(publisher, millis, queue), "", delayQueue, properties, body);
   }
 
-  /** Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. */
+  /**
+   * Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. A message over {@code
+   * MaxMessageBytes} keeps only its first {@value #DEAD_LETTER_PREVIEW_BYTES} bytes, with its size and SHA-256
+   * in headers: a dead-letter queue must not hoard what the worker refused for its size.
+   */
   void deadLetter(String queue, AMQP.BasicProperties original, byte[] body, String reason) {
     checkOpen();
     Map<String, Object> headers = new HashMap<>();
     if (original.getHeaders() != null) {
       headers.putAll(original.getHeaders());
     }
+    if (body.length > config.maxMessageBytes()) {
+      headers.put(Topology.DEAD_LETTER_SIZE_HEADER, (long) body.length);
+      headers.put(Topology.DEAD_LETTER_SHA256_HEADER, sha256(body));
+      body = java.util.Arrays.copyOf(body, DEAD_LETTER_PREVIEW_BYTES);
+    }
     headers.put(Topology.DEAD_LETTER_REASON_HEADER, reason.length() > 4096 ? reason.substring(0, 4096) + "…" : reason);
     headers.put(Topology.DEAD_LETTER_QUEUE_HEADER, queue);
     AMQP.BasicProperties properties = original.builder().headers(headers).expiration(null).build();
     publishWithRepair(() -> topology.ensureDeadLetterQueue(publisher, queue), Topology.DEAD_LETTER_EXCHANGE, queue,
         properties, body);
+  }
+
+  private static String sha256(byte[] body) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body));
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
   }
 
   /** Runs {@code action} after {@code delay} on the broker's scheduler (dropped once the broker is closed). */
@@ -385,6 +431,10 @@ public final class AmqpBroker implements Broker {
         throw new IllegalArgumentException("default_queue must not be empty");
       }
       AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
+      if (config.maxMessageBytes() > AmqpClient.MAX_INBOUND_BODY_BYTES) {
+        throw new IllegalArgumentException("max_message_bytes of " + config.maxMessageBytes() + " is above "
+            + AmqpClient.MAX_INBOUND_BODY_BYTES + ", the largest message RabbitMQ can carry");
+      }
     }
 
     /** The clock ETAs are compared with; default UTC system clock. */

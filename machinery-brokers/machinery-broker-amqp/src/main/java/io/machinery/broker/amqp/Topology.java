@@ -33,6 +33,10 @@ final class Topology {
   static final String DEAD_LETTER_REASON_HEADER = "x-machinery-dead-letter-reason";
   /** Header of a dead-lettered message: the queue it came from. */
   static final String DEAD_LETTER_QUEUE_HEADER = "x-machinery-dead-letter-queue";
+  /** Header of a dead letter cut to a preview: the size of the original body. */
+  static final String DEAD_LETTER_SIZE_HEADER = "x-machinery-original-size";
+  /** Header of a dead letter cut to a preview: the SHA-256 of the original body, in hex. */
+  static final String DEAD_LETTER_SHA256_HEADER = "x-machinery-original-sha256";
 
   /** A queue and the key it is bound to the task exchange with. */
   record QueueBinding(String queue, String bindingKey) {}
@@ -53,7 +57,12 @@ final class Topology {
     this.bindingArgs = amqp.queueBindingArgs().isEmpty() ? null : new HashMap<>(amqp.queueBindingArgs());
   }
 
-  String exchange() {
+  /** Whether worker queues are quorum queues ({@code x-queue-type: quorum}), which count deliveries. */
+  boolean isQuorum() {
+    return queueArgs != null && "quorum".equals(String.valueOf(queueArgs.get("x-queue-type")));
+  }
+
+    String exchange() {
     return amqp.exchange();
   }
 

@@ -256,17 +256,34 @@ class AmqpBrokerIT {
     handler.ack(delivery);
   }
 
+  /**
+   * F6: RabbitMQ's consumer_timeout counts from the delivery, so a message prefetched behind a long task could
+   * time out before it even starts. The QoS is the worker's concurrency, however large the prefetch.
+   */
   @Test
-  void theBrokerHandsOutNoMoreThanMaxOfPrefetchAndConcurrency() throws Exception {
-    AmqpBroker b = broker(config); // prefetch 3 (Go's default)
+  void theBrokerHandsOutNoMoreThanTheWorkersConcurrencyWhateverThePrefetch() throws Exception {
+    AmqpBroker b = broker(config.toBuilder().amqp(config.amqp().withPrefetchCount(5)).build());
     for (int i = 0; i < 10; i++) {
       publish(b, Signature.create("add", Arg.of((long) i)));
     }
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("it", "", handler);
-    await().atMost(PATIENCE).until(() -> admin.messageCount(config.defaultQueue()) == 7);
+    await().atMost(PATIENCE).until(() -> handler.handedOver() == 1);
     await().during(Duration.ofMillis(300)).atMost(PATIENCE)
-        .until(() -> admin.messageCount(config.defaultQueue()) == 7 && handler.handedOver() == 1);
+        .until(() -> admin.messageCount(config.defaultQueue()) == 9 && handler.handedOver() == 1);
+  }
+
+  /** F20: an ETA a few milliseconds ahead goes through the 1 s delay queue, never one that expires under it. */
+  @Test
+  void aDelayOfAFewMillisecondsIsRaisedToOneSecond() throws Exception {
+    Instant now = Instant.parse("2030-01-02T03:04:05Z");
+    broker = AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+    Signature delayed = publish(broker, Signature.builder("add").eta(now.plusMillis(5)).build());
+    String name = "delay.1000." + AmqpConfig.DEFAULT_EXCHANGE + "." + config.amqp().bindingKey();
+    RabbitAdmin.track(name);
+    assertThat(admin.exists(name)).as("the 1 s delay queue, which lives 2 s").isTrue();
+    await().atMost(PATIENCE).until(() -> admin.messageCount(config.defaultQueue()) == 1);
+    assertThat(admin.get(config.defaultQueue()).getBody()).isEqualTo(WireCodec.encode(delayed));
   }
 
   @Test

@@ -70,6 +70,12 @@ public final class AmqpClient implements AutoCloseable {
   static final long FIRST_BACKOFF_MILLIS = 100;
   static final long MAX_BACKOFF_MILLIS = 2000;
   private static final int IDLE_CALL_CHANNELS = 8;
+  /**
+   * RabbitMQ's hard ceiling for {@code max_message_size} (its default is 128 MiB). The client accepts message
+   * bodies up to it, so an oversized message reaches the worker, which dead-letters it by size; with the client
+   * library's default (64 MiB) such a message would end the whole connection on every delivery (F7).
+   */
+  public static final int MAX_INBOUND_BODY_BYTES = 512 * 1024 * 1024;
 
   /** Work done on a channel by {@link #call}. */
   @FunctionalInterface
@@ -146,6 +152,7 @@ public final class AmqpClient implements AutoCloseable {
     if (url.frameMax() > 0) {
       f.setRequestedFrameMax(url.frameMax());
     }
+    f.setMaxInboundMessageBodySize(MAX_INBOUND_BODY_BYTES);
     f.setAutomaticRecoveryEnabled(false);
     f.setTopologyRecoveryEnabled(false);
     if (url.tls() || b.tls) {
