@@ -270,8 +270,7 @@ public final class AmqpBroker implements Broker {
   }
 
   /**
-   * Puts {@code body} into {@code queue} after {@code delay} (through a requeue delay queue, the delay raised to
-   * {@value #MIN_DELAY_MILLIS} ms) or at once (zero delay: to the tail of the queue), and returns once RabbitMQ
+   * Puts {@code body} into {@code queue} after {@code delay} (through a requeue delay queue) or at once (zero delay: to the tail of the queue), and returns once RabbitMQ
    * confirmed it.
    */
   void requeueLater(String queue, AMQP.BasicProperties original, byte[] body, Duration delay) {
@@ -281,7 +280,7 @@ public final class AmqpBroker implements Broker {
       publisher.publish("", queue, properties, body); // the default exchange routes by queue name
       return;
     }
-    long millis = Math.max(MIN_DELAY_MILLIS, delay.toMillis());
+    long millis = Math.max(1, delay.toMillis()); // requeue queues outlive their TTL by a minute: no clamp needed
     String delayQueue = Topology.delayQueueName(millis, "", queue);
     publishWithRepair(() -> topology.ensureRequeueQueue(publisher, millis, queue), "", delayQueue, properties, body);
   }

@@ -49,6 +49,11 @@ final class Topology {
   private final Map<String, Long> declaredDelayQueues = new ConcurrentHashMap<>();
   private final Set<String> declaredDeadLetterQueues = ConcurrentHashMap.newKeySet();
   private static final int DELAY_CACHE_LIMIT = 1024;
+  /**
+   * How long a requeue delay queue outlives its TTL: with Go's {@code 2 × delay} a delay of a few milliseconds
+   * could expire the queue, with the message, before the message's TTL fires.
+   */
+  static final long REQUEUE_QUEUE_SPARE_MILLIS = 60_000;
 
   Topology(Config config) {
     this.amqp = config.amqp();
@@ -196,7 +201,9 @@ final class Topology {
    * The delay queue for putting a delivered message back into {@code queue} after {@code delayMillis}: Go's
    * per-delay scheme applied to the default exchange ({@code delay.<ms>..<queue>}), so the message returns to
    * exactly the queue it came from, whatever else is bound with its routing key. Java-only (Go requeues at
-   * once); published to through the default exchange, so it needs no binding.
+   * once); published to through the default exchange, so it needs no binding. Its {@code x-expires} is the delay
+   * plus {@value #REQUEUE_QUEUE_SPARE_MILLIS} ms, so even a requeue of a few milliseconds never lands in a queue
+   * about to expire.
    */
   String ensureRequeueQueue(AmqpClient client, long delayMillis, String queue) {
     String name = delayQueueName(delayMillis, "", queue);
@@ -204,6 +211,7 @@ final class Topology {
       return name;
     }
     Map<String, Object> args = delayQueueArgs(delayMillis, "", queue);
+    args.put("x-expires", delayMillis + REQUEUE_QUEUE_SPARE_MILLIS); // Java-only: may outlive Go's 2 × delay (F20)
     client.callRetrying("declare requeue delay queue '" + name + "'", ch -> {
       ch.queueDeclare(name, true, false, amqp.autoDelete(), args);
       return null;

@@ -218,6 +218,14 @@ public final class AmqpUrl {
     return scheme.length() <= 10 && scheme.chars().allMatch(Character::isLetterOrDigit) ? scheme : "(not shown)";
   }
 
+  /**
+   * A new, unconnected client-library factory for this URL with the default options (see {@link
+   * AmqpConnectionOptions#connectionFactory}); for tools and tests that need a raw connection.
+   */
+  public com.rabbitmq.client.ConnectionFactory connectionFactory() {
+    return AmqpConnectionOptions.DEFAULT.connectionFactory(this);
+  }
+
   public boolean tls() { return tls; }
   public String host() { return host; }
   public int port() { return port; }
