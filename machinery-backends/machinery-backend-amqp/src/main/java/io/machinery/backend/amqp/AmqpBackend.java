@@ -1,12 +1,8 @@
 package io.machinery.backend.amqp;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.ConnectionFactory;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
-import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -15,27 +11,21 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
-import io.machinery.client.amqp.UnroutableException;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -100,43 +90,34 @@ public final class AmqpBackend implements Backend {
   public static final int MAX_EXPIRE_SECONDS = Integer.MAX_VALUE / 1000;
   /** How long a reader of a group's states waits for missing members when a member ran twice. */
   public static final Duration DEFAULT_GROUP_READ_TIMEOUT = Duration.ofSeconds(10);
-  private static final int DECLARED_CACHE_LIMIT = 10_000;
 
   private final Config config;
   private final Clock clock;
   private final AmqpClient client;
-  private final String exchange;
-  private final String stateExchange;
-  private final int expireMillis;
-  private final Map<String, Object> stateQueueArgs;
-  private final long declaredTtlNanos;
-  private final Map<String, Long> declared = new ConcurrentHashMap<>();
+  /** Whether this backend built {@link #client} (and so closes it); false for a client the caller shares. */
+  private final boolean ownsClient;
+  private final StateQueues states;
   private final ChordTrigger chords;
+  private volatile boolean closed;
 
   private AmqpBackend(Builder b) {
     this.config = b.config;
     this.clock = b.clock;
-    this.exchange = config.amqp().exchange();
-    // Go publishes states through the task exchange; on a fanout or topic exchange they would also reach task
-    // queues, so states go through the default exchange unless the exchange is direct (same queue either way).
-    this.stateExchange = "direct".equals(config.amqp().exchangeType()) ? exchange : "";
-    this.expireMillis = config.effectiveResultsExpireIn() * 1000;
+    String exchange = config.amqp().exchange();
+    int expireMillis = config.effectiveResultsExpireIn() * 1000;
     Map<String, Object> args = new LinkedHashMap<>();
     args.put("x-message-ttl", expireMillis);
     args.put("x-expires", expireMillis);
-    this.stateQueueArgs = Map.copyOf(args);
-    this.declaredTtlNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(expireMillis / 2, 300_000));
-    AmqpClient.Builder c = AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend())))
-        .connectionName("machinery-backend").publishTimeout(b.publishTimeout).tls(config.tls());
-    if (b.sslContext != null) {
-      c.sslContext(b.sslContext);
-    }
-    if (b.customizer != null) {
-      c.connectionFactoryCustomizer(b.customizer);
-    }
-    this.client = c.build();
+    Map<String, Object> stateQueueArgs = Map.copyOf(args);
+    this.ownsClient = b.client == null;
+    this.client = b.client != null ? b.client
+        : AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend()))).connectionName("machinery-backend")
+            .options(b.options.build()).build();
+    String stateExchange = "direct".equals(config.amqp().exchangeType()) ? exchange : "";
+    this.states = new StateQueues(client, exchange, config.amqp().exchangeType(), stateExchange, stateQueueArgs,
+        expireMillis);
     this.chords = new ChordTrigger(client, stateQueueArgs, b.groupReadTimeout,
-        (queue, state) -> publishState(queue, state, true));
+        (queue, state) -> states.publish(queue, state, true));
   }
 
   /**
@@ -209,85 +190,15 @@ public final class AmqpBackend implements Backend {
   private void store(TaskState state, Signature signature) {
     checkOpen();
     byte[] json = WireCodec.encode(state);
-    publishState(signature.uuid(), json, state.state() == State.PENDING);
+    states.publish(signature.uuid(), json, state.state() == State.PENDING);
     if (state.isCompleted() && !signature.groupUuid().isEmpty() && signature.groupTaskCount() != 0) {
-      publishState(signature.groupUuid(), json, false); // Go's markTaskCompleted
+      states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
     }
   }
 
   private CompletableFuture<Void> storeAsync(TaskState state, Signature signature, boolean declare) {
     checkOpen();
-    String uuid = signature.uuid();
-    boolean withDeclaration = declare || !recentlyDeclared(uuid);
-    CompletableFuture<Void> confirmed = client.publishOrderedAsync(uuid, withDeclaration ? declaration(uuid) : null,
-        stateExchange, uuid, STATE_PROPERTIES, WireCodec.encode(state));
-    if (withDeclaration) {
-      rememberDeclared(uuid);
-    }
-    return confirmed.whenComplete((ok, error) -> {
-      if (error != null) {
-        declared.remove(uuid); // the next write declares the queue again
-      }
-    });
-  }
-
-  /**
-   * Publishes a state to the queue {@code name} and waits for the confirm. Unless this process declared the
-   * queue lately, no-wait declarations go first on the same channel (no extra round trip); if the broker still
-   * returns the message (the queue was deleted meanwhile), it is declared and published once more.
-   */
-  private void publishState(String name, byte[] json, boolean declare) {
-    boolean withDeclaration = declare || !recentlyDeclared(name);
-    try {
-      client.publishOrdered(name, withDeclaration ? declaration(name) : null, stateExchange, name, STATE_PROPERTIES, json);
-      if (withDeclaration) {
-        rememberDeclared(name);
-      }
-      return;
-    } catch (UnroutableException e) {
-      log.debug("State queue {} does not exist any more; declaring it", name);
-    }
-    declared.remove(name);
-    client.publishOrdered(name, declaration(name), stateExchange, name, STATE_PROPERTIES, json);
-    rememberDeclared(name);
-  }
-
-  private static final AMQP.BasicProperties STATE_PROPERTIES =
-      new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
-
-  /**
-   * Go's state queue, declared without waiting for replies: {@code <uuid>}, not durable, auto-delete, int32
-   * TTL and expiry, bound to the exchange with its name.
-   */
-  private AmqpClient.ChannelSetup declaration(String name) {
-    return ch -> {
-      ch.exchangeDeclareNoWait(exchange, config.amqp().exchangeType(), true, false, false, null);
-      ch.queueDeclareNoWait(name, false, false, true, stateQueueArgs); // not durable, not exclusive, auto-delete
-      ch.queueBindNoWait(name, exchange, name, null);
-    };
-  }
-
-  /** {@link #declaration} waiting for the replies. */
-  private void declareStateQueue(String name) {
-    client.callRetrying("declare state queue '" + name + "'", ch -> {
-      ch.exchangeDeclare(exchange, config.amqp().exchangeType(), true, false, false, null);
-      ch.queueDeclare(name, false, false, true, stateQueueArgs);
-      ch.queueBind(name, exchange, name, null);
-      return null;
-    });
-    rememberDeclared(name);
-  }
-
-  private boolean recentlyDeclared(String name) {
-    Long at = declared.get(name);
-    return at != null && System.nanoTime() - at < declaredTtlNanos;
-  }
-
-  private void rememberDeclared(String name) {
-    if (declared.size() >= DECLARED_CACHE_LIMIT) {
-      declared.clear();
-    }
-    declared.put(name, System.nanoTime());
+    return states.publishAsync(signature.uuid(), WireCodec.encode(state), declare);
   }
 
   /**
@@ -299,9 +210,7 @@ public final class AmqpBackend implements Backend {
   @Override
   public Optional<TaskState> getState(String taskUuid) {
     checkOpen();
-    if (!recentlyDeclared(taskUuid)) {
-      declareStateQueue(taskUuid);
-    }
+    states.ensureDeclared(taskUuid);
     GetResponse response;
     try {
       response = client.call("read state queue '" + taskUuid + "'", ch -> ch.basicGet(taskUuid, true));
@@ -309,7 +218,7 @@ public final class AmqpBackend implements Backend {
       if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
         throw e;
       }
-      declared.remove(taskUuid); // purged or expired since we declared it
+      states.forget(taskUuid); // purged or expired since we declared it
       return Optional.empty();
     }
     if (response == null) {
@@ -326,7 +235,7 @@ public final class AmqpBackend implements Backend {
   }
 
   private void deleteQueue(String name) {
-    declared.remove(name);
+    states.forget(name);
     try {
       client.callRetrying("delete queue '" + name + "'", ch -> ch.queueDelete(name));
     } catch (AmqpOperationException e) {
@@ -420,7 +329,7 @@ public final class AmqpBackend implements Backend {
   // ------------------------------------------------------------------------------------------ lifecycle
 
   private void checkOpen() {
-    if (client.isClosed()) {
+    if (closed || client.isClosed()) {
       throw new MachineryException("the AMQP backend is closed");
     }
   }
@@ -428,7 +337,10 @@ public final class AmqpBackend implements Backend {
   /** Closes the connection; idempotent. */
   @Override
   public void close() {
-    client.close();
+    closed = true;
+    if (ownsClient) {
+      client.close();
+    }
   }
 
   @Override
@@ -440,10 +352,9 @@ public final class AmqpBackend implements Backend {
   public static final class Builder {
     private final Config config;
     private Clock clock = Clock.systemUTC();
-    private Duration publishTimeout = AmqpClient.DEFAULT_PUBLISH_TIMEOUT;
     private Duration groupReadTimeout = DEFAULT_GROUP_READ_TIMEOUT;
-    private @Nullable SSLContext sslContext;
-    private java.util.function.@Nullable Consumer<ConnectionFactory> customizer;
+    private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
+    private @Nullable AmqpClient client;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -456,6 +367,7 @@ public final class AmqpBackend implements Backend {
       if (config.amqp().exchange().isEmpty()) {
         throw new IllegalArgumentException("amqp.exchange must not be empty: state queues are bound to it");
       }
+      options.tls(config.tls());
     }
 
     /** The clock PENDING states take their CreatedAt from; default UTC system clock. */
@@ -464,12 +376,27 @@ public final class AmqpBackend implements Backend {
       return this;
     }
 
+    /**
+     * How the connection is made (TLS, publish timeout, factory customizer), at once; {@code Config.tls()} still
+     * switches TLS on.
+     */
+    public Builder options(AmqpConnectionOptions value) {
+      options = Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
+      return this;
+    }
+
+    /**
+     * Uses {@code value} instead of a connection of its own, for example the client the {@code AmqpBroker}
+     * publishes through. The caller owns it and closes it after the backend.
+     */
+    public Builder client(AmqpClient value) {
+      client = Objects.requireNonNull(value, "client");
+      return this;
+    }
+
     /** How long storing a state may take, waiting for a lost connection included; default 30 s. */
     public Builder publishTimeout(Duration value) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
-      }
-      publishTimeout = value;
+      options.publishTimeout(value);
       return this;
     }
 
@@ -487,13 +414,13 @@ public final class AmqpBackend implements Backend {
 
     /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
     public Builder sslContext(SSLContext value) {
-      sslContext = Objects.requireNonNull(value, "sslContext");
+      options.sslContext(value);
       return this;
     }
 
     /** Adjusts the client library's connection factory last (credentials provider, metrics, NIO). */
     public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
-      customizer = Objects.requireNonNull(value, "customizer");
+      options.connectionFactoryCustomizer(value);
       return this;
     }
 

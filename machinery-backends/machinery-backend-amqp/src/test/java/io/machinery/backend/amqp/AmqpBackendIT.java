@@ -45,12 +45,7 @@ class AmqpBackendIT {
     config = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
     backend = AmqpBackend.create(config);
     AmqpUrl url = AmqpUrl.parse(TestEndpoints.amqpUrl());
-    ConnectionFactory f = new ConnectionFactory();
-    f.setHost(url.host());
-    f.setPort(url.port());
-    f.setUsername(url.username());
-    f.setPassword(url.password());
-    f.setVirtualHost(url.vhost());
+    ConnectionFactory f = url.connectionFactory();
     raw = f.newConnection("amqp-backend-it");
   }
 

@@ -9,6 +9,7 @@ import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.client.amqp.UnroutableException;
@@ -111,6 +112,8 @@ public final class AmqpBroker implements Broker {
   private final Clock clock;
   private final Topology topology;
   private final AmqpClient publisher;
+  /** Whether this broker built {@link #publisher} (and so closes it); false for a client the caller shares. */
+  private final boolean ownsPublisher;
   private final AmqpClient consumers;
   private final Set<AmqpConsumer> running = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService scheduler;
@@ -121,22 +124,15 @@ public final class AmqpBroker implements Broker {
     this.clock = b.clock;
     this.topology = new Topology(config);
     List<AmqpUrl> urls = AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
-    this.publisher = client(b, urls, "machinery-broker-publisher").build();
-    this.consumers = client(b, urls, "machinery-broker-consumer").virtualThreadDispatch(true).build();
+    AmqpConnectionOptions options = b.options();
+    this.ownsPublisher = b.client == null;
+    this.publisher = b.client != null ? b.client
+        : AmqpClient.builder(urls).connectionName("machinery-broker-publisher").options(options).build();
+    // consumers never share a connection with publishers (RabbitMQ's flow control; see the class notes)
+    this.consumers = AmqpClient.builder(urls).connectionName("machinery-broker-consumer").options(options)
+        .virtualThreadDispatch(true).build();
     this.scheduler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
-  }
-
-  private static AmqpClient.Builder client(Builder b, List<AmqpUrl> urls, String name) {
-    AmqpClient.Builder c = AmqpClient.builder(urls).connectionName(name).publishTimeout(b.publishTimeout)
-        .tls(b.config.tls());
-    if (b.sslContext != null) {
-      c.sslContext(b.sslContext);
-    }
-    if (b.customizer != null) {
-      c.connectionFactoryCustomizer(b.customizer);
-    }
-    return c;
   }
 
   /**
@@ -402,7 +398,9 @@ public final class AmqpBroker implements Broker {
     }
     scheduler.shutdownNow();
     consumers.close();
-    publisher.close();
+    if (ownsPublisher) {
+      publisher.close();
+    }
   }
 
   @Override
@@ -414,9 +412,8 @@ public final class AmqpBroker implements Broker {
   public static final class Builder {
     private final Config config;
     private Clock clock = Clock.systemUTC();
-    private Duration publishTimeout = AmqpClient.DEFAULT_PUBLISH_TIMEOUT;
-    private @Nullable SSLContext sslContext;
-    private java.util.function.@Nullable Consumer<ConnectionFactory> customizer;
+    private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
+    private @Nullable AmqpClient client;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -434,6 +431,7 @@ public final class AmqpBroker implements Broker {
         throw new IllegalArgumentException("max_message_bytes of " + config.maxMessageBytes() + " is above "
             + AmqpClient.MAX_INBOUND_BODY_BYTES + ", the largest message RabbitMQ can carry");
       }
+      options.tls(config.tls());
     }
 
     /** The clock ETAs are compared with; default UTC system clock. */
@@ -442,25 +440,45 @@ public final class AmqpBroker implements Broker {
       return this;
     }
 
+    /**
+     * How connections are made (TLS, publish timeout, factory customizer), at once; {@code Config.tls()} still
+     * switches TLS on.
+     */
+    public Builder options(AmqpConnectionOptions value) {
+      options = Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
+      return this;
+    }
+
+    /**
+     * Publishes (and declares) through {@code value}, for example the client an {@code AmqpBackend} uses too, so
+     * one connection carries both. The caller owns it and closes it after the broker. Consumers still get a
+     * connection of their own, made with the client's options.
+     */
+    public Builder client(AmqpClient value) {
+      client = Objects.requireNonNull(value, "client");
+      return options(value.options());
+    }
+
     /** How long a publish may take, waiting for a lost connection to come back included; default 30 s. */
     public Builder publishTimeout(Duration value) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
-      }
-      publishTimeout = value;
+      options.publishTimeout(value);
       return this;
     }
 
     /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
     public Builder sslContext(SSLContext value) {
-      sslContext = Objects.requireNonNull(value, "sslContext");
+      options.sslContext(value);
       return this;
     }
 
     /** Adjusts the client library's connection factories last (credentials provider, metrics, NIO). */
     public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
-      customizer = Objects.requireNonNull(value, "customizer");
+      options.connectionFactoryCustomizer(value);
       return this;
+    }
+
+    AmqpConnectionOptions options() {
+      return options.build();
     }
 
     public AmqpBroker build() {

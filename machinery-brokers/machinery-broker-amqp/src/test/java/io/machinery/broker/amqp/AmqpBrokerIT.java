@@ -12,6 +12,9 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.WireCodec;
+import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
@@ -26,6 +29,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -225,6 +229,31 @@ class AmqpBrokerIT {
         return null;
       });
       assertThat(server.asyncResult(go.uuid()).get(PATIENCE)).containsExactly(2L);
+    }
+  }
+
+  /** Issue 13: one connection for the broker's publishing and the backend, owned and closed by the caller. */
+  @Test
+  void aBrokerAndABackendShareOneClientThatTheCallerOwns() throws Exception {
+    try (AmqpClient shared = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+        .connectionName("shared-it-" + config.defaultQueue()).build()) {
+      AmqpBroker b = AmqpBroker.builder(config).client(shared).build();
+      AmqpBackend backend = AmqpBackend.builder(config).client(shared).build();
+      try (Server server = Server.builder().config(config).broker(b).backend(backend).build()) {
+        server.registerTask("add", TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
+        server.newWorker("it", 2).launchAsync();
+        assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(PATIENCE)).containsExactly(3L);
+      } finally {
+        b.close();
+        backend.close();
+      }
+      assertThat(shared.isClosed()).as("the caller owns it").isFalse();
+      int ready = shared.call("inspect", ch -> ch.queueDeclarePassive(config.defaultQueue()).getMessageCount());
+      assertThat(ready).isZero();
+      String name = "shared-it-" + config.defaultQueue();
+      await().atMost(PATIENCE).until(() -> RabbitAdmin.management("connections").contains(name)); // stats lag
+      assertThat(RabbitAdmin.management("connections")).as("one connection for both")
+          .containsOnlyOnce("\"user_provided_name\":\"" + name + "\"");
     }
   }
 
