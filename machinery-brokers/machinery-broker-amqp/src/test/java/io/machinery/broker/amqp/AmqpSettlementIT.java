@@ -135,7 +135,7 @@ class AmqpSettlementIT {
     String deadLetters = config.defaultQueue() + Topology.DEAD_LETTER_SUFFIX;
     await().atMost(PATIENCE).until(() -> admin.messageCount(deadLetters) == 1);
     GetResponse letter = admin.get(deadLetters);
-    assertThat(letter.getBody()).hasSize(AmqpBroker.DEAD_LETTER_PREVIEW_BYTES);
+    assertThat(letter.getBody()).hasSize(Publishing.DEAD_LETTER_PREVIEW_BYTES);
     assertThat(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SIZE_HEADER)).isEqualTo((long) huge.length);
     assertThat(String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SHA256_HEADER))).hasSize(64);
 
