@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * concurrency ({@link DeliveryHandler#capacity()}), never more, whatever the configured prefetch: RabbitMQ's
  * {@code consumer_timeout} (default 30 min) counts from the delivery, so a message waiting in a prefetch
  * buffer behind long tasks would time out and close the channel, requeueing every task running on it (F6).
- * The configured prefetch only applies to a handler without a capacity. The client library calls back for each message, in order, on a virtual thread (see {@link
+ * The configured prefetch only applies to a handler without a capacity. (A worker that consumes several queues
+ * shares its slots among them, so there a message can still wait for a slot behind long tasks.) The client library calls back for each message, in order, on a virtual thread (see {@link
  * AmqpClient.Builder#virtualThreadDispatch}); the callback waits until the worker reserves a slot ({@link
  * DeliveryHandler#reserve}(1)) and hands the message over, so the worker never holds more messages than it can
  * start and the ones it cannot start yet wait, unacknowledged, on the channel. A message is acknowledged on
