@@ -5,7 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Signature;
 import io.machinery.WireCodec;
+import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
@@ -77,7 +79,9 @@ class AmqpAlarmIT {
     Config base = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
     Config config = BrokerContract.uniqueQueue(base, "amqp_alarm_");
     RabbitAdmin.track(config.defaultQueue());
-    try (AmqpBroker broker = AmqpBroker.builder(config).publishTimeout(PUBLISH_TIMEOUT).build();
+    try (AmqpClient client = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+             .connectionName("alarm-it").publishTimeout(PUBLISH_TIMEOUT).build();
+         AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
          ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker, 10); // connected and declared before the alarm
       setAlarm();
@@ -85,8 +89,7 @@ class AmqpAlarmIT {
         // A large message fills the socket while RabbitMQ stops reading: its writer stalls in the socket (the
         // client library has no write timeout) and holds the connection's write lock.
         CompletableFuture<Void> stalled = CompletableFuture.runAsync(() -> publish(broker, 8 * 1024 * 1024), threads);
-        await().atMost(Duration.ofSeconds(10)).until(() -> RabbitAdmin.management("connections")
-            .contains("\"blocked\""));
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isPresent());
         long started = System.nanoTime();
         CompletableFuture<Void> small = CompletableFuture.runAsync(() -> publish(broker, 10), threads);
         Throwable failure = small.handle((ok, error) -> error).get(PUBLISH_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
@@ -97,6 +100,7 @@ class AmqpAlarmIT {
         assertThat(((AmqpOperationException) failure.getCause()).replyCode()).isEqualTo(AmqpOperationException.BLOCKED);
         assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(2));
         clearAlarm();
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isEmpty());
         stalled.handle((ok, error) -> null).get(30, TimeUnit.SECONDS);
       } finally {
         clearAlarm(); // idempotent

@@ -163,6 +163,14 @@ public final class AmqpClient implements AutoCloseable {
     return connector.isConnected();
   }
 
+  /**
+   * Why RabbitMQ blocks publishing on this client's connection right now (a memory or disk alarm, as RabbitMQ
+   * words it); empty when it does not. Publishes wait for the block to end, up to the publish timeout.
+   */
+  public java.util.Optional<String> publishingBlocked() {
+    return java.util.Optional.ofNullable(connector.blockedReason());
+  }
+
   // ------------------------------------------------------------------------------------------ queries
 
   /**
