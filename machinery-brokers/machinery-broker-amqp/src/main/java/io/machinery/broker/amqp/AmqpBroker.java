@@ -78,8 +78,10 @@ import org.slf4j.LoggerFactory;
  *       the channel of a delivery unacknowledged longer than {@code consumer_timeout} (default 30 min):
  *       every task running on it is requeued and runs again. The consumer logs this case as an error that
  *       names consumer_timeout. Set {@code consumer_timeout} in rabbitmq.conf above the longest task;
- *       RabbitMQ 3.10 and 3.11 only have that global setting, 3.12+ also a per-queue {@code
- *       x-consumer-timeout} policy or argument.
+ *       RabbitMQ 3.10 (the test server here) has only that global setting; from 3.11.15 a queue can also carry
+ *       its own ({@code consumer-timeout} policy, or {@code x-consumer-timeout} in {@code
+ *       AMQP.QueueDeclareArgs}). RabbitMQ 4.3+ cancels the consumer (basic.cancel) instead of closing the
+ *       channel by default; the consumer then subscribes again, and the message is redelivered all the same.
  *       Malformed messages go to {@code machinery_dead_letters} / {@code <queue>.dead_letters} with the
  *       reason in the {@code x-machinery-dead-letter-reason} header (and the queue in {@code
  *       x-machinery-dead-letter-queue}).

@@ -164,7 +164,8 @@ final class AmqpConsumer implements Consumer {
   static final String CONSUMER_TIMEOUT_ADVICE = "RabbitMQ closed the channel because a delivery stayed "
       + "unacknowledged longer than its consumer_timeout (default 30 min): a task ran longer than that. Every "
       + "unacknowledged message of the channel was requeued and its task will run again; raise consumer_timeout "
-      + "in rabbitmq.conf (RabbitMQ 3.12+ also takes a per-queue x-consumer-timeout policy) above the longest task";
+      + "in rabbitmq.conf (RabbitMQ 3.11.15+ also takes a per-queue consumer-timeout policy or x-consumer-timeout "
+      + "argument) above the longest task";
 
   /** RabbitMQ's 406 PRECONDITION_FAILED "delivery acknowledgement on channel N timed out". */
   static boolean isConsumerTimeout(Object cause) {
@@ -237,7 +238,8 @@ final class AmqpConsumer implements Consumer {
     @Override
     public void handleCancel(String consumerTag) {
       // The broker cancelled us: the queue was deleted (or its node went away).
-      lost(session, "the broker cancelled the subscription (queue deleted?)");
+      lost(session, "the broker cancelled the subscription (the queue was deleted, or on RabbitMQ 4.3+ a delivery "
+          + "stayed unacknowledged longer than consumer_timeout)");
       Thread.ofVirtual().start(() -> AmqpClient.closeQuietly(session.channel)); // not from the dispatch thread
     }
   }
