@@ -12,6 +12,7 @@ import java.time.OffsetDateTime;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +31,8 @@ final class Publishing {
   static final long MIN_DELAY_MILLIS = 1_000;
   /** How much of an oversized message its dead letter keeps. */
   static final int DEAD_LETTER_PREVIEW_BYTES = 4_096;
+  /** How many different delays a requeue with one requested delay can get (see {@link #spread}). */
+  static final int SPREAD_STEPS = 16;
 
   private final Config config;
   private final Clock clock;
@@ -138,9 +141,21 @@ final class Publishing {
       publisher.publish("", queue, properties, body); // the default exchange routes by queue name
       return;
     }
-    long millis = Math.max(1, delay.toMillis()); // requeue queues outlive their TTL by a minute: no clamp needed
+    // requeue queues outlive their TTL by a minute: no clamp needed
+    long millis = spread(Math.max(1, delay.toMillis()), ThreadLocalRandom.current().nextInt(SPREAD_STEPS));
     String delayQueue = Topology.delayQueueName(millis, "", queue);
     publishWithRepair(() -> topology.ensureRequeueQueue(publisher, millis, queue), "", delayQueue, properties, body);
+  }
+
+  /**
+   * {@code millis} made up to 50% longer in one of {@value #SPREAD_STEPS} steps ({@code step} from 0), so
+   * messages put back together do not come back together in the order they left. Two workers that each know
+   * only some task names bounce each other's tasks: without this, each worker requeues the task it got first,
+   * that task returns first, and RabbitMQ's round robin hands it to the same wrong worker again, round after
+   * round (seen in the acceptance suite: five rounds in a row). The steps bound the requeue queues per delay.
+   */
+  static long spread(long millis, int step) {
+    return millis + (millis / (2L * SPREAD_STEPS)) * step;
   }
 
   /**

@@ -54,4 +54,11 @@ class TopologyTest {
     headers.put("gone", null);
     assertThat(Publishing.headerTable(headers)).isEqualTo(Map.of("a", "b", "n", "5"));
   }
+
+  @Test
+  void requeueDelaysSpreadOverSixteenStepsUpToHalfAgain() {
+    assertThat(Publishing.spread(3_200, 0)).isEqualTo(3_200);
+    assertThat(Publishing.spread(3_200, Publishing.SPREAD_STEPS - 1)).isEqualTo(3_200 + 15 * 100);
+    assertThat(Publishing.spread(5, 7)).as("too short to spread").isEqualTo(5);
+  }
 }
