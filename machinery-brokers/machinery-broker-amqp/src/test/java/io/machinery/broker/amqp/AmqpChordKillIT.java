@@ -28,7 +28,8 @@ import org.junit.jupiter.api.Test;
  * Chords on the AMQP broker and backend while one of three worker processes is killed with SIGKILL: a scaled-down
  * "1,000 chords x 20 members on 3 worker processes" (here {@value #CHORDS} x {@value #MEMBERS}). Every member must
  * run; every chord must fire its callback once, except one whose winner died between taking the group's states
- * and publishing the callback (at-most-once from there, as in Go; counted, at most a few).
+ * and publishing the callback (at-most-once from there, as in Go, review finding F4; counted: 1 or 2 per kill
+ * in four runs here).
  */
 class AmqpChordKillIT {
   private static final int CHORDS = 100;
@@ -103,8 +104,9 @@ class AmqpChordKillIT {
           callbacks - distinctCallbacks, CHORDS - distinctCallbacks);
       assertThat(distinct(false, logs)).as("members run at least once").isEqualTo(CHORDS * MEMBERS);
       assertThat(callbacks - distinctCallbacks).as("no chord fires twice").isZero();
-      assertThat(CHORDS - distinctCallbacks).as("chords lost with the killed worker (at-most-once window)")
-          .isLessThanOrEqualTo(3);
+      // at most the chords the victim was triggering when it died (each holds one of its 10 slots); seen: 1 or 2
+      assertThat(CHORDS - distinctCallbacks).as("chords lost with the killed worker (at-most-once window, F4)")
+          .isLessThanOrEqualTo(5);
       for (Path log : logs) {
         for (String line : Files.readAllLines(log)) {
           if (line.startsWith("cb:")) {
