@@ -16,11 +16,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.slf4j.Logger;
@@ -176,6 +181,23 @@ abstract class GoSendsJavaWorksSuite {
     assertThat(out.path("results")).isEqualTo(json("[88]"));
     assertThat(out.path("callback_uuid").asText()).startsWith("chord_");
     assertRanOnJava(out); // the group members and the callback
+  }
+
+  /**
+   * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by default): the
+   * soak that shows a chord shared by Go and Java workers never loses its callback (F22 on the AMQP backend).
+   */
+  @TestFactory
+  @Timeout(value = 6, unit = TimeUnit.HOURS)
+  Stream<DynamicTest> chordSharedByGoAndJavaWorkersRepeatedly() {
+    return IntStream.rangeClosed(1, Integer.getInteger("interop.chordRepeats", 0))
+        .mapToObj(i -> DynamicTest.dynamicTest("shared chord " + i, () -> {
+          try {
+            chordSharedByGoAndJavaWorkers();
+          } finally {
+            stopGoWorkers(); // @AfterEach runs once per factory, not per dynamic test
+          }
+        }));
   }
 
   @Test

@@ -99,13 +99,7 @@ final class InteropQueue implements AutoCloseable {
   synchronized Channel amqpChannel() throws IOException {
     if (amqp == null) {
       AmqpUrl url = AmqpUrl.parse(Pair.Kind.AMQP.url());
-      ConnectionFactory f = new ConnectionFactory();
-      f.setHost(url.host());
-      f.setPort(url.port());
-      f.setUsername(url.username());
-      f.setPassword(url.password());
-      f.setVirtualHost(url.vhost());
-      f.setAutomaticRecoveryEnabled(false);
+      ConnectionFactory f = url.connectionFactory();
       try {
         amqp = f.newConnection("machinery-interop-test");
       } catch (java.util.concurrent.TimeoutException e) {

@@ -27,9 +27,14 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.slf4j.Logger;
@@ -134,6 +139,50 @@ abstract class JavaSendsGoWorksSuite {
     assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
   }
 
+  /**
+   * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by default): the
+   * soak that shows a chord shared by Go and Java workers never loses its callback (F22 on the AMQP backend).
+   */
+  @TestFactory
+  @Timeout(value = 6, unit = TimeUnit.HOURS)
+  Stream<DynamicTest> chordSharedByGoAndJavaWorkersRepeatedly() {
+    return IntStream.rangeClosed(1, Integer.getInteger("interop.chordRepeats", 0))
+        .mapToObj(i -> DynamicTest.dynamicTest("shared chord " + i, this::chordSharedByGoAndJavaWorkers));
+  }
+
+  /**
+   * The control for that soak: the same chord on two Go workers and no Java worker, {@code
+   * -Dinterop.goControlRepeats=N} times (none by default). A loss here is Go's own.
+   */
+  @TestFactory
+  @Timeout(value = 6, unit = TimeUnit.HOURS)
+  Stream<DynamicTest> chordOnTwoGoWorkersRepeatedly() {
+    int runs = Integer.getInteger("interop.goControlRepeats", 0);
+    if (runs == 0) {
+      return Stream.empty();
+    }
+    GoHarness.GoWorker second = GoHarness.startWorker(GoSendsJavaWorksSuite.concat(queues.goArgs(), "-concurrency",
+        "10", "-prefetch", "10", "-tag", "interop-go-2"));
+    return IntStream.rangeClosed(1, runs)
+        .mapToObj(i -> DynamicTest.dynamicTest("Go-only chord " + i, () -> {
+          try {
+            assertThat(server.sendChord(wideChord(), 0).get(TIMEOUT)).containsExactly(InteropTasks.wideChordResult());
+          } finally {
+            if (i == runs) {
+              second.close();
+            }
+          }
+        }));
+  }
+
+  private static Chord wideChord() {
+    List<Signature> members = new ArrayList<>();
+    for (long i = 1; i <= InteropTasks.WIDE_CHORD_SIZE; i++) {
+      members.add(Signature.create("slow_add", Arg.of(InteropTasks.MEMBER_DELAY_MS), Arg.of(i), Arg.of(i)));
+    }
+    return Chord.of(Group.of(members), Signature.emptyBuilder().name("add").build());
+  }
+
   @Test
   void chordSharedByGoAndJavaWorkers() {
     Set<String> onJava = ConcurrentHashMap.newKeySet();
@@ -146,11 +195,8 @@ abstract class JavaSendsGoWorksSuite {
         .build();
     javaWorker.launchAsync();
     try {
-      List<Signature> members = new ArrayList<>();
-      for (long i = 1; i <= InteropTasks.WIDE_CHORD_SIZE; i++) {
-        members.add(Signature.create("slow_add", Arg.of(InteropTasks.MEMBER_DELAY_MS), Arg.of(i), Arg.of(i)));
-      }
-      Chord chord = Chord.of(Group.of(members), Signature.emptyBuilder().name("add").build());
+      Chord chord = wideChord();
+      List<Signature> members = chord.group().tasks();
       assertThat(server.sendChord(chord, 0).get(TIMEOUT)).containsExactly(InteropTasks.wideChordResult());
       log.info("{} shared chord sent by Java: Java ran {} of {} members", pair(), onJava.size(), members.size());
       assertThat(onJava).as("group members the Java worker ran (the Go worker ran the others)")

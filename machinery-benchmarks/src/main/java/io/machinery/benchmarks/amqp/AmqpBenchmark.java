@@ -317,12 +317,7 @@ public final class AmqpBenchmark {
 
   private static Connection connect(String url, String name) throws Exception {
     AmqpUrl parsed = AmqpUrl.parse(url);
-    ConnectionFactory f = new ConnectionFactory();
-    f.setHost(parsed.host());
-    f.setPort(parsed.port());
-    f.setUsername(parsed.username());
-    f.setPassword(parsed.password());
-    f.setVirtualHost(parsed.vhost());
+    ConnectionFactory f = parsed.connectionFactory();
     return f.newConnection(name);
   }
 

@@ -28,13 +28,7 @@ record Target(String label, String brokerUrl, String backendUrl, String queue, i
   void purge() throws Exception {
     if (amqpBroker()) {
       AmqpUrl url = AmqpUrl.parse(brokerUrl);
-      ConnectionFactory f = new ConnectionFactory();
-      f.setHost(url.host());
-      f.setPort(url.port());
-      f.setUsername(url.username());
-      f.setPassword(url.password());
-      f.setVirtualHost(url.vhost());
-      f.setAutomaticRecoveryEnabled(false);
+      ConnectionFactory f = url.connectionFactory();
       try (Connection connection = f.newConnection("sidebyside-purge"); Channel channel = connection.createChannel()) {
         channel.queueDeclare(queue, true, false, false, null);
         channel.queuePurge(queue);

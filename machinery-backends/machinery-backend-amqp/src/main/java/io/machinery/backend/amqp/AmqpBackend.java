@@ -1,12 +1,8 @@
 package io.machinery.backend.amqp;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.ConnectionFactory;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
-import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -15,27 +11,21 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
-import io.machinery.client.amqp.UnroutableException;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.ReentrantLock;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -80,18 +70,15 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Group order.</b> {@link #groupTaskStates} returns states in completion order, not group order (the
  *       queue is all this backend has); duplicates from a task that ran twice are folded into one.
  *   <li><b>Chords.</b> Go's {@code TriggerChord} returns true unless a queue {@code <group>_chord_triggered}
- *       exists, and nothing ever creates it, so Go relies on {@code GroupTaskStates} draining the group queue
- *       with an exclusive consumer. This backend makes the trigger exactly-once among Java processes: under a
- *       per-group lock (an exclusive queue {@code <group>_chord_lock}, released when its connection dies) it
- *       checks the marker, checks that the group is really complete, and creates {@code
- *       <group>_chord_triggered}, which Go workers also read as "already triggered". Against a Go worker
- *       finishing the same group at the same moment, the exclusive consumer of {@link #groupTaskStates} still
- *       lets only one side read the states. A worker that dies between triggering and publishing the callback
- *       loses the chord (at-most-once from there), as with every Go backend. {@link #purgeGroupMeta} deletes
- *       the group queue only once it is empty (the worker also calls it after a lost trigger, when the winner
- *       may not have read the states yet) and keeps the marker until it expires, so a member that runs again
- *       later cannot fire the chord a second time. Go workers purge unconditionally: a Go worker that loses
- *       the trigger can still delete the states before the winner reads them (a Go bug).
+ *       exists, and nothing in Go ever creates it: Go relies on {@code GroupTaskStates} draining the group queue
+ *       with an exclusive consumer, and every Go worker that saw the group complete deletes the group queue
+ *       afterwards. Here the trigger <em>is</em> that exclusive read, done in one step: exactly one reader, Go
+ *       or Java, gets the states, and Java never hides states from a Go reader and then gives them back (which
+ *       made Go delete them, F22). The Java winner then creates the marker, which keeps a Java member that runs
+ *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. A
+ *       worker that dies between triggering and publishing the callback loses the chord (at-most-once from
+ *       there), as with every Go backend. {@link #purgeGroupMeta} deletes the group queue only once it is
+ *       empty and keeps the marker until it expires.
  *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
  * </ul>
  *
@@ -101,51 +88,36 @@ public final class AmqpBackend implements Backend {
   private static final Logger log = LoggerFactory.getLogger(AmqpBackend.class);
   /** The largest {@code ResultsExpireIn} whose milliseconds fit Go's int32 queue arguments. */
   public static final int MAX_EXPIRE_SECONDS = Integer.MAX_VALUE / 1000;
-  /** How long a chord trigger waits for another process holding the group's chord lock. */
-  public static final Duration DEFAULT_CHORD_LOCK_TIMEOUT = Duration.ofSeconds(30);
-  private static final Duration GROUP_READ_TIMEOUT = Duration.ofSeconds(10);
-  private static final int DECLARED_CACHE_LIMIT = 10_000;
-  private static final int LOCK_STRIPES = 64;
+  /** How long a reader of a group's states waits for missing members when a member ran twice. */
+  public static final Duration DEFAULT_GROUP_READ_TIMEOUT = Duration.ofSeconds(10);
 
   private final Config config;
   private final Clock clock;
   private final AmqpClient client;
-  private final String exchange;
-  private final String stateExchange;
-  private final int expireMillis;
-  private final Map<String, Object> stateQueueArgs;
-  private final Duration chordLockTimeout;
-  private final long declaredTtlNanos;
-  private final Map<String, Long> declared = new ConcurrentHashMap<>();
-  private final Map<String, Integer> completeCounts = new ConcurrentHashMap<>();
-  private final ReentrantLock[] chordLocks = new ReentrantLock[LOCK_STRIPES];
+  /** Whether this backend built {@link #client} (and so closes it); false for a client the caller shares. */
+  private final boolean ownsClient;
+  private final StateQueues states;
+  private final ChordTrigger chords;
+  private volatile boolean closed;
 
   private AmqpBackend(Builder b) {
     this.config = b.config;
     this.clock = b.clock;
-    this.chordLockTimeout = b.chordLockTimeout;
-    this.exchange = config.amqp().exchange();
-    // Go publishes states through the task exchange; on a fanout or topic exchange they would also reach task
-    // queues, so states go through the default exchange unless the exchange is direct (same queue either way).
-    this.stateExchange = "direct".equals(config.amqp().exchangeType()) ? exchange : "";
-    this.expireMillis = config.effectiveResultsExpireIn() * 1000;
+    String exchange = config.amqp().exchange();
+    int expireMillis = config.effectiveResultsExpireIn() * 1000;
     Map<String, Object> args = new LinkedHashMap<>();
     args.put("x-message-ttl", expireMillis);
     args.put("x-expires", expireMillis);
-    this.stateQueueArgs = Map.copyOf(args);
-    this.declaredTtlNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(expireMillis / 2, 300_000));
-    for (int i = 0; i < LOCK_STRIPES; i++) {
-      chordLocks[i] = new ReentrantLock();
-    }
-    AmqpClient.Builder c = AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend())))
-        .connectionName("machinery-backend").publishTimeout(b.publishTimeout).tls(config.tls());
-    if (b.sslContext != null) {
-      c.sslContext(b.sslContext);
-    }
-    if (b.customizer != null) {
-      c.connectionFactoryCustomizer(b.customizer);
-    }
-    this.client = c.build();
+    Map<String, Object> stateQueueArgs = Map.copyOf(args);
+    this.ownsClient = b.client == null;
+    this.client = b.client != null ? b.client
+        : AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend()))).connectionName("machinery-backend")
+            .options(b.options.build()).build();
+    String stateExchange = "direct".equals(config.amqp().exchangeType()) ? exchange : "";
+    this.states = new StateQueues(client, exchange, config.amqp().exchangeType(), stateExchange, stateQueueArgs,
+        expireMillis);
+    this.chords = new ChordTrigger(client, stateQueueArgs, b.groupReadTimeout,
+        (queue, state) -> states.publish(queue, state, true));
   }
 
   /**
@@ -218,85 +190,15 @@ public final class AmqpBackend implements Backend {
   private void store(TaskState state, Signature signature) {
     checkOpen();
     byte[] json = WireCodec.encode(state);
-    publishState(signature.uuid(), json, state.state() == State.PENDING);
+    states.publish(signature.uuid(), json, state.state() == State.PENDING);
     if (state.isCompleted() && !signature.groupUuid().isEmpty() && signature.groupTaskCount() != 0) {
-      publishState(signature.groupUuid(), json, false); // Go's markTaskCompleted
+      states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
     }
   }
 
   private CompletableFuture<Void> storeAsync(TaskState state, Signature signature, boolean declare) {
     checkOpen();
-    String uuid = signature.uuid();
-    boolean withDeclaration = declare || !recentlyDeclared(uuid);
-    CompletableFuture<Void> confirmed = client.publishOrderedAsync(uuid, withDeclaration ? declaration(uuid) : null,
-        stateExchange, uuid, STATE_PROPERTIES, WireCodec.encode(state));
-    if (withDeclaration) {
-      rememberDeclared(uuid);
-    }
-    return confirmed.whenComplete((ok, error) -> {
-      if (error != null) {
-        declared.remove(uuid); // the next write declares the queue again
-      }
-    });
-  }
-
-  /**
-   * Publishes a state to the queue {@code name} and waits for the confirm. Unless this process declared the
-   * queue lately, no-wait declarations go first on the same channel (no extra round trip); if the broker still
-   * returns the message (the queue was deleted meanwhile), it is declared and published once more.
-   */
-  private void publishState(String name, byte[] json, boolean declare) {
-    boolean withDeclaration = declare || !recentlyDeclared(name);
-    try {
-      client.publishOrdered(name, withDeclaration ? declaration(name) : null, stateExchange, name, STATE_PROPERTIES, json);
-      if (withDeclaration) {
-        rememberDeclared(name);
-      }
-      return;
-    } catch (UnroutableException e) {
-      log.debug("State queue {} does not exist any more; declaring it", name);
-    }
-    declared.remove(name);
-    client.publishOrdered(name, declaration(name), stateExchange, name, STATE_PROPERTIES, json);
-    rememberDeclared(name);
-  }
-
-  private static final AMQP.BasicProperties STATE_PROPERTIES =
-      new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
-
-  /**
-   * Go's state queue, declared without waiting for replies: {@code <uuid>}, not durable, auto-delete, int32
-   * TTL and expiry, bound to the exchange with its name.
-   */
-  private AmqpClient.ChannelSetup declaration(String name) {
-    return ch -> {
-      ch.exchangeDeclareNoWait(exchange, config.amqp().exchangeType(), true, false, false, null);
-      ch.queueDeclareNoWait(name, false, false, true, stateQueueArgs); // not durable, not exclusive, auto-delete
-      ch.queueBindNoWait(name, exchange, name, null);
-    };
-  }
-
-  /** {@link #declaration} waiting for the replies. */
-  private void declareStateQueue(String name) {
-    client.callRetrying("declare state queue '" + name + "'", ch -> {
-      ch.exchangeDeclare(exchange, config.amqp().exchangeType(), true, false, false, null);
-      ch.queueDeclare(name, false, false, true, stateQueueArgs);
-      ch.queueBind(name, exchange, name, null);
-      return null;
-    });
-    rememberDeclared(name);
-  }
-
-  private boolean recentlyDeclared(String name) {
-    Long at = declared.get(name);
-    return at != null && System.nanoTime() - at < declaredTtlNanos;
-  }
-
-  private void rememberDeclared(String name) {
-    if (declared.size() >= DECLARED_CACHE_LIMIT) {
-      declared.clear();
-    }
-    declared.put(name, System.nanoTime());
+    return states.publishAsync(signature.uuid(), WireCodec.encode(state), declare);
   }
 
   /**
@@ -308,9 +210,7 @@ public final class AmqpBackend implements Backend {
   @Override
   public Optional<TaskState> getState(String taskUuid) {
     checkOpen();
-    if (!recentlyDeclared(taskUuid)) {
-      declareStateQueue(taskUuid);
-    }
+    states.ensureDeclared(taskUuid);
     GetResponse response;
     try {
       response = client.call("read state queue '" + taskUuid + "'", ch -> ch.basicGet(taskUuid, true));
@@ -318,7 +218,7 @@ public final class AmqpBackend implements Backend {
       if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
         throw e;
       }
-      declared.remove(taskUuid); // purged or expired since we declared it
+      states.forget(taskUuid); // purged or expired since we declared it
       return Optional.empty();
     }
     if (response == null) {
@@ -335,7 +235,7 @@ public final class AmqpBackend implements Backend {
   }
 
   private void deleteQueue(String name) {
-    declared.remove(name);
+    states.forget(name);
     try {
       client.callRetrying("delete queue '" + name + "'", ch -> ch.queueDelete(name));
     } catch (AmqpOperationException e) {
@@ -354,8 +254,8 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Whether the group queue holds at least {@code groupTaskCount} finished states (Go asks for exactly that
-   * many; at least lets a group complete even when a member ran twice). A missing queue is not complete.
+   * Whether the group queue holds at least {@code groupTaskCount} ready states (Go asks for exactly that many;
+   * at least lets a group complete even when a member ran twice). A missing queue is not complete.
    */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
@@ -363,10 +263,7 @@ public final class AmqpBackend implements Backend {
     int ready = readyMessages(groupUuid);
     boolean complete = ready >= groupTaskCount && ready > 0;
     if (complete) {
-      if (completeCounts.size() > 10_000) {
-        completeCounts.clear();
-      }
-      completeCounts.put(groupUuid, groupTaskCount); // lets triggerChord check distinct members
+      chords.expect(groupUuid, groupTaskCount); // the trigger reads until that many distinct members
     }
     return complete;
   }
@@ -384,10 +281,10 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Reads the group's states off the group queue with an exclusive consumer (Go's {@code GroupTaskStates}):
-   * only one process, Go or Java, can do it, and it drains the queue (RabbitMQ deletes it afterwards, being
-   * auto-delete). Messages are read until {@code groupTaskCount} distinct tasks are seen (a task that ran twice
-   * counts once). States are in completion order.
+   * The group's finished states, in completion order, one per task (a task that ran twice counts once). After
+   * this process won {@link #triggerChord}, the states it took then; otherwise they are taken off the group
+   * queue now with an exclusive consumer (Go's {@code GroupTaskStates}), which drains it: only one reader, Go
+   * or Java, ever gets them.
    *
    * @throws MachineryException when the queue is gone, holds fewer than {@code groupTaskCount} distinct tasks,
    *     or another process is reading it
@@ -395,176 +292,18 @@ public final class AmqpBackend implements Backend {
   @Override
   public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
     checkOpen();
-    Channel channel = client.openChannel();
-    try {
-      try {
-        channel.queueDeclarePassive(groupUuid);
-      } catch (IOException e) {
-        throw AmqpOperationException.of("group " + groupUuid + " has no states (already consumed or expired)", e);
-      }
-      LinkedBlockingQueue<Received> received = new LinkedBlockingQueue<>();
-      try {
-        channel.basicQos(0);
-        channel.basicConsume(groupUuid, false, "", false, true, null, new DefaultConsumer(channel) {
-          @Override
-          public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
-            received.add(new Received(envelope.getDeliveryTag(), body));
-          }
-        });
-      } catch (IOException e) {
-        throw AmqpOperationException.of("read the states of group " + groupUuid
-            + " (another worker is reading them, or they are gone)", e);
-      }
-      Map<String, TaskState> byTask = new LinkedHashMap<>();
-      long lastTag = 0;
-      long deadline = System.nanoTime() + GROUP_READ_TIMEOUT.toNanos();
-      while (byTask.size() < groupTaskCount) {
-        Received message = received.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        if (message == null) {
-          break;
-        }
-        lastTag = message.tag();
-        try {
-          TaskState state = WireCodec.decodeTaskState(message.body());
-          byTask.put(state.taskUuid(), state);
-        } catch (MalformedMessageException e) {
-          log.warn("Group {} holds a message that is not a task state: {}", groupUuid, e.getMessage());
-        }
-      }
-      if (byTask.size() < groupTaskCount) {
-        if (lastTag > 0) {
-          channel.basicNack(lastTag, true, true);
-        }
-        throw new MachineryException("group " + groupUuid + " has states of " + byTask.size() + " of "
-            + groupTaskCount + " tasks");
-      }
-      if (lastTag > 0) {
-        channel.basicAck(lastTag, true);
-      }
-      return List.copyOf(byTask.values());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new MachineryException("interrupted while reading the states of group " + groupUuid, e);
-    } catch (IOException | ShutdownSignalException e) {
-      throw AmqpOperationException.of("read the states of group " + groupUuid, e);
-    } finally {
-      AmqpClient.closeQuietly(channel);
-    }
+    return chords.statesOf(groupUuid, groupTaskCount);
   }
 
-  private record Received(long tag, byte[] body) {}
-
   /**
-   * Marks the chord of a group as triggered; true for exactly one caller among Java processes (see the class
-   * notes for Go workers). Waits up to the chord lock timeout for another process that holds the group lock.
+   * True for exactly one caller among Go and Java workers: the one that takes the group's states off the queue
+   * (see {@link ChordTrigger} and the class notes). Waits up to the group read timeout when a member ran twice
+   * and the last one is still running.
    */
   @Override
   public boolean triggerChord(String groupUuid) {
     checkOpen();
-    Integer expected = completeCounts.remove(groupUuid);
-    String marker = groupUuid + "_chord_triggered";
-    ReentrantLock local = chordLocks[Math.floorMod(groupUuid.hashCode(), LOCK_STRIPES)];
-    local.lock();
-    try {
-      if (readyMessages(marker) >= 0) {
-        return false;
-      }
-      Channel lock = acquireChordLock(groupUuid);
-      try {
-        if (readyMessages(marker) >= 0) {
-          return false;
-        }
-        if (expected != null && completedMembers(groupUuid) < expected) {
-          return false; // the count included a duplicate; the real last member will trigger
-        }
-        client.callRetrying("create chord marker '" + marker + "'", ch -> {
-          ch.queueDeclare(marker, false, false, false, stateQueueArgs); // not durable, not exclusive, not auto-delete
-          return null;
-        });
-        return true;
-      } finally {
-        releaseChordLock(lock, groupUuid);
-      }
-    } finally {
-      local.unlock();
-    }
-  }
-
-  /** Declares the exclusive queue {@code <group>_chord_lock}; RabbitMQ lets one connection hold it. */
-  private Channel acquireChordLock(String groupUuid) {
-    String name = groupUuid + "_chord_lock";
-    long deadline = System.nanoTime() + chordLockTimeout.toNanos();
-    long pause = 10;
-    while (true) {
-      Channel channel = client.openChannel();
-      try {
-        channel.queueDeclare(name, false, true, true, null); // exclusive: one connection at a time
-        return channel;
-      } catch (IOException | ShutdownSignalException e) {
-        AmqpClient.closeQuietly(channel);
-        AmqpOperationException error = AmqpOperationException.of("lock chord of group " + groupUuid, e);
-        if (error.replyCode() != AmqpOperationException.RESOURCE_LOCKED || System.nanoTime() - deadline >= 0) {
-          throw error;
-        }
-      }
-      try {
-        TimeUnit.MILLISECONDS.sleep(pause); // another process holds the lock for a few round trips
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new MachineryException("interrupted while waiting for the chord lock of group " + groupUuid, e);
-      }
-      pause = Math.min(200, pause * 2);
-    }
-  }
-
-  private void releaseChordLock(Channel channel, String groupUuid) {
-    try {
-      channel.queueDelete(groupUuid + "_chord_lock");
-    } catch (IOException | ShutdownSignalException e) {
-      log.debug("Releasing the chord lock of {}: {} (released with the connection anyway)", groupUuid, e.toString());
-    } finally {
-      AmqpClient.closeQuietly(channel);
-    }
-  }
-
-  /**
-   * Distinct tasks with a finished state in the group queue, read with basic.get and all put back: a peek that
-   * leaves the queue as it was (a consumer would make RabbitMQ delete the auto-delete queue when it leaves).
-   */
-  private int completedMembers(String groupUuid) {
-    Channel channel = client.openChannel();
-    try {
-      int ready = channel.queueDeclarePassive(groupUuid).getMessageCount();
-      java.util.Set<String> tasks = new java.util.HashSet<>();
-      long lastTag = 0;
-      for (int i = 0; i < ready; i++) {
-        GetResponse response = channel.basicGet(groupUuid, false);
-        if (response == null) {
-          break;
-        }
-        lastTag = response.getEnvelope().getDeliveryTag();
-        try {
-          TaskState state = WireCodec.decodeTaskState(response.getBody());
-          if (state.isCompleted()) {
-            tasks.add(state.taskUuid());
-          }
-        } catch (MalformedMessageException e) {
-          log.debug("Group {} holds a message that is not a task state: {}", groupUuid, e.getMessage());
-        }
-      }
-      if (lastTag > 0) {
-        channel.basicNack(lastTag, true, true);
-      }
-      return tasks.size();
-    } catch (IOException | ShutdownSignalException e) {
-      AmqpOperationException error = AmqpOperationException.of("peek at group " + groupUuid, e);
-      if (error.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return 0;
-      }
-      throw error;
-    } finally {
-      AmqpClient.closeQuietly(channel);
-    }
+    return chords.trigger(groupUuid);
   }
 
   /**
@@ -576,6 +315,7 @@ public final class AmqpBackend implements Backend {
   @Override
   public void purgeGroupMeta(String groupUuid) {
     checkOpen();
+    chords.forget(groupUuid);
     try {
       client.call("delete group queue '" + groupUuid + "'", ch -> ch.queueDelete(groupUuid, false, true));
     } catch (AmqpOperationException e) {
@@ -589,7 +329,7 @@ public final class AmqpBackend implements Backend {
   // ------------------------------------------------------------------------------------------ lifecycle
 
   private void checkOpen() {
-    if (client.isClosed()) {
+    if (closed || client.isClosed()) {
       throw new MachineryException("the AMQP backend is closed");
     }
   }
@@ -597,7 +337,10 @@ public final class AmqpBackend implements Backend {
   /** Closes the connection; idempotent. */
   @Override
   public void close() {
-    client.close();
+    closed = true;
+    if (ownsClient) {
+      client.close();
+    }
   }
 
   @Override
@@ -609,10 +352,9 @@ public final class AmqpBackend implements Backend {
   public static final class Builder {
     private final Config config;
     private Clock clock = Clock.systemUTC();
-    private Duration publishTimeout = AmqpClient.DEFAULT_PUBLISH_TIMEOUT;
-    private Duration chordLockTimeout = DEFAULT_CHORD_LOCK_TIMEOUT;
-    private @Nullable SSLContext sslContext;
-    private java.util.function.@Nullable Consumer<ConnectionFactory> customizer;
+    private Duration groupReadTimeout = DEFAULT_GROUP_READ_TIMEOUT;
+    private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
+    private @Nullable AmqpClient client;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -625,6 +367,7 @@ public final class AmqpBackend implements Backend {
       if (config.amqp().exchange().isEmpty()) {
         throw new IllegalArgumentException("amqp.exchange must not be empty: state queues are bound to it");
       }
+      options.tls(config.tls());
     }
 
     /** The clock PENDING states take their CreatedAt from; default UTC system clock. */
@@ -633,33 +376,51 @@ public final class AmqpBackend implements Backend {
       return this;
     }
 
-    /** How long storing a state may take, waiting for a lost connection included; default 30 s. */
-    public Builder publishTimeout(Duration value) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
-      }
-      publishTimeout = value;
+    /**
+     * How the connection is made (TLS, publish timeout, factory customizer), at once; {@code Config.tls()} still
+     * switches TLS on.
+     */
+    public Builder options(AmqpConnectionOptions value) {
+      options = Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
       return this;
     }
 
-    /** How long {@link AmqpBackend#triggerChord} waits for another process's group lock; default 30 s. */
-    public Builder chordLockTimeout(Duration value) {
+    /**
+     * Uses {@code value} instead of a connection of its own, for example the client the {@code AmqpBroker}
+     * publishes through. The caller owns it and closes it after the backend.
+     */
+    public Builder client(AmqpClient value) {
+      client = Objects.requireNonNull(value, "client");
+      return this;
+    }
+
+    /** How long storing a state may take, waiting for a lost connection included; default 30 s. */
+    public Builder publishTimeout(Duration value) {
+      options.publishTimeout(value);
+      return this;
+    }
+
+    /**
+     * How long reading a group's states (the chord trigger) waits for members still missing when the queue
+     * already holds enough messages because a member ran twice; default 10 s. Then the states are given back.
+     */
+    public Builder groupReadTimeout(Duration value) {
       if (value.isNegative()) {
-        throw new IllegalArgumentException("chordLockTimeout must not be negative, was " + value);
+        throw new IllegalArgumentException("groupReadTimeout must not be negative, was " + value);
       }
-      chordLockTimeout = value;
+      groupReadTimeout = value;
       return this;
     }
 
     /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
     public Builder sslContext(SSLContext value) {
-      sslContext = Objects.requireNonNull(value, "sslContext");
+      options.sslContext(value);
       return this;
     }
 
     /** Adjusts the client library's connection factory last (credentials provider, metrics, NIO). */
     public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
-      customizer = Objects.requireNonNull(value, "customizer");
+      options.connectionFactoryCustomizer(value);
       return this;
     }
 

@@ -45,12 +45,7 @@ class AmqpBackendIT {
     config = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
     backend = AmqpBackend.create(config);
     AmqpUrl url = AmqpUrl.parse(TestEndpoints.amqpUrl());
-    ConnectionFactory f = new ConnectionFactory();
-    f.setHost(url.host());
-    f.setPort(url.port());
-    f.setUsername(url.username());
-    f.setPassword(url.password());
-    f.setVirtualHost(url.vhost());
+    ConnectionFactory f = url.connectionFactory();
     raw = f.newConnection("amqp-backend-it");
   }
 
@@ -189,32 +184,83 @@ class AmqpBackendIT {
     }
     try (AmqpBackend other = AmqpBackend.create(config)) {
       ExecutorService pool = Executors.newFixedThreadPool(12);
+      List<AmqpBackend> winners = new ArrayList<>();
       try {
         List<Callable<Boolean>> calls = new ArrayList<>();
+        List<AmqpBackend> callers = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
           AmqpBackend b = i % 2 == 0 ? backend : other;
+          callers.add(b);
           calls.add(() -> b.groupCompleted(group, 2) && b.triggerChord(group));
         }
-        int winners = 0;
-        for (Future<Boolean> f : pool.invokeAll(calls)) {
-          winners += f.get() ? 1 : 0;
+        List<Future<Boolean>> results = pool.invokeAll(calls);
+        for (int i = 0; i < results.size(); i++) {
+          if (results.get(i).get()) {
+            winners.add(callers.get(i));
+          }
         }
-        assertThat(winners).isEqualTo(1);
       } finally {
         pool.shutdownNow();
       }
+      assertThat(winners).hasSize(1);
+      // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says "already triggered"
+      int markerMessages = onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
+      assertThat(markerMessages).isZero();
+      assertThat(winners.get(0).groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
+      winners.get(0).purgeGroupMeta(group);
     }
-    // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says "already triggered"
-    int markerMessages = onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
-    assertThat(markerMessages).isZero();
-    assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
-        .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
-    backend.purgeGroupMeta(group);
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
 
+  /**
+   * F22: a Go worker that saw the group complete too runs TriggerChord (the marker exists: false) or fails
+   * GroupTaskStates ("Already consumed"), and either way its deferred PurgeGroupMeta deletes the group queue
+   * and the marker. The Java winner must already hold the states by then.
+   */
   @Test
-  void aMemberThatRanTwiceDoesNotFireTheChordBeforeTheLastMemberFinished() throws Exception {
+  void aGoWorkersPurgeAfterJavaTriggeredDoesNotTakeTheStatesAway() throws Exception {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = List.of(member(group, 2), member(group, 2));
+    for (Signature m : members) {
+      backend.setStateSuccess(m, List.of(TaskResult.of(7L)));
+    }
+    assertThat(backend.groupCompleted(group, 2)).isTrue();
+    assertThat(backend.triggerChord(group)).isTrue();
+    assertThat(goSeesGroupMessages(group)).as("Go's GroupTaskStates inspection: not N, \"Already consumed\"")
+        .isNotEqualTo(2);
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered")); // Go's deferred PurgeGroupMeta
+    onChannel(ch -> ch.queueDelete(group));
+    assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+        .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
+    backend.purgeGroupMeta(group);
+  }
+
+  /** A Go reader that holds the exclusive consumer wins; Java's trigger says false and hid nothing from it. */
+  @Test
+  void aGoReaderHoldingTheGroupWinsAndGetsEveryState() throws Exception {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = List.of(member(group, 3), member(group, 3), member(group, 3));
+    for (Signature m : members) {
+      backend.setStateSuccess(m, List.of(TaskResult.of(1L)));
+    }
+    assertThat(backend.groupCompleted(group, 3)).isTrue();
+    try (Channel go = raw.createChannel()) {
+      List<byte[]> got = new java.util.concurrent.CopyOnWriteArrayList<>();
+      go.basicConsume(group, false, "", false, true, null, new com.rabbitmq.client.DefaultConsumer(go) {
+        @Override
+        public void handleDelivery(String tag, com.rabbitmq.client.Envelope envelope, AMQP.BasicProperties p, byte[] body) {
+          got.add(body);
+        }
+      });
+      assertThat(backend.triggerChord(group)).as("the exclusive consumer is taken").isFalse();
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> got.size() == 3);
+    }
+    assertThat(readyOrAbsent(group + "_chord_triggered")).as("the loser created no marker").isEqualTo(-1);
+  }
+
+  @Test
+  void aMemberThatRanTwiceMakesTheTriggerWaitForTheRealLastMember() throws Exception {
     String group = Uuids.newGroupUuid();
     Signature first = member(group, 3);
     Signature second = member(group, 3);
@@ -223,17 +269,55 @@ class AmqpBackendIT {
     backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // redelivered after its worker died: ran twice
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
     assertThat(backend.groupCompleted(group, 3)).as("three messages (Go would say complete and misfire)").isTrue();
-    assertThat(backend.triggerChord(group)).as("but only two distinct members finished").isFalse();
-
-    backend.setStateFailure(third, "boom");
-    assertThat(backend.groupCompleted(group, 3)).isTrue();
-    assertThat(backend.triggerChord(group)).isTrue();
-    backend.purgeGroupMeta(group); // a losing worker's purge leaves the states for the winner
+    ExecutorService pool = Executors.newSingleThreadExecutor();
+    try {
+      Future<Boolean> trigger = pool.submit(() -> backend.triggerChord(group));
+      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+          .until(() -> readyOrAbsent(group) == 0); // the trigger holds the states
+      try (AmqpBackend otherWorker = AmqpBackend.create(config)) {
+        otherWorker.setStateFailure(third, "boom");
+        assertThat(otherWorker.groupCompleted(group, 3)).as("the last member's worker sees nothing ready").isFalse();
+      }
+      assertThat(trigger.get()).isTrue();
+    } finally {
+      pool.shutdownNow();
+    }
     List<TaskState> states = backend.groupTaskStates(group, 3);
     assertThat(states).extracting(TaskState::taskUuid).containsExactly(first.uuid(), second.uuid(), third.uuid());
     assertThat(states).extracting(TaskState::state).containsExactly(State.SUCCESS, State.SUCCESS, State.FAILURE);
     assertThatThrownBy(() -> backend.groupTaskStates(group, 3)).as("read once, as in Go").hasMessageContaining(group);
+    backend.purgeGroupMeta(group);
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
+  @Test
+  void aMemberThatRanTwiceWithTheLastOneStillRunningGetsItsStatesBack() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = member(group, 3);
+    Signature second = member(group, 3);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    try (AmqpBackend quick = AmqpBackend.builder(config).groupReadTimeout(java.time.Duration.ofMillis(300)).build()) {
+      assertThat(quick.groupCompleted(group, 3)).isTrue();
+      assertThat(quick.triggerChord(group)).as("only two distinct members finished").isFalse();
+    }
+    assertThat(readyOrAbsent(group)).as("the three states are back in the group queue").isEqualTo(3);
+    assertThat(readyOrAbsent(group + "_chord_triggered")).isEqualTo(-1);
+    onChannel(ch -> ch.queueDelete(group));
+  }
+
+  /** What Go's InspectQueue reports as Messages: the ready messages. */
+  private int goSeesGroupMessages(String group) throws Exception {
+    return Math.max(0, readyOrAbsent(group));
+  }
+
+  private int readyOrAbsent(String queue) throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      return ch.queueDeclarePassive(queue).getMessageCount();
+    } catch (IOException e) {
+      return -1;
+    }
   }
 
   private static Signature member(String group, int count) {

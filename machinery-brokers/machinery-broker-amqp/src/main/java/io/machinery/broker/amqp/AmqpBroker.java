@@ -9,9 +9,9 @@ import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
-import io.machinery.client.amqp.UnroutableException;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
@@ -19,12 +19,8 @@ import io.machinery.spi.DeliveryHandler;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
-import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -62,11 +58,30 @@ import org.slf4j.LoggerFactory;
  *       queue (message TTL, dead-lettered to the task exchange), or to the single {@code AMQP.DelayedQueue}
  *       with a per-message expiration. Unlike Go the priority is kept (Go issue #824). A delivered message
  *       that a worker puts back with a delay goes through a per-delay queue on the default exchange, so it
- *       comes back to exactly its queue.
- *   <li><b>Consuming.</b> One channel per consumer with QoS {@code max(AMQP.PrefetchCount, concurrency)}
- *       (Go's 0 = unlimited becomes the concurrency); each message is handed to the worker only after it
- *       reserved a slot, and acknowledged only when the worker settles it, after the result is stored. A
- *       worker that dies leaves its messages unacknowledged, and RabbitMQ delivers them again: at-least-once.
+ *       comes back to exactly its queue. Delays under {@value Publishing#MIN_DELAY_MILLIS} ms are raised to it (a task
+ *       never runs before its ETA, at most that much later): a per-delay queue expires {@code 2 × delay} after
+ *       its declaration, and for a few milliseconds a confirmed publish could land in a queue that RabbitMQ
+ *       deletes, with the message, before the message's TTL fires (F20).
+ *   <li><b>{@code AMQP.DelayedQueue} caveat.</b> That mode relies on per-message TTL, which RabbitMQ applies
+ *       only at the head of a queue: a task with an ETA in 24 h published first holds back every task behind
+ *       it, even one due in a minute (Go PR #796 has the same flaw). Use the per-delay queues (the default)
+ *       unless every delay is the same.
+ *   <li><b>Consuming.</b> One channel per consumer with QoS = the worker's concurrency, whatever {@code
+ *       AMQP.PrefetchCount} says (a prefetched message waiting behind long tasks would hit RabbitMQ's
+ *       consumer_timeout, see below); each message is handed to the worker only after it reserved a slot, and
+ *       acknowledged only when the worker settles it, after the result is stored. A worker that dies leaves
+ *       its messages unacknowledged, and RabbitMQ delivers them again: at-least-once. {@link
+ *       io.machinery.spi.Delivery#deliveryCount()} is RabbitMQ's {@code x-delivery-count} + 1 on quorum queues
+ *       ({@code AMQP.QueueDeclareArgs: {x-queue-type: quorum}}) and 0 on classic queues, which do not count
+ *       (the worker then bounds requeues with the count it keeps in the message).
+ *   <li><b>Long tasks.</b> A message stays unacknowledged while its task runs, and RabbitMQ (3.8.15+) closes
+ *       the channel of a delivery unacknowledged longer than {@code consumer_timeout} (default 30 min):
+ *       every task running on it is requeued and runs again. The consumer logs this case as an error that
+ *       names consumer_timeout. Set {@code consumer_timeout} in rabbitmq.conf above the longest task;
+ *       RabbitMQ 3.10 (the test server here) has only that global setting; from 3.11.15 a queue can also carry
+ *       its own ({@code consumer-timeout} policy, or {@code x-consumer-timeout} in {@code
+ *       AMQP.QueueDeclareArgs}). RabbitMQ 4.3+ cancels the consumer (basic.cancel) instead of closing the
+ *       channel by default; the consumer then subscribes again, and the message is redelivered all the same.
  *       Malformed messages go to {@code machinery_dead_letters} / {@code <queue>.dead_letters} with the
  *       reason in the {@code x-machinery-dead-letter-reason} header (and the queue in {@code
  *       x-machinery-dead-letter-queue}).
@@ -83,15 +98,16 @@ import org.slf4j.LoggerFactory;
  */
 public final class AmqpBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(AmqpBroker.class);
-  static final String CONTENT_TYPE = "application/json";
-  static final int PERSISTENT = 2;
 
   private final Config config;
   private final Clock clock;
   private final Topology topology;
   private final AmqpClient publisher;
+  /** Whether this broker built {@link #publisher} (and so closes it); false for a client the caller shares. */
+  private final boolean ownsPublisher;
   private final AmqpClient consumers;
   private final Set<AmqpConsumer> running = ConcurrentHashMap.newKeySet();
+  private final Publishing publishing;
   private final ScheduledExecutorService scheduler;
   private volatile boolean closed;
 
@@ -100,22 +116,16 @@ public final class AmqpBroker implements Broker {
     this.clock = b.clock;
     this.topology = new Topology(config);
     List<AmqpUrl> urls = AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
-    this.publisher = client(b, urls, "machinery-broker-publisher").build();
-    this.consumers = client(b, urls, "machinery-broker-consumer").virtualThreadDispatch(true).build();
+    AmqpConnectionOptions options = b.options();
+    this.ownsPublisher = b.client == null;
+    this.publisher = b.client != null ? b.client
+        : AmqpClient.builder(urls).connectionName("machinery-broker-publisher").options(options).build();
+    // consumers never share a connection with publishers (RabbitMQ's flow control; see the class notes)
+    this.consumers = AmqpClient.builder(urls).connectionName("machinery-broker-consumer").options(options)
+        .virtualThreadDispatch(true).build();
+    this.publishing = new Publishing(config, clock, topology, publisher);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
-  }
-
-  private static AmqpClient.Builder client(Builder b, List<AmqpUrl> urls, String name) {
-    AmqpClient.Builder c = AmqpClient.builder(urls).connectionName(name).publishTimeout(b.publishTimeout)
-        .tls(b.config.tls());
-    if (b.sslContext != null) {
-      c.sslContext(b.sslContext);
-    }
-    if (b.customizer != null) {
-      c.connectionFactoryCustomizer(b.customizer);
-    }
-    return c;
   }
 
   /**
@@ -141,87 +151,7 @@ public final class AmqpBroker implements Broker {
   @Override
   public void publish(Signature signature, byte[] message) {
     checkOpen();
-    String routingKey = topology.routingKeyFor(signature);
-    AMQP.BasicProperties properties = properties(signature);
-    long delayMillis = delayMillis(signature);
-    if (delayMillis > 0) {
-      publishDelayed(routingKey, properties, message, delayMillis);
-    } else {
-      publishWithRepair(() -> topology.ensurePublishTarget(publisher, routingKey), topology.exchange(), routingKey,
-          properties, message);
-    }
-  }
-
-  private long delayMillis(Signature signature) {
-    OffsetDateTime eta = signature.eta();
-    if (eta == null) {
-      return 0;
-    }
-    return eta.toInstant().toEpochMilli() - clock.millis();
-  }
-
-  private void publishDelayed(String routingKey, AMQP.BasicProperties properties, byte[] message, long delayMillis) {
-    String delayedQueue = config.amqp().delayedQueue();
-    if (delayedQueue.isEmpty()) {
-      publishWithRepair(() -> {
-        // the task's own queue must exist when the message leaves the delay queue: dead-lettering is not mandatory
-        topology.ensurePublishTarget(publisher, routingKey);
-        topology.ensureDelayQueue(publisher, delayMillis, routingKey);
-      }, topology.exchange(), Topology.delayQueueName(delayMillis, topology.exchange(), routingKey), properties, message);
-    } else {
-      AMQP.BasicProperties expiring = properties.builder().expiration(Long.toString(delayMillis)).build();
-      publishWithRepair(() -> {
-        topology.ensurePublishTarget(publisher, routingKey);
-        topology.ensureSingleDelayedQueue(publisher, routingKey);
-      }, topology.exchange(), delayedQueue, expiring, message);
-    }
-  }
-
-  /**
-   * Declares what the message needs, publishes it, and when the broker returns it (a queue was deleted) or
-   * lacks the exchange, declares everything again and publishes once more.
-   */
-  private void publishWithRepair(
-      Runnable ensure, String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
-    ensure.run();
-    try {
-      publisher.publish(exchange, routingKey, properties, body);
-      return;
-    } catch (UnroutableException e) {
-      log.debug("Message to '{}' returned unroutable; declaring its queue again", routingKey);
-    } catch (AmqpOperationException e) {
-      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
-        throw e;
-      }
-      log.debug("Exchange '{}' is missing; declaring it again", exchange);
-    }
-    topology.forgetDeclarations();
-    ensure.run();
-    publisher.publish(exchange, routingKey, properties, body);
-  }
-
-  static AMQP.BasicProperties properties(Signature signature) {
-    return new AMQP.BasicProperties.Builder()
-        .contentType(CONTENT_TYPE)
-        .deliveryMode(PERSISTENT)
-        .priority(signature.priority() > 0 ? signature.priority() : null)
-        .headers(headerTable(signature.headers()))
-        .build();
-  }
-
-  /** Go's {@code amqp.Table(sig.Headers)} with every value as a string (tracing headers are strings). */
-  static @Nullable Map<String, Object> headerTable(Map<String, @Nullable Object> headers) {
-    if (headers.isEmpty()) {
-      return null;
-    }
-    Map<String, Object> table = new LinkedHashMap<>(headers.size() * 2);
-    for (Map.Entry<String, @Nullable Object> e : headers.entrySet()) {
-      Object value = e.getValue();
-      if (value != null) {
-        table.put(e.getKey(), value instanceof String s ? s : String.valueOf(value));
-      }
-    }
-    return table.isEmpty() ? null : table;
+    publishing.publish(signature, message);
   }
 
   // ------------------------------------------------------------------------------------------ consuming
@@ -248,27 +178,16 @@ public final class AmqpBroker implements Broker {
     running.remove(consumer);
   }
 
-  /** Puts a delivered message back into {@code queue} after {@code delay}, through a requeue delay queue. */
+  /** Puts {@code body} back into {@code queue} after {@code delay}; see {@link Publishing#requeueLater}. */
   void requeueLater(String queue, AMQP.BasicProperties original, byte[] body, Duration delay) {
     checkOpen();
-    long millis = Math.max(1, delay.toMillis());
-    AMQP.BasicProperties properties = original.builder().expiration(null).build();
-    String delayQueue = Topology.delayQueueName(millis, "", queue);
-    publishWithRepair(() -> topology.ensureRequeueQueue(publisher, millis, queue), "", delayQueue, properties, body);
+    publishing.requeueLater(queue, original, body, delay);
   }
 
-  /** Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. */
+  /** Sets a message aside in {@code <queue>.dead_letters}; see {@link Publishing#deadLetter}. */
   void deadLetter(String queue, AMQP.BasicProperties original, byte[] body, String reason) {
     checkOpen();
-    Map<String, Object> headers = new HashMap<>();
-    if (original.getHeaders() != null) {
-      headers.putAll(original.getHeaders());
-    }
-    headers.put(Topology.DEAD_LETTER_REASON_HEADER, reason.length() > 4096 ? reason.substring(0, 4096) + "…" : reason);
-    headers.put(Topology.DEAD_LETTER_QUEUE_HEADER, queue);
-    AMQP.BasicProperties properties = original.builder().headers(headers).expiration(null).build();
-    publishWithRepair(() -> topology.ensureDeadLetterQueue(publisher, queue), Topology.DEAD_LETTER_EXCHANGE, queue,
-        properties, body);
+    publishing.deadLetter(queue, original, body, reason);
   }
 
   /** Runs {@code action} after {@code delay} on the broker's scheduler (dropped once the broker is closed). */
@@ -357,7 +276,9 @@ public final class AmqpBroker implements Broker {
     }
     scheduler.shutdownNow();
     consumers.close();
-    publisher.close();
+    if (ownsPublisher) {
+      publisher.close();
+    }
   }
 
   @Override
@@ -369,9 +290,8 @@ public final class AmqpBroker implements Broker {
   public static final class Builder {
     private final Config config;
     private Clock clock = Clock.systemUTC();
-    private Duration publishTimeout = AmqpClient.DEFAULT_PUBLISH_TIMEOUT;
-    private @Nullable SSLContext sslContext;
-    private java.util.function.@Nullable Consumer<ConnectionFactory> customizer;
+    private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
+    private @Nullable AmqpClient client;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -385,6 +305,11 @@ public final class AmqpBroker implements Broker {
         throw new IllegalArgumentException("default_queue must not be empty");
       }
       AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
+      if (config.maxMessageBytes() > AmqpClient.MAX_INBOUND_BODY_BYTES) {
+        throw new IllegalArgumentException("max_message_bytes of " + config.maxMessageBytes() + " is above "
+            + AmqpClient.MAX_INBOUND_BODY_BYTES + ", the largest message RabbitMQ can carry");
+      }
+      options.tls(config.tls());
     }
 
     /** The clock ETAs are compared with; default UTC system clock. */
@@ -393,25 +318,45 @@ public final class AmqpBroker implements Broker {
       return this;
     }
 
+    /**
+     * How connections are made (TLS, publish timeout, factory customizer), at once; {@code Config.tls()} still
+     * switches TLS on.
+     */
+    public Builder options(AmqpConnectionOptions value) {
+      options = Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
+      return this;
+    }
+
+    /**
+     * Publishes (and declares) through {@code value}, for example the client an {@code AmqpBackend} uses too, so
+     * one connection carries both. The caller owns it and closes it after the broker. Consumers still get a
+     * connection of their own, made with the client's options.
+     */
+    public Builder client(AmqpClient value) {
+      client = Objects.requireNonNull(value, "client");
+      return options(value.options());
+    }
+
     /** How long a publish may take, waiting for a lost connection to come back included; default 30 s. */
     public Builder publishTimeout(Duration value) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
-      }
-      publishTimeout = value;
+      options.publishTimeout(value);
       return this;
     }
 
     /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
     public Builder sslContext(SSLContext value) {
-      sslContext = Objects.requireNonNull(value, "sslContext");
+      options.sslContext(value);
       return this;
     }
 
     /** Adjusts the client library's connection factories last (credentials provider, metrics, NIO). */
     public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
-      customizer = Objects.requireNonNull(value, "customizer");
+      options.connectionFactoryCustomizer(value);
       return this;
+    }
+
+    AmqpConnectionOptions options() {
+      return options.build();
     }
 
     public AmqpBroker build() {

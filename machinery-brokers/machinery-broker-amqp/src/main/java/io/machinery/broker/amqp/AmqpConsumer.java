@@ -22,9 +22,12 @@ import org.slf4j.LoggerFactory;
 /**
  * One subscription of a worker to its queue.
  *
- * <p>Design notes. RabbitMQ pushes up to QoS messages onto the subscription's channel; QoS is {@code
- * max(prefetch, concurrency)}, the concurrency learnt by reserving every free slot of the handler once before
- * subscribing. The client library calls back for each message, in order, on a virtual thread (see {@link
+ * <p>Design notes. RabbitMQ pushes up to QoS messages onto the subscription's channel; QoS is the worker's
+ * concurrency ({@link DeliveryHandler#capacity()}), never more, whatever the configured prefetch: RabbitMQ's
+ * {@code consumer_timeout} (default 30 min) counts from the delivery, so a message waiting in a prefetch
+ * buffer behind long tasks would time out and close the channel, requeueing every task running on it (F6).
+ * The configured prefetch only applies to a handler without a capacity. (A worker that consumes several queues
+ * shares its slots among them, so there a message can still wait for a slot behind long tasks.) The client library calls back for each message, in order, on a virtual thread (see {@link
  * AmqpClient.Builder#virtualThreadDispatch}); the callback waits until the worker reserves a slot ({@link
  * DeliveryHandler#reserve}(1)) and hands the message over, so the worker never holds more messages than it can
  * start and the ones it cannot start yet wait, unacknowledged, on the channel. A message is acknowledged on
@@ -91,9 +94,7 @@ final class AmqpConsumer implements Consumer {
 
   private void supervise() {
     try {
-      int concurrency = handler.reserve(MAX_QOS);
-      handler.release(concurrency);
-      qos = Math.min(MAX_QOS, Math.max(prefetch, concurrency));
+      qos = qos(handler.capacity(), prefetch);
       while (fetching.get()) {
         Session current = session;
         if (current == null || !current.usable()) {
@@ -148,6 +149,36 @@ final class AmqpConsumer implements Consumer {
     }
   }
 
+  /**
+   * The QoS of a subscription: the worker's capacity, capped at RabbitMQ's maximum; the configured prefetch only
+   * for a handler that reports no capacity.
+   */
+  static int qos(int capacity, int prefetch) {
+    if (capacity == Integer.MAX_VALUE) {
+      return Math.min(MAX_QOS, Math.max(1, prefetch));
+    }
+    return Math.min(MAX_QOS, Math.max(1, capacity));
+  }
+
+  /** What a person must know when RabbitMQ closed the channel for an unacknowledged delivery. */
+  static final String CONSUMER_TIMEOUT_ADVICE = "RabbitMQ closed the channel because a delivery stayed "
+      + "unacknowledged longer than its consumer_timeout (default 30 min): a task ran longer than that. Every "
+      + "unacknowledged message of the channel was requeued and its task will run again; raise consumer_timeout "
+      + "in rabbitmq.conf (RabbitMQ 3.11.15+ also takes a per-queue consumer-timeout policy or x-consumer-timeout "
+      + "argument) above the longest task";
+
+  /** RabbitMQ's 406 PRECONDITION_FAILED "delivery acknowledgement on channel N timed out". */
+  static boolean isConsumerTimeout(Object cause) {
+    if (!(cause instanceof ShutdownSignalException signal) || signal.isHardError()) {
+      return false;
+    }
+    if (!(signal.getReason() instanceof AMQP.Channel.Close close)) {
+      return false;
+    }
+    return close.getReplyCode() == AMQP.PRECONDITION_FAILED
+        && close.getReplyText().contains("delivery acknowledgement") && close.getReplyText().contains("timed out");
+  }
+
   private void lost(Session s, Object cause) {
     if (!s.lost.compareAndSet(false, true)) {
       return;
@@ -156,6 +187,10 @@ final class AmqpConsumer implements Consumer {
       return;
     }
     String why = cause instanceof ShutdownSignalException signal ? signal.getMessage() : String.valueOf(cause);
+    if (isConsumerTimeout(cause)) {
+      why = CONSUMER_TIMEOUT_ADVICE + " (" + why + ")";
+      log.error("AMQP consumer {} of queue {}: {}", tag, binding.queue(), why);
+    }
     log.warn("AMQP consumer {} of queue {} lost its subscription ({}); subscribing again", tag, binding.queue(), why);
     handler.brokerError(new MachineryException("AMQP consumer " + tag + " of queue " + binding.queue()
         + " lost its subscription: " + why));
@@ -203,7 +238,8 @@ final class AmqpConsumer implements Consumer {
     @Override
     public void handleCancel(String consumerTag) {
       // The broker cancelled us: the queue was deleted (or its node went away).
-      lost(session, "the broker cancelled the subscription (queue deleted?)");
+      lost(session, "the broker cancelled the subscription (the queue was deleted, or on RabbitMQ 4.3+ a delivery "
+          + "stayed unacknowledged longer than consumer_timeout)");
       Thread.ofVirtual().start(() -> AmqpClient.closeQuietly(session.channel)); // not from the dispatch thread
     }
   }

@@ -39,6 +39,28 @@ final class AmqpDelivery implements Delivery {
     return incoming.redelivered();
   }
 
+  /**
+   * RabbitMQ's count on quorum queues: {@code x-delivery-count} (earlier deliveries) + 1; 0 on classic queues,
+   * which keep no count (their redelivered flag says only "at least once before").
+   */
+  @Override
+  public int deliveryCount() {
+    return deliveryCount(incoming.properties(), consumer.broker().topology().isQuorum());
+  }
+
+  /** RabbitMQ 3.10 adds {@code x-delivery-count} from the second delivery of a quorum queue's message on. */
+  static int deliveryCount(com.rabbitmq.client.AMQP.BasicProperties properties, boolean quorum) {
+    if (!quorum) {
+      return 0;
+    }
+    java.util.Map<String, Object> headers = properties.getHeaders();
+    if (headers == null || !(headers.get("x-delivery-count") instanceof Number earlier)) {
+      return 1;
+    }
+    long count = earlier.longValue() + 1;
+    return count > Integer.MAX_VALUE || count < 1 ? Integer.MAX_VALUE : (int) count;
+  }
+
   @Override
   public void ack() {
     if (settled.compareAndSet(false, true)) {
@@ -60,14 +82,44 @@ final class AmqpDelivery implements Delivery {
       incoming.session().nack(incoming.tag(), true);
       return;
     }
+    republish(delay, incoming.body());
+  }
+
+  /**
+   * Publishes {@code replacement} (to a delay queue when {@code delay} is positive, else to the tail of the
+   * queue), waits for RabbitMQ's confirm, then acknowledges the original. If the publish fails, the original
+   * is put back after the delay instead (at least {@link #FALLBACK_DELAY}, never a hot loop).
+   */
+  @Override
+  public void requeue(Duration delay, byte[] replacement) {
+    if (!settled.compareAndSet(false, true) || !incoming.session().usable()) {
+      return;
+    }
+    republish(delay, replacement);
+  }
+
+  private void republish(Duration delay, byte[] body) {
     try {
-      consumer.broker().requeueLater(consumer.queue(), incoming.properties(), incoming.body(), delay);
+      consumer.broker().requeueLater(consumer.queue(), withoutDeliveryCount(incoming.properties()), body, delay);
       incoming.session().ack(incoming.tag());
     } catch (RuntimeException e) {
-      log.warn("Could not requeue a message of queue {} through a delay queue ({}); putting it back in {}",
-          consumer.queue(), e.getMessage(), delay);
-      consumer.broker().schedule(() -> incoming.session().nack(incoming.tag(), true), delay);
+      Duration back = delay.compareTo(FALLBACK_DELAY) < 0 ? FALLBACK_DELAY : delay;
+      log.warn("Could not requeue a message of queue {} ({}); putting the original back in {}",
+          consumer.queue(), e.getMessage(), back);
+      consumer.broker().schedule(() -> incoming.session().nack(incoming.tag(), true), back);
     }
+  }
+
+  /** A republished message is a new message to RabbitMQ: the quorum queue's count must not travel with it. */
+  private static com.rabbitmq.client.AMQP.BasicProperties withoutDeliveryCount(
+      com.rabbitmq.client.AMQP.BasicProperties properties) {
+    java.util.Map<String, Object> headers = properties.getHeaders();
+    if (headers == null || !headers.containsKey("x-delivery-count")) {
+      return properties;
+    }
+    java.util.Map<String, Object> copy = new java.util.HashMap<>(headers);
+    copy.remove("x-delivery-count");
+    return properties.builder().headers(copy).build();
   }
 
   /** Republishes the message to {@code <queue>.dead_letters} with the reason in a header, then acknowledges it. */

@@ -33,6 +33,10 @@ final class Topology {
   static final String DEAD_LETTER_REASON_HEADER = "x-machinery-dead-letter-reason";
   /** Header of a dead-lettered message: the queue it came from. */
   static final String DEAD_LETTER_QUEUE_HEADER = "x-machinery-dead-letter-queue";
+  /** Header of a dead letter cut to a preview: the size of the original body. */
+  static final String DEAD_LETTER_SIZE_HEADER = "x-machinery-original-size";
+  /** Header of a dead letter cut to a preview: the SHA-256 of the original body, in hex. */
+  static final String DEAD_LETTER_SHA256_HEADER = "x-machinery-original-sha256";
 
   /** A queue and the key it is bound to the task exchange with. */
   record QueueBinding(String queue, String bindingKey) {}
@@ -45,6 +49,11 @@ final class Topology {
   private final Map<String, Long> declaredDelayQueues = new ConcurrentHashMap<>();
   private final Set<String> declaredDeadLetterQueues = ConcurrentHashMap.newKeySet();
   private static final int DELAY_CACHE_LIMIT = 1024;
+  /**
+   * How long a requeue delay queue outlives its TTL: with Go's {@code 2 × delay} a delay of a few milliseconds
+   * could expire the queue, with the message, before the message's TTL fires.
+   */
+  static final long REQUEUE_QUEUE_SPARE_MILLIS = 60_000;
 
   Topology(Config config) {
     this.amqp = config.amqp();
@@ -53,7 +62,12 @@ final class Topology {
     this.bindingArgs = amqp.queueBindingArgs().isEmpty() ? null : new HashMap<>(amqp.queueBindingArgs());
   }
 
-  String exchange() {
+  /** Whether worker queues are quorum queues ({@code x-queue-type: quorum}), which count deliveries. */
+  boolean isQuorum() {
+    return queueArgs != null && "quorum".equals(String.valueOf(queueArgs.get("x-queue-type")));
+  }
+
+    String exchange() {
     return amqp.exchange();
   }
 
@@ -187,7 +201,9 @@ final class Topology {
    * The delay queue for putting a delivered message back into {@code queue} after {@code delayMillis}: Go's
    * per-delay scheme applied to the default exchange ({@code delay.<ms>..<queue>}), so the message returns to
    * exactly the queue it came from, whatever else is bound with its routing key. Java-only (Go requeues at
-   * once); published to through the default exchange, so it needs no binding.
+   * once); published to through the default exchange, so it needs no binding. Its {@code x-expires} is the delay
+   * plus {@value #REQUEUE_QUEUE_SPARE_MILLIS} ms, so even a requeue of a few milliseconds never lands in a queue
+   * about to expire.
    */
   String ensureRequeueQueue(AmqpClient client, long delayMillis, String queue) {
     String name = delayQueueName(delayMillis, "", queue);
@@ -195,6 +211,7 @@ final class Topology {
       return name;
     }
     Map<String, Object> args = delayQueueArgs(delayMillis, "", queue);
+    args.put("x-expires", delayMillis + REQUEUE_QUEUE_SPARE_MILLIS); // Java-only: may outlive Go's 2 × delay (F20)
     client.callRetrying("declare requeue delay queue '" + name + "'", ch -> {
       ch.queueDeclare(name, true, false, amqp.autoDelete(), args);
       return null;

@@ -12,6 +12,9 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.WireCodec;
+import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
@@ -26,6 +29,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -228,6 +232,31 @@ class AmqpBrokerIT {
     }
   }
 
+  /** Issue 13: one connection for the broker's publishing and the backend, owned and closed by the caller. */
+  @Test
+  void aBrokerAndABackendShareOneClientThatTheCallerOwns() throws Exception {
+    try (AmqpClient shared = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+        .connectionName("shared-it-" + config.defaultQueue()).build()) {
+      AmqpBroker b = AmqpBroker.builder(config).client(shared).build();
+      AmqpBackend backend = AmqpBackend.builder(config).client(shared).build();
+      try (Server server = Server.builder().config(config).broker(b).backend(backend).build()) {
+        server.registerTask("add", TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
+        server.newWorker("it", 2).launchAsync();
+        assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(PATIENCE)).containsExactly(3L);
+      } finally {
+        b.close();
+        backend.close();
+      }
+      assertThat(shared.isClosed()).as("the caller owns it").isFalse();
+      int ready = shared.call("inspect", ch -> ch.queueDeclarePassive(config.defaultQueue()).getMessageCount());
+      assertThat(ready).isZero();
+      String name = "shared-it-" + config.defaultQueue();
+      await().atMost(PATIENCE).until(() -> RabbitAdmin.management("connections").contains(name)); // stats lag
+      assertThat(RabbitAdmin.management("connections")).as("one connection for both")
+          .containsOnlyOnce("\"user_provided_name\":\"" + name + "\"");
+    }
+  }
+
   @Test
   void pendingTasksListsAQueueWithoutDroppingOrKeepingAnything() throws Exception {
     AmqpBroker b = broker(config);
@@ -256,17 +285,34 @@ class AmqpBrokerIT {
     handler.ack(delivery);
   }
 
+  /**
+   * F6: RabbitMQ's consumer_timeout counts from the delivery, so a message prefetched behind a long task could
+   * time out before it even starts. The QoS is the worker's concurrency, however large the prefetch.
+   */
   @Test
-  void theBrokerHandsOutNoMoreThanMaxOfPrefetchAndConcurrency() throws Exception {
-    AmqpBroker b = broker(config); // prefetch 3 (Go's default)
+  void theBrokerHandsOutNoMoreThanTheWorkersConcurrencyWhateverThePrefetch() throws Exception {
+    AmqpBroker b = broker(config.toBuilder().amqp(config.amqp().withPrefetchCount(5)).build());
     for (int i = 0; i < 10; i++) {
       publish(b, Signature.create("add", Arg.of((long) i)));
     }
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("it", "", handler);
-    await().atMost(PATIENCE).until(() -> admin.messageCount(config.defaultQueue()) == 7);
+    await().atMost(PATIENCE).until(() -> handler.handedOver() == 1);
     await().during(Duration.ofMillis(300)).atMost(PATIENCE)
-        .until(() -> admin.messageCount(config.defaultQueue()) == 7 && handler.handedOver() == 1);
+        .until(() -> admin.messageCount(config.defaultQueue()) == 9 && handler.handedOver() == 1);
+  }
+
+  /** F20: an ETA a few milliseconds ahead goes through the 1 s delay queue, never one that expires under it. */
+  @Test
+  void aDelayOfAFewMillisecondsIsRaisedToOneSecond() throws Exception {
+    Instant now = Instant.parse("2030-01-02T03:04:05Z");
+    broker = AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+    Signature delayed = publish(broker, Signature.builder("add").eta(now.plusMillis(5)).build());
+    String name = "delay.1000." + AmqpConfig.DEFAULT_EXCHANGE + "." + config.amqp().bindingKey();
+    RabbitAdmin.track(name);
+    assertThat(admin.exists(name)).as("the 1 s delay queue, which lives 2 s").isTrue();
+    await().atMost(PATIENCE).until(() -> admin.messageCount(config.defaultQueue()) == 1);
+    assertThat(admin.get(config.defaultQueue()).getBody()).isEqualTo(WireCodec.encode(delayed));
   }
 
   @Test

@@ -71,16 +71,25 @@ class AmqpMalformedMessagesIT {
       double seconds = (System.nanoTime() - started) / 1e9;
 
       Map<String, Integer> reasons = new HashMap<>();
+      int oversized = 0;
       GetResponse letter;
       while ((letter = admin.get(deadLetters)) != null) {
         String reason = String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_REASON_HEADER));
         assertThat(reason).isNotBlank();
+        if (letter.getProps().getHeaders().containsKey(Topology.DEAD_LETTER_SIZE_HEADER)) {
+          // F7/F10: an oversized message's dead letter is a bounded preview
+          assertThat(letter.getBody()).hasSize(Publishing.DEAD_LETTER_PREVIEW_BYTES);
+          assertThat(((Number) letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SIZE_HEADER)).intValue())
+              .isGreaterThan(config.maxMessageBytes());
+          oversized++;
+        }
         reasons.merge(reason.length() > 60 ? reason.substring(0, 60) : reason, 1, Integer::sum);
       }
       assertThat(admin.messageCount(config.defaultQueue())).isZero();
       System.out.printf("[AmqpMalformedMessagesIT] %d good tasks all SUCCESS and %d malformed messages all"
           + " dead-lettered in %.1f s; reasons (first 60 chars): %s%n", GOOD, badSent, seconds, reasons);
       assertThat(reasons.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(badSent);
+      assertThat(oversized).as("the 8 KiB message over the 4 KiB limit, each time it was sent").isPositive();
     }
   }
 }

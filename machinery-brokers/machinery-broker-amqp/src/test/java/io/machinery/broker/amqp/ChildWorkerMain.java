@@ -13,8 +13,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * A worker process for {@link AmqpWorkerKillIT}: AMQP broker and backend, one task {@code record(index)} that
- * appends its index to a file (one line per execution, so the parent counts runs even of a killed process).
+ * A worker process for {@link AmqpWorkerKillIT} and {@link AmqpChordKillIT}: AMQP broker and backend, a task
+ * {@code record(index)} that appends its index to a file (one line per execution, so the parent counts runs even
+ * of a killed process) and a chord callback {@code collect(chord, results...)} that appends {@code
+ * cb:<chord>:<number of results>}.
  *
  * <p>Arguments: AMQP URL, default queue, concurrency, executions file. Runs until killed.
  */
@@ -39,6 +41,18 @@ public final class ChildWorkerMain {
         throw new UncheckedIOException(e);
       }
       return index;
+    }));
+    // a chord callback: its first argument is the chord's number, then the members' results
+    server.registerTask("collect", TaskFunction.varargs(long[].class, values -> {
+      byte[] line = ("cb:" + values[0] + ":" + (values.length - 1) + "\n").getBytes(StandardCharsets.US_ASCII);
+      try {
+        synchronized (executions) {
+          executions.write(ByteBuffer.wrap(line));
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      return values[0];
     }));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();

@@ -27,13 +27,7 @@ final class RabbitAdmin implements AutoCloseable {
 
   static RabbitAdmin connect() throws Exception {
     AmqpUrl url = AmqpUrl.parse(TestEndpoints.amqpUrl());
-    ConnectionFactory f = new ConnectionFactory();
-    f.setHost(url.host());
-    f.setPort(url.port());
-    f.setUsername(url.username());
-    f.setPassword(url.password());
-    f.setVirtualHost(url.vhost());
-    f.setAutomaticRecoveryEnabled(false);
+    ConnectionFactory f = url.connectionFactory();
     return new RabbitAdmin(f.newConnection("machinery-test-admin"));
   }
 

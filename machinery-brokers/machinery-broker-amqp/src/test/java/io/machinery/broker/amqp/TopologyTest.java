@@ -47,11 +47,18 @@ class TopologyTest {
 
   @Test
   void headersBecomeATableOfStrings() {
-    assertThat(AmqpBroker.headerTable(Map.of())).isNull();
+    assertThat(Publishing.headerTable(Map.of())).isNull();
     java.util.Map<String, Object> headers = new java.util.LinkedHashMap<>();
     headers.put("a", "b");
     headers.put("n", 5L);
     headers.put("gone", null);
-    assertThat(AmqpBroker.headerTable(headers)).isEqualTo(Map.of("a", "b", "n", "5"));
+    assertThat(Publishing.headerTable(headers)).isEqualTo(Map.of("a", "b", "n", "5"));
+  }
+
+  @Test
+  void requeueDelaysSpreadOverSixteenStepsUpToHalfAgain() {
+    assertThat(Publishing.spread(3_200, 0)).isEqualTo(3_200);
+    assertThat(Publishing.spread(3_200, Publishing.SPREAD_STEPS - 1)).isEqualTo(3_200 + 15 * 100);
+    assertThat(Publishing.spread(5, 7)).as("too short to spread").isEqualTo(5);
   }
 }

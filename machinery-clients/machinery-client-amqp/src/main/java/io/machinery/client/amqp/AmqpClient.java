@@ -2,31 +2,20 @@ package io.machinery.client.amqp;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.ConfirmListener;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import java.io.IOException;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
@@ -35,24 +24,22 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One AMQP connection that comes back by itself, with a confirming publisher and pooled channels for
- * declarations and queries. The AMQP broker and backend build on it.
+ * declarations and queries. The AMQP broker and backend build on it, and may share one (the caller owns it).
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Connection.</b> Opened lazily on first use by trying the URLs in order (Go's failover: the first
- *       one that answers wins). When it is lost, the next use reconnects, waiting between failed attempts
- *       (100 ms doubling to {@value #MAX_BACKOFF_MILLIS} ms). The client library's own automatic recovery is
- *       off on purpose: it records every queue ever declared to re-declare it, which grows without bound for
- *       Go's per-task and per-delay queues, and its delivery-tag offsets make a late multiple-ack dangerous.
- *       Owners of channels (consumers) notice a lost connection through their channel's shutdown listener and
- *       resubscribe through {@link #openChannel()}.
- *   <li><b>Publishing.</b> {@link #publish} sends with {@code mandatory} set on one of a few channels in
- *       confirm mode and returns when the broker confirmed. Concurrent publishers share these channels, so
- *       the broker confirms them in batches ({@code multiple=true}); confirms and returns are matched to
- *       publishers by sequence number and, for returns, by exchange, routing key and body. A returned
- *       message is an {@link UnroutableException}. A publish whose connection is lost before the confirm is
- *       sent again once reconnected (at-least-once) until the publish timeout.
+ *   <li><b>Connection</b> ({@link Connector}). Opened lazily on first use by trying the URLs in order (Go's
+ *       failover); when lost, the next use reconnects with back-off. The client library's own automatic
+ *       recovery is off on purpose: it records every queue ever declared to re-declare it, which grows without
+ *       bound for Go's per-task and per-delay queues, and its delivery-tag offsets make a late multiple-ack
+ *       dangerous. Owners of channels (consumers) notice a lost connection through their channel's shutdown
+ *       listener and resubscribe through {@link #openChannel()}. RabbitMQ's resource alarms ({@code
+ *       connection.blocked}) are followed, so publishing waits for them with a deadline.
+ *   <li><b>Publishing</b> ({@link ConfirmPublisher}, {@link PendingConfirms}). {@link #publish} sends with
+ *       {@code mandatory} set on one of a few channels in confirm mode and returns when the broker confirmed.
+ *       A returned message is an {@link UnroutableException}. A publish whose connection is lost before the
+ *       confirm is sent again once reconnected (at-least-once); nothing waits beyond the publish timeout.
  *   <li><b>Queries.</b> {@link #call} runs declarations, inspections and basic.get on pooled channels that
  *       never carry publishes, so a refused declaration (which closes its channel) never fails a publish.
  * </ul>
@@ -67,6 +54,12 @@ public final class AmqpClient implements AutoCloseable {
   public static final Duration DEFAULT_PUBLISH_TIMEOUT = Duration.ofSeconds(30);
   /** Channels in confirm mode shared by publishers unless the builder says otherwise. */
   public static final int DEFAULT_PUBLISHER_CHANNELS = 4;
+  /**
+   * RabbitMQ's hard ceiling for {@code max_message_size} (its default is 128 MiB). The client accepts message
+   * bodies up to it, so an oversized message reaches the worker, which dead-letters it by size; with the client
+   * library's default (64 MiB) such a message would end the whole connection on every delivery (F7).
+   */
+  public static final int MAX_INBOUND_BODY_BYTES = 512 * 1024 * 1024;
   static final long FIRST_BACKOFF_MILLIS = 100;
   static final long MAX_BACKOFF_MILLIS = 2000;
   private static final int IDLE_CALL_CHANNELS = 8;
@@ -86,87 +79,48 @@ public final class AmqpClient implements AutoCloseable {
     void apply(Channel channel) throws IOException;
   }
 
-  private final List<AmqpUrl> urls;
-  private final List<ConnectionFactory> factories;
   private final String connectionName;
-  private final Duration publishTimeout;
-  private final ReentrantLock connectLock = new ReentrantLock();
-  private final Condition closedSignal = connectLock.newCondition();
-  private volatile @Nullable Connection connection;
-  private volatile boolean closed;
-  private int failures;
-  private long nextAttemptNanos;
-  private @Nullable Exception lastFailure;
-  private final AtomicReferenceArray<@Nullable PublisherChannel> publishers;
-  private final Object[] publisherLocks;
-  private final AtomicInteger nextPublisher = new AtomicInteger();
+  private final AmqpConnectionOptions options;
+  private final Connector connector;
+  private final ConfirmPublisher publisher;
   private final ArrayBlockingQueue<Channel> idleCallChannels = new ArrayBlockingQueue<>(IDLE_CALL_CHANNELS);
   private final @Nullable ExecutorService dispatch;
 
   private AmqpClient(Builder b) {
-    this.urls = b.urls;
+    this.connectionName = b.connectionName;
+    this.options = b.options.build();
     this.dispatch = b.virtualThreadDispatch
         ? Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name(b.connectionName + "-dispatch-", 0).factory())
         : null;
-    this.connectionName = b.connectionName;
-    this.publishTimeout = b.publishTimeout;
-    List<ConnectionFactory> list = new ArrayList<>(urls.size());
-    for (AmqpUrl url : urls) {
-      ConnectionFactory f = factory(url, b);
+    List<ConnectionFactory> factories = new ArrayList<>(b.urls.size());
+    for (AmqpUrl url : b.urls) {
+      ConnectionFactory f = options.connectionFactory(url);
       if (dispatch != null) {
         f.setSharedExecutor(dispatch);
       }
-      if (b.customizer != null) {
-        b.customizer.accept(f);
-      }
-      list.add(f);
+      factories.add(f);
     }
-    this.factories = List.copyOf(list);
-    this.publishers = new AtomicReferenceArray<>(b.publisherChannels);
-    this.publisherLocks = new Object[b.publisherChannels];
-    Arrays.setAll(publisherLocks, i -> new Object());
+    this.connector = new Connector(b.urls, List.copyOf(factories), connectionName);
+    this.publisher = new ConfirmPublisher(connector, b.publisherChannels, options.publishTimeout());
   }
 
   public static Builder builder(List<AmqpUrl> urls) {
     return new Builder(urls);
   }
 
-  private static ConnectionFactory factory(AmqpUrl url, Builder b) {
-    ConnectionFactory f = new ConnectionFactory();
-    f.setHost(url.host());
-    f.setPort(url.port());
-    f.setUsername(url.username());
-    f.setPassword(url.password());
-    f.setVirtualHost(url.vhost());
-    f.setRequestedHeartbeat((int) Math.min(Integer.MAX_VALUE, url.heartbeat().toSeconds()));
-    f.setConnectionTimeout((int) Math.min(Integer.MAX_VALUE, url.connectionTimeout().toMillis()));
-    if (url.channelMax() > 0) {
-      f.setRequestedChannelMax(url.channelMax());
-    }
-    if (url.frameMax() > 0) {
-      f.setRequestedFrameMax(url.frameMax());
-    }
-    f.setAutomaticRecoveryEnabled(false);
-    f.setTopologyRecoveryEnabled(false);
-    if (url.tls() || b.tls) {
-      try {
-        f.useSslProtocol(b.sslContext != null ? b.sslContext : SSLContext.getDefault());
-        f.enableHostnameVerification();
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException("no default TLS context in this JVM", e);
-      }
-    }
-    return f;
-  }
-
   /** The URLs this client connects to, in failover order. */
   public List<AmqpUrl> urls() {
-    return urls;
+    return connector.urls();
   }
 
   /** How long {@link #publish} may take. */
   public Duration publishTimeout() {
-    return publishTimeout;
+    return options.publishTimeout();
+  }
+
+  /** The options this client was built with. */
+  public AmqpConnectionOptions options() {
+    return options;
   }
 
   // ------------------------------------------------------------------------------------------ connection
@@ -178,91 +132,12 @@ public final class AmqpClient implements AutoCloseable {
    * @throws MachineryException when the client is closed or the thread is interrupted
    */
   public Connection connection() {
-    return connection(publishTimeout);
+    return connector.connection(options.publishTimeout());
   }
 
   /** {@link #connection()} waiting at most {@code wait}. */
   public Connection connection(Duration wait) {
-    Connection c = connection;
-    if (c != null && c.isOpen()) {
-      return c;
-    }
-    long deadline = System.nanoTime() + wait.toNanos();
-    try {
-      connectLock.lockInterruptibly();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new MachineryException("interrupted while connecting to " + urls, e);
-    }
-    try {
-      while (true) {
-        checkOpen();
-        c = connection;
-        if (c != null && c.isOpen()) {
-          return c;
-        }
-        long now = System.nanoTime();
-        long pause = nextAttemptNanos - now;
-        if (pause > 0) {
-          if (now + pause - deadline > 0) {
-            throw unreachable();
-          }
-          closedSignal.awaitNanos(pause);
-          continue;
-        }
-        try {
-          c = connect();
-          connection = c;
-          failures = 0;
-          lastFailure = null;
-          return c;
-        } catch (IOException | TimeoutException e) {
-          failures++;
-          lastFailure = e;
-          long backoff = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS << Math.min(failures - 1, 10));
-          nextAttemptNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff);
-          if (failures == 1) {
-            log.warn("Cannot connect to AMQP broker {}: {}; retrying", urls, e.toString());
-          }
-          if (System.nanoTime() - deadline >= 0) {
-            throw unreachable();
-          }
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new MachineryException("interrupted while connecting to " + urls, e);
-    } finally {
-      connectLock.unlock();
-    }
-  }
-
-  private AmqpOperationException unreachable() {
-    Exception cause = lastFailure;
-    return new AmqpOperationException("cannot connect to AMQP broker " + urls
-        + (cause == null ? "" : ": " + cause), 0, true, cause);
-  }
-
-  private Connection connect() throws IOException, TimeoutException {
-    IOException last = null;
-    for (int i = 0; i < factories.size(); i++) {
-      try {
-        Connection c = factories.get(i).newConnection(connectionName);
-        c.addShutdownListener(signal -> {
-          if (!signal.isInitiatedByApplication()) {
-            log.warn("AMQP connection {} to {} lost: {}", connectionName, urls, signal.getMessage());
-          }
-        });
-        if (failures > 0) {
-          log.info("AMQP connection {} to {} established again", connectionName, urls.get(i));
-        }
-        return c;
-      } catch (IOException e) {
-        last = e;
-        log.debug("AMQP broker {} did not answer: {}", urls.get(i), e.toString());
-      }
-    }
-    throw last != null ? last : new IOException("no AMQP URL");
+    return connector.connection(wait);
   }
 
   /**
@@ -285,8 +160,15 @@ public final class AmqpClient implements AutoCloseable {
 
   /** Whether the connection is open right now (it is reopened on demand). */
   public boolean isConnected() {
-    Connection c = connection;
-    return c != null && c.isOpen();
+    return connector.isConnected();
+  }
+
+  /**
+   * Why RabbitMQ blocks publishing on this client's connection right now (a memory or disk alarm, as RabbitMQ
+   * words it); empty when it does not. Publishes wait for the block to end, up to the publish timeout.
+   */
+  public java.util.Optional<String> publishingBlocked() {
+    return java.util.Optional.ofNullable(connector.blockedReason());
   }
 
   // ------------------------------------------------------------------------------------------ queries
@@ -307,7 +189,7 @@ public final class AmqpClient implements AutoCloseable {
     }
     try {
       T result = call.apply(channel);
-      if (channel.isOpen() && !closed && !idleCallChannels.offer(channel)) {
+      if (channel.isOpen() && !connector.isClosed() && !idleCallChannels.offer(channel)) {
         closeQuietly(channel);
       }
       return result;
@@ -325,12 +207,12 @@ public final class AmqpClient implements AutoCloseable {
    * connection was lost, until the publish timeout.
    */
   public <T> T callRetrying(String what, ChannelCall<T> call) {
-    long deadline = System.nanoTime() + publishTimeout.toNanos();
+    long deadline = System.nanoTime() + options.publishTimeout().toNanos();
     while (true) {
       try {
         return call(what, call);
       } catch (AmqpOperationException e) {
-        if (!e.connectionLost() || System.nanoTime() - deadline >= 0 || closed) {
+        if (!e.connectionLost() || System.nanoTime() - deadline >= 0 || connector.isClosed()) {
           throw e;
         }
         log.debug("{} failed with a lost connection; retrying: {}", what, e.getMessage());
@@ -343,13 +225,15 @@ public final class AmqpClient implements AutoCloseable {
 
   /**
    * Publishes with {@code mandatory} set and returns once the broker confirmed the message. A message lost
-   * with its connection before the confirm is sent again after reconnecting, until the publish timeout.
+   * with its connection before the confirm is sent again after reconnecting, until the publish timeout, which
+   * also bounds waiting out a resource alarm.
    *
    * @throws UnroutableException when the broker returned the message (no queue bound for it)
    * @throws AmqpOperationException when the broker refused it, or no confirm came within the publish timeout
+   *     ({@link AmqpOperationException#BLOCKED} when RabbitMQ blocked publishing all that time)
    */
   public void publish(String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
-    publish(-1, null, exchange, routingKey, properties, body);
+    publisher.publish(-1, null, exchange, routingKey, properties, body);
   }
 
   /**
@@ -359,7 +243,7 @@ public final class AmqpClient implements AutoCloseable {
   public void publishOrdered(
       String orderKey, @Nullable ChannelSetup setup, String exchange, String routingKey,
       AMQP.BasicProperties properties, byte[] body) {
-    publish(Math.floorMod(orderKey.hashCode(), publishers.length()), setup, exchange, routingKey, properties, body);
+    publisher.publish(publisher.channelFor(orderKey), setup, exchange, routingKey, properties, body);
   }
 
   /**
@@ -370,231 +254,26 @@ public final class AmqpClient implements AutoCloseable {
   public CompletableFuture<Void> publishOrderedAsync(
       String orderKey, @Nullable ChannelSetup setup, String exchange, String routingKey,
       AMQP.BasicProperties properties, byte[] body) {
-    checkOpen();
+    connector.checkOpen();
     try {
-      return publishAsync(Math.floorMod(orderKey.hashCode(), publishers.length()), setup, exchange, routingKey,
-          properties, body, publishTimeout.toNanos());
+      return publisher.publishAsync(publisher.channelFor(orderKey), setup, exchange, routingKey, properties, body,
+          System.nanoTime() + options.publishTimeout().toNanos());
     } catch (AmqpOperationException e) {
       return CompletableFuture.failedFuture(e);
     }
   }
 
-  private void publish(int channelIndex, @Nullable ChannelSetup setup, String exchange, String routingKey,
-      AMQP.BasicProperties properties, byte[] body) {
-    long deadline = System.nanoTime() + publishTimeout.toNanos();
-    AmqpOperationException last = null;
-    while (true) {
-      checkOpen();
-      long remaining = deadline - System.nanoTime();
-      if (remaining <= 0) {
-        throw new AmqpOperationException("no publisher confirm for a message to exchange '" + exchange
-            + "' with routing key '" + routingKey + "' within " + publishTimeout
-            + (last == null ? "" : " (last error: " + last.getMessage() + ")"), 0, true, last);
-      }
-      try {
-        CompletableFuture<Void> confirmed =
-            publishAsync(channelIndex, setup, exchange, routingKey, properties, body, remaining);
-        confirmed.get(remaining, TimeUnit.NANOSECONDS);
-        return;
-      } catch (ExecutionException e) {
-        Throwable cause = e.getCause();
-        if (cause instanceof UnroutableException u) {
-          throw new UnroutableException(u.exchange(), u.routingKey());
-        }
-        last = AmqpOperationException.of("publish to exchange '" + exchange + "'", cause);
-      } catch (AmqpOperationException e) {
-        last = e;
-      } catch (TimeoutException e) {
-        throw new AmqpOperationException("no publisher confirm for a message to exchange '" + exchange
-            + "' with routing key '" + routingKey + "' within " + publishTimeout, 0, true, e);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new MachineryException("interrupted while publishing to exchange '" + exchange + "'", e);
-      }
-      if (!last.connectionLost() && last.replyCode() != 0) {
-        throw last; // the broker refused it (a missing exchange, access refused): retrying cannot help
-      }
-      log.debug("Publishing to exchange '{}' failed ({}); retrying", exchange, last.getMessage());
-    }
-  }
-
-  private CompletableFuture<Void> publishAsync(int channelIndex, @Nullable ChannelSetup setup,
-      String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body, long waitNanos) {
-    int index = channelIndex >= 0 ? channelIndex : Math.floorMod(nextPublisher.getAndIncrement(), publishers.length());
-    PublisherChannel pc = publisher(index, waitNanos);
-    Pending pending = new Pending(exchange, routingKey, body);
-    pc.lock.lock();
-    try {
-      if (setup != null) {
-        try {
-          setup.apply(pc.channel);
-        } catch (IOException | ShutdownSignalException e) {
-          throw AmqpOperationException.of("prepare a publish to exchange '" + exchange + "'", e);
-        }
-      }
-      long sequence = pc.channel.getNextPublishSeqNo();
-      pc.pending.put(sequence, pending);
-      try {
-        pc.channel.basicPublish(exchange, routingKey, true, false, properties, body);
-      } catch (IOException | ShutdownSignalException e) {
-        pc.pending.remove(sequence);
-        throw AmqpOperationException.of("publish to exchange '" + exchange + "'", e);
-      }
-      if (pc.dead && pc.pending.remove(sequence) != null) {
-        // the channel closed between our publish and its shutdown listener's sweep
-        pending.future.completeExceptionally(
-            new AmqpOperationException("the publishing channel closed before the confirm", 0, true, null));
-      }
-    } finally {
-      pc.lock.unlock();
-    }
-    return pending.future;
-  }
-
-  private PublisherChannel publisher(int index, long waitNanos) {
-    PublisherChannel pc = publishers.get(index);
-    if (pc != null && !pc.dead && pc.channel.isOpen()) {
-      return pc;
-    }
-    synchronized (publisherLocks[index]) {
-      pc = publishers.get(index);
-      if (pc != null && !pc.dead && pc.channel.isOpen()) {
-        return pc;
-      }
-      Connection c = connection(Duration.ofNanos(Math.max(waitNanos, 1)));
-      Channel channel;
-      try {
-        channel = c.createChannel();
-        if (channel == null) {
-          throw new AmqpOperationException("the AMQP connection has no channel left", 0, false, null);
-        }
-        channel.confirmSelect();
-      } catch (IOException | ShutdownSignalException e) {
-        throw AmqpOperationException.of("cannot open a publishing channel", e);
-      }
-      PublisherChannel fresh = new PublisherChannel(channel);
-      publishers.set(index, fresh);
-      return fresh;
-    }
-  }
-
-  /** One message waiting for its confirm. */
-  private static final class Pending {
-    final String exchange;
-    final String routingKey;
-    final byte[] body;
-    final CompletableFuture<Void> future = new CompletableFuture<>();
-    volatile boolean returned;
-
-    Pending(String exchange, String routingKey, byte[] body) {
-      this.exchange = exchange;
-      this.routingKey = routingKey;
-      this.body = body;
-    }
-
-    void settle(boolean ack) {
-      if (returned) {
-        future.completeExceptionally(new UnroutableException(exchange, routingKey));
-      } else if (ack) {
-        future.complete(null);
-      } else {
-        future.completeExceptionally(new AmqpOperationException(
-            "the broker refused (nacked) a message to exchange '" + exchange + "'", 0, true, null));
-      }
-    }
-  }
-
-  /** A channel in confirm mode and the messages it waits confirms for. */
-  private static final class PublisherChannel implements ConfirmListener {
-    final Channel channel;
-    final ReentrantLock lock = new ReentrantLock();
-    final ConcurrentSkipListMap<Long, Pending> pending = new ConcurrentSkipListMap<>();
-    volatile boolean dead;
-
-    PublisherChannel(Channel channel) {
-      this.channel = channel;
-      channel.addConfirmListener(this);
-      channel.addReturnListener(r -> {
-        for (Pending p : pending.values()) {
-          if (!p.returned && p.exchange.equals(r.getExchange()) && p.routingKey.equals(r.getRoutingKey())
-              && Arrays.equals(p.body, r.getBody())) {
-            p.returned = true;
-            break;
-          }
-        }
-      });
-      channel.addShutdownListener(signal -> {
-        dead = true;
-        AmqpOperationException lost = AmqpOperationException.of("the publishing channel closed before the confirm", signal);
-        Map.Entry<Long, Pending> e;
-        while ((e = pending.pollFirstEntry()) != null) {
-          e.getValue().future.completeExceptionally(lost);
-        }
-      });
-    }
-
-    @Override
-    public void handleAck(long tag, boolean multiple) {
-      settle(tag, multiple, true);
-    }
-
-    @Override
-    public void handleNack(long tag, boolean multiple) {
-      settle(tag, multiple, false);
-    }
-
-    private void settle(long tag, boolean multiple, boolean ack) {
-      if (multiple) {
-        Map.Entry<Long, Pending> e;
-        while ((e = pending.firstEntry()) != null && e.getKey() <= tag) {
-          if (pending.remove(e.getKey(), e.getValue())) {
-            e.getValue().settle(ack);
-          }
-        }
-      } else {
-        Pending p = pending.remove(tag);
-        if (p != null) {
-          p.settle(ack);
-        }
-      }
-    }
-  }
-
   // ------------------------------------------------------------------------------------------ lifecycle
-
-  private void checkOpen() {
-    if (closed) {
-      throw new MachineryException("the AMQP client " + connectionName + " is closed");
-    }
-  }
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
-    return closed;
+    return connector.isClosed();
   }
 
   /** Closes the connection (and with it every channel); idempotent. */
   @Override
   public void close() {
-    connectLock.lock();
-    try {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      closedSignal.signalAll();
-    } finally {
-      connectLock.unlock();
-    }
-    Connection c = connection;
-    connection = null;
-    if (c != null) {
-      try {
-        c.close(AMQP.REPLY_SUCCESS, "closed by " + connectionName, 5_000);
-      } catch (IOException | ShutdownSignalException e) {
-        log.debug("Closing AMQP connection {}: {}", connectionName, e.toString());
-      }
-    }
+    connector.close();
     idleCallChannels.clear();
     if (dispatch != null) {
       dispatch.shutdownNow();
@@ -615,18 +294,15 @@ public final class AmqpClient implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "AmqpClient{" + connectionName + " " + urls + "}";
+    return "AmqpClient{" + connectionName + " " + connector.urls() + "}";
   }
 
   /** Builds an {@link AmqpClient}. Not thread-safe. */
   public static final class Builder {
     private final List<AmqpUrl> urls;
     private String connectionName = "machinery";
-    private Duration publishTimeout = DEFAULT_PUBLISH_TIMEOUT;
     private int publisherChannels = DEFAULT_PUBLISHER_CHANNELS;
-    private boolean tls;
-    private @Nullable SSLContext sslContext;
-    private @Nullable Consumer<ConnectionFactory> customizer;
+    private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
     private boolean virtualThreadDispatch;
 
     private Builder(List<AmqpUrl> urls) {
@@ -642,12 +318,15 @@ public final class AmqpClient implements AutoCloseable {
       return this;
     }
 
+    /** TLS, publish timeout and factory customizer, all at once (replaces what the single setters set). */
+    public Builder options(AmqpConnectionOptions value) {
+      options = Objects.requireNonNull(value, "options").toBuilder();
+      return this;
+    }
+
     /** How long a publish (reconnecting included) and a wait for a connection may take; default 30 s. */
     public Builder publishTimeout(Duration value) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
-      }
-      publishTimeout = value;
+      options.publishTimeout(value);
       return this;
     }
 
@@ -662,19 +341,19 @@ public final class AmqpClient implements AutoCloseable {
 
     /** Use TLS even for {@code amqp://} URLs ({@code Config.tls()}). */
     public Builder tls(boolean value) {
-      tls = value;
+      options.tls(value);
       return this;
     }
 
     /** The TLS context for {@code amqps://} (default: the JVM's default context, with hostname verification). */
     public Builder sslContext(SSLContext value) {
-      sslContext = Objects.requireNonNull(value, "sslContext");
+      options.sslContext(value);
       return this;
     }
 
     /** Adjusts each connection factory last (credentials provider, metrics, NIO, timeouts). */
     public Builder connectionFactoryCustomizer(Consumer<ConnectionFactory> value) {
-      customizer = Objects.requireNonNull(value, "customizer");
+      options.connectionFactoryCustomizer(value);
       return this;
     }
 

@@ -17,6 +17,11 @@ public class AmqpOperationException extends MachineryException {
   public static final int RESOURCE_LOCKED = AMQP.RESOURCE_LOCKED;
   public static final int PRECONDITION_FAILED = AMQP.PRECONDITION_FAILED;
   public static final int ACCESS_REFUSED = AMQP.ACCESS_REFUSED;
+  /**
+   * Not an AMQP code: RabbitMQ blocked publishing on the connection (a memory or disk alarm) until the publish
+   * timeout passed.
+   */
+  public static final int BLOCKED = -1;
 
   private final int replyCode;
   private final boolean connectionLost;

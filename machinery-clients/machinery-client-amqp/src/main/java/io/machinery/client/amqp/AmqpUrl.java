@@ -20,6 +20,10 @@ import java.util.Objects;
  * percent-decoded path after its first {@code /} ({@code %2F} is {@code /}), and the query keys {@code
  * heartbeat} (seconds), {@code connection_timeout} (milliseconds), {@code channel_max} and {@code frame_max}.
  *
+ * <p>Errors never echo the URL or a part of it that could hold the password; a user info with an unencoded
+ * {@code /}, {@code ?} or {@code #} (which would turn part of the password into a host, port or vhost, as it
+ * does for Go's {@code url.Parse}) is refused as "password must be percent-encoded".
+ *
  * <p>Immutable. {@link #toString()} leaves out the credentials.
  */
 public final class AmqpUrl {
@@ -67,10 +71,17 @@ public final class AmqpUrl {
     switch (scheme) {
       case "amqp" -> tls = false;
       case "amqps" -> tls = true;
-      default -> throw new IllegalArgumentException(
-          "an AMQP URL starts with amqp:// or amqps://, got " + redact(text));
+      default -> throw new IllegalArgumentException("an AMQP URL starts with amqp:// or amqps://, got "
+          + (schemeEnd < 0 ? "no scheme" : "the scheme '" + redactScheme(scheme) + "'"));
     }
     String rest = text.substring(schemeEnd + 3);
+    int authorityEnd = firstOf(rest, "/?#");
+    if (authorityEnd >= 0 && rest.indexOf('@', authorityEnd) >= 0) {
+      // user:pa/ss@host would otherwise parse as host "user", port "pa" and vhost "ss@host": an error message or
+      // toString() would then print part of the password.
+      throw new IllegalArgumentException("password must be percent-encoded: the user info of an AMQP URL may "
+          + "not contain '/', '?' or '#' (write %2F, %3F, %23; an '@' in the vhost is %40)");
+    }
     int fragment = rest.indexOf('#');
     if (fragment >= 0) {
       rest = rest.substring(0, fragment);
@@ -107,7 +118,7 @@ public final class AmqpUrl {
       if (hostPort.startsWith("[")) {
         int close = hostPort.indexOf(']');
         if (close < 0) {
-          throw new IllegalArgumentException("unclosed IPv6 address in " + redact(text));
+          throw new IllegalArgumentException("unclosed IPv6 address in an AMQP URL");
         }
         host = hostPort.substring(1, close);
         if (close + 1 < hostPort.length() && hostPort.charAt(close + 1) == ':') {
@@ -127,10 +138,12 @@ public final class AmqpUrl {
         try {
           port = Integer.parseInt(portText);
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("bad port '" + portText + "' in " + redact(text), e);
+          // never echo it: without '@' a "user:password" is read as "host:port"
+          throw new IllegalArgumentException("the port of the AMQP URL for host '" + host
+              + "' is not a number (a password must be percent-encoded)", null);
         }
         if (port <= 0 || port > 65535) {
-          throw new IllegalArgumentException("port out of range in " + redact(text));
+          throw new IllegalArgumentException("port out of range in the AMQP URL for host '" + host + "'");
         }
       }
     }
@@ -156,7 +169,8 @@ public final class AmqpUrl {
             default -> { } // Go ignores keys it does not know (auth_mechanism, TLS file names, ...)
           }
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("bad value '" + value + "' for " + key + " in " + redact(text), e);
+          throw new IllegalArgumentException("bad value '" + value + "' for " + key + " in the AMQP URL for host '"
+              + host + "'", e);
         }
       }
     }
@@ -190,14 +204,26 @@ public final class AmqpUrl {
     return URLDecoder.decode(raw.replace("+", "%2B"), StandardCharsets.UTF_8);
   }
 
-  /** The URL without its user info, for messages. */
-  static String redact(String url) {
-    int scheme = url.indexOf("://");
-    int at = url.lastIndexOf('@');
-    if (scheme >= 0 && at > scheme) {
-      return url.substring(0, scheme + 3) + url.substring(at + 1);
+  private static int firstOf(String text, String chars) {
+    for (int i = 0; i < text.length(); i++) {
+      if (chars.indexOf(text.charAt(i)) >= 0) {
+        return i;
+      }
     }
-    return url;
+    return -1;
+  }
+
+  /** A scheme is short and never a secret, unless the "scheme" is really a mistyped URL. */
+  private static String redactScheme(String scheme) {
+    return scheme.length() <= 10 && scheme.chars().allMatch(Character::isLetterOrDigit) ? scheme : "(not shown)";
+  }
+
+  /**
+   * A new, unconnected client-library factory for this URL with the default options (see {@link
+   * AmqpConnectionOptions#connectionFactory}); for tools and tests that need a raw connection.
+   */
+  public com.rabbitmq.client.ConnectionFactory connectionFactory() {
+    return AmqpConnectionOptions.DEFAULT.connectionFactory(this);
   }
 
   public boolean tls() { return tls; }

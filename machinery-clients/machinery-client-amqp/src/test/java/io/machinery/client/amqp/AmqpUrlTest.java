@@ -75,4 +75,34 @@ class AmqpUrlTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageNotContaining("secret");
     assertThatThrownBy(() -> AmqpUrl.parseAll(" ", ",")).isInstanceOf(IllegalArgumentException.class);
   }
+
+  /** F11: an unencoded '/', '?' or '#' in the password must not turn part of it into a host, port or vhost. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "amqp://admin:S3cr3t/P4ss@rabbit.internal:5672/",
+      "amqp://admin:12345/x@rabbit:5672/",
+      "amqp://admin:S3cr3t?P4ss@rabbit:5672/",
+      "amqp://admin:S3cr3t#P4ss@rabbit:5672/",
+  })
+  void anUnencodedDelimiterInThePasswordIsRefusedWithoutEchoingIt(String url) {
+    assertThatThrownBy(() -> AmqpUrl.parse(url)).isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("password must be percent-encoded")
+        .hasMessageNotContaining("S3cr3t").hasMessageNotContaining("P4ss").hasMessageNotContaining("12345");
+  }
+
+  @Test
+  void aPortThatIsNotANumberIsNotEchoed() {
+    assertThatThrownBy(() -> AmqpUrl.parse("amqp://admin:S3cr3t")) // no '@': "admin" reads as the host
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a number")
+        .hasMessageNotContaining("S3cr3t").hasNoCause();
+    assertThatThrownBy(() -> AmqpUrl.parse("xyz://admin:S3cr3t")).hasMessageNotContaining("S3cr3t");
+  }
+
+  @Test
+  void aPercentEncodedPasswordAndAnEncodedAtInTheVhostStillParse() {
+    AmqpUrl url = AmqpUrl.parse("amqp://admin:S3cr3t%2FP4ss%3F%23@rabbit:5672/v%40h");
+    assertThat(url.password()).isEqualTo("S3cr3t/P4ss?#");
+    assertThat(url.vhost()).isEqualTo("v@h");
+    assertThat(url.toString()).doesNotContain("S3cr3t");
+  }
 }

@@ -1,0 +1,267 @@
+package io.machinery.backend.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MalformedMessageException;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.spi.Backend;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The chord trigger of the AMQP backend: which worker, Go or Java, fires a group's callback.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Go's protocol.</b> A Go worker whose member finished checks that the group queue holds exactly
+ *       {@code GroupTaskCount} <em>ready</em> messages, asks {@code TriggerChord} (true unless a queue {@code
+ *       <group>_chord_triggered} exists), checks the ready count again and drains the queue with an exclusive
+ *       consumer ({@code GroupTaskStates}); whatever happens, it then deletes the group queue and the marker
+ *       unconditionally (deferred {@code PurgeGroupMeta}). So the first Go reader to consume wins; a reader
+ *       that sees fewer ready messages ("Already consumed") or is refused the exclusive consumer deletes the
+ *       queue. That is harmless for the winner only because RabbitMQ has already pushed every message to the
+ *       winner's consumer (no prefetch limit), and the client library hands out what it buffered.
+ *   <li><b>The hazard (F22).</b> Any reader that hides the states (makes them unacknowledged) and then gives
+ *       them back, or that needs several round trips before it holds them all, is unsafe beside a Go worker:
+ *       Go sees fewer than N, reports "Already consumed" and deletes the queue under it. The previous Java
+ *       protocol peeked with {@code basic.get} under a lock and only then read, and lost about one chord in 80
+ *       shared with Go workers.
+ *   <li><b>This protocol.</b> Java behaves as a Go winner: the trigger <em>is</em> the read. {@link #trigger}
+ *       checks the marker, checks that the queue holds at least the expected ready messages and consumes it
+ *       exclusively without a prefetch limit, in one step. RabbitMQ lets exactly one consumer in (Go or Java;
+ *       the other gets ACCESS_REFUSED or, once the auto-delete queue is gone, NOT_FOUND), and pushes it every
+ *       message at once; a Go loser deleting the queue afterwards costs nothing. The winner acknowledges,
+ *       creates the marker (so a Java member that runs again later does not fire twice; a Go worker reads it
+ *       as "already triggered") and keeps the states for {@link #statesOf}. Nothing is ever hidden from a Go
+ *       reader except by the reader that then fires.
+ *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last member
+ *       finished. The winner keeps its exclusive consumer and waits up to the group read timeout for the
+ *       missing members: their states arrive on its consumer (the last member's own worker sees an empty
+ *       queue and does nothing). If they do not come in time, the states are given back: the consumer leaves
+ *       (RabbitMQ deletes the auto-delete queue) and the states are published again to a fresh group queue.
+ *       A state published by another worker in that short gap is lost with the old queue: the price of an
+ *       auto-delete queue, which a consumer can never leave without deleting it.
+ *   <li><b>Limits.</b> RabbitMQ's credit flow pushes a few hundred messages before it waits for the channel:
+ *       a group of more than about 400 members is at Go's mercy again (Go has the same limit).
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+final class ChordTrigger {
+  private static final Logger log = LoggerFactory.getLogger(ChordTrigger.class);
+  /** Groups won in this process whose states the worker has not read yet (a failed member never reads). */
+  private static final int WON_LIMIT = 1_000;
+  private static final int EXPECTED_LIMIT = 10_000;
+  private static final Object CANCELLED = new Object();
+
+  /** Publishes one state to a queue, declaring it first. */
+  @FunctionalInterface
+  interface StateWriter {
+    void publish(String queue, byte[] state);
+  }
+
+  private final AmqpClient client;
+  private final Map<String, Object> markerArgs;
+  private final Duration readTimeout;
+  private final StateWriter giveBack;
+  private final Map<String, Integer> expected = new ConcurrentHashMap<>();
+  private final Map<String, List<TaskState>> won = Collections.synchronizedMap(
+      new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, List<TaskState>> eldest) {
+          return size() > WON_LIMIT;
+        }
+      });
+
+  ChordTrigger(AmqpClient client, Map<String, Object> markerArgs, Duration readTimeout, StateWriter giveBack) {
+    this.client = client;
+    this.markerArgs = markerArgs;
+    this.readTimeout = readTimeout;
+    this.giveBack = giveBack;
+  }
+
+  static String marker(String group) {
+    return group + "_chord_triggered";
+  }
+
+  /** Remembers the member count {@link Backend#groupCompleted} was asked about, for {@link #trigger}. */
+  void expect(String group, int count) {
+    if (expected.size() >= EXPECTED_LIMIT) {
+      expected.clear();
+    }
+    expected.put(group, count);
+  }
+
+  /**
+   * Takes the group's states if this caller is the first reader; true then, and {@link #statesOf} returns
+   * them. Without a count from {@link #expect}, the messages ready now are taken as the whole group.
+   */
+  boolean trigger(String group) {
+    if (queueExists(marker(group))) {
+      return false;
+    }
+    Integer count = expected.get(group);
+    List<TaskState> states = take(group, count == null ? 0 : count);
+    if (states == null) {
+      return false;
+    }
+    won.put(group, states);
+    expected.remove(group);
+    try {
+      client.callRetrying("create chord marker '" + marker(group) + "'", ch -> {
+        ch.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
+        return null;
+      });
+    } catch (RuntimeException e) {
+      // The states are ours: fire anyway. Without the marker a member that runs again could fire twice.
+      log.warn("Chord of group {} triggered, but its marker queue could not be created: {}", group, e.toString());
+    }
+    return true;
+  }
+
+  /**
+   * The states this process took when it won the trigger, else the states read off the queue now.
+   *
+   * @throws io.machinery.MachineryException when they are gone, incomplete, or another process reads them
+   */
+  List<TaskState> statesOf(String group, int count) {
+    List<TaskState> states = won.remove(group);
+    if (states != null) {
+      return states;
+    }
+    states = take(group, count);
+    if (states == null) {
+      throw new io.machinery.MachineryException("group " + group + " has no complete set of " + count
+          + " states (already consumed by another worker, expired, or a member has not finished)");
+    }
+    return states;
+  }
+
+  void forget(String group) {
+    won.remove(group);
+    expected.remove(group);
+  }
+
+  private boolean queueExists(String queue) {
+    try {
+      client.callRetrying("inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue));
+      return true;
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Consumes the group queue exclusively and returns {@code count} distinct finished states (every ready
+   * message when {@code count} is 0), acknowledged; null when the queue is missing, holds fewer ready
+   * messages (another reader has them), or another reader holds the consumer. Too few distinct members
+   * within the read timeout: the states are given back (see the class notes) and null is returned.
+   */
+  private @Nullable List<TaskState> take(String group, int count) {
+    Channel channel = client.openChannel();
+    List<byte[]> held = new ArrayList<>();
+    boolean taken = false;
+    try {
+      int want;
+      try {
+        int ready = channel.queueDeclarePassive(group).getMessageCount();
+        want = count > 0 ? count : ready;
+        if (want == 0 || ready < want) {
+          return null; // not complete, or another reader holds them
+        }
+        channel.basicQos(0); // every message at once: a Go loser may delete the queue right after
+      } catch (IOException | ShutdownSignalException e) {
+        return refused(AmqpOperationException.of("inspect group queue '" + group + "'", e));
+      }
+      LinkedBlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
+      try {
+        channel.basicConsume(group, false, "", false, true, null, new DefaultConsumer(channel) {
+          @Override
+          public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+            inbox.add(new Received(envelope.getDeliveryTag(), body));
+          }
+
+          @Override
+          public void handleCancel(String consumerTag) {
+            inbox.add(CANCELLED); // the queue was deleted (a Go loser's purge); what came before is ours
+          }
+        });
+      } catch (IOException | ShutdownSignalException e) {
+        return refused(AmqpOperationException.of("consume group queue '" + group + "'", e));
+      }
+      Map<String, TaskState> byTask = new LinkedHashMap<>();
+      long lastTag = 0;
+      long deadline = System.nanoTime() + readTimeout.toNanos();
+      while (byTask.size() < want) {
+        Object next = inbox.poll(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        if (!(next instanceof Received message)) {
+          break;
+        }
+        lastTag = message.tag();
+        held.add(message.body());
+        try {
+          TaskState state = WireCodec.decodeTaskState(message.body());
+          if (state.isCompleted()) {
+            byTask.put(state.taskUuid(), state); // a task that ran twice counts once
+          }
+        } catch (MalformedMessageException e) {
+          log.warn("Group {} holds a message that is not a task state: {}", group, e.getMessage());
+        }
+      }
+      if (byTask.size() < want) {
+        log.warn("Group {}: states of {} of {} members within {} (a member ran twice and another has not "
+            + "finished); giving the states back", group, byTask.size(), want, readTimeout);
+        return null;
+      }
+      taken = true;
+      try {
+        channel.basicAck(lastTag, true);
+      } catch (IOException | ShutdownSignalException e) {
+        log.debug("Acknowledging the states of group {}: {} (the queue is gone; the states are read)", group, e.toString());
+      }
+      return List.copyOf(byTask.values());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new io.machinery.MachineryException("interrupted while reading the states of group " + group, e);
+    } finally {
+      AmqpClient.closeQuietly(channel); // the auto-delete queue goes with its last consumer
+      if (!taken && !held.isEmpty()) {
+        for (byte[] state : held) {
+          giveBack.publish(group, state);
+        }
+      }
+    }
+  }
+
+  /** Null for "another reader has the states or they are gone"; throws anything else. */
+  private static @Nullable List<TaskState> refused(AmqpOperationException e) {
+    if (e.replyCode() == AmqpOperationException.NOT_FOUND || e.replyCode() == AmqpOperationException.ACCESS_REFUSED
+        || e.replyCode() == AmqpOperationException.RESOURCE_LOCKED) {
+      return null;
+    }
+    throw e;
+  }
+
+  private record Received(long tag, byte[] body) {}
+}

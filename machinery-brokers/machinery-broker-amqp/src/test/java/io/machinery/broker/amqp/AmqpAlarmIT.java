@@ -1,0 +1,117 @@
+package io.machinery.broker.amqp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.config.Config;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.TestEndpoints;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * F17: RabbitMQ's resource alarms must not make a publish wait beyond the publish timeout. Sets a real memory
+ * alarm on the test RabbitMQ with {@code rabbitmqctl} for a few seconds (every publisher on the node is blocked
+ * meanwhile, so the test keeps it short and always clears it).
+ */
+class AmqpAlarmIT {
+  private static final Path CTL = Path.of("/usr/lib/rabbitmq/bin/rabbitmqctl");
+  private static final Duration PUBLISH_TIMEOUT = Duration.ofSeconds(2);
+
+  @AfterAll
+  static void deleteQueues() throws Exception {
+    RabbitAdmin.deleteTracked();
+  }
+
+  /** rabbitmqctl for the node scripts/services.sh runs (its own HOME holds the Erlang cookie). */
+  private static void rabbitmqctl(String... args) throws Exception {
+    String runDir = System.getenv().getOrDefault("MACHINERY_RUN_DIR", "/tmp/machinery-services");
+    Path home = Path.of(runDir, "rabbitmq", "home");
+    TestEndpoints.requireTool(Files.isExecutable(CTL) && Files.isDirectory(home),
+        "rabbitmqctl and the services.sh RabbitMQ node (" + home + ") to raise a resource alarm");
+    ProcessBuilder pb = new ProcessBuilder(concat(List.of(CTL.toString(), "-n", "rabbit@localhost"), args))
+        .redirectErrorStream(true);
+    Map<String, String> env = pb.environment();
+    env.put("HOME", home.toString());
+    env.put("RABBITMQ_NODENAME", "rabbit@localhost");
+    env.put("ERL_EPMD_ADDRESS", "127.0.0.1");
+    env.put("RABBITMQ_CONF_ENV_FILE", Path.of(runDir, "rabbitmq", "rabbitmq-env.conf").toString());
+    env.put("RABBITMQ_CTL_ERL_ARGS", "-kernel inet_dist_use_interface {127,0,0,1}");
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IOException("rabbitmqctl " + String.join(" ", args) + " failed: " + out);
+    }
+  }
+
+  private static List<String> concat(List<String> head, String... tail) {
+    List<String> all = new java.util.ArrayList<>(head);
+    all.addAll(List.of(tail));
+    return all;
+  }
+
+  private static void setAlarm() throws Exception {
+    rabbitmqctl("eval", "rabbit_alarm:set_alarm({{resource_limit, memory, node()}, []}).");
+  }
+
+  private static void clearAlarm() throws Exception {
+    rabbitmqctl("eval", "rabbit_alarm:clear_alarm({resource_limit, memory, node()}).");
+  }
+
+  @Test
+  void aPublishDuringAResourceAlarmGivesUpWithinThePublishTimeoutAndSaysWhy() throws Exception {
+    Config base = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    Config config = BrokerContract.uniqueQueue(base, "amqp_alarm_");
+    RabbitAdmin.track(config.defaultQueue());
+    try (AmqpClient client = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+             .connectionName("alarm-it").publishTimeout(PUBLISH_TIMEOUT).build();
+         AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
+         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      publish(broker, 10); // connected and declared before the alarm
+      setAlarm();
+      try {
+        // A large message fills the socket while RabbitMQ stops reading: its writer stalls in the socket (the
+        // client library has no write timeout) and holds the connection's write lock.
+        CompletableFuture<Void> stalled = CompletableFuture.runAsync(() -> publish(broker, 8 * 1024 * 1024), threads);
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isPresent());
+        long started = System.nanoTime();
+        CompletableFuture<Void> small = CompletableFuture.runAsync(() -> publish(broker, 10), threads);
+        Throwable failure = small.handle((ok, error) -> error).get(PUBLISH_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        assertThat(failure).as("a publish during the alarm fails").isNotNull();
+        assertThat(failure.getCause()).isInstanceOf(AmqpOperationException.class)
+            .hasMessageContaining("blocks publishing");
+        assertThat(((AmqpOperationException) failure.getCause()).replyCode()).isEqualTo(AmqpOperationException.BLOCKED);
+        assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(2));
+        clearAlarm();
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isEmpty());
+        stalled.handle((ok, error) -> null).get(30, TimeUnit.SECONDS);
+      } finally {
+        clearAlarm(); // idempotent
+      }
+      publish(broker, 10); // and publishing works again
+    }
+  }
+
+  private static void publish(AmqpBroker broker, int size) {
+    Signature s = Signature.builder("noop").args(io.machinery.Arg.of("x".repeat(size))).build();
+    Signature routed = s.toBuilder().routingKey(broker.routingKeyFor(s)).build();
+    broker.publish(routed, WireCodec.encode(routed));
+  }
+}

@@ -1,0 +1,214 @@
+package io.machinery.client.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.ConfirmListener;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MachineryException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The confirming publisher of an {@link AmqpClient}: a few channels in confirm mode shared by every publisher,
+ * each message matched to its confirm or return by {@link PendingConfirms}.
+ *
+ * <p>Design notes. A publish takes one channel's lock only to send (optional setup commands, then the
+ * message), never while it waits for the confirm, so RabbitMQ confirms concurrent publishers in batches.
+ * Messages with the same order key share a channel, so RabbitMQ applies them in order. A message whose
+ * channel or connection is lost before the confirm is sent again after reconnecting (at-least-once) until the
+ * publish timeout. Every wait has the publish timeout as its deadline (F17): the channel lock is taken with
+ * {@code tryLock}, and while RabbitMQ blocks the connection (memory or disk alarm) nothing is written, the
+ * publisher waits for the alarm to clear and fails with the alarm's reason when the deadline passes. One case
+ * stays outside any deadline: a message larger than the socket's send buffer written in the instant RabbitMQ
+ * starts blocking can stall in the socket write itself (the client library has no write timeout).
+ */
+final class ConfirmPublisher {
+  private static final Logger log = LoggerFactory.getLogger(ConfirmPublisher.class);
+
+  private final Connector connector;
+  private final Duration publishTimeout;
+  private final AtomicReferenceArray<@Nullable PublisherChannel> channels;
+  private final Object[] openLocks;
+  private final AtomicInteger next = new AtomicInteger();
+
+  ConfirmPublisher(Connector connector, int channelCount, Duration publishTimeout) {
+    this.connector = connector;
+    this.publishTimeout = publishTimeout;
+    this.channels = new AtomicReferenceArray<>(channelCount);
+    this.openLocks = new Object[channelCount];
+    Arrays.setAll(openLocks, i -> new Object());
+  }
+
+  /** The channel for {@code orderKey}. */
+  int channelFor(String orderKey) {
+    return Math.floorMod(orderKey.hashCode(), channels.length());
+  }
+
+  /** Publishes and waits for the confirm, resending after a lost connection; see {@link AmqpClient#publish}. */
+  void publish(int channelIndex, AmqpClient.@Nullable ChannelSetup setup, String exchange, String routingKey,
+      AMQP.BasicProperties properties, byte[] body) {
+    long deadline = System.nanoTime() + publishTimeout.toNanos();
+    AmqpOperationException last = null;
+    while (true) {
+      connector.checkOpen();
+      long remaining = deadline - System.nanoTime();
+      if (remaining <= 0) {
+        throw timedOut(exchange, routingKey, last);
+      }
+      try {
+        publishAsync(channelIndex, setup, exchange, routingKey, properties, body, deadline)
+            .get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        return;
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause();
+        if (cause instanceof UnroutableException u) {
+          throw new UnroutableException(u.exchange(), u.routingKey());
+        }
+        last = AmqpOperationException.of("publish to exchange '" + exchange + "'", cause);
+      } catch (AmqpOperationException e) {
+        if (e.replyCode() == AmqpOperationException.BLOCKED) {
+          throw e; // the deadline passed during a resource alarm
+        }
+        last = e;
+      } catch (TimeoutException e) {
+        throw timedOut(exchange, routingKey, null);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException("interrupted while publishing to exchange '" + exchange + "'", e);
+      }
+      if (!last.connectionLost() && last.replyCode() != 0) {
+        throw last; // the broker refused it (a missing exchange, access refused): retrying cannot help
+      }
+      log.debug("Publishing to exchange '{}' failed ({}); retrying", exchange, last.getMessage());
+    }
+  }
+
+  private AmqpOperationException timedOut(String exchange, String routingKey, @Nullable AmqpOperationException last) {
+    String blocked = connector.blockedReason();
+    return new AmqpOperationException("no publisher confirm for a message to exchange '" + exchange
+        + "' with routing key '" + routingKey + "' within " + publishTimeout
+        + (blocked != null ? " (RabbitMQ blocks publishing: " + blocked + ")" : "")
+        + (last == null ? "" : " (last error: " + last.getMessage() + ")"),
+        blocked != null ? AmqpOperationException.BLOCKED : 0, true, last);
+  }
+
+  /**
+   * Sends one message without waiting for its confirm; the future completes with the confirm. Waits (until
+   * {@code deadline}, a {@link System#nanoTime()}) only for a channel, the channel's lock and the end of a
+   * resource alarm.
+   */
+  CompletableFuture<Void> publishAsync(int channelIndex, AmqpClient.@Nullable ChannelSetup setup, String exchange,
+      String routingKey, AMQP.BasicProperties properties, byte[] body, long deadline) {
+    int index = channelIndex >= 0 ? channelIndex : Math.floorMod(next.getAndIncrement(), channels.length());
+    PendingConfirms.Pending pending = new PendingConfirms.Pending(exchange, routingKey, body);
+    PublisherChannel pc;
+    try {
+      // before anything is written (opening a channel is a write too): RabbitMQ reads nothing during an alarm
+      String blocked = connector.awaitUnblocked(deadline);
+      if (blocked != null) {
+        throw new AmqpOperationException("RabbitMQ blocks publishing (" + blocked + "): no publish to exchange '"
+            + exchange + "' within " + publishTimeout, AmqpOperationException.BLOCKED, true, null);
+      }
+      pc = channel(index, deadline);
+      if (!pc.lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        throw new AmqpOperationException("a publishing channel stayed busy for " + publishTimeout
+            + " (flow control?)", AmqpOperationException.BLOCKED, true, null);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while publishing to exchange '" + exchange + "'", e);
+    }
+    try {
+      if (setup != null) {
+        try {
+          setup.apply(pc.channel);
+        } catch (IOException | ShutdownSignalException e) {
+          throw AmqpOperationException.of("prepare a publish to exchange '" + exchange + "'", e);
+        }
+      }
+      long sequence = pc.channel.getNextPublishSeqNo();
+      pc.pending.add(sequence, pending);
+      try {
+        pc.channel.basicPublish(exchange, routingKey, true, false, properties, body);
+      } catch (IOException | ShutdownSignalException e) {
+        pc.pending.remove(sequence);
+        throw AmqpOperationException.of("publish to exchange '" + exchange + "'", e);
+      }
+      if (pc.dead && pc.pending.remove(sequence)) {
+        // the channel closed between our publish and its shutdown listener's sweep
+        pending.future.completeExceptionally(
+            new AmqpOperationException("the publishing channel closed before the confirm", 0, true, null));
+      }
+    } finally {
+      pc.lock.unlock();
+    }
+    return pending.future;
+  }
+
+  private PublisherChannel channel(int index, long deadline) {
+    PublisherChannel pc = channels.get(index);
+    if (pc != null && !pc.dead && pc.channel.isOpen()) {
+      return pc;
+    }
+    synchronized (openLocks[index]) {
+      pc = channels.get(index);
+      if (pc != null && !pc.dead && pc.channel.isOpen()) {
+        return pc;
+      }
+      Connection c = connector.connection(Duration.ofNanos(Math.max(deadline - System.nanoTime(), 1)));
+      Channel channel;
+      try {
+        channel = c.createChannel();
+        if (channel == null) {
+          throw new AmqpOperationException("the AMQP connection has no channel left", 0, false, null);
+        }
+        channel.confirmSelect();
+      } catch (IOException | ShutdownSignalException e) {
+        throw AmqpOperationException.of("cannot open a publishing channel", e);
+      }
+      PublisherChannel fresh = new PublisherChannel(channel);
+      channels.set(index, fresh);
+      return fresh;
+    }
+  }
+
+  /** A channel in confirm mode and the messages it waits confirms for. */
+  private static final class PublisherChannel implements ConfirmListener {
+    final Channel channel;
+    final ReentrantLock lock = new ReentrantLock();
+    final PendingConfirms pending = new PendingConfirms();
+    volatile boolean dead;
+
+    PublisherChannel(Channel channel) {
+      this.channel = channel;
+      channel.addConfirmListener(this);
+      channel.addReturnListener(r -> pending.returned(r.getExchange(), r.getRoutingKey(), r.getBody()));
+      channel.addShutdownListener(signal -> {
+        dead = true;
+        pending.failAll(AmqpOperationException.of("the publishing channel closed before the confirm", signal));
+      });
+    }
+
+    @Override
+    public void handleAck(long tag, boolean multiple) {
+      pending.confirmed(tag, multiple, true);
+    }
+
+    @Override
+    public void handleNack(long tag, boolean multiple) {
+      pending.confirmed(tag, multiple, false);
+    }
+  }
+}
