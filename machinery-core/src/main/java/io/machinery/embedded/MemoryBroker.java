@@ -9,19 +9,19 @@ import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.Inspector;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeSet;
-import java.time.Instant;
-import io.machinery.spi.Inspector;
-import java.util.Objects;
-import java.util.PriorityQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -110,7 +110,7 @@ public final class MemoryBroker implements Broker {
     String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
     OffsetDateTime eta = signature.eta();
     if (eta != null && eta.toInstant().isAfter(clock.instant())) {
-      schedule(queue, new Message(message, 0), eta.toInstant().toEpochMilli());
+      schedule(queue, new Message(message, 0), ceilMillis(eta.toInstant()));
     } else {
       push(queue, new Message(message, 0));
     }
@@ -125,6 +125,12 @@ public final class MemoryBroker implements Broker {
     } finally {
       queue.lock.unlock();
     }
+  }
+
+  /** The first whole millisecond not before {@code instant}: a task never runs before its ETA. */
+  private static long ceilMillis(Instant instant) {
+    long millis = instant.toEpochMilli();
+    return instant.getNano() % 1_000_000 == 0 ? millis : millis + 1;
   }
 
   private void schedule(String queue, Message message, long dueMillis) {
