@@ -4,10 +4,21 @@ package io.machinery;
 public class MachineryException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Creates the exception.
+   *
+   * @param message what failed
+   */
   public MachineryException(String message) {
     super(message);
   }
 
+  /**
+   * Creates the exception with its cause.
+   *
+   * @param message what failed
+   * @param cause the underlying failure
+   */
   public MachineryException(String message, Throwable cause) {
     super(message, cause);
   }

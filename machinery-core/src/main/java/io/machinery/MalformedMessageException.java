@@ -7,10 +7,21 @@ package io.machinery;
 public final class MalformedMessageException extends MachineryException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Creates the exception with its cause.
+   *
+   * @param message what could not be decoded, and why
+   * @param cause the decoder's failure
+   */
   public MalformedMessageException(String message, Throwable cause) {
     super(message, cause);
   }
 
+  /**
+   * Creates the exception.
+   *
+   * @param message what could not be decoded, and why
+   */
   public MalformedMessageException(String message) {
     super(message);
   }
