@@ -25,4 +25,15 @@ public final class MalformedMessageException extends MachineryException {
   public MalformedMessageException(String message) {
     super(message);
   }
+
+  /**
+   * Returns the text given at construction, never null (so it can go straight into a dead-letter reason).
+   *
+   * @return what could not be decoded, and why
+   */
+  @Override
+  public String getMessage() {
+    String message = super.getMessage();
+    return message == null ? "" : message;
+  }
 }

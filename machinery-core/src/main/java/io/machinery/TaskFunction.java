@@ -280,7 +280,7 @@ public final class TaskFunction {
     method.setAccessible(true);
     Invoker invoker =
         (ctx, args) -> {
-          Object[] full = withContext ? prepend(ctx, args) : args;
+          @Nullable Object[] full = withContext ? prepend(ctx, args) : args;
           try {
             return method.invoke(target, full);
           } catch (InvocationTargetException e) {
