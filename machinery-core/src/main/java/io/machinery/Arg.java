@@ -35,17 +35,36 @@ public final class Arg {
     this.value = normalise(value);
   }
 
-  /** An argument whose Go type is derived from the Java value (see the table on {@link #typeOf(Object)}). */
+  /**
+   * Creates an argument whose Go type is derived from the Java value (see the table on {@link #typeOf(Object)}).
+   *
+   * @param value the value
+   * @return the argument, without a name
+   * @throws IllegalArgumentException if the value has no Go type
+   */
   public static Arg of(Object value) {
     return new Arg("", GoTypes.typeOf(value), value);
   }
 
-  /** An argument with an explicit Go type name; the value is checked when the task is sent. */
+  /**
+   * Creates an argument with an explicit Go type name; the value is checked when the task is sent.
+   *
+   * @param type the Go type name, such as {@code "uint8"} or {@code "[]string"}
+   * @param value the value; null for Go's nil
+   * @return the argument, without a name
+   */
   public static Arg of(String type, @Nullable Object value) {
     return new Arg("", type, value);
   }
 
-  /** A named argument (the name is informational only). */
+  /**
+   * Creates a named argument (the name is informational only, as in Go).
+   *
+   * @param name the argument's name ({@code Name})
+   * @param type the Go type name
+   * @param value the value; null for Go's nil
+   * @return the argument
+   */
   public static Arg named(String name, String type, @Nullable Object value) {
     return new Arg(name, type, value);
   }
@@ -56,21 +75,37 @@ public final class Arg {
    * {@code String→string}, {@code byte[]→[]uint8}, {@code BigInteger→uint64}, and arrays or non-empty lists of
    * those to {@code []T}.
    *
+   * @param value the value
+   * @return the Go type name
    * @throws IllegalArgumentException for any other value
    */
   public static String typeOf(Object value) {
     return GoTypes.typeOf(value);
   }
 
+  /**
+   * Returns the argument's name ({@code Name}).
+   *
+   * @return the name; empty when unnamed
+   */
   public String name() {
     return name;
   }
 
+  /**
+   * Returns the Go type name ({@code Type}).
+   *
+   * @return the type name as written on the wire
+   */
   public String type() {
     return type;
   }
 
-  /** The value as given or as decoded from JSON; a {@code byte[]} is returned as a copy. */
+  /**
+   * Returns the value as given or as decoded from JSON ({@code Value}).
+   *
+   * @return the raw value (a copy for a {@code byte[]}), or null for Go's nil
+   */
   public @Nullable Object value() {
     return value instanceof byte[] bytes ? bytes.clone() : value;
   }
@@ -79,6 +114,7 @@ public final class Arg {
    * The value read by its declared type: {@code Long} for signed ints and uint8..uint32, {@code BigInteger}
    * for uint/uint64, {@code Double} for floats, {@code byte[]} for {@code []uint8}, lists for other slices.
    *
+   * @return the typed value, or null for Go's nil
    * @throws IllegalArgumentException with Go's error text when the type is unsupported or the value does not
    *     fit it
    */
@@ -86,6 +122,12 @@ public final class Arg {
     return GoTypes.toTyped(type, value);
   }
 
+  /**
+   * Returns this argument under another name.
+   *
+   * @param newName the new name
+   * @return a new argument with the same type and value
+   */
   public Arg withName(String newName) {
     return new Arg(newName, type, value);
   }
@@ -127,7 +169,7 @@ public final class Arg {
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     if (!(o instanceof Arg other)) {
       return false;
     }

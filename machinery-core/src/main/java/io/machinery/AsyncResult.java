@@ -19,6 +19,13 @@ import org.jspecify.annotations.Nullable;
  * <p>Results are the typed values of their Go types ({@code Long} for int64, {@code String}, {@code byte[]},
  * ...; see {@link TaskResult#typedValue()}). A FAILURE surfaces as {@link TaskFailedException} with the stored
  * error text.
+ *
+ * <p><b>Warning:</b> on a backend whose reads consume the state (the AMQP backend, as Go's: a state is a message
+ * in a per-task queue, and reading takes it), only one reader sees each state. Use one handle per task and read
+ * it from one place: a second handle, another process, or a Go client reading the same task may take the state
+ * this handle waits for, and this handle then waits until its timeout. A handle keeps a completed state it has
+ * read, so reading it again is safe. {@link io.machinery.spi.Backend#consumesStatesOnRead()} tells which kind a backend
+ * is.
  */
 public class AsyncResult {
   /** How often blocking reads poll the backend unless told otherwise. */
@@ -33,17 +40,30 @@ public class AsyncResult {
     this.backend = backend;
   }
 
+  /**
+   * Returns the signature this handle was made for.
+   *
+   * @return the task as sent (with its UUID), or only the UUID for {@link Server#asyncResult(String)}
+   */
   public Signature signature() {
     return signature;
   }
 
+  /**
+   * Returns the task's UUID.
+   *
+   * @return the UUID the result is stored under
+   */
   public String taskUuid() {
     return signature.uuid();
   }
 
   /**
-   * The latest known state (Go's {@code GetState}); a completed state is cached and not read again. Empty while
-   * the backend has none.
+   * Reads the latest state (Go's {@code GetState}); a completed state is cached and not read again.
+   *
+   * @return the state, or empty while the backend has none (not stored yet, expired, or consumed by another
+   *     reader on a consume-on-read backend)
+   * @throws MachineryException when the backend cannot be read
    */
   public Optional<TaskState> taskState() {
     TaskState known = cached;
@@ -55,15 +75,22 @@ public class AsyncResult {
     return read.isPresent() ? read : Optional.ofNullable(known);
   }
 
-  /** The latest known state name; {@link State#PENDING} while the backend has none. */
+  /**
+   * Reads the latest state name.
+   *
+   * @return the state name; {@link State#PENDING} while the backend has none
+   * @throws MachineryException when the backend cannot be read
+   */
   public State state() {
     return taskState().map(TaskState::state).orElse(State.PENDING);
   }
 
   /**
-   * Checks once (Go's {@code Touch}): the results when the task succeeded, null while it is not finished.
+   * Checks once, without waiting (Go's {@code Touch}).
    *
-   * @throws TaskFailedException when the task failed
+   * @return the typed results when the task succeeded, or null while it is not finished
+   * @throws TaskFailedException when the task failed, with its stored error
+   * @throws MachineryException when the backend cannot be read
    */
   public @Nullable List<Object> poll() {
     TaskState state = taskState().orElse(null);
@@ -83,6 +110,8 @@ public class AsyncResult {
   /**
    * Blocks until the task finishes, polling every {@link #DEFAULT_POLL_INTERVAL}, at most {@code timeout}.
    *
+   * @param timeout the longest to wait
+   * @return the typed results of the successful task
    * @throws TaskFailedException when the task failed
    * @throws ResultTimeoutException when {@code timeout} passed first
    * @throws MachineryException when interrupted (the interrupt flag is kept)
@@ -91,7 +120,17 @@ public class AsyncResult {
     return get(timeout, DEFAULT_POLL_INTERVAL);
   }
 
-  /** {@link #get(Duration)} with a chosen poll interval (Go's {@code GetWithTimeout(timeout, sleep)}). */
+  /**
+   * Blocks until the task finishes, polling every {@code pollInterval}, at most {@code timeout} (Go's {@code
+   * GetWithTimeout(timeout, sleep)}).
+   *
+   * @param timeout the longest to wait
+   * @param pollInterval the pause between two reads of the backend
+   * @return the typed results of the successful task
+   * @throws TaskFailedException when the task failed
+   * @throws ResultTimeoutException when {@code timeout} passed first
+   * @throws MachineryException when interrupted (the interrupt flag is kept)
+   */
   public List<Object> get(Duration timeout, Duration pollInterval) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
@@ -106,7 +145,15 @@ public class AsyncResult {
     }
   }
 
-  /** The single result of a task that returns one value. */
+  /**
+   * Blocks as {@link #get(Duration)} does, for a task that returns one value.
+   *
+   * @param timeout the longest to wait
+   * @return the task's single typed result (null for a Go nil)
+   * @throws TaskFailedException when the task failed
+   * @throws ResultTimeoutException when {@code timeout} passed first
+   * @throws MachineryException when the task returned no value or several, or when interrupted
+   */
   public @Nullable Object getValue(Duration timeout) {
     List<Object> values = get(timeout);
     if (values.size() != 1) {
@@ -116,8 +163,12 @@ public class AsyncResult {
   }
 
   /**
-   * The results as a future, completed from a virtual thread that polls the backend; cancelling the future
-   * stops the polling.
+   * Returns the results as a future, completed from a virtual thread that polls the backend. Cancelling the
+   * future stops the polling; so does completing it. A future nobody completes or cancels keeps its thread
+   * polling until the task finishes, so cancel the futures of tasks you stop waiting for.
+   *
+   * @return a future of the typed results, completed exceptionally with {@link TaskFailedException} when the
+   *     task failed
    */
   public CompletableFuture<List<Object>> toCompletableFuture() {
     CompletableFuture<List<Object>> future = new CompletableFuture<>();

@@ -15,10 +15,24 @@ public final class Chain {
     this.tasks = List.copyOf(tasks);
   }
 
+  /**
+   * Creates a chain: Go's {@code NewChain(signatures...)}.
+   *
+   * @param tasks the tasks in order, at least one; each one's {@code OnSuccess} is replaced by the next
+   * @return the chain
+   * @throws IllegalArgumentException if there are no tasks
+   */
   public static Chain of(Signature... tasks) {
     return of(List.of(tasks));
   }
 
+  /**
+   * Creates a chain, as {@link #of(Signature...)} does.
+   *
+   * @param tasks the tasks in order, at least one
+   * @return the chain
+   * @throws IllegalArgumentException if there are no tasks
+   */
   public static Chain of(List<Signature> tasks) {
     if (tasks.isEmpty()) {
       throw new IllegalArgumentException("a chain needs at least one task");
@@ -35,7 +49,11 @@ public final class Chain {
     return new Chain(nested);
   }
 
-  /** The tasks in order; the first one carries the rest nested in its OnSuccess. */
+  /**
+   * Returns the tasks in order; the first one carries the rest nested in its {@code OnSuccess}.
+   *
+   * @return the tasks, each with a UUID
+   */
   public List<Signature> tasks() {
     return tasks;
   }

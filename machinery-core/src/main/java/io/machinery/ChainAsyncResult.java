@@ -20,16 +20,23 @@ public final class ChainAsyncResult {
     this.results = List.copyOf(list);
   }
 
-  /** One handle per chain task, in order. */
+  /**
+   * Returns one handle per chain task.
+   *
+   * @return the handles, in chain order
+   */
   public List<AsyncResult> asyncResults() {
     return results;
   }
 
   /**
-   * The last task's results.
+   * Waits for every task in order, at most {@code timeout} in all.
    *
+   * @param timeout the longest to wait for the whole chain
+   * @return the last task's typed results
    * @throws TaskFailedException when a task of the chain failed (later ones never run)
    * @throws ResultTimeoutException when {@code timeout} passed first
+   * @throws MachineryException when the backend cannot be read, or when interrupted
    */
   public List<Object> get(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();

@@ -20,18 +20,34 @@ public final class Chord {
     this.callback = callback;
   }
 
-  /** Go's {@code NewChord(group, callback)}: every member carries the callback, which gets a {@code chord_} UUID. */
+  /**
+   * Creates a chord: Go's {@code NewChord(group, callback)}. Every member carries the callback, which gets a
+   * {@code chord_} UUID.
+   *
+   * @param group the tasks whose results the callback receives
+   * @param callback the task sent when every member succeeded
+   * @return the chord
+   */
   public static Chord of(Group group, Signature callback) {
     Signature cb = callback.toBuilder().uuid(Uuids.chordUuidFor(callback.uuid())).build();
     List<Signature> members = group.tasks().stream().map(t -> t.toBuilder().chordCallback(cb).build()).toList();
     return new Chord(group.withTasks(members), cb);
   }
 
+  /**
+   * Returns the group, each member carrying the callback.
+   *
+   * @return the group as sent
+   */
   public Group group() {
     return group;
   }
 
-  /** The callback as sent, with its {@code chord_} UUID: look its result up by this one. */
+  /**
+   * Returns the callback as sent, with its {@code chord_} UUID: look its result up by this one.
+   *
+   * @return the callback
+   */
   public Signature callback() {
     return callback;
   }

@@ -23,19 +23,32 @@ public final class ChordAsyncResult {
     this.callbackResult = new AsyncResult(callback, backend);
   }
 
+  /**
+   * Returns one handle per group member.
+   *
+   * @return the handles, in the group's order
+   */
   public List<AsyncResult> groupResults() {
     return groupResults;
   }
 
+  /**
+   * Returns the handle to the callback, which a worker sends when the group completes.
+   *
+   * @return the callback's handle
+   */
   public AsyncResult callbackResult() {
     return callbackResult;
   }
 
   /**
-   * The callback's results.
+   * Waits for the group, then for the callback, at most {@code timeout} in all.
    *
+   * @param timeout the longest to wait for the whole chord
+   * @return the callback's typed results
    * @throws TaskFailedException when a group task or the callback failed
    * @throws ResultTimeoutException when {@code timeout} passed first
+   * @throws MachineryException when the backend cannot be read, or when interrupted
    */
   public List<Object> get(Duration timeout) {
     long deadline = System.nanoTime() + timeout.toNanos();

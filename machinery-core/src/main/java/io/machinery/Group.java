@@ -16,10 +16,24 @@ public final class Group {
     this.tasks = List.copyOf(tasks);
   }
 
+  /**
+   * Creates a group: Go's {@code NewGroup(signatures...)}.
+   *
+   * @param tasks the members, at least one
+   * @return the group, with a fresh {@code group_} UUID set on every member
+   * @throws IllegalArgumentException if there are no tasks
+   */
   public static Group of(Signature... tasks) {
     return of(List.of(tasks));
   }
 
+  /**
+   * Creates a group, as {@link #of(Signature...)} does.
+   *
+   * @param tasks the members, at least one
+   * @return the group, with a fresh {@code group_} UUID set on every member
+   * @throws IllegalArgumentException if there are no tasks
+   */
   public static Group of(List<Signature> tasks) {
     if (tasks.isEmpty()) {
       throw new IllegalArgumentException("a group needs at least one task");
@@ -36,15 +50,29 @@ public final class Group {
     return new Group(groupUuid, members);
   }
 
+  /**
+   * Returns the group's UUID.
+   *
+   * @return the {@code group_} UUID
+   */
   public String groupUuid() {
     return groupUuid;
   }
 
+  /**
+   * Returns the members as they will be sent.
+   *
+   * @return the members, in order, each with the group UUID, the member count and a task UUID
+   */
   public List<Signature> tasks() {
     return tasks;
   }
 
-  /** The member task UUIDs in order (Go's {@code GetUUIDs}). */
+  /**
+   * Returns the members' task UUIDs (Go's {@code GetUUIDs}).
+   *
+   * @return the UUIDs, in order
+   */
   public List<String> taskUuids() {
     return tasks.stream().map(Signature::uuid).toList();
   }

@@ -4,6 +4,11 @@ package io.machinery;
 public final class ResultTimeoutException extends MachineryException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Creates the exception.
+   *
+   * @param taskUuid the task whose result did not come in time
+   */
   public ResultTimeoutException(String taskUuid) {
     super("Timeout reached waiting for " + taskUuid);
   }

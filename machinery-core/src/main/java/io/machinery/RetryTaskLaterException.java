@@ -12,8 +12,17 @@ import java.util.Objects;
  */
 public final class RetryTaskLaterException extends RuntimeException {
   private static final long serialVersionUID = 1L;
+  /** The delay before the next run. */
   private final Duration retryIn;
 
+  /**
+   * Creates the exception: Go's {@code NewErrRetryTaskLater(msg, retryIn)}.
+   *
+   * @param message why the task wants to run again
+   * @param retryIn how long to wait before the next run
+   * @throws NullPointerException if {@code retryIn} is null
+   * @throws IllegalArgumentException if {@code retryIn} is negative
+   */
   public RetryTaskLaterException(String message, Duration retryIn) {
     super("Task error: " + message + " Will retry in: " + GoDurations.format(retryIn));
     Objects.requireNonNull(retryIn, "retryIn");
@@ -23,7 +32,11 @@ public final class RetryTaskLaterException extends RuntimeException {
     this.retryIn = retryIn;
   }
 
-  /** How long to wait before the task runs again. */
+  /**
+   * Returns how long to wait before the task runs again.
+   *
+   * @return the delay
+   */
   public Duration retryIn() {
     return retryIn;
   }

@@ -7,6 +7,7 @@ import io.machinery.embedded.MemoryBroker;
 import io.machinery.periodic.PeriodicConfig;
 import io.machinery.periodic.PeriodicEntry;
 import io.machinery.periodic.PeriodicScheduler;
+import io.machinery.periodic.PeriodicSender;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
@@ -91,21 +92,74 @@ public final class Server implements AutoCloseable {
     } else {
       this.lock = b.lock;
     }
-    this.periodic = PeriodicScheduler.create(this, b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
+    this.periodic = PeriodicScheduler.create(new Sender(), lock, clock,
+        b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
   }
 
+  /** The scheduler's narrow view of this server: it sends, nothing more. */
+  private final class Sender implements PeriodicSender {
+    @Override
+    public Signature sendTask(Signature task) {
+      return Server.this.sendTask(task).signature();
+    }
+
+    @Override
+    public List<Signature> sendGroup(Group group, int sendConcurrency) {
+      return Server.this.sendGroup(group, sendConcurrency).stream().map(AsyncResult::signature).toList();
+    }
+
+    @Override
+    public void sendChain(Chain chain) {
+      Server.this.sendChain(chain);
+    }
+
+    @Override
+    public void sendChord(Chord chord, int sendConcurrency) {
+      Server.this.sendChord(chord, sendConcurrency);
+    }
+  }
+
+  /**
+   * Starts a server builder. Without further settings the server runs in this JVM: a {@link MemoryBroker}, a
+   * {@link MemoryBackend} and an {@link EagerLock}, created and closed by the server.
+   *
+   * @return a new builder with {@link Config#DEFAULT}, the system UTC clock and no components
+   */
   public static Builder builder() {
     return new Builder();
   }
 
-  /** Go's {@code NewServer(cnf, broker, backend, lock)}. */
+  /**
+   * Creates a server on the given components: Go's {@code NewServer(cnf, broker, backend, lock)}. The
+   * components stay the caller's: {@link #close()} does not close them.
+   *
+   * @param config the configuration (default queue, result expiry, message limit, ...)
+   * @param broker the broker tasks are published to and consumed from
+   * @param backend the result backend task states are stored in
+   * @param lock the lock periodic runs take
+   * @return a server using these components
+   * @throws NullPointerException if any argument is null
+   */
   public static Server create(Config config, Broker broker, Backend backend, Lock lock) {
     return builder().config(config).broker(broker).backend(backend).lock(lock).build();
   }
 
   // ------------------------------------------------------------------------------------------ registration
 
-  /** Registers one task under {@code name}, replacing any earlier one. */
+  /**
+   * Registers one task under {@code name}, replacing any earlier one. Workers made by this server run it for
+   * messages whose task name is {@code name}; Go workers must register the same name to share the queue.
+   *
+   * <p><b>Warning:</b> delivery is at-least-once. A worker that dies, loses its connection or is stopped
+   * mid-task leaves the message to be delivered again, and a task that fails with a retry is run again, so
+   * {@code function} must be idempotent: running it twice with the same arguments must leave the same
+   * outcome as running it once (use the task UUID from {@link TaskContext} to de-duplicate side effects).
+   *
+   * @param name the task name as it appears on the wire; not empty
+   * @param function the code to run
+   * @throws NullPointerException if {@code name} or {@code function} is null
+   * @throws IllegalArgumentException if {@code name} is empty
+   */
   public void registerTask(String name, TaskFunction function) {
     Objects.requireNonNull(function, "function");
     if (Objects.requireNonNull(name, "name").isEmpty()) {
@@ -114,7 +168,17 @@ public final class Server implements AutoCloseable {
     tasks.put(name, function);
   }
 
-  /** Registers several tasks; all names are checked before any is stored. */
+  /**
+   * Registers several tasks, as {@link #registerTask} does for each; all names are checked before any is
+   * stored, so a bad entry registers nothing.
+   *
+   * <p><b>Warning:</b> as for {@link #registerTask}, every function must be idempotent under at-least-once
+   * delivery.
+   *
+   * @param functions the tasks by name
+   * @throws NullPointerException if a function is null
+   * @throws IllegalArgumentException if a name is empty
+   */
   public void registerTasks(Map<String, TaskFunction> functions) {
     functions.forEach((name, fn) -> {
       Objects.requireNonNull(fn, "function for " + name);
@@ -125,14 +189,22 @@ public final class Server implements AutoCloseable {
     tasks.putAll(functions);
   }
 
+  /**
+   * Tells whether a task is registered under {@code name}.
+   *
+   * @param name the task name
+   * @return true if {@link #registerTask} stored a function under this name
+   */
   public boolean isTaskRegistered(String name) {
     return tasks.containsKey(name);
   }
 
   /**
-   * The task registered under {@code name}.
+   * Returns the task registered under {@code name}.
    *
-   * @throws MachineryException "Task not registered error: name" as Go
+   * @param name the task name
+   * @return the registered function
+   * @throws MachineryException "Task not registered error: name" as Go, if there is none
    */
   public TaskFunction registeredTask(String name) {
     TaskFunction fn = tasks.get(name);
@@ -146,6 +218,11 @@ public final class Server implements AutoCloseable {
     return tasks.get(name);
   }
 
+  /**
+   * Returns the names of the registered tasks.
+   *
+   * @return an immutable snapshot of the names
+   */
   public Set<String> registeredTaskNames() {
     return Set.copyOf(tasks.keySet());
   }
@@ -155,6 +232,9 @@ public final class Server implements AutoCloseable {
   /**
    * Stores the task as PENDING, then publishes it. A task without UUID gets one; without routing key, the
    * broker's default.
+   *
+   * @param signature the task to send
+   * @return a handle to the task's result
    *
    * @throws IllegalArgumentException when the signature has no name, an argument whose Go type is unsupported
    *     or whose value does not fit its type, or is larger than {@link Config#maxMessageBytes()}; nothing is
@@ -180,7 +260,13 @@ public final class Server implements AutoCloseable {
    * Sends a group: records it, stores every member PENDING, then publishes them with at most {@code
    * sendConcurrency} publishes at once (0: no limit). Returns when all are published.
    *
-   * @throws MachineryException with the first publish error, after every publish has finished
+   * @param group the tasks to send together
+   * @param sendConcurrency at most this many publishes at once; 0 means no limit
+   * @return one handle per member, in the group's order
+   * @throws IllegalArgumentException if {@code sendConcurrency} is negative, or a member would be refused by
+   *     {@link #sendTask}; nothing is stored then
+   * @throws MachineryException "Init group error: ..." when the backend cannot record the group, or the first
+   *     publish error, after every publish has finished
    */
   public List<AsyncResult> sendGroup(Group group, int sendConcurrency) {
     if (sendConcurrency < 0) {
@@ -216,14 +302,32 @@ public final class Server implements AutoCloseable {
     return results;
   }
 
-  /** Sends a chord's group; the callback is sent by the worker that completes the group. */
+  /**
+   * Sends a chord's group; the callback is sent by the worker that completes the group, with the members'
+   * results appended to its arguments.
+   *
+   * @param chord the group and its callback
+   * @param sendConcurrency at most this many publishes at once; 0 means no limit
+   * @return a handle that waits for the callback's result
+   * @throws IllegalArgumentException as {@link #sendGroup}, or if the callback would be refused by {@link
+   *     #sendTask}; nothing is stored then
+   * @throws MachineryException as {@link #sendGroup}
+   */
   public ChordAsyncResult sendChord(Chord chord, int sendConcurrency) {
     prepare(chord.callback(), false); // refuse a bad callback before anything is stored
     List<AsyncResult> members = sendGroup(chord.group(), sendConcurrency);
     return new ChordAsyncResult(members.stream().map(AsyncResult::signature).toList(), chord.callback(), backend);
   }
 
-  /** Sends a chain's first task; each next one is sent by the worker when its parent succeeds. */
+  /**
+   * Sends a chain's first task; each next one is sent by the worker when its parent succeeds, with the
+   * parent's results appended to its arguments (unless it is immutable).
+   *
+   * @param chain the tasks in order
+   * @return a handle that waits for the last task's result
+   * @throws IllegalArgumentException if a task would be refused by {@link #sendTask}; nothing is sent then
+   * @throws MachineryException as {@link #sendTask}
+   */
   public ChainAsyncResult sendChain(Chain chain) {
     for (Signature task : chain.tasks()) {
       checkArgs(task);
@@ -232,7 +336,12 @@ public final class Server implements AutoCloseable {
     return new ChainAsyncResult(chain.tasks(), backend);
   }
 
-  /** A handle to a task sent elsewhere (by another process, or by Go). */
+  /**
+   * Returns a handle to a task sent elsewhere (by another process, or by Go), read from this server's backend.
+   *
+   * @param taskUuid the task's UUID
+   * @return a handle to the task's result; it reads nothing until asked
+   */
   public AsyncResult asyncResult(String taskUuid) {
     return new AsyncResult(Signature.emptyBuilder().uuid(taskUuid).build(), backend);
   }
@@ -385,57 +494,123 @@ public final class Server implements AutoCloseable {
    * the lock one fires each tick. Registering {@code name} again replaces the entry. See {@link
    * PeriodicScheduler}.
    *
+   * @param spec the cron spec
+   * @param name the entry's name, part of the lock key; not empty
+   * @param signature the template copied on every tick
    * @throws IllegalArgumentException for an invalid spec (the message names the field and value), a spec that
    *     never fires, an empty name, or a signature {@link #sendTask} would refuse
+   * @throws IllegalStateException after {@link #close()}
    */
   public void registerPeriodicTask(String spec, String name, Signature signature) {
     periodic.registerTask(spec, name, signature);
   }
 
-  /** Sends a new group of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicGroup}. */
+  /**
+   * Sends a new group of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicGroup}.
+   *
+   * @param spec the cron spec, as for {@link #registerPeriodicTask}
+   * @param name the entry's name; not empty
+   * @param sendConcurrency at most this many publishes at once; 0 means no limit
+   * @param signatures the templates of the members; at least one
+   * @throws IllegalArgumentException as {@link #registerPeriodicTask}, or for no signatures or a negative
+   *     concurrency
+   * @throws IllegalStateException after {@link #close()}
+   */
   public void registerPeriodicGroup(String spec, String name, int sendConcurrency, Signature... signatures) {
     periodic.registerGroup(spec, name, sendConcurrency, Arrays.asList(signatures));
   }
 
-  /** Sends a new chain of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicChain}. */
+  /**
+   * Sends a new chain of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicChain}.
+   *
+   * @param spec the cron spec, as for {@link #registerPeriodicTask}
+   * @param name the entry's name; not empty
+   * @param signatures the templates of the chain's tasks, in order; at least one
+   * @throws IllegalArgumentException as {@link #registerPeriodicTask}, or for no signatures
+   * @throws IllegalStateException after {@link #close()}
+   */
   public void registerPeriodicChain(String spec, String name, Signature... signatures) {
     periodic.registerChain(spec, name, Arrays.asList(signatures));
   }
 
-  /** Sends a new chord on every tick: Go's {@code RegisterPeriodicChord}. */
+  /**
+   * Sends a new chord on every tick: Go's {@code RegisterPeriodicChord}.
+   *
+   * @param spec the cron spec, as for {@link #registerPeriodicTask}
+   * @param name the entry's name; not empty
+   * @param sendConcurrency at most this many publishes at once; 0 means no limit
+   * @param callback the template of the chord's callback
+   * @param signatures the templates of the group's members; at least one
+   * @throws IllegalArgumentException as {@link #registerPeriodicGroup}, or for a callback without a name
+   * @throws IllegalStateException after {@link #close()}
+   */
   public void registerPeriodicChord(String spec, String name, int sendConcurrency, Signature callback,
       Signature... signatures) {
     periodic.registerChord(spec, name, sendConcurrency, callback, Arrays.asList(signatures));
   }
 
-  /** Removes a periodic entry; returns whether there was one. */
+  /**
+   * Removes a periodic entry; a run of it already in flight completes.
+   *
+   * @param name the entry's name
+   * @return true if there was such an entry
+   */
   public boolean unregisterPeriodic(String name) {
     return periodic.unregister(name);
   }
 
-  /** The periodic entries with their next fire times. */
+  /**
+   * Returns the periodic entries with their next fire times.
+   *
+   * @return a snapshot, in registration order
+   */
   public List<PeriodicEntry> periodicEntries() {
     return periodic.entries();
   }
 
-  /** This server's periodic scheduler, for {@link PeriodicScheduler#runDue()} and lookups. */
+  /**
+   * Returns this server's periodic scheduler, for {@link PeriodicScheduler#runDue()} and lookups. The server
+   * owns and closes it.
+   *
+   * @return the scheduler
+   */
   public PeriodicScheduler periodicScheduler() {
     return periodic;
   }
 
   // ---------------------------------------------------------------------------------------------- workers
 
-  /** A worker consuming the default queue with up to {@code concurrency} tasks at once. */
+  /**
+   * Creates a worker consuming the default queue: Go's {@code NewWorker}. It does nothing until launched; this
+   * server stops it in {@link #close()}.
+   *
+   * @param consumerTag the consumer's name at the broker (Go's worker name)
+   * @param concurrency at most this many tasks run at once; 0 or less means twice the number of processors
+   * @return an unlaunched worker
+   */
   public Worker newWorker(String consumerTag, int concurrency) {
     return workerBuilder(consumerTag).concurrency(concurrency).build();
   }
 
-  /** A worker consuming {@code queue}. */
+  /**
+   * Creates a worker consuming {@code queue}: Go's {@code NewCustomQueueWorker}.
+   *
+   * @param consumerTag the consumer's name at the broker
+   * @param concurrency at most this many tasks run at once; 0 means the default of the builder
+   * @param queue the queue to consume; empty means the default queue
+   * @return an unlaunched worker
+   * @throws IllegalArgumentException if {@code concurrency} is negative
+   */
   public Worker newCustomQueueWorker(String consumerTag, int concurrency, String queue) {
     return workerBuilder(consumerTag).concurrency(concurrency).queue(queue).build();
   }
 
-  /** A builder for a worker with handlers, graceful-stop timeout and signal handling. */
+  /**
+   * Starts a worker builder, for handlers, graceful-stop timeout, signal handling and the other options.
+   *
+   * @param consumerTag the consumer's name at the broker
+   * @return a builder for a worker of this server
+   */
   public Worker.Builder workerBuilder(String consumerTag) {
     return new Worker.Builder(this, consumerTag);
   }
@@ -451,10 +626,39 @@ public final class Server implements AutoCloseable {
 
   // ---------------------------------------------------------------------------------------------- accessors
 
+  /**
+   * Returns the configuration.
+   *
+   * @return the configuration this server was built with
+   */
   public Config config() { return config; }
+
+  /**
+   * Returns the broker, whether the caller's or the server's own.
+   *
+   * @return the broker
+   */
   public Broker broker() { return broker; }
+
+  /**
+   * Returns the result backend, whether the caller's or the server's own.
+   *
+   * @return the backend
+   */
   public Backend backend() { return backend; }
+
+  /**
+   * Returns the lock periodic runs take.
+   *
+   * @return the lock
+   */
   public Lock lock() { return lock; }
+
+  /**
+   * Returns the clock for ETAs, retries, state times and periodic runs.
+   *
+   * @return the clock
+   */
   public Clock clock() { return clock; }
 
   /** The listeners given to the builder, as one (a no-op when there are none). */
@@ -464,7 +668,10 @@ public final class Server implements AutoCloseable {
     return OffsetDateTime.now(clock).withOffsetSameInstant(java.time.ZoneOffset.UTC);
   }
 
-  /** Stops the periodic scheduler and this server's workers, then closes what the server created. Idempotent. */
+  /**
+   * Stops the periodic scheduler and this server's workers, then closes what the server created (the default
+   * memory broker, backend and eager lock); components passed to the builder stay open. Idempotent.
+   */
   @Override
   public void close() {
     periodic.close();
@@ -493,28 +700,81 @@ public final class Server implements AutoCloseable {
 
     private Builder() {}
 
+    /**
+     * Sets the configuration; default {@link Config#DEFAULT}.
+     *
+     * @param value the configuration
+     * @return this builder
+     */
     public Builder config(Config value) { config = Objects.requireNonNull(value, "config"); return this; }
-    /** The broker; default a {@link MemoryBroker} the server creates and closes. */
+
+    /**
+     * Sets the broker; default a {@link MemoryBroker} the server creates and closes. A broker set here stays the
+     * caller's to close.
+     *
+     * @param value the broker
+     * @return this builder
+     */
     public Builder broker(Broker value) { broker = Objects.requireNonNull(value, "broker"); return this; }
-    /** The result backend; default a {@link MemoryBackend} the server creates and closes. */
+
+    /**
+     * Sets the result backend; default a {@link MemoryBackend} the server creates and closes. A backend set
+     * here stays the caller's to close.
+     *
+     * @param value the backend
+     * @return this builder
+     */
     public Builder backend(Backend value) { backend = Objects.requireNonNull(value, "backend"); return this; }
-    /** The lock for periodic tasks; default an {@link EagerLock}. */
+
+    /**
+     * Sets the lock periodic runs take; default an {@link EagerLock}, which excludes nothing across processes.
+     *
+     * @param value the lock
+     * @return this builder
+     */
     public Builder lock(Lock value) { lock = Objects.requireNonNull(value, "lock"); return this; }
-    /** The clock for ETAs, retries and state times; default the system UTC clock. */
+
+    /**
+     * Sets the clock for ETAs, retries, state times and periodic runs; default the system UTC clock.
+     *
+     * @param value the clock
+     * @return this builder
+     */
     public Builder clock(Clock value) { clock = Objects.requireNonNull(value, "clock"); return this; }
-    /** Called in {@link #sendTask} after PENDING is stored, before publishing (Go's {@code SetPreTaskHandler}). */
+
+    /**
+     * Sets a hook called in {@link Server#sendTask} after PENDING is stored, before publishing (Go's {@code
+     * SetPreTaskHandler}). An exception it throws reaches the sender, and the task is not published.
+     *
+     * @param handler receives each signature about to be published
+     * @return this builder
+     */
     public Builder prePublishHandler(Consumer<Signature> handler) { prePublishHandler = Objects.requireNonNull(handler); return this; }
 
-    /** Program name, zone, missed-fire policy and thread of the periodic scheduler; default {@link PeriodicConfig#defaults()}. */
+    /**
+     * Sets the periodic scheduler's program name, zone, missed-fire policy and thread; default {@link
+     * PeriodicConfig#defaults()}.
+     *
+     * @param value the scheduler's settings
+     * @return this builder
+     */
     public Builder periodic(PeriodicConfig value) { periodic = Objects.requireNonNull(value, "periodic"); return this; }
 
     /**
      * Adds a listener for task events (sends, and runs on this server's workers); call it again for more, they
      * are called in the order added. See {@link TaskListener}; {@code machinery-micrometer} and {@code
      * machinery-opentelemetry} provide listeners.
+     *
+     * @param value the listener; its methods must be quick and must not throw (a throw is logged and ignored)
+     * @return this builder
      */
     public Builder listener(TaskListener value) { listeners.add(Objects.requireNonNull(value, "listener")); return this; }
 
+    /**
+     * Builds the server.
+     *
+     * @return a server; the caller closes it
+     */
     public Server build() {
       return new Server(this);
     }

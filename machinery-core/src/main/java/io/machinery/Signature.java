@@ -66,54 +66,209 @@ public final class Signature {
     this.ignoreWhenTaskNotRegistered = b.ignoreWhenTaskNotRegistered;
   }
 
-  /** A builder for a task with this name and a fresh {@code task_} UUID. */
+  /**
+   * Starts a builder for a task with this name and a fresh {@code task_} UUID.
+   *
+   * @param name the task name
+   * @return a builder; every other field is Go's zero value
+   */
   public static Builder builder(String name) {
     return new Builder().name(name).uuid(Uuids.newTaskUuid());
   }
 
-  /** A builder with every field empty, as Go's zero {@code Signature{}} (no UUID). */
+  /**
+   * Starts a builder with every field empty, as Go's zero {@code Signature{}} (no UUID).
+   *
+   * @return a builder
+   */
   public static Builder emptyBuilder() {
     return new Builder();
   }
 
-  /** Go's {@code NewSignature(name, args)}: a fresh {@code task_} UUID, the name and the arguments. */
+  /**
+   * Creates a task with a fresh {@code task_} UUID, the name and the arguments: Go's {@code NewSignature(name,
+   * args)}.
+   *
+   * @param name the task name
+   * @param args the arguments, in order
+   * @return the signature
+   */
   public static Signature create(String name, Arg... args) {
     return builder(name).args(args).build();
   }
 
+  /**
+   * Starts a builder holding a copy of every field of this signature.
+   *
+   * @return a builder; changing it leaves this signature as it is
+   */
   public Builder toBuilder() {
     return new Builder(this);
   }
 
+  /**
+   * Returns the task's UUID ({@code UUID}).
+   *
+   * @return the UUID; empty before {@link Server#sendTask} gives it one
+   */
   public String uuid() { return uuid; }
+
+  /**
+   * Returns the name of the task to run ({@code Name}).
+   *
+   * @return the task name
+   */
   public String name() { return name; }
+
+  /**
+   * Returns the queue to publish to ({@code RoutingKey}).
+   *
+   * @return the routing key; empty means the broker's default
+   */
   public String routingKey() { return routingKey; }
-  /** When the task should run, or null to run as soon as possible. */
+
+  /**
+   * Returns when the task should run ({@code ETA}).
+   *
+   * @return the time, or null to run as soon as possible
+   */
   public @Nullable OffsetDateTime eta() { return eta; }
+
+  /**
+   * Returns the UUID of the group this task belongs to ({@code GroupUUID}).
+   *
+   * @return the group's UUID; empty outside a group
+   */
   public String groupUuid() { return groupUuid; }
+
+  /**
+   * Returns the size of the group this task belongs to ({@code GroupTaskCount}).
+   *
+   * @return the member count; 0 outside a group
+   */
   public int groupTaskCount() { return groupTaskCount; }
+
+  /**
+   * Returns the arguments ({@code Args}).
+   *
+   * @return the arguments in order; empty when absent
+   */
   public List<Arg> args() { return args == null ? List.of() : args; }
+
+  /**
+   * Tells whether {@code Args} is present rather than Go's {@code null}.
+   *
+   * @return true if the message carries an arguments array
+   */
   public boolean hasArgs() { return args != null; }
+
+  /**
+   * Returns the message headers ({@code Headers}).
+   *
+   * @return the headers; empty when absent
+   */
   public Map<String, @Nullable Object> headers() { return headers == null ? Map.of() : headers; }
+
+  /**
+   * Tells whether {@code Headers} is present rather than Go's {@code null}.
+   *
+   * @return true if the message carries a headers object
+   */
   public boolean hasHeaders() { return headers != null; }
+
+  /**
+   * Returns the AMQP message priority ({@code Priority}).
+   *
+   * @return the priority, 0 to 255
+   */
   public int priority() { return priority; }
+
+  /**
+   * Tells whether this task's results stay out of its success callbacks' arguments ({@code Immutable}).
+   *
+   * @return true if callbacks get only their own arguments
+   */
   public boolean immutable() { return immutable; }
-  /** How many automatic retries remain. */
+
+  /**
+   * Returns how many automatic retries remain ({@code RetryCount}).
+   *
+   * @return the remaining retries
+   */
   public int retryCount() { return retryCount; }
-  /** The last retry delay in seconds (the next one is the next Fibonacci number). */
+
+  /**
+   * Returns the last retry delay ({@code RetryTimeout}); the next one is the next Fibonacci number.
+   *
+   * @return the delay in seconds
+   */
   public int retryTimeout() { return retryTimeout; }
+
+  /**
+   * Returns the tasks sent when this one succeeds ({@code OnSuccess}).
+   *
+   * @return the callbacks; empty when absent
+   */
   public List<Signature> onSuccess() { return onSuccess == null ? List.of() : onSuccess; }
+
+  /**
+   * Tells whether {@code OnSuccess} is present rather than Go's {@code null}.
+   *
+   * @return true if the message carries the array
+   */
   public boolean hasOnSuccess() { return onSuccess != null; }
+
+  /**
+   * Returns the tasks sent when this one fails ({@code OnError}).
+   *
+   * @return the callbacks; empty when absent
+   */
   public List<Signature> onError() { return onError == null ? List.of() : onError; }
+
+  /**
+   * Tells whether {@code OnError} is present rather than Go's {@code null}.
+   *
+   * @return true if the message carries the array
+   */
   public boolean hasOnError() { return onError != null; }
+
+  /**
+   * Returns the chord callback sent when this task's group completes ({@code ChordCallback}).
+   *
+   * @return the callback, or null outside a chord
+   */
   public @Nullable Signature chordCallback() { return chordCallback; }
+
+  /**
+   * Returns the SQS FIFO message group ID ({@code BrokerMessageGroupId}).
+   *
+   * @return the ID; empty when unused
+   */
   public String brokerMessageGroupId() { return brokerMessageGroupId; }
+
+  /**
+   * Returns the SQS receipt handle ({@code SQSReceiptHandle}), set by the SQS broker on delivery.
+   *
+   * @return the handle; empty elsewhere
+   */
   public String sqsReceiptHandle() { return sqsReceiptHandle; }
+
+  /**
+   * Tells whether the SQS broker keeps a failed task's message ({@code StopTaskDeletionOnError}).
+   *
+   * @return true to keep it for SQS's own redelivery
+   */
   public boolean stopTaskDeletionOnError() { return stopTaskDeletionOnError; }
+
+  /**
+   * Tells whether a worker that does not know this task drops it ({@code IgnoreWhenTaskNotRegistered}).
+   *
+   * @return true to drop; false (Go's default) to requeue
+   */
   public boolean ignoreWhenTaskNotRegistered() { return ignoreWhenTaskNotRegistered; }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     if (!(o instanceof Signature s)) {
       return false;
     }
@@ -183,31 +338,120 @@ public final class Signature {
       ignoreWhenTaskNotRegistered = s.ignoreWhenTaskNotRegistered;
     }
 
+    /**
+     * Sets the task's UUID.
+     *
+     * @param uuid the UUID; empty lets {@link Server#sendTask} make one
+     * @return this builder
+     */
     public Builder uuid(String uuid) { this.uuid = Objects.requireNonNull(uuid, "uuid"); return this; }
+
+    /**
+     * Sets the name of the task to run.
+     *
+     * @param name the task name
+     * @return this builder
+     */
     public Builder name(String name) { this.name = Objects.requireNonNull(name, "name"); return this; }
-    /** The queue (Redis list, AMQP routing key, SQS queue, Pub/Sub topic); empty means the default queue. */
+
+    /**
+     * Sets the queue (Redis list, AMQP routing key, SQS queue, Pub/Sub topic).
+     *
+     * @param routingKey the routing key; empty means the default queue
+     * @return this builder
+     */
     public Builder routingKey(String routingKey) { this.routingKey = Objects.requireNonNull(routingKey, "routingKey"); return this; }
+
+    /**
+     * Sets when the task should run.
+     *
+     * @param eta the time, or null to run as soon as possible
+     * @return this builder
+     */
     public Builder eta(@Nullable Instant eta) { this.eta = eta == null ? null : eta.atOffset(ZoneOffset.UTC); return this; }
+
+    /**
+     * Sets when the task should run.
+     *
+     * @param eta the time, or null to run as soon as possible
+     * @return this builder
+     */
     public Builder eta(@Nullable OffsetDateTime eta) { this.eta = eta; return this; }
+
+    /**
+     * Sets the UUID of the group this task belongs to ({@link Group} does this).
+     *
+     * @param groupUuid the group's UUID
+     * @return this builder
+     */
     public Builder groupUuid(String groupUuid) { this.groupUuid = Objects.requireNonNull(groupUuid, "groupUuid"); return this; }
+
+    /**
+     * Sets the size of the group this task belongs to ({@link Group} does this).
+     *
+     * @param count the member count
+     * @return this builder
+     */
     public Builder groupTaskCount(int count) { this.groupTaskCount = count; return this; }
+
+    /**
+     * Sets the arguments.
+     *
+     * @param args the arguments, in order
+     * @return this builder
+     */
     public Builder args(Arg... args) { return args(List.of(args)); }
+
+    /**
+     * Sets the arguments.
+     *
+     * @param args the arguments, in order, or null for Go's {@code null}
+     * @return this builder
+     */
     public Builder args(@Nullable List<Arg> args) { this.args = args == null ? null : new ArrayList<>(args); return this; }
-    /** Appends arguments (creating the list if absent). */
+
+    /**
+     * Appends arguments, creating the list if absent.
+     *
+     * @param more the arguments to append
+     * @return this builder
+     */
     public Builder addArgs(List<Arg> more) {
       List<Arg> list = args == null ? new ArrayList<>() : new ArrayList<>(args);
       list.addAll(more);
       this.args = list;
       return this;
     }
+
+    /**
+     * Sets the message headers.
+     *
+     * @param headers the headers, or null for Go's {@code null}
+     * @return this builder
+     */
     public Builder headers(@Nullable Map<String, ? extends @Nullable Object> headers) { this.headers = headers == null ? null : new LinkedHashMap<>(headers); return this; }
+
+    /**
+     * Adds or replaces one header, creating the headers if absent.
+     *
+     * @param key the header name
+     * @param value the header value
+     * @return this builder
+     */
     public Builder header(String key, String value) {
       Map<String, @Nullable Object> map = headers == null ? new LinkedHashMap<>() : new LinkedHashMap<>(headers);
       map.put(key, value);
       this.headers = map;
       return this;
     }
-    /** AMQP message priority (0-255; the queue needs {@code x-max-priority}). */
+
+    /**
+     * Sets the AMQP message priority (the queue needs {@code x-max-priority}).
+     *
+     * @param priority 0 to 255
+     * @return this builder
+     * @throws IllegalArgumentException if {@code priority} is outside 0..255
+     */
     public Builder priority(int priority) {
       if (priority < 0 || priority > 255) {
         throw new IllegalArgumentException("priority is a uint8 in Go, so 0..255; was " + priority);
@@ -215,8 +459,22 @@ public final class Signature {
       this.priority = priority;
       return this;
     }
-    /** When true, this task's results are not passed on to its success callbacks. */
+
+    /**
+     * Sets whether this task's results stay out of its success callbacks' arguments.
+     *
+     * @param immutable true to keep them out
+     * @return this builder
+     */
     public Builder immutable(boolean immutable) { this.immutable = immutable; return this; }
+
+    /**
+     * Sets how many automatic retries the task gets after a failure.
+     *
+     * @param retryCount the retries; 0 for none
+     * @return this builder
+     * @throws IllegalArgumentException if {@code retryCount} is negative
+     */
     public Builder retryCount(int retryCount) {
       if (retryCount < 0) {
         throw new IllegalArgumentException("retryCount must not be negative, was " + retryCount);
@@ -224,6 +482,14 @@ public final class Signature {
       this.retryCount = retryCount;
       return this;
     }
+
+    /**
+     * Sets the last retry delay; the next retry waits the next Fibonacci number of seconds.
+     *
+     * @param seconds the delay in seconds; 0 starts at Go's first delay
+     * @return this builder
+     * @throws IllegalArgumentException if {@code seconds} is negative
+     */
     public Builder retryTimeout(int seconds) {
       if (seconds < 0) {
         throw new IllegalArgumentException("retryTimeout must not be negative, was " + seconds);
@@ -231,17 +497,85 @@ public final class Signature {
       this.retryTimeout = seconds;
       return this;
     }
+
+    /**
+     * Sets the tasks sent when this one succeeds; unless this task is immutable, its results are appended to
+     * their arguments.
+     *
+     * @param callbacks the callbacks, or null for Go's {@code null}
+     * @return this builder
+     */
     public Builder onSuccess(@Nullable List<Signature> callbacks) { this.onSuccess = callbacks == null ? null : new ArrayList<>(callbacks); return this; }
+
+    /**
+     * Sets the tasks sent when this one succeeds.
+     *
+     * @param callbacks the callbacks
+     * @return this builder
+     */
     public Builder onSuccess(Signature... callbacks) { return onSuccess(List.of(callbacks)); }
+
+    /**
+     * Sets the tasks sent when this one fails; the error text is prepended to their arguments.
+     *
+     * @param callbacks the callbacks, or null for Go's {@code null}
+     * @return this builder
+     */
     public Builder onError(@Nullable List<Signature> callbacks) { this.onError = callbacks == null ? null : new ArrayList<>(callbacks); return this; }
+
+    /**
+     * Sets the tasks sent when this one fails.
+     *
+     * @param callbacks the callbacks
+     * @return this builder
+     */
     public Builder onError(Signature... callbacks) { return onError(List.of(callbacks)); }
+
+    /**
+     * Sets the chord callback sent when this task's group completes ({@link Chord} does this).
+     *
+     * @param callback the callback, or null
+     * @return this builder
+     */
     public Builder chordCallback(@Nullable Signature callback) { this.chordCallback = callback; return this; }
+
+    /**
+     * Sets the SQS FIFO message group ID.
+     *
+     * @param id the ID; empty when unused
+     * @return this builder
+     */
     public Builder brokerMessageGroupId(String id) { this.brokerMessageGroupId = Objects.requireNonNull(id); return this; }
+
+    /**
+     * Sets the SQS receipt handle (the SQS broker does this on delivery).
+     *
+     * @param handle the handle
+     * @return this builder
+     */
     public Builder sqsReceiptHandle(String handle) { this.sqsReceiptHandle = Objects.requireNonNull(handle); return this; }
+
+    /**
+     * Sets whether the SQS broker keeps a failed task's message for SQS's own redelivery.
+     *
+     * @param stop true to keep it
+     * @return this builder
+     */
     public Builder stopTaskDeletionOnError(boolean stop) { this.stopTaskDeletionOnError = stop; return this; }
-    /** When true, a worker that does not know this task drops it instead of requeuing it. */
+
+    /**
+     * Sets whether a worker that does not know this task drops it instead of requeuing it.
+     *
+     * @param ignore true to drop it
+     * @return this builder
+     */
     public Builder ignoreWhenTaskNotRegistered(boolean ignore) { this.ignoreWhenTaskNotRegistered = ignore; return this; }
 
+    /**
+     * Builds the signature.
+     *
+     * @return an immutable signature
+     */
     public Signature build() {
       return new Signature(this);
     }

@@ -20,7 +20,11 @@ public enum State {
   /** The task failed for good; its error text is stored. */
   FAILURE;
 
-  /** Whether the task is finished: {@link #SUCCESS} or {@link #FAILURE}. */
+  /**
+   * Tells whether the task is finished.
+   *
+   * @return true for {@link #SUCCESS} and {@link #FAILURE}
+   */
   public boolean isCompleted() {
     return this == SUCCESS || this == FAILURE;
   }

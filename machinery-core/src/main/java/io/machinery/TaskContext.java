@@ -7,12 +7,18 @@ package io.machinery;
  */
 public interface TaskContext {
 
-  /** The message being processed. */
+  /**
+   * Returns the message being processed.
+   *
+   * @return the task's signature, as delivered
+   */
   Signature signature();
 
   /**
    * Which run of this task this is: 1 for the first, 2 after the first retry, and so on. Counted in the
    * message header {@value Worker#ATTEMPT_HEADER}, so it survives republishing by Java workers.
+   *
+   * @return the attempt number, from 1
    */
   int attempt();
 
@@ -21,6 +27,8 @@ public interface TaskContext {
    * graceful timeout ran out), or the task's deadline passed ({@link Worker.Builder#taskTimeout}, header
    * {@value Worker#TIMEOUT_HEADER}). A long task should check this and return early; its thread is also
    * interrupted, and nothing it returns afterwards is recorded.
+   *
+   * @return true once the worker gave up on this run
    */
   boolean isCancelled();
 }

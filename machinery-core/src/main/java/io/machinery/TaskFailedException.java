@@ -6,14 +6,25 @@ package io.machinery;
  */
 public final class TaskFailedException extends MachineryException {
   private static final long serialVersionUID = 1L;
+  /** The UUID of the failed task. */
   private final String taskUuid;
 
+  /**
+   * Creates the exception.
+   *
+   * @param taskUuid the UUID of the failed task
+   * @param error the error text the worker stored
+   */
   public TaskFailedException(String taskUuid, String error) {
     super(error);
     this.taskUuid = taskUuid;
   }
 
-  /** The UUID of the failed task. */
+  /**
+   * Returns the UUID of the failed task.
+   *
+   * @return the UUID
+   */
   public String taskUuid() {
     return taskUuid;
   }

@@ -35,30 +35,83 @@ public final class TaskFunction {
   /** A task without parameters. */
   @FunctionalInterface
   public interface Fn0 {
+    /**
+     * Runs the task.
+     *
+     * @return the result: null for none, a value, {@link TaskResults} or a {@link TaskResult}
+     * @throws Exception the task's error
+     */
     @Nullable Object call() throws Exception;
   }
 
-  /** A task with one parameter. */
+  /**
+   * A task with one parameter.
+   *
+   * @param <A> the parameter type
+   */
   @FunctionalInterface
   public interface Fn1<A> {
+    /**
+     * Runs the task.
+     *
+     * @param a the first argument
+     * @return the result: null for none, a value, {@link TaskResults} or a {@link TaskResult}
+     * @throws Exception the task's error
+     */
     @Nullable Object call(A a) throws Exception;
   }
 
-  /** A task with two parameters. */
+  /**
+   * A task with two parameters.
+   *
+   * @param <A> the first parameter type
+   * @param <B> the second parameter type
+   */
   @FunctionalInterface
   public interface Fn2<A, B> {
+    /**
+     * Runs the task.
+     *
+     * @param a the first argument
+     * @param b the second argument
+     * @return the result: null for none, a value, {@link TaskResults} or a {@link TaskResult}
+     * @throws Exception the task's error
+     */
     @Nullable Object call(A a, B b) throws Exception;
   }
 
-  /** A task with three parameters. */
+  /**
+   * A task with three parameters.
+   *
+   * @param <A> the first parameter type
+   * @param <B> the second parameter type
+   * @param <C> the third parameter type
+   */
   @FunctionalInterface
   public interface Fn3<A, B, C> {
+    /**
+     * Runs the task.
+     *
+     * @param a the first argument
+     * @param b the second argument
+     * @param c the third argument
+     * @return the result: null for none, a value, {@link TaskResults} or a {@link TaskResult}
+     * @throws Exception the task's error
+     */
     @Nullable Object call(A a, B b, C c) throws Exception;
   }
 
   /** A task that also receives its {@link TaskContext}. */
   @FunctionalInterface
   public interface ContextFn {
+    /**
+     * Runs the task.
+     *
+     * @param context what the run may know about itself
+     * @param args the arguments, converted to the declared parameter types
+     * @return the result: null for none, a value, {@link TaskResults} or a {@link TaskResult}
+     * @throws Exception the task's error
+     */
     @Nullable Object call(TaskContext context, @Nullable Object[] args) throws Exception;
   }
 
@@ -85,17 +138,43 @@ public final class TaskFunction {
     }
   }
 
+  /**
+   * Creates a task without parameters.
+   *
+   * @param fn the code to run
+   * @return the task function
+   */
   public static TaskFunction of(Fn0 fn) {
     Objects.requireNonNull(fn, "fn");
     return new TaskFunction(List.of(), false, (ctx, a) -> fn.call(), "lambda()");
   }
 
+  /**
+   * Creates a task with one parameter; the message's argument is converted to {@code a}.
+   *
+   * @param <A> the parameter type
+   * @param a the parameter's class (an array or {@code List} class takes a Go slice)
+   * @param fn the code to run
+   * @return the task function
+   * @throws IllegalArgumentException if {@code a} has no Go counterpart
+   */
   @SuppressWarnings("unchecked")
   public static <A> TaskFunction of(Class<A> a, Fn1<A> fn) {
     Objects.requireNonNull(fn, "fn");
     return new TaskFunction(List.of(a), false, (ctx, args) -> fn.call((A) args[0]), "lambda(" + a.getSimpleName() + ")");
   }
 
+  /**
+   * Creates a task with two parameters.
+   *
+   * @param <A> the first parameter type
+   * @param <B> the second parameter type
+   * @param a the first parameter's class
+   * @param b the second parameter's class
+   * @param fn the code to run
+   * @return the task function
+   * @throws IllegalArgumentException if a class has no Go counterpart
+   */
   @SuppressWarnings("unchecked")
   public static <A, B> TaskFunction of(Class<A> a, Class<B> b, Fn2<A, B> fn) {
     Objects.requireNonNull(fn, "fn");
@@ -103,6 +182,19 @@ public final class TaskFunction {
         "lambda(" + a.getSimpleName() + ", " + b.getSimpleName() + ")");
   }
 
+  /**
+   * Creates a task with three parameters.
+   *
+   * @param <A> the first parameter type
+   * @param <B> the second parameter type
+   * @param <C> the third parameter type
+   * @param a the first parameter's class
+   * @param b the second parameter's class
+   * @param c the third parameter's class
+   * @param fn the code to run
+   * @return the task function
+   * @throws IllegalArgumentException if a class has no Go counterpart
+   */
   @SuppressWarnings("unchecked")
   public static <A, B, C> TaskFunction of(Class<A> a, Class<B> b, Class<C> c, Fn3<A, B, C> fn) {
     Objects.requireNonNull(fn, "fn");
@@ -111,8 +203,14 @@ public final class TaskFunction {
   }
 
   /**
-   * A variadic task, Go's {@code func(args ...int64)}: every argument of the message is collected into one
-   * array or list of {@code arrayType}.
+   * Creates a variadic task, Go's {@code func(args ...int64)}: every argument of the message is collected into
+   * one array or list of {@code arrayType}.
+   *
+   * @param <A> the array type
+   * @param arrayType the array class, such as {@code long[].class}
+   * @param fn the code to run
+   * @return the task function
+   * @throws IllegalArgumentException if {@code arrayType} is not an array of a type with a Go counterpart
    */
   @SuppressWarnings("unchecked")
   public static <A> TaskFunction varargs(Class<A> arrayType, Fn1<A> fn) {
@@ -122,8 +220,15 @@ public final class TaskFunction {
   }
 
   /**
-   * A task that receives its context and the arguments converted to {@code parameterTypes} (the last one
-   * collecting the rest when {@code varargs}).
+   * Creates a task that receives its context and the arguments converted to {@code parameterTypes} (the last
+   * one collecting the rest when {@code varargs}).
+   *
+   * @param parameterTypes the classes the arguments are converted to, without the context
+   * @param varargs whether the last class (an array or {@code List}) collects the remaining arguments
+   * @param fn the code to run
+   * @return the task function
+   * @throws IllegalArgumentException if a class has no Go counterpart, or {@code varargs} is set and the last
+   *     class is not an array or {@code List}
    */
   public static TaskFunction withContext(List<Class<?>> parameterTypes, boolean varargs, ContextFn fn) {
     Objects.requireNonNull(fn, "fn");
@@ -134,6 +239,12 @@ public final class TaskFunction {
    * The public method {@code methodName} of {@code target} (exactly one method of that name must exist). A
    * first parameter of type {@link TaskContext} receives the context; a Java varargs method is a Go variadic
    * task; generic parameters such as {@code List<Long>} are honoured.
+   *
+   * @param target the object whose method is called
+   * @param methodName the method's name
+   * @return the task function
+   * @throws IllegalArgumentException if there is no such public method, or several, or a parameter type has no
+   *     Go counterpart
    */
   public static TaskFunction fromMethod(Object target, String methodName) {
     Objects.requireNonNull(target, "target");
@@ -149,7 +260,15 @@ public final class TaskFunction {
     return fromMethod(target, matches[0]);
   }
 
-  /** A task that calls {@code method} on {@code target} (null for a static method). */
+  /**
+   * Creates a task that calls {@code method} on {@code target}, as {@link #fromMethod(Object, String)} does.
+   *
+   * @param target the object to call the method on; null for a static method
+   * @param method the method
+   * @return the task function
+   * @throws IllegalArgumentException if {@code target} is null for an instance method, or a parameter type has
+   *     no Go counterpart
+   */
   public static TaskFunction fromMethod(@Nullable Object target, Method method) {
     Objects.requireNonNull(method, "method");
     if (!Modifier.isStatic(method.getModifiers()) && target == null) {
@@ -161,7 +280,7 @@ public final class TaskFunction {
     method.setAccessible(true);
     Invoker invoker =
         (ctx, args) -> {
-          Object[] full = withContext ? prepend(ctx, args) : args;
+          @Nullable Object[] full = withContext ? prepend(ctx, args) : args;
           try {
             return method.invoke(target, full);
           } catch (InvocationTargetException e) {
@@ -181,11 +300,20 @@ public final class TaskFunction {
     return full;
   }
 
-  /** The Java parameter types arguments are converted to (without a context parameter). */
+  /**
+   * Returns the Java parameter types arguments are converted to.
+   *
+   * @return the types, without a context parameter
+   */
   public List<Type> parameterTypes() {
     return parameterTypes;
   }
 
+  /**
+   * Tells whether the last parameter collects the remaining arguments (a Go variadic function).
+   *
+   * @return true for a variadic task
+   */
   public boolean isVarargs() {
     return varargs;
   }

@@ -20,35 +20,68 @@ public final class TaskResult {
     this.value = value instanceof byte[] b ? b.clone() : value;
   }
 
+  /**
+   * Creates a result with an explicit Go type name, as read from a store or given by a task.
+   *
+   * @param type the Go type name, such as {@code "int64"} or {@code "[]string"}
+   * @param value the value; null for Go's nil
+   * @return the result
+   * @throws NullPointerException if {@code type} is null
+   */
   public static TaskResult of(String type, @Nullable Object value) {
     return new TaskResult(type, value);
   }
 
-  /** A result typed from its Java value, as {@link Arg#typeOf(Object)}. */
+  /**
+   * Creates a result typed from its Java value, as {@link Arg#typeOf(Object)} types an argument.
+   *
+   * @param value the value
+   * @return the result
+   * @throws IllegalArgumentException if the value has no Go type
+   */
   public static TaskResult of(Object value) {
     return new TaskResult(GoTypes.typeOf(value), value);
   }
 
+  /**
+   * Returns the Go type name.
+   *
+   * @return the type name as written on the wire
+   */
   public String type() {
     return type;
   }
 
+  /**
+   * Returns the value as stored: JSON numbers, strings, lists and so on (a copy for {@code byte[]}).
+   *
+   * @return the raw value, or null for Go's nil
+   */
   public @Nullable Object value() {
     return value instanceof byte[] b ? b.clone() : value;
   }
 
-  /** The value read by its declared type (see {@link Arg#typedValue()}). */
+  /**
+   * Returns the value read by its declared type (see {@link Arg#typedValue()}).
+   *
+   * @return the typed value, such as a {@code Long} for {@code int64}
+   * @throws IllegalArgumentException if the type is one Machinery cannot read, or the value does not fit it
+   */
   public @Nullable Object typedValue() {
     return GoTypes.toTyped(type, value);
   }
 
-  /** This result as an argument (for success callbacks and chord callbacks). */
+  /**
+   * Returns this result as an argument (for success callbacks and chord callbacks).
+   *
+   * @return an argument with the same type and value
+   */
   public Arg toArg() {
     return Arg.of(type, value);
   }
 
   @Override
-  public boolean equals(Object o) {
+  public boolean equals(@Nullable Object o) {
     return o instanceof TaskResult other && type.equals(other.type) && Arg.valueEquals(value, other.value);
   }
 

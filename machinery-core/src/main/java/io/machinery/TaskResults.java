@@ -14,7 +14,14 @@ public final class TaskResults {
     this.results = List.copyOf(results);
   }
 
-  /** Results typed by their Java values (see {@link Arg#typeOf(Object)}); a {@link TaskResult} is kept as is. */
+  /**
+   * Creates results typed by their Java values (see {@link Arg#typeOf(Object)}); a {@link TaskResult} is kept
+   * as is.
+   *
+   * @param values the values, in order
+   * @return the results
+   * @throws IllegalArgumentException if a value has no Go type
+   */
   public static TaskResults of(Object... values) {
     List<TaskResult> out = new ArrayList<>(values.length);
     for (Object value : values) {
@@ -23,6 +30,11 @@ public final class TaskResults {
     return new TaskResults(out);
   }
 
+  /**
+   * Returns the results.
+   *
+   * @return the results, in order
+   */
   public List<TaskResult> results() {
     return results;
   }

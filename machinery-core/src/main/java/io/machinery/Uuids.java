@@ -10,14 +10,29 @@ public final class Uuids {
   private static final Pattern TASK_UUID =
       Pattern.compile("task_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
+  /**
+   * Makes a task UUID.
+   *
+   * @return {@code task_} and a random UUIDv4
+   */
   public static String newTaskUuid() {
     return "task_" + UUID.randomUUID();
   }
 
+  /**
+   * Makes a group UUID.
+   *
+   * @return {@code group_} and a random UUIDv4
+   */
   public static String newGroupUuid() {
     return "group_" + UUID.randomUUID();
   }
 
+  /**
+   * Makes a chord callback UUID.
+   *
+   * @return {@code chord_} and a random UUIDv4
+   */
   public static String newChordUuid() {
     return "chord_" + UUID.randomUUID();
   }

@@ -35,17 +35,33 @@ public final class WireCodec {
 
   // ---------------------------------------------------------------------------------------------- encoding
 
-  /** The Go JSON of a task message. */
+  /**
+   * Writes a task message as Go writes it.
+   *
+   * @param signature the task
+   * @return the 19-key JSON, UTF-8
+   * @throws IllegalArgumentException if an argument's value does not fit its Go type
+   */
   public static byte[] encode(Signature signature) {
     return write(out -> writeSignature(out, signature));
   }
 
-  /** The Go JSON of a task state. */
+  /**
+   * Writes a task state as Go writes it.
+   *
+   * @param state the state
+   * @return the JSON, UTF-8
+   */
   public static byte[] encode(TaskState state) {
     return write(out -> writeState(out, state));
   }
 
-  /** The Go JSON of group metadata. */
+  /**
+   * Writes group metadata as Go writes it.
+   *
+   * @param meta the metadata
+   * @return the JSON, UTF-8
+   */
   public static byte[] encode(GroupMeta meta) {
     return write(
         out -> {
@@ -65,7 +81,12 @@ public final class WireCodec {
         });
   }
 
-  /** The Go JSON of a list of results ({@code [{"Type":..,"Value":..}]}), as stored inside states. */
+  /**
+   * Writes a list of results as Go stores it inside states.
+   *
+   * @param results the results
+   * @return the JSON array ({@code [{"Type":..,"Value":..}]}), UTF-8
+   */
   public static byte[] encodeResults(List<TaskResult> results) {
     return write(out -> writeResults(out, results));
   }
@@ -187,6 +208,8 @@ public final class WireCodec {
    * Reads a task message with the default checks ({@link Config#DEFAULT}: strict ids, at most {@value
    * Config#DEFAULT_MAX_MESSAGE_BYTES} bytes); see {@link #decodeSignature(byte[], Config)}.
    *
+   * @param json the message
+   * @return the task
    * @throws MalformedMessageException with Go's text when the bytes are not an acceptable task message
    */
   public static Signature decodeSignature(byte[] json) {
@@ -202,6 +225,9 @@ public final class WireCodec {
    * a {@link MalformedMessageException} whose text quotes at most 512 bytes of the message, escaped; nothing
    * else escapes, not even a {@link StackOverflowError}.
    *
+   * @param json the message
+   * @param config the limits: {@link Config#maxMessageBytes()} and {@link Config#strictUuids()}
+   * @return the task
    * @throws MalformedMessageException with Go's text ({@code Could not unmarshal '<msg>' into a task
    *     signature: <reason>}) when the bytes are not an acceptable task message
    */
@@ -233,6 +259,8 @@ public final class WireCodec {
    * Reads a task state (nesting, number and key limits as for messages; no size limit, since states come
    * from the result backend and may hold large results).
    *
+   * @param json the stored state
+   * @return the state
    * @throws MalformedMessageException when the bytes are not a task state
    */
   public static TaskState decodeTaskState(byte[] json) {
@@ -246,6 +274,8 @@ public final class WireCodec {
   /**
    * Reads group metadata.
    *
+   * @param json the stored metadata
+   * @return the metadata
    * @throws MalformedMessageException when the bytes are not group metadata
    */
   public static GroupMeta decodeGroupMeta(byte[] json) {
@@ -256,7 +286,13 @@ public final class WireCodec {
     }
   }
 
-  /** Reads the results list of a state ({@code [{"Type":..,"Value":..}]}). */
+  /**
+   * Reads the results list of a state.
+   *
+   * @param json the JSON array ({@code [{"Type":..,"Value":..}]})
+   * @return the results
+   * @throws MalformedMessageException when the bytes are not a results list
+   */
   public static List<TaskResult> decodeResults(byte[] json) {
     try {
       return WireReader.results(WireReader.readDocument(json));

@@ -77,6 +77,7 @@ public final class Worker implements AutoCloseable {
   public static final Duration CANCEL_MARGIN = Duration.ofSeconds(1);
   /** First delay before an unknown task is delivered again; it doubles up to {@link #MAX_UNREGISTERED_DELAY}. */
   public static final Duration FIRST_UNREGISTERED_DELAY = Duration.ofMillis(100);
+  /** Longest delay before an unknown task is delivered again. */
   public static final Duration MAX_UNREGISTERED_DELAY = Duration.ofSeconds(10);
   /** Default of {@link Builder#maxDeliveries}. */
   public static final int DEFAULT_MAX_DELIVERIES = 20;
@@ -133,11 +134,30 @@ public final class Worker implements AutoCloseable {
         error -> reportError(error, () -> {}));
   }
 
+  /**
+   * Returns the consumer's name at the broker (Go's worker name).
+   *
+   * @return the consumer tag
+   */
   public String consumerTag() { return consumerTag; }
+  /**
+   * Returns how many tasks this worker runs at once.
+   *
+   * @return the concurrency, after the builder's default was applied
+   */
   public int concurrency() { return concurrency; }
-  /** How many tasks this worker is handling now (busy slots; {@link #concurrency()} minus this are free). */
+  /**
+   * Returns how many tasks this worker is handling now (busy slots; {@link #concurrency()} minus this are free).
+   *
+   * @return the number of running tasks
+   */
   public int runningTasks() { return running.size(); }
-  /** The queue this worker consumes; empty means the default queue (Go's {@code CustomQueue}). */
+
+  /**
+   * Returns the queue this worker consumes (Go's {@code CustomQueue}).
+   *
+   * @return the queue; empty means the default queue
+   */
   public String customQueue() { return queue; }
 
   /**
@@ -163,6 +183,8 @@ public final class Worker implements AutoCloseable {
    * Starts consuming and returns at once; the future completes when the worker has stopped (normally after
    * {@link #quit()}, exceptionally after {@link #quitAbruptly()} or a start failure). Calling it again returns
    * the same future.
+   *
+   * @return a future completed when the worker has stopped
    */
   public CompletableFuture<Void> launchAsync() {
     if (!phase.compareAndSet(Phase.NEW, Phase.RUNNING)) {
@@ -222,7 +244,11 @@ public final class Worker implements AutoCloseable {
     done.complete(null);
   }
 
-  /** Stops at once: running tasks are abandoned (interrupted) and their messages go back to the broker. */
+  /**
+   * Stops at once: running tasks are abandoned (interrupted) and their messages go back to the broker, to be
+   * delivered again (so they may run twice; see the warning on {@link Server#registerTask}). The future of
+   * {@link #launchAsync()} completes exceptionally. Idempotent.
+   */
   public void quitAbruptly() {
     Phase previous = phase.getAndSet(Phase.STOPPED);
     if (previous == Phase.STOPPED) {
@@ -237,12 +263,17 @@ public final class Worker implements AutoCloseable {
     done.completeExceptionally(new MachineryException("Worker quit abruptly"));
   }
 
-  /** {@link #quit()}. */
+  /** Stops gracefully, as {@link #quit()} does. */
   @Override
   public void close() {
     quit();
   }
 
+  /**
+   * Tells whether the worker is consuming.
+   *
+   * @return true between launch and the start of a stop
+   */
   public boolean isRunning() {
     return phase.get() == Phase.RUNNING;
   }
@@ -359,31 +390,58 @@ public final class Worker implements AutoCloseable {
       this.handleSignals = !server.config().noUnixSignals();
     }
 
-    /** Tasks run at once; 0 or less means twice the number of processors (Go's Redis default). */
+    /**
+     * Sets how many tasks run at once.
+     *
+     * @param value the concurrency; 0 or less means twice the number of processors (Go's Redis default)
+     * @return this builder
+     */
     public Builder concurrency(int value) {
       concurrency = value;
       return this;
     }
 
-    /** The queue to consume; empty means the default queue. */
+    /**
+     * Sets the queue to consume.
+     *
+     * @param value the queue; empty means the default queue
+     * @return this builder
+     */
     public Builder queue(String value) {
       queue = Objects.requireNonNull(value, "queue");
       return this;
     }
 
-    /** Receives task failures and broker errors instead of the default log line. */
+    /**
+     * Sets the receiver of task failures and broker errors, instead of the default log line (Go's {@code
+     * SetErrorHandler}).
+     *
+     * @param handler receives each error; if it throws, that is logged
+     * @return this builder
+     */
     public Builder errorHandler(java.util.function.Consumer<Throwable> handler) {
       errorHandler = Objects.requireNonNull(handler);
       return this;
     }
 
-    /** Called after STARTED is stored, before the task runs; if it throws, that is logged and the task runs. */
+    /**
+     * Sets a hook called after STARTED is stored, before the task runs (Go's {@code SetPreTaskHandler}).
+     *
+     * @param handler receives each task about to run; if it throws, that is logged and the task runs
+     * @return this builder
+     */
     public Builder preTaskHandler(java.util.function.Consumer<Signature> handler) {
       preTaskHandler = Objects.requireNonNull(handler);
       return this;
     }
 
-    /** Called after the task's outcome is handled (success, failure or retry); if it throws, that is logged. */
+    /**
+     * Sets a hook called after the task's outcome is handled: success, failure or retry (Go's {@code
+     * SetPostTaskHandler}).
+     *
+     * @param handler receives each task that ran; if it throws, that is logged
+     * @return this builder
+     */
     public Builder postTaskHandler(java.util.function.Consumer<Signature> handler) {
       postTaskHandler = Objects.requireNonNull(handler);
       return this;
@@ -393,13 +451,23 @@ public final class Worker implements AutoCloseable {
      * Called after the task's outcome is handled, with the outcome: state (SUCCESS, FAILURE or RETRY), error,
      * how long the function ran, whether it was recorded. Not called for a run the worker abandoned. If it
      * throws, that is logged. Runs after {@link #postTaskHandler}.
+     *
+     * @param handler receives each recorded outcome
+     * @return this builder
      */
     public Builder postTaskOutcomeHandler(java.util.function.Consumer<TaskOutcome> handler) {
       postTaskOutcomeHandler = Objects.requireNonNull(handler);
       return this;
     }
 
-    /** How long {@link #quit()} waits for running tasks before abandoning them; default 30 s. */
+    /**
+     * Sets how long {@link Worker#quit()} waits for running tasks before abandoning them; default {@link
+     * Worker#DEFAULT_GRACEFUL_TIMEOUT}.
+     *
+     * @param value the timeout; zero abandons running tasks at once
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder gracefulTimeout(Duration value) {
       if (value.isNegative()) {
         throw new IllegalArgumentException("gracefulTimeout must not be negative, was " + value);
@@ -411,6 +479,9 @@ public final class Worker implements AutoCloseable {
     /**
      * Whether the worker handles SIGINT/SIGTERM: the first stops it gracefully, the second abruptly. Off by
      * default (a library does not take over signals); {@code NO_UNIX_SIGNALS=false} turns it on.
+     *
+     * @param value true to handle the signals
+     * @return this builder
      */
     public Builder handleSignals(boolean value) {
       handleSignals = value;
@@ -423,6 +494,10 @@ public final class Worker implements AutoCloseable {
      * message that kills or stalls every worker), or when this many requeues after failures to process it
      * (counted in header {@value #REQUEUES_HEADER}) did not help. Task retries ({@code RetryCount}) do not
      * count.
+     *
+     * @param value the limit; 0 for none
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
      */
     public Builder maxDeliveries(int value) {
       if (value < 0) {
@@ -437,6 +512,10 @@ public final class Worker implements AutoCloseable {
      * {@value #DEFAULT_MAX_UNREGISTERED_REQUEUES}. 0 requeues for ever, as Go does. Counted in header {@value
      * #UNREGISTERED_HEADER}; on a broker that cannot replace a requeued message and counts deliveries, {@link
      * #maxDeliveries} also bounds these requeues.
+     *
+     * @param value the limit; 0 for none
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
      */
     public Builder maxUnregisteredRequeues(int value) {
       if (value < 0) {
@@ -452,6 +531,10 @@ public final class Worker implements AutoCloseable {
      * with delays doubling from 100 ms to 10 s. The task is never run again for a bookkeeping failure: on
      * giving up the message is dead-lettered with the reason (a chord step gives up by storing FAILURE for the
      * chord callback instead).
+     *
+     * @param value the attempts, at least 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is less than 1
      */
     public Builder bookkeepingAttempts(int value) {
       if (value < 1) {
@@ -465,6 +548,10 @@ public final class Worker implements AutoCloseable {
      * The longest a task function may run; zero (the default) means no limit. At the deadline its thread is
      * interrupted and abandoned and the run is a failure "task timed out after …" (retried if the task has
      * retries left). A message's header {@value #TIMEOUT_HEADER} (milliseconds, or a Go duration string such as "90s") overrides it.
+     *
+     * @param value the deadline; zero for none
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
      */
     public Builder taskTimeout(Duration value) {
       if (value.isNegative()) {
@@ -479,6 +566,9 @@ public final class Worker implements AutoCloseable {
      * each; default false. Use it for CPU-bound tasks: a virtual thread is not preempted, so long computations
      * on every carrier thread delay the broker's own virtual threads (heartbeats, lease renewals, promotion of
      * delayed tasks), and a worker may then be declared dead while it works.
+     *
+     * @param value true for platform threads
+     * @return this builder
      */
     public Builder platformTaskThreads(boolean value) {
       platformTaskThreads = value;
@@ -498,6 +588,11 @@ public final class Worker implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Builds the worker; it does nothing until launched, and its server stops it on close.
+     *
+     * @return an unlaunched worker
+     */
     public Worker build() {
       return new Worker(this);
     }

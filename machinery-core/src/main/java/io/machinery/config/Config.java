@@ -21,8 +21,11 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  */
 public final class Config {
+  /** Go's default broker URL: a local RabbitMQ. */
   public static final String DEFAULT_BROKER = "amqp://guest:guest@localhost:5672/";
+  /** Go's default result backend URL: a local RabbitMQ. */
   public static final String DEFAULT_RESULT_BACKEND = "amqp://guest:guest@localhost:5672/";
+  /** Go's default queue name. */
   public static final String DEFAULT_QUEUE = "machinery_tasks";
   /** Seconds results are kept; Go's {@code DefaultResultsExpireIn}. */
   public static final int DEFAULT_RESULTS_EXPIRE_IN = 3600;
@@ -67,62 +70,160 @@ public final class Config {
     strictUuids = b.strictUuids;
   }
 
+  /**
+   * Starts a builder with every setting at Go's default.
+   *
+   * @return a builder
+   */
   public static Builder builder() {
     return new Builder();
   }
 
+  /**
+   * Starts a builder holding a copy of every setting of this config.
+   *
+   * @return a builder; changing it leaves this config as it is
+   */
   public Builder toBuilder() {
     return new Builder(this);
   }
 
-  /** Go's defaults overlaid with the process environment ({@code BROKER}, {@code DEFAULT_QUEUE}, ...). */
+  /**
+   * Reads Go's defaults overlaid with the process environment ({@code BROKER}, {@code DEFAULT_QUEUE}, ...).
+   *
+   * @return the config
+   * @throws IllegalArgumentException when a variable holds a value of the wrong type
+   */
   public static Config fromEnvironment() {
     return ConfigLoader.fromEnvironment(System.getenv());
   }
 
-  /** Go's defaults overlaid with the given variables (for tests and for embedding). */
+  /**
+   * Reads Go's defaults overlaid with the given variables (for tests and for embedding).
+   *
+   * @param environment variables by Go's names
+   * @return the config
+   * @throws IllegalArgumentException when a variable holds a value of the wrong type
+   */
   public static Config fromEnvironment(Map<String, String> environment) {
     return ConfigLoader.fromEnvironment(environment);
   }
 
   /**
-   * Go's defaults overlaid with a YAML file.
+   * Reads Go's defaults overlaid with a YAML file (Go's {@code NewFromYaml}).
    *
+   * @param file the YAML file, with Go's keys
+   * @return the config
    * @throws IllegalArgumentException when the file cannot be read or holds an unknown key or a wrong type
    */
   public static Config fromYaml(Path file) {
     return ConfigLoader.fromYaml(file);
   }
 
-  /** The broker URL ({@code BROKER}). */
+  /**
+   * Returns the broker URL ({@code BROKER}).
+   *
+   * @return the URL; several separated by {@link #multipleBrokerSeparator()} for failover
+   */
   public String broker() { return broker; }
-  /** The lock URL ({@code LOCK}). */
+
+  /**
+   * Returns the lock URL ({@code LOCK}).
+   *
+   * @return the URL; empty to let the lock module fall back to the backend or broker URL
+   */
   public String lock() { return lock; }
-  /** Separates several broker URLs for failover ({@code MULTIPLE_BROKEN_SEPARATOR}, sic, as in Go). */
+
+  /**
+   * Returns what separates several broker URLs for failover ({@code MULTIPLE_BROKEN_SEPARATOR}, sic, as in Go).
+   *
+   * @return the separator; empty for a single URL
+   */
   public String multipleBrokerSeparator() { return multipleBrokerSeparator; }
-  /** The queue tasks go to when their routing key is empty ({@code DEFAULT_QUEUE}). */
+
+  /**
+   * Returns the queue tasks go to when their routing key is empty ({@code DEFAULT_QUEUE}).
+   *
+   * @return the queue name
+   */
   public String defaultQueue() { return defaultQueue; }
-  /** The result backend URL ({@code RESULT_BACKEND}). */
+
+  /**
+   * Returns the result backend URL ({@code RESULT_BACKEND}).
+   *
+   * @return the URL
+   */
   public String resultBackend() { return resultBackend; }
-  /** Seconds results are kept ({@code RESULTS_EXPIRE_IN}); 0 means {@value #DEFAULT_RESULTS_EXPIRE_IN}. */
+
+  /**
+   * Returns how long results are kept ({@code RESULTS_EXPIRE_IN}), as configured.
+   *
+   * @return seconds; 0 means {@value #DEFAULT_RESULTS_EXPIRE_IN}
+   */
   public int resultsExpireIn() { return resultsExpireIn; }
-  /** {@link #resultsExpireIn()} with Go's 0 → 3600 rule applied. */
+
+  /**
+   * Returns how long results are kept, with Go's 0 → 3600 rule applied.
+   *
+   * @return seconds, at least 1
+   */
   public int effectiveResultsExpireIn() { return resultsExpireIn > 0 ? resultsExpireIn : DEFAULT_RESULTS_EXPIRE_IN; }
-  /** How long results are kept, with Go's 0 → 3600 s rule applied: {@link #effectiveResultsExpireIn()} as a Duration. */
+
+  /**
+   * Returns how long results are kept, with Go's 0 → 3600 s rule applied.
+   *
+   * @return {@link #effectiveResultsExpireIn()} as a duration
+   */
   public Duration resultsExpiry() { return Duration.ofSeconds(effectiveResultsExpireIn()); }
+
+  /**
+   * Returns the AMQP settings ({@code amqp:}).
+   *
+   * @return the AMQP settings
+   */
   public AmqpConfig amqp() { return amqp; }
+
+  /**
+   * Returns the SQS settings ({@code sqs:}).
+   *
+   * @return the SQS settings
+   */
   public SqsConfig sqs() { return sqs; }
+
+  /**
+   * Returns the Redis settings ({@code redis:}).
+   *
+   * @return the Redis settings
+   */
   public RedisConfig redis() { return redis; }
+
+  /**
+   * Returns the DynamoDB settings ({@code dynamodb:}).
+   *
+   * @return the DynamoDB settings
+   */
   public DynamoDbConfig dynamoDb() { return dynamoDb; }
   /**
    * Whether workers leave SIGINT/SIGTERM alone ({@code NO_UNIX_SIGNALS}). Unlike Go the default is true: a
    * library does not take over signals unless asked ({@code NO_UNIX_SIGNALS=false} or {@link
    * io.machinery.Worker.Builder#handleSignals(boolean)}).
+   *
+   * @return true if workers do not handle signals
    */
   public boolean noUnixSignals() { return noUnixSignals; }
-  /** Whether connections use TLS even when the URL scheme does not say so. */
+
+  /**
+   * Tells whether connections use TLS even when the URL scheme does not say so.
+   *
+   * @return true to force TLS
+   */
   public boolean tls() { return tls; }
-  /** The largest task message, in bytes, a sender publishes and a worker accepts. */
+
+  /**
+   * Returns the largest task message a sender publishes and a worker accepts.
+   *
+   * @return the limit in bytes
+   */
   public int maxMessageBytes() { return maxMessageBytes; }
   /**
    * Whether a received task message must use Go's id shapes ({@code strict_uuids}, {@code
@@ -131,6 +232,8 @@ public final class Config {
    * AMQP queue names, so a message with another id could overwrite keys that are not task states. Set it to
    * false for a Go deployment that assigns its own UUIDs: ids are then only bounded (256 characters, no
    * whitespace or control characters) and kept off reserved keys.
+   *
+   * @return true to require Go's id shapes
    */
   public boolean strictUuids() { return strictUuids; }
 
@@ -204,9 +307,37 @@ public final class Config {
       strictUuids = c.strictUuids;
     }
 
+    /**
+     * Sets the broker URL ({@code BROKER}); default {@value #DEFAULT_BROKER}.
+     *
+     * @param value the URL
+     * @return this builder
+     */
     public Builder broker(String value) { broker = Objects.requireNonNull(value, "broker"); return this; }
+
+    /**
+     * Sets the lock URL ({@code LOCK}); default empty.
+     *
+     * @param value the URL
+     * @return this builder
+     */
     public Builder lock(String value) { lock = Objects.requireNonNull(value, "lock"); return this; }
+
+    /**
+     * Sets what separates several broker URLs for failover; default empty.
+     *
+     * @param value the separator
+     * @return this builder
+     */
     public Builder multipleBrokerSeparator(String value) { multipleBrokerSeparator = Objects.requireNonNull(value); return this; }
+
+    /**
+     * Sets the queue tasks go to when their routing key is empty; default {@value #DEFAULT_QUEUE}.
+     *
+     * @param value the queue name
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is empty
+     */
     public Builder defaultQueue(String value) {
       if (Objects.requireNonNull(value, "defaultQueue").isEmpty()) {
         throw new IllegalArgumentException("default_queue must not be empty");
@@ -214,7 +345,22 @@ public final class Config {
       defaultQueue = value;
       return this;
     }
+
+    /**
+     * Sets the result backend URL ({@code RESULT_BACKEND}); default {@value #DEFAULT_RESULT_BACKEND}.
+     *
+     * @param value the URL
+     * @return this builder
+     */
     public Builder resultBackend(String value) { resultBackend = Objects.requireNonNull(value, "resultBackend"); return this; }
+
+    /**
+     * Sets how long results are kept, in Go's unit; default {@value #DEFAULT_RESULTS_EXPIRE_IN}.
+     *
+     * @param seconds seconds; 0 means 3600, as in Go
+     * @return this builder
+     * @throws IllegalArgumentException if {@code seconds} is negative
+     */
     public Builder resultsExpireIn(int seconds) {
       if (seconds < 0) {
         throw new IllegalArgumentException("results_expire_in must be >= 0 seconds (0 means 3600), was " + seconds);
@@ -222,7 +368,14 @@ public final class Config {
       resultsExpireIn = seconds;
       return this;
     }
-    /** {@link #resultsExpireIn(int)} as a Duration, rounded up to whole seconds; zero means 3600 s, as in Go. */
+
+    /**
+     * Sets how long results are kept, as {@link #resultsExpireIn(int)} does, rounded up to whole seconds.
+     *
+     * @param value the duration; zero means 3600 s, as in Go
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative or over {@link Integer#MAX_VALUE} seconds
+     */
     public Builder resultsExpiry(Duration value) {
       if (value.isNegative()) {
         throw new IllegalArgumentException("results expiry must not be negative, was " + value);
@@ -233,12 +386,63 @@ public final class Config {
       }
       return resultsExpireIn((int) seconds);
     }
+
+    /**
+     * Sets the AMQP settings; default {@link AmqpConfig#DEFAULT}.
+     *
+     * @param value the settings
+     * @return this builder
+     */
     public Builder amqp(AmqpConfig value) { amqp = Objects.requireNonNull(value); return this; }
+
+    /**
+     * Sets the SQS settings; default {@link SqsConfig#DEFAULT}.
+     *
+     * @param value the settings
+     * @return this builder
+     */
     public Builder sqs(SqsConfig value) { sqs = Objects.requireNonNull(value); return this; }
+
+    /**
+     * Sets the Redis settings; default {@link RedisConfig#DEFAULT}.
+     *
+     * @param value the settings
+     * @return this builder
+     */
     public Builder redis(RedisConfig value) { redis = Objects.requireNonNull(value); return this; }
+
+    /**
+     * Sets the DynamoDB settings; default {@link DynamoDbConfig#DEFAULT}.
+     *
+     * @param value the settings
+     * @return this builder
+     */
     public Builder dynamoDb(DynamoDbConfig value) { dynamoDb = Objects.requireNonNull(value); return this; }
+
+    /**
+     * Sets whether workers leave SIGINT/SIGTERM alone; default true (see {@link Config#noUnixSignals()}).
+     *
+     * @param value true to leave signals alone
+     * @return this builder
+     */
     public Builder noUnixSignals(boolean value) { noUnixSignals = value; return this; }
+
+    /**
+     * Sets whether connections use TLS even when the URL scheme does not say so; default false.
+     *
+     * @param value true to force TLS
+     * @return this builder
+     */
     public Builder tls(boolean value) { tls = value; return this; }
+
+    /**
+     * Sets the largest task message a sender publishes and a worker accepts; default {@value
+     * #DEFAULT_MAX_MESSAGE_BYTES}.
+     *
+     * @param value the limit in bytes, at least 1024
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is under 1024
+     */
     public Builder maxMessageBytes(int value) {
       if (value < 1024) {
         throw new IllegalArgumentException("max message size must be at least 1024 bytes, was " + value);
@@ -247,9 +451,20 @@ public final class Config {
       return this;
     }
 
-    /** See {@link Config#strictUuids()}. */
+    /**
+     * Sets whether received messages must use Go's id shapes; default {@value #DEFAULT_STRICT_UUIDS} (see {@link
+     * Config#strictUuids()}).
+     *
+     * @param value true to require them
+     * @return this builder
+     */
     public Builder strictUuids(boolean value) { strictUuids = value; return this; }
 
+    /**
+     * Builds the config.
+     *
+     * @return an immutable config
+     */
     public Config build() {
       return new Config(this);
     }

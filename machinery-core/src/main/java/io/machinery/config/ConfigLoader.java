@@ -196,7 +196,8 @@ final class ConfigLoader {
       try {
         setter.accept(parseInt(what, key, value));
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(e.getMessage().startsWith(what) ? e.getMessage() : "invalid " + key + ": " + e.getMessage(), e);
+        String reason = String.valueOf(e.getMessage());
+        throw new IllegalArgumentException(reason.startsWith(what) ? reason : "invalid " + key + ": " + reason, e);
       }
     }
   }

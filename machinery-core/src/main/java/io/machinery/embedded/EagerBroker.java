@@ -10,6 +10,7 @@ import io.machinery.spi.DeliveryHandler;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,7 +24,7 @@ public final class EagerBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(EagerBroker.class);
 
   private final Config config;
-  private volatile DeliveryHandler handler;
+  private volatile @Nullable DeliveryHandler handler; // null until a worker consumes, and after it stops
   private final List<String> deadLetters = new CopyOnWriteArrayList<>();
 
   private EagerBroker(Config config) {

@@ -29,6 +29,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -84,7 +85,7 @@ public final class MemoryBroker implements Broker {
   private final AtomicLong deadLetterIds = new AtomicLong();
   private final List<MemoryConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
-  private volatile Thread promoter;
+  private volatile @Nullable Thread promoter; // started with the first delayed task
 
   private MemoryBroker(Config config, Clock clock) {
     this.config = config;
@@ -189,7 +190,7 @@ public final class MemoryBroker implements Broker {
     private final DeliveryHandler handler;
     private final AtomicBoolean fetching = new AtomicBoolean(true);
     private final java.util.Set<MemoryDelivery> unsettled = ConcurrentHashMap.newKeySet();
-    private Thread thread;
+    private @Nullable Thread thread; // set by start()
 
     MemoryConsumer(String tag, String queueName, DeliveryHandler handler) {
       this.tag = tag;

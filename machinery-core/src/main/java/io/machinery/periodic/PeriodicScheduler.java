@@ -1,12 +1,11 @@
 package io.machinery.periodic;
 
 import io.machinery.Arg;
-import io.machinery.AsyncResult;
 import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Group;
-import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.spi.Lock;
 import io.machinery.Uuids;
 import io.machinery.internal.GoDurations;
 import io.machinery.internal.GoTime;
@@ -36,8 +35,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sends tasks and workflows on cron schedules: Go Machinery's {@code RegisterPeriodicTask/Group/Chain/Chord}
- * (spec §2.12). Each {@link Server} owns one, reached through {@link Server#periodicScheduler()} and the
- * server's {@code registerPeriodic*} methods, and closes it in {@link Server#close()}.
+ * (spec §2.12). Each {@link io.machinery.Server} owns one, reached through {@link
+ * io.machinery.Server#periodicScheduler()} and the server's {@code registerPeriodic*} methods, and closes it in
+ * {@link io.machinery.Server#close()}. The scheduler knows only what it needs (a {@link PeriodicSender}, a
+ * {@link Lock} and a {@link Clock}), so this package does not depend on {@code Server}.
  *
  * <h2>Design notes</h2>
  *
@@ -81,7 +82,9 @@ public final class PeriodicScheduler implements AutoCloseable {
   static final long MAX_IDLE_MILLIS = 1000;
   private static final int MAX_COUNTED_TICKS = 10_000;
 
-  private final Server server;
+  private final PeriodicSender sender;
+  private final Lock lock;
+  private final Clock clock;
   private final PeriodicConfig config;
   private final ReentrantLock state = new ReentrantLock();
   private final Condition changed = state.newCondition();
@@ -91,19 +94,33 @@ public final class PeriodicScheduler implements AutoCloseable {
   private boolean closed; // guarded by state
   private boolean wakeUp; // guarded by state
 
-  private PeriodicScheduler(Server server, PeriodicConfig config) {
-    this.server = server;
-    this.config = config;
+  private PeriodicScheduler(PeriodicSender sender, Lock lock, Clock clock, PeriodicConfig config) {
+    this.sender = Objects.requireNonNull(sender, "sender");
+    this.lock = Objects.requireNonNull(lock, "lock");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.config = Objects.requireNonNull(config, "config");
   }
 
   /**
-   * A scheduler sending through {@code server}, with its clock and lock. {@link Server} makes its own; one made
-   * here belongs to the caller, who closes it.
+   * Creates a scheduler. Applications do not call this: {@link io.machinery.Server} makes the one it owns (use
+   * {@link io.machinery.Server#periodicScheduler()}); this factory is the seam that keeps the scheduler free of
+   * {@code Server}. A scheduler made here belongs to the caller, who closes it.
+   *
+   * @param sender stores and publishes each run's messages
+   * @param lock taken before each run, so that one of the schedulers sharing it fires each tick
+   * @param clock the only source of time: due runs, lock expiry, late-run detection
+   * @param config program name, zone, missed-fire policy and thread
+   * @return a scheduler with no entries and no thread yet
    */
-  public static PeriodicScheduler create(Server server, PeriodicConfig config) {
-    return new PeriodicScheduler(Objects.requireNonNull(server, "server"), Objects.requireNonNull(config, "config"));
+  public static PeriodicScheduler create(PeriodicSender sender, Lock lock, Clock clock, PeriodicConfig config) {
+    return new PeriodicScheduler(sender, lock, clock, config);
   }
 
+  /**
+   * Returns the settings this scheduler was made with.
+   *
+   * @return the settings
+   */
   public PeriodicConfig config() {
     return config;
   }
@@ -122,8 +139,7 @@ public final class PeriodicScheduler implements AutoCloseable {
     Objects.requireNonNull(signature, "signature");
     checkTemplate(signature, name);
     register(spec, name, Kind.TASK, () -> {
-      AsyncResult result = server.sendTask(fresh(signature, Uuids.newTaskUuid()));
-      return List.of(result.signature());
+      return List.of(sender.sendTask(fresh(signature, Uuids.newTaskUuid())));
     });
   }
 
@@ -138,7 +154,7 @@ public final class PeriodicScheduler implements AutoCloseable {
     checkConcurrency(sendConcurrency);
     register(spec, name, Kind.GROUP, () -> {
       Group group = Group.of(freshAll(templates));
-      return server.sendGroup(group, sendConcurrency).stream().map(AsyncResult::signature).toList();
+      return sender.sendGroup(group, sendConcurrency);
     });
   }
 
@@ -151,7 +167,7 @@ public final class PeriodicScheduler implements AutoCloseable {
     List<Signature> templates = templates(signatures, name);
     register(spec, name, Kind.CHAIN, () -> {
       Chain chain = Chain.of(freshAll(templates));
-      server.sendChain(chain);
+      sender.sendChain(chain);
       return chain.tasks();
     });
   }
@@ -170,7 +186,7 @@ public final class PeriodicScheduler implements AutoCloseable {
     checkConcurrency(sendConcurrency);
     register(spec, name, Kind.CHORD, () -> {
       Chord chord = Chord.of(Group.of(freshAll(templates)), fresh(callback, "")); // Chord.of gives a chord_ UUID
-      server.sendChord(chord, sendConcurrency);
+      sender.sendChord(chord, sendConcurrency);
       return Stream.concat(chord.group().tasks().stream(), Stream.of(chord.callback())).toList();
     });
   }
@@ -298,7 +314,7 @@ public final class PeriodicScheduler implements AutoCloseable {
   private PeriodicRun fire(Entry entry, Instant scheduled, long lockValue) {
     boolean locked;
     try {
-      locked = server.lock().tryLockWithRetries(entry.lockKey, lockValue);
+      locked = lock.tryLockWithRetries(entry.lockKey, lockValue);
     } catch (RuntimeException e) {
       log.warn("Periodic {} run at {} not sent: taking lock {} failed: {}", entry.name, scheduled, entry.lockKey,
           e.toString());
@@ -452,7 +468,7 @@ public final class PeriodicScheduler implements AutoCloseable {
   }
 
   private Clock clock() {
-    return server.clock();
+    return clock;
   }
 
   private @Nullable Instant nextAfter(Schedule schedule, Instant instant) {

@@ -15,27 +15,75 @@ import java.util.concurrent.CompletableFuture;
  */
 public interface Backend extends AutoCloseable {
 
-  /** Records a new group and its task UUIDs, in order. */
+  /**
+   * Records a new group and its task UUIDs, in order (Go's {@code InitGroup}).
+   *
+   * @param groupUuid the group's UUID
+   * @param taskUuids the members' UUIDs, in group order
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void initGroup(String groupUuid, List<String> taskUuids);
 
-  /** Whether every task of the group is SUCCESS or FAILURE. */
+  /**
+   * Tells whether every task of the group has finished (Go's {@code GroupCompleted}).
+   *
+   * @param groupUuid the group's UUID
+   * @param groupTaskCount how many tasks the group has
+   * @return true if every member is SUCCESS or FAILURE
+   * @throws io.machinery.MachineryException when the backend cannot be read
+   */
   boolean groupCompleted(String groupUuid, int groupTaskCount);
 
-  /** The states of the group's tasks in group order. */
+  /**
+   * Reads the states of the group's tasks (Go's {@code GroupTaskStates}).
+   *
+   * @param groupUuid the group's UUID
+   * @param groupTaskCount how many tasks the group has
+   * @return the states, in group order
+   * @throws io.machinery.MachineryException when the backend cannot be read, or a member has no state
+   */
   List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount);
 
   /**
    * Marks the group's chord as triggered. Returns true for exactly one caller per group, across processes
-   * (and, where the backend shares a store with Go workers, across languages).
+   * (and, where the backend shares a store with Go workers, across languages). Go's {@code TriggerChord}.
+   *
+   * @param groupUuid the group's UUID
+   * @return true for the one caller that should send the chord callback
+   * @throws io.machinery.MachineryException when the backend cannot be reached
    */
   boolean triggerChord(String groupUuid);
 
+  /**
+   * Stores PENDING, with the task's name and creation time (Go's {@code SetStatePending}).
+   *
+   * @param signature the task, with its UUID
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void setStatePending(Signature signature);
 
+  /**
+   * Stores RECEIVED (Go's {@code SetStateReceived}).
+   *
+   * @param signature the task, with its UUID
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void setStateReceived(Signature signature);
 
+  /**
+   * Stores STARTED (Go's {@code SetStateStarted}).
+   *
+   * @param signature the task, with its UUID
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void setStateStarted(Signature signature);
 
+  /**
+   * Stores RETRY (Go's {@code SetStateRetry}).
+   *
+   * @param signature the task, with its UUID
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void setStateRetry(Signature signature);
 
   /**
@@ -44,37 +92,81 @@ public interface Backend extends AutoCloseable {
    * returned futures before it acknowledges the message. A backend whose writes on one connection are applied
    * in order (Redis, AMQP) can pipeline these, so a task costs one awaited round trip instead of three; the
    * default simply writes and returns a completed future.
+   *
+   * @param signature the task, with its UUID
+   * @return a future completed when the write is done, exceptionally when it failed
    */
   default CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
     setStateReceived(signature);
     return CompletableFuture.completedFuture(null);
   }
 
-  /** {@link #setStateStarted} without waiting; see {@link #setStateReceivedAsync}. */
+  /**
+   * Writes STARTED without making the worker wait for it; see {@link #setStateReceivedAsync}.
+   *
+   * @param signature the task, with its UUID
+   * @return a future completed when the write is done, exceptionally when it failed
+   */
   default CompletableFuture<Void> setStateStartedAsync(Signature signature) {
     setStateStarted(signature);
     return CompletableFuture.completedFuture(null);
   }
 
+  /**
+   * Stores SUCCESS with the task's results (Go's {@code SetStateSuccess}).
+   *
+   * @param signature the task, with its UUID
+   * @param results the values the task returned, each with its Go type
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void setStateSuccess(Signature signature, List<TaskResult> results);
 
+  /**
+   * Stores FAILURE with the error text (Go's {@code SetStateFailure}).
+   *
+   * @param signature the task, with its UUID
+   * @param error the error text
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void setStateFailure(Signature signature, String error);
 
-  /** The latest state of a task, or empty when the backend has none (not yet written, or expired). */
+  /**
+   * Reads the latest state of a task (Go's {@code GetState}). On a backend whose reads consume ({@link
+   * #consumesStatesOnRead()}), the state read is gone for every other reader.
+   *
+   * @param taskUuid the task's UUID
+   * @return the state, or empty when the backend has none (not yet written, expired, or consumed)
+   * @throws io.machinery.MachineryException when the backend cannot be read
+   */
   Optional<TaskState> getState(String taskUuid);
 
+  /**
+   * Deletes a task's state (Go's {@code PurgeState}); nothing happens when there is none.
+   *
+   * @param taskUuid the task's UUID
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void purgeState(String taskUuid);
 
+  /**
+   * Deletes a group's metadata (Go's {@code PurgeGroupMeta}); nothing happens when there is none.
+   *
+   * @param groupUuid the group's UUID
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
   void purgeGroupMeta(String groupUuid);
 
   /**
-   * Whether reading a state consumes it (Go's AMQP backend); then the worker purges a chord's group after
-   * triggering it, as Go does.
+   * Tells whether reading a state consumes it (Go's AMQP backend); then the worker purges a chord's group after
+   * triggering it, as Go does, and never reads a state it does not own.
+   *
+   * @return true if {@link #getState} takes the state away; false (the default) if reads leave it
    */
   default boolean consumesStatesOnRead() {
     return false;
   }
 
+  /** Releases the backend's connections; idempotent. */
   @Override
   void close();
 }

@@ -25,27 +25,47 @@ public interface Broker extends AutoCloseable {
    * signature's routing key has already been set ({@link #routingKeyFor}) and {@code message} is its wire form
    * ({@link io.machinery.WireCodec#encode(Signature)}), encoded once by the sender. The call returns once the
    * broker has accepted the message.
+   *
+   * @param signature the task, with its UUID and routing key set
+   * @param message the task's wire form
+   * @throws io.machinery.MachineryException when the broker did not accept the message
    */
   void publish(Signature signature, byte[] message);
 
-  /** The routing key for a signature with none: Go's {@code AdjustRoutingKey} (usually the default queue). */
+  /**
+   * Chooses the routing key for a signature that has none: Go's {@code AdjustRoutingKey}.
+   *
+   * @param signature the task
+   * @return the routing key, usually the default queue
+   */
   String routingKeyFor(Signature signature);
 
   /**
    * Starts consuming {@code queue} (the default queue when empty) and returns at once; deliveries reach {@code
    * handler} from broker-owned threads until the returned consumer is stopped.
+   *
+   * @param consumerTag the consumer's name, for the broker's bookkeeping and logs
+   * @param queue the queue to consume; empty means the default queue
+   * @param handler receives deliveries and gives out execution slots
+   * @return the running consumption; the caller stops and closes it
+   * @throws io.machinery.MachineryException when consuming cannot start
    */
   Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler);
 
   /**
-   * The tasks waiting in a queue, oldest first, without taking them away from workers.
+   * Lists the tasks waiting in a queue, oldest first, without taking them away from workers.
+   *
+   * @param queue the queue; empty means the default queue
+   * @return the waiting tasks
    *
    * @throws UnsupportedOperationException when this broker cannot list a queue
    */
   List<Signature> pendingTasks(String queue);
 
   /**
-   * The tasks waiting for their ETA.
+   * Lists the tasks waiting for their ETA.
+   *
+   * @return the delayed tasks
    *
    * @throws UnsupportedOperationException when this broker cannot list delayed tasks
    */

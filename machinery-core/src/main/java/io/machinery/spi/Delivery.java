@@ -8,13 +8,25 @@ import java.time.Duration;
  */
 public interface Delivery {
 
-  /** The raw message, as published (Go's JSON). */
+  /**
+   * Returns the raw message, as published.
+   *
+   * @return the message bytes (Go's JSON)
+   */
   byte[] body();
 
-  /** The queue the message came from. */
+  /**
+   * Returns the queue the message came from.
+   *
+   * @return the queue name
+   */
   String queue();
 
-  /** Whether the broker says this message was delivered before (it may then run twice). */
+  /**
+   * Tells whether the broker says this message was delivered before (it may then run twice).
+   *
+   * @return true if the broker flags a redelivery; false (the default) when it cannot tell
+   */
   default boolean redelivered() {
     return false;
   }
@@ -25,17 +37,21 @@ public interface Delivery {
    * Pub/Sub delivery attempt, a count the broker keeps itself); 0 when it does not count. The worker
    * dead-letters a message whose count exceeds its poison limit, so a message that kills or stalls its
    * worker every time (a JVM crash, a lease that always expires) cannot circulate for ever.
+   *
+   * @return the delivery count, from 1; 0 when the broker does not count
    */
   default int deliveryCount() {
     return 0;
   }
 
-  /** The message is handled (its result is stored); remove it for good. */
+  /** Acknowledges the message: it is handled (its result is stored), so the broker removes it for good. */
   void ack();
 
   /**
-   * Put the message back to be delivered again after {@code delay} (zero: at once, at the tail of its queue).
+   * Puts the message back to be delivered again after {@code delay} (zero: at once, at the tail of its queue).
    * Used for tasks this worker does not know.
+   *
+   * @param delay how long the message stays away before it can be delivered again
    */
   void requeue(Duration delay);
 
@@ -53,8 +69,10 @@ public interface Delivery {
   }
 
   /**
-   * The message can never be handled (it is not a task message): move it where a person can find it (a
-   * dead-letter list, queue or exchange) with the reason, and never deliver it again.
+   * Moves a message that can never be handled (it is not a task message, or it exceeded a limit) where a person
+   * can find it (a dead-letter list, queue or exchange) with the reason; it is never delivered again.
+   *
+   * @param reason why, for the person who finds it
    */
   void deadLetter(String reason);
 }

@@ -12,6 +12,7 @@ public interface DeliveryHandler {
   /**
    * Blocks until at least one execution slot is free and reserves up to {@code max} of them.
    *
+   * @param max the most slots wanted
    * @return the number reserved, between 1 and {@code max}
    * @throws InterruptedException when the calling thread is interrupted (the broker is stopping)
    */
@@ -20,20 +21,38 @@ public interface DeliveryHandler {
   /**
    * The most slots this handler can ever have reserved at once (the worker's concurrency), so a broker can
    * size its prefetch or flow control without probing {@link #reserve(int)}.
+   *
+   * @return the capacity; {@link Integer#MAX_VALUE} (the default) when unbounded
    */
   default int capacity() {
     return Integer.MAX_VALUE;
   }
 
-  /** Returns reserved slots that were not used. */
+  /**
+   * Gives back reserved slots that were not used.
+   *
+   * @param slots how many
+   */
   void release(int slots);
 
-  /** Hands over a message, using one reserved slot; returns at once (the task runs on its own thread). */
+  /**
+   * Hands over a message, using one reserved slot; returns at once (the task runs on its own thread).
+   *
+   * @param delivery the message, to be settled by the handler
+   */
   void handle(Delivery delivery);
 
-  /** Runs a message to completion on the calling thread, without a reserved slot (the eager broker). */
+  /**
+   * Runs a message to completion on the calling thread, without a reserved slot (the eager broker).
+   *
+   * @param delivery the message, settled before this returns
+   */
   void handleNow(Delivery delivery);
 
-  /** Reports a broker failure the consumer recovers from by itself (lost connection, bad reply). */
+  /**
+   * Reports a broker failure the consumer recovers from by itself (lost connection, bad reply).
+   *
+   * @param error the failure, for the worker's error handler or log
+   */
   void brokerError(Throwable error);
 }

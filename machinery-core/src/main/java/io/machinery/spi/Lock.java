@@ -9,13 +9,25 @@ public interface Lock extends AutoCloseable {
   /**
    * Takes the lock {@code key} until the Unix time {@code expiresAtUnixNanos}, if no one holds it now.
    *
+   * @param key the lock's name
+   * @param expiresAtUnixNanos when the lock lapses by itself, in Unix nanoseconds
    * @return whether this call took the lock
+   * @throws io.machinery.MachineryException when the lock store cannot be reached
    */
   boolean tryLock(String key, long expiresAtUnixNanos);
 
-  /** {@link #tryLock} with the implementation's retries (Go's {@code LockWithRetries}). */
+  /**
+   * Takes the lock as {@link #tryLock} does, retrying as the implementation is configured to (Go's {@code
+   * LockWithRetries}).
+   *
+   * @param key the lock's name
+   * @param expiresAtUnixNanos when the lock lapses by itself, in Unix nanoseconds
+   * @return whether a try took the lock
+   * @throws io.machinery.MachineryException when the lock store cannot be reached
+   */
   boolean tryLockWithRetries(String key, long expiresAtUnixNanos);
 
+  /** Releases the lock's connections; idempotent. */
   @Override
   void close();
 }

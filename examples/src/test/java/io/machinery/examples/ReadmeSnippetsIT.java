@@ -1,0 +1,43 @@
+package io.machinery.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.config.Config;
+import io.machinery.testkit.TestEndpoints;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Isolated;
+
+/** Runs the README's Redis blocks ({@code ReadmeSnippets}) on the Redis server of {@code REDIS_URL}. */
+@Isolated // captures System.out
+class ReadmeSnippetsIT {
+
+  @Test
+  void theBrokersBlockSendsATaskThroughRedisAndPrintsItsResult() {
+    String queue = "readme_snippets_" + UUID.randomUUID();
+    String out = capture(() -> ReadmeSnippets.brokersAndBackends(TestEndpoints.redisUrl(), queue));
+    assertThat(out).contains("40 + 2 = 42");
+  }
+
+  @Test
+  void thePeriodicBlockRegistersEntriesWithARedisLockAndPrintsTheirNextTimes() {
+    Config config = Config.builder().lock(TestEndpoints.redisUrl()).build();
+    String out = capture(() -> ReadmeSnippets.periodicTasks(config));
+    assertThat(out).contains("weekday-report next at ", "health-checks next at ");
+  }
+
+  private static String capture(Runnable block) {
+    PrintStream original = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      block.run();
+    } finally {
+      System.setOut(original);
+    }
+    return captured.toString(StandardCharsets.UTF_8);
+  }
+}
