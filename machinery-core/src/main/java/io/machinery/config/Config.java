@@ -40,6 +40,7 @@ public final class Config {
   private final SqsConfig sqs;
   private final RedisConfig redis;
   private final DynamoDbConfig dynamoDb;
+  private final GcpPubSubConfig gcpPubSub;
   private final boolean noUnixSignals;
   private final boolean tls;
   private final int maxMessageBytes;
@@ -55,6 +56,7 @@ public final class Config {
     sqs = b.sqs;
     redis = b.redis;
     dynamoDb = b.dynamoDb;
+    gcpPubSub = b.gcpPubSub;
     noUnixSignals = b.noUnixSignals;
     tls = b.tls;
     maxMessageBytes = b.maxMessageBytes;
@@ -105,6 +107,8 @@ public final class Config {
   public SqsConfig sqs() { return sqs; }
   public RedisConfig redis() { return redis; }
   public DynamoDbConfig dynamoDb() { return dynamoDb; }
+  /** Go's {@code GCPPubSub} (set in code only, as in Go). */
+  public GcpPubSubConfig gcpPubSub() { return gcpPubSub; }
   /**
    * Whether workers leave SIGINT/SIGTERM alone ({@code NO_UNIX_SIGNALS}). Unlike Go the default is true: a
    * library does not take over signals unless asked ({@code NO_UNIX_SIGNALS=false} or {@link
@@ -134,6 +138,7 @@ public final class Config {
     private SqsConfig sqs = SqsConfig.DEFAULT;
     private RedisConfig redis = RedisConfig.DEFAULT;
     private DynamoDbConfig dynamoDb = DynamoDbConfig.DEFAULT;
+    private GcpPubSubConfig gcpPubSub = GcpPubSubConfig.DEFAULT;
     private boolean noUnixSignals = true;
     private boolean tls;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
@@ -151,6 +156,7 @@ public final class Config {
       sqs = c.sqs;
       redis = c.redis;
       dynamoDb = c.dynamoDb;
+      gcpPubSub = c.gcpPubSub;
       noUnixSignals = c.noUnixSignals;
       tls = c.tls;
       maxMessageBytes = c.maxMessageBytes;
@@ -178,6 +184,7 @@ public final class Config {
     public Builder sqs(SqsConfig value) { sqs = Objects.requireNonNull(value); return this; }
     public Builder redis(RedisConfig value) { redis = Objects.requireNonNull(value); return this; }
     public Builder dynamoDb(DynamoDbConfig value) { dynamoDb = Objects.requireNonNull(value); return this; }
+    public Builder gcpPubSub(GcpPubSubConfig value) { gcpPubSub = Objects.requireNonNull(value); return this; }
     public Builder noUnixSignals(boolean value) { noUnixSignals = value; return this; }
     public Builder tls(boolean value) { tls = value; return this; }
     public Builder maxMessageBytes(int value) {
