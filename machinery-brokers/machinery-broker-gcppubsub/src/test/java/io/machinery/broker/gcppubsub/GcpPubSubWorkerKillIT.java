@@ -1,0 +1,159 @@
+package io.machinery.broker.gcppubsub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.config.Config;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.TestEndpoints;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker process is killed with SIGKILL in the middle of 10,000 tasks; the surviving worker process finishes
+ * them. Every task must end SUCCESS and none may be lost; tasks the dead worker held (running or leased) come
+ * back when their ack deadline (10 s here) lapses and may run twice (counted).
+ */
+class GcpPubSubWorkerKillIT {
+  private static final int TASKS = 10_000;
+  private static final int KILL_AFTER = 3_000;
+
+  private final List<Process> children = new ArrayList<>();
+
+  @AfterEach
+  void killChildren() {
+    children.forEach(Process::destroyForcibly);
+  }
+
+  @Test
+  void killingAWorkerProcessMidRunLosesNoTask() throws Exception {
+    String emulator = TestEndpoints.pubsubEmulatorHost();
+    Config config = PubSubTestSupport.config(BrokerContract.uniqueQueue(
+        Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_it_"), PubSubTestSupport.project());
+    Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
+    Path victimLog = dir.resolve("victim.executions");
+    Path survivorLog = dir.resolve("survivor.executions");
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
+         RedisBackend backend = RedisBackend.create(config);
+         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      // The subscription fills first, so the workers run flat out when the victim dies, with tasks in every stage.
+      long sendStarted = System.nanoTime();
+      AsyncResult[] results = new AsyncResult[TASKS];
+      sendAll(server, results);
+      double sendSeconds = (System.nanoTime() - sendStarted) / 1e9;
+      long started = System.nanoTime();
+      Process victim = startWorker(emulator, config, victimLog, dir.resolve("victim.out"));
+      Process survivor = startWorker(emulator, config, survivorLog, dir.resolve("survivor.out"));
+
+      await().atMost(Duration.ofMinutes(3)).until(() -> lines(victimLog) + lines(survivorLog) >= KILL_AFTER);
+      assertThat(victim.isAlive()).as("the victim worker is running").isTrue();
+      int victimRunsAtKill = lines(victimLog);
+      victim.destroyForcibly(); // SIGKILL: no shutdown hook, no ack, no nack
+      victim.waitFor();
+      int doneAtKill = victimRunsAtKill + lines(survivorLog);
+
+      await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(200))
+          .until(() -> distinct(victimLog, survivorLog) == TASKS);
+      double runSeconds = (System.nanoTime() - started) / 1e9;
+
+      AtomicInteger successes = new AtomicInteger();
+      Semaphore parallel = new Semaphore(32);
+      List<Thread> readers = new ArrayList<>();
+      for (AsyncResult result : results) {
+        parallel.acquire();
+        readers.add(Thread.ofVirtual().start(() -> {
+          try {
+            if (result.get(Duration.ofSeconds(60), Duration.ofMillis(20)).size() == 1) {
+              successes.incrementAndGet();
+            }
+          } finally {
+            parallel.release();
+          }
+        }));
+      }
+      for (Thread reader : readers) {
+        reader.join();
+      }
+      assertThat(survivor.isAlive()).isTrue();
+
+      int victimRuns = lines(victimLog);
+      int survivorRuns = lines(survivorLog);
+      int executions = victimRuns + survivorRuns;
+      System.out.printf("[GcpPubSubWorkerKillIT] %d tasks sent in %.1f s; victim (pid %d) killed with SIGKILL after %d"
+              + " executions (%d by both); all done %.1f s after the workers started; executions: victim %d, survivor"
+              + " %d, total %d, distinct %d, duplicates %d; SUCCESS states read: %d%n",
+          TASKS, sendSeconds, victim.pid(), victimRunsAtKill, doneAtKill, runSeconds, victimRuns, survivorRuns,
+          executions, distinct(victimLog, survivorLog), executions - TASKS, successes.get());
+      assertThat(successes.get()).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
+      assertThat(distinct(victimLog, survivorLog)).as("tasks run at least once").isEqualTo(TASKS);
+      assertThat(executions - TASKS).as("duplicates are bounded by what the victim held").isLessThanOrEqualTo(100);
+    }
+  }
+
+  /** Sends the tasks, 32 at a time. */
+  private static void sendAll(Server server, AsyncResult[] results) throws InterruptedException {
+    Semaphore parallel = new Semaphore(32);
+    List<Thread> senders = new ArrayList<>(TASKS);
+    for (int i = 0; i < TASKS; i++) {
+      int index = i;
+      parallel.acquire();
+      senders.add(Thread.ofVirtual().start(() -> {
+        try {
+          results[index] = server.sendTask(Signature.create("record", Arg.of((long) index)));
+        } finally {
+          parallel.release();
+        }
+      }));
+    }
+    for (Thread sender : senders) {
+      sender.join();
+    }
+  }
+
+  private Process startWorker(String emulator, Config config, Path executions, Path output) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath,
+        ChildWorkerMain.class.getName(), emulator, config.broker(), config.defaultQueue(), config.resultBackend(),
+        "10", executions.toString())
+        .redirectErrorStream(true).redirectOutput(output.toFile()).start();
+    children.add(process);
+    return process;
+  }
+
+  private static int lines(Path file) throws IOException {
+    if (!Files.exists(file)) {
+      return 0;
+    }
+    return (int) Files.readAllLines(file).stream().filter(l -> !l.isBlank()).count();
+  }
+
+  private static int distinct(Path... files) throws IOException {
+    Map<String, Integer> seen = new HashMap<>();
+    for (Path file : files) {
+      if (Files.exists(file)) {
+        for (String line : Files.readAllLines(file)) {
+          if (!line.isBlank()) {
+            seen.merge(line.trim(), 1, Integer::sum);
+          }
+        }
+      }
+    }
+    return seen.size();
+  }
+}
