@@ -13,6 +13,7 @@ import (
 	backendsiface "github.com/RichardKnop/machinery/v2/backends/iface"
 	redisbackend "github.com/RichardKnop/machinery/v2/backends/redis"
 	amqpbroker "github.com/RichardKnop/machinery/v2/brokers/amqp"
+	gcppubsubbroker "github.com/RichardKnop/machinery/v2/brokers/gcppubsub"
 	brokersiface "github.com/RichardKnop/machinery/v2/brokers/iface"
 	redisbroker "github.com/RichardKnop/machinery/v2/brokers/redis"
 	"github.com/RichardKnop/machinery/v2/config"
@@ -148,8 +149,15 @@ func newBroker(cnf *config.Config) (brokersiface.Broker, error) {
 		return redisbroker.NewGR(cnf, []string{addr}, db), nil
 	case "amqp", "amqps":
 		return amqpbroker.New(cnf), nil
+	case "gcppubsub":
+		// gcppubsub://PROJECT/SUBSCRIPTION, as Machinery's v1 factory; the client honours PUBSUB_EMULATOR_HOST
+		project, subscription, ok := strings.Cut(strings.TrimPrefix(cnf.Broker, "gcppubsub://"), "/")
+		if !ok || project == "" || subscription == "" {
+			return nil, fmt.Errorf("bad Pub/Sub broker URL %q (want gcppubsub://PROJECT/SUBSCRIPTION)", cnf.Broker)
+		}
+		return gcppubsubbroker.New(cnf, project, subscription)
 	}
-	return nil, fmt.Errorf("unsupported broker URL %q (want redis:// or amqp://)", cnf.Broker)
+	return nil, fmt.Errorf("unsupported broker URL %q (want redis://, amqp:// or gcppubsub://)", cnf.Broker)
 }
 
 func newBackend(cnf *config.Config) (backendsiface.Backend, error) {

@@ -13,14 +13,20 @@ import io.machinery.testkit.TestEndpoints;
 enum Pair {
   REDIS_REDIS(Kind.REDIS, Kind.REDIS),
   AMQP_AMQP(Kind.AMQP, Kind.AMQP),
-  AMQP_REDIS(Kind.AMQP, Kind.REDIS);
+  AMQP_REDIS(Kind.AMQP, Kind.REDIS),
+  GCPPUBSUB_REDIS(Kind.GCPPUBSUB, Kind.REDIS);
 
   enum Kind {
     REDIS,
-    AMQP;
+    AMQP,
+    GCPPUBSUB;
 
     String url() {
-      return this == REDIS ? TestEndpoints.redisUrl() : TestEndpoints.amqpUrl();
+      return switch (this) {
+        case REDIS -> TestEndpoints.redisUrl();
+        case AMQP -> TestEndpoints.amqpUrl();
+        case GCPPUBSUB -> throw new IllegalStateException("a Pub/Sub broker URL names its subscription: brokerUrl(queue)");
+      };
     }
   }
 
@@ -37,8 +43,17 @@ enum Pair {
     return name().toLowerCase(java.util.Locale.ROOT);
   }
 
+  /** The broker URL of a side consuming {@code queue} (Pub/Sub: the subscription named like the queue). */
+  String brokerUrl(String queue) {
+    return broker == Kind.GCPPUBSUB ? PubSubAdmin.url(queue) : broker.url();
+  }
+
   Broker createBroker(Config config) {
-    return broker == Kind.REDIS ? RedisBroker.create(config) : AmqpBroker.create(config);
+    return switch (broker) {
+      case REDIS -> RedisBroker.create(config);
+      case AMQP -> AmqpBroker.create(config);
+      case GCPPUBSUB -> PubSubAdmin.broker(config);
+    };
   }
 
   Backend createBackend(Config config) {

@@ -74,7 +74,8 @@ import org.slf4j.LoggerFactory;
  *       #DEFAULT_DEAD_LETTER_TOPIC} with the reason in the {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute.
  *   <li><b>Delays</b> ({@link DelayPump}): ETAs and retry delays really delay, durably, in Pub/Sub itself; Go's
  *       {@code DelayThreshold} only delayed the sending process's batch. Go workers never see a delayed task
- *       early: it reaches the task topic only when due (moved by any running Java worker).
+ *       early: it reaches the task topic only when due, moved by any running Java broker that consumes or has
+ *       sent a delayed task (so a deployment whose workers are all Go needs one Java broker running).
  *   <li><b>Client.</b> Two generated gRPC stubs (publisher, subscriber); against the emulator (or the pstest
  *       fake) a plaintext channel to {@code PUBSUB_EMULATOR_HOST} without credentials. A user can pass their own
  *       stubs (Go's {@code GCPPubSub.Client}), or a channel provider and credentials.
@@ -285,6 +286,14 @@ public final class GcpPubSubBroker implements Broker {
   /** Publishes to the delay topic, due on {@code topic} at {@code dueMillis}. */
   void publishDelayed(String topic, byte[] message, long dueMillis) {
     client.publish(delayTopic, message, Map.of(ETA_ATTRIBUTE, Long.toString(dueMillis), TOPIC_ATTRIBUTE, topic));
+    startDelayPump(); // a sender whose tasks only Go workers run moves its delayed tasks itself
+  }
+
+  /** Starts this broker's delay pump once (on the first consumer or the first delayed publish). */
+  private synchronized void startDelayPump() {
+    if (pump == null && !closed) {
+      pump = new DelayPump(this, delayTopic);
+    }
   }
 
   /** Sets a message aside on the dead-letter topic, with the reason and its origin as attributes. */
@@ -334,11 +343,7 @@ public final class GcpPubSubBroker implements Broker {
         config.gcpPubSub().maxExtension());
     running.add(consumer);
     consumer.start();
-    synchronized (this) {
-      if (pump == null) {
-        pump = new DelayPump(this, delayTopic);
-      }
-    }
+    startDelayPump();
     return consumer;
   }
 
