@@ -82,7 +82,9 @@ public final class SideBySideBenchmark {
       Target target = switch (pair) {
         case "redis-redis" -> new Target("Redis broker + Redis backend", redis, redis, QUEUE, RESULTS_EXPIRE_IN);
         case "amqp-redis" -> new Target("AMQP broker + Redis backend", amqp, redis, QUEUE, RESULTS_EXPIRE_IN);
-        default -> throw new IllegalArgumentException("unknown pair " + pair + " (redis-redis, amqp-redis)");
+        case "gcppubsub-redis" -> new Target("GCP Pub/Sub broker + Redis backend", PubSubBench.url(QUEUE), redis, QUEUE,
+            RESULTS_EXPIRE_IN); // on PUBSUB_EMULATOR_HOST
+        default -> throw new IllegalArgumentException("unknown pair " + pair + " (redis-redis, amqp-redis, gcppubsub-redis)");
       };
       if (warmup > 0) {
         progress("%s: warm-up, %d tasks per implementation", target.label(), warmup);

@@ -45,6 +45,10 @@ final class PubSubClient {
     return subscriber;
   }
 
+  PublisherStub publisher() {
+    return publisher;
+  }
+
   String topicName(String topic) {
     return "projects/" + project + "/topics/" + topic;
   }

@@ -3,6 +3,7 @@ package io.machinery.broker.gcppubsub;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.BrokerContract;
+import org.junit.jupiter.api.AfterAll;
 
 class GcpPubSubBrokerContractIT extends BrokerContract {
   private static final String PROJECT = PubSubTestSupport.project();
@@ -15,5 +16,10 @@ class GcpPubSubBrokerContractIT extends BrokerContract {
   @Override
   protected boolean supportsDelayedTaskInspection() {
     return false;
+  }
+
+  @AfterAll
+  static void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

@@ -28,12 +28,18 @@ import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** What the contract kit does not cover: resources, Go's wire form, a user's client, durable delays, MaxExtension. */
 class GcpPubSubBrokerIT {
   private final String project = PubSubTestSupport.project();
   private final Config config = PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "broker_it_"), project);
+
+  @AfterEach
+  void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(project);
+  }
 
   @Test
   void missingTopicsAndSubscriptionsAreNamedAtBuildWithTheCommandsThatCreateThem() {

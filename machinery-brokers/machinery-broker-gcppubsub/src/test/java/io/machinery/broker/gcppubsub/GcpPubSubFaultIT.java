@@ -22,12 +22,19 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.LongStream;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** A task longer than the ack deadline, and malformed messages among good tasks. */
 class GcpPubSubFaultIT {
+  private final String project = PubSubTestSupport.project();
   private final Config config = PubSubTestSupport.config(
-      BrokerContract.uniqueQueue(Config.builder().maxMessageBytes(4096).build(), "fault_it_"), PubSubTestSupport.project());
+      BrokerContract.uniqueQueue(Config.builder().maxMessageBytes(4096).build(), "fault_it_"), project);
+
+  @AfterEach
+  void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(project);
+  }
 
   /**
    * The subscription's ack deadline is 10 s and the task runs 25 s, with a second worker on the same subscription

@@ -6,6 +6,7 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
 import java.time.Clock;
+import org.junit.jupiter.api.AfterAll;
 
 /** Go's integration scenarios on the Pub/Sub broker with results kept in this JVM. */
 class GcpPubSubMemoryAcceptanceIT extends AcceptanceSuite {
@@ -19,5 +20,10 @@ class GcpPubSubMemoryAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());
+  }
+
+  @AfterAll
+  static void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

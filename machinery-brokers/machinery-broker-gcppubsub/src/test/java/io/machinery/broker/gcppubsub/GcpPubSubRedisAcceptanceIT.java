@@ -6,6 +6,7 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
 import io.machinery.testkit.TestEndpoints;
+import org.junit.jupiter.api.AfterAll;
 
 /** Go's integration scenarios on the Pub/Sub broker with results in Redis (Go's gcppubsub + redis pair). */
 class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
@@ -24,5 +25,10 @@ class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Backend createBackend(Config config) {
     return RedisBackend.create(config);
+  }
+
+  @AfterAll
+  static void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

@@ -34,17 +34,19 @@ class GcpPubSubWorkerKillIT {
   private static final int KILL_AFTER = 3_000;
 
   private final List<Process> children = new ArrayList<>();
+  private final String project = PubSubTestSupport.project();
 
   @AfterEach
-  void killChildren() {
+  void killChildrenAndDeleteProject() throws Exception {
     children.forEach(Process::destroyForcibly);
+    PubSubTestSupport.deleteProject(project);
   }
 
   @Test
   void killingAWorkerProcessMidRunLosesNoTask() throws Exception {
     String emulator = TestEndpoints.pubsubEmulatorHost();
     Config config = PubSubTestSupport.config(BrokerContract.uniqueQueue(
-        Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_it_"), PubSubTestSupport.project());
+        Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_it_"), project);
     Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
     Path victimLog = dir.resolve("victim.executions");
     Path survivorLog = dir.resolve("survivor.executions");
