@@ -144,6 +144,14 @@ class GcpPubSubBrokerIT {
     }
   }
 
+  /** What a subscription hands out right now (possibly nothing); the caller settles it. */
+  @SuppressWarnings("deprecation")
+  static List<ReceivedMessage> pullNow(GcpPubSubBroker broker, String subscription) {
+    return broker.client().subscriber().pullCallable().call(PullRequest.newBuilder()
+        .setSubscription(broker.client().subscriptionName(subscription)).setMaxMessages(100).setReturnImmediately(true)
+        .build()).getReceivedMessagesList();
+  }
+
   static List<ReceivedMessage> pullRaw(GcpPubSubBroker broker, String subscription) {
     return pullRaw(broker.client().subscriber(), broker.client().subscriptionName(subscription));
   }

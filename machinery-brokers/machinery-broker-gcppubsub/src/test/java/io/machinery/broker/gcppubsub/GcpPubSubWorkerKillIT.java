@@ -107,6 +107,58 @@ class GcpPubSubWorkerKillIT {
     }
   }
 
+  /**
+   * A worker process holds a delayed task (its delay pump leased it and waits for the ETA) and is killed with
+   * SIGKILL before the ETA: the task still runs, once its lease lapses, on the surviving worker, never early.
+   */
+  @Test
+  void aDelayedTaskHeldByAKilledWorkerStillRunsNeverEarly() throws Exception {
+    String emulator = TestEndpoints.pubsubEmulatorHost();
+    Config config = PubSubTestSupport.config(BrokerContract.uniqueQueue(
+        Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_delay_it_"), project);
+    Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
+    Path victimLog = dir.resolve("victim.executions");
+    Process victim = startWorker(emulator, config, victimLog, dir.resolve("victim.out"));
+    java.time.Instant eta = java.time.Instant.now().plusSeconds(8);
+    String uuid;
+    // the sender's broker pumps delays too (it sent one); closing it hands back anything it held
+    try (GcpPubSubBroker sender = PubSubTestSupport.broker(config).build();
+         RedisBackend backend = RedisBackend.create(config);
+         Server server = Server.builder().config(config).broker(sender).backend(backend).build()) {
+      uuid = server.sendTask(Signature.builder("record").args(Arg.of(42L)).eta(eta).build()).signature().uuid();
+    }
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+      // held by the victim: the delay subscription has nothing to hand out (what a probe pull finds goes back)
+      await().atMost(Duration.ofSeconds(6)).pollInterval(Duration.ofMillis(200)).until(() -> {
+        var found = GcpPubSubBrokerIT.pullNow(broker, GcpPubSubBroker.DEFAULT_DELAY_TOPIC);
+        if (!found.isEmpty()) {
+          broker.client().modifyAckDeadline(GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
+              found.stream().map(com.google.pubsub.v1.ReceivedMessage::getAckId).toList(), 0);
+        }
+        return found.isEmpty();
+      });
+    }
+    assertThat(java.time.Instant.now()).as("killed before the ETA").isBefore(eta);
+    victim.destroyForcibly();
+    victim.waitFor();
+    java.util.concurrent.atomic.AtomicLong ranAt = new java.util.concurrent.atomic.AtomicLong();
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
+         RedisBackend backend = RedisBackend.create(config);
+         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask("record", io.machinery.TaskFunction.of(Long.class, x -> {
+        ranAt.compareAndSet(0, System.currentTimeMillis());
+        return x;
+      }));
+      server.newWorker("survivor", 2).launchAsync();
+      assertThat(server.asyncResult(uuid).get(Duration.ofSeconds(40))).containsExactly(42L);
+      long late = ranAt.get() - eta.toEpochMilli();
+      System.out.printf("[GcpPubSubWorkerKillIT] a delayed task held by a worker killed before its ETA ran %d ms after"
+          + " the ETA on the surviving worker (victim runs: %d)%n", late, lines(victimLog));
+      assertThat(lines(victimLog)).as("the victim died before running it").isZero();
+      assertThat(late).as("never early; late by at most the hold lease (~10 s) plus a pull").isBetween(0L, 20_000L);
+    }
+  }
+
   /** Sends the tasks, 32 at a time. */
   private static void sendAll(Server server, AsyncResult[] results) throws InterruptedException {
     Semaphore parallel = new Semaphore(32);
