@@ -367,9 +367,14 @@ public final class GcpPubSubBroker implements Broker {
     running.remove(consumer);
   }
 
+  /**
+   * Runs {@code action} after {@code delayMillis} on a virtual thread of its own, so a slow publish never holds
+   * back the scheduler (and with it the lease extensions).
+   */
   void schedule(Runnable action, long delayMillis) {
     try {
-      scheduler.schedule(action, delayMillis, TimeUnit.MILLISECONDS);
+      scheduler.schedule(() -> Thread.ofVirtual().name("machinery-pubsub-due").start(action), delayMillis,
+          TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       log.debug("Broker closed; not scheduling {}", action);
     }

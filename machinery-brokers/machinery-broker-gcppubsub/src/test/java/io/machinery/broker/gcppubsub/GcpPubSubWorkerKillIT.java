@@ -118,8 +118,12 @@ class GcpPubSubWorkerKillIT {
         Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_delay_it_"), project);
     Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
     Path victimLog = dir.resolve("victim.executions");
-    Process victim = startWorker(emulator, config, victimLog, dir.resolve("victim.out"));
-    java.time.Instant eta = java.time.Instant.now().plusSeconds(8);
+    PubSubTestSupport.broker(config).build().close(); // creates the topics and subscriptions the workers need
+    Path victimOut = dir.resolve("victim.out");
+    Process victim = startWorker(emulator, config, victimLog, victimOut);
+    await().atMost(Duration.ofSeconds(60)).until(() -> Files.exists(victimOut)
+        && Files.readString(victimOut).contains("worker ready"));
+    java.time.Instant eta = java.time.Instant.now().plusSeconds(12);
     String uuid;
     // the sender's broker pumps delays too (it sent one); closing it hands back anything it held
     try (GcpPubSubBroker sender = PubSubTestSupport.broker(config).build();
@@ -129,7 +133,7 @@ class GcpPubSubWorkerKillIT {
     }
     try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
       // held by the victim: the delay subscription has nothing to hand out (what a probe pull finds goes back)
-      await().atMost(Duration.ofSeconds(6)).pollInterval(Duration.ofMillis(200)).until(() -> {
+      await().atMost(Duration.ofSeconds(9)).pollInterval(Duration.ofMillis(300)).until(() -> {
         var found = GcpPubSubBrokerIT.pullNow(broker, GcpPubSubBroker.DEFAULT_DELAY_TOPIC);
         if (!found.isEmpty()) {
           broker.client().modifyAckDeadline(GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
