@@ -1,22 +1,12 @@
 package io.machinery.broker.gcppubsub;
 
 import com.google.api.gax.core.CredentialsProvider;
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
 import com.google.api.gax.rpc.TransportChannelProvider;
-import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
-import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
 import com.google.cloud.pubsub.v1.stub.PublisherStub;
-import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
-import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
-import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.ReceivedMessage;
 import com.google.pubsub.v1.Subscription;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -25,7 +15,6 @@ import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
 import io.machinery.spi.DeliveryHandler;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -104,9 +93,6 @@ public final class GcpPubSubBroker implements Broker {
   private final Clock clock;
   private final String subscription;
   private final PubSubClient client;
-  private final @Nullable ManagedChannel ownedChannel;
-  private final @Nullable PublisherStub ownedPublisher;
-  private final @Nullable SubscriberStub ownedSubscriber;
   private final boolean createMissing;
   private final int ackDeadlineSeconds;
   private final int prefetch;
@@ -115,7 +101,6 @@ public final class GcpPubSubBroker implements Broker {
   private final Settler settler;
   private final ScheduledExecutorService scheduler;
   private final Set<PubSubConsumer> running = ConcurrentHashMap.newKeySet();
-  private final Set<String> knownTopics = ConcurrentHashMap.newKeySet();
   private @Nullable DelayPump pump;
   private volatile boolean closed;
 
@@ -128,49 +113,9 @@ public final class GcpPubSubBroker implements Broker {
     this.prefetch = b.prefetch;
     this.delayTopic = b.delayTopic;
     this.deadLetterTopic = b.deadLetterTopic;
-    ManagedChannel channel = null;
-    PublisherStub publisher = b.publisher;
-    SubscriberStub subscriber = b.subscriber;
-    try {
-      if (publisher == null || subscriber == null) {
-        TransportChannelProvider channels = b.channelProvider;
-        CredentialsProvider credentials = b.credentialsProvider;
-        String emulator = b.emulatorHost;
-        if (channels == null && emulator != null && !emulator.isBlank()) {
-          channel = ManagedChannelBuilder.forTarget(emulator).usePlaintext().build();
-          channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-          credentials = credentials != null ? credentials : NoCredentialsProvider.create();
-        }
-        PublisherStubSettings.Builder ps = PublisherStubSettings.newBuilder();
-        SubscriberStubSettings.Builder ss = SubscriberStubSettings.newBuilder();
-        if (channels != null) {
-          ps.setTransportChannelProvider(channels);
-          ss.setTransportChannelProvider(channels);
-        }
-        if (credentials != null) {
-          ps.setCredentialsProvider(credentials);
-          ss.setCredentialsProvider(credentials);
-        }
-        if (b.endpoint != null) {
-          ps.setEndpoint(b.endpoint);
-          ss.setEndpoint(b.endpoint);
-        }
-        publisher = GrpcPublisherStub.create(ps.build());
-        subscriber = GrpcSubscriberStub.create(ss.build());
-        this.ownedPublisher = publisher;
-        this.ownedSubscriber = subscriber;
-      } else {
-        this.ownedPublisher = null;
-        this.ownedSubscriber = null;
-      }
-    } catch (IOException e) {
-      if (channel != null) {
-        channel.shutdownNow();
-      }
-      throw new MachineryException("cannot create the Pub/Sub client: " + e.getMessage(), e);
-    }
-    this.ownedChannel = channel;
-    this.client = new PubSubClient(project, publisher, subscriber);
+    this.client = b.publisher != null && b.subscriber != null
+        ? new PubSubClient(project, b.publisher, b.subscriber, List.of())
+        : PubSubClient.connect(project, b.emulatorHost, b.channelProvider, b.credentialsProvider, b.endpoint);
     this.settler = new Settler(client);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofVirtual().name("machinery-pubsub-scheduler").factory());
@@ -196,43 +141,8 @@ public final class GcpPubSubBroker implements Broker {
 
   /** Checks (or creates) every topic and subscription the broker needs; names all that are missing. */
   private void checkResources() {
-    Map<String, String> subscriptions = new LinkedHashMap<>(); // subscription -> topic
-    subscriptions.put(subscription, config.defaultQueue());
-    subscriptions.put(delayTopic, delayTopic);
-    subscriptions.put(deadLetterTopic, deadLetterTopic);
-    List<String> missing = new ArrayList<>();
-    for (Map.Entry<String, String> e : subscriptions.entrySet()) {
-      ensure(e.getKey(), e.getValue(), missing);
-    }
-    if (!missing.isEmpty()) {
-      throw new MachineryException("Pub/Sub resources missing in project " + client.project() + ": "
-          + String.join("; ", missing) + ". Create them (the commands are given) or build the broker with"
-          + " createMissing(true).");
-    }
-  }
-
-  /** Checks one subscription and its topic; with createMissing creates them, else adds what is missing. */
-  private void ensure(String sub, String topic, List<String> missing) {
-    if (!knownTopics.contains(topic) && !client.topicExists(topic)) {
-      if (createMissing) {
-        client.createTopic(topic);
-        log.info("Created Pub/Sub topic {}", client.topicName(topic));
-      } else {
-        missing.add("topic " + topic + " (gcloud pubsub topics create " + topic + " --project " + client.project() + ")");
-      }
-    }
-    Subscription existing = client.subscription(sub);
-    if (existing == null) {
-      if (createMissing) {
-        client.createSubscription(sub, topic, ackDeadlineSeconds);
-        log.info("Created Pub/Sub subscription {} of topic {}", client.subscriptionName(sub), topic);
-      } else {
-        missing.add("subscription " + sub + " (gcloud pubsub subscriptions create " + sub + " --topic " + topic
-            + " --ack-deadline " + ackDeadlineSeconds + " --project " + client.project() + ")");
-        return;
-      }
-    }
-    knownTopics.add(topic);
+    client.require(Map.of(subscription, config.defaultQueue(), delayTopic, delayTopic, deadLetterTopic, deadLetterTopic),
+        createMissing, ackDeadlineSeconds);
   }
 
   /** The subscription a worker of {@code queue} consumes: the URL's for the default queue, else the queue's name. */
@@ -267,11 +177,8 @@ public final class GcpPubSubBroker implements Broker {
 
   /** Publishes Go's message (data only, no attributes) to a task topic, creating it first if allowed. */
   void publishNow(String topic, byte[] message) {
-    if (createMissing && !knownTopics.contains(topic)) {
-      synchronized (this) {
-        List<String> missing = new ArrayList<>();
-        ensure(subscriptionFor(topic), topic, missing);
-      }
+    if (createMissing && !client.knownTopic(topic)) {
+      client.require(Map.of(subscriptionFor(topic), topic), true, ackDeadlineSeconds);
     }
     try {
       client.publish(topic, message, Map.of());
@@ -330,12 +237,7 @@ public final class GcpPubSubBroker implements Broker {
     String sub = subscriptionFor(topic);
     Subscription existing = client.subscription(sub);
     if (existing == null) {
-      List<String> missing = new ArrayList<>();
-      ensure(sub, topic, missing);
-      if (!missing.isEmpty()) {
-        throw new MachineryException("Pub/Sub resources missing in project " + client.project() + ": "
-            + String.join("; ", missing) + ". Create them or build the broker with createMissing(true).");
-      }
+      client.require(Map.of(sub, topic), createMissing, ackDeadlineSeconds);
       existing = Objects.requireNonNull(client.subscription(sub));
     }
     int deadline = existing.getAckDeadlineSeconds() > 0 ? existing.getAckDeadlineSeconds() : 10;
@@ -400,25 +302,7 @@ public final class GcpPubSubBroker implements Broker {
   public List<Signature> pendingTasks(String queue) {
     checkOpen();
     String sub = subscriptionFor(topicFor(queue, config));
-    List<ReceivedMessage> pulled = new ArrayList<>();
-    try {
-      while (pulled.size() < 10_000) {
-        @SuppressWarnings("deprecation")
-        PullRequest request = PullRequest.newBuilder().setSubscription(client.subscriptionName(sub))
-            .setMaxMessages(PubSubConsumer.MAX_PULL).setReturnImmediately(true).build();
-        List<ReceivedMessage> page = client.subscriber().pullCallable().call(request).getReceivedMessagesList();
-        if (page.isEmpty()) {
-          break;
-        }
-        pulled.addAll(page);
-      }
-    } catch (com.google.api.gax.rpc.NotFoundException e) {
-      return List.of();
-    } finally {
-      if (!pulled.isEmpty()) {
-        client.modifyAckDeadline(sub, pulled.stream().map(ReceivedMessage::getAckId).toList(), 0);
-      }
-    }
+    List<ReceivedMessage> pulled = client.peek(sub, 10_000);
     List<Signature> tasks = new ArrayList<>(pulled.size());
     pulled.stream()
         .sorted(PubSubConsumer.MESSAGE_ORDER)
@@ -466,15 +350,7 @@ public final class GcpPubSubBroker implements Broker {
     }
     settler.close();
     scheduler.shutdownNow();
-    if (ownedSubscriber != null) {
-      ownedSubscriber.close();
-    }
-    if (ownedPublisher != null) {
-      ownedPublisher.close();
-    }
-    if (ownedChannel != null) {
-      ownedChannel.shutdownNow();
-    }
+    client.close();
   }
 
   @Override

@@ -71,6 +71,25 @@ class GcpPubSubFaultIT {
     }
   }
 
+  /** The SUCCESS write fails once: the message is not acknowledged as done, it comes back, and the task runs again. */
+  @Test
+  void aTaskWhoseResultCannotBeStoredIsDeliveredAgain() throws Exception {
+    AtomicInteger runs = new AtomicInteger();
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
+         FlakyBackend backend = new FlakyBackend(MemoryBackend.create(config, Clock.systemUTC()), 1);
+         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask("count", TaskFunction.of(Long.class, x -> {
+        runs.incrementAndGet();
+        return x;
+      }));
+      server.newWorker("flaky", 1).launchAsync();
+      AsyncResult result = server.sendTask(Signature.create("count", Arg.of(5L)));
+      assertThat(result.get(Duration.ofSeconds(30))).containsExactly(5L);
+      assertThat(runs.get()).as("ran again after its first result was lost").isEqualTo(2);
+      await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(3)).until(() -> runs.get() == 2);
+    }
+  }
+
   @Test
   void malformedMessagesAreDeadLetteredWithTheirReasonAndGoodTasksSucceed() throws Exception {
     int good = 1_000;
