@@ -55,7 +55,7 @@ func envIntOr(name string, def int) int {
 // addCommonFlags registers the shared flags on fs. defaultQueue lets a
 // subcommand (bench) use a different default queue.
 func addCommonFlags(fs *flag.FlagSet, o *options, defaultQueue string) {
-	fs.StringVar(&o.broker, "broker", envOr("BROKER", envOr("REDIS_URL", "redis://127.0.0.1:6379")), "broker URL: redis://[user:pass@]host:port[/db] or amqp://user:pass@host:port/ (env BROKER, else REDIS_URL)")
+	fs.StringVar(&o.broker, "broker", envOr("BROKER", envOr("REDIS_URL", "redis://127.0.0.1:6379")), "broker URL: redis://[user:pass@]host:port[/db], amqp://user:pass@host:port/ or gcppubsub://PROJECT/SUBSCRIPTION (env BROKER, else REDIS_URL; Pub/Sub honours PUBSUB_EMULATOR_HOST)")
 	fs.StringVar(&o.backend, "backend", envOr("RESULT_BACKEND", ""), "result backend URL: redis://... or amqp://... (env RESULT_BACKEND; default: same as -broker)")
 	fs.StringVar(&o.queue, "queue", envOr("DEFAULT_QUEUE", defaultQueue), "Machinery DefaultQueue (env DEFAULT_QUEUE)")
 	fs.StringVar(&o.exchange, "exchange", envOr("AMQP_EXCHANGE", "machinery_exchange"), "AMQP exchange (env AMQP_EXCHANGE)")
