@@ -123,6 +123,41 @@ class GcpPubSubBrokerIT {
     }
   }
 
+  /**
+   * On a subscription with a dead-letter policy Pub/Sub counts delivery attempts; each delivery reports it, so the
+   * worker's poison limit works across workers and restarts.
+   */
+  @Test
+  void deliveryCountIsPubSubsDeliveryAttempt() throws Exception {
+    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build()) {
+      String sub = config.defaultQueue() + "_counted";
+      setup.client().subscriber().createSubscriptionCallable().call(com.google.pubsub.v1.Subscription.newBuilder()
+          .setName(setup.client().subscriptionName(sub)).setTopic(setup.client().topicName(config.defaultQueue()))
+          .setAckDeadlineSeconds(10)
+          .setDeadLetterPolicy(com.google.pubsub.v1.DeadLetterPolicy.newBuilder().setMaxDeliveryAttempts(5)
+              .setDeadLetterTopic(setup.client().topicName(GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC)))
+          .build());
+      Config counted = config.toBuilder().broker("gcppubsub://" + project + "/" + sub).build();
+      try (GcpPubSubBroker broker = PubSubTestSupport.broker(counted).build()) {
+        Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
+        broker.publish(sig, WireCodec.encode(sig));
+        RecordingHandler handler = new RecordingHandler(1);
+        var consumer = broker.startConsuming("count-it", "", handler);
+        Delivery first = handler.next(20);
+        assertThat(first).isNotNull();
+        assertThat(first.deliveryCount()).isEqualTo(1);
+        assertThat(first.redelivered()).isFalse();
+        handler.requeue(first, Duration.ZERO);
+        Delivery second = handler.next(20);
+        assertThat(second).isNotNull();
+        assertThat(second.deliveryCount()).isEqualTo(2);
+        assertThat(second.redelivered()).isTrue();
+        handler.ack(second);
+        consumer.close();
+      }
+    }
+  }
+
   /** A message whose task outlives MaxExtension is left to lapse and comes back (as with Go's client). */
   @Test
   void aMessageLeasedLongerThanMaxExtensionComesBack() throws Exception {
