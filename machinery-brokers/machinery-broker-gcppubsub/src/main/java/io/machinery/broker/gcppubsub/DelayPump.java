@@ -70,7 +70,11 @@ final class DelayPump {
       ApiFuture<PullResponse> future = broker.client().subscriber().pullCallable().futureCall(request);
       try {
         for (ReceivedMessage m : future.get().getReceivedMessagesList()) {
-          handle(m);
+          if (running.get()) {
+            handle(m);
+          } else {
+            broker.settler().modifyDeadline(subscription, m.getAckId(), 0); // closing: hand it back at once
+          }
         }
         failures = 0;
       } catch (InterruptedException e) {
@@ -167,12 +171,18 @@ final class DelayPump {
     broker.settler().modifyDeadline(subscription, received.getAckId(), Math.min(600, seconds));
   }
 
-  /** Stops pulling and hands the held messages back, so another broker's pump moves them on time. */
+  /**
+   * Stops pulling and hands the held messages back, so another broker's pump moves them on time. The pull under
+   * way is left to finish (up to 2 s) and what it brings goes straight back: cancelling it would strand whatever
+   * the server already handed to it until its ack deadline lapses, making a delay late by that much.
+   */
   void close() {
     running.set(false);
-    thread.interrupt();
     try {
-      thread.join(TimeUnit.SECONDS.toMillis(5));
+      if (!thread.join(java.time.Duration.ofSeconds(2))) {
+        thread.interrupt();
+        thread.join(TimeUnit.SECONDS.toMillis(3));
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }

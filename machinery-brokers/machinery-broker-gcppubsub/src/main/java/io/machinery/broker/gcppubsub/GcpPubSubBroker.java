@@ -133,6 +133,11 @@ public final class GcpPubSubBroker implements Broker {
     return builder(config).build();
   }
 
+  /**
+   * A builder for {@code config}'s {@code gcppubsub://PROJECT/SUBSCRIPTION} URL.
+   *
+   * @throws IllegalArgumentException when the URL is not a Pub/Sub URL
+   */
   public static Builder builder(Config config) {
     return new Builder(config);
   }
@@ -141,8 +146,11 @@ public final class GcpPubSubBroker implements Broker {
 
   /** Checks (or creates) every topic and subscription the broker needs; names all that are missing. */
   private void checkResources() {
-    client.require(Map.of(subscription, config.defaultQueue(), delayTopic, delayTopic, deadLetterTopic, deadLetterTopic),
-        createMissing, ackDeadlineSeconds);
+    Map<String, String> needed = new LinkedHashMap<>(); // subscription -> its topic
+    needed.put(subscription, config.defaultQueue());
+    needed.put(delayTopic, delayTopic);
+    needed.put(deadLetterTopic, deadLetterTopic);
+    client.require(needed, createMissing, ackDeadlineSeconds);
   }
 
   /** The subscription a worker of {@code queue} consumes: the URL's for the default queue, else the queue's name. */
@@ -497,6 +505,10 @@ public final class GcpPubSubBroker implements Broker {
      * @throws MachineryException when one is missing (the message lists them all) or Pub/Sub cannot be reached
      */
     public GcpPubSubBroker build() {
+      if (delayTopic.equals(deadLetterTopic) || delayTopic.equals(subscription) || deadLetterTopic.equals(subscription)) {
+        throw new IllegalArgumentException("the task subscription (" + subscription + "), delayTopic (" + delayTopic
+            + ") and deadLetterTopic (" + deadLetterTopic + ") must be three different names");
+      }
       GcpPubSubBroker broker = new GcpPubSubBroker(this, project, subscription);
       try {
         broker.checkResources();

@@ -68,6 +68,8 @@ final class PubSubConsumer implements Consumer {
   private final AtomicBoolean fetching = new AtomicBoolean(true);
   private final AtomicBoolean closed = new AtomicBoolean();
   private @Nullable Thread thread;
+  /** The pull under way, if any: stopping waits for it rather than cancel it (see {@link #stopFetching}). */
+  private volatile @Nullable ApiFuture<com.google.pubsub.v1.PullResponse> inFlight;
   private @Nullable ScheduledFuture<?> extender;
 
   PubSubConsumer(GcpPubSubBroker broker, String tag, String topic, String subscription, DeliveryHandler handler,
@@ -164,7 +166,11 @@ final class PubSubConsumer implements Consumer {
     @SuppressWarnings("deprecation") // still the way to ask for an immediate answer, honoured by both servers
     PullRequest request = PullRequest.newBuilder().setSubscription(broker.client().subscriptionName(subscription))
         .setMaxMessages(max).setReturnImmediately(returnImmediately).build();
+    if (!fetching.get()) {
+      return List.of();
+    }
     ApiFuture<com.google.pubsub.v1.PullResponse> future = broker.client().subscriber().pullCallable().futureCall(request);
+    inFlight = future;
     try {
       return future.get().getReceivedMessagesList();
     } catch (InterruptedException e) {
@@ -173,6 +179,8 @@ final class PubSubConsumer implements Consumer {
     } catch (ExecutionException e) {
       throw new MachineryException("pull from Pub/Sub subscription " + subscription + " failed: "
           + e.getCause().getMessage(), e.getCause());
+    } finally {
+      inFlight = null;
     }
   }
 
@@ -220,6 +228,11 @@ final class PubSubConsumer implements Consumer {
 
   // ------------------------------------------------------------------------------------------ stopping
 
+  /**
+   * Ends the loop. A pull under way is left to finish (pstest answers within 0.5 s) and what it brings is nacked:
+   * cancelling it instead would strand whatever the server already handed to it until its deadline lapses. Only a
+   * loop that waits for a slot, or a pull still running after a second, is interrupted.
+   */
   @Override
   public void stopFetching(Duration timeout) {
     fetching.set(false);
@@ -227,8 +240,10 @@ final class PubSubConsumer implements Consumer {
     if (t == null) {
       return;
     }
-    t.interrupt();
     try {
+      if (inFlight == null || !t.join(Duration.ofSeconds(1))) {
+        t.interrupt();
+      }
       t.join(timeout);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -29,6 +29,7 @@ class GcpPubSubBrokerTest {
     assertThatThrownBy(() -> builder.prefetch(0)).hasMessageContaining("between 1 and 1000");
     assertThatThrownBy(() -> builder.delayTopic("")).hasMessageContaining("must not be empty");
     assertThatThrownBy(() -> new GcpPubSubConfig(Duration.ZERO)).hasMessageContaining("MaxExtension must be positive");
+    assertThatThrownBy(() -> builder.delayTopic("s").build()).hasMessageContaining("three different names");
   }
 
   @Test
