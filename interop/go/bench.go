@@ -257,6 +257,9 @@ func purgeQueue(o *options) error {
 		}
 		_, err = ch.QueuePurge(o.queue, false)
 		return err
+	case "gcppubsub":
+		// Pub/Sub has no purge; the side-by-side driver recreates the subscription before each run
+		return nil
 	}
 	return fmt.Errorf("unsupported broker %q", o.broker)
 }

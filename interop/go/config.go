@@ -15,6 +15,7 @@ import (
 	mongobackend "github.com/RichardKnop/machinery/v2/backends/mongo"
 	redisbackend "github.com/RichardKnop/machinery/v2/backends/redis"
 	amqpbroker "github.com/RichardKnop/machinery/v2/brokers/amqp"
+	gcppubsubbroker "github.com/RichardKnop/machinery/v2/brokers/gcppubsub"
 	brokersiface "github.com/RichardKnop/machinery/v2/brokers/iface"
 	redisbroker "github.com/RichardKnop/machinery/v2/brokers/redis"
 	"github.com/RichardKnop/machinery/v2/config"
@@ -56,7 +57,7 @@ func envIntOr(name string, def int) int {
 // addCommonFlags registers the shared flags on fs. defaultQueue lets a
 // subcommand (bench) use a different default queue.
 func addCommonFlags(fs *flag.FlagSet, o *options, defaultQueue string) {
-	fs.StringVar(&o.broker, "broker", envOr("BROKER", envOr("REDIS_URL", "redis://127.0.0.1:6379")), "broker URL: redis://[user:pass@]host:port[/db] or amqp://user:pass@host:port/ (env BROKER, else REDIS_URL)")
+	fs.StringVar(&o.broker, "broker", envOr("BROKER", envOr("REDIS_URL", "redis://127.0.0.1:6379")), "broker URL: redis://[user:pass@]host:port[/db], amqp://user:pass@host:port/ or gcppubsub://PROJECT/SUBSCRIPTION (env BROKER, else REDIS_URL; Pub/Sub honours PUBSUB_EMULATOR_HOST)")
 	fs.StringVar(&o.backend, "backend", envOr("RESULT_BACKEND", ""), "result backend URL: redis://..., amqp://..., mongodb://... or memcache://host:port[,host:port] (env RESULT_BACKEND; default: same as -broker)")
 	fs.StringVar(&o.queue, "queue", envOr("DEFAULT_QUEUE", defaultQueue), "Machinery DefaultQueue (env DEFAULT_QUEUE)")
 	fs.StringVar(&o.exchange, "exchange", envOr("AMQP_EXCHANGE", "machinery_exchange"), "AMQP exchange (env AMQP_EXCHANGE)")
@@ -150,8 +151,15 @@ func newBroker(cnf *config.Config) (brokersiface.Broker, error) {
 		return redisbroker.NewGR(cnf, []string{addr}, db), nil
 	case "amqp", "amqps":
 		return amqpbroker.New(cnf), nil
+	case "gcppubsub":
+		// gcppubsub://PROJECT/SUBSCRIPTION, as Machinery's v1 factory; the client honours PUBSUB_EMULATOR_HOST
+		project, subscription, ok := strings.Cut(strings.TrimPrefix(cnf.Broker, "gcppubsub://"), "/")
+		if !ok || project == "" || subscription == "" {
+			return nil, fmt.Errorf("bad Pub/Sub broker URL %q (want gcppubsub://PROJECT/SUBSCRIPTION)", cnf.Broker)
+		}
+		return gcppubsubbroker.New(cnf, project, subscription)
 	}
-	return nil, fmt.Errorf("unsupported broker URL %q (want redis:// or amqp://)", cnf.Broker)
+	return nil, fmt.Errorf("unsupported broker URL %q (want redis://, amqp:// or gcppubsub://)", cnf.Broker)
 }
 
 func newBackend(cnf *config.Config) (backendsiface.Backend, error) {

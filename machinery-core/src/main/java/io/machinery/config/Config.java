@@ -48,6 +48,7 @@ public final class Config {
   private final SqsConfig sqs;
   private final RedisConfig redis;
   private final DynamoDbConfig dynamoDb;
+  private final GcpPubSubConfig gcpPubSub;
   private final boolean noUnixSignals;
   private final boolean tls;
   private final int maxMessageBytes;
@@ -64,6 +65,7 @@ public final class Config {
     sqs = b.sqs;
     redis = b.redis;
     dynamoDb = b.dynamoDb;
+    gcpPubSub = b.gcpPubSub;
     noUnixSignals = b.noUnixSignals;
     tls = b.tls;
     maxMessageBytes = b.maxMessageBytes;
@@ -203,6 +205,14 @@ public final class Config {
    * @return the DynamoDB settings
    */
   public DynamoDbConfig dynamoDb() { return dynamoDb; }
+
+  /**
+   * Returns the GCP Pub/Sub settings (Go's {@code GCPPubSub}, set in code only, as in Go).
+   *
+   * @return the GCP Pub/Sub settings
+   */
+  public GcpPubSubConfig gcpPubSub() { return gcpPubSub; }
+
   /**
    * Whether workers leave SIGINT/SIGTERM alone ({@code NO_UNIX_SIGNALS}). Unlike Go the default is true: a
    * library does not take over signals unless asked ({@code NO_UNIX_SIGNALS=false} or {@link
@@ -253,13 +263,13 @@ public final class Config {
         && defaultQueue.equals(c.defaultQueue) && resultBackend.equals(c.resultBackend)
         && resultsExpireIn == c.resultsExpireIn && amqp.equals(c.amqp) && sqs.equals(c.sqs) && redis.equals(c.redis)
         && dynamoDb.equals(c.dynamoDb) && noUnixSignals == c.noUnixSignals && tls == c.tls
-        && maxMessageBytes == c.maxMessageBytes && strictUuids == c.strictUuids;
+        && maxMessageBytes == c.maxMessageBytes && strictUuids == c.strictUuids && gcpPubSub.equals(c.gcpPubSub);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(broker, lock, multipleBrokerSeparator, defaultQueue, resultBackend, resultsExpireIn, amqp,
-        sqs, redis, dynamoDb, noUnixSignals, tls, maxMessageBytes, strictUuids);
+        sqs, redis, dynamoDb, noUnixSignals, tls, maxMessageBytes, strictUuids, gcpPubSub);
   }
 
   /** The settings without credentials: URLs as scheme, host and port only, the Sentinel password redacted. */
@@ -283,6 +293,7 @@ public final class Config {
     private SqsConfig sqs = SqsConfig.DEFAULT;
     private RedisConfig redis = RedisConfig.DEFAULT;
     private DynamoDbConfig dynamoDb = DynamoDbConfig.DEFAULT;
+    private GcpPubSubConfig gcpPubSub = GcpPubSubConfig.DEFAULT;
     private boolean noUnixSignals = true;
     private boolean tls;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
@@ -301,6 +312,7 @@ public final class Config {
       sqs = c.sqs;
       redis = c.redis;
       dynamoDb = c.dynamoDb;
+      gcpPubSub = c.gcpPubSub;
       noUnixSignals = c.noUnixSignals;
       tls = c.tls;
       maxMessageBytes = c.maxMessageBytes;
@@ -418,6 +430,14 @@ public final class Config {
      * @return this builder
      */
     public Builder dynamoDb(DynamoDbConfig value) { dynamoDb = Objects.requireNonNull(value); return this; }
+
+    /**
+     * Sets the GCP Pub/Sub options (Go's {@code GCPPubSub}); default {@link GcpPubSubConfig#DEFAULT}.
+     *
+     * @param value the options
+     * @return this builder
+     */
+    public Builder gcpPubSub(GcpPubSubConfig value) { gcpPubSub = Objects.requireNonNull(value); return this; }
 
     /**
      * Sets whether workers leave SIGINT/SIGTERM alone; default true (see {@link Config#noUnixSignals()}).

@@ -38,6 +38,11 @@ public final class TestEndpoints {
     return require("RABBITMQ_MANAGEMENT_URL", "the RabbitMQ management API");
   }
 
+  /** The Pub/Sub emulator or pstest fake, {@code host:port} ({@code scripts/services.d/pubsub.sh}). */
+  public static String pubsubEmulatorHost() {
+    return require("PUBSUB_EMULATOR_HOST", "a Pub/Sub emulator");
+  }
+
   /** {@code scripts/services.sh}, to restart a server in a fault test ({@code restart redis}). */
   public static String servicesScript() {
     return require("MACHINERY_SERVICES_SCRIPT", "the services script");

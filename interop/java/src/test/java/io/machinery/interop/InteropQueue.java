@@ -51,20 +51,27 @@ final class InteropQueue implements AutoCloseable {
 
   static InteropQueue create(Pair pair, String direction) {
     String suffix = UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-    return new InteropQueue(pair, "interop_" + pair.id() + "_" + direction + "_" + suffix);
+    InteropQueue queues = new InteropQueue(pair, "interop_" + pair.id() + "_" + direction + "_" + suffix);
+    if (pair.broker == Pair.Kind.GCPPUBSUB) {
+      PubSubAdmin.ensure(queues.queue); // Go's broker requires the topic and subscription to exist
+    }
+    return queues;
   }
 
   /** Another queue for this class (cleaned up with it), e.g. one no worker consumes. */
   String extraQueue(String name) {
     String extra = queue + "_" + name;
     queues.add(extra);
+    if (pair.broker == Pair.Kind.GCPPUBSUB) {
+      PubSubAdmin.ensure(extra);
+    }
     return extra;
   }
 
   /** The Java configuration for {@code defaultQueue} (binding key = queue name, as on the Go side). */
   Config javaConfig(String defaultQueue) {
     return Config.builder()
-        .broker(pair.broker.url())
+        .broker(pair.brokerUrl(defaultQueue))
         .resultBackend(pair.backend.url())
         .defaultQueue(defaultQueue)
         .amqp(AmqpConfig.DEFAULT.withBindingKey(defaultQueue))
@@ -78,7 +85,7 @@ final class InteropQueue implements AutoCloseable {
 
   /** The Go harness flags for {@code defaultQueue}. */
   List<String> goArgs(String defaultQueue) {
-    return List.of("-broker", pair.broker.url(), "-backend", pair.backend.url(), "-queue", defaultQueue,
+    return List.of("-broker", pair.brokerUrl(defaultQueue), "-backend", pair.backend.url(), "-queue", defaultQueue,
         "-binding-key", defaultQueue);
   }
 
@@ -127,7 +134,11 @@ final class InteropQueue implements AutoCloseable {
   }
 
   Probe probe() throws IOException {
-    return pair.broker == Pair.Kind.REDIS ? new RedisProbe() : new AmqpProbe();
+    return switch (pair.broker) {
+      case REDIS -> new RedisProbe();
+      case AMQP -> new AmqpProbe();
+      case GCPPUBSUB -> PubSubAdmin.probe(queue);
+    };
   }
 
   private final class RedisProbe implements Probe {
@@ -210,6 +221,8 @@ final class InteropQueue implements AutoCloseable {
             }
           }
         }
+      } else if (pair.broker == Pair.Kind.GCPPUBSUB) {
+        PubSubAdmin.delete(queues);
       } else {
         for (String q : queues) {
           for (String name : List.of(q, q + ".dead_letters")) {

@@ -17,13 +17,15 @@ enum Pair {
   AMQP_AMQP(Kind.AMQP, Kind.AMQP),
   AMQP_REDIS(Kind.AMQP, Kind.REDIS),
   REDIS_MONGODB(Kind.REDIS, Kind.MONGODB),
-  REDIS_MEMCACHE(Kind.REDIS, Kind.MEMCACHE);
+  REDIS_MEMCACHE(Kind.REDIS, Kind.MEMCACHE),
+  GCPPUBSUB_REDIS(Kind.GCPPUBSUB, Kind.REDIS);
 
   enum Kind {
     REDIS,
     AMQP,
     MONGODB,
-    MEMCACHE;
+    MEMCACHE,
+    GCPPUBSUB;
 
     String url() {
       return switch (this) {
@@ -31,6 +33,7 @@ enum Pair {
         case AMQP -> TestEndpoints.amqpUrl();
         case MONGODB -> TestEndpoints.mongodbUri();
         case MEMCACHE -> "memcache://" + TestEndpoints.memcacheAddr();
+        case GCPPUBSUB -> throw new IllegalStateException("a Pub/Sub broker URL names its subscription: brokerUrl(queue)");
       };
     }
   }
@@ -48,8 +51,17 @@ enum Pair {
     return name().toLowerCase(java.util.Locale.ROOT);
   }
 
+  /** The broker URL of a side consuming {@code queue} (Pub/Sub: the subscription named like the queue). */
+  String brokerUrl(String queue) {
+    return broker == Kind.GCPPUBSUB ? PubSubAdmin.url(queue) : broker.url();
+  }
+
   Broker createBroker(Config config) {
-    return broker == Kind.REDIS ? RedisBroker.create(config) : AmqpBroker.create(config);
+    return switch (broker) {
+      case REDIS -> RedisBroker.create(config);
+      case AMQP -> AmqpBroker.create(config);
+      case GCPPUBSUB -> PubSubAdmin.broker(config);
+    };
   }
 
   Backend createBackend(Config config) {

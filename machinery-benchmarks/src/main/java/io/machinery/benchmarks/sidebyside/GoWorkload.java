@@ -77,6 +77,7 @@ final class GoWorkload {
 
   static Measurement run(Path binary, Target target, int tasks, int concurrency, int latencySamples, Duration maxTime)
       throws Exception {
+    target.purge(); // Go's bench purges Redis and AMQP itself; a Pub/Sub subscription must exist before Go starts
     List<String> cmd = new ArrayList<>(List.of(binary.toString(), "bench",
         "-broker", target.brokerUrl(), "-backend", target.backendUrl(),
         "-queue", target.queue(), "-binding-key", target.queue(),

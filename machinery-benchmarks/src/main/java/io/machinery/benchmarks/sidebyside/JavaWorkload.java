@@ -58,7 +58,8 @@ final class JavaWorkload {
     target.purge();
     long deadline = System.nanoTime() + maxTime.toNanos();
     String note = "";
-    try (Broker broker = target.amqpBroker() ? AmqpBroker.create(config) : RedisBroker.create(config);
+    try (Broker broker = PubSubBench.isPubSub(target.brokerUrl()) ? PubSubBench.broker(config)
+            : target.amqpBroker() ? AmqpBroker.create(config) : RedisBroker.create(config);
         Backend backend = backend(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("noop", TaskFunction.of(() -> null));

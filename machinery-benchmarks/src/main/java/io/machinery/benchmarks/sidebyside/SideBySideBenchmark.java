@@ -89,8 +89,10 @@ public final class SideBySideBenchmark {
         case "amqp-redis" -> new Target("AMQP broker + Redis backend", amqp, redis, QUEUE, RESULTS_EXPIRE_IN);
         case "redis-mongodb" -> new Target("Redis broker + MongoDB backend", redis, mongodb, QUEUE, RESULTS_EXPIRE_IN);
         case "redis-memcache" -> new Target("Redis broker + Memcache backend", redis, memcache, QUEUE, RESULTS_EXPIRE_IN);
+        case "gcppubsub-redis" -> new Target("GCP Pub/Sub broker + Redis backend", PubSubBench.url(QUEUE), redis, QUEUE,
+            RESULTS_EXPIRE_IN); // on PUBSUB_EMULATOR_HOST
         default -> throw new IllegalArgumentException("unknown pair " + pair
-            + " (redis-redis, amqp-redis, redis-mongodb, redis-memcache)");
+            + " (redis-redis, amqp-redis, redis-mongodb, redis-memcache, gcppubsub-redis)");
       };
       if (warmup > 0) {
         progress("%s: warm-up, %d tasks per implementation", target.label(), warmup);

@@ -26,7 +26,9 @@ record Target(String label, String brokerUrl, String backendUrl, String queue, i
    * arguments) and purges it.
    */
   void purge() throws Exception {
-    if (amqpBroker()) {
+    if (PubSubBench.isPubSub(brokerUrl)) {
+      PubSubBench.recreate(queue);
+    } else if (amqpBroker()) {
       AmqpUrl url = AmqpUrl.parse(brokerUrl);
       ConnectionFactory f = url.connectionFactory();
       try (Connection connection = f.newConnection("sidebyside-purge"); Channel channel = connection.createChannel()) {

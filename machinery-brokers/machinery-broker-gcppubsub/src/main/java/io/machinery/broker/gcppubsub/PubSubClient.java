@@ -1,0 +1,286 @@
+package io.machinery.broker.gcppubsub;
+
+import com.google.api.gax.core.CredentialsProvider;
+import com.google.api.gax.core.NoCredentialsProvider;
+import com.google.api.gax.grpc.GrpcTransportChannel;
+import com.google.api.gax.rpc.AlreadyExistsException;
+import com.google.api.gax.rpc.ApiException;
+import com.google.api.gax.rpc.FixedTransportChannelProvider;
+import com.google.api.gax.rpc.NotFoundException;
+import com.google.api.gax.rpc.TransportChannelProvider;
+import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
+import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
+import com.google.cloud.pubsub.v1.stub.PublisherStub;
+import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
+import com.google.cloud.pubsub.v1.stub.SubscriberStub;
+import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
+import com.google.protobuf.ByteString;
+import com.google.pubsub.v1.AcknowledgeRequest;
+import com.google.pubsub.v1.GetSubscriptionRequest;
+import com.google.pubsub.v1.GetTopicRequest;
+import com.google.pubsub.v1.ModifyAckDeadlineRequest;
+import com.google.pubsub.v1.PublishRequest;
+import com.google.pubsub.v1.PubsubMessage;
+import com.google.pubsub.v1.PullRequest;
+import com.google.pubsub.v1.ReceivedMessage;
+import com.google.pubsub.v1.Subscription;
+import com.google.pubsub.v1.Topic;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.machinery.MachineryException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Pub/Sub calls the broker makes, on the two generated gRPC stubs, with resource names built from the
+ * project and errors turned into messages that say what to do. Thread-safe (the stubs are).
+ */
+final class PubSubClient implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PubSubClient.class);
+  /** Pub/Sub's limit of ack IDs per Acknowledge/ModifyAckDeadline request is far higher; this keeps requests small. */
+  static final int MAX_IDS_PER_REQUEST = 1000;
+
+  private final String project;
+  private final PublisherStub publisher;
+  private final SubscriberStub subscriber;
+  /** What this client built and closes: the user's own stubs are not in here. */
+  private final List<AutoCloseable> owned;
+  private final Set<String> knownTopics = ConcurrentHashMap.newKeySet();
+
+  PubSubClient(String project, PublisherStub publisher, SubscriberStub subscriber, List<AutoCloseable> owned) {
+    this.project = project;
+    this.publisher = publisher;
+    this.subscriber = subscriber;
+    this.owned = owned;
+  }
+
+  /**
+   * Builds the two stubs: on a plaintext channel without credentials to {@code emulatorHost} when it is set (and no
+   * channel is given), else on {@code channels}/{@code credentials}/{@code endpoint}, each defaulting to Google's.
+   */
+  static PubSubClient connect(String project, @Nullable String emulatorHost, @Nullable TransportChannelProvider channels,
+      @Nullable CredentialsProvider credentials, @Nullable String endpoint) {
+    List<AutoCloseable> owned = new ArrayList<>();
+    try {
+      if (channels == null && emulatorHost != null && !emulatorHost.isBlank()) {
+        ManagedChannel channel = ManagedChannelBuilder.forTarget(emulatorHost).usePlaintext().build();
+        owned.add(channel::shutdownNow);
+        channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
+        credentials = credentials != null ? credentials : NoCredentialsProvider.create();
+      }
+      PublisherStubSettings.Builder ps = PublisherStubSettings.newBuilder();
+      SubscriberStubSettings.Builder ss = SubscriberStubSettings.newBuilder();
+      if (channels != null) {
+        ps.setTransportChannelProvider(channels);
+        ss.setTransportChannelProvider(channels);
+      }
+      if (credentials != null) {
+        ps.setCredentialsProvider(credentials);
+        ss.setCredentialsProvider(credentials);
+      }
+      if (endpoint != null) {
+        ps.setEndpoint(endpoint);
+        ss.setEndpoint(endpoint);
+      }
+      PublisherStub publisher = GrpcPublisherStub.create(ps.build());
+      owned.add(0, publisher);
+      SubscriberStub subscriber = GrpcSubscriberStub.create(ss.build());
+      owned.add(0, subscriber);
+      return new PubSubClient(project, publisher, subscriber, owned);
+    } catch (IOException e) {
+      closeAll(owned);
+      throw new MachineryException("cannot create the Pub/Sub client: " + e.getMessage(), e);
+    }
+  }
+
+  /** Closes the stubs and channel this client built (stubs first, then the channel they share). */
+  @Override
+  public void close() {
+    closeAll(owned);
+  }
+
+  private static void closeAll(List<AutoCloseable> resources) {
+    for (AutoCloseable r : resources) {
+      try {
+        r.close();
+      } catch (Exception e) {
+        // closing: nothing left to do with a failure
+      }
+    }
+  }
+
+  String project() {
+    return project;
+  }
+
+  SubscriberStub subscriber() {
+    return subscriber;
+  }
+
+  PublisherStub publisher() {
+    return publisher;
+  }
+
+  String topicName(String topic) {
+    return "projects/" + project + "/topics/" + topic;
+  }
+
+  String subscriptionName(String subscription) {
+    return "projects/" + project + "/subscriptions/" + subscription;
+  }
+
+  // ------------------------------------------------------------------------------------------ publishing
+
+  /** Publishes one message and returns its ID once Pub/Sub has accepted it. */
+  String publish(String topic, byte[] data, Map<String, String> attributes) {
+    PubsubMessage message = PubsubMessage.newBuilder().setData(ByteString.copyFrom(data))
+        .putAllAttributes(attributes).build();
+    try {
+      return publisher.publishCallable()
+          .call(PublishRequest.newBuilder().setTopic(topicName(topic)).addMessages(message).build())
+          .getMessageIds(0);
+    } catch (NotFoundException e) {
+      throw new MachineryException("Pub/Sub topic " + topicName(topic) + " does not exist: create it (gcloud pubsub"
+          + " topics create " + topic + " --project " + project + ") with a subscription, or build the broker with"
+          + " createMissing(true)", e);
+    } catch (ApiException e) {
+      throw new MachineryException("publishing to Pub/Sub topic " + topicName(topic) + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ settling
+
+  void acknowledge(String subscription, List<String> ackIds) {
+    for (int i = 0; i < ackIds.size(); i += MAX_IDS_PER_REQUEST) {
+      subscriber.acknowledgeCallable().call(AcknowledgeRequest.newBuilder().setSubscription(subscriptionName(subscription))
+          .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST))).build());
+    }
+  }
+
+  /** Sets the ack deadline of messages to {@code seconds} from now; 0 is a nack (deliver again at once). */
+  void modifyAckDeadline(String subscription, List<String> ackIds, int seconds) {
+    for (int i = 0; i < ackIds.size(); i += MAX_IDS_PER_REQUEST) {
+      subscriber.modifyAckDeadlineCallable().call(ModifyAckDeadlineRequest.newBuilder()
+          .setSubscription(subscriptionName(subscription)).setAckDeadlineSeconds(seconds)
+          .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST))).build());
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ resources
+
+  /** Whether {@link #require} has seen {@code topic} exist. */
+  boolean knownTopic(String topic) {
+    return knownTopics.contains(topic);
+  }
+
+  /**
+   * Checks that every subscription (key) of its topic (value) exists, with its topic; creates what is missing
+   * when {@code create}, else fails naming every missing one with the gcloud command that creates it.
+   *
+   * @throws MachineryException when something is missing and may not be created
+   */
+  synchronized void require(Map<String, String> subscriptionsToTopics, boolean create, int ackDeadlineSeconds) {
+    List<String> missing = new ArrayList<>();
+    for (Map.Entry<String, String> e : new TreeMap<>(subscriptionsToTopics).entrySet()) {
+      String sub = e.getKey();
+      String topic = e.getValue();
+      if (!knownTopics.contains(topic) && !topicExists(topic)) {
+        if (create) {
+          createTopic(topic);
+          log.info("Created Pub/Sub topic {}", topicName(topic));
+        } else {
+          missing.add("topic " + topic + " (gcloud pubsub topics create " + topic + " --project " + project + ")");
+          missing.add("subscription " + sub + " (gcloud pubsub subscriptions create " + sub + " --topic " + topic
+              + " --ack-deadline " + ackDeadlineSeconds + " --project " + project + ")");
+          continue;
+        }
+      }
+      if (subscription(sub) == null) {
+        if (create) {
+          createSubscription(sub, topic, ackDeadlineSeconds);
+          log.info("Created Pub/Sub subscription {} of topic {}", subscriptionName(sub), topic);
+        } else {
+          missing.add("subscription " + sub + " (gcloud pubsub subscriptions create " + sub + " --topic " + topic
+              + " --ack-deadline " + ackDeadlineSeconds + " --project " + project + ")");
+          continue;
+        }
+      }
+      knownTopics.add(topic);
+    }
+    if (!missing.isEmpty()) {
+      throw new MachineryException("Pub/Sub resources missing in project " + project + ": " + String.join("; ", missing)
+          + ". Create them (the commands are given) or build the broker with createMissing(true).");
+    }
+  }
+
+  /**
+   * Pulls up to {@code max} waiting messages without acknowledging them and hands them all back at once (a nack),
+   * so they stay where they were. A missing subscription has none.
+   */
+  List<ReceivedMessage> peek(String subscription, int max) {
+    List<ReceivedMessage> pulled = new ArrayList<>();
+    try {
+      while (pulled.size() < max) {
+        @SuppressWarnings("deprecation") // still the way to ask for an immediate answer, honoured by both servers
+        PullRequest request = PullRequest.newBuilder().setSubscription(subscriptionName(subscription))
+            .setMaxMessages(Math.min(MAX_IDS_PER_REQUEST, max - pulled.size())).setReturnImmediately(true).build();
+        List<ReceivedMessage> page = subscriber.pullCallable().call(request).getReceivedMessagesList();
+        if (page.isEmpty()) {
+          break;
+        }
+        pulled.addAll(page);
+      }
+    } catch (NotFoundException e) {
+      return List.of();
+    } finally {
+      if (!pulled.isEmpty()) {
+        modifyAckDeadline(subscription, pulled.stream().map(ReceivedMessage::getAckId).toList(), 0);
+      }
+    }
+    return pulled;
+  }
+
+  boolean topicExists(String topic) {
+    try {
+      publisher.getTopicCallable().call(GetTopicRequest.newBuilder().setTopic(topicName(topic)).build());
+      return true;
+    } catch (NotFoundException e) {
+      return false;
+    }
+  }
+
+  /** The subscription, or null when it does not exist. */
+  @Nullable Subscription subscription(String subscription) {
+    try {
+      return subscriber.getSubscriptionCallable()
+          .call(GetSubscriptionRequest.newBuilder().setSubscription(subscriptionName(subscription)).build());
+    } catch (NotFoundException e) {
+      return null;
+    }
+  }
+
+  void createTopic(String topic) {
+    try {
+      publisher.createTopicCallable().call(Topic.newBuilder().setName(topicName(topic)).build());
+    } catch (AlreadyExistsException e) {
+      // created meanwhile by another worker: fine
+    }
+  }
+
+  void createSubscription(String subscription, String topic, int ackDeadlineSeconds) {
+    try {
+      subscriber.createSubscriptionCallable().call(Subscription.newBuilder().setName(subscriptionName(subscription))
+          .setTopic(topicName(topic)).setAckDeadlineSeconds(ackDeadlineSeconds).build());
+    } catch (AlreadyExistsException e) {
+      // created meanwhile by another worker: fine
+    }
+  }
+}

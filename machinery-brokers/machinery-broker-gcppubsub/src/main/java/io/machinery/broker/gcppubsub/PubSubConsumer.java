@@ -1,0 +1,276 @@
+package io.machinery.broker.gcppubsub;
+
+import com.google.api.core.ApiFuture;
+import com.google.protobuf.Timestamp;
+import com.google.pubsub.v1.PullRequest;
+import com.google.pubsub.v1.ReceivedMessage;
+import io.machinery.MachineryException;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeliveryHandler;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker's pull loop on one subscription.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Flow control.</b> The consumer holds at most {@code limit = max(prefetch, concurrency)} messages
+ *       leased at once (handed over and not yet settled, plus waiting in its buffer), and pulls only the
+ *       difference: with the default prefetch of 3 and a concurrency of 3 or more, it never takes more messages
+ *       than its worker has slots (Go's client takes up to 1000). A message is handed over only after the
+ *       worker reserved a slot for it.
+ *   <li><b>Order.</b> Pub/Sub does not keep publish order (the pstest fake hands messages out in random order),
+ *       so each pull's messages join a buffer ordered by publish time and the oldest go first: a small backlog
+ *       runs in the order it was sent.
+ *   <li><b>Leases.</b> Every leased message's ack deadline is extended to the subscription's deadline every
+ *       third of it, until it is settled or {@code GCPPubSub.MaxExtension} after it was pulled; then it is left
+ *       to lapse, and Pub/Sub delivers it again (as Go's client does). A worker that dies stops extending, so its
+ *       messages come back within one ack deadline: at-least-once.
+ *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they are delivered
+ *       again at once); {@link #close()} also nacks the handed-over ones still unsettled.
+ * </ul>
+ */
+final class PubSubConsumer implements Consumer {
+  private static final Logger log = LoggerFactory.getLogger(PubSubConsumer.class);
+  /** Pub/Sub's largest pull. */
+  static final int MAX_PULL = 1000;
+  /** Oldest published first (ties by message ID). */
+  static final Comparator<ReceivedMessage> MESSAGE_ORDER = Comparator
+      .comparing((ReceivedMessage m) -> m.getMessage().getPublishTime(), PubSubConsumer::compare)
+      .thenComparing(m -> m.getMessage().getMessageId());
+  static final Comparator<PubSubDelivery> PUBLISH_ORDER = Comparator.comparing(PubSubDelivery::message, MESSAGE_ORDER);
+
+  private final GcpPubSubBroker broker;
+  private final String tag;
+  private final String topic;
+  private final String subscription;
+  private final DeliveryHandler handler;
+  private final int limit;
+  private final int ackDeadlineSeconds;
+  private final long maxExtensionNanos;
+  private final ConcurrentHashMap<String, PubSubDelivery> leases = new ConcurrentHashMap<>();
+  private final PriorityQueue<PubSubDelivery> buffer = new PriorityQueue<>(PUBLISH_ORDER);
+  private final Semaphore wake = new Semaphore(0);
+  private final AtomicBoolean fetching = new AtomicBoolean(true);
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private @Nullable Thread thread;
+  /** The pull under way, if any: stopping waits for it rather than cancel it (see {@link #stopFetching}). */
+  private volatile @Nullable ApiFuture<com.google.pubsub.v1.PullResponse> inFlight;
+  private @Nullable ScheduledFuture<?> extender;
+
+  PubSubConsumer(GcpPubSubBroker broker, String tag, String topic, String subscription, DeliveryHandler handler,
+      int prefetch, int ackDeadlineSeconds, Duration maxExtension) {
+    this.broker = broker;
+    this.tag = tag;
+    this.topic = topic;
+    this.subscription = subscription;
+    this.handler = handler;
+    this.limit = Math.max(1, Math.min(MAX_PULL, Math.max(prefetch, handler.capacity())));
+    this.ackDeadlineSeconds = ackDeadlineSeconds;
+    this.maxExtensionNanos = maxExtension.toNanos();
+  }
+
+  GcpPubSubBroker broker() {
+    return broker;
+  }
+
+  String topic() {
+    return topic;
+  }
+
+  String subscription() {
+    return subscription;
+  }
+
+  void start() {
+    long period = Math.max(1_000, ackDeadlineSeconds * 1000L / 3);
+    extender = broker.scheduleAtFixedRate(this::extendLeases, period);
+    thread = Thread.ofVirtual().name("machinery-pubsub-consumer-" + tag).start(this::fetchLoop);
+  }
+
+  // ------------------------------------------------------------------------------------------ fetching
+
+  private void fetchLoop() {
+    int failures = 0;
+    try {
+      while (fetching.get()) {
+        int room = limit - leases.size();
+        if (room > 0) {
+          List<ReceivedMessage> pulled;
+          try {
+            pulled = pull(Math.min(room, MAX_PULL), !buffer.isEmpty());
+            if (failures > 0) {
+              log.info("Pub/Sub consumer {} pulls from {} again", tag, subscription);
+            }
+            failures = 0;
+          } catch (MachineryException e) {
+            if (++failures == 1) {
+              log.warn("Pub/Sub consumer {} cannot pull from {}: {}; retrying", tag, subscription, e.getMessage());
+              handler.brokerError(e);
+            }
+            wake.tryAcquire(Math.min(5_000, 100L << Math.min(failures, 6)), TimeUnit.MILLISECONDS);
+            continue;
+          }
+          long now = System.nanoTime();
+          for (ReceivedMessage m : pulled) {
+            PubSubDelivery d = new PubSubDelivery(this, m, now);
+            leases.put(d.ackId(), d);
+            buffer.add(d);
+          }
+        }
+        if (!fetching.get()) {
+          break;
+        }
+        if (buffer.isEmpty()) {
+          if (room <= 0) {
+            wake.tryAcquire(1, TimeUnit.SECONDS); // every slot's message is running: wait for one to settle
+            wake.drainPermits();
+          }
+          continue; // an empty pull already waited (long poll)
+        }
+        int slots = handler.reserve(buffer.size());
+        if (!fetching.get()) {
+          handler.release(slots);
+          break;
+        }
+        for (int i = 0; i < slots; i++) {
+          handler.handle(buffer.poll());
+        }
+      }
+    } catch (InterruptedException e) {
+      // stopFetching
+    } catch (RuntimeException | Error e) {
+      log.error("Pub/Sub consumer {} of {} stopped: {}", tag, subscription, e.toString(), e);
+      handler.brokerError(e);
+    } finally {
+      Thread.interrupted();
+      nackBuffered();
+    }
+  }
+
+  private List<ReceivedMessage> pull(int max, boolean returnImmediately) throws InterruptedException {
+    @SuppressWarnings("deprecation") // still the way to ask for an immediate answer, honoured by both servers
+    PullRequest request = PullRequest.newBuilder().setSubscription(broker.client().subscriptionName(subscription))
+        .setMaxMessages(max).setReturnImmediately(returnImmediately).build();
+    if (!fetching.get()) {
+      return List.of();
+    }
+    ApiFuture<com.google.pubsub.v1.PullResponse> future = broker.client().subscriber().pullCallable().futureCall(request);
+    inFlight = future;
+    try {
+      return future.get().getReceivedMessagesList();
+    } catch (InterruptedException e) {
+      future.cancel(true); // what the server sent meanwhile comes back when its deadline lapses
+      throw e;
+    } catch (ExecutionException e) {
+      throw new MachineryException("pull from Pub/Sub subscription " + subscription + " failed: "
+          + e.getCause().getMessage(), e.getCause());
+    } finally {
+      inFlight = null;
+    }
+  }
+
+  private void nackBuffered() {
+    PubSubDelivery d;
+    while ((d = buffer.poll()) != null) {
+      leases.remove(d.ackId());
+      broker.settler().modifyDeadline(subscription, d.ackId(), 0);
+    }
+  }
+
+  /** A delivery was settled: it no longer needs its lease, and its slot of the limit is free. */
+  void settled(PubSubDelivery delivery) {
+    leases.remove(delivery.ackId());
+    wake.release();
+  }
+
+  // ------------------------------------------------------------------------------------------ leases
+
+  private void extendLeases() {
+    if (leases.isEmpty()) {
+      return;
+    }
+    long now = System.nanoTime();
+    List<String> ids = new ArrayList<>(leases.size());
+    for (PubSubDelivery d : leases.values()) {
+      if (now - d.receivedAtNanos > maxExtensionNanos) {
+        if (leases.remove(d.ackId(), d)) {
+          log.warn("A message of subscription {} was leased longer than GCPPubSub.MaxExtension ({} s); no longer"
+              + " extending its deadline, so Pub/Sub will deliver it again", subscription,
+              TimeUnit.NANOSECONDS.toSeconds(maxExtensionNanos));
+          wake.release();
+        }
+      } else {
+        ids.add(d.ackId());
+      }
+    }
+    try {
+      broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
+    } catch (RuntimeException e) {
+      log.warn("Extending the ack deadline of {} message(s) of subscription {} failed: {}", ids.size(), subscription,
+          e.getMessage());
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ stopping
+
+  /**
+   * Ends the loop. A pull under way is left to finish (pstest answers within 0.5 s) and what it brings is nacked:
+   * cancelling it instead would strand whatever the server already handed to it until its deadline lapses. Only a
+   * loop that waits for a slot, or a pull still running after a second, is interrupted.
+   */
+  @Override
+  public void stopFetching(Duration timeout) {
+    fetching.set(false);
+    Thread t = thread;
+    if (t == null) {
+      return;
+    }
+    try {
+      if (inFlight == null || !t.join(Duration.ofSeconds(1))) {
+        t.interrupt();
+      }
+      t.join(timeout);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Stops fetching, stops extending leases and nacks every message still leased, so it is delivered again now. */
+  @Override
+  public void close() {
+    stopFetching(Duration.ofSeconds(5));
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    ScheduledFuture<?> e = extender;
+    if (e != null) {
+      e.cancel(false);
+    }
+    for (PubSubDelivery d : leases.values()) {
+      if (leases.remove(d.ackId(), d)) {
+        broker.settler().modifyDeadline(subscription, d.ackId(), 0);
+      }
+    }
+    broker.forget(this);
+  }
+
+  private static int compare(Timestamp a, Timestamp b) {
+    int c = Long.compare(a.getSeconds(), b.getSeconds());
+    return c != 0 ? c : Integer.compare(a.getNanos(), b.getNanos());
+  }
+}

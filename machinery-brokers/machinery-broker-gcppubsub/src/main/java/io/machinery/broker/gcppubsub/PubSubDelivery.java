@@ -1,0 +1,121 @@
+package io.machinery.broker.gcppubsub;
+
+import com.google.pubsub.v1.ReceivedMessage;
+import io.machinery.spi.Delivery;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A pulled message handed to the worker. Its lease (ack deadline) is extended by its consumer until it is
+ * settled or {@code GCPPubSub.MaxExtension} has passed. Settling twice is ignored.
+ */
+final class PubSubDelivery implements Delivery {
+  private static final Logger log = LoggerFactory.getLogger(PubSubDelivery.class);
+  /** When a dead letter cannot be published, the message comes back after this, not at once. */
+  static final int DEAD_LETTER_FALLBACK_SECONDS = 60;
+
+  private final PubSubConsumer consumer;
+  private final ReceivedMessage message;
+  private final byte[] body;
+  final long receivedAtNanos;
+  private final AtomicBoolean settled = new AtomicBoolean();
+
+  PubSubDelivery(PubSubConsumer consumer, ReceivedMessage message, long receivedAtNanos) {
+    this.consumer = consumer;
+    this.message = message;
+    this.body = message.getMessage().getData().toByteArray();
+    this.receivedAtNanos = receivedAtNanos;
+  }
+
+  String ackId() {
+    return message.getAckId();
+  }
+
+  ReceivedMessage message() {
+    return message;
+  }
+
+  @Override
+  public byte[] body() {
+    return body.clone();
+  }
+
+  /** The topic the message was published to (the queue's name). */
+  @Override
+  public String queue() {
+    return consumer.topic();
+  }
+
+  @Override
+  public boolean redelivered() {
+    return message.getDeliveryAttempt() > 1;
+  }
+
+  /** Pub/Sub's delivery attempt, which it counts only on subscriptions with a dead-letter policy (else 0). */
+  @Override
+  public int deliveryCount() {
+    return message.getDeliveryAttempt();
+  }
+
+  @Override
+  public void ack() {
+    if (settled.compareAndSet(false, true)) {
+      consumer.settled(this);
+      consumer.broker().settler().ack(consumer.subscription(), ackId());
+    }
+  }
+
+  @Override
+  public void requeue(Duration delay) {
+    requeue(delay, null);
+  }
+
+  /**
+   * Zero delay and the same message: a nack (Pub/Sub delivers it again at once). Otherwise the message (or its
+   * replacement) goes to the delay topic, due back on this queue's topic after {@code delay}, and this one is
+   * acknowledged; if that publish fails, the message is left to come back when a deadline of about {@code
+   * delay} lapses instead (never a hot loop).
+   */
+  @Override
+  public void requeue(Duration delay, byte @org.jspecify.annotations.Nullable [] replacement) {
+    if (!settled.compareAndSet(false, true)) {
+      return;
+    }
+    consumer.settled(this);
+    Settler settler = consumer.broker().settler();
+    if (!delay.isPositive() && replacement == null) {
+      settler.modifyDeadline(consumer.subscription(), ackId(), 0);
+      return;
+    }
+    try {
+      consumer.broker().publishDelayed(consumer.topic(), replacement != null ? replacement : body,
+          consumer.broker().clock().millis() + Math.max(0, delay.toMillis()));
+      settler.ack(consumer.subscription(), ackId());
+    } catch (RuntimeException e) {
+      int seconds = (int) Math.min(600, Math.max(1, (delay.toMillis() + 999) / 1000));
+      log.warn("Could not requeue a message of subscription {} through the delay topic ({}); it comes back in"
+          + " about {} s", consumer.subscription(), e.getMessage(), seconds);
+      settler.modifyDeadline(consumer.subscription(), ackId(), seconds);
+    }
+  }
+
+  /** Publishes the message to the dead-letter topic with the reason in attributes, then acknowledges it. */
+  @Override
+  public void deadLetter(String reason) {
+    if (!settled.compareAndSet(false, true)) {
+      return;
+    }
+    consumer.settled(this);
+    Settler settler = consumer.broker().settler();
+    try {
+      consumer.broker().publishDeadLetter(consumer.topic(), consumer.subscription(), message.getMessage(), reason);
+      settler.ack(consumer.subscription(), ackId());
+    } catch (RuntimeException e) {
+      log.error("Could not dead-letter a message of subscription {} ({}); it comes back in {} s",
+          consumer.subscription(), e.getMessage(), DEAD_LETTER_FALLBACK_SECONDS);
+      settler.modifyDeadline(consumer.subscription(), ackId(), DEAD_LETTER_FALLBACK_SECONDS);
+    }
+  }
+}

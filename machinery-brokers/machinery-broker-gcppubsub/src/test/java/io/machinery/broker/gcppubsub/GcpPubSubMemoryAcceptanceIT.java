@@ -1,0 +1,29 @@
+package io.machinery.broker.gcppubsub;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.AcceptanceSuite;
+import java.time.Clock;
+import org.junit.jupiter.api.AfterAll;
+
+/** Go's integration scenarios on the Pub/Sub broker with results kept in this JVM. */
+class GcpPubSubMemoryAcceptanceIT extends AcceptanceSuite {
+  private static final String PROJECT = PubSubTestSupport.project();
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return MemoryBackend.create(config, Clock.systemUTC());
+  }
+
+  @AfterAll
+  static void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(PROJECT);
+  }
+}
