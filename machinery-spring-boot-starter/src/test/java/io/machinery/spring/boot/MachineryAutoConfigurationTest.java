@@ -197,9 +197,13 @@ class MachineryAutoConfigurationTest {
 
   @Test
   void healthIsDownWhenTheBackendFails() {
-    memory.withUserConfiguration(FailingBackend.class).run(context ->
-        assertThat(context.getBean("machineryHealthIndicator", HealthIndicator.class).health().getStatus())
-            .isEqualTo(Status.DOWN));
+    memory.withUserConfiguration(FailingBackend.class).run(context -> {
+      Health health = context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+      assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+      // The probe's error is a detail (core's HealthCheck report), the broker's probe answered.
+      assertThat(health.getDetails().get("backendError")).asString().contains("backend unreachable (test fake)");
+      assertThat(health.getDetails()).doesNotContainKey("brokerError");
+    });
   }
 
   @Test
