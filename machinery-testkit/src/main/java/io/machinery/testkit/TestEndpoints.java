@@ -1,18 +1,27 @@
 package io.machinery.testkit;
 
+import io.machinery.testkit.MachineryServers.ContainerSource;
+import io.machinery.testkit.MachineryServers.Kind;
+import java.util.Map;
+import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Assumptions;
 
 /**
  * Addresses of the real servers integration tests talk to, from the environment written by {@code
- * scripts/services.sh} ({@code /tmp/machinery-services/env}). A missing address fails the test when {@code
- * CI=true} or {@code IT_REQUIRE_SERVICES=true} (so CI can never pass by skipping) and skips it otherwise.
+ * scripts/services.sh} ({@code /tmp/machinery-services/env}). Without the variable, Redis and RabbitMQ come from
+ * {@link MachineryServers}' containers when Testcontainers is on the test classpath and a Docker engine answers
+ * (a contributor with Docker and without the Debian packages runs the same ITs). Otherwise a missing address
+ * fails the test when {@code CI=true} or {@code IT_REQUIRE_SERVICES=true} (so CI can never pass by skipping) and
+ * skips it otherwise.
  */
 public final class TestEndpoints {
   private TestEndpoints() {}
 
+  /** {@code REDIS_URL}, else a Redis container (see the class comment). */
   public static String redisUrl() {
-    return require("REDIS_URL", "Redis");
+    return require("REDIS_URL", "Redis", Kind.REDIS);
   }
 
   /** Comma-separated node URLs of the 3-master test cluster. */
@@ -20,8 +29,9 @@ public final class TestEndpoints {
     return require("REDIS_CLUSTER_URL", "a Redis cluster");
   }
 
+  /** {@code AMQP_URL}, else a RabbitMQ container (see the class comment). */
   public static String amqpUrl() {
-    return require("AMQP_URL", "RabbitMQ");
+    return require("AMQP_URL", "RabbitMQ", Kind.RABBITMQ);
   }
 
   /** The MongoDB (mongo-java-server, scripts/services.d/mongodb.sh) for the MongoDB backend. */
@@ -50,7 +60,12 @@ public final class TestEndpoints {
 
   /** Whether a missing server must fail the run instead of skipping. */
   public static boolean servicesRequired() {
-    return "true".equalsIgnoreCase(System.getenv("CI")) || "true".equalsIgnoreCase(System.getenv("IT_REQUIRE_SERVICES"));
+    return servicesRequired(System.getenv());
+  }
+
+  private static boolean servicesRequired(Map<String, String> environment) {
+    return "true".equalsIgnoreCase(environment.get("CI"))
+        || "true".equalsIgnoreCase(environment.get("IT_REQUIRE_SERVICES"));
   }
 
   /**
@@ -65,13 +80,34 @@ public final class TestEndpoints {
   }
 
   private static String require(String variable, String what) {
-    String value = System.getenv(variable);
+    return require(variable, what, null);
+  }
+
+  private static String require(String variable, String what, @Nullable Kind container) {
+    return resolve(variable, what, container, System.getenv(), MachineryServers.Testcontainers.SOURCE);
+  }
+
+  /**
+   * The variable's value; else, for a server with a container ({@code container} not null), that container when
+   * one can be started; else fails (services required) or aborts. A container that cannot start is an error,
+   * never a skip.
+   */
+  static String resolve(String variable, String what, @Nullable Kind container, Map<String, String> environment,
+      ContainerSource containers) {
+    String value = environment.get(variable);
     if (value != null && !value.isBlank()) {
       return value;
     }
     String message = variable + " is not set, so there is no " + what + " to test against. Run `make services`"
         + " and `source /tmp/machinery-services/env` (make test does both).";
-    if (servicesRequired()) {
+    if (container != null) {
+      Optional<String> unavailable = containers.unavailableBecause();
+      if (unavailable.isEmpty()) {
+        return containers.start(container);
+      }
+      message += " No container either: " + unavailable.get() + ".";
+    }
+    if (servicesRequired(environment)) {
       Assertions.fail(message);
     }
     Assumptions.abort(message);

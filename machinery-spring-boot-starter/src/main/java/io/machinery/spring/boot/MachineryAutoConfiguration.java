@@ -1,6 +1,7 @@
 package io.machinery.spring.boot;
 
 import io.machinery.Server;
+import io.machinery.TaskListener;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -31,6 +32,8 @@ import org.springframework.context.annotation.Bean;
  *       which depends on them and closes only what it made itself). A bean the application defines is the
  *       application's and is used as it is.
  *   <li><b>Tasks</b> come from {@link MachineryTask} bean methods ({@link MachineryTaskRegistrar}).
+ *   <li><b>Listeners.</b> Every {@link TaskListener} bean is registered on the auto-configured Server, in
+ *       {@code @Order}; {@link MachineryMetricsAutoConfiguration} adds Micrometer's that way.
  * </ul>
  */
 @AutoConfiguration
@@ -69,8 +72,11 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
 
   @Bean
   @ConditionalOnMissingBean
-  Server machineryServer(Config config, Broker broker, Backend backend, Lock lock) {
-    return Server.builder().config(config).broker(broker).backend(backend).lock(lock).build();
+  Server machineryServer(Config config, Broker broker, Backend backend, Lock lock,
+      ObjectProvider<TaskListener> listeners) {
+    Server.Builder builder = Server.builder().config(config).broker(broker).backend(backend).lock(lock);
+    listeners.orderedStream().forEach(builder::listener);
+    return builder.build();
   }
 
   @Bean
@@ -81,7 +87,9 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
   @Bean
   @ConditionalOnMissingBean
   @ConditionalOnBooleanProperty(name = "machinery.worker.enabled", matchIfMissing = true)
-  MachineryWorkers machineryWorkers(Server server, MachineryProperties properties, MachineryTaskRegistrar tasks) {
-    return new MachineryWorkers(server, properties.getWorker(), List.copyOf(tasks.extraQueues()));
+  MachineryWorkers machineryWorkers(Server server, MachineryProperties properties, MachineryTaskRegistrar tasks,
+      ObjectProvider<MachineryWorkers.LaunchListener> launchListeners) {
+    return new MachineryWorkers(server, properties.getWorker(), List.copyOf(tasks.extraQueues()),
+        launchListeners.orderedStream().toList());
   }
 }

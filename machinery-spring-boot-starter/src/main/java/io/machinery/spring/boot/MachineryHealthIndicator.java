@@ -1,5 +1,6 @@
 package io.machinery.spring.boot;
 
+import io.machinery.HealthCheck;
 import io.machinery.Server;
 import io.machinery.Worker;
 import io.machinery.config.Redaction;
@@ -12,22 +13,21 @@ import org.springframework.boot.health.contributor.Health;
  * Actuator health of Machinery: UP when the broker and the backend answer and every worker of this application
  * is consuming.
  *
- * <p>Design notes: there is no ping in the SPI, so the probes are the cheapest reads each technology has: the
- * broker lists the pending tasks of a queue nobody uses ({@link #PROBE_QUEUE}: an empty LRANGE on Redis, a
- * passive declare that finds nothing on AMQP), and the backend reads the state of a task id no sender makes
- * ({@link #PROBE_TASK}: a GET of a missing key on Redis). Probing the real default queue would decode the whole
- * queue on every health call. Details carry URLs without credentials.
+ * <p>Design notes: the broker and backend probes are core's {@link HealthCheck} (cheapest reads, each on its own
+ * thread and DOWN after its timeout, so a hung connection cannot hang the health endpoint). The workers are
+ * judged from {@link MachineryWorkers} rather than from the report's worker lists, because the Server keeps
+ * every worker it ever launched: after a context stop and start, the stopped ones of the first run would read
+ * DOWN for ever. Details carry URLs without credentials.
  */
 final class MachineryHealthIndicator extends AbstractHealthIndicator {
-  static final String PROBE_QUEUE = "machinery_health_probe";
-  static final String PROBE_TASK = "task_00000000-0000-0000-0000-000000000000";
-
   private final Server server;
+  private final HealthCheck check;
   private final @Nullable MachineryWorkers workers;
 
   MachineryHealthIndicator(Server server, @Nullable MachineryWorkers workers) {
     super("Machinery health check failed");
     this.server = server;
+    this.check = HealthCheck.create(server);
     this.workers = workers;
   }
 
@@ -35,19 +35,29 @@ final class MachineryHealthIndicator extends AbstractHealthIndicator {
   protected void doHealthCheck(Health.Builder builder) {
     builder.withDetail("broker", Redaction.redactUrl(server.config().broker()))
         .withDetail("resultBackend", Redaction.redactUrl(server.config().resultBackend()));
-    server.broker().pendingTasks(PROBE_QUEUE);
-    server.backend().getState(PROBE_TASK);
-    if (workers == null) {
-      builder.up().withDetail("workers", "none in this application (machinery.worker.enabled=false)");
-      return;
+    HealthCheck.Report report = check.check();
+    boolean up = report.brokerError() == null && report.backendError() == null;
+    if (report.brokerError() != null) {
+      builder.withDetail("brokerError", report.brokerError());
     }
-    List<Worker> running = workers.workers();
-    List<String> stopped = running.stream().filter(w -> !w.isRunning()).map(Worker::consumerTag).toList();
-    builder.withDetail("workers", running.stream().map(Worker::consumerTag).toList());
-    if (!workers.isRunning() || running.isEmpty() || !stopped.isEmpty()) {
-      builder.down().withDetail("stoppedWorkers", workers.isRunning() ? stopped : List.of("all"));
+    if (report.backendError() != null) {
+      builder.withDetail("backendError", report.backendError());
+    }
+    if (workers == null) {
+      builder.withDetail("workers", "none in this application (machinery.worker.enabled=false)");
     } else {
+      List<Worker> running = workers.workers();
+      List<String> stopped = running.stream().filter(w -> !w.isRunning()).map(Worker::consumerTag).toList();
+      builder.withDetail("workers", running.stream().map(Worker::consumerTag).toList());
+      if (!workers.isRunning() || running.isEmpty() || !stopped.isEmpty()) {
+        builder.withDetail("stoppedWorkers", workers.isRunning() ? stopped : List.of("all"));
+        up = false;
+      }
+    }
+    if (up) {
       builder.up();
+    } else {
+      builder.down();
     }
   }
 }

@@ -42,12 +42,27 @@ public final class MachineryWorkers implements SmartLifecycle {
   private final Server server;
   private final MachineryProperties.WorkerSettings settings;
   private final List<String> queues;
+  private final List<LaunchListener> launchListeners;
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
   private volatile boolean running;
 
+  /**
+   * Told of each worker once it consumes (the metrics module binds its gauges there), on every start, so a
+   * context that is stopped and started again binds its new workers too. Package-private: the starter's own hook.
+   */
+  interface LaunchListener {
+    void launched(Worker worker);
+  }
+
   MachineryWorkers(Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues) {
+    this(server, settings, extraQueues, List.of());
+  }
+
+  MachineryWorkers(Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues,
+      List<LaunchListener> launchListeners) {
     this.server = server;
     this.settings = settings;
+    this.launchListeners = List.copyOf(launchListeners);
     List<String> all = new ArrayList<>();
     all.add("");
     extraQueues.stream().filter(q -> !q.equals(server.config().defaultQueue())).forEach(all::add);
@@ -80,6 +95,7 @@ public final class MachineryWorkers implements SmartLifecycle {
         }
       });
       workers.add(worker);
+      launchListeners.forEach(listener -> listener.launched(worker));
     }
     running = true;
   }

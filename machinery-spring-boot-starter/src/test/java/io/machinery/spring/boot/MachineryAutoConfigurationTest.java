@@ -2,6 +2,8 @@ package io.machinery.spring.boot;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import static org.awaitility.Awaitility.await;
+
 import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -15,6 +17,10 @@ import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
 import io.machinery.embedded.EagerLock;
 import io.machinery.lock.redis.RedisLock;
+import io.machinery.micrometer.MachineryMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
@@ -29,11 +35,13 @@ import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 
 /** The starter's conditions and wiring on core's in-JVM broker and backend (no server needed). */
 class MachineryAutoConfigurationTest {
   private final ApplicationContextRunner runner = new ApplicationContextRunner()
-      .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class));
+      .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class,
+          MachineryMetricsAutoConfiguration.class));
 
   private final ApplicationContextRunner memory = runner.withPropertyValues(
       "machinery.broker=memory://", "machinery.result_backend=memory://");
@@ -189,15 +197,81 @@ class MachineryAutoConfigurationTest {
 
   @Test
   void healthIsDownWhenTheBackendFails() {
-    memory.withUserConfiguration(FailingBackend.class).run(context ->
-        assertThat(context.getBean("machineryHealthIndicator", HealthIndicator.class).health().getStatus())
-            .isEqualTo(Status.DOWN));
+    memory.withUserConfiguration(FailingBackend.class).run(context -> {
+      Health health = context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+      assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+      // The probe's error is a detail (core's HealthCheck report), the broker's probe answered.
+      assertThat(health.getDetails().get("backendError")).asString().contains("backend unreachable (test fake)");
+      assertThat(health.getDetails()).doesNotContainKey("brokerError");
+    });
   }
 
   @Test
   void noHealthIndicatorWithoutSpringBootHealth() {
     memory.withClassLoader(new FilteredClassLoader(HealthIndicator.class)).run(context ->
         assertThat(context).hasNotFailed().doesNotHaveBean("machineryHealthIndicator"));
+  }
+
+  @Test
+  void metricsCountTasksAndWatchSlotsInTheApplicationsRegistry() {
+    memory.withUserConfiguration(MathTasks.class, Registry.class).run(context -> {
+      assertThat(context).hasSingleBean(MachineryMetrics.class);
+      Server server = context.getBean(Server.class);
+      assertThat(server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L))).get(Duration.ofSeconds(10)))
+          .containsExactly(5L);
+      MeterRegistry registry = context.getBean(MeterRegistry.class);
+      // The listener was registered on the auto-configured Server: its send and the worker's run were counted.
+      assertThat(registry.get("machinery.tasks.sent").tag("task", "add").counter().count()).isEqualTo(1.0);
+      await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+          assertThat(registry.get("machinery.tasks.succeeded").tag("task", "add").counter().count()).isEqualTo(1.0));
+      // Every one of the starter's workers got its slot gauges as it started.
+      for (io.machinery.Worker worker : context.getBean(MachineryWorkers.class).workers()) {
+        assertThat(registry.get("machinery.worker.slots").tag("worker", worker.consumerTag()).tag("state", "free")
+            .gauge().value()).isEqualTo(worker.concurrency());
+      }
+      // The memory broker has an inspector, so the queues the workers consume got depth gauges; all is consumed.
+      assertThat(registry.get("machinery.queue.pending").tag("queue", server.config().defaultQueue()).gauge().value())
+          .isZero();
+      assertThat(registry.get("machinery.queue.pending").tag("queue", "spring_test_other").gauge().value()).isZero();
+    });
+  }
+
+  @Test
+  void noMetricsWithoutARegistry() {
+    memory.run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(MachineryMetrics.class));
+  }
+
+  @Test
+  void noMetricsWithoutTheMicrometerModule() {
+    memory.withUserConfiguration(Registry.class).withClassLoader(new FilteredClassLoader(MachineryMetrics.class))
+        .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("machineryMetrics"));
+  }
+
+  @Test
+  void anApplicationsMetricsBeanIsTheOneRegistered() {
+    memory.withUserConfiguration(Registry.class, OwnMetrics.class).run(context -> {
+      assertThat(context).hasSingleBean(MachineryMetrics.class);
+      context.getBean(Server.class).sendTask(Signature.create("add", Arg.of(1L))).get(Duration.ofSeconds(10));
+      MeterRegistry registry = context.getBean(MeterRegistry.class);
+      assertThat(registry.get("machinery.tasks.sent").tag("app", "own").counter().count()).isEqualTo(1.0);
+    });
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  static class Registry {
+    @Bean
+    MeterRegistry meterRegistry() {
+      return new SimpleMeterRegistry();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @Import(MathTasks.class)
+  static class OwnMetrics {
+    @Bean
+    MachineryMetrics ownMetrics(MeterRegistry registry) {
+      return MachineryMetrics.builder(registry).tags(Tags.of("app", "own")).build();
+    }
   }
 
   @Configuration(proxyBeanMethods = false)

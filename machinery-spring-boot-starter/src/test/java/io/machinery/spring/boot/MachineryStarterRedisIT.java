@@ -14,6 +14,8 @@ import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.testkit.TestEndpoints;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -60,6 +62,7 @@ class MachineryStarterRedisIT {
 
   @Autowired Server server;
   @Autowired MachineryWorkers workers;
+  @Autowired MeterRegistry meters;
   @Autowired @Qualifier("machineryHealthIndicator") HealthIndicator health;
 
   @Test
@@ -80,6 +83,24 @@ class MachineryStarterRedisIT {
         Signature.create("multiply"));
     List<Object> product = server.sendChord(chord, 3).get(Duration.ofSeconds(20));
     assertThat(product).containsExactly(88L);
+  }
+
+  /** Actuator's registry gets the metrics module's meters, and they move as the Redis worker runs tasks. */
+  @Test
+  void metricsCountTasksRunOnRedis() throws Exception {
+    double before = succeeded("add");
+    assertThat(server.sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L))).get(Duration.ofSeconds(20)))
+        .containsExactly(42L);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(succeeded("add")).isEqualTo(before + 1));
+    assertThat(meters.get("machinery.task.run").tag("task", "add").tag("state", "SUCCESS").timer().count())
+        .isPositive();
+    assertThat(meters.get("machinery.worker.slots").tag("worker", "machinery_worker").tag("state", "free")
+        .gauge().value()).isPositive();
+  }
+
+  private double succeeded(String task) {
+    Counter counter = meters.find("machinery.tasks.succeeded").tag("task", task).counter();
+    return counter == null ? 0 : counter.count();
   }
 
   @Test
