@@ -50,11 +50,30 @@ public final class HealthCheck {
     this.timeout = timeout;
   }
 
-  /** Checks {@code server}'s broker, backend and the workers it launched, each probe up to 5 s. */
+  /**
+   * Creates a check of {@code server}'s broker, backend and the workers it launched, waiting up to {@link
+   * #DEFAULT_TIMEOUT} (5 s) for each probe.
+   *
+   * @param server the server to check; the check uses its broker and backend but does not own them (closing
+   *     the server stays its builder's job)
+   * @return a health check for {@code server}
+   * @throws NullPointerException if {@code server} is null
+   */
   public static HealthCheck create(Server server) {
     return create(server, DEFAULT_TIMEOUT);
   }
 
+  /**
+   * Creates a check of {@code server}'s broker, backend and the workers it launched, with a chosen probe
+   * timeout.
+   *
+   * @param server the server to check; the check uses its broker and backend but does not own them (closing
+   *     the server stays its builder's job)
+   * @param timeout how long {@link #check()} waits for each probe before it reports that probe as down
+   * @return a health check for {@code server}
+   * @throws NullPointerException if {@code server} or {@code timeout} is null
+   * @throws IllegalArgumentException if {@code timeout} is zero or negative
+   */
   public static HealthCheck create(Server server, Duration timeout) {
     Objects.requireNonNull(server, "server");
     if (timeout.isNegative() || timeout.isZero()) {
@@ -63,11 +82,24 @@ public final class HealthCheck {
     return new HealthCheck(server, timeout);
   }
 
+  /**
+   * Returns how long a check waits for each probe.
+   *
+   * @return the probe timeout given to {@link #create(Server, Duration)}, or {@link #DEFAULT_TIMEOUT}
+   */
   public Duration timeout() {
     return timeout;
   }
 
-  /** Runs the probes (the broker's and the backend's at once) and reports; never throws for a failing probe. */
+  /**
+   * Runs the probes (the broker's and the backend's at once) and reports; never throws for a failing probe.
+   * Waits up to {@link #timeout()} for each probe, one after the other, so a call returns within about twice
+   * the timeout. If the calling thread is interrupted, a probe not yet answered is reported down and the
+   * interrupt flag is kept.
+   *
+   * @return the broker's and backend's errors (null when they answered) and the server's consuming and stopped
+   *     workers
+   */
   public Report check() {
     CompletableFuture<@Nullable Void> broker = probe(brokerProbe, () -> {
       Optional<Inspector> inspector = server.broker().inspector();
@@ -133,7 +165,11 @@ public final class HealthCheck {
    */
   public record Report(@Nullable String brokerError, @Nullable String backendError, List<String> consumingWorkers,
       List<String> stoppedWorkers) {
-    /** Broker and backend answered and no launched worker has stopped. */
+    /**
+     * Tells whether the server looks healthy.
+     *
+     * @return true when the broker and the backend answered and no launched worker has stopped
+     */
     public boolean healthy() {
       return brokerError == null && backendError == null && stoppedWorkers.isEmpty();
     }

@@ -26,36 +26,71 @@ import org.jspecify.annotations.Nullable;
 public interface TaskListener {
 
   /**
-   * Called before a task is encoded and published (after its UUID and routing key are set). Returns the
-   * signature to publish: usually {@code signature} itself, or a copy with added headers (a trace context).
+   * Inspects or amends a task before it is encoded and published (after its UUID and routing key are set).
    * Header values should be strings so that Go's AMQP broker accepts them and Go workers carry them on.
+   *
+   * @param signature the task about to be published, as the previous listener returned it
+   * @return the signature to publish: usually {@code signature} itself, or a copy with added headers (a trace
+   *     context). A returned signature whose UUID or name differs from {@code signature}'s is ignored (and
+   *     logged), as is a listener that throws: the previous signature is published. The default returns
+   *     {@code signature}.
    */
   default Signature publishing(Signature signature) {
     return signature;
   }
 
-  /** Called once after {@link #publishing}: the publish succeeded ({@code error} null) or failed. */
+  /**
+   * Reports, once per {@link #publishing} call, whether the task was published.
+   *
+   * @param signature the task as {@link #publishing} returned it
+   * @param error null when the broker accepted the message; otherwise why the task was not published (for
+   *     instance its message did not encode or was over {@code Config.maxMessageBytes}, its PENDING state or
+   *     its group could not be stored, the broker refused it, or the send was interrupted)
+   */
   default void sent(Signature signature, @Nullable Throwable error) {}
 
-  /** A worker took a registered task from its queue and is about to run it. */
+  /**
+   * Reports that a worker took a registered task from its queue and is about to run it.
+   *
+   * @param signature the task as it was delivered
+   * @param queue the queue the task was taken from
+   */
   default void received(Signature signature, String queue) {}
 
-  /** The worker is about to call the task function (after STARTED is stored and the pre-task handler ran). */
+  /**
+   * Reports that the worker is about to call the task function (after STARTED is stored and the pre-task
+   * handler ran).
+   *
+   * @param signature the task as it was delivered
+   */
   default void started(Signature signature) {}
 
-  /** The task function ran (or its arguments could not be bound): see the outcome. */
+  /**
+   * Reports that the task function ran, or that its arguments could not be bound.
+   *
+   * @param outcome how the run ended: the resulting state, the error, the run time, and whether it was recorded
+   */
   default void finished(TaskOutcome outcome) {}
 
   /**
-   * A received task ended without an outcome: the worker abandoned it (shutdown) before or while it ran, or
-   * storing its state failed before it ran. The message went back to the broker (or, past the worker's limits,
-   * was dead-lettered: then {@link #deadLettered} came just before).
+   * Reports that a received task ended without an outcome: the worker abandoned it (shutdown) before or while
+   * it ran, or storing its state failed before it ran. The message went back to the broker (or, past the
+   * worker's limits, was dead-lettered: then {@link #deadLettered} came just before).
+   *
+   * @param signature the task as it was delivered
+   * @param reason why it did not run, for people (such as {@code "abandoned by shutdown"}, or the error that
+   *     stopped it before it ran)
    */
   default void notRun(Signature signature, String reason) {}
 
   /**
-   * A message was dead-lettered: it could not be decoded, was delivered too often, named an unknown task too
-   * long, or its outcome could not be recorded. {@code signature} is null when the bytes did not decode.
+   * Reports that a message was dead-lettered: it could not be decoded, was delivered too often, named an
+   * unknown task too long, or its outcome could not be recorded.
+   *
+   * @param queue the queue the message came from
+   * @param signature the task, or null when the message was set aside before it was decoded (it did not
+   *     decode, was too large, or had been delivered too often)
+   * @param reason why it was dead-lettered, as the broker records it
    */
   default void deadLettered(String queue, @Nullable Signature signature, String reason) {}
 }

@@ -25,24 +25,41 @@ public final class TaskOutcome {
     this.recorded = recorded;
   }
 
-  /** The task as it was delivered (its {@link TaskContext#attempt() attempt} header included). */
+  /**
+   * Returns the task this outcome belongs to.
+   *
+   * @return the task as it was delivered (its {@link TaskContext#attempt() attempt} header included)
+   */
   public Signature signature() { return signature; }
 
   /**
-   * {@link State#SUCCESS}, {@link State#FAILURE} (no retries left, or a permanent error such as arguments
-   * that do not bind), or {@link State#RETRY} (the task is sent again).
+   * Returns the state this run leads to.
+   *
+   * @return {@link State#SUCCESS}, {@link State#FAILURE} (no retries left, or a permanent error such as
+   *     arguments that do not bind), or {@link State#RETRY} (the task is sent again)
    */
   public State state() { return state; }
 
-  /** The error text as stored in the backend (Go's wording); empty on success. */
+  /**
+   * Returns the error the run failed with.
+   *
+   * @return the error text as stored in the backend (Go's wording); empty on success, and on a retry the task
+   *     asked for by throwing {@link RetryTaskLaterException}
+   */
   public Optional<String> error() { return Optional.ofNullable(error); }
 
-  /** How long the task function ran (zero when it did not run because its arguments did not bind). */
+  /**
+   * Returns how long the task function ran.
+   *
+   * @return the function's run time; zero when it did not run because its arguments did not bind
+   */
   public Duration runTime() { return runTime; }
 
   /**
-   * Whether the state, retry message and callbacks were all recorded. False when the bookkeeping gave up (the
-   * message is then dead-lettered) or the worker abandoned the run while recording it.
+   * Tells whether the state, retry message and callbacks were all recorded.
+   *
+   * @return true when all were recorded; false when the bookkeeping gave up (the message is then
+   *     dead-lettered) or the worker abandoned the run while recording it
    */
   public boolean recorded() { return recorded; }
 

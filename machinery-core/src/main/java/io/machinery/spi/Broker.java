@@ -72,8 +72,10 @@ public interface Broker extends AutoCloseable {
   List<Signature> delayedTasks();
 
   /**
-   * The broker's {@link Inspector}, when it has one (queue sizes, listings, dead-letter repair, purge). Empty
-   * by default.
+   * Returns the broker's {@link Inspector}, when it has one (queue sizes, listings, dead-letter repair, purge).
+   *
+   * @return the inspector, which reads through this broker and has nothing of its own to close; empty when
+   *     the broker cannot inspect its queues (the default)
    */
   default java.util.Optional<Inspector> inspector() {
     return java.util.Optional.empty();

@@ -18,6 +18,11 @@ import java.util.Optional;
  * @param message the message's bytes
  */
 public record DeadLetterEntry(String id, String queue, String reason, Instant at, byte[] message) {
+  /**
+   * Checks the components and copies {@code message}, so later changes to the caller's array do not show.
+   *
+   * @throws NullPointerException if any component is null
+   */
   public DeadLetterEntry {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(queue, "queue");
@@ -26,12 +31,21 @@ public record DeadLetterEntry(String id, String queue, String reason, Instant at
     message = message.clone();
   }
 
+  /**
+   * Returns the message's bytes as the broker stored them.
+   *
+   * @return a fresh copy of the message's bytes on every call, so callers may change it freely
+   */
   @Override
   public byte[] message() {
     return message.clone();
   }
 
-  /** The task, when the message decodes. */
+  /**
+   * Decodes the message into a task.
+   *
+   * @return the task; empty when the message does not decode (malformed, or nested too deeply)
+   */
   public Optional<Signature> signature() {
     try {
       return Optional.of(WireCodec.decodeSignature(message));

@@ -21,40 +21,89 @@ import java.util.function.Predicate;
  */
 public interface Inspector {
 
-  /** The queues this broker knows about (that have held a message or have a consumer), with their sizes. */
+  /**
+   * Lists the queues this broker knows about (that have held a message or have a consumer), with their sizes.
+   *
+   * @return one entry per known queue; empty when the broker knows none
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
   List<QueueStats> queues();
 
-  /** The sizes of one queue; all zero for a queue the broker has never seen. */
+  /**
+   * Reads the sizes of one queue.
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @return the queue's sizes, named with its actual name (the default queue's for an empty name); all zero
+   *     for a queue the broker has never seen
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
   QueueStats queue(String queue);
 
-  /** Up to {@code limit} tasks waiting in {@code queue}, skipping the {@code offset} oldest. */
+  /**
+   * Lists a page of the tasks waiting in {@code queue}, oldest first.
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param offset how many of the oldest waiting tasks to skip; 0 or more
+   * @param limit the most tasks to return; 1 or more
+   * @return up to {@code limit} decoded tasks (messages that do not decode are left out, so a page may hold
+   *     fewer); empty past the end of the queue
+   * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
   List<Signature> pending(String queue, int offset, int limit);
 
-  /** Up to {@code limit} tasks of {@code queue} waiting for their ETA, soonest first, after {@code offset}. */
+  /**
+   * Lists a page of the tasks of {@code queue} waiting for their ETA, soonest first.
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param offset how many of the soonest-due delayed tasks to skip; 0 or more
+   * @param limit the most tasks to return; 1 or more
+   * @return up to {@code limit} decoded tasks (messages that do not decode are left out, so a page may hold
+   *     fewer); empty past the end
+   * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
   List<Signature> delayed(String queue, int offset, int limit);
 
-  /** Up to {@code limit} dead letters of {@code queue}, oldest first, after {@code offset}. */
+  /**
+   * Lists a page of the dead letters of {@code queue}, oldest first.
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param offset how many of the oldest dead letters to skip; 0 or more
+   * @param limit the most entries to return; 1 or more
+   * @return up to {@code limit} entries, including those whose message does not decode; empty past the end
+   * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
   List<DeadLetterEntry> deadLetters(String queue, int offset, int limit);
 
   /**
    * Moves the dead letters of {@code queue} that {@code which} selects back to the tail of the queue, as they
    * were first published (one: match its {@link DeadLetterEntry#id()}; all: {@code e -> true}).
    *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param which returns true for each entry to requeue
    * @return how many were requeued
+   * @throws io.machinery.MachineryException when the broker cannot be reached
    */
   int requeueDeadLetters(String queue, Predicate<DeadLetterEntry> which);
 
   /**
    * Deletes the dead letters of {@code queue} that {@code which} selects.
    *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param which returns true for each entry to delete
    * @return how many were deleted
+   * @throws io.machinery.MachineryException when the broker cannot be reached
    */
   int deleteDeadLetters(String queue, Predicate<DeadLetterEntry> which);
 
   /**
    * Removes every task waiting in {@code queue} (not the delayed ones, not those a worker holds).
    *
+   * @param queue the queue's name; empty means the broker's default queue
    * @return how many were removed
+   * @throws io.machinery.MachineryException when the broker cannot be reached
    */
   long purge(String queue);
 }

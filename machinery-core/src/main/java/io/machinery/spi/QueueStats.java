@@ -16,6 +16,12 @@ import org.jspecify.annotations.Nullable;
  *     or when nothing waits)
  */
 public record QueueStats(String queue, long pending, long delayed, long deadLettered, @Nullable Duration oldestPendingAge) {
+  /**
+   * Checks the sizes.
+   *
+   * @throws NullPointerException if {@code queue} is null
+   * @throws IllegalArgumentException if {@code pending}, {@code delayed} or {@code deadLettered} is negative
+   */
   public QueueStats {
     Objects.requireNonNull(queue, "queue");
     if (pending < 0 || delayed < 0 || deadLettered < 0) {
@@ -23,7 +29,11 @@ public record QueueStats(String queue, long pending, long delayed, long deadLett
     }
   }
 
-  /** {@link #oldestPendingAge} as an optional. */
+  /**
+   * Returns {@link #oldestPendingAge} as an optional.
+   *
+   * @return how long the oldest waiting task has waited; empty when the broker cannot tell or nothing waits
+   */
   public Optional<Duration> oldestAge() {
     return Optional.ofNullable(oldestPendingAge);
   }
