@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class FlakyBackend implements Backend {
   private final Backend delegate;
   private final AtomicInteger failuresLeft;
+  private final AtomicInteger failed = new AtomicInteger();
 
   FlakyBackend(Backend delegate, int failures) {
     this.delegate = delegate;
@@ -24,6 +25,7 @@ final class FlakyBackend implements Backend {
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
     if (failuresLeft.getAndDecrement() > 0) {
+      failed.incrementAndGet();
       throw new IllegalStateException("fake outage: the SUCCESS write of " + signature.uuid() + " failed");
     }
     delegate.setStateSuccess(signature, results);
@@ -42,4 +44,7 @@ final class FlakyBackend implements Backend {
   @Override public void purgeState(String taskUuid) { delegate.purgeState(taskUuid); }
   @Override public void purgeGroupMeta(String groupUuid) { delegate.purgeGroupMeta(groupUuid); }
   @Override public void close() { delegate.close(); }
+
+  /** How many SUCCESS writes this backend refused. */
+  int failures() { return failed.get(); }
 }
