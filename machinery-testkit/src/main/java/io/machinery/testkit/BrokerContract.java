@@ -151,6 +151,7 @@ public abstract class BrokerContract {
 
   @Test
   void pendingTasksListsWaitingTasksWithoutTakingThem() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(supportsPendingTaskInspection(), "this broker cannot list a queue");
     Signature a = publishTask("add", 1);
     Signature b = publishTask("add", 2);
     Signature c = publishTask("add", 3);
@@ -229,7 +230,14 @@ public abstract class BrokerContract {
     consumer.stopFetching(PATIENCE);
     handler.ack(first);
     await().during(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> handler.handedOver() == 1);
-    await().atMost(PATIENCE).until(() -> broker.pendingTasks(config.defaultQueue()).size() == 2);
+    if (supportsPendingTaskInspection()) {
+      await().atMost(PATIENCE).until(() -> broker.pendingTasks(config.defaultQueue()).size() == 2);
+    } else {
+      RecordingHandler rest = new RecordingHandler(5);
+      consume("", rest);
+      rest.ack(take(rest));
+      rest.ack(take(rest));
+    }
   }
 
   @Test
@@ -252,6 +260,11 @@ public abstract class BrokerContract {
    * default binding key, so it also gets default-routed tasks.
    */
   protected boolean customQueuesAreIsolated() {
+    return true;
+  }
+
+  /** Whether {@link Broker#pendingTasks} is supported (SQS cannot list a queue without receiving from it). */
+  protected boolean supportsPendingTaskInspection() {
     return true;
   }
 
