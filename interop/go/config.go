@@ -148,8 +148,10 @@ func newBroker(cnf *config.Config) (brokersiface.Broker, error) {
 		return redisbroker.NewGR(cnf, []string{addr}, db), nil
 	case "amqp", "amqps":
 		return amqpbroker.New(cnf), nil
+	case "http", "https":
+		return newSQSBroker(cnf) // aws.go
 	}
-	return nil, fmt.Errorf("unsupported broker URL %q (want redis:// or amqp://)", cnf.Broker)
+	return nil, fmt.Errorf("unsupported broker URL %q (want redis://, amqp:// or an SQS http(s):// URL)", cnf.Broker)
 }
 
 func newBackend(cnf *config.Config) (backendsiface.Backend, error) {
@@ -162,8 +164,10 @@ func newBackend(cnf *config.Config) (backendsiface.Backend, error) {
 		return redisbackend.NewGR(cnf, []string{addr}, db), nil
 	case "amqp", "amqps":
 		return amqpbackend.New(cnf), nil
+	case "http", "https", "dynamodb":
+		return newDynamoDBBackend(cnf) // aws.go
 	}
-	return nil, fmt.Errorf("unsupported result backend URL %q (want redis:// or amqp://)", cnf.ResultBackend)
+	return nil, fmt.Errorf("unsupported result backend URL %q (want redis://, amqp://, or DynamoDB's http(s):// or dynamodb://)", cnf.ResultBackend)
 }
 
 // newServer builds a Machinery server with every interop task registered.

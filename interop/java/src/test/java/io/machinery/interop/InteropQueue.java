@@ -51,14 +51,27 @@ final class InteropQueue implements AutoCloseable {
 
   static InteropQueue create(Pair pair, String direction) {
     String suffix = UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-    return new InteropQueue(pair, "interop_" + pair.id() + "_" + direction + "_" + suffix);
+    InteropQueue created = new InteropQueue(pair, "interop_" + pair.id() + "_" + direction + "_" + suffix);
+    created.createOnAws(created.queue);
+    return created;
   }
 
   /** Another queue for this class (cleaned up with it), e.g. one no worker consumes. */
   String extraQueue(String name) {
     String extra = queue + "_" + name;
     queues.add(extra);
+    createOnAws(extra);
     return extra;
+  }
+
+  /** Go's SQS broker and DynamoDB backend expect their queues and tables to exist: create them. */
+  private void createOnAws(String name) {
+    if (pair.broker == Pair.Kind.SQS) {
+      AwsInterop.createQueue(name);
+    }
+    if (pair.backend == Pair.Kind.DYNAMODB) {
+      AwsInterop.createGoTables();
+    }
   }
 
   /** The Java configuration for {@code defaultQueue} (binding key = queue name, as on the Go side). */
@@ -133,6 +146,9 @@ final class InteropQueue implements AutoCloseable {
   }
 
   Probe probe() throws IOException {
+    if (pair.broker == Pair.Kind.SQS) {
+      throw new UnsupportedOperationException("SQS cannot show messages while they wait (delayed retries)");
+    }
     return pair.broker == Pair.Kind.REDIS ? new RedisProbe() : new AmqpProbe();
   }
 
@@ -216,6 +232,8 @@ final class InteropQueue implements AutoCloseable {
             }
           }
         }
+      } else if (pair.broker == Pair.Kind.SQS) {
+        queues.forEach(AwsInterop::deleteQueue);
       } else {
         for (String q : queues) {
           for (String name : List.of(q, q + ".dead_letters")) {

@@ -47,12 +47,12 @@ import org.slf4j.LoggerFactory;
 @Timeout(120)
 abstract class JavaSendsGoWorksSuite {
   private static final Logger log = LoggerFactory.getLogger(JavaSendsGoWorksSuite.class);
-  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  static final Duration TIMEOUT = Duration.ofSeconds(30);
 
-  private InteropQueue queues;
-  private Broker broker;
+  InteropQueue queues;
+  Broker broker;
   private Backend backend;
-  private Server server;
+  Server server;
   private GoHarness.GoWorker goWorker;
 
   protected abstract Pair pair();
@@ -95,7 +95,7 @@ abstract class JavaSendsGoWorksSuite {
     return Signature.create("add", Arg.of(a), Arg.of(b));
   }
 
-  private List<Object> send(Signature signature) {
+  List<Object> send(Signature signature) {
     return server.sendTask(signature).get(TIMEOUT);
   }
 

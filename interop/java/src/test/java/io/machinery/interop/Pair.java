@@ -4,6 +4,8 @@ import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
+import io.machinery.broker.sqs.SqsBroker;
+import io.machinery.backend.dynamodb.DynamoDbBackend;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -13,14 +15,23 @@ import io.machinery.testkit.TestEndpoints;
 enum Pair {
   REDIS_REDIS(Kind.REDIS, Kind.REDIS),
   AMQP_AMQP(Kind.AMQP, Kind.AMQP),
-  AMQP_REDIS(Kind.AMQP, Kind.REDIS);
+  AMQP_REDIS(Kind.AMQP, Kind.REDIS),
+  SQS_REDIS(Kind.SQS, Kind.REDIS),
+  SQS_DYNAMODB(Kind.SQS, Kind.DYNAMODB);
 
   enum Kind {
     REDIS,
-    AMQP;
+    AMQP,
+    SQS,
+    DYNAMODB;
 
     String url() {
-      return this == REDIS ? TestEndpoints.redisUrl() : TestEndpoints.amqpUrl();
+      return switch (this) {
+        case REDIS -> TestEndpoints.redisUrl();
+        case AMQP -> TestEndpoints.amqpUrl();
+        case SQS -> TestEndpoints.sqsUrl();
+        case DYNAMODB -> TestEndpoints.dynamoDbEndpoint();
+      };
     }
   }
 
@@ -38,10 +49,18 @@ enum Pair {
   }
 
   Broker createBroker(Config config) {
-    return broker == Kind.REDIS ? RedisBroker.create(config) : AmqpBroker.create(config);
+    return switch (broker) {
+      case REDIS -> RedisBroker.create(config);
+      case SQS -> SqsBroker.create(config); // InteropQueue creates the queues, as Go expects them to exist
+      default -> AmqpBroker.create(config);
+    };
   }
 
   Backend createBackend(Config config) {
-    return backend == Kind.REDIS ? RedisBackend.create(config) : AmqpBackend.create(config);
+    return switch (backend) {
+      case REDIS -> RedisBackend.create(config);
+      case DYNAMODB -> DynamoDbBackend.create(config); // Go's default tables, created by InteropQueue
+      default -> AmqpBackend.create(config);
+    };
   }
 }

@@ -46,8 +46,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       back after the timeout.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without using a
  *       slot.
- *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers (messages received after the stop are made
- *       visible again at once); deliveries already handed over stay valid and keep their heartbeat. {@link
+ *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is interrupted, one in a
+ *       long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and makes what it received visible again
+ *       at once; deliveries already handed over stay valid and keep their heartbeat. {@link
  *       #close()} also makes the unsettled ones visible again.
  * </ul>
  */
@@ -71,6 +72,12 @@ final class SqsConsumer implements Consumer {
   private final AtomicBoolean fetching = new AtomicBoolean(true);
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<Thread> pollers = new ArrayList<>();
+  /**
+   * Pollers waiting for free slots; {@link #stopFetching} interrupts only these. A poller inside a receive is
+   * left to finish it (at most the long-poll wait): an aborted receive would lose its messages for a visibility
+   * timeout, since SQS hid them already.
+   */
+  private final Set<Thread> reserving = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService heartbeat;
   private int visibilitySeconds;
   private final int waitSeconds;
@@ -115,11 +122,23 @@ final class SqsConsumer implements Consumer {
 
   private void poll() {
     int failures = 0;
+    Thread self = Thread.currentThread();
     while (fetching.get()) {
       int reserved;
+      reserving.add(self);
       try {
+        if (!fetching.get()) {
+          return;
+        }
         reserved = handler.reserve(MAX_BATCH);
       } catch (InterruptedException e) {
+        return;
+      } finally {
+        reserving.remove(self);
+        Thread.interrupted(); // a stop's interrupt is for the wait only: it must not abort the receive below
+      }
+      if (!fetching.get()) {
+        handler.release(reserved);
         return;
       }
       List<Message> messages;
@@ -273,7 +292,7 @@ final class SqsConsumer implements Consumer {
   @Override
   public void stopFetching(Duration timeout) {
     if (fetching.compareAndSet(true, false)) {
-      pollers.forEach(Thread::interrupt);
+      reserving.forEach(Thread::interrupt);
     }
     long deadline = System.nanoTime() + timeout.toNanos();
     for (Thread poller : pollers) {

@@ -214,4 +214,27 @@ class SqsBrokerBehaviourIT {
     handler.ack(second);
   }
 
+
+  @Test
+  void stoppingDuringALongPollLosesNoMessage() throws Exception {
+    Config longPoll = config.toBuilder().sqs(new SqsConfig(5, 30, false)).build();
+    SqsBroker b = SqsBroker.builder(longPoll).build();
+    toClose.add(b);
+    RecordingHandler first = new RecordingHandler(1);
+    var consumer = b.startConsuming("long", "", first);
+    // Let the poller enter its 5 s receive; then a message arrives and the consumer stops at once.
+    await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    publish(Signature.create("add", Arg.of(1L)));
+    consumer.stopFetching(Duration.ofSeconds(10));
+    RecordingHandler second = new RecordingHandler(1);
+    if (first.waiting() == 0) {
+      toClose.add(broker.startConsuming("after", "", second));
+      Delivery d = second.next(5);
+      assertThat(d).as("the message is back at once, not after the 30 s visibility timeout").isNotNull();
+      second.ack(d);
+    } else {
+      first.ack(first.next(1));
+    }
+    consumer.close();
+  }
 }
