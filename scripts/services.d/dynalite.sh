@@ -60,4 +60,7 @@ status_dynalite() { status_line dynalite "$DYNALITE_PORT" "$(dynalite_dir)/dynal
 
 foreign_dynalite() { port_open "$DYNALITE_PORT" && [[ -z $(live_pid "$(dynalite_dir)/dynalite.pid" node) ]]; }
 
-env_dynalite() { env_line DYNAMODB_ENDPOINT "http://$HOST:$DYNALITE_PORT"; }
+env_dynalite() {
+  env_line DYNAMODB_ENDPOINT "http://$HOST:$DYNALITE_PORT"
+  env_line MACHINERY_DYNALITE_PORT "$DYNALITE_PORT"
+}

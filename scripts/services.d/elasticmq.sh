@@ -72,4 +72,5 @@ foreign_elasticmq() { port_open "$ELASTICMQ_PORT" && [[ -z $(live_pid "$(elastic
 env_elasticmq() {
   env_line SQS_ENDPOINT "http://$HOST:$ELASTICMQ_PORT"
   env_line SQS_URL "http://$HOST:$ELASTICMQ_PORT/000000000000"
+  env_line MACHINERY_ELASTICMQ_PORT "$ELASTICMQ_PORT"
 }
