@@ -44,6 +44,8 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       does this only with {@code VisibilityHeartBeat}; here it is always on, because the message is deleted
  *       only after the final state is stored. When the process dies the heartbeat stops and the message comes
  *       back after the timeout.
+ *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link SqsDelivery#ack()}
+ *       returns once its message is deleted.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without using a
  *       slot.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is interrupted, one in a
@@ -79,6 +81,7 @@ final class SqsConsumer implements Consumer {
    */
   private final Set<Thread> reserving = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService heartbeat;
+  private final DeleteBatcher deletes;
   private int visibilitySeconds;
   private final int waitSeconds;
 
@@ -92,6 +95,7 @@ final class SqsConsumer implements Consumer {
     this.fifo = SqsBroker.isFifo(queue);
     int configured = broker.config().sqs().waitTimeSeconds();
     this.waitSeconds = configured > 0 ? Math.min(configured, 20) : DEFAULT_WAIT_SECONDS;
+    this.deletes = new DeleteBatcher(client, queueUrl, "machinery-sqs-deletes-" + tag);
     this.heartbeat = Executors.newSingleThreadScheduledExecutor(
         Thread.ofVirtual().name("machinery-sqs-heartbeat-" + tag).factory());
   }
@@ -244,6 +248,11 @@ final class SqsConsumer implements Consumer {
     client.deleteMessage(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle));
   }
 
+  /** Deletes a handled message through the batcher (one call per up to ten acknowledgements when busy). */
+  java.util.concurrent.CompletableFuture<Void> deleteHandled(String receiptHandle) {
+    return deletes.delete(receiptHandle);
+  }
+
   void changeVisibility(String receiptHandle, int seconds) {
     try {
       client.changeMessageVisibility(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle)
@@ -318,6 +327,7 @@ final class SqsConsumer implements Consumer {
     for (SqsDelivery delivery : List.copyOf(inFlight)) {
       delivery.returnToQueue();
     }
+    deletes.close();
     broker.forget(this);
   }
 

@@ -75,9 +75,10 @@ final class SqsDelivery implements Delivery {
       return;
     }
     try {
-      consumer.delete(message.receiptHandle());
-    } catch (SdkException e) {
-      log.warn("SQS: could not delete a handled message of {} ({}); SQS will deliver it again", queue(), e.getMessage());
+      consumer.deleteHandled(message.receiptHandle()).join();
+    } catch (java.util.concurrent.CompletionException e) {
+      log.warn("SQS: could not delete a handled message of {} ({}); SQS will deliver it again", queue(),
+          e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
     }
   }
 
