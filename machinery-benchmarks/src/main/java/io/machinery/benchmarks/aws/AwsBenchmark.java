@@ -30,7 +30,7 @@ import software.amazon.awssdk.services.sqs.model.Message;
 /**
  * SQS + DynamoDB and SQS + Redis throughput, side by side with Go Machinery v2 in the same run, and a bare AWS
  * SDK ceiling. Each row: N no-op tasks sent by one sender (PENDING stored first, as Go does), then drained by a
- * worker of the given concurrency until N SUCCESS states are stored. The ceiling sends N bare messages from one
+ * worker of the given concurrency until N SUCCESS states are stored, after a warm-up pass of every setup. The ceiling sends N bare messages from one
  * thread and drains them with C threads doing ReceiveMessage(10) + DeleteMessageBatch, storing nothing.
  *
  * <pre>
@@ -47,6 +47,7 @@ public final class AwsBenchmark {
 
   public static void main(String[] args) throws Exception {
     int tasks = 2_000;
+    int warmup = 300;
     int[] concurrencies = {1, 10, 100};
     Path goBinary = Path.of("interop/go/bin/machinery-interop");
     for (int i = 0; i < args.length; i++) {
@@ -54,7 +55,8 @@ public final class AwsBenchmark {
         case "-n", "--tasks" -> tasks = Integer.parseInt(args[++i]);
         case "--concurrency" -> concurrencies = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
         case "--go-binary" -> goBinary = Path.of(args[++i]);
-        default -> throw new IllegalArgumentException("usage: AwsBenchmark [-n N] [--concurrency 1,10,100] [--go-binary FILE]");
+        case "--warmup" -> warmup = Integer.parseInt(args[++i]);
+        default -> throw new IllegalArgumentException("usage: AwsBenchmark [-n N] [--warmup W] [--concurrency 1,10,100] [--go-binary FILE]");
       }
     }
     String sqsUrl = env("SQS_URL");
@@ -63,6 +65,21 @@ public final class AwsBenchmark {
     List<Row> rows = new ArrayList<>();
     try (SqsClient sqs = AwsClients.forSqsBroker(sqsUrl).build(SqsClient.builder());
          DynamoDbClient ddb = AwsClients.forDynamoDbBackend(dynamo).build(DynamoDbClient.builder())) {
+      if (warmup > 0) {
+        progress("warm-up: every setup once with %d tasks (discarded)", warmup);
+        runAll(sqs, ddb, goBinary, sqsUrl, dynamo, redis, warmup, concurrencies, new ArrayList<>());
+      }
+      runAll(sqs, ddb, goBinary, sqsUrl, dynamo, redis, tasks, concurrencies, rows);
+    }
+    System.out.printf("%n| setup | concurrency | enqueue tasks/s | drain tasks/s |%n|---|---:|---:|---:|%n");
+    for (Row r : rows) {
+      System.out.printf(Locale.ROOT, "| %s | %d | %,.0f | %,.0f |%n", r.setup(), r.concurrency(), r.enqueue(), r.drain());
+    }
+  }
+
+  private static void runAll(SqsClient sqs, DynamoDbClient ddb, Path goBinary, String sqsUrl, String dynamo,
+      String redis, int tasks, int[] concurrencies, List<Row> rows) throws Exception {
+    {
       for (int c : concurrencies) {
         rows.add(ceiling(sqs, sqsUrl, tasks, c));
         for (String backend : List.of("dynamodb", "redis")) {
@@ -84,10 +101,6 @@ public final class AwsBenchmark {
           }
         }
       }
-    }
-    System.out.printf("%n| setup | concurrency | enqueue tasks/s | drain tasks/s |%n|---|---:|---:|---:|%n");
-    for (Row r : rows) {
-      System.out.printf(Locale.ROOT, "| %s | %d | %,.0f | %,.0f |%n", r.setup(), r.concurrency(), r.enqueue(), r.drain());
     }
   }
 
