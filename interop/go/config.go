@@ -158,8 +158,10 @@ func newBroker(cnf *config.Config) (brokersiface.Broker, error) {
 			return nil, fmt.Errorf("bad Pub/Sub broker URL %q (want gcppubsub://PROJECT/SUBSCRIPTION)", cnf.Broker)
 		}
 		return gcppubsubbroker.New(cnf, project, subscription)
+	case "http", "https":
+		return newSQSBroker(cnf) // aws.go
 	}
-	return nil, fmt.Errorf("unsupported broker URL %q (want redis://, amqp:// or gcppubsub://)", cnf.Broker)
+	return nil, fmt.Errorf("unsupported broker URL %q (want redis://, amqp://, gcppubsub:// or an SQS http(s):// URL)", cnf.Broker)
 }
 
 func newBackend(cnf *config.Config) (backendsiface.Backend, error) {
@@ -178,8 +180,10 @@ func newBackend(cnf *config.Config) (backendsiface.Backend, error) {
 	case "memcache":
 		// v1's factory form: memcache://host:port[,host:port...] (v2 takes the server list as given)
 		return memcachebackend.New(cnf, strings.Split(strings.TrimPrefix(cnf.ResultBackend, "memcache://"), ",")), nil
+	case "http", "https", "dynamodb":
+		return newDynamoDBBackend(cnf) // aws.go
 	}
-	return nil, fmt.Errorf("unsupported result backend URL %q (want redis://, amqp://, mongodb:// or memcache://)", cnf.ResultBackend)
+	return nil, fmt.Errorf("unsupported result backend URL %q (want redis://, amqp://, mongodb://, memcache:// or DynamoDB's http(s):// or dynamodb://)", cnf.ResultBackend)
 }
 
 // newServer builds a Machinery server with every interop task registered.

@@ -111,12 +111,28 @@ public abstract class BrokerContract {
     }
     RecordingHandler handler = new RecordingHandler(10);
     consume("", handler);
-    for (Signature expected : sent) {
+    java.util.Map<String, Signature> byUuid = new java.util.HashMap<>();
+    sent.forEach(s -> byUuid.put(s.uuid(), s));
+    List<String> received = new ArrayList<>();
+    for (int i = 0; i < sent.size(); i++) {
       Delivery delivery = take(handler);
-      assertThat(decode(delivery).uuid()).isEqualTo(expected.uuid());
-      assertThat(delivery.body()).isEqualTo(WireCodec.encode(expected));
+      String uuid = decode(delivery).uuid();
+      received.add(uuid);
+      assertThat(byUuid).containsKey(uuid);
+      assertThat(delivery.body()).isEqualTo(WireCodec.encode(byUuid.get(uuid)));
       handler.ack(delivery);
     }
+    List<String> expected = sent.stream().map(Signature::uuid).toList();
+    if (deliversInPublishOrder()) {
+      assertThat(received).containsExactlyElementsOf(expected);
+    } else {
+      assertThat(received).containsExactlyInAnyOrderElementsOf(expected);
+    }
+  }
+
+  /** Whether a queue hands out messages in publish order (an SQS standard queue only tries: best-effort order). */
+  protected boolean deliversInPublishOrder() {
+    return true;
   }
 
   @Test
@@ -151,6 +167,7 @@ public abstract class BrokerContract {
 
   @Test
   void pendingTasksListsWaitingTasksWithoutTakingThem() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(supportsPendingTaskInspection(), "this broker cannot list a queue");
     Signature a = publishTask("add", 1);
     Signature b = publishTask("add", 2);
     Signature c = publishTask("add", 3);
@@ -229,7 +246,14 @@ public abstract class BrokerContract {
     consumer.stopFetching(PATIENCE);
     handler.ack(first);
     await().during(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> handler.handedOver() == 1);
-    await().atMost(PATIENCE).until(() -> broker.pendingTasks(config.defaultQueue()).size() == 2);
+    if (supportsPendingTaskInspection()) {
+      await().atMost(PATIENCE).until(() -> broker.pendingTasks(config.defaultQueue()).size() == 2);
+    } else {
+      RecordingHandler rest = new RecordingHandler(5);
+      consume("", rest);
+      rest.ack(take(rest));
+      rest.ack(take(rest));
+    }
   }
 
   @Test
@@ -252,6 +276,11 @@ public abstract class BrokerContract {
    * default binding key, so it also gets default-routed tasks.
    */
   protected boolean customQueuesAreIsolated() {
+    return true;
+  }
+
+  /** Whether {@link Broker#pendingTasks} is supported (SQS cannot list a queue without receiving from it). */
+  protected boolean supportsPendingTaskInspection() {
     return true;
   }
 

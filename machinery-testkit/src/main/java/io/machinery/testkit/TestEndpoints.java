@@ -53,6 +53,16 @@ public final class TestEndpoints {
     return require("PUBSUB_EMULATOR_HOST", "a Pub/Sub emulator");
   }
 
+  /** Go Machinery's SQS broker URL for ElasticMQ (endpoint + account path; a queue name is appended). */
+  public static String sqsUrl() {
+    return require("SQS_URL", "an SQS server (ElasticMQ)");
+  }
+
+  /** The DynamoDB endpoint (dynalite), {@code http://host:port}. */
+  public static String dynamoDbEndpoint() {
+    return require("DYNAMODB_ENDPOINT", "a DynamoDB server (dynalite)");
+  }
+
   /** {@code scripts/services.sh}, to restart a server in a fault test ({@code restart redis}). */
   public static String servicesScript() {
     return require("MACHINERY_SERVICES_SCRIPT", "the services script");

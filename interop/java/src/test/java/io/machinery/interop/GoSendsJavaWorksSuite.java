@@ -45,13 +45,13 @@ abstract class GoSendsJavaWorksSuite {
   private static final Logger log = LoggerFactory.getLogger(GoSendsJavaWorksSuite.class);
   private static final Duration SEND_TIMEOUT = Duration.ofSeconds(90);
 
-  private InteropQueue queues;
-  private Broker broker;
+  InteropQueue queues;
+  Broker broker;
   private Backend backend;
   private Server server;
-  private AcceptanceTasks tasks;
+  AcceptanceTasks tasks;
   /** Task UUID → how often the Java worker started it. */
-  private final Map<String, Integer> javaRuns = new ConcurrentHashMap<>();
+  final Map<String, Integer> javaRuns = new ConcurrentHashMap<>();
   private final List<GoHarness.GoWorker> goWorkers = new ArrayList<>();
 
   protected abstract Pair pair();
@@ -99,7 +99,7 @@ abstract class GoSendsJavaWorksSuite {
   // ----------------------------------------------------------------------------------------------- helpers
 
   /** Runs {@code send -scenario <scenario>} and returns its JSON line, asserting Go judged it ok. */
-  private JsonNode goSend(String scenario, String... extra) {
+  JsonNode goSend(String scenario, String... extra) {
     List<String> args = new ArrayList<>(queues.goArgs());
     args.addAll(List.of("-scenario", scenario, "-timeout", "30s"));
     args.addAll(List.of(extra));
@@ -120,7 +120,7 @@ abstract class GoSendsJavaWorksSuite {
     return brief + "; task states:" + states;
   }
 
-  private JsonNode goSendNoWait(String queue, String scenario) {
+  JsonNode goSendNoWait(String queue, String scenario) {
     List<String> args = new ArrayList<>(queues.goArgs(queue));
     args.addAll(List.of("-scenario", scenario, "-no-wait"));
     GoHarness.Run run = GoHarness.run(SEND_TIMEOUT, "send", args);
@@ -128,7 +128,7 @@ abstract class GoSendsJavaWorksSuite {
     return run.single();
   }
 
-  private static List<String> uuids(JsonNode out) {
+  static List<String> uuids(JsonNode out) {
     List<String> uuids = new ArrayList<>();
     out.path("uuids").forEach(n -> uuids.add(n.asText()));
     return uuids;
@@ -138,7 +138,7 @@ abstract class GoSendsJavaWorksSuite {
     assertThat(javaRuns.keySet()).as("tasks the Java worker ran").containsAll(uuids(out));
   }
 
-  private static JsonNode json(String text) {
+  static JsonNode json(String text) {
     try {
       return GoHarness.JSON.readTree(text);
     } catch (Exception e) {

@@ -55,6 +55,7 @@ final class InteropQueue implements AutoCloseable {
     if (pair.broker == Pair.Kind.GCPPUBSUB) {
       PubSubAdmin.ensure(queues.queue); // Go's broker requires the topic and subscription to exist
     }
+    queues.createOnAws(queues.queue);
     return queues;
   }
 
@@ -65,7 +66,18 @@ final class InteropQueue implements AutoCloseable {
     if (pair.broker == Pair.Kind.GCPPUBSUB) {
       PubSubAdmin.ensure(extra);
     }
+    createOnAws(extra);
     return extra;
+  }
+
+  /** Go's SQS broker and DynamoDB backend expect their queues and tables to exist: create them. */
+  private void createOnAws(String name) {
+    if (pair.broker == Pair.Kind.SQS) {
+      AwsInterop.createQueue(name);
+    }
+    if (pair.backend == Pair.Kind.DYNAMODB) {
+      AwsInterop.createGoTables();
+    }
   }
 
   /** The Java configuration for {@code defaultQueue} (binding key = queue name, as on the Go side). */
@@ -138,6 +150,8 @@ final class InteropQueue implements AutoCloseable {
       case REDIS -> new RedisProbe();
       case AMQP -> new AmqpProbe();
       case GCPPUBSUB -> PubSubAdmin.probe(queue);
+      case SQS -> throw new UnsupportedOperationException("SQS cannot show messages while they wait (delayed retries)");
+      default -> throw new IllegalStateException("no broker " + pair.broker);
     };
   }
 
@@ -223,6 +237,8 @@ final class InteropQueue implements AutoCloseable {
         }
       } else if (pair.broker == Pair.Kind.GCPPUBSUB) {
         PubSubAdmin.delete(queues);
+      } else if (pair.broker == Pair.Kind.SQS) {
+        queues.forEach(AwsInterop::deleteQueue);
       } else {
         for (String q : queues) {
           for (String name : List.of(q, q + ".dead_letters")) {

@@ -52,12 +52,12 @@ import org.slf4j.LoggerFactory;
 @Timeout(120)
 abstract class JavaSendsGoWorksSuite {
   private static final Logger log = LoggerFactory.getLogger(JavaSendsGoWorksSuite.class);
-  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  static final Duration TIMEOUT = Duration.ofSeconds(30);
 
-  private InteropQueue queues;
-  private Broker broker;
+  InteropQueue queues;
+  Broker broker;
   private Backend backend;
-  private Server server;
+  Server server;
   private GoHarness.GoWorker goWorker;
 
   protected abstract Pair pair();

@@ -6,6 +6,8 @@ import io.machinery.backend.mongodb.MongoDbBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
+import io.machinery.broker.sqs.SqsBroker;
+import io.machinery.backend.dynamodb.DynamoDbBackend;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -18,14 +20,18 @@ enum Pair {
   AMQP_REDIS(Kind.AMQP, Kind.REDIS),
   REDIS_MONGODB(Kind.REDIS, Kind.MONGODB),
   REDIS_MEMCACHE(Kind.REDIS, Kind.MEMCACHE),
-  GCPPUBSUB_REDIS(Kind.GCPPUBSUB, Kind.REDIS);
+  GCPPUBSUB_REDIS(Kind.GCPPUBSUB, Kind.REDIS),
+  SQS_REDIS(Kind.SQS, Kind.REDIS),
+  SQS_DYNAMODB(Kind.SQS, Kind.DYNAMODB);
 
   enum Kind {
     REDIS,
     AMQP,
     MONGODB,
     MEMCACHE,
-    GCPPUBSUB;
+    GCPPUBSUB,
+    SQS,
+    DYNAMODB;
 
     String url() {
       return switch (this) {
@@ -34,6 +40,8 @@ enum Pair {
         case MONGODB -> TestEndpoints.mongodbUri();
         case MEMCACHE -> "memcache://" + TestEndpoints.memcacheAddr();
         case GCPPUBSUB -> throw new IllegalStateException("a Pub/Sub broker URL names its subscription: brokerUrl(queue)");
+        case SQS -> TestEndpoints.sqsUrl();
+        case DYNAMODB -> TestEndpoints.dynamoDbEndpoint();
       };
     }
   }
@@ -61,6 +69,8 @@ enum Pair {
       case REDIS -> RedisBroker.create(config);
       case AMQP -> AmqpBroker.create(config);
       case GCPPUBSUB -> PubSubAdmin.broker(config);
+      case SQS -> SqsBroker.create(config); // InteropQueue creates the queues, as Go expects them to exist
+      default -> throw new IllegalStateException(broker + " is not a broker");
     };
   }
 
@@ -70,6 +80,8 @@ enum Pair {
       case AMQP -> AmqpBackend.create(config);
       case MONGODB -> MongoDbBackend.create(config);
       case MEMCACHE -> MemcacheBackend.create(config);
+      case DYNAMODB -> DynamoDbBackend.create(config); // Go's default tables, created by InteropQueue
+      default -> throw new IllegalStateException(backend + " is not a result backend");
     };
   }
 }

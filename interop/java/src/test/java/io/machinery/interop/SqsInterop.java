@@ -1,0 +1,42 @@
+package io.machinery.interop;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Signature;
+import java.time.Duration;
+import java.util.UUID;
+
+/** The two Java→Go scenarios that differ on SQS, shared by the SQS pairs. */
+final class SqsInterop {
+  private SqsInterop() {}
+
+  /**
+   * RetryCount 2 on a Go worker: Go republishes each retry through SQS and the task succeeds on its third run.
+   * No timing is asserted: Go's SQS broker truncates the delay to whole seconds (the 1 s retry is sent with
+   * DelaySeconds 0, the 2 s one with 1) and ignores ETAs when it receives, so a Go worker runs its retries
+   * early (seen here: both retries within 5 ms). A Java worker holds such messages until their ETA.
+   */
+  static void retryThroughGo(JavaSendsGoWorksSuite suite) {
+    String key = "retry-" + UUID.randomUUID();
+    Signature task = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(2L)).retryCount(2).build();
+    AsyncResult result = suite.server.sendTask(task);
+    assertThat(result.get(JavaSendsGoWorksSuite.TIMEOUT)).containsExactly("ok");
+  }
+
+  /** Go's retry_later asks for 1 s; Go's SQS broker sends it with DelaySeconds 0 (see above): only the outcome. */
+  static void retryLaterThroughGo(JavaSendsGoWorksSuite suite) {
+    String key = "later-" + UUID.randomUUID();
+    assertThat(suite.send(Signature.create("retry_later", Arg.of(key)))).containsExactly("done");
+  }
+
+  /** Go's SQS broker does not implement GetPendingTasks: the harness's {@code pending} command says so. */
+  static void goCannotListAnSqsQueue(JavaSendsGoWorksSuite suite) {
+    String idle = suite.queues.extraQueue("pending");
+    suite.server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(1L)).toBuilder().routingKey(idle).build());
+    GoHarness.Run run = GoHarness.run(Duration.ofSeconds(60), "pending", suite.queues.goArgs(idle));
+    assertThat(run.exitCode()).as(run.describe()).isNotZero();
+    assertThat(run.describe()).contains("Not implemented");
+  }
+}

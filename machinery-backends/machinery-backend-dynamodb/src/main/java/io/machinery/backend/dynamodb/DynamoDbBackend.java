@@ -1,0 +1,371 @@
+package io.machinery.backend.dynamodb;
+
+import io.machinery.MachineryException;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.client.aws.AwsClients;
+import io.machinery.config.Config;
+import io.machinery.config.DynamoDbConfig;
+import io.machinery.spi.Backend;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
+import software.amazon.awssdk.services.dynamodb.model.AttributeDefinition;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+import software.amazon.awssdk.services.dynamodb.model.BatchGetItemResponse;
+import software.amazon.awssdk.services.dynamodb.model.BillingMode;
+import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
+import software.amazon.awssdk.services.dynamodb.model.KeySchemaElement;
+import software.amazon.awssdk.services.dynamodb.model.KeyType;
+import software.amazon.awssdk.services.dynamodb.model.KeysAndAttributes;
+import software.amazon.awssdk.services.dynamodb.model.ResourceInUseException;
+import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
+
+/**
+ * Go Machinery's DynamoDB result backend ({@code v2/backends/dynamodb}) on AWS SDK v2.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Go's items.</b> Tables {@code task_states} (key {@code TaskUUID}) and {@code group_metas} (key {@code
+ *       GroupUUID}), names from {@link DynamoDbConfig}; attribute names are Go's field names. PENDING is a
+ *       {@code PutItem} of the whole state; later states are {@code UpdateItem SET State} (+ {@code Results},
+ *       {@code Error}, {@code TTL}) as Go writes them, so TaskName and CreatedAt stay. Results are {@code
+ *       L[M{Type, Value: S(%v)}]} like Go's (values as text), read back by their Type ({@link GoValues}). The
+ *       final states and group metas carry {@code TTL} = now + {@code ResultsExpireIn} (enable DynamoDB TTL on
+ *       that attribute to expire them). One round trip per state write.
+ *   <li><b>Reads</b> are strongly consistent (Go issue #525). A group's states come from {@code BatchGetItem} in
+ *       chunks of 100, unprocessed keys retried with back-off (Go's check is inverted, so it drops them), and
+ *       are returned in group order (BatchGetItem's order is arbitrary); completion is counted from a projection
+ *       of just the states.
+ *   <li><b>Chords fire once.</b> {@link #triggerChord} is one conditional {@code UpdateItem}: set {@code
+ *       ChordTriggered} if it is false and Go's {@code Lock} is not held; exactly one caller succeeds, however
+ *       many Java workers race. While a Go worker holds {@code Lock} (Go's read-lock-set protocol) the call
+ *       waits, as Go does, and then sees the flag Go set. Go's own protocol is not atomic, so two Go workers can
+ *       still both fire; a Java worker never adds a second firing.
+ *   <li><b>Tables</b> are never created implicitly; {@link #createTables} is the opt-in helper.
+ * </ul>
+ *
+ * <p>Thread-safe. Whoever builds a backend closes it; it closes the {@link DynamoDbClient} only when it built it.
+ */
+public final class DynamoDbBackend implements Backend {
+  /** BatchGetItem's largest request. */
+  static final int BATCH_LIMIT = 100;
+  static final int BATCH_ATTEMPTS = 8;
+  /** How long {@link #triggerChord} waits for a Go worker's {@code Lock} before it gives up. */
+  static final Duration LOCK_PATIENCE = Duration.ofSeconds(30);
+
+  private final Config config;
+  private final DynamoDbClient client;
+  private final boolean ownsClient;
+  private final Clock clock;
+  private final String taskTable;
+  private final String groupTable;
+
+  private DynamoDbBackend(Builder b, DynamoDbClient client, boolean ownsClient) {
+    this.config = b.config;
+    this.client = client;
+    this.ownsClient = ownsClient;
+    this.clock = b.clock;
+    this.taskTable = b.config.dynamoDb().taskStatesTable();
+    this.groupTable = b.config.dynamoDb().groupMetasTable();
+  }
+
+  /** A backend with a client built from {@code config.resultBackend()} (see {@link AwsClients#forDynamoDbBackend}). */
+  public static DynamoDbBackend create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  /**
+   * Creates Go's two tables (on-demand billing) if they do not exist and waits until they are active. An
+   * explicit opt-in: the backend never creates tables by itself. Enabling TTL on attribute {@code TTL} is left
+   * to the operator ({@code UpdateTimeToLive}).
+   */
+  public static void createTables(DynamoDbClient client, DynamoDbConfig tables) {
+    createTable(client, tables.taskStatesTable(), Items.TASK_UUID);
+    createTable(client, tables.groupMetasTable(), Items.GROUP_UUID);
+  }
+
+  private static void createTable(DynamoDbClient client, String table, String key) {
+    try {
+      client.createTable(r -> r.tableName(table).billingMode(BillingMode.PAY_PER_REQUEST)
+          .attributeDefinitions(AttributeDefinition.builder().attributeName(key).attributeType(ScalarAttributeType.S).build())
+          .keySchema(KeySchemaElement.builder().attributeName(key).keyType(KeyType.HASH).build()));
+    } catch (ResourceInUseException e) {
+      // exists already
+    } catch (SdkException e) {
+      throw new MachineryException("DynamoDB: could not create table " + table + ": " + e.getMessage(), e);
+    }
+    client.waiter().waitUntilTableExists(r -> r.tableName(table));
+  }
+
+  private long expiresAt() {
+    return clock.instant().getEpochSecond() + config.effectiveResultsExpireIn();
+  }
+
+  private <T> T call(String what, java.util.function.Supplier<T> call) {
+    try {
+      return call.get();
+    } catch (SdkException e) {
+      throw new MachineryException("DynamoDB: could not " + what + ": " + e.getMessage(), e);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ states
+
+  @Override
+  public void setStatePending(Signature signature) {
+    Map<String, AttributeValue> item =
+        Items.pending(signature.uuid(), signature.name(), OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
+    call("store PENDING of " + signature.uuid(), () -> client.putItem(r -> r.tableName(taskTable).item(item)));
+  }
+
+  @Override
+  public void setStateReceived(Signature signature) {
+    update(signature, State.RECEIVED, Map.of(), false);
+  }
+
+  @Override
+  public void setStateStarted(Signature signature) {
+    update(signature, State.STARTED, Map.of(), false);
+  }
+
+  @Override
+  public void setStateRetry(Signature signature) {
+    update(signature, State.RETRY, Map.of(), false);
+  }
+
+  @Override
+  public void setStateSuccess(Signature signature, List<TaskResult> results) {
+    update(signature, State.SUCCESS, results.isEmpty() ? Map.of() : Map.of("Results", Items.results(results)), true);
+  }
+
+  @Override
+  public void setStateFailure(Signature signature, String error) {
+    update(signature, State.FAILURE, Map.of("Error", error.isEmpty() ? Items.NULL : Items.s(error)), true);
+  }
+
+  /** Go's {@code UpdateItem SET #S = :s[, #R = :r][, #E = :e][, #T = :t]}. */
+  private void update(Signature signature, State state, Map<String, AttributeValue> more, boolean withTtl) {
+    Map<String, String> names = new HashMap<>();
+    Map<String, AttributeValue> values = new HashMap<>();
+    StringBuilder expression = new StringBuilder("SET #S = :s");
+    names.put("#S", "State");
+    values.put(":s", Items.s(state.name()));
+    int i = 0;
+    Map<String, AttributeValue> all = new LinkedHashMap<>(more);
+    if (withTtl) {
+      all.put("TTL", Items.n(expiresAt()));
+    }
+    for (Map.Entry<String, AttributeValue> e : all.entrySet()) {
+      names.put("#a" + i, e.getKey());
+      values.put(":a" + i, e.getValue());
+      expression.append(", #a").append(i).append(" = :a").append(i);
+      i++;
+    }
+    call("store " + state + " of " + signature.uuid(), () -> client.updateItem(r -> r.tableName(taskTable)
+        .key(Items.taskKey(signature.uuid())).updateExpression(expression.toString())
+        .expressionAttributeNames(names).expressionAttributeValues(values)));
+  }
+
+  @Override
+  public Optional<TaskState> getState(String taskUuid) {
+    Map<String, AttributeValue> item = call("read the state of " + taskUuid, () -> client.getItem(r -> r
+        .tableName(taskTable).key(Items.taskKey(taskUuid)).consistentRead(true))).item();
+    return item == null || item.isEmpty() || !item.containsKey("State") ? Optional.empty() : Optional.of(Items.taskState(item));
+  }
+
+  @Override
+  public void purgeState(String taskUuid) {
+    call("delete the state of " + taskUuid, () -> client.deleteItem(r -> r.tableName(taskTable).key(Items.taskKey(taskUuid))));
+  }
+
+  // ------------------------------------------------------------------------------------------ groups
+
+  @Override
+  public void initGroup(String groupUuid, List<String> taskUuids) {
+    Map<String, AttributeValue> item = Items.groupMeta(groupUuid, taskUuids,
+        OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC), expiresAt());
+    call("store group " + groupUuid, () -> client.putItem(r -> r.tableName(groupTable).item(item)));
+  }
+
+  private List<String> groupTaskUuids(String groupUuid) {
+    Map<String, AttributeValue> item = call("read group " + groupUuid, () -> client.getItem(r -> r.tableName(groupTable)
+        .key(Items.groupKey(groupUuid)).consistentRead(true).projectionExpression("TaskUUIDs"))).item();
+    if (item == null || item.isEmpty()) {
+      throw new MachineryException("DynamoDB: group " + groupUuid + " not found in table " + groupTable);
+    }
+    return Items.taskUuids(item);
+  }
+
+  @Override
+  public boolean groupCompleted(String groupUuid, int groupTaskCount) {
+    int completed = 0;
+    for (Map<String, AttributeValue> item : batchGet(groupTaskUuids(groupUuid), true).values()) {
+      AttributeValue state = item.get("State");
+      if (state != null && state.s() != null && State.valueOf(state.s()).isCompleted()) {
+        completed++;
+      }
+    }
+    return completed == groupTaskCount;
+  }
+
+  @Override
+  public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
+    List<String> uuids = groupTaskUuids(groupUuid);
+    Map<String, Map<String, AttributeValue>> items = batchGet(uuids, false);
+    List<TaskState> states = new ArrayList<>(uuids.size());
+    for (String uuid : uuids) {
+      Map<String, AttributeValue> item = items.get(uuid);
+      if (item != null && item.containsKey("State")) {
+        states.add(Items.taskState(item));
+      }
+    }
+    return states;
+  }
+
+  /** The items of {@code uuids} by UUID: consistent BatchGetItem in chunks, unprocessed keys retried. */
+  private Map<String, Map<String, AttributeValue>> batchGet(List<String> uuids, boolean statesOnly) {
+    Map<String, Map<String, AttributeValue>> found = new HashMap<>();
+    List<String> distinct = uuids.stream().distinct().toList();
+    for (int from = 0; from < distinct.size(); from += BATCH_LIMIT) {
+      List<Map<String, AttributeValue>> keys = new ArrayList<>();
+      for (String uuid : distinct.subList(from, Math.min(distinct.size(), from + BATCH_LIMIT))) {
+        keys.add(Items.taskKey(uuid));
+      }
+      KeysAndAttributes.Builder request = KeysAndAttributes.builder().keys(keys).consistentRead(true);
+      if (statesOnly) {
+        request.projectionExpression("#U, #S").expressionAttributeNames(Map.of("#U", Items.TASK_UUID, "#S", "State"));
+      }
+      Map<String, KeysAndAttributes> pending = Map.of(taskTable, request.build());
+      for (int attempt = 1; !pending.isEmpty(); attempt++) {
+        Map<String, KeysAndAttributes> items = pending;
+        BatchGetItemResponse response = call("read group states", () -> client.batchGetItem(r -> r.requestItems(items)));
+        for (Map<String, AttributeValue> item : response.responses().getOrDefault(taskTable, List.of())) {
+          found.put(item.get(Items.TASK_UUID).s(), item);
+        }
+        pending = response.hasUnprocessedKeys() ? response.unprocessedKeys() : Map.of();
+        if (!pending.isEmpty()) {
+          if (attempt >= BATCH_ATTEMPTS) {
+            throw new MachineryException("DynamoDB: " + pending.get(taskTable).keys().size()
+                + " group states stayed unprocessed after " + attempt + " BatchGetItem attempts (throttled?)");
+          }
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(2_000, 25L << attempt))); // back-off
+        }
+      }
+    }
+    return found;
+  }
+
+  @Override
+  public boolean triggerChord(String groupUuid) {
+    long deadline = System.nanoTime() + LOCK_PATIENCE.toNanos();
+    while (true) {
+      try {
+        client.updateItem(r -> r.tableName(groupTable).key(Items.groupKey(groupUuid))
+            .updateExpression("SET #CT = :t")
+            .conditionExpression("attribute_exists(#G) AND #CT = :f AND (attribute_not_exists(#L) OR #L = :f)")
+            .expressionAttributeNames(Map.of("#CT", "ChordTriggered", "#L", "Lock", "#G", Items.GROUP_UUID))
+            .expressionAttributeValues(Map.of(":t", Items.bool(true), ":f", Items.bool(false))));
+        return true;
+      } catch (ConditionalCheckFailedException e) {
+        Map<String, AttributeValue> meta = call("read group " + groupUuid, () -> client.getItem(r -> r
+            .tableName(groupTable).key(Items.groupKey(groupUuid)).consistentRead(true))).item();
+        if (meta == null || meta.isEmpty()) {
+          throw new MachineryException("DynamoDB: group " + groupUuid + " not found in table " + groupTable);
+        }
+        if (isTrue(meta.get("ChordTriggered"))) {
+          return false;
+        }
+        if (!isTrue(meta.get("Lock"))) {
+          continue; // changed between the two calls: try again
+        }
+        if (System.nanoTime() > deadline) {
+          throw new MachineryException("DynamoDB: group " + groupUuid + " stayed locked by a Go worker for "
+              + LOCK_PATIENCE.toSeconds() + " s; its chord was not triggered here");
+        }
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5)); // Go's own wait while another worker holds Lock
+      } catch (SdkException e) {
+        throw new MachineryException("DynamoDB: could not trigger the chord of group " + groupUuid + ": " + e.getMessage(), e);
+      }
+    }
+  }
+
+  private static boolean isTrue(@Nullable AttributeValue value) {
+    return value != null && Boolean.TRUE.equals(value.bool());
+  }
+
+  @Override
+  public void purgeGroupMeta(String groupUuid) {
+    call("delete group " + groupUuid, () -> client.deleteItem(r -> r.tableName(groupTable).key(Items.groupKey(groupUuid))));
+  }
+
+  @Override
+  public void close() {
+    if (ownsClient) {
+      client.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "DynamoDbBackend{" + taskTable + ", " + groupTable + "}";
+  }
+
+  /** Builds a {@link DynamoDbBackend}. */
+  public static final class Builder {
+    private final Config config;
+    private @Nullable DynamoDbClient client;
+    private @Nullable AwsClients aws;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** A client to use instead of building one (Go's {@code cnf.DynamoDB.Client}); the backend never closes it. */
+    public Builder client(DynamoDbClient value) {
+      client = Objects.requireNonNull(value, "client");
+      return this;
+    }
+
+    /** How to build the client; default {@link AwsClients#forDynamoDbBackend} of {@code config.resultBackend()}. */
+    public Builder aws(AwsClients value) {
+      aws = Objects.requireNonNull(value, "aws");
+      return this;
+    }
+
+    /** The clock for CreatedAt and TTL; default the system clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    public DynamoDbBackend build() {
+      if (client != null) {
+        return new DynamoDbBackend(this, client, false);
+      }
+      AwsClients settings = aws != null ? aws : AwsClients.forDynamoDbBackend(config.resultBackend());
+      return new DynamoDbBackend(this, settings.build(DynamoDbClient.builder()), true);
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package io.machinery.backend.dynamodb;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.Uuids;
+import io.machinery.config.DynamoDbConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
+
+/** What the backend writes, item by item, as Go's DynamoDB backend does; chunked group reads; Go's chord lock. */
+class DynamoDbBackendBehaviourIT {
+  private static DynamoDbConfig tables;
+  private DynamoDbBackend backend;
+
+  @BeforeAll
+  static void createTables() {
+    tables = TestTables.create("behaviour");
+  }
+
+  @AfterAll
+  static void deleteTables() {
+    TestTables.delete(tables);
+  }
+
+  @BeforeEach
+  void createBackend() {
+    backend = DynamoDbBackend.builder(TestTables.config(tables)).client(TestTables.client()).build();
+  }
+
+  @AfterEach
+  void closeBackend() {
+    backend.close();
+  }
+
+  private static Map<String, AttributeValue> item(String table, String key, String uuid) {
+    return TestTables.client().getItem(r -> r.tableName(table).key(Map.of(key, AttributeValue.fromS(uuid)))
+        .consistentRead(true)).item();
+  }
+
+  @Test
+  void itemsCarryGosAttributeNamesAndTypes() {
+    Signature add = Signature.builder("add").args(Arg.of(1L)).build();
+    backend.setStatePending(add);
+    Map<String, AttributeValue> pending = item(tables.taskStatesTable(), "TaskUUID", add.uuid());
+    assertThat(pending.get("TaskName").s()).isEqualTo("add");
+    assertThat(pending.get("State").s()).isEqualTo("PENDING");
+    assertThat(pending.get("Results").nul()).isTrue();
+    assertThat(pending.get("CreatedAt").s()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
+    assertThat(pending.get("TTL").n()).isEqualTo("0");
+
+    backend.setStateSuccess(add, List.of(TaskResult.of(2L), TaskResult.of("[]string", List.of("a", "b"))));
+    Map<String, AttributeValue> success = item(tables.taskStatesTable(), "TaskUUID", add.uuid());
+    assertThat(success.get("State").s()).isEqualTo("SUCCESS");
+    assertThat(success.get("TaskName").s()).as("kept from PENDING, as Go's UpdateItem keeps it").isEqualTo("add");
+    assertThat(success.get("Results").l()).extracting(v -> v.m().get("Type").s() + "=" + v.m().get("Value").s())
+        .containsExactly("int64=2", "[]string=[a b]");
+    assertThat(Long.parseLong(success.get("TTL").n())).isGreaterThan(System.currentTimeMillis() / 1000 + 3000);
+
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of(add.uuid()));
+    Map<String, AttributeValue> meta = item(tables.groupMetasTable(), "GroupUUID", group);
+    assertThat(meta.get("TaskUUIDs").l()).extracting(AttributeValue::s).containsExactly(add.uuid());
+    assertThat(meta.get("ChordTriggered").bool()).isFalse();
+    assertThat(meta.get("Lock").bool()).isFalse();
+  }
+
+  @Test
+  void aGroupLargerThanOneBatchReadsBackInGroupOrder() {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = new ArrayList<>();
+    for (int i = 0; i < 130; i++) {
+      members.add(Signature.builder("add").args(Arg.of((long) i)).groupUuid(group).groupTaskCount(130).build());
+    }
+    backend.initGroup(group, members.stream().map(Signature::uuid).toList());
+    for (int i = 0; i < members.size(); i++) {
+      backend.setStatePending(members.get(i));
+      backend.setStateSuccess(members.get(i), List.of(TaskResult.of((long) i)));
+    }
+    assertThat(backend.groupCompleted(group, 130)).isTrue();
+    List<TaskState> states = backend.groupTaskStates(group, 130);
+    assertThat(states).extracting(TaskState::taskUuid).containsExactlyElementsOf(members.stream().map(Signature::uuid).toList());
+    assertThat(states.get(129).results()).containsExactly(TaskResult.of(129L));
+  }
+
+  @Test
+  void aChordWaitsWhileAGoWorkerHoldsTheGroupLockAndThenLeavesTheTriggerToIt() throws Exception {
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of(Uuids.newTaskUuid()));
+    // A Go worker's TriggerChord: SET Lock = true, ..., SET ChordTriggered = true, then unlock.
+    setGroupFlag(group, "Lock", true);
+    CompletableFuture<Boolean> java = CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
+    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> !java.isDone());
+    setGroupFlag(group, "ChordTriggered", true);
+    setGroupFlag(group, "Lock", false);
+    assertThat(java.get()).as("the Go worker fired the chord").isFalse();
+    assertThat(backend.triggerChord(group)).isFalse();
+  }
+
+  @Test
+  void createTablesIsIdempotent() {
+    DynamoDbBackend.createTables(TestTables.client(), tables);
+    assertThat(backend.getState(Uuids.newTaskUuid())).isEmpty();
+    Signature s = Signature.create("noop");
+    backend.setStatePending(s);
+    backend.setStateFailure(s, "boom");
+    assertThat(backend.getState(s.uuid()).orElseThrow().state()).isEqualTo(State.FAILURE);
+  }
+
+  private static void setGroupFlag(String group, String name, boolean value) {
+    TestTables.client().updateItem(r -> r.tableName(tables.groupMetasTable())
+        .key(Map.of("GroupUUID", AttributeValue.fromS(group))).updateExpression("SET #F = :v")
+        .expressionAttributeNames(Map.of("#F", name)).expressionAttributeValues(Map.of(":v", AttributeValue.fromBool(value))));
+  }
+}

@@ -1,0 +1,97 @@
+package io.machinery.broker.sqs;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.sqs.SqsClient;
+import software.amazon.awssdk.services.sqs.model.BatchResultErrorEntry;
+import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequestEntry;
+import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
+
+/**
+ * Deletes messages of one queue in batches: one virtual thread sends {@code DeleteMessageBatch} with whatever
+ * accumulated (up to 10) while the previous batch was in flight, so a busy worker pays about one SQS call per ten
+ * acknowledgements and an idle one still deletes at once. Each caller gets a future completed when its message is
+ * deleted (or with the failure).
+ */
+final class DeleteBatcher {
+  private record Pending(String receiptHandle, CompletableFuture<Void> done) {}
+
+  private final SqsClient client;
+  private final String queueUrl;
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final Thread flusher;
+  private volatile boolean closed;
+
+  DeleteBatcher(SqsClient client, String queueUrl, String name) {
+    this.client = client;
+    this.queueUrl = queueUrl;
+    this.flusher = Thread.ofVirtual().name(name).start(this::run);
+  }
+
+  /** Queues a delete; after {@link #close()} it is sent at once on the calling thread. */
+  CompletableFuture<Void> delete(String receiptHandle) {
+    Pending pending = new Pending(receiptHandle, new CompletableFuture<>());
+    if (closed) {
+      send(List.of(pending));
+    } else {
+      queue.add(pending);
+    }
+    return pending.done();
+  }
+
+  private void run() {
+    while (!closed || !queue.isEmpty()) {
+      Pending first;
+      try {
+        first = queue.poll(100, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        continue; // close() interrupts to end the wait; the loop drains what is left
+      }
+      if (first == null) {
+        continue;
+      }
+      List<Pending> batch = new ArrayList<>(SqsConsumer.MAX_BATCH);
+      batch.add(first);
+      queue.drainTo(batch, SqsConsumer.MAX_BATCH - 1);
+      send(batch);
+    }
+  }
+
+  private void send(List<Pending> batch) {
+    List<DeleteMessageBatchRequestEntry> entries = new ArrayList<>(batch.size());
+    for (int i = 0; i < batch.size(); i++) {
+      entries.add(DeleteMessageBatchRequestEntry.builder().id(Integer.toString(i)).receiptHandle(batch.get(i).receiptHandle()).build());
+    }
+    try {
+      DeleteMessageBatchResponse response = client.deleteMessageBatch(r -> r.queueUrl(queueUrl).entries(entries));
+      boolean[] failed = new boolean[batch.size()];
+      for (BatchResultErrorEntry error : response.failed()) {
+        int index = Integer.parseInt(error.id());
+        failed[index] = true;
+        batch.get(index).done().completeExceptionally(new IllegalStateException(error.code() + ": " + error.message()));
+      }
+      for (int i = 0; i < batch.size(); i++) {
+        if (!failed[i]) {
+          batch.get(i).done().complete(null);
+        }
+      }
+    } catch (SdkException | NumberFormatException e) {
+      batch.forEach(p -> p.done().completeExceptionally(e));
+    }
+  }
+
+  /** Sends what is queued and ends the flusher (waits up to 5 s). */
+  void close() {
+    closed = true;
+    flusher.interrupt();
+    try {
+      flusher.join(java.time.Duration.ofSeconds(5));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

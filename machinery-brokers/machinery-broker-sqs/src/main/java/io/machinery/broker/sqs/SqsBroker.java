@@ -1,0 +1,305 @@
+package io.machinery.broker.sqs;
+
+import io.machinery.MachineryException;
+import io.machinery.Signature;
+import io.machinery.client.aws.AwsClients;
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeliveryHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.sqs.SqsClient;
+import software.amazon.awssdk.services.sqs.model.MessageAttributeValue;
+import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
+
+/**
+ * Go Machinery's SQS broker ({@code v2/brokers/sqs}), standard and FIFO queues, on AWS SDK v2.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Go's wire.</b> A queue's URL is the broker URL + "/" + the queue name; the message body is the task's
+ *       JSON, nothing else (no message attributes), so Go and Java workers share queues either way. On a FIFO
+ *       queue ({@code .fifo}) the deduplication id is the task UUID and the group id is {@code
+ *       BrokerMessageGroupId}, which is required.
+ *   <li><b>Delivery.</b> A message is deleted only after the worker stored the task's final state (Go deletes
+ *       after {@code Process} too). While a task runs, a heartbeat keeps its message invisible ({@link
+ *       SqsConsumer}); when the worker dies the heartbeat stops and SQS hands the message out again after the
+ *       visibility timeout: at-least-once.
+ *   <li><b>ETA.</b> Standard queues delay a message by {@code DelaySeconds}, rounded up (Go truncates, which
+ *       can deliver up to a second early), at most SQS's 15 minutes. A message received before its ETA is never
+ *       handed to the worker: on a standard queue it is sent again with the remaining delay (up to 15 minutes
+ *       per hop) and the received copy deleted; on a FIFO queue, where messages cannot be delayed one by one
+ *       and a re-send would be dropped as a duplicate, it is kept invisible until its ETA (which holds back its
+ *       message group, as FIFO order requires). So any ETA works and no task runs early, retries included.
+ *       A Go worker on the same queue ignores ETAs (Go's SQS broker does) and runs such a task when SQS hands it
+ *       over, after at most 15 minutes.
+ *   <li><b>Bad input.</b> A message the worker cannot read is sent to the dead-letter queue {@code
+ *       <queue>_dead_letters} (FIFO: {@code <name>_dead_letters.fifo}), created on first use, with the reason
+ *       and source queue as message attributes, then deleted: it never blocks the queue.
+ *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting) its
+ *       messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link UnsupportedOperationException},
+ *       as Go's "Not implemented".
+ *   <li><b>Queues</b> are not created unless {@link Builder#createQueues(boolean)} asks for it (Go expects them
+ *       to exist); only the dead-letter queues, this broker's own, are created when first needed.
+ * </ul>
+ *
+ * <p>Thread-safe. Whoever builds a broker closes it; it closes the {@link SqsClient} only when it built it.
+ */
+public final class SqsBroker implements Broker {
+  private static final Logger log = LoggerFactory.getLogger(SqsBroker.class);
+  /** SQS's longest per-message delay. */
+  static final Duration MAX_DELAY = Duration.ofMinutes(15);
+  /** Message attribute holding why a message was dead-lettered. */
+  public static final String DEAD_LETTER_REASON_ATTRIBUTE = "machinery_dead_letter_reason";
+  /** Message attribute naming the queue a dead letter came from. */
+  public static final String DEAD_LETTER_SOURCE_ATTRIBUTE = "machinery_source_queue";
+  static final String FIFO_GROUP_ERROR =
+      "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue";
+
+  private final Config config;
+  private final SqsClient client;
+  private final boolean ownsClient;
+  private final Clock clock;
+  private final boolean createQueues;
+  private final Set<String> createdQueues = ConcurrentHashMap.newKeySet();
+  private final Set<SqsConsumer> consumers = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private SqsBroker(Builder b, SqsClient client, boolean ownsClient) {
+    this.config = b.config;
+    this.client = client;
+    this.ownsClient = ownsClient;
+    this.clock = b.clock;
+    this.createQueues = b.createQueues;
+  }
+
+  /** A broker with a client built from {@code config.broker()} (see {@link AwsClients#forSqsBroker}). */
+  public static SqsBroker create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  Config config() {
+    return config;
+  }
+
+  SqsClient client() {
+    return client;
+  }
+
+  Clock clock() {
+    return clock;
+  }
+
+  /** Go's queue URL: the broker URL, a slash, the queue name. */
+  String queueUrl(String queue) {
+    String base = config.broker();
+    return (base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + "/" + queue;
+  }
+
+  static boolean isFifo(String queue) {
+    return queue.endsWith(".fifo");
+  }
+
+  static String deadLetterQueue(String queue) {
+    return isFifo(queue)
+        ? queue.substring(0, queue.length() - ".fifo".length()) + "_dead_letters.fifo"
+        : queue + "_dead_letters";
+  }
+
+  @Override
+  public String routingKeyFor(Signature signature) {
+    return config.defaultQueue();
+  }
+
+  @Override
+  public void publish(Signature signature, byte[] message) {
+    if (closed.get()) {
+      throw new MachineryException("this SQS broker is closed");
+    }
+    String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(queueUrl(queue))
+        .messageBody(new String(message, StandardCharsets.UTF_8));
+    if (isFifo(queue)) {
+      if (signature.brokerMessageGroupId().isEmpty()) {
+        throw new IllegalArgumentException(FIFO_GROUP_ERROR + " (task " + signature.name() + " " + signature.uuid() + ")");
+      }
+      // A FIFO queue cannot delay one message: the consumer holds it back until its ETA instead.
+      request.messageDeduplicationId(signature.uuid()).messageGroupId(signature.brokerMessageGroupId());
+    } else if (signature.eta() != null) {
+      int delay = delaySeconds(signature.eta().toInstant(), clock.instant());
+      if (delay > 0) {
+        request.delaySeconds(delay);
+      }
+    }
+    ensureQueue(queue);
+    send(request.build(), "publish task " + signature.name() + " " + signature.uuid() + " to queue " + queue);
+  }
+
+  /** Seconds until {@code eta}, rounded up so a message is never early, capped at SQS's 15 minutes. */
+  static int delaySeconds(Instant eta, Instant now) {
+    long millis = Duration.between(now, eta).toMillis();
+    if (millis <= 0) {
+      return 0;
+    }
+    return (int) Math.min(MAX_DELAY.toSeconds(), (millis + 999) / 1000);
+  }
+
+  void send(SendMessageRequest request, String what) {
+    try {
+      client.sendMessage(request);
+    } catch (SdkException e) {
+      throw new MachineryException("SQS: could not " + what + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Sends {@code body} to the dead-letter queue of {@code queue} with the reason; creates that queue if needed. */
+  void deadLetter(String queue, String body, String reason, @Nullable String groupId, String messageId) {
+    String dlq = deadLetterQueue(queue);
+    ensureDeadLetterQueue(dlq);
+    String shortReason = reason.length() > 4000 ? reason.substring(0, 4000) + "..." : reason;
+    SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(queueUrl(dlq)).messageBody(body)
+        .messageAttributes(Map.of(
+            DEAD_LETTER_REASON_ATTRIBUTE, stringAttribute(shortReason.isEmpty() ? "(no reason given)" : shortReason),
+            DEAD_LETTER_SOURCE_ATTRIBUTE, stringAttribute(queue)));
+    if (isFifo(dlq)) {
+      request.messageGroupId(groupId == null || groupId.isEmpty() ? "dead_letters" : groupId)
+          .messageDeduplicationId(messageId);
+    }
+    send(request.build(), "dead-letter a message of queue " + queue + " to " + dlq);
+  }
+
+  private static MessageAttributeValue stringAttribute(String value) {
+    return MessageAttributeValue.builder().dataType("String").stringValue(value).build();
+  }
+
+  /** Creates {@code queue} once when {@link Builder#createQueues} is on (CreateQueue is idempotent). */
+  void ensureQueue(String queue) {
+    if (createQueues && !createdQueues.contains(queue)) {
+      SqsQueues.create(client, queue);
+      createdQueues.add(queue);
+    }
+  }
+
+  private void ensureDeadLetterQueue(String dlq) {
+    if (!createdQueues.contains(dlq)) {
+      SqsQueues.create(client, dlq);
+      createdQueues.add(dlq);
+    }
+  }
+
+  @Override
+  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+    if (closed.get()) {
+      throw new IllegalStateException("this SQS broker is closed");
+    }
+    String name = queue.isEmpty() ? config.defaultQueue() : queue;
+    ensureQueue(name);
+    SqsConsumer consumer = new SqsConsumer(this, consumerTag, name, handler);
+    consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  void forget(SqsConsumer consumer) {
+    consumers.remove(consumer);
+  }
+
+  @Override
+  public List<Signature> pendingTasks(String queue) {
+    throw new UnsupportedOperationException("SQS cannot list the messages of a queue without receiving them (which"
+        + " hides them from workers and counts as a delivery); Go's SQS broker does not implement it either."
+        + " ApproximateNumberOfMessages (GetQueueAttributes) gives the count.");
+  }
+
+  @Override
+  public List<Signature> delayedTasks() {
+    throw new UnsupportedOperationException("SQS cannot list delayed messages (Go's SQS broker does not either)");
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (SqsConsumer consumer : List.copyOf(consumers)) {
+      consumer.close();
+    }
+    if (ownsClient) {
+      client.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "SqsBroker{" + config.broker() + "}";
+  }
+
+  /** Builds an {@link SqsBroker}. */
+  public static final class Builder {
+    private final Config config;
+    private @Nullable SqsClient client;
+    private @Nullable AwsClients aws;
+    private Clock clock = Clock.systemUTC();
+    private boolean createQueues;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /**
+     * A client to use instead of building one (Go's {@code cnf.SQS.Client}); the broker never closes it. Queue
+     * URLs still come from {@code config.broker()}.
+     */
+    public Builder client(SqsClient value) {
+      client = Objects.requireNonNull(value, "client");
+      return this;
+    }
+
+    /** How to build the client (region, credentials, endpoint); default {@link AwsClients#forSqsBroker}. */
+    public Builder aws(AwsClients value) {
+      aws = Objects.requireNonNull(value, "aws");
+      return this;
+    }
+
+    /** The clock for ETAs; default the system clock. */
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /**
+     * Whether the broker creates the queues it publishes to and consumes (CreateQueue, with FIFO attributes for
+     * {@code .fifo} names) instead of expecting them to exist, as Go does. Default false.
+     */
+    public Builder createQueues(boolean value) {
+      createQueues = value;
+      return this;
+    }
+
+    public SqsBroker build() {
+      if (client != null) {
+        return new SqsBroker(this, client, false);
+      }
+      AwsClients settings = aws != null ? aws : AwsClients.forSqsBroker(config.broker());
+      return new SqsBroker(this, settings.build(SqsClient.builder()), true);
+    }
+  }
+}

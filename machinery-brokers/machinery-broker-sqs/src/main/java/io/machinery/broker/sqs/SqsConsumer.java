@@ -1,0 +1,338 @@
+package io.machinery.broker.sqs;
+
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.WireCodec;
+import io.machinery.spi.Consumer;
+import io.machinery.spi.DeliveryHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.sqs.SqsClient;
+import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchRequestEntry;
+import software.amazon.awssdk.services.sqs.model.Message;
+import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
+import software.amazon.awssdk.services.sqs.model.ReceiveMessageRequest;
+import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
+
+/**
+ * One worker's consumption of one queue.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Fetch only for free slots.</b> Each poller (a virtual thread; one per 10 slots of the worker's
+ *       concurrency, at most {@value #MAX_POLLERS}) reserves up to 10 free slots, then asks SQS for at most that
+ *       many messages with a long poll, and gives back the slots it did not use. So the worker never holds a
+ *       message it cannot start, unlike Go, which receives one message per free goroutine token but also
+ *       buffers.
+ *   <li><b>Visibility heartbeat.</b> Every message handed to the worker stays in {@link #inFlight} until it is
+ *       settled; one scheduler extends all of them with {@code ChangeMessageVisibilityBatch} (10 per call) every
+ *       third of the visibility timeout, so a task longer than the timeout is not handed to another worker. Go
+ *       does this only with {@code VisibilityHeartBeat}; here it is always on, because the message is deleted
+ *       only after the final state is stored. When the process dies the heartbeat stops and the message comes
+ *       back after the timeout.
+ *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link SqsDelivery#ack()}
+ *       returns once its message is deleted.
+ *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without using a
+ *       slot.
+ *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is interrupted, one in a
+ *       long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and makes what it received visible again
+ *       at once; deliveries already handed over stay valid and keep their heartbeat. {@link
+ *       #close()} also makes the unsettled ones visible again.
+ * </ul>
+ */
+final class SqsConsumer implements Consumer {
+  private static final Logger log = LoggerFactory.getLogger(SqsConsumer.class);
+  static final int MAX_BATCH = 10;
+  static final int MAX_POLLERS = 4;
+  /** SQS's longest visibility timeout is 12 hours; holds stay a little below it. */
+  static final int MAX_VISIBILITY_SECONDS = 43_000;
+  /** Go's 0 means short polling, a busy loop on an idle queue; this long poll replaces it. */
+  static final int DEFAULT_WAIT_SECONDS = 1;
+
+  private final SqsBroker broker;
+  private final SqsClient client;
+  private final String tag;
+  private final String queue;
+  private final String queueUrl;
+  private final DeliveryHandler handler;
+  private final boolean fifo;
+  private final Set<SqsDelivery> inFlight = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean fetching = new AtomicBoolean(true);
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final List<Thread> pollers = new ArrayList<>();
+  /**
+   * Pollers waiting for free slots; {@link #stopFetching} interrupts only these. A poller inside a receive is
+   * left to finish it (at most the long-poll wait): an aborted receive would lose its messages for a visibility
+   * timeout, since SQS hid them already.
+   */
+  private final Set<Thread> reserving = ConcurrentHashMap.newKeySet();
+  private final ScheduledExecutorService heartbeat;
+  private final DeleteBatcher deletes;
+  private int visibilitySeconds;
+  private final int waitSeconds;
+
+  SqsConsumer(SqsBroker broker, String tag, String queue, DeliveryHandler handler) {
+    this.broker = broker;
+    this.client = broker.client();
+    this.tag = tag;
+    this.queue = queue;
+    this.queueUrl = broker.queueUrl(queue);
+    this.handler = handler;
+    this.fifo = SqsBroker.isFifo(queue);
+    int configured = broker.config().sqs().waitTimeSeconds();
+    this.waitSeconds = configured > 0 ? Math.min(configured, 20) : DEFAULT_WAIT_SECONDS;
+    this.deletes = new DeleteBatcher(client, queueUrl, "machinery-sqs-deletes-" + tag);
+    this.heartbeat = Executors.newSingleThreadScheduledExecutor(
+        Thread.ofVirtual().name("machinery-sqs-heartbeat-" + tag).factory());
+  }
+
+  String queue() {
+    return queue;
+  }
+
+  SqsBroker broker() {
+    return broker;
+  }
+
+  void start() {
+    Integer configured = broker.config().sqs().visibilityTimeout();
+    visibilitySeconds = configured != null ? configured : SqsQueues.visibilityTimeout(client, queueUrl);
+    if (visibilitySeconds > 0) {
+      long period = Math.max(200, visibilitySeconds * 1000L / 3);
+      heartbeat.scheduleWithFixedDelay(this::extendInFlight, period, period, TimeUnit.MILLISECONDS);
+    }
+    int capacity = handler.capacity();
+    int count = capacity == Integer.MAX_VALUE ? 1 : Math.max(1, Math.min(MAX_POLLERS, (capacity + MAX_BATCH - 1) / MAX_BATCH));
+    for (int i = 0; i < count; i++) {
+      pollers.add(Thread.ofVirtual().name("machinery-sqs-poller-" + tag + "-" + i).start(this::poll));
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ fetching
+
+  private void poll() {
+    int failures = 0;
+    Thread self = Thread.currentThread();
+    while (fetching.get()) {
+      int reserved;
+      reserving.add(self);
+      try {
+        if (!fetching.get()) {
+          return;
+        }
+        reserved = handler.reserve(MAX_BATCH);
+      } catch (InterruptedException e) {
+        return;
+      } finally {
+        reserving.remove(self);
+        Thread.interrupted(); // a stop's interrupt is for the wait only: it must not abort the receive below
+      }
+      if (!fetching.get()) {
+        handler.release(reserved);
+        return;
+      }
+      List<Message> messages;
+      try {
+        messages = receive(reserved);
+        failures = 0;
+      } catch (SdkException e) {
+        handler.release(reserved);
+        if (!fetching.get()) {
+          return;
+        }
+        if (failures++ == 0) {
+          log.warn("SQS consumer {} cannot receive from {}: {}; retrying with back-off", tag, queue, e.getMessage());
+          handler.brokerError(e);
+        }
+        if (!pause(Math.min(5_000, 100L << Math.min(failures, 6)))) {
+          return;
+        }
+        continue;
+      }
+      int used = 0;
+      for (Message message : messages) {
+        if (!fetching.get()) {
+          makeVisible(message.receiptHandle()); // arrived after stopFetching: back to the queue at once
+          continue;
+        }
+        if (holdUntilEta(message)) {
+          continue;
+        }
+        SqsDelivery delivery = new SqsDelivery(this, message);
+        inFlight.add(delivery);
+        used++;
+        handler.handle(delivery);
+      }
+      handler.release(reserved - used);
+    }
+  }
+
+  private List<Message> receive(int max) {
+    ReceiveMessageRequest.Builder request = ReceiveMessageRequest.builder().queueUrl(queueUrl)
+        .maxNumberOfMessages(Math.min(MAX_BATCH, max)).waitTimeSeconds(waitSeconds)
+        .messageSystemAttributeNames(MessageSystemAttributeName.APPROXIMATE_RECEIVE_COUNT,
+            MessageSystemAttributeName.SENT_TIMESTAMP, MessageSystemAttributeName.MESSAGE_GROUP_ID)
+        .messageAttributeNames("All");
+    Integer configured = broker.config().sqs().visibilityTimeout();
+    if (configured != null) {
+      request.visibilityTimeout(configured);
+    }
+    return client.receiveMessage(request.build()).messages();
+  }
+
+  private static boolean pause(long millis) {
+    try {
+      Thread.sleep(millis); // back-off between failed receives, not a wait for an outcome
+      return true;
+    } catch (InterruptedException e) {
+      return false;
+    }
+  }
+
+  /**
+   * Holds back a message whose ETA is still ahead; true when it did. Standard queue: re-sent with the remaining
+   * delay (at most 15 minutes a hop), then this copy deleted. FIFO: kept invisible until the ETA.
+   */
+  private boolean holdUntilEta(Message message) {
+    Instant eta = etaOf(message.body());
+    Instant now = broker.clock().instant();
+    if (eta == null || !eta.isAfter(now)) {
+      return false;
+    }
+    long remainingSeconds = (Duration.between(now, eta).toMillis() + 999) / 1000;
+    if (!fifo) {
+      try {
+        broker.send(SendMessageRequest.builder().queueUrl(queueUrl).messageBody(message.body())
+            .delaySeconds(SqsBroker.delaySeconds(eta, now)).build(), "re-send a task before its ETA");
+        delete(message.receiptHandle());
+        log.debug("SQS consumer {}: task not due for {} s sent again with a delay", tag, remainingSeconds);
+        return true;
+      } catch (RuntimeException e) {
+        log.warn("SQS consumer {}: could not re-send a task held until its ETA ({}); hiding it instead", tag, e.getMessage());
+      }
+    }
+    changeVisibility(message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
+    return true;
+  }
+
+  private static @Nullable Instant etaOf(String body) {
+    try {
+      Signature signature = WireCodec.decodeSignature(body.getBytes(StandardCharsets.UTF_8));
+      return signature.eta() == null ? null : signature.eta().toInstant();
+    } catch (MalformedMessageException e) {
+      return null; // the worker dead-letters it
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ settling
+
+  void settled(SqsDelivery delivery) {
+    inFlight.remove(delivery);
+  }
+
+  void delete(String receiptHandle) {
+    client.deleteMessage(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle));
+  }
+
+  /** Deletes a handled message through the batcher (one call per up to ten acknowledgements when busy). */
+  java.util.concurrent.CompletableFuture<Void> deleteHandled(String receiptHandle) {
+    return deletes.delete(receiptHandle);
+  }
+
+  void changeVisibility(String receiptHandle, int seconds) {
+    try {
+      client.changeMessageVisibility(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle)
+          .visibilityTimeout(Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, seconds))));
+    } catch (SdkException e) {
+      log.warn("SQS consumer {}: could not change the visibility of a message of {} ({}); it comes back after its"
+          + " visibility timeout", tag, queue, e.getMessage());
+    }
+  }
+
+  private void makeVisible(String receiptHandle) {
+    changeVisibility(receiptHandle, 0);
+  }
+
+  /** Re-sends {@code body} to this queue after {@code delaySeconds} (FIFO: in the original message group). */
+  void resend(String body, int delaySeconds, @Nullable String groupId, String deduplicationId) {
+    SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(queueUrl).messageBody(body);
+    if (fifo) {
+      request.messageGroupId(groupId == null || groupId.isEmpty() ? "machinery" : groupId)
+          .messageDeduplicationId(deduplicationId);
+    } else if (delaySeconds > 0) {
+      request.delaySeconds(Math.min(delaySeconds, (int) SqsBroker.MAX_DELAY.toSeconds()));
+    }
+    broker.send(request.build(), "requeue a message of queue " + queue);
+  }
+
+  private void extendInFlight() {
+    List<SqsDelivery> all = new ArrayList<>(inFlight);
+    for (int from = 0; from < all.size(); from += MAX_BATCH) {
+      List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
+      List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
+      for (int i = 0; i < batch.size(); i++) {
+        entries.add(ChangeMessageVisibilityBatchRequestEntry.builder().id(Integer.toString(i))
+            .receiptHandle(batch.get(i).receiptHandle()).visibilityTimeout(visibilitySeconds).build());
+      }
+      try {
+        client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
+      } catch (SdkException | IllegalStateException e) {
+        log.debug("SQS consumer {}: visibility heartbeat failed for {} messages: {}", tag, entries.size(), e.toString());
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ stopping
+
+  @Override
+  public void stopFetching(Duration timeout) {
+    if (fetching.compareAndSet(true, false)) {
+      reserving.forEach(Thread::interrupt);
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    for (Thread poller : pollers) {
+      try {
+        long left = deadline - System.nanoTime();
+        if (left > 0) {
+          poller.join(Duration.ofNanos(left));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    stopFetching(Duration.ofSeconds(5));
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    heartbeat.shutdownNow();
+    for (SqsDelivery delivery : List.copyOf(inFlight)) {
+      delivery.returnToQueue();
+    }
+    deletes.close();
+    broker.forget(this);
+  }
+
+  @Override
+  public String toString() {
+    return "SqsConsumer{" + tag + " " + queue + "}";
+  }
+}

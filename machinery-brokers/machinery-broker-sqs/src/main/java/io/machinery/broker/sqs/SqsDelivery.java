@@ -1,0 +1,164 @@
+package io.machinery.broker.sqs;
+
+import io.machinery.spi.Delivery;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.services.sqs.model.Message;
+import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
+
+/**
+ * A received message handed to the worker, settled through its receipt handle. Settling twice, or after the
+ * consumer closed (the message was made visible again), does nothing.
+ */
+final class SqsDelivery implements Delivery {
+  private static final Logger log = LoggerFactory.getLogger(SqsDelivery.class);
+  /** When a dead letter cannot be sent, the message is hidden this long before it is tried again. */
+  static final int DEAD_LETTER_RETRY_SECONDS = 30;
+
+  private final SqsConsumer consumer;
+  private final Message message;
+  private final AtomicBoolean settled = new AtomicBoolean();
+
+  SqsDelivery(SqsConsumer consumer, Message message) {
+    this.consumer = consumer;
+    this.message = message;
+  }
+
+  String receiptHandle() {
+    return message.receiptHandle();
+  }
+
+  @Override
+  public byte[] body() {
+    return message.body().getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public String queue() {
+    return consumer.queue();
+  }
+
+  @Override
+  public int deliveryCount() {
+    String count = message.attributes().get(MessageSystemAttributeName.APPROXIMATE_RECEIVE_COUNT);
+    try {
+      return count == null ? 0 : Integer.parseInt(count);
+    } catch (NumberFormatException e) {
+      return 0;
+    }
+  }
+
+  @Override
+  public boolean redelivered() {
+    return deliveryCount() > 1;
+  }
+
+  private boolean settle() {
+    if (!settled.compareAndSet(false, true)) {
+      return false;
+    }
+    consumer.settled(this);
+    return true;
+  }
+
+  /** Deletes the message: its task's final state is stored. */
+  @Override
+  public void ack() {
+    if (!settle()) {
+      return;
+    }
+    try {
+      consumer.deleteHandled(message.receiptHandle()).join();
+    } catch (java.util.concurrent.CompletionException e) {
+      log.warn("SQS: could not delete a handled message of {} ({}); SQS will deliver it again", queue(),
+          e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
+    }
+  }
+
+  /** Hides the message for {@code delay} (zero: visible at once); SQS counts the next receive as a delivery. */
+  @Override
+  public void requeue(Duration delay) {
+    if (settle()) {
+      consumer.changeVisibility(message.receiptHandle(), seconds(delay));
+    }
+  }
+
+  /**
+   * Sends {@code replacement} to the queue with the delay (FIFO: same group, deduplicated by its content), then
+   * deletes this message; if the send fails this message is hidden for the delay instead.
+   */
+  @Override
+  public void requeue(Duration delay, byte[] replacement) {
+    if (!settle()) {
+      return;
+    }
+    try {
+      consumer.resend(new String(replacement, StandardCharsets.UTF_8), seconds(delay), groupId(), digest(replacement));
+    } catch (RuntimeException e) {
+      log.warn("SQS: could not requeue a replacement message to {} ({}); putting the original back", queue(), e.getMessage());
+      consumer.changeVisibility(message.receiptHandle(), seconds(delay));
+      return;
+    }
+    try {
+      consumer.delete(message.receiptHandle());
+    } catch (SdkException e) {
+      log.warn("SQS: could not delete a requeued message of {} ({}); it may run twice", queue(), e.getMessage());
+    }
+  }
+
+  /** Sends the message to the dead-letter queue with the reason, then deletes it here. */
+  @Override
+  public void deadLetter(String reason) {
+    if (!settle()) {
+      return;
+    }
+    try {
+      consumer.broker().deadLetter(queue(), message.body(), reason, groupId(), message.messageId());
+    } catch (RuntimeException e) {
+      log.error("SQS: could not dead-letter a message of {} ({}); trying again in {} s", queue(), e.getMessage(),
+          DEAD_LETTER_RETRY_SECONDS);
+      consumer.changeVisibility(message.receiptHandle(), DEAD_LETTER_RETRY_SECONDS);
+      return;
+    }
+    try {
+      consumer.delete(message.receiptHandle());
+    } catch (SdkException e) {
+      log.warn("SQS: could not delete a dead-lettered message of {} ({}); it will be dead-lettered again", queue(),
+          e.getMessage());
+    }
+  }
+
+  /** The consumer closed before the worker settled this: make the message visible again at once. */
+  void returnToQueue() {
+    if (settle()) {
+      consumer.changeVisibility(message.receiptHandle(), 0);
+    }
+  }
+
+  private String groupId() {
+    String group = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
+    return group == null ? "" : group;
+  }
+
+  private static int seconds(Duration delay) {
+    if (delay.isNegative() || delay.isZero()) {
+      return 0;
+    }
+    return (int) Math.min(SqsConsumer.MAX_VISIBILITY_SECONDS, (delay.toMillis() + 999) / 1000);
+  }
+
+  private static String digest(byte[] body) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
+}

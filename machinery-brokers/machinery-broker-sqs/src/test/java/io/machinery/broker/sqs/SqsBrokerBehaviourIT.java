@@ -1,0 +1,240 @@
+package io.machinery.broker.sqs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskFunction;
+import io.machinery.WireCodec;
+import io.machinery.config.Config;
+import io.machinery.config.SqsConfig;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.spi.Delivery;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.RecordingHandler;
+import io.machinery.testkit.TestEndpoints;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.sqs.model.Message;
+
+/** SQS specifics beyond the broker kit: FIFO rules, ETAs past SQS's 15 minutes, the heartbeat, dead letters. */
+class SqsBrokerBehaviourIT {
+  private Config config;
+  private SqsBroker broker;
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+
+  @BeforeEach
+  void createBroker() {
+    config = BrokerContract.uniqueQueue(Config.builder().broker(TestEndpoints.sqsUrl())
+        .sqs(new SqsConfig(1, null, false)).build(), "sqs_it_");
+    broker = SqsBroker.builder(config).createQueues(true).build();
+    SqsTestQueues.track(config.defaultQueue());
+    SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    for (AutoCloseable c : toClose.reversed()) {
+      c.close();
+    }
+    broker.close();
+  }
+
+  @AfterAll
+  static void deleteQueues() {
+    SqsTestQueues.deleteTracked();
+  }
+
+  private Signature routed(Signature s) {
+    return s.routingKey().isEmpty() ? s.toBuilder().routingKey(config.defaultQueue()).build() : s;
+  }
+
+  private void publish(Signature s) {
+    Signature r = routed(s);
+    broker.publish(r, WireCodec.encode(r));
+  }
+
+  private void publishRawNow(String queue, Signature s) {
+    SqsTestQueues.client().sendMessage(r -> r.queueUrl(SqsTestQueues.url(queue))
+        .messageBody(new String(WireCodec.encode(routed(s)), StandardCharsets.UTF_8)));
+  }
+
+  @Test
+  void theBodyIsGosJsonAndNothingElse() {
+    Signature add = routed(Signature.create("add", Arg.of(1L), Arg.of(2L)));
+    broker.publish(add, WireCodec.encode(add));
+    Message message = SqsTestQueues.receive(config.defaultQueue(), 5, 30).getFirst();
+    assertThat(message.body()).isEqualTo(new String(WireCodec.encode(add), StandardCharsets.UTF_8));
+    assertThat(message.messageAttributes()).isEmpty();
+  }
+
+  @Test
+  void aFifoTaskNeedsAGroupIdAndIsDeduplicatedByItsUuid() throws Exception {
+    String fifo = config.defaultQueue() + ".fifo";
+    SqsTestQueues.track(fifo);
+    assertThatThrownBy(() -> publish(Signature.builder("add").routingKey(fifo).build()))
+        .hasMessageContaining("please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
+    List<Signature> sent = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      Signature s = routed(Signature.builder("add").routingKey(fifo).brokerMessageGroupId("g1").args(Arg.of((long) i)).build());
+      publish(s);
+      sent.add(s);
+    }
+    publish(sent.get(1)); // the same UUID again: SQS drops it (deduplication id = UUID)
+    RecordingHandler handler = new RecordingHandler(10);
+    toClose.add(broker.startConsuming("fifo", fifo, handler));
+    List<String> got = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      Delivery d = handler.next(20);
+      assertThat(d).isNotNull();
+      got.add(WireCodec.decodeSignature(d.body()).uuid());
+      handler.ack(d);
+    }
+    assertThat(got).containsExactlyElementsOf(sent.stream().map(Signature::uuid).toList());
+    await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10)).until(() -> handler.waiting() == 0);
+  }
+
+  @Test
+  void anEtaBeyondFifteenMinutesIsAcceptedAndNeverDeliveredEarly() throws Exception {
+    publish(Signature.builder("later").eta(Instant.now().plus(Duration.ofMinutes(40))).build()); // Go refuses this
+    // Received early (as a Go producer's truncated delay or a hop makes it): sent again with a delay, not run.
+    publishRawNow(config.defaultQueue(), Signature.builder("later2").eta(Instant.now().plus(Duration.ofMinutes(20))).build());
+    RecordingHandler handler = new RecordingHandler(5);
+    toClose.add(broker.startConsuming("eta", "", handler));
+    await().atMost(Duration.ofSeconds(20)).until(() -> delayedCount() == 2);
+    assertThat(handler.handedOver()).isZero();
+  }
+
+  private int delayedCount() {
+    return Integer.parseInt(SqsTestQueues.client().getQueueAttributes(r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
+        .attributeNamesWithStrings("ApproximateNumberOfMessagesDelayed")).attributesAsStrings()
+        .get("ApproximateNumberOfMessagesDelayed"));
+  }
+
+  @Test
+  void aTaskReceivedBeforeItsEtaIsHeldUntilIt() throws Exception {
+    Instant eta = Instant.now().plusMillis(2_500);
+    publishRawNow(config.defaultQueue(), Signature.builder("soon").eta(eta).build());
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("hold", "", handler));
+    Delivery d = handler.next(20);
+    assertThat(d).isNotNull();
+    assertThat(Instant.now()).isAfterOrEqualTo(eta);
+    handler.ack(d);
+  }
+
+  @Test
+  void aTaskLongerThanTheVisibilityTimeoutRunsOnceAcrossTwoWorkers() throws Exception {
+    Config short1s = config.toBuilder().sqs(new SqsConfig(1, 1, false)).build();
+    SqsBroker b = SqsBroker.builder(short1s).createQueues(true).build();
+    MemoryBackend backend = MemoryBackend.create(short1s, Clock.systemUTC());
+    Server server = Server.builder().config(short1s).broker(b).backend(backend).build();
+    toClose.add(b);
+    toClose.add(backend);
+    toClose.add(server);
+    AtomicInteger runs = new AtomicInteger();
+    server.registerTask("slow", TaskFunction.of(Long.class, ms -> {
+      runs.incrementAndGet();
+      try {
+        Thread.sleep(ms); // the task's own work, four visibility timeouts long
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return ms;
+    }));
+    server.newWorker("w1", 2).launchAsync();
+    server.newWorker("w2", 2).launchAsync();
+    long started = System.nanoTime();
+    AsyncResult result = server.sendTask(Signature.create("slow", Arg.of(4_000L)));
+    assertThat(result.get(Duration.ofSeconds(30))).containsExactly(4_000L);
+    System.out.printf("[sqs-heartbeat] a 4 s task with a 1 s visibility timeout ran %d time(s) in %d ms%n",
+        runs.get(), (System.nanoTime() - started) / 1_000_000);
+    await().atMost(Duration.ofSeconds(5)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
+    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 1);
+  }
+
+  @Test
+  void aDeadLetterCarriesItsReasonAndSourceQueue() throws Exception {
+    SqsTestQueues.client().sendMessage(r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue())).messageBody("{not json"));
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("dlq", "", handler));
+    Delivery bad = handler.next(20);
+    assertThat(bad).isNotNull();
+    handler.deadLetter(bad, "malformed JSON at offset 1");
+    String dlq = SqsBroker.deadLetterQueue(config.defaultQueue());
+    List<Message> dead = new ArrayList<>();
+    await().atMost(Duration.ofSeconds(10)).until(() -> dead.addAll(SqsTestQueues.receive(dlq, 1, 30)));
+    assertThat(dead.getFirst().body()).isEqualTo("{not json");
+    assertThat(dead.getFirst().messageAttributes().get(SqsBroker.DEAD_LETTER_REASON_ATTRIBUTE).stringValue())
+        .isEqualTo("malformed JSON at offset 1");
+    assertThat(dead.getFirst().messageAttributes().get(SqsBroker.DEAD_LETTER_SOURCE_ATTRIBUTE).stringValue())
+        .isEqualTo(config.defaultQueue());
+    await().atMost(Duration.ofSeconds(5)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
+  }
+
+  @Test
+  void theDeliveryCountIsSqsReceiveCount() throws Exception {
+    publish(Signature.create("unknown"));
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("count", "", handler));
+    Delivery first = handler.next(20);
+    assertThat(first.deliveryCount()).isEqualTo(1);
+    handler.requeue(first, Duration.ZERO);
+    Delivery second = handler.next(20);
+    assertThat(second.deliveryCount()).isEqualTo(2);
+    assertThat(second.redelivered()).isTrue();
+    handler.ack(second);
+  }
+
+  @Test
+  void aRequeueWithAReplacementDeliversTheReplacement() throws Exception {
+    Signature original = routed(Signature.create("unknown"));
+    publish(original);
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("replace", "", handler));
+    Delivery first = handler.next(20);
+    Signature counted = original.toBuilder().header("machinery_attempt", "2").build();
+    first.requeue(Duration.ofSeconds(1), WireCodec.encode(counted));
+    handler.release(1);
+    Delivery second = handler.next(20);
+    assertThat(WireCodec.decodeSignature(second.body()).headers()).containsEntry("machinery_attempt", "2");
+    handler.ack(second);
+  }
+
+
+  @Test
+  void stoppingDuringALongPollLosesNoMessage() throws Exception {
+    Config longPoll = config.toBuilder().sqs(new SqsConfig(5, 30, false)).build();
+    SqsBroker b = SqsBroker.builder(longPoll).build();
+    toClose.add(b);
+    RecordingHandler first = new RecordingHandler(1);
+    var consumer = b.startConsuming("long", "", first);
+    // Let the poller enter its 5 s receive; then a message arrives and the consumer stops at once.
+    await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    publish(Signature.create("add", Arg.of(1L)));
+    consumer.stopFetching(Duration.ofSeconds(10));
+    RecordingHandler second = new RecordingHandler(1);
+    if (first.waiting() == 0) {
+      toClose.add(broker.startConsuming("after", "", second));
+      Delivery d = second.next(5);
+      assertThat(d).as("the message is back at once, not after the 30 s visibility timeout").isNotNull();
+      second.ack(d);
+    } else {
+      first.ack(first.next(1));
+    }
+    consumer.close();
+  }
+}

@@ -1,0 +1,40 @@
+package io.machinery.broker.sqs;
+
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.config.Config;
+import io.machinery.config.SqsConfig;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.AcceptanceSuite;
+import io.machinery.testkit.TestEndpoints;
+import java.time.Clock;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+
+/** Go's integration scenarios on the SQS broker (ElasticMQ) with results kept in this JVM. */
+class SqsMemoryAcceptanceIT extends AcceptanceSuite {
+  @Override
+  protected Config baseConfig() {
+    return Config.builder().broker(TestEndpoints.sqsUrl()).sqs(new SqsConfig(1, null, false)).build();
+  }
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return SqsBroker.builder(config).createQueues(true).build();
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return MemoryBackend.create(config, Clock.systemUTC());
+  }
+
+  @AfterEach
+  void trackQueue() {
+    SqsTestQueues.track(config.defaultQueue());
+  }
+
+  @AfterAll
+  static void deleteQueues() {
+    SqsTestQueues.deleteTracked();
+  }
+}
