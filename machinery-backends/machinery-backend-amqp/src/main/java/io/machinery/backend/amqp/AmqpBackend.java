@@ -75,10 +75,12 @@ import org.slf4j.LoggerFactory;
  *       afterwards. Here the trigger <em>is</em> that exclusive read, done in one step: exactly one reader, Go
  *       or Java, gets the states, and Java never hides states from a Go reader and then gives them back (which
  *       made Go delete them, F22). The Java winner then creates the marker, which keeps a Java member that runs
- *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. A
- *       worker that dies between triggering and publishing the callback loses the chord (at-most-once from
- *       there), as with every Go backend. {@link #purgeGroupMeta} deletes the group queue only once it is
- *       empty and keeps the marker until it expires.
+ *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. The
+ *       winner keeps a copy of the states in the marker until the callback is sent, so a re-run of its member
+ *       (redelivered after the worker died) recovers them and sends the callback (F4: at least once, a
+ *       duplicate possible; only a death in the one round trip between taking the states and the confirmed
+ *       copy still loses the chord). {@link #purgeGroupMeta} deletes the group queue only once it is empty,
+ *       empties the marker and keeps it until it expires.
  *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
  * </ul>
  *
@@ -261,11 +263,10 @@ public final class AmqpBackend implements Backend {
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     checkOpen();
     int ready = readyMessages(groupUuid);
-    boolean complete = ready >= groupTaskCount && ready > 0;
-    if (complete) {
-      chords.expect(groupUuid, groupTaskCount); // the trigger reads until that many distinct members
-    }
-    return complete;
+    // the trigger reads until that many distinct members; also asked when not complete, by a re-run that may
+    // recover a dead winner's states (ChordTrigger's notes), which must not take a partial group as the whole
+    chords.expect(groupUuid, groupTaskCount);
+    return ready >= groupTaskCount && ready > 0;
   }
 
   /** Ready messages in a queue; -1 when the queue does not exist. */
@@ -307,15 +308,16 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Deletes the group queue if it is empty. The worker calls this after every chord trigger attempt, the lost
-   * ones included, so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's
-   * read drains it and RabbitMQ deletes it. Unlike Go, the {@code <group>_chord_triggered} marker stays until
-   * it expires ({@code ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
+   * Deletes the group queue if it is empty. The worker calls this after the winner sent the chord's callback,
+   * so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's read drains it
+   * and RabbitMQ deletes it. The {@code <group>_chord_triggered} marker is emptied of the winner's copy of the
+   * states (the callback is sent: nothing to recover) but, unlike Go, stays until it expires ({@code
+   * ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
    */
   @Override
   public void purgeGroupMeta(String groupUuid) {
     checkOpen();
-    chords.forget(groupUuid);
+    chords.release(groupUuid);
     try {
       client.call("delete group queue '" + groupUuid + "'", ch -> ch.queueDelete(groupUuid, false, true));
     } catch (AmqpOperationException e) {

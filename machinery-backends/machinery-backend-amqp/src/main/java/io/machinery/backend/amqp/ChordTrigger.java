@@ -4,6 +4,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MalformedMessageException;
 import io.machinery.TaskState;
@@ -52,6 +53,20 @@ import org.slf4j.LoggerFactory;
  *       creates the marker (so a Java member that runs again later does not fire twice; a Go worker reads it
  *       as "already triggered") and keeps the states for {@link #statesOf}. Nothing is ever hidden from a Go
  *       reader except by the reader that then fires.
+ *   <li><b>A winner that dies before the callback (F4).</b> The winner copies the states into the marker
+ *       queue (not auto-delete, so no consumer leaving deletes it; confirmed) <em>before</em> it acknowledges
+ *       them, and empties the marker only in {@link #release}, after the callback was published. A marker that
+ *       holds states therefore means "triggered, callback maybe not sent". The winner's member is redelivered
+ *       when its worker dies; its re-run calls {@link #trigger} (the worker does that for possible re-runs even
+ *       when the group queue is not complete, see core's ChordCompletion), finds the marker with states,
+ *       <em>peeks</em> them (read unacknowledged, then given back by closing the channel) and wins again: the
+ *       callback, whose UUID is deterministic, is sent at least once, at worst twice (two re-runs at once, or a
+ *       re-run beside a slow but living winner). Go never reads the marker's messages; only Go's deferred
+ *       purge after seeing a <em>complete</em> group queue deletes the marker, which cannot happen once the
+ *       Java winner drained it, except when members ran twice again later.
+ *   <li><b>What stays at-most-once.</b> A winner killed after it took the states off the group queue but before
+ *       the copy was confirmed (one round trip) loses them with the auto-delete group queue, and so does one
+ *       killed while it waits for a missing member (the next bullet): the group queue is Go's, auto-delete.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last member
  *       finished. The winner keeps its exclusive consumer and waits up to the group read timeout for the
  *       missing members: their states arrive on its consumer (the last member's own worker sees an empty
@@ -115,26 +130,97 @@ final class ChordTrigger {
    * them. Without a count from {@link #expect}, the messages ready now are taken as the whole group.
    */
   boolean trigger(String group) {
-    if (queueExists(marker(group))) {
-      return false;
-    }
     Integer count = expected.get(group);
+    if (queueExists(marker(group))) {
+      return recover(group, count == null ? 0 : count);
+    }
     List<TaskState> states = take(group, count == null ? 0 : count);
     if (states == null) {
       return false;
     }
     won.put(group, states);
     expected.remove(group);
-    try {
-      client.callRetrying("create chord marker '" + marker(group) + "'", ch -> {
-        ch.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
-        return null;
-      });
-    } catch (RuntimeException e) {
-      // The states are ours: fire anyway. Without the marker a member that runs again could fire twice.
-      log.warn("Chord of group {} triggered, but its marker queue could not be created: {}", group, e.toString());
-    }
     return true;
+  }
+
+  /**
+   * The winner's copy, when the marker holds one (see the class notes): true with the states kept for {@link
+   * #statesOf}. The copy is only peeked, so it stays until {@link #release}.
+   */
+  private boolean recover(String group, int count) {
+    Channel channel = client.openChannel();
+    Map<String, TaskState> byTask = new LinkedHashMap<>();
+    try {
+      int ready = channel.queueDeclarePassive(marker(group)).getMessageCount();
+      if (ready == 0 || ready < count) {
+        return false; // the callback was sent (the copy released), or a marker without a copy
+      }
+      for (int i = 0; i < ready; i++) {
+        GetResponse response = channel.basicGet(marker(group), false); // unacknowledged: back on close
+        if (response == null) {
+          break;
+        }
+        try {
+          TaskState state = WireCodec.decodeTaskState(response.getBody());
+          byTask.put(state.taskUuid(), state);
+        } catch (MalformedMessageException e) {
+          log.warn("Chord marker of group {} holds a message that is not a task state: {}", group, e.getMessage());
+        }
+      }
+    } catch (IOException | ShutdownSignalException e) {
+      AmqpOperationException failure = AmqpOperationException.of("peek chord marker '" + marker(group) + "'", e);
+      if (failure.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return false;
+      }
+      throw failure;
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+    if (byTask.isEmpty() || byTask.size() < count) {
+      return false;
+    }
+    log.warn("Chord of group {} was triggered but its callback was not confirmed sent (the winner stopped?); "
+        + "recovering its {} states from the marker", group, byTask.size());
+    won.put(group, List.copyOf(byTask.values()));
+    expected.remove(group);
+    return true;
+  }
+
+  /**
+   * Copies the taken states into the marker queue, creating it, and waits for the confirms; before the group
+   * queue's messages are acknowledged. A failure is logged: the states are ours, so the chord fires anyway.
+   */
+  private void keep(String group, List<byte[]> states) {
+    Channel channel = null;
+    try {
+      channel = client.openChannel();
+      channel.confirmSelect();
+      channel.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
+      for (byte[] state : states) {
+        channel.basicPublish("", marker(group), StateQueues.STATE_PROPERTIES, state);
+      }
+      channel.waitForConfirmsOrDie(client.publishTimeout().toMillis());
+    } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException e) {
+      log.warn("Chord of group {} triggered, but its states could not be kept in its marker queue (a worker dying "
+          + "before the callback is sent loses it): {}", group, e.toString());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      log.warn("Chord of group {} triggered; interrupted while keeping its states in its marker queue", group);
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+  }
+
+  /** The callback was sent: empties the marker (which stays, so the chord does not fire again). */
+  void release(String group) {
+    forget(group);
+    try {
+      client.call("empty chord marker '" + marker(group) + "'", ch -> ch.queuePurge(marker(group)));
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
+        throw e;
+      }
+    }
   }
 
   /**
@@ -235,6 +321,11 @@ final class ChordTrigger {
         return null;
       }
       taken = true;
+      List<byte[]> distinct = new ArrayList<>();
+      for (TaskState state : byTask.values()) {
+        distinct.add(WireCodec.encode(state));
+      }
+      keep(group, distinct); // before the ack: until the copy is confirmed, a crash loses them (class notes)
       try {
         channel.basicAck(lastTag, true);
       } catch (IOException | ShutdownSignalException e) {

@@ -205,10 +205,11 @@ class AmqpBackendIT {
       assertThat(winners).hasSize(1);
       // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says "already triggered"
       int markerMessages = onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
-      assertThat(markerMessages).isZero();
+      assertThat(markerMessages).as("the winner keeps a copy of the states until the callback is sent").isEqualTo(2);
       assertThat(winners.get(0).groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
           .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
       winners.get(0).purgeGroupMeta(group);
+      assertThat(readyOrAbsent(group + "_chord_triggered")).as("emptied by the purge, kept as the marker").isZero();
     }
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
@@ -234,6 +235,38 @@ class AmqpBackendIT {
     assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
         .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
     backend.purgeGroupMeta(group);
+  }
+
+  /**
+   * F4: the winner's process dies after the trigger, before the callback (here: its backend is closed without
+   * the purge). The redelivered member runs again, finds the group drained, and its trigger recovers the states
+   * from the marker; once the callback is sent (the purge), nobody recovers again.
+   */
+  @Test
+  void aRerunRecoversTheStatesOfAWinnerThatDiedBeforeTheCallback() throws Exception {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = List.of(member(group, 2), member(group, 2));
+    for (Signature m : members) {
+      backend.setStateSuccess(m, List.of(TaskResult.of(3L)));
+    }
+    try (AmqpBackend dying = AmqpBackend.create(config)) {
+      assertThat(dying.groupCompleted(group, 2)).isTrue();
+      assertThat(dying.triggerChord(group)).isTrue();
+    } // killed: its states in memory are gone, the callback never sent
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(members.get(1), List.of(TaskResult.of(3L))); // the redelivered member ran again
+      assertThat(rerun.groupCompleted(group, 2)).as("one state in a fresh group queue").isFalse();
+      assertThat(rerun.triggerChord(group)).as("the re-run recovers the dead winner's states").isTrue();
+      assertThat(rerun.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
+      rerun.purgeGroupMeta(group); // the callback was sent
+    }
+    try (AmqpBackend later = AmqpBackend.create(config)) {
+      assertThat(later.groupCompleted(group, 2)).isFalse();
+      assertThat(later.triggerChord(group)).as("the callback was sent: nothing to recover").isFalse();
+    }
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
 
   /** A Go reader that holds the exclusive consumer wins; Java's trigger says false and hid nothing from it. */
