@@ -25,10 +25,10 @@ import org.slf4j.LoggerFactory;
  *       member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
  *       lose the trigger on their first delivery do not check (that is the ordinary race between members).
  *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the callback
- *       was sent without taking its state away from a client. There the winner's trigger keeps the states
- *       until {@code purgeGroupMeta}, which runs only after the callback was settled; a possible re-run asks
- *       the trigger even when the group looks incomplete (the winner drained it), and the trigger hands it the
- *       kept states when the callback was never confirmed. A missing group after a lost trigger is taken as
+ *       was sent without taking its state away from a client. There the backend may keep the states until
+ *       {@code purgeGroupMeta}, which runs only after the callback was settled; a possible re-run asks the
+ *       trigger even when the group looks incomplete (the winner drained it), and the trigger hands it the
+ *       kept states when the callback was never sent (the AMQP backend's {@code ChordTrigger}). A missing group after a lost trigger is taken as
  *       the winner's purge, and a member that cannot tell is dead-lettered rather than acknowledged when its
  *       backend keeps failing.
  *   <li><b>Terminal failures.</b> A group whose meta or states are gone from the backend (expired, evicted,
@@ -62,7 +62,7 @@ final class ChordCompletion {
     try {
       boolean completed = execution.chordStep("checking chord group completion", () -> backend.groupCompleted(group, count));
       // Where the winner's read drained the group, a re-run of a dead winner's member finds it incomplete; the
-      // backend's trigger may still hand it the states the winner kept (the AMQP backend's marker copy).
+      // backend's trigger may still hand it the states it kept (the AMQP backend's ChordTrigger).
       if (!completed && !(possiblyRerun && backend.consumesStatesOnRead())) {
         return;
       }

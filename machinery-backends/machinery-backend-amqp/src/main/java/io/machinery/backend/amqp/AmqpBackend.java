@@ -76,11 +76,11 @@ import org.slf4j.LoggerFactory;
  *       or Java, gets the states, and Java never hides states from a Go reader and then gives them back (which
  *       made Go delete them, F22). The Java winner then creates the marker, which keeps a Java member that runs
  *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. The
- *       winner keeps a copy of the states in the marker until the callback is sent, so a re-run of its member
- *       (redelivered after the worker died) recovers them and sends the callback (F4: at least once, a
- *       duplicate possible; only a death in the one round trip between taking the states and the confirmed
- *       copy still loses the chord). {@link #purgeGroupMeta} deletes the group queue only once it is empty,
- *       empties the marker and keeps it until it expires.
+ *       Java members of a chord also keep their final states in {@code <group>_chord_states} until the
+ *       callback is sent, so a re-run of the member whose worker died after triggering (redelivered) recovers
+ *       them and sends the callback (F4: at least once, a duplicate possible; a group with Go members stays
+ *       at-most-once, as in Go). {@link #purgeGroupMeta} deletes the group queue only once it is empty,
+ *       deletes the kept states and keeps the marker until it expires.
  *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
  * </ul>
  *
@@ -194,7 +194,18 @@ public final class AmqpBackend implements Backend {
     byte[] json = WireCodec.encode(state);
     states.publish(signature.uuid(), json, state.state() == State.PENDING);
     if (state.isCompleted() && !signature.groupUuid().isEmpty() && signature.groupTaskCount() != 0) {
+      // a chord member also keeps its state where a dead trigger winner cannot take it away (ChordTrigger)
+      String kept = ChordTrigger.kept(signature.groupUuid());
+      CompletableFuture<Void> keeping = signature.chordCallback() == null ? null : states.publishAsync(kept, json, false);
       states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
+      if (keeping != null) {
+        try {
+          keeping.join();
+        } catch (java.util.concurrent.CompletionException e) {
+          log.debug("Keeping the state of {} in {} failed ({}); publishing it again", signature.uuid(), kept, e.getCause());
+          states.publish(kept, json, true);
+        }
+      }
     }
   }
 
@@ -263,10 +274,11 @@ public final class AmqpBackend implements Backend {
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     checkOpen();
     int ready = readyMessages(groupUuid);
-    // the trigger reads until that many distinct members; also asked when not complete, by a re-run that may
-    // recover a dead winner's states (ChordTrigger's notes), which must not take a partial group as the whole
-    chords.expect(groupUuid, groupTaskCount);
-    return ready >= groupTaskCount && ready > 0;
+    boolean complete = ready >= groupTaskCount && ready > 0;
+    // the trigger reads until that many distinct members; after "incomplete" (a re-run whose winner may have
+    // died, see ChordTrigger's notes) it only recovers the kept states
+    chords.expect(groupUuid, groupTaskCount, complete);
+    return complete;
   }
 
   /** Ready messages in a queue; -1 when the queue does not exist. */
@@ -310,9 +322,9 @@ public final class AmqpBackend implements Backend {
   /**
    * Deletes the group queue if it is empty. The worker calls this after the winner sent the chord's callback,
    * so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's read drains it
-   * and RabbitMQ deletes it. The {@code <group>_chord_triggered} marker is emptied of the winner's copy of the
-   * states (the callback is sent: nothing to recover) but, unlike Go, stays until it expires ({@code
-   * ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
+   * and RabbitMQ deletes it. The kept states ({@code <group>_chord_states}) are deleted: the callback is
+   * sent, nothing to recover. Unlike Go, the {@code <group>_chord_triggered} marker stays until it expires
+   * ({@code ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
    */
   @Override
   public void purgeGroupMeta(String groupUuid) {

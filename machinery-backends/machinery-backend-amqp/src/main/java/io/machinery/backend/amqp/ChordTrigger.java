@@ -53,20 +53,22 @@ import org.slf4j.LoggerFactory;
  *       creates the marker (so a Java member that runs again later does not fire twice; a Go worker reads it
  *       as "already triggered") and keeps the states for {@link #statesOf}. Nothing is ever hidden from a Go
  *       reader except by the reader that then fires.
- *   <li><b>A winner that dies before the callback (F4).</b> The winner copies the states into the marker
- *       queue (not auto-delete, so no consumer leaving deletes it; confirmed) <em>before</em> it acknowledges
- *       them, and empties the marker only in {@link #release}, after the callback was published. A marker that
- *       holds states therefore means "triggered, callback maybe not sent". The winner's member is redelivered
- *       when its worker dies; its re-run calls {@link #trigger} (the worker does that for possible re-runs even
- *       when the group queue is not complete, see core's ChordCompletion), finds the marker with states,
- *       <em>peeks</em> them (read unacknowledged, then given back by closing the channel) and wins again: the
- *       callback, whose UUID is deterministic, is sent at least once, at worst twice (two re-runs at once, or a
- *       re-run beside a slow but living winner). Go never reads the marker's messages; only Go's deferred
- *       purge after seeing a <em>complete</em> group queue deletes the marker, which cannot happen once the
- *       Java winner drained it, except when members ran twice again later.
- *   <li><b>What stays at-most-once.</b> A winner killed after it took the states off the group queue but before
- *       the copy was confirmed (one round trip) loses them with the auto-delete group queue, and so does one
- *       killed while it waits for a missing member (the next bullet): the group queue is Go's, auto-delete.
+ *   <li><b>A winner that dies before the callback (F4).</b> The group queue is Go's: auto-delete, so a winner
+ *       killed while it holds the exclusive consumer takes the states down with it, and one killed after the
+ *       read holds them only in memory. So every Java member of a chord also writes its final state to a second
+ *       queue {@code <group>_chord_states} ({@link #kept}; Go never reads it; declared as a state queue, but
+ *       only ever read with {@code basic.get}, which does not make RabbitMQ auto-delete it), confirmed before
+ *       the member's bookkeeping goes on. The winner deletes it in {@link #release}, after the callback was
+ *       sent, so a kept queue with every member's state means "complete, callback maybe never sent". The dead
+ *       winner's member is redelivered; its re-run finds the group queue incomplete (the winner drained it)
+ *       and calls {@link #trigger} all the same (the worker does that for possible re-runs, see core's
+ *       ChordCompletion). A trigger after {@link #expect} said "incomplete" only <em>peeks</em> the kept
+ *       states (read unacknowledged, given back by closing the channel) and wins when they are all there:
+ *       the callback, whose UUID is deterministic, is sent at least once, at worst twice (two re-runs at once,
+ *       or a re-run beside a slow but living winner). Groups with members run by Go workers have no complete
+ *       kept queue and stay at-most-once, as in Go. Still lost: a winner killed while it waits for a member that
+ *       has not finished (next bullet), when the re-run comes before that member finishes (it then finds too
+ *       few kept states, and the late member, on its first delivery, does not look).
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last member
  *       finished. The winner keeps its exclusive consumer and waits up to the group read timeout for the
  *       missing members: their states arrive on its consumer (the last member's own worker sees an empty
@@ -117,12 +119,20 @@ final class ChordTrigger {
     return group + "_chord_triggered";
   }
 
-  /** Remembers the member count {@link Backend#groupCompleted} was asked about, for {@link #trigger}. */
-  void expect(String group, int count) {
+  /**
+   * Remembers the member count {@link Backend#groupCompleted} was asked about, and whether the group queue
+   * was complete, for {@link #trigger}: after "incomplete", a trigger only recovers kept states.
+   */
+  void expect(String group, int count, boolean complete) {
     if (expected.size() >= EXPECTED_LIMIT) {
       expected.clear();
     }
-    expected.put(group, count);
+    expected.put(group, complete ? count : -count);
+  }
+
+  /** The queue every Java member of a chord also writes its final state to (see the class notes). */
+  static String kept(String group) {
+    return group + "_chord_states";
   }
 
   /**
@@ -131,8 +141,11 @@ final class ChordTrigger {
    */
   boolean trigger(String group) {
     Integer count = expected.get(group);
+    if (count != null && count < 0) {
+      return recover(group, -count); // a re-run that found the group incomplete: only the kept states
+    }
     if (queueExists(marker(group))) {
-      return recover(group, count == null ? 0 : count);
+      return false;
     }
     List<TaskState> states = take(group, count == null ? 0 : count);
     if (states == null) {
@@ -140,82 +153,73 @@ final class ChordTrigger {
     }
     won.put(group, states);
     expected.remove(group);
+    createMarker(group);
     return true;
   }
 
+  private void createMarker(String group) {
+    try {
+      client.callRetrying("create chord marker '" + marker(group) + "'", ch -> {
+        ch.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
+        return null;
+      });
+    } catch (RuntimeException e) {
+      // The states are ours: fire anyway. Without the marker a member that runs again could fire twice.
+      log.warn("Chord of group {} triggered, but its marker queue could not be created: {}", group, e.toString());
+    }
+  }
+
   /**
-   * The winner's copy, when the marker holds one (see the class notes): true with the states kept for {@link
-   * #statesOf}. The copy is only peeked, so it stays until {@link #release}.
+   * The kept states, when the kept queue holds every member's (see the class notes): true with the states
+   * held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
    */
   private boolean recover(String group, int count) {
     Channel channel = client.openChannel();
     Map<String, TaskState> byTask = new LinkedHashMap<>();
     try {
-      int ready = channel.queueDeclarePassive(marker(group)).getMessageCount();
-      if (ready == 0 || ready < count) {
-        return false; // the callback was sent (the copy released), or a marker without a copy
+      int ready = channel.queueDeclarePassive(kept(group)).getMessageCount();
+      if (ready < count) {
+        return false; // not complete yet
       }
       for (int i = 0; i < ready; i++) {
-        GetResponse response = channel.basicGet(marker(group), false); // unacknowledged: back on close
+        GetResponse response = channel.basicGet(kept(group), false); // unacknowledged: back on close
         if (response == null) {
           break;
         }
         try {
           TaskState state = WireCodec.decodeTaskState(response.getBody());
-          byTask.put(state.taskUuid(), state);
+          if (state.isCompleted()) {
+            byTask.put(state.taskUuid(), state); // a task that ran twice counts once
+          }
         } catch (MalformedMessageException e) {
-          log.warn("Chord marker of group {} holds a message that is not a task state: {}", group, e.getMessage());
+          log.warn("Kept states of group {} hold a message that is not a task state: {}", group, e.getMessage());
         }
       }
     } catch (IOException | ShutdownSignalException e) {
-      AmqpOperationException failure = AmqpOperationException.of("peek chord marker '" + marker(group) + "'", e);
+      AmqpOperationException failure = AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
       if (failure.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return false;
+        return false; // the callback was sent (released), or no Java member wrote any
       }
       throw failure;
     } finally {
       AmqpClient.closeQuietly(channel);
     }
-    if (byTask.isEmpty() || byTask.size() < count) {
+    if (byTask.size() < count) {
       return false;
     }
-    log.warn("Chord of group {} was triggered but its callback was not confirmed sent (the winner stopped?); "
-        + "recovering its {} states from the marker", group, byTask.size());
+    log.warn("Chord of group {} is complete but its callback was never confirmed sent (the triggering worker "
+        + "stopped?); recovering its {} kept states", group, byTask.size());
     won.put(group, List.copyOf(byTask.values()));
     expected.remove(group);
+    createMarker(group);
     return true;
   }
 
-  /**
-   * Copies the taken states into the marker queue, creating it, and waits for the confirms; before the group
-   * queue's messages are acknowledged. A failure is logged: the states are ours, so the chord fires anyway.
-   */
-  private void keep(String group, List<byte[]> states) {
-    Channel channel = null;
-    try {
-      channel = client.openChannel();
-      channel.confirmSelect();
-      channel.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
-      for (byte[] state : states) {
-        channel.basicPublish("", marker(group), StateQueues.STATE_PROPERTIES, state);
-      }
-      channel.waitForConfirmsOrDie(client.publishTimeout().toMillis());
-    } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException e) {
-      log.warn("Chord of group {} triggered, but its states could not be kept in its marker queue (a worker dying "
-          + "before the callback is sent loses it): {}", group, e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      log.warn("Chord of group {} triggered; interrupted while keeping its states in its marker queue", group);
-    } finally {
-      AmqpClient.closeQuietly(channel);
-    }
-  }
-
-  /** The callback was sent: empties the marker (which stays, so the chord does not fire again). */
+  /** The callback was sent (or the chord settled): the kept states are not needed any more. */
   void release(String group) {
     forget(group);
     try {
-      client.call("empty chord marker '" + marker(group) + "'", ch -> ch.queuePurge(marker(group)));
+      client.call("delete kept states '" + kept(group) + "'", ch -> ch.queueDelete(kept(group)));
     } catch (AmqpOperationException e) {
       if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
         throw e;
@@ -321,11 +325,6 @@ final class ChordTrigger {
         return null;
       }
       taken = true;
-      List<byte[]> distinct = new ArrayList<>();
-      for (TaskState state : byTask.values()) {
-        distinct.add(WireCodec.encode(state));
-      }
-      keep(group, distinct); // before the ack: until the copy is confirmed, a crash loses them (class notes)
       try {
         channel.basicAck(lastTag, true);
       } catch (IOException | ShutdownSignalException e) {
