@@ -25,9 +25,12 @@ import org.slf4j.LoggerFactory;
  *       member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
  *       lose the trigger on their first delivery do not check (that is the ordinary race between members).
  *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the callback
- *       was sent without taking its state away from a client: there a lost callback stays lost (Go's
- *       behaviour), a missing group after a lost trigger is taken as the winner's purge, and a member that
- *       cannot tell is dead-lettered rather than acknowledged when its backend keeps failing.
+ *       was sent without taking its state away from a client. There the backend may keep the states until
+ *       {@code purgeGroupMeta}, which runs only after the callback was settled; a possible re-run asks the
+ *       trigger even when the group looks incomplete (the winner drained it), and the trigger hands it the
+ *       kept states when the callback was never sent (the AMQP backend's {@code ChordTrigger}). A missing group after a lost trigger is taken as
+ *       the winner's purge, and a member that cannot tell is dead-lettered rather than acknowledged when its
+ *       backend keeps failing.
  *   <li><b>Terminal failures.</b> A group whose meta or states are gone from the backend (expired, evicted,
  *       purged: "Group not found" / "Task not found"), or that still cannot be read after the bookkeeping
  *       attempts, cannot complete: FAILURE is stored for the callback, unless the callback already has a state
@@ -57,7 +60,10 @@ final class ChordCompletion {
     String group = signature.groupUuid();
     int count = signature.groupTaskCount();
     try {
-      if (!execution.chordStep("checking chord group completion", () -> backend.groupCompleted(group, count))) {
+      boolean completed = execution.chordStep("checking chord group completion", () -> backend.groupCompleted(group, count));
+      // Where the winner's read drained the group, a re-run of a dead winner's member finds it incomplete; the
+      // backend's trigger may still hand it the states it kept (the AMQP backend's ChordTrigger).
+      if (!completed && !(possiblyRerun && backend.consumesStatesOnRead())) {
         return;
       }
       if (!execution.chordStep("triggering the chord", () -> backend.triggerChord(group))) {
@@ -71,12 +77,15 @@ final class ChordCompletion {
       chordGaveUp(callback, e, false);
       return;
     }
+    boolean fired = false;
     try {
       fireChord(callback, knownFailure);
+      fired = true;
     } finally {
       // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
-      // states before the winner reads them).
-      if (backend.consumesStatesOnRead() && !execution.isAbandoned()) {
+      // states before the winner reads them), and only once the callback is settled: the purge drops the copy
+      // of the states a re-run would recover from.
+      if (fired && backend.consumesStatesOnRead() && !execution.isAbandoned()) {
         try {
           backend.purgeGroupMeta(group);
         } catch (RuntimeException e) {

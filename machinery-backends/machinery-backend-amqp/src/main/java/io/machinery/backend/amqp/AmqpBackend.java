@@ -75,10 +75,12 @@ import org.slf4j.LoggerFactory;
  *       afterwards. Here the trigger <em>is</em> that exclusive read, done in one step: exactly one reader, Go
  *       or Java, gets the states, and Java never hides states from a Go reader and then gives them back (which
  *       made Go delete them, F22). The Java winner then creates the marker, which keeps a Java member that runs
- *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. A
- *       worker that dies between triggering and publishing the callback loses the chord (at-most-once from
- *       there), as with every Go backend. {@link #purgeGroupMeta} deletes the group queue only once it is
- *       empty and keeps the marker until it expires.
+ *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. The
+ *       Java members of a chord also keep their final states in {@code <group>_chord_states} until the
+ *       callback is sent, so a re-run of the member whose worker died after triggering (redelivered) recovers
+ *       them and sends the callback (F4: at least once, a duplicate possible; a group with Go members stays
+ *       at-most-once, as in Go). {@link #purgeGroupMeta} deletes the group queue only once it is empty,
+ *       deletes the kept states and keeps the marker until it expires.
  *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
  * </ul>
  *
@@ -192,7 +194,18 @@ public final class AmqpBackend implements Backend {
     byte[] json = WireCodec.encode(state);
     states.publish(signature.uuid(), json, state.state() == State.PENDING);
     if (state.isCompleted() && !signature.groupUuid().isEmpty() && signature.groupTaskCount() != 0) {
+      // a chord member also keeps its state where a dead trigger winner cannot take it away (ChordTrigger)
+      String kept = ChordTrigger.kept(signature.groupUuid());
+      CompletableFuture<Void> keeping = signature.chordCallback() == null ? null : states.publishAsync(kept, json, false);
       states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
+      if (keeping != null) {
+        try {
+          keeping.join();
+        } catch (java.util.concurrent.CompletionException e) {
+          log.debug("Keeping the state of {} in {} failed ({}); publishing it again", signature.uuid(), kept, e.getCause());
+          states.publish(kept, json, true);
+        }
+      }
     }
   }
 
@@ -262,9 +275,9 @@ public final class AmqpBackend implements Backend {
     checkOpen();
     int ready = readyMessages(groupUuid);
     boolean complete = ready >= groupTaskCount && ready > 0;
-    if (complete) {
-      chords.expect(groupUuid, groupTaskCount); // the trigger reads until that many distinct members
-    }
+    // the trigger reads until that many distinct members; after "incomplete" (a re-run whose winner may have
+    // died, see ChordTrigger's notes) it only recovers the kept states
+    chords.expect(groupUuid, groupTaskCount, complete);
     return complete;
   }
 
@@ -307,15 +320,16 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Deletes the group queue if it is empty. The worker calls this after every chord trigger attempt, the lost
-   * ones included, so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's
-   * read drains it and RabbitMQ deletes it. Unlike Go, the {@code <group>_chord_triggered} marker stays until
-   * it expires ({@code ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
+   * Deletes the group queue if it is empty. The worker calls this after the winner sent the chord's callback,
+   * so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's read drains it
+   * and RabbitMQ deletes it. The kept states ({@code <group>_chord_states}) are deleted: the callback is
+   * sent, nothing to recover. Unlike Go, the {@code <group>_chord_triggered} marker stays until it expires
+   * ({@code ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
    */
   @Override
   public void purgeGroupMeta(String groupUuid) {
     checkOpen();
-    chords.forget(groupUuid);
+    chords.release(groupUuid);
     try {
       client.call("delete group queue '" + groupUuid + "'", ch -> ch.queueDelete(groupUuid, false, true));
     } catch (AmqpOperationException e) {

@@ -4,6 +4,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MalformedMessageException;
 import io.machinery.TaskState;
@@ -52,6 +53,22 @@ import org.slf4j.LoggerFactory;
  *       creates the marker (so a Java member that runs again later does not fire twice; a Go worker reads it
  *       as "already triggered") and keeps the states for {@link #statesOf}. Nothing is ever hidden from a Go
  *       reader except by the reader that then fires.
+ *   <li><b>A winner that dies before the callback (F4).</b> The group queue is Go's: auto-delete, so a winner
+ *       killed while it holds the exclusive consumer takes the states down with it, and one killed after the
+ *       read holds them only in memory. So every Java member of a chord also writes its final state to a second
+ *       queue {@code <group>_chord_states} ({@link #kept}; Go never reads it; declared as a state queue, but
+ *       only ever read with {@code basic.get}, which does not make RabbitMQ auto-delete it), confirmed before
+ *       the member's bookkeeping goes on. The winner deletes it in {@link #release}, after the callback was
+ *       sent, so a kept queue with every member's state means "complete, callback maybe never sent". The dead
+ *       winner's member is redelivered; its re-run finds the group queue incomplete (the winner drained it)
+ *       and calls {@link #trigger} all the same (the worker does that for possible re-runs, see core's
+ *       ChordCompletion). A trigger after {@link #expect} said "incomplete" only <em>peeks</em> the kept
+ *       states (read unacknowledged, given back by closing the channel) and wins when they are all there:
+ *       the callback, whose UUID is deterministic, is sent at least once, at worst twice (two re-runs at once,
+ *       or a re-run beside a slow but living winner). Groups with members run by Go workers have no complete
+ *       kept queue and stay at-most-once, as in Go. Still lost: a winner killed while it waits for a member that
+ *       has not finished (next bullet), when the re-run comes before that member finishes (it then finds too
+ *       few kept states, and the late member, on its first delivery, does not look).
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last member
  *       finished. The winner keeps its exclusive consumer and waits up to the group read timeout for the
  *       missing members: their states arrive on its consumer (the last member's own worker sees an empty
@@ -102,12 +119,20 @@ final class ChordTrigger {
     return group + "_chord_triggered";
   }
 
-  /** Remembers the member count {@link Backend#groupCompleted} was asked about, for {@link #trigger}. */
-  void expect(String group, int count) {
+  /**
+   * Remembers the member count {@link Backend#groupCompleted} was asked about, and whether the group queue
+   * was complete, for {@link #trigger}: after "incomplete", a trigger only recovers kept states.
+   */
+  void expect(String group, int count, boolean complete) {
     if (expected.size() >= EXPECTED_LIMIT) {
       expected.clear();
     }
-    expected.put(group, count);
+    expected.put(group, complete ? count : -count);
+  }
+
+  /** The queue every Java member of a chord also writes its final state to (see the class notes). */
+  static String kept(String group) {
+    return group + "_chord_states";
   }
 
   /**
@@ -115,16 +140,24 @@ final class ChordTrigger {
    * them. Without a count from {@link #expect}, the messages ready now are taken as the whole group.
    */
   boolean trigger(String group) {
+    Integer count = expected.get(group);
+    if (count != null && count < 0) {
+      return recover(group, -count); // a re-run that found the group incomplete: only the kept states
+    }
     if (queueExists(marker(group))) {
       return false;
     }
-    Integer count = expected.get(group);
     List<TaskState> states = take(group, count == null ? 0 : count);
     if (states == null) {
       return false;
     }
     won.put(group, states);
     expected.remove(group);
+    createMarker(group);
+    return true;
+  }
+
+  private void createMarker(String group) {
     try {
       client.callRetrying("create chord marker '" + marker(group) + "'", ch -> {
         ch.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
@@ -134,7 +167,64 @@ final class ChordTrigger {
       // The states are ours: fire anyway. Without the marker a member that runs again could fire twice.
       log.warn("Chord of group {} triggered, but its marker queue could not be created: {}", group, e.toString());
     }
+  }
+
+  /**
+   * The kept states, when the kept queue holds every member's (see the class notes): true with the states
+   * held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
+   */
+  private boolean recover(String group, int count) {
+    Channel channel = client.openChannel();
+    Map<String, TaskState> byTask = new LinkedHashMap<>();
+    try {
+      int ready = channel.queueDeclarePassive(kept(group)).getMessageCount();
+      if (ready < count) {
+        return false; // not complete yet
+      }
+      for (int i = 0; i < ready; i++) {
+        GetResponse response = channel.basicGet(kept(group), false); // unacknowledged: back on close
+        if (response == null) {
+          break;
+        }
+        try {
+          TaskState state = WireCodec.decodeTaskState(response.getBody());
+          if (state.isCompleted()) {
+            byTask.put(state.taskUuid(), state); // a task that ran twice counts once
+          }
+        } catch (MalformedMessageException e) {
+          log.warn("Kept states of group {} hold a message that is not a task state: {}", group, e.getMessage());
+        }
+      }
+    } catch (IOException | ShutdownSignalException e) {
+      AmqpOperationException failure = AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
+      if (failure.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return false; // the callback was sent (released), or no Java member wrote any
+      }
+      throw failure;
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+    if (byTask.size() < count) {
+      return false;
+    }
+    log.warn("Chord of group {} is complete but its callback was never confirmed sent (the triggering worker "
+        + "stopped?); recovering its {} kept states", group, byTask.size());
+    won.put(group, List.copyOf(byTask.values()));
+    expected.remove(group);
+    createMarker(group);
     return true;
+  }
+
+  /** The callback was sent (or the chord settled): the kept states are not needed any more. */
+  void release(String group) {
+    forget(group);
+    try {
+      client.call("delete kept states '" + kept(group) + "'", ch -> ch.queueDelete(kept(group)));
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
+        throw e;
+      }
+    }
   }
 
   /**

@@ -209,6 +209,7 @@ class AmqpBackendIT {
       assertThat(winners.get(0).groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
           .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
       winners.get(0).purgeGroupMeta(group);
+      assertThat(readyOrAbsent(group + "_chord_triggered")).as("the marker stays").isZero();
     }
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
@@ -234,6 +235,39 @@ class AmqpBackendIT {
     assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
         .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
     backend.purgeGroupMeta(group);
+  }
+
+  /**
+   * F4: the winner's process dies after the trigger, before the callback (here: its backend is closed without
+   * the purge). The redelivered member runs again, finds the group drained, and its trigger recovers the states
+   * from the marker; once the callback is sent (the purge), nobody recovers again.
+   */
+  @Test
+  void aRerunRecoversTheStatesOfAWinnerThatDiedBeforeTheCallback() throws Exception {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = List.of(chordMember(group, 2), chordMember(group, 2));
+    for (Signature m : members) {
+      backend.setStateSuccess(m, List.of(TaskResult.of(3L)));
+    }
+    try (AmqpBackend dying = AmqpBackend.create(config)) {
+      assertThat(dying.groupCompleted(group, 2)).isTrue();
+      assertThat(dying.triggerChord(group)).isTrue();
+    } // killed: its states in memory are gone, the callback never sent
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(members.get(1), List.of(TaskResult.of(3L))); // the redelivered member ran again
+      assertThat(rerun.groupCompleted(group, 2)).as("one state in a fresh group queue").isFalse();
+      assertThat(rerun.triggerChord(group)).as("the re-run recovers the dead winner's states").isTrue();
+      assertThat(rerun.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
+      rerun.purgeGroupMeta(group); // the callback was sent
+    }
+    assertThat(readyOrAbsent(group + "_chord_states")).as("the kept states are deleted with the purge").isEqualTo(-1);
+    try (AmqpBackend later = AmqpBackend.create(config)) {
+      assertThat(later.groupCompleted(group, 2)).isFalse();
+      assertThat(later.triggerChord(group)).as("the callback was sent: nothing to recover").isFalse();
+    }
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
 
   /** A Go reader that holds the exclusive consumer wins; Java's trigger says false and hid nothing from it. */
@@ -322,6 +356,11 @@ class AmqpBackendIT {
 
   private static Signature member(String group, int count) {
     return Signature.builder("add").groupUuid(group).groupTaskCount(count).build();
+  }
+
+  /** A member of a chord: it carries the callback, so its final state is also kept for recovery. */
+  private static Signature chordMember(String group, int count) {
+    return Signature.builder("add").groupUuid(group).groupTaskCount(count).chordCallback(Signature.create("sum")).build();
   }
 
   @Test

@@ -27,9 +27,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Chords on the AMQP broker and backend while one of three worker processes is killed with SIGKILL: a scaled-down
  * "1,000 chords x 20 members on 3 worker processes" (here {@value #CHORDS} x {@value #MEMBERS}). Every member must
- * run; every chord must fire its callback once, except one whose winner died between taking the group's states
- * and publishing the callback (at-most-once from there, as in Go, review finding F4; counted: 1 or 2 per kill
- * in four runs here).
+ * run; every chord must fire its callback at least once (F4: the winner keeps the group's states in the chord's
+ * marker until the callback is sent, and the re-run of its member recovers them); duplicates are counted and
+ * printed (a callback the victim was running runs again; a recovery beside a living winner sends it twice).
  */
 class AmqpChordKillIT {
   private static final int CHORDS = 100;
@@ -78,7 +78,7 @@ class AmqpChordKillIT {
 
       await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(200))
           .until(() -> distinct(false, logs) == CHORDS * MEMBERS && w2.isAlive() && w3.isAlive());
-      // callbacks: wait for all, but a chord lost with the victim never comes; stop once nothing moved for 15 s
+      // callbacks: wait for all, but a lost chord never comes; stop once nothing moved for 30 s (then fail)
       int[] last = {-1};
       long[] since = {System.nanoTime()};
       await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() -> {
@@ -87,7 +87,7 @@ class AmqpChordKillIT {
           last[0] = now;
           since[0] = System.nanoTime();
         }
-        return now == CHORDS || System.nanoTime() - since[0] > Duration.ofSeconds(15).toNanos();
+        return now == CHORDS || System.nanoTime() - since[0] > Duration.ofSeconds(30).toNanos();
       });
       double seconds = (System.nanoTime() - started) / 1e9;
       int memberRuns = memberRuns(logs);
@@ -103,10 +103,7 @@ class AmqpChordKillIT {
           distinct(false, logs), memberRuns - CHORDS * MEMBERS, callbacks, distinctCallbacks,
           callbacks - distinctCallbacks, CHORDS - distinctCallbacks);
       assertThat(distinct(false, logs)).as("members run at least once").isEqualTo(CHORDS * MEMBERS);
-      assertThat(callbacks - distinctCallbacks).as("no chord fires twice").isZero();
-      // at most the chords the victim was triggering when it died (each holds one of its 10 slots); seen: 1 or 2
-      assertThat(CHORDS - distinctCallbacks).as("chords lost with the killed worker (at-most-once window, F4)")
-          .isLessThanOrEqualTo(5);
+      assertThat(CHORDS - distinctCallbacks).as("chords lost with the killed worker (F4)").isZero();
       for (Path log : logs) {
         for (String line : Files.readAllLines(log)) {
           if (line.startsWith("cb:")) {

@@ -8,7 +8,7 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * A worker process for {@link WorkerKilledIT}: {@code KillableWorkerMain <redis url> <queue> <runs key>
+ * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code KillableWorkerMain <redis url> <queue> <runs key>
  * <concurrency> <lease ms>}. Prints {@code READY} once consuming, then runs until it is killed.
  */
 public final class KillableWorkerMain {

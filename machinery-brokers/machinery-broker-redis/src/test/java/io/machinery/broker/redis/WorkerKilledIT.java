@@ -84,8 +84,11 @@ class WorkerKilledIT {
     }
   }
 
-  /** A child JVM on this test's class path running {@link KillableWorkerMain}; returns once it consumes. */
-  private static Process startWorkerProcess(String url, String queue, String runsKey) throws Exception {
+  /**
+   * A child JVM on this test's class path running {@link KillableWorkerMain} (10 slots, lease {@link #LEASE});
+   * returns once it consumes. Also used by {@link RedisChordKillIT}.
+   */
+  static Process startWorkerProcess(String url, String queue, String runsKey) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
         System.getProperty("java.class.path"), KillableWorkerMain.class.getName(), url, queue, runsKey, "10",
