@@ -133,7 +133,11 @@ final class Intake {
     String notRun = "the run ended without an outcome";
     try {
       execution.run();
-      delivery.ack();
+      if (execution.endedInFailure() && signature.stopTaskDeletionOnError()) {
+        delivery.keepAfterFailure(); // Go's ErrStopTaskDeletion: SQS leaves it to its redrive policy
+      } else {
+        delivery.ack();
+      }
     } catch (TaskExecution.Cancelled e) {
       notRun = "abandoned by shutdown";
       log.warn("Worker {}: task {} {} was abandoned by shutdown; returning it to the broker", consumerTag,

@@ -39,6 +39,13 @@ final class SettleOnce implements Delivery {
   }
 
   @Override
+  public void keepAfterFailure() {
+    if (claim()) {
+      guard("keep", delivery::keepAfterFailure);
+    }
+  }
+
+  @Override
   public void requeue(Duration delay) {
     if (claim()) {
       guard("requeue", () -> delivery.requeue(delay));

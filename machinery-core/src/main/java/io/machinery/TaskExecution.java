@@ -123,6 +123,7 @@ final class TaskExecution implements TaskContext {
   private final Settings settings;
   private final Backend backend;
   private final Signature signature;
+  private volatile boolean endedInFailure;
   private final TaskFunction function;
   private final boolean possiblyRerun;
   private final Thread deliveryThread;
@@ -318,6 +319,11 @@ final class TaskExecution implements TaskContext {
 
   // -------------------------------------------------------------------------------------- after the function
 
+  /** Whether {@link #run()} stored a final FAILURE (no retry follows). */
+  boolean endedInFailure() {
+    return endedInFailure;
+  }
+
   private void record(Outcome outcome) {
     switch (outcome) {
       case Succeeded s -> succeeded(s.results());
@@ -364,6 +370,7 @@ final class TaskExecution implements TaskContext {
 
   private void failed(String error) {
     step("storing FAILURE", () -> backend.setStateFailure(signature, error));
+    endedInFailure = true;
     settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
     for (Signature callback : signature.onError()) {
       List<Arg> args = new ArrayList<>();

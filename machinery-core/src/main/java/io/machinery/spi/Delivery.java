@@ -32,6 +32,17 @@ public interface Delivery {
   }
 
   /**
+   * Settles a delivery whose task ended in FAILURE and whose signature asks to keep its message
+   * ({@code StopTaskDeletionOnError}, Go's {@code ErrStopTaskDeletion}): a broker with its own redrive policy
+   * (SQS: the queue's {@code maxReceiveCount} moves it to a dead-letter queue) leaves the message to return after
+   * its visibility timeout instead of deleting it. The FAILURE state is already stored. The default acknowledges
+   * the message, which is what the flag means on brokers without such a policy.
+   */
+  default void keepAfterFailure() {
+    ack();
+  }
+
+  /**
    * How many times the broker has handed out this message, this delivery included, where the broker counts
    * deliveries (an AMQP quorum queue's {@code x-delivery-count}, SQS's {@code ApproximateReceiveCount}, a
    * Pub/Sub delivery attempt, a count the broker keeps itself); 0 when it does not count. The worker

@@ -82,6 +82,18 @@ final class SqsDelivery implements Delivery {
     }
   }
 
+  /**
+   * Go's {@code StopTaskDeletionOnError}: the task failed and its FAILURE is stored, but the message is not
+   * deleted; the heartbeat stops, so it returns after the visibility timeout and the queue's redrive policy
+   * ({@code maxReceiveCount}) moves it to a dead-letter queue, as with Go's SQS broker.
+   */
+  @Override
+  public void keepAfterFailure() {
+    if (settle()) {
+      log.debug("SQS: keeping a failed task's message in {} (StopTaskDeletionOnError)", queue());
+    }
+  }
+
   /** Hides the message for {@code delay} (zero: visible at once); SQS counts the next receive as a delivery. */
   @Override
   public void requeue(Duration delay) {

@@ -8,6 +8,7 @@ import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.State;
 import io.machinery.TaskFunction;
 import io.machinery.WireCodec;
 import io.machinery.config.Config;
@@ -164,6 +165,39 @@ class SqsBrokerBehaviourIT {
         runs.get(), (System.nanoTime() - started) / 1_000_000);
     await().atMost(Duration.ofSeconds(5)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
     await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 1);
+  }
+
+  /**
+   * Go's {@code StopTaskDeletionOnError}: a failed task's message is not deleted, so it returns after the
+   * visibility timeout (for the queue's redrive policy); without the flag a failed task's message is deleted.
+   */
+  @Test
+  void stopTaskDeletionOnErrorKeepsAFailedTasksMessageAndOnlyThen() throws Exception {
+    Config short1s = config.toBuilder().sqs(new SqsConfig(1, 1, false)).build();
+    SqsBroker b = SqsBroker.builder(short1s).createQueues(true).build();
+    MemoryBackend backend = MemoryBackend.create(short1s, Clock.systemUTC());
+    Server server = Server.builder().config(short1s).broker(b).backend(backend).build();
+    toClose.add(b);
+    toClose.add(backend);
+    toClose.add(server);
+    AtomicInteger keptRuns = new AtomicInteger();
+    AtomicInteger deletedRuns = new AtomicInteger();
+    server.registerTask("fails_kept", TaskFunction.of(() -> {
+      keptRuns.incrementAndGet();
+      throw new IllegalStateException("boom");
+    }));
+    server.registerTask("fails_deleted", TaskFunction.of(() -> {
+      deletedRuns.incrementAndGet();
+      throw new IllegalStateException("boom");
+    }));
+    server.newWorker("w", 2).launchAsync();
+    AsyncResult kept = server.sendTask(Signature.builder("fails_kept").stopTaskDeletionOnError(true).build());
+    AsyncResult deleted = server.sendTask(Signature.create("fails_deleted"));
+    await().atMost(Duration.ofSeconds(20))
+        .until(() -> kept.state() == State.FAILURE && deleted.state() == State.FAILURE);
+    await("the kept message comes back after the visibility timeout").atMost(Duration.ofSeconds(20))
+        .until(() -> keptRuns.get() >= 2);
+    await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> deletedRuns.get() == 1);
   }
 
   @Test
