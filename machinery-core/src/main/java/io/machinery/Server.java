@@ -10,6 +10,7 @@ import io.machinery.periodic.PeriodicScheduler;
 import io.machinery.periodic.PeriodicSender;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Lock;
 import java.time.Clock;
 import java.time.OffsetDateTime;
@@ -18,6 +19,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -65,6 +67,7 @@ public final class Server implements AutoCloseable {
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
   private final PeriodicScheduler periodic;
   private final TaskListener listener;
+  private final @Nullable ControlPlane controlPlane;
 
   private Server(Builder b) {
     this.config = b.config;
@@ -92,6 +95,8 @@ public final class Server implements AutoCloseable {
     } else {
       this.lock = b.lock;
     }
+    this.controlPlane = b.controlPlane != null ? b.controlPlane
+        : broker.controlPlane().or(backend::controlPlane).orElse(null);
     this.periodic = PeriodicScheduler.create(new Sender(), lock, clock,
         b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
   }
@@ -661,6 +666,17 @@ public final class Server implements AutoCloseable {
    */
   public Clock clock() { return clock; }
 
+  /**
+   * Returns the control plane this server's workers announce themselves to and read paused queues from: the
+   * builder's, else the broker's, else the backend's.
+   *
+   * @return the control plane; empty when neither the builder, the broker nor the backend gives one (then
+   *     workers are not listed and queues cannot be paused)
+   */
+  public Optional<ControlPlane> controlPlane() {
+    return Optional.ofNullable(controlPlane);
+  }
+
   /** The listeners given to the builder, as one (a no-op when there are none). */
   TaskListener listener() { return listener; }
 
@@ -697,6 +713,7 @@ public final class Server implements AutoCloseable {
     private @Nullable Consumer<Signature> prePublishHandler;
     private @Nullable PeriodicConfig periodic;
     private final List<TaskListener> listeners = new ArrayList<>();
+    private @Nullable ControlPlane controlPlane;
 
     private Builder() {}
 
@@ -769,6 +786,15 @@ public final class Server implements AutoCloseable {
      * @return this builder
      */
     public Builder listener(TaskListener value) { listeners.add(Objects.requireNonNull(value, "listener")); return this; }
+
+    /**
+     * Sets the control plane (live workers, paused queues) instead of the broker's or the backend's, for
+     * example a Redis one beside an AMQP broker and backend. The caller closes what it built it on.
+     *
+     * @param value the control plane
+     * @return this builder
+     */
+    public Builder controlPlane(ControlPlane value) { controlPlane = Objects.requireNonNull(value, "controlPlane"); return this; }
 
     /**
      * Builds the server.

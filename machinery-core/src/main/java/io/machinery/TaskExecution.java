@@ -133,6 +133,7 @@ final class TaskExecution implements TaskContext {
   private boolean finished;
   private long runNanos;
   private boolean outcomeReported;
+  private final java.time.Instant receivedAt;
 
   /**
    * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or requeued
@@ -145,7 +146,11 @@ final class TaskExecution implements TaskContext {
     this.function = function;
     this.possiblyRerun = possiblyRerun;
     this.deliveryThread = Thread.currentThread();
+    this.receivedAt = settings.server().clock().instant();
   }
+
+  /** When this run was created: the delivery arrived and the function was about to start. */
+  java.time.Instant receivedAt() { return receivedAt; }
 
   @Override public Signature signature() { return signature; }
   @Override public int attempt() { return MessageHeaders.attempt(signature); }

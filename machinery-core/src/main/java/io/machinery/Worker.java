@@ -42,6 +42,11 @@ import org.slf4j.LoggerFactory;
  *       {@link UnregisteredBackoff}.
  *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through {@link
  *       LogText} (control characters escaped, long values cut).
+ *   <li><b>Control plane.</b> When the server has a {@link io.machinery.spi.ControlPlane}, a {@link
+ *       WorkerHeartbeat} announces this worker (running tasks, busy slots) every {@link
+ *       Builder#heartbeatInterval} and follows the queue's pause flag: pausing stops fetching by retiring the
+ *       consumer (its running tasks finish and settle through it; it is closed when the last one is done),
+ *       resuming starts a new consumer.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for running tasks,
  *       then abandons the rest (interrupted, their messages go back to the broker, nothing more is recorded for
  *       them) and returns at most {@link #CANCEL_MARGIN} later. Idempotent.
@@ -79,6 +84,8 @@ public final class Worker implements AutoCloseable {
   public static final Duration FIRST_UNREGISTERED_DELAY = Duration.ofMillis(100);
   /** Longest delay before an unknown task is delivered again. */
   public static final Duration MAX_UNREGISTERED_DELAY = Duration.ofSeconds(10);
+  /** Default of {@link Builder#heartbeatInterval}. */
+  public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
   /** Default of {@link Builder#maxDeliveries}. */
   public static final int DEFAULT_MAX_DELIVERIES = 20;
   /** Default of {@link Builder#maxUnregisteredRequeues}: about 16 minutes of requeues at the capped delay. */
@@ -108,7 +115,13 @@ public final class Worker implements AutoCloseable {
   private final Semaphore slots;
   private final Set<TaskExecution> running = ConcurrentHashMap.newKeySet();
   private final ExecutorService taskThreads;
+  private final Duration heartbeatInterval;
+  private final Object consumerLock = new Object();
   private volatile @Nullable Consumer consumer;
+  private volatile @Nullable Handler currentHandler;
+  private volatile boolean paused;
+  private final java.util.List<Handler> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private volatile @Nullable WorkerHeartbeat heartbeat;
 
   private Worker(Builder b) {
     this.server = b.server;
@@ -120,6 +133,7 @@ public final class Worker implements AutoCloseable {
     this.gracefulTimeout = b.gracefulTimeout;
     this.handleSignals = b.handleSignals;
     this.requeueBackoff = b.requeueBackoff;
+    this.heartbeatInterval = b.heartbeatInterval;
     this.slots = new Semaphore(concurrency);
     this.taskThreads = b.platformTaskThreads
         ? Executors.newFixedThreadPool(concurrency, Thread.ofPlatform().daemon().name("machinery-task-" + consumerTag + "-", 0).factory())
@@ -161,6 +175,23 @@ public final class Worker implements AutoCloseable {
   public String customQueue() { return queue; }
 
   /**
+   * Tells whether this worker stopped fetching because its queue is paused in the control plane.
+   *
+   * @return true while paused
+   */
+  public boolean isPaused() { return paused; }
+
+  /**
+   * Returns this worker's id in the control plane ({@link io.machinery.spi.WorkerStatus#id()}).
+   *
+   * @return the id; empty before launch or when the server has no control plane
+   */
+  public java.util.Optional<String> controlPlaneId() {
+    WorkerHeartbeat h = heartbeat;
+    return h == null ? java.util.Optional.empty() : java.util.Optional.of(h.id());
+  }
+
+  /**
    * Starts consuming and blocks until the worker stops (Go's {@code Launch}).
    *
    * @throws MachineryException when the worker could not start, or stopped abruptly
@@ -195,7 +226,20 @@ public final class Worker implements AutoCloseable {
         queue.isEmpty() ? server.config().defaultQueue() : queue,
         io.machinery.config.Redaction.redactUrl(server.config().broker()), backend.getClass().getSimpleName());
     try {
-      consumer = server.broker().startConsuming(consumerTag, queue, new Handler());
+      WorkerHeartbeat beat = server.controlPlane()
+          .map(plane -> new WorkerHeartbeat(plane, server, new HeartbeatSubject(), heartbeatInterval)).orElse(null);
+      synchronized (consumerLock) {
+        if (beat != null && beat.queuePausedAtStart()) {
+          paused = true;
+          log.info("Worker {}: queue {} is paused; it starts fetching when the queue is resumed", consumerTag, LogText.of(queueName()));
+        } else {
+          consumer = startConsumer();
+        }
+      }
+      if (beat != null) {
+        heartbeat = beat;
+        beat.start();
+      }
     } catch (RuntimeException e) {
       phase.set(Phase.STOPPED);
       taskThreads.shutdownNow();
@@ -226,7 +270,11 @@ public final class Worker implements AutoCloseable {
     }
     log.info("Worker {}: waiting for running tasks to finish before shutting down", consumerTag);
     long deadline = System.nanoTime() + gracefulTimeout.toNanos();
-    Consumer c = consumer;
+    stopHeartbeat();
+    Consumer c;
+    synchronized (consumerLock) {
+      c = consumer;
+    }
     if (c != null) {
       c.stopFetching(gracefulTimeout);
     }
@@ -239,6 +287,7 @@ public final class Worker implements AutoCloseable {
     if (c != null) {
       c.close();
     }
+    closeRetired();
     taskThreads.shutdownNow();
     phase.set(Phase.STOPPED);
     done.complete(null);
@@ -255,10 +304,15 @@ public final class Worker implements AutoCloseable {
       return;
     }
     cancelRunning();
-    Consumer c = consumer;
+    stopHeartbeat();
+    Consumer c;
+    synchronized (consumerLock) {
+      c = consumer;
+    }
     if (c != null) {
       c.close();
     }
+    closeRetired();
     taskThreads.shutdownNow();
     done.completeExceptionally(new MachineryException("Worker quit abruptly"));
   }
@@ -297,9 +351,108 @@ public final class Worker implements AutoCloseable {
     }
   }
 
+  // ------------------------------------------------------------------------------ consumer and control plane
+
+  private String queueName() {
+    return queue.isEmpty() ? server.config().defaultQueue() : queue;
+  }
+
+  /** Starts a consumer with a handler of its own, so a retired consumer can be closed when its tasks are done. */
+  private Consumer startConsumer() {
+    Handler handler = new Handler();
+    Consumer started = server.broker().startConsuming(consumerTag, queue, handler);
+    handler.consumer = started;
+    currentHandler = handler;
+    return started;
+  }
+
+  private void stopHeartbeat() {
+    WorkerHeartbeat h = heartbeat;
+    if (h != null) {
+      h.stop();
+    }
+  }
+
+  private void closeRetired() {
+    for (Handler handler : retired) {
+      handler.closeConsumer();
+    }
+    retired.clear();
+  }
+
+  /** The worker as its heartbeat sees it. */
+  private final class HeartbeatSubject implements WorkerHeartbeat.Subject {
+    @Override public String consumerTag() { return consumerTag; }
+    @Override public String queueName() { return Worker.this.queueName(); }
+    @Override public int concurrency() { return concurrency; }
+    @Override public int busySlots() { return running.size(); }
+    @Override public boolean isPaused() { return paused; }
+    @Override public java.util.List<TaskExecution> runningTasks() { return java.util.List.copyOf(running); }
+
+    @Override
+    public void pauseConsuming() {
+      Consumer c;
+      Handler h;
+      synchronized (consumerLock) {
+        c = consumer;
+        h = currentHandler;
+        if (phase.get() != Phase.RUNNING || paused || c == null || h == null) {
+          return;
+        }
+        paused = true;
+        consumer = null;
+        currentHandler = null;
+      }
+      c.stopFetching(gracefulTimeout);
+      h.retire();
+    }
+
+    @Override
+    public void resumeConsuming() {
+      synchronized (consumerLock) {
+        if (phase.get() != Phase.RUNNING || !paused) {
+          return;
+        }
+        consumer = startConsumer();
+        paused = false;
+      }
+    }
+  }
+
   // ------------------------------------------------------------------------------------------- consuming
 
+  /**
+   * Receives the deliveries of one consumer. It counts the deliveries in progress so that, once its consumer is
+   * retired (the queue was paused), the consumer is closed when the last of them has settled.
+   */
   private final class Handler implements DeliveryHandler {
+    private final java.util.concurrent.atomic.AtomicInteger inProgress = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean isRetired;
+    private volatile @Nullable Consumer consumer;
+
+    void retire() {
+      isRetired = true;
+      retired.add(this);
+      if (inProgress.get() == 0) {
+        closeConsumer();
+      }
+    }
+
+    void closeConsumer() {
+      Consumer c = consumer;
+      if (c != null && closed.compareAndSet(false, true)) {
+        retired.remove(this);
+        c.close();
+      }
+    }
+
+    private void settled() {
+      if (inProgress.decrementAndGet() == 0 && isRetired) {
+        closeConsumer();
+      }
+    }
+
     @Override
     public int reserve(int max) throws InterruptedException {
       slots.acquire();
@@ -324,17 +477,20 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void handle(Delivery delivery) {
+      inProgress.incrementAndGet();
       try {
         Thread.ofVirtual().name("machinery-delivery-", 0).start(() -> {
           try {
             intake.process(delivery);
           } finally {
             slots.release();
+            settled();
           }
         });
       } catch (Throwable t) {
         // No thread for it (out of memory): give the slot and the message back.
         slots.release();
+        settled();
         new SettleOnce(delivery).requeue(requeueBackoff.first());
         log.error("Worker {}: could not start a thread for a delivery ({}); requeued it", consumerTag, t.toString());
       }
@@ -342,7 +498,12 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void handleNow(Delivery delivery) {
-      intake.process(delivery);
+      inProgress.incrementAndGet();
+      try {
+        intake.process(delivery);
+      } finally {
+        settled();
+      }
     }
 
     @Override
@@ -379,6 +540,7 @@ public final class Worker implements AutoCloseable {
     private int maxUnregisteredRequeues = DEFAULT_MAX_UNREGISTERED_REQUEUES;
     private int bookkeepingAttempts = DEFAULT_BOOKKEEPING_ATTEMPTS;
     private Duration taskTimeout = Duration.ZERO;
+    private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
     private boolean platformTaskThreads;
     private Backoff requeueBackoff = REQUEUE_BACKOFF;
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
@@ -558,6 +720,23 @@ public final class Worker implements AutoCloseable {
         throw new IllegalArgumentException("taskTimeout must not be negative (zero = no limit), was " + value);
       }
       taskTimeout = value;
+      return this;
+    }
+
+    /**
+     * How often the worker announces itself to the server's control plane and reads the paused queues; default
+     * {@link #DEFAULT_HEARTBEAT_INTERVAL}. A pause takes effect within one interval; a dead worker stays listed
+     * for up to three. Ignored when the server has no control plane.
+     *
+     * @param value the interval; at least 100 ms
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is below 100 ms
+     */
+    public Builder heartbeatInterval(Duration value) {
+      if (value.compareTo(Duration.ofMillis(100)) < 0) {
+        throw new IllegalArgumentException("heartbeatInterval must be at least 100ms, was " + value);
+      }
+      heartbeatInterval = value;
       return this;
     }
 

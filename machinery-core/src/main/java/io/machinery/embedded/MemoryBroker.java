@@ -7,6 +7,7 @@ import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.Inspector;
@@ -87,9 +88,12 @@ public final class MemoryBroker implements Broker {
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile @Nullable Thread promoter; // started with the first delayed task
 
+  private final MemoryControlPlane controlPlane;
+
   private MemoryBroker(Config config, Clock clock) {
     this.config = config;
     this.clock = clock;
+    this.controlPlane = MemoryControlPlane.create(clock);
   }
 
   public static MemoryBroker create() {
@@ -383,6 +387,12 @@ public final class MemoryBroker implements Broker {
   @Override
   public Optional<Inspector> inspector() {
     return Optional.of(new MemoryInspector(this, config));
+  }
+
+  /** The workers of this process and the paused queues, in memory. */
+  @Override
+  public Optional<ControlPlane> controlPlane() {
+    return Optional.of(controlPlane);
   }
 
   // ------------------------------------------------------------------------------ for the MemoryInspector

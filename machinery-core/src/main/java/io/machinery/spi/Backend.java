@@ -167,6 +167,17 @@ public interface Backend extends AutoCloseable {
   }
 
   /** Releases the backend's connections; idempotent. */
+  /**
+   * Returns the {@link ControlPlane} this backend can keep (live workers, paused queues), for a server whose
+   * broker has none.
+   *
+   * @return the control plane, which works through this backend and has nothing of its own to close; empty
+   *     when the backend cannot keep shared state (the default)
+   */
+  default Optional<ControlPlane> controlPlane() {
+    return Optional.empty();
+  }
+
   @Override
   void close();
 }

@@ -81,6 +81,17 @@ public interface Broker extends AutoCloseable {
     return java.util.Optional.empty();
   }
 
+  /**
+   * Returns the {@link ControlPlane} this broker's server keeps (live workers, paused queues), when the broker
+   * can keep one.
+   *
+   * @return the control plane, which works through this broker and has nothing of its own to close; empty
+   *     when the broker cannot keep shared state (the default)
+   */
+  default java.util.Optional<ControlPlane> controlPlane() {
+    return java.util.Optional.empty();
+  }
+
   /** Stops all consumers and releases connections; idempotent. */
   @Override
   void close();

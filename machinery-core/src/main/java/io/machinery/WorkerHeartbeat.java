@@ -1,0 +1,172 @@
+package io.machinery;
+
+import io.machinery.periodic.PeriodicEntry;
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.WorkerStatus;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A worker's link to the {@link ControlPlane}: every interval it announces the worker's status (its running
+ * tasks, busy slots, the server's periodic entries) and reads the paused queues, pausing or resuming the worker's
+ * consumption to match.
+ *
+ * <p>Design notes: one platform thread per worker (a heartbeat must not wait behind CPU-bound virtual threads);
+ * it survives any throwable, logging a failing control plane once per failure streak, so an unreachable store
+ * never stops a worker (the worker keeps consuming; it is simply not listed). The time to live of an
+ * announcement is three intervals, so one missed beat does not make a worker disappear. On stop the status is
+ * withdrawn at once.
+ */
+final class WorkerHeartbeat {
+  private static final Logger log = LoggerFactory.getLogger(WorkerHeartbeat.class);
+
+  /** What the heartbeat needs from its worker. */
+  interface Subject {
+    String consumerTag();
+
+    /** The queue's actual name. */
+    String queueName();
+
+    int concurrency();
+
+    int busySlots();
+
+    boolean isPaused();
+
+    List<TaskExecution> runningTasks();
+
+    /** Stops fetching (running tasks finish); no-op when already paused or stopping. */
+    void pauseConsuming();
+
+    /** Starts fetching again; no-op when not paused or stopping. */
+    void resumeConsuming();
+  }
+
+  private final ControlPlane controlPlane;
+  private final Server server;
+  private final Subject worker;
+  private final Duration interval;
+  private final String id;
+  private final String host;
+  private final long pid;
+  private final Instant startedAt;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile @Nullable Thread thread;
+  private boolean failing;
+
+  WorkerHeartbeat(ControlPlane controlPlane, Server server, Subject worker, Duration interval) {
+    this.controlPlane = controlPlane;
+    this.server = server;
+    this.worker = worker;
+    this.interval = interval;
+    this.host = hostName();
+    this.pid = ProcessHandle.current().pid();
+    this.id = host + ":" + pid + ":" + worker.consumerTag() + ":" + UUID.randomUUID().toString().substring(0, 8);
+    this.startedAt = server.clock().instant();
+  }
+
+  /** Whether the worker's queue is paused now; false when the control plane cannot be read (logged). */
+  boolean queuePausedAtStart() {
+    try {
+      return controlPlane.pausedQueues().contains(worker.queueName());
+    } catch (RuntimeException e) {
+      log.warn("Worker {}: could not read the paused queues ({}); starting to fetch", worker.consumerTag(), e.toString());
+      return false;
+    }
+  }
+
+  /** The worker's id in the control plane. */
+  String id() { return id; }
+
+  void start() {
+    beat(); // the first announcement before launch returns: a CLI run right after sees the worker
+    Thread t = Thread.ofPlatform().daemon().name("machinery-heartbeat-" + worker.consumerTag()).start(this::loop);
+    thread = t;
+  }
+
+  void stop() {
+    stopped.countDown();
+    Thread t = thread;
+    if (t != null) {
+      try {
+        t.join(Duration.ofSeconds(5));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    try {
+      controlPlane.withdraw(id);
+    } catch (RuntimeException e) {
+      log.debug("Worker {}: could not withdraw its status: {}", id, e.toString());
+    }
+  }
+
+  private void loop() {
+    try {
+      while (!stopped.await(interval.toNanos(), TimeUnit.NANOSECONDS)) {
+        beat();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** One heartbeat: follow the pause flag, then announce. Never throws. */
+  void beat() {
+    try {
+      boolean paused = controlPlane.pausedQueues().contains(worker.queueName());
+      if (paused && !worker.isPaused()) {
+        log.info("Worker {}: queue {} is paused; fetching stops", worker.consumerTag(), LogText.of(worker.queueName()));
+        worker.pauseConsuming();
+      } else if (!paused && worker.isPaused()) {
+        log.info("Worker {}: queue {} resumed; fetching starts again", worker.consumerTag(), LogText.of(worker.queueName()));
+        worker.resumeConsuming();
+      }
+      controlPlane.announce(status(), interval.multipliedBy(3));
+      if (failing) {
+        failing = false;
+        log.info("Worker {}: the control plane is reachable again", worker.consumerTag());
+      }
+    } catch (Throwable t) {
+      if (!failing) {
+        failing = true;
+        log.warn("Worker {}: heartbeat failed ({}); the worker keeps consuming but is not listed and does not follow pauses until it works again",
+            worker.consumerTag(), t.toString());
+      }
+    }
+  }
+
+  WorkerStatus status() {
+    List<WorkerStatus.RunningTask> running = new ArrayList<>();
+    for (TaskExecution execution : worker.runningTasks()) {
+      Signature task = execution.signature();
+      running.add(new WorkerStatus.RunningTask(task.uuid(), task.name(), execution.receivedAt()));
+    }
+    List<WorkerStatus.ScheduledEntry> periodic = new ArrayList<>();
+    for (PeriodicEntry entry : server.periodicEntries()) {
+      periodic.add(new WorkerStatus.ScheduledEntry(entry.name(), entry.spec(), entry.nextFireTime(), entry.lastFireTime()));
+    }
+    return new WorkerStatus(id, host, pid, worker.consumerTag(), worker.queueName(), worker.concurrency(),
+        worker.busySlots(), worker.isPaused(), startedAt, server.clock().instant(), running, periodic);
+  }
+
+  private static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      String name = ManagementFactory.getRuntimeMXBean().getName();
+      int at = name.indexOf('@');
+      return at >= 0 ? name.substring(at + 1) : "unknown";
+    }
+  }
+}

@@ -1,0 +1,80 @@
+package io.machinery.embedded;
+
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.WorkerStatus;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The {@link ControlPlane} of one process: a map of statuses with their expiry times and a set of paused queues.
+ * The {@link MemoryBroker} keeps one; a test or a single-process service can build its own.
+ */
+public final class MemoryControlPlane implements ControlPlane {
+  private record Announced(WorkerStatus status, Instant expires) {}
+
+  private final Clock clock;
+  private final ConcurrentHashMap<String, Announced> workers = new ConcurrentHashMap<>();
+  private final Set<String> paused = ConcurrentHashMap.newKeySet();
+
+  private MemoryControlPlane(Clock clock) {
+    this.clock = clock;
+  }
+
+  /**
+   * Creates an empty control plane.
+   *
+   * @param clock the clock that expires announcements
+   * @return a new control plane
+   */
+  public static MemoryControlPlane create(Clock clock) {
+    return new MemoryControlPlane(Objects.requireNonNull(clock, "clock"));
+  }
+
+  @Override
+  public void announce(WorkerStatus status, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    workers.put(status.id(), new Announced(status, clock.instant().plus(ttl)));
+  }
+
+  @Override
+  public void withdraw(String workerId) {
+    workers.remove(workerId);
+  }
+
+  @Override
+  public List<WorkerStatus> workers() {
+    Instant now = clock.instant();
+    workers.values().removeIf(a -> !a.expires().isAfter(now));
+    return workers.values().stream().map(Announced::status).sorted(Comparator.comparing(WorkerStatus::id)).toList();
+  }
+
+  @Override
+  public void pause(String queue) {
+    paused.add(requireName(queue));
+  }
+
+  @Override
+  public void resume(String queue) {
+    paused.remove(requireName(queue));
+  }
+
+  @Override
+  public Set<String> pausedQueues() {
+    return Set.copyOf(paused);
+  }
+
+  private static String requireName(String queue) {
+    if (Objects.requireNonNull(queue, "queue").isEmpty()) {
+      throw new IllegalArgumentException("a queue name is needed (the actual name, not empty)");
+    }
+    return queue;
+  }
+}

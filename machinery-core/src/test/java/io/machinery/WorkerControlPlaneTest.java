@@ -1,0 +1,147 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.WorkerStatus;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** A worker announces itself to the control plane and follows its queue's pause flag (memory broker). */
+class WorkerControlPlaneTest {
+  private static final Duration PATIENCE = Duration.ofSeconds(10);
+  private static final Duration BEAT = Duration.ofMillis(100);
+
+  private final Config config = Config.DEFAULT;
+  private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
+  private final MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
+  private final Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+  private final ControlPlane plane = server.controlPlane().orElseThrow();
+  private final CountDownLatch release = new CountDownLatch(1);
+
+  WorkerControlPlaneTest() {
+    server.registerTask("block", TaskFunction.of(() -> {
+      release.await();
+      return "done";
+    }));
+    server.registerTask("quick", TaskFunction.of(() -> "quick"));
+  }
+
+  @AfterEach
+  void tearDown() {
+    release.countDown();
+    server.close();
+    broker.close();
+    backend.close();
+  }
+
+  private Worker launch(String tag) {
+    Worker worker = server.workerBuilder(tag).concurrency(2).heartbeatInterval(BEAT).build();
+    worker.launchAsync();
+    return worker;
+  }
+
+  /** Waits for a heartbeat taken after now, so what the worker did in between is settled. */
+  private WorkerStatus nextBeatOf(Worker worker) {
+    Instant now = Instant.now();
+    String id = worker.controlPlaneId().orElseThrow();
+    return await().atMost(PATIENCE).until(
+        () -> plane.workers().stream().filter(w -> w.id().equals(id) && w.heartbeatAt().isAfter(now)).findFirst().orElse(null),
+        status -> status != null);
+  }
+
+  @Test
+  void aWorkerIsListedWithItsRunningTasksUntilItStops() {
+    Worker worker = launch("cp-list");
+    AsyncResult running = server.sendTask(Signature.builder("block").build());
+
+    WorkerStatus status = await().atMost(PATIENCE).until(() -> nextBeatOf(worker), s -> s.busy() == 1);
+
+    assertThat(status.consumerTag()).isEqualTo("cp-list");
+    assertThat(status.queue()).isEqualTo(config.defaultQueue());
+    assertThat(status.concurrency()).isEqualTo(2);
+    assertThat(status.pid()).isEqualTo(ProcessHandle.current().pid());
+    assertThat(status.paused()).isFalse();
+    assertThat(status.running()).extracting(WorkerStatus.RunningTask::uuid).containsExactly(running.taskUuid());
+    assertThat(status.running()).extracting(WorkerStatus.RunningTask::name).containsExactly("block");
+
+    release.countDown();
+    running.get(PATIENCE);
+    worker.quit();
+    assertThat(plane.workers()).as("withdrawn on stop").isEmpty();
+  }
+
+  @Test
+  void aWorkerLaunchedOnAPausedQueueFetchesNothingUntilItIsResumed() {
+    plane.pause(config.defaultQueue());
+    Worker worker = launch("cp-paused");
+    AsyncResult task = server.sendTask(Signature.builder("quick").build());
+
+    WorkerStatus status = nextBeatOf(worker);
+    nextBeatOf(worker);
+
+    assertThat(status.paused()).isTrue();
+    assertThat(worker.isPaused()).isTrue();
+    assertThat(task.state()).isEqualTo(State.PENDING);
+
+    plane.resume(config.defaultQueue());
+    assertThat(task.get(PATIENCE)).containsExactly("quick");
+    assertThat(worker.isPaused()).isFalse();
+  }
+
+  @Test
+  void pausingLetsRunningTasksFinishAndStopsFetchingNewOnes() {
+    Worker worker = launch("cp-pause-running");
+    AsyncResult running = server.sendTask(Signature.builder("block").build());
+    await().atMost(PATIENCE).until(() -> worker.runningTasks() == 1);
+
+    plane.pause(config.defaultQueue());
+    await().atMost(PATIENCE).until(worker::isPaused);
+    release.countDown();
+    assertThat(running.get(PATIENCE)).containsExactly("done");
+
+    AsyncResult later = server.sendTask(Signature.builder("quick").build());
+    nextBeatOf(worker);
+    nextBeatOf(worker);
+    assertThat(later.state()).as("not fetched while paused").isEqualTo(State.PENDING);
+
+    plane.resume(config.defaultQueue());
+    assertThat(later.get(PATIENCE)).containsExactly("quick");
+    worker.quit();
+    assertThat(worker.isRunning()).isFalse();
+  }
+
+  @Test
+  void aWorkerWithoutAControlPlaneRuns() {
+    try (Server bare = Server.builder().config(config).broker(new NoControlPlaneBroker(broker)).backend(backend).build()) {
+      bare.registerTask("quick", TaskFunction.of(() -> "quick"));
+      assertThat(bare.controlPlane()).isEmpty();
+      Worker worker = bare.workerBuilder("cp-none").concurrency(1).heartbeatInterval(BEAT).build();
+      worker.launchAsync();
+      assertThat(bare.sendTask(Signature.builder("quick").build()).get(PATIENCE)).containsExactly("quick");
+      assertThat(worker.controlPlaneId()).isEmpty();
+      worker.quit();
+    }
+  }
+
+  /** The memory broker without its control plane, as a broker that cannot keep shared state. */
+  private record NoControlPlaneBroker(MemoryBroker delegate) implements io.machinery.spi.Broker {
+    @Override public void publish(Signature signature, byte[] message) { delegate.publish(signature, message); }
+    @Override public String routingKeyFor(Signature signature) { return delegate.routingKeyFor(signature); }
+    @Override public io.machinery.spi.Consumer startConsuming(String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
+      return delegate.startConsuming(tag, queue, handler);
+    }
+    @Override public List<Signature> pendingTasks(String queue) { return delegate.pendingTasks(queue); }
+    @Override public List<Signature> delayedTasks() { return delegate.delayedTasks(); }
+    @Override public void close() {}
+  }
+}
