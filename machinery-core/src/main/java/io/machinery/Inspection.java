@@ -1,0 +1,376 @@
+package io.machinery;
+
+import io.machinery.periodic.PeriodicEntry;
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.Inspector;
+import io.machinery.spi.QueueStats;
+import io.machinery.spi.WorkerStatus;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Everything an operator asks about a deployment, through one server: queue sizes and pages of tasks (the
+ * broker's {@link Inspector}), live workers, in-flight tasks, paused queues and periodic entries (the {@link
+ * ControlPlane}), one task wherever it is (the backend's state and the broker's queues), and the repairs (requeue
+ * or delete dead letters, purge, pause, resume). The CLI and the dashboard are built on it; a service can expose
+ * it on its own endpoints.
+ *
+ * <p>Design notes: a thin facade; every call is the one bounded read or write of the part it delegates to, and a
+ * part that is missing gives a clear {@link UnsupportedOperationException} naming the part, never an empty
+ * answer that looks true. Looking up one task reads its state first, then the workers' running tasks, then scans
+ * the queue's pending, delayed and dead-lettered pages up to a bound ({@link #DEFAULT_SCAN_LIMIT} entries each),
+ * so it stays cheap on a queue of millions and says when it stopped looking.
+ */
+public final class Inspection {
+  /** How many entries of each list {@link #task(String, String)} scans at most. */
+  public static final int DEFAULT_SCAN_LIMIT = 10_000;
+  private static final int PAGE = 500;
+
+  private final Server server;
+
+  private Inspection(Server server) {
+    this.server = server;
+  }
+
+  /**
+   * Returns the inspection of a server's broker, backend and control plane. It owns nothing: closing the server
+   * is enough.
+   *
+   * @param server the server
+   * @return the inspection
+   */
+  public static Inspection of(Server server) {
+    return new Inspection(Objects.requireNonNull(server, "server"));
+  }
+
+  /**
+   * Tells whether the broker can be inspected (sizes, listings, purge, dead letters).
+   *
+   * @return true when the broker has an {@link Inspector}
+   */
+  public boolean canInspectQueues() {
+    return server.broker().inspector().isPresent();
+  }
+
+  /**
+   * Tells whether workers are listed and queues can be paused.
+   *
+   * @return true when the server has a {@link ControlPlane}
+   */
+  public boolean hasControlPlane() {
+    return server.controlPlane().isPresent();
+  }
+
+  private Inspector inspector() {
+    return server.broker().inspector().orElseThrow(() -> new UnsupportedOperationException(
+        "the broker " + server.broker().getClass().getSimpleName() + " cannot inspect its queues"));
+  }
+
+  private ControlPlane controlPlane() {
+    return server.controlPlane().orElseThrow(() -> new UnsupportedOperationException(
+        "no control plane: neither the broker " + server.broker().getClass().getSimpleName() + " nor the backend "
+            + server.backend().getClass().getSimpleName() + " keeps one, and none was given to Server.builder().controlPlane()"));
+  }
+
+  /**
+   * The queue name an empty name stands for.
+   *
+   * @param queue a queue name, or empty for the default queue
+   * @return the actual name
+   */
+  public String queueName(String queue) {
+    return Objects.requireNonNull(queue, "queue").isEmpty() ? server.config().defaultQueue() : queue;
+  }
+
+  /**
+   * Lists the broker's known queues with their sizes. See {@link Inspector#queues()}.
+   *
+   * @return the queues' sizes
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public List<QueueStats> queues() { return inspector().queues(); }
+
+  /**
+   * Reads one queue's sizes. See {@link Inspector#queue(String)}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @return its sizes
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public QueueStats queue(String queue) { return inspector().queue(queue); }
+
+  /**
+   * Lists a page of waiting tasks, oldest first. See {@link Inspector#pending}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param offset how many to skip
+   * @param limit the most to return
+   * @return the page
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public List<Signature> pending(String queue, int offset, int limit) { return inspector().pending(queue, offset, limit); }
+
+  /**
+   * Lists a page of delayed tasks, soonest first. See {@link Inspector#delayed}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param offset how many to skip
+   * @param limit the most to return
+   * @return the page
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public List<Signature> delayed(String queue, int offset, int limit) { return inspector().delayed(queue, offset, limit); }
+
+  /**
+   * Lists a page of dead letters, oldest first. See {@link Inspector#deadLetters}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param offset how many to skip
+   * @param limit the most to return
+   * @return the page
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) { return inspector().deadLetters(queue, offset, limit); }
+
+  /**
+   * Requeues the selected dead letters. See {@link Inspector#requeueDeadLetters}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param which selects the entries
+   * @return how many were requeued
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public int requeueDeadLetters(String queue, Predicate<DeadLetterEntry> which) { return inspector().requeueDeadLetters(queue, which); }
+
+  /**
+   * Deletes the selected dead letters. See {@link Inspector#deleteDeadLetters}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param which selects the entries
+   * @return how many were deleted
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public int deleteDeadLetters(String queue, Predicate<DeadLetterEntry> which) { return inspector().deleteDeadLetters(queue, which); }
+
+  /**
+   * Removes every waiting task of a queue. See {@link Inspector#purge}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @return how many were removed
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public long purge(String queue) { return inspector().purge(queue); }
+
+  /**
+   * Lists the live workers of the deployment.
+   *
+   * @return their last statuses, by id
+   * @throws UnsupportedOperationException when there is no control plane
+   */
+  public List<WorkerStatus> workers() { return controlPlane().workers(); }
+
+  /**
+   * A task a live worker is running.
+   *
+   * @param workerId the worker's id
+   * @param queue the queue the worker consumes
+   * @param task the task
+   */
+  public record InFlightTask(String workerId, String queue, WorkerStatus.RunningTask task) {}
+
+  /**
+   * Lists the tasks live workers run now, oldest first.
+   *
+   * @param queue the queue; empty means all queues
+   * @return the in-flight tasks with the worker holding each
+   * @throws UnsupportedOperationException when there is no control plane
+   */
+  public List<InFlightTask> inFlight(String queue) {
+    List<InFlightTask> out = new ArrayList<>();
+    for (WorkerStatus worker : workers()) {
+      if (queue.isEmpty() || worker.queue().equals(queue)) {
+        for (WorkerStatus.RunningTask task : worker.running()) {
+          out.add(new InFlightTask(worker.id(), worker.queue(), task));
+        }
+      }
+    }
+    out.sort(Comparator.comparing((InFlightTask t) -> t.task().startedAt()));
+    return out;
+  }
+
+  /**
+   * Pauses a queue across all workers (within one heartbeat).
+   *
+   * @param queue the queue; empty means the default queue
+   * @throws UnsupportedOperationException when there is no control plane
+   */
+  public void pause(String queue) { controlPlane().pause(queueName(queue)); }
+
+  /**
+   * Resumes a paused queue.
+   *
+   * @param queue the queue; empty means the default queue
+   * @throws UnsupportedOperationException when there is no control plane
+   */
+  public void resume(String queue) { controlPlane().resume(queueName(queue)); }
+
+  /**
+   * Returns the paused queues.
+   *
+   * @return the names of the paused queues
+   * @throws UnsupportedOperationException when there is no control plane
+   */
+  public Set<String> pausedQueues() { return controlPlane().pausedQueues(); }
+
+  /**
+   * Lists the periodic entries of this server and of every live worker's server, by name (an entry announced by
+   * several workers is listed once, from the latest heartbeat).
+   *
+   * @return the entries with their next fire times
+   */
+  public List<WorkerStatus.ScheduledEntry> periodic() {
+    Map<String, WorkerStatus.ScheduledEntry> byName = new LinkedHashMap<>();
+    if (hasControlPlane()) {
+      List<WorkerStatus> workers = new ArrayList<>(workers());
+      workers.sort(Comparator.comparing(WorkerStatus::heartbeatAt));
+      for (WorkerStatus worker : workers) {
+        for (WorkerStatus.ScheduledEntry entry : worker.periodic()) {
+          byName.put(entry.name(), entry);
+        }
+      }
+    }
+    for (PeriodicEntry entry : server.periodicEntries()) {
+      byName.put(entry.name(), new WorkerStatus.ScheduledEntry(entry.name(), entry.spec(), entry.nextFireTime(), entry.lastFireTime()));
+    }
+    return byName.values().stream().sorted(Comparator.comparing(WorkerStatus.ScheduledEntry::name)).toList();
+  }
+
+  /** Where a task was found. */
+  public enum Location {
+    /** A live worker runs it. */
+    RUNNING,
+    /** It waits in its queue. */
+    PENDING,
+    /** It waits for its ETA. */
+    DELAYED,
+    /** It is in the queue's dead letters. */
+    DEAD_LETTERED,
+    /** Not in any place looked at: finished (see the state), not sent, or beyond the scan bound. */
+    NOT_FOUND
+  }
+
+  /**
+   * What is known about one task.
+   *
+   * @param uuid the task's UUID
+   * @param state its stored state, when the backend has one
+   * @param location where it was found
+   * @param message its message (name, args, headers, ETA), when found in a queue
+   * @param workerId the worker running it, when {@link Location#RUNNING}
+   * @param deadLetter its dead-letter entry (reason, time), when {@link Location#DEAD_LETTERED}
+   * @param scanComplete false when a list was longer than the scan bound and the task may be further in it
+   */
+  public record TaskReport(String uuid, Optional<TaskState> state, Location location, Optional<Signature> message,
+      Optional<String> workerId, Optional<DeadLetterEntry> deadLetter, boolean scanComplete) {
+    /**
+     * Counts the runs of the task, from its message's attempt header.
+     *
+     * @return the attempt number (1 for the first run), or 0 when the message was not found
+     */
+    public int attempts() {
+      return message.map(MessageHeaders::attempt).orElse(0);
+    }
+  }
+
+  /**
+   * Looks up one task in the default queue. See {@link #task(String, String)}.
+   *
+   * @param uuid the task's UUID
+   * @return what is known about it
+   */
+  public TaskReport task(String uuid) {
+    return task(uuid, "");
+  }
+
+  /**
+   * Looks up one task: its stored state, a worker running it, or its message in the queue's pending, delayed or
+   * dead-lettered lists (each scanned up to {@link #DEFAULT_SCAN_LIMIT} entries). Parts the deployment lacks
+   * (no inspector, no control plane) are skipped.
+   *
+   * @param uuid the task's UUID
+   * @param queue the queue to scan; empty means the default queue
+   * @return what is known about it
+   */
+  public TaskReport task(String uuid, String queue) {
+    Objects.requireNonNull(uuid, "uuid");
+    Optional<TaskState> state = server.backend().consumesStatesOnRead() ? Optional.empty() : server.backend().getState(uuid);
+    // A completed state wins over a worker's last heartbeat, which may be up to one interval old.
+    if (hasControlPlane() && state.map(s -> !s.isCompleted()).orElse(true)) {
+      for (InFlightTask running : inFlight("")) {
+        if (running.task().uuid().equals(uuid)) {
+          return new TaskReport(uuid, state, Location.RUNNING, Optional.empty(), Optional.of(running.workerId()),
+              Optional.empty(), true);
+        }
+      }
+    }
+    if (!canInspectQueues()) {
+      return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), false);
+    }
+    Inspector inspector = inspector();
+    boolean complete = true;
+    Scan<Signature> pending = scan(uuid, (offset, limit) -> inspector.pending(queue, offset, limit), Signature::uuid);
+    if (pending.found != null) {
+      return new TaskReport(uuid, state, Location.PENDING, Optional.of(pending.found), Optional.empty(), Optional.empty(), true);
+    }
+    complete &= pending.complete;
+    Scan<Signature> delayed = scan(uuid, (offset, limit) -> inspector.delayed(queue, offset, limit), Signature::uuid);
+    if (delayed.found != null) {
+      return new TaskReport(uuid, state, Location.DELAYED, Optional.of(delayed.found), Optional.empty(), Optional.empty(), true);
+    }
+    complete &= delayed.complete;
+    Scan<DeadLetterEntry> dead = scan(uuid, (offset, limit) -> inspector.deadLetters(queue, offset, limit),
+        entry -> entry.signature().map(Signature::uuid).orElse(""));
+    if (dead.found != null) {
+      return new TaskReport(uuid, state, Location.DEAD_LETTERED, dead.found.signature(), Optional.empty(),
+          Optional.of(dead.found), true);
+    }
+    complete &= dead.complete;
+    return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), complete);
+  }
+
+  private interface Pager<T> {
+    List<T> page(int offset, int limit);
+  }
+
+  private record Scan<T>(@Nullable T found, boolean complete) {}
+
+  private static <T> Scan<T> scan(String uuid, Pager<T> pager, java.util.function.Function<T, String> uuidOf) {
+    int offset = 0;
+    try {
+      while (offset < DEFAULT_SCAN_LIMIT) {
+        List<T> page = pager.page(offset, PAGE);
+        for (T item : page) {
+          if (uuid.equals(uuidOf.apply(item))) {
+            return new Scan<>(item, true);
+          }
+        }
+        if (page.isEmpty()) { // a shorter page is not the end: undecodable messages are left out of pages
+          return new Scan<>(null, true);
+        }
+        offset += PAGE;
+      }
+      return new Scan<>(null, false);
+    } catch (UnsupportedOperationException e) {
+      return new Scan<>(null, false); // a broker that cannot list this kind of task
+    }
+  }
+}
