@@ -158,6 +158,7 @@ public final class MachineryTracing implements TaskListener {
   // ------------------------------------------------------------------------------------------- consumer
 
   @Override
+  @SuppressWarnings("MustBeClosedChecker") // the Scope is kept in Active and closed when the run ends (finished/notRun)
   public void received(Signature signature, String queue) {
     Context parent = propagator.extract(Context.root(), signature.headers(), GETTER);
     Span span = tracer.spanBuilder("process " + queue).setSpanKind(SpanKind.CONSUMER).setParent(parent)

@@ -53,6 +53,7 @@ public abstract class AcceptanceSuite {
   protected Backend backend;
   protected Server server;
   protected AcceptanceTasks tasks;
+  private Worker suiteWorker;
   private final List<AutoCloseable> toClose = new ArrayList<>();
 
   protected abstract Broker createBroker(Config config);
@@ -81,7 +82,8 @@ public abstract class AcceptanceSuite {
     server = Server.builder().config(config).broker(broker).backend(backend).build();
     tasks = new AcceptanceTasks();
     tasks.registerWith(server);
-    server.newWorker("acceptance", 10).launchAsync();
+    suiteWorker = server.newWorker("acceptance", 10);
+    suiteWorker.launchAsync();
   }
 
   @AfterEach
@@ -261,6 +263,48 @@ public abstract class AcceptanceSuite {
     // AMQP the wrong worker was seen to receive the same task several times in a row (cause not found yet), so
     // this waits for several capped rounds instead of the suite's 30 s.
     assertThat(sortedLongs(addOnly.sendGroup(group, 0), Duration.ofSeconds(90))).containsExactly(5L, 20L);
+  }
+
+  // -------------------------------------------------------------------------- control plane
+
+  /**
+   * Pausing a queue retires the worker's consumer and resuming starts a new one, on every broker: with the
+   * broker's or backend's control plane where they keep one, else an in-memory one given to the server.
+   */
+  @Test
+  void aPausedQueueIsNotFetchedUntilResumedAndItsWorkerIsListedMeanwhile() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(brokerRequeues(), "this broker runs a task inside sendTask: no queue to pause");
+    suiteWorker.quit();
+    io.machinery.spi.ControlPlane plane = broker.controlPlane().or(backend::controlPlane)
+        .orElseGet(() -> io.machinery.embedded.MemoryControlPlane.create(java.time.Clock.systemUTC()));
+    Server pausable = Server.builder().config(config).broker(broker).backend(backend).controlPlane(plane).build();
+    toClose.add(pausable);
+    java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+    pausable.registerTask("count", io.machinery.TaskFunction.of(() -> (long) runs.incrementAndGet()));
+    plane.pause(config.defaultQueue());
+    Worker worker = pausable.workerBuilder("pausable").concurrency(2).heartbeatInterval(Duration.ofMillis(200)).build();
+    worker.launchAsync();
+    String id = worker.controlPlaneId().orElseThrow();
+
+    AsyncResult counted = pausable.sendTask(Signature.create("count"));
+    Instant sent = Instant.now();
+    io.machinery.spi.WorkerStatus status = org.awaitility.Awaitility.await().atMost(TIMEOUT).until(
+        () -> plane.workers().stream().filter(w -> w.id().equals(id)).findFirst().orElse(null),
+        w -> w != null && w.heartbeatAt().isAfter(sent.plusMillis(400)));
+    assertThat(status.paused()).isTrue();
+    assertThat(status.queue()).isEqualTo(config.defaultQueue());
+    assertThat(runs).as("nothing runs while the queue is paused").hasValue(0);
+
+    plane.resume(config.defaultQueue());
+    assertThat(counted.get(TIMEOUT)).containsExactly(1L);
+    assertThat(worker.isPaused()).isFalse();
+
+    plane.pause(config.defaultQueue()); // and once more: the second retired consumer closes as cleanly
+    org.awaitility.Awaitility.await().atMost(TIMEOUT).until(worker::isPaused);
+    plane.resume(config.defaultQueue());
+    assertThat(pausable.sendTask(Signature.create("count")).get(TIMEOUT)).containsExactly(2L);
+    worker.quit();
+    assertThat(plane.workers()).extracting(io.machinery.spi.WorkerStatus::id).doesNotContain(id);
   }
 
   // -------------------------------------------------------------------------- bad input

@@ -124,7 +124,7 @@ public abstract class BackendContract {
     assertThat(actual).isEqualTo(expected);
   }
 
-  private static Object asComparable(Object value) {
+  private static @org.jspecify.annotations.Nullable Object asComparable(@org.jspecify.annotations.Nullable Object value) {
     return value instanceof byte[] b ? java.util.HexFormat.of().formatHex(b) : value;
   }
 

@@ -261,12 +261,12 @@ public final class DynamoDbBackend implements Backend {
         Map<String, KeysAndAttributes> items = pending;
         BatchGetItemResponse response = call("read group states", () -> client.batchGetItem(r -> r.requestItems(items)));
         for (Map<String, AttributeValue> item : response.responses().getOrDefault(taskTable, List.of())) {
-          found.put(item.get(Items.TASK_UUID).s(), item);
+          found.put(java.util.Objects.requireNonNull(item.get(Items.TASK_UUID), "an item without its key").s(), item);
         }
         pending = response.hasUnprocessedKeys() ? response.unprocessedKeys() : Map.of();
         if (!pending.isEmpty()) {
           if (attempt >= BATCH_ATTEMPTS) {
-            throw new MachineryException("DynamoDB: " + pending.get(taskTable).keys().size()
+            throw new MachineryException("DynamoDB: " + pending.values().stream().mapToInt(k -> k.keys().size()).sum()
                 + " group states stayed unprocessed after " + attempt + " BatchGetItem attempts (throttled?)");
           }
           LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(2_000, 25L << attempt))); // back-off

@@ -134,7 +134,9 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
       TaskState old = WireCodec.decodeTaskState(stored);
       TaskState sample = TaskState.of("", old.taskName(), State.PENDING, null, "", old.createdAt(), 0);
       byte[] json = WireCodec.encode(sample);
-      return new Carried(token(json, indexOf(json, NAME, 0), NAME.length), token(json, lastIndexOf(json, CREATED), CREATED.length));
+      byte[] name = token(json, indexOf(json, NAME, 0), NAME.length);
+      byte[] created = token(json, lastIndexOf(json, CREATED), CREATED.length);
+      return name != null && created != null ? new Carried(name, created) : Carried.ZERO; // our own encoding has both
     } catch (MalformedMessageException e) {
       return Carried.ZERO;
     }

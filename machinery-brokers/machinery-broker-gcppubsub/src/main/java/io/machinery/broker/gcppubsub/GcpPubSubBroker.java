@@ -192,7 +192,7 @@ public final class GcpPubSubBroker implements Broker {
       client.publish(topic, message, Map.of());
     } catch (MachineryException e) {
       if (e.getCause() instanceof com.google.api.gax.rpc.NotFoundException) {
-        throw new DelayPump.MissingTopicException(e.getMessage());
+        throw new DelayPump.MissingTopicException(String.valueOf(e.getMessage()));
       }
       throw e;
     }

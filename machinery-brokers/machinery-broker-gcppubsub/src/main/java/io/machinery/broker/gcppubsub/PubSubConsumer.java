@@ -177,8 +177,9 @@ final class PubSubConsumer implements Consumer {
       future.cancel(true); // what the server sent meanwhile comes back when its deadline lapses
       throw e;
     } catch (ExecutionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
       throw new MachineryException("pull from Pub/Sub subscription " + subscription + " failed: "
-          + e.getCause().getMessage(), e.getCause());
+          + cause.getMessage(), cause);
     } finally {
       inFlight = null;
     }

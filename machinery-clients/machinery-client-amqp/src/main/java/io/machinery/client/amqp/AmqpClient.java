@@ -66,7 +66,7 @@ public final class AmqpClient implements AutoCloseable {
 
   /** Work done on a channel by {@link #call}. */
   @FunctionalInterface
-  public interface ChannelCall<T> {
+  public interface ChannelCall<T extends @Nullable Object> {
     T apply(Channel channel) throws IOException;
   }
 
@@ -179,7 +179,7 @@ public final class AmqpClient implements AutoCloseable {
    *
    * @throws AmqpOperationException with the broker's reply code when the broker refused or the connection failed
    */
-  public <T> T call(String what, ChannelCall<T> call) {
+  public <T extends @Nullable Object> T call(String what, ChannelCall<T> call) {
     Channel channel = idleCallChannels.poll();
     while (channel != null && !channel.isOpen()) {
       channel = idleCallChannels.poll();
@@ -206,7 +206,7 @@ public final class AmqpClient implements AutoCloseable {
    * {@link #call} for idempotent work (declarations, inspections): repeated after reconnecting when the
    * connection was lost, until the publish timeout.
    */
-  public <T> T callRetrying(String what, ChannelCall<T> call) {
+  public <T extends @Nullable Object> T callRetrying(String what, ChannelCall<T> call) {
     long deadline = System.nanoTime() + options.publishTimeout().toNanos();
     while (true) {
       try {

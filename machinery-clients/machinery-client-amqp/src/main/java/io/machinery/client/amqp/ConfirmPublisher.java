@@ -76,7 +76,7 @@ final class ConfirmPublisher {
         if (cause instanceof UnroutableException u) {
           throw new UnroutableException(u.exchange(), u.routingKey());
         }
-        last = AmqpOperationException.of("publish to exchange '" + exchange + "'", cause);
+        last = AmqpOperationException.of("publish to exchange '" + exchange + "'", cause == null ? e : cause);
       } catch (AmqpOperationException e) {
         if (e.replyCode() == AmqpOperationException.BLOCKED) {
           throw e; // the deadline passed during a resource alarm
