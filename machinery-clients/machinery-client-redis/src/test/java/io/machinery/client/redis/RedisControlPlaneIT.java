@@ -21,6 +21,8 @@ class RedisControlPlaneIT extends ControlPlaneContract {
 
   @Override
   protected void closeControlPlane() {
-    session.close();
+    if (session != null) {
+      session.close();
+    }
   }
 }
