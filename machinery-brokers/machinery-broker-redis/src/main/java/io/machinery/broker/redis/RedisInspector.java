@@ -2,9 +2,7 @@ package io.machinery.broker.redis;
 
 import static io.machinery.broker.redis.RedisBroker.bytes;
 
-import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.internal.GoJson;
@@ -158,7 +156,7 @@ final class RedisInspector implements Inspector {
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
     checkPage(offset, limit);
-    return decodeAll(session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
+    return RedisBroker.decodeAll(session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
   }
 
   @Override
@@ -167,7 +165,7 @@ final class RedisInspector implements Inspector {
     List<byte[]> page = session.await(InspectorScripts.DELAYED_PAGE.run(session.commands(),
         new String[] {broker.delayedKey()}, bytes(broker.config().defaultQueue()), bytes(name(queue)),
         bytes(Integer.toString(offset)), bytes(Integer.toString(limit))));
-    return decodeAll(page);
+    return RedisBroker.decodeAll(page);
   }
 
   @Override
@@ -253,18 +251,6 @@ final class RedisInspector implements Inspector {
 
   private static String text(Object value) {
     return value instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(value);
-  }
-
-  private static List<Signature> decodeAll(List<byte[]> messages) {
-    List<Signature> out = new ArrayList<>(messages.size());
-    for (byte[] message : messages) {
-      try {
-        out.add(WireCodec.decodeSignature(message));
-      } catch (MalformedMessageException | StackOverflowError e) {
-        // skipped: a worker dead-letters it when it meets it, and it is listed there
-      }
-    }
-    return out;
   }
 
   @Override
