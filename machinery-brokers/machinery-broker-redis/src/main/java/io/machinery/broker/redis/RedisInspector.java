@@ -55,7 +55,8 @@ import org.slf4j.LoggerFactory;
  *       requeued (its message is gone): it is left in place, not counted, and logged.
  *   <li><b>Known queues</b> are the default queue plus those a {@link RedisBroker} ever consumed (registered in
  *       the set {@code {machinery:control}:queues} when a consumer starts). Queues used only by Go processes
- *       are inspected by name ({@link #queue}).
+ *       are inspected by name ({@link #queue}). The set is not pruned (a queue may be idle for days and still
+ *       matter): a queue given up for good is dropped with {@code SREM}.
  *   <li><b>Purge</b> is one script: count and {@code UNLINK} (the list is freed in the background).
  * </ul>
  *
@@ -90,6 +91,7 @@ final class RedisInspector implements Inspector {
   }
 
   private String name(String queue) {
+    broker.checkOpen();
     return Objects.requireNonNull(queue, "queue").isEmpty() ? broker.config().defaultQueue() : queue;
   }
 
@@ -104,6 +106,7 @@ final class RedisInspector implements Inspector {
 
   @Override
   public List<QueueStats> queues() {
+    broker.checkOpen();
     TreeSet<String> names = new TreeSet<>();
     names.add(broker.config().defaultQueue());
     for (byte[] name : session.await(session.commands().smembers(queuesKey))) {

@@ -1,8 +1,10 @@
 package io.machinery.broker.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.Arg;
+import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisKeys;
@@ -186,6 +188,16 @@ class RedisInspectorBehaviourIT {
     assertThat(inspector.deadLetters(queue, 0, 10)).extracting(DeadLetterEntry::reason).containsExactly("too big");
     assertThat(inspector.deleteDeadLetters(queue, e -> e.reason().equals("too big"))).isEqualTo(1);
     assertThat(inspector.queue(queue).deadLettered()).isZero();
+  }
+
+  @Test
+  void theInspectorOfAClosedBrokerSaysSo() {
+    RedisBroker closed = RedisBroker.create(config);
+    Inspector closedInspector = closed.inspector().orElseThrow();
+    closed.close();
+
+    assertThatThrownBy(() -> closedInspector.queue(queue)).isInstanceOf(MachineryException.class).hasMessageContaining("closed");
+    assertThatThrownBy(closedInspector::queues).isInstanceOf(MachineryException.class).hasMessageContaining("closed");
   }
 
   @Test
