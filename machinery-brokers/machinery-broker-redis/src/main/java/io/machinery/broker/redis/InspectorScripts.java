@@ -17,7 +17,7 @@ final class InspectorScripts {
    * it has none) and when the head was first seen at the head (a side record {@code {queue}:head_seen}, "<id>
    * <unix ms>", written here when the head changed; the id is the SHA-1 of the head's length and first 256
    * bytes, which include its UUID). KEYS: queue, dead letters, head record. ARGV: now (Unix ms), how long the
-   * record is kept (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
+   * record is kept after it was last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
    */
   static final RedisScript QUEUE_STATS = RedisScript.of("inspect-queue", """
       local n = redis.call('LLEN', KEYS[1])
@@ -30,6 +30,7 @@ final class InspectorScripts {
         local record = redis.call('GET', KEYS[3])
         if record and string.sub(record, 1, 40) == id then
           seen = tonumber(string.sub(record, 42))
+          redis.call('PEXPIRE', KEYS[3], ARGV[2])
         else
           seen = tonumber(ARGV[1])
           redis.call('SET', KEYS[3], id .. ' ' .. ARGV[1], 'PX', ARGV[2])
