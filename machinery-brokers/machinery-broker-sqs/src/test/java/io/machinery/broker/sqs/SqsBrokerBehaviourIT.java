@@ -271,4 +271,26 @@ class SqsBrokerBehaviourIT {
     }
     consumer.close();
   }
+
+  /**
+   * A receive cannot be called back: SQS (and ElasticMQ) keep a long poll open after its client went away, and
+   * a message arriving then is handed to nobody and stays hidden for the whole visibility timeout. So closing
+   * the broker, which closes the client it built, must wait for its pollers' receives to end (before the fix,
+   * close gave up after 5 s and cut an 8 s long poll short: the next message vanished for 30 s).
+   */
+  @Test
+  void closingTheBrokerDuringALongPollLeavesNoReceiveBehind() throws Exception {
+    Config longPoll = config.toBuilder().sqs(new SqsConfig(8, 30, false)).build();
+    SqsBroker b = SqsBroker.builder(longPoll).build();
+    RecordingHandler handler = new RecordingHandler(1);
+    b.startConsuming("closing", "", handler);
+    // Let the poller enter its 8 s receive on the empty queue; then close the broker (and its client).
+    await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    b.close();
+    publishRawNow(config.defaultQueue(), Signature.create("add", Arg.of(1L)));
+    List<Message> got = SqsTestQueues.receive(config.defaultQueue(), 3, 30);
+    assertThat(got).as("the message sent after close is there at once, not hidden by an abandoned receive")
+        .hasSize(1);
+    assertThat(handler.handedOver()).isZero();
+  }
 }
