@@ -6,6 +6,7 @@ import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Signature;
 import java.time.Duration;
+import java.util.Map;
 import java.util.UUID;
 
 /** The two Java→Go scenarios that differ on SQS, shared by the SQS pairs. */
@@ -38,5 +39,27 @@ final class SqsInterop {
     GoHarness.Run run = GoHarness.run(Duration.ofSeconds(60), "pending", suite.queues.goArgs(idle));
     assertThat(run.exitCode()).as(run.describe()).isNotZero();
     assertThat(run.describe()).contains("Not implemented");
+  }
+
+  /**
+   * A stopped Go worker leaves no receive open behind it. The test harness stops a Go worker as Java's {@code
+   * Process.destroy()} does: SIGTERM, then stdin closed; the harness used to answer the EOF with a second
+   * SIGTERM, Machinery then quit abruptly while its long poll was still open at the server, and the next message
+   * sent to the queue went to that dead receive and stayed hidden for the visibility timeout (ElasticMQ's 30 s:
+   * the flaky {@code automaticRetryRepublishesWithGoCountersAndDelays} of the Go→Java suite, which runs right
+   * after the shared-chord test stopped its Go worker). A 5 s long poll makes the window certain here.
+   */
+  static void aStoppedGoWorkerLeavesNoReceiveOpen(JavaSendsGoWorksSuite suite) {
+    String queue = suite.queues.extraQueue("go_stop");
+    GoHarness.GoWorker go = GoHarness.startWorker(suite.queues.goArgs(queue), Map.of("SQS_WAIT_TIME_SECONDS", "5"));
+    Signature first = Signature.create("add", Arg.of(2L), Arg.of(3L)).toBuilder().routingKey(queue).build();
+    assertThat(suite.server.sendTask(first).get(JavaSendsGoWorksSuite.TIMEOUT)).as("the Go worker is consuming")
+        .containsExactly(5L);
+    go.close(); // returns once the process has exited
+    suite.server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(1L)).toBuilder().routingKey(queue).build());
+    assertThat(AwsInterop.receive(queue, 2))
+        .as("the message sent after the Go worker stopped is there at once (Go's log: %s)", go.log()).hasSize(1);
+    assertThat(GoHarness.read(go.log())).as("Go's log: %s", go.log()).contains("worker stopped")
+        .doesNotContain("quit abruptly");
   }
 }
