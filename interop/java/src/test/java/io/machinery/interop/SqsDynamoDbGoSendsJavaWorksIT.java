@@ -1,7 +1,6 @@
 package io.machinery.interop;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.math.BigInteger;
@@ -119,10 +118,7 @@ class SqsDynamoDbGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
   @Test
   @Override
   void automaticRetryRepublishesWithGoCountersAndDelays() {
-    JsonNode sent = goSend("retry");
-    assertThat(sent.path("results")).isEqualTo(json("[\"ok\"]"));
-    assertThat(tasks.calls(sent.path("key").asText())).as("runs on Java: the first and two retries").isEqualTo(3);
-    assertThat(javaRuns.get(uuids(sent).get(0))).isEqualTo(3);
+    SqsInterop.javaRunsGoRetries(this);
   }
 
   /** Go's own texts for these values: {@code %v} of a []byte, a uint64 and an int64, every digit kept. */
@@ -138,9 +134,6 @@ class SqsDynamoDbGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
   @Test
   @Override
   void javaInspectsPendingTasksGoSent() {
-    String idle = queues.extraQueue("pending");
-    assertThat(uuids(goSendNoWait(idle, "task"))).hasSize(1);
-    assertThatThrownBy(() -> broker.pendingTasks(idle)).isInstanceOf(UnsupportedOperationException.class)
-        .hasMessageContaining("SQS cannot list");
+    SqsInterop.javaCannotListAnSqsQueue(this);
   }
 }

@@ -1,14 +1,16 @@
 package io.machinery.interop;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Signature;
 import java.time.Duration;
 import java.util.UUID;
 
-/** The two Java→Go scenarios that differ on SQS, shared by the SQS pairs. */
+/** The scenarios that differ on SQS, shared by the SQS pairs (both directions). */
 final class SqsInterop {
   private SqsInterop() {}
 
@@ -63,5 +65,24 @@ final class SqsInterop {
         .as("the message sent after the Go worker stopped is there at once (Go's log: %s)", go.log()).hasSize(1);
     assertThat(GoHarness.read(go.log())).as("Go's log: %s", go.log()).contains("worker stopped")
         .doesNotContain("quit abruptly");
+  }
+
+  /**
+   * Go sends a task with RetryCount 2 that fails twice; the Java worker runs it three times with Go's counters.
+   * SQS cannot show a retry while it waits, so only the outcome and the run counts are checked.
+   */
+  static void javaRunsGoRetries(GoSendsJavaWorksSuite suite) {
+    JsonNode sent = suite.goSend("retry");
+    assertThat(sent.path("results")).isEqualTo(GoSendsJavaWorksSuite.json("[\"ok\"]"));
+    assertThat(suite.tasks.calls(sent.path("key").asText())).as("runs on Java: the first and two retries").isEqualTo(3);
+    assertThat(suite.javaRuns.get(GoSendsJavaWorksSuite.uuids(sent).get(0))).isEqualTo(3);
+  }
+
+  /** Java cannot list an SQS queue either: the broker says so clearly. */
+  static void javaCannotListAnSqsQueue(GoSendsJavaWorksSuite suite) {
+    String idle = suite.queues.extraQueue("pending");
+    assertThat(GoSendsJavaWorksSuite.uuids(suite.goSendNoWait(idle, "task"))).hasSize(1);
+    assertThatThrownBy(() -> suite.broker.pendingTasks(idle)).isInstanceOf(UnsupportedOperationException.class)
+        .hasMessageContaining("SQS cannot list");
   }
 }
