@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"syscall"
 	"time"
 
@@ -82,11 +83,22 @@ func cmdWorker(args []string) int {
 	fs.Parse(args)
 	o.finish()
 	if *stopOnEOF {
+		// Java's Process.destroy() sends SIGTERM and then closes stdin. A second
+		// SIGTERM makes Machinery quit abruptly: Launch returns while a receive is
+		// still open, and on SQS the message that receive brings stays hidden for
+		// the visibility timeout. So EOF stops the worker only when no signal came.
+		signaled := make(chan os.Signal, 1)
+		signal.Notify(signaled, os.Interrupt, syscall.SIGTERM)
 		go func() {
 			io.Copy(io.Discard, os.Stdin)
-			fmt.Fprintln(os.Stderr, "machinery-interop: stdin closed; stopping")
-			// Machinery's own handler turns this into a graceful quit
-			syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			select {
+			case <-signaled:
+				fmt.Fprintln(os.Stderr, "machinery-interop: stdin closed after a stop signal; already stopping")
+			case <-time.After(time.Second):
+				fmt.Fprintln(os.Stderr, "machinery-interop: stdin closed; stopping")
+				// Machinery's own handler turns this into a graceful quit
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			}
 		}()
 	}
 

@@ -181,13 +181,20 @@ final class GoHarness {
 
   /** Starts a Go worker and waits (at most 30 s) until it prints READY. */
   static GoWorker startWorker(List<String> args) {
+    return startWorker(args, java.util.Map.of());
+  }
+
+  /** {@link #startWorker(List)} with extra environment variables (e.g. Go's {@code SQS_WAIT_TIME_SECONDS}). */
+  static GoWorker startWorker(List<String> args, java.util.Map<String, String> env) {
     Path log = logFile("worker");
     List<String> cmd = new ArrayList<>();
     cmd.add(binary().toString());
     cmd.add("worker");
     cmd.add("-stop-on-stdin-eof"); // the worker stops by itself if this JVM dies without stopping it
     cmd.addAll(args);
-    Process p = start(new ProcessBuilder(cmd).redirectError(log.toFile()));
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
+    pb.environment().putAll(env);
+    Process p = start(pb);
     GoWorker worker = new GoWorker(p, log);
     try {
       worker.awaitReady(Duration.ofSeconds(30));

@@ -1,10 +1,5 @@
 package io.machinery.interop;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
-import com.fasterxml.jackson.databind.JsonNode;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,19 +16,12 @@ class SqsRedisGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
   @Test
   @Override
   void automaticRetryRepublishesWithGoCountersAndDelays() {
-    JsonNode sent = goSend("retry");
-    assertThat(sent.path("results")).isEqualTo(json("[\"ok\"]"));
-    assertThat(tasks.calls(sent.path("key").asText())).as("runs on Java: the first and two retries").isEqualTo(3);
-    assertThat(javaRuns.get(uuids(sent).get(0))).isEqualTo(3);
+    SqsInterop.javaRunsGoRetries(this);
   }
 
   @Test
   @Override
   void javaInspectsPendingTasksGoSent() {
-    String idle = queues.extraQueue("pending");
-    List<String> sent = uuids(goSendNoWait(idle, "task"));
-    assertThat(sent).hasSize(1);
-    assertThatThrownBy(() -> broker.pendingTasks(idle)).isInstanceOf(UnsupportedOperationException.class)
-        .hasMessageContaining("SQS cannot list");
+    SqsInterop.javaCannotListAnSqsQueue(this);
   }
 }

@@ -30,4 +30,9 @@ class SqsRedisJavaSendsGoWorksIT extends JavaSendsGoWorksSuite {
   void goInspectsPendingTasksJavaSent() {
     SqsInterop.goCannotListAnSqsQueue(this);
   }
+
+  @Test
+  void aStoppedGoWorkerLeavesNoReceiveOpen() {
+    SqsInterop.aStoppedGoWorkerLeavesNoReceiveOpen(this);
+  }
 }

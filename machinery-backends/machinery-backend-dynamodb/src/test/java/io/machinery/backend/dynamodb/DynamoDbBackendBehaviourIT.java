@@ -97,6 +97,28 @@ class DynamoDbBackendBehaviourIT {
     assertThat(states.get(129).results()).containsExactly(TaskResult.of(129L));
   }
 
+  /** A throttled BatchGetItem's unprocessed keys are read again (Go's inverted check drops them). */
+  @Test
+  void unprocessedKeysAreReadAgainUntilEveryStateIsBack() {
+    ThrottlingDynamoDbFake throttled = new ThrottlingDynamoDbFake(TestTables.client(), 7);
+    DynamoDbBackend b = DynamoDbBackend.builder(TestTables.config(tables)).client(throttled).build();
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      members.add(Signature.builder("add").args(Arg.of((long) i)).groupUuid(group).groupTaskCount(30).build());
+    }
+    b.initGroup(group, members.stream().map(Signature::uuid).toList());
+    for (int i = 0; i < members.size(); i++) {
+      b.setStateSuccess(members.get(i), List.of(TaskResult.of((long) i)));
+    }
+    List<TaskState> states = b.groupTaskStates(group, 30);
+    assertThat(states).extracting(TaskState::taskUuid).containsExactlyElementsOf(members.stream().map(Signature::uuid).toList());
+    assertThat(states).allMatch(s -> s.state() == State.SUCCESS);
+    assertThat(states.get(29).results()).containsExactly(TaskResult.of(29L));
+    assertThat(throttled.batchCalls.get()).as("30 keys, 7 per call").isEqualTo(5);
+    b.close();
+  }
+
   @Test
   void aChordWaitsWhileAGoWorkerHoldsTheGroupLockAndThenLeavesTheTriggerToIt() throws Exception {
     String group = Uuids.newGroupUuid();

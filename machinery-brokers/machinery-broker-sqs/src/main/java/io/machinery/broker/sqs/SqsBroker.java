@@ -58,6 +58,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * </ul>
  *
  * <p>Thread-safe. Whoever builds a broker closes it; it closes the {@link SqsClient} only when it built it.
+ * Closing waits for its consumers' receives in flight (at most the long-poll wait plus 5 s, see {@code
+ * SqsConsumer}): a receive cut short would still take messages at the server and hide them for the visibility
+ * timeout.
  */
 public final class SqsBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(SqsBroker.class);

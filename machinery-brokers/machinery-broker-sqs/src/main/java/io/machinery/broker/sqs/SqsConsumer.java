@@ -51,7 +51,12 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is interrupted, one in a
  *       long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and makes what it received visible again
  *       at once; deliveries already handed over stay valid and keep their heartbeat. {@link
- *       #close()} also makes the unsettled ones visible again.
+ *       #close()} also makes the unsettled ones visible again, and first waits for every receive in flight to
+ *       end (up to the long-poll wait plus {@link #RECEIVE_MARGIN}): a receive cannot be called back, and SQS
+ *       keeps a long poll open after its client went away (the broker closes the client it built right after),
+ *       so a message arriving then would be handed to nobody and stay hidden for the whole visibility timeout.
+ *       Go's SQS worker has exactly this hole: it returns from {@code StartConsuming} while its last receive is
+ *       still open and drops what that receive brings.
  * </ul>
  */
 final class SqsConsumer implements Consumer {
@@ -62,6 +67,8 @@ final class SqsConsumer implements Consumer {
   static final int MAX_VISIBILITY_SECONDS = 43_000;
   /** Go's 0 means short polling, a busy loop on an idle queue; this long poll replaces it. */
   static final int DEFAULT_WAIT_SECONDS = 1;
+  /** How much longer than the long-poll wait {@link #close()} waits for a receive in flight to return. */
+  static final Duration RECEIVE_MARGIN = Duration.ofSeconds(5);
 
   private final SqsBroker broker;
   private final SqsClient client;
@@ -319,9 +326,15 @@ final class SqsConsumer implements Consumer {
 
   @Override
   public void close() {
-    stopFetching(Duration.ofSeconds(5));
+    stopFetching(Duration.ofSeconds(waitSeconds).plus(RECEIVE_MARGIN));
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    for (Thread poller : pollers) {
+      if (poller.isAlive()) {
+        log.warn("SQS consumer {}: a receive on {} did not return within {} s of the long-poll wait; messages it"
+            + " brings stay hidden until their visibility timeout", tag, queue, waitSeconds + RECEIVE_MARGIN.toSeconds());
+      }
     }
     heartbeat.shutdownNow();
     for (SqsDelivery delivery : List.copyOf(inFlight)) {

@@ -271,4 +271,74 @@ class SqsBrokerBehaviourIT {
     }
     consumer.close();
   }
+
+  /**
+   * A receive cannot be called back: SQS (and ElasticMQ) keep a long poll open after its client went away, and
+   * a message arriving then is handed to nobody and stays hidden for the whole visibility timeout. So closing
+   * the broker, which closes the client it built, must wait for its pollers' receives to end (before the fix,
+   * close gave up after 5 s and cut an 8 s long poll short: the next message vanished for 30 s).
+   */
+  @Test
+  void closingTheBrokerDuringALongPollLeavesNoReceiveBehind() throws Exception {
+    Config longPoll = config.toBuilder().sqs(new SqsConfig(8, 30, false)).build();
+    SqsBroker b = SqsBroker.builder(longPoll).build();
+    RecordingHandler handler = new RecordingHandler(1);
+    b.startConsuming("closing", "", handler);
+    // Let the poller enter its 8 s receive on the empty queue; then close the broker (and its client).
+    await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    b.close();
+    publishRawNow(config.defaultQueue(), Signature.create("add", Arg.of(1L)));
+    List<Message> got = SqsTestQueues.receive(config.defaultQueue(), 3, 30);
+    assertThat(got).as("the message sent after close is there at once, not hidden by an abandoned receive")
+        .hasSize(1);
+    assertThat(handler.handedOver()).isZero();
+  }
+
+  /**
+   * A retry whose back-off passes SQS's 15 minutes (RetryTimeout 1,000 s: Go's Fibonacci step makes it 1,597 s) is
+   * published, not refused (Go's SQS broker fails "Max AWS SQS delay exceeded" and the retry is lost), waits as a
+   * delayed message, and does not run early.
+   */
+  @Test
+  void aRetryBeyondFifteenMinutesWaitsAndDoesNotRunEarly() throws Exception {
+    MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
+    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    toClose.add(backend);
+    toClose.add(server);
+    AtomicInteger runs = new AtomicInteger();
+    server.registerTask("fails_once", TaskFunction.of(() -> {
+      runs.incrementAndGet();
+      throw new IllegalStateException("boom");
+    }));
+    server.newWorker("retry", 2).launchAsync();
+    AsyncResult result = server.sendTask(Signature.builder("fails_once").retryCount(1).retryTimeout(1_000).build());
+    // the retry's send stores PENDING, as Go's SendTask does
+    await().atMost(Duration.ofSeconds(20)).until(() -> runs.get() == 1 && delayedCount() == 1);
+    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+        .until(() -> runs.get() == 1 && result.state() == State.PENDING && delayedCount() == 1);
+  }
+
+  /** Fetch only for free slots: SQS hides only as many messages as the consumer has free slots. */
+  @Test
+  void aConsumerReceivesOnlyForItsFreeSlots() throws Exception {
+    for (int i = 0; i < 12; i++) {
+      publish(Signature.create("add", Arg.of((long) i)));
+    }
+    RecordingHandler handler = new RecordingHandler(3);
+    toClose.add(broker.startConsuming("slots", "", handler));
+    await().atMost(Duration.ofSeconds(20)).until(() -> handler.handedOver() == 3);
+    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+        .until(() -> handler.handedOver() == 3 && queueCount("ApproximateNumberOfMessagesNotVisible") == 3
+            && queueCount("ApproximateNumberOfMessages") == 9);
+    handler.ack(handler.next(1));
+    await().atMost(Duration.ofSeconds(20)).until(() -> handler.handedOver() == 4);
+    await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
+        .until(() -> queueCount("ApproximateNumberOfMessagesNotVisible") == 3
+            && queueCount("ApproximateNumberOfMessages") == 8);
+  }
+
+  private int queueCount(String attribute) {
+    return Integer.parseInt(SqsTestQueues.client().getQueueAttributes(r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
+        .attributeNamesWithStrings(attribute)).attributesAsStrings().get(attribute));
+  }
 }
