@@ -92,6 +92,8 @@ import org.slf4j.LoggerFactory;
  *       DeliveryHandler#brokerError}; a publish in flight is sent again after reconnecting (at-least-once).
  *   <li><b>Inspection.</b> {@link #pendingTasks} reads a queue with basic.get and puts every message back
  *       (malformed and foreign ones included) in its place; {@link #delayedTasks} is not supported, as in Go.
+ *       {@link #inspector()} adds sizes, pages of delayed tasks and dead letters, repairs and purge (see {@link
+ *       AmqpInspector}; it reads RabbitMQ's management API to find delay queues).
  * </ul>
  *
  * <p>Thread-safe. Whoever builds it closes it.
