@@ -11,6 +11,7 @@ import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
@@ -129,7 +130,7 @@ public final class AmqpBroker implements Broker {
     this.publishing = new Publishing(config, clock, topology, publisher);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
-    this.inspector = new AmqpInspector(config, clock, topology, publisher, Management.forUrl(urls.get(0), b.managementUrl));
+    this.inspector = new AmqpInspector(config, clock, topology, publisher, RabbitManagement.forUrl(urls.get(0), b.managementUrl));
   }
 
   /**
@@ -380,7 +381,7 @@ public final class AmqpBroker implements Broker {
      * @throws IllegalArgumentException when it is not an http(s) URL with a host
      */
     public Builder managementUrl(String value) {
-      Management.forUrl(AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
+      RabbitManagement.forUrl(AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
       managementUrl = value;
       return this;
     }

@@ -9,6 +9,7 @@ import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.client.amqp.UnroutableException;
 import io.machinery.config.Config;
 import io.machinery.spi.DeadLetterEntry;
@@ -85,9 +86,9 @@ final class AmqpInspector implements Inspector, AutoCloseable {
   private final Clock clock;
   private final Topology topology;
   private final AmqpClient client;
-  private final Management management;
+  private final RabbitManagement management;
 
-  AmqpInspector(Config config, Clock clock, Topology topology, AmqpClient client, Management management) {
+  AmqpInspector(Config config, Clock clock, Topology topology, AmqpClient client, RabbitManagement management) {
     this.config = config;
     this.clock = clock;
     this.topology = topology;
@@ -182,7 +183,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   private List<DelayQueue> delayQueues() {
     String single = config.amqp().delayedQueue();
-    String regex = "^(" + Management.literal(DELAY_PREFIX) + ".*" + (single.isEmpty() ? "" : "|" + Management.literal(single)) + ")$";
+    String regex = "^(" + RabbitManagement.literal(DELAY_PREFIX) + ".*" + (single.isEmpty() ? "" : "|" + RabbitManagement.literal(single)) + ")$";
     List<DelayQueue> out = new ArrayList<>();
     for (JsonNode queue : management.queues(regex, "name,messages_ready,arguments")) {
       String name = queue.path("name").asText();

@@ -1,9 +1,8 @@
-package io.machinery.broker.amqp;
+package io.machinery.client.amqp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.machinery.MachineryException;
-import io.machinery.client.amqp.AmqpUrl;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -20,7 +19,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The few reads of RabbitMQ's HTTP management API that AMQP 0-9-1 cannot do: listing queues (by a name
- * pattern, with their arguments) and the bindings of an exchange. Used by {@link AmqpInspector}.
+ * pattern, with their arguments) and the bindings of an exchange. The AMQP broker's inspector and the AMQP
+ * backend's control plane read through it.
  *
  * <p>Design notes. The management plugin's message counts are statistics sampled every {@code
  * collect_statistics_interval} (5 s by default), so they lag; callers take exact counts from
@@ -32,8 +32,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe.
  */
-final class Management implements AutoCloseable {
-  static final int PAGE_SIZE = 500;
+public final class RabbitManagement implements AutoCloseable {
+  /** Queues per page of a listing (the plugin's maximum). */
+  public static final int PAGE_SIZE = 500;
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -43,7 +44,7 @@ final class Management implements AutoCloseable {
   private @Nullable HttpClient http;
   private boolean closed;
 
-  Management(URI base, String username, String password, String vhost) {
+  private RabbitManagement(URI base, String username, String password, String vhost) {
     String text = base.toString();
     this.base = URI.create(text.endsWith("/") ? text.substring(0, text.length() - 1) : text);
     this.vhost = vhost;
@@ -54,9 +55,11 @@ final class Management implements AutoCloseable {
   /**
    * The management API of {@code amqp}'s server: {@code managementUrl} when given (its user info, if any,
    * replaces the AMQP credentials), else {@code http://<amqp host>:15672} ({@code https://...:15671} for
-   * {@code amqps}), with the AMQP URL's credentials and vhost.
+   * {@code amqps}), with the AMQP URL's credentials and vhost. Nothing is connected until first use.
+   *
+   * @throws IllegalArgumentException when {@code managementUrl} is not an http(s) URL with a host
    */
-  static Management forUrl(AmqpUrl amqp, @Nullable String managementUrl) {
+  public static RabbitManagement forUrl(AmqpUrl amqp, @Nullable String managementUrl) {
     String username = amqp.username();
     String password = amqp.password();
     URI uri;
@@ -77,11 +80,11 @@ final class Management implements AutoCloseable {
       uri = URI.create(scheme + "://" + uri.getRawAuthority().substring(uri.getRawAuthority().indexOf('@') + 1)
           + (uri.getRawPath() == null ? "" : uri.getRawPath()));
     }
-    return new Management(uri, username, password, amqp.vhost());
+    return new RabbitManagement(uri, username, password, amqp.vhost());
   }
 
   /** Percent-encodes one path segment (a vhost, queue or exchange name; {@code /} becomes {@code %2F}). */
-  static String segment(String value) {
+  public static String segment(String value) {
     return URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
@@ -89,7 +92,7 @@ final class Management implements AutoCloseable {
    * A regular expression (PCRE, as the plugin's Erlang {@code re} reads it) that matches {@code text}
    * literally: every character that is not a letter or digit is escaped.
    */
-  static String literal(String text) {
+  public static String literal(String text) {
     StringBuilder out = new StringBuilder(text.length() * 2);
     text.codePoints().forEach(c -> {
       if (!(c < 128 && Character.isLetterOrDigit(c))) {
@@ -102,9 +105,12 @@ final class Management implements AutoCloseable {
 
   /**
    * The queues of the vhost whose names match {@code nameRegex}, with the given {@code columns} only (e.g.
-   * {@code name,messages_ready,arguments}), read a page at a time.
+   * {@code name,messages_ready,arguments}), read a page at a time. The plugin matches names case-insensitively:
+   * callers check each name again.
+   *
+   * @throws MachineryException when the API cannot be reached or refuses
    */
-  List<JsonNode> queues(String nameRegex, String columns) {
+  public List<JsonNode> queues(String nameRegex, String columns) {
     List<JsonNode> out = new ArrayList<>();
     for (int page = 1; ; page++) {
       JsonNode body = get("queues/" + segment(vhost) + "?page=" + page + "&page_size=" + PAGE_SIZE + "&name="
@@ -116,8 +122,12 @@ final class Management implements AutoCloseable {
     }
   }
 
-  /** The bindings whose source is {@code exchange} (an empty list when the exchange does not exist). */
-  List<JsonNode> bindingsFrom(String exchange) {
+  /**
+   * The bindings whose source is {@code exchange} (an empty list when the exchange does not exist).
+   *
+   * @throws MachineryException when the API cannot be reached or refuses
+   */
+  public List<JsonNode> bindingsFrom(String exchange) {
     String path = "exchanges/" + segment(vhost) + "/" + segment(exchange) + "/bindings/source";
     JsonNode body = getOrNull(path);
     List<JsonNode> out = new ArrayList<>();
