@@ -100,15 +100,6 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     return Objects.requireNonNull(queue, "queue").isEmpty() ? config.defaultQueue() : queue;
   }
 
-  private static void checkPage(int offset, int limit) {
-    if (offset < 0) {
-      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
-    }
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
-    }
-  }
-
   // ------------------------------------------------------------------------------------------ sizes
 
   @Override
@@ -201,7 +192,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     if (topology.isQuorum()) {
       throw new UnsupportedOperationException("listing the tasks of a quorum queue would count as a delivery of "
           + "each (x-delivery-count) and push them toward the poison limit; use queue(...) for its size");
@@ -209,7 +200,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     String name = name(queue);
     List<Signature> out = new ArrayList<>();
     int[] index = {0};
-    readHeads(List.of(name), offset + limit, (q, response) -> {
+    client.peek(List.of(name), offset + limit, (q, response) -> {
       if (index[0]++ >= offset) {
         decode(response.getBody(), q).ifPresent(out::add);
       }
@@ -219,7 +210,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<DelayQueue> mine = delayQueues().stream().filter(d -> feeds(d, name) && d.ready() != 0).toList();
     record Due(Instant at, long seq, Signature task) {}
@@ -228,7 +219,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     Map<String, Instant> singleHead = new HashMap<>();
     Map<String, DelayQueue> byName = new HashMap<>();
     mine.forEach(d -> byName.put(d.name(), d));
-    readHeads(mine.stream().map(DelayQueue::name).toList(), offset + limit, (q, response) ->
+    client.peek(mine.stream().map(DelayQueue::name).toList(), offset + limit, (q, response) ->
         decode(response.getBody(), q).ifPresent(task -> {
           Instant at = task.eta() == null ? now : task.eta().toInstant();
           if (byName.get(q).single()) { // released only at the head: due no sooner than those before it
@@ -244,53 +235,16 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   @Override
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<DeadLetterEntry> out = new ArrayList<>();
     int[] index = {0};
-    readHeads(List.of(name + Topology.DEAD_LETTER_SUFFIX), offset + limit, (q, response) -> {
+    client.peek(List.of(name + Topology.DEAD_LETTER_SUFFIX), offset + limit, (q, response) -> {
       if (index[0]++ >= offset) {
         out.add(entry(name, response));
       }
     });
     return out;
-  }
-
-  private interface HeadVisitor {
-    void visit(String queue, GetResponse response);
-  }
-
-  /**
-   * Reads up to {@code max} messages from the head of each queue with basic.get, without acknowledging, then
-   * returns them all in place. One channel serves every queue; a queue that no longer exists (an expired delay
-   * queue) closes it, and the rest continue on a new one (closing returned what it held).
-   */
-  private void readHeads(List<String> queues, int max, HeadVisitor visitor) {
-    Channel channel = null;
-    try {
-      for (String queue : queues) {
-        if (channel == null || !channel.isOpen()) {
-          AmqpClient.closeQuietly(channel);
-          channel = client.openChannel();
-        }
-        try {
-          for (int i = 0; i < max; i++) {
-            GetResponse response = channel.basicGet(queue, false);
-            if (response == null) {
-              break;
-            }
-            visitor.visit(queue, response);
-          }
-        } catch (IOException e) {
-          AmqpOperationException error = AmqpOperationException.of("read queue '" + queue + "'", e);
-          if (error.replyCode() != AmqpOperationException.NOT_FOUND) {
-            throw error;
-          }
-        }
-      }
-    } finally {
-      AmqpClient.closeQuietly(channel); // returns every message read, each to its place (a classic queue)
-    }
   }
 
   private static java.util.Optional<Signature> decode(byte[] body, String queue) {

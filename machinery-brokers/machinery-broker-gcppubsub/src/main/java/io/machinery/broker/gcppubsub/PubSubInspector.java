@@ -71,15 +71,6 @@ final class PubSubInspector implements Inspector {
     return broker.topicOf(Objects.requireNonNull(queue, "queue"));
   }
 
-  private static void checkPage(int offset, int limit) {
-    if (offset < 0) {
-      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
-    }
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
-    }
-  }
-
   @Override
   public List<QueueStats> queues() {
     throw new UnsupportedOperationException(NO_COUNTS);
@@ -95,7 +86,7 @@ final class PubSubInspector implements Inspector {
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     List<Signature> out = new ArrayList<>();
     client.peek(broker.subscriptionFor(topic(queue)), MAX_READ).stream().sorted(PubSubConsumer.MESSAGE_ORDER)
         .skip(offset).limit(limit).forEach(m -> {
@@ -110,14 +101,14 @@ final class PubSubInspector implements Inspector {
 
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     throw new UnsupportedOperationException("Pub/Sub cannot list delayed tasks: the delay pumps of running brokers"
         + " hold them leased until they are due");
   }
 
   @Override
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String topic = topic(queue);
     return client.peek(broker.deadLetterTopic(), MAX_READ).stream().filter(m -> isFrom(m, topic))
         .sorted(PubSubConsumer.MESSAGE_ORDER).skip(offset).limit(limit).map(m -> entry(topic, m)).toList();

@@ -84,15 +84,6 @@ final class SqsInspector implements Inspector {
     return Objects.requireNonNull(queue, "queue").isEmpty() ? broker.config().defaultQueue() : queue;
   }
 
-  private static void checkPage(int offset, int limit) {
-    if (offset < 0) {
-      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
-    }
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
-    }
-  }
-
   // ------------------------------------------------------------------------------------------ sizes
 
   @Override
@@ -160,21 +151,21 @@ final class SqsInspector implements Inspector {
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     throw new UnsupportedOperationException("SQS cannot list the messages of a queue without receiving them, which"
         + " hides them from workers and counts toward the redrive limit; queue(...) gives the counts");
   }
 
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     throw new UnsupportedOperationException("SQS cannot list delayed messages (they cannot be received before their"
         + " delay ends); queue(...) gives their count");
   }
 
   @Override
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<Message> read = new ArrayList<>();
     walk(SqsBroker.deadLetterQueue(name), offset + limit, message -> {
@@ -270,40 +261,33 @@ final class SqsInspector implements Inspector {
 
   @Override
   public int requeueDeadLetters(String queue, Predicate<DeadLetterEntry> which) {
-    Objects.requireNonNull(which, "which");
-    String name = name(queue);
-    String dlq = SqsBroker.deadLetterQueue(name);
-    int[] done = {0};
-    walk(dlq, Integer.MAX_VALUE, message -> {
-      if (!which.test(entry(name, message))) {
-        return false;
-      }
-      SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(broker.queueUrl(name))
-          .messageBody(message.body());
-      if (SqsBroker.isFifo(name)) {
-        String group = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
-        request.messageGroupId(group == null ? "requeued" : group).messageDeduplicationId(message.messageId());
-      }
-      broker.ensureQueue(name);
-      broker.send(request.build(), "requeue dead letter " + message.messageId() + " to queue " + name);
-      delete(dlq, message); // only after SQS accepted the copy: a crash in between duplicates, never loses
-      done[0]++;
-      return true;
-    });
-    return done[0];
+    return repair(name(queue), Objects.requireNonNull(which, "which"), true);
   }
 
   @Override
   public int deleteDeadLetters(String queue, Predicate<DeadLetterEntry> which) {
-    Objects.requireNonNull(which, "which");
-    String name = name(queue);
+    return repair(name(queue), Objects.requireNonNull(which, "which"), false);
+  }
+
+  /** Walks the dead letters once, requeueing (send, then delete) or deleting each selected one. */
+  private int repair(String name, Predicate<DeadLetterEntry> which, boolean requeue) {
     String dlq = SqsBroker.deadLetterQueue(name);
     int[] done = {0};
     walk(dlq, Integer.MAX_VALUE, message -> {
       if (!which.test(entry(name, message))) {
         return false;
       }
-      delete(dlq, message);
+      if (requeue) {
+        SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(broker.queueUrl(name))
+            .messageBody(message.body());
+        if (SqsBroker.isFifo(name)) {
+          String group = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
+          request.messageGroupId(group == null ? "requeued" : group).messageDeduplicationId(message.messageId());
+        }
+        broker.ensureQueue(name);
+        broker.send(request.build(), "requeue dead letter " + message.messageId() + " to queue " + name);
+      }
+      delete(dlq, message); // after SQS accepted the copy: a crash in between duplicates, never loses
       done[0]++;
       return true;
     });
