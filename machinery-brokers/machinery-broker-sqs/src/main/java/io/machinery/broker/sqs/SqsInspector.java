@@ -207,8 +207,9 @@ final class SqsInspector implements Inspector {
     String url = broker.queueUrl(queue);
     Set<String> seen = new HashSet<>();
     Map<String, String> unsettled = new LinkedHashMap<>(); // message id -> receipt handle
+    int visited = 0;
     try {
-      while (seen.size() < max) {
+      while (visited < max) {
         List<Message> batch;
         try {
           batch = client.receiveMessage(r -> r.queueUrl(url).maxNumberOfMessages(BATCH).waitTimeSeconds(1)
@@ -221,13 +222,16 @@ final class SqsInspector implements Inspector {
         if (batch.isEmpty()) {
           return;
         }
+        List<Message> fresh = new ArrayList<>();
         for (Message message : batch) {
-          if (!seen.add(message.messageId())) {
-            unsettled.put(message.messageId(), message.receiptHandle()); // the newest receipt handle counts
-            continue;
-          }
+          // the whole batch first: a visitor that throws must not leave the rest hidden (the newest handle counts)
           unsettled.put(message.messageId(), message.receiptHandle());
-          if (seen.size() <= max && visitor.visit(message)) {
+          if (seen.add(message.messageId())) {
+            fresh.add(message);
+          }
+        }
+        for (Message message : fresh) {
+          if (visited++ < max && visitor.visit(message)) {
             unsettled.remove(message.messageId());
           }
         }
