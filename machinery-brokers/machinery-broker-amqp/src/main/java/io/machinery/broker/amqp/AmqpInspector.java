@@ -81,6 +81,12 @@ import org.slf4j.LoggerFactory;
 final class AmqpInspector implements Inspector, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpInspector.class);
   private static final String DELAY_PREFIX = "delay.";
+  /**
+   * The AMQP result backend's state queues (named after task, group and chord UUIDs, bound to the task exchange
+   * with their names): not task queues, so {@link #queues()} leaves them out.
+   */
+  private static final java.util.regex.Pattern STATE_QUEUE = java.util.regex.Pattern.compile(
+      "(task|group|chord)_\\p{XDigit}{8}(-\\p{XDigit}{4}){3}-\\p{XDigit}{12}");
 
   private final Config config;
   private final Clock clock;
@@ -107,7 +113,8 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     Set<String> names = new TreeSet<>();
     for (JsonNode binding : management.bindingsFrom(topology.exchange())) {
       String destination = binding.path("destination").asText();
-      if ("queue".equals(binding.path("destination_type").asText()) && !isDelayQueue(destination)) {
+      if ("queue".equals(binding.path("destination_type").asText()) && !isDelayQueue(destination)
+          && !STATE_QUEUE.matcher(destination).lookingAt()) {
         names.add(destination);
       }
     }
