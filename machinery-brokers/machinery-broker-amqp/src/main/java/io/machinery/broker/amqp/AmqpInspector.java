@@ -50,8 +50,8 @@ import org.slf4j.LoggerFactory;
  *       plugin's {@code collect_statistics_interval} (5 s). A delay queue belongs to a queue when its
  *       messages go to the task exchange with the queue's binding key or name, or straight to the queue.
  *   <li><b>Listing without consuming.</b> A page is read with basic.get without acknowledgement on a channel
- *       of its own, then every message is returned at once (basic.nack, multiple, requeue; closing the
- *       channel does the same if this process dies). Chosen over the management API's {@code get} (which does
+ *       of its own ({@link AmqpClient#peek}), then every message is returned at once by closing the channel
+ *       (which RabbitMQ also does if this process dies). Chosen over the management API's {@code get} (which does
  *       the same internally, ack_requeue_true) because it uses the broker's own connection, TLS and
  *       credentials and needs no second port. Effects, honestly: on a classic queue a returned message goes
  *       back to its place, but it carries the redelivered flag from then on (a worker then treats it as
@@ -66,7 +66,10 @@ import org.slf4j.LoggerFactory;
  *       their place). Delayed tasks are merged soonest first by the ETA in each message: every per-delay queue
  *       has one TTL, so its head is its soonest; the single delayed queue releases messages only at its head,
  *       so a message there is due no sooner than those before it. A message put back with a delay carries no
- *       due time (no ETA in its body, no timestamp): it sorts as due now.
+ *       due time (no ETA in its body, no timestamp): it sorts as due now. A delay queue
+ *       whose sampled count is 0 is not read (so a task published within the last sample may be missing from
+ *       both the count and the listing). A page of delayed tasks reads up to {@code offset + limit} messages
+ *       from each of the queue's delay queues (Go makes one per distinct delay), so its cost grows with them.
  *   <li><b>Repairs.</b> Dead letters are requeued by publishing each selected one to the tail of its queue
  *       (default exchange, mandatory, publisher confirm) and only then acknowledging it: a process that dies
  *       in between leaves the dead letter in place as well, so a task may be requeued twice but never lost.
