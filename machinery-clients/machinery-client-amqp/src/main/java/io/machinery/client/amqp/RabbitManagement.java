@@ -156,7 +156,7 @@ public final class RabbitManagement implements AutoCloseable {
       response = client().send(request, HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
       throw new MachineryException("RabbitMQ management API at " + base + " cannot be reached (enable the "
-          + "rabbitmq_management plugin, or set the management URL on AmqpBroker.Builder): " + e, e);
+          + "rabbitmq_management plugin, or set managementUrl(...) on the AmqpBroker or AmqpBackend builder): " + e, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new MachineryException("interrupted while reading RabbitMQ's management API", e);
