@@ -11,7 +11,9 @@ import java.util.function.Predicate;
  *
  * <p>Design notes: every method is one bounded read or one batch on the server. Listings are paged ({@code
  * offset}, {@code limit}) and oldest first, so a queue of millions is never loaded into memory; sizes come
- * from the server's own counters (a list length, a queue's message count), never by decoding messages. An
+ * from the server's own counters (a list length, a queue's message count), never by decoding messages; where
+ * those counters are statistics sampled by the server they lag by its sampling interval (RabbitMQ's delay
+ * queues: the management plugin's 5 s), so a size read just after a publish may not show it yet. An
  * empty queue name means the broker's default queue. Messages that do not decode are skipped in task listings
  * (they show up as dead letters once a worker meets them).
  *
@@ -20,6 +22,23 @@ import java.util.function.Predicate;
  * kit is {@code io.machinery.testkit.InspectorContract}.
  */
 public interface Inspector {
+
+  /**
+   * Checks a page's bounds, as every listing does before anything else (a broker that cannot list still refuses
+   * bad bounds first).
+   *
+   * @param offset how many entries to skip; 0 or more
+   * @param limit the most entries to return; 1 or more
+   * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
+   */
+  static void checkPage(int offset, int limit) {
+    if (offset < 0) {
+      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
+    }
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
+    }
+  }
 
   /**
    * Lists the queues this broker knows about (that have held a message or have a consumer), with their sizes.
