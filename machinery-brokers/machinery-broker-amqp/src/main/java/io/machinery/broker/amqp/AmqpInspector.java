@@ -232,7 +232,8 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     client.peek(mine.stream().map(DelayQueue::name).toList(), offset + limit, (q, response) ->
         decode(response.getBody(), q).ifPresent(task -> {
           Instant at = task.eta() == null ? now : task.eta().toInstant();
-          if (byName.get(q).single()) { // released only at the head: due no sooner than those before it
+          DelayQueue source = byName.get(q);
+          if (source != null && source.single()) { // released only at the head: due no sooner than those before it
             Instant before = singleHead.getOrDefault(q, Instant.MIN);
             at = at.isBefore(before) ? before : at;
             singleHead.put(q, at);

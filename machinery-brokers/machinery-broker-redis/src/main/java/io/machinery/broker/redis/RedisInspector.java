@@ -95,15 +95,6 @@ final class RedisInspector implements Inspector {
     return Objects.requireNonNull(queue, "queue").isEmpty() ? broker.config().defaultQueue() : queue;
   }
 
-  private static void checkPage(int offset, int limit) {
-    if (offset < 0) {
-      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
-    }
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
-    }
-  }
-
   @Override
   public List<QueueStats> queues() {
     broker.checkOpen();
@@ -190,14 +181,14 @@ final class RedisInspector implements Inspector {
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     return RedisBroker.decodeAll(session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
   }
 
   /** Reads delayed_tasks slice by slice (one script each) until the page is full or the set ends. */
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<byte[]> page = new ArrayList<>();
     long skip = offset;
@@ -217,7 +208,7 @@ final class RedisInspector implements Inspector {
 
   @Override
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<byte[]> envelopes = session.await(
         session.commands().lrange(new QueueKeys(name).deadLetters(), offset, (long) offset + limit - 1));
