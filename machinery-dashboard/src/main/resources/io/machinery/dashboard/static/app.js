@@ -28,8 +28,8 @@ function el(tag, props, ...children) {
   return node;
 }
 
-function append(node, children) {
-  for (const child of children.flat()) {
+function append(node, ...children) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -173,7 +173,7 @@ function queueActions(q) {
 }
 
 function drawChart(samples) {
-  const width = 600, height = 140, pad = 24;
+  const width = 600, height = 140, pad = 4;
   const box = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'queue history' });
   const legend = el('div', { class: 'legend' },
     el('span', { class: 'pending', text: 'pending' }), el('span', { class: 'running', text: 'running' }),
@@ -185,12 +185,6 @@ function drawChart(samples) {
   const x = i => pad + (i * (width - pad - 4)) / (samples.length - 1);
   const y = v => height - 14 - (v * (height - 24)) / max;
   box.appendChild(svg('line', { class: 'axis', x1: pad, y1: height - 14, x2: width, y2: height - 14 }));
-  const top = svg('text', { class: 'axis-label', x: 0, y: 12 });
-  top.textContent = String(max);
-  box.appendChild(top);
-  const span = svg('text', { class: 'axis-label', x: pad, y: height - 2 });
-  span.textContent = Math.round((Date.parse(samples[samples.length - 1].at) - Date.parse(samples[0].at)) / 1000) + ' s';
-  box.appendChild(span);
   const barWidth = Math.max(1, (width - pad) / samples.length / 2 - 1);
   samples.forEach((s, i) => {
     if (s.finished) box.appendChild(svg('rect', { class: 'bar-finished', x: x(i) - barWidth, y: y(s.finished), width: barWidth, height: y(0) - y(s.finished) }));
@@ -203,7 +197,8 @@ function drawChart(samples) {
   const secs = Math.max(1, (Date.parse(last.at) - Date.parse(samples[Math.max(0, samples.length - 12)].at)) / 1000);
   const summary = el('div', { class: 'muted', dataset: { rates: '' },
     text: 'last ' + Math.round(secs) + ' s: ' + (rate.f * 60 / secs).toFixed(1) + ' finished/min (seen), '
-      + (rate.d * 60 / secs).toFixed(1) + ' dead-lettered/min' });
+      + (rate.d * 60 / secs).toFixed(1) + ' dead-lettered/min · chart: ' + samples.length + ' samples over '
+      + Math.round((Date.parse(last.at) - Date.parse(samples[0].at)) / 1000) + ' s, top = ' + max });
   return [legend, box, summary];
 }
 
