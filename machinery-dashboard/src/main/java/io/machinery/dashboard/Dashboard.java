@@ -177,7 +177,7 @@ public final class Dashboard implements AutoCloseable {
    */
   public URI uri() {
     InetSocketAddress a = address();
-    String host = a.getAddress().getHostAddress();
+    String host = a.getAddress().isAnyLocalAddress() ? "localhost" : a.getAddress().getHostAddress();
     return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort() + "/");
   }
 

@@ -168,7 +168,7 @@ class DashboardRedisBrowserIT {
     browser.waitForText(cell(queue, 6), "paused");
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).contains(queue);
     browser.clickAndConfirm(By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='resume']"));
-    browser.waitForText(cell(queue, 6), "running");
+    browser.waitForText(cell(queue, 6), "active");
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).doesNotContain(queue);
   }
 

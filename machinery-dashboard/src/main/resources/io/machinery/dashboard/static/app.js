@@ -145,7 +145,7 @@ function overviewView(root) {
         el('td', {}, queueLink(q.queue)), num(q.pending), num(q.delayed),
         el('td', { class: 'num' }, q.deadLettered ? el('a', { href: '#/queue/' + encodeURIComponent(q.queue) + '/dead', text: q.deadLettered }) : '0'),
         num(age(q.oldestPendingMs)),
-        el('td', {}, q.paused ? el('span', { class: 'pill paused', text: 'paused' }) : el('span', { class: 'pill running', text: 'running' })),
+        el('td', {}, q.paused ? el('span', { class: 'pill paused', text: 'paused' }) : el('span', { class: 'pill running', text: 'active' })),
         el('td', {}, queueActions(q))));
       if (!o.canInspectQueues) replace(queues, el('p', { class: 'muted', text: 'This broker cannot list its queues.' }));
       else {
@@ -228,7 +228,8 @@ function queueView(root, queue, tab, params) {
     async refresh() {
       const page = await get('/api/queue?' + new URLSearchParams({ name: queue, tab, offset, limit: PAGE, q: search }));
       const stats = page.stats || {};
-      const counts = { pending: stats.pending, delayed: stats.delayed, dead: stats.deadLettered };
+      const counts = { pending: stats.pending, delayed: stats.delayed, dead: stats.deadLettered,
+        inflight: tab === 'inflight' && !search ? page.items.length + (page.hasMore ? '+' : '') : undefined };
       replace(tabs, TABS.map(([key, label]) => el('a', { href: '#/queue/' + encodeURIComponent(queue) + '/' + key,
         class: key === tab ? 'active' : '', dataset: { tab: key } }, label, counts[key] === undefined ? '' : ' (' + counts[key] + ')')));
       const q = { queue, pending: stats.pending || 0, paused: stats.paused };
@@ -266,7 +267,7 @@ function rowsTable(queue, tab, items, selected, rerender) {
         rerender();
       } }) : null),
       el('td', {}, d.uuid ? taskLink(d.uuid, queue) : el('span', { class: 'muted', text: 'undecodable' })),
-      el('td', { text: d.name || '' }), el('td', { text: d.reason }), el('td', {}, when(d.at)), num(d.size),
+      el('td', { text: d.name || '' }), el('td', { text: d.reason }), el('td', { class: 'nowrap' }, when(d.at)), num(d.size),
       el('td', {}, el('a', { href: '/api/deadletter/raw?' + new URLSearchParams({ queue, id: d.id }), download: '', text: 'download' })))),
     'No dead letters.');
   }
@@ -284,6 +285,8 @@ function taskView(root, uuid, params) {
     async refresh() {
       const t = await get('/api/task?' + new URLSearchParams({ uuid, queue }));
       const state = t.state;
+      // A finished task found nowhere else will not change: stop polling (each look-up scans the queue's lists).
+      this.settled = !!state && (state.state === 'SUCCESS' || state.state === 'FAILURE') && t.location === 'NOT_FOUND';
       const fields = [
         ['Name', el('span', { id: 'task-name', text: t.name || '—' })],
         ['Queue', queueLink(t.queue)],
@@ -327,7 +330,7 @@ function workersView(root) {
           num(w.concurrency), num(w.busy),
           el('td', {}, el('span', { class: 'pill ' + (w.paused ? 'paused' : 'running'), text: w.paused ? 'paused' : 'running' })),
           el('td', {}, when(w.heartbeatAt)),
-          el('td', {}, w.running.map(r => el('div', {}, taskLink(r.uuid, w.queue, r.name + ' ' + r.uuid.slice(0, 8)), ' ', when(r.startedAt)))))),
+          el('td', {}, w.running.map(r => el('div', {}, taskLink(r.uuid, w.queue, r.name + ' ' + r.uuid.replace(/^task_/, '').slice(0, 8)), ' ', when(r.startedAt)))))),
         'No live workers.'));
     },
   };
@@ -396,7 +399,7 @@ async function refresh() {
     status.className = 'status error';
     status.textContent = 'refresh failed: ' + e.message;
   }
-  timer = setTimeout(refresh, REFRESH_MS);
+  if (!view.settled) timer = setTimeout(refresh, REFRESH_MS);
 }
 
 async function init() {
