@@ -256,7 +256,8 @@ public final class RedisBroker implements Broker {
     return Optional.of(controlPlane);
   }
 
-  private static List<Signature> decodeAll(List<byte[]> messages) {
+  /** Decodes listed messages; those that are not tasks are skipped and logged (a worker dead-letters them). */
+  static List<Signature> decodeAll(List<byte[]> messages) {
     List<Signature> out = new ArrayList<>(messages.size());
     for (byte[] message : messages) {
       try {
@@ -302,7 +303,7 @@ public final class RedisBroker implements Broker {
     return RedisArgs.bytes(text);
   }
 
-  private void checkOpen() {
+  void checkOpen() {
     if (closed.get()) {
       throw new MachineryException("the Redis broker is closed");
     }
