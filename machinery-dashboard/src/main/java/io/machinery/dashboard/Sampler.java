@@ -51,7 +51,7 @@ final class Sampler implements AutoCloseable {
   private Set<String> lastRunning = Set.of();
   private long lastDead = -1;
 
-  private Sampler(Inspection inspection, Clock clock, int capacity) {
+  Sampler(Inspection inspection, Clock clock, int capacity) {
     this.inspection = inspection;
     this.clock = clock;
     this.capacity = capacity;
