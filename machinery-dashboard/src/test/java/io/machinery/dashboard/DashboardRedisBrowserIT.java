@@ -227,6 +227,28 @@ class DashboardRedisBrowserIT {
   }
 
   @Test
+  void aLargeArgumentIsCutWithADownloadAndTheChainLinksToTheNextTask() throws Exception {
+    String page = start(Dashboard.builder(server));
+    String big = "y".repeat(20_000);
+    Signature next = Signature.create("archive");
+    String uuid = server.sendTask(Signature.builder("upload").args(Arg.of(big)).onSuccess(next).build()).taskUuid();
+
+    browser.open(page + "#/task/" + uuid + "?queue=" + queue);
+    browser.waitForText(By.id("task-location"), "PENDING");
+    String shown = browser.driver.findElement(By.id("task-message")).getText();
+    assertThat(shown).contains("more characters").hasSizeLessThan(big.length());
+    String href = browser.driver.findElement(By.id("download")).getAttribute("href");
+    assertThat(href).contains("/api/task/raw?").contains(uuid);
+    HttpProbe http = new HttpProbe(dashboard.address().getPort());
+    assertThat(new String(http.get(href.substring(href.indexOf("/api/"))).body(), java.nio.charset.StandardCharsets.UTF_8))
+        .contains(big);
+
+    browser.driver.findElement(By.linkText("archive " + next.uuid())).click();
+    browser.waitForText(By.id("task-location"), "NOT_FOUND");
+    assertThat(browser.driver.getCurrentUrl()).contains(next.uuid());
+  }
+
+  @Test
   void aReadOnlyDashboardShowsNoActions() {
     String page = start(Dashboard.builder(server).token(TOKEN).readOnly(true));
     server.sendTask(Signature.create("resize", Arg.of(1L)));
