@@ -108,6 +108,8 @@ class DashboardRedisBrowserIT {
 
     server.sendTask(Signature.create("resize", Arg.of(9L)));
     browser.waitForText(cell(queue, 2), "4"); // no reload: the page polls
+    await().atMost(Browser.PATIENCE).until(() -> browser.all(By.cssSelector(".chart polyline.line-pending")).size() == 1);
+    assertThat(browser.driver.findElement(By.cssSelector("[data-rates]")).getText()).contains("finished/min");
 
     browser.driver.findElement(By.cssSelector("tr[data-queue='" + queue + "'] td:nth-child(1) a")).click();
     browser.waitForText(By.cssSelector(".tabs a[data-tab='pending']"), "Pending (4)");
