@@ -52,3 +52,12 @@ bench: jdk
 
 clean: jdk
 	$(MVNW) -q clean
+
+# The dashboard's README screenshots (docs/images/dashboard-*.png): a demo deployment on the memory broker shown
+# in Debian's headless Chromium (installed by the chromium plug-in of scripts/services.sh when missing).
+.PHONY: screenshots
+screenshots: jdk
+	scripts/services.sh start chromium
+	$(MVNW) -q -DskipTests install -pl machinery-dashboard -am
+	$(MVNW) -q -pl machinery-dashboard exec:java -Dexec.classpathScope=test \
+	  -Dexec.mainClass=io.machinery.dashboard.DashboardScreenshots -Dexec.args="$(CURDIR)/docs/images"

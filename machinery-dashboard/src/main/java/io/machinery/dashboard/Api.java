@@ -1,0 +1,331 @@
+package io.machinery.dashboard;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import io.machinery.Inspection;
+import io.machinery.Signature;
+import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.QueueStats;
+import io.machinery.spi.WorkerStatus;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * The JSON API under {@code /api/}: reads are GETs over {@link Inspection}, actions POSTs checked by the {@link
+ * Guard}. Every read is a bounded page: searching a tab scans at most {@link #SEARCH_LIMIT} entries and says so.
+ *
+ * <pre>
+ * GET  /api/overview                                   queues, workers, capabilities, chart samples
+ * GET  /api/queue?name=Q&amp;tab=pending|delayed|inflight|dead&amp;offset=0&amp;limit=50&amp;q=search
+ * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut), /api/task/raw the whole (a download)
+ * GET  /api/deadletter/raw?queue=Q&amp;id=I                 one dead letter's bytes (a download)
+ * GET  /api/workers, /api/periodic
+ * POST /api/action/{purge|pause|resume|requeue|delete}  {"queue":"Q","ids":["..."]}  (ids: dead letters; absent = all)
+ * </pre>
+ */
+final class Api {
+  static final int MAX_LIMIT = 500;
+  static final int DEFAULT_LIMIT = 50;
+  static final int SEARCH_LIMIT = 5_000;
+  private static final int MAX_BODY = 256 * 1024;
+  private static final Set<String> ACTIONS = Set.of("purge", "pause", "resume", "requeue", "delete");
+
+  private final Inspection inspection;
+  private final Sampler sampler;
+  private final Guard guard;
+  private final boolean readOnly;
+
+  Api(Inspection inspection, Sampler sampler, Guard guard, boolean readOnly) {
+    this.inspection = inspection;
+    this.sampler = sampler;
+    this.guard = guard;
+    this.readOnly = readOnly;
+  }
+
+  void handle(HttpExchange exchange) throws IOException {
+    String path = exchange.getRequestURI().getPath();
+    if (path.startsWith("/api/action/")) {
+      action(exchange, path.substring("/api/action/".length()));
+      return;
+    }
+    if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
+      throw new Guard.Refused(405, path + " needs GET");
+    }
+    Map<String, String> q = query(exchange);
+    switch (path) {
+      case "/api/overview" -> json(exchange, overview());
+      case "/api/queue" -> json(exchange, queuePage(q));
+      case "/api/task" -> json(exchange, Views.task(report(q), inspection.queueName(q.getOrDefault("queue", ""))));
+      case "/api/task/raw" -> download(exchange, "task-" + safe(required(q, "uuid")) + ".json", "application/json",
+          Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Views.raw(report(q))));
+      case "/api/deadletter/raw" -> deadLetterRaw(exchange, q);
+      case "/api/workers" -> json(exchange, workers());
+      case "/api/periodic" -> json(exchange, periodic());
+      default -> throw new Guard.Refused(404, "no such API: " + path);
+    }
+  }
+
+  private ObjectNode overview() {
+    ObjectNode n = Guard.JSON.createObjectNode();
+    n.put("readOnly", readOnly).put("actions", guard.actionsEnabled())
+        .put("canInspectQueues", inspection.canInspectQueues()).put("hasControlPlane", inspection.hasControlPlane())
+        .put("defaultQueue", inspection.queueName(""));
+    Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
+    ArrayNode queues = n.putArray("queues");
+    if (inspection.canInspectQueues()) {
+      for (QueueStats q : inspection.queues()) {
+        queues.add(Views.queue(q, paused));
+      }
+    }
+    int workers = 0;
+    int busy = 0;
+    int slots = 0;
+    if (inspection.hasControlPlane()) {
+      for (WorkerStatus w : inspection.workers()) {
+        workers++;
+        busy += w.busy();
+        slots += w.concurrency();
+      }
+    }
+    n.put("workers", workers).put("busy", busy).put("slots", slots);
+    ArrayNode samples = n.putArray("samples");
+    for (Sampler.Sample s : sampler.samples()) {
+      samples.addObject().put("at", s.at().toString()).put("pending", s.pending()).put("delayed", s.delayed())
+          .put("deadLettered", s.deadLettered()).put("running", s.running()).put("finished", s.finished())
+          .put("newDeadLetters", s.newDeadLetters());
+    }
+    return n;
+  }
+
+  private ObjectNode queuePage(Map<String, String> q) {
+    String queue = inspection.queueName(q.getOrDefault("name", ""));
+    String tab = q.getOrDefault("tab", "pending");
+    int offset = intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
+    int limit = intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
+    String search = q.getOrDefault("q", "").trim();
+    ObjectNode n = Guard.JSON.createObjectNode().put("queue", queue).put("tab", tab).put("offset", offset)
+        .put("limit", limit).put("q", search);
+    if (inspection.canInspectQueues()) {
+      Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
+      n.set("stats", Views.queue(inspection.queue(queue), paused));
+    } else {
+      n.putNull("stats");
+    }
+    Page<?> page = switch (tab) {
+      case "pending" -> page((o, l) -> inspection.pending(queue, o, l), Views::row, Api::matches, offset, limit, search);
+      case "delayed" -> page((o, l) -> inspection.delayed(queue, o, l), Views::row, Api::matches, offset, limit, search);
+      case "dead" -> page((o, l) -> inspection.deadLetters(queue, o, l), Views::deadRow,
+          (e, s) -> e.signature().map(sig -> matches(sig, s)).orElse(false) || e.id().equals(s), offset, limit, search);
+      case "inflight" -> {
+        List<Inspection.InFlightTask> all = inspection.inFlight(queue);
+        yield page((o, l) -> all.subList(Math.min(o, all.size()), Math.min(o + l, all.size())), Views::inFlightRow,
+            (t, s) -> t.task().uuid().equals(s) || t.task().name().toLowerCase(Locale.ROOT).contains(s.toLowerCase(Locale.ROOT)),
+            offset, limit, search);
+      }
+      default -> throw new IllegalArgumentException("tab must be pending, delayed, inflight or dead, was " + tab);
+    };
+    ArrayNode items = n.putArray("items");
+    page.items.forEach(items::add);
+    n.put("hasMore", page.hasMore).put("scanned", page.scanned).put("scanComplete", page.complete);
+    return n;
+  }
+
+  private interface Pager<T> {
+    List<T> page(int offset, int limit);
+  }
+
+  private record Page<T>(List<ObjectNode> items, boolean hasMore, int scanned, boolean complete) {}
+
+  /**
+   * A page of rows; with a search, the matching entries among the first {@link #SEARCH_LIMIT}, paged in turn.
+   * One more entry than asked is read to tell whether there is a next page.
+   */
+  private static <T> Page<T> page(Pager<T> pager, Function<T, ObjectNode> view, java.util.function.BiPredicate<T, String> match,
+      int offset, int limit, String search) {
+    if (search.isEmpty()) {
+      List<T> rows = pager.page(offset, limit + 1);
+      List<ObjectNode> items = rows.stream().limit(limit).map(view).toList();
+      return new Page<>(items, rows.size() > limit, rows.size(), true);
+    }
+    List<ObjectNode> found = new ArrayList<>();
+    int scanned = 0;
+    boolean complete = false;
+    while (scanned < SEARCH_LIMIT && found.size() <= offset + limit) {
+      List<T> rows = pager.page(scanned, MAX_LIMIT);
+      if (rows.isEmpty()) {
+        complete = true;
+        break;
+      }
+      for (T row : rows) {
+        if (match.test(row, search)) {
+          found.add(view.apply(row));
+        }
+      }
+      scanned += MAX_LIMIT;
+    }
+    List<ObjectNode> items = found.subList(Math.min(offset, found.size()), Math.min(offset + limit, found.size()));
+    return new Page<>(items, found.size() > offset + limit, scanned, complete);
+  }
+
+  private static boolean matches(Signature s, String search) {
+    return s.uuid().equals(search) || s.name().toLowerCase(Locale.ROOT).contains(search.toLowerCase(Locale.ROOT));
+  }
+
+  private Inspection.TaskReport report(Map<String, String> q) {
+    return inspection.task(required(q, "uuid"), q.getOrDefault("queue", ""));
+  }
+
+  private void deadLetterRaw(HttpExchange exchange, Map<String, String> q) throws IOException {
+    String queue = q.getOrDefault("queue", "");
+    String id = required(q, "id");
+    for (int offset = 0; offset < SEARCH_LIMIT; offset += MAX_LIMIT) {
+      List<DeadLetterEntry> page = inspection.deadLetters(queue, offset, MAX_LIMIT);
+      for (DeadLetterEntry e : page) {
+        if (e.id().equals(id)) {
+          download(exchange, "dead-letter-" + safe(id) + ".json", "application/octet-stream", e.message());
+          return;
+        }
+      }
+      if (page.isEmpty()) {
+        break;
+      }
+    }
+    throw new Guard.Refused(404, "no dead letter " + id + " in queue " + inspection.queueName(queue));
+  }
+
+  private ArrayNode workers() {
+    ArrayNode out = Guard.JSON.createArrayNode();
+    inspection.workers().stream().sorted(java.util.Comparator.comparing(WorkerStatus::id)).forEach(w -> out.add(Views.worker(w)));
+    return out;
+  }
+
+  private ArrayNode periodic() {
+    ArrayNode out = Guard.JSON.createArrayNode();
+    inspection.periodic().forEach(e -> out.add(Views.periodic(e)));
+    return out;
+  }
+
+  private void action(HttpExchange exchange, String action) throws IOException {
+    if (!ACTIONS.contains(action)) {
+      throw new Guard.Refused(404, "no such action: " + action);
+    }
+    guard.checkAction(exchange, action);
+    JsonNode body = body(exchange);
+    String queue = inspection.queueName(body.path("queue").asText(""));
+    guard.authorize(exchange, action, queue);
+    ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("queue", queue);
+    switch (action) {
+      case "purge" -> result.put("count", inspection.purge(queue));
+      case "pause" -> inspection.pause(queue);
+      case "resume" -> inspection.resume(queue);
+      case "requeue" -> result.put("count", inspection.requeueDeadLetters(queue, selection(body)));
+      case "delete" -> result.put("count", inspection.deleteDeadLetters(queue, selection(body)));
+      default -> throw new Guard.Refused(404, "no such action: " + action);
+    }
+    json(exchange, result);
+  }
+
+  /** The dead letters an action names in {@code ids}; all of them when {@code all} is true. */
+  private static Predicate<DeadLetterEntry> selection(JsonNode body) {
+    if (body.path("all").asBoolean(false)) {
+      return e -> true;
+    }
+    JsonNode ids = body.get("ids");
+    if (ids == null || !ids.isArray() || ids.isEmpty()) {
+      throw new IllegalArgumentException("name the dead letters in \"ids\", or send \"all\": true");
+    }
+    Set<String> chosen = new HashSet<>();
+    ids.forEach(id -> chosen.add(id.asText()));
+    return e -> chosen.contains(e.id());
+  }
+
+  private static JsonNode body(HttpExchange exchange) throws IOException {
+    byte[] bytes;
+    try (InputStream in = exchange.getRequestBody()) {
+      bytes = in.readNBytes(MAX_BODY + 1);
+    }
+    if (bytes.length > MAX_BODY) {
+      throw new Guard.Refused(413, "the request body is over " + MAX_BODY + " bytes");
+    }
+    if (bytes.length == 0) {
+      return Guard.JSON.createObjectNode();
+    }
+    try {
+      JsonNode node = Guard.JSON.readTree(bytes);
+      if (node == null || !node.isObject()) {
+        throw new IllegalArgumentException("the request body must be a JSON object");
+      }
+      return node;
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("the request body is not JSON: " + e.getOriginalMessage());
+    }
+  }
+
+  private static void json(HttpExchange exchange, JsonNode node) throws IOException {
+    Guard.send(exchange, 200, "application/json; charset=utf-8", Guard.JSON.writeValueAsBytes(node));
+  }
+
+  private static void download(HttpExchange exchange, String filename, String type, byte[] body) throws IOException {
+    exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+    Guard.send(exchange, 200, type, body);
+  }
+
+  /** A file name from untrusted text: letters, digits, dash, dot, underscore. */
+  private static String safe(String s) {
+    String cleaned = s.replaceAll("[^A-Za-z0-9._-]", "_");
+    return cleaned.length() > 80 ? cleaned.substring(0, 80) : cleaned;
+  }
+
+  private static String required(Map<String, String> q, String name) {
+    String value = q.get(name);
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException("the query parameter " + name + " is required");
+    }
+    return value;
+  }
+
+  private static int intParam(Map<String, String> q, String name, int dflt, int min, int max) {
+    String value = q.get(name);
+    if (value == null || value.isEmpty()) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(value);
+      if (n < min || n > max) {
+        throw new IllegalArgumentException(name + " must be " + min + ".." + max + ", was " + n);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(name + " must be a number, was " + value);
+    }
+  }
+
+  private static Map<String, String> query(HttpExchange exchange) {
+    Map<String, String> out = new LinkedHashMap<>();
+    String raw = exchange.getRequestURI().getRawQuery();
+    if (raw == null || raw.isEmpty()) {
+      return out;
+    }
+    for (String pair : raw.split("&")) {
+      int eq = pair.indexOf('=');
+      String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+      String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      out.putIfAbsent(key, value);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,328 @@
+package io.machinery.dashboard;
+
+import com.sun.net.httpserver.HttpServer;
+import io.machinery.Inspection;
+import io.machinery.Server;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An embeddable web dashboard for one {@link Server}: queues with their sizes and a chart of the last minutes,
+ * pages of pending, delayed, in-flight and dead-lettered tasks, one task's message and state, live workers and
+ * periodic entries, and the repairs (requeue or delete dead letters, purge, pause, resume). It is built only on
+ * core's {@link Inspection}, so every broker and backend that implements the inspection SPI gets it.
+ *
+ * <pre>{@code
+ * try (Dashboard dashboard = Dashboard.builder(server).port(8080).token(System.getenv("DASHBOARD_TOKEN")).build()) {
+ *   dashboard.start();
+ *   ...
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ * <ul>
+ *   <li><b>HTTP server.</b> The JDK's {@code com.sun.net.httpserver} (module {@code jdk.httpserver}, in every
+ *       JDK since 6 and supported API): the dashboard serves a few small files and a dozen JSON calls polled
+ *       every two seconds by one or two operators, so it needs no routing or servlet framework, and an embedded
+ *       library must not drag Jetty or Netty versions into the user's service. Requests run on virtual threads.
+ *   <li><b>Safe by default.</b> It binds to 127.0.0.1 unless {@link Builder#bindAddress} says otherwise; when
+ *       bound to a loopback address it answers only requests whose {@code Host} is a loopback name (a DNS
+ *       rebinding page cannot read task arguments). Reads need nothing; actions need the {@link
+ *       Builder#token token} (or a {@link Builder#authenticator}); with neither, or with {@link Builder#readOnly},
+ *       every action is refused.
+ *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action, set by the page's
+ *       script from what the operator typed (kept in the tab's {@code sessionStorage}). There is no cookie or
+ *       other ambient credential for a forged request to ride on, and a cross-site page cannot set that header
+ *       without a CORS preflight this server never grants. Actions also must be POSTs with a JSON body, and a
+ *       present {@code Origin} or {@code Sec-Fetch-Site} header must say same origin.
+ *   <li><b>Untrusted data.</b> Task names, arguments, results and errors come from whoever can publish: the page
+ *       builds the DOM with {@code textContent} only, the Content-Security-Policy allows scripts from this origin
+ *       only (no inline script), and long strings are cut in the JSON with a link to download the whole
+ *       message as an attachment.
+ *   <li><b>Chart.</b> A {@link Sampler} reads the queues' sizes and the workers' running tasks every {@link
+ *       Builder#sampleInterval} into a ring buffer of {@link Builder#history} samples; tasks finished are the
+ *       running tasks seen that are gone at the next sample (a lower bound for tasks shorter than the interval),
+ *       failures the growth of the dead letters. No {@code TaskListener} is needed, so it works for remote
+ *       workers too.
+ * </ul>
+ * Thread-safe. Whoever builds a dashboard closes it; closing stops the HTTP server, the sampler and their
+ * threads, and leaves the server open.
+ */
+public final class Dashboard implements AutoCloseable {
+  /** The default port. */
+  public static final int DEFAULT_PORT = 8090;
+  /** The default address to bind: loopback only. */
+  public static final String DEFAULT_BIND_ADDRESS = "127.0.0.1";
+  /** The default time between two samples of the chart. */
+  public static final Duration DEFAULT_SAMPLE_INTERVAL = Duration.ofSeconds(5);
+  /** The default number of samples kept (ten minutes at the default interval). */
+  public static final int DEFAULT_HISTORY = 120;
+  /** The header that carries the token of an action. */
+  public static final String TOKEN_HEADER = "X-Machinery-Token";
+
+  /**
+   * Decides whether a request may run an action. Called on the request's thread for every action; reads are
+   * not checked.
+   */
+  @FunctionalInterface
+  public interface Authenticator {
+    /**
+     * Tells whether an action may run.
+     *
+     * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue} or {@code delete}
+     * @param queue the queue it acts on
+     * @param header reads a request header by name (case-insensitive); null when absent
+     * @return true to allow it
+     */
+    boolean permits(String action, String queue, Function<String, @Nullable String> header);
+  }
+
+  private final Server server;
+  private final InetSocketAddress address;
+  private final boolean readOnly;
+  private final @Nullable Authenticator authenticator;
+  private final Duration sampleInterval;
+  private final int history;
+  private final Object lock = new Object();
+  private @Nullable HttpServer http;
+  private @Nullable ExecutorService executor;
+  private @Nullable Sampler sampler;
+
+  private Dashboard(Builder b) {
+    this.server = b.server;
+    this.address = new InetSocketAddress(b.bindAddress, b.port);
+    this.readOnly = b.readOnly;
+    this.authenticator = b.authenticator;
+    this.sampleInterval = b.sampleInterval;
+    this.history = b.history;
+  }
+
+  /**
+   * Starts building a dashboard for a server.
+   *
+   * @param server the server whose broker, backend and control plane it shows; not closed by the dashboard
+   * @return a builder
+   */
+  public static Builder builder(Server server) {
+    return new Builder(Objects.requireNonNull(server, "server"));
+  }
+
+  /**
+   * Binds the port and starts serving and sampling.
+   *
+   * @return this dashboard
+   * @throws UncheckedIOException if the port cannot be bound
+   * @throws IllegalStateException if it was started already
+   */
+  public Dashboard start() {
+    synchronized (lock) {
+      if (http != null) {
+        throw new IllegalStateException("the dashboard is started already");
+      }
+      Inspection inspection = Inspection.of(server);
+      Sampler s = Sampler.start(inspection, server.clock(), sampleInterval, history);
+      ExecutorService exec = Executors.newVirtualThreadPerTaskExecutor();
+      HttpServer h;
+      try {
+        h = HttpServer.create(address, 64);
+      } catch (IOException e) {
+        s.close();
+        exec.close();
+        throw new UncheckedIOException("cannot bind the dashboard to " + address + ": " + e.getMessage(), e);
+      }
+      Guard guard = new Guard(address.getAddress().isLoopbackAddress(), readOnly, authenticator);
+      Api api = new Api(inspection, s, guard, readOnly);
+      h.createContext("/api/", exchange -> guard.serve(exchange, api::handle));
+      h.createContext("/", exchange -> guard.serve(exchange, StaticFiles::handle));
+      h.setExecutor(exec);
+      h.start();
+      http = h;
+      executor = exec;
+      sampler = s;
+      return this;
+    }
+  }
+
+  /**
+   * The address the dashboard listens on, with the actual port when 0 was asked.
+   *
+   * @return the address
+   * @throws IllegalStateException if it is not started
+   */
+  public InetSocketAddress address() {
+    synchronized (lock) {
+      if (http == null) {
+        throw new IllegalStateException("the dashboard is not started");
+      }
+      return http.getAddress();
+    }
+  }
+
+  /**
+   * The page's address, for a browser on this host.
+   *
+   * @return {@code http://host:port/}
+   */
+  public URI uri() {
+    InetSocketAddress a = address();
+    String host = a.getAddress().isAnyLocalAddress() ? "localhost" : a.getAddress().getHostAddress();
+    return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort() + "/");
+  }
+
+  /** Stops serving and sampling; idempotent. The server is left open. */
+  @Override
+  public void close() {
+    synchronized (lock) {
+      if (http != null) {
+        http.stop(0);
+        http = null;
+      }
+      if (sampler != null) {
+        sampler.close();
+        sampler = null;
+      }
+      if (executor != null) {
+        executor.shutdownNow();
+        executor = null;
+      }
+    }
+  }
+
+  /** Builds a {@link Dashboard}; every setting has a safe default. */
+  public static final class Builder {
+    private final Server server;
+    private int port = DEFAULT_PORT;
+    private InetAddress bindAddress;
+    private boolean readOnly;
+    private @Nullable Authenticator authenticator;
+    private Duration sampleInterval = DEFAULT_SAMPLE_INTERVAL;
+    private int history = DEFAULT_HISTORY;
+
+    private Builder(Server server) {
+      this.server = server;
+      this.bindAddress = InetAddress.getLoopbackAddress();
+    }
+
+    /**
+     * Sets the port ({@link #DEFAULT_PORT} by default; 0 picks a free one, see {@link Dashboard#address()}).
+     *
+     * @param value the port, 0 to 65535
+     * @return this builder
+     */
+    public Builder port(int value) {
+      if (value < 0 || value > 65535) {
+        throw new IllegalArgumentException("port must be 0..65535, was " + value);
+      }
+      port = value;
+      return this;
+    }
+
+    /**
+     * Sets the address to listen on ({@link #DEFAULT_BIND_ADDRESS} by default). Anything but a loopback address
+     * exposes the task data to the network: give a {@link #token} and put TLS in front.
+     *
+     * @param value an IP address or host name, e.g. {@code 0.0.0.0}
+     * @return this builder
+     * @throws IllegalArgumentException if the name does not resolve
+     */
+    public Builder bindAddress(String value) {
+      try {
+        bindAddress = InetAddress.getByName(Objects.requireNonNull(value, "bindAddress"));
+      } catch (UnknownHostException e) {
+        throw new IllegalArgumentException("cannot resolve the bind address " + value + ": " + e.getMessage(), e);
+      }
+      return this;
+    }
+
+    /**
+     * Sets the token an action must carry in the {@value #TOKEN_HEADER} header (compared in constant time).
+     * Without a token or an {@link #authenticator}, every action is refused.
+     *
+     * @param value the token; at least 8 characters
+     * @return this builder
+     */
+    public Builder token(String value) {
+      Objects.requireNonNull(value, "token");
+      if (value.length() < 8) {
+        throw new IllegalArgumentException("the dashboard token must have at least 8 characters, had " + value.length());
+      }
+      byte[] expected = value.getBytes(StandardCharsets.UTF_8);
+      authenticator = (action, queue, header) -> {
+        String given = header.apply(TOKEN_HEADER);
+        return given != null && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
+      };
+      return this;
+    }
+
+    /**
+     * Sets who may run actions, replacing any {@link #token}.
+     *
+     * @param value the authenticator
+     * @return this builder
+     */
+    public Builder authenticator(Authenticator value) {
+      authenticator = Objects.requireNonNull(value, "authenticator");
+      return this;
+    }
+
+    /**
+     * Refuses every action and hides the buttons (false by default).
+     *
+     * @param value true for read-only
+     * @return this builder
+     */
+    public Builder readOnly(boolean value) {
+      readOnly = value;
+      return this;
+    }
+
+    /**
+     * Sets the time between two samples of the chart ({@link #DEFAULT_SAMPLE_INTERVAL} by default).
+     *
+     * @param value at least 100 ms
+     * @return this builder
+     */
+    public Builder sampleInterval(Duration value) {
+      if (value.compareTo(Duration.ofMillis(100)) < 0) {
+        throw new IllegalArgumentException("sampleInterval must be at least 100ms, was " + value);
+      }
+      sampleInterval = value;
+      return this;
+    }
+
+    /**
+     * Sets how many samples the chart keeps ({@link #DEFAULT_HISTORY} by default).
+     *
+     * @param value 2 to 10,000
+     * @return this builder
+     */
+    public Builder history(int value) {
+      if (value < 2 || value > 10_000) {
+        throw new IllegalArgumentException("history must be 2..10000 samples, was " + value);
+      }
+      history = value;
+      return this;
+    }
+
+    /**
+     * Builds the dashboard; {@link Dashboard#start()} binds the port.
+     *
+     * @return the dashboard, not started
+     */
+    public Dashboard build() {
+      return new Dashboard(this);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+package io.machinery.dashboard;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The dashboard's front door: the {@code Host} check, the security headers on every response, the checks every
+ * action passes (method, content type, origin, read-only, authenticator), and the one place a failure becomes an
+ * HTTP error. See {@link Dashboard}'s design notes for why these checks are enough against CSRF.
+ */
+final class Guard {
+  private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
+  static final ObjectMapper JSON = new ObjectMapper();
+  private static final Set<String> LOOPBACK_HOSTS = Set.of("localhost", "127.0.0.1", "[::1]");
+  /** No inline script or style, nothing from elsewhere, never framed. */
+  static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+      + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+  /** A request refused with an HTTP status and a message for the operator. */
+  static final class Refused extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    final int status;
+
+    Refused(int status, String message) {
+      super(message, null, false, false);
+      this.status = status;
+    }
+  }
+
+  @FunctionalInterface
+  interface Handler {
+    void handle(HttpExchange exchange) throws IOException;
+  }
+
+  private final boolean loopbackOnly;
+  private final boolean readOnly;
+  private final Dashboard.@Nullable Authenticator authenticator;
+
+  Guard(boolean loopbackOnly, boolean readOnly, Dashboard.@Nullable Authenticator authenticator) {
+    this.loopbackOnly = loopbackOnly;
+    this.readOnly = readOnly;
+    this.authenticator = authenticator;
+  }
+
+  /** Whether an action can ever pass: not read-only and someone to ask. */
+  boolean actionsEnabled() {
+    return !readOnly && authenticator != null;
+  }
+
+  void serve(HttpExchange exchange, Handler handler) {
+    try (exchange) {
+      var headers = exchange.getResponseHeaders();
+      headers.set("Content-Security-Policy", CSP);
+      headers.set("X-Content-Type-Options", "nosniff");
+      headers.set("X-Frame-Options", "DENY");
+      headers.set("Referrer-Policy", "no-referrer");
+      headers.set("Cross-Origin-Opener-Policy", "same-origin");
+      headers.set("Cross-Origin-Resource-Policy", "same-origin");
+      try {
+        checkHost(exchange);
+        handler.handle(exchange);
+      } catch (Refused e) {
+        sendError(exchange, e.status, e.getMessage());
+      } catch (UnsupportedOperationException | IllegalArgumentException e) {
+        sendError(exchange, e instanceof UnsupportedOperationException ? 501 : 400, String.valueOf(e.getMessage()));
+      } catch (RuntimeException e) {
+        LOG.warn("dashboard: {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e);
+        sendError(exchange, 500, e.getClass().getSimpleName() + ": " + e.getMessage());
+      }
+    } catch (IOException e) {
+      LOG.debug("dashboard: client went away: {}", e.toString());
+    }
+  }
+
+  private void checkHost(HttpExchange exchange) {
+    if (!loopbackOnly) {
+      return;
+    }
+    String host = exchange.getRequestHeaders().getFirst("Host");
+    String name = host == null ? "" : stripPort(host.toLowerCase(Locale.ROOT));
+    if (!LOOPBACK_HOSTS.contains(name)) {
+      throw new Refused(421, "this dashboard listens on loopback and answers only for localhost, not for Host " + host);
+    }
+  }
+
+  private static String stripPort(String host) {
+    if (host.startsWith("[")) {
+      int end = host.indexOf(']');
+      return end < 0 ? host : host.substring(0, end + 1);
+    }
+    int colon = host.lastIndexOf(':');
+    return colon < 0 ? host : host.substring(0, colon);
+  }
+
+  /** Checks the form of an action request before its body is read, or throws {@link Refused}. */
+  void checkAction(HttpExchange exchange, String action) {
+    if (!exchange.getRequestMethod().equals("POST")) {
+      throw new Refused(405, action + " needs POST");
+    }
+    var request = exchange.getRequestHeaders();
+    String type = request.getFirst("Content-Type");
+    if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
+      throw new Refused(415, action + " needs a JSON body (Content-Type: application/json)");
+    }
+    String site = request.getFirst("Sec-Fetch-Site");
+    if (site != null && !site.equals("same-origin") && !site.equals("none")) {
+      throw new Refused(403, "cross-site request refused (Sec-Fetch-Site: " + site + ")");
+    }
+    String origin = request.getFirst("Origin");
+    if (origin != null && !sameOrigin(origin, request.getFirst("Host"))) {
+      throw new Refused(403, "cross-origin request refused (Origin " + origin + ")");
+    }
+    if (readOnly) {
+      throw new Refused(403, "the dashboard is read-only");
+    }
+    if (authenticator == null) {
+      throw new Refused(403, "actions are disabled: the dashboard has no token or authenticator");
+    }
+  }
+
+  /** Asks the authenticator about one action on one queue, or throws {@link Refused}. */
+  void authorize(HttpExchange exchange, String action, String queue) {
+    var request = exchange.getRequestHeaders();
+    if (authenticator == null || !authenticator.permits(action, queue, request::getFirst)) {
+      throw new Refused(401, "missing or wrong token (" + Dashboard.TOKEN_HEADER + ")");
+    }
+    LOG.info("dashboard: {} on queue {} from {}", action, queue, exchange.getRemoteAddress());
+  }
+
+  private static boolean sameOrigin(String origin, @Nullable String host) {
+    try {
+      URI uri = URI.create(origin);
+      String authority = uri.getRawAuthority();
+      return "http".equals(uri.getScheme()) || "https".equals(uri.getScheme())
+          ? authority != null && authority.equalsIgnoreCase(host) : false;
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+  }
+
+  static void sendError(HttpExchange exchange, int status, String message) throws IOException {
+    ObjectNode body = JSON.createObjectNode().put("error", message);
+    send(exchange, status, "application/json; charset=utf-8", JSON.writeValueAsBytes(body));
+  }
+
+  static void send(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
+    exchange.getResponseHeaders().set("Content-Type", contentType);
+    exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    boolean head = exchange.getRequestMethod().equals("HEAD");
+    exchange.sendResponseHeaders(status, head ? -1 : body.length == 0 ? -1 : body.length);
+    if (!head && body.length > 0) {
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    }
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

@@ -1,0 +1,238 @@
+package io.machinery.dashboard;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import io.machinery.Inspection;
+import io.machinery.Signature;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.QueueStats;
+import io.machinery.spi.WorkerStatus;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The JSON the page reads: inspection values as Jackson trees. Messages and states are shown in Go's wire form
+ * ({@link WireCodec}), the form an operator of Go and Java workers knows, cut by {@link #cut} so a huge
+ * argument never reaches the browser whole (the raw endpoints serve it as a download).
+ */
+final class Views {
+  /** Strings longer than this are cut. */
+  static final int MAX_STRING = 2_000;
+  /** Arrays and objects longer than this are cut. */
+  static final int MAX_ITEMS = 100;
+  /** The argument preview in a list row. */
+  static final int PREVIEW = 160;
+
+  private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+  private Views() {}
+
+  static ObjectNode queue(QueueStats q, Set<String> paused) {
+    ObjectNode n = NODES.objectNode().put("queue", q.queue()).put("pending", q.pending()).put("delayed", q.delayed())
+        .put("deadLettered", q.deadLettered()).put("paused", paused.contains(q.queue()));
+    if (q.oldestPendingAge() != null) {
+      n.put("oldestPendingMs", q.oldestPendingAge().toMillis());
+    } else {
+      n.putNull("oldestPendingMs");
+    }
+    return n;
+  }
+
+  /** A row of the pending or delayed tab. */
+  static ObjectNode row(Signature s) {
+    ObjectNode n = NODES.objectNode().put("uuid", s.uuid()).put("name", s.name())
+        .put("attempts", attempts(s)).put("groupUuid", s.groupUuid())
+        .put("args", preview(s));
+    instant(n, "eta", s.eta() == null ? null : s.eta().toInstant());
+    return n;
+  }
+
+  static ObjectNode deadRow(DeadLetterEntry e) {
+    ObjectNode n = NODES.objectNode().put("id", e.id()).put("queue", e.queue()).put("reason", cutString(e.reason(), PREVIEW * 2))
+        .put("size", e.message().length);
+    instant(n, "at", e.at().equals(Instant.EPOCH) ? null : e.at());
+    e.signature().ifPresentOrElse(s -> n.put("uuid", s.uuid()).put("name", s.name()).put("args", preview(s)),
+        () -> n.putNull("uuid").putNull("name").put("args", cutString(new String(e.message(), java.nio.charset.StandardCharsets.UTF_8), PREVIEW)));
+    return n;
+  }
+
+  static ObjectNode inFlightRow(Inspection.InFlightTask t) {
+    ObjectNode n = NODES.objectNode().put("uuid", t.task().uuid()).put("name", t.task().name())
+        .put("workerId", t.workerId()).put("queue", t.queue());
+    instant(n, "startedAt", t.task().startedAt());
+    return n;
+  }
+
+  static ObjectNode worker(WorkerStatus w) {
+    ObjectNode n = NODES.objectNode().put("id", w.id()).put("host", w.host()).put("pid", w.pid())
+        .put("consumerTag", w.consumerTag()).put("queue", w.queue()).put("concurrency", w.concurrency())
+        .put("busy", w.busy()).put("paused", w.paused());
+    instant(n, "startedAt", w.startedAt());
+    instant(n, "heartbeatAt", w.heartbeatAt());
+    ArrayNode running = n.putArray("running");
+    for (WorkerStatus.RunningTask t : w.running()) {
+      ObjectNode r = running.addObject().put("uuid", t.uuid()).put("name", t.name());
+      instant(r, "startedAt", t.startedAt());
+    }
+    return n;
+  }
+
+  static ObjectNode periodic(WorkerStatus.ScheduledEntry e) {
+    ObjectNode n = NODES.objectNode().put("name", e.name()).put("spec", e.spec());
+    instant(n, "nextFire", e.nextFire());
+    instant(n, "lastFire", e.lastFire());
+    return n;
+  }
+
+  /** One task: where it is, its message and state in Go's form (cut), and the links to its relatives. */
+  static ObjectNode task(Inspection.TaskReport r, String queue) {
+    boolean[] cut = {false};
+    ObjectNode n = NODES.objectNode().put("uuid", r.uuid()).put("queue", queue).put("location", r.location().name())
+        .put("scanComplete", r.scanComplete()).put("attempts", r.attempts());
+    r.workerId().ifPresentOrElse(w -> n.put("workerId", w), () -> n.putNull("workerId"));
+    r.state().ifPresentOrElse(s -> n.set("state", state(s, cut)), () -> n.putNull("state"));
+    r.deadLetter().ifPresentOrElse(d -> {
+      ObjectNode dl = n.putObject("deadLetter").put("id", d.id()).put("reason", d.reason());
+      instant(dl, "at", d.at().equals(Instant.EPOCH) ? null : d.at());
+    }, () -> n.putNull("deadLetter"));
+    r.message().ifPresentOrElse(m -> {
+      n.put("name", m.name());
+      n.set("message", cut(tree(WireCodec.encode(m)), cut));
+      n.set("links", links(m));
+    }, () -> {
+      r.state().ifPresentOrElse(s -> n.put("name", s.taskName()), () -> n.putNull("name"));
+      n.putNull("message");
+      n.putNull("links");
+    });
+    n.put("truncated", cut[0]);
+    return n;
+  }
+
+  private static ObjectNode state(TaskState s, boolean[] cut) {
+    ObjectNode n = NODES.objectNode().put("state", s.state().name()).put("name", s.taskName())
+        .put("error", cutString(s.error(), MAX_STRING));
+    if (s.error().length() > MAX_STRING) {
+      cut[0] = true;
+    }
+    if (!s.createdAt().equals(TaskState.ZERO_TIME)) {
+      n.put("createdAt", s.createdAt().toInstant().toString());
+    } else {
+      n.putNull("createdAt");
+    }
+    JsonNode wire = tree(WireCodec.encode(s));
+    JsonNode results = wire.get("Results");
+    n.set("results", results == null ? NODES.nullNode() : cut(results, cut));
+    return n;
+  }
+
+  private static ObjectNode links(Signature m) {
+    ObjectNode n = NODES.objectNode().put("groupUuid", m.groupUuid()).put("groupTaskCount", m.groupTaskCount());
+    Signature callback = m.chordCallback();
+    n.set("chordCallback", callback == null ? NODES.nullNode() : ref(callback));
+    ArrayNode next = n.putArray("onSuccess");
+    m.onSuccess().forEach(s -> next.add(ref(s)));
+    ArrayNode onError = n.putArray("onError");
+    m.onError().forEach(s -> onError.add(ref(s)));
+    return n;
+  }
+
+  private static ObjectNode ref(Signature s) {
+    return NODES.objectNode().put("uuid", s.uuid()).put("name", s.name());
+  }
+
+  /** The full message and state, uncut: the download behind a truncated task. */
+  static ObjectNode raw(Inspection.TaskReport r) {
+    ObjectNode n = NODES.objectNode().put("uuid", r.uuid()).put("location", r.location().name());
+    n.set("message", r.message().map(m -> tree(WireCodec.encode(m))).orElse(NODES.nullNode()));
+    n.set("state", r.state().map(s -> tree(WireCodec.encode(s))).orElse(NODES.nullNode()));
+    return n;
+  }
+
+  static JsonNode tree(byte[] json) {
+    try {
+      return Guard.JSON.readTree(json);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read back what WireCodec wrote", e);
+    }
+  }
+
+  /** A copy of {@code node} with long strings, arrays and objects cut; sets {@code cut[0]} when it cut. */
+  static JsonNode cut(JsonNode node, boolean[] cut) {
+    if (node.isTextual()) {
+      String text = node.asText();
+      if (text.length() > MAX_STRING) {
+        cut[0] = true;
+        return TextNode.valueOf(cutString(text, MAX_STRING));
+      }
+      return node;
+    }
+    if (node.isArray()) {
+      ArrayNode out = NODES.arrayNode();
+      int i = 0;
+      for (JsonNode item : node) {
+        if (i++ == MAX_ITEMS) {
+          cut[0] = true;
+          out.add("… " + (node.size() - MAX_ITEMS) + " more items (download the whole message)");
+          break;
+        }
+        out.add(cut(item, cut));
+      }
+      return out;
+    }
+    if (node.isObject()) {
+      ObjectNode out = NODES.objectNode();
+      int i = 0;
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> field = it.next();
+        if (i++ == MAX_ITEMS) {
+          cut[0] = true;
+          out.put("…", (node.size() - MAX_ITEMS) + " more fields (download the whole message)");
+          break;
+        }
+        out.set(field.getKey(), cut(field.getValue(), cut));
+      }
+      return out;
+    }
+    return node;
+  }
+
+  static String cutString(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max) + "… (" + (s.length() - max) + " more characters)";
+  }
+
+  /** The arguments as Go's {@code [{"Type":..,"Value":..}]} values only, cut to one line. */
+  private static String preview(Signature s) {
+    JsonNode args = tree(WireCodec.encode(s)).get("Args");
+    if (args == null || !args.isArray()) {
+      return "";
+    }
+    ArrayNode values = NODES.arrayNode();
+    args.forEach(a -> values.add(a.path("Value")));
+    return cutString(values.toString(), PREVIEW);
+  }
+
+  /** The attempt number core reads from the message's headers (through the report, so the header stays core's). */
+  private static int attempts(Signature s) {
+    return new Inspection.TaskReport(s.uuid(), Optional.empty(), Inspection.Location.PENDING, Optional.of(s),
+        Optional.empty(), Optional.empty(), true).attempts();
+  }
+
+  private static void instant(ObjectNode n, String field, @Nullable Instant at) {
+    if (at == null) {
+      n.putNull(field);
+    } else {
+      n.put(field, at.toString());
+    }
+  }
+}

@@ -1,0 +1,418 @@
+// Machinery dashboard: a hand-written page over the JSON API (no framework, no build step).
+// Everything shown comes from tasks that anyone able to publish could write, so the DOM is built only with
+// createElement and textContent (see el()); nothing here uses innerHTML, and the server's CSP forbids inline
+// script. Each view builds its frame once per route and refreshes its data every 2 s, so a search box keeps
+// its focus and checked dead letters stay checked.
+'use strict';
+
+const REFRESH_MS = 2000;
+const PAGE = 50;
+const TOKEN_HEADER = 'X-Machinery-Token';
+let overview = { actions: false, readOnly: true };
+let current = null; // { refresh: async () => void }
+let timer = null;
+
+// ---- DOM helpers: text only ------------------------------------------------------------------------------
+function el(tag, props, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = String(value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key === 'checked' || key === 'disabled' || key === 'value') node[key] = value;
+    else node.setAttribute(key, String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, ...children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    node.appendChild(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+function replace(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+}
+
+const svgNs = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs) {
+  const node = document.createElementNS(svgNs, tag);
+  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
+  return node;
+}
+
+function taskLink(uuid, queue, label) {
+  if (!uuid) return el('span', { class: 'muted', text: '—' });
+  const q = queue ? '?queue=' + encodeURIComponent(queue) : '';
+  return el('a', { class: 'mono', href: '#/task/' + encodeURIComponent(uuid) + q, text: label || uuid });
+}
+
+function queueLink(queue, tab) {
+  return el('a', { href: '#/queue/' + encodeURIComponent(queue) + '/' + (tab || 'pending'), text: queue });
+}
+
+function when(iso) {
+  if (!iso) return el('span', { class: 'muted', text: '—' });
+  const ms = Date.parse(iso) - Date.now();
+  const abs = Math.abs(ms);
+  const span = abs < 1000 ? 'now' : abs < 60000 ? Math.round(abs / 1000) + 's'
+    : abs < 3600000 ? Math.round(abs / 60000) + 'm' : abs < 86400000 ? Math.round(abs / 3600000) + 'h'
+    : Math.round(abs / 86400000) + 'd';
+  const text = span === 'now' ? 'now' : ms < 0 ? span + ' ago' : 'in ' + span;
+  return el('span', { title: iso, text });
+}
+
+function age(ms) {
+  if (ms === null || ms === undefined) return '—';
+  return ms < 1000 ? ms + ' ms' : ms < 60000 ? (ms / 1000).toFixed(1) + ' s' : Math.round(ms / 60000) + ' min';
+}
+
+function table(headers, rows, empty) {
+  const head = el('tr', {}, headers.map(h => el('th', { class: h.startsWith('#') ? 'num' : '', text: h.replace(/^#/, '') })));
+  const body = rows.length ? rows : [el('tr', {}, el('td', { colspan: headers.length, class: 'muted', text: empty }))];
+  return el('table', {}, el('thead', {}, head), el('tbody', {}, body));
+}
+
+function num(value) { return el('td', { class: 'num', text: value }); }
+
+function flash(message, isError) {
+  const box = document.getElementById('flash');
+  box.className = isError ? 'error' : '';
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(flash.timer);
+  flash.timer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+// ---- API -------------------------------------------------------------------------------------------------
+async function get(path) {
+  const response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  const body = await response.json().catch(() => ({ error: response.statusText }));
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+async function act(action, body, question) {
+  if (!window.confirm(question)) return;
+  const token = sessionStorage.getItem('machinery-token') || '';
+  try {
+    const response = await fetch('/api/action/' + action, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: token },
+      body: JSON.stringify(body),
+    });
+    const result = await response.json().catch(() => ({ error: response.statusText }));
+    if (!response.ok) throw new Error(result.error || response.statusText);
+    const count = result.count === undefined ? '' : ' (' + result.count + ')';
+    flash(action + ' ' + result.queue + ': done' + count, false);
+  } catch (e) {
+    flash(action + ' failed: ' + e.message, true);
+  }
+  await refresh();
+}
+
+function actionButton(label, action, body, question, danger) {
+  if (!overview.actions) return null;
+  return el('button', { class: danger ? 'danger' : '', dataset: { action }, text: label,
+    onclick: () => act(action, body, question) });
+}
+
+// ---- views -----------------------------------------------------------------------------------------------
+function overviewView(root) {
+  const cards = el('div', { class: 'cards' });
+  const chart = el('div', { class: 'chart' });
+  const queues = el('div', { id: 'queues' });
+  append(root, el('h1', { text: 'Overview' }), cards, chart, el('h2', { text: 'Queues' }), queues);
+  return {
+    async refresh() {
+      const o = await get('/api/overview');
+      setOverview(o);
+      const totals = o.queues.reduce((t, q) => ({ pending: t.pending + q.pending, delayed: t.delayed + q.delayed,
+        dead: t.dead + q.deadLettered }), { pending: 0, delayed: 0, dead: 0 });
+      replace(cards,
+        card('Queues', o.queues.length, 'queues'), card('Pending', totals.pending, 'pending'),
+        card('Delayed', totals.delayed, 'delayed'), card('Dead letters', totals.dead, 'dead'),
+        card('Workers', o.hasControlPlane ? o.workers : 'n/a', 'workers'),
+        card('Busy slots', o.hasControlPlane ? o.busy + ' / ' + o.slots : 'n/a', 'busy'));
+      replace(chart, drawChart(o.samples));
+      const rows = o.queues.map(q => el('tr', { dataset: { queue: q.queue } },
+        el('td', {}, queueLink(q.queue)), num(q.pending), num(q.delayed),
+        el('td', { class: 'num' }, q.deadLettered ? el('a', { href: '#/queue/' + encodeURIComponent(q.queue) + '/dead', text: q.deadLettered }) : '0'),
+        num(age(q.oldestPendingMs)),
+        el('td', {}, q.paused ? el('span', { class: 'pill paused', text: 'paused' }) : el('span', { class: 'pill running', text: 'active' })),
+        el('td', {}, queueActions(q))));
+      if (!o.canInspectQueues) replace(queues, el('p', { class: 'muted', text: 'This broker cannot list its queues.' }));
+      else {
+        replace(queues, table(['Queue', '#Pending', '#Delayed', '#Dead', '#Oldest', 'State', ''], rows, 'No queues yet.'));
+      }
+    },
+  };
+}
+
+function card(label, value, key) {
+  return el('div', { class: 'card', dataset: { card: key } }, el('div', { class: 'value', text: value }), el('div', { class: 'label', text: label }));
+}
+
+function queueActions(q) {
+  if (!overview.actions || !overview.hasControlPlane && !overview.canInspectQueues) return [];
+  const out = [];
+  if (overview.hasControlPlane) {
+    out.push(q.paused
+      ? actionButton('Resume', 'resume', { queue: q.queue }, 'Resume queue "' + q.queue + '"? Workers start fetching again.')
+      : actionButton('Pause', 'pause', { queue: q.queue }, 'Pause queue "' + q.queue + '"? Workers stop fetching within one heartbeat.'));
+  }
+  out.push(' ', actionButton('Purge', 'purge', { queue: q.queue },
+    'Purge queue "' + q.queue + '"? ' + q.pending + ' waiting tasks will be deleted. This cannot be undone.', true));
+  return out;
+}
+
+function drawChart(samples) {
+  const width = 600, height = 140, pad = 4;
+  const box = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'queue history' });
+  const legend = el('div', { class: 'legend' },
+    el('span', { class: 'pending', text: 'pending' }), el('span', { class: 'running', text: 'running' }),
+    el('span', { class: 'finished', text: 'finished (seen) per sample' }), el('span', { class: 'dead', text: 'new dead letters' }));
+  if (!samples || samples.length < 2) {
+    return [legend, el('p', { class: 'muted', text: 'Collecting samples…' })];
+  }
+  const max = Math.max(1, ...samples.map(s => Math.max(s.pending, s.running, s.finished, s.newDeadLetters)));
+  const x = i => pad + (i * (width - pad - 4)) / (samples.length - 1);
+  const y = v => height - 14 - (v * (height - 24)) / max;
+  box.appendChild(svg('line', { class: 'axis', x1: pad, y1: height - 14, x2: width, y2: height - 14 }));
+  const barWidth = Math.max(1, (width - pad) / samples.length / 2 - 1);
+  samples.forEach((s, i) => {
+    if (s.finished) box.appendChild(svg('rect', { class: 'bar-finished', x: x(i) - barWidth, y: y(s.finished), width: barWidth, height: y(0) - y(s.finished) }));
+    if (s.newDeadLetters) box.appendChild(svg('rect', { class: 'bar-dead', x: x(i), y: y(s.newDeadLetters), width: barWidth, height: y(0) - y(s.newDeadLetters) }));
+  });
+  box.appendChild(svg('polyline', { class: 'line-pending', points: samples.map((s, i) => x(i) + ',' + y(s.pending)).join(' ') }));
+  box.appendChild(svg('polyline', { class: 'line-running', points: samples.map((s, i) => x(i) + ',' + y(s.running)).join(' ') }));
+  const last = samples[samples.length - 1];
+  const rate = samples.slice(-12).reduce((t, s) => ({ f: t.f + s.finished, d: t.d + s.newDeadLetters }), { f: 0, d: 0 });
+  const secs = Math.max(1, (Date.parse(last.at) - Date.parse(samples[Math.max(0, samples.length - 12)].at)) / 1000);
+  const summary = el('div', { class: 'muted', dataset: { rates: '' },
+    text: 'last ' + Math.round(secs) + ' s: ' + (rate.f * 60 / secs).toFixed(1) + ' finished/min (seen), '
+      + (rate.d * 60 / secs).toFixed(1) + ' dead-lettered/min · chart: ' + samples.length + ' samples over '
+      + Math.round((Date.parse(last.at) - Date.parse(samples[0].at)) / 1000) + ' s, top = ' + max });
+  return [legend, box, summary];
+}
+
+const TABS = [['pending', 'Pending'], ['delayed', 'Delayed'], ['inflight', 'In flight'], ['dead', 'Dead letters']];
+
+function queueView(root, queue, tab, params) {
+  let offset = Number(params.get('offset') || 0);
+  const search = params.get('q') || '';
+  const selected = new Set();
+  const tabs = el('div', { class: 'tabs' });
+  const input = el('input', { type: 'search', id: 'search', placeholder: 'task name or UUID', value: search });
+  const form = el('form', { onsubmit: e => { e.preventDefault(); go(queue, tab, 0, input.value.trim()); } }, input, ' ', el('button', { type: 'submit', text: 'Search' }));
+  const actions = el('span', { class: 'toolbar' });
+  const body = el('div', { id: 'rows' });
+  const pager = el('div', { class: 'pager' });
+  const title = el('h1', {}, 'Queue ', el('span', { class: 'mono', text: queue }));
+  append(root, title, tabs, el('div', { class: 'toolbar' }, form, actions), body, pager);
+
+  function go(q, t, o, s) {
+    const query = new URLSearchParams();
+    if (o) query.set('offset', o);
+    if (s) query.set('q', s);
+    location.hash = '#/queue/' + encodeURIComponent(q) + '/' + t + (query.toString() ? '?' + query : '');
+  }
+
+  return {
+    async refresh() {
+      const page = await get('/api/queue?' + new URLSearchParams({ name: queue, tab, offset, limit: PAGE, q: search }));
+      const stats = page.stats || {};
+      const counts = { pending: stats.pending, delayed: stats.delayed, dead: stats.deadLettered,
+        inflight: tab === 'inflight' && !search ? page.items.length + (page.hasMore ? '+' : '') : undefined };
+      replace(tabs, TABS.map(([key, label]) => el('a', { href: '#/queue/' + encodeURIComponent(queue) + '/' + key,
+        class: key === tab ? 'active' : '', dataset: { tab: key } }, label, counts[key] === undefined ? '' : ' (' + counts[key] + ')')));
+      const q = { queue, pending: stats.pending || 0, paused: stats.paused };
+      const buttons = [queueActions(q)];
+      if (tab === 'dead' && overview.actions) {
+        const ids = () => ({ queue, ids: [...selected] });
+        buttons.push(' ',
+          actionButton('Requeue selected', 'requeue', ids(), 'Requeue ' + selected.size + ' dead letters of "' + queue + '"?'),
+          actionButton('Delete selected', 'delete', ids(), 'Delete ' + selected.size + ' dead letters of "' + queue + '"? This cannot be undone.', true),
+          actionButton('Requeue all', 'requeue', { queue, all: true }, 'Requeue all ' + (stats.deadLettered || 0) + ' dead letters of "' + queue + '"?'),
+          actionButton('Delete all', 'delete', { queue, all: true }, 'Delete all ' + (stats.deadLettered || 0) + ' dead letters of "' + queue + '"? This cannot be undone.', true));
+        buttons.flat().forEach(b => { if (b && b.dataset && /selected/.test(b.textContent)) b.disabled = selected.size === 0; });
+      }
+      replace(actions, buttons);
+      replace(body, rowsTable(queue, tab, page.items, selected, () => this.refresh()));
+      replace(pager,
+        el('button', { text: '← Previous', disabled: offset === 0, onclick: () => go(queue, tab, Math.max(0, offset - PAGE), search) }),
+        el('span', { class: 'muted', text: page.items.length ? (offset + 1) + '–' + (offset + page.items.length) : 'none' }),
+        el('button', { text: 'Next →', disabled: !page.hasMore, onclick: () => go(queue, tab, offset + PAGE, search) }),
+        search && !page.scanComplete ? el('span', { class: 'muted', text: 'searched the first ' + page.scanned + ' entries' }) : null);
+    },
+  };
+}
+
+function rowsTable(queue, tab, items, selected, rerender) {
+  if (tab === 'inflight') {
+    return table(['UUID', 'Task', 'Worker', 'Started'], items.map(t => el('tr', {},
+      el('td', {}, taskLink(t.uuid, queue)), el('td', { text: t.name }), el('td', { class: 'mono', text: t.workerId }),
+      el('td', {}, when(t.startedAt)))), 'Nothing in flight.');
+  }
+  if (tab === 'dead') {
+    return table(['', 'UUID', 'Task', 'Reason', 'At', '#Bytes', ''], items.map(d => el('tr', { dataset: { id: d.id } },
+      el('td', {}, overview.actions ? el('input', { type: 'checkbox', checked: selected.has(d.id), onchange: e => {
+        if (e.target.checked) selected.add(d.id); else selected.delete(d.id);
+        rerender();
+      } }) : null),
+      el('td', {}, d.uuid ? taskLink(d.uuid, queue) : el('span', { class: 'muted', text: 'undecodable' })),
+      el('td', { text: d.name || '' }), el('td', { text: d.reason }), el('td', { class: 'nowrap' }, when(d.at)), num(d.size),
+      el('td', {}, el('a', { href: '/api/deadletter/raw?' + new URLSearchParams({ queue, id: d.id }), download: '', text: 'download' })))),
+    'No dead letters.');
+  }
+  return table(['UUID', 'Task', 'Arguments', tab === 'delayed' ? 'ETA' : 'Attempt'], items.map(t => el('tr', {},
+    el('td', {}, taskLink(t.uuid, queue)), el('td', { class: 'task-name', text: t.name }),
+    el('td', { class: 'mono args', title: t.args, text: t.args }),
+    tab === 'delayed' ? el('td', {}, when(t.eta)) : num(t.attempts))), tab === 'pending' ? 'No waiting tasks.' : 'No delayed tasks.');
+}
+
+function taskView(root, uuid, params) {
+  const queue = params.get('queue') || '';
+  const body = el('div');
+  append(root, el('h1', {}, 'Task ', el('span', { class: 'mono', text: uuid })), body);
+  return {
+    async refresh() {
+      const t = await get('/api/task?' + new URLSearchParams({ uuid, queue }));
+      const state = t.state;
+      // A finished task found nowhere else will not change: stop polling (each look-up scans the queue's lists).
+      this.settled = !!state && (state.state === 'SUCCESS' || state.state === 'FAILURE') && t.location === 'NOT_FOUND';
+      const fields = [
+        ['Name', el('span', { id: 'task-name', text: t.name || '—' })],
+        ['Queue', queueLink(t.queue)],
+        ['Where', el('span', { class: 'pill ' + t.location, id: 'task-location', text: t.location })],
+        ['State', state ? el('span', { class: 'pill ' + state.state, id: 'task-state', text: state.state }) : el('span', { class: 'muted', text: 'no stored state' })],
+        ['Created', state ? when(state.createdAt) : '—'],
+        ['Attempts', t.attempts || '—'],
+        ['Worker', t.workerId ? el('span', { class: 'mono', text: t.workerId }) : '—'],
+      ];
+      if (t.deadLetter) fields.push(['Dead-lettered', el('span', {}, t.deadLetter.reason, ' ', when(t.deadLetter.at))]);
+      if (state && state.error) fields.push(['Error', el('pre', { id: 'task-error', text: state.error })]);
+      if (state && state.results) fields.push(['Results', el('pre', { id: 'task-results', text: JSON.stringify(state.results, null, 2) })]);
+      const links = t.links;
+      if (links) {
+        if (links.groupUuid) fields.push(['Group', el('span', { class: 'mono', text: links.groupUuid + ' (' + links.groupTaskCount + ' tasks)' })]);
+        if (links.chordCallback) fields.push(['Chord callback', taskLink(links.chordCallback.uuid, t.queue, links.chordCallback.name + ' ' + links.chordCallback.uuid)]);
+        if (links.onSuccess.length) fields.push(['Chain: next', links.onSuccess.map(s => [taskLink(s.uuid, t.queue, s.name + ' ' + s.uuid), ' '])]);
+        if (links.onError.length) fields.push(['On error', links.onError.map(s => [taskLink(s.uuid, t.queue, s.name + ' ' + s.uuid), ' '])]);
+      }
+      if (!t.scanComplete) fields.push(['Note', 'The queue is longer than the scan bound: the task may be further in it.']);
+      const nodes = [el('dl', { class: 'fields' }, fields.map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]))];
+      if (t.truncated) {
+        nodes.push(el('p', {}, 'Long values are cut here. ',
+          el('a', { id: 'download', href: '/api/task/raw?' + new URLSearchParams({ uuid, queue }), download: '', text: 'Download the whole message' })));
+      }
+      if (t.message) nodes.push(el('h2', { text: 'Message (Go wire form)' }), el('pre', { id: 'task-message', text: JSON.stringify(t.message, null, 2) }));
+      replace(body, nodes);
+    },
+  };
+}
+
+function workersView(root) {
+  const body = el('div');
+  append(root, el('h1', { text: 'Workers' }), body);
+  return {
+    async refresh() {
+      const workers = await get('/api/workers');
+      replace(body, table(['Worker', 'Host', '#PID', 'Queue', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Running'],
+        workers.map(w => el('tr', { dataset: { worker: w.id } },
+          el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
+          num(w.concurrency), num(w.busy),
+          el('td', {}, el('span', { class: 'pill ' + (w.paused ? 'paused' : 'running'), text: w.paused ? 'paused' : 'running' })),
+          el('td', {}, when(w.heartbeatAt)),
+          el('td', {}, w.running.map(r => el('div', {}, taskLink(r.uuid, w.queue, r.name + ' ' + r.uuid.replace(/^task_/, '').slice(0, 8)), ' ', when(r.startedAt)))))),
+        'No live workers.'));
+    },
+  };
+}
+
+function periodicView(root) {
+  const body = el('div');
+  append(root, el('h1', { text: 'Periodic entries' }), body);
+  return {
+    async refresh() {
+      const entries = await get('/api/periodic');
+      replace(body, table(['Name', 'Spec', 'Next fire', 'Last run'], entries.map(e => el('tr', {},
+        el('td', { text: e.name }), el('td', { class: 'mono', text: e.spec }), el('td', {}, when(e.nextFire)), el('td', {}, when(e.lastFire)))),
+        'No periodic entries.'));
+    },
+  };
+}
+
+// ---- routing and refresh ---------------------------------------------------------------------------------
+function setOverview(o) {
+  overview = o;
+  const mode = document.getElementById('mode');
+  mode.hidden = o.actions;
+  mode.textContent = o.readOnly ? 'read-only' : 'actions disabled (no token configured)';
+  document.getElementById('token-box').hidden = !o.actions;
+}
+
+function route() {
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [path, query] = hash.split('?');
+  const params = new URLSearchParams(query || '');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  const root = document.getElementById('view');
+  root.replaceChildren();
+  let nav = 'overview';
+  if (parts[0] === 'queue' && parts[1] !== undefined) {
+    current = queueView(root, parts[1], TABS.some(([k]) => k === parts[2]) ? parts[2] : 'pending', params);
+    nav = '';
+  } else if (parts[0] === 'task' && parts[1]) {
+    current = taskView(root, parts[1], params);
+    nav = '';
+  } else if (parts[0] === 'workers') {
+    current = workersView(root);
+    nav = 'workers';
+  } else if (parts[0] === 'periodic') {
+    current = periodicView(root);
+    nav = 'periodic';
+  } else {
+    current = overviewView(root);
+  }
+  document.querySelectorAll('header nav a').forEach(a => a.classList.toggle('active', a.dataset.nav === nav));
+  refresh();
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  const status = document.getElementById('status');
+  const view = current;
+  try {
+    if (view !== current) return;
+    await view.refresh();
+    status.className = 'status';
+    status.textContent = 'updated ' + new Date().toLocaleTimeString();
+    document.body.dataset.refreshed = String(Date.now());
+  } catch (e) {
+    status.className = 'status error';
+    status.textContent = 'refresh failed: ' + e.message;
+  }
+  if (!view.settled) timer = setTimeout(refresh, REFRESH_MS);
+}
+
+async function init() {
+  const token = document.getElementById('token');
+  token.value = sessionStorage.getItem('machinery-token') || '';
+  token.addEventListener('input', () => sessionStorage.setItem('machinery-token', token.value));
+  try {
+    setOverview(await get('/api/overview'));
+  } catch (e) {
+    flash('cannot reach the dashboard API: ' + e.message, true);
+  }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+init();
