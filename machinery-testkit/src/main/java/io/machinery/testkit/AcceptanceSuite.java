@@ -282,15 +282,15 @@ public abstract class AcceptanceSuite {
     java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
     pausable.registerTask("count", io.machinery.TaskFunction.of(() -> (long) runs.incrementAndGet()));
     plane.pause(config.defaultQueue());
-    Worker worker = pausable.workerBuilder("pausable").concurrency(2).heartbeatInterval(Duration.ofMillis(200)).build();
+    Worker worker = pausable.workerBuilder("pausable").concurrency(2).heartbeatInterval(Duration.ofMillis(500)).build();
     worker.launchAsync();
     String id = worker.controlPlaneId().orElseThrow();
 
     AsyncResult counted = pausable.sendTask(Signature.create("count"));
     Instant sent = Instant.now();
-    io.machinery.spi.WorkerStatus status = org.awaitility.Awaitility.await().atMost(TIMEOUT).until(
+    io.machinery.spi.WorkerStatus status = org.awaitility.Awaitility.await().atMost(TIMEOUT.multipliedBy(2)).until(
         () -> plane.workers().stream().filter(w -> w.id().equals(id)).findFirst().orElse(null),
-        w -> w != null && w.heartbeatAt().isAfter(sent.plusMillis(400)));
+        w -> w != null && w.heartbeatAt().isAfter(sent.plusSeconds(1)));
     assertThat(status.paused()).isTrue();
     assertThat(status.queue()).isEqualTo(config.defaultQueue());
     assertThat(runs).as("nothing runs while the queue is paused").hasValue(0);

@@ -47,6 +47,10 @@ import org.slf4j.LoggerFactory;
  *       read with basic.get on one channel and returned at once by closing it (a status read while the worker
  *       announces may be the previous one, a heartbeat old). So every worker's heartbeat makes one management
  *       call (the paused queues), one declaration and one confirmed publish.
+ *   <li><b>Time to live.</b> At least {@link #MIN_TTL}, whatever the worker asks: listing goes through the
+ *       management API, which takes seconds on a vhost with tens of thousands of queues (the AMQP result
+ *       backend keeps one per task), and a status must outlive the listing that looks for it. A dead worker
+ *       is therefore listed up to that long.
  *   <li><b>Limits.</b> A queue name whose control queue would pass 255 bytes cannot be paused
  *       (IllegalArgumentException). Without the management plugin, announcing works but listing fails; the
  *       worker's heartbeat logs that once and keeps consuming.
@@ -93,6 +97,9 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     return name;
   }
 
+  /** The shortest time a status stays listed (see the design notes). */
+  static final Duration MIN_TTL = Duration.ofSeconds(10);
+
   @Override
   public void announce(WorkerStatus status, Duration ttl) {
     Objects.requireNonNull(status, "status");
@@ -100,7 +107,7 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
       throw new IllegalArgumentException("ttl must be positive, was " + ttl);
     }
     String name = workerQueue(status.id());
-    long millis = Math.max(1, ttl.toMillis());
+    long millis = Math.max(MIN_TTL.toMillis(), ttl.toMillis());
     Map<String, Object> args = Map.of("x-max-length", 1, "x-message-ttl", millis, "x-expires", millis);
     AMQP.BasicProperties properties = new AMQP.BasicProperties.Builder().contentType("application/json")
         .deliveryMode(1).build();

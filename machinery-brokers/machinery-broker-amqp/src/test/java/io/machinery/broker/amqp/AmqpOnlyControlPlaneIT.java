@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  * listed with their running tasks, follow pauses across the deployment, and are gone when they stop.
  */
 class AmqpOnlyControlPlaneIT {
-  private static final Duration PATIENCE = Duration.ofSeconds(20);
+  private static final Duration PATIENCE = Duration.ofSeconds(60); // management API listings take seconds with many queues
   private static final Duration BEAT = Duration.ofMillis(200);
 
   private final Config config = BrokerContract.uniqueQueue(
