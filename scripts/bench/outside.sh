@@ -19,5 +19,8 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
   ./mvnw -B -q -pl machinery-benchmarks -am -DskipTests package
   (cd machinery-benchmarks/go && GOFLAGS=-mod=mod "$GO" build -o bin/outside-go .)
 fi
-exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp machinery-benchmarks/target/benchmarks.jar \
+# a private copy: the child JVMs start from it while the run lasts, whatever is rebuilt meanwhile
+JAR=$(mktemp -d /tmp/outside-bench-jar.XXXXXX)/benchmarks.jar
+cp machinery-benchmarks/target/benchmarks.jar "$JAR"
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
   io.machinery.benchmarks.outside.OutsideBenchmark run "$@"

@@ -25,6 +25,7 @@ import org.jspecify.annotations.Nullable;
  * scripts/bench/outside.sh [--tasks 100000] [--concurrency 1,10,100] [--systems java,go-machinery,asynq,lettuce]
  *     [--latency 200] [--gap-ms 5] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
  *     [--jfr-concurrency 10] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
+ *     [--before-jar OLD.jar] (system java-before: the java rows from an older build, in the same run)
  * </pre>
  *
  * <p>For each system and worker concurrency C, on an emptied Redis database: a producer process sends N no-op
@@ -69,10 +70,12 @@ public final class OutsideBenchmark {
         case "--jfr-concurrency" -> d.jfrConcurrency = Integer.parseInt(v);
         case "--java-opts" -> d.javaOpts = List.of(v.trim().split("\\s+"));
         case "--go-binary" -> d.goBinary = Path.of(v);
+        case "--before-jar" -> d.beforeJar = Path.of(v);
         case "-h", "--help" -> {
           System.out.println("usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
               + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--redis URL] [--rounds R]"
-              + " [--jfr DIR] [--jfr-concurrency C] [--java-opts OPTS] [--go-binary FILE]");
+              + " [--jfr DIR] [--jfr-concurrency C] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
+              + "; systems also java-async, java-batch (other producers, same worker), java-before");
           return;
         }
         default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -103,6 +106,8 @@ public final class OutsideBenchmark {
     int jfrConcurrency = 10;
     List<String> javaOpts = List.of();
     Path goBinary = Path.of("machinery-benchmarks/go/bin/outside-go");
+    /** An older build of this jar: system {@code java-before} runs {@code java} from it, for before/after. */
+    @Nullable Path beforeJar;
     private final Path logs = tempDir();
 
     private static String defaultRedis() {
@@ -195,8 +200,12 @@ public final class OutsideBenchmark {
           cmd.add("-XX:StartFlightRecording=settings=profile,filename="
               + jfrDir.resolve(system + "-" + role + "-c" + c + ".jfr").toAbsolutePath());
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), OutsideBenchmark.class.getName(), role,
-            "--system", system, "--redis", redis, "--tasks", Integer.toString(n), "--concurrency", Integer.toString(c),
+        boolean before = system.equals("java-before");
+        if (before && beforeJar == null) {
+          throw new IllegalArgumentException("system java-before needs --before-jar");
+        }
+        cmd.addAll(List.of("-cp", before ? beforeJar.toAbsolutePath().toString() : System.getProperty("java.class.path"),
+            OutsideBenchmark.class.getName(), role, "--system", before ? "java" : system, "--redis", redis, "--tasks", Integer.toString(n), "--concurrency", Integer.toString(c),
             "--latency", Integer.toString(latency), "--gap-ms", Integer.toString(gapMs),
             "--redis-pid", Long.toString(redisPid)));
       }

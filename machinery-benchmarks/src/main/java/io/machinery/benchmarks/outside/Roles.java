@@ -40,7 +40,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * tasks, one at a time), {@code work} (a fresh worker of concurrency C drains them, then times L stamped tasks
  * from their send to their start) and {@code latency} (sends those L tasks into the idle worker). Each prints
  * JSON lines on stdout, with the same fields as {@code machinery-benchmarks/go}. Systems: {@code java}
- * (Machinery for Java, Redis broker + Redis backend) and {@code lettuce} (a bare Lettuce program doing the least
+ * (Machinery for Java, Redis broker + Redis backend; {@code java-async} and {@code java-batch} send with
+ * {@code sendTaskAsync} and {@code sendTasks} of {@value #BATCH}) and {@code lettuce} (a bare Lettuce program doing the least
  * a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the result, LREM as
  * the ack to drain, C loops on one shared asynchronous connection).
  */
@@ -60,10 +61,16 @@ final class Roles {
 
   void run() throws Exception {
     switch (o.system()) {
-      case "java" -> {
+      case "java", "java-async", "java-batch" -> {
         try (Server server = server()) {
           switch (o.role()) {
-            case "produce" -> produce(() -> server.sendTask(Signature.create("noop")));
+            case "produce" -> {
+              switch (o.system()) {
+                case "java-async" -> produceAsync(server);
+                case "java-batch" -> produceBatch(server);
+                default -> produce(() -> server.sendTask(Signature.create("noop")));
+              }
+            }
             case "latency" -> latency(sent -> server.sendTask(Signature.create("stamp", Arg.of(sent))));
             case "work" -> javaWork(server);
             default -> throw new IllegalArgumentException("unknown role " + o.role());
@@ -71,7 +78,8 @@ final class Roles {
         }
       }
       case "lettuce" -> lettuce();
-      default -> throw new IllegalArgumentException("unknown system " + o.system() + " (java, lettuce)");
+      default -> throw new IllegalArgumentException("unknown system " + o.system()
+          + " (java, java-async, java-batch, lettuce)");
     }
   }
 
@@ -91,16 +99,51 @@ final class Roles {
   }
 
   private void produce(Send send) throws Exception {
+    produce(send, null);
+  }
+
+  /** Times {@code all} when given, else N calls of {@code one}. */
+  private void produce(Send one, @org.jspecify.annotations.Nullable Send all) throws Exception {
     long cpu0 = ProcCpu.micros(0);
     long redis0 = ProcCpu.micros(o.redisPid());
     long t0 = System.nanoTime();
-    for (int i = 0; i < o.tasks(); i++) {
-      send.send();
+    if (all != null) {
+      all.send();
+    } else {
+      for (int i = 0; i < o.tasks(); i++) {
+        one.send();
+      }
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
     emit(Map.of("event", "produced", "n", o.tasks(), "seconds", seconds,
         "cpu_us", ProcCpu.micros(0) - cpu0, "redis_cpu_us", ProcCpu.micros(o.redisPid()) - redis0));
   }
+
+  /** sendTaskAsync from one thread, every send in flight at once; the time ends when the last one completed. */
+  private void produceAsync(Server server) throws Exception {
+    produce(() -> {}, () -> {
+      java.util.concurrent.CompletableFuture<?>[] all = new java.util.concurrent.CompletableFuture<?>[o.tasks()];
+      for (int i = 0; i < o.tasks(); i++) {
+        all[i] = server.sendTaskAsync(Signature.create("noop"));
+      }
+      java.util.concurrent.CompletableFuture.allOf(all).join();
+    });
+  }
+
+  /** sendTasks with {@value #BATCH} signatures per call. */
+  private void produceBatch(Server server) throws Exception {
+    produce(() -> {}, () -> {
+      for (int i = 0; i < o.tasks(); i += BATCH) {
+        List<Signature> batch = new ArrayList<>(BATCH);
+        for (int j = i; j < Math.min(o.tasks(), i + BATCH); j++) {
+          batch.add(Signature.create("noop"));
+        }
+        server.sendTasks(batch);
+      }
+    });
+  }
+
+  static final int BATCH = 1_000;
 
   private void latency(SendStamp send) throws Exception {
     for (int i = 0; i < o.tasks(); i++) {

@@ -63,6 +63,9 @@ final class Table {
   private static String label(String system) {
     return switch (system) {
       case "java" -> "Machinery for Java";
+      case "java-async" -> "Machinery for Java, sendTaskAsync";
+      case "java-batch" -> "Machinery for Java, sendTasks (" + Roles.BATCH + " a call)";
+      case "java-before" -> "Machinery for Java (before)";
       case "go-machinery" -> "Go Machinery v2";
       case "asynq" -> "Asynq";
       case "lettuce" -> "bare Lettuce (waited RPUSH; LMOVE+SET+LREM)";

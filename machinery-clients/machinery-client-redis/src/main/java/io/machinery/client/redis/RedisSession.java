@@ -109,8 +109,19 @@ public final class RedisSession implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.atomic.AtomicLong reconnects = new java.util.concurrent.atomic.AtomicLong();
+  /** Sessions handed out by {@link #shared}, by URL and settings; guarded by itself. */
+  private static final java.util.Map<String, RedisSession> SHARED = new java.util.HashMap<>();
+  /** This session's key in {@link #SHARED}, or null for one of its own ({@link #open}). */
+  private final @Nullable String sharedKey;
+  /** How many owners share this session and have not closed it yet; guarded by {@link #SHARED}. */
+  private int owners = 1;
 
   private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls) {
+    this(address, redis, forceTls, null);
+  }
+
+  private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls, @Nullable String sharedKey) {
+    this.sharedKey = sharedKey;
     this.address = address;
     this.timeout = redis.readTimeout().isZero() || redis.readTimeout().isNegative()
         ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout();
@@ -198,6 +209,30 @@ public final class RedisSession implements AutoCloseable {
    */
   public static RedisSession open(String url, Config config) {
     return new RedisSession(RedisAddress.parse(url), config.redis(), config.tls());
+  }
+
+  /**
+   * The session of this JVM for {@code url} and {@code config}'s Redis and TLS settings: the first call
+   * connects, later ones with the same URL and settings share that connection (a broker and a backend on the
+   * same Redis: one connection and one set of I/O threads, and commands issued in order by one thread are
+   * applied in that order, which lets a send pipeline its PENDING write with its push). Each caller closes it
+   * once; the connection closes when the last one did.
+   *
+   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something impossible
+   * @throws MachineryException when Redis cannot be reached
+   */
+  public static RedisSession shared(String url, Config config) {
+    String key = url + '\u0000' + config.redis() + '\u0000' + config.tls();
+    synchronized (SHARED) {
+      RedisSession session = SHARED.get(key);
+      if (session != null && !session.closed.get()) {
+        session.owners++;
+        return session;
+      }
+      session = new RedisSession(RedisAddress.parse(url), config.redis(), config.tls(), key);
+      SHARED.put(key, session);
+      return session;
+    }
   }
 
   /** Connects to {@code address} with {@code redis}'s settings; TLS when the address says so. */
@@ -403,6 +438,26 @@ public final class RedisSession implements AutoCloseable {
     }
   }
 
+  /**
+   * A command's reply without waiting for it: {@link #await}'s rules, in a future. It fails with the same
+   * {@link MachineryException} when the command failed or did not answer within the command timeout, and a
+   * command still in Lettuce's buffer at the timeout is cancelled, so one reported as failed is not sent later.
+   */
+  public <T> CompletableFuture<T> timed(CompletionStage<T> reply) {
+    CompletableFuture<T> future = reply.toCompletableFuture();
+    return future.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).handle((value, error) -> {
+      if (error == null) {
+        return value;
+      }
+      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      if (cause instanceof TimeoutException) {
+        future.cancel(false);
+        throw new MachineryException("Redis at " + address + " did not answer within " + timeout, cause);
+      }
+      throw failure(cause);
+    });
+  }
+
   /** A {@link MachineryException} for a failed Redis command, its message free of credentials. */
   public MachineryException failure(Throwable error) {
     Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
@@ -428,9 +483,20 @@ public final class RedisSession implements AutoCloseable {
     }
   }
 
-  /** Closes every connection and the client; idempotent. */
+  /**
+   * Closes every connection and the client; idempotent. A {@linkplain #shared shared} session closes when its
+   * last owner closes it (each owner closes it once).
+   */
   @Override
   public void close() {
+    if (sharedKey != null) {
+      synchronized (SHARED) {
+        if (closed.get() || --owners > 0) {
+          return;
+        }
+        SHARED.remove(sharedKey, this);
+      }
+    }
     if (!closed.compareAndSet(false, true)) {
       return;
     }
