@@ -442,20 +442,57 @@ public final class RedisSession implements AutoCloseable {
    * A command's reply without waiting for it: {@link #await}'s rules, in a future. It fails with the same
    * {@link MachineryException} when the command failed or did not answer within the command timeout, and a
    * command still in Lettuce's buffer at the timeout is cancelled, so one reported as failed is not sent later.
+   * No timer per command (that would cost more than the command): every timeout has the same length, so the
+   * commands wait in one queue in deadline order, which a sweep every {@value #SWEEP_MILLIS} ms walks from the
+   * head.
    */
   public <T> CompletableFuture<T> timed(CompletionStage<T> reply) {
-    CompletableFuture<T> future = reply.toCompletableFuture();
-    return future.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).handle((value, error) -> {
+    CompletableFuture<T> command = reply.toCompletableFuture();
+    CompletableFuture<T> result = new CompletableFuture<>();
+    command.whenComplete((value, error) -> {
       if (error == null) {
-        return value;
+        result.complete(value);
+      } else {
+        result.completeExceptionally(failure(error));
       }
-      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-      if (cause instanceof TimeoutException) {
-        future.cancel(false);
-        throw new MachineryException("Redis at " + address + " did not answer within " + timeout, cause);
-      }
-      throw failure(cause);
     });
+    if (!result.isDone()) {
+      deadlines.add(new Deadline(System.nanoTime() + timeout.toNanos(), command, result));
+      if (sweeper == null) {
+        startSweeper();
+      }
+    }
+    return result;
+  }
+
+  static final long SWEEP_MILLIS = 50;
+
+  /** A command of {@link #timed} and the future its caller holds. */
+  private record Deadline(long at, CompletableFuture<?> command, CompletableFuture<?> result) {}
+
+  private final java.util.concurrent.ConcurrentLinkedQueue<Deadline> deadlines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private volatile java.util.concurrent.@Nullable ScheduledFuture<?> sweeper;
+
+  private synchronized void startSweeper() {
+    if (sweeper == null && !closed.get()) {
+      sweeper = resources.eventExecutorGroup().scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS,
+          TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void sweep() {
+    long now = System.nanoTime();
+    for (Deadline d; (d = deadlines.peek()) != null; ) {
+      if (!d.result().isDone() && d.at() - now > 0) {
+        return; // the rest are younger
+      }
+      deadlines.poll();
+      if (!d.result().isDone()) {
+        d.command().cancel(false);
+        d.result().completeExceptionally(new MachineryException("Redis at " + address + " did not answer within "
+            + timeout, new TimeoutException()));
+      }
+    }
   }
 
   /** A {@link MachineryException} for a failed Redis command, its message free of credentials. */
@@ -499,6 +536,10 @@ public final class RedisSession implements AutoCloseable {
     }
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    java.util.concurrent.ScheduledFuture<?> sweeping = sweeper;
+    if (sweeping != null) {
+      sweeping.cancel(false);
     }
     for (BlockingConnection c : blocking) {
       c.close();
