@@ -131,6 +131,9 @@ public final class OutsideBenchmark {
       for (int round = 1; round <= rounds; round++) {
         for (String system : systems) {
           for (int c : concurrencies) {
+            if ((system.equals("java-async") || system.equals("java-batch")) && c != senderRowConcurrency()) {
+              continue; // other producers, the same worker: one row is enough
+            }
             progress("round %d: %s at concurrency %d", round, system, c);
             Row row = measure(system, c);
             progress("  %s", line(row));
@@ -139,6 +142,11 @@ public final class OutsideBenchmark {
         }
       }
       System.out.println(Table.markdown(rows, rounds, tasks, latency, args));
+    }
+
+    /** The one concurrency at which the java-async and java-batch rows run: 10 when measured, else the first. */
+    private int senderRowConcurrency() {
+      return Arrays.stream(concurrencies).anyMatch(c -> c == 10) ? 10 : concurrencies[0];
     }
 
     /** redis-server's pid from INFO when it runs on this machine, else -1 (its CPU is then not shown). */

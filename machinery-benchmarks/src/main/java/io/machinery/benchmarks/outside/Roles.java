@@ -32,7 +32,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -261,9 +260,10 @@ final class Roles {
   }
 
   /**
-   * C virtual threads share one asynchronous connection while the queue has tasks; a loop that finds it empty
-   * parks, and one waiter blocks in BLMOVE on a second connection (a blocking command would stall the shared
-   * one) and wakes the parked loops when a task arrives.
+   * C asynchronous loops share one connection, each a chain of callbacks on Lettuce's I/O thread (no thread
+   * per loop): LMOVE, SET of the result, LREM, again. A loop that finds the queue empty parks; one waiter
+   * blocks in BLMOVE on a second connection (a blocking command would stall the shared one) and restarts the
+   * parked loops when a task arrives.
    */
   private void lettuceWork(RedisAsyncCommands<String, byte[]> redis, RedisCommands<String, byte[]> blocking)
       throws Exception {
@@ -272,43 +272,42 @@ final class Roles {
         .withCarriedForward(TaskState.pending(Signature.create("noop"), OffsetDateTime.now(ZoneOffset.UTC))));
     SetArgs ex = SetArgs.Builder.ex(RESULTS_EXPIRE_IN);
     AtomicLong ids = new AtomicLong();
-    Semaphore parked = new Semaphore(0);
     String processing = "{" + o.queue() + "}:processing";
-    Task task = m -> {
-      redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex).get();
-      redis.lrem(processing, 1, m).get();
-      String s = new String(m, java.nio.charset.StandardCharsets.ISO_8859_1);
+    java.util.concurrent.atomic.AtomicInteger parked = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.function.Consumer<byte[]> finish = m -> {
+      String s = new String(m, 0, Math.min(m.length, 32), java.nio.charset.StandardCharsets.ISO_8859_1);
       if (s.startsWith("stamp:")) {
-        drain.stamp(Long.parseLong(s.substring(6)));
+        drain.stamp(Long.parseLong(new String(m, java.nio.charset.StandardCharsets.ISO_8859_1).substring(6)));
       } else {
         drain.done();
       }
     };
-    for (int w = 0; w < o.concurrency(); w++) {
-      Thread.ofVirtual().start(() -> {
-        try {
-          while (true) {
-            byte[] m = redis.lmove(o.queue(), processing, LMoveArgs.Builder.leftRight()).get();
-            if (m == null) {
-              parked.acquire();
-            } else {
-              task.run(m);
-            }
-          }
-        } catch (Exception e) {
-          if (!(e instanceof InterruptedException)) {
-            e.printStackTrace();
-          }
-        }
+    Runnable[] loop = new Runnable[1];
+    loop[0] = () -> redis.lmove(o.queue(), processing, LMoveArgs.Builder.leftRight()).thenAccept(m -> {
+      if (m == null) {
+        parked.incrementAndGet();
+        return;
+      }
+      redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
+      redis.lrem(processing, 1, m).thenRun(() -> {
+        finish.accept(m);
+        loop[0].run();
       });
+    });
+    for (int w = 0; w < o.concurrency(); w++) {
+      loop[0].run();
     }
     Thread waiter = Thread.ofVirtual().start(() -> {
       try {
         while (!Thread.currentThread().isInterrupted()) {
           byte[] m = blocking.blmove(o.queue(), processing, LMoveArgs.Builder.leftRight(), 1.0);
           if (m != null) {
-            parked.release(o.concurrency());
-            task.run(m);
+            redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
+            redis.lrem(processing, 1, m).get();
+            finish.accept(m);
+            for (int n = parked.getAndSet(0); n > 0; n--) {
+              loop[0].run();
+            }
           }
         }
       } catch (Exception e) {
@@ -317,10 +316,6 @@ final class Roles {
     });
     drain.report();
     waiter.interrupt();
-  }
-
-  interface Task {
-    void run(byte[] message) throws Exception;
   }
 
   static void emit(Map<String, ?> fields) throws Exception {

@@ -424,17 +424,15 @@ public final class RedisSession implements AutoCloseable {
   public <T> T await(CompletionStage<T> reply) {
     CompletableFuture<T> future = reply.toCompletableFuture();
     try {
-      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      // the deadline comes from the sweep of timed(): a timed wait would cost a timer per command (on a
+      // virtual thread, a task of the JDK's delay scheduler), several per task a worker runs
+      return (future.isDone() ? future : timed(future)).get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new MachineryException("interrupted while waiting for Redis at " + address, e);
     } catch (ExecutionException e) {
-      throw failure(e.getCause() == null ? e : e.getCause());
-    } catch (TimeoutException e) {
-      // The caller is told the command failed, so it must never run later: a cancelled command that is still
-      // in Lettuce's buffer (Redis unreachable) is not written after the reconnect. One already sent may still run.
-      future.cancel(false);
-      throw new MachineryException("Redis at " + address + " did not answer within " + timeout, e);
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      throw cause instanceof MachineryException m ? m : failure(cause);
     }
   }
 
@@ -488,9 +486,10 @@ public final class RedisSession implements AutoCloseable {
       }
       deadlines.poll();
       if (!d.result().isDone()) {
-        d.command().cancel(false);
+        // the caller's answer first: cancelling completes the command, whose callback must then find it done
         d.result().completeExceptionally(new MachineryException("Redis at " + address + " did not answer within "
             + timeout, new TimeoutException()));
+        d.command().cancel(false);
       }
     }
   }
