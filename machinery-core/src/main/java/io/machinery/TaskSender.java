@@ -24,7 +24,7 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>One round trip per send.</b> Go stores PENDING, waits, then publishes: two waited round trips. When
  *       the broker and the backend write through the same connection ({@link Broker#writeOrder()} equals
  *       {@link Backend#writeOrder()}: Redis broker and Redis backend on the same Redis and settings share one
- *       connection in a JVM), the PENDING write and the publish are issued back to back without waiting in
+ *       connection in a JVM; not on a cluster, whose keys live on different node connections), the PENDING write and the publish are issued back to back without waiting in
  *       between: Redis applies them in that order, so Go's order holds (no worker can see the message before
  *       PENDING is stored, so PENDING never lands over RECEIVED) and a send costs one round trip. Otherwise the
  *       publish waits for the write, as in Go (still without blocking the caller of the asynchronous form). A

@@ -146,7 +146,7 @@ public final class RedisBackend implements Backend {
   /** The connection state writes travel on; see {@link io.machinery.spi.Broker#writeOrder}. */
   @Override
   public Optional<Object> writeOrder() {
-    return Optional.of(session);
+    return session.writeOrder();
   }
 
   /** RECEIVED, waiting for Redis: next in this thread's write chain for the task, else the merge script. */

@@ -177,7 +177,7 @@ public final class RedisBroker implements Broker {
   /** The connection publishes travel on: a backend on the same {@link RedisSession} orders its writes with them. */
   @Override
   public java.util.Optional<Object> writeOrder() {
-    return java.util.Optional.of(session);
+    return session.writeOrder();
   }
 
   /** {@link #publish} without waiting for Redis's answer. */

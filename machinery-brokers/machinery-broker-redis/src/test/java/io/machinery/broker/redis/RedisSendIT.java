@@ -147,6 +147,17 @@ class RedisSendIT {
   }
 
   @Test
+  void onAClusterThePublishWaitsForPending() {
+    Config cluster = Config.builder().broker(TestEndpoints.redisClusterUrl()).resultBackend(TestEndpoints.redisClusterUrl())
+        .defaultQueue(queue).build();
+    try (RedisBroker b = RedisBroker.create(cluster); RedisBackend be = RedisBackend.create(cluster)) {
+      // one session, but the PENDING key and the queue live in different slots, on different node connections
+      assertThat(b.writeOrder()).isEmpty();
+      assertThat(be.writeOrder()).isEmpty();
+    }
+  }
+
+  @Test
   void sendTaskWaitsForBothAndStoresGosPendingState() {
     Server server = server(backend);
     AsyncResult result = server.sendTask(Signature.create("noop"));

@@ -292,6 +292,16 @@ public final class RedisSession implements AutoCloseable {
     return commands;
   }
 
+  /**
+   * What stands for this session's ordering of writes: commands issued one after the other by one thread are
+   * applied by Redis in that order, so a broker and a backend sharing this session may pipeline dependent
+   * writes (see {@code Broker.writeOrder()}). Empty on a cluster: commands to keys in different slots travel on
+   * different node connections, in no order.
+   */
+  public java.util.Optional<Object> writeOrder() {
+    return cluster ? java.util.Optional.empty() : java.util.Optional.of(this);
+  }
+
   /** Whether this session talks to a Redis Cluster (multi-key commands must then stay in one slot). */
   public boolean isCluster() {
     return cluster;
