@@ -6,11 +6,12 @@
 #   make unit            only the tests that need no server (surefire *Test), no servers started
 #   make run             build and run the example program
 #   make bench           build and run the JMH benchmarks (never part of `verify`)
+#   make bench-outside   producer and worker processes side by side with Go Machinery and Asynq (scripts/bench/outside.sh)
 #   make clean           ./mvnw clean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: services services-stop test unit run bench clean jdk
+.PHONY: services services-stop test unit run bench bench-outside clean jdk
 
 # Where scripts/services.sh keeps PID files, logs and the env file with the endpoints.
 RUN_DIR ?= $(or $(MACHINERY_RUN_DIR),/tmp/machinery-services)
@@ -49,6 +50,9 @@ run: jdk
 bench: jdk
 	$(MVNW) -q -pl machinery-benchmarks -am -DskipTests package
 	"$(JAVA_HOME)/bin/java" -jar machinery-benchmarks/target/benchmarks.jar $(BENCH_ARGS)
+
+bench-outside: jdk
+	scripts/bench/outside.sh $(BENCH_ARGS)
 
 clean: jdk
 	$(MVNW) -q clean

@@ -21,9 +21,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Semaphore;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -68,6 +68,7 @@ public final class Server implements AutoCloseable {
   private final PeriodicScheduler periodic;
   private final TaskListener listener;
   private final @Nullable ControlPlane controlPlane;
+  private final TaskSender sender;
 
   private Server(Builder b) {
     this.config = b.config;
@@ -97,6 +98,7 @@ public final class Server implements AutoCloseable {
     }
     this.controlPlane = b.controlPlane != null ? b.controlPlane
         : broker.controlPlane().or(backend::controlPlane).orElse(null);
+    this.sender = new TaskSender(config, broker, backend, listener, prePublishHandler);
     this.periodic = PeriodicScheduler.create(new Sender(), lock, clock,
         b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
   }
@@ -247,18 +249,51 @@ public final class Server implements AutoCloseable {
    * @throws MachineryException "Set state pending error: ..." or "Publish message error: ..." as Go
    */
   public AsyncResult sendTask(Signature signature) {
-    Prepared prepared = prepare(signature);
-    try {
-      storePending(prepared.signature);
-      if (prePublishHandler != null) {
-        prePublishHandler.accept(prepared.signature);
-      }
-    } catch (RuntimeException e) {
-      notSent(List.of(prepared), e);
-      throw e;
+    return sender.send(signature);
+  }
+
+  /**
+   * Sends a task without waiting: {@link #sendTask} whose waiting is left to the returned future. The task is
+   * checked and encoded on the caller's thread; the PENDING write and the publish are handed to the clients
+   * (Redis, RabbitMQ) without waiting for their answers, so one thread can keep many sends in flight. A
+   * component without asynchronous writes (the default of the SPI) still blocks for its part.
+   *
+   * @param signature the task to send
+   * @return completes with the task's handle once PENDING is stored and the message published, or with the
+   *     error {@link #sendTask} would throw
+   * @throws IllegalArgumentException at once, for a signature {@link #sendTask} refuses; nothing is stored then
+   */
+  public CompletableFuture<AsyncResult> sendTaskAsync(Signature signature) {
+    return sender.sendAsync(List.of(signature)).thenApply(results -> results.get(0));
+  }
+
+  /**
+   * Sends independent tasks in one call: every PENDING write and every publish is in flight at once (on Redis,
+   * pipelined, one push per queue; on AMQP, confirms collected together). Unlike {@link #sendGroup} no group
+   * is recorded. Returns when all are stored and published.
+   *
+   * @param signatures the tasks, each sent as by {@link #sendTask}
+   * @return one handle per task, in order
+   * @throws IllegalArgumentException when a signature would be refused by {@link #sendTask}; nothing is stored then
+   * @throws MachineryException the first error: "Set state pending error: ..." or "Publish message error: ..."
+   *     (others may have been sent)
+   */
+  public List<AsyncResult> sendTasks(List<Signature> signatures) {
+    return TaskSender.await(sendTasksAsync(signatures));
+  }
+
+  /**
+   * {@link #sendTasks} without waiting.
+   *
+   * @param signatures the tasks
+   * @return completes with one handle per task, in order, or with the first error
+   * @throws IllegalArgumentException at once, when a signature would be refused by {@link #sendTask}
+   */
+  public CompletableFuture<List<AsyncResult>> sendTasksAsync(List<Signature> signatures) {
+    if (signatures.isEmpty()) {
+      return CompletableFuture.completedFuture(List.of());
     }
-    publish(prepared);
-    return new AsyncResult(prepared.signature, backend);
+    return sender.sendAsync(signatures);
   }
 
   /**
@@ -277,13 +312,13 @@ public final class Server implements AutoCloseable {
     if (sendConcurrency < 0) {
       throw new IllegalArgumentException("sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
     }
-    List<Prepared> members = new ArrayList<>(group.tasks().size());
+    List<TaskSender.Prepared> members = new ArrayList<>(group.tasks().size());
     try {
       for (Signature task : group.tasks()) {
-        members.add(prepare(task));
+        members.add(sender.prepare(task));
       }
     } catch (RuntimeException e) {
-      notSent(members, e); // the members prepared so far were announced to listeners
+      sender.notSent(members, e); // the members prepared so far were announced to listeners
       throw e;
     }
     try {
@@ -292,17 +327,17 @@ public final class Server implements AutoCloseable {
       } catch (RuntimeException e) {
         throw new MachineryException("Init group error: " + e.getMessage(), e);
       }
-      for (Prepared member : members) {
-        storePending(member.signature);
+      for (TaskSender.Prepared member : members) {
+        sender.storePending(member.signature());
       }
     } catch (RuntimeException e) {
-      notSent(members, e);
+      sender.notSent(members, e);
       throw e;
     }
-    publishAll(members, sendConcurrency);
+    sender.publishAll(members, sendConcurrency);
     List<AsyncResult> results = new ArrayList<>(members.size());
-    for (Prepared member : members) {
-      results.add(new AsyncResult(member.signature, backend));
+    for (TaskSender.Prepared member : members) {
+      results.add(new AsyncResult(member.signature(), backend));
     }
     return results;
   }
@@ -319,7 +354,7 @@ public final class Server implements AutoCloseable {
    * @throws MachineryException as {@link #sendGroup}
    */
   public ChordAsyncResult sendChord(Chord chord, int sendConcurrency) {
-    prepare(chord.callback(), false); // refuse a bad callback before anything is stored
+    sender.prepare(chord.callback(), false); // refuse a bad callback before anything is stored
     List<AsyncResult> members = sendGroup(chord.group(), sendConcurrency);
     return new ChordAsyncResult(members.stream().map(AsyncResult::signature).toList(), chord.callback(), backend);
   }
@@ -335,7 +370,7 @@ public final class Server implements AutoCloseable {
    */
   public ChainAsyncResult sendChain(Chain chain) {
     for (Signature task : chain.tasks()) {
-      checkArgs(task);
+      TaskSender.checkArgs(task);
     }
     sendTask(chain.tasks().get(0));
     return new ChainAsyncResult(chain.tasks(), backend);
@@ -349,144 +384,6 @@ public final class Server implements AutoCloseable {
    */
   public AsyncResult asyncResult(String taskUuid) {
     return new AsyncResult(Signature.emptyBuilder().uuid(taskUuid).build(), backend);
-  }
-
-  private record Prepared(Signature signature, byte[] message) {}
-
-  private Prepared prepare(Signature signature) {
-    return prepare(signature, true);
-  }
-
-  /** @param publishing whether the task will be published (then listeners see it), or is only checked */
-  private Prepared prepare(Signature signature, boolean publishing) {
-    checkArgs(signature);
-    Signature.Builder b = signature.toBuilder();
-    if (signature.uuid().isEmpty()) {
-      b.uuid(Uuids.newTaskUuid());
-    }
-    if (!signature.hasHeaders()) {
-      b.headers(Map.of()); // Go's SendTask always makes Headers non-nil
-    }
-    Signature ready = b.build();
-    if (ready.routingKey().isEmpty()) {
-      ready = ready.toBuilder().routingKey(broker.routingKeyFor(ready)).build();
-    }
-    if (publishing && listener != Listeners.NONE) {
-      ready = listener.publishing(ready);
-    }
-    byte[] message;
-    try {
-      message = WireCodec.encode(ready);
-    } catch (RuntimeException e) {
-      if (publishing) {
-        notSent(List.of(new Prepared(ready, new byte[0])), e);
-      }
-      throw e;
-    }
-    if (message.length > config.maxMessageBytes()) {
-      if (publishing) {
-        notSent(List.of(new Prepared(ready, message)), null);
-      }
-      throw new IllegalArgumentException("task " + ready.name() + " " + ready.uuid() + " is " + message.length
-          + " bytes, over the limit of " + config.maxMessageBytes() + " (Config.maxMessageBytes)");
-    }
-    return new Prepared(ready, message);
-  }
-
-  private static void checkArgs(Signature signature) {
-    if (signature.name().isEmpty()) {
-      throw new IllegalArgumentException("a task signature needs a name");
-    }
-    List<Arg> args = signature.args();
-    for (int i = 0; i < args.size(); i++) {
-      try {
-        args.get(i).typedValue();
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(
-            "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
-      }
-    }
-    for (Signature callback : signature.onSuccess()) checkArgs(callback);
-    for (Signature callback : signature.onError()) checkArgs(callback);
-    Signature chord = signature.chordCallback();
-    if (chord != null) checkArgs(chord);
-  }
-
-  private void storePending(Signature signature) {
-    try {
-      backend.setStatePending(signature);
-    } catch (RuntimeException e) {
-      throw new MachineryException("Set state pending error: " + e.getMessage(), e);
-    }
-  }
-
-  private void publish(Prepared prepared) {
-    TaskMdc mdc = TaskMdc.of(prepared.signature, prepared.signature.routingKey());
-    try {
-      broker.publish(prepared.signature, prepared.message);
-    } catch (RuntimeException e) {
-      if (listener != Listeners.NONE) {
-        listener.sent(prepared.signature, e);
-      }
-      throw new MachineryException("Publish message error: " + e.getMessage(), e);
-    } finally {
-      mdc.close();
-    }
-    if (listener != Listeners.NONE) {
-      listener.sent(prepared.signature, null);
-    }
-  }
-
-  /** Tells listeners that prepared tasks were not published (their {@link TaskListener#publishing} ran). */
-  private void notSent(List<Prepared> prepared, @Nullable RuntimeException error) {
-    if (listener == Listeners.NONE) {
-      return;
-    }
-    RuntimeException why = error != null ? error : new IllegalArgumentException("message over Config.maxMessageBytes");
-    for (Prepared p : prepared) {
-      listener.sent(p.signature, why);
-    }
-  }
-
-  private void publishAll(List<Prepared> members, int sendConcurrency) {
-    if (members.size() == 1) {
-      publish(members.get(0));
-      return;
-    }
-    Semaphore permits = new Semaphore(sendConcurrency > 0 ? sendConcurrency : Integer.MAX_VALUE);
-    List<Thread> threads = new ArrayList<>(members.size());
-    List<RuntimeException> errors = new CopyOnWriteArrayList<>();
-    for (int i = 0; i < members.size(); i++) {
-      Prepared member = members.get(i);
-      try {
-        permits.acquire();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        MachineryException interrupted = new MachineryException("interrupted while sending group", e);
-        notSent(members.subList(i, members.size()), interrupted);
-        throw interrupted;
-      }
-      threads.add(Thread.ofVirtual().start(() -> {
-        try {
-          publish(member);
-        } catch (RuntimeException e) {
-          errors.add(e);
-        } finally {
-          permits.release();
-        }
-      }));
-    }
-    for (Thread thread : threads) {
-      try {
-        thread.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new MachineryException("interrupted while sending group", e);
-      }
-    }
-    if (!errors.isEmpty()) {
-      throw errors.get(0);
-    }
   }
 
   // ---------------------------------------------------------------------------------------------- periodic

@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class FaultyBackend implements Backend {
   /** The operations that can be made to fail. */
-  enum Op { RECEIVED, SUCCESS, FAILURE, GROUP_COMPLETED, GROUP_STATES, TRIGGER, GET_STATE }
+  enum Op { PENDING, RECEIVED, SUCCESS, FAILURE, GROUP_COMPLETED, GROUP_STATES, TRIGGER, GET_STATE }
 
   static final int ALWAYS = Integer.MAX_VALUE;
 
@@ -76,7 +76,7 @@ final class FaultyBackend implements Backend {
     return delegate.triggerChord(groupUuid);
   }
 
-  @Override public void setStatePending(Signature signature) { delegate.setStatePending(signature); }
+  @Override public void setStatePending(Signature signature) { maybeFail(Op.PENDING); delegate.setStatePending(signature); }
 
   @Override
   public void setStateReceived(Signature signature) {

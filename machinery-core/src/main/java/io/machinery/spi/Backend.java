@@ -63,6 +63,33 @@ public interface Backend extends AutoCloseable {
   void setStatePending(Signature signature);
 
   /**
+   * Stores PENDING without making the sender wait: {@link #setStatePending} with its answer in the returned
+   * future (what {@code Server.sendTask} and its asynchronous and batch forms call). The default writes before
+   * returning.
+   *
+   * @param signature the task, with its UUID
+   * @return a future completed when the write is done, exceptionally when it failed
+   */
+  default CompletableFuture<Void> setStatePendingAsync(Signature signature) {
+    try {
+      setStatePending(signature);
+      return CompletableFuture.completedFuture(null);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * The connection this backend's writes travel on, when a broker may share it; see {@link
+   * Broker#writeOrder()}. Empty (the default): none is shared.
+   *
+   * @return an object that stands for the connection
+   */
+  default java.util.Optional<Object> writeOrder() {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * Stores RECEIVED (Go's {@code SetStateReceived}).
    *
    * @param signature the task, with its UUID

@@ -2,6 +2,7 @@ package io.machinery.spi;
 
 import io.machinery.Signature;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Moves task messages from senders to workers: Go's {@code brokers/iface.Broker}, reshaped for
@@ -31,6 +32,52 @@ public interface Broker extends AutoCloseable {
    * @throws io.machinery.MachineryException when the broker did not accept the message
    */
   void publish(Signature signature, byte[] message);
+
+  /**
+   * The connection this broker's publishes travel on. When a backend's {@link Backend#writeOrder()} is the
+   * same object, a write and a publish issued one after the other by one thread are applied in that order
+   * (one Redis connection), so a sender may issue PENDING and the publish together without waiting in
+   * between and still keep Go's order. Empty (the default): the sender waits for PENDING before publishing.
+   *
+   * @return an object that stands for the connection
+   */
+  default java.util.Optional<Object> writeOrder() {
+    return java.util.Optional.empty();
+  }
+
+  /**
+   * Publishes without making the sender wait: {@link #publish}, with the broker's answer in the returned
+   * future. The default publishes before returning.
+   *
+   * @param signature the task, with its UUID and routing key set
+   * @param message the task's wire form
+   * @return a future completed once the broker has accepted the message, exceptionally when it did not
+   */
+  default CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
+    try {
+      publish(signature, message);
+      return CompletableFuture.completedFuture(null);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Publishes several tasks without waiting; a broker may send them together (Redis: one push per run of
+   * messages to the same queue; AMQP: the confirms collected at once). The default calls {@link #publishAsync}
+   * for each.
+   *
+   * @param signatures the tasks, with UUIDs and routing keys set
+   * @param messages their wire forms, in the same order
+   * @return one future per message, in order
+   */
+  default List<CompletableFuture<Void>> publishAllAsync(List<Signature> signatures, List<byte[]> messages) {
+    List<CompletableFuture<Void>> futures = new java.util.ArrayList<>(signatures.size());
+    for (int i = 0; i < signatures.size(); i++) {
+      futures.add(publishAsync(signatures.get(i), messages.get(i)));
+    }
+    return futures;
+  }
 
   /**
    * Chooses the routing key for a signature that has none: Go's {@code AdjustRoutingKey}.

@@ -117,7 +117,7 @@ public final class RedisBackend implements Backend {
     this.expireSeconds = b.config.effectiveResultsExpireIn();
     this.expireArg = bytes(Long.toString(expireSeconds));
     this.ownsSession = b.session == null;
-    this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : b.config.resultBackend(), b.config);
+    this.session = b.session != null ? b.session : RedisSession.shared(b.url != null ? b.url : b.config.resultBackend(), b.config);
     this.commands = session.commands();
     this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
   }
@@ -137,6 +137,20 @@ public final class RedisBackend implements Backend {
   public void setStatePending(Signature signature) {
     TaskState state = TaskState.pending(signature, now());
     session.await(commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
+  }
+
+  /** PENDING without waiting: Go's {@code SET <uuid> <state> EX <expiry>}, its answer in the future. */
+  @Override
+  public CompletableFuture<Void> setStatePendingAsync(Signature signature) {
+    TaskState state = TaskState.pending(signature, now());
+    return session.timed(commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)))
+        .thenApply(ok -> null);
+  }
+
+  /** The connection state writes travel on; see {@link io.machinery.spi.Broker#writeOrder}. */
+  @Override
+  public Optional<Object> writeOrder() {
+    return session.writeOrder();
   }
 
   /** RECEIVED, waiting for Redis: next in this thread's write chain for the task, else the merge script. */
@@ -496,10 +510,12 @@ public final class RedisBackend implements Backend {
     return Optional.of(controlPlane);
   }
 
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
   /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */
   @Override
   public void close() {
-    if (ownsSession) {
+    if (ownsSession && closed.compareAndSet(false, true)) {
       session.close();
     }
   }

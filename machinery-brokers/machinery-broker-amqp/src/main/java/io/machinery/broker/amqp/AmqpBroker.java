@@ -159,6 +159,16 @@ public final class AmqpBroker implements Broker {
     publishing.publish(signature, message);
   }
 
+  /**
+   * {@link #publish} without waiting: the confirm completes the future, so one thread keeps many messages in
+   * flight and RabbitMQ confirms them in batches (the default {@code publishAllAsync} thus batches confirms too).
+   */
+  @Override
+  public java.util.concurrent.CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
+    checkOpen();
+    return publishing.publishAsync(signature, message);
+  }
+
   // ------------------------------------------------------------------------------------------ consuming
 
   @Override

@@ -12,6 +12,7 @@ import java.time.OffsetDateTime;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -58,6 +59,34 @@ final class Publishing {
           properties, message);
     }
   }
+
+  /**
+   * {@link #publish} without waiting for the confirm. A delayed task, and a message that comes back unroutable
+   * or lost with its connection, take the waiting path on a virtual thread (declare again, resend), so the
+   * outcome is the same as {@link #publish}'s; a timed-out confirm is not resent.
+   */
+  CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
+    if (delayMillis(signature) > 0) {
+      return CompletableFuture.runAsync(() -> publish(signature, message), VIRTUAL);
+    }
+    String routingKey = topology.routingKeyFor(signature);
+    try {
+      topology.ensurePublishTarget(publisher, routingKey); // declared once, then remembered
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return publisher.publishAsync(topology.exchange(), routingKey, properties(signature), message)
+        .exceptionallyCompose(e -> {
+          Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+          if (cause instanceof AmqpOperationException a && a.getCause() instanceof java.util.concurrent.TimeoutException) {
+            return CompletableFuture.failedFuture(cause);
+          }
+          return CompletableFuture.runAsync(() -> publish(signature, message), VIRTUAL);
+        });
+  }
+
+  private static final java.util.concurrent.Executor VIRTUAL =
+      command -> Thread.ofVirtual().name("machinery-amqp-publish").start(command);
 
   private long delayMillis(Signature signature) {
     OffsetDateTime eta = signature.eta();

@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
@@ -141,7 +142,7 @@ public final class RedisBroker implements Broker {
     this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
     this.ownsSession = b.session == null;
-    this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : config.broker(), config);
+    this.session = b.session != null ? b.session : RedisSession.shared(b.url != null ? b.url : config.broker(), config);
     this.maintenance = new Maintenance(this, consumers);
     this.inspector = new RedisInspector(this, RedisKeys.tagged(b.controlKeyPrefix, "queues"));
     this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
@@ -180,6 +181,65 @@ public final class RedisBroker implements Broker {
     } else {
       session.await(session.commands().rpush(queue, message));
     }
+  }
+
+  /** The connection publishes travel on: a backend on the same {@link RedisSession} orders its writes with them. */
+  @Override
+  public java.util.Optional<Object> writeOrder() {
+    return session.writeOrder();
+  }
+
+  /** {@link #publish} without waiting for Redis's answer. */
+  @Override
+  public CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
+    return publishAllAsync(List.of(signature), List.of(message)).get(0);
+  }
+
+  /**
+   * Every message in one pipeline: each run of consecutive messages to the same queue is one {@code RPUSH}
+   * with many values (at most {@value #PUSH_CHUNK} a command), each delayed task a {@code ZADD}.
+   */
+  @Override
+  public List<CompletableFuture<Void>> publishAllAsync(List<Signature> signatures, List<byte[]> messages) {
+    checkOpen();
+    Instant now = clock.instant();
+    List<CompletableFuture<Void>> futures = new ArrayList<>(signatures.size());
+    int i = 0;
+    while (i < signatures.size()) {
+      Signature signature = signatures.get(i);
+      if (delayed(signature, now)) {
+        futures.add(done(session.commands().zadd(delayedKey, (double) nanos(signature.eta().toInstant()), messages.get(i))));
+        i++;
+        continue;
+      }
+      String queue = queueOf(signature);
+      int end = i + 1;
+      while (end < signatures.size() && end - i < PUSH_CHUNK && queueOf(signatures.get(end)).equals(queue)
+          && !delayed(signatures.get(end), now)) {
+        end++;
+      }
+      CompletableFuture<Void> push = done(session.commands().rpush(queue, messages.subList(i, end).toArray(byte[][]::new)));
+      for (; i < end; i++) {
+        futures.add(push);
+      }
+    }
+    return futures;
+  }
+
+  /** The most messages one {@code RPUSH} of {@link #publishAllAsync} carries. */
+  static final int PUSH_CHUNK = 1_000;
+
+  private String queueOf(Signature signature) {
+    return signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+  }
+
+  private static boolean delayed(Signature signature, Instant now) {
+    OffsetDateTime eta = signature.eta();
+    return eta != null && eta.toInstant().isAfter(now);
+  }
+
+  private CompletableFuture<Void> done(io.lettuce.core.RedisFuture<?> reply) {
+    return session.timed(reply).thenApply(ok -> null);
   }
 
   // -------------------------------------------------------------------------------------------- consuming

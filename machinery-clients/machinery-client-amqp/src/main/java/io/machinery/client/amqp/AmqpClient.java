@@ -280,6 +280,29 @@ public final class AmqpClient implements AutoCloseable {
   }
 
   /**
+   * {@link #publish(String, String, AMQP.BasicProperties, byte[])} without waiting for the confirm: the future
+   * completes when the broker confirmed (RabbitMQ confirms many messages at once), or fails with {@link
+   * UnroutableException}, an {@link AmqpOperationException} (no resend; the caller decides), or an
+   * {@link AmqpOperationException} when no confirm came within the publish timeout.
+   */
+  public CompletableFuture<Void> publishAsync(String exchange, String routingKey, AMQP.BasicProperties properties,
+      byte[] body) {
+    connector.checkOpen();
+    long deadline = System.nanoTime() + options.publishTimeout().toNanos();
+    try {
+      return publisher.publishAsync(-1, null, exchange, routingKey, properties, body, deadline)
+          .orTimeout(options.publishTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+          .exceptionallyCompose(e -> CompletableFuture.failedFuture(
+              e instanceof java.util.concurrent.TimeoutException
+                  ? new AmqpOperationException("no publisher confirm for a message to exchange '" + exchange
+                      + "' with routing key '" + routingKey + "' within " + options.publishTimeout(), 0, true, e)
+                  : e));
+    } catch (AmqpOperationException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
    * {@link #publish(String, String, AMQP.BasicProperties, byte[])} in order with every other message published
    * with the same {@code orderKey} (they share one channel), after {@code setup} ran on that channel.
    */

@@ -109,8 +109,19 @@ public final class RedisSession implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
   private final java.util.concurrent.atomic.AtomicLong reconnects = new java.util.concurrent.atomic.AtomicLong();
+  /** Sessions handed out by {@link #shared}, by URL and settings; guarded by itself. */
+  private static final java.util.Map<String, RedisSession> SHARED = new java.util.HashMap<>();
+  /** This session's key in {@link #SHARED}, or null for one of its own ({@link #open}). */
+  private final @Nullable String sharedKey;
+  /** How many owners share this session and have not closed it yet; guarded by {@link #SHARED}. */
+  private int owners = 1;
 
   private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls) {
+    this(address, redis, forceTls, null);
+  }
+
+  private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls, @Nullable String sharedKey) {
+    this.sharedKey = sharedKey;
     this.address = address;
     this.timeout = redis.readTimeout().isZero() || redis.readTimeout().isNegative()
         ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout();
@@ -200,6 +211,30 @@ public final class RedisSession implements AutoCloseable {
     return new RedisSession(RedisAddress.parse(url), config.redis(), config.tls());
   }
 
+  /**
+   * The session of this JVM for {@code url} and {@code config}'s Redis and TLS settings: the first call
+   * connects, later ones with the same URL and settings share that connection (a broker and a backend on the
+   * same Redis: one connection and one set of I/O threads, and commands issued in order by one thread are
+   * applied in that order, which lets a send pipeline its PENDING write with its push). Each caller closes it
+   * once; the connection closes when the last one did.
+   *
+   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something impossible
+   * @throws MachineryException when Redis cannot be reached
+   */
+  public static RedisSession shared(String url, Config config) {
+    String key = url + '\u0000' + config.redis() + '\u0000' + config.tls();
+    synchronized (SHARED) {
+      RedisSession session = SHARED.get(key);
+      if (session != null && !session.closed.get()) {
+        session.owners++;
+        return session;
+      }
+      session = new RedisSession(RedisAddress.parse(url), config.redis(), config.tls(), key);
+      SHARED.put(key, session);
+      return session;
+    }
+  }
+
   /** Connects to {@code address} with {@code redis}'s settings; TLS when the address says so. */
   public static RedisSession open(RedisAddress address, RedisConfig redis) {
     return new RedisSession(Objects.requireNonNull(address), Objects.requireNonNull(redis), false);
@@ -255,6 +290,16 @@ public final class RedisSession implements AutoCloseable {
   /** The shared asynchronous commands; safe to use from any thread. */
   public RedisClusterAsyncCommands<String, byte[]> commands() {
     return commands;
+  }
+
+  /**
+   * What stands for this session's ordering of writes: commands issued one after the other by one thread are
+   * applied by Redis in that order, so a broker and a backend sharing this session may pipeline dependent
+   * writes (see {@code Broker.writeOrder()}). Empty on a cluster: commands to keys in different slots travel on
+   * different node connections, in no order.
+   */
+  public java.util.Optional<Object> writeOrder() {
+    return cluster ? java.util.Optional.empty() : java.util.Optional.of(this);
   }
 
   /** Whether this session talks to a Redis Cluster (multi-key commands must then stay in one slot). */
@@ -389,17 +434,73 @@ public final class RedisSession implements AutoCloseable {
   public <T> T await(CompletionStage<T> reply) {
     CompletableFuture<T> future = reply.toCompletableFuture();
     try {
-      return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      // the deadline comes from the sweep of timed(): a timed wait would cost a timer per command (on a
+      // virtual thread, a task of the JDK's delay scheduler), several per task a worker runs
+      return (future.isDone() ? future : timed(future)).get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new MachineryException("interrupted while waiting for Redis at " + address, e);
     } catch (ExecutionException e) {
-      throw failure(e.getCause() == null ? e : e.getCause());
-    } catch (TimeoutException e) {
-      // The caller is told the command failed, so it must never run later: a cancelled command that is still
-      // in Lettuce's buffer (Redis unreachable) is not written after the reconnect. One already sent may still run.
-      future.cancel(false);
-      throw new MachineryException("Redis at " + address + " did not answer within " + timeout, e);
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      throw cause instanceof MachineryException m ? m : failure(cause);
+    }
+  }
+
+  /**
+   * A command's reply without waiting for it: {@link #await}'s rules, in a future. It fails with the same
+   * {@link MachineryException} when the command failed or did not answer within the command timeout, and a
+   * command still in Lettuce's buffer at the timeout is cancelled, so one reported as failed is not sent later.
+   * No timer per command (that would cost more than the command): every timeout has the same length, so the
+   * commands wait in one queue in deadline order, which a sweep every {@value #SWEEP_MILLIS} ms walks from the
+   * head.
+   */
+  public <T> CompletableFuture<T> timed(CompletionStage<T> reply) {
+    CompletableFuture<T> command = reply.toCompletableFuture();
+    CompletableFuture<T> result = new CompletableFuture<>();
+    command.whenComplete((value, error) -> {
+      if (error == null) {
+        result.complete(value);
+      } else {
+        result.completeExceptionally(failure(error));
+      }
+    });
+    if (!result.isDone()) {
+      deadlines.add(new Deadline(System.nanoTime() + timeout.toNanos(), command, result));
+      if (sweeper == null) {
+        startSweeper();
+      }
+    }
+    return result;
+  }
+
+  static final long SWEEP_MILLIS = 50;
+
+  /** A command of {@link #timed} and the future its caller holds. */
+  private record Deadline(long at, CompletableFuture<?> command, CompletableFuture<?> result) {}
+
+  private final java.util.concurrent.ConcurrentLinkedQueue<Deadline> deadlines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private volatile java.util.concurrent.@Nullable ScheduledFuture<?> sweeper;
+
+  private synchronized void startSweeper() {
+    if (sweeper == null && !closed.get()) {
+      sweeper = resources.eventExecutorGroup().scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS,
+          TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void sweep() {
+    long now = System.nanoTime();
+    for (Deadline d; (d = deadlines.peek()) != null; ) {
+      if (!d.result().isDone() && d.at() - now > 0) {
+        return; // the rest are younger
+      }
+      deadlines.poll();
+      if (!d.result().isDone()) {
+        // the caller's answer first: cancelling completes the command, whose callback must then find it done
+        d.result().completeExceptionally(new MachineryException("Redis at " + address + " did not answer within "
+            + timeout, new TimeoutException()));
+        d.command().cancel(false);
+      }
     }
   }
 
@@ -428,11 +529,26 @@ public final class RedisSession implements AutoCloseable {
     }
   }
 
-  /** Closes every connection and the client; idempotent. */
+  /**
+   * Closes every connection and the client; idempotent. A {@linkplain #shared shared} session closes when its
+   * last owner closes it (each owner closes it once).
+   */
   @Override
   public void close() {
+    if (sharedKey != null) {
+      synchronized (SHARED) {
+        if (closed.get() || --owners > 0) {
+          return;
+        }
+        SHARED.remove(sharedKey, this);
+      }
+    }
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    java.util.concurrent.ScheduledFuture<?> sweeping = sweeper;
+    if (sweeping != null) {
+      sweeping.cancel(false);
     }
     for (BlockingConnection c : blocking) {
       c.close();

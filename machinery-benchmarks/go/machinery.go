@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+
+	machinery "github.com/RichardKnop/machinery/v2"
+	redisbackend "github.com/RichardKnop/machinery/v2/backends/redis"
+	redisbroker "github.com/RichardKnop/machinery/v2/brokers/redis"
+	"github.com/RichardKnop/machinery/v2/config"
+	eagerlock "github.com/RichardKnop/machinery/v2/locks/eager"
+	mlog "github.com/RichardKnop/machinery/v2/log"
+	"github.com/RichardKnop/machinery/v2/tasks"
+)
+
+// Go Machinery v2 with its Redis broker and Redis backend (go-redis), as interop/go builds them.
+type machinerySystem struct {
+	srv *machinery.Server
+	o   opts
+}
+
+func openMachinery(o opts, addr string, db int) (system, error) {
+	quiet := log.New(io.Discard, "", 0)
+	mlog.SetInfo(quiet) // its INFO lines go to stdout, which carries our JSON
+	mlog.SetWarning(quiet)
+	mlog.SetDebug(quiet)
+	cnf := &config.Config{
+		Broker:          fmt.Sprintf("redis://%s/%d", addr, db),
+		ResultBackend:   fmt.Sprintf("redis://%s/%d", addr, db),
+		DefaultQueue:    o.queue,
+		ResultsExpireIn: 600,
+		Redis:           &config.RedisConfig{NormalTasksPollPeriod: 1000, DelayedTasksPollPeriod: 500},
+		NoUnixSignals:   true,
+	}
+	srv := machinery.NewServer(cnf, redisbroker.NewGR(cnf, []string{addr}, db),
+		redisbackend.NewGR(cnf, []string{addr}, db), eagerlock.New())
+	return &machinerySystem{srv: srv, o: o}, nil
+}
+
+func (m *machinerySystem) send() error {
+	_, err := m.srv.SendTask(&tasks.Signature{Name: "noop"})
+	return err
+}
+
+func (m *machinerySystem) sendStamp(sent int64) error {
+	_, err := m.srv.SendTask(&tasks.Signature{Name: "stamp", Args: []tasks.Arg{{Type: "int64", Value: sent}}})
+	return err
+}
+
+func (m *machinerySystem) startWorker(c int, done func(), stamp func(int64)) (func(), error) {
+	if err := m.srv.RegisterTasks(map[string]interface{}{
+		"noop":  func() error { return nil },
+		"stamp": func(sent int64) error { stamp(sent); return nil },
+	}); err != nil {
+		return nil, err
+	}
+	w := m.srv.NewWorker("outside-go", c)
+	w.SetPostTaskHandler(func(sig *tasks.Signature) {
+		if sig.Name == "noop" {
+			done() // runs after SUCCESS is stored
+		}
+	})
+	errs := make(chan error, 4)
+	w.LaunchAsync(errs)
+	return w.Quit, nil
+}
+
+func (m *machinerySystem) close() {}

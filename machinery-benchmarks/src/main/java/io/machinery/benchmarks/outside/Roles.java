@@ -1,0 +1,325 @@
+package io.machinery.benchmarks.outside;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.lettuce.core.LMoveArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.SetArgs;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.machinery.Arg;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskFunction;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.WireCodec;
+import io.machinery.Worker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.benchmarks.sidebyside.Percentiles;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The three child-process roles of the outside-in benchmark for the JVM systems: {@code produce} (N no-op
+ * tasks, one at a time), {@code work} (a fresh worker of concurrency C drains them, then times L stamped tasks
+ * from their send to their start) and {@code latency} (sends those L tasks into the idle worker). Each prints
+ * JSON lines on stdout, with the same fields as {@code machinery-benchmarks/go}. Systems: {@code java}
+ * (Machinery for Java, Redis broker + Redis backend; {@code java-async} and {@code java-batch} send with
+ * {@code sendTaskAsync} and {@code sendTasks} of {@value #BATCH}) and {@code lettuce} (a bare Lettuce program doing the least
+ * a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the result, LREM as
+ * the ack to drain, C loops on one shared asynchronous connection).
+ */
+final class Roles {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final int RESULTS_EXPIRE_IN = 600;
+
+  private final Options o;
+
+  Roles(Options o) {
+    this.o = o;
+  }
+
+  /** What a child process is told on its command line. */
+  record Options(String role, String system, String redisUrl, String queue, int tasks, int concurrency,
+      int latency, int gapMs, long redisPid) {}
+
+  void run() throws Exception {
+    switch (o.system()) {
+      case "java", "java-async", "java-batch" -> {
+        try (Server server = server()) {
+          switch (o.role()) {
+            case "produce" -> {
+              switch (o.system()) {
+                case "java-async" -> produceAsync(server);
+                case "java-batch" -> produceBatch(server);
+                default -> produce(() -> server.sendTask(Signature.create("noop")));
+              }
+            }
+            case "latency" -> latency(sent -> server.sendTask(Signature.create("stamp", Arg.of(sent))));
+            case "work" -> javaWork(server);
+            default -> throw new IllegalArgumentException("unknown role " + o.role());
+          }
+        }
+      }
+      case "lettuce" -> lettuce();
+      default -> throw new IllegalArgumentException("unknown system " + o.system()
+          + " (java, java-async, java-batch, lettuce)");
+    }
+  }
+
+  private Server server() {
+    Config config = Config.builder().broker(o.redisUrl()).resultBackend(o.redisUrl()).defaultQueue(o.queue())
+        .resultsExpireIn(RESULTS_EXPIRE_IN).noUnixSignals(true).build();
+    return Server.builder().config(config).broker(RedisBroker.create(config)).backend(RedisBackend.create(config))
+        .build();
+  }
+
+  interface Send {
+    void send() throws Exception;
+  }
+
+  interface SendStamp {
+    void send(long sentNanos) throws Exception;
+  }
+
+  private void produce(Send send) throws Exception {
+    produce(send, null);
+  }
+
+  /** Times {@code all} when given, else N calls of {@code one}. */
+  private void produce(Send one, @org.jspecify.annotations.Nullable Send all) throws Exception {
+    long cpu0 = ProcCpu.micros(0);
+    long redis0 = ProcCpu.micros(o.redisPid());
+    long t0 = System.nanoTime();
+    if (all != null) {
+      all.send();
+    } else {
+      for (int i = 0; i < o.tasks(); i++) {
+        one.send();
+      }
+    }
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    emit(Map.of("event", "produced", "n", o.tasks(), "seconds", seconds,
+        "cpu_us", ProcCpu.micros(0) - cpu0, "redis_cpu_us", ProcCpu.micros(o.redisPid()) - redis0));
+  }
+
+  /** sendTaskAsync from one thread, every send in flight at once; the time ends when the last one completed. */
+  private void produceAsync(Server server) throws Exception {
+    produce(() -> {}, () -> {
+      java.util.concurrent.CompletableFuture<?>[] all = new java.util.concurrent.CompletableFuture<?>[o.tasks()];
+      for (int i = 0; i < o.tasks(); i++) {
+        all[i] = server.sendTaskAsync(Signature.create("noop"));
+      }
+      java.util.concurrent.CompletableFuture.allOf(all).join();
+    });
+  }
+
+  /** sendTasks with {@value #BATCH} signatures per call. */
+  private void produceBatch(Server server) throws Exception {
+    produce(() -> {}, () -> {
+      for (int i = 0; i < o.tasks(); i += BATCH) {
+        List<Signature> batch = new ArrayList<>(BATCH);
+        for (int j = i; j < Math.min(o.tasks(), i + BATCH); j++) {
+          batch.add(Signature.create("noop"));
+        }
+        server.sendTasks(batch);
+      }
+    });
+  }
+
+  static final int BATCH = 1_000;
+
+  private void latency(SendStamp send) throws Exception {
+    for (int i = 0; i < o.tasks(); i++) {
+      send.send(epochNanos());
+      Thread.sleep(o.gapMs()); // pacing, so that every task finds the worker idle (not waiting for an outcome)
+    }
+  }
+
+  static long epochNanos() {
+    return ChronoUnit.NANOS.between(Instant.EPOCH, Instant.now());
+  }
+
+  /** Counts finished no-op tasks and takes the times and CPU readings at the half and at the end. */
+  private final class Drain {
+    private final AtomicLong count = new AtomicLong();
+    private final long half = o.tasks() / 2;
+    private final CountDownLatch drained = new CountDownLatch(1);
+    private final List<Long> samples = Collections.synchronizedList(new ArrayList<>());
+    private final CountDownLatch stamped = new CountDownLatch(o.latency());
+    private final long t0 = System.nanoTime();
+    private final long cpu0 = ProcCpu.micros(0);
+    private final long redis0 = ProcCpu.micros(o.redisPid());
+    private long tHalf;
+    private long cpuHalf;
+    private long redisHalf;
+    private long tAll;
+    private long cpuAll;
+    private long redisAll;
+
+    void done() {
+      long n = count.incrementAndGet();
+      if (n == half) {
+        tHalf = System.nanoTime();
+        cpuHalf = ProcCpu.micros(0);
+        redisHalf = ProcCpu.micros(o.redisPid());
+      }
+      if (n == o.tasks()) {
+        tAll = System.nanoTime();
+        cpuAll = ProcCpu.micros(0);
+        redisAll = ProcCpu.micros(o.redisPid());
+        drained.countDown();
+      }
+    }
+
+    void stamp(long sentNanos) {
+      samples.add(epochNanos() - sentNanos);
+      stamped.countDown();
+    }
+
+    void report() throws Exception {
+      drained.await();
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("event", "drained");
+      m.put("n", o.tasks());
+      m.put("cold_seconds", (tAll - t0) / 1e9);
+      m.put("warm_seconds", (tAll - tHalf) / 1e9);
+      m.put("warm_n", o.tasks() - half);
+      m.put("cpu_us", cpuAll - cpu0);
+      m.put("redis_cpu_us", redisAll - redis0);
+      m.put("warm_cpu_us", cpuAll - cpuHalf);
+      m.put("warm_redis_cpu_us", redisAll - redisHalf);
+      emit(m);
+      if (o.latency() > 0) {
+        stamped.await();
+        List<Long> copy;
+        synchronized (samples) {
+          copy = new ArrayList<>(samples);
+        }
+        emit(Map.of("event", "latency", "samples", copy.size(), "p50_ms", Percentiles.millis(copy, 50),
+            "p99_ms", Percentiles.millis(copy, 99), "max_ms", Collections.max(copy) / 1e6));
+      }
+    }
+  }
+
+  private void javaWork(Server server) throws Exception {
+    Drain drain = new Drain();
+    server.registerTask("noop", TaskFunction.of(() -> null));
+    server.registerTask("stamp", TaskFunction.of(Long.class, sent -> {
+      drain.stamp(sent);
+      return null;
+    }));
+    Worker worker = server.workerBuilder("outside-java").concurrency(o.concurrency())
+        .postTaskHandler(signature -> { // runs after SUCCESS is stored
+          if (signature.name().equals("noop")) {
+            drain.done();
+          }
+        })
+        .build();
+    worker.launchAsync();
+    drain.report();
+    worker.quit();
+  }
+
+  // ------------------------------------------------------------------------------------------- bare Lettuce
+
+  private void lettuce() throws Exception {
+    RedisClient client = RedisClient.create(o.redisUrl());
+    RedisCodec<String, byte[]> codec = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+    try (StatefulRedisConnection<String, byte[]> connection = client.connect(codec)) {
+      RedisCommands<String, byte[]> sync = connection.sync();
+      byte[] noop = WireCodec.encode(Signature.create("noop"));
+      switch (o.role()) {
+        case "produce" -> produce(() -> sync.rpush(o.queue(), noop));
+        case "latency" -> latency(sent -> sync.rpush(o.queue(), ("stamp:" + sent).getBytes()));
+        case "work" -> {
+          try (StatefulRedisConnection<String, byte[]> blocking = client.connect(codec)) {
+            lettuceWork(connection.async(), blocking.sync());
+          }
+        }
+        default -> throw new IllegalArgumentException("unknown role " + o.role());
+      }
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /**
+   * C asynchronous loops share one connection, each a chain of callbacks on Lettuce's I/O thread (no thread
+   * per loop): LMOVE, SET of the result, LREM, again. A loop that finds the queue empty parks; one waiter
+   * blocks in BLMOVE on a second connection (a blocking command would stall the shared one) and restarts the
+   * parked loops when a task arrives.
+   */
+  private void lettuceWork(RedisAsyncCommands<String, byte[]> redis, RedisCommands<String, byte[]> blocking)
+      throws Exception {
+    Drain drain = new Drain();
+    byte[] result = WireCodec.encode(TaskState.success(Signature.create("noop"), List.<TaskResult>of())
+        .withCarriedForward(TaskState.pending(Signature.create("noop"), OffsetDateTime.now(ZoneOffset.UTC))));
+    SetArgs ex = SetArgs.Builder.ex(RESULTS_EXPIRE_IN);
+    AtomicLong ids = new AtomicLong();
+    String processing = "{" + o.queue() + "}:processing";
+    java.util.concurrent.atomic.AtomicInteger parked = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.function.Consumer<byte[]> finish = m -> {
+      String s = new String(m, 0, Math.min(m.length, 32), java.nio.charset.StandardCharsets.ISO_8859_1);
+      if (s.startsWith("stamp:")) {
+        drain.stamp(Long.parseLong(new String(m, java.nio.charset.StandardCharsets.ISO_8859_1).substring(6)));
+      } else {
+        drain.done();
+      }
+    };
+    Runnable[] loop = new Runnable[1];
+    loop[0] = () -> redis.lmove(o.queue(), processing, LMoveArgs.Builder.leftRight()).thenAccept(m -> {
+      if (m == null) {
+        parked.incrementAndGet();
+        return;
+      }
+      redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
+      redis.lrem(processing, 1, m).thenRun(() -> {
+        finish.accept(m);
+        loop[0].run();
+      });
+    });
+    for (int w = 0; w < o.concurrency(); w++) {
+      loop[0].run();
+    }
+    Thread waiter = Thread.ofVirtual().start(() -> {
+      try {
+        while (!Thread.currentThread().isInterrupted()) {
+          byte[] m = blocking.blmove(o.queue(), processing, LMoveArgs.Builder.leftRight(), 1.0);
+          if (m != null) {
+            redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
+            redis.lrem(processing, 1, m).get();
+            finish.accept(m);
+            for (int n = parked.getAndSet(0); n > 0; n--) {
+              loop[0].run();
+            }
+          }
+        }
+      } catch (Exception e) {
+        // interrupted at the end
+      }
+    });
+    drain.report();
+    waiter.interrupt();
+  }
+
+  static void emit(Map<String, ?> fields) throws Exception {
+    System.out.println(JSON.writeValueAsString(fields));
+    System.out.flush();
+  }
+}

@@ -1,0 +1,342 @@
+package io.machinery;
+
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * How a {@link Server} sends: checks and encodes a task once, stores PENDING, publishes, and tells listeners.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>One round trip per send.</b> Go stores PENDING, waits, then publishes: two waited round trips. When
+ *       the broker and the backend write through the same connection ({@link Broker#writeOrder()} equals
+ *       {@link Backend#writeOrder()}: Redis broker and Redis backend on the same Redis and settings share one
+ *       connection in a JVM; not on a cluster, whose keys live on different node connections), the PENDING write and the publish are issued back to back without waiting in
+ *       between: Redis applies them in that order, so Go's order holds (no worker can see the message before
+ *       PENDING is stored, so PENDING never lands over RECEIVED) and a send costs one round trip. Otherwise the
+ *       publish waits for the write, as in Go (still without blocking the caller of the asynchronous form). A
+ *       PENDING write that has already failed when the publish would start stops the publish ("Set state
+ *       pending error"); on one connection, one that fails after it was pipelined is reported the same way
+ *       although the push may have gone through (both fail together in practice: the same server, lost or out
+ *       of memory).
+ *   <li><b>Asynchronous and batch sends</b> are the same path: {@link #sendAsync} takes a list; the broker
+ *       gets the whole list at once ({@link Broker#publishAllAsync}: Redis pushes each queue's run of messages
+ *       with one command, AMQP collects the confirms). The caller's thread only encodes and hands commands to
+ *       the client, except where a component has no asynchronous form (it then blocks, as its sync call).
+ *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error: ...".
+ * </ul>
+ */
+final class TaskSender {
+  /** Runs a publish that had to wait for a PENDING write, off the client's I/O thread. */
+  private static final Executor VIRTUAL = command -> Thread.ofVirtual().name("machinery-send").start(command);
+
+  private final Config config;
+  private final Broker broker;
+  private final Backend backend;
+  private final TaskListener listener;
+  private final @Nullable Consumer<Signature> prePublishHandler;
+  /** Whether PENDING and the publish share one ordered connection (see the class notes). */
+  private final boolean pipelined;
+
+  TaskSender(Config config, Broker broker, Backend backend, TaskListener listener,
+      @Nullable Consumer<Signature> prePublishHandler) {
+    this.config = config;
+    this.broker = broker;
+    this.backend = backend;
+    this.listener = listener;
+    this.prePublishHandler = prePublishHandler;
+    this.pipelined = broker.writeOrder().isPresent() && broker.writeOrder().equals(backend.writeOrder());
+  }
+
+  /** Sends one task and waits until it is stored and published; see {@link #sendAsync}. */
+  AsyncResult send(Signature signature) {
+    return await(sendAsync(List.of(signature))).get(0);
+  }
+
+  /**
+   * Sends tasks without waiting: each is checked and encoded now (a bad one throws here, before anything is
+   * written), then PENDING and the publishes go out; the future completes when all are stored and published.
+   */
+  CompletableFuture<List<AsyncResult>> sendAsync(List<Signature> signatures) {
+    List<Prepared> prepared = new ArrayList<>(signatures.size());
+    try {
+      for (Signature signature : signatures) {
+        prepared.add(prepare(signature));
+      }
+    } catch (RuntimeException e) {
+      notSent(prepared, e); // the tasks prepared so far were announced to listeners
+      throw e;
+    }
+    List<CompletableFuture<Void>> pending = new ArrayList<>(prepared.size());
+    for (Prepared p : prepared) {
+      CompletableFuture<Void> write;
+      try {
+        write = backend.setStatePendingAsync(p.signature());
+      } catch (RuntimeException e) {
+        write = CompletableFuture.failedFuture(e);
+      }
+      pending.add(write);
+    }
+    CompletableFuture<Void> pendingDone = CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+    CompletableFuture<Void> published = pipelined || pendingDone.isDone()
+        ? publishAfter(prepared, pending)
+        : pendingDone.handleAsync((ok, error) -> publishAfter(prepared, pending), VIRTUAL).thenCompose(f -> f);
+    return pendingDone.handle((ok, error) -> error).thenCombine(published.handle((ok, error) -> error),
+        (pendingError, publishError) -> {
+          if (pendingError != null) {
+            throw new MachineryException("Set state pending error: " + message(pendingError), cause(pendingError));
+          }
+          if (publishError != null) {
+            Throwable c = cause(publishError);
+            if (c instanceof Refused refused) {
+              throw refused.reason; // the pre-publish handler's own exception, as the synchronous send throws it
+            }
+            throw c instanceof MachineryException m && m.getMessage() != null
+                && m.getMessage().startsWith("Publish message error: ") ? m
+                : new MachineryException("Publish message error: " + message(publishError), c);
+          }
+          List<AsyncResult> results = new ArrayList<>(prepared.size());
+          for (Prepared p : prepared) {
+            results.add(new AsyncResult(p.signature(), backend));
+          }
+          return results;
+        });
+  }
+
+  /** Publishes unless a PENDING write has already failed; tells listeners each task's outcome. */
+  private CompletableFuture<Void> publishAfter(List<Prepared> prepared, List<CompletableFuture<Void>> pending) {
+    for (CompletableFuture<Void> write : pending) {
+      if (write.isCompletedExceptionally()) {
+        RuntimeException why = new MachineryException("Set state pending error: " + message(failure(write)));
+        notSent(prepared, why);
+        return CompletableFuture.failedFuture(why);
+      }
+    }
+    List<Signature> signatures = new ArrayList<>(prepared.size());
+    List<byte[]> messages = new ArrayList<>(prepared.size());
+    try {
+      for (Prepared p : prepared) {
+        if (prePublishHandler != null) {
+          prePublishHandler.accept(p.signature());
+        }
+        signatures.add(p.signature());
+        messages.add(p.message());
+      }
+    } catch (RuntimeException e) {
+      notSent(prepared, e);
+      return CompletableFuture.failedFuture(new Refused(e));
+    }
+    List<CompletableFuture<Void>> sends;
+    try (TaskMdc mdc = TaskMdc.of(signatures.get(0), signatures.get(0).routingKey())) {
+      sends = signatures.size() == 1 ? List.of(broker.publishAsync(signatures.get(0), messages.get(0)))
+          : broker.publishAllAsync(signatures, messages);
+    } catch (RuntimeException e) {
+      notSent(prepared, e);
+      return CompletableFuture.failedFuture(e);
+    }
+    if (listener != Listeners.NONE) {
+      for (int i = 0; i < sends.size(); i++) {
+        Signature s = signatures.get(i);
+        sends.get(i).whenComplete((ok, error) -> listener.sent(s, error == null ? null
+            : cause(error) instanceof RuntimeException r ? r : new MachineryException(message(error), cause(error))));
+      }
+    }
+    return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+  }
+
+  /** A pre-publish handler refused the send: its exception travels through the future unchanged. */
+  private static final class Refused extends RuntimeException {
+    final RuntimeException reason;
+
+    Refused(RuntimeException reason) {
+      super(reason.getMessage(), reason, false, false);
+      this.reason = reason;
+    }
+  }
+
+  /** Waits for a send: its result, or its error as thrown by the synchronous API. */
+  static <T> T await(CompletableFuture<T> future) {
+    try {
+      return future.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while sending", e);
+    } catch (ExecutionException e) {
+      Throwable c = cause(e);
+      throw c instanceof RuntimeException r ? r : new MachineryException(message(c), c);
+    }
+  }
+
+  private static Throwable failure(CompletableFuture<?> failed) {
+    try {
+      failed.join();
+      throw new IllegalStateException("not failed");
+    } catch (CompletionException | java.util.concurrent.CancellationException e) {
+      return e;
+    }
+  }
+
+  private static Throwable cause(Throwable e) {
+    Throwable c = e;
+    while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
+      c = c.getCause();
+    }
+    return c;
+  }
+
+  private static String message(Throwable e) {
+    Throwable c = cause(e);
+    return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+  }
+
+  record Prepared(Signature signature, byte[] message) {}
+
+  Prepared prepare(Signature signature) {
+    return prepare(signature, true);
+  }
+
+  /** @param publishing whether the task will be published (then listeners see it), or is only checked */
+  Prepared prepare(Signature signature, boolean publishing) {
+    checkArgs(signature);
+    Signature.Builder b = signature.toBuilder();
+    if (signature.uuid().isEmpty()) {
+      b.uuid(Uuids.newTaskUuid());
+    }
+    if (!signature.hasHeaders()) {
+      b.headers(Map.of()); // Go's SendTask always makes Headers non-nil
+    }
+    Signature ready = b.build();
+    if (ready.routingKey().isEmpty()) {
+      ready = ready.toBuilder().routingKey(broker.routingKeyFor(ready)).build();
+    }
+    if (publishing && listener != Listeners.NONE) {
+      ready = listener.publishing(ready);
+    }
+    byte[] message;
+    try {
+      message = WireCodec.encode(ready);
+    } catch (RuntimeException e) {
+      if (publishing) {
+        notSent(List.of(new Prepared(ready, new byte[0])), e);
+      }
+      throw e;
+    }
+    if (message.length > config.maxMessageBytes()) {
+      if (publishing) {
+        notSent(List.of(new Prepared(ready, message)), null);
+      }
+      throw new IllegalArgumentException("task " + ready.name() + " " + ready.uuid() + " is " + message.length
+          + " bytes, over the limit of " + config.maxMessageBytes() + " (Config.maxMessageBytes)");
+    }
+    return new Prepared(ready, message);
+  }
+
+  static void checkArgs(Signature signature) {
+    if (signature.name().isEmpty()) {
+      throw new IllegalArgumentException("a task signature needs a name");
+    }
+    List<Arg> args = signature.args();
+    for (int i = 0; i < args.size(); i++) {
+      try {
+        args.get(i).typedValue();
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
+      }
+    }
+    for (Signature callback : signature.onSuccess()) checkArgs(callback);
+    for (Signature callback : signature.onError()) checkArgs(callback);
+    Signature chord = signature.chordCallback();
+    if (chord != null) checkArgs(chord);
+  }
+
+  void storePending(Signature signature) {
+    try {
+      backend.setStatePending(signature);
+    } catch (RuntimeException e) {
+      throw new MachineryException("Set state pending error: " + e.getMessage(), e);
+    }
+  }
+
+  void publish(Prepared prepared) {
+    TaskMdc mdc = TaskMdc.of(prepared.signature, prepared.signature.routingKey());
+    try {
+      broker.publish(prepared.signature, prepared.message);
+    } catch (RuntimeException e) {
+      if (listener != Listeners.NONE) {
+        listener.sent(prepared.signature, e);
+      }
+      throw new MachineryException("Publish message error: " + e.getMessage(), e);
+    } finally {
+      mdc.close();
+    }
+    if (listener != Listeners.NONE) {
+      listener.sent(prepared.signature, null);
+    }
+  }
+
+  /** Tells listeners that prepared tasks were not published (their {@link TaskListener#publishing} ran). */
+  void notSent(List<Prepared> prepared, @Nullable RuntimeException error) {
+    if (listener == Listeners.NONE) {
+      return;
+    }
+    RuntimeException why = error != null ? error : new IllegalArgumentException("message over Config.maxMessageBytes");
+    for (Prepared p : prepared) {
+      listener.sent(p.signature, why);
+    }
+  }
+
+  void publishAll(List<Prepared> members, int sendConcurrency) {
+    if (members.size() == 1) {
+      publish(members.get(0));
+      return;
+    }
+    Semaphore permits = new Semaphore(sendConcurrency > 0 ? sendConcurrency : Integer.MAX_VALUE);
+    List<Thread> threads = new ArrayList<>(members.size());
+    List<RuntimeException> errors = new CopyOnWriteArrayList<>();
+    for (int i = 0; i < members.size(); i++) {
+      Prepared member = members.get(i);
+      try {
+        permits.acquire();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        MachineryException interrupted = new MachineryException("interrupted while sending group", e);
+        notSent(members.subList(i, members.size()), interrupted);
+        throw interrupted;
+      }
+      threads.add(Thread.ofVirtual().start(() -> {
+        try {
+          publish(member);
+        } catch (RuntimeException e) {
+          errors.add(e);
+        } finally {
+          permits.release();
+        }
+      }));
+    }
+    for (Thread thread : threads) {
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException("interrupted while sending group", e);
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw errors.get(0);
+    }
+  }
+}

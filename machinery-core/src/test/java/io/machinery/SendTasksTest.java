@@ -1,0 +1,123 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The asynchronous and batch sends ({@code sendTaskAsync}, {@code sendTasks}) keep {@code sendTask}'s contract:
+ * PENDING stored and the message published, Go's error texts, listeners told once per task, nothing published
+ * after a refused or failed PENDING. Memory broker and backend (the Redis and AMQP paths: {@code RedisSendIT},
+ * {@code AmqpSendIT}).
+ */
+class SendTasksTest {
+  private final Config config = Config.builder().defaultQueue("send_tasks_test").build();
+  private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
+  private final MemoryBackend memory = MemoryBackend.create(config, Clock.systemUTC());
+  private final FaultyBackend backend = new FaultyBackend(memory);
+  private final List<String> sent = new CopyOnWriteArrayList<>();
+  private Server server = server(null);
+
+  private Server server(java.util.function.@Nullable Consumer<Signature> prePublish) {
+    Server.Builder b = Server.builder().config(config).broker(broker).backend(backend).listener(new TaskListener() {
+      @Override
+      public void sent(Signature signature, @Nullable Throwable error) {
+        sent.add(signature.uuid() + (error == null ? "" : " failed"));
+      }
+    });
+    if (prePublish != null) {
+      b.prePublishHandler(prePublish);
+    }
+    return b.build();
+  }
+
+  @AfterEach
+  void tearDown() {
+    server.close();
+    broker.close();
+    memory.close();
+  }
+
+  private List<String> queued() {
+    return broker.pendingTasks("").stream().map(Signature::uuid).toList();
+  }
+
+  private State stored(String uuid) {
+    return memory.getState(uuid).map(TaskState::state).orElseThrow();
+  }
+
+  @Test
+  void aBatchIsStoredPendingAndPublishedInOrder() {
+    List<Signature> batch = new ArrayList<>();
+    for (int i = 0; i < 50; i++) {
+      batch.add(Signature.create("noop"));
+    }
+    List<AsyncResult> results = server.sendTasks(batch);
+
+    List<String> uuids = batch.stream().map(Signature::uuid).toList();
+    assertThat(results).extracting(r -> r.signature().uuid()).containsExactlyElementsOf(uuids);
+    assertThat(queued()).containsExactlyElementsOf(uuids);
+    assertThat(uuids).allSatisfy(uuid -> assertThat(stored(uuid)).isEqualTo(State.PENDING));
+    assertThat(sent).containsExactlyInAnyOrderElementsOf(uuids);
+  }
+
+  @Test
+  void anAsynchronousSendCompletesWithTheTasksHandle() throws Exception {
+    Signature task = Signature.create("noop");
+    AsyncResult result = server.sendTaskAsync(task).get();
+
+    assertThat(result.signature().uuid()).isEqualTo(task.uuid());
+    assertThat(queued()).containsExactly(task.uuid());
+    assertThat(stored(task.uuid())).isEqualTo(State.PENDING);
+  }
+
+  @Test
+  void aFailedPendingWriteIsGosErrorAndNothingIsPublished() {
+    backend.failing(FaultyBackend.Op.PENDING, FaultyBackend.ALWAYS);
+
+    assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
+        .isInstanceOf(MachineryException.class).hasMessageStartingWith("Set state pending error: ");
+    CompletableFuture<AsyncResult> async = server.sendTaskAsync(Signature.create("noop"));
+    assertThatThrownBy(async::get).isInstanceOf(ExecutionException.class)
+        .cause().hasMessageStartingWith("Set state pending error: ");
+    assertThatThrownBy(() -> server.sendTasks(List.of(Signature.create("noop"), Signature.create("noop"))))
+        .hasMessageStartingWith("Set state pending error: ");
+    assertThat(queued()).isEmpty();
+    assertThat(sent).hasSize(4).allSatisfy(line -> assertThat(line).endsWith(" failed"));
+  }
+
+  @Test
+  void aRefusingPrePublishHandlerStopsTheSendWithItsOwnException() {
+    server.close();
+    server = server(signature -> {
+      throw new IllegalStateException("not now");
+    });
+
+    assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
+        .isInstanceOf(IllegalStateException.class).hasMessage("not now");
+    assertThat(queued()).isEmpty();
+    assertThat(sent).hasSize(1).allSatisfy(line -> assertThat(line).endsWith(" failed"));
+  }
+
+  @Test
+  void aBadSignatureInABatchIsRefusedAtOnceBeforeAnythingIsStored() {
+    Signature good = Signature.create("noop");
+    assertThatThrownBy(() -> server.sendTasksAsync(List.of(good, Signature.builder("").build())))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThat(queued()).isEmpty();
+    assertThat(memory.getState(good.uuid())).isEmpty();
+    assertThat(server.sendTasksAsync(List.of())).isCompletedWithValue(List.of());
+  }
+}
