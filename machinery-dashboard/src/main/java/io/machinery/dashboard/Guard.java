@@ -70,7 +70,7 @@ final class Guard {
         checkHost(exchange);
         handler.handle(exchange);
       } catch (Refused e) {
-        sendError(exchange, e.status, e.getMessage());
+        sendError(exchange, e.status, String.valueOf(e.getMessage()));
       } catch (UnsupportedOperationException | IllegalArgumentException e) {
         sendError(exchange, e instanceof UnsupportedOperationException ? 501 : 400, String.valueOf(e.getMessage()));
       } catch (RuntimeException e) {

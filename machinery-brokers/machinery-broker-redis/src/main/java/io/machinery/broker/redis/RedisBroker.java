@@ -207,8 +207,9 @@ public final class RedisBroker implements Broker {
     int i = 0;
     while (i < signatures.size()) {
       Signature signature = signatures.get(i);
-      if (delayed(signature, now)) {
-        futures.add(done(session.commands().zadd(delayedKey, (double) nanos(signature.eta().toInstant()), messages.get(i))));
+      java.time.OffsetDateTime eta = signature.eta();
+      if (eta != null && delayed(signature, now)) {
+        futures.add(done(session.commands().zadd(delayedKey, (double) nanos(eta.toInstant()), messages.get(i))));
         i++;
         continue;
       }
