@@ -11,7 +11,9 @@ import java.util.function.Predicate;
  *
  * <p>Design notes: every method is one bounded read or one batch on the server. Listings are paged ({@code
  * offset}, {@code limit}) and oldest first, so a queue of millions is never loaded into memory; sizes come
- * from the server's own counters (a list length, a queue's message count), never by decoding messages. An
+ * from the server's own counters (a list length, a queue's message count), never by decoding messages; where
+ * those counters are statistics sampled by the server they lag by its sampling interval (RabbitMQ's delay
+ * queues: the management plugin's 5 s), so a size read just after a publish may not show it yet. An
  * empty queue name means the broker's default queue. Messages that do not decode are skipped in task listings
  * (they show up as dead letters once a worker meets them).
  *

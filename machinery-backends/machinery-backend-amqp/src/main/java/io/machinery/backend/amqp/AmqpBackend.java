@@ -14,6 +14,7 @@ import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import java.time.Clock;
@@ -100,6 +101,7 @@ public final class AmqpBackend implements Backend {
   private final boolean ownsClient;
   private final StateQueues states;
   private final ChordTrigger chords;
+  private final AmqpControlPlane controlPlane;
   private volatile boolean closed;
 
   private AmqpBackend(Builder b) {
@@ -120,6 +122,8 @@ public final class AmqpBackend implements Backend {
         expireMillis);
     this.chords = new ChordTrigger(client, stateQueueArgs, b.groupReadTimeout,
         (queue, state) -> states.publish(queue, state, true));
+    this.controlPlane = new AmqpControlPlane(client,
+        RabbitManagement.forUrl(AmqpUrl.parse(config.resultBackend()), b.managementUrl));
   }
 
   /**
@@ -348,10 +352,21 @@ public final class AmqpBackend implements Backend {
     }
   }
 
+  /**
+   * The live workers and paused queues of an AMQP-only deployment, kept in small RabbitMQ queues (see {@link
+   * AmqpControlPlane}); listing them reads RabbitMQ's management API ({@link Builder#managementUrl}). A server
+   * uses it when its broker keeps none (an AMQP broker does not).
+   */
+  @Override
+  public Optional<io.machinery.spi.ControlPlane> controlPlane() {
+    return Optional.of(controlPlane);
+  }
+
   /** Closes the connection; idempotent. */
   @Override
   public void close() {
     closed = true;
+    controlPlane.close();
     if (ownsClient) {
       client.close();
     }
@@ -369,6 +384,7 @@ public final class AmqpBackend implements Backend {
     private Duration groupReadTimeout = DEFAULT_GROUP_READ_TIMEOUT;
     private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
     private @Nullable AmqpClient client;
+    private @Nullable String managementUrl;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -435,6 +451,20 @@ public final class AmqpBackend implements Backend {
     /** Adjusts the client library's connection factory last (credentials provider, metrics, NIO). */
     public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
       options.connectionFactoryCustomizer(value);
+      return this;
+    }
+
+    /**
+     * RabbitMQ's HTTP management API, which the {@linkplain AmqpBackend#controlPlane() control plane} reads to
+     * list workers and paused queues ({@code http://host:15672}; user info in the URL replaces the AMQP
+     * credentials). Default: the result backend URL's host on port 15672 ({@code https} and 15671 for {@code
+     * amqps}) with its credentials and vhost.
+     *
+     * @throws IllegalArgumentException when it is not an http(s) URL with a host
+     */
+    public Builder managementUrl(String value) {
+      RabbitManagement.forUrl(AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
+      managementUrl = value;
       return this;
     }
 

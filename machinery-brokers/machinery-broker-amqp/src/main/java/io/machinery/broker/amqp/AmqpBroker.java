@@ -11,6 +11,7 @@ import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
@@ -92,6 +93,8 @@ import org.slf4j.LoggerFactory;
  *       DeliveryHandler#brokerError}; a publish in flight is sent again after reconnecting (at-least-once).
  *   <li><b>Inspection.</b> {@link #pendingTasks} reads a queue with basic.get and puts every message back
  *       (malformed and foreign ones included) in its place; {@link #delayedTasks} is not supported, as in Go.
+ *       {@link #inspector()} adds sizes, pages of delayed tasks and dead letters, repairs and purge (see {@link
+ *       AmqpInspector}; it reads RabbitMQ's management API to find delay queues).
  * </ul>
  *
  * <p>Thread-safe. Whoever builds it closes it.
@@ -109,6 +112,7 @@ public final class AmqpBroker implements Broker {
   private final Set<AmqpConsumer> running = ConcurrentHashMap.newKeySet();
   private final Publishing publishing;
   private final ScheduledExecutorService scheduler;
+  private final AmqpInspector inspector;
   private volatile boolean closed;
 
   private AmqpBroker(Builder b) {
@@ -126,6 +130,7 @@ public final class AmqpBroker implements Broker {
     this.publishing = new Publishing(config, clock, topology, publisher);
     this.scheduler = Executors.newSingleThreadScheduledExecutor(
         Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
+    this.inspector = new AmqpInspector(config, clock, topology, publisher, RabbitManagement.forUrl(urls.get(0), b.managementUrl));
   }
 
   /**
@@ -250,6 +255,16 @@ public final class AmqpBroker implements Broker {
     }
   }
 
+  /**
+   * Sizes, pages of pending, delayed and dead-lettered tasks, dead-letter repair and purge; see {@link
+   * AmqpInspector} for what RabbitMQ allows and at what cost. Delay queues are found through RabbitMQ's
+   * management API ({@link Builder#managementUrl}).
+   */
+  @Override
+  public java.util.Optional<io.machinery.spi.Inspector> inspector() {
+    return java.util.Optional.of(inspector);
+  }
+
   /** Not supported: RabbitMQ cannot list the messages waiting in delay queues (Go does not either). */
   @Override
   public List<Signature> delayedTasks() {
@@ -275,6 +290,7 @@ public final class AmqpBroker implements Broker {
       consumer.close();
     }
     scheduler.shutdownNow();
+    inspector.close();
     consumers.close();
     if (ownsPublisher) {
       publisher.close();
@@ -292,6 +308,7 @@ public final class AmqpBroker implements Broker {
     private Clock clock = Clock.systemUTC();
     private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
     private @Nullable AmqpClient client;
+    private @Nullable String managementUrl;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -352,6 +369,20 @@ public final class AmqpBroker implements Broker {
     /** Adjusts the client library's connection factories last (credentials provider, metrics, NIO). */
     public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
       options.connectionFactoryCustomizer(value);
+      return this;
+    }
+
+    /**
+     * RabbitMQ's HTTP management API, which the {@linkplain AmqpBroker#inspector() inspector} reads to find
+     * delay and dead-letter queues ({@code http://host:15672}; user info in the URL replaces the AMQP
+     * credentials). Default: the first broker URL's host on port 15672 ({@code https} and 15671 for {@code
+     * amqps}) with its credentials and vhost.
+     *
+     * @throws IllegalArgumentException when it is not an http(s) URL with a host
+     */
+    public Builder managementUrl(String value) {
+      RabbitManagement.forUrl(AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
+      managementUrl = value;
       return this;
     }
 

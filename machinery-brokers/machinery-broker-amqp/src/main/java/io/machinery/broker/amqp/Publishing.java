@@ -175,6 +175,7 @@ final class Publishing {
     }
     headers.put(Topology.DEAD_LETTER_REASON_HEADER, reason.length() > 4096 ? reason.substring(0, 4096) + "…" : reason);
     headers.put(Topology.DEAD_LETTER_QUEUE_HEADER, queue);
+    headers.put(Topology.DEAD_LETTER_AT_HEADER, clock.millis()); // for the inspector: AMQP records no time
     AMQP.BasicProperties properties = original.builder().headers(headers).expiration(null).build();
     publishWithRepair(() -> topology.ensureDeadLetterQueue(publisher, queue), Topology.DEAD_LETTER_EXCHANGE, queue,
         properties, body);

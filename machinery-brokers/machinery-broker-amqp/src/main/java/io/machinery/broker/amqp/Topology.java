@@ -33,6 +33,8 @@ final class Topology {
   static final String DEAD_LETTER_REASON_HEADER = "x-machinery-dead-letter-reason";
   /** Header of a dead-lettered message: the queue it came from. */
   static final String DEAD_LETTER_QUEUE_HEADER = "x-machinery-dead-letter-queue";
+  /** Header of a dead-lettered message: when it was set aside, in milliseconds since the epoch. */
+  static final String DEAD_LETTER_AT_HEADER = "x-machinery-dead-lettered-at";
   /** Header of a dead letter cut to a preview: the size of the original body. */
   static final String DEAD_LETTER_SIZE_HEADER = "x-machinery-original-size";
   /** Header of a dead letter cut to a preview: the SHA-256 of the original body, in hex. */

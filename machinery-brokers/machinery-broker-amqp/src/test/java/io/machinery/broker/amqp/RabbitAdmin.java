@@ -138,6 +138,20 @@ final class RabbitAdmin implements AutoCloseable {
     return new com.fasterxml.jackson.databind.ObjectMapper().readValue(json, Map.class);
   }
 
+  /** Deletes the delay and requeue queues whose messages would go to {@code queue} (found by their arguments). */
+  static void deleteDelayQueuesOf(String queue) throws Exception {
+    com.fasterxml.jackson.databind.JsonNode queues = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(management("queues/%2F?columns=name,arguments"));
+    try (RabbitAdmin admin = connect()) {
+      for (com.fasterxml.jackson.databind.JsonNode q : queues) {
+        if (q.path("name").asText().startsWith("delay.")
+            && queue.equals(q.path("arguments").path("x-dead-letter-routing-key").asText())) {
+          admin.deleteQueues(q.path("name").asText());
+        }
+      }
+    }
+  }
+
   private static final java.util.List<String> TRACKED = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** Remembers a test's queue (and its custom and dead-letter queues) for {@link #deleteTracked()}. */

@@ -1,0 +1,220 @@
+package io.machinery.backend.amqp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.GetResponse;
+import io.machinery.MalformedMessageException;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.RabbitManagement;
+import io.machinery.client.amqp.UnroutableException;
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.WorkerStatus;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link ControlPlane} of an AMQP-only deployment, kept in RabbitMQ itself: small queues whose existence
+ * and last message are the state, so no other store is needed.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Workers.</b> Each worker has a queue {@code machinery_control.worker.<id>} (the id's SHA-256 when the
+ *       name would pass RabbitMQ's 255 bytes), declared on every announcement with {@code x-max-length 1}
+ *       (a new status drops the old one), {@code x-message-ttl} = the time to live (the status vanishes when
+ *       the worker stops announcing) and {@code x-expires} = the time to live (the queue itself is deleted
+ *       once unused that long). RabbitMQ's own timers do the expiry: a crashed worker disappears without a
+ *       reaper. Statuses are transient messages in non-durable queues: after a RabbitMQ restart the next
+ *       heartbeat (one interval) brings every live worker back. Announcing with a different time to live
+ *       replaces the queue (RabbitMQ refuses changed arguments).
+ *   <li><b>Pauses.</b> A paused queue is a durable, empty queue {@code machinery_control.paused.<queue>}:
+ *       pausing declares it, resuming deletes it; both are idempotent and survive restarts.
+ *   <li><b>Listing.</b> AMQP cannot list queues, so {@link #workers()} and {@link #pausedQueues()} find them
+ *       through the management API; queue names come from RabbitMQ's metadata and do not lag. Statuses are
+ *       read with basic.get on one channel and returned at once by closing it (a status read while the worker
+ *       announces may be the previous one, a heartbeat old). So every worker's heartbeat makes one management
+ *       call (the paused queues), one declaration and one confirmed publish.
+ *   <li><b>Limits.</b> A queue name whose control queue would pass 255 bytes cannot be paused
+ *       (IllegalArgumentException). Without the management plugin, announcing works but listing fails; the
+ *       worker's heartbeat logs that once and keeps consuming.
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+final class AmqpControlPlane implements ControlPlane, AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AmqpControlPlane.class);
+  static final String WORKER_PREFIX = "machinery_control.worker.";
+  static final String PAUSED_PREFIX = "machinery_control.paused.";
+  private static final int MAX_QUEUE_NAME_BYTES = 255;
+
+  private final AmqpClient client;
+  private final RabbitManagement management;
+
+  AmqpControlPlane(AmqpClient client, RabbitManagement management) {
+    this.client = client;
+    this.management = management;
+  }
+
+  static String workerQueue(String workerId) {
+    String name = WORKER_PREFIX + workerId;
+    if (name.getBytes(StandardCharsets.UTF_8).length <= MAX_QUEUE_NAME_BYTES) {
+      return name;
+    }
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(workerId.getBytes(StandardCharsets.UTF_8));
+      return WORKER_PREFIX + HexFormat.of().formatHex(digest);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  private static String pausedQueue(String queue) {
+    if (Objects.requireNonNull(queue, "queue").isEmpty()) {
+      throw new IllegalArgumentException("a queue name is needed (the actual name, not empty)");
+    }
+    String name = PAUSED_PREFIX + queue;
+    if (name.getBytes(StandardCharsets.UTF_8).length > MAX_QUEUE_NAME_BYTES) {
+      throw new IllegalArgumentException("queue name too long to pause with the AMQP control plane (at most "
+          + (MAX_QUEUE_NAME_BYTES - PAUSED_PREFIX.length()) + " bytes)");
+    }
+    return name;
+  }
+
+  @Override
+  public void announce(WorkerStatus status, Duration ttl) {
+    Objects.requireNonNull(status, "status");
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    String name = workerQueue(status.id());
+    long millis = Math.max(1, ttl.toMillis());
+    Map<String, Object> args = Map.of("x-max-length", 1, "x-message-ttl", millis, "x-expires", millis);
+    AMQP.BasicProperties properties = new AMQP.BasicProperties.Builder().contentType("application/json")
+        .deliveryMode(1).build();
+    byte[] body = status.toJson();
+    declareWorkerQueue(name, args);
+    try {
+      client.publish("", name, properties, body);
+    } catch (UnroutableException e) {
+      declareWorkerQueue(name, args); // it expired between the declaration and the publish
+      client.publish("", name, properties, body);
+    }
+  }
+
+  private void declareWorkerQueue(String name, Map<String, Object> args) {
+    try {
+      client.callRetrying("declare '" + name + "'", ch -> ch.queueDeclare(name, false, false, false, args));
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.PRECONDITION_FAILED) {
+        throw e;
+      }
+      // announced before with another time to live: replace the queue (its old status goes with it)
+      client.callRetrying("replace '" + name + "'", ch -> {
+        ch.queueDelete(name);
+        return ch.queueDeclare(name, false, false, false, args);
+      });
+    }
+  }
+
+  @Override
+  public void withdraw(String workerId) {
+    String name = workerQueue(Objects.requireNonNull(workerId, "workerId"));
+    client.callRetrying("delete '" + name + "'", ch -> ch.queueDelete(name));
+  }
+
+  @Override
+  public List<WorkerStatus> workers() {
+    List<String> queues = names(WORKER_PREFIX);
+    List<WorkerStatus> out = new ArrayList<>(queues.size());
+    Channel channel = null;
+    try {
+      for (String queue : queues) {
+        if (channel == null || !channel.isOpen()) {
+          AmqpClient.closeQuietly(channel);
+          channel = client.openChannel();
+        }
+        WorkerStatus latest = null;
+        try {
+          for (GetResponse r; (r = channel.basicGet(queue, false)) != null; ) {
+            try {
+              latest = WorkerStatus.fromJson(r.getBody()); // a second message is newer (announced while read)
+            } catch (MalformedMessageException e) {
+              log.debug("Control queue '{}' holds something that is not a worker status; not listed", queue);
+            }
+          }
+        } catch (IOException e) {
+          AmqpOperationException error = AmqpOperationException.of("read '" + queue + "'", e);
+          if (error.replyCode() != AmqpOperationException.NOT_FOUND) {
+            throw error;
+          }
+          continue; // withdrawn or expired since it was listed
+        }
+        if (latest != null) {
+          out.add(latest);
+        }
+      }
+    } finally {
+      AmqpClient.closeQuietly(channel); // returns every status read
+    }
+    out.sort(Comparator.comparing(WorkerStatus::id));
+    return out;
+  }
+
+  @Override
+  public void pause(String queue) {
+    String name = pausedQueue(queue);
+    client.callRetrying("pause '" + queue + "'", ch -> ch.queueDeclare(name, true, false, false, null));
+  }
+
+  @Override
+  public void resume(String queue) {
+    String name = pausedQueue(queue);
+    client.callRetrying("resume '" + queue + "'", ch -> ch.queueDelete(name));
+  }
+
+  @Override
+  public Set<String> pausedQueues() {
+    Set<String> out = new TreeSet<>();
+    for (String name : names(PAUSED_PREFIX)) {
+      out.add(name.substring(PAUSED_PREFIX.length()));
+    }
+    return out;
+  }
+
+  /** The queues whose names start with {@code prefix}, exactly (the plugin's filter ignores case). */
+  private List<String> names(String prefix) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode queue : management.queues("^" + RabbitManagement.literal(prefix), "name")) {
+      String name = queue.path("name").asText();
+      if (name.startsWith(prefix)) {
+        out.add(name);
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    management.close();
+  }
+
+  @Override
+  public String toString() {
+    return "AmqpControlPlane{" + client.urls() + ", management=" + management + "}";
+  }
+}
