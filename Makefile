@@ -6,11 +6,12 @@
 #   make unit            only the tests that need no server (surefire *Test), no servers started
 #   make run             build and run the example program
 #   make bench           build and run the JMH benchmarks (never part of `verify`)
+#   make cli ARGS=...    build the machinery command's jar and run it (scripts/machinery ARGS)
 #   make clean           ./mvnw clean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: services services-stop test unit run bench clean jdk
+.PHONY: services services-stop test unit run bench clean jdk cli
 
 # Where scripts/services.sh keeps PID files, logs and the env file with the endpoints.
 RUN_DIR ?= $(or $(MACHINERY_RUN_DIR),/tmp/machinery-services)
@@ -49,6 +50,11 @@ run: jdk
 bench: jdk
 	$(MVNW) -q -pl machinery-benchmarks -am -DskipTests package
 	"$(JAVA_HOME)/bin/java" -jar machinery-benchmarks/target/benchmarks.jar $(BENCH_ARGS)
+
+# The command line: `make cli ARGS="queues --json"`; the endpoints come from the env file when the servers run.
+cli: jdk
+	$(MVNW) -q -DskipTests -pl machinery-cli -am package
+	if [[ -r "$(RUN_DIR)/env" ]]; then . "$(RUN_DIR)/env"; fi; scripts/machinery $(ARGS)
 
 clean: jdk
 	$(MVNW) -q clean

@@ -114,8 +114,10 @@ final class TaskCommands {
     int run(Session session) {
       Inspection.TaskReport report = session.inspection().task(uuid, queue);
       if (report.location() == Inspection.Location.NOT_FOUND && report.state().isEmpty()) {
-        throw new CliException(MachineryCli.EXIT_NOT_FOUND, "task " + uuid + " not found: no stored state, no worker"
-            + " runs it, and it is not in the pending, delayed or dead-lettered tasks of " + session.queueName(queue)
+        throw new CliException(MachineryCli.EXIT_NOT_FOUND, "task " + uuid + " not found: "
+            + (session.server().backend().consumesStatesOnRead() ? "this backend's states are not read (reading one"
+                + " consumes it), " : "no stored state, ")
+            + "no worker runs it, and it is not in the pending, delayed or dead-lettered tasks of " + session.queueName(queue)
             + (report.scanComplete() ? "" : " (looked at the first " + Inspection.DEFAULT_SCAN_LIMIT + " of each)"));
       }
       ObjectNode json = Render.JSON.createObjectNode().put("uuid", uuid).put("location", report.location().name())
