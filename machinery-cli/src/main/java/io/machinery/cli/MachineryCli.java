@@ -128,14 +128,7 @@ public final class MachineryCli implements Callable<Integer> {
       code = EXIT_UNREACHABLE;
       message = "the broker or backend failed: " + e.getMessage();
     }
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    String text = String.valueOf(message);
-    if (root != e && root.getMessage() != null && !text.contains(root.getMessage())) {
-      text += " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
-    }
+    String text = e instanceof CliException ? String.valueOf(message) : withRootCause(String.valueOf(message), e);
     io.err().println("machinery: " + scrub(text));
     if (current != null && current.verbose()) {
       StringWriter trace = new StringWriter();
@@ -143,6 +136,18 @@ public final class MachineryCli implements Callable<Integer> {
       io.err().print(scrub(trace.toString()));
     }
     return code;
+  }
+
+  /** The message, and the first cause's when it says more (a wrapped "Connection refused"). */
+  static String withRootCause(String message, Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    if (root != e && root.getMessage() != null && !message.contains(root.getMessage())) {
+      return message + " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
+    }
+    return message;
   }
 
   private static void quietLogging(boolean verbose) {

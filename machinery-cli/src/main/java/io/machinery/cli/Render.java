@@ -43,7 +43,7 @@ final class Render {
     }
   }
 
-  /** Left-aligned columns two spaces apart; long cells are cut with an ellipsis. */
+  /** Left-aligned columns two spaces apart; long cells are cut with an ellipsis, except in the last column. */
   static void table(PrintStream out, List<String> headers, List<List<String>> rows) {
     int[] widths = new int[headers.size()];
     for (int i = 0; i < widths.length; i++) {
@@ -53,7 +53,8 @@ final class Render {
     for (List<String> row : rows) {
       List<String> cells = new ArrayList<>();
       for (int i = 0; i < row.size(); i++) {
-        String cell = row.get(i).length() > MAX_CELL ? row.get(i).substring(0, MAX_CELL - 1) + "…" : row.get(i);
+        boolean last = i == row.size() - 1;
+        String cell = !last && row.get(i).length() > MAX_CELL ? row.get(i).substring(0, MAX_CELL - 1) + "…" : row.get(i);
         cells.add(cell);
         widths[i] = Math.max(widths[i], cell.length());
       }

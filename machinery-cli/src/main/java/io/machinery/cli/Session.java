@@ -73,7 +73,8 @@ final class Session implements AutoCloseable {
         throw new CliException(MachineryCli.EXIT_UNREACHABLE, scrub(String.valueOf(e.getMessage())), e);
       } catch (RuntimeException e) {
         throw new CliException(MachineryCli.EXIT_UNREACHABLE, "cannot connect to broker " + show(c.broker())
-            + " / backend " + show(c.resultBackend()) + ": " + scrub(String.valueOf(e.getMessage())), e);
+            + " / backend " + show(c.resultBackend()) + ": "
+            + scrub(MachineryCli.withRootCause(String.valueOf(e.getMessage()), e)), e);
       }
     }
     return server;
