@@ -1,27 +1,11 @@
 package io.machinery.cli;
 
-import io.machinery.Machinery;
-import io.machinery.Server;
-import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
-import java.util.Map;
 
-/** The command end to end on Redis (broker, backend, control plane), built from URLs by {@link Machinery#connect}. */
-class RedisCliIT extends CliScenario {
-  private final String url = TestEndpoints.redisUrl();
-
+/** The command end to end on Redis (broker, backend, the broker's control plane). */
+class RedisCliIT extends UrlCliScenario {
   @Override
-  CliRunner cli() {
-    return new CliRunner(Map.of("BROKER", url, "RESULT_BACKEND", url, "DEFAULT_QUEUE", queue), Machinery::connect, false);
-  }
-
-  @Override
-  Server workerServer() {
-    return Machinery.connect(Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build());
-  }
-
-  @Override
-  boolean hasControlPlane() {
-    return true;
+  String url() {
+    return TestEndpoints.redisUrl();
   }
 }
