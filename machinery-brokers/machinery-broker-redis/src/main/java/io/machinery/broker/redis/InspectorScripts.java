@@ -17,7 +17,7 @@ final class InspectorScripts {
    * it has none) and when the head was first seen at the head (a side record {@code {queue}:head_seen}, "<id>
    * <unix ms>", written here when the head changed; the id is the SHA-1 of the head's length and first 256
    * bytes, which include its UUID). KEYS: queue, dead letters, head record. ARGV: now (Unix ms), how long the
-   * record is kept (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
+   * record is kept after it was last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
    */
   static final RedisScript QUEUE_STATS = RedisScript.of("inspect-queue", """
       local n = redis.call('LLEN', KEYS[1])
@@ -30,6 +30,7 @@ final class InspectorScripts {
         local record = redis.call('GET', KEYS[3])
         if record and string.sub(record, 1, 40) == id then
           seen = tonumber(string.sub(record, 42))
+          redis.call('PEXPIRE', KEYS[3], ARGV[2])
         else
           seen = tonumber(ARGV[1])
           redis.call('SET', KEYS[3], id .. ' ' .. ARGV[1], 'PX', ARGV[2])
@@ -39,25 +40,24 @@ final class InspectorScripts {
       """, ScriptOutputType.MULTI);
 
   /**
-   * Counts the members of delayed_tasks per queue (their RoutingKey; ARGV[1], the default queue, when there is
-   * none), reading the set in chunks of 500. Cost: one pass over the set inside Redis, nothing sent back but
-   * the counts. KEYS: delayed_tasks. ARGV: default queue. Returns {queue, count, queue, count, ...}.
+   * Counts the members of delayed_tasks ranked ARGV[2] to ARGV[2] + ARGV[3] - 1 (soonest first) per queue: their
+   * RoutingKey, or ARGV[1] (the default queue) when there is none. A bounded slice per run, so Redis serves other
+   * clients between the slices of a large set. KEYS: delayed_tasks. ARGV: default queue, first rank, count.
+   * Returns {size of the set, queue, count, queue, count, ...}.
    */
   static final RedisScript DELAYED_COUNTS = RedisScript.of("inspect-delayed-counts", """
       local default = ARGV[1]
+      local first = tonumber(ARGV[2])
       local counts, order = {}, {}
-      local total = redis.call('ZCARD', KEYS[1])
-      for start = 0, total - 1, 500 do
-        for _, m in ipairs(redis.call('ZRANGE', KEYS[1], start, start + 499)) do
-          %s
-          if counts[queue] == nil then
-            counts[queue] = 0
-            order[#order + 1] = queue
-          end
-          counts[queue] = counts[queue] + 1
+      for _, m in ipairs(redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[3]) - 1)) do
+        %s
+        if counts[queue] == nil then
+          counts[queue] = 0
+          order[#order + 1] = queue
         end
+        counts[queue] = counts[queue] + 1
       end
-      local out = {}
+      local out = {redis.call('ZCARD', KEYS[1])}
       for _, q in ipairs(order) do
         out[#out + 1] = q
         out[#out + 1] = counts[q]
@@ -66,27 +66,26 @@ final class InspectorScripts {
       """.formatted(BrokerScripts.ROUTING_KEY_OF), ScriptOutputType.MULTI);
 
   /**
-   * A page of one queue's delayed tasks, soonest first: skips ARGV[3] members whose RoutingKey is ARGV[2], then
-   * returns up to ARGV[4] of them; stops reading the set once the page is full. KEYS: delayed_tasks. ARGV:
-   * default queue, queue, offset, limit.
+   * Part of a page of one queue's delayed tasks, soonest first, from the members ranked ARGV[3] to ARGV[3] +
+   * ARGV[4] - 1: skips the first ARGV[5] members whose RoutingKey is ARGV[2], then takes up to ARGV[6] of them.
+   * KEYS: delayed_tasks. ARGV: default queue, queue, first rank, count, to skip, limit. Returns {size of the set,
+   * still to skip, members taken...}.
    */
   static final RedisScript DELAYED_PAGE = RedisScript.of("inspect-delayed-page", """
-      local default, want, skip, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-      local out = {}
-      local total = redis.call('ZCARD', KEYS[1])
-      for start = 0, total - 1, 500 do
-        for _, m in ipairs(redis.call('ZRANGE', KEYS[1], start, start + 499)) do
-          %s
-          if queue == want then
-            if skip > 0 then
-              skip = skip - 1
-            else
-              out[#out + 1] = m
-              if #out >= limit then return out end
-            end
+      local default, want = ARGV[1], ARGV[2]
+      local first, skip, limit = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
+      local out = {redis.call('ZCARD', KEYS[1]), 0}
+      for _, m in ipairs(redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[4]) - 1)) do
+        %s
+        if queue == want then
+          if skip > 0 then
+            skip = skip - 1
+          elseif #out - 2 < limit then
+            out[#out + 1] = m
           end
         end
       end
+      out[2] = skip
       return out
       """.formatted(BrokerScripts.ROUTING_KEY_OF), ScriptOutputType.MULTI);
 

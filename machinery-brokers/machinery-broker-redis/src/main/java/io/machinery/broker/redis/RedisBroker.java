@@ -303,7 +303,7 @@ public final class RedisBroker implements Broker {
     return RedisArgs.bytes(text);
   }
 
-  private void checkOpen() {
+  void checkOpen() {
     if (closed.get()) {
       throw new MachineryException("the Redis broker is closed");
     }

@@ -32,18 +32,20 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>Sizes</b> come from {@code LLEN} of the queue and of its dead-letter list, in one script per queue
- *       ({@link InspectorScripts#QUEUE_STATS}); the delayed count from one pass over {@code delayed_tasks} inside
+ *       ({@link InspectorScripts#QUEUE_STATS}); the delayed count from a pass over {@code delayed_tasks} inside
  *       Redis ({@link InspectorScripts#DELAYED_COUNTS}): Go keeps every queue's delayed tasks in that one set, so
- *       a queue's share is only known from each member's RoutingKey (found by a pattern, nothing is sent back
- *       but the counts). Both are sent together: one round trip for {@link #queue}, one for {@link #queues}.
+ *       a queue's share is only known from each member's RoutingKey (found by a pattern; nothing is sent back
+ *       but the counts). The pass runs in slices of {@link #DELAYED_SLICE} members, so a large set never holds
+ *       Redis up for long. Everything is sent together: one round trip for {@link #queue} and {@link #queues}
+ *       (two when the delayed set has more than one slice).
  *   <li><b>Age of the oldest waiting task.</b> A Go message carries no send time, so: when the head has an ETA
  *       (a delayed or retried task, which joined the queue when it fell due) the age is counted from it;
  *       otherwise, and when that is larger, from when an inspector first saw that message at the head (a side
  *       record {@code {queue}:head_seen}, kept {@link #HEAD_RECORD_RETENTION}). The second is a lower bound
  *       that becomes exact for a queue sampled regularly (the metrics gauge): a head that does not move keeps
  *       growing older. The head message is never sent to the inspector.
- *   <li><b>Listings</b> are pages: {@code LRANGE} for waiting tasks and dead letters (oldest first), a script
- *       that stops once the page is full for delayed tasks (soonest first).
+ *   <li><b>Listings</b> are pages: {@code LRANGE} for waiting tasks and dead letters (oldest first); for delayed
+ *       tasks (soonest first) a script per slice of {@code delayed_tasks} until the page is full.
  *   <li><b>Dead letters</b> are the broker's capped lists {@code {queue}:dead_letters} of {@link DeadLetter}
  *       envelopes. An entry's id is the first 16 hex digits of the SHA-1 of its envelope (stable while it sits
  *       there; equal envelopes are one letter twice). Requeue and delete read the list in pages, select in
@@ -53,7 +55,8 @@ import org.slf4j.LoggerFactory;
  *       requeued (its message is gone): it is left in place, not counted, and logged.
  *   <li><b>Known queues</b> are the default queue plus those a {@link RedisBroker} ever consumed (registered in
  *       the set {@code {machinery:control}:queues} when a consumer starts). Queues used only by Go processes
- *       are inspected by name ({@link #queue}).
+ *       are inspected by name ({@link #queue}). The set is not pruned (a queue may be idle for days and still
+ *       matter): a queue given up for good is dropped with {@code SREM}.
  *   <li><b>Purge</b> is one script: count and {@code UNLINK} (the list is freed in the background).
  * </ul>
  *
@@ -63,6 +66,8 @@ final class RedisInspector implements Inspector {
   private static final Logger log = LoggerFactory.getLogger(RedisInspector.class);
   /** How long the head record of a queue stays without being read: a queue nobody samples for a week resets. */
   static final Duration HEAD_RECORD_RETENTION = Duration.ofDays(7);
+  /** How many members of delayed_tasks one script reads: Redis serves other clients between two slices. */
+  static final int DELAYED_SLICE = 2_000;
   /** Dead letters are read and repaired in pages of this many (one script per page). */
   private static final int REPAIR_PAGE = 200;
 
@@ -86,6 +91,7 @@ final class RedisInspector implements Inspector {
   }
 
   private String name(String queue) {
+    broker.checkOpen();
     return Objects.requireNonNull(queue, "queue").isEmpty() ? broker.config().defaultQueue() : queue;
   }
 
@@ -100,6 +106,7 @@ final class RedisInspector implements Inspector {
 
   @Override
   public List<QueueStats> queues() {
+    broker.checkOpen();
     TreeSet<String> names = new TreeSet<>();
     names.add(broker.config().defaultQueue());
     for (byte[] name : session.await(session.commands().smembers(queuesKey))) {
@@ -113,11 +120,13 @@ final class RedisInspector implements Inspector {
     return stats(List.of(name(queue))).get(0);
   }
 
-  /** The sizes of {@code names}: one stats script per queue and one delayed count, sent together. */
+  /**
+   * The sizes of {@code names}: one stats script per queue and the first slice of the delayed count, sent
+   * together; the other slices of a large delayed set follow in a second batch.
+   */
   private List<QueueStats> stats(List<String> names) {
     long now = broker.clock().millis();
-    CompletableFuture<List<Object>> delayed = InspectorScripts.DELAYED_COUNTS.run(session.commands(),
-        new String[] {broker.delayedKey()}, bytes(broker.config().defaultQueue()));
+    CompletableFuture<List<Object>> firstSlice = delayedSlice(0);
     List<CompletableFuture<List<Object>>> replies = new ArrayList<>(names.size());
     for (String name : names) {
       QueueKeys keys = new QueueKeys(name);
@@ -125,19 +134,45 @@ final class RedisInspector implements Inspector {
           new String[] {name, keys.deadLetters(), RedisKeys.tagged(name, "head_seen")},
           bytes(Long.toString(now)), bytes(Long.toString(HEAD_RECORD_RETENTION.toMillis()))));
     }
-    Map<String, Long> delayedCounts = new HashMap<>();
-    List<Object> counts = session.await(delayed);
-    for (int i = 0; i + 1 < counts.size(); i += 2) {
-      delayedCounts.put(text(counts.get(i)), (Long) counts.get(i + 1));
-    }
+    Map<String, Long> delayed = delayedCounts(firstSlice);
     List<QueueStats> out = new ArrayList<>(names.size());
     for (int i = 0; i < names.size(); i++) {
       List<Object> reply = session.await(replies.get(i));
       long pending = (Long) reply.get(0);
       Duration age = pending == 0 ? null : age(now, text(reply.get(2)), (Long) reply.get(3));
-      out.add(new QueueStats(names.get(i), pending, delayedCounts.getOrDefault(names.get(i), 0L), (Long) reply.get(1), age));
+      out.add(new QueueStats(names.get(i), pending, delayed.getOrDefault(names.get(i), 0L), (Long) reply.get(1), age));
     }
     return out;
+  }
+
+  private CompletableFuture<List<Object>> delayedSlice(long first) {
+    return InspectorScripts.DELAYED_COUNTS.run(session.commands(), new String[] {broker.delayedKey()},
+        bytes(broker.config().defaultQueue()), bytes(Long.toString(first)), bytes(Integer.toString(DELAYED_SLICE)));
+  }
+
+  /**
+   * Delayed tasks per queue: the first slice's counts, plus those of the remaining slices (sent at once). Members
+   * that move while the slices run (promoted, added) can shift ranks: such a count is off by those few.
+   */
+  private Map<String, Long> delayedCounts(CompletableFuture<List<Object>> firstSlice) {
+    Map<String, Long> counts = new HashMap<>();
+    List<Object> first = session.await(firstSlice);
+    addCounts(counts, first);
+    long size = (Long) first.get(0);
+    List<CompletableFuture<List<Object>>> rest = new ArrayList<>();
+    for (long rank = DELAYED_SLICE; rank < size; rank += DELAYED_SLICE) {
+      rest.add(delayedSlice(rank));
+    }
+    for (CompletableFuture<List<Object>> slice : rest) {
+      addCounts(counts, session.await(slice));
+    }
+    return counts;
+  }
+
+  private static void addCounts(Map<String, Long> counts, List<Object> slice) {
+    for (int i = 1; i + 1 < slice.size(); i += 2) {
+      counts.merge(text(slice.get(i)), (Long) slice.get(i + 1), Long::sum);
+    }
   }
 
   /** The larger of now - ETA (when the head has a past ETA) and now - first seen at the head. */
@@ -159,12 +194,24 @@ final class RedisInspector implements Inspector {
     return RedisBroker.decodeAll(session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
   }
 
+  /** Reads delayed_tasks slice by slice (one script each) until the page is full or the set ends. */
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
     checkPage(offset, limit);
-    List<byte[]> page = session.await(InspectorScripts.DELAYED_PAGE.run(session.commands(),
-        new String[] {broker.delayedKey()}, bytes(broker.config().defaultQueue()), bytes(name(queue)),
-        bytes(Integer.toString(offset)), bytes(Integer.toString(limit))));
+    String name = name(queue);
+    List<byte[]> page = new ArrayList<>();
+    long skip = offset;
+    for (long rank = 0, size = 1; rank < size && page.size() < limit; rank += DELAYED_SLICE) {
+      List<Object> reply = session.await(InspectorScripts.DELAYED_PAGE.run(session.commands(),
+          new String[] {broker.delayedKey()}, bytes(broker.config().defaultQueue()), bytes(name),
+          bytes(Long.toString(rank)), bytes(Integer.toString(DELAYED_SLICE)), bytes(Long.toString(skip)),
+          bytes(Integer.toString(limit - page.size()))));
+      size = (Long) reply.get(0);
+      skip = (Long) reply.get(1);
+      for (int i = 2; i < reply.size(); i++) {
+        page.add((byte[]) reply.get(i));
+      }
+    }
     return RedisBroker.decodeAll(page);
   }
 

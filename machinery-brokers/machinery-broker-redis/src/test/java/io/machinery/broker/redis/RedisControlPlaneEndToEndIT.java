@@ -34,7 +34,7 @@ class RedisControlPlaneEndToEndIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
   private static final Duration BEAT = Duration.ofMillis(200);
 
-  private final String url = TestEndpoints.redisUrl();
+  private final String url = url();
   private final String queue = "cp_e2e_" + UUID.randomUUID().toString().substring(0, 8);
   private final Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
   private final RedisBroker broker = RedisBroker.create(config);
@@ -43,6 +43,11 @@ class RedisControlPlaneEndToEndIT {
   private final ControlPlane plane = server.controlPlane().orElseThrow();
   private final Inspector inspector = broker.inspector().orElseThrow();
   private final CountDownLatch release = new CountDownLatch(1);
+
+  /** The Redis under test; a subclass runs the same against the cluster. */
+  protected String url() {
+    return TestEndpoints.redisUrl();
+  }
 
   RedisControlPlaneEndToEndIT() {
     server.registerTask("block", TaskFunction.of(() -> {

@@ -1,8 +1,10 @@
 package io.machinery.broker.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.Arg;
+import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisKeys;
@@ -50,10 +52,10 @@ class RedisInspectorBehaviourIT {
       redis.await(redis.commands().del(keys.toArray(new String[0])));
       redis.await(redis.commands().srem(RedisKeys.tagged("machinery:control", "queues"), q.getBytes(StandardCharsets.UTF_8)));
     }
-    for (Signature delayed : broker.delayedTasks()) {
-      if (delayed.routingKey().startsWith(queue)) {
-        redis.await(redis.commands().zrem(config.redis().delayedTasksKey(), WireCodec.encode(delayed)));
-      }
+    byte[][] delayed = broker.delayedTasks().stream().filter(t -> t.routingKey().startsWith(queue))
+        .map(WireCodec::encode).toArray(byte[][]::new);
+    if (delayed.length > 0) {
+      redis.await(redis.commands().zrem(config.redis().delayedTasksKey(), delayed));
     }
     broker.close();
     redis.close();
@@ -104,6 +106,28 @@ class RedisInspectorBehaviourIT {
     assertThat(inspector.delayed(queue, 0, 10)).extracting(Signature::uuid).containsExactly(mine);
     assertThat(inspector.delayed(other, 0, 10)).extracting(Signature::uuid).containsExactly(theirs1, theirs2);
     assertThat(inspector.delayed(other, 1, 1)).extracting(Signature::uuid).containsExactly(theirs2);
+  }
+
+  @Test
+  void aDelayedSetOfSeveralSlicesIsCountedAndPagedWhole() {
+    Instant later = clock.instant().plus(Duration.ofHours(1));
+    int theirs = RedisInspector.DELAYED_SLICE + 500;
+    List<io.lettuce.core.ScoredValue<byte[]>> members = new ArrayList<>();
+    for (int i = 0; i < theirs; i++) {
+      Signature task = Signature.builder("add").routingKey(other).build();
+      members.add(io.lettuce.core.ScoredValue.just(RedisBroker.nanos(later.plusMillis(i)), WireCodec.encode(task)));
+    }
+    redis.await(redis.commands().zadd(config.redis().delayedTasksKey(), members.toArray(new io.lettuce.core.ScoredValue[0])));
+    List<String> mine = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      mine.add(publish(queue, later.plus(Duration.ofMinutes(10 + i))).uuid()); // after all of theirs: the last slice
+    }
+
+    assertThat(inspector.queue(queue).delayed()).isEqualTo(3);
+    assertThat(inspector.queue(other).delayed()).isEqualTo(theirs);
+    assertThat(inspector.delayed(queue, 0, 10)).extracting(Signature::uuid).containsExactlyElementsOf(mine);
+    assertThat(inspector.delayed(queue, 1, 1)).extracting(Signature::uuid).containsExactly(mine.get(1));
+    assertThat(inspector.delayed(other, RedisInspector.DELAYED_SLICE - 1, 3)).hasSize(3);
   }
 
   @Test
@@ -164,6 +188,16 @@ class RedisInspectorBehaviourIT {
     assertThat(inspector.deadLetters(queue, 0, 10)).extracting(DeadLetterEntry::reason).containsExactly("too big");
     assertThat(inspector.deleteDeadLetters(queue, e -> e.reason().equals("too big"))).isEqualTo(1);
     assertThat(inspector.queue(queue).deadLettered()).isZero();
+  }
+
+  @Test
+  void theInspectorOfAClosedBrokerSaysSo() {
+    RedisBroker closed = RedisBroker.create(config);
+    Inspector closedInspector = closed.inspector().orElseThrow();
+    closed.close();
+
+    assertThatThrownBy(() -> closedInspector.queue(queue)).isInstanceOf(MachineryException.class).hasMessageContaining("closed");
+    assertThatThrownBy(closedInspector::queues).isInstanceOf(MachineryException.class).hasMessageContaining("closed");
   }
 
   @Test
