@@ -31,15 +31,6 @@ final class MemoryInspector implements Inspector {
     return Objects.requireNonNull(queue, "queue").isEmpty() ? config.defaultQueue() : queue;
   }
 
-  private static void checkPage(int offset, int limit) {
-    if (offset < 0) {
-      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
-    }
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
-    }
-  }
-
   @Override
   public List<QueueStats> queues() {
     List<QueueStats> out = new ArrayList<>();
@@ -61,19 +52,19 @@ final class MemoryInspector implements Inspector {
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     return decodeAll(broker.pendingPage(name(queue), offset, limit));
   }
 
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     return decodeAll(broker.delayedOf(name(queue)).stream().skip(offset).limit(limit).toList());
   }
 
   @Override
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     return broker.deadEntries().stream().filter(d -> d.letter().queue().equals(name)).skip(offset).limit(limit)
         .map(MemoryInspector::entry).toList();

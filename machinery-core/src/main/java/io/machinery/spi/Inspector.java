@@ -24,6 +24,23 @@ import java.util.function.Predicate;
 public interface Inspector {
 
   /**
+   * Checks a page's bounds, as every listing does before anything else (a broker that cannot list still refuses
+   * bad bounds first).
+   *
+   * @param offset how many entries to skip; 0 or more
+   * @param limit the most entries to return; 1 or more
+   * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
+   */
+  static void checkPage(int offset, int limit) {
+    if (offset < 0) {
+      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
+    }
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
+    }
+  }
+
+  /**
    * Lists the queues this broker knows about (that have held a message or have a consumer), with their sizes.
    *
    * @return one entry per known queue; empty when the broker knows none

@@ -2,8 +2,6 @@ package io.machinery.backend.amqp;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.GetResponse;
 import io.machinery.MalformedMessageException;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpOperationException;
@@ -11,13 +9,13 @@ import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.client.amqp.UnroutableException;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -140,37 +138,15 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   @Override
   public List<WorkerStatus> workers() {
     List<String> queues = names(WORKER_PREFIX);
-    List<WorkerStatus> out = new ArrayList<>(queues.size());
-    Channel channel = null;
-    try {
-      for (String queue : queues) {
-        if (channel == null || !channel.isOpen()) {
-          AmqpClient.closeQuietly(channel);
-          channel = client.openChannel();
-        }
-        WorkerStatus latest = null;
-        try {
-          for (GetResponse r; (r = channel.basicGet(queue, false)) != null; ) {
-            try {
-              latest = WorkerStatus.fromJson(r.getBody()); // a second message is newer (announced while read)
-            } catch (MalformedMessageException e) {
-              log.debug("Control queue '{}' holds something that is not a worker status; not listed", queue);
-            }
-          }
-        } catch (IOException e) {
-          AmqpOperationException error = AmqpOperationException.of("read '" + queue + "'", e);
-          if (error.replyCode() != AmqpOperationException.NOT_FOUND) {
-            throw error;
-          }
-          continue; // withdrawn or expired since it was listed
-        }
-        if (latest != null) {
-          out.add(latest);
-        }
+    Map<String, WorkerStatus> latest = new HashMap<>();
+    client.peek(queues, 10, (queue, response) -> {
+      try {
+        latest.put(queue, WorkerStatus.fromJson(response.getBody())); // a second message is newer (announced while read)
+      } catch (MalformedMessageException e) {
+        log.debug("Control queue '{}' holds something that is not a worker status; not listed", queue);
       }
-    } finally {
-      AmqpClient.closeQuietly(channel); // returns every status read
-    }
+    });
+    List<WorkerStatus> out = new ArrayList<>(latest.values());
     out.sort(Comparator.comparing(WorkerStatus::id));
     return out;
   }

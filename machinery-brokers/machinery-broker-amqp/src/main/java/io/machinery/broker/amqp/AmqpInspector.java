@@ -50,8 +50,8 @@ import org.slf4j.LoggerFactory;
  *       plugin's {@code collect_statistics_interval} (5 s). A delay queue belongs to a queue when its
  *       messages go to the task exchange with the queue's binding key or name, or straight to the queue.
  *   <li><b>Listing without consuming.</b> A page is read with basic.get without acknowledgement on a channel
- *       of its own, then every message is returned at once (basic.nack, multiple, requeue; closing the
- *       channel does the same if this process dies). Chosen over the management API's {@code get} (which does
+ *       of its own ({@link AmqpClient#peek}), then every message is returned at once by closing the channel
+ *       (which RabbitMQ also does if this process dies). Chosen over the management API's {@code get} (which does
  *       the same internally, ack_requeue_true) because it uses the broker's own connection, TLS and
  *       credentials and needs no second port. Effects, honestly: on a classic queue a returned message goes
  *       back to its place, but it carries the redelivered flag from then on (a worker then treats it as
@@ -66,7 +66,10 @@ import org.slf4j.LoggerFactory;
  *       their place). Delayed tasks are merged soonest first by the ETA in each message: every per-delay queue
  *       has one TTL, so its head is its soonest; the single delayed queue releases messages only at its head,
  *       so a message there is due no sooner than those before it. A message put back with a delay carries no
- *       due time (no ETA in its body, no timestamp): it sorts as due now.
+ *       due time (no ETA in its body, no timestamp): it sorts as due now. A delay queue
+ *       whose sampled count is 0 is not read (so a task published within the last sample may be missing from
+ *       both the count and the listing). A page of delayed tasks reads up to {@code offset + limit} messages
+ *       from each of the queue's delay queues (Go makes one per distinct delay), so its cost grows with them.
  *   <li><b>Repairs.</b> Dead letters are requeued by publishing each selected one to the tail of its queue
  *       (default exchange, mandatory, publisher confirm) and only then acknowledging it: a process that dies
  *       in between leaves the dead letter in place as well, so a task may be requeued twice but never lost.
@@ -81,6 +84,12 @@ import org.slf4j.LoggerFactory;
 final class AmqpInspector implements Inspector, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpInspector.class);
   private static final String DELAY_PREFIX = "delay.";
+  /**
+   * The AMQP result backend's state queues (named after task, group and chord UUIDs, bound to the task exchange
+   * with their names): not task queues, so {@link #queues()} leaves them out.
+   */
+  private static final java.util.regex.Pattern STATE_QUEUE = java.util.regex.Pattern.compile(
+      "(task|group|chord)_\\p{XDigit}{8}(-\\p{XDigit}{4}){3}-\\p{XDigit}{12}");
 
   private final Config config;
   private final Clock clock;
@@ -100,15 +109,6 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     return Objects.requireNonNull(queue, "queue").isEmpty() ? config.defaultQueue() : queue;
   }
 
-  private static void checkPage(int offset, int limit) {
-    if (offset < 0) {
-      throw new IllegalArgumentException("offset must be >= 0, was " + offset);
-    }
-    if (limit < 1) {
-      throw new IllegalArgumentException("limit must be >= 1, was " + limit);
-    }
-  }
-
   // ------------------------------------------------------------------------------------------ sizes
 
   @Override
@@ -116,7 +116,8 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     Set<String> names = new TreeSet<>();
     for (JsonNode binding : management.bindingsFrom(topology.exchange())) {
       String destination = binding.path("destination").asText();
-      if ("queue".equals(binding.path("destination_type").asText()) && !isDelayQueue(destination)) {
+      if ("queue".equals(binding.path("destination_type").asText()) && !isDelayQueue(destination)
+          && !STATE_QUEUE.matcher(destination).lookingAt()) {
         names.add(destination);
       }
     }
@@ -201,7 +202,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     if (topology.isQuorum()) {
       throw new UnsupportedOperationException("listing the tasks of a quorum queue would count as a delivery of "
           + "each (x-delivery-count) and push them toward the poison limit; use queue(...) for its size");
@@ -209,7 +210,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     String name = name(queue);
     List<Signature> out = new ArrayList<>();
     int[] index = {0};
-    readHeads(List.of(name), offset + limit, (q, response) -> {
+    client.peek(List.of(name), offset + limit, (q, response) -> {
       if (index[0]++ >= offset) {
         decode(response.getBody(), q).ifPresent(out::add);
       }
@@ -219,7 +220,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<DelayQueue> mine = delayQueues().stream().filter(d -> feeds(d, name) && d.ready() != 0).toList();
     record Due(Instant at, long seq, Signature task) {}
@@ -228,7 +229,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     Map<String, Instant> singleHead = new HashMap<>();
     Map<String, DelayQueue> byName = new HashMap<>();
     mine.forEach(d -> byName.put(d.name(), d));
-    readHeads(mine.stream().map(DelayQueue::name).toList(), offset + limit, (q, response) ->
+    client.peek(mine.stream().map(DelayQueue::name).toList(), offset + limit, (q, response) ->
         decode(response.getBody(), q).ifPresent(task -> {
           Instant at = task.eta() == null ? now : task.eta().toInstant();
           if (byName.get(q).single()) { // released only at the head: due no sooner than those before it
@@ -244,53 +245,16 @@ final class AmqpInspector implements Inspector, AutoCloseable {
 
   @Override
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
-    checkPage(offset, limit);
+    Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<DeadLetterEntry> out = new ArrayList<>();
     int[] index = {0};
-    readHeads(List.of(name + Topology.DEAD_LETTER_SUFFIX), offset + limit, (q, response) -> {
+    client.peek(List.of(name + Topology.DEAD_LETTER_SUFFIX), offset + limit, (q, response) -> {
       if (index[0]++ >= offset) {
         out.add(entry(name, response));
       }
     });
     return out;
-  }
-
-  private interface HeadVisitor {
-    void visit(String queue, GetResponse response);
-  }
-
-  /**
-   * Reads up to {@code max} messages from the head of each queue with basic.get, without acknowledging, then
-   * returns them all in place. One channel serves every queue; a queue that no longer exists (an expired delay
-   * queue) closes it, and the rest continue on a new one (closing returned what it held).
-   */
-  private void readHeads(List<String> queues, int max, HeadVisitor visitor) {
-    Channel channel = null;
-    try {
-      for (String queue : queues) {
-        if (channel == null || !channel.isOpen()) {
-          AmqpClient.closeQuietly(channel);
-          channel = client.openChannel();
-        }
-        try {
-          for (int i = 0; i < max; i++) {
-            GetResponse response = channel.basicGet(queue, false);
-            if (response == null) {
-              break;
-            }
-            visitor.visit(queue, response);
-          }
-        } catch (IOException e) {
-          AmqpOperationException error = AmqpOperationException.of("read queue '" + queue + "'", e);
-          if (error.replyCode() != AmqpOperationException.NOT_FOUND) {
-            throw error;
-          }
-        }
-      }
-    } finally {
-      AmqpClient.closeQuietly(channel); // returns every message read, each to its place (a classic queue)
-    }
   }
 
   private static java.util.Optional<Signature> decode(byte[] body, String queue) {

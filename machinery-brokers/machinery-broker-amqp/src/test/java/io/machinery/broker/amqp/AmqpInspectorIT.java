@@ -194,6 +194,22 @@ class AmqpInspectorIT {
   }
 
   @Test
+  void theResultBackendsStateQueuesAreNotListedAsTaskQueues() {
+    Config config = config("insp_states_");
+    AmqpBroker broker = broker(config);
+    Inspector inspector = broker.inspector().orElseThrow();
+    Signature task = publish(broker, 1, null);
+    try (io.machinery.backend.amqp.AmqpBackend backend = io.machinery.backend.amqp.AmqpBackend.create(
+        config.toBuilder().resultBackend(TestEndpoints.amqpUrl()).build())) {
+      backend.setStatePending(task); // a queue named after the task UUID, bound to the task exchange
+
+      assertThat(inspector.queues()).extracting(s -> s.queue()).contains(config.defaultQueue())
+          .doesNotContain(task.uuid());
+      backend.purgeState(task.uuid());
+    }
+  }
+
+  @Test
   void anUnreachableManagementApiIsAClearErrorAndAmqpReadsStillWork() {
     Config config = config("insp_nomgmt_");
     AmqpBroker broker = AmqpBroker.builder(config).managementUrl("http://127.0.0.1:1").build();

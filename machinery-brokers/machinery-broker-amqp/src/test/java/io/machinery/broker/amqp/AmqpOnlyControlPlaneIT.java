@@ -59,6 +59,19 @@ class AmqpOnlyControlPlaneIT {
     RabbitAdmin.deleteTracked();
   }
 
+  @Test
+  void withoutTheManagementApiWorkersStillRunTasks() {
+    try (AmqpBackend unlisted = AmqpBackend.builder(config).managementUrl("http://127.0.0.1:1").build();
+         Server bare = Server.builder().config(config).broker(broker).backend(unlisted).build()) {
+      bare.registerTask("quick", TaskFunction.of(() -> "quick"));
+      Worker worker = bare.workerBuilder("cp-no-mgmt").concurrency(1).heartbeatInterval(BEAT).build();
+      worker.launchAsync();
+
+      assertThat(bare.sendTask(Signature.builder("quick").build()).get(PATIENCE)).containsExactly("quick");
+      worker.quit();
+    }
+  }
+
   private WorkerStatus nextBeatOf(ControlPlane plane, Worker worker) {
     Instant now = Instant.now();
     String id = worker.controlPlaneId().orElseThrow();

@@ -273,6 +273,16 @@ public final class GcpPubSubBroker implements Broker {
     return delayTopic;
   }
 
+  /** The dead-letter topic, whose subscription has the same name. */
+  String deadLetterTopic() {
+    return deadLetterTopic;
+  }
+
+  /** The topic of {@code queue} (the default queue's when empty). */
+  String topicOf(String queue) {
+    return topicFor(queue, config);
+  }
+
   void forget(PubSubConsumer consumer) {
     running.remove(consumer);
   }
@@ -322,6 +332,15 @@ public final class GcpPubSubBroker implements Broker {
           }
         });
     return tasks;
+  }
+
+  /**
+   * Pages of pending tasks and dead letters, dead-letter repair and purge; no sizes (Pub/Sub's API has no counts)
+   * and no delayed tasks. See {@link PubSubInspector}.
+   */
+  @Override
+  public java.util.Optional<io.machinery.spi.Inspector> inspector() {
+    return java.util.Optional.of(new PubSubInspector(this));
   }
 
   /** Not supported: delayed messages are leased by the delay pumps, so they cannot be listed. */

@@ -234,6 +234,15 @@ public final class SqsBroker implements Broker {
     throw new UnsupportedOperationException("SQS cannot list delayed messages (Go's SQS broker does not either)");
   }
 
+  /**
+   * Queue sizes from SQS's counters, dead letters (listed, requeued, deleted) and purge; no task listings. See
+   * {@link SqsInspector} for what SQS allows.
+   */
+  @Override
+  public java.util.Optional<io.machinery.spi.Inspector> inspector() {
+    return java.util.Optional.of(new SqsInspector(this));
+  }
+
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {

@@ -4,6 +4,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import java.io.IOException;
@@ -77,6 +78,12 @@ public final class AmqpClient implements AutoCloseable {
   @FunctionalInterface
   public interface ChannelSetup {
     void apply(Channel channel) throws IOException;
+  }
+
+  /** What {@link #peek} does with each message it reads. */
+  @FunctionalInterface
+  public interface PeekVisitor {
+    void visit(String queue, GetResponse response);
   }
 
   private final String connectionName;
@@ -218,6 +225,42 @@ public final class AmqpClient implements AutoCloseable {
         log.debug("{} failed with a lost connection; retrying: {}", what, e.getMessage());
         connection(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
       }
+    }
+  }
+
+  /**
+   * Reads up to {@code max} messages from the head of each queue with basic.get, without acknowledging them,
+   * then hands them all back by closing the channel: a classic queue puts each back in its place (it carries
+   * the redelivered flag from then on; a quorum queue counts it as a delivery). One channel serves every queue;
+   * a queue that does not exist (which closes the channel) is skipped and the rest are read on a new one.
+   *
+   * @throws AmqpOperationException when the broker refused a read for another reason or the connection failed
+   */
+  public void peek(List<String> queues, int max, PeekVisitor visitor) {
+    Channel channel = null;
+    try {
+      for (String queue : queues) {
+        if (channel == null || !channel.isOpen()) {
+          closeQuietly(channel);
+          channel = openChannel();
+        }
+        try {
+          for (int i = 0; i < max; i++) {
+            GetResponse response = channel.basicGet(queue, false);
+            if (response == null) {
+              break;
+            }
+            visitor.visit(queue, response);
+          }
+        } catch (IOException | ShutdownSignalException e) {
+          AmqpOperationException error = AmqpOperationException.of("read queue '" + queue + "'", e);
+          if (error.replyCode() != AmqpOperationException.NOT_FOUND) {
+            throw error;
+          }
+        }
+      }
+    } finally {
+      closeQuietly(channel); // returns every message read
     }
   }
 

@@ -35,7 +35,8 @@ import org.jspecify.annotations.Nullable;
 public final class RabbitManagement implements AutoCloseable {
   /** Queues per page of a listing (the plugin's maximum). */
   public static final int PAGE_SIZE = 500;
-  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+  /** Per request: a worker's first heartbeat waits for it, so an unanswering API must not hold a launch long. */
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private final URI base;
@@ -155,7 +156,7 @@ public final class RabbitManagement implements AutoCloseable {
       response = client().send(request, HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
       throw new MachineryException("RabbitMQ management API at " + base + " cannot be reached (enable the "
-          + "rabbitmq_management plugin, or set the management URL on AmqpBroker.Builder): " + e, e);
+          + "rabbitmq_management plugin, or set managementUrl(...) on the AmqpBroker or AmqpBackend builder): " + e, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new MachineryException("interrupted while reading RabbitMQ's management API", e);
@@ -185,7 +186,7 @@ public final class RabbitManagement implements AutoCloseable {
       throw new MachineryException("the AMQP broker is closed");
     }
     if (http == null) {
-      http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10))
+      http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
           .build();
     }
     return http;

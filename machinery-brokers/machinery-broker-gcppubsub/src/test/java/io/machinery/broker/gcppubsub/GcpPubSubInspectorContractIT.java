@@ -1,0 +1,34 @@
+package io.machinery.broker.gcppubsub;
+
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.InspectorContract;
+import org.junit.jupiter.api.AfterAll;
+
+/**
+ * The inspector contract on the Pub/Sub test server: pending tasks and dead letters listed, repaired and purged;
+ * sizes and delayed listings refused (Pub/Sub's API has neither).
+ */
+class GcpPubSubInspectorContractIT extends InspectorContract {
+  private static final String PROJECT = PubSubTestSupport.project();
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+  }
+
+  @Override
+  protected boolean countsSizes() {
+    return false;
+  }
+
+  @Override
+  protected boolean listsDelayed() {
+    return false;
+  }
+
+  @AfterAll
+  static void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(PROJECT);
+  }
+}
