@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  * subclass per deployment (memory, Redis, RabbitMQ), as the library's contract kits.
  */
 abstract class CliScenario {
-  static final Duration PATIENCE = Duration.ofSeconds(20);
+  static final Duration PATIENCE = Duration.ofSeconds(45);
 
   final String queue = "cli_" + UUID.randomUUID().toString().substring(0, 8);
   private final List<AutoCloseable> closing = new ArrayList<>();
@@ -37,6 +37,11 @@ abstract class CliScenario {
 
   /** Whether workers are listed and queues paused (the deployment has a control plane). */
   abstract boolean hasControlPlane();
+
+  /** The worker's heartbeat interval (its status lives three of them). */
+  Duration heartbeat() {
+    return Duration.ofMillis(100);
+  }
 
   @AfterEach
   void closeWorkers() throws Exception {
@@ -61,7 +66,7 @@ abstract class CliScenario {
       throw new IllegalStateException("failed on purpose");
     }));
     Worker worker = server.workerBuilder("cli-it").queue(queue).concurrency(2)
-        .heartbeatInterval(Duration.ofMillis(100)).maxUnregisteredRequeues(maxUnregisteredRequeues).build();
+        .heartbeatInterval(heartbeat()).maxUnregisteredRequeues(maxUnregisteredRequeues).build();
     worker.launchAsync();
     return worker;
   }
@@ -126,13 +131,17 @@ abstract class CliScenario {
       assertThat(CliRunner.texts(workers, "id")).containsExactly(worker.controlPlaneId().orElseThrow());
       assertThat(CliRunner.texts(workers.get(0).path("running"), "uuid")).containsExactly(blocked);
     });
-    assertThat(CliRunner.texts(cli().ok("tasks", "list", "--state", "running", "--queue", queue, "--json").json(), "uuid"))
-        .containsExactly(blocked);
-    assertThat(cli().ok("tasks", "show", blocked, "--json").json().path("worker").asText()).isEqualTo(worker.controlPlaneId().orElseThrow());
-    assertThat(cli().ok("workers").out()).contains(worker.controlPlaneId().orElseThrow()).contains("1/2");
+    // Awaited, not asserted once: RabbitMQ's control plane reads a status by taking it and handing it back, so a
+    // read right after another (or during a heartbeat) may miss it for a moment.
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(CliRunner.texts(
+        cli().ok("tasks", "list", "--state", "running", "--queue", queue, "--json").json(), "uuid")).containsExactly(blocked));
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(cli().ok("tasks", "show", blocked, "--json").json()
+        .path("worker").asText()).isEqualTo(worker.controlPlaneId().orElseThrow()));
+    await().atMost(PATIENCE).untilAsserted(() -> assertThat(cli().ok("workers").out())
+        .contains(worker.controlPlaneId().orElseThrow()).contains("1/2"));
 
     cli().ok("pause", queue);
-    await().atMost(PATIENCE).until(() -> cli().ok("workers", "--queue", queue, "--json").json().get(0).path("paused").asBoolean());
+    await().atMost(PATIENCE).until(() -> cli().ok("workers", "--queue", queue, "--json").json().path(0).path("paused").asBoolean());
     assertThat(queueStats().path("paused").asBoolean()).isTrue();
     String waiting = send("add", "int64:2", "int64:3");
     await().during(Duration.ofMillis(500)).atMost(PATIENCE)
