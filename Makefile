@@ -7,11 +7,12 @@
 #   make run             build and run the example program
 #   make bench           build and run the JMH benchmarks (never part of `verify`)
 #   make bench-outside   producer and worker processes side by side with Go Machinery and Asynq (scripts/bench/outside.sh)
+#   make cli ARGS=...    build the machinery command's jar and run it (scripts/machinery ARGS)
 #   make clean           ./mvnw clean
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
-.PHONY: services services-stop test unit run bench bench-outside clean jdk
+.PHONY: services services-stop test unit run bench bench-outside clean jdk cli
 
 # Where scripts/services.sh keeps PID files, logs and the env file with the endpoints.
 RUN_DIR ?= $(or $(MACHINERY_RUN_DIR),/tmp/machinery-services)
@@ -53,6 +54,11 @@ bench: jdk
 
 bench-outside: jdk
 	scripts/bench/outside.sh $(BENCH_ARGS)
+
+# The command line: `make cli ARGS="queues --json"`; the endpoints come from the env file when the servers run.
+cli: jdk
+	$(MVNW) -q -DskipTests -pl machinery-cli -am package
+	if [[ -r "$(RUN_DIR)/env" ]]; then . "$(RUN_DIR)/env"; fi; scripts/machinery $(ARGS)
 
 clean: jdk
 	$(MVNW) -q clean

@@ -75,6 +75,7 @@ public final class Server implements AutoCloseable {
     this.clock = b.clock;
     this.listener = Listeners.of(b.listeners);
     this.prePublishHandler = b.prePublishHandler;
+    owned.addAll(b.owned);
     if (b.broker == null) {
       MemoryBroker memory = MemoryBroker.create(config, clock);
       owned.add(memory);
@@ -611,8 +612,17 @@ public final class Server implements AutoCloseable {
     private @Nullable PeriodicConfig periodic;
     private final List<TaskListener> listeners = new ArrayList<>();
     private @Nullable ControlPlane controlPlane;
+    private final List<AutoCloseable> owned = new ArrayList<>();
 
     private Builder() {}
+
+    // For Machinery.connect: what is set, and components the server is to close as its own.
+    Config configValue() { return config; }
+    Clock clockValue() { return clock; }
+    boolean hasBroker() { return broker != null; }
+    boolean hasBackend() { return backend != null; }
+    boolean hasLock() { return lock != null; }
+    Builder own(AutoCloseable component) { owned.add(component); return this; }
 
     /**
      * Sets the configuration; default {@link Config#DEFAULT}.

@@ -5,7 +5,9 @@
  * io.machinery.spi.GroupMeta}) and {@link io.machinery.spi.Lock}. They are Go's {@code brokers/iface}, {@code
  * backends/iface} and {@code locks/iface}, reshaped for at-least-once delivery: the worker pulls, reserves
  * slots before the broker fetches, and settles each delivery exactly once. Implementations are passed to
- * {@link io.machinery.Server#builder()} explicitly, never discovered. A new implementation proves itself by
+ * {@link io.machinery.Server#builder()} explicitly, or made from a config's URL by the module's {@link
+ * io.machinery.spi.ComponentProvider} through {@link io.machinery.Machinery#connect} (chosen by URL scheme, never by
+ * a class name read from a config or a message). A new implementation proves itself by
  * subclassing the contract kits of {@code machinery-testkit} ({@code BrokerContract}, {@code BackendContract},
  * {@code LockContract}, {@code AcceptanceSuite}); {@code docs/architecture.md} shows where a module plugs in.
  */

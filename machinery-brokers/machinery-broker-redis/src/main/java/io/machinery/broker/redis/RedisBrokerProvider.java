@@ -1,0 +1,38 @@
+package io.machinery.broker.redis;
+
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.ComponentProvider;
+import java.util.Set;
+
+/**
+ * Makes the Redis broker (redis://, rediss://, redis+socket://, several hosts for a cluster) for {@link io.machinery.Machinery#connect(Config)}: {@link RedisBroker#create(Config)}.
+ * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * java.util.ServiceLoader} needs it.
+ */
+public final class RedisBrokerProvider implements ComponentProvider {
+  private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+socket");
+
+  /** For {@link java.util.ServiceLoader}. */
+  public RedisBrokerProvider() {}
+
+  @Override
+  public Kind kind() {
+    return Kind.BROKER;
+  }
+
+  @Override
+  public String module() {
+    return "machinery-broker-redis";
+  }
+
+  @Override
+  public Set<String> schemes() {
+    return SCHEMES;
+  }
+
+  @Override
+  public Broker broker(Config config) {
+    return RedisBroker.create(config);
+  }
+}
