@@ -156,6 +156,12 @@ final class TaskExecution implements TaskContext {
   @Override public int attempt() { return MessageHeaders.attempt(signature); }
   @Override public boolean isCancelled() { return cancelled || timedOut; }
 
+  @Override
+  public void reportProgress(double percent, String message) {
+    TaskProgress progress = new TaskProgress(percent, message, settings.server().clock().instant());
+    backend.setProgress(signature.uuid(), progress);
+  }
+
   /** Stops this run: the function and the delivery thread are interrupted, nothing more is recorded. */
   void abandon() {
     synchronized (this) {

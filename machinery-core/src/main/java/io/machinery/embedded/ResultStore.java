@@ -26,6 +26,8 @@ final class ResultStore {
 
   private final ConcurrentHashMap<String, Entry> states = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Entry> groups = new ConcurrentHashMap<>();
+  /** Progress reports beside the states, as the real backends keep them (JSON, same expiry). */
+  private final ConcurrentHashMap<String, Entry> progress = new ConcurrentHashMap<>();
   private final Clock clock;
   private final long expireMillis;
   /** When the next sweep of expired entries is due (clock millis); sweeps run at most once a second. */
@@ -118,6 +120,16 @@ final class ResultStore {
     return entry == null ? Optional.empty() : Optional.of(WireCodec.decodeTaskState(entry.json));
   }
 
+  void setProgress(String uuid, io.machinery.TaskProgress report) {
+    progress.put(uuid, entry(report.toJson()));
+    sweepSometimes();
+  }
+
+  Optional<io.machinery.TaskProgress> getProgress(String uuid) {
+    Entry entry = live(progress, uuid);
+    return entry == null ? Optional.empty() : Optional.of(io.machinery.TaskProgress.fromJson(entry.json));
+  }
+
   void purgeState(String uuid) {
     states.remove(uuid);
   }
@@ -129,6 +141,7 @@ final class ResultStore {
   void clear() {
     states.clear();
     groups.clear();
+    progress.clear();
   }
 
   private Entry entry(byte[] json) {
@@ -150,6 +163,7 @@ final class ResultStore {
     if (now >= due && nextSweepMillis.compareAndSet(due, now + 1000)) {
       states.values().removeIf(e -> e.expiresAtMillis <= now);
       groups.values().removeIf(e -> e.expiresAtMillis <= now);
+      progress.values().removeIf(e -> e.expiresAtMillis <= now);
     }
   }
 }

@@ -166,7 +166,33 @@ public interface Backend extends AutoCloseable {
     return false;
   }
 
-  /** Releases the backend's connections; idempotent. */
+  /**
+   * Stores how far a running task is, replacing the previous report; kept for the results' expiry, apart
+   * from the task's state (Go's clients and workers never see it). Called by the worker from the task's
+   * thread on {@link io.machinery.TaskContext#reportProgress}.
+   *
+   * @param taskUuid the task's UUID
+   * @param progress the report
+   * @throws UnsupportedOperationException when this backend cannot keep progress (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
+  default void setProgress(String taskUuid, io.machinery.TaskProgress progress) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep task progress");
+  }
+
+  /**
+   * Reads the last progress report of a task, without consuming it (also on a backend whose state reads
+   * consume).
+   *
+   * @param taskUuid the task's UUID
+   * @return the last report; empty when the task reported none (or it expired)
+   * @throws UnsupportedOperationException when this backend cannot keep progress (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be read
+   */
+  default Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep task progress");
+  }
+
   /**
    * Returns the {@link ControlPlane} this backend can keep (live workers, paused queues), for a server whose
    * broker has none.
@@ -178,6 +204,7 @@ public interface Backend extends AutoCloseable {
     return Optional.empty();
   }
 
+  /** Releases the backend's connections; idempotent. */
   @Override
   void close();
 }

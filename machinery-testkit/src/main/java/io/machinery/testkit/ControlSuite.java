@@ -1,0 +1,151 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Inspection;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskFunction;
+import io.machinery.TaskProgress;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.spi.ControlPlane;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The contract of the control features (issue #17) over one broker × backend pair: progress reports, the chord
+ * error callback, cancelling tasks, groups, chords and chains, and unique tasks. Subclass it as {@link
+ * AcceptanceSuite} is subclassed:
+ *
+ * <pre>{@code
+ * class RedisRedisControlIT extends ControlSuite {
+ *   protected Broker createBroker(Config c) { return RedisBroker.create(c); }
+ *   protected Backend createBackend(Config c) { return RedisBackend.create(c); }
+ *   protected Config baseConfig() { return Config.builder().broker(redis).resultBackend(redis).build(); }
+ * }
+ * }</pre>
+ *
+ * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10 with a short
+ * heartbeat; results are read through {@link AsyncResult}, so backends whose reads consume states pass too. Tasks
+ * that must wait block on latches the test releases, never on sleeps.
+ */
+public abstract class ControlSuite {
+  protected static final Duration TIMEOUT = Duration.ofSeconds(30);
+  /** The worker's heartbeat: how fast a cancel reaches a worker in these tests. */
+  protected static final Duration HEARTBEAT = Duration.ofMillis(100);
+
+  protected Config config;
+  protected Broker broker;
+  protected Backend backend;
+  protected Server server;
+  protected final List<CountDownLatch> latches = new ArrayList<>();
+  private final List<Server> servers = new ArrayList<>();
+
+  protected abstract Broker createBroker(Config config);
+
+  protected abstract Backend createBackend(Config config);
+
+  protected Config baseConfig() {
+    return Config.DEFAULT;
+  }
+
+  /**
+   * The control plane shared by every server of a test (cancellation travels through it), when neither broker
+   * nor backend keeps one.
+   *
+   * @return empty to use the broker's or backend's
+   */
+  protected Optional<ControlPlane> sharedControlPlane() {
+    return Optional.empty();
+  }
+
+  @BeforeEach
+  void startServerAndWorker() {
+    config = BrokerContract.uniqueQueue(baseConfig(), "control_");
+    broker = createBroker(config);
+    backend = createBackend(config);
+    server = newServer(broker, backend);
+    server.workerBuilder("control").concurrency(10).heartbeatInterval(HEARTBEAT).build().launchAsync();
+  }
+
+  /** A server over the given broker and backend, closed after the test, sharing the test's control plane. */
+  protected Server newServer(Broker b, Backend be) {
+    Server.Builder builder = Server.builder().config(config).broker(b).backend(be);
+    sharedControlPlane().ifPresent(builder::controlPlane);
+    Server s = builder.build();
+    registerTasks(s);
+    servers.add(s);
+    return s;
+  }
+
+  @AfterEach
+  void stopEverything() {
+    latches.forEach(CountDownLatch::countDown);
+    for (Server s : servers) {
+      s.close();
+    }
+    broker.close();
+    backend.close();
+  }
+
+  /** A latch the test releases (and the suite releases after the test); its index is the task's argument. */
+  protected int newLatch() {
+    latches.add(new CountDownLatch(1));
+    return latches.size() - 1;
+  }
+
+  private void registerTasks(Server s) {
+    s.registerTask("add", TaskFunction.varargs(long[].class, numbers -> java.util.stream.LongStream.of(numbers).sum()));
+    s.registerTask("progress_then_wait", TaskFunction.withContext(List.of(Long.class), false, (context, args) -> {
+      context.reportProgress(3, 4, "three of four");
+      context.reportProgress(50, "halfway");
+      waitFor(((Long) args[0]).intValue());
+      return 7L;
+    }));
+  }
+
+  /** Blocks on latch {@code index}; interrupted means the worker gave up on the task. */
+  protected void waitFor(int index) throws InterruptedException {
+    if (!latches.get(index).await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new IllegalStateException("latch " + index + " was never released");
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------ progress
+
+  @Test
+  void progressIsReadableWhileTheTaskRunsAndAfterItFinished() {
+    int gate = newLatch();
+    AsyncResult result = server.sendTask(Signature.create("progress_then_wait", Arg.of((long) gate)));
+    await().atMost(TIMEOUT).until(() -> result.progress().map(TaskProgress::message).orElse("").equals("halfway"));
+    TaskProgress progress = result.progress().orElseThrow();
+    assertThat(progress.percent()).isEqualTo(50.0);
+    assertThat(progress.fraction()).isEqualTo(0.5);
+    assertThat(result.progress()).as("reading does not consume it").contains(progress);
+    assertThat(Inspection.of(server).task(result.taskUuid()).progress()).contains(progress);
+
+    latches.get(gate).countDown();
+    assertThat(result.get(TIMEOUT)).containsExactly(7L);
+    assertThat(result.progress()).as("kept after the task finished").contains(progress);
+  }
+
+  @Test
+  void aTaskThatReportsNothingHasNoProgress() {
+    AsyncResult result = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)));
+    assertThat(result.get(TIMEOUT)).containsExactly(3L);
+    assertThat(result.progress()).isEmpty();
+    assertThat(server.asyncResult("task_never_sent_" + java.util.UUID.randomUUID()).progress()).isEmpty();
+  }
+}
