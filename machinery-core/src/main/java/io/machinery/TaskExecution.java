@@ -149,6 +149,9 @@ final class TaskExecution implements TaskContext {
     this.receivedAt = settings.server().clock().instant();
   }
 
+  /** The server's configuration (its message limits, for a message carried in a header). */
+  io.machinery.config.Config config() { return settings.server().config(); }
+
   /** When this run was created: the delivery arrived and the function was about to start. */
   java.time.Instant receivedAt() { return receivedAt; }
 

@@ -1,10 +1,16 @@
 package io.machinery.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.ChordAsyncResult;
+import io.machinery.ChordFailedException;
+import io.machinery.Chord;
+import io.machinery.Group;
+import io.machinery.TaskFailedException;
 import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -52,6 +58,10 @@ public abstract class ControlSuite {
   protected Server server;
   protected final List<CountDownLatch> latches = new ArrayList<>();
   private final List<Server> servers = new ArrayList<>();
+  private final List<AutoCloseable> extra = new ArrayList<>();
+  /** How often each error callback ran, by its UUID. */
+  protected final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> errorCallbackRuns =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   protected abstract Broker createBroker(Config config);
 
@@ -90,11 +100,25 @@ public abstract class ControlSuite {
     return s;
   }
 
+  /** A second server with its own broker and backend connections and a worker: another process, in effect. */
+  protected Server secondWorkerServer() {
+    Broker b = createBroker(config);
+    Backend be = createBackend(config);
+    extra.add(b);
+    extra.add(be);
+    Server s = newServer(b, be);
+    s.workerBuilder("control-2").concurrency(10).heartbeatInterval(HEARTBEAT).build().launchAsync();
+    return s;
+  }
+
   @AfterEach
-  void stopEverything() {
+  void stopEverything() throws Exception {
     latches.forEach(CountDownLatch::countDown);
     for (Server s : servers) {
       s.close();
+    }
+    for (AutoCloseable c : extra) {
+      c.close();
     }
     broker.close();
     backend.close();
@@ -114,6 +138,17 @@ public abstract class ControlSuite {
       waitFor(((Long) args[0]).intValue());
       return 7L;
     }));
+    s.registerTask("fail_with", TaskFunction.of(String.class, message -> {
+      throw new IllegalStateException(message);
+    }));
+    s.registerTask("chord_errors", TaskFunction.withContext(List.of(String[].class, String[].class), false,
+        (context, args) -> {
+          errorCallbackRuns.computeIfAbsent(context.signature().uuid(), k -> new java.util.concurrent.atomic.AtomicInteger())
+              .incrementAndGet();
+          String[] uuids = (String[]) args[0];
+          String[] errors = (String[]) args[1];
+          return uuids.length + ":" + String.join(",", java.util.Arrays.stream(errors).sorted().toList());
+        }));
   }
 
   /** Blocks on latch {@code index}; interrupted means the worker gave up on the task. */
@@ -147,5 +182,44 @@ public abstract class ControlSuite {
     assertThat(result.get(TIMEOUT)).containsExactly(3L);
     assertThat(result.progress()).isEmpty();
     assertThat(server.asyncResult("task_never_sent_" + java.util.UUID.randomUUID()).progress()).isEmpty();
+  }
+
+  // ----------------------------------------------------------------------------------- chord error callback
+
+  @Test
+  void aFailedChordRunsItsErrorCallbackOnceWithEveryFailedMembersError() {
+    secondWorkerServer();
+    Chord chord = Chord.of(Group.of(add(1, 1), fail("boom a"), add(2, 2), fail("boom b"), fail("boom c"), fail("boom d")),
+        Signature.create("add")).withErrorCallback(Signature.create("chord_errors"));
+    ChordAsyncResult result = server.sendChord(chord, 0);
+
+    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOfSatisfying(ChordFailedException.class, e -> {
+      assertThat(e.failures()).extracting(TaskFailedException::getMessage)
+          .containsExactlyInAnyOrder("boom a", "boom b", "boom c", "boom d");
+      assertThat(e.getMessage()).startsWith("chord group " + chord.group().groupUuid() + " failed: ");
+    });
+    AsyncResult onError = result.errorCallbackResult().orElseThrow();
+    assertThat(onError.get(TIMEOUT)).containsExactly("4:boom a,boom b,boom c,boom d");
+    assertThat(errorCallbackRuns.get(onError.taskUuid())).hasValue(1);
+    assertThatThrownBy(() -> result.callbackResult().get(TIMEOUT)).isInstanceOf(TaskFailedException.class)
+        .hasMessageContaining("boom a").hasMessageContaining("boom d");
+  }
+
+  @Test
+  void aChordThatSucceedsNeverRunsItsErrorCallback() {
+    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2)), Signature.create("add"))
+        .withErrorCallback(Signature.create("chord_errors"));
+    ChordAsyncResult result = server.sendChord(chord, 0);
+    assertThat(result.get(TIMEOUT)).containsExactly(6L);
+    // the callback ran after the group completed: had the error callback been sent, it would have been counted
+    assertThat(errorCallbackRuns).doesNotContainKey(result.errorCallbackResult().orElseThrow().taskUuid());
+  }
+
+  protected static Signature add(long a, long b) {
+    return Signature.create("add", Arg.of(a), Arg.of(b));
+  }
+
+  protected static Signature fail(String error) {
+    return Signature.create("fail_with", Arg.of(error));
   }
 }
