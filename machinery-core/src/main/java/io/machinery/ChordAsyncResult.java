@@ -37,16 +37,15 @@ public final class ChordAsyncResult {
   }
 
   /**
-   * Returns the UUIDs of every task of the chord: the members, the callback and the error callback (for
-   * {@code Server.cancel}).
+   * Returns the UUIDs of the chord's tasks, for {@link Server#cancel}: the members and the callback, not the
+   * error callback, so a cancelled chord still runs its error callback (with the members' "cancelled").
    *
    * @return the UUIDs, members in group order first
    */
   public List<String> taskUuids() {
-    List<String> uuids = new ArrayList<>(groupResults.size() + 2);
+    List<String> uuids = new ArrayList<>(groupResults.size() + 1);
     groupResults.forEach(r -> uuids.add(r.taskUuid()));
     uuids.add(callbackResult.taskUuid());
-    errorCallbackResult.ifPresent(r -> uuids.add(r.taskUuid()));
     return uuids;
   }
 

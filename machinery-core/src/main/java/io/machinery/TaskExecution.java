@@ -130,6 +130,10 @@ final class TaskExecution implements TaskContext {
   private volatile boolean cancelled;
   private volatile boolean abandoned;
   private volatile boolean timedOut;
+  /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
+  private volatile boolean revoked;
+  /** The thread running the function while it runs (to interrupt it after a revocation's grace period). */
+  private @Nullable Thread functionThread;
   private boolean finished;
   private long runNanos;
   private boolean outcomeReported;
@@ -157,7 +161,7 @@ final class TaskExecution implements TaskContext {
 
   @Override public Signature signature() { return signature; }
   @Override public int attempt() { return MessageHeaders.attempt(signature); }
-  @Override public boolean isCancelled() { return cancelled || timedOut; }
+  @Override public boolean isCancelled() { return cancelled || timedOut || revoked; }
 
   @Override
   public void reportProgress(double percent, String message) {
@@ -174,6 +178,58 @@ final class TaskExecution implements TaskContext {
       cancelled = true;
       abandoned = true;
       deliveryThread.interrupt();
+    }
+  }
+
+  /** The task was revoked before it started: it will not run, its state becomes FAILURE "cancelled". */
+  void revokeBeforeStart() {
+    revoked = true;
+  }
+
+  /**
+   * The task was revoked while it may run: {@link #isCancelled()} turns true at once, and the function's thread
+   * is interrupted after {@code grace} if the function is still running then. Whatever the function returns or
+   * throws afterwards, the run ends in FAILURE {@value Server#CANCELLED_ERROR} (no retry).
+   */
+  void revoke(Duration grace) {
+    synchronized (this) {
+      if (finished || revoked) {
+        return;
+      }
+      revoked = true;
+    }
+    log.info("Task {} {} was cancelled; interrupting it in {} unless it stops first", LogText.of(signature.name()),
+        LogText.of(signature.uuid()), grace);
+    Thread.ofVirtual().name("machinery-cancel-" + signature.uuid()).start(() -> {
+      try {
+        Thread.sleep(grace); // a timer, not a wait for an outcome
+      } catch (InterruptedException e) {
+        return;
+      }
+      synchronized (this) {
+        Thread running = functionThread;
+        if (running != null) {
+          running.interrupt();
+        }
+      }
+    });
+  }
+
+  boolean isRevoked() {
+    return revoked;
+  }
+
+  private synchronized void functionStarts() {
+    functionThread = Thread.currentThread();
+  }
+
+  /** The function is over: no later interrupt; one that came meanwhile is cleared from this thread. */
+  private void functionEnded() {
+    synchronized (this) {
+      functionThread = null;
+    }
+    if (revoked) {
+      Thread.interrupted();
     }
   }
 
@@ -233,6 +289,9 @@ final class TaskExecution implements TaskContext {
 
   private Outcome start(List<CompletableFuture<Void>> early) {
     checkAbandoned();
+    if (revoked) {
+      return new Failed(Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
+    }
     early.add(backend.setStateReceivedAsync(signature));
     List<Arg> args = signature.args();
     List<@Nullable Object> typed = new ArrayList<>(args.size());
@@ -254,6 +313,9 @@ final class TaskExecution implements TaskContext {
     }
     runHandler("pre-task handler", settings.preTaskHandler());
     checkAbandoned();
+    if (revoked) {
+      return new Failed(Server.CANCELLED_ERROR, false);
+    }
     if (settings.listener() != Listeners.NONE) {
       settings.listener().started(signature);
     }
@@ -270,7 +332,14 @@ final class TaskExecution implements TaskContext {
     if (deadline.isZero() && !settings.platformThreads()) {
       return invokeHere(args, typed);
     }
-    Future<@Nullable Object> body = settings.taskThreads().submit(() -> function.invoke(this, function.bind(args, typed)));
+    Future<@Nullable Object> body = settings.taskThreads().submit(() -> {
+      functionStarts();
+      try {
+        return function.invoke(this, function.bind(args, typed));
+      } finally {
+        functionEnded();
+      }
+    });
     Object returned;
     try {
       returned = deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
@@ -298,16 +367,22 @@ final class TaskExecution implements TaskContext {
    */
   private Outcome invokeHere(List<Arg> args, List<@Nullable Object> typed) {
     Object returned;
+    functionStarts();
     try {
       returned = function.invoke(this, function.bind(args, typed));
     } catch (Throwable t) {
+      functionEnded();
       return thrown(t);
     }
+    functionEnded();
     checkAbandoned();
     return returned(returned);
   }
 
   private Outcome thrown(Throwable t) {
+    if (revoked && !cancelled) {
+      return new Failed(Server.CANCELLED_ERROR, false);
+    }
     if (t instanceof RetryTaskLaterException later) {
       return new RetryIn(later.retryIn());
     }
@@ -319,6 +394,9 @@ final class TaskExecution implements TaskContext {
   }
 
   private Outcome returned(@Nullable Object returned) {
+    if (revoked) {
+      return new Failed(Server.CANCELLED_ERROR, false); // it stopped because it was cancelled: not a success
+    }
     try {
       return new Succeeded(toResults(returned));
     } catch (IllegalArgumentException e) {

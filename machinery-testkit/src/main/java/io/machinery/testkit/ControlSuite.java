@@ -11,6 +11,11 @@ import io.machinery.ChordFailedException;
 import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.TaskFailedException;
+import io.machinery.TaskListener;
+import io.machinery.TaskOutcome;
+import io.machinery.Worker;
+import io.machinery.Chain;
+import io.machinery.ChainAsyncResult;
 import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -51,11 +56,21 @@ public abstract class ControlSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);
   /** The worker's heartbeat: how fast a cancel reaches a worker in these tests. */
   protected static final Duration HEARTBEAT = Duration.ofMillis(100);
+  /** How long a cancelled running task may take to stop before it is interrupted. */
+  protected static final Duration GRACE = Duration.ofMillis(300);
 
   protected Config config;
   protected Broker broker;
   protected Backend backend;
   protected Server server;
+  protected Worker worker;
+  /** Every task outcome the workers reported, by task UUID (a skipped cancelled task reports one too). */
+  protected final java.util.Map<String, TaskOutcome> outcomes = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Task UUIDs whose function started, with how many times. */
+  protected final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> started =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  /** Task UUIDs whose function saw {@code TaskContext.isCancelled()} turn true. */
+  protected final java.util.Set<String> sawCancel = java.util.concurrent.ConcurrentHashMap.newKeySet();
   protected final List<CountDownLatch> latches = new ArrayList<>();
   private final List<Server> servers = new ArrayList<>();
   private final List<AutoCloseable> extra = new ArrayList<>();
@@ -87,12 +102,41 @@ public abstract class ControlSuite {
     broker = createBroker(config);
     backend = createBackend(config);
     server = newServer(broker, backend);
-    server.workerBuilder("control").concurrency(10).heartbeatInterval(HEARTBEAT).build().launchAsync();
+    worker = server.workerBuilder("control").concurrency(10).heartbeatInterval(HEARTBEAT)
+        .cancelGracePeriod(GRACE).build();
+    worker.launchAsync();
+  }
+
+  /**
+   * Whether a second broker and backend built from the same config reach the same queues and states (a real
+   * server); false for in-JVM implementations, whose tests then share one instance between "processes".
+   *
+   * @return true when separate connections share state
+   */
+  protected boolean separateInstancesShareState() {
+    return true;
+  }
+
+  /** A server without a worker, over connections of its own where they share state: a client process. */
+  protected Server clientServer() {
+    if (!separateInstancesShareState()) {
+      return newServer(broker, backend);
+    }
+    Broker b = createBroker(config);
+    Backend be = createBackend(config);
+    extra.add(b);
+    extra.add(be);
+    return newServer(b, be);
   }
 
   /** A server over the given broker and backend, closed after the test, sharing the test's control plane. */
   protected Server newServer(Broker b, Backend be) {
-    Server.Builder builder = Server.builder().config(config).broker(b).backend(be);
+    Server.Builder builder = Server.builder().config(config).broker(b).backend(be).listener(new TaskListener() {
+      @Override
+      public void finished(TaskOutcome outcome) {
+        outcomes.put(outcome.signature().uuid(), outcome);
+      }
+    });
     sharedControlPlane().ifPresent(builder::controlPlane);
     Server s = builder.build();
     registerTasks(s);
@@ -138,6 +182,22 @@ public abstract class ControlSuite {
       waitFor(((Long) args[0]).intValue());
       return 7L;
     }));
+    s.registerTask("wait_cooperatively", TaskFunction.withContext(List.of(Long.class), false, (context, args) -> {
+      ran(context);
+      while (!context.isCancelled()) {
+        // a task doing work in small steps, checking for cancellation between them
+        if (latches.get(((Long) args[0]).intValue()).await(5, TimeUnit.MILLISECONDS)) {
+          return "finished";
+        }
+      }
+      sawCancel.add(context.signature().uuid());
+      return "stopped early";
+    }));
+    s.registerTask("wait_ignoring_cancel", TaskFunction.withContext(List.of(Long.class), false, (context, args) -> {
+      ran(context);
+      waitFor(((Long) args[0]).intValue()); // ignores isCancelled(): only the interrupt stops it
+      return "finished";
+    }));
     s.registerTask("fail_with", TaskFunction.of(String.class, message -> {
       throw new IllegalStateException(message);
     }));
@@ -149,6 +209,21 @@ public abstract class ControlSuite {
           String[] errors = (String[]) args[1];
           return uuids.length + ":" + String.join(",", java.util.Arrays.stream(errors).sorted().toList());
         }));
+  }
+
+  private void ran(io.machinery.TaskContext context) {
+    started.computeIfAbsent(context.signature().uuid(), k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+  }
+
+  /** Waits until a worker reported the task's outcome (a skipped cancelled task included). */
+  protected TaskOutcome outcomeOf(String uuid) {
+    await().atMost(TIMEOUT).until(() -> outcomes.containsKey(uuid));
+    return outcomes.get(uuid);
+  }
+
+  private static void assertCancelled(AsyncResult result) {
+    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOf(TaskFailedException.class)
+        .hasMessage(Server.CANCELLED_ERROR);
   }
 
   /** Blocks on latch {@code index}; interrupted means the worker gave up on the task. */
@@ -221,5 +296,106 @@ public abstract class ControlSuite {
 
   protected static Signature fail(String error) {
     return Signature.create("fail_with", Arg.of(error));
+  }
+
+  // ------------------------------------------------------------------------------------------------ cancel
+
+  @Test
+  void aCancelledPendingTaskNeverStarts() {
+    Inspection inspection = Inspection.of(server);
+    inspection.pause("");
+    await().atMost(TIMEOUT).until(worker::isPaused);
+    AsyncResult result = server.sendTask(add(1, 2));
+
+    assertThat(clientServer().cancel(List.of(result.taskUuid()))).isEqualTo(1);
+    assertCancelled(result);
+    inspection.resume("");
+    TaskOutcome outcome = outcomeOf(result.taskUuid());
+    assertThat(outcome.state()).isEqualTo(io.machinery.State.FAILURE);
+    assertThat(outcome.error()).contains(Server.CANCELLED_ERROR);
+    assertThat(outcome.runTime()).as("the function never ran").isZero();
+  }
+
+  @Test
+  void aCancelledDelayedTaskNeverStarts() {
+    int gate = newLatch();
+    Signature delayed = Signature.builder("wait_cooperatively").args(Arg.of((long) gate))
+        .eta(java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(1)).build();
+    AsyncResult result = server.sendTask(delayed);
+    clientServer().cancel(List.of(result.taskUuid()));
+    assertCancelled(result);
+    assertThat(outcomeOf(result.taskUuid()).error()).contains(Server.CANCELLED_ERROR);
+    assertThat(started).doesNotContainKey(result.taskUuid());
+  }
+
+  @Test
+  void aRunningTaskSeesTheCancelAndStops() {
+    int gate = newLatch();
+    AsyncResult result = server.sendTask(Signature.create("wait_cooperatively", Arg.of((long) gate)));
+    await().atMost(TIMEOUT).until(() -> started.containsKey(result.taskUuid()));
+
+    clientServer().cancel(List.of(result.taskUuid()));
+    await().atMost(TIMEOUT).until(() -> sawCancel.contains(result.taskUuid()));
+    assertThat(outcomeOf(result.taskUuid()).error()).contains(Server.CANCELLED_ERROR);
+    assertCancelled(result);
+  }
+
+  @Test
+  void aRunningTaskThatIgnoresTheCancelIsInterruptedAfterTheGracePeriod() {
+    int gate = newLatch();
+    AsyncResult result = server.sendTask(Signature.create("wait_ignoring_cancel", Arg.of((long) gate)));
+    await().atMost(TIMEOUT).until(() -> started.containsKey(result.taskUuid()));
+    long begin = System.nanoTime();
+
+    clientServer().cancel(List.of(result.taskUuid()));
+    TaskOutcome outcome = outcomeOf(result.taskUuid());
+    assertThat(outcome.error()).contains(Server.CANCELLED_ERROR);
+    assertThat(Duration.ofNanos(System.nanoTime() - begin)).isGreaterThanOrEqualTo(GRACE);
+    assertCancelled(result);
+  }
+
+  @Test
+  void cancellingAChordFailsItAndRunsItsErrorCallbackOnce() {
+    int gate = newLatch();
+    Chord chord = Chord.of(Group.of(Signature.create("wait_cooperatively", Arg.of((long) gate)),
+        Signature.create("wait_ignoring_cancel", Arg.of((long) gate))), Signature.create("add"))
+        .withErrorCallback(Signature.create("chord_errors"));
+    ChordAsyncResult result = server.sendChord(chord, 0);
+    await().atMost(TIMEOUT).until(() -> started.size() == 2);
+
+    clientServer().cancel(result.taskUuids());
+    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOfSatisfying(ChordFailedException.class,
+        e -> assertThat(e.failures()).extracting(TaskFailedException::getMessage)
+            .containsExactly(Server.CANCELLED_ERROR, Server.CANCELLED_ERROR));
+    AsyncResult onError = result.errorCallbackResult().orElseThrow();
+    await().atMost(TIMEOUT).until(() -> errorCallbackRuns.containsKey(onError.taskUuid()));
+    assertThat(outcomeOf(result.groupResults().get(1).taskUuid()).error()).contains(Server.CANCELLED_ERROR);
+    assertThat(errorCallbackRuns.get(onError.taskUuid())).hasValue(1);
+  }
+
+  @Test
+  void cancellingAChainStopsItsRunningTaskAndTheRestNeverRun() {
+    int gate = newLatch();
+    Signature first = Signature.create("wait_cooperatively", Arg.of((long) gate));
+    Signature second = Signature.create("wait_cooperatively", Arg.of((long) gate));
+    ChainAsyncResult result = server.sendChain(Chain.of(first, second));
+    String firstUuid = result.taskUuids().get(0);
+    await().atMost(TIMEOUT).until(() -> started.containsKey(firstUuid));
+
+    clientServer().cancel(result.taskUuids());
+    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOf(TaskFailedException.class).hasMessage(Server.CANCELLED_ERROR);
+    assertThat(outcomeOf(firstUuid).error()).contains(Server.CANCELLED_ERROR);
+    assertThat(started).containsOnlyKeys(firstUuid);
+  }
+
+  @Test
+  void aFinishedTaskIsNotCancelled() {
+    AsyncResult result = server.sendTask(add(2, 3));
+    assertThat(result.get(TIMEOUT)).containsExactly(5L);
+    int cancelled = clientServer().cancel(List.of(result.taskUuid()));
+    if (!backend.consumesStatesOnRead()) {
+      assertThat(cancelled).isZero();
+      assertThat(server.asyncResult(result.taskUuid()).get(TIMEOUT)).containsExactly(5L);
+    }
   }
 }

@@ -18,4 +18,9 @@ class MemoryControlTest extends ControlSuite {
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());
   }
+
+  @Override
+  protected boolean separateInstancesShareState() {
+    return false;
+  }
 }
