@@ -11,10 +11,12 @@ import io.machinery.Signature;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.WireCodec;
+import io.machinery.client.redis.RedisControlPlane;
 import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.GroupMeta;
 import java.time.Clock;
 import java.time.Duration;
@@ -102,6 +104,7 @@ public final class RedisBackend implements Backend {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
   private final long expireSeconds;
   private final byte[] expireArg;
+  private final RedisControlPlane controlPlane;
   /**
    * Write chains started and not yet ended by a final state: the tasks in flight. A task whose thread ends
    * without a final state (its worker gave up on it) stays counted, which only tilts the choice of {@link
@@ -118,6 +121,7 @@ public final class RedisBackend implements Backend {
     this.ownsSession = b.session == null;
     this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : b.config.resultBackend(), b.config);
     this.commands = session.commands();
+    this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
   }
 
   /** A backend for {@link Config#resultBackend()}. */
@@ -501,6 +505,15 @@ public final class RedisBackend implements Backend {
     return OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
   }
 
+  /**
+   * Live workers and paused queues in this backend's Redis, under {@link Builder#controlKeyPrefix} (the same
+   * keys a {@code RedisBroker} on that Redis uses), for a server whose broker keeps none.
+   */
+  @Override
+  public Optional<ControlPlane> controlPlane() {
+    return Optional.of(controlPlane);
+  }
+
   /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */
   @Override
   public void close() {
@@ -520,6 +533,7 @@ public final class RedisBackend implements Backend {
     private Clock clock = Clock.systemUTC();
     private @Nullable String url;
     private @Nullable RedisSession session;
+    private String controlKeyPrefix = RedisControlPlane.DEFAULT_KEY_PREFIX;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -538,6 +552,15 @@ public final class RedisBackend implements Backend {
      */
     public Builder session(RedisSession value) {
       session = Objects.requireNonNull(value, "session");
+      return this;
+    }
+
+    /**
+     * The prefix of the {@linkplain RedisBackend#controlPlane() control plane}'s keys (default {@value
+     * RedisControlPlane#DEFAULT_KEY_PREFIX}); processes that are operated together use the same one.
+     */
+    public Builder controlKeyPrefix(String value) {
+      controlKeyPrefix = RedisControlPlane.checkPrefix(value);
       return this;
     }
 

@@ -171,7 +171,7 @@ final class BrokerScripts {
    * layout (escapes in those fields, another field order) is parsed with cjson. Sets {@code queue}, nil when
    * there is none.
    */
-  private static final String ROUTING_KEY_OF = """
+  static final String ROUTING_KEY_OF = """
       local queue = string.match(m, '^{"UUID":"[^"\\\\]*","Name":"[^"\\\\]*","RoutingKey":"([^"\\\\]*)"')
       if queue == nil then
         local ok, sig = pcall(cjson.decode, m)

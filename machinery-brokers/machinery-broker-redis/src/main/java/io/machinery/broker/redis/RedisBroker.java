@@ -5,11 +5,15 @@ import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisArgs;
+import io.machinery.client.redis.RedisControlPlane;
+import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.Inspector;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,6 +21,7 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -124,6 +129,8 @@ public final class RedisBroker implements Broker {
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Maintenance maintenance;
+  private final RedisInspector inspector;
+  private final RedisControlPlane controlPlane;
 
   private RedisBroker(Builder b) {
     this.config = b.config;
@@ -136,6 +143,8 @@ public final class RedisBroker implements Broker {
     this.ownsSession = b.session == null;
     this.session = b.session != null ? b.session : RedisSession.open(b.url != null ? b.url : config.broker(), config);
     this.maintenance = new Maintenance(this, consumers);
+    this.inspector = new RedisInspector(this, RedisKeys.tagged(b.controlKeyPrefix, "queues"));
+    this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
   }
 
   /** A broker for {@link Config#broker()} with the defaults. */
@@ -195,6 +204,7 @@ public final class RedisBroker implements Broker {
       throw e;
     }
     maintenance.start();
+    inspector.remember(name);
     return consumer;
   }
 
@@ -231,7 +241,23 @@ public final class RedisBroker implements Broker {
     return out;
   }
 
-  private static List<Signature> decodeAll(List<byte[]> messages) {
+  /** Queue sizes, pages of waiting, delayed and dead-lettered tasks, dead-letter repair and purge ({@link RedisInspector}). */
+  @Override
+  public Optional<Inspector> inspector() {
+    return Optional.of(inspector);
+  }
+
+  /**
+   * Live workers and paused queues in this broker's Redis, under {@link Builder#controlKeyPrefix} (the same
+   * keys a {@code RedisBackend} on that Redis uses).
+   */
+  @Override
+  public Optional<ControlPlane> controlPlane() {
+    return Optional.of(controlPlane);
+  }
+
+  /** Decodes listed messages; those that are not tasks are skipped and logged (a worker dead-letters them). */
+  static List<Signature> decodeAll(List<byte[]> messages) {
     List<Signature> out = new ArrayList<>(messages.size());
     for (byte[] message : messages) {
       try {
@@ -277,7 +303,7 @@ public final class RedisBroker implements Broker {
     return RedisArgs.bytes(text);
   }
 
-  private void checkOpen() {
+  void checkOpen() {
     if (closed.get()) {
       throw new MachineryException("the Redis broker is closed");
     }
@@ -317,6 +343,7 @@ public final class RedisBroker implements Broker {
     private int deadLetterLimit = DEFAULT_DEAD_LETTER_LIMIT;
     private @Nullable String url;
     private @Nullable RedisSession session;
+    private String controlKeyPrefix = RedisControlPlane.DEFAULT_KEY_PREFIX;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -381,6 +408,16 @@ public final class RedisBroker implements Broker {
      */
     public Builder session(RedisSession value) {
       session = Objects.requireNonNull(value, "session");
+      return this;
+    }
+
+    /**
+     * The prefix of the keys of the {@linkplain RedisBroker#controlPlane() control plane} and of the inspector's
+     * registry of queues (default {@value RedisControlPlane#DEFAULT_KEY_PREFIX}); processes that are operated
+     * together use the same one.
+     */
+    public Builder controlKeyPrefix(String value) {
+      controlKeyPrefix = RedisControlPlane.checkPrefix(value);
       return this;
     }
 

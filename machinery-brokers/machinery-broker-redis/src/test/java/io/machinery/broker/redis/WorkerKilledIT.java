@@ -89,10 +89,16 @@ class WorkerKilledIT {
    * returns once it consumes. Also used by {@link RedisChordKillIT}.
    */
   static Process startWorkerProcess(String url, String queue, String runsKey) throws Exception {
+    return startProcess(KillableWorkerMain.class, url, queue, runsKey, "10", Long.toString(LEASE.toMillis()));
+  }
+
+  /** A child JVM on this test's class path running {@code main} with {@code args}; returns once it prints READY. */
+  static Process startProcess(Class<?> main, String... args) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-        System.getProperty("java.class.path"), KillableWorkerMain.class.getName(), url, queue, runsKey, "10",
-        Long.toString(LEASE.toMillis()))
+    List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
+        System.getProperty("java.class.path"), main.getName()));
+    command.addAll(List.of(args));
+    Process process = new ProcessBuilder(command)
         .redirectErrorStream(true)
         .start();
     CompletableFuture<Boolean> ready = new CompletableFuture<>();

@@ -1,0 +1,180 @@
+package io.machinery.client.redis;
+
+import io.lettuce.core.ScriptOutputType;
+import io.machinery.MalformedMessageException;
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.WorkerStatus;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link ControlPlane} kept in Redis, shared by the Redis broker and the Redis backend (both return one from
+ * {@code controlPlane()}), so workers, the CLI and a dashboard meet on the same keys whichever of the two they
+ * hold.
+ *
+ * <pre>{@code
+ * ControlPlane plane = RedisControlPlane.create(session, RedisControlPlane.DEFAULT_KEY_PREFIX);
+ * plane.pause("machinery_tasks"); // every worker of the queue stops fetching within one heartbeat
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Keys</b> (prefix {@code machinery:control} by default, never a name Go uses): each worker's status
+ *       is its own key {@code {machinery:control}:worker:<id>} holding {@link WorkerStatus#toJson()}, written
+ *       with {@code SET ... PX ttl}, so Redis itself forgets a worker that stops announcing: no clocks of the
+ *       processes are compared. The set {@code {machinery:control}:workers} indexes the ids; a listing drops
+ *       the ids whose key expired. Paused queues are the set {@code {machinery:control}:paused}. The prefix is
+ *       the hash tag, so every key is in one cluster slot and each step below is one atomic script.
+ *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link #workers} is one
+ *       script (read the index, read each status, drop the expired ids); pause, resume and the paused list are
+ *       one command each.
+ *   <li>A status that does not decode (written by something else) is left out of the listing and logged.
+ * </ul>
+ *
+ * <p>Thread-safe; it owns nothing (it works through a session its creator closes).
+ */
+public final class RedisControlPlane implements ControlPlane {
+  private static final Logger log = LoggerFactory.getLogger(RedisControlPlane.class);
+
+  /** The default key prefix (and hash tag) of the control plane's keys. */
+  public static final String DEFAULT_KEY_PREFIX = "machinery:control";
+
+  /** Stores one status and indexes its id. KEYS: index, status key. ARGV: id, status, ttl ms. */
+  private static final RedisScript ANNOUNCE = RedisScript.of("control-announce", """
+      redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+      redis.call('SADD', KEYS[1], ARGV[1])
+      return 1
+      """, ScriptOutputType.INTEGER);
+
+  /** Removes one status and its id. KEYS: index, status key. ARGV: id. */
+  private static final RedisScript WITHDRAW = RedisScript.of("control-withdraw", """
+      redis.call('DEL', KEYS[2])
+      redis.call('SREM', KEYS[1], ARGV[1])
+      return 1
+      """, ScriptOutputType.INTEGER);
+
+  /**
+   * Reads every indexed status; ids whose status expired leave the index. KEYS: index. ARGV: the status keys'
+   * prefix (same hash tag as the index, so same slot). Returns the statuses.
+   */
+  private static final RedisScript WORKERS = RedisScript.of("control-workers", """
+      local out = {}
+      for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+        local status = redis.call('GET', ARGV[1] .. id)
+        if status then
+          out[#out + 1] = status
+        else
+          redis.call('SREM', KEYS[1], id)
+        end
+      end
+      return out
+      """, ScriptOutputType.MULTI);
+
+  private final RedisSession session;
+  private final String index;
+  private final String statusPrefix;
+  private final String paused;
+
+  private RedisControlPlane(RedisSession session, String prefix) {
+    this.session = session;
+    this.index = RedisKeys.tagged(prefix, "workers");
+    this.statusPrefix = RedisKeys.tagged(prefix, "worker:");
+    this.paused = RedisKeys.tagged(prefix, "paused");
+  }
+
+  /**
+   * A control plane on {@code session}'s Redis under {@code prefix}.
+   *
+   * @param session the Redis session to work through; its owner closes it
+   * @param prefix the key prefix, {@link #DEFAULT_KEY_PREFIX} unless processes are to be operated apart
+   * @return the control plane
+   * @throws IllegalArgumentException if the prefix is empty or holds a brace
+   */
+  public static RedisControlPlane create(RedisSession session, String prefix) {
+    return new RedisControlPlane(Objects.requireNonNull(session, "session"), checkPrefix(prefix));
+  }
+
+  /**
+   * Checks a key prefix: not empty and without braces (it becomes the keys' hash tag).
+   *
+   * @param prefix the prefix
+   * @return the prefix
+   * @throws IllegalArgumentException if it is empty or holds a brace
+   */
+  public static String checkPrefix(String prefix) {
+    if (Objects.requireNonNull(prefix, "prefix").isEmpty() || prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0) {
+      throw new IllegalArgumentException("a control key prefix must be non-empty and without braces, was '" + prefix + "'");
+    }
+    return prefix;
+  }
+
+  @Override
+  public void announce(WorkerStatus status, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    long millis = Math.max(1, ttl.toMillis());
+    session.await(ANNOUNCE.run(session.commands(), new String[] {index, statusPrefix + status.id()},
+        RedisArgs.bytes(status.id()), status.toJson(), RedisArgs.bytes(Long.toString(millis))));
+  }
+
+  @Override
+  public void withdraw(String workerId) {
+    session.await(WITHDRAW.run(session.commands(), new String[] {index, statusPrefix + workerId}, RedisArgs.bytes(workerId)));
+  }
+
+  @Override
+  public List<WorkerStatus> workers() {
+    List<byte[]> statuses = session.await(WORKERS.run(session.commands(), new String[] {index}, RedisArgs.bytes(statusPrefix)));
+    List<WorkerStatus> out = new ArrayList<>(statuses.size());
+    for (byte[] json : statuses) {
+      try {
+        out.add(WorkerStatus.fromJson(json));
+      } catch (MalformedMessageException e) {
+        log.warn("Skipping a worker status in {} that does not decode: {}", index, e.getMessage());
+      }
+    }
+    out.sort(Comparator.comparing(WorkerStatus::id));
+    return out;
+  }
+
+  @Override
+  public void pause(String queue) {
+    session.await(session.commands().sadd(paused, RedisArgs.bytes(requireName(queue))));
+  }
+
+  @Override
+  public void resume(String queue) {
+    session.await(session.commands().srem(paused, RedisArgs.bytes(requireName(queue))));
+  }
+
+  @Override
+  public Set<String> pausedQueues() {
+    Set<String> out = new HashSet<>();
+    for (byte[] name : session.await(session.commands().smembers(paused))) {
+      out.add(new String(name, StandardCharsets.UTF_8));
+    }
+    return Set.copyOf(out);
+  }
+
+  private static String requireName(String queue) {
+    if (Objects.requireNonNull(queue, "queue").isEmpty()) {
+      throw new IllegalArgumentException("a queue name is needed (the actual name, not empty)");
+    }
+    return queue;
+  }
+
+  @Override
+  public String toString() {
+    return "RedisControlPlane{" + session.address() + " " + index + "}";
+  }
+}
