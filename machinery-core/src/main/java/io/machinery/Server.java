@@ -365,6 +365,39 @@ public final class Server implements AutoCloseable {
   }
 
   /**
+   * Sends a task unless one with the same name and arguments is pending or running; see {@link
+   * #sendTaskUnique(Signature, String, java.time.Duration)}.
+   *
+   * @param signature the task to send
+   * @param ttl how long the uniqueness holds at most
+   * @return the handle of the task sent now, or of the one sent before
+   * @throws UnsupportedOperationException when the result backend cannot keep uniqueness keys
+   * @throws IllegalArgumentException as {@link #sendTask}, or for a ttl that is not positive
+   * @throws MachineryException as {@link #sendTask}, or when the backend cannot be reached
+   */
+  public AsyncResult sendTaskUnique(Signature signature, java.time.Duration ttl) {
+    return UniqueTasks.send(this, signature, UniqueTasks.defaultKey(signature), ttl);
+  }
+
+  /**
+   * Sends a task unless another with the same uniqueness key is pending or running, in which case that task's
+   * handle is returned and nothing is sent. The key is claimed in the result backend atomically across senders
+   * for at most {@code ttl}; the worker releases it when the task finishes (a retry keeps it; a Go worker does
+   * not release it, so it lasts until {@code ttl}). The key travels in header {@code machinery_unique_key}.
+   *
+   * @param signature the task to send
+   * @param key the uniqueness key (not empty)
+   * @param ttl how long the uniqueness holds at most; positive
+   * @return the handle of the task sent now, or of the one holding the key
+   * @throws UnsupportedOperationException when the result backend cannot keep uniqueness keys
+   * @throws IllegalArgumentException as {@link #sendTask}, or for an empty key or a ttl that is not positive
+   * @throws MachineryException as {@link #sendTask}, or when the backend cannot be reached
+   */
+  public AsyncResult sendTaskUnique(Signature signature, String key, java.time.Duration ttl) {
+    return UniqueTasks.send(this, signature, key, ttl);
+  }
+
+  /**
    * Returns a handle to a task sent elsewhere (by another process, or by Go), read from this server's backend.
    *
    * @param taskUuid the task's UUID

@@ -427,6 +427,7 @@ final class TaskExecution implements TaskContext {
 
   private void succeeded(List<TaskResult> results) {
     step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
+    UniqueTasks.releaseAfterFinish(backend, signature);
     log.debug("Processed task {} {}. Results = {}", LogText.of(signature.name()), LogText.of(signature.uuid()), results);
     List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
     for (Signature callback : signature.onSuccess()) {
@@ -462,6 +463,7 @@ final class TaskExecution implements TaskContext {
 
   private void failed(String error) {
     step("storing FAILURE", () -> backend.setStateFailure(signature, error));
+    UniqueTasks.releaseAfterFinish(backend, signature);
     endedInFailure = true;
     settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
     for (Signature callback : signature.onError()) {

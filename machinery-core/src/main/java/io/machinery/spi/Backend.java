@@ -204,6 +204,36 @@ public interface Backend extends AutoCloseable {
     return Optional.empty();
   }
 
+  /**
+   * Claims a uniqueness key for a task, atomically across processes: the key is set to {@code taskUuid} for
+   * {@code ttl} unless it is held already, in which case the holder is returned. {@link
+   * io.machinery.Server#sendTaskUnique} calls it before sending; the worker releases it when the task finishes.
+   * On Redis: {@code SET machinery_unique:<key> <uuid> NX PX <ttl>}, and {@code GET} when that fails, in one
+   * script.
+   *
+   * @param key the uniqueness key
+   * @param taskUuid the UUID of the task that wants it
+   * @param ttl how long the claim lasts at most; positive
+   * @return the UUID of the task holding the key; empty when {@code taskUuid} got it
+   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be reached
+   */
+  default Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep uniqueness keys");
+  }
+
+  /**
+   * Releases a uniqueness key if {@code taskUuid} still holds it (compare and delete); otherwise nothing happens.
+   *
+   * @param key the uniqueness key
+   * @param taskUuid the task that claimed it
+   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be reached
+   */
+  default void releaseUnique(String key, String taskUuid) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep uniqueness keys");
+  }
+
   /** Releases the backend's connections; idempotent. */
   @Override
   void close();

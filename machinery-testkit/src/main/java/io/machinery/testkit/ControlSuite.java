@@ -117,6 +117,16 @@ public abstract class ControlSuite {
     return true;
   }
 
+  /**
+   * Whether the backend keeps uniqueness keys ({@code Backend.claimUnique}); if not, the unique-task tests check
+   * that sending one is refused clearly.
+   *
+   * @return true when unique tasks work on this backend
+   */
+  protected boolean backendKeepsUniqueKeys() {
+    return true;
+  }
+
   /** A server without a worker, over connections of its own where they share state: a client process. */
   protected Server clientServer() {
     if (!separateInstancesShareState()) {
@@ -397,5 +407,80 @@ public abstract class ControlSuite {
       assertThat(cancelled).isZero();
       assertThat(server.asyncResult(result.taskUuid()).get(TIMEOUT)).containsExactly(5L);
     }
+  }
+
+  // ------------------------------------------------------------------------------------------ unique tasks
+
+  @Test
+  void aDuplicateOfARunningUniqueTaskGetsTheFirstTasksHandle() {
+    int gate = newLatch();
+    // each Signature.create gets a UUID of its own: the duplicates differ from the first in everything but the key
+    java.util.function.Supplier<Signature> task = () -> Signature.create("wait_cooperatively", Arg.of((long) gate));
+    if (!backendKeepsUniqueKeys()) {
+      assertThatThrownBy(() -> server.sendTaskUnique(task.get(), Duration.ofMinutes(1)))
+          .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("uniqueness");
+      return;
+    }
+    AsyncResult first = server.sendTaskUnique(task.get(), Duration.ofMinutes(1));
+    await().atMost(TIMEOUT).until(() -> started.containsKey(first.taskUuid()));
+    AsyncResult duplicate = clientServer().sendTaskUnique(task.get(), Duration.ofMinutes(1));
+    assertThat(duplicate.taskUuid()).isEqualTo(first.taskUuid());
+    AsyncResult other = server.sendTaskUnique(Signature.create("wait_cooperatively", Arg.of((long) newLatch())),
+        Duration.ofMinutes(1));
+    assertThat(other.taskUuid()).as("other arguments, another key").isNotEqualTo(first.taskUuid());
+
+    latches.get(gate).countDown();
+    assertThat(first.get(TIMEOUT)).containsExactly("finished");
+    assertThat(duplicate.get(TIMEOUT)).containsExactly("finished");
+    // the worker releases the key once the final state is stored: a new send then goes out
+    await().atMost(TIMEOUT).until(() -> !server.sendTaskUnique(task.get(), Duration.ofMinutes(1)).taskUuid().equals(first.taskUuid()));
+    assertThat(started.get(first.taskUuid())).hasValue(1);
+  }
+
+  @Test
+  void racingSendersOfOneUniqueKeySendOneTask() throws Exception {
+    if (!backendKeepsUniqueKeys()) {
+      return; // refused clearly: see the test above
+    }
+    Server other = clientServer();
+    String key = "unique-" + java.util.UUID.randomUUID();
+    int senders = 8;
+    CountDownLatch go = new CountDownLatch(1);
+    List<java.util.concurrent.Future<String>> uuids = new ArrayList<>();
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < senders; i++) {
+        Server sender = i % 2 == 0 ? server : other;
+        uuids.add(pool.submit(() -> {
+          go.await();
+          return sender.sendTaskUnique(add(20, 22), key, Duration.ofMinutes(1)).taskUuid();
+        }));
+      }
+      go.countDown();
+      java.util.Set<String> distinct = new java.util.HashSet<>();
+      for (var uuid : uuids) {
+        distinct.add(uuid.get());
+      }
+      assertThat(distinct).hasSize(1);
+      String sent = distinct.iterator().next();
+      assertThat(server.asyncResult(sent).get(TIMEOUT)).containsExactly(42L);
+      assertThat(outcomes.keySet().stream().filter(u -> outcomes.get(u).signature().name().equals("add")
+          && key.equals(outcomes.get(u).signature().headers().get("machinery_unique_key")))).containsExactly(sent);
+    }
+  }
+
+  @Test
+  void aUniqueKeyLapsesAfterItsTimeToLiveEvenIfTheTaskNeverRan() {
+    if (!backendKeepsUniqueKeys()) {
+      return;
+    }
+    Inspection.of(server).pause("");
+    await().atMost(TIMEOUT).until(worker::isPaused);
+    String key = "unique-" + java.util.UUID.randomUUID();
+    AsyncResult first = server.sendTaskUnique(add(1, 1), key, Duration.ofMillis(300));
+    assertThat(server.sendTaskUnique(add(1, 1), key, Duration.ofMillis(300)).taskUuid()).isEqualTo(first.taskUuid());
+    await().atMost(TIMEOUT).until(() -> !server.sendTaskUnique(add(1, 1), key, Duration.ofMinutes(1)).taskUuid()
+        .equals(first.taskUuid()));
+    Inspection.of(server).resume("");
+    assertThat(first.get(TIMEOUT)).containsExactly(2L);
   }
 }

@@ -268,6 +268,24 @@ public final class RedisBackend implements Backend {
     return json == null ? Optional.empty() : Optional.of(io.machinery.TaskProgress.fromJson(json));
   }
 
+  /** One script ({@code SET machinery_unique:<key> <uuid> NX PX}, else {@code GET}): atomic across senders. */
+  @Override
+  public Optional<String> claimUnique(String key, String taskUuid, Duration ttl) {
+    byte[] holder = session.await(BackendScripts.CLAIM_UNIQUE.<byte[]>run(commands, new String[] {uniqueKey(key)},
+        bytes(taskUuid), bytes(Long.toString(Math.max(1, ttl.toMillis())))));
+    return holder == null ? Optional.empty() : Optional.of(new String(holder, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  /** Compare-and-delete, with the same script as the chord mutex's release. */
+  @Override
+  public void releaseUnique(String key, String taskUuid) {
+    session.await(BackendScripts.MUTEX_RELEASE.run(commands, new String[] {uniqueKey(key)}, bytes(taskUuid)));
+  }
+
+  static String uniqueKey(String key) {
+    return "machinery_unique:" + key;
+  }
+
   static String progressKey(String taskUuid) {
     return "machinery_progress:" + taskUuid;
   }
