@@ -51,6 +51,9 @@ import org.junit.jupiter.api.Test;
  * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10 with a short
  * heartbeat; results are read through {@link AsyncResult}, so backends whose reads consume states pass too. Tasks
  * that must wait block on latches the test releases, never on sleeps.
+ *
+ * <p>Size: over 400 lines because it is one kit for four features, so that each broker × backend pair runs all
+ * of them with one short subclass (as {@link AcceptanceSuite}).
  */
 public abstract class ControlSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);
