@@ -134,6 +134,8 @@ final class TaskExecution implements TaskContext {
   private volatile boolean revoked;
   /** The thread running the function while it runs (to interrupt it after a revocation's grace period). */
   private @Nullable Thread functionThread;
+  /** The timer that interrupts a revoked function after the grace period; stopped when the run finishes. */
+  private @Nullable Thread revokeTimer;
   private boolean finished;
   private long runNanos;
   private boolean outcomeReported;
@@ -200,7 +202,7 @@ final class TaskExecution implements TaskContext {
     }
     log.info("Task {} {} was cancelled; interrupting it in {} unless it stops first", LogText.of(signature.name()),
         LogText.of(signature.uuid()), grace);
-    Thread.ofVirtual().name("machinery-cancel-" + signature.uuid()).start(() -> {
+    Thread timer = Thread.ofVirtual().name("machinery-cancel-" + signature.uuid()).unstarted(() -> {
       try {
         Thread.sleep(grace); // a timer, not a wait for an outcome
       } catch (InterruptedException e) {
@@ -213,6 +215,13 @@ final class TaskExecution implements TaskContext {
         }
       }
     });
+    synchronized (this) {
+      if (finished) {
+        return;
+      }
+      revokeTimer = timer;
+    }
+    timer.start();
   }
 
   boolean isRevoked() {
@@ -236,6 +245,10 @@ final class TaskExecution implements TaskContext {
   /** Called by the delivery thread when it is done with this run; later {@link #abandon()}s do nothing. */
   synchronized void finish() {
     finished = true;
+    Thread timer = revokeTimer;
+    if (timer != null) {
+      timer.interrupt(); // the run is over: no thread outlives it
+    }
   }
 
   boolean wasCancelled() {

@@ -447,6 +447,7 @@ public abstract class ControlSuite {
     }
     Server other = clientServer();
     String key = "unique-" + java.util.UUID.randomUUID();
+    int gate = newLatch(); // the task sent stays running while the others race: they must all get its handle
     int senders = 8;
     CountDownLatch go = new CountDownLatch(1);
     List<java.util.concurrent.Future<String>> uuids = new ArrayList<>();
@@ -455,7 +456,8 @@ public abstract class ControlSuite {
         Server sender = i % 2 == 0 ? server : other;
         uuids.add(pool.submit(() -> {
           go.await();
-          return sender.sendTaskUnique(add(20, 22), key, Duration.ofMinutes(1)).taskUuid();
+          return sender.sendTaskUnique(Signature.create("wait_cooperatively", Arg.of((long) gate)), key,
+              Duration.ofMinutes(1)).taskUuid();
         }));
       }
       go.countDown();
@@ -465,9 +467,10 @@ public abstract class ControlSuite {
       }
       assertThat(distinct).hasSize(1);
       String sent = distinct.iterator().next();
-      assertThat(server.asyncResult(sent).get(TIMEOUT)).containsExactly(42L);
-      assertThat(outcomes.keySet().stream().filter(u -> outcomes.get(u).signature().name().equals("add")
-          && key.equals(outcomes.get(u).signature().headers().get("machinery_unique_key")))).containsExactly(sent);
+      latches.get(gate).countDown();
+      assertThat(server.asyncResult(sent).get(TIMEOUT)).containsExactly("finished");
+      assertThat(started).containsOnlyKeys(sent);
+      assertThat(started.get(sent)).hasValue(1);
     }
   }
 
