@@ -76,6 +76,18 @@ public class AsyncResult {
   }
 
   /**
+   * Reads the task's last progress report ({@link TaskContext#reportProgress}). It does not consume anything,
+   * also on a backend whose state reads consume.
+   *
+   * @return the last report; empty when the task reported none yet (or it expired)
+   * @throws UnsupportedOperationException when the result backend cannot keep progress
+   * @throws MachineryException when the backend cannot be read
+   */
+  public Optional<TaskProgress> progress() {
+    return backend.getProgress(signature.uuid());
+  }
+
+  /**
    * Reads the latest state name.
    *
    * @return the state name; {@link State#PENDING} while the backend has none

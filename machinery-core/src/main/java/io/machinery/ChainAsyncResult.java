@@ -30,6 +30,15 @@ public final class ChainAsyncResult {
   }
 
   /**
+   * Returns the UUIDs of the chain's tasks, for {@link Server#cancel}.
+   *
+   * @return the UUIDs, in chain order
+   */
+  public List<String> taskUuids() {
+    return results.stream().map(AsyncResult::taskUuid).toList();
+  }
+
+  /**
    * Waits for every task in order, at most {@code timeout} in all.
    *
    * @param timeout the longest to wait for the whole chain

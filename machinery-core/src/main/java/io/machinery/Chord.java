@@ -35,6 +35,32 @@ public final class Chord {
   }
 
   /**
+   * Returns this chord with an error callback: when the group is complete and any member failed for good
+   * (FAILURE, retries used up, or cancelled), it is sent once, instead of the callback, with two {@code []string}
+   * arguments before its own: the failed members' UUIDs and their errors, in group order. It travels in the
+   * callback's header {@value ChordErrors#HEADER} (Go's message has no place for it); a Go worker carries it
+   * on, but a chord completed by a Go worker does not send it.
+   *
+   * @param errorCallback the task to send when the chord fails; without a UUID it gets one
+   * @return a new chord; this one is unchanged
+   * @throws IllegalArgumentException when an argument of {@code errorCallback} does not fit its Go type
+   */
+  public Chord withErrorCallback(Signature errorCallback) {
+    Signature cb = ChordErrors.attach(callback, errorCallback);
+    List<Signature> members = group.tasks().stream().map(t -> t.toBuilder().chordCallback(cb).build()).toList();
+    return new Chord(group.withTasks(members), cb);
+  }
+
+  /**
+   * Returns the chord's error callback ({@link #withErrorCallback}), with its UUID: look its result up by it.
+   *
+   * @return the error callback; empty when the chord has none
+   */
+  public java.util.Optional<Signature> errorCallback() {
+    return ChordErrors.of(callback, io.machinery.config.Config.DEFAULT);
+  }
+
+  /**
    * Returns the group, each member carrying the callback.
    *
    * @return the group as sent

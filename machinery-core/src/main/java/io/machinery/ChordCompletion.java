@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>The winner fires.</b> The member that finds the group completed and wins {@code triggerChord}
  *       reads the states in group order and publishes the callback with the results appended (unless it is
  *       immutable), or stores FAILURE for it when a member did not succeed (beyond Go, so waiting clients
- *       learn it).
+ *       learn it), after sending the chord's error callback with every failed member's error when it has one
+ *       ({@link ChordErrors}).
  *   <li><b>A lost callback is sent by a re-run.</b> The trigger flag is stored before the callback is
  *       published, so a worker that dies in between leaves a triggered chord without a callback. A member that
  *       may be a re-run (redelivered, or requeued by a worker) and loses the trigger therefore checks whether
@@ -96,29 +97,42 @@ final class ChordCompletion {
   }
 
   private void fireChord(Signature callback, @Nullable TaskState knownFailure) {
-    if (knownFailure != null) {
-      chordFailed(callback, knownFailure);
+    Optional<Signature> onError = ChordErrors.of(callback, execution.config());
+    if (knownFailure != null && onError.isEmpty()) {
+      chordFailed(callback, List.of(knownFailure), onError);
       return;
     }
     String group = signature.groupUuid();
     List<TaskState> states;
     try {
+      // with an error callback, a failure reads every member, so the callback gets all the errors
       states = execution.chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
     } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
-      chordGaveUp(callback, e, true);
+      if (knownFailure != null) {
+        log.warn("Chord group {}: could not read the other members' states ({}); the error callback gets this"
+            + " member's error only", LogText.of(group), e.getMessage());
+        chordFailed(callback, List.of(knownFailure), onError);
+      } else {
+        chordGaveUp(callback, e, true);
+      }
       return;
     }
     List<Arg> args = new ArrayList<>();
+    List<TaskState> failed = new ArrayList<>();
     for (TaskState state : states) {
       if (!state.isSuccess()) {
-        chordFailed(callback, state);
-        return;
+        failed.add(state);
       }
       for (TaskResult result : state.results()) {
         args.add(result.toArg());
       }
     }
-    execution.sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
+    if (!failed.isEmpty()) {
+      chordFailed(callback, failed, onError);
+      return;
+    }
+    Signature sent = ChordErrors.withoutErrorCallback(callback);
+    execution.sendCallback(sent.immutable() ? sent : sent.toBuilder().addArgs(args).build(), "chord callback");
   }
 
   /**
@@ -133,11 +147,17 @@ final class ChordCompletion {
     return Optional.of(state.isPresent());
   }
 
-  private void chordFailed(Signature callback, TaskState failed) {
-    String error = "chord group " + signature.groupUuid() + " failed: task " + failed.taskUuid() + " is "
-        + failed.state() + (failed.error().isEmpty() ? "" : ": " + failed.error());
+  /**
+   * The group failed: the error callback, if any, is sent first, then FAILURE is stored for the chord callback.
+   * In that order, a worker that dies in between leaves the chord callback without a state, so a re-run of a
+   * member finds the chord unfinished and completes it again (the error callback at least once), instead of
+   * finding FAILURE and leaving the error callback unsent.
+   */
+  private void chordFailed(Signature callback, List<TaskState> failed, Optional<Signature> onError) {
+    String error = ChordErrors.failureText(signature.groupUuid(), failed);
     log.warn("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
         LogText.of(error));
+    onError.ifPresent(cb -> execution.sendCallback(ChordErrors.callbackFor(cb, failed), "chord error callback"));
     execution.step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
   }
 

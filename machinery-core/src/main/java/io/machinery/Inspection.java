@@ -278,9 +278,11 @@ public final class Inspection {
    * @param workerId the worker running it, when {@link Location#RUNNING}
    * @param deadLetter its dead-letter entry (reason, time), when {@link Location#DEAD_LETTERED}
    * @param scanComplete false when a list was longer than the scan bound and the task may be further in it
+   * @param progress the task's last progress report, when it made one and the backend keeps progress
    */
   public record TaskReport(String uuid, Optional<TaskState> state, Location location, Optional<Signature> message,
-      Optional<String> workerId, Optional<DeadLetterEntry> deadLetter, boolean scanComplete) {
+      Optional<String> workerId, Optional<DeadLetterEntry> deadLetter, boolean scanComplete,
+      Optional<TaskProgress> progress) {
     /**
      * Counts the runs of the task, from its message's attempt header.
      *
@@ -313,38 +315,39 @@ public final class Inspection {
   public TaskReport task(String uuid, String queue) {
     Objects.requireNonNull(uuid, "uuid");
     Optional<TaskState> state = server.backend().consumesStatesOnRead() ? Optional.empty() : server.backend().getState(uuid);
+    Optional<TaskProgress> progress = Progresses.read(server.backend(), uuid);
     // A completed state wins over a worker's last heartbeat, which may be up to one interval old.
     if (hasControlPlane() && state.map(s -> !s.isCompleted()).orElse(true)) {
       for (InFlightTask running : inFlight("")) {
         if (running.task().uuid().equals(uuid)) {
           return new TaskReport(uuid, state, Location.RUNNING, Optional.empty(), Optional.of(running.workerId()),
-              Optional.empty(), true);
+              Optional.empty(), true, progress);
         }
       }
     }
     if (!canInspectQueues()) {
-      return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), false);
+      return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), false, progress);
     }
     Inspector inspector = inspector();
     boolean complete = true;
     Scan<Signature> pending = scan(uuid, (offset, limit) -> inspector.pending(queue, offset, limit), Signature::uuid);
     if (pending.found != null) {
-      return new TaskReport(uuid, state, Location.PENDING, Optional.of(pending.found), Optional.empty(), Optional.empty(), true);
+      return new TaskReport(uuid, state, Location.PENDING, Optional.of(pending.found), Optional.empty(), Optional.empty(), true, progress);
     }
     complete &= pending.complete;
     Scan<Signature> delayed = scan(uuid, (offset, limit) -> inspector.delayed(queue, offset, limit), Signature::uuid);
     if (delayed.found != null) {
-      return new TaskReport(uuid, state, Location.DELAYED, Optional.of(delayed.found), Optional.empty(), Optional.empty(), true);
+      return new TaskReport(uuid, state, Location.DELAYED, Optional.of(delayed.found), Optional.empty(), Optional.empty(), true, progress);
     }
     complete &= delayed.complete;
     Scan<DeadLetterEntry> dead = scan(uuid, (offset, limit) -> inspector.deadLetters(queue, offset, limit),
         entry -> entry.signature().map(Signature::uuid).orElse(""));
     if (dead.found != null) {
       return new TaskReport(uuid, state, Location.DEAD_LETTERED, dead.found.signature(), Optional.empty(),
-          Optional.of(dead.found), true);
+          Optional.of(dead.found), true, progress);
     }
     complete &= dead.complete;
-    return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), complete);
+    return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), complete, progress);
   }
 
   private interface Pager<T> {

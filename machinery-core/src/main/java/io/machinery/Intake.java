@@ -42,13 +42,14 @@ final class Intake {
   private final Set<TaskExecution> running;
   private final Consumer<Throwable> errors;
   private final String consumerTag;
+  private final Revocations revocations;
 
   /**
    * @param running where runs are registered while they execute, so the worker can abandon them
    * @param errors receives failures the worker's error handler should see
    */
   Intake(TaskExecution.Settings settings, UnregisteredBackoff unregistered, int maxDeliveries, Backoff requeueBackoff,
-      Set<TaskExecution> running, Consumer<Throwable> errors) {
+      Set<TaskExecution> running, Consumer<Throwable> errors, Revocations revocations) {
     this.settings = settings;
     this.unregistered = unregistered;
     this.maxDeliveries = maxDeliveries;
@@ -56,6 +57,7 @@ final class Intake {
     this.running = running;
     this.errors = errors;
     this.consumerTag = settings.consumerTag();
+    this.revocations = revocations;
   }
 
   /** Handles one delivery and settles it exactly once, whatever is thrown. */
@@ -129,6 +131,11 @@ final class Intake {
       listener.received(signature, delivery.queue());
     }
     TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
+    if (revocations.isRevoked(signature.uuid())) {
+      log.info("Worker {}: task {} {} was cancelled; it will not run", consumerTag, LogText.of(signature.name()),
+          LogText.of(signature.uuid()));
+      execution.revokeBeforeStart();
+    }
     running.add(execution);
     String notRun = "the run ended without an outcome";
     try {

@@ -55,6 +55,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
+  /** The error stored for a cancelled task ({@link #cancel}): FAILURE with this text, as Go clients read it. */
+  public static final String CANCELLED_ERROR = "cancelled";
 
   private final Config config;
   private final Broker broker;
@@ -375,6 +377,60 @@ public final class Server implements AutoCloseable {
     }
     sendTask(chain.tasks().get(0));
     return new ChainAsyncResult(chain.tasks(), backend);
+  }
+
+  /**
+   * Cancels tasks, wherever they are: a task not yet started never starts, a running one is cancelled, and a
+   * finished one is left alone. Each UUID is revoked in the control plane for {@link
+   * Config#effectiveResultsExpireIn()} (workers read it on every heartbeat: a worker learns of it within one
+   * heartbeat interval), and each task without a finished state gets FAILURE {@value #CANCELLED_ERROR} at once,
+   * so clients waiting for it, Go's included, learn it. A worker skips a revoked task when it is delivered
+   * (FAILURE, its error callbacks and chord completion follow as for any failure), and a running one sees
+   * {@link TaskContext#isCancelled()} turn true and is interrupted after the worker's {@link
+   * Worker.Builder#cancelGracePeriod}; whatever it returns then, its state is FAILURE {@value #CANCELLED_ERROR}.
+   * For a group pass its members' UUIDs; for a chord or a chain {@link ChordAsyncResult#taskUuids()} or {@link
+   * ChainAsyncResult#taskUuids()}. Go workers do not know revocations: a task they run is not cancelled.
+   *
+   * @param taskUuids the tasks' UUIDs
+   * @return how many of them had no finished state (on a backend whose reads consume states: all of them)
+   * @throws UnsupportedOperationException when the server has no control plane, or one that keeps no revocations
+   * @throws MachineryException when the control plane or the backend cannot be reached
+   */
+  public int cancel(java.util.Collection<String> taskUuids) {
+    return Cancellation.cancel(this, taskUuids);
+  }
+
+  /**
+   * Sends a task unless one with the same name and arguments is pending or running; see {@link
+   * #sendTaskUnique(Signature, String, java.time.Duration)}.
+   *
+   * @param signature the task to send
+   * @param ttl how long the uniqueness holds at most
+   * @return the handle of the task sent now, or of the one sent before
+   * @throws UnsupportedOperationException when the result backend cannot keep uniqueness keys
+   * @throws IllegalArgumentException as {@link #sendTask}, or for a ttl that is not positive
+   * @throws MachineryException as {@link #sendTask}, or when the backend cannot be reached
+   */
+  public AsyncResult sendTaskUnique(Signature signature, java.time.Duration ttl) {
+    return UniqueTasks.send(this, signature, UniqueTasks.defaultKey(signature), ttl);
+  }
+
+  /**
+   * Sends a task unless another with the same uniqueness key is pending or running, in which case that task's
+   * handle is returned and nothing is sent. The key is claimed in the result backend atomically across senders
+   * for at most {@code ttl}; the worker releases it when the task finishes (a retry keeps it; a Go worker does
+   * not release it, so it lasts until {@code ttl}). The key travels in header {@code machinery_unique_key}.
+   *
+   * @param signature the task to send
+   * @param key the uniqueness key (not empty)
+   * @param ttl how long the uniqueness holds at most; positive
+   * @return the handle of the task sent now, or of the one holding the key
+   * @throws UnsupportedOperationException when the result backend cannot keep uniqueness keys
+   * @throws IllegalArgumentException as {@link #sendTask}, or for an empty key or a ttl that is not positive
+   * @throws MachineryException as {@link #sendTask}, or when the backend cannot be reached
+   */
+  public AsyncResult sendTaskUnique(Signature signature, String key, java.time.Duration ttl) {
+    return UniqueTasks.send(this, signature, key, ttl);
   }
 
   /**

@@ -31,4 +31,34 @@ public interface TaskContext {
    * @return true once the worker gave up on this run
    */
   boolean isCancelled();
+
+  /**
+   * Reports how far this task is, for {@link AsyncResult#progress()} and {@link Inspection#task(String)}.
+   * Stored at once in the result backend beside the task's state (not in it: Go clients see nothing), each
+   * report replacing the last; it stays readable after the task finished, for the results' expiry. One backend
+   * write per call: report at most a few times a second.
+   *
+   * @param percent how much is done, from 0 to 100
+   * @param message what the task is doing now, at most {@value TaskProgress#MAX_MESSAGE_LENGTH} characters
+   * @throws IllegalArgumentException when {@code percent} is outside 0..100 or the message is too long
+   * @throws UnsupportedOperationException when the result backend cannot keep progress
+   * @throws MachineryException when the backend cannot be written (the task may go on; the report is lost)
+   */
+  default void reportProgress(double percent, String message) {
+    throw new UnsupportedOperationException("this task context cannot report progress");
+  }
+
+  /**
+   * Reports progress as a count of steps done; see {@link #reportProgress(double, String)}.
+   *
+   * @param done steps done, from 0 to {@code total}
+   * @param total all steps, positive
+   * @param message what the task is doing now
+   * @throws IllegalArgumentException when the counts do not make a fraction from 0 to 1
+   * @throws UnsupportedOperationException when the result backend cannot keep progress
+   * @throws MachineryException when the backend cannot be written
+   */
+  default void reportProgress(long done, long total, String message) {
+    reportProgress(TaskProgress.of(done, total, message, java.time.Instant.EPOCH).percent(), message);
+  }
 }

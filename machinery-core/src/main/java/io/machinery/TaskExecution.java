@@ -130,6 +130,12 @@ final class TaskExecution implements TaskContext {
   private volatile boolean cancelled;
   private volatile boolean abandoned;
   private volatile boolean timedOut;
+  /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
+  private volatile boolean revoked;
+  /** The thread running the function while it runs (to interrupt it after a revocation's grace period). */
+  private @Nullable Thread functionThread;
+  /** The timer that interrupts a revoked function after the grace period; stopped when the run finishes. */
+  private @Nullable Thread revokeTimer;
   private boolean finished;
   private long runNanos;
   private boolean outcomeReported;
@@ -149,12 +155,21 @@ final class TaskExecution implements TaskContext {
     this.receivedAt = settings.server().clock().instant();
   }
 
+  /** The server's configuration (its message limits, for a message carried in a header). */
+  io.machinery.config.Config config() { return settings.server().config(); }
+
   /** When this run was created: the delivery arrived and the function was about to start. */
   java.time.Instant receivedAt() { return receivedAt; }
 
   @Override public Signature signature() { return signature; }
   @Override public int attempt() { return MessageHeaders.attempt(signature); }
-  @Override public boolean isCancelled() { return cancelled || timedOut; }
+  @Override public boolean isCancelled() { return cancelled || timedOut || revoked; }
+
+  @Override
+  public void reportProgress(double percent, String message) {
+    TaskProgress progress = new TaskProgress(percent, message, settings.server().clock().instant());
+    backend.setProgress(signature.uuid(), progress);
+  }
 
   /** Stops this run: the function and the delivery thread are interrupted, nothing more is recorded. */
   void abandon() {
@@ -168,9 +183,72 @@ final class TaskExecution implements TaskContext {
     }
   }
 
+  /** The task was revoked before it started: it will not run, its state becomes FAILURE "cancelled". */
+  void revokeBeforeStart() {
+    revoked = true;
+  }
+
+  /**
+   * The task was revoked while it may run: {@link #isCancelled()} turns true at once, and the function's thread
+   * is interrupted after {@code grace} if the function is still running then. Whatever the function returns or
+   * throws afterwards, the run ends in FAILURE {@value Server#CANCELLED_ERROR} (no retry).
+   */
+  void revoke(Duration grace) {
+    synchronized (this) {
+      if (finished || revoked) {
+        return;
+      }
+      revoked = true;
+    }
+    log.info("Task {} {} was cancelled; interrupting it in {} unless it stops first", LogText.of(signature.name()),
+        LogText.of(signature.uuid()), grace);
+    Thread timer = Thread.ofVirtual().name("machinery-cancel-" + signature.uuid()).unstarted(() -> {
+      try {
+        Thread.sleep(grace); // a timer, not a wait for an outcome
+      } catch (InterruptedException e) {
+        return;
+      }
+      synchronized (this) {
+        Thread running = functionThread;
+        if (running != null) {
+          running.interrupt();
+        }
+      }
+    });
+    synchronized (this) {
+      if (finished) {
+        return;
+      }
+      revokeTimer = timer;
+    }
+    timer.start();
+  }
+
+  boolean isRevoked() {
+    return revoked;
+  }
+
+  private synchronized void functionStarts() {
+    functionThread = Thread.currentThread();
+  }
+
+  /** The function is over: no later interrupt; one that came meanwhile is cleared from this thread. */
+  private void functionEnded() {
+    synchronized (this) {
+      functionThread = null;
+    }
+    if (revoked) {
+      Thread.interrupted();
+    }
+  }
+
   /** Called by the delivery thread when it is done with this run; later {@link #abandon()}s do nothing. */
   synchronized void finish() {
     finished = true;
+    Thread timer = revokeTimer;
+    if (timer != null) {
+      timer.interrupt(); // the run is over: no thread outlives it
+    }
   }
 
   boolean wasCancelled() {
@@ -224,6 +302,9 @@ final class TaskExecution implements TaskContext {
 
   private Outcome start(List<CompletableFuture<Void>> early) {
     checkAbandoned();
+    if (revoked) {
+      return new Failed(Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
+    }
     early.add(backend.setStateReceivedAsync(signature));
     List<Arg> args = signature.args();
     List<@Nullable Object> typed = new ArrayList<>(args.size());
@@ -245,6 +326,9 @@ final class TaskExecution implements TaskContext {
     }
     runHandler("pre-task handler", settings.preTaskHandler());
     checkAbandoned();
+    if (revoked) {
+      return new Failed(Server.CANCELLED_ERROR, false);
+    }
     if (settings.listener() != Listeners.NONE) {
       settings.listener().started(signature);
     }
@@ -261,7 +345,14 @@ final class TaskExecution implements TaskContext {
     if (deadline.isZero() && !settings.platformThreads()) {
       return invokeHere(args, typed);
     }
-    Future<@Nullable Object> body = settings.taskThreads().submit(() -> function.invoke(this, function.bind(args, typed)));
+    Future<@Nullable Object> body = settings.taskThreads().submit(() -> {
+      functionStarts();
+      try {
+        return function.invoke(this, function.bind(args, typed));
+      } finally {
+        functionEnded();
+      }
+    });
     Object returned;
     try {
       returned = deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
@@ -289,16 +380,22 @@ final class TaskExecution implements TaskContext {
    */
   private Outcome invokeHere(List<Arg> args, List<@Nullable Object> typed) {
     Object returned;
+    functionStarts();
     try {
       returned = function.invoke(this, function.bind(args, typed));
     } catch (Throwable t) {
+      functionEnded();
       return thrown(t);
     }
+    functionEnded();
     checkAbandoned();
     return returned(returned);
   }
 
   private Outcome thrown(Throwable t) {
+    if (revoked && !cancelled) {
+      return new Failed(Server.CANCELLED_ERROR, false);
+    }
     if (t instanceof RetryTaskLaterException later) {
       return new RetryIn(later.retryIn());
     }
@@ -310,6 +407,9 @@ final class TaskExecution implements TaskContext {
   }
 
   private Outcome returned(@Nullable Object returned) {
+    if (revoked) {
+      return new Failed(Server.CANCELLED_ERROR, false); // it stopped because it was cancelled: not a success
+    }
     try {
       return new Succeeded(toResults(returned));
     } catch (IllegalArgumentException e) {
@@ -340,6 +440,7 @@ final class TaskExecution implements TaskContext {
 
   private void succeeded(List<TaskResult> results) {
     step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
+    UniqueTasks.releaseAfterFinish(backend, signature);
     log.debug("Processed task {} {}. Results = {}", LogText.of(signature.name()), LogText.of(signature.uuid()), results);
     List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
     for (Signature callback : signature.onSuccess()) {
@@ -375,6 +476,7 @@ final class TaskExecution implements TaskContext {
 
   private void failed(String error) {
     step("storing FAILURE", () -> backend.setStateFailure(signature, error));
+    UniqueTasks.releaseAfterFinish(backend, signature);
     endedInFailure = true;
     settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
     for (Signature callback : signature.onError()) {

@@ -84,6 +84,8 @@ public final class Worker implements AutoCloseable {
   public static final Duration FIRST_UNREGISTERED_DELAY = Duration.ofMillis(100);
   /** Longest delay before an unknown task is delivered again. */
   public static final Duration MAX_UNREGISTERED_DELAY = Duration.ofSeconds(10);
+  /** Default of {@link Builder#cancelGracePeriod}. */
+  public static final Duration DEFAULT_CANCEL_GRACE_PERIOD = Duration.ofSeconds(10);
   /** Default of {@link Builder#heartbeatInterval}. */
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
   /** Default of {@link Builder#maxDeliveries}. */
@@ -122,6 +124,7 @@ public final class Worker implements AutoCloseable {
   private volatile boolean paused;
   private final java.util.List<Handler> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile @Nullable WorkerHeartbeat heartbeat;
+  private final Revocations revocations;
 
   private Worker(Builder b) {
     this.server = b.server;
@@ -144,8 +147,9 @@ public final class Worker implements AutoCloseable {
         taskThreads, b.platformTaskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
     UnregisteredBackoff unregistered = new UnregisteredBackoff(server.clock(),
         new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY), b.maxUnregisteredRequeues);
+    this.revocations = new Revocations(server.controlPlane().orElse(null), b.cancelGracePeriod);
     this.intake = new Intake(settings, unregistered, b.maxDeliveries, requeueBackoff, running,
-        error -> reportError(error, () -> {}));
+        error -> reportError(error, () -> {}), revocations);
   }
 
   /**
@@ -227,7 +231,10 @@ public final class Worker implements AutoCloseable {
         io.machinery.config.Redaction.redactUrl(server.config().broker()), backend.getClass().getSimpleName());
     try {
       WorkerHeartbeat beat = server.controlPlane()
-          .map(plane -> new WorkerHeartbeat(plane, server, new HeartbeatSubject(), heartbeatInterval)).orElse(null);
+          .map(plane -> new WorkerHeartbeat(plane, server, new HeartbeatSubject(), heartbeatInterval, revocations)).orElse(null);
+      if (beat != null) {
+        beat.refreshRevocations(); // tasks cancelled while no worker ran are skipped from the first delivery
+      }
       synchronized (consumerLock) {
         if (beat != null && beat.queuePausedAtStart()) {
           paused = true;
@@ -541,6 +548,7 @@ public final class Worker implements AutoCloseable {
     private int bookkeepingAttempts = DEFAULT_BOOKKEEPING_ATTEMPTS;
     private Duration taskTimeout = Duration.ZERO;
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
+    private Duration cancelGracePeriod = DEFAULT_CANCEL_GRACE_PERIOD;
     private boolean platformTaskThreads;
     private Backoff requeueBackoff = REQUEUE_BACKOFF;
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
@@ -737,6 +745,23 @@ public final class Worker implements AutoCloseable {
         throw new IllegalArgumentException("heartbeatInterval must be at least 100ms, was " + value);
       }
       heartbeatInterval = value;
+      return this;
+    }
+
+    /**
+     * How long a cancelled running task ({@link Server#cancel}) may take to stop by itself, after {@link
+     * TaskContext#isCancelled()} turned true, before its thread is interrupted; default {@link
+     * #DEFAULT_CANCEL_GRACE_PERIOD}. The worker learns of a cancel within one {@link #heartbeatInterval}.
+     *
+     * @param value the grace period; zero interrupts at once
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
+    public Builder cancelGracePeriod(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("cancelGracePeriod must not be negative, was " + value);
+      }
+      cancelGracePeriod = value;
       return this;
     }
 

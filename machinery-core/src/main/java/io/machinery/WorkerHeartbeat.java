@@ -55,6 +55,7 @@ final class WorkerHeartbeat {
   private final ControlPlane controlPlane;
   private final Server server;
   private final Subject worker;
+  private final Revocations revocations;
   private final Duration interval;
   private final String id;
   private final String host;
@@ -64,8 +65,9 @@ final class WorkerHeartbeat {
   private volatile @Nullable Thread thread;
   private boolean failing;
 
-  WorkerHeartbeat(ControlPlane controlPlane, Server server, Subject worker, Duration interval) {
+  WorkerHeartbeat(ControlPlane controlPlane, Server server, Subject worker, Duration interval, Revocations revocations) {
     this.controlPlane = controlPlane;
+    this.revocations = revocations;
     this.server = server;
     this.worker = worker;
     this.interval = interval;
@@ -82,6 +84,16 @@ final class WorkerHeartbeat {
     } catch (RuntimeException e) {
       log.warn("Worker {}: could not read the paused queues ({}); starting to fetch", worker.consumerTag(), e.toString());
       return false;
+    }
+  }
+
+  /** Reads the revoked tasks once; a failure is logged and leaves none known. */
+  void refreshRevocations() {
+    try {
+      revocations.refresh(List.of());
+    } catch (RuntimeException e) {
+      log.warn("Worker {}: could not read the cancelled tasks ({}); trying again on the next heartbeat",
+          worker.consumerTag(), e.toString());
     }
   }
 
@@ -124,6 +136,8 @@ final class WorkerHeartbeat {
   /** One heartbeat: follow the pause flag, then announce. Never throws. */
   void beat() {
     try {
+      // first: a resumed consumer must not fetch a task cancelled while the queue was paused
+      revocations.refresh(worker.runningTasks());
       boolean paused = controlPlane.pausedQueues().contains(worker.queueName());
       if (paused && !worker.isPaused()) {
         log.info("Worker {}: queue {} is paused; fetching stops", worker.consumerTag(), LogText.of(worker.queueName()));

@@ -35,6 +35,10 @@ public final class EagerBackend implements Backend {
   @Override public void setStateFailure(Signature signature, String error) { store.put(TaskState.failure(signature, error)); }
   @Override public Optional<TaskState> getState(String taskUuid) { return store.get(taskUuid); }
   @Override public void purgeState(String taskUuid) { store.purgeState(taskUuid); }
+  @Override public void setProgress(String taskUuid, io.machinery.TaskProgress progress) { store.setProgress(taskUuid, progress); }
+  @Override public Optional<io.machinery.TaskProgress> getProgress(String taskUuid) { return store.getProgress(taskUuid); }
+  @Override public Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) { return store.claimUnique(key, taskUuid, ttl); }
+  @Override public void releaseUnique(String key, String taskUuid) { store.releaseUnique(key, taskUuid); }
   @Override public void purgeGroupMeta(String groupUuid) { store.purgeGroup(groupUuid); }
 
   @Override

@@ -21,6 +21,7 @@ public final class MemoryControlPlane implements ControlPlane {
   private final Clock clock;
   private final ConcurrentHashMap<String, Announced> workers = new ConcurrentHashMap<>();
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
+  private final ConcurrentHashMap<String, Instant> revoked = new ConcurrentHashMap<>();
 
   private MemoryControlPlane(Clock clock) {
     this.clock = clock;
@@ -69,6 +70,24 @@ public final class MemoryControlPlane implements ControlPlane {
   @Override
   public Set<String> pausedQueues() {
     return Set.copyOf(paused);
+  }
+
+  @Override
+  public void revoke(java.util.Collection<String> taskUuids, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    Instant expires = clock.instant().plus(ttl);
+    for (String uuid : taskUuids) {
+      revoked.put(Objects.requireNonNull(uuid, "task uuid"), expires);
+    }
+  }
+
+  @Override
+  public Set<String> revoked() {
+    Instant now = clock.instant();
+    revoked.values().removeIf(expires -> !expires.isAfter(now));
+    return Set.copyOf(revoked.keySet());
   }
 
   private static String requireName(String queue) {

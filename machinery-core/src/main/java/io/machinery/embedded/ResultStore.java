@@ -26,6 +26,10 @@ final class ResultStore {
 
   private final ConcurrentHashMap<String, Entry> states = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Entry> groups = new ConcurrentHashMap<>();
+  /** Progress reports beside the states, as the real backends keep them (JSON, same expiry). */
+  private final ConcurrentHashMap<String, Entry> progress = new ConcurrentHashMap<>();
+  /** Uniqueness keys: the holder's UUID as the entry's bytes, with the claim's own expiry. */
+  private final ConcurrentHashMap<String, Entry> unique = new ConcurrentHashMap<>();
   private final Clock clock;
   private final long expireMillis;
   /** When the next sweep of expired entries is due (clock millis); sweeps run at most once a second. */
@@ -118,6 +122,28 @@ final class ResultStore {
     return entry == null ? Optional.empty() : Optional.of(WireCodec.decodeTaskState(entry.json));
   }
 
+  void setProgress(String uuid, io.machinery.TaskProgress report) {
+    progress.put(uuid, entry(report.toJson()));
+    sweepSometimes();
+  }
+
+  Optional<io.machinery.TaskProgress> getProgress(String uuid) {
+    Entry entry = live(progress, uuid);
+    return entry == null ? Optional.empty() : Optional.of(io.machinery.TaskProgress.fromJson(entry.json));
+  }
+
+  Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) {
+    long now = clock.millis();
+    Entry mine = new Entry(taskUuid.getBytes(java.nio.charset.StandardCharsets.UTF_8), now + Math.max(1, ttl.toMillis()), null);
+    Entry held = unique.compute(key, (k, old) -> old == null || old.expiresAtMillis <= now ? mine : old);
+    return held == mine ? Optional.empty() : Optional.of(new String(held.json, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  void releaseUnique(String key, String taskUuid) {
+    unique.computeIfPresent(key, (k, old) ->
+        taskUuid.equals(new String(old.json, java.nio.charset.StandardCharsets.UTF_8)) ? null : old);
+  }
+
   void purgeState(String uuid) {
     states.remove(uuid);
   }
@@ -129,6 +155,8 @@ final class ResultStore {
   void clear() {
     states.clear();
     groups.clear();
+    progress.clear();
+    unique.clear();
   }
 
   private Entry entry(byte[] json) {
@@ -150,6 +178,8 @@ final class ResultStore {
     if (now >= due && nextSweepMillis.compareAndSet(due, now + 1000)) {
       states.values().removeIf(e -> e.expiresAtMillis <= now);
       groups.values().removeIf(e -> e.expiresAtMillis <= now);
+      progress.values().removeIf(e -> e.expiresAtMillis <= now);
+      unique.values().removeIf(e -> e.expiresAtMillis <= now);
     }
   }
 }

@@ -193,7 +193,33 @@ public interface Backend extends AutoCloseable {
     return false;
   }
 
-  /** Releases the backend's connections; idempotent. */
+  /**
+   * Stores how far a running task is, replacing the previous report; kept for the results' expiry, apart
+   * from the task's state (Go's clients and workers never see it). Called by the worker from the task's
+   * thread on {@link io.machinery.TaskContext#reportProgress}.
+   *
+   * @param taskUuid the task's UUID
+   * @param progress the report
+   * @throws UnsupportedOperationException when this backend cannot keep progress (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
+  default void setProgress(String taskUuid, io.machinery.TaskProgress progress) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep task progress");
+  }
+
+  /**
+   * Reads the last progress report of a task, without consuming it (also on a backend whose state reads
+   * consume).
+   *
+   * @param taskUuid the task's UUID
+   * @return the last report; empty when the task reported none (or it expired)
+   * @throws UnsupportedOperationException when this backend cannot keep progress (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be read
+   */
+  default Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep task progress");
+  }
+
   /**
    * Returns the {@link ControlPlane} this backend can keep (live workers, paused queues), for a server whose
    * broker has none.
@@ -205,6 +231,37 @@ public interface Backend extends AutoCloseable {
     return Optional.empty();
   }
 
+  /**
+   * Claims a uniqueness key for a task, atomically across processes: the key is set to {@code taskUuid} for
+   * {@code ttl} unless it is held already, in which case the holder is returned. {@link
+   * io.machinery.Server#sendTaskUnique} calls it before sending; the worker releases it when the task finishes.
+   * On Redis: {@code SET machinery_unique:<key> <uuid> NX PX <ttl>}, and {@code GET} when that fails, in one
+   * script.
+   *
+   * @param key the uniqueness key
+   * @param taskUuid the UUID of the task that wants it
+   * @param ttl how long the claim lasts at most; positive
+   * @return the UUID of the task holding the key; empty when {@code taskUuid} got it
+   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be reached
+   */
+  default Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep uniqueness keys");
+  }
+
+  /**
+   * Releases a uniqueness key if {@code taskUuid} still holds it (compare and delete); otherwise nothing happens.
+   *
+   * @param key the uniqueness key
+   * @param taskUuid the task that claimed it
+   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the default)
+   * @throws io.machinery.MachineryException when the backend cannot be reached
+   */
+  default void releaseUnique(String key, String taskUuid) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep uniqueness keys");
+  }
+
+  /** Releases the backend's connections; idempotent. */
   @Override
   void close();
 }

@@ -74,4 +74,34 @@ public interface ControlPlane {
    * @throws io.machinery.MachineryException when the store cannot be reached
    */
   Set<String> pausedQueues();
+
+  /**
+   * Revokes tasks: records their UUIDs for {@code ttl}, so every worker skips them when they are delivered and
+   * cancels them where they run (workers read {@link #revoked()} on every heartbeat). Idempotent; revoking a
+   * UUID again extends its time to live. The default refuses: a control plane that keeps no revocations.
+   *
+   * <p>An implementation keeps each UUID with its expiry and answers {@link #revoked()} with the unexpired ones.
+   * On Redis: one sorted set under the control plane's prefix, scored by expiry in epoch milliseconds ({@code
+   * ZADD}, pipelined with a {@code ZREMRANGEBYSCORE -inf <now>} that drops expired ones); {@link #revoked()} is
+   * {@code ZRANGE … BYSCORE <now> +inf}. The set stays small: revocations are rare and expire.
+   *
+   * @param taskUuids the tasks' UUIDs; empty does nothing
+   * @param ttl how long workers remember them; positive (a task still queued after that runs)
+   * @throws UnsupportedOperationException when this control plane keeps no revocations
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default void revoke(java.util.Collection<String> taskUuids, Duration ttl) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no revoked tasks");
+  }
+
+  /**
+   * Returns the revoked task UUIDs whose time to live has not run out.
+   *
+   * @return the UUIDs
+   * @throws UnsupportedOperationException when this control plane keeps no revocations
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default Set<String> revoked() {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no revoked tasks");
+  }
 }

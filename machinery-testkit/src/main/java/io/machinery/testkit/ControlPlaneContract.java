@@ -117,4 +117,24 @@ public abstract class ControlPlaneContract {
     assertThatThrownBy(() -> plane.pause("")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> plane.announce(status("x", 0), Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
   }
+
+  // ------------------------------------------------------------------------------------ revoked tasks
+
+  @Test
+  void revokedTasksAreListedUntilTheirTimeToLiveRunsOut() {
+    String kept = "task_" + prefix + UUID.randomUUID();
+    String brief = "task_" + prefix + UUID.randomUUID();
+    plane.revoke(List.of(kept), Duration.ofMinutes(5));
+    plane.revoke(List.of(brief), Duration.ofMillis(300));
+    assertThat(plane.revoked()).contains(kept);
+    await().atMost(PATIENCE).until(() -> !plane.revoked().contains(brief));
+    assertThat(plane.revoked()).contains(kept);
+  }
+
+  @Test
+  void revokingNothingDoesNothingAndABadTimeToLiveIsRefused() {
+    plane.revoke(List.of(), Duration.ofMinutes(1));
+    assertThatThrownBy(() -> plane.revoke(List.of("task_" + prefix), Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl");
+  }
 }

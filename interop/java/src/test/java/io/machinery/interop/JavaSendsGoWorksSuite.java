@@ -140,6 +140,26 @@ abstract class JavaSendsGoWorksSuite {
   }
 
   /**
+   * The control features' headers ({@code machinery_chord_error_callback} on a chord callback, {@code
+   * machinery_unique_key} on a unique task) do not disturb Go workers: they run the tasks, complete the chord and
+   * store results Java reads.
+   */
+  @Test
+  void goWorkersRunTasksCarryingTheControlHeaders() {
+    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2), add(5, 6)), Signature.emptyBuilder().name("multiply").build())
+        .withErrorCallback(Signature.create("add"));
+    assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
+    String key = "interop-" + UUID.randomUUID();
+    AsyncResult unique;
+    try {
+      unique = server.sendTaskUnique(add(40, 2), key, Duration.ofMinutes(1));
+    } catch (UnsupportedOperationException e) {
+      return; // this pair's backend keeps no uniqueness keys (only the Redis and memory backends do)
+    }
+    assertThat(unique.get(TIMEOUT)).containsExactly(42L);
+  }
+
+  /**
    * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by default): the
    * soak that shows a chord shared by Go and Java workers never loses its callback (F22 on the AMQP backend).
    */

@@ -82,6 +82,8 @@ import org.slf4j.LoggerFactory;
  *       them and sends the callback (F4: at least once, a duplicate possible; a group with Go members stays
  *       at-most-once, as in Go). {@link #purgeGroupMeta} deletes the group queue only once it is empty,
  *       deletes the kept states and keeps the marker until it expires.
+ *   <li><b>Progress</b> reports live in a queue of their own per task, {@code <task uuid>_progress}, holding
+ *       the last one; reading it does not consume it (see {@code ProgressQueues}).
  *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
  * </ul>
  *
@@ -102,6 +104,7 @@ public final class AmqpBackend implements Backend {
   private final StateQueues states;
   private final ChordTrigger chords;
   private final AmqpControlPlane controlPlane;
+  private final ProgressQueues progress;
   private volatile boolean closed;
 
   private AmqpBackend(Builder b) {
@@ -124,6 +127,7 @@ public final class AmqpBackend implements Backend {
         (queue, state) -> states.publish(queue, state, true));
     this.controlPlane = new AmqpControlPlane(client,
         RabbitManagement.forUrl(AmqpUrl.parse(config.resultBackend()), b.managementUrl));
+    this.progress = new ProgressQueues(client, expireMillis);
   }
 
   /**
@@ -260,6 +264,23 @@ public final class AmqpBackend implements Backend {
         throw e;
       }
     }
+  }
+
+  /**
+   * Replaces the task's report in its queue {@code <task uuid>_progress} (see {@code ProgressQueues}): one
+   * confirmed publish.
+   */
+  @Override
+  public void setProgress(String taskUuid, io.machinery.TaskProgress report) {
+    checkOpen();
+    progress.write(taskUuid, report);
+  }
+
+  /** Reads the task's last report without consuming it (taken and requeued); see {@code ProgressQueues}. */
+  @Override
+  public Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
+    checkOpen();
+    return progress.read(taskUuid);
   }
 
   // ------------------------------------------------------------------------------------------ groups

@@ -187,6 +187,17 @@ final class BackendScripts {
       """, ScriptOutputType.MULTI);
 
   /**
+   * Claims a uniqueness key: SET NX PX, or the holder when that fails, atomically. KEYS: the key. ARGV: the
+   * claiming task's UUID, the ttl in ms. Returns nil when claimed, else the holder's UUID.
+   */
+  static final RedisScript CLAIM_UNIQUE = RedisScript.of("claim-unique", """
+      if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+        return false
+      end
+      return redis.call('GET', KEYS[1])
+      """, ScriptOutputType.VALUE);
+
+  /**
    * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one cached
    * digest): delete the mutex only if it still holds our value.
    */

@@ -78,6 +78,8 @@ import org.jspecify.annotations.Nullable;
  *       apart, read-modify-write of the meta's {@code ChordTriggered} under the mutex, compare-and-delete
  *       release with redsync's own script. On a single server the mutex and the meta read travel together, as
  *       do the meta write and the release: two round trips instead of four.
+ *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task uuid>}, with
+ *       the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
  *
  * <p>Thread-safe; calls block until Redis has answered (at most the command timeout). Whoever builds a backend
@@ -266,6 +268,40 @@ public final class RedisBackend implements Backend {
   @Override
   public void purgeState(String taskUuid) {
     session.await(commands.del(taskUuid));
+  }
+
+  /** {@code SET machinery_progress:<uuid> <json> EX <resultsExpireIn>}: a key Go never reads. */
+  @Override
+  public void setProgress(String taskUuid, io.machinery.TaskProgress progress) {
+    session.await(commands.set(progressKey(taskUuid), progress.toJson(), SetArgs.Builder.ex(expireSeconds)));
+  }
+
+  @Override
+  public Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
+    byte[] json = session.await(commands.get(progressKey(taskUuid)));
+    return json == null ? Optional.empty() : Optional.of(io.machinery.TaskProgress.fromJson(json));
+  }
+
+  /** One script ({@code SET machinery_unique:<key> <uuid> NX PX}, else {@code GET}): atomic across senders. */
+  @Override
+  public Optional<String> claimUnique(String key, String taskUuid, Duration ttl) {
+    byte[] holder = session.await(BackendScripts.CLAIM_UNIQUE.<byte[]>run(commands, new String[] {uniqueKey(key)},
+        bytes(taskUuid), bytes(Long.toString(Math.max(1, ttl.toMillis())))));
+    return holder == null ? Optional.empty() : Optional.of(new String(holder, java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  /** Compare-and-delete, with the same script as the chord mutex's release. */
+  @Override
+  public void releaseUnique(String key, String taskUuid) {
+    session.await(BackendScripts.MUTEX_RELEASE.run(commands, new String[] {uniqueKey(key)}, bytes(taskUuid)));
+  }
+
+  static String uniqueKey(String key) {
+    return "machinery_unique:" + key;
+  }
+
+  static String progressKey(String taskUuid) {
+    return "machinery_progress:" + taskUuid;
   }
 
   // --------------------------------------------------------------------------------------------- groups

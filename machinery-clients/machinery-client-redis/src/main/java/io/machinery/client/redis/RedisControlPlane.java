@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  *       with {@code SET ... PX ttl}, so Redis itself forgets a worker that stops announcing: no clocks of the
  *       processes are compared. The set {@code {machinery:control}:workers} indexes the ids; a listing drops
  *       the ids whose key expired. Paused queues are the set {@code {machinery:control}:paused}. The prefix is
- *       the hash tag, so every key is in one cluster slot and each step below is one atomic script.
+ *       the hash tag, so every key is in one cluster slot and each step below is one atomic script. Revoked
+ *       task UUIDs ({@link #revoke}) are the sorted set {@code {machinery:control}:revoked}, scored by expiry in
+ *       Redis's own clock (epoch ms), expired members dropped on every write and read.
  *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link #workers} is one
  *       script (read the index, read each status, drop the expired ids); pause, resume and the paused list are
  *       one command each.
@@ -79,7 +81,34 @@ public final class RedisControlPlane implements ControlPlane {
       return out
       """, ScriptOutputType.MULTI);
 
+  /**
+   * Revokes task UUIDs until now + ttl, by Redis's clock (the processes' clocks are never compared); drops the
+   * expired ones and keeps the set's own expiry at least ttl. KEYS: the revoked set. ARGV: ttl ms, then the UUIDs.
+   */
+  private static final RedisScript REVOKE = RedisScript.of("control-revoke", """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      local ttl = tonumber(ARGV[1])
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      for i = 2, #ARGV do
+        redis.call('ZADD', KEYS[1], now + ttl, ARGV[i])
+      end
+      if redis.call('PTTL', KEYS[1]) < ttl then
+        redis.call('PEXPIRE', KEYS[1], ttl)
+      end
+      return 1
+      """, ScriptOutputType.INTEGER);
+
+  /** The unexpired revoked UUIDs; expired ones leave the set. KEYS: the revoked set. */
+  private static final RedisScript REVOKED = RedisScript.of("control-revoked", """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      return redis.call('ZRANGE', KEYS[1], 0, -1)
+      """, ScriptOutputType.MULTI);
+
   private final RedisSession session;
+  private final String revoked;
   private final String index;
   private final String statusPrefix;
   private final String paused;
@@ -89,6 +118,7 @@ public final class RedisControlPlane implements ControlPlane {
     this.index = RedisKeys.tagged(prefix, "workers");
     this.statusPrefix = RedisKeys.tagged(prefix, "worker:");
     this.paused = RedisKeys.tagged(prefix, "paused");
+    this.revoked = RedisKeys.tagged(prefix, "revoked");
   }
 
   /**
@@ -162,6 +192,34 @@ public final class RedisControlPlane implements ControlPlane {
     Set<String> out = new HashSet<>();
     for (byte[] name : session.await(session.commands().smembers(paused))) {
       out.add(new String(name, StandardCharsets.UTF_8));
+    }
+    return Set.copyOf(out);
+  }
+
+  /** One script: {@code ZADD} each UUID scored by its expiry in Redis's clock (see {@link ControlPlane#revoke}). */
+  @Override
+  public void revoke(java.util.Collection<String> taskUuids, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    if (taskUuids.isEmpty()) {
+      return;
+    }
+    byte[][] args = new byte[taskUuids.size() + 1][];
+    args[0] = RedisArgs.bytes(Long.toString(Math.max(1, ttl.toMillis())));
+    int i = 1;
+    for (String uuid : taskUuids) {
+      args[i++] = RedisArgs.bytes(Objects.requireNonNull(uuid, "task uuid"));
+    }
+    session.await(REVOKE.run(session.commands(), new String[] {revoked}, args));
+  }
+
+  @Override
+  public Set<String> revoked() {
+    List<byte[]> uuids = session.await(REVOKED.run(session.commands(), new String[] {revoked}));
+    Set<String> out = new HashSet<>();
+    for (byte[] uuid : uuids) {
+      out.add(new String(uuid, StandardCharsets.UTF_8));
     }
     return Set.copyOf(out);
   }

@@ -1,0 +1,83 @@
+package io.machinery;
+
+import io.machinery.spi.Backend;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Objects;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Unique tasks ({@link Server#sendTaskUnique}): at most one task per uniqueness key is pending or running.
+ *
+ * <p>Design notes: the sender claims the key in the result backend before anything is stored or published
+ * ({@link Backend#claimUnique}: atomic across senders, one round trip), so of racing senders exactly one
+ * sends and the others get its handle. The key travels in the message's header {@value #HEADER} (a string, as
+ * Go carries headers on), and the worker releases it once the task's final state is stored (SUCCESS or FAILURE;
+ * a retry keeps it), compare-and-delete, so a later claimant is never released by an earlier task. A task a Go
+ * worker runs, or one whose release fails, keeps the key until its time to live: set the TTL to about the
+ * longest a task should wait and run. The default key is a SHA-256 of the task's name and Go JSON arguments.
+ */
+final class UniqueTasks {
+  private static final Logger log = LoggerFactory.getLogger(UniqueTasks.class);
+
+  /** The message header naming the uniqueness key the worker releases when the task finishes. */
+  static final String HEADER = "machinery_unique_key";
+
+  private UniqueTasks() {}
+
+  /** The default key: the task's name and arguments, hashed (arguments may be large). */
+  static String defaultKey(Signature signature) {
+    Signature nameAndArgs = Signature.emptyBuilder().name(signature.name()).args(signature.args()).build();
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(WireCodec.encode(nameAndArgs));
+      return signature.name() + ":" + HexFormat.of().formatHex(digest);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  static AsyncResult send(Server server, Signature signature, String key, Duration ttl) {
+    if (Objects.requireNonNull(key, "key").isEmpty()) {
+      throw new IllegalArgumentException("a uniqueness key must not be empty");
+    }
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("the uniqueness ttl must be positive, was " + ttl);
+    }
+    Signature task = signature.toBuilder().uuid(signature.uuid().isEmpty() ? Uuids.newTaskUuid() : signature.uuid())
+        .header(HEADER, key).build();
+    Backend backend = server.backend();
+    Optional<String> holder = backend.claimUnique(key, task.uuid(), ttl);
+    if (holder.isPresent()) {
+      log.debug("Task {} with uniqueness key {} is already sent as {}; not sending it again", LogText.of(task.name()),
+          LogText.of(key), LogText.of(holder.get()));
+      return server.asyncResult(holder.get());
+    }
+    try {
+      return server.sendTask(task);
+    } catch (RuntimeException e) {
+      release(backend, key, task.uuid());
+      throw e;
+    }
+  }
+
+  /** The worker's release after a final state; never throws (the key then lives until its TTL). */
+  static void releaseAfterFinish(Backend backend, Signature signature) {
+    Object key = signature.headers().get(HEADER);
+    if (key instanceof String k && !k.isEmpty()) {
+      release(backend, k, signature.uuid());
+    }
+  }
+
+  private static void release(Backend backend, String key, String uuid) {
+    try {
+      backend.releaseUnique(key, uuid);
+    } catch (RuntimeException e) {
+      log.warn("Could not release uniqueness key {} of task {} ({}); it is held until its time to live",
+          LogText.of(key), LogText.of(uuid), e.toString());
+    }
+  }
+}
