@@ -254,6 +254,16 @@ public final class Inspection {
     return byName.values().stream().sorted(Comparator.comparing(WorkerStatus.ScheduledEntry::name)).toList();
   }
 
+  /**
+   * Counts the runs of a task from its message's attempt header (1 for the first run).
+   *
+   * @param message the task's message
+   * @return the attempt number
+   */
+  public static int attempts(Signature message) {
+    return MessageHeaders.attempt(message);
+  }
+
   /** Where a task was found. */
   public enum Location {
     /** A live worker runs it. */

@@ -8,6 +8,7 @@ import picocli.CommandLine.Spec;
 /** A leaf command: runs with a {@link Session} made of its options and the top command's, closed after it. */
 abstract class CliCommand implements Callable<Integer> {
   @Mixin GlobalOptions options = new GlobalOptions();
+  @SuppressWarnings("NullAway.Init") // injected by picocli before call()
   @Spec CommandSpec spec;
 
   @Override

@@ -222,10 +222,9 @@ final class Views {
     return cutString(values.toString(), PREVIEW);
   }
 
-  /** The attempt number core reads from the message's headers (through the report, so the header stays core's). */
+  /** The attempt number core reads from the message's headers. */
   private static int attempts(Signature s) {
-    return new Inspection.TaskReport(s.uuid(), Optional.empty(), Inspection.Location.PENDING, Optional.of(s),
-        Optional.empty(), Optional.empty(), true).attempts();
+    return Inspection.attempts(s);
   }
 
   private static void instant(ObjectNode n, String field, @Nullable Instant at) {

@@ -231,7 +231,7 @@ public abstract class ControlSuite {
   /** Waits until a worker reported the task's outcome (a skipped cancelled task included). */
   protected TaskOutcome outcomeOf(String uuid) {
     await().atMost(TIMEOUT).until(() -> outcomes.containsKey(uuid));
-    return outcomes.get(uuid);
+    return java.util.Objects.requireNonNull(outcomes.get(uuid));
   }
 
   private static void assertCancelled(AsyncResult result) {
