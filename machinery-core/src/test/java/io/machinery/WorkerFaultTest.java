@@ -237,6 +237,24 @@ class WorkerFaultTest {
   }
 
   @Test
+  void f4_aRedeliveredMemberSendsTheCallbackWhoseWinnerDiedAfterStoringPendingBeforePublishing() throws Exception {
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    String group = chord.group().groupUuid();
+    server.sendChord(chord, 0);
+    // As above, but the winner died inside sendTask: the callback's PENDING state is stored, its message is not.
+    for (Signature member : chord.group().tasks()) {
+      memory.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    assertThat(memory.triggerChord(group)).isTrue();
+    memory.setStatePending(chord.callback().toBuilder().addArgs(List.of(Arg.of(1L), Arg.of(1L))).build());
+    takeAndLoseOneDelivery();
+    drainAllBut(1);
+    worker().build().launchAsync();
+    assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
+    assertThat(invoked("add")).isEqualTo(1);
+  }
+
+  @Test
   void f4_aMemberThatLosesTheTriggerNormallyDoesNotSendTheCallbackAgain() {
     Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one"), Signature.create("one")),
         Signature.create("add"));
