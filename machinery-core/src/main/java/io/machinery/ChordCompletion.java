@@ -79,8 +79,7 @@ final class ChordCompletion {
     }
     boolean fired = false;
     try {
-      fireChord(callback, knownFailure);
-      fired = true;
+      fired = fireChord(callback, knownFailure);
     } finally {
       // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
       // states before the winner reads them), and only once the callback is settled: the purge drops the copy
@@ -95,10 +94,16 @@ final class ChordCompletion {
     }
   }
 
-  private void fireChord(Signature callback, @Nullable TaskState knownFailure) {
+  /**
+   * Sends the callback with the group's results, or stores FAILURE for it; false when a member is running again
+   * (its redelivered message overwrote SUCCESS with RECEIVED or STARTED): that member completes the chord when it
+   * finishes (it loses the trigger, finds the callback without a state beyond PENDING and sends it). Taking its
+   * state for a failure stored FAILURE for callbacks whose members all succeeded (seen in the chord kill test).
+   */
+  private boolean fireChord(Signature callback, @Nullable TaskState knownFailure) {
     if (knownFailure != null) {
       chordFailed(callback, knownFailure);
-      return;
+      return true;
     }
     String group = signature.groupUuid();
     List<TaskState> states;
@@ -106,19 +111,25 @@ final class ChordCompletion {
       states = execution.chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
     } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
       chordGaveUp(callback, e, true);
-      return;
+      return true;
     }
     List<Arg> args = new ArrayList<>();
     for (TaskState state : states) {
+      if (!state.isCompleted()) {
+        log.info("Chord group {}: member {} is {} (running again); it sends callback {} when it finishes",
+            LogText.of(group), LogText.of(state.taskUuid()), state.state(), LogText.of(callback.uuid()));
+        return false;
+      }
       if (!state.isSuccess()) {
         chordFailed(callback, state);
-        return;
+        return true;
       }
       for (TaskResult result : state.results()) {
         args.add(result.toArg());
       }
     }
     execution.sendCallback(callback.immutable() ? callback : callback.toBuilder().addArgs(args).build(), "chord callback");
+    return true;
   }
 
   /**

@@ -255,6 +255,23 @@ class WorkerFaultTest {
   }
 
   @Test
+  void f4_aMemberRunningAgainWhenTheWinnerReadsTheGroupIsNotAFailureAndSendsTheCallbackWhenItFinishes() {
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    server.sendChord(chord, 0);
+    Signature first = MessageHeaders.with(chord.group().tasks().get(0).toBuilder().routingKey(config.defaultQueue())
+        .build(), MessageHeaders.REQUEUES, 1);
+    // Between the winner's completion check and its read of the states, the first member's message comes back
+    // (its worker was killed before the ack) and its re-run overwrites SUCCESS with STARTED.
+    backend.beforeNextGroupRead(() -> memory.setStateStarted(first));
+    worker().concurrency(1).build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> backend.calls(Op.GROUP_STATES) == 1);
+    assertThat(stateOf(chord.callback().uuid())).as("the callback of a chord whose members all succeeded").isNull();
+    broker.publish(first, WireCodec.encode(first)); // the re-run's message
+    assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
+    assertThat(invoked("add")).isEqualTo(1);
+  }
+
+  @Test
   void f4_aMemberThatLosesTheTriggerNormallyDoesNotSendTheCallbackAgain() {
     Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one"), Signature.create("one")),
         Signature.create("add"));
