@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -67,19 +68,19 @@ public abstract class ChordKillKit {
     String name = getClass().getSimpleName();
     try (Broker broker = createBroker(config); Backend backend = createBackend(config);
          Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-         WorkerProcesses processes = WorkerProcesses.create()) {
+         WorkerProcesses processes = WorkerProcesses.create();
+         ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Process> living = new ArrayList<>();
       for (int i = 0; i < PROCESSES; i++) {
         living.add(startChild(processes, config, dir, logs));
       }
       long started = System.nanoTime();
       double[] sendSeconds = {0};
-      java.util.concurrent.CompletableFuture<List<Chord>> sending = java.util.concurrent.CompletableFuture.supplyAsync(
-          () -> {
-            List<Chord> sent = send(server, chords, members);
-            sendSeconds[0] = (System.nanoTime() - started) / 1e9;
-            return sent;
-          }, Executors.newVirtualThreadPerTaskExecutor());
+      CompletableFuture<List<Chord>> sending = CompletableFuture.supplyAsync(() -> {
+        List<Chord> sent = send(server, chords, members);
+        sendSeconds[0] = (System.nanoTime() - started) / 1e9;
+        return sent;
+      }, sender);
 
       // kill the oldest process once it has run tasks for a few seconds (a JVM takes seconds to start on a busy
       // machine: killing it before it consumes would test nothing) and start a fresh one, until every member ran
@@ -123,8 +124,8 @@ public abstract class ChordKillKit {
       double seconds = (System.nanoTime() - started) / 1e9;
       int stored = WorkerProcesses.storedSuccesses(server, callbackUuids, Duration.ofSeconds(30));
       WorkerProcesses.Runs runs = WorkerProcesses.runs(logs.toArray(Path[]::new));
-      System.out.printf("[%s] %d chords x %d members on %d worker processes, one killed with SIGKILL every %d ms"
-              + " (%d kills, %d processes in all); sent in %.1f s, every member ran after %.1f s, done in %.1f s;"
+      System.out.printf("[%s] %d chords x %d members on %d worker processes, the oldest killed with SIGKILL once it"
+              + " had run tasks for %d ms (%d kills, %d processes in all); sent in %.1f s, every member ran after %.1f s, done in %.1f s;"
               + " member runs %d (distinct %d, duplicates %d); callback runs %d (distinct %d, duplicates %d, lost %d);"
               + " callbacks with a stored SUCCESS state %d%n",
           name, chords, members, PROCESSES, killEvery.toMillis(), kills, logs.size(), sendSeconds[0], membersSeconds,
