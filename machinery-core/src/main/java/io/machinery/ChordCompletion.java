@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>A lost callback is sent by a re-run.</b> The trigger flag is stored before the callback is
  *       published, so a worker that dies in between leaves a triggered chord without a callback. A member that
  *       may be a re-run (redelivered, or requeued by a worker) and loses the trigger therefore checks whether
- *       the callback has a state (it gets PENDING when it is sent); none means it was never sent, and this
- *       member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
+ *       the callback has a state beyond PENDING (PENDING is stored just before the publish, so it does not
+ *       prove one); otherwise this member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
  *       lose the trigger on their first delivery do not check (that is the ordinary race between members).
  *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the callback
  *       was sent without taking its state away from a client. There the backend may keep the states until
@@ -68,7 +68,7 @@ final class ChordCompletion {
         return;
       }
       if (!execution.chordStep("triggering the chord", () -> backend.triggerChord(group))) {
-        if (!possiblyRerun || callbackSent(callback).orElse(true)) {
+        if (!possiblyRerun || callbackPublished(callback).orElse(true)) {
           return; // another worker completes this chord (or, where reads consume states, we cannot tell)
         }
         log.warn("Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
@@ -80,8 +80,7 @@ final class ChordCompletion {
     }
     boolean fired = false;
     try {
-      fireChord(callback, knownFailure);
-      fired = true;
+      fired = fireChord(callback, knownFailure);
     } finally {
       // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
       // states before the winner reads them), and only once the callback is settled: the purge drops the copy
@@ -96,11 +95,18 @@ final class ChordCompletion {
     }
   }
 
-  private void fireChord(Signature callback, @Nullable TaskState knownFailure) {
+  /**
+   * Sends the callback with the group's results, or the error callback and FAILURE for it; false when a member
+   * is running again (its redelivered message overwrote SUCCESS with RECEIVED or STARTED): that member completes
+   * the chord when it finishes (it loses the trigger, finds the callback without a state beyond PENDING and sends
+   * it). Taking its state for a failure stored FAILURE for callbacks whose members all succeeded (seen in the
+   * chord kill test).
+   */
+  private boolean fireChord(Signature callback, @Nullable TaskState knownFailure) {
     Optional<Signature> onError = ChordErrors.of(callback, execution.config());
     if (knownFailure != null && onError.isEmpty()) {
       chordFailed(callback, List.of(knownFailure), onError);
-      return;
+      return true;
     }
     String group = signature.groupUuid();
     List<TaskState> states;
@@ -115,11 +121,16 @@ final class ChordCompletion {
       } else {
         chordGaveUp(callback, e, true);
       }
-      return;
+      return true;
     }
     List<Arg> args = new ArrayList<>();
     List<TaskState> failed = new ArrayList<>();
     for (TaskState state : states) {
+      if (!state.isCompleted()) {
+        log.info("Chord group {}: member {} is {} (running again); it sends callback {} when it finishes",
+            LogText.of(group), LogText.of(state.taskUuid()), state.state(), LogText.of(callback.uuid()));
+        return false;
+      }
       if (!state.isSuccess()) {
         failed.add(state);
       }
@@ -129,10 +140,25 @@ final class ChordCompletion {
     }
     if (!failed.isEmpty()) {
       chordFailed(callback, failed, onError);
-      return;
+      return true;
     }
     Signature sent = ChordErrors.withoutErrorCallback(callback);
     execution.sendCallback(sent.immutable() ? sent : sent.toBuilder().addArgs(args).build(), "chord callback");
+    return true;
+  }
+
+  /**
+   * Whether the callback was surely published: it has a state beyond PENDING. {@code sendTask} stores PENDING
+   * before it publishes, so a winner killed in between leaves PENDING and no message (seen in the chord kill
+   * test: one callback of 200 lost); a PENDING callback is therefore sent again, which may run it twice (its
+   * UUID shows the duplicate) but never zero times. Empty where reading a state would consume it.
+   */
+  private Optional<Boolean> callbackPublished(Signature callback) {
+    if (backend.consumesStatesOnRead()) {
+      return Optional.empty();
+    }
+    Optional<TaskState> state = execution.step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
+    return Optional.of(state.filter(s -> s.state() != State.PENDING).isPresent());
   }
 
   /**

@@ -22,6 +22,7 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
   private volatile boolean consumesStatesOnRead;
+  private volatile @org.jspecify.annotations.Nullable Runnable beforeNextGroupRead;
 
   FaultyBackend(Backend delegate) {
     this.delegate = delegate;
@@ -41,6 +42,12 @@ final class FaultyBackend implements Backend {
   /** The next {@code times} calls of {@code op} throw. */
   FaultyBackend failing(Op op, int times) {
     failuresLeft.put(op, new AtomicInteger(times));
+    return this;
+  }
+
+  /** Runs {@code action} once, just before the next read of a group's states (a re-run starting in between). */
+  FaultyBackend beforeNextGroupRead(Runnable action) {
+    beforeNextGroupRead = action;
     return this;
   }
 
@@ -67,6 +74,11 @@ final class FaultyBackend implements Backend {
   @Override
   public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
     maybeFail(Op.GROUP_STATES);
+    Runnable action = beforeNextGroupRead;
+    beforeNextGroupRead = null;
+    if (action != null) {
+      action.run();
+    }
     return delegate.groupTaskStates(groupUuid, groupTaskCount);
   }
 

@@ -219,19 +219,50 @@ class WorkerFaultTest {
 
   @Test
   void f4_aRedeliveredMemberSendsTheCallbackTheTriggeringWorkerDiedBeforeSending() throws Exception {
+    assertTheRedeliveredMemberSendsTheCallbackOnce(false);
+  }
+
+  @Test
+  void f4_aRedeliveredMemberSendsTheCallbackWhoseWinnerDiedAfterStoringPendingBeforePublishing() throws Exception {
+    // the winner died inside sendTask: the callback's PENDING state is stored, its message is not
+    assertTheRedeliveredMemberSendsTheCallbackOnce(true);
+  }
+
+  /**
+   * A worker ran both members of a chord, won the trigger, and died before publishing the callback (with its
+   * PENDING state stored or not): the message of the member it was finishing comes back and must send it.
+   */
+  private void assertTheRedeliveredMemberSendsTheCallbackOnce(boolean pendingStored) throws Exception {
     Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
-    String group = chord.group().groupUuid();
     server.sendChord(chord, 0);
-    // A worker ran both members, won the trigger, and died before publishing the callback: the message of
-    // the member it was finishing comes back.
     for (Signature member : chord.group().tasks()) {
       memory.setStateSuccess(member, List.of(TaskResult.of(1L)));
     }
-    assertThat(memory.triggerChord(group)).isTrue();
+    assertThat(memory.triggerChord(chord.group().groupUuid())).isTrue();
+    if (pendingStored) {
+      memory.setStatePending(chord.callback().toBuilder().addArgs(List.of(Arg.of(1L), Arg.of(1L))).build());
+    }
     takeAndLoseOneDelivery();
     drainAllBut(1); // the other member's message was acknowledged before the crash
     assertThat(broker.pendingTasks("")).hasSize(1);
     worker().build().launchAsync();
+    assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
+    assertThat(invoked("add")).isEqualTo(1);
+  }
+
+  @Test
+  void f4_aMemberRunningAgainWhenTheWinnerReadsTheGroupIsNotAFailureAndSendsTheCallbackWhenItFinishes() {
+    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    server.sendChord(chord, 0);
+    Signature first = MessageHeaders.with(chord.group().tasks().get(0).toBuilder().routingKey(config.defaultQueue())
+        .build(), MessageHeaders.REQUEUES, 1);
+    // Between the winner's completion check and its read of the states, the first member's message comes back
+    // (its worker was killed before the ack) and its re-run overwrites SUCCESS with STARTED.
+    backend.beforeNextGroupRead(() -> memory.setStateStarted(first));
+    worker().concurrency(1).build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> backend.calls(Op.GROUP_STATES) == 1);
+    assertThat(stateOf(chord.callback().uuid())).as("the callback of a chord whose members all succeeded").isNull();
+    broker.publish(first, WireCodec.encode(first)); // the re-run's message
     assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
     assertThat(invoked("add")).isEqualTo(1);
   }

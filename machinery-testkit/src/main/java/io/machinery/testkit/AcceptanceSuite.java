@@ -101,13 +101,9 @@ public abstract class AcceptanceSuite {
   }
 
   private static List<Long> sortedLongs(List<AsyncResult> results) {
-    return sortedLongs(results, TIMEOUT);
-  }
-
-  private static List<Long> sortedLongs(List<AsyncResult> results, Duration timeout) {
     List<Long> values = new ArrayList<>();
     for (AsyncResult result : results) {
-      List<Object> one = result.get(timeout);
+      List<Object> one = result.get(TIMEOUT);
       assertThat(one).hasSize(1);
       values.add((Long) one.get(0));
     }
@@ -243,26 +239,85 @@ public abstract class AcceptanceSuite {
         .isInstanceOf(TaskFailedException.class).hasMessageContaining("member failed");
   }
 
+  /**
+   * How many deliveries an unknown task may need, once the second worker consumes, before it reaches that worker:
+   * 2 where the broker hands a message that comes back to its consumers in turn (RabbitMQ's round robin, Redis's
+   * and the memory broker's waiting consumers in order). A broker that gives each delivery to any consumer
+   * overrides this with a larger number (each delivery then reaches the right one of two workers with
+   * probability 1/2).
+   */
+  protected int deliveriesToReachTheOtherWorker() {
+    return 2;
+  }
+
   @Test
   void workersOnOneQueueOnlyRunTheTasksTheyRegistered() {
     org.junit.jupiter.api.Assumptions.assumeTrue(brokerRequeues(), "this broker cannot pass a task to another worker");
-    // Go's TestWorkerOnlyConsumesRegisteredTask: a second server with only "multiply" shares the queue; this
-    // one (with everything registered) stops consuming, so "add" must wait for a worker that knows it.
+    // Go's TestWorkerOnlyConsumesRegisteredTask: a server with only "multiply" and one with only "add" share the
+    // queue; this one (with everything registered) stops consuming. Go requeues an unknown task at once, in a hot
+    // loop; here it comes back after a back-off of 100 ms doubling to 10 s (spread up to +50% on AMQP). With BOTH
+    // tasks bouncing between BOTH workers the wait has no useful bound on RabbitMQ: round robin gives the first
+    // message that comes back to the same consumer every round (two deliveries restore the rotation), and the
+    // message that came back first keeps its lead into the next round, so a wrong pairing can last many capped
+    // rounds (seen: six, over a minute). So the pairing is made known: the multiply-only worker consumes first and
+    // gets both tasks; "add" then bounces alone, and once the add-only worker consumes too, a broker that serves
+    // its consumers in turn delivers it to that worker within two deliveries.
     server.close();
+    java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> runs = new java.util.concurrent.ConcurrentHashMap<>();
     Server multiplyOnly = Server.builder().config(config).broker(broker).backend(backend).build();
-    multiplyOnly.registerTask("multiply", io.machinery.TaskFunction.varargs(long[].class,
-        a -> java.util.stream.LongStream.of(a).reduce(1, (x, y) -> x * y)));
+    multiplyOnly.registerTask("multiply", io.machinery.TaskFunction.varargs(long[].class, a -> {
+      runs.computeIfAbsent("multiply on multiply-only", k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+      return java.util.stream.LongStream.of(a).reduce(1, (x, y) -> x * y);
+    }));
     Server addOnly = Server.builder().config(config).broker(broker).backend(backend).build();
-    addOnly.registerTask("add", io.machinery.TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
+    addOnly.registerTask("add", io.machinery.TaskFunction.varargs(long[].class, a -> {
+      runs.computeIfAbsent("add on add-only", k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+      return java.util.stream.LongStream.of(a).sum();
+    }));
     toClose.add(multiplyOnly);
     toClose.add(addOnly);
     multiplyOnly.newWorker("multiply-only", 2).launchAsync();
-    addOnly.newWorker("add-only", 2).launchAsync();
     Group group = Group.of(Signature.create("multiply", Arg.of(4L), Arg.of(5L)), add(2, 3));
-    // An unknown task goes back with a back-off doubling from 100 ms to 10 s (Worker.maxUnregisteredRequeues). On
-    // AMQP the wrong worker was seen to receive the same task several times in a row (cause not found yet), so
-    // this waits for several capped rounds instead of the suite's 30 s.
-    assertThat(sortedLongs(addOnly.sendGroup(group, 0), Duration.ofSeconds(90))).containsExactly(5L, 20L);
+    long sent = System.nanoTime();
+    List<AsyncResult> results = addOnly.sendGroup(group, 0);
+    assertThat(results.get(0).get(TIMEOUT)).containsExactly(20L);
+    Duration beforeAddOnly = Duration.ofNanos(System.nanoTime() - sent);
+    addOnly.newWorker("add-only", 2).launchAsync();
+    Duration bound = unknownTaskWait(beforeAddOnly, deliveriesToReachTheOtherWorker());
+    long joined = System.nanoTime();
+    assertThat(results.get(1).get(bound)).containsExactly(5L);
+    System.out.printf("[AcceptanceSuite] %s: \"add\" bounced by the multiply-only worker for %d ms, reached the add-only"
+            + " worker %d ms after it started (bound from the back-off: %d ms)%n", getClass().getSimpleName(),
+        beforeAddOnly.toMillis(), (System.nanoTime() - joined) / 1_000_000, bound.toMillis());
+    assertThat(runs).containsOnlyKeys("multiply on multiply-only", "add on add-only");
+    assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).as("runs").isEqualTo(1));
+  }
+
+  /**
+   * The longest an unknown task can take to reach the other worker once it consumes: the task has been requeued
+   * at most {@code n} times in {@code elapsed} (requeue k waits at least 100 ms x 2^(k-1), capped at 10 s), so it
+   * still waits out its n-th delay, then comes back {@code deliveries - 1} more times. Each delay counts at +50%
+   * (AMQP's spread), rounded up to whole seconds (SQS delays), plus one second of delivery; plus 5 s for the
+   * worker to subscribe.
+   */
+  static Duration unknownTaskWait(Duration elapsed, int deliveries) {
+    int n = 0;
+    long waited = 0;
+    while (waited <= elapsed.toMillis()) {
+      n++;
+      waited += unregisteredDelay(n).toMillis();
+    }
+    long bound = 5_000;
+    for (int k = n; k < n + deliveries; k++) {
+      long longest = unregisteredDelay(k).toMillis() * 3 / 2;
+      bound += (longest + 999) / 1000 * 1000 + 1_000;
+    }
+    return Duration.ofMillis(bound);
+  }
+
+  private static Duration unregisteredDelay(int requeue) {
+    Duration d = Worker.FIRST_UNREGISTERED_DELAY.multipliedBy(1L << Math.min(requeue - 1, 20));
+    return d.compareTo(Worker.MAX_UNREGISTERED_DELAY) > 0 ? Worker.MAX_UNREGISTERED_DELAY : d;
   }
 
   // -------------------------------------------------------------------------- control plane

@@ -22,6 +22,12 @@ class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
     return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
   }
 
+  /** Pub/Sub hands a message to any of the subscription's streams, not to its subscribers in turn. */
+  @Override
+  protected int deliveriesToReachTheOtherWorker() {
+    return 10;
+  }
+
   @Override
   protected Backend createBackend(Config config) {
     return RedisBackend.create(config);

@@ -11,16 +11,14 @@ import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
-import java.io.IOException;
+import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -33,12 +31,12 @@ class GcpPubSubWorkerKillIT {
   private static final int TASKS = 10_000;
   private static final int KILL_AFTER = 3_000;
 
-  private final List<Process> children = new ArrayList<>();
+  private final WorkerProcesses children = WorkerProcesses.create();
   private final String project = PubSubTestSupport.project();
 
   @AfterEach
   void killChildrenAndDeleteProject() throws Exception {
-    children.forEach(Process::destroyForcibly);
+    children.close();
     PubSubTestSupport.deleteProject(project);
   }
 
@@ -65,32 +63,14 @@ class GcpPubSubWorkerKillIT {
       await().atMost(Duration.ofMinutes(3)).until(() -> lines(victimLog) + lines(survivorLog) >= KILL_AFTER);
       assertThat(victim.isAlive()).as("the victim worker is running").isTrue();
       int victimRunsAtKill = lines(victimLog);
-      victim.destroyForcibly(); // SIGKILL: no shutdown hook, no ack, no nack
-      victim.waitFor();
+      children.kill(victim); // SIGKILL: no shutdown hook, no ack, no nack
       int doneAtKill = victimRunsAtKill + lines(survivorLog);
 
       await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(200))
           .until(() -> distinct(victimLog, survivorLog) == TASKS);
       double runSeconds = (System.nanoTime() - started) / 1e9;
 
-      AtomicInteger successes = new AtomicInteger();
-      Semaphore parallel = new Semaphore(32);
-      List<Thread> readers = new ArrayList<>();
-      for (AsyncResult result : results) {
-        parallel.acquire();
-        readers.add(Thread.ofVirtual().start(() -> {
-          try {
-            if (result.get(Duration.ofSeconds(60), Duration.ofMillis(20)).size() == 1) {
-              successes.incrementAndGet();
-            }
-          } finally {
-            parallel.release();
-          }
-        }));
-      }
-      for (Thread reader : readers) {
-        reader.join();
-      }
+      int successes = WorkerProcesses.storedSuccesses(server, java.util.Arrays.stream(results).map(r -> r.signature().uuid()).toList(), Duration.ofSeconds(60));
       assertThat(survivor.isAlive()).isTrue();
 
       int victimRuns = lines(victimLog);
@@ -100,8 +80,8 @@ class GcpPubSubWorkerKillIT {
               + " executions (%d by both); all done %.1f s after the workers started; executions: victim %d, survivor"
               + " %d, total %d, distinct %d, duplicates %d; SUCCESS states read: %d%n",
           TASKS, sendSeconds, victim.pid(), victimRunsAtKill, doneAtKill, runSeconds, victimRuns, survivorRuns,
-          executions, distinct(victimLog, survivorLog), executions - TASKS, successes.get());
-      assertThat(successes.get()).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
+          executions, distinct(victimLog, survivorLog), executions - TASKS, successes);
+      assertThat(successes).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
       assertThat(distinct(victimLog, survivorLog)).as("tasks run at least once").isEqualTo(TASKS);
       assertThat(executions - TASKS).as("duplicates are bounded by what the victim held").isLessThanOrEqualTo(100);
     }
@@ -144,8 +124,7 @@ class GcpPubSubWorkerKillIT {
           .until(nothingToHandOut);
     }
     assertThat(java.time.Instant.now()).as("killed before the ETA").isBefore(eta);
-    victim.destroyForcibly();
-    victim.waitFor();
+    children.kill(victim);
     java.util.concurrent.atomic.AtomicLong ranAt = new java.util.concurrent.atomic.AtomicLong();
     try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
          RedisBackend backend = RedisBackend.create(config);
@@ -185,35 +164,16 @@ class GcpPubSubWorkerKillIT {
     }
   }
 
-  private Process startWorker(String emulator, Config config, Path executions, Path output) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath,
-        ChildWorkerMain.class.getName(), emulator, config.broker(), config.defaultQueue(), config.resultBackend(),
-        "10", executions.toString())
-        .redirectErrorStream(true).redirectOutput(output.toFile()).start();
-    children.add(process);
-    return process;
+  private Process startWorker(String emulator, Config config, Path executions, Path output) {
+    return children.start(ChildWorkerMain.class, output, emulator, config.broker(), config.defaultQueue(),
+        config.resultBackend(), "10", executions.toString());
   }
 
-  private static int lines(Path file) throws IOException {
-    if (!Files.exists(file)) {
-      return 0;
-    }
-    return (int) Files.readAllLines(file).stream().filter(l -> !l.isBlank()).count();
+  private static int lines(Path file) {
+    return WorkerProcesses.runs(file).memberRuns();
   }
 
-  private static int distinct(Path... files) throws IOException {
-    Map<String, Integer> seen = new HashMap<>();
-    for (Path file : files) {
-      if (Files.exists(file)) {
-        for (String line : Files.readAllLines(file)) {
-          if (!line.isBlank()) {
-            seen.merge(line.trim(), 1, Integer::sum);
-          }
-        }
-      }
-    }
-    return seen.size();
+  private static int distinct(Path... files) {
+    return WorkerProcesses.runs(files).members().size();
   }
 }

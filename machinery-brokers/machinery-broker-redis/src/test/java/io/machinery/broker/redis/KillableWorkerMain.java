@@ -4,17 +4,21 @@ import io.machinery.Server;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
+import io.machinery.testkit.WorkerProcesses;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code KillableWorkerMain <redis url> <queue> <runs key>
- * <concurrency> <lease ms>}. Prints {@code READY} once consuming, then runs until it is killed.
+ * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code KillableWorkerMain <redis url>
+ * <queue> <runs key> <concurrency> <lease ms> [<executions file>]}: {@link FaultWork}'s task, and with an
+ * executions file also {@link WorkerProcesses#registerRecordingTasks the recording tasks}. Prints {@code READY}
+ * once consuming, then runs until it is killed.
  */
 public final class KillableWorkerMain {
   private KillableWorkerMain() {}
 
-  public static void main(String[] args) throws InterruptedException {
+  public static void main(String[] args) throws Exception {
     String url = args[0];
     Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(args[1]).build();
     RedisSession redis = RedisSession.open(url, config);
@@ -22,6 +26,9 @@ public final class KillableWorkerMain {
     RedisBackend backend = RedisBackend.create(config);
     Server server = Server.builder().config(config).broker(broker).backend(backend).build();
     FaultWork.register(server, redis, args[2]);
+    if (args.length > 5) {
+      WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
+    }
     server.newWorker("doomed", Integer.parseInt(args[3])).launchAsync();
     System.out.println("READY");
     System.out.flush();

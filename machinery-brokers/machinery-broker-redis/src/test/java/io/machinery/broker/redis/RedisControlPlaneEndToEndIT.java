@@ -129,8 +129,11 @@ class RedisControlPlaneEndToEndIT {
   @Test
   void aKilledWorkerProcessDisappearsWhenItsTimeToLiveRunsOut() throws Exception {
     Duration beat = Duration.ofSeconds(1); // a time to live of 3 s: long enough to see it listed after the kill
-    Process doomed = WorkerKilledIT.startProcess(HeartbeatWorkerMain.class, url, queue, Long.toString(beat.toMillis()));
-    try {
+    java.nio.file.Path output = java.nio.file.Files.createDirectories(java.nio.file.Path.of("target", "kill-it"))
+        .resolve(queue + "-heartbeat.out");
+    try (io.machinery.testkit.WorkerProcesses processes = io.machinery.testkit.WorkerProcesses.create()) {
+      Process doomed = processes.start(HeartbeatWorkerMain.class, output, url, queue, Long.toString(beat.toMillis()));
+      io.machinery.testkit.WorkerProcesses.awaitLine(output, "READY", Duration.ofSeconds(60));
       WorkerStatus status = await().atMost(PATIENCE).until(this::workersOfQueue, w -> w.size() == 1).get(0);
       assertThat(status.pid()).isEqualTo(doomed.pid());
 
@@ -142,8 +145,6 @@ class RedisControlPlaneEndToEndIT {
       await().atMost(PATIENCE).until(() -> workersOfQueue().isEmpty());
       Duration gone = Duration.ofNanos(System.nanoTime() - killedAt);
       System.out.printf("[RedisControlPlaneEndToEndIT] killed worker unlisted %s after SIGKILL (heartbeat %s)%n", gone, beat);
-    } finally {
-      doomed.destroyForcibly();
     }
   }
 }

@@ -10,16 +10,14 @@ import io.machinery.backend.redis.RedisBackend;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
+import io.machinery.testkit.WorkerProcesses;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +27,7 @@ import org.junit.jupiter.api.Test;
  */
 class WorkerKilledIT {
   private static final int TASKS = 10_000;
-  private static final Duration LEASE = Duration.ofSeconds(2);
+  static final Duration LEASE = Duration.ofSeconds(2);
 
   @Test
   void everyTaskSucceedsAfterAWorkerProcessIsKilledMidRun() throws Exception {
@@ -44,8 +42,8 @@ class WorkerKilledIT {
       FaultWork.register(server, redis, runsKey);
       List<String> uuids = FaultWork.sendMany(server, TASKS);
 
-      Process doomed = startWorkerProcess(url, queue, runsKey);
-      try {
+      try (WorkerProcesses processes = WorkerProcesses.create()) {
+        Process doomed = startWorkerProcess(processes, url, queue, runsKey);
         await().atMost(Duration.ofSeconds(60)).until(() -> redis.await(redis.commands().hlen(runsKey)) >= TASKS / 5);
         List<String> processing = redis.await(redis.commands().keys("{" + queue + "}:processing:*"));
         long inFlight = 0;
@@ -54,8 +52,7 @@ class WorkerKilledIT {
         }
         long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
         long killedAt = System.nanoTime();
-        doomed.destroyForcibly();
-        doomed.waitFor();
+        processes.kill(doomed);
 
         Worker survivor = server.newWorker("survivor", 10);
         survivor.launchAsync();
@@ -75,7 +72,6 @@ class WorkerKilledIT {
         assertThat(duplicates).isLessThanOrEqualTo((int) inFlight + 10);
         assertThat(redis.await(redis.commands().llen(queue))).isZero();
       } finally {
-        doomed.destroyForcibly();
         List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
         keys.add(runsKey);
         keys.add(queue);
@@ -84,41 +80,13 @@ class WorkerKilledIT {
     }
   }
 
-  /**
-   * A child JVM on this test's class path running {@link KillableWorkerMain} (10 slots, lease {@link #LEASE});
-   * returns once it consumes. Also used by {@link RedisChordKillIT}.
-   */
-  static Process startWorkerProcess(String url, String queue, String runsKey) throws Exception {
-    return startProcess(KillableWorkerMain.class, url, queue, runsKey, "10", Long.toString(LEASE.toMillis()));
-  }
-
-  /** A child JVM on this test's class path running {@code main} with {@code args}; returns once it prints READY. */
-  static Process startProcess(Class<?> main, String... args) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-        System.getProperty("java.class.path"), main.getName()));
-    command.addAll(List.of(args));
-    Process process = new ProcessBuilder(command)
-        .redirectErrorStream(true)
-        .start();
-    CompletableFuture<Boolean> ready = new CompletableFuture<>();
-    Thread.ofVirtual().start(() -> {
-      try (BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-        for (String line; (line = out.readLine()) != null; ) {
-          if (line.equals("READY")) {
-            ready.complete(true);
-          } else if (!line.startsWith("WARNING")) {
-            System.out.println("[worker process] " + line);
-          }
-        }
-      } catch (java.io.IOException e) {
-        // the process was killed
-      } finally {
-        ready.complete(false);
-      }
-    });
-    await().atMost(Duration.ofSeconds(60)).until(ready::isDone);
-    assertThat(ready.get()).as("the worker process started").isTrue();
+  /** A child JVM running {@link KillableWorkerMain} (10 slots, lease {@link #LEASE}); returns once it consumes. */
+  static Process startWorkerProcess(WorkerProcesses processes, String url, String queue, String runsKey)
+      throws java.io.IOException {
+    Path output = Files.createDirectories(Path.of("target", "kill-it")).resolve(queue + "-" + System.nanoTime() + ".out");
+    Process process = processes.start(KillableWorkerMain.class, output, url, queue, runsKey, "10",
+        Long.toString(LEASE.toMillis()));
+    WorkerProcesses.awaitLine(output, "READY", Duration.ofSeconds(60));
     return process;
   }
 }

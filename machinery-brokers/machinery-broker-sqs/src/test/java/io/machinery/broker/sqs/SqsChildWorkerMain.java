@@ -1,17 +1,11 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.Server;
-import io.machinery.TaskFunction;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
+import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * A worker process for {@link SqsWorkerKillIT}: SQS broker, Redis backend, one task {@code record(index)} that
@@ -26,22 +20,10 @@ public final class SqsChildWorkerMain {
     Config config = Config.builder().broker(args[0]).resultBackend(args[1]).defaultQueue(args[2])
         .sqs(new SqsConfig(1, Integer.parseInt(args[4]), true)).build();
     int concurrency = Integer.parseInt(args[3]);
-    FileChannel executions = FileChannel.open(Path.of(args[5]), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.APPEND);
     SqsBroker broker = SqsBroker.create(config);
     RedisBackend backend = RedisBackend.create(config);
     Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-    server.registerTask("record", TaskFunction.of(Long.class, index -> {
-      byte[] line = (index + "\n").getBytes(StandardCharsets.US_ASCII);
-      try {
-        synchronized (executions) {
-          executions.write(ByteBuffer.wrap(line));
-        }
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-      return index;
-    }));
+    WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();
   }

@@ -23,6 +23,12 @@ class SqsMemoryAcceptanceIT extends AcceptanceSuite {
     return SqsBroker.builder(config).createQueues(true).build();
   }
 
+  /** SQS hands a message to whichever receive call comes first, not to its consumers in turn. */
+  @Override
+  protected int deliveriesToReachTheOtherWorker() {
+    return 10;
+  }
+
   @Override
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());

@@ -6,24 +6,18 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
-import io.machinery.State;
-import io.machinery.TaskState;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
-import java.io.IOException;
+import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -37,11 +31,11 @@ class SqsWorkerKillIT {
   private static final int TASKS = Integer.getInteger("sqs.kill.tasks", 4_000);
   private static final int VISIBILITY_SECONDS = 5;
 
-  private final List<Process> children = new ArrayList<>();
+  private final WorkerProcesses children = WorkerProcesses.create();
 
   @AfterEach
   void killChildren() {
-    children.forEach(Process::destroyForcibly);
+    children.close();
   }
 
   @AfterAll
@@ -69,8 +63,7 @@ class SqsWorkerKillIT {
 
       await().atMost(Duration.ofMinutes(2)).until(() -> lines(victimLog) >= TASKS / 5);
       assertThat(victim.isAlive()).as("the victim worker is running").isTrue();
-      victim.destroyForcibly(); // SIGKILL: no ack, no visibility reset, no goodbye
-      victim.waitFor();
+      children.kill(victim); // SIGKILL: no ack, no visibility reset, no goodbye
       int victimRunsAtKill = lines(victimLog);
       int survivorRunsAtKill = lines(survivorLog);
 
@@ -79,24 +72,7 @@ class SqsWorkerKillIT {
       double runSeconds = (System.nanoTime() - started) / 1e9;
       assertThat(survivor.isAlive()).isTrue();
 
-      AtomicInteger successes = new AtomicInteger();
-      Semaphore parallel = new Semaphore(32);
-      List<Thread> readers = new ArrayList<>();
-      for (String uuid : uuids) {
-        parallel.acquire();
-        readers.add(Thread.ofVirtual().start(() -> {
-          try {
-            await().atMost(Duration.ofSeconds(60)).until(() -> backend.getState(uuid).map(TaskState::state)
-                .equals(Optional.of(State.SUCCESS)));
-            successes.incrementAndGet();
-          } finally {
-            parallel.release();
-          }
-        }));
-      }
-      for (Thread reader : readers) {
-        reader.join();
-      }
+      int successes = WorkerProcesses.storedSuccesses(server, uuids, Duration.ofSeconds(60));
       int victimRuns = lines(victimLog);
       int survivorRuns = lines(survivorLog);
       int executions = victimRuns + survivorRuns;
@@ -104,9 +80,9 @@ class SqsWorkerKillIT {
               + " executions (survivor: %d); all done %.1f s after the workers started (visibility timeout %d s);"
               + " executions: victim %d, survivor %d, total %d, distinct %d, duplicates %d; SUCCESS states: %d, lost: %d%n",
           TASKS, sendSeconds, victim.pid(), victimRunsAtKill, survivorRunsAtKill, runSeconds, VISIBILITY_SECONDS,
-          victimRuns, survivorRuns, executions, distinct(victimLog, survivorLog), executions - TASKS, successes.get(),
-          TASKS - successes.get());
-      assertThat(successes.get()).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
+          victimRuns, survivorRuns, executions, distinct(victimLog, survivorLog), executions - TASKS, successes,
+          TASKS - successes);
+      assertThat(successes).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
       assertThat(executions - TASKS).as("duplicates are bounded by what the victim held (10 slots)").isLessThanOrEqualTo(10);
       await().atMost(Duration.ofSeconds(30)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
     }
@@ -133,35 +109,16 @@ class SqsWorkerKillIT {
     return List.of(uuids);
   }
 
-  private Process startWorker(Config config, Path executions, Path output) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    Process process = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath,
-        SqsChildWorkerMain.class.getName(), config.broker(), config.resultBackend(), config.defaultQueue(), "10",
-        Integer.toString(VISIBILITY_SECONDS), executions.toString())
-        .redirectErrorStream(true).redirectOutput(output.toFile()).start();
-    children.add(process);
-    return process;
+  private Process startWorker(Config config, Path executions, Path output) {
+    return children.start(SqsChildWorkerMain.class, output, config.broker(), config.resultBackend(),
+        config.defaultQueue(), "10", Integer.toString(VISIBILITY_SECONDS), executions.toString());
   }
 
-  private static int lines(Path file) throws IOException {
-    if (!Files.exists(file)) {
-      return 0;
-    }
-    return (int) Files.readAllLines(file).stream().filter(l -> !l.isBlank()).count();
+  private static int lines(Path file) {
+    return WorkerProcesses.runs(file).memberRuns();
   }
 
-  private static int distinct(Path... files) throws IOException {
-    Set<String> seen = new HashSet<>();
-    for (Path file : files) {
-      if (Files.exists(file)) {
-        for (String line : Files.readAllLines(file)) {
-          if (!line.isBlank()) {
-            seen.add(line.trim());
-          }
-        }
-      }
-    }
-    return seen.size();
+  private static int distinct(Path... files) {
+    return WorkerProcesses.runs(files).members().size();
   }
 }

@@ -8,6 +8,7 @@ import io.lettuce.core.LMoveArgs;
 import io.lettuce.core.ScriptOutputType;
 import io.machinery.MachineryException;
 import io.machinery.config.Config;
+import io.machinery.testkit.OwnRedisServer;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
+import io.machinery.testkit.OwnRedisServer;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,7 +33,7 @@ class RedisTopologiesIT {
     Files.writeString(directory.resolve("sentinel.conf"), "port " + port + "\nbind 127.0.0.1\n"
         + "sentinel monitor it-master " + master.hosts().get(0).host() + " " + master.hosts().get(0).port() + " 1\n");
     try (OwnRedisServer sentinel = OwnRedisServer.start(directory, port, List.of("sentinel.conf", "--sentinel"))) {
-      String url = "redis://127.0.0.1:" + sentinel.port;
+      String url = "redis://127.0.0.1:" + sentinel.port();
       Config config = Config.builder().broker(url).redis(RedisConfig.DEFAULT.withMasterName("it-master")).build();
       try (RedisSession session = RedisSession.open(url, config)) {
         assertThat(session.isCluster()).isFalse();
@@ -72,7 +73,7 @@ class RedisTopologiesIT {
     try (OwnRedisServer server = OwnRedisServer.start(directory, port, List.of("--port", "0", "--tls-port",
         Integer.toString(port), "--bind", "127.0.0.1", "--tls-cert-file", "server.crt", "--tls-key-file", "server.key",
         "--tls-ca-cert-file", "ca.crt", "--tls-auth-clients", "no", "--save", "", "--appendonly", "no"))) {
-      String url = "rediss://127.0.0.1:" + server.port;
+      String url = "rediss://127.0.0.1:" + server.port();
       try (RedisSession session = RedisSession.open(url, Config.builder().broker(url).build())) {
         roundTrip(session);
       }
@@ -90,7 +91,7 @@ class RedisTopologiesIT {
     int port = OwnRedisServer.freePort();
     try (OwnRedisServer server = OwnRedisServer.start(directory, port, List.of("--port", Integer.toString(port),
         "--bind", "127.0.0.1", "--unixsocket", socket.toString(), "--save", "", "--appendonly", "no"))) {
-      String url = "redis+socket://" + server.directory.resolve("redis.sock");
+      String url = "redis+socket://" + server.directory().resolve("redis.sock");
       try (RedisSession session = RedisSession.open(url, Config.builder().broker(url).build())) {
         roundTrip(session);
       }

@@ -1,4 +1,4 @@
-package io.machinery.client.redis;
+package io.machinery.testkit;
 
 import static org.awaitility.Awaitility.await;
 
@@ -13,13 +13,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A redis-server process a test starts for a topology the shared test servers do not offer (Sentinel, TLS,
- * unix socket), on 127.0.0.1 and a free port; closing it stops that process (by its handle) and nothing else.
+ * A redis-server process a test starts for what the shared test servers do not offer (Sentinel, TLS, a unix
+ * socket, a server the test may stop), on 127.0.0.1 and a free port; closing it stops that process (by its
+ * handle, SIGTERM, so it saves its data) and nothing else. Starting it again on the same directory and port
+ * brings the same data back when the arguments ask for persistence ({@code --appendonly yes}).
  */
-final class OwnRedisServer implements AutoCloseable {
+public final class OwnRedisServer implements AutoCloseable {
   private final Process process;
-  final int port;
-  final Path directory;
+  private final int port;
+  private final Path directory;
 
   private OwnRedisServer(Process process, int port, Path directory) {
     this.process = process;
@@ -27,15 +29,26 @@ final class OwnRedisServer implements AutoCloseable {
     this.directory = directory;
   }
 
-  static int freePort() throws IOException {
+  /** The port it listens on. */
+  public int port() {
+    return port;
+  }
+
+  /** Its working directory (data, {@code redis.log}). */
+  public Path directory() {
+    return directory;
+  }
+
+  /** A TCP port free on 127.0.0.1 right now. */
+  public static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();
     }
   }
 
   /** Starts {@code redis-server <args>} in a fresh directory; {@code port} is what it listens on (TCP or TLS). */
-  static OwnRedisServer start(Path directory, int port, List<String> args) throws IOException {
-    io.machinery.testkit.TestEndpoints.requireTool(Files.isExecutable(Path.of("/usr/bin/redis-server")) || onPath("redis-server"),
+  public static OwnRedisServer start(Path directory, int port, List<String> args) throws IOException {
+    TestEndpoints.requireTool(Files.isExecutable(Path.of("/usr/bin/redis-server")) || onPath("redis-server"),
         "no redis-server binary to start a server of this test's own");
     List<String> command = new ArrayList<>(List.of("redis-server"));
     command.addAll(args);
@@ -65,6 +78,7 @@ final class OwnRedisServer implements AutoCloseable {
     return false;
   }
 
+  /** Stops the server (SIGTERM, then SIGKILL after 10 s) and waits until it is gone. */
   @Override
   public void close() {
     process.destroy();
