@@ -120,8 +120,25 @@ public abstract class ControlPlaneContract {
 
   // ------------------------------------------------------------------------------------ revoked tasks
 
+  /**
+   * Whether the control plane keeps revoked tasks (for {@code Server.cancel}); one that does not is held to
+   * refusing {@code revoke} and {@code revoked} with {@link UnsupportedOperationException}.
+   */
+  protected boolean keepsRevokedTasks() {
+    return true;
+  }
+
+  @Test
+  void aControlPlaneWithoutRevocationRefusesItClearly() {
+    org.junit.jupiter.api.Assumptions.assumeFalse(keepsRevokedTasks(), "this control plane keeps revoked tasks");
+    assertThatThrownBy(() -> plane.revoke(List.of("task_" + prefix), Duration.ofMinutes(1)))
+        .isInstanceOf(UnsupportedOperationException.class);
+    assertThatThrownBy(() -> plane.revoked()).isInstanceOf(UnsupportedOperationException.class);
+  }
+
   @Test
   void revokedTasksAreListedUntilTheirTimeToLiveRunsOut() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(keepsRevokedTasks(), "this control plane refuses revocation (tested above)");
     String kept = "task_" + prefix + UUID.randomUUID();
     String brief = "task_" + prefix + UUID.randomUUID();
     plane.revoke(List.of(kept), Duration.ofMinutes(5));
@@ -133,6 +150,7 @@ public abstract class ControlPlaneContract {
 
   @Test
   void revokingNothingDoesNothingAndABadTimeToLiveIsRefused() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(keepsRevokedTasks(), "this control plane refuses revocation (tested above)");
     plane.revoke(List.of(), Duration.ofMinutes(1));
     assertThatThrownBy(() -> plane.revoke(List.of("task_" + prefix), Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl");
