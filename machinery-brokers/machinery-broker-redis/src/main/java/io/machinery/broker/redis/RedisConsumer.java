@@ -122,7 +122,10 @@ final class RedisConsumer implements Consumer {
     nextHeartbeat = System.nanoTime() + broker.heartbeatInterval().toNanos();
     nextSweep = System.nanoTime() + broker.sweepInterval().toNanos();
     blocking = session.openBlocking();
-    loop = Thread.ofVirtual().name("machinery-redis-fetch-" + tag).start(this::fetchLoop);
+    // A platform thread: with CPU-bound tasks on every carrier thread, a virtual fetch loop could not take its
+    // BLMOVE's reply for many seconds, and the stray sweep (two sweeps in a row) returned the message it had
+    // moved to the queue while it was being handed over: a task ran twice (CpuBoundTasksIT, 20 s tasks on 2 cores).
+    loop = Thread.ofPlatform().daemon().name("machinery-redis-fetch-" + tag).start(this::fetchLoop);
   }
 
   private CompletableFuture<Long> heartbeat() {
