@@ -43,6 +43,11 @@ test: jdk
 unit: jdk
 	$(MVNW) verify -DskipITs
 
+# Reformat every Java file with google-java-format (verify fails on a file it would change).
+.PHONY: format
+format: jdk
+	$(MVNW) -q -pl '!machinery-bom' com.diffplug.spotless:spotless-maven-plugin:apply
+
 # The example reads its endpoints from the env file when the servers are running (make services).
 run: jdk
 	$(MVNW) -q -DskipTests install -pl examples -am

@@ -11,12 +11,13 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One positional task argument: a Go type name ({@code "int64"}, {@code "[]string"}, ...) and a value. Go's
- * {@code tasks.Arg}.
+ * One positional task argument: a Go type name ({@code "int64"}, {@code "[]string"}, ...) and a
+ * value. Go's {@code tasks.Arg}.
  *
- * <p>Immutable and thread-safe. {@link #name()} is informational only: arguments are positional. The value is
- * kept as given or as read from the wire ({@code Long}, {@code BigInteger}, {@code Double}, {@code String},
- * {@code Boolean}, {@code byte[]}, lists); {@link #typedValue()} reads it by its declared type, as Go does.
+ * <p>Immutable and thread-safe. {@link #name()} is informational only: arguments are positional.
+ * The value is kept as given or as read from the wire ({@code Long}, {@code BigInteger}, {@code
+ * Double}, {@code String}, {@code Boolean}, {@code byte[]}, lists); {@link #typedValue()} reads it
+ * by its declared type, as Go does.
  *
  * <pre>{@code
  * Arg.of(1L)                   // {"Name":"","Type":"int64","Value":1}
@@ -36,7 +37,8 @@ public final class Arg {
   }
 
   /**
-   * Creates an argument whose Go type is derived from the Java value (see the table on {@link #typeOf(Object)}).
+   * Creates an argument whose Go type is derived from the Java value (see the table on {@link
+   * #typeOf(Object)}).
    *
    * @param value the value
    * @return the argument, without a name
@@ -70,10 +72,10 @@ public final class Arg {
   }
 
   /**
-   * The Go type name Machinery uses for a Java value: {@code Long→int64}, {@code Integer→int32}, {@code
-   * Short→int16}, {@code Byte→int8}, {@code Double→float64}, {@code Float→float32}, {@code Boolean→bool},
-   * {@code String→string}, {@code byte[]→[]uint8}, {@code BigInteger→uint64}, and arrays or non-empty lists of
-   * those to {@code []T}.
+   * The Go type name Machinery uses for a Java value: {@code Long→int64}, {@code Integer→int32},
+   * {@code Short→int16}, {@code Byte→int8}, {@code Double→float64}, {@code Float→float32}, {@code
+   * Boolean→bool}, {@code String→string}, {@code byte[]→[]uint8}, {@code BigInteger→uint64}, and
+   * arrays or non-empty lists of those to {@code []T}.
    *
    * @param value the value
    * @return the Go type name
@@ -111,12 +113,13 @@ public final class Arg {
   }
 
   /**
-   * The value read by its declared type: {@code Long} for signed ints and uint8..uint32, {@code BigInteger}
-   * for uint/uint64, {@code Double} for floats, {@code byte[]} for {@code []uint8}, lists for other slices.
+   * The value read by its declared type: {@code Long} for signed ints and uint8..uint32, {@code
+   * BigInteger} for uint/uint64, {@code Double} for floats, {@code byte[]} for {@code []uint8},
+   * lists for other slices.
    *
    * @return the typed value, or null for Go's nil
-   * @throws IllegalArgumentException with Go's error text when the type is unsupported or the value does not
-   *     fit it
+   * @throws IllegalArgumentException with Go's error text when the type is unsupported or the value
+   *     does not fit it
    */
   public @Nullable Object typedValue() {
     return GoTypes.toTyped(type, value);
@@ -137,8 +140,9 @@ public final class Arg {
   }
 
   /**
-   * One stack frame per level, and no deeper than the decoder admits ({@link GoJson#MAX_NESTING_DEPTH}): a
-   * value nested 10,000 deep is refused here instead of overflowing the stack of whoever builds the argument.
+   * One stack frame per level, and no deeper than the decoder admits ({@link
+   * GoJson#MAX_NESTING_DEPTH}): a value nested 10,000 deep is refused here instead of overflowing
+   * the stack of whoever builds the argument.
    */
   private static @Nullable Object normalise(@Nullable Object value, int depth) {
     if (value instanceof Integer || value instanceof Short || value instanceof Byte) {
@@ -153,13 +157,18 @@ public final class Arg {
     if (value instanceof BigInteger b && b.bitLength() <= 63) {
       return b.longValue();
     }
-    List<?> list = value instanceof List<?> l ? l : value != null && value.getClass().isArray() ? GoTypes.asList(value) : null;
+    List<?> list =
+        value instanceof List<?> l
+            ? l
+            : value != null && value.getClass().isArray() ? GoTypes.asList(value) : null;
     if (list == null) {
       return value;
     }
     if (depth >= GoJson.MAX_NESTING_DEPTH) {
       throw new IllegalArgumentException(
-          "argument value is nested deeper than " + GoJson.MAX_NESTING_DEPTH + " lists; Go's argument types are flat");
+          "argument value is nested deeper than "
+              + GoJson.MAX_NESTING_DEPTH
+              + " lists; Go's argument types are flat");
     }
     List<@Nullable Object> out = new ArrayList<>(list.size());
     for (Object item : list) {

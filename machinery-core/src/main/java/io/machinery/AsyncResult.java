@@ -9,23 +9,24 @@ import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The handle to a sent task's result: Go's {@code result.AsyncResult}. Reads the result backend; thread-safe.
+ * The handle to a sent task's result: Go's {@code result.AsyncResult}. Reads the result backend;
+ * thread-safe.
  *
  * <pre>{@code
  * AsyncResult result = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(1L)));
  * List<Object> values = result.get(Duration.ofSeconds(10));   // [2]
  * }</pre>
  *
- * <p>Results are the typed values of their Go types ({@code Long} for int64, {@code String}, {@code byte[]},
- * ...; see {@link TaskResult#typedValue()}). A FAILURE surfaces as {@link TaskFailedException} with the stored
- * error text.
+ * <p>Results are the typed values of their Go types ({@code Long} for int64, {@code String}, {@code
+ * byte[]}, ...; see {@link TaskResult#typedValue()}). A FAILURE surfaces as {@link
+ * TaskFailedException} with the stored error text.
  *
- * <p><b>Warning:</b> on a backend whose reads consume the state (the AMQP backend, as Go's: a state is a message
- * in a per-task queue, and reading takes it), only one reader sees each state. Use one handle per task and read
- * it from one place: a second handle, another process, or a Go client reading the same task may take the state
- * this handle waits for, and this handle then waits until its timeout. A handle keeps a completed state it has
- * read, so reading it again is safe. {@link io.machinery.spi.Backend#consumesStatesOnRead()} tells which kind a backend
- * is.
+ * <p><b>Warning:</b> on a backend whose reads consume the state (the AMQP backend, as Go's: a state
+ * is a message in a per-task queue, and reading takes it), only one reader sees each state. Use one
+ * handle per task and read it from one place: a second handle, another process, or a Go client
+ * reading the same task may take the state this handle waits for, and this handle then waits until
+ * its timeout. A handle keeps a completed state it has read, so reading it again is safe. {@link
+ * io.machinery.spi.Backend#consumesStatesOnRead()} tells which kind a backend is.
  */
 public class AsyncResult {
   /** How often blocking reads poll the backend unless told otherwise. */
@@ -43,7 +44,8 @@ public class AsyncResult {
   /**
    * Returns the signature this handle was made for.
    *
-   * @return the task as sent (with its UUID), or only the UUID for {@link Server#asyncResult(String)}
+   * @return the task as sent (with its UUID), or only the UUID for {@link
+   *     Server#asyncResult(String)}
    */
   public Signature signature() {
     return signature;
@@ -61,8 +63,8 @@ public class AsyncResult {
   /**
    * Reads the latest state (Go's {@code GetState}); a completed state is cached and not read again.
    *
-   * @return the state, or empty while the backend has none (not stored yet, expired, or consumed by another
-   *     reader on a consume-on-read backend)
+   * @return the state, or empty while the backend has none (not stored yet, expired, or consumed by
+   *     another reader on a consume-on-read backend)
    * @throws MachineryException when the backend cannot be read
    */
   public Optional<TaskState> taskState() {
@@ -76,8 +78,8 @@ public class AsyncResult {
   }
 
   /**
-   * Reads the task's last progress report ({@link TaskContext#reportProgress}). It does not consume anything,
-   * also on a backend whose state reads consume.
+   * Reads the task's last progress report ({@link TaskContext#reportProgress}). It does not consume
+   * anything, also on a backend whose state reads consume.
    *
    * @return the last report; empty when the task reported none yet (or it expired)
    * @throws UnsupportedOperationException when the result backend cannot keep progress
@@ -120,7 +122,8 @@ public class AsyncResult {
   }
 
   /**
-   * Blocks until the task finishes, polling every {@link #DEFAULT_POLL_INTERVAL}, at most {@code timeout}.
+   * Blocks until the task finishes, polling every {@link #DEFAULT_POLL_INTERVAL}, at most {@code
+   * timeout}.
    *
    * @param timeout the longest to wait
    * @return the typed results of the successful task
@@ -133,8 +136,8 @@ public class AsyncResult {
   }
 
   /**
-   * Blocks until the task finishes, polling every {@code pollInterval}, at most {@code timeout} (Go's {@code
-   * GetWithTimeout(timeout, sleep)}).
+   * Blocks until the task finishes, polling every {@code pollInterval}, at most {@code timeout}
+   * (Go's {@code GetWithTimeout(timeout, sleep)}).
    *
    * @param timeout the longest to wait
    * @param pollInterval the pause between two reads of the backend
@@ -169,34 +172,40 @@ public class AsyncResult {
   public @Nullable Object getValue(Duration timeout) {
     List<Object> values = get(timeout);
     if (values.size() != 1) {
-      throw new MachineryException("task " + signature.uuid() + " returned " + values.size() + " results, not one");
+      throw new MachineryException(
+          "task " + signature.uuid() + " returned " + values.size() + " results, not one");
     }
     return values.get(0);
   }
 
   /**
-   * Returns the results as a future, completed from a virtual thread that polls the backend. Cancelling the
-   * future stops the polling; so does completing it. A future nobody completes or cancels keeps its thread
-   * polling until the task finishes, so cancel the futures of tasks you stop waiting for.
+   * Returns the results as a future, completed from a virtual thread that polls the backend.
+   * Cancelling the future stops the polling; so does completing it. A future nobody completes or
+   * cancels keeps its thread polling until the task finishes, so cancel the futures of tasks you
+   * stop waiting for.
    *
-   * @return a future of the typed results, completed exceptionally with {@link TaskFailedException} when the
-   *     task failed
+   * @return a future of the typed results, completed exceptionally with {@link TaskFailedException}
+   *     when the task failed
    */
   public CompletableFuture<List<Object>> toCompletableFuture() {
     CompletableFuture<List<Object>> future = new CompletableFuture<>();
     Thread poller =
-        Thread.ofVirtual().name("machinery-result-" + signature.uuid()).start(() -> {
-          try {
-            future.complete(get(Duration.ofDays(365 * 100L)));
-          } catch (RuntimeException e) {
-            future.completeExceptionally(e);
+        Thread.ofVirtual()
+            .name("machinery-result-" + signature.uuid())
+            .start(
+                () -> {
+                  try {
+                    future.complete(get(Duration.ofDays(365 * 100L)));
+                  } catch (RuntimeException e) {
+                    future.completeExceptionally(e);
+                  }
+                });
+    future.whenComplete(
+        (v, e) -> {
+          if (future.isCancelled()) {
+            poller.interrupt();
           }
         });
-    future.whenComplete((v, e) -> {
-      if (future.isCancelled()) {
-        poller.interrupt();
-      }
-    });
     return future;
   }
 

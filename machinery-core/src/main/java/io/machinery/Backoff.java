@@ -3,13 +3,15 @@ package io.machinery;
 import java.time.Duration;
 
 /**
- * A doubling delay with a cap: attempt 1 waits {@code first}, attempt 2 twice that, and so on up to {@code
- * max}. Used for requeues of messages that could not be processed and for retries of bookkeeping steps.
+ * A doubling delay with a cap: attempt 1 waits {@code first}, attempt 2 twice that, and so on up to
+ * {@code max}. Used for requeues of messages that could not be processed and for retries of
+ * bookkeeping steps.
  */
 record Backoff(Duration first, Duration max) {
   Backoff {
     if (first.isNegative() || max.compareTo(first) < 0) {
-      throw new IllegalArgumentException("back-off needs 0 <= first <= max, was " + first + " and " + max);
+      throw new IllegalArgumentException(
+          "back-off needs 0 <= first <= max, was " + first + " and " + max);
     }
   }
 

@@ -11,11 +11,12 @@ import java.util.Set;
 /**
  * {@link Server#cancel}: revoke first, then record.
  *
- * <p>Design notes: the revocation goes to the control plane before any state is written, so a worker that
- * refreshes in between already skips the task. The FAILURE written here is for waiting clients; the worker
- * that meets the task later writes its own FAILURE and completes its chord. A task that finished already keeps
- * its state (where states can be read without consuming them); one that finishes while being cancelled may
- * keep its SUCCESS if the worker stored it before it learnt of the revocation.
+ * <p>Design notes: the revocation goes to the control plane before any state is written, so a
+ * worker that refreshes in between already skips the task. The FAILURE written here is for waiting
+ * clients; the worker that meets the task later writes its own FAILURE and completes its chord. A
+ * task that finished already keeps its state (where states can be read without consuming them); one
+ * that finishes while being cancelled may keep its SUCCESS if the worker stored it before it learnt
+ * of the revocation.
  */
 final class Cancellation {
   private Cancellation() {}
@@ -31,15 +32,23 @@ final class Cancellation {
     if (uuids.isEmpty()) {
       return 0;
     }
-    ControlPlane plane = server.controlPlane().orElseThrow(() -> new UnsupportedOperationException(
-        "cancelling needs a control plane (workers learn of revocations through it): neither the broker "
-            + server.broker().getClass().getSimpleName() + " nor the backend " + server.backend().getClass().getSimpleName()
-            + " keeps one; give one to Server.builder().controlPlane()"));
+    ControlPlane plane =
+        server
+            .controlPlane()
+            .orElseThrow(
+                () ->
+                    new UnsupportedOperationException(
+                        "cancelling needs a control plane (workers learn of revocations through it): neither the broker "
+                            + server.broker().getClass().getSimpleName()
+                            + " nor the backend "
+                            + server.backend().getClass().getSimpleName()
+                            + " keeps one; give one to Server.builder().controlPlane()"));
     plane.revoke(uuids, Duration.ofSeconds(server.config().effectiveResultsExpireIn()));
     Backend backend = server.backend();
     int cancelled = 0;
     for (String uuid : uuids) {
-      Optional<TaskState> state = backend.consumesStatesOnRead() ? Optional.empty() : backend.getState(uuid);
+      Optional<TaskState> state =
+          backend.consumesStatesOnRead() ? Optional.empty() : backend.getState(uuid);
       if (state.map(TaskState::isCompleted).orElse(false)) {
         continue;
       }

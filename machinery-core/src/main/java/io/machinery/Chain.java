@@ -4,9 +4,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Tasks that run one after another, each receiving the previous one's results after its own arguments: Go's
- * {@code tasks.NewChain}. On the wire a chain is one message, the first task, with the rest nested in {@code
- * OnSuccess}. Immutable.
+ * Tasks that run one after another, each receiving the previous one's results after its own
+ * arguments: Go's {@code tasks.NewChain}. On the wire a chain is one message, the first task, with
+ * the rest nested in {@code OnSuccess}. Immutable.
  */
 public final class Chain {
   private final List<Signature> tasks;
@@ -18,7 +18,8 @@ public final class Chain {
   /**
    * Creates a chain: Go's {@code NewChain(signatures...)}.
    *
-   * @param tasks the tasks in order, at least one; each one's {@code OnSuccess} is replaced by the next
+   * @param tasks the tasks in order, at least one; each one's {@code OnSuccess} is replaced by the
+   *     next
    * @return the chain
    * @throws IllegalArgumentException if there are no tasks
    */
@@ -39,9 +40,11 @@ public final class Chain {
     }
     List<Signature> withUuids = new ArrayList<>(tasks.size());
     for (Signature task : tasks) {
-      withUuids.add(task.uuid().isEmpty() ? task.toBuilder().uuid(Uuids.newTaskUuid()).build() : task);
+      withUuids.add(
+          task.uuid().isEmpty() ? task.toBuilder().uuid(Uuids.newTaskUuid()).build() : task);
     }
-    // Nest from the end: each task's OnSuccess is the (already nested) next one, replacing any OnSuccess.
+    // Nest from the end: each task's OnSuccess is the (already nested) next one, replacing any
+    // OnSuccess.
     List<Signature> nested = new ArrayList<>(withUuids);
     for (int i = nested.size() - 1; i > 0; i--) {
       nested.set(i - 1, nested.get(i - 1).toBuilder().onSuccess(List.of(nested.get(i))).build());

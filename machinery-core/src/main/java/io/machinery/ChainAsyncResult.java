@@ -6,8 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The handle to a chain's results: Go's {@code ChainAsyncResult}. {@link #get} waits for every task in order
- * and returns the last one's results. Thread-safe.
+ * The handle to a chain's results: Go's {@code ChainAsyncResult}. {@link #get} waits for every task
+ * in order and returns the last one's results. Thread-safe.
  */
 public final class ChainAsyncResult {
   private final List<AsyncResult> results;

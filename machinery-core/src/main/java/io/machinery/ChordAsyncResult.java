@@ -6,10 +6,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The handle to a chord's results: Go's {@code ChordAsyncResult}. {@link #get} waits for the group, then for
- * the callback. Unlike Go, failed group members fail the wait with a {@link ChordFailedException} listing every
- * failed member's error instead of blocking forever (the worker also marks the callback FAILURE and sends the
- * chord's error callback, {@link Chord#withErrorCallback}). Thread-safe.
+ * The handle to a chord's results: Go's {@code ChordAsyncResult}. {@link #get} waits for the group,
+ * then for the callback. Unlike Go, failed group members fail the wait with a {@link
+ * ChordFailedException} listing every failed member's error instead of blocking forever (the worker
+ * also marks the callback FAILURE and sends the chord's error callback, {@link
+ * Chord#withErrorCallback}). Thread-safe.
  */
 public final class ChordAsyncResult {
   private final List<AsyncResult> groupResults;
@@ -23,12 +24,14 @@ public final class ChordAsyncResult {
     }
     this.groupResults = List.copyOf(list);
     this.callbackResult = new AsyncResult(callback, backend);
-    this.errorCallbackResult = ChordErrors.of(callback, io.machinery.config.Config.DEFAULT).map(cb -> new AsyncResult(cb, backend));
+    this.errorCallbackResult =
+        ChordErrors.of(callback, io.machinery.config.Config.DEFAULT)
+            .map(cb -> new AsyncResult(cb, backend));
   }
 
   /**
-   * Returns the handle to the chord's error callback, which a worker sends when the group completes with
-   * failed members.
+   * Returns the handle to the chord's error callback, which a worker sends when the group completes
+   * with failed members.
    *
    * @return the error callback's handle; empty when the chord has none
    */
@@ -37,8 +40,9 @@ public final class ChordAsyncResult {
   }
 
   /**
-   * Returns the UUIDs of the chord's tasks, for {@link Server#cancel}: the members and the callback, not the
-   * error callback, so a cancelled chord still runs its error callback (with the members' "cancelled").
+   * Returns the UUIDs of the chord's tasks, for {@link Server#cancel}: the members and the
+   * callback, not the error callback, so a cancelled chord still runs its error callback (with the
+   * members' "cancelled").
    *
    * @return the UUIDs, members in group order first
    */
@@ -72,8 +76,8 @@ public final class ChordAsyncResult {
    *
    * @param timeout the longest to wait for the whole chord
    * @return the callback's typed results
-   * @throws ChordFailedException when group tasks failed: once every member has finished, with each failed
-   *     member's error
+   * @throws ChordFailedException when group tasks failed: once every member has finished, with each
+   *     failed member's error
    * @throws TaskFailedException when the callback failed
    * @throws ResultTimeoutException when {@code timeout} passed first
    * @throws MachineryException when the backend cannot be read, or when interrupted
@@ -89,10 +93,17 @@ public final class ChordAsyncResult {
       }
     }
     if (!failures.isEmpty()) {
-      List<TaskState> failed = failures.stream()
-          .map(f -> TaskState.failure(Signature.emptyBuilder().uuid(f.taskUuid()).build(), String.valueOf(f.getMessage()))).toList();
+      List<TaskState> failed =
+          failures.stream()
+              .map(
+                  f ->
+                      TaskState.failure(
+                          Signature.emptyBuilder().uuid(f.taskUuid()).build(),
+                          String.valueOf(f.getMessage())))
+              .toList();
       String group = groupResults.get(0).signature().groupUuid();
-      throw new ChordFailedException(callbackResult.taskUuid(), ChordErrors.failureText(group, failed), failures);
+      throw new ChordFailedException(
+          callbackResult.taskUuid(), ChordErrors.failureText(group, failed), failures);
     }
     return callbackResult.get(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
   }

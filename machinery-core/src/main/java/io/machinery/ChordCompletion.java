@@ -14,32 +14,35 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>The winner fires.</b> The member that finds the group completed and wins {@code triggerChord}
- *       reads the states in group order and publishes the callback with the results appended (unless it is
- *       immutable), or stores FAILURE for it when a member did not succeed (beyond Go, so waiting clients
- *       learn it), after sending the chord's error callback with every failed member's error when it has one
- *       ({@link ChordErrors}).
- *   <li><b>A lost callback is sent by a re-run.</b> The trigger flag is stored before the callback is
- *       published, so a worker that dies in between leaves a triggered chord without a callback. A member that
- *       may be a re-run (redelivered, or requeued by a worker) and loses the trigger therefore checks whether
- *       the callback has a state beyond PENDING (PENDING is stored just before the publish, so it does not
- *       prove one); otherwise this member sends it. A callback has a deterministic UUID, so a duplicate is visible as such. Members that
- *       lose the trigger on their first delivery do not check (that is the ordinary race between members).
- *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the callback
- *       was sent without taking its state away from a client. There the backend may keep the states until
- *       {@code purgeGroupMeta}, which runs only after the callback was settled; a possible re-run asks the
- *       trigger even when the group looks incomplete (the winner drained it), and the trigger hands it the
- *       kept states when the callback was never sent (the AMQP backend's {@code ChordTrigger}). A missing group after a lost trigger is taken as
- *       the winner's purge, and a member that cannot tell is dead-lettered rather than acknowledged when its
- *       backend keeps failing.
- *   <li><b>Terminal failures.</b> A group whose meta or states are gone from the backend (expired, evicted,
- *       purged: "Group not found" / "Task not found"), or that still cannot be read after the bookkeeping
- *       attempts, cannot complete: FAILURE is stored for the callback, unless the callback already has a state
- *       (then another member fired it, and purged the group), and the member is acknowledged.
+ *   <li><b>The winner fires.</b> The member that finds the group completed and wins {@code
+ *       triggerChord} reads the states in group order and publishes the callback with the results
+ *       appended (unless it is immutable), or stores FAILURE for it when a member did not succeed
+ *       (beyond Go, so waiting clients learn it), after sending the chord's error callback with
+ *       every failed member's error when it has one ({@link ChordErrors}).
+ *   <li><b>A lost callback is sent by a re-run.</b> The trigger flag is stored before the callback
+ *       is published, so a worker that dies in between leaves a triggered chord without a callback.
+ *       A member that may be a re-run (redelivered, or requeued by a worker) and loses the trigger
+ *       therefore checks whether the callback has a state beyond PENDING (PENDING is stored just
+ *       before the publish, so it does not prove one); otherwise this member sends it. A callback
+ *       has a deterministic UUID, so a duplicate is visible as such. Members that lose the trigger
+ *       on their first delivery do not check (that is the ordinary race between members).
+ *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the
+ *       callback was sent without taking its state away from a client. There the backend may keep
+ *       the states until {@code purgeGroupMeta}, which runs only after the callback was settled; a
+ *       possible re-run asks the trigger even when the group looks incomplete (the winner drained
+ *       it), and the trigger hands it the kept states when the callback was never sent (the AMQP
+ *       backend's {@code ChordTrigger}). A missing group after a lost trigger is taken as the
+ *       winner's purge, and a member that cannot tell is dead-lettered rather than acknowledged
+ *       when its backend keeps failing.
+ *   <li><b>Terminal failures.</b> A group whose meta or states are gone from the backend (expired,
+ *       evicted, purged: "Group not found" / "Task not found"), or that still cannot be read after
+ *       the bookkeeping attempts, cannot complete: FAILURE is stored for the callback, unless the
+ *       callback already has a state (then another member fired it, and purged the group), and the
+ *       member is acknowledged.
  * </ul>
  *
- * <p>Each step is one of the execution's bookkeeping steps (retried with back-off, stopped when the run is
- * abandoned). One instance per completion, on the delivery thread.
+ * <p>Each step is one of the execution's bookkeeping steps (retried with back-off, stopped when the
+ * run is abandoned). One instance per completion, on the delivery thread.
  */
 final class ChordCompletion {
   private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
@@ -49,30 +52,41 @@ final class ChordCompletion {
   private final Signature signature;
   private final boolean possiblyRerun;
 
-  ChordCompletion(TaskExecution execution, Backend backend, Signature signature, boolean possiblyRerun) {
+  ChordCompletion(
+      TaskExecution execution, Backend backend, Signature signature, boolean possiblyRerun) {
     this.execution = execution;
     this.backend = backend;
     this.signature = signature;
     this.possiblyRerun = possiblyRerun;
   }
 
-  /** @param knownFailure this member's own FAILURE (the failure path), or null to read the group's states */
+  /**
+   * @param knownFailure this member's own FAILURE (the failure path), or null to read the group's
+   *     states
+   */
   void complete(Signature callback, @Nullable TaskState knownFailure) {
     String group = signature.groupUuid();
     int count = signature.groupTaskCount();
     try {
-      boolean completed = execution.chordStep("checking chord group completion", () -> backend.groupCompleted(group, count));
-      // Where the winner's read drained the group, a re-run of a dead winner's member finds it incomplete; the
+      boolean completed =
+          execution.chordStep(
+              "checking chord group completion", () -> backend.groupCompleted(group, count));
+      // Where the winner's read drained the group, a re-run of a dead winner's member finds it
+      // incomplete; the
       // backend's trigger may still hand it the states it kept (the AMQP backend's ChordTrigger).
       if (!completed && !(possiblyRerun && backend.consumesStatesOnRead())) {
         return;
       }
       if (!execution.chordStep("triggering the chord", () -> backend.triggerChord(group))) {
         if (!possiblyRerun || callbackPublished(callback).orElse(true)) {
-          return; // another worker completes this chord (or, where reads consume states, we cannot tell)
+          return; // another worker completes this chord (or, where reads consume states, we cannot
+          // tell)
         }
-        log.warn("Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
-            + " before sending it?); sending it now", LogText.of(group), LogText.of(callback.uuid()));
+        log.warn(
+            "Chord group {} was triggered but its callback {} was never sent (the triggering worker stopped"
+                + " before sending it?); sending it now",
+            LogText.of(group),
+            LogText.of(callback.uuid()));
       }
     } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
       chordGaveUp(callback, e, false);
@@ -82,8 +96,10 @@ final class ChordCompletion {
     try {
       fired = fireChord(callback, knownFailure);
     } finally {
-      // Only the worker that triggered the chord purges (Go purges on every completion, which can delete the
-      // states before the winner reads them), and only once the callback is settled: the purge drops the copy
+      // Only the worker that triggered the chord purges (Go purges on every completion, which can
+      // delete the
+      // states before the winner reads them), and only once the callback is settled: the purge
+      // drops the copy
       // of the states a re-run would recover from.
       if (fired && backend.consumesStatesOnRead() && !execution.isAbandoned()) {
         try {
@@ -96,11 +112,11 @@ final class ChordCompletion {
   }
 
   /**
-   * Sends the callback with the group's results, or the error callback and FAILURE for it; false when a member
-   * is running again (its redelivered message overwrote SUCCESS with RECEIVED or STARTED): that member completes
-   * the chord when it finishes (it loses the trigger, finds the callback without a state beyond PENDING and sends
-   * it). Taking its state for a failure stored FAILURE for callbacks whose members all succeeded (seen in the
-   * chord kill test).
+   * Sends the callback with the group's results, or the error callback and FAILURE for it; false
+   * when a member is running again (its redelivered message overwrote SUCCESS with RECEIVED or
+   * STARTED): that member completes the chord when it finishes (it loses the trigger, finds the
+   * callback without a state beyond PENDING and sends it). Taking its state for a failure stored
+   * FAILURE for callbacks whose members all succeeded (seen in the chord kill test).
    */
   private boolean fireChord(Signature callback, @Nullable TaskState knownFailure) {
     Optional<Signature> onError = ChordErrors.of(callback, execution.config());
@@ -112,11 +128,17 @@ final class ChordCompletion {
     List<TaskState> states;
     try {
       // with an error callback, a failure reads every member, so the callback gets all the errors
-      states = execution.chordStep("reading chord group states", () -> backend.groupTaskStates(group, signature.groupTaskCount()));
+      states =
+          execution.chordStep(
+              "reading chord group states",
+              () -> backend.groupTaskStates(group, signature.groupTaskCount()));
     } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
       if (knownFailure != null) {
-        log.warn("Chord group {}: could not read the other members' states ({}); the error callback gets this"
-            + " member's error only", LogText.of(group), e.getMessage());
+        log.warn(
+            "Chord group {}: could not read the other members' states ({}); the error callback gets this"
+                + " member's error only",
+            LogText.of(group),
+            e.getMessage());
         chordFailed(callback, List.of(knownFailure), onError);
       } else {
         chordGaveUp(callback, e, true);
@@ -127,8 +149,12 @@ final class ChordCompletion {
     List<TaskState> failed = new ArrayList<>();
     for (TaskState state : states) {
       if (!state.isCompleted()) {
-        log.info("Chord group {}: member {} is {} (running again); it sends callback {} when it finishes",
-            LogText.of(group), LogText.of(state.taskUuid()), state.state(), LogText.of(callback.uuid()));
+        log.info(
+            "Chord group {}: member {} is {} (running again); it sends callback {} when it finishes",
+            LogText.of(group),
+            LogText.of(state.taskUuid()),
+            state.state(),
+            LogText.of(callback.uuid()));
         return false;
       }
       if (!state.isSuccess()) {
@@ -143,62 +169,78 @@ final class ChordCompletion {
       return true;
     }
     Signature sent = ChordErrors.withoutErrorCallback(callback);
-    execution.sendCallback(sent.immutable() ? sent : sent.toBuilder().addArgs(args).build(), "chord callback");
+    execution.sendCallback(
+        sent.immutable() ? sent : sent.toBuilder().addArgs(args).build(), "chord callback");
     return true;
   }
 
   /**
-   * Whether the callback was surely published: it has a state beyond PENDING. {@code sendTask} stores PENDING
-   * before it publishes, so a winner killed in between leaves PENDING and no message (seen in the chord kill
-   * test: one callback of 200 lost); a PENDING callback is therefore sent again, which may run it twice (its
-   * UUID shows the duplicate) but never zero times. Empty where reading a state would consume it.
+   * Whether the callback was surely published: it has a state beyond PENDING. {@code sendTask}
+   * stores PENDING before it publishes, so a winner killed in between leaves PENDING and no message
+   * (seen in the chord kill test: one callback of 200 lost); a PENDING callback is therefore sent
+   * again, which may run it twice (its UUID shows the duplicate) but never zero times. Empty where
+   * reading a state would consume it.
    */
   private Optional<Boolean> callbackPublished(Signature callback) {
     if (backend.consumesStatesOnRead()) {
       return Optional.empty();
     }
-    Optional<TaskState> state = execution.step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
+    Optional<TaskState> state =
+        execution.step(
+            "reading the chord callback's state", () -> backend.getState(callback.uuid()));
     return Optional.of(state.filter(s -> s.state() != State.PENDING).isPresent());
   }
 
   /**
-   * Whether the callback was sent (it has a state); empty where reading a state would consume it (Go's AMQP
-   * backend), so the check could take the state a client is waiting for.
+   * Whether the callback was sent (it has a state); empty where reading a state would consume it
+   * (Go's AMQP backend), so the check could take the state a client is waiting for.
    */
   private Optional<Boolean> callbackSent(Signature callback) {
     if (backend.consumesStatesOnRead()) {
       return Optional.empty();
     }
-    Optional<TaskState> state = execution.step("reading the chord callback's state", () -> backend.getState(callback.uuid()));
+    Optional<TaskState> state =
+        execution.step(
+            "reading the chord callback's state", () -> backend.getState(callback.uuid()));
     return Optional.of(state.isPresent());
   }
 
   /**
-   * The group failed: the error callback, if any, is sent first, then FAILURE is stored for the chord callback.
-   * In that order, a worker that dies in between leaves the chord callback without a state, so a re-run of a
-   * member finds the chord unfinished and completes it again (the error callback at least once), instead of
-   * finding FAILURE and leaving the error callback unsent.
+   * The group failed: the error callback, if any, is sent first, then FAILURE is stored for the
+   * chord callback. In that order, a worker that dies in between leaves the chord callback without
+   * a state, so a re-run of a member finds the chord unfinished and completes it again (the error
+   * callback at least once), instead of finding FAILURE and leaving the error callback unsent.
    */
-  private void chordFailed(Signature callback, List<TaskState> failed, Optional<Signature> onError) {
+  private void chordFailed(
+      Signature callback, List<TaskState> failed, Optional<Signature> onError) {
     String error = ChordErrors.failureText(signature.groupUuid(), failed);
-    log.warn("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
+    log.warn(
+        "Chord callback {} {} will not run: {}",
+        LogText.of(callback.name()),
+        LogText.of(callback.uuid()),
         LogText.of(error));
-    onError.ifPresent(cb -> execution.sendCallback(ChordErrors.callbackFor(cb, failed), "chord error callback"));
-    execution.step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+    onError.ifPresent(
+        cb -> execution.sendCallback(ChordErrors.callbackFor(cb, failed), "chord error callback"));
+    execution.step(
+        "storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
   }
 
   /**
-   * The chord cannot be completed: FAILURE for its callback, unless another member may have sent it. The
-   * winner of the trigger ({@code won}) is the only one who could have. Otherwise a callback with a state was
-   * sent; where that cannot be checked, a missing group is the ordinary sign that the winner finished and
-   * purged it (nothing to do), and a backend that keeps failing leaves the member to be dead-lettered.
+   * The chord cannot be completed: FAILURE for its callback, unless another member may have sent
+   * it. The winner of the trigger ({@code won}) is the only one who could have. Otherwise a
+   * callback with a state was sent; where that cannot be checked, a missing group is the ordinary
+   * sign that the winner finished and purged it (nothing to do), and a backend that keeps failing
+   * leaves the member to be dead-lettered.
    */
   private void chordGaveUp(Signature callback, RuntimeException cause, boolean won) {
     String group = signature.groupUuid();
     if (!won) {
       Optional<Boolean> sent = callbackSent(callback);
       if (sent.orElse(false)) {
-        log.debug("Chord group {}: {}; its callback {} already has a state", LogText.of(group), cause.getMessage(),
+        log.debug(
+            "Chord group {}: {}; its callback {} already has a state",
+            LogText.of(group),
+            cause.getMessage(),
             LogText.of(callback.uuid()));
         return;
       }
@@ -206,15 +248,26 @@ final class ChordCompletion {
         if (cause instanceof TaskExecution.BookkeepingFailed failed) {
           throw failed;
         }
-        log.debug("Chord group {} is gone ({}); its winner purged it", LogText.of(group), cause.getMessage());
+        log.debug(
+            "Chord group {} is gone ({}); its winner purged it",
+            LogText.of(group),
+            cause.getMessage());
         return;
       }
     }
-    String error = cause instanceof TaskExecution.GroupMissing
-        ? "chord group " + group + " is gone from the result backend (expired or purged): " + cause.getMessage()
-        : "chord group " + group + " could not be completed: " + cause.getMessage();
-    log.error("Chord callback {} {} will not run: {}", LogText.of(callback.name()), LogText.of(callback.uuid()),
+    String error =
+        cause instanceof TaskExecution.GroupMissing
+            ? "chord group "
+                + group
+                + " is gone from the result backend (expired or purged): "
+                + cause.getMessage()
+            : "chord group " + group + " could not be completed: " + cause.getMessage();
+    log.error(
+        "Chord callback {} {} will not run: {}",
+        LogText.of(callback.name()),
+        LogText.of(callback.uuid()),
         LogText.of(error));
-    execution.step("storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+    execution.step(
+        "storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
   }
 }

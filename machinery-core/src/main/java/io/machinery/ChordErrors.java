@@ -13,15 +13,17 @@ import org.slf4j.LoggerFactory;
 /**
  * The chord error callback's wire and texts.
  *
- * <p>Design notes: Go's message has no place for a chord's error callback, and new top-level keys are out (Go
- * clients must read every message). So the error callback travels as a header of the chord callback, {@value
- * #HEADER}: its whole Go JSON message as a string value. Every member carries the chord callback (Go's {@code
- * ChordCallback}), so whichever member completes the group finds it; Go workers carry the header on untouched
- * when they retry a member, but a Go worker that completes the group does not know it (the error callback then
- * does not run; the chord callback still gets no results, as in Go). It is sent by the member that wins the
- * chord trigger and finds failed members, so it runs once exactly when the chord callback would have: the
- * backend's {@code triggerChord} is true for one caller per group, across processes and languages. It receives
- * two {@code []string} arguments before its own: the failed members' UUIDs and their errors, in group order.
+ * <p>Design notes: Go's message has no place for a chord's error callback, and new top-level keys
+ * are out (Go clients must read every message). So the error callback travels as a header of the
+ * chord callback, {@value #HEADER}: its whole Go JSON message as a string value. Every member
+ * carries the chord callback (Go's {@code ChordCallback}), so whichever member completes the group
+ * finds it; Go workers carry the header on untouched when they retry a member, but a Go worker that
+ * completes the group does not know it (the error callback then does not run; the chord callback
+ * still gets no results, as in Go). It is sent by the member that wins the chord trigger and finds
+ * failed members, so it runs once exactly when the chord callback would have: the backend's {@code
+ * triggerChord} is true for one caller per group, across processes and languages. It receives two
+ * {@code []string} arguments before its own: the failed members' UUIDs and their errors, in group
+ * order.
  */
 final class ChordErrors {
   private static final Logger log = LoggerFactory.getLogger(ChordErrors.class);
@@ -33,8 +35,12 @@ final class ChordErrors {
 
   /** The chord callback carrying {@code errorCallback} in its headers. */
   static Signature attach(Signature chordCallback, Signature errorCallback) {
-    Signature onError = errorCallback.uuid().isEmpty() ? errorCallback.toBuilder().uuid(Uuids.newTaskUuid()).build() : errorCallback;
-    String json = new String(WireCodec.encode(onError), StandardCharsets.UTF_8); // refuses bad arguments now
+    Signature onError =
+        errorCallback.uuid().isEmpty()
+            ? errorCallback.toBuilder().uuid(Uuids.newTaskUuid()).build()
+            : errorCallback;
+    String json =
+        new String(WireCodec.encode(onError), StandardCharsets.UTF_8); // refuses bad arguments now
     return chordCallback.toBuilder().header(HEADER, json).build();
   }
 
@@ -47,13 +53,19 @@ final class ChordErrors {
     try {
       return Optional.of(WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8), config));
     } catch (RuntimeException e) {
-      log.error("Chord callback {} carries an unreadable error callback in header {}: {}",
-          LogText.of(chordCallback.uuid()), HEADER, LogText.of(e.getMessage()));
+      log.error(
+          "Chord callback {} carries an unreadable error callback in header {}: {}",
+          LogText.of(chordCallback.uuid()),
+          HEADER,
+          LogText.of(e.getMessage()));
       return Optional.empty();
     }
   }
 
-  /** The chord callback as it is sent on success: without the error callback (nobody needs it there). */
+  /**
+   * The chord callback as it is sent on success: without the error callback (nobody needs it
+   * there).
+   */
   static Signature withoutErrorCallback(Signature chordCallback) {
     if (!chordCallback.headers().containsKey(HEADER)) {
       return chordCallback;
@@ -68,7 +80,11 @@ final class ChordErrors {
     StringBuilder text = new StringBuilder("chord group ").append(groupUuid).append(" failed: ");
     for (int i = 0; i < failed.size(); i++) {
       TaskState state = failed.get(i);
-      text.append(i == 0 ? "" : "; ").append("task ").append(state.taskUuid()).append(" is ").append(state.state());
+      text.append(i == 0 ? "" : "; ")
+          .append("task ")
+          .append(state.taskUuid())
+          .append(" is ")
+          .append(state.state());
       if (!state.error().isEmpty()) {
         text.append(": ").append(state.error());
       }

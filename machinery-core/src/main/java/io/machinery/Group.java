@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Tasks that run in parallel and complete together: Go's {@code tasks.NewGroup}. Every member gets the group
- * UUID, the member count and, if it has none, a task UUID. Immutable.
+ * Tasks that run in parallel and complete together: Go's {@code tasks.NewGroup}. Every member gets
+ * the group UUID, the member count and, if it has none, a task UUID. Immutable.
  */
 public final class Group {
   private final String groupUuid;

@@ -18,21 +18,23 @@ import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Everything an operator asks about a deployment, through one server: queue sizes and pages of tasks (the
- * broker's {@link Inspector}), live workers, in-flight tasks, paused queues and periodic entries (the {@link
- * ControlPlane}), one task wherever it is (the backend's state and the broker's queues), and the repairs (requeue
- * or delete dead letters, purge, pause, resume). The CLI and the dashboard are built on it; a service can expose
- * it on its own endpoints.
+ * Everything an operator asks about a deployment, through one server: queue sizes and pages of
+ * tasks (the broker's {@link Inspector}), live workers, in-flight tasks, paused queues and periodic
+ * entries (the {@link ControlPlane}), one task wherever it is (the backend's state and the broker's
+ * queues), and the repairs (requeue or delete dead letters, purge, pause, resume). The CLI and the
+ * dashboard are built on it; a service can expose it on its own endpoints.
  *
- * <p>Design notes: a thin facade; every call is the one bounded read or write of the part it delegates to, and a
- * part that is missing gives a clear {@link UnsupportedOperationException} naming the part, never an empty
- * answer that looks true. Looking up one task reads its state first, then the workers' running tasks, then scans
- * the queue's pending, delayed and dead-lettered pages up to a bound ({@link #DEFAULT_SCAN_LIMIT} entries each),
- * so it stays cheap on a queue of millions and says when it stopped looking.
+ * <p>Design notes: a thin facade; every call is the one bounded read or write of the part it
+ * delegates to, and a part that is missing gives a clear {@link UnsupportedOperationException}
+ * naming the part, never an empty answer that looks true. Looking up one task reads its state
+ * first, then the workers' running tasks, then scans the queue's pending, delayed and dead-lettered
+ * pages up to a bound ({@link #DEFAULT_SCAN_LIMIT} entries each), so it stays cheap on a queue of
+ * millions and says when it stopped looking.
  */
 public final class Inspection {
   /** How many entries of each list {@link #task(String, String)} scans at most. */
   public static final int DEFAULT_SCAN_LIMIT = 10_000;
+
   private static final int PAGE = 500;
 
   private final Server server;
@@ -42,8 +44,8 @@ public final class Inspection {
   }
 
   /**
-   * Returns the inspection of a server's broker, backend and control plane. It owns nothing: closing the server
-   * is enough.
+   * Returns the inspection of a server's broker, backend and control plane. It owns nothing:
+   * closing the server is enough.
    *
    * @param server the server
    * @return the inspection
@@ -71,14 +73,28 @@ public final class Inspection {
   }
 
   private Inspector inspector() {
-    return server.broker().inspector().orElseThrow(() -> new UnsupportedOperationException(
-        "the broker " + server.broker().getClass().getSimpleName() + " cannot inspect its queues"));
+    return server
+        .broker()
+        .inspector()
+        .orElseThrow(
+            () ->
+                new UnsupportedOperationException(
+                    "the broker "
+                        + server.broker().getClass().getSimpleName()
+                        + " cannot inspect its queues"));
   }
 
   private ControlPlane controlPlane() {
-    return server.controlPlane().orElseThrow(() -> new UnsupportedOperationException(
-        "no control plane: neither the broker " + server.broker().getClass().getSimpleName() + " nor the backend "
-            + server.backend().getClass().getSimpleName() + " keeps one, and none was given to Server.builder().controlPlane()"));
+    return server
+        .controlPlane()
+        .orElseThrow(
+            () ->
+                new UnsupportedOperationException(
+                    "no control plane: neither the broker "
+                        + server.broker().getClass().getSimpleName()
+                        + " nor the backend "
+                        + server.backend().getClass().getSimpleName()
+                        + " keeps one, and none was given to Server.builder().controlPlane()"));
   }
 
   /**
@@ -88,7 +104,9 @@ public final class Inspection {
    * @return the actual name
    */
   public String queueName(String queue) {
-    return Objects.requireNonNull(queue, "queue").isEmpty() ? server.config().defaultQueue() : queue;
+    return Objects.requireNonNull(queue, "queue").isEmpty()
+        ? server.config().defaultQueue()
+        : queue;
   }
 
   /**
@@ -97,7 +115,9 @@ public final class Inspection {
    * @return the queues' sizes
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public List<QueueStats> queues() { return inspector().queues(); }
+  public List<QueueStats> queues() {
+    return inspector().queues();
+  }
 
   /**
    * Reads one queue's sizes. See {@link Inspector#queue(String)}.
@@ -106,7 +126,9 @@ public final class Inspection {
    * @return its sizes
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public QueueStats queue(String queue) { return inspector().queue(queue); }
+  public QueueStats queue(String queue) {
+    return inspector().queue(queue);
+  }
 
   /**
    * Lists a page of waiting tasks, oldest first. See {@link Inspector#pending}.
@@ -117,7 +139,9 @@ public final class Inspection {
    * @return the page
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public List<Signature> pending(String queue, int offset, int limit) { return inspector().pending(queue, offset, limit); }
+  public List<Signature> pending(String queue, int offset, int limit) {
+    return inspector().pending(queue, offset, limit);
+  }
 
   /**
    * Lists a page of delayed tasks, soonest first. See {@link Inspector#delayed}.
@@ -128,7 +152,9 @@ public final class Inspection {
    * @return the page
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public List<Signature> delayed(String queue, int offset, int limit) { return inspector().delayed(queue, offset, limit); }
+  public List<Signature> delayed(String queue, int offset, int limit) {
+    return inspector().delayed(queue, offset, limit);
+  }
 
   /**
    * Lists a page of dead letters, oldest first. See {@link Inspector#deadLetters}.
@@ -139,7 +165,9 @@ public final class Inspection {
    * @return the page
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) { return inspector().deadLetters(queue, offset, limit); }
+  public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
+    return inspector().deadLetters(queue, offset, limit);
+  }
 
   /**
    * Requeues the selected dead letters. See {@link Inspector#requeueDeadLetters}.
@@ -149,7 +177,9 @@ public final class Inspection {
    * @return how many were requeued
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public int requeueDeadLetters(String queue, Predicate<DeadLetterEntry> which) { return inspector().requeueDeadLetters(queue, which); }
+  public int requeueDeadLetters(String queue, Predicate<DeadLetterEntry> which) {
+    return inspector().requeueDeadLetters(queue, which);
+  }
 
   /**
    * Deletes the selected dead letters. See {@link Inspector#deleteDeadLetters}.
@@ -159,7 +189,9 @@ public final class Inspection {
    * @return how many were deleted
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public int deleteDeadLetters(String queue, Predicate<DeadLetterEntry> which) { return inspector().deleteDeadLetters(queue, which); }
+  public int deleteDeadLetters(String queue, Predicate<DeadLetterEntry> which) {
+    return inspector().deleteDeadLetters(queue, which);
+  }
 
   /**
    * Removes every waiting task of a queue. See {@link Inspector#purge}.
@@ -168,7 +200,9 @@ public final class Inspection {
    * @return how many were removed
    * @throws UnsupportedOperationException when the broker cannot be inspected
    */
-  public long purge(String queue) { return inspector().purge(queue); }
+  public long purge(String queue) {
+    return inspector().purge(queue);
+  }
 
   /**
    * Lists the live workers of the deployment.
@@ -176,7 +210,9 @@ public final class Inspection {
    * @return their last statuses, by id
    * @throws UnsupportedOperationException when there is no control plane
    */
-  public List<WorkerStatus> workers() { return controlPlane().workers(); }
+  public List<WorkerStatus> workers() {
+    return controlPlane().workers();
+  }
 
   /**
    * A task a live worker is running.
@@ -213,7 +249,9 @@ public final class Inspection {
    * @param queue the queue; empty means the default queue
    * @throws UnsupportedOperationException when there is no control plane
    */
-  public void pause(String queue) { controlPlane().pause(queueName(queue)); }
+  public void pause(String queue) {
+    controlPlane().pause(queueName(queue));
+  }
 
   /**
    * Resumes a paused queue.
@@ -221,7 +259,9 @@ public final class Inspection {
    * @param queue the queue; empty means the default queue
    * @throws UnsupportedOperationException when there is no control plane
    */
-  public void resume(String queue) { controlPlane().resume(queueName(queue)); }
+  public void resume(String queue) {
+    controlPlane().resume(queueName(queue));
+  }
 
   /**
    * Returns the paused queues.
@@ -229,11 +269,13 @@ public final class Inspection {
    * @return the names of the paused queues
    * @throws UnsupportedOperationException when there is no control plane
    */
-  public Set<String> pausedQueues() { return controlPlane().pausedQueues(); }
+  public Set<String> pausedQueues() {
+    return controlPlane().pausedQueues();
+  }
 
   /**
-   * Lists the periodic entries of this server and of every live worker's server, by name (an entry announced by
-   * several workers is listed once, from the latest heartbeat).
+   * Lists the periodic entries of this server and of every live worker's server, by name (an entry
+   * announced by several workers is listed once, from the latest heartbeat).
    *
    * @return the entries with their next fire times
    */
@@ -249,9 +291,14 @@ public final class Inspection {
       }
     }
     for (PeriodicEntry entry : server.periodicEntries()) {
-      byName.put(entry.name(), new WorkerStatus.ScheduledEntry(entry.name(), entry.spec(), entry.nextFireTime(), entry.lastFireTime()));
+      byName.put(
+          entry.name(),
+          new WorkerStatus.ScheduledEntry(
+              entry.name(), entry.spec(), entry.nextFireTime(), entry.lastFireTime()));
     }
-    return byName.values().stream().sorted(Comparator.comparing(WorkerStatus.ScheduledEntry::name)).toList();
+    return byName.values().stream()
+        .sorted(Comparator.comparing(WorkerStatus.ScheduledEntry::name))
+        .toList();
   }
 
   /**
@@ -287,11 +334,19 @@ public final class Inspection {
    * @param message its message (name, args, headers, ETA), when found in a queue
    * @param workerId the worker running it, when {@link Location#RUNNING}
    * @param deadLetter its dead-letter entry (reason, time), when {@link Location#DEAD_LETTERED}
-   * @param scanComplete false when a list was longer than the scan bound and the task may be further in it
-   * @param progress the task's last progress report, when it made one and the backend keeps progress
+   * @param scanComplete false when a list was longer than the scan bound and the task may be
+   *     further in it
+   * @param progress the task's last progress report, when it made one and the backend keeps
+   *     progress
    */
-  public record TaskReport(String uuid, Optional<TaskState> state, Location location, Optional<Signature> message,
-      Optional<String> workerId, Optional<DeadLetterEntry> deadLetter, boolean scanComplete,
+  public record TaskReport(
+      String uuid,
+      Optional<TaskState> state,
+      Location location,
+      Optional<Signature> message,
+      Optional<String> workerId,
+      Optional<DeadLetterEntry> deadLetter,
+      boolean scanComplete,
       Optional<TaskProgress> progress) {
     /**
      * Counts the runs of the task, from its message's attempt header.
@@ -314,9 +369,9 @@ public final class Inspection {
   }
 
   /**
-   * Looks up one task: its stored state, a worker running it, or its message in the queue's pending, delayed or
-   * dead-lettered lists (each scanned up to {@link #DEFAULT_SCAN_LIMIT} entries). Parts the deployment lacks
-   * (no inspector, no control plane) are skipped.
+   * Looks up one task: its stored state, a worker running it, or its message in the queue's
+   * pending, delayed or dead-lettered lists (each scanned up to {@link #DEFAULT_SCAN_LIMIT}
+   * entries). Parts the deployment lacks (no inspector, no control plane) are skipped.
    *
    * @param uuid the task's UUID
    * @param queue the queue to scan; empty means the default queue
@@ -324,40 +379,94 @@ public final class Inspection {
    */
   public TaskReport task(String uuid, String queue) {
     Objects.requireNonNull(uuid, "uuid");
-    Optional<TaskState> state = server.backend().consumesStatesOnRead() ? Optional.empty() : server.backend().getState(uuid);
+    Optional<TaskState> state =
+        server.backend().consumesStatesOnRead()
+            ? Optional.empty()
+            : server.backend().getState(uuid);
     Optional<TaskProgress> progress = Progresses.read(server.backend(), uuid);
     // A completed state wins over a worker's last heartbeat, which may be up to one interval old.
     if (hasControlPlane() && state.map(s -> !s.isCompleted()).orElse(true)) {
       for (InFlightTask running : inFlight("")) {
         if (running.task().uuid().equals(uuid)) {
-          return new TaskReport(uuid, state, Location.RUNNING, Optional.empty(), Optional.of(running.workerId()),
-              Optional.empty(), true, progress);
+          return new TaskReport(
+              uuid,
+              state,
+              Location.RUNNING,
+              Optional.empty(),
+              Optional.of(running.workerId()),
+              Optional.empty(),
+              true,
+              progress);
         }
       }
     }
     if (!canInspectQueues()) {
-      return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), false, progress);
+      return new TaskReport(
+          uuid,
+          state,
+          Location.NOT_FOUND,
+          Optional.empty(),
+          Optional.empty(),
+          Optional.empty(),
+          false,
+          progress);
     }
     Inspector inspector = inspector();
     boolean complete = true;
-    Scan<Signature> pending = scan(uuid, (offset, limit) -> inspector.pending(queue, offset, limit), Signature::uuid);
+    Scan<Signature> pending =
+        scan(uuid, (offset, limit) -> inspector.pending(queue, offset, limit), Signature::uuid);
     if (pending.found != null) {
-      return new TaskReport(uuid, state, Location.PENDING, Optional.of(pending.found), Optional.empty(), Optional.empty(), true, progress);
+      return new TaskReport(
+          uuid,
+          state,
+          Location.PENDING,
+          Optional.of(pending.found),
+          Optional.empty(),
+          Optional.empty(),
+          true,
+          progress);
     }
     complete &= pending.complete;
-    Scan<Signature> delayed = scan(uuid, (offset, limit) -> inspector.delayed(queue, offset, limit), Signature::uuid);
+    Scan<Signature> delayed =
+        scan(uuid, (offset, limit) -> inspector.delayed(queue, offset, limit), Signature::uuid);
     if (delayed.found != null) {
-      return new TaskReport(uuid, state, Location.DELAYED, Optional.of(delayed.found), Optional.empty(), Optional.empty(), true, progress);
+      return new TaskReport(
+          uuid,
+          state,
+          Location.DELAYED,
+          Optional.of(delayed.found),
+          Optional.empty(),
+          Optional.empty(),
+          true,
+          progress);
     }
     complete &= delayed.complete;
-    Scan<DeadLetterEntry> dead = scan(uuid, (offset, limit) -> inspector.deadLetters(queue, offset, limit),
-        entry -> entry.signature().map(Signature::uuid).orElse(""));
+    Scan<DeadLetterEntry> dead =
+        scan(
+            uuid,
+            (offset, limit) -> inspector.deadLetters(queue, offset, limit),
+            entry -> entry.signature().map(Signature::uuid).orElse(""));
     if (dead.found != null) {
-      return new TaskReport(uuid, state, Location.DEAD_LETTERED, dead.found.signature(), Optional.empty(),
-          Optional.of(dead.found), true, progress);
+      return new TaskReport(
+          uuid,
+          state,
+          Location.DEAD_LETTERED,
+          dead.found.signature(),
+          Optional.empty(),
+          Optional.of(dead.found),
+          true,
+          progress);
     }
     complete &= dead.complete;
-    return new TaskReport(uuid, state, Location.NOT_FOUND, Optional.empty(), Optional.empty(), Optional.empty(), complete, progress);
+    return new TaskReport(
+        uuid,
+        state,
+        Location.NOT_FOUND,
+        Optional.empty(),
+        Optional.empty(),
+        Optional.empty(),
+        complete,
+        progress);
   }
 
   private interface Pager<T> {
@@ -366,7 +475,8 @@ public final class Inspection {
 
   private record Scan<T>(@Nullable T found, boolean complete) {}
 
-  private static <T> Scan<T> scan(String uuid, Pager<T> pager, java.util.function.Function<T, String> uuidOf) {
+  private static <T> Scan<T> scan(
+      String uuid, Pager<T> pager, java.util.function.Function<T, String> uuidOf) {
     int offset = 0;
     try {
       while (offset < DEFAULT_SCAN_LIMIT) {
@@ -376,7 +486,8 @@ public final class Inspection {
             return new Scan<>(item, true);
           }
         }
-        if (page.isEmpty()) { // a shorter page is not the end: undecodable messages are left out of pages
+        if (page.isEmpty()) { // a shorter page is not the end: undecodable messages are left out of
+          // pages
           return new Scan<>(null, true);
         }
         offset += PAGE;

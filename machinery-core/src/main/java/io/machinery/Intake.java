@@ -9,25 +9,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker's side of one delivery, from bytes to settlement: size limit, decoding, poison limit, unknown
- * tasks, then the {@link TaskExecution}, and the settlement that follows from how it ended.
+ * The worker's side of one delivery, from bytes to settlement: size limit, decoding, poison limit,
+ * unknown tasks, then the {@link TaskExecution}, and the settlement that follows from how it ended.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Exactly once.</b> Every delivery is wrapped in {@link SettleOnce} and settled exactly once whatever
- *       is thrown, {@code Error}s included ({@code StackOverflowError} from a deeply nested message, {@code
- *       OutOfMemoryError} while decoding): the last-resort handler in {@link #process} settles whatever is
- *       still unsettled and the worker carries on.
- *   <li><b>Which settlement.</b> Bytes that cannot be a task (too large, not decodable) are dead-lettered with
- *       the reason: they would fail the same way on every worker. A failure before the task function ran is
- *       requeued with a doubling back-off, the count kept in the message (header {@value
- *       MessageHeaders#REQUEUES}, via {@link Delivery#requeue(Duration, byte[])}), and dead-lettered once it
- *       passes {@code maxDeliveries}. A run whose bookkeeping failed is dead-lettered (requeueing would run the
- *       function again). A run abandoned by shutdown goes back at once, uncounted.
- *   <li><b>Poison messages.</b> A message the broker says it handed out more than {@code maxDeliveries} times
- *       ({@link Delivery#deliveryCount()}) is dead-lettered before it is decoded: decoding may be what kills or
- *       stalls every worker it reaches.
+ *   <li><b>Exactly once.</b> Every delivery is wrapped in {@link SettleOnce} and settled exactly
+ *       once whatever is thrown, {@code Error}s included ({@code StackOverflowError} from a deeply
+ *       nested message, {@code OutOfMemoryError} while decoding): the last-resort handler in {@link
+ *       #process} settles whatever is still unsettled and the worker carries on.
+ *   <li><b>Which settlement.</b> Bytes that cannot be a task (too large, not decodable) are
+ *       dead-lettered with the reason: they would fail the same way on every worker. A failure
+ *       before the task function ran is requeued with a doubling back-off, the count kept in the
+ *       message (header {@value MessageHeaders#REQUEUES}, via {@link Delivery#requeue(Duration,
+ *       byte[])}), and dead-lettered once it passes {@code maxDeliveries}. A run whose bookkeeping
+ *       failed is dead-lettered (requeueing would run the function again). A run abandoned by
+ *       shutdown goes back at once, uncounted.
+ *   <li><b>Poison messages.</b> A message the broker says it handed out more than {@code
+ *       maxDeliveries} times ({@link Delivery#deliveryCount()}) is dead-lettered before it is
+ *       decoded: decoding may be what kills or stalls every worker it reaches.
  * </ul>
  *
  * <p>Thread-safe; {@link #process} runs on each delivery's own thread.
@@ -48,8 +49,14 @@ final class Intake {
    * @param running where runs are registered while they execute, so the worker can abandon them
    * @param errors receives failures the worker's error handler should see
    */
-  Intake(TaskExecution.Settings settings, UnregisteredBackoff unregistered, int maxDeliveries, Backoff requeueBackoff,
-      Set<TaskExecution> running, Consumer<Throwable> errors, Revocations revocations) {
+  Intake(
+      TaskExecution.Settings settings,
+      UnregisteredBackoff unregistered,
+      int maxDeliveries,
+      Backoff requeueBackoff,
+      Set<TaskExecution> running,
+      Consumer<Throwable> errors,
+      Revocations revocations) {
     this.settings = settings;
     this.unregistered = unregistered;
     this.maxDeliveries = maxDeliveries;
@@ -85,8 +92,11 @@ final class Intake {
           requeueCounted(delivery, signature, t.toString());
         }
       }
-      log.error("Worker {}: unexpected failure handling a message from queue {}", consumerTag,
-          LogText.of(raw.queue()), t);
+      log.error(
+          "Worker {}: unexpected failure handling a message from queue {}",
+          consumerTag,
+          LogText.of(raw.queue()),
+          t);
     } finally {
       if (mdc != null) {
         mdc.close();
@@ -99,14 +109,23 @@ final class Intake {
     int deliveries = delivery.deliveryCount();
     if (maxDeliveries > 0 && deliveries > maxDeliveries) {
       // Checked before decoding: decoding may be what kills the worker each time.
-      deadLetter(delivery, null, "delivered " + deliveries + " times without being settled (over maxDeliveries "
-          + maxDeliveries + "): a message that stops or stalls every worker it reaches");
+      deadLetter(
+          delivery,
+          null,
+          "delivered "
+              + deliveries
+              + " times without being settled (over maxDeliveries "
+              + maxDeliveries
+              + "): a message that stops or stalls every worker it reaches");
       return null;
     }
     byte[] body = delivery.body();
     int limit = settings.server().config().maxMessageBytes();
     if (body.length > limit) {
-      deadLetter(delivery, null, "message of " + body.length + " bytes is over the limit of " + limit + " bytes");
+      deadLetter(
+          delivery,
+          null,
+          "message of " + body.length + " bytes is over the limit of " + limit + " bytes");
       return null;
     }
     try {
@@ -114,7 +133,10 @@ final class Intake {
     } catch (MalformedMessageException e) {
       deadLetter(delivery, null, e.getMessage());
     } catch (StackOverflowError e) {
-      deadLetter(delivery, null, "Could not unmarshal the message into a task signature: it is nested too deeply");
+      deadLetter(
+          delivery,
+          null,
+          "Could not unmarshal the message into a task signature: it is nested too deeply");
     } catch (Throwable t) {
       // An OutOfMemoryError or a decoder bug: the same bytes would fail again on every worker.
       deadLetter(delivery, null, "Could not unmarshal the message into a task signature: " + t);
@@ -123,8 +145,10 @@ final class Intake {
   }
 
   private void execute(SettleOnce delivery, Signature signature, TaskFunction function) {
-    boolean possiblyRerun = delivery.redelivered() || delivery.deliveryCount() > 1
-        || MessageHeaders.count(signature, MessageHeaders.REQUEUES) > 0;
+    boolean possiblyRerun =
+        delivery.redelivered()
+            || delivery.deliveryCount() > 1
+            || MessageHeaders.count(signature, MessageHeaders.REQUEUES) > 0;
     TaskListener listener = settings.listener();
     boolean listening = listener != Listeners.NONE;
     if (listening) {
@@ -132,7 +156,10 @@ final class Intake {
     }
     TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
     if (revocations.isRevoked(signature.uuid())) {
-      log.info("Worker {}: task {} {} was cancelled; it will not run", consumerTag, LogText.of(signature.name()),
+      log.info(
+          "Worker {}: task {} {} was cancelled; it will not run",
+          consumerTag,
+          LogText.of(signature.name()),
           LogText.of(signature.uuid()));
       execution.revokeBeforeStart();
     }
@@ -141,20 +168,31 @@ final class Intake {
     try {
       execution.run();
       if (execution.endedInFailure() && signature.stopTaskDeletionOnError()) {
-        delivery.keepAfterFailure(); // Go's ErrStopTaskDeletion: SQS leaves it to its redrive policy
+        delivery
+            .keepAfterFailure(); // Go's ErrStopTaskDeletion: SQS leaves it to its redrive policy
       } else {
         delivery.ack();
       }
     } catch (TaskExecution.Cancelled e) {
       notRun = "abandoned by shutdown";
-      log.warn("Worker {}: task {} {} was abandoned by shutdown; returning it to the broker", consumerTag,
-          LogText.of(signature.name()), LogText.of(signature.uuid()));
+      log.warn(
+          "Worker {}: task {} {} was abandoned by shutdown; returning it to the broker",
+          consumerTag,
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()));
       delivery.requeue(Duration.ZERO);
     } catch (TaskExecution.BookkeepingFailed e) {
       // The function ran: requeueing would run it again. A person can replay the dead letter.
       errors.accept(e);
-      deadLetter(delivery, signature, "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid())
-          + " ran, but its outcome could not be recorded: " + e.getMessage());
+      deadLetter(
+          delivery,
+          signature,
+          "task "
+              + LogText.of(signature.name())
+              + " "
+              + LogText.of(signature.uuid())
+              + " ran, but its outcome could not be recorded: "
+              + e.getMessage());
     } catch (RuntimeException e) {
       // The function did not run (the backend failed before it): safe to try again later.
       errors.accept(e);
@@ -167,49 +205,84 @@ final class Intake {
       execution.finish();
       running.remove(execution);
       if (execution.wasCancelled()) {
-        Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this thread
+        Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this
+        // thread
       }
     }
   }
 
-  /** Requeues with a growing delay, counting in the message; dead-letters past {@code maxDeliveries}. */
+  /**
+   * Requeues with a growing delay, counting in the message; dead-letters past {@code
+   * maxDeliveries}.
+   */
   private void requeueCounted(SettleOnce delivery, Signature signature, String reason) {
     int requeues = MessageHeaders.count(signature, MessageHeaders.REQUEUES) + 1;
     if (maxDeliveries > 0 && requeues > maxDeliveries) {
-      String why = "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid()) + " could not be processed "
-          + requeues + " times (over maxDeliveries " + maxDeliveries + "), last: " + reason;
+      String why =
+          "task "
+              + LogText.of(signature.name())
+              + " "
+              + LogText.of(signature.uuid())
+              + " could not be processed "
+              + requeues
+              + " times (over maxDeliveries "
+              + maxDeliveries
+              + "), last: "
+              + reason;
       deadLetter(delivery, signature, why);
       try {
         settings.server().backend().setStateFailure(signature, why);
       } catch (RuntimeException e) {
-        log.debug("Could not store FAILURE for dead-lettered task {}: {}", LogText.of(signature.uuid()), e.toString());
+        log.debug(
+            "Could not store FAILURE for dead-lettered task {}: {}",
+            LogText.of(signature.uuid()),
+            e.toString());
       }
       return;
     }
     Duration delay = requeueBackoff.delay(requeues);
-    log.error("Worker {}: could not process task {} {} ({}); requeuing it in {} (requeue {} of at most {})",
-        consumerTag, LogText.of(signature.name()), LogText.of(signature.uuid()), LogText.of(reason), delay, requeues,
+    log.error(
+        "Worker {}: could not process task {} {} ({}); requeuing it in {} (requeue {} of at most {})",
+        consumerTag,
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        LogText.of(reason),
+        delay,
+        requeues,
         maxDeliveries);
-    requeueReplaced(delivery, MessageHeaders.with(signature, MessageHeaders.REQUEUES, requeues), delay);
+    requeueReplaced(
+        delivery, MessageHeaders.with(signature, MessageHeaders.REQUEUES, requeues), delay);
   }
 
   private void handleUnregistered(SettleOnce delivery, Signature signature) {
     String name = LogText.of(signature.name());
     switch (unregistered.decide(signature, delivery.deliveryCount())) {
       case UnregisteredBackoff.Drop drop -> {
-        log.warn("Worker {}: dropping task {} {}: not registered here and IgnoreWhenTaskNotRegistered is set",
-            consumerTag, name, LogText.of(signature.uuid()));
+        log.warn(
+            "Worker {}: dropping task {} {}: not registered here and IgnoreWhenTaskNotRegistered is set",
+            consumerTag,
+            name,
+            LogText.of(signature.uuid()));
         delivery.ack();
       }
       case UnregisteredBackoff.DeadLetter dead -> deadLetter(delivery, signature, dead.reason());
       case UnregisteredBackoff.Requeue requeue -> {
         if (unregistered.shouldWarn(signature.name())) {
-          log.warn("Worker {}: task {} is not registered with this worker; requeuing such messages with back-off"
-              + " (this one: {}, requeue {} in {})", consumerTag, name, LogText.of(signature.uuid()),
-              requeue.requeues(), requeue.delay());
+          log.warn(
+              "Worker {}: task {} is not registered with this worker; requeuing such messages with back-off"
+                  + " (this one: {}, requeue {} in {})",
+              consumerTag,
+              name,
+              LogText.of(signature.uuid()),
+              requeue.requeues(),
+              requeue.delay());
         } else {
-          log.debug("Worker {}: requeuing unregistered task {} {} in {}", consumerTag, name,
-              LogText.of(signature.uuid()), requeue.delay());
+          log.debug(
+              "Worker {}: requeuing unregistered task {} {} in {}",
+              consumerTag,
+              name,
+              LogText.of(signature.uuid()),
+              requeue.delay());
         }
         requeueReplaced(delivery, requeue.replacement(), requeue.delay());
       }
@@ -228,7 +301,10 @@ final class Intake {
   }
 
   private void deadLetter(SettleOnce delivery, @Nullable Signature signature, String reason) {
-    log.error("Worker {}: dead-lettering a message from queue {}: {}", consumerTag, LogText.of(delivery.queue()),
+    log.error(
+        "Worker {}: dead-lettering a message from queue {}: {}",
+        consumerTag,
+        LogText.of(delivery.queue()),
         LogText.of(reason));
     delivery.deadLetter(reason);
     if (settings.listener() != Listeners.NONE) {

@@ -6,8 +6,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The server's listeners as one: calls each in order, logs and ignores one that throws. {@link #NONE} stands
- * for "no listeners"; callers compare against it to skip building events at all.
+ * The server's listeners as one: calls each in order, logs and ignores one that throws. {@link
+ * #NONE} stands for "no listeners"; callers compare against it to skip building events at all.
  */
 final class Listeners implements TaskListener {
   private static final Logger log = LoggerFactory.getLogger(Listeners.class);
@@ -33,7 +33,9 @@ final class Listeners implements TaskListener {
         if (next.uuid().equals(current.uuid()) && next.name().equals(current.name())) {
           current = next;
         } else {
-          log.warn("Listener {} changed the UUID or name of task {} in publishing; ignoring its change", listener,
+          log.warn(
+              "Listener {} changed the UUID or name of task {} in publishing; ignoring its change",
+              listener,
               LogText.of(current.uuid()));
         }
       } catch (RuntimeException e) {

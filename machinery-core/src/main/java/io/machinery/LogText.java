@@ -3,9 +3,10 @@ package io.machinery;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Makes text that comes from a message (task names, UUIDs, queue names) safe to log: control characters are
- * escaped, so a name cannot forge log lines with CR/LF, and long values are cut, so a multi-megabyte name
- * cannot flood the log. Values are logged as Java escapes ({@code \n}, {@code \u0007}).
+ * Makes text that comes from a message (task names, UUIDs, queue names) safe to log: control
+ * characters are escaped, so a name cannot forge log lines with CR/LF, and long values are cut, so
+ * a multi-megabyte name cannot flood the log. Values are logged as Java escapes ({@code \n}, {@code
+ * \u0007}).
  */
 final class LogText {
   /** Characters kept from a value; the rest is replaced by a note of how long it was. */
@@ -35,7 +36,8 @@ final class LogText {
         out.append(c);
       }
     }
-    String kept = out != null ? out.toString() : keep == value.length() ? value : value.substring(0, keep);
+    String kept =
+        out != null ? out.toString() : keep == value.length() ? value : value.substring(0, keep);
     return keep == value.length() ? kept : kept + "...(" + value.length() + " chars)";
   }
 }

@@ -23,8 +23,8 @@ import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Builds a {@link Server} from a {@link Config}'s URLs: Go's {@code NewServer(cnf)} of v1, where the broker, result
- * backend and lock URLs' schemes pick the implementations.
+ * Builds a {@link Server} from a {@link Config}'s URLs: Go's {@code NewServer(cnf)} of v1, where
+ * the broker, result backend and lock URLs' schemes pick the implementations.
  *
  * <pre>{@code
  * Config config = Config.builder().broker("redis://localhost:6379").resultBackend("redis://localhost:6379").build();
@@ -33,67 +33,113 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
- * <p>Design notes: the implementations come from {@link ComponentProvider}s, one per module, found on the class
- * path with {@link ServiceLoader} (or passed explicitly); the choice is by URL scheme only, never by a class name
- * read from a config or a message. Core serves {@code memory://} (the in-JVM pair), Go's {@code eager} and the
- * {@code null} backend itself. A scheme no provider serves fails with the Maven module to add (this class knows
- * which module serves which scheme, whether or not it is present). The lock follows Go: {@link Config#lock()}, or
- * the broker's URL when it is empty; when nothing serves that broker URL as a lock, an in-process {@link EagerLock}
- * (enough for one scheduler). The server owns what this class made: {@link Server#close()} closes it; components
- * already set on the builder stay the caller's.
+ * <p>Design notes: the implementations come from {@link ComponentProvider}s, one per module, found
+ * on the class path with {@link ServiceLoader} (or passed explicitly); the choice is by URL scheme
+ * only, never by a class name read from a config or a message. Core serves {@code memory://} (the
+ * in-JVM pair), Go's {@code eager} and the {@code null} backend itself. A scheme no provider serves
+ * fails with the Maven module to add (this class knows which module serves which scheme, whether or
+ * not it is present). The lock follows Go: {@link Config#lock()}, or the broker's URL when it is
+ * empty; when nothing serves that broker URL as a lock, an in-process {@link EagerLock} (enough for
+ * one scheduler). The server owns what this class made: {@link Server#close()} closes it;
+ * components already set on the builder stay the caller's.
  */
 public final class Machinery {
   private static final String GROUP = "io.machinery:";
 
   /** Which module serves which scheme, for the message when that module is missing. */
-  private static final Map<Kind, Map<String, String>> MODULES = Map.of(
-      Kind.BROKER, Map.of("redis", "machinery-broker-redis", "rediss", "machinery-broker-redis",
-          "redis+socket", "machinery-broker-redis", "amqp", "machinery-broker-amqp", "amqps", "machinery-broker-amqp",
-          "https", "machinery-broker-sqs", "http", "machinery-broker-sqs", "gcppubsub", "machinery-broker-gcppubsub"),
-      Kind.BACKEND, Map.of("redis", "machinery-backend-redis", "rediss", "machinery-backend-redis",
-          "redis+socket", "machinery-backend-redis", "amqp", "machinery-backend-amqp", "amqps", "machinery-backend-amqp",
-          "mongodb", "machinery-backend-mongodb", "mongodb+srv", "machinery-backend-mongodb",
-          "memcache", "machinery-backend-memcache", "https", "machinery-backend-dynamodb", "http", "machinery-backend-dynamodb"),
-      Kind.LOCK, Map.of("redis", "machinery-lock-redis", "rediss", "machinery-lock-redis",
-          "redis+socket", "machinery-lock-redis"));
+  private static final Map<Kind, Map<String, String>> MODULES =
+      Map.of(
+          Kind.BROKER,
+              Map.of(
+                  "redis",
+                  "machinery-broker-redis",
+                  "rediss",
+                  "machinery-broker-redis",
+                  "redis+socket",
+                  "machinery-broker-redis",
+                  "amqp",
+                  "machinery-broker-amqp",
+                  "amqps",
+                  "machinery-broker-amqp",
+                  "https",
+                  "machinery-broker-sqs",
+                  "http",
+                  "machinery-broker-sqs",
+                  "gcppubsub",
+                  "machinery-broker-gcppubsub"),
+          Kind.BACKEND,
+              Map.of(
+                  "redis",
+                  "machinery-backend-redis",
+                  "rediss",
+                  "machinery-backend-redis",
+                  "redis+socket",
+                  "machinery-backend-redis",
+                  "amqp",
+                  "machinery-backend-amqp",
+                  "amqps",
+                  "machinery-backend-amqp",
+                  "mongodb",
+                  "machinery-backend-mongodb",
+                  "mongodb+srv",
+                  "machinery-backend-mongodb",
+                  "memcache",
+                  "machinery-backend-memcache",
+                  "https",
+                  "machinery-backend-dynamodb",
+                  "http",
+                  "machinery-backend-dynamodb"),
+          Kind.LOCK,
+              Map.of(
+                  "redis",
+                  "machinery-lock-redis",
+                  "rediss",
+                  "machinery-lock-redis",
+                  "redis+socket",
+                  "machinery-lock-redis"));
 
-  private static final Map<Kind, String> FORMS = Map.of(
-      Kind.BROKER, "redis://, rediss://, redis+socket://, amqp://, amqps://, https:// (SQS), gcppubsub://PROJECT/SUBSCRIPTION,"
-          + " memory:// or eager",
-      Kind.BACKEND, "redis://, rediss://, redis+socket://, amqp://, amqps://, mongodb://, mongodb+srv://, memcache://,"
-          + " https:// (DynamoDB), memory://, eager or null",
-      Kind.LOCK, "redis://, rediss://, redis+socket://, eager or empty (the broker's URL)");
+  private static final Map<Kind, String> FORMS =
+      Map.of(
+          Kind.BROKER,
+              "redis://, rediss://, redis+socket://, amqp://, amqps://, https:// (SQS), gcppubsub://PROJECT/SUBSCRIPTION,"
+                  + " memory:// or eager",
+          Kind.BACKEND,
+              "redis://, rediss://, redis+socket://, amqp://, amqps://, mongodb://, mongodb+srv://, memcache://,"
+                  + " https:// (DynamoDB), memory://, eager or null",
+          Kind.LOCK, "redis://, rediss://, redis+socket://, eager or empty (the broker's URL)");
 
   private Machinery() {}
 
   /**
-   * Builds a server on the broker, result backend and lock that {@code config}'s URLs name, from the modules on
-   * the class path.
+   * Builds a server on the broker, result backend and lock that {@code config}'s URLs name, from
+   * the modules on the class path.
    *
    * @param config the configuration with the URLs
    * @return a server that closes the components it was built on
-   * @throws IllegalArgumentException when a URL is malformed or no module on the class path serves its scheme
-   *     (the message names the module to add; it never shows a password)
+   * @throws IllegalArgumentException when a URL is malformed or no module on the class path serves
+   *     its scheme (the message names the module to add; it never shows a password)
    */
   public static Server connect(Config config) {
     return connect(Server.builder().config(config));
   }
 
   /**
-   * Completes a server builder with what its config's URLs name, from the modules on the class path; a broker,
-   * backend or lock already set on the builder is kept (and stays the caller's to close).
+   * Completes a server builder with what its config's URLs name, from the modules on the class
+   * path; a broker, backend or lock already set on the builder is kept (and stays the caller's to
+   * close).
    *
    * @param builder a builder with the config (and any listeners, clock, control plane) set
    * @return the built server; it closes the components made here
-   * @throws IllegalArgumentException when a URL is malformed or no module on the class path serves its scheme
+   * @throws IllegalArgumentException when a URL is malformed or no module on the class path serves
+   *     its scheme
    */
   public static Server connect(Server.Builder builder) {
     return connect(builder, providers(Machinery.class.getClassLoader()));
   }
 
   /**
-   * Completes a server builder with what its config's URLs name, from the given providers only (the first that
-   * serves a URL wins).
+   * Completes a server builder with what its config's URLs name, from the given providers only (the
+   * first that serves a URL wins).
    *
    * @param builder a builder with the config set
    * @param providers the providers to choose from
@@ -136,7 +182,8 @@ public final class Machinery {
   }
 
   /**
-   * Finds the providers on a class loader's class path ({@code META-INF/services/io.machinery.spi.ComponentProvider}).
+   * Finds the providers on a class loader's class path ({@code
+   * META-INF/services/io.machinery.spi.ComponentProvider}).
    *
    * @param loader the class loader to search
    * @return the providers, in class path order
@@ -148,11 +195,13 @@ public final class Machinery {
       ServiceLoader.load(ComponentProvider.class, loader).forEach(out::add);
       return out;
     } catch (ServiceConfigurationError e) {
-      throw new IllegalStateException("a Machinery module on the class path is broken: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "a Machinery module on the class path is broken: " + e.getMessage(), e);
     }
   }
 
-  private static Broker broker(Config config, Server.Builder builder, List<ComponentProvider> providers) {
+  private static Broker broker(
+      Config config, Server.Builder builder, List<ComponentProvider> providers) {
     String url = config.broker();
     return switch (ComponentProvider.scheme(url)) {
       case "memory" -> MemoryBroker.create(config, builder.clockValue());
@@ -161,7 +210,8 @@ public final class Machinery {
     };
   }
 
-  private static Backend backend(Config config, Server.Builder builder, List<ComponentProvider> providers) {
+  private static Backend backend(
+      Config config, Server.Builder builder, List<ComponentProvider> providers) {
     String url = config.resultBackend();
     return switch (ComponentProvider.scheme(url)) {
       case "memory" -> MemoryBackend.create(config, builder.clockValue());
@@ -171,12 +221,14 @@ public final class Machinery {
     };
   }
 
-  private static Lock lock(Config config, Server.Builder builder, List<ComponentProvider> providers) {
+  private static Lock lock(
+      Config config, Server.Builder builder, List<ComponentProvider> providers) {
     String url = config.lock();
     String scheme = ComponentProvider.scheme(url);
     if (url.isBlank()) {
       ComponentProvider sameAsBroker = find(Kind.LOCK, config.broker(), providers);
-      return sameAsBroker == null ? EagerLock.create(builder.clockValue())
+      return sameAsBroker == null
+          ? EagerLock.create(builder.clockValue())
           : sameAsBroker.lock(config.toBuilder().lock(config.broker()).build());
     }
     if (scheme.equals("eager") || scheme.equals("memory")) {
@@ -185,7 +237,11 @@ public final class Machinery {
     return make(Kind.LOCK, url, "LOCK", providers, p -> p.lock(config));
   }
 
-  private static <T> T make(Kind kind, String url, String variable, List<ComponentProvider> providers,
+  private static <T> T make(
+      Kind kind,
+      String url,
+      String variable,
+      List<ComponentProvider> providers,
       Function<ComponentProvider, T> factory) {
     ComponentProvider provider = find(kind, url, providers);
     if (provider == null) {
@@ -194,7 +250,8 @@ public final class Machinery {
     return factory.apply(provider);
   }
 
-  private static @Nullable ComponentProvider find(Kind kind, String url, List<ComponentProvider> providers) {
+  private static @Nullable ComponentProvider find(
+      Kind kind, String url, List<ComponentProvider> providers) {
     for (ComponentProvider provider : providers) {
       if (provider.kind() == kind && provider.serves(url)) {
         return provider;
@@ -204,20 +261,42 @@ public final class Machinery {
   }
 
   private static IllegalArgumentException unserved(Kind kind, String url, String variable) {
-    String what = switch (kind) {
-      case BROKER -> "broker";
-      case BACKEND -> "result backend";
-      case LOCK -> "lock";
-    };
+    String what =
+        switch (kind) {
+          case BROKER -> "broker";
+          case BACKEND -> "result backend";
+          case LOCK -> "lock";
+        };
     String scheme = ComponentProvider.scheme(url);
     String shown = url.isBlank() ? "empty" : Redaction.redactUrl(url);
     String module = MODULES.getOrDefault(kind, Map.of()).get(scheme);
     if (module != null) {
-      return new IllegalArgumentException("the " + what + " URL (" + variable + ") is " + shown + " and no module on"
-          + " the class path serves '" + scheme + "': add " + GROUP + module + " to the dependencies");
+      return new IllegalArgumentException(
+          "the "
+              + what
+              + " URL ("
+              + variable
+              + ") is "
+              + shown
+              + " and no module on"
+              + " the class path serves '"
+              + scheme
+              + "': add "
+              + GROUP
+              + module
+              + " to the dependencies");
     }
-    return new IllegalArgumentException("the " + what + " URL (" + variable + ") is " + shown + ": no Machinery"
-        + " module serves " + (url.contains("://") ? "the scheme '" + scheme + "'" : "a URL without a scheme")
-        + "; use " + FORMS.getOrDefault(kind, "a URL of a Machinery module"));
+    return new IllegalArgumentException(
+        "the "
+            + what
+            + " URL ("
+            + variable
+            + ") is "
+            + shown
+            + ": no Machinery"
+            + " module serves "
+            + (url.contains("://") ? "the scheme '" + scheme + "'" : "a URL without a scheme")
+            + "; use "
+            + FORMS.getOrDefault(kind, "a URL of a Machinery module"));
   }
 }

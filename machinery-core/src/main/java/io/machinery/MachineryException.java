@@ -2,7 +2,10 @@ package io.machinery;
 
 import org.jspecify.annotations.Nullable;
 
-/** The root of every unchecked exception this library throws for a failure outside the caller's arguments. */
+/**
+ * The root of every unchecked exception this library throws for a failure outside the caller's
+ * arguments.
+ */
 public class MachineryException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 

@@ -1,8 +1,8 @@
 package io.machinery;
 
 /**
- * A message or stored value could not be decoded. For a task message the text is Go's: {@code Could not
- * unmarshal '<msg>' into a task signature: <reason>}.
+ * A message or stored value could not be decoded. For a task message the text is Go's: {@code Could
+ * not unmarshal '<msg>' into a task signature: <reason>}.
  */
 public final class MalformedMessageException extends MachineryException {
   private static final long serialVersionUID = 1L;
@@ -27,7 +27,8 @@ public final class MalformedMessageException extends MachineryException {
   }
 
   /**
-   * Returns the text given at construction, never null (so it can go straight into a dead-letter reason).
+   * Returns the text given at construction, never null (so it can go straight into a dead-letter
+   * reason).
    *
    * @return what could not be decoded, and why
    */

@@ -7,19 +7,29 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The counters the worker keeps in a message's {@code Headers}. They are strings, as Go's AMQP broker needs
- * header values to be, and Go workers carry unknown headers along untouched, so counts survive a mixed fleet.
+ * The counters the worker keeps in a message's {@code Headers}. They are strings, as Go's AMQP
+ * broker needs header values to be, and Go workers carry unknown headers along untouched, so counts
+ * survive a mixed fleet.
  */
 final class MessageHeaders {
-  /** Runs of the task across retries (1 for the first run); read by {@link TaskContext#attempt()}. */
+  /**
+   * Runs of the task across retries (1 for the first run); read by {@link TaskContext#attempt()}.
+   */
   static final String ATTEMPT = "machinery_attempt";
-  /** Times a worker requeued the message because it could not process it (not counting task retries). */
+
+  /**
+   * Times a worker requeued the message because it could not process it (not counting task
+   * retries).
+   */
   static final String REQUEUES = "machinery_requeues";
+
   /** Times a worker requeued the message because no worker there knew the task. */
   static final String UNREGISTERED = "machinery_unregistered";
+
   /**
-   * A per-message deadline for the task function (overrides the worker's): whole milliseconds, or a Go
-   * duration string such as {@code "90s"} or {@code "1m30s"} (what a Go sender would naturally write).
+   * A per-message deadline for the task function (overrides the worker's): whole milliseconds, or a
+   * Go duration string such as {@code "90s"} or {@code "1m30s"} (what a Go sender would naturally
+   * write).
    */
   static final String TIMEOUT = "machinery_timeout";
 
@@ -46,7 +56,10 @@ final class MessageHeaders {
     }
   }
 
-  /** A header as a duration (milliseconds or a Go duration string), or zero when absent or unreadable. */
+  /**
+   * A header as a duration (milliseconds or a Go duration string), or zero when absent or
+   * unreadable.
+   */
   static Duration duration(@Nullable Object value) {
     long millis = number(value);
     if (millis >= 0 || !(value instanceof String text)) {
@@ -71,8 +84,8 @@ final class MessageHeaders {
   }
 
   /**
-   * Headers for a task's next run: the attempt counted up, the requeue counters dropped (a retry is progress,
-   * so failures to process the previous run no longer count against the next one).
+   * Headers for a task's next run: the attempt counted up, the requeue counters dropped (a retry is
+   * progress, so failures to process the previous run no longer count against the next one).
    */
   static Map<String, @Nullable Object> nextAttempt(Signature signature) {
     Map<String, @Nullable Object> headers = new LinkedHashMap<>(signature.headers());

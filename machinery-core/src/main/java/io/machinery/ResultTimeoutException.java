@@ -1,6 +1,9 @@
 package io.machinery;
 
-/** Waiting for a result took longer than the caller allowed: Go's {@code ErrTimeoutReached} ("Timeout reached"). */
+/**
+ * Waiting for a result took longer than the caller allowed: Go's {@code ErrTimeoutReached}
+ * ("Timeout reached").
+ */
 public final class ResultTimeoutException extends MachineryException {
   private static final long serialVersionUID = 1L;
 

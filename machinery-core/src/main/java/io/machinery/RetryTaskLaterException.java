@@ -5,13 +5,15 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Thrown by a task to be run again after {@link #retryIn()}: Go Machinery's {@code ErrRetryTaskLater}.
+ * Thrown by a task to be run again after {@link #retryIn()}: Go Machinery's {@code
+ * ErrRetryTaskLater}.
  *
- * <p>As in Go, a retry-later does not count against {@link Signature#retryCount()}: the task is stored as
- * {@link State#RETRY} and republished with its ETA set to now plus the delay.
+ * <p>As in Go, a retry-later does not count against {@link Signature#retryCount()}: the task is
+ * stored as {@link State#RETRY} and republished with its ETA set to now plus the delay.
  */
 public final class RetryTaskLaterException extends RuntimeException {
   private static final long serialVersionUID = 1L;
+
   /** The delay before the next run. */
   private final Duration retryIn;
 

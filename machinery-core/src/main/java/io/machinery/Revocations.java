@@ -9,15 +9,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A worker's copy of the revoked task UUIDs ({@link ControlPlane#revoked()}), refreshed on every heartbeat.
+ * A worker's copy of the revoked task UUIDs ({@link ControlPlane#revoked()}), refreshed on every
+ * heartbeat.
  *
- * <p>Design notes: a delivered task is checked against this copy, not the store, so cancellation costs no
- * round trip per task; the copy is at most one heartbeat old. A task revoked before it is delivered is skipped
- * (FAILURE {@value Server#CANCELLED_ERROR}, never started) if the worker refreshed since; a task delivered in the
- * heartbeat right after its revocation starts and is then cancelled as a running one, within the next
- * heartbeat. Running tasks found revoked get {@link TaskExecution#revoke}: cooperative at once through {@link
- * TaskContext#isCancelled()}, then an interrupt after the grace period. A control plane that keeps no
- * revocations disables this for good (logged once); one that fails keeps the last copy.
+ * <p>Design notes: a delivered task is checked against this copy, not the store, so cancellation
+ * costs no round trip per task; the copy is at most one heartbeat old. A task revoked before it is
+ * delivered is skipped (FAILURE {@value Server#CANCELLED_ERROR}, never started) if the worker
+ * refreshed since; a task delivered in the heartbeat right after its revocation starts and is then
+ * cancelled as a running one, within the next heartbeat. Running tasks found revoked get {@link
+ * TaskExecution#revoke}: cooperative at once through {@link TaskContext#isCancelled()}, then an
+ * interrupt after the grace period. A control plane that keeps no revocations disables this for
+ * good (logged once); one that fails keeps the last copy.
  */
 final class Revocations {
   private static final Logger log = LoggerFactory.getLogger(Revocations.class);
@@ -40,7 +42,8 @@ final class Revocations {
   /**
    * Reads the revoked UUIDs and cancels the running tasks among them.
    *
-   * @throws io.machinery.MachineryException when the control plane cannot be read (the heartbeat logs it)
+   * @throws io.machinery.MachineryException when the control plane cannot be read (the heartbeat
+   *     logs it)
    */
   void refresh(Collection<TaskExecution> running) {
     ControlPlane plane = controlPlane;
@@ -51,7 +54,8 @@ final class Revocations {
       revoked = plane.revoked();
     } catch (UnsupportedOperationException e) {
       supported = false;
-      log.info("The control plane {} keeps no revoked tasks: tasks cannot be cancelled on this worker",
+      log.info(
+          "The control plane {} keeps no revoked tasks: tasks cannot be cancelled on this worker",
           plane.getClass().getSimpleName());
       return;
     }

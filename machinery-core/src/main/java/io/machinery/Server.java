@@ -42,20 +42,26 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Thread-safe. Sending follows Go's order (spec §2.2): the PENDING state is stored before the message is
- * published. {@link #close()} stops the workers this server made, and closes the broker and backend only if
- * the server created them (the default memory ones); components passed to the builder belong to the caller.
+ * <p>Thread-safe. Sending follows Go's order (spec §2.2): the PENDING state is stored before the
+ * message is published. {@link #close()} stops the workers this server made, and closes the broker
+ * and backend only if the server created them (the default memory ones); components passed to the
+ * builder belong to the caller.
  *
- * <p>Listeners ({@link Builder#listener}) see every send: {@link TaskListener#publishing} before the message is
- * encoded (so they may add headers), then exactly one {@link TaskListener#sent}, also when the send is refused
- * or fails after they saw it. While the broker publishes, the task's ids are in the SLF4J MDC.
+ * <p>Listeners ({@link Builder#listener}) see every send: {@link TaskListener#publishing} before
+ * the message is encoded (so they may add headers), then exactly one {@link TaskListener#sent},
+ * also when the send is refused or fails after they saw it. While the broker publishes, the task's
+ * ids are in the SLF4J MDC.
  *
- * <p>Size: over 400 lines because it is Go's whole {@code Server} surface (registration, sending of tasks and
- * workflows, periodic tasks, workers) with its builder; each part is short.
+ * <p>Size: over 400 lines because it is Go's whole {@code Server} surface (registration, sending of
+ * tasks and workflows, periodic tasks, workers) with its builder; each part is short.
  */
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
-  /** The error stored for a cancelled task ({@link #cancel}): FAILURE with this text, as Go clients read it. */
+
+  /**
+   * The error stored for a cancelled task ({@link #cancel}): FAILURE with this text, as Go clients
+   * read it.
+   */
   public static final String CANCELLED_ERROR = "cancelled";
 
   private final Config config;
@@ -99,11 +105,14 @@ public final class Server implements AutoCloseable {
     } else {
       this.lock = b.lock;
     }
-    this.controlPlane = b.controlPlane != null ? b.controlPlane
-        : broker.controlPlane().or(backend::controlPlane).orElse(null);
+    this.controlPlane =
+        b.controlPlane != null
+            ? b.controlPlane
+            : broker.controlPlane().or(backend::controlPlane).orElse(null);
     this.sender = new TaskSender(config, broker, backend, listener, prePublishHandler);
-    this.periodic = PeriodicScheduler.create(new Sender(), lock, clock,
-        b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
+    this.periodic =
+        PeriodicScheduler.create(
+            new Sender(), lock, clock, b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
   }
 
   /** The scheduler's narrow view of this server: it sends, nothing more. */
@@ -115,7 +124,9 @@ public final class Server implements AutoCloseable {
 
     @Override
     public List<Signature> sendGroup(Group group, int sendConcurrency) {
-      return Server.this.sendGroup(group, sendConcurrency).stream().map(AsyncResult::signature).toList();
+      return Server.this.sendGroup(group, sendConcurrency).stream()
+          .map(AsyncResult::signature)
+          .toList();
     }
 
     @Override
@@ -130,8 +141,9 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Starts a server builder. Without further settings the server runs in this JVM: a {@link MemoryBroker}, a
-   * {@link MemoryBackend} and an {@link EagerLock}, created and closed by the server.
+   * Starts a server builder. Without further settings the server runs in this JVM: a {@link
+   * MemoryBroker}, a {@link MemoryBackend} and an {@link EagerLock}, created and closed by the
+   * server.
    *
    * @return a new builder with {@link Config#DEFAULT}, the system UTC clock and no components
    */
@@ -140,8 +152,8 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Creates a server on the given components: Go's {@code NewServer(cnf, broker, backend, lock)}. The
-   * components stay the caller's: {@link #close()} does not close them.
+   * Creates a server on the given components: Go's {@code NewServer(cnf, broker, backend, lock)}.
+   * The components stay the caller's: {@link #close()} does not close them.
    *
    * @param config the configuration (default queue, result expiry, message limit, ...)
    * @param broker the broker tasks are published to and consumed from
@@ -154,16 +166,19 @@ public final class Server implements AutoCloseable {
     return builder().config(config).broker(broker).backend(backend).lock(lock).build();
   }
 
-  // ------------------------------------------------------------------------------------------ registration
+  // ------------------------------------------------------------------------------------------
+  // registration
 
   /**
-   * Registers one task under {@code name}, replacing any earlier one. Workers made by this server run it for
-   * messages whose task name is {@code name}; Go workers must register the same name to share the queue.
+   * Registers one task under {@code name}, replacing any earlier one. Workers made by this server
+   * run it for messages whose task name is {@code name}; Go workers must register the same name to
+   * share the queue.
    *
-   * <p><b>Warning:</b> delivery is at-least-once. A worker that dies, loses its connection or is stopped
-   * mid-task leaves the message to be delivered again, and a task that fails with a retry is run again, so
-   * {@code function} must be idempotent: running it twice with the same arguments must leave the same
-   * outcome as running it once (use the task UUID from {@link TaskContext} to de-duplicate side effects).
+   * <p><b>Warning:</b> delivery is at-least-once. A worker that dies, loses its connection or is
+   * stopped mid-task leaves the message to be delivered again, and a task that fails with a retry
+   * is run again, so {@code function} must be idempotent: running it twice with the same arguments
+   * must leave the same outcome as running it once (use the task UUID from {@link TaskContext} to
+   * de-duplicate side effects).
    *
    * @param name the task name as it appears on the wire; not empty
    * @param function the code to run
@@ -179,23 +194,24 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Registers several tasks, as {@link #registerTask} does for each; all names are checked before any is
-   * stored, so a bad entry registers nothing.
+   * Registers several tasks, as {@link #registerTask} does for each; all names are checked before
+   * any is stored, so a bad entry registers nothing.
    *
-   * <p><b>Warning:</b> as for {@link #registerTask}, every function must be idempotent under at-least-once
-   * delivery.
+   * <p><b>Warning:</b> as for {@link #registerTask}, every function must be idempotent under
+   * at-least-once delivery.
    *
    * @param functions the tasks by name
    * @throws NullPointerException if a function is null
    * @throws IllegalArgumentException if a name is empty
    */
   public void registerTasks(Map<String, TaskFunction> functions) {
-    functions.forEach((name, fn) -> {
-      Objects.requireNonNull(fn, "function for " + name);
-      if (name.isEmpty()) {
-        throw new IllegalArgumentException("a task name must not be empty");
-      }
-    });
+    functions.forEach(
+        (name, fn) -> {
+          Objects.requireNonNull(fn, "function for " + name);
+          if (name.isEmpty()) {
+            throw new IllegalArgumentException("a task name must not be empty");
+          }
+        });
     tasks.putAll(functions);
   }
 
@@ -237,18 +253,18 @@ public final class Server implements AutoCloseable {
     return Set.copyOf(tasks.keySet());
   }
 
-  // ---------------------------------------------------------------------------------------------- sending
+  // ----------------------------------------------------------------------------------------------
+  // sending
 
   /**
-   * Stores the task as PENDING, then publishes it. A task without UUID gets one; without routing key, the
-   * broker's default.
+   * Stores the task as PENDING, then publishes it. A task without UUID gets one; without routing
+   * key, the broker's default.
    *
    * @param signature the task to send
    * @return a handle to the task's result
-   *
-   * @throws IllegalArgumentException when the signature has no name, an argument whose Go type is unsupported
-   *     or whose value does not fit its type, or is larger than {@link Config#maxMessageBytes()}; nothing is
-   *     stored then
+   * @throws IllegalArgumentException when the signature has no name, an argument whose Go type is
+   *     unsupported or whose value does not fit its type, or is larger than {@link
+   *     Config#maxMessageBytes()}; nothing is stored then
    * @throws MachineryException "Set state pending error: ..." or "Publish message error: ..." as Go
    */
   public AsyncResult sendTask(Signature signature) {
@@ -256,30 +272,33 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Sends a task without waiting: {@link #sendTask} whose waiting is left to the returned future. The task is
-   * checked and encoded on the caller's thread; the PENDING write and the publish are handed to the clients
-   * (Redis, RabbitMQ) without waiting for their answers, so one thread can keep many sends in flight. A
-   * component without asynchronous writes (the default of the SPI) still blocks for its part.
+   * Sends a task without waiting: {@link #sendTask} whose waiting is left to the returned future.
+   * The task is checked and encoded on the caller's thread; the PENDING write and the publish are
+   * handed to the clients (Redis, RabbitMQ) without waiting for their answers, so one thread can
+   * keep many sends in flight. A component without asynchronous writes (the default of the SPI)
+   * still blocks for its part.
    *
    * @param signature the task to send
-   * @return completes with the task's handle once PENDING is stored and the message published, or with the
-   *     error {@link #sendTask} would throw
-   * @throws IllegalArgumentException at once, for a signature {@link #sendTask} refuses; nothing is stored then
+   * @return completes with the task's handle once PENDING is stored and the message published, or
+   *     with the error {@link #sendTask} would throw
+   * @throws IllegalArgumentException at once, for a signature {@link #sendTask} refuses; nothing is
+   *     stored then
    */
   public CompletableFuture<AsyncResult> sendTaskAsync(Signature signature) {
     return sender.sendAsync(List.of(signature)).thenApply(results -> results.get(0));
   }
 
   /**
-   * Sends independent tasks in one call: every PENDING write and every publish is in flight at once (on Redis,
-   * pipelined, one push per queue; on AMQP, confirms collected together). Unlike {@link #sendGroup} no group
-   * is recorded. Returns when all are stored and published.
+   * Sends independent tasks in one call: every PENDING write and every publish is in flight at once
+   * (on Redis, pipelined, one push per queue; on AMQP, confirms collected together). Unlike {@link
+   * #sendGroup} no group is recorded. Returns when all are stored and published.
    *
    * @param signatures the tasks, each sent as by {@link #sendTask}
    * @return one handle per task, in order
-   * @throws IllegalArgumentException when a signature would be refused by {@link #sendTask}; nothing is stored then
-   * @throws MachineryException the first error: "Set state pending error: ..." or "Publish message error: ..."
-   *     (others may have been sent)
+   * @throws IllegalArgumentException when a signature would be refused by {@link #sendTask};
+   *     nothing is stored then
+   * @throws MachineryException the first error: "Set state pending error: ..." or "Publish message
+   *     error: ..." (others may have been sent)
    */
   public List<AsyncResult> sendTasks(List<Signature> signatures) {
     return TaskSender.await(sendTasksAsync(signatures));
@@ -290,7 +309,8 @@ public final class Server implements AutoCloseable {
    *
    * @param signatures the tasks
    * @return completes with one handle per task, in order, or with the first error
-   * @throws IllegalArgumentException at once, when a signature would be refused by {@link #sendTask}
+   * @throws IllegalArgumentException at once, when a signature would be refused by {@link
+   *     #sendTask}
    */
   public CompletableFuture<List<AsyncResult>> sendTasksAsync(List<Signature> signatures) {
     if (signatures.isEmpty()) {
@@ -306,14 +326,15 @@ public final class Server implements AutoCloseable {
    * @param group the tasks to send together
    * @param sendConcurrency at most this many publishes at once; 0 means no limit
    * @return one handle per member, in the group's order
-   * @throws IllegalArgumentException if {@code sendConcurrency} is negative, or a member would be refused by
-   *     {@link #sendTask}; nothing is stored then
-   * @throws MachineryException "Init group error: ..." when the backend cannot record the group, or the first
-   *     publish error, after every publish has finished
+   * @throws IllegalArgumentException if {@code sendConcurrency} is negative, or a member would be
+   *     refused by {@link #sendTask}; nothing is stored then
+   * @throws MachineryException "Init group error: ..." when the backend cannot record the group, or
+   *     the first publish error, after every publish has finished
    */
   public List<AsyncResult> sendGroup(Group group, int sendConcurrency) {
     if (sendConcurrency < 0) {
-      throw new IllegalArgumentException("sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
+      throw new IllegalArgumentException(
+          "sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
     }
     List<TaskSender.Prepared> members = new ArrayList<>(group.tasks().size());
     try {
@@ -346,29 +367,31 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Sends a chord's group; the callback is sent by the worker that completes the group, with the members'
-   * results appended to its arguments.
+   * Sends a chord's group; the callback is sent by the worker that completes the group, with the
+   * members' results appended to its arguments.
    *
    * @param chord the group and its callback
    * @param sendConcurrency at most this many publishes at once; 0 means no limit
    * @return a handle that waits for the callback's result
-   * @throws IllegalArgumentException as {@link #sendGroup}, or if the callback would be refused by {@link
-   *     #sendTask}; nothing is stored then
+   * @throws IllegalArgumentException as {@link #sendGroup}, or if the callback would be refused by
+   *     {@link #sendTask}; nothing is stored then
    * @throws MachineryException as {@link #sendGroup}
    */
   public ChordAsyncResult sendChord(Chord chord, int sendConcurrency) {
     sender.prepare(chord.callback(), false); // refuse a bad callback before anything is stored
     List<AsyncResult> members = sendGroup(chord.group(), sendConcurrency);
-    return new ChordAsyncResult(members.stream().map(AsyncResult::signature).toList(), chord.callback(), backend);
+    return new ChordAsyncResult(
+        members.stream().map(AsyncResult::signature).toList(), chord.callback(), backend);
   }
 
   /**
-   * Sends a chain's first task; each next one is sent by the worker when its parent succeeds, with the
-   * parent's results appended to its arguments (unless it is immutable).
+   * Sends a chain's first task; each next one is sent by the worker when its parent succeeds, with
+   * the parent's results appended to its arguments (unless it is immutable).
    *
    * @param chain the tasks in order
    * @return a handle that waits for the last task's result
-   * @throws IllegalArgumentException if a task would be refused by {@link #sendTask}; nothing is sent then
+   * @throws IllegalArgumentException if a task would be refused by {@link #sendTask}; nothing is
+   *     sent then
    * @throws MachineryException as {@link #sendTask}
    */
   public ChainAsyncResult sendChain(Chain chain) {
@@ -380,20 +403,24 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Cancels tasks, wherever they are: a task not yet started never starts, a running one is cancelled, and a
-   * finished one is left alone. Each UUID is revoked in the control plane for {@link
-   * Config#effectiveResultsExpireIn()} (workers read it on every heartbeat: a worker learns of it within one
-   * heartbeat interval), and each task without a finished state gets FAILURE {@value #CANCELLED_ERROR} at once,
-   * so clients waiting for it, Go's included, learn it. A worker skips a revoked task when it is delivered
-   * (FAILURE, its error callbacks and chord completion follow as for any failure), and a running one sees
-   * {@link TaskContext#isCancelled()} turn true and is interrupted after the worker's {@link
-   * Worker.Builder#cancelGracePeriod}; whatever it returns then, its state is FAILURE {@value #CANCELLED_ERROR}.
-   * For a group pass its members' UUIDs; for a chord or a chain {@link ChordAsyncResult#taskUuids()} or {@link
-   * ChainAsyncResult#taskUuids()}. Go workers do not know revocations: a task they run is not cancelled.
+   * Cancels tasks, wherever they are: a task not yet started never starts, a running one is
+   * cancelled, and a finished one is left alone. Each UUID is revoked in the control plane for
+   * {@link Config#effectiveResultsExpireIn()} (workers read it on every heartbeat: a worker learns
+   * of it within one heartbeat interval), and each task without a finished state gets FAILURE
+   * {@value #CANCELLED_ERROR} at once, so clients waiting for it, Go's included, learn it. A worker
+   * skips a revoked task when it is delivered (FAILURE, its error callbacks and chord completion
+   * follow as for any failure), and a running one sees {@link TaskContext#isCancelled()} turn true
+   * and is interrupted after the worker's {@link Worker.Builder#cancelGracePeriod}; whatever it
+   * returns then, its state is FAILURE {@value #CANCELLED_ERROR}. For a group pass its members'
+   * UUIDs; for a chord or a chain {@link ChordAsyncResult#taskUuids()} or {@link
+   * ChainAsyncResult#taskUuids()}. Go workers do not know revocations: a task they run is not
+   * cancelled.
    *
    * @param taskUuids the tasks' UUIDs
-   * @return how many of them had no finished state (on a backend whose reads consume states: all of them)
-   * @throws UnsupportedOperationException when the server has no control plane, or one that keeps no revocations
+   * @return how many of them had no finished state (on a backend whose reads consume states: all of
+   *     them)
+   * @throws UnsupportedOperationException when the server has no control plane, or one that keeps
+   *     no revocations
    * @throws MachineryException when the control plane or the backend cannot be reached
    */
   public int cancel(java.util.Collection<String> taskUuids) {
@@ -416,17 +443,19 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Sends a task unless another with the same uniqueness key is pending or running, in which case that task's
-   * handle is returned and nothing is sent. The key is claimed in the result backend atomically across senders
-   * for at most {@code ttl}; the worker releases it when the task finishes (a retry keeps it; a Go worker does
-   * not release it, so it lasts until {@code ttl}). The key travels in header {@code machinery_unique_key}.
+   * Sends a task unless another with the same uniqueness key is pending or running, in which case
+   * that task's handle is returned and nothing is sent. The key is claimed in the result backend
+   * atomically across senders for at most {@code ttl}; the worker releases it when the task
+   * finishes (a retry keeps it; a Go worker does not release it, so it lasts until {@code ttl}).
+   * The key travels in header {@code machinery_unique_key}.
    *
    * @param signature the task to send
    * @param key the uniqueness key (not empty)
    * @param ttl how long the uniqueness holds at most; positive
    * @return the handle of the task sent now, or of the one holding the key
    * @throws UnsupportedOperationException when the result backend cannot keep uniqueness keys
-   * @throws IllegalArgumentException as {@link #sendTask}, or for an empty key or a ttl that is not positive
+   * @throws IllegalArgumentException as {@link #sendTask}, or for an empty key or a ttl that is not
+   *     positive
    * @throws MachineryException as {@link #sendTask}, or when the backend cannot be reached
    */
   public AsyncResult sendTaskUnique(Signature signature, String key, java.time.Duration ttl) {
@@ -434,7 +463,8 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Returns a handle to a task sent elsewhere (by another process, or by Go), read from this server's backend.
+   * Returns a handle to a task sent elsewhere (by another process, or by Go), read from this
+   * server's backend.
    *
    * @param taskUuid the task's UUID
    * @return a handle to the task's result; it reads nothing until asked
@@ -443,21 +473,22 @@ public final class Server implements AutoCloseable {
     return new AsyncResult(Signature.emptyBuilder().uuid(taskUuid).build(), backend);
   }
 
-  // ---------------------------------------------------------------------------------------------- periodic
+  // ----------------------------------------------------------------------------------------------
+  // periodic
 
   /**
-   * Sends a copy of {@code signature}, with a fresh UUID, on every tick of {@code spec}: Go's {@code
-   * RegisterPeriodicTask}. The spec is a robfig/cron standard spec: five fields ({@code "0 9 * * MON-FRI"}),
-   * a descriptor ({@code "@daily"}), {@code "@every 1m30s"}, optionally prefixed with {@code "CRON_TZ=Area/City "}.
-   * Before each run the scheduler takes this server's {@link #lock()} under Go's key, so among servers sharing
-   * the lock one fires each tick. Registering {@code name} again replaces the entry. See {@link
-   * PeriodicScheduler}.
+   * Sends a copy of {@code signature}, with a fresh UUID, on every tick of {@code spec}: Go's
+   * {@code RegisterPeriodicTask}. The spec is a robfig/cron standard spec: five fields ({@code "0 9
+   * * * MON-FRI"}), a descriptor ({@code "@daily"}), {@code "@every 1m30s"}, optionally prefixed
+   * with {@code "CRON_TZ=Area/City "}. Before each run the scheduler takes this server's {@link
+   * #lock()} under Go's key, so among servers sharing the lock one fires each tick. Registering
+   * {@code name} again replaces the entry. See {@link PeriodicScheduler}.
    *
    * @param spec the cron spec
    * @param name the entry's name, part of the lock key; not empty
    * @param signature the template copied on every tick
-   * @throws IllegalArgumentException for an invalid spec (the message names the field and value), a spec that
-   *     never fires, an empty name, or a signature {@link #sendTask} would refuse
+   * @throws IllegalArgumentException for an invalid spec (the message names the field and value), a
+   *     spec that never fires, an empty name, or a signature {@link #sendTask} would refuse
    * @throws IllegalStateException after {@link #close()}
    */
   public void registerPeriodicTask(String spec, String name, Signature signature) {
@@ -465,22 +496,25 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Sends a new group of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicGroup}.
+   * Sends a new group of copies of {@code signatures} on every tick: Go's {@code
+   * RegisterPeriodicGroup}.
    *
    * @param spec the cron spec, as for {@link #registerPeriodicTask}
    * @param name the entry's name; not empty
    * @param sendConcurrency at most this many publishes at once; 0 means no limit
    * @param signatures the templates of the members; at least one
-   * @throws IllegalArgumentException as {@link #registerPeriodicTask}, or for no signatures or a negative
-   *     concurrency
+   * @throws IllegalArgumentException as {@link #registerPeriodicTask}, or for no signatures or a
+   *     negative concurrency
    * @throws IllegalStateException after {@link #close()}
    */
-  public void registerPeriodicGroup(String spec, String name, int sendConcurrency, Signature... signatures) {
+  public void registerPeriodicGroup(
+      String spec, String name, int sendConcurrency, Signature... signatures) {
     periodic.registerGroup(spec, name, sendConcurrency, Arrays.asList(signatures));
   }
 
   /**
-   * Sends a new chain of copies of {@code signatures} on every tick: Go's {@code RegisterPeriodicChain}.
+   * Sends a new chain of copies of {@code signatures} on every tick: Go's {@code
+   * RegisterPeriodicChain}.
    *
    * @param spec the cron spec, as for {@link #registerPeriodicTask}
    * @param name the entry's name; not empty
@@ -500,11 +534,12 @@ public final class Server implements AutoCloseable {
    * @param sendConcurrency at most this many publishes at once; 0 means no limit
    * @param callback the template of the chord's callback
    * @param signatures the templates of the group's members; at least one
-   * @throws IllegalArgumentException as {@link #registerPeriodicGroup}, or for a callback without a name
+   * @throws IllegalArgumentException as {@link #registerPeriodicGroup}, or for a callback without a
+   *     name
    * @throws IllegalStateException after {@link #close()}
    */
-  public void registerPeriodicChord(String spec, String name, int sendConcurrency, Signature callback,
-      Signature... signatures) {
+  public void registerPeriodicChord(
+      String spec, String name, int sendConcurrency, Signature callback, Signature... signatures) {
     periodic.registerChord(spec, name, sendConcurrency, callback, Arrays.asList(signatures));
   }
 
@@ -528,8 +563,8 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Returns this server's periodic scheduler, for {@link PeriodicScheduler#runDue()} and lookups. The server
-   * owns and closes it.
+   * Returns this server's periodic scheduler, for {@link PeriodicScheduler#runDue()} and lookups.
+   * The server owns and closes it.
    *
    * @return the scheduler
    */
@@ -537,14 +572,16 @@ public final class Server implements AutoCloseable {
     return periodic;
   }
 
-  // ---------------------------------------------------------------------------------------------- workers
+  // ----------------------------------------------------------------------------------------------
+  // workers
 
   /**
-   * Creates a worker consuming the default queue: Go's {@code NewWorker}. It does nothing until launched; this
-   * server stops it in {@link #close()}.
+   * Creates a worker consuming the default queue: Go's {@code NewWorker}. It does nothing until
+   * launched; this server stops it in {@link #close()}.
    *
    * @param consumerTag the consumer's name at the broker (Go's worker name)
-   * @param concurrency at most this many tasks run at once; 0 or less means twice the number of processors
+   * @param concurrency at most this many tasks run at once; 0 or less means twice the number of
+   *     processors
    * @return an unlaunched worker
    */
   public Worker newWorker(String consumerTag, int concurrency) {
@@ -565,7 +602,8 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Starts a worker builder, for handlers, graceful-stop timeout, signal handling and the other options.
+   * Starts a worker builder, for handlers, graceful-stop timeout, signal handling and the other
+   * options.
    *
    * @param consumerTag the consumer's name at the broker
    * @return a builder for a worker of this server
@@ -583,64 +621,78 @@ public final class Server implements AutoCloseable {
     return List.copyOf(workers);
   }
 
-  // ---------------------------------------------------------------------------------------------- accessors
+  // ----------------------------------------------------------------------------------------------
+  // accessors
 
   /**
    * Returns the configuration.
    *
    * @return the configuration this server was built with
    */
-  public Config config() { return config; }
+  public Config config() {
+    return config;
+  }
 
   /**
    * Returns the broker, whether the caller's or the server's own.
    *
    * @return the broker
    */
-  public Broker broker() { return broker; }
+  public Broker broker() {
+    return broker;
+  }
 
   /**
    * Returns the result backend, whether the caller's or the server's own.
    *
    * @return the backend
    */
-  public Backend backend() { return backend; }
+  public Backend backend() {
+    return backend;
+  }
 
   /**
    * Returns the lock periodic runs take.
    *
    * @return the lock
    */
-  public Lock lock() { return lock; }
+  public Lock lock() {
+    return lock;
+  }
 
   /**
    * Returns the clock for ETAs, retries, state times and periodic runs.
    *
    * @return the clock
    */
-  public Clock clock() { return clock; }
+  public Clock clock() {
+    return clock;
+  }
 
   /**
-   * Returns the control plane this server's workers announce themselves to and read paused queues from: the
-   * builder's, else the broker's, else the backend's.
+   * Returns the control plane this server's workers announce themselves to and read paused queues
+   * from: the builder's, else the broker's, else the backend's.
    *
-   * @return the control plane; empty when neither the builder, the broker nor the backend gives one (then
-   *     workers are not listed and queues cannot be paused)
+   * @return the control plane; empty when neither the builder, the broker nor the backend gives one
+   *     (then workers are not listed and queues cannot be paused)
    */
   public Optional<ControlPlane> controlPlane() {
     return Optional.ofNullable(controlPlane);
   }
 
   /** The listeners given to the builder, as one (a no-op when there are none). */
-  TaskListener listener() { return listener; }
+  TaskListener listener() {
+    return listener;
+  }
 
   OffsetDateTime now() {
     return OffsetDateTime.now(clock).withOffsetSameInstant(java.time.ZoneOffset.UTC);
   }
 
   /**
-   * Stops the periodic scheduler and this server's workers, then closes what the server created (the default
-   * memory broker, backend and eager lock); components passed to the builder stay open. Idempotent.
+   * Stops the periodic scheduler and this server's workers, then closes what the server created
+   * (the default memory broker, backend and eager lock); components passed to the builder stay
+   * open. Idempotent.
    */
   @Override
   public void close() {
@@ -673,12 +725,30 @@ public final class Server implements AutoCloseable {
     private Builder() {}
 
     // For Machinery.connect: what is set, and components the server is to close as its own.
-    Config configValue() { return config; }
-    Clock clockValue() { return clock; }
-    boolean hasBroker() { return broker != null; }
-    boolean hasBackend() { return backend != null; }
-    boolean hasLock() { return lock != null; }
-    Builder own(AutoCloseable component) { owned.add(component); return this; }
+    Config configValue() {
+      return config;
+    }
+
+    Clock clockValue() {
+      return clock;
+    }
+
+    boolean hasBroker() {
+      return broker != null;
+    }
+
+    boolean hasBackend() {
+      return backend != null;
+    }
+
+    boolean hasLock() {
+      return lock != null;
+    }
+
+    Builder own(AutoCloseable component) {
+      owned.add(component);
+      return this;
+    }
 
     /**
      * Sets the configuration; default {@link Config#DEFAULT}.
@@ -686,78 +756,110 @@ public final class Server implements AutoCloseable {
      * @param value the configuration
      * @return this builder
      */
-    public Builder config(Config value) { config = Objects.requireNonNull(value, "config"); return this; }
+    public Builder config(Config value) {
+      config = Objects.requireNonNull(value, "config");
+      return this;
+    }
 
     /**
-     * Sets the broker; default a {@link MemoryBroker} the server creates and closes. A broker set here stays the
-     * caller's to close.
+     * Sets the broker; default a {@link MemoryBroker} the server creates and closes. A broker set
+     * here stays the caller's to close.
      *
      * @param value the broker
      * @return this builder
      */
-    public Builder broker(Broker value) { broker = Objects.requireNonNull(value, "broker"); return this; }
+    public Builder broker(Broker value) {
+      broker = Objects.requireNonNull(value, "broker");
+      return this;
+    }
 
     /**
-     * Sets the result backend; default a {@link MemoryBackend} the server creates and closes. A backend set
-     * here stays the caller's to close.
+     * Sets the result backend; default a {@link MemoryBackend} the server creates and closes. A
+     * backend set here stays the caller's to close.
      *
      * @param value the backend
      * @return this builder
      */
-    public Builder backend(Backend value) { backend = Objects.requireNonNull(value, "backend"); return this; }
+    public Builder backend(Backend value) {
+      backend = Objects.requireNonNull(value, "backend");
+      return this;
+    }
 
     /**
-     * Sets the lock periodic runs take; default an {@link EagerLock}, which excludes nothing across processes.
+     * Sets the lock periodic runs take; default an {@link EagerLock}, which excludes nothing across
+     * processes.
      *
      * @param value the lock
      * @return this builder
      */
-    public Builder lock(Lock value) { lock = Objects.requireNonNull(value, "lock"); return this; }
+    public Builder lock(Lock value) {
+      lock = Objects.requireNonNull(value, "lock");
+      return this;
+    }
 
     /**
-     * Sets the clock for ETAs, retries, state times and periodic runs; default the system UTC clock.
+     * Sets the clock for ETAs, retries, state times and periodic runs; default the system UTC
+     * clock.
      *
      * @param value the clock
      * @return this builder
      */
-    public Builder clock(Clock value) { clock = Objects.requireNonNull(value, "clock"); return this; }
+    public Builder clock(Clock value) {
+      clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
 
     /**
-     * Sets a hook called in {@link Server#sendTask} after PENDING is stored, before publishing (Go's {@code
-     * SetPreTaskHandler}). An exception it throws reaches the sender, and the task is not published.
+     * Sets a hook called in {@link Server#sendTask} after PENDING is stored, before publishing
+     * (Go's {@code SetPreTaskHandler}). An exception it throws reaches the sender, and the task is
+     * not published.
      *
      * @param handler receives each signature about to be published
      * @return this builder
      */
-    public Builder prePublishHandler(Consumer<Signature> handler) { prePublishHandler = Objects.requireNonNull(handler); return this; }
+    public Builder prePublishHandler(Consumer<Signature> handler) {
+      prePublishHandler = Objects.requireNonNull(handler);
+      return this;
+    }
 
     /**
-     * Sets the periodic scheduler's program name, zone, missed-fire policy and thread; default {@link
-     * PeriodicConfig#defaults()}.
+     * Sets the periodic scheduler's program name, zone, missed-fire policy and thread; default
+     * {@link PeriodicConfig#defaults()}.
      *
      * @param value the scheduler's settings
      * @return this builder
      */
-    public Builder periodic(PeriodicConfig value) { periodic = Objects.requireNonNull(value, "periodic"); return this; }
+    public Builder periodic(PeriodicConfig value) {
+      periodic = Objects.requireNonNull(value, "periodic");
+      return this;
+    }
 
     /**
-     * Adds a listener for task events (sends, and runs on this server's workers); call it again for more, they
-     * are called in the order added. See {@link TaskListener}; {@code machinery-micrometer} and {@code
-     * machinery-opentelemetry} provide listeners.
+     * Adds a listener for task events (sends, and runs on this server's workers); call it again for
+     * more, they are called in the order added. See {@link TaskListener}; {@code
+     * machinery-micrometer} and {@code machinery-opentelemetry} provide listeners.
      *
-     * @param value the listener; its methods must be quick and must not throw (a throw is logged and ignored)
+     * @param value the listener; its methods must be quick and must not throw (a throw is logged
+     *     and ignored)
      * @return this builder
      */
-    public Builder listener(TaskListener value) { listeners.add(Objects.requireNonNull(value, "listener")); return this; }
+    public Builder listener(TaskListener value) {
+      listeners.add(Objects.requireNonNull(value, "listener"));
+      return this;
+    }
 
     /**
-     * Sets the control plane (live workers, paused queues) instead of the broker's or the backend's, for
-     * example a Redis one beside an AMQP broker and backend. The caller closes what it built it on.
+     * Sets the control plane (live workers, paused queues) instead of the broker's or the
+     * backend's, for example a Redis one beside an AMQP broker and backend. The caller closes what
+     * it built it on.
      *
      * @param value the control plane
      * @return this builder
      */
-    public Builder controlPlane(ControlPlane value) { controlPlane = Objects.requireNonNull(value, "controlPlane"); return this; }
+    public Builder controlPlane(ControlPlane value) {
+      controlPlane = Objects.requireNonNull(value, "controlPlane");
+      return this;
+    }
 
     /**
      * Builds the server.

@@ -7,10 +7,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A delivery the worker settles exactly once, whatever happens: the first ack, requeue or dead-letter wins,
- * later ones are ignored, and {@link #settled()} tells the worker's last-resort handler whether anything is
- * left to do. A broker's settle method that throws is logged here (the broker's own recovery, a lease or a
- * redelivery, brings the message back); it never reaches the task's code paths.
+ * A delivery the worker settles exactly once, whatever happens: the first ack, requeue or
+ * dead-letter wins, later ones are ignored, and {@link #settled()} tells the worker's last-resort
+ * handler whether anything is left to do. A broker's settle method that throws is logged here (the
+ * broker's own recovery, a lease or a redelivery, brings the message back); it never reaches the
+ * task's code paths.
  */
 final class SettleOnce implements Delivery {
   private static final Logger log = LoggerFactory.getLogger(SettleOnce.class);
@@ -26,10 +27,25 @@ final class SettleOnce implements Delivery {
     return settled.get();
   }
 
-  @Override public byte[] body() { return delivery.body(); }
-  @Override public String queue() { return delivery.queue(); }
-  @Override public boolean redelivered() { return delivery.redelivered(); }
-  @Override public int deliveryCount() { return delivery.deliveryCount(); }
+  @Override
+  public byte[] body() {
+    return delivery.body();
+  }
+
+  @Override
+  public String queue() {
+    return delivery.queue();
+  }
+
+  @Override
+  public boolean redelivered() {
+    return delivery.redelivered();
+  }
+
+  @Override
+  public int deliveryCount() {
+    return delivery.deliveryCount();
+  }
 
   @Override
   public void ack() {
@@ -74,8 +90,11 @@ final class SettleOnce implements Delivery {
     try {
       settle.run();
     } catch (RuntimeException e) {
-      log.error("Could not {} a message from queue {}: {}; the broker will deliver it again", what,
-          LogText.of(delivery.queue()), e.toString());
+      log.error(
+          "Could not {} a message from queue {}: {}; the broker will deliver it again",
+          what,
+          LogText.of(delivery.queue()),
+          e.toString());
     }
   }
 }

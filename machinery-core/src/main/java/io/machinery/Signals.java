@@ -13,15 +13,18 @@ final class Signals {
   @SuppressWarnings("removal")
   static void install(Worker worker) {
     AtomicInteger received = new AtomicInteger();
-    sun.misc.SignalHandler handler = signal -> {
-      if (received.incrementAndGet() == 1) {
-        log.info("Signal {} received: waiting for running tasks to finish before shutting down", signal.getName());
-        Thread.ofPlatform().name("machinery-graceful-quit").start(worker::quit);
-      } else {
-        log.warn("Signal {} received again: quitting abruptly", signal.getName());
-        worker.quitAbruptly();
-      }
-    };
+    sun.misc.SignalHandler handler =
+        signal -> {
+          if (received.incrementAndGet() == 1) {
+            log.info(
+                "Signal {} received: waiting for running tasks to finish before shutting down",
+                signal.getName());
+            Thread.ofPlatform().name("machinery-graceful-quit").start(worker::quit);
+          } else {
+            log.warn("Signal {} received again: quitting abruptly", signal.getName());
+            worker.quitAbruptly();
+          }
+        };
     for (String name : new String[] {"INT", "TERM"}) {
       try {
         sun.misc.Signal.handle(new sun.misc.Signal(name), handler);

@@ -15,9 +15,10 @@ import org.jspecify.annotations.Nullable;
  * A task message: which task to run, with which arguments, and what to do afterwards. Go's {@code
  * tasks.Signature}, field for field; {@link WireCodec} writes it as the same 19-key JSON Go writes.
  *
- * <p>Immutable and thread-safe; {@link #toBuilder()} copies. Go distinguishes an absent list ({@code null} on
- * the wire) from an empty one ({@code []}); so does this class, so that a decoded message re-encodes byte for
- * byte. The accessors return empty lists for absent ones; {@link #hasArgs()} and friends tell the difference.
+ * <p>Immutable and thread-safe; {@link #toBuilder()} copies. Go distinguishes an absent list
+ * ({@code null} on the wire) from an empty one ({@code []}); so does this class, so that a decoded
+ * message re-encodes byte for byte. The accessors return empty lists for absent ones; {@link
+ * #hasArgs()} and friends tell the difference.
  *
  * <pre>{@code
  * Signature add = Signature.builder("add").args(Arg.of(1L), Arg.of(2L)).retryCount(3).build();
@@ -52,7 +53,8 @@ public final class Signature {
     this.groupUuid = b.groupUuid;
     this.groupTaskCount = b.groupTaskCount;
     this.args = b.args == null ? null : List.copyOf(b.args);
-    this.headers = b.headers == null ? null : Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
+    this.headers =
+        b.headers == null ? null : Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
     this.priority = b.priority;
     this.immutable = b.immutable;
     this.retryCount = b.retryCount;
@@ -86,8 +88,8 @@ public final class Signature {
   }
 
   /**
-   * Creates a task with a fresh {@code task_} UUID, the name and the arguments: Go's {@code NewSignature(name,
-   * args)}.
+   * Creates a task with a fresh {@code task_} UUID, the name and the arguments: Go's {@code
+   * NewSignature(name, args)}.
    *
    * @param name the task name
    * @param args the arguments, in order
@@ -111,174 +113,233 @@ public final class Signature {
    *
    * @return the UUID; empty before {@link Server#sendTask} gives it one
    */
-  public String uuid() { return uuid; }
+  public String uuid() {
+    return uuid;
+  }
 
   /**
    * Returns the name of the task to run ({@code Name}).
    *
    * @return the task name
    */
-  public String name() { return name; }
+  public String name() {
+    return name;
+  }
 
   /**
    * Returns the queue to publish to ({@code RoutingKey}).
    *
    * @return the routing key; empty means the broker's default
    */
-  public String routingKey() { return routingKey; }
+  public String routingKey() {
+    return routingKey;
+  }
 
   /**
    * Returns when the task should run ({@code ETA}).
    *
    * @return the time, or null to run as soon as possible
    */
-  public @Nullable OffsetDateTime eta() { return eta; }
+  public @Nullable OffsetDateTime eta() {
+    return eta;
+  }
 
   /**
    * Returns the UUID of the group this task belongs to ({@code GroupUUID}).
    *
    * @return the group's UUID; empty outside a group
    */
-  public String groupUuid() { return groupUuid; }
+  public String groupUuid() {
+    return groupUuid;
+  }
 
   /**
    * Returns the size of the group this task belongs to ({@code GroupTaskCount}).
    *
    * @return the member count; 0 outside a group
    */
-  public int groupTaskCount() { return groupTaskCount; }
+  public int groupTaskCount() {
+    return groupTaskCount;
+  }
 
   /**
    * Returns the arguments ({@code Args}).
    *
    * @return the arguments in order; empty when absent
    */
-  public List<Arg> args() { return args == null ? List.of() : args; }
+  public List<Arg> args() {
+    return args == null ? List.of() : args;
+  }
 
   /**
    * Tells whether {@code Args} is present rather than Go's {@code null}.
    *
    * @return true if the message carries an arguments array
    */
-  public boolean hasArgs() { return args != null; }
+  public boolean hasArgs() {
+    return args != null;
+  }
 
   /**
    * Returns the message headers ({@code Headers}).
    *
    * @return the headers; empty when absent
    */
-  public Map<String, @Nullable Object> headers() { return headers == null ? Map.of() : headers; }
+  public Map<String, @Nullable Object> headers() {
+    return headers == null ? Map.of() : headers;
+  }
 
   /**
    * Tells whether {@code Headers} is present rather than Go's {@code null}.
    *
    * @return true if the message carries a headers object
    */
-  public boolean hasHeaders() { return headers != null; }
+  public boolean hasHeaders() {
+    return headers != null;
+  }
 
   /**
    * Returns the AMQP message priority ({@code Priority}).
    *
    * @return the priority, 0 to 255
    */
-  public int priority() { return priority; }
+  public int priority() {
+    return priority;
+  }
 
   /**
-   * Tells whether this task's results stay out of its success callbacks' arguments ({@code Immutable}).
+   * Tells whether this task's results stay out of its success callbacks' arguments ({@code
+   * Immutable}).
    *
    * @return true if callbacks get only their own arguments
    */
-  public boolean immutable() { return immutable; }
+  public boolean immutable() {
+    return immutable;
+  }
 
   /**
    * Returns how many automatic retries remain ({@code RetryCount}).
    *
    * @return the remaining retries
    */
-  public int retryCount() { return retryCount; }
+  public int retryCount() {
+    return retryCount;
+  }
 
   /**
    * Returns the last retry delay ({@code RetryTimeout}); the next one is the next Fibonacci number.
    *
    * @return the delay in seconds
    */
-  public int retryTimeout() { return retryTimeout; }
+  public int retryTimeout() {
+    return retryTimeout;
+  }
 
   /**
    * Returns the tasks sent when this one succeeds ({@code OnSuccess}).
    *
    * @return the callbacks; empty when absent
    */
-  public List<Signature> onSuccess() { return onSuccess == null ? List.of() : onSuccess; }
+  public List<Signature> onSuccess() {
+    return onSuccess == null ? List.of() : onSuccess;
+  }
 
   /**
    * Tells whether {@code OnSuccess} is present rather than Go's {@code null}.
    *
    * @return true if the message carries the array
    */
-  public boolean hasOnSuccess() { return onSuccess != null; }
+  public boolean hasOnSuccess() {
+    return onSuccess != null;
+  }
 
   /**
    * Returns the tasks sent when this one fails ({@code OnError}).
    *
    * @return the callbacks; empty when absent
    */
-  public List<Signature> onError() { return onError == null ? List.of() : onError; }
+  public List<Signature> onError() {
+    return onError == null ? List.of() : onError;
+  }
 
   /**
    * Tells whether {@code OnError} is present rather than Go's {@code null}.
    *
    * @return true if the message carries the array
    */
-  public boolean hasOnError() { return onError != null; }
+  public boolean hasOnError() {
+    return onError != null;
+  }
 
   /**
    * Returns the chord callback sent when this task's group completes ({@code ChordCallback}).
    *
    * @return the callback, or null outside a chord
    */
-  public @Nullable Signature chordCallback() { return chordCallback; }
+  public @Nullable Signature chordCallback() {
+    return chordCallback;
+  }
 
   /**
    * Returns the SQS FIFO message group ID ({@code BrokerMessageGroupId}).
    *
    * @return the ID; empty when unused
    */
-  public String brokerMessageGroupId() { return brokerMessageGroupId; }
+  public String brokerMessageGroupId() {
+    return brokerMessageGroupId;
+  }
 
   /**
    * Returns the SQS receipt handle ({@code SQSReceiptHandle}), set by the SQS broker on delivery.
    *
    * @return the handle; empty elsewhere
    */
-  public String sqsReceiptHandle() { return sqsReceiptHandle; }
+  public String sqsReceiptHandle() {
+    return sqsReceiptHandle;
+  }
 
   /**
    * Tells whether the SQS broker keeps a failed task's message ({@code StopTaskDeletionOnError}).
    *
    * @return true to keep it for SQS's own redelivery
    */
-  public boolean stopTaskDeletionOnError() { return stopTaskDeletionOnError; }
+  public boolean stopTaskDeletionOnError() {
+    return stopTaskDeletionOnError;
+  }
 
   /**
-   * Tells whether a worker that does not know this task drops it ({@code IgnoreWhenTaskNotRegistered}).
+   * Tells whether a worker that does not know this task drops it ({@code
+   * IgnoreWhenTaskNotRegistered}).
    *
    * @return true to drop; false (Go's default) to requeue
    */
-  public boolean ignoreWhenTaskNotRegistered() { return ignoreWhenTaskNotRegistered; }
+  public boolean ignoreWhenTaskNotRegistered() {
+    return ignoreWhenTaskNotRegistered;
+  }
 
   @Override
   public boolean equals(@Nullable Object o) {
     if (!(o instanceof Signature s)) {
       return false;
     }
-    return uuid.equals(s.uuid) && name.equals(s.name) && routingKey.equals(s.routingKey)
-        && Objects.equals(eta, s.eta) && groupUuid.equals(s.groupUuid) && groupTaskCount == s.groupTaskCount
-        && Objects.equals(args, s.args) && Objects.equals(headers, s.headers) && priority == s.priority
-        && immutable == s.immutable && retryCount == s.retryCount && retryTimeout == s.retryTimeout
-        && Objects.equals(onSuccess, s.onSuccess) && Objects.equals(onError, s.onError)
-        && Objects.equals(chordCallback, s.chordCallback) && brokerMessageGroupId.equals(s.brokerMessageGroupId)
-        && sqsReceiptHandle.equals(s.sqsReceiptHandle) && stopTaskDeletionOnError == s.stopTaskDeletionOnError
+    return uuid.equals(s.uuid)
+        && name.equals(s.name)
+        && routingKey.equals(s.routingKey)
+        && Objects.equals(eta, s.eta)
+        && groupUuid.equals(s.groupUuid)
+        && groupTaskCount == s.groupTaskCount
+        && Objects.equals(args, s.args)
+        && Objects.equals(headers, s.headers)
+        && priority == s.priority
+        && immutable == s.immutable
+        && retryCount == s.retryCount
+        && retryTimeout == s.retryTimeout
+        && Objects.equals(onSuccess, s.onSuccess)
+        && Objects.equals(onError, s.onError)
+        && Objects.equals(chordCallback, s.chordCallback)
+        && brokerMessageGroupId.equals(s.brokerMessageGroupId)
+        && sqsReceiptHandle.equals(s.sqsReceiptHandle)
+        && stopTaskDeletionOnError == s.stopTaskDeletionOnError
         && ignoreWhenTaskNotRegistered == s.ignoreWhenTaskNotRegistered;
   }
 
@@ -344,7 +405,10 @@ public final class Signature {
      * @param uuid the UUID; empty lets {@link Server#sendTask} make one
      * @return this builder
      */
-    public Builder uuid(String uuid) { this.uuid = Objects.requireNonNull(uuid, "uuid"); return this; }
+    public Builder uuid(String uuid) {
+      this.uuid = Objects.requireNonNull(uuid, "uuid");
+      return this;
+    }
 
     /**
      * Sets the name of the task to run.
@@ -352,7 +416,10 @@ public final class Signature {
      * @param name the task name
      * @return this builder
      */
-    public Builder name(String name) { this.name = Objects.requireNonNull(name, "name"); return this; }
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
 
     /**
      * Sets the queue (Redis list, AMQP routing key, SQS queue, Pub/Sub topic).
@@ -360,7 +427,10 @@ public final class Signature {
      * @param routingKey the routing key; empty means the default queue
      * @return this builder
      */
-    public Builder routingKey(String routingKey) { this.routingKey = Objects.requireNonNull(routingKey, "routingKey"); return this; }
+    public Builder routingKey(String routingKey) {
+      this.routingKey = Objects.requireNonNull(routingKey, "routingKey");
+      return this;
+    }
 
     /**
      * Sets when the task should run.
@@ -368,7 +438,10 @@ public final class Signature {
      * @param eta the time, or null to run as soon as possible
      * @return this builder
      */
-    public Builder eta(@Nullable Instant eta) { this.eta = eta == null ? null : eta.atOffset(ZoneOffset.UTC); return this; }
+    public Builder eta(@Nullable Instant eta) {
+      this.eta = eta == null ? null : eta.atOffset(ZoneOffset.UTC);
+      return this;
+    }
 
     /**
      * Sets when the task should run.
@@ -376,7 +449,10 @@ public final class Signature {
      * @param eta the time, or null to run as soon as possible
      * @return this builder
      */
-    public Builder eta(@Nullable OffsetDateTime eta) { this.eta = eta; return this; }
+    public Builder eta(@Nullable OffsetDateTime eta) {
+      this.eta = eta;
+      return this;
+    }
 
     /**
      * Sets the UUID of the group this task belongs to ({@link Group} does this).
@@ -384,7 +460,10 @@ public final class Signature {
      * @param groupUuid the group's UUID
      * @return this builder
      */
-    public Builder groupUuid(String groupUuid) { this.groupUuid = Objects.requireNonNull(groupUuid, "groupUuid"); return this; }
+    public Builder groupUuid(String groupUuid) {
+      this.groupUuid = Objects.requireNonNull(groupUuid, "groupUuid");
+      return this;
+    }
 
     /**
      * Sets the size of the group this task belongs to ({@link Group} does this).
@@ -392,7 +471,10 @@ public final class Signature {
      * @param count the member count
      * @return this builder
      */
-    public Builder groupTaskCount(int count) { this.groupTaskCount = count; return this; }
+    public Builder groupTaskCount(int count) {
+      this.groupTaskCount = count;
+      return this;
+    }
 
     /**
      * Sets the arguments.
@@ -400,7 +482,9 @@ public final class Signature {
      * @param args the arguments, in order
      * @return this builder
      */
-    public Builder args(Arg... args) { return args(List.of(args)); }
+    public Builder args(Arg... args) {
+      return args(List.of(args));
+    }
 
     /**
      * Sets the arguments.
@@ -408,7 +492,10 @@ public final class Signature {
      * @param args the arguments, in order, or null for Go's {@code null}
      * @return this builder
      */
-    public Builder args(@Nullable List<Arg> args) { this.args = args == null ? null : new ArrayList<>(args); return this; }
+    public Builder args(@Nullable List<Arg> args) {
+      this.args = args == null ? null : new ArrayList<>(args);
+      return this;
+    }
 
     /**
      * Appends arguments, creating the list if absent.
@@ -429,7 +516,10 @@ public final class Signature {
      * @param headers the headers, or null for Go's {@code null}
      * @return this builder
      */
-    public Builder headers(@Nullable Map<String, ? extends @Nullable Object> headers) { this.headers = headers == null ? null : new LinkedHashMap<>(headers); return this; }
+    public Builder headers(@Nullable Map<String, ? extends @Nullable Object> headers) {
+      this.headers = headers == null ? null : new LinkedHashMap<>(headers);
+      return this;
+    }
 
     /**
      * Adds or replaces one header, creating the headers if absent.
@@ -439,7 +529,8 @@ public final class Signature {
      * @return this builder
      */
     public Builder header(String key, String value) {
-      Map<String, @Nullable Object> map = headers == null ? new LinkedHashMap<>() : new LinkedHashMap<>(headers);
+      Map<String, @Nullable Object> map =
+          headers == null ? new LinkedHashMap<>() : new LinkedHashMap<>(headers);
       map.put(key, value);
       this.headers = map;
       return this;
@@ -466,7 +557,10 @@ public final class Signature {
      * @param immutable true to keep them out
      * @return this builder
      */
-    public Builder immutable(boolean immutable) { this.immutable = immutable; return this; }
+    public Builder immutable(boolean immutable) {
+      this.immutable = immutable;
+      return this;
+    }
 
     /**
      * Sets how many automatic retries the task gets after a failure.
@@ -499,13 +593,16 @@ public final class Signature {
     }
 
     /**
-     * Sets the tasks sent when this one succeeds; unless this task is immutable, its results are appended to
-     * their arguments.
+     * Sets the tasks sent when this one succeeds; unless this task is immutable, its results are
+     * appended to their arguments.
      *
      * @param callbacks the callbacks, or null for Go's {@code null}
      * @return this builder
      */
-    public Builder onSuccess(@Nullable List<Signature> callbacks) { this.onSuccess = callbacks == null ? null : new ArrayList<>(callbacks); return this; }
+    public Builder onSuccess(@Nullable List<Signature> callbacks) {
+      this.onSuccess = callbacks == null ? null : new ArrayList<>(callbacks);
+      return this;
+    }
 
     /**
      * Sets the tasks sent when this one succeeds.
@@ -513,7 +610,9 @@ public final class Signature {
      * @param callbacks the callbacks
      * @return this builder
      */
-    public Builder onSuccess(Signature... callbacks) { return onSuccess(List.of(callbacks)); }
+    public Builder onSuccess(Signature... callbacks) {
+      return onSuccess(List.of(callbacks));
+    }
 
     /**
      * Sets the tasks sent when this one fails; the error text is prepended to their arguments.
@@ -521,7 +620,10 @@ public final class Signature {
      * @param callbacks the callbacks, or null for Go's {@code null}
      * @return this builder
      */
-    public Builder onError(@Nullable List<Signature> callbacks) { this.onError = callbacks == null ? null : new ArrayList<>(callbacks); return this; }
+    public Builder onError(@Nullable List<Signature> callbacks) {
+      this.onError = callbacks == null ? null : new ArrayList<>(callbacks);
+      return this;
+    }
 
     /**
      * Sets the tasks sent when this one fails.
@@ -529,7 +631,9 @@ public final class Signature {
      * @param callbacks the callbacks
      * @return this builder
      */
-    public Builder onError(Signature... callbacks) { return onError(List.of(callbacks)); }
+    public Builder onError(Signature... callbacks) {
+      return onError(List.of(callbacks));
+    }
 
     /**
      * Sets the chord callback sent when this task's group completes ({@link Chord} does this).
@@ -537,7 +641,10 @@ public final class Signature {
      * @param callback the callback, or null
      * @return this builder
      */
-    public Builder chordCallback(@Nullable Signature callback) { this.chordCallback = callback; return this; }
+    public Builder chordCallback(@Nullable Signature callback) {
+      this.chordCallback = callback;
+      return this;
+    }
 
     /**
      * Sets the SQS FIFO message group ID.
@@ -545,7 +652,10 @@ public final class Signature {
      * @param id the ID; empty when unused
      * @return this builder
      */
-    public Builder brokerMessageGroupId(String id) { this.brokerMessageGroupId = Objects.requireNonNull(id); return this; }
+    public Builder brokerMessageGroupId(String id) {
+      this.brokerMessageGroupId = Objects.requireNonNull(id);
+      return this;
+    }
 
     /**
      * Sets the SQS receipt handle (the SQS broker does this on delivery).
@@ -553,7 +663,10 @@ public final class Signature {
      * @param handle the handle
      * @return this builder
      */
-    public Builder sqsReceiptHandle(String handle) { this.sqsReceiptHandle = Objects.requireNonNull(handle); return this; }
+    public Builder sqsReceiptHandle(String handle) {
+      this.sqsReceiptHandle = Objects.requireNonNull(handle);
+      return this;
+    }
 
     /**
      * Sets whether the SQS broker keeps a failed task's message for SQS's own redelivery.
@@ -561,7 +674,10 @@ public final class Signature {
      * @param stop true to keep it
      * @return this builder
      */
-    public Builder stopTaskDeletionOnError(boolean stop) { this.stopTaskDeletionOnError = stop; return this; }
+    public Builder stopTaskDeletionOnError(boolean stop) {
+      this.stopTaskDeletionOnError = stop;
+      return this;
+    }
 
     /**
      * Sets whether a worker that does not know this task drops it instead of requeuing it.
@@ -569,7 +685,10 @@ public final class Signature {
      * @param ignore true to drop it
      * @return this builder
      */
-    public Builder ignoreWhenTaskNotRegistered(boolean ignore) { this.ignoreWhenTaskNotRegistered = ignore; return this; }
+    public Builder ignoreWhenTaskNotRegistered(boolean ignore) {
+      this.ignoreWhenTaskNotRegistered = ignore;
+      return this;
+    }
 
     /**
      * Builds the signature.

@@ -3,8 +3,8 @@ package io.machinery;
 /**
  * The six task states, spelled exactly as Go Machinery writes them into result stores.
  *
- * <p>A task moves {@code PENDING → RECEIVED → STARTED → SUCCESS | FAILURE}, or through {@code RETRY} back to
- * {@code PENDING} when it is retried.
+ * <p>A task moves {@code PENDING → RECEIVED → STARTED → SUCCESS | FAILURE}, or through {@code
+ * RETRY} back to {@code PENDING} when it is retried.
  */
 public enum State {
   /** Stored before the task is published; the task waits in a queue or for its ETA. */

@@ -21,35 +21,41 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One run of one task through Go's state machine (spec §2.5–2.8), and the bookkeeping that records it.
+ * One run of one task through Go's state machine (spec §2.5–2.8), and the bookkeeping that records
+ * it.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Two phases.</b> Before the function runs (RECEIVED, argument reflection, STARTED, pre-task handler)
- *       a failure is safe to answer by requeueing the message: {@link #run()} throws it and the worker
- *       requeues with a counted back-off. Once the function has returned, thrown or timed out, its outcome is
- *       fixed and only the bookkeeping is retried: the final state, the retry message, callbacks and chord
- *       completion are separate steps, each retried with {@link Settings#bookkeepingBackoff} up to {@link
- *       Settings#bookkeepingAttempts} times, so a step that succeeded is never repeated and <em>the function
- *       is never run again because bookkeeping failed</em>. A step that still fails ends in {@link
- *       BookkeepingFailed}; the worker dead-letters the message with the reason (requeueing it would run the
- *       function again).
- *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither fails the
- *       task nor sends the message round again.
- *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual thread). With
- *       one, or with the worker's platform pool, it runs on its own thread while the delivery thread waits for
- *       it, up to the task's deadline ({@link Settings#taskTimeout} or the message's
- *       {@value MessageHeaders#TIMEOUT} header: milliseconds, or a Go duration such as "90s"). At the deadline the function's thread is
- *       interrupted and abandoned and the run counts as a failure "task timed out after …" (retried when the
- *       task has retries left); a function that ignores the interrupt keeps its thread, not the slot.
- *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful timeout passed,
- *       or abrupt quit) no further state is written and no callback is sent, whatever the threads are doing.
- *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the group is gone).
+ *   <li><b>Two phases.</b> Before the function runs (RECEIVED, argument reflection, STARTED,
+ *       pre-task handler) a failure is safe to answer by requeueing the message: {@link #run()}
+ *       throws it and the worker requeues with a counted back-off. Once the function has returned,
+ *       thrown or timed out, its outcome is fixed and only the bookkeeping is retried: the final
+ *       state, the retry message, callbacks and chord completion are separate steps, each retried
+ *       with {@link Settings#bookkeepingBackoff} up to {@link Settings#bookkeepingAttempts} times,
+ *       so a step that succeeded is never repeated and <em>the function is never run again because
+ *       bookkeeping failed</em>. A step that still fails ends in {@link BookkeepingFailed}; the
+ *       worker dead-letters the message with the reason (requeueing it would run the function
+ *       again).
+ *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither
+ *       fails the task nor sends the message round again.
+ *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual
+ *       thread). With one, or with the worker's platform pool, it runs on its own thread while the
+ *       delivery thread waits for it, up to the task's deadline ({@link Settings#taskTimeout} or
+ *       the message's {@value MessageHeaders#TIMEOUT} header: milliseconds, or a Go duration such
+ *       as "90s"). At the deadline the function's thread is interrupted and abandoned and the run
+ *       counts as a failure "task timed out after …" (retried when the task has retries left); a
+ *       function that ignores the interrupt keeps its thread, not the slot.
+ *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful
+ *       timeout passed, or abrupt quit) no further state is written and no callback is sent,
+ *       whatever the threads are doing.
+ *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the
+ *       group is gone).
  * </ul>
  *
- * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any thread. Over
- * 400 lines: the two phases share the run's state (cancellation, deadline, abandonment) and read best together.
+ * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any
+ * thread. Over 400 lines: the two phases share the run's state (cancellation, deadline,
+ * abandonment) and read best together.
  */
 final class TaskExecution implements TaskContext {
   private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
@@ -130,22 +136,34 @@ final class TaskExecution implements TaskContext {
   private volatile boolean cancelled;
   private volatile boolean abandoned;
   private volatile boolean timedOut;
+
   /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
   private volatile boolean revoked;
-  /** The thread running the function while it runs (to interrupt it after a revocation's grace period). */
+
+  /**
+   * The thread running the function while it runs (to interrupt it after a revocation's grace
+   * period).
+   */
   private @Nullable Thread functionThread;
-  /** The timer that interrupts a revoked function after the grace period; stopped when the run finishes. */
+
+  /**
+   * The timer that interrupts a revoked function after the grace period; stopped when the run
+   * finishes.
+   */
   private @Nullable Thread revokeTimer;
+
   private boolean finished;
   private long runNanos;
   private boolean outcomeReported;
   private final java.time.Instant receivedAt;
 
   /**
-   * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or requeued
-   *     by a worker): then a lost chord trigger is checked for a callback that was never sent
+   * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or
+   *     requeued by a worker): then a lost chord trigger is checked for a callback that was never
+   *     sent
    */
-  TaskExecution(Settings settings, Signature signature, TaskFunction function, boolean possiblyRerun) {
+  TaskExecution(
+      Settings settings, Signature signature, TaskFunction function, boolean possiblyRerun) {
     this.settings = settings;
     this.backend = settings.server().backend();
     this.signature = signature;
@@ -156,14 +174,29 @@ final class TaskExecution implements TaskContext {
   }
 
   /** The server's configuration (its message limits, for a message carried in a header). */
-  io.machinery.config.Config config() { return settings.server().config(); }
+  io.machinery.config.Config config() {
+    return settings.server().config();
+  }
 
   /** When this run was created: the delivery arrived and the function was about to start. */
-  java.time.Instant receivedAt() { return receivedAt; }
+  java.time.Instant receivedAt() {
+    return receivedAt;
+  }
 
-  @Override public Signature signature() { return signature; }
-  @Override public int attempt() { return MessageHeaders.attempt(signature); }
-  @Override public boolean isCancelled() { return cancelled || timedOut || revoked; }
+  @Override
+  public Signature signature() {
+    return signature;
+  }
+
+  @Override
+  public int attempt() {
+    return MessageHeaders.attempt(signature);
+  }
+
+  @Override
+  public boolean isCancelled() {
+    return cancelled || timedOut || revoked;
+  }
 
   @Override
   public void reportProgress(double percent, String message) {
@@ -171,7 +204,9 @@ final class TaskExecution implements TaskContext {
     backend.setProgress(signature.uuid(), progress);
   }
 
-  /** Stops this run: the function and the delivery thread are interrupted, nothing more is recorded. */
+  /**
+   * Stops this run: the function and the delivery thread are interrupted, nothing more is recorded.
+   */
   void abandon() {
     synchronized (this) {
       if (finished) {
@@ -183,15 +218,18 @@ final class TaskExecution implements TaskContext {
     }
   }
 
-  /** The task was revoked before it started: it will not run, its state becomes FAILURE "cancelled". */
+  /**
+   * The task was revoked before it started: it will not run, its state becomes FAILURE "cancelled".
+   */
   void revokeBeforeStart() {
     revoked = true;
   }
 
   /**
-   * The task was revoked while it may run: {@link #isCancelled()} turns true at once, and the function's thread
-   * is interrupted after {@code grace} if the function is still running then. Whatever the function returns or
-   * throws afterwards, the run ends in FAILURE {@value Server#CANCELLED_ERROR} (no retry).
+   * The task was revoked while it may run: {@link #isCancelled()} turns true at once, and the
+   * function's thread is interrupted after {@code grace} if the function is still running then.
+   * Whatever the function returns or throws afterwards, the run ends in FAILURE {@value
+   * Server#CANCELLED_ERROR} (no retry).
    */
   void revoke(Duration grace) {
     synchronized (this) {
@@ -200,21 +238,28 @@ final class TaskExecution implements TaskContext {
       }
       revoked = true;
     }
-    log.info("Task {} {} was cancelled; interrupting it in {} unless it stops first", LogText.of(signature.name()),
-        LogText.of(signature.uuid()), grace);
-    Thread timer = Thread.ofVirtual().name("machinery-cancel-" + signature.uuid()).unstarted(() -> {
-      try {
-        Thread.sleep(grace); // a timer, not a wait for an outcome
-      } catch (InterruptedException e) {
-        return;
-      }
-      synchronized (this) {
-        Thread running = functionThread;
-        if (running != null) {
-          running.interrupt();
-        }
-      }
-    });
+    log.info(
+        "Task {} {} was cancelled; interrupting it in {} unless it stops first",
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        grace);
+    Thread timer =
+        Thread.ofVirtual()
+            .name("machinery-cancel-" + signature.uuid())
+            .unstarted(
+                () -> {
+                  try {
+                    Thread.sleep(grace); // a timer, not a wait for an outcome
+                  } catch (InterruptedException e) {
+                    return;
+                  }
+                  synchronized (this) {
+                    Thread running = functionThread;
+                    if (running != null) {
+                      running.interrupt();
+                    }
+                  }
+                });
     synchronized (this) {
       if (finished) {
         return;
@@ -232,7 +277,9 @@ final class TaskExecution implements TaskContext {
     functionThread = Thread.currentThread();
   }
 
-  /** The function is over: no later interrupt; one that came meanwhile is cleared from this thread. */
+  /**
+   * The function is over: no later interrupt; one that came meanwhile is cleared from this thread.
+   */
   private void functionEnded() {
     synchronized (this) {
       functionThread = null;
@@ -242,7 +289,10 @@ final class TaskExecution implements TaskContext {
     }
   }
 
-  /** Called by the delivery thread when it is done with this run; later {@link #abandon()}s do nothing. */
+  /**
+   * Called by the delivery thread when it is done with this run; later {@link #abandon()}s do
+   * nothing.
+   */
   synchronized void finish() {
     finished = true;
     Thread timer = revokeTimer;
@@ -264,7 +314,8 @@ final class TaskExecution implements TaskContext {
    *
    * @throws Cancelled when the worker abandoned this run
    * @throws BookkeepingFailed when the function ran but its outcome could not be recorded
-   * @throws RuntimeException (anything else) when the function did not run: the message may be requeued
+   * @throws RuntimeException (anything else) when the function did not run: the message may be
+   *     requeued
    */
   void run() {
     List<CompletableFuture<Void>> early = new ArrayList<>(2);
@@ -286,24 +337,30 @@ final class TaskExecution implements TaskContext {
         reportOutcome(outcome, recorded);
       }
     } finally {
-      // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the final state
+      // RECEIVED and STARTED are written without waiting (pipelined where the backend can); the
+      // final state
       // supersedes them, so their failures only matter before the function runs (checked in start).
       for (CompletableFuture<Void> write : early) {
         try {
           write.join();
         } catch (RuntimeException e) {
-          log.debug("An early state write of task {} failed: {}", LogText.of(signature.uuid()), e.toString());
+          log.debug(
+              "An early state write of task {} failed: {}",
+              LogText.of(signature.uuid()),
+              e.toString());
         }
       }
     }
   }
 
-  // ------------------------------------------------------------------------------------- before the function
+  // ------------------------------------------------------------------------------------- before
+  // the function
 
   private Outcome start(List<CompletableFuture<Void>> early) {
     checkAbandoned();
     if (revoked) {
-      return new Failed(Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
+      return new Failed(
+          Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
     }
     early.add(backend.setStateReceivedAsync(signature));
     List<Arg> args = signature.args();
@@ -320,7 +377,8 @@ final class TaskExecution implements TaskContext {
     early.add(backend.setStateStartedAsync(signature));
     for (CompletableFuture<Void> write : early) {
       if (write.isCompletedExceptionally()) {
-        // The backend is already known to be failing: do not run a side effect that cannot be recorded.
+        // The backend is already known to be failing: do not run a side effect that cannot be
+        // recorded.
         write.join();
       }
     }
@@ -345,23 +403,31 @@ final class TaskExecution implements TaskContext {
     if (deadline.isZero() && !settings.platformThreads()) {
       return invokeHere(args, typed);
     }
-    Future<@Nullable Object> body = settings.taskThreads().submit(() -> {
-      functionStarts();
-      try {
-        return function.invoke(this, function.bind(args, typed));
-      } finally {
-        functionEnded();
-      }
-    });
+    Future<@Nullable Object> body =
+        settings
+            .taskThreads()
+            .submit(
+                () -> {
+                  functionStarts();
+                  try {
+                    return function.invoke(this, function.bind(args, typed));
+                  } finally {
+                    functionEnded();
+                  }
+                });
     Object returned;
     try {
-      returned = deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
+      returned =
+          deadline.isZero() ? body.get() : body.get(deadline.toNanos(), TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       timedOut = true;
       body.cancel(true);
       String after = GoDurations.format(deadline);
-      log.warn("Task {} {} timed out after {}; its thread was interrupted and abandoned", LogText.of(signature.name()),
-          LogText.of(signature.uuid()), after);
+      log.warn(
+          "Task {} {} timed out after {}; its thread was interrupted and abandoned",
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()),
+          after);
       return new Failed("task timed out after " + after, true);
     } catch (InterruptedException e) {
       body.cancel(true);
@@ -375,8 +441,9 @@ final class TaskExecution implements TaskContext {
   }
 
   /**
-   * Without a deadline on virtual threads the function runs on the delivery thread itself (no hand-over);
-   * {@link #abandon()} then interrupts it directly, and whatever it returns after that is not recorded.
+   * Without a deadline on virtual threads the function runs on the delivery thread itself (no
+   * hand-over); {@link #abandon()} then interrupts it directly, and whatever it returns after that
+   * is not recorded.
    */
   private Outcome invokeHere(List<Arg> args, List<@Nullable Object> typed) {
     Object returned;
@@ -408,7 +475,8 @@ final class TaskExecution implements TaskContext {
 
   private Outcome returned(@Nullable Object returned) {
     if (revoked) {
-      return new Failed(Server.CANCELLED_ERROR, false); // it stopped because it was cancelled: not a success
+      return new Failed(
+          Server.CANCELLED_ERROR, false); // it stopped because it was cancelled: not a success
     }
     try {
       return new Succeeded(toResults(returned));
@@ -422,7 +490,8 @@ final class TaskExecution implements TaskContext {
     return fromHeader.isPositive() ? fromHeader : settings.taskTimeout();
   }
 
-  // -------------------------------------------------------------------------------------- after the function
+  // -------------------------------------------------------------------------------------- after
+  // the function
 
   /** Whether {@link #run()} stored a final FAILURE (no retry follows). */
   boolean endedInFailure() {
@@ -441,10 +510,16 @@ final class TaskExecution implements TaskContext {
   private void succeeded(List<TaskResult> results) {
     step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
     UniqueTasks.releaseAfterFinish(backend, signature);
-    log.debug("Processed task {} {}. Results = {}", LogText.of(signature.name()), LogText.of(signature.uuid()), results);
+    log.debug(
+        "Processed task {} {}. Results = {}",
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        results);
     List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
     for (Signature callback : signature.onSuccess()) {
-      sendCallback(signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build(), "success callback");
+      sendCallback(
+          signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build(),
+          "success callback");
     }
     Signature chordCallback = signature.chordCallback();
     if (!signature.groupUuid().isEmpty() && chordCallback != null) {
@@ -455,22 +530,32 @@ final class TaskExecution implements TaskContext {
   private void retry(String error) {
     step("storing RETRY", () -> backend.setStateRetry(signature));
     int delay = Fibonacci.next(signature.retryTimeout());
-    Signature next = signature.toBuilder()
-        .retryCount(signature.retryCount() - 1)
-        .retryTimeout(delay)
-        .eta(settings.server().now().plusSeconds(delay))
-        .headers(MessageHeaders.nextAttempt(signature))
-        .build();
-    log.info("Task {} {} failed ({}). Going to retry in {} seconds.", LogText.of(signature.name()),
-        LogText.of(signature.uuid()), LogText.of(error), delay);
+    Signature next =
+        signature.toBuilder()
+            .retryCount(signature.retryCount() - 1)
+            .retryTimeout(delay)
+            .eta(settings.server().now().plusSeconds(delay))
+            .headers(MessageHeaders.nextAttempt(signature))
+            .build();
+    log.info(
+        "Task {} {} failed ({}). Going to retry in {} seconds.",
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        LogText.of(error),
+        delay);
     step("publishing the retry", () -> settings.server().sendTask(next));
   }
 
   private void retryIn(Duration delay) {
     step("storing RETRY", () -> backend.setStateRetry(signature));
     OffsetDateTime eta = settings.server().now().plus(delay);
-    log.info("Task {} {} asked to retry in {}", LogText.of(signature.name()), LogText.of(signature.uuid()), delay);
-    Signature next = signature.toBuilder().eta(eta).headers(MessageHeaders.nextAttempt(signature)).build();
+    log.info(
+        "Task {} {} asked to retry in {}",
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        delay);
+    Signature next =
+        signature.toBuilder().eta(eta).headers(MessageHeaders.nextAttempt(signature)).build();
     step("publishing the retry", () -> settings.server().sendTask(next));
   }
 
@@ -487,38 +572,57 @@ final class TaskExecution implements TaskContext {
     }
     Signature chordCallback = signature.chordCallback();
     if (!signature.groupUuid().isEmpty() && chordCallback != null) {
-      new ChordCompletion(this, backend, signature, possiblyRerun).complete(chordCallback, TaskState.failure(signature, error));
+      new ChordCompletion(this, backend, signature, possiblyRerun)
+          .complete(chordCallback, TaskState.failure(signature, error));
     }
   }
 
-  /** Publishes a callback; one that cannot be published gets FAILURE, so clients waiting for it learn. */
+  /**
+   * Publishes a callback; one that cannot be published gets FAILURE, so clients waiting for it
+   * learn.
+   */
   void sendCallback(Signature callback, String what) {
     String failure;
     try {
-      step("sending " + what + " " + LogText.of(callback.uuid()), () -> settings.server().sendTask(callback));
+      step(
+          "sending " + what + " " + LogText.of(callback.uuid()),
+          () -> settings.server().sendTask(callback));
       return;
     } catch (Refused | BookkeepingFailed e) {
       failure = e.getMessage();
     }
-    log.error("Could not send {} {} {} of task {}: {}", what, LogText.of(callback.name()), LogText.of(callback.uuid()),
-        LogText.of(signature.uuid()), failure);
-    step("storing FAILURE for an unsent " + what, () -> backend.setStateFailure(callback, "could not be sent: " + failure));
+    log.error(
+        "Could not send {} {} {} of task {}: {}",
+        what,
+        LogText.of(callback.name()),
+        LogText.of(callback.uuid()),
+        LogText.of(signature.uuid()),
+        failure);
+    step(
+        "storing FAILURE for an unsent " + what,
+        () -> backend.setStateFailure(callback, "could not be sent: " + failure));
   }
 
-  // -------------------------------------------------------------------------------------------- bookkeeping
+  // --------------------------------------------------------------------------------------------
+  // bookkeeping
 
   void step(String what, Runnable action) {
-    step(what, () -> {
-      action.run();
-      return null;
-    });
+    step(
+        what,
+        () -> {
+          action.run();
+          return null;
+        });
   }
 
   <T> T step(String what, Supplier<T> action) {
     return attempt(what, action, false);
   }
 
-  /** A step that fails at once with {@link GroupMissing} when the backend says the group or a state is gone. */
+  /**
+   * A step that fails at once with {@link GroupMissing} when the backend says the group or a state
+   * is gone.
+   */
   <T> T chordStep(String what, Supplier<T> action) {
     return attempt(what, action, true);
   }
@@ -538,14 +642,22 @@ final class TaskExecution implements TaskContext {
         }
         last = e;
       } catch (Error e) {
-        // A StackOverflowError decoding a state or an OutOfMemoryError repeats deterministically: no retry.
+        // A StackOverflowError decoding a state or an OutOfMemoryError repeats deterministically:
+        // no retry.
         throw new BookkeepingFailed(what + " failed: " + e, e);
       }
       if (attempt < attempts) {
         Duration delay = settings.bookkeepingBackoff().delay(attempt);
-        log.warn("Worker {}: {} for task {} {} failed (attempt {} of {}): {}; trying again in {}",
-            settings.consumerTag(), what, LogText.of(signature.name()), LogText.of(signature.uuid()), attempt,
-            attempts, last.toString(), delay);
+        log.warn(
+            "Worker {}: {} for task {} {} failed (attempt {} of {}): {}; trying again in {}",
+            settings.consumerTag(),
+            what,
+            LogText.of(signature.name()),
+            LogText.of(signature.uuid()),
+            attempt,
+            attempts,
+            last.toString(),
+            delay);
         try {
           settings.pause().pause(delay);
         } catch (InterruptedException e) {
@@ -560,37 +672,56 @@ final class TaskExecution implements TaskContext {
   private static boolean isMissing(RuntimeException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       String message = t.getMessage();
-      if (message != null && (message.contains("Group not found") || message.contains("Task not found"))) {
+      if (message != null
+          && (message.contains("Group not found") || message.contains("Task not found"))) {
         return true;
       }
     }
     return false;
   }
 
-  /** Whether {@link TaskListener#finished} was called for this run (else the worker reports it as not run). */
+  /**
+   * Whether {@link TaskListener#finished} was called for this run (else the worker reports it as
+   * not run).
+   */
   boolean outcomeReported() {
     return outcomeReported;
   }
 
-  /** Gives the outcome to the post-task outcome handler and the listeners, unless the run was abandoned. */
+  /**
+   * Gives the outcome to the post-task outcome handler and the listeners, unless the run was
+   * abandoned.
+   */
   private void reportOutcome(Outcome outcome, boolean recorded) {
     Consumer<TaskOutcome> handler = settings.postTaskOutcomeHandler();
     boolean listening = settings.listener() != Listeners.NONE;
     if (abandoned || (handler == null && !listening)) {
       return;
     }
-    TaskOutcome result = switch (outcome) {
-      case Succeeded s -> new TaskOutcome(signature, State.SUCCESS, null, Duration.ofNanos(runNanos), recorded);
-      case RetryIn r -> new TaskOutcome(signature, State.RETRY, null, Duration.ofNanos(runNanos), recorded);
-      case Failed f -> new TaskOutcome(signature, f.retryable() && signature.retryCount() > 0 ? State.RETRY : State.FAILURE,
-          f.error(), Duration.ofNanos(runNanos), recorded);
-    };
+    TaskOutcome result =
+        switch (outcome) {
+          case Succeeded s ->
+              new TaskOutcome(signature, State.SUCCESS, null, Duration.ofNanos(runNanos), recorded);
+          case RetryIn r ->
+              new TaskOutcome(signature, State.RETRY, null, Duration.ofNanos(runNanos), recorded);
+          case Failed f ->
+              new TaskOutcome(
+                  signature,
+                  f.retryable() && signature.retryCount() > 0 ? State.RETRY : State.FAILURE,
+                  f.error(),
+                  Duration.ofNanos(runNanos),
+                  recorded);
+        };
     if (handler != null) {
       try {
         handler.accept(result);
       } catch (Throwable t) {
-        log.error("Worker {}: the post-task outcome handler threw for task {} {}; ignoring it", settings.consumerTag(),
-            LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+        log.error(
+            "Worker {}: the post-task outcome handler threw for task {} {}; ignoring it",
+            settings.consumerTag(),
+            LogText.of(signature.name()),
+            LogText.of(signature.uuid()),
+            t);
       }
     }
     if (listening) {
@@ -612,8 +743,13 @@ final class TaskExecution implements TaskContext {
     try {
       handler.accept(signature);
     } catch (Throwable t) {
-      log.error("Worker {}: the {} threw for task {} {}; ignoring it", settings.consumerTag(), what,
-          LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+      log.error(
+          "Worker {}: the {} threw for task {} {}; ignoring it",
+          settings.consumerTag(),
+          what,
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()),
+          t);
     }
   }
 
@@ -628,9 +764,10 @@ final class TaskExecution implements TaskContext {
     if (returned == null) {
       return List.of();
     }
-    List<TaskResult> results = returned instanceof TaskResults many ? many.results()
-        : returned instanceof TaskResult one ? List.of(one)
-        : List.of(TaskResult.of(returned));
+    List<TaskResult> results =
+        returned instanceof TaskResults many
+            ? many.results()
+            : returned instanceof TaskResult one ? List.of(one) : List.of(TaskResult.of(returned));
     for (TaskResult result : results) {
       checkEncodable(result.value());
     }

@@ -1,11 +1,12 @@
 package io.machinery;
 
 /**
- * A task ended in {@link State#FAILURE}; {@link #getMessage()} is the error text the worker stored, exactly as
- * Go Machinery's {@code AsyncResult.Get} returns it.
+ * A task ended in {@link State#FAILURE}; {@link #getMessage()} is the error text the worker stored,
+ * exactly as Go Machinery's {@code AsyncResult.Get} returns it.
  */
 public class TaskFailedException extends MachineryException {
   private static final long serialVersionUID = 1L;
+
   /** The UUID of the failed task. */
   private final String taskUuid;
 

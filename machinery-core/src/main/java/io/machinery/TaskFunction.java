@@ -12,9 +12,9 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A function registered as a task: its parameter types (to read the message's arguments) and how to call it.
- * Go registers any {@code func}; Java needs the parameter types, so a task is built from a method or from a
- * lambda with its parameter classes:
+ * A function registered as a task: its parameter types (to read the message's arguments) and how to
+ * call it. Go registers any {@code func}; Java needs the parameter types, so a task is built from a
+ * method or from a lambda with its parameter classes:
  *
  * <pre>{@code
  * server.registerTask("add", TaskFunction.varargs(long[].class, args -> LongStream.of(args).sum()));
@@ -23,10 +23,11 @@ import org.jspecify.annotations.Nullable;
  * server.registerTask("multiply", TaskFunction.fromMethod(new MyTasks(), "multiply"));
  * }</pre>
  *
- * <p>A task returns nothing ({@code null} or a void method: zero results), one value, or several as {@link
- * TaskResults}. Values are typed by their Java class ({@code long → int64}, {@code String → string}, ...);
- * return a {@link TaskResult} to name the Go type yourself. A thrown exception is the task's error; its
- * message is stored as the error text. Throw {@link RetryTaskLaterException} to run again later.
+ * <p>A task returns nothing ({@code null} or a void method: zero results), one value, or several as
+ * {@link TaskResults}. Values are typed by their Java class ({@code long → int64}, {@code String →
+ * string}, ...); return a {@link TaskResult} to name the Go type yourself. A thrown exception is
+ * the task's error; its message is stored as the error text. Throw {@link RetryTaskLaterException}
+ * to run again later.
  *
  * <p>Immutable and thread-safe when the wrapped function is.
  */
@@ -125,7 +126,8 @@ public final class TaskFunction {
   private final Invoker invoker;
   private final String description;
 
-  private TaskFunction(List<Type> parameterTypes, boolean varargs, Invoker invoker, String description) {
+  private TaskFunction(
+      List<Type> parameterTypes, boolean varargs, Invoker invoker, String description) {
     this.parameterTypes = List.copyOf(parameterTypes);
     this.varargs = varargs;
     this.invoker = invoker;
@@ -133,8 +135,11 @@ public final class TaskFunction {
     for (Type type : parameterTypes) {
       Coercion.checkSupported(type);
     }
-    if (varargs && (parameterTypes.isEmpty() || !Coercion.isSequence(parameterTypes.get(parameterTypes.size() - 1)))) {
-      throw new IllegalArgumentException("a varargs task needs an array or List as its last parameter");
+    if (varargs
+        && (parameterTypes.isEmpty()
+            || !Coercion.isSequence(parameterTypes.get(parameterTypes.size() - 1)))) {
+      throw new IllegalArgumentException(
+          "a varargs task needs an array or List as its last parameter");
     }
   }
 
@@ -161,7 +166,11 @@ public final class TaskFunction {
   @SuppressWarnings("unchecked")
   public static <A> TaskFunction of(Class<A> a, Fn1<A> fn) {
     Objects.requireNonNull(fn, "fn");
-    return new TaskFunction(List.of(a), false, (ctx, args) -> fn.call((A) args[0]), "lambda(" + a.getSimpleName() + ")");
+    return new TaskFunction(
+        List.of(a),
+        false,
+        (ctx, args) -> fn.call((A) args[0]),
+        "lambda(" + a.getSimpleName() + ")");
   }
 
   /**
@@ -178,7 +187,10 @@ public final class TaskFunction {
   @SuppressWarnings("unchecked")
   public static <A, B> TaskFunction of(Class<A> a, Class<B> b, Fn2<A, B> fn) {
     Objects.requireNonNull(fn, "fn");
-    return new TaskFunction(List.of(a, b), false, (ctx, args) -> fn.call((A) args[0], (B) args[1]),
+    return new TaskFunction(
+        List.of(a, b),
+        false,
+        (ctx, args) -> fn.call((A) args[0], (B) args[1]),
         "lambda(" + a.getSimpleName() + ", " + b.getSimpleName() + ")");
   }
 
@@ -198,81 +210,99 @@ public final class TaskFunction {
   @SuppressWarnings("unchecked")
   public static <A, B, C> TaskFunction of(Class<A> a, Class<B> b, Class<C> c, Fn3<A, B, C> fn) {
     Objects.requireNonNull(fn, "fn");
-    return new TaskFunction(List.of(a, b, c), false, (ctx, args) -> fn.call((A) args[0], (B) args[1], (C) args[2]),
+    return new TaskFunction(
+        List.of(a, b, c),
+        false,
+        (ctx, args) -> fn.call((A) args[0], (B) args[1], (C) args[2]),
         "lambda(" + a.getSimpleName() + ", " + b.getSimpleName() + ", " + c.getSimpleName() + ")");
   }
 
   /**
-   * Creates a variadic task, Go's {@code func(args ...int64)}: every argument of the message is collected into
-   * one array or list of {@code arrayType}.
+   * Creates a variadic task, Go's {@code func(args ...int64)}: every argument of the message is
+   * collected into one array or list of {@code arrayType}.
    *
    * @param <A> the array type
    * @param arrayType the array class, such as {@code long[].class}
    * @param fn the code to run
    * @return the task function
-   * @throws IllegalArgumentException if {@code arrayType} is not an array of a type with a Go counterpart
+   * @throws IllegalArgumentException if {@code arrayType} is not an array of a type with a Go
+   *     counterpart
    */
   @SuppressWarnings("unchecked")
   public static <A> TaskFunction varargs(Class<A> arrayType, Fn1<A> fn) {
     Objects.requireNonNull(fn, "fn");
-    return new TaskFunction(List.of(arrayType), true, (ctx, args) -> fn.call((A) args[0]),
+    return new TaskFunction(
+        List.of(arrayType),
+        true,
+        (ctx, args) -> fn.call((A) args[0]),
         "lambda(" + arrayType.getSimpleName() + "...)");
   }
 
   /**
-   * Creates a task that receives its context and the arguments converted to {@code parameterTypes} (the last
-   * one collecting the rest when {@code varargs}).
+   * Creates a task that receives its context and the arguments converted to {@code parameterTypes}
+   * (the last one collecting the rest when {@code varargs}).
    *
    * @param parameterTypes the classes the arguments are converted to, without the context
-   * @param varargs whether the last class (an array or {@code List}) collects the remaining arguments
+   * @param varargs whether the last class (an array or {@code List}) collects the remaining
+   *     arguments
    * @param fn the code to run
    * @return the task function
-   * @throws IllegalArgumentException if a class has no Go counterpart, or {@code varargs} is set and the last
-   *     class is not an array or {@code List}
+   * @throws IllegalArgumentException if a class has no Go counterpart, or {@code varargs} is set
+   *     and the last class is not an array or {@code List}
    */
-  public static TaskFunction withContext(List<Class<?>> parameterTypes, boolean varargs, ContextFn fn) {
+  public static TaskFunction withContext(
+      List<Class<?>> parameterTypes, boolean varargs, ContextFn fn) {
     Objects.requireNonNull(fn, "fn");
-    return new TaskFunction(new ArrayList<>(parameterTypes), varargs, fn::call, "lambda(TaskContext, ...)");
+    return new TaskFunction(
+        new ArrayList<>(parameterTypes), varargs, fn::call, "lambda(TaskContext, ...)");
   }
 
   /**
-   * The public method {@code methodName} of {@code target} (exactly one method of that name must exist). A
-   * first parameter of type {@link TaskContext} receives the context; a Java varargs method is a Go variadic
-   * task; generic parameters such as {@code List<Long>} are honoured.
+   * The public method {@code methodName} of {@code target} (exactly one method of that name must
+   * exist). A first parameter of type {@link TaskContext} receives the context; a Java varargs
+   * method is a Go variadic task; generic parameters such as {@code List<Long>} are honoured.
    *
    * @param target the object whose method is called
    * @param methodName the method's name
    * @return the task function
-   * @throws IllegalArgumentException if there is no such public method, or several, or a parameter type has no
-   *     Go counterpart
+   * @throws IllegalArgumentException if there is no such public method, or several, or a parameter
+   *     type has no Go counterpart
    */
   public static TaskFunction fromMethod(Object target, String methodName) {
     Objects.requireNonNull(target, "target");
-    Method[] matches = Arrays.stream(target.getClass().getMethods()).filter(m -> m.getName().equals(methodName))
-        .toArray(Method[]::new);
+    Method[] matches =
+        Arrays.stream(target.getClass().getMethods())
+            .filter(m -> m.getName().equals(methodName))
+            .toArray(Method[]::new);
     if (matches.length != 1) {
       throw new IllegalArgumentException(
           matches.length == 0
               ? target.getClass().getName() + " has no public method " + methodName
-              : target.getClass().getName() + " has " + matches.length + " public methods named " + methodName
+              : target.getClass().getName()
+                  + " has "
+                  + matches.length
+                  + " public methods named "
+                  + methodName
                   + "; use fromMethod(target, Method)");
     }
     return fromMethod(target, matches[0]);
   }
 
   /**
-   * Creates a task that calls {@code method} on {@code target}, as {@link #fromMethod(Object, String)} does.
+   * Creates a task that calls {@code method} on {@code target}, as {@link #fromMethod(Object,
+   * String)} does.
    *
    * @param target the object to call the method on; null for a static method
    * @param method the method
    * @return the task function
-   * @throws IllegalArgumentException if {@code target} is null for an instance method, or a parameter type has
-   *     no Go counterpart
+   * @throws IllegalArgumentException if {@code target} is null for an instance method, or a
+   *     parameter type has no Go counterpart
    */
   public static TaskFunction fromMethod(@Nullable Object target, Method method) {
     Objects.requireNonNull(method, "method");
     if (!Modifier.isStatic(method.getModifiers()) && target == null) {
-      throw new IllegalArgumentException(method + " is an instance method; pass the object to call it on");
+      throw new IllegalArgumentException(
+          method + " is an instance method; pass the object to call it on");
     }
     Type[] types = method.getGenericParameterTypes();
     boolean withContext = types.length > 0 && types[0] == TaskContext.class;
@@ -321,8 +351,8 @@ public final class TaskFunction {
   /**
    * Converts typed argument values (see {@link Arg#typedValue()}) to this function's parameters.
    *
-   * @throws IllegalArgumentException with Go's reflect texts ("reflect: Call with too few input arguments",
-   *     "reflect: Call using string as type int64")
+   * @throws IllegalArgumentException with Go's reflect texts ("reflect: Call with too few input
+   *     arguments", "reflect: Call using string as type int64")
    */
   @Nullable Object[] bind(List<Arg> args, List<@Nullable Object> typed) {
     int fixed = varargs ? parameterTypes.size() - 1 : parameterTypes.size();

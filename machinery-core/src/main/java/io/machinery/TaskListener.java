@@ -3,21 +3,24 @@ package io.machinery;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Receives the events of tasks as they are sent and run: the hook metrics, tracing and audit logs plug into.
- * Register listeners with {@link Server.Builder#listener}; the server and every worker it makes call them.
+ * Receives the events of tasks as they are sent and run: the hook metrics, tracing and audit logs
+ * plug into. Register listeners with {@link Server.Builder#listener}; the server and every worker
+ * it makes call them.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Explicit and free when unused.</b> Listeners are passed in, never discovered. A server without
- *       listeners skips every call (no event objects, no clock reads).
- *   <li><b>Order and threads.</b> For one send: {@link #publishing} then exactly one {@link #sent}, on the
- *       sending thread. For one run: {@link #received}, maybe {@link #started}, then exactly one of {@link
- *       #finished} or {@link #notRun}, all on the thread that handles the delivery, so a listener may keep
- *       thread-bound state (a tracing scope) from {@code received} to {@code finished}. Sends made while a task
- *       runs (its callbacks, chain and chord steps) happen inside that bracket. {@link #deadLettered} may come
- *       with or without a preceding {@code received} (a message that could not be decoded has no signature).
- *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a task.
+ *   <li><b>Explicit and free when unused.</b> Listeners are passed in, never discovered. A server
+ *       without listeners skips every call (no event objects, no clock reads).
+ *   <li><b>Order and threads.</b> For one send: {@link #publishing} then exactly one {@link #sent},
+ *       on the sending thread. For one run: {@link #received}, maybe {@link #started}, then exactly
+ *       one of {@link #finished} or {@link #notRun}, all on the thread that handles the delivery,
+ *       so a listener may keep thread-bound state (a tracing scope) from {@code received} to {@code
+ *       finished}. Sends made while a task runs (its callbacks, chain and chord steps) happen
+ *       inside that bracket. {@link #deadLettered} may come with or without a preceding {@code
+ *       received} (a message that could not be decoded has no signature).
+ *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a
+ *       task.
  *   <li><b>Cost.</b> Listeners run inline on hot paths; keep them short and non-blocking.
  * </ul>
  *
@@ -26,14 +29,15 @@ import org.jspecify.annotations.Nullable;
 public interface TaskListener {
 
   /**
-   * Inspects or amends a task before it is encoded and published (after its UUID and routing key are set).
-   * Header values should be strings so that Go's AMQP broker accepts them and Go workers carry them on.
+   * Inspects or amends a task before it is encoded and published (after its UUID and routing key
+   * are set). Header values should be strings so that Go's AMQP broker accepts them and Go workers
+   * carry them on.
    *
    * @param signature the task about to be published, as the previous listener returned it
-   * @return the signature to publish: usually {@code signature} itself, or a copy with added headers (a trace
-   *     context). A returned signature whose UUID or name differs from {@code signature}'s is ignored (and
-   *     logged), as is a listener that throws: the previous signature is published. The default returns
-   *     {@code signature}.
+   * @return the signature to publish: usually {@code signature} itself, or a copy with added
+   *     headers (a trace context). A returned signature whose UUID or name differs from {@code
+   *     signature}'s is ignored (and logged), as is a listener that throws: the previous signature
+   *     is published. The default returns {@code signature}.
    */
   default Signature publishing(Signature signature) {
     return signature;
@@ -43,9 +47,10 @@ public interface TaskListener {
    * Reports, once per {@link #publishing} call, whether the task was published.
    *
    * @param signature the task as {@link #publishing} returned it
-   * @param error null when the broker accepted the message; otherwise why the task was not published (for
-   *     instance its message did not encode or was over {@code Config.maxMessageBytes}, its PENDING state or
-   *     its group could not be stored, the broker refused it, or the send was interrupted)
+   * @param error null when the broker accepted the message; otherwise why the task was not
+   *     published (for instance its message did not encode or was over {@code
+   *     Config.maxMessageBytes}, its PENDING state or its group could not be stored, the broker
+   *     refused it, or the send was interrupted)
    */
   default void sent(Signature signature, @Nullable Throwable error) {}
 
@@ -58,8 +63,8 @@ public interface TaskListener {
   default void received(Signature signature, String queue) {}
 
   /**
-   * Reports that the worker is about to call the task function (after STARTED is stored and the pre-task
-   * handler ran).
+   * Reports that the worker is about to call the task function (after STARTED is stored and the
+   * pre-task handler ran).
    *
    * @param signature the task as it was delivered
    */
@@ -68,28 +73,30 @@ public interface TaskListener {
   /**
    * Reports that the task function ran, or that its arguments could not be bound.
    *
-   * @param outcome how the run ended: the resulting state, the error, the run time, and whether it was recorded
+   * @param outcome how the run ended: the resulting state, the error, the run time, and whether it
+   *     was recorded
    */
   default void finished(TaskOutcome outcome) {}
 
   /**
-   * Reports that a received task ended without an outcome: the worker abandoned it (shutdown) before or while
-   * it ran, or storing its state failed before it ran. The message went back to the broker (or, past the
-   * worker's limits, was dead-lettered: then {@link #deadLettered} came just before).
+   * Reports that a received task ended without an outcome: the worker abandoned it (shutdown)
+   * before or while it ran, or storing its state failed before it ran. The message went back to the
+   * broker (or, past the worker's limits, was dead-lettered: then {@link #deadLettered} came just
+   * before).
    *
    * @param signature the task as it was delivered
-   * @param reason why it did not run, for people (such as {@code "abandoned by shutdown"}, or the error that
-   *     stopped it before it ran)
+   * @param reason why it did not run, for people (such as {@code "abandoned by shutdown"}, or the
+   *     error that stopped it before it ran)
    */
   default void notRun(Signature signature, String reason) {}
 
   /**
-   * Reports that a message was dead-lettered: it could not be decoded, was delivered too often, named an
-   * unknown task too long, or its outcome could not be recorded.
+   * Reports that a message was dead-lettered: it could not be decoded, was delivered too often,
+   * named an unknown task too long, or its outcome could not be recorded.
    *
    * @param queue the queue the message came from
-   * @param signature the task, or null when the message was set aside before it was decoded (it did not
-   *     decode, was too large, or had been delivered too often)
+   * @param signature the task, or null when the message was set aside before it was decoded (it did
+   *     not decode, was too large, or had been delivered too often)
    * @param reason why it was dead-lettered, as the broker records it
    */
   default void deadLettered(String queue, @Nullable Signature signature, String reason) {}

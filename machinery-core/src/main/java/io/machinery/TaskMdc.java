@@ -6,17 +6,21 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.MDC;
 
 /**
- * Task-aware logs: puts the task's name, UUID, group UUID and queue into SLF4J's MDC while a task is handled
- * or published, and puts back what was there before on {@link #close()} (the eager broker runs a task inside
- * another task's send, on the same thread). Values come from messages, so they pass through {@link LogText}.
+ * Task-aware logs: puts the task's name, UUID, group UUID and queue into SLF4J's MDC while a task
+ * is handled or published, and puts back what was there before on {@link #close()} (the eager
+ * broker runs a task inside another task's send, on the same thread). Values come from messages, so
+ * they pass through {@link LogText}.
  */
 final class TaskMdc implements AutoCloseable {
   /** MDC key of the task name. */
   static final String TASK_NAME = "machinery.task_name";
+
   /** MDC key of the task UUID. */
   static final String TASK_UUID = "machinery.task_uuid";
+
   /** MDC key of the group UUID (absent for a task outside a group). */
   static final String GROUP_UUID = "machinery.group_uuid";
+
   /** MDC key of the queue the task was taken from or sent to. */
   static final String QUEUE = "machinery.queue";
 

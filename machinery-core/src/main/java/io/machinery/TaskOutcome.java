@@ -6,9 +6,9 @@ import java.util.Optional;
 import org.jspecify.annotations.Nullable;
 
 /**
- * How one run of a task ended: the state it leads to, the error, how long the function ran, and whether the
- * outcome was recorded. Given to {@link TaskListener#finished} and {@link Worker.Builder#postTaskOutcomeHandler}.
- * Immutable.
+ * How one run of a task ended: the state it leads to, the error, how long the function ran, and
+ * whether the outcome was recorded. Given to {@link TaskListener#finished} and {@link
+ * Worker.Builder#postTaskOutcomeHandler}. Immutable.
  */
 public final class TaskOutcome {
   private final Signature signature;
@@ -17,7 +17,12 @@ public final class TaskOutcome {
   private final Duration runTime;
   private final boolean recorded;
 
-  TaskOutcome(Signature signature, State state, @Nullable String error, Duration runTime, boolean recorded) {
+  TaskOutcome(
+      Signature signature,
+      State state,
+      @Nullable String error,
+      Duration runTime,
+      boolean recorded) {
     this.signature = Objects.requireNonNull(signature);
     this.state = Objects.requireNonNull(state);
     this.error = error;
@@ -28,32 +33,41 @@ public final class TaskOutcome {
   /**
    * Returns the task this outcome belongs to.
    *
-   * @return the task as it was delivered (its {@link TaskContext#attempt() attempt} header included)
+   * @return the task as it was delivered (its {@link TaskContext#attempt() attempt} header
+   *     included)
    */
-  public Signature signature() { return signature; }
+  public Signature signature() {
+    return signature;
+  }
 
   /**
    * Returns the state this run leads to.
    *
-   * @return {@link State#SUCCESS}, {@link State#FAILURE} (no retries left, or a permanent error such as
-   *     arguments that do not bind), or {@link State#RETRY} (the task is sent again)
+   * @return {@link State#SUCCESS}, {@link State#FAILURE} (no retries left, or a permanent error
+   *     such as arguments that do not bind), or {@link State#RETRY} (the task is sent again)
    */
-  public State state() { return state; }
+  public State state() {
+    return state;
+  }
 
   /**
    * Returns the error the run failed with.
    *
-   * @return the error text as stored in the backend (Go's wording); empty on success, and on a retry the task
-   *     asked for by throwing {@link RetryTaskLaterException}
+   * @return the error text as stored in the backend (Go's wording); empty on success, and on a
+   *     retry the task asked for by throwing {@link RetryTaskLaterException}
    */
-  public Optional<String> error() { return Optional.ofNullable(error); }
+  public Optional<String> error() {
+    return Optional.ofNullable(error);
+  }
 
   /**
    * Returns how long the task function ran.
    *
    * @return the function's run time; zero when it did not run because its arguments did not bind
    */
-  public Duration runTime() { return runTime; }
+  public Duration runTime() {
+    return runTime;
+  }
 
   /**
    * Tells whether the state, retry message and callbacks were all recorded.
@@ -61,11 +75,22 @@ public final class TaskOutcome {
    * @return true when all were recorded; false when the bookkeeping gave up (the message is then
    *     dead-lettered) or the worker abandoned the run while recording it
    */
-  public boolean recorded() { return recorded; }
+  public boolean recorded() {
+    return recorded;
+  }
 
   @Override
   public String toString() {
-    return "TaskOutcome[" + signature.name() + " " + signature.uuid() + " " + state
-        + (error == null ? "" : " error=" + error) + " runTime=" + runTime + (recorded ? "" : " unrecorded") + "]";
+    return "TaskOutcome["
+        + signature.name()
+        + " "
+        + signature.uuid()
+        + " "
+        + state
+        + (error == null ? "" : " error=" + error)
+        + " runTime="
+        + runTime
+        + (recorded ? "" : " unrecorded")
+        + "]";
   }
 }

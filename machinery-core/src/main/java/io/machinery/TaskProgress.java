@@ -13,16 +13,18 @@ import java.time.ZoneOffset;
 import java.util.Objects;
 
 /**
- * How far a running task is, as it last reported through {@link TaskContext#reportProgress}: a percentage, a
- * short message and when it was reported. Immutable.
+ * How far a running task is, as it last reported through {@link TaskContext#reportProgress}: a
+ * percentage, a short message and when it was reported. Immutable.
  *
- * <p>Design notes: progress is not part of Go's {@code TaskState} (a Go client decoding a state must see exactly
- * Go's keys, and Go workers replace the state whole, which would drop it). Backends keep it beside the state,
- * under its own key or queue with the results' expiry ({@link io.machinery.spi.Backend#setProgress}), as the small
- * JSON document {@link #toJson()} writes; Go never reads it. A newer report replaces the older one.
+ * <p>Design notes: progress is not part of Go's {@code TaskState} (a Go client decoding a state
+ * must see exactly Go's keys, and Go workers replace the state whole, which would drop it).
+ * Backends keep it beside the state, under its own key or queue with the results' expiry ({@link
+ * io.machinery.spi.Backend#setProgress}), as the small JSON document {@link #toJson()} writes; Go
+ * never reads it. A newer report replaces the older one.
  *
  * @param percent how much is done, from 0 to 100
- * @param message what the task is doing, at most {@value #MAX_MESSAGE_LENGTH} characters (may be empty)
+ * @param message what the task is doing, at most {@value #MAX_MESSAGE_LENGTH} characters (may be
+ *     empty)
  * @param reportedAt when the task reported it
  */
 public record TaskProgress(double percent, String message, Instant reportedAt) {
@@ -32,18 +34,22 @@ public record TaskProgress(double percent, String message, Instant reportedAt) {
   /**
    * Checks the values.
    *
-   * @throws IllegalArgumentException when {@code percent} is not a number from 0 to 100 or {@code message} is
-   *     longer than {@value #MAX_MESSAGE_LENGTH} characters
+   * @throws IllegalArgumentException when {@code percent} is not a number from 0 to 100 or {@code
+   *     message} is longer than {@value #MAX_MESSAGE_LENGTH} characters
    */
   public TaskProgress {
     if (!(percent >= 0 && percent <= 100)) {
-      throw new IllegalArgumentException("progress must be a percentage from 0 to 100, was " + percent);
+      throw new IllegalArgumentException(
+          "progress must be a percentage from 0 to 100, was " + percent);
     }
     Objects.requireNonNull(message, "message");
     Objects.requireNonNull(reportedAt, "reportedAt");
     if (message.length() > MAX_MESSAGE_LENGTH) {
-      throw new IllegalArgumentException("a progress message is at most " + MAX_MESSAGE_LENGTH + " characters, was "
-          + message.length());
+      throw new IllegalArgumentException(
+          "a progress message is at most "
+              + MAX_MESSAGE_LENGTH
+              + " characters, was "
+              + message.length());
     }
   }
 
@@ -55,11 +61,13 @@ public record TaskProgress(double percent, String message, Instant reportedAt) {
    * @param message what the task is doing
    * @param reportedAt when
    * @return the progress, {@code 100 * done / total} percent
-   * @throws IllegalArgumentException when {@code total} is not positive or {@code done} is outside 0..total
+   * @throws IllegalArgumentException when {@code total} is not positive or {@code done} is outside
+   *     0..total
    */
   public static TaskProgress of(long done, long total, String message, Instant reportedAt) {
     if (total <= 0 || done < 0 || done > total) {
-      throw new IllegalArgumentException("progress needs 0 <= done <= total and total > 0, was " + done + "/" + total);
+      throw new IllegalArgumentException(
+          "progress needs 0 <= done <= total and total > 0, was " + done + "/" + total);
     }
     return new TaskProgress(100.0 * done / total, message, reportedAt);
   }
@@ -74,7 +82,8 @@ public record TaskProgress(double percent, String message, Instant reportedAt) {
   }
 
   /**
-   * Writes the document backends store: {@code {"Percent":42.5,"Message":"…","ReportedAt":"<RFC 3339>"}}.
+   * Writes the document backends store: {@code {"Percent":42.5,"Message":"…","ReportedAt":"<RFC
+   * 3339>"}}.
    *
    * @return UTF-8 JSON
    */
@@ -97,7 +106,8 @@ public record TaskProgress(double percent, String message, Instant reportedAt) {
    *
    * @param json the stored document
    * @return the progress
-   * @throws MalformedMessageException when the bytes are not such a document (say, written by another program)
+   * @throws MalformedMessageException when the bytes are not such a document (say, written by
+   *     another program)
    */
   public static TaskProgress fromJson(byte[] json) {
     double percent = 0;
@@ -120,7 +130,8 @@ public record TaskProgress(double percent, String message, Instant reportedAt) {
       return new TaskProgress(percent, message, at);
     } catch (IOException | RuntimeException e) {
       String text = new String(json, 0, Math.min(json.length, 200), StandardCharsets.UTF_8);
-      throw new MalformedMessageException("Could not read a task progress (" + e.getMessage() + "): " + LogText.of(text), e);
+      throw new MalformedMessageException(
+          "Could not read a task progress (" + e.getMessage() + "): " + LogText.of(text), e);
     }
   }
 }

@@ -6,10 +6,11 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One value a task returned, with its Go type name: Go's {@code tasks.TaskResult} ({@code {"Type","Value"}}).
+ * One value a task returned, with its Go type name: Go's {@code tasks.TaskResult} ({@code
+ * {"Type","Value"}}).
  *
- * <p>Immutable. Go writes the reflect type of the actual value, which may be a name Machinery cannot read back
- * ({@code main.MyStruct}); {@link #typedValue()} then fails with Go's message.
+ * <p>Immutable. Go writes the reflect type of the actual value, which may be a name Machinery
+ * cannot read back ({@code main.MyStruct}); {@link #typedValue()} then fails with Go's message.
  */
 public final class TaskResult {
   private final String type;
@@ -53,7 +54,8 @@ public final class TaskResult {
   }
 
   /**
-   * Returns the value as stored: JSON numbers, strings, lists and so on (a copy for {@code byte[]}).
+   * Returns the value as stored: JSON numbers, strings, lists and so on (a copy for {@code
+   * byte[]}).
    *
    * @return the raw value, or null for Go's nil
    */
@@ -65,7 +67,8 @@ public final class TaskResult {
    * Returns the value read by its declared type (see {@link Arg#typedValue()}).
    *
    * @return the typed value, such as a {@code Long} for {@code int64}
-   * @throws IllegalArgumentException if the type is one Machinery cannot read, or the value does not fit it
+   * @throws IllegalArgumentException if the type is one Machinery cannot read, or the value does
+   *     not fit it
    */
   public @Nullable Object typedValue() {
     return GoTypes.toTyped(type, value);
@@ -82,7 +85,9 @@ public final class TaskResult {
 
   @Override
   public boolean equals(@Nullable Object o) {
-    return o instanceof TaskResult other && type.equals(other.type) && Arg.valueEquals(value, other.value);
+    return o instanceof TaskResult other
+        && type.equals(other.type)
+        && Arg.valueEquals(value, other.value);
   }
 
   @Override

@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Several return values of one task (Go's multiple results). Return {@code TaskResults.of("foo", "bar")}
- * from a task to store two results.
+ * Several return values of one task (Go's multiple results). Return {@code TaskResults.of("foo",
+ * "bar")} from a task to store two results.
  */
 public final class TaskResults {
   private final List<TaskResult> results;
@@ -15,8 +15,8 @@ public final class TaskResults {
   }
 
   /**
-   * Creates results typed by their Java values (see {@link Arg#typeOf(Object)}); a {@link TaskResult} is kept
-   * as is.
+   * Creates results typed by their Java values (see {@link Arg#typeOf(Object)}); a {@link
+   * TaskResult} is kept as is.
    *
    * @param values the values, in order
    * @return the results

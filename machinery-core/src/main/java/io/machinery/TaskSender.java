@@ -16,49 +16,61 @@ import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * How a {@link Server} sends: checks and encodes a task once, stores PENDING, publishes, and tells listeners.
+ * How a {@link Server} sends: checks and encodes a task once, stores PENDING, publishes, and tells
+ * listeners.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>One round trip per send.</b> Go stores PENDING, waits, then publishes: two waited round trips. When
- *       the broker and the backend write through the same connection ({@link Broker#writeOrder()} equals
- *       {@link Backend#writeOrder()}: Redis broker and Redis backend on the same Redis and settings share one
- *       connection in a JVM; not on a cluster, whose keys live on different node connections), the PENDING write and the publish are issued back to back without waiting in
- *       between: Redis applies them in that order, so Go's order holds (no worker can see the message before
- *       PENDING is stored, so PENDING never lands over RECEIVED) and a send costs one round trip. Otherwise the
- *       publish waits for the write, as in Go (still without blocking the caller of the asynchronous form). A
- *       PENDING write that has already failed when the publish would start stops the publish ("Set state
- *       pending error"); on one connection, one that fails after it was pipelined is reported the same way
- *       although the push may have gone through (both fail together in practice: the same server, lost or out
- *       of memory).
- *   <li><b>Asynchronous and batch sends</b> are the same path: {@link #sendAsync} takes a list; the broker
- *       gets the whole list at once ({@link Broker#publishAllAsync}: Redis pushes each queue's run of messages
- *       with one command, AMQP collects the confirms). The caller's thread only encodes and hands commands to
- *       the client, except where a component has no asynchronous form (it then blocks, as its sync call).
- *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error: ...".
+ *   <li><b>One round trip per send.</b> Go stores PENDING, waits, then publishes: two waited round
+ *       trips. When the broker and the backend write through the same connection ({@link
+ *       Broker#writeOrder()} equals {@link Backend#writeOrder()}: Redis broker and Redis backend on
+ *       the same Redis and settings share one connection in a JVM; not on a cluster, whose keys
+ *       live on different node connections), the PENDING write and the publish are issued back to
+ *       back without waiting in between: Redis applies them in that order, so Go's order holds (no
+ *       worker can see the message before PENDING is stored, so PENDING never lands over RECEIVED)
+ *       and a send costs one round trip. Otherwise the publish waits for the write, as in Go (still
+ *       without blocking the caller of the asynchronous form). A PENDING write that has already
+ *       failed when the publish would start stops the publish ("Set state pending error"); on one
+ *       connection, one that fails after it was pipelined is reported the same way although the
+ *       push may have gone through (both fail together in practice: the same server, lost or out of
+ *       memory).
+ *   <li><b>Asynchronous and batch sends</b> are the same path: {@link #sendAsync} takes a list; the
+ *       broker gets the whole list at once ({@link Broker#publishAllAsync}: Redis pushes each
+ *       queue's run of messages with one command, AMQP collects the confirms). The caller's thread
+ *       only encodes and hands commands to the client, except where a component has no asynchronous
+ *       form (it then blocks, as its sync call).
+ *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error:
+ *       ...".
  * </ul>
  */
 final class TaskSender {
   /** Runs a publish that had to wait for a PENDING write, off the client's I/O thread. */
-  private static final Executor VIRTUAL = command -> Thread.ofVirtual().name("machinery-send").start(command);
+  private static final Executor VIRTUAL =
+      command -> Thread.ofVirtual().name("machinery-send").start(command);
 
   private final Config config;
   private final Broker broker;
   private final Backend backend;
   private final TaskListener listener;
   private final @Nullable Consumer<Signature> prePublishHandler;
+
   /** Whether PENDING and the publish share one ordered connection (see the class notes). */
   private final boolean pipelined;
 
-  TaskSender(Config config, Broker broker, Backend backend, TaskListener listener,
+  TaskSender(
+      Config config,
+      Broker broker,
+      Backend backend,
+      TaskListener listener,
       @Nullable Consumer<Signature> prePublishHandler) {
     this.config = config;
     this.broker = broker;
     this.backend = backend;
     this.listener = listener;
     this.prePublishHandler = prePublishHandler;
-    this.pipelined = broker.writeOrder().isPresent() && broker.writeOrder().equals(backend.writeOrder());
+    this.pipelined =
+        broker.writeOrder().isPresent() && broker.writeOrder().equals(backend.writeOrder());
   }
 
   /** Sends one task and waits until it is stored and published; see {@link #sendAsync}. */
@@ -67,8 +79,9 @@ final class TaskSender {
   }
 
   /**
-   * Sends tasks without waiting: each is checked and encoded now (a bad one throws here, before anything is
-   * written), then PENDING and the publishes go out; the future completes when all are stored and published.
+   * Sends tasks without waiting: each is checked and encoded now (a bad one throws here, before
+   * anything is written), then PENDING and the publishes go out; the future completes when all are
+   * stored and published.
    */
   CompletableFuture<List<AsyncResult>> sendAsync(List<Signature> signatures) {
     List<Prepared> prepared = new ArrayList<>(signatures.size());
@@ -90,37 +103,51 @@ final class TaskSender {
       }
       pending.add(write);
     }
-    CompletableFuture<Void> pendingDone = CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
-    CompletableFuture<Void> published = pipelined || pendingDone.isDone()
-        ? publishAfter(prepared, pending)
-        : pendingDone.handleAsync((ok, error) -> publishAfter(prepared, pending), VIRTUAL).thenCompose(f -> f);
-    return pendingDone.handle((ok, error) -> error).thenCombine(published.handle((ok, error) -> error),
-        (pendingError, publishError) -> {
-          if (pendingError != null) {
-            throw new MachineryException("Set state pending error: " + message(pendingError), cause(pendingError));
-          }
-          if (publishError != null) {
-            Throwable c = cause(publishError);
-            if (c instanceof Refused refused) {
-              throw refused.reason; // the pre-publish handler's own exception, as the synchronous send throws it
-            }
-            throw c instanceof MachineryException m && m.getMessage() != null
-                && m.getMessage().startsWith("Publish message error: ") ? m
-                : new MachineryException("Publish message error: " + message(publishError), c);
-          }
-          List<AsyncResult> results = new ArrayList<>(prepared.size());
-          for (Prepared p : prepared) {
-            results.add(new AsyncResult(p.signature(), backend));
-          }
-          return results;
-        });
+    CompletableFuture<Void> pendingDone =
+        CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+    CompletableFuture<Void> published =
+        pipelined || pendingDone.isDone()
+            ? publishAfter(prepared, pending)
+            : pendingDone
+                .handleAsync((ok, error) -> publishAfter(prepared, pending), VIRTUAL)
+                .thenCompose(f -> f);
+    return pendingDone
+        .handle((ok, error) -> error)
+        .thenCombine(
+            published.handle((ok, error) -> error),
+            (pendingError, publishError) -> {
+              if (pendingError != null) {
+                throw new MachineryException(
+                    "Set state pending error: " + message(pendingError), cause(pendingError));
+              }
+              if (publishError != null) {
+                Throwable c = cause(publishError);
+                if (c instanceof Refused refused) {
+                  throw refused
+                      .reason; // the pre-publish handler's own exception, as the synchronous send
+                  // throws it
+                }
+                throw c instanceof MachineryException m
+                        && m.getMessage() != null
+                        && m.getMessage().startsWith("Publish message error: ")
+                    ? m
+                    : new MachineryException("Publish message error: " + message(publishError), c);
+              }
+              List<AsyncResult> results = new ArrayList<>(prepared.size());
+              for (Prepared p : prepared) {
+                results.add(new AsyncResult(p.signature(), backend));
+              }
+              return results;
+            });
   }
 
   /** Publishes unless a PENDING write has already failed; tells listeners each task's outcome. */
-  private CompletableFuture<Void> publishAfter(List<Prepared> prepared, List<CompletableFuture<Void>> pending) {
+  private CompletableFuture<Void> publishAfter(
+      List<Prepared> prepared, List<CompletableFuture<Void>> pending) {
     for (CompletableFuture<Void> write : pending) {
       if (write.isCompletedExceptionally()) {
-        RuntimeException why = new MachineryException("Set state pending error: " + message(failure(write)));
+        RuntimeException why =
+            new MachineryException("Set state pending error: " + message(failure(write)));
         notSent(prepared, why);
         return CompletableFuture.failedFuture(why);
       }
@@ -141,8 +168,10 @@ final class TaskSender {
     }
     List<CompletableFuture<Void>> sends;
     try (TaskMdc mdc = TaskMdc.of(signatures.get(0), signatures.get(0).routingKey())) {
-      sends = signatures.size() == 1 ? List.of(broker.publishAsync(signatures.get(0), messages.get(0)))
-          : broker.publishAllAsync(signatures, messages);
+      sends =
+          signatures.size() == 1
+              ? List.of(broker.publishAsync(signatures.get(0), messages.get(0)))
+              : broker.publishAllAsync(signatures, messages);
     } catch (RuntimeException e) {
       notSent(prepared, e);
       return CompletableFuture.failedFuture(e);
@@ -150,8 +179,17 @@ final class TaskSender {
     if (listener != Listeners.NONE) {
       for (int i = 0; i < sends.size(); i++) {
         Signature s = signatures.get(i);
-        sends.get(i).whenComplete((ok, error) -> listener.sent(s, error == null ? null
-            : cause(error) instanceof RuntimeException r ? r : new MachineryException(message(error), cause(error))));
+        sends
+            .get(i)
+            .whenComplete(
+                (ok, error) ->
+                    listener.sent(
+                        s,
+                        error == null
+                            ? null
+                            : cause(error) instanceof RuntimeException r
+                                ? r
+                                : new MachineryException(message(error), cause(error))));
       }
     }
     return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
@@ -191,7 +229,8 @@ final class TaskSender {
 
   private static Throwable cause(Throwable e) {
     Throwable c = e;
-    while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
+    while ((c instanceof CompletionException || c instanceof ExecutionException)
+        && c.getCause() != null) {
       c = c.getCause();
     }
     return c;
@@ -208,7 +247,10 @@ final class TaskSender {
     return prepare(signature, true);
   }
 
-  /** @param publishing whether the task will be published (then listeners see it), or is only checked */
+  /**
+   * @param publishing whether the task will be published (then listeners see it), or is only
+   *     checked
+   */
   Prepared prepare(Signature signature, boolean publishing) {
     checkArgs(signature);
     Signature.Builder b = signature.toBuilder();
@@ -238,8 +280,16 @@ final class TaskSender {
       if (publishing) {
         notSent(List.of(new Prepared(ready, message)), null);
       }
-      throw new IllegalArgumentException("task " + ready.name() + " " + ready.uuid() + " is " + message.length
-          + " bytes, over the limit of " + config.maxMessageBytes() + " (Config.maxMessageBytes)");
+      throw new IllegalArgumentException(
+          "task "
+              + ready.name()
+              + " "
+              + ready.uuid()
+              + " is "
+              + message.length
+              + " bytes, over the limit of "
+              + config.maxMessageBytes()
+              + " (Config.maxMessageBytes)");
     }
     return new Prepared(ready, message);
   }
@@ -288,12 +338,16 @@ final class TaskSender {
     }
   }
 
-  /** Tells listeners that prepared tasks were not published (their {@link TaskListener#publishing} ran). */
+  /**
+   * Tells listeners that prepared tasks were not published (their {@link TaskListener#publishing}
+   * ran).
+   */
   void notSent(List<Prepared> prepared, @Nullable RuntimeException error) {
     if (listener == Listeners.NONE) {
       return;
     }
-    RuntimeException why = error != null ? error : new IllegalArgumentException("message over Config.maxMessageBytes");
+    RuntimeException why =
+        error != null ? error : new IllegalArgumentException("message over Config.maxMessageBytes");
     for (Prepared p : prepared) {
       listener.sent(p.signature, why);
     }
@@ -313,19 +367,23 @@ final class TaskSender {
         permits.acquire();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        MachineryException interrupted = new MachineryException("interrupted while sending group", e);
+        MachineryException interrupted =
+            new MachineryException("interrupted while sending group", e);
         notSent(members.subList(i, members.size()), interrupted);
         throw interrupted;
       }
-      threads.add(Thread.ofVirtual().start(() -> {
-        try {
-          publish(member);
-        } catch (RuntimeException e) {
-          errors.add(e);
-        } finally {
-          permits.release();
-        }
-      }));
+      threads.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      publish(member);
+                    } catch (RuntimeException e) {
+                      errors.add(e);
+                    } finally {
+                      permits.release();
+                    }
+                  }));
     }
     for (Thread thread : threads) {
       try {

@@ -9,12 +9,14 @@ import org.jspecify.annotations.Nullable;
 /**
  * What a result backend stores for a task: Go's {@code tasks.TaskState}.
  *
- * <p>Immutable. The factory methods mirror Go's constructors, each building a fresh state (a backend that
- * carries {@code TaskName} and {@code CreatedAt} forward does so with {@link #withCarriedForward(TaskState)}).
+ * <p>Immutable. The factory methods mirror Go's constructors, each building a fresh state (a
+ * backend that carries {@code TaskName} and {@code CreatedAt} forward does so with {@link
+ * #withCarriedForward(TaskState)}).
  */
 public final class TaskState {
   /** Go's zero {@code time.Time}, written as {@code "0001-01-01T00:00:00Z"}. */
-  public static final OffsetDateTime ZERO_TIME = OffsetDateTime.of(1, 1, 1, 0, 0, 0, 0, ZoneOffset.UTC);
+  public static final OffsetDateTime ZERO_TIME =
+      OffsetDateTime.of(1, 1, 1, 0, 0, 0, 0, ZoneOffset.UTC);
 
   private final String taskUuid;
   private final String taskName;
@@ -25,8 +27,13 @@ public final class TaskState {
   private final long ttl;
 
   private TaskState(
-      String taskUuid, String taskName, State state, @Nullable List<TaskResult> results, String error,
-      OffsetDateTime createdAt, long ttl) {
+      String taskUuid,
+      String taskName,
+      State state,
+      @Nullable List<TaskResult> results,
+      String error,
+      OffsetDateTime createdAt,
+      long ttl) {
     this.taskUuid = Objects.requireNonNull(taskUuid, "taskUuid");
     this.taskName = Objects.requireNonNull(taskName, "taskName");
     this.state = Objects.requireNonNull(state, "state");
@@ -50,8 +57,13 @@ public final class TaskState {
    * @throws NullPointerException if an argument other than {@code results} is null
    */
   public static TaskState of(
-      String taskUuid, String taskName, State state, @Nullable List<TaskResult> results, String error,
-      OffsetDateTime createdAt, long ttl) {
+      String taskUuid,
+      String taskName,
+      State state,
+      @Nullable List<TaskResult> results,
+      String error,
+      OffsetDateTime createdAt,
+      long ttl) {
     return new TaskState(taskUuid, taskName, state, results, error, createdAt, ttl);
   }
 
@@ -77,7 +89,8 @@ public final class TaskState {
   }
 
   /**
-   * Creates the STARTED state a worker stores before running the task (Go's {@code NewStartedTaskState}).
+   * Creates the STARTED state a worker stores before running the task (Go's {@code
+   * NewStartedTaskState}).
    *
    * @param signature the task
    * @return the state
@@ -87,7 +100,8 @@ public final class TaskState {
   }
 
   /**
-   * Creates the RETRY state a worker stores before republishing the task (Go's {@code NewRetryTaskState}).
+   * Creates the RETRY state a worker stores before republishing the task (Go's {@code
+   * NewRetryTaskState}).
    *
    * @param signature the task
    * @return the state
@@ -119,7 +133,8 @@ public final class TaskState {
   }
 
   /**
-   * Returns this state with {@code TaskName} and {@code CreatedAt} copied from an earlier one (Go's Redis merge).
+   * Returns this state with {@code TaskName} and {@code CreatedAt} copied from an earlier one (Go's
+   * Redis merge).
    *
    * @param earlier the state stored before
    * @return a new state
@@ -143,84 +158,111 @@ public final class TaskState {
    *
    * @return the UUID
    */
-  public String taskUuid() { return taskUuid; }
+  public String taskUuid() {
+    return taskUuid;
+  }
 
   /**
-   * Returns the task's name ({@code TaskName}); Go stores it only in the PENDING state, and the Redis backend
-   * carries it forward.
+   * Returns the task's name ({@code TaskName}); Go stores it only in the PENDING state, and the
+   * Redis backend carries it forward.
    *
    * @return the name, or empty
    */
-  public String taskName() { return taskName; }
+  public String taskName() {
+    return taskName;
+  }
 
   /**
    * Returns the state name ({@code State}).
    *
    * @return the state name
    */
-  public State state() { return state; }
+  public State state() {
+    return state;
+  }
 
   /**
    * Returns the results of a SUCCESS ({@code Results}).
    *
    * @return the results; empty for other states
    */
-  public List<TaskResult> results() { return results == null ? List.of() : results; }
+  public List<TaskResult> results() {
+    return results == null ? List.of() : results;
+  }
 
   /**
    * Tells whether {@code Results} is present rather than Go's {@code null}.
    *
    * @return true if the stored JSON carried a results array
    */
-  public boolean hasResults() { return results != null; }
+  public boolean hasResults() {
+    return results != null;
+  }
 
   /**
    * Returns the error text of a FAILURE ({@code Error}).
    *
    * @return the error text; empty for other states
    */
-  public String error() { return error; }
+  public String error() {
+    return error;
+  }
 
   /**
    * Returns when the PENDING state was stored ({@code CreatedAt}).
    *
    * @return the time, or {@link #ZERO_TIME} when unknown
    */
-  public OffsetDateTime createdAt() { return createdAt; }
+  public OffsetDateTime createdAt() {
+    return createdAt;
+  }
 
   /**
    * Returns when DynamoDB expires the item ({@code TTL}).
    *
    * @return Unix seconds; 0 on other backends
    */
-  public long ttl() { return ttl; }
+  public long ttl() {
+    return ttl;
+  }
 
   /**
    * Tells whether the task has finished.
    *
    * @return true for SUCCESS and FAILURE
    */
-  public boolean isCompleted() { return state.isCompleted(); }
+  public boolean isCompleted() {
+    return state.isCompleted();
+  }
 
   /**
    * Tells whether the task succeeded.
    *
    * @return true for SUCCESS
    */
-  public boolean isSuccess() { return state == State.SUCCESS; }
+  public boolean isSuccess() {
+    return state == State.SUCCESS;
+  }
 
   /**
    * Tells whether the task failed.
    *
    * @return true for FAILURE
    */
-  public boolean isFailure() { return state == State.FAILURE; }
+  public boolean isFailure() {
+    return state == State.FAILURE;
+  }
 
   @Override
   public boolean equals(@Nullable Object o) {
-    return o instanceof TaskState s && taskUuid.equals(s.taskUuid) && taskName.equals(s.taskName)
-        && state == s.state && Objects.equals(results, s.results) && error.equals(s.error)
-        && createdAt.equals(s.createdAt) && ttl == s.ttl;
+    return o instanceof TaskState s
+        && taskUuid.equals(s.taskUuid)
+        && taskName.equals(s.taskName)
+        && state == s.state
+        && Objects.equals(results, s.results)
+        && error.equals(s.error)
+        && createdAt.equals(s.createdAt)
+        && ttl == s.ttl;
   }
 
   @Override
@@ -230,7 +272,12 @@ public final class TaskState {
 
   @Override
   public String toString() {
-    return "TaskState{" + taskUuid + " " + state + (results == null ? "" : " " + results)
-        + (error.isEmpty() ? "" : " error=" + error) + "}";
+    return "TaskState{"
+        + taskUuid
+        + " "
+        + state
+        + (results == null ? "" : " " + results)
+        + (error.isEmpty() ? "" : " error=" + error)
+        + "}";
   }
 }

@@ -11,15 +11,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Unique tasks ({@link Server#sendTaskUnique}): at most one task per uniqueness key is pending or running.
+ * Unique tasks ({@link Server#sendTaskUnique}): at most one task per uniqueness key is pending or
+ * running.
  *
- * <p>Design notes: the sender claims the key in the result backend before anything is stored or published
- * ({@link Backend#claimUnique}: atomic across senders, one round trip), so of racing senders exactly one
- * sends and the others get its handle. The key travels in the message's header {@value #HEADER} (a string, as
- * Go carries headers on), and the worker releases it once the task's final state is stored (SUCCESS or FAILURE;
- * a retry keeps it), compare-and-delete, so a later claimant is never released by an earlier task. A task a Go
- * worker runs, or one whose release fails, keeps the key until its time to live: set the TTL to about the
- * longest a task should wait and run. The default key is a SHA-256 of the task's name and Go JSON arguments.
+ * <p>Design notes: the sender claims the key in the result backend before anything is stored or
+ * published ({@link Backend#claimUnique}: atomic across senders, one round trip), so of racing
+ * senders exactly one sends and the others get its handle. The key travels in the message's header
+ * {@value #HEADER} (a string, as Go carries headers on), and the worker releases it once the task's
+ * final state is stored (SUCCESS or FAILURE; a retry keeps it), compare-and-delete, so a later
+ * claimant is never released by an earlier task. A task a Go worker runs, or one whose release
+ * fails, keeps the key until its time to live: set the TTL to about the longest a task should wait
+ * and run. The default key is a SHA-256 of the task's name and Go JSON arguments.
  */
 final class UniqueTasks {
   private static final Logger log = LoggerFactory.getLogger(UniqueTasks.class);
@@ -31,7 +33,8 @@ final class UniqueTasks {
 
   /** The default key: the task's name and arguments, hashed (arguments may be large). */
   static String defaultKey(Signature signature) {
-    Signature nameAndArgs = Signature.emptyBuilder().name(signature.name()).args(signature.args()).build();
+    Signature nameAndArgs =
+        Signature.emptyBuilder().name(signature.name()).args(signature.args()).build();
     try {
       byte[] digest = MessageDigest.getInstance("SHA-256").digest(WireCodec.encode(nameAndArgs));
       return signature.name() + ":" + HexFormat.of().formatHex(digest);
@@ -47,13 +50,19 @@ final class UniqueTasks {
     if (ttl.isNegative() || ttl.isZero()) {
       throw new IllegalArgumentException("the uniqueness ttl must be positive, was " + ttl);
     }
-    Signature task = signature.toBuilder().uuid(signature.uuid().isEmpty() ? Uuids.newTaskUuid() : signature.uuid())
-        .header(HEADER, key).build();
+    Signature task =
+        signature.toBuilder()
+            .uuid(signature.uuid().isEmpty() ? Uuids.newTaskUuid() : signature.uuid())
+            .header(HEADER, key)
+            .build();
     Backend backend = server.backend();
     Optional<String> holder = backend.claimUnique(key, task.uuid(), ttl);
     if (holder.isPresent()) {
-      log.debug("Task {} with uniqueness key {} is already sent as {}; not sending it again", LogText.of(task.name()),
-          LogText.of(key), LogText.of(holder.get()));
+      log.debug(
+          "Task {} with uniqueness key {} is already sent as {}; not sending it again",
+          LogText.of(task.name()),
+          LogText.of(key),
+          LogText.of(holder.get()));
       return server.asyncResult(holder.get());
     }
     try {
@@ -76,8 +85,11 @@ final class UniqueTasks {
     try {
       backend.releaseUnique(key, uuid);
     } catch (RuntimeException e) {
-      log.warn("Could not release uniqueness key {} of task {} ({}); it is held until its time to live",
-          LogText.of(key), LogText.of(uuid), e.toString());
+      log.warn(
+          "Could not release uniqueness key {} of task {} ({}); it is held until its time to live",
+          LogText.of(key),
+          LogText.of(uuid),
+          e.toString());
     }
   }
 }

@@ -11,17 +11,20 @@ import java.util.Map;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>The count lives in the message.</b> Each requeue carries header {@value MessageHeaders#UNREGISTERED}
- *       counted up, so the back-off keeps growing across workers and restarts and the worker keeps no
- *       per-message memory. A broker that cannot replace a message on requeue sends the old count back; its
- *       {@link io.machinery.spi.Delivery#deliveryCount()} is used instead where it counts.
+ *   <li><b>The count lives in the message.</b> Each requeue carries header {@value
+ *       MessageHeaders#UNREGISTERED} counted up, so the back-off keeps growing across workers and
+ *       restarts and the worker keeps no per-message memory. A broker that cannot replace a message
+ *       on requeue sends the old count back; its {@link io.machinery.spi.Delivery#deliveryCount()}
+ *       is used instead where it counts.
  *   <li><b>Back-off.</b> {@link Worker#FIRST_UNREGISTERED_DELAY} doubling up to {@link
- *       Worker#MAX_UNREGISTERED_DELAY}: never a hot loop, and a task registered later (rolling deploys) is
- *       picked up within the cap.
- *   <li><b>Bounded.</b> After {@code maxRequeues} requeues the message is dead-lettered with its reason; 0 keeps
- *       Go's behaviour (requeue for ever). {@code IgnoreWhenTaskNotRegistered} drops it, as Go does.
- *   <li><b>Logging.</b> One warning per task name per {@link #WARN_INTERVAL} (by the injected clock), for at
- *       most {@link #MAX_WARNED_NAMES} names at once, names cut by {@link LogText}; the rest go to debug.
+ *       Worker#MAX_UNREGISTERED_DELAY}: never a hot loop, and a task registered later (rolling
+ *       deploys) is picked up within the cap.
+ *   <li><b>Bounded.</b> After {@code maxRequeues} requeues the message is dead-lettered with its
+ *       reason; 0 keeps Go's behaviour (requeue for ever). {@code IgnoreWhenTaskNotRegistered}
+ *       drops it, as Go does.
+ *   <li><b>Logging.</b> One warning per task name per {@link #WARN_INTERVAL} (by the injected
+ *       clock), for at most {@link #MAX_WARNED_NAMES} names at once, names cut by {@link LogText};
+ *       the rest go to debug.
  * </ul>
  *
  * <p>Thread-safe.
@@ -45,16 +48,18 @@ final class UnregisteredBackoff {
   private final Clock clock;
   private final Backoff backoff;
   private final int maxRequeues;
-  private final Map<String, Long> lastWarnedMillis = new LinkedHashMap<>(64, 0.75f, true) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
-      return size() > MAX_WARNED_NAMES;
-    }
-  };
+  private final Map<String, Long> lastWarnedMillis =
+      new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+          return size() > MAX_WARNED_NAMES;
+        }
+      };
 
   UnregisteredBackoff(Clock clock, Backoff backoff, int maxRequeues) {
     if (maxRequeues < 0) {
-      throw new IllegalArgumentException("maxUnregisteredRequeues must be >= 0 (0 = for ever), was " + maxRequeues);
+      throw new IllegalArgumentException(
+          "maxUnregisteredRequeues must be >= 0 (0 = for ever), was " + maxRequeues);
     }
     this.clock = clock;
     this.backoff = backoff;
@@ -68,13 +73,24 @@ final class UnregisteredBackoff {
     if (signature.ignoreWhenTaskNotRegistered()) {
       return new Drop();
     }
-    int done = Math.max(MessageHeaders.count(signature, MessageHeaders.UNREGISTERED), deliveryCount - 1);
+    int done =
+        Math.max(MessageHeaders.count(signature, MessageHeaders.UNREGISTERED), deliveryCount - 1);
     int next = done == Integer.MAX_VALUE ? done : done + 1;
     if (maxRequeues > 0 && next > maxRequeues) {
-      return new DeadLetter("task " + LogText.of(signature.name()) + " is not registered with any worker that"
-          + " received it; requeued " + done + " times (maxUnregisteredRequeues " + maxRequeues + ")");
+      return new DeadLetter(
+          "task "
+              + LogText.of(signature.name())
+              + " is not registered with any worker that"
+              + " received it; requeued "
+              + done
+              + " times (maxUnregisteredRequeues "
+              + maxRequeues
+              + ")");
     }
-    return new Requeue(backoff.delay(next), MessageHeaders.with(signature, MessageHeaders.UNREGISTERED, next), next);
+    return new Requeue(
+        backoff.delay(next),
+        MessageHeaders.with(signature, MessageHeaders.UNREGISTERED, next),
+        next);
   }
 
   /** Whether to warn about {@code name} now (once per name per {@link #WARN_INTERVAL}). */

@@ -3,7 +3,10 @@ package io.machinery;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
-/** Go Machinery's identifiers: {@code task_}, {@code group_} and {@code chord_} followed by a lowercase UUIDv4. */
+/**
+ * Go Machinery's identifiers: {@code task_}, {@code group_} and {@code chord_} followed by a
+ * lowercase UUIDv4.
+ */
 public final class Uuids {
   private Uuids() {}
 
@@ -38,8 +41,9 @@ public final class Uuids {
   }
 
   /**
-   * The UUID a chord callback is sent with: a fresh {@code chord_} one for an empty UUID (Go's {@code
-   * NewChord}), {@code chord_<u>} for a generated {@code task_<u>}, any other UUID unchanged.
+   * The UUID a chord callback is sent with: a fresh {@code chord_} one for an empty UUID (Go's
+   * {@code NewChord}), {@code chord_<u>} for a generated {@code task_<u>}, any other UUID
+   * unchanged.
    */
   static String chordUuidFor(String uuid) {
     if (uuid.isEmpty()) {

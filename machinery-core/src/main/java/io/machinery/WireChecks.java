@@ -11,30 +11,33 @@ import org.jspecify.annotations.Nullable;
 /**
  * What {@link WireCodec} checks beyond JSON syntax, and how it quotes bad input.
  *
- * <p>Design notes. Identifiers and routing keys from a message become raw keys and queue names: a task's UUID
- * is the Redis key of its state (and an AMQP result queue), a group UUID the key of its meta, a routing key a
- * Redis list or an AMQP routing key. A message naming {@code TriggerChordMutex}, {@code delayed_tasks}, a
- * group meta or this library's {@code {queue}:…} keys would make every state write overwrite or fail on a key
- * that is not a task state (reliability review F16). So a decoded message is refused (malformed, dead-lettered
- * by the worker) unless:
+ * <p>Design notes. Identifiers and routing keys from a message become raw keys and queue names: a
+ * task's UUID is the Redis key of its state (and an AMQP result queue), a group UUID the key of its
+ * meta, a routing key a Redis list or an AMQP routing key. A message naming {@code
+ * TriggerChordMutex}, {@code delayed_tasks}, a group meta or this library's {@code {queue}:…} keys
+ * would make every state write overwrite or fail on a key that is not a task state (reliability
+ * review F16). So a decoded message is refused (malformed, dead-lettered by the worker) unless:
  *
  * <ul>
- *   <li>with {@link Config#strictUuids()} (the default): the task UUID is {@code task_<uuid>}, {@code
- *       chord_<uuid>} or a bare UUID, the group UUID {@code group_<uuid>} or a bare UUID (Go's only shapes,
- *       spec §1.9); callbacks may leave their UUID empty, the top-level message may not;
+ *   <li>with {@link Config#strictUuids()} (the default): the task UUID is {@code task_<uuid>},
+ *       {@code chord_<uuid>} or a bare UUID, the group UUID {@code group_<uuid>} or a bare UUID
+ *       (Go's only shapes, spec §1.9); callbacks may leave their UUID empty, the top-level message
+ *       may not;
  *   <li>relaxed (Go deployments that set their own UUIDs): an identifier is at most {@value
- *       #MAX_RELAXED_ID_LENGTH} characters without whitespace or control characters, is not a reserved key,
- *       and a task UUID does not start with {@code group_};
- *   <li>in both modes a routing key is at most {@value #MAX_ROUTING_KEY_BYTES} UTF-8 bytes (AMQP's limit),
- *       has no control characters, is not a reserved key, not shaped like a task or group id, and not one of
- *       this library's {@code {tag}:…} keys;
- *   <li>a task name is at most {@value #MAX_NAME_LENGTH} characters without control characters (it is logged).
+ *       #MAX_RELAXED_ID_LENGTH} characters without whitespace or control characters, is not a
+ *       reserved key, and a task UUID does not start with {@code group_};
+ *   <li>in both modes a routing key is at most {@value #MAX_ROUTING_KEY_BYTES} UTF-8 bytes (AMQP's
+ *       limit), has no control characters, is not a reserved key, not shaped like a task or group
+ *       id, and not one of this library's {@code {tag}:…} keys;
+ *   <li>a task name is at most {@value #MAX_NAME_LENGTH} characters without control characters (it
+ *       is logged).
  * </ul>
  *
- * <p>Reserved keys: Go's chord mutex {@code TriggerChordMutex}, the configured delayed-task key and, for
- * identifiers, the configured default queue. Error texts quote at most {@value #PREVIEW_BYTES} bytes of a
- * message, with control characters escaped, plus its length and a SHA-256 prefix to find it again: a hostile
- * message must not make a huge or forged log line. Stateless and thread-safe.
+ * <p>Reserved keys: Go's chord mutex {@code TriggerChordMutex}, the configured delayed-task key
+ * and, for identifiers, the configured default queue. Error texts quote at most {@value
+ * #PREVIEW_BYTES} bytes of a message, with control characters escaped, plus its length and a
+ * SHA-256 prefix to find it again: a hostile message must not make a huge or forged log line.
+ * Stateless and thread-safe.
  */
 final class WireChecks {
   private WireChecks() {}
@@ -44,17 +47,24 @@ final class WireChecks {
   static final int MAX_RELAXED_ID_LENGTH = 256;
   static final int MAX_ROUTING_KEY_BYTES = 255;
   static final int MAX_NAME_LENGTH = 1024;
+
   /** Go's redsync mutex for chord triggering (Redis backend). */
   static final String CHORD_MUTEX = "TriggerChordMutex";
 
-  private static final String UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+  private static final String UUID =
+      "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
   private static final Pattern TASK_ID = Pattern.compile("(?:task_|chord_)?" + UUID);
   private static final Pattern GROUP_ID = Pattern.compile("(?:group_)?" + UUID);
   private static final Pattern ANY_ID = Pattern.compile("(?:task_|chord_|group_)?" + UUID);
-  /** {@code RedisKeys.tagged}: a key this library derives from a queue ({@code {q}:processing:…}). */
+
+  /**
+   * {@code RedisKeys.tagged}: a key this library derives from a queue ({@code {q}:processing:…}).
+   */
   private static final Pattern DERIVED_KEY = Pattern.compile("\\{[^}]*\\}:.*", Pattern.DOTALL);
 
-  /** Refuses a decoded message whose identifiers, routing keys or names could address foreign keys. */
+  /**
+   * Refuses a decoded message whose identifiers, routing keys or names could address foreign keys.
+   */
   static void checkSignature(Signature s, Config config) {
     if (s.uuid().isEmpty()) {
       throw new IllegalArgumentException("the task has no UUID");
@@ -63,7 +73,8 @@ final class WireChecks {
   }
 
   private static void checkTree(Signature s, Config config, String path) {
-    // The parser bounds the depth (each level is two JSON levels), so this recursion is bounded too.
+    // The parser bounds the depth (each level is two JSON levels), so this recursion is bounded
+    // too.
     checkTaskUuid(s.uuid(), config, path);
     checkGroupUuid(s.groupUuid(), config, path);
     checkRoutingKey(s.routingKey(), config, path);
@@ -86,14 +97,19 @@ final class WireChecks {
     }
     if (config.strictUuids()) {
       if (!TASK_ID.matcher(uuid).matches()) {
-        throw new IllegalArgumentException(path + "UUID " + quote(uuid) + " is not a Go Machinery task id (task_<uuid>, "
-            + "chord_<uuid> or a UUID); a deployment with its own ids sets strict_uuids: false (MACHINERY_STRICT_UUIDS)");
+        throw new IllegalArgumentException(
+            path
+                + "UUID "
+                + quote(uuid)
+                + " is not a Go Machinery task id (task_<uuid>, "
+                + "chord_<uuid> or a UUID); a deployment with its own ids sets strict_uuids: false (MACHINERY_STRICT_UUIDS)");
       }
       return;
     }
     checkRelaxed(uuid, config, path + "UUID");
     if (uuid.startsWith("group_")) {
-      throw new IllegalArgumentException(path + "UUID " + quote(uuid) + " names a group, not a task");
+      throw new IllegalArgumentException(
+          path + "UUID " + quote(uuid) + " names a group, not a task");
     }
   }
 
@@ -103,8 +119,12 @@ final class WireChecks {
     }
     if (config.strictUuids()) {
       if (!GROUP_ID.matcher(uuid).matches()) {
-        throw new IllegalArgumentException(path + "GroupUUID " + quote(uuid) + " is not a Go Machinery group id "
-            + "(group_<uuid> or a UUID); a deployment with its own ids sets strict_uuids: false (MACHINERY_STRICT_UUIDS)");
+        throw new IllegalArgumentException(
+            path
+                + "GroupUUID "
+                + quote(uuid)
+                + " is not a Go Machinery group id "
+                + "(group_<uuid> or a UUID); a deployment with its own ids sets strict_uuids: false (MACHINERY_STRICT_UUIDS)");
       }
       return;
     }
@@ -113,16 +133,25 @@ final class WireChecks {
 
   private static void checkRelaxed(String id, Config config, String field) {
     if (id.length() > MAX_RELAXED_ID_LENGTH) {
-      throw new IllegalArgumentException(field + " of " + id.length() + " characters is longer than "
-          + MAX_RELAXED_ID_LENGTH + ": " + quote(id));
+      throw new IllegalArgumentException(
+          field
+              + " of "
+              + id.length()
+              + " characters is longer than "
+              + MAX_RELAXED_ID_LENGTH
+              + ": "
+              + quote(id));
     }
     for (int i = 0; i < id.length(); i++) {
       char c = id.charAt(i);
       if (Character.isISOControl(c) || Character.isWhitespace(c) || Character.isSpaceChar(c)) {
-        throw new IllegalArgumentException(field + " " + quote(id) + " contains whitespace or a control character");
+        throw new IllegalArgumentException(
+            field + " " + quote(id) + " contains whitespace or a control character");
       }
     }
-    if (reserved(id, config) || id.equals(config.defaultQueue()) || DERIVED_KEY.matcher(id).matches()) {
+    if (reserved(id, config)
+        || id.equals(config.defaultQueue())
+        || DERIVED_KEY.matcher(id).matches()) {
       throw new IllegalArgumentException(field + " " + quote(id) + " names a reserved key");
     }
   }
@@ -133,24 +162,41 @@ final class WireChecks {
     }
     int bytes = key.getBytes(StandardCharsets.UTF_8).length;
     if (bytes > MAX_ROUTING_KEY_BYTES) {
-      throw new IllegalArgumentException(path + "RoutingKey of " + bytes + " bytes is longer than "
-          + MAX_ROUTING_KEY_BYTES + ": " + quote(key));
+      throw new IllegalArgumentException(
+          path
+              + "RoutingKey of "
+              + bytes
+              + " bytes is longer than "
+              + MAX_ROUTING_KEY_BYTES
+              + ": "
+              + quote(key));
     }
     if (hasControl(key)) {
-      throw new IllegalArgumentException(path + "RoutingKey " + quote(key) + " contains a control character");
+      throw new IllegalArgumentException(
+          path + "RoutingKey " + quote(key) + " contains a control character");
     }
-    if (reserved(key, config) || ANY_ID.matcher(key).matches() || DERIVED_KEY.matcher(key).matches()) {
-      throw new IllegalArgumentException(path + "RoutingKey " + quote(key) + " names a reserved key, not a queue");
+    if (reserved(key, config)
+        || ANY_ID.matcher(key).matches()
+        || DERIVED_KEY.matcher(key).matches()) {
+      throw new IllegalArgumentException(
+          path + "RoutingKey " + quote(key) + " names a reserved key, not a queue");
     }
   }
 
   private static void checkName(String name, String path) {
     if (name.length() > MAX_NAME_LENGTH) {
-      throw new IllegalArgumentException(path + "Name of " + name.length() + " characters is longer than "
-          + MAX_NAME_LENGTH + ": " + quote(name));
+      throw new IllegalArgumentException(
+          path
+              + "Name of "
+              + name.length()
+              + " characters is longer than "
+              + MAX_NAME_LENGTH
+              + ": "
+              + quote(name));
     }
     if (hasControl(name)) {
-      throw new IllegalArgumentException(path + "Name " + quote(name) + " contains a control character");
+      throw new IllegalArgumentException(
+          path + "Name " + quote(name) + " contains a control character");
     }
   }
 
@@ -170,18 +216,21 @@ final class WireChecks {
   // ------------------------------------------------------------------------------------------------ quoting
 
   /**
-   * Go refuses a UTF-8 byte-order mark ("invalid character 'ï' looking for beginning of value") and reads
-   * only UTF-8. Jackson would skip the mark and detect UTF-16/32 from NUL bytes among the first four, so both
-   * are refused here (a NUL byte never appears in UTF-8 JSON text outside a string, nor raw inside one).
+   * Go refuses a UTF-8 byte-order mark ("invalid character 'ï' looking for beginning of value") and
+   * reads only UTF-8. Jackson would skip the mark and detect UTF-16/32 from NUL bytes among the
+   * first four, so both are refused here (a NUL byte never appears in UTF-8 JSON text outside a
+   * string, nor raw inside one).
    */
   static void checkStart(byte[] json) {
     if (json.length > 0 && (json[0] & 0xff) == 0xef) {
-      throw new IllegalArgumentException("invalid character 'ï' looking for beginning of value (a UTF-8 byte-order mark)");
+      throw new IllegalArgumentException(
+          "invalid character 'ï' looking for beginning of value (a UTF-8 byte-order mark)");
     }
     for (int i = 0; i < Math.min(json.length, 4); i++) {
       int b = json[i] & 0xff;
       if (b == 0x00 || b == 0xfe || b == 0xff) {
-        throw new IllegalArgumentException(String.format("invalid character '\\x%02x' at byte %d: not UTF-8 JSON", b, i));
+        throw new IllegalArgumentException(
+            String.format("invalid character '\\x%02x' at byte %d: not UTF-8 JSON", b, i));
       }
     }
   }
@@ -197,8 +246,8 @@ final class WireChecks {
   }
 
   /**
-   * The start of a message for error texts: at most {@value #PREVIEW_BYTES} bytes, escaped; a longer one ends
-   * with {@code …(N bytes) sha256:<16 hex digits>}.
+   * The start of a message for error texts: at most {@value #PREVIEW_BYTES} bytes, escaped; a
+   * longer one ends with {@code …(N bytes) sha256:<16 hex digits>}.
    */
   static String preview(byte[] json) {
     int end = Math.min(json.length, PREVIEW_BYTES);
@@ -217,7 +266,10 @@ final class WireChecks {
     }
   }
 
-  /** Control characters (CR, LF, NUL, …) and U+2028/U+2029 as {@code \\uXXXX}; cut to {@code max} characters. */
+  /**
+   * Control characters (CR, LF, NUL, …) and U+2028/U+2029 as {@code \\uXXXX}; cut to {@code max}
+   * characters.
+   */
   static String escape(String s, int max) {
     StringBuilder out = new StringBuilder(Math.min(s.length(), max) + 16);
     int n = Math.min(s.length(), max);

@@ -14,26 +14,31 @@ import org.jspecify.annotations.Nullable;
 /**
  * The JSON wire format of Go Machinery v2 (spec §1): task messages, task states and group metadata.
  *
- * <p>Encoding writes byte for byte what Go's {@code encoding/json} writes: every key in Go's order and
- * spelling, {@code null} for absent lists, integers as integers, RFC 3339 times with nanoseconds, {@code
- * []uint8} as base64, {@code <>&} escaped. Decoding accepts anything Go may write: keys match
- * case-insensitively, unknown keys are ignored, {@code null} leaves a field at its zero value, and numbers are
- * kept exact (uint64 beyond {@code Long}) to be read by their declared type later.
+ * <p>Encoding writes byte for byte what Go's {@code encoding/json} writes: every key in Go's order
+ * and spelling, {@code null} for absent lists, integers as integers, RFC 3339 times with
+ * nanoseconds, {@code []uint8} as base64, {@code <>&} escaped. Decoding accepts anything Go may
+ * write: keys match case-insensitively, unknown keys are ignored, {@code null} leaves a field at
+ * its zero value, and numbers are kept exact (uint64 beyond {@code Long}) to be read by their
+ * declared type later.
  *
- * <p>Decoding also survives hostile input (reliability review F1, F16): documents nest at most {@value
- * GoJson#MAX_NESTING_DEPTH} levels, number tokens have at most {@value GoJson#MAX_NUMBER_LENGTH} characters,
- * keys at most {@value GoJson#MAX_NAME_LENGTH}; a task message is at most {@link Config#maxMessageBytes()}
- * bytes and its ids and routing keys are checked ({@code WireChecks}). Bytes that are not UTF-8 and a
- * byte-order mark are refused (Go refuses the mark too; it would replace bad bytes by U+FFFD). Every failure is
- * a {@link MalformedMessageException} quoting at most 512 bytes of the input, escaped, with a SHA-256 prefix.
+ * <p>Decoding also survives hostile input (reliability review F1, F16): documents nest at most
+ * {@value GoJson#MAX_NESTING_DEPTH} levels, number tokens have at most {@value
+ * GoJson#MAX_NUMBER_LENGTH} characters, keys at most {@value GoJson#MAX_NAME_LENGTH}; a task
+ * message is at most {@link Config#maxMessageBytes()} bytes and its ids and routing keys are
+ * checked ({@code WireChecks}). Bytes that are not UTF-8 and a byte-order mark are refused (Go
+ * refuses the mark too; it would replace bad bytes by U+FFFD). Every failure is a {@link
+ * MalformedMessageException} quoting at most 512 bytes of the input, escaped, with a SHA-256
+ * prefix.
  *
- * <p>Thread-safe; all methods are static. Brokers and backends of every module use this one codec. This class
- * writes; reading is in {@code WireReader}, the checks and error quoting in {@code WireChecks}.
+ * <p>Thread-safe; all methods are static. Brokers and backends of every module use this one codec.
+ * This class writes; reading is in {@code WireReader}, the checks and error quoting in {@code
+ * WireChecks}.
  */
 public final class WireCodec {
   private WireCodec() {}
 
-  // ---------------------------------------------------------------------------------------------- encoding
+  // ----------------------------------------------------------------------------------------------
+  // encoding
 
   /**
    * Writes a task message as Go writes it.
@@ -159,8 +164,8 @@ public final class WireCodec {
     out.writeEndObject();
   }
 
-  private static void writeSignatures(JsonGenerator out, String field, @Nullable List<Signature> list)
-      throws IOException {
+  private static void writeSignatures(
+      JsonGenerator out, String field, @Nullable List<Signature> list) throws IOException {
     out.writeFieldName(field);
     if (list == null) {
       out.writeNull();
@@ -202,40 +207,47 @@ public final class WireCodec {
     out.writeEndArray();
   }
 
-  // ---------------------------------------------------------------------------------------------- decoding
+  // ----------------------------------------------------------------------------------------------
+  // decoding
 
   /**
-   * Reads a task message with the default checks ({@link Config#DEFAULT}: strict ids, at most {@value
-   * Config#DEFAULT_MAX_MESSAGE_BYTES} bytes); see {@link #decodeSignature(byte[], Config)}.
+   * Reads a task message with the default checks ({@link Config#DEFAULT}: strict ids, at most
+   * {@value Config#DEFAULT_MAX_MESSAGE_BYTES} bytes); see {@link #decodeSignature(byte[], Config)}.
    *
    * @param json the message
    * @return the task
-   * @throws MalformedMessageException with Go's text when the bytes are not an acceptable task message
+   * @throws MalformedMessageException with Go's text when the bytes are not an acceptable task
+   *     message
    */
   public static Signature decodeSignature(byte[] json) {
     return decodeSignature(json, Config.DEFAULT);
   }
 
   /**
-   * Reads a task message, refusing what a hostile producer could use to stop or misdirect a worker: more
-   * than {@link Config#maxMessageBytes()} bytes, nesting deeper than {@value GoJson#MAX_NESTING_DEPTH}, number
-   * tokens longer than {@value GoJson#MAX_NUMBER_LENGTH} characters, keys longer than {@value
-   * GoJson#MAX_NAME_LENGTH}, bytes that are not UTF-8, a byte-order mark (as Go), and ids or routing keys
-   * that could name keys other than task states and queues (see {@link Config#strictUuids()}). Each failure is
-   * a {@link MalformedMessageException} whose text quotes at most 512 bytes of the message, escaped; nothing
+   * Reads a task message, refusing what a hostile producer could use to stop or misdirect a worker:
+   * more than {@link Config#maxMessageBytes()} bytes, nesting deeper than {@value
+   * GoJson#MAX_NESTING_DEPTH}, number tokens longer than {@value GoJson#MAX_NUMBER_LENGTH}
+   * characters, keys longer than {@value GoJson#MAX_NAME_LENGTH}, bytes that are not UTF-8, a
+   * byte-order mark (as Go), and ids or routing keys that could name keys other than task states
+   * and queues (see {@link Config#strictUuids()}). Each failure is a {@link
+   * MalformedMessageException} whose text quotes at most 512 bytes of the message, escaped; nothing
    * else escapes, not even a {@link StackOverflowError}.
    *
    * @param json the message
    * @param config the limits: {@link Config#maxMessageBytes()} and {@link Config#strictUuids()}
    * @return the task
-   * @throws MalformedMessageException with Go's text ({@code Could not unmarshal '<msg>' into a task
-   *     signature: <reason>}) when the bytes are not an acceptable task message
+   * @throws MalformedMessageException with Go's text ({@code Could not unmarshal '<msg>' into a
+   *     task signature: <reason>}) when the bytes are not an acceptable task message
    */
   public static Signature decodeSignature(byte[] json, Config config) {
     try {
       if (json.length > config.maxMessageBytes()) {
-        throw new IllegalArgumentException("message of " + json.length + " bytes is over the limit of "
-            + config.maxMessageBytes() + " bytes (max_message_bytes)");
+        throw new IllegalArgumentException(
+            "message of "
+                + json.length
+                + " bytes is over the limit of "
+                + config.maxMessageBytes()
+                + " bytes (max_message_bytes)");
       }
       WireChecks.checkStart(json);
       Signature signature = WireReader.signature(json);
@@ -247,17 +259,20 @@ public final class WireCodec {
   }
 
   /**
-   * The exception for bytes that did not decode. A {@link StackOverflowError} is not kept as the cause: its
-   * trace would be thousands of lines in a log.
+   * The exception for bytes that did not decode. A {@link StackOverflowError} is not kept as the
+   * cause: its trace would be thousands of lines in a log.
    */
   private static MalformedMessageException malformed(byte[] json, String what, Throwable e) {
-    String text = "Could not unmarshal '" + WireChecks.preview(json) + "' into " + what + ": " + reason(e);
-    return e instanceof StackOverflowError ? new MalformedMessageException(text) : new MalformedMessageException(text, e);
+    String text =
+        "Could not unmarshal '" + WireChecks.preview(json) + "' into " + what + ": " + reason(e);
+    return e instanceof StackOverflowError
+        ? new MalformedMessageException(text)
+        : new MalformedMessageException(text, e);
   }
 
   /**
-   * Reads a task state (nesting, number and key limits as for messages; no size limit, since states come
-   * from the result backend and may hold large results).
+   * Reads a task state (nesting, number and key limits as for messages; no size limit, since states
+   * come from the result backend and may hold large results).
    *
    * @param json the stored state
    * @return the state

@@ -16,10 +16,11 @@ import java.util.Map;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The reading half of {@link WireCodec}: Go's JSON into signatures (streaming), task states and group metas
- * (through a plain tree). Throws {@link IOException} or {@link RuntimeException} with Go's texts where Go has
- * one; {@link WireCodec} turns them into {@link MalformedMessageException}s. Recursion follows the nesting of
- * signatures only, which {@link GoJson#FACTORY} bounds. Stateless and thread-safe.
+ * The reading half of {@link WireCodec}: Go's JSON into signatures (streaming), task states and
+ * group metas (through a plain tree). Throws {@link IOException} or {@link RuntimeException} with
+ * Go's texts where Go has one; {@link WireCodec} turns them into {@link
+ * MalformedMessageException}s. Recursion follows the nesting of signatures only, which {@link
+ * GoJson#FACTORY} bounds. Stateless and thread-safe.
  */
 final class WireReader {
   private WireReader() {}
@@ -32,7 +33,9 @@ final class WireReader {
       }
       if (first != JsonToken.START_OBJECT) {
         throw new IllegalArgumentException(
-            "json: cannot unmarshal " + kind(GoJson.readValue(in)) + " into Go value of type tasks.Signature");
+            "json: cannot unmarshal "
+                + kind(GoJson.readValue(in))
+                + " into Go value of type tasks.Signature");
       }
       Signature signature = readSignature(in);
       if (in.nextToken() != null) {
@@ -43,8 +46,9 @@ final class WireReader {
   }
 
   /**
-   * Reads one signature object, streaming (the parser is at its START_OBJECT). Field names match Go's
-   * case-insensitively; a later duplicate wins; unknown fields are skipped; null leaves the zero value.
+   * Reads one signature object, streaming (the parser is at its START_OBJECT). Field names match
+   * Go's case-insensitively; a later duplicate wins; unknown fields are skipped; null leaves the
+   * zero value.
    */
   private static Signature readSignature(JsonParser in) throws IOException {
     Signature.Builder b = Signature.emptyBuilder();
@@ -65,24 +69,30 @@ final class WireReader {
         case "args" -> b.args(readArgs(in));
         case "headers" -> {
           if (token != JsonToken.START_OBJECT) {
-            throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
-                + " into Go struct field Signature.Headers of type tasks.Headers");
+            throw new IllegalArgumentException(
+                "json: cannot unmarshal "
+                    + kind(GoJson.readValue(in))
+                    + " into Go struct field Signature.Headers of type tasks.Headers");
           }
           @SuppressWarnings("unchecked")
-          Map<String, @Nullable Object> headers = (Map<String, @Nullable Object>) GoJson.readValue(in);
+          Map<String, @Nullable Object> headers =
+              (Map<String, @Nullable Object>) GoJson.readValue(in);
           b.headers(headers);
         }
         case "priority" -> {
           long priority = number(in, "Priority");
           if (priority < 0 || priority > 255) {
-            throw new IllegalArgumentException("json: cannot unmarshal number " + priority
-                + " into Go struct field Signature.Priority of type uint8");
+            throw new IllegalArgumentException(
+                "json: cannot unmarshal number "
+                    + priority
+                    + " into Go struct field Signature.Priority of type uint8");
           }
           b.priority((int) priority);
         }
         case "immutable" -> b.immutable(flag(in, "Immutable"));
         case "retrycount" -> b.retryCount(Math.max(0, Math.toIntExact(number(in, "RetryCount"))));
-        case "retrytimeout" -> b.retryTimeout(Math.max(0, Math.toIntExact(number(in, "RetryTimeout"))));
+        case "retrytimeout" ->
+            b.retryTimeout(Math.max(0, Math.toIntExact(number(in, "RetryTimeout"))));
         case "onsuccess" -> b.onSuccess(readSignatures(in, "OnSuccess"));
         case "onerror" -> b.onError(readSignatures(in, "OnError"));
         case "chordcallback" -> {
@@ -91,8 +101,10 @@ final class WireReader {
         }
         case "brokermessagegroupid" -> b.brokerMessageGroupId(text(in, "BrokerMessageGroupId"));
         case "sqsreceipthandle" -> b.sqsReceiptHandle(text(in, "SQSReceiptHandle"));
-        case "stoptaskdeletiononerror" -> b.stopTaskDeletionOnError(flag(in, "StopTaskDeletionOnError"));
-        case "ignorewhentasknotregistered" -> b.ignoreWhenTaskNotRegistered(flag(in, "IgnoreWhenTaskNotRegistered"));
+        case "stoptaskdeletiononerror" ->
+            b.stopTaskDeletionOnError(flag(in, "StopTaskDeletionOnError"));
+        case "ignorewhentasknotregistered" ->
+            b.ignoreWhenTaskNotRegistered(flag(in, "IgnoreWhenTaskNotRegistered"));
         default -> in.skipChildren();
       }
     }
@@ -108,14 +120,16 @@ final class WireReader {
       case "onsuccess" -> b.onSuccess((List<Signature>) null);
       case "onerror" -> b.onError((List<Signature>) null);
       case "chordcallback" -> b.chordCallback(null);
-      default -> { }
+      default -> {}
     }
   }
 
   private static List<Arg> readArgs(JsonParser in) throws IOException {
     if (in.currentToken() != JsonToken.START_ARRAY) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
-          + " into Go struct field Signature.Args of type []tasks.Arg");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal "
+              + kind(GoJson.readValue(in))
+              + " into Go struct field Signature.Args of type []tasks.Arg");
     }
     List<Arg> args = new ArrayList<>();
     while (in.nextToken() != JsonToken.END_ARRAY) {
@@ -144,8 +158,11 @@ final class WireReader {
 
   private static List<Signature> readSignatures(JsonParser in, String field) throws IOException {
     if (in.currentToken() != JsonToken.START_ARRAY) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
-          + " into Go struct field Signature." + field);
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal "
+              + kind(GoJson.readValue(in))
+              + " into Go struct field Signature."
+              + field);
     }
     List<Signature> out = new ArrayList<>();
     while (in.nextToken() != JsonToken.END_ARRAY) {
@@ -161,15 +178,23 @@ final class WireReader {
 
   private static void expectObject(JsonParser in, String field) throws IOException {
     if (in.currentToken() != JsonToken.START_OBJECT) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
-          + " into Go struct field " + field + " of type tasks.Signature");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal "
+              + kind(GoJson.readValue(in))
+              + " into Go struct field "
+              + field
+              + " of type tasks.Signature");
     }
   }
 
   private static String text(JsonParser in, String field) throws IOException {
     if (in.currentToken() != JsonToken.VALUE_STRING) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
-          + " into Go struct field Signature." + field + " of type string");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal "
+              + kind(GoJson.readValue(in))
+              + " into Go struct field Signature."
+              + field
+              + " of type string");
     }
     return in.getText();
   }
@@ -177,8 +202,12 @@ final class WireReader {
   private static boolean flag(JsonParser in, String field) throws IOException {
     JsonToken token = in.currentToken();
     if (token != JsonToken.VALUE_TRUE && token != JsonToken.VALUE_FALSE) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(GoJson.readValue(in))
-          + " into Go struct field Signature." + field + " of type bool");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal "
+              + kind(GoJson.readValue(in))
+              + " into Go struct field Signature."
+              + field
+              + " of type bool");
     }
     return token == JsonToken.VALUE_TRUE;
   }
@@ -186,13 +215,21 @@ final class WireReader {
   private static long number(JsonParser in, String field) throws IOException {
     if (in.currentToken() != JsonToken.VALUE_NUMBER_INT) {
       Object value = GoJson.readValue(in);
-      throw new IllegalArgumentException("json: cannot unmarshal " + (value instanceof Number ? "number " + value
-          : kind(value)) + " into Go struct field Signature." + field + " of type int");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal "
+              + (value instanceof Number ? "number " + value : kind(value))
+              + " into Go struct field Signature."
+              + field
+              + " of type int");
     }
     BigInteger big = in.getBigIntegerValue();
     if (big.bitLength() > 63) {
-      throw new IllegalArgumentException("json: cannot unmarshal number " + big + " into Go struct field Signature."
-          + field + " of type int");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal number "
+              + big
+              + " into Go struct field Signature."
+              + field
+              + " of type int");
     }
     return big.longValue();
   }
@@ -208,8 +245,13 @@ final class WireReader {
     }
     Object results = m.get("results");
     return TaskState.of(
-        string(m, "taskuuid"), string(m, "taskname"), parsed, results == null ? null : results(results),
-        string(m, "error"), time(m, "createdat"), integer(m, "ttl"));
+        string(m, "taskuuid"),
+        string(m, "taskname"),
+        parsed,
+        results == null ? null : results(results),
+        string(m, "error"),
+        time(m, "createdat"),
+        integer(m, "ttl"));
   }
 
   static GroupMeta groupMeta(byte[] json) throws IOException {
@@ -225,7 +267,11 @@ final class WireReader {
       }
     }
     return GroupMeta.of(
-        string(m, "groupuuid"), uuids, bool(m, "chordtriggered"), bool(m, "lock"), time(m, "createdat"),
+        string(m, "groupuuid"),
+        uuids,
+        bool(m, "chordtriggered"),
+        bool(m, "lock"),
+        time(m, "createdat"),
         integer(m, "ttl"));
   }
 
@@ -258,7 +304,10 @@ final class WireReader {
     return out;
   }
 
-  /** Keys folded to lower case; Go matches field names case-insensitively and the last duplicate wins. */
+  /**
+   * Keys folded to lower case; Go matches field names case-insensitively and the last duplicate
+   * wins.
+   */
   private static Map<String, @Nullable Object> folded(Map<?, ?> raw) {
     Map<String, @Nullable Object> out = new HashMap<>(raw.size() * 2);
     for (Map.Entry<?, ?> e : raw.entrySet()) {
@@ -269,7 +318,8 @@ final class WireReader {
 
   private static Map<String, @Nullable Object> object(@Nullable Object value, String goType) {
     if (!(value instanceof Map<?, ?> map)) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(value) + " into Go value of type " + goType);
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal " + kind(value) + " into Go value of type " + goType);
     }
     return folded(map);
   }
@@ -281,7 +331,8 @@ final class WireReader {
 
   private static String requireString(Object v, String key) {
     if (!(v instanceof String s)) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(v) + " into field " + key + " of type string");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal " + kind(v) + " into field " + key + " of type string");
     }
     return s;
   }
@@ -292,7 +343,8 @@ final class WireReader {
       return false;
     }
     if (!(v instanceof Boolean b)) {
-      throw new IllegalArgumentException("json: cannot unmarshal " + kind(v) + " into field " + key + " of type bool");
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal " + kind(v) + " into field " + key + " of type bool");
     }
     return b;
   }
@@ -306,7 +358,11 @@ final class WireReader {
       return l;
     }
     throw new IllegalArgumentException(
-        "json: cannot unmarshal " + (v instanceof Number ? "number " + v : kind(v)) + " into field " + key + " of type int64");
+        "json: cannot unmarshal "
+            + (v instanceof Number ? "number " + v : kind(v))
+            + " into field "
+            + key
+            + " of type int64");
   }
 
   private static OffsetDateTime time(Map<String, @Nullable Object> m, String key) {
@@ -318,7 +374,8 @@ final class WireReader {
     try {
       return GoJson.parseTime(text);
     } catch (DateTimeParseException e) {
-      throw new IllegalArgumentException("parsing time \"" + text + "\" as RFC 3339: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "parsing time \"" + text + "\" as RFC 3339: " + e.getMessage(), e);
     }
   }
 
@@ -326,9 +383,9 @@ final class WireReader {
     if (value == null) return "null";
     if (value instanceof String) return "string";
     if (value instanceof Boolean) return "bool";
-    if (value instanceof Long || value instanceof BigInteger || value instanceof Double) return "number";
+    if (value instanceof Long || value instanceof BigInteger || value instanceof Double)
+      return "number";
     if (value instanceof List) return "array";
     return "object";
   }
-
 }

@@ -25,81 +25,123 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Concurrency.</b> Each delivery is handled on its own virtual thread; the task function runs on a
- *       second thread ({@link TaskExecution}): a virtual thread, or with {@link Builder#platformTaskThreads}
- *       one of {@code concurrency} platform threads, so CPU-bound tasks cannot starve the virtual threads of
- *       broker maintenance (heartbeats, leases). A semaphore of {@code concurrency} slots bounds deliveries;
- *       the broker reserves slots before it fetches ({@link DeliveryHandler#reserve}), so the worker never
- *       holds a message it cannot start (no over-fetching, Go issue #559).
- *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or processed,
- *       and its slot is always released; {@link Intake} decides how (dead letter, counted requeue with
- *       back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters poison messages.
- *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's outcome is recorded. Once
- *       the function has returned, only that bookkeeping is retried, never the function; see {@link
- *       TaskExecution} for the state machine, the chord protocol and task deadlines.
- *   <li><b>Unknown tasks</b> are requeued with a growing delay kept in the message, dead-lettered after {@link
- *       Builder#maxUnregisteredRequeues}, or dropped when they say {@code IgnoreWhenTaskNotRegistered}; see
- *       {@link UnregisteredBackoff}.
- *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through {@link
- *       LogText} (control characters escaped, long values cut).
+ *   <li><b>Concurrency.</b> Each delivery is handled on its own virtual thread; the task function
+ *       runs on a second thread ({@link TaskExecution}): a virtual thread, or with {@link
+ *       Builder#platformTaskThreads} one of {@code concurrency} platform threads, so CPU-bound
+ *       tasks cannot starve the virtual threads of broker maintenance (heartbeats, leases). A
+ *       semaphore of {@code concurrency} slots bounds deliveries; the broker reserves slots before
+ *       it fetches ({@link DeliveryHandler#reserve}), so the worker never holds a message it cannot
+ *       start (no over-fetching, Go issue #559).
+ *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or
+ *       processed, and its slot is always released; {@link Intake} decides how (dead letter,
+ *       counted requeue with back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters
+ *       poison messages.
+ *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's outcome is
+ *       recorded. Once the function has returned, only that bookkeeping is retried, never the
+ *       function; see {@link TaskExecution} for the state machine, the chord protocol and task
+ *       deadlines.
+ *   <li><b>Unknown tasks</b> are requeued with a growing delay kept in the message, dead-lettered
+ *       after {@link Builder#maxUnregisteredRequeues}, or dropped when they say {@code
+ *       IgnoreWhenTaskNotRegistered}; see {@link UnregisteredBackoff}.
+ *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through
+ *       {@link LogText} (control characters escaped, long values cut).
  *   <li><b>Control plane.</b> When the server has a {@link io.machinery.spi.ControlPlane}, a {@link
  *       WorkerHeartbeat} announces this worker (running tasks, busy slots) every {@link
- *       Builder#heartbeatInterval} and follows the queue's pause flag: pausing stops fetching by retiring the
- *       consumer (its running tasks finish and settle through it; it is closed when the last one is done),
- *       resuming starts a new consumer.
- *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for running tasks,
- *       then abandons the rest (interrupted, their messages go back to the broker, nothing more is recorded for
- *       them) and returns at most {@link #CANCEL_MARGIN} later. Idempotent.
+ *       Builder#heartbeatInterval} and follows the queue's pause flag: pausing stops fetching by
+ *       retiring the consumer (its running tasks finish and settle through it; it is closed when
+ *       the last one is done), resuming starts a new consumer.
+ *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
+ *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
+ *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
+ *       Idempotent.
  * </ul>
  *
- * <p>Size: the class is over 400 lines because about half of it is the builder's documented options.
+ * <p>Size: the class is over 400 lines because about half of it is the builder's documented
+ * options.
  */
 public final class Worker implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
   /** The message header counting runs of a task across retries (a string, as AMQP headers need). */
   public static final String ATTEMPT_HEADER = MessageHeaders.ATTEMPT;
+
   /**
-   * The message header giving the task function a deadline, in milliseconds as a string or a number; it
-   * overrides {@link Builder#taskTimeout}.
+   * The message header giving the task function a deadline, in milliseconds as a string or a
+   * number; it overrides {@link Builder#taskTimeout}.
    */
   public static final String TIMEOUT_HEADER = MessageHeaders.TIMEOUT;
+
   /** The message header counting requeues after failures to process the message. */
   public static final String REQUEUES_HEADER = MessageHeaders.REQUEUES;
+
   /** The message header counting requeues because the task was not registered. */
   public static final String UNREGISTERED_HEADER = MessageHeaders.UNREGISTERED;
+
   /** SLF4J MDC key holding the task's name while a worker handles it or a server publishes it. */
   public static final String MDC_TASK_NAME = TaskMdc.TASK_NAME;
+
   /** SLF4J MDC key holding the task's UUID while a worker handles it or a server publishes it. */
   public static final String MDC_TASK_UUID = TaskMdc.TASK_UUID;
+
   /** SLF4J MDC key holding the task's group UUID (for group and chord members). */
   public static final String MDC_GROUP_UUID = TaskMdc.GROUP_UUID;
-  /** SLF4J MDC key holding the queue the task was taken from (or its routing key when published). */
+
+  /**
+   * SLF4J MDC key holding the queue the task was taken from (or its routing key when published).
+   */
   public static final String MDC_QUEUE = TaskMdc.QUEUE;
+
   /** How long {@link #quit()} waits for running tasks unless told otherwise. */
   public static final Duration DEFAULT_GRACEFUL_TIMEOUT = Duration.ofSeconds(30);
-  /** How much longer than the graceful timeout {@link #quit()} may take (abandoned tasks settle meanwhile). */
+
+  /**
+   * How much longer than the graceful timeout {@link #quit()} may take (abandoned tasks settle
+   * meanwhile).
+   */
   public static final Duration CANCEL_MARGIN = Duration.ofSeconds(1);
-  /** First delay before an unknown task is delivered again; it doubles up to {@link #MAX_UNREGISTERED_DELAY}. */
+
+  /**
+   * First delay before an unknown task is delivered again; it doubles up to {@link
+   * #MAX_UNREGISTERED_DELAY}.
+   */
   public static final Duration FIRST_UNREGISTERED_DELAY = Duration.ofMillis(100);
+
   /** Longest delay before an unknown task is delivered again. */
   public static final Duration MAX_UNREGISTERED_DELAY = Duration.ofSeconds(10);
+
   /** Default of {@link Builder#cancelGracePeriod}. */
   public static final Duration DEFAULT_CANCEL_GRACE_PERIOD = Duration.ofSeconds(10);
+
   /** Default of {@link Builder#heartbeatInterval}. */
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
+
   /** Default of {@link Builder#maxDeliveries}. */
   public static final int DEFAULT_MAX_DELIVERIES = 20;
-  /** Default of {@link Builder#maxUnregisteredRequeues}: about 16 minutes of requeues at the capped delay. */
+
+  /**
+   * Default of {@link Builder#maxUnregisteredRequeues}: about 16 minutes of requeues at the capped
+   * delay.
+   */
   public static final int DEFAULT_MAX_UNREGISTERED_REQUEUES = 100;
-  /** Default of {@link Builder#bookkeepingAttempts}: about a minute of retries at the capped delay. */
+
+  /**
+   * Default of {@link Builder#bookkeepingAttempts}: about a minute of retries at the capped delay.
+   */
   public static final int DEFAULT_BOOKKEEPING_ATTEMPTS = 12;
+
   /** Delays between requeues of a message that could not be processed. */
   static final Backoff REQUEUE_BACKOFF = new Backoff(Duration.ofSeconds(1), Duration.ofMinutes(1));
-  /** Delays between attempts of one bookkeeping step (a state write, a callback publish). */
-  static final Backoff BOOKKEEPING_BACKOFF = new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
 
-  private enum Phase { NEW, RUNNING, STOPPING, STOPPED }
+  /** Delays between attempts of one bookkeeping step (a state write, a callback publish). */
+  static final Backoff BOOKKEEPING_BACKOFF =
+      new Backoff(Duration.ofMillis(100), Duration.ofSeconds(10));
+
+  private enum Phase {
+    NEW,
+    RUNNING,
+    STOPPING,
+    STOPPED
+  }
 
   private final Server server;
   private final Backend backend;
@@ -130,7 +172,8 @@ public final class Worker implements AutoCloseable {
     this.server = b.server;
     this.backend = b.server.backend();
     this.consumerTag = b.consumerTag;
-    this.concurrency = b.concurrency > 0 ? b.concurrency : Runtime.getRuntime().availableProcessors() * 2;
+    this.concurrency =
+        b.concurrency > 0 ? b.concurrency : Runtime.getRuntime().availableProcessors() * 2;
     this.queue = b.queue;
     this.errorHandler = b.errorHandler;
     this.gracefulTimeout = b.gracefulTimeout;
@@ -138,18 +181,53 @@ public final class Worker implements AutoCloseable {
     this.requeueBackoff = b.requeueBackoff;
     this.heartbeatInterval = b.heartbeatInterval;
     this.slots = new Semaphore(concurrency);
-    this.taskThreads = b.platformTaskThreads
-        ? Executors.newFixedThreadPool(concurrency, Thread.ofPlatform().daemon().name("machinery-task-" + consumerTag + "-", 0).factory())
-        : Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("machinery-task-", 0).factory());
-    TaskExecution.Settings settings = new TaskExecution.Settings(server, consumerTag, b.preTaskHandler,
-        b.postTaskHandler, b.postTaskOutcomeHandler, server.listener(), failure -> reportError(failure, () -> log.error("Failed processing task {}. Error = {}",
-            LogText.of(failure.taskUuid()), LogText.of(failure.getMessage()))),
-        taskThreads, b.platformTaskThreads, b.taskTimeout, b.bookkeepingBackoff, b.bookkeepingAttempts, b.pause);
-    UnregisteredBackoff unregistered = new UnregisteredBackoff(server.clock(),
-        new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY), b.maxUnregisteredRequeues);
+    this.taskThreads =
+        b.platformTaskThreads
+            ? Executors.newFixedThreadPool(
+                concurrency,
+                Thread.ofPlatform()
+                    .daemon()
+                    .name("machinery-task-" + consumerTag + "-", 0)
+                    .factory())
+            : Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name("machinery-task-", 0).factory());
+    TaskExecution.Settings settings =
+        new TaskExecution.Settings(
+            server,
+            consumerTag,
+            b.preTaskHandler,
+            b.postTaskHandler,
+            b.postTaskOutcomeHandler,
+            server.listener(),
+            failure ->
+                reportError(
+                    failure,
+                    () ->
+                        log.error(
+                            "Failed processing task {}. Error = {}",
+                            LogText.of(failure.taskUuid()),
+                            LogText.of(failure.getMessage()))),
+            taskThreads,
+            b.platformTaskThreads,
+            b.taskTimeout,
+            b.bookkeepingBackoff,
+            b.bookkeepingAttempts,
+            b.pause);
+    UnregisteredBackoff unregistered =
+        new UnregisteredBackoff(
+            server.clock(),
+            new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY),
+            b.maxUnregisteredRequeues);
     this.revocations = new Revocations(server.controlPlane().orElse(null), b.cancelGracePeriod);
-    this.intake = new Intake(settings, unregistered, b.maxDeliveries, requeueBackoff, running,
-        error -> reportError(error, () -> {}), revocations);
+    this.intake =
+        new Intake(
+            settings,
+            unregistered,
+            b.maxDeliveries,
+            requeueBackoff,
+            running,
+            error -> reportError(error, () -> {}),
+            revocations);
   }
 
   /**
@@ -157,33 +235,46 @@ public final class Worker implements AutoCloseable {
    *
    * @return the consumer tag
    */
-  public String consumerTag() { return consumerTag; }
+  public String consumerTag() {
+    return consumerTag;
+  }
+
   /**
    * Returns how many tasks this worker runs at once.
    *
    * @return the concurrency, after the builder's default was applied
    */
-  public int concurrency() { return concurrency; }
+  public int concurrency() {
+    return concurrency;
+  }
+
   /**
-   * Returns how many tasks this worker is handling now (busy slots; {@link #concurrency()} minus this are free).
+   * Returns how many tasks this worker is handling now (busy slots; {@link #concurrency()} minus
+   * this are free).
    *
    * @return the number of running tasks
    */
-  public int runningTasks() { return running.size(); }
+  public int runningTasks() {
+    return running.size();
+  }
 
   /**
    * Returns the queue this worker consumes (Go's {@code CustomQueue}).
    *
    * @return the queue; empty means the default queue
    */
-  public String customQueue() { return queue; }
+  public String customQueue() {
+    return queue;
+  }
 
   /**
    * Tells whether this worker stopped fetching because its queue is paused in the control plane.
    *
    * @return true while paused
    */
-  public boolean isPaused() { return paused; }
+  public boolean isPaused() {
+    return paused;
+  }
 
   /**
    * Returns this worker's id in the control plane ({@link io.machinery.spi.WorkerStatus#id()}).
@@ -210,14 +301,16 @@ public final class Worker implements AutoCloseable {
       throw new MachineryException("interrupted while the worker was running", e);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
-      throw cause instanceof MachineryException m ? m : new MachineryException(String.valueOf(cause), cause);
+      throw cause instanceof MachineryException m
+          ? m
+          : new MachineryException(String.valueOf(cause), cause);
     }
   }
 
   /**
-   * Starts consuming and returns at once; the future completes when the worker has stopped (normally after
-   * {@link #quit()}, exceptionally after {@link #quitAbruptly()} or a start failure). Calling it again returns
-   * the same future.
+   * Starts consuming and returns at once; the future completes when the worker has stopped
+   * (normally after {@link #quit()}, exceptionally after {@link #quitAbruptly()} or a start
+   * failure). Calling it again returns the same future.
    *
    * @return a future completed when the worker has stopped
    */
@@ -226,19 +319,33 @@ public final class Worker implements AutoCloseable {
       return done;
     }
     server.track(this);
-    log.info("Launching worker {} (concurrency {}, queue {}, broker {}, backend {})", consumerTag, concurrency,
+    log.info(
+        "Launching worker {} (concurrency {}, queue {}, broker {}, backend {})",
+        consumerTag,
+        concurrency,
         queue.isEmpty() ? server.config().defaultQueue() : queue,
-        io.machinery.config.Redaction.redactUrl(server.config().broker()), backend.getClass().getSimpleName());
+        io.machinery.config.Redaction.redactUrl(server.config().broker()),
+        backend.getClass().getSimpleName());
     try {
-      WorkerHeartbeat beat = server.controlPlane()
-          .map(plane -> new WorkerHeartbeat(plane, server, new HeartbeatSubject(), heartbeatInterval, revocations)).orElse(null);
+      WorkerHeartbeat beat =
+          server
+              .controlPlane()
+              .map(
+                  plane ->
+                      new WorkerHeartbeat(
+                          plane, server, new HeartbeatSubject(), heartbeatInterval, revocations))
+              .orElse(null);
       if (beat != null) {
-        beat.refreshRevocations(); // tasks cancelled while no worker ran are skipped from the first delivery
+        beat.refreshRevocations(); // tasks cancelled while no worker ran are skipped from the first
+        // delivery
       }
       synchronized (consumerLock) {
         if (beat != null && beat.queuePausedAtStart()) {
           paused = true;
-          log.info("Worker {}: queue {} is paused; it starts fetching when the queue is resumed", consumerTag, LogText.of(queueName()));
+          log.info(
+              "Worker {}: queue {} is paused; it starts fetching when the queue is resumed",
+              consumerTag,
+              LogText.of(queueName()));
         } else {
           consumer = startConsumer();
         }
@@ -260,10 +367,10 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Stops gracefully: no new tasks are fetched, running tasks get up to the graceful timeout to finish, the
-   * rest are abandoned (interrupted; their messages go back to the broker; nothing more is recorded for them).
-   * Blocks until stopped, at most the graceful timeout plus {@link #CANCEL_MARGIN}; idempotent and safe from
-   * any thread (Go panics on a second call, issue #437).
+   * Stops gracefully: no new tasks are fetched, running tasks get up to the graceful timeout to
+   * finish, the rest are abandoned (interrupted; their messages go back to the broker; nothing more
+   * is recorded for them). Blocks until stopped, at most the graceful timeout plus {@link
+   * #CANCEL_MARGIN}; idempotent and safe from any thread (Go panics on a second call, issue #437).
    */
   public void quit() {
     if (phase.compareAndSet(Phase.NEW, Phase.STOPPED)) {
@@ -287,7 +394,11 @@ public final class Worker implements AutoCloseable {
     }
     boolean drained = awaitIdle(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     if (!drained) {
-      log.warn("Worker {}: {} tasks still running after {}; abandoning them", consumerTag, running.size(), gracefulTimeout);
+      log.warn(
+          "Worker {}: {} tasks still running after {}; abandoning them",
+          consumerTag,
+          running.size(),
+          gracefulTimeout);
       cancelRunning();
       awaitIdle(CANCEL_MARGIN);
     }
@@ -301,9 +412,10 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Stops at once: running tasks are abandoned (interrupted) and their messages go back to the broker, to be
-   * delivered again (so they may run twice; see the warning on {@link Server#registerTask}). The future of
-   * {@link #launchAsync()} completes exceptionally. Idempotent.
+   * Stops at once: running tasks are abandoned (interrupted) and their messages go back to the
+   * broker, to be delivered again (so they may run twice; see the warning on {@link
+   * Server#registerTask}). The future of {@link #launchAsync()} completes exceptionally.
+   * Idempotent.
    */
   public void quitAbruptly() {
     Phase previous = phase.getAndSet(Phase.STOPPED);
@@ -358,13 +470,17 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------------------ consumer and control plane
+  // ------------------------------------------------------------------------------ consumer and
+  // control plane
 
   private String queueName() {
     return queue.isEmpty() ? server.config().defaultQueue() : queue;
   }
 
-  /** Starts a consumer with a handler of its own, so a retired consumer can be closed when its tasks are done. */
+  /**
+   * Starts a consumer with a handler of its own, so a retired consumer can be closed when its tasks
+   * are done.
+   */
   private Consumer startConsumer() {
     Handler handler = new Handler();
     Consumer started = server.broker().startConsuming(consumerTag, queue, handler);
@@ -389,12 +505,35 @@ public final class Worker implements AutoCloseable {
 
   /** The worker as its heartbeat sees it. */
   private final class HeartbeatSubject implements WorkerHeartbeat.Subject {
-    @Override public String consumerTag() { return consumerTag; }
-    @Override public String queueName() { return Worker.this.queueName(); }
-    @Override public int concurrency() { return concurrency; }
-    @Override public int busySlots() { return running.size(); }
-    @Override public boolean isPaused() { return paused; }
-    @Override public java.util.List<TaskExecution> runningTasks() { return java.util.List.copyOf(running); }
+    @Override
+    public String consumerTag() {
+      return consumerTag;
+    }
+
+    @Override
+    public String queueName() {
+      return Worker.this.queueName();
+    }
+
+    @Override
+    public int concurrency() {
+      return concurrency;
+    }
+
+    @Override
+    public int busySlots() {
+      return running.size();
+    }
+
+    @Override
+    public boolean isPaused() {
+      return paused;
+    }
+
+    @Override
+    public java.util.List<TaskExecution> runningTasks() {
+      return java.util.List.copyOf(running);
+    }
 
     @Override
     public void pauseConsuming() {
@@ -426,15 +565,19 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------------------------------- consuming
+  // -------------------------------------------------------------------------------------------
+  // consuming
 
   /**
-   * Receives the deliveries of one consumer. It counts the deliveries in progress so that, once its consumer is
-   * retired (the queue was paused), the consumer is closed when the last of them has settled.
+   * Receives the deliveries of one consumer. It counts the deliveries in progress so that, once its
+   * consumer is retired (the queue was paused), the consumer is closed when the last of them has
+   * settled.
    */
   private final class Handler implements DeliveryHandler {
-    private final java.util.concurrent.atomic.AtomicInteger inProgress = new java.util.concurrent.atomic.AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final java.util.concurrent.atomic.AtomicInteger inProgress =
+        new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicBoolean closed =
+        new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean isRetired;
     private volatile @Nullable Consumer consumer;
 
@@ -486,20 +629,26 @@ public final class Worker implements AutoCloseable {
     public void handle(Delivery delivery) {
       inProgress.incrementAndGet();
       try {
-        Thread.ofVirtual().name("machinery-delivery-", 0).start(() -> {
-          try {
-            intake.process(delivery);
-          } finally {
-            slots.release();
-            settled();
-          }
-        });
+        Thread.ofVirtual()
+            .name("machinery-delivery-", 0)
+            .start(
+                () -> {
+                  try {
+                    intake.process(delivery);
+                  } finally {
+                    slots.release();
+                    settled();
+                  }
+                });
       } catch (Throwable t) {
         // No thread for it (out of memory): give the slot and the message back.
         slots.release();
         settled();
         new SettleOnce(delivery).requeue(requeueBackoff.first());
-        log.error("Worker {}: could not start a thread for a delivery ({}); requeued it", consumerTag, t.toString());
+        log.error(
+            "Worker {}: could not start a thread for a delivery ({}); requeued it",
+            consumerTag,
+            t.toString());
       }
     }
 
@@ -515,7 +664,9 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void brokerError(Throwable error) {
-      reportError(error, () -> log.warn("Worker {}: broker failed with error: {}", consumerTag, error.toString()));
+      reportError(
+          error,
+          () -> log.warn("Worker {}: broker failed with error: {}", consumerTag, error.toString()));
     }
   }
 
@@ -531,7 +682,9 @@ public final class Worker implements AutoCloseable {
     }
   }
 
-  /** Builds a {@link Worker}; get one from {@link Server#workerBuilder(String)}. Not thread-safe. */
+  /**
+   * Builds a {@link Worker}; get one from {@link Server#workerBuilder(String)}. Not thread-safe.
+   */
   public static final class Builder {
     private final Server server;
     private final String consumerTag;
@@ -563,7 +716,8 @@ public final class Worker implements AutoCloseable {
     /**
      * Sets how many tasks run at once.
      *
-     * @param value the concurrency; 0 or less means twice the number of processors (Go's Redis default)
+     * @param value the concurrency; 0 or less means twice the number of processors (Go's Redis
+     *     default)
      * @return this builder
      */
     public Builder concurrency(int value) {
@@ -583,8 +737,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Sets the receiver of task failures and broker errors, instead of the default log line (Go's {@code
-     * SetErrorHandler}).
+     * Sets the receiver of task failures and broker errors, instead of the default log line (Go's
+     * {@code SetErrorHandler}).
      *
      * @param handler receives each error; if it throws, that is logged
      * @return this builder
@@ -595,9 +749,11 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Sets a hook called after STARTED is stored, before the task runs (Go's {@code SetPreTaskHandler}).
+     * Sets a hook called after STARTED is stored, before the task runs (Go's {@code
+     * SetPreTaskHandler}).
      *
-     * @param handler receives each task about to run; if it throws, that is logged and the task runs
+     * @param handler receives each task about to run; if it throws, that is logged and the task
+     *     runs
      * @return this builder
      */
     public Builder preTaskHandler(java.util.function.Consumer<Signature> handler) {
@@ -606,8 +762,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Sets a hook called after the task's outcome is handled: success, failure or retry (Go's {@code
-     * SetPostTaskHandler}).
+     * Sets a hook called after the task's outcome is handled: success, failure or retry (Go's
+     * {@code SetPostTaskHandler}).
      *
      * @param handler receives each task that ran; if it throws, that is logged
      * @return this builder
@@ -618,9 +774,9 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Called after the task's outcome is handled, with the outcome: state (SUCCESS, FAILURE or RETRY), error,
-     * how long the function ran, whether it was recorded. Not called for a run the worker abandoned. If it
-     * throws, that is logged. Runs after {@link #postTaskHandler}.
+     * Called after the task's outcome is handled, with the outcome: state (SUCCESS, FAILURE or
+     * RETRY), error, how long the function ran, whether it was recorded. Not called for a run the
+     * worker abandoned. If it throws, that is logged. Runs after {@link #postTaskHandler}.
      *
      * @param handler receives each recorded outcome
      * @return this builder
@@ -631,8 +787,8 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Sets how long {@link Worker#quit()} waits for running tasks before abandoning them; default {@link
-     * Worker#DEFAULT_GRACEFUL_TIMEOUT}.
+     * Sets how long {@link Worker#quit()} waits for running tasks before abandoning them; default
+     * {@link Worker#DEFAULT_GRACEFUL_TIMEOUT}.
      *
      * @param value the timeout; zero abandons running tasks at once
      * @return this builder
@@ -647,8 +803,9 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Whether the worker handles SIGINT/SIGTERM: the first stops it gracefully, the second abruptly. Off by
-     * default (a library does not take over signals); {@code NO_UNIX_SIGNALS=false} turns it on.
+     * Whether the worker handles SIGINT/SIGTERM: the first stops it gracefully, the second
+     * abruptly. Off by default (a library does not take over signals); {@code
+     * NO_UNIX_SIGNALS=false} turns it on.
      *
      * @param value true to handle the signals
      * @return this builder
@@ -659,11 +816,11 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * The poison limit, default {@value #DEFAULT_MAX_DELIVERIES}; 0 turns it off. A message is dead-lettered
-     * with its reason when the broker says it delivered it more often ({@link Delivery#deliveryCount()}: a
-     * message that kills or stalls every worker), or when this many requeues after failures to process it
-     * (counted in header {@value #REQUEUES_HEADER}) did not help. Task retries ({@code RetryCount}) do not
-     * count.
+     * The poison limit, default {@value #DEFAULT_MAX_DELIVERIES}; 0 turns it off. A message is
+     * dead-lettered with its reason when the broker says it delivered it more often ({@link
+     * Delivery#deliveryCount()}: a message that kills or stalls every worker), or when this many
+     * requeues after failures to process it (counted in header {@value #REQUEUES_HEADER}) did not
+     * help. Task retries ({@code RetryCount}) do not count.
      *
      * @param value the limit; 0 for none
      * @return this builder
@@ -671,17 +828,18 @@ public final class Worker implements AutoCloseable {
      */
     public Builder maxDeliveries(int value) {
       if (value < 0) {
-        throw new IllegalArgumentException("maxDeliveries must be >= 0 (0 = no limit), was " + value);
+        throw new IllegalArgumentException(
+            "maxDeliveries must be >= 0 (0 = no limit), was " + value);
       }
       maxDeliveries = value;
       return this;
     }
 
     /**
-     * How often a message for a task no worker here knows is requeued before it is dead-lettered; default
-     * {@value #DEFAULT_MAX_UNREGISTERED_REQUEUES}. 0 requeues for ever, as Go does. Counted in header {@value
-     * #UNREGISTERED_HEADER}; on a broker that cannot replace a requeued message and counts deliveries, {@link
-     * #maxDeliveries} also bounds these requeues.
+     * How often a message for a task no worker here knows is requeued before it is dead-lettered;
+     * default {@value #DEFAULT_MAX_UNREGISTERED_REQUEUES}. 0 requeues for ever, as Go does. Counted
+     * in header {@value #UNREGISTERED_HEADER}; on a broker that cannot replace a requeued message
+     * and counts deliveries, {@link #maxDeliveries} also bounds these requeues.
      *
      * @param value the limit; 0 for none
      * @return this builder
@@ -689,18 +847,19 @@ public final class Worker implements AutoCloseable {
      */
     public Builder maxUnregisteredRequeues(int value) {
       if (value < 0) {
-        throw new IllegalArgumentException("maxUnregisteredRequeues must be >= 0 (0 = for ever), was " + value);
+        throw new IllegalArgumentException(
+            "maxUnregisteredRequeues must be >= 0 (0 = for ever), was " + value);
       }
       maxUnregisteredRequeues = value;
       return this;
     }
 
     /**
-     * How often each bookkeeping step after a task ran (storing its state, publishing a retry or callback,
-     * completing a chord) is tried before the worker gives up; default {@value #DEFAULT_BOOKKEEPING_ATTEMPTS},
-     * with delays doubling from 100 ms to 10 s. The task is never run again for a bookkeeping failure: on
-     * giving up the message is dead-lettered with the reason (a chord step gives up by storing FAILURE for the
-     * chord callback instead).
+     * How often each bookkeeping step after a task ran (storing its state, publishing a retry or
+     * callback, completing a chord) is tried before the worker gives up; default {@value
+     * #DEFAULT_BOOKKEEPING_ATTEMPTS}, with delays doubling from 100 ms to 10 s. The task is never
+     * run again for a bookkeeping failure: on giving up the message is dead-lettered with the
+     * reason (a chord step gives up by storing FAILURE for the chord callback instead).
      *
      * @param value the attempts, at least 1
      * @return this builder
@@ -715,9 +874,10 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * The longest a task function may run; zero (the default) means no limit. At the deadline its thread is
-     * interrupted and abandoned and the run is a failure "task timed out after …" (retried if the task has
-     * retries left). A message's header {@value #TIMEOUT_HEADER} (milliseconds, or a Go duration string such as "90s") overrides it.
+     * The longest a task function may run; zero (the default) means no limit. At the deadline its
+     * thread is interrupted and abandoned and the run is a failure "task timed out after …"
+     * (retried if the task has retries left). A message's header {@value #TIMEOUT_HEADER}
+     * (milliseconds, or a Go duration string such as "90s") overrides it.
      *
      * @param value the deadline; zero for none
      * @return this builder
@@ -725,16 +885,18 @@ public final class Worker implements AutoCloseable {
      */
     public Builder taskTimeout(Duration value) {
       if (value.isNegative()) {
-        throw new IllegalArgumentException("taskTimeout must not be negative (zero = no limit), was " + value);
+        throw new IllegalArgumentException(
+            "taskTimeout must not be negative (zero = no limit), was " + value);
       }
       taskTimeout = value;
       return this;
     }
 
     /**
-     * How often the worker announces itself to the server's control plane and reads the paused queues; default
-     * {@link #DEFAULT_HEARTBEAT_INTERVAL}. A pause takes effect within one interval; a dead worker stays listed
-     * for up to three. Ignored when the server has no control plane.
+     * How often the worker announces itself to the server's control plane and reads the paused
+     * queues; default {@link #DEFAULT_HEARTBEAT_INTERVAL}. A pause takes effect within one
+     * interval; a dead worker stays listed for up to three. Ignored when the server has no control
+     * plane.
      *
      * @param value the interval; at least 100 ms
      * @return this builder
@@ -742,16 +904,18 @@ public final class Worker implements AutoCloseable {
      */
     public Builder heartbeatInterval(Duration value) {
       if (value.compareTo(Duration.ofMillis(100)) < 0) {
-        throw new IllegalArgumentException("heartbeatInterval must be at least 100ms, was " + value);
+        throw new IllegalArgumentException(
+            "heartbeatInterval must be at least 100ms, was " + value);
       }
       heartbeatInterval = value;
       return this;
     }
 
     /**
-     * How long a cancelled running task ({@link Server#cancel}) may take to stop by itself, after {@link
-     * TaskContext#isCancelled()} turned true, before its thread is interrupted; default {@link
-     * #DEFAULT_CANCEL_GRACE_PERIOD}. The worker learns of a cancel within one {@link #heartbeatInterval}.
+     * How long a cancelled running task ({@link Server#cancel}) may take to stop by itself, after
+     * {@link TaskContext#isCancelled()} turned true, before its thread is interrupted; default
+     * {@link #DEFAULT_CANCEL_GRACE_PERIOD}. The worker learns of a cancel within one {@link
+     * #heartbeatInterval}.
      *
      * @param value the grace period; zero interrupts at once
      * @return this builder
@@ -766,10 +930,11 @@ public final class Worker implements AutoCloseable {
     }
 
     /**
-     * Runs task functions on a fixed pool of {@code concurrency} platform threads instead of one virtual thread
-     * each; default false. Use it for CPU-bound tasks: a virtual thread is not preempted, so long computations
-     * on every carrier thread delay the broker's own virtual threads (heartbeats, lease renewals, promotion of
-     * delayed tasks), and a worker may then be declared dead while it works.
+     * Runs task functions on a fixed pool of {@code concurrency} platform threads instead of one
+     * virtual thread each; default false. Use it for CPU-bound tasks: a virtual thread is not
+     * preempted, so long computations on every carrier thread delay the broker's own virtual
+     * threads (heartbeats, lease renewals, promotion of delayed tasks), and a worker may then be
+     * declared dead while it works.
      *
      * @param value true for platform threads
      * @return this builder

@@ -17,15 +17,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A worker's link to the {@link ControlPlane}: every interval it announces the worker's status (its running
- * tasks, busy slots, the server's periodic entries) and reads the paused queues, pausing or resuming the worker's
- * consumption to match.
+ * A worker's link to the {@link ControlPlane}: every interval it announces the worker's status (its
+ * running tasks, busy slots, the server's periodic entries) and reads the paused queues, pausing or
+ * resuming the worker's consumption to match.
  *
- * <p>Design notes: one platform thread per worker (a heartbeat must not wait behind CPU-bound virtual threads);
- * it survives any throwable, logging a failing control plane once per failure streak, so an unreachable store
- * never stops a worker (the worker keeps consuming; it is simply not listed). The time to live of an
- * announcement is three intervals, so one missed beat does not make a worker disappear. On stop the status is
- * withdrawn at once.
+ * <p>Design notes: one platform thread per worker (a heartbeat must not wait behind CPU-bound
+ * virtual threads); it survives any throwable, logging a failing control plane once per failure
+ * streak, so an unreachable store never stops a worker (the worker keeps consuming; it is simply
+ * not listed). The time to live of an announcement is three intervals, so one missed beat does not
+ * make a worker disappear. On stop the status is withdrawn at once.
  */
 final class WorkerHeartbeat {
   private static final Logger log = LoggerFactory.getLogger(WorkerHeartbeat.class);
@@ -65,7 +65,12 @@ final class WorkerHeartbeat {
   private volatile @Nullable Thread thread;
   private boolean failing;
 
-  WorkerHeartbeat(ControlPlane controlPlane, Server server, Subject worker, Duration interval, Revocations revocations) {
+  WorkerHeartbeat(
+      ControlPlane controlPlane,
+      Server server,
+      Subject worker,
+      Duration interval,
+      Revocations revocations) {
     this.controlPlane = controlPlane;
     this.revocations = revocations;
     this.server = server;
@@ -73,16 +78,28 @@ final class WorkerHeartbeat {
     this.interval = interval;
     this.host = hostName();
     this.pid = ProcessHandle.current().pid();
-    this.id = host + ":" + pid + ":" + worker.consumerTag() + ":" + UUID.randomUUID().toString().substring(0, 8);
+    this.id =
+        host
+            + ":"
+            + pid
+            + ":"
+            + worker.consumerTag()
+            + ":"
+            + UUID.randomUUID().toString().substring(0, 8);
     this.startedAt = server.clock().instant();
   }
 
-  /** Whether the worker's queue is paused now; false when the control plane cannot be read (logged). */
+  /**
+   * Whether the worker's queue is paused now; false when the control plane cannot be read (logged).
+   */
   boolean queuePausedAtStart() {
     try {
       return controlPlane.pausedQueues().contains(worker.queueName());
     } catch (RuntimeException e) {
-      log.warn("Worker {}: could not read the paused queues ({}); starting to fetch", worker.consumerTag(), e.toString());
+      log.warn(
+          "Worker {}: could not read the paused queues ({}); starting to fetch",
+          worker.consumerTag(),
+          e.toString());
       return false;
     }
   }
@@ -92,17 +109,25 @@ final class WorkerHeartbeat {
     try {
       revocations.refresh(List.of());
     } catch (RuntimeException e) {
-      log.warn("Worker {}: could not read the cancelled tasks ({}); trying again on the next heartbeat",
-          worker.consumerTag(), e.toString());
+      log.warn(
+          "Worker {}: could not read the cancelled tasks ({}); trying again on the next heartbeat",
+          worker.consumerTag(),
+          e.toString());
     }
   }
 
   /** The worker's id in the control plane. */
-  String id() { return id; }
+  String id() {
+    return id;
+  }
 
   void start() {
     beat(); // the first announcement before launch returns: a CLI run right after sees the worker
-    Thread t = Thread.ofPlatform().daemon().name("machinery-heartbeat-" + worker.consumerTag()).start(this::loop);
+    Thread t =
+        Thread.ofPlatform()
+            .daemon()
+            .name("machinery-heartbeat-" + worker.consumerTag())
+            .start(this::loop);
     thread = t;
   }
 
@@ -140,10 +165,16 @@ final class WorkerHeartbeat {
       revocations.refresh(worker.runningTasks());
       boolean paused = controlPlane.pausedQueues().contains(worker.queueName());
       if (paused && !worker.isPaused()) {
-        log.info("Worker {}: queue {} is paused; fetching stops", worker.consumerTag(), LogText.of(worker.queueName()));
+        log.info(
+            "Worker {}: queue {} is paused; fetching stops",
+            worker.consumerTag(),
+            LogText.of(worker.queueName()));
         worker.pauseConsuming();
       } else if (!paused && worker.isPaused()) {
-        log.info("Worker {}: queue {} resumed; fetching starts again", worker.consumerTag(), LogText.of(worker.queueName()));
+        log.info(
+            "Worker {}: queue {} resumed; fetching starts again",
+            worker.consumerTag(),
+            LogText.of(worker.queueName()));
         worker.resumeConsuming();
       }
       controlPlane.announce(status(), interval.multipliedBy(3));
@@ -154,8 +185,10 @@ final class WorkerHeartbeat {
     } catch (Throwable t) {
       if (!failing) {
         failing = true;
-        log.warn("Worker {}: heartbeat failed ({}); the worker keeps consuming but is not listed and does not follow pauses until it works again",
-            worker.consumerTag(), t.toString());
+        log.warn(
+            "Worker {}: heartbeat failed ({}); the worker keeps consuming but is not listed and does not follow pauses until it works again",
+            worker.consumerTag(),
+            t.toString());
       }
     }
   }
@@ -168,10 +201,23 @@ final class WorkerHeartbeat {
     }
     List<WorkerStatus.ScheduledEntry> periodic = new ArrayList<>();
     for (PeriodicEntry entry : server.periodicEntries()) {
-      periodic.add(new WorkerStatus.ScheduledEntry(entry.name(), entry.spec(), entry.nextFireTime(), entry.lastFireTime()));
+      periodic.add(
+          new WorkerStatus.ScheduledEntry(
+              entry.name(), entry.spec(), entry.nextFireTime(), entry.lastFireTime()));
     }
-    return new WorkerStatus(id, host, pid, worker.consumerTag(), worker.queueName(), worker.concurrency(),
-        worker.busySlots(), worker.isPaused(), startedAt, server.clock().instant(), running, periodic);
+    return new WorkerStatus(
+        id,
+        host,
+        pid,
+        worker.consumerTag(),
+        worker.queueName(),
+        worker.concurrency(),
+        worker.busySlots(),
+        worker.isPaused(),
+        startedAt,
+        server.clock().instant(),
+        running,
+        periodic);
   }
 
   private static String hostName() {

@@ -8,12 +8,22 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A fake: a real backend whose chosen operations fail a given number of times (or always), as a backend
- * outage, a refused write or a lost key would make them. No real server here can fail one operation on cue.
+ * A fake: a real backend whose chosen operations fail a given number of times (or always), as a
+ * backend outage, a refused write or a lost key would make them. No real server here can fail one
+ * operation on cue.
  */
 final class FaultyBackend implements Backend {
   /** The operations that can be made to fail. */
-  enum Op { PENDING, RECEIVED, SUCCESS, FAILURE, GROUP_COMPLETED, GROUP_STATES, TRIGGER, GET_STATE }
+  enum Op {
+    PENDING,
+    RECEIVED,
+    SUCCESS,
+    FAILURE,
+    GROUP_COMPLETED,
+    GROUP_STATES,
+    TRIGGER,
+    GET_STATE
+  }
 
   static final int ALWAYS = Integer.MAX_VALUE;
 
@@ -45,7 +55,10 @@ final class FaultyBackend implements Backend {
     return this;
   }
 
-  /** Runs {@code action} once, just before the next read of a group's states (a re-run starting in between). */
+  /**
+   * Runs {@code action} once, just before the next read of a group's states (a re-run starting in
+   * between).
+   */
   FaultyBackend beforeNextGroupRead(Runnable action) {
     beforeNextGroupRead = action;
     return this;
@@ -63,7 +76,10 @@ final class FaultyBackend implements Backend {
     }
   }
 
-  @Override public void initGroup(String groupUuid, List<String> taskUuids) { delegate.initGroup(groupUuid, taskUuids); }
+  @Override
+  public void initGroup(String groupUuid, List<String> taskUuids) {
+    delegate.initGroup(groupUuid, taskUuids);
+  }
 
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
@@ -88,7 +104,11 @@ final class FaultyBackend implements Backend {
     return delegate.triggerChord(groupUuid);
   }
 
-  @Override public void setStatePending(Signature signature) { maybeFail(Op.PENDING); delegate.setStatePending(signature); }
+  @Override
+  public void setStatePending(Signature signature) {
+    maybeFail(Op.PENDING);
+    delegate.setStatePending(signature);
+  }
 
   @Override
   public void setStateReceived(Signature signature) {
@@ -96,8 +116,15 @@ final class FaultyBackend implements Backend {
     delegate.setStateReceived(signature);
   }
 
-  @Override public void setStateStarted(Signature signature) { delegate.setStateStarted(signature); }
-  @Override public void setStateRetry(Signature signature) { delegate.setStateRetry(signature); }
+  @Override
+  public void setStateStarted(Signature signature) {
+    delegate.setStateStarted(signature);
+  }
+
+  @Override
+  public void setStateRetry(Signature signature) {
+    delegate.setStateRetry(signature);
+  }
 
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
@@ -116,7 +143,19 @@ final class FaultyBackend implements Backend {
     maybeFail(Op.GET_STATE);
     return delegate.getState(taskUuid);
   }
-  @Override public void purgeState(String taskUuid) { delegate.purgeState(taskUuid); }
-  @Override public void purgeGroupMeta(String groupUuid) { delegate.purgeGroupMeta(groupUuid); }
-  @Override public void close() { delegate.close(); }
+
+  @Override
+  public void purgeState(String taskUuid) {
+    delegate.purgeState(taskUuid);
+  }
+
+  @Override
+  public void purgeGroupMeta(String groupUuid) {
+    delegate.purgeGroupMeta(groupUuid);
+  }
+
+  @Override
+  public void close() {
+    delegate.close();
+  }
 }

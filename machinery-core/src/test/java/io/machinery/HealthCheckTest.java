@@ -20,7 +20,8 @@ class HealthCheckTest {
   private final MemoryBroker memoryBroker = MemoryBroker.create(config, Clock.systemUTC());
   private final MemoryBackend memoryBackend = MemoryBackend.create(config, Clock.systemUTC());
   private final CountDownLatch hang = new CountDownLatch(1);
-  private final java.util.concurrent.atomic.AtomicInteger probes = new java.util.concurrent.atomic.AtomicInteger();
+  private final java.util.concurrent.atomic.AtomicInteger probes =
+      new java.util.concurrent.atomic.AtomicInteger();
 
   @AfterEach
   void tearDown() {
@@ -29,15 +30,29 @@ class HealthCheckTest {
     memoryBackend.close();
   }
 
-  /** A fake broker whose reads never answer (a hung connection), delegating the rest to the memory broker. */
+  /**
+   * A fake broker whose reads never answer (a hung connection), delegating the rest to the memory
+   * broker.
+   */
   private Broker hangingBroker() {
     return new Broker() {
-      @Override public void publish(Signature signature, byte[] message) { memoryBroker.publish(signature, message); }
-      @Override public String routingKeyFor(Signature signature) { return memoryBroker.routingKeyFor(signature); }
-      @Override public Consumer startConsuming(String tag, String queue, DeliveryHandler handler) {
+      @Override
+      public void publish(Signature signature, byte[] message) {
+        memoryBroker.publish(signature, message);
+      }
+
+      @Override
+      public String routingKeyFor(Signature signature) {
+        return memoryBroker.routingKeyFor(signature);
+      }
+
+      @Override
+      public Consumer startConsuming(String tag, String queue, DeliveryHandler handler) {
         return memoryBroker.startConsuming(tag, queue, handler);
       }
-      @Override public List<Signature> pendingTasks(String queue) {
+
+      @Override
+      public List<Signature> pendingTasks(String queue) {
         probes.incrementAndGet();
         try {
           hang.await();
@@ -46,14 +61,21 @@ class HealthCheckTest {
         }
         return List.of();
       }
-      @Override public List<Signature> delayedTasks() { return List.of(); }
-      @Override public void close() {}
+
+      @Override
+      public List<Signature> delayedTasks() {
+        return List.of();
+      }
+
+      @Override
+      public void close() {}
     };
   }
 
   @Test
   void upWhileBrokerAndBackendAnswerAndTheWorkersConsume() {
-    try (Server server = Server.builder().config(config).broker(memoryBroker).backend(memoryBackend).build()) {
+    try (Server server =
+        Server.builder().config(config).broker(memoryBroker).backend(memoryBackend).build()) {
       Worker worker = server.newWorker("health-1", 1);
       worker.launchAsync();
 
@@ -72,8 +94,10 @@ class HealthCheckTest {
 
   @Test
   void aFailingBackendIsDownWithTheReason() {
-    FaultyBackend backend = new FaultyBackend(memoryBackend).failing(FaultyBackend.Op.GET_STATE, FaultyBackend.ALWAYS);
-    try (Server server = Server.builder().config(config).broker(memoryBroker).backend(backend).build()) {
+    FaultyBackend backend =
+        new FaultyBackend(memoryBackend).failing(FaultyBackend.Op.GET_STATE, FaultyBackend.ALWAYS);
+    try (Server server =
+        Server.builder().config(config).broker(memoryBroker).backend(backend).build()) {
       HealthCheck.Report report = HealthCheck.create(server).check();
 
       assertThat(report.healthy()).isFalse();
@@ -84,7 +108,8 @@ class HealthCheckTest {
 
   @Test
   void aBrokerThatDoesNotAnswerIsDownAfterTheTimeoutInsteadOfHangingTheCaller() {
-    try (Server server = Server.builder().config(config).broker(hangingBroker()).backend(memoryBackend).build()) {
+    try (Server server =
+        Server.builder().config(config).broker(hangingBroker()).backend(memoryBackend).build()) {
       HealthCheck.Report report = HealthCheck.create(server, Duration.ofMillis(200)).check();
 
       assertThat(report.healthy()).isFalse();
@@ -94,7 +119,9 @@ class HealthCheckTest {
       HealthCheck check = HealthCheck.create(server, Duration.ofMillis(50));
       check.check();
       check.check();
-      assertThat(probes.get()).as("a hung probe is waited for again, not started anew").isEqualTo(2);
+      assertThat(probes.get())
+          .as("a hung probe is waited for again, not started anew")
+          .isEqualTo(2);
     }
   }
 }

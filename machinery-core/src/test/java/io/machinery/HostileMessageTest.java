@@ -13,8 +13,9 @@ import org.assertj.core.api.AbstractThrowableAssert;
 import org.junit.jupiter.api.Test;
 
 /**
- * Messages a hostile or broken producer could send (reliability review F1, F16, F24): each one must end in a
- * {@link MalformedMessageException} with a short, single-line reason, never in an {@link Error}.
+ * Messages a hostile or broken producer could send (reliability review F1, F16, F24): each one must
+ * end in a {@link MalformedMessageException} with a short, single-line reason, never in an {@link
+ * Error}.
  */
 class HostileMessageTest {
   private static final String UUID = "01946605-74d3-42cd-b496-1d167c84cdb7";
@@ -25,11 +26,18 @@ class HostileMessageTest {
   }
 
   private static String message(String fields) {
-    return "{\"UUID\":\"" + TASK + "\",\"Name\":\"add\"" + (fields.isEmpty() ? "" : "," + fields) + "}";
+    return "{\"UUID\":\""
+        + TASK
+        + "\",\"Name\":\"add\""
+        + (fields.isEmpty() ? "" : "," + fields)
+        + "}";
   }
 
-  /** The reason is bounded (a preview of 512 bytes plus a short reason) and cannot forge log lines. */
-  private static AbstractThrowableAssert<?, ? extends Throwable> refused(byte[] json, Config config) {
+  /**
+   * The reason is bounded (a preview of 512 bytes plus a short reason) and cannot forge log lines.
+   */
+  private static AbstractThrowableAssert<?, ? extends Throwable> refused(
+      byte[] json, Config config) {
     return assertThatThrownBy(() -> WireCodec.decodeSignature(json, config))
         .isInstanceOf(MalformedMessageException.class)
         .hasMessageStartingWith("Could not unmarshal '")
@@ -72,20 +80,28 @@ class HostileMessageTest {
   @Test
   void deeplyNestedTaskStatesGroupMetasAndResultsAreMalformed() {
     String deep = nestedArrays(10_000);
-    String state = "{\"TaskUUID\":\"" + TASK + "\",\"State\":\"SUCCESS\",\"Results\":[{\"Type\":\"int64\",\"Value\":"
-        + deep + "}]}";
+    String state =
+        "{\"TaskUUID\":\""
+            + TASK
+            + "\",\"State\":\"SUCCESS\",\"Results\":[{\"Type\":\"int64\",\"Value\":"
+            + deep
+            + "}]}";
     assertThatThrownBy(() -> WireCodec.decodeTaskState(bytes(state)))
-        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("into a task state")
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("into a task state")
         .hasMessageContaining("nesting depth");
     assertThatThrownBy(() -> WireCodec.decodeGroupMeta(bytes("{\"TaskUUIDs\":" + deep + "}")))
-        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("nesting depth");
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("nesting depth");
     assertThatThrownBy(() -> WireCodec.decodeResults(bytes(deep)))
-        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("nesting depth");
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("nesting depth");
   }
 
   /**
-   * The deepest documents the decoder admits still decode, re-encode and print on a small stack (256 KiB,
-   * a quarter of the JVM default): the limit is one the recursion survives, not just one the parser checks.
+   * The deepest documents the decoder admits still decode, re-encode and print on a small stack
+   * (256 KiB, a quarter of the JVM default): the limit is one the recursion survives, not just one
+   * the parser checks.
    */
   @Test
   void theDeepestAdmittedDocumentsSurviveASmallStack() throws Exception {
@@ -95,25 +111,35 @@ class HostileMessageTest {
       chain.append("{\"UUID\":\"").append(TASK).append("\",\"Name\":\"t\",\"OnSuccess\":[");
     }
     chain.append("{}").append("]}".repeat(links));
-    String deepArg = message("\"Args\":[{\"Type\":\"[]int64\",\"Value\":"
-        + nestedArrays(GoJson.MAX_NESTING_DEPTH - 4) + "}]");
+    String deepArg =
+        message(
+            "\"Args\":[{\"Type\":\"[]int64\",\"Value\":"
+                + nestedArrays(GoJson.MAX_NESTING_DEPTH - 4)
+                + "}]");
 
     AtomicReference<Throwable> failure = new AtomicReference<>();
     AtomicReference<String> done = new AtomicReference<>();
-    Thread thread = new Thread(null, () -> {
-      try {
-        Signature s = WireCodec.decodeSignature(bytes(chain.toString()));
-        byte[] again = WireCodec.encode(s);
-        assertThat(WireCodec.decodeSignature(again)).isEqualTo(s);
-        Signature arg = WireCodec.decodeSignature(bytes(deepArg));
-        assertThat(new String(WireCodec.encode(arg), StandardCharsets.UTF_8)).contains(nestedArrays(3));
-        assertThat(arg.toString()).contains("[[[");
-        assertThat(arg.hashCode()).isEqualTo(WireCodec.decodeSignature(bytes(deepArg)).hashCode());
-        done.set("ok");
-      } catch (Throwable t) {
-        failure.set(t);
-      }
-    }, "small-stack", 256 * 1024);
+    Thread thread =
+        new Thread(
+            null,
+            () -> {
+              try {
+                Signature s = WireCodec.decodeSignature(bytes(chain.toString()));
+                byte[] again = WireCodec.encode(s);
+                assertThat(WireCodec.decodeSignature(again)).isEqualTo(s);
+                Signature arg = WireCodec.decodeSignature(bytes(deepArg));
+                assertThat(new String(WireCodec.encode(arg), StandardCharsets.UTF_8))
+                    .contains(nestedArrays(3));
+                assertThat(arg.toString()).contains("[[[");
+                assertThat(arg.hashCode())
+                    .isEqualTo(WireCodec.decodeSignature(bytes(deepArg)).hashCode());
+                done.set("ok");
+              } catch (Throwable t) {
+                failure.set(t);
+              }
+            },
+            "small-stack",
+            256 * 1024);
     thread.start();
     thread.join();
     assertThat(failure.get()).isNull();
@@ -128,12 +154,14 @@ class HostileMessageTest {
     }
     Object deep = value;
     assertThatThrownBy(() -> Arg.of("[]int64", deep))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nested deeper than 256");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("nested deeper than 256");
   }
 
   @Test
   void aOneMegabyteKeyIsMalformed() {
-    refused(message("\"" + "k".repeat(1 << 20) + "\":1")).hasMessageContaining("Name length")
+    refused(message("\"" + "k".repeat(1 << 20) + "\":1"))
+        .hasMessageContaining("Name length")
         .hasMessageContaining("sha256:");
   }
 
@@ -164,22 +192,27 @@ class HostileMessageTest {
 
   @Test
   void rawLineBreaksInAMessageCannotForgeALogLine() {
-    refused("{\"UUID\":\"" + TASK + "\",\"Name\":\"a\r\n2026-01-01 INFO forged\"}").hasMessageContaining("\\u000d\\u000a");
+    refused("{\"UUID\":\"" + TASK + "\",\"Name\":\"a\r\n2026-01-01 INFO forged\"}")
+        .hasMessageContaining("\\u000d\\u000a");
   }
 
   @Test
   void aByteOrderMarkIsRefusedAsGoRefusesIt() {
     byte[] json = bytes("\uFEFF" + message(""));
     assertThat(json[0] & 0xff).isEqualTo(0xef);
-    refused(json, Config.DEFAULT).hasMessageContaining("invalid character 'ï' looking for beginning of value");
+    refused(json, Config.DEFAULT)
+        .hasMessageContaining("invalid character 'ï' looking for beginning of value");
     assertThatThrownBy(() -> WireCodec.decodeTaskState(bytes("\uFEFF{\"State\":\"PENDING\"}")))
-        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("byte-order mark");
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("byte-order mark");
   }
 
   @Test
   void utf16AndUtf32AreRefusedAsGoRefusesThem() {
-    refused(message("").getBytes(StandardCharsets.UTF_16BE), Config.DEFAULT).hasMessageContaining("not UTF-8 JSON");
-    refused(message("").getBytes(StandardCharsets.UTF_16LE), Config.DEFAULT).hasMessageContaining("not UTF-8 JSON");
+    refused(message("").getBytes(StandardCharsets.UTF_16BE), Config.DEFAULT)
+        .hasMessageContaining("not UTF-8 JSON");
+    refused(message("").getBytes(StandardCharsets.UTF_16LE), Config.DEFAULT)
+        .hasMessageContaining("not UTF-8 JSON");
     refused(message("").getBytes(java.nio.charset.Charset.forName("UTF-32LE")), Config.DEFAULT)
         .hasMessageContaining("not UTF-8 JSON");
   }
@@ -195,9 +228,16 @@ class HostileMessageTest {
 
   @Test
   void goIdsAreAccepted() {
-    String json = "{\"UUID\":\"chord_" + UUID + "\",\"Name\":\"cb\",\"GroupUUID\":\"group_" + UUID + "\","
-        + "\"RoutingKey\":\"machinery_tasks\",\"OnSuccess\":[{\"UUID\":\"\",\"Name\":\"next\"}],"
-        + "\"ChordCallback\":{\"UUID\":\"" + UUID.toUpperCase() + "\",\"Name\":\"x\"}}";
+    String json =
+        "{\"UUID\":\"chord_"
+            + UUID
+            + "\",\"Name\":\"cb\",\"GroupUUID\":\"group_"
+            + UUID
+            + "\","
+            + "\"RoutingKey\":\"machinery_tasks\",\"OnSuccess\":[{\"UUID\":\"\",\"Name\":\"next\"}],"
+            + "\"ChordCallback\":{\"UUID\":\""
+            + UUID.toUpperCase()
+            + "\",\"Name\":\"x\"}}";
     Signature s = WireCodec.decodeSignature(bytes(json));
     assertThat(s.uuid()).isEqualTo("chord_" + UUID);
     assertThat(s.onSuccess().get(0).uuid()).isEmpty();
@@ -205,42 +245,62 @@ class HostileMessageTest {
 
   @Test
   void strictIdsRefuseEverythingThatIsNotGosShape() {
-    refused("{\"UUID\":\"TriggerChordMutex\",\"Name\":\"t\"}").hasMessageContaining("UUID 'TriggerChordMutex' is not")
+    refused("{\"UUID\":\"TriggerChordMutex\",\"Name\":\"t\"}")
+        .hasMessageContaining("UUID 'TriggerChordMutex' is not")
         .hasMessageContaining("strict_uuids");
-    refused("{\"UUID\":\"delayed_tasks\",\"Name\":\"t\"}").hasMessageContaining("not a Go Machinery task id");
-    refused("{\"UUID\":\"group_" + UUID + "\",\"Name\":\"t\"}").hasMessageContaining("not a Go Machinery task id");
+    refused("{\"UUID\":\"delayed_tasks\",\"Name\":\"t\"}")
+        .hasMessageContaining("not a Go Machinery task id");
+    refused("{\"UUID\":\"group_" + UUID + "\",\"Name\":\"t\"}")
+        .hasMessageContaining("not a Go Machinery task id");
     refused("{\"Name\":\"t\"}").hasMessageContaining("the task has no UUID");
-    refused(message("\"GroupUUID\":\"machinery_tasks\"")).hasMessageContaining("GroupUUID 'machinery_tasks'");
+    refused(message("\"GroupUUID\":\"machinery_tasks\""))
+        .hasMessageContaining("GroupUUID 'machinery_tasks'");
     refused(message("\"OnSuccess\":[{\"UUID\":\"TriggerChordMutex\",\"Name\":\"x\"}]"))
         .hasMessageContaining("OnSuccess.UUID 'TriggerChordMutex'");
-    refused(message("\"ChordCallback\":{\"UUID\":\"x\",\"Name\":\"x\"}")).hasMessageContaining("ChordCallback.UUID 'x'");
+    refused(message("\"ChordCallback\":{\"UUID\":\"x\",\"Name\":\"x\"}"))
+        .hasMessageContaining("ChordCallback.UUID 'x'");
   }
 
   @Test
   void routingKeysCannotNameStatesMetasOrInternalKeys() {
-    refused(message("\"RoutingKey\":\"delayed_tasks\"")).hasMessageContaining("names a reserved key");
-    refused(message("\"RoutingKey\":\"TriggerChordMutex\"")).hasMessageContaining("names a reserved key");
-    refused(message("\"RoutingKey\":\"" + TASK + "\"")).hasMessageContaining("names a reserved key");
-    refused(message("\"RoutingKey\":\"group_" + UUID + "\"")).hasMessageContaining("names a reserved key");
-    refused(message("\"RoutingKey\":\"{machinery_tasks}:dead_letters\"")).hasMessageContaining("names a reserved key");
-    refused(message("\"RoutingKey\":\"" + "q".repeat(256) + "\"")).hasMessageContaining("256 bytes is longer than 255");
+    refused(message("\"RoutingKey\":\"delayed_tasks\""))
+        .hasMessageContaining("names a reserved key");
+    refused(message("\"RoutingKey\":\"TriggerChordMutex\""))
+        .hasMessageContaining("names a reserved key");
+    refused(message("\"RoutingKey\":\"" + TASK + "\""))
+        .hasMessageContaining("names a reserved key");
+    refused(message("\"RoutingKey\":\"group_" + UUID + "\""))
+        .hasMessageContaining("names a reserved key");
+    refused(message("\"RoutingKey\":\"{machinery_tasks}:dead_letters\""))
+        .hasMessageContaining("names a reserved key");
+    refused(message("\"RoutingKey\":\"" + "q".repeat(256) + "\""))
+        .hasMessageContaining("256 bytes is longer than 255");
     refused(message("\"RoutingKey\":\"a\\nb\"")).hasMessageContaining("control character");
-    Config custom = Config.builder().redis(io.machinery.config.RedisConfig.DEFAULT.withDelayedTasksKey("later")).build();
-    refused(bytes(message("\"RoutingKey\":\"later\"")), custom).hasMessageContaining("names a reserved key");
-    assertThat(WireCodec.decodeSignature(bytes(message("\"RoutingKey\":\"{app}tasks\""))).routingKey())
+    Config custom =
+        Config.builder()
+            .redis(io.machinery.config.RedisConfig.DEFAULT.withDelayedTasksKey("later"))
+            .build();
+    refused(bytes(message("\"RoutingKey\":\"later\"")), custom)
+        .hasMessageContaining("names a reserved key");
+    assertThat(
+            WireCodec.decodeSignature(bytes(message("\"RoutingKey\":\"{app}tasks\""))).routingKey())
         .isEqualTo("{app}tasks");
   }
 
   @Test
   void relaxedIdsAcceptCustomIdsButStayBoundedAndOffReservedKeys() {
     Config relaxed = Config.builder().strictUuids(false).build();
-    Signature s = WireCodec.decodeSignature(
-        bytes("{\"UUID\":\"order-42\",\"Name\":\"t\",\"GroupUUID\":\"batch-7\"}"), relaxed);
+    Signature s =
+        WireCodec.decodeSignature(
+            bytes("{\"UUID\":\"order-42\",\"Name\":\"t\",\"GroupUUID\":\"batch-7\"}"), relaxed);
     assertThat(s.uuid()).isEqualTo("order-42");
     assertThat(s.groupUuid()).isEqualTo("batch-7");
-    refused(bytes("{\"UUID\":\"TriggerChordMutex\",\"Name\":\"t\"}"), relaxed).hasMessageContaining("reserved key");
-    refused(bytes("{\"UUID\":\"machinery_tasks\",\"Name\":\"t\"}"), relaxed).hasMessageContaining("reserved key");
-    refused(bytes("{\"UUID\":\"group_1\",\"Name\":\"t\"}"), relaxed).hasMessageContaining("names a group");
+    refused(bytes("{\"UUID\":\"TriggerChordMutex\",\"Name\":\"t\"}"), relaxed)
+        .hasMessageContaining("reserved key");
+    refused(bytes("{\"UUID\":\"machinery_tasks\",\"Name\":\"t\"}"), relaxed)
+        .hasMessageContaining("reserved key");
+    refused(bytes("{\"UUID\":\"group_1\",\"Name\":\"t\"}"), relaxed)
+        .hasMessageContaining("names a group");
     refused(bytes("{\"UUID\":\"" + "u".repeat(257) + "\",\"Name\":\"t\"}"), relaxed)
         .hasMessageContaining("257 characters is longer than 256");
     refused(bytes("{\"UUID\":\"a b\",\"Name\":\"t\"}"), relaxed).hasMessageContaining("whitespace");
@@ -248,12 +308,16 @@ class HostileMessageTest {
 
   @Test
   void aTaskNameWithALineBreakIsRefused() {
-    refused("{\"UUID\":\"" + TASK + "\",\"Name\":\"a\\nINFO forged\"}").hasMessageContaining("Name 'a\\u000aINFO forged'");
+    refused("{\"UUID\":\"" + TASK + "\",\"Name\":\"a\\nINFO forged\"}")
+        .hasMessageContaining("Name 'a\\u000aINFO forged'");
   }
 
   @Test
   void strictIdsAreTheDocumentedDefaultAndLoadFromTheEnvironment() {
     assertThat(Config.DEFAULT.strictUuids()).isTrue();
-    assertThat(Config.fromEnvironment(java.util.Map.of("MACHINERY_STRICT_UUIDS", "false")).strictUuids()).isFalse();
+    assertThat(
+            Config.fromEnvironment(java.util.Map.of("MACHINERY_STRICT_UUIDS", "false"))
+                .strictUuids())
+        .isFalse();
   }
 }

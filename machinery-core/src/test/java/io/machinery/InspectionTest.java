@@ -23,15 +23,19 @@ class InspectionTest {
   private final Config config = Config.DEFAULT;
   private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
   private final MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
-  private final Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+  private final Server server =
+      Server.builder().config(config).broker(broker).backend(backend).build();
   private final Inspection inspection = Inspection.of(server);
   private final CountDownLatch release = new CountDownLatch(1);
 
   InspectionTest() {
-    server.registerTask("block", TaskFunction.of(() -> {
-      release.await();
-      return "done";
-    }));
+    server.registerTask(
+        "block",
+        TaskFunction.of(
+            () -> {
+              release.await();
+              return "done";
+            }));
   }
 
   @AfterEach
@@ -45,21 +49,35 @@ class InspectionTest {
   @Test
   void aTaskIsFoundPendingDelayedRunningDeadLetteredOrByItsStateAlone() {
     AsyncResult pending = server.sendTask(Signature.builder("block").build());
-    AsyncResult delayed = server.sendTask(Signature.builder("block").eta(Instant.now().plus(Duration.ofHours(1))).build());
+    AsyncResult delayed =
+        server.sendTask(
+            Signature.builder("block").eta(Instant.now().plus(Duration.ofHours(1))).build());
 
     Inspection.TaskReport report = inspection.task(pending.taskUuid());
     assertThat(report.location()).isEqualTo(Inspection.Location.PENDING);
     assertThat(report.message().orElseThrow().name()).isEqualTo("block");
     assertThat(report.state().orElseThrow().state()).isEqualTo(State.PENDING);
     assertThat(report.attempts()).isEqualTo(1);
-    assertThat(inspection.task(delayed.taskUuid()).location()).isEqualTo(Inspection.Location.DELAYED);
+    assertThat(inspection.task(delayed.taskUuid()).location())
+        .isEqualTo(Inspection.Location.DELAYED);
 
-    Worker worker = server.workerBuilder("insp").concurrency(1).heartbeatInterval(Duration.ofMillis(100)).build();
+    Worker worker =
+        server
+            .workerBuilder("insp")
+            .concurrency(1)
+            .heartbeatInterval(Duration.ofMillis(100))
+            .build();
     worker.launchAsync();
-    Inspection.TaskReport running = await().atMost(PATIENCE).until(() -> inspection.task(pending.taskUuid()),
-        r -> r.location() == Inspection.Location.RUNNING);
+    Inspection.TaskReport running =
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () -> inspection.task(pending.taskUuid()),
+                r -> r.location() == Inspection.Location.RUNNING);
     assertThat(running.workerId()).isEqualTo(worker.controlPlaneId());
-    assertThat(inspection.inFlight("")).extracting(t -> t.task().uuid()).containsExactly(pending.taskUuid());
+    assertThat(inspection.inFlight(""))
+        .extracting(t -> t.task().uuid())
+        .containsExactly(pending.taskUuid());
     assertThat(inspection.inFlight("another_queue")).isEmpty();
 
     release.countDown();
@@ -72,11 +90,20 @@ class InspectionTest {
 
   @Test
   void aDeadLetterIsFoundWithItsReason() {
-    server.workerBuilder("insp-dead").concurrency(1).maxUnregisteredRequeues(1).build().launchAsync();
+    server
+        .workerBuilder("insp-dead")
+        .concurrency(1)
+        .maxUnregisteredRequeues(1)
+        .build()
+        .launchAsync();
     Signature unknown = server.sendTask(Signature.builder("nobody_runs_this").build()).signature();
 
-    Inspection.TaskReport report = await().atMost(PATIENCE).until(() -> inspection.task(unknown.uuid()),
-        r -> r.location() == Inspection.Location.DEAD_LETTERED);
+    Inspection.TaskReport report =
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () -> inspection.task(unknown.uuid()),
+                r -> r.location() == Inspection.Location.DEAD_LETTERED);
     assertThat(report.deadLetter().orElseThrow().reason()).contains("not registered");
     assertThat(report.message().orElseThrow().name()).isEqualTo("nobody_runs_this");
     assertThat(inspection.deadLetters("", 0, 10)).hasSize(1);
@@ -90,38 +117,72 @@ class InspectionTest {
     assertThat(inspection.pausedQueues()).isEmpty();
 
     server.registerPeriodicTask("0 3 * * *", "nightly", Signature.builder("block").build());
-    assertThat(inspection.periodic()).extracting(WorkerStatus.ScheduledEntry::name).containsExactly("nightly");
+    assertThat(inspection.periodic())
+        .extracting(WorkerStatus.ScheduledEntry::name)
+        .containsExactly("nightly");
     assertThat(inspection.periodic().get(0).nextFire()).isNotNull();
   }
 
   @Test
   void aMissingPartIsReportedNotFaked() {
-    try (Server bare = Server.builder().config(config).broker(new NoInspectionBroker(broker)).backend(backend).build()) {
+    try (Server bare =
+        Server.builder()
+            .config(config)
+            .broker(new NoInspectionBroker(broker))
+            .backend(backend)
+            .build()) {
       Inspection limited = Inspection.of(bare);
       assertThat(limited.canInspectQueues()).isFalse();
       assertThat(limited.hasControlPlane()).isFalse();
-      assertThatThrownBy(limited::queues).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("cannot inspect");
-      assertThatThrownBy(limited::workers).isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("no control plane");
+      assertThatThrownBy(limited::queues)
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("cannot inspect");
+      assertThatThrownBy(limited::workers)
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("no control plane");
       assertThat(limited.task("task_x").scanComplete()).isFalse();
     }
   }
 
   @Test
   void anUndecodableMessageDoesNotHideTheTasksBehindIt() {
-    broker.publish(Signature.builder("x").routingKey(config.defaultQueue()).build(), "{not json".getBytes(StandardCharsets.UTF_8));
+    broker.publish(
+        Signature.builder("x").routingKey(config.defaultQueue()).build(),
+        "{not json".getBytes(StandardCharsets.UTF_8));
     AsyncResult behind = server.sendTask(Signature.builder("block").build());
-    assertThat(inspection.task(behind.taskUuid()).location()).isEqualTo(Inspection.Location.PENDING);
+    assertThat(inspection.task(behind.taskUuid()).location())
+        .isEqualTo(Inspection.Location.PENDING);
   }
 
   /** The memory broker without inspector and control plane. */
   private record NoInspectionBroker(MemoryBroker delegate) implements io.machinery.spi.Broker {
-    @Override public void publish(Signature signature, byte[] message) { delegate.publish(signature, message); }
-    @Override public String routingKeyFor(Signature signature) { return delegate.routingKeyFor(signature); }
-    @Override public io.machinery.spi.Consumer startConsuming(String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
+    @Override
+    public void publish(Signature signature, byte[] message) {
+      delegate.publish(signature, message);
+    }
+
+    @Override
+    public String routingKeyFor(Signature signature) {
+      return delegate.routingKeyFor(signature);
+    }
+
+    @Override
+    public io.machinery.spi.Consumer startConsuming(
+        String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
       return delegate.startConsuming(tag, queue, handler);
     }
-    @Override public java.util.List<Signature> pendingTasks(String queue) { return delegate.pendingTasks(queue); }
-    @Override public java.util.List<Signature> delayedTasks() { return delegate.delayedTasks(); }
-    @Override public void close() {}
+
+    @Override
+    public java.util.List<Signature> pendingTasks(String queue) {
+      return delegate.pendingTasks(queue);
+    }
+
+    @Override
+    public java.util.List<Signature> delayedTasks() {
+      return delegate.delayedTasks();
+    }
+
+    @Override
+    public void close() {}
   }
 }

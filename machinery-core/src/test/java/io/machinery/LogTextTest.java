@@ -19,12 +19,14 @@ class LogTextTest {
     String logged = LogText.of(huge);
     assertThat(logged).startsWith("x".repeat(LogText.MAX_CHARS)).endsWith("...(5000000 chars)");
     assertThat(logged.length()).isLessThan(LogText.MAX_CHARS + 30);
-    assertThat(LogText.of("\n".repeat(1000))).hasSize(2 * LogText.MAX_CHARS + "...(1000 chars)".length());
+    assertThat(LogText.of("\n".repeat(1000)))
+        .hasSize(2 * LogText.MAX_CHARS + "...(1000 chars)".length());
   }
 
   @Test
   void ordinaryValuesAreUnchanged() {
-    assertThat(LogText.of("task_0b6c5e3c-0a57-4f4e-9a38-0e3f1b2b8c2d")).isEqualTo("task_0b6c5e3c-0a57-4f4e-9a38-0e3f1b2b8c2d");
+    assertThat(LogText.of("task_0b6c5e3c-0a57-4f4e-9a38-0e3f1b2b8c2d"))
+        .isEqualTo("task_0b6c5e3c-0a57-4f4e-9a38-0e3f1b2b8c2d");
     assertThat(LogText.of("")).isEmpty();
     assertThat(LogText.of(null)).isEqualTo("null");
   }

@@ -18,14 +18,28 @@ import org.junit.jupiter.api.Test;
 
 class MachineryTest {
 
-  /** A fake lock provider for a made-up scheme: records the URLs it was asked for and whether its locks closed. */
+  /**
+   * A fake lock provider for a made-up scheme: records the URLs it was asked for and whether its
+   * locks closed.
+   */
   static final class RecordingLockProvider implements ComponentProvider {
     final List<String> urls = new ArrayList<>();
     final List<Boolean> closed = new ArrayList<>();
 
-    @Override public Kind kind() { return Kind.LOCK; }
-    @Override public String module() { return "machinery-lock-test"; }
-    @Override public Set<String> schemes() { return Set.of("test"); }
+    @Override
+    public Kind kind() {
+      return Kind.LOCK;
+    }
+
+    @Override
+    public String module() {
+      return "machinery-lock-test";
+    }
+
+    @Override
+    public Set<String> schemes() {
+      return Set.of("test");
+    }
 
     @Override
     public Lock lock(Config config) {
@@ -33,20 +47,45 @@ class MachineryTest {
       int index = closed.size();
       closed.add(false);
       return new Lock() {
-        @Override public boolean tryLock(String key, long expiresAtUnixNanos) { return true; }
-        @Override public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) { return true; }
-        @Override public void close() { closed.set(index, true); }
+        @Override
+        public boolean tryLock(String key, long expiresAtUnixNanos) {
+          return true;
+        }
+
+        @Override
+        public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
+          return true;
+        }
+
+        @Override
+        public void close() {
+          closed.set(index, true);
+        }
       };
     }
   }
 
-  /** A broker provider for a made-up scheme: hands out memory brokers and keeps them, to see them closed. */
+  /**
+   * A broker provider for a made-up scheme: hands out memory brokers and keeps them, to see them
+   * closed.
+   */
   static final class RecordingBrokerProvider implements ComponentProvider {
     final List<MemoryBroker> made = new ArrayList<>();
 
-    @Override public Kind kind() { return Kind.BROKER; }
-    @Override public String module() { return "machinery-broker-test"; }
-    @Override public Set<String> schemes() { return Set.of("test"); }
+    @Override
+    public Kind kind() {
+      return Kind.BROKER;
+    }
+
+    @Override
+    public String module() {
+      return "machinery-broker-test";
+    }
+
+    @Override
+    public Set<String> schemes() {
+      return Set.of("test");
+    }
 
     @Override
     public io.machinery.spi.Broker broker(Config config) {
@@ -65,7 +104,10 @@ class MachineryTest {
       assertThat(server.lock()).isInstanceOf(EagerLock.class);
       server.registerTask("add", TaskFunction.varargs(long[].class, a -> a[0] + a[1]));
       server.newWorker("machinery-test", 1).launchAsync();
-      assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).getValue(Duration.ofSeconds(10)))
+      assertThat(
+              server
+                  .sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)))
+                  .getValue(Duration.ofSeconds(10)))
           .isEqualTo(3L);
     }
   }
@@ -80,21 +122,28 @@ class MachineryTest {
 
   @Test
   void aSchemeWhoseModuleIsMissingNamesTheModuleAndHidesThePassword() {
-    Config config = Config.builder().broker("redis://:s3cret@redis.example:6379/0").resultBackend("memory://").build();
+    Config config =
+        Config.builder()
+            .broker("redis://:s3cret@redis.example:6379/0")
+            .resultBackend("memory://")
+            .build();
     assertThatThrownBy(() -> Machinery.connect(Server.builder().config(config), List.of()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("io.machinery:machinery-broker-redis")
         .hasMessageContaining("redis://redis.example:6379")
         .hasMessageNotContaining("s3cret");
-    Config backend = Config.builder().broker("memory://").resultBackend("mongodb://u:pw@mongo:27017").build();
+    Config backend =
+        Config.builder().broker("memory://").resultBackend("mongodb://u:pw@mongo:27017").build();
     assertThatThrownBy(() -> Machinery.connect(Server.builder().config(backend), List.of()))
-        .hasMessageContaining("RESULT_BACKEND").hasMessageContaining("io.machinery:machinery-backend-mongodb")
+        .hasMessageContaining("RESULT_BACKEND")
+        .hasMessageContaining("io.machinery:machinery-backend-mongodb")
         .hasMessageNotContaining("pw@");
   }
 
   @Test
   void anUnknownSchemeListsTheFormsThatWork() {
-    Config config = Config.builder().broker("kafka://broker:9092").resultBackend("memory://").build();
+    Config config =
+        Config.builder().broker("kafka://broker:9092").resultBackend("memory://").build();
     assertThatThrownBy(() -> Machinery.connect(config))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("the scheme 'kafka'")
@@ -104,15 +153,23 @@ class MachineryTest {
   @Test
   void theLockFollowsTheBrokerUrlWhenEmptyAndIsClosedWithTheServer() {
     RecordingLockProvider provider = new RecordingLockProvider();
-    Config config = Config.builder().broker("memory://").resultBackend("memory://").lock("test://locks:1").build();
+    Config config =
+        Config.builder()
+            .broker("memory://")
+            .resultBackend("memory://")
+            .lock("test://locks:1")
+            .build();
     Server server = Machinery.connect(Server.builder().config(config), List.of(provider));
     assertThat(provider.urls).containsExactly("test://locks:1");
     assertThat(provider.closed).containsExactly(false);
     server.close();
     assertThat(provider.closed).containsExactly(true);
 
-    // Go's rule: no lock URL means the broker's; a broker URL no lock serves means the in-process lock.
-    try (Server eager = Machinery.connect(Server.builder().config(config.toBuilder().lock("").build()), List.of(provider))) {
+    // Go's rule: no lock URL means the broker's; a broker URL no lock serves means the in-process
+    // lock.
+    try (Server eager =
+        Machinery.connect(
+            Server.builder().config(config.toBuilder().lock("").build()), List.of(provider))) {
       assertThat(eager.lock()).isInstanceOf(EagerLock.class);
     }
   }
@@ -120,13 +177,17 @@ class MachineryTest {
   @Test
   void whatTheCallerSetStaysTheCallers() {
     RecordingLockProvider provider = new RecordingLockProvider();
-    Config config = Config.builder().broker("memory://").resultBackend("memory://").lock("test://x").build();
+    Config config =
+        Config.builder().broker("memory://").resultBackend("memory://").lock("test://x").build();
     try (MemoryBroker broker = MemoryBroker.create()) {
-      Server server = Machinery.connect(Server.builder().config(config).broker(broker), List.of(provider));
+      Server server =
+          Machinery.connect(Server.builder().config(config).broker(broker), List.of(provider));
       assertThat(server.broker()).isSameAs(broker);
       server.close();
       assertThat(provider.closed).containsExactly(true);
-      broker.publish(Signature.create("still-open"), new byte[] {'{', '}'}); // the caller's broker was not closed
+      broker.publish(
+          Signature.create("still-open"),
+          new byte[] {'{', '}'}); // the caller's broker was not closed
     }
   }
 
@@ -134,8 +195,14 @@ class MachineryTest {
   void aFailureClosesWhatWasAlreadyMade() {
     RecordingBrokerProvider brokers = new RecordingBrokerProvider();
     RecordingLockProvider locks = new RecordingLockProvider();
-    Config config = Config.builder().broker("test://b").resultBackend("cassandra://db").lock("test://x").build();
-    assertThatThrownBy(() -> Machinery.connect(Server.builder().config(config), List.of(brokers, locks)))
+    Config config =
+        Config.builder()
+            .broker("test://b")
+            .resultBackend("cassandra://db")
+            .lock("test://x")
+            .build();
+    assertThatThrownBy(
+            () -> Machinery.connect(Server.builder().config(config), List.of(brokers, locks)))
         .hasMessageContaining("'cassandra'");
     assertThat(brokers.made).hasSize(1);
     assertThatThrownBy(() -> brokers.made.get(0).publish(Signature.create("late"), new byte[0]))

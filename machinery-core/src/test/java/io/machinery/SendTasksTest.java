@@ -17,10 +17,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The asynchronous and batch sends ({@code sendTaskAsync}, {@code sendTasks}) keep {@code sendTask}'s contract:
- * PENDING stored and the message published, Go's error texts, listeners told once per task, nothing published
- * after a refused or failed PENDING. Memory broker and backend (the Redis and AMQP paths: {@code RedisSendIT},
- * {@code AmqpSendIT}).
+ * The asynchronous and batch sends ({@code sendTaskAsync}, {@code sendTasks}) keep {@code
+ * sendTask}'s contract: PENDING stored and the message published, Go's error texts, listeners told
+ * once per task, nothing published after a refused or failed PENDING. Memory broker and backend
+ * (the Redis and AMQP paths: {@code RedisSendIT}, {@code AmqpSendIT}).
  */
 class SendTasksTest {
   private final Config config = Config.builder().defaultQueue("send_tasks_test").build();
@@ -31,12 +31,18 @@ class SendTasksTest {
   private Server server = server(null);
 
   private Server server(java.util.function.@Nullable Consumer<Signature> prePublish) {
-    Server.Builder b = Server.builder().config(config).broker(broker).backend(backend).listener(new TaskListener() {
-      @Override
-      public void sent(Signature signature, @Nullable Throwable error) {
-        sent.add(signature.uuid() + (error == null ? "" : " failed"));
-      }
-    });
+    Server.Builder b =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void sent(Signature signature, @Nullable Throwable error) {
+                    sent.add(signature.uuid() + (error == null ? "" : " failed"));
+                  }
+                });
     if (prePublish != null) {
       b.prePublishHandler(prePublish);
     }
@@ -88,11 +94,15 @@ class SendTasksTest {
     backend.failing(FaultyBackend.Op.PENDING, FaultyBackend.ALWAYS);
 
     assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
-        .isInstanceOf(MachineryException.class).hasMessageStartingWith("Set state pending error: ");
+        .isInstanceOf(MachineryException.class)
+        .hasMessageStartingWith("Set state pending error: ");
     CompletableFuture<AsyncResult> async = server.sendTaskAsync(Signature.create("noop"));
-    assertThatThrownBy(async::get).isInstanceOf(ExecutionException.class)
-        .cause().hasMessageStartingWith("Set state pending error: ");
-    assertThatThrownBy(() -> server.sendTasks(List.of(Signature.create("noop"), Signature.create("noop"))))
+    assertThatThrownBy(async::get)
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .hasMessageStartingWith("Set state pending error: ");
+    assertThatThrownBy(
+            () -> server.sendTasks(List.of(Signature.create("noop"), Signature.create("noop"))))
         .hasMessageStartingWith("Set state pending error: ");
     assertThat(queued()).isEmpty();
     assertThat(sent).hasSize(4).allSatisfy(line -> assertThat(line).endsWith(" failed"));
@@ -101,12 +111,15 @@ class SendTasksTest {
   @Test
   void aRefusingPrePublishHandlerStopsTheSendWithItsOwnException() {
     server.close();
-    server = server(signature -> {
-      throw new IllegalStateException("not now");
-    });
+    server =
+        server(
+            signature -> {
+              throw new IllegalStateException("not now");
+            });
 
     assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
-        .isInstanceOf(IllegalStateException.class).hasMessage("not now");
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("not now");
     assertThat(queued()).isEmpty();
     assertThat(sent).hasSize(1).allSatisfy(line -> assertThat(line).endsWith(" failed"));
   }

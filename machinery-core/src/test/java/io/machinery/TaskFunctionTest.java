@@ -26,11 +26,23 @@ class TaskFunctionTest {
     public void nothing() {}
   }
 
-  private static final TaskContext CONTEXT = new TaskContext() {
-    @Override public Signature signature() { return Signature.create("who"); }
-    @Override public int attempt() { return 1; }
-    @Override public boolean isCancelled() { return false; }
-  };
+  private static final TaskContext CONTEXT =
+      new TaskContext() {
+        @Override
+        public Signature signature() {
+          return Signature.create("who");
+        }
+
+        @Override
+        public int attempt() {
+          return 1;
+        }
+
+        @Override
+        public boolean isCancelled() {
+          return false;
+        }
+      };
 
   private static Object call(TaskFunction fn, Arg... args) throws Exception {
     List<Arg> list = List.of(args);
@@ -61,7 +73,8 @@ class TaskFunctionTest {
   @Test
   void wrongTypesAndCountsFailWithGosReflectTexts() {
     TaskFunction concat = TaskFunction.of(String.class, String.class, (a, b) -> a + b);
-    assertThatThrownBy(() -> call(concat, Arg.of("a"))).hasMessage("reflect: Call with too few input arguments");
+    assertThatThrownBy(() -> call(concat, Arg.of("a")))
+        .hasMessage("reflect: Call with too few input arguments");
     assertThatThrownBy(() -> call(concat, Arg.of("a"), Arg.of("b"), Arg.of("c")))
         .hasMessage("reflect: Call with too many input arguments");
     assertThatThrownBy(() -> call(concat, Arg.of("a"), Arg.of(1L)))
@@ -72,7 +85,8 @@ class TaskFunctionTest {
   void narrowingChecksTheRange() throws Exception {
     TaskFunction half = TaskFunction.of(int.class, n -> n / 2);
     assertThat(call(half, Arg.of(10L))).isEqualTo(5);
-    assertThatThrownBy(() -> call(half, Arg.of(Long.MAX_VALUE))).hasMessageContaining("overflows int");
+    assertThatThrownBy(() -> call(half, Arg.of(Long.MAX_VALUE)))
+        .hasMessageContaining("overflows int");
     TaskFunction big = TaskFunction.of(BigInteger.class, n -> n);
     assertThat(call(big, Arg.of("uint64", new BigInteger("18446744073709551615"))))
         .isEqualTo(new BigInteger("18446744073709551615"));
@@ -81,8 +95,10 @@ class TaskFunctionTest {
   @Test
   void unsupportedParameterTypesAreRefusedAtRegistration() {
     assertThatThrownBy(() -> TaskFunction.of(Thread.class, t -> null))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot receive");
-    assertThatThrownBy(() -> TaskFunction.fromMethod(new Tasks(), "missing")).hasMessageContaining("no public method");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("cannot receive");
+    assertThatThrownBy(() -> TaskFunction.fromMethod(new Tasks(), "missing"))
+        .hasMessageContaining("no public method");
   }
 
   @Test

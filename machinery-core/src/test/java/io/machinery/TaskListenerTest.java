@@ -32,7 +32,9 @@ class TaskListenerTest {
 
     private void run(Signature s, String event) {
       events.add(event + " " + s.name());
-      threads.computeIfAbsent(s.uuid() + "/" + MessageHeaders.attempt(s), k -> new CopyOnWriteArrayList<>())
+      threads
+          .computeIfAbsent(
+              s.uuid() + "/" + MessageHeaders.attempt(s), k -> new CopyOnWriteArrayList<>())
           .add(Thread.currentThread().getName() + "#" + Thread.currentThread().threadId());
     }
 
@@ -47,8 +49,15 @@ class TaskListenerTest {
       events.add("sent " + signature.name() + (error == null ? "" : " error"));
     }
 
-    @Override public void received(Signature s, String queue) { run(s, "received"); }
-    @Override public void started(Signature s) { run(s, "started"); }
+    @Override
+    public void received(Signature s, String queue) {
+      run(s, "received");
+    }
+
+    @Override
+    public void started(Signature s) {
+      run(s, "started");
+    }
 
     @Override
     public void finished(TaskOutcome outcome) {
@@ -56,7 +65,10 @@ class TaskListenerTest {
       run(outcome.signature(), "finished " + outcome.state());
     }
 
-    @Override public void notRun(Signature s, String reason) { run(s, "notRun"); }
+    @Override
+    public void notRun(Signature s, String reason) {
+      run(s, "notRun");
+    }
 
     @Override
     public void deadLettered(String queue, @Nullable Signature signature, String reason) {
@@ -64,7 +76,9 @@ class TaskListenerTest {
     }
 
     List<String> eventsOf(String name) {
-      return events.stream().filter(e -> e.endsWith(" " + name) || e.contains(" " + name + " ")).toList();
+      return events.stream()
+          .filter(e -> e.endsWith(" " + name) || e.contains(" " + name + " "))
+          .toList();
     }
   }
 
@@ -82,22 +96,42 @@ class TaskListenerTest {
     broker = MemoryBroker.create(config, Clock.systemUTC());
     memory = MemoryBackend.create(config, Clock.systemUTC());
     backend = new FaultyBackend(memory);
-    server = Server.builder().config(config).broker(broker).backend(backend)
-        .listener(new TaskListener() {
-          @Override public void received(Signature s, String queue) { throw new IllegalStateException("a broken listener"); }
-          @Override public Signature publishing(Signature s) { throw new IllegalStateException("a broken listener"); }
-        })
-        .listener(recording)
-        .build();
-    server.registerTask("hello", TaskFunction.withContext(List.of(), false, (ctx, args) -> {
-      seenInTask.put("name", String.valueOf(MDC.get(Worker.MDC_TASK_NAME)));
-      seenInTask.put("uuid", String.valueOf(MDC.get(Worker.MDC_TASK_UUID)));
-      seenInTask.put("header", String.valueOf(ctx.signature().headers().get("x-test")));
-      return "hi";
-    }));
-    server.registerTask("boom", TaskFunction.of(() -> {
-      throw new IllegalStateException("it broke");
-    }));
+    server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void received(Signature s, String queue) {
+                    throw new IllegalStateException("a broken listener");
+                  }
+
+                  @Override
+                  public Signature publishing(Signature s) {
+                    throw new IllegalStateException("a broken listener");
+                  }
+                })
+            .listener(recording)
+            .build();
+    server.registerTask(
+        "hello",
+        TaskFunction.withContext(
+            List.of(),
+            false,
+            (ctx, args) -> {
+              seenInTask.put("name", String.valueOf(MDC.get(Worker.MDC_TASK_NAME)));
+              seenInTask.put("uuid", String.valueOf(MDC.get(Worker.MDC_TASK_UUID)));
+              seenInTask.put("header", String.valueOf(ctx.signature().headers().get("x-test")));
+              return "hi";
+            }));
+    server.registerTask(
+        "boom",
+        TaskFunction.of(
+            () -> {
+              throw new IllegalStateException("it broke");
+            }));
   }
 
   @AfterEach
@@ -125,18 +159,26 @@ class TaskListenerTest {
 
     assertThat(result.get(TIMEOUT)).containsExactly("hi");
     await().atMost(TIMEOUT).until(() -> recording.outcomes.size() == 1);
-    assertThat(recording.eventsOf("hello")).contains("sent hello").filteredOn(e -> !e.startsWith("sent"))
-        .containsExactly("publishing hello", "received hello", "started hello", "finished SUCCESS hello");
-    assertThat(seenInTask).containsEntry("name", "hello").containsEntry("uuid", result.signature().uuid())
+    assertThat(recording.eventsOf("hello"))
+        .contains("sent hello")
+        .filteredOn(e -> !e.startsWith("sent"))
+        .containsExactly(
+            "publishing hello", "received hello", "started hello", "finished SUCCESS hello");
+    assertThat(seenInTask)
+        .containsEntry("name", "hello")
+        .containsEntry("uuid", result.signature().uuid())
         .containsEntry("header", "from-listener");
     TaskOutcome outcome = recording.outcomes.get(0);
     assertThat(outcome.state()).isEqualTo(State.SUCCESS);
     assertThat(outcome.error()).isEmpty();
     assertThat(outcome.recorded()).isTrue();
     assertThat(outcome.runTime().isNegative()).isFalse();
-    assertThat(handled).singleElement().satisfies(o -> assertThat(o.state()).isEqualTo(State.SUCCESS));
+    assertThat(handled)
+        .singleElement()
+        .satisfies(o -> assertThat(o.state()).isEqualTo(State.SUCCESS));
     // received, started and finished come on one thread, so a listener can hold a scope across them
-    assertThat(recording.threads.values()).allSatisfy(list -> assertThat(list).hasSize(3).containsOnly(list.get(0)));
+    assertThat(recording.threads.values())
+        .allSatisfy(list -> assertThat(list).hasSize(3).containsOnly(list.get(0)));
     assertThat(MDC.get(Worker.MDC_TASK_UUID)).as("the sender's MDC is restored").isNull();
   }
 
@@ -149,14 +191,24 @@ class TaskListenerTest {
     AsyncResult result = server.sendTask(boom.toBuilder().retryTimeout(0).build());
 
     await().atMost(Duration.ofSeconds(20)).until(() -> recording.outcomes.size() == 2);
-    assertThat(recording.outcomes).extracting(TaskOutcome::state).containsExactly(State.RETRY, State.FAILURE);
+    assertThat(recording.outcomes)
+        .extracting(TaskOutcome::state)
+        .containsExactly(State.RETRY, State.FAILURE);
     assertThat(recording.outcomes).allSatisfy(o -> assertThat(o.error()).contains("it broke"));
     assertThat(recording.outcomes.get(1).signature().uuid()).isEqualTo(result.signature().uuid());
     assertThat(handled).extracting(TaskOutcome::state).containsExactly(State.RETRY, State.FAILURE);
     // the retry is a send of its own, made from inside the first run
-    assertThat(recording.eventsOf("boom")).filteredOn(e -> !e.startsWith("sent")).containsExactly("publishing boom",
-        "received boom", "started boom", "publishing boom", "finished RETRY boom", "received boom", "started boom",
-        "finished FAILURE boom");
+    assertThat(recording.eventsOf("boom"))
+        .filteredOn(e -> !e.startsWith("sent"))
+        .containsExactly(
+            "publishing boom",
+            "received boom",
+            "started boom",
+            "publishing boom",
+            "finished RETRY boom",
+            "received boom",
+            "started boom",
+            "finished FAILURE boom");
   }
 
   @Test
@@ -176,13 +228,23 @@ class TaskListenerTest {
     server.sendTask(Signature.create("hello"));
 
     await().atMost(TIMEOUT).until(() -> recording.events.contains("deadLettered hello"));
-    assertThat(recording.outcomes).singleElement().satisfies(o -> {
-      assertThat(o.state()).isEqualTo(State.SUCCESS);
-      assertThat(o.recorded()).isFalse();
-    });
-    // "sent" may come anywhere: the worker can take the message before the sender returns from publish
-    assertThat(recording.eventsOf("hello")).filteredOn(e -> !e.startsWith("sent"))
-        .containsExactly("publishing hello", "received hello", "started hello", "finished SUCCESS hello", "deadLettered hello");
+    assertThat(recording.outcomes)
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.state()).isEqualTo(State.SUCCESS);
+              assertThat(o.recorded()).isFalse();
+            });
+    // "sent" may come anywhere: the worker can take the message before the sender returns from
+    // publish
+    assertThat(recording.eventsOf("hello"))
+        .filteredOn(e -> !e.startsWith("sent"))
+        .containsExactly(
+            "publishing hello",
+            "received hello",
+            "started hello",
+            "finished SUCCESS hello",
+            "deadLettered hello");
   }
 
   @Test
@@ -190,28 +252,49 @@ class TaskListenerTest {
     launch(workerBuilder());
     Group group = Group.of(Signature.create("hello"), Signature.create("hello"));
     server.sendChord(Chord.of(group, Signature.create("callback")), 0);
-    await().atMost(TIMEOUT).until(() -> recording.events.stream().filter(e -> e.startsWith("finished")).count() == 2);
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> recording.events.stream().filter(e -> e.startsWith("finished")).count() == 2);
     await().atMost(TIMEOUT).until(() -> recording.events.contains("sent callback"));
-    assertThat(recording.eventsOf("callback")).as("checking the callback before the group is sent is no send")
+    assertThat(recording.eventsOf("callback"))
+        .as("checking the callback before the group is sent is no send")
         .containsExactly("publishing callback", "sent callback");
 
-    Group bad = Group.of(Signature.create("refused"), Signature.create("refused", Arg.of("int64", "not a number")));
+    Group bad =
+        Group.of(
+            Signature.create("refused"),
+            Signature.create("refused", Arg.of("int64", "not a number")));
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> server.sendGroup(bad, 0))
         .isInstanceOf(IllegalArgumentException.class);
-    assertThat(recording.eventsOf("refused")).containsExactly("publishing refused", "sent refused error");
+    assertThat(recording.eventsOf("refused"))
+        .containsExactly("publishing refused", "sent refused error");
   }
 
   @Test
   void aRunAbandonedByShutdownEndsInNotRunWithTheReason() {
     java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
     List<String> reasons = new CopyOnWriteArrayList<>();
-    try (Server own = Server.builder().config(config).broker(broker).backend(memory).listener(new TaskListener() {
-      @Override public void notRun(Signature signature, String reason) { reasons.add(signature.name() + ": " + reason); }
-    }).listener(recording).build()) {
-      own.registerTask("hold", TaskFunction.of(() -> {
-        never.await();
-        return null;
-      }));
+    try (Server own =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(memory)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void notRun(Signature signature, String reason) {
+                    reasons.add(signature.name() + ": " + reason);
+                  }
+                })
+            .listener(recording)
+            .build()) {
+      own.registerTask(
+          "hold",
+          TaskFunction.of(
+              () -> {
+                never.await();
+                return null;
+              }));
       Worker holder = own.workerBuilder("abandon").concurrency(1).build();
       holder.launchAsync();
       own.sendTask(Signature.create("hold"));
@@ -220,7 +303,8 @@ class TaskListenerTest {
       holder.quitAbruptly();
 
       await().atMost(TIMEOUT).until(() -> reasons.contains("hold: abandoned by shutdown"));
-      assertThat(recording.eventsOf("hold")).doesNotContain("finished SUCCESS hold", "finished FAILURE hold");
+      assertThat(recording.eventsOf("hold"))
+          .doesNotContain("finished SUCCESS hold", "finished FAILURE hold");
     }
   }
 

@@ -14,31 +14,59 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
 import org.slf4j.MDC;
 
-/** The task's ids are in the MDC while the broker publishes it, and the caller's MDC is put back after. */
+/**
+ * The task's ids are in the MDC while the broker publishes it, and the caller's MDC is put back
+ * after.
+ */
 class TaskMdcTest {
   @Test
   void theBrokerPublishesWithTheTaskInTheMdcAndTheCallersValuesComeBack() {
     MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
     Map<String, String> seen = new ConcurrentHashMap<>();
-    Broker capturing = new Broker() {
-      @Override public void publish(Signature signature, byte[] message) {
-        seen.put("uuid", String.valueOf(MDC.get(Worker.MDC_TASK_UUID)));
-        seen.put("name", String.valueOf(MDC.get(Worker.MDC_TASK_NAME)));
-        seen.put("group", String.valueOf(MDC.get(Worker.MDC_GROUP_UUID)));
-        seen.put("queue", String.valueOf(MDC.get(Worker.MDC_QUEUE)));
-        memory.publish(signature, message);
-      }
-      @Override public String routingKeyFor(Signature signature) { return memory.routingKeyFor(signature); }
-      @Override public Consumer startConsuming(String tag, String queue, DeliveryHandler h) { return memory.startConsuming(tag, queue, h); }
-      @Override public List<Signature> pendingTasks(String queue) { return memory.pendingTasks(queue); }
-      @Override public List<Signature> delayedTasks() { return memory.delayedTasks(); }
-      @Override public void close() { memory.close(); }
-    };
+    Broker capturing =
+        new Broker() {
+          @Override
+          public void publish(Signature signature, byte[] message) {
+            seen.put("uuid", String.valueOf(MDC.get(Worker.MDC_TASK_UUID)));
+            seen.put("name", String.valueOf(MDC.get(Worker.MDC_TASK_NAME)));
+            seen.put("group", String.valueOf(MDC.get(Worker.MDC_GROUP_UUID)));
+            seen.put("queue", String.valueOf(MDC.get(Worker.MDC_QUEUE)));
+            memory.publish(signature, message);
+          }
+
+          @Override
+          public String routingKeyFor(Signature signature) {
+            return memory.routingKeyFor(signature);
+          }
+
+          @Override
+          public Consumer startConsuming(String tag, String queue, DeliveryHandler h) {
+            return memory.startConsuming(tag, queue, h);
+          }
+
+          @Override
+          public List<Signature> pendingTasks(String queue) {
+            return memory.pendingTasks(queue);
+          }
+
+          @Override
+          public List<Signature> delayedTasks() {
+            return memory.delayedTasks();
+          }
+
+          @Override
+          public void close() {
+            memory.close();
+          }
+        };
     MDC.put(Worker.MDC_TASK_UUID, "the caller's own task");
     try (Server server = Server.builder().broker(capturing).build()) {
       String uuid = server.sendTask(Signature.create("hello")).signature().uuid();
 
-      assertThat(seen).containsEntry("uuid", uuid).containsEntry("name", "hello").containsEntry("group", "null")
+      assertThat(seen)
+          .containsEntry("uuid", uuid)
+          .containsEntry("name", "hello")
+          .containsEntry("group", "null")
           .containsEntry("queue", Config.DEFAULT.defaultQueue());
       assertThat(MDC.get(Worker.MDC_TASK_UUID)).isEqualTo("the caller's own task");
       assertThat(MDC.get(Worker.MDC_TASK_NAME)).isNull();

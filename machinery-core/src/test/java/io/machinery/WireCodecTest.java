@@ -21,7 +21,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 class WireCodecTest {
 
   static Stream<String> goFixtures() throws IOException {
-    return new String(resource("INDEX"), StandardCharsets.UTF_8).lines().filter(l -> l.endsWith(".json"));
+    return new String(resource("INDEX"), StandardCharsets.UTF_8)
+        .lines()
+        .filter(l -> l.endsWith(".json"));
   }
 
   private static byte[] resource(String name) throws IOException {
@@ -43,7 +45,8 @@ class WireCodecTest {
     } else {
       again = WireCodec.encode(WireCodec.decodeGroupMeta(go));
     }
-    assertThat(new String(again, StandardCharsets.UTF_8)).isEqualTo(new String(go, StandardCharsets.UTF_8));
+    assertThat(new String(again, StandardCharsets.UTF_8))
+        .isEqualTo(new String(go, StandardCharsets.UTF_8));
   }
 
   /** The message quoted in spec §1.1 (from Go Machinery issue #768). */
@@ -57,15 +60,21 @@ class WireCodecTest {
 
   @Test
   void aSignatureBuiltInJavaEncodesExactlyAsGoWould() {
-    Signature sum = Signature.builder("sum").uuid("task_01946605-74d3-42cd-b496-1d167c84cdb7")
-        .routingKey("machinery_tasks").args(Arg.of(1L), Arg.of(1L)).headers(Map.of()).build();
+    Signature sum =
+        Signature.builder("sum")
+            .uuid("task_01946605-74d3-42cd-b496-1d167c84cdb7")
+            .routingKey("machinery_tasks")
+            .args(Arg.of(1L), Arg.of(1L))
+            .headers(Map.of())
+            .build();
     assertThat(new String(WireCodec.encode(sum), StandardCharsets.UTF_8)).isEqualTo(SPEC_MESSAGE);
   }
 
   @Test
   void keysMatchCaseInsensitivelyAndUnknownKeysAreIgnored() {
-    String json = "{\"uuid\":\"task_01946605-74d3-42cd-b496-1d167c84cdb7\",\"NAME\":\"add\",\"routingKey\":\"q\",\"Extra\":{\"x\":[1,2]},"
-        + "\"args\":[{\"type\":\"int64\",\"value\":5}],\"RetryCount\":null}";
+    String json =
+        "{\"uuid\":\"task_01946605-74d3-42cd-b496-1d167c84cdb7\",\"NAME\":\"add\",\"routingKey\":\"q\",\"Extra\":{\"x\":[1,2]},"
+            + "\"args\":[{\"type\":\"int64\",\"value\":5}],\"RetryCount\":null}";
     Signature s = WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8));
     assertThat(s.uuid()).isEqualTo("task_01946605-74d3-42cd-b496-1d167c84cdb7");
     assertThat(s.name()).isEqualTo("add");
@@ -76,13 +85,14 @@ class WireCodecTest {
 
   @Test
   void valuesAreReadByTheirDeclaredTypeNotByTheirJsonToken() {
-    String json = "{\"UUID\":\"01946605-74d3-42cd-b496-1d167c84cdb7\",\"Args\":["
-        + "{\"Type\":\"uint64\",\"Value\":18446744073709551615},"
-        + "{\"Type\":\"int64\",\"Value\":9007199254740993},"
-        + "{\"Type\":\"float64\",\"Value\":200},"
-        + "{\"Type\":\"[]uint8\",\"Value\":\"AAEC/w==\"},"
-        + "{\"Type\":\"[]byte\",\"Value\":[0,1,2,255]},"
-        + "{\"Type\":\"[]int64\",\"Value\":null}]}";
+    String json =
+        "{\"UUID\":\"01946605-74d3-42cd-b496-1d167c84cdb7\",\"Args\":["
+            + "{\"Type\":\"uint64\",\"Value\":18446744073709551615},"
+            + "{\"Type\":\"int64\",\"Value\":9007199254740993},"
+            + "{\"Type\":\"float64\",\"Value\":200},"
+            + "{\"Type\":\"[]uint8\",\"Value\":\"AAEC/w==\"},"
+            + "{\"Type\":\"[]byte\",\"Value\":[0,1,2,255]},"
+            + "{\"Type\":\"[]int64\",\"Value\":null}]}";
     List<Arg> args = WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8)).args();
     assertThat(args.get(0).typedValue()).isEqualTo(new BigInteger("18446744073709551615"));
     assertThat(args.get(1).typedValue()).isEqualTo(9_007_199_254_740_993L);
@@ -94,11 +104,22 @@ class WireCodecTest {
 
   @Test
   void integersStayIntegersAndFloatsUseGosShortestForm() {
-    Signature s = Signature.builder("f").uuid("task_x").args(
-        Arg.of(200.0), Arg.of(0.1f), Arg.of(1e21), Arg.of(1e-7), Arg.of(-0.0), Arg.of(123456789.125),
-        Arg.of(new BigInteger("18446744073709551615")), Arg.of(new byte[] {1, 2})).build();
+    Signature s =
+        Signature.builder("f")
+            .uuid("task_x")
+            .args(
+                Arg.of(200.0),
+                Arg.of(0.1f),
+                Arg.of(1e21),
+                Arg.of(1e-7),
+                Arg.of(-0.0),
+                Arg.of(123456789.125),
+                Arg.of(new BigInteger("18446744073709551615")),
+                Arg.of(new byte[] {1, 2}))
+            .build();
     String json = new String(WireCodec.encode(s), StandardCharsets.UTF_8);
-    assertThat(json).contains("\"Type\":\"float64\",\"Value\":200}")
+    assertThat(json)
+        .contains("\"Type\":\"float64\",\"Value\":200}")
         .contains("\"Type\":\"float32\",\"Value\":0.1}")
         .contains("\"Value\":1e+21}")
         .contains("\"Value\":1e-7}")
@@ -121,26 +142,34 @@ class WireCodecTest {
     Signature s = Signature.builder("x").eta(eta).build();
     String json = new String(WireCodec.encode(s), StandardCharsets.UTF_8);
     assertThat(json).contains("\"ETA\":\"2025-01-02T03:04:05.1234567+02:00\"");
-    assertThat(WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8)).eta()).isEqualTo(eta);
-    Signature utc = Signature.builder("x").uuid("u").eta(Instant.parse("2025-01-02T03:04:05Z")).build();
-    assertThat(new String(WireCodec.encode(utc), StandardCharsets.UTF_8)).contains("\"ETA\":\"2025-01-02T03:04:05Z\"");
+    assertThat(WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8)).eta())
+        .isEqualTo(eta);
+    Signature utc =
+        Signature.builder("x").uuid("u").eta(Instant.parse("2025-01-02T03:04:05Z")).build();
+    assertThat(new String(WireCodec.encode(utc), StandardCharsets.UTF_8))
+        .contains("\"ETA\":\"2025-01-02T03:04:05Z\"");
   }
 
   @Test
   void aStateWithGosZeroTimeRoundTrips() {
     TaskState state = TaskState.received(Signature.builder("add").uuid("task_1").build());
-    assertThat(new String(WireCodec.encode(state), StandardCharsets.UTF_8)).isEqualTo(
-        "{\"TaskUUID\":\"task_1\",\"TaskName\":\"\",\"State\":\"RECEIVED\",\"Results\":null,\"Error\":\"\","
-            + "\"CreatedAt\":\"0001-01-01T00:00:00Z\",\"TTL\":0}");
+    assertThat(new String(WireCodec.encode(state), StandardCharsets.UTF_8))
+        .isEqualTo(
+            "{\"TaskUUID\":\"task_1\",\"TaskName\":\"\",\"State\":\"RECEIVED\",\"Results\":null,\"Error\":\"\","
+                + "\"CreatedAt\":\"0001-01-01T00:00:00Z\",\"TTL\":0}");
   }
 
   @Test
   void groupMetaEncodesAsGoDoes() {
-    GroupMeta meta = GroupMeta.create("group_1", List.of("task_a", "task_b"),
-        OffsetDateTime.of(2025, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC));
-    assertThat(new String(WireCodec.encode(meta), StandardCharsets.UTF_8)).isEqualTo(
-        "{\"GroupUUID\":\"group_1\",\"TaskUUIDs\":[\"task_a\",\"task_b\"],\"ChordTriggered\":false,\"Lock\":false,"
-            + "\"CreatedAt\":\"2025-01-02T03:04:05Z\",\"TTL\":0}");
+    GroupMeta meta =
+        GroupMeta.create(
+            "group_1",
+            List.of("task_a", "task_b"),
+            OffsetDateTime.of(2025, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC));
+    assertThat(new String(WireCodec.encode(meta), StandardCharsets.UTF_8))
+        .isEqualTo(
+            "{\"GroupUUID\":\"group_1\",\"TaskUUIDs\":[\"task_a\",\"task_b\"],\"ChordTriggered\":false,\"Lock\":false,"
+                + "\"CreatedAt\":\"2025-01-02T03:04:05Z\",\"TTL\":0}");
   }
 
   @Test
@@ -150,25 +179,37 @@ class WireCodecTest {
         .hasMessageStartingWith("Could not unmarshal 'not json' into a task signature: ");
     assertThatThrownBy(() -> WireCodec.decodeSignature("[1]".getBytes(StandardCharsets.UTF_8)))
         .isInstanceOf(MalformedMessageException.class);
-    assertThatThrownBy(() -> WireCodec.decodeSignature("{\"RetryCount\":1.5}".getBytes(StandardCharsets.UTF_8)))
+    assertThatThrownBy(
+            () ->
+                WireCodec.decodeSignature("{\"RetryCount\":1.5}".getBytes(StandardCharsets.UTF_8)))
         .isInstanceOf(MalformedMessageException.class);
-    assertThatThrownBy(() -> WireCodec.decodeSignature("{\"Priority\":300}".getBytes(StandardCharsets.UTF_8)))
-        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("uint8");
-    assertThatThrownBy(() -> WireCodec.decodeSignature("{\"ETA\":\"yesterday\"}".getBytes(StandardCharsets.UTF_8)))
-        .isInstanceOf(MalformedMessageException.class).hasMessageContaining("RFC 3339");
-    assertThatThrownBy(() -> WireCodec.decodeSignature(new byte[0])).isInstanceOf(MalformedMessageException.class);
+    assertThatThrownBy(
+            () -> WireCodec.decodeSignature("{\"Priority\":300}".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("uint8");
+    assertThatThrownBy(
+            () ->
+                WireCodec.decodeSignature(
+                    "{\"ETA\":\"yesterday\"}".getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("RFC 3339");
+    assertThatThrownBy(() -> WireCodec.decodeSignature(new byte[0]))
+        .isInstanceOf(MalformedMessageException.class);
   }
 
   @Test
   void aHugeBadMessageIsQuotedOnlyInPart() {
     byte[] huge = ("{" + "x".repeat(100_000)).getBytes(StandardCharsets.UTF_8);
-    assertThatThrownBy(() -> WireCodec.decodeSignature(huge)).hasMessageContaining("(100001 bytes)")
+    assertThatThrownBy(() -> WireCodec.decodeSignature(huge))
+        .hasMessageContaining("(100001 bytes)")
         .satisfies(e -> assertThat(e.getMessage().length()).isLessThan(2_000));
   }
 
   @Test
   void nonFiniteFloatsCannotBeEncodedJustAsInGo() {
-    assertThatThrownBy(() -> WireCodec.encode(Signature.builder("x").uuid("u").args(Arg.of(Double.NaN)).build()))
+    assertThatThrownBy(
+            () ->
+                WireCodec.encode(Signature.builder("x").uuid("u").args(Arg.of(Double.NaN)).build()))
         .hasMessageContaining("unsupported value: NaN");
   }
 }

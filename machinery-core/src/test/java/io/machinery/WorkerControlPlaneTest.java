@@ -16,7 +16,10 @@ import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** A worker announces itself to the control plane and follows its queue's pause flag (memory broker). */
+/**
+ * A worker announces itself to the control plane and follows its queue's pause flag (memory
+ * broker).
+ */
 class WorkerControlPlaneTest {
   private static final Duration PATIENCE = Duration.ofSeconds(10);
   private static final Duration BEAT = Duration.ofMillis(100);
@@ -24,15 +27,19 @@ class WorkerControlPlaneTest {
   private final Config config = Config.DEFAULT;
   private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
   private final MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
-  private final Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+  private final Server server =
+      Server.builder().config(config).broker(broker).backend(backend).build();
   private final ControlPlane plane = server.controlPlane().orElseThrow();
   private final CountDownLatch release = new CountDownLatch(1);
 
   WorkerControlPlaneTest() {
-    server.registerTask("block", TaskFunction.of(() -> {
-      release.await();
-      return "done";
-    }));
+    server.registerTask(
+        "block",
+        TaskFunction.of(
+            () -> {
+              release.await();
+              return "done";
+            }));
     server.registerTask("quick", TaskFunction.of(() -> "quick"));
   }
 
@@ -54,9 +61,15 @@ class WorkerControlPlaneTest {
   private WorkerStatus nextBeatOf(Worker worker) {
     Instant now = Instant.now();
     String id = worker.controlPlaneId().orElseThrow();
-    return await().atMost(PATIENCE).until(
-        () -> plane.workers().stream().filter(w -> w.id().equals(id) && w.heartbeatAt().isAfter(now)).findFirst().orElse(null),
-        status -> status != null);
+    return await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                plane.workers().stream()
+                    .filter(w -> w.id().equals(id) && w.heartbeatAt().isAfter(now))
+                    .findFirst()
+                    .orElse(null),
+            status -> status != null);
   }
 
   @Test
@@ -64,15 +77,20 @@ class WorkerControlPlaneTest {
     Worker worker = launch("cp-list");
     AsyncResult running = server.sendTask(Signature.builder("block").build());
 
-    WorkerStatus status = await().atMost(PATIENCE).until(() -> nextBeatOf(worker), s -> s.busy() == 1);
+    WorkerStatus status =
+        await().atMost(PATIENCE).until(() -> nextBeatOf(worker), s -> s.busy() == 1);
 
     assertThat(status.consumerTag()).isEqualTo("cp-list");
     assertThat(status.queue()).isEqualTo(config.defaultQueue());
     assertThat(status.concurrency()).isEqualTo(2);
     assertThat(status.pid()).isEqualTo(ProcessHandle.current().pid());
     assertThat(status.paused()).isFalse();
-    assertThat(status.running()).extracting(WorkerStatus.RunningTask::uuid).containsExactly(running.taskUuid());
-    assertThat(status.running()).extracting(WorkerStatus.RunningTask::name).containsExactly("block");
+    assertThat(status.running())
+        .extracting(WorkerStatus.RunningTask::uuid)
+        .containsExactly(running.taskUuid());
+    assertThat(status.running())
+        .extracting(WorkerStatus.RunningTask::name)
+        .containsExactly("block");
 
     release.countDown();
     running.get(PATIENCE);
@@ -122,12 +140,18 @@ class WorkerControlPlaneTest {
 
   @Test
   void aWorkerWithoutAControlPlaneRuns() {
-    try (Server bare = Server.builder().config(config).broker(new NoControlPlaneBroker(broker)).backend(backend).build()) {
+    try (Server bare =
+        Server.builder()
+            .config(config)
+            .broker(new NoControlPlaneBroker(broker))
+            .backend(backend)
+            .build()) {
       bare.registerTask("quick", TaskFunction.of(() -> "quick"));
       assertThat(bare.controlPlane()).isEmpty();
       Worker worker = bare.workerBuilder("cp-none").concurrency(1).heartbeatInterval(BEAT).build();
       worker.launchAsync();
-      assertThat(bare.sendTask(Signature.builder("quick").build()).get(PATIENCE)).containsExactly("quick");
+      assertThat(bare.sendTask(Signature.builder("quick").build()).get(PATIENCE))
+          .containsExactly("quick");
       assertThat(worker.controlPlaneId()).isEmpty();
       worker.quit();
     }
@@ -135,13 +159,33 @@ class WorkerControlPlaneTest {
 
   /** The memory broker without its control plane, as a broker that cannot keep shared state. */
   private record NoControlPlaneBroker(MemoryBroker delegate) implements io.machinery.spi.Broker {
-    @Override public void publish(Signature signature, byte[] message) { delegate.publish(signature, message); }
-    @Override public String routingKeyFor(Signature signature) { return delegate.routingKeyFor(signature); }
-    @Override public io.machinery.spi.Consumer startConsuming(String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
+    @Override
+    public void publish(Signature signature, byte[] message) {
+      delegate.publish(signature, message);
+    }
+
+    @Override
+    public String routingKeyFor(Signature signature) {
+      return delegate.routingKeyFor(signature);
+    }
+
+    @Override
+    public io.machinery.spi.Consumer startConsuming(
+        String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
       return delegate.startConsuming(tag, queue, handler);
     }
-    @Override public List<Signature> pendingTasks(String queue) { return delegate.pendingTasks(queue); }
-    @Override public List<Signature> delayedTasks() { return delegate.delayedTasks(); }
-    @Override public void close() {}
+
+    @Override
+    public List<Signature> pendingTasks(String queue) {
+      return delegate.pendingTasks(queue);
+    }
+
+    @Override
+    public List<Signature> delayedTasks() {
+      return delegate.delayedTasks();
+    }
+
+    @Override
+    public void close() {}
   }
 }

@@ -25,9 +25,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Faults around a task, on the memory broker and backend: hostile messages, throwing handlers, failing
- * bookkeeping, lost chord state, unknown tasks, hung tasks. Each test names the finding it covers (the
- * reliability review's F-numbers).
+ * Faults around a task, on the memory broker and backend: hostile messages, throwing handlers,
+ * failing bookkeeping, lost chord state, unknown tasks, hung tasks. Each test names the finding it
+ * covers (the reliability review's F-numbers).
  */
 class WorkerFaultTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
@@ -47,7 +47,8 @@ class WorkerFaultTest {
     backend = new FaultyBackend(memory);
     server = Server.builder().config(config).broker(broker).backend(backend).build();
     server.registerTask("one", TaskFunction.of(() -> count("one", 1L)));
-    server.registerTask("add", TaskFunction.varargs(long[].class, args -> count("add", LongStream.of(args).sum())));
+    server.registerTask(
+        "add", TaskFunction.varargs(long[].class, args -> count("add", LongStream.of(args).sum())));
   }
 
   @AfterEach
@@ -67,7 +68,11 @@ class WorkerFaultTest {
   }
 
   private Worker.Builder worker() {
-    return server.workerBuilder("w").concurrency(2).requeueBackoff(FAST).bookkeepingBackoff(FAST, d -> {});
+    return server
+        .workerBuilder("w")
+        .concurrency(2)
+        .requeueBackoff(FAST)
+        .bookkeepingBackoff(FAST, d -> {});
   }
 
   private State stateOf(String uuid) {
@@ -79,8 +84,11 @@ class WorkerFaultTest {
   @Test
   void f1_aMessageNestedTenThousandDeepIsDeadLetteredAndTheWorkerKeepsGoing() {
     String nested = "[".repeat(10_000) + "]".repeat(10_000);
-    byte[] hostile = ("{\"UUID\":\"task_deep\",\"Name\":\"add\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":" + nested + "}]}")
-        .getBytes(StandardCharsets.UTF_8);
+    byte[] hostile =
+        ("{\"UUID\":\"task_deep\",\"Name\":\"add\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":"
+                + nested
+                + "}]}")
+            .getBytes(StandardCharsets.UTF_8);
     worker().concurrency(1).build().launchAsync();
     for (int i = 0; i < 3; i++) {
       broker.pushRaw(config.defaultQueue(), hostile);
@@ -95,43 +103,61 @@ class WorkerFaultTest {
 
   @Test
   void f1_aTaskThrowingAnErrorIsAFailureNotALoop() {
-    server.registerTask("overflow", TaskFunction.of(() -> {
-      count("overflow", 0);
-      throw new StackOverflowError("deep");
-    }));
-    server.registerTask("oom", TaskFunction.of(() -> {
-      count("oom", 0);
-      throw new OutOfMemoryError("injected");
-    }));
+    server.registerTask(
+        "overflow",
+        TaskFunction.of(
+            () -> {
+              count("overflow", 0);
+              throw new StackOverflowError("deep");
+            }));
+    server.registerTask(
+        "oom",
+        TaskFunction.of(
+            () -> {
+              count("oom", 0);
+              throw new OutOfMemoryError("injected");
+            }));
     worker().build().launchAsync();
     AsyncResult overflow = server.sendTask(Signature.create("overflow"));
     AsyncResult oom = server.sendTask(Signature.create("oom"));
-    await().atMost(TIMEOUT).until(() -> stateOf(overflow.taskUuid()) == State.FAILURE && stateOf(oom.taskUuid()) == State.FAILURE);
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                stateOf(overflow.taskUuid()) == State.FAILURE
+                    && stateOf(oom.taskUuid()) == State.FAILURE);
     assertThat(memory.getState(oom.taskUuid()).orElseThrow().error()).isEqualTo("injected");
     assertThat(invoked("overflow")).isEqualTo(1);
     assertThat(invoked("oom")).isEqualTo(1);
     assertThat(broker.requeueCount()).isZero();
   }
 
-  // ---------------------------------------------------------------------------------------------- F2/F3
+  // ----------------------------------------------------------------------------------------------
+  // F2/F3
 
   @Test
   void f3_throwingPreAndPostHandlersAreLoggedAndTheTaskRunsOnce() {
     AtomicInteger handlerCalls = new AtomicInteger();
     worker()
-        .preTaskHandler(s -> {
-          handlerCalls.incrementAndGet();
-          throw new IllegalStateException("pre broke");
-        })
-        .postTaskHandler(s -> {
-          handlerCalls.incrementAndGet();
-          throw new AssertionError("post broke");
-        })
-        .build().launchAsync();
+        .preTaskHandler(
+            s -> {
+              handlerCalls.incrementAndGet();
+              throw new IllegalStateException("pre broke");
+            })
+        .postTaskHandler(
+            s -> {
+              handlerCalls.incrementAndGet();
+              throw new AssertionError("post broke");
+            })
+        .build()
+        .launchAsync();
     AsyncResult result = server.sendTask(Signature.create("one"));
     assertThat(result.get(TIMEOUT)).containsExactly(1L);
     await().atMost(TIMEOUT).until(() -> handlerCalls.get() == 2);
-    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> invoked("one") == 1 && broker.requeueCount() == 0);
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(TIMEOUT)
+        .until(() -> invoked("one") == 1 && broker.requeueCount() == 0);
   }
 
   @Test
@@ -167,12 +193,15 @@ class WorkerFaultTest {
     AsyncResult task = server.sendTask(Signature.create("one"));
     await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
     MemoryBroker.DeadLetter dead = broker.deadLetters().get(0);
-    assertThat(dead.reason()).contains("could not be processed 4 times (over maxDeliveries 3)")
+    assertThat(dead.reason())
+        .contains("could not be processed 4 times (over maxDeliveries 3)")
         .contains("injected failure of RECEIVED");
-    assertThat(WireCodec.decodeSignature(dead.message()).headers()).containsEntry(Worker.REQUEUES_HEADER, "3");
+    assertThat(WireCodec.decodeSignature(dead.message()).headers())
+        .containsEntry(Worker.REQUEUES_HEADER, "3");
     assertThat(broker.requeueCount()).isEqualTo(3);
     assertThat(invoked("one")).isZero();
-    assertThat(memory.getState(task.taskUuid()).orElseThrow().error()).contains("over maxDeliveries 3");
+    assertThat(memory.getState(task.taskUuid()).orElseThrow().error())
+        .contains("over maxDeliveries 3");
   }
 
   @Test
@@ -183,20 +212,28 @@ class WorkerFaultTest {
     }
     worker().maxDeliveries(3).build().launchAsync();
     await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
-    assertThat(broker.deadLetters().get(0).reason()).startsWith("delivered 4 times without being settled");
+    assertThat(broker.deadLetters().get(0).reason())
+        .startsWith("delivered 4 times without being settled");
     assertThat(invoked("one")).isZero();
   }
 
   @Test
   void f2_aChordWhoseGroupIsGoneStoresFailureForItsCallbackAndRunsEachMemberOnce() {
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
     ChordAsyncResult result = server.sendChord(chord, 0);
-    memory.purgeGroupMeta(chord.group().groupUuid()); // expired, evicted or purged before the members ran
+    memory.purgeGroupMeta(
+        chord.group().groupUuid()); // expired, evicted or purged before the members ran
     worker().build().launchAsync();
     String callback = chord.callback().uuid();
     await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
-    assertThat(memory.getState(callback).orElseThrow().error()).contains("is gone from the result backend");
-    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> invoked("one") == 2 && broker.requeueCount() == 0);
+    assertThat(memory.getState(callback).orElseThrow().error())
+        .contains("is gone from the result backend");
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(TIMEOUT)
+        .until(() -> invoked("one") == 2 && broker.requeueCount() == 0);
     assertThat(invoked("add")).isZero();
     assertThat(result.callbackResult().state()).isEqualTo(State.FAILURE);
   }
@@ -204,43 +241,60 @@ class WorkerFaultTest {
   @Test
   void f2_whereReadsConsumeStatesAGoneGroupIsNeitherCheckedNorFailedAndMembersRunOnce() {
     backend.consumingReads();
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
     server.sendChord(chord, 0);
     memory.purgeGroupMeta(chord.group().groupUuid());
     worker().build().launchAsync();
     await().atMost(TIMEOUT).until(() -> invoked("one") == 2);
-    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> broker.pendingTasks("").isEmpty()
-        && broker.requeueCount() == 0 && broker.deadLetters().isEmpty());
-    assertThat(backend.calls(Op.GET_STATE)).as("no read that would consume the callback's state").isZero();
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                broker.pendingTasks("").isEmpty()
+                    && broker.requeueCount() == 0
+                    && broker.deadLetters().isEmpty());
+    assertThat(backend.calls(Op.GET_STATE))
+        .as("no read that would consume the callback's state")
+        .isZero();
     assertThat(memory.getState(chord.callback().uuid())).isEmpty();
   }
 
   // ------------------------------------------------------------------------------------------------- F4
 
   @Test
-  void f4_aRedeliveredMemberSendsTheCallbackTheTriggeringWorkerDiedBeforeSending() throws Exception {
+  void f4_aRedeliveredMemberSendsTheCallbackTheTriggeringWorkerDiedBeforeSending()
+      throws Exception {
     assertTheRedeliveredMemberSendsTheCallbackOnce(false);
   }
 
   @Test
-  void f4_aRedeliveredMemberSendsTheCallbackWhoseWinnerDiedAfterStoringPendingBeforePublishing() throws Exception {
+  void f4_aRedeliveredMemberSendsTheCallbackWhoseWinnerDiedAfterStoringPendingBeforePublishing()
+      throws Exception {
     // the winner died inside sendTask: the callback's PENDING state is stored, its message is not
     assertTheRedeliveredMemberSendsTheCallbackOnce(true);
   }
 
   /**
-   * A worker ran both members of a chord, won the trigger, and died before publishing the callback (with its
-   * PENDING state stored or not): the message of the member it was finishing comes back and must send it.
+   * A worker ran both members of a chord, won the trigger, and died before publishing the callback
+   * (with its PENDING state stored or not): the message of the member it was finishing comes back
+   * and must send it.
    */
-  private void assertTheRedeliveredMemberSendsTheCallbackOnce(boolean pendingStored) throws Exception {
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+  private void assertTheRedeliveredMemberSendsTheCallbackOnce(boolean pendingStored)
+      throws Exception {
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
     server.sendChord(chord, 0);
     for (Signature member : chord.group().tasks()) {
       memory.setStateSuccess(member, List.of(TaskResult.of(1L)));
     }
     assertThat(memory.triggerChord(chord.group().groupUuid())).isTrue();
     if (pendingStored) {
-      memory.setStatePending(chord.callback().toBuilder().addArgs(List.of(Arg.of(1L), Arg.of(1L))).build());
+      memory.setStatePending(
+          chord.callback().toBuilder().addArgs(List.of(Arg.of(1L), Arg.of(1L))).build());
     }
     takeAndLoseOneDelivery();
     drainAllBut(1); // the other member's message was acknowledged before the crash
@@ -251,17 +305,26 @@ class WorkerFaultTest {
   }
 
   @Test
-  void f4_aMemberRunningAgainWhenTheWinnerReadsTheGroupIsNotAFailureAndSendsTheCallbackWhenItFinishes() {
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+  void
+      f4_aMemberRunningAgainWhenTheWinnerReadsTheGroupIsNotAFailureAndSendsTheCallbackWhenItFinishes() {
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
     server.sendChord(chord, 0);
-    Signature first = MessageHeaders.with(chord.group().tasks().get(0).toBuilder().routingKey(config.defaultQueue())
-        .build(), MessageHeaders.REQUEUES, 1);
-    // Between the winner's completion check and its read of the states, the first member's message comes back
+    Signature first =
+        MessageHeaders.with(
+            chord.group().tasks().get(0).toBuilder().routingKey(config.defaultQueue()).build(),
+            MessageHeaders.REQUEUES,
+            1);
+    // Between the winner's completion check and its read of the states, the first member's message
+    // comes back
     // (its worker was killed before the ack) and its re-run overwrites SUCCESS with STARTED.
     backend.beforeNextGroupRead(() -> memory.setStateStarted(first));
     worker().concurrency(1).build().launchAsync();
     await().atMost(TIMEOUT).until(() -> backend.calls(Op.GROUP_STATES) == 1);
-    assertThat(stateOf(chord.callback().uuid())).as("the callback of a chord whose members all succeeded").isNull();
+    assertThat(stateOf(chord.callback().uuid()))
+        .as("the callback of a chord whose members all succeeded")
+        .isNull();
     broker.publish(first, WireCodec.encode(first)); // the re-run's message
     assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
     assertThat(invoked("add")).isEqualTo(1);
@@ -269,8 +332,10 @@ class WorkerFaultTest {
 
   @Test
   void f4_aMemberThatLosesTheTriggerNormallyDoesNotSendTheCallbackAgain() {
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one"), Signature.create("one")),
-        Signature.create("add"));
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one"), Signature.create("one")),
+            Signature.create("add"));
     ChordAsyncResult result = server.sendChord(chord, 0);
     worker().concurrency(3).build().launchAsync();
     assertThat(result.callbackResult().get(TIMEOUT)).containsExactly(3L);
@@ -280,12 +345,15 @@ class WorkerFaultTest {
   @Test
   void f4_aGroupWhoseStatesCannotBeReadGetsFailureForItsCallbackInsteadOfASilentAck() {
     backend.failing(Op.GROUP_STATES, FaultyBackend.ALWAYS);
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
     server.sendChord(chord, 0);
     worker().bookkeepingAttempts(2).build().launchAsync();
     String callback = chord.callback().uuid();
     await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
-    assertThat(memory.getState(callback).orElseThrow().error()).contains("could not be completed")
+    assertThat(memory.getState(callback).orElseThrow().error())
+        .contains("could not be completed")
         .contains("injected failure of GROUP_STATES");
     assertThat(backend.calls(Op.GROUP_STATES)).isEqualTo(2);
     assertThat(invoked("one")).isEqualTo(2);
@@ -299,8 +367,11 @@ class WorkerFaultTest {
     AsyncResult unknown = server.sendTask(Signature.create("nobody_knows_me"));
     await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
     MemoryBroker.DeadLetter dead = broker.deadLetters().get(0);
-    assertThat(dead.reason()).contains("nobody_knows_me is not registered").contains("requeued 3 times");
-    assertThat(WireCodec.decodeSignature(dead.message()).headers()).containsEntry(Worker.UNREGISTERED_HEADER, "3");
+    assertThat(dead.reason())
+        .contains("nobody_knows_me is not registered")
+        .contains("requeued 3 times");
+    assertThat(WireCodec.decodeSignature(dead.message()).headers())
+        .containsEntry(Worker.UNREGISTERED_HEADER, "3");
     assertThat(broker.requeueCount()).isEqualTo(3);
     assertThat(unknown.state()).isEqualTo(State.PENDING);
   }
@@ -310,82 +381,126 @@ class WorkerFaultTest {
   @Test
   void f21_aHungTaskTimesOutAsAFailureAndFreesItsSlot() {
     CountDownLatch never = new CountDownLatch(1);
-    server.registerTask("hang", TaskFunction.of(() -> {
-      while (never.getCount() > 0) {
-        try {
-          never.await(); // ignores interrupts, as badly written code does
-        } catch (InterruptedException ignored) {
-          // keep hanging
-        }
-      }
-      return null;
-    }));
+    server.registerTask(
+        "hang",
+        TaskFunction.of(
+            () -> {
+              while (never.getCount() > 0) {
+                try {
+                  never.await(); // ignores interrupts, as badly written code does
+                } catch (InterruptedException ignored) {
+                  // keep hanging
+                }
+              }
+              return null;
+            }));
     worker().concurrency(1).taskTimeout(Duration.ofMillis(200)).build().launchAsync();
     AsyncResult hung = server.sendTask(Signature.create("hang"));
-    AsyncResult byHeader = server.sendTask(Signature.builder("hang").header(Worker.TIMEOUT_HEADER, "50").build());
+    AsyncResult byHeader =
+        server.sendTask(Signature.builder("hang").header(Worker.TIMEOUT_HEADER, "50").build());
     AsyncResult after = server.sendTask(Signature.create("one"));
     assertThat(after.get(TIMEOUT)).containsExactly(1L);
-    assertThat(memory.getState(hung.taskUuid()).orElseThrow().error()).isEqualTo("task timed out after 200ms");
-    assertThat(memory.getState(byHeader.taskUuid()).orElseThrow().error()).isEqualTo("task timed out after 50ms");
+    assertThat(memory.getState(hung.taskUuid()).orElseThrow().error())
+        .isEqualTo("task timed out after 200ms");
+    assertThat(memory.getState(byHeader.taskUuid()).orElseThrow().error())
+        .isEqualTo("task timed out after 50ms");
     never.countDown();
   }
 
   @Test
-  void f21_quitReturnsSoonAfterTheGracefulTimeoutAndAnAbandonedTaskRecordsNothing() throws Exception {
+  void f21_quitReturnsSoonAfterTheGracefulTimeoutAndAnAbandonedTaskRecordsNothing()
+      throws Exception {
     CountDownLatch started = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    server.registerTask("stubborn", TaskFunction.of(() -> {
-      started.countDown();
-      while (release.getCount() > 0) {
-        try {
-          release.await();
-        } catch (InterruptedException ignored) {
-          // ignores cancellation
-        }
-      }
-      return "late";
-    }));
+    server.registerTask(
+        "stubborn",
+        TaskFunction.of(
+            () -> {
+              started.countDown();
+              while (release.getCount() > 0) {
+                try {
+                  release.await();
+                } catch (InterruptedException ignored) {
+                  // ignores cancellation
+                }
+              }
+              return "late";
+            }));
     Worker worker = worker().concurrency(1).gracefulTimeout(Duration.ofMillis(200)).build();
     worker.launchAsync();
     AsyncResult stubborn = server.sendTask(Signature.create("stubborn"));
     started.await();
     long begin = System.nanoTime();
     worker.quit();
-    assertThat(Duration.ofNanos(System.nanoTime() - begin)).isLessThan(Duration.ofMillis(200).plus(Worker.CANCEL_MARGIN).plusMillis(500));
-    assertThat(broker.pendingTasks("")).extracting(Signature::uuid).containsExactly(stubborn.taskUuid());
+    assertThat(Duration.ofNanos(System.nanoTime() - begin))
+        .isLessThan(Duration.ofMillis(200).plus(Worker.CANCEL_MARGIN).plusMillis(500));
+    assertThat(broker.pendingTasks(""))
+        .extracting(Signature::uuid)
+        .containsExactly(stubborn.taskUuid());
     release.countDown();
-    await().during(Duration.ofMillis(300)).atMost(TIMEOUT).until(() -> stateOf(stubborn.taskUuid()) == State.STARTED);
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(TIMEOUT)
+        .until(() -> stateOf(stubborn.taskUuid()) == State.STARTED);
   }
 
   // ------------------------------------------------------------------------------------------------- F5
 
   @Test
   void f5_taskFunctionsCanRunOnPlatformThreads() {
-    server.registerTask("where", TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
+    server.registerTask(
+        "where",
+        TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
     worker().platformTaskThreads(true).build().launchAsync();
     assertThat(server.sendTask(Signature.create("where")).get(TIMEOUT)).containsExactly("platform");
   }
 
   @Test
   void f5_byDefaultTaskFunctionsRunOnVirtualThreads() {
-    server.registerTask("where", TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
+    server.registerTask(
+        "where",
+        TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
     worker().build().launchAsync();
     assertThat(server.sendTask(Signature.create("where")).get(TIMEOUT)).containsExactly("virtual");
   }
 
-  // ---------------------------------------------------------------------------------------------- helpers
+  // ----------------------------------------------------------------------------------------------
+  // helpers
 
-  /** A consumer takes the head message and dies without settling it: the message returns to the queue head. */
+  /**
+   * A consumer takes the head message and dies without settling it: the message returns to the
+   * queue head.
+   */
   private void takeAndLoseOneDelivery() throws InterruptedException {
     CountDownLatch taken = new CountDownLatch(1);
     Semaphore one = new Semaphore(1);
-    Consumer dying = broker.startConsuming("dying", "", new DeliveryHandler() {
-      @Override public int reserve(int max) throws InterruptedException { one.acquire(); return 1; }
-      @Override public void release(int slots) { }
-      @Override public void handle(Delivery delivery) { taken.countDown(); }
-      @Override public void handleNow(Delivery delivery) { taken.countDown(); }
-      @Override public void brokerError(Throwable error) { }
-    });
+    Consumer dying =
+        broker.startConsuming(
+            "dying",
+            "",
+            new DeliveryHandler() {
+              @Override
+              public int reserve(int max) throws InterruptedException {
+                one.acquire();
+                return 1;
+              }
+
+              @Override
+              public void release(int slots) {}
+
+              @Override
+              public void handle(Delivery delivery) {
+                taken.countDown();
+              }
+
+              @Override
+              public void handleNow(Delivery delivery) {
+                taken.countDown();
+              }
+
+              @Override
+              public void brokerError(Throwable error) {}
+            });
     taken.await();
     dying.close();
   }
@@ -396,20 +511,36 @@ class WorkerFaultTest {
     CountDownLatch done = new CountDownLatch(drop);
     Semaphore budget = new Semaphore(keep + drop);
     AtomicInteger seen = new AtomicInteger();
-    Consumer drainer = broker.startConsuming("drainer", "", new DeliveryHandler() {
-      @Override public int reserve(int max) throws InterruptedException { budget.acquire(); return 1; }
-      @Override public void release(int slots) { }
-      @Override public void handle(Delivery delivery) {
-        if (seen.getAndIncrement() < keep) {
-          delivery.requeue(Duration.ZERO);
-        } else {
-          delivery.ack();
-          done.countDown();
-        }
-      }
-      @Override public void handleNow(Delivery delivery) { }
-      @Override public void brokerError(Throwable error) { }
-    });
+    Consumer drainer =
+        broker.startConsuming(
+            "drainer",
+            "",
+            new DeliveryHandler() {
+              @Override
+              public int reserve(int max) throws InterruptedException {
+                budget.acquire();
+                return 1;
+              }
+
+              @Override
+              public void release(int slots) {}
+
+              @Override
+              public void handle(Delivery delivery) {
+                if (seen.getAndIncrement() < keep) {
+                  delivery.requeue(Duration.ZERO);
+                } else {
+                  delivery.ack();
+                  done.countDown();
+                }
+              }
+
+              @Override
+              public void handleNow(Delivery delivery) {}
+
+              @Override
+              public void brokerError(Throwable error) {}
+            });
     done.await();
     drainer.close();
   }

@@ -9,8 +9,8 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 
 /**
- * Picks a broker and a backend by URL scheme, as Go Machinery v1's factories did. Each scheme needs its module
- * on the class path; this example depends on the Redis and AMQP ones.
+ * Picks a broker and a backend by URL scheme, as Go Machinery v1's factories did. Each scheme needs
+ * its module on the class path; this example depends on the Redis and AMQP ones.
  */
 final class Brokers {
   private Brokers() {}
@@ -20,8 +20,11 @@ final class Brokers {
     return switch (scheme(url)) {
       case "redis", "rediss", "redis+socket" -> RedisBroker.create(config);
       case "amqp", "amqps" -> AmqpBroker.create(config);
-      default -> throw new IllegalArgumentException("BROKER: no module in this example handles '" + scheme(url)
-          + "' URLs; use redis://, rediss://, redis+socket://, amqp:// or amqps://");
+      default ->
+          throw new IllegalArgumentException(
+              "BROKER: no module in this example handles '"
+                  + scheme(url)
+                  + "' URLs; use redis://, rediss://, redis+socket://, amqp:// or amqps://");
     };
   }
 
@@ -30,8 +33,11 @@ final class Brokers {
     return switch (scheme(url)) {
       case "redis", "rediss", "redis+socket" -> RedisBackend.create(config);
       case "amqp", "amqps" -> AmqpBackend.create(config);
-      default -> throw new IllegalArgumentException("RESULT_BACKEND: no module in this example handles '"
-          + scheme(url) + "' URLs; use redis://, rediss://, redis+socket://, amqp:// or amqps://");
+      default ->
+          throw new IllegalArgumentException(
+              "RESULT_BACKEND: no module in this example handles '"
+                  + scheme(url)
+                  + "' URLs; use redis://, rediss://, redis+socket://, amqp:// or amqps://");
     };
   }
 

@@ -16,12 +16,13 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Go Machinery's example program in Java: {@code worker} runs a worker, {@code send} sends a task, a group, a
- * chord and a chain and prints their results, {@code demo} (the default) does both in one JVM on the embedded
- * memory broker and backend.
+ * Go Machinery's example program in Java: {@code worker} runs a worker, {@code send} sends a task,
+ * a group, a chord and a chain and prints their results, {@code demo} (the default) does both in
+ * one JVM on the embedded memory broker and backend.
  *
  * <p>Broker and backend come from the environment with Go's variable names ({@code BROKER}, {@code
- * RESULT_BACKEND}, {@code DEFAULT_QUEUE}, ...); without {@code BROKER} the embedded memory ones are used.
+ * RESULT_BACKEND}, {@code DEFAULT_QUEUE}, ...); without {@code BROKER} the embedded memory ones are
+ * used.
  */
 public final class Example {
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -43,7 +44,13 @@ public final class Example {
         components.requireShared("worker");
         try (Stack stack = components.open()) {
           ExampleTasks.registerAll(stack.server());
-          Worker worker = stack.server().workerBuilder("example_worker").concurrency(10).handleSignals(true).build();
+          Worker worker =
+              stack
+                  .server()
+                  .workerBuilder("example_worker")
+                  .concurrency(10)
+                  .handleSignals(true)
+                  .build();
           worker.launch();
         }
       }
@@ -67,26 +74,33 @@ public final class Example {
     Signature add = Signature.create("add", Arg.of(1L), Arg.of(1L));
     lines.add("task   add(1, 1) = " + show(server.sendTask(add).get(TIMEOUT)));
 
-    Group group = Group.of(
-        Signature.create("add", Arg.of(1L), Arg.of(1L)),
-        Signature.create("add", Arg.of(2L), Arg.of(2L)),
-        Signature.create("add", Arg.of(5L), Arg.of(6L)));
+    Group group =
+        Group.of(
+            Signature.create("add", Arg.of(1L), Arg.of(1L)),
+            Signature.create("add", Arg.of(2L), Arg.of(2L)),
+            Signature.create("add", Arg.of(5L), Arg.of(6L)));
     List<Object> groupResults = new ArrayList<>();
     server.sendGroup(group, 10).forEach(r -> groupResults.addAll(r.get(TIMEOUT)));
     lines.add("group  add(1, 1), add(2, 2), add(5, 6) = " + show(groupResults, true));
 
-    Group members = Group.of(
-        Signature.create("add", Arg.of(1L), Arg.of(1L)),
-        Signature.create("add", Arg.of(2L), Arg.of(2L)),
-        Signature.create("add", Arg.of(5L), Arg.of(6L)));
+    Group members =
+        Group.of(
+            Signature.create("add", Arg.of(1L), Arg.of(1L)),
+            Signature.create("add", Arg.of(2L), Arg.of(2L)),
+            Signature.create("add", Arg.of(5L), Arg.of(6L)));
     Chord chord = Chord.of(members, Signature.emptyBuilder().name("multiply").build());
-    lines.add("chord  multiply(add(1, 1), add(2, 2), add(5, 6)) = " + show(server.sendChord(chord, 10).get(TIMEOUT)));
+    lines.add(
+        "chord  multiply(add(1, 1), add(2, 2), add(5, 6)) = "
+            + show(server.sendChord(chord, 10).get(TIMEOUT)));
 
-    Chain chain = Chain.of(
-        Signature.create("add", Arg.of(2L), Arg.of(2L)),
-        Signature.create("add", Arg.of(5L), Arg.of(6L)),
-        Signature.create("multiply", Arg.of(4L)));
-    lines.add("chain  add(2, 2) -> add(5, 6) -> multiply(4) = " + show(server.sendChain(chain).get(TIMEOUT)));
+    Chain chain =
+        Chain.of(
+            Signature.create("add", Arg.of(2L), Arg.of(2L)),
+            Signature.create("add", Arg.of(5L), Arg.of(6L)),
+            Signature.create("multiply", Arg.of(4L)));
+    lines.add(
+        "chain  add(2, 2) -> add(5, 6) -> multiply(4) = "
+            + show(server.sendChain(chain).get(TIMEOUT)));
 
     lines.forEach(out::println);
     return lines;
@@ -111,9 +125,12 @@ public final class Example {
 
     void requireShared(String command) {
       if (embedded) {
-        throw new IllegalStateException("'" + command + "' talks to a worker in another process, so it needs a shared"
-            + " broker and backend: set BROKER and RESULT_BACKEND (e.g. redis://127.0.0.1:6379). Without them, run"
-            + " 'demo', which keeps both sides in this JVM.");
+        throw new IllegalStateException(
+            "'"
+                + command
+                + "' talks to a worker in another process, so it needs a shared"
+                + " broker and backend: set BROKER and RESULT_BACKEND (e.g. redis://127.0.0.1:6379). Without them, run"
+                + " 'demo', which keeps both sides in this JVM.");
       }
     }
 
@@ -124,7 +141,9 @@ public final class Example {
       }
       Broker broker = Brokers.broker(config);
       Backend backend = Brokers.backend(config);
-      return new Stack(Server.builder().config(config).broker(broker).backend(backend).build(), List.of(broker, backend));
+      return new Stack(
+          Server.builder().config(config).broker(broker).backend(backend).build(),
+          List.of(broker, backend));
     }
   }
 

@@ -14,9 +14,10 @@ import java.time.ZoneId;
 import java.util.stream.LongStream;
 
 /**
- * The README's "Brokers and backends" and "Periodic tasks" blocks. The README quotes the regions between the
- * {@code README:...} markers verbatim (less their indentation), and {@code ReadmeSnippetsIT} runs them on Redis,
- * so the documentation compiles, runs and closes everything it opens.
+ * The README's "Brokers and backends" and "Periodic tasks" blocks. The README quotes the regions
+ * between the {@code README:...} markers verbatim (less their indentation), and {@code
+ * ReadmeSnippetsIT} runs them on Redis, so the documentation compiles, runs and closes everything
+ * it opens.
  */
 public final class ReadmeSnippets {
   private ReadmeSnippets() {}
@@ -29,47 +30,67 @@ public final class ReadmeSnippets {
    */
   public static void brokersAndBackends(String redisUrl, String queue) {
     // README:brokers:begin
-    Config config = Config.builder()
-        .broker(redisUrl)             // redis://[user:]password@host:port/db, rediss://, redis+socket://, host1,host2 (cluster)
-        .resultBackend(redisUrl)
-        .defaultQueue(queue)          // Go's default: machinery_tasks
-        .build();
-    try (RedisBroker broker = RedisBroker.create(config);     // io.machinery:machinery-broker-redis
-         RedisBackend backend = RedisBackend.create(config);  // io.machinery:machinery-backend-redis
-         RedisLock lock = RedisLock.create(config);           // io.machinery:machinery-lock-redis
-         Server server = Server.create(config, broker, backend, lock)) {
-      server.registerTask("add", TaskFunction.varargs(long[].class, numbers -> LongStream.of(numbers).sum()));
+    Config config =
+        Config.builder()
+            .broker(redisUrl) // redis://[user:]password@host:port/db, rediss://, redis+socket://,
+            // host1,host2 (cluster)
+            .resultBackend(redisUrl)
+            .defaultQueue(queue) // Go's default: machinery_tasks
+            .build();
+    try (RedisBroker broker = RedisBroker.create(config); // io.machinery:machinery-broker-redis
+        RedisBackend backend = RedisBackend.create(config); // io.machinery:machinery-backend-redis
+        RedisLock lock = RedisLock.create(config); // io.machinery:machinery-lock-redis
+        Server server = Server.create(config, broker, backend, lock)) {
+      server.registerTask(
+          "add", TaskFunction.varargs(long[].class, numbers -> LongStream.of(numbers).sum()));
       server.newWorker("readme-worker", 10).launchAsync();
-      Object sum = server.sendTask(Signature.create("add", Arg.of(40L), Arg.of(2L))).getValue(Duration.ofSeconds(10));
+      Object sum =
+          server
+              .sendTask(Signature.create("add", Arg.of(40L), Arg.of(2L)))
+              .getValue(Duration.ofSeconds(10));
       System.out.println("40 + 2 = " + sum); // 40 + 2 = 42
     }
     // README:brokers:end
   }
 
   /**
-   * Registers periodic entries on a server with a Redis lock, prints their next fire times, and removes one.
+   * Registers periodic entries on a server with a Redis lock, prints their next fire times, and
+   * removes one.
    *
    * @param config a configuration whose broker, backend or lock is a Redis URL (for the lock)
    */
   public static void periodicTasks(Config config) {
     // README:periodic:begin
-    try (RedisLock lock = RedisLock.create(config);               // shared lock: one run per tick across servers
-         Server server = Server.builder()
-             .lock(lock)
-             .periodic(PeriodicConfig.builder()
-                 .programName("billing-worker")                   // = the Go binary's name to share locks with Go
-                 .zone(ZoneId.of("Europe/Paris"))                 // for specs without CRON_TZ= (default: JVM zone)
-                 .build())
-             .build()) {
+    try (RedisLock lock = RedisLock.create(config); // shared lock: one run per tick across servers
+        Server server =
+            Server.builder()
+                .lock(lock)
+                .periodic(
+                    PeriodicConfig.builder()
+                        .programName(
+                            "billing-worker") // = the Go binary's name to share locks with Go
+                        .zone(
+                            ZoneId.of(
+                                "Europe/Paris")) // for specs without CRON_TZ= (default: JVM zone)
+                        .build())
+                .build()) {
       server.registerTask("send_report", TaskFunction.of(String.class, to -> "sent to " + to));
       server.newWorker("worker-1", 10).launchAsync();
 
-      server.registerPeriodicTask("0 9 * * MON-FRI", "weekday-report",
+      server.registerPeriodicTask(
+          "0 9 * * MON-FRI",
+          "weekday-report",
           Signature.create("send_report", Arg.of("ops@example.com")));
-      server.registerPeriodicGroup("@every 15m", "health-checks", 0,
-          Signature.create("ping", Arg.of("db")), Signature.create("ping", Arg.of("cache")));
+      server.registerPeriodicGroup(
+          "@every 15m",
+          "health-checks",
+          0,
+          Signature.create("ping", Arg.of("db")),
+          Signature.create("ping", Arg.of("cache")));
 
-      server.periodicEntries().forEach(e -> System.out.println(e.name() + " next at " + e.nextFireTime()));
+      server
+          .periodicEntries()
+          .forEach(e -> System.out.println(e.name() + " next at " + e.nextFireTime()));
       server.unregisterPeriodic("health-checks");
     }
     // README:periodic:end

@@ -18,7 +18,9 @@ class ExampleTest {
     try (Server server = Server.builder().build()) {
       ExampleTasks.registerAll(server);
       server.newWorker("test", 10).launchAsync();
-      List<String> lines = Example.send(server, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+      List<String> lines =
+          Example.send(
+              server, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
       assertThat(lines).hasSize(4);
       assertThat(lines.get(0)).endsWith("= 2");
       assertThat(lines.get(1)).endsWith("= [2 4 11]");
@@ -29,7 +31,8 @@ class ExampleTest {
 
   @Test
   void theReadmeQuickStartIsThisFileAndItRuns() throws IOException {
-    String source = Files.readString(Path.of("src/main/java/io/machinery/examples/QuickStart.java"));
+    String source =
+        Files.readString(Path.of("src/main/java/io/machinery/examples/QuickStart.java"));
     String snippet = between(source, "// README:quickstart:begin\n", "// README:quickstart:end");
     String readme = Files.readString(Path.of("../README.md"));
     assertThat(readme).as("README.md quotes QuickStart.java verbatim").contains(snippet);

@@ -11,7 +11,9 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.parallel.Isolated;
 
-/** Runs the README's Redis blocks ({@code ReadmeSnippets}) on the Redis server of {@code REDIS_URL}. */
+/**
+ * Runs the README's Redis blocks ({@code ReadmeSnippets}) on the Redis server of {@code REDIS_URL}.
+ */
 @Isolated // captures System.out
 class ReadmeSnippetsIT {
 

@@ -33,8 +33,14 @@ public class CodecBenchmark {
 
   @Setup
   public void setUp() {
-    simple = Signature.builder("add").routingKey("machinery_tasks").args(Arg.of(1L), Arg.of(2L)).headers(Map.of()).build();
-    Group group = Group.of(simple, simple.toBuilder().uuid("").build(), simple.toBuilder().uuid("").build());
+    simple =
+        Signature.builder("add")
+            .routingKey("machinery_tasks")
+            .args(Arg.of(1L), Arg.of(2L))
+            .headers(Map.of())
+            .build();
+    Group group =
+        Group.of(simple, simple.toBuilder().uuid("").build(), simple.toBuilder().uuid("").build());
     chordMember = Chord.of(group, Signature.create("multiply")).group().tasks().get(0);
     simpleJson = WireCodec.encode(simple);
     chordMemberJson = WireCodec.encode(chordMember);

@@ -23,9 +23,9 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * No-op tasks through the memory broker, memory backend and a worker: sending (PENDING stored, message
- * encoded, queued) and draining (decode, RECEIVED, STARTED, call, SUCCESS, ack) in one JVM. The baseline
- * hands the same number of objects through a blocking queue to a consumer thread.
+ * No-op tasks through the memory broker, memory backend and a worker: sending (PENDING stored,
+ * message encoded, queued) and draining (decode, RECEIVED, STARTED, call, SUCCESS, ack) in one JVM.
+ * The baseline hands the same number of objects through a blocking queue to a consumer thread.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -48,22 +48,29 @@ public class MemoryThroughputBenchmark {
   @Setup(Level.Trial)
   public void setUp() {
     server = Server.builder().build();
-    server.registerTask("noop", TaskFunction.of(() -> {
-      done.incrementAndGet();
-      return null;
-    }));
+    server.registerTask(
+        "noop",
+        TaskFunction.of(
+            () -> {
+              done.incrementAndGet();
+              return null;
+            }));
     server.newWorker("bench", concurrency).launchAsync();
     baselineQueue = new ArrayBlockingQueue<>(BATCH * 2);
-    baselineConsumer = Thread.ofPlatform().daemon().start(() -> {
-      try {
-        while (true) {
-          baselineQueue.take();
-          baselineDone.incrementAndGet();
-        }
-      } catch (InterruptedException e) {
-        // end of trial
-      }
-    });
+    baselineConsumer =
+        Thread.ofPlatform()
+            .daemon()
+            .start(
+                () -> {
+                  try {
+                    while (true) {
+                      baselineQueue.take();
+                      baselineDone.incrementAndGet();
+                    }
+                  } catch (InterruptedException e) {
+                    // end of trial
+                  }
+                });
   }
 
   @TearDown(Level.Trial)

@@ -5,11 +5,16 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
-/** A leaf command: runs with a {@link Session} made of its options and the top command's, closed after it. */
+/**
+ * A leaf command: runs with a {@link Session} made of its options and the top command's, closed
+ * after it.
+ */
 abstract class CliCommand implements Callable<Integer> {
   @Mixin GlobalOptions options = new GlobalOptions();
+
   @SuppressWarnings("NullAway.Init") // injected by picocli before call()
-  @Spec CommandSpec spec;
+  @Spec
+  CommandSpec spec;
 
   @Override
   public final Integer call() {
@@ -19,6 +24,9 @@ abstract class CliCommand implements Callable<Integer> {
     }
   }
 
-  /** Runs the command and returns its exit code; failures are thrown and mapped by {@link MachineryCli}. */
+  /**
+   * Runs the command and returns its exit code; failures are thrown and mapped by {@link
+   * MachineryCli}.
+   */
   abstract int run(Session session);
 }

@@ -1,6 +1,9 @@
 package io.machinery.cli;
 
-/** A failure the command reports in one line and exits with {@link #exitCode()}; never shown as a stack trace. */
+/**
+ * A failure the command reports in one line and exits with {@link #exitCode()}; never shown as a
+ * stack trace.
+ */
 final class CliException extends RuntimeException {
   private static final long serialVersionUID = 1L;
   private final int exitCode;

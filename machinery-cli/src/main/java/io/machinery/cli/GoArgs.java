@@ -8,11 +8,12 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Reads {@code machinery send}'s arguments, {@code TYPE:VALUE} with Go's type names: {@code int64:3},
- * {@code string:hi}, {@code bool:true}, {@code float64:1.5}, {@code uint64:18446744073709551615}, slices as
- * comma-separated values ({@code []int64:1,2,3}, {@code []string:a,b}; {@code []int64:} is empty) and {@code
- * []uint8} as base64, as Go's JSON writes it. Each argument is checked against its type ({@link Arg#typedValue()},
- * Go's range and type errors) before anything is sent.
+ * Reads {@code machinery send}'s arguments, {@code TYPE:VALUE} with Go's type names: {@code
+ * int64:3}, {@code string:hi}, {@code bool:true}, {@code float64:1.5}, {@code
+ * uint64:18446744073709551615}, slices as comma-separated values ({@code []int64:1,2,3}, {@code
+ * []string:a,b}; {@code []int64:} is empty) and {@code []uint8} as base64, as Go's JSON writes it.
+ * Each argument is checked against its type ({@link Arg#typedValue()}, Go's range and type errors)
+ * before anything is sent.
  */
 final class GoArgs {
   private GoArgs() {}
@@ -28,7 +29,8 @@ final class GoArgs {
   static Arg parse(String text) {
     int colon = text.indexOf(':');
     if (colon <= 0) {
-      throw new IllegalArgumentException("argument '" + text + "' has no Go type: write TYPE:VALUE, e.g. int64:3 or string:hi");
+      throw new IllegalArgumentException(
+          "argument '" + text + "' has no Go type: write TYPE:VALUE, e.g. int64:3 or string:hi");
     }
     String type = text.substring(0, colon);
     String value = text.substring(colon + 1);
@@ -48,7 +50,8 @@ final class GoArgs {
         parsed = scalar(type, value);
       }
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("argument '" + text + "': '" + value + "' is not a " + type);
+      throw new IllegalArgumentException(
+          "argument '" + text + "': '" + value + "' is not a " + type);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("argument '" + text + "': " + e.getMessage(), e);
     }
@@ -61,11 +64,15 @@ final class GoArgs {
     return arg;
   }
 
-  /** A Go worker would fail to decode it (Go's {@code json: cannot unmarshal number N into Go value of type T}). */
+  /**
+   * A Go worker would fail to decode it (Go's {@code json: cannot unmarshal number N into Go value
+   * of type T}).
+   */
   private static Long ranged(String type, String value, long min, long max) {
     long n = Long.parseLong(value.trim());
     if (n < min || n > max) {
-      throw new IllegalArgumentException("json: cannot unmarshal number " + n + " into Go value of type " + type);
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal number " + n + " into Go value of type " + type);
     }
     return n;
   }
@@ -82,19 +89,25 @@ final class GoArgs {
       case "uint", "uint64" -> {
         BigInteger n = new BigInteger(value.trim());
         if (n.signum() < 0 || n.bitLength() > 64) {
-          throw new IllegalArgumentException("json: cannot unmarshal number " + n + " into Go value of type " + type);
+          throw new IllegalArgumentException(
+              "json: cannot unmarshal number " + n + " into Go value of type " + type);
         }
         yield n;
       }
       case "float32", "float64" -> Double.parseDouble(value.trim());
-      case "bool" -> switch (value.trim()) {
-        case "true" -> Boolean.TRUE;
-        case "false" -> Boolean.FALSE;
-        default -> throw new NumberFormatException(value);
-      };
+      case "bool" ->
+          switch (value.trim()) {
+            case "true" -> Boolean.TRUE;
+            case "false" -> Boolean.FALSE;
+            default -> throw new NumberFormatException(value);
+          };
       case "string" -> value;
-      default -> throw new IllegalArgumentException("unsupported Go type '" + type + "': use int, int8..int64, uint,"
-          + " uint8..uint64, float32, float64, bool, string, []uint8 (base64) or a slice []T of those");
+      default ->
+          throw new IllegalArgumentException(
+              "unsupported Go type '"
+                  + type
+                  + "': use int, int8..int64, uint,"
+                  + " uint8..uint64, float32, float64, bool, string, []uint8 (base64) or a slice []T of those");
     };
   }
 }

@@ -17,41 +17,70 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 
 /**
- * The {@code machinery} command: looks into and repairs a deployment's queues, from the same URLs and config
- * (Go's environment variables, or a YAML file) as the library. {@code machinery --help} lists the commands.
+ * The {@code machinery} command: looks into and repairs a deployment's queues, from the same URLs
+ * and config (Go's environment variables, or a YAML file) as the library. {@code machinery --help}
+ * lists the commands.
  *
- * <p>Design notes: each run parses its arguments with picocli, builds one {@link Server} with {@link
- * Machinery#connect(Config)} (every broker and backend module is in the runnable jar), runs one command through
- * {@link io.machinery.Inspection}, and closes the server. Failures become one line on standard error and an exit
- * code scripts can rely on ({@link #EXIT_OK} ... {@link #EXIT_TASK_FAILED}); a stack trace only with {@code
- * --verbose}. No text leaves the process without going through {@link Session#scrub}, so passwords in URLs are
- * never printed. Library logging is off unless {@code --verbose}.
+ * <p>Design notes: each run parses its arguments with picocli, builds one {@link Server} with
+ * {@link Machinery#connect(Config)} (every broker and backend module is in the runnable jar), runs
+ * one command through {@link io.machinery.Inspection}, and closes the server. Failures become one
+ * line on standard error and an exit code scripts can rely on ({@link #EXIT_OK} ... {@link
+ * #EXIT_TASK_FAILED}); a stack trace only with {@code --verbose}. No text leaves the process
+ * without going through {@link Session#scrub}, so passwords in URLs are never printed. Library
+ * logging is off unless {@code --verbose}.
  */
-@Command(name = "machinery", mixinStandardHelpOptions = true, versionProvider = MachineryCli.Version.class,
-    description = "Look into and repair the queues of a Machinery deployment (Redis, AMQP, SQS, Pub/Sub, ...).",
-    subcommands = {QueueCommands.Queues.class, TaskCommands.Tasks.class, TaskCommands.Send.class,
-        TaskCommands.Requeue.class, TaskCommands.Delete.class, QueueCommands.Purge.class, QueueCommands.Pause.class,
-        QueueCommands.Resume.class, QueueCommands.Workers.class, QueueCommands.Periodic.class},
+@Command(
+    name = "machinery",
+    mixinStandardHelpOptions = true,
+    versionProvider = MachineryCli.Version.class,
+    description =
+        "Look into and repair the queues of a Machinery deployment (Redis, AMQP, SQS, Pub/Sub, ...).",
+    subcommands = {
+      QueueCommands.Queues.class,
+      TaskCommands.Tasks.class,
+      TaskCommands.Send.class,
+      TaskCommands.Requeue.class,
+      TaskCommands.Delete.class,
+      QueueCommands.Purge.class,
+      QueueCommands.Pause.class,
+      QueueCommands.Resume.class,
+      QueueCommands.Workers.class,
+      QueueCommands.Periodic.class
+    },
     exitCodeListHeading = "%nExit codes:%n",
-    exitCodeList = {"0:ok", "1:usage: unknown command or option, bad argument, unreadable config file",
-        "2:not found: no such task or dead letter", "3:bad URL, or the broker or backend cannot be reached",
-        "4:not supported by this broker or backend", "5:send --wait: the task failed or gave no result in time"})
+    exitCodeList = {
+      "0:ok",
+      "1:usage: unknown command or option, bad argument, unreadable config file",
+      "2:not found: no such task or dead letter",
+      "3:bad URL, or the broker or backend cannot be reached",
+      "4:not supported by this broker or backend",
+      "5:send --wait: the task failed or gave no result in time"
+    })
 public final class MachineryCli implements Callable<Integer> {
   /** Success. */
   public static final int EXIT_OK = 0;
+
   /** Unknown command or option, bad argument, unreadable config file. */
   public static final int EXIT_USAGE = 1;
+
   /** The task or dead letter named does not exist. */
   public static final int EXIT_NOT_FOUND = 2;
+
   /** A URL is malformed or served by no module, or the broker or backend cannot be reached. */
   public static final int EXIT_UNREACHABLE = 3;
+
   /** The broker or backend cannot do this (no inspector, no control plane). */
   public static final int EXIT_UNSUPPORTED = 4;
+
   /** {@code send --wait}: the task failed or had no result in time. */
   public static final int EXIT_TASK_FAILED = 5;
 
   /** Where a run reads and writes, and how it connects (tests pass their own). */
-  record Io(PrintStream out, PrintStream err, Map<String, String> env, boolean terminal,
+  record Io(
+      PrintStream out,
+      PrintStream err,
+      Map<String, String> env,
+      boolean terminal,
       Function<Config, Server> connector) {}
 
   @Mixin GlobalOptions options = new GlobalOptions();
@@ -69,9 +98,13 @@ public final class MachineryCli implements Callable<Integer> {
    * @param args the command line
    */
   public static void main(String[] args) {
-    boolean verbose = java.util.Arrays.stream(args).anyMatch(a -> a.equals("-v") || a.equals("--verbose"));
+    boolean verbose =
+        java.util.Arrays.stream(args).anyMatch(a -> a.equals("-v") || a.equals("--verbose"));
     quietLogging(verbose);
-    int code = run(args, new Io(System.out, System.err, System.getenv(), onTerminal(), Machinery::connect));
+    int code =
+        run(
+            args,
+            new Io(System.out, System.err, System.getenv(), onTerminal(), Machinery::connect));
     System.out.flush();
     System.exit(code);
   }
@@ -82,12 +115,22 @@ public final class MachineryCli implements Callable<Integer> {
     CommandLine cli = new CommandLine(root);
     cli.setOut(new PrintWriter(io.out(), true));
     cli.setErr(new PrintWriter(io.err(), true));
-    cli.setParameterExceptionHandler((e, ignored) -> {
-      io.err().println("machinery: " + root.scrub(String.valueOf(e.getMessage())));
-      io.err().println("Try 'machinery " + (e.getCommandLine().getCommandName().equals("machinery") ? ""
-          : e.getCommandLine().getCommandSpec().qualifiedName(" ").substring("machinery ".length()) + " ") + "--help'.");
-      return EXIT_USAGE;
-    });
+    cli.setParameterExceptionHandler(
+        (e, ignored) -> {
+          io.err().println("machinery: " + root.scrub(String.valueOf(e.getMessage())));
+          io.err()
+              .println(
+                  "Try 'machinery "
+                      + (e.getCommandLine().getCommandName().equals("machinery")
+                          ? ""
+                          : e.getCommandLine()
+                                  .getCommandSpec()
+                                  .qualifiedName(" ")
+                                  .substring("machinery ".length())
+                              + " ")
+                      + "--help'.");
+          return EXIT_USAGE;
+        });
     cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> root.fail(e));
     return cli.execute(args);
   }
@@ -128,7 +171,10 @@ public final class MachineryCli implements Callable<Integer> {
       code = EXIT_UNREACHABLE;
       message = "the broker or backend failed: " + e.getMessage();
     }
-    String text = e instanceof CliException ? String.valueOf(message) : withRootCause(String.valueOf(message), e);
+    String text =
+        e instanceof CliException
+            ? String.valueOf(message)
+            : withRootCause(String.valueOf(message), e);
     io.err().println("machinery: " + scrub(text));
     if (current != null && current.verbose()) {
       StringWriter trace = new StringWriter();
@@ -151,12 +197,17 @@ public final class MachineryCli implements Callable<Integer> {
   }
 
   private static void quietLogging(boolean verbose) {
-    if (LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME) instanceof ch.qos.logback.classic.Logger logback) {
-      logback.setLevel(verbose ? ch.qos.logback.classic.Level.INFO : ch.qos.logback.classic.Level.OFF);
+    if (LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)
+        instanceof ch.qos.logback.classic.Logger logback) {
+      logback.setLevel(
+          verbose ? ch.qos.logback.classic.Level.INFO : ch.qos.logback.classic.Level.OFF);
     }
   }
 
-  /** On JDK 22+ {@link System#console()} exists even when redirected; {@code Console.isTerminal()} tells. */
+  /**
+   * On JDK 22+ {@link System#console()} exists even when redirected; {@code Console.isTerminal()}
+   * tells.
+   */
   private static boolean onTerminal() {
     Console console = System.console();
     if (console == null) {

@@ -3,9 +3,10 @@ package io.machinery.cli;
 import java.io.PrintStream;
 
 /**
- * A progress bar on standard error for operations over many tasks ({@code requeue}, {@code delete}), drawn only
- * when the command runs on a terminal so that scripts and logs never see it; standard output stays clean for
- * {@code --json}. Redrawn at most once per percent, on one line ({@code \r}), erased when done.
+ * A progress bar on standard error for operations over many tasks ({@code requeue}, {@code
+ * delete}), drawn only when the command runs on a terminal so that scripts and logs never see it;
+ * standard output stays clean for {@code --json}. Redrawn at most once per percent, on one line
+ * ({@code \r}), erased when done.
  */
 final class Progress implements AutoCloseable {
   private static final int WIDTH = 30;
@@ -34,8 +35,16 @@ final class Progress implements AutoCloseable {
     if (percent != drawnPercent) {
       drawnPercent = percent;
       int filled = (int) (percent * WIDTH / 100);
-      err.print("\r" + label + " [" + "#".repeat(filled) + " ".repeat(WIDTH - filled) + "] " + Math.min(done, total)
-          + "/" + total);
+      err.print(
+          "\r"
+              + label
+              + " ["
+              + "#".repeat(filled)
+              + " ".repeat(WIDTH - filled)
+              + "] "
+              + Math.min(done, total)
+              + "/"
+              + total);
       err.flush();
     }
   }

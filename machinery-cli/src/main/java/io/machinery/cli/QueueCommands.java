@@ -17,7 +17,9 @@ import picocli.CommandLine.Parameters;
 final class QueueCommands {
   private QueueCommands() {}
 
-  @Command(name = "queues", description = "List the queues with their pending, delayed and dead-lettered counts")
+  @Command(
+      name = "queues",
+      description = "List the queues with their pending, delayed and dead-lettered counts")
   static final class Queues extends CliCommand {
     @Option(names = "--queue", paramLabel = "QUEUE", description = "only this queue")
     String queue = "";
@@ -25,7 +27,8 @@ final class QueueCommands {
     @Override
     int run(Session session) {
       Inspection inspection = session.inspection();
-      List<QueueStats> queues = queue.isEmpty() ? inspection.queues() : List.of(inspection.queue(queue));
+      List<QueueStats> queues =
+          queue.isEmpty() ? inspection.queues() : List.of(inspection.queue(queue));
       Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
       PrintStream out = session.io().out();
       if (session.json()) {
@@ -35,8 +38,14 @@ final class QueueCommands {
       } else {
         List<List<String>> rows = new ArrayList<>();
         for (QueueStats q : queues) {
-          rows.add(Render.row(q.queue(), Long.toString(q.pending()), Long.toString(q.delayed()),
-              Long.toString(q.deadLettered()), Render.age(q.oldestPendingAge()), paused.contains(q.queue()) ? "yes" : "no"));
+          rows.add(
+              Render.row(
+                  q.queue(),
+                  Long.toString(q.pending()),
+                  Long.toString(q.delayed()),
+                  Long.toString(q.deadLettered()),
+                  Render.age(q.oldestPendingAge()),
+                  paused.contains(q.queue()) ? "yes" : "no"));
         }
         Render.table(out, List.of("QUEUE", "PENDING", "DELAYED", "DEAD", "OLDEST", "PAUSED"), rows);
       }
@@ -44,7 +53,10 @@ final class QueueCommands {
     }
   }
 
-  @Command(name = "purge", description = "Remove every task waiting in a queue (not the delayed ones, not those running)")
+  @Command(
+      name = "purge",
+      description =
+          "Remove every task waiting in a queue (not the delayed ones, not those running)")
   static final class Purge extends CliCommand {
     @Parameters(paramLabel = "QUEUE", description = "the queue to empty")
     String queue = "";
@@ -52,12 +64,15 @@ final class QueueCommands {
     @Override
     int run(Session session) {
       long removed = session.inspection().purge(queue);
-      done(session, "purged", queue, removed, "removed " + removed + " waiting tasks from " + queue);
+      done(
+          session, "purged", queue, removed, "removed " + removed + " waiting tasks from " + queue);
       return MachineryCli.EXIT_OK;
     }
   }
 
-  @Command(name = "pause", description = "Pause a queue: every worker stops fetching from it within one heartbeat")
+  @Command(
+      name = "pause",
+      description = "Pause a queue: every worker stops fetching from it within one heartbeat")
   static final class Pause extends CliCommand {
     @Parameters(paramLabel = "QUEUE", description = "the queue to pause")
     String queue = "";
@@ -65,7 +80,14 @@ final class QueueCommands {
     @Override
     int run(Session session) {
       session.inspection().pause(queue);
-      done(session, "paused", queue, 1, "paused " + queue + " (workers stop fetching within one heartbeat; running tasks finish)");
+      done(
+          session,
+          "paused",
+          queue,
+          1,
+          "paused "
+              + queue
+              + " (workers stop fetching within one heartbeat; running tasks finish)");
       return MachineryCli.EXIT_OK;
     }
   }
@@ -85,22 +107,31 @@ final class QueueCommands {
 
   static void done(Session session, String action, String queue, long count, String text) {
     if (session.json()) {
-      Render.json(session.io().out(), Render.JSON.createObjectNode().put("action", action).put("queue", queue)
-          .put("count", count));
+      Render.json(
+          session.io().out(),
+          Render.JSON
+              .createObjectNode()
+              .put("action", action)
+              .put("queue", queue)
+              .put("count", count));
     } else {
       session.io().out().println(text);
     }
   }
 
-  @Command(name = "workers", description = "List the live workers: queue, busy slots, heartbeat, running tasks")
+  @Command(
+      name = "workers",
+      description = "List the live workers: queue, busy slots, heartbeat, running tasks")
   static final class Workers extends CliCommand {
     @Option(names = "--queue", paramLabel = "QUEUE", description = "only workers of this queue")
     String queue = "";
 
     @Override
     int run(Session session) {
-      List<WorkerStatus> workers = session.inspection().workers().stream()
-          .filter(w -> queue.isEmpty() || w.queue().equals(queue)).toList();
+      List<WorkerStatus> workers =
+          session.inspection().workers().stream()
+              .filter(w -> queue.isEmpty() || w.queue().equals(queue))
+              .toList();
       PrintStream out = session.io().out();
       if (session.json()) {
         ArrayNode array = Render.JSON.createArrayNode();
@@ -109,23 +140,35 @@ final class QueueCommands {
       } else {
         List<List<String>> rows = new ArrayList<>();
         for (WorkerStatus w : workers) {
-          rows.add(Render.row(w.id(), w.queue(), w.busy() + "/" + w.concurrency(), w.paused() ? "yes" : "no",
-              Render.instant(w.heartbeatAt()), w.running().stream().map(WorkerStatus.RunningTask::uuid).collect(Collectors.joining(","))));
+          rows.add(
+              Render.row(
+                  w.id(),
+                  w.queue(),
+                  w.busy() + "/" + w.concurrency(),
+                  w.paused() ? "yes" : "no",
+                  Render.instant(w.heartbeatAt()),
+                  w.running().stream()
+                      .map(WorkerStatus.RunningTask::uuid)
+                      .collect(Collectors.joining(","))));
         }
-        Render.table(out, List.of("WORKER", "QUEUE", "BUSY", "PAUSED", "HEARTBEAT", "RUNNING"), rows);
+        Render.table(
+            out, List.of("WORKER", "QUEUE", "BUSY", "PAUSED", "HEARTBEAT", "RUNNING"), rows);
       }
       return MachineryCli.EXIT_OK;
     }
   }
 
-  @Command(name = "periodic", description = "List the periodic entries live workers announce, with their next fire times")
+  @Command(
+      name = "periodic",
+      description = "List the periodic entries live workers announce, with their next fire times")
   static final class Periodic extends CliCommand {
     @Override
     int run(Session session) {
       Inspection inspection = session.inspection();
       if (!inspection.hasControlPlane()) {
-        throw new UnsupportedOperationException("no control plane: this broker and backend keep no list of workers,"
-            + " so their periodic entries cannot be read");
+        throw new UnsupportedOperationException(
+            "no control plane: this broker and backend keep no list of workers,"
+                + " so their periodic entries cannot be read");
       }
       List<WorkerStatus.ScheduledEntry> entries = inspection.periodic();
       PrintStream out = session.io().out();
@@ -136,12 +179,13 @@ final class QueueCommands {
       } else {
         List<List<String>> rows = new ArrayList<>();
         for (WorkerStatus.ScheduledEntry e : entries) {
-          rows.add(Render.row(e.name(), e.spec(), Render.instant(e.nextFire()), Render.instant(e.lastFire())));
+          rows.add(
+              Render.row(
+                  e.name(), e.spec(), Render.instant(e.nextFire()), Render.instant(e.lastFire())));
         }
         Render.table(out, List.of("NAME", "SPEC", "NEXT", "LAST"), rows);
       }
       return MachineryCli.EXIT_OK;
     }
   }
-
 }

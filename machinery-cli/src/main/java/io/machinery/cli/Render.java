@@ -26,8 +26,9 @@ import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Tables for people, JSON for scripts. The JSON field names are this command's own and stable (documented in the
- * README); times are ISO-8601 instants, durations whole seconds, argument values as Go's JSON writes them.
+ * Tables for people, JSON for scripts. The JSON field names are this command's own and stable
+ * (documented in the README); times are ISO-8601 instants, durations whole seconds, argument values
+ * as Go's JSON writes them.
  */
 final class Render {
   static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -43,7 +44,10 @@ final class Render {
     }
   }
 
-  /** Left-aligned columns two spaces apart; long cells are cut with an ellipsis, except in the last column. */
+  /**
+   * Left-aligned columns two spaces apart; long cells are cut with an ellipsis, except in the last
+   * column.
+   */
   static void table(PrintStream out, List<String> headers, List<List<String>> rows) {
     int[] widths = new int[headers.size()];
     for (int i = 0; i < widths.length; i++) {
@@ -54,7 +58,10 @@ final class Render {
       List<String> cells = new ArrayList<>();
       for (int i = 0; i < row.size(); i++) {
         boolean last = i == row.size() - 1;
-        String cell = !last && row.get(i).length() > MAX_CELL ? row.get(i).substring(0, MAX_CELL - 1) + "…" : row.get(i);
+        String cell =
+            !last && row.get(i).length() > MAX_CELL
+                ? row.get(i).substring(0, MAX_CELL - 1) + "…"
+                : row.get(i);
         cells.add(cell);
         widths[i] = Math.max(widths[i], cell.length());
       }
@@ -117,23 +124,37 @@ final class Render {
   }
 
   static ObjectNode signature(Signature s) {
-    ObjectNode node = JSON.createObjectNode().put("uuid", s.uuid()).put("name", s.name())
-        .put("routingKey", s.routingKey()).put("eta", s.eta() == null ? null : s.eta().toInstant().toString())
-        .put("retryCount", s.retryCount());
+    ObjectNode node =
+        JSON.createObjectNode()
+            .put("uuid", s.uuid())
+            .put("name", s.name())
+            .put("routingKey", s.routingKey())
+            .put("eta", s.eta() == null ? null : s.eta().toInstant().toString())
+            .put("retryCount", s.retryCount());
     node.set("args", argsJson(s.args()));
     return node;
   }
 
   static ObjectNode queue(QueueStats q, Set<String> paused) {
-    ObjectNode node = JSON.createObjectNode().put("queue", q.queue()).put("pending", q.pending())
-        .put("delayed", q.delayed()).put("deadLettered", q.deadLettered());
-    node.put("oldestPendingAgeSeconds", q.oldestPendingAge() == null ? null : q.oldestPendingAge().toSeconds());
+    ObjectNode node =
+        JSON.createObjectNode()
+            .put("queue", q.queue())
+            .put("pending", q.pending())
+            .put("delayed", q.delayed())
+            .put("deadLettered", q.deadLettered());
+    node.put(
+        "oldestPendingAgeSeconds",
+        q.oldestPendingAge() == null ? null : q.oldestPendingAge().toSeconds());
     return node.put("paused", paused.contains(q.queue()));
   }
 
   static ObjectNode deadLetter(DeadLetterEntry e) {
-    ObjectNode node = JSON.createObjectNode().put("id", e.id()).put("queue", e.queue()).put("reason", e.reason())
-        .put("at", e.at().toString());
+    ObjectNode node =
+        JSON.createObjectNode()
+            .put("id", e.id())
+            .put("queue", e.queue())
+            .put("reason", e.reason())
+            .put("at", e.at().toString());
     e.signature().ifPresentOrElse(s -> node.set("task", signature(s)), () -> node.putNull("task"));
     return node;
   }
@@ -147,14 +168,19 @@ final class Render {
   }
 
   static ObjectNode periodic(WorkerStatus.ScheduledEntry e) {
-    return JSON.createObjectNode().put("name", e.name()).put("spec", e.spec())
+    return JSON.createObjectNode()
+        .put("name", e.name())
+        .put("spec", e.spec())
         .put("nextFire", e.nextFire() == null ? null : e.nextFire().toString())
         .put("lastFire", e.lastFire() == null ? null : e.lastFire().toString());
   }
 
   static ObjectNode state(TaskState state) {
-    ObjectNode node = JSON.createObjectNode().put("state", state.state().name()).put("error", state.error())
-        .put("createdAt", state.createdAt().toInstant().toString());
+    ObjectNode node =
+        JSON.createObjectNode()
+            .put("state", state.state().name())
+            .put("error", state.error())
+            .put("createdAt", state.createdAt().toInstant().toString());
     ArrayNode results = node.putArray("results");
     for (TaskResult result : state.results()) {
       results.addObject().put("type", result.type()).set("value", JSON.valueToTree(result.value()));
@@ -163,7 +189,9 @@ final class Render {
   }
 
   static String results(TaskState state) {
-    return state.results().stream().map(r -> r.type() + ":" + r.value()).collect(Collectors.joining(" "));
+    return state.results().stream()
+        .map(r -> r.type() + ":" + r.value())
+        .collect(Collectors.joining(" "));
   }
 
   static List<String> row(String... cells) {

@@ -9,18 +9,20 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One run of one command: its options, the config they name, and the server built from it on first use (closed
- * at the end of the run, with the connections it opened).
+ * One run of one command: its options, the config they name, and the server built from it on first
+ * use (closed at the end of the run, with the connections it opened).
  *
- * <p>Design notes: the config is Go's environment variables, or a YAML file with {@code --config}, then {@code
- * --broker}/{@code --backend} over it, the same rules as the library's {@link Config#fromEnvironment()} and {@link
- * Config#fromYaml}. Connecting is lazy so that usage errors never need a server. Every text that leaves this
- * process goes through {@link #scrub}: the config's URLs are replaced by their redacted form and any other
- * {@code scheme://user:password@} is masked, so no password reaches the terminal or a script's log.
+ * <p>Design notes: the config is Go's environment variables, or a YAML file with {@code --config},
+ * then {@code --broker}/{@code --backend} over it, the same rules as the library's {@link
+ * Config#fromEnvironment()} and {@link Config#fromYaml}. Connecting is lazy so that usage errors
+ * never need a server. Every text that leaves this process goes through {@link #scrub}: the
+ * config's URLs are replaced by their redacted form and any other {@code scheme://user:password@}
+ * is masked, so no password reaches the terminal or a script's log.
  */
 final class Session implements AutoCloseable {
   /** {@code scheme://anything-but-slash@}: the credentials part of a URL in free text. */
-  private static final Pattern CREDENTIALS = Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*://)[^\\s/@]*@");
+  private static final Pattern CREDENTIALS =
+      Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*://)[^\\s/@]*@");
 
   private final MachineryCli.Io io;
   private final GlobalOptions options;
@@ -48,7 +50,10 @@ final class Session implements AutoCloseable {
     if (config == null) {
       Config base;
       try {
-        base = options.config != null ? Config.fromYaml(options.config) : Config.fromEnvironment(io.env());
+        base =
+            options.config != null
+                ? Config.fromYaml(options.config)
+                : Config.fromEnvironment(io.env());
       } catch (IllegalArgumentException | IllegalStateException e) {
         throw new CliException(MachineryCli.EXIT_USAGE, scrub(String.valueOf(e.getMessage())), e);
       }
@@ -69,12 +74,21 @@ final class Session implements AutoCloseable {
       Config c = config();
       try {
         server = io.connector().apply(c);
-      } catch (IllegalArgumentException e) { // a malformed URL, or one no module serves: the message says which
-        throw new CliException(MachineryCli.EXIT_UNREACHABLE, scrub(String.valueOf(e.getMessage())), e);
+      } catch (
+          IllegalArgumentException
+              e) { // a malformed URL, or one no module serves: the message says which
+        throw new CliException(
+            MachineryCli.EXIT_UNREACHABLE, scrub(String.valueOf(e.getMessage())), e);
       } catch (RuntimeException e) {
-        throw new CliException(MachineryCli.EXIT_UNREACHABLE, "cannot connect to broker " + show(c.broker())
-            + " / backend " + show(c.resultBackend()) + ": "
-            + scrub(MachineryCli.withRootCause(String.valueOf(e.getMessage()), e)), e);
+        throw new CliException(
+            MachineryCli.EXIT_UNREACHABLE,
+            "cannot connect to broker "
+                + show(c.broker())
+                + " / backend "
+                + show(c.resultBackend())
+                + ": "
+                + scrub(MachineryCli.withRootCause(String.valueOf(e.getMessage()), e)),
+            e);
       }
     }
     return server;
@@ -89,7 +103,10 @@ final class Session implements AutoCloseable {
     return queue.isEmpty() ? config().defaultQueue() : queue;
   }
 
-  /** A URL as it may be shown: as given when it holds no credentials, else Go's redacted form (scheme://host). */
+  /**
+   * A URL as it may be shown: as given when it holds no credentials, else Go's redacted form
+   * (scheme://host).
+   */
   static String show(String url) {
     return url.indexOf('@') < 0 ? url : Redaction.redactUrl(url);
   }

@@ -31,18 +31,34 @@ import picocli.CommandLine.Parameters;
 final class TaskCommands {
   private TaskCommands() {}
 
-  @Command(name = "tasks", description = "List or show tasks", subcommands = {ListTasks.class, ShowTask.class})
+  @Command(
+      name = "tasks",
+      description = "List or show tasks",
+      subcommands = {ListTasks.class, ShowTask.class})
   static final class Tasks {}
 
-  enum Kind { pending, delayed, dead, running }
+  enum Kind {
+    pending,
+    delayed,
+    dead,
+    running
+  }
 
-  @Command(name = "list", description = "List a page of pending, delayed, dead-lettered or running tasks, oldest first")
+  @Command(
+      name = "list",
+      description = "List a page of pending, delayed, dead-lettered or running tasks, oldest first")
   static final class ListTasks extends CliCommand {
-    @Option(names = "--state", paramLabel = "STATE", description = "pending (default), delayed, dead or running")
+    @Option(
+        names = "--state",
+        paramLabel = "STATE",
+        description = "pending (default), delayed, dead or running")
     Kind state = Kind.pending;
 
-    @Option(names = "--queue", paramLabel = "QUEUE", description = "the queue (default: the config's default queue;"
-        + " for running: all queues)")
+    @Option(
+        names = "--queue",
+        paramLabel = "QUEUE",
+        description =
+            "the queue (default: the config's default queue;" + " for running: all queues)")
     String queue = "";
 
     @Option(names = "--offset", paramLabel = "N", description = "skip the N oldest (default 0)")
@@ -62,30 +78,51 @@ final class TaskCommands {
       List<List<String>> rows = new ArrayList<>();
       switch (state) {
         case pending, delayed -> {
-          List<Signature> page = state == Kind.pending ? inspection.pending(queue, offset, limit)
-              : inspection.delayed(queue, offset, limit);
+          List<Signature> page =
+              state == Kind.pending
+                  ? inspection.pending(queue, offset, limit)
+                  : inspection.delayed(queue, offset, limit);
           for (Signature s : page) {
             json.add(Render.signature(s));
-            rows.add(Render.row(s.uuid(), s.name(), Render.args(s.args()),
-                s.eta() == null ? "-" : Render.instant(s.eta().toInstant())));
+            rows.add(
+                Render.row(
+                    s.uuid(),
+                    s.name(),
+                    Render.args(s.args()),
+                    s.eta() == null ? "-" : Render.instant(s.eta().toInstant())));
           }
           print(session, json, List.of("UUID", "NAME", "ARGS", "ETA"), rows);
         }
         case dead -> {
           for (DeadLetterEntry e : inspection.deadLetters(queue, offset, limit)) {
             json.add(Render.deadLetter(e));
-            rows.add(Render.row(e.id(), e.signature().map(Signature::uuid).orElse("-"),
-                e.signature().map(Signature::name).orElse("(undecodable)"), Render.instant(e.at()), e.reason()));
+            rows.add(
+                Render.row(
+                    e.id(),
+                    e.signature().map(Signature::uuid).orElse("-"),
+                    e.signature().map(Signature::name).orElse("(undecodable)"),
+                    Render.instant(e.at()),
+                    e.reason()));
           }
           print(session, json, List.of("ID", "UUID", "NAME", "AT", "REASON"), rows);
         }
         case running -> {
           List<Inspection.InFlightTask> running = inspection.inFlight(queue);
-          for (Inspection.InFlightTask t : running.subList(Math.min(offset, running.size()),
-              Math.min(running.size(), offset + limit))) {
-            json.addObject().put("uuid", t.task().uuid()).put("name", t.task().name()).put("worker", t.workerId())
-                .put("queue", t.queue()).put("startedAt", t.task().startedAt().toString());
-            rows.add(Render.row(t.task().uuid(), t.task().name(), t.workerId(), Render.instant(t.task().startedAt())));
+          for (Inspection.InFlightTask t :
+              running.subList(
+                  Math.min(offset, running.size()), Math.min(running.size(), offset + limit))) {
+            json.addObject()
+                .put("uuid", t.task().uuid())
+                .put("name", t.task().name())
+                .put("worker", t.workerId())
+                .put("queue", t.queue())
+                .put("startedAt", t.task().startedAt().toString());
+            rows.add(
+                Render.row(
+                    t.task().uuid(),
+                    t.task().name(),
+                    t.workerId(),
+                    Render.instant(t.task().startedAt())));
           }
           print(session, json, List.of("UUID", "NAME", "WORKER", "STARTED"), rows);
         }
@@ -93,7 +130,8 @@ final class TaskCommands {
       return MachineryCli.EXIT_OK;
     }
 
-    private static void print(Session session, ArrayNode json, List<String> headers, List<List<String>> rows) {
+    private static void print(
+        Session session, ArrayNode json, List<String> headers, List<List<String>> rows) {
       if (session.json()) {
         Render.json(session.io().out(), json);
       } else {
@@ -102,31 +140,56 @@ final class TaskCommands {
     }
   }
 
-  @Command(name = "show", description = "Show one task wherever it is: its state, a worker running it, or its queue")
+  @Command(
+      name = "show",
+      description = "Show one task wherever it is: its state, a worker running it, or its queue")
   static final class ShowTask extends CliCommand {
     @Parameters(paramLabel = "UUID", description = "the task's UUID")
     String uuid = "";
 
-    @Option(names = "--queue", paramLabel = "QUEUE", description = "the queue to look in (default: the config's default queue)")
+    @Option(
+        names = "--queue",
+        paramLabel = "QUEUE",
+        description = "the queue to look in (default: the config's default queue)")
     String queue = "";
 
     @Override
     int run(Session session) {
       Inspection.TaskReport report = session.inspection().task(uuid, queue);
       if (report.location() == Inspection.Location.NOT_FOUND && report.state().isEmpty()) {
-        throw new CliException(MachineryCli.EXIT_NOT_FOUND, "task " + uuid + " not found: "
-            + (session.server().backend().consumesStatesOnRead() ? "this backend's states are not read (reading one"
-                + " consumes it), " : "no stored state, ")
-            + "no worker runs it, and it is not in the pending, delayed or dead-lettered tasks of " + session.queueName(queue)
-            + (report.scanComplete() ? "" : " (looked at the first " + Inspection.DEFAULT_SCAN_LIMIT + " of each)"));
+        throw new CliException(
+            MachineryCli.EXIT_NOT_FOUND,
+            "task "
+                + uuid
+                + " not found: "
+                + (session.server().backend().consumesStatesOnRead()
+                    ? "this backend's states are not read (reading one" + " consumes it), "
+                    : "no stored state, ")
+                + "no worker runs it, and it is not in the pending, delayed or dead-lettered tasks of "
+                + session.queueName(queue)
+                + (report.scanComplete()
+                    ? ""
+                    : " (looked at the first " + Inspection.DEFAULT_SCAN_LIMIT + " of each)"));
       }
-      ObjectNode json = Render.JSON.createObjectNode().put("uuid", uuid).put("location", report.location().name())
-          .put("attempts", report.attempts()).put("worker", report.workerId().orElse(null))
-          .put("scanComplete", report.scanComplete());
-      report.state().ifPresentOrElse(s -> json.set("state", Render.state(s)), () -> json.putNull("state"));
-      report.message().ifPresentOrElse(m -> json.set("task", Render.signature(m)), () -> json.putNull("task"));
-      report.deadLetter().ifPresentOrElse(d -> json.put("deadLetterReason", d.reason())
-          .put("deadLetterId", d.id()), () -> json.putNull("deadLetterReason"));
+      ObjectNode json =
+          Render.JSON
+              .createObjectNode()
+              .put("uuid", uuid)
+              .put("location", report.location().name())
+              .put("attempts", report.attempts())
+              .put("worker", report.workerId().orElse(null))
+              .put("scanComplete", report.scanComplete());
+      report
+          .state()
+          .ifPresentOrElse(s -> json.set("state", Render.state(s)), () -> json.putNull("state"));
+      report
+          .message()
+          .ifPresentOrElse(m -> json.set("task", Render.signature(m)), () -> json.putNull("task"));
+      report
+          .deadLetter()
+          .ifPresentOrElse(
+              d -> json.put("deadLetterReason", d.reason()).put("deadLetterId", d.id()),
+              () -> json.putNull("deadLetterReason"));
       if (session.json()) {
         Render.json(session.io().out(), json);
         return MachineryCli.EXIT_OK;
@@ -134,47 +197,67 @@ final class TaskCommands {
       List<List<String>> rows = new ArrayList<>();
       rows.add(Render.row("uuid", uuid));
       rows.add(Render.row("location", report.location().name().toLowerCase(java.util.Locale.ROOT)));
-      report.message().ifPresent(m -> {
-        rows.add(Render.row("name", m.name()));
-        rows.add(Render.row("args", Render.args(m.args())));
-        if (m.eta() != null) {
-          rows.add(Render.row("eta", Render.instant(m.eta().toInstant())));
-        }
-      });
+      report
+          .message()
+          .ifPresent(
+              m -> {
+                rows.add(Render.row("name", m.name()));
+                rows.add(Render.row("args", Render.args(m.args())));
+                if (m.eta() != null) {
+                  rows.add(Render.row("eta", Render.instant(m.eta().toInstant())));
+                }
+              });
       if (report.attempts() > 0) {
         rows.add(Render.row("attempts", Integer.toString(report.attempts())));
       }
       report.workerId().ifPresent(w -> rows.add(Render.row("worker", w)));
-      report.deadLetter().ifPresent(d -> rows.add(Render.row("dead letter", d.id() + " (" + d.reason() + ")")));
-      report.state().ifPresent(s -> {
-        rows.add(Render.row("name", s.taskName()));
-        rows.add(Render.row("state", s.state().name()));
-        if (s.hasResults()) {
-          rows.add(Render.row("results", Render.results(s)));
-        }
-        if (!s.error().isEmpty()) {
-          rows.add(Render.row("error", s.error()));
-        }
-      });
-      Render.table(session.io().out(), List.of("FIELD", "VALUE"),
-          rows.stream().distinct().toList());
+      report
+          .deadLetter()
+          .ifPresent(d -> rows.add(Render.row("dead letter", d.id() + " (" + d.reason() + ")")));
+      report
+          .state()
+          .ifPresent(
+              s -> {
+                rows.add(Render.row("name", s.taskName()));
+                rows.add(Render.row("state", s.state().name()));
+                if (s.hasResults()) {
+                  rows.add(Render.row("results", Render.results(s)));
+                }
+                if (!s.error().isEmpty()) {
+                  rows.add(Render.row("error", s.error()));
+                }
+              });
+      Render.table(
+          session.io().out(), List.of("FIELD", "VALUE"), rows.stream().distinct().toList());
       return MachineryCli.EXIT_OK;
     }
   }
 
-  @Command(name = "send", description = "Send a task with Go-typed arguments (int64:3 string:hi []int64:1,2 ...)")
+  @Command(
+      name = "send",
+      description = "Send a task with Go-typed arguments (int64:3 string:hi []int64:1,2 ...)")
   static final class Send extends CliCommand {
     @Parameters(index = "0", paramLabel = "NAME", description = "the task's registered name")
     String name = "";
 
-    @Parameters(index = "1..*", paramLabel = "TYPE:VALUE", description = "the arguments, with Go's type names")
+    @Parameters(
+        index = "1..*",
+        paramLabel = "TYPE:VALUE",
+        description = "the arguments, with Go's type names")
     List<String> args = new ArrayList<>();
 
-    @Option(names = "--queue", paramLabel = "QUEUE", description = "route to this queue (default: the config's default queue)")
+    @Option(
+        names = "--queue",
+        paramLabel = "QUEUE",
+        description = "route to this queue (default: the config's default queue)")
     String queue = "";
 
-    @Option(names = "--eta", paramLabel = "WHEN", description = "run no earlier than WHEN: an ISO-8601 time"
-        + " (2026-01-02T03:04:05Z) or a Go duration from now (90s, 5m, 1h30m)")
+    @Option(
+        names = "--eta",
+        paramLabel = "WHEN",
+        description =
+            "run no earlier than WHEN: an ISO-8601 time"
+                + " (2026-01-02T03:04:05Z) or a Go duration from now (90s, 5m, 1h30m)")
     @Nullable String eta;
 
     @Option(names = "--retries", paramLabel = "N", description = "Go's RetryCount (default 0)")
@@ -183,12 +266,16 @@ final class TaskCommands {
     @Option(names = "--wait", description = "wait for the task's result and print it")
     boolean waitForResult;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", description = "how long --wait waits (Go duration, default 60s)")
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        description = "how long --wait waits (Go duration, default 60s)")
     String timeout = "60s";
 
     @Override
     int run(Session session) {
-      Signature.Builder builder = Signature.builder(name).args(GoArgs.parse(args)).retryCount(retries);
+      Signature.Builder builder =
+          Signature.builder(name).args(GoArgs.parse(args)).retryCount(retries);
       if (!queue.isEmpty()) {
         builder.routingKey(queue);
       }
@@ -205,8 +292,16 @@ final class TaskCommands {
         if (session.json()) {
           Render.json(out, json);
         } else {
-          out.println("sent " + sent.name() + " " + sent.uuid() + " to " + session.queueName(queue)
-              + (sent.eta() == null ? "" : " (eta " + Render.instant(sent.eta().toInstant()) + ")"));
+          out.println(
+              "sent "
+                  + sent.name()
+                  + " "
+                  + sent.uuid()
+                  + " to "
+                  + session.queueName(queue)
+                  + (sent.eta() == null
+                      ? ""
+                      : " (eta " + Render.instant(sent.eta().toInstant()) + ")"));
         }
         return MachineryCli.EXIT_OK;
       }
@@ -214,10 +309,19 @@ final class TaskCommands {
         result.get(wait);
       } catch (TaskFailedException e) {
         report(session, json, result);
-        throw new CliException(MachineryCli.EXIT_TASK_FAILED, "task " + sent.uuid() + " failed: " + e.getMessage(), e);
+        throw new CliException(
+            MachineryCli.EXIT_TASK_FAILED, "task " + sent.uuid() + " failed: " + e.getMessage(), e);
       } catch (ResultTimeoutException e) {
-        throw new CliException(MachineryCli.EXIT_TASK_FAILED, "task " + sent.uuid() + " has no result after " + timeout
-            + " (it is still queued or running; see `machinery tasks show " + sent.uuid() + "`)", e);
+        throw new CliException(
+            MachineryCli.EXIT_TASK_FAILED,
+            "task "
+                + sent.uuid()
+                + " has no result after "
+                + timeout
+                + " (it is still queued or running; see `machinery tasks show "
+                + sent.uuid()
+                + "`)",
+            e);
       }
       report(session, json, result);
       return MachineryCli.EXIT_OK;
@@ -231,8 +335,17 @@ final class TaskCommands {
       if (session.json()) {
         Render.json(session.io().out(), json);
       } else if (state != null) {
-        session.io().out().println(result.signature().name() + " " + result.taskUuid() + " " + state.state()
-            + (state.hasResults() ? " " + Render.results(state) : "") + (state.error().isEmpty() ? "" : ": " + state.error()));
+        session
+            .io()
+            .out()
+            .println(
+                result.signature().name()
+                    + " "
+                    + result.taskUuid()
+                    + " "
+                    + state.state()
+                    + (state.hasResults() ? " " + Render.results(state) : "")
+                    + (state.error().isEmpty() ? "" : ": " + state.error()));
       }
     }
 
@@ -249,20 +362,30 @@ final class TaskCommands {
     try {
       return GoDurations.parse(text);
     } catch (RuntimeException e) {
-      throw new IllegalArgumentException(option + " '" + text + "' is neither an ISO-8601 time nor a Go duration"
-          + " such as 90s, 5m or 1h30m");
+      throw new IllegalArgumentException(
+          option
+              + " '"
+              + text
+              + "' is neither an ISO-8601 time nor a Go duration"
+              + " such as 90s, 5m or 1h30m");
     }
   }
 
   /** One of: dead-letter ids, --all, --task NAME. */
   static final class Selection {
-    @Parameters(paramLabel = "ID", arity = "1..*", description = "dead-letter ids (from `tasks list --state dead`)")
+    @Parameters(
+        paramLabel = "ID",
+        arity = "1..*",
+        description = "dead-letter ids (from `tasks list --state dead`)")
     List<String> ids = new ArrayList<>();
 
     @Option(names = "--all", description = "every dead letter of the queue")
     boolean all;
 
-    @Option(names = "--task", paramLabel = "NAME", description = "the dead letters of this task name")
+    @Option(
+        names = "--task",
+        paramLabel = "NAME",
+        description = "the dead letters of this task name")
     @Nullable String task;
   }
 
@@ -270,7 +393,10 @@ final class TaskCommands {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Selection which = new Selection();
 
-    @Option(names = "--queue", paramLabel = "QUEUE", description = "the queue (default: the config's default queue)")
+    @Option(
+        names = "--queue",
+        paramLabel = "QUEUE",
+        description = "the queue (default: the config's default queue)")
     String queue = "";
 
     abstract String verb();
@@ -282,31 +408,52 @@ final class TaskCommands {
       Inspection inspection = session.inspection();
       Set<String> ids = new LinkedHashSet<>(which.ids);
       String task = which.task;
-      Predicate<DeadLetterEntry> matches = which.all ? e -> true
-          : task != null ? e -> e.signature().map(s -> s.name().equals(task)).orElse(false)
-          : e -> ids.contains(e.id());
+      Predicate<DeadLetterEntry> matches =
+          which.all
+              ? e -> true
+              : task != null
+                  ? e -> e.signature().map(s -> s.name().equals(task)).orElse(false)
+                  : e -> ids.contains(e.id());
       long total = session.io().terminal() ? inspection.queue(queue).deadLettered() : 0;
       int count;
-      try (Progress progress = new Progress(session.io().err(), session.io().terminal(), verb(), total)) {
-        count = apply(inspection, e -> {
-          progress.step();
-          return matches.test(e);
-        });
+      try (Progress progress =
+          new Progress(session.io().err(), session.io().terminal(), verb(), total)) {
+        count =
+            apply(
+                inspection,
+                e -> {
+                  progress.step();
+                  return matches.test(e);
+                });
       }
       String queueName = session.queueName(queue);
-      QueueCommands.done(session, verb(), queueName, count, verb() + " " + count + " dead letter" + (count == 1 ? "" : "s")
-          + " of " + queueName);
+      QueueCommands.done(
+          session,
+          verb(),
+          queueName,
+          count,
+          verb() + " " + count + " dead letter" + (count == 1 ? "" : "s") + " of " + queueName);
       if (!ids.isEmpty() && count < ids.size()) {
-        throw new CliException(MachineryCli.EXIT_NOT_FOUND, (ids.size() - count) + " of the " + ids.size()
-            + " ids are not among the dead letters of " + queueName);
+        throw new CliException(
+            MachineryCli.EXIT_NOT_FOUND,
+            (ids.size() - count)
+                + " of the "
+                + ids.size()
+                + " ids are not among the dead letters of "
+                + queueName);
       }
       return MachineryCli.EXIT_OK;
     }
   }
 
-  @Command(name = "requeue", description = "Move dead letters back to their queue: by id, --task NAME, or --all")
+  @Command(
+      name = "requeue",
+      description = "Move dead letters back to their queue: by id, --task NAME, or --all")
   static final class Requeue extends DeadLetterCommand {
-    @Override String verb() { return "requeued"; }
+    @Override
+    String verb() {
+      return "requeued";
+    }
 
     @Override
     int apply(Inspection inspection, Predicate<DeadLetterEntry> selected) {
@@ -316,7 +463,10 @@ final class TaskCommands {
 
   @Command(name = "delete", description = "Delete dead letters: by id, --task NAME, or --all")
   static final class Delete extends DeadLetterCommand {
-    @Override String verb() { return "deleted"; }
+    @Override
+    String verb() {
+      return "deleted";
+    }
 
     @Override
     int apply(Inspection inspection, Predicate<DeadLetterEntry> selected) {

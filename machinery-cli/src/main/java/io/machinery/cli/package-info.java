@@ -1,5 +1,6 @@
 /**
- * The {@code machinery} command line: {@link io.machinery.cli.MachineryCli}. Everything else is package-private.
+ * The {@code machinery} command line: {@link io.machinery.cli.MachineryCli}. Everything else is
+ * package-private.
  */
 @NullMarked
 package io.machinery.cli;

@@ -15,9 +15,10 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * The runnable jar ({@code target/machinery-cli.jar}, built in {@code package}) as a user runs it: a child JVM with
- * Go's environment variables, its real exit code, standard output and standard error. It proves the jar carries
- * every module's provider (merged service files) and its quiet logging.
+ * The runnable jar ({@code target/machinery-cli.jar}, built in {@code package}) as a user runs it:
+ * a child JVM with Go's environment variables, its real exit code, standard output and standard
+ * error. It proves the jar carries every module's provider (merged service files) and its quiet
+ * logging.
  */
 class CliJarIT {
   private static final Path JAR = Path.of("target", "machinery-cli.jar");
@@ -33,8 +34,12 @@ class CliJarIT {
 
   private Run machinery(String... args) throws Exception {
     assertThat(JAR).as("the shaded jar from `package`").exists();
-    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-jar", JAR.toString()));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar",
+                JAR.toString()));
     command.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().put("BROKER", redis);
@@ -44,8 +49,11 @@ class CliJarIT {
     Path err = Files.createTempFile("cli-err", ".txt");
     Process process = builder.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("machinery exits").isTrue();
-    Run run = new Run(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8),
-        Files.readString(err, StandardCharsets.UTF_8));
+    Run run =
+        new Run(
+            process.exitValue(),
+            Files.readString(out, StandardCharsets.UTF_8),
+            Files.readString(err, StandardCharsets.UTF_8));
     Files.delete(out);
     Files.delete(err);
     return run;
@@ -61,7 +69,8 @@ class CliJarIT {
     Run listed = machinery("tasks", "list", "--json");
     assertThat(listed.code()).as(listed.err()).isZero();
     assertThat(listed.json().get(0).path("uuid").asText()).isEqualTo(uuid);
-    assertThat(machinery("queues", "--queue", queue).out()).containsPattern(queue + "\\s+1\\s+0\\s+0");
+    assertThat(machinery("queues", "--queue", queue).out())
+        .containsPattern(queue + "\\s+1\\s+0\\s+0");
 
     Run purged = machinery("purge", queue);
     assertThat(purged.out()).contains("removed 1 waiting tasks from " + queue);
@@ -69,7 +78,10 @@ class CliJarIT {
 
     Run refused = machinery("queues", "--broker", "redis://:hunter2@127.0.0.1:1/0");
     assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNREACHABLE);
-    assertThat(refused.err()).contains("cannot connect").doesNotContain("hunter2").doesNotContain("\tat ");
+    assertThat(refused.err())
+        .contains("cannot connect")
+        .doesNotContain("hunter2")
+        .doesNotContain("\tat ");
     assertThat(refused.out()).isEmpty();
 
     Run usage = machinery("frobnicate");

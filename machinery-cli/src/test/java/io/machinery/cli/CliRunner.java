@@ -13,7 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
-/** Runs the command's main logic in this JVM with captured output, a given environment and connector. */
+/**
+ * Runs the command's main logic in this JVM with captured output, a given environment and
+ * connector.
+ */
 final class CliRunner {
   record Result(int code, String out, String err) {
     JsonNode json() {
@@ -38,16 +41,25 @@ final class CliRunner {
   Result run(String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code = MachineryCli.run(args, new MachineryCli.Io(new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8), env, terminal, connector));
-    return new Result(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    int code =
+        MachineryCli.run(
+            args,
+            new MachineryCli.Io(
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                env,
+                terminal,
+                connector));
+    return new Result(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 
   /** Runs and checks the exit code, so a failing step says why. */
   Result ok(String... args) {
     Result result = run(args);
     if (result.code() != 0) {
-      throw new AssertionError("machinery " + String.join(" ", args) + " exited " + result.code() + ": " + result.err());
+      throw new AssertionError(
+          "machinery " + String.join(" ", args) + " exited " + result.code() + ": " + result.err());
     }
     return result;
   }

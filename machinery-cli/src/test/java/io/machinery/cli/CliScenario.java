@@ -18,9 +18,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * The command end to end on one deployment: every step runs {@code machinery ...} as a user would (in this JVM,
- * output captured) and reads its {@code --json} back; a worker in this JVM plays the deployment's worker. One
- * subclass per deployment (memory, Redis, RabbitMQ), as the library's contract kits.
+ * The command end to end on one deployment: every step runs {@code machinery ...} as a user would
+ * (in this JVM, output captured) and reads its {@code --json} back; a worker in this JVM plays the
+ * deployment's worker. One subclass per deployment (memory, Redis, RabbitMQ), as the library's
+ * contract kits.
  */
 abstract class CliScenario {
   static final Duration PATIENCE = Duration.ofSeconds(45);
@@ -29,7 +30,10 @@ abstract class CliScenario {
   private final List<AutoCloseable> closing = new ArrayList<>();
   private final CountDownLatch release = new CountDownLatch(1);
 
-  /** A runner whose environment names this deployment (BROKER, RESULT_BACKEND, DEFAULT_QUEUE = {@link #queue}). */
+  /**
+   * A runner whose environment names this deployment (BROKER, RESULT_BACKEND, DEFAULT_QUEUE =
+   * {@link #queue}).
+   */
   abstract CliRunner cli();
 
   /** A server on the same deployment, for the worker; the scenario closes it. */
@@ -58,15 +62,27 @@ abstract class CliScenario {
     closing.add(server);
     workerSide = server;
     server.registerTask("add", TaskFunction.varargs(long[].class, n -> n[0] + n[1]));
-    server.registerTask("block", TaskFunction.of(() -> {
-      release.await();
-      return "released";
-    }));
-    server.registerTask("fail", TaskFunction.of(() -> {
-      throw new IllegalStateException("failed on purpose");
-    }));
-    Worker worker = server.workerBuilder("cli-it").queue(queue).concurrency(2)
-        .heartbeatInterval(heartbeat()).maxUnregisteredRequeues(maxUnregisteredRequeues).build();
+    server.registerTask(
+        "block",
+        TaskFunction.of(
+            () -> {
+              release.await();
+              return "released";
+            }));
+    server.registerTask(
+        "fail",
+        TaskFunction.of(
+            () -> {
+              throw new IllegalStateException("failed on purpose");
+            }));
+    Worker worker =
+        server
+            .workerBuilder("cli-it")
+            .queue(queue)
+            .concurrency(2)
+            .heartbeatInterval(heartbeat())
+            .maxUnregisteredRequeues(maxUnregisteredRequeues)
+            .build();
     worker.launchAsync();
     return worker;
   }
@@ -83,25 +99,50 @@ abstract class CliScenario {
 
   @Test
   void sentTasksAreCountedListedShownAndPurged() {
-    List<String> uuids = List.of(send("add", "int64:1", "int64:2"), send("add", "int64:3", "int64:4"),
-        send("add", "int64:5", "int64:6"));
+    List<String> uuids =
+        List.of(
+            send("add", "int64:1", "int64:2"),
+            send("add", "int64:3", "int64:4"),
+            send("add", "int64:5", "int64:6"));
 
     assertThat(queueStats().path("pending").asLong()).isEqualTo(3);
-    assertThat(cli().ok("queues", "--queue", queue).out()).containsPattern(queue + "\\s+3\\s+0\\s+0");
+    assertThat(cli().ok("queues", "--queue", queue).out())
+        .containsPattern(queue + "\\s+3\\s+0\\s+0");
     JsonNode page = cli().ok("tasks", "list", "--queue", queue, "--json").json();
     assertThat(CliRunner.texts(page, "uuid")).containsExactlyElementsOf(uuids);
     assertThat(page.get(0).path("args").get(0).path("type").asText()).isEqualTo("int64");
-    assertThat(CliRunner.texts(cli().ok("tasks", "list", "--queue", queue, "--offset", "1", "--limit", "1", "--json")
-        .json(), "uuid")).containsExactly(uuids.get(1));
-    assertThat(cli().ok("tasks", "list", "--queue", queue).out()).contains(uuids.get(2)).contains("int64:5 int64:6");
+    assertThat(
+            CliRunner.texts(
+                cli()
+                    .ok(
+                        "tasks",
+                        "list",
+                        "--queue",
+                        queue,
+                        "--offset",
+                        "1",
+                        "--limit",
+                        "1",
+                        "--json")
+                    .json(),
+                "uuid"))
+        .containsExactly(uuids.get(1));
+    assertThat(cli().ok("tasks", "list", "--queue", queue).out())
+        .contains(uuids.get(2))
+        .contains("int64:5 int64:6");
 
     JsonNode shown = cli().ok("tasks", "show", uuids.get(0), "--json").json();
     assertThat(shown.path("location").asText()).isEqualTo("PENDING");
     assertThat(shown.path("task").path("name").asText()).isEqualTo("add");
-    assertThat(cli().ok("tasks", "show", uuids.get(0)).out()).contains("pending").contains("int64:1 int64:2");
+    assertThat(cli().ok("tasks", "show", uuids.get(0)).out())
+        .contains("pending")
+        .contains("int64:1 int64:2");
 
     String delayed = send("add", "int64:7", "int64:8", "--eta", "1h");
-    assertThat(CliRunner.texts(cli().ok("tasks", "list", "--state", "delayed", "--queue", queue, "--json").json(), "uuid"))
+    assertThat(
+            CliRunner.texts(
+                cli().ok("tasks", "list", "--state", "delayed", "--queue", queue, "--json").json(),
+                "uuid"))
         .containsExactly(delayed);
 
     assertThat(cli().ok("purge", queue, "--json").json().path("count").asLong()).isEqualTo(3);
@@ -111,10 +152,12 @@ abstract class CliScenario {
   @Test
   void sendWaitPrintsTheResultAndAFailedTaskExitsFive() {
     launchWorker(3);
-    JsonNode done = cli().ok("send", "add", "int64:40", "int64:2", "--queue", queue, "--wait", "--json").json();
+    JsonNode done =
+        cli().ok("send", "add", "int64:40", "int64:2", "--queue", queue, "--wait", "--json").json();
     assertThat(done.path("state").path("state").asText()).isEqualTo("SUCCESS");
     assertThat(done.path("state").path("results").get(0).path("value").asLong()).isEqualTo(42);
-    assertThat(cli().ok("send", "add", "int64:1", "int64:1", "--queue", queue, "--wait").out()).contains("SUCCESS int64:2");
+    assertThat(cli().ok("send", "add", "int64:1", "int64:1", "--queue", queue, "--wait").out())
+        .contains("SUCCESS int64:2");
 
     CliRunner.Result failed = cli().run("send", "fail", "--queue", queue, "--wait");
     assertThat(failed.code()).isEqualTo(MachineryCli.EXIT_TASK_FAILED);
@@ -126,29 +169,75 @@ abstract class CliScenario {
     Assumptions.assumeTrue(hasControlPlane(), "this deployment has no control plane");
     Worker worker = launchWorker(3);
     String blocked = send("block");
-    await().atMost(PATIENCE).untilAsserted(() -> {
-      JsonNode workers = cli().ok("workers", "--queue", queue, "--json").json();
-      assertThat(CliRunner.texts(workers, "id")).containsExactly(worker.controlPlaneId().orElseThrow());
-      assertThat(CliRunner.texts(workers.get(0).path("running"), "uuid")).containsExactly(blocked);
-    });
-    // Awaited, not asserted once: RabbitMQ's control plane reads a status by taking it and handing it back, so a
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> {
+              JsonNode workers = cli().ok("workers", "--queue", queue, "--json").json();
+              assertThat(CliRunner.texts(workers, "id"))
+                  .containsExactly(worker.controlPlaneId().orElseThrow());
+              assertThat(CliRunner.texts(workers.get(0).path("running"), "uuid"))
+                  .containsExactly(blocked);
+            });
+    // Awaited, not asserted once: RabbitMQ's control plane reads a status by taking it and handing
+    // it back, so a
     // read right after another (or during a heartbeat) may miss it for a moment.
-    await().atMost(PATIENCE).untilAsserted(() -> assertThat(CliRunner.texts(
-        cli().ok("tasks", "list", "--state", "running", "--queue", queue, "--json").json(), "uuid")).containsExactly(blocked));
-    await().atMost(PATIENCE).untilAsserted(() -> assertThat(cli().ok("tasks", "show", blocked, "--json").json()
-        .path("worker").asText()).isEqualTo(worker.controlPlaneId().orElseThrow()));
-    await().atMost(PATIENCE).untilAsserted(() -> assertThat(cli().ok("workers").out())
-        .contains(worker.controlPlaneId().orElseThrow()).contains("1/2"));
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        CliRunner.texts(
+                            cli()
+                                .ok(
+                                    "tasks", "list", "--state", "running", "--queue", queue,
+                                    "--json")
+                                .json(),
+                            "uuid"))
+                    .containsExactly(blocked));
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        cli().ok("tasks", "show", blocked, "--json").json().path("worker").asText())
+                    .isEqualTo(worker.controlPlaneId().orElseThrow()));
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () ->
+                assertThat(cli().ok("workers").out())
+                    .contains(worker.controlPlaneId().orElseThrow())
+                    .contains("1/2"));
 
     cli().ok("pause", queue);
-    await().atMost(PATIENCE).until(() -> cli().ok("workers", "--queue", queue, "--json").json().path(0).path("paused").asBoolean());
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                cli()
+                    .ok("workers", "--queue", queue, "--json")
+                    .json()
+                    .path(0)
+                    .path("paused")
+                    .asBoolean());
     assertThat(queueStats().path("paused").asBoolean()).isTrue();
     String waiting = send("add", "int64:2", "int64:3");
-    await().during(Duration.ofMillis(500)).atMost(PATIENCE)
-        .until(() -> cli().ok("tasks", "show", waiting, "--json").json().path("location").asText().equals("PENDING"));
+    await()
+        .during(Duration.ofMillis(500))
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                cli()
+                    .ok("tasks", "show", waiting, "--json")
+                    .json()
+                    .path("location")
+                    .asText()
+                    .equals("PENDING"));
 
     cli().ok("resume", queue);
-    // Read through the worker's server: an AMQP backend's state can be read once only, so not by `tasks show`.
+    // Read through the worker's server: an AMQP backend's state can be read once only, so not by
+    // `tasks show`.
     assertThat(workerSide.asyncResult(waiting).getValue(PATIENCE)).isEqualTo(5L);
     assertThat(queueStats().path("paused").asBoolean()).isFalse();
   }
@@ -159,22 +248,45 @@ abstract class CliScenario {
     String first = send("ghost", "string:one");
     String second = send("ghost", "string:two");
     String other = send("phantom");
-    JsonNode dead = await().atMost(PATIENCE).until(
-        () -> cli().ok("tasks", "list", "--state", "dead", "--queue", queue, "--json").json(), d -> d.size() == 3);
+    JsonNode dead =
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () ->
+                    cli().ok("tasks", "list", "--state", "dead", "--queue", queue, "--json").json(),
+                d -> d.size() == 3);
     worker.quit();
     assertThat(dead.get(0).path("reason").asText()).contains("not registered");
-    assertThat(cli().ok("tasks", "show", first, "--json").json().path("location").asText()).isEqualTo("DEAD_LETTERED");
-    String firstId = dead.findValues("id").stream().map(JsonNode::asText).filter(id -> deadIdOf(dead, first).equals(id))
-        .findFirst().orElseThrow();
+    assertThat(cli().ok("tasks", "show", first, "--json").json().path("location").asText())
+        .isEqualTo("DEAD_LETTERED");
+    String firstId =
+        dead.findValues("id").stream()
+            .map(JsonNode::asText)
+            .filter(id -> deadIdOf(dead, first).equals(id))
+            .findFirst()
+            .orElseThrow();
 
-    assertThat(cli().ok("requeue", firstId, "--queue", queue, "--json").json().path("count").asInt()).isEqualTo(1);
-    assertThat(CliRunner.texts(cli().ok("tasks", "list", "--queue", queue, "--json").json(), "uuid")).containsExactly(first);
+    assertThat(
+            cli().ok("requeue", firstId, "--queue", queue, "--json").json().path("count").asInt())
+        .isEqualTo(1);
+    assertThat(
+            CliRunner.texts(cli().ok("tasks", "list", "--queue", queue, "--json").json(), "uuid"))
+        .containsExactly(first);
     CliRunner.Result missing = cli().run("requeue", firstId, "--queue", queue);
     assertThat(missing.code()).isEqualTo(MachineryCli.EXIT_NOT_FOUND);
 
-    assertThat(cli().ok("delete", "--task", "phantom", "--queue", queue, "--json").json().path("count").asInt()).isEqualTo(1);
-    assertThat(cli().ok("requeue", "--all", "--queue", queue, "--json").json().path("count").asInt()).isEqualTo(1);
-    assertThat(CliRunner.texts(cli().ok("tasks", "list", "--queue", queue, "--json").json(), "uuid"))
+    assertThat(
+            cli()
+                .ok("delete", "--task", "phantom", "--queue", queue, "--json")
+                .json()
+                .path("count")
+                .asInt())
+        .isEqualTo(1);
+    assertThat(
+            cli().ok("requeue", "--all", "--queue", queue, "--json").json().path("count").asInt())
+        .isEqualTo(1);
+    assertThat(
+            CliRunner.texts(cli().ok("tasks", "list", "--queue", queue, "--json").json(), "uuid"))
         .containsExactly(first, second);
     assertThat(queueStats().path("deadLettered").asLong()).isZero();
     assertThat(other).isNotEmpty();
@@ -198,7 +310,8 @@ abstract class CliScenario {
     assertThat(badArg.code()).isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(badArg.err()).contains("'abc' is not a int64");
     assertThat(cli().run("send", "add", "int8:300").err()).contains("int8");
-    assertThat(cli().run("tasks", "list", "--state", "sleeping").code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(cli().run("tasks", "list", "--state", "sleeping").code())
+        .isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(cli().run("frobnicate").code()).isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(cli().run("requeue", "--queue", queue).code()).isEqualTo(MachineryCli.EXIT_USAGE);
     for (CliRunner.Result r : List.of(unknown, badArg)) {

@@ -12,46 +12,64 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** What needs no server: config sources, URL errors, exit codes, Go-typed arguments, the providers in the jar. */
+/**
+ * What needs no server: config sources, URL errors, exit codes, Go-typed arguments, the providers
+ * in the jar.
+ */
 class MachineryCliTest {
-  private final CliRunner memory = new CliRunner(Map.of("BROKER", "memory://", "RESULT_BACKEND", "memory://"),
-      Machinery::connect, false);
+  private final CliRunner memory =
+      new CliRunner(
+          Map.of("BROKER", "memory://", "RESULT_BACKEND", "memory://"), Machinery::connect, false);
 
   @Test
   void everyModuleOfTheJarServesItsGoUrlForms() {
     List<ComponentProvider> providers = Machinery.providers(MachineryCli.class.getClassLoader());
-    Map<String, String> moduleByKindAndUrl = Map.ofEntries(
-        Map.entry("BROKER redis://localhost:6379", "machinery-broker-redis"),
-        Map.entry("BROKER rediss://h:6380,h2:6380", "machinery-broker-redis"),
-        Map.entry("BROKER amqps://guest:guest@h:5671/", "machinery-broker-amqp"),
-        Map.entry("BROKER https://sqs.us-east-2.amazonaws.com/123456789012", "machinery-broker-sqs"),
-        Map.entry("BROKER gcppubsub://project/subscription", "machinery-broker-gcppubsub"),
-        Map.entry("BACKEND redis+socket:///tmp/redis.sock", "machinery-backend-redis"),
-        Map.entry("BACKEND amqp://guest:guest@h:5672/", "machinery-backend-amqp"),
-        Map.entry("BACKEND mongodb+srv://cluster.example/", "machinery-backend-mongodb"),
-        Map.entry("BACKEND memcache://h1:11211,h2:11211", "machinery-backend-memcache"),
-        Map.entry("BACKEND https://dynamodb.us-east-1.amazonaws.com", "machinery-backend-dynamodb"),
-        Map.entry("LOCK redis://h:6379", "machinery-lock-redis"));
-    moduleByKindAndUrl.forEach((kindAndUrl, module) -> {
-      String[] parts = kindAndUrl.split(" ", 2);
-      assertThat(providers.stream()
-          .filter(p -> p.kind().name().equals(parts[0]) && p.serves(parts[1]))
-          .map(ComponentProvider::module).collect(Collectors.toList()))
-          .as(kindAndUrl).containsExactly(module);
-    });
+    Map<String, String> moduleByKindAndUrl =
+        Map.ofEntries(
+            Map.entry("BROKER redis://localhost:6379", "machinery-broker-redis"),
+            Map.entry("BROKER rediss://h:6380,h2:6380", "machinery-broker-redis"),
+            Map.entry("BROKER amqps://guest:guest@h:5671/", "machinery-broker-amqp"),
+            Map.entry(
+                "BROKER https://sqs.us-east-2.amazonaws.com/123456789012", "machinery-broker-sqs"),
+            Map.entry("BROKER gcppubsub://project/subscription", "machinery-broker-gcppubsub"),
+            Map.entry("BACKEND redis+socket:///tmp/redis.sock", "machinery-backend-redis"),
+            Map.entry("BACKEND amqp://guest:guest@h:5672/", "machinery-backend-amqp"),
+            Map.entry("BACKEND mongodb+srv://cluster.example/", "machinery-backend-mongodb"),
+            Map.entry("BACKEND memcache://h1:11211,h2:11211", "machinery-backend-memcache"),
+            Map.entry(
+                "BACKEND https://dynamodb.us-east-1.amazonaws.com", "machinery-backend-dynamodb"),
+            Map.entry("LOCK redis://h:6379", "machinery-lock-redis"));
+    moduleByKindAndUrl.forEach(
+        (kindAndUrl, module) -> {
+          String[] parts = kindAndUrl.split(" ", 2);
+          assertThat(
+                  providers.stream()
+                      .filter(p -> p.kind().name().equals(parts[0]) && p.serves(parts[1]))
+                      .map(ComponentProvider::module)
+                      .collect(Collectors.toList()))
+              .as(kindAndUrl)
+              .containsExactly(module);
+        });
   }
 
   @Test
   void aBadOrUnservedUrlExitsThreeWithoutThePassword() {
     CliRunner.Result unknown = memory.run("queues", "--broker", "kafka://admin:hunter2@kafka:9092");
     assertThat(unknown.code()).isEqualTo(MachineryCli.EXIT_UNREACHABLE);
-    assertThat(unknown.err()).contains("'kafka'").contains("kafka://kafka:9092").doesNotContain("hunter2");
+    assertThat(unknown.err())
+        .contains("'kafka'")
+        .contains("kafka://kafka:9092")
+        .doesNotContain("hunter2");
 
     CliRunner.Result refused = memory.run("queues", "--broker", "redis://:hunter2@127.0.0.1:1/0");
     assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNREACHABLE);
-    assertThat(refused.err()).contains("127.0.0.1").doesNotContain("hunter2").doesNotContain("\tat ");
+    assertThat(refused.err())
+        .contains("127.0.0.1")
+        .doesNotContain("hunter2")
+        .doesNotContain("\tat ");
 
-    CliRunner.Result verbose = memory.run("queues", "-v", "--broker", "redis://:hunter2@127.0.0.1:1/0");
+    CliRunner.Result verbose =
+        memory.run("queues", "-v", "--broker", "redis://:hunter2@127.0.0.1:1/0");
     assertThat(verbose.err()).contains("\tat ").doesNotContain("hunter2");
   }
 
@@ -65,20 +83,35 @@ class MachineryCliTest {
   @Test
   void aYamlConfigIsReadAndFlagsOverrideIt(@TempDir Path dir) throws Exception {
     Path yaml = dir.resolve("machinery.yml");
-    Files.writeString(yaml, "broker: kafka://nowhere\nresult_backend: memory://\ndefault_queue: from_yaml\n");
-    CliRunner.Result sent = memory.ok("send", "--config", yaml.toString(), "--broker", "memory://", "add", "int64:1");
+    Files.writeString(
+        yaml, "broker: kafka://nowhere\nresult_backend: memory://\ndefault_queue: from_yaml\n");
+    CliRunner.Result sent =
+        memory.ok("send", "--config", yaml.toString(), "--broker", "memory://", "add", "int64:1");
     assertThat(sent.out()).contains("to from_yaml");
     assertThat(memory.run("--config", yaml.toString(), "queues").err()).contains("'kafka'");
-    CliRunner.Result missing = memory.run("queues", "--config", dir.resolve("absent.yml").toString());
+    CliRunner.Result missing =
+        memory.run("queues", "--config", dir.resolve("absent.yml").toString());
     assertThat(missing.code()).isEqualTo(MachineryCli.EXIT_USAGE);
   }
 
   @Test
   void goTypedArgumentsAreParsedAndChecked() {
-    assertThat(Render.args(GoArgs.parse(List.of("int64:-3", "string:a:b", "bool:true", "float64:1.5",
-        "uint64:18446744073709551615", "[]int64:1,2", "[]string:", "[]uint8:AQI=")))).isEqualTo(
-        "int64:-3 string:a:b bool:true float64:1.5 uint64:18446744073709551615 []int64:1,2 []string: []uint8:AQI=");
-    assertThat(memory.run("send", "add", "int8:300").err()).contains("cannot unmarshal number 300 into Go value of type int8");
+    assertThat(
+            Render.args(
+                GoArgs.parse(
+                    List.of(
+                        "int64:-3",
+                        "string:a:b",
+                        "bool:true",
+                        "float64:1.5",
+                        "uint64:18446744073709551615",
+                        "[]int64:1,2",
+                        "[]string:",
+                        "[]uint8:AQI="))))
+        .isEqualTo(
+            "int64:-3 string:a:b bool:true float64:1.5 uint64:18446744073709551615 []int64:1,2 []string: []uint8:AQI=");
+    assertThat(memory.run("send", "add", "int8:300").err())
+        .contains("cannot unmarshal number 300 into Go value of type int8");
     assertThat(memory.run("send", "add", "uint64:-1").err()).contains("uint64");
     assertThat(memory.run("send", "add", "3").err()).contains("TYPE:VALUE");
     assertThat(memory.run("send", "add", "complex128:1").err()).contains("unsupported Go type");

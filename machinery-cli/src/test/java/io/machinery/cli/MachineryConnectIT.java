@@ -21,8 +21,8 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Machinery#connect} with the providers found on the class path, on the real servers: the URL picks the
- * module, the server runs a task on what it built, and closing the server closes it.
+ * {@link Machinery#connect} with the providers found on the class path, on the real servers: the
+ * URL picks the module, the server runs a task on what it built, and closing the server closes it.
  */
 class MachineryConnectIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -36,30 +36,42 @@ class MachineryConnectIT {
   @Test
   void aRedisUrlBuildsTheRedisBrokerBackendAndLock() {
     String url = TestEndpoints.redisUrl();
-    Config config = Config.builder().broker(url).resultBackend(url)
-        .defaultQueue("connect_" + UUID.randomUUID().toString().substring(0, 8)).build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .resultBackend(url)
+            .defaultQueue("connect_" + UUID.randomUUID().toString().substring(0, 8))
+            .build();
     Server server = Machinery.connect(config);
     assertThat(server.broker()).isInstanceOf(RedisBroker.class);
     assertThat(server.backend()).isInstanceOf(RedisBackend.class);
     assertThat(server.lock()).isInstanceOf(RedisLock.class); // Go: no LOCK means the broker's URL
     assertThat(addOnce(server)).isEqualTo(42L);
     server.close();
-    assertThatThrownBy(() -> server.broker().publish(Signature.create("late"), new byte[] {'{', '}'}))
-        .as("the server closed the broker it built").isNotNull();
+    assertThatThrownBy(
+            () -> server.broker().publish(Signature.create("late"), new byte[] {'{', '}'}))
+        .as("the server closed the broker it built")
+        .isNotNull();
   }
 
   @Test
   void anAmqpUrlBuildsTheAmqpBrokerAndBackendWithAnInProcessLock() {
     String url = TestEndpoints.amqpUrl();
-    Config config = Config.builder().broker(url).resultBackend(url)
-        .defaultQueue("connect_" + UUID.randomUUID().toString().substring(0, 8)).build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .resultBackend(url)
+            .defaultQueue("connect_" + UUID.randomUUID().toString().substring(0, 8))
+            .build();
     Server server = Machinery.connect(config);
     assertThat(server.broker()).isInstanceOf(AmqpBroker.class);
     assertThat(server.backend()).isInstanceOf(AmqpBackend.class);
     assertThat(server.lock()).isInstanceOf(EagerLock.class); // no AMQP lock exists, as in Go
     assertThat(addOnce(server)).isEqualTo(42L);
     server.close();
-    assertThatThrownBy(() -> server.broker().publish(Signature.create("late"), new byte[] {'{', '}'}))
-        .as("the server closed the broker it built").isNotNull();
+    assertThatThrownBy(
+            () -> server.broker().publish(Signature.create("late"), new byte[] {'{', '}'}))
+        .as("the server closed the broker it built")
+        .isNotNull();
   }
 }

@@ -12,8 +12,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The scenario on the in-JVM memory broker and backend: each command's server is built on one shared pair (a
- * memory:// URL alone would give every run its own empty broker), so this runs without any server.
+ * The scenario on the in-JVM memory broker and backend: each command's server is built on one
+ * shared pair (a memory:// URL alone would give every run its own empty broker), so this runs
+ * without any server.
  */
 class MemoryCliTest extends CliScenario {
   private final Config config = Config.builder().defaultQueue(queue).build();
@@ -55,14 +56,19 @@ class MemoryCliTest extends CliScenario {
     for (int i = 0; i < 3; i++) {
       send("ghost");
     }
-    org.awaitility.Awaitility.await().atMost(PATIENCE).until(() -> broker.inspector().orElseThrow().queue(queue).deadLettered() == 3);
+    org.awaitility.Awaitility.await()
+        .atMost(PATIENCE)
+        .until(() -> broker.inspector().orElseThrow().queue(queue).deadLettered() == 3);
     CliRunner.Result onTerminal = cli(true).ok("delete", "--all", "--queue", queue, "--json");
     assertThat(onTerminal.err()).contains("deleted [").contains("3/3");
-    assertThat(onTerminal.json().path("count").asInt()).isEqualTo(3); // stdout stays one JSON document
+    assertThat(onTerminal.json().path("count").asInt())
+        .isEqualTo(3); // stdout stays one JSON document
     for (int i = 0; i < 2; i++) {
       send("ghost");
     }
-    org.awaitility.Awaitility.await().atMost(PATIENCE).until(() -> broker.inspector().orElseThrow().queue(queue).deadLettered() == 2);
+    org.awaitility.Awaitility.await()
+        .atMost(PATIENCE)
+        .until(() -> broker.inspector().orElseThrow().queue(queue).deadLettered() == 2);
     CliRunner.Result piped = cli(false).ok("delete", "--all", "--queue", queue);
     assertThat(piped.err()).isEmpty();
     assertThat(piped.out()).contains("deleted 2 dead letters");

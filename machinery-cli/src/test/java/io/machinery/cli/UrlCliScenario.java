@@ -6,16 +6,24 @@ import io.machinery.config.Config;
 import java.util.Map;
 
 /**
- * The scenario on a real server named by one URL for broker and backend, built as users build it: from Go's
- * environment variables. The queue is the AMQP binding key too, so that no other test's tasks (bound with Go's
- * default key on the shared exchange) reach this queue.
+ * The scenario on a real server named by one URL for broker and backend, built as users build it:
+ * from Go's environment variables. The queue is the AMQP binding key too, so that no other test's
+ * tasks (bound with Go's default key on the shared exchange) reach this queue.
  */
 abstract class UrlCliScenario extends CliScenario {
   /** The broker and result backend URL. */
   abstract String url();
 
   private Map<String, String> env() {
-    return Map.of("BROKER", url(), "RESULT_BACKEND", url(), "DEFAULT_QUEUE", queue, "AMQP_BINDING_KEY", queue);
+    return Map.of(
+        "BROKER",
+        url(),
+        "RESULT_BACKEND",
+        url(),
+        "DEFAULT_QUEUE",
+        queue,
+        "AMQP_BINDING_KEY",
+        queue);
   }
 
   @Override

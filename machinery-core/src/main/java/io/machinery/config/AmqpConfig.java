@@ -5,22 +5,24 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * AMQP settings (Go's {@code config.AMQPConfig}); YAML section {@code amqp}, environment {@code AMQP_*}.
+ * AMQP settings (Go's {@code config.AMQPConfig}); YAML section {@code amqp}, environment {@code
+ * AMQP_*}.
  *
  * @param exchange exchange name ({@code AMQP_EXCHANGE}, default {@value #DEFAULT_EXCHANGE})
- * @param exchangeType exchange type ({@code AMQP_EXCHANGE_TYPE}, default {@value #DEFAULT_EXCHANGE_TYPE})
+ * @param exchangeType exchange type ({@code AMQP_EXCHANGE_TYPE}, default {@value
+ *     #DEFAULT_EXCHANGE_TYPE})
  * @param queueDeclareArgs arguments for every task queue declaration, e.g. {@code x-max-priority}
  * @param queueBindingArgs arguments for every queue binding
  * @param bindingKey binding key of the worker's queue ({@code AMQP_BINDING_KEY}, default {@value
  *     #DEFAULT_BINDING_KEY})
- * @param prefetchCount channel QoS ({@code AMQP_PREFETCH_COUNT}, default {@value #DEFAULT_PREFETCH_COUNT})
+ * @param prefetchCount channel QoS ({@code AMQP_PREFETCH_COUNT}, default {@value
+ *     #DEFAULT_PREFETCH_COUNT})
  * @param autoDelete whether delay queues auto-delete ({@code AMQP_AUTO_DELETE})
- * @param delayedQueue the single delayed queue, or empty for Go's per-delay queues ({@code AMQP_DELAYED_QUEUE})
- *
- * <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical constructor and
- * the {@code with…} methods are kept for existing callers.
- *
- * <pre>{@code
+ * @param delayedQueue the single delayed queue, or empty for Go's per-delay queues ({@code
+ *     AMQP_DELAYED_QUEUE})
+ *     <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical
+ *     constructor and the {@code with…} methods are kept for existing callers.
+ *     <pre>{@code
  * AmqpConfig amqp = AmqpConfig.builder().exchange("tasks").prefetchCount(10).build();
  * }</pre>
  */
@@ -39,13 +41,21 @@ public record AmqpConfig(
   public static final String DEFAULT_BINDING_KEY = "machinery_task";
   public static final int DEFAULT_PREFETCH_COUNT = 3;
   public static final boolean DEFAULT_AUTO_DELETE = false;
+
   /** Empty: Go's per-delay queues. */
   public static final String DEFAULT_DELAYED_QUEUE = "";
 
   /** Go's defaults. */
   public static final AmqpConfig DEFAULT =
-      new AmqpConfig(DEFAULT_EXCHANGE, DEFAULT_EXCHANGE_TYPE, Map.of(), Map.of(), DEFAULT_BINDING_KEY,
-          DEFAULT_PREFETCH_COUNT, DEFAULT_AUTO_DELETE, DEFAULT_DELAYED_QUEUE);
+      new AmqpConfig(
+          DEFAULT_EXCHANGE,
+          DEFAULT_EXCHANGE_TYPE,
+          Map.of(),
+          Map.of(),
+          DEFAULT_BINDING_KEY,
+          DEFAULT_PREFETCH_COUNT,
+          DEFAULT_AUTO_DELETE,
+          DEFAULT_DELAYED_QUEUE);
 
   public AmqpConfig {
     Objects.requireNonNull(exchange, "exchange");
@@ -59,14 +69,101 @@ public record AmqpConfig(
     }
   }
 
-  public AmqpConfig withExchange(String value) { return new AmqpConfig(value, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount, autoDelete, delayedQueue); }
-  public AmqpConfig withExchangeType(String value) { return new AmqpConfig(exchange, value, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount, autoDelete, delayedQueue); }
-  public AmqpConfig withQueueDeclareArgs(Map<String, Object> value) { return new AmqpConfig(exchange, exchangeType, value, queueBindingArgs, bindingKey, prefetchCount, autoDelete, delayedQueue); }
-  public AmqpConfig withQueueBindingArgs(Map<String, Object> value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, value, bindingKey, prefetchCount, autoDelete, delayedQueue); }
-  public AmqpConfig withBindingKey(String value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, value, prefetchCount, autoDelete, delayedQueue); }
-  public AmqpConfig withPrefetchCount(int value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, value, autoDelete, delayedQueue); }
-  public AmqpConfig withAutoDelete(boolean value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount, value, delayedQueue); }
-  public AmqpConfig withDelayedQueue(@Nullable String value) { return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount, autoDelete, value == null ? "" : value); }
+  public AmqpConfig withExchange(String value) {
+    return new AmqpConfig(
+        value,
+        exchangeType,
+        queueDeclareArgs,
+        queueBindingArgs,
+        bindingKey,
+        prefetchCount,
+        autoDelete,
+        delayedQueue);
+  }
+
+  public AmqpConfig withExchangeType(String value) {
+    return new AmqpConfig(
+        exchange,
+        value,
+        queueDeclareArgs,
+        queueBindingArgs,
+        bindingKey,
+        prefetchCount,
+        autoDelete,
+        delayedQueue);
+  }
+
+  public AmqpConfig withQueueDeclareArgs(Map<String, Object> value) {
+    return new AmqpConfig(
+        exchange,
+        exchangeType,
+        value,
+        queueBindingArgs,
+        bindingKey,
+        prefetchCount,
+        autoDelete,
+        delayedQueue);
+  }
+
+  public AmqpConfig withQueueBindingArgs(Map<String, Object> value) {
+    return new AmqpConfig(
+        exchange,
+        exchangeType,
+        queueDeclareArgs,
+        value,
+        bindingKey,
+        prefetchCount,
+        autoDelete,
+        delayedQueue);
+  }
+
+  public AmqpConfig withBindingKey(String value) {
+    return new AmqpConfig(
+        exchange,
+        exchangeType,
+        queueDeclareArgs,
+        queueBindingArgs,
+        value,
+        prefetchCount,
+        autoDelete,
+        delayedQueue);
+  }
+
+  public AmqpConfig withPrefetchCount(int value) {
+    return new AmqpConfig(
+        exchange,
+        exchangeType,
+        queueDeclareArgs,
+        queueBindingArgs,
+        bindingKey,
+        value,
+        autoDelete,
+        delayedQueue);
+  }
+
+  public AmqpConfig withAutoDelete(boolean value) {
+    return new AmqpConfig(
+        exchange,
+        exchangeType,
+        queueDeclareArgs,
+        queueBindingArgs,
+        bindingKey,
+        prefetchCount,
+        value,
+        delayedQueue);
+  }
+
+  public AmqpConfig withDelayedQueue(@Nullable String value) {
+    return new AmqpConfig(
+        exchange,
+        exchangeType,
+        queueDeclareArgs,
+        queueBindingArgs,
+        bindingKey,
+        prefetchCount,
+        autoDelete,
+        value == null ? "" : value);
+  }
 
   /** A builder starting from Go's defaults ({@link #DEFAULT}). */
   public static Builder builder() {
@@ -100,21 +197,59 @@ public record AmqpConfig(
       delayedQueue = c.delayedQueue;
     }
 
-    public Builder exchange(String value) { exchange = Objects.requireNonNull(value, "exchange"); return this; }
-    public Builder exchangeType(String value) { exchangeType = Objects.requireNonNull(value, "exchangeType"); return this; }
+    public Builder exchange(String value) {
+      exchange = Objects.requireNonNull(value, "exchange");
+      return this;
+    }
+
+    public Builder exchangeType(String value) {
+      exchangeType = Objects.requireNonNull(value, "exchangeType");
+      return this;
+    }
+
     /** Arguments for every task queue declaration, e.g. {@code x-max-priority}. */
-    public Builder queueDeclareArgs(Map<String, Object> value) { queueDeclareArgs = Map.copyOf(value); return this; }
-    public Builder queueBindingArgs(Map<String, Object> value) { queueBindingArgs = Map.copyOf(value); return this; }
-    public Builder bindingKey(String value) { bindingKey = Objects.requireNonNull(value, "bindingKey"); return this; }
+    public Builder queueDeclareArgs(Map<String, Object> value) {
+      queueDeclareArgs = Map.copyOf(value);
+      return this;
+    }
+
+    public Builder queueBindingArgs(Map<String, Object> value) {
+      queueBindingArgs = Map.copyOf(value);
+      return this;
+    }
+
+    public Builder bindingKey(String value) {
+      bindingKey = Objects.requireNonNull(value, "bindingKey");
+      return this;
+    }
+
     /** Channel QoS; must be {@code >= 0}. */
-    public Builder prefetchCount(int value) { prefetchCount = value; return this; }
-    public Builder autoDelete(boolean value) { autoDelete = value; return this; }
+    public Builder prefetchCount(int value) {
+      prefetchCount = value;
+      return this;
+    }
+
+    public Builder autoDelete(boolean value) {
+      autoDelete = value;
+      return this;
+    }
+
     /** The single delayed queue; empty (or null) for Go's per-delay queues. */
-    public Builder delayedQueue(@Nullable String value) { delayedQueue = value == null ? "" : value; return this; }
+    public Builder delayedQueue(@Nullable String value) {
+      delayedQueue = value == null ? "" : value;
+      return this;
+    }
 
     public AmqpConfig build() {
-      return new AmqpConfig(exchange, exchangeType, queueDeclareArgs, queueBindingArgs, bindingKey, prefetchCount,
-          autoDelete, delayedQueue);
+      return new AmqpConfig(
+          exchange,
+          exchangeType,
+          queueDeclareArgs,
+          queueBindingArgs,
+          bindingKey,
+          prefetchCount,
+          autoDelete,
+          delayedQueue);
     }
   }
 }

@@ -7,13 +7,13 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Everything a server, its broker and its backend are configured with: Go's {@code config.Config}, with the
- * same YAML keys and environment variable names (spec §6).
+ * Everything a server, its broker and its backend are configured with: Go's {@code config.Config},
+ * with the same YAML keys and environment variable names (spec §6).
  *
- * <p>Immutable; {@link #toBuilder()} copies. {@link #fromEnvironment()} and {@link #fromYaml(Path)} start from
- * Go's defaults ({@link #DEFAULT}). Unlike Go, TLS is never switched on by loading a config: only a {@code
- * rediss://} or {@code amqps://} URL or {@link Builder#tls(boolean)} enables it; and a YAML file has no size
- * limit.
+ * <p>Immutable; {@link #toBuilder()} copies. {@link #fromEnvironment()} and {@link #fromYaml(Path)}
+ * start from Go's defaults ({@link #DEFAULT}). Unlike Go, TLS is never switched on by loading a
+ * config: only a {@code rediss://} or {@code amqps://} URL or {@link Builder#tls(boolean)} enables
+ * it; and a YAML file has no size limit.
  *
  * <pre>{@code
  * Config config = Config.builder().broker("redis://127.0.0.1:6379").resultBackend("redis://127.0.0.1:6379")
@@ -23,12 +23,16 @@ import org.jspecify.annotations.Nullable;
 public final class Config {
   /** Go's default broker URL: a local RabbitMQ. */
   public static final String DEFAULT_BROKER = "amqp://guest:guest@localhost:5672/";
+
   /** Go's default result backend URL: a local RabbitMQ. */
   public static final String DEFAULT_RESULT_BACKEND = "amqp://guest:guest@localhost:5672/";
+
   /** Go's default queue name. */
   public static final String DEFAULT_QUEUE = "machinery_tasks";
+
   /** Seconds results are kept; Go's {@code DefaultResultsExpireIn}. */
   public static final int DEFAULT_RESULTS_EXPIRE_IN = 3600;
+
   /** Messages larger than this are refused by senders and dead-lettered by workers (16 MiB). */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -91,7 +95,8 @@ public final class Config {
   }
 
   /**
-   * Reads Go's defaults overlaid with the process environment ({@code BROKER}, {@code DEFAULT_QUEUE}, ...).
+   * Reads Go's defaults overlaid with the process environment ({@code BROKER}, {@code
+   * DEFAULT_QUEUE}, ...).
    *
    * @return the config
    * @throws IllegalArgumentException when a variable holds a value of the wrong type
@@ -116,7 +121,8 @@ public final class Config {
    *
    * @param file the YAML file, with Go's keys
    * @return the config
-   * @throws IllegalArgumentException when the file cannot be read or holds an unknown key or a wrong type
+   * @throws IllegalArgumentException when the file cannot be read or holds an unknown key or a
+   *     wrong type
    */
   public static Config fromYaml(Path file) {
     return ConfigLoader.fromYaml(file);
@@ -127,129 +133,167 @@ public final class Config {
    *
    * @return the URL; several separated by {@link #multipleBrokerSeparator()} for failover
    */
-  public String broker() { return broker; }
+  public String broker() {
+    return broker;
+  }
 
   /**
    * Returns the lock URL ({@code LOCK}).
    *
    * @return the URL; empty to let the lock module fall back to the backend or broker URL
    */
-  public String lock() { return lock; }
+  public String lock() {
+    return lock;
+  }
 
   /**
-   * Returns what separates several broker URLs for failover ({@code MULTIPLE_BROKEN_SEPARATOR}, sic, as in Go).
+   * Returns what separates several broker URLs for failover ({@code MULTIPLE_BROKEN_SEPARATOR},
+   * sic, as in Go).
    *
    * @return the separator; empty for a single URL
    */
-  public String multipleBrokerSeparator() { return multipleBrokerSeparator; }
+  public String multipleBrokerSeparator() {
+    return multipleBrokerSeparator;
+  }
 
   /**
    * Returns the queue tasks go to when their routing key is empty ({@code DEFAULT_QUEUE}).
    *
    * @return the queue name
    */
-  public String defaultQueue() { return defaultQueue; }
+  public String defaultQueue() {
+    return defaultQueue;
+  }
 
   /**
    * Returns the result backend URL ({@code RESULT_BACKEND}).
    *
    * @return the URL
    */
-  public String resultBackend() { return resultBackend; }
+  public String resultBackend() {
+    return resultBackend;
+  }
 
   /**
    * Returns how long results are kept ({@code RESULTS_EXPIRE_IN}), as configured.
    *
    * @return seconds; 0 means {@value #DEFAULT_RESULTS_EXPIRE_IN}
    */
-  public int resultsExpireIn() { return resultsExpireIn; }
+  public int resultsExpireIn() {
+    return resultsExpireIn;
+  }
 
   /**
    * Returns how long results are kept, with Go's 0 → 3600 rule applied.
    *
    * @return seconds, at least 1
    */
-  public int effectiveResultsExpireIn() { return resultsExpireIn > 0 ? resultsExpireIn : DEFAULT_RESULTS_EXPIRE_IN; }
+  public int effectiveResultsExpireIn() {
+    return resultsExpireIn > 0 ? resultsExpireIn : DEFAULT_RESULTS_EXPIRE_IN;
+  }
 
   /**
    * Returns how long results are kept, with Go's 0 → 3600 s rule applied.
    *
    * @return {@link #effectiveResultsExpireIn()} as a duration
    */
-  public Duration resultsExpiry() { return Duration.ofSeconds(effectiveResultsExpireIn()); }
+  public Duration resultsExpiry() {
+    return Duration.ofSeconds(effectiveResultsExpireIn());
+  }
 
   /**
    * Returns the AMQP settings ({@code amqp:}).
    *
    * @return the AMQP settings
    */
-  public AmqpConfig amqp() { return amqp; }
+  public AmqpConfig amqp() {
+    return amqp;
+  }
 
   /**
    * Returns the SQS settings ({@code sqs:}).
    *
    * @return the SQS settings
    */
-  public SqsConfig sqs() { return sqs; }
+  public SqsConfig sqs() {
+    return sqs;
+  }
 
   /**
    * Returns the Redis settings ({@code redis:}).
    *
    * @return the Redis settings
    */
-  public RedisConfig redis() { return redis; }
+  public RedisConfig redis() {
+    return redis;
+  }
 
   /**
    * Returns the DynamoDB settings ({@code dynamodb:}).
    *
    * @return the DynamoDB settings
    */
-  public DynamoDbConfig dynamoDb() { return dynamoDb; }
+  public DynamoDbConfig dynamoDb() {
+    return dynamoDb;
+  }
 
   /**
    * Returns the GCP Pub/Sub settings (Go's {@code GCPPubSub}, set in code only, as in Go).
    *
    * @return the GCP Pub/Sub settings
    */
-  public GcpPubSubConfig gcpPubSub() { return gcpPubSub; }
+  public GcpPubSubConfig gcpPubSub() {
+    return gcpPubSub;
+  }
 
   /**
-   * Whether workers leave SIGINT/SIGTERM alone ({@code NO_UNIX_SIGNALS}). Unlike Go the default is true: a
-   * library does not take over signals unless asked ({@code NO_UNIX_SIGNALS=false} or {@link
-   * io.machinery.Worker.Builder#handleSignals(boolean)}).
+   * Whether workers leave SIGINT/SIGTERM alone ({@code NO_UNIX_SIGNALS}). Unlike Go the default is
+   * true: a library does not take over signals unless asked ({@code NO_UNIX_SIGNALS=false} or
+   * {@link io.machinery.Worker.Builder#handleSignals(boolean)}).
    *
    * @return true if workers do not handle signals
    */
-  public boolean noUnixSignals() { return noUnixSignals; }
+  public boolean noUnixSignals() {
+    return noUnixSignals;
+  }
 
   /**
    * Tells whether connections use TLS even when the URL scheme does not say so.
    *
    * @return true to force TLS
    */
-  public boolean tls() { return tls; }
+  public boolean tls() {
+    return tls;
+  }
 
   /**
    * Returns the largest task message a sender publishes and a worker accepts.
    *
    * @return the limit in bytes
    */
-  public int maxMessageBytes() { return maxMessageBytes; }
+  public int maxMessageBytes() {
+    return maxMessageBytes;
+  }
+
   /**
    * Whether a received task message must use Go's id shapes ({@code strict_uuids}, {@code
-   * MACHINERY_STRICT_UUIDS}; default {@value #DEFAULT_STRICT_UUIDS}): task UUIDs {@code task_<uuid>}, {@code
-   * chord_<uuid>} or a bare UUID, group UUIDs {@code group_<uuid>} or a bare UUID. Ids are raw Redis keys and
-   * AMQP queue names, so a message with another id could overwrite keys that are not task states. Set it to
-   * false for a Go deployment that assigns its own UUIDs: ids are then only bounded (256 characters, no
-   * whitespace or control characters) and kept off reserved keys.
+   * MACHINERY_STRICT_UUIDS}; default {@value #DEFAULT_STRICT_UUIDS}): task UUIDs {@code
+   * task_<uuid>}, {@code chord_<uuid>} or a bare UUID, group UUIDs {@code group_<uuid>} or a bare
+   * UUID. Ids are raw Redis keys and AMQP queue names, so a message with another id could overwrite
+   * keys that are not task states. Set it to false for a Go deployment that assigns its own UUIDs:
+   * ids are then only bounded (256 characters, no whitespace or control characters) and kept off
+   * reserved keys.
    *
    * @return true to require Go's id shapes
    */
-  public boolean strictUuids() { return strictUuids; }
+  public boolean strictUuids() {
+    return strictUuids;
+  }
 
   /**
-   * Equal when every setting is equal ({@link ConfigReloader} relies on this to notice any change). A field
-   * added to this class must be added here, to {@link #hashCode()} and to {@code ConfigTest}'s field check.
+   * Equal when every setting is equal ({@link ConfigReloader} relies on this to notice any change).
+   * A field added to this class must be added here, to {@link #hashCode()} and to {@code
+   * ConfigTest}'s field check.
    */
   @Override
   public boolean equals(@Nullable Object o) {
@@ -259,26 +303,70 @@ public final class Config {
     if (!(o instanceof Config c)) {
       return false;
     }
-    return broker.equals(c.broker) && lock.equals(c.lock) && multipleBrokerSeparator.equals(c.multipleBrokerSeparator)
-        && defaultQueue.equals(c.defaultQueue) && resultBackend.equals(c.resultBackend)
-        && resultsExpireIn == c.resultsExpireIn && amqp.equals(c.amqp) && sqs.equals(c.sqs) && redis.equals(c.redis)
-        && dynamoDb.equals(c.dynamoDb) && noUnixSignals == c.noUnixSignals && tls == c.tls
-        && maxMessageBytes == c.maxMessageBytes && strictUuids == c.strictUuids && gcpPubSub.equals(c.gcpPubSub);
+    return broker.equals(c.broker)
+        && lock.equals(c.lock)
+        && multipleBrokerSeparator.equals(c.multipleBrokerSeparator)
+        && defaultQueue.equals(c.defaultQueue)
+        && resultBackend.equals(c.resultBackend)
+        && resultsExpireIn == c.resultsExpireIn
+        && amqp.equals(c.amqp)
+        && sqs.equals(c.sqs)
+        && redis.equals(c.redis)
+        && dynamoDb.equals(c.dynamoDb)
+        && noUnixSignals == c.noUnixSignals
+        && tls == c.tls
+        && maxMessageBytes == c.maxMessageBytes
+        && strictUuids == c.strictUuids
+        && gcpPubSub.equals(c.gcpPubSub);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(broker, lock, multipleBrokerSeparator, defaultQueue, resultBackend, resultsExpireIn, amqp,
-        sqs, redis, dynamoDb, noUnixSignals, tls, maxMessageBytes, strictUuids, gcpPubSub);
+    return Objects.hash(
+        broker,
+        lock,
+        multipleBrokerSeparator,
+        defaultQueue,
+        resultBackend,
+        resultsExpireIn,
+        amqp,
+        sqs,
+        redis,
+        dynamoDb,
+        noUnixSignals,
+        tls,
+        maxMessageBytes,
+        strictUuids,
+        gcpPubSub);
   }
 
-  /** The settings without credentials: URLs as scheme, host and port only, the Sentinel password redacted. */
+  /**
+   * The settings without credentials: URLs as scheme, host and port only, the Sentinel password
+   * redacted.
+   */
   @Override
   public String toString() {
-    return "Config{broker=" + Redaction.redactUrl(broker) + ", resultBackend=" + Redaction.redactUrl(resultBackend)
-        + ", lock=" + Redaction.redactUrl(lock) + ", defaultQueue=" + defaultQueue + ", resultsExpireIn="
-        + resultsExpireIn + ", tls=" + tls + ", maxMessageBytes=" + maxMessageBytes + ", strictUuids=" + strictUuids
-        + ", amqp=" + amqp + ", redis=" + redis + "}";
+    return "Config{broker="
+        + Redaction.redactUrl(broker)
+        + ", resultBackend="
+        + Redaction.redactUrl(resultBackend)
+        + ", lock="
+        + Redaction.redactUrl(lock)
+        + ", defaultQueue="
+        + defaultQueue
+        + ", resultsExpireIn="
+        + resultsExpireIn
+        + ", tls="
+        + tls
+        + ", maxMessageBytes="
+        + maxMessageBytes
+        + ", strictUuids="
+        + strictUuids
+        + ", amqp="
+        + amqp
+        + ", redis="
+        + redis
+        + "}";
   }
 
   /** Builds a {@link Config}; every field starts at Go's default. Not thread-safe. */
@@ -325,7 +413,10 @@ public final class Config {
      * @param value the URL
      * @return this builder
      */
-    public Builder broker(String value) { broker = Objects.requireNonNull(value, "broker"); return this; }
+    public Builder broker(String value) {
+      broker = Objects.requireNonNull(value, "broker");
+      return this;
+    }
 
     /**
      * Sets the lock URL ({@code LOCK}); default empty.
@@ -333,7 +424,10 @@ public final class Config {
      * @param value the URL
      * @return this builder
      */
-    public Builder lock(String value) { lock = Objects.requireNonNull(value, "lock"); return this; }
+    public Builder lock(String value) {
+      lock = Objects.requireNonNull(value, "lock");
+      return this;
+    }
 
     /**
      * Sets what separates several broker URLs for failover; default empty.
@@ -341,7 +435,10 @@ public final class Config {
      * @param value the separator
      * @return this builder
      */
-    public Builder multipleBrokerSeparator(String value) { multipleBrokerSeparator = Objects.requireNonNull(value); return this; }
+    public Builder multipleBrokerSeparator(String value) {
+      multipleBrokerSeparator = Objects.requireNonNull(value);
+      return this;
+    }
 
     /**
      * Sets the queue tasks go to when their routing key is empty; default {@value #DEFAULT_QUEUE}.
@@ -359,12 +456,16 @@ public final class Config {
     }
 
     /**
-     * Sets the result backend URL ({@code RESULT_BACKEND}); default {@value #DEFAULT_RESULT_BACKEND}.
+     * Sets the result backend URL ({@code RESULT_BACKEND}); default {@value
+     * #DEFAULT_RESULT_BACKEND}.
      *
      * @param value the URL
      * @return this builder
      */
-    public Builder resultBackend(String value) { resultBackend = Objects.requireNonNull(value, "resultBackend"); return this; }
+    public Builder resultBackend(String value) {
+      resultBackend = Objects.requireNonNull(value, "resultBackend");
+      return this;
+    }
 
     /**
      * Sets how long results are kept, in Go's unit; default {@value #DEFAULT_RESULTS_EXPIRE_IN}.
@@ -375,18 +476,21 @@ public final class Config {
      */
     public Builder resultsExpireIn(int seconds) {
       if (seconds < 0) {
-        throw new IllegalArgumentException("results_expire_in must be >= 0 seconds (0 means 3600), was " + seconds);
+        throw new IllegalArgumentException(
+            "results_expire_in must be >= 0 seconds (0 means 3600), was " + seconds);
       }
       resultsExpireIn = seconds;
       return this;
     }
 
     /**
-     * Sets how long results are kept, as {@link #resultsExpireIn(int)} does, rounded up to whole seconds.
+     * Sets how long results are kept, as {@link #resultsExpireIn(int)} does, rounded up to whole
+     * seconds.
      *
      * @param value the duration; zero means 3600 s, as in Go
      * @return this builder
-     * @throws IllegalArgumentException if {@code value} is negative or over {@link Integer#MAX_VALUE} seconds
+     * @throws IllegalArgumentException if {@code value} is negative or over {@link
+     *     Integer#MAX_VALUE} seconds
      */
     public Builder resultsExpiry(Duration value) {
       if (value.isNegative()) {
@@ -394,7 +498,8 @@ public final class Config {
       }
       long seconds = value.getSeconds() + (value.getNano() > 0 ? 1 : 0);
       if (seconds > Integer.MAX_VALUE) {
-        throw new IllegalArgumentException("results expiry must be at most " + Integer.MAX_VALUE + " seconds, was " + value);
+        throw new IllegalArgumentException(
+            "results expiry must be at most " + Integer.MAX_VALUE + " seconds, was " + value);
       }
       return resultsExpireIn((int) seconds);
     }
@@ -405,7 +510,10 @@ public final class Config {
      * @param value the settings
      * @return this builder
      */
-    public Builder amqp(AmqpConfig value) { amqp = Objects.requireNonNull(value); return this; }
+    public Builder amqp(AmqpConfig value) {
+      amqp = Objects.requireNonNull(value);
+      return this;
+    }
 
     /**
      * Sets the SQS settings; default {@link SqsConfig#DEFAULT}.
@@ -413,7 +521,10 @@ public final class Config {
      * @param value the settings
      * @return this builder
      */
-    public Builder sqs(SqsConfig value) { sqs = Objects.requireNonNull(value); return this; }
+    public Builder sqs(SqsConfig value) {
+      sqs = Objects.requireNonNull(value);
+      return this;
+    }
 
     /**
      * Sets the Redis settings; default {@link RedisConfig#DEFAULT}.
@@ -421,7 +532,10 @@ public final class Config {
      * @param value the settings
      * @return this builder
      */
-    public Builder redis(RedisConfig value) { redis = Objects.requireNonNull(value); return this; }
+    public Builder redis(RedisConfig value) {
+      redis = Objects.requireNonNull(value);
+      return this;
+    }
 
     /**
      * Sets the DynamoDB settings; default {@link DynamoDbConfig#DEFAULT}.
@@ -429,23 +543,34 @@ public final class Config {
      * @param value the settings
      * @return this builder
      */
-    public Builder dynamoDb(DynamoDbConfig value) { dynamoDb = Objects.requireNonNull(value); return this; }
+    public Builder dynamoDb(DynamoDbConfig value) {
+      dynamoDb = Objects.requireNonNull(value);
+      return this;
+    }
 
     /**
-     * Sets the GCP Pub/Sub options (Go's {@code GCPPubSub}); default {@link GcpPubSubConfig#DEFAULT}.
+     * Sets the GCP Pub/Sub options (Go's {@code GCPPubSub}); default {@link
+     * GcpPubSubConfig#DEFAULT}.
      *
      * @param value the options
      * @return this builder
      */
-    public Builder gcpPubSub(GcpPubSubConfig value) { gcpPubSub = Objects.requireNonNull(value); return this; }
+    public Builder gcpPubSub(GcpPubSubConfig value) {
+      gcpPubSub = Objects.requireNonNull(value);
+      return this;
+    }
 
     /**
-     * Sets whether workers leave SIGINT/SIGTERM alone; default true (see {@link Config#noUnixSignals()}).
+     * Sets whether workers leave SIGINT/SIGTERM alone; default true (see {@link
+     * Config#noUnixSignals()}).
      *
      * @param value true to leave signals alone
      * @return this builder
      */
-    public Builder noUnixSignals(boolean value) { noUnixSignals = value; return this; }
+    public Builder noUnixSignals(boolean value) {
+      noUnixSignals = value;
+      return this;
+    }
 
     /**
      * Sets whether connections use TLS even when the URL scheme does not say so; default false.
@@ -453,7 +578,10 @@ public final class Config {
      * @param value true to force TLS
      * @return this builder
      */
-    public Builder tls(boolean value) { tls = value; return this; }
+    public Builder tls(boolean value) {
+      tls = value;
+      return this;
+    }
 
     /**
      * Sets the largest task message a sender publishes and a worker accepts; default {@value
@@ -465,20 +593,24 @@ public final class Config {
      */
     public Builder maxMessageBytes(int value) {
       if (value < 1024) {
-        throw new IllegalArgumentException("max message size must be at least 1024 bytes, was " + value);
+        throw new IllegalArgumentException(
+            "max message size must be at least 1024 bytes, was " + value);
       }
       maxMessageBytes = value;
       return this;
     }
 
     /**
-     * Sets whether received messages must use Go's id shapes; default {@value #DEFAULT_STRICT_UUIDS} (see {@link
-     * Config#strictUuids()}).
+     * Sets whether received messages must use Go's id shapes; default {@value
+     * #DEFAULT_STRICT_UUIDS} (see {@link Config#strictUuids()}).
      *
      * @param value true to require them
      * @return this builder
      */
-    public Builder strictUuids(boolean value) { strictUuids = value; return this; }
+    public Builder strictUuids(boolean value) {
+      strictUuids = value;
+      return this;
+    }
 
     /**
      * Builds the config.

@@ -21,10 +21,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Reads {@link Config} from environment variables and YAML with Go's names (spec §6).
  *
- * <p>YAML support is optional: {@code jackson-dataformat-yaml} is an optional dependency, loaded only when a
- * YAML file is read ({@link Yaml}), so a user who never reads YAML does not need it. A config file holds
- * passwords, so a YAML error says where (line and column) but never quotes the file: neither the text of
- * Jackson's or SnakeYAML's message (which show the offending line) nor the exception is passed on.
+ * <p>YAML support is optional: {@code jackson-dataformat-yaml} is an optional dependency, loaded
+ * only when a YAML file is read ({@link Yaml}), so a user who never reads YAML does not need it. A
+ * config file holds passwords, so a YAML error says where (line and column) but never quotes the
+ * file: neither the text of Jackson's or SnakeYAML's message (which show the offending line) nor
+ * the exception is passed on.
  */
 final class ConfigLoader {
   private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
@@ -33,25 +34,29 @@ final class ConfigLoader {
 
   /** Loaded on first use, so that a missing YAML module fails only {@code fromYaml}. */
   private static final class Yaml {
-    static final ObjectMapper MAPPER = new ObjectMapper(
-        YAMLFactory.builder().disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build());
+    static final ObjectMapper MAPPER =
+        new ObjectMapper(
+            YAMLFactory.builder().disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build());
   }
 
   private static ObjectMapper yaml() {
     try {
       return Yaml.MAPPER;
     } catch (NoClassDefFoundError e) {
-      throw new IllegalStateException("Reading a YAML config needs com.fasterxml.jackson.dataformat:"
-          + "jackson-dataformat-yaml on the class path (an optional dependency of machinery-core); add it, or "
-          + "configure with Config.builder() or Config.fromEnvironment()", e);
+      throw new IllegalStateException(
+          "Reading a YAML config needs com.fasterxml.jackson.dataformat:"
+              + "jackson-dataformat-yaml on the class path (an optional dependency of machinery-core); add it, or "
+              + "configure with Config.builder() or Config.fromEnvironment()",
+          e);
     }
   }
 
   static Config fromEnvironment(Map<String, String> env) {
-    Source source = key -> {
-      String value = env.get(key);
-      return value == null || value.isEmpty() ? null : value;
-    };
+    Source source =
+        key -> {
+          String value = env.get(key);
+          return value == null || value.isEmpty() ? null : value;
+        };
     return read(source, "environment variable ");
   }
 
@@ -67,23 +72,35 @@ final class ConfigLoader {
       tree = yaml().readValue(content, Object.class);
     } catch (JsonProcessingException e) {
       // No cause: its message quotes the offending line, which may hold a password.
-      throw new IllegalArgumentException("invalid YAML in config " + file + " " + where(e.getLocation())
-          + " (the parser's message is not shown because it quotes the file, which may hold passwords)");
+      throw new IllegalArgumentException(
+          "invalid YAML in config "
+              + file
+              + " "
+              + where(e.getLocation())
+              + " (the parser's message is not shown because it quotes the file, which may hold passwords)");
     } catch (IOException | RuntimeException e) {
-      if (e instanceof IllegalStateException missingModule && missingModule.getCause() instanceof NoClassDefFoundError) {
+      if (e instanceof IllegalStateException missingModule
+          && missingModule.getCause() instanceof NoClassDefFoundError) {
         throw missingModule;
       }
-      throw new IllegalArgumentException("cannot read YAML config " + file + ": " + e.getClass().getSimpleName()
-          + " (the parser's message is not shown because it may quote the file)");
+      throw new IllegalArgumentException(
+          "cannot read YAML config "
+              + file
+              + ": "
+              + e.getClass().getSimpleName()
+              + " (the parser's message is not shown because it may quote the file)");
     }
     Map<String, Object> flat = new LinkedHashMap<>();
     if (tree instanceof Map<?, ?> map) {
       flatten("", map, flat);
     } else if (tree != null) {
-      throw new IllegalArgumentException("YAML config " + file + " must be a mapping of keys, e.g. 'broker: redis://...'");
+      throw new IllegalArgumentException(
+          "YAML config " + file + " must be a mapping of keys, e.g. 'broker: redis://...'");
     }
     for (String key : flat.keySet()) {
-      if (!YAML_KEYS.contains(key) && !key.startsWith("amqp.queue_declare_args.") && !key.startsWith("amqp.queue_binding_args.")) {
+      if (!YAML_KEYS.contains(key)
+          && !key.startsWith("amqp.queue_declare_args.")
+          && !key.startsWith("amqp.queue_binding_args.")) {
         log.warn("Ignoring unknown key '{}' in config {}", key, file);
       }
     }
@@ -133,39 +150,80 @@ final class ConfigLoader {
     amqp = with(s, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
     amqp = with(s, "AMQP_EXCHANGE_TYPE", Function.identity(), amqp::withExchangeType, amqp);
     amqp = with(s, "AMQP_BINDING_KEY", Function.identity(), amqp::withBindingKey, amqp);
-    amqp = with(s, "AMQP_PREFETCH_COUNT", v -> parseInt(what, "AMQP_PREFETCH_COUNT", v), amqp::withPrefetchCount, amqp);
-    amqp = with(s, "AMQP_AUTO_DELETE", v -> parseBool(what, "AMQP_AUTO_DELETE", v), amqp::withAutoDelete, amqp);
+    amqp =
+        with(
+            s,
+            "AMQP_PREFETCH_COUNT",
+            v -> parseInt(what, "AMQP_PREFETCH_COUNT", v),
+            amqp::withPrefetchCount,
+            amqp);
+    amqp =
+        with(
+            s,
+            "AMQP_AUTO_DELETE",
+            v -> parseBool(what, "AMQP_AUTO_DELETE", v),
+            amqp::withAutoDelete,
+            amqp);
     amqp = with(s, "AMQP_DELAYED_QUEUE", Function.identity(), amqp::withDelayedQueue, amqp);
-    amqp = with(s, "AMQP_QUEUE_BINDING_ARGS", ConfigLoader::parsePairs, amqp::withQueueBindingArgs, amqp);
-    amqp = with(s, "AMQP_QUEUE_DECLARE_ARGS", ConfigLoader::parsePairs, amqp::withQueueDeclareArgs, amqp);
+    amqp =
+        with(
+            s,
+            "AMQP_QUEUE_BINDING_ARGS",
+            ConfigLoader::parsePairs,
+            amqp::withQueueBindingArgs,
+            amqp);
+    amqp =
+        with(
+            s,
+            "AMQP_QUEUE_DECLARE_ARGS",
+            ConfigLoader::parsePairs,
+            amqp::withQueueDeclareArgs,
+            amqp);
     b.amqp(amqp);
 
     RedisConfig r = RedisConfig.DEFAULT;
-    r = new RedisConfig(
-        intOr(s, what, "REDIS_MAX_IDLE", r.maxIdle()),
-        intOr(s, what, "REDIS_MAX_ACTIVE", r.maxActive()),
-        Duration.ofSeconds(intOr(s, what, "REDIS_IDLE_TIMEOUT", (int) r.idleTimeout().toSeconds())),
-        boolOr(s, what, "REDIS_WAIT", r.waitForConnection()),
-        Duration.ofSeconds(intOr(s, what, "REDIS_READ_TIMEOUT", (int) r.readTimeout().toSeconds())),
-        Duration.ofSeconds(intOr(s, what, "REDIS_WRITE_TIMEOUT", (int) r.writeTimeout().toSeconds())),
-        Duration.ofSeconds(intOr(s, what, "REDIS_CONNECT_TIMEOUT", (int) r.connectTimeout().toSeconds())),
-        Duration.ofMillis(intOr(s, what, "REDIS_NORMAL_TASKS_POLL_PERIOD", (int) r.normalTasksPollPeriod().toMillis())),
-        Duration.ofMillis(intOr(s, what, "REDIS_DELAYED_TASKS_POLL_PERIOD", (int) r.delayedTasksPollPeriod().toMillis())),
-        orDefault(s.get("REDIS_DELAYED_TASKS_KEY"), r.delayedTasksKey()),
-        orDefault(s.get("REDIS_CLIENT_NAME"), r.clientName()),
-        orDefault(s.get("REDIS_MASTER_NAME"), r.masterName()),
-        boolOr(s, what, "REDIS_CLUSTER_ENABLED", r.clusterEnabled()),
-        orDefault(s.get("REDIS_SENTINEL_PASSWORD"), r.sentinelPassword()));
+    r =
+        new RedisConfig(
+            intOr(s, what, "REDIS_MAX_IDLE", r.maxIdle()),
+            intOr(s, what, "REDIS_MAX_ACTIVE", r.maxActive()),
+            Duration.ofSeconds(
+                intOr(s, what, "REDIS_IDLE_TIMEOUT", (int) r.idleTimeout().toSeconds())),
+            boolOr(s, what, "REDIS_WAIT", r.waitForConnection()),
+            Duration.ofSeconds(
+                intOr(s, what, "REDIS_READ_TIMEOUT", (int) r.readTimeout().toSeconds())),
+            Duration.ofSeconds(
+                intOr(s, what, "REDIS_WRITE_TIMEOUT", (int) r.writeTimeout().toSeconds())),
+            Duration.ofSeconds(
+                intOr(s, what, "REDIS_CONNECT_TIMEOUT", (int) r.connectTimeout().toSeconds())),
+            Duration.ofMillis(
+                intOr(
+                    s,
+                    what,
+                    "REDIS_NORMAL_TASKS_POLL_PERIOD",
+                    (int) r.normalTasksPollPeriod().toMillis())),
+            Duration.ofMillis(
+                intOr(
+                    s,
+                    what,
+                    "REDIS_DELAYED_TASKS_POLL_PERIOD",
+                    (int) r.delayedTasksPollPeriod().toMillis())),
+            orDefault(s.get("REDIS_DELAYED_TASKS_KEY"), r.delayedTasksKey()),
+            orDefault(s.get("REDIS_CLIENT_NAME"), r.clientName()),
+            orDefault(s.get("REDIS_MASTER_NAME"), r.masterName()),
+            boolOr(s, what, "REDIS_CLUSTER_ENABLED", r.clusterEnabled()),
+            orDefault(s.get("REDIS_SENTINEL_PASSWORD"), r.sentinelPassword()));
     b.redis(r);
 
     String visibility = s.get("SQS_VISIBILITY_TIMEOUT");
-    b.sqs(new SqsConfig(
-        intOr(s, what, "SQS_WAIT_TIME_SECONDS", 0),
-        visibility == null ? null : parseInt(what, "SQS_VISIBILITY_TIMEOUT", visibility),
-        boolOr(s, what, "SQS_VISIBILITY_HEARTBEAT", false)));
-    b.dynamoDb(new DynamoDbConfig(
-        orDefault(s.get("TASK_STATES_TABLE"), DynamoDbConfig.DEFAULT_TASK_STATES_TABLE),
-        orDefault(s.get("GROUP_METAS_TABLE"), DynamoDbConfig.DEFAULT_GROUP_METAS_TABLE)));
+    b.sqs(
+        new SqsConfig(
+            intOr(s, what, "SQS_WAIT_TIME_SECONDS", 0),
+            visibility == null ? null : parseInt(what, "SQS_VISIBILITY_TIMEOUT", visibility),
+            boolOr(s, what, "SQS_VISIBILITY_HEARTBEAT", false)));
+    b.dynamoDb(
+        new DynamoDbConfig(
+            orDefault(s.get("TASK_STATES_TABLE"), DynamoDbConfig.DEFAULT_TASK_STATES_TABLE),
+            orDefault(s.get("GROUP_METAS_TABLE"), DynamoDbConfig.DEFAULT_GROUP_METAS_TABLE)));
     try {
       return b.build();
     } catch (IllegalArgumentException e) {
@@ -174,7 +232,11 @@ final class ConfigLoader {
   }
 
   private static <T> AmqpConfig with(
-      Source s, String key, Function<String, T> parse, Function<T, AmqpConfig> apply, AmqpConfig current) {
+      Source s,
+      String key,
+      Function<String, T> parse,
+      Function<T, AmqpConfig> apply,
+      AmqpConfig current) {
     String value = s.get(key);
     return value == null ? current : apply.apply(parse.apply(value));
   }
@@ -190,19 +252,22 @@ final class ConfigLoader {
     }
   }
 
-  private static void setInt(Source s, String what, String key, java.util.function.IntConsumer setter) {
+  private static void setInt(
+      Source s, String what, String key, java.util.function.IntConsumer setter) {
     String value = s.get(key);
     if (value != null) {
       try {
         setter.accept(parseInt(what, key, value));
       } catch (IllegalArgumentException e) {
         String reason = String.valueOf(e.getMessage());
-        throw new IllegalArgumentException(reason.startsWith(what) ? reason : "invalid " + key + ": " + reason, e);
+        throw new IllegalArgumentException(
+            reason.startsWith(what) ? reason : "invalid " + key + ": " + reason, e);
       }
     }
   }
 
-  private static void setBool(Source s, String what, String key, java.util.function.Consumer<Boolean> setter) {
+  private static void setBool(
+      Source s, String what, String key, java.util.function.Consumer<Boolean> setter) {
     String value = s.get(key);
     if (value != null) {
       setter.accept(parseBool(what, key, value));
@@ -227,7 +292,8 @@ final class ConfigLoader {
     try {
       return Integer.parseInt(value.trim());
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(what + describe(key) + " must be a whole number, was '" + value + "'");
+      throw new IllegalArgumentException(
+          what + describe(key) + " must be a whole number, was '" + value + "'");
     }
   }
 
@@ -236,7 +302,9 @@ final class ConfigLoader {
     return switch (value.trim()) {
       case "1", "t", "T", "TRUE", "true", "True" -> true;
       case "0", "f", "F", "FALSE", "false", "False" -> false;
-      default -> throw new IllegalArgumentException(what + describe(key) + " must be true or false, was '" + value + "'");
+      default ->
+          throw new IllegalArgumentException(
+              what + describe(key) + " must be true or false, was '" + value + "'");
     };
   }
 
@@ -252,7 +320,8 @@ final class ConfigLoader {
       if (pair.isBlank()) continue;
       int colon = pair.indexOf(':');
       if (colon < 0) {
-        throw new IllegalArgumentException("expected key:value pairs separated by commas, got '" + value + "'");
+        throw new IllegalArgumentException(
+            "expected key:value pairs separated by commas, got '" + value + "'");
       }
       out.put(pair.substring(0, colon).trim(), pair.substring(colon + 1).trim());
     }
@@ -273,48 +342,50 @@ final class ConfigLoader {
 
   private static Map<String, Object> prefixed(Map<String, Object> flat, String prefix) {
     Map<String, Object> out = new LinkedHashMap<>();
-    flat.forEach((k, v) -> {
-      if (k.startsWith(prefix)) out.put(k.substring(prefix.length()), v);
-    });
+    flat.forEach(
+        (k, v) -> {
+          if (k.startsWith(prefix)) out.put(k.substring(prefix.length()), v);
+        });
     return out;
   }
 
-  private static final Map<String, String> ENV_TO_YAML = Map.ofEntries(
-      Map.entry("BROKER", "broker"),
-      Map.entry("LOCK", "lock"),
-      Map.entry("MULTIPLE_BROKEN_SEPARATOR", "multiple_broker_separator"),
-      Map.entry("DEFAULT_QUEUE", "default_queue"),
-      Map.entry("RESULT_BACKEND", "result_backend"),
-      Map.entry("RESULTS_EXPIRE_IN", "results_expire_in"),
-      Map.entry("NO_UNIX_SIGNALS", "no_unix_signals"),
-      Map.entry("MACHINERY_TLS", "tls"),
-      Map.entry("MACHINERY_MAX_MESSAGE_BYTES", "max_message_bytes"),
-      Map.entry("MACHINERY_STRICT_UUIDS", "strict_uuids"),
-      Map.entry("AMQP_EXCHANGE", "amqp.exchange"),
-      Map.entry("AMQP_EXCHANGE_TYPE", "amqp.exchange_type"),
-      Map.entry("AMQP_BINDING_KEY", "amqp.binding_key"),
-      Map.entry("AMQP_PREFETCH_COUNT", "amqp.prefetch_count"),
-      Map.entry("AMQP_AUTO_DELETE", "amqp.auto_delete"),
-      Map.entry("AMQP_DELAYED_QUEUE", "amqp.delayed_queue"),
-      Map.entry("REDIS_MAX_IDLE", "redis.max_idle"),
-      Map.entry("REDIS_MAX_ACTIVE", "redis.max_active"),
-      Map.entry("REDIS_IDLE_TIMEOUT", "redis.max_idle_timeout"),
-      Map.entry("REDIS_WAIT", "redis.wait"),
-      Map.entry("REDIS_READ_TIMEOUT", "redis.read_timeout"),
-      Map.entry("REDIS_WRITE_TIMEOUT", "redis.write_timeout"),
-      Map.entry("REDIS_CONNECT_TIMEOUT", "redis.connect_timeout"),
-      Map.entry("REDIS_NORMAL_TASKS_POLL_PERIOD", "redis.normal_tasks_poll_period"),
-      Map.entry("REDIS_DELAYED_TASKS_POLL_PERIOD", "redis.delayed_tasks_poll_period"),
-      Map.entry("REDIS_DELAYED_TASKS_KEY", "redis.delayed_tasks_key"),
-      Map.entry("REDIS_CLIENT_NAME", "redis.client_name"),
-      Map.entry("REDIS_MASTER_NAME", "redis.master_name"),
-      Map.entry("REDIS_CLUSTER_ENABLED", "redis.cluster_enabled"),
-      Map.entry("REDIS_SENTINEL_PASSWORD", "redis.sentinel_password"),
-      Map.entry("SQS_WAIT_TIME_SECONDS", "sqs.receive_wait_time_seconds"),
-      Map.entry("SQS_VISIBILITY_TIMEOUT", "sqs.receive_visibility_timeout"),
-      Map.entry("SQS_VISIBILITY_HEARTBEAT", "sqs.visibility_hearth_beat"),
-      Map.entry("TASK_STATES_TABLE", "dynamodb.task_states_table"),
-      Map.entry("GROUP_METAS_TABLE", "dynamodb.group_metas_table"));
+  private static final Map<String, String> ENV_TO_YAML =
+      Map.ofEntries(
+          Map.entry("BROKER", "broker"),
+          Map.entry("LOCK", "lock"),
+          Map.entry("MULTIPLE_BROKEN_SEPARATOR", "multiple_broker_separator"),
+          Map.entry("DEFAULT_QUEUE", "default_queue"),
+          Map.entry("RESULT_BACKEND", "result_backend"),
+          Map.entry("RESULTS_EXPIRE_IN", "results_expire_in"),
+          Map.entry("NO_UNIX_SIGNALS", "no_unix_signals"),
+          Map.entry("MACHINERY_TLS", "tls"),
+          Map.entry("MACHINERY_MAX_MESSAGE_BYTES", "max_message_bytes"),
+          Map.entry("MACHINERY_STRICT_UUIDS", "strict_uuids"),
+          Map.entry("AMQP_EXCHANGE", "amqp.exchange"),
+          Map.entry("AMQP_EXCHANGE_TYPE", "amqp.exchange_type"),
+          Map.entry("AMQP_BINDING_KEY", "amqp.binding_key"),
+          Map.entry("AMQP_PREFETCH_COUNT", "amqp.prefetch_count"),
+          Map.entry("AMQP_AUTO_DELETE", "amqp.auto_delete"),
+          Map.entry("AMQP_DELAYED_QUEUE", "amqp.delayed_queue"),
+          Map.entry("REDIS_MAX_IDLE", "redis.max_idle"),
+          Map.entry("REDIS_MAX_ACTIVE", "redis.max_active"),
+          Map.entry("REDIS_IDLE_TIMEOUT", "redis.max_idle_timeout"),
+          Map.entry("REDIS_WAIT", "redis.wait"),
+          Map.entry("REDIS_READ_TIMEOUT", "redis.read_timeout"),
+          Map.entry("REDIS_WRITE_TIMEOUT", "redis.write_timeout"),
+          Map.entry("REDIS_CONNECT_TIMEOUT", "redis.connect_timeout"),
+          Map.entry("REDIS_NORMAL_TASKS_POLL_PERIOD", "redis.normal_tasks_poll_period"),
+          Map.entry("REDIS_DELAYED_TASKS_POLL_PERIOD", "redis.delayed_tasks_poll_period"),
+          Map.entry("REDIS_DELAYED_TASKS_KEY", "redis.delayed_tasks_key"),
+          Map.entry("REDIS_CLIENT_NAME", "redis.client_name"),
+          Map.entry("REDIS_MASTER_NAME", "redis.master_name"),
+          Map.entry("REDIS_CLUSTER_ENABLED", "redis.cluster_enabled"),
+          Map.entry("REDIS_SENTINEL_PASSWORD", "redis.sentinel_password"),
+          Map.entry("SQS_WAIT_TIME_SECONDS", "sqs.receive_wait_time_seconds"),
+          Map.entry("SQS_VISIBILITY_TIMEOUT", "sqs.receive_visibility_timeout"),
+          Map.entry("SQS_VISIBILITY_HEARTBEAT", "sqs.visibility_hearth_beat"),
+          Map.entry("TASK_STATES_TABLE", "dynamodb.task_states_table"),
+          Map.entry("GROUP_METAS_TABLE", "dynamodb.group_metas_table"));
 
   private static final Set<String> YAML_KEYS = Set.copyOf(ENV_TO_YAML.values());
 }

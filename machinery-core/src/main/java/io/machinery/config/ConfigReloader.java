@@ -9,17 +9,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Re-reads a YAML config file periodically (Go's {@code NewFromYaml(path, keepReloading=true)}, every 10 s
- * there). Holds the latest applied config; a file that fails to load is logged and the previous config kept.
+ * Re-reads a YAML config file periodically (Go's {@code NewFromYaml(path, keepReloading=true)},
+ * every 10 s there). Holds the latest applied config; a file that fails to load is logged and the
+ * previous config kept.
  *
- * <p>A loaded config is applied when it differs from the applied one in any setting ({@link Config#equals});
- * it counts as applied only once {@code onChange} returns. When {@code onChange} throws, the previous config
- * stays current and the same change is offered again at the next reload, until it succeeds.
+ * <p>A loaded config is applied when it differs from the applied one in any setting ({@link
+ * Config#equals}); it counts as applied only once {@code onChange} returns. When {@code onChange}
+ * throws, the previous config stays current and the same change is offered again at the next
+ * reload, until it succeeds.
  *
  * <p>Thread-safe. Owns one daemon thread that ends with {@link #close()}.
  */
 public final class ConfigReloader implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ConfigReloader.class);
+
   /** Go's {@code reloadDelay}. */
   public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(10);
 
@@ -32,13 +35,16 @@ public final class ConfigReloader implements AutoCloseable {
     this.file = file;
     this.current = new AtomicReference<>(Config.fromYaml(file));
     this.thread =
-        Thread.ofPlatform().daemon().name("machinery-config-reloader").unstarted(() -> loop(interval, onChange));
+        Thread.ofPlatform()
+            .daemon()
+            .name("machinery-config-reloader")
+            .unstarted(() -> loop(interval, onChange));
     thread.start();
   }
 
   /**
-   * Loads {@code file} now (failing if it is invalid) and then every {@code interval}, calling {@code onChange}
-   * with each new config that differs from the last one.
+   * Loads {@code file} now (failing if it is invalid) and then every {@code interval}, calling
+   * {@code onChange} with each new config that differs from the last one.
    */
   public static ConfigReloader watch(Path file, Duration interval, Consumer<Config> onChange) {
     Objects.requireNonNull(file, "file");
@@ -65,7 +71,9 @@ public final class ConfigReloader implements AutoCloseable {
     }
   }
 
-  /** One reload: load, compare with the applied config, apply. Only the reloader thread calls it. */
+  /**
+   * One reload: load, compare with the applied config, apply. Only the reloader thread calls it.
+   */
   private void reloadOnce(Consumer<Config> onChange) {
     Config next;
     try {
@@ -80,8 +88,10 @@ public final class ConfigReloader implements AutoCloseable {
     try {
       onChange.accept(next);
     } catch (RuntimeException e) {
-      log.warn("Keeping the previous config: applying the new config from {} failed ({}); retrying at the next reload",
-          file, e.toString());
+      log.warn(
+          "Keeping the previous config: applying the new config from {} failed ({}); retrying at the next reload",
+          file,
+          e.toString());
       return;
     }
     current.set(next);

@@ -11,7 +11,8 @@ import java.util.Objects;
 public record DynamoDbConfig(String taskStatesTable, String groupMetasTable) {
   public static final String DEFAULT_TASK_STATES_TABLE = "task_states";
   public static final String DEFAULT_GROUP_METAS_TABLE = "group_metas";
-  public static final DynamoDbConfig DEFAULT = new DynamoDbConfig(DEFAULT_TASK_STATES_TABLE, DEFAULT_GROUP_METAS_TABLE);
+  public static final DynamoDbConfig DEFAULT =
+      new DynamoDbConfig(DEFAULT_TASK_STATES_TABLE, DEFAULT_GROUP_METAS_TABLE);
 
   public DynamoDbConfig {
     Objects.requireNonNull(taskStatesTable);

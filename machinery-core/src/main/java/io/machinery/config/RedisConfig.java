@@ -4,29 +4,27 @@ import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Redis settings (Go's {@code config.RedisConfig}); YAML section {@code redis}, environment {@code REDIS_*}.
- * Pool sizes of Go's redigo pool have no meaning for Lettuce's shared connections and are kept only so Go
- * configs load.
+ * Redis settings (Go's {@code config.RedisConfig}); YAML section {@code redis}, environment {@code
+ * REDIS_*}. Pool sizes of Go's redigo pool have no meaning for Lettuce's shared connections and are
+ * kept only so Go configs load.
  *
  * @param readTimeout command timeout ({@code REDIS_READ_TIMEOUT} seconds, default 15 s)
  * @param writeTimeout kept for Go configs ({@code REDIS_WRITE_TIMEOUT})
  * @param connectTimeout connect timeout ({@code REDIS_CONNECT_TIMEOUT} seconds, default 15 s)
- * @param normalTasksPollPeriod how long one blocking pop waits ({@code REDIS_NORMAL_TASKS_POLL_PERIOD} ms,
- *     default 1000 ms)
- * @param delayedTasksPollPeriod how often due delayed tasks are moved ({@code REDIS_DELAYED_TASKS_POLL_PERIOD}
- *     ms, default 500 ms)
- * @param delayedTasksKey the shared delayed-task ZSET ({@code REDIS_DELAYED_TASKS_KEY}, default {@value
- *     #DEFAULT_DELAYED_TASKS_KEY})
+ * @param normalTasksPollPeriod how long one blocking pop waits ({@code
+ *     REDIS_NORMAL_TASKS_POLL_PERIOD} ms, default 1000 ms)
+ * @param delayedTasksPollPeriod how often due delayed tasks are moved ({@code
+ *     REDIS_DELAYED_TASKS_POLL_PERIOD} ms, default 500 ms)
+ * @param delayedTasksKey the shared delayed-task ZSET ({@code REDIS_DELAYED_TASKS_KEY}, default
+ *     {@value #DEFAULT_DELAYED_TASKS_KEY})
  * @param clientName the connection name ({@code REDIS_CLIENT_NAME})
  * @param masterName Sentinel master name ({@code REDIS_MASTER_NAME}); set means Sentinel
  * @param clusterEnabled Redis Cluster ({@code REDIS_CLUSTER_ENABLED})
- * @param sentinelPassword Sentinel password ({@code REDIS_SENTINEL_PASSWORD}); never shown by {@link
- *     #toString()}
- *
- * <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical constructor and
- * the {@code with…} methods are kept for existing callers.
- *
- * <pre>{@code
+ * @param sentinelPassword Sentinel password ({@code REDIS_SENTINEL_PASSWORD}); never shown by
+ *     {@link #toString()}
+ *     <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical
+ *     constructor and the {@code with…} methods are kept for existing callers.
+ *     <pre>{@code
  * RedisConfig redis = RedisConfig.builder().clusterEnabled(true).readTimeout(Duration.ofSeconds(5)).build();
  * }</pre>
  */
@@ -59,9 +57,21 @@ public record RedisConfig(
 
   /** Go's defaults. */
   public static final RedisConfig DEFAULT =
-      new RedisConfig(DEFAULT_MAX_IDLE, DEFAULT_MAX_ACTIVE, DEFAULT_IDLE_TIMEOUT, DEFAULT_WAIT_FOR_CONNECTION,
-          DEFAULT_READ_TIMEOUT, DEFAULT_WRITE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_NORMAL_TASKS_POLL_PERIOD,
-          DEFAULT_DELAYED_TASKS_POLL_PERIOD, DEFAULT_DELAYED_TASKS_KEY, "", "", false, "");
+      new RedisConfig(
+          DEFAULT_MAX_IDLE,
+          DEFAULT_MAX_ACTIVE,
+          DEFAULT_IDLE_TIMEOUT,
+          DEFAULT_WAIT_FOR_CONNECTION,
+          DEFAULT_READ_TIMEOUT,
+          DEFAULT_WRITE_TIMEOUT,
+          DEFAULT_CONNECT_TIMEOUT,
+          DEFAULT_NORMAL_TASKS_POLL_PERIOD,
+          DEFAULT_DELAYED_TASKS_POLL_PERIOD,
+          DEFAULT_DELAYED_TASKS_KEY,
+          "",
+          "",
+          false,
+          "");
 
   public RedisConfig {
     Objects.requireNonNull(idleTimeout);
@@ -85,15 +95,167 @@ public record RedisConfig(
     Objects.requireNonNull(sentinelPassword);
   }
 
-  public RedisConfig withNormalTasksPollPeriod(Duration value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, value, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, clusterEnabled, sentinelPassword); }
-  public RedisConfig withDelayedTasksPollPeriod(Duration value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, value, delayedTasksKey, clientName, masterName, clusterEnabled, sentinelPassword); }
-  public RedisConfig withDelayedTasksKey(String value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, value, clientName, masterName, clusterEnabled, sentinelPassword); }
-  public RedisConfig withClusterEnabled(boolean value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, value, sentinelPassword); }
-  public RedisConfig withMasterName(String value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, value, clusterEnabled, sentinelPassword); }
-  public RedisConfig withReadTimeout(Duration value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, value, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, clusterEnabled, sentinelPassword); }
-  public RedisConfig withConnectTimeout(Duration value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, value, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, clusterEnabled, sentinelPassword); }
-  public RedisConfig withClientName(String value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, value, masterName, clusterEnabled, sentinelPassword); }
-  public RedisConfig withSentinelPassword(String value) { return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout, connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName, clusterEnabled, value); }
+  public RedisConfig withNormalTasksPollPeriod(Duration value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        value,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withDelayedTasksPollPeriod(Duration value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        value,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withDelayedTasksKey(String value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        value,
+        clientName,
+        masterName,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withClusterEnabled(boolean value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        value,
+        sentinelPassword);
+  }
+
+  public RedisConfig withMasterName(String value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        value,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withReadTimeout(Duration value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        value,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withConnectTimeout(Duration value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        value,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withClientName(String value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        value,
+        masterName,
+        clusterEnabled,
+        sentinelPassword);
+  }
+
+  public RedisConfig withSentinelPassword(String value) {
+    return new RedisConfig(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        clusterEnabled,
+        value);
+  }
 
   /** A builder starting from Go's defaults ({@link #DEFAULT}). */
   public static Builder builder() {
@@ -108,15 +270,41 @@ public record RedisConfig(
   /** Every setting; the Sentinel password only as {@code <redacted>} when set. */
   @Override
   public String toString() {
-    return "RedisConfig[maxIdle=" + maxIdle + ", maxActive=" + maxActive + ", idleTimeout=" + idleTimeout
-        + ", waitForConnection=" + waitForConnection + ", readTimeout=" + readTimeout + ", writeTimeout="
-        + writeTimeout + ", connectTimeout=" + connectTimeout + ", normalTasksPollPeriod=" + normalTasksPollPeriod
-        + ", delayedTasksPollPeriod=" + delayedTasksPollPeriod + ", delayedTasksKey=" + delayedTasksKey
-        + ", clientName=" + clientName + ", masterName=" + masterName + ", clusterEnabled=" + clusterEnabled
-        + ", sentinelPassword=" + (sentinelPassword.isEmpty() ? "" : "<redacted>") + "]";
+    return "RedisConfig[maxIdle="
+        + maxIdle
+        + ", maxActive="
+        + maxActive
+        + ", idleTimeout="
+        + idleTimeout
+        + ", waitForConnection="
+        + waitForConnection
+        + ", readTimeout="
+        + readTimeout
+        + ", writeTimeout="
+        + writeTimeout
+        + ", connectTimeout="
+        + connectTimeout
+        + ", normalTasksPollPeriod="
+        + normalTasksPollPeriod
+        + ", delayedTasksPollPeriod="
+        + delayedTasksPollPeriod
+        + ", delayedTasksKey="
+        + delayedTasksKey
+        + ", clientName="
+        + clientName
+        + ", masterName="
+        + masterName
+        + ", clusterEnabled="
+        + clusterEnabled
+        + ", sentinelPassword="
+        + (sentinelPassword.isEmpty() ? "" : "<redacted>")
+        + "]";
   }
 
-  /** Builds a {@link RedisConfig}; validation and Go's "0 means default" rules apply in {@link #build()}. */
+  /**
+   * Builds a {@link RedisConfig}; validation and Go's "0 means default" rules apply in {@link
+   * #build()}.
+   */
   public static final class Builder {
     private int maxIdle;
     private int maxActive;
@@ -151,32 +339,99 @@ public record RedisConfig(
     }
 
     /** Kept for Go configs ({@code REDIS_MAX_IDLE}). */
-    public Builder maxIdle(int value) { maxIdle = value; return this; }
+    public Builder maxIdle(int value) {
+      maxIdle = value;
+      return this;
+    }
+
     /** Kept for Go configs ({@code REDIS_MAX_ACTIVE}). */
-    public Builder maxActive(int value) { maxActive = value; return this; }
+    public Builder maxActive(int value) {
+      maxActive = value;
+      return this;
+    }
+
     /** Kept for Go configs ({@code REDIS_IDLE_TIMEOUT}). */
-    public Builder idleTimeout(Duration value) { idleTimeout = Objects.requireNonNull(value, "idleTimeout"); return this; }
+    public Builder idleTimeout(Duration value) {
+      idleTimeout = Objects.requireNonNull(value, "idleTimeout");
+      return this;
+    }
+
     /** Kept for Go configs ({@code REDIS_WAIT}). */
-    public Builder waitForConnection(boolean value) { waitForConnection = value; return this; }
-    public Builder readTimeout(Duration value) { readTimeout = Objects.requireNonNull(value, "readTimeout"); return this; }
-    public Builder writeTimeout(Duration value) { writeTimeout = Objects.requireNonNull(value, "writeTimeout"); return this; }
-    public Builder connectTimeout(Duration value) { connectTimeout = Objects.requireNonNull(value, "connectTimeout"); return this; }
+    public Builder waitForConnection(boolean value) {
+      waitForConnection = value;
+      return this;
+    }
+
+    public Builder readTimeout(Duration value) {
+      readTimeout = Objects.requireNonNull(value, "readTimeout");
+      return this;
+    }
+
+    public Builder writeTimeout(Duration value) {
+      writeTimeout = Objects.requireNonNull(value, "writeTimeout");
+      return this;
+    }
+
+    public Builder connectTimeout(Duration value) {
+      connectTimeout = Objects.requireNonNull(value, "connectTimeout");
+      return this;
+    }
+
     /** Zero or negative means the default, as in Go. */
-    public Builder normalTasksPollPeriod(Duration value) { normalTasksPollPeriod = Objects.requireNonNull(value); return this; }
+    public Builder normalTasksPollPeriod(Duration value) {
+      normalTasksPollPeriod = Objects.requireNonNull(value);
+      return this;
+    }
+
     /** Zero or negative means the default, as in Go. */
-    public Builder delayedTasksPollPeriod(Duration value) { delayedTasksPollPeriod = Objects.requireNonNull(value); return this; }
+    public Builder delayedTasksPollPeriod(Duration value) {
+      delayedTasksPollPeriod = Objects.requireNonNull(value);
+      return this;
+    }
+
     /** Empty means {@value RedisConfig#DEFAULT_DELAYED_TASKS_KEY}. */
-    public Builder delayedTasksKey(String value) { delayedTasksKey = Objects.requireNonNull(value, "delayedTasksKey"); return this; }
-    public Builder clientName(String value) { clientName = Objects.requireNonNull(value, "clientName"); return this; }
+    public Builder delayedTasksKey(String value) {
+      delayedTasksKey = Objects.requireNonNull(value, "delayedTasksKey");
+      return this;
+    }
+
+    public Builder clientName(String value) {
+      clientName = Objects.requireNonNull(value, "clientName");
+      return this;
+    }
+
     /** A Sentinel master name; set means Sentinel. */
-    public Builder masterName(String value) { masterName = Objects.requireNonNull(value, "masterName"); return this; }
-    public Builder clusterEnabled(boolean value) { clusterEnabled = value; return this; }
-    public Builder sentinelPassword(String value) { sentinelPassword = Objects.requireNonNull(value, "sentinelPassword"); return this; }
+    public Builder masterName(String value) {
+      masterName = Objects.requireNonNull(value, "masterName");
+      return this;
+    }
+
+    public Builder clusterEnabled(boolean value) {
+      clusterEnabled = value;
+      return this;
+    }
+
+    public Builder sentinelPassword(String value) {
+      sentinelPassword = Objects.requireNonNull(value, "sentinelPassword");
+      return this;
+    }
 
     public RedisConfig build() {
-      return new RedisConfig(maxIdle, maxActive, idleTimeout, waitForConnection, readTimeout, writeTimeout,
-          connectTimeout, normalTasksPollPeriod, delayedTasksPollPeriod, delayedTasksKey, clientName, masterName,
-          clusterEnabled, sentinelPassword);
+      return new RedisConfig(
+          maxIdle,
+          maxActive,
+          idleTimeout,
+          waitForConnection,
+          readTimeout,
+          writeTimeout,
+          connectTimeout,
+          normalTasksPollPeriod,
+          delayedTasksPollPeriod,
+          delayedTasksKey,
+          clientName,
+          masterName,
+          clusterEnabled,
+          sentinelPassword);
     }
   }
 }

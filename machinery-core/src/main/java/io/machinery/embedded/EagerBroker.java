@@ -15,16 +15,17 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Go's eager broker, for tests: {@link #publish} runs the task synchronously, in the caller's thread, on the
- * launched worker (so {@code sendTask} returns after the task finished); ETAs are ignored. A worker must be
- * launched before anything is sent. An unknown task cannot be requeued here and is dropped with a warning.
- * Thread-safe.
+ * Go's eager broker, for tests: {@link #publish} runs the task synchronously, in the caller's
+ * thread, on the launched worker (so {@code sendTask} returns after the task finished); ETAs are
+ * ignored. A worker must be launched before anything is sent. An unknown task cannot be requeued
+ * here and is dropped with a warning. Thread-safe.
  */
 public final class EagerBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(EagerBroker.class);
 
   private final Config config;
-  private volatile @Nullable DeliveryHandler handler; // null until a worker consumes, and after it stops
+  private volatile @Nullable DeliveryHandler
+      handler; // null until a worker consumes, and after it stops
   private final List<String> deadLetters = new CopyOnWriteArrayList<>();
 
   private EagerBroker(Config config) {
@@ -48,30 +49,60 @@ public final class EagerBroker implements Broker {
   public void publish(Signature signature, byte[] message) {
     DeliveryHandler h = handler;
     if (h == null) {
-      throw new MachineryException("the eager broker runs tasks on a launched worker; launch one before sending");
+      throw new MachineryException(
+          "the eager broker runs tasks on a launched worker; launch one before sending");
     }
     String queue = signature.routingKey();
-    h.handleNow(new Delivery() {
-      @Override public byte[] body() { return message; }
-      @Override public String queue() { return queue; }
-      /** Each eager delivery is the message's only one. */
-      @Override public int deliveryCount() { return 1; }
-      @Override public void ack() {}
-      @Override public void requeue(Duration delay) {
-        log.warn("Eager broker: dropping task {} {}: it cannot be requeued here", signature.name(), signature.uuid());
-      }
-      @Override public void deadLetter(String reason) {
-        deadLetters.add(reason);
-      }
-    });
+    h.handleNow(
+        new Delivery() {
+          @Override
+          public byte[] body() {
+            return message;
+          }
+
+          @Override
+          public String queue() {
+            return queue;
+          }
+
+          /** Each eager delivery is the message's only one. */
+          @Override
+          public int deliveryCount() {
+            return 1;
+          }
+
+          @Override
+          public void ack() {}
+
+          @Override
+          public void requeue(Duration delay) {
+            log.warn(
+                "Eager broker: dropping task {} {}: it cannot be requeued here",
+                signature.name(),
+                signature.uuid());
+          }
+
+          @Override
+          public void deadLetter(String reason) {
+            deadLetters.add(reason);
+          }
+        });
   }
 
   @Override
-  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler deliveryHandler) {
+  public Consumer startConsuming(
+      String consumerTag, String queue, DeliveryHandler deliveryHandler) {
     this.handler = deliveryHandler;
     return new Consumer() {
-      @Override public void stopFetching(Duration timeout) { handler = null; }
-      @Override public void close() { handler = null; }
+      @Override
+      public void stopFetching(Duration timeout) {
+        handler = null;
+      }
+
+      @Override
+      public void close() {
+        handler = null;
+      }
     };
   }
 

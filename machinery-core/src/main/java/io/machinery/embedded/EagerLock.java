@@ -7,9 +7,9 @@ import java.time.Instant;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Go's eager lock: process-local keys with expiry times; a key is free when absent or expired. {@link
- * #tryLockWithRetries} makes {@value #DEFAULT_RETRIES} attempts, {@code retryInterval} apart (Go waits 5 s;
- * the default here is {@link #DEFAULT_RETRY_INTERVAL}). Thread-safe.
+ * Go's eager lock: process-local keys with expiry times; a key is free when absent or expired.
+ * {@link #tryLockWithRetries} makes {@value #DEFAULT_RETRIES} attempts, {@code retryInterval} apart
+ * (Go waits 5 s; the default here is {@link #DEFAULT_RETRY_INTERVAL}). Thread-safe.
  */
 public final class EagerLock implements Lock {
   public static final int DEFAULT_RETRIES = 3;
@@ -45,13 +45,15 @@ public final class EagerLock implements Lock {
   public boolean tryLock(String key, long expiresAtUnixNanos) {
     long now = nowNanos();
     boolean[] taken = new boolean[1];
-    expiries.compute(key, (k, current) -> {
-      if (current == null || current <= now) {
-        taken[0] = true;
-        return expiresAtUnixNanos;
-      }
-      return current;
-    });
+    expiries.compute(
+        key,
+        (k, current) -> {
+          if (current == null || current <= now) {
+            taken[0] = true;
+            return expiresAtUnixNanos;
+          }
+          return current;
+        });
     return taken[0];
   }
 

@@ -35,27 +35,31 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * An asynchronous broker inside this JVM: the embedded default. Messages are Go JSON bytes in per-queue FIFO
- * lists; tasks with a future ETA wait in a time-ordered set and move to their queue when due; dead letters are
- * kept for inspection ({@link #deadLetters()}).
+ * An asynchronous broker inside this JVM: the embedded default. Messages are Go JSON bytes in
+ * per-queue FIFO lists; tasks with a future ETA wait in a time-ordered set and move to their queue
+ * when due; dead letters are kept for inspection ({@link #deadLetters()}).
  *
- * <p>Design notes: one fetch thread (virtual) per consumer takes at most as many messages as the worker has
- * free slots; one promoter thread (virtual, started with the first delayed task) moves due tasks. Both end
- * with {@link #close()}. Delivery within the JVM is exactly as reliable as the JVM: nothing survives a restart.
- * Each queued message counts how often it was handed out ({@link Delivery#deliveryCount()}; a message that
- * comes back because its consumer closed keeps its count, so poison limits work here as on real brokers); a
- * requeue with a replacement body ({@link Delivery#requeue(Duration, byte[])}) enqueues the replacement as a
- * new message. Thread-safe.
+ * <p>Design notes: one fetch thread (virtual) per consumer takes at most as many messages as the
+ * worker has free slots; one promoter thread (virtual, started with the first delayed task) moves
+ * due tasks. Both end with {@link #close()}. Delivery within the JVM is exactly as reliable as the
+ * JVM: nothing survives a restart. Each queued message counts how often it was handed out ({@link
+ * Delivery#deliveryCount()}; a message that comes back because its consumer closed keeps its count,
+ * so poison limits work here as on real brokers); a requeue with a replacement body ({@link
+ * Delivery#requeue(Duration, byte[])}) enqueues the replacement as a new message. Thread-safe.
  */
 public final class MemoryBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
+
   /** At most this many messages are handed over per fetch. */
   private static final int FETCH_BATCH = 64;
 
   /** A message that was dead-lettered, with the reason. */
   public record DeadLetter(String queue, byte[] message, String reason) {}
 
-  /** A queued message and how many times it was handed out (a requeue keeps the count, a replacement starts anew). */
+  /**
+   * A queued message and how many times it was handed out (a requeue keeps the count, a replacement
+   * starts anew).
+   */
   private record Message(byte[] body, int deliveries, long enqueuedMillis) {
     Message(byte[] body, int deliveries) {
       this(body, deliveries, 0);
@@ -79,7 +83,11 @@ public final class MemoryBroker implements Broker {
   private final ReentrantLock delayedLock = new ReentrantLock();
   private final Condition delayedChanged = delayedLock.newCondition();
   private final PriorityQueue<DelayedMessage> delayed =
-      new PriorityQueue<>((a, b) -> a.dueMillis != b.dueMillis ? Long.compare(a.dueMillis, b.dueMillis) : Long.compare(a.sequence, b.sequence));
+      new PriorityQueue<>(
+          (a, b) ->
+              a.dueMillis != b.dueMillis
+                  ? Long.compare(a.dueMillis, b.dueMillis)
+                  : Long.compare(a.sequence, b.sequence));
   private final AtomicLong sequence = new AtomicLong();
   private final AtomicLong requeues = new AtomicLong();
   private final List<Dead> deadLetters = new CopyOnWriteArrayList<>();
@@ -112,7 +120,8 @@ public final class MemoryBroker implements Broker {
   @Override
   public void publish(Signature signature, byte[] message) {
     checkOpen();
-    String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    String queue =
+        signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
     OffsetDateTime eta = signature.eta();
     if (eta != null && eta.toInstant().isAfter(clock.instant())) {
       schedule(queue, new Message(message, 0), ceilMillis(eta.toInstant()));
@@ -232,7 +241,11 @@ public final class MemoryBroker implements Broker {
           queue.lock.unlock();
         }
         for (Message message : batch) {
-          MemoryDelivery delivery = new MemoryDelivery(queueName, new Message(message.body, message.deliveries + 1, message.enqueuedMillis), unsettled);
+          MemoryDelivery delivery =
+              new MemoryDelivery(
+                  queueName,
+                  new Message(message.body, message.deliveries + 1, message.enqueuedMillis),
+                  unsettled);
           unsettled.add(delivery);
           handler.handle(delivery);
         }
@@ -275,10 +288,25 @@ public final class MemoryBroker implements Broker {
       this.unsettled = unsettled;
     }
 
-    @Override public byte[] body() { return message.body; }
-    @Override public String queue() { return queueName; }
-    @Override public boolean redelivered() { return message.deliveries > 1; }
-    @Override public int deliveryCount() { return message.deliveries; }
+    @Override
+    public byte[] body() {
+      return message.body;
+    }
+
+    @Override
+    public String queue() {
+      return queueName;
+    }
+
+    @Override
+    public boolean redelivered() {
+      return message.deliveries > 1;
+    }
+
+    @Override
+    public int deliveryCount() {
+      return message.deliveries;
+    }
 
     private boolean settle() {
       if (settled.compareAndSet(false, true)) {
@@ -313,7 +341,10 @@ public final class MemoryBroker implements Broker {
       }
     }
 
-    /** The replacement is a new message: its delivery count starts again (the worker counts in its headers). */
+    /**
+     * The replacement is a new message: its delivery count starts again (the worker counts in its
+     * headers).
+     */
     @Override
     public void requeue(Duration delay, byte[] replacement) {
       if (settle()) {
@@ -333,7 +364,11 @@ public final class MemoryBroker implements Broker {
     @Override
     public void deadLetter(String reason) {
       if (settle()) {
-        deadLetters.add(new Dead(deadLetterIds.incrementAndGet(), clock.instant(), new DeadLetter(queueName, message.body, reason)));
+        deadLetters.add(
+            new Dead(
+                deadLetterIds.incrementAndGet(),
+                clock.instant(),
+                new DeadLetter(queueName, message.body, reason)));
       }
     }
   }
@@ -395,7 +430,8 @@ public final class MemoryBroker implements Broker {
     return Optional.of(controlPlane);
   }
 
-  // ------------------------------------------------------------------------------ for the MemoryInspector
+  // ------------------------------------------------------------------------------ for the
+  // MemoryInspector
 
   Set<String> knownQueues() {
     Set<String> names = new TreeSet<>(queues.keySet());
@@ -409,7 +445,10 @@ public final class MemoryBroker implements Broker {
     return names;
   }
 
-  /** Pending count, and the enqueue time of the oldest pending message (or -1), read under the queue's lock. */
+  /**
+   * Pending count, and the enqueue time of the oldest pending message (or -1), read under the
+   * queue's lock.
+   */
   long[] pendingCountAndOldest(String queueName) {
     Queue queue = queues.get(queueName);
     if (queue == null) {
@@ -461,8 +500,15 @@ public final class MemoryBroker implements Broker {
     } finally {
       delayedLock.unlock();
     }
-    snapshot.sort((a, b) -> a.dueMillis != b.dueMillis ? Long.compare(a.dueMillis, b.dueMillis) : Long.compare(a.sequence, b.sequence));
-    return snapshot.stream().filter(d -> d.queue.equals(queueName)).map(d -> d.message.body).toList();
+    snapshot.sort(
+        (a, b) ->
+            a.dueMillis != b.dueMillis
+                ? Long.compare(a.dueMillis, b.dueMillis)
+                : Long.compare(a.sequence, b.sequence));
+    return snapshot.stream()
+        .filter(d -> d.queue.equals(queueName))
+        .map(d -> d.message.body)
+        .toList();
   }
 
   long clockMillis() {
@@ -473,7 +519,9 @@ public final class MemoryBroker implements Broker {
     return List.copyOf(deadLetters);
   }
 
-  /** Takes a dead letter out; true when it was still there (so two repairs never both requeue it). */
+  /**
+   * Takes a dead letter out; true when it was still there (so two repairs never both requeue it).
+   */
   boolean removeDead(Dead dead) {
     return deadLetters.remove(dead);
   }
@@ -484,12 +532,17 @@ public final class MemoryBroker implements Broker {
     push(queueName, new Message(message.clone(), 0));
   }
 
-  /** Puts a raw message at the tail of a queue, as another producer could (for tests of bad input). */
+  /**
+   * Puts a raw message at the tail of a queue, as another producer could (for tests of bad input).
+   */
   public void pushRaw(String queueName, byte[] message) {
     push(queueName, new Message(message.clone(), 0));
   }
 
-  /** How many times workers requeued a message (with or without a replacement) since this broker started. */
+  /**
+   * How many times workers requeued a message (with or without a replacement) since this broker
+   * started.
+   */
   public long requeueCount() {
     return requeues.get();
   }

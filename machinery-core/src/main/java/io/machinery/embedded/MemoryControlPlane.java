@@ -12,8 +12,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The {@link ControlPlane} of one process: a map of statuses with their expiry times and a set of paused queues.
- * The {@link MemoryBroker} keeps one; a test or a single-process service can build its own.
+ * The {@link ControlPlane} of one process: a map of statuses with their expiry times and a set of
+ * paused queues. The {@link MemoryBroker} keeps one; a test or a single-process service can build
+ * its own.
  */
 public final class MemoryControlPlane implements ControlPlane {
   private record Announced(WorkerStatus status, Instant expires) {}
@@ -54,7 +55,10 @@ public final class MemoryControlPlane implements ControlPlane {
   public List<WorkerStatus> workers() {
     Instant now = clock.instant();
     workers.values().removeIf(a -> !a.expires().isAfter(now));
-    return workers.values().stream().map(Announced::status).sorted(Comparator.comparing(WorkerStatus::id)).toList();
+    return workers.values().stream()
+        .map(Announced::status)
+        .sorted(Comparator.comparing(WorkerStatus::id))
+        .toList();
   }
 
   @Override

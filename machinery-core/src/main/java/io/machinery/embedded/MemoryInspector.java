@@ -14,9 +14,9 @@ import java.util.Objects;
 import java.util.function.Predicate;
 
 /**
- * The {@link Inspector} of a {@link MemoryBroker}: reads its queues under their locks, pages without copying a
- * whole queue, ages from the time each message joined its queue. Dead-letter ids are the broker's sequence
- * numbers, as decimal strings.
+ * The {@link Inspector} of a {@link MemoryBroker}: reads its queues under their locks, pages
+ * without copying a whole queue, ages from the time each message joined its queue. Dead-letter ids
+ * are the broker's sequence numbers, as decimal strings.
  */
 final class MemoryInspector implements Inspector {
   private final MemoryBroker broker;
@@ -46,7 +46,8 @@ final class MemoryInspector implements Inspector {
     long[] pending = broker.pendingCountAndOldest(name);
     long delayed = broker.delayedOf(name).size();
     long dead = broker.deadEntries().stream().filter(d -> d.letter().queue().equals(name)).count();
-    Duration age = pending[1] < 0 ? null : Duration.ofMillis(Math.max(0, broker.clockMillis() - pending[1]));
+    Duration age =
+        pending[1] < 0 ? null : Duration.ofMillis(Math.max(0, broker.clockMillis() - pending[1]));
     return new QueueStats(name, pending[0], delayed, dead, age);
   }
 
@@ -66,8 +67,12 @@ final class MemoryInspector implements Inspector {
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
     String name = name(queue);
-    return broker.deadEntries().stream().filter(d -> d.letter().queue().equals(name)).skip(offset).limit(limit)
-        .map(MemoryInspector::entry).toList();
+    return broker.deadEntries().stream()
+        .filter(d -> d.letter().queue().equals(name))
+        .skip(offset)
+        .limit(limit)
+        .map(MemoryInspector::entry)
+        .toList();
   }
 
   @Override
@@ -85,7 +90,9 @@ final class MemoryInspector implements Inspector {
     String name = name(queue);
     int count = 0;
     for (MemoryBroker.Dead dead : broker.deadEntries()) {
-      if (dead.letter().queue().equals(name) && which.test(entry(dead)) && broker.removeDead(dead)) {
+      if (dead.letter().queue().equals(name)
+          && which.test(entry(dead))
+          && broker.removeDead(dead)) {
         if (requeue) {
           broker.republish(name, dead.letter().message());
         }
@@ -102,7 +109,8 @@ final class MemoryInspector implements Inspector {
 
   private static DeadLetterEntry entry(MemoryBroker.Dead dead) {
     MemoryBroker.DeadLetter letter = dead.letter();
-    return new DeadLetterEntry(Long.toString(dead.id()), letter.queue(), letter.reason(), dead.at(), letter.message());
+    return new DeadLetterEntry(
+        Long.toString(dead.id()), letter.queue(), letter.reason(), dead.at(), letter.message());
   }
 
   private static List<Signature> decodeAll(List<byte[]> messages) {

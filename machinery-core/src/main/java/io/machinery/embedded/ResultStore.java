@@ -16,23 +16,31 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The state store behind the memory and eager backends: Go JSON bytes per key, as a real store keeps them, so
- * the wire format is exercised; TaskName and CreatedAt carried forward as Go's Redis backend does; entries
- * expire after {@code resultsExpireIn} seconds of the injected clock (swept every 1024 writes).
+ * The state store behind the memory and eager backends: Go JSON bytes per key, as a real store
+ * keeps them, so the wire format is exercised; TaskName and CreatedAt carried forward as Go's Redis
+ * backend does; entries expire after {@code resultsExpireIn} seconds of the injected clock (swept
+ * every 1024 writes).
  */
 final class ResultStore {
   /** The stored JSON, plus the state it encodes (so a merge need not decode it again). */
-  private record Entry(byte[] json, long expiresAtMillis, @org.jspecify.annotations.Nullable TaskState state) {}
+  private record Entry(
+      byte[] json, long expiresAtMillis, @org.jspecify.annotations.Nullable TaskState state) {}
 
   private final ConcurrentHashMap<String, Entry> states = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Entry> groups = new ConcurrentHashMap<>();
+
   /** Progress reports beside the states, as the real backends keep them (JSON, same expiry). */
   private final ConcurrentHashMap<String, Entry> progress = new ConcurrentHashMap<>();
+
   /** Uniqueness keys: the holder's UUID as the entry's bytes, with the claim's own expiry. */
   private final ConcurrentHashMap<String, Entry> unique = new ConcurrentHashMap<>();
+
   private final Clock clock;
   private final long expireMillis;
-  /** When the next sweep of expired entries is due (clock millis); sweeps run at most once a second. */
+
+  /**
+   * When the next sweep of expired entries is due (clock millis); sweeps run at most once a second.
+   */
   private final AtomicLong nextSweepMillis = new AtomicLong();
 
   ResultStore(Clock clock, int expireSeconds) {
@@ -81,14 +89,17 @@ final class ResultStore {
   /** Atomically flips ChordTriggered; true for the first caller only. */
   boolean triggerChord(String groupUuid) {
     boolean[] won = new boolean[1];
-    groups.computeIfPresent(groupUuid, (key, entry) -> {
-      GroupMeta meta = WireCodec.decodeGroupMeta(entry.json);
-      if (meta.chordTriggered()) {
-        return entry;
-      }
-      won[0] = true;
-      return new Entry(WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis, null);
-    });
+    groups.computeIfPresent(
+        groupUuid,
+        (key, entry) -> {
+          GroupMeta meta = WireCodec.decodeGroupMeta(entry.json);
+          if (meta.chordTriggered()) {
+            return entry;
+          }
+          won[0] = true;
+          return new Entry(
+              WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis, null);
+        });
     if (!won[0] && !groups.containsKey(groupUuid)) {
       throw new MachineryException("Group not found: " + groupUuid);
     }
@@ -100,11 +111,16 @@ final class ResultStore {
   }
 
   void merge(TaskState state) {
-    states.compute(state.taskUuid(), (key, old) -> {
-      TaskState previous = old == null ? null : old.state != null ? old.state : WireCodec.decodeTaskState(old.json);
-      TaskState merged = previous == null ? state : state.withCarriedForward(previous);
-      return new Entry(WireCodec.encode(merged), clock.millis() + expireMillis, merged);
-    });
+    states.compute(
+        state.taskUuid(),
+        (key, old) -> {
+          TaskState previous =
+              old == null
+                  ? null
+                  : old.state != null ? old.state : WireCodec.decodeTaskState(old.json);
+          TaskState merged = previous == null ? state : state.withCarriedForward(previous);
+          return new Entry(WireCodec.encode(merged), clock.millis() + expireMillis, merged);
+        });
     sweepSometimes();
   }
 
@@ -113,7 +129,8 @@ final class ResultStore {
   }
 
   void put(TaskState state) {
-    states.put(state.taskUuid(), new Entry(WireCodec.encode(state), clock.millis() + expireMillis, state));
+    states.put(
+        state.taskUuid(), new Entry(WireCodec.encode(state), clock.millis() + expireMillis, state));
     sweepSometimes();
   }
 
@@ -129,19 +146,32 @@ final class ResultStore {
 
   Optional<io.machinery.TaskProgress> getProgress(String uuid) {
     Entry entry = live(progress, uuid);
-    return entry == null ? Optional.empty() : Optional.of(io.machinery.TaskProgress.fromJson(entry.json));
+    return entry == null
+        ? Optional.empty()
+        : Optional.of(io.machinery.TaskProgress.fromJson(entry.json));
   }
 
   Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) {
     long now = clock.millis();
-    Entry mine = new Entry(taskUuid.getBytes(java.nio.charset.StandardCharsets.UTF_8), now + Math.max(1, ttl.toMillis()), null);
-    Entry held = unique.compute(key, (k, old) -> old == null || old.expiresAtMillis <= now ? mine : old);
-    return held == mine ? Optional.empty() : Optional.of(new String(held.json, java.nio.charset.StandardCharsets.UTF_8));
+    Entry mine =
+        new Entry(
+            taskUuid.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            now + Math.max(1, ttl.toMillis()),
+            null);
+    Entry held =
+        unique.compute(key, (k, old) -> old == null || old.expiresAtMillis <= now ? mine : old);
+    return held == mine
+        ? Optional.empty()
+        : Optional.of(new String(held.json, java.nio.charset.StandardCharsets.UTF_8));
   }
 
   void releaseUnique(String key, String taskUuid) {
-    unique.computeIfPresent(key, (k, old) ->
-        taskUuid.equals(new String(old.json, java.nio.charset.StandardCharsets.UTF_8)) ? null : old);
+    unique.computeIfPresent(
+        key,
+        (k, old) ->
+            taskUuid.equals(new String(old.json, java.nio.charset.StandardCharsets.UTF_8))
+                ? null
+                : old);
   }
 
   void purgeState(String uuid) {
@@ -163,7 +193,8 @@ final class ResultStore {
     return new Entry(json, clock.millis() + expireMillis, null);
   }
 
-  private @org.jspecify.annotations.Nullable Entry live(ConcurrentHashMap<String, Entry> map, String key) {
+  private @org.jspecify.annotations.Nullable Entry live(
+      ConcurrentHashMap<String, Entry> map, String key) {
     Entry entry = map.get(key);
     if (entry != null && entry.expiresAtMillis <= clock.millis()) {
       map.remove(key, entry);

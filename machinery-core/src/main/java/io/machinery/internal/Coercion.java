@@ -11,18 +11,34 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Converts typed values ({@link GoTypes#toTyped}) to Java parameter types, as Go's {@code reflect.Call} would
- * accept them: an {@code int64} fits {@code long}, {@code int} (when in range) or {@code Long}; a {@code
- * []int64} fits {@code long[]} or {@code List<Long>}. A mismatch fails with Go's text {@code reflect: Call
- * using int64 as type string}.
+ * Converts typed values ({@link GoTypes#toTyped}) to Java parameter types, as Go's {@code
+ * reflect.Call} would accept them: an {@code int64} fits {@code long}, {@code int} (when in range)
+ * or {@code Long}; a {@code []int64} fits {@code long[]} or {@code List<Long>}. A mismatch fails
+ * with Go's text {@code reflect: Call using int64 as type string}.
  */
 public final class Coercion {
   private Coercion() {}
 
   private static final Set<Class<?>> SCALARS =
-      Set.of(long.class, Long.class, int.class, Integer.class, short.class, Short.class, byte.class, Byte.class,
-          double.class, Double.class, float.class, Float.class, boolean.class, Boolean.class, String.class,
-          BigInteger.class, Object.class, byte[].class);
+      Set.of(
+          long.class,
+          Long.class,
+          int.class,
+          Integer.class,
+          short.class,
+          Short.class,
+          byte.class,
+          Byte.class,
+          double.class,
+          Double.class,
+          float.class,
+          Float.class,
+          boolean.class,
+          Boolean.class,
+          String.class,
+          BigInteger.class,
+          Object.class,
+          byte[].class);
 
   /** Fails at registration for a parameter type no Go argument can ever fill. */
   public static void checkSupported(Type type) {
@@ -40,13 +56,17 @@ public final class Coercion {
       }
     }
     throw new IllegalArgumentException(
-        "parameter type " + type.getTypeName() + " cannot receive a Go Machinery argument; use long, int, double,"
+        "parameter type "
+            + type.getTypeName()
+            + " cannot receive a Go Machinery argument; use long, int, double,"
             + " float, boolean, String, BigInteger, byte[], arrays or Lists of those, or Object");
   }
 
   public static boolean isSequence(Type type) {
     Class<?> raw = raw(type);
-    return (raw.isArray() && raw != byte[].class) || List.class.isAssignableFrom(raw) || raw == Collection.class;
+    return (raw.isArray() && raw != byte[].class)
+        || List.class.isAssignableFrom(raw)
+        || raw == Collection.class;
   }
 
   public static @Nullable Object convert(@Nullable Object typed, String goType, Type target) {
@@ -83,7 +103,8 @@ public final class Coercion {
   }
 
   /** Collects the trailing arguments of a variadic call into the last parameter's array or list. */
-  public static Object collectVarargs(List<@Nullable Object> typed, List<String> goTypes, Type target) {
+  public static Object collectVarargs(
+      List<@Nullable Object> typed, List<String> goTypes, Type target) {
     Class<?> raw = raw(target);
     if (raw.isArray()) {
       Class<?> component = raw.getComponentType();
@@ -102,26 +123,34 @@ public final class Coercion {
     return java.util.Collections.unmodifiableList(out);
   }
 
-  private static @Nullable Object scalar(@Nullable Object v, String goType, Class<?> raw, Type reported) {
+  private static @Nullable Object scalar(
+      @Nullable Object v, String goType, Class<?> raw, Type reported) {
     if (raw == Object.class) {
       return v;
     }
     if (v instanceof Long l) {
       if (raw == long.class || raw == Long.class) return l;
       if ((raw == int.class || raw == Integer.class) && l == (int) (long) l) return (int) (long) l;
-      if ((raw == short.class || raw == Short.class) && l == (short) (long) l) return (short) (long) l;
+      if ((raw == short.class || raw == Short.class) && l == (short) (long) l)
+        return (short) (long) l;
       if ((raw == byte.class || raw == Byte.class) && l == (byte) (long) l) return (byte) (long) l;
       if (raw == BigInteger.class) return BigInteger.valueOf(l);
       if (raw == Object.class) return l;
-      if ((raw == int.class || raw == Integer.class || raw == short.class || raw == Short.class
-          || raw == byte.class || raw == Byte.class)) {
-        throw new IllegalArgumentException(l + " overflows " + raw.getSimpleName() + " (Go type " + goType + ")");
+      if ((raw == int.class
+          || raw == Integer.class
+          || raw == short.class
+          || raw == Short.class
+          || raw == byte.class
+          || raw == Byte.class)) {
+        throw new IllegalArgumentException(
+            l + " overflows " + raw.getSimpleName() + " (Go type " + goType + ")");
       }
     } else if (v instanceof BigInteger b) {
       if (raw == BigInteger.class) return b;
       if ((raw == long.class || raw == Long.class) && b.bitLength() <= 63) return b.longValue();
       if (raw == long.class || raw == Long.class) {
-        throw new IllegalArgumentException(b + " overflows long (Go type " + goType + "); use a BigInteger parameter");
+        throw new IllegalArgumentException(
+            b + " overflows long (Go type " + goType + "); use a BigInteger parameter");
       }
     } else if (v instanceof Double d) {
       if (raw == double.class || raw == Double.class) return d;
@@ -137,7 +166,8 @@ public final class Coercion {
   }
 
   private static IllegalArgumentException mismatch(String goType, Type target) {
-    return new IllegalArgumentException("reflect: Call using " + goType + " as type " + target.getTypeName());
+    return new IllegalArgumentException(
+        "reflect: Call using " + goType + " as type " + target.getTypeName());
   }
 
   private static Class<?> raw(Type type) {

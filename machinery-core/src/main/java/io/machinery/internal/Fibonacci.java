@@ -1,6 +1,8 @@
 package io.machinery.internal;
 
-/** Go's {@code retry.FibonacciNext}: the smallest Fibonacci number strictly greater than {@code n}. */
+/**
+ * Go's {@code retry.FibonacciNext}: the smallest Fibonacci number strictly greater than {@code n}.
+ */
 public final class Fibonacci {
   private Fibonacci() {}
 

@@ -3,11 +3,11 @@ package io.machinery.internal;
 import java.time.Duration;
 
 /**
- * Go's {@code time.Duration} text, both ways: {@link #format} is {@code Duration.String} ("4h0m0s", "1.5s",
- * "100ms"), {@link #parseNanos} is {@code time.ParseDuration} ("1m30s", "1.5h", "500ms", "-2s", "0") with the
- * same grammar ({@code [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+} with units ns, us, µs, μs, ms, s, m, h), the same
- * overflow rules and the same error texts, so a text Go refuses is refused here for the same reason. The one
- * codec for Go durations in every module.
+ * Go's {@code time.Duration} text, both ways: {@link #format} is {@code Duration.String} ("4h0m0s",
+ * "1.5s", "100ms"), {@link #parseNanos} is {@code time.ParseDuration} ("1m30s", "1.5h", "500ms",
+ * "-2s", "0") with the same grammar ({@code [-+]?([0-9]*(\.[0-9]*)?[a-z]+)+} with units ns, us, µs,
+ * μs, ms, s, m, h), the same overflow rules and the same error texts, so a text Go refuses is
+ * refused here for the same reason. The one codec for Go durations in every module.
  */
 public final class GoDurations {
   private static final long MAX_ABS = Long.MIN_VALUE; // 1<<63 as an unsigned value
@@ -30,7 +30,8 @@ public final class GoDurations {
       return "0s";
     }
     boolean negative = nanos < 0;
-    // Long.MIN_VALUE has no positive counterpart; Go prints it the same way, through unsigned arithmetic.
+    // Long.MIN_VALUE has no positive counterpart; Go prints it the same way, through unsigned
+    // arithmetic.
     java.math.BigInteger abs = java.math.BigInteger.valueOf(nanos).abs();
     StringBuilder out = new StringBuilder();
     if (abs.compareTo(java.math.BigInteger.valueOf(1_000_000_000L)) < 0) {
@@ -43,7 +44,8 @@ public final class GoDurations {
         out.append(fraction(n, 1_000_000L)).append("ms");
       }
     } else {
-      java.math.BigInteger[] secondsAndNanos = abs.divideAndRemainder(java.math.BigInteger.valueOf(1_000_000_000L));
+      java.math.BigInteger[] secondsAndNanos =
+          abs.divideAndRemainder(java.math.BigInteger.valueOf(1_000_000_000L));
       long totalSeconds = secondsAndNanos[0].longValue();
       long hours = totalSeconds / 3600;
       long minutes = (totalSeconds % 3600) / 60;
@@ -85,7 +87,8 @@ public final class GoDurations {
   /**
    * Parses {@code text} into nanoseconds.
    *
-   * @throws IllegalArgumentException with Go's message, e.g. {@code time: unknown unit "x" in duration "1x"}
+   * @throws IllegalArgumentException with Go's message, e.g. {@code time: unknown unit "x" in
+   *     duration "1x"}
    */
   public static long parseNanos(String text) {
     String s = text;
@@ -191,8 +194,9 @@ public final class GoDurations {
       case "s" -> 1_000_000_000L;
       case "m" -> 60_000_000_000L;
       case "h" -> 3_600_000_000_000L;
-      default -> throw new IllegalArgumentException(
-          "time: unknown unit " + quote(name) + " in duration " + quote(text));
+      default ->
+          throw new IllegalArgumentException(
+              "time: unknown unit " + quote(name) + " in duration " + quote(text));
     };
   }
 

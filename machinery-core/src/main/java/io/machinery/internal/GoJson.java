@@ -26,10 +26,11 @@ import org.jspecify.annotations.Nullable;
 /**
  * JSON reading and writing with Go's {@code encoding/json} conventions.
  *
- * <p>Writing: {@code <}, {@code >}, {@code &}, U+2028 and U+2029 are escaped as {@code \u003c} etc.; map keys
- * are sorted; floats use Go's shortest representation ({@code 200}, not {@code 200.0}; exponent form below
- * 1e-6 and from 1e21); times are RFC 3339 with trimmed nanoseconds. Reading: numbers stay exact ({@code Long},
- * {@code BigInteger}, or {@code Double} for a token with a fraction or exponent), as Go's {@code UseNumber}.
+ * <p>Writing: {@code <}, {@code >}, {@code &}, U+2028 and U+2029 are escaped as {@code \u003c}
+ * etc.; map keys are sorted; floats use Go's shortest representation ({@code 200}, not {@code
+ * 200.0}; exponent form below 1e-6 and from 1e21); times are RFC 3339 with trimmed nanoseconds.
+ * Reading: numbers stay exact ({@code Long}, {@code BigInteger}, or {@code Double} for a token with
+ * a fraction or exponent), as Go's {@code UseNumber}.
  */
 public final class GoJson {
   private GoJson() {}
@@ -64,19 +65,20 @@ public final class GoJson {
   }
 
   /**
-   * The deepest nesting of arrays and objects a document may have. Go's writers never come near it: the
-   * deepest real input is a chain, which {@code tasks.NewChain} nests two levels per link ({@code OnSuccess}
-   * array, then the next signature), so this admits chains of 127 tasks; Go's argument and result types are
-   * flat. Every recursive step that walks a decoded value (argument normalisation, typed reads, re-encoding,
-   * {@code equals}/{@code hashCode} of nested lists) is bounded by it, and survives a 256 KiB stack (a quarter
-   * of the JVM default); a hostile 10,000-deep document is refused by the parser instead of overflowing a
-   * (virtual) thread's stack.
+   * The deepest nesting of arrays and objects a document may have. Go's writers never come near it:
+   * the deepest real input is a chain, which {@code tasks.NewChain} nests two levels per link
+   * ({@code OnSuccess} array, then the next signature), so this admits chains of 127 tasks; Go's
+   * argument and result types are flat. Every recursive step that walks a decoded value (argument
+   * normalisation, typed reads, re-encoding, {@code equals}/{@code hashCode} of nested lists) is
+   * bounded by it, and survives a 256 KiB stack (a quarter of the JVM default); a hostile
+   * 10,000-deep document is refused by the parser instead of overflowing a (virtual) thread's
+   * stack.
    */
   public static final int MAX_NESTING_DEPTH = 256;
 
   /**
-   * The longest number token, in characters. A uint64 has 20 digits and Go's shortest float64 text at most
-   * 24; the limit keeps {@code BigInteger} arithmetic on hostile input cheap.
+   * The longest number token, in characters. A uint64 has 20 digits and Go's shortest float64 text
+   * at most 24; the limit keeps {@code BigInteger} arithmetic on hostile input cheap.
    */
   public static final int MAX_NUMBER_LENGTH = 100;
 
@@ -84,9 +86,10 @@ public final class GoJson {
   public static final int MAX_NAME_LENGTH = 4096;
 
   /**
-   * Shared, thread-safe factory configured for Go's output and for hostile input: depth, number and key
-   * lengths are bounded ({@link #MAX_NESTING_DEPTH}, {@link #MAX_NUMBER_LENGTH}, {@link #MAX_NAME_LENGTH});
-   * string values are limited only by the document, whose size the caller bounds.
+   * Shared, thread-safe factory configured for Go's output and for hostile input: depth, number and
+   * key lengths are bounded ({@link #MAX_NESTING_DEPTH}, {@link #MAX_NUMBER_LENGTH}, {@link
+   * #MAX_NAME_LENGTH}); string values are limited only by the document, whose size the caller
+   * bounds.
    */
   public static final JsonFactory FACTORY = createFactory();
 
@@ -105,12 +108,16 @@ public final class GoJson {
     return factory;
   }
 
-  private static final DateTimeFormatter SECONDS = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");
+  private static final DateTimeFormatter SECONDS =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");
 
-  /** Go's {@code time.Time.MarshalJSON} text (RFC 3339, nanoseconds with trailing zeros trimmed). */
+  /**
+   * Go's {@code time.Time.MarshalJSON} text (RFC 3339, nanoseconds with trailing zeros trimmed).
+   */
   public static String formatTime(OffsetDateTime time) {
     if (time.getYear() < 0 || time.getYear() > 9999) {
-      throw new IllegalArgumentException("Time.MarshalJSON: year outside of range [0,9999]: " + time);
+      throw new IllegalArgumentException(
+          "Time.MarshalJSON: year outside of range [0,9999]: " + time);
     }
     StringBuilder out = new StringBuilder(35).append(SECONDS.format(time));
     int nanos = time.getNano();
@@ -139,8 +146,8 @@ public final class GoJson {
   }
 
   /**
-   * Go's float text: shortest digits that read back to the same value, plain notation for {@code 1e-6 <= |x| <
-   * 1e21}, otherwise exponent notation ({@code 1e+21}, {@code 1e-7}).
+   * Go's float text: shortest digits that read back to the same value, plain notation for {@code
+   * 1e-6 <= |x| < 1e21}, otherwise exponent notation ({@code 1e+21}, {@code 1e-7}).
    *
    * @throws IllegalArgumentException for NaN and infinities, which Go cannot encode either
    */
@@ -182,8 +189,8 @@ public final class GoJson {
   }
 
   /**
-   * Writes a value: JSON values as they are; {@code byte[]} as base64; Java arrays as lists; floats per {@code
-   * goType} ("float32" uses float32 shortest digits).
+   * Writes a value: JSON values as they are; {@code byte[]} as base64; Java arrays as lists; floats
+   * per {@code goType} ("float32" uses float32 shortest digits).
    */
   public static void writeValue(JsonGenerator out, @Nullable Object value, @Nullable String goType)
       throws IOException {
@@ -193,13 +200,17 @@ public final class GoJson {
       out.writeString(s);
     } else if (value instanceof Boolean b) {
       out.writeBoolean(b);
-    } else if (value instanceof Long || value instanceof Integer || value instanceof Short || value instanceof Byte) {
+    } else if (value instanceof Long
+        || value instanceof Integer
+        || value instanceof Short
+        || value instanceof Byte) {
       out.writeNumber(((Number) value).longValue());
     } else if (value instanceof BigInteger b) {
       out.writeNumber(b);
     } else if (value instanceof Double || value instanceof Float || value instanceof BigDecimal) {
       double d = ((Number) value).doubleValue();
-      boolean float32 = "float32".equals(goType) || "[]float32".equals(goType) || value instanceof Float;
+      boolean float32 =
+          "float32".equals(goType) || "[]float32".equals(goType) || value instanceof Float;
       out.writeNumber(formatFloat(d, float32));
     } else if (value instanceof byte[] bytes) {
       out.writeString(Base64.getEncoder().encodeToString(bytes));
@@ -213,7 +224,8 @@ public final class GoJson {
     } else {
       List<?> list = GoTypes.asList(value);
       if (list == null) {
-        throw new IllegalArgumentException("cannot write " + value.getClass().getName() + " as JSON");
+        throw new IllegalArgumentException(
+            "cannot write " + value.getClass().getName() + " as JSON");
       }
       out.writeStartArray();
       for (Object item : list) {
@@ -232,12 +244,12 @@ public final class GoJson {
   }
 
   /**
-   * Reads the value at the parser's current token as plain JSON (numbers exact, objects in document order,
-   * a later duplicate key wins). Iterative, so the depth of the document costs heap, not stack; on return the
-   * parser is at the value's last token.
+   * Reads the value at the parser's current token as plain JSON (numbers exact, objects in document
+   * order, a later duplicate key wins). Iterative, so the depth of the document costs heap, not
+   * stack; on return the parser is at the value's last token.
    *
-   * @throws IOException for a float beyond float64's range (Go's {@code json.Number} could never be read as
-   *     a number either)
+   * @throws IOException for a float beyond float64's range (Go's {@code json.Number} could never be
+   *     read as a number either)
    */
   public static @Nullable Object readValue(JsonParser in) throws IOException {
     JsonToken token = in.currentToken();
@@ -287,7 +299,9 @@ public final class GoJson {
   }
 
   private static Object container(JsonToken token) {
-    return token == JsonToken.START_ARRAY ? new ArrayList<@Nullable Object>() : new LinkedHashMap<String, @Nullable Object>();
+    return token == JsonToken.START_ARRAY
+        ? new ArrayList<@Nullable Object>()
+        : new LinkedHashMap<String, @Nullable Object>();
   }
 
   private static @Nullable Object scalar(JsonParser in, JsonToken token) throws IOException {

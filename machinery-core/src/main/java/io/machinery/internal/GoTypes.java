@@ -12,16 +12,18 @@ import org.jspecify.annotations.Nullable;
 /**
  * Go's argument type names (spec §1.3) and the conversions between JSON values and typed values.
  *
- * <p>Design notes: a message carries each value as plain JSON ({@code Long}, {@code BigInteger}, {@code
- * Double}, {@code String}, {@code Boolean}, {@code List}, {@code Map} or null) next to a Go type name. As in Go,
- * values are read by their declared type, never by the JSON token kind: a float64 of 200 arrives as {@code 200},
- * a {@code []uint8} as a base64 string, a uint64 may exceed {@link Long#MAX_VALUE}. {@link #toTyped} turns a
- * (JSON or Java) value into the typed value of its Go type, with Go's error texts:
+ * <p>Design notes: a message carries each value as plain JSON ({@code Long}, {@code BigInteger},
+ * {@code Double}, {@code String}, {@code Boolean}, {@code List}, {@code Map} or null) next to a Go
+ * type name. As in Go, values are read by their declared type, never by the JSON token kind: a
+ * float64 of 200 arrives as {@code 200}, a {@code []uint8} as a base64 string, a uint64 may exceed
+ * {@link Long#MAX_VALUE}. {@link #toTyped} turns a (JSON or Java) value into the typed value of its
+ * Go type, with Go's error texts:
  *
  * <ul>
  *   <li>signed ints and uint8..uint32 → {@code Long}; uint and uint64 → {@code BigInteger};
  *   <li>float32/float64 → {@code Double}; bool → {@code Boolean}; string → {@code String};
- *   <li>{@code []uint8}/{@code []byte} → {@code byte[]}; other slices → {@code List} of the element's typed value.
+ *   <li>{@code []uint8}/{@code []byte} → {@code byte[]}; other slices → {@code List} of the
+ *       element's typed value.
  * </ul>
  */
 public final class GoTypes {
@@ -29,10 +31,11 @@ public final class GoTypes {
 
   private static final Set<String> SCALARS =
       Set.of(
-          "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64",
-          "float32", "float64", "string");
+          "bool", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32",
+          "uint64", "float32", "float64", "string");
 
-  private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+  private static final BigInteger UINT64_MAX =
+      BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
   /** Whether Go Machinery accepts this type name for arguments and results. */
   public static boolean isSupported(String type) {
@@ -55,7 +58,8 @@ public final class GoTypes {
   /**
    * Converts a JSON value or a Java value to the typed value of {@code type}.
    *
-   * @throws IllegalArgumentException with Go's message ("X is not int64", "T is not one of supported types")
+   * @throws IllegalArgumentException with Go's message ("X is not int64", "T is not one of
+   *     supported types")
    */
   public static @Nullable Object toTyped(String type, @Nullable Object value) {
     if (!isSupported(type)) {
@@ -140,7 +144,10 @@ public final class GoTypes {
 
   /** An integral JSON/Java number as BigInteger, or null when it is not an integer token. */
   private static @Nullable BigInteger integral(@Nullable Object value) {
-    if (value instanceof Long || value instanceof Integer || value instanceof Short || value instanceof Byte) {
+    if (value instanceof Long
+        || value instanceof Integer
+        || value instanceof Short
+        || value instanceof Byte) {
       return BigInteger.valueOf(((Number) value).longValue());
     }
     if (value instanceof BigInteger b) {
@@ -198,12 +205,15 @@ public final class GoTypes {
     return new IllegalArgumentException(show(value) + " is not " + type);
   }
 
-  /** The longest rendering {@link #show} returns; a value from a message must not make a megabyte log line. */
+  /**
+   * The longest rendering {@link #show} returns; a value from a message must not make a megabyte
+   * log line.
+   */
   public static final int MAX_SHOWN_CHARS = 1024;
 
   /**
-   * Renders a value the way Go's {@code %v} would, for error texts and {@code toString}; cut after {@value
-   * #MAX_SHOWN_CHARS} characters (Go does not cut).
+   * Renders a value the way Go's {@code %v} would, for error texts and {@code toString}; cut after
+   * {@value #MAX_SHOWN_CHARS} characters (Go does not cut).
    */
   public static String show(@Nullable Object value) {
     String shown = showFull(value);
@@ -247,16 +257,18 @@ public final class GoTypes {
   }
 
   /**
-   * The Go type name for a Java value, as a Java sender or a Java task's result would be typed: {@code
-   * Long→int64}, {@code Integer→int32}, {@code Short→int16}, {@code Byte→int8}, {@code Double→float64}, {@code
-   * Float→float32}, {@code Boolean→bool}, {@code String→string}, {@code byte[]→[]uint8}, {@code
-   * BigInteger→uint64} (non-negative, up to 2^64-1), arrays and non-empty lists of those → {@code []T}.
+   * The Go type name for a Java value, as a Java sender or a Java task's result would be typed:
+   * {@code Long→int64}, {@code Integer→int32}, {@code Short→int16}, {@code Byte→int8}, {@code
+   * Double→float64}, {@code Float→float32}, {@code Boolean→bool}, {@code String→string}, {@code
+   * byte[]→[]uint8}, {@code BigInteger→uint64} (non-negative, up to 2^64-1), arrays and non-empty
+   * lists of those → {@code []T}.
    *
    * @throws IllegalArgumentException when the value has no Go type Go Machinery supports
    */
   public static String typeOf(@Nullable Object value) {
     if (value == null) {
-      throw new IllegalArgumentException("null has no Go type; use Arg.of(type, null) with an explicit type");
+      throw new IllegalArgumentException(
+          "null has no Go type; use Arg.of(type, null) with an explicit type");
     }
     if (value instanceof byte[]) {
       return "[]uint8";
@@ -279,7 +291,8 @@ public final class GoTypes {
       if (element != null) {
         for (Object item : list) {
           if (item == null || !element.equals(scalarTypeOf(item.getClass()))) {
-            throw new IllegalArgumentException("a list of mixed element types has no Go type: " + list);
+            throw new IllegalArgumentException(
+                "a list of mixed element types has no Go type: " + list);
           }
         }
         return "[]" + element;

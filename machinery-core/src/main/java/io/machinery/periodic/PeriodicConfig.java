@@ -20,8 +20,10 @@ import org.jspecify.annotations.Nullable;
 public final class PeriodicConfig {
   /** Go fires an overdue entry once when its scheduler catches up. */
   public static final MissedFirePolicy DEFAULT_MISSED_FIRE_POLICY = MissedFirePolicy.FIRE_ONCE;
+
   /** How late a run may start before it counts as missed (Quartz's default misfire threshold). */
   public static final Duration DEFAULT_MISSED_FIRE_THRESHOLD = Duration.ofMinutes(1);
+
   /** The scheduler runs its own thread unless told otherwise. */
   public static final boolean DEFAULT_BACKGROUND_THREAD = true;
 
@@ -39,7 +41,10 @@ public final class PeriodicConfig {
     this.backgroundThread = b.backgroundThread;
   }
 
-  /** The defaults: {@link #defaultProgramName()}, the JVM's default zone, FIRE_ONCE after a minute, a thread. */
+  /**
+   * The defaults: {@link #defaultProgramName()}, the JVM's default zone, FIRE_ONCE after a minute,
+   * a thread.
+   */
   public static PeriodicConfig defaults() {
     return builder().build();
   }
@@ -58,18 +63,19 @@ public final class PeriodicConfig {
   }
 
   /**
-   * The middle part of every lock key, {@code machinery_lock_<programName><name><spec>}: Go uses {@code
-   * filepath.Base(os.Args[0])}, its binary's file name. Java and Go schedulers of one deployment take the same
-   * locks, and so fire each tick once between them, only when this equals the Go binary's name.
+   * The middle part of every lock key, {@code machinery_lock_<programName><name><spec>}: Go uses
+   * {@code filepath.Base(os.Args[0])}, its binary's file name. Java and Go schedulers of one
+   * deployment take the same locks, and so fire each tick once between them, only when this equals
+   * the Go binary's name.
    */
   public String programName() {
     return programName;
   }
 
   /**
-   * The zone of specs without a {@code CRON_TZ=}/{@code TZ=} prefix. Go uses the process's local zone; the
-   * default here is the JVM's default zone, read when the config is built. The server clock's zone is not
-   * used: the default server clock is UTC, for wire timestamps.
+   * The zone of specs without a {@code CRON_TZ=}/{@code TZ=} prefix. Go uses the process's local
+   * zone; the default here is the JVM's default zone, read when the config is built. The server
+   * clock's zone is not used: the default server clock is UTC, for wire timestamps.
    */
   public ZoneId zone() {
     return zone;
@@ -79,25 +85,29 @@ public final class PeriodicConfig {
     return missedFirePolicy;
   }
 
-  /** A run reached more than this after its scheduled time is missed and handled by {@link #missedFirePolicy()}. */
+  /**
+   * A run reached more than this after its scheduled time is missed and handled by {@link
+   * #missedFirePolicy()}.
+   */
   public Duration missedFireThreshold() {
     return missedFireThreshold;
   }
 
   /**
-   * Whether the scheduler starts a thread (at the first registration) that fires entries as they come due.
-   * Without it nothing fires until someone calls {@link PeriodicScheduler#runDue()}: tests on a manual clock,
-   * or an application that drives scheduling from its own timer.
+   * Whether the scheduler starts a thread (at the first registration) that fires entries as they
+   * come due. Without it nothing fires until someone calls {@link PeriodicScheduler#runDue()}:
+   * tests on a manual clock, or an application that drives scheduling from its own timer.
    */
   public boolean backgroundThread() {
     return backgroundThread;
   }
 
   /**
-   * Go's {@code filepath.Base(os.Args[0])} as well as Java can tell: from the {@code sun.java.command} system
-   * property, the jar's file name without {@code .jar} ({@code java -jar /opt/worker.jar} gives "worker") or the
-   * main class's simple name ({@code com.example.Worker} gives "Worker"); "java" when the JVM does not say.
-   * A heuristic: set {@link Builder#programName} explicitly in production.
+   * Go's {@code filepath.Base(os.Args[0])} as well as Java can tell: from the {@code
+   * sun.java.command} system property, the jar's file name without {@code .jar} ({@code java -jar
+   * /opt/worker.jar} gives "worker") or the main class's simple name ({@code com.example.Worker}
+   * gives "Worker"); "java" when the JVM does not say. A heuristic: set {@link Builder#programName}
+   * explicitly in production.
    */
   public static String defaultProgramName() {
     String command = System.getProperty("sun.java.command", "").strip();
@@ -116,9 +126,17 @@ public final class PeriodicConfig {
 
   @Override
   public String toString() {
-    return "PeriodicConfig{programName=" + programName + ", zone=" + zone + ", missedFirePolicy="
-        + missedFirePolicy + ", missedFireThreshold=" + missedFireThreshold + ", backgroundThread="
-        + backgroundThread + "}";
+    return "PeriodicConfig{programName="
+        + programName
+        + ", zone="
+        + zone
+        + ", missedFirePolicy="
+        + missedFirePolicy
+        + ", missedFireThreshold="
+        + missedFireThreshold
+        + ", backgroundThread="
+        + backgroundThread
+        + "}";
   }
 
   /** Builds a {@link PeriodicConfig}; not thread-safe. */
@@ -131,7 +149,10 @@ public final class PeriodicConfig {
 
     private Builder() {}
 
-    /** See {@link PeriodicConfig#programName()}; may be empty (the key is then {@code machinery_lock_<name><spec>}). */
+    /**
+     * See {@link PeriodicConfig#programName()}; may be empty (the key is then {@code
+     * machinery_lock_<name><spec>}).
+     */
     public Builder programName(String value) {
       programName = Objects.requireNonNull(value, "programName");
       return this;
@@ -149,7 +170,8 @@ public final class PeriodicConfig {
 
     public Builder missedFireThreshold(Duration value) {
       if (Objects.requireNonNull(value, "missedFireThreshold").isNegative()) {
-        throw new IllegalArgumentException("missedFireThreshold must not be negative, was " + value);
+        throw new IllegalArgumentException(
+            "missedFireThreshold must not be negative, was " + value);
       }
       missedFireThreshold = value;
       return this;

@@ -6,7 +6,8 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What became of one due run of a periodic entry, as returned by {@link PeriodicScheduler#runDue()}. Immutable.
+ * What became of one due run of a periodic entry, as returned by {@link
+ * PeriodicScheduler#runDue()}. Immutable.
  */
 public final class PeriodicRun {
   /** How a run ended. Every outcome but {@link #SENT} is also logged with its reason. */
@@ -27,7 +28,11 @@ public final class PeriodicRun {
   private final List<Signature> signatures;
   private final @Nullable Throwable error;
 
-  PeriodicRun(String name, Instant scheduledAt, Outcome outcome, List<Signature> signatures,
+  PeriodicRun(
+      String name,
+      Instant scheduledAt,
+      Outcome outcome,
+      List<Signature> signatures,
       @Nullable Throwable error) {
     this.name = name;
     this.scheduledAt = scheduledAt;
@@ -37,24 +42,42 @@ public final class PeriodicRun {
   }
 
   /** The entry's name. */
-  public String name() { return name; }
+  public String name() {
+    return name;
+  }
 
   /** The tick this run was for (earlier than now when it was late). */
-  public Instant scheduledAt() { return scheduledAt; }
+  public Instant scheduledAt() {
+    return scheduledAt;
+  }
 
-  public Outcome outcome() { return outcome; }
+  public Outcome outcome() {
+    return outcome;
+  }
 
   /**
-   * The signatures this run sent, with their fresh UUIDs: the task; the group members; the chain's tasks in
-   * order; the chord's members followed by its callback. Empty unless {@link Outcome#SENT}.
+   * The signatures this run sent, with their fresh UUIDs: the task; the group members; the chain's
+   * tasks in order; the chord's members followed by its callback. Empty unless {@link
+   * Outcome#SENT}.
    */
-  public List<Signature> signatures() { return signatures; }
+  public List<Signature> signatures() {
+    return signatures;
+  }
 
   /** Why a {@link Outcome#FAILED} run failed. */
-  public @Nullable Throwable error() { return error; }
+  public @Nullable Throwable error() {
+    return error;
+  }
 
   @Override
   public String toString() {
-    return "PeriodicRun{" + name + " at " + scheduledAt + " " + outcome + (error == null ? "" : " " + error) + "}";
+    return "PeriodicRun{"
+        + name
+        + " at "
+        + scheduledAt
+        + " "
+        + outcome
+        + (error == null ? "" : " " + error)
+        + "}";
   }
 }

@@ -5,12 +5,12 @@ import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Signature;
-import io.machinery.spi.Lock;
 import io.machinery.Uuids;
 import io.machinery.internal.GoDurations;
 import io.machinery.internal.GoTime;
 import io.machinery.periodic.PeriodicEntry.Kind;
 import io.machinery.periodic.PeriodicRun.Outcome;
+import io.machinery.spi.Lock;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,45 +34,50 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sends tasks and workflows on cron schedules: Go Machinery's {@code RegisterPeriodicTask/Group/Chain/Chord}
- * (spec §2.12). Each {@link io.machinery.Server} owns one, reached through {@link
- * io.machinery.Server#periodicScheduler()} and the server's {@code registerPeriodic*} methods, and closes it in
- * {@link io.machinery.Server#close()}. The scheduler knows only what it needs (a {@link PeriodicSender}, a
- * {@link Lock} and a {@link Clock}), so this package does not depend on {@code Server}.
+ * Sends tasks and workflows on cron schedules: Go Machinery's {@code
+ * RegisterPeriodicTask/Group/Chain/Chord} (spec §2.12). Each {@link io.machinery.Server} owns one,
+ * reached through {@link io.machinery.Server#periodicScheduler()} and the server's {@code
+ * registerPeriodic*} methods, and closes it in {@link io.machinery.Server#close()}. The scheduler
+ * knows only what it needs (a {@link PeriodicSender}, a {@link Lock} and a {@link Clock}), so this
+ * package does not depend on {@code Server}.
  *
  * <h2>Design notes</h2>
  *
  * <ul>
- *   <li><b>Specs</b> are read exactly as robfig/cron v3's {@code ParseStandard} reads them (five fields,
- *       names, {@code ?}, descriptors, {@code @every <Go duration>}, {@code CRON_TZ=}/{@code TZ=}), with the
- *       same fire times; see {@code Schedule}. Specs without a zone prefix use {@link PeriodicConfig#zone()}.
- *       A spec is checked at registration: a bad one, or one that never fires, throws {@link
- *       IllegalArgumentException} naming the field and value.
- *   <li><b>Time</b> comes only from the server's {@link Clock}. An entry is due when its next fire time is
- *       not after {@code clock.instant()}. Once handled, its next fire time is the first tick after now (as
- *       robfig computes it from the time it woke up), so a late scheduler never bursts through missed ticks.
+ *   <li><b>Specs</b> are read exactly as robfig/cron v3's {@code ParseStandard} reads them (five
+ *       fields, names, {@code ?}, descriptors, {@code @every <Go duration>}, {@code
+ *       CRON_TZ=}/{@code TZ=}), with the same fire times; see {@code Schedule}. Specs without a
+ *       zone prefix use {@link PeriodicConfig#zone()}. A spec is checked at registration: a bad
+ *       one, or one that never fires, throws {@link IllegalArgumentException} naming the field and
+ *       value.
+ *   <li><b>Time</b> comes only from the server's {@link Clock}. An entry is due when its next fire
+ *       time is not after {@code clock.instant()}. Once handled, its next fire time is the first
+ *       tick after now (as robfig computes it from the time it woke up), so a late scheduler never
+ *       bursts through missed ticks.
  *   <li><b>Threads.</b> No thread until the first registration, and none at all when {@link
- *       PeriodicConfig#backgroundThread()} is off. The scheduler thread (virtual) sleeps until the earliest
- *       next fire time but at most a second, so it notices a wall-clock jump, or a test
- *       moving a manual clock, within a second; registering or unregistering wakes it. Each due run goes to
- *       its own virtual thread, as robfig starts a goroutine per job, so a slow lock (the eager lock retries
- *       for 15 s) or broker delays no other entry. {@link #runDue()} hands out due runs the same way, then
- *       waits for them: that is how tests (and applications with their own timer) drive time
- *       deterministically. {@link #close()} stops the scheduler thread, interrupts runs in flight and waits
- *       for them; nothing outlives it.
+ *       PeriodicConfig#backgroundThread()} is off. The scheduler thread (virtual) sleeps until the
+ *       earliest next fire time but at most a second, so it notices a wall-clock jump, or a test
+ *       moving a manual clock, within a second; registering or unregistering wakes it. Each due run
+ *       goes to its own virtual thread, as robfig starts a goroutine per job, so a slow lock (the
+ *       eager lock retries for 15 s) or broker delays no other entry. {@link #runDue()} hands out
+ *       due runs the same way, then waits for them: that is how tests (and applications with their
+ *       own timer) drive time deterministically. {@link #close()} stops the scheduler thread,
+ *       interrupts runs in flight and waits for them; nothing outlives it.
  *   <li><b>One run per tick across servers</b>, as Go: before sending, a run takes {@code
- *       lock.tryLockWithRetries("machinery_lock_" + programName + name + spec, nextFireNanos - 1)}, the lock
- *       expiring one nanosecond before the entry's next tick. Another scheduler holding it means that one
- *       fired this tick, and this run is skipped (logged at DEBUG; Go skips silently, issue #835). Java and Go
- *       schedulers exclude each other only when {@link PeriodicConfig#programName()} equals the Go binary's
- *       name.
- *   <li><b>Fresh messages</b> every run: templates are copied with new task UUIDs (nested callbacks too), and
- *       groups, chains and chords are rebuilt, so every run has its own group and chord UUIDs. Go keeps a UUID
- *       the template carries; here {@link Signature#create} gives every template one, and sending it again
- *       every run would overwrite the previous run's state.
- *   <li><b>Late runs.</b> A run reached more than {@link PeriodicConfig#missedFireThreshold()} after its time
- *       is handled by {@link PeriodicConfig#missedFirePolicy()}: fire once, or skip to the next tick.
- *   <li><b>Names are unique</b> (Go allows duplicates): registering a name again replaces that entry.
+ *       lock.tryLockWithRetries("machinery_lock_" + programName + name + spec, nextFireNanos - 1)},
+ *       the lock expiring one nanosecond before the entry's next tick. Another scheduler holding it
+ *       means that one fired this tick, and this run is skipped (logged at DEBUG; Go skips
+ *       silently, issue #835). Java and Go schedulers exclude each other only when {@link
+ *       PeriodicConfig#programName()} equals the Go binary's name.
+ *   <li><b>Fresh messages</b> every run: templates are copied with new task UUIDs (nested callbacks
+ *       too), and groups, chains and chords are rebuilt, so every run has its own group and chord
+ *       UUIDs. Go keeps a UUID the template carries; here {@link Signature#create} gives every
+ *       template one, and sending it again every run would overwrite the previous run's state.
+ *   <li><b>Late runs.</b> A run reached more than {@link PeriodicConfig#missedFireThreshold()}
+ *       after its time is handled by {@link PeriodicConfig#missedFirePolicy()}: fire once, or skip
+ *       to the next tick.
+ *   <li><b>Names are unique</b> (Go allows duplicates): registering a name again replaces that
+ *       entry.
  * </ul>
  *
  * <p>Thread-safe.
@@ -102,9 +107,10 @@ public final class PeriodicScheduler implements AutoCloseable {
   }
 
   /**
-   * Creates a scheduler. Applications do not call this: {@link io.machinery.Server} makes the one it owns (use
-   * {@link io.machinery.Server#periodicScheduler()}); this factory is the seam that keeps the scheduler free of
-   * {@code Server}. A scheduler made here belongs to the caller, who closes it.
+   * Creates a scheduler. Applications do not call this: {@link io.machinery.Server} makes the one
+   * it owns (use {@link io.machinery.Server#periodicScheduler()}); this factory is the seam that
+   * keeps the scheduler free of {@code Server}. A scheduler made here belongs to the caller, who
+   * closes it.
    *
    * @param sender stores and publishes each run's messages
    * @param lock taken before each run, so that one of the schedulers sharing it fires each tick
@@ -112,7 +118,8 @@ public final class PeriodicScheduler implements AutoCloseable {
    * @param config program name, zone, missed-fire policy and thread
    * @return a scheduler with no entries and no thread yet
    */
-  public static PeriodicScheduler create(PeriodicSender sender, Lock lock, Clock clock, PeriodicConfig config) {
+  public static PeriodicScheduler create(
+      PeriodicSender sender, Lock lock, Clock clock, PeriodicConfig config) {
     return new PeriodicScheduler(sender, lock, clock, config);
   }
 
@@ -125,70 +132,100 @@ public final class PeriodicScheduler implements AutoCloseable {
     return config;
   }
 
-  // ------------------------------------------------------------------------------------------ registration
+  // ------------------------------------------------------------------------------------------
+  // registration
 
   /**
-   * Sends a copy of {@code signature}, with a fresh UUID, on every tick of {@code spec}. Go's {@code
-   * RegisterPeriodicTask(spec, name, signature)}; registering {@code name} again replaces the entry.
+   * Sends a copy of {@code signature}, with a fresh UUID, on every tick of {@code spec}. Go's
+   * {@code RegisterPeriodicTask(spec, name, signature)}; registering {@code name} again replaces
+   * the entry.
    *
-   * @throws IllegalArgumentException for an invalid spec (naming field and value), a spec that never fires, an
-   *     empty name, or a signature without a name or with an argument of an unsupported type
+   * @throws IllegalArgumentException for an invalid spec (naming field and value), a spec that
+   *     never fires, an empty name, or a signature without a name or with an argument of an
+   *     unsupported type
    * @throws IllegalStateException after {@link #close()}
    */
   public void registerTask(String spec, String name, Signature signature) {
     Objects.requireNonNull(signature, "signature");
     checkTemplate(signature, name);
-    register(spec, name, Kind.TASK, () -> {
-      return List.of(sender.sendTask(fresh(signature, Uuids.newTaskUuid())));
-    });
+    register(
+        spec,
+        name,
+        Kind.TASK,
+        () -> {
+          return List.of(sender.sendTask(fresh(signature, Uuids.newTaskUuid())));
+        });
   }
 
   /**
-   * Sends a new group of copies of {@code signatures} on every tick, at most {@code sendConcurrency} publishes at
-   * once (0: no limit). Go's {@code RegisterPeriodicGroup}.
+   * Sends a new group of copies of {@code signatures} on every tick, at most {@code
+   * sendConcurrency} publishes at once (0: no limit). Go's {@code RegisterPeriodicGroup}.
    *
-   * @throws IllegalArgumentException as {@link #registerTask}, or for no signatures or a negative concurrency
+   * @throws IllegalArgumentException as {@link #registerTask}, or for no signatures or a negative
+   *     concurrency
    */
-  public void registerGroup(String spec, String name, int sendConcurrency, List<Signature> signatures) {
+  public void registerGroup(
+      String spec, String name, int sendConcurrency, List<Signature> signatures) {
     List<Signature> templates = templates(signatures, name);
     checkConcurrency(sendConcurrency);
-    register(spec, name, Kind.GROUP, () -> {
-      Group group = Group.of(freshAll(templates));
-      return sender.sendGroup(group, sendConcurrency);
-    });
+    register(
+        spec,
+        name,
+        Kind.GROUP,
+        () -> {
+          Group group = Group.of(freshAll(templates));
+          return sender.sendGroup(group, sendConcurrency);
+        });
   }
 
   /**
-   * Sends a new chain of copies of {@code signatures} on every tick. Go's {@code RegisterPeriodicChain}.
+   * Sends a new chain of copies of {@code signatures} on every tick. Go's {@code
+   * RegisterPeriodicChain}.
    *
    * @throws IllegalArgumentException as {@link #registerTask}, or for no signatures
    */
   public void registerChain(String spec, String name, List<Signature> signatures) {
     List<Signature> templates = templates(signatures, name);
-    register(spec, name, Kind.CHAIN, () -> {
-      Chain chain = Chain.of(freshAll(templates));
-      sender.sendChain(chain);
-      return chain.tasks();
-    });
+    register(
+        spec,
+        name,
+        Kind.CHAIN,
+        () -> {
+          Chain chain = Chain.of(freshAll(templates));
+          sender.sendChain(chain);
+          return chain.tasks();
+        });
   }
 
   /**
-   * Sends a new chord on every tick: a group of copies of {@code signatures} whose results go to a copy of
-   * {@code callback}. Go's {@code RegisterPeriodicChord}.
+   * Sends a new chord on every tick: a group of copies of {@code signatures} whose results go to a
+   * copy of {@code callback}. Go's {@code RegisterPeriodicChord}.
    *
    * @throws IllegalArgumentException as {@link #registerGroup}, or for a callback without a name
    */
-  public void registerChord(String spec, String name, int sendConcurrency, Signature callback,
+  public void registerChord(
+      String spec,
+      String name,
+      int sendConcurrency,
+      Signature callback,
       List<Signature> signatures) {
     Objects.requireNonNull(callback, "callback");
     checkTemplate(callback, name);
     List<Signature> templates = templates(signatures, name);
     checkConcurrency(sendConcurrency);
-    register(spec, name, Kind.CHORD, () -> {
-      Chord chord = Chord.of(Group.of(freshAll(templates)), fresh(callback, "")); // Chord.of gives a chord_ UUID
-      sender.sendChord(chord, sendConcurrency);
-      return Stream.concat(chord.group().tasks().stream(), Stream.of(chord.callback())).toList();
-    });
+    register(
+        spec,
+        name,
+        Kind.CHORD,
+        () -> {
+          Chord chord =
+              Chord.of(
+                  Group.of(freshAll(templates)),
+                  fresh(callback, "")); // Chord.of gives a chord_ UUID
+          sender.sendChord(chord, sendConcurrency);
+          return Stream.concat(chord.group().tasks().stream(), Stream.of(chord.callback()))
+              .toList();
+        });
   }
 
   /**
@@ -232,14 +269,16 @@ public final class PeriodicScheduler implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ firing
+  // ------------------------------------------------------------------------------------------
+  // firing
 
   /**
-   * Handles every entry due at the clock's current instant, each on its own virtual thread as the scheduler
-   * thread does, and returns when all are done: one {@link PeriodicRun} per due entry, in registration order.
-   * Entries not due are left alone, so calling this again at the same instant does nothing. Meant for
-   * schedulers without a background thread (tests on a manual clock; applications with their own timer); it
-   * is safe beside the background thread too, since each tick is handed out once.
+   * Handles every entry due at the clock's current instant, each on its own virtual thread as the
+   * scheduler thread does, and returns when all are done: one {@link PeriodicRun} per due entry, in
+   * registration order. Entries not due are left alone, so calling this again at the same instant
+   * does nothing. Meant for schedulers without a background thread (tests on a manual clock;
+   * applications with their own timer); it is safe beside the background thread too, since each
+   * tick is handed out once.
    *
    * @throws IllegalStateException after {@link #close()}
    */
@@ -257,7 +296,8 @@ public final class PeriodicScheduler implements AutoCloseable {
     try {
       if (closed) {
         if (failIfClosed) {
-          throw new IllegalStateException("the periodic scheduler is closed (its server was closed)");
+          throw new IllegalStateException(
+              "the periodic scheduler is closed (its server was closed)");
         }
         return List.of();
       }
@@ -275,17 +315,32 @@ public final class PeriodicScheduler implements AutoCloseable {
         if (late.compareTo(config.missedFireThreshold()) > 0) {
           String ticks = countTicks(entry.schedule, scheduled, now);
           if (config.missedFirePolicy() == MissedFirePolicy.SKIP) {
-            log.warn("Periodic {} missed {} run(s) from {}, now {} late; missed-fire policy SKIP, so it waits for"
-                + " its next run at {}", entry.name, ticks, scheduled, GoDurations.format(late), following);
-            runs.add(CompletableFuture.completedFuture(
-                new PeriodicRun(entry.name, scheduled, Outcome.SKIPPED_MISSED, List.of(), null)));
+            log.warn(
+                "Periodic {} missed {} run(s) from {}, now {} late; missed-fire policy SKIP, so it waits for"
+                    + " its next run at {}",
+                entry.name,
+                ticks,
+                scheduled,
+                GoDurations.format(late),
+                following);
+            runs.add(
+                CompletableFuture.completedFuture(
+                    new PeriodicRun(
+                        entry.name, scheduled, Outcome.SKIPPED_MISSED, List.of(), null)));
             continue;
           }
-          log.info("Periodic {} missed {} run(s) from {}, now {} late; missed-fire policy FIRE_ONCE, so it fires"
-              + " once now", entry.name, ticks, scheduled, GoDurations.format(late));
+          log.info(
+              "Periodic {} missed {} run(s) from {}, now {} late; missed-fire policy FIRE_ONCE, so it fires"
+                  + " once now",
+              entry.name,
+              ticks,
+              scheduled,
+              GoDurations.format(late));
         }
-        // Go: schedule.Next(now).UnixNano() - 1. An entry with no next tick keeps its lock for a day.
-        long lockValue = GoTime.unixNanos(following != null ? following : now.plus(Duration.ofDays(1))) - 1;
+        // Go: schedule.Next(now).UnixNano() - 1. An entry with no next tick keeps its lock for a
+        // day.
+        long lockValue =
+            GoTime.unixNanos(following != null ? following : now.plus(Duration.ofDays(1))) - 1;
         runs.add(start(entry, scheduled, lockValue));
       }
       return runs;
@@ -296,16 +351,20 @@ public final class PeriodicScheduler implements AutoCloseable {
 
   private CompletableFuture<PeriodicRun> start(Entry entry, Instant scheduled, long lockValue) {
     CompletableFuture<PeriodicRun> result = new CompletableFuture<>();
-    Thread thread = Thread.ofVirtual().name("machinery-periodic-" + entry.name).unstarted(() -> {
-      try {
-        result.complete(fire(entry, scheduled, lockValue));
-      } catch (Throwable t) {
-        result.completeExceptionally(t);
-        throw t;
-      } finally {
-        running.remove(Thread.currentThread());
-      }
-    });
+    Thread thread =
+        Thread.ofVirtual()
+            .name("machinery-periodic-" + entry.name)
+            .unstarted(
+                () -> {
+                  try {
+                    result.complete(fire(entry, scheduled, lockValue));
+                  } catch (Throwable t) {
+                    result.completeExceptionally(t);
+                    throw t;
+                  } finally {
+                    running.remove(Thread.currentThread());
+                  }
+                });
     running.add(thread);
     thread.start();
     return result;
@@ -316,29 +375,49 @@ public final class PeriodicScheduler implements AutoCloseable {
     try {
       locked = lock.tryLockWithRetries(entry.lockKey, lockValue);
     } catch (RuntimeException e) {
-      log.warn("Periodic {} run at {} not sent: taking lock {} failed: {}", entry.name, scheduled, entry.lockKey,
+      log.warn(
+          "Periodic {} run at {} not sent: taking lock {} failed: {}",
+          entry.name,
+          scheduled,
+          entry.lockKey,
           e.toString());
       return new PeriodicRun(entry.name, scheduled, Outcome.FAILED, List.of(), e);
     }
     if (!locked) {
       if (Thread.currentThread().isInterrupted()) {
-        log.info("Periodic {} run at {} not sent: the scheduler closed while it waited for lock {}", entry.name,
-            scheduled, entry.lockKey);
-        return new PeriodicRun(entry.name, scheduled, Outcome.FAILED, List.of(),
+        log.info(
+            "Periodic {} run at {} not sent: the scheduler closed while it waited for lock {}",
+            entry.name,
+            scheduled,
+            entry.lockKey);
+        return new PeriodicRun(
+            entry.name,
+            scheduled,
+            Outcome.FAILED,
+            List.of(),
             new CancellationException("the periodic scheduler was closed"));
       }
-      log.debug("Periodic {} run at {} skipped: lock {} is held, so another server fired it", entry.name,
-          scheduled, entry.lockKey);
+      log.debug(
+          "Periodic {} run at {} skipped: lock {} is held, so another server fired it",
+          entry.name,
+          scheduled,
+          entry.lockKey);
       return new PeriodicRun(entry.name, scheduled, Outcome.LOCKED_ELSEWHERE, List.of(), null);
     }
     try {
       List<Signature> sent = entry.job.send();
-      log.debug("Periodic {} run at {} sent {}", entry.name, scheduled,
+      log.debug(
+          "Periodic {} run at {} sent {}",
+          entry.name,
+          scheduled,
           sent.stream().map(Signature::uuid).toList());
       return new PeriodicRun(entry.name, scheduled, Outcome.SENT, sent, null);
     } catch (RuntimeException e) {
       // Go's text, so that log searches written for Go still match.
-      log.warn("periodic task failed. task name is: {}. error is {} (run at {})", entry.name, e.toString(),
+      log.warn(
+          "periodic task failed. task name is: {}. error is {} (run at {})",
+          entry.name,
+          e.toString(),
           scheduled);
       return new PeriodicRun(entry.name, scheduled, Outcome.FAILED, List.of(), e);
     }
@@ -354,7 +433,10 @@ public final class PeriodicScheduler implements AutoCloseable {
         try {
           dispatchDue(false);
         } catch (RuntimeException e) {
-          log.error("Periodic scheduler: handing out due runs failed; trying again in {} ms", MAX_IDLE_MILLIS, e);
+          log.error(
+              "Periodic scheduler: handing out due runs failed; trying again in {} ms",
+              MAX_IDLE_MILLIS,
+              e);
         }
         long waitNanos = Duration.ofMillis(MAX_IDLE_MILLIS).toNanos();
         Instant now = clock().instant();
@@ -396,7 +478,8 @@ public final class PeriodicScheduler implements AutoCloseable {
     if (scheduler != null) {
       threads.add(0, scheduler);
     }
-    threads.remove(Thread.currentThread()); // close() called from a task run: do not wait for ourselves
+    threads.remove(
+        Thread.currentThread()); // close() called from a task run: do not wait for ourselves
     threads.forEach(Thread::interrupt);
     for (Thread thread : threads) {
       try {
@@ -409,7 +492,10 @@ public final class PeriodicScheduler implements AutoCloseable {
     }
   }
 
-  /** Whether the scheduler thread or a run is alive; false before the first registration and after close. */
+  /**
+   * Whether the scheduler thread or a run is alive; false before the first registration and after
+   * close.
+   */
   boolean hasLiveThreads() {
     Thread scheduler;
     state.lock();
@@ -421,7 +507,8 @@ public final class PeriodicScheduler implements AutoCloseable {
     return (scheduler != null && scheduler.isAlive()) || running.stream().anyMatch(Thread::isAlive);
   }
 
-  // ------------------------------------------------------------------------------------------ internals
+  // ------------------------------------------------------------------------------------------
+  // internals
 
   private void register(String spec, String name, Kind kind, Job job) {
     Objects.requireNonNull(spec, "spec");
@@ -438,16 +525,28 @@ public final class PeriodicScheduler implements AutoCloseable {
       }
       Instant next = nextAfter(schedule, clock().instant());
       if (next == null) {
-        throw new IllegalArgumentException("invalid periodic spec \"" + spec
-            + "\": it never fires (no time in the next five years matches it)");
+        throw new IllegalArgumentException(
+            "invalid periodic spec \""
+                + spec
+                + "\": it never fires (no time in the next five years matches it)");
       }
       Entry entry = new Entry(name, spec, kind, schedule, lockKey, job, next);
       Entry old = entries.put(name, entry);
       if (old == null) {
-        log.info("Periodic {} {} registered with spec \"{}\"; next run at {}", kindName(kind), name, spec, next);
+        log.info(
+            "Periodic {} {} registered with spec \"{}\"; next run at {}",
+            kindName(kind),
+            name,
+            spec,
+            next);
       } else {
-        log.info("Periodic {} {} replaced: spec \"{}\" is now \"{}\"; next run at {}", kindName(kind), name,
-            old.spec, spec, next);
+        log.info(
+            "Periodic {} {} replaced: spec \"{}\" is now \"{}\"; next run at {}",
+            kindName(kind),
+            name,
+            old.spec,
+            spec,
+            next);
       }
       wake();
       if (config.backgroundThread() && loop == null) {
@@ -493,7 +592,8 @@ public final class PeriodicScheduler implements AutoCloseable {
   private static List<Signature> templates(List<Signature> signatures, String name) {
     List<Signature> templates = List.copyOf(Objects.requireNonNull(signatures, "signatures"));
     if (templates.isEmpty()) {
-      throw new IllegalArgumentException("periodic entry " + name + " needs at least one signature");
+      throw new IllegalArgumentException(
+          "periodic entry " + name + " needs at least one signature");
     }
     templates.forEach(s -> checkTemplate(s, name));
     return templates;
@@ -501,22 +601,32 @@ public final class PeriodicScheduler implements AutoCloseable {
 
   private static void checkConcurrency(int sendConcurrency) {
     if (sendConcurrency < 0) {
-      throw new IllegalArgumentException("sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
+      throw new IllegalArgumentException(
+          "sendConcurrency must be >= 0 (0 = unlimited), was " + sendConcurrency);
     }
   }
 
   /** What {@code Server.sendTask} would refuse, refused now rather than at every run. */
   private static void checkTemplate(Signature signature, String name) {
     if (signature.name().isEmpty()) {
-      throw new IllegalArgumentException("periodic entry " + name + ": a signature needs a task name");
+      throw new IllegalArgumentException(
+          "periodic entry " + name + ": a signature needs a task name");
     }
     List<Arg> args = signature.args();
     for (int i = 0; i < args.size(); i++) {
       try {
         args.get(i).typedValue();
       } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("periodic entry " + name + ": argument " + (i + 1) + " of task "
-            + signature.name() + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "periodic entry "
+                + name
+                + ": argument "
+                + (i + 1)
+                + " of task "
+                + signature.name()
+                + ": "
+                + e.getMessage(),
+            e);
       }
     }
     signature.onSuccess().forEach(s -> checkTemplate(s, name));
@@ -531,11 +641,14 @@ public final class PeriodicScheduler implements AutoCloseable {
     return templates.stream().map(t -> fresh(t, Uuids.newTaskUuid())).toList();
   }
 
-  /** A copy of {@code template} with {@code uuid}, and fresh UUIDs for the callbacks that carry one. */
+  /**
+   * A copy of {@code template} with {@code uuid}, and fresh UUIDs for the callbacks that carry one.
+   */
   static Signature fresh(Signature template, String uuid) {
     Signature.Builder copy = template.toBuilder().uuid(uuid);
     if (template.hasOnSuccess()) {
-      copy.onSuccess(template.onSuccess().stream().map(s -> fresh(s, freshUuid(s.uuid()))).toList());
+      copy.onSuccess(
+          template.onSuccess().stream().map(s -> fresh(s, freshUuid(s.uuid()))).toList());
     }
     if (template.hasOnError()) {
       copy.onError(template.onError().stream().map(s -> fresh(s, freshUuid(s.uuid()))).toList());
@@ -569,7 +682,14 @@ public final class PeriodicScheduler implements AutoCloseable {
     @Nullable Instant next; // guarded by state
     @Nullable Instant last; // guarded by state
 
-    Entry(String name, String spec, Kind kind, Schedule schedule, String lockKey, Job job, Instant next) {
+    Entry(
+        String name,
+        String spec,
+        Kind kind,
+        Schedule schedule,
+        String lockKey,
+        Job job,
+        Instant next) {
       this.name = name;
       this.spec = spec;
       this.kind = kind;

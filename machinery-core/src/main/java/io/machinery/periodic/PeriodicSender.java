@@ -7,10 +7,11 @@ import io.machinery.Signature;
 import java.util.List;
 
 /**
- * The four sends a periodic run needs, and nothing else: the seam that lets {@link PeriodicScheduler} send
- * without knowing {@link io.machinery.Server} (which implements this privately and is the way applications
- * reach the scheduler). Each method has the contract of the {@code Server} method of the same name: it stores
- * PENDING state and publishes, and throws what that method throws.
+ * The four sends a periodic run needs, and nothing else: the seam that lets {@link
+ * PeriodicScheduler} send without knowing {@link io.machinery.Server} (which implements this
+ * privately and is the way applications reach the scheduler). Each method has the contract of the
+ * {@code Server} method of the same name: it stores PENDING state and publishes, and throws what
+ * that method throws.
  */
 public interface PeriodicSender {
   /**

@@ -15,32 +15,37 @@ import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A periodic spec, parsed and evaluated exactly as robfig/cron v3.0.1's {@code cron.ParseStandard} and {@code
- * Schedule.Next} do, since that is what Go Machinery uses (spec §2.12).
+ * A periodic spec, parsed and evaluated exactly as robfig/cron v3.0.1's {@code cron.ParseStandard}
+ * and {@code Schedule.Next} do, since that is what Go Machinery uses (spec §2.12).
  *
- * <p>Design notes. This is a line-by-line port of robfig's {@code parser.go}, {@code spec.go} and {@code
- * constantdelay.go} rather than a general cron library, because "the same spec fires at the same instants
- * in Java and in Go" is the contract, and the differences are in the corners: robfig reads {@code 0 0 13 * 5}
- * as "the 13th OR a Friday" but {@code 0 0 13 * *}{@code /1} as "the 13th AND any day" (a field counts as
- * unrestricted only when written {@code *}, {@code ?} or {@code *}{@code /1}); it accepts {@code ?} in every
- * field, steps larger than the range ({@code *}{@code /100}), empty list items ({@code 1,,2}) and a signed
- * {@code +5}; it refuses 7 for Sunday, {@code L}, {@code W} and {@code #}; and across daylight-saving changes
- * it follows Go's {@code time.Date} normalisation (a wall time in a gap moves forward; an ambiguous wall time
- * takes the offset Go's lookup finds, which is not always the earlier one). {@code ScheduleTest} replays a
- * fixture produced by robfig itself over those corners in five time zones.
+ * <p>Design notes. This is a line-by-line port of robfig's {@code parser.go}, {@code spec.go} and
+ * {@code constantdelay.go} rather than a general cron library, because "the same spec fires at the
+ * same instants in Java and in Go" is the contract, and the differences are in the corners: robfig
+ * reads {@code 0 0 13 * 5} as "the 13th OR a Friday" but {@code 0 0 13 * *}{@code /1} as "the 13th
+ * AND any day" (a field counts as unrestricted only when written {@code *}, {@code ?} or {@code
+ * *}{@code /1}); it accepts {@code ?} in every field, steps larger than the range ({@code *}{@code
+ * /100}), empty list items ({@code 1,,2}) and a signed {@code +5}; it refuses 7 for Sunday, {@code
+ * L}, {@code W} and {@code #}; and across daylight-saving changes it follows Go's {@code time.Date}
+ * normalisation (a wall time in a gap moves forward; an ambiguous wall time takes the offset Go's
+ * lookup finds, which is not always the earlier one). {@code ScheduleTest} replays a fixture
+ * produced by robfig itself over those corners in five time zones.
  *
- * <p>A spec without {@code CRON_TZ=}/{@code TZ=} has no zone of its own; {@link #next} then works in the zone
- * of the time it is given, as robfig does with {@code time.Local}. Immutable and thread-safe.
+ * <p>A spec without {@code CRON_TZ=}/{@code TZ=} has no zone of its own; {@link #next} then works
+ * in the zone of the time it is given, as robfig does with {@code time.Local}. Immutable and
+ * thread-safe.
  */
 sealed interface Schedule permits Schedule.Cron, Schedule.Every {
 
   /**
-   * Go's {@code Schedule.Next(t)}: the first fire time strictly after {@code t}, in {@code t}'s zone, or null
-   * when none comes within five years (robfig's zero time: the entry never fires).
+   * Go's {@code Schedule.Next(t)}: the first fire time strictly after {@code t}, in {@code t}'s
+   * zone, or null when none comes within five years (robfig's zero time: the entry never fires).
    */
   @Nullable ZonedDateTime next(ZonedDateTime t);
 
-  /** The zone named by the spec's {@code CRON_TZ=}/{@code TZ=} prefix, or null when it has none (or "Local"). */
+  /**
+   * The zone named by the spec's {@code CRON_TZ=}/{@code TZ=} prefix, or null when it has none (or
+   * "Local").
+   */
   @Nullable ZoneId zone();
 
   /**
@@ -52,8 +57,12 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
     return Parser.parse(spec);
   }
 
-  /** {@code SpecSchedule}: bit sets of the allowed values; bit 63 marks a field written as {@code *} or {@code ?}. */
-  record Cron(long second, long minute, long hour, long dom, long month, long dow, @Nullable ZoneId zone)
+  /**
+   * {@code SpecSchedule}: bit sets of the allowed values; bit 63 marks a field written as {@code *}
+   * or {@code ?}.
+   */
+  record Cron(
+      long second, long minute, long hour, long dom, long month, long dow, @Nullable ZoneId zone)
       implements Schedule {
     static final long STAR_BIT = 1L << 63;
 
@@ -84,13 +93,18 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
         while (!dayMatches(t)) {
           if (!added) {
             added = true;
-            t = GoTime.date(t.getYear(), t.getMonthValue(), t.getDayOfMonth(), 0, 0, 0, 0, t.getZone());
+            t =
+                GoTime.date(
+                    t.getYear(), t.getMonthValue(), t.getDayOfMonth(), 0, 0, 0, 0, t.getZone());
           }
           t = GoTime.addDate(t, 0, 0, 1);
-          // Across a daylight-saving change midnight may land on 23:00 or 01:00; robfig nudges it back.
+          // Across a daylight-saving change midnight may land on 23:00 or 01:00; robfig nudges it
+          // back.
           if (t.getHour() != 0) {
-            t = t.getHour() > 12 ? plusNanos(t, (24L - t.getHour()) * 3_600_000_000_000L)
-                : plusNanos(t, -t.getHour() * 3_600_000_000_000L);
+            t =
+                t.getHour() > 12
+                    ? plusNanos(t, (24L - t.getHour()) * 3_600_000_000_000L)
+                    : plusNanos(t, -t.getHour() * 3_600_000_000_000L);
           }
           if (t.getDayOfMonth() == 1) {
             continue wrap;
@@ -99,7 +113,16 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
         while ((1L << t.getHour() & hour) == 0) {
           if (!added) {
             added = true;
-            t = GoTime.date(t.getYear(), t.getMonthValue(), t.getDayOfMonth(), t.getHour(), 0, 0, 0, t.getZone());
+            t =
+                GoTime.date(
+                    t.getYear(),
+                    t.getMonthValue(),
+                    t.getDayOfMonth(),
+                    t.getHour(),
+                    0,
+                    0,
+                    0,
+                    t.getZone());
           }
           t = plusNanos(t, 3_600_000_000_000L);
           if (t.getHour() == 0) {
@@ -144,7 +167,10 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
     }
   }
 
-  /** {@code ConstantDelaySchedule}: {@code @every d}, d rounded down to whole seconds and at least one second. */
+  /**
+   * {@code ConstantDelaySchedule}: {@code @every d}, d rounded down to whole seconds and at least
+   * one second.
+   */
   record Every(long delaySeconds) implements Schedule {
     @Override
     public ZonedDateTime next(ZonedDateTime t) {
@@ -167,12 +193,21 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
     private GoTime() {}
 
     /**
-     * Go's {@code time.Date}: out-of-range fields carry over, and a wall time that does not exist or exists
-     * twice gets the offset Go picks: the offset in force at the wall time read as UTC, corrected once.
+     * Go's {@code time.Date}: out-of-range fields carry over, and a wall time that does not exist
+     * or exists twice gets the offset Go picks: the offset in force at the wall time read as UTC,
+     * corrected once.
      */
-    static ZonedDateTime date(int year, int month, int day, int hour, int min, int sec, int nsec, ZoneId zone) {
-      LocalDateTime wall = LocalDate.of(year, 1, 1).plusMonths(month - 1L).plusDays(day - 1L).atStartOfDay()
-          .plusHours(hour).plusMinutes(min).plusSeconds(sec).plusNanos(nsec);
+    static ZonedDateTime date(
+        int year, int month, int day, int hour, int min, int sec, int nsec, ZoneId zone) {
+      LocalDateTime wall =
+          LocalDate.of(year, 1, 1)
+              .plusMonths(month - 1L)
+              .plusDays(day - 1L)
+              .atStartOfDay()
+              .plusHours(hour)
+              .plusMinutes(min)
+              .plusSeconds(sec)
+              .plusNanos(nsec);
       long unix = wall.toEpochSecond(ZoneOffset.UTC);
       ZoneRules rules = zone.getRules();
       int offset = rules.getOffset(Instant.ofEpochSecond(unix)).getTotalSeconds();
@@ -184,14 +219,22 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
 
     /** Go's {@code t.AddDate(years, months, days)}: wall-clock arithmetic through {@link #date}. */
     static ZonedDateTime addDate(ZonedDateTime t, int years, int months, int days) {
-      return date(t.getYear() + years, t.getMonthValue() + months, t.getDayOfMonth() + days, t.getHour(),
-          t.getMinute(), t.getSecond(), t.getNano(), t.getZone());
+      return date(
+          t.getYear() + years,
+          t.getMonthValue() + months,
+          t.getDayOfMonth() + days,
+          t.getHour(),
+          t.getMinute(),
+          t.getSecond(),
+          t.getNano(),
+          t.getZone());
     }
 
     /** Go's {@code t.Truncate(d)} for whole seconds: on absolute time, not on the wall clock. */
     static ZonedDateTime truncate(ZonedDateTime t, long seconds) {
       long epoch = t.toInstant().getEpochSecond();
-      return ZonedDateTime.ofInstant(Instant.ofEpochSecond(epoch - Math.floorMod(epoch, seconds)), t.getZone());
+      return ZonedDateTime.ofInstant(
+          Instant.ofEpochSecond(epoch - Math.floorMod(epoch, seconds)), t.getZone());
     }
   }
 
@@ -204,12 +247,30 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
     private static final Bounds MINUTES = new Bounds("minute", 0, 59, null);
     private static final Bounds HOURS = new Bounds("hour", 0, 23, null);
     private static final Bounds DOM = new Bounds("day-of-month", 1, 31, null);
-    private static final Bounds MONTHS = new Bounds("month", 1, 12, Map.ofEntries(
-        Map.entry("jan", 1), Map.entry("feb", 2), Map.entry("mar", 3), Map.entry("apr", 4), Map.entry("may", 5),
-        Map.entry("jun", 6), Map.entry("jul", 7), Map.entry("aug", 8), Map.entry("sep", 9), Map.entry("oct", 10),
-        Map.entry("nov", 11), Map.entry("dec", 12)));
-    private static final Bounds DOW = new Bounds("day-of-week", 0, 6, Map.of(
-        "sun", 0, "mon", 1, "tue", 2, "wed", 3, "thu", 4, "fri", 5, "sat", 6));
+    private static final Bounds MONTHS =
+        new Bounds(
+            "month",
+            1,
+            12,
+            Map.ofEntries(
+                Map.entry("jan", 1),
+                Map.entry("feb", 2),
+                Map.entry("mar", 3),
+                Map.entry("apr", 4),
+                Map.entry("may", 5),
+                Map.entry("jun", 6),
+                Map.entry("jul", 7),
+                Map.entry("aug", 8),
+                Map.entry("sep", 9),
+                Map.entry("oct", 10),
+                Map.entry("nov", 11),
+                Map.entry("dec", 12)));
+    private static final Bounds DOW =
+        new Bounds(
+            "day-of-week",
+            0,
+            6,
+            Map.of("sun", 0, "mon", 1, "tue", 2, "wed", 3, "thu", 4, "fri", 5, "sat", 6));
     private static final Bounds[] FIELDS = {MINUTES, HOURS, DOM, MONTHS, DOW};
 
     static Schedule parse(String spec) {
@@ -221,8 +282,11 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
       if (rest.startsWith("TZ=") || rest.startsWith("CRON_TZ=")) {
         int space = rest.indexOf(' ');
         if (space < 0) {
-          throw invalid(spec, "a " + rest.substring(0, rest.indexOf('=') + 1)
-              + " prefix must be followed by a space and the schedule");
+          throw invalid(
+              spec,
+              "a "
+                  + rest.substring(0, rest.indexOf('=') + 1)
+                  + " prefix must be followed by a space and the schedule");
         }
         String name = rest.substring(rest.indexOf('=') + 1, space);
         zone = location(spec, name);
@@ -233,8 +297,10 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
       }
       String[] fields = fields(rest);
       if (fields.length != 5) {
-        throw invalid(spec, "expected exactly 5 fields (minute hour day-of-month month day-of-week), found "
-            + fields.length);
+        throw invalid(
+            spec,
+            "expected exactly 5 fields (minute hour day-of-month month day-of-week), found "
+                + fields.length);
       }
       long[] bits = new long[5];
       for (int i = 0; i < 5; i++) {
@@ -243,7 +309,10 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
       return new Cron(1L, bits[0], bits[1], bits[2], bits[3], bits[4], zone);
     }
 
-    /** Go's {@code time.LoadLocation}: IANA names, "UTC", "" (UTC) and "Local" (null: the scheduler's zone). */
+    /**
+     * Go's {@code time.LoadLocation}: IANA names, "UTC", "" (UTC) and "Local" (null: the
+     * scheduler's zone).
+     */
     private static @Nullable ZoneId location(String spec, String name) {
       if (name.equals("Local")) {
         return null;
@@ -252,7 +321,8 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
         return ZoneId.of("UTC");
       }
       if (!ZoneId.getAvailableZoneIds().contains(name)) {
-        throw invalid(spec, "unknown time zone \"" + name + "\" (use an IANA name such as Europe/Paris)");
+        throw invalid(
+            spec, "unknown time zone \"" + name + "\" (use an IANA name such as Europe/Paris)");
       }
       return ZoneId.of(name);
     }
@@ -291,11 +361,15 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
         } catch (IllegalArgumentException e) {
           throw invalid(spec, "failed to parse the @every duration: " + e.getMessage());
         }
-        // robfig: rounded down to whole seconds; anything under a second (zero, negative) becomes one second.
+        // robfig: rounded down to whole seconds; anything under a second (zero, negative) becomes
+        // one second.
         return new Every(nanos < 1_000_000_000L ? 1L : nanos / 1_000_000_000L);
       }
-      throw invalid(spec, "unrecognized descriptor " + descriptor
-          + " (known: @yearly @annually @monthly @weekly @daily @midnight @hourly @every <duration>)");
+      throw invalid(
+          spec,
+          "unrecognized descriptor "
+              + descriptor
+              + " (known: @yearly @annually @monthly @weekly @daily @midnight @hourly @every <duration>)");
     }
 
     /** robfig's {@code getField}: a comma-separated list of ranges; empty items are ignored. */
@@ -309,7 +383,10 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
       return bits;
     }
 
-    /** robfig's {@code getRange}: {@code number | name | * | ?} optionally {@code -end}, optionally {@code /step}. */
+    /**
+     * robfig's {@code getRange}: {@code number | name | * | ?} optionally {@code -end}, optionally
+     * {@code /step}.
+     */
     private static long range(String spec, String field, String expr, Bounds r) {
       String[] rangeAndStep = expr.split("/", -1);
       String[] lowAndHigh = rangeAndStep[0].split("-", -1);
@@ -344,14 +421,22 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
         default -> throw fieldError(spec, field, r, "too many slashes in " + expr);
       }
       if (start < r.min) {
-        throw fieldError(spec, field, r, "beginning of range (" + start + ") below minimum (" + r.min + "): " + expr);
+        throw fieldError(
+            spec,
+            field,
+            r,
+            "beginning of range (" + start + ") below minimum (" + r.min + "): " + expr);
       }
       if (end > r.max) {
-        throw fieldError(spec, field, r, "end of range (" + end + ") above maximum (" + r.max + "): " + expr);
+        throw fieldError(
+            spec, field, r, "end of range (" + end + ") above maximum (" + r.max + "): " + expr);
       }
       if (start > end) {
-        throw fieldError(spec, field, r, "beginning of range (" + start + ") beyond end of range (" + end + "): "
-            + expr);
+        throw fieldError(
+            spec,
+            field,
+            r,
+            "beginning of range (" + start + ") beyond end of range (" + end + "): " + expr);
       }
       if (step == 0) {
         throw fieldError(spec, field, r, "step of range should be a positive number: " + expr);
@@ -369,7 +454,9 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
       return number(spec, field, expr, r);
     }
 
-    /** Go's {@code strconv.Atoi} (optional sign, ASCII digits), then robfig's refusal of negatives. */
+    /**
+     * Go's {@code strconv.Atoi} (optional sign, ASCII digits), then robfig's refusal of negatives.
+     */
     private static long number(String spec, String field, String expr, Bounds r) {
       int i = 0;
       boolean negative = false;
@@ -398,8 +485,10 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
     }
 
     private static String notANumber(String expr, Bounds r) {
-      String hint = r.names == null ? "" : r.field.equals("month") ? " or a month name (JAN-DEC)"
-          : " or a day name (SUN-SAT)";
+      String hint =
+          r.names == null
+              ? ""
+              : r.field.equals("month") ? " or a month name (JAN-DEC)" : " or a day name (SUN-SAT)";
       return "\"" + expr + "\" is not a number" + hint;
     }
 
@@ -433,17 +522,24 @@ sealed interface Schedule permits Schedule.Cron, Schedule.Every {
     }
 
     /** Go's {@code unicode.IsSpace}. */
-    private static final String SPACE = "\t\n\u000B\f\r \u0085\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-        + "\u2006\u2007\u2008\u2009\u200A\u2028\u2029\u202F\u205F\u3000";
-    private static final Set<Character> SPACE_CHARS = SPACE.chars().mapToObj(c -> (char) c)
-        .collect(java.util.stream.Collectors.toUnmodifiableSet());
+    private static final String SPACE =
+        "\t\n\u000B\f\r \u0085\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+            + "\u2006\u2007\u2008\u2009\u200A\u2028\u2029\u202F\u205F\u3000";
+
+    private static final Set<Character> SPACE_CHARS =
+        SPACE
+            .chars()
+            .mapToObj(c -> (char) c)
+            .collect(java.util.stream.Collectors.toUnmodifiableSet());
 
     private static IllegalArgumentException invalid(String spec, String why) {
       return new IllegalArgumentException("invalid periodic spec \"" + spec + "\": " + why);
     }
 
-    private static IllegalArgumentException fieldError(String spec, String field, Bounds r, String why) {
-      return invalid(spec, r.field + " field \"" + field + "\" (" + r.min + "-" + r.max + "): " + why);
+    private static IllegalArgumentException fieldError(
+        String spec, String field, Bounds r, String why) {
+      return invalid(
+          spec, r.field + " field \"" + field + "\" (" + r.min + "-" + r.max + "): " + why);
     }
   }
 }

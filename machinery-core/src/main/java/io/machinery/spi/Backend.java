@@ -10,8 +10,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Stores task states and group metadata: Go's {@code backends/iface.Backend}.
  *
- * <p>Implementations are thread-safe and blocking (workers call them from virtual threads). Whoever builds a
- * backend closes it. Failures are {@link io.machinery.MachineryException}s.
+ * <p>Implementations are thread-safe and blocking (workers call them from virtual threads). Whoever
+ * builds a backend closes it. Failures are {@link io.machinery.MachineryException}s.
  */
 public interface Backend extends AutoCloseable {
 
@@ -40,13 +40,15 @@ public interface Backend extends AutoCloseable {
    * @param groupUuid the group's UUID
    * @param groupTaskCount how many tasks the group has
    * @return the states, in group order
-   * @throws io.machinery.MachineryException when the backend cannot be read, or a member has no state
+   * @throws io.machinery.MachineryException when the backend cannot be read, or a member has no
+   *     state
    */
   List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount);
 
   /**
-   * Marks the group's chord as triggered. Returns true for exactly one caller per group, across processes
-   * (and, where the backend shares a store with Go workers, across languages). Go's {@code TriggerChord}.
+   * Marks the group's chord as triggered. Returns true for exactly one caller per group, across
+   * processes (and, where the backend shares a store with Go workers, across languages). Go's
+   * {@code TriggerChord}.
    *
    * @param groupUuid the group's UUID
    * @return true for the one caller that should send the chord callback
@@ -63,9 +65,9 @@ public interface Backend extends AutoCloseable {
   void setStatePending(Signature signature);
 
   /**
-   * Stores PENDING without making the sender wait: {@link #setStatePending} with its answer in the returned
-   * future (what {@code Server.sendTask} and its asynchronous and batch forms call). The default writes before
-   * returning.
+   * Stores PENDING without making the sender wait: {@link #setStatePending} with its answer in the
+   * returned future (what {@code Server.sendTask} and its asynchronous and batch forms call). The
+   * default writes before returning.
    *
    * @param signature the task, with its UUID
    * @return a future completed when the write is done, exceptionally when it failed
@@ -115,10 +117,10 @@ public interface Backend extends AutoCloseable {
 
   /**
    * Writes RECEIVED without making the worker wait for it. The worker calls this, then {@link
-   * #setStateStartedAsync}, then one of the blocking final-state methods, all from one thread, and joins the
-   * returned futures before it acknowledges the message. A backend whose writes on one connection are applied
-   * in order (Redis, AMQP) can pipeline these, so a task costs one awaited round trip instead of three; the
-   * default simply writes and returns a completed future.
+   * #setStateStartedAsync}, then one of the blocking final-state methods, all from one thread, and
+   * joins the returned futures before it acknowledges the message. A backend whose writes on one
+   * connection are applied in order (Redis, AMQP) can pipeline these, so a task costs one awaited
+   * round trip instead of three; the default simply writes and returns a completed future.
    *
    * @param signature the task, with its UUID
    * @return a future completed when the write is done, exceptionally when it failed
@@ -158,8 +160,8 @@ public interface Backend extends AutoCloseable {
   void setStateFailure(Signature signature, String error);
 
   /**
-   * Reads the latest state of a task (Go's {@code GetState}). On a backend whose reads consume ({@link
-   * #consumesStatesOnRead()}), the state read is gone for every other reader.
+   * Reads the latest state of a task (Go's {@code GetState}). On a backend whose reads consume
+   * ({@link #consumesStatesOnRead()}), the state read is gone for every other reader.
    *
    * @param taskUuid the task's UUID
    * @return the state, or empty when the backend has none (not yet written, expired, or consumed)
@@ -184,8 +186,8 @@ public interface Backend extends AutoCloseable {
   void purgeGroupMeta(String groupUuid);
 
   /**
-   * Tells whether reading a state consumes it (Go's AMQP backend); then the worker purges a chord's group after
-   * triggering it, as Go does, and never reads a state it does not own.
+   * Tells whether reading a state consumes it (Go's AMQP backend); then the worker purges a chord's
+   * group after triggering it, as Go does, and never reads a state it does not own.
    *
    * @return true if {@link #getState} takes the state away; false (the default) if reads leave it
    */
@@ -194,9 +196,9 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
-   * Stores how far a running task is, replacing the previous report; kept for the results' expiry, apart
-   * from the task's state (Go's clients and workers never see it). Called by the worker from the task's
-   * thread on {@link io.machinery.TaskContext#reportProgress}.
+   * Stores how far a running task is, replacing the previous report; kept for the results' expiry,
+   * apart from the task's state (Go's clients and workers never see it). Called by the worker from
+   * the task's thread on {@link io.machinery.TaskContext#reportProgress}.
    *
    * @param taskUuid the task's UUID
    * @param progress the report
@@ -204,12 +206,13 @@ public interface Backend extends AutoCloseable {
    * @throws io.machinery.MachineryException when the backend cannot be written
    */
   default void setProgress(String taskUuid, io.machinery.TaskProgress progress) {
-    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep task progress");
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot keep task progress");
   }
 
   /**
-   * Reads the last progress report of a task, without consuming it (also on a backend whose state reads
-   * consume).
+   * Reads the last progress report of a task, without consuming it (also on a backend whose state
+   * reads consume).
    *
    * @param taskUuid the task's UUID
    * @return the last report; empty when the task reported none (or it expired)
@@ -217,48 +220,54 @@ public interface Backend extends AutoCloseable {
    * @throws io.machinery.MachineryException when the backend cannot be read
    */
   default Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
-    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep task progress");
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot keep task progress");
   }
 
   /**
-   * Returns the {@link ControlPlane} this backend can keep (live workers, paused queues), for a server whose
-   * broker has none.
+   * Returns the {@link ControlPlane} this backend can keep (live workers, paused queues), for a
+   * server whose broker has none.
    *
-   * @return the control plane, which works through this backend and has nothing of its own to close; empty
-   *     when the backend cannot keep shared state (the default)
+   * @return the control plane, which works through this backend and has nothing of its own to
+   *     close; empty when the backend cannot keep shared state (the default)
    */
   default Optional<ControlPlane> controlPlane() {
     return Optional.empty();
   }
 
   /**
-   * Claims a uniqueness key for a task, atomically across processes: the key is set to {@code taskUuid} for
-   * {@code ttl} unless it is held already, in which case the holder is returned. {@link
-   * io.machinery.Server#sendTaskUnique} calls it before sending; the worker releases it when the task finishes.
-   * On Redis: {@code SET machinery_unique:<key> <uuid> NX PX <ttl>}, and {@code GET} when that fails, in one
-   * script.
+   * Claims a uniqueness key for a task, atomically across processes: the key is set to {@code
+   * taskUuid} for {@code ttl} unless it is held already, in which case the holder is returned.
+   * {@link io.machinery.Server#sendTaskUnique} calls it before sending; the worker releases it when
+   * the task finishes. On Redis: {@code SET machinery_unique:<key> <uuid> NX PX <ttl>}, and {@code
+   * GET} when that fails, in one script.
    *
    * @param key the uniqueness key
    * @param taskUuid the UUID of the task that wants it
    * @param ttl how long the claim lasts at most; positive
    * @return the UUID of the task holding the key; empty when {@code taskUuid} got it
-   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the default)
+   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the
+   *     default)
    * @throws io.machinery.MachineryException when the backend cannot be reached
    */
   default Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) {
-    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep uniqueness keys");
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot keep uniqueness keys");
   }
 
   /**
-   * Releases a uniqueness key if {@code taskUuid} still holds it (compare and delete); otherwise nothing happens.
+   * Releases a uniqueness key if {@code taskUuid} still holds it (compare and delete); otherwise
+   * nothing happens.
    *
    * @param key the uniqueness key
    * @param taskUuid the task that claimed it
-   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the default)
+   * @throws UnsupportedOperationException when this backend cannot keep uniqueness keys (the
+   *     default)
    * @throws io.machinery.MachineryException when the backend cannot be reached
    */
   default void releaseUnique(String key, String taskUuid) {
-    throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot keep uniqueness keys");
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot keep uniqueness keys");
   }
 
   /** Releases the backend's connections; idempotent. */

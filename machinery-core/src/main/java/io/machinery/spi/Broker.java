@@ -8,24 +8,25 @@ import java.util.concurrent.CompletableFuture;
  * Moves task messages from senders to workers: Go's {@code brokers/iface.Broker}, reshaped for
  * at-least-once delivery.
  *
- * <p>Implementations are thread-safe. Whoever builds a broker closes it; {@link #close()} stops every consumer
- * it started and releases connections. Methods throw {@link io.machinery.MachineryException} when the broker
- * cannot be reached.
+ * <p>Implementations are thread-safe. Whoever builds a broker closes it; {@link #close()} stops
+ * every consumer it started and releases connections. Methods throw {@link
+ * io.machinery.MachineryException} when the broker cannot be reached.
  *
- * <p>The consuming side is a pull contract: {@link #startConsuming} hands the broker a {@link DeliveryHandler};
- * the broker asks the handler for free execution slots ({@link DeliveryHandler#reserve(int)}), fetches at
- * most that many messages, and hands each over with {@link DeliveryHandler#handle(Delivery)}. The worker
- * settles every delivery exactly once ({@link Delivery#ack()}, {@link Delivery#requeue}, {@link
- * Delivery#deadLetter}); a delivery that is never settled because the process died must come back to some
- * worker (how is the broker's business: a lease, an AMQP redelivery, a visibility timeout).
+ * <p>The consuming side is a pull contract: {@link #startConsuming} hands the broker a {@link
+ * DeliveryHandler}; the broker asks the handler for free execution slots ({@link
+ * DeliveryHandler#reserve(int)}), fetches at most that many messages, and hands each over with
+ * {@link DeliveryHandler#handle(Delivery)}. The worker settles every delivery exactly once ({@link
+ * Delivery#ack()}, {@link Delivery#requeue}, {@link Delivery#deadLetter}); a delivery that is never
+ * settled because the process died must come back to some worker (how is the broker's business: a
+ * lease, an AMQP redelivery, a visibility timeout).
  */
 public interface Broker extends AutoCloseable {
 
   /**
-   * Publishes a task: to its queue now, or to the broker's delayed store when its ETA is in the future. The
-   * signature's routing key has already been set ({@link #routingKeyFor}) and {@code message} is its wire form
-   * ({@link io.machinery.WireCodec#encode(Signature)}), encoded once by the sender. The call returns once the
-   * broker has accepted the message.
+   * Publishes a task: to its queue now, or to the broker's delayed store when its ETA is in the
+   * future. The signature's routing key has already been set ({@link #routingKeyFor}) and {@code
+   * message} is its wire form ({@link io.machinery.WireCodec#encode(Signature)}), encoded once by
+   * the sender. The call returns once the broker has accepted the message.
    *
    * @param signature the task, with its UUID and routing key set
    * @param message the task's wire form
@@ -34,10 +35,11 @@ public interface Broker extends AutoCloseable {
   void publish(Signature signature, byte[] message);
 
   /**
-   * The connection this broker's publishes travel on. When a backend's {@link Backend#writeOrder()} is the
-   * same object, a write and a publish issued one after the other by one thread are applied in that order
-   * (one Redis connection), so a sender may issue PENDING and the publish together without waiting in
-   * between and still keep Go's order. Empty (the default): the sender waits for PENDING before publishing.
+   * The connection this broker's publishes travel on. When a backend's {@link Backend#writeOrder()}
+   * is the same object, a write and a publish issued one after the other by one thread are applied
+   * in that order (one Redis connection), so a sender may issue PENDING and the publish together
+   * without waiting in between and still keep Go's order. Empty (the default): the sender waits for
+   * PENDING before publishing.
    *
    * @return an object that stands for the connection
    */
@@ -46,12 +48,13 @@ public interface Broker extends AutoCloseable {
   }
 
   /**
-   * Publishes without making the sender wait: {@link #publish}, with the broker's answer in the returned
-   * future. The default publishes before returning.
+   * Publishes without making the sender wait: {@link #publish}, with the broker's answer in the
+   * returned future. The default publishes before returning.
    *
    * @param signature the task, with its UUID and routing key set
    * @param message the task's wire form
-   * @return a future completed once the broker has accepted the message, exceptionally when it did not
+   * @return a future completed once the broker has accepted the message, exceptionally when it did
+   *     not
    */
   default CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
     try {
@@ -63,15 +66,16 @@ public interface Broker extends AutoCloseable {
   }
 
   /**
-   * Publishes several tasks without waiting; a broker may send them together (Redis: one push per run of
-   * messages to the same queue; AMQP: the confirms collected at once). The default calls {@link #publishAsync}
-   * for each.
+   * Publishes several tasks without waiting; a broker may send them together (Redis: one push per
+   * run of messages to the same queue; AMQP: the confirms collected at once). The default calls
+   * {@link #publishAsync} for each.
    *
    * @param signatures the tasks, with UUIDs and routing keys set
    * @param messages their wire forms, in the same order
    * @return one future per message, in order
    */
-  default List<CompletableFuture<Void>> publishAllAsync(List<Signature> signatures, List<byte[]> messages) {
+  default List<CompletableFuture<Void>> publishAllAsync(
+      List<Signature> signatures, List<byte[]> messages) {
     List<CompletableFuture<Void>> futures = new java.util.ArrayList<>(signatures.size());
     for (int i = 0; i < signatures.size(); i++) {
       futures.add(publishAsync(signatures.get(i), messages.get(i)));
@@ -88,8 +92,8 @@ public interface Broker extends AutoCloseable {
   String routingKeyFor(Signature signature);
 
   /**
-   * Starts consuming {@code queue} (the default queue when empty) and returns at once; deliveries reach {@code
-   * handler} from broker-owned threads until the returned consumer is stopped.
+   * Starts consuming {@code queue} (the default queue when empty) and returns at once; deliveries
+   * reach {@code handler} from broker-owned threads until the returned consumer is stopped.
    *
    * @param consumerTag the consumer's name, for the broker's bookkeeping and logs
    * @param queue the queue to consume; empty means the default queue
@@ -104,7 +108,6 @@ public interface Broker extends AutoCloseable {
    *
    * @param queue the queue; empty means the default queue
    * @return the waiting tasks
-   *
    * @throws UnsupportedOperationException when this broker cannot list a queue
    */
   List<Signature> pendingTasks(String queue);
@@ -113,27 +116,27 @@ public interface Broker extends AutoCloseable {
    * Lists the tasks waiting for their ETA.
    *
    * @return the delayed tasks
-   *
    * @throws UnsupportedOperationException when this broker cannot list delayed tasks
    */
   List<Signature> delayedTasks();
 
   /**
-   * Returns the broker's {@link Inspector}, when it has one (queue sizes, listings, dead-letter repair, purge).
+   * Returns the broker's {@link Inspector}, when it has one (queue sizes, listings, dead-letter
+   * repair, purge).
    *
-   * @return the inspector, which reads through this broker and has nothing of its own to close; empty when
-   *     the broker cannot inspect its queues (the default)
+   * @return the inspector, which reads through this broker and has nothing of its own to close;
+   *     empty when the broker cannot inspect its queues (the default)
    */
   default java.util.Optional<Inspector> inspector() {
     return java.util.Optional.empty();
   }
 
   /**
-   * Returns the {@link ControlPlane} this broker's server keeps (live workers, paused queues), when the broker
-   * can keep one.
+   * Returns the {@link ControlPlane} this broker's server keeps (live workers, paused queues), when
+   * the broker can keep one.
    *
-   * @return the control plane, which works through this broker and has nothing of its own to close; empty
-   *     when the broker cannot keep shared state (the default)
+   * @return the control plane, which works through this broker and has nothing of its own to close;
+   *     empty when the broker cannot keep shared state (the default)
    */
   default java.util.Optional<ControlPlane> controlPlane() {
     return java.util.Optional.empty();

@@ -6,16 +6,19 @@ import java.util.Set;
 
 /**
  * Makes a broker, a result backend or a lock from a {@link Config}'s URL, so that {@link
- * io.machinery.Machinery#connect(Config)} builds a server from URLs alone, as Go's v1 factories did ({@code
- * BrokerFactory}, {@code BackendFactory}, {@code LockFactory}: the URL's scheme picks the implementation).
+ * io.machinery.Machinery#connect(Config)} builds a server from URLs alone, as Go's v1 factories did
+ * ({@code BrokerFactory}, {@code BackendFactory}, {@code LockFactory}: the URL's scheme picks the
+ * implementation).
  *
  * <p>Each broker, backend and lock module ships one provider, named in its {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}, so that putting a module on the class path is all it
- * takes; {@link io.machinery.Machinery#connect(io.machinery.Server.Builder, java.util.List)} also takes providers
- * explicitly. A provider is chosen by the URL only: nothing in a message or a config ever names a class.
+ * META-INF/services/io.machinery.spi.ComponentProvider}, so that putting a module on the class path
+ * is all it takes; {@link io.machinery.Machinery#connect(io.machinery.Server.Builder,
+ * java.util.List)} also takes providers explicitly. A provider is chosen by the URL only: nothing
+ * in a message or a config ever names a class.
  *
- * <p>Implementations are stateless and thread-safe, with a public no-argument constructor (as {@link
- * java.util.ServiceLoader} requires). Whoever calls a factory method owns and closes what it returns.
+ * <p>Implementations are stateless and thread-safe, with a public no-argument constructor (as
+ * {@link java.util.ServiceLoader} requires). Whoever calls a factory method owns and closes what it
+ * returns.
  */
 public interface ComponentProvider {
 
@@ -65,7 +68,8 @@ public interface ComponentProvider {
    *
    * @param config the configuration
    * @return a new broker; the caller closes it
-   * @throws UnsupportedOperationException when {@link #kind()} is not {@link Kind#BROKER} (the default)
+   * @throws UnsupportedOperationException when {@link #kind()} is not {@link Kind#BROKER} (the
+   *     default)
    * @throws IllegalArgumentException when the URL is malformed
    */
   default Broker broker(Config config) {
@@ -77,7 +81,8 @@ public interface ComponentProvider {
    *
    * @param config the configuration
    * @return a new backend; the caller closes it
-   * @throws UnsupportedOperationException when {@link #kind()} is not {@link Kind#BACKEND} (the default)
+   * @throws UnsupportedOperationException when {@link #kind()} is not {@link Kind#BACKEND} (the
+   *     default)
    * @throws IllegalArgumentException when the URL is malformed
    */
   default Backend backend(Config config) {
@@ -89,7 +94,8 @@ public interface ComponentProvider {
    *
    * @param config the configuration; its lock URL is set
    * @return a new lock; the caller closes it
-   * @throws UnsupportedOperationException when {@link #kind()} is not {@link Kind#LOCK} (the default)
+   * @throws UnsupportedOperationException when {@link #kind()} is not {@link Kind#LOCK} (the
+   *     default)
    * @throws IllegalArgumentException when the URL is malformed
    */
   default Lock lock(Config config) {
@@ -100,7 +106,8 @@ public interface ComponentProvider {
    * Returns a URL's scheme the way providers compare it.
    *
    * @param url a URL such as {@code redis://host:6379}, or a bare word such as Go's {@code eager}
-   * @return the text before {@code ://} in lower case; the whole trimmed text in lower case when there is none
+   * @return the text before {@code ://} in lower case; the whole trimmed text in lower case when
+   *     there is none
    */
   static String scheme(String url) {
     String trimmed = url.trim().toLowerCase(Locale.ROOT);

@@ -8,10 +8,11 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * One dead letter as an {@link Inspector} lists it: the raw message (it may not decode: that can be why it is
- * here), why it was set aside and when.
+ * One dead letter as an {@link Inspector} lists it: the raw message (it may not decode: that can be
+ * why it is here), why it was set aside and when.
  *
- * @param id identifies the entry within its queue's dead letters, for requeueing or deleting exactly it
+ * @param id identifies the entry within its queue's dead letters, for requeueing or deleting
+ *     exactly it
  * @param queue the queue the message came from
  * @param reason why it was dead-lettered
  * @param at when it was dead-lettered ({@link Instant#EPOCH} when the broker does not record it)
@@ -19,7 +20,8 @@ import java.util.Optional;
  */
 public record DeadLetterEntry(String id, String queue, String reason, Instant at, byte[] message) {
   /**
-   * Checks the components and copies {@code message}, so later changes to the caller's array do not show.
+   * Checks the components and copies {@code message}, so later changes to the caller's array do not
+   * show.
    *
    * @throws NullPointerException if any component is null
    */

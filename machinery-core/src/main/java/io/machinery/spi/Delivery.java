@@ -33,21 +33,23 @@ public interface Delivery {
 
   /**
    * Settles a delivery whose task ended in FAILURE and whose signature asks to keep its message
-   * ({@code StopTaskDeletionOnError}, Go's {@code ErrStopTaskDeletion}): a broker with its own redrive policy
-   * (SQS: the queue's {@code maxReceiveCount} moves it to a dead-letter queue) leaves the message to return after
-   * its visibility timeout instead of deleting it. The FAILURE state is already stored. The default acknowledges
-   * the message, which is what the flag means on brokers without such a policy.
+   * ({@code StopTaskDeletionOnError}, Go's {@code ErrStopTaskDeletion}): a broker with its own
+   * redrive policy (SQS: the queue's {@code maxReceiveCount} moves it to a dead-letter queue)
+   * leaves the message to return after its visibility timeout instead of deleting it. The FAILURE
+   * state is already stored. The default acknowledges the message, which is what the flag means on
+   * brokers without such a policy.
    */
   default void keepAfterFailure() {
     ack();
   }
 
   /**
-   * How many times the broker has handed out this message, this delivery included, where the broker counts
-   * deliveries (an AMQP quorum queue's {@code x-delivery-count}, SQS's {@code ApproximateReceiveCount}, a
-   * Pub/Sub delivery attempt, a count the broker keeps itself); 0 when it does not count. The worker
-   * dead-letters a message whose count exceeds its poison limit, so a message that kills or stalls its
-   * worker every time (a JVM crash, a lease that always expires) cannot circulate for ever.
+   * How many times the broker has handed out this message, this delivery included, where the broker
+   * counts deliveries (an AMQP quorum queue's {@code x-delivery-count}, SQS's {@code
+   * ApproximateReceiveCount}, a Pub/Sub delivery attempt, a count the broker keeps itself); 0 when
+   * it does not count. The worker dead-letters a message whose count exceeds its poison limit, so a
+   * message that kills or stalls its worker every time (a JVM crash, a lease that always expires)
+   * cannot circulate for ever.
    *
    * @return the delivery count, from 1; 0 when the broker does not count
    */
@@ -55,22 +57,26 @@ public interface Delivery {
     return 0;
   }
 
-  /** Acknowledges the message: it is handled (its result is stored), so the broker removes it for good. */
+  /**
+   * Acknowledges the message: it is handled (its result is stored), so the broker removes it for
+   * good.
+   */
   void ack();
 
   /**
-   * Puts the message back to be delivered again after {@code delay} (zero: at once, at the tail of its queue).
-   * Used for tasks this worker does not know.
+   * Puts the message back to be delivered again after {@code delay} (zero: at once, at the tail of
+   * its queue). Used for tasks this worker does not know.
    *
    * @param delay how long the message stays away before it can be delivered again
    */
   void requeue(Duration delay);
 
   /**
-   * Like {@link #requeue(Duration)}, but what comes back is {@code replacement} instead of the original
-   * message: the worker uses it to count requeues inside the message (its attempt header), so a bound on
-   * requeues survives worker restarts and holds across workers. A broker that cannot replace a message keeps
-   * the original (this default); the worker then bounds requeues by {@link #deliveryCount()} or its own memory.
+   * Like {@link #requeue(Duration)}, but what comes back is {@code replacement} instead of the
+   * original message: the worker uses it to count requeues inside the message (its attempt header),
+   * so a bound on requeues survives worker restarts and holds across workers. A broker that cannot
+   * replace a message keeps the original (this default); the worker then bounds requeues by {@link
+   * #deliveryCount()} or its own memory.
    *
    * @param delay how long the message stays away before it can be delivered again
    * @param replacement the message to deliver instead (Go's JSON, as {@link #body()})
@@ -80,8 +86,9 @@ public interface Delivery {
   }
 
   /**
-   * Moves a message that can never be handled (it is not a task message, or it exceeded a limit) where a person
-   * can find it (a dead-letter list, queue or exchange) with the reason; it is never delivered again.
+   * Moves a message that can never be handled (it is not a task message, or it exceeded a limit)
+   * where a person can find it (a dead-letter list, queue or exchange) with the reason; it is never
+   * delivered again.
    *
    * @param reason why, for the person who finds it
    */

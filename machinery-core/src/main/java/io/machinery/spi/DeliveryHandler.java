@@ -1,11 +1,12 @@
 package io.machinery.spi;
 
 /**
- * The worker side of {@link Broker#startConsuming}: execution slots and delivery hand-over. Thread-safe.
+ * The worker side of {@link Broker#startConsuming}: execution slots and delivery hand-over.
+ * Thread-safe.
  *
- * <p>A broker calls {@link #reserve(int)} before it fetches, so it never takes more messages than the worker
- * can start at once, and calls {@link #handle} once per fetched message, each using one reserved slot; slots
- * it reserved but did not use go back with {@link #release(int)}.
+ * <p>A broker calls {@link #reserve(int)} before it fetches, so it never takes more messages than
+ * the worker can start at once, and calls {@link #handle} once per fetched message, each using one
+ * reserved slot; slots it reserved but did not use go back with {@link #release(int)}.
  */
 public interface DeliveryHandler {
 
@@ -19,8 +20,8 @@ public interface DeliveryHandler {
   int reserve(int max) throws InterruptedException;
 
   /**
-   * The most slots this handler can ever have reserved at once (the worker's concurrency), so a broker can
-   * size its prefetch or flow control without probing {@link #reserve(int)}.
+   * The most slots this handler can ever have reserved at once (the worker's concurrency), so a
+   * broker can size its prefetch or flow control without probing {@link #reserve(int)}.
    *
    * @return the capacity; {@link Integer#MAX_VALUE} (the default) when unbounded
    */
@@ -36,7 +37,8 @@ public interface DeliveryHandler {
   void release(int slots);
 
   /**
-   * Hands over a message, using one reserved slot; returns at once (the task runs on its own thread).
+   * Hands over a message, using one reserved slot; returns at once (the task runs on its own
+   * thread).
    *
    * @param delivery the message, to be settled by the handler
    */

@@ -15,7 +15,11 @@ public final class GroupMeta {
   private final long ttl;
 
   private GroupMeta(
-      String groupUuid, List<String> taskUuids, boolean chordTriggered, boolean lock, OffsetDateTime createdAt,
+      String groupUuid,
+      List<String> taskUuids,
+      boolean chordTriggered,
+      boolean lock,
+      OffsetDateTime createdAt,
       long ttl) {
     this.groupUuid = Objects.requireNonNull(groupUuid, "groupUuid");
     this.taskUuids = List.copyOf(taskUuids);
@@ -37,7 +41,11 @@ public final class GroupMeta {
    * @return the metadata
    */
   public static GroupMeta of(
-      String groupUuid, List<String> taskUuids, boolean chordTriggered, boolean lock, OffsetDateTime createdAt,
+      String groupUuid,
+      List<String> taskUuids,
+      boolean chordTriggered,
+      boolean lock,
+      OffsetDateTime createdAt,
       long ttl) {
     return new GroupMeta(groupUuid, taskUuids, chordTriggered, lock, createdAt, ttl);
   }
@@ -79,47 +87,64 @@ public final class GroupMeta {
    *
    * @return the UUID
    */
-  public String groupUuid() { return groupUuid; }
+  public String groupUuid() {
+    return groupUuid;
+  }
 
   /**
    * Returns the members' UUIDs ({@code TaskUUIDs}).
    *
    * @return the UUIDs, in group order
    */
-  public List<String> taskUuids() { return taskUuids; }
+  public List<String> taskUuids() {
+    return taskUuids;
+  }
 
   /**
    * Tells whether the chord callback was sent ({@code ChordTriggered}).
    *
    * @return true once triggered
    */
-  public boolean chordTriggered() { return chordTriggered; }
+  public boolean chordTriggered() {
+    return chordTriggered;
+  }
 
   /**
    * Tells whether Go's chord mutex is held ({@code Lock}).
    *
    * @return true while held
    */
-  public boolean lock() { return lock; }
+  public boolean lock() {
+    return lock;
+  }
 
   /**
    * Returns when the group was recorded ({@code CreatedAt}).
    *
    * @return the time
    */
-  public OffsetDateTime createdAt() { return createdAt; }
+  public OffsetDateTime createdAt() {
+    return createdAt;
+  }
 
   /**
    * Returns when DynamoDB expires the item ({@code TTL}).
    *
    * @return Unix seconds; 0 on other backends
    */
-  public long ttl() { return ttl; }
+  public long ttl() {
+    return ttl;
+  }
 
   @Override
   public boolean equals(@Nullable Object o) {
-    return o instanceof GroupMeta g && groupUuid.equals(g.groupUuid) && taskUuids.equals(g.taskUuids)
-        && chordTriggered == g.chordTriggered && lock == g.lock && createdAt.equals(g.createdAt) && ttl == g.ttl;
+    return o instanceof GroupMeta g
+        && groupUuid.equals(g.groupUuid)
+        && taskUuids.equals(g.taskUuids)
+        && chordTriggered == g.chordTriggered
+        && lock == g.lock
+        && createdAt.equals(g.createdAt)
+        && ttl == g.ttl;
   }
 
   @Override

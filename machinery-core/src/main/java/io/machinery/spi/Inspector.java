@@ -5,27 +5,29 @@ import java.util.List;
 import java.util.function.Predicate;
 
 /**
- * Looks into a broker's queues without consuming them: sizes, pages of waiting, delayed and dead-lettered
- * tasks, and the repairs a person makes by hand (requeue or delete dead letters, purge a queue). Get one from
- * {@link Broker#inspector()}; the metrics module samples {@link #queue} for its queue-depth gauges.
+ * Looks into a broker's queues without consuming them: sizes, pages of waiting, delayed and
+ * dead-lettered tasks, and the repairs a person makes by hand (requeue or delete dead letters,
+ * purge a queue). Get one from {@link Broker#inspector()}; the metrics module samples {@link
+ * #queue} for its queue-depth gauges.
  *
- * <p>Design notes: every method is one bounded read or one batch on the server. Listings are paged ({@code
- * offset}, {@code limit}) and oldest first, so a queue of millions is never loaded into memory; sizes come
- * from the server's own counters (a list length, a queue's message count), never by decoding messages; where
- * those counters are statistics sampled by the server they lag by its sampling interval (RabbitMQ's delay
- * queues: the management plugin's 5 s), so a size read just after a publish may not show it yet. An
- * empty queue name means the broker's default queue. Messages that do not decode are skipped in task listings
- * (they show up as dead letters once a worker meets them).
+ * <p>Design notes: every method is one bounded read or one batch on the server. Listings are paged
+ * ({@code offset}, {@code limit}) and oldest first, so a queue of millions is never loaded into
+ * memory; sizes come from the server's own counters (a list length, a queue's message count), never
+ * by decoding messages; where those counters are statistics sampled by the server they lag by its
+ * sampling interval (RabbitMQ's delay queues: the management plugin's 5 s), so a size read just
+ * after a publish may not show it yet. An empty queue name means the broker's default queue.
+ * Messages that do not decode are skipped in task listings (they show up as dead letters once a
+ * worker meets them).
  *
- * <p>Implementations are thread-safe. Methods throw {@link io.machinery.MachineryException} when the broker
- * cannot be reached, {@link IllegalArgumentException} for a negative offset or a limit below 1. The contract
- * kit is {@code io.machinery.testkit.InspectorContract}.
+ * <p>Implementations are thread-safe. Methods throw {@link io.machinery.MachineryException} when
+ * the broker cannot be reached, {@link IllegalArgumentException} for a negative offset or a limit
+ * below 1. The contract kit is {@code io.machinery.testkit.InspectorContract}.
  */
 public interface Inspector {
 
   /**
-   * Checks a page's bounds, as every listing does before anything else (a broker that cannot list still refuses
-   * bad bounds first).
+   * Checks a page's bounds, as every listing does before anything else (a broker that cannot list
+   * still refuses bad bounds first).
    *
    * @param offset how many entries to skip; 0 or more
    * @param limit the most entries to return; 1 or more
@@ -41,7 +43,8 @@ public interface Inspector {
   }
 
   /**
-   * Lists the queues this broker knows about (that have held a message or have a consumer), with their sizes.
+   * Lists the queues this broker knows about (that have held a message or have a consumer), with
+   * their sizes.
    *
    * @return one entry per known queue; empty when the broker knows none
    * @throws io.machinery.MachineryException when the broker cannot be reached
@@ -52,8 +55,8 @@ public interface Inspector {
    * Reads the sizes of one queue.
    *
    * @param queue the queue's name; empty means the broker's default queue
-   * @return the queue's sizes, named with its actual name (the default queue's for an empty name); all zero
-   *     for a queue the broker has never seen
+   * @return the queue's sizes, named with its actual name (the default queue's for an empty name);
+   *     all zero for a queue the broker has never seen
    * @throws io.machinery.MachineryException when the broker cannot be reached
    */
   QueueStats queue(String queue);
@@ -64,8 +67,8 @@ public interface Inspector {
    * @param queue the queue's name; empty means the broker's default queue
    * @param offset how many of the oldest waiting tasks to skip; 0 or more
    * @param limit the most tasks to return; 1 or more
-   * @return up to {@code limit} decoded tasks (messages that do not decode are left out, so a page may hold
-   *     fewer); empty past the end of the queue
+   * @return up to {@code limit} decoded tasks (messages that do not decode are left out, so a page
+   *     may hold fewer); empty past the end of the queue
    * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
    * @throws io.machinery.MachineryException when the broker cannot be reached
    */
@@ -77,8 +80,8 @@ public interface Inspector {
    * @param queue the queue's name; empty means the broker's default queue
    * @param offset how many of the soonest-due delayed tasks to skip; 0 or more
    * @param limit the most tasks to return; 1 or more
-   * @return up to {@code limit} decoded tasks (messages that do not decode are left out, so a page may hold
-   *     fewer); empty past the end
+   * @return up to {@code limit} decoded tasks (messages that do not decode are left out, so a page
+   *     may hold fewer); empty past the end
    * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
    * @throws io.machinery.MachineryException when the broker cannot be reached
    */
@@ -90,15 +93,17 @@ public interface Inspector {
    * @param queue the queue's name; empty means the broker's default queue
    * @param offset how many of the oldest dead letters to skip; 0 or more
    * @param limit the most entries to return; 1 or more
-   * @return up to {@code limit} entries, including those whose message does not decode; empty past the end
+   * @return up to {@code limit} entries, including those whose message does not decode; empty past
+   *     the end
    * @throws IllegalArgumentException if {@code offset} is negative or {@code limit} is below 1
    * @throws io.machinery.MachineryException when the broker cannot be reached
    */
   List<DeadLetterEntry> deadLetters(String queue, int offset, int limit);
 
   /**
-   * Moves the dead letters of {@code queue} that {@code which} selects back to the tail of the queue, as they
-   * were first published (one: match its {@link DeadLetterEntry#id()}; all: {@code e -> true}).
+   * Moves the dead letters of {@code queue} that {@code which} selects back to the tail of the
+   * queue, as they were first published (one: match its {@link DeadLetterEntry#id()}; all: {@code e
+   * -> true}).
    *
    * @param queue the queue's name; empty means the broker's default queue
    * @param which returns true for each entry to requeue

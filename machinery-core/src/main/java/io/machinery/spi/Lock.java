@@ -1,13 +1,14 @@
 package io.machinery.spi;
 
 /**
- * A named lock that expires by itself: Go's {@code locks/iface.Lock}, used to fire each periodic task once
- * per tick across servers. Thread-safe. Whoever builds a lock closes it.
+ * A named lock that expires by itself: Go's {@code locks/iface.Lock}, used to fire each periodic
+ * task once per tick across servers. Thread-safe. Whoever builds a lock closes it.
  */
 public interface Lock extends AutoCloseable {
 
   /**
-   * Takes the lock {@code key} until the Unix time {@code expiresAtUnixNanos}, if no one holds it now.
+   * Takes the lock {@code key} until the Unix time {@code expiresAtUnixNanos}, if no one holds it
+   * now.
    *
    * @param key the lock's name
    * @param expiresAtUnixNanos when the lock lapses by itself, in Unix nanoseconds
@@ -17,8 +18,8 @@ public interface Lock extends AutoCloseable {
   boolean tryLock(String key, long expiresAtUnixNanos);
 
   /**
-   * Takes the lock as {@link #tryLock} does, retrying as the implementation is configured to (Go's {@code
-   * LockWithRetries}).
+   * Takes the lock as {@link #tryLock} does, retrying as the implementation is configured to (Go's
+   * {@code LockWithRetries}).
    *
    * @param key the lock's name
    * @param expiresAtUnixNanos when the lock lapses by itself, in Unix nanoseconds

@@ -14,13 +14,13 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * What a live worker tells the {@link ControlPlane} on every heartbeat: who it is, what it consumes, how busy it
- * is, the tasks it is running now (the queue's in-flight tasks, with the worker holding them) and the periodic
- * entries of its server with their next fire times.
+ * What a live worker tells the {@link ControlPlane} on every heartbeat: who it is, what it
+ * consumes, how busy it is, the tasks it is running now (the queue's in-flight tasks, with the
+ * worker holding them) and the periodic entries of its server with their next fire times.
  *
- * <p>{@link #toJson()} and {@link #fromJson(byte[])} are the one encoding every control plane stores, so a CLI
- * reads what any worker wrote. The format is Java's own (Go workers do not announce themselves); unknown fields
- * are ignored when read, so it can grow.
+ * <p>{@link #toJson()} and {@link #fromJson(byte[])} are the one encoding every control plane
+ * stores, so a CLI reads what any worker wrote. The format is Java's own (Go workers do not
+ * announce themselves); unknown fields are ignored when read, so it can grow.
  *
  * @param id unique per worker instance: host, process id, consumer tag and a random suffix
  * @param host the host name of the worker's process
@@ -35,8 +35,18 @@ import org.jspecify.annotations.Nullable;
  * @param running the tasks it runs now
  * @param periodic its server's periodic entries
  */
-public record WorkerStatus(String id, String host, long pid, String consumerTag, String queue, int concurrency,
-    int busy, boolean paused, Instant startedAt, Instant heartbeatAt, List<RunningTask> running,
+public record WorkerStatus(
+    String id,
+    String host,
+    long pid,
+    String consumerTag,
+    String queue,
+    int concurrency,
+    int busy,
+    boolean paused,
+    Instant startedAt,
+    Instant heartbeatAt,
+    List<RunningTask> running,
     List<ScheduledEntry> periodic) {
 
   /** The most bytes {@link #fromJson} reads: a status is small; a bigger value is not one. */
@@ -45,8 +55,13 @@ public record WorkerStatus(String id, String host, long pid, String consumerTag,
   private static final ObjectMapper JSON = new ObjectMapper();
 
   static {
-    JSON.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(16)
-        .maxStringLength(1 << 20).maxNumberLength(40).build());
+    JSON.getFactory()
+        .setStreamReadConstraints(
+            StreamReadConstraints.builder()
+                .maxNestingDepth(16)
+                .maxStringLength(1 << 20)
+                .maxNumberLength(40)
+                .build());
   }
 
   /**
@@ -89,7 +104,8 @@ public record WorkerStatus(String id, String host, long pid, String consumerTag,
    * @param nextFire its next fire time, null when none
    * @param lastFire its last fire time in this process, null when none
    */
-  public record ScheduledEntry(String name, String spec, @Nullable Instant nextFire, @Nullable Instant lastFire) {
+  public record ScheduledEntry(
+      String name, String spec, @Nullable Instant nextFire, @Nullable Instant lastFire) {
     /** Checks the fields. */
     public ScheduledEntry {
       Objects.requireNonNull(name, "name");
@@ -104,12 +120,23 @@ public record WorkerStatus(String id, String host, long pid, String consumerTag,
    */
   public byte[] toJson() {
     ObjectNode root = JSON.createObjectNode();
-    root.put("id", id).put("host", host).put("pid", pid).put("consumerTag", consumerTag).put("queue", queue)
-        .put("concurrency", concurrency).put("busy", busy).put("paused", paused)
-        .put("startedAt", startedAt.toString()).put("heartbeatAt", heartbeatAt.toString());
+    root.put("id", id)
+        .put("host", host)
+        .put("pid", pid)
+        .put("consumerTag", consumerTag)
+        .put("queue", queue)
+        .put("concurrency", concurrency)
+        .put("busy", busy)
+        .put("paused", paused)
+        .put("startedAt", startedAt.toString())
+        .put("heartbeatAt", heartbeatAt.toString());
     ArrayNode tasks = root.putArray("running");
     for (RunningTask task : running) {
-      tasks.addObject().put("uuid", task.uuid()).put("name", task.name()).put("startedAt", task.startedAt().toString());
+      tasks
+          .addObject()
+          .put("uuid", task.uuid())
+          .put("name", task.name())
+          .put("startedAt", task.startedAt().toString());
     }
     ArrayNode entries = root.putArray("periodic");
     for (ScheduledEntry entry : periodic) {
@@ -133,27 +160,44 @@ public record WorkerStatus(String id, String host, long pid, String consumerTag,
    *
    * @param json the encoded status
    * @return the status
-   * @throws MalformedMessageException if {@code json} is not a status (or is larger than {@link #MAX_JSON_BYTES})
+   * @throws MalformedMessageException if {@code json} is not a status (or is larger than {@link
+   *     #MAX_JSON_BYTES})
    */
   public static WorkerStatus fromJson(byte[] json) {
     if (json.length > MAX_JSON_BYTES) {
-      throw new MalformedMessageException("a worker status of " + json.length + " bytes is over the limit of " + MAX_JSON_BYTES);
+      throw new MalformedMessageException(
+          "a worker status of " + json.length + " bytes is over the limit of " + MAX_JSON_BYTES);
     }
     try {
       JsonNode root = JSON.readTree(json);
       List<RunningTask> running = new ArrayList<>();
       for (JsonNode task : array(root, "running")) {
-        running.add(new RunningTask(text(task, "uuid"), text(task, "name"), Instant.parse(text(task, "startedAt"))));
+        running.add(
+            new RunningTask(
+                text(task, "uuid"), text(task, "name"), Instant.parse(text(task, "startedAt"))));
       }
       List<ScheduledEntry> periodic = new ArrayList<>();
       for (JsonNode entry : array(root, "periodic")) {
-        periodic.add(new ScheduledEntry(text(entry, "name"), text(entry, "spec"), instantOrNull(entry, "nextFire"),
-            instantOrNull(entry, "lastFire")));
+        periodic.add(
+            new ScheduledEntry(
+                text(entry, "name"),
+                text(entry, "spec"),
+                instantOrNull(entry, "nextFire"),
+                instantOrNull(entry, "lastFire")));
       }
-      return new WorkerStatus(text(root, "id"), text(root, "host"), number(root, "pid"), text(root, "consumerTag"),
-          text(root, "queue"), (int) number(root, "concurrency"), (int) number(root, "busy"),
-          root.path("paused").asBoolean(false), Instant.parse(text(root, "startedAt")),
-          Instant.parse(text(root, "heartbeatAt")), running, periodic);
+      return new WorkerStatus(
+          text(root, "id"),
+          text(root, "host"),
+          number(root, "pid"),
+          text(root, "consumerTag"),
+          text(root, "queue"),
+          (int) number(root, "concurrency"),
+          (int) number(root, "busy"),
+          root.path("paused").asBoolean(false),
+          Instant.parse(text(root, "startedAt")),
+          Instant.parse(text(root, "heartbeatAt")),
+          running,
+          periodic);
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException("not a worker status: " + e.getMessage(), e);
     }

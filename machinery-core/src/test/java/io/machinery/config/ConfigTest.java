@@ -27,24 +27,28 @@ class ConfigTest {
 
   @Test
   void environmentVariablesUseGosNames() {
-    Config c = Config.fromEnvironment(Map.of(
-        "BROKER", "redis://127.0.0.1:6379",
-        "DEFAULT_QUEUE", "q",
-        "RESULTS_EXPIRE_IN", "30",
-        "MULTIPLE_BROKEN_SEPARATOR", ",",
-        "AMQP_EXCHANGE", "ex",
-        "AMQP_PREFETCH_COUNT", "7",
-        "AMQP_QUEUE_BINDING_ARGS", "image-type:png,x-match:any",
-        "REDIS_NORMAL_TASKS_POLL_PERIOD", "10",
-        "REDIS_CLUSTER_ENABLED", "true",
-        "NO_UNIX_SIGNALS", "false"));
+    Config c =
+        Config.fromEnvironment(
+            Map.of(
+                "BROKER", "redis://127.0.0.1:6379",
+                "DEFAULT_QUEUE", "q",
+                "RESULTS_EXPIRE_IN", "30",
+                "MULTIPLE_BROKEN_SEPARATOR", ",",
+                "AMQP_EXCHANGE", "ex",
+                "AMQP_PREFETCH_COUNT", "7",
+                "AMQP_QUEUE_BINDING_ARGS", "image-type:png,x-match:any",
+                "REDIS_NORMAL_TASKS_POLL_PERIOD", "10",
+                "REDIS_CLUSTER_ENABLED", "true",
+                "NO_UNIX_SIGNALS", "false"));
     assertThat(c.broker()).isEqualTo("redis://127.0.0.1:6379");
     assertThat(c.defaultQueue()).isEqualTo("q");
     assertThat(c.resultsExpireIn()).isEqualTo(30);
     assertThat(c.multipleBrokerSeparator()).isEqualTo(",");
     assertThat(c.amqp().exchange()).isEqualTo("ex");
     assertThat(c.amqp().prefetchCount()).isEqualTo(7);
-    assertThat(c.amqp().queueBindingArgs()).containsEntry("image-type", "png").containsEntry("x-match", "any");
+    assertThat(c.amqp().queueBindingArgs())
+        .containsEntry("image-type", "png")
+        .containsEntry("x-match", "any");
     assertThat(c.redis().normalTasksPollPeriod()).isEqualTo(Duration.ofMillis(10));
     assertThat(c.redis().clusterEnabled()).isTrue();
     assertThat(c.noUnixSignals()).isFalse();
@@ -54,8 +58,10 @@ class ConfigTest {
   @Test
   void badValuesSayWhichVariableAndWhatIsExpected() {
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("RESULTS_EXPIRE_IN", "soon")))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("RESULTS_EXPIRE_IN")
-        .hasMessageContaining("whole number").hasMessageContaining("'soon'");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("RESULTS_EXPIRE_IN")
+        .hasMessageContaining("whole number")
+        .hasMessageContaining("'soon'");
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("REDIS_CLUSTER_ENABLED", "maybe")))
         .hasMessageContaining("true or false");
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("RESULTS_EXPIRE_IN", "-1")))
@@ -65,8 +71,12 @@ class ConfigTest {
   @Test
   void yamlUsesGosKeysAndHasNoSizeLimit(@TempDir Path dir) throws IOException {
     Path file = dir.resolve("config.yml");
-    String padding = "# " + "x".repeat(2000) + "\n"; // Go reads only the first 1000 bytes (issue #213)
-    Files.writeString(file, padding + """
+    String padding =
+        "# " + "x".repeat(2000) + "\n"; // Go reads only the first 1000 bytes (issue #213)
+    Files.writeString(
+        file,
+        padding
+            + """
         broker: amqp://guest:guest@127.0.0.1:5672/
         default_queue: machinery_tasks
         result_backend: redis://127.0.0.1:6379
@@ -93,66 +103,100 @@ class ConfigTest {
   void aBrokenYamlFileIsAClearError(@TempDir Path dir) throws IOException {
     Path file = dir.resolve("bad.yml");
     Files.writeString(file, "broker: [unclosed\n");
-    assertThatThrownBy(() -> Config.fromYaml(file)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("invalid YAML in config").hasMessageContaining("at line 1, column");
-    assertThatThrownBy(() -> Config.fromYaml(dir.resolve("missing.yml"))).hasMessageContaining("missing.yml");
+    assertThatThrownBy(() -> Config.fromYaml(file))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("invalid YAML in config")
+        .hasMessageContaining("at line 1, column");
+    assertThatThrownBy(() -> Config.fromYaml(dir.resolve("missing.yml")))
+        .hasMessageContaining("missing.yml");
   }
 
   @Test
   void credentialsNeverReachToString() {
-    Config c = Config.builder().broker("amqp://user:secret@host:5672/vhost").resultBackend("redis://:pw@h:6379/1").build();
-    assertThat(c.toString()).doesNotContain("secret").doesNotContain("pw").contains("amqp://host:5672");
+    Config c =
+        Config.builder()
+            .broker("amqp://user:secret@host:5672/vhost")
+            .resultBackend("redis://:pw@h:6379/1")
+            .build();
+    assertThat(c.toString())
+        .doesNotContain("secret")
+        .doesNotContain("pw")
+        .contains("amqp://host:5672");
   }
 
-  /** Reliability review F11: a YAML error says where, never what, since the file holds passwords. */
+  /**
+   * Reliability review F11: a YAML error says where, never what, since the file holds passwords.
+   */
   @Test
   void aYamlErrorNeverQuotesTheFile(@TempDir Path dir) throws IOException {
     Path file = dir.resolve("secret.yml");
-    Files.writeString(file, """
+    Files.writeString(
+        file,
+        """
         result_backend: redis://:r3d1s-pw@127.0.0.1:6379
         broker: "amqp://admin:S3cr3t-P4ss@rabbit:5672/
         redis:
           sentinel_password: s3nt1nel
         """);
-    assertThatThrownBy(() -> Config.fromYaml(file)).isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("invalid YAML in config").hasMessageMatching("(?s).*line \\d+, column \\d+.*")
-        .satisfies(e -> {
-          for (Throwable t = e; t != null; t = t.getCause()) {
-            assertThat(String.valueOf(t.getMessage())).doesNotContain("S3cr3t", "r3d1s", "s3nt1nel");
-            assertThat(t.toString()).doesNotContain("S3cr3t", "r3d1s", "s3nt1nel");
-          }
-        });
+    assertThatThrownBy(() -> Config.fromYaml(file))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("invalid YAML in config")
+        .hasMessageMatching("(?s).*line \\d+, column \\d+.*")
+        .satisfies(
+            e -> {
+              for (Throwable t = e; t != null; t = t.getCause()) {
+                assertThat(String.valueOf(t.getMessage()))
+                    .doesNotContain("S3cr3t", "r3d1s", "s3nt1nel");
+                assertThat(t.toString()).doesNotContain("S3cr3t", "r3d1s", "s3nt1nel");
+              }
+            });
   }
 
   @Test
   void theSentinelPasswordNeverReachesToString() {
-    RedisConfig redis = RedisConfig.builder().sentinelPassword("s3nt1nel").masterName("mymaster").build();
-    assertThat(redis.toString()).doesNotContain("s3nt1nel").contains("sentinelPassword=<redacted>")
+    RedisConfig redis =
+        RedisConfig.builder().sentinelPassword("s3nt1nel").masterName("mymaster").build();
+    assertThat(redis.toString())
+        .doesNotContain("s3nt1nel")
+        .contains("sentinelPassword=<redacted>")
         .contains("masterName=mymaster");
     Config c = Config.builder().redis(redis).lock("redis://:l0ck-pw@h:6379").build();
-    assertThat(c.toString()).doesNotContain("s3nt1nel").doesNotContain("l0ck-pw").contains("redis://h:6379");
+    assertThat(c.toString())
+        .doesNotContain("s3nt1nel")
+        .doesNotContain("l0ck-pw")
+        .contains("redis://h:6379");
   }
 
   @Test
   void redisAndAmqpBuildersStartFromGosDefaultsAndCopy() {
     assertThat(RedisConfig.builder().build()).isEqualTo(RedisConfig.DEFAULT);
     assertThat(AmqpConfig.builder().build()).isEqualTo(AmqpConfig.DEFAULT);
-    RedisConfig redis = RedisConfig.DEFAULT.toBuilder().clusterEnabled(true).readTimeout(Duration.ofSeconds(2))
-        .normalTasksPollPeriod(Duration.ZERO).build();
+    RedisConfig redis =
+        RedisConfig.DEFAULT.toBuilder()
+            .clusterEnabled(true)
+            .readTimeout(Duration.ofSeconds(2))
+            .normalTasksPollPeriod(Duration.ZERO)
+            .build();
     assertThat(redis.clusterEnabled()).isTrue();
     assertThat(redis.readTimeout()).isEqualTo(Duration.ofSeconds(2));
-    assertThat(redis.normalTasksPollPeriod()).as("0 means Go's default").isEqualTo(RedisConfig.DEFAULT_NORMAL_TASKS_POLL_PERIOD);
+    assertThat(redis.normalTasksPollPeriod())
+        .as("0 means Go's default")
+        .isEqualTo(RedisConfig.DEFAULT_NORMAL_TASKS_POLL_PERIOD);
     assertThat(redis.toBuilder().build()).isEqualTo(redis);
-    assertThat(RedisConfig.DEFAULT.withClusterEnabled(true).withReadTimeout(Duration.ofSeconds(2))).isEqualTo(redis);
-    AmqpConfig amqp = AmqpConfig.DEFAULT.toBuilder().exchange("ex").prefetchCount(9).delayedQueue(null).build();
+    assertThat(RedisConfig.DEFAULT.withClusterEnabled(true).withReadTimeout(Duration.ofSeconds(2)))
+        .isEqualTo(redis);
+    AmqpConfig amqp =
+        AmqpConfig.DEFAULT.toBuilder().exchange("ex").prefetchCount(9).delayedQueue(null).build();
     assertThat(amqp).isEqualTo(AmqpConfig.DEFAULT.withExchange("ex").withPrefetchCount(9));
-    assertThatThrownBy(() -> AmqpConfig.builder().prefetchCount(-1).build()).hasMessageContaining("prefetch_count");
+    assertThatThrownBy(() -> AmqpConfig.builder().prefetchCount(-1).build())
+        .hasMessageContaining("prefetch_count");
   }
 
   /**
-   * Reliability review F18: {@link ConfigReloader} applies a change when the configs differ, so every field
-   * of {@link Config} must take part in {@code equals}. Each field in turn is given another value (set on
-   * the builder field of the same name, since the builder copies them one by one).
+   * Reliability review F18: {@link ConfigReloader} applies a change when the configs differ, so
+   * every field of {@link Config} must take part in {@code equals}. Each field in turn is given
+   * another value (set on the builder field of the same name, since the builder copies them one by
+   * one).
    */
   @Test
   void equalsAndHashCodeSeeEverySetting() throws Exception {
@@ -179,11 +223,16 @@ class ConfigTest {
   @Test
   void resultsExpiryIsADurationWithGosZeroRule() {
     assertThat(Config.DEFAULT.resultsExpiry()).isEqualTo(Duration.ofHours(1));
-    assertThat(Config.builder().resultsExpiry(Duration.ofMillis(1500)).build().resultsExpireIn()).isEqualTo(2);
-    assertThat(Config.builder().resultsExpiry(Duration.ZERO).build().resultsExpiry()).isEqualTo(Duration.ofHours(1));
-    assertThat(Config.builder().resultsExpireIn(30).build().resultsExpiry()).isEqualTo(Duration.ofSeconds(30));
-    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofSeconds(-1))).hasMessageContaining("negative");
-    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofDays(100_000))).hasMessageContaining("at most");
+    assertThat(Config.builder().resultsExpiry(Duration.ofMillis(1500)).build().resultsExpireIn())
+        .isEqualTo(2);
+    assertThat(Config.builder().resultsExpiry(Duration.ZERO).build().resultsExpiry())
+        .isEqualTo(Duration.ofHours(1));
+    assertThat(Config.builder().resultsExpireIn(30).build().resultsExpiry())
+        .isEqualTo(Duration.ofSeconds(30));
+    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofSeconds(-1)))
+        .hasMessageContaining("negative");
+    assertThatThrownBy(() -> Config.builder().resultsExpiry(Duration.ofDays(100_000)))
+        .hasMessageContaining("at most");
   }
 
   /** Another value of the same type: for a record, the first component that can be changed is. */
@@ -199,8 +248,10 @@ class ConfigTest {
     }
     if (value.getClass().isRecord()) {
       java.lang.reflect.RecordComponent[] components = value.getClass().getRecordComponents();
-      Class<?>[] types = java.util.Arrays.stream(components).map(java.lang.reflect.RecordComponent::getType)
-          .toArray(Class<?>[]::new);
+      Class<?>[] types =
+          java.util.Arrays.stream(components)
+              .map(java.lang.reflect.RecordComponent::getType)
+              .toArray(Class<?>[]::new);
       for (int i = 0; i < components.length; i++) {
         Object[] args = new Object[components.length];
         for (int j = 0; j < components.length; j++) {
@@ -213,6 +264,7 @@ class ConfigTest {
         return value.getClass().getDeclaredConstructor(types).newInstance(args);
       }
     }
-    throw new AssertionError("no other value for " + value.getClass() + ": add a case to ConfigTest.different");
+    throw new AssertionError(
+        "no other value for " + value.getClass() + ": add a case to ConfigTest.different");
   }
 }

@@ -17,8 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
 
 /**
- * jackson-dataformat-yaml is optional: core loads and configures from the environment without it, and
- * reading YAML says which dependency is missing. Runs core in a class loader that has everything but YAML.
+ * jackson-dataformat-yaml is optional: core loads and configures from the environment without it,
+ * and reading YAML says which dependency is missing. Runs core in a class loader that has
+ * everything but YAML.
  */
 class YamlOptionalTest {
   private static URL jarOf(Class<?> type) {
@@ -26,15 +27,24 @@ class YamlOptionalTest {
   }
 
   @Test
-  void withoutTheYamlModuleOnlyReadingYamlFailsAndItSaysWhatToAdd(@TempDir Path dir) throws Exception {
-    URL[] classPath = {jarOf(Config.class), jarOf(JsonFactory.class), jarOf(ObjectMapper.class),
-        jarOf(com.fasterxml.jackson.annotation.JsonProperty.class), jarOf(LoggerFactory.class), jarOf(NullMarked.class)};
+  void withoutTheYamlModuleOnlyReadingYamlFailsAndItSaysWhatToAdd(@TempDir Path dir)
+      throws Exception {
+    URL[] classPath = {
+      jarOf(Config.class),
+      jarOf(JsonFactory.class),
+      jarOf(ObjectMapper.class),
+      jarOf(com.fasterxml.jackson.annotation.JsonProperty.class),
+      jarOf(LoggerFactory.class),
+      jarOf(NullMarked.class)
+    };
     assertThat(classPath).noneMatch(url -> url.toString().contains("yaml"));
     Path file = dir.resolve("config.yml");
     Files.writeString(file, "default_queue: q\n");
-    try (URLClassLoader withoutYaml = new URLClassLoader(classPath, ClassLoader.getPlatformClassLoader())) {
+    try (URLClassLoader withoutYaml =
+        new URLClassLoader(classPath, ClassLoader.getPlatformClassLoader())) {
       Class<?> config = Class.forName(Config.class.getName(), true, withoutYaml);
-      Object fromEnv = config.getMethod("fromEnvironment", Map.class).invoke(null, Map.of("DEFAULT_QUEUE", "q"));
+      Object fromEnv =
+          config.getMethod("fromEnvironment", Map.class).invoke(null, Map.of("DEFAULT_QUEUE", "q"));
       assertThat(config.getMethod("defaultQueue").invoke(fromEnv)).isEqualTo("q");
 
       Method fromYaml = config.getMethod("fromYaml", Path.class);
@@ -44,7 +54,8 @@ class YamlOptionalTest {
       } catch (InvocationTargetException e) {
         thrown = e.getCause();
       }
-      assertThat(thrown).isInstanceOf(IllegalStateException.class)
+      assertThat(thrown)
+          .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("com.fasterxml.jackson.dataformat:jackson-dataformat-yaml")
           .hasMessageContaining("Config.fromEnvironment()");
     }

@@ -32,13 +32,31 @@ class MemoryBrokerTest {
   }
 
   private Consumer consume() {
-    return broker.startConsuming("t", "", new DeliveryHandler() {
-      @Override public int reserve(int max) { return 1; }
-      @Override public void release(int slots) { }
-      @Override public void handle(Delivery delivery) { received.add(delivery); }
-      @Override public void handleNow(Delivery delivery) { received.add(delivery); }
-      @Override public void brokerError(Throwable error) { }
-    });
+    return broker.startConsuming(
+        "t",
+        "",
+        new DeliveryHandler() {
+          @Override
+          public int reserve(int max) {
+            return 1;
+          }
+
+          @Override
+          public void release(int slots) {}
+
+          @Override
+          public void handle(Delivery delivery) {
+            received.add(delivery);
+          }
+
+          @Override
+          public void handleNow(Delivery delivery) {
+            received.add(delivery);
+          }
+
+          @Override
+          public void brokerError(Throwable error) {}
+        });
   }
 
   private Delivery next() throws InterruptedException {
@@ -70,7 +88,8 @@ class MemoryBrokerTest {
     consume();
     Delivery first = next();
     first.requeue(Duration.ZERO, "new".getBytes(StandardCharsets.UTF_8));
-    first.requeue(Duration.ZERO, "twice".getBytes(StandardCharsets.UTF_8)); // settled already: ignored
+    first.requeue(
+        Duration.ZERO, "twice".getBytes(StandardCharsets.UTF_8)); // settled already: ignored
     Delivery second = next();
     assertThat(new String(second.body(), StandardCharsets.UTF_8)).isEqualTo("new");
     assertThat(second.deliveryCount()).isEqualTo(1);
@@ -79,12 +98,16 @@ class MemoryBrokerTest {
 
   @Test
   void aDelayedRequeueWaitsForTheInjectedClock() throws Exception {
-    Signature task = Signature.builder("t").uuid(TASK_1).routingKey(Config.DEFAULT.defaultQueue()).build();
+    Signature task =
+        Signature.builder("t").uuid(TASK_1).routingKey(Config.DEFAULT.defaultQueue()).build();
     broker.publish(task, WireCodec.encode(task));
     consume();
-    next().requeue(Duration.ofHours(1), WireCodec.encode(task.toBuilder().header("k", "v").build()));
+    next()
+        .requeue(Duration.ofHours(1), WireCodec.encode(task.toBuilder().header("k", "v").build()));
     assertThat(broker.delayedTasks()).extracting(Signature::uuid).containsExactly(TASK_1);
-    assertThat(received.poll(1500, TimeUnit.MILLISECONDS)).as("nothing before the clock moves").isNull();
+    assertThat(received.poll(1500, TimeUnit.MILLISECONDS))
+        .as("nothing before the clock moves")
+        .isNull();
     clock.advance(Duration.ofHours(1));
     Delivery back = next();
     assertThat(WireCodec.decodeSignature(back.body()).headers()).containsEntry("k", "v");
@@ -94,9 +117,14 @@ class MemoryBrokerTest {
   @Test
   void listingSkipsAMessageTooDeeplyNestedToDecode() {
     String nested = "[".repeat(10_000) + "]".repeat(10_000);
-    broker.pushRaw(Config.DEFAULT.defaultQueue(),
-        ("{\"UUID\":\"d\",\"Name\":\"t\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":" + nested + "}]}").getBytes(StandardCharsets.UTF_8));
-    Signature good = Signature.builder("t").uuid(TASK_OK).routingKey(Config.DEFAULT.defaultQueue()).build();
+    broker.pushRaw(
+        Config.DEFAULT.defaultQueue(),
+        ("{\"UUID\":\"d\",\"Name\":\"t\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":"
+                + nested
+                + "}]}")
+            .getBytes(StandardCharsets.UTF_8));
+    Signature good =
+        Signature.builder("t").uuid(TASK_OK).routingKey(Config.DEFAULT.defaultQueue()).build();
     broker.publish(good, WireCodec.encode(good));
     assertThat(broker.pendingTasks("")).extracting(Signature::uuid).containsExactly(TASK_OK);
   }
@@ -117,8 +145,19 @@ class MemoryBrokerTest {
       now = now.plus(duration);
     }
 
-    @Override public ZoneId getZone() { return ZoneOffset.UTC; }
-    @Override public Clock withZone(ZoneId zone) { return this; }
-    @Override public Instant instant() { return now; }
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
   }
 }

@@ -34,11 +34,12 @@ import org.junit.jupiter.api.Test;
 /** Periodic tasks on a manual clock: nothing here waits for real minutes. */
 class PeriodicSchedulerTest {
   private static final Duration RESULT_TIMEOUT = Duration.ofSeconds(10);
-  private static final PeriodicConfig MANUAL = PeriodicConfig.builder()
-      .programName("periodic-test")
-      .zone(ZoneOffset.UTC)
-      .backgroundThread(false)
-      .build();
+  private static final PeriodicConfig MANUAL =
+      PeriodicConfig.builder()
+          .programName("periodic-test")
+          .zone(ZoneOffset.UTC)
+          .backgroundThread(false)
+          .build();
 
   private final MutableClock clock = MutableClock.at("2024-05-06T10:00:30Z");
   private final List<AutoCloseable> closeAfter = new ArrayList<>();
@@ -55,7 +56,10 @@ class PeriodicSchedulerTest {
     return resource;
   }
 
-  /** A server on the manual clock with memory broker and backend, "add" and "multiply" tasks and a worker. */
+  /**
+   * A server on the manual clock with memory broker and backend, "add" and "multiply" tasks and a
+   * worker.
+   */
   private Server serverWithWorker(PeriodicConfig config) {
     Server server = closing(Server.builder().clock(clock).periodic(config).build());
     server.registerTask("add", TaskFunction.varargs(long[].class, a -> LongStream.of(a).sum()));
@@ -73,7 +77,8 @@ class PeriodicSchedulerTest {
     return runs.get(0);
   }
 
-  // ---------------------------------------------------------------------------------------------- workflows
+  // ----------------------------------------------------------------------------------------------
+  // workflows
 
   @Test
   void aPeriodicTaskFiresOnItsTickAndItsResultIsStored() {
@@ -81,8 +86,10 @@ class PeriodicSchedulerTest {
     server.registerPeriodicTask("*/5 * * * *", "adder", add(1, 2));
 
     assertThat(server.periodicScheduler().runDue()).as("10:00:30 is not a tick").isEmpty();
-    assertThat(server.periodicEntries()).singleElement()
-        .satisfies(e -> assertThat(e.nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:05:00Z")));
+    assertThat(server.periodicEntries())
+        .singleElement()
+        .satisfies(
+            e -> assertThat(e.nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:05:00Z")));
 
     clock.set("2024-05-06T10:05:00Z");
     PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
@@ -94,7 +101,8 @@ class PeriodicSchedulerTest {
     assertThat(server.asyncResult(sent.uuid()).state()).isEqualTo(State.SUCCESS);
 
     assertThat(server.periodicScheduler().runDue()).as("each tick is handled once").isEmpty();
-    assertThat(server.periodicEntries().get(0).nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:10:00Z"));
+    assertThat(server.periodicEntries().get(0).nextFireTime())
+        .isEqualTo(Instant.parse("2024-05-06T10:10:00Z"));
   }
 
   @Test
@@ -108,13 +116,19 @@ class PeriodicSchedulerTest {
       clock.advance(Duration.ofMinutes(1));
       sent.add(onlyRun(server.periodicScheduler().runDue()).signatures().get(0));
     }
-    assertThat(sent).extracting(Signature::uuid).doesNotHaveDuplicates().doesNotContain(template.uuid())
+    assertThat(sent)
+        .extracting(Signature::uuid)
+        .doesNotHaveDuplicates()
+        .doesNotContain(template.uuid())
         .allSatisfy(uuid -> assertThat(uuid).startsWith("task_"));
-    assertThat(sent).extracting(s -> s.onSuccess().get(0).uuid()).doesNotHaveDuplicates()
+    assertThat(sent)
+        .extracting(s -> s.onSuccess().get(0).uuid())
+        .doesNotHaveDuplicates()
         .doesNotContain(template.onSuccess().get(0).uuid());
     for (Signature s : sent) {
       assertThat(server.asyncResult(s.uuid()).get(RESULT_TIMEOUT)).containsExactly(2L);
-      assertThat(server.asyncResult(s.onSuccess().get(0).uuid()).get(RESULT_TIMEOUT)).containsExactly(7L);
+      assertThat(server.asyncResult(s.onSuccess().get(0).uuid()).get(RESULT_TIMEOUT))
+          .containsExactly(7L);
     }
   }
 
@@ -128,33 +142,44 @@ class PeriodicSchedulerTest {
       clock.set("2024-05-06T" + hour + ":00:00Z");
       PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
       assertThat(run.outcome()).isEqualTo(Outcome.SENT);
-      assertThat(run.signatures()).hasSize(2).allSatisfy(s -> assertThat(s.groupTaskCount()).isEqualTo(2));
-      assertThat(run.signatures()).extracting(Signature::groupUuid).containsOnly(run.signatures().get(0).groupUuid());
+      assertThat(run.signatures())
+          .hasSize(2)
+          .allSatisfy(s -> assertThat(s.groupTaskCount()).isEqualTo(2));
+      assertThat(run.signatures())
+          .extracting(Signature::groupUuid)
+          .containsOnly(run.signatures().get(0).groupUuid());
       groupUuids.add(run.signatures().get(0).groupUuid());
-      assertThat(server.asyncResult(run.signatures().get(0).uuid()).get(RESULT_TIMEOUT)).containsExactly(2L);
-      assertThat(server.asyncResult(run.signatures().get(1).uuid()).get(RESULT_TIMEOUT)).containsExactly(4L);
+      assertThat(server.asyncResult(run.signatures().get(0).uuid()).get(RESULT_TIMEOUT))
+          .containsExactly(2L);
+      assertThat(server.asyncResult(run.signatures().get(1).uuid()).get(RESULT_TIMEOUT))
+          .containsExactly(4L);
     }
-    assertThat(groupUuids).doesNotHaveDuplicates().allSatisfy(uuid -> assertThat(uuid).startsWith("group_"));
+    assertThat(groupUuids)
+        .doesNotHaveDuplicates()
+        .allSatisfy(uuid -> assertThat(uuid).startsWith("group_"));
   }
 
   @Test
   void aPeriodicChainPassesEachResultOn() {
     Server server = serverWithWorker(MANUAL);
-    server.registerPeriodicChain("0 11 * * MON", "add-then-double", add(1, 2),
-        Signature.create("multiply", Arg.of(2L)));
+    server.registerPeriodicChain(
+        "0 11 * * MON", "add-then-double", add(1, 2), Signature.create("multiply", Arg.of(2L)));
 
     clock.set("2024-05-06T11:00:00Z"); // a Monday
     PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
     assertThat(run.signatures()).extracting(Signature::name).containsExactly("add", "multiply");
-    assertThat(server.asyncResult(run.signatures().get(1).uuid()).get(RESULT_TIMEOUT)).containsExactly(6L);
-    assertThat(server.periodicEntries().get(0).nextFireTime()).isEqualTo(Instant.parse("2024-05-13T11:00:00Z"));
+    assertThat(server.asyncResult(run.signatures().get(1).uuid()).get(RESULT_TIMEOUT))
+        .containsExactly(6L);
+    assertThat(server.periodicEntries().get(0).nextFireTime())
+        .isEqualTo(Instant.parse("2024-05-13T11:00:00Z"));
   }
 
   @Test
   void aPeriodicChordSendsTheGroupResultsToItsCallback() {
     Server server = serverWithWorker(MANUAL);
     Signature sum = Signature.create("add");
-    server.registerPeriodicChord("CRON_TZ=Europe/Paris 0 13 * * *", "sum-of-sums", 0, sum, add(1, 1), add(2, 2));
+    server.registerPeriodicChord(
+        "CRON_TZ=Europe/Paris 0 13 * * *", "sum-of-sums", 0, sum, add(1, 1), add(2, 2));
 
     clock.set("2024-05-06T11:00:00Z"); // 13:00 in Paris (CEST)
     PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
@@ -164,7 +189,8 @@ class PeriodicSchedulerTest {
     assertThat(server.asyncResult(callback.uuid()).get(RESULT_TIMEOUT)).containsExactly(6L);
   }
 
-  // ---------------------------------------------------------------------------------------------- locking
+  // ----------------------------------------------------------------------------------------------
+  // locking
 
   @Test
   void threeServersSharingAnEagerLockFireOncePerTick() {
@@ -174,8 +200,15 @@ class PeriodicSchedulerTest {
     AtomicInteger executions = new AtomicInteger();
     List<Server> servers = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      Server server = closing(Server.builder().clock(clock).broker(broker).backend(backend).lock(lock)
-          .periodic(MANUAL).build());
+      Server server =
+          closing(
+              Server.builder()
+                  .clock(clock)
+                  .broker(broker)
+                  .backend(backend)
+                  .lock(lock)
+                  .periodic(MANUAL)
+                  .build());
       server.registerTask("tick", TaskFunction.of(executions::incrementAndGet));
       server.registerPeriodicTask("* * * * *", "every-minute", Signature.create("tick"));
       servers.add(server);
@@ -185,11 +218,16 @@ class PeriodicSchedulerTest {
     int ticks = 50;
     for (int tick = 1; tick <= ticks; tick++) {
       clock.set(Instant.parse("2024-05-06T10:00:00Z").plus(Duration.ofMinutes(tick)));
-      List<CompletableFuture<List<PeriodicRun>>> both = servers.stream()
-          .map(s -> CompletableFuture.supplyAsync(s.periodicScheduler()::runDue)).toList();
+      List<CompletableFuture<List<PeriodicRun>>> both =
+          servers.stream()
+              .map(s -> CompletableFuture.supplyAsync(s.periodicScheduler()::runDue))
+              .toList();
       List<PeriodicRun> runs = both.stream().flatMap(f -> f.join().stream()).toList();
-      assertThat(runs).extracting(PeriodicRun::outcome).as("tick %d", tick)
-          .containsExactlyInAnyOrder(Outcome.SENT, Outcome.LOCKED_ELSEWHERE, Outcome.LOCKED_ELSEWHERE);
+      assertThat(runs)
+          .extracting(PeriodicRun::outcome)
+          .as("tick %d", tick)
+          .containsExactlyInAnyOrder(
+              Outcome.SENT, Outcome.LOCKED_ELSEWHERE, Outcome.LOCKED_ELSEWHERE);
     }
     await().atMost(RESULT_TIMEOUT).untilAsserted(() -> assertThat(executions).hasValue(ticks));
   }
@@ -197,18 +235,32 @@ class PeriodicSchedulerTest {
   @Test
   void eachRunTakesGosLockKeyUntilJustBeforeTheNextTick() {
     List<String> calls = new CopyOnWriteArrayList<>();
-    Lock recording = new Lock() {
-      @Override public boolean tryLock(String key, long expiresAtUnixNanos) { throw new AssertionError(); }
-      @Override public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
-        calls.add(key + "=" + expiresAtUnixNanos);
-        return true;
-      }
-      @Override public void close() {}
-    };
-    Server server = closing(Server.builder().clock(clock).lock(recording)
-        .periodic(MANUAL.toBuilder().programName("billing").build()).build());
+    Lock recording =
+        new Lock() {
+          @Override
+          public boolean tryLock(String key, long expiresAtUnixNanos) {
+            throw new AssertionError();
+          }
+
+          @Override
+          public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
+            calls.add(key + "=" + expiresAtUnixNanos);
+            return true;
+          }
+
+          @Override
+          public void close() {}
+        };
+    Server server =
+        closing(
+            Server.builder()
+                .clock(clock)
+                .lock(recording)
+                .periodic(MANUAL.toBuilder().programName("billing").build())
+                .build());
     server.registerPeriodicTask("*/5 * * * *", "invoice", Signature.create("invoice"));
-    assertThat(server.periodicEntries().get(0).lockKey()).isEqualTo("machinery_lock_billinginvoice*/5 * * * *");
+    assertThat(server.periodicEntries().get(0).lockKey())
+        .isEqualTo("machinery_lock_billinginvoice*/5 * * * *");
 
     clock.set("2024-05-06T10:05:00.250Z");
     server.periodicScheduler().runDue();
@@ -219,63 +271,88 @@ class PeriodicSchedulerTest {
   @Test
   void aRunWhoseLockFailsOrWhoseSendFailsIsReportedAndTheNextTickStillFires() {
     AtomicInteger lockCalls = new AtomicInteger();
-    Lock flaky = new Lock() {
-      @Override public boolean tryLock(String key, long expiresAtUnixNanos) { return true; }
-      @Override public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
-        if (key.contains("small") && lockCalls.incrementAndGet() == 1) {
-          throw new IllegalStateException("lock server down");
-        }
-        return true;
-      }
-      @Override public void close() {}
-    };
-    Server server = closing(Server.builder().clock(clock).lock(flaky)
-        .config(Config.DEFAULT.toBuilder().maxMessageBytes(2000).build()).periodic(MANUAL).build());
+    Lock flaky =
+        new Lock() {
+          @Override
+          public boolean tryLock(String key, long expiresAtUnixNanos) {
+            return true;
+          }
+
+          @Override
+          public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
+            if (key.contains("small") && lockCalls.incrementAndGet() == 1) {
+              throw new IllegalStateException("lock server down");
+            }
+            return true;
+          }
+
+          @Override
+          public void close() {}
+        };
+    Server server =
+        closing(
+            Server.builder()
+                .clock(clock)
+                .lock(flaky)
+                .config(Config.DEFAULT.toBuilder().maxMessageBytes(2000).build())
+                .periodic(MANUAL)
+                .build());
     server.registerPeriodicTask("@every 10s", "small", Signature.create("small"));
-    server.registerPeriodicTask("@every 10s", "too-big", Signature.create("big", Arg.of("x".repeat(5000))));
+    server.registerPeriodicTask(
+        "@every 10s", "too-big", Signature.create("big", Arg.of("x".repeat(5000))));
 
     clock.advance(Duration.ofSeconds(10));
     List<PeriodicRun> first = server.periodicScheduler().runDue();
     assertThat(first).extracting(PeriodicRun::outcome).containsOnly(Outcome.FAILED);
-    assertThat(first).extracting(r -> r.error().getMessage())
+    assertThat(first)
+        .extracting(r -> r.error().getMessage())
         .anySatisfy(m -> assertThat(m).contains("lock server down"))
         .anySatisfy(m -> assertThat(m).contains("over the limit"));
 
     clock.advance(Duration.ofSeconds(10));
-    assertThat(server.periodicScheduler().runDue()).extracting(PeriodicRun::name, PeriodicRun::outcome)
-        .containsExactly(tuple("small", Outcome.SENT),
-            tuple("too-big", Outcome.FAILED));
+    assertThat(server.periodicScheduler().runDue())
+        .extracting(PeriodicRun::name, PeriodicRun::outcome)
+        .containsExactly(tuple("small", Outcome.SENT), tuple("too-big", Outcome.FAILED));
   }
 
-  // ---------------------------------------------------------------------------------------------- entries
+  // ----------------------------------------------------------------------------------------------
+  // entries
 
   @Test
   void entriesCanBeListedReplacedAndUnregistered() {
     Server server = closing(Server.builder().clock(clock).periodic(MANUAL).build());
     server.registerPeriodicTask("0 12 * * *", "report", Signature.create("report"));
-    server.registerPeriodicGroup("@daily", "cleanup", 0, Signature.create("a"), Signature.create("b"));
+    server.registerPeriodicGroup(
+        "@daily", "cleanup", 0, Signature.create("a"), Signature.create("b"));
     assertThat(server.periodicEntries())
-        .extracting(PeriodicEntry::name, PeriodicEntry::kind, PeriodicEntry::spec, PeriodicEntry::nextFireTime)
+        .extracting(
+            PeriodicEntry::name,
+            PeriodicEntry::kind,
+            PeriodicEntry::spec,
+            PeriodicEntry::nextFireTime)
         .containsExactly(
-            tuple("report", Kind.TASK, "0 12 * * *",
-                Instant.parse("2024-05-06T12:00:00Z")),
-            tuple("cleanup", Kind.GROUP, "@daily",
-                Instant.parse("2024-05-07T00:00:00Z")));
+            tuple("report", Kind.TASK, "0 12 * * *", Instant.parse("2024-05-06T12:00:00Z")),
+            tuple("cleanup", Kind.GROUP, "@daily", Instant.parse("2024-05-07T00:00:00Z")));
 
     server.registerPeriodicTask("30 10 * * *", "report", Signature.create("report-v2"));
-    assertThat(server.periodicScheduler().entry("report")).hasValueSatisfying(e -> {
-      assertThat(e.spec()).isEqualTo("30 10 * * *");
-      assertThat(e.nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:30:00Z"));
-    });
+    assertThat(server.periodicScheduler().entry("report"))
+        .hasValueSatisfying(
+            e -> {
+              assertThat(e.spec()).isEqualTo("30 10 * * *");
+              assertThat(e.nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:30:00Z"));
+            });
     assertThat(server.periodicEntries()).hasSize(2);
 
     clock.set("2024-05-06T10:30:00Z");
-    assertThat(onlyRun(server.periodicScheduler().runDue()).signatures().get(0).name()).isEqualTo("report-v2");
+    assertThat(onlyRun(server.periodicScheduler().runDue()).signatures().get(0).name())
+        .isEqualTo("report-v2");
 
     assertThat(server.unregisterPeriodic("report")).isTrue();
     assertThat(server.unregisterPeriodic("report")).isFalse();
     clock.set("2024-05-07T10:30:00Z");
-    assertThat(onlyRun(server.periodicScheduler().runDue()).name()).as("only cleanup is left").isEqualTo("cleanup");
+    assertThat(onlyRun(server.periodicScheduler().runDue()).name())
+        .as("only cleanup is left")
+        .isEqualTo("cleanup");
     assertThat(server.periodicEntries()).extracting(PeriodicEntry::name).containsExactly("cleanup");
   }
 
@@ -285,24 +362,30 @@ class PeriodicSchedulerTest {
     Signature task = Signature.create("t");
     assertThatThrownBy(() -> server.registerPeriodicTask("0 0 * * 7", "n", task))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessage("invalid periodic spec \"0 0 * * 7\": day-of-week field \"7\" (0-6): end of range (7) above"
-            + " maximum (6): 7");
+        .hasMessage(
+            "invalid periodic spec \"0 0 * * 7\": day-of-week field \"7\" (0-6): end of range (7) above"
+                + " maximum (6): 7");
     assertThatThrownBy(() -> server.registerPeriodicTask("61 * * * *", "n", task))
         .hasMessageContaining("minute field \"61\"");
     assertThatThrownBy(() -> server.registerPeriodicChain("@fortnightly", "n", task))
         .hasMessageContaining("unrecognized descriptor @fortnightly");
     assertThatThrownBy(() -> server.registerPeriodicTask("0 0 30 2 *", "n", task))
-        .hasMessage("invalid periodic spec \"0 0 30 2 *\": it never fires (no time in the next five years matches"
-            + " it)");
+        .hasMessage(
+            "invalid periodic spec \"0 0 30 2 *\": it never fires (no time in the next five years matches"
+                + " it)");
     assertThatThrownBy(() -> server.registerPeriodicTask("@daily", "", task))
         .hasMessage("a periodic entry needs a non-empty name");
-    assertThatThrownBy(() -> server.registerPeriodicTask("@daily", "n", Signature.emptyBuilder().build()))
+    assertThatThrownBy(
+            () -> server.registerPeriodicTask("@daily", "n", Signature.emptyBuilder().build()))
         .hasMessage("periodic entry n: a signature needs a task name");
     assertThatThrownBy(() -> server.registerPeriodicGroup("@daily", "n", 0))
         .hasMessage("periodic entry n needs at least one signature");
     assertThatThrownBy(() -> server.registerPeriodicChord("@daily", "n", -1, task, task))
         .hasMessageContaining("sendConcurrency must be >= 0");
-    assertThatThrownBy(() -> server.registerPeriodicTask("@daily", "n", Signature.create("t", Arg.of("complex128", 1L))))
+    assertThatThrownBy(
+            () ->
+                server.registerPeriodicTask(
+                    "@daily", "n", Signature.create("t", Arg.of("complex128", 1L))))
         .hasMessageStartingWith("periodic entry n: argument 1 of task t: ");
     assertThat(server.periodicEntries()).isEmpty();
 
@@ -311,7 +394,8 @@ class PeriodicSchedulerTest {
         .isInstanceOf(IllegalStateException.class);
   }
 
-  // ---------------------------------------------------------------------------------------------- missed runs
+  // ----------------------------------------------------------------------------------------------
+  // missed runs
 
   @Test
   void afterDowntimeFireOnceSendsOneRunAndCarriesOnFromNow() {
@@ -322,21 +406,27 @@ class PeriodicSchedulerTest {
     PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
     assertThat(run.outcome()).isEqualTo(Outcome.SENT);
     assertThat(run.scheduledAt()).isEqualTo(Instant.parse("2024-05-06T10:01:00Z"));
-    assertThat(server.periodicEntries().get(0).nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:31:00Z"));
+    assertThat(server.periodicEntries().get(0).nextFireTime())
+        .isEqualTo(Instant.parse("2024-05-06T10:31:00Z"));
     assertThat(server.periodicScheduler().runDue()).isEmpty();
   }
 
   @Test
   void afterDowntimeSkipSendsNothingUntilTheNextTick() {
-    Server server = closing(Server.builder().clock(clock)
-        .periodic(MANUAL.toBuilder().missedFirePolicy(MissedFirePolicy.SKIP).build()).build());
+    Server server =
+        closing(
+            Server.builder()
+                .clock(clock)
+                .periodic(MANUAL.toBuilder().missedFirePolicy(MissedFirePolicy.SKIP).build())
+                .build());
     server.registerPeriodicTask("* * * * *", "minutely", Signature.create("m"));
 
     clock.set("2024-05-06T10:30:10Z");
     PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
     assertThat(run.outcome()).isEqualTo(Outcome.SKIPPED_MISSED);
     assertThat(run.signatures()).isEmpty();
-    assertThat(server.periodicEntries().get(0).nextFireTime()).isEqualTo(Instant.parse("2024-05-06T10:31:00Z"));
+    assertThat(server.periodicEntries().get(0).nextFireTime())
+        .isEqualTo(Instant.parse("2024-05-06T10:31:00Z"));
 
     clock.set("2024-05-06T10:31:59Z"); // 59 s late: under the one-minute threshold, so not missed
     assertThat(onlyRun(server.periodicScheduler().runDue()).outcome()).isEqualTo(Outcome.SENT);
@@ -353,13 +443,18 @@ class PeriodicSchedulerTest {
         .isEqualTo(Instant.parse("2024-05-06T11:00:00Z"));
   }
 
-  // ---------------------------------------------------------------------------------------------- thread
+  // ----------------------------------------------------------------------------------------------
+  // thread
 
   @Test
   void theBackgroundThreadStartsAtTheFirstRegistrationFiresDueRunsAndStopsAtClose() {
     AtomicInteger executions = new AtomicInteger();
-    Server server = closing(Server.builder().clock(clock)
-        .periodic(MANUAL.toBuilder().backgroundThread(true).build()).build());
+    Server server =
+        closing(
+            Server.builder()
+                .clock(clock)
+                .periodic(MANUAL.toBuilder().backgroundThread(true).build())
+                .build());
     server.registerTask("tick", TaskFunction.of(executions::incrementAndGet));
     server.newWorker("worker", 1).launchAsync();
     PeriodicScheduler scheduler = server.periodicScheduler();
@@ -381,44 +476,62 @@ class PeriodicSchedulerTest {
   void closeInterruptsARunWaitingForTheLock() {
     EagerLock lock = closing(EagerLock.create(clock, 3, Duration.ofHours(1)));
     lock.tryLock("machinery_lock_periodic-testheld@every 1s", Long.MAX_VALUE);
-    Server server = closing(Server.builder().clock(clock).lock(lock)
-        .periodic(MANUAL.toBuilder().backgroundThread(true).build()).build());
+    Server server =
+        closing(
+            Server.builder()
+                .clock(clock)
+                .lock(lock)
+                .periodic(MANUAL.toBuilder().backgroundThread(true).build())
+                .build());
     server.registerPeriodicTask("@every 1s", "held", Signature.create("t"));
     clock.advance(Duration.ofSeconds(1));
     PeriodicScheduler scheduler = server.periodicScheduler();
-    await().atMost(RESULT_TIMEOUT).until(() -> server.periodicEntries().get(0).lastFireTime() != null);
+    await()
+        .atMost(RESULT_TIMEOUT)
+        .until(() -> server.periodicEntries().get(0).lastFireTime() != null);
 
     server.close(); // would take three hours if the run in flight were not interrupted
     assertThat(scheduler.hasLiveThreads()).isFalse();
   }
 
-  // ---------------------------------------------------------------------------------------------- config
+  // ----------------------------------------------------------------------------------------------
+  // config
 
   @Test
   void specsWithoutAZoneUseTheConfiguredZone() {
-    Server server = closing(Server.builder().clock(clock)
-        .periodic(MANUAL.toBuilder().zone(ZoneId.of("America/New_York")).build()).build());
+    Server server =
+        closing(
+            Server.builder()
+                .clock(clock)
+                .periodic(MANUAL.toBuilder().zone(ZoneId.of("America/New_York")).build())
+                .build());
     server.registerPeriodicTask("0 9 * * *", "morning", Signature.create("m"));
-    server.registerPeriodicTask("CRON_TZ=Asia/Tokyo 0 9 * * *", "tokyo-morning", Signature.create("m"));
-    assertThat(server.periodicEntries()).extracting(PeriodicEntry::nextFireTime).containsExactly(
-        Instant.parse("2024-05-06T13:00:00Z"), Instant.parse("2024-05-07T00:00:00Z"));
+    server.registerPeriodicTask(
+        "CRON_TZ=Asia/Tokyo 0 9 * * *", "tokyo-morning", Signature.create("m"));
+    assertThat(server.periodicEntries())
+        .extracting(PeriodicEntry::nextFireTime)
+        .containsExactly(
+            Instant.parse("2024-05-06T13:00:00Z"), Instant.parse("2024-05-07T00:00:00Z"));
   }
 
   @Test
   void theDefaultProgramNameIsTheJarOrMainClassName() {
     String saved = System.getProperty("sun.java.command");
     try {
-      Map<String, String> cases = Map.of(
-          "com.example.billing.Worker --queue x", "Worker",
-          "/opt/app/billing-worker.jar --queue x", "billing-worker",
-          "Main", "Main",
-          "", "java");
-      cases.forEach((command, expected) -> {
-        System.setProperty("sun.java.command", command);
-        assertThat(PeriodicConfig.defaultProgramName()).as(command).isEqualTo(expected);
-      });
+      Map<String, String> cases =
+          Map.of(
+              "com.example.billing.Worker --queue x", "Worker",
+              "/opt/app/billing-worker.jar --queue x", "billing-worker",
+              "Main", "Main",
+              "", "java");
+      cases.forEach(
+          (command, expected) -> {
+            System.setProperty("sun.java.command", command);
+            assertThat(PeriodicConfig.defaultProgramName()).as(command).isEqualTo(expected);
+          });
       assertThat(PeriodicConfig.defaults().zone()).isEqualTo(ZoneId.systemDefault());
-      assertThat(PeriodicConfig.defaults().missedFirePolicy()).isEqualTo(MissedFirePolicy.FIRE_ONCE);
+      assertThat(PeriodicConfig.defaults().missedFirePolicy())
+          .isEqualTo(MissedFirePolicy.FIRE_ONCE);
     } finally {
       if (saved == null) {
         System.clearProperty("sun.java.command");
@@ -430,14 +543,26 @@ class PeriodicSchedulerTest {
 
   @Test
   void freshCopiesKeepEverythingButTheUuids() {
-    Signature template = Signature.builder("t").args(Arg.of(1L)).retryCount(3).routingKey("q")
-        .header("k", "v").onError(Signature.create("e")).build();
+    Signature template =
+        Signature.builder("t")
+            .args(Arg.of(1L))
+            .retryCount(3)
+            .routingKey("q")
+            .header("k", "v")
+            .onError(Signature.create("e"))
+            .build();
     Signature copy = PeriodicScheduler.fresh(template, "task_new");
-    assertThat(copy.toBuilder().uuid(template.uuid()).onError(template.onError()).build()).isEqualTo(template);
-    assertThat(copy.onError()).singleElement().satisfies(e -> {
-      assertThat(e.name()).isEqualTo("e");
-      assertThat(e.uuid()).isNotEqualTo(template.onError().get(0).uuid()).startsWith("task_");
-    });
+    assertThat(copy.toBuilder().uuid(template.uuid()).onError(template.onError()).build())
+        .isEqualTo(template);
+    assertThat(copy.onError())
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.name()).isEqualTo("e");
+              assertThat(e.uuid())
+                  .isNotEqualTo(template.onError().get(0).uuid())
+                  .startsWith("task_");
+            });
     assertThat(copy.uuid()).isEqualTo("task_new");
   }
 }

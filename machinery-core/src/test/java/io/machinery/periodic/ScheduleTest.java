@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.machinery.internal.GoDurations;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.machinery.internal.GoDurations;
 import java.io.InputStream;
 import java.time.LocalDateTime;
 import java.time.ZoneId;
@@ -19,8 +19,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Replays {@code robfig-cron-v3.json}, written by robfig/cron v3.0.1 itself (see {@code
- * robfig-cron-v3-generator.go} beside it): every spec Go accepts is accepted, every spec Go refuses is refused,
- * and the next fire times agree to the second in five zones, across daylight-saving changes.
+ * robfig-cron-v3-generator.go} beside it): every spec Go accepts is accepted, every spec Go refuses
+ * is refused, and the next fire times agree to the second in five zones, across daylight-saving
+ * changes.
  */
 class ScheduleTest {
 
@@ -41,7 +42,8 @@ class ScheduleTest {
       if (entry.has("error")) {
         try {
           Schedule.parse(spec);
-          mismatches.add("accepted \"" + spec + "\", which Go refuses: " + entry.get("error").asText());
+          mismatches.add(
+              "accepted \"" + spec + "\", which Go refuses: " + entry.get("error").asText());
         } catch (IllegalArgumentException expected) {
           assertThat(expected.getMessage()).startsWith("invalid periodic spec \"" + spec + "\": ");
         }
@@ -58,8 +60,16 @@ class ScheduleTest {
       int run = 0;
       for (ZoneId zone : zones) {
         for (LocalDateTime start : starts) {
-          ZonedDateTime t = Schedule.GoTime.date(start.getYear(), start.getMonthValue(), start.getDayOfMonth(),
-              start.getHour(), start.getMinute(), start.getSecond(), start.getNano(), zone);
+          ZonedDateTime t =
+              Schedule.GoTime.date(
+                  start.getYear(),
+                  start.getMonthValue(),
+                  start.getDayOfMonth(),
+                  start.getHour(),
+                  start.getMinute(),
+                  start.getSecond(),
+                  start.getNano(),
+                  zone);
           List<Long> actual = new ArrayList<>();
           for (int i = 0; i < next.get(run).size(); i++) {
             t = schedule.next(t);
@@ -73,7 +83,17 @@ class ScheduleTest {
           List<Long> expected = new ArrayList<>();
           next.get(run).forEach(n -> expected.add(n.asLong()));
           if (!actual.equals(expected)) {
-            mismatches.add("\"" + spec + "\" from " + start + " " + zone + ": Go " + expected + ", Java " + actual);
+            mismatches.add(
+                "\""
+                    + spec
+                    + "\" from "
+                    + start
+                    + " "
+                    + zone
+                    + ": Go "
+                    + expected
+                    + ", Java "
+                    + actual);
           }
           compared++;
           run++;
@@ -111,7 +131,8 @@ class ScheduleTest {
   @Test
   void aTimeZonePrefixWinsOverTheZoneOfTheReferenceTime() {
     Schedule tokyo = Schedule.parse("CRON_TZ=Asia/Tokyo 0 9 * * *");
-    ZonedDateTime next = tokyo.next(ZonedDateTime.of(2024, 1, 1, 0, 0, 0, 0, ZoneId.of("Europe/Paris")));
+    ZonedDateTime next =
+        tokyo.next(ZonedDateTime.of(2024, 1, 1, 0, 0, 0, 0, ZoneId.of("Europe/Paris")));
     assertThat(next.getZone()).isEqualTo(ZoneId.of("Europe/Paris"));
     assertThat(next.withZoneSameInstant(ZoneId.of("Asia/Tokyo")).toLocalDateTime())
         .isEqualTo(LocalDateTime.of(2024, 1, 1, 9, 0));
@@ -130,7 +151,10 @@ class ScheduleTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource(delimiter = '|', textBlock = """
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
       ''                          | empty spec string
       * * * *                     | expected exactly 5 fields (minute hour day-of-month month day-of-week), found 4
       60 * * * *                  | minute field "60" (0-59): end of range (60) above maximum (59): 60
@@ -168,7 +192,9 @@ class ScheduleTest {
     assertThatThrownBy(() -> GoDurations.parseNanos("9223372036854775808ns"))
         .hasMessage("time: invalid duration \"9223372036854775808ns\"");
     assertThatThrownBy(() -> GoDurations.parseNanos("")).hasMessage("time: invalid duration \"\"");
-    assertThatThrownBy(() -> GoDurations.parseNanos(".s")).hasMessage("time: invalid duration \".s\"");
-    assertThatThrownBy(() -> GoDurations.parseNanos("3d")).hasMessage("time: unknown unit \"d\" in duration \"3d\"");
+    assertThatThrownBy(() -> GoDurations.parseNanos(".s"))
+        .hasMessage("time: invalid duration \".s\"");
+    assertThatThrownBy(() -> GoDurations.parseNanos("3d"))
+        .hasMessage("time: unknown unit \"d\" in duration \"3d\"");
   }
 }

@@ -25,8 +25,9 @@ import java.util.function.Function;
 import java.util.function.Predicate;
 
 /**
- * The JSON API under {@code /api/}: reads are GETs over {@link Inspection}, actions POSTs checked by the {@link
- * Guard}. Every read is a bounded page: searching a tab scans at most {@link #SEARCH_LIMIT} entries and says so.
+ * The JSON API under {@code /api/}: reads are GETs over {@link Inspection}, actions POSTs checked
+ * by the {@link Guard}. Every read is a bounded page: searching a tab scans at most {@link
+ * #SEARCH_LIMIT} entries and says so.
  *
  * <pre>
  * GET  /api/overview                                   queues, workers, capabilities, chart samples
@@ -42,7 +43,8 @@ final class Api {
   static final int DEFAULT_LIMIT = 50;
   static final int SEARCH_LIMIT = 5_000;
   private static final int MAX_BODY = 256 * 1024;
-  private static final Set<String> ACTIONS = Set.of("purge", "pause", "resume", "requeue", "delete");
+  private static final Set<String> ACTIONS =
+      Set.of("purge", "pause", "resume", "requeue", "delete");
 
   private final Inspection inspection;
   private final Sampler sampler;
@@ -69,9 +71,14 @@ final class Api {
     switch (path) {
       case "/api/overview" -> json(exchange, overview());
       case "/api/queue" -> json(exchange, queuePage(q));
-      case "/api/task" -> json(exchange, Views.task(report(q), inspection.queueName(q.getOrDefault("queue", ""))));
-      case "/api/task/raw" -> download(exchange, "task-" + safe(required(q, "uuid")) + ".json", "application/json",
-          Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Views.raw(report(q))));
+      case "/api/task" ->
+          json(exchange, Views.task(report(q), inspection.queueName(q.getOrDefault("queue", ""))));
+      case "/api/task/raw" ->
+          download(
+              exchange,
+              "task-" + safe(required(q, "uuid")) + ".json",
+              "application/json",
+              Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Views.raw(report(q))));
       case "/api/deadletter/raw" -> deadLetterRaw(exchange, q);
       case "/api/workers" -> json(exchange, workers());
       case "/api/periodic" -> json(exchange, periodic());
@@ -81,8 +88,10 @@ final class Api {
 
   private ObjectNode overview() {
     ObjectNode n = Guard.JSON.createObjectNode();
-    n.put("readOnly", readOnly).put("actions", guard.actionsEnabled())
-        .put("canInspectQueues", inspection.canInspectQueues()).put("hasControlPlane", inspection.hasControlPlane())
+    n.put("readOnly", readOnly)
+        .put("actions", guard.actionsEnabled())
+        .put("canInspectQueues", inspection.canInspectQueues())
+        .put("hasControlPlane", inspection.hasControlPlane())
         .put("defaultQueue", inspection.queueName(""));
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
     ArrayNode queues = n.putArray("queues");
@@ -104,8 +113,14 @@ final class Api {
     n.put("workers", workers).put("busy", busy).put("slots", slots);
     ArrayNode samples = n.putArray("samples");
     for (Sampler.Sample s : sampler.samples()) {
-      samples.addObject().put("at", s.at().toString()).put("pending", s.pending()).put("delayed", s.delayed())
-          .put("deadLettered", s.deadLettered()).put("running", s.running()).put("finished", s.finished())
+      samples
+          .addObject()
+          .put("at", s.at().toString())
+          .put("pending", s.pending())
+          .put("delayed", s.delayed())
+          .put("deadLettered", s.deadLettered())
+          .put("running", s.running())
+          .put("finished", s.finished())
           .put("newDeadLetters", s.newDeadLetters());
     }
     return n;
@@ -117,27 +132,66 @@ final class Api {
     int offset = intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
     int limit = intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
     String search = q.getOrDefault("q", "").trim();
-    ObjectNode n = Guard.JSON.createObjectNode().put("queue", queue).put("tab", tab).put("offset", offset)
-        .put("limit", limit).put("q", search);
+    ObjectNode n =
+        Guard.JSON
+            .createObjectNode()
+            .put("queue", queue)
+            .put("tab", tab)
+            .put("offset", offset)
+            .put("limit", limit)
+            .put("q", search);
     if (inspection.canInspectQueues()) {
       Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
       n.set("stats", Views.queue(inspection.queue(queue), paused));
     } else {
       n.putNull("stats");
     }
-    Page<?> page = switch (tab) {
-      case "pending" -> page((o, l) -> inspection.pending(queue, o, l), Views::row, Api::matches, offset, limit, search);
-      case "delayed" -> page((o, l) -> inspection.delayed(queue, o, l), Views::row, Api::matches, offset, limit, search);
-      case "dead" -> page((o, l) -> inspection.deadLetters(queue, o, l), Views::deadRow,
-          (e, s) -> e.signature().map(sig -> matches(sig, s)).orElse(false) || e.id().equals(s), offset, limit, search);
-      case "inflight" -> {
-        List<Inspection.InFlightTask> all = inspection.inFlight(queue);
-        yield page((o, l) -> all.subList(Math.min(o, all.size()), Math.min(o + l, all.size())), Views::inFlightRow,
-            (t, s) -> t.task().uuid().equals(s) || t.task().name().toLowerCase(Locale.ROOT).contains(s.toLowerCase(Locale.ROOT)),
-            offset, limit, search);
-      }
-      default -> throw new IllegalArgumentException("tab must be pending, delayed, inflight or dead, was " + tab);
-    };
+    Page<?> page =
+        switch (tab) {
+          case "pending" ->
+              page(
+                  (o, l) -> inspection.pending(queue, o, l),
+                  Views::row,
+                  Api::matches,
+                  offset,
+                  limit,
+                  search);
+          case "delayed" ->
+              page(
+                  (o, l) -> inspection.delayed(queue, o, l),
+                  Views::row,
+                  Api::matches,
+                  offset,
+                  limit,
+                  search);
+          case "dead" ->
+              page(
+                  (o, l) -> inspection.deadLetters(queue, o, l),
+                  Views::deadRow,
+                  (e, s) ->
+                      e.signature().map(sig -> matches(sig, s)).orElse(false) || e.id().equals(s),
+                  offset,
+                  limit,
+                  search);
+          case "inflight" -> {
+            List<Inspection.InFlightTask> all = inspection.inFlight(queue);
+            yield page(
+                (o, l) -> all.subList(Math.min(o, all.size()), Math.min(o + l, all.size())),
+                Views::inFlightRow,
+                (t, s) ->
+                    t.task().uuid().equals(s)
+                        || t.task()
+                            .name()
+                            .toLowerCase(Locale.ROOT)
+                            .contains(s.toLowerCase(Locale.ROOT)),
+                offset,
+                limit,
+                search);
+          }
+          default ->
+              throw new IllegalArgumentException(
+                  "tab must be pending, delayed, inflight or dead, was " + tab);
+        };
     ArrayNode items = n.putArray("items");
     page.items.forEach(items::add);
     n.put("hasMore", page.hasMore).put("scanned", page.scanned).put("scanComplete", page.complete);
@@ -151,11 +205,16 @@ final class Api {
   private record Page<T>(List<ObjectNode> items, boolean hasMore, int scanned, boolean complete) {}
 
   /**
-   * A page of rows; with a search, the matching entries among the first {@link #SEARCH_LIMIT}, paged in turn.
-   * One more entry than asked is read to tell whether there is a next page.
+   * A page of rows; with a search, the matching entries among the first {@link #SEARCH_LIMIT},
+   * paged in turn. One more entry than asked is read to tell whether there is a next page.
    */
-  private static <T> Page<T> page(Pager<T> pager, Function<T, ObjectNode> view, java.util.function.BiPredicate<T, String> match,
-      int offset, int limit, String search) {
+  private static <T> Page<T> page(
+      Pager<T> pager,
+      Function<T, ObjectNode> view,
+      java.util.function.BiPredicate<T, String> match,
+      int offset,
+      int limit,
+      String search) {
     if (search.isEmpty()) {
       List<T> rows = pager.page(offset, limit + 1);
       List<ObjectNode> items = rows.stream().limit(limit).map(view).toList();
@@ -177,12 +236,14 @@ final class Api {
       }
       scanned += MAX_LIMIT;
     }
-    List<ObjectNode> items = found.subList(Math.min(offset, found.size()), Math.min(offset + limit, found.size()));
+    List<ObjectNode> items =
+        found.subList(Math.min(offset, found.size()), Math.min(offset + limit, found.size()));
     return new Page<>(items, found.size() > offset + limit, scanned, complete);
   }
 
   private static boolean matches(Signature s, String search) {
-    return s.uuid().equals(search) || s.name().toLowerCase(Locale.ROOT).contains(search.toLowerCase(Locale.ROOT));
+    return s.uuid().equals(search)
+        || s.name().toLowerCase(Locale.ROOT).contains(search.toLowerCase(Locale.ROOT));
   }
 
   private Inspection.TaskReport report(Map<String, String> q) {
@@ -196,7 +257,11 @@ final class Api {
       List<DeadLetterEntry> page = inspection.deadLetters(queue, offset, MAX_LIMIT);
       for (DeadLetterEntry e : page) {
         if (e.id().equals(id)) {
-          download(exchange, "dead-letter-" + safe(id) + ".json", "application/octet-stream", e.message());
+          download(
+              exchange,
+              "dead-letter-" + safe(id) + ".json",
+              "application/octet-stream",
+              e.message());
           return;
         }
       }
@@ -204,12 +269,15 @@ final class Api {
         break;
       }
     }
-    throw new Guard.Refused(404, "no dead letter " + id + " in queue " + inspection.queueName(queue));
+    throw new Guard.Refused(
+        404, "no dead letter " + id + " in queue " + inspection.queueName(queue));
   }
 
   private ArrayNode workers() {
     ArrayNode out = Guard.JSON.createArrayNode();
-    inspection.workers().stream().sorted(java.util.Comparator.comparing(WorkerStatus::id)).forEach(w -> out.add(Views.worker(w)));
+    inspection.workers().stream()
+        .sorted(java.util.Comparator.comparing(WorkerStatus::id))
+        .forEach(w -> out.add(Views.worker(w)));
     return out;
   }
 
@@ -276,11 +344,15 @@ final class Api {
   }
 
   private static void json(HttpExchange exchange, JsonNode node) throws IOException {
-    Guard.send(exchange, 200, "application/json; charset=utf-8", Guard.JSON.writeValueAsBytes(node));
+    Guard.send(
+        exchange, 200, "application/json; charset=utf-8", Guard.JSON.writeValueAsBytes(node));
   }
 
-  private static void download(HttpExchange exchange, String filename, String type, byte[] body) throws IOException {
-    exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+  private static void download(HttpExchange exchange, String filename, String type, byte[] body)
+      throws IOException {
+    exchange
+        .getResponseHeaders()
+        .set("Content-Disposition", "attachment; filename=\"" + filename + "\"");
     Guard.send(exchange, 200, type, body);
   }
 
@@ -323,7 +395,8 @@ final class Api {
     for (String pair : raw.split("&")) {
       int eq = pair.indexOf('=');
       String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      String value =
+          eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
       out.putIfAbsent(key, value);
     }
     return out;

@@ -19,10 +19,11 @@ import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
- * An embeddable web dashboard for one {@link Server}: queues with their sizes and a chart of the last minutes,
- * pages of pending, delayed, in-flight and dead-lettered tasks, one task's message and state, live workers and
- * periodic entries, and the repairs (requeue or delete dead letters, purge, pause, resume). It is built only on
- * core's {@link Inspection}, so every broker and backend that implements the inspection SPI gets it.
+ * An embeddable web dashboard for one {@link Server}: queues with their sizes and a chart of the
+ * last minutes, pages of pending, delayed, in-flight and dead-lettered tasks, one task's message
+ * and state, live workers and periodic entries, and the repairs (requeue or delete dead letters,
+ * purge, pause, resume). It is built only on core's {@link Inspection}, so every broker and backend
+ * that implements the inspection SPI gets it.
  *
  * <pre>{@code
  * try (Dashboard dashboard = Dashboard.builder(server).port(8080).token(System.getenv("DASHBOARD_TOKEN")).build()) {
@@ -32,56 +33,65 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>Design notes.
+ *
  * <ul>
- *   <li><b>HTTP server.</b> The JDK's {@code com.sun.net.httpserver} (module {@code jdk.httpserver}, in every
- *       JDK since 6 and supported API): the dashboard serves a few small files and a dozen JSON calls polled
- *       every two seconds by one or two operators, so it needs no routing or servlet framework, and an embedded
- *       library must not drag Jetty or Netty versions into the user's service. Requests run on virtual threads.
- *   <li><b>Safe by default.</b> It binds to 127.0.0.1 unless {@link Builder#bindAddress} says otherwise; when
- *       bound to a loopback address it answers only requests whose {@code Host} is a loopback name (a DNS
- *       rebinding page cannot read task arguments). Reads need nothing; actions need the {@link
- *       Builder#token token} (or a {@link Builder#authenticator}); with neither, or with {@link Builder#readOnly},
- *       every action is refused.
- *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action, set by the page's
- *       script from what the operator typed (kept in the tab's {@code sessionStorage}). There is no cookie or
- *       other ambient credential for a forged request to ride on, and a cross-site page cannot set that header
- *       without a CORS preflight this server never grants. Actions also must be POSTs with a JSON body, and a
- *       present {@code Origin} or {@code Sec-Fetch-Site} header must say same origin.
- *   <li><b>Untrusted data.</b> Task names, arguments, results and errors come from whoever can publish: the page
- *       builds the DOM with {@code textContent} only, the Content-Security-Policy allows scripts from this origin
- *       only (no inline script), and long strings are cut in the JSON with a link to download the whole
- *       message as an attachment.
- *   <li><b>Chart.</b> A {@link Sampler} reads the queues' sizes and the workers' running tasks every {@link
- *       Builder#sampleInterval} into a ring buffer of {@link Builder#history} samples; tasks finished are the
- *       running tasks seen that are gone at the next sample (a lower bound for tasks shorter than the interval),
- *       failures the growth of the dead letters. No {@code TaskListener} is needed, so it works for remote
- *       workers too.
+ *   <li><b>HTTP server.</b> The JDK's {@code com.sun.net.httpserver} (module {@code
+ *       jdk.httpserver}, in every JDK since 6 and supported API): the dashboard serves a few small
+ *       files and a dozen JSON calls polled every two seconds by one or two operators, so it needs
+ *       no routing or servlet framework, and an embedded library must not drag Jetty or Netty
+ *       versions into the user's service. Requests run on virtual threads.
+ *   <li><b>Safe by default.</b> It binds to 127.0.0.1 unless {@link Builder#bindAddress} says
+ *       otherwise; when bound to a loopback address it answers only requests whose {@code Host} is
+ *       a loopback name (a DNS rebinding page cannot read task arguments). Reads need nothing;
+ *       actions need the {@link Builder#token token} (or a {@link Builder#authenticator}); with
+ *       neither, or with {@link Builder#readOnly}, every action is refused.
+ *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action, set
+ *       by the page's script from what the operator typed (kept in the tab's {@code
+ *       sessionStorage}). There is no cookie or other ambient credential for a forged request to
+ *       ride on, and a cross-site page cannot set that header without a CORS preflight this server
+ *       never grants. Actions also must be POSTs with a JSON body, and a present {@code Origin} or
+ *       {@code Sec-Fetch-Site} header must say same origin.
+ *   <li><b>Untrusted data.</b> Task names, arguments, results and errors come from whoever can
+ *       publish: the page builds the DOM with {@code textContent} only, the Content-Security-Policy
+ *       allows scripts from this origin only (no inline script), and long strings are cut in the
+ *       JSON with a link to download the whole message as an attachment.
+ *   <li><b>Chart.</b> A {@link Sampler} reads the queues' sizes and the workers' running tasks
+ *       every {@link Builder#sampleInterval} into a ring buffer of {@link Builder#history} samples;
+ *       tasks finished are the running tasks seen that are gone at the next sample (a lower bound
+ *       for tasks shorter than the interval), failures the growth of the dead letters. No {@code
+ *       TaskListener} is needed, so it works for remote workers too.
  * </ul>
- * Thread-safe. Whoever builds a dashboard closes it; closing stops the HTTP server, the sampler and their
- * threads, and leaves the server open.
+ *
+ * Thread-safe. Whoever builds a dashboard closes it; closing stops the HTTP server, the sampler and
+ * their threads, and leaves the server open.
  */
 public final class Dashboard implements AutoCloseable {
   /** The default port. */
   public static final int DEFAULT_PORT = 8090;
+
   /** The default address to bind: loopback only. */
   public static final String DEFAULT_BIND_ADDRESS = "127.0.0.1";
+
   /** The default time between two samples of the chart. */
   public static final Duration DEFAULT_SAMPLE_INTERVAL = Duration.ofSeconds(5);
+
   /** The default number of samples kept (ten minutes at the default interval). */
   public static final int DEFAULT_HISTORY = 120;
+
   /** The header that carries the token of an action. */
   public static final String TOKEN_HEADER = "X-Machinery-Token";
 
   /**
-   * Decides whether a request may run an action. Called on the request's thread for every action; reads are
-   * not checked.
+   * Decides whether a request may run an action. Called on the request's thread for every action;
+   * reads are not checked.
    */
   @FunctionalInterface
   public interface Authenticator {
     /**
      * Tells whether an action may run.
      *
-     * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue} or {@code delete}
+     * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue} or
+     *     {@code delete}
      * @param queue the queue it acts on
      * @param header reads a request header by name (case-insensitive); null when absent
      * @return true to allow it
@@ -112,7 +122,8 @@ public final class Dashboard implements AutoCloseable {
   /**
    * Starts building a dashboard for a server.
    *
-   * @param server the server whose broker, backend and control plane it shows; not closed by the dashboard
+   * @param server the server whose broker, backend and control plane it shows; not closed by the
+   *     dashboard
    * @return a builder
    */
   public static Builder builder(Server server) {
@@ -140,7 +151,8 @@ public final class Dashboard implements AutoCloseable {
       } catch (IOException e) {
         s.close();
         exec.close();
-        throw new UncheckedIOException("cannot bind the dashboard to " + address + ": " + e.getMessage(), e);
+        throw new UncheckedIOException(
+            "cannot bind the dashboard to " + address + ": " + e.getMessage(), e);
       }
       Guard guard = new Guard(address.getAddress().isLoopbackAddress(), readOnly, authenticator);
       Api api = new Api(inspection, s, guard, readOnly);
@@ -177,8 +189,10 @@ public final class Dashboard implements AutoCloseable {
    */
   public URI uri() {
     InetSocketAddress a = address();
-    String host = a.getAddress().isAnyLocalAddress() ? "localhost" : a.getAddress().getHostAddress();
-    return URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort() + "/");
+    String host =
+        a.getAddress().isAnyLocalAddress() ? "localhost" : a.getAddress().getHostAddress();
+    return URI.create(
+        "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort() + "/");
   }
 
   /** Stops serving and sampling; idempotent. The server is left open. */
@@ -216,7 +230,8 @@ public final class Dashboard implements AutoCloseable {
     }
 
     /**
-     * Sets the port ({@link #DEFAULT_PORT} by default; 0 picks a free one, see {@link Dashboard#address()}).
+     * Sets the port ({@link #DEFAULT_PORT} by default; 0 picks a free one, see {@link
+     * Dashboard#address()}).
      *
      * @param value the port, 0 to 65535
      * @return this builder
@@ -230,8 +245,9 @@ public final class Dashboard implements AutoCloseable {
     }
 
     /**
-     * Sets the address to listen on ({@link #DEFAULT_BIND_ADDRESS} by default). Anything but a loopback address
-     * exposes the task data to the network: give a {@link #token} and put TLS in front.
+     * Sets the address to listen on ({@link #DEFAULT_BIND_ADDRESS} by default). Anything but a
+     * loopback address exposes the task data to the network: give a {@link #token} and put TLS in
+     * front.
      *
      * @param value an IP address or host name, e.g. {@code 0.0.0.0}
      * @return this builder
@@ -241,14 +257,15 @@ public final class Dashboard implements AutoCloseable {
       try {
         bindAddress = InetAddress.getByName(Objects.requireNonNull(value, "bindAddress"));
       } catch (UnknownHostException e) {
-        throw new IllegalArgumentException("cannot resolve the bind address " + value + ": " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "cannot resolve the bind address " + value + ": " + e.getMessage(), e);
       }
       return this;
     }
 
     /**
-     * Sets the token an action must carry in the {@value #TOKEN_HEADER} header (compared in constant time).
-     * Without a token or an {@link #authenticator}, every action is refused.
+     * Sets the token an action must carry in the {@value #TOKEN_HEADER} header (compared in
+     * constant time). Without a token or an {@link #authenticator}, every action is refused.
      *
      * @param value the token; at least 8 characters
      * @return this builder
@@ -256,13 +273,16 @@ public final class Dashboard implements AutoCloseable {
     public Builder token(String value) {
       Objects.requireNonNull(value, "token");
       if (value.length() < 8) {
-        throw new IllegalArgumentException("the dashboard token must have at least 8 characters, had " + value.length());
+        throw new IllegalArgumentException(
+            "the dashboard token must have at least 8 characters, had " + value.length());
       }
       byte[] expected = value.getBytes(StandardCharsets.UTF_8);
-      authenticator = (action, queue, header) -> {
-        String given = header.apply(TOKEN_HEADER);
-        return given != null && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
-      };
+      authenticator =
+          (action, queue, header) -> {
+            String given = header.apply(TOKEN_HEADER);
+            return given != null
+                && MessageDigest.isEqual(expected, given.getBytes(StandardCharsets.UTF_8));
+          };
       return this;
     }
 

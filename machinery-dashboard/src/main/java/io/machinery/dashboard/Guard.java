@@ -14,17 +14,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The dashboard's front door: the {@code Host} check, the security headers on every response, the checks every
- * action passes (method, content type, origin, read-only, authenticator), and the one place a failure becomes an
- * HTTP error. See {@link Dashboard}'s design notes for why these checks are enough against CSRF.
+ * The dashboard's front door: the {@code Host} check, the security headers on every response, the
+ * checks every action passes (method, content type, origin, read-only, authenticator), and the one
+ * place a failure becomes an HTTP error. See {@link Dashboard}'s design notes for why these checks
+ * are enough against CSRF.
  */
 final class Guard {
   private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
   static final ObjectMapper JSON = new ObjectMapper();
   private static final Set<String> LOOPBACK_HOSTS = Set.of("localhost", "127.0.0.1", "[::1]");
+
   /** No inline script or style, nothing from elsewhere, never framed. */
-  static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-      + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+  static final String CSP =
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+          + "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
   /** A request refused with an HTTP status and a message for the operator. */
   static final class Refused extends RuntimeException {
@@ -72,9 +75,16 @@ final class Guard {
       } catch (Refused e) {
         sendError(exchange, e.status, String.valueOf(e.getMessage()));
       } catch (UnsupportedOperationException | IllegalArgumentException e) {
-        sendError(exchange, e instanceof UnsupportedOperationException ? 501 : 400, String.valueOf(e.getMessage()));
+        sendError(
+            exchange,
+            e instanceof UnsupportedOperationException ? 501 : 400,
+            String.valueOf(e.getMessage()));
       } catch (RuntimeException e) {
-        LOG.warn("dashboard: {} {} failed", exchange.getRequestMethod(), exchange.getRequestURI().getPath(), e);
+        LOG.warn(
+            "dashboard: {} {} failed",
+            exchange.getRequestMethod(),
+            exchange.getRequestURI().getPath(),
+            e);
         sendError(exchange, 500, e.getClass().getSimpleName() + ": " + e.getMessage());
       }
     } catch (IOException e) {
@@ -89,7 +99,10 @@ final class Guard {
     String host = exchange.getRequestHeaders().getFirst("Host");
     String name = host == null ? "" : stripPort(host.toLowerCase(Locale.ROOT));
     if (!LOOPBACK_HOSTS.contains(name)) {
-      throw new Refused(421, "this dashboard listens on loopback and answers only for localhost, not for Host " + host);
+      throw new Refused(
+          421,
+          "this dashboard listens on loopback and answers only for localhost, not for Host "
+              + host);
     }
   }
 
@@ -142,7 +155,8 @@ final class Guard {
       URI uri = URI.create(origin);
       String authority = uri.getRawAuthority();
       return "http".equals(uri.getScheme()) || "https".equals(uri.getScheme())
-          ? authority != null && authority.equalsIgnoreCase(host) : false;
+          ? authority != null && authority.equalsIgnoreCase(host)
+          : false;
     } catch (IllegalArgumentException e) {
       return false;
     }
@@ -153,7 +167,8 @@ final class Guard {
     send(exchange, status, "application/json; charset=utf-8", JSON.writeValueAsBytes(body));
   }
 
-  static void send(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
+  static void send(HttpExchange exchange, int status, String contentType, byte[] body)
+      throws IOException {
     exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");
     boolean head = exchange.getRequestMethod().equals("HEAD");

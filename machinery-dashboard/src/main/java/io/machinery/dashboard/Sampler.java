@@ -18,14 +18,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The chart's data: every interval, the totals of the queues' sizes (one {@link Inspection#queues()} read) and
- * the workers' running tasks (one {@link Inspection#workers()} read), kept in a ring buffer.
+ * The chart's data: every interval, the totals of the queues' sizes (one {@link
+ * Inspection#queues()} read) and the workers' running tasks (one {@link Inspection#workers()}
+ * read), kept in a ring buffer.
  *
- * <p>Design notes. One daemon thread samples; readers copy the buffer under its lock. "Finished" counts the
- * running tasks of the last sample that are not running now: a lower bound (a task that starts and ends between
- * two samples is not seen), but the same for every broker and free of listeners, so remote workers count too.
- * "Dead-lettered" is the growth of the dead letters, the failure signal every inspector has. A part the
- * deployment lacks (no inspector, no control plane) leaves its numbers at zero.
+ * <p>Design notes. One daemon thread samples; readers copy the buffer under its lock. "Finished"
+ * counts the running tasks of the last sample that are not running now: a lower bound (a task that
+ * starts and ends between two samples is not seen), but the same for every broker and free of
+ * listeners, so remote workers count too. "Dead-lettered" is the growth of the dead letters, the
+ * failure signal every inspector has. A part the deployment lacks (no inspector, no control plane)
+ * leaves its numbers at zero.
  */
 final class Sampler implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
@@ -41,7 +43,14 @@ final class Sampler implements AutoCloseable {
    * @param finished tasks seen running at the previous sample and gone now
    * @param newDeadLetters growth of the dead letters since the previous sample
    */
-  record Sample(Instant at, long pending, long delayed, long deadLettered, int running, int finished, long newDeadLetters) {}
+  record Sample(
+      Instant at,
+      long pending,
+      long delayed,
+      long deadLettered,
+      int running,
+      int finished,
+      long newDeadLetters) {}
 
   private final Inspection inspection;
   private final Clock clock;
@@ -56,16 +65,19 @@ final class Sampler implements AutoCloseable {
     this.clock = clock;
     this.capacity = capacity;
     this.samples = new ArrayDeque<>(capacity);
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "machinery-dashboard-sampler");
-      t.setDaemon(true);
-      return t;
-    });
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "machinery-dashboard-sampler");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   static Sampler start(Inspection inspection, Clock clock, Duration interval, int capacity) {
     Sampler sampler = new Sampler(inspection, clock, capacity);
-    sampler.scheduler.scheduleWithFixedDelay(sampler::sampleQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+    sampler.scheduler.scheduleWithFixedDelay(
+        sampler::sampleQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     return sampler;
   }
 
@@ -108,7 +120,8 @@ final class Sampler implements AutoCloseable {
       if (samples.size() == capacity) {
         samples.removeFirst();
       }
-      samples.addLast(new Sample(clock.instant(), pending, delayed, dead, running.size(), finished, newDead));
+      samples.addLast(
+          new Sample(clock.instant(), pending, delayed, dead, running.size(), finished, newDead));
     }
   }
 

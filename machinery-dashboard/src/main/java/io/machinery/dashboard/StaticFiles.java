@@ -7,12 +7,13 @@ import java.util.Map;
 
 /** Serves the page's three hand-written files from the jar; nothing else, whatever the path. */
 final class StaticFiles {
-  private static final Map<String, String> FILES = Map.of(
-      "/", "index.html",
-      "/index.html", "index.html",
-      "/app.js", "app.js",
-      "/app.css", "app.css",
-      "/favicon.svg", "favicon.svg");
+  private static final Map<String, String> FILES =
+      Map.of(
+          "/", "index.html",
+          "/index.html", "index.html",
+          "/app.js", "app.js",
+          "/app.css", "app.css",
+          "/favicon.svg", "favicon.svg");
 
   private StaticFiles() {}
 
@@ -28,7 +29,8 @@ final class StaticFiles {
     byte[] body;
     try (InputStream in = StaticFiles.class.getResourceAsStream("static/" + name)) {
       if (in == null) {
-        throw new IllegalStateException("the dashboard's file " + name + " is missing from the jar");
+        throw new IllegalStateException(
+            "the dashboard's file " + name + " is missing from the jar");
       }
       body = in.readAllBytes();
     }

@@ -17,20 +17,22 @@ import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.Iterator;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The JSON the page reads: inspection values as Jackson trees. Messages and states are shown in Go's wire form
- * ({@link WireCodec}), the form an operator of Go and Java workers knows, cut by {@link #cut} so a huge
- * argument never reaches the browser whole (the raw endpoints serve it as a download).
+ * The JSON the page reads: inspection values as Jackson trees. Messages and states are shown in
+ * Go's wire form ({@link WireCodec}), the form an operator of Go and Java workers knows, cut by
+ * {@link #cut} so a huge argument never reaches the browser whole (the raw endpoints serve it as a
+ * download).
  */
 final class Views {
   /** Strings longer than this are cut. */
   static final int MAX_STRING = 2_000;
+
   /** Arrays and objects longer than this are cut. */
   static final int MAX_ITEMS = 100;
+
   /** The argument preview in a list row. */
   static final int PREVIEW = 160;
 
@@ -39,8 +41,14 @@ final class Views {
   private Views() {}
 
   static ObjectNode queue(QueueStats q, Set<String> paused) {
-    ObjectNode n = NODES.objectNode().put("queue", q.queue()).put("pending", q.pending()).put("delayed", q.delayed())
-        .put("deadLettered", q.deadLettered()).put("paused", paused.contains(q.queue()));
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("queue", q.queue())
+            .put("pending", q.pending())
+            .put("delayed", q.delayed())
+            .put("deadLettered", q.deadLettered())
+            .put("paused", paused.contains(q.queue()));
     if (q.oldestPendingAge() != null) {
       n.put("oldestPendingMs", q.oldestPendingAge().toMillis());
     } else {
@@ -51,33 +59,65 @@ final class Views {
 
   /** A row of the pending or delayed tab. */
   static ObjectNode row(Signature s) {
-    ObjectNode n = NODES.objectNode().put("uuid", s.uuid()).put("name", s.name())
-        .put("attempts", attempts(s)).put("groupUuid", s.groupUuid())
-        .put("args", preview(s));
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("uuid", s.uuid())
+            .put("name", s.name())
+            .put("attempts", attempts(s))
+            .put("groupUuid", s.groupUuid())
+            .put("args", preview(s));
     instant(n, "eta", s.eta() == null ? null : s.eta().toInstant());
     return n;
   }
 
   static ObjectNode deadRow(DeadLetterEntry e) {
-    ObjectNode n = NODES.objectNode().put("id", e.id()).put("queue", e.queue()).put("reason", cutString(e.reason(), PREVIEW * 2))
-        .put("size", e.message().length);
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("id", e.id())
+            .put("queue", e.queue())
+            .put("reason", cutString(e.reason(), PREVIEW * 2))
+            .put("size", e.message().length);
     instant(n, "at", e.at().equals(Instant.EPOCH) ? null : e.at());
-    e.signature().ifPresentOrElse(s -> n.put("uuid", s.uuid()).put("name", s.name()).put("args", preview(s)),
-        () -> n.putNull("uuid").putNull("name").put("args", cutString(new String(e.message(), java.nio.charset.StandardCharsets.UTF_8), PREVIEW)));
+    e.signature()
+        .ifPresentOrElse(
+            s -> n.put("uuid", s.uuid()).put("name", s.name()).put("args", preview(s)),
+            () ->
+                n.putNull("uuid")
+                    .putNull("name")
+                    .put(
+                        "args",
+                        cutString(
+                            new String(e.message(), java.nio.charset.StandardCharsets.UTF_8),
+                            PREVIEW)));
     return n;
   }
 
   static ObjectNode inFlightRow(Inspection.InFlightTask t) {
-    ObjectNode n = NODES.objectNode().put("uuid", t.task().uuid()).put("name", t.task().name())
-        .put("workerId", t.workerId()).put("queue", t.queue());
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("uuid", t.task().uuid())
+            .put("name", t.task().name())
+            .put("workerId", t.workerId())
+            .put("queue", t.queue());
     instant(n, "startedAt", t.task().startedAt());
     return n;
   }
 
   static ObjectNode worker(WorkerStatus w) {
-    ObjectNode n = NODES.objectNode().put("id", w.id()).put("host", w.host()).put("pid", w.pid())
-        .put("consumerTag", w.consumerTag()).put("queue", w.queue()).put("concurrency", w.concurrency())
-        .put("busy", w.busy()).put("paused", w.paused());
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("id", w.id())
+            .put("host", w.host())
+            .put("pid", w.pid())
+            .put("consumerTag", w.consumerTag())
+            .put("queue", w.queue())
+            .put("concurrency", w.concurrency())
+            .put("busy", w.busy())
+            .put("paused", w.paused());
     instant(n, "startedAt", w.startedAt());
     instant(n, "heartbeatAt", w.heartbeatAt());
     ArrayNode running = n.putArray("running");
@@ -95,33 +135,52 @@ final class Views {
     return n;
   }
 
-  /** One task: where it is, its message and state in Go's form (cut), and the links to its relatives. */
+  /**
+   * One task: where it is, its message and state in Go's form (cut), and the links to its
+   * relatives.
+   */
   static ObjectNode task(Inspection.TaskReport r, String queue) {
     boolean[] cut = {false};
-    ObjectNode n = NODES.objectNode().put("uuid", r.uuid()).put("queue", queue).put("location", r.location().name())
-        .put("scanComplete", r.scanComplete()).put("attempts", r.attempts());
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("uuid", r.uuid())
+            .put("queue", queue)
+            .put("location", r.location().name())
+            .put("scanComplete", r.scanComplete())
+            .put("attempts", r.attempts());
     r.workerId().ifPresentOrElse(w -> n.put("workerId", w), () -> n.putNull("workerId"));
     r.state().ifPresentOrElse(s -> n.set("state", state(s, cut)), () -> n.putNull("state"));
-    r.deadLetter().ifPresentOrElse(d -> {
-      ObjectNode dl = n.putObject("deadLetter").put("id", d.id()).put("reason", d.reason());
-      instant(dl, "at", d.at().equals(Instant.EPOCH) ? null : d.at());
-    }, () -> n.putNull("deadLetter"));
-    r.message().ifPresentOrElse(m -> {
-      n.put("name", m.name());
-      n.set("message", cut(tree(WireCodec.encode(m)), cut));
-      n.set("links", links(m));
-    }, () -> {
-      r.state().ifPresentOrElse(s -> n.put("name", s.taskName()), () -> n.putNull("name"));
-      n.putNull("message");
-      n.putNull("links");
-    });
+    r.deadLetter()
+        .ifPresentOrElse(
+            d -> {
+              ObjectNode dl = n.putObject("deadLetter").put("id", d.id()).put("reason", d.reason());
+              instant(dl, "at", d.at().equals(Instant.EPOCH) ? null : d.at());
+            },
+            () -> n.putNull("deadLetter"));
+    r.message()
+        .ifPresentOrElse(
+            m -> {
+              n.put("name", m.name());
+              n.set("message", cut(tree(WireCodec.encode(m)), cut));
+              n.set("links", links(m));
+            },
+            () -> {
+              r.state().ifPresentOrElse(s -> n.put("name", s.taskName()), () -> n.putNull("name"));
+              n.putNull("message");
+              n.putNull("links");
+            });
     n.put("truncated", cut[0]);
     return n;
   }
 
   private static ObjectNode state(TaskState s, boolean[] cut) {
-    ObjectNode n = NODES.objectNode().put("state", s.state().name()).put("name", s.taskName())
-        .put("error", cutString(s.error(), MAX_STRING));
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("state", s.state().name())
+            .put("name", s.taskName())
+            .put("error", cutString(s.error(), MAX_STRING));
     if (s.error().length() > MAX_STRING) {
       cut[0] = true;
     }
@@ -137,7 +196,11 @@ final class Views {
   }
 
   private static ObjectNode links(Signature m) {
-    ObjectNode n = NODES.objectNode().put("groupUuid", m.groupUuid()).put("groupTaskCount", m.groupTaskCount());
+    ObjectNode n =
+        NODES
+            .objectNode()
+            .put("groupUuid", m.groupUuid())
+            .put("groupTaskCount", m.groupTaskCount());
     Signature callback = m.chordCallback();
     n.set("chordCallback", callback == null ? NODES.nullNode() : ref(callback));
     ArrayNode next = n.putArray("onSuccess");
@@ -167,7 +230,10 @@ final class Views {
     }
   }
 
-  /** A copy of {@code node} with long strings, arrays and objects cut; sets {@code cut[0]} when it cut. */
+  /**
+   * A copy of {@code node} with long strings, arrays and objects cut; sets {@code cut[0]} when it
+   * cut.
+   */
   static JsonNode cut(JsonNode node, boolean[] cut) {
     if (node.isTextual()) {
       String text = node.asText();
@@ -208,7 +274,9 @@ final class Views {
   }
 
   static String cutString(String s, int max) {
-    return s.length() <= max ? s : s.substring(0, max) + "… (" + (s.length() - max) + " more characters)";
+    return s.length() <= max
+        ? s
+        : s.substring(0, max) + "… (" + (s.length() - max) + " more characters)";
   }
 
   /** The arguments as Go's {@code [{"Type":..,"Value":..}]} values only, cut to one line. */

@@ -19,11 +19,12 @@ import org.openqa.selenium.support.ui.ExpectedConditions;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
- * Debian's headless Chromium driven by Debian's chromedriver through Selenium: both paths are given, so Selenium
- * Manager never downloads a browser or a driver. Without them the test skips on a developer machine and fails
- * with {@code CI=true} ({@link TestEndpoints#requireTool}); {@code scripts/services.d/chromium.sh} installs them.
- * The launch flags are the ones this machine needs: no sandbox as root, no background networking on a closed
- * network, and a fresh profile per session.
+ * Debian's headless Chromium driven by Debian's chromedriver through Selenium: both paths are
+ * given, so Selenium Manager never downloads a browser or a driver. Without them the test skips on
+ * a developer machine and fails with {@code CI=true} ({@link TestEndpoints#requireTool}); {@code
+ * scripts/services.d/chromium.sh} installs them. The launch flags are the ones this machine needs:
+ * no sandbox as root, no background networking on a closed network, and a fresh profile per
+ * session.
  */
 final class Browser implements AutoCloseable {
   static final Path CHROMIUM = Path.of(env("CHROMIUM_BIN", "/usr/bin/chromium"));
@@ -45,18 +46,36 @@ final class Browser implements AutoCloseable {
 
   /** Starts a browser, or skips (fails in CI) when Chromium or chromedriver is missing. */
   static Browser start(int width, int height) throws IOException {
-    TestEndpoints.requireTool(Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
-        "Debian's chromium and chromium-driver are needed at " + CHROMIUM + " and " + CHROMEDRIVER
+    TestEndpoints.requireTool(
+        Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER),
+        "Debian's chromium and chromium-driver are needed at "
+            + CHROMIUM
+            + " and "
+            + CHROMEDRIVER
             + " (scripts/services.sh start chromium installs them)");
     Path profile = Files.createTempDirectory("machinery-dashboard-chromium");
     ChromeOptions options = new ChromeOptions();
     options.setBinary(CHROMIUM.toFile());
-    options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic",
-        "--no-first-run", "--no-default-browser-check", "--user-data-dir=" + profile,
-        "--window-size=" + width + "," + height, "--hide-scrollbars", "--force-device-scale-factor=1");
-    ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
-        .usingAnyFreePort().build();
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--user-data-dir=" + profile,
+        "--window-size=" + width + "," + height,
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1");
+    ChromeDriverService service =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(CHROMEDRIVER.toFile())
+            .usingAnyFreePort()
+            .build();
     return new Browser(new ChromeDriver(service, options), profile);
   }
 
@@ -65,13 +84,18 @@ final class Browser implements AutoCloseable {
     waitForRefresh();
   }
 
-  /** Waits until the page finished a refresh after now (the page stamps {@code body[data-refreshed]}). */
+  /**
+   * Waits until the page finished a refresh after now (the page stamps {@code
+   * body[data-refreshed]}).
+   */
   void waitForRefresh() {
     long now = (Long) js("return Date.now();");
-    new WebDriverWait(driver, PATIENCE).until(d -> {
-      Object stamp = js("return document.body.dataset.refreshed || '0';");
-      return Long.parseLong(String.valueOf(stamp)) > now;
-    });
+    new WebDriverWait(driver, PATIENCE)
+        .until(
+            d -> {
+              Object stamp = js("return document.body.dataset.refreshed || '0';");
+              return Long.parseLong(String.valueOf(stamp)) > now;
+            });
   }
 
   Object js(String script, Object... args) {
@@ -79,19 +103,28 @@ final class Browser implements AutoCloseable {
   }
 
   WebElement waitFor(By by) {
-    return new WebDriverWait(driver, PATIENCE).until(ExpectedConditions.visibilityOfElementLocated(by));
+    return new WebDriverWait(driver, PATIENCE)
+        .until(ExpectedConditions.visibilityOfElementLocated(by));
   }
 
-  /** Waits until the element's text is the expected one; live refresh replaces elements, so it looks them up again. */
+  /**
+   * Waits until the element's text is the expected one; live refresh replaces elements, so it looks
+   * them up again.
+   */
   void waitForText(By by, String expected) {
-    new WebDriverWait(driver, PATIENCE).withMessage(() -> "text of " + by + " to be " + expected)
-        .until(d -> d.findElements(by).stream().anyMatch(e -> {
-          try {
-            return e.getText().trim().equals(expected);
-          } catch (org.openqa.selenium.StaleElementReferenceException stale) {
-            return false;
-          }
-        }));
+    new WebDriverWait(driver, PATIENCE)
+        .withMessage(() -> "text of " + by + " to be " + expected)
+        .until(
+            d ->
+                d.findElements(by).stream()
+                    .anyMatch(
+                        e -> {
+                          try {
+                            return e.getText().trim().equals(expected);
+                          } catch (org.openqa.selenium.StaleElementReferenceException stale) {
+                            return false;
+                          }
+                        }));
   }
 
   List<WebElement> all(By by) {

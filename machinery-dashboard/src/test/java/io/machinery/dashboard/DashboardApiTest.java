@@ -56,14 +56,20 @@ class DashboardApiTest {
     for (int i = 0; i < 3; i++) {
       send("add", Arg.of((long) i), Arg.of(1L));
     }
-    await().atMost(5, TimeUnit.SECONDS).untilAsserted(() -> {
-      JsonNode o = http.json("/api/overview");
-      assertThat(o.path("queues")).hasSize(1);
-      assertThat(o.path("queues").get(0).path("queue").asText()).isEqualTo(server.config().defaultQueue());
-      assertThat(o.path("queues").get(0).path("pending").asLong()).isEqualTo(3);
-      assertThat(o.path("samples").size()).isGreaterThanOrEqualTo(2);
-      assertThat(o.path("samples").get(o.path("samples").size() - 1).path("pending").asLong()).isEqualTo(3);
-    });
+    await()
+        .atMost(5, TimeUnit.SECONDS)
+        .untilAsserted(
+            () -> {
+              JsonNode o = http.json("/api/overview");
+              assertThat(o.path("queues")).hasSize(1);
+              assertThat(o.path("queues").get(0).path("queue").asText())
+                  .isEqualTo(server.config().defaultQueue());
+              assertThat(o.path("queues").get(0).path("pending").asLong()).isEqualTo(3);
+              assertThat(o.path("samples").size()).isGreaterThanOrEqualTo(2);
+              assertThat(
+                      o.path("samples").get(o.path("samples").size() - 1).path("pending").asLong())
+                  .isEqualTo(3);
+            });
     JsonNode o = http.json("/api/overview");
     assertThat(o.path("actions").asBoolean()).as("no token: actions off").isFalse();
     assertThat(o.path("canInspectQueues").asBoolean()).isTrue();
@@ -86,10 +92,14 @@ class DashboardApiTest {
     assertThat(last.path("hasMore").asBoolean()).isFalse();
 
     JsonNode byName = http.json("/api/queue?tab=pending&q=MAIL");
-    assertThat(byName.path("items")).extracting(n -> n.path("name").asText()).containsExactly("send_mail", "send_mail");
+    assertThat(byName.path("items"))
+        .extracting(n -> n.path("name").asText())
+        .containsExactly("send_mail", "send_mail");
     assertThat(byName.path("scanComplete").asBoolean()).isTrue();
     JsonNode byUuid = http.json("/api/queue?tab=pending&q=" + sent.get(3).uuid());
-    assertThat(byUuid.path("items")).extracting(n -> n.path("uuid").asText()).containsExactly(sent.get(3).uuid());
+    assertThat(byUuid.path("items"))
+        .extracting(n -> n.path("uuid").asText())
+        .containsExactly(sent.get(3).uuid());
 
     assertThat(http.get("/api/queue?tab=nonsense").status()).isEqualTo(400);
     assertThat(http.get("/api/queue?limit=100000").status()).isEqualTo(400);
@@ -100,7 +110,10 @@ class DashboardApiTest {
     HttpProbe http = start(Dashboard.builder(server));
     String big = "x".repeat(50_000);
     Signature callback = Signature.create("notify");
-    Signature task = server.sendTask(Signature.builder("upload").args(Arg.of(big)).onSuccess(callback).build()).signature();
+    Signature task =
+        server
+            .sendTask(Signature.builder("upload").args(Arg.of(big)).onSuccess(callback).build())
+            .signature();
 
     JsonNode t = http.json("/api/task?uuid=" + task.uuid());
     assertThat(t.path("location").asText()).isEqualTo("PENDING");
@@ -114,38 +127,64 @@ class DashboardApiTest {
     HttpProbe.Response raw = http.get("/api/task/raw?uuid=" + task.uuid());
     assertThat(raw.status()).isEqualTo(200);
     assertThat(raw.header("Content-Disposition")).startsWith("attachment;");
-    assertThat(HttpProbe.JSON.readTree(raw.body()).path("message").path("Args").get(0).path("Value").asText()).isEqualTo(big);
+    assertThat(
+            HttpProbe.JSON
+                .readTree(raw.body())
+                .path("message")
+                .path("Args")
+                .get(0)
+                .path("Value")
+                .asText())
+        .isEqualTo(big);
 
     assertThat(http.get("/api/task").status()).as("uuid is required").isEqualTo(400);
-    assertThat(http.json("/api/task?uuid=no-such-task").path("location").asText()).isEqualTo("NOT_FOUND");
+    assertThat(http.json("/api/task?uuid=no-such-task").path("location").asText())
+        .isEqualTo("NOT_FOUND");
   }
 
   @Test
   void workersInFlightAndPeriodicEntriesAreListed() throws Exception {
     HttpProbe http = start(Dashboard.builder(server));
     CountDownLatch release = new CountDownLatch(1);
-    server.registerTask("slow", TaskFunction.varargs(long[].class, n -> {
-      release.await();
-      return 0L;
-    }));
-    server.registerPeriodicTask("*/5 * * * *", "nightly-report", Signature.create("slow", Arg.of(1L)));
-    Worker worker = server.workerBuilder("api-worker").concurrency(3).heartbeatInterval(Duration.ofMillis(100)).build();
+    server.registerTask(
+        "slow",
+        TaskFunction.varargs(
+            long[].class,
+            n -> {
+              release.await();
+              return 0L;
+            }));
+    server.registerPeriodicTask(
+        "*/5 * * * *", "nightly-report", Signature.create("slow", Arg.of(1L)));
+    Worker worker =
+        server
+            .workerBuilder("api-worker")
+            .concurrency(3)
+            .heartbeatInterval(Duration.ofMillis(100))
+            .build();
     closeables.add(worker::quit);
     closeables.add(release::countDown);
     worker.launchAsync();
     Signature running = send("slow", Arg.of(1L));
 
-    await().atMost(5, TimeUnit.SECONDS).untilAsserted(() -> {
-      JsonNode w = http.json("/api/workers");
-      assertThat(w).hasSize(1);
-      assertThat(w.get(0).path("consumerTag").asText()).isEqualTo("api-worker");
-      assertThat(w.get(0).path("concurrency").asInt()).isEqualTo(3);
-      assertThat(w.get(0).path("busy").asInt()).isEqualTo(1);
-      assertThat(w.get(0).path("running").get(0).path("uuid").asText()).isEqualTo(running.uuid());
-    });
+    await()
+        .atMost(5, TimeUnit.SECONDS)
+        .untilAsserted(
+            () -> {
+              JsonNode w = http.json("/api/workers");
+              assertThat(w).hasSize(1);
+              assertThat(w.get(0).path("consumerTag").asText()).isEqualTo("api-worker");
+              assertThat(w.get(0).path("concurrency").asInt()).isEqualTo(3);
+              assertThat(w.get(0).path("busy").asInt()).isEqualTo(1);
+              assertThat(w.get(0).path("running").get(0).path("uuid").asText())
+                  .isEqualTo(running.uuid());
+            });
     JsonNode inFlight = http.json("/api/queue?tab=inflight");
-    assertThat(inFlight.path("items")).extracting(n -> n.path("uuid").asText()).containsExactly(running.uuid());
-    assertThat(http.json("/api/task?uuid=" + running.uuid()).path("location").asText()).isEqualTo("RUNNING");
+    assertThat(inFlight.path("items"))
+        .extracting(n -> n.path("uuid").asText())
+        .containsExactly(running.uuid());
+    assertThat(http.json("/api/task?uuid=" + running.uuid()).path("location").asText())
+        .isEqualTo("RUNNING");
     JsonNode periodic = http.json("/api/periodic");
     assertThat(periodic).extracting(n -> n.path("name").asText()).contains("nightly-report");
     assertThat(periodic.get(0).path("spec").asText()).isEqualTo("*/5 * * * *");
@@ -157,15 +196,20 @@ class DashboardApiTest {
     HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
     send("a");
     send("b");
-    HttpProbe.Response purged = http.post("/api/action/purge", "{\"queue\":\"\"}", "X-Machinery-Token", TOKEN);
+    HttpProbe.Response purged =
+        http.post("/api/action/purge", "{\"queue\":\"\"}", "X-Machinery-Token", TOKEN);
     assertThat(purged.status()).isEqualTo(200);
     assertThat(HttpProbe.JSON.readTree(purged.body()).path("count").asLong()).isEqualTo(2);
     assertThat(server.broker().inspector().orElseThrow().queue("").pending()).isZero();
 
-    assertThat(http.post("/api/action/pause", "{\"queue\":\"\"}", "X-Machinery-Token", TOKEN).status()).isEqualTo(200);
+    assertThat(
+            http.post("/api/action/pause", "{\"queue\":\"\"}", "X-Machinery-Token", TOKEN).status())
+        .isEqualTo(200);
     assertThat(http.json("/api/overview").path("actions").asBoolean()).isTrue();
-    assertThat(server.controlPlane().orElseThrow().pausedQueues()).containsExactly(server.config().defaultQueue());
-    assertThat(http.post("/api/action/resume", "{}", "X-Machinery-Token", TOKEN).status()).isEqualTo(200);
+    assertThat(server.controlPlane().orElseThrow().pausedQueues())
+        .containsExactly(server.config().defaultQueue());
+    assertThat(http.post("/api/action/resume", "{}", "X-Machinery-Token", TOKEN).status())
+        .isEqualTo(200);
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).isEmpty();
   }
 
@@ -173,33 +217,65 @@ class DashboardApiTest {
   void deadLettersAreListedRequeuedAndDeletedById() throws Exception {
     HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
     String queue = "dl_queue";
-    Worker worker = server.workerBuilder("dl-worker").queue(queue).maxUnregisteredRequeues(1).build();
+    Worker worker =
+        server.workerBuilder("dl-worker").queue(queue).maxUnregisteredRequeues(1).build();
     worker.launchAsync();
-    Signature one = server.sendTask(Signature.builder("nobody_knows").routingKey(queue).build()).signature();
-    Signature two = server.sendTask(Signature.builder("nobody_knows").routingKey(queue).build()).signature();
-    await().atMost(10, TimeUnit.SECONDS)
+    Signature one =
+        server.sendTask(Signature.builder("nobody_knows").routingKey(queue).build()).signature();
+    Signature two =
+        server.sendTask(Signature.builder("nobody_knows").routingKey(queue).build()).signature();
+    await()
+        .atMost(10, TimeUnit.SECONDS)
         .until(() -> http.json("/api/queue?tab=dead&name=" + queue).path("items").size() == 2);
     worker.quit();
     JsonNode dead = http.json("/api/queue?tab=dead&name=" + queue);
     JsonNode first = dead.path("items").get(0);
-    assertThat(List.of(first.path("uuid").asText(), dead.path("items").get(1).path("uuid").asText()))
+    assertThat(
+            List.of(first.path("uuid").asText(), dead.path("items").get(1).path("uuid").asText()))
         .containsExactlyInAnyOrder(one.uuid(), two.uuid());
     assertThat(first.path("reason").asText()).contains("not registered");
-    assertThat(http.json("/api/task?queue=" + queue + "&uuid=" + one.uuid()).path("location").asText()).isEqualTo("DEAD_LETTERED");
-    HttpProbe.Response raw = http.get("/api/deadletter/raw?queue=" + queue + "&id=" + first.path("id").asText());
+    assertThat(
+            http.json("/api/task?queue=" + queue + "&uuid=" + one.uuid()).path("location").asText())
+        .isEqualTo("DEAD_LETTERED");
+    HttpProbe.Response raw =
+        http.get("/api/deadletter/raw?queue=" + queue + "&id=" + first.path("id").asText());
     assertThat(raw.header("Content-Disposition")).startsWith("attachment;");
-    assertThat(new String(raw.body(), StandardCharsets.UTF_8)).contains(first.path("uuid").asText());
+    assertThat(new String(raw.body(), StandardCharsets.UTF_8))
+        .contains(first.path("uuid").asText());
 
     String body = "{\"queue\":\"" + queue + "\",\"ids\":[\"" + first.path("id").asText() + "\"]}";
-    assertThat(HttpProbe.JSON.readTree(http.post("/api/action/requeue", body, "X-Machinery-Token", TOKEN).body())
-        .path("count").asInt()).isEqualTo(1);
+    assertThat(
+            HttpProbe.JSON
+                .readTree(http.post("/api/action/requeue", body, "X-Machinery-Token", TOKEN).body())
+                .path("count")
+                .asInt())
+        .isEqualTo(1);
     JsonNode after = http.json("/api/queue?tab=pending&name=" + queue);
-    assertThat(after.path("items")).extracting(n -> n.path("uuid").asText()).containsExactly(first.path("uuid").asText());
+    assertThat(after.path("items"))
+        .extracting(n -> n.path("uuid").asText())
+        .containsExactly(first.path("uuid").asText());
     assertThat(after.path("stats").path("deadLettered").asLong()).isEqualTo(1);
-    assertThat(http.post("/api/action/delete", "{\"queue\":\"" + queue + "\"}", "X-Machinery-Token", TOKEN).status())
-        .as("no ids and no all: refused").isEqualTo(400);
-    assertThat(HttpProbe.JSON.readTree(http.post("/api/action/delete", "{\"queue\":\"" + queue + "\",\"all\":true}",
-        "X-Machinery-Token", TOKEN).body()).path("count").asInt()).isEqualTo(1);
+    assertThat(
+            http.post(
+                    "/api/action/delete",
+                    "{\"queue\":\"" + queue + "\"}",
+                    "X-Machinery-Token",
+                    TOKEN)
+                .status())
+        .as("no ids and no all: refused")
+        .isEqualTo(400);
+    assertThat(
+            HttpProbe.JSON
+                .readTree(
+                    http.post(
+                            "/api/action/delete",
+                            "{\"queue\":\"" + queue + "\",\"all\":true}",
+                            "X-Machinery-Token",
+                            TOKEN)
+                        .body())
+                .path("count")
+                .asInt())
+        .isEqualTo(1);
     assertThat(server.broker().inspector().orElseThrow().queue(queue).deadLettered()).isZero();
   }
 
@@ -209,20 +285,56 @@ class DashboardApiTest {
     send("keep_me");
     String body = "{\"queue\":\"\"}";
     assertThat(http.post("/api/action/purge", body).status()).as("no token").isEqualTo(401);
-    assertThat(http.post("/api/action/purge", body, "X-Machinery-Token", "wrong-token").status()).isEqualTo(401);
-    assertThat(http.post("/api/action/purge", body, "X-Machinery-Token", TOKEN, "Origin", "http://evil.example").status())
-        .as("cross-origin").isEqualTo(403);
-    assertThat(http.post("/api/action/purge", body, "X-Machinery-Token", TOKEN, "Sec-Fetch-Site", "cross-site").status())
-        .as("cross-site").isEqualTo(403);
-    assertThat(http.postTyped("/api/action/purge", "text/plain", body, "X-Machinery-Token", TOKEN).status())
-        .as("a form post").isEqualTo(415);
+    assertThat(http.post("/api/action/purge", body, "X-Machinery-Token", "wrong-token").status())
+        .isEqualTo(401);
+    assertThat(
+            http.post(
+                    "/api/action/purge",
+                    body,
+                    "X-Machinery-Token",
+                    TOKEN,
+                    "Origin",
+                    "http://evil.example")
+                .status())
+        .as("cross-origin")
+        .isEqualTo(403);
+    assertThat(
+            http.post(
+                    "/api/action/purge",
+                    body,
+                    "X-Machinery-Token",
+                    TOKEN,
+                    "Sec-Fetch-Site",
+                    "cross-site")
+                .status())
+        .as("cross-site")
+        .isEqualTo(403);
+    assertThat(
+            http.postTyped("/api/action/purge", "text/plain", body, "X-Machinery-Token", TOKEN)
+                .status())
+        .as("a form post")
+        .isEqualTo(415);
     assertThat(http.get("/api/action/purge").status()).as("GET").isEqualTo(405);
-    assertThat(http.post("/api/action/drop_tables", body, "X-Machinery-Token", TOKEN).status()).isEqualTo(404);
-    assertThat(server.broker().inspector().orElseThrow().queue("").pending()).as("nothing was purged").isEqualTo(1);
+    assertThat(http.post("/api/action/drop_tables", body, "X-Machinery-Token", TOKEN).status())
+        .isEqualTo(404);
+    assertThat(server.broker().inspector().orElseThrow().queue("").pending())
+        .as("nothing was purged")
+        .isEqualTo(1);
 
     String sameOrigin = "http://127.0.0.1:" + http.port();
-    assertThat(http.post("/api/action/purge", body, "X-Machinery-Token", TOKEN, "Origin", sameOrigin,
-        "Sec-Fetch-Site", "same-origin").status()).as("the page itself").isEqualTo(200);
+    assertThat(
+            http.post(
+                    "/api/action/purge",
+                    body,
+                    "X-Machinery-Token",
+                    TOKEN,
+                    "Origin",
+                    sameOrigin,
+                    "Sec-Fetch-Site",
+                    "same-origin")
+                .status())
+        .as("the page itself")
+        .isEqualTo(200);
   }
 
   @Test
@@ -231,10 +343,12 @@ class DashboardApiTest {
     HttpProbe readOnly = start(Dashboard.builder(server).token(TOKEN).readOnly(true));
     send("keep_me");
     for (String action : List.of("purge", "pause", "resume", "requeue", "delete")) {
-      HttpProbe.Response refused = noToken.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
+      HttpProbe.Response refused =
+          noToken.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
       assertThat(refused.status()).isEqualTo(403);
       assertThat(new String(refused.body(), StandardCharsets.UTF_8)).contains("no token");
-      HttpProbe.Response ro = readOnly.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
+      HttpProbe.Response ro =
+          readOnly.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
       assertThat(ro.status()).isEqualTo(403);
       assertThat(new String(ro.body(), StandardCharsets.UTF_8)).contains("read-only");
     }
@@ -245,8 +359,12 @@ class DashboardApiTest {
 
   @Test
   void aPluggableAuthenticatorDecidesPerActionAndQueue() throws Exception {
-    HttpProbe http = start(Dashboard.builder(server)
-        .authenticator((action, queue, header) -> action.equals("pause") && "ops".equals(header.apply("X-Role"))));
+    HttpProbe http =
+        start(
+            Dashboard.builder(server)
+                .authenticator(
+                    (action, queue, header) ->
+                        action.equals("pause") && "ops".equals(header.apply("X-Role"))));
     assertThat(http.post("/api/action/pause", "{}", "X-Role", "ops").status()).isEqualTo(200);
     assertThat(http.post("/api/action/purge", "{}", "X-Role", "ops").status()).isEqualTo(401);
     assertThat(http.post("/api/action/pause", "{}", "X-Role", "guest").status()).isEqualTo(401);
@@ -257,23 +375,36 @@ class DashboardApiTest {
     HttpProbe http = start(Dashboard.builder(server));
     for (String path : List.of("/", "/app.js", "/api/overview", "/api/nothing", "/etc/passwd")) {
       HttpProbe.Response r = http.get(path);
-      assertThat(r.header("Content-Security-Policy")).as(path).contains("script-src 'self'").contains("frame-ancestors 'none'")
+      assertThat(r.header("Content-Security-Policy"))
+          .as(path)
+          .contains("script-src 'self'")
+          .contains("frame-ancestors 'none'")
           .doesNotContain("unsafe-inline");
       assertThat(r.header("X-Content-Type-Options")).isEqualTo("nosniff");
     }
     assertThat(http.get("/").header("Content-Type")).startsWith("text/html");
     assertThat(http.get("/../pom.xml").status()).isEqualTo(404);
-    assertThat(http.rawStatus("GET /api/overview HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n"))
-        .as("DNS rebinding").isEqualTo(421);
-    assertThat(http.rawStatus("GET /api/overview HTTP/1.1\r\nHost: localhost:" + http.port() + "\r\nConnection: close\r\n\r\n"))
+    assertThat(
+            http.rawStatus(
+                "GET /api/overview HTTP/1.1\r\nHost: attacker.example\r\nConnection: close\r\n\r\n"))
+        .as("DNS rebinding")
+        .isEqualTo(421);
+    assertThat(
+            http.rawStatus(
+                "GET /api/overview HTTP/1.1\r\nHost: localhost:"
+                    + http.port()
+                    + "\r\nConnection: close\r\n\r\n"))
         .isEqualTo(200);
   }
 
   @Test
   void theBuilderValidatesAndTheDashboardBindsLoopbackByDefault() {
-    assertThatThrownBy(() -> Dashboard.builder(server).token("short")).hasMessageContaining("at least 8");
-    assertThatThrownBy(() -> Dashboard.builder(server).port(70000)).hasMessageContaining("0..65535");
-    assertThatThrownBy(() -> Dashboard.builder(server).sampleInterval(Duration.ofMillis(1))).hasMessageContaining("100ms");
+    assertThatThrownBy(() -> Dashboard.builder(server).token("short"))
+        .hasMessageContaining("at least 8");
+    assertThatThrownBy(() -> Dashboard.builder(server).port(70000))
+        .hasMessageContaining("0..65535");
+    assertThatThrownBy(() -> Dashboard.builder(server).sampleInterval(Duration.ofMillis(1)))
+        .hasMessageContaining("100ms");
     try (Dashboard d = Dashboard.builder(server).port(0).build().start()) {
       assertThat(d.address().getAddress().isLoopbackAddress()).isTrue();
       assertThatThrownBy(d::start).isInstanceOf(IllegalStateException.class);

@@ -17,14 +17,18 @@ class DashboardReadmeExampleTest {
     HttpResponse<String> page;
     try (Server server = Server.builder().build()) {
       // README:dashboard:begin
-      try (Dashboard dashboard = Dashboard.builder(server)   // io.machinery:machinery-dashboard
-               .port(0)                                      // default 8090; 0 picks a free port
-               .token(token)                                 // actions need it; without a token every action is refused
-               .build()
-               .start()) {
+      try (Dashboard dashboard =
+          Dashboard.builder(server) // io.machinery:machinery-dashboard
+              .port(0) // default 8090; 0 picks a free port
+              .token(token) // actions need it; without a token every action is refused
+              .build()
+              .start()) {
         System.out.println("dashboard on " + dashboard.uri()); // http://127.0.0.1:<port>/
-        page = HttpClient.newHttpClient().send(HttpRequest.newBuilder(dashboard.uri()).build(),
-            HttpResponse.BodyHandlers.ofString());
+        page =
+            HttpClient.newHttpClient()
+                .send(
+                    HttpRequest.newBuilder(dashboard.uri()).build(),
+                    HttpResponse.BodyHandlers.ofString());
       }
       // README:dashboard:end
     }

@@ -26,10 +26,11 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 
 /**
- * The dashboard in Debian's headless Chromium against a real Redis broker and backend with real workers: the
- * pages show the numbers the inspector reads, the live refresh follows the queue without a reload, actions (with
- * the token typed into the page and the confirmation accepted) change the queue, and a task whose name and
- * arguments are HTML does not inject anything into the page.
+ * The dashboard in Debian's headless Chromium against a real Redis broker and backend with real
+ * workers: the pages show the numbers the inspector reads, the live refresh follows the queue
+ * without a reload, actions (with the token typed into the page and the confirmation accepted)
+ * change the queue, and a task whose name and arguments are HTML does not inject anything into the
+ * page.
  */
 class DashboardRedisBrowserIT {
   private static final String TOKEN = "browser-token-1";
@@ -37,10 +38,12 @@ class DashboardRedisBrowserIT {
 
   private final String url = TestEndpoints.redisUrl();
   private final String queue = "dash_" + UUID.randomUUID().toString().substring(0, 8);
-  private final Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
+  private final Config config =
+      Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
   private final RedisBroker broker = RedisBroker.create(config);
   private final RedisBackend backend = RedisBackend.create(config);
-  private final Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+  private final Server server =
+      Server.builder().config(config).broker(broker).backend(backend).build();
   private final Inspector inspector = broker.inspector().orElseThrow();
   private final CountDownLatch release = new CountDownLatch(1);
   private final List<Worker> workers = new ArrayList<>();
@@ -49,10 +52,13 @@ class DashboardRedisBrowserIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    server.registerTask("block", TaskFunction.of(() -> {
-      release.await();
-      return "done";
-    }));
+    server.registerTask(
+        "block",
+        TaskFunction.of(
+            () -> {
+              release.await();
+              return "done";
+            }));
     browser = Browser.start(1280, 900);
   }
 
@@ -97,7 +103,8 @@ class DashboardRedisBrowserIT {
     for (int i = 0; i < 3; i++) {
       sent.add(server.sendTask(Signature.create("resize", Arg.of((long) i))).signature());
     }
-    server.sendTask(Signature.builder("later").eta(Instant.now().plus(Duration.ofHours(1))).build());
+    server.sendTask(
+        Signature.builder("later").eta(Instant.now().plus(Duration.ofHours(1))).build());
 
     browser.open(page);
     browser.waitForText(cell(queue, 2), "3");
@@ -108,13 +115,21 @@ class DashboardRedisBrowserIT {
 
     server.sendTask(Signature.create("resize", Arg.of(9L)));
     browser.waitForText(cell(queue, 2), "4"); // no reload: the page polls
-    await().atMost(Browser.PATIENCE).until(() -> browser.all(By.cssSelector(".chart polyline.line-pending")).size() == 1);
-    assertThat(browser.driver.findElement(By.cssSelector("[data-rates]")).getText()).contains("finished/min");
+    await()
+        .atMost(Browser.PATIENCE)
+        .until(() -> browser.all(By.cssSelector(".chart polyline.line-pending")).size() == 1);
+    assertThat(browser.driver.findElement(By.cssSelector("[data-rates]")).getText())
+        .contains("finished/min");
 
-    browser.driver.findElement(By.cssSelector("tr[data-queue='" + queue + "'] td:nth-child(1) a")).click();
+    browser
+        .driver
+        .findElement(By.cssSelector("tr[data-queue='" + queue + "'] td:nth-child(1) a"))
+        .click();
     browser.waitForText(By.cssSelector(".tabs a[data-tab='pending']"), "Pending (4)");
     assertThat(browser.all(By.cssSelector("#rows tbody tr"))).hasSize(4);
-    assertThat(browser.all(By.cssSelector("#rows td.task-name"))).extracting(WebElement::getText).containsOnly("resize");
+    assertThat(browser.all(By.cssSelector("#rows td.task-name")))
+        .extracting(WebElement::getText)
+        .containsOnly("resize");
 
     browser.driver.findElement(By.id("search")).sendKeys(sent.get(1).uuid() + "\n");
     browser.waitForText(By.cssSelector("#rows tbody tr td:nth-child(1)"), sent.get(1).uuid());
@@ -126,7 +141,8 @@ class DashboardRedisBrowserIT {
     browser.driver.findElement(By.cssSelector(".tabs a[data-tab='pending']")).click();
     browser.waitFor(By.cssSelector("#rows tbody tr td:nth-child(1) a")).click();
     browser.waitForText(By.id("task-location"), "PENDING");
-    assertThat(browser.driver.findElement(By.id("task-message")).getText()).contains("\"Name\": \"resize\"");
+    assertThat(browser.driver.findElement(By.id("task-message")).getText())
+        .contains("\"Name\": \"resize\"");
   }
 
   @Test
@@ -134,13 +150,18 @@ class DashboardRedisBrowserIT {
     String page = start(Dashboard.builder(server));
     Worker w = worker(server.workerBuilder("dash-worker-" + queue).concurrency(2));
     String running = server.sendTask(Signature.create("block")).taskUuid();
-    String id = await().atMost(Browser.PATIENCE).until(() -> w.controlPlaneId(), java.util.Optional::isPresent).get();
+    String id =
+        await()
+            .atMost(Browser.PATIENCE)
+            .until(() -> w.controlPlaneId(), java.util.Optional::isPresent)
+            .get();
 
     browser.open(page + "#/workers");
     By row = By.cssSelector("tr[data-worker='" + id + "']");
     browser.waitForText(By.cssSelector("tr[data-worker='" + id + "'] td:nth-child(6)"), "1");
     WebElement r = browser.driver.findElement(row);
-    assertThat(r.findElement(By.cssSelector("td:nth-child(1)")).getText()).isEqualTo("dash-worker-" + queue);
+    assertThat(r.findElement(By.cssSelector("td:nth-child(1)")).getText())
+        .isEqualTo("dash-worker-" + queue);
     assertThat(r.findElement(By.cssSelector("td:nth-child(4)")).getText()).isEqualTo(queue);
     assertThat(r.findElement(By.cssSelector("td:nth-child(5)")).getText()).isEqualTo("2");
     r.findElement(By.cssSelector("td:nth-child(9) a")).click();
@@ -161,15 +182,19 @@ class DashboardRedisBrowserIT {
     browser.waitFor(By.id("token")).sendKeys(TOKEN);
     browser.waitForText(cell(queue, 2), "5");
 
-    String question = browser.clickAndConfirm(By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='purge']"));
+    String question =
+        browser.clickAndConfirm(
+            By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='purge']"));
     assertThat(question).contains(queue).contains("5 waiting tasks");
     browser.waitForText(cell(queue, 2), "0");
     assertThat(inspector.queue(queue).pending()).isZero();
 
-    browser.clickAndConfirm(By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='pause']"));
+    browser.clickAndConfirm(
+        By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='pause']"));
     browser.waitForText(cell(queue, 6), "paused");
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).contains(queue);
-    browser.clickAndConfirm(By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='resume']"));
+    browser.clickAndConfirm(
+        By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='resume']"));
     browser.waitForText(cell(queue, 6), "active");
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).doesNotContain(queue);
   }
@@ -181,7 +206,8 @@ class DashboardRedisBrowserIT {
     browser.open(page);
     browser.waitFor(By.id("token")).sendKeys("not-the-token");
     browser.waitForText(cell(queue, 2), "1");
-    browser.clickAndConfirm(By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='purge']"));
+    browser.clickAndConfirm(
+        By.cssSelector("tr[data-queue='" + queue + "'] button[data-action='purge']"));
     browser.waitForText(By.id("flash"), "purge failed: missing or wrong token (X-Machinery-Token)");
     assertThat(inspector.queue(queue).pending()).isEqualTo(1);
   }
@@ -198,15 +224,23 @@ class DashboardRedisBrowserIT {
     browser.open(page + "#/queue/" + queue + "/dead");
     browser.waitFor(By.id("token")).sendKeys(TOKEN);
     browser.waitForText(By.cssSelector(".tabs a[data-tab='dead']"), "Dead letters (2)");
-    List<String> uuids = browser.all(By.cssSelector("#rows tbody tr td:nth-child(2)")).stream().map(WebElement::getText).toList();
+    List<String> uuids =
+        browser.all(By.cssSelector("#rows tbody tr td:nth-child(2)")).stream()
+            .map(WebElement::getText)
+            .toList();
     assertThat(uuids).containsExactlyInAnyOrder(one, two);
-    browser.driver.findElement(By.cssSelector("#rows tbody tr:first-child input[type=checkbox]")).click();
+    browser
+        .driver
+        .findElement(By.cssSelector("#rows tbody tr:first-child input[type=checkbox]"))
+        .click();
     browser.waitFor(By.xpath("//button[text()='Requeue selected' and not(@disabled)]"));
     String question = browser.clickAndConfirm(By.xpath("//button[text()='Requeue selected']"));
     assertThat(question).startsWith("Requeue 1 dead letters");
     browser.waitForText(By.cssSelector(".tabs a[data-tab='pending']"), "Pending (1)");
     browser.waitForText(By.cssSelector(".tabs a[data-tab='dead']"), "Dead letters (1)");
-    assertThat(inspector.pending(queue, 0, 10)).extracting(Signature::uuid).containsExactly(uuids.get(0));
+    assertThat(inspector.pending(queue, 0, 10))
+        .extracting(Signature::uuid)
+        .containsExactly(uuids.get(0));
   }
 
   @Test
@@ -218,14 +252,21 @@ class DashboardRedisBrowserIT {
 
     browser.open(page + "#/queue/" + queue + "/pending");
     browser.waitForText(By.cssSelector("#rows td.task-name"), hostile);
-    assertThat(browser.driver.findElement(By.cssSelector("#rows td.args")).getText()).contains(script);
+    assertThat(browser.driver.findElement(By.cssSelector("#rows td.args")).getText())
+        .contains(script);
     browser.driver.findElement(By.cssSelector("#rows tbody tr td:nth-child(1) a")).click();
     browser.waitForText(By.id("task-name"), hostile);
-    assertThat(browser.driver.findElement(By.id("task-message")).getText()).contains("window.pwned=2");
+    assertThat(browser.driver.findElement(By.id("task-message")).getText())
+        .contains("window.pwned=2");
     assertThat(browser.driver.getCurrentUrl()).contains(uuid);
 
-    assertThat(browser.all(By.cssSelector("main img, main script, #injected"))).as("no element from task data").isEmpty();
-    assertThat(browser.js("return window.pwned === undefined && document.title === 'Machinery dashboard';")).isEqualTo(true);
+    assertThat(browser.all(By.cssSelector("main img, main script, #injected")))
+        .as("no element from task data")
+        .isEmpty();
+    assertThat(
+            browser.js(
+                "return window.pwned === undefined && document.title === 'Machinery dashboard';"))
+        .isEqualTo(true);
   }
 
   @Test
@@ -233,7 +274,10 @@ class DashboardRedisBrowserIT {
     String page = start(Dashboard.builder(server));
     String big = "y".repeat(20_000);
     Signature next = Signature.create("archive");
-    String uuid = server.sendTask(Signature.builder("upload").args(Arg.of(big)).onSuccess(next).build()).taskUuid();
+    String uuid =
+        server
+            .sendTask(Signature.builder("upload").args(Arg.of(big)).onSuccess(next).build())
+            .taskUuid();
 
     browser.open(page + "#/task/" + uuid + "?queue=" + queue);
     browser.waitForText(By.id("task-location"), "PENDING");
@@ -242,7 +286,10 @@ class DashboardRedisBrowserIT {
     String href = browser.driver.findElement(By.id("download")).getAttribute("href");
     assertThat(href).contains("/api/task/raw?").contains(uuid);
     HttpProbe http = new HttpProbe(dashboard.address().getPort());
-    assertThat(new String(http.get(href.substring(href.indexOf("/api/"))).body(), java.nio.charset.StandardCharsets.UTF_8))
+    assertThat(
+            new String(
+                http.get(href.substring(href.indexOf("/api/"))).body(),
+                java.nio.charset.StandardCharsets.UTF_8))
         .contains(big);
 
     browser.driver.findElement(By.linkText("archive " + next.uuid())).click();

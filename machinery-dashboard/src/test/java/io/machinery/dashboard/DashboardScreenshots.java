@@ -15,9 +15,10 @@ import java.util.concurrent.ThreadLocalRandom;
 import org.openqa.selenium.By;
 
 /**
- * Writes the README's screenshots ({@code make screenshots}): a deployment on the in-JVM memory broker (so no
- * server is needed) with busy workers, waiting, delayed and dead-lettered tasks and periodic entries, shown by
- * the dashboard in Debian's headless Chromium, one PNG per page into the directory given as the argument.
+ * Writes the README's screenshots ({@code make screenshots}): a deployment on the in-JVM memory
+ * broker (so no server is needed) with busy workers, waiting, delayed and dead-lettered tasks and
+ * periodic entries, shown by the dashboard in Debian's headless Chromium, one PNG per page into the
+ * directory given as the argument.
  */
 public final class DashboardScreenshots {
   private DashboardScreenshots() {}
@@ -27,26 +28,50 @@ public final class DashboardScreenshots {
     CountDownLatch release = new CountDownLatch(1);
     List<Worker> workers = new ArrayList<>();
     try (Server server = Server.builder().build()) {
-      server.registerTask("resize_image", TaskFunction.varargs(long[].class, n -> {
-        Thread.sleep(ThreadLocalRandom.current().nextLong(200, 900));
-        return n.length;
-      }));
-      server.registerTask("transcode_video", TaskFunction.varargs(String[].class, files -> {
-        release.await();
-        return "done";
-      }));
-      server.registerPeriodicTask("0 3 * * *", "nightly-report", Signature.create("build_report", Arg.of("daily")));
-      server.registerPeriodicTask("*/15 * * * *", "refresh-cache", Signature.create("refresh_cache"));
+      server.registerTask(
+          "resize_image",
+          TaskFunction.varargs(
+              long[].class,
+              n -> {
+                Thread.sleep(ThreadLocalRandom.current().nextLong(200, 900));
+                return n.length;
+              }));
+      server.registerTask(
+          "transcode_video",
+          TaskFunction.varargs(
+              String[].class,
+              files -> {
+                release.await();
+                return "done";
+              }));
+      server.registerPeriodicTask(
+          "0 3 * * *", "nightly-report", Signature.create("build_report", Arg.of("daily")));
+      server.registerPeriodicTask(
+          "*/15 * * * *", "refresh-cache", Signature.create("refresh_cache"));
       for (String tag : List.of("images-1", "images-2")) {
-        Worker w = server.workerBuilder(tag).concurrency(4).heartbeatInterval(Duration.ofMillis(250)).build();
+        Worker w =
+            server
+                .workerBuilder(tag)
+                .concurrency(4)
+                .heartbeatInterval(Duration.ofMillis(250))
+                .build();
         w.launchAsync();
         workers.add(w);
       }
-      Worker reports = server.workerBuilder("reports-1").queue("reports").maxUnregisteredRequeues(1)
-          .heartbeatInterval(Duration.ofMillis(250)).build();
+      Worker reports =
+          server
+              .workerBuilder("reports-1")
+              .queue("reports")
+              .maxUnregisteredRequeues(1)
+              .heartbeatInterval(Duration.ofMillis(250))
+              .build();
       reports.launchAsync();
       for (int i = 0; i < 3; i++) {
-        server.sendTask(Signature.builder("render_pdf").routingKey("reports").args(Arg.of("invoice-" + (1040 + i))).build());
+        server.sendTask(
+            Signature.builder("render_pdf")
+                .routingKey("reports")
+                .args(Arg.of("invoice-" + (1040 + i)))
+                .build());
       }
       for (int i = 0; i < 2; i++) {
         server.sendTask(Signature.create("transcode_video", Arg.of("clip-" + i + ".mp4")));
@@ -54,20 +79,38 @@ public final class DashboardScreenshots {
       Signature receipt = Signature.create("log_delivery");
       Signature shown = null;
       for (int i = 0; i < 14; i++) {
-        Signature s = server.sendTask(Signature.builder("send_email").routingKey("emails")
-            .args(Arg.of("user" + i + "@example.com"), Arg.of("Your order #" + (5000 + i) + " has shipped"))
-            .onSuccess(receipt).build()).signature();
+        Signature s =
+            server
+                .sendTask(
+                    Signature.builder("send_email")
+                        .routingKey("emails")
+                        .args(
+                            Arg.of("user" + i + "@example.com"),
+                            Arg.of("Your order #" + (5000 + i) + " has shipped"))
+                        .onSuccess(receipt)
+                        .build())
+                .signature();
         shown = shown == null ? s : shown;
       }
       for (int i = 0; i < 3; i++) {
-        server.sendTask(Signature.builder("send_reminder").routingKey("emails")
-            .eta(Instant.now().plus(Duration.ofMinutes(10 + 5L * i))).args(Arg.of("user" + i + "@example.com")).build());
+        server.sendTask(
+            Signature.builder("send_reminder")
+                .routingKey("emails")
+                .eta(Instant.now().plus(Duration.ofMinutes(10 + 5L * i)))
+                .args(Arg.of("user" + i + "@example.com"))
+                .build());
       }
 
-      try (Dashboard dashboard = Dashboard.builder(server).port(0).token("screenshot-token")
-               .sampleInterval(Duration.ofMillis(500)).build().start();
-           Browser browser = Browser.start(1280, 820)) {
-        // Half a minute of traffic for the chart: bursts of image work, the reports worker dead-lettering.
+      try (Dashboard dashboard =
+              Dashboard.builder(server)
+                  .port(0)
+                  .token("screenshot-token")
+                  .sampleInterval(Duration.ofMillis(500))
+                  .build()
+                  .start();
+          Browser browser = Browser.start(1280, 820)) {
+        // Half a minute of traffic for the chart: bursts of image work, the reports worker
+        // dead-lettering.
         long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         int round = 0;
         while (System.nanoTime() < end) {
@@ -76,7 +119,11 @@ public final class DashboardScreenshots {
             server.sendTask(Signature.create("resize_image", Arg.of((long) i), Arg.of(640L)));
           }
           if (round % 8 == 3) {
-            server.sendTask(Signature.builder("render_pdf").routingKey("reports").args(Arg.of("late-" + round)).build());
+            server.sendTask(
+                Signature.builder("render_pdf")
+                    .routingKey("reports")
+                    .args(Arg.of("late-" + round))
+                    .build());
           }
           round++;
           Thread.sleep(1000); // pacing the demo's producer, not waiting for an outcome

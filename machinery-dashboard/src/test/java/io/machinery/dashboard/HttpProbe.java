@@ -18,7 +18,8 @@ import java.time.Duration;
 final class HttpProbe {
   static final ObjectMapper JSON = new ObjectMapper();
   private final int port;
-  private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient client =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   HttpProbe(int port) {
     this.port = port;
@@ -43,26 +44,34 @@ final class HttpProbe {
   }
 
   Response get(String path) throws IOException, InterruptedException {
-    HttpResponse<byte[]> r = client.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(10)).build(),
-        HttpResponse.BodyHandlers.ofByteArray());
+    HttpResponse<byte[]> r =
+        client.send(
+            HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(10)).build(),
+            HttpResponse.BodyHandlers.ofByteArray());
     return new Response(r.statusCode(), r);
   }
 
   JsonNode json(String path) throws IOException, InterruptedException {
     Response r = get(path);
     if (r.status() != 200) {
-      throw new AssertionError(path + " answered " + r.status() + ": " + new String(r.body(), StandardCharsets.UTF_8));
+      throw new AssertionError(
+          path + " answered " + r.status() + ": " + new String(r.body(), StandardCharsets.UTF_8));
     }
     return JSON.readTree(r.body());
   }
 
-  Response post(String path, String body, String... headers) throws IOException, InterruptedException {
+  Response post(String path, String body, String... headers)
+      throws IOException, InterruptedException {
     return postTyped(path, "application/json", body, headers);
   }
 
-  Response postTyped(String path, String type, String body, String... headers) throws IOException, InterruptedException {
-    HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(10))
-        .header("Content-Type", type).POST(HttpRequest.BodyPublishers.ofString(body));
+  Response postTyped(String path, String type, String body, String... headers)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(uri(path))
+            .timeout(Duration.ofSeconds(10))
+            .header("Content-Type", type)
+            .POST(HttpRequest.BodyPublishers.ofString(body));
     for (int i = 0; i < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
     }
@@ -70,7 +79,10 @@ final class HttpProbe {
     return new Response(r.statusCode(), r);
   }
 
-  /** Sends a hand-written request (the JDK client will not send a foreign Host header) and reads the status. */
+  /**
+   * Sends a hand-written request (the JDK client will not send a foreign Host header) and reads the
+   * status.
+   */
   int rawStatus(String request) throws IOException {
     try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
       socket.setSoTimeout(10_000);

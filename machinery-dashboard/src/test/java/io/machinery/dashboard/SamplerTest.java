@@ -13,35 +13,52 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.Test;
 
-/** The chart's samples, taken by hand on the memory broker: sizes, running, finished and new dead letters. */
+/**
+ * The chart's samples, taken by hand on the memory broker: sizes, running, finished and new dead
+ * letters.
+ */
 class SamplerTest {
   @Test
   void countsRunningTasksThatFinishAndDeadLettersThatAppear() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
     try (Server server = Server.builder().build()) {
-      server.registerTask("hold", TaskFunction.of(() -> {
-        release.await();
-        return "ok";
-      }));
+      server.registerTask(
+          "hold",
+          TaskFunction.of(
+              () -> {
+                release.await();
+                return "ok";
+              }));
       Inspection inspection = Inspection.of(server);
-      Worker worker = server.workerBuilder("sampler").concurrency(2).heartbeatInterval(Duration.ofMillis(100))
-          .maxUnregisteredRequeues(1).build();
+      Worker worker =
+          server
+              .workerBuilder("sampler")
+              .concurrency(2)
+              .heartbeatInterval(Duration.ofMillis(100))
+              .maxUnregisteredRequeues(1)
+              .build();
       worker.launchAsync();
       try (Sampler sampler = new Sampler(inspection, Clock.systemUTC(), 3)) {
         server.sendTask(Signature.create("hold"));
         server.sendTask(Signature.create("hold"));
         await().atMost(Duration.ofSeconds(10)).until(() -> inspection.inFlight("").size() == 2);
         sampler.sample();
-        assertThat(sampler.samples()).singleElement().satisfies(s -> {
-          assertThat(s.running()).isEqualTo(2);
-          assertThat(s.finished()).isZero();
-          assertThat(s.newDeadLetters()).isZero();
-        });
+        assertThat(sampler.samples())
+            .singleElement()
+            .satisfies(
+                s -> {
+                  assertThat(s.running()).isEqualTo(2);
+                  assertThat(s.finished()).isZero();
+                  assertThat(s.newDeadLetters()).isZero();
+                });
 
         release.countDown();
         server.sendTask(Signature.create("nobody_has_this"));
-        await().atMost(Duration.ofSeconds(10))
-            .until(() -> inspection.inFlight("").isEmpty() && inspection.queue("").deadLettered() == 1);
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .until(
+                () ->
+                    inspection.inFlight("").isEmpty() && inspection.queue("").deadLettered() == 1);
         sampler.sample();
         Sampler.Sample second = sampler.samples().get(1);
         assertThat(second.running()).isZero();

@@ -40,28 +40,31 @@ import org.jspecify.annotations.Nullable;
  * machinery_tasks_sent_total} and timers in seconds):
  *
  * <ul>
- *   <li>counters {@value #SENT} (tags {@code task}, {@code exception}: {@code none} or the error's class), and
- *       {@value #RECEIVED}, {@value #SUCCEEDED}, {@value #FAILED}, {@value #RETRIED}, {@value #DEAD_LETTERED}
- *       (tag {@code task}; {@code unknown} for a message that did not decode), all by task name;
- *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and {@value #LATENCY}
- *       (from enqueue, or from the ETA when later, to start; tag {@code task}), with a percentile histogram
- *       when {@link Builder#publishPercentileHistogram} is set;
- *   <li>gauges {@value #SLOTS} (tags {@code worker}, {@code state}: {@code busy} or {@code free}), and per bound
- *       queue {@value #QUEUE_PENDING}, {@value #QUEUE_DELAYED}, {@value #QUEUE_DEAD_LETTERS}, {@value
- *       #QUEUE_OLDEST_AGE} (tag {@code queue}).
+ *   <li>counters {@value #SENT} (tags {@code task}, {@code exception}: {@code none} or the error's
+ *       class), and {@value #RECEIVED}, {@value #SUCCEEDED}, {@value #FAILED}, {@value #RETRIED},
+ *       {@value #DEAD_LETTERED} (tag {@code task}; {@code unknown} for a message that did not
+ *       decode), all by task name;
+ *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
+ *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
+ *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
+ *   <li>gauges {@value #SLOTS} (tags {@code worker}, {@code state}: {@code busy} or {@code free}),
+ *       and per bound queue {@value #QUEUE_PENDING}, {@value #QUEUE_DELAYED}, {@value
+ *       #QUEUE_DEAD_LETTERS}, {@value #QUEUE_OLDEST_AGE} (tag {@code queue}).
  * </ul>
  *
- * <p>Design notes. The enqueue time travels in the message as header {@value #SENT_AT_HEADER}: an RFC 3339
- * string (a string, so Go's AMQP broker accepts it and Go workers carry it on), set by {@link #publishing} on
- * every send, so a retry measures from its own publish (or its ETA). A worker that meets a message without it
- * (sent by Go, or by a server without this listener) and without an ETA records no latency. Queue gauges read
- * one {@link Inspector#queue} per queue at most once per {@link Builder#queueSampleInterval}, shared by its
- * four gauges, so a scrape costs one round trip per queue. Task names are a tag: a deployment with unbounded
- * task names should filter them with a Micrometer {@code MeterFilter}. Thread-safe.
+ * <p>Design notes. The enqueue time travels in the message as header {@value #SENT_AT_HEADER}: an
+ * RFC 3339 string (a string, so Go's AMQP broker accepts it and Go workers carry it on), set by
+ * {@link #publishing} on every send, so a retry measures from its own publish (or its ETA). A
+ * worker that meets a message without it (sent by Go, or by a server without this listener) and
+ * without an ETA records no latency. Queue gauges read one {@link Inspector#queue} per queue at
+ * most once per {@link Builder#queueSampleInterval}, shared by its four gauges, so a scrape costs
+ * one round trip per queue. Task names are a tag: a deployment with unbounded task names should
+ * filter them with a Micrometer {@code MeterFilter}. Thread-safe.
  */
 public final class MachineryMetrics implements TaskListener {
   /** Header holding when a message was published, RFC 3339 in UTC. */
   public static final String SENT_AT_HEADER = "machinery_sent_at";
+
   /** Default of {@link Builder#queueSampleInterval}. */
   public static final Duration DEFAULT_QUEUE_SAMPLE_INTERVAL = Duration.ofSeconds(1);
 
@@ -100,7 +103,8 @@ public final class MachineryMetrics implements TaskListener {
     return new Builder(registry);
   }
 
-  // ---------------------------------------------------------------------------------------------- events
+  // ----------------------------------------------------------------------------------------------
+  // events
 
   @Override
   public Signature publishing(Signature signature) {
@@ -109,7 +113,12 @@ public final class MachineryMetrics implements TaskListener {
 
   @Override
   public void sent(Signature signature, @Nullable Throwable error) {
-    counter(SENT, signature.name(), "exception", error == null ? "none" : error.getClass().getSimpleName()).increment();
+    counter(
+            SENT,
+            signature.name(),
+            "exception",
+            error == null ? "none" : error.getClass().getSimpleName())
+        .increment();
   }
 
   @Override
@@ -130,17 +139,19 @@ public final class MachineryMetrics implements TaskListener {
   public void finished(TaskOutcome outcome) {
     String task = outcome.signature().name();
     timer(RUN, task, outcome.state()).record(outcome.runTime());
-    String name = switch (outcome.state()) {
-      case SUCCESS -> SUCCEEDED;
-      case RETRY -> RETRIED;
-      default -> FAILED;
-    };
+    String name =
+        switch (outcome.state()) {
+          case SUCCESS -> SUCCEEDED;
+          case RETRY -> RETRIED;
+          default -> FAILED;
+        };
     counter(name, task, null, null).increment();
   }
 
   @Override
   public void deadLettered(String queue, @Nullable Signature signature, String reason) {
-    counter(DEAD_LETTERED, signature == null ? "unknown" : signature.name(), null, null).increment();
+    counter(DEAD_LETTERED, signature == null ? "unknown" : signature.name(), null, null)
+        .increment();
   }
 
   /** The later of the publish time (header) and the ETA; null when neither is known. */
@@ -161,51 +172,69 @@ public final class MachineryMetrics implements TaskListener {
     return due != null && due.isAfter(sentAt) ? due : sentAt;
   }
 
-  private Counter counter(String name, String task, @Nullable String extraKey, @Nullable String extraValue) {
+  private Counter counter(
+      String name, String task, @Nullable String extraKey, @Nullable String extraValue) {
     String key = name + '\0' + task + '\0' + extraValue;
-    return counters.computeIfAbsent(key, k -> {
-      Counter.Builder builder = Counter.builder(name).tags(tags).tag("task", task);
-      if (extraKey != null && extraValue != null) {
-        builder.tag(extraKey, extraValue);
-      }
-      return builder.register(registry);
-    });
+    return counters.computeIfAbsent(
+        key,
+        k -> {
+          Counter.Builder builder = Counter.builder(name).tags(tags).tag("task", task);
+          if (extraKey != null && extraValue != null) {
+            builder.tag(extraKey, extraValue);
+          }
+          return builder.register(registry);
+        });
   }
 
   private Timer timer(String name, String task, @Nullable State state) {
     String key = name + '\0' + task + '\0' + state;
-    return timers.computeIfAbsent(key, k -> {
-      Timer.Builder builder = Timer.builder(name).tags(tags).tag("task", task)
-          .description(name.equals(RUN) ? "How long task functions ran" : "From enqueue (or ETA) to the task's start");
-      if (state != null) {
-        builder.tag("state", state.name());
-      }
-      if (histogram) {
-        builder.publishPercentileHistogram();
-      }
-      return builder.register(registry);
-    });
+    return timers.computeIfAbsent(
+        key,
+        k -> {
+          Timer.Builder builder =
+              Timer.builder(name)
+                  .tags(tags)
+                  .tag("task", task)
+                  .description(
+                      name.equals(RUN)
+                          ? "How long task functions ran"
+                          : "From enqueue (or ETA) to the task's start");
+          if (state != null) {
+            builder.tag("state", state.name());
+          }
+          if (histogram) {
+            builder.publishPercentileHistogram();
+          }
+          return builder.register(registry);
+        });
   }
 
-  // ---------------------------------------------------------------------------------------------- gauges
+  // ----------------------------------------------------------------------------------------------
+  // gauges
 
   /**
-   * Registers {@value #SLOTS} gauges for {@code worker}: busy (tasks running) and free slots. The gauges hold
-   * the worker weakly, as Micrometer gauges do; they read NaN once it is collected.
+   * Registers {@value #SLOTS} gauges for {@code worker}: busy (tasks running) and free slots. The
+   * gauges hold the worker weakly, as Micrometer gauges do; they read NaN once it is collected.
    */
   public MachineryMetrics bindWorker(Worker worker) {
     Tags workerTags = tags.and("worker", worker.consumerTag());
-    Gauge.builder(SLOTS, worker, w -> w.runningTasks()).tags(workerTags).tag("state", "busy")
-        .description("Worker slots running a task").register(registry);
-    Gauge.builder(SLOTS, worker, w -> Math.max(0, w.concurrency() - w.runningTasks())).tags(workerTags).tag("state", "free")
-        .description("Worker slots free for a task").register(registry);
+    Gauge.builder(SLOTS, worker, w -> w.runningTasks())
+        .tags(workerTags)
+        .tag("state", "busy")
+        .description("Worker slots running a task")
+        .register(registry);
+    Gauge.builder(SLOTS, worker, w -> Math.max(0, w.concurrency() - w.runningTasks()))
+        .tags(workerTags)
+        .tag("state", "free")
+        .description("Worker slots free for a task")
+        .register(registry);
     return this;
   }
 
   /**
-   * Registers queue gauges for {@code queue} (empty: the broker's default queue, tagged with its real name),
-   * sampled through {@code inspector} at most once per {@link Builder#queueSampleInterval}. A failing sample
-   * reads NaN until the broker answers again.
+   * Registers queue gauges for {@code queue} (empty: the broker's default queue, tagged with its
+   * real name), sampled through {@code inspector} at most once per {@link
+   * Builder#queueSampleInterval}. A failing sample reads NaN until the broker answers again.
    */
   public MachineryMetrics bindQueue(Inspector inspector, String queue) {
     Objects.requireNonNull(inspector, "inspector");
@@ -213,15 +242,32 @@ public final class MachineryMetrics implements TaskListener {
     Tags queueTags = tags.and("queue", sampler.name());
     gauge(QUEUE_PENDING, sampler, queueTags, QueueStats::pending, "Tasks waiting in the queue");
     gauge(QUEUE_DELAYED, sampler, queueTags, QueueStats::delayed, "Tasks waiting for their ETA");
-    gauge(QUEUE_DEAD_LETTERS, sampler, queueTags, QueueStats::deadLettered, "Dead-lettered messages");
-    TimeGauge.builder(QUEUE_OLDEST_AGE, sampler, TimeUnit.MILLISECONDS, s -> s.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
-        .strongReference(true).tags(queueTags).description("How long the oldest waiting task has waited").register(registry);
+    gauge(
+        QUEUE_DEAD_LETTERS, sampler, queueTags, QueueStats::deadLettered, "Dead-lettered messages");
+    TimeGauge.builder(
+            QUEUE_OLDEST_AGE,
+            sampler,
+            TimeUnit.MILLISECONDS,
+            s -> s.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
+        .strongReference(true)
+        .tags(queueTags)
+        .description("How long the oldest waiting task has waited")
+        .register(registry);
     return this;
   }
 
-  private void gauge(String name, Sampler sampler, Tags queueTags, ToDoubleFunction<QueueStats> value, String description) {
-    // Strong: nothing but the gauges holds the sampler, and Micrometer holds gauge objects weakly by default.
-    Gauge.builder(name, sampler, s -> s.read(value)).strongReference(true).tags(queueTags).description(description)
+  private void gauge(
+      String name,
+      Sampler sampler,
+      Tags queueTags,
+      ToDoubleFunction<QueueStats> value,
+      String description) {
+    // Strong: nothing but the gauges holds the sampler, and Micrometer holds gauge objects weakly
+    // by default.
+    Gauge.builder(name, sampler, s -> s.read(value))
+        .strongReference(true)
+        .tags(queueTags)
+        .description(description)
         .register(registry);
   }
 
@@ -295,7 +341,8 @@ public final class MachineryMetrics implements TaskListener {
     /** How long a queue sample is reused by its gauges; default 1 s. */
     public Builder queueSampleInterval(Duration value) {
       if (value.isNegative()) {
-        throw new IllegalArgumentException("queueSampleInterval must not be negative, was " + value);
+        throw new IllegalArgumentException(
+            "queueSampleInterval must not be negative, was " + value);
       }
       sampleInterval = value;
       return this;

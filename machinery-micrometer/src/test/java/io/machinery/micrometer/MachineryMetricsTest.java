@@ -31,7 +31,8 @@ class MachineryMetricsTest {
 
   private final Config config = Config.DEFAULT;
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
-  private final java.util.Set<String> histograms = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final java.util.Set<String> histograms =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final CountDownLatch release = new CountDownLatch(1);
   private MemoryBroker broker;
   private MemoryBackend backend;
@@ -40,25 +41,38 @@ class MachineryMetricsTest {
 
   @BeforeEach
   void setUp() {
-    registry.config().meterFilter(new io.micrometer.core.instrument.config.MeterFilter() {
-      @Override
-      public io.micrometer.core.instrument.distribution.DistributionStatisticConfig configure(
-          io.micrometer.core.instrument.Meter.Id id, io.micrometer.core.instrument.distribution.DistributionStatisticConfig c) {
-        if (Boolean.TRUE.equals(c.isPercentileHistogram())) {
-          histograms.add(id.getName());
-        }
-        return c;
-      }
-    });
+    registry
+        .config()
+        .meterFilter(
+            new io.micrometer.core.instrument.config.MeterFilter() {
+              @Override
+              public io.micrometer.core.instrument.distribution.DistributionStatisticConfig
+                  configure(
+                      io.micrometer.core.instrument.Meter.Id id,
+                      io.micrometer.core.instrument.distribution.DistributionStatisticConfig c) {
+                if (Boolean.TRUE.equals(c.isPercentileHistogram())) {
+                  histograms.add(id.getName());
+                }
+                return c;
+              }
+            });
     broker = MemoryBroker.create(config, Clock.systemUTC());
     backend = MemoryBackend.create(config, Clock.systemUTC());
-    metrics = MachineryMetrics.builder(registry).tags(Tags.of("app", "test")).publishPercentileHistogram(true)
-        .queueSampleInterval(Duration.ZERO).build();
-    server = Server.builder().config(config).broker(broker).backend(backend).listener(metrics).build();
+    metrics =
+        MachineryMetrics.builder(registry)
+            .tags(Tags.of("app", "test"))
+            .publishPercentileHistogram(true)
+            .queueSampleInterval(Duration.ZERO)
+            .build();
+    server =
+        Server.builder().config(config).broker(broker).backend(backend).listener(metrics).build();
     server.registerTask("hello", TaskFunction.of(() -> "hi"));
-    server.registerTask("boom", TaskFunction.of(() -> {
-      throw new IllegalStateException("it broke");
-    }));
+    server.registerTask(
+        "boom",
+        TaskFunction.of(
+            () -> {
+              throw new IllegalStateException("it broke");
+            }));
     server.registerTask("hold", TaskFunction.of(() -> release.await(10, TimeUnit.SECONDS)));
   }
 
@@ -85,12 +99,24 @@ class MachineryMetricsTest {
     AsyncResult boom = server.sendTask(Signature.builder("boom").retryCount(1).build());
     broker.pushRaw(config.defaultQueue(), "not json".getBytes(StandardCharsets.UTF_8));
 
-    await().atMost(Duration.ofSeconds(20)).until(() -> count(MachineryMetrics.FAILED, "boom") == 1
-        && count(MachineryMetrics.DEAD_LETTERED, "unknown") == 1);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () ->
+                count(MachineryMetrics.FAILED, "boom") == 1
+                    && count(MachineryMetrics.DEAD_LETTERED, "unknown") == 1);
     assertThat(boom.signature().uuid()).isNotEmpty();
     assertThat(count(MachineryMetrics.SENT, "hello")).isEqualTo(2);
-    assertThat(registry.get(MachineryMetrics.SENT).tags("task", "hello", "exception", "none").counter().count()).isEqualTo(2);
-    assertThat(count(MachineryMetrics.SENT, "boom")).as("the first send and the retry").isEqualTo(2);
+    assertThat(
+            registry
+                .get(MachineryMetrics.SENT)
+                .tags("task", "hello", "exception", "none")
+                .counter()
+                .count())
+        .isEqualTo(2);
+    assertThat(count(MachineryMetrics.SENT, "boom"))
+        .as("the first send and the retry")
+        .isEqualTo(2);
     assertThat(count(MachineryMetrics.RECEIVED, "hello")).isEqualTo(2);
     assertThat(count(MachineryMetrics.SUCCEEDED, "hello")).isEqualTo(2);
     assertThat(count(MachineryMetrics.RECEIVED, "boom")).isEqualTo(2);
@@ -98,25 +124,42 @@ class MachineryMetricsTest {
     assertThat(count(MachineryMetrics.FAILED, "boom")).isEqualTo(1);
     assertThat(count(MachineryMetrics.SUCCEEDED, "boom")).isZero();
 
-    Timer run = registry.get(MachineryMetrics.RUN).tags("task", "hello", "state", "SUCCESS").timer();
+    Timer run =
+        registry.get(MachineryMetrics.RUN).tags("task", "hello", "state", "SUCCESS").timer();
     assertThat(run.count()).isEqualTo(2);
-    assertThat(histograms).as("percentile histograms asked for (SimpleMeterRegistry itself keeps no buckets)")
+    assertThat(histograms)
+        .as("percentile histograms asked for (SimpleMeterRegistry itself keeps no buckets)")
         .contains(MachineryMetrics.RUN, MachineryMetrics.LATENCY);
-    assertThat(registry.get(MachineryMetrics.RUN).tags("task", "boom", "state", "RETRY").timer().count()).isEqualTo(1);
-    assertThat(registry.get(MachineryMetrics.LATENCY).tags("task", "hello").timer().count()).isEqualTo(2);
+    assertThat(
+            registry
+                .get(MachineryMetrics.RUN)
+                .tags("task", "boom", "state", "RETRY")
+                .timer()
+                .count())
+        .isEqualTo(1);
+    assertThat(registry.get(MachineryMetrics.LATENCY).tags("task", "hello").timer().count())
+        .isEqualTo(2);
   }
 
   @Test
   void latencyRunsFromTheEtaWhenTheTaskWaitedForIt() {
     // a manual wall clock: the task is "sent" at t0 with an ETA of t0+5s and starts at t0+7s
     Instant t0 = Instant.parse("2026-01-01T00:00:00Z");
-    Signature delayed = Signature.builder("hello").eta(t0.plusSeconds(5))
-        .header(MachineryMetrics.SENT_AT_HEADER, t0.toString()).build();
-    MachineryMetrics fixed = MachineryMetrics.builder(registry).clock(Clock.fixed(t0.plusSeconds(7), java.time.ZoneOffset.UTC)).build();
+    Signature delayed =
+        Signature.builder("hello")
+            .eta(t0.plusSeconds(5))
+            .header(MachineryMetrics.SENT_AT_HEADER, t0.toString())
+            .build();
+    MachineryMetrics fixed =
+        MachineryMetrics.builder(registry)
+            .clock(Clock.fixed(t0.plusSeconds(7), java.time.ZoneOffset.UTC))
+            .build();
 
     fixed.started(delayed);
-    fixed.started(Signature.builder("hello").header(MachineryMetrics.SENT_AT_HEADER, t0.toString()).build());
-    fixed.started(Signature.builder("hello").header(MachineryMetrics.SENT_AT_HEADER, "yesterday").build());
+    fixed.started(
+        Signature.builder("hello").header(MachineryMetrics.SENT_AT_HEADER, t0.toString()).build());
+    fixed.started(
+        Signature.builder("hello").header(MachineryMetrics.SENT_AT_HEADER, "yesterday").build());
 
     Timer latency = registry.get(MachineryMetrics.LATENCY).tags("task", "hello").timer();
     assertThat(latency.count()).as("no latency from an unreadable header").isEqualTo(2);
@@ -132,10 +175,34 @@ class MachineryMetricsTest {
 
     server.sendTask(Signature.create("hold"));
 
-    await().atMost(TIMEOUT).until(() -> registry.get(MachineryMetrics.SLOTS).tags("worker", "metrics-slots", "state", "busy").gauge().value() == 1);
-    assertThat(registry.get(MachineryMetrics.SLOTS).tags("worker", "metrics-slots", "state", "free").gauge().value()).isEqualTo(2);
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                registry
+                        .get(MachineryMetrics.SLOTS)
+                        .tags("worker", "metrics-slots", "state", "busy")
+                        .gauge()
+                        .value()
+                    == 1);
+    assertThat(
+            registry
+                .get(MachineryMetrics.SLOTS)
+                .tags("worker", "metrics-slots", "state", "free")
+                .gauge()
+                .value())
+        .isEqualTo(2);
     release.countDown();
-    await().atMost(TIMEOUT).until(() -> registry.get(MachineryMetrics.SLOTS).tags("worker", "metrics-slots", "state", "busy").gauge().value() == 0);
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                registry
+                        .get(MachineryMetrics.SLOTS)
+                        .tags("worker", "metrics-slots", "state", "busy")
+                        .gauge()
+                        .value()
+                    == 0);
   }
 
   @Test
@@ -147,20 +214,34 @@ class MachineryMetricsTest {
     server.sendTask(Signature.create("hello"));
     server.sendTask(Signature.create("hello"));
     server.sendTask(Signature.builder("hello").eta(Instant.now().plusSeconds(3600)).build());
-    // the gauges must keep their sampler alive: Micrometer holds a gauge's object weakly unless told otherwise
+    // the gauges must keep their sampler alive: Micrometer holds a gauge's object weakly unless
+    // told otherwise
     java.lang.ref.WeakReference<Object> canary = new java.lang.ref.WeakReference<>(new Object());
-    await().atMost(TIMEOUT).until(() -> {
-      System.gc();
-      return canary.get() == null;
-    });
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () -> {
+              System.gc();
+              return canary.get() == null;
+            });
 
-    assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", queue).gauge().value()).isEqualTo(2);
-    assertThat(registry.get(MachineryMetrics.QUEUE_DELAYED).tags("queue", queue).gauge().value()).isEqualTo(1);
-    assertThat(registry.get(MachineryMetrics.QUEUE_DEAD_LETTERS).tags("queue", queue).gauge().value()).isZero();
-    assertThat(registry.get(MachineryMetrics.QUEUE_OLDEST_AGE).tags("queue", queue).timeGauge().value(TimeUnit.MILLISECONDS))
+    assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", queue).gauge().value())
+        .isEqualTo(2);
+    assertThat(registry.get(MachineryMetrics.QUEUE_DELAYED).tags("queue", queue).gauge().value())
+        .isEqualTo(1);
+    assertThat(
+            registry.get(MachineryMetrics.QUEUE_DEAD_LETTERS).tags("queue", queue).gauge().value())
+        .isZero();
+    assertThat(
+            registry
+                .get(MachineryMetrics.QUEUE_OLDEST_AGE)
+                .tags("queue", queue)
+                .timeGauge()
+                .value(TimeUnit.MILLISECONDS))
         .isGreaterThanOrEqualTo(0);
 
     inspector.purge(queue);
-    assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", queue).gauge().value()).isZero();
+    assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", queue).gauge().value())
+        .isZero();
   }
 }

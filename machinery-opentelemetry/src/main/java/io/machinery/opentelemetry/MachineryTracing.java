@@ -24,8 +24,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
- * OpenTelemetry tracing for tasks: a {@link TaskListener} that opens a PRODUCER span per send and a CONSUMER
- * span per run, and carries the trace context from one to the other in the message's {@code Headers}.
+ * OpenTelemetry tracing for tasks: a {@link TaskListener} that opens a PRODUCER span per send and a
+ * CONSUMER span per run, and carries the trace context from one to the other in the message's
+ * {@code Headers}.
  *
  * <pre>{@code
  * Server server = Server.builder().broker(broker).backend(backend)
@@ -36,28 +37,33 @@ import org.jspecify.annotations.Nullable;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Propagation.</b> The OpenTelemetry instance's text-map propagator (W3C {@code traceparent} and
- *       {@code tracestate} with the usual setup) writes into {@code Signature.Headers} as string values: Go's
- *       AMQP broker accepts them, and Go workers carry unknown headers on, so a trace survives a Go hop in a
- *       mixed fleet (Go opens no spans of its own).
- *   <li><b>One tree per workflow.</b> The consumer span is current while the task runs and while the worker
- *       sends what follows (retries, success and error callbacks, the next step of a chain, a chord's
- *       callback), so those sends are its children: a chain is one path, a chord's callback hangs under the
- *       member that completed the group. A group or chord is one trace when it is sent inside a span (the
- *       members' producer spans share that parent); sent with no span current, each member starts its own.
- *   <li><b>Semantic conventions</b> (messaging): span names {@code "send <queue>"} and {@code "process
- *       <queue>"}, {@code messaging.system=machinery}, {@code messaging.destination.name}, {@code
- *       messaging.operation.type} ({@code send}/{@code process}), {@code messaging.message.id} (the task
- *       UUID); plus {@code machinery.task.name}, {@code machinery.group.uuid}, {@code machinery.task.state}.
- *   <li><b>Errors and retries.</b> A failed task ends its span with status ERROR and an {@code exception}
- *       event carrying the stored error text; a retry adds a {@code machinery.retry} event (the retry's own
- *       send is a child span); a dead letter adds {@code machinery.dead_lettered} with the reason; a run the
- *       worker abandoned or could not start ends with status ERROR.
- *   <li><b>Threads.</b> Producer spans wait in a map by task UUID between {@code publishing} and {@code sent}
- *       (a group's publishes finish on other threads). Consumer spans and their scopes sit on a per-thread
- *       stack: the worker calls {@code received} and {@code finished} on one thread, nested when the eager
- *       broker runs a task inside another's send. With a task deadline or platform task threads the function
- *       itself runs on another thread, where the span is not current.
+ *   <li><b>Propagation.</b> The OpenTelemetry instance's text-map propagator (W3C {@code
+ *       traceparent} and {@code tracestate} with the usual setup) writes into {@code
+ *       Signature.Headers} as string values: Go's AMQP broker accepts them, and Go workers carry
+ *       unknown headers on, so a trace survives a Go hop in a mixed fleet (Go opens no spans of its
+ *       own).
+ *   <li><b>One tree per workflow.</b> The consumer span is current while the task runs and while
+ *       the worker sends what follows (retries, success and error callbacks, the next step of a
+ *       chain, a chord's callback), so those sends are its children: a chain is one path, a chord's
+ *       callback hangs under the member that completed the group. A group or chord is one trace
+ *       when it is sent inside a span (the members' producer spans share that parent); sent with no
+ *       span current, each member starts its own.
+ *   <li><b>Semantic conventions</b> (messaging): span names {@code "send <queue>"} and {@code
+ *       "process <queue>"}, {@code messaging.system=machinery}, {@code messaging.destination.name},
+ *       {@code messaging.operation.type} ({@code send}/{@code process}), {@code
+ *       messaging.message.id} (the task UUID); plus {@code machinery.task.name}, {@code
+ *       machinery.group.uuid}, {@code machinery.task.state}.
+ *   <li><b>Errors and retries.</b> A failed task ends its span with status ERROR and an {@code
+ *       exception} event carrying the stored error text; a retry adds a {@code machinery.retry}
+ *       event (the retry's own send is a child span); a dead letter adds {@code
+ *       machinery.dead_lettered} with the reason; a run the worker abandoned or could not start
+ *       ends with status ERROR.
+ *   <li><b>Threads.</b> Producer spans wait in a map by task UUID between {@code publishing} and
+ *       {@code sent} (a group's publishes finish on other threads). Consumer spans and their scopes
+ *       sit on a per-thread stack: the worker calls {@code received} and {@code finished} on one
+ *       thread, nested when the eager broker runs a task inside another's send. With a task
+ *       deadline or platform task threads the function itself runs on another thread, where the
+ *       span is not current.
  * </ul>
  *
  * <p>Thread-safe.
@@ -65,35 +71,41 @@ import org.jspecify.annotations.Nullable;
 public final class MachineryTracing implements TaskListener {
   static final String INSTRUMENTATION = "io.machinery";
   static final AttributeKey<String> SYSTEM = AttributeKey.stringKey("messaging.system");
-  static final AttributeKey<String> DESTINATION = AttributeKey.stringKey("messaging.destination.name");
-  static final AttributeKey<String> OPERATION_TYPE = AttributeKey.stringKey("messaging.operation.type");
-  static final AttributeKey<String> OPERATION_NAME = AttributeKey.stringKey("messaging.operation.name");
+  static final AttributeKey<String> DESTINATION =
+      AttributeKey.stringKey("messaging.destination.name");
+  static final AttributeKey<String> OPERATION_TYPE =
+      AttributeKey.stringKey("messaging.operation.type");
+  static final AttributeKey<String> OPERATION_NAME =
+      AttributeKey.stringKey("messaging.operation.name");
   static final AttributeKey<String> MESSAGE_ID = AttributeKey.stringKey("messaging.message.id");
   static final AttributeKey<String> TASK_NAME = AttributeKey.stringKey("machinery.task.name");
   static final AttributeKey<String> GROUP_UUID = AttributeKey.stringKey("machinery.group.uuid");
   static final AttributeKey<String> STATE = AttributeKey.stringKey("machinery.task.state");
-  static final AttributeKey<Long> RETRIES_LEFT = AttributeKey.longKey("machinery.task.retries_left");
+  static final AttributeKey<Long> RETRIES_LEFT =
+      AttributeKey.longKey("machinery.task.retries_left");
   static final AttributeKey<String> REASON = AttributeKey.stringKey("machinery.reason");
   static final AttributeKey<String> EXCEPTION_MESSAGE = AttributeKey.stringKey("exception.message");
 
-  private static final TextMapSetter<Map<String, @Nullable Object>> SETTER = (carrier, key, value) -> {
-    if (carrier != null) {
-      carrier.put(key, value);
-    }
-  };
+  private static final TextMapSetter<Map<String, @Nullable Object>> SETTER =
+      (carrier, key, value) -> {
+        if (carrier != null) {
+          carrier.put(key, value);
+        }
+      };
 
-  private static final TextMapGetter<Map<String, @Nullable Object>> GETTER = new TextMapGetter<>() {
-    @Override
-    public Iterable<String> keys(Map<String, @Nullable Object> carrier) {
-      return carrier.keySet();
-    }
+  private static final TextMapGetter<Map<String, @Nullable Object>> GETTER =
+      new TextMapGetter<>() {
+        @Override
+        public Iterable<String> keys(Map<String, @Nullable Object> carrier) {
+          return carrier.keySet();
+        }
 
-    @Override
-    public @Nullable String get(@Nullable Map<String, @Nullable Object> carrier, String key) {
-      // Only strings: a header of another type under this name was not written by a propagator.
-      return carrier != null && carrier.get(key) instanceof String value ? value : null;
-    }
-  };
+        @Override
+        public @Nullable String get(@Nullable Map<String, @Nullable Object> carrier, String key) {
+          // Only strings: a header of another type under this name was not written by a propagator.
+          return carrier != null && carrier.get(key) instanceof String value ? value : null;
+        }
+      };
 
   private record Active(String uuid, Span span, Scope scope) {}
 
@@ -113,29 +125,38 @@ public final class MachineryTracing implements TaskListener {
   }
 
   private static Attributes attributes(Signature signature, String queue, String operation) {
-    var builder = Attributes.builder()
-        .put(SYSTEM, "machinery")
-        .put(DESTINATION, queue)
-        .put(OPERATION_TYPE, operation)
-        .put(OPERATION_NAME, operation)
-        .put(MESSAGE_ID, signature.uuid())
-        .put(TASK_NAME, signature.name());
+    var builder =
+        Attributes.builder()
+            .put(SYSTEM, "machinery")
+            .put(DESTINATION, queue)
+            .put(OPERATION_TYPE, operation)
+            .put(OPERATION_NAME, operation)
+            .put(MESSAGE_ID, signature.uuid())
+            .put(TASK_NAME, signature.name());
     if (!signature.groupUuid().isEmpty()) {
       builder.put(GROUP_UUID, signature.groupUuid());
     }
     return builder.build();
   }
 
-  // ------------------------------------------------------------------------------------------- producer
+  // -------------------------------------------------------------------------------------------
+  // producer
 
   @Override
   public Signature publishing(Signature signature) {
     String queue = signature.routingKey();
-    Span span = tracer.spanBuilder("send " + queue).setSpanKind(SpanKind.PRODUCER)
-        .setParent(Context.current()).setAllAttributes(attributes(signature, queue, "send")).startSpan();
+    Span span =
+        tracer
+            .spanBuilder("send " + queue)
+            .setSpanKind(SpanKind.PRODUCER)
+            .setParent(Context.current())
+            .setAllAttributes(attributes(signature, queue, "send"))
+            .startSpan();
     Span previous = sending.put(signature.uuid(), span);
     if (previous != null) {
-      previous.end(); // the same UUID sent again before its first send finished: do not leak the first span
+      previous
+          .end(); // the same UUID sent again before its first send finished: do not leak the first
+      // span
     }
     Map<String, @Nullable Object> headers = new LinkedHashMap<>(signature.headers());
     propagator.inject(Context.current().with(span), headers, SETTER);
@@ -155,15 +176,23 @@ public final class MachineryTracing implements TaskListener {
     span.end();
   }
 
-  // ------------------------------------------------------------------------------------------- consumer
+  // -------------------------------------------------------------------------------------------
+  // consumer
 
   @Override
-  @SuppressWarnings("MustBeClosedChecker") // the Scope is kept in Active and closed when the run ends (finished/notRun)
+  @SuppressWarnings(
+      "MustBeClosedChecker") // the Scope is kept in Active and closed when the run ends
+  // (finished/notRun)
   public void received(Signature signature, String queue) {
     Context parent = propagator.extract(Context.root(), signature.headers(), GETTER);
-    Span span = tracer.spanBuilder("process " + queue).setSpanKind(SpanKind.CONSUMER).setParent(parent)
-        .setAllAttributes(attributes(signature, queue, "process"))
-        .setAttribute(RETRIES_LEFT, (long) signature.retryCount()).startSpan();
+    Span span =
+        tracer
+            .spanBuilder("process " + queue)
+            .setSpanKind(SpanKind.CONSUMER)
+            .setParent(parent)
+            .setAllAttributes(attributes(signature, queue, "process"))
+            .setAttribute(RETRIES_LEFT, (long) signature.retryCount())
+            .startSpan();
     running.get().push(new Active(signature.uuid(), span, span.makeCurrent()));
   }
 
@@ -185,7 +214,9 @@ public final class MachineryTracing implements TaskListener {
     span.setAttribute(STATE, outcome.state().name());
     String error = outcome.error().orElse("");
     if (outcome.state() == State.RETRY) {
-      span.addEvent("machinery.retry", error.isEmpty() ? Attributes.empty() : Attributes.of(EXCEPTION_MESSAGE, error));
+      span.addEvent(
+          "machinery.retry",
+          error.isEmpty() ? Attributes.empty() : Attributes.of(EXCEPTION_MESSAGE, error));
     } else if (outcome.state() == State.FAILURE) {
       span.addEvent("exception", Attributes.of(EXCEPTION_MESSAGE, error));
       span.setStatus(StatusCode.ERROR, error);
@@ -207,7 +238,8 @@ public final class MachineryTracing implements TaskListener {
 
   @Override
   public void deadLettered(String queue, @Nullable Signature signature, String reason) {
-    // Only on the run's own span: an undecodable message has none, and after a bookkeeping failure the span
+    // Only on the run's own span: an undecodable message has none, and after a bookkeeping failure
+    // the span
     // has already ended with status ERROR.
     Active active = signature == null ? null : top(signature);
     if (active != null) {

@@ -36,7 +36,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Spans recorded by the SDK's in-memory exporter from a real worker on the memory broker and backend. */
+/**
+ * Spans recorded by the SDK's in-memory exporter from a real worker on the memory broker and
+ * backend.
+ */
 class MachineryTracingTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
@@ -51,22 +54,39 @@ class MachineryTracingTest {
 
   @BeforeEach
   void setUp() {
-    tracerProvider = SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(exporter)).build();
-    openTelemetry = OpenTelemetrySdk.builder().setTracerProvider(tracerProvider)
-        .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance())).build();
+    tracerProvider =
+        SdkTracerProvider.builder().addSpanProcessor(SimpleSpanProcessor.create(exporter)).build();
+    openTelemetry =
+        OpenTelemetrySdk.builder()
+            .setTracerProvider(tracerProvider)
+            .setPropagators(ContextPropagators.create(W3CTraceContextPropagator.getInstance()))
+            .build();
     broker = MemoryBroker.create(config, Clock.systemUTC());
     backend = MemoryBackend.create(config, Clock.systemUTC());
-    server = Server.builder().config(config).broker(broker).backend(backend)
-        .listener(MachineryTracing.create(openTelemetry)).build();
+    server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(MachineryTracing.create(openTelemetry))
+            .build();
     server.registerTask("add", TaskFunction.varargs(long[].class, a -> LongStream.of(a).sum()));
-    server.registerTask("peek", TaskFunction.withContext(List.of(), false, (ctx, args) -> {
-      headersSeen.putAll(ctx.signature().headers());
-      headersSeen.put("current span", Span.current().getSpanContext().getSpanId());
-      return null;
-    }));
-    server.registerTask("boom", TaskFunction.of(() -> {
-      throw new IllegalStateException("it broke");
-    }));
+    server.registerTask(
+        "peek",
+        TaskFunction.withContext(
+            List.of(),
+            false,
+            (ctx, args) -> {
+              headersSeen.putAll(ctx.signature().headers());
+              headersSeen.put("current span", Span.current().getSpanContext().getSpanId());
+              return null;
+            }));
+    server.registerTask(
+        "boom",
+        TaskFunction.of(
+            () -> {
+              throw new IllegalStateException("it broke");
+            }));
     server.newWorker("tracing", 4).launchAsync();
   }
 
@@ -88,8 +108,11 @@ class MachineryTracingTest {
   }
 
   private static SpanData only(List<SpanData> spans, SpanKind kind, String taskName) {
-    List<SpanData> found = spans.stream().filter(s -> s.getKind() == kind)
-        .filter(s -> taskName.equals(s.getAttributes().get(MachineryTracing.TASK_NAME))).toList();
+    List<SpanData> found =
+        spans.stream()
+            .filter(s -> s.getKind() == kind)
+            .filter(s -> taskName.equals(s.getAttributes().get(MachineryTracing.TASK_NAME)))
+            .toList();
     assertThat(found).as("%s spans of %s", kind, taskName).hasSize(1);
     return found.get(0);
   }
@@ -121,16 +144,27 @@ class MachineryTracingTest {
     assertThat(process.getAttributes().get(MachineryTracing.STATE)).isEqualTo("SUCCESS");
     assertThat(process.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
     // a string header, as Go's AMQP broker needs, in W3C form
-    assertThat(headersSeen.get("traceparent")).isInstanceOf(String.class)
-        .isEqualTo("00-" + send.getTraceId() + "-" + send.getSpanId() + "-" + send.getSpanContext().getTraceFlags().asHex());
-    assertThat(headersSeen.get("current span")).as("the consumer span is current while the task runs")
+    assertThat(headersSeen.get("traceparent"))
+        .isInstanceOf(String.class)
+        .isEqualTo(
+            "00-"
+                + send.getTraceId()
+                + "-"
+                + send.getSpanId()
+                + "-"
+                + send.getSpanContext().getTraceFlags().asHex());
+    assertThat(headersSeen.get("current span"))
+        .as("the consumer span is current while the task runs")
         .isEqualTo(process.getSpanId());
   }
 
   @Test
   void aChainIsOnePathInOneTrace() {
-    server.sendChain(Chain.of(Signature.create("add", Arg.of(1L), Arg.of(1L)), Signature.create("add", Arg.of(5L)),
-        Signature.create("peek")));
+    server.sendChain(
+        Chain.of(
+            Signature.create("add", Arg.of(1L), Arg.of(1L)),
+            Signature.create("add", Arg.of(5L)),
+            Signature.create("peek")));
 
     List<SpanData> spans = awaitSpans(s -> count(s, SpanKind.CONSUMER) == 3);
     assertThat(spans).extracting(SpanData::getTraceId).containsOnly(spans.get(0).getTraceId());
@@ -144,26 +178,40 @@ class MachineryTracingTest {
     assertThat(sendSecond.getKind()).isEqualTo(SpanKind.PRODUCER);
     SpanData processFirst = byId(spans, sendSecond.getParentSpanId());
     SpanData sendFirst = byId(spans, processFirst.getParentSpanId());
-    assertThat(sendFirst.getParentSpanContext().isValid()).as("the chain's first send is the root").isFalse();
+    assertThat(sendFirst.getParentSpanContext().isValid())
+        .as("the chain's first send is the root")
+        .isFalse();
   }
 
   @Test
   void aChordSentInsideASpanIsOneTreeWithTheCallbackUnderAMember() throws Exception {
     Span parent = openTelemetry.getTracer("test").spanBuilder("request").startSpan();
     try (Scope ignored = parent.makeCurrent()) {
-      Group group = Group.of(Signature.create("add", Arg.of(1L)), Signature.create("add", Arg.of(2L)),
-          Signature.create("add", Arg.of(3L)));
+      Group group =
+          Group.of(
+              Signature.create("add", Arg.of(1L)),
+              Signature.create("add", Arg.of(2L)),
+              Signature.create("add", Arg.of(3L)));
       server.sendChord(Chord.of(group, Signature.create("peek")), 2);
     } finally {
       parent.end();
     }
 
     List<SpanData> spans = awaitSpans(s -> count(s, SpanKind.CONSUMER) == 4);
-    assertThat(spans).extracting(SpanData::getTraceId).containsOnly(parent.getSpanContext().getTraceId());
-    assertThat(spans.stream().filter(s -> s.getKind() == SpanKind.PRODUCER
-        && "add".equals(s.getAttributes().get(MachineryTracing.TASK_NAME))))
-        .hasSize(3).allSatisfy(s -> assertThat(s.getParentSpanId()).isEqualTo(parent.getSpanContext().getSpanId()))
-        .allSatisfy(s -> assertThat(s.getAttributes().get(MachineryTracing.GROUP_UUID)).isNotEmpty());
+    assertThat(spans)
+        .extracting(SpanData::getTraceId)
+        .containsOnly(parent.getSpanContext().getTraceId());
+    assertThat(
+            spans.stream()
+                .filter(
+                    s ->
+                        s.getKind() == SpanKind.PRODUCER
+                            && "add".equals(s.getAttributes().get(MachineryTracing.TASK_NAME))))
+        .hasSize(3)
+        .allSatisfy(
+            s -> assertThat(s.getParentSpanId()).isEqualTo(parent.getSpanContext().getSpanId()))
+        .allSatisfy(
+            s -> assertThat(s.getAttributes().get(MachineryTracing.GROUP_UUID)).isNotEmpty());
     SpanData callbackSend = only(spans, SpanKind.PRODUCER, "peek");
     SpanData completer = byId(spans, callbackSend.getParentSpanId());
     assertThat(completer.getKind()).isEqualTo(SpanKind.CONSUMER);
@@ -179,14 +227,19 @@ class MachineryTracingTest {
     SpanData first = runs.get(0);
     SpanData last = runs.get(1);
     assertThat(first.getAttributes().get(MachineryTracing.STATE)).isEqualTo("RETRY");
-    assertThat(first.getEvents()).anySatisfy(e -> {
-      assertThat(e.getName()).isEqualTo("machinery.retry");
-      assertThat(e.getAttributes().get(MachineryTracing.EXCEPTION_MESSAGE)).isEqualTo("it broke");
-    });
+    assertThat(first.getEvents())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getName()).isEqualTo("machinery.retry");
+              assertThat(e.getAttributes().get(MachineryTracing.EXCEPTION_MESSAGE))
+                  .isEqualTo("it broke");
+            });
     assertThat(first.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
     SpanData retrySend = byId(spans, last.getParentSpanId());
     assertThat(retrySend.getKind()).isEqualTo(SpanKind.PRODUCER);
-    assertThat(retrySend.getParentSpanId()).as("the retry is sent from inside the first run").isEqualTo(first.getSpanId());
+    assertThat(retrySend.getParentSpanId())
+        .as("the retry is sent from inside the first run")
+        .isEqualTo(first.getSpanId());
     assertThat(last.getAttributes().get(MachineryTracing.STATE)).isEqualTo("FAILURE");
     assertThat(last.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
     assertThat(last.getStatus().getDescription()).isEqualTo("it broke");
@@ -194,7 +247,9 @@ class MachineryTracingTest {
   }
 
   private static SpanData byId(List<SpanData> spans, String spanId) {
-    return spans.stream().filter(s -> s.getSpanId().equals(spanId)).findFirst()
+    return spans.stream()
+        .filter(s -> s.getSpanId().equals(spanId))
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no span " + spanId + " among " + spans));
   }
 }

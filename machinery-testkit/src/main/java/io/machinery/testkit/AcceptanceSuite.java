@@ -30,8 +30,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Go Machinery's integration suite (spec §7.1, §7.2) with its exact expected results, plus the failure paths:
- * bad arguments, unknown tasks, malformed messages, retries. Subclass it for a broker × backend pair:
+ * Go Machinery's integration suite (spec §7.1, §7.2) with its exact expected results, plus the
+ * failure paths: bad arguments, unknown tasks, malformed messages, retries. Subclass it for a
+ * broker × backend pair:
  *
  * <pre>{@code
  * class RedisRedisAcceptanceIT extends AcceptanceSuite {
@@ -41,9 +42,9 @@ import org.junit.jupiter.api.Test;
  * }
  * }</pre>
  *
- * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10; results
- * are read through {@link AsyncResult}, never from the backend directly, so backends whose reads consume
- * states pass too.
+ * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10;
+ * results are read through {@link AsyncResult}, never from the backend directly, so backends whose
+ * reads consume states pass too.
  */
 public abstract class AcceptanceSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -111,7 +112,8 @@ public abstract class AcceptanceSuite {
     return values;
   }
 
-  // -------------------------------------------------------------------------- Go's testAll, in its order
+  // -------------------------------------------------------------------------- Go's testAll, in its
+  // order
 
   @Test
   void sendTask() {
@@ -124,13 +126,17 @@ public abstract class AcceptanceSuite {
   void sendGroupWithUnlimitedAndLimitedSendConcurrency() {
     for (int sendConcurrency : new int[] {0, 2}) {
       Group group = Group.of(add(1, 1), add(2, 2), add(5, 6));
-      assertThat(sortedLongs(server.sendGroup(group, sendConcurrency))).containsExactly(2L, 4L, 11L);
+      assertThat(sortedLongs(server.sendGroup(group, sendConcurrency)))
+          .containsExactly(2L, 4L, 11L);
     }
   }
 
   @Test
   void sendChord() {
-    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2), add(5, 6)), Signature.emptyBuilder().name("multiply").build());
+    Chord chord =
+        Chord.of(
+            Group.of(add(1, 1), add(2, 2), add(5, 6)),
+            Signature.emptyBuilder().name("multiply").build());
     assertThat(chord.callback().uuid()).startsWith("chord_");
     assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
   }
@@ -145,30 +151,37 @@ public abstract class AcceptanceSuite {
   void returnJustError() {
     Signature failing = Signature.create("return_just_error", Arg.of("Test error"), Arg.of(true));
     assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT))
-        .isInstanceOf(TaskFailedException.class).hasMessage("Test error");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("Test error");
     Signature fine = Signature.create("return_just_error", Arg.of(""), Arg.of(false));
     assertThat(server.sendTask(fine).get(TIMEOUT)).isEmpty();
   }
 
   @Test
   void returnMultipleValues() {
-    Signature ok = Signature.create("return_multiple_values", Arg.of("foo"), Arg.of("bar"), Arg.of(false));
+    Signature ok =
+        Signature.create("return_multiple_values", Arg.of("foo"), Arg.of("bar"), Arg.of(false));
     assertThat(server.sendTask(ok).get(TIMEOUT)).containsExactly("foo", "bar");
-    Signature failing = Signature.create("return_multiple_values", Arg.of(""), Arg.of(""), Arg.of(true));
-    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
+    Signature failing =
+        Signature.create("return_multiple_values", Arg.of(""), Arg.of(""), Arg.of(true));
+    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class);
   }
 
   @Test
   void panic() {
     assertThatThrownBy(() -> server.sendTask(Signature.create("panic")).get(TIMEOUT))
-        .isInstanceOf(TaskFailedException.class).hasMessage("oops");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("oops");
   }
 
   @Test
   void delay() {
-    org.junit.jupiter.api.Assumptions.assumeTrue(brokerHonoursEta(), "this broker runs tasks at once, ignoring ETA");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        brokerHonoursEta(), "this broker runs tasks at once, ignoring ETA");
     Instant eta = Instant.now().plusMillis(100);
-    List<Object> result = server.sendTask(Signature.builder("delay_test").eta(eta).build()).get(TIMEOUT);
+    List<Object> result =
+        server.sendTask(Signature.builder("delay_test").eta(eta).build()).get(TIMEOUT);
     long etaNanos = GoTime.unixNanos(eta);
     assertThat(result).hasSize(1);
     assertThat((Long) result.get(0)).isGreaterThanOrEqualTo(etaNanos);
@@ -179,7 +192,8 @@ public abstract class AcceptanceSuite {
   @Test
   void automaticRetriesFollowFibonacciUntilTheTaskSucceeds() {
     String key = UUID.randomUUID().toString();
-    Signature flaky = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(2L)).retryCount(2).build();
+    Signature flaky =
+        Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(2L)).retryCount(2).build();
     assertThat(server.sendTask(flaky).get(TIMEOUT)).containsExactly("ok");
     assertThat(tasks.calls(key)).isEqualTo(3);
   }
@@ -187,16 +201,19 @@ public abstract class AcceptanceSuite {
   @Test
   void retriesRunOutIntoAFailure() {
     String key = UUID.randomUUID().toString();
-    Signature flaky = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(5L)).retryCount(1).build();
+    Signature flaky =
+        Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(5L)).retryCount(1).build();
     assertThatThrownBy(() -> server.sendTask(flaky).get(TIMEOUT))
-        .isInstanceOf(TaskFailedException.class).hasMessage("failing attempt 2");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("failing attempt 2");
   }
 
   @Test
   void retryLaterRunsTheTaskAgainAfterTheDelay() {
     String key = UUID.randomUUID().toString();
     Instant sent = Instant.now();
-    assertThat(server.sendTask(Signature.create("retry_later", Arg.of(key))).get(TIMEOUT)).containsExactly("done");
+    assertThat(server.sendTask(Signature.create("retry_later", Arg.of(key))).get(TIMEOUT))
+        .containsExactly("done");
     if (brokerHonoursEta()) {
       assertThat(Instant.now()).isAfterOrEqualTo(sent.plus(AcceptanceTasks.RETRY_LATER_DELAY));
     }
@@ -206,8 +223,13 @@ public abstract class AcceptanceSuite {
   @Test
   void anErrorCallbackReceivesTheErrorTextFirst() {
     Signature callback = Signature.create("record_error");
-    Signature failing = Signature.builder("return_just_error").args(Arg.of("boom"), Arg.of(true)).onError(callback).build();
-    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
+    Signature failing =
+        Signature.builder("return_just_error")
+            .args(Arg.of("boom"), Arg.of(true))
+            .onError(callback)
+            .build();
+    assertThatThrownBy(() -> server.sendTask(failing).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class);
     assertThat(server.asyncResult(callback.uuid()).get(TIMEOUT)).containsExactly("boom");
   }
 
@@ -222,29 +244,43 @@ public abstract class AcceptanceSuite {
   @Test
   void valuesOfEveryWidthSurviveTheRoundTrip() {
     byte[] bytes = {0, 1, 2, (byte) 255};
-    assertThat((byte[]) server.sendTask(Signature.create("echo_bytes", Arg.of(bytes))).getValue(TIMEOUT)).isEqualTo(bytes);
+    assertThat(
+            (byte[])
+                server.sendTask(Signature.create("echo_bytes", Arg.of(bytes))).getValue(TIMEOUT))
+        .isEqualTo(bytes);
     BigInteger max = new BigInteger("18446744073709551615");
-    assertThat(server.sendTask(Signature.create("echo_uint64", Arg.of("uint64", max))).getValue(TIMEOUT)).isEqualTo(max);
+    assertThat(
+            server
+                .sendTask(Signature.create("echo_uint64", Arg.of("uint64", max)))
+                .getValue(TIMEOUT))
+        .isEqualTo(max);
     long beyondDouble = 9_007_199_254_740_993L;
-    assertThat(server.sendTask(Signature.create("echo_int64", Arg.of(beyondDouble))).getValue(TIMEOUT)).isEqualTo(beyondDouble);
+    assertThat(
+            server.sendTask(Signature.create("echo_int64", Arg.of(beyondDouble))).getValue(TIMEOUT))
+        .isEqualTo(beyondDouble);
   }
 
   @Test
   void aChordWithAFailedMemberFailsTheCallbackInsteadOfHanging() {
-    Chord chord = Chord.of(
-        Group.of(add(1, 1), Signature.create("return_just_error", Arg.of("member failed"), Arg.of(true))),
-        Signature.create("multiply"));
-    assertThatThrownBy(() -> server.sendChord(chord, 0).get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
+    Chord chord =
+        Chord.of(
+            Group.of(
+                add(1, 1),
+                Signature.create("return_just_error", Arg.of("member failed"), Arg.of(true))),
+            Signature.create("multiply"));
+    assertThatThrownBy(() -> server.sendChord(chord, 0).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class);
     assertThatThrownBy(() -> server.asyncResult(chord.callback().uuid()).get(TIMEOUT))
-        .isInstanceOf(TaskFailedException.class).hasMessageContaining("member failed");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessageContaining("member failed");
   }
 
   /**
-   * How many deliveries an unknown task may need, once the second worker consumes, before it reaches that worker:
-   * 2 where the broker hands a message that comes back to its consumers in turn (RabbitMQ's round robin, Redis's
-   * and the memory broker's waiting consumers in order). A broker that gives each delivery to any consumer
-   * overrides this with a larger number (each delivery then reaches the right one of two workers with
-   * probability 1/2).
+   * How many deliveries an unknown task may need, once the second worker consumes, before it
+   * reaches that worker: 2 where the broker hands a message that comes back to its consumers in
+   * turn (RabbitMQ's round robin, Redis's and the memory broker's waiting consumers in order). A
+   * broker that gives each delivery to any consumer overrides this with a larger number (each
+   * delivery then reaches the right one of two workers with probability 1/2).
    */
   protected int deliveriesToReachTheOtherWorker() {
     return 2;
@@ -252,28 +288,51 @@ public abstract class AcceptanceSuite {
 
   @Test
   void workersOnOneQueueOnlyRunTheTasksTheyRegistered() {
-    org.junit.jupiter.api.Assumptions.assumeTrue(brokerRequeues(), "this broker cannot pass a task to another worker");
-    // Go's TestWorkerOnlyConsumesRegisteredTask: a server with only "multiply" and one with only "add" share the
-    // queue; this one (with everything registered) stops consuming. Go requeues an unknown task at once, in a hot
-    // loop; here it comes back after a back-off of 100 ms doubling to 10 s (spread up to +50% on AMQP). With BOTH
-    // tasks bouncing between BOTH workers the wait has no useful bound on RabbitMQ: round robin gives the first
-    // message that comes back to the same consumer every round (two deliveries restore the rotation), and the
-    // message that came back first keeps its lead into the next round, so a wrong pairing can last many capped
-    // rounds (seen: six, over a minute). So the pairing is made known: the multiply-only worker consumes first and
-    // gets both tasks; "add" then bounces alone, and once the add-only worker consumes too, a broker that serves
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        brokerRequeues(), "this broker cannot pass a task to another worker");
+    // Go's TestWorkerOnlyConsumesRegisteredTask: a server with only "multiply" and one with only
+    // "add" share the
+    // queue; this one (with everything registered) stops consuming. Go requeues an unknown task at
+    // once, in a hot
+    // loop; here it comes back after a back-off of 100 ms doubling to 10 s (spread up to +50% on
+    // AMQP). With BOTH
+    // tasks bouncing between BOTH workers the wait has no useful bound on RabbitMQ: round robin
+    // gives the first
+    // message that comes back to the same consumer every round (two deliveries restore the
+    // rotation), and the
+    // message that came back first keeps its lead into the next round, so a wrong pairing can last
+    // many capped
+    // rounds (seen: six, over a minute). So the pairing is made known: the multiply-only worker
+    // consumes first and
+    // gets both tasks; "add" then bounces alone, and once the add-only worker consumes too, a
+    // broker that serves
     // its consumers in turn delivers it to that worker within two deliveries.
     server.close();
-    java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> runs = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> runs =
+        new java.util.concurrent.ConcurrentHashMap<>();
     Server multiplyOnly = Server.builder().config(config).broker(broker).backend(backend).build();
-    multiplyOnly.registerTask("multiply", io.machinery.TaskFunction.varargs(long[].class, a -> {
-      runs.computeIfAbsent("multiply on multiply-only", k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
-      return java.util.stream.LongStream.of(a).reduce(1, (x, y) -> x * y);
-    }));
+    multiplyOnly.registerTask(
+        "multiply",
+        io.machinery.TaskFunction.varargs(
+            long[].class,
+            a -> {
+              runs.computeIfAbsent(
+                      "multiply on multiply-only",
+                      k -> new java.util.concurrent.atomic.AtomicInteger())
+                  .incrementAndGet();
+              return java.util.stream.LongStream.of(a).reduce(1, (x, y) -> x * y);
+            }));
     Server addOnly = Server.builder().config(config).broker(broker).backend(backend).build();
-    addOnly.registerTask("add", io.machinery.TaskFunction.varargs(long[].class, a -> {
-      runs.computeIfAbsent("add on add-only", k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
-      return java.util.stream.LongStream.of(a).sum();
-    }));
+    addOnly.registerTask(
+        "add",
+        io.machinery.TaskFunction.varargs(
+            long[].class,
+            a -> {
+              runs.computeIfAbsent(
+                      "add on add-only", k -> new java.util.concurrent.atomic.AtomicInteger())
+                  .incrementAndGet();
+              return java.util.stream.LongStream.of(a).sum();
+            }));
     toClose.add(multiplyOnly);
     toClose.add(addOnly);
     multiplyOnly.newWorker("multiply-only", 2).launchAsync();
@@ -286,19 +345,23 @@ public abstract class AcceptanceSuite {
     Duration bound = unknownTaskWait(beforeAddOnly, deliveriesToReachTheOtherWorker());
     long joined = System.nanoTime();
     assertThat(results.get(1).get(bound)).containsExactly(5L);
-    System.out.printf("[AcceptanceSuite] %s: \"add\" bounced by the multiply-only worker for %d ms, reached the add-only"
-            + " worker %d ms after it started (bound from the back-off: %d ms)%n", getClass().getSimpleName(),
-        beforeAddOnly.toMillis(), (System.nanoTime() - joined) / 1_000_000, bound.toMillis());
+    System.out.printf(
+        "[AcceptanceSuite] %s: \"add\" bounced by the multiply-only worker for %d ms, reached the add-only"
+            + " worker %d ms after it started (bound from the back-off: %d ms)%n",
+        getClass().getSimpleName(),
+        beforeAddOnly.toMillis(),
+        (System.nanoTime() - joined) / 1_000_000,
+        bound.toMillis());
     assertThat(runs).containsOnlyKeys("multiply on multiply-only", "add on add-only");
     assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).as("runs").isEqualTo(1));
   }
 
   /**
-   * The longest an unknown task can take to reach the other worker once it consumes: the task has been requeued
-   * at most {@code n} times in {@code elapsed} (requeue k waits at least 100 ms x 2^(k-1), capped at 10 s), so it
-   * still waits out its n-th delay, then comes back {@code deliveries - 1} more times. Each delay counts at +50%
-   * (AMQP's spread), rounded up to whole seconds (SQS delays), plus one second of delivery; plus 5 s for the
-   * worker to subscribe.
+   * The longest an unknown task can take to reach the other worker once it consumes: the task has
+   * been requeued at most {@code n} times in {@code elapsed} (requeue k waits at least 100 ms x
+   * 2^(k-1), capped at 10 s), so it still waits out its n-th delay, then comes back {@code
+   * deliveries - 1} more times. Each delay counts at +50% (AMQP's spread), rounded up to whole
+   * seconds (SQS delays), plus one second of delivery; plus 5 s for the worker to subscribe.
    */
   static Duration unknownTaskWait(Duration elapsed, int deliveries) {
     int n = 0;
@@ -323,29 +386,50 @@ public abstract class AcceptanceSuite {
   // -------------------------------------------------------------------------- control plane
 
   /**
-   * Pausing a queue retires the worker's consumer and resuming starts a new one, on every broker: with the
-   * broker's or backend's control plane where they keep one, else an in-memory one given to the server.
+   * Pausing a queue retires the worker's consumer and resuming starts a new one, on every broker:
+   * with the broker's or backend's control plane where they keep one, else an in-memory one given
+   * to the server.
    */
   @Test
   void aPausedQueueIsNotFetchedUntilResumedAndItsWorkerIsListedMeanwhile() {
-    org.junit.jupiter.api.Assumptions.assumeTrue(brokerRequeues(), "this broker runs a task inside sendTask: no queue to pause");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        brokerRequeues(), "this broker runs a task inside sendTask: no queue to pause");
     suiteWorker.quit();
-    io.machinery.spi.ControlPlane plane = broker.controlPlane().or(backend::controlPlane)
-        .orElseGet(() -> io.machinery.embedded.MemoryControlPlane.create(java.time.Clock.systemUTC()));
-    Server pausable = Server.builder().config(config).broker(broker).backend(backend).controlPlane(plane).build();
+    io.machinery.spi.ControlPlane plane =
+        broker
+            .controlPlane()
+            .or(backend::controlPlane)
+            .orElseGet(
+                () -> io.machinery.embedded.MemoryControlPlane.create(java.time.Clock.systemUTC()));
+    Server pausable =
+        Server.builder().config(config).broker(broker).backend(backend).controlPlane(plane).build();
     toClose.add(pausable);
-    java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
-    pausable.registerTask("count", io.machinery.TaskFunction.of(() -> (long) runs.incrementAndGet()));
+    java.util.concurrent.atomic.AtomicInteger runs =
+        new java.util.concurrent.atomic.AtomicInteger();
+    pausable.registerTask(
+        "count", io.machinery.TaskFunction.of(() -> (long) runs.incrementAndGet()));
     plane.pause(config.defaultQueue());
-    Worker worker = pausable.workerBuilder("pausable").concurrency(2).heartbeatInterval(Duration.ofMillis(500)).build();
+    Worker worker =
+        pausable
+            .workerBuilder("pausable")
+            .concurrency(2)
+            .heartbeatInterval(Duration.ofMillis(500))
+            .build();
     worker.launchAsync();
     String id = worker.controlPlaneId().orElseThrow();
 
     AsyncResult counted = pausable.sendTask(Signature.create("count"));
     Instant sent = Instant.now();
-    io.machinery.spi.WorkerStatus status = org.awaitility.Awaitility.await().atMost(TIMEOUT.multipliedBy(2)).until(
-        () -> plane.workers().stream().filter(w -> w.id().equals(id)).findFirst().orElse(null),
-        w -> w != null && w.heartbeatAt().isAfter(sent.plusSeconds(1)));
+    io.machinery.spi.WorkerStatus status =
+        org.awaitility.Awaitility.await()
+            .atMost(TIMEOUT.multipliedBy(2))
+            .until(
+                () ->
+                    plane.workers().stream()
+                        .filter(w -> w.id().equals(id))
+                        .findFirst()
+                        .orElse(null),
+                w -> w != null && w.heartbeatAt().isAfter(sent.plusSeconds(1)));
     assertThat(status.paused()).isTrue();
     assertThat(status.queue()).isEqualTo(config.defaultQueue());
     assertThat(runs).as("nothing runs while the queue is paused").hasValue(0);
@@ -354,7 +438,8 @@ public abstract class AcceptanceSuite {
     assertThat(counted.get(TIMEOUT)).containsExactly(1L);
     assertThat(worker.isPaused()).isFalse();
 
-    plane.pause(config.defaultQueue()); // and once more: the second retired consumer closes as cleanly
+    plane.pause(
+        config.defaultQueue()); // and once more: the second retired consumer closes as cleanly
     org.awaitility.Awaitility.await().atMost(TIMEOUT).until(worker::isPaused);
     plane.resume(config.defaultQueue());
     assertThat(pausable.sendTask(Signature.create("count")).get(TIMEOUT)).containsExactly(2L);
@@ -368,31 +453,40 @@ public abstract class AcceptanceSuite {
   void aWrongArgumentTypeFailsTheTaskAndTheWorkerGoesOn() {
     Signature wrong = Signature.create("add", Arg.of("one"), Arg.of(2L));
     assertThatThrownBy(() -> server.sendTask(wrong).get(TIMEOUT))
-        .isInstanceOf(TaskFailedException.class).hasMessageStartingWith("reflect: Call using string as type");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessageStartingWith("reflect: Call using string as type");
     assertThat(server.sendTask(add(1, 1)).get(TIMEOUT)).containsExactly(2L);
   }
 
   @Test
   void aWrongArgumentCountFailsTheTask() {
-    Signature tooMany = Signature.create("return_just_error", Arg.of("x"), Arg.of(true), Arg.of(1L));
+    Signature tooMany =
+        Signature.create("return_just_error", Arg.of("x"), Arg.of(true), Arg.of(1L));
     assertThatThrownBy(() -> server.sendTask(tooMany).get(TIMEOUT))
-        .isInstanceOf(TaskFailedException.class).hasMessage("reflect: Call with too many input arguments");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("reflect: Call with too many input arguments");
   }
 
   @Test
   void anUnsupportedTypeNameInAMessageFailsTheTaskWithGosText() {
-    Signature odd = Signature.builder("add").routingKey(config.defaultQueue()).headers(java.util.Map.of())
-        .args(Arg.of("map[string]int", java.util.Map.of("a", 1L))).build();
+    Signature odd =
+        Signature.builder("add")
+            .routingKey(config.defaultQueue())
+            .headers(java.util.Map.of())
+            .args(Arg.of("map[string]int", java.util.Map.of("a", 1L)))
+            .build();
     backend.setStatePending(odd);
     broker.publish(odd, WireCodec.encode(odd));
-    assertThatThrownBy(() -> server.asyncResult(odd.uuid()).get(TIMEOUT)).isInstanceOf(TaskFailedException.class)
+    assertThatThrownBy(() -> server.asyncResult(odd.uuid()).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
         .hasMessage("Reflect task args error: map[string]int is not one of supported types");
   }
 
   @Test
   void sendTaskRefusesAnUnsupportedArgumentTypeBeforeStoringAnything() {
     Signature odd = Signature.create("add", Arg.of("complex128", 1L));
-    assertThatThrownBy(() -> server.sendTask(odd)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> server.sendTask(odd))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("complex128 is not one of supported types");
     assertThat(server.asyncResult(odd.uuid()).taskState()).isEmpty();
   }
@@ -401,7 +495,8 @@ public abstract class AcceptanceSuite {
   void sendTaskRefusesAMessageOverTheSizeLimit() {
     String big = "x".repeat(config.maxMessageBytes());
     assertThatThrownBy(() -> server.sendTask(Signature.create("record_error", Arg.of(big))))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("over the limit");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("over the limit");
   }
 
   @Test
@@ -419,7 +514,8 @@ public abstract class AcceptanceSuite {
 
   @Test
   void anUnknownTaskMarkedIgnoreIsDroppedAndOthersRun() {
-    Signature unknown = Signature.builder("nobody_knows_me").ignoreWhenTaskNotRegistered(true).build();
+    Signature unknown =
+        Signature.builder("nobody_knows_me").ignoreWhenTaskNotRegistered(true).build();
     server.sendTask(unknown);
     assertThat(server.sendTask(add(5, 5)).get(TIMEOUT)).containsExactly(10L);
   }
@@ -439,7 +535,8 @@ public abstract class AcceptanceSuite {
     Broker other = createBroker(config);
     Server closed = Server.builder().config(config).broker(other).backend(backend).build();
     other.close();
-    assertThatThrownBy(() -> closed.sendTask(add(1, 1))).isInstanceOf(MachineryException.class)
+    assertThatThrownBy(() -> closed.sendTask(add(1, 1)))
+        .isInstanceOf(MachineryException.class)
         .hasMessageStartingWith("Publish message error:");
   }
 }

@@ -13,8 +13,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 
 /**
- * The tasks of Go Machinery's integration suite (spec §7.1), plus the interop extras, under Go's names.
- * Counters are per instance, so each test gets fresh ones.
+ * The tasks of Go Machinery's integration suite (spec §7.1), plus the interop extras, under Go's
+ * names. Counters are per instance, so each test gets fresh ones.
  */
 public final class AcceptanceTasks {
   /** How long {@code retry_later} asks to wait on its first call. */
@@ -24,49 +24,84 @@ public final class AcceptanceTasks {
   private final AtomicLong noops = new AtomicLong();
 
   public void registerWith(Server server) {
-    server.registerTask("add", TaskFunction.varargs(long[].class, args -> LongStream.of(args).sum()));
-    server.registerTask("multiply", TaskFunction.varargs(long[].class, args -> LongStream.of(args).reduce(1, (a, b) -> a * b)));
-    server.registerTask("sum", TaskFunction.of(long[].class, numbers -> LongStream.of(numbers).sum()));
-    server.registerTask("return_just_error", TaskFunction.of(String.class, Boolean.class, (msg, fail) -> {
-      if (fail) {
-        throw new RuntimeException(msg);
-      }
-      return null;
-    }));
-    server.registerTask("return_multiple_values", TaskFunction.of(String.class, String.class, Boolean.class, (a1, a2, fail) -> {
-      if (fail) {
-        throw new RuntimeException("some error");
-      }
-      return TaskResults.of(a1, a2);
-    }));
-    server.registerTask("panic", TaskFunction.of(() -> {
-      throw new IllegalStateException("oops");
-    }));
-    server.registerTask("delay_test", TaskFunction.of(() -> {
-      Instant now = Instant.now();
-      return GoTime.unixNanos(now);
-    }));
+    server.registerTask(
+        "add", TaskFunction.varargs(long[].class, args -> LongStream.of(args).sum()));
+    server.registerTask(
+        "multiply",
+        TaskFunction.varargs(long[].class, args -> LongStream.of(args).reduce(1, (a, b) -> a * b)));
+    server.registerTask(
+        "sum", TaskFunction.of(long[].class, numbers -> LongStream.of(numbers).sum()));
+    server.registerTask(
+        "return_just_error",
+        TaskFunction.of(
+            String.class,
+            Boolean.class,
+            (msg, fail) -> {
+              if (fail) {
+                throw new RuntimeException(msg);
+              }
+              return null;
+            }));
+    server.registerTask(
+        "return_multiple_values",
+        TaskFunction.of(
+            String.class,
+            String.class,
+            Boolean.class,
+            (a1, a2, fail) -> {
+              if (fail) {
+                throw new RuntimeException("some error");
+              }
+              return TaskResults.of(a1, a2);
+            }));
+    server.registerTask(
+        "panic",
+        TaskFunction.of(
+            () -> {
+              throw new IllegalStateException("oops");
+            }));
+    server.registerTask(
+        "delay_test",
+        TaskFunction.of(
+            () -> {
+              Instant now = Instant.now();
+              return GoTime.unixNanos(now);
+            }));
     server.registerTask("echo_bytes", TaskFunction.of(byte[].class, b -> b));
-    server.registerTask("echo_uint64", TaskFunction.of(BigInteger.class, v -> io.machinery.TaskResult.of("uint64", v)));
+    server.registerTask(
+        "echo_uint64",
+        TaskFunction.of(BigInteger.class, v -> io.machinery.TaskResult.of("uint64", v)));
     server.registerTask("echo_int64", TaskFunction.of(Long.class, v -> v));
-    server.registerTask("fail_n_times", TaskFunction.of(String.class, Long.class, (key, n) -> {
-      long call = counter(key).incrementAndGet();
-      if (call <= n) {
-        throw new RuntimeException("failing attempt " + call);
-      }
-      return "ok";
-    }));
-    server.registerTask("retry_later", TaskFunction.of(String.class, key -> {
-      if (counter(key).incrementAndGet() == 1) {
-        throw new RetryTaskLaterException("later", RETRY_LATER_DELAY);
-      }
-      return "done";
-    }));
+    server.registerTask(
+        "fail_n_times",
+        TaskFunction.of(
+            String.class,
+            Long.class,
+            (key, n) -> {
+              long call = counter(key).incrementAndGet();
+              if (call <= n) {
+                throw new RuntimeException("failing attempt " + call);
+              }
+              return "ok";
+            }));
+    server.registerTask(
+        "retry_later",
+        TaskFunction.of(
+            String.class,
+            key -> {
+              if (counter(key).incrementAndGet() == 1) {
+                throw new RetryTaskLaterException("later", RETRY_LATER_DELAY);
+              }
+              return "done";
+            }));
     server.registerTask("record_error", TaskFunction.of(String.class, msg -> msg));
-    server.registerTask("noop", TaskFunction.of(() -> {
-      noops.incrementAndGet();
-      return null;
-    }));
+    server.registerTask(
+        "noop",
+        TaskFunction.of(
+            () -> {
+              noops.incrementAndGet();
+              return null;
+            }));
   }
 
   /** How often a keyed task ({@code fail_n_times}, {@code retry_later}) ran. */

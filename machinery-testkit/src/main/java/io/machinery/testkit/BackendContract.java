@@ -22,8 +22,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract every result {@link Backend} passes. Tests write a state and read it back right away, so they
- * also hold for a backend whose reads consume states (Go's AMQP backend).
+ * The contract every result {@link Backend} passes. Tests write a state and read it back right
+ * away, so they also hold for a backend whose reads consume states (Go's AMQP backend).
  */
 public abstract class BackendContract {
   protected Config config;
@@ -35,21 +35,26 @@ public abstract class BackendContract {
     return Config.DEFAULT;
   }
 
-  /** Whether later states keep the TaskName written with PENDING (Go's Redis backend does; eager does not). */
+  /**
+   * Whether later states keep the TaskName written with PENDING (Go's Redis backend does; eager
+   * does not).
+   */
   protected boolean carriesTaskNameForward() {
     return true;
   }
 
   /**
-   * The newest state of a task. A backend whose reads consume states (Go's AMQP backend keeps one message per
-   * state change) is read until it has nothing more; others are read once.
+   * The newest state of a task. A backend whose reads consume states (Go's AMQP backend keeps one
+   * message per state change) is read until it has nothing more; others are read once.
    */
   protected java.util.Optional<TaskState> latestState(String taskUuid) {
     if (!backend.consumesStatesOnRead()) {
       return backend.getState(taskUuid);
     }
     java.util.Optional<TaskState> last = java.util.Optional.empty();
-    for (var state = backend.getState(taskUuid); state.isPresent(); state = backend.getState(taskUuid)) {
+    for (var state = backend.getState(taskUuid);
+        state.isPresent();
+        state = backend.getState(taskUuid)) {
       last = state;
     }
     return last;
@@ -102,16 +107,17 @@ public abstract class BackendContract {
   void resultsOfEveryGoTypeReadBackExactly() {
     Signature task = task("echo");
     backend.setStatePending(task);
-    List<TaskResult> results = List.of(
-        TaskResult.of("int64", Long.MIN_VALUE),
-        TaskResult.of("uint64", new BigInteger("18446744073709551615")),
-        TaskResult.of("int64", 9_007_199_254_740_993L),
-        TaskResult.of("float64", 200.0),
-        TaskResult.of("float64", 0.1),
-        TaskResult.of("[]uint8", new byte[] {0, 1, 2, (byte) 255}),
-        TaskResult.of("string", "héllo <&> \u2028"),
-        TaskResult.of("[]string", List.of("a", "b")),
-        TaskResult.of("bool", true));
+    List<TaskResult> results =
+        List.of(
+            TaskResult.of("int64", Long.MIN_VALUE),
+            TaskResult.of("uint64", new BigInteger("18446744073709551615")),
+            TaskResult.of("int64", 9_007_199_254_740_993L),
+            TaskResult.of("float64", 200.0),
+            TaskResult.of("float64", 0.1),
+            TaskResult.of("[]uint8", new byte[] {0, 1, 2, (byte) 255}),
+            TaskResult.of("string", "héllo <&> \u2028"),
+            TaskResult.of("[]string", List.of("a", "b")),
+            TaskResult.of("bool", true));
     backend.setStateSuccess(task, results);
     TaskState state = latestState(task.uuid()).orElseThrow();
     List<Object> expected = new ArrayList<>();
@@ -124,7 +130,8 @@ public abstract class BackendContract {
     assertThat(actual).isEqualTo(expected);
   }
 
-  private static @org.jspecify.annotations.Nullable Object asComparable(@org.jspecify.annotations.Nullable Object value) {
+  private static @org.jspecify.annotations.Nullable Object asComparable(
+      @org.jspecify.annotations.Nullable Object value) {
     return value instanceof byte[] b ? java.util.HexFormat.of().formatHex(b) : value;
   }
 
@@ -155,8 +162,10 @@ public abstract class BackendContract {
   void aGroupCompletesWhenEveryMemberFinishedAndReportsStatesInGroupOrder() {
     List<Signature> members = List.of(task("add"), task("add"), task("add"));
     String group = Uuids.newGroupUuid();
-    List<Signature> grouped = members.stream()
-        .map(m -> m.toBuilder().groupUuid(group).groupTaskCount(members.size()).build()).toList();
+    List<Signature> grouped =
+        members.stream()
+            .map(m -> m.toBuilder().groupUuid(group).groupTaskCount(members.size()).build())
+            .toList();
     backend.initGroup(group, grouped.stream().map(Signature::uuid).toList());
     grouped.forEach(backend::setStatePending);
 
@@ -168,16 +177,22 @@ public abstract class BackendContract {
     assertThat(backend.groupCompleted(group, 3)).isTrue();
 
     List<TaskState> states = backend.groupTaskStates(group, 3);
-    assertThat(states).extracting(TaskState::taskUuid).containsExactlyElementsOf(grouped.stream().map(Signature::uuid).toList());
-    assertThat(states).extracting(TaskState::state).containsExactly(State.SUCCESS, State.FAILURE, State.SUCCESS);
+    assertThat(states)
+        .extracting(TaskState::taskUuid)
+        .containsExactlyElementsOf(grouped.stream().map(Signature::uuid).toList());
+    assertThat(states)
+        .extracting(TaskState::state)
+        .containsExactly(State.SUCCESS, State.FAILURE, State.SUCCESS);
   }
 
   @Test
   void aChordTriggersForExactlyOneOfManyConcurrentCallers() throws Exception {
     List<Signature> members = List.of(task("add"), task("add"));
     String group = Uuids.newGroupUuid();
-    List<Signature> grouped = members.stream()
-        .map(m -> m.toBuilder().groupUuid(group).groupTaskCount(2).build()).toList();
+    List<Signature> grouped =
+        members.stream()
+            .map(m -> m.toBuilder().groupUuid(group).groupTaskCount(2).build())
+            .toList();
     backend.initGroup(group, grouped.stream().map(Signature::uuid).toList());
     for (Signature member : grouped) {
       backend.setStatePending(member);

@@ -30,7 +30,8 @@ import org.junit.jupiter.api.Test;
  * }
  * }</pre>
  *
- * <p>Each test runs on its own default queue ({@code kit_<random>}); the broker under test is closed after it.
+ * <p>Each test runs on its own default queue ({@code kit_<random>}); the broker under test is
+ * closed after it.
  */
 public abstract class BrokerContract {
   /** Upper bound for anything a test waits for. */
@@ -40,7 +41,9 @@ public abstract class BrokerContract {
   protected Broker broker;
   private final List<Consumer> consumers = new ArrayList<>();
 
-  /** Builds the broker under test for {@code config} (whose default queue is unique to the test). */
+  /**
+   * Builds the broker under test for {@code config} (whose default queue is unique to the test).
+   */
   protected abstract Broker createBroker(Config config);
 
   /** The configuration tests start from; override to point at a server. */
@@ -63,8 +66,8 @@ public abstract class BrokerContract {
   }
 
   /**
-   * {@code base} with a fresh default queue named {@code prefix<random>}, also used as the AMQP binding key so
-   * that tests on one exchange never see each other's messages.
+   * {@code base} with a fresh default queue named {@code prefix<random>}, also used as the AMQP
+   * binding key so that tests on one exchange never see each other's messages.
    */
   public static Config uniqueQueue(Config base, String prefix) {
     String queue = prefix + UUID.randomUUID().toString().substring(0, 8);
@@ -76,9 +79,13 @@ public abstract class BrokerContract {
   }
 
   protected Signature publishTask(Signature signature) {
-    Signature routed = signature.routingKey().isEmpty()
-        ? signature.toBuilder().routingKey(broker.routingKeyFor(signature)).headers(java.util.Map.of()).build()
-        : signature;
+    Signature routed =
+        signature.routingKey().isEmpty()
+            ? signature.toBuilder()
+                .routingKey(broker.routingKeyFor(signature))
+                .headers(java.util.Map.of())
+                .build()
+            : signature;
     broker.publish(routed, WireCodec.encode(routed));
     return routed;
   }
@@ -122,7 +129,8 @@ public abstract class BrokerContract {
       String uuid = decode(delivery).uuid();
       received.add(uuid);
       assertThat(byUuid).containsKey(uuid);
-      assertThat(delivery.body()).isEqualTo(WireCodec.encode(java.util.Objects.requireNonNull(byUuid.get(uuid))));
+      assertThat(delivery.body())
+          .isEqualTo(WireCodec.encode(java.util.Objects.requireNonNull(byUuid.get(uuid))));
       handler.ack(delivery);
     }
     List<String> expected = sent.stream().map(Signature::uuid).toList();
@@ -133,7 +141,10 @@ public abstract class BrokerContract {
     }
   }
 
-  /** Whether a queue hands out messages in publish order (an SQS standard queue only tries: best-effort order). */
+  /**
+   * Whether a queue hands out messages in publish order (an SQS standard queue only tries:
+   * best-effort order).
+   */
   protected boolean deliversInPublishOrder() {
     return true;
   }
@@ -166,14 +177,17 @@ public abstract class BrokerContract {
     Delivery delivery = take(handler);
     Instant deliveredAt = Instant.now();
     assertThat(decode(delivery).uuid()).isEqualTo(delayed.uuid());
-    assertThat(deliveredAt).as("delivered no earlier than its ETA").isAfterOrEqualTo(eta.minusMillis(50));
+    assertThat(deliveredAt)
+        .as("delivered no earlier than its ETA")
+        .isAfterOrEqualTo(eta.minusMillis(50));
     handler.ack(delivery);
   }
 
   @Test
   void pendingTasksListsWaitingTasksWithoutTakingThem() throws Exception {
     if (!supportsPendingTaskInspection()) {
-      // The SPI's contract for a broker that cannot list a queue (SQS): a clear refusal, never a wrong list.
+      // The SPI's contract for a broker that cannot list a queue (SQS): a clear refusal, never a
+      // wrong list.
       assertThatThrownBy(() -> broker.pendingTasks(config.defaultQueue()))
           .isInstanceOf(UnsupportedOperationException.class);
       return;
@@ -182,7 +196,8 @@ public abstract class BrokerContract {
     Signature b = publishTask("add", 2);
     Signature c = publishTask("add", 3);
     await().atMost(PATIENCE).until(() -> broker.pendingTasks(config.defaultQueue()).size() == 3);
-    assertThat(broker.pendingTasks(config.defaultQueue())).extracting(Signature::uuid)
+    assertThat(broker.pendingTasks(config.defaultQueue()))
+        .extracting(Signature::uuid)
         .containsExactly(a.uuid(), b.uuid(), c.uuid());
     RecordingHandler handler = new RecordingHandler(3);
     consume("", handler);
@@ -268,11 +283,13 @@ public abstract class BrokerContract {
 
   @Test
   void aConsumerOfACustomQueueGetsOnlyThatQueue() throws Exception {
-    org.junit.jupiter.api.Assumptions.assumeTrue(customQueuesAreIsolated(),
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        customQueuesAreIsolated(),
         "this broker binds custom queues like the default one (Go's AMQP does)");
     String custom = config.defaultQueue() + "_custom";
     publishTask("add", 1);
-    Signature mine = publishTask(Signature.builder("add").routingKey(custom).args(Arg.of(2L)).build());
+    Signature mine =
+        publishTask(Signature.builder("add").routingKey(custom).args(Arg.of(2L)).build());
     RecordingHandler handler = new RecordingHandler(5);
     consume(custom, handler);
     Delivery delivery = take(handler);
@@ -282,14 +299,17 @@ public abstract class BrokerContract {
   }
 
   /**
-   * Whether a custom queue receives only tasks routed to it; Go's AMQP broker binds a custom queue with the
-   * default binding key, so it also gets default-routed tasks.
+   * Whether a custom queue receives only tasks routed to it; Go's AMQP broker binds a custom queue
+   * with the default binding key, so it also gets default-routed tasks.
    */
   protected boolean customQueuesAreIsolated() {
     return true;
   }
 
-  /** Whether {@link Broker#pendingTasks} is supported (SQS cannot list a queue without receiving from it). */
+  /**
+   * Whether {@link Broker#pendingTasks} is supported (SQS cannot list a queue without receiving
+   * from it).
+   */
   protected boolean supportsPendingTaskInspection() {
     return true;
   }

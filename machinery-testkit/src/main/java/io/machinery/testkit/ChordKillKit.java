@@ -25,20 +25,23 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
- * Chords while worker processes are killed with SIGKILL every few seconds (issue 12's fault test): {@code
- * -Dmachinery.kill.chords} chords (default {@value #DEFAULT_CHORDS}) of {@code -Dmachinery.kill.members}
- * members (default 20) on three worker processes; once the oldest living process has run tasks for {@code
- * -Dmachinery.kill.everyMillis} (default 3,000), it is killed with SIGKILL and a fresh one started, until every
- * member ran. Every member must run and every callback must run at least once, with all its members' results,
- * and end with a stored SUCCESS state; duplicates are counted and printed. Subclass it per broker and backend
- * with a child main that builds a worker from {@link #childArgs} and registers {@link
+ * Chords while worker processes are killed with SIGKILL every few seconds (issue 12's fault test):
+ * {@code -Dmachinery.kill.chords} chords (default {@value #DEFAULT_CHORDS}) of {@code
+ * -Dmachinery.kill.members} members (default 20) on three worker processes; once the oldest living
+ * process has run tasks for {@code -Dmachinery.kill.everyMillis} (default 3,000), it is killed with
+ * SIGKILL and a fresh one started, until every member ran. Every member must run and every callback
+ * must run at least once, with all its members' results, and end with a stored SUCCESS state;
+ * duplicates are counted and printed. Subclass it per broker and backend with a child main that
+ * builds a worker from {@link #childArgs} and registers {@link
  * WorkerProcesses#registerRecordingTasks}.
  */
 public abstract class ChordKillKit {
   static final int PROCESSES = 3;
+
   /**
-   * Chords in {@code make test}: the issue's 1,000 (Redis 84 s, AMQP 282 s on two cores shared with other
-   * builds). Fewer chords finish before many kills happen (200 took 13 s with one kill on a quiet machine).
+   * Chords in {@code make test}: the issue's 1,000 (Redis 84 s, AMQP 282 s on two cores shared with
+   * other builds). Fewer chords finish before many kills happen (200 took 13 s with one kill on a
+   * quiet machine).
    */
   static final int DEFAULT_CHORDS = 1000;
 
@@ -51,7 +54,10 @@ public abstract class ChordKillKit {
   /** The child worker's main class. */
   protected abstract Class<?> childMain();
 
-  /** The child's arguments for a worker on {@code config}'s queue that logs its runs to {@code executions}. */
+  /**
+   * The child's arguments for a worker on {@code config}'s queue that logs its runs to {@code
+   * executions}.
+   */
   protected abstract String[] childArgs(Config config, Path executions);
 
   /** How many chords run unless {@code -Dmachinery.kill.chords} says otherwise. */
@@ -72,24 +78,30 @@ public abstract class ChordKillKit {
     List<Path> logs = new ArrayList<>();
     List<String> callbackUuids = new ArrayList<>();
     String name = getClass().getSimpleName();
-    try (Broker broker = createBroker(config); Backend backend = createBackend(config);
-         Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-         WorkerProcesses processes = WorkerProcesses.create();
-         ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
+    try (Broker broker = createBroker(config);
+        Backend backend = createBackend(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+        WorkerProcesses processes = WorkerProcesses.create();
+        ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Process> living = new ArrayList<>();
       for (int i = 0; i < PROCESSES; i++) {
         living.add(startChild(processes, config, dir, logs));
       }
       long started = System.nanoTime();
       double[] sendSeconds = {0};
-      CompletableFuture<List<Chord>> sending = CompletableFuture.supplyAsync(() -> {
-        List<Chord> sent = send(server, chords, members);
-        sendSeconds[0] = (System.nanoTime() - started) / 1e9;
-        return sent;
-      }, sender);
+      CompletableFuture<List<Chord>> sending =
+          CompletableFuture.supplyAsync(
+              () -> {
+                List<Chord> sent = send(server, chords, members);
+                sendSeconds[0] = (System.nanoTime() - started) / 1e9;
+                return sent;
+              },
+              sender);
 
-      // kill the oldest process once it has run tasks for a few seconds (a JVM takes seconds to start on a busy
-      // machine: killing it before it consumes would test nothing) and start a fresh one, until every member ran
+      // kill the oldest process once it has run tasks for a few seconds (a JVM takes seconds to
+      // start on a busy
+      // machine: killing it before it consumes would test nothing) and start a fresh one, until
+      // every member ran
       int kills = 0;
       Map<Path, Long> firstRunSeen = new HashMap<>();
       Duration membersDeadline = Duration.ofMinutes(20);
@@ -97,16 +109,23 @@ public abstract class ChordKillKit {
         if (sending.isCompletedExceptionally()) {
           sending.join(); // throws why
         }
-        assertThat(System.nanoTime() - started).as("every member ran within %s", membersDeadline)
+        assertThat(System.nanoTime() - started)
+            .as("every member ran within %s", membersDeadline)
             .isLessThan(membersDeadline.toNanos());
         Path victimLog = logs.get(logs.size() - PROCESSES);
-        await().atMost(membersDeadline).pollInterval(Duration.ofMillis(250)).until(() -> {
-          if (!firstRunSeen.containsKey(victimLog) && WorkerProcesses.runs(victimLog).total() > 0) {
-            firstRunSeen.put(victimLog, System.nanoTime());
-          }
-          Long since = firstRunSeen.get(victimLog);
-          return (since != null && System.nanoTime() - since >= killEvery.toNanos()) || allMembersRan(logs, chords * members);
-        });
+        await()
+            .atMost(membersDeadline)
+            .pollInterval(Duration.ofMillis(250))
+            .until(
+                () -> {
+                  if (!firstRunSeen.containsKey(victimLog)
+                      && WorkerProcesses.runs(victimLog).total() > 0) {
+                    firstRunSeen.put(victimLog, System.nanoTime());
+                  }
+                  Long since = firstRunSeen.get(victimLog);
+                  return (since != null && System.nanoTime() - since >= killEvery.toNanos())
+                      || allMembersRan(logs, chords * members);
+                });
         if (!allMembersRan(logs, chords * members)) {
           processes.kill(living.remove(0));
           kills++;
@@ -116,32 +135,56 @@ public abstract class ChordKillKit {
       double membersSeconds = (System.nanoTime() - started) / 1e9;
       sending.get().forEach(c -> callbackUuids.add(c.callback().uuid()));
 
-      // callbacks: wait for all, but a lost one never comes, so stop once nothing moved for 60 s (then fail)
+      // callbacks: wait for all, but a lost one never comes, so stop once nothing moved for 60 s
+      // (then fail)
       int[] seen = {-1};
       long[] since = {System.nanoTime()};
-      await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(250)).until(() -> {
-        int now = WorkerProcesses.runs(logs.toArray(Path[]::new)).callbacks().size();
-        if (now != seen[0]) {
-          seen[0] = now;
-          since[0] = System.nanoTime();
-        }
-        return now == chords || System.nanoTime() - since[0] > Duration.ofSeconds(60).toNanos();
-      });
+      await()
+          .atMost(Duration.ofMinutes(5))
+          .pollInterval(Duration.ofMillis(250))
+          .until(
+              () -> {
+                int now = WorkerProcesses.runs(logs.toArray(Path[]::new)).callbacks().size();
+                if (now != seen[0]) {
+                  seen[0] = now;
+                  since[0] = System.nanoTime();
+                }
+                return now == chords
+                    || System.nanoTime() - since[0] > Duration.ofSeconds(60).toNanos();
+              });
       double seconds = (System.nanoTime() - started) / 1e9;
       int stored = WorkerProcesses.storedSuccesses(server, callbackUuids, Duration.ofSeconds(30));
       WorkerProcesses.Runs runs = WorkerProcesses.runs(logs.toArray(Path[]::new));
-      System.out.printf("[%s] %d chords x %d members on %d worker processes, the oldest killed with SIGKILL once it"
+      System.out.printf(
+          "[%s] %d chords x %d members on %d worker processes, the oldest killed with SIGKILL once it"
               + " had run tasks for %d ms (%d kills, %d processes in all); sent in %.1f s, every member ran after %.1f s, done in %.1f s;"
               + " member runs %d (distinct %d, duplicates %d); callback runs %d (distinct %d, duplicates %d, lost %d);"
               + " callbacks with a stored SUCCESS state %d%n",
-          name, chords, members, PROCESSES, killEvery.toMillis(), kills, logs.size(), sendSeconds[0], membersSeconds,
-          seconds, runs.memberRuns(), runs.members().size(), runs.memberRuns() - runs.members().size(),
-          runs.callbackRuns(), runs.callbacks().size(), runs.callbackRuns() - runs.callbacks().size(),
-          chords - runs.callbacks().size(), stored);
+          name,
+          chords,
+          members,
+          PROCESSES,
+          killEvery.toMillis(),
+          kills,
+          logs.size(),
+          sendSeconds[0],
+          membersSeconds,
+          seconds,
+          runs.memberRuns(),
+          runs.members().size(),
+          runs.memberRuns() - runs.members().size(),
+          runs.callbackRuns(),
+          runs.callbacks().size(),
+          runs.callbackRuns() - runs.callbacks().size(),
+          chords - runs.callbacks().size(),
+          stored);
       assertThat(kills).as("processes killed mid-run").isPositive();
       assertThat(runs.members()).as("members run at least once").hasSize(chords * members);
-      assertThat(chords - runs.callbacks().size()).as("chord callbacks lost with killed workers").isZero();
-      assertThat(runs.callbackLines()).as("every callback got all its members' results")
+      assertThat(chords - runs.callbacks().size())
+          .as("chord callbacks lost with killed workers")
+          .isZero();
+      assertThat(runs.callbackLines())
+          .as("every callback got all its members' results")
           .allSatisfy(line -> assertThat(line).endsWith(":" + members));
       assertThat(stored).as("callbacks whose stored state is SUCCESS").isEqualTo(chords);
     } finally {
@@ -157,7 +200,8 @@ public abstract class ChordKillKit {
     int n = logs.size() + 1;
     Path executions = dir.resolve("w" + n + ".executions");
     logs.add(executions);
-    return processes.start(childMain(), dir.resolve("w" + n + ".out"), childArgs(config, executions));
+    return processes.start(
+        childMain(), dir.resolve("w" + n + ".out"), childArgs(config, executions));
   }
 
   /** Sends the chords from four threads while the workers run; returns them in order. */
@@ -167,15 +211,21 @@ public abstract class ChordKillKit {
       List<Future<Chord>> futures = new ArrayList<>();
       for (int c = 0; c < chords; c++) {
         long chord = c;
-        futures.add(sending.submit(() -> {
-          List<Signature> group = new ArrayList<>();
-          for (int m = 0; m < members; m++) {
-            group.add(Signature.create(WorkerProcesses.RECORD, Arg.of(chord * members + m)));
-          }
-          Chord sent = Chord.of(Group.of(group), Signature.create(WorkerProcesses.COLLECT, Arg.of(chord)));
-          server.sendChord(sent, 0);
-          return sent;
-        }));
+        futures.add(
+            sending.submit(
+                () -> {
+                  List<Signature> group = new ArrayList<>();
+                  for (int m = 0; m < members; m++) {
+                    group.add(
+                        Signature.create(WorkerProcesses.RECORD, Arg.of(chord * members + m)));
+                  }
+                  Chord sent =
+                      Chord.of(
+                          Group.of(group),
+                          Signature.create(WorkerProcesses.COLLECT, Arg.of(chord)));
+                  server.sendChord(sent, 0);
+                  return sent;
+                }));
       }
       List<Chord> sent = new ArrayList<>();
       for (Future<Chord> f : futures) {
@@ -191,5 +241,4 @@ public abstract class ChordKillKit {
       sending.shutdown();
     }
   }
-
 }

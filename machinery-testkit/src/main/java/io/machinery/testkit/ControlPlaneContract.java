@@ -16,8 +16,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract every {@link ControlPlane} passes. Subclass it with a factory; the control plane given must be
- * empty of the ids and queue names the tests use (they are random), so a shared server is fine:
+ * The contract every {@link ControlPlane} passes. Subclass it with a factory; the control plane
+ * given must be empty of the ids and queue names the tests use (they are random), so a shared
+ * server is fine:
  *
  * <pre>{@code
  * class MemoryControlPlaneTest extends ControlPlaneContract {
@@ -25,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * }
  * }</pre>
  *
- * <p>Listings may hold other tests' workers (a shared server): assertions look at this test's ids only.
+ * <p>Listings may hold other tests' workers (a shared server): assertions look at this test's ids
+ * only.
  */
 public abstract class ControlPlaneContract {
   protected static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -51,9 +53,20 @@ public abstract class ControlPlaneContract {
 
   private WorkerStatus status(String name, int busy) {
     Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
-    return new WorkerStatus(prefix + name, "host-a", 42, name, prefix + "queue", 8, busy, false, now, now,
+    return new WorkerStatus(
+        prefix + name,
+        "host-a",
+        42,
+        name,
+        prefix + "queue",
+        8,
+        busy,
+        false,
+        now,
+        now,
         List.of(new WorkerStatus.RunningTask("task_" + UUID.randomUUID(), "add", now)),
-        List.of(new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", now.plusSeconds(3600), null)));
+        List.of(
+            new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", now.plusSeconds(3600), null)));
   }
 
   private List<WorkerStatus> mine() {
@@ -85,7 +98,8 @@ public abstract class ControlPlaneContract {
 
   @Test
   void aWorkerThatStopsAnnouncingDisappearsWhenItsTimeToLiveRunsOut() {
-    // 5 s: long enough to be listed first on a busy machine (a listing through RabbitMQ's management API can take
+    // 5 s: long enough to be listed first on a busy machine (a listing through RabbitMQ's
+    // management API can take
     // a second or more), short enough to wait for
     plane.announce(status("silent", 0), Duration.ofSeconds(5));
     plane.announce(status("alive", 0), Duration.ofMinutes(1));
@@ -115,22 +129,25 @@ public abstract class ControlPlaneContract {
   @Test
   void badArgumentsAreRefused() {
     assertThatThrownBy(() -> plane.pause("")).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> plane.announce(status("x", 0), Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> plane.announce(status("x", 0), Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
-  // ------------------------------------------------------------------------------------ revoked tasks
+  // ------------------------------------------------------------------------------------ revoked
+  // tasks
 
   /**
-   * Whether the control plane keeps revoked tasks (for {@code Server.cancel}); one that does not is held to
-   * refusing {@code revoke} and {@code revoked} with {@link UnsupportedOperationException}.
+   * Whether the control plane keeps revoked tasks (for {@code Server.cancel}); one that does not is
+   * held to refusing {@code revoke} and {@code revoked} with {@link UnsupportedOperationException}.
    */
   protected boolean keepsRevokedTasks() {
     return true;
   }
 
   /**
-   * One test per kind of plane, without skipping: a plane that keeps revocations lists them until their time to
-   * live runs out and refuses a bad one; a plane that does not refuses both calls clearly.
+   * One test per kind of plane, without skipping: a plane that keeps revocations lists them until
+   * their time to live runs out and refuses a bad one; a plane that does not refuses both calls
+   * clearly.
    */
   @Test
   void revokedTasksAreListedUntilTheirTimeToLiveRunsOutOrRevocationIsRefusedClearly() {
@@ -149,6 +166,7 @@ public abstract class ControlPlaneContract {
     await().atMost(PATIENCE).until(() -> !plane.revoked().contains(brief));
     assertThat(plane.revoked()).contains(kept);
     assertThatThrownBy(() -> plane.revoke(List.of("task_" + prefix), Duration.ZERO))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("ttl");
   }
 }

@@ -6,21 +6,21 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
-import io.machinery.ChordAsyncResult;
-import io.machinery.ChordFailedException;
-import io.machinery.Chord;
-import io.machinery.Group;
-import io.machinery.TaskFailedException;
-import io.machinery.TaskListener;
-import io.machinery.TaskOutcome;
-import io.machinery.Worker;
 import io.machinery.Chain;
 import io.machinery.ChainAsyncResult;
+import io.machinery.Chord;
+import io.machinery.ChordAsyncResult;
+import io.machinery.ChordFailedException;
+import io.machinery.Group;
 import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.TaskFailedException;
 import io.machinery.TaskFunction;
+import io.machinery.TaskListener;
+import io.machinery.TaskOutcome;
 import io.machinery.TaskProgress;
+import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -36,9 +36,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract of the control features (issue #17) over one broker × backend pair: progress reports, the chord
- * error callback, cancelling tasks, groups, chords and chains, and unique tasks. Subclass it as {@link
- * AcceptanceSuite} is subclassed:
+ * The contract of the control features (issue #17) over one broker × backend pair: progress
+ * reports, the chord error callback, cancelling tasks, groups, chords and chains, and unique tasks.
+ * Subclass it as {@link AcceptanceSuite} is subclassed:
  *
  * <pre>{@code
  * class RedisRedisControlIT extends ControlSuite {
@@ -48,17 +48,20 @@ import org.junit.jupiter.api.Test;
  * }
  * }</pre>
  *
- * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10 with a short
- * heartbeat; results are read through {@link AsyncResult}, so backends whose reads consume states pass too. Tasks
- * that must wait block on latches the test releases, never on sleeps.
+ * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10
+ * with a short heartbeat; results are read through {@link AsyncResult}, so backends whose reads
+ * consume states pass too. Tasks that must wait block on latches the test releases, never on
+ * sleeps.
  *
- * <p>Size: over 400 lines because it is one kit for four features, so that each broker × backend pair runs all
- * of them with one short subclass (as {@link AcceptanceSuite}).
+ * <p>Size: over 400 lines because it is one kit for four features, so that each broker × backend
+ * pair runs all of them with one short subclass (as {@link AcceptanceSuite}).
  */
 public abstract class ControlSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);
+
   /** The worker's heartbeat: how fast a cancel reaches a worker in these tests. */
   protected static final Duration HEARTBEAT = Duration.ofMillis(100);
+
   /** How long a cancelled running task may take to stop before it is interrupted. */
   protected static final Duration GRACE = Duration.ofMillis(300);
 
@@ -67,19 +70,29 @@ public abstract class ControlSuite {
   protected Backend backend;
   protected Server server;
   protected Worker worker;
-  /** Every task outcome the workers reported, by task UUID (a skipped cancelled task reports one too). */
-  protected final java.util.Map<String, TaskOutcome> outcomes = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * Every task outcome the workers reported, by task UUID (a skipped cancelled task reports one
+   * too).
+   */
+  protected final java.util.Map<String, TaskOutcome> outcomes =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   /** Task UUIDs whose function started, with how many times. */
   protected final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> started =
       new java.util.concurrent.ConcurrentHashMap<>();
+
   /** Task UUIDs whose function saw {@code TaskContext.isCancelled()} turn true. */
-  protected final java.util.Set<String> sawCancel = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  protected final java.util.Set<String> sawCancel =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
   protected final List<CountDownLatch> latches = new ArrayList<>();
   private final List<Server> servers = new ArrayList<>();
   private final List<AutoCloseable> extra = new ArrayList<>();
+
   /** How often each error callback ran, by its UUID. */
-  protected final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> errorCallbackRuns =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  protected final java.util.Map<String, java.util.concurrent.atomic.AtomicInteger>
+      errorCallbackRuns = new java.util.concurrent.ConcurrentHashMap<>();
 
   protected abstract Broker createBroker(Config config);
 
@@ -90,8 +103,8 @@ public abstract class ControlSuite {
   }
 
   /**
-   * The control plane shared by every server of a test (cancellation travels through it), when neither broker
-   * nor backend keeps one.
+   * The control plane shared by every server of a test (cancellation travels through it), when
+   * neither broker nor backend keeps one.
    *
    * @return empty to use the broker's or backend's
    */
@@ -105,14 +118,20 @@ public abstract class ControlSuite {
     broker = createBroker(config);
     backend = createBackend(config);
     server = newServer(broker, backend);
-    worker = server.workerBuilder("control").concurrency(10).heartbeatInterval(HEARTBEAT)
-        .cancelGracePeriod(GRACE).build();
+    worker =
+        server
+            .workerBuilder("control")
+            .concurrency(10)
+            .heartbeatInterval(HEARTBEAT)
+            .cancelGracePeriod(GRACE)
+            .build();
     worker.launchAsync();
   }
 
   /**
-   * Whether a second broker and backend built from the same config reach the same queues and states (a real
-   * server); false for in-JVM implementations, whose tests then share one instance between "processes".
+   * Whether a second broker and backend built from the same config reach the same queues and states
+   * (a real server); false for in-JVM implementations, whose tests then share one instance between
+   * "processes".
    *
    * @return true when separate connections share state
    */
@@ -121,8 +140,8 @@ public abstract class ControlSuite {
   }
 
   /**
-   * Whether the backend keeps uniqueness keys ({@code Backend.claimUnique}); if not, the unique-task tests check
-   * that sending one is refused clearly.
+   * Whether the backend keeps uniqueness keys ({@code Backend.claimUnique}); if not, the
+   * unique-task tests check that sending one is refused clearly.
    *
    * @return true when unique tasks work on this backend
    */
@@ -130,7 +149,10 @@ public abstract class ControlSuite {
     return true;
   }
 
-  /** A server without a worker, over connections of its own where they share state: a client process. */
+  /**
+   * A server without a worker, over connections of its own where they share state: a client
+   * process.
+   */
   protected Server clientServer() {
     if (!separateInstancesShareState()) {
       return newServer(broker, backend);
@@ -142,14 +164,23 @@ public abstract class ControlSuite {
     return newServer(b, be);
   }
 
-  /** A server over the given broker and backend, closed after the test, sharing the test's control plane. */
+  /**
+   * A server over the given broker and backend, closed after the test, sharing the test's control
+   * plane.
+   */
   protected Server newServer(Broker b, Backend be) {
-    Server.Builder builder = Server.builder().config(config).broker(b).backend(be).listener(new TaskListener() {
-      @Override
-      public void finished(TaskOutcome outcome) {
-        outcomes.put(outcome.signature().uuid(), outcome);
-      }
-    });
+    Server.Builder builder =
+        Server.builder()
+            .config(config)
+            .broker(b)
+            .backend(be)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void finished(TaskOutcome outcome) {
+                    outcomes.put(outcome.signature().uuid(), outcome);
+                  }
+                });
     sharedControlPlane().ifPresent(builder::controlPlane);
     Server s = builder.build();
     registerTasks(s);
@@ -157,7 +188,10 @@ public abstract class ControlSuite {
     return s;
   }
 
-  /** A second server with its own broker and backend connections and a worker: another process, in effect. */
+  /**
+   * A second server with its own broker and backend connections and a worker: another process, in
+   * effect.
+   */
   protected Server secondWorkerServer() {
     Broker b = createBroker(config);
     Backend be = createBackend(config);
@@ -181,51 +215,90 @@ public abstract class ControlSuite {
     backend.close();
   }
 
-  /** A latch the test releases (and the suite releases after the test); its index is the task's argument. */
+  /**
+   * A latch the test releases (and the suite releases after the test); its index is the task's
+   * argument.
+   */
   protected int newLatch() {
     latches.add(new CountDownLatch(1));
     return latches.size() - 1;
   }
 
   private void registerTasks(Server s) {
-    s.registerTask("add", TaskFunction.varargs(long[].class, numbers -> java.util.stream.LongStream.of(numbers).sum()));
-    s.registerTask("progress_then_wait", TaskFunction.withContext(List.of(Long.class), false, (context, args) -> {
-      context.reportProgress(3, 4, "three of four");
-      context.reportProgress(50, "halfway");
-      waitFor(((Long) args[0]).intValue());
-      return 7L;
-    }));
-    s.registerTask("wait_cooperatively", TaskFunction.withContext(List.of(Long.class), false, (context, args) -> {
-      ran(context);
-      while (!context.isCancelled()) {
-        // a task doing work in small steps, checking for cancellation between them
-        if (latches.get(((Long) args[0]).intValue()).await(5, TimeUnit.MILLISECONDS)) {
-          return "finished";
-        }
-      }
-      sawCancel.add(context.signature().uuid());
-      return "stopped early";
-    }));
-    s.registerTask("wait_ignoring_cancel", TaskFunction.withContext(List.of(Long.class), false, (context, args) -> {
-      ran(context);
-      waitFor(((Long) args[0]).intValue()); // ignores isCancelled(): only the interrupt stops it
-      return "finished";
-    }));
-    s.registerTask("fail_with", TaskFunction.of(String.class, message -> {
-      throw new IllegalStateException(message);
-    }));
-    s.registerTask("chord_errors", TaskFunction.withContext(List.of(String[].class, String[].class), false,
-        (context, args) -> {
-          errorCallbackRuns.computeIfAbsent(context.signature().uuid(), k -> new java.util.concurrent.atomic.AtomicInteger())
-              .incrementAndGet();
-          String[] uuids = (String[]) args[0];
-          String[] errors = (String[]) args[1];
-          return uuids.length + ":" + String.join(",", java.util.Arrays.stream(errors).sorted().toList());
-        }));
+    s.registerTask(
+        "add",
+        TaskFunction.varargs(
+            long[].class, numbers -> java.util.stream.LongStream.of(numbers).sum()));
+    s.registerTask(
+        "progress_then_wait",
+        TaskFunction.withContext(
+            List.of(Long.class),
+            false,
+            (context, args) -> {
+              context.reportProgress(3, 4, "three of four");
+              context.reportProgress(50, "halfway");
+              waitFor(((Long) args[0]).intValue());
+              return 7L;
+            }));
+    s.registerTask(
+        "wait_cooperatively",
+        TaskFunction.withContext(
+            List.of(Long.class),
+            false,
+            (context, args) -> {
+              ran(context);
+              while (!context.isCancelled()) {
+                // a task doing work in small steps, checking for cancellation between them
+                if (latches.get(((Long) args[0]).intValue()).await(5, TimeUnit.MILLISECONDS)) {
+                  return "finished";
+                }
+              }
+              sawCancel.add(context.signature().uuid());
+              return "stopped early";
+            }));
+    s.registerTask(
+        "wait_ignoring_cancel",
+        TaskFunction.withContext(
+            List.of(Long.class),
+            false,
+            (context, args) -> {
+              ran(context);
+              waitFor(
+                  ((Long) args[0])
+                      .intValue()); // ignores isCancelled(): only the interrupt stops it
+              return "finished";
+            }));
+    s.registerTask(
+        "fail_with",
+        TaskFunction.of(
+            String.class,
+            message -> {
+              throw new IllegalStateException(message);
+            }));
+    s.registerTask(
+        "chord_errors",
+        TaskFunction.withContext(
+            List.of(String[].class, String[].class),
+            false,
+            (context, args) -> {
+              errorCallbackRuns
+                  .computeIfAbsent(
+                      context.signature().uuid(),
+                      k -> new java.util.concurrent.atomic.AtomicInteger())
+                  .incrementAndGet();
+              String[] uuids = (String[]) args[0];
+              String[] errors = (String[]) args[1];
+              return uuids.length
+                  + ":"
+                  + String.join(",", java.util.Arrays.stream(errors).sorted().toList());
+            }));
   }
 
   private void ran(io.machinery.TaskContext context) {
-    started.computeIfAbsent(context.signature().uuid(), k -> new java.util.concurrent.atomic.AtomicInteger()).incrementAndGet();
+    started
+        .computeIfAbsent(
+            context.signature().uuid(), k -> new java.util.concurrent.atomic.AtomicInteger())
+        .incrementAndGet();
   }
 
   /** Waits until a worker reported the task's outcome (a skipped cancelled task included). */
@@ -235,7 +308,8 @@ public abstract class ControlSuite {
   }
 
   private static void assertCancelled(AsyncResult result) {
-    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOf(TaskFailedException.class)
+    assertThatThrownBy(() -> result.get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
         .hasMessage(Server.CANCELLED_ERROR);
   }
 
@@ -251,8 +325,11 @@ public abstract class ControlSuite {
   @Test
   void progressIsReadableWhileTheTaskRunsAndAfterItFinished() {
     int gate = newLatch();
-    AsyncResult result = server.sendTask(Signature.create("progress_then_wait", Arg.of((long) gate)));
-    await().atMost(TIMEOUT).until(() -> result.progress().map(TaskProgress::message).orElse("").equals("halfway"));
+    AsyncResult result =
+        server.sendTask(Signature.create("progress_then_wait", Arg.of((long) gate)));
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> result.progress().map(TaskProgress::message).orElse("").equals("halfway"));
     TaskProgress progress = result.progress().orElseThrow();
     assertThat(progress.percent()).isEqualTo(50.0);
     assertThat(progress.fraction()).isEqualTo(0.5);
@@ -269,38 +346,59 @@ public abstract class ControlSuite {
     AsyncResult result = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)));
     assertThat(result.get(TIMEOUT)).containsExactly(3L);
     assertThat(result.progress()).isEmpty();
-    assertThat(server.asyncResult("task_never_sent_" + java.util.UUID.randomUUID()).progress()).isEmpty();
+    assertThat(server.asyncResult("task_never_sent_" + java.util.UUID.randomUUID()).progress())
+        .isEmpty();
   }
 
-  // ----------------------------------------------------------------------------------- chord error callback
+  // ----------------------------------------------------------------------------------- chord error
+  // callback
 
   @Test
   void aFailedChordRunsItsErrorCallbackOnceWithEveryFailedMembersError() {
     secondWorkerServer();
-    Chord chord = Chord.of(Group.of(add(1, 1), fail("boom a"), add(2, 2), fail("boom b"), fail("boom c"), fail("boom d")),
-        Signature.create("add")).withErrorCallback(Signature.create("chord_errors"));
+    Chord chord =
+        Chord.of(
+                Group.of(
+                    add(1, 1),
+                    fail("boom a"),
+                    add(2, 2),
+                    fail("boom b"),
+                    fail("boom c"),
+                    fail("boom d")),
+                Signature.create("add"))
+            .withErrorCallback(Signature.create("chord_errors"));
     ChordAsyncResult result = server.sendChord(chord, 0);
 
-    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOfSatisfying(ChordFailedException.class, e -> {
-      assertThat(e.failures()).extracting(TaskFailedException::getMessage)
-          .containsExactlyInAnyOrder("boom a", "boom b", "boom c", "boom d");
-      assertThat(e.getMessage()).startsWith("chord group " + chord.group().groupUuid() + " failed: ");
-    });
+    assertThatThrownBy(() -> result.get(TIMEOUT))
+        .isInstanceOfSatisfying(
+            ChordFailedException.class,
+            e -> {
+              assertThat(e.failures())
+                  .extracting(TaskFailedException::getMessage)
+                  .containsExactlyInAnyOrder("boom a", "boom b", "boom c", "boom d");
+              assertThat(e.getMessage())
+                  .startsWith("chord group " + chord.group().groupUuid() + " failed: ");
+            });
     AsyncResult onError = result.errorCallbackResult().orElseThrow();
     assertThat(onError.get(TIMEOUT)).containsExactly("4:boom a,boom b,boom c,boom d");
     assertThat(errorCallbackRuns.get(onError.taskUuid())).hasValue(1);
-    assertThatThrownBy(() -> result.callbackResult().get(TIMEOUT)).isInstanceOf(TaskFailedException.class)
-        .hasMessageContaining("boom a").hasMessageContaining("boom d");
+    assertThatThrownBy(() -> result.callbackResult().get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessageContaining("boom a")
+        .hasMessageContaining("boom d");
   }
 
   @Test
   void aChordThatSucceedsNeverRunsItsErrorCallback() {
-    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2)), Signature.create("add"))
-        .withErrorCallback(Signature.create("chord_errors"));
+    Chord chord =
+        Chord.of(Group.of(add(1, 1), add(2, 2)), Signature.create("add"))
+            .withErrorCallback(Signature.create("chord_errors"));
     ChordAsyncResult result = server.sendChord(chord, 0);
     assertThat(result.get(TIMEOUT)).containsExactly(6L);
-    // the callback ran after the group completed: had the error callback been sent, it would have been counted
-    assertThat(errorCallbackRuns).doesNotContainKey(result.errorCallbackResult().orElseThrow().taskUuid());
+    // the callback ran after the group completed: had the error callback been sent, it would have
+    // been counted
+    assertThat(errorCallbackRuns)
+        .doesNotContainKey(result.errorCallbackResult().orElseThrow().taskUuid());
   }
 
   protected static Signature add(long a, long b) {
@@ -332,8 +430,11 @@ public abstract class ControlSuite {
   @Test
   void aCancelledDelayedTaskNeverStarts() {
     int gate = newLatch();
-    Signature delayed = Signature.builder("wait_cooperatively").args(Arg.of((long) gate))
-        .eta(java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(1)).build();
+    Signature delayed =
+        Signature.builder("wait_cooperatively")
+            .args(Arg.of((long) gate))
+            .eta(java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(1))
+            .build();
     AsyncResult result = server.sendTask(delayed);
     clientServer().cancel(List.of(result.taskUuid()));
     assertCancelled(result);
@@ -344,7 +445,8 @@ public abstract class ControlSuite {
   @Test
   void aRunningTaskSeesTheCancelAndStops() {
     int gate = newLatch();
-    AsyncResult result = server.sendTask(Signature.create("wait_cooperatively", Arg.of((long) gate)));
+    AsyncResult result =
+        server.sendTask(Signature.create("wait_cooperatively", Arg.of((long) gate)));
     await().atMost(TIMEOUT).until(() -> started.containsKey(result.taskUuid()));
 
     clientServer().cancel(List.of(result.taskUuid()));
@@ -356,7 +458,8 @@ public abstract class ControlSuite {
   @Test
   void aRunningTaskThatIgnoresTheCancelIsInterruptedAfterTheGracePeriod() {
     int gate = newLatch();
-    AsyncResult result = server.sendTask(Signature.create("wait_ignoring_cancel", Arg.of((long) gate)));
+    AsyncResult result =
+        server.sendTask(Signature.create("wait_ignoring_cancel", Arg.of((long) gate)));
     await().atMost(TIMEOUT).until(() -> started.containsKey(result.taskUuid()));
     long begin = System.nanoTime();
 
@@ -370,19 +473,28 @@ public abstract class ControlSuite {
   @Test
   void cancellingAChordFailsItAndRunsItsErrorCallbackOnce() {
     int gate = newLatch();
-    Chord chord = Chord.of(Group.of(Signature.create("wait_cooperatively", Arg.of((long) gate)),
-        Signature.create("wait_ignoring_cancel", Arg.of((long) gate))), Signature.create("add"))
-        .withErrorCallback(Signature.create("chord_errors"));
+    Chord chord =
+        Chord.of(
+                Group.of(
+                    Signature.create("wait_cooperatively", Arg.of((long) gate)),
+                    Signature.create("wait_ignoring_cancel", Arg.of((long) gate))),
+                Signature.create("add"))
+            .withErrorCallback(Signature.create("chord_errors"));
     ChordAsyncResult result = server.sendChord(chord, 0);
     await().atMost(TIMEOUT).until(() -> started.size() == 2);
 
     clientServer().cancel(result.taskUuids());
-    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOfSatisfying(ChordFailedException.class,
-        e -> assertThat(e.failures()).extracting(TaskFailedException::getMessage)
-            .containsExactly(Server.CANCELLED_ERROR, Server.CANCELLED_ERROR));
+    assertThatThrownBy(() -> result.get(TIMEOUT))
+        .isInstanceOfSatisfying(
+            ChordFailedException.class,
+            e ->
+                assertThat(e.failures())
+                    .extracting(TaskFailedException::getMessage)
+                    .containsExactly(Server.CANCELLED_ERROR, Server.CANCELLED_ERROR));
     AsyncResult onError = result.errorCallbackResult().orElseThrow();
     await().atMost(TIMEOUT).until(() -> errorCallbackRuns.containsKey(onError.taskUuid()));
-    assertThat(outcomeOf(result.groupResults().get(1).taskUuid()).error()).contains(Server.CANCELLED_ERROR);
+    assertThat(outcomeOf(result.groupResults().get(1).taskUuid()).error())
+        .contains(Server.CANCELLED_ERROR);
     assertThat(errorCallbackRuns.get(onError.taskUuid())).hasValue(1);
   }
 
@@ -396,7 +508,9 @@ public abstract class ControlSuite {
     await().atMost(TIMEOUT).until(() -> started.containsKey(firstUuid));
 
     clientServer().cancel(result.taskUuids());
-    assertThatThrownBy(() -> result.get(TIMEOUT)).isInstanceOf(TaskFailedException.class).hasMessage(Server.CANCELLED_ERROR);
+    assertThatThrownBy(() -> result.get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage(Server.CANCELLED_ERROR);
     assertThat(outcomeOf(firstUuid).error()).contains(Server.CANCELLED_ERROR);
     assertThat(started).containsOnlyKeys(firstUuid);
   }
@@ -412,31 +526,44 @@ public abstract class ControlSuite {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ unique tasks
+  // ------------------------------------------------------------------------------------------
+  // unique tasks
 
   @Test
   void aDuplicateOfARunningUniqueTaskGetsTheFirstTasksHandle() {
     int gate = newLatch();
-    // each Signature.create gets a UUID of its own: the duplicates differ from the first in everything but the key
-    java.util.function.Supplier<Signature> task = () -> Signature.create("wait_cooperatively", Arg.of((long) gate));
+    // each Signature.create gets a UUID of its own: the duplicates differ from the first in
+    // everything but the key
+    java.util.function.Supplier<Signature> task =
+        () -> Signature.create("wait_cooperatively", Arg.of((long) gate));
     if (!backendKeepsUniqueKeys()) {
       assertThatThrownBy(() -> server.sendTaskUnique(task.get(), Duration.ofMinutes(1)))
-          .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("uniqueness");
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("uniqueness");
       return;
     }
     AsyncResult first = server.sendTaskUnique(task.get(), Duration.ofMinutes(1));
     await().atMost(TIMEOUT).until(() -> started.containsKey(first.taskUuid()));
     AsyncResult duplicate = clientServer().sendTaskUnique(task.get(), Duration.ofMinutes(1));
     assertThat(duplicate.taskUuid()).isEqualTo(first.taskUuid());
-    AsyncResult other = server.sendTaskUnique(Signature.create("wait_cooperatively", Arg.of((long) newLatch())),
-        Duration.ofMinutes(1));
+    AsyncResult other =
+        server.sendTaskUnique(
+            Signature.create("wait_cooperatively", Arg.of((long) newLatch())),
+            Duration.ofMinutes(1));
     assertThat(other.taskUuid()).as("other arguments, another key").isNotEqualTo(first.taskUuid());
 
     latches.get(gate).countDown();
     assertThat(first.get(TIMEOUT)).containsExactly("finished");
     assertThat(duplicate.get(TIMEOUT)).containsExactly("finished");
     // the worker releases the key once the final state is stored: a new send then goes out
-    await().atMost(TIMEOUT).until(() -> !server.sendTaskUnique(task.get(), Duration.ofMinutes(1)).taskUuid().equals(first.taskUuid()));
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                !server
+                    .sendTaskUnique(task.get(), Duration.ofMinutes(1))
+                    .taskUuid()
+                    .equals(first.taskUuid()));
     assertThat(started.get(first.taskUuid())).hasValue(1);
   }
 
@@ -447,18 +574,26 @@ public abstract class ControlSuite {
     }
     Server other = clientServer();
     String key = "unique-" + java.util.UUID.randomUUID();
-    int gate = newLatch(); // the task sent stays running while the others race: they must all get its handle
+    int gate =
+        newLatch(); // the task sent stays running while the others race: they must all get its
+    // handle
     int senders = 8;
     CountDownLatch go = new CountDownLatch(1);
     List<java.util.concurrent.Future<String>> uuids = new ArrayList<>();
     try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
       for (int i = 0; i < senders; i++) {
         Server sender = i % 2 == 0 ? server : other;
-        uuids.add(pool.submit(() -> {
-          go.await();
-          return sender.sendTaskUnique(Signature.create("wait_cooperatively", Arg.of((long) gate)), key,
-              Duration.ofMinutes(1)).taskUuid();
-        }));
+        uuids.add(
+            pool.submit(
+                () -> {
+                  go.await();
+                  return sender
+                      .sendTaskUnique(
+                          Signature.create("wait_cooperatively", Arg.of((long) gate)),
+                          key,
+                          Duration.ofMinutes(1))
+                      .taskUuid();
+                }));
       }
       go.countDown();
       java.util.Set<String> distinct = new java.util.HashSet<>();
@@ -483,9 +618,16 @@ public abstract class ControlSuite {
     await().atMost(TIMEOUT).until(worker::isPaused);
     String key = "unique-" + java.util.UUID.randomUUID();
     AsyncResult first = server.sendTaskUnique(add(1, 1), key, Duration.ofMillis(300));
-    assertThat(server.sendTaskUnique(add(1, 1), key, Duration.ofMillis(300)).taskUuid()).isEqualTo(first.taskUuid());
-    await().atMost(TIMEOUT).until(() -> !server.sendTaskUnique(add(1, 1), key, Duration.ofMinutes(1)).taskUuid()
-        .equals(first.taskUuid()));
+    assertThat(server.sendTaskUnique(add(1, 1), key, Duration.ofMillis(300)).taskUuid())
+        .isEqualTo(first.taskUuid());
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                !server
+                    .sendTaskUnique(add(1, 1), key, Duration.ofMinutes(1))
+                    .taskUuid()
+                    .equals(first.taskUuid()));
     Inspection.of(server).resume("");
     assertThat(first.get(TIMEOUT)).containsExactly(2L);
   }

@@ -30,14 +30,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Hostile input and failures around a task, run against a real broker and backend: what the worker promises
- * whatever the broker (every delivery settled once, a task never re-run for its bookkeeping, bounded
- * requeues). Subclass it like {@link AcceptanceSuite}: implement {@link #createBroker} and {@link
- * #createBackend}; override {@link #deadLetterReasons()} where the broker can list its dead letters.
+ * Hostile input and failures around a task, run against a real broker and backend: what the worker
+ * promises whatever the broker (every delivery settled once, a task never re-run for its
+ * bookkeeping, bounded requeues). Subclass it like {@link AcceptanceSuite}: implement {@link
+ * #createBroker} and {@link #createBackend}; override {@link #deadLetterReasons()} where the broker
+ * can list its dead letters.
  *
- * <p>What it needs from a broker beyond {@link BrokerContract}: {@link io.machinery.spi.Delivery#requeue(
- * Duration, byte[])} must deliver the replacement (the worker counts requeues in the message), and {@link
- * io.machinery.spi.Delivery#deadLetter} must take the message out of circulation.
+ * <p>What it needs from a broker beyond {@link BrokerContract}: {@link
+ * io.machinery.spi.Delivery#requeue( Duration, byte[])} must deliver the replacement (the worker
+ * counts requeues in the message), and {@link io.machinery.spi.Delivery#deadLetter} must take the
+ * message out of circulation.
  */
 public abstract class FaultSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -57,7 +59,9 @@ public abstract class FaultSuite {
     return Config.DEFAULT;
   }
 
-  /** The reasons of this queue's dead letters, oldest first; null when the broker cannot list them. */
+  /**
+   * The reasons of this queue's dead letters, oldest first; null when the broker cannot list them.
+   */
   protected @Nullable List<String> deadLetterReasons() {
     return null;
   }
@@ -69,17 +73,23 @@ public abstract class FaultSuite {
     backend = createBackend(config);
     server = Server.builder().config(config).broker(broker).backend(backend).build();
     server.registerTask("one", TaskFunction.of(() -> counted("one", 1L)));
-    server.registerTask("add", TaskFunction.varargs(long[].class, args -> counted("add", java.util.stream.LongStream.of(args).sum())));
-    server.registerTask("hang", TaskFunction.of(() -> {
-      while (releaseHung.getCount() > 0) {
-        try {
-          releaseHung.await(); // ignores interrupts, as badly written code does
-        } catch (InterruptedException ignored) {
-          // keep hanging
-        }
-      }
-      return null;
-    }));
+    server.registerTask(
+        "add",
+        TaskFunction.varargs(
+            long[].class, args -> counted("add", java.util.stream.LongStream.of(args).sum())));
+    server.registerTask(
+        "hang",
+        TaskFunction.of(
+            () -> {
+              while (releaseHung.getCount() > 0) {
+                try {
+                  releaseHung.await(); // ignores interrupts, as badly written code does
+                } catch (InterruptedException ignored) {
+                  // keep hanging
+                }
+              }
+              return null;
+            }));
   }
 
   @AfterEach
@@ -101,7 +111,8 @@ public abstract class FaultSuite {
 
   /** Publishes raw bytes, as a foreign producer could, to this suite's queue. */
   protected void publishRaw(byte[] message) {
-    Signature routing = Signature.builder("raw").uuid("task_raw").routingKey(config.defaultQueue()).build();
+    Signature routing =
+        Signature.builder("raw").uuid("task_raw").routingKey(config.defaultQueue()).build();
     broker.publish(routing, message);
   }
 
@@ -110,36 +121,54 @@ public abstract class FaultSuite {
     server.workerBuilder("fault").concurrency(2).build().launchAsync();
     String nested = "[".repeat(10_000) + "]".repeat(10_000);
     for (int i = 0; i < 4; i++) {
-      publishRaw(("{\"UUID\":\"task_deep" + i + "\",\"Name\":\"add\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":" + nested
-          + "}]}").getBytes(StandardCharsets.UTF_8));
+      publishRaw(
+          ("{\"UUID\":\"task_deep"
+                  + i
+                  + "\",\"Name\":\"add\",\"Args\":[{\"Type\":\"[]int64\",\"Value\":"
+                  + nested
+                  + "}]}")
+              .getBytes(StandardCharsets.UTF_8));
     }
-    assertThat(server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L))).get(TIMEOUT)).containsExactly(5L);
+    assertThat(server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L))).get(TIMEOUT))
+        .containsExactly(5L);
     if (deadLetterReasons() != null) {
-      await().atMost(TIMEOUT).until(() -> java.util.Objects.requireNonNull(deadLetterReasons()).size() == 4);
+      await()
+          .atMost(TIMEOUT)
+          .until(() -> java.util.Objects.requireNonNull(deadLetterReasons()).size() == 4);
     }
   }
 
   @Test
   void throwingHandlersAreLoggedAndTheTaskRunsOnce() {
     AtomicInteger handlerCalls = new AtomicInteger();
-    server.workerBuilder("fault").concurrency(2)
-        .preTaskHandler(s -> {
-          handlerCalls.incrementAndGet();
-          throw new IllegalStateException("pre broke");
-        })
-        .postTaskHandler(s -> {
-          handlerCalls.incrementAndGet();
-          throw new AssertionError("post broke");
-        })
-        .build().launchAsync();
+    server
+        .workerBuilder("fault")
+        .concurrency(2)
+        .preTaskHandler(
+            s -> {
+              handlerCalls.incrementAndGet();
+              throw new IllegalStateException("pre broke");
+            })
+        .postTaskHandler(
+            s -> {
+              handlerCalls.incrementAndGet();
+              throw new AssertionError("post broke");
+            })
+        .build()
+        .launchAsync();
     assertThat(server.sendTask(Signature.create("one")).get(TIMEOUT)).containsExactly(1L);
     await().atMost(TIMEOUT).until(() -> handlerCalls.get() == 2);
-    await().during(Duration.ofSeconds(2)).atMost(TIMEOUT).until(() -> runs("one") == 1 && handlerCalls.get() == 2);
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(TIMEOUT)
+        .until(() -> runs("one") == 1 && handlerCalls.get() == 2);
   }
 
   @Test
   void aChordWhoseGroupIsGoneFailsItsCallbackAndEachMemberRunsOnce() {
-    Chord chord = Chord.of(Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
     ChordAsyncResult result = server.sendChord(chord, 0);
     backend.purgeGroupMeta(chord.group().groupUuid()); // expired or purged before the members ran
     server.workerBuilder("fault").concurrency(2).build().launchAsync();
@@ -154,28 +183,50 @@ public abstract class FaultSuite {
   void anUnknownTaskStopsCirculatingAfterTheConfiguredRequeues() {
     server.workerBuilder("fault").concurrency(2).maxUnregisteredRequeues(2).build().launchAsync();
     Signature unknown = server.sendTask(Signature.create("nobody_knows_me")).signature();
-    await().atMost(TIMEOUT).pollDelay(Duration.ofMillis(300)).during(Duration.ofSeconds(2)).until(() ->
-        broker.pendingTasks(config.defaultQueue()).stream().noneMatch(s -> s.uuid().equals(unknown.uuid()))
-            && broker.delayedTasks().stream().noneMatch(s -> s.uuid().equals(unknown.uuid())));
+    await()
+        .atMost(TIMEOUT)
+        .pollDelay(Duration.ofMillis(300))
+        .during(Duration.ofSeconds(2))
+        .until(
+            () ->
+                broker.pendingTasks(config.defaultQueue()).stream()
+                        .noneMatch(s -> s.uuid().equals(unknown.uuid()))
+                    && broker.delayedTasks().stream()
+                        .noneMatch(s -> s.uuid().equals(unknown.uuid())));
     if (deadLetterReasons() != null) {
-      assertThat(deadLetterReasons()).singleElement().asString()
-          .contains("nobody_knows_me is not registered").contains("requeued 2 times");
+      assertThat(deadLetterReasons())
+          .singleElement()
+          .asString()
+          .contains("nobody_knows_me is not registered")
+          .contains("requeued 2 times");
     }
   }
 
   @Test
   void aHungTaskTimesOutAsAFailureAndFreesItsSlot() {
-    server.workerBuilder("fault").concurrency(1).taskTimeout(Duration.ofMillis(300)).build().launchAsync();
+    server
+        .workerBuilder("fault")
+        .concurrency(1)
+        .taskTimeout(Duration.ofMillis(300))
+        .build()
+        .launchAsync();
     AsyncResult hung = server.sendTask(Signature.create("hang"));
-    AsyncResult byHeader = server.sendTask(Signature.builder("hang").header(Worker.TIMEOUT_HEADER, "100").build());
+    AsyncResult byHeader =
+        server.sendTask(Signature.builder("hang").header(Worker.TIMEOUT_HEADER, "100").build());
     assertThat(server.sendTask(Signature.create("one")).get(TIMEOUT)).containsExactly(1L);
     assertThatThrownBy(() -> hung.get(TIMEOUT)).hasMessageContaining("task timed out after 300ms");
-    assertThatThrownBy(() -> byHeader.get(TIMEOUT)).hasMessageContaining("task timed out after 100ms");
+    assertThatThrownBy(() -> byHeader.get(TIMEOUT))
+        .hasMessageContaining("task timed out after 100ms");
   }
 
   @Test
   void quitReturnsSoonAfterTheGracefulTimeoutWhileATaskIgnoresCancellation() throws Exception {
-    Worker worker = server.workerBuilder("fault").concurrency(1).gracefulTimeout(Duration.ofMillis(300)).build();
+    Worker worker =
+        server
+            .workerBuilder("fault")
+            .concurrency(1)
+            .gracefulTimeout(Duration.ofMillis(300))
+            .build();
     worker.launchAsync();
     AsyncResult hung = server.sendTask(Signature.create("hang"));
     await().atMost(TIMEOUT).until(() -> hung.state() == io.machinery.State.STARTED);

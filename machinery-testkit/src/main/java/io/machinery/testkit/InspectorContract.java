@@ -23,7 +23,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The contract every {@link Inspector} passes. Subclass it with one factory method, as {@link BrokerContract}:
+ * The contract every {@link Inspector} passes. Subclass it with one factory method, as {@link
+ * BrokerContract}:
  *
  * <pre>{@code
  * class MemoryInspectorTest extends InspectorContract {
@@ -31,7 +32,8 @@ import org.junit.jupiter.api.Test;
  * }
  * }</pre>
  *
- * <p>Each test runs on its own default queue ({@code insp_<random>}); the broker is closed after it.
+ * <p>Each test runs on its own default queue ({@code insp_<random>}); the broker is closed after
+ * it.
  */
 public abstract class InspectorContract {
   protected static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -42,38 +44,47 @@ public abstract class InspectorContract {
   protected String queue;
   private final List<Consumer> consumers = new ArrayList<>();
 
-  /** Builds the broker under test for {@code config} (whose default queue is unique to the test). */
+  /**
+   * Builds the broker under test for {@code config} (whose default queue is unique to the test).
+   */
   protected abstract Broker createBroker(Config config);
 
   /**
-   * Whether the inspector lists pending tasks. One that cannot (SQS: reading a message hides it from workers
-   * and counts a receive) is held to refusing clearly with {@link UnsupportedOperationException}, after
-   * checking its arguments.
+   * Whether the inspector lists pending tasks. One that cannot (SQS: reading a message hides it
+   * from workers and counts a receive) is held to refusing clearly with {@link
+   * UnsupportedOperationException}, after checking its arguments.
    */
   protected boolean listsPending() {
     return true;
   }
 
-  /** Whether the inspector lists delayed tasks; one that cannot (SQS, Pub/Sub) is held to refusing clearly. */
+  /**
+   * Whether the inspector lists delayed tasks; one that cannot (SQS, Pub/Sub) is held to refusing
+   * clearly.
+   */
   protected boolean listsDelayed() {
     return true;
   }
 
   /**
-   * Whether the inspector reads queue sizes ({@link Inspector#queue}, {@link Inspector#queues}). One that cannot
-   * (Pub/Sub: its API has no message counts) is held to refusing clearly; the tests then count through the
-   * listings.
+   * Whether the inspector reads queue sizes ({@link Inspector#queue}, {@link Inspector#queues}).
+   * One that cannot (Pub/Sub: its API has no message counts) is held to refusing clearly; the tests
+   * then count through the listings.
    */
   protected boolean countsSizes() {
     return true;
   }
 
   private long pendingNow() {
-    return countsSizes() ? inspector.queue(queue).pending() : inspector.pending(queue, 0, 1000).size();
+    return countsSizes()
+        ? inspector.queue(queue).pending()
+        : inspector.pending(queue, 0, 1000).size();
   }
 
   private long deadLetteredNow() {
-    return countsSizes() ? inspector.queue(queue).deadLettered() : inspector.deadLetters(queue, 0, 1000).size();
+    return countsSizes()
+        ? inspector.queue(queue).deadLettered()
+        : inspector.deadLetters(queue, 0, 1000).size();
   }
 
   /** The configuration tests start from; override to point at a server. */
@@ -86,7 +97,8 @@ public abstract class InspectorContract {
     config = BrokerContract.uniqueQueue(baseConfig(), "insp_");
     queue = config.defaultQueue();
     broker = createBroker(config);
-    inspector = broker.inspector().orElseThrow(() -> new AssertionError(broker + " has no inspector"));
+    inspector =
+        broker.inspector().orElseThrow(() -> new AssertionError(broker + " has no inspector"));
   }
 
   @AfterEach
@@ -96,7 +108,8 @@ public abstract class InspectorContract {
   }
 
   private Signature publish(int value, @org.jspecify.annotations.Nullable Instant eta) {
-    Signature.Builder builder = Signature.builder("add").args(Arg.of((long) value)).headers(java.util.Map.of());
+    Signature.Builder builder =
+        Signature.builder("add").args(Arg.of((long) value)).headers(java.util.Map.of());
     Signature task = (eta == null ? builder : builder.eta(eta)).build();
     Signature routed = task.toBuilder().routingKey(broker.routingKeyFor(task)).build();
     broker.publish(routed, WireCodec.encode(routed));
@@ -123,18 +136,22 @@ public abstract class InspectorContract {
       assertThat(List.of(stats.pending(), stats.delayed(), stats.deadLettered())).containsOnly(0L);
       assertThat(stats.oldestAge()).isEmpty();
     } else {
-      assertThatThrownBy(() -> inspector.queue(queue)).isInstanceOf(UnsupportedOperationException.class);
-      assertThatThrownBy(() -> inspector.queues()).isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.queue(queue))
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.queues())
+          .isInstanceOf(UnsupportedOperationException.class);
     }
     if (listsPending()) {
       assertThat(inspector.pending(queue, 0, 10)).isEmpty();
     } else {
-      assertThatThrownBy(() -> inspector.pending(queue, 0, 10)).isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.pending(queue, 0, 10))
+          .isInstanceOf(UnsupportedOperationException.class);
     }
     if (listsDelayed()) {
       assertThat(inspector.delayed(queue, 0, 10)).isEmpty();
     } else {
-      assertThatThrownBy(() -> inspector.delayed(queue, 0, 10)).isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.delayed(queue, 0, 10))
+          .isInstanceOf(UnsupportedOperationException.class);
     }
     assertThat(inspector.deadLetters(queue, 0, 10)).isEmpty();
   }
@@ -153,9 +170,12 @@ public abstract class InspectorContract {
       assertThat(uuids(inspector.pending(queue, 0, 2))).isEqualTo(sent.subList(0, 2));
       assertThat(uuids(inspector.pending(queue, 2, 10))).isEqualTo(sent.subList(2, 5));
       assertThat(inspector.pending(queue, 5, 10)).isEmpty();
-      assertThat(uuids(inspector.pending("", 0, 10))).as("empty means the default queue").isEqualTo(sent);
+      assertThat(uuids(inspector.pending("", 0, 10)))
+          .as("empty means the default queue")
+          .isEqualTo(sent);
     } else {
-      assertThatThrownBy(() -> inspector.pending(queue, 0, 10)).isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.pending(queue, 0, 10))
+          .isInstanceOf(UnsupportedOperationException.class);
     }
   }
 
@@ -174,7 +194,8 @@ public abstract class InspectorContract {
       assertThat(uuids(inspector.delayed(queue, 0, 10))).containsExactly(sooner, later);
       assertThat(uuids(inspector.delayed(queue, 1, 10))).containsExactly(later);
     } else {
-      assertThatThrownBy(() -> inspector.delayed(queue, 0, 10)).isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.delayed(queue, 0, 10))
+          .isInstanceOf(UnsupportedOperationException.class);
     }
     if (listsPending()) {
       assertThat(inspector.pending(queue, 0, 10)).as("delayed tasks are not pending").isEmpty();
@@ -185,8 +206,12 @@ public abstract class InspectorContract {
   void purgeRemovesTheWaitingTasksButNotTheDelayedOnes() {
     publish(3);
     publish(9, Instant.now().plus(Duration.ofHours(1)));
-    // sizes may lag (RabbitMQ's delay-queue counts are the management plugin's statistics, sampled every 5 s)
-    await().atMost(PATIENCE).until(() -> pendingNow() == 3 && (!countsSizes() || inspector.queue(queue).delayed() == 1));
+    // sizes may lag (RabbitMQ's delay-queue counts are the management plugin's statistics, sampled
+    // every 5 s)
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () -> pendingNow() == 3 && (!countsSizes() || inspector.queue(queue).delayed() == 1));
 
     assertThat(inspector.purge(queue)).isEqualTo(3);
 
@@ -213,19 +238,28 @@ public abstract class InspectorContract {
     await().atMost(PATIENCE).until(() -> deadLetteredNow() == 3);
 
     List<DeadLetterEntry> letters = inspector.deadLetters(queue, 0, 10);
-    assertThat(letters).hasSize(3).allSatisfy(letter -> {
-      assertThat(letter.queue()).isEqualTo(queue);
-      assertThat(letter.reason()).isEqualTo("reason " + letter.signature().orElseThrow().uuid());
-    });
-    assertThat(letters).extracting(l -> l.signature().orElseThrow().uuid()).containsExactlyInAnyOrderElementsOf(sent);
+    assertThat(letters)
+        .hasSize(3)
+        .allSatisfy(
+            letter -> {
+              assertThat(letter.queue()).isEqualTo(queue);
+              assertThat(letter.reason())
+                  .isEqualTo("reason " + letter.signature().orElseThrow().uuid());
+            });
+    assertThat(letters)
+        .extracting(l -> l.signature().orElseThrow().uuid())
+        .containsExactlyInAnyOrderElementsOf(sent);
     assertThat(inspector.deadLetters(queue, 1, 1)).hasSize(1);
 
     DeadLetterEntry first = letters.get(0);
     assertThat(inspector.requeueDeadLetters(queue, e -> e.id().equals(first.id()))).isEqualTo(1);
-    assertThat(inspector.requeueDeadLetters(queue, e -> e.id().equals(first.id()))).as("requeued once").isZero();
+    assertThat(inspector.requeueDeadLetters(queue, e -> e.id().equals(first.id())))
+        .as("requeued once")
+        .isZero();
     await().atMost(PATIENCE).until(() -> pendingNow() == 1);
     if (listsPending()) {
-      assertThat(uuids(inspector.pending(queue, 0, 10))).containsExactly(first.signature().orElseThrow().uuid());
+      assertThat(uuids(inspector.pending(queue, 0, 10)))
+          .containsExactly(first.signature().orElseThrow().uuid());
     }
     assertThat(deadLetteredNow()).isEqualTo(2);
 
@@ -236,8 +270,11 @@ public abstract class InspectorContract {
 
   @Test
   void badPagesAreRefused() {
-    assertThatThrownBy(() -> inspector.pending(queue, -1, 10)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> inspector.pending(queue, 0, 0)).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> inspector.deadLetters(queue, 0, 0)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> inspector.pending(queue, -1, 10))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> inspector.pending(queue, 0, 0))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> inspector.deadLetters(queue, 0, 0))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 }

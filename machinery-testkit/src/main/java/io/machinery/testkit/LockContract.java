@@ -62,7 +62,9 @@ public abstract class LockContract {
   void anExpiredLockCanBeTakenAgain() {
     String key = key();
     assertThat(lock.tryLock(key, nanosFromNow(Duration.ofMillis(300)))).isTrue();
-    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> lock.tryLock(key, nanosFromNow(Duration.ofSeconds(30))));
   }
 

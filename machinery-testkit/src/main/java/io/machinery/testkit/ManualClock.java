@@ -10,12 +10,13 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link Clock} that stands still until a test moves it: pass it to a {@code Server}, broker, backend, lock
- * or scheduler, then {@link #advance(Duration)} instead of sleeping for ETAs, retries, leases and periodic
- * runs.
+ * A {@link Clock} that stands still until a test moves it: pass it to a {@code Server}, broker,
+ * backend, lock or scheduler, then {@link #advance(Duration)} instead of sleeping for ETAs,
+ * retries, leases and periodic runs.
  *
- * <p>Thread-safe: the instant is one atomic reference, so threads of the component under test read what the
- * test thread set. {@link #withZone(ZoneId)} returns a view of the same moving time in another zone.
+ * <p>Thread-safe: the instant is one atomic reference, so threads of the component under test read
+ * what the test thread set. {@link #withZone(ZoneId)} returns a view of the same moving time in
+ * another zone.
  *
  * <pre>{@code
  * ManualClock clock = ManualClock.at("2026-01-01T00:00:00Z");
@@ -33,7 +34,8 @@ public final class ManualClock extends Clock {
 
   /** A clock standing at {@code start}, in UTC. */
   public static ManualClock at(Instant start) {
-    return new ManualClock(new AtomicReference<>(Objects.requireNonNull(start, "start")), ZoneOffset.UTC);
+    return new ManualClock(
+        new AtomicReference<>(Objects.requireNonNull(start, "start")), ZoneOffset.UTC);
   }
 
   /** A clock standing at an ISO-8601 instant such as {@code 2026-01-01T00:00:00Z}, in UTC. */

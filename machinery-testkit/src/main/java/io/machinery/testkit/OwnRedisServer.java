@@ -13,10 +13,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A redis-server process a test starts for what the shared test servers do not offer (Sentinel, TLS, a unix
- * socket, a server the test may stop), on 127.0.0.1 and a free port; closing it stops that process (by its
- * handle, SIGTERM, so it saves its data) and nothing else. Starting it again on the same directory and port
- * brings the same data back when the arguments ask for persistence ({@code --appendonly yes}).
+ * A redis-server process a test starts for what the shared test servers do not offer (Sentinel,
+ * TLS, a unix socket, a server the test may stop), on 127.0.0.1 and a free port; closing it stops
+ * that process (by its handle, SIGTERM, so it saves its data) and nothing else. Starting it again
+ * on the same directory and port brings the same data back when the arguments ask for persistence
+ * ({@code --appendonly yes}).
  */
 public final class OwnRedisServer implements AutoCloseable {
   private final Process process;
@@ -46,26 +47,40 @@ public final class OwnRedisServer implements AutoCloseable {
     }
   }
 
-  /** Starts {@code redis-server <args>} in a fresh directory; {@code port} is what it listens on (TCP or TLS). */
-  public static OwnRedisServer start(Path directory, int port, List<String> args) throws IOException {
-    TestEndpoints.requireTool(Files.isExecutable(Path.of("/usr/bin/redis-server")) || onPath("redis-server"),
+  /**
+   * Starts {@code redis-server <args>} in a fresh directory; {@code port} is what it listens on
+   * (TCP or TLS).
+   */
+  public static OwnRedisServer start(Path directory, int port, List<String> args)
+      throws IOException {
+    TestEndpoints.requireTool(
+        Files.isExecutable(Path.of("/usr/bin/redis-server")) || onPath("redis-server"),
         "no redis-server binary to start a server of this test's own");
     List<String> command = new ArrayList<>(List.of("redis-server"));
     command.addAll(args);
-    Process process = new ProcessBuilder(command).directory(directory.toFile())
-        .redirectErrorStream(true).redirectOutput(directory.resolve("redis.log").toFile()).start();
+    Process process =
+        new ProcessBuilder(command)
+            .directory(directory.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(directory.resolve("redis.log").toFile())
+            .start();
     OwnRedisServer server = new OwnRedisServer(process, port, directory);
-    await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50)).until(() -> {
-      if (!process.isAlive()) {
-        throw new IllegalStateException("redis-server exited: " + Files.readString(directory.resolve("redis.log")));
-      }
-      try (Socket s = new Socket()) {
-        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-        return true;
-      } catch (IOException e) {
-        return false;
-      }
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(50))
+        .until(
+            () -> {
+              if (!process.isAlive()) {
+                throw new IllegalStateException(
+                    "redis-server exited: " + Files.readString(directory.resolve("redis.log")));
+              }
+              try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return true;
+              } catch (IOException e) {
+                return false;
+              }
+            });
     return server;
   }
 

@@ -11,9 +11,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A {@link DeliveryHandler} for contract tests: a fixed number of slots, deliveries collected unsettled for
- * the test to take and settle. A slot is freed when the test settles a delivery through {@link #ack}, {@link
- * #requeue} or {@link #deadLetter}.
+ * A {@link DeliveryHandler} for contract tests: a fixed number of slots, deliveries collected
+ * unsettled for the test to take and settle. A slot is freed when the test settles a delivery
+ * through {@link #ack}, {@link #requeue} or {@link #deadLetter}.
  */
 public final class RecordingHandler implements DeliveryHandler {
   private final Semaphore slots;

@@ -10,11 +10,11 @@ import org.junit.jupiter.api.Assumptions;
 
 /**
  * Addresses of the real servers integration tests talk to, from the environment written by {@code
- * scripts/services.sh} ({@code /tmp/machinery-services/env}). Without the variable, Redis and RabbitMQ come from
- * {@link MachineryServers}' containers when Testcontainers is on the test classpath and a Docker engine answers
- * (a contributor with Docker and without the Debian packages runs the same ITs). Otherwise a missing address
- * fails the test when {@code CI=true} or {@code IT_REQUIRE_SERVICES=true} (so CI can never pass by skipping) and
- * skips it otherwise.
+ * scripts/services.sh} ({@code /tmp/machinery-services/env}). Without the variable, Redis and
+ * RabbitMQ come from {@link MachineryServers}' containers when Testcontainers is on the test
+ * classpath and a Docker engine answers (a contributor with Docker and without the Debian packages
+ * runs the same ITs). Otherwise a missing address fails the test when {@code CI=true} or {@code
+ * IT_REQUIRE_SERVICES=true} (so CI can never pass by skipping) and skips it otherwise.
  */
 public final class TestEndpoints {
   private TestEndpoints() {}
@@ -48,12 +48,17 @@ public final class TestEndpoints {
     return require("RABBITMQ_MANAGEMENT_URL", "the RabbitMQ management API");
   }
 
-  /** The Pub/Sub emulator or pstest fake, {@code host:port} ({@code scripts/services.d/pubsub.sh}). */
+  /**
+   * The Pub/Sub emulator or pstest fake, {@code host:port} ({@code scripts/services.d/pubsub.sh}).
+   */
   public static String pubsubEmulatorHost() {
     return require("PUBSUB_EMULATOR_HOST", "a Pub/Sub emulator");
   }
 
-  /** Go Machinery's SQS broker URL for ElasticMQ (endpoint + account path; a queue name is appended). */
+  /**
+   * Go Machinery's SQS broker URL for ElasticMQ (endpoint + account path; a queue name is
+   * appended).
+   */
   public static String sqsUrl() {
     return require("SQS_URL", "an SQS server (ElasticMQ)");
   }
@@ -79,8 +84,9 @@ public final class TestEndpoints {
   }
 
   /**
-   * For a test that needs a tool on this machine (a redis-server binary, openssl, a native library): skips on a
-   * developer machine without it, fails when services are required (CI), where nothing may skip silently.
+   * For a test that needs a tool on this machine (a redis-server binary, openssl, a native
+   * library): skips on a developer machine without it, fails when services are required (CI), where
+   * nothing may skip silently.
    */
   public static void requireTool(boolean available, String why) {
     if (!available && servicesRequired()) {
@@ -94,22 +100,31 @@ public final class TestEndpoints {
   }
 
   private static String require(String variable, String what, @Nullable Kind container) {
-    return resolve(variable, what, container, System.getenv(), MachineryServers.Testcontainers.SOURCE);
+    return resolve(
+        variable, what, container, System.getenv(), MachineryServers.Testcontainers.SOURCE);
   }
 
   /**
-   * The variable's value; else, for a server with a container ({@code container} not null), that container when
-   * one can be started; else fails (services required) or aborts. A container that cannot start is an error,
-   * never a skip.
+   * The variable's value; else, for a server with a container ({@code container} not null), that
+   * container when one can be started; else fails (services required) or aborts. A container that
+   * cannot start is an error, never a skip.
    */
-  static String resolve(String variable, String what, @Nullable Kind container, Map<String, String> environment,
+  static String resolve(
+      String variable,
+      String what,
+      @Nullable Kind container,
+      Map<String, String> environment,
       ContainerSource containers) {
     String value = environment.get(variable);
     if (value != null && !value.isBlank()) {
       return value;
     }
-    String message = variable + " is not set, so there is no " + what + " to test against. Run `make services`"
-        + " and `source /tmp/machinery-services/env` (make test does both).";
+    String message =
+        variable
+            + " is not set, so there is no "
+            + what
+            + " to test against. Run `make services`"
+            + " and `source /tmp/machinery-services/env` (make test does both).";
     if (container != null) {
       Optional<String> unavailable = containers.unavailableBecause();
       if (unavailable.isEmpty()) {

@@ -8,9 +8,9 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * A running RabbitMQ for this test: on a test class, it is made sure of before the first test; on a {@code
- * String} parameter, that parameter receives its AMQP URL ({@code amqp://guest:guest@host:port/}). See {@link
- * MachineryServers} for where the server comes from.
+ * A running RabbitMQ for this test: on a test class, it is made sure of before the first test; on a
+ * {@code String} parameter, that parameter receives its AMQP URL ({@code
+ * amqp://guest:guest@host:port/}). See {@link MachineryServers} for where the server comes from.
  */
 @Documented
 @Retention(RetentionPolicy.RUNTIME)

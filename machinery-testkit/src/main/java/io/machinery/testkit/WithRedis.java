@@ -8,9 +8,9 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * A running Redis for this test: on a test class, it is made sure of before the first test; on a {@code String}
- * parameter, that parameter receives its URL ({@code redis://host:port}). See {@link MachineryServers} for where
- * the server comes from.
+ * A running Redis for this test: on a test class, it is made sure of before the first test; on a
+ * {@code String} parameter, that parameter receives its URL ({@code redis://host:port}). See {@link
+ * MachineryServers} for where the server comes from.
  *
  * <pre>{@code
  * @WithRedis

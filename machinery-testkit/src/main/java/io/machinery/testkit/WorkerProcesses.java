@@ -21,20 +21,29 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Worker processes for the kill tests: child JVMs on the test's class path that a test kills with SIGKILL, and
- * the execution logs through which they report every task run.
+ * Worker processes for the kill tests: child JVMs on the test's class path that a test kills with
+ * SIGKILL, and the execution logs through which they report every task run.
  *
  * <p>Design notes. A child appends one line per task run to its own execution log ({@link
- * #registerRecordingTasks}); the file is opened with {@code O_APPEND} and each line is one {@code write}, so
- * the lines a process wrote before it was killed are kept by the OS and the parent counts runs, duplicates and
- * callbacks from the files alone, whatever broker and backend the child uses. Whoever creates a {@code
- * WorkerProcesses} closes it; closing kills every child still alive. Not thread-safe: one test drives it.
+ * #registerRecordingTasks}); the file is opened with {@code O_APPEND} and each line is one {@code
+ * write}, so the lines a process wrote before it was killed are kept by the OS and the parent
+ * counts runs, duplicates and callbacks from the files alone, whatever broker and backend the child
+ * uses. Whoever creates a {@code WorkerProcesses} closes it; closing kills every child still alive.
+ * Not thread-safe: one test drives it.
  */
 public final class WorkerProcesses implements AutoCloseable {
-  /** The member task of the recording tasks: {@code record(index)} logs {@code <index>} and returns it. */
+  /**
+   * The member task of the recording tasks: {@code record(index)} logs {@code <index>} and returns
+   * it.
+   */
   public static final String RECORD = "record";
-  /** The chord callback of the recording tasks: {@code collect(chord, results...)} logs {@code cb:<chord>:<n>}. */
+
+  /**
+   * The chord callback of the recording tasks: {@code collect(chord, results...)} logs {@code
+   * cb:<chord>:<n>}.
+   */
   public static final String COLLECT = "collect";
+
   private static final String CALLBACK_PREFIX = "cb:";
 
   private final List<Process> children = new ArrayList<>();
@@ -47,18 +56,24 @@ public final class WorkerProcesses implements AutoCloseable {
   }
 
   /**
-   * Starts {@code main} in a child JVM on this JVM's test class path, its output (stdout and stderr) to {@code
-   * output}. Returns at once; a child that must consume before the test goes on says so in its output (see
-   * {@link #awaitLine}).
+   * Starts {@code main} in a child JVM on this JVM's test class path, its output (stdout and
+   * stderr) to {@code output}. Returns at once; a child that must consume before the test goes on
+   * says so in its output (see {@link #awaitLine}).
    */
   public Process start(Class<?> main, Path output, String... args) {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath,
-        main.getName()));
+    String classpath =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    List<String> command =
+        new ArrayList<>(
+            List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath, main.getName()));
     command.addAll(List.of(args));
     try {
-      Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(output.toFile()).start();
+      Process process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(output.toFile())
+              .start();
       children.add(process);
       return process;
     } catch (IOException e) {
@@ -66,13 +81,21 @@ public final class WorkerProcesses implements AutoCloseable {
     }
   }
 
-  /** Waits until {@code output} has a line equal to {@code line} (a child's "I consume now"), or fails. */
+  /**
+   * Waits until {@code output} has a line equal to {@code line} (a child's "I consume now"), or
+   * fails.
+   */
   public static void awaitLine(Path output, String line, Duration timeout) {
-    await().atMost(timeout).pollInterval(Duration.ofMillis(50))
+    await()
+        .atMost(timeout)
+        .pollInterval(Duration.ofMillis(50))
         .until(() -> Files.exists(output) && Files.readAllLines(output).contains(line));
   }
 
-  /** Kills {@code process} with SIGKILL (no shutdown hook, no ack, no goodbye) and waits until it is gone. */
+  /**
+   * Kills {@code process} with SIGKILL (no shutdown hook, no ack, no goodbye) and waits until it is
+   * gone.
+   */
   public void kill(Process process) {
     process.destroyForcibly();
     try {
@@ -89,58 +112,79 @@ public final class WorkerProcesses implements AutoCloseable {
     children.forEach(Process::destroyForcibly);
   }
 
-  // ------------------------------------------------------------------------------------------ the child side
+  // ------------------------------------------------------------------------------------------ the
+  // child side
 
   /**
-   * Registers {@value #RECORD} and {@value #COLLECT} with {@code server}: each run appends a line to {@code
-   * executions} (created if missing). For child mains; the file stays open until the process ends.
+   * Registers {@value #RECORD} and {@value #COLLECT} with {@code server}: each run appends a line
+   * to {@code executions} (created if missing). For child mains; the file stays open until the
+   * process ends.
    */
   public static void registerRecordingTasks(Server server, Path executions) throws IOException {
-    FileChannel log = FileChannel.open(executions, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-        StandardOpenOption.APPEND);
-    server.registerTask(RECORD, TaskFunction.of(Long.class, index -> {
-      append(log, index + "\n");
-      return index;
-    }));
+    FileChannel log =
+        FileChannel.open(
+            executions,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.APPEND);
+    server.registerTask(
+        RECORD,
+        TaskFunction.of(
+            Long.class,
+            index -> {
+              append(log, index + "\n");
+              return index;
+            }));
     // a chord callback: its first argument is the chord's number, then the members' results
-    server.registerTask(COLLECT, TaskFunction.varargs(long[].class, values -> {
-      append(log, CALLBACK_PREFIX + values[0] + ":" + (values.length - 1) + "\n");
-      return values[0];
-    }));
+    server.registerTask(
+        COLLECT,
+        TaskFunction.varargs(
+            long[].class,
+            values -> {
+              append(log, CALLBACK_PREFIX + values[0] + ":" + (values.length - 1) + "\n");
+              return values[0];
+            }));
   }
 
   private static void append(FileChannel log, String line) {
     try {
       synchronized (log) {
-        log.write(ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII))); // O_APPEND: one whole line
+        log.write(
+            ByteBuffer.wrap(line.getBytes(StandardCharsets.US_ASCII))); // O_APPEND: one whole line
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  // ------------------------------------------------------------------------------------------ reading the results
+  // ------------------------------------------------------------------------------------------
+  // reading the results
 
   /**
-   * How many of the tasks {@code uuids} have a stored SUCCESS state, read through {@code server}, 32 at a time,
-   * each waited for up to {@code timeout}; the others are printed.
+   * How many of the tasks {@code uuids} have a stored SUCCESS state, read through {@code server},
+   * 32 at a time, each waited for up to {@code timeout}; the others are printed.
    */
-  public static int storedSuccesses(Server server, List<String> uuids, Duration timeout) throws InterruptedException {
+  public static int storedSuccesses(Server server, List<String> uuids, Duration timeout)
+      throws InterruptedException {
     AtomicInteger successes = new AtomicInteger();
     Semaphore parallel = new Semaphore(32);
     List<Thread> readers = new ArrayList<>();
     for (String uuid : uuids) {
       parallel.acquire();
-      readers.add(Thread.ofVirtual().start(() -> {
-        try {
-          server.asyncResult(uuid).get(timeout, Duration.ofMillis(20));
-          successes.incrementAndGet();
-        } catch (RuntimeException e) {
-          System.out.println("[WorkerProcesses] task " + uuid + " has no stored SUCCESS state: " + e);
-        } finally {
-          parallel.release();
-        }
-      }));
+      readers.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      server.asyncResult(uuid).get(timeout, Duration.ofMillis(20));
+                      successes.incrementAndGet();
+                    } catch (RuntimeException e) {
+                      System.out.println(
+                          "[WorkerProcesses] task " + uuid + " has no stored SUCCESS state: " + e);
+                    } finally {
+                      parallel.release();
+                    }
+                  }));
     }
     for (Thread reader : readers) {
       reader.join();
@@ -149,7 +193,8 @@ public final class WorkerProcesses implements AutoCloseable {
   }
 
   /** What the execution logs say: runs per member index and per chord callback. */
-  public record Runs(Map<String, Integer> members, Map<String, Integer> callbacks, List<String> callbackLines) {
+  public record Runs(
+      Map<String, Integer> members, Map<String, Integer> callbacks, List<String> callbackLines) {
     /** Member runs in all. */
     public int memberRuns() {
       return members.values().stream().mapToInt(Integer::intValue).sum();

@@ -12,8 +12,9 @@ import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 /**
- * The extension as a user meets it: the annotated parameters are URLs of running servers (here from REDIS_URL
- * and AMQP_URL). Each is checked by speaking its protocol's first words over a plain socket.
+ * The extension as a user meets it: the annotated parameters are URLs of running servers (here from
+ * REDIS_URL and AMQP_URL). Each is checked by speaking its protocol's first words over a plain
+ * socket.
  */
 @WithRedis
 @WithRabbitMq
@@ -27,13 +28,15 @@ class MachineryServersIT {
 
   @Test
   void rabbitMqParameterIsARunningAmqpServer(@WithRabbitMq String amqpUrl) throws IOException {
-    // The AMQP 0-9-1 protocol header; a broker answers with a method frame (type 1) on channel 0: Connection.Start.
+    // The AMQP 0-9-1 protocol header; a broker answers with a method frame (type 1) on channel 0:
+    // Connection.Start.
     byte[] reply = exchange(amqpUrl, new byte[] {'A', 'M', 'Q', 'P', 0, 0, 9, 1}, 3);
     assertThat(reply).containsExactly(1, 0, 0);
   }
 
   @Test
-  void theStaticAccessorsAgreeWithTheParameters(@WithRedis String redisUrl, @WithRabbitMq String amqpUrl) {
+  void theStaticAccessorsAgreeWithTheParameters(
+      @WithRedis String redisUrl, @WithRabbitMq String amqpUrl) {
     assertThat(MachineryServers.redisUrl()).isEqualTo(redisUrl);
     assertThat(MachineryServers.amqpUrl()).isEqualTo(amqpUrl);
   }

@@ -14,7 +14,10 @@ import org.junit.jupiter.api.condition.EnabledIf;
 import org.junit.jupiter.api.extension.ExtensionConfigurationException;
 import org.testcontainers.DockerClientFactory;
 
-/** Where {@link MachineryServers} takes a server from, with fake container sources (no server needed). */
+/**
+ * Where {@link MachineryServers} takes a server from, with fake container sources (no server
+ * needed).
+ */
 class MachineryServersTest {
 
   /** A fake container source that records what it was asked to start. */
@@ -41,9 +44,13 @@ class MachineryServersTest {
   @Test
   void anEndpointVariableWinsAndNoContainerStarts() {
     FakeSource containers = new FakeSource(Optional.empty());
-    assertThat(MachineryServers.resolve(Kind.REDIS, Map.of("REDIS_URL", "redis://10.0.0.5:6380"), containers))
+    assertThat(
+            MachineryServers.resolve(
+                Kind.REDIS, Map.of("REDIS_URL", "redis://10.0.0.5:6380"), containers))
         .isEqualTo("redis://10.0.0.5:6380");
-    assertThat(MachineryServers.resolve(Kind.RABBITMQ, Map.of("AMQP_URL", "amqp://u:p@mq:5672/"), containers))
+    assertThat(
+            MachineryServers.resolve(
+                Kind.RABBITMQ, Map.of("AMQP_URL", "amqp://u:p@mq:5672/"), containers))
         .isEqualTo("amqp://u:p@mq:5672/");
     assertThat(containers.starts).isEmpty();
   }
@@ -60,23 +67,31 @@ class MachineryServersTest {
 
   @Test
   void withNeitherTheTestFailsSayingHowToFixIt() {
-    FakeSource containers = new FakeSource(Optional.of("Testcontainers found no Docker engine (why)"));
+    FakeSource containers =
+        new FakeSource(Optional.of("Testcontainers found no Docker engine (why)"));
     assertThatThrownBy(() -> MachineryServers.resolve(Kind.RABBITMQ, Map.of(), containers))
         .isInstanceOf(ExtensionConfigurationException.class)
-        .hasMessageContaining("This test needs RabbitMQ, but AMQP_URL is not set and Testcontainers found no"
-            + " Docker engine (why)")
+        .hasMessageContaining(
+            "This test needs RabbitMQ, but AMQP_URL is not set and Testcontainers found no"
+                + " Docker engine (why)")
         .hasMessageContaining("set AMQP_URL to a running server")
         .hasMessageContaining("make services");
     assertThat(containers.starts).isEmpty();
   }
 
-  /** This machine and CI have no Docker engine: the real source must say so rather than try to start one. */
+  /**
+   * This machine and CI have no Docker engine: the real source must say so rather than try to start
+   * one.
+   */
   @Test
   @EnabledIf("noDockerEngine")
   void theRealSourceReportsAMissingDockerEngine() {
     assertThat(MachineryServers.Testcontainers.SOURCE.unavailableBecause())
         .hasValueSatisfying(reason -> assertThat(reason).contains("no Docker engine"));
-    assertThatThrownBy(() -> MachineryServers.resolve(Kind.REDIS, Map.of(), MachineryServers.Testcontainers.SOURCE))
+    assertThatThrownBy(
+            () ->
+                MachineryServers.resolve(
+                    Kind.REDIS, Map.of(), MachineryServers.Testcontainers.SOURCE))
         .hasMessageContaining("REDIS_URL is not set and Testcontainers found no Docker engine");
   }
 

@@ -17,7 +17,8 @@ class ManualClockTest {
     ManualClock clock = ManualClock.at("2026-01-01T00:00:00Z");
     assertThat(clock.instant()).isEqualTo(Instant.parse("2026-01-01T00:00:00Z"));
     assertThat(clock.instant()).isEqualTo(clock.instant());
-    assertThat(clock.advance(Duration.ofMillis(1500))).isEqualTo(Instant.parse("2026-01-01T00:00:01.500Z"));
+    assertThat(clock.advance(Duration.ofMillis(1500)))
+        .isEqualTo(Instant.parse("2026-01-01T00:00:01.500Z"));
     assertThat(clock.millis()).isEqualTo(Instant.parse("2026-01-01T00:00:01.500Z").toEpochMilli());
     clock.set("2025-12-31T23:59:59Z");
     assertThat(clock.instant()).isEqualTo(Instant.parse("2025-12-31T23:59:59Z"));
@@ -41,13 +42,14 @@ class ManualClockTest {
     CountDownLatch start = new CountDownLatch(1);
     try (ExecutorService pool = Executors.newFixedThreadPool(threads)) {
       for (int t = 0; t < threads; t++) {
-        pool.submit(() -> {
-          start.await();
-          for (int i = 0; i < steps; i++) {
-            clock.advance(Duration.ofNanos(1));
-          }
-          return null;
-        });
+        pool.submit(
+            () -> {
+              start.await();
+              for (int i = 0; i < steps; i++) {
+                clock.advance(Duration.ofNanos(1));
+              }
+              return null;
+            });
       }
       start.countDown();
       pool.shutdown();

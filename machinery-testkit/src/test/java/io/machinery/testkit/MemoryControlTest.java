@@ -7,7 +7,10 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import java.time.Clock;
 
-/** The control features on the embedded default: memory broker (with its control plane) and memory backend. */
+/**
+ * The control features on the embedded default: memory broker (with its control plane) and memory
+ * backend.
+ */
 class MemoryControlTest extends ControlSuite {
   @Override
   protected Broker createBroker(Config config) {

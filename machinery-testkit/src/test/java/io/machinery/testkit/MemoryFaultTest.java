@@ -22,6 +22,7 @@ class MemoryFaultTest extends FaultSuite {
 
   @Override
   protected List<String> deadLetterReasons() {
-    return ((MemoryBroker) broker).deadLetters().stream().map(MemoryBroker.DeadLetter::reason).toList();
+    return ((MemoryBroker) broker)
+        .deadLetters().stream().map(MemoryBroker.DeadLetter::reason).toList();
   }
 }

@@ -24,7 +24,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Worker behaviour that needs to look inside the broker: dead letters, requeues, handlers, shutdown. */
+/**
+ * Worker behaviour that needs to look inside the broker: dead letters, requeues, handlers,
+ * shutdown.
+ */
 class WorkerBehaviourTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
@@ -62,55 +65,109 @@ class WorkerBehaviourTest {
       assertThat(server.asyncResult(good.get(i).uuid()).get(TIMEOUT)).containsExactly(i + 1L);
     }
     await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 100);
-    assertThat(broker.deadLetters()).extracting(MemoryBroker.DeadLetter::reason)
-        .anySatisfy(reason -> assertThat(reason).startsWith("Could not unmarshal 'garbage 0' into a task signature"))
+    assertThat(broker.deadLetters())
+        .extracting(MemoryBroker.DeadLetter::reason)
+        .anySatisfy(
+            reason ->
+                assertThat(reason)
+                    .startsWith("Could not unmarshal 'garbage 0' into a task signature"))
         .allSatisfy(reason -> assertThat(reason).startsWith("Could not unmarshal 'garbage "));
   }
 
   @Test
   void anUnknownTaskIsRequeuedWithGrowingDelaysNotInAHotLoop() {
     List<Long> deliveredAt = new CopyOnWriteArrayList<>();
-    io.machinery.spi.Broker counting = new CountingBroker(broker, () -> deliveredAt.add(System.nanoTime()));
-    try (Server countingServer = Server.builder().config(config).broker(counting).backend(backend).build()) {
+    io.machinery.spi.Broker counting =
+        new CountingBroker(broker, () -> deliveredAt.add(System.nanoTime()));
+    try (Server countingServer =
+        Server.builder().config(config).broker(counting).backend(backend).build()) {
       countingServer.newWorker("w", 2).launchAsync();
       Signature unknown = countingServer.sendTask(Signature.create("nobody_knows_me")).signature();
       await().atMost(TIMEOUT).until(() -> deliveredAt.size() >= 4);
       // Delays of 100, 200 and 400 ms lie between the first four deliveries.
-      assertThat(Duration.ofNanos(deliveredAt.get(3) - deliveredAt.get(0))).isGreaterThanOrEqualTo(Duration.ofMillis(650));
+      assertThat(Duration.ofNanos(deliveredAt.get(3) - deliveredAt.get(0)))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(650));
       assertThat(countingServer.asyncResult(unknown.uuid()).state()).isEqualTo(State.PENDING);
       countingServer.registerTask("nobody_knows_me", TaskFunction.of(() -> "finally"));
-      assertThat(countingServer.asyncResult(unknown.uuid()).get(TIMEOUT)).containsExactly("finally");
+      assertThat(countingServer.asyncResult(unknown.uuid()).get(TIMEOUT))
+          .containsExactly("finally");
     }
   }
 
   /** Counts deliveries on their way from a broker to the worker. */
-  private record CountingBroker(io.machinery.spi.Broker delegate, Runnable onDelivery) implements io.machinery.spi.Broker {
-    @Override public void publish(Signature signature, byte[] message) { delegate.publish(signature, message); }
-    @Override public String routingKeyFor(Signature signature) { return delegate.routingKeyFor(signature); }
-    @Override public List<Signature> pendingTasks(String queue) { return delegate.pendingTasks(queue); }
-    @Override public List<Signature> delayedTasks() { return delegate.delayedTasks(); }
-    @Override public void close() {}
+  private record CountingBroker(io.machinery.spi.Broker delegate, Runnable onDelivery)
+      implements io.machinery.spi.Broker {
+    @Override
+    public void publish(Signature signature, byte[] message) {
+      delegate.publish(signature, message);
+    }
 
     @Override
-    public io.machinery.spi.Consumer startConsuming(String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
-      return delegate.startConsuming(tag, queue, new io.machinery.spi.DeliveryHandler() {
-        @Override public int reserve(int max) throws InterruptedException { return handler.reserve(max); }
-        @Override public void release(int slots) { handler.release(slots); }
-        @Override public void handle(io.machinery.spi.Delivery d) { onDelivery.run(); handler.handle(d); }
-        @Override public void handleNow(io.machinery.spi.Delivery d) { onDelivery.run(); handler.handleNow(d); }
-        @Override public void brokerError(Throwable error) { handler.brokerError(error); }
-      });
+    public String routingKeyFor(Signature signature) {
+      return delegate.routingKeyFor(signature);
+    }
+
+    @Override
+    public List<Signature> pendingTasks(String queue) {
+      return delegate.pendingTasks(queue);
+    }
+
+    @Override
+    public List<Signature> delayedTasks() {
+      return delegate.delayedTasks();
+    }
+
+    @Override
+    public void close() {}
+
+    @Override
+    public io.machinery.spi.Consumer startConsuming(
+        String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
+      return delegate.startConsuming(
+          tag,
+          queue,
+          new io.machinery.spi.DeliveryHandler() {
+            @Override
+            public int reserve(int max) throws InterruptedException {
+              return handler.reserve(max);
+            }
+
+            @Override
+            public void release(int slots) {
+              handler.release(slots);
+            }
+
+            @Override
+            public void handle(io.machinery.spi.Delivery d) {
+              onDelivery.run();
+              handler.handle(d);
+            }
+
+            @Override
+            public void handleNow(io.machinery.spi.Delivery d) {
+              onDelivery.run();
+              handler.handleNow(d);
+            }
+
+            @Override
+            public void brokerError(Throwable error) {
+              handler.brokerError(error);
+            }
+          });
     }
   }
 
   @Test
   void handlersRunAroundTheTaskAndTheErrorHandlerSeesFailures() {
     List<String> events = new CopyOnWriteArrayList<>();
-    server.workerBuilder("w").concurrency(1)
+    server
+        .workerBuilder("w")
+        .concurrency(1)
         .preTaskHandler(s -> events.add("pre " + s.name()))
         .postTaskHandler(s -> events.add("post " + s.name()))
         .errorHandler(e -> events.add("error " + e.getMessage()))
-        .build().launchAsync();
+        .build()
+        .launchAsync();
     server.sendTask(Signature.create("add", Arg.of(1L))).get(TIMEOUT);
     try {
       server.sendTask(Signature.create("panic")).get(TIMEOUT);
@@ -118,25 +175,34 @@ class WorkerBehaviourTest {
       // the failure itself is checked by the acceptance suite
     }
     await().atMost(TIMEOUT).until(() -> events.size() == 5);
-    assertThat(events).containsExactly("pre add", "post add", "pre panic", "error oops", "post panic");
+    assertThat(events)
+        .containsExactly("pre add", "post add", "pre panic", "error oops", "post panic");
   }
 
   @Test
   void gracefulQuitWaitsForRunningTasksAndLeavesTheRestQueued() throws Exception {
     CountDownLatch started = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    server.registerTask("slow", TaskFunction.of(() -> {
-      started.countDown();
-      release.await();
-      return "slow done";
-    }));
+    server.registerTask(
+        "slow",
+        TaskFunction.of(
+            () -> {
+              started.countDown();
+              release.await();
+              return "slow done";
+            }));
     Worker worker = server.newWorker("w", 1);
     worker.launchAsync();
     Signature slow = server.sendTask(Signature.create("slow")).signature();
     Signature waiting = server.sendTask(Signature.create("add", Arg.of(1L))).signature();
     started.await();
     Thread quitter = Thread.ofVirtual().start(worker::quit);
-    await().atMost(TIMEOUT).until(() -> quitter.getState() == Thread.State.WAITING || quitter.getState() == Thread.State.TIMED_WAITING);
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                quitter.getState() == Thread.State.WAITING
+                    || quitter.getState() == Thread.State.TIMED_WAITING);
     release.countDown();
     quitter.join();
     assertThat(server.asyncResult(slow.uuid()).get(TIMEOUT)).containsExactly("slow done");
@@ -146,12 +212,16 @@ class WorkerBehaviourTest {
   @Test
   void aTaskStillRunningAfterTheGracefulTimeoutIsCancelledAndReturnedToTheQueue() throws Exception {
     CountDownLatch started = new CountDownLatch(1);
-    server.registerTask("stuck", TaskFunction.of(() -> {
-      started.countDown();
-      new CountDownLatch(1).await(); // until interrupted
-      return null;
-    }));
-    Worker worker = server.workerBuilder("w").concurrency(1).gracefulTimeout(Duration.ofMillis(200)).build();
+    server.registerTask(
+        "stuck",
+        TaskFunction.of(
+            () -> {
+              started.countDown();
+              new CountDownLatch(1).await(); // until interrupted
+              return null;
+            }));
+    Worker worker =
+        server.workerBuilder("w").concurrency(1).gracefulTimeout(Duration.ofMillis(200)).build();
     worker.launchAsync();
     Signature stuck = server.sendTask(Signature.create("stuck")).signature();
     started.await();
@@ -163,7 +233,8 @@ class WorkerBehaviourTest {
   void retriesCarryGosCountersInTheRepublishedMessage() {
     server.newWorker("w", 1).launchAsync();
     String key = "k-" + System.nanoTime();
-    Signature flaky = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(1L)).retryCount(3).build();
+    Signature flaky =
+        Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(1L)).retryCount(3).build();
     server.sendTask(flaky);
     await().atMost(TIMEOUT).until(() -> !broker.delayedTasks().isEmpty());
     Signature retry = broker.delayedTasks().get(0);
@@ -180,21 +251,31 @@ class WorkerBehaviourTest {
     server.registerTask("nan", TaskFunction.of(() -> Double.NaN));
     server.registerTask("object", TaskFunction.of(() -> new Object()));
     server.newWorker("w", 1).launchAsync();
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> server.sendTask(Signature.create("nan")).get(TIMEOUT))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> server.sendTask(Signature.create("nan")).get(TIMEOUT))
         .hasMessageContaining("unsupported value: NaN");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> server.sendTask(Signature.create("object")).get(TIMEOUT))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> server.sendTask(Signature.create("object")).get(TIMEOUT))
         .hasMessageContaining("has no Go Machinery type");
   }
 
   @Test
   void prePublishHandlerSeesEveryTaskAfterItsPendingState() {
     List<String> seen = new CopyOnWriteArrayList<>();
-    try (Server withHook = Server.builder().config(config).broker(broker).backend(backend)
-        .prePublishHandler(s -> seen.add(backend.getState(s.uuid()).orElseThrow().state() + " " + s.name())).build()) {
+    try (Server withHook =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .prePublishHandler(
+                s -> seen.add(backend.getState(s.uuid()).orElseThrow().state() + " " + s.name()))
+            .build()) {
       withHook.sendTask(Signature.create("add", Arg.of(1L)));
       assertThat(seen).containsExactly("PENDING add");
       assertThat(broker.pendingTasks("")).hasSize(1);
-      assertThat(WireCodec.decodeSignature(WireCodec.encode(broker.pendingTasks("").get(0))).headers()).isEqualTo(Map.of());
+      assertThat(
+              WireCodec.decodeSignature(WireCodec.encode(broker.pendingTasks("").get(0))).headers())
+          .isEqualTo(Map.of());
     }
   }
 }

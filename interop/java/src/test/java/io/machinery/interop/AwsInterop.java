@@ -12,12 +12,14 @@ import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
 
 /**
- * The AWS emulators' side of the interop tests: SQS queues (Go's broker never creates them) and Go's default
- * DynamoDB tables {@code task_states} / {@code group_metas} (the Go harness and the Java backend both use them).
+ * The AWS emulators' side of the interop tests: SQS queues (Go's broker never creates them) and
+ * Go's default DynamoDB tables {@code task_states} / {@code group_metas} (the Go harness and the
+ * Java backend both use them).
  */
 final class AwsInterop {
   /** Visibility timeout of the interop queues. */
   static final int VISIBILITY_TIMEOUT_SECONDS = 5;
+
   private static SqsClient sqs;
   private static DynamoDbClient dynamo;
   private static boolean tablesCreated;
@@ -32,20 +34,34 @@ final class AwsInterop {
   }
 
   /**
-   * Creates an interop queue with a {@value #VISIBILITY_TIMEOUT_SECONDS} s visibility timeout (ElasticMQ's default
-   * is 30 s). A message that a Go worker received but dropped (Go's SQS worker drops what its last receive
-   * brings when it stops) comes back in seconds, not after 30. Java workers keep their messages invisible with a
-   * heartbeat (every third of it); the Go harness's tasks all finish well within it.
+   * Creates an interop queue with a {@value #VISIBILITY_TIMEOUT_SECONDS} s visibility timeout
+   * (ElasticMQ's default is 30 s). A message that a Go worker received but dropped (Go's SQS worker
+   * drops what its last receive brings when it stops) comes back in seconds, not after 30. Java
+   * workers keep their messages invisible with a heartbeat (every third of it); the Go harness's
+   * tasks all finish well within it.
    */
   static void createQueue(String name) {
-    sqs().createQueue(r -> r.queueName(name)
-        .attributesWithStrings(Map.of("VisibilityTimeout", Integer.toString(VISIBILITY_TIMEOUT_SECONDS))));
+    sqs()
+        .createQueue(
+            r ->
+                r.queueName(name)
+                    .attributesWithStrings(
+                        Map.of("VisibilityTimeout", Integer.toString(VISIBILITY_TIMEOUT_SECONDS))));
   }
 
-  /** Receives up to 10 messages of {@code queue} (long poll of {@code waitSeconds}), hiding them 30 s. */
+  /**
+   * Receives up to 10 messages of {@code queue} (long poll of {@code waitSeconds}), hiding them 30
+   * s.
+   */
   static List<Message> receive(String queue, int waitSeconds) {
-    return sqs().receiveMessage(r -> r.queueUrl(TestEndpoints.sqsUrl() + "/" + queue).maxNumberOfMessages(10)
-        .waitTimeSeconds(waitSeconds).visibilityTimeout(30)).messages();
+    return sqs()
+        .receiveMessage(
+            r ->
+                r.queueUrl(TestEndpoints.sqsUrl() + "/" + queue)
+                    .maxNumberOfMessages(10)
+                    .waitTimeSeconds(waitSeconds)
+                    .visibilityTimeout(30))
+        .messages();
   }
 
   static void deleteQueue(String name) {
@@ -60,7 +76,9 @@ final class AwsInterop {
 
   static synchronized void createGoTables() {
     if (!tablesCreated) {
-      dynamo = AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint()).build(DynamoDbClient.builder());
+      dynamo =
+          AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint())
+              .build(DynamoDbClient.builder());
       DynamoDbBackend.createTables(dynamo, DynamoDbConfig.DEFAULT);
       tablesCreated = true;
     }

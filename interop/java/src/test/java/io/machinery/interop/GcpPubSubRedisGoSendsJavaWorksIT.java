@@ -12,12 +12,14 @@ class GcpPubSubRedisGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
 
   /**
    * Go's Pub/Sub worker cannot share a group with anyone: it passes its concurrency to {@code
-   * ReceiveSettings.NumGoroutines} (the number of pull streams) and keeps the client's default flow control of
-   * 1,000 outstanding messages, so it takes every waiting member at once and the Java worker gets none (measured:
-   * Java ran 0 of the members). The chord itself completes across the two languages in {@code chord()}.
+   * ReceiveSettings.NumGoroutines} (the number of pull streams) and keeps the client's default flow
+   * control of 1,000 outstanding messages, so it takes every waiting member at once and the Java
+   * worker gets none (measured: Java ran 0 of the members). The chord itself completes across the
+   * two languages in {@code chord()}.
    */
   @Test
-  @Disabled("Go's gcppubsub worker takes up to 1,000 messages at once, so no member is left for the Java worker")
+  @Disabled(
+      "Go's gcppubsub worker takes up to 1,000 messages at once, so no member is left for the Java worker")
   @Override
   void chordSharedByGoAndJavaWorkers() {}
 }

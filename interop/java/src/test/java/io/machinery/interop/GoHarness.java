@@ -24,15 +24,16 @@ import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * The Go side of the interop tests: the {@code machinery-interop} program in {@code interop/go}, which uses the
- * real Go Machinery v2 library.
+ * The Go side of the interop tests: the {@code machinery-interop} program in {@code interop/go},
+ * which uses the real Go Machinery v2 library.
  *
- * <p>Design notes. The Go toolchain is found on {@code PATH}, else at {@code /usr/local/go/bin/go}; without it
- * the tests are skipped, or fail when {@link TestEndpoints#servicesRequired()} (CI). The binary is built once
- * per JVM ({@code go build -o bin/machinery-interop .}, {@code GOFLAGS=-mod=mod}). Every child process has a
- * bounded lifetime: one-shot commands are killed when their timeout passes, and a {@link GoWorker} is stopped
- * (SIGTERM, then SIGKILL) by whoever started it. Each process's stderr (Machinery's log) goes to a file under
- * {@code target/interop-logs}, named in every failure message.
+ * <p>Design notes. The Go toolchain is found on {@code PATH}, else at {@code /usr/local/go/bin/go};
+ * without it the tests are skipped, or fail when {@link TestEndpoints#servicesRequired()} (CI). The
+ * binary is built once per JVM ({@code go build -o bin/machinery-interop .}, {@code
+ * GOFLAGS=-mod=mod}). Every child process has a bounded lifetime: one-shot commands are killed when
+ * their timeout passes, and a {@link GoWorker} is stopped (SIGTERM, then SIGKILL) by whoever
+ * started it. Each process's stderr (Machinery's log) goes to a file under {@code
+ * target/interop-logs}, named in every failure message.
  */
 final class GoHarness {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -55,7 +56,8 @@ final class GoHarness {
   }
 
   static Path logDir() {
-    Path dir = Path.of(System.getProperty("interop.log.dir", "target/interop-logs")).toAbsolutePath();
+    Path dir =
+        Path.of(System.getProperty("interop.log.dir", "target/interop-logs")).toAbsolutePath();
     try {
       Files.createDirectories(dir);
     } catch (IOException e) {
@@ -80,8 +82,9 @@ final class GoHarness {
   private static Path build() {
     Path go = findGo();
     if (go == null) {
-      String message = "no Go toolchain: `go` is not on PATH and /usr/local/go/bin/go does not exist; the interop"
-          + " tests need Go >= 1.22 to build interop/go";
+      String message =
+          "no Go toolchain: `go` is not on PATH and /usr/local/go/bin/go does not exist; the interop"
+              + " tests need Go >= 1.22 to build interop/go";
       if (TestEndpoints.servicesRequired()) {
         fail(message);
       }
@@ -93,10 +96,11 @@ final class GoHarness {
     }
     Path out = dir.resolve("bin/machinery-interop");
     Path log = logDir().resolve("go-build.log");
-    ProcessBuilder pb = new ProcessBuilder(go.toString(), "build", "-o", "bin/machinery-interop", ".")
-        .directory(dir.toFile())
-        .redirectErrorStream(true)
-        .redirectOutput(log.toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder(go.toString(), "build", "-o", "bin/machinery-interop", ".")
+            .directory(dir.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile());
     pb.environment().put("GOFLAGS", "-mod=mod");
     Process p = start(pb);
     try {
@@ -115,7 +119,10 @@ final class GoHarness {
     return out;
   }
 
-  /** The outcome of one finished command: its exit code, its stdout lines, and where its stderr went. */
+  /**
+   * The outcome of one finished command: its exit code, its stdout lines, and where its stderr
+   * went.
+   */
   record Run(int exitCode, List<String> lines, Path log) {
     /** The stdout lines parsed as JSON (one value per line). */
     List<JsonNode> json() {
@@ -137,7 +144,8 @@ final class GoHarness {
     JsonNode single() {
       List<JsonNode> nodes = json();
       if (nodes.size() != 1) {
-        throw new AssertionError("expected one JSON line, got " + lines + "; stderr:\n" + read(log));
+        throw new AssertionError(
+            "expected one JSON line, got " + lines + "; stderr:\n" + read(log));
       }
       return nodes.get(0);
     }
@@ -148,7 +156,8 @@ final class GoHarness {
   }
 
   /**
-   * Runs {@code machinery-interop <command> <args...>} to the end; kills it when {@code timeout} passes.
+   * Runs {@code machinery-interop <command> <args...>} to the end; kills it when {@code timeout}
+   * passes.
    *
    * @throws AssertionError when it did not finish in time
    */
@@ -165,8 +174,15 @@ final class GoHarness {
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         kill(p);
         reader.join(Duration.ofSeconds(5));
-        throw new AssertionError("machinery-interop " + command + " did not finish within " + timeout
-            + "; stdout so far " + lines + "; stderr:\n" + read(log));
+        throw new AssertionError(
+            "machinery-interop "
+                + command
+                + " did not finish within "
+                + timeout
+                + "; stdout so far "
+                + lines
+                + "; stderr:\n"
+                + read(log));
       }
       reader.join(Duration.ofSeconds(10));
     } catch (InterruptedException e) {
@@ -184,13 +200,17 @@ final class GoHarness {
     return startWorker(args, java.util.Map.of());
   }
 
-  /** {@link #startWorker(List)} with extra environment variables (e.g. Go's {@code SQS_WAIT_TIME_SECONDS}). */
+  /**
+   * {@link #startWorker(List)} with extra environment variables (e.g. Go's {@code
+   * SQS_WAIT_TIME_SECONDS}).
+   */
   static GoWorker startWorker(List<String> args, java.util.Map<String, String> env) {
     Path log = logFile("worker");
     List<String> cmd = new ArrayList<>();
     cmd.add(binary().toString());
     cmd.add("worker");
-    cmd.add("-stop-on-stdin-eof"); // the worker stops by itself if this JVM dies without stopping it
+    cmd.add(
+        "-stop-on-stdin-eof"); // the worker stops by itself if this JVM dies without stopping it
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(log.toFile());
     pb.environment().putAll(env);
@@ -206,8 +226,9 @@ final class GoHarness {
   }
 
   /**
-   * A running Go worker process; {@link #close()} stops it (SIGTERM, then SIGKILL after 15 s). Its stdin is a
-   * pipe from this JVM, kept open: should the JVM die first, the worker sees EOF and stops too.
+   * A running Go worker process; {@link #close()} stops it (SIGTERM, then SIGKILL after 15 s). Its
+   * stdin is a pipe from this JVM, kept open: should the JVM die first, the worker sees EOF and
+   * stops too.
    */
   static final class GoWorker implements AutoCloseable {
     private final Process process;
@@ -227,8 +248,12 @@ final class GoHarness {
           long left = deadline - System.nanoTime();
           String line = left > 0 ? stdout.poll(left, TimeUnit.NANOSECONDS) : null;
           if (line == null) {
-            throw new AssertionError("the Go worker did not print READY within " + timeout
-                + (process.isAlive() ? "" : " (it exited with " + process.exitValue() + ")") + "; stderr:\n" + read(log));
+            throw new AssertionError(
+                "the Go worker did not print READY within "
+                    + timeout
+                    + (process.isAlive() ? "" : " (it exited with " + process.exitValue() + ")")
+                    + "; stderr:\n"
+                    + read(log));
           }
           if (line.trim().equals("READY")) {
             return;
@@ -253,7 +278,8 @@ final class GoHarness {
       if (!process.isAlive()) {
         return;
       }
-      process.destroy(); // SIGTERM: Machinery's own handler stops consuming and waits for running tasks
+      process.destroy(); // SIGTERM: Machinery's own handler stops consuming and waits for running
+      // tasks
       try {
         if (!process.waitFor(15, TimeUnit.SECONDS)) {
           kill(process);
@@ -283,7 +309,8 @@ final class GoHarness {
   }
 
   private static void readLines(Process p, java.util.function.Consumer<String> sink) {
-    try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+    try (BufferedReader r =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
       String line;
       while ((line = r.readLine()) != null) {
         sink.accept(line);
@@ -295,7 +322,8 @@ final class GoHarness {
 
   private static Path logFile(String command) {
     String time = LocalTime.now().format(DateTimeFormatter.ofPattern("HHmmss"));
-    return logDir().resolve(String.format("%s-%03d-%s.log", time, SEQUENCE.incrementAndGet(), command));
+    return logDir()
+        .resolve(String.format("%s-%03d-%s.log", time, SEQUENCE.incrementAndGet(), command));
   }
 
   static String read(Path file) {

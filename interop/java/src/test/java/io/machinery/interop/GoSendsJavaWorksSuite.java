@@ -17,9 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,12 +32,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Go sends, Java works: the real Go Machinery v2 client ({@code machinery-interop send}) publishes Go's
- * integration scenarios, a Java worker runs them, and the Go client reads the results Java stored, through Go's
- * own backend code ({@code tasks.ReflectTaskResults}). Subclass it for a broker × backend pair.
+ * Go sends, Java works: the real Go Machinery v2 client ({@code machinery-interop send}) publishes
+ * Go's integration scenarios, a Java worker runs them, and the Go client reads the results Java
+ * stored, through Go's own backend code ({@code tasks.ReflectTaskResults}). Subclass it for a
+ * broker × backend pair.
  *
- * <p>The Java worker (concurrency 10) consumes this class's own queue for the whole class; its pre-task handler
- * records which tasks it ran, so each test also proves that Java, not some other worker, did the work.
+ * <p>The Java worker (concurrency 10) consumes this class's own queue for the whole class; its
+ * pre-task handler records which tasks it ran, so each test also proves that Java, not some other
+ * worker, did the work.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(120)
@@ -50,8 +52,10 @@ abstract class GoSendsJavaWorksSuite {
   private Backend backend;
   private Server server;
   AcceptanceTasks tasks;
+
   /** Task UUID → how often the Java worker started it. */
   final Map<String, Integer> javaRuns = new ConcurrentHashMap<>();
+
   private final List<GoHarness.GoWorker> goWorkers = new ArrayList<>();
 
   protected abstract Pair pair();
@@ -64,9 +68,12 @@ abstract class GoSendsJavaWorksSuite {
     backend = pair().createBackend(queues.javaConfig());
     server = Server.builder().config(queues.javaConfig()).broker(broker).backend(backend).build();
     tasks = InteropTasks.registerWith(server);
-    Worker worker = server.workerBuilder("interop-java").concurrency(10)
-        .preTaskHandler(s -> javaRuns.merge(s.uuid(), 1, Integer::sum))
-        .build();
+    Worker worker =
+        server
+            .workerBuilder("interop-java")
+            .concurrency(10)
+            .preTaskHandler(s -> javaRuns.merge(s.uuid(), 1, Integer::sum))
+            .build();
     worker.launchAsync();
   }
 
@@ -96,9 +103,12 @@ abstract class GoSendsJavaWorksSuite {
     }
   }
 
-  // ----------------------------------------------------------------------------------------------- helpers
+  // -----------------------------------------------------------------------------------------------
+  // helpers
 
-  /** Runs {@code send -scenario <scenario>} and returns its JSON line, asserting Go judged it ok. */
+  /**
+   * Runs {@code send -scenario <scenario>} and returns its JSON line, asserting Go judged it ok.
+   */
   JsonNode goSend(String scenario, String... extra) {
     List<String> args = new ArrayList<>(queues.goArgs());
     args.addAll(List.of("-scenario", scenario, "-timeout", "30s"));
@@ -106,15 +116,23 @@ abstract class GoSendsJavaWorksSuite {
     GoHarness.Run run = GoHarness.run(SEND_TIMEOUT, "send", args);
     JsonNode out = run.single();
     assertThat(out.path("ok").asBoolean())
-        .as("Go's verdict on scenario %s: %s%nGo's log: %s", scenario, summary(out), run.log()).isTrue();
+        .as("Go's verdict on scenario %s: %s%nGo's log: %s", scenario, summary(out), run.log())
+        .isTrue();
     return out;
   }
 
   /** Go's output without the per-task details, plus each task's final state. */
   private static String summary(JsonNode out) {
     StringBuilder states = new StringBuilder();
-    out.path("tasks").forEach(t -> states.append(' ').append(t.path("uuid").asText()).append('=')
-        .append(t.path("state").asText().isEmpty() ? "(none)" : t.path("state").asText()));
+    out.path("tasks")
+        .forEach(
+            t ->
+                states
+                    .append(' ')
+                    .append(t.path("uuid").asText())
+                    .append('=')
+                    .append(
+                        t.path("state").asText().isEmpty() ? "(none)" : t.path("state").asText()));
     JsonNode brief = out.deepCopy();
     ((com.fasterxml.jackson.databind.node.ObjectNode) brief).remove(List.of("tasks", "uuids"));
     return brief + "; task states:" + states;
@@ -184,34 +202,55 @@ abstract class GoSendsJavaWorksSuite {
   }
 
   /**
-   * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by default): the
-   * soak that shows a chord shared by Go and Java workers never loses its callback (F22 on the AMQP backend).
+   * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by
+   * default): the soak that shows a chord shared by Go and Java workers never loses its callback
+   * (F22 on the AMQP backend).
    */
   @TestFactory
   @Timeout(value = 6, unit = TimeUnit.HOURS)
   Stream<DynamicTest> chordSharedByGoAndJavaWorkersRepeatedly() {
     return IntStream.rangeClosed(1, Integer.getInteger("interop.chordRepeats", 0))
-        .mapToObj(i -> DynamicTest.dynamicTest("shared chord " + i, () -> {
-          try {
-            chordSharedByGoAndJavaWorkers();
-          } finally {
-            stopGoWorkers(); // @AfterEach runs once per factory, not per dynamic test
-          }
-        }));
+        .mapToObj(
+            i ->
+                DynamicTest.dynamicTest(
+                    "shared chord " + i,
+                    () -> {
+                      try {
+                        chordSharedByGoAndJavaWorkers();
+                      } finally {
+                        stopGoWorkers(); // @AfterEach runs once per factory, not per dynamic test
+                      }
+                    }));
   }
 
   @Test
   void chordSharedByGoAndJavaWorkers() {
-    goWorkers.add(GoHarness.startWorker(concat(queues.goArgs(), "-concurrency", "10", "-prefetch", "10",
-        "-tag", "interop-go-chord")));
-    JsonNode out = goSend("wide_chord", "-group-size", Integer.toString(InteropTasks.WIDE_CHORD_SIZE),
-        "-member-delay-ms", Long.toString(InteropTasks.MEMBER_DELAY_MS));
+    goWorkers.add(
+        GoHarness.startWorker(
+            concat(
+                queues.goArgs(),
+                "-concurrency",
+                "10",
+                "-prefetch",
+                "10",
+                "-tag",
+                "interop-go-chord")));
+    JsonNode out =
+        goSend(
+            "wide_chord",
+            "-group-size",
+            Integer.toString(InteropTasks.WIDE_CHORD_SIZE),
+            "-member-delay-ms",
+            Long.toString(InteropTasks.MEMBER_DELAY_MS));
     assertThat(out.path("results")).isEqualTo(json("[" + InteropTasks.wideChordResult() + "]"));
     List<String> members = uuids(out).subList(0, InteropTasks.WIDE_CHORD_SIZE);
     long onJava = members.stream().filter(javaRuns::containsKey).count();
-    log.info("{} shared chord sent by Go: Java ran {} of {} members", pair(), onJava, members.size());
-    assertThat(onJava).as("group members the Java worker ran (the Go worker ran the others)")
-        .isPositive().isLessThan(InteropTasks.WIDE_CHORD_SIZE);
+    log.info(
+        "{} shared chord sent by Go: Java ran {} of {} members", pair(), onJava, members.size());
+    assertThat(onJava)
+        .as("group members the Java worker ran (the Go worker ran the others)")
+        .isPositive()
+        .isLessThan(InteropTasks.WIDE_CHORD_SIZE);
   }
 
   @Test
@@ -225,7 +264,9 @@ abstract class GoSendsJavaWorksSuite {
   void eta() {
     JsonNode out = goSend("eta");
     long etaNs = out.path("eta_ns").asLong();
-    assertThat(out.path("results").get(0).asLong()).as("ran at (ns), not before the ETA").isGreaterThanOrEqualTo(etaNs);
+    assertThat(out.path("results").get(0).asLong())
+        .as("ran at (ns), not before the ETA")
+        .isGreaterThanOrEqualTo(etaNs);
     assertRanOnJava(out);
   }
 
@@ -256,7 +297,9 @@ abstract class GoSendsJavaWorksSuite {
   void onErrorCallbackGetsTheErrorString() {
     JsonNode out = goSend("on_error");
     assertThat(out.path("error").asText()).isEqualTo("boom");
-    assertThat(out.path("results")).as("record_error's result: the error string it was given").isEqualTo(json("[\"boom\"]"));
+    assertThat(out.path("results"))
+        .as("record_error's result: the error string it was given")
+        .isEqualTo(json("[\"boom\"]"));
     assertRanOnJava(out); // the failing task and its callback
   }
 
@@ -265,7 +308,8 @@ abstract class GoSendsJavaWorksSuite {
     JsonNode out = goSend("types");
     // []byte travels as base64; uint64 2^64-1 and int64 2^53+1 keep every digit
     assertThat(out.path("results").get(0).asText()).isEqualTo("AAEC/w==");
-    assertThat(out.path("results").get(1).bigIntegerValue()).isEqualTo(new BigInteger("18446744073709551615"));
+    assertThat(out.path("results").get(1).bigIntegerValue())
+        .isEqualTo(new BigInteger("18446744073709551615"));
     assertThat(out.path("results").get(2).asLong()).isEqualTo(9007199254740993L);
     JsonNode tasksOut = out.path("tasks");
     assertThat(tasksOut.get(0).path("results").get(0).path("Type").asText()).isEqualTo("[]uint8");
@@ -287,12 +331,15 @@ abstract class GoSendsJavaWorksSuite {
 
     List<Signature> pending = broker.pendingTasks(idle);
     assertThat(pending).extracting(Signature::uuid).containsExactlyInAnyOrderElementsOf(expected);
-    Map<String, Signature> byUuid = pending.stream().collect(Collectors.toMap(Signature::uuid, s -> s));
+    Map<String, Signature> byUuid =
+        pending.stream().collect(Collectors.toMap(Signature::uuid, s -> s));
 
     Signature add = byUuid.get(uuids(task).get(0));
     assertThat(add.name()).isEqualTo("add");
     assertThat(add.routingKey()).isEqualTo(idle);
-    assertThat(add.args()).extracting(a -> a.type() + "=" + a.typedValue()).containsExactly("int64=1", "int64=1");
+    assertThat(add.args())
+        .extracting(a -> a.type() + "=" + a.typedValue())
+        .containsExactly("int64=1", "int64=1");
     for (String member : uuids(group)) {
       Signature s = byUuid.get(member);
       assertThat(s.groupUuid()).isEqualTo(group.path("group_uuid").asText());
@@ -301,8 +348,10 @@ abstract class GoSendsJavaWorksSuite {
     Signature bytes = byUuid.get(uuids(types).get(0));
     assertThat(bytes.args().get(0).type()).isEqualTo("[]byte");
     assertThat((byte[]) bytes.args().get(0).typedValue()).containsExactly(0, 1, 2, 255);
-    assertThat(byUuid.get(uuids(types).get(1)).args().get(0).typedValue()).isEqualTo(new BigInteger("18446744073709551615"));
-    assertThat(byUuid.get(uuids(types).get(2)).args().get(0).typedValue()).isEqualTo(9007199254740993L);
+    assertThat(byUuid.get(uuids(types).get(1)).args().get(0).typedValue())
+        .isEqualTo(new BigInteger("18446744073709551615"));
+    assertThat(byUuid.get(uuids(types).get(2)).args().get(0).typedValue())
+        .isEqualTo(9007199254740993L);
 
     // inspecting takes nothing away
     assertThat(broker.pendingTasks(idle)).hasSize(expected.size());

@@ -25,12 +25,13 @@ import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The queues one test class uses, and raw access to the servers beside both Machinery implementations: the
- * configuration of each side, cleanup, and probes that watch messages without consuming them.
+ * The queues one test class uses, and raw access to the servers beside both Machinery
+ * implementations: the configuration of each side, cleanup, and probes that watch messages without
+ * consuming them.
  *
- * <p>Every class gets its own queue ({@code interop_<pair>_<direction>_<random>}); on AMQP the binding key is the
- * queue's name too, on both sides, so no class ever sees another's messages. {@link #close()} deletes what the
- * class left behind.
+ * <p>Every class gets its own queue ({@code interop_<pair>_<direction>_<random>}); on AMQP the
+ * binding key is the queue's name too, on both sides, so no class ever sees another's messages.
+ * {@link #close()} deletes what the class left behind.
  */
 final class InteropQueue implements AutoCloseable {
   static final String DELAYED_TASKS_KEY = RedisConfig.DEFAULT_DELAYED_TASKS_KEY;
@@ -51,7 +52,8 @@ final class InteropQueue implements AutoCloseable {
 
   static InteropQueue create(Pair pair, String direction) {
     String suffix = UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-    InteropQueue queues = new InteropQueue(pair, "interop_" + pair.id() + "_" + direction + "_" + suffix);
+    InteropQueue queues =
+        new InteropQueue(pair, "interop_" + pair.id() + "_" + direction + "_" + suffix);
     if (pair.broker == Pair.Kind.GCPPUBSUB) {
       PubSubAdmin.ensure(queues.queue); // Go's broker requires the topic and subscription to exist
     }
@@ -80,7 +82,9 @@ final class InteropQueue implements AutoCloseable {
     }
   }
 
-  /** The Java configuration for {@code defaultQueue} (binding key = queue name, as on the Go side). */
+  /**
+   * The Java configuration for {@code defaultQueue} (binding key = queue name, as on the Go side).
+   */
   Config javaConfig(String defaultQueue) {
     return Config.builder()
         .broker(pair.brokerUrl(defaultQueue))
@@ -97,15 +101,23 @@ final class InteropQueue implements AutoCloseable {
 
   /** The Go harness flags for {@code defaultQueue}. */
   List<String> goArgs(String defaultQueue) {
-    return List.of("-broker", pair.brokerUrl(defaultQueue), "-backend", pair.backend.url(), "-queue", defaultQueue,
-        "-binding-key", defaultQueue);
+    return List.of(
+        "-broker",
+        pair.brokerUrl(defaultQueue),
+        "-backend",
+        pair.backend.url(),
+        "-queue",
+        defaultQueue,
+        "-binding-key",
+        defaultQueue);
   }
 
   List<String> goArgs() {
     return goArgs(queue);
   }
 
-  // -------------------------------------------------------------------------------------- raw access
+  // -------------------------------------------------------------------------------------- raw
+  // access
 
   synchronized RedisCommands<String, String> redis() {
     if (redis == null) {
@@ -128,14 +140,17 @@ final class InteropQueue implements AutoCloseable {
     return amqp.createChannel();
   }
 
-  /** A message seen by a {@link Probe}: the decoded task, when it was seen and, on Redis, its ZSET score. */
+  /**
+   * A message seen by a {@link Probe}: the decoded task, when it was seen and, on Redis, its ZSET
+   * score.
+   */
   record Seen(Signature signature, Instant seenAt, @Nullable Double score) {}
 
   /**
-   * Watches the messages of one queue without taking them: on a Redis broker the shared {@code delayed_tasks}
-   * ZSET (where ETA tasks and retries wait), on AMQP a spy queue bound to the task exchange with the queue's
-   * binding key, which gets a copy of every message routed to the queue (first publishes, and retries when
-   * their delay queue dead-letters them).
+   * Watches the messages of one queue without taking them: on a Redis broker the shared {@code
+   * delayed_tasks} ZSET (where ETA tasks and retries wait), on AMQP a spy queue bound to the task
+   * exchange with the queue's binding key, which gets a copy of every message routed to the queue
+   * (first publishes, and retries when their delay queue dead-letters them).
    */
   interface Probe extends AutoCloseable {
     /** Reads what is there now; returns every message of {@code taskUuid} seen so far. */
@@ -150,7 +165,9 @@ final class InteropQueue implements AutoCloseable {
       case REDIS -> new RedisProbe();
       case AMQP -> new AmqpProbe();
       case GCPPUBSUB -> PubSubAdmin.probe(queue);
-      case SQS -> throw new UnsupportedOperationException("SQS cannot show messages while they wait (delayed retries)");
+      case SQS ->
+          throw new UnsupportedOperationException(
+              "SQS cannot show messages while they wait (delayed retries)");
       default -> throw new IllegalStateException("no broker " + pair.broker);
     };
   }
@@ -163,7 +180,8 @@ final class InteropQueue implements AutoCloseable {
     public List<Seen> poll(String taskUuid) {
       for (ScoredValue<String> member : redis().zrangeWithScores(DELAYED_TASKS_KEY, 0, -1)) {
         if (member.getValue().contains(taskUuid) && members.add(member.getValue())) {
-          Signature s = WireCodec.decodeSignature(member.getValue().getBytes(StandardCharsets.UTF_8));
+          Signature s =
+              WireCodec.decodeSignature(member.getValue().getBytes(StandardCharsets.UTF_8));
           seen.add(new Seen(s, Instant.now(), member.getScore()));
         }
       }
@@ -182,8 +200,15 @@ final class InteropQueue implements AutoCloseable {
     AmqpProbe() throws IOException {
       channel = amqpChannel();
       channel.exchangeDeclare(EXCHANGE, "direct", true, false, false, null);
-      spy = channel.queueDeclare(queue + ".spy." + UUID.randomUUID().toString().substring(0, 8), false, true, true,
-          null).getQueue();
+      spy =
+          channel
+              .queueDeclare(
+                  queue + ".spy." + UUID.randomUUID().toString().substring(0, 8),
+                  false,
+                  true,
+                  true,
+                  null)
+              .getQueue();
       channel.queueBind(spy, EXCHANGE, queue);
     }
 
@@ -216,9 +241,13 @@ final class InteropQueue implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ cleanup
+  // ------------------------------------------------------------------------------------------
+  // cleanup
 
-  /** Deletes this class's queues (and on Redis, the Java broker's keys and delayed tasks of these queues). */
+  /**
+   * Deletes this class's queues (and on Redis, the Java broker's keys and delayed tasks of these
+   * queues).
+   */
   @Override
   public synchronized void close() throws IOException {
     try {

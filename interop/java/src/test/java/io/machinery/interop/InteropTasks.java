@@ -13,39 +13,54 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /** The Java side of the tasks the Go harness registers, and the checks both directions share. */
 final class InteropTasks {
-  /** Members of the chord that a Go and a Java worker share; each sleeps {@link #MEMBER_DELAY_MS}. */
+  /**
+   * Members of the chord that a Go and a Java worker share; each sleeps {@link #MEMBER_DELAY_MS}.
+   */
   static final int WIDE_CHORD_SIZE = 30;
+
   static final long MEMBER_DELAY_MS = 50;
 
   private InteropTasks() {}
 
   /**
-   * Registers Go's integration-suite tasks and the harness's extras ({@link AcceptanceTasks}) plus {@code
-   * slow_add(ms, a, b int64) int64}, which only the interop tests use.
+   * Registers Go's integration-suite tasks and the harness's extras ({@link AcceptanceTasks}) plus
+   * {@code slow_add(ms, a, b int64) int64}, which only the interop tests use.
    */
   static AcceptanceTasks registerWith(Server server) {
     AcceptanceTasks tasks = new AcceptanceTasks();
     tasks.registerWith(server);
-    server.registerTask("slow_add", TaskFunction.of(Long.class, Long.class, Long.class, (ms, a, b) -> {
-      Thread.sleep(ms); // the task's work: it keeps a worker slot busy so that both workers get members
-      return a + b;
-    }));
+    server.registerTask(
+        "slow_add",
+        TaskFunction.of(
+            Long.class,
+            Long.class,
+            Long.class,
+            (ms, a, b) -> {
+              Thread.sleep(
+                  ms); // the task's work: it keeps a worker slot busy so that both workers get
+              // members
+              return a + b;
+            }));
     return tasks;
   }
 
-  /** The result of the wide chord's callback {@code add(results...)}: the sum of 2i for i = 1..n. */
+  /**
+   * The result of the wide chord's callback {@code add(results...)}: the sum of 2i for i = 1..n.
+   */
   static long wideChordResult() {
     return (long) WIDE_CHORD_SIZE * (WIDE_CHORD_SIZE + 1);
   }
 
   /**
-   * Checks the messages of a task sent with {@code RetryCount=2} that failed twice, as Go republishes them
-   * (spec §2.6): the first retry has RetryCount 1, RetryTimeout 1 and an ETA 1 s after the failure; the second
-   * RetryCount 0, RetryTimeout 2 and an ETA 2 s after the second run, which started at the first ETA at the
-   * earliest. On Redis, the ZSET score is the ETA in Unix nanoseconds.
+   * Checks the messages of a task sent with {@code RetryCount=2} that failed twice, as Go
+   * republishes them (spec §2.6): the first retry has RetryCount 1, RetryTimeout 1 and an ETA 1 s
+   * after the failure; the second RetryCount 0, RetryTimeout 2 and an ETA 2 s after the second run,
+   * which started at the first ETA at the earliest. On Redis, the ZSET score is the ETA in Unix
+   * nanoseconds.
    */
   static void assertGoRetrySchedule(List<InteropQueue.Seen> seen, Instant sentAt) {
-    List<InteropQueue.Seen> retries = seen.stream().filter(s -> s.signature().retryCount() < 2).toList();
+    List<InteropQueue.Seen> retries =
+        seen.stream().filter(s -> s.signature().retryCount() < 2).toList();
     assertThat(retries).as("retry messages seen: %s", seen).hasSize(2);
     var first = retries.get(0).signature();
     var second = retries.get(1).signature();
@@ -57,10 +72,16 @@ final class InteropTasks {
     assertThat(second.eta()).isNotNull();
     Instant eta1 = first.eta().toInstant();
     Instant eta2 = second.eta().toInstant();
-    // both ETAs come from the same host clock as sentAt; 50 ms allows for rounding of the clocks' resolution
-    assertThat(eta1).as("first retry ETA").isAfter(sentAt.plusMillis(1000 - 50)).isBefore(sentAt.plusSeconds(15));
+    // both ETAs come from the same host clock as sentAt; 50 ms allows for rounding of the clocks'
+    // resolution
+    assertThat(eta1)
+        .as("first retry ETA")
+        .isAfter(sentAt.plusMillis(1000 - 50))
+        .isBefore(sentAt.plusSeconds(15));
     Duration between = Duration.between(eta1, eta2);
-    assertThat(between).as("second ETA - first ETA").isGreaterThan(Duration.ofMillis(2000 - 50))
+    assertThat(between)
+        .as("second ETA - first ETA")
+        .isGreaterThan(Duration.ofMillis(2000 - 50))
         .isLessThan(Duration.ofSeconds(10));
     for (InteropQueue.Seen s : retries) {
       if (s.score() != null) {
@@ -71,14 +92,20 @@ final class InteropTasks {
     }
   }
 
-  /** Polls {@code probe} until two retries of {@code uuid} were seen (at most 20 s); returns all messages seen. */
+  /**
+   * Polls {@code probe} until two retries of {@code uuid} were seen (at most 20 s); returns all
+   * messages seen.
+   */
   static List<InteropQueue.Seen> awaitRetries(InteropQueue.Probe probe, String uuid) {
     AtomicReference<List<InteropQueue.Seen>> seen = new AtomicReference<>(List.of());
-    await("two retry messages of " + uuid).atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(20))
-        .until(() -> {
-          seen.set(probe.poll(uuid));
-          return seen.get().stream().filter(s -> s.signature().retryCount() < 2).count() >= 2;
-        });
+    await("two retry messages of " + uuid)
+        .atMost(Duration.ofSeconds(20))
+        .pollInterval(Duration.ofMillis(20))
+        .until(
+            () -> {
+              seen.set(probe.poll(uuid));
+              return seen.get().stream().filter(s -> s.signature().retryCount() < 2).count() >= 2;
+            });
     return seen.get();
   }
 }

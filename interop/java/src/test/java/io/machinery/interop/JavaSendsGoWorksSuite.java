@@ -41,12 +41,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Java sends, Go works: a Java {@link Server} publishes Go's integration scenarios, a worker of the real Go
- * Machinery v2 ({@code machinery-interop worker}) runs them, and Java reads the results Go stored. Subclass it
- * for a broker × backend pair.
+ * Java sends, Go works: a Java {@link Server} publishes Go's integration scenarios, a worker of the
+ * real Go Machinery v2 ({@code machinery-interop worker}) runs them, and Java reads the results Go
+ * stored. Subclass it for a broker × backend pair.
  *
- * <p>One Go worker (concurrency 10) consumes this class's own queue for the whole class; no Java worker does,
- * except the one the shared-chord test adds.
+ * <p>One Go worker (concurrency 10) consumes this class's own queue for the whole class; no Java
+ * worker does, except the one the shared-chord test adds.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(120)
@@ -70,8 +70,10 @@ abstract class JavaSendsGoWorksSuite {
     backend = pair().createBackend(queues.javaConfig());
     server = Server.builder().config(queues.javaConfig()).broker(broker).backend(backend).build();
     InteropTasks.registerWith(server); // for the Java worker of the shared chord
-    goWorker = GoHarness.startWorker(GoSendsJavaWorksSuite.concat(queues.goArgs(), "-concurrency", "10",
-        "-prefetch", "10", "-tag", "interop-go"));
+    goWorker =
+        GoHarness.startWorker(
+            GoSendsJavaWorksSuite.concat(
+                queues.goArgs(), "-concurrency", "10", "-prefetch", "10", "-tag", "interop-go"));
   }
 
   @AfterAll
@@ -109,18 +111,25 @@ abstract class JavaSendsGoWorksSuite {
   @Test
   void singleTasks() {
     assertThat(send(add(1, 1))).containsExactly(2L);
-    assertThat(send(Signature.create("sum", Arg.of("[]int64", List.of(1L, 2L))))).containsExactly(3L);
-    assertThat(send(Signature.create("return_multiple_values", Arg.of("foo"), Arg.of("bar"), Arg.of(false))))
+    assertThat(send(Signature.create("sum", Arg.of("[]int64", List.of(1L, 2L)))))
+        .containsExactly(3L);
+    assertThat(
+            send(
+                Signature.create(
+                    "return_multiple_values", Arg.of("foo"), Arg.of("bar"), Arg.of(false))))
         .containsExactly("foo", "bar");
     assertThat(send(Signature.create("return_just_error", Arg.of(""), Arg.of(false)))).isEmpty();
   }
 
   @Test
   void errorsAndPanics() {
-    assertThatThrownBy(() -> send(Signature.create("return_just_error", Arg.of("Test error"), Arg.of(true))))
-        .isInstanceOf(TaskFailedException.class).hasMessage("Test error");
+    assertThatThrownBy(
+            () -> send(Signature.create("return_just_error", Arg.of("Test error"), Arg.of(true))))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("Test error");
     assertThatThrownBy(() -> send(Signature.create("panic")))
-        .isInstanceOf(TaskFailedException.class).hasMessage("oops");
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("oops");
   }
 
   @Test
@@ -135,39 +144,48 @@ abstract class JavaSendsGoWorksSuite {
 
   @Test
   void chord() {
-    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2), add(5, 6)), Signature.emptyBuilder().name("multiply").build());
+    Chord chord =
+        Chord.of(
+            Group.of(add(1, 1), add(2, 2), add(5, 6)),
+            Signature.emptyBuilder().name("multiply").build());
     assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
   }
 
   /**
-   * The control features' headers ({@code machinery_chord_error_callback} on a chord callback, {@code
-   * machinery_unique_key} on a unique task) do not disturb Go workers: they run the tasks, complete the chord and
-   * store results Java reads.
+   * The control features' headers ({@code machinery_chord_error_callback} on a chord callback,
+   * {@code machinery_unique_key} on a unique task) do not disturb Go workers: they run the tasks,
+   * complete the chord and store results Java reads.
    */
   @Test
   void goWorkersRunTasksCarryingTheControlHeaders() {
-    Chord chord = Chord.of(Group.of(add(1, 1), add(2, 2), add(5, 6)), Signature.emptyBuilder().name("multiply").build())
-        .withErrorCallback(Signature.create("add"));
+    Chord chord =
+        Chord.of(
+                Group.of(add(1, 1), add(2, 2), add(5, 6)),
+                Signature.emptyBuilder().name("multiply").build())
+            .withErrorCallback(Signature.create("add"));
     assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
     String key = "interop-" + UUID.randomUUID();
     AsyncResult unique;
     try {
       unique = server.sendTaskUnique(add(40, 2), key, Duration.ofMinutes(1));
     } catch (UnsupportedOperationException e) {
-      return; // this pair's backend keeps no uniqueness keys (only the Redis and memory backends do)
+      return; // this pair's backend keeps no uniqueness keys (only the Redis and memory backends
+      // do)
     }
     assertThat(unique.get(TIMEOUT)).containsExactly(42L);
   }
 
   /**
-   * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by default): the
-   * soak that shows a chord shared by Go and Java workers never loses its callback (F22 on the AMQP backend).
+   * {@link #chordSharedByGoAndJavaWorkers} {@code -Dinterop.chordRepeats=N} times in a row (none by
+   * default): the soak that shows a chord shared by Go and Java workers never loses its callback
+   * (F22 on the AMQP backend).
    */
   @TestFactory
   @Timeout(value = 6, unit = TimeUnit.HOURS)
   Stream<DynamicTest> chordSharedByGoAndJavaWorkersRepeatedly() {
     return IntStream.rangeClosed(1, Integer.getInteger("interop.chordRepeats", 0))
-        .mapToObj(i -> DynamicTest.dynamicTest("shared chord " + i, this::chordSharedByGoAndJavaWorkers));
+        .mapToObj(
+            i -> DynamicTest.dynamicTest("shared chord " + i, this::chordSharedByGoAndJavaWorkers));
   }
 
   /**
@@ -181,24 +199,32 @@ abstract class JavaSendsGoWorksSuite {
     if (runs == 0) {
       return Stream.empty();
     }
-    GoHarness.GoWorker second = GoHarness.startWorker(GoSendsJavaWorksSuite.concat(queues.goArgs(), "-concurrency",
-        "10", "-prefetch", "10", "-tag", "interop-go-2"));
+    GoHarness.GoWorker second =
+        GoHarness.startWorker(
+            GoSendsJavaWorksSuite.concat(
+                queues.goArgs(), "-concurrency", "10", "-prefetch", "10", "-tag", "interop-go-2"));
     return IntStream.rangeClosed(1, runs)
-        .mapToObj(i -> DynamicTest.dynamicTest("Go-only chord " + i, () -> {
-          try {
-            assertThat(server.sendChord(wideChord(), 0).get(TIMEOUT)).containsExactly(InteropTasks.wideChordResult());
-          } finally {
-            if (i == runs) {
-              second.close();
-            }
-          }
-        }));
+        .mapToObj(
+            i ->
+                DynamicTest.dynamicTest(
+                    "Go-only chord " + i,
+                    () -> {
+                      try {
+                        assertThat(server.sendChord(wideChord(), 0).get(TIMEOUT))
+                            .containsExactly(InteropTasks.wideChordResult());
+                      } finally {
+                        if (i == runs) {
+                          second.close();
+                        }
+                      }
+                    }));
   }
 
   private static Chord wideChord() {
     List<Signature> members = new ArrayList<>();
     for (long i = 1; i <= InteropTasks.WIDE_CHORD_SIZE; i++) {
-      members.add(Signature.create("slow_add", Arg.of(InteropTasks.MEMBER_DELAY_MS), Arg.of(i), Arg.of(i)));
+      members.add(
+          Signature.create("slow_add", Arg.of(InteropTasks.MEMBER_DELAY_MS), Arg.of(i), Arg.of(i)));
     }
     return Chord.of(Group.of(members), Signature.emptyBuilder().name("add").build());
   }
@@ -206,21 +232,32 @@ abstract class JavaSendsGoWorksSuite {
   @Test
   void chordSharedByGoAndJavaWorkers() {
     Set<String> onJava = ConcurrentHashMap.newKeySet();
-    Worker javaWorker = server.workerBuilder("interop-java-chord").concurrency(10)
-        .preTaskHandler(s -> {
-          if (s.name().equals("slow_add")) {
-            onJava.add(s.uuid());
-          }
-        })
-        .build();
+    Worker javaWorker =
+        server
+            .workerBuilder("interop-java-chord")
+            .concurrency(10)
+            .preTaskHandler(
+                s -> {
+                  if (s.name().equals("slow_add")) {
+                    onJava.add(s.uuid());
+                  }
+                })
+            .build();
     javaWorker.launchAsync();
     try {
       Chord chord = wideChord();
       List<Signature> members = chord.group().tasks();
-      assertThat(server.sendChord(chord, 0).get(TIMEOUT)).containsExactly(InteropTasks.wideChordResult());
-      log.info("{} shared chord sent by Java: Java ran {} of {} members", pair(), onJava.size(), members.size());
-      assertThat(onJava).as("group members the Java worker ran (the Go worker ran the others)")
-          .isNotEmpty().hasSizeLessThan(InteropTasks.WIDE_CHORD_SIZE);
+      assertThat(server.sendChord(chord, 0).get(TIMEOUT))
+          .containsExactly(InteropTasks.wideChordResult());
+      log.info(
+          "{} shared chord sent by Java: Java ran {} of {} members",
+          pair(),
+          onJava.size(),
+          members.size());
+      assertThat(onJava)
+          .as("group members the Java worker ran (the Go worker ran the others)")
+          .isNotEmpty()
+          .hasSizeLessThan(InteropTasks.WIDE_CHORD_SIZE);
     } finally {
       javaWorker.quit();
     }
@@ -235,14 +272,16 @@ abstract class JavaSendsGoWorksSuite {
   @Test
   void etaInUtcAndWithAnOffset() {
     OffsetDateTime utc = OffsetDateTime.now(ZoneOffset.UTC).plusSeconds(1);
-    OffsetDateTime india = OffsetDateTime.now(ZoneOffset.ofHoursMinutes(5, 30)).plusSeconds(1); // "+05:30" on the wire
+    OffsetDateTime india =
+        OffsetDateTime.now(ZoneOffset.ofHoursMinutes(5, 30)).plusSeconds(1); // "+05:30" on the wire
     AsyncResult first = server.sendTask(Signature.builder("delay_test").eta(utc).build());
     AsyncResult second = server.sendTask(Signature.builder("delay_test").eta(india).build());
     for (var sent : List.of(Map.entry(first, utc), Map.entry(second, india))) {
       List<Object> result = sent.getKey().get(TIMEOUT);
       Instant eta = sent.getValue().toInstant();
       assertThat(result).hasSize(1);
-      assertThat((Long) result.get(0)).as("ran at (ns), not before the ETA %s", sent.getValue())
+      assertThat((Long) result.get(0))
+          .as("ran at (ns), not before the ETA %s", sent.getValue())
           .isGreaterThanOrEqualTo(eta.getEpochSecond() * 1_000_000_000L + eta.getNano());
     }
   }
@@ -250,7 +289,8 @@ abstract class JavaSendsGoWorksSuite {
   @Test
   void automaticRetryRepublishesWithGoCountersAndDelays() throws Exception {
     String key = "retry-" + UUID.randomUUID();
-    Signature task = Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(2L)).retryCount(2).build();
+    Signature task =
+        Signature.builder("fail_n_times").args(Arg.of(key), Arg.of(2L)).retryCount(2).build();
     try (InteropQueue.Probe probe = queues.probe()) {
       Instant sentAt = Instant.now();
       AsyncResult result = server.sendTask(task);
@@ -266,34 +306,54 @@ abstract class JavaSendsGoWorksSuite {
     Instant sentAt = Instant.now();
     assertThat(send(Signature.create("retry_later", Arg.of(key)))).containsExactly("done");
     // Go's retry_later asks for 1 s
-    assertThat(Duration.between(sentAt, Instant.now())).isGreaterThanOrEqualTo(Duration.ofMillis(950));
+    assertThat(Duration.between(sentAt, Instant.now()))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(950));
   }
 
   @Test
   void onErrorCallbackGetsTheErrorString() {
     Signature callback = Signature.builder("record_error").build();
-    Signature failing = Signature.builder("return_just_error").args(Arg.of("boom"), Arg.of(true)).onError(callback).build();
-    assertThatThrownBy(() -> send(failing)).isInstanceOf(TaskFailedException.class).hasMessage("boom");
+    Signature failing =
+        Signature.builder("return_just_error")
+            .args(Arg.of("boom"), Arg.of(true))
+            .onError(callback)
+            .build();
+    assertThatThrownBy(() -> send(failing))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("boom");
     assertThat(server.asyncResult(callback.uuid()).get(TIMEOUT)).containsExactly("boom");
   }
 
   @Test
   void bytesAndLargeIntegers() {
-    List<Object> bytes = send(Signature.create("echo_bytes", Arg.of(new byte[] {0, 1, 2, (byte) 255})));
+    List<Object> bytes =
+        send(Signature.create("echo_bytes", Arg.of(new byte[] {0, 1, 2, (byte) 255})));
     assertThat(bytes).hasSize(1);
     assertThat((byte[]) bytes.get(0)).containsExactly(0, 1, 2, 255);
     BigInteger max = new BigInteger("18446744073709551615");
     assertThat(send(Signature.create("echo_uint64", Arg.of("uint64", max)))).containsExactly(max);
-    assertThat(send(Signature.create("echo_int64", Arg.of(9007199254740993L)))).containsExactly(9007199254740993L);
+    assertThat(send(Signature.create("echo_int64", Arg.of(9007199254740993L))))
+        .containsExactly(9007199254740993L);
   }
 
   @Test
   void goInspectsPendingTasksJavaSent() {
     String idle = queues.extraQueue("pending");
     Signature single = add(1, 1).toBuilder().routingKey(idle).build();
-    Group group = Group.of(add(1, 1).toBuilder().routingKey(idle).build(), add(2, 2).toBuilder().routingKey(idle).build());
-    Signature bytes = Signature.builder("echo_bytes").routingKey(idle).args(Arg.of(new byte[] {0, 1, 2, (byte) 255})).build();
-    Signature big = Signature.builder("echo_uint64").routingKey(idle).args(Arg.of("uint64", new BigInteger("18446744073709551615"))).build();
+    Group group =
+        Group.of(
+            add(1, 1).toBuilder().routingKey(idle).build(),
+            add(2, 2).toBuilder().routingKey(idle).build());
+    Signature bytes =
+        Signature.builder("echo_bytes")
+            .routingKey(idle)
+            .args(Arg.of(new byte[] {0, 1, 2, (byte) 255}))
+            .build();
+    Signature big =
+        Signature.builder("echo_uint64")
+            .routingKey(idle)
+            .args(Arg.of("uint64", new BigInteger("18446744073709551615")))
+            .build();
     server.sendTask(single);
     server.sendGroup(group, 0);
     server.sendTask(bytes);
@@ -311,13 +371,15 @@ abstract class JavaSendsGoWorksSuite {
     JsonNode add = byUuid.get(single.uuid());
     assertThat(add.path("Name").asText()).isEqualTo("add");
     assertThat(add.path("RoutingKey").asText()).isEqualTo(idle);
-    assertThat(add.path("Args").toString()).isEqualTo(
-        "[{\"Name\":\"\",\"Type\":\"int64\",\"Value\":1},{\"Name\":\"\",\"Type\":\"int64\",\"Value\":1}]");
+    assertThat(add.path("Args").toString())
+        .isEqualTo(
+            "[{\"Name\":\"\",\"Type\":\"int64\",\"Value\":1},{\"Name\":\"\",\"Type\":\"int64\",\"Value\":1}]");
     for (String member : group.taskUuids()) {
       assertThat(byUuid.get(member).path("GroupUUID").asText()).isEqualTo(group.groupUuid());
       assertThat(byUuid.get(member).path("GroupTaskCount").asInt()).isEqualTo(2);
     }
-    assertThat(byUuid.get(bytes.uuid()).path("Args").get(0).path("Value").asText()).isEqualTo("AAEC/w==");
+    assertThat(byUuid.get(bytes.uuid()).path("Args").get(0).path("Value").asText())
+        .isEqualTo("AAEC/w==");
     assertThat(byUuid.get(big.uuid()).path("Args").get(0).path("Value").bigIntegerValue())
         .isEqualTo(new BigInteger("18446744073709551615"));
   }

@@ -1,13 +1,13 @@
 package io.machinery.interop;
 
 import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.backend.dynamodb.DynamoDbBackend;
 import io.machinery.backend.memcache.MemcacheBackend;
 import io.machinery.backend.mongodb.MongoDbBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.broker.sqs.SqsBroker;
-import io.machinery.backend.dynamodb.DynamoDbBackend;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -39,7 +39,9 @@ enum Pair {
         case AMQP -> TestEndpoints.amqpUrl();
         case MONGODB -> TestEndpoints.mongodbUri();
         case MEMCACHE -> "memcache://" + TestEndpoints.memcacheAddr();
-        case GCPPUBSUB -> throw new IllegalStateException("a Pub/Sub broker URL names its subscription: brokerUrl(queue)");
+        case GCPPUBSUB ->
+            throw new IllegalStateException(
+                "a Pub/Sub broker URL names its subscription: brokerUrl(queue)");
         case SQS -> TestEndpoints.sqsUrl();
         case DYNAMODB -> TestEndpoints.dynamoDbEndpoint();
       };
@@ -59,7 +61,10 @@ enum Pair {
     return name().toLowerCase(java.util.Locale.ROOT);
   }
 
-  /** The broker URL of a side consuming {@code queue} (Pub/Sub: the subscription named like the queue). */
+  /**
+   * The broker URL of a side consuming {@code queue} (Pub/Sub: the subscription named like the
+   * queue).
+   */
   String brokerUrl(String queue) {
     return broker == Kind.GCPPUBSUB ? PubSubAdmin.url(queue) : broker.url();
   }
@@ -69,7 +74,8 @@ enum Pair {
       case REDIS -> RedisBroker.create(config);
       case AMQP -> AmqpBroker.create(config);
       case GCPPUBSUB -> PubSubAdmin.broker(config);
-      case SQS -> SqsBroker.create(config); // InteropQueue creates the queues, as Go expects them to exist
+      case SQS ->
+          SqsBroker.create(config); // InteropQueue creates the queues, as Go expects them to exist
       default -> throw new IllegalStateException(broker + " is not a broker");
     };
   }
@@ -80,7 +86,8 @@ enum Pair {
       case AMQP -> AmqpBackend.create(config);
       case MONGODB -> MongoDbBackend.create(config);
       case MEMCACHE -> MemcacheBackend.create(config);
-      case DYNAMODB -> DynamoDbBackend.create(config); // Go's default tables, created by InteropQueue
+      case DYNAMODB ->
+          DynamoDbBackend.create(config); // Go's default tables, created by InteropQueue
       default -> throw new IllegalStateException(backend + " is not a result backend");
     };
   }

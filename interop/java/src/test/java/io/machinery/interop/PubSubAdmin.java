@@ -36,10 +36,10 @@ import java.util.UUID;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Raw Pub/Sub access for the interop tests, on the emulator at {@code PUBSUB_EMULATOR_HOST}: every queue is a
- * topic with a subscription of the same name in project {@value #PROJECT}, created before Go's broker (which
- * requires both) starts; a probe is a second subscription of the topic, which gets a copy of every message
- * published to it; and cleanup deletes what a class made.
+ * Raw Pub/Sub access for the interop tests, on the emulator at {@code PUBSUB_EMULATOR_HOST}: every
+ * queue is a topic with a subscription of the same name in project {@value #PROJECT}, created
+ * before Go's broker (which requires both) starts; a probe is a second subscription of the topic,
+ * which gets a copy of every message published to it; and cleanup deletes what a class made.
  */
 final class PubSubAdmin {
   static final String PROJECT = "machinery-interop";
@@ -55,20 +55,32 @@ final class PubSubAdmin {
 
   /** The Java broker of the interop tests (it creates its own delay and dead-letter topics). */
   static Broker broker(Config config) {
-    return GcpPubSubBroker.builder(config).emulatorHost(TestEndpoints.pubsubEmulatorHost()).createMissing(true).build();
+    return GcpPubSubBroker.builder(config)
+        .emulatorHost(TestEndpoints.pubsubEmulatorHost())
+        .createMissing(true)
+        .build();
   }
 
   private static synchronized void connect() {
     if (channel != null) {
       return;
     }
-    channel = ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
+    channel =
+        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
     var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
     try {
-      publisher = GrpcPublisherStub.create(PublisherStubSettings.newBuilder().setTransportChannelProvider(channels)
-          .setCredentialsProvider(NoCredentialsProvider.create()).build());
-      subscriber = GrpcSubscriberStub.create(SubscriberStubSettings.newBuilder().setTransportChannelProvider(channels)
-          .setCredentialsProvider(NoCredentialsProvider.create()).build());
+      publisher =
+          GrpcPublisherStub.create(
+              PublisherStubSettings.newBuilder()
+                  .setTransportChannelProvider(channels)
+                  .setCredentialsProvider(NoCredentialsProvider.create())
+                  .build());
+      subscriber =
+          GrpcSubscriberStub.create(
+              SubscriberStubSettings.newBuilder()
+                  .setTransportChannelProvider(channels)
+                  .setCredentialsProvider(NoCredentialsProvider.create())
+                  .build());
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -82,7 +94,10 @@ final class PubSubAdmin {
     return "projects/" + PROJECT + "/subscriptions/" + name;
   }
 
-  /** Creates topic {@code queue} and its subscription {@code queue} (10 s ack deadline, as Go's own tests). */
+  /**
+   * Creates topic {@code queue} and its subscription {@code queue} (10 s ack deadline, as Go's own
+   * tests).
+   */
   static void ensure(String queue) {
     connect();
     try {
@@ -95,8 +110,14 @@ final class PubSubAdmin {
 
   private static void createSubscription(String name, String topicName) {
     try {
-      subscriber.createSubscriptionCallable().call(Subscription.newBuilder().setName(subscription(name))
-          .setTopic(topic(topicName)).setAckDeadlineSeconds(10).build());
+      subscriber
+          .createSubscriptionCallable()
+          .call(
+              Subscription.newBuilder()
+                  .setName(subscription(name))
+                  .setTopic(topic(topicName))
+                  .setAckDeadlineSeconds(10)
+                  .build());
     } catch (AlreadyExistsException e) {
       // fine
     }
@@ -106,20 +127,29 @@ final class PubSubAdmin {
     connect();
     for (String queue : queues) {
       try {
-        subscriber.deleteSubscriptionCallable()
-            .call(DeleteSubscriptionRequest.newBuilder().setSubscription(subscription(queue)).build());
+        subscriber
+            .deleteSubscriptionCallable()
+            .call(
+                DeleteSubscriptionRequest.newBuilder()
+                    .setSubscription(subscription(queue))
+                    .build());
       } catch (NotFoundException e) {
         // fine
       }
       try {
-        publisher.deleteTopicCallable().call(DeleteTopicRequest.newBuilder().setTopic(topic(queue)).build());
+        publisher
+            .deleteTopicCallable()
+            .call(DeleteTopicRequest.newBuilder().setTopic(topic(queue)).build());
       } catch (NotFoundException e) {
         // fine
       }
     }
   }
 
-  /** A probe on topic {@code queue}: a spy subscription sees every message published to it, when it is published. */
+  /**
+   * A probe on topic {@code queue}: a spy subscription sees every message published to it, when it
+   * is published.
+   */
   static InteropQueue.Probe probe(String queue) {
     connect();
     String spy = queue + "_spy_" + UUID.randomUUID().toString().substring(0, 8);
@@ -130,12 +160,22 @@ final class PubSubAdmin {
       @Override
       public List<InteropQueue.Seen> poll(String taskUuid) {
         @SuppressWarnings("deprecation")
-        PullRequest request = PullRequest.newBuilder().setSubscription(subscription(spy)).setMaxMessages(100)
-            .setReturnImmediately(true).build();
-        List<ReceivedMessage> got = subscriber.pullCallable().call(request).getReceivedMessagesList();
+        PullRequest request =
+            PullRequest.newBuilder()
+                .setSubscription(subscription(spy))
+                .setMaxMessages(100)
+                .setReturnImmediately(true)
+                .build();
+        List<ReceivedMessage> got =
+            subscriber.pullCallable().call(request).getReceivedMessagesList();
         if (!got.isEmpty()) {
-          subscriber.acknowledgeCallable().call(AcknowledgeRequest.newBuilder().setSubscription(subscription(spy))
-              .addAllAckIds(got.stream().map(ReceivedMessage::getAckId).toList()).build());
+          subscriber
+              .acknowledgeCallable()
+              .call(
+                  AcknowledgeRequest.newBuilder()
+                      .setSubscription(subscription(spy))
+                      .addAllAckIds(got.stream().map(ReceivedMessage::getAckId).toList())
+                      .build());
         }
         for (ReceivedMessage m : got) {
           Signature s = WireCodec.decodeSignature(m.getMessage().getData().toByteArray());
@@ -149,8 +189,12 @@ final class PubSubAdmin {
       @Override
       public void close() {
         try {
-          subscriber.deleteSubscriptionCallable()
-              .call(DeleteSubscriptionRequest.newBuilder().setSubscription(subscription(spy)).build());
+          subscriber
+              .deleteSubscriptionCallable()
+              .call(
+                  DeleteSubscriptionRequest.newBuilder()
+                      .setSubscription(subscription(spy))
+                      .build());
         } catch (NotFoundException e) {
           // fine
         }

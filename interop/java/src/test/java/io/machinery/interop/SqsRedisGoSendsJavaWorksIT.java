@@ -3,9 +3,10 @@ package io.machinery.interop;
 import org.junit.jupiter.api.Test;
 
 /**
- * Go sends, Java works: SQS broker (ElasticMQ), Redis result backend. Two scenarios differ from the other
- * brokers: SQS cannot show a delayed retry while it waits (so the retry test checks Go's counters through the
- * results and run counts), and neither side can list an SQS queue (Go's GetPendingTasks is "Not implemented").
+ * Go sends, Java works: SQS broker (ElasticMQ), Redis result backend. Two scenarios differ from the
+ * other brokers: SQS cannot show a delayed retry while it waits (so the retry test checks Go's
+ * counters through the results and run counts), and neither side can list an SQS queue (Go's
+ * GetPendingTasks is "Not implemented").
  */
 class SqsRedisGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
   @Override

@@ -1,11 +1,11 @@
 package io.machinery.interop;
 
-
 import org.junit.jupiter.api.Test;
 
 /**
- * Java sends, Go works: SQS broker (ElasticMQ), Redis result backend. SQS cannot show a delayed retry while it
- * waits, so the retry test checks the outcome and the retry delays' total; Go cannot list an SQS queue.
+ * Java sends, Go works: SQS broker (ElasticMQ), Redis result backend. SQS cannot show a delayed
+ * retry while it waits, so the retry test checks the outcome and the retry delays' total; Go cannot
+ * list an SQS queue.
  */
 class SqsRedisJavaSendsGoWorksIT extends JavaSendsGoWorksSuite {
   @Override

@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * No-op tasks through the AMQP broker against a bare amqp-client loop on the same RabbitMQ, in one run.
+ * No-op tasks through the AMQP broker against a bare amqp-client loop on the same RabbitMQ, in one
+ * run.
  *
  * <pre>
  * java -cp machinery-benchmarks/target/benchmarks.jar io.machinery.benchmarks.amqp.AmqpBenchmark \
@@ -45,103 +46,164 @@ import java.util.function.Supplier;
  * <p>For each concurrency N, three phases per setup, each on a fresh queue:
  *
  * <ul>
- *   <li><b>enqueue</b>: N threads send {@code --tasks} tasks; each send returns after the broker's publisher
- *       confirm. Machinery: {@code Server.sendTask} (PENDING stored, JSON encoded, mandatory persistent publish,
- *       confirm). Bare: N threads, a channel each in confirm mode, persistent publish of the same JSON bytes,
- *       {@code waitForConfirmsOrDie} per message.
- *   <li><b>drain</b>: the queue full, a worker of concurrency N runs them. Machinery: a {@code Worker}
- *       (RECEIVED, STARTED, call, SUCCESS stored, ack). Bare: one consumer, QoS {@code max(3, N)}, N threads
- *       that ack each message.
- *   <li><b>latency</b>: a tenth of the tasks sent by N threads while the worker runs; send-to-finish time,
- *       p50 and p99.
+ *   <li><b>enqueue</b>: N threads send {@code --tasks} tasks; each send returns after the broker's
+ *       publisher confirm. Machinery: {@code Server.sendTask} (PENDING stored, JSON encoded,
+ *       mandatory persistent publish, confirm). Bare: N threads, a channel each in confirm mode,
+ *       persistent publish of the same JSON bytes, {@code waitForConfirmsOrDie} per message.
+ *   <li><b>drain</b>: the queue full, a worker of concurrency N runs them. Machinery: a {@code
+ *       Worker} (RECEIVED, STARTED, call, SUCCESS stored, ack). Bare: one consumer, QoS {@code
+ *       max(3, N)}, N threads that ack each message.
+ *   <li><b>latency</b>: a tenth of the tasks sent by N threads while the worker runs;
+ *       send-to-finish time, p50 and p99.
  * </ul>
  *
- * <p>The bare loop is the ceiling; the ratio column is Machinery divided by bare. The {@code null} backend
- * stores nothing and shows the broker path alone; {@code memory} and {@code redis} add a result backend's
- * writes (three per task). Environment variables {@code AMQP_URL} and {@code REDIS_URL} (from {@code
- * scripts/services.sh}) are the defaults for the URLs; the Redis backend is skipped when no Redis URL is given.
+ * <p>The bare loop is the ceiling; the ratio column is Machinery divided by bare. The {@code null}
+ * backend stores nothing and shows the broker path alone; {@code memory} and {@code redis} add a
+ * result backend's writes (three per task). Environment variables {@code AMQP_URL} and {@code
+ * REDIS_URL} (from {@code scripts/services.sh}) are the defaults for the URLs; the Redis backend is
+ * skipped when no Redis URL is given.
  */
 public final class AmqpBenchmark {
   private AmqpBenchmark() {}
 
-  record Result(String setup, int concurrency, double enqueueRate, double drainRate, double p50Millis, double p99Millis) {}
+  record Result(
+      String setup,
+      int concurrency,
+      double enqueueRate,
+      double drainRate,
+      double p50Millis,
+      double p99Millis) {}
 
   public static void main(String[] args) throws Exception {
     Map<String, String> options = parse(args);
     int tasks = Integer.parseInt(options.getOrDefault("tasks", "100000"));
-    int[] concurrencies = Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
-        .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
-    String amqpUrl = options.getOrDefault("amqp-url", env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"));
+    int[] concurrencies =
+        Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
+            .mapToInt(s -> Integer.parseInt(s.trim()))
+            .toArray();
+    String amqpUrl =
+        options.getOrDefault("amqp-url", env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"));
     String redisUrl = options.getOrDefault("redis-url", env("REDIS_URL", ""));
-    List<String> backends = List.of(options.getOrDefault("backends", redisUrl.isEmpty() ? "null,memory" : "null,memory,redis").split(","));
+    List<String> backends =
+        List.of(
+            options
+                .getOrDefault("backends", redisUrl.isEmpty() ? "null,memory" : "null,memory,redis")
+                .split(","));
 
-    System.out.printf(Locale.ROOT, "AMQP benchmark: %d no-op tasks, concurrency %s, RabbitMQ %s, backends %s, %d CPUs, Java %s%n",
-        tasks, Arrays.toString(concurrencies), AmqpUrl.parse(amqpUrl), backends,
-        Runtime.getRuntime().availableProcessors(), Runtime.version());
+    System.out.printf(
+        Locale.ROOT,
+        "AMQP benchmark: %d no-op tasks, concurrency %s, RabbitMQ %s, backends %s, %d CPUs, Java %s%n",
+        tasks,
+        Arrays.toString(concurrencies),
+        AmqpUrl.parse(amqpUrl),
+        backends,
+        Runtime.getRuntime().availableProcessors(),
+        Runtime.version());
     List<Result> results = new ArrayList<>();
     for (int concurrency : concurrencies) {
       Result bare = bare(amqpUrl, tasks, concurrency);
       results.add(bare);
       print(bare, bare);
       for (String backend : backends) {
-        Config config = Config.builder().broker(amqpUrl).resultBackend(backend.equals("redis") ? redisUrl : amqpUrl)
-            .defaultQueue("bench_" + UUID.randomUUID().toString().substring(0, 8)).build();
-        Supplier<Backend> factory = switch (backend.trim()) {
-          case "memory" -> () -> MemoryBackend.create(config, Clock.systemUTC());
-          case "redis" -> () -> RedisBackend.create(config);
-          case "null" -> io.machinery.embedded.NullBackend::create; // no results: the broker path alone
-          default -> throw new IllegalArgumentException("unknown backend " + backend + " (memory, redis or null)");
-        };
-        Result ours = machinery("machinery amqp + " + backend.trim(), config, factory, tasks, concurrency);
+        Config config =
+            Config.builder()
+                .broker(amqpUrl)
+                .resultBackend(backend.equals("redis") ? redisUrl : amqpUrl)
+                .defaultQueue("bench_" + UUID.randomUUID().toString().substring(0, 8))
+                .build();
+        Supplier<Backend> factory =
+            switch (backend.trim()) {
+              case "memory" -> () -> MemoryBackend.create(config, Clock.systemUTC());
+              case "redis" -> () -> RedisBackend.create(config);
+              case "null" ->
+                  io.machinery.embedded.NullBackend::create; // no results: the broker path alone
+              default ->
+                  throw new IllegalArgumentException(
+                      "unknown backend " + backend + " (memory, redis or null)");
+            };
+        Result ours =
+            machinery("machinery amqp + " + backend.trim(), config, factory, tasks, concurrency);
         results.add(ours);
         print(ours, bare);
       }
     }
     System.out.println();
-    System.out.println("| setup | concurrency | enqueue (tasks/s) | drain (tasks/s) | latency p50 (ms) | latency p99 (ms) | enqueue vs bare | drain vs bare |");
+    System.out.println(
+        "| setup | concurrency | enqueue (tasks/s) | drain (tasks/s) | latency p50 (ms) | latency p99 (ms) | enqueue vs bare | drain vs bare |");
     System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
     Result bare = null;
     for (Result r : results) {
       if (r.setup().startsWith("bare")) {
         bare = r;
       }
-      System.out.printf(Locale.ROOT, "| %s | %d | %,.0f | %,.0f | %.2f | %.2f | %s | %s |%n", r.setup(), r.concurrency(),
-          r.enqueueRate(), r.drainRate(), r.p50Millis(), r.p99Millis(),
-          bare == null || r == bare ? "1.00" : String.format(Locale.ROOT, "%.2f", r.enqueueRate() / bare.enqueueRate()),
-          bare == null || r == bare ? "1.00" : String.format(Locale.ROOT, "%.2f", r.drainRate() / bare.drainRate()));
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %d | %,.0f | %,.0f | %.2f | %.2f | %s | %s |%n",
+          r.setup(),
+          r.concurrency(),
+          r.enqueueRate(),
+          r.drainRate(),
+          r.p50Millis(),
+          r.p99Millis(),
+          bare == null || r == bare
+              ? "1.00"
+              : String.format(Locale.ROOT, "%.2f", r.enqueueRate() / bare.enqueueRate()),
+          bare == null || r == bare
+              ? "1.00"
+              : String.format(Locale.ROOT, "%.2f", r.drainRate() / bare.drainRate()));
     }
   }
 
   private static void print(Result r, Result bare) {
-    System.out.printf(Locale.ROOT, "  %-28s c=%-3d enqueue %,9.0f/s  drain %,9.0f/s  p50 %6.2f ms  p99 %7.2f ms  (vs bare: %.2f / %.2f)%n",
-        r.setup(), r.concurrency(), r.enqueueRate(), r.drainRate(), r.p50Millis(), r.p99Millis(),
-        r.enqueueRate() / bare.enqueueRate(), r.drainRate() / bare.drainRate());
+    System.out.printf(
+        Locale.ROOT,
+        "  %-28s c=%-3d enqueue %,9.0f/s  drain %,9.0f/s  p50 %6.2f ms  p99 %7.2f ms  (vs bare: %.2f / %.2f)%n",
+        r.setup(),
+        r.concurrency(),
+        r.enqueueRate(),
+        r.drainRate(),
+        r.p50Millis(),
+        r.p99Millis(),
+        r.enqueueRate() / bare.enqueueRate(),
+        r.drainRate() / bare.drainRate());
   }
 
-  // ------------------------------------------------------------------------------------------ Machinery
+  // ------------------------------------------------------------------------------------------
+  // Machinery
 
-  private static Result machinery(String setup, Config config, Supplier<Backend> backends, int tasks, int concurrency)
+  private static Result machinery(
+      String setup, Config config, Supplier<Backend> backends, int tasks, int concurrency)
       throws Exception {
     AtomicLong done = new AtomicLong();
     long[] latencies = new long[Math.max(1, tasks / 10)];
     AtomicInteger latencyCount = new AtomicInteger();
-    try (AmqpBroker broker = AmqpBroker.create(config); Backend backend = backends.get();
-         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+    try (AmqpBroker broker = AmqpBroker.create(config);
+        Backend backend = backends.get();
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("noop", TaskFunction.of(() -> null));
-      server.registerTask("timed", TaskFunction.of(Long.class, sent -> {
-        int i = latencyCount.getAndIncrement();
-        if (i < latencies.length) {
-          latencies[i] = System.nanoTime() - sent;
-        }
-        return null;
-      }));
+      server.registerTask(
+          "timed",
+          TaskFunction.of(
+              Long.class,
+              sent -> {
+                int i = latencyCount.getAndIncrement();
+                if (i < latencies.length) {
+                  latencies[i] = System.nanoTime() - sent;
+                }
+                return null;
+              }));
       warmUp(server, done, concurrency);
 
       long start = System.nanoTime();
       runConcurrently(concurrency, tasks, i -> server.sendTask(Signature.create("noop")));
       double enqueue = tasks / seconds(start);
 
-      Worker worker = server.workerBuilder("bench").concurrency(concurrency).postTaskHandler(s -> done.incrementAndGet()).build();
+      Worker worker =
+          server
+              .workerBuilder("bench")
+              .concurrency(concurrency)
+              .postTaskHandler(s -> done.incrementAndGet())
+              .build();
       done.set(0);
       start = System.nanoTime();
       worker.launchAsync();
@@ -149,17 +211,30 @@ public final class AmqpBenchmark {
       double drain = tasks / seconds(start);
 
       done.set(0);
-      runConcurrently(concurrency, latencies.length,
+      runConcurrently(
+          concurrency,
+          latencies.length,
           i -> server.sendTask(Signature.create("timed", Arg.of(System.nanoTime()))));
       awaitCount(done, latencies.length);
       worker.quit();
       deleteQueue(config.broker(), config.defaultQueue());
-      return new Result(setup, concurrency, enqueue, drain, percentile(latencies, 0.50), percentile(latencies, 0.99));
+      return new Result(
+          setup,
+          concurrency,
+          enqueue,
+          drain,
+          percentile(latencies, 0.50),
+          percentile(latencies, 0.99));
     }
   }
 
   private static void warmUp(Server server, AtomicLong done, int concurrency) throws Exception {
-    Worker worker = server.workerBuilder("warm-up").concurrency(concurrency).postTaskHandler(s -> done.incrementAndGet()).build();
+    Worker worker =
+        server
+            .workerBuilder("warm-up")
+            .concurrency(concurrency)
+            .postTaskHandler(s -> done.incrementAndGet())
+            .build();
     worker.launchAsync();
     runConcurrently(concurrency, 2_000, i -> server.sendTask(Signature.create("noop")));
     awaitCount(done, 2_000);
@@ -167,32 +242,44 @@ public final class AmqpBenchmark {
     done.set(0);
   }
 
-  // ------------------------------------------------------------------------------------------ bare amqp-client
+  // ------------------------------------------------------------------------------------------ bare
+  // amqp-client
 
   private static Result bare(String amqpUrl, int tasks, int concurrency) throws Exception {
     String queue = "bench_bare_" + UUID.randomUUID().toString().substring(0, 8);
-    byte[] body = io.machinery.WireCodec.encode(Signature.builder("noop").uuid("task_" + UUID.randomUUID())
-        .routingKey(queue).headers(Map.of()).build());
-    AMQP.BasicProperties persistent = new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
-    try (Connection publishing = connect(amqpUrl, "bench-bare-publisher"); Connection consuming = connect(amqpUrl, "bench-bare-consumer")) {
+    byte[] body =
+        io.machinery.WireCodec.encode(
+            Signature.builder("noop")
+                .uuid("task_" + UUID.randomUUID())
+                .routingKey(queue)
+                .headers(Map.of())
+                .build());
+    AMQP.BasicProperties persistent =
+        new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
+    try (Connection publishing = connect(amqpUrl, "bench-bare-publisher");
+        Connection consuming = connect(amqpUrl, "bench-bare-consumer")) {
       try (Channel admin = publishing.createChannel()) {
         admin.queueDeclare(queue, true, false, false, null);
       }
-      ThreadLocal<Channel> channels = ThreadLocal.withInitial(() -> {
-        try {
-          Channel ch = publishing.createChannel();
-          ch.confirmSelect();
-          return ch;
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
+      ThreadLocal<Channel> channels =
+          ThreadLocal.withInitial(
+              () -> {
+                try {
+                  Channel ch = publishing.createChannel();
+                  ch.confirmSelect();
+                  return ch;
+                } catch (Exception e) {
+                  throw new IllegalStateException(e);
+                }
+              });
       // warm-up like the Machinery run
-      runConcurrently(concurrency, 2_000, i -> publishConfirmed(channels.get(), queue, persistent, body));
+      runConcurrently(
+          concurrency, 2_000, i -> publishConfirmed(channels.get(), queue, persistent, body));
       consume(consuming, queue, 2_000, concurrency, null);
 
       long start = System.nanoTime();
-      runConcurrently(concurrency, tasks, i -> publishConfirmed(channels.get(), queue, persistent, body));
+      runConcurrently(
+          concurrency, tasks, i -> publishConfirmed(channels.get(), queue, persistent, body));
       double enqueue = tasks / seconds(start);
 
       start = System.nanoTime();
@@ -201,31 +288,52 @@ public final class AmqpBenchmark {
 
       int count = Math.max(1, tasks / 10);
       long[] latencies = new long[count];
-      Thread consumer = Thread.ofPlatform().start(() -> {
-        try {
-          consume(consuming, queue, count, concurrency, latencies);
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      });
-      runConcurrently(concurrency, count, i -> publishConfirmed(channels.get(), queue, persistent,
-          ByteBuffer.allocate(8).putLong(System.nanoTime()).array()));
+      Thread consumer =
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    try {
+                      consume(consuming, queue, count, concurrency, latencies);
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                  });
+      runConcurrently(
+          concurrency,
+          count,
+          i ->
+              publishConfirmed(
+                  channels.get(),
+                  queue,
+                  persistent,
+                  ByteBuffer.allocate(8).putLong(System.nanoTime()).array()));
       consumer.join();
       try (Channel admin = publishing.createChannel()) {
         admin.queueDelete(queue);
       }
-      return new Result("bare amqp-client", concurrency, enqueue, drain, percentile(latencies, 0.50), percentile(latencies, 0.99));
+      return new Result(
+          "bare amqp-client",
+          concurrency,
+          enqueue,
+          drain,
+          percentile(latencies, 0.50),
+          percentile(latencies, 0.99));
     }
   }
 
-  private static void publishConfirmed(Channel channel, String queue, AMQP.BasicProperties properties, byte[] body)
+  private static void publishConfirmed(
+      Channel channel, String queue, AMQP.BasicProperties properties, byte[] body)
       throws Exception {
     channel.basicPublish("", queue, true, properties, body);
     channel.waitForConfirmsOrDie(30_000);
   }
 
-  /** Consumes {@code count} messages with QoS max(3, concurrency) and {@code concurrency} threads that ack. */
-  private static void consume(Connection connection, String queue, int count, int concurrency, long[] latencies)
+  /**
+   * Consumes {@code count} messages with QoS max(3, concurrency) and {@code concurrency} threads
+   * that ack.
+   */
+  private static void consume(
+      Connection connection, String queue, int count, int concurrency, long[] latencies)
       throws Exception {
     CountDownLatch finished = new CountDownLatch(count);
     AtomicInteger seen = new AtomicInteger();
@@ -233,26 +341,31 @@ public final class AmqpBenchmark {
     Channel channel = connection.createChannel();
     try {
       channel.basicQos(Math.max(3, concurrency));
-      channel.basicConsume(queue, false, new DefaultConsumer(channel) {
-        @Override
-        public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
-          workers.execute(() -> {
-            try {
-              if (latencies != null) {
-                int i = seen.getAndIncrement();
-                if (i < latencies.length) {
-                  latencies[i] = System.nanoTime() - ByteBuffer.wrap(body).getLong();
-                }
-              }
-              channel.basicAck(envelope.getDeliveryTag(), false);
-            } catch (Exception e) {
-              throw new IllegalStateException(e);
-            } finally {
-              finished.countDown();
+      channel.basicConsume(
+          queue,
+          false,
+          new DefaultConsumer(channel) {
+            @Override
+            public void handleDelivery(
+                String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+              workers.execute(
+                  () -> {
+                    try {
+                      if (latencies != null) {
+                        int i = seen.getAndIncrement();
+                        if (i < latencies.length) {
+                          latencies[i] = System.nanoTime() - ByteBuffer.wrap(body).getLong();
+                        }
+                      }
+                      channel.basicAck(envelope.getDeliveryTag(), false);
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    } finally {
+                      finished.countDown();
+                    }
+                  });
             }
           });
-        }
-      });
       if (!finished.await(10, TimeUnit.MINUTES)) {
         throw new IllegalStateException("bare consumer did not finish");
       }
@@ -262,7 +375,8 @@ public final class AmqpBenchmark {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ helpers
+  // ------------------------------------------------------------------------------------------
+  // helpers
 
   interface Step {
     void run(int i) throws Exception;
@@ -274,17 +388,20 @@ public final class AmqpBenchmark {
     List<Thread> started = new ArrayList<>();
     List<Exception> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     for (int t = 0; t < threads; t++) {
-      started.add(Thread.ofPlatform().start(() -> {
-        int i;
-        while ((i = next.getAndIncrement()) < total) {
-          try {
-            step.run(i);
-          } catch (Exception e) {
-            errors.add(e);
-            return;
-          }
-        }
-      }));
+      started.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    int i;
+                    while ((i = next.getAndIncrement()) < total) {
+                      try {
+                        step.run(i);
+                      } catch (Exception e) {
+                        errors.add(e);
+                        return;
+                      }
+                    }
+                  }));
     }
     for (Thread thread : started) {
       thread.join();
@@ -298,7 +415,8 @@ public final class AmqpBenchmark {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
     while (counter.get() < target) {
       if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("only " + counter.get() + " of " + target + " tasks finished");
+        throw new IllegalStateException(
+            "only " + counter.get() + " of " + target + " tasks finished");
       }
       Thread.sleep(1); // a benchmark driver, not a test: polling a counter is the cheapest wait
     }
@@ -322,7 +440,8 @@ public final class AmqpBenchmark {
   }
 
   private static void deleteQueue(String url, String queue) throws Exception {
-    try (Connection c = connect(url.split(",")[0], "bench-cleanup"); Channel ch = c.createChannel()) {
+    try (Connection c = connect(url.split(",")[0], "bench-cleanup");
+        Channel ch = c.createChannel()) {
       ch.queueDelete(queue);
     }
   }
@@ -336,7 +455,8 @@ public final class AmqpBenchmark {
     Map<String, String> options = new java.util.HashMap<>();
     for (int i = 0; i < args.length; i++) {
       if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("usage: AmqpBenchmark [--tasks N] [--concurrency 1,10,100] [--amqp-url URL] [--redis-url URL] [--backends memory,redis]");
+        throw new IllegalArgumentException(
+            "usage: AmqpBenchmark [--tasks N] [--concurrency 1,10,100] [--amqp-url URL] [--redis-url URL] [--backends memory,redis]");
       }
       options.put(args[i].substring(2), args[++i]);
     }

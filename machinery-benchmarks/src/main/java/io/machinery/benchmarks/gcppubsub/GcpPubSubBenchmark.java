@@ -48,7 +48,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
- * No-op tasks through the GCP Pub/Sub broker against a bare client loop on the same server, in one run.
+ * No-op tasks through the GCP Pub/Sub broker against a bare client loop on the same server, in one
+ * run.
  *
  * <pre>
  * java -cp machinery-benchmarks/target/benchmarks.jar io.machinery.benchmarks.gcppubsub.GcpPubSubBenchmark \
@@ -59,14 +60,16 @@ import java.util.function.Supplier;
  * <p>For each concurrency N, three phases per setup, each on a fresh topic and subscription:
  *
  * <ul>
- *   <li><b>enqueue</b>: N threads send the tasks; a send returns once Pub/Sub accepted the message. Machinery:
- *       {@code Server.sendTask} (PENDING stored, JSON encoded, one Publish call). Bare: N threads, one Publish
- *       call per message with the same JSON bytes, on the generated stub.
- *   <li><b>drain</b>: the subscription full, a worker of concurrency N runs them. Machinery: a {@code Worker}
- *       (RECEIVED, STARTED, call, SUCCESS stored, ack). Bare: one thread pulls up to 1,000 messages at a time,
- *       N threads take them and queue their ack IDs, one thread acknowledges in batches: a ceiling, with none
- *       of the bounds Machinery keeps (it may hold 1,000 messages whatever N is).
- *   <li><b>latency</b>: a tenth of the tasks sent by N threads while the worker runs; send-to-finish time.
+ *   <li><b>enqueue</b>: N threads send the tasks; a send returns once Pub/Sub accepted the message.
+ *       Machinery: {@code Server.sendTask} (PENDING stored, JSON encoded, one Publish call). Bare:
+ *       N threads, one Publish call per message with the same JSON bytes, on the generated stub.
+ *   <li><b>drain</b>: the subscription full, a worker of concurrency N runs them. Machinery: a
+ *       {@code Worker} (RECEIVED, STARTED, call, SUCCESS stored, ack). Bare: one thread pulls up to
+ *       1,000 messages at a time, N threads take them and queue their ack IDs, one thread
+ *       acknowledges in batches: a ceiling, with none of the bounds Machinery keeps (it may hold
+ *       1,000 messages whatever N is).
+ *   <li><b>latency</b>: a tenth of the tasks sent by N threads while the worker runs;
+ *       send-to-finish time.
  * </ul>
  *
  * <p>{@code PUBSUB_EMULATOR_HOST} and {@code REDIS_URL} are the defaults for the endpoints.
@@ -76,42 +79,83 @@ public final class GcpPubSubBenchmark {
 
   private GcpPubSubBenchmark() {}
 
-  record Result(String setup, int concurrency, double enqueueRate, double drainRate, double p50Millis, double p99Millis) {}
+  record Result(
+      String setup,
+      int concurrency,
+      double enqueueRate,
+      double drainRate,
+      double p50Millis,
+      double p99Millis) {}
 
   public static void main(String[] args) throws Exception {
     Map<String, String> options = parse(args);
     int tasks = Integer.parseInt(options.getOrDefault("tasks", "20000"));
-    int[] concurrencies = Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
-        .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
-    String emulator = options.getOrDefault("emulator", env("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"));
+    int[] concurrencies =
+        Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
+            .mapToInt(s -> Integer.parseInt(s.trim()))
+            .toArray();
+    String emulator =
+        options.getOrDefault("emulator", env("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"));
     String redisUrl = options.getOrDefault("redis-url", env("REDIS_URL", ""));
-    List<String> backends = List.of(options.getOrDefault("backends",
-        redisUrl.isEmpty() ? "null,memory" : "null,memory,redis").split(","));
-    System.out.printf(Locale.ROOT, "Pub/Sub benchmark: %d no-op tasks, concurrency %s, emulator %s, backends %s, %d CPUs,"
-        + " Java %s%n", tasks, Arrays.toString(concurrencies), emulator, backends,
-        Runtime.getRuntime().availableProcessors(), Runtime.version());
+    List<String> backends =
+        List.of(
+            options
+                .getOrDefault("backends", redisUrl.isEmpty() ? "null,memory" : "null,memory,redis")
+                .split(","));
+    System.out.printf(
+        Locale.ROOT,
+        "Pub/Sub benchmark: %d no-op tasks, concurrency %s, emulator %s, backends %s, %d CPUs,"
+            + " Java %s%n",
+        tasks,
+        Arrays.toString(concurrencies),
+        emulator,
+        backends,
+        Runtime.getRuntime().availableProcessors(),
+        Runtime.version());
     ManagedChannel channel = ManagedChannelBuilder.forTarget(emulator).usePlaintext().build();
     var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
     List<Result> results = new ArrayList<>();
-    try (PublisherStub publisher = GrpcPublisherStub.create(PublisherStubSettings.newBuilder()
-            .setTransportChannelProvider(channels).setCredentialsProvider(NoCredentialsProvider.create()).build());
-         SubscriberStub subscriber = GrpcSubscriberStub.create(SubscriberStubSettings.newBuilder()
-            .setTransportChannelProvider(channels).setCredentialsProvider(NoCredentialsProvider.create()).build())) {
+    try (PublisherStub publisher =
+            GrpcPublisherStub.create(
+                PublisherStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build());
+        SubscriberStub subscriber =
+            GrpcSubscriberStub.create(
+                SubscriberStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build())) {
       for (int concurrency : concurrencies) {
         Result bare = bare(publisher, subscriber, tasks, concurrency);
         results.add(bare);
         print(bare, bare);
         for (String backend : backends) {
           String queue = "bench_" + UUID.randomUUID().toString().substring(0, 8);
-          Config config = Config.builder().broker("gcppubsub://" + PROJECT + "/" + queue).defaultQueue(queue)
-              .resultBackend(backend.trim().equals("redis") ? redisUrl : "").build();
-          Supplier<Backend> factory = switch (backend.trim()) {
-            case "memory" -> () -> MemoryBackend.create(config, Clock.systemUTC());
-            case "redis" -> () -> RedisBackend.create(config);
-            case "null" -> NullBackend::create;
-            default -> throw new IllegalArgumentException("unknown backend " + backend + " (memory, redis or null)");
-          };
-          Result ours = machinery("machinery gcppubsub + " + backend.trim(), config, emulator, factory, tasks, concurrency);
+          Config config =
+              Config.builder()
+                  .broker("gcppubsub://" + PROJECT + "/" + queue)
+                  .defaultQueue(queue)
+                  .resultBackend(backend.trim().equals("redis") ? redisUrl : "")
+                  .build();
+          Supplier<Backend> factory =
+              switch (backend.trim()) {
+                case "memory" -> () -> MemoryBackend.create(config, Clock.systemUTC());
+                case "redis" -> () -> RedisBackend.create(config);
+                case "null" -> NullBackend::create;
+                default ->
+                    throw new IllegalArgumentException(
+                        "unknown backend " + backend + " (memory, redis or null)");
+              };
+          Result ours =
+              machinery(
+                  "machinery gcppubsub + " + backend.trim(),
+                  config,
+                  emulator,
+                  factory,
+                  tasks,
+                  concurrency);
           results.add(ours);
           print(ours, bare);
         }
@@ -120,44 +164,78 @@ public final class GcpPubSubBenchmark {
       channel.shutdownNow();
     }
     System.out.println();
-    System.out.println("| setup | concurrency | enqueue (tasks/s) | drain (tasks/s) | latency p50 (ms) | latency p99 (ms) | enqueue vs bare | drain vs bare |");
+    System.out.println(
+        "| setup | concurrency | enqueue (tasks/s) | drain (tasks/s) | latency p50 (ms) | latency p99 (ms) | enqueue vs bare | drain vs bare |");
     System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
     Result bare = null;
     for (Result r : results) {
       if (r.setup().startsWith("bare")) {
         bare = r;
       }
-      System.out.printf(Locale.ROOT, "| %s | %d | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f |%n", r.setup(), r.concurrency(),
-          r.enqueueRate(), r.drainRate(), r.p50Millis(), r.p99Millis(), r.enqueueRate() / bare.enqueueRate(),
+      System.out.printf(
+          Locale.ROOT,
+          "| %s | %d | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f |%n",
+          r.setup(),
+          r.concurrency(),
+          r.enqueueRate(),
+          r.drainRate(),
+          r.p50Millis(),
+          r.p99Millis(),
+          r.enqueueRate() / bare.enqueueRate(),
           r.drainRate() / bare.drainRate());
     }
   }
 
   private static void print(Result r, Result bare) {
-    System.out.printf(Locale.ROOT, "  %-32s c=%-3d enqueue %,8.0f/s  drain %,8.0f/s  p50 %7.2f ms  p99 %8.2f ms  (vs bare: %.2f / %.2f)%n",
-        r.setup(), r.concurrency(), r.enqueueRate(), r.drainRate(), r.p50Millis(), r.p99Millis(),
-        r.enqueueRate() / bare.enqueueRate(), r.drainRate() / bare.drainRate());
+    System.out.printf(
+        Locale.ROOT,
+        "  %-32s c=%-3d enqueue %,8.0f/s  drain %,8.0f/s  p50 %7.2f ms  p99 %8.2f ms  (vs bare: %.2f / %.2f)%n",
+        r.setup(),
+        r.concurrency(),
+        r.enqueueRate(),
+        r.drainRate(),
+        r.p50Millis(),
+        r.p99Millis(),
+        r.enqueueRate() / bare.enqueueRate(),
+        r.drainRate() / bare.drainRate());
   }
 
-  // ------------------------------------------------------------------------------------------ Machinery
+  // ------------------------------------------------------------------------------------------
+  // Machinery
 
-  private static Result machinery(String setup, Config config, String emulator, Supplier<Backend> backends, int tasks,
-      int concurrency) throws Exception {
+  private static Result machinery(
+      String setup,
+      Config config,
+      String emulator,
+      Supplier<Backend> backends,
+      int tasks,
+      int concurrency)
+      throws Exception {
     AtomicLong done = new AtomicLong();
     long[] latencies = new long[Math.max(1, tasks / 10)];
     AtomicInteger latencyCount = new AtomicInteger();
-    try (GcpPubSubBroker broker = GcpPubSubBroker.builder(config).emulatorHost(emulator).createMissing(true).build();
-         Backend backend = backends.get();
-         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+    try (GcpPubSubBroker broker =
+            GcpPubSubBroker.builder(config).emulatorHost(emulator).createMissing(true).build();
+        Backend backend = backends.get();
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("noop", TaskFunction.of(() -> null));
-      server.registerTask("timed", TaskFunction.of(Long.class, sent -> {
-        int i = latencyCount.getAndIncrement();
-        if (i < latencies.length) {
-          latencies[i] = System.nanoTime() - sent;
-        }
-        return null;
-      }));
-      Worker warm = server.workerBuilder("warm-up").concurrency(concurrency).postTaskHandler(s -> done.incrementAndGet()).build();
+      server.registerTask(
+          "timed",
+          TaskFunction.of(
+              Long.class,
+              sent -> {
+                int i = latencyCount.getAndIncrement();
+                if (i < latencies.length) {
+                  latencies[i] = System.nanoTime() - sent;
+                }
+                return null;
+              }));
+      Worker warm =
+          server
+              .workerBuilder("warm-up")
+              .concurrency(concurrency)
+              .postTaskHandler(s -> done.incrementAndGet())
+              .build();
       warm.launchAsync();
       runConcurrently(concurrency, 1_000, i -> server.sendTask(Signature.create("noop")));
       awaitCount(done, 1_000);
@@ -167,7 +245,12 @@ public final class GcpPubSubBenchmark {
       runConcurrently(concurrency, tasks, i -> server.sendTask(Signature.create("noop")));
       double enqueue = tasks / seconds(start);
 
-      Worker worker = server.workerBuilder("bench").concurrency(concurrency).postTaskHandler(s -> done.incrementAndGet()).build();
+      Worker worker =
+          server
+              .workerBuilder("bench")
+              .concurrency(concurrency)
+              .postTaskHandler(s -> done.incrementAndGet())
+              .build();
       done.set(0);
       start = System.nanoTime();
       worker.launchAsync();
@@ -175,28 +258,57 @@ public final class GcpPubSubBenchmark {
       double drain = tasks / seconds(start);
 
       done.set(0);
-      runConcurrently(concurrency, latencies.length,
+      runConcurrently(
+          concurrency,
+          latencies.length,
           i -> server.sendTask(Signature.create("timed", Arg.of(System.nanoTime()))));
       awaitCount(done, latencies.length);
       worker.quit();
-      return new Result(setup, concurrency, enqueue, drain, percentile(latencies, 0.50), percentile(latencies, 0.99));
+      return new Result(
+          setup,
+          concurrency,
+          enqueue,
+          drain,
+          percentile(latencies, 0.50),
+          percentile(latencies, 0.99));
     }
   }
 
-  // ------------------------------------------------------------------------------------------ bare client
+  // ------------------------------------------------------------------------------------------ bare
+  // client
 
-  private static Result bare(PublisherStub publisher, SubscriberStub subscriber, int tasks, int concurrency)
+  private static Result bare(
+      PublisherStub publisher, SubscriberStub subscriber, int tasks, int concurrency)
       throws Exception {
     String name = "bench_bare_" + UUID.randomUUID().toString().substring(0, 8);
     String topic = "projects/" + PROJECT + "/topics/" + name;
     String subscription = "projects/" + PROJECT + "/subscriptions/" + name;
     publisher.createTopicCallable().call(Topic.newBuilder().setName(topic).build());
-    subscriber.createSubscriptionCallable().call(Subscription.newBuilder().setName(subscription).setTopic(topic)
-        .setAckDeadlineSeconds(60).build());
-    ByteString body = ByteString.copyFrom(WireCodec.encode(Signature.builder("noop").uuid("task_" + UUID.randomUUID())
-        .routingKey(name).headers(Map.of()).build()));
-    Step publish = i -> publisher.publishCallable().call(PublishRequest.newBuilder().setTopic(topic)
-        .addMessages(PubsubMessage.newBuilder().setData(body)).build());
+    subscriber
+        .createSubscriptionCallable()
+        .call(
+            Subscription.newBuilder()
+                .setName(subscription)
+                .setTopic(topic)
+                .setAckDeadlineSeconds(60)
+                .build());
+    ByteString body =
+        ByteString.copyFrom(
+            WireCodec.encode(
+                Signature.builder("noop")
+                    .uuid("task_" + UUID.randomUUID())
+                    .routingKey(name)
+                    .headers(Map.of())
+                    .build()));
+    Step publish =
+        i ->
+            publisher
+                .publishCallable()
+                .call(
+                    PublishRequest.newBuilder()
+                        .setTopic(topic)
+                        .addMessages(PubsubMessage.newBuilder().setData(body))
+                        .build());
     runConcurrently(concurrency, 1_000, publish);
     drainBare(subscriber, subscription, 1_000, concurrency, null);
 
@@ -209,52 +321,96 @@ public final class GcpPubSubBenchmark {
 
     int count = Math.max(1, tasks / 10);
     long[] latencies = new long[count];
-    Thread consumer = Thread.ofPlatform().start(() -> drainBare(subscriber, subscription, count, concurrency, latencies));
-    runConcurrently(concurrency, count, i -> publisher.publishCallable().call(PublishRequest.newBuilder().setTopic(topic)
-        .addMessages(PubsubMessage.newBuilder().setData(ByteString.copyFrom(ByteBuffer.allocate(8).putLong(System.nanoTime())
-            .array()))).build()));
+    Thread consumer =
+        Thread.ofPlatform()
+            .start(() -> drainBare(subscriber, subscription, count, concurrency, latencies));
+    runConcurrently(
+        concurrency,
+        count,
+        i ->
+            publisher
+                .publishCallable()
+                .call(
+                    PublishRequest.newBuilder()
+                        .setTopic(topic)
+                        .addMessages(
+                            PubsubMessage.newBuilder()
+                                .setData(
+                                    ByteString.copyFrom(
+                                        ByteBuffer.allocate(8).putLong(System.nanoTime()).array())))
+                        .build()));
     consumer.join();
-    return new Result("bare Pub/Sub stub", concurrency, enqueue, drain, percentile(latencies, 0.50), percentile(latencies, 0.99));
+    return new Result(
+        "bare Pub/Sub stub",
+        concurrency,
+        enqueue,
+        drain,
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99));
   }
 
-  /** One puller (up to 1,000 per pull), {@code concurrency} threads that take the messages, one batching acker. */
+  /**
+   * One puller (up to 1,000 per pull), {@code concurrency} threads that take the messages, one
+   * batching acker.
+   */
   @SuppressWarnings("deprecation")
-  private static void drainBare(SubscriberStub subscriber, String subscription, int count, int concurrency,
+  private static void drainBare(
+      SubscriberStub subscriber,
+      String subscription,
+      int count,
+      int concurrency,
       long[] latencies) {
     ExecutorService workers = Executors.newFixedThreadPool(concurrency);
     LinkedBlockingQueue<String> acks = new LinkedBlockingQueue<>();
     AtomicInteger finished = new AtomicInteger();
-    Thread acker = Thread.ofPlatform().start(() -> {
-      int acked = 0;
-      List<String> batch = new ArrayList<>();
-      try {
-        while (acked < count) {
-          batch.add(acks.take());
-          acks.drainTo(batch, 999);
-          subscriber.acknowledgeCallable().call(AcknowledgeRequest.newBuilder().setSubscription(subscription)
-              .addAllAckIds(batch).build());
-          acked += batch.size();
-          batch.clear();
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
+    Thread acker =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  int acked = 0;
+                  List<String> batch = new ArrayList<>();
+                  try {
+                    while (acked < count) {
+                      batch.add(acks.take());
+                      acks.drainTo(batch, 999);
+                      subscriber
+                          .acknowledgeCallable()
+                          .call(
+                              AcknowledgeRequest.newBuilder()
+                                  .setSubscription(subscription)
+                                  .addAllAckIds(batch)
+                                  .build());
+                      acked += batch.size();
+                      batch.clear();
+                    }
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                });
     int pulled = 0;
     while (pulled < count) {
-      List<ReceivedMessage> got = subscriber.pullCallable().call(PullRequest.newBuilder().setSubscription(subscription)
-          .setMaxMessages(Math.min(1000, count - pulled)).build()).getReceivedMessagesList();
+      List<ReceivedMessage> got =
+          subscriber
+              .pullCallable()
+              .call(
+                  PullRequest.newBuilder()
+                      .setSubscription(subscription)
+                      .setMaxMessages(Math.min(1000, count - pulled))
+                      .build())
+              .getReceivedMessagesList();
       pulled += got.size();
       for (ReceivedMessage m : got) {
-        workers.execute(() -> {
-          if (latencies != null) {
-            int i = finished.getAndIncrement();
-            if (i < latencies.length) {
-              latencies[i] = System.nanoTime() - m.getMessage().getData().asReadOnlyByteBuffer().getLong();
-            }
-          }
-          acks.add(m.getAckId());
-        });
+        workers.execute(
+            () -> {
+              if (latencies != null) {
+                int i = finished.getAndIncrement();
+                if (i < latencies.length) {
+                  latencies[i] =
+                      System.nanoTime() - m.getMessage().getData().asReadOnlyByteBuffer().getLong();
+                }
+              }
+              acks.add(m.getAckId());
+            });
       }
     }
     try {
@@ -265,7 +421,8 @@ public final class GcpPubSubBenchmark {
     workers.shutdown();
   }
 
-  // ------------------------------------------------------------------------------------------ helpers
+  // ------------------------------------------------------------------------------------------
+  // helpers
 
   interface Step {
     void run(int i) throws Exception;
@@ -277,17 +434,20 @@ public final class GcpPubSubBenchmark {
     List<Thread> started = new ArrayList<>();
     List<Exception> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     for (int t = 0; t < threads; t++) {
-      started.add(Thread.ofPlatform().start(() -> {
-        int i;
-        while ((i = next.getAndIncrement()) < total) {
-          try {
-            step.run(i);
-          } catch (Exception e) {
-            errors.add(e);
-            return;
-          }
-        }
-      }));
+      started.add(
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    int i;
+                    while ((i = next.getAndIncrement()) < total) {
+                      try {
+                        step.run(i);
+                      } catch (Exception e) {
+                        errors.add(e);
+                        return;
+                      }
+                    }
+                  }));
     }
     for (Thread thread : started) {
       thread.join();
@@ -301,7 +461,8 @@ public final class GcpPubSubBenchmark {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
     while (counter.get() < target) {
       if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("only " + counter.get() + " of " + target + " tasks finished");
+        throw new IllegalStateException(
+            "only " + counter.get() + " of " + target + " tasks finished");
       }
       Thread.sleep(1); // a benchmark driver, not a test: polling a counter is the cheapest wait
     }
@@ -327,8 +488,9 @@ public final class GcpPubSubBenchmark {
     Map<String, String> options = new java.util.HashMap<>();
     for (int i = 0; i < args.length; i++) {
       if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("usage: GcpPubSubBenchmark [--tasks N] [--concurrency 1,10,100]"
-            + " [--emulator HOST:PORT] [--redis-url URL] [--backends null,memory,redis]");
+        throw new IllegalArgumentException(
+            "usage: GcpPubSubBenchmark [--tasks N] [--concurrency 1,10,100]"
+                + " [--emulator HOST:PORT] [--redis-url URL] [--backends null,memory,redis]");
       }
       options.put(args[i].substring(2), args[++i]);
     }

@@ -28,17 +28,19 @@ import org.jspecify.annotations.Nullable;
  *     [--before-jar OLD.jar] (system java-before: the java rows from an older build, in the same run)
  * </pre>
  *
- * <p>For each system and worker concurrency C, on an emptied Redis database: a producer process sends N no-op
- * tasks one at a time (the <b>enqueue</b> rate; a sender that waits for each send); then a fresh worker process
- * of concurrency C drains the pre-filled queue, results stored (<b>cold</b> = N over the time from the worker's
- * launch to the Nth task done, JIT warm-up included; <b>warm</b> = the second half of the same drain); then,
- * into the now idle worker, a third process sends L tasks one at a time, a few milliseconds apart, each carrying
- * its send time, and the worker records send to start (<b>enqueue->start</b> p50/p99). <b>CPU µs/task</b> is
- * utime+stime from {@code /proc/<pid>/stat} over the phase, for the producer, the worker and redis-server (whose
- * pid comes from INFO, so a remote Redis shows n/a). Systems: {@code java} (this library), {@code go-machinery}
- * (Go Machinery v2) and {@code asynq} (both from {@code machinery-benchmarks/go}), and {@code lettuce}: a bare
- * Lettuce program, the floor of what a reliable Redis queue costs (see {@link Roles}). Child processes are
- * launched by this driver; the same class is their entry point ({@code produce}, {@code work}, {@code latency}).
+ * <p>For each system and worker concurrency C, on an emptied Redis database: a producer process
+ * sends N no-op tasks one at a time (the <b>enqueue</b> rate; a sender that waits for each send);
+ * then a fresh worker process of concurrency C drains the pre-filled queue, results stored
+ * (<b>cold</b> = N over the time from the worker's launch to the Nth task done, JIT warm-up
+ * included; <b>warm</b> = the second half of the same drain); then, into the now idle worker, a
+ * third process sends L tasks one at a time, a few milliseconds apart, each carrying its send time,
+ * and the worker records send to start (<b>enqueue->start</b> p50/p99). <b>CPU µs/task</b> is
+ * utime+stime from {@code /proc/<pid>/stat} over the phase, for the producer, the worker and
+ * redis-server (whose pid comes from INFO, so a remote Redis shows n/a). Systems: {@code java}
+ * (this library), {@code go-machinery} (Go Machinery v2) and {@code asynq} (both from {@code
+ * machinery-benchmarks/go}), and {@code lettuce}: a bare Lettuce program, the floor of what a
+ * reliable Redis queue costs (see {@link Roles}). Child processes are launched by this driver; the
+ * same class is their entry point ({@code produce}, {@code work}, {@code latency}).
  */
 public final class OutsideBenchmark {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -59,7 +61,8 @@ public final class OutsideBenchmark {
       i++;
       switch (a) {
         case "-n", "--tasks" -> d.tasks = Integer.parseInt(v);
-        case "-c", "--concurrency" -> d.concurrencies = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt).toArray();
+        case "-c", "--concurrency" ->
+            d.concurrencies = Arrays.stream(v.split(",")).mapToInt(Integer::parseInt).toArray();
         case "--systems", "--system" -> d.systems = List.of(v.split(","));
         case "--latency" -> d.latency = Integer.parseInt(v);
         case "--gap-ms" -> d.gapMs = Integer.parseInt(v);
@@ -72,10 +75,11 @@ public final class OutsideBenchmark {
         case "--go-binary" -> d.goBinary = Path.of(v);
         case "--before-jar" -> d.beforeJar = Path.of(v);
         case "-h", "--help" -> {
-          System.out.println("usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
-              + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--redis URL] [--rounds R]"
-              + " [--jfr DIR] [--jfr-concurrency C] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
-              + "; systems also java-async, java-batch (other producers, same worker), java-before");
+          System.out.println(
+              "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
+                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--redis URL] [--rounds R]"
+                  + " [--jfr DIR] [--jfr-concurrency C] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
+                  + "; systems also java-async, java-batch (other producers, same worker), java-before");
           return;
         }
         default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -84,14 +88,29 @@ public final class OutsideBenchmark {
     if (role.equals("run")) {
       d.run(i0 == 1 ? Arrays.copyOfRange(args, 1, args.length) : args);
     } else {
-      new Roles(new Roles.Options(role, d.systems.get(0), d.redis, QUEUE, d.tasks, d.concurrencies[0], d.latency,
-          d.gapMs, d.redisPid)).run();
+      new Roles(
+              new Roles.Options(
+                  role,
+                  d.systems.get(0),
+                  d.redis,
+                  QUEUE,
+                  d.tasks,
+                  d.concurrencies[0],
+                  d.latency,
+                  d.gapMs,
+                  d.redisPid))
+          .run();
       System.exit(0); // a worker's non-daemon threads must not keep the process
     }
   }
 
   /** One measured row: a system at a concurrency, the JSON lines its three processes printed. */
-  record Row(String system, int concurrency, JsonNode produced, JsonNode drained, @Nullable JsonNode latency) {}
+  record Row(
+      String system,
+      int concurrency,
+      JsonNode produced,
+      JsonNode drained,
+      @Nullable JsonNode latency) {}
 
   static final class Driver {
     int tasks = 100_000;
@@ -106,13 +125,19 @@ public final class OutsideBenchmark {
     int jfrConcurrency = 10;
     List<String> javaOpts = List.of();
     Path goBinary = Path.of("machinery-benchmarks/go/bin/outside-go");
-    /** An older build of this jar: system {@code java-before} runs {@code java} from it, for before/after. */
+
+    /**
+     * An older build of this jar: system {@code java-before} runs {@code java} from it, for
+     * before/after.
+     */
     @Nullable Path beforeJar;
+
     private final Path logs = tempDir();
 
     private static String defaultRedis() {
       String url = System.getenv("REDIS_URL");
-      return (url == null || url.isBlank() ? "redis://127.0.0.1:6379" : url.replaceAll("/+$", "")) + "/9";
+      return (url == null || url.isBlank() ? "redis://127.0.0.1:6379" : url.replaceAll("/+$", ""))
+          + "/9";
     }
 
     private static Path tempDir() {
@@ -131,7 +156,8 @@ public final class OutsideBenchmark {
       for (int round = 1; round <= rounds; round++) {
         for (String system : systems) {
           for (int c : concurrencies) {
-            if ((system.equals("java-async") || system.equals("java-batch")) && c != senderRowConcurrency()) {
+            if ((system.equals("java-async") || system.equals("java-batch"))
+                && c != senderRowConcurrency()) {
               continue; // other producers, the same worker: one row is enough
             }
             progress("round %d: %s at concurrency %d", round, system, c);
@@ -144,18 +170,28 @@ public final class OutsideBenchmark {
       System.out.println(Table.markdown(rows, rounds, tasks, latency, args));
     }
 
-    /** The one concurrency at which the java-async and java-batch rows run: 10 when measured, else the first. */
+    /**
+     * The one concurrency at which the java-async and java-batch rows run: 10 when measured, else
+     * the first.
+     */
     private int senderRowConcurrency() {
       return Arrays.stream(concurrencies).anyMatch(c -> c == 10) ? 10 : concurrencies[0];
     }
 
-    /** redis-server's pid from INFO when it runs on this machine, else -1 (its CPU is then not shown). */
+    /**
+     * redis-server's pid from INFO when it runs on this machine, else -1 (its CPU is then not
+     * shown).
+     */
     private long localRedisPid() {
       RedisClient client = RedisClient.create(redis);
       try (StatefulRedisConnection<String, String> c = client.connect()) {
         String info = c.sync().info("server");
-        long pid = info.lines().filter(l -> l.startsWith("process_id:")).map(l -> Long.parseLong(l.substring(11).trim()))
-            .findFirst().orElse(-1L);
+        long pid =
+            info.lines()
+                .filter(l -> l.startsWith("process_id:"))
+                .map(l -> Long.parseLong(l.substring(11).trim()))
+                .findFirst()
+                .orElse(-1L);
         return pid > 0 && Files.isReadable(Path.of("/proc", Long.toString(pid), "stat")) ? pid : -1;
       } finally {
         client.shutdown();
@@ -195,27 +231,62 @@ public final class OutsideBenchmark {
       List<String> cmd = new ArrayList<>();
       boolean go = system.equals("go-machinery") || system.equals("asynq");
       if (go) {
-        cmd.addAll(List.of(goBinary.toAbsolutePath().toString(), role, "-system",
-            system.equals("asynq") ? "asynq" : "machinery", "-redis", redis, "-queue", QUEUE, "-n", Integer.toString(n),
-            "-c", Integer.toString(c), "-latency", Integer.toString(latency), "-gap-ms", Integer.toString(gapMs),
-            "-redis-pid", Long.toString(redisPid)));
+        cmd.addAll(
+            List.of(
+                goBinary.toAbsolutePath().toString(),
+                role,
+                "-system",
+                system.equals("asynq") ? "asynq" : "machinery",
+                "-redis",
+                redis,
+                "-queue",
+                QUEUE,
+                "-n",
+                Integer.toString(n),
+                "-c",
+                Integer.toString(c),
+                "-latency",
+                Integer.toString(latency),
+                "-gap-ms",
+                Integer.toString(gapMs),
+                "-redis-pid",
+                Long.toString(redisPid)));
       } else {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.addAll(javaOpts);
         if (jfrDir != null && c == jfrConcurrency && !role.equals("latency")) {
           Files.createDirectories(jfrDir);
-          cmd.add("-XX:StartFlightRecording=settings=profile,filename="
-              + jfrDir.resolve(system + "-" + role + "-c" + c + ".jfr").toAbsolutePath());
+          cmd.add(
+              "-XX:StartFlightRecording=settings=profile,filename="
+                  + jfrDir.resolve(system + "-" + role + "-c" + c + ".jfr").toAbsolutePath());
         }
         boolean before = system.equals("java-before");
         if (before && beforeJar == null) {
           throw new IllegalArgumentException("system java-before needs --before-jar");
         }
-        cmd.addAll(List.of("-cp", before ? beforeJar.toAbsolutePath().toString() : System.getProperty("java.class.path"),
-            OutsideBenchmark.class.getName(), role, "--system", before ? "java" : system, "--redis", redis, "--tasks", Integer.toString(n), "--concurrency", Integer.toString(c),
-            "--latency", Integer.toString(latency), "--gap-ms", Integer.toString(gapMs),
-            "--redis-pid", Long.toString(redisPid)));
+        cmd.addAll(
+            List.of(
+                "-cp",
+                before
+                    ? beforeJar.toAbsolutePath().toString()
+                    : System.getProperty("java.class.path"),
+                OutsideBenchmark.class.getName(),
+                role,
+                "--system",
+                before ? "java" : system,
+                "--redis",
+                redis,
+                "--tasks",
+                Integer.toString(n),
+                "--concurrency",
+                Integer.toString(c),
+                "--latency",
+                Integer.toString(latency),
+                "--gap-ms",
+                Integer.toString(gapMs),
+                "--redis-pid",
+                Long.toString(redisPid)));
       }
       Path log = logs.resolve(system + "-" + role + "-c" + c + ".log");
       return new ProcessBuilder(cmd).redirectError(log.toFile()).start();
@@ -232,12 +303,20 @@ public final class OutsideBenchmark {
           }
         }
       }
-      throw new IllegalStateException("no " + event + " line from " + p.info().commandLine().orElse("?")
-          + " (exit " + p.exitValue() + "); logs in " + logs);
+      throw new IllegalStateException(
+          "no "
+              + event
+              + " line from "
+              + p.info().commandLine().orElse("?")
+              + " (exit "
+              + p.exitValue()
+              + "); logs in "
+              + logs);
     }
 
     private static void readEvents(Process p, BlockingQueue<JsonNode> events) {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      try (BufferedReader r =
+          new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
         for (String line; (line = r.readLine()) != null; ) {
           if (line.startsWith("{")) {
             events.add(JSON.readTree(line));
@@ -248,7 +327,8 @@ public final class OutsideBenchmark {
       }
     }
 
-    private JsonNode await(BlockingQueue<JsonNode> events, Process p, String event) throws Exception {
+    private JsonNode await(BlockingQueue<JsonNode> events, Process p, String event)
+        throws Exception {
       long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(15);
       while (System.nanoTime() < deadline) {
         JsonNode e = events.poll(1, TimeUnit.SECONDS);
@@ -256,7 +336,8 @@ public final class OutsideBenchmark {
           return e;
         }
         if (e == null && !p.isAlive() && events.isEmpty()) {
-          throw new IllegalStateException("worker exited (" + p.exitValue() + ") before '" + event + "'; logs in " + logs);
+          throw new IllegalStateException(
+              "worker exited (" + p.exitValue() + ") before '" + event + "'; logs in " + logs);
         }
       }
       p.destroyForcibly();

@@ -35,14 +35,15 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The three child-process roles of the outside-in benchmark for the JVM systems: {@code produce} (N no-op
- * tasks, one at a time), {@code work} (a fresh worker of concurrency C drains them, then times L stamped tasks
- * from their send to their start) and {@code latency} (sends those L tasks into the idle worker). Each prints
- * JSON lines on stdout, with the same fields as {@code machinery-benchmarks/go}. Systems: {@code java}
- * (Machinery for Java, Redis broker + Redis backend; {@code java-async} and {@code java-batch} send with
- * {@code sendTaskAsync} and {@code sendTasks} of {@value #BATCH}) and {@code lettuce} (a bare Lettuce program doing the least
- * a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the result, LREM as
- * the ack to drain, C loops on one shared asynchronous connection).
+ * The three child-process roles of the outside-in benchmark for the JVM systems: {@code produce} (N
+ * no-op tasks, one at a time), {@code work} (a fresh worker of concurrency C drains them, then
+ * times L stamped tasks from their send to their start) and {@code latency} (sends those L tasks
+ * into the idle worker). Each prints JSON lines on stdout, with the same fields as {@code
+ * machinery-benchmarks/go}. Systems: {@code java} (Machinery for Java, Redis broker + Redis
+ * backend; {@code java-async} and {@code java-batch} send with {@code sendTaskAsync} and {@code
+ * sendTasks} of {@value #BATCH}) and {@code lettuce} (a bare Lettuce program doing the least a
+ * reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the
+ * result, LREM as the ack to drain, C loops on one shared asynchronous connection).
  */
 final class Roles {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -55,8 +56,16 @@ final class Roles {
   }
 
   /** What a child process is told on its command line. */
-  record Options(String role, String system, String redisUrl, String queue, int tasks, int concurrency,
-      int latency, int gapMs, long redisPid) {}
+  record Options(
+      String role,
+      String system,
+      String redisUrl,
+      String queue,
+      int tasks,
+      int concurrency,
+      int latency,
+      int gapMs,
+      long redisPid) {}
 
   void run() throws Exception {
     switch (o.system()) {
@@ -70,22 +79,33 @@ final class Roles {
                 default -> produce(() -> server.sendTask(Signature.create("noop")));
               }
             }
-            case "latency" -> latency(sent -> server.sendTask(Signature.create("stamp", Arg.of(sent))));
+            case "latency" ->
+                latency(sent -> server.sendTask(Signature.create("stamp", Arg.of(sent))));
             case "work" -> javaWork(server);
             default -> throw new IllegalArgumentException("unknown role " + o.role());
           }
         }
       }
       case "lettuce" -> lettuce();
-      default -> throw new IllegalArgumentException("unknown system " + o.system()
-          + " (java, java-async, java-batch, lettuce)");
+      default ->
+          throw new IllegalArgumentException(
+              "unknown system " + o.system() + " (java, java-async, java-batch, lettuce)");
     }
   }
 
   private Server server() {
-    Config config = Config.builder().broker(o.redisUrl()).resultBackend(o.redisUrl()).defaultQueue(o.queue())
-        .resultsExpireIn(RESULTS_EXPIRE_IN).noUnixSignals(true).build();
-    return Server.builder().config(config).broker(RedisBroker.create(config)).backend(RedisBackend.create(config))
+    Config config =
+        Config.builder()
+            .broker(o.redisUrl())
+            .resultBackend(o.redisUrl())
+            .defaultQueue(o.queue())
+            .resultsExpireIn(RESULTS_EXPIRE_IN)
+            .noUnixSignals(true)
+            .build();
+    return Server.builder()
+        .config(config)
+        .broker(RedisBroker.create(config))
+        .backend(RedisBackend.create(config))
         .build();
   }
 
@@ -114,32 +134,50 @@ final class Roles {
       }
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
-    emit(Map.of("event", "produced", "n", o.tasks(), "seconds", seconds,
-        "cpu_us", ProcCpu.micros(0) - cpu0, "redis_cpu_us", ProcCpu.micros(o.redisPid()) - redis0));
+    emit(
+        Map.of(
+            "event",
+            "produced",
+            "n",
+            o.tasks(),
+            "seconds",
+            seconds,
+            "cpu_us",
+            ProcCpu.micros(0) - cpu0,
+            "redis_cpu_us",
+            ProcCpu.micros(o.redisPid()) - redis0));
   }
 
-  /** sendTaskAsync from one thread, every send in flight at once; the time ends when the last one completed. */
+  /**
+   * sendTaskAsync from one thread, every send in flight at once; the time ends when the last one
+   * completed.
+   */
   private void produceAsync(Server server) throws Exception {
-    produce(() -> {}, () -> {
-      java.util.concurrent.CompletableFuture<?>[] all = new java.util.concurrent.CompletableFuture<?>[o.tasks()];
-      for (int i = 0; i < o.tasks(); i++) {
-        all[i] = server.sendTaskAsync(Signature.create("noop"));
-      }
-      java.util.concurrent.CompletableFuture.allOf(all).join();
-    });
+    produce(
+        () -> {},
+        () -> {
+          java.util.concurrent.CompletableFuture<?>[] all =
+              new java.util.concurrent.CompletableFuture<?>[o.tasks()];
+          for (int i = 0; i < o.tasks(); i++) {
+            all[i] = server.sendTaskAsync(Signature.create("noop"));
+          }
+          java.util.concurrent.CompletableFuture.allOf(all).join();
+        });
   }
 
   /** sendTasks with {@value #BATCH} signatures per call. */
   private void produceBatch(Server server) throws Exception {
-    produce(() -> {}, () -> {
-      for (int i = 0; i < o.tasks(); i += BATCH) {
-        List<Signature> batch = new ArrayList<>(BATCH);
-        for (int j = i; j < Math.min(o.tasks(), i + BATCH); j++) {
-          batch.add(Signature.create("noop"));
-        }
-        server.sendTasks(batch);
-      }
-    });
+    produce(
+        () -> {},
+        () -> {
+          for (int i = 0; i < o.tasks(); i += BATCH) {
+            List<Signature> batch = new ArrayList<>(BATCH);
+            for (int j = i; j < Math.min(o.tasks(), i + BATCH); j++) {
+              batch.add(Signature.create("noop"));
+            }
+            server.sendTasks(batch);
+          }
+        });
   }
 
   static final int BATCH = 1_000;
@@ -147,7 +185,9 @@ final class Roles {
   private void latency(SendStamp send) throws Exception {
     for (int i = 0; i < o.tasks(); i++) {
       send.send(epochNanos());
-      Thread.sleep(o.gapMs()); // pacing, so that every task finds the worker idle (not waiting for an outcome)
+      Thread.sleep(
+          o.gapMs()); // pacing, so that every task finds the worker idle (not waiting for an
+      // outcome)
     }
   }
 
@@ -155,7 +195,9 @@ final class Roles {
     return ChronoUnit.NANOS.between(Instant.EPOCH, Instant.now());
   }
 
-  /** Counts finished no-op tasks and takes the times and CPU readings at the half and at the end. */
+  /**
+   * Counts finished no-op tasks and takes the times and CPU readings at the half and at the end.
+   */
   private final class Drain {
     private final AtomicLong count = new AtomicLong();
     private final long half = o.tasks() / 2;
@@ -211,8 +253,18 @@ final class Roles {
         synchronized (samples) {
           copy = new ArrayList<>(samples);
         }
-        emit(Map.of("event", "latency", "samples", copy.size(), "p50_ms", Percentiles.millis(copy, 50),
-            "p99_ms", Percentiles.millis(copy, 99), "max_ms", Collections.max(copy) / 1e6));
+        emit(
+            Map.of(
+                "event",
+                "latency",
+                "samples",
+                copy.size(),
+                "p50_ms",
+                Percentiles.millis(copy, 50),
+                "p99_ms",
+                Percentiles.millis(copy, 99),
+                "max_ms",
+                Collections.max(copy) / 1e6));
       }
     }
   }
@@ -220,23 +272,32 @@ final class Roles {
   private void javaWork(Server server) throws Exception {
     Drain drain = new Drain();
     server.registerTask("noop", TaskFunction.of(() -> null));
-    server.registerTask("stamp", TaskFunction.of(Long.class, sent -> {
-      drain.stamp(sent);
-      return null;
-    }));
-    Worker worker = server.workerBuilder("outside-java").concurrency(o.concurrency())
-        .postTaskHandler(signature -> { // runs after SUCCESS is stored
-          if (signature.name().equals("noop")) {
-            drain.done();
-          }
-        })
-        .build();
+    server.registerTask(
+        "stamp",
+        TaskFunction.of(
+            Long.class,
+            sent -> {
+              drain.stamp(sent);
+              return null;
+            }));
+    Worker worker =
+        server
+            .workerBuilder("outside-java")
+            .concurrency(o.concurrency())
+            .postTaskHandler(
+                signature -> { // runs after SUCCESS is stored
+                  if (signature.name().equals("noop")) {
+                    drain.done();
+                  }
+                })
+            .build();
     worker.launchAsync();
     drain.report();
     worker.quit();
   }
 
-  // ------------------------------------------------------------------------------------------- bare Lettuce
+  // -------------------------------------------------------------------------------------------
+  // bare Lettuce
 
   private void lettuce() throws Exception {
     RedisClient client = RedisClient.create(o.redisUrl());
@@ -260,60 +321,84 @@ final class Roles {
   }
 
   /**
-   * C asynchronous loops share one connection, each a chain of callbacks on Lettuce's I/O thread (no thread
-   * per loop): LMOVE, SET of the result, LREM, again. A loop that finds the queue empty parks; one waiter
-   * blocks in BLMOVE on a second connection (a blocking command would stall the shared one) and restarts the
-   * parked loops when a task arrives.
+   * C asynchronous loops share one connection, each a chain of callbacks on Lettuce's I/O thread
+   * (no thread per loop): LMOVE, SET of the result, LREM, again. A loop that finds the queue empty
+   * parks; one waiter blocks in BLMOVE on a second connection (a blocking command would stall the
+   * shared one) and restarts the parked loops when a task arrives.
    */
-  private void lettuceWork(RedisAsyncCommands<String, byte[]> redis, RedisCommands<String, byte[]> blocking)
+  private void lettuceWork(
+      RedisAsyncCommands<String, byte[]> redis, RedisCommands<String, byte[]> blocking)
       throws Exception {
     Drain drain = new Drain();
-    byte[] result = WireCodec.encode(TaskState.success(Signature.create("noop"), List.<TaskResult>of())
-        .withCarriedForward(TaskState.pending(Signature.create("noop"), OffsetDateTime.now(ZoneOffset.UTC))));
+    byte[] result =
+        WireCodec.encode(
+            TaskState.success(Signature.create("noop"), List.<TaskResult>of())
+                .withCarriedForward(
+                    TaskState.pending(
+                        Signature.create("noop"), OffsetDateTime.now(ZoneOffset.UTC))));
     SetArgs ex = SetArgs.Builder.ex(RESULTS_EXPIRE_IN);
     AtomicLong ids = new AtomicLong();
     String processing = "{" + o.queue() + "}:processing";
-    java.util.concurrent.atomic.AtomicInteger parked = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.function.Consumer<byte[]> finish = m -> {
-      String s = new String(m, 0, Math.min(m.length, 32), java.nio.charset.StandardCharsets.ISO_8859_1);
-      if (s.startsWith("stamp:")) {
-        drain.stamp(Long.parseLong(new String(m, java.nio.charset.StandardCharsets.ISO_8859_1).substring(6)));
-      } else {
-        drain.done();
-      }
-    };
+    java.util.concurrent.atomic.AtomicInteger parked =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.function.Consumer<byte[]> finish =
+        m -> {
+          String s =
+              new String(
+                  m, 0, Math.min(m.length, 32), java.nio.charset.StandardCharsets.ISO_8859_1);
+          if (s.startsWith("stamp:")) {
+            drain.stamp(
+                Long.parseLong(
+                    new String(m, java.nio.charset.StandardCharsets.ISO_8859_1).substring(6)));
+          } else {
+            drain.done();
+          }
+        };
     Runnable[] loop = new Runnable[1];
-    loop[0] = () -> redis.lmove(o.queue(), processing, LMoveArgs.Builder.leftRight()).thenAccept(m -> {
-      if (m == null) {
-        parked.incrementAndGet();
-        return;
-      }
-      redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
-      redis.lrem(processing, 1, m).thenRun(() -> {
-        finish.accept(m);
-        loop[0].run();
-      });
-    });
+    loop[0] =
+        () ->
+            redis
+                .lmove(o.queue(), processing, LMoveArgs.Builder.leftRight())
+                .thenAccept(
+                    m -> {
+                      if (m == null) {
+                        parked.incrementAndGet();
+                        return;
+                      }
+                      redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
+                      redis
+                          .lrem(processing, 1, m)
+                          .thenRun(
+                              () -> {
+                                finish.accept(m);
+                                loop[0].run();
+                              });
+                    });
     for (int w = 0; w < o.concurrency(); w++) {
       loop[0].run();
     }
-    Thread waiter = Thread.ofVirtual().start(() -> {
-      try {
-        while (!Thread.currentThread().isInterrupted()) {
-          byte[] m = blocking.blmove(o.queue(), processing, LMoveArgs.Builder.leftRight(), 1.0);
-          if (m != null) {
-            redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
-            redis.lrem(processing, 1, m).get();
-            finish.accept(m);
-            for (int n = parked.getAndSet(0); n > 0; n--) {
-              loop[0].run();
-            }
-          }
-        }
-      } catch (Exception e) {
-        // interrupted at the end
-      }
-    });
+    Thread waiter =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    while (!Thread.currentThread().isInterrupted()) {
+                      byte[] m =
+                          blocking.blmove(
+                              o.queue(), processing, LMoveArgs.Builder.leftRight(), 1.0);
+                      if (m != null) {
+                        redis.set("lettuce_task_" + ids.incrementAndGet(), result, ex);
+                        redis.lrem(processing, 1, m).get();
+                        finish.accept(m);
+                        for (int n = parked.getAndSet(0); n > 0; n--) {
+                          loop[0].run();
+                        }
+                      }
+                    }
+                  } catch (Exception e) {
+                    // interrupted at the end
+                  }
+                });
     drain.report();
     waiter.interrupt();
   }

@@ -9,18 +9,41 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 
-/** The outside-in benchmark's markdown table: one line per system and concurrency, medians over the rounds. */
+/**
+ * The outside-in benchmark's markdown table: one line per system and concurrency, medians over the
+ * rounds.
+ */
 final class Table {
   private Table() {}
 
   /** The figures of one row, in table order. */
-  record Cells(double enqueue, double cold, double warm, double p50, double p99, double producerCpu,
-      double workerCpu, double warmWorkerCpu, double redisSendCpu, double redisDrainCpu) {
+  record Cells(
+      double enqueue,
+      double cold,
+      double warm,
+      double p50,
+      double p99,
+      double producerCpu,
+      double workerCpu,
+      double warmWorkerCpu,
+      double redisSendCpu,
+      double redisDrainCpu) {
     @Override
     public String toString() {
-      return String.format(Locale.ROOT, "enqueue %,.0f/s, drain cold %,.0f/s warm %,.0f/s, p50 %.2f p99 %.2f ms,"
-          + " CPU us/task producer %.0f worker %.0f (warm %.0f) redis %.0f/%.0f", enqueue, cold, warm, p50, p99,
-          producerCpu, workerCpu, warmWorkerCpu, redisSendCpu, redisDrainCpu);
+      return String.format(
+          Locale.ROOT,
+          "enqueue %,.0f/s, drain cold %,.0f/s warm %,.0f/s, p50 %.2f p99 %.2f ms,"
+              + " CPU us/task producer %.0f worker %.0f (warm %.0f) redis %.0f/%.0f",
+          enqueue,
+          cold,
+          warm,
+          p50,
+          p99,
+          producerCpu,
+          workerCpu,
+          warmWorkerCpu,
+          redisSendCpu,
+          redisDrainCpu);
     }
   }
 
@@ -29,33 +52,61 @@ final class Table {
     JsonNode d = r.drained();
     double n = tasks;
     double warmN = d.path("warm_n").asDouble();
-    return new Cells(n / p.path("seconds").asDouble(), n / d.path("cold_seconds").asDouble(),
+    return new Cells(
+        n / p.path("seconds").asDouble(),
+        n / d.path("cold_seconds").asDouble(),
         warmN / d.path("warm_seconds").asDouble(),
         r.latency() == null ? Double.NaN : r.latency().path("p50_ms").asDouble(),
         r.latency() == null ? Double.NaN : r.latency().path("p99_ms").asDouble(),
-        p.path("cpu_us").asDouble() / n, d.path("cpu_us").asDouble() / n, d.path("warm_cpu_us").asDouble() / warmN,
-        p.path("redis_cpu_us").asDouble() / n, d.path("redis_cpu_us").asDouble() / n);
+        p.path("cpu_us").asDouble() / n,
+        d.path("cpu_us").asDouble() / n,
+        d.path("warm_cpu_us").asDouble() / warmN,
+        p.path("redis_cpu_us").asDouble() / n,
+        d.path("redis_cpu_us").asDouble() / n);
   }
 
   static String markdown(List<Row> rows, int rounds, int tasks, int latency, String[] args) {
     Map<String, List<Cells>> groups = new LinkedHashMap<>();
     for (Row r : rows) {
-      groups.computeIfAbsent(r.system() + "\u0000" + r.concurrency(), k -> new ArrayList<>()).add(cells(r, tasks));
+      groups
+          .computeIfAbsent(r.system() + "\u0000" + r.concurrency(), k -> new ArrayList<>())
+          .add(cells(r, tasks));
     }
     StringBuilder sb = new StringBuilder();
-    sb.append(String.format(Locale.ROOT, "%n%,d no-op tasks per row, %d round(s) (medians), %d latency samples;"
-        + " Java %s, %d CPUs. Arguments: %s%n%n", tasks, rounds, latency, Runtime.version(),
-        Runtime.getRuntime().availableProcessors(), args.length == 0 ? "(defaults)" : String.join(" ", args)));
-    sb.append("| system | C | enqueue/s (one by one) | drain/s cold | drain/s warm | enqueue->start p50 / p99 ms (idle)"
-        + " | CPU µs/task producer / worker (warm) | redis-server CPU µs/task send / drain |\n");
+    sb.append(
+        String.format(
+            Locale.ROOT,
+            "%n%,d no-op tasks per row, %d round(s) (medians), %d latency samples;"
+                + " Java %s, %d CPUs. Arguments: %s%n%n",
+            tasks,
+            rounds,
+            latency,
+            Runtime.version(),
+            Runtime.getRuntime().availableProcessors(),
+            args.length == 0 ? "(defaults)" : String.join(" ", args)));
+    sb.append(
+        "| system | C | enqueue/s (one by one) | drain/s cold | drain/s warm | enqueue->start p50 / p99 ms (idle)"
+            + " | CPU µs/task producer / worker (warm) | redis-server CPU µs/task send / drain |\n");
     sb.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Map.Entry<String, List<Cells>> e : groups.entrySet()) {
       String[] key = e.getKey().split("\u0000");
       List<Cells> cs = e.getValue();
-      sb.append(String.format(Locale.ROOT, "| %s | %s | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f / %.0f (%.0f) | %.0f / %.0f |%n",
-          label(key[0]), key[1], median(cs, Cells::enqueue), median(cs, Cells::cold), median(cs, Cells::warm),
-          median(cs, Cells::p50), median(cs, Cells::p99), median(cs, Cells::producerCpu), median(cs, Cells::workerCpu),
-          median(cs, Cells::warmWorkerCpu), median(cs, Cells::redisSendCpu), median(cs, Cells::redisDrainCpu)));
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "| %s | %s | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f / %.0f (%.0f) | %.0f / %.0f |%n",
+              label(key[0]),
+              key[1],
+              median(cs, Cells::enqueue),
+              median(cs, Cells::cold),
+              median(cs, Cells::warm),
+              median(cs, Cells::p50),
+              median(cs, Cells::p99),
+              median(cs, Cells::producerCpu),
+              median(cs, Cells::workerCpu),
+              median(cs, Cells::warmWorkerCpu),
+              median(cs, Cells::redisSendCpu),
+              median(cs, Cells::redisDrainCpu)));
     }
     return sb.toString();
   }

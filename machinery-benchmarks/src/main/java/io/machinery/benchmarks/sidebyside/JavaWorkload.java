@@ -23,11 +23,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The side-by-side workload for Machinery for Java, in this JVM, step for step what the Go harness's {@code
- * bench} does: empty the queue; send N {@code noop} tasks one after another with {@code sendTask}; start a
- * worker of concurrency C on the full queue and count tasks in the post-task handler (which runs after SUCCESS
- * is stored) until N; then, with the worker still running, send single tasks one at a time and time each from
- * the {@code sendTask} call to its post-task handler.
+ * The side-by-side workload for Machinery for Java, in this JVM, step for step what the Go
+ * harness's {@code bench} does: empty the queue; send N {@code noop} tasks one after another with
+ * {@code sendTask}; start a worker of concurrency C on the full queue and count tasks in the
+ * post-task handler (which runs after SUCCESS is stored) until N; then, with the worker still
+ * running, send single tasks one at a time and time each from the {@code sendTask} call to its
+ * post-task handler.
  */
 final class JavaWorkload {
   private JavaWorkload() {}
@@ -44,22 +45,30 @@ final class JavaWorkload {
     return RedisBackend.create(config);
   }
 
-  static Measurement run(Target target, int tasks, int concurrency, int latencySamples, Duration maxTime)
+  static Measurement run(
+      Target target, int tasks, int concurrency, int latencySamples, Duration maxTime)
       throws Exception {
-    Config config = Config.builder()
-        .broker(target.brokerUrl())
-        .resultBackend(target.backendUrl())
-        .defaultQueue(target.queue())
-        .resultsExpireIn(target.resultsExpireIn())
-        // same as the Go side: routed and bound with the queue's own name, prefetch = concurrency
-        .amqp(AmqpConfig.DEFAULT.withBindingKey(target.queue()).withPrefetchCount(Math.max(1, concurrency)))
-        .noUnixSignals(true)
-        .build();
+    Config config =
+        Config.builder()
+            .broker(target.brokerUrl())
+            .resultBackend(target.backendUrl())
+            .defaultQueue(target.queue())
+            .resultsExpireIn(target.resultsExpireIn())
+            // same as the Go side: routed and bound with the queue's own name, prefetch =
+            // concurrency
+            .amqp(
+                AmqpConfig.DEFAULT
+                    .withBindingKey(target.queue())
+                    .withPrefetchCount(Math.max(1, concurrency)))
+            .noUnixSignals(true)
+            .build();
     target.purge();
     long deadline = System.nanoTime() + maxTime.toNanos();
     String note = "";
-    try (Broker broker = PubSubBench.isPubSub(target.brokerUrl()) ? PubSubBench.broker(config)
-            : target.amqpBroker() ? AmqpBroker.create(config) : RedisBroker.create(config);
+    try (Broker broker =
+            PubSubBench.isPubSub(target.brokerUrl())
+                ? PubSubBench.broker(config)
+                : target.amqpBroker() ? AmqpBroker.create(config) : RedisBroker.create(config);
         Backend backend = backend(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("noop", TaskFunction.of(() -> null));
@@ -81,16 +90,20 @@ final class JavaWorkload {
       CountDownLatch allDone = new CountDownLatch(1);
       long target0 = enqueued;
       Map<String, CountDownLatch> waiters = new ConcurrentHashMap<>();
-      Worker worker = server.workerBuilder("sidebyside-java").concurrency(concurrency)
-          .postTaskHandler(signature -> {
-            CountDownLatch waiter = waiters.get(signature.uuid());
-            if (waiter != null) {
-              waiter.countDown();
-            } else if (drained.incrementAndGet() >= target0) {
-              allDone.countDown();
-            }
-          })
-          .build();
+      Worker worker =
+          server
+              .workerBuilder("sidebyside-java")
+              .concurrency(concurrency)
+              .postTaskHandler(
+                  signature -> {
+                    CountDownLatch waiter = waiters.get(signature.uuid());
+                    if (waiter != null) {
+                      waiter.countDown();
+                    } else if (drained.incrementAndGet() >= target0) {
+                      allDone.countDown();
+                    }
+                  })
+              .build();
       if (target0 == 0) {
         allDone.countDown();
       }
@@ -121,8 +134,15 @@ final class JavaWorkload {
       worker.quit();
       Double p50 = samples.isEmpty() ? null : Percentiles.millis(samples, 50);
       Double p99 = samples.isEmpty() ? null : Percentiles.millis(samples, 99);
-      return new Measurement("java", tasks, concurrency, enqueued / enqueueSeconds, drained.get() / drainSeconds,
-          p50, p99, note);
+      return new Measurement(
+          "java",
+          tasks,
+          concurrency,
+          enqueued / enqueueSeconds,
+          drained.get() / drainSeconds,
+          p50,
+          p99,
+          note);
     } finally {
       target.purge();
     }

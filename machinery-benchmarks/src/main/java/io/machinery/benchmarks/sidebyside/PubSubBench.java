@@ -21,9 +21,10 @@ import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 
 /**
- * The Pub/Sub side-by-side pair, on the emulator at {@code PUBSUB_EMULATOR_HOST}: the bench queue is topic and
- * subscription {@code sidebyside_bench} of project {@value #PROJECT}; Pub/Sub has no purge, so "empty the queue"
- * deletes and recreates both (10 s ack deadline, as Go's own tests create it).
+ * The Pub/Sub side-by-side pair, on the emulator at {@code PUBSUB_EMULATOR_HOST}: the bench queue
+ * is topic and subscription {@code sidebyside_bench} of project {@value #PROJECT}; Pub/Sub has no
+ * purge, so "empty the queue" deletes and recreates both (10 s ack deadline, as Go's own tests
+ * create it).
  */
 final class PubSubBench {
   static final String PROJECT = "machinery-sidebyside";
@@ -38,7 +39,9 @@ final class PubSubBench {
     return brokerUrl.startsWith(GcpPubSubBroker.SCHEME);
   }
 
-  /** The Java broker; it creates its delay and dead-letter topics, the bench topic exists already. */
+  /**
+   * The Java broker; it creates its delay and dead-letter topics, the bench topic exists already.
+   */
   static Broker broker(Config config) {
     return GcpPubSubBroker.builder(config).createMissing(true).build();
   }
@@ -46,29 +49,48 @@ final class PubSubBench {
   static void recreate(String queue) throws Exception {
     String host = System.getenv("PUBSUB_EMULATOR_HOST");
     if (host == null || host.isBlank()) {
-      throw new IllegalStateException("PUBSUB_EMULATOR_HOST is not set (scripts/services.sh start pubsub)");
+      throw new IllegalStateException(
+          "PUBSUB_EMULATOR_HOST is not set (scripts/services.sh start pubsub)");
     }
     ManagedChannel channel = ManagedChannelBuilder.forTarget(host).usePlaintext().build();
     var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (PublisherStub publisher = GrpcPublisherStub.create(PublisherStubSettings.newBuilder()
-            .setTransportChannelProvider(channels).setCredentialsProvider(NoCredentialsProvider.create()).build());
-         SubscriberStub subscriber = GrpcSubscriberStub.create(SubscriberStubSettings.newBuilder()
-            .setTransportChannelProvider(channels).setCredentialsProvider(NoCredentialsProvider.create()).build())) {
+    try (PublisherStub publisher =
+            GrpcPublisherStub.create(
+                PublisherStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build());
+        SubscriberStub subscriber =
+            GrpcSubscriberStub.create(
+                SubscriberStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build())) {
       String topic = "projects/" + PROJECT + "/topics/" + queue;
       String subscription = "projects/" + PROJECT + "/subscriptions/" + queue;
       try {
-        subscriber.deleteSubscriptionCallable().call(DeleteSubscriptionRequest.newBuilder().setSubscription(subscription).build());
+        subscriber
+            .deleteSubscriptionCallable()
+            .call(DeleteSubscriptionRequest.newBuilder().setSubscription(subscription).build());
       } catch (NotFoundException e) {
         // first run
       }
       try {
-        publisher.deleteTopicCallable().call(DeleteTopicRequest.newBuilder().setTopic(topic).build());
+        publisher
+            .deleteTopicCallable()
+            .call(DeleteTopicRequest.newBuilder().setTopic(topic).build());
       } catch (NotFoundException e) {
         // first run
       }
       publisher.createTopicCallable().call(Topic.newBuilder().setName(topic).build());
-      subscriber.createSubscriptionCallable().call(Subscription.newBuilder().setName(subscription).setTopic(topic)
-          .setAckDeadlineSeconds(10).build());
+      subscriber
+          .createSubscriptionCallable()
+          .call(
+              Subscription.newBuilder()
+                  .setName(subscription)
+                  .setTopic(topic)
+                  .setAckDeadlineSeconds(10)
+                  .build());
     } finally {
       channel.shutdownNow();
     }

@@ -11,19 +11,21 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Where one side-by-side row runs: a broker URL (Redis or AMQP), the Redis result backend, and the bench queue,
- * which both implementations use in turn and which is emptied before and after every run.
+ * Where one side-by-side row runs: a broker URL (Redis or AMQP), the Redis result backend, and the
+ * bench queue, which both implementations use in turn and which is emptied before and after every
+ * run.
  */
-record Target(String label, String brokerUrl, String backendUrl, String queue, int resultsExpireIn) {
+record Target(
+    String label, String brokerUrl, String backendUrl, String queue, int resultsExpireIn) {
 
   boolean amqpBroker() {
     return brokerUrl.startsWith("amqp");
   }
 
   /**
-   * Empties the bench queue. Redis: the list, and the processing lists, leases and dead letters a Java consumer
-   * keeps beside it ({@code {queue}:*}). AMQP: declares the queue as both implementations do (durable, no
-   * arguments) and purges it.
+   * Empties the bench queue. Redis: the list, and the processing lists, leases and dead letters a
+   * Java consumer keeps beside it ({@code {queue}:*}). AMQP: declares the queue as both
+   * implementations do (durable, no arguments) and purges it.
    */
   void purge() throws Exception {
     if (PubSubBench.isPubSub(brokerUrl)) {
@@ -31,7 +33,8 @@ record Target(String label, String brokerUrl, String backendUrl, String queue, i
     } else if (amqpBroker()) {
       AmqpUrl url = AmqpUrl.parse(brokerUrl);
       ConnectionFactory f = url.connectionFactory();
-      try (Connection connection = f.newConnection("sidebyside-purge"); Channel channel = connection.createChannel()) {
+      try (Connection connection = f.newConnection("sidebyside-purge");
+          Channel channel = connection.createChannel()) {
         channel.queueDeclare(queue, true, false, false, null);
         channel.queuePurge(queue);
       }

@@ -16,24 +16,28 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.context.annotation.Bean;
 
 /**
- * Auto-configuration of Machinery from {@code machinery.*} properties ({@link MachineryProperties}).
+ * Auto-configuration of Machinery from {@code machinery.*} properties ({@link
+ * MachineryProperties}).
  *
  * <p>Design notes.
+ *
  * <ul>
  *   <li><b>What it makes</b>, each only when the application has no bean of that type
- *       ({@code @ConditionalOnMissingBean}): the {@link Config}; a {@link Broker}, {@link Backend} and {@link
- *       Lock} chosen by the scheme of the Config's {@code broker}, {@code result_backend} and {@code lock} (the
- *       broker's URL when {@code lock} is empty, as in Go) among the modules on the classpath ({@code
- *       redis://}, {@code rediss://}, {@code redis+socket://}: the Redis modules; {@code amqp://}, {@code
- *       amqps://}: the AMQP modules; {@code memory://}: core's in-JVM broker and backend, an extension of Go's
- *       schemes for tests), see {@link UrlSchemes}; the {@link Server}; the {@link MachineryWorkers}. A URL no
+ *       ({@code @ConditionalOnMissingBean}): the {@link Config}; a {@link Broker}, {@link Backend}
+ *       and {@link Lock} chosen by the scheme of the Config's {@code broker}, {@code
+ *       result_backend} and {@code lock} (the broker's URL when {@code lock} is empty, as in Go)
+ *       among the modules on the classpath ({@code redis://}, {@code rediss://}, {@code
+ *       redis+socket://}: the Redis modules; {@code amqp://}, {@code amqps://}: the AMQP modules;
+ *       {@code memory://}: core's in-JVM broker and backend, an extension of Go's schemes for
+ *       tests), see {@link UrlSchemes}; the {@link Server}; the {@link MachineryWorkers}. A URL no
  *       module on the classpath serves fails the start with the module to add.
- *   <li><b>Ownership.</b> Broker, backend and lock are beans, so the context closes them (after the Server,
- *       which depends on them and closes only what it made itself). A bean the application defines is the
- *       application's and is used as it is.
+ *   <li><b>Ownership.</b> Broker, backend and lock are beans, so the context closes them (after the
+ *       Server, which depends on them and closes only what it made itself). A bean the application
+ *       defines is the application's and is used as it is.
  *   <li><b>Tasks</b> come from {@link MachineryTask} bean methods ({@link MachineryTaskRegistrar}).
- *   <li><b>Listeners.</b> Every {@link TaskListener} bean is registered on the auto-configured Server, in
- *       {@code @Order}; {@link MachineryMetricsAutoConfiguration} adds Micrometer's that way.
+ *   <li><b>Listeners.</b> Every {@link TaskListener} bean is registered on the auto-configured
+ *       Server, in {@code @Order}; {@link MachineryMetricsAutoConfiguration} adds Micrometer's that
+ *       way.
  * </ul>
  */
 @AutoConfiguration
@@ -72,9 +76,14 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
 
   @Bean
   @ConditionalOnMissingBean
-  Server machineryServer(Config config, Broker broker, Backend backend, Lock lock,
+  Server machineryServer(
+      Config config,
+      Broker broker,
+      Backend backend,
+      Lock lock,
       ObjectProvider<TaskListener> listeners) {
-    Server.Builder builder = Server.builder().config(config).broker(broker).backend(backend).lock(lock);
+    Server.Builder builder =
+        Server.builder().config(config).broker(broker).backend(backend).lock(lock);
     listeners.orderedStream().forEach(builder::listener);
     return builder.build();
   }
@@ -87,9 +96,15 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
   @Bean
   @ConditionalOnMissingBean
   @ConditionalOnBooleanProperty(name = "machinery.worker.enabled", matchIfMissing = true)
-  MachineryWorkers machineryWorkers(Server server, MachineryProperties properties, MachineryTaskRegistrar tasks,
+  MachineryWorkers machineryWorkers(
+      Server server,
+      MachineryProperties properties,
+      MachineryTaskRegistrar tasks,
       ObjectProvider<MachineryWorkers.LaunchListener> launchListeners) {
-    return new MachineryWorkers(server, properties.getWorker(), List.copyOf(tasks.extraQueues()),
+    return new MachineryWorkers(
+        server,
+        properties.getWorker(),
+        List.copyOf(tasks.extraQueues()),
         launchListeners.orderedStream().toList());
   }
 }

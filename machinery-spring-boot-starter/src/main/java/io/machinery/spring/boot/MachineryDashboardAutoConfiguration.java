@@ -11,10 +11,11 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.context.annotation.Bean;
 
 /**
- * The embedded dashboard ({@code machinery-dashboard}'s {@link Dashboard}) for the application's {@link Server},
- * when that module is on the classpath and {@code machinery.dashboard.enabled=true}. It listens on its own port
- * (the JDK's HTTP server, beside the application's web server, if any), is started with the context and closed
- * with it; settings under {@code machinery.dashboard.*} ({@link MachineryDashboardProperties}).
+ * The embedded dashboard ({@code machinery-dashboard}'s {@link Dashboard}) for the application's
+ * {@link Server}, when that module is on the classpath and {@code
+ * machinery.dashboard.enabled=true}. It listens on its own port (the JDK's HTTP server, beside the
+ * application's web server, if any), is started with the context and closed with it; settings under
+ * {@code machinery.dashboard.*} ({@link MachineryDashboardProperties}).
  */
 @AutoConfiguration(after = MachineryAutoConfiguration.class)
 @ConditionalOnClass(Dashboard.class)
@@ -26,8 +27,11 @@ public class MachineryDashboardAutoConfiguration {
   @Bean(initMethod = "start", destroyMethod = "close")
   @ConditionalOnMissingBean
   Dashboard machineryDashboard(Server server, MachineryDashboardProperties properties) {
-    Dashboard.Builder builder = Dashboard.builder(server).port(properties.getPort())
-        .bindAddress(properties.getBindAddress()).readOnly(properties.isReadOnly());
+    Dashboard.Builder builder =
+        Dashboard.builder(server)
+            .port(properties.getPort())
+            .bindAddress(properties.getBindAddress())
+            .readOnly(properties.isReadOnly());
     String token = properties.getToken();
     if (token != null && !token.isEmpty()) {
       builder.token(token);

@@ -5,31 +5,67 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
- * {@code machinery.dashboard.*}: the embedded dashboard ({@code machinery-dashboard}), off unless {@code
- * machinery.dashboard.enabled=true}. Its defaults are the dashboard's own: loopback only, and no token means no
- * actions.
+ * {@code machinery.dashboard.*}: the embedded dashboard ({@code machinery-dashboard}), off unless
+ * {@code machinery.dashboard.enabled=true}. Its defaults are the dashboard's own: loopback only,
+ * and no token means no actions.
  */
 @ConfigurationProperties(prefix = "machinery.dashboard")
 public class MachineryDashboardProperties {
   /** Whether to start the dashboard. */
   private boolean enabled;
+
   /** The port to listen on; 0 picks a free one. */
   private int port = Dashboard.DEFAULT_PORT;
+
   /** The address to listen on; anything but loopback exposes task data to the network. */
   private String bindAddress = Dashboard.DEFAULT_BIND_ADDRESS;
-  /** The token actions must carry in the X-Machinery-Token header (8 characters or more); none disables actions. */
+
+  /**
+   * The token actions must carry in the X-Machinery-Token header (8 characters or more); none
+   * disables actions.
+   */
   private @Nullable String token;
+
   /** Refuses every action and hides the buttons. */
   private boolean readOnly;
 
-  public boolean isEnabled() { return enabled; }
-  public void setEnabled(boolean value) { enabled = value; }
-  public int getPort() { return port; }
-  public void setPort(int value) { port = value; }
-  public String getBindAddress() { return bindAddress; }
-  public void setBindAddress(String value) { bindAddress = value; }
-  public @Nullable String getToken() { return token; }
-  public void setToken(@Nullable String value) { token = value; }
-  public boolean isReadOnly() { return readOnly; }
-  public void setReadOnly(boolean value) { readOnly = value; }
+  public boolean isEnabled() {
+    return enabled;
+  }
+
+  public void setEnabled(boolean value) {
+    enabled = value;
+  }
+
+  public int getPort() {
+    return port;
+  }
+
+  public void setPort(int value) {
+    port = value;
+  }
+
+  public String getBindAddress() {
+    return bindAddress;
+  }
+
+  public void setBindAddress(String value) {
+    bindAddress = value;
+  }
+
+  public @Nullable String getToken() {
+    return token;
+  }
+
+  public void setToken(@Nullable String value) {
+    token = value;
+  }
+
+  public boolean isReadOnly() {
+    return readOnly;
+  }
+
+  public void setReadOnly(boolean value) {
+    readOnly = value;
+  }
 }

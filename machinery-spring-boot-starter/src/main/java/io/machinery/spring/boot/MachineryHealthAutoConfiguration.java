@@ -11,8 +11,9 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.context.annotation.Bean;
 
 /**
- * The Actuator health indicator {@code machinery} ({@link MachineryHealthIndicator}), when Spring Boot's health
- * module is on the classpath and {@code management.health.machinery.enabled} is not false.
+ * The Actuator health indicator {@code machinery} ({@link MachineryHealthIndicator}), when Spring
+ * Boot's health module is on the classpath and {@code management.health.machinery.enabled} is not
+ * false.
  */
 @AutoConfiguration(after = MachineryAutoConfiguration.class)
 @ConditionalOnClass(HealthIndicator.class)
@@ -22,7 +23,8 @@ public class MachineryHealthAutoConfiguration {
 
   @Bean
   @ConditionalOnMissingBean(name = "machineryHealthIndicator")
-  HealthIndicator machineryHealthIndicator(Server server, ObjectProvider<MachineryWorkers> workers) {
+  HealthIndicator machineryHealthIndicator(
+      Server server, ObjectProvider<MachineryWorkers> workers) {
     return new MachineryHealthIndicator(server, workers.getIfAvailable());
   }
 }

@@ -10,14 +10,15 @@ import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 
 /**
- * Actuator health of Machinery: UP when the broker and the backend answer and every worker of this application
- * is consuming.
+ * Actuator health of Machinery: UP when the broker and the backend answer and every worker of this
+ * application is consuming.
  *
- * <p>Design notes: the broker and backend probes are core's {@link HealthCheck} (cheapest reads, each on its own
- * thread and DOWN after its timeout, so a hung connection cannot hang the health endpoint). The workers are
- * judged from {@link MachineryWorkers} rather than from the report's worker lists, because the Server keeps
- * every worker it ever launched: after a context stop and start, the stopped ones of the first run would read
- * DOWN for ever. Details carry URLs without credentials.
+ * <p>Design notes: the broker and backend probes are core's {@link HealthCheck} (cheapest reads,
+ * each on its own thread and DOWN after its timeout, so a hung connection cannot hang the health
+ * endpoint). The workers are judged from {@link MachineryWorkers} rather than from the report's
+ * worker lists, because the Server keeps every worker it ever launched: after a context stop and
+ * start, the stopped ones of the first run would read DOWN for ever. Details carry URLs without
+ * credentials.
  */
 final class MachineryHealthIndicator extends AbstractHealthIndicator {
   private final Server server;
@@ -33,7 +34,8 @@ final class MachineryHealthIndicator extends AbstractHealthIndicator {
 
   @Override
   protected void doHealthCheck(Health.Builder builder) {
-    builder.withDetail("broker", Redaction.redactUrl(server.config().broker()))
+    builder
+        .withDetail("broker", Redaction.redactUrl(server.config().broker()))
         .withDetail("resultBackend", Redaction.redactUrl(server.config().resultBackend()));
     HealthCheck.Report report = check.check();
     boolean up = report.brokerError() == null && report.backendError() == null;
@@ -47,7 +49,8 @@ final class MachineryHealthIndicator extends AbstractHealthIndicator {
       builder.withDetail("workers", "none in this application (machinery.worker.enabled=false)");
     } else {
       List<Worker> running = workers.workers();
-      List<String> stopped = running.stream().filter(w -> !w.isRunning()).map(Worker::consumerTag).toList();
+      List<String> stopped =
+          running.stream().filter(w -> !w.isRunning()).map(Worker::consumerTag).toList();
       builder.withDetail("workers", running.stream().map(Worker::consumerTag).toList());
       if (!workers.isRunning() || running.isEmpty() || !stopped.isEmpty()) {
         builder.withDetail("stoppedWorkers", workers.isRunning() ? stopped : List.of("all"));

@@ -10,21 +10,26 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.context.annotation.Bean;
 
 /**
- * Machinery's Micrometer metrics ({@code machinery-micrometer}'s {@link MachineryMetrics}) in the application's
- * {@link MeterRegistry}, when that module is on the classpath and the application has a registry (Actuator makes
- * one).
+ * Machinery's Micrometer metrics ({@code machinery-micrometer}'s {@link MachineryMetrics}) in the
+ * application's {@link MeterRegistry}, when that module is on the classpath and the application has
+ * a registry (Actuator makes one).
  *
- * <p>Design notes. The {@link MachineryMetrics} bean is a {@link io.machinery.TaskListener}, so {@link
- * MachineryAutoConfiguration} registers it on the Server it builds (an application's own Server bean must add it
- * itself). The gauges are bound by a {@link MachineryWorkers.LaunchListener} as each of the starter's workers
- * starts consuming: its slot gauges and, when the broker has an inspector, the depth gauges of the queue it
- * consumes (sampled only when the registry is scraped). Ordered after Boot's registry auto-configurations (named,
- * not linked, so that Boot's metrics module stays optional) for {@code @ConditionalOnBean} to see the registry.
+ * <p>Design notes. The {@link MachineryMetrics} bean is a {@link io.machinery.TaskListener}, so
+ * {@link MachineryAutoConfiguration} registers it on the Server it builds (an application's own
+ * Server bean must add it itself). The gauges are bound by a {@link
+ * MachineryWorkers.LaunchListener} as each of the starter's workers starts consuming: its slot
+ * gauges and, when the broker has an inspector, the depth gauges of the queue it consumes (sampled
+ * only when the registry is scraped). Ordered after Boot's registry auto-configurations (named, not
+ * linked, so that Boot's metrics module stays optional) for {@code @ConditionalOnBean} to see the
+ * registry.
  */
-@AutoConfiguration(before = MachineryAutoConfiguration.class, afterName = {
-    "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration",
-    "org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration",
-    "org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration"})
+@AutoConfiguration(
+    before = MachineryAutoConfiguration.class,
+    afterName = {
+      "org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration",
+      "org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration",
+      "org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration"
+    })
 @ConditionalOnClass({MachineryMetrics.class, MeterRegistry.class})
 @ConditionalOnBean(MeterRegistry.class)
 public class MachineryMetricsAutoConfiguration {
@@ -37,10 +42,14 @@ public class MachineryMetricsAutoConfiguration {
 
   @Bean
   @ConditionalOnMissingBean(name = "machineryMetricsWorkerBinder")
-  MachineryWorkers.LaunchListener machineryMetricsWorkerBinder(MachineryMetrics metrics, Server server) {
+  MachineryWorkers.LaunchListener machineryMetricsWorkerBinder(
+      MachineryMetrics metrics, Server server) {
     return worker -> {
       metrics.bindWorker(worker);
-      server.broker().inspector().ifPresent(inspector -> metrics.bindQueue(inspector, worker.customQueue()));
+      server
+          .broker()
+          .inspector()
+          .ifPresent(inspector -> metrics.bindQueue(inspector, worker.customQueue()));
     };
   }
 }

@@ -12,45 +12,59 @@ import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
- * The {@code machinery.*} properties: Go Machinery's YAML config keys ({@code broker}, {@code default_queue},
- * {@code result_backend}, {@code results_expire_in}, {@code amqp.prefetch_count}, {@code redis.max_idle}, ...)
- * under the {@code machinery} prefix, so the keys of a Go {@code config.yml} work as they are (Spring ignores the
- * ones not read here). Spring's relaxed binding
- * also accepts {@code default-queue} and {@code MACHINERY_DEFAULT_QUEUE}. Units are Go's: seconds for {@code
- * results_expire_in} and the Redis timeouts, milliseconds for the Redis poll periods.
+ * The {@code machinery.*} properties: Go Machinery's YAML config keys ({@code broker}, {@code
+ * default_queue}, {@code result_backend}, {@code results_expire_in}, {@code amqp.prefetch_count},
+ * {@code redis.max_idle}, ...) under the {@code machinery} prefix, so the keys of a Go {@code
+ * config.yml} work as they are (Spring ignores the ones not read here). Spring's relaxed binding
+ * also accepts {@code default-queue} and {@code MACHINERY_DEFAULT_QUEUE}. Units are Go's: seconds
+ * for {@code results_expire_in} and the Redis timeouts, milliseconds for the Redis poll periods.
  *
- * <p>A key that is not set keeps Go's default ({@link Config#DEFAULT}); {@link #toConfig()} maps the set ones onto
- * {@link Config#builder()}, whose validation messages name the key at fault. {@code machinery.worker.*} has
- * this starter's own worker settings (Go has none: there the program makes its workers).
+ * <p>A key that is not set keeps Go's default ({@link Config#DEFAULT}); {@link #toConfig()} maps
+ * the set ones onto {@link Config#builder()}, whose validation messages name the key at fault.
+ * {@code machinery.worker.*} has this starter's own worker settings (Go has none: there the program
+ * makes its workers).
  *
- * <p>Not mapped yet: {@code sqs.*} and {@code dynamodb.*} (their modules are not part of this starter).
+ * <p>Not mapped yet: {@code sqs.*} and {@code dynamodb.*} (their modules are not part of this
+ * starter).
  */
 @ConfigurationProperties("machinery")
 public class MachineryProperties {
-  /** Broker URL (Go: broker): redis://, rediss://, redis+socket://, amqp://, amqps:// or memory://. */
+  /**
+   * Broker URL (Go: broker): redis://, rediss://, redis+socket://, amqp://, amqps:// or memory://.
+   */
   private @Nullable String broker;
+
   /** Lock URL for periodic tasks (Go: lock); empty means the broker's URL. */
   private @Nullable String lock;
+
   /** Separator of several broker URLs for failover (Go: multiple_broker_separator). */
   private @Nullable String multipleBrokerSeparator;
+
   /** Queue of tasks without a routing key (Go: default_queue, default machinery_tasks). */
   private @Nullable String defaultQueue;
+
   /** Result backend URL (Go: result_backend). */
   private @Nullable String resultBackend;
+
   /** Seconds results are kept (Go: results_expire_in; 0 means 3600). */
   private @Nullable Integer resultsExpireIn;
+
   /** Use TLS even when the URL scheme does not say so. */
   private @Nullable Boolean tls;
+
   /** Largest task message in bytes that is sent or accepted (default 16 MiB). */
   private @Nullable Integer maxMessageBytes;
+
   /** Require Go's task and group id shapes in received messages (default true). */
   private @Nullable Boolean strictUuids;
+
   private final Amqp amqp = new Amqp();
   private final Redis redis = new Redis();
   private final WorkerSettings worker = new WorkerSettings();
 
   /**
-   * The {@link Config} these properties describe: Go's defaults overlaid with every key that is set.
+   * The {@link Config} these properties describe: Go's defaults overlaid with every key that is
+   * set.
    *
    * @throws IllegalArgumentException when a value is out of range, with a message naming the key
    */
@@ -65,7 +79,8 @@ public class MachineryProperties {
     set(tls, b::tls);
     set(maxMessageBytes, b::maxMessageBytes);
     set(strictUuids, b::strictUuids);
-    // Spring owns SIGINT/SIGTERM (its shutdown hook stops the workers), so no_unix_signals is not offered.
+    // Spring owns SIGINT/SIGTERM (its shutdown hook stops the workers), so no_unix_signals is not
+    // offered.
     b.noUnixSignals(true);
     b.amqp(amqp.toConfig());
     b.redis(redis.toConfig());
@@ -82,27 +97,89 @@ public class MachineryProperties {
     }
   }
 
-  public @Nullable String getBroker() { return broker; }
-  public void setBroker(@Nullable String value) { broker = value; }
-  public @Nullable String getLock() { return lock; }
-  public void setLock(@Nullable String value) { lock = value; }
-  public @Nullable String getMultipleBrokerSeparator() { return multipleBrokerSeparator; }
-  public void setMultipleBrokerSeparator(@Nullable String value) { multipleBrokerSeparator = value; }
-  public @Nullable String getDefaultQueue() { return defaultQueue; }
-  public void setDefaultQueue(@Nullable String value) { defaultQueue = value; }
-  public @Nullable String getResultBackend() { return resultBackend; }
-  public void setResultBackend(@Nullable String value) { resultBackend = value; }
-  public @Nullable Integer getResultsExpireIn() { return resultsExpireIn; }
-  public void setResultsExpireIn(@Nullable Integer value) { resultsExpireIn = value; }
-  public @Nullable Boolean getTls() { return tls; }
-  public void setTls(@Nullable Boolean value) { tls = value; }
-  public @Nullable Integer getMaxMessageBytes() { return maxMessageBytes; }
-  public void setMaxMessageBytes(@Nullable Integer value) { maxMessageBytes = value; }
-  public @Nullable Boolean getStrictUuids() { return strictUuids; }
-  public void setStrictUuids(@Nullable Boolean value) { strictUuids = value; }
-  public Amqp getAmqp() { return amqp; }
-  public Redis getRedis() { return redis; }
-  public WorkerSettings getWorker() { return worker; }
+  public @Nullable String getBroker() {
+    return broker;
+  }
+
+  public void setBroker(@Nullable String value) {
+    broker = value;
+  }
+
+  public @Nullable String getLock() {
+    return lock;
+  }
+
+  public void setLock(@Nullable String value) {
+    lock = value;
+  }
+
+  public @Nullable String getMultipleBrokerSeparator() {
+    return multipleBrokerSeparator;
+  }
+
+  public void setMultipleBrokerSeparator(@Nullable String value) {
+    multipleBrokerSeparator = value;
+  }
+
+  public @Nullable String getDefaultQueue() {
+    return defaultQueue;
+  }
+
+  public void setDefaultQueue(@Nullable String value) {
+    defaultQueue = value;
+  }
+
+  public @Nullable String getResultBackend() {
+    return resultBackend;
+  }
+
+  public void setResultBackend(@Nullable String value) {
+    resultBackend = value;
+  }
+
+  public @Nullable Integer getResultsExpireIn() {
+    return resultsExpireIn;
+  }
+
+  public void setResultsExpireIn(@Nullable Integer value) {
+    resultsExpireIn = value;
+  }
+
+  public @Nullable Boolean getTls() {
+    return tls;
+  }
+
+  public void setTls(@Nullable Boolean value) {
+    tls = value;
+  }
+
+  public @Nullable Integer getMaxMessageBytes() {
+    return maxMessageBytes;
+  }
+
+  public void setMaxMessageBytes(@Nullable Integer value) {
+    maxMessageBytes = value;
+  }
+
+  public @Nullable Boolean getStrictUuids() {
+    return strictUuids;
+  }
+
+  public void setStrictUuids(@Nullable Boolean value) {
+    strictUuids = value;
+  }
+
+  public Amqp getAmqp() {
+    return amqp;
+  }
+
+  public Redis getRedis() {
+    return redis;
+  }
+
+  public WorkerSettings getWorker() {
+    return worker;
+  }
 
   /** {@code machinery.amqp.*}: Go's {@code AMQPConfig}. */
   public static class Amqp {
@@ -133,43 +210,89 @@ public class MachineryProperties {
     }
 
     /**
-     * Property values arrive as text (from .properties files and the environment), but RabbitMQ refuses a
-     * numeric argument such as {@code x-expires} given as text: a value that reads as a whole number becomes a
-     * Long, {@code true}/{@code false} a Boolean; anything else stays as it is.
+     * Property values arrive as text (from .properties files and the environment), but RabbitMQ
+     * refuses a numeric argument such as {@code x-expires} given as text: a value that reads as a
+     * whole number becomes a Long, {@code true}/{@code false} a Boolean; anything else stays as it
+     * is.
      */
     private static Map<String, Object> typed(Map<String, Object> args) {
       Map<String, Object> out = new LinkedHashMap<>();
-      args.forEach((key, value) -> {
-        Object typed = value;
-        if (value instanceof String text) {
-          if (text.matches("-?\\d{1,18}")) {
-            typed = Long.parseLong(text);
-          } else if (text.equals("true") || text.equals("false")) {
-            typed = Boolean.parseBoolean(text);
-          }
-        }
-        out.put(key, typed);
-      });
+      args.forEach(
+          (key, value) -> {
+            Object typed = value;
+            if (value instanceof String text) {
+              if (text.matches("-?\\d{1,18}")) {
+                typed = Long.parseLong(text);
+              } else if (text.equals("true") || text.equals("false")) {
+                typed = Boolean.parseBoolean(text);
+              }
+            }
+            out.put(key, typed);
+          });
       return out;
     }
 
-    public @Nullable String getExchange() { return exchange; }
-    public void setExchange(@Nullable String value) { exchange = value; }
-    public @Nullable String getExchangeType() { return exchangeType; }
-    public void setExchangeType(@Nullable String value) { exchangeType = value; }
-    public @Nullable String getBindingKey() { return bindingKey; }
-    public void setBindingKey(@Nullable String value) { bindingKey = value; }
-    public @Nullable Integer getPrefetchCount() { return prefetchCount; }
-    public void setPrefetchCount(@Nullable Integer value) { prefetchCount = value; }
-    public @Nullable Boolean getAutoDelete() { return autoDelete; }
-    public void setAutoDelete(@Nullable Boolean value) { autoDelete = value; }
-    public @Nullable String getDelayedQueue() { return delayedQueue; }
-    public void setDelayedQueue(@Nullable String value) { delayedQueue = value; }
-    public Map<String, Object> getQueueDeclareArgs() { return queueDeclareArgs; }
-    public Map<String, Object> getQueueBindingArgs() { return queueBindingArgs; }
+    public @Nullable String getExchange() {
+      return exchange;
+    }
+
+    public void setExchange(@Nullable String value) {
+      exchange = value;
+    }
+
+    public @Nullable String getExchangeType() {
+      return exchangeType;
+    }
+
+    public void setExchangeType(@Nullable String value) {
+      exchangeType = value;
+    }
+
+    public @Nullable String getBindingKey() {
+      return bindingKey;
+    }
+
+    public void setBindingKey(@Nullable String value) {
+      bindingKey = value;
+    }
+
+    public @Nullable Integer getPrefetchCount() {
+      return prefetchCount;
+    }
+
+    public void setPrefetchCount(@Nullable Integer value) {
+      prefetchCount = value;
+    }
+
+    public @Nullable Boolean getAutoDelete() {
+      return autoDelete;
+    }
+
+    public void setAutoDelete(@Nullable Boolean value) {
+      autoDelete = value;
+    }
+
+    public @Nullable String getDelayedQueue() {
+      return delayedQueue;
+    }
+
+    public void setDelayedQueue(@Nullable String value) {
+      delayedQueue = value;
+    }
+
+    public Map<String, Object> getQueueDeclareArgs() {
+      return queueDeclareArgs;
+    }
+
+    public Map<String, Object> getQueueBindingArgs() {
+      return queueBindingArgs;
+    }
   }
 
-  /** {@code machinery.redis.*}: Go's {@code RedisConfig}, with Go's units (seconds; poll periods in ms). */
+  /**
+   * {@code machinery.redis.*}: Go's {@code RedisConfig}, with Go's units (seconds; poll periods in
+   * ms).
+   */
   public static class Redis {
     private @Nullable Integer maxIdle;
     private @Nullable Integer maxActive;
@@ -205,66 +328,180 @@ public class MachineryProperties {
       return b.build();
     }
 
-    public @Nullable Integer getMaxIdle() { return maxIdle; }
-    public void setMaxIdle(@Nullable Integer value) { maxIdle = value; }
-    public @Nullable Integer getMaxActive() { return maxActive; }
-    public void setMaxActive(@Nullable Integer value) { maxActive = value; }
+    public @Nullable Integer getMaxIdle() {
+      return maxIdle;
+    }
+
+    public void setMaxIdle(@Nullable Integer value) {
+      maxIdle = value;
+    }
+
+    public @Nullable Integer getMaxActive() {
+      return maxActive;
+    }
+
+    public void setMaxActive(@Nullable Integer value) {
+      maxActive = value;
+    }
+
     /** Go's {@code max_idle_timeout} (seconds). */
-    public @Nullable Integer getMaxIdleTimeout() { return maxIdleTimeout; }
-    public void setMaxIdleTimeout(@Nullable Integer value) { maxIdleTimeout = value; }
+    public @Nullable Integer getMaxIdleTimeout() {
+      return maxIdleTimeout;
+    }
+
+    public void setMaxIdleTimeout(@Nullable Integer value) {
+      maxIdleTimeout = value;
+    }
+
     /** Go's {@code wait}. */
-    public @Nullable Boolean getWait() { return waitForConnection; }
-    public void setWait(@Nullable Boolean value) { waitForConnection = value; }
-    public @Nullable Integer getReadTimeout() { return readTimeout; }
-    public void setReadTimeout(@Nullable Integer value) { readTimeout = value; }
-    public @Nullable Integer getWriteTimeout() { return writeTimeout; }
-    public void setWriteTimeout(@Nullable Integer value) { writeTimeout = value; }
-    public @Nullable Integer getConnectTimeout() { return connectTimeout; }
-    public void setConnectTimeout(@Nullable Integer value) { connectTimeout = value; }
-    public @Nullable Integer getNormalTasksPollPeriod() { return normalTasksPollPeriod; }
-    public void setNormalTasksPollPeriod(@Nullable Integer value) { normalTasksPollPeriod = value; }
-    public @Nullable Integer getDelayedTasksPollPeriod() { return delayedTasksPollPeriod; }
-    public void setDelayedTasksPollPeriod(@Nullable Integer value) { delayedTasksPollPeriod = value; }
-    public @Nullable String getDelayedTasksKey() { return delayedTasksKey; }
-    public void setDelayedTasksKey(@Nullable String value) { delayedTasksKey = value; }
-    public @Nullable String getClientName() { return clientName; }
-    public void setClientName(@Nullable String value) { clientName = value; }
-    public @Nullable String getMasterName() { return masterName; }
-    public void setMasterName(@Nullable String value) { masterName = value; }
-    public @Nullable Boolean getClusterEnabled() { return clusterEnabled; }
-    public void setClusterEnabled(@Nullable Boolean value) { clusterEnabled = value; }
-    public @Nullable String getSentinelPassword() { return sentinelPassword; }
-    public void setSentinelPassword(@Nullable String value) { sentinelPassword = value; }
+    public @Nullable Boolean getWait() {
+      return waitForConnection;
+    }
+
+    public void setWait(@Nullable Boolean value) {
+      waitForConnection = value;
+    }
+
+    public @Nullable Integer getReadTimeout() {
+      return readTimeout;
+    }
+
+    public void setReadTimeout(@Nullable Integer value) {
+      readTimeout = value;
+    }
+
+    public @Nullable Integer getWriteTimeout() {
+      return writeTimeout;
+    }
+
+    public void setWriteTimeout(@Nullable Integer value) {
+      writeTimeout = value;
+    }
+
+    public @Nullable Integer getConnectTimeout() {
+      return connectTimeout;
+    }
+
+    public void setConnectTimeout(@Nullable Integer value) {
+      connectTimeout = value;
+    }
+
+    public @Nullable Integer getNormalTasksPollPeriod() {
+      return normalTasksPollPeriod;
+    }
+
+    public void setNormalTasksPollPeriod(@Nullable Integer value) {
+      normalTasksPollPeriod = value;
+    }
+
+    public @Nullable Integer getDelayedTasksPollPeriod() {
+      return delayedTasksPollPeriod;
+    }
+
+    public void setDelayedTasksPollPeriod(@Nullable Integer value) {
+      delayedTasksPollPeriod = value;
+    }
+
+    public @Nullable String getDelayedTasksKey() {
+      return delayedTasksKey;
+    }
+
+    public void setDelayedTasksKey(@Nullable String value) {
+      delayedTasksKey = value;
+    }
+
+    public @Nullable String getClientName() {
+      return clientName;
+    }
+
+    public void setClientName(@Nullable String value) {
+      clientName = value;
+    }
+
+    public @Nullable String getMasterName() {
+      return masterName;
+    }
+
+    public void setMasterName(@Nullable String value) {
+      masterName = value;
+    }
+
+    public @Nullable Boolean getClusterEnabled() {
+      return clusterEnabled;
+    }
+
+    public void setClusterEnabled(@Nullable Boolean value) {
+      clusterEnabled = value;
+    }
+
+    public @Nullable String getSentinelPassword() {
+      return sentinelPassword;
+    }
+
+    public void setSentinelPassword(@Nullable String value) {
+      sentinelPassword = value;
+    }
   }
 
   /** {@code machinery.worker.*}: the workers this starter runs with the application context. */
   public static class WorkerSettings {
-    /** The default, well inside Spring's 30 s {@code spring.lifecycle.timeout-per-shutdown-phase}. */
+    /**
+     * The default, well inside Spring's 30 s {@code spring.lifecycle.timeout-per-shutdown-phase}.
+     */
     public static final Duration DEFAULT_GRACEFUL_TIMEOUT = Duration.ofSeconds(20);
 
     /** Whether workers run in this application; false for a service that only sends. */
     private boolean enabled = true;
+
     /** Consumer tag of the default-queue worker; other queues append _<queue>. */
     private String consumerTag = "machinery_worker";
+
     /** Tasks each worker runs at once; 0 or less means twice the number of processors. */
     private int concurrency = 10;
-    /** How long stopping waits for running tasks; keep it below spring.lifecycle.timeout-per-shutdown-phase. */
+
+    /**
+     * How long stopping waits for running tasks; keep it below
+     * spring.lifecycle.timeout-per-shutdown-phase.
+     */
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
 
     /** Whether workers run in this application; false for a service that only sends tasks. */
-    public boolean isEnabled() { return enabled; }
-    public void setEnabled(boolean value) { enabled = value; }
-    public String getConsumerTag() { return consumerTag; }
-    public void setConsumerTag(String value) { consumerTag = value; }
+    public boolean isEnabled() {
+      return enabled;
+    }
+
+    public void setEnabled(boolean value) {
+      enabled = value;
+    }
+
+    public String getConsumerTag() {
+      return consumerTag;
+    }
+
+    public void setConsumerTag(String value) {
+      consumerTag = value;
+    }
+
     /** Tasks each worker runs at once; 0 or less means twice the number of processors. */
-    public int getConcurrency() { return concurrency; }
-    public void setConcurrency(int value) { concurrency = value; }
+    public int getConcurrency() {
+      return concurrency;
+    }
+
+    public void setConcurrency(int value) {
+      concurrency = value;
+    }
+
     /**
-     * How long stopping waits for running tasks before cancelling them (their messages go back to the broker).
-     * Keep it below {@code spring.lifecycle.timeout-per-shutdown-phase}; {@link Worker#DEFAULT_GRACEFUL_TIMEOUT}
-     * is Go's 30 s and would use all of Spring's default phase.
+     * How long stopping waits for running tasks before cancelling them (their messages go back to
+     * the broker). Keep it below {@code spring.lifecycle.timeout-per-shutdown-phase}; {@link
+     * Worker#DEFAULT_GRACEFUL_TIMEOUT} is Go's 30 s and would use all of Spring's default phase.
      */
-    public Duration getGracefulTimeout() { return gracefulTimeout; }
-    public void setGracefulTimeout(Duration value) { gracefulTimeout = value; }
+    public Duration getGracefulTimeout() {
+      return gracefulTimeout;
+    }
+
+    public void setGracefulTimeout(Duration value) {
+      gracefulTimeout = value;
+    }
   }
 }

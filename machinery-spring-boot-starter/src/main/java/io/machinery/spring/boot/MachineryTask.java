@@ -8,10 +8,11 @@ import java.lang.annotation.Target;
 
 /**
  * Registers a public method of a Spring bean as a task, under {@link #value()}: Go's {@code
- * server.RegisterTask(name, fn)}. The method is wrapped with {@link io.machinery.TaskFunction#fromMethod(Object,
- * java.lang.reflect.Method)}, so its parameter types read the message's arguments, a first {@link
- * io.machinery.TaskContext} parameter receives the context, and a thrown exception is the task's error. It is
- * called on the bean as the context holds it, so proxies ({@code @Transactional}, ...) apply.
+ * server.RegisterTask(name, fn)}. The method is wrapped with {@link
+ * io.machinery.TaskFunction#fromMethod(Object, java.lang.reflect.Method)}, so its parameter types
+ * read the message's arguments, a first {@link io.machinery.TaskContext} parameter receives the
+ * context, and a thrown exception is the task's error. It is called on the bean as the context
+ * holds it, so proxies ({@code @Transactional}, ...) apply.
  *
  * <pre>{@code
  * @Component
@@ -34,9 +35,10 @@ public @interface MachineryTask {
   String value();
 
   /**
-   * A queue that a worker of this application must consume for this task, beside the default queue. Senders
-   * route to it with the signature's routing key ({@code Signature.builder(name).routingKey(queue)}), as in Go.
-   * Empty: the default queue ({@code machinery.default_queue}).
+   * A queue that a worker of this application must consume for this task, beside the default queue.
+   * Senders route to it with the signature's routing key ({@code
+   * Signature.builder(name).routingKey(queue)}), as in Go. Empty: the default queue ({@code
+   * machinery.default_queue}).
    */
   String queue() default "";
 }

@@ -17,15 +17,17 @@ import org.springframework.core.MethodIntrospector;
 import org.springframework.core.annotation.AnnotatedElementUtils;
 
 /**
- * Finds {@link MachineryTask} methods on every bean as it is initialised, and registers them on the {@link
- * Server} once all singletons exist (before any lifecycle bean starts, so workers never see a task missing).
+ * Finds {@link MachineryTask} methods on every bean as it is initialised, and registers them on the
+ * {@link Server} once all singletons exist (before any lifecycle bean starts, so workers never see
+ * a task missing).
  *
- * <p>Design notes: it is a {@link BeanPostProcessor}, so it must not make the Server early (that would take the
- * Server and its broker out of other post-processors' reach); it only collects, and asks the {@link
- * ObjectProvider} for the Server in {@link #afterSingletonsInstantiated()}. A task is a method of the bean the
- * context holds (a proxy when there is one), looked up with {@link AopUtils#selectInvocableMethod}, so aspects
- * apply. Two methods with one task name fail the start with both names: silently replacing one (what {@link
- * Server#registerTask} does) would hide a mistake.
+ * <p>Design notes: it is a {@link BeanPostProcessor}, so it must not make the Server early (that
+ * would take the Server and its broker out of other post-processors' reach); it only collects, and
+ * asks the {@link ObjectProvider} for the Server in {@link #afterSingletonsInstantiated()}. A task
+ * is a method of the bean the context holds (a proxy when there is one), looked up with {@link
+ * AopUtils#selectInvocableMethod}, so aspects apply. Two methods with one task name fail the start
+ * with both names: silently replacing one (what {@link Server#registerTask} does) would hide a
+ * mistake.
  */
 final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializingSingleton {
   private record Found(String beanName, Object bean, Method method, MachineryTask annotation) {}
@@ -41,8 +43,11 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
   @Override
   public Object postProcessAfterInitialization(Object bean, String beanName) {
     Class<?> type = AopUtils.getTargetClass(bean);
-    Map<Method, MachineryTask> methods = MethodIntrospector.selectMethods(type,
-        (MethodIntrospector.MetadataLookup<MachineryTask>) m -> AnnotatedElementUtils.findMergedAnnotation(m, MachineryTask.class));
+    Map<Method, MachineryTask> methods =
+        MethodIntrospector.selectMethods(
+            type,
+            (MethodIntrospector.MetadataLookup<MachineryTask>)
+                m -> AnnotatedElementUtils.findMergedAnnotation(m, MachineryTask.class));
     methods.forEach((method, annotation) -> add(new Found(beanName, bean, method, annotation)));
     return bean;
   }
@@ -50,12 +55,20 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
   private synchronized void add(Found found) {
     String name = found.annotation().value();
     if (name.isBlank()) {
-      throw new IllegalStateException("@MachineryTask on " + describe(found) + " has an empty task name");
+      throw new IllegalStateException(
+          "@MachineryTask on " + describe(found) + " has an empty task name");
     }
     Found earlier = byName.putIfAbsent(name, found);
-    if (earlier != null && !(earlier.method().equals(found.method()) && earlier.beanName().equals(found.beanName()))) {
-      throw new IllegalStateException("task name '" + name + "' is used by two @MachineryTask methods: "
-          + describe(earlier) + " and " + describe(found));
+    if (earlier != null
+        && !(earlier.method().equals(found.method())
+            && earlier.beanName().equals(found.beanName()))) {
+      throw new IllegalStateException(
+          "task name '"
+              + name
+              + "' is used by two @MachineryTask methods: "
+              + describe(earlier)
+              + " and "
+              + describe(found));
     }
     if (registered) {
       // A lazy bean made after startup: register it now (workers look tasks up per message).
@@ -75,8 +88,14 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
     try {
       function = TaskFunction.fromMethod(found.bean(), invocable);
     } catch (IllegalArgumentException e) {
-      throw new IllegalStateException("@MachineryTask(\"" + found.annotation().value() + "\") on " + describe(found)
-          + " cannot be a task: " + e.getMessage(), e);
+      throw new IllegalStateException(
+          "@MachineryTask(\""
+              + found.annotation().value()
+              + "\") on "
+              + describe(found)
+              + " cannot be a task: "
+              + e.getMessage(),
+          e);
     }
     server.getObject().registerTask(found.annotation().value(), function);
   }
@@ -89,16 +108,23 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
   /** The queues named by {@link MachineryTask#queue()}, other than the default (empty) one. */
   synchronized Set<String> extraQueues() {
     Set<String> queues = new LinkedHashSet<>();
-    byName.values().forEach(f -> {
-      if (!f.annotation().queue().isEmpty()) {
-        queues.add(f.annotation().queue());
-      }
-    });
+    byName
+        .values()
+        .forEach(
+            f -> {
+              if (!f.annotation().queue().isEmpty()) {
+                queues.add(f.annotation().queue());
+              }
+            });
     return queues;
   }
 
   private static String describe(Found found) {
-    return found.method().getDeclaringClass().getName() + "." + found.method().getName() + " (bean '"
-        + found.beanName() + "')";
+    return found.method().getDeclaringClass().getName()
+        + "."
+        + found.method().getName()
+        + " (bean '"
+        + found.beanName()
+        + "')";
   }
 }

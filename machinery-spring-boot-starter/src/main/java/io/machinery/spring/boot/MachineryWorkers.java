@@ -16,21 +16,23 @@ import org.springframework.context.SmartLifecycle;
  * The workers of this application, started and stopped with the Spring application context.
  *
  * <p>Design notes.
+ *
  * <ul>
- *   <li><b>Which workers.</b> One worker on the default queue, and one on each queue named by a {@link
- *       MachineryTask#queue()}; each has the configured concurrency and graceful timeout. Signal handling is off:
- *       Spring's own shutdown hook stops the context, and with it the workers.
- *   <li><b>Phase.</b> {@link #PHASE} is below the web server's (Boot stops the web server's graceful shutdown at
- *       {@code DEFAULT_PHASE - 1024} and the server at {@code - 2048}), so workers start before the application
- *       takes requests and stop after it has stopped taking them: a request that waits for a task's result is
- *       still served while the workers drain.
- *   <li><b>Stopping.</b> {@link #stop(Runnable)} quits every worker in parallel on virtual threads and calls
- *       back when all have stopped, so the whole stop takes one graceful timeout, inside Spring's {@code
- *       spring.lifecycle.timeout-per-shutdown-phase}. A task still running after the graceful timeout is
- *       cancelled and its message goes back to the broker (at-least-once).
- *   <li><b>Start failure.</b> A worker that cannot start consuming (broker unreachable) fails the context's
- *       start, with the broker's error as the cause, instead of leaving a service that silently consumes
- *       nothing.
+ *   <li><b>Which workers.</b> One worker on the default queue, and one on each queue named by a
+ *       {@link MachineryTask#queue()}; each has the configured concurrency and graceful timeout.
+ *       Signal handling is off: Spring's own shutdown hook stops the context, and with it the
+ *       workers.
+ *   <li><b>Phase.</b> {@link #PHASE} is below the web server's (Boot stops the web server's
+ *       graceful shutdown at {@code DEFAULT_PHASE - 1024} and the server at {@code - 2048}), so
+ *       workers start before the application takes requests and stop after it has stopped taking
+ *       them: a request that waits for a task's result is still served while the workers drain.
+ *   <li><b>Stopping.</b> {@link #stop(Runnable)} quits every worker in parallel on virtual threads
+ *       and calls back when all have stopped, so the whole stop takes one graceful timeout, inside
+ *       Spring's {@code spring.lifecycle.timeout-per-shutdown-phase}. A task still running after
+ *       the graceful timeout is cancelled and its message goes back to the broker (at-least-once).
+ *   <li><b>Start failure.</b> A worker that cannot start consuming (broker unreachable) fails the
+ *       context's start, with the broker's error as the cause, instead of leaving a service that
+ *       silently consumes nothing.
  * </ul>
  */
 public final class MachineryWorkers implements SmartLifecycle {
@@ -47,18 +49,23 @@ public final class MachineryWorkers implements SmartLifecycle {
   private volatile boolean running;
 
   /**
-   * Told of each worker once it consumes (the metrics module binds its gauges there), on every start, so a
-   * context that is stopped and started again binds its new workers too. Package-private: the starter's own hook.
+   * Told of each worker once it consumes (the metrics module binds its gauges there), on every
+   * start, so a context that is stopped and started again binds its new workers too.
+   * Package-private: the starter's own hook.
    */
   interface LaunchListener {
     void launched(Worker worker);
   }
 
-  MachineryWorkers(Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues) {
+  MachineryWorkers(
+      Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues) {
     this(server, settings, extraQueues, List.of());
   }
 
-  MachineryWorkers(Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues,
+  MachineryWorkers(
+      Server server,
+      MachineryProperties.WorkerSettings settings,
+      List<String> extraQueues,
       List<LaunchListener> launchListeners) {
     this.server = server;
     this.settings = settings;
@@ -75,25 +82,35 @@ public final class MachineryWorkers implements SmartLifecycle {
       return;
     }
     for (String queue : queues) {
-      String tag = queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
-      Worker worker = server.workerBuilder(tag)
-          .concurrency(settings.getConcurrency())
-          .queue(queue)
-          .gracefulTimeout(settings.getGracefulTimeout())
-          .handleSignals(false)
-          .build();
+      String tag =
+          queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
+      Worker worker =
+          server
+              .workerBuilder(tag)
+              .concurrency(settings.getConcurrency())
+              .queue(queue)
+              .gracefulTimeout(settings.getGracefulTimeout())
+              .handleSignals(false)
+              .build();
       CompletableFuture<Void> done = worker.launchAsync();
       if (done.isCompletedExceptionally()) {
         workers.forEach(Worker::quit);
         workers.clear();
-        throw new MachineryException("worker " + tag + " could not start consuming " + describe(queue) + ": "
-            + done.exceptionNow().getMessage(), done.exceptionNow());
+        throw new MachineryException(
+            "worker "
+                + tag
+                + " could not start consuming "
+                + describe(queue)
+                + ": "
+                + done.exceptionNow().getMessage(),
+            done.exceptionNow());
       }
-      done.whenComplete((ok, error) -> {
-        if (error != null) {
-          log.error("Worker {} stopped with an error", tag, error);
-        }
-      });
+      done.whenComplete(
+          (ok, error) -> {
+            if (error != null) {
+              log.error("Worker {} stopped with an error", tag, error);
+            }
+          });
       workers.add(worker);
       launchListeners.forEach(listener -> listener.launched(worker));
     }
@@ -104,14 +121,17 @@ public final class MachineryWorkers implements SmartLifecycle {
   public void stop(Runnable callback) {
     List<Worker> stopping = List.copyOf(workers);
     running = false;
-    Thread.ofVirtual().name("machinery-workers-stop").start(() -> {
-      try {
-        quitAll(stopping);
-      } finally {
-        workers.removeAll(stopping);
-        callback.run();
-      }
-    });
+    Thread.ofVirtual()
+        .name("machinery-workers-stop")
+        .start(
+            () -> {
+              try {
+                quitAll(stopping);
+              } finally {
+                workers.removeAll(stopping);
+                callback.run();
+              }
+            });
   }
 
   @Override
@@ -125,7 +145,8 @@ public final class MachineryWorkers implements SmartLifecycle {
   private static void quitAll(List<Worker> stopping) {
     List<Thread> threads = new ArrayList<>();
     for (Worker worker : stopping) {
-      threads.add(Thread.ofVirtual().name("machinery-quit-" + worker.consumerTag()).start(worker::quit));
+      threads.add(
+          Thread.ofVirtual().name("machinery-quit-" + worker.consumerTag()).start(worker::quit));
     }
     for (Thread thread : threads) {
       try {

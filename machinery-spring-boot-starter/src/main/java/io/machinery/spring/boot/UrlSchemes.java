@@ -18,13 +18,14 @@ import java.util.Locale;
 import org.springframework.util.ClassUtils;
 
 /**
- * Makes the broker, backend and lock that a {@link Config}'s URLs name, by scheme, from the modules on the
- * classpath (Go's {@code NewServer} picks its broker the same way).
+ * Makes the broker, backend and lock that a {@link Config}'s URLs name, by scheme, from the modules
+ * on the classpath (Go's {@code NewServer} picks its broker the same way).
  *
- * <p>Design notes: the choice reads the {@link Config} bean, not the raw properties, so an application's own
- * Config bean decides too. A module's classes are touched only inside its holder class ({@code Redis}, {@code
- * Amqp}), which the JVM loads only when that module was found on the class loader: without the module nothing
- * here fails to link. A scheme no module serves fails with the module to add.
+ * <p>Design notes: the choice reads the {@link Config} bean, not the raw properties, so an
+ * application's own Config bean decides too. A module's classes are touched only inside its holder
+ * class ({@code Redis}, {@code Amqp}), which the JVM loads only when that module was found on the
+ * class loader: without the module nothing here fails to link. A scheme no module serves fails with
+ * the module to add.
  */
 final class UrlSchemes {
   static final String REDIS = "redis";
@@ -37,7 +38,10 @@ final class UrlSchemes {
     this.classLoader = classLoader;
   }
 
-  /** {@code redis}, {@code amqp}, {@code memory}, or the URL's own scheme (lower case) when it is another. */
+  /**
+   * {@code redis}, {@code amqp}, {@code memory}, or the URL's own scheme (lower case) when it is
+   * another.
+   */
   static String technology(String url) {
     String trimmed = url.trim().toLowerCase(Locale.ROOT);
     int colon = trimmed.indexOf("://");
@@ -54,11 +58,19 @@ final class UrlSchemes {
     String technology = technology(config.broker());
     return switch (technology) {
       case REDIS -> {
-        require("io.machinery.broker.redis.RedisBroker", "broker", config.broker(), "machinery-broker-redis");
+        require(
+            "io.machinery.broker.redis.RedisBroker",
+            "broker",
+            config.broker(),
+            "machinery-broker-redis");
         yield Redis.broker(config);
       }
       case AMQP -> {
-        require("io.machinery.broker.amqp.AmqpBroker", "broker", config.broker(), "machinery-broker-amqp");
+        require(
+            "io.machinery.broker.amqp.AmqpBroker",
+            "broker",
+            config.broker(),
+            "machinery-broker-amqp");
         yield Amqp.broker(config);
       }
       case MEMORY -> MemoryBroker.create(config, Clock.systemUTC());
@@ -70,12 +82,18 @@ final class UrlSchemes {
     String technology = technology(config.resultBackend());
     return switch (technology) {
       case REDIS -> {
-        require("io.machinery.backend.redis.RedisBackend", "result_backend", config.resultBackend(),
+        require(
+            "io.machinery.backend.redis.RedisBackend",
+            "result_backend",
+            config.resultBackend(),
             "machinery-backend-redis");
         yield Redis.backend(config);
       }
       case AMQP -> {
-        require("io.machinery.backend.amqp.AmqpBackend", "result_backend", config.resultBackend(),
+        require(
+            "io.machinery.backend.amqp.AmqpBackend",
+            "result_backend",
+            config.resultBackend(),
             "machinery-backend-amqp");
         yield Amqp.backend(config);
       }
@@ -85,9 +103,10 @@ final class UrlSchemes {
   }
 
   /**
-   * Go's rule: the lock URL, or the broker's when no lock is set. A Redis URL gets the Redis lock when its module
-   * is present; a lock URL set explicitly that nothing serves fails; otherwise the in-process {@link EagerLock}
-   * (enough for one scheduler; periodic tasks across servers need a shared lock).
+   * Go's rule: the lock URL, or the broker's when no lock is set. A Redis URL gets the Redis lock
+   * when its module is present; a lock URL set explicitly that nothing serves fails; otherwise the
+   * in-process {@link EagerLock} (enough for one scheduler; periodic tasks across servers need a
+   * shared lock).
    */
   Lock lock(Config config) {
     boolean explicit = !config.lock().isBlank();
@@ -96,10 +115,14 @@ final class UrlSchemes {
       return Redis.lock(config.toBuilder().lock(url).build());
     }
     if (explicit) {
-      throw new IllegalStateException("machinery.lock is " + Redaction.redactUrl(url) + " and no lock serves it: "
-          + (technology(url).equals(REDIS) ? "add io.machinery:machinery-lock-redis to the application's dependencies"
-              : "only Redis locks are supported")
-          + ", leave machinery.lock empty for an in-process lock, or define a Lock bean");
+      throw new IllegalStateException(
+          "machinery.lock is "
+              + Redaction.redactUrl(url)
+              + " and no lock serves it: "
+              + (technology(url).equals(REDIS)
+                  ? "add io.machinery:machinery-lock-redis to the application's dependencies"
+                  : "only Redis locks are supported")
+              + ", leave machinery.lock empty for an in-process lock, or define a Lock bean");
     }
     return EagerLock.create();
   }
@@ -110,29 +133,63 @@ final class UrlSchemes {
 
   private void require(String className, String key, String url, String module) {
     if (!present(className)) {
-      throw new IllegalStateException("machinery." + key + " is " + Redaction.redactUrl(url) + " and no "
-          + (key.equals("broker") ? "broker" : "backend") + " serves it: add io.machinery:" + module
-          + " to the application's dependencies, set machinery." + key + " to a URL of a module you have, or"
-          + " define a " + (key.equals("broker") ? "Broker" : "Backend") + " bean");
+      throw new IllegalStateException(
+          "machinery."
+              + key
+              + " is "
+              + Redaction.redactUrl(url)
+              + " and no "
+              + (key.equals("broker") ? "broker" : "backend")
+              + " serves it: add io.machinery:"
+              + module
+              + " to the application's dependencies, set machinery."
+              + key
+              + " to a URL of a module you have, or"
+              + " define a "
+              + (key.equals("broker") ? "Broker" : "Backend")
+              + " bean");
     }
   }
 
-  private static IllegalStateException unserved(String key, String url, String technology, String type) {
-    return new IllegalStateException("machinery." + key + " is " + Redaction.redactUrl(url) + " and no module of"
-        + " this starter serves the scheme '" + technology + "': use redis://, rediss://, redis+socket://, amqp://,"
-        + " amqps:// or memory://, or define a " + type + " bean");
+  private static IllegalStateException unserved(
+      String key, String url, String technology, String type) {
+    return new IllegalStateException(
+        "machinery."
+            + key
+            + " is "
+            + Redaction.redactUrl(url)
+            + " and no module of"
+            + " this starter serves the scheme '"
+            + technology
+            + "': use redis://, rediss://, redis+socket://, amqp://,"
+            + " amqps:// or memory://, or define a "
+            + type
+            + " bean");
   }
 
   /** Loaded only when the Redis modules were found. */
   private static final class Redis {
-    static Broker broker(Config config) { return RedisBroker.create(config); }
-    static Backend backend(Config config) { return RedisBackend.create(config); }
-    static Lock lock(Config config) { return RedisLock.create(config); }
+    static Broker broker(Config config) {
+      return RedisBroker.create(config);
+    }
+
+    static Backend backend(Config config) {
+      return RedisBackend.create(config);
+    }
+
+    static Lock lock(Config config) {
+      return RedisLock.create(config);
+    }
   }
 
   /** Loaded only when the AMQP modules were found. */
   private static final class Amqp {
-    static Broker broker(Config config) { return AmqpBroker.create(config); }
-    static Backend backend(Config config) { return AmqpBackend.create(config); }
+    static Broker broker(Config config) {
+      return AmqpBroker.create(config);
+    }
+
+    static Backend backend(Config config) {
+      return AmqpBackend.create(config);
+    }
   }
 }

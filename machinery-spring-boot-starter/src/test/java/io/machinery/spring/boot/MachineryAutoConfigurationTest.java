@@ -1,7 +1,6 @@
 package io.machinery.spring.boot;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
@@ -10,14 +9,14 @@ import io.machinery.Signature;
 import io.machinery.TaskContext;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
+import io.machinery.embedded.EagerLock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.lock.redis.RedisLock;
+import io.machinery.micrometer.MachineryMetrics;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
-import io.machinery.embedded.EagerLock;
-import io.machinery.lock.redis.RedisLock;
-import io.machinery.micrometer.MachineryMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -39,16 +38,21 @@ import org.springframework.context.annotation.Import;
 
 /** The starter's conditions and wiring on core's in-JVM broker and backend (no server needed). */
 class MachineryAutoConfigurationTest {
-  private final ApplicationContextRunner runner = new ApplicationContextRunner()
-      .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class,
-          MachineryMetricsAutoConfiguration.class));
+  private final ApplicationContextRunner runner =
+      new ApplicationContextRunner()
+          .withConfiguration(
+              AutoConfigurations.of(
+                  MachineryAutoConfiguration.class,
+                  MachineryHealthAutoConfiguration.class,
+                  MachineryMetricsAutoConfiguration.class));
 
-  private final ApplicationContextRunner memory = runner.withPropertyValues(
-      "machinery.broker=memory://", "machinery.result_backend=memory://");
+  private final ApplicationContextRunner memory =
+      runner.withPropertyValues("machinery.broker=memory://", "machinery.result_backend=memory://");
 
   @Test
   void goConfigNamesMapOntoConfig() {
-    memory.withPropertyValues(
+    memory
+        .withPropertyValues(
             "machinery.default_queue=orders",
             "machinery.results_expire_in=60",
             "machinery.max-message-bytes=4096",
@@ -61,200 +65,321 @@ class MachineryAutoConfigurationTest {
             "machinery.redis.wait=true",
             "machinery.redis.normal_tasks_poll_period=250",
             "machinery.redis.delayed_tasks_key=orders_delayed")
-        .run(context -> {
-          assertThat(context).hasNotFailed();
-          Config config = context.getBean(Config.class);
-          assertThat(config.defaultQueue()).isEqualTo("orders");
-          assertThat(config.resultsExpireIn()).isEqualTo(60);
-          assertThat(config.maxMessageBytes()).isEqualTo(4096);
-          assertThat(config.strictUuids()).isFalse();
-          assertThat(config.amqp().exchange()).isEqualTo("orders_exchange");
-          assertThat(config.amqp().prefetchCount()).isEqualTo(7);
-          assertThat(config.amqp().queueDeclareArgs()).containsEntry("x-max-priority", 10L)
-              .containsEntry("x-queue-type", "classic");
-          assertThat(config.redis().idleTimeout()).isEqualTo(Duration.ofSeconds(30));
-          assertThat(config.redis().waitForConnection()).isTrue();
-          assertThat(config.redis().normalTasksPollPeriod()).isEqualTo(Duration.ofMillis(250));
-          assertThat(config.redis().delayedTasksKey()).isEqualTo("orders_delayed");
-          // Unset keys keep Go's defaults.
-          assertThat(config.amqp().bindingKey()).isEqualTo(Config.DEFAULT.amqp().bindingKey());
-          assertThat(config.noUnixSignals()).isTrue();
-        });
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              Config config = context.getBean(Config.class);
+              assertThat(config.defaultQueue()).isEqualTo("orders");
+              assertThat(config.resultsExpireIn()).isEqualTo(60);
+              assertThat(config.maxMessageBytes()).isEqualTo(4096);
+              assertThat(config.strictUuids()).isFalse();
+              assertThat(config.amqp().exchange()).isEqualTo("orders_exchange");
+              assertThat(config.amqp().prefetchCount()).isEqualTo(7);
+              assertThat(config.amqp().queueDeclareArgs())
+                  .containsEntry("x-max-priority", 10L)
+                  .containsEntry("x-queue-type", "classic");
+              assertThat(config.redis().idleTimeout()).isEqualTo(Duration.ofSeconds(30));
+              assertThat(config.redis().waitForConnection()).isTrue();
+              assertThat(config.redis().normalTasksPollPeriod()).isEqualTo(Duration.ofMillis(250));
+              assertThat(config.redis().delayedTasksKey()).isEqualTo("orders_delayed");
+              // Unset keys keep Go's defaults.
+              assertThat(config.amqp().bindingKey()).isEqualTo(Config.DEFAULT.amqp().bindingKey());
+              assertThat(config.noUnixSignals()).isTrue();
+            });
   }
 
   @Test
   void anInvalidValueFailsTheStartNamingTheKey() {
-    memory.withPropertyValues("machinery.results_expire_in=-5").run(context ->
-        assertThat(context).getFailure().rootCause().hasMessageContaining("results_expire_in must be >= 0"));
+    memory
+        .withPropertyValues("machinery.results_expire_in=-5")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("results_expire_in must be >= 0"));
   }
 
   @Test
   void memorySchemeRunsAnnotatedTasksOnTheApplicationsWorkers() {
-    memory.withUserConfiguration(MathTasks.class).run(context -> {
-      assertThat(context).hasSingleBean(MemoryBroker.class).hasSingleBean(MemoryBackend.class)
-          .hasSingleBean(Server.class).hasSingleBean(MachineryWorkers.class);
-      Server server = context.getBean(Server.class);
-      assertThat(server.registeredTaskNames()).contains("add", "whoami");
-      List<Object> sum = server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L), Arg.of(4L)))
-          .get(Duration.ofSeconds(10));
-      assertThat(sum).containsExactly(9L);
-      // A task named with a queue gets its own worker; the signature's routing key sends it there.
-      assertThat(context.getBean(MachineryWorkers.class).workers())
-          .extracting(w -> w.customQueue()).containsExactlyInAnyOrder("", "spring_test_other");
-      List<Object> who = server.sendTask(Signature.builder("whoami").routingKey("spring_test_other").build())
-          .get(Duration.ofSeconds(10));
-      assertThat(who).containsExactly("ran from spring_test_other");
-    });
+    memory
+        .withUserConfiguration(MathTasks.class)
+        .run(
+            context -> {
+              assertThat(context)
+                  .hasSingleBean(MemoryBroker.class)
+                  .hasSingleBean(MemoryBackend.class)
+                  .hasSingleBean(Server.class)
+                  .hasSingleBean(MachineryWorkers.class);
+              Server server = context.getBean(Server.class);
+              assertThat(server.registeredTaskNames()).contains("add", "whoami");
+              List<Object> sum =
+                  server
+                      .sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L), Arg.of(4L)))
+                      .get(Duration.ofSeconds(10));
+              assertThat(sum).containsExactly(9L);
+              // A task named with a queue gets its own worker; the signature's routing key sends it
+              // there.
+              assertThat(context.getBean(MachineryWorkers.class).workers())
+                  .extracting(w -> w.customQueue())
+                  .containsExactlyInAnyOrder("", "spring_test_other");
+              List<Object> who =
+                  server
+                      .sendTask(Signature.builder("whoami").routingKey("spring_test_other").build())
+                      .get(Duration.ofSeconds(10));
+              assertThat(who).containsExactly("ran from spring_test_other");
+            });
   }
 
   @Test
   void workersStopWithTheContext() {
-    memory.withUserConfiguration(MathTasks.class).run(context -> {
-      MachineryWorkers workers = context.getBean(MachineryWorkers.class);
-      List<io.machinery.Worker> running = workers.workers();
-      assertThat(running).allMatch(io.machinery.Worker::isRunning);
-      context.close();
-      assertThat(running).noneMatch(io.machinery.Worker::isRunning);
-      assertThat(workers.isRunning()).isFalse();
-    });
+    memory
+        .withUserConfiguration(MathTasks.class)
+        .run(
+            context -> {
+              MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+              List<io.machinery.Worker> running = workers.workers();
+              assertThat(running).allMatch(io.machinery.Worker::isRunning);
+              context.close();
+              assertThat(running).noneMatch(io.machinery.Worker::isRunning);
+              assertThat(workers.isRunning()).isFalse();
+            });
   }
 
   @Test
   void workersCanBeSwitchedOffForASendOnlyService() {
-    memory.withPropertyValues("machinery.worker.enabled=false").run(context -> {
-      assertThat(context).hasSingleBean(Server.class).doesNotHaveBean(MachineryWorkers.class);
-      Health health = context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
-      assertThat(health.getStatus()).isEqualTo(Status.UP);
-    });
+    memory
+        .withPropertyValues("machinery.worker.enabled=false")
+        .run(
+            context -> {
+              assertThat(context)
+                  .hasSingleBean(Server.class)
+                  .doesNotHaveBean(MachineryWorkers.class);
+              Health health =
+                  context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+              assertThat(health.getStatus()).isEqualTo(Status.UP);
+            });
   }
 
   @Test
   void applicationBeansReplaceEveryPart() {
-    runner.withPropertyValues("machinery.broker=redis://127.0.0.1:1", "machinery.result_backend=redis://127.0.0.1:1")
+    runner
+        .withPropertyValues(
+            "machinery.broker=redis://127.0.0.1:1", "machinery.result_backend=redis://127.0.0.1:1")
         .withUserConfiguration(OwnParts.class)
-        .run(context -> {
-          // Port 1 is never contacted: the application's broker and backend are used instead.
-          assertThat(context).hasNotFailed().doesNotHaveBean(RedisBroker.class);
-          assertThat(context.getBean(Server.class).broker()).isSameAs(context.getBean(Broker.class));
-          assertThat(context.getBean(Config.class).defaultQueue()).isEqualTo("own_queue");
-        });
+        .run(
+            context -> {
+              // Port 1 is never contacted: the application's broker and backend are used instead.
+              assertThat(context).hasNotFailed().doesNotHaveBean(RedisBroker.class);
+              assertThat(context.getBean(Server.class).broker())
+                  .isSameAs(context.getBean(Broker.class));
+              assertThat(context.getBean(Config.class).defaultQueue()).isEqualTo("own_queue");
+            });
   }
 
   @Test
   void anApplicationsConfigBeanChoosesTheParts() {
-    runner.withUserConfiguration(OwnConfig.class).run(context -> {
-      // No machinery.* properties at all: Go's default URLs (amqp://) would not be what the application asked for.
-      assertThat(context).hasNotFailed();
-      assertThat(context.getBean(Server.class).broker()).isInstanceOf(MemoryBroker.class);
-      assertThat(context.getBean(Server.class).backend()).isInstanceOf(MemoryBackend.class);
-      assertThat(context.getBean(Server.class).lock()).isInstanceOf(EagerLock.class);
-    });
+    runner
+        .withUserConfiguration(OwnConfig.class)
+        .run(
+            context -> {
+              // No machinery.* properties at all: Go's default URLs (amqp://) would not be what the
+              // application asked for.
+              assertThat(context).hasNotFailed();
+              assertThat(context.getBean(Server.class).broker()).isInstanceOf(MemoryBroker.class);
+              assertThat(context.getBean(Server.class).backend()).isInstanceOf(MemoryBackend.class);
+              assertThat(context.getBean(Server.class).lock()).isInstanceOf(EagerLock.class);
+            });
   }
 
   @Test
   void anExplicitLockUrlNothingServesFailsClearly() {
-    memory.withPropertyValues("machinery.lock=etcd://127.0.0.1:2379").run(context ->
-        assertThat(context).getFailure().rootCause()
-            .hasMessageContaining("machinery.lock is etcd://127.0.0.1:2379 and no lock serves it"));
+    memory
+        .withPropertyValues("machinery.lock=etcd://127.0.0.1:2379")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining(
+                        "machinery.lock is etcd://127.0.0.1:2379 and no lock serves it"));
   }
 
   @Test
   void aRedisUrlWithoutTheRedisModuleSaysWhichModuleToAdd() {
-    runner.withPropertyValues("machinery.broker=redis://:secret@127.0.0.1:1", "machinery.result_backend=memory://")
+    runner
+        .withPropertyValues(
+            "machinery.broker=redis://:secret@127.0.0.1:1", "machinery.result_backend=memory://")
         .withClassLoader(new FilteredClassLoader(RedisBroker.class, RedisLock.class))
-        .run(context -> assertThat(context).getFailure().rootCause()
-            .hasMessageContaining("machinery.broker is redis://127.0.0.1:1")
-            .hasMessageContaining("add io.machinery:machinery-broker-redis")
-            .hasMessageNotContaining("secret"));
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("machinery.broker is redis://127.0.0.1:1")
+                    .hasMessageContaining("add io.machinery:machinery-broker-redis")
+                    .hasMessageNotContaining("secret"));
   }
 
   @Test
   void anUnservedSchemeFailsClearly() {
-    runner.withPropertyValues("machinery.broker=memory://", "machinery.result-backend=mongodb://127.0.0.1:27017")
-        .run(context -> assertThat(context).getFailure().rootCause()
-            .hasMessageContaining("machinery.result_backend is mongodb://127.0.0.1:27017")
-            .hasMessageContaining("no module of this starter serves the scheme 'mongodb'"));
+    runner
+        .withPropertyValues(
+            "machinery.broker=memory://", "machinery.result-backend=mongodb://127.0.0.1:27017")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("machinery.result_backend is mongodb://127.0.0.1:27017")
+                    .hasMessageContaining("no module of this starter serves the scheme 'mongodb'"));
   }
 
   @Test
   void twoMethodsWithOneTaskNameFailTheStart() {
-    memory.withUserConfiguration(MathTasks.class, Clash.class).run(context ->
-        assertThat(context).getFailure().rootCause().hasMessageContaining("task name 'add' is used by two")
-            .hasMessageContaining("$Tasks.add").hasMessageContaining("ClashTasks.add"));
+    memory
+        .withUserConfiguration(MathTasks.class, Clash.class)
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("task name 'add' is used by two")
+                    .hasMessageContaining("$Tasks.add")
+                    .hasMessageContaining("ClashTasks.add"));
   }
 
   @Test
   void healthIsUpWhileWorkersConsumeAndDownAfterTheyStop() {
-    memory.withUserConfiguration(MathTasks.class).run(context -> {
-      HealthIndicator indicator = context.getBean("machineryHealthIndicator", HealthIndicator.class);
-      Health up = indicator.health();
-      assertThat(up.getStatus()).isEqualTo(Status.UP);
-      assertThat(up.getDetails().get("broker")).asString().startsWith("memory://");
-      context.getBean(MachineryWorkers.class).stop();
-      assertThat(indicator.health().getStatus()).isEqualTo(Status.DOWN);
-    });
+    memory
+        .withUserConfiguration(MathTasks.class)
+        .run(
+            context -> {
+              HealthIndicator indicator =
+                  context.getBean("machineryHealthIndicator", HealthIndicator.class);
+              Health up = indicator.health();
+              assertThat(up.getStatus()).isEqualTo(Status.UP);
+              assertThat(up.getDetails().get("broker")).asString().startsWith("memory://");
+              context.getBean(MachineryWorkers.class).stop();
+              assertThat(indicator.health().getStatus()).isEqualTo(Status.DOWN);
+            });
   }
 
   @Test
   void healthIsDownWhenTheBackendFails() {
-    memory.withUserConfiguration(FailingBackend.class).run(context -> {
-      Health health = context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
-      assertThat(health.getStatus()).isEqualTo(Status.DOWN);
-      // The probe's error is a detail (core's HealthCheck report), the broker's probe answered.
-      assertThat(health.getDetails().get("backendError")).asString().contains("backend unreachable (test fake)");
-      assertThat(health.getDetails()).doesNotContainKey("brokerError");
-    });
+    memory
+        .withUserConfiguration(FailingBackend.class)
+        .run(
+            context -> {
+              Health health =
+                  context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+              assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+              // The probe's error is a detail (core's HealthCheck report), the broker's probe
+              // answered.
+              assertThat(health.getDetails().get("backendError"))
+                  .asString()
+                  .contains("backend unreachable (test fake)");
+              assertThat(health.getDetails()).doesNotContainKey("brokerError");
+            });
   }
 
   @Test
   void noHealthIndicatorWithoutSpringBootHealth() {
-    memory.withClassLoader(new FilteredClassLoader(HealthIndicator.class)).run(context ->
-        assertThat(context).hasNotFailed().doesNotHaveBean("machineryHealthIndicator"));
+    memory
+        .withClassLoader(new FilteredClassLoader(HealthIndicator.class))
+        .run(
+            context ->
+                assertThat(context).hasNotFailed().doesNotHaveBean("machineryHealthIndicator"));
   }
 
   @Test
   void metricsCountTasksAndWatchSlotsInTheApplicationsRegistry() {
-    memory.withUserConfiguration(MathTasks.class, Registry.class).run(context -> {
-      assertThat(context).hasSingleBean(MachineryMetrics.class);
-      Server server = context.getBean(Server.class);
-      assertThat(server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L))).get(Duration.ofSeconds(10)))
-          .containsExactly(5L);
-      MeterRegistry registry = context.getBean(MeterRegistry.class);
-      // The listener was registered on the auto-configured Server: its send and the worker's run were counted.
-      assertThat(registry.get("machinery.tasks.sent").tag("task", "add").counter().count()).isEqualTo(1.0);
-      await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
-          assertThat(registry.get("machinery.tasks.succeeded").tag("task", "add").counter().count()).isEqualTo(1.0));
-      // Every one of the starter's workers got its slot gauges as it started.
-      for (io.machinery.Worker worker : context.getBean(MachineryWorkers.class).workers()) {
-        assertThat(registry.get("machinery.worker.slots").tag("worker", worker.consumerTag()).tag("state", "free")
-            .gauge().value()).isEqualTo(worker.concurrency());
-      }
-      // The memory broker has an inspector, so the queues the workers consume got depth gauges; all is consumed.
-      assertThat(registry.get("machinery.queue.pending").tag("queue", server.config().defaultQueue()).gauge().value())
-          .isZero();
-      assertThat(registry.get("machinery.queue.pending").tag("queue", "spring_test_other").gauge().value()).isZero();
-    });
+    memory
+        .withUserConfiguration(MathTasks.class, Registry.class)
+        .run(
+            context -> {
+              assertThat(context).hasSingleBean(MachineryMetrics.class);
+              Server server = context.getBean(Server.class);
+              assertThat(
+                      server
+                          .sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L)))
+                          .get(Duration.ofSeconds(10)))
+                  .containsExactly(5L);
+              MeterRegistry registry = context.getBean(MeterRegistry.class);
+              // The listener was registered on the auto-configured Server: its send and the
+              // worker's run were counted.
+              assertThat(registry.get("machinery.tasks.sent").tag("task", "add").counter().count())
+                  .isEqualTo(1.0);
+              await()
+                  .atMost(Duration.ofSeconds(5))
+                  .untilAsserted(
+                      () ->
+                          assertThat(
+                                  registry
+                                      .get("machinery.tasks.succeeded")
+                                      .tag("task", "add")
+                                      .counter()
+                                      .count())
+                              .isEqualTo(1.0));
+              // Every one of the starter's workers got its slot gauges as it started.
+              for (io.machinery.Worker worker : context.getBean(MachineryWorkers.class).workers()) {
+                assertThat(
+                        registry
+                            .get("machinery.worker.slots")
+                            .tag("worker", worker.consumerTag())
+                            .tag("state", "free")
+                            .gauge()
+                            .value())
+                    .isEqualTo(worker.concurrency());
+              }
+              // The memory broker has an inspector, so the queues the workers consume got depth
+              // gauges; all is consumed.
+              assertThat(
+                      registry
+                          .get("machinery.queue.pending")
+                          .tag("queue", server.config().defaultQueue())
+                          .gauge()
+                          .value())
+                  .isZero();
+              assertThat(
+                      registry
+                          .get("machinery.queue.pending")
+                          .tag("queue", "spring_test_other")
+                          .gauge()
+                          .value())
+                  .isZero();
+            });
   }
 
   @Test
   void noMetricsWithoutARegistry() {
-    memory.run(context -> assertThat(context).hasNotFailed().doesNotHaveBean(MachineryMetrics.class));
+    memory.run(
+        context -> assertThat(context).hasNotFailed().doesNotHaveBean(MachineryMetrics.class));
   }
 
   @Test
   void noMetricsWithoutTheMicrometerModule() {
-    memory.withUserConfiguration(Registry.class).withClassLoader(new FilteredClassLoader(MachineryMetrics.class))
+    memory
+        .withUserConfiguration(Registry.class)
+        .withClassLoader(new FilteredClassLoader(MachineryMetrics.class))
         .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("machineryMetrics"));
   }
 
   @Test
   void anApplicationsMetricsBeanIsTheOneRegistered() {
-    memory.withUserConfiguration(Registry.class, OwnMetrics.class).run(context -> {
-      assertThat(context).hasSingleBean(MachineryMetrics.class);
-      context.getBean(Server.class).sendTask(Signature.create("add", Arg.of(1L))).get(Duration.ofSeconds(10));
-      MeterRegistry registry = context.getBean(MeterRegistry.class);
-      assertThat(registry.get("machinery.tasks.sent").tag("app", "own").counter().count()).isEqualTo(1.0);
-    });
+    memory
+        .withUserConfiguration(Registry.class, OwnMetrics.class)
+        .run(
+            context -> {
+              assertThat(context).hasSingleBean(MachineryMetrics.class);
+              context
+                  .getBean(Server.class)
+                  .sendTask(Signature.create("add", Arg.of(1L)))
+                  .get(Duration.ofSeconds(10));
+              MeterRegistry registry = context.getBean(MeterRegistry.class);
+              assertThat(registry.get("machinery.tasks.sent").tag("app", "own").counter().count())
+                  .isEqualTo(1.0);
+            });
   }
 
   @Configuration(proxyBeanMethods = false)
@@ -314,8 +439,11 @@ class MachineryAutoConfigurationTest {
   static class OwnParts {
     @Bean
     Config config() {
-      return Config.builder().broker("redis://127.0.0.1:1").resultBackend("redis://127.0.0.1:1")
-          .defaultQueue("own_queue").build();
+      return Config.builder()
+          .broker("redis://127.0.0.1:1")
+          .resultBackend("redis://127.0.0.1:1")
+          .defaultQueue("own_queue")
+          .build();
     }
 
     @Bean
@@ -347,16 +475,19 @@ class MachineryAutoConfigurationTest {
     /** A fake: a backend whose every call fails, as an unreachable server's does. */
     @Bean
     Backend backend() {
-      return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-          (proxy, method, args) -> {
-            if (method.getName().equals("close")) {
-              return null;
-            }
-            if (method.isDefault()) {
-              return InvocationHandler.invokeDefault(proxy, method, args);
-            }
-            throw new IllegalStateException("backend unreachable (test fake)");
-          });
+      return (Backend)
+          Proxy.newProxyInstance(
+              Backend.class.getClassLoader(),
+              new Class<?>[] {Backend.class},
+              (proxy, method, args) -> {
+                if (method.getName().equals("close")) {
+                  return null;
+                }
+                if (method.isDefault()) {
+                  return InvocationHandler.invokeDefault(proxy, method, args);
+                }
+                throw new IllegalStateException("backend unreachable (test fake)");
+              });
     }
   }
 }

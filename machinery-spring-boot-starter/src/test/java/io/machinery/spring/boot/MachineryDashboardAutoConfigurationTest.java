@@ -14,17 +14,29 @@ import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 
-/** {@code machinery.dashboard.*}: the dashboard starts with the context only when enabled, and serves its API. */
+/**
+ * {@code machinery.dashboard.*}: the dashboard starts with the context only when enabled, and
+ * serves its API.
+ */
 class MachineryDashboardAutoConfigurationTest {
-  private final ApplicationContextRunner runner = new ApplicationContextRunner()
-      .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class, MachineryDashboardAutoConfiguration.class))
-      .withPropertyValues("machinery.broker=memory://", "machinery.result_backend=memory://",
-          "machinery.worker.enabled=false");
+  private final ApplicationContextRunner runner =
+      new ApplicationContextRunner()
+          .withConfiguration(
+              AutoConfigurations.of(
+                  MachineryAutoConfiguration.class, MachineryDashboardAutoConfiguration.class))
+          .withPropertyValues(
+              "machinery.broker=memory://",
+              "machinery.result_backend=memory://",
+              "machinery.worker.enabled=false");
 
-  private static HttpResponse<String> post(int port, String action, String token) throws IOException, InterruptedException {
-    HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/action/" + action))
-        .header("Content-Type", "application/json").header(Dashboard.TOKEN_HEADER, token)
-        .POST(HttpRequest.BodyPublishers.ofString("{}")).build();
+  private static HttpResponse<String> post(int port, String action, String token)
+      throws IOException, InterruptedException {
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/action/" + action))
+            .header("Content-Type", "application/json")
+            .header(Dashboard.TOKEN_HEADER, token)
+            .POST(HttpRequest.BodyPublishers.ofString("{}"))
+            .build();
     try (HttpClient client = HttpClient.newHttpClient()) {
       return client.send(request, HttpResponse.BodyHandlers.ofString());
     }
@@ -38,31 +50,48 @@ class MachineryDashboardAutoConfigurationTest {
   @Test
   void enabledItListensOnLoopbackWithTheTokenAndClosesWithTheContext() {
     int[] port = new int[1];
-    runner.withPropertyValues("machinery.dashboard.enabled=true", "machinery.dashboard.port=0",
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
             "machinery.dashboard.token=starter-token")
-        .run(context -> {
-          assertThat(context).hasNotFailed().hasSingleBean(Dashboard.class);
-          Dashboard dashboard = context.getBean(Dashboard.class);
-          assertThat(dashboard.address().getAddress().isLoopbackAddress()).isTrue();
-          port[0] = dashboard.address().getPort();
-          assertThat(post(port[0], "pause", "wrong-token!").statusCode()).isEqualTo(401);
-          assertThat(post(port[0], "pause", "starter-token").statusCode()).isEqualTo(200);
-        });
-    assertThatThrownBy(() -> post(port[0], "resume", "starter-token")).as("closed with the context")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed().hasSingleBean(Dashboard.class);
+              Dashboard dashboard = context.getBean(Dashboard.class);
+              assertThat(dashboard.address().getAddress().isLoopbackAddress()).isTrue();
+              port[0] = dashboard.address().getPort();
+              assertThat(post(port[0], "pause", "wrong-token!").statusCode()).isEqualTo(401);
+              assertThat(post(port[0], "pause", "starter-token").statusCode()).isEqualTo(200);
+            });
+    assertThatThrownBy(() -> post(port[0], "resume", "starter-token"))
+        .as("closed with the context")
         .isInstanceOf(IOException.class);
   }
 
   @Test
   void readOnlyRefusesActions() {
-    runner.withPropertyValues("machinery.dashboard.enabled=true", "machinery.dashboard.port=0",
-            "machinery.dashboard.token=starter-token", "machinery.dashboard.read-only=true")
-        .run(context -> assertThat(post(context.getBean(Dashboard.class).address().getPort(), "pause", "starter-token")
-            .statusCode()).isEqualTo(403));
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.token=starter-token",
+            "machinery.dashboard.read-only=true")
+        .run(
+            context ->
+                assertThat(
+                        post(
+                                context.getBean(Dashboard.class).address().getPort(),
+                                "pause",
+                                "starter-token")
+                            .statusCode())
+                    .isEqualTo(403));
   }
 
   @Test
   void withoutTheModuleNothingIsConfigured() {
-    runner.withPropertyValues("machinery.dashboard.enabled=true")
+    runner
+        .withPropertyValues("machinery.dashboard.enabled=true")
         .withClassLoader(new FilteredClassLoader(Dashboard.class))
         .run(context -> assertThat(context).hasNotFailed().doesNotHaveBean("machineryDashboard"));
   }

@@ -24,18 +24,34 @@ class MachineryStarterAmqpIT {
     String url = TestEndpoints.amqpUrl();
     String queue = "spring_it_" + UUID.randomUUID().toString().substring(0, 8);
     new ApplicationContextRunner()
-        .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class))
+        .withConfiguration(
+            AutoConfigurations.of(
+                MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class))
         .withUserConfiguration(ItTasks.class)
-        .withPropertyValues("machinery.broker=" + url, "machinery.result_backend=" + url,
-            "machinery.default_queue=" + queue, "machinery.amqp.binding_key=" + queue,
+        .withPropertyValues(
+            "machinery.broker=" + url,
+            "machinery.result_backend=" + url,
+            "machinery.default_queue=" + queue,
+            "machinery.amqp.binding_key=" + queue,
             "machinery.amqp.queue_declare_args.x-expires=60000")
-        .run(context -> {
-          assertThat(context).hasNotFailed().hasSingleBean(AmqpBroker.class).hasSingleBean(AmqpBackend.class);
-          Server server = context.getBean(Server.class);
-          assertThat(server.sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L))).get(Duration.ofSeconds(20)))
-              .containsExactly(42L);
-          assertThat(context.getBean("machineryHealthIndicator", HealthIndicator.class).health().getStatus())
-              .isEqualTo(Status.UP);
-        });
+        .run(
+            context -> {
+              assertThat(context)
+                  .hasNotFailed()
+                  .hasSingleBean(AmqpBroker.class)
+                  .hasSingleBean(AmqpBackend.class);
+              Server server = context.getBean(Server.class);
+              assertThat(
+                      server
+                          .sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L)))
+                          .get(Duration.ofSeconds(20)))
+                  .containsExactly(42L);
+              assertThat(
+                      context
+                          .getBean("machineryHealthIndicator", HealthIndicator.class)
+                          .health()
+                          .getStatus())
+                  .isEqualTo(Status.UP);
+            });
   }
 }

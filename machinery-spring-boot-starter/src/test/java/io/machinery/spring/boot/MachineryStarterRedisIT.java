@@ -36,7 +36,10 @@ import org.springframework.context.annotation.Import;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
-/** A Spring Boot application on the real Redis at REDIS_URL: auto-configured parts, a chord, health, shutdown. */
+/**
+ * A Spring Boot application on the real Redis at REDIS_URL: auto-configured parts, a chord, health,
+ * shutdown.
+ */
 @SpringBootTest(classes = MachineryStarterRedisIT.App.class)
 class MachineryStarterRedisIT {
   private static final String QUEUE = "spring_it_" + UUID.randomUUID().toString().substring(0, 8);
@@ -49,7 +52,8 @@ class MachineryStarterRedisIT {
 
   @BeforeAll
   static void endpoints() {
-    redisUrl = TestEndpoints.redisUrl(); // skips, or fails under CI=true, before the context is made
+    redisUrl =
+        TestEndpoints.redisUrl(); // skips, or fails under CI=true, before the context is made
   }
 
   @DynamicPropertySource
@@ -63,7 +67,10 @@ class MachineryStarterRedisIT {
   @Autowired Server server;
   @Autowired MachineryWorkers workers;
   @Autowired MeterRegistry meters;
-  @Autowired @Qualifier("machineryHealthIndicator") HealthIndicator health;
+
+  @Autowired
+  @Qualifier("machineryHealthIndicator")
+  HealthIndicator health;
 
   @Test
   void theUrlSchemePicksTheRedisModules() {
@@ -75,27 +82,48 @@ class MachineryStarterRedisIT {
 
   @Test
   void aChordRunsOnTheApplicationsWorker() {
-    Chord chord = Chord.of(
-        Group.of(
-            Signature.create("add", Arg.of(1L), Arg.of(1L)),
-            Signature.create("add", Arg.of(2L), Arg.of(2L)),
-            Signature.create("add", Arg.of(5L), Arg.of(6L))),
-        Signature.create("multiply"));
+    Chord chord =
+        Chord.of(
+            Group.of(
+                Signature.create("add", Arg.of(1L), Arg.of(1L)),
+                Signature.create("add", Arg.of(2L), Arg.of(2L)),
+                Signature.create("add", Arg.of(5L), Arg.of(6L))),
+            Signature.create("multiply"));
     List<Object> product = server.sendChord(chord, 3).get(Duration.ofSeconds(20));
     assertThat(product).containsExactly(88L);
   }
 
-  /** Actuator's registry gets the metrics module's meters, and they move as the Redis worker runs tasks. */
+  /**
+   * Actuator's registry gets the metrics module's meters, and they move as the Redis worker runs
+   * tasks.
+   */
   @Test
   void metricsCountTasksRunOnRedis() throws Exception {
     double before = succeeded("add");
-    assertThat(server.sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L))).get(Duration.ofSeconds(20)))
+    assertThat(
+            server
+                .sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L)))
+                .get(Duration.ofSeconds(20)))
         .containsExactly(42L);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(succeeded("add")).isEqualTo(before + 1));
-    assertThat(meters.get("machinery.task.run").tag("task", "add").tag("state", "SUCCESS").timer().count())
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(succeeded("add")).isEqualTo(before + 1));
+    assertThat(
+            meters
+                .get("machinery.task.run")
+                .tag("task", "add")
+                .tag("state", "SUCCESS")
+                .timer()
+                .count())
         .isPositive();
-    assertThat(meters.get("machinery.worker.slots").tag("worker", "machinery_worker").tag("state", "free")
-        .gauge().value()).isPositive();
+    assertThat(
+            meters
+                .get("machinery.worker.slots")
+                .tag("worker", "machinery_worker")
+                .tag("state", "free")
+                .gauge()
+                .value())
+        .isPositive();
   }
 
   private double succeeded(String task) {
@@ -107,32 +135,50 @@ class MachineryStarterRedisIT {
   void healthIsUpWithTheBrokerWithoutCredentials() {
     Health result = health.health();
     assertThat(result.getStatus()).isEqualTo(Status.UP);
-    assertThat(result.getDetails().get("broker")).asString().startsWith("redis://").doesNotContain("@");
-    assertThat(result.getDetails().get("workers")).asInstanceOf(InstanceOfAssertFactories.LIST).containsExactly("machinery_worker");
+    assertThat(result.getDetails().get("broker"))
+        .asString()
+        .startsWith("redis://")
+        .doesNotContain("@");
+    assertThat(result.getDetails().get("workers"))
+        .asInstanceOf(InstanceOfAssertFactories.LIST)
+        .containsExactly("machinery_worker");
   }
 
-  /** Closing the context lets a running task finish and store SUCCESS, within the graceful timeout. */
+  /**
+   * Closing the context lets a running task finish and store SUCCESS, within the graceful timeout.
+   */
   @Test
   void stoppingTheContextLetsRunningTasksFinish() {
     String queue = QUEUE + "_stop";
-    ApplicationContextRunner runner = new ApplicationContextRunner()
-        .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class))
-        .withUserConfiguration(ItTasks.class)
-        .withPropertyValues("machinery.broker=" + redisUrl, "machinery.result_backend=" + redisUrl,
-            "machinery.default_queue=" + queue, "machinery.worker.graceful-timeout=10s");
+    ApplicationContextRunner runner =
+        new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class))
+            .withUserConfiguration(ItTasks.class)
+            .withPropertyValues(
+                "machinery.broker=" + redisUrl,
+                "machinery.result_backend=" + redisUrl,
+                "machinery.default_queue=" + queue,
+                "machinery.worker.graceful-timeout=10s");
     Signature task = Signature.create("work", Arg.of(1500L));
-    runner.run(context -> {
-      Server app = context.getBean(Server.class);
-      app.sendTask(task);
-      await().atMost(Duration.ofSeconds(10)).until(() -> app.asyncResult(task.uuid()).state() == State.STARTED);
-      context.close();
-    });
+    runner.run(
+        context -> {
+          Server app = context.getBean(Server.class);
+          app.sendTask(task);
+          await()
+              .atMost(Duration.ofSeconds(10))
+              .until(() -> app.asyncResult(task.uuid()).state() == State.STARTED);
+          context.close();
+        });
     Config config = Config.builder().broker(redisUrl).resultBackend(redisUrl).build();
     try (RedisBackend backend = RedisBackend.create(config)) {
-      assertThat(backend.getState(task.uuid())).hasValueSatisfying(state -> {
-        assertThat(state.state()).isEqualTo(State.SUCCESS);
-        assertThat(state.results()).singleElement().satisfies(r -> assertThat(r.value()).isEqualTo("worked 1500 ms"));
-      });
+      assertThat(backend.getState(task.uuid()))
+          .hasValueSatisfying(
+              state -> {
+                assertThat(state.state()).isEqualTo(State.SUCCESS);
+                assertThat(state.results())
+                    .singleElement()
+                    .satisfies(r -> assertThat(r.value()).isEqualTo("worked 1500 ms"));
+              });
     }
   }
 }

@@ -4,7 +4,10 @@ import io.machinery.spring.boot.MachineryTask;
 import java.util.stream.LongStream;
 import org.springframework.stereotype.Component;
 
-/** The service's tasks, registered by name from their annotations; Go workers may register the same names. */
+/**
+ * The service's tasks, registered by name from their annotations; Go workers may register the same
+ * names.
+ */
 // README:spring-tasks:begin
 @Component
 public class ArithmeticTasks {

@@ -1,4 +1,7 @@
-/** A Spring Boot web service that sends chords per HTTP request and runs their tasks on its own worker. */
+/**
+ * A Spring Boot web service that sends chords per HTTP request and runs their tasks on its own
+ * worker.
+ */
 @NullMarked
 package io.machinery.examples.spring;
 

@@ -9,16 +9,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * The README's Spring Boot section quotes this example verbatim (up to indentation), so what it shows is what
- * {@link SpringBootServiceIT} compiles and runs.
+ * The README's Spring Boot section quotes this example verbatim (up to indentation), so what it
+ * shows is what {@link SpringBootServiceIT} compiles and runs.
  */
 class ReadmeSpringSectionTest {
 
   @ParameterizedTest
   @CsvSource({
-      "src/main/resources/application.yml, # README:spring-yaml",
-      "src/main/java/io/machinery/examples/spring/ArithmeticTasks.java, // README:spring-tasks",
-      "src/main/java/io/machinery/examples/spring/ChordController.java, // README:spring-send"})
+    "src/main/resources/application.yml, # README:spring-yaml",
+    "src/main/java/io/machinery/examples/spring/ArithmeticTasks.java, // README:spring-tasks",
+    "src/main/java/io/machinery/examples/spring/ChordController.java, // README:spring-send"
+  })
   void theReadmeQuotesTheExample(String file, String marker) throws IOException {
     String source = Files.readString(Path.of(file));
     String begin = marker + ":begin\n";

@@ -1,6 +1,5 @@
 package io.machinery.backend.amqp;
 
-import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
 import io.machinery.MachineryException;
@@ -33,8 +32,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Go Machinery's AMQP result backend (spec §4.3): task states are messages in RabbitMQ queues, so Go and Java
- * processes read each other's states.
+ * Go Machinery's AMQP result backend (spec §4.3): task states are messages in RabbitMQ queues, so
+ * Go and Java processes read each other's states.
  *
  * <pre>{@code
  * Config config = Config.builder().resultBackend("amqp://guest:guest@127.0.0.1:5672/").build();
@@ -44,63 +43,80 @@ import org.slf4j.LoggerFactory;
  * <h2>How states are stored</h2>
  *
  * <ul>
- *   <li>Every state change is one more persistent JSON message in the queue named after the task UUID
- *       ({@code task_…}, {@code chord_…}): not durable, auto-delete, {@code x-message-ttl} and {@code x-expires}
- *       both {@code ResultsExpireIn × 1000} as a 32-bit integer, bound to the task exchange with the UUID — the
- *       exact declaration Go makes, so either side may declare first. States after PENDING carry no TaskName
- *       and a zero CreatedAt, as Go's (this backend cannot read the previous state without consuming it).
- *   <li>A finished (SUCCESS or FAILURE) member of a group also adds its state to the queue named after the
- *       group UUID; the group is complete when that queue holds {@code GroupTaskCount} messages.
+ *   <li>Every state change is one more persistent JSON message in the queue named after the task
+ *       UUID ({@code task_…}, {@code chord_…}): not durable, auto-delete, {@code x-message-ttl} and
+ *       {@code x-expires} both {@code ResultsExpireIn × 1000} as a 32-bit integer, bound to the
+ *       task exchange with the UUID — the exact declaration Go makes, so either side may declare
+ *       first. States after PENDING carry no TaskName and a zero CreatedAt, as Go's (this backend
+ *       cannot read the previous state without consuming it).
+ *   <li>A finished (SUCCESS or FAILURE) member of a group also adds its state to the queue named
+ *       after the group UUID; the group is complete when that queue holds {@code GroupTaskCount}
+ *       messages.
  * </ul>
  *
  * <h2>Caveats (read these)</h2>
  *
  * <ul>
- *   <li><b>Reading consumes.</b> {@link #getState} takes the <em>oldest</em> state message off the task's
- *       queue, as Go's {@code GetState} does: successive reads walk PENDING, RECEIVED, STARTED, SUCCESS; an
- *       {@link io.machinery.AsyncResult} polling a task sees every state in order and keeps the final one.
- *       Only one reader sees each state: two clients polling the same task steal states from each other, and
- *       a state read by a Go client is gone for a Java one. {@link #consumesStatesOnRead()} is true, so the
- *       worker purges a chord's group after triggering it, as Go does.
- *   <li><b>Nothing is durable.</b> The queues are not durable (Go's choice): a RabbitMQ restart loses every
- *       state, and states expire {@code ResultsExpireIn} after they were written.
- *   <li><b>A queue per task.</b> RabbitMQ creates queues and bindings at a few hundred per second, which bounds
- *       how fast tasks can be sent (about 500 tasks/s on the 2-core test machine); the Redis backend is much
- *       faster. Writes after PENDING are pipelined: RECEIVED and STARTED are not waited for, and a queue this
- *       process has not declared is declared without waiting, on the same channel, right before the write.
- *   <li><b>Group order.</b> {@link #groupTaskStates} returns states in completion order, not group order (the
- *       queue is all this backend has); duplicates from a task that ran twice are folded into one.
- *   <li><b>Chords.</b> Go's {@code TriggerChord} returns true unless a queue {@code <group>_chord_triggered}
- *       exists, and nothing in Go ever creates it: Go relies on {@code GroupTaskStates} draining the group queue
- *       with an exclusive consumer, and every Go worker that saw the group complete deletes the group queue
- *       afterwards. Here the trigger <em>is</em> that exclusive read, done in one step: exactly one reader, Go
- *       or Java, gets the states, and Java never hides states from a Go reader and then gives them back (which
- *       made Go delete them, F22). The Java winner then creates the marker, which keeps a Java member that runs
- *       again later from firing twice and which Go reads as "already triggered". See {@link ChordTrigger}. The
- *       Java members of a chord also keep their final states in {@code <group>_chord_states} until the
- *       callback is sent, so a re-run of the member whose worker died after triggering (redelivered) recovers
- *       them and sends the callback (F4: at least once, a duplicate possible; a group with Go members stays
- *       at-most-once, as in Go). {@link #purgeGroupMeta} deletes the group queue only once it is empty,
- *       deletes the kept states and keeps the marker until it expires.
- *   <li><b>Progress</b> reports live in a queue of their own per task, {@code <task uuid>_progress}, holding
- *       the last one; reading it does not consume it (see {@code ProgressQueues}).
- *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value #MAX_EXPIRE_SECONDS} s).
+ *   <li><b>Reading consumes.</b> {@link #getState} takes the <em>oldest</em> state message off the
+ *       task's queue, as Go's {@code GetState} does: successive reads walk PENDING, RECEIVED,
+ *       STARTED, SUCCESS; an {@link io.machinery.AsyncResult} polling a task sees every state in
+ *       order and keeps the final one. Only one reader sees each state: two clients polling the
+ *       same task steal states from each other, and a state read by a Go client is gone for a Java
+ *       one. {@link #consumesStatesOnRead()} is true, so the worker purges a chord's group after
+ *       triggering it, as Go does.
+ *   <li><b>Nothing is durable.</b> The queues are not durable (Go's choice): a RabbitMQ restart
+ *       loses every state, and states expire {@code ResultsExpireIn} after they were written.
+ *   <li><b>A queue per task.</b> RabbitMQ creates queues and bindings at a few hundred per second,
+ *       which bounds how fast tasks can be sent (about 500 tasks/s on the 2-core test machine); the
+ *       Redis backend is much faster. Writes after PENDING are pipelined: RECEIVED and STARTED are
+ *       not waited for, and a queue this process has not declared is declared without waiting, on
+ *       the same channel, right before the write.
+ *   <li><b>Group order.</b> {@link #groupTaskStates} returns states in completion order, not group
+ *       order (the queue is all this backend has); duplicates from a task that ran twice are folded
+ *       into one.
+ *   <li><b>Chords.</b> Go's {@code TriggerChord} returns true unless a queue {@code
+ *       <group>_chord_triggered} exists, and nothing in Go ever creates it: Go relies on {@code
+ *       GroupTaskStates} draining the group queue with an exclusive consumer, and every Go worker
+ *       that saw the group complete deletes the group queue afterwards. Here the trigger
+ *       <em>is</em> that exclusive read, done in one step: exactly one reader, Go or Java, gets the
+ *       states, and Java never hides states from a Go reader and then gives them back (which made
+ *       Go delete them, F22). The Java winner then creates the marker, which keeps a Java member
+ *       that runs again later from firing twice and which Go reads as "already triggered". See
+ *       {@link ChordTrigger}. The Java members of a chord also keep their final states in {@code
+ *       <group>_chord_states} until the callback is sent, so a re-run of the member whose worker
+ *       died after triggering (redelivered) recovers them and sends the callback (F4: at least
+ *       once, a duplicate possible; a group with Go members stays at-most-once, as in Go). {@link
+ *       #purgeGroupMeta} deletes the group queue only once it is empty, deletes the kept states and
+ *       keeps the marker until it expires.
+ *   <li><b>Progress</b> reports live in a queue of their own per task, {@code <task
+ *       uuid>_progress}, holding the last one; reading it does not consume it (see {@code
+ *       ProgressQueues}).
+ *   <li>{@code ResultsExpireIn} must fit Go's 32-bit milliseconds (at most {@value
+ *       #MAX_EXPIRE_SECONDS} s).
  * </ul>
  *
- * <p>Thread-safe. Whoever builds it closes it. One connection, opened on first use, reopened when lost.
+ * <p>Thread-safe. Whoever builds it closes it. One connection, opened on first use, reopened when
+ * lost.
  */
 public final class AmqpBackend implements Backend {
   private static final Logger log = LoggerFactory.getLogger(AmqpBackend.class);
+
   /** The largest {@code ResultsExpireIn} whose milliseconds fit Go's int32 queue arguments. */
   public static final int MAX_EXPIRE_SECONDS = Integer.MAX_VALUE / 1000;
+
   /** How long a reader of a group's states waits for missing members when a member ran twice. */
   public static final Duration DEFAULT_GROUP_READ_TIMEOUT = Duration.ofSeconds(10);
 
   private final Config config;
   private final Clock clock;
   private final AmqpClient client;
-  /** Whether this backend built {@link #client} (and so closes it); false for a client the caller shares. */
+
+  /**
+   * Whether this backend built {@link #client} (and so closes it); false for a client the caller
+   * shares.
+   */
   private final boolean ownsClient;
+
   private final StateQueues states;
   private final ChordTrigger chords;
   private final AmqpControlPlane controlPlane;
@@ -117,23 +133,40 @@ public final class AmqpBackend implements Backend {
     args.put("x-expires", expireMillis);
     Map<String, Object> stateQueueArgs = Map.copyOf(args);
     this.ownsClient = b.client == null;
-    this.client = b.client != null ? b.client
-        : AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend()))).connectionName("machinery-backend")
-            .options(b.options.build()).build();
+    this.client =
+        b.client != null
+            ? b.client
+            : AmqpClient.builder(List.of(AmqpUrl.parse(config.resultBackend())))
+                .connectionName("machinery-backend")
+                .options(b.options.build())
+                .build();
     String stateExchange = "direct".equals(config.amqp().exchangeType()) ? exchange : "";
-    this.states = new StateQueues(client, exchange, config.amqp().exchangeType(), stateExchange, stateQueueArgs,
-        expireMillis);
-    this.chords = new ChordTrigger(client, stateQueueArgs, b.groupReadTimeout,
-        (queue, state) -> states.publish(queue, state, true));
-    this.controlPlane = new AmqpControlPlane(client,
-        RabbitManagement.forUrl(AmqpUrl.parse(config.resultBackend()), b.managementUrl));
+    this.states =
+        new StateQueues(
+            client,
+            exchange,
+            config.amqp().exchangeType(),
+            stateExchange,
+            stateQueueArgs,
+            expireMillis);
+    this.chords =
+        new ChordTrigger(
+            client,
+            stateQueueArgs,
+            b.groupReadTimeout,
+            (queue, state) -> states.publish(queue, state, true));
+    this.controlPlane =
+        new AmqpControlPlane(
+            client,
+            RabbitManagement.forUrl(AmqpUrl.parse(config.resultBackend()), b.managementUrl));
     this.progress = new ProgressQueues(client, expireMillis);
   }
 
   /**
    * A backend for {@code config}'s result backend URL. Nothing is connected until first use.
    *
-   * @throws IllegalArgumentException when the URL is not an AMQP URL or ResultsExpireIn is too large
+   * @throws IllegalArgumentException when the URL is not an AMQP URL or ResultsExpireIn is too
+   *     large
    */
   public static AmqpBackend create(Config config) {
     return builder(config).build();
@@ -149,11 +182,15 @@ public final class AmqpBackend implements Backend {
     return true;
   }
 
-  // ------------------------------------------------------------------------------------------ states
+  // ------------------------------------------------------------------------------------------
+  // states
 
   @Override
   public void setStatePending(Signature signature) {
-    store(TaskState.pending(signature, OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)), signature);
+    store(
+        TaskState.pending(
+            signature, OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)),
+        signature);
   }
 
   @Override
@@ -162,9 +199,9 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Publishes RECEIVED without waiting for the confirm, preceded on the same channel by no-wait declarations
-   * of the task's queue (so it is routable even when the queue expired); STARTED and the final state follow
-   * on that channel, so RabbitMQ keeps them in order.
+   * Publishes RECEIVED without waiting for the confirm, preceded on the same channel by no-wait
+   * declarations of the task's queue (so it is routable even when the queue expired); STARTED and
+   * the final state follow on that channel, so RabbitMQ keeps them in order.
    */
   @Override
   public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
@@ -201,32 +238,43 @@ public final class AmqpBackend implements Backend {
     checkOpen();
     byte[] json = WireCodec.encode(state);
     states.publish(signature.uuid(), json, state.state() == State.PENDING);
-    if (state.isCompleted() && !signature.groupUuid().isEmpty() && signature.groupTaskCount() != 0) {
-      // a chord member also keeps its state where a dead trigger winner cannot take it away (ChordTrigger)
+    if (state.isCompleted()
+        && !signature.groupUuid().isEmpty()
+        && signature.groupTaskCount() != 0) {
+      // a chord member also keeps its state where a dead trigger winner cannot take it away
+      // (ChordTrigger)
       String kept = ChordTrigger.kept(signature.groupUuid());
-      CompletableFuture<Void> keeping = signature.chordCallback() == null ? null : states.publishAsync(kept, json, false);
+      CompletableFuture<Void> keeping =
+          signature.chordCallback() == null ? null : states.publishAsync(kept, json, false);
       states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
       if (keeping != null) {
         try {
           keeping.join();
         } catch (java.util.concurrent.CompletionException e) {
-          log.debug("Keeping the state of {} in {} failed ({}); publishing it again", signature.uuid(), kept, e.getCause());
+          log.debug(
+              "Keeping the state of {} in {} failed ({}); publishing it again",
+              signature.uuid(),
+              kept,
+              e.getCause());
           states.publish(kept, json, true);
         }
       }
     }
   }
 
-  private CompletableFuture<Void> storeAsync(TaskState state, Signature signature, boolean declare) {
+  private CompletableFuture<Void> storeAsync(
+      TaskState state, Signature signature, boolean declare) {
     checkOpen();
     return states.publishAsync(signature.uuid(), WireCodec.encode(state), declare);
   }
 
   /**
-   * Takes the oldest state message of the task (Go's {@code GetState}, see the class notes): empty when the
-   * queue holds none. Like Go, the queue is declared if it is missing, which also renews its expiry.
+   * Takes the oldest state message of the task (Go's {@code GetState}, see the class notes): empty
+   * when the queue holds none. Like Go, the queue is declared if it is missing, which also renews
+   * its expiry.
    *
-   * @throws MalformedMessageException when the message is not a task state (it is consumed all the same)
+   * @throws MalformedMessageException when the message is not a task state (it is consumed all the
+   *     same)
    */
   @Override
   public Optional<TaskState> getState(String taskUuid) {
@@ -234,7 +282,8 @@ public final class AmqpBackend implements Backend {
     states.ensureDeclared(taskUuid);
     GetResponse response;
     try {
-      response = client.call("read state queue '" + taskUuid + "'", ch -> ch.basicGet(taskUuid, true));
+      response =
+          client.call("read state queue '" + taskUuid + "'", ch -> ch.basicGet(taskUuid, true));
     } catch (AmqpOperationException e) {
       if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
         throw e;
@@ -267,8 +316,8 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Replaces the task's report in its queue {@code <task uuid>_progress} (see {@code ProgressQueues}): one
-   * confirmed publish.
+   * Replaces the task's report in its queue {@code <task uuid>_progress} (see {@code
+   * ProgressQueues}): one confirmed publish.
    */
   @Override
   public void setProgress(String taskUuid, io.machinery.TaskProgress report) {
@@ -276,14 +325,18 @@ public final class AmqpBackend implements Backend {
     progress.write(taskUuid, report);
   }
 
-  /** Reads the task's last report without consuming it (taken and requeued); see {@code ProgressQueues}. */
+  /**
+   * Reads the task's last report without consuming it (taken and requeued); see {@code
+   * ProgressQueues}.
+   */
   @Override
   public Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
     checkOpen();
     return progress.read(taskUuid);
   }
 
-  // ------------------------------------------------------------------------------------------ groups
+  // ------------------------------------------------------------------------------------------
+  // groups
 
   /** Nothing to do: the group queue appears with its first finished member (as in Go). */
   @Override
@@ -292,15 +345,17 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Whether the group queue holds at least {@code groupTaskCount} ready states (Go asks for exactly that many;
-   * at least lets a group complete even when a member ran twice). A missing queue is not complete.
+   * Whether the group queue holds at least {@code groupTaskCount} ready states (Go asks for exactly
+   * that many; at least lets a group complete even when a member ran twice). A missing queue is not
+   * complete.
    */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     checkOpen();
     int ready = readyMessages(groupUuid);
     boolean complete = ready >= groupTaskCount && ready > 0;
-    // the trigger reads until that many distinct members; after "incomplete" (a re-run whose winner may have
+    // the trigger reads until that many distinct members; after "incomplete" (a re-run whose winner
+    // may have
     // died, see ChordTrigger's notes) it only recovers the kept states
     chords.expect(groupUuid, groupTaskCount, complete);
     return complete;
@@ -309,7 +364,8 @@ public final class AmqpBackend implements Backend {
   /** Ready messages in a queue; -1 when the queue does not exist. */
   private int readyMessages(String queue) {
     try {
-      return client.callRetrying("inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue).getMessageCount());
+      return client.callRetrying(
+          "inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue).getMessageCount());
     } catch (AmqpOperationException e) {
       if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
         return -1;
@@ -319,13 +375,13 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * The group's finished states, in completion order, one per task (a task that ran twice counts once). After
-   * this process won {@link #triggerChord}, the states it took then; otherwise they are taken off the group
-   * queue now with an exclusive consumer (Go's {@code GroupTaskStates}), which drains it: only one reader, Go
-   * or Java, ever gets them.
+   * The group's finished states, in completion order, one per task (a task that ran twice counts
+   * once). After this process won {@link #triggerChord}, the states it took then; otherwise they
+   * are taken off the group queue now with an exclusive consumer (Go's {@code GroupTaskStates}),
+   * which drains it: only one reader, Go or Java, ever gets them.
    *
-   * @throws MachineryException when the queue is gone, holds fewer than {@code groupTaskCount} distinct tasks,
-   *     or another process is reading it
+   * @throws MachineryException when the queue is gone, holds fewer than {@code groupTaskCount}
+   *     distinct tasks, or another process is reading it
    */
   @Override
   public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
@@ -334,9 +390,9 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * True for exactly one caller among Go and Java workers: the one that takes the group's states off the queue
-   * (see {@link ChordTrigger} and the class notes). Waits up to the group read timeout when a member ran twice
-   * and the last one is still running.
+   * True for exactly one caller among Go and Java workers: the one that takes the group's states
+   * off the queue (see {@link ChordTrigger} and the class notes). Waits up to the group read
+   * timeout when a member ran twice and the last one is still running.
    */
   @Override
   public boolean triggerChord(String groupUuid) {
@@ -345,27 +401,31 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * Deletes the group queue if it is empty. The worker calls this after the winner sent the chord's callback,
-   * so a non-empty queue belongs to a trigger whose winner has not read it yet; the winner's read drains it
-   * and RabbitMQ deletes it. The kept states ({@code <group>_chord_states}) are deleted: the callback is
-   * sent, nothing to recover. Unlike Go, the {@code <group>_chord_triggered} marker stays until it expires
-   * ({@code ResultsExpireIn}), so a member that runs again later cannot fire the chord twice.
+   * Deletes the group queue if it is empty. The worker calls this after the winner sent the chord's
+   * callback, so a non-empty queue belongs to a trigger whose winner has not read it yet; the
+   * winner's read drains it and RabbitMQ deletes it. The kept states ({@code <group>_chord_states})
+   * are deleted: the callback is sent, nothing to recover. Unlike Go, the {@code
+   * <group>_chord_triggered} marker stays until it expires ({@code ResultsExpireIn}), so a member
+   * that runs again later cannot fire the chord twice.
    */
   @Override
   public void purgeGroupMeta(String groupUuid) {
     checkOpen();
     chords.release(groupUuid);
     try {
-      client.call("delete group queue '" + groupUuid + "'", ch -> ch.queueDelete(groupUuid, false, true));
+      client.call(
+          "delete group queue '" + groupUuid + "'", ch -> ch.queueDelete(groupUuid, false, true));
     } catch (AmqpOperationException e) {
-      if (e.replyCode() != AmqpOperationException.NOT_FOUND && e.replyCode() != AmqpOperationException.PRECONDITION_FAILED) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND
+          && e.replyCode() != AmqpOperationException.PRECONDITION_FAILED) {
         throw e;
       }
       log.debug("Group queue {} not deleted: {}", groupUuid, e.getMessage());
     }
   }
 
-  // ------------------------------------------------------------------------------------------ lifecycle
+  // ------------------------------------------------------------------------------------------
+  // lifecycle
 
   private void checkOpen() {
     if (closed || client.isClosed()) {
@@ -374,9 +434,9 @@ public final class AmqpBackend implements Backend {
   }
 
   /**
-   * The live workers and paused queues of an AMQP-only deployment, kept in small RabbitMQ queues (see {@link
-   * AmqpControlPlane}); listing them reads RabbitMQ's management API ({@link Builder#managementUrl}). A server
-   * uses it when its broker keeps none (an AMQP broker does not).
+   * The live workers and paused queues of an AMQP-only deployment, kept in small RabbitMQ queues
+   * (see {@link AmqpControlPlane}); listing them reads RabbitMQ's management API ({@link
+   * Builder#managementUrl}). A server uses it when its broker keeps none (an AMQP broker does not).
    */
   @Override
   public Optional<io.machinery.spi.ControlPlane> controlPlane() {
@@ -411,12 +471,16 @@ public final class AmqpBackend implements Backend {
       this.config = Objects.requireNonNull(config, "config");
       AmqpUrl.parse(config.resultBackend());
       if (config.effectiveResultsExpireIn() > MAX_EXPIRE_SECONDS) {
-        throw new IllegalArgumentException("results_expire_in of " + config.resultsExpireIn()
-            + " s is too large for the AMQP backend: Go declares state queues with 32-bit milliseconds, at most "
-            + MAX_EXPIRE_SECONDS + " s");
+        throw new IllegalArgumentException(
+            "results_expire_in of "
+                + config.resultsExpireIn()
+                + " s is too large for the AMQP backend: Go declares state queues with 32-bit milliseconds, at most "
+                + MAX_EXPIRE_SECONDS
+                + " s");
       }
       if (config.amqp().exchange().isEmpty()) {
-        throw new IllegalArgumentException("amqp.exchange must not be empty: state queues are bound to it");
+        throw new IllegalArgumentException(
+            "amqp.exchange must not be empty: state queues are bound to it");
       }
       options.tls(config.tls());
     }
@@ -428,17 +492,18 @@ public final class AmqpBackend implements Backend {
     }
 
     /**
-     * How the connection is made (TLS, publish timeout, factory customizer), at once; {@code Config.tls()} still
-     * switches TLS on.
+     * How the connection is made (TLS, publish timeout, factory customizer), at once; {@code
+     * Config.tls()} still switches TLS on.
      */
     public Builder options(AmqpConnectionOptions value) {
-      options = Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
+      options =
+          Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
       return this;
     }
 
     /**
-     * Uses {@code value} instead of a connection of its own, for example the client the {@code AmqpBroker}
-     * publishes through. The caller owns it and closes it after the backend.
+     * Uses {@code value} instead of a connection of its own, for example the client the {@code
+     * AmqpBroker} publishes through. The caller owns it and closes it after the backend.
      */
     public Builder client(AmqpClient value) {
       client = Objects.requireNonNull(value, "client");
@@ -452,8 +517,9 @@ public final class AmqpBackend implements Backend {
     }
 
     /**
-     * How long reading a group's states (the chord trigger) waits for members still missing when the queue
-     * already holds enough messages because a member ran twice; default 10 s. Then the states are given back.
+     * How long reading a group's states (the chord trigger) waits for members still missing when
+     * the queue already holds enough messages because a member ran twice; default 10 s. Then the
+     * states are given back.
      */
     public Builder groupReadTimeout(Duration value) {
       if (value.isNegative()) {
@@ -463,28 +529,34 @@ public final class AmqpBackend implements Backend {
       return this;
     }
 
-    /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
+    /**
+     * The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification).
+     */
     public Builder sslContext(SSLContext value) {
       options.sslContext(value);
       return this;
     }
 
-    /** Adjusts the client library's connection factory last (credentials provider, metrics, NIO). */
-    public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
+    /**
+     * Adjusts the client library's connection factory last (credentials provider, metrics, NIO).
+     */
+    public Builder connectionFactoryCustomizer(
+        java.util.function.Consumer<ConnectionFactory> value) {
       options.connectionFactoryCustomizer(value);
       return this;
     }
 
     /**
-     * RabbitMQ's HTTP management API, which the {@linkplain AmqpBackend#controlPlane() control plane} reads to
-     * list workers and paused queues ({@code http://host:15672}; user info in the URL replaces the AMQP
-     * credentials). Default: the result backend URL's host on port 15672 ({@code https} and 15671 for {@code
-     * amqps}) with its credentials and vhost.
+     * RabbitMQ's HTTP management API, which the {@linkplain AmqpBackend#controlPlane() control
+     * plane} reads to list workers and paused queues ({@code http://host:15672}; user info in the
+     * URL replaces the AMQP credentials). Default: the result backend URL's host on port 15672
+     * ({@code https} and 15671 for {@code amqps}) with its credentials and vhost.
      *
      * @throws IllegalArgumentException when it is not an http(s) URL with a host
      */
     public Builder managementUrl(String value) {
-      RabbitManagement.forUrl(AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
+      RabbitManagement.forUrl(
+          AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
       managementUrl = value;
       return this;
     }

@@ -26,34 +26,37 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link ControlPlane} of an AMQP-only deployment, kept in RabbitMQ itself: small queues whose existence
- * and last message are the state, so no other store is needed.
+ * The {@link ControlPlane} of an AMQP-only deployment, kept in RabbitMQ itself: small queues whose
+ * existence and last message are the state, so no other store is needed.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Workers.</b> Each worker has a queue {@code machinery_control.worker.<id>} (the id's SHA-256 when the
- *       name would pass RabbitMQ's 255 bytes), declared on every announcement with {@code x-max-length 1}
- *       (a new status drops the old one), {@code x-message-ttl} = the time to live (the status vanishes when
- *       the worker stops announcing) and {@code x-expires} = the time to live (the queue itself is deleted
- *       once unused that long). RabbitMQ's own timers do the expiry: a crashed worker disappears without a
- *       reaper. Statuses are transient messages in non-durable queues: after a RabbitMQ restart the next
- *       heartbeat (one interval) brings every live worker back. Announcing with a different time to live
- *       replaces the queue (RabbitMQ refuses changed arguments).
- *   <li><b>Pauses.</b> A paused queue is a durable, empty queue {@code machinery_control.paused.<queue>}:
- *       pausing declares it, resuming deletes it; both are idempotent and survive restarts.
- *   <li><b>Listing.</b> AMQP cannot list queues, so {@link #workers()} and {@link #pausedQueues()} find them
- *       through the management API; queue names come from RabbitMQ's metadata and do not lag. Statuses are
- *       read with basic.get on one channel and returned at once by closing it (a status read while the worker
- *       announces may be the previous one, a heartbeat old). So every worker's heartbeat makes one management
- *       call (the paused queues), one declaration and one confirmed publish.
- *   <li><b>Time to live.</b> At least {@link #MIN_TTL}, whatever the worker asks: listing goes through the
- *       management API, which takes seconds on a vhost with tens of thousands of queues (the AMQP result
- *       backend keeps one per task), and a status must outlive the listing that looks for it. A dead worker
- *       is therefore listed up to that long.
+ *   <li><b>Workers.</b> Each worker has a queue {@code machinery_control.worker.<id>} (the id's
+ *       SHA-256 when the name would pass RabbitMQ's 255 bytes), declared on every announcement with
+ *       {@code x-max-length 1} (a new status drops the old one), {@code x-message-ttl} = the time
+ *       to live (the status vanishes when the worker stops announcing) and {@code x-expires} = the
+ *       time to live (the queue itself is deleted once unused that long). RabbitMQ's own timers do
+ *       the expiry: a crashed worker disappears without a reaper. Statuses are transient messages
+ *       in non-durable queues: after a RabbitMQ restart the next heartbeat (one interval) brings
+ *       every live worker back. Announcing with a different time to live replaces the queue
+ *       (RabbitMQ refuses changed arguments).
+ *   <li><b>Pauses.</b> A paused queue is a durable, empty queue {@code
+ *       machinery_control.paused.<queue>}: pausing declares it, resuming deletes it; both are
+ *       idempotent and survive restarts.
+ *   <li><b>Listing.</b> AMQP cannot list queues, so {@link #workers()} and {@link #pausedQueues()}
+ *       find them through the management API; queue names come from RabbitMQ's metadata and do not
+ *       lag. Statuses are read with basic.get on one channel and returned at once by closing it (a
+ *       status read while the worker announces may be the previous one, a heartbeat old). So every
+ *       worker's heartbeat makes one management call (the paused queues), one declaration and one
+ *       confirmed publish.
+ *   <li><b>Time to live.</b> At least {@link #MIN_TTL}, whatever the worker asks: listing goes
+ *       through the management API, which takes seconds on a vhost with tens of thousands of queues
+ *       (the AMQP result backend keeps one per task), and a status must outlive the listing that
+ *       looks for it. A dead worker is therefore listed up to that long.
  *   <li><b>Limits.</b> A queue name whose control queue would pass 255 bytes cannot be paused
- *       (IllegalArgumentException). Without the management plugin, announcing works but listing fails; the
- *       worker's heartbeat logs that once and keeps consuming.
+ *       (IllegalArgumentException). Without the management plugin, announcing works but listing
+ *       fails; the worker's heartbeat logs that once and keeps consuming.
  * </ul>
  *
  * <p>Thread-safe.
@@ -78,7 +81,8 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
       return name;
     }
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(workerId.getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(workerId.getBytes(StandardCharsets.UTF_8));
       return WORKER_PREFIX + HexFormat.of().formatHex(digest);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JVM has SHA-256", e);
@@ -91,8 +95,10 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     }
     String name = PAUSED_PREFIX + queue;
     if (name.getBytes(StandardCharsets.UTF_8).length > MAX_QUEUE_NAME_BYTES) {
-      throw new IllegalArgumentException("queue name too long to pause with the AMQP control plane (at most "
-          + (MAX_QUEUE_NAME_BYTES - PAUSED_PREFIX.length()) + " bytes)");
+      throw new IllegalArgumentException(
+          "queue name too long to pause with the AMQP control plane (at most "
+              + (MAX_QUEUE_NAME_BYTES - PAUSED_PREFIX.length())
+              + " bytes)");
     }
     return name;
   }
@@ -108,9 +114,10 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     }
     String name = workerQueue(status.id());
     long millis = Math.max(MIN_TTL.toMillis(), ttl.toMillis());
-    Map<String, Object> args = Map.of("x-max-length", 1, "x-message-ttl", millis, "x-expires", millis);
-    AMQP.BasicProperties properties = new AMQP.BasicProperties.Builder().contentType("application/json")
-        .deliveryMode(1).build();
+    Map<String, Object> args =
+        Map.of("x-max-length", 1, "x-message-ttl", millis, "x-expires", millis);
+    AMQP.BasicProperties properties =
+        new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(1).build();
     byte[] body = status.toJson();
     declareWorkerQueue(name, args);
     try {
@@ -123,16 +130,19 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
 
   private void declareWorkerQueue(String name, Map<String, Object> args) {
     try {
-      client.callRetrying("declare '" + name + "'", ch -> ch.queueDeclare(name, false, false, false, args));
+      client.callRetrying(
+          "declare '" + name + "'", ch -> ch.queueDeclare(name, false, false, false, args));
     } catch (AmqpOperationException e) {
       if (e.replyCode() != AmqpOperationException.PRECONDITION_FAILED) {
         throw e;
       }
       // announced before with another time to live: replace the queue (its old status goes with it)
-      client.callRetrying("replace '" + name + "'", ch -> {
-        ch.queueDelete(name);
-        return ch.queueDeclare(name, false, false, false, args);
-      });
+      client.callRetrying(
+          "replace '" + name + "'",
+          ch -> {
+            ch.queueDelete(name);
+            return ch.queueDeclare(name, false, false, false, args);
+          });
     }
   }
 
@@ -146,13 +156,21 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   public List<WorkerStatus> workers() {
     List<String> queues = names(WORKER_PREFIX);
     Map<String, WorkerStatus> latest = new HashMap<>();
-    client.peek(queues, 10, (queue, response) -> {
-      try {
-        latest.put(queue, WorkerStatus.fromJson(response.getBody())); // a second message is newer (announced while read)
-      } catch (MalformedMessageException e) {
-        log.debug("Control queue '{}' holds something that is not a worker status; not listed", queue);
-      }
-    });
+    client.peek(
+        queues,
+        10,
+        (queue, response) -> {
+          try {
+            latest.put(
+                queue,
+                WorkerStatus.fromJson(
+                    response.getBody())); // a second message is newer (announced while read)
+          } catch (MalformedMessageException e) {
+            log.debug(
+                "Control queue '{}' holds something that is not a worker status; not listed",
+                queue);
+          }
+        });
     List<WorkerStatus> out = new ArrayList<>(latest.values());
     out.sort(Comparator.comparing(WorkerStatus::id));
     return out;
@@ -161,7 +179,8 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   @Override
   public void pause(String queue) {
     String name = pausedQueue(queue);
-    client.callRetrying("pause '" + queue + "'", ch -> ch.queueDeclare(name, true, false, false, null));
+    client.callRetrying(
+        "pause '" + queue + "'", ch -> ch.queueDeclare(name, true, false, false, null));
   }
 
   @Override
@@ -179,7 +198,9 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     return out;
   }
 
-  /** The queues whose names start with {@code prefix}, exactly (the plugin's filter ignores case). */
+  /**
+   * The queues whose names start with {@code prefix}, exactly (the plugin's filter ignores case).
+   */
   private List<String> names(String prefix) {
     List<String> out = new ArrayList<>();
     for (JsonNode queue : management.queues("^" + RabbitManagement.literal(prefix), "name")) {

@@ -32,60 +32,71 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Go's protocol.</b> A Go worker whose member finished checks that the group queue holds exactly
- *       {@code GroupTaskCount} <em>ready</em> messages, asks {@code TriggerChord} (true unless a queue {@code
- *       <group>_chord_triggered} exists), checks the ready count again and drains the queue with an exclusive
- *       consumer ({@code GroupTaskStates}); whatever happens, it then deletes the group queue and the marker
- *       unconditionally (deferred {@code PurgeGroupMeta}). So the first Go reader to consume wins; a reader
- *       that sees fewer ready messages ("Already consumed") or is refused the exclusive consumer deletes the
- *       queue. That is harmless for the winner only because RabbitMQ has already pushed every message to the
+ *   <li><b>Go's protocol.</b> A Go worker whose member finished checks that the group queue holds
+ *       exactly {@code GroupTaskCount} <em>ready</em> messages, asks {@code TriggerChord} (true
+ *       unless a queue {@code <group>_chord_triggered} exists), checks the ready count again and
+ *       drains the queue with an exclusive consumer ({@code GroupTaskStates}); whatever happens, it
+ *       then deletes the group queue and the marker unconditionally (deferred {@code
+ *       PurgeGroupMeta}). So the first Go reader to consume wins; a reader that sees fewer ready
+ *       messages ("Already consumed") or is refused the exclusive consumer deletes the queue. That
+ *       is harmless for the winner only because RabbitMQ has already pushed every message to the
  *       winner's consumer (no prefetch limit), and the client library hands out what it buffered.
- *   <li><b>The hazard (F22).</b> Any reader that hides the states (makes them unacknowledged) and then gives
- *       them back, or that needs several round trips before it holds them all, is unsafe beside a Go worker:
- *       Go sees fewer than N, reports "Already consumed" and deletes the queue under it. The previous Java
- *       protocol peeked with {@code basic.get} under a lock and only then read, and lost about one chord in 80
- *       shared with Go workers.
- *   <li><b>This protocol.</b> Java behaves as a Go winner: the trigger <em>is</em> the read. {@link #trigger}
- *       checks the marker, checks that the queue holds at least the expected ready messages and consumes it
- *       exclusively without a prefetch limit, in one step. RabbitMQ lets exactly one consumer in (Go or Java;
- *       the other gets ACCESS_REFUSED or, once the auto-delete queue is gone, NOT_FOUND), and pushes it every
- *       message at once; a Go loser deleting the queue afterwards costs nothing. The winner acknowledges,
- *       creates the marker (so a Java member that runs again later does not fire twice; a Go worker reads it
- *       as "already triggered") and keeps the states for {@link #statesOf}. Nothing is ever hidden from a Go
+ *   <li><b>The hazard (F22).</b> Any reader that hides the states (makes them unacknowledged) and
+ *       then gives them back, or that needs several round trips before it holds them all, is unsafe
+ *       beside a Go worker: Go sees fewer than N, reports "Already consumed" and deletes the queue
+ *       under it. The previous Java protocol peeked with {@code basic.get} under a lock and only
+ *       then read, and lost about one chord in 80 shared with Go workers.
+ *   <li><b>This protocol.</b> Java behaves as a Go winner: the trigger <em>is</em> the read. {@link
+ *       #trigger} checks the marker, checks that the queue holds at least the expected ready
+ *       messages and consumes it exclusively without a prefetch limit, in one step. RabbitMQ lets
+ *       exactly one consumer in (Go or Java; the other gets ACCESS_REFUSED or, once the auto-delete
+ *       queue is gone, NOT_FOUND), and pushes it every message at once; a Go loser deleting the
+ *       queue afterwards costs nothing. The winner acknowledges, creates the marker (so a Java
+ *       member that runs again later does not fire twice; a Go worker reads it as "already
+ *       triggered") and keeps the states for {@link #statesOf}. Nothing is ever hidden from a Go
  *       reader except by the reader that then fires.
- *   <li><b>A winner that dies before the callback (F4).</b> The group queue is Go's: auto-delete, so a winner
- *       killed while it holds the exclusive consumer takes the states down with it, and one killed after the
- *       read holds them only in memory. So every Java member of a chord also writes its final state to a second
- *       queue {@code <group>_chord_states} ({@link #kept}; Go never reads it; declared as a state queue, but
- *       only ever read with {@code basic.get}, which does not make RabbitMQ auto-delete it), confirmed before
- *       the member's bookkeeping goes on. The winner deletes it in {@link #release}, after the callback was
- *       sent, so a kept queue with every member's state means "complete, callback maybe never sent". The dead
- *       winner's member is redelivered; its re-run finds the group queue incomplete (the winner drained it)
- *       and calls {@link #trigger} all the same (the worker does that for possible re-runs, see core's
- *       ChordCompletion). A trigger after {@link #expect} said "incomplete" only <em>peeks</em> the kept
- *       states (read unacknowledged, given back by closing the channel) and wins when they are all there:
- *       the callback, whose UUID is deterministic, is sent at least once, at worst twice (two re-runs at once,
- *       or a re-run beside a slow but living winner). Groups with members run by Go workers have no complete
- *       kept queue and stay at-most-once, as in Go. Still lost: a winner killed while it waits for a member that
- *       has not finished (next bullet), when the re-run comes before that member finishes (it then finds too
- *       few kept states, and the late member, on its first delivery, does not look).
- *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last member
- *       finished. The winner keeps its exclusive consumer and waits up to the group read timeout for the
- *       missing members: their states arrive on its consumer (the last member's own worker sees an empty
- *       queue and does nothing). If they do not come in time, the states are given back: the consumer leaves
- *       (RabbitMQ deletes the auto-delete queue) and the states are published again to a fresh group queue.
- *       A state published by another worker in that short gap is lost with the old queue: the price of an
- *       auto-delete queue, which a consumer can never leave without deleting it.
- *   <li><b>Limits.</b> RabbitMQ's credit flow pushes a few hundred messages before it waits for the channel:
- *       a group of more than about 400 members is at Go's mercy again (Go has the same limit).
+ *   <li><b>A winner that dies before the callback (F4).</b> The group queue is Go's: auto-delete,
+ *       so a winner killed while it holds the exclusive consumer takes the states down with it, and
+ *       one killed after the read holds them only in memory. So every Java member of a chord also
+ *       writes its final state to a second queue {@code <group>_chord_states} ({@link #kept}; Go
+ *       never reads it; declared as a state queue, but only ever read with {@code basic.get}, which
+ *       does not make RabbitMQ auto-delete it), confirmed before the member's bookkeeping goes on.
+ *       The winner deletes it in {@link #release}, after the callback was sent, so a kept queue
+ *       with every member's state means "complete, callback maybe never sent". The dead winner's
+ *       member is redelivered; its re-run finds the group queue incomplete (the winner drained it)
+ *       and calls {@link #trigger} all the same (the worker does that for possible re-runs, see
+ *       core's ChordCompletion). A trigger after {@link #expect} said "incomplete" only
+ *       <em>peeks</em> the kept states (read unacknowledged, given back by closing the channel) and
+ *       wins when they are all there: the callback, whose UUID is deterministic, is sent at least
+ *       once, at worst twice (two re-runs at once, or a re-run beside a slow but living winner).
+ *       Groups with members run by Go workers have no complete kept queue and stay at-most-once, as
+ *       in Go. Still lost: a winner killed while it waits for a member that has not finished (next
+ *       bullet), when the re-run comes before that member finishes (it then finds too few kept
+ *       states, and the late member, on its first delivery, does not look).
+ *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
+ *       member finished. The winner keeps its exclusive consumer and waits up to the group read
+ *       timeout for the missing members: their states arrive on its consumer (the last member's own
+ *       worker sees an empty queue and does nothing). If they do not come in time, the states are
+ *       given back: the consumer leaves (RabbitMQ deletes the auto-delete queue) and the states are
+ *       published again to a fresh group queue. A state published by another worker in that short
+ *       gap is lost with the old queue: the price of an auto-delete queue, which a consumer can
+ *       never leave without deleting it.
+ *   <li><b>Limits.</b> RabbitMQ's credit flow pushes a few hundred messages before it waits for the
+ *       channel: a group of more than about 400 members is at Go's mercy again (Go has the same
+ *       limit).
  * </ul>
  *
  * <p>Thread-safe.
  */
 final class ChordTrigger {
   private static final Logger log = LoggerFactory.getLogger(ChordTrigger.class);
-  /** Groups won in this process whose states the worker has not read yet (a failed member never reads). */
+
+  /**
+   * Groups won in this process whose states the worker has not read yet (a failed member never
+   * reads).
+   */
   private static final int WON_LIMIT = 1_000;
+
   private static final int EXPECTED_LIMIT = 10_000;
   private static final Object CANCELLED = new Object();
 
@@ -100,15 +111,20 @@ final class ChordTrigger {
   private final Duration readTimeout;
   private final StateWriter giveBack;
   private final Map<String, Integer> expected = new ConcurrentHashMap<>();
-  private final Map<String, List<TaskState>> won = Collections.synchronizedMap(
-      new LinkedHashMap<>(16, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, List<TaskState>> eldest) {
-          return size() > WON_LIMIT;
-        }
-      });
+  private final Map<String, List<TaskState>> won =
+      Collections.synchronizedMap(
+          new LinkedHashMap<>(16, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, List<TaskState>> eldest) {
+              return size() > WON_LIMIT;
+            }
+          });
 
-  ChordTrigger(AmqpClient client, Map<String, Object> markerArgs, Duration readTimeout, StateWriter giveBack) {
+  ChordTrigger(
+      AmqpClient client,
+      Map<String, Object> markerArgs,
+      Duration readTimeout,
+      StateWriter giveBack) {
     this.client = client;
     this.markerArgs = markerArgs;
     this.readTimeout = readTimeout;
@@ -120,8 +136,9 @@ final class ChordTrigger {
   }
 
   /**
-   * Remembers the member count {@link Backend#groupCompleted} was asked about, and whether the group queue
-   * was complete, for {@link #trigger}: after "incomplete", a trigger only recovers kept states.
+   * Remembers the member count {@link Backend#groupCompleted} was asked about, and whether the
+   * group queue was complete, for {@link #trigger}: after "incomplete", a trigger only recovers
+   * kept states.
    */
   void expect(String group, int count, boolean complete) {
     if (expected.size() >= EXPECTED_LIMIT) {
@@ -130,19 +147,23 @@ final class ChordTrigger {
     expected.put(group, complete ? count : -count);
   }
 
-  /** The queue every Java member of a chord also writes its final state to (see the class notes). */
+  /**
+   * The queue every Java member of a chord also writes its final state to (see the class notes).
+   */
   static String kept(String group) {
     return group + "_chord_states";
   }
 
   /**
-   * Takes the group's states if this caller is the first reader; true then, and {@link #statesOf} returns
-   * them. Without a count from {@link #expect}, the messages ready now are taken as the whole group.
+   * Takes the group's states if this caller is the first reader; true then, and {@link #statesOf}
+   * returns them. Without a count from {@link #expect}, the messages ready now are taken as the
+   * whole group.
    */
   boolean trigger(String group) {
     Integer count = expected.get(group);
     if (count != null && count < 0) {
-      return recover(group, -count); // a re-run that found the group incomplete: only the kept states
+      return recover(
+          group, -count); // a re-run that found the group incomplete: only the kept states
     }
     if (queueExists(marker(group))) {
       return false;
@@ -159,19 +180,26 @@ final class ChordTrigger {
 
   private void createMarker(String group) {
     try {
-      client.callRetrying("create chord marker '" + marker(group) + "'", ch -> {
-        ch.queueDeclare(marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
-        return null;
-      });
+      client.callRetrying(
+          "create chord marker '" + marker(group) + "'",
+          ch -> {
+            ch.queueDeclare(
+                marker(group), false, false, false, markerArgs); // not durable, not exclusive, kept
+            return null;
+          });
     } catch (RuntimeException e) {
-      // The states are ours: fire anyway. Without the marker a member that runs again could fire twice.
-      log.warn("Chord of group {} triggered, but its marker queue could not be created: {}", group, e.toString());
+      // The states are ours: fire anyway. Without the marker a member that runs again could fire
+      // twice.
+      log.warn(
+          "Chord of group {} triggered, but its marker queue could not be created: {}",
+          group,
+          e.toString());
     }
   }
 
   /**
-   * The kept states, when the kept queue holds every member's (see the class notes): true with the states
-   * held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
+   * The kept states, when the kept queue holds every member's (see the class notes): true with the
+   * states held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
    */
   private boolean recover(String group, int count) {
     Channel channel = client.openChannel();
@@ -182,7 +210,8 @@ final class ChordTrigger {
         return false; // not complete yet
       }
       for (int i = 0; i < ready; i++) {
-        GetResponse response = channel.basicGet(kept(group), false); // unacknowledged: back on close
+        GetResponse response =
+            channel.basicGet(kept(group), false); // unacknowledged: back on close
         if (response == null) {
           break;
         }
@@ -192,11 +221,15 @@ final class ChordTrigger {
             byTask.put(state.taskUuid(), state); // a task that ran twice counts once
           }
         } catch (MalformedMessageException e) {
-          log.warn("Kept states of group {} hold a message that is not a task state: {}", group, e.getMessage());
+          log.warn(
+              "Kept states of group {} hold a message that is not a task state: {}",
+              group,
+              e.getMessage());
         }
       }
     } catch (IOException | ShutdownSignalException e) {
-      AmqpOperationException failure = AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
+      AmqpOperationException failure =
+          AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
       if (failure.replyCode() == AmqpOperationException.NOT_FOUND) {
         return false; // the callback was sent (released), or no Java member wrote any
       }
@@ -207,8 +240,11 @@ final class ChordTrigger {
     if (byTask.size() < count) {
       return false;
     }
-    log.warn("Chord of group {} is complete but its callback was never confirmed sent (the triggering worker "
-        + "stopped?); recovering its {} kept states", group, byTask.size());
+    log.warn(
+        "Chord of group {} is complete but its callback was never confirmed sent (the triggering worker "
+            + "stopped?); recovering its {} kept states",
+        group,
+        byTask.size());
     won.put(group, List.copyOf(byTask.values()));
     expected.remove(group);
     createMarker(group);
@@ -230,7 +266,8 @@ final class ChordTrigger {
   /**
    * The states this process took when it won the trigger, else the states read off the queue now.
    *
-   * @throws io.machinery.MachineryException when they are gone, incomplete, or another process reads them
+   * @throws io.machinery.MachineryException when they are gone, incomplete, or another process
+   *     reads them
    */
   List<TaskState> statesOf(String group, int count) {
     List<TaskState> states = won.remove(group);
@@ -239,8 +276,12 @@ final class ChordTrigger {
     }
     states = take(group, count);
     if (states == null) {
-      throw new io.machinery.MachineryException("group " + group + " has no complete set of " + count
-          + " states (already consumed by another worker, expired, or a member has not finished)");
+      throw new io.machinery.MachineryException(
+          "group "
+              + group
+              + " has no complete set of "
+              + count
+              + " states (already consumed by another worker, expired, or a member has not finished)");
     }
     return states;
   }
@@ -263,10 +304,11 @@ final class ChordTrigger {
   }
 
   /**
-   * Consumes the group queue exclusively and returns {@code count} distinct finished states (every ready
-   * message when {@code count} is 0), acknowledged; null when the queue is missing, holds fewer ready
-   * messages (another reader has them), or another reader holds the consumer. Too few distinct members
-   * within the read timeout: the states are given back (see the class notes) and null is returned.
+   * Consumes the group queue exclusively and returns {@code count} distinct finished states (every
+   * ready message when {@code count} is 0), acknowledged; null when the queue is missing, holds
+   * fewer ready messages (another reader has them), or another reader holds the consumer. Too few
+   * distinct members within the read timeout: the states are given back (see the class notes) and
+   * null is returned.
    */
   private @Nullable List<TaskState> take(String group, int count) {
     Channel channel = client.openChannel();
@@ -286,17 +328,27 @@ final class ChordTrigger {
       }
       LinkedBlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
       try {
-        channel.basicConsume(group, false, "", false, true, null, new DefaultConsumer(channel) {
-          @Override
-          public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
-            inbox.add(new Received(envelope.getDeliveryTag(), body));
-          }
+        channel.basicConsume(
+            group,
+            false,
+            "",
+            false,
+            true,
+            null,
+            new DefaultConsumer(channel) {
+              @Override
+              public void handleDelivery(
+                  String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+                inbox.add(new Received(envelope.getDeliveryTag(), body));
+              }
 
-          @Override
-          public void handleCancel(String consumerTag) {
-            inbox.add(CANCELLED); // the queue was deleted (a Go loser's purge); what came before is ours
-          }
-        });
+              @Override
+              public void handleCancel(String consumerTag) {
+                inbox.add(
+                    CANCELLED); // the queue was deleted (a Go loser's purge); what came before is
+                // ours
+              }
+            });
       } catch (IOException | ShutdownSignalException e) {
         return refused(AmqpOperationException.of("consume group queue '" + group + "'", e));
       }
@@ -320,20 +372,29 @@ final class ChordTrigger {
         }
       }
       if (byTask.size() < want) {
-        log.warn("Group {}: states of {} of {} members within {} (a member ran twice and another has not "
-            + "finished); giving the states back", group, byTask.size(), want, readTimeout);
+        log.warn(
+            "Group {}: states of {} of {} members within {} (a member ran twice and another has not "
+                + "finished); giving the states back",
+            group,
+            byTask.size(),
+            want,
+            readTimeout);
         return null;
       }
       taken = true;
       try {
         channel.basicAck(lastTag, true);
       } catch (IOException | ShutdownSignalException e) {
-        log.debug("Acknowledging the states of group {}: {} (the queue is gone; the states are read)", group, e.toString());
+        log.debug(
+            "Acknowledging the states of group {}: {} (the queue is gone; the states are read)",
+            group,
+            e.toString());
       }
       return List.copyOf(byTask.values());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new io.machinery.MachineryException("interrupted while reading the states of group " + group, e);
+      throw new io.machinery.MachineryException(
+          "interrupted while reading the states of group " + group, e);
     } finally {
       AmqpClient.closeQuietly(channel); // the auto-delete queue goes with its last consumer
       if (!taken && !held.isEmpty()) {
@@ -346,7 +407,8 @@ final class ChordTrigger {
 
   /** Null for "another reader has the states or they are gone"; throws anything else. */
   private static @Nullable List<TaskState> refused(AmqpOperationException e) {
-    if (e.replyCode() == AmqpOperationException.NOT_FOUND || e.replyCode() == AmqpOperationException.ACCESS_REFUSED
+    if (e.replyCode() == AmqpOperationException.NOT_FOUND
+        || e.replyCode() == AmqpOperationException.ACCESS_REFUSED
         || e.replyCode() == AmqpOperationException.RESOURCE_LOCKED) {
       return null;
     }

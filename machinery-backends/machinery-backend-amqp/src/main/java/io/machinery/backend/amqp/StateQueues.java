@@ -14,14 +14,15 @@ import org.slf4j.LoggerFactory;
 /**
  * Writing task states into Go's per-task (and per-group) state queues.
  *
- * <p>Design notes. A state queue is Go's declaration: {@code <uuid>}, not durable, auto-delete, int32 {@code
- * x-message-ttl} and {@code x-expires}, bound to the task exchange with its name. A write normally costs one
- * awaited round trip: unless this process declared the queue lately, no-wait declarations go first on the same
- * confirm channel as the message (RabbitMQ applies them in order, before routing it); messages to one queue
- * share a channel, so they stay in order. The "declared lately" cache trusts a declaration for half the
- * expiry (at most 5 min) and is cleared wholesale at {@value #DECLARED_CACHE_LIMIT} entries; if RabbitMQ
- * returns a message all the same (the queue expired or was deleted), the queue is declared and the message
- * published once more. Thread-safe.
+ * <p>Design notes. A state queue is Go's declaration: {@code <uuid>}, not durable, auto-delete,
+ * int32 {@code x-message-ttl} and {@code x-expires}, bound to the task exchange with its name. A
+ * write normally costs one awaited round trip: unless this process declared the queue lately,
+ * no-wait declarations go first on the same confirm channel as the message (RabbitMQ applies them
+ * in order, before routing it); messages to one queue share a channel, so they stay in order. The
+ * "declared lately" cache trusts a declaration for half the expiry (at most 5 min) and is cleared
+ * wholesale at {@value #DECLARED_CACHE_LIMIT} entries; if RabbitMQ returns a message all the same
+ * (the queue expired or was deleted), the queue is declared and the message published once more.
+ * Thread-safe.
  */
 final class StateQueues {
   private static final Logger log = LoggerFactory.getLogger(StateQueues.class);
@@ -38,10 +39,16 @@ final class StateQueues {
   private final Map<String, Long> declared = new ConcurrentHashMap<>();
 
   /**
-   * @param stateExchange where states are published: the task exchange when it is direct (Go), else the default
-   *     exchange (on a fanout or topic exchange Go's states would also reach task queues; same queue either way)
+   * @param stateExchange where states are published: the task exchange when it is direct (Go), else
+   *     the default exchange (on a fanout or topic exchange Go's states would also reach task
+   *     queues; same queue either way)
    */
-  StateQueues(AmqpClient client, String exchange, String exchangeType, String stateExchange, Map<String, Object> queueArgs,
+  StateQueues(
+      AmqpClient client,
+      String exchange,
+      String exchangeType,
+      String stateExchange,
+      Map<String, Object> queueArgs,
       int expireMillis) {
     this.client = client;
     this.exchange = exchange;
@@ -55,7 +62,13 @@ final class StateQueues {
   void publish(String name, byte[] json, boolean declare) {
     boolean withDeclaration = declare || !recentlyDeclared(name);
     try {
-      client.publishOrdered(name, withDeclaration ? declaration(name) : null, stateExchange, name, STATE_PROPERTIES, json);
+      client.publishOrdered(
+          name,
+          withDeclaration ? declaration(name) : null,
+          stateExchange,
+          name,
+          STATE_PROPERTIES,
+          json);
       if (withDeclaration) {
         remember(name);
       }
@@ -71,29 +84,41 @@ final class StateQueues {
   /** {@link #publish} without waiting: the future completes with RabbitMQ's confirm. */
   CompletableFuture<Void> publishAsync(String name, byte[] json, boolean declare) {
     boolean withDeclaration = declare || !recentlyDeclared(name);
-    CompletableFuture<Void> confirmed = client.publishOrderedAsync(name, withDeclaration ? declaration(name) : null,
-        stateExchange, name, STATE_PROPERTIES, json);
+    CompletableFuture<Void> confirmed =
+        client.publishOrderedAsync(
+            name,
+            withDeclaration ? declaration(name) : null,
+            stateExchange,
+            name,
+            STATE_PROPERTIES,
+            json);
     if (withDeclaration) {
       remember(name);
     }
-    return confirmed.whenComplete((ok, error) -> {
-      if (error != null) {
-        declared.remove(name); // the next write declares the queue again
-      }
-    });
+    return confirmed.whenComplete(
+        (ok, error) -> {
+          if (error != null) {
+            declared.remove(name); // the next write declares the queue again
+          }
+        });
   }
 
-  /** Declares the queue and waits for RabbitMQ, unless this process did lately (as Go's GetState does). */
+  /**
+   * Declares the queue and waits for RabbitMQ, unless this process did lately (as Go's GetState
+   * does).
+   */
   void ensureDeclared(String name) {
     if (recentlyDeclared(name)) {
       return;
     }
-    client.callRetrying("declare state queue '" + name + "'", ch -> {
-      ch.exchangeDeclare(exchange, exchangeType, true, false, false, null);
-      ch.queueDeclare(name, false, false, true, queueArgs);
-      ch.queueBind(name, exchange, name, null);
-      return null;
-    });
+    client.callRetrying(
+        "declare state queue '" + name + "'",
+        ch -> {
+          ch.exchangeDeclare(exchange, exchangeType, true, false, false, null);
+          ch.queueDeclare(name, false, false, true, queueArgs);
+          ch.queueBind(name, exchange, name, null);
+          return null;
+        });
     remember(name);
   }
 
@@ -106,7 +131,8 @@ final class StateQueues {
   private AmqpClient.@Nullable ChannelSetup declaration(String name) {
     return ch -> {
       ch.exchangeDeclareNoWait(exchange, exchangeType, true, false, false, null);
-      ch.queueDeclareNoWait(name, false, false, true, queueArgs); // not durable, not exclusive, auto-delete
+      ch.queueDeclareNoWait(
+          name, false, false, true, queueArgs); // not durable, not exclusive, auto-delete
       ch.queueBindNoWait(name, exchange, name, null);
     };
   }

@@ -1,6 +1,4 @@
-/**
- * Go Machinery's AMQP result backend: {@link io.machinery.backend.amqp.AmqpBackend}.
- */
+/** Go Machinery's AMQP result backend: {@link io.machinery.backend.amqp.AmqpBackend}. */
 @NullMarked
 package io.machinery.backend.amqp;
 

@@ -8,7 +8,10 @@ import io.machinery.testkit.TestEndpoints;
 class AmqpBackendContractIT extends BackendContract {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
   }
 
   @Override
@@ -16,7 +19,10 @@ class AmqpBackendContractIT extends BackendContract {
     return AmqpBackend.create(config);
   }
 
-  /** Go's AMQP backend writes later states without TaskName and CreatedAt; reading the earlier one would consume it. */
+  /**
+   * Go's AMQP backend writes later states without TaskName and CreatedAt; reading the earlier one
+   * would consume it.
+   */
   @Override
   protected boolean carriesTaskNameForward() {
     return false;

@@ -32,7 +32,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The AMQP backend against Go's own wire samples ({@code interop/go/captured}) and RabbitMQ's view of it. */
+/**
+ * The AMQP backend against Go's own wire samples ({@code interop/go/captured}) and RabbitMQ's view
+ * of it.
+ */
 class AmqpBackendIT {
   private static final Path CAPTURED = Path.of("../../interop/go/captured");
 
@@ -42,7 +45,11 @@ class AmqpBackendIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    config = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    config =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
     backend = AmqpBackend.create(config);
     AmqpUrl url = AmqpUrl.parse(TestEndpoints.amqpUrl());
     ConnectionFactory f = url.connectionFactory();
@@ -68,16 +75,17 @@ class AmqpBackendIT {
   /** Go's declaration of a state queue (backends/amqp: updateState), with Go's int32 arguments. */
   private void declareAsGo(Channel ch, String name) throws IOException {
     ch.exchangeDeclare(AmqpConfig.DEFAULT_EXCHANGE, "direct", true, false, false, null);
-    ch.queueDeclare(name, false, false, true, Map.of("x-message-ttl", 3_600_000, "x-expires", 3_600_000));
+    ch.queueDeclare(
+        name, false, false, true, Map.of("x-message-ttl", 3_600_000, "x-expires", 3_600_000));
     ch.queueBind(name, AmqpConfig.DEFAULT_EXCHANGE, name, null);
   }
 
-
   /**
-   * RabbitMQ refuses to redeclare a queue with any other durability, auto-delete, exclusivity or argument
-   * (406 PRECONDITION_FAILED), so "Go's declaration is accepted and each variation is refused" proves the queue
-   * has exactly Go's properties (interop/go/captured/amqp-backend-task-queue-declare.json), without the
-   * management API, whose statistics RabbitMQ 3.10 sometimes cannot serve under queue churn.
+   * RabbitMQ refuses to redeclare a queue with any other durability, auto-delete, exclusivity or
+   * argument (406 PRECONDITION_FAILED), so "Go's declaration is accepted and each variation is
+   * refused" proves the queue has exactly Go's properties
+   * (interop/go/captured/amqp-backend-task-queue-declare.json), without the management API, whose
+   * statistics RabbitMQ 3.10 sometimes cannot serve under queue churn.
    */
   @Test
   void aStateQueueIsDeclaredExactlyAsGoDeclaresIt() throws Exception {
@@ -85,27 +93,34 @@ class AmqpBackendIT {
     backend.setStatePending(task);
     String name = task.uuid();
     Map<String, Object> goArgs = Map.of("x-message-ttl", 3_600_000, "x-expires", 3_600_000);
-    onChannel(ch -> {
-      declareAsGo(ch, name); // Go redeclaring it is accepted (no 406)
-      return null;
-    });
+    onChannel(
+        ch -> {
+          declareAsGo(ch, name); // Go redeclaring it is accepted (no 406)
+          return null;
+        });
     assertRefused(ch -> ch.queueDeclare(name, true, false, true, goArgs));
     assertRefused(ch -> ch.queueDeclare(name, false, false, false, goArgs));
-    assertRefused(ch -> ch.queueDeclare(name, false, false, true, Map.of("x-message-ttl", 3_600_000)));
-    assertRefused(ch -> ch.queueDeclare(name, false, false, true, Map.of("x-message-ttl", 1, "x-expires", 3_600_000)));
+    assertRefused(
+        ch -> ch.queueDeclare(name, false, false, true, Map.of("x-message-ttl", 3_600_000)));
+    assertRefused(
+        ch ->
+            ch.queueDeclare(
+                name, false, false, true, Map.of("x-message-ttl", 1, "x-expires", 3_600_000)));
     onChannel(ch -> ch.queueDelete(name));
   }
 
   private void assertRefused(ChannelWork<?> redeclare) {
-    assertThatThrownBy(() -> onChannel(redeclare)).satisfies(e -> {
-      Throwable t = e;
-      StringBuilder messages = new StringBuilder();
-      while (t != null) {
-        messages.append(t).append(' ');
-        t = t.getCause();
-      }
-      assertThat(messages.toString()).contains("PRECONDITION_FAILED");
-    });
+    assertThatThrownBy(() -> onChannel(redeclare))
+        .satisfies(
+            e -> {
+              Throwable t = e;
+              StringBuilder messages = new StringBuilder();
+              while (t != null) {
+                messages.append(t).append(' ');
+                t = t.getCause();
+              }
+              assertThat(messages.toString()).contains("PRECONDITION_FAILED");
+            });
   }
 
   @Test
@@ -132,15 +147,17 @@ class AmqpBackendIT {
       goStates.add(Files.readAllBytes(CAPTURED.resolve("amqp-state-add-" + name + ".json")));
     }
     String uuid = WireCodec.decodeTaskState(goStates.get(0)).taskUuid();
-    AMQP.BasicProperties goProperties = new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
-    onChannel(ch -> {
-      ch.queueDelete(uuid);
-      declareAsGo(ch, uuid);
-      for (byte[] state : goStates) {
-        ch.basicPublish(AmqpConfig.DEFAULT_EXCHANGE, uuid, goProperties, state);
-      }
-      return null;
-    });
+    AMQP.BasicProperties goProperties =
+        new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
+    onChannel(
+        ch -> {
+          ch.queueDelete(uuid);
+          declareAsGo(ch, uuid);
+          for (byte[] state : goStates) {
+            ch.basicPublish(AmqpConfig.DEFAULT_EXCHANGE, uuid, goProperties, state);
+          }
+          return null;
+        });
     List<State> read = new ArrayList<>();
     TaskState last = null;
     for (var state = backend.getState(uuid); state.isPresent(); state = backend.getState(uuid)) {
@@ -165,7 +182,9 @@ class AmqpBackendIT {
       received.join();
       started.join();
       List<State> read = new ArrayList<>();
-      for (var state = backend.getState(t.uuid()); state.isPresent(); state = backend.getState(t.uuid())) {
+      for (var state = backend.getState(t.uuid());
+          state.isPresent();
+          state = backend.getState(t.uuid())) {
         read.add(state.get().state());
       }
       assertThat(read).containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
@@ -203,10 +222,13 @@ class AmqpBackendIT {
         pool.shutdownNow();
       }
       assertThat(winners).hasSize(1);
-      // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says "already triggered"
-      int markerMessages = onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
+      // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says
+      // "already triggered"
+      int markerMessages =
+          onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
       assertThat(markerMessages).isZero();
-      assertThat(winners.get(0).groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+      assertThat(winners.get(0).groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
           .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
       winners.get(0).purgeGroupMeta(group);
       assertThat(readyOrAbsent(group + "_chord_triggered")).as("the marker stays").isZero();
@@ -215,9 +237,9 @@ class AmqpBackendIT {
   }
 
   /**
-   * F22: a Go worker that saw the group complete too runs TriggerChord (the marker exists: false) or fails
-   * GroupTaskStates ("Already consumed"), and either way its deferred PurgeGroupMeta deletes the group queue
-   * and the marker. The Java winner must already hold the states by then.
+   * F22: a Go worker that saw the group complete too runs TriggerChord (the marker exists: false)
+   * or fails GroupTaskStates ("Already consumed"), and either way its deferred PurgeGroupMeta
+   * deletes the group queue and the marker. The Java winner must already hold the states by then.
    */
   @Test
   void aGoWorkersPurgeAfterJavaTriggeredDoesNotTakeTheStatesAway() throws Exception {
@@ -228,19 +250,22 @@ class AmqpBackendIT {
     }
     assertThat(backend.groupCompleted(group, 2)).isTrue();
     assertThat(backend.triggerChord(group)).isTrue();
-    assertThat(goSeesGroupMessages(group)).as("Go's GroupTaskStates inspection: not N, \"Already consumed\"")
+    assertThat(goSeesGroupMessages(group))
+        .as("Go's GroupTaskStates inspection: not N, \"Already consumed\"")
         .isNotEqualTo(2);
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered")); // Go's deferred PurgeGroupMeta
     onChannel(ch -> ch.queueDelete(group));
-    assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+    assertThat(backend.groupTaskStates(group, 2))
+        .extracting(TaskState::taskUuid)
         .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
     backend.purgeGroupMeta(group);
   }
 
   /**
-   * F4: the winner's process dies after the trigger, before the callback (here: its backend is closed without
-   * the purge). The redelivered member runs again, finds the group drained, and its trigger recovers the states
-   * from the marker; once the callback is sent (the purge), nobody recovers again.
+   * F4: the winner's process dies after the trigger, before the callback (here: its backend is
+   * closed without the purge). The redelivered member runs again, finds the group drained, and its
+   * trigger recovers the states from the marker; once the callback is sent (the purge), nobody
+   * recovers again.
    */
   @Test
   void aRerunRecoversTheStatesOfAWinnerThatDiedBeforeTheCallback() throws Exception {
@@ -254,23 +279,34 @@ class AmqpBackendIT {
       assertThat(dying.triggerChord(group)).isTrue();
     } // killed: its states in memory are gone, the callback never sent
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
-      rerun.setStateSuccess(members.get(1), List.of(TaskResult.of(3L))); // the redelivered member ran again
+      rerun.setStateSuccess(
+          members.get(1), List.of(TaskResult.of(3L))); // the redelivered member ran again
       assertThat(rerun.groupCompleted(group, 2)).as("one state in a fresh group queue").isFalse();
-      assertThat(rerun.triggerChord(group)).as("the re-run recovers the dead winner's states").isTrue();
-      assertThat(rerun.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+      assertThat(rerun.triggerChord(group))
+          .as("the re-run recovers the dead winner's states")
+          .isTrue();
+      assertThat(rerun.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
           .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
       rerun.purgeGroupMeta(group); // the callback was sent
     }
-    assertThat(readyOrAbsent(group + "_chord_states")).as("the kept states are deleted with the purge").isEqualTo(-1);
+    assertThat(readyOrAbsent(group + "_chord_states"))
+        .as("the kept states are deleted with the purge")
+        .isEqualTo(-1);
     try (AmqpBackend later = AmqpBackend.create(config)) {
       assertThat(later.groupCompleted(group, 2)).isFalse();
-      assertThat(later.triggerChord(group)).as("the callback was sent: nothing to recover").isFalse();
+      assertThat(later.triggerChord(group))
+          .as("the callback was sent: nothing to recover")
+          .isFalse();
     }
     onChannel(ch -> ch.queueDelete(group));
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
 
-  /** A Go reader that holds the exclusive consumer wins; Java's trigger says false and hid nothing from it. */
+  /**
+   * A Go reader that holds the exclusive consumer wins; Java's trigger says false and hid nothing
+   * from it.
+   */
   @Test
   void aGoReaderHoldingTheGroupWinsAndGetsEveryState() throws Exception {
     String group = Uuids.newGroupUuid();
@@ -281,16 +317,31 @@ class AmqpBackendIT {
     assertThat(backend.groupCompleted(group, 3)).isTrue();
     try (Channel go = raw.createChannel()) {
       List<byte[]> got = new java.util.concurrent.CopyOnWriteArrayList<>();
-      go.basicConsume(group, false, "", false, true, null, new com.rabbitmq.client.DefaultConsumer(go) {
-        @Override
-        public void handleDelivery(String tag, com.rabbitmq.client.Envelope envelope, AMQP.BasicProperties p, byte[] body) {
-          got.add(body);
-        }
-      });
+      go.basicConsume(
+          group,
+          false,
+          "",
+          false,
+          true,
+          null,
+          new com.rabbitmq.client.DefaultConsumer(go) {
+            @Override
+            public void handleDelivery(
+                String tag,
+                com.rabbitmq.client.Envelope envelope,
+                AMQP.BasicProperties p,
+                byte[] body) {
+              got.add(body);
+            }
+          });
       assertThat(backend.triggerChord(group)).as("the exclusive consumer is taken").isFalse();
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> got.size() == 3);
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(5))
+          .until(() -> got.size() == 3);
     }
-    assertThat(readyOrAbsent(group + "_chord_triggered")).as("the loser created no marker").isEqualTo(-1);
+    assertThat(readyOrAbsent(group + "_chord_triggered"))
+        .as("the loser created no marker")
+        .isEqualTo(-1);
   }
 
   @Test
@@ -300,26 +351,38 @@ class AmqpBackendIT {
     Signature second = member(group, 3);
     Signature third = member(group, 3);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // redelivered after its worker died: ran twice
+    backend.setStateSuccess(
+        first, List.of(TaskResult.of(1L))); // redelivered after its worker died: ran twice
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    assertThat(backend.groupCompleted(group, 3)).as("three messages (Go would say complete and misfire)").isTrue();
+    assertThat(backend.groupCompleted(group, 3))
+        .as("three messages (Go would say complete and misfire)")
+        .isTrue();
     ExecutorService pool = Executors.newSingleThreadExecutor();
     try {
       Future<Boolean> trigger = pool.submit(() -> backend.triggerChord(group));
-      org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(5))
           .until(() -> readyOrAbsent(group) == 0); // the trigger holds the states
       try (AmqpBackend otherWorker = AmqpBackend.create(config)) {
         otherWorker.setStateFailure(third, "boom");
-        assertThat(otherWorker.groupCompleted(group, 3)).as("the last member's worker sees nothing ready").isFalse();
+        assertThat(otherWorker.groupCompleted(group, 3))
+            .as("the last member's worker sees nothing ready")
+            .isFalse();
       }
       assertThat(trigger.get()).isTrue();
     } finally {
       pool.shutdownNow();
     }
     List<TaskState> states = backend.groupTaskStates(group, 3);
-    assertThat(states).extracting(TaskState::taskUuid).containsExactly(first.uuid(), second.uuid(), third.uuid());
-    assertThat(states).extracting(TaskState::state).containsExactly(State.SUCCESS, State.SUCCESS, State.FAILURE);
-    assertThatThrownBy(() -> backend.groupTaskStates(group, 3)).as("read once, as in Go").hasMessageContaining(group);
+    assertThat(states)
+        .extracting(TaskState::taskUuid)
+        .containsExactly(first.uuid(), second.uuid(), third.uuid());
+    assertThat(states)
+        .extracting(TaskState::state)
+        .containsExactly(State.SUCCESS, State.SUCCESS, State.FAILURE);
+    assertThatThrownBy(() -> backend.groupTaskStates(group, 3))
+        .as("read once, as in Go")
+        .hasMessageContaining(group);
     backend.purgeGroupMeta(group);
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
@@ -332,11 +395,14 @@ class AmqpBackendIT {
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    try (AmqpBackend quick = AmqpBackend.builder(config).groupReadTimeout(java.time.Duration.ofMillis(300)).build()) {
+    try (AmqpBackend quick =
+        AmqpBackend.builder(config).groupReadTimeout(java.time.Duration.ofMillis(300)).build()) {
       assertThat(quick.groupCompleted(group, 3)).isTrue();
       assertThat(quick.triggerChord(group)).as("only two distinct members finished").isFalse();
     }
-    assertThat(readyOrAbsent(group)).as("the three states are back in the group queue").isEqualTo(3);
+    assertThat(readyOrAbsent(group))
+        .as("the three states are back in the group queue")
+        .isEqualTo(3);
     assertThat(readyOrAbsent(group + "_chord_triggered")).isEqualTo(-1);
     onChannel(ch -> ch.queueDelete(group));
   }
@@ -360,13 +426,18 @@ class AmqpBackendIT {
 
   /** A member of a chord: it carries the callback, so its final state is also kept for recovery. */
   private static Signature chordMember(String group, int count) {
-    return Signature.builder("add").groupUuid(group).groupTaskCount(count).chordCallback(Signature.create("sum")).build();
+    return Signature.builder("add")
+        .groupUuid(group)
+        .groupTaskCount(count)
+        .chordCallback(Signature.create("sum"))
+        .build();
   }
 
   @Test
   void aResultsExpiryBeyondGosInt32MillisecondsIsRefused() {
     Config tooLong = config.toBuilder().resultsExpireIn(AmqpBackend.MAX_EXPIRE_SECONDS + 1).build();
-    assertThatThrownBy(() -> AmqpBackend.create(tooLong)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> AmqpBackend.create(tooLong))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("results_expire_in");
   }
 }

@@ -5,14 +5,22 @@ import io.machinery.spi.ControlPlane;
 import io.machinery.testkit.ControlPlaneContract;
 import io.machinery.testkit.TestEndpoints;
 
-/** The control-plane contract on the real RabbitMQ (state in control queues, listed through the management API). */
+/**
+ * The control-plane contract on the real RabbitMQ (state in control queues, listed through the
+ * management API).
+ */
 class AmqpControlPlaneContractIT extends ControlPlaneContract {
   private AmqpBackend backend;
 
   @Override
   protected ControlPlane createControlPlane() {
-    Config config = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
-    backend = AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
+    Config config =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
+    backend =
+        AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
     return backend.controlPlane().orElseThrow();
   }
 
@@ -21,7 +29,10 @@ class AmqpControlPlaneContractIT extends ControlPlaneContract {
     backend.close();
   }
 
-  /** Revoked tasks (Server.cancel) need another control plane beside an AMQP-only deployment (see the README). */
+  /**
+   * Revoked tasks (Server.cancel) need another control plane beside an AMQP-only deployment (see
+   * the README).
+   */
   @Override
   protected boolean keepsRevokedTasks() {
     return false;

@@ -19,12 +19,20 @@ import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The AMQP control plane's own cases: a changed time to live, very long ids and queue names, foreign messages. */
+/**
+ * The AMQP control plane's own cases: a changed time to live, very long ids and queue names,
+ * foreign messages.
+ */
 class AmqpControlPlaneIT {
   private final String prefix = "cpit-" + UUID.randomUUID().toString().substring(0, 8) + "-";
-  private final AmqpBackend backend = AmqpBackend.builder(
-          Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build())
-      .managementUrl(TestEndpoints.rabbitManagementUrl()).build();
+  private final AmqpBackend backend =
+      AmqpBackend.builder(
+              Config.builder()
+                  .broker(TestEndpoints.amqpUrl())
+                  .resultBackend(TestEndpoints.amqpUrl())
+                  .build())
+          .managementUrl(TestEndpoints.rabbitManagementUrl())
+          .build();
   private final ControlPlane plane = backend.controlPlane().orElseThrow();
 
   @AfterEach
@@ -34,7 +42,8 @@ class AmqpControlPlaneIT {
 
   private WorkerStatus status(String id, int busy) {
     Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
-    return new WorkerStatus(id, "host", 1, "tag", "q", 4, busy, false, now, now, List.of(), List.of());
+    return new WorkerStatus(
+        id, "host", 1, "tag", "q", 4, busy, false, now, now, List.of(), List.of());
   }
 
   private List<WorkerStatus> mine() {
@@ -46,7 +55,8 @@ class AmqpControlPlaneIT {
     plane.announce(status(prefix + "w", 1), Duration.ofMinutes(1));
     WorkerStatus later = status(prefix + "w", 2);
 
-    plane.announce(later, Duration.ofMinutes(2)); // RabbitMQ refuses the old queue's arguments: replaced
+    plane.announce(
+        later, Duration.ofMinutes(2)); // RabbitMQ refuses the old queue's arguments: replaced
 
     assertThat(mine()).containsExactly(later);
     plane.withdraw(prefix + "w");
@@ -56,7 +66,8 @@ class AmqpControlPlaneIT {
   @Test
   void anIdTooLongForAQueueNameIsStoredUnderItsHash() {
     String id = prefix + "x".repeat(300);
-    assertThat(AmqpControlPlane.workerQueue(id).getBytes(StandardCharsets.UTF_8).length).isLessThanOrEqualTo(255);
+    assertThat(AmqpControlPlane.workerQueue(id).getBytes(StandardCharsets.UTF_8).length)
+        .isLessThanOrEqualTo(255);
 
     plane.announce(status(id, 0), Duration.ofMinutes(1));
     assertThat(mine()).extracting(WorkerStatus::id).containsExactly(id);
@@ -66,7 +77,8 @@ class AmqpControlPlaneIT {
 
   @Test
   void aQueueNameTooLongToPauseIsRefused() {
-    assertThatThrownBy(() -> plane.pause("q".repeat(240))).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> plane.pause("q".repeat(240)))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("too long");
   }
 
@@ -74,11 +86,16 @@ class AmqpControlPlaneIT {
   void aForeignMessageInAControlQueueIsNotListed() throws Exception {
     String id = prefix + "foreign";
     plane.announce(status(id, 0), Duration.ofMinutes(1));
-    try (Connection connection = AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
-         Channel channel = connection.createChannel()) {
+    try (Connection connection =
+            AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
+        Channel channel = connection.createChannel()) {
       channel.confirmSelect();
       // x-max-length 1 drops the status: the queue now holds only something that is not one
-      channel.basicPublish("", AmqpControlPlane.workerQueue(id), null, "not a status".getBytes(StandardCharsets.UTF_8));
+      channel.basicPublish(
+          "",
+          AmqpControlPlane.workerQueue(id),
+          null,
+          "not a status".getBytes(StandardCharsets.UTF_8));
       channel.waitForConfirmsOrDie(5_000);
     }
 

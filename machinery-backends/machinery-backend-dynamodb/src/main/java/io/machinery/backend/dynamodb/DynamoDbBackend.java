@@ -42,31 +42,36 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Go's items.</b> Tables {@code task_states} (key {@code TaskUUID}) and {@code group_metas} (key {@code
- *       GroupUUID}), names from {@link DynamoDbConfig}; attribute names are Go's field names. PENDING is a
- *       {@code PutItem} of the whole state; later states are {@code UpdateItem SET State} (+ {@code Results},
- *       {@code Error}, {@code TTL}) as Go writes them, so TaskName and CreatedAt stay. Results are {@code
- *       L[M{Type, Value: S(%v)}]} like Go's (values as text), read back by their Type ({@link GoValues}). The
- *       final states and group metas carry {@code TTL} = now + {@code ResultsExpireIn} (enable DynamoDB TTL on
- *       that attribute to expire them). One round trip per state write.
- *   <li><b>Reads</b> are strongly consistent (Go issue #525). A group's states come from {@code BatchGetItem} in
- *       chunks of 100, unprocessed keys retried with back-off (Go's check is inverted, so it drops them), and
- *       are returned in group order (BatchGetItem's order is arbitrary); completion is counted from a projection
- *       of just the states.
- *   <li><b>Chords fire once.</b> {@link #triggerChord} is one conditional {@code UpdateItem}: set {@code
- *       ChordTriggered} if it is false and Go's {@code Lock} is not held; exactly one caller succeeds, however
- *       many Java workers race. While a Go worker holds {@code Lock} (Go's read-lock-set protocol) the call
- *       waits, as Go does, and then sees the flag Go set. Go's own protocol is not atomic, so two Go workers can
- *       still both fire; a Java worker never adds a second firing.
+ *   <li><b>Go's items.</b> Tables {@code task_states} (key {@code TaskUUID}) and {@code
+ *       group_metas} (key {@code GroupUUID}), names from {@link DynamoDbConfig}; attribute names
+ *       are Go's field names. PENDING is a {@code PutItem} of the whole state; later states are
+ *       {@code UpdateItem SET State} (+ {@code Results}, {@code Error}, {@code TTL}) as Go writes
+ *       them, so TaskName and CreatedAt stay. Results are {@code L[M{Type, Value: S(%v)}]} like
+ *       Go's (values as text), read back by their Type ({@link GoValues}). The final states and
+ *       group metas carry {@code TTL} = now + {@code ResultsExpireIn} (enable DynamoDB TTL on that
+ *       attribute to expire them). One round trip per state write.
+ *   <li><b>Reads</b> are strongly consistent (Go issue #525). A group's states come from {@code
+ *       BatchGetItem} in chunks of 100, unprocessed keys retried with back-off (Go's check is
+ *       inverted, so it drops them), and are returned in group order (BatchGetItem's order is
+ *       arbitrary); completion is counted from a projection of just the states.
+ *   <li><b>Chords fire once.</b> {@link #triggerChord} is one conditional {@code UpdateItem}: set
+ *       {@code ChordTriggered} if it is false and Go's {@code Lock} is not held; exactly one caller
+ *       succeeds, however many Java workers race. While a Go worker holds {@code Lock} (Go's
+ *       read-lock-set protocol) the call waits, as Go does, and then sees the flag Go set. Go's own
+ *       protocol is not atomic, so two Go workers can still both fire; a Java worker never adds a
+ *       second firing.
  *   <li><b>Tables</b> are never created implicitly; {@link #createTables} is the opt-in helper.
  * </ul>
  *
- * <p>Thread-safe. Whoever builds a backend closes it; it closes the {@link DynamoDbClient} only when it built it.
+ * <p>Thread-safe. Whoever builds a backend closes it; it closes the {@link DynamoDbClient} only
+ * when it built it.
  */
 public final class DynamoDbBackend implements Backend {
   /** BatchGetItem's largest request. */
   static final int BATCH_LIMIT = 100;
+
   static final int BATCH_ATTEMPTS = 8;
+
   /** How long {@link #triggerChord} waits for a Go worker's {@code Lock} before it gives up. */
   static final Duration LOCK_PATIENCE = Duration.ofSeconds(30);
 
@@ -86,7 +91,10 @@ public final class DynamoDbBackend implements Backend {
     this.groupTable = b.config.dynamoDb().groupMetasTable();
   }
 
-  /** A backend with a client built from {@code config.resultBackend()} (see {@link AwsClients#forDynamoDbBackend}). */
+  /**
+   * A backend with a client built from {@code config.resultBackend()} (see {@link
+   * AwsClients#forDynamoDbBackend}).
+   */
   public static DynamoDbBackend create(Config config) {
     return builder(config).build();
   }
@@ -96,9 +104,9 @@ public final class DynamoDbBackend implements Backend {
   }
 
   /**
-   * Creates Go's two tables (on-demand billing) if they do not exist and waits until they are active. An
-   * explicit opt-in: the backend never creates tables by itself. Enabling TTL on attribute {@code TTL} is left
-   * to the operator ({@code UpdateTimeToLive}).
+   * Creates Go's two tables (on-demand billing) if they do not exist and waits until they are
+   * active. An explicit opt-in: the backend never creates tables by itself. Enabling TTL on
+   * attribute {@code TTL} is left to the operator ({@code UpdateTimeToLive}).
    */
   public static void createTables(DynamoDbClient client, DynamoDbConfig tables) {
     createTable(client, tables.taskStatesTable(), Items.TASK_UUID);
@@ -107,13 +115,22 @@ public final class DynamoDbBackend implements Backend {
 
   private static void createTable(DynamoDbClient client, String table, String key) {
     try {
-      client.createTable(r -> r.tableName(table).billingMode(BillingMode.PAY_PER_REQUEST)
-          .attributeDefinitions(AttributeDefinition.builder().attributeName(key).attributeType(ScalarAttributeType.S).build())
-          .keySchema(KeySchemaElement.builder().attributeName(key).keyType(KeyType.HASH).build()));
+      client.createTable(
+          r ->
+              r.tableName(table)
+                  .billingMode(BillingMode.PAY_PER_REQUEST)
+                  .attributeDefinitions(
+                      AttributeDefinition.builder()
+                          .attributeName(key)
+                          .attributeType(ScalarAttributeType.S)
+                          .build())
+                  .keySchema(
+                      KeySchemaElement.builder().attributeName(key).keyType(KeyType.HASH).build()));
     } catch (ResourceInUseException e) {
       // exists already
     } catch (SdkException e) {
-      throw new MachineryException("DynamoDB: could not create table " + table + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "DynamoDB: could not create table " + table + ": " + e.getMessage(), e);
     }
     client.waiter().waitUntilTableExists(r -> r.tableName(table));
   }
@@ -130,13 +147,19 @@ public final class DynamoDbBackend implements Backend {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ states
+  // ------------------------------------------------------------------------------------------
+  // states
 
   @Override
   public void setStatePending(Signature signature) {
     Map<String, AttributeValue> item =
-        Items.pending(signature.uuid(), signature.name(), OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
-    call("store PENDING of " + signature.uuid(), () -> client.putItem(r -> r.tableName(taskTable).item(item)));
+        Items.pending(
+            signature.uuid(),
+            signature.name(),
+            OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
+    call(
+        "store PENDING of " + signature.uuid(),
+        () -> client.putItem(r -> r.tableName(taskTable).item(item)));
   }
 
   @Override
@@ -156,16 +179,25 @@ public final class DynamoDbBackend implements Backend {
 
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
-    update(signature, State.SUCCESS, results.isEmpty() ? Map.of() : Map.of("Results", Items.results(results)), true);
+    update(
+        signature,
+        State.SUCCESS,
+        results.isEmpty() ? Map.of() : Map.of("Results", Items.results(results)),
+        true);
   }
 
   @Override
   public void setStateFailure(Signature signature, String error) {
-    update(signature, State.FAILURE, Map.of("Error", error.isEmpty() ? Items.NULL : Items.s(error)), true);
+    update(
+        signature,
+        State.FAILURE,
+        Map.of("Error", error.isEmpty() ? Items.NULL : Items.s(error)),
+        true);
   }
 
   /** Go's {@code UpdateItem SET #S = :s[, #R = :r][, #E = :e][, #T = :t]}. */
-  private void update(Signature signature, State state, Map<String, AttributeValue> more, boolean withTtl) {
+  private void update(
+      Signature signature, State state, Map<String, AttributeValue> more, boolean withTtl) {
     Map<String, String> names = new HashMap<>();
     Map<String, AttributeValue> values = new HashMap<>();
     StringBuilder expression = new StringBuilder("SET #S = :s");
@@ -182,37 +214,71 @@ public final class DynamoDbBackend implements Backend {
       expression.append(", #a").append(i).append(" = :a").append(i);
       i++;
     }
-    call("store " + state + " of " + signature.uuid(), () -> client.updateItem(r -> r.tableName(taskTable)
-        .key(Items.taskKey(signature.uuid())).updateExpression(expression.toString())
-        .expressionAttributeNames(names).expressionAttributeValues(values)));
+    call(
+        "store " + state + " of " + signature.uuid(),
+        () ->
+            client.updateItem(
+                r ->
+                    r.tableName(taskTable)
+                        .key(Items.taskKey(signature.uuid()))
+                        .updateExpression(expression.toString())
+                        .expressionAttributeNames(names)
+                        .expressionAttributeValues(values)));
   }
 
   @Override
   public Optional<TaskState> getState(String taskUuid) {
-    Map<String, AttributeValue> item = call("read the state of " + taskUuid, () -> client.getItem(r -> r
-        .tableName(taskTable).key(Items.taskKey(taskUuid)).consistentRead(true))).item();
-    return item == null || item.isEmpty() || !item.containsKey("State") ? Optional.empty() : Optional.of(Items.taskState(item));
+    Map<String, AttributeValue> item =
+        call(
+                "read the state of " + taskUuid,
+                () ->
+                    client.getItem(
+                        r ->
+                            r.tableName(taskTable)
+                                .key(Items.taskKey(taskUuid))
+                                .consistentRead(true)))
+            .item();
+    return item == null || item.isEmpty() || !item.containsKey("State")
+        ? Optional.empty()
+        : Optional.of(Items.taskState(item));
   }
 
   @Override
   public void purgeState(String taskUuid) {
-    call("delete the state of " + taskUuid, () -> client.deleteItem(r -> r.tableName(taskTable).key(Items.taskKey(taskUuid))));
+    call(
+        "delete the state of " + taskUuid,
+        () -> client.deleteItem(r -> r.tableName(taskTable).key(Items.taskKey(taskUuid))));
   }
 
-  // ------------------------------------------------------------------------------------------ groups
+  // ------------------------------------------------------------------------------------------
+  // groups
 
   @Override
   public void initGroup(String groupUuid, List<String> taskUuids) {
-    Map<String, AttributeValue> item = Items.groupMeta(groupUuid, taskUuids,
-        OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC), expiresAt());
+    Map<String, AttributeValue> item =
+        Items.groupMeta(
+            groupUuid,
+            taskUuids,
+            OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC),
+            expiresAt());
     call("store group " + groupUuid, () -> client.putItem(r -> r.tableName(groupTable).item(item)));
   }
 
   private List<String> groupTaskUuids(String groupUuid) {
-    Map<String, AttributeValue> item = call("read group " + groupUuid, () -> client.getItem(r -> r.tableName(groupTable)
-        .key(Items.groupKey(groupUuid)).consistentRead(true).projectionExpression("TaskUUIDs"))).item();
+    Map<String, AttributeValue> item =
+        call(
+                "read group " + groupUuid,
+                () ->
+                    client.getItem(
+                        r ->
+                            r.tableName(groupTable)
+                                .key(Items.groupKey(groupUuid))
+                                .consistentRead(true)
+                                .projectionExpression("TaskUUIDs")))
+            .item();
     if (item == null || item.isEmpty()) {
-      throw new MachineryException("DynamoDB: group " + groupUuid + " not found in table " + groupTable);
+      throw new MachineryException(
+          "DynamoDB: group " + groupUuid + " not found in table " + groupTable);
     }
     return Items.taskUuids(item);
   }
@@ -243,8 +309,12 @@ public final class DynamoDbBackend implements Backend {
     return states;
   }
 
-  /** The items of {@code uuids} by UUID: consistent BatchGetItem in chunks, unprocessed keys retried. */
-  private Map<String, Map<String, AttributeValue>> batchGet(List<String> uuids, boolean statesOnly) {
+  /**
+   * The items of {@code uuids} by UUID: consistent BatchGetItem in chunks, unprocessed keys
+   * retried.
+   */
+  private Map<String, Map<String, AttributeValue>> batchGet(
+      List<String> uuids, boolean statesOnly) {
     Map<String, Map<String, AttributeValue>> found = new HashMap<>();
     List<String> distinct = uuids.stream().distinct().toList();
     for (int from = 0; from < distinct.size(); from += BATCH_LIMIT) {
@@ -252,24 +322,37 @@ public final class DynamoDbBackend implements Backend {
       for (String uuid : distinct.subList(from, Math.min(distinct.size(), from + BATCH_LIMIT))) {
         keys.add(Items.taskKey(uuid));
       }
-      KeysAndAttributes.Builder request = KeysAndAttributes.builder().keys(keys).consistentRead(true);
+      KeysAndAttributes.Builder request =
+          KeysAndAttributes.builder().keys(keys).consistentRead(true);
       if (statesOnly) {
-        request.projectionExpression("#U, #S").expressionAttributeNames(Map.of("#U", Items.TASK_UUID, "#S", "State"));
+        request
+            .projectionExpression("#U, #S")
+            .expressionAttributeNames(Map.of("#U", Items.TASK_UUID, "#S", "State"));
       }
       Map<String, KeysAndAttributes> pending = Map.of(taskTable, request.build());
       for (int attempt = 1; !pending.isEmpty(); attempt++) {
         Map<String, KeysAndAttributes> items = pending;
-        BatchGetItemResponse response = call("read group states", () -> client.batchGetItem(r -> r.requestItems(items)));
-        for (Map<String, AttributeValue> item : response.responses().getOrDefault(taskTable, List.of())) {
-          found.put(java.util.Objects.requireNonNull(item.get(Items.TASK_UUID), "an item without its key").s(), item);
+        BatchGetItemResponse response =
+            call("read group states", () -> client.batchGetItem(r -> r.requestItems(items)));
+        for (Map<String, AttributeValue> item :
+            response.responses().getOrDefault(taskTable, List.of())) {
+          found.put(
+              java.util.Objects.requireNonNull(item.get(Items.TASK_UUID), "an item without its key")
+                  .s(),
+              item);
         }
         pending = response.hasUnprocessedKeys() ? response.unprocessedKeys() : Map.of();
         if (!pending.isEmpty()) {
           if (attempt >= BATCH_ATTEMPTS) {
-            throw new MachineryException("DynamoDB: " + pending.values().stream().mapToInt(k -> k.keys().size()).sum()
-                + " group states stayed unprocessed after " + attempt + " BatchGetItem attempts (throttled?)");
+            throw new MachineryException(
+                "DynamoDB: "
+                    + pending.values().stream().mapToInt(k -> k.keys().size()).sum()
+                    + " group states stayed unprocessed after "
+                    + attempt
+                    + " BatchGetItem attempts (throttled?)");
           }
-          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(Math.min(2_000, 25L << attempt))); // back-off
+          LockSupport.parkNanos(
+              TimeUnit.MILLISECONDS.toNanos(Math.min(2_000, 25L << attempt))); // back-off
         }
       }
     }
@@ -281,17 +364,32 @@ public final class DynamoDbBackend implements Backend {
     long deadline = System.nanoTime() + LOCK_PATIENCE.toNanos();
     while (true) {
       try {
-        client.updateItem(r -> r.tableName(groupTable).key(Items.groupKey(groupUuid))
-            .updateExpression("SET #CT = :t")
-            .conditionExpression("attribute_exists(#G) AND #CT = :f AND (attribute_not_exists(#L) OR #L = :f)")
-            .expressionAttributeNames(Map.of("#CT", "ChordTriggered", "#L", "Lock", "#G", Items.GROUP_UUID))
-            .expressionAttributeValues(Map.of(":t", Items.bool(true), ":f", Items.bool(false))));
+        client.updateItem(
+            r ->
+                r.tableName(groupTable)
+                    .key(Items.groupKey(groupUuid))
+                    .updateExpression("SET #CT = :t")
+                    .conditionExpression(
+                        "attribute_exists(#G) AND #CT = :f AND (attribute_not_exists(#L) OR #L = :f)")
+                    .expressionAttributeNames(
+                        Map.of("#CT", "ChordTriggered", "#L", "Lock", "#G", Items.GROUP_UUID))
+                    .expressionAttributeValues(
+                        Map.of(":t", Items.bool(true), ":f", Items.bool(false))));
         return true;
       } catch (ConditionalCheckFailedException e) {
-        Map<String, AttributeValue> meta = call("read group " + groupUuid, () -> client.getItem(r -> r
-            .tableName(groupTable).key(Items.groupKey(groupUuid)).consistentRead(true))).item();
+        Map<String, AttributeValue> meta =
+            call(
+                    "read group " + groupUuid,
+                    () ->
+                        client.getItem(
+                            r ->
+                                r.tableName(groupTable)
+                                    .key(Items.groupKey(groupUuid))
+                                    .consistentRead(true)))
+                .item();
         if (meta == null || meta.isEmpty()) {
-          throw new MachineryException("DynamoDB: group " + groupUuid + " not found in table " + groupTable);
+          throw new MachineryException(
+              "DynamoDB: group " + groupUuid + " not found in table " + groupTable);
         }
         if (isTrue(meta.get("ChordTriggered"))) {
           return false;
@@ -300,12 +398,19 @@ public final class DynamoDbBackend implements Backend {
           continue; // changed between the two calls: try again
         }
         if (System.nanoTime() > deadline) {
-          throw new MachineryException("DynamoDB: group " + groupUuid + " stayed locked by a Go worker for "
-              + LOCK_PATIENCE.toSeconds() + " s; its chord was not triggered here");
+          throw new MachineryException(
+              "DynamoDB: group "
+                  + groupUuid
+                  + " stayed locked by a Go worker for "
+                  + LOCK_PATIENCE.toSeconds()
+                  + " s; its chord was not triggered here");
         }
-        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5)); // Go's own wait while another worker holds Lock
+        LockSupport.parkNanos(
+            TimeUnit.MILLISECONDS.toNanos(5)); // Go's own wait while another worker holds Lock
       } catch (SdkException e) {
-        throw new MachineryException("DynamoDB: could not trigger the chord of group " + groupUuid + ": " + e.getMessage(), e);
+        throw new MachineryException(
+            "DynamoDB: could not trigger the chord of group " + groupUuid + ": " + e.getMessage(),
+            e);
       }
     }
   }
@@ -316,7 +421,9 @@ public final class DynamoDbBackend implements Backend {
 
   @Override
   public void purgeGroupMeta(String groupUuid) {
-    call("delete group " + groupUuid, () -> client.deleteItem(r -> r.tableName(groupTable).key(Items.groupKey(groupUuid))));
+    call(
+        "delete group " + groupUuid,
+        () -> client.deleteItem(r -> r.tableName(groupTable).key(Items.groupKey(groupUuid))));
   }
 
   @Override
@@ -342,13 +449,19 @@ public final class DynamoDbBackend implements Backend {
       this.config = Objects.requireNonNull(config, "config");
     }
 
-    /** A client to use instead of building one (Go's {@code cnf.DynamoDB.Client}); the backend never closes it. */
+    /**
+     * A client to use instead of building one (Go's {@code cnf.DynamoDB.Client}); the backend never
+     * closes it.
+     */
     public Builder client(DynamoDbClient value) {
       client = Objects.requireNonNull(value, "client");
       return this;
     }
 
-    /** How to build the client; default {@link AwsClients#forDynamoDbBackend} of {@code config.resultBackend()}. */
+    /**
+     * How to build the client; default {@link AwsClients#forDynamoDbBackend} of {@code
+     * config.resultBackend()}.
+     */
     public Builder aws(AwsClients value) {
       aws = Objects.requireNonNull(value, "aws");
       return this;
@@ -364,7 +477,8 @@ public final class DynamoDbBackend implements Backend {
       if (client != null) {
         return new DynamoDbBackend(this, client, false);
       }
-      AwsClients settings = aws != null ? aws : AwsClients.forDynamoDbBackend(config.resultBackend());
+      AwsClients settings =
+          aws != null ? aws : AwsClients.forDynamoDbBackend(config.resultBackend());
       return new DynamoDbBackend(this, settings.build(DynamoDbClient.builder()), true);
     }
   }

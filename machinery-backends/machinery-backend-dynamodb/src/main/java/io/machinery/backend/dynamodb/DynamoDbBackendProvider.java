@@ -6,8 +6,10 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the DynamoDB result backend: https://dynamodb.REGION.amazonaws.com, or http(s)://host:port of an endpoint such as dynalite (no other backend takes http URLs) for {@link io.machinery.Machinery#connect(Config)}: {@link DynamoDbBackend#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the DynamoDB result backend: https://dynamodb.REGION.amazonaws.com, or http(s)://host:port
+ * of an endpoint such as dynalite (no other backend takes http URLs) for {@link
+ * io.machinery.Machinery#connect(Config)}: {@link DynamoDbBackend#create(Config)}. Listed in {@code
+ * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class DynamoDbBackendProvider implements ComponentProvider {

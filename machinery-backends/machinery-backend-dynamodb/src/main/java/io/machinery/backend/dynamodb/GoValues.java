@@ -9,14 +9,14 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Result values as Go's DynamoDB backend stores them: {@code fmt.Sprintf("%v", value)} in a string attribute
- * next to the Go type name, and back by that type.
+ * Result values as Go's DynamoDB backend stores them: {@code fmt.Sprintf("%v", value)} in a string
+ * attribute next to the Go type name, and back by that type.
  *
- * <p>{@code %v} of a float is {@code strconv.FormatFloat(f, 'g', -1, bits)}: shortest digits, exponent form when
- * the exponent is below -4 or at least 6 (Go's {@code %g} rule for the shortest precision), e.g. {@code 200},
- * {@code 0.1}, {@code 1.234567e+06}, {@code 1e-05}. A slice is {@code [a b c]} (bytes as
- * numbers), so a {@code []string} whose elements contain spaces cannot be read back exactly: Go's own format
- * loses that, and it is kept for parity.
+ * <p>{@code %v} of a float is {@code strconv.FormatFloat(f, 'g', -1, bits)}: shortest digits,
+ * exponent form when the exponent is below -4 or at least 6 (Go's {@code %g} rule for the shortest
+ * precision), e.g. {@code 200}, {@code 0.1}, {@code 1.234567e+06}, {@code 1e-05}. A slice is {@code
+ * [a b c]} (bytes as numbers), so a {@code []string} whose elements contain spaces cannot be read
+ * back exactly: Go's own format loses that, and it is kept for parity.
  */
 final class GoValues {
   private GoValues() {}
@@ -65,12 +65,17 @@ final class GoValues {
     int exponent = digits.precision() - digits.scale() - 1;
     if (exponent < -4 || exponent >= 6) {
       String unscaled = digits.unscaledValue().abs().toString();
-      StringBuilder out = new StringBuilder(digits.signum() < 0 ? "-" : "").append(unscaled.charAt(0));
+      StringBuilder out =
+          new StringBuilder(digits.signum() < 0 ? "-" : "").append(unscaled.charAt(0));
       if (unscaled.length() > 1) {
         out.append('.').append(unscaled, 1, unscaled.length());
       }
       int abs = Math.abs(exponent);
-      return out.append('e').append(exponent < 0 ? '-' : '+').append(abs < 10 ? "0" : "").append(abs).toString();
+      return out.append('e')
+          .append(exponent < 0 ? '-' : '+')
+          .append(abs < 10 ? "0" : "")
+          .append(abs)
+          .toString();
     }
     return digits.toPlainString();
   }
@@ -82,7 +87,8 @@ final class GoValues {
     }
     if (type.startsWith("[]")) {
       String element = type.substring(2);
-      String inner = text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
+      String inner =
+          text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
       List<@Nullable Object> out = new ArrayList<>();
       if (!inner.isEmpty()) {
         for (String part : inner.split(" ", -1)) {

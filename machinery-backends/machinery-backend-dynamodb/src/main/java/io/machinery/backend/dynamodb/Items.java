@@ -15,8 +15,8 @@ import org.jspecify.annotations.Nullable;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 
 /**
- * Go's items: attribute names are Go's field names, values as {@code attributevalue.MarshalMap} writes them
- * (strings S, numbers N, bools BOOL, slices L, nil NULL, times S in RFC 3339).
+ * Go's items: attribute names are Go's field names, values as {@code attributevalue.MarshalMap}
+ * writes them (strings S, numbers N, bools BOOL, slices L, nil NULL, times S in RFC 3339).
  */
 final class Items {
   static final String TASK_UUID = "TaskUUID";
@@ -62,12 +62,16 @@ final class Items {
   static AttributeValue results(List<TaskResult> results) {
     List<AttributeValue> out = new ArrayList<>(results.size());
     for (TaskResult result : results) {
-      out.add(AttributeValue.builder().m(Map.of("Type", s(result.type()), "Value", s(GoValues.format(result)))).build());
+      out.add(
+          AttributeValue.builder()
+              .m(Map.of("Type", s(result.type()), "Value", s(GoValues.format(result))))
+              .build());
     }
     return AttributeValue.builder().l(out).build();
   }
 
-  static Map<String, AttributeValue> groupMeta(String uuid, List<String> taskUuids, OffsetDateTime createdAt, long ttl) {
+  static Map<String, AttributeValue> groupMeta(
+      String uuid, List<String> taskUuids, OffsetDateTime createdAt, long ttl) {
     List<AttributeValue> uuids = taskUuids.stream().map(Items::s).toList();
     Map<String, AttributeValue> item = new HashMap<>();
     item.put(GROUP_UUID, s(uuid));
@@ -91,8 +95,14 @@ final class Items {
   static TaskState taskState(Map<String, AttributeValue> item) {
     String uuid = string(item, TASK_UUID);
     State state = State.valueOf(string(item, "State"));
-    return TaskState.of(uuid, string(item, "TaskName"), state, results(item.get("Results")), string(item, "Error"),
-        time(item.get("CreatedAt")), number(item.get("TTL")));
+    return TaskState.of(
+        uuid,
+        string(item, "TaskName"),
+        state,
+        results(item.get("Results")),
+        string(item, "Error"),
+        time(item.get("CreatedAt")),
+        number(item.get("TTL")));
   }
 
   private static @Nullable List<TaskResult> results(@Nullable AttributeValue value) {
@@ -126,7 +136,8 @@ final class Items {
     try {
       return GoJson.parseTime(value.s());
     } catch (DateTimeParseException e) {
-      return TaskState.ZERO_TIME; // Go's time.String() form, which Go's own reader cannot parse either
+      return TaskState
+          .ZERO_TIME; // Go's time.String() form, which Go's own reader cannot parse either
     }
   }
 }

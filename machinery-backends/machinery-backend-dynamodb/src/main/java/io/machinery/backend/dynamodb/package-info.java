@@ -1,4 +1,6 @@
-/** Go Machinery's DynamoDB result backend: {@link io.machinery.backend.dynamodb.DynamoDbBackend}. */
+/**
+ * Go Machinery's DynamoDB result backend: {@link io.machinery.backend.dynamodb.DynamoDbBackend}.
+ */
 @NullMarked
 package io.machinery.backend.dynamodb;
 

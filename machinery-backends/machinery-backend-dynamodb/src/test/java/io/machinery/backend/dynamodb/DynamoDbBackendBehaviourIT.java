@@ -22,7 +22,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 
-/** What the backend writes, item by item, as Go's DynamoDB backend does; chunked group reads; Go's chord lock. */
+/**
+ * What the backend writes, item by item, as Go's DynamoDB backend does; chunked group reads; Go's
+ * chord lock.
+ */
 class DynamoDbBackendBehaviourIT {
   private static DynamoDbConfig tables;
   private DynamoDbBackend backend;
@@ -39,7 +42,8 @@ class DynamoDbBackendBehaviourIT {
 
   @BeforeEach
   void createBackend() {
-    backend = DynamoDbBackend.builder(TestTables.config(tables)).client(TestTables.client()).build();
+    backend =
+        DynamoDbBackend.builder(TestTables.config(tables)).client(TestTables.client()).build();
   }
 
   @AfterEach
@@ -48,8 +52,13 @@ class DynamoDbBackendBehaviourIT {
   }
 
   private static Map<String, AttributeValue> item(String table, String key, String uuid) {
-    return TestTables.client().getItem(r -> r.tableName(table).key(Map.of(key, AttributeValue.fromS(uuid)))
-        .consistentRead(true)).item();
+    return TestTables.client()
+        .getItem(
+            r ->
+                r.tableName(table)
+                    .key(Map.of(key, AttributeValue.fromS(uuid)))
+                    .consistentRead(true))
+        .item();
   }
 
   @Test
@@ -60,16 +69,22 @@ class DynamoDbBackendBehaviourIT {
     assertThat(pending.get("TaskName").s()).isEqualTo("add");
     assertThat(pending.get("State").s()).isEqualTo("PENDING");
     assertThat(pending.get("Results").nul()).isTrue();
-    assertThat(pending.get("CreatedAt").s()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
+    assertThat(pending.get("CreatedAt").s())
+        .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z");
     assertThat(pending.get("TTL").n()).isEqualTo("0");
 
-    backend.setStateSuccess(add, List.of(TaskResult.of(2L), TaskResult.of("[]string", List.of("a", "b"))));
+    backend.setStateSuccess(
+        add, List.of(TaskResult.of(2L), TaskResult.of("[]string", List.of("a", "b"))));
     Map<String, AttributeValue> success = item(tables.taskStatesTable(), "TaskUUID", add.uuid());
     assertThat(success.get("State").s()).isEqualTo("SUCCESS");
-    assertThat(success.get("TaskName").s()).as("kept from PENDING, as Go's UpdateItem keeps it").isEqualTo("add");
-    assertThat(success.get("Results").l()).extracting(v -> v.m().get("Type").s() + "=" + v.m().get("Value").s())
+    assertThat(success.get("TaskName").s())
+        .as("kept from PENDING, as Go's UpdateItem keeps it")
+        .isEqualTo("add");
+    assertThat(success.get("Results").l())
+        .extracting(v -> v.m().get("Type").s() + "=" + v.m().get("Value").s())
         .containsExactly("int64=2", "[]string=[a b]");
-    assertThat(Long.parseLong(success.get("TTL").n())).isGreaterThan(System.currentTimeMillis() / 1000 + 3000);
+    assertThat(Long.parseLong(success.get("TTL").n()))
+        .isGreaterThan(System.currentTimeMillis() / 1000 + 3000);
 
     String group = Uuids.newGroupUuid();
     backend.initGroup(group, List.of(add.uuid()));
@@ -84,7 +99,12 @@ class DynamoDbBackendBehaviourIT {
     String group = Uuids.newGroupUuid();
     List<Signature> members = new ArrayList<>();
     for (int i = 0; i < 130; i++) {
-      members.add(Signature.builder("add").args(Arg.of((long) i)).groupUuid(group).groupTaskCount(130).build());
+      members.add(
+          Signature.builder("add")
+              .args(Arg.of((long) i))
+              .groupUuid(group)
+              .groupTaskCount(130)
+              .build());
     }
     backend.initGroup(group, members.stream().map(Signature::uuid).toList());
     for (int i = 0; i < members.size(); i++) {
@@ -93,26 +113,38 @@ class DynamoDbBackendBehaviourIT {
     }
     assertThat(backend.groupCompleted(group, 130)).isTrue();
     List<TaskState> states = backend.groupTaskStates(group, 130);
-    assertThat(states).extracting(TaskState::taskUuid).containsExactlyElementsOf(members.stream().map(Signature::uuid).toList());
+    assertThat(states)
+        .extracting(TaskState::taskUuid)
+        .containsExactlyElementsOf(members.stream().map(Signature::uuid).toList());
     assertThat(states.get(129).results()).containsExactly(TaskResult.of(129L));
   }
 
-  /** A throttled BatchGetItem's unprocessed keys are read again (Go's inverted check drops them). */
+  /**
+   * A throttled BatchGetItem's unprocessed keys are read again (Go's inverted check drops them).
+   */
   @Test
   void unprocessedKeysAreReadAgainUntilEveryStateIsBack() {
     ThrottlingDynamoDbFake throttled = new ThrottlingDynamoDbFake(TestTables.client(), 7);
-    DynamoDbBackend b = DynamoDbBackend.builder(TestTables.config(tables)).client(throttled).build();
+    DynamoDbBackend b =
+        DynamoDbBackend.builder(TestTables.config(tables)).client(throttled).build();
     String group = Uuids.newGroupUuid();
     List<Signature> members = new ArrayList<>();
     for (int i = 0; i < 30; i++) {
-      members.add(Signature.builder("add").args(Arg.of((long) i)).groupUuid(group).groupTaskCount(30).build());
+      members.add(
+          Signature.builder("add")
+              .args(Arg.of((long) i))
+              .groupUuid(group)
+              .groupTaskCount(30)
+              .build());
     }
     b.initGroup(group, members.stream().map(Signature::uuid).toList());
     for (int i = 0; i < members.size(); i++) {
       b.setStateSuccess(members.get(i), List.of(TaskResult.of((long) i)));
     }
     List<TaskState> states = b.groupTaskStates(group, 30);
-    assertThat(states).extracting(TaskState::taskUuid).containsExactlyElementsOf(members.stream().map(Signature::uuid).toList());
+    assertThat(states)
+        .extracting(TaskState::taskUuid)
+        .containsExactlyElementsOf(members.stream().map(Signature::uuid).toList());
     assertThat(states).allMatch(s -> s.state() == State.SUCCESS);
     assertThat(states.get(29).results()).containsExactly(TaskResult.of(29L));
     assertThat(throttled.batchCalls.get()).as("30 keys, 7 per call").isEqualTo(5);
@@ -125,8 +157,12 @@ class DynamoDbBackendBehaviourIT {
     backend.initGroup(group, List.of(Uuids.newTaskUuid()));
     // A Go worker's TriggerChord: SET Lock = true, ..., SET ChordTriggered = true, then unlock.
     setGroupFlag(group, "Lock", true);
-    CompletableFuture<Boolean> java = CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
-    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> !java.isDone());
+    CompletableFuture<Boolean> java =
+        CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> !java.isDone());
     setGroupFlag(group, "ChordTriggered", true);
     setGroupFlag(group, "Lock", false);
     assertThat(java.get()).as("the Go worker fired the chord").isFalse();
@@ -144,8 +180,13 @@ class DynamoDbBackendBehaviourIT {
   }
 
   private static void setGroupFlag(String group, String name, boolean value) {
-    TestTables.client().updateItem(r -> r.tableName(tables.groupMetasTable())
-        .key(Map.of("GroupUUID", AttributeValue.fromS(group))).updateExpression("SET #F = :v")
-        .expressionAttributeNames(Map.of("#F", name)).expressionAttributeValues(Map.of(":v", AttributeValue.fromBool(value))));
+    TestTables.client()
+        .updateItem(
+            r ->
+                r.tableName(tables.groupMetasTable())
+                    .key(Map.of("GroupUUID", AttributeValue.fromS(group)))
+                    .updateExpression("SET #F = :v")
+                    .expressionAttributeNames(Map.of("#F", name))
+                    .expressionAttributeValues(Map.of(":v", AttributeValue.fromBool(value))));
   }
 }

@@ -7,7 +7,10 @@ import java.math.BigInteger;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Go's {@code fmt.Sprintf("%v", v)} texts (checked against Go's fmt rules) and their way back by type. */
+/**
+ * Go's {@code fmt.Sprintf("%v", v)} texts (checked against Go's fmt rules) and their way back by
+ * type.
+ */
 class GoValuesTest {
   @Test
   void formatsValuesAsGosPercentV() {
@@ -15,7 +18,8 @@ class GoValuesTest {
     assertThat(GoValues.format(TaskResult.of("bool", true))).isEqualTo("true");
     assertThat(GoValues.format(TaskResult.of("[]int64", List.of(1L, 2L)))).isEqualTo("[1 2]");
     assertThat(GoValues.format(TaskResult.of("[]string", List.of("a", "b")))).isEqualTo("[a b]");
-    assertThat(GoValues.format(TaskResult.of("[]uint8", new byte[] {0, 1, (byte) 255}))).isEqualTo("[0 1 255]");
+    assertThat(GoValues.format(TaskResult.of("[]uint8", new byte[] {0, 1, (byte) 255})))
+        .isEqualTo("[0 1 255]");
     assertThat(GoValues.format(TaskResult.of("uint64", new BigInteger("18446744073709551615"))))
         .isEqualTo("18446744073709551615");
   }
@@ -35,12 +39,20 @@ class GoValuesTest {
 
   @Test
   void readsTextsBackByType() {
-    for (TaskResult result : List.of(TaskResult.of(Long.MIN_VALUE), TaskResult.of(0.1), TaskResult.of(1e21),
-        TaskResult.of("string", "héllo wörld"), TaskResult.of("[]int32", List.of(-1, 7)))) {
-      Object back = TaskResult.of(result.type(), GoValues.parse(result.type(), GoValues.format(result))).typedValue();
+    for (TaskResult result :
+        List.of(
+            TaskResult.of(Long.MIN_VALUE),
+            TaskResult.of(0.1),
+            TaskResult.of(1e21),
+            TaskResult.of("string", "héllo wörld"),
+            TaskResult.of("[]int32", List.of(-1, 7)))) {
+      Object back =
+          TaskResult.of(result.type(), GoValues.parse(result.type(), GoValues.format(result)))
+              .typedValue();
       assertThat(back).isEqualTo(result.typedValue());
     }
-    assertThat((byte[]) TaskResult.of("[]uint8", GoValues.parse("[]uint8", "[0 1 255]")).typedValue())
+    assertThat(
+            (byte[]) TaskResult.of("[]uint8", GoValues.parse("[]uint8", "[0 1 255]")).typedValue())
         .containsExactly(0, 1, 255);
     assertThat(GoValues.parse("[]string", "[]")).isEqualTo(List.of());
   }

@@ -10,7 +10,9 @@ import java.time.Clock;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
-/** Go's integration scenarios with the embedded memory broker and the DynamoDB backend (dynalite). */
+/**
+ * Go's integration scenarios with the embedded memory broker and the DynamoDB backend (dynalite).
+ */
 class MemoryBrokerDynamoDbAcceptanceIT extends AcceptanceSuite {
   private static DynamoDbConfig tables;
 

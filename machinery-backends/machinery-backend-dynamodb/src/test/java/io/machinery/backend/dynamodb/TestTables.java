@@ -7,7 +7,9 @@ import io.machinery.testkit.TestEndpoints;
 import java.util.UUID;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
-/** Go's two tables under names unique to one test class, created on dynalite with the opt-in helper. */
+/**
+ * Go's two tables under names unique to one test class, created on dynalite with the opt-in helper.
+ */
 final class TestTables {
   private static DynamoDbClient client;
 
@@ -15,14 +17,17 @@ final class TestTables {
 
   static synchronized DynamoDbClient client() {
     if (client == null) {
-      client = AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint()).build(DynamoDbClient.builder());
+      client =
+          AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint())
+              .build(DynamoDbClient.builder());
     }
     return client;
   }
 
   static DynamoDbConfig create(String prefix) {
     String suffix = UUID.randomUUID().toString().substring(0, 8);
-    DynamoDbConfig tables = new DynamoDbConfig(prefix + "_task_states_" + suffix, prefix + "_group_metas_" + suffix);
+    DynamoDbConfig tables =
+        new DynamoDbConfig(prefix + "_task_states_" + suffix, prefix + "_group_metas_" + suffix);
     DynamoDbBackend.createTables(client(), tables);
     return tables;
   }
@@ -33,6 +38,9 @@ final class TestTables {
   }
 
   static Config config(DynamoDbConfig tables) {
-    return Config.builder().resultBackend(TestEndpoints.dynamoDbEndpoint()).dynamoDb(tables).build();
+    return Config.builder()
+        .resultBackend(TestEndpoints.dynamoDbEndpoint())
+        .dynamoDb(tables)
+        .build();
   }
 }

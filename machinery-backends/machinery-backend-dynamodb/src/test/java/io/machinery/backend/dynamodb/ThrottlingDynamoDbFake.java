@@ -20,9 +20,9 @@ import software.amazon.awssdk.services.dynamodb.model.UpdateItemRequest;
 import software.amazon.awssdk.services.dynamodb.model.UpdateItemResponse;
 
 /**
- * A fake: dynalite never answers BatchGetItem with {@code UnprocessedKeys}, real DynamoDB does when throttled. This
- * client passes everything to dynalite, but lets each BatchGetItem read at most {@code perCall} keys and hands
- * the rest back as unprocessed, as a throttled table would.
+ * A fake: dynalite never answers BatchGetItem with {@code UnprocessedKeys}, real DynamoDB does when
+ * throttled. This client passes everything to dynalite, but lets each BatchGetItem read at most
+ * {@code perCall} keys and hands the rest back as unprocessed, as a throttled table would.
  */
 final class ThrottlingDynamoDbFake implements DynamoDbClient {
   private final DynamoDbClient real;
@@ -39,15 +39,19 @@ final class ThrottlingDynamoDbFake implements DynamoDbClient {
     batchCalls.incrementAndGet();
     Map<String, KeysAndAttributes> now = new HashMap<>();
     Map<String, KeysAndAttributes> later = new HashMap<>();
-    request.requestItems().forEach((table, keys) -> {
-      List<Map<String, AttributeValue>> all = new ArrayList<>(keys.keys());
-      int cut = Math.min(perCall, all.size());
-      now.put(table, keys.toBuilder().keys(all.subList(0, cut)).build());
-      if (cut < all.size()) {
-        later.put(table, keys.toBuilder().keys(all.subList(cut, all.size())).build());
-      }
-    });
-    BatchGetItemResponse answered = real.batchGetItem(request.toBuilder().requestItems(now).build());
+    request
+        .requestItems()
+        .forEach(
+            (table, keys) -> {
+              List<Map<String, AttributeValue>> all = new ArrayList<>(keys.keys());
+              int cut = Math.min(perCall, all.size());
+              now.put(table, keys.toBuilder().keys(all.subList(0, cut)).build());
+              if (cut < all.size()) {
+                later.put(table, keys.toBuilder().keys(all.subList(cut, all.size())).build());
+              }
+            });
+    BatchGetItemResponse answered =
+        real.batchGetItem(request.toBuilder().requestItems(now).build());
     return answered.toBuilder().unprocessedKeys(later).build();
   }
 

@@ -10,57 +10,65 @@ import net.spy.memcached.HashAlgorithm;
 import net.spy.memcached.transcoders.Transcoder;
 
 /**
- * What Go's memcache client (bradfitz/gomemcache, used by Go Machinery) does on the wire, as spymemcached
- * plug-ins: its server choice, its flags, and Machinery's server list.
+ * What Go's memcache client (bradfitz/gomemcache, used by Go Machinery) does on the wire, as
+ * spymemcached plug-ins: its server choice, its flags, and Machinery's server list.
  */
 final class GoMemcacheWire {
   private GoMemcacheWire() {}
 
   /**
-   * gomemcache's {@code ServerList.PickServer}: {@code crc32.ChecksumIEEE(key) % len(servers)} (one server:
-   * always it). spymemcached's array-mod locator takes {@code hash(key) % nodes}, so the hash is the unsigned
-   * IEEE CRC-32 of the key's bytes; then Java and Go put every key on the same server of the same list.
+   * gomemcache's {@code ServerList.PickServer}: {@code crc32.ChecksumIEEE(key) % len(servers)} (one
+   * server: always it). spymemcached's array-mod locator takes {@code hash(key) % nodes}, so the
+   * hash is the unsigned IEEE CRC-32 of the key's bytes; then Java and Go put every key on the same
+   * server of the same list.
    */
-  static final HashAlgorithm GO_CRC32 = key -> {
-    CRC32 crc = new CRC32();
-    crc.update(key.getBytes(StandardCharsets.UTF_8));
-    return crc.getValue();
-  };
+  static final HashAlgorithm GO_CRC32 =
+      key -> {
+        CRC32 crc = new CRC32();
+        crc.update(key.getBytes(StandardCharsets.UTF_8));
+        return crc.getValue();
+      };
 
   /**
-   * Values as bytes with flags 0, as gomemcache stores them; reading returns the bytes whatever the flags. Never
-   * Java serialization (spymemcached's default transcoder deserializes objects named by the stored flags).
+   * Values as bytes with flags 0, as gomemcache stores them; reading returns the bytes whatever the
+   * flags. Never Java serialization (spymemcached's default transcoder deserializes objects named
+   * by the stored flags).
    */
-  static final Transcoder<byte[]> RAW = new Transcoder<>() {
-    @Override
-    public boolean asyncDecode(CachedData d) {
-      return false;
-    }
+  static final Transcoder<byte[]> RAW =
+      new Transcoder<>() {
+        @Override
+        public boolean asyncDecode(CachedData d) {
+          return false;
+        }
 
-    @Override
-    public CachedData encode(byte[] o) {
-      if (o.length > CachedData.MAX_SIZE) {
-        throw new IllegalArgumentException("a value of " + o.length + " bytes is larger than memcached's item limit ("
-            + CachedData.MAX_SIZE + " bytes)");
-      }
-      return new CachedData(0, o, CachedData.MAX_SIZE);
-    }
+        @Override
+        public CachedData encode(byte[] o) {
+          if (o.length > CachedData.MAX_SIZE) {
+            throw new IllegalArgumentException(
+                "a value of "
+                    + o.length
+                    + " bytes is larger than memcached's item limit ("
+                    + CachedData.MAX_SIZE
+                    + " bytes)");
+          }
+          return new CachedData(0, o, CachedData.MAX_SIZE);
+        }
 
-    @Override
-    public byte[] decode(CachedData d) {
-      return d.getData();
-    }
+        @Override
+        public byte[] decode(CachedData d) {
+          return d.getData();
+        }
 
-    @Override
-    public int getMaxSize() {
-      return CachedData.MAX_SIZE;
-    }
-  };
+        @Override
+        public int getMaxSize() {
+          return CachedData.MAX_SIZE;
+        }
+      };
 
   /**
-   * The servers of a result backend URL, in order: Go Machinery's {@code memcache://host:port,host:port} (v1's
-   * factory splits what follows the scheme on commas; v2 takes the list as given); a bare {@code host:port} list
-   * works too. The port defaults to 11211.
+   * The servers of a result backend URL, in order: Go Machinery's {@code
+   * memcache://host:port,host:port} (v1's factory splits what follows the scheme on commas; v2
+   * takes the list as given); a bare {@code host:port} list works too. The port defaults to 11211.
    *
    * @throws IllegalArgumentException when the list is empty or a server is not {@code host[:port]}
    */
@@ -73,8 +81,10 @@ final class GoMemcacheWire {
         server = server.substring(0, server.length() - 1);
       }
       if (server.isEmpty() || server.contains("/") || server.contains("@")) {
-        throw new IllegalArgumentException("not a memcache server list: '" + url
-            + "' (expected memcache://host:port[,host:port...])");
+        throw new IllegalArgumentException(
+            "not a memcache server list: '"
+                + url
+                + "' (expected memcache://host:port[,host:port...])");
       }
       int colon = server.lastIndexOf(':');
       String host = colon < 0 ? server : server.substring(0, colon);
@@ -83,14 +93,16 @@ final class GoMemcacheWire {
         try {
           port = Integer.parseInt(server.substring(colon + 1));
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("not a port in memcache server '" + server + "' of '" + url + "'");
+          throw new IllegalArgumentException(
+              "not a port in memcache server '" + server + "' of '" + url + "'");
         }
       }
       if (host.startsWith("[") && host.endsWith("]")) {
         host = host.substring(1, host.length() - 1);
       }
       if (host.isEmpty() || port < 1 || port > 65535) {
-        throw new IllegalArgumentException("not a memcache server: '" + server + "' of '" + url + "'");
+        throw new IllegalArgumentException(
+            "not a memcache server: '" + server + "' of '" + url + "'");
       }
       out.add(new InetSocketAddress(host, port));
     }

@@ -34,8 +34,8 @@ import net.spy.memcached.internal.OperationFuture;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Go Machinery's Memcache result backend (spec §4.2), for Java and Go workers and clients sharing memcached
- * servers.
+ * Go Machinery's Memcache result backend (spec §4.2), for Java and Go workers and clients sharing
+ * memcached servers.
  *
  * <pre>{@code
  * Config config = Config.builder().resultBackend("memcache://10.0.0.1:11211,10.0.0.2:11211").build();
@@ -47,36 +47,43 @@ import org.jspecify.annotations.Nullable;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Go's items.</b> A task's state is the item {@code <task uuid>} holding the TaskState JSON; a group's
- *       meta the item {@code <group uuid>} holding the GroupMeta JSON (both from {@link WireCodec}), flags 0.
- *       As in Go every state replaces the previous one whole (RECEIVED has no TaskName), and every write sets
- *       the expiry to the <em>absolute</em> unix time now + {@code resultsExpireIn} (0 → 3600), which memcached
- *       reads as a timestamp because it is past 30 days.
- *   <li><b>Several servers, Go's choice.</b> The URL lists servers as Go does ({@code memcache://a:11211,b:11211});
- *       a key lives on server {@code crc32(key) % n} of that list, gomemcache's rule ({@link
- *       GoMemcacheWire#GO_CRC32}), so Java and Go find each other's items. Operations for a server that is down
- *       wait for it up to the operation timeout and then fail (spymemcached's {@code Retry} mode: never moved to
- *       another server, where Go would not look).
- *   <li><b>Group expiry.</b> A group member's RETRY, SUCCESS or FAILURE also {@code touch}es the group's meta
- *       (pipelined with the state), so a group outliving {@code resultsExpireIn} keeps its meta (Go issue #352).
- *   <li><b>Fewer round trips than Go.</b> RECEIVED and STARTED are sent without waiting (spymemcached pipelines
- *       the writes of one key on one connection, in order); group reads are one multi-get (Go: one GET per task).
- *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} reads the meta with {@code gets} and sets
- *       {@code ChordTriggered} with {@code cas}: of concurrent callers exactly one succeeds. Go's trigger (plain
- *       {@code Set} of {@code Lock}, then {@code Replace}) is racy; this one waits while a Go worker holds
- *       {@code Lock}, as Go does, so it never overtakes a Go worker in its window, but two Go workers can still
- *       both fire.
+ *   <li><b>Go's items.</b> A task's state is the item {@code <task uuid>} holding the TaskState
+ *       JSON; a group's meta the item {@code <group uuid>} holding the GroupMeta JSON (both from
+ *       {@link WireCodec}), flags 0. As in Go every state replaces the previous one whole (RECEIVED
+ *       has no TaskName), and every write sets the expiry to the <em>absolute</em> unix time now +
+ *       {@code resultsExpireIn} (0 → 3600), which memcached reads as a timestamp because it is past
+ *       30 days.
+ *   <li><b>Several servers, Go's choice.</b> The URL lists servers as Go does ({@code
+ *       memcache://a:11211,b:11211}); a key lives on server {@code crc32(key) % n} of that list,
+ *       gomemcache's rule ({@link GoMemcacheWire#GO_CRC32}), so Java and Go find each other's
+ *       items. Operations for a server that is down wait for it up to the operation timeout and
+ *       then fail (spymemcached's {@code Retry} mode: never moved to another server, where Go would
+ *       not look).
+ *   <li><b>Group expiry.</b> A group member's RETRY, SUCCESS or FAILURE also {@code touch}es the
+ *       group's meta (pipelined with the state), so a group outliving {@code resultsExpireIn} keeps
+ *       its meta (Go issue #352).
+ *   <li><b>Fewer round trips than Go.</b> RECEIVED and STARTED are sent without waiting
+ *       (spymemcached pipelines the writes of one key on one connection, in order); group reads are
+ *       one multi-get (Go: one GET per task).
+ *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} reads the meta with {@code
+ *       gets} and sets {@code ChordTriggered} with {@code cas}: of concurrent callers exactly one
+ *       succeeds. Go's trigger (plain {@code Set} of {@code Lock}, then {@code Replace}) is racy;
+ *       this one waits while a Go worker holds {@code Lock}, as Go does, so it never overtakes a Go
+ *       worker in its window, but two Go workers can still both fire.
  * </ul>
  *
- * <p>Thread-safe; calls block until memcached has answered (at most the operation timeout). Whoever builds a
- * backend closes it.
+ * <p>Thread-safe; calls block until memcached has answered (at most the operation timeout). Whoever
+ * builds a backend closes it.
  */
 public final class MemcacheBackend implements Backend {
   static final long GO_LOCK_WAIT_SECONDS = 10;
+
   /** How long {@link #triggerChord} waits for a Go worker to release a group's {@code Lock}. */
   static final Duration GO_LOCK_WAIT = Duration.ofSeconds(GO_LOCK_WAIT_SECONDS);
+
   /** Go's pause between two looks at a locked group meta. */
   static final Duration GO_LOCK_POLL = Duration.ofMillis(5);
+
   public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofMillis(2500);
 
   private final Clock clock;
@@ -89,18 +96,21 @@ public final class MemcacheBackend implements Backend {
     this.clock = b.clock;
     this.expireSeconds = b.config.effectiveResultsExpireIn();
     this.timeout = b.timeout;
-    this.servers = List.copyOf(GoMemcacheWire.servers(b.url != null ? b.url : b.config.resultBackend()));
-    ConnectionFactoryBuilder factory = new ConnectionFactoryBuilder()
-        .setProtocol(ConnectionFactoryBuilder.Protocol.TEXT)
-        .setLocatorType(ConnectionFactoryBuilder.Locator.ARRAY_MOD)
-        .setHashAlg(GoMemcacheWire.GO_CRC32)
-        .setFailureMode(FailureMode.Retry)
-        .setOpTimeout(timeout.toMillis())
-        .setDaemon(true);
+    this.servers =
+        List.copyOf(GoMemcacheWire.servers(b.url != null ? b.url : b.config.resultBackend()));
+    ConnectionFactoryBuilder factory =
+        new ConnectionFactoryBuilder()
+            .setProtocol(ConnectionFactoryBuilder.Protocol.TEXT)
+            .setLocatorType(ConnectionFactoryBuilder.Locator.ARRAY_MOD)
+            .setHashAlg(GoMemcacheWire.GO_CRC32)
+            .setFailureMode(FailureMode.Retry)
+            .setOpTimeout(timeout.toMillis())
+            .setDaemon(true);
     try {
       this.client = new MemcachedClient(factory.build(), servers);
     } catch (IOException e) {
-      throw new MachineryException("memcache: cannot connect to " + servers + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "memcache: cannot connect to " + servers + ": " + e.getMessage(), e);
     }
   }
 
@@ -113,7 +123,8 @@ public final class MemcacheBackend implements Backend {
     return new Builder(config);
   }
 
-  // --------------------------------------------------------------------------------------------- states
+  // ---------------------------------------------------------------------------------------------
+  // states
 
   @Override
   public void setStatePending(Signature signature) {
@@ -158,14 +169,17 @@ public final class MemcacheBackend implements Backend {
   }
 
   /**
-   * A RETRY, SUCCESS or FAILURE; for a group member also a {@code touch} of the group's meta, sent with it, so a
-   * group that outlives {@code resultsExpireIn} through retries keeps its meta (Go's never moves; issue #352).
+   * A RETRY, SUCCESS or FAILURE; for a group member also a {@code touch} of the group's meta, sent
+   * with it, so a group that outlives {@code resultsExpireIn} through retries keeps its meta (Go's
+   * never moves; issue #352).
    */
   private void writeFinal(Signature signature, TaskState state) {
     OperationFuture<Boolean> write = write(state);
     if (!signature.groupUuid().isEmpty()) {
-      OperationFuture<Boolean> touch = call("refresh group " + signature.groupUuid(),
-          () -> client.touch(signature.groupUuid(), expiration()));
+      OperationFuture<Boolean> touch =
+          call(
+              "refresh group " + signature.groupUuid(),
+              () -> client.touch(signature.groupUuid(), expiration()));
       await(write, signature.uuid());
       await(touch, signature.groupUuid(), true);
       return;
@@ -201,18 +215,20 @@ public final class MemcacheBackend implements Backend {
     await(client.delete(taskUuid), taskUuid, true);
   }
 
-  // --------------------------------------------------------------------------------------------- groups
+  // ---------------------------------------------------------------------------------------------
+  // groups
 
   @Override
   public void initGroup(String groupUuid, List<String> taskUuids) {
-    await(set(groupUuid, WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()))), groupUuid);
+    await(
+        set(groupUuid, WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()))), groupUuid);
   }
 
   /**
    * Whether every task of the group is SUCCESS or FAILURE.
    *
-   * @throws MachineryException "Group not found: …" or "Task not found: …" when an item is missing, as Go
-   *     fails then
+   * @throws MachineryException "Group not found: …" or "Task not found: …" when an item is missing,
+   *     as Go fails then
    */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
@@ -232,7 +248,8 @@ public final class MemcacheBackend implements Backend {
    */
   @Override
   public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
-    byte[] metaJson = call("read group " + groupUuid, () -> client.get(groupUuid, GoMemcacheWire.RAW));
+    byte[] metaJson =
+        call("read group " + groupUuid, () -> client.get(groupUuid, GoMemcacheWire.RAW));
     if (metaJson == null) {
       throw new MachineryException("Group not found: " + groupUuid);
     }
@@ -240,8 +257,10 @@ public final class MemcacheBackend implements Backend {
     if (uuids.isEmpty()) {
       return List.of();
     }
-    Map<String, byte[]> items = call("read the states of group " + groupUuid,
-        () -> client.getBulk(uuids, GoMemcacheWire.RAW));
+    Map<String, byte[]> items =
+        call(
+            "read the states of group " + groupUuid,
+            () -> client.getBulk(uuids, GoMemcacheWire.RAW));
     List<TaskState> states = new ArrayList<>(uuids.size());
     for (String uuid : uuids) {
       byte[] json = items.get(uuid);
@@ -254,9 +273,9 @@ public final class MemcacheBackend implements Backend {
   }
 
   /**
-   * Sets the group's {@code ChordTriggered} with compare-and-swap; true for exactly one caller per group among
-   * Java workers. Waits (up to {@value #GO_LOCK_WAIT_SECONDS} s, polling every 5 ms as Go) while a Go worker
-   * holds the meta's {@code Lock}.
+   * Sets the group's {@code ChordTriggered} with compare-and-swap; true for exactly one caller per
+   * group among Java workers. Waits (up to {@value #GO_LOCK_WAIT_SECONDS} s, polling every 5 ms as
+   * Go) while a Go worker holds the meta's {@code Lock}.
    *
    * @throws MachineryException when the group is missing, or its Lock stays taken
    */
@@ -264,7 +283,8 @@ public final class MemcacheBackend implements Backend {
   public boolean triggerChord(String groupUuid) {
     long deadline = System.nanoTime() + GO_LOCK_WAIT.toNanos();
     while (true) {
-      CASValue<byte[]> item = call("read group " + groupUuid, () -> client.gets(groupUuid, GoMemcacheWire.RAW));
+      CASValue<byte[]> item =
+          call("read group " + groupUuid, () -> client.gets(groupUuid, GoMemcacheWire.RAW));
       if (item == null) {
         throw new MachineryException("Group not found: " + groupUuid);
       }
@@ -274,15 +294,23 @@ public final class MemcacheBackend implements Backend {
       }
       if (meta.lock()) {
         if (System.nanoTime() > deadline) {
-          throw new MachineryException("memcache: group " + groupUuid + " stayed locked (Lock: true) for "
-              + GO_LOCK_WAIT.toSeconds() + " s; a Go worker may have died inside TriggerChord");
+          throw new MachineryException(
+              "memcache: group "
+                  + groupUuid
+                  + " stayed locked (Lock: true) for "
+                  + GO_LOCK_WAIT.toSeconds()
+                  + " s; a Go worker may have died inside TriggerChord");
         }
         pause();
         continue;
       }
       byte[] triggered = WireCodec.encode(meta.withChordTriggered(true));
-      CASResponse response = call("trigger the chord of group " + groupUuid,
-          () -> client.cas(groupUuid, item.getCas(), expiration(), triggered, GoMemcacheWire.RAW));
+      CASResponse response =
+          call(
+              "trigger the chord of group " + groupUuid,
+              () ->
+                  client.cas(
+                      groupUuid, item.getCas(), expiration(), triggered, GoMemcacheWire.RAW));
       switch (response) {
         case OK:
           return true;
@@ -291,7 +319,8 @@ public final class MemcacheBackend implements Backend {
         case NOT_FOUND:
           throw new MachineryException("Group not found: " + groupUuid);
         default:
-          throw new MachineryException("memcache: cas of group " + groupUuid + " answered " + response);
+          throw new MachineryException(
+              "memcache: cas of group " + groupUuid + " answered " + response);
       }
     }
   }
@@ -310,7 +339,8 @@ public final class MemcacheBackend implements Backend {
     await(client.delete(groupUuid), groupUuid, true);
   }
 
-  // ------------------------------------------------------------------------------------------- internals
+  // -------------------------------------------------------------------------------------------
+  // internals
 
   private static TaskState decodeState(byte[] json) {
     return WireCodec.decodeTaskState(json);
@@ -320,7 +350,8 @@ public final class MemcacheBackend implements Backend {
     try {
       return WireCodec.decodeGroupMeta(json);
     } catch (MalformedMessageException e) {
-      throw new MachineryException("memcache: the meta of group " + groupUuid + " is unreadable: " + e.getMessage(), e);
+      throw new MachineryException(
+          "memcache: the meta of group " + groupUuid + " is unreadable: " + e.getMessage(), e);
     }
   }
 
@@ -332,7 +363,8 @@ public final class MemcacheBackend implements Backend {
     try {
       return action.get();
     } catch (RuntimeException e) {
-      throw new MachineryException("memcache: could not " + what + " on " + servers + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "memcache: could not " + what + " on " + servers + ": " + e.getMessage(), e);
     }
   }
 
@@ -345,7 +377,8 @@ public final class MemcacheBackend implements Backend {
     try {
       Boolean ok = write.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       if (!Boolean.TRUE.equals(ok) && !(missingIsFine && isNotFound(write))) {
-        throw new MachineryException("memcache: writing " + key + " failed: " + write.getStatus().getMessage());
+        throw new MachineryException(
+            "memcache: writing " + key + " failed: " + write.getStatus().getMessage());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -353,9 +386,11 @@ public final class MemcacheBackend implements Backend {
       throw new MachineryException("interrupted while writing " + key + " to memcache", e);
     } catch (TimeoutException e) {
       write.cancel();
-      throw new MachineryException("memcache: writing " + key + " to " + servers + " timed out after " + timeout, e);
+      throw new MachineryException(
+          "memcache: writing " + key + " to " + servers + " timed out after " + timeout, e);
     } catch (ExecutionException e) {
-      throw new MachineryException("memcache: writing " + key + " to " + servers + " failed: " + e.getCause(), e.getCause());
+      throw new MachineryException(
+          "memcache: writing " + key + " to " + servers + " failed: " + e.getCause(), e.getCause());
     }
   }
 
@@ -366,20 +401,25 @@ public final class MemcacheBackend implements Backend {
 
   private CompletableFuture<Void> completion(OperationFuture<Boolean> write, String key) {
     CompletableFuture<Void> done = new CompletableFuture<>();
-    write.addListener(f -> {
-      try {
-        if (Boolean.TRUE.equals(f.get())) {
-          done.complete(null);
-        } else {
-          done.completeExceptionally(new MachineryException("memcache: writing " + key + " failed: "
-              + f.getStatus().getMessage()));
-        }
-      } catch (ExecutionException e) {
-        done.completeExceptionally(new MachineryException("memcache: writing " + key + " failed: " + e.getCause(), e.getCause()));
-      } catch (RuntimeException e) {
-        done.completeExceptionally(new MachineryException("memcache: writing " + key + " failed: " + e, e));
-      }
-    });
+    write.addListener(
+        f -> {
+          try {
+            if (Boolean.TRUE.equals(f.get())) {
+              done.complete(null);
+            } else {
+              done.completeExceptionally(
+                  new MachineryException(
+                      "memcache: writing " + key + " failed: " + f.getStatus().getMessage()));
+            }
+          } catch (ExecutionException e) {
+            done.completeExceptionally(
+                new MachineryException(
+                    "memcache: writing " + key + " failed: " + e.getCause(), e.getCause()));
+          } catch (RuntimeException e) {
+            done.completeExceptionally(
+                new MachineryException("memcache: writing " + key + " failed: " + e, e));
+          }
+        });
     return done.orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS);
   }
 
@@ -411,7 +451,10 @@ public final class MemcacheBackend implements Backend {
       return this;
     }
 
-    /** The server list ({@code memcache://host:port[,host:port...]}); default {@link Config#resultBackend()}. */
+    /**
+     * The server list ({@code memcache://host:port[,host:port...]}); default {@link
+     * Config#resultBackend()}.
+     */
     public Builder url(String value) {
       url = Objects.requireNonNull(value, "url");
       return this;

@@ -6,8 +6,9 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Memcache result backend (memcache://host1:11211,host2:11211) for {@link io.machinery.Machinery#connect(Config)}: {@link MemcacheBackend#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the Memcache result backend (memcache://host1:11211,host2:11211) for {@link
+ * io.machinery.Machinery#connect(Config)}: {@link MemcacheBackend#create(Config)}. Listed in {@code
+ * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class MemcacheBackendProvider implements ComponentProvider {

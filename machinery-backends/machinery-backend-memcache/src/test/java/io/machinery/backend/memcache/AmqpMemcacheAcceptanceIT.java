@@ -13,9 +13,13 @@ import java.util.Map;
 class AmqpMemcacheAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    // each test's uniquely named queue removes itself from the shared RabbitMQ 10 minutes after its last use
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend("memcache://" + TestEndpoints.memcacheAddr())
-        .amqp(AmqpConfig.DEFAULT.withQueueDeclareArgs(Map.of("x-expires", 600_000))).build();
+    // each test's uniquely named queue removes itself from the shared RabbitMQ 10 minutes after its
+    // last use
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend("memcache://" + TestEndpoints.memcacheAddr())
+        .amqp(AmqpConfig.DEFAULT.withQueueDeclareArgs(Map.of("x-expires", 600_000)))
+        .build();
   }
 
   @Override

@@ -7,11 +7,17 @@ import io.machinery.spi.Broker;
 import io.machinery.testkit.ChordExactlyOnceKit;
 import io.machinery.testkit.TestEndpoints;
 
-/** Chords fire once under four racing workers, with results in memcached (Go's trigger fires some twice). */
+/**
+ * Chords fire once under four racing workers, with results in memcached (Go's trigger fires some
+ * twice).
+ */
 class MemcacheChordExactlyOnceIT extends ChordExactlyOnceKit {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend("memcache://" + TestEndpoints.memcacheAddr()).build();
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend("memcache://" + TestEndpoints.memcacheAddr())
+        .build();
   }
 
   @Override

@@ -22,12 +22,18 @@ class MemcacheReadmeExampleIT {
     List<Object> sum;
     // README:memcache:begin
     // io.machinery:machinery-backend-memcache (spymemcached 2.12.3)
-    Config config = Config.builder().resultBackend("memcache://" + servers).build();  // memcache://10.0.0.1:11211,10.0.0.2:11211
+    Config config =
+        Config.builder()
+            .resultBackend("memcache://" + servers)
+            .build(); // memcache://10.0.0.1:11211,10.0.0.2:11211
     try (MemcacheBackend backend = MemcacheBackend.create(config);
-         Server server = Server.builder().config(config).backend(backend).build()) {
+        Server server = Server.builder().config(config).backend(backend).build()) {
       server.registerTask("add", TaskFunction.varargs(long[].class, n -> LongStream.of(n).sum()));
       server.newWorker("memcache-worker", 4).launchAsync();
-      sum = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(Duration.ofSeconds(30));
+      sum =
+          server
+              .sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)))
+              .get(Duration.ofSeconds(30));
     }
     // README:memcache:end
     assertThat(sum).containsExactly(3L);

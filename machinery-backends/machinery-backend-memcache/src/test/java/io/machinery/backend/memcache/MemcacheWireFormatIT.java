@@ -36,8 +36,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The items as Go's Memcache backend writes and reads them (spec §4.2), checked with a plain socket; Go's server
- * choice over two memcached servers; and the chord trigger beside a Go worker's Lock.
+ * The items as Go's Memcache backend writes and reads them (spec §4.2), checked with a plain
+ * socket; Go's server choice over two memcached servers; and the chord trigger beside a Go worker's
+ * Lock.
  */
 class MemcacheWireFormatIT {
   private static final Path CAPTURED = Path.of("../../interop/go/captured");
@@ -60,7 +61,10 @@ class MemcacheWireFormatIT {
   }
 
   private static Config config(int expireIn) {
-    return Config.builder().resultBackend("memcache://" + TestEndpoints.memcacheAddr()).resultsExpireIn(expireIn).build();
+    return Config.builder()
+        .resultBackend("memcache://" + TestEndpoints.memcacheAddr())
+        .resultsExpireIn(expireIn)
+        .build();
   }
 
   private static Signature task(String name) {
@@ -81,17 +85,23 @@ class MemcacheWireFormatIT {
     // Go's NewReceivedTaskState, stored as it is: no TaskName, zero CreatedAt
     assertThat(raw.get(add.uuid()).value()).isEqualTo(WireCodec.encode(TaskState.received(add)));
     backend.setStateSuccess(add, List.of(TaskResult.of(2L)));
-    assertThat(raw.get(add.uuid()).text()).isEqualTo("{\"TaskUUID\":\"" + add.uuid() + "\",\"TaskName\":\"\","
-        + "\"State\":\"SUCCESS\",\"Results\":[{\"Type\":\"int64\",\"Value\":2}],\"Error\":\"\","
-        + "\"CreatedAt\":\"0001-01-01T00:00:00Z\",\"TTL\":0}");
+    assertThat(raw.get(add.uuid()).text())
+        .isEqualTo(
+            "{\"TaskUUID\":\""
+                + add.uuid()
+                + "\",\"TaskName\":\"\","
+                + "\"State\":\"SUCCESS\",\"Results\":[{\"Type\":\"int64\",\"Value\":2}],\"Error\":\"\","
+                + "\"CreatedAt\":\"0001-01-01T00:00:00Z\",\"TTL\":0}");
   }
 
   @Test
   void expiryIsAnAbsoluteTimestampAsGoSendsIt() throws IOException {
-    // a clock 1000 s ahead: an absolute expiry of clock + 120 s leaves ~1120 s; a relative 120 would leave 120
+    // a clock 1000 s ahead: an absolute expiry of clock + 120 s leaves ~1120 s; a relative 120
+    // would leave 120
     Clock ahead = Clock.offset(Clock.systemUTC(), Duration.ofSeconds(1000));
     try (MemcacheBackend later = MemcacheBackend.builder(config(120)).clock(ahead).build()) {
-      assertThat(later.expiration()).isGreaterThan(30 * 24 * 3600); // memcached's threshold for timestamps
+      assertThat(later.expiration())
+          .isGreaterThan(30 * 24 * 3600); // memcached's threshold for timestamps
       Signature task = task("add");
       later.setStatePending(task);
       assertThat(raw.get(task.uuid()).ttlSeconds()).isBetween(1090L, 1121L);
@@ -103,10 +113,12 @@ class MemcacheWireFormatIT {
 
   @Test
   void aGroupMembersFinalStateRefreshesTheGroupsExpiry() throws IOException {
-    Signature member = task("add").toBuilder().groupUuid(Uuids.newGroupUuid()).groupTaskCount(1).build();
+    Signature member =
+        task("add").toBuilder().groupUuid(Uuids.newGroupUuid()).groupTaskCount(1).build();
     backend.initGroup(member.groupUuid(), List.of(member.uuid()));
     assertThat(raw.get(member.groupUuid()).ttlSeconds()).isBetween(100L, 121L);
-    Clock later = Clock.offset(Clock.systemUTC(), Duration.ofSeconds(1000)); // the member finishes much later
+    Clock later =
+        Clock.offset(Clock.systemUTC(), Duration.ofSeconds(1000)); // the member finishes much later
     try (MemcacheBackend laterBackend = MemcacheBackend.builder(config(120)).clock(later).build()) {
       laterBackend.setStateSuccess(member, List.of(TaskResult.of(1L)));
     }
@@ -125,8 +137,12 @@ class MemcacheWireFormatIT {
   @Test
   void readsWhatGoWrote() throws IOException {
     byte[] success = Files.readAllBytes(CAPTURED.resolve("redis-state-add-success.json"));
-    String uuid = WireCodec.decodeTaskState(success).taskUuid() + "_" + System.nanoTime(); // our own key
-    byte[] item = new String(success, StandardCharsets.UTF_8).replaceFirst("task_[0-9a-f-]+", uuid).getBytes(StandardCharsets.UTF_8);
+    String uuid =
+        WireCodec.decodeTaskState(success).taskUuid() + "_" + System.nanoTime(); // our own key
+    byte[] item =
+        new String(success, StandardCharsets.UTF_8)
+            .replaceFirst("task_[0-9a-f-]+", uuid)
+            .getBytes(StandardCharsets.UTF_8);
     raw.set(uuid, Instant.now().getEpochSecond() + 60, item);
     TaskState state = backend.getState(uuid).orElseThrow();
     assertThat(state.state()).isEqualTo(State.SUCCESS);
@@ -154,20 +170,28 @@ class MemcacheWireFormatIT {
     String group = Uuids.newGroupUuid();
     String missing = Uuids.newTaskUuid();
     backend.initGroup(group, List.of(missing));
-    assertThatThrownBy(() -> backend.groupCompleted(group, 1)).isInstanceOf(MachineryException.class)
+    assertThatThrownBy(() -> backend.groupCompleted(group, 1))
+        .isInstanceOf(MachineryException.class)
         .hasMessageContaining("Task not found: " + missing);
-    assertThatThrownBy(() -> backend.triggerChord(Uuids.newGroupUuid())).isInstanceOf(MachineryException.class)
+    assertThatThrownBy(() -> backend.triggerChord(Uuids.newGroupUuid()))
+        .isInstanceOf(MachineryException.class)
         .hasMessageStartingWith("Group not found: ");
   }
 
   @Test
   void theTriggerWaitsWhileAGoWorkerHoldsTheLockAndThenSeesItsWork() throws IOException {
     String group = Uuids.newGroupUuid();
-    GroupMeta meta = GroupMeta.create(group, List.of(Uuids.newTaskUuid()), OffsetDateTime.now(ZoneOffset.UTC));
+    GroupMeta meta =
+        GroupMeta.create(group, List.of(Uuids.newTaskUuid()), OffsetDateTime.now(ZoneOffset.UTC));
     long expiry = Instant.now().getEpochSecond() + 60;
-    raw.set(group, expiry, WireCodec.encode(meta.withLock(true))); // a Go worker inside TriggerChord
-    CompletableFuture<Boolean> trigger = CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
-    await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(2)).until(() -> !trigger.isDone());
+    raw.set(
+        group, expiry, WireCodec.encode(meta.withLock(true))); // a Go worker inside TriggerChord
+    CompletableFuture<Boolean> trigger =
+        CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(2))
+        .until(() -> !trigger.isDone());
     // the Go worker replaces the meta with ChordTriggered, then unlocks
     raw.set(group, expiry, WireCodec.encode(meta.withLock(true).withChordTriggered(true)));
     raw.set(group, expiry, WireCodec.encode(meta.withChordTriggered(true)));
@@ -177,25 +201,46 @@ class MemcacheWireFormatIT {
   @Test
   void withTwoServersEachKeyLivesWhereGomemcachePutsIt() throws Exception {
     Path binary = Path.of("/usr/bin/memcached");
-    TestEndpoints.requireTool(Files.isExecutable(binary), "memcached is not installed (scripts/services.sh installs it)");
+    TestEndpoints.requireTool(
+        Files.isExecutable(binary), "memcached is not installed (scripts/services.sh installs it)");
     int port;
     try (ServerSocket probe = new ServerSocket(0)) {
       port = probe.getLocalPort();
     }
-    List<String> command = new ArrayList<>(List.of(binary.toString(), "-l", "127.0.0.1", "-p", String.valueOf(port), "-U", "0", "-m", "8"));
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                binary.toString(),
+                "-l",
+                "127.0.0.1",
+                "-p",
+                String.valueOf(port),
+                "-U",
+                "0",
+                "-m",
+                "8"));
     if ("root".equals(System.getProperty("user.name"))) {
       command.addAll(List.of("-u", "root"));
     }
-    Process second = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    Process second =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
     try {
       InetSocketAddress other = new InetSocketAddress("127.0.0.1", port);
-      await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
-        try (Socket s = new Socket(other.getHostString(), port)) {
-          return true;
-        }
-      });
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .ignoreExceptions()
+          .until(
+              () -> {
+                try (Socket s = new Socket(other.getHostString(), port)) {
+                  return true;
+                }
+              });
       List<InetSocketAddress> servers = List.of(address, other);
-      String url = "memcache://" + address.getHostString() + ":" + address.getPort() + ",127.0.0.1:" + port;
+      String url =
+          "memcache://" + address.getHostString() + ":" + address.getPort() + ",127.0.0.1:" + port;
       int[] perServer = new int[2];
       try (MemcacheBackend two = MemcacheBackend.builder(config(120)).url(url).build();
           RawMemcached first = new RawMemcached(servers.get(0));
@@ -206,10 +251,13 @@ class MemcacheWireFormatIT {
           two.setStatePending(task);
           CRC32 crc = new CRC32();
           crc.update(task.uuid().getBytes(StandardCharsets.UTF_8));
-          int expected = (int) (crc.getValue() % 2); // gomemcache: crc32.ChecksumIEEE(key) % len(servers)
+          int expected =
+              (int) (crc.getValue() % 2); // gomemcache: crc32.ChecksumIEEE(key) % len(servers)
           perServer[expected]++;
           assertThat(raws[expected].get(task.uuid())).as("on server %d", expected).isNotNull();
-          assertThat(raws[1 - expected].get(task.uuid())).as("not on server %d", 1 - expected).isNull();
+          assertThat(raws[1 - expected].get(task.uuid()))
+              .as("not on server %d", 1 - expected)
+              .isNull();
           assertThat(two.getState(task.uuid())).isPresent();
         }
       }
@@ -223,10 +271,14 @@ class MemcacheWireFormatIT {
 
   @Test
   void aBadServerListIsRefusedWithWhatToWrite() {
-    assertThatThrownBy(() -> GoMemcacheWire.servers("memcache://a:1,,b:2")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> GoMemcacheWire.servers("memcache://a:1,,b:2"))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("memcache://host:port");
-    assertThatThrownBy(() -> GoMemcacheWire.servers("memcache://a:port")).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> GoMemcacheWire.servers("memcache://a:port"))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("not a port");
-    assertThat(GoMemcacheWire.servers("memcache://h1:1,h2")).extracting(InetSocketAddress::getPort).containsExactly(1, 11211);
+    assertThat(GoMemcacheWire.servers("memcache://h1:1,h2"))
+        .extracting(InetSocketAddress::getPort)
+        .containsExactly(1, 11211);
   }
 }

@@ -10,8 +10,8 @@ import java.nio.charset.StandardCharsets;
 import org.jspecify.annotations.Nullable;
 
 /**
- * memcached's text protocol over a plain socket, independent of the client under test: what is stored, with
- * which flags and how long it has left to live (meta get, memcached 1.6).
+ * memcached's text protocol over a plain socket, independent of the client under test: what is
+ * stored, with which flags and how long it has left to live (meta get, memcached 1.6).
  */
 final class RawMemcached implements AutoCloseable {
   record Item(int flags, long ttlSeconds, byte[] value) {
@@ -31,7 +31,9 @@ final class RawMemcached implements AutoCloseable {
     out = socket.getOutputStream();
   }
 
-  /** {@code mg <key> f t v}: the item's flags, remaining TTL (-1: none) and value; null when absent. */
+  /**
+   * {@code mg <key> f t v}: the item's flags, remaining TTL (-1: none) and value; null when absent.
+   */
   @Nullable Item get(String key) throws IOException {
     send("mg " + key + " f t v\r\n");
     String head = line();

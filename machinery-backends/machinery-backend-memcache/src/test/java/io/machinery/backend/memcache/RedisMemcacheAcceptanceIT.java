@@ -11,7 +11,10 @@ import io.machinery.testkit.TestEndpoints;
 class RedisMemcacheAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend("memcache://" + TestEndpoints.memcacheAddr()).build();
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend("memcache://" + TestEndpoints.memcacheAddr())
+        .build();
   }
 
   @Override

@@ -21,18 +21,19 @@ import org.bson.types.Decimal128;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Task documents read as Go's bson tags read them, and task results as BSON, the way Go's bson encoder writes the Go values behind them ({@code {type, value}}
- * documents, spec §4.4), and back.
+ * Task documents read as Go's bson tags read them, and task results as BSON, the way Go's bson
+ * encoder writes the Go values behind them ({@code {type, value}} documents, spec §4.4), and back.
  *
- * <p>Go writes the reflect value, so the BSON type follows the Go type: int64 → Int64; int → Int32 when it fits,
- * else Int64; int8/16/32, uint8/16 → Int32; uint, uint32, uint64 → Int64; float32/64 → Double; bool, string as
- * such; {@code []uint8} → Binary (subtype 0); other slices → arrays of their elements. Where Go cannot write a
- * value at all (a uint64 above 2^63-1: "overflows int64"), a Decimal128 keeps it exact for Java readers.
+ * <p>Go writes the reflect value, so the BSON type follows the Go type: int64 → Int64; int → Int32
+ * when it fits, else Int64; int8/16/32, uint8/16 → Int32; uint, uint32, uint64 → Int64; float32/64
+ * → Double; bool, string as such; {@code []uint8} → Binary (subtype 0); other slices → arrays of
+ * their elements. Where Go cannot write a value at all (a uint64 above 2^63-1: "overflows int64"),
+ * a Decimal128 keeps it exact for Java readers.
  *
- * <p>Reading: Int32/Int64 → Long, Decimal128 → BigInteger, Binary → byte[], arrays → lists, documents → maps;
- * every value is then read by its Go type name as with JSON. Go's worker stores a string result that parses as
- * a JSON object as {@code {type: "json", value: <document>}}, which no Go client can read back; it is read here
- * as the {@code string} it was.
+ * <p>Reading: Int32/Int64 → Long, Decimal128 → BigInteger, Binary → byte[], arrays → lists,
+ * documents → maps; every value is then read by its Go type name as with JSON. Go's worker stores a
+ * string result that parses as a JSON object as {@code {type: "json", value: <document>}}, which no
+ * Go client can read back; it is read here as the {@code string} it was.
  */
 final class BsonCodec {
   private BsonCodec() {}
@@ -52,7 +53,9 @@ final class BsonCodec {
     try {
       typed = result.typedValue();
     } catch (IllegalArgumentException e) {
-      return generic(result.value()); // a Go type name Machinery cannot read (main.MyStruct): stored as it came
+      return generic(
+          result
+              .value()); // a Go type name Machinery cannot read (main.MyStruct): stored as it came
     }
     return typed(result.type(), typed);
   }
@@ -80,7 +83,8 @@ final class BsonCodec {
       }
       case "int8", "int16", "int32", "uint8", "uint16" -> ((Number) value).intValue();
       case "uint", "uint32", "uint64" -> {
-        BigInteger v = value instanceof BigInteger b ? b : BigInteger.valueOf(((Number) value).longValue());
+        BigInteger v =
+            value instanceof BigInteger b ? b : BigInteger.valueOf(((Number) value).longValue());
         yield v.bitLength() < 64 ? (Object) v.longValue() : new Decimal128(new BigDecimal(v));
       }
       case "float32", "float64" -> ((Number) value).doubleValue();
@@ -88,7 +92,10 @@ final class BsonCodec {
     };
   }
 
-  /** A value of an unknown type, written as its JSON shape (what Go's encoder does for maps and structs). */
+  /**
+   * A value of an unknown type, written as its JSON shape (what Go's encoder does for maps and
+   * structs).
+   */
   private static @Nullable Object generic(@Nullable Object value) {
     if (value instanceof BigInteger b) {
       return b.bitLength() < 64 ? (Object) b.longValue() : new Decimal128(new BigDecimal(b));
@@ -137,7 +144,8 @@ final class BsonCodec {
     try (com.fasterxml.jackson.core.JsonGenerator json = GoJson.FACTORY.createGenerator(out)) {
       GoJson.writeValue(json, value, null);
     } catch (IOException e) {
-      throw new IllegalArgumentException("cannot write a json result as text: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "cannot write a json result as text: " + e.getMessage(), e);
     }
     return out.toString();
   }
@@ -176,7 +184,10 @@ final class BsonCodec {
     return value;
   }
 
-  /** A task document as Go's bson tags read it ({@code _id, task_name, state, results, error, created_at, ttl}). */
+  /**
+   * A task document as Go's bson tags read it ({@code _id, task_name, state, results, error,
+   * created_at, ttl}).
+   */
   static TaskState taskState(Document doc) {
     String uuid = String.valueOf(doc.get("_id"));
     try {
@@ -188,12 +199,17 @@ final class BsonCodec {
         throw new IllegalArgumentException("unknown task state '" + state + "'");
       }
       Object results = doc.get("results");
-      return TaskState.of(uuid, doc.get("task_name") instanceof String n ? n : "", parsed,
+      return TaskState.of(
+          uuid,
+          doc.get("task_name") instanceof String n ? n : "",
+          parsed,
           results instanceof List<?> list ? fromBson(list) : null,
-          doc.get("error") instanceof String e ? e : "", time(doc.get("created_at")),
+          doc.get("error") instanceof String e ? e : "",
+          time(doc.get("created_at")),
           doc.get("ttl") instanceof Number ttl ? ttl.longValue() : 0);
     } catch (RuntimeException e) {
-      throw new MachineryException("Could not read the MongoDB document of task " + uuid + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "Could not read the MongoDB document of task " + uuid + ": " + e.getMessage(), e);
     }
   }
 

@@ -37,7 +37,8 @@ import org.bson.conversions.Bson;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Go Machinery's MongoDB result backend (spec §4.4), for Java and Go workers and clients sharing a MongoDB.
+ * Go Machinery's MongoDB result backend (spec §4.4), for Java and Go workers and clients sharing a
+ * MongoDB.
  *
  * <pre>{@code
  * Config config = Config.builder().resultBackend("mongodb://127.0.0.1:27017").build();
@@ -51,37 +52,44 @@ import org.jspecify.annotations.Nullable;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Go's documents.</b> Database {@code machinery} unless one is given (the database in the URI is
- *       ignored, as in Go); collections {@code tasks} and {@code group_metas}. Every state write is Go's
- *       {@code updateOne({_id: uuid}, {$set: …}, upsert)}: PENDING sets {@code state, task_name, created_at};
- *       RECEIVED, STARTED, RETRY only {@code state} (so name and creation time stay, as in Go); SUCCESS
- *       {@code state, results, delete_at}; FAILURE {@code state, error, delete_at}. Results are {@code {type,
- *       value}} documents with the BSON types Go's encoder gives the Go values ({@link BsonCodec}). A group is
- *       {@code {_id, task_uuids, chord_triggered, lock, created_at}}.
- *   <li><b>Expiry.</b> {@code tasks} has Go's TTL index {@code {delete_at: 1}, expireAfterSeconds 0} (created
- *       at start-up; creating it again is a no-op). Go computes {@code delete_at} from {@code ResultsExpireIn}
- *       without its 0 → 3600 default, so a zero deletes results within the TTL monitor's minute; here the
- *       default applies, as for every other backend. Group metas never expire, as in Go.
- *   <li><b>Fewer round trips than Go.</b> RECEIVED and STARTED are written in the background while the task
- *       runs ({@link StateWriteChain}); one replaced by a later state before it was sent is never sent, so a
- *       short task costs one write instead of three, and states still only move forward.
- *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} is Go's conditional update {@code
- *       ({_id, chord_triggered: false}) → $set chord_triggered: true}, but only the caller whose update modified
- *       the document wins (Go returns true to every caller, issue #232). Go workers sharing the database still
- *       run that unchecked code, so only Java workers are held to exactly once.
- *   <li><b>Beyond Go: group order.</b> Group states are read with one {@code $in} query and returned in the
- *       group's task order (Go returns them in whatever order the server yields, permuting chord arguments);
- *       a missing state fails with "Task not found" instead of silently shortening the list.
+ *   <li><b>Go's documents.</b> Database {@code machinery} unless one is given (the database in the
+ *       URI is ignored, as in Go); collections {@code tasks} and {@code group_metas}. Every state
+ *       write is Go's {@code updateOne({_id: uuid}, {$set: …}, upsert)}: PENDING sets {@code state,
+ *       task_name, created_at}; RECEIVED, STARTED, RETRY only {@code state} (so name and creation
+ *       time stay, as in Go); SUCCESS {@code state, results, delete_at}; FAILURE {@code state,
+ *       error, delete_at}. Results are {@code {type, value}} documents with the BSON types Go's
+ *       encoder gives the Go values ({@link BsonCodec}). A group is {@code {_id, task_uuids,
+ *       chord_triggered, lock, created_at}}.
+ *   <li><b>Expiry.</b> {@code tasks} has Go's TTL index {@code {delete_at: 1}, expireAfterSeconds
+ *       0} (created at start-up; creating it again is a no-op). Go computes {@code delete_at} from
+ *       {@code ResultsExpireIn} without its 0 → 3600 default, so a zero deletes results within the
+ *       TTL monitor's minute; here the default applies, as for every other backend. Group metas
+ *       never expire, as in Go.
+ *   <li><b>Fewer round trips than Go.</b> RECEIVED and STARTED are written in the background while
+ *       the task runs ({@link StateWriteChain}); one replaced by a later state before it was sent
+ *       is never sent, so a short task costs one write instead of three, and states still only move
+ *       forward.
+ *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} is Go's conditional update
+ *       {@code ({_id, chord_triggered: false}) → $set chord_triggered: true}, but only the caller
+ *       whose update modified the document wins (Go returns true to every caller, issue #232). Go
+ *       workers sharing the database still run that unchecked code, so only Java workers are held
+ *       to exactly once.
+ *   <li><b>Beyond Go: group order.</b> Group states are read with one {@code $in} query and
+ *       returned in the group's task order (Go returns them in whatever order the server yields,
+ *       permuting chord arguments); a missing state fails with "Task not found" instead of silently
+ *       shortening the list.
  * </ul>
  *
- * <p>Thread-safe; calls block until MongoDB has answered. Whoever builds a backend closes it; a client passed
- * in through the builder stays open, as it belongs to the caller.
+ * <p>Thread-safe; calls block until MongoDB has answered. Whoever builds a backend closes it; a
+ * client passed in through the builder stays open, as it belongs to the caller.
  */
 public final class MongoDbBackend implements Backend {
   /** Go's database when {@code cnf.MongoDB} is nil. */
   public static final String DEFAULT_DATABASE = "machinery";
+
   static final String TASKS = "tasks";
   static final String GROUP_METAS = "group_metas";
+
   /** Go's connect timeout ({@code context.WithTimeout(…, 10*time.Second)}). */
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -94,7 +102,11 @@ public final class MongoDbBackend implements Backend {
   private final MongoCollection<Document> tasks;
   private final MongoCollection<Document> groups;
   private final long expireSeconds;
-  /** The background RECEIVED/STARTED writes of the task the current thread (a worker's task thread) runs. */
+
+  /**
+   * The background RECEIVED/STARTED writes of the task the current thread (a worker's task thread)
+   * runs.
+   */
   private final ThreadLocal<@Nullable StateWriteChain> chains = new ThreadLocal<>();
 
   private MongoDbBackend(Builder b) {
@@ -102,12 +114,17 @@ public final class MongoDbBackend implements Backend {
     this.expireSeconds = b.config.effectiveResultsExpireIn();
     this.database = b.database;
     this.ownsClient = b.client == null;
-    this.client = b.client != null ? b.client : connect(b.url != null ? b.url : b.config.resultBackend());
+    this.client =
+        b.client != null ? b.client : connect(b.url != null ? b.url : b.config.resultBackend());
     try {
       this.tasks = client.getDatabase(database).getCollection(TASKS);
       this.groups = client.getDatabase(database).getCollection(GROUP_METAS);
-      call("create the delete_at TTL index", () -> tasks.createIndex(Indexes.ascending("delete_at"),
-          new IndexOptions().background(true).expireAfter(0L, TimeUnit.SECONDS)));
+      call(
+          "create the delete_at TTL index",
+          () ->
+              tasks.createIndex(
+                  Indexes.ascending("delete_at"),
+                  new IndexOptions().background(true).expireAfter(0L, TimeUnit.SECONDS)));
     } catch (RuntimeException e) {
       if (ownsClient) {
         client.close();
@@ -116,7 +133,10 @@ public final class MongoDbBackend implements Backend {
     }
   }
 
-  /** A backend for {@link Config#resultBackend()} ({@code mongodb://…}; a bare {@code host:port} works too). */
+  /**
+   * A backend for {@link Config#resultBackend()} ({@code mongodb://…}; a bare {@code host:port}
+   * works too).
+   */
   public static MongoDbBackend create(Config config) {
     return builder(config).build();
   }
@@ -125,9 +145,14 @@ public final class MongoDbBackend implements Backend {
     return new Builder(config);
   }
 
-  /** Go's dial: {@code mongodb://} is prepended when the URI has neither it nor {@code mongodb+srv://}. */
+  /**
+   * Go's dial: {@code mongodb://} is prepended when the URI has neither it nor {@code
+   * mongodb+srv://}.
+   */
   static String normalizeUri(String uri) {
-    return uri.startsWith("mongodb://") || uri.startsWith("mongodb+srv://") ? uri : "mongodb://" + uri;
+    return uri.startsWith("mongodb://") || uri.startsWith("mongodb+srv://")
+        ? uri
+        : "mongodb://" + uri;
   }
 
   private static MongoClient connect(String uri) {
@@ -135,13 +160,17 @@ public final class MongoDbBackend implements Backend {
     try {
       connection = new ConnectionString(normalizeUri(uri));
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("not a MongoDB URI: " + redact(uri) + " (" + e.getMessage() + ")", e);
+      throw new IllegalArgumentException(
+          "not a MongoDB URI: " + redact(uri) + " (" + e.getMessage() + ")", e);
     }
-    MongoClientSettings settings = MongoClientSettings.builder()
-        .applyConnectionString(connection)
-        .applyToSocketSettings(s -> s.connectTimeout((int) CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
-        .applyToClusterSettings(s -> s.serverSelectionTimeout(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
-        .build();
+    MongoClientSettings settings =
+        MongoClientSettings.builder()
+            .applyConnectionString(connection)
+            .applyToSocketSettings(
+                s -> s.connectTimeout((int) CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+            .applyToClusterSettings(
+                s -> s.serverSelectionTimeout(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+            .build();
     return MongoClients.create(settings);
   }
 
@@ -149,12 +178,17 @@ public final class MongoDbBackend implements Backend {
     return uri.replaceAll("//[^@/]*@", "//***@");
   }
 
-  // --------------------------------------------------------------------------------------------- states
+  // ---------------------------------------------------------------------------------------------
+  // states
 
   @Override
   public void setStatePending(Signature signature) {
-    writeState(signature, Updates.combine(Updates.set("state", State.PENDING.name()),
-        Updates.set("task_name", signature.name()), Updates.set("created_at", Date.from(clock.instant()))));
+    writeState(
+        signature,
+        Updates.combine(
+            Updates.set("state", State.PENDING.name()),
+            Updates.set("task_name", signature.name()),
+            Updates.set("created_at", Date.from(clock.instant()))));
   }
 
   @Override
@@ -172,8 +206,9 @@ public final class MongoDbBackend implements Backend {
   /** RECEIVED in the background: starts this thread's {@link StateWriteChain} for the task. */
   @Override
   public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
-    StateWriteChain chain = new StateWriteChain(signature.uuid(),
-        state -> writeState(signature, Updates.set("state", state)));
+    StateWriteChain chain =
+        new StateWriteChain(
+            signature.uuid(), state -> writeState(signature, Updates.set("state", state)));
     chains.set(chain);
     return chain.request(State.RECEIVED.name());
   }
@@ -183,7 +218,9 @@ public final class MongoDbBackend implements Backend {
   public CompletableFuture<Void> setStateStartedAsync(Signature signature) {
     StateWriteChain chain = chains.get();
     if (chain == null || !chain.taskUuid().equals(signature.uuid())) {
-      chain = new StateWriteChain(signature.uuid(), state -> writeState(signature, Updates.set("state", state)));
+      chain =
+          new StateWriteChain(
+              signature.uuid(), state -> writeState(signature, Updates.set("state", state)));
       chains.set(chain);
     }
     return chain.request(State.STARTED.name());
@@ -210,19 +247,33 @@ public final class MongoDbBackend implements Backend {
     try {
       encoded = BsonCodec.toBson(results);
     } catch (RuntimeException e) {
-      throw new MachineryException("cannot store the results of " + signature.name() + " " + signature.uuid()
-          + " in MongoDB: " + e.getMessage(), e);
+      throw new MachineryException(
+          "cannot store the results of "
+              + signature.name()
+              + " "
+              + signature.uuid()
+              + " in MongoDB: "
+              + e.getMessage(),
+          e);
     }
     endChain(signature);
-    writeState(signature, Updates.combine(Updates.set("state", State.SUCCESS.name()),
-        Updates.set("results", encoded), Updates.set("delete_at", deleteAt())));
+    writeState(
+        signature,
+        Updates.combine(
+            Updates.set("state", State.SUCCESS.name()),
+            Updates.set("results", encoded),
+            Updates.set("delete_at", deleteAt())));
   }
 
   @Override
   public void setStateFailure(Signature signature, String error) {
     endChain(signature);
-    writeState(signature, Updates.combine(Updates.set("state", State.FAILURE.name()), Updates.set("error", error),
-        Updates.set("delete_at", deleteAt())));
+    writeState(
+        signature,
+        Updates.combine(
+            Updates.set("state", State.FAILURE.name()),
+            Updates.set("error", error),
+            Updates.set("delete_at", deleteAt())));
   }
 
   private Date deleteAt() {
@@ -230,13 +281,16 @@ public final class MongoDbBackend implements Backend {
   }
 
   private void writeState(Signature signature, Bson update) {
-    call("store the state of " + signature.uuid(),
+    call(
+        "store the state of " + signature.uuid(),
         () -> tasks.updateOne(Filters.eq("_id", signature.uuid()), update, UPSERT));
   }
 
   @Override
   public Optional<TaskState> getState(String taskUuid) {
-    Document doc = call("read the state of " + taskUuid, () -> tasks.find(Filters.eq("_id", taskUuid)).first());
+    Document doc =
+        call(
+            "read the state of " + taskUuid, () -> tasks.find(Filters.eq("_id", taskUuid)).first());
     return doc == null ? Optional.empty() : Optional.of(BsonCodec.taskState(doc));
   }
 
@@ -245,21 +299,23 @@ public final class MongoDbBackend implements Backend {
     call("delete the state of " + taskUuid, () -> tasks.deleteOne(Filters.eq("_id", taskUuid)));
   }
 
-  // --------------------------------------------------------------------------------------------- groups
+  // ---------------------------------------------------------------------------------------------
+  // groups
 
   @Override
   public void initGroup(String groupUuid, List<String> taskUuids) {
-    Document meta = new Document("_id", groupUuid)
-        .append("task_uuids", List.copyOf(taskUuids))
-        .append("chord_triggered", false)
-        .append("lock", false)
-        .append("created_at", Date.from(clock.instant()));
+    Document meta =
+        new Document("_id", groupUuid)
+            .append("task_uuids", List.copyOf(taskUuids))
+            .append("chord_triggered", false)
+            .append("lock", false)
+            .append("created_at", Date.from(clock.instant()));
     call("store the group " + groupUuid, () -> groups.insertOne(meta));
   }
 
   /**
-   * Whether every task of the group is SUCCESS or FAILURE: two queries, the group's task list and the states
-   * of those tasks (state field only).
+   * Whether every task of the group is SUCCESS or FAILURE: two queries, the group's task list and
+   * the states of those tasks (state field only).
    *
    * @throws MachineryException "Group not found: …" when the meta is missing
    */
@@ -267,8 +323,14 @@ public final class MongoDbBackend implements Backend {
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     List<String> uuids = taskUuids(groupUuid);
     int completed = 0;
-    for (Document doc : call("read the states of group " + groupUuid, () -> tasks
-        .find(Filters.in("_id", uuids)).projection(Projections.include("state")).into(new ArrayList<>()))) {
+    for (Document doc :
+        call(
+            "read the states of group " + groupUuid,
+            () ->
+                tasks
+                    .find(Filters.in("_id", uuids))
+                    .projection(Projections.include("state"))
+                    .into(new ArrayList<>()))) {
       Object state = doc.get("state");
       if (State.SUCCESS.name().equals(state) || State.FAILURE.name().equals(state)) {
         completed++;
@@ -286,8 +348,10 @@ public final class MongoDbBackend implements Backend {
   public List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount) {
     List<String> uuids = taskUuids(groupUuid);
     Map<String, Document> byUuid = new HashMap<>();
-    for (Document doc : call("read the states of group " + groupUuid,
-        () -> tasks.find(Filters.in("_id", uuids)).into(new ArrayList<>()))) {
+    for (Document doc :
+        call(
+            "read the states of group " + groupUuid,
+            () -> tasks.find(Filters.in("_id", uuids)).into(new ArrayList<>()))) {
       byUuid.put(String.valueOf(doc.get("_id")), doc);
     }
     List<TaskState> states = new ArrayList<>(uuids.size());
@@ -302,8 +366,14 @@ public final class MongoDbBackend implements Backend {
   }
 
   private List<String> taskUuids(String groupUuid) {
-    Document meta = call("read the group " + groupUuid, () -> groups.find(Filters.eq("_id", groupUuid))
-        .projection(Projections.include("task_uuids")).first());
+    Document meta =
+        call(
+            "read the group " + groupUuid,
+            () ->
+                groups
+                    .find(Filters.eq("_id", groupUuid))
+                    .projection(Projections.include("task_uuids"))
+                    .first());
     if (meta == null) {
       throw new MachineryException("Group not found: " + groupUuid);
     }
@@ -317,22 +387,32 @@ public final class MongoDbBackend implements Backend {
   }
 
   /**
-   * Go's conditional update of {@code chord_triggered}; true only for the caller whose update modified the
-   * document, so exactly one caller wins per group.
+   * Go's conditional update of {@code chord_triggered}; true only for the caller whose update
+   * modified the document, so exactly one caller wins per group.
    *
    * @throws MachineryException "Group not found: …" when there is no such group
    */
   @Override
   public boolean triggerChord(String groupUuid) {
-    UpdateResult result = call("trigger the chord of group " + groupUuid, () -> groups.updateOne(
-        Filters.and(Filters.eq("_id", groupUuid), Filters.eq("chord_triggered", false)),
-        Updates.set("chord_triggered", true)));
+    UpdateResult result =
+        call(
+            "trigger the chord of group " + groupUuid,
+            () ->
+                groups.updateOne(
+                    Filters.and(Filters.eq("_id", groupUuid), Filters.eq("chord_triggered", false)),
+                    Updates.set("chord_triggered", true)));
     if (result.getModifiedCount() == 1) {
       return true;
     }
     // the rare path: already triggered, or no group at all (which Go would report as triggered)
-    Document meta = call("read the group " + groupUuid, () -> groups.find(Filters.eq("_id", groupUuid))
-        .projection(Projections.include("_id")).first());
+    Document meta =
+        call(
+            "read the group " + groupUuid,
+            () ->
+                groups
+                    .find(Filters.eq("_id", groupUuid))
+                    .projection(Projections.include("_id"))
+                    .first());
     if (meta == null) {
       throw new MachineryException("Group not found: " + groupUuid);
     }
@@ -344,14 +424,16 @@ public final class MongoDbBackend implements Backend {
     call("delete the group " + groupUuid, () -> groups.deleteOne(Filters.eq("_id", groupUuid)));
   }
 
-  // ------------------------------------------------------------------------------------------- internals
+  // -------------------------------------------------------------------------------------------
+  // internals
 
   /** Runs one driver call; driver failures become MachineryExceptions saying what failed. */
   private <T> T call(String what, Supplier<T> action) {
     try {
       return action.get();
     } catch (MongoException e) {
-      throw new MachineryException("MongoDB: could not " + what + " in database " + database + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "MongoDB: could not " + what + " in database " + database + ": " + e.getMessage(), e);
     }
   }
 
@@ -386,15 +468,18 @@ public final class MongoDbBackend implements Backend {
       return this;
     }
 
-    /** The MongoDB URI; default {@link Config#resultBackend()}. Ignored when a {@link #client} is given. */
+    /**
+     * The MongoDB URI; default {@link Config#resultBackend()}. Ignored when a {@link #client} is
+     * given.
+     */
     public Builder url(String value) {
       url = Objects.requireNonNull(value, "url");
       return this;
     }
 
     /**
-     * A client of the caller's (Go's {@code cnf.MongoDB.Client}), used instead of connecting to the URL. The
-     * backend does not close it.
+     * A client of the caller's (Go's {@code cnf.MongoDB.Client}), used instead of connecting to the
+     * URL. The backend does not close it.
      */
     public Builder client(MongoClient value) {
       client = Objects.requireNonNull(value, "client");
@@ -405,8 +490,8 @@ public final class MongoDbBackend implements Backend {
     public Builder database(String value) {
       Objects.requireNonNull(value, "database");
       if (value.isBlank()) {
-        throw new IllegalArgumentException("the MongoDB database name is blank; leave it unset for \""
-            + DEFAULT_DATABASE + "\"");
+        throw new IllegalArgumentException(
+            "the MongoDB database name is blank; leave it unset for \"" + DEFAULT_DATABASE + "\"");
       }
       database = value;
       return this;

@@ -9,13 +9,15 @@ import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The RECEIVED and STARTED writes of one task, sent in the background so the task runs meanwhile, in order, and
- * with a state that a later one replaces before it was sent never sent at all (MongoDB's {@code $set} of {@code
- * state} makes the later write carry everything the earlier one would have). The final state waits for the
- * write in flight, drops what was not sent, and is then written by the caller: a task that finishes before its
- * RECEIVED was sent costs one round trip instead of three, and the stored states still only move forward.
+ * The RECEIVED and STARTED writes of one task, sent in the background so the task runs meanwhile,
+ * in order, and with a state that a later one replaces before it was sent never sent at all
+ * (MongoDB's {@code $set} of {@code state} makes the later write carry everything the earlier one
+ * would have). The final state waits for the write in flight, drops what was not sent, and is then
+ * written by the caller: a task that finishes before its RECEIVED was sent costs one round trip
+ * instead of three, and the stored states still only move forward.
  *
- * <p>One writer (a virtual thread) per burst of requests; its callers are the task's thread and that writer.
+ * <p>One writer (a virtual thread) per burst of requests; its callers are the task's thread and
+ * that writer.
  */
 final class StateWriteChain {
   private final String taskUuid;
@@ -80,8 +82,8 @@ final class StateWriteChain {
   }
 
   /**
-   * Ends the chain before the final state: drops a state not yet sent (its future completes, the final state
-   * supersedes it) and waits for the write in flight, so the final write lands last.
+   * Ends the chain before the final state: drops a state not yet sent (its future completes, the
+   * final state supersedes it) and waits for the write in flight, so the final write lands last.
    */
   void finish() {
     lock.lock();

@@ -7,11 +7,17 @@ import io.machinery.spi.Broker;
 import io.machinery.testkit.ChordExactlyOnceKit;
 import io.machinery.testkit.TestEndpoints;
 
-/** Chords fire once under four racing workers, with results in MongoDB (Go's trigger fires some twice). */
+/**
+ * Chords fire once under four racing workers, with results in MongoDB (Go's trigger fires some
+ * twice).
+ */
 class MongoDbChordExactlyOnceIT extends ChordExactlyOnceKit {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.mongodbUri()).build();
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend(TestEndpoints.mongodbUri())
+        .build();
   }
 
   @Override

@@ -12,24 +12,29 @@ import io.machinery.testkit.BackendContract;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.mongodb.MongoDBContainer;
 
 /**
- * The backend contract on a real mongod, and what the emulator cannot show: a result deleted by the TTL index.
- * Runs only where a Docker engine exists (Testcontainers); without one it is skipped, also under CI, because the
- * required test server is the emulator of {@code scripts/services.d/mongodb.sh} ({@link MongoDbBackendIT}).
+ * The backend contract on a real mongod, and what the emulator cannot show: a result deleted by the
+ * TTL index. Runs only where a Docker engine exists (Testcontainers); without one it is skipped,
+ * also under CI, because the required test server is the emulator of {@code
+ * scripts/services.d/mongodb.sh} ({@link MongoDbBackendIT}).
  */
 class MongoDbContainerIT extends BackendContract {
   private static MongoDBContainer mongo;
 
-  /** Before the kit's per-test set-up, so that a missing engine skips the class instead of failing its tear-down. */
+  /**
+   * Before the kit's per-test set-up, so that a missing engine skips the class instead of failing
+   * its tear-down.
+   */
   @BeforeAll
   static void requireDocker() {
-    Assumptions.assumeTrue(DockerClientFactory.instance().isDockerAvailable(),
+    Assumptions.assumeTrue(
+        DockerClientFactory.instance().isDockerAvailable(),
         "no Docker engine: the real-mongod run is skipped (MongoDbBackendIT covers the emulator)");
   }
 
@@ -60,13 +65,16 @@ class MongoDbContainerIT extends BackendContract {
 
   @Test
   void aResultIsDeletedByTheTtlIndexOnceDeleteAtHasPassed() {
-    try (MongoDbBackend shortLived = MongoDbBackend.create(Config.builder().resultBackend(uri()).resultsExpireIn(1).build())) {
+    try (MongoDbBackend shortLived =
+        MongoDbBackend.create(Config.builder().resultBackend(uri()).resultsExpireIn(1).build())) {
       Signature task = Signature.builder("add").args(Arg.of(1L)).build();
       shortLived.setStatePending(task);
       shortLived.setStateSuccess(task, List.of(TaskResult.of(2L)));
       assertThat(shortLived.getState(task.uuid())).isPresent();
       // mongod's TTL monitor runs every 60 s
-      await().atMost(Duration.ofSeconds(150)).pollInterval(Duration.ofSeconds(2))
+      await()
+          .atMost(Duration.ofSeconds(150))
+          .pollInterval(Duration.ofSeconds(2))
           .until(() -> shortLived.getState(task.uuid()).isEmpty());
     }
   }

@@ -26,16 +26,23 @@ class MongoDbReadmeExampleIT {
     State state;
     // README:mongodb:begin
     // io.machinery:machinery-backend-mongodb (mongodb-driver-sync 5.14)
-    Config config = Config.builder().resultBackend(mongoUrl).build();  // mongodb://host:27017; a bare host:port works too
-    try (MongoDbBackend backend = MongoDbBackend.create(config);        // database "machinery", as Go
-         Server server = Server.builder().config(config).backend(backend).build()) {
+    Config config =
+        Config.builder()
+            .resultBackend(mongoUrl)
+            .build(); // mongodb://host:27017; a bare host:port works too
+    try (MongoDbBackend backend = MongoDbBackend.create(config); // database "machinery", as Go
+        Server server = Server.builder().config(config).backend(backend).build()) {
       server.registerTask("add", TaskFunction.varargs(long[].class, n -> LongStream.of(n).sum()));
       server.newWorker("mongo-worker", 4).launchAsync();
-      sum = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(Duration.ofSeconds(30));
+      sum =
+          server
+              .sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)))
+              .get(Duration.ofSeconds(30));
     }
     // Go's cnf.MongoDB.Client / .Database: your own client (left open by the backend) and database
     try (MongoClient mongoClient = MongoClients.create(mongoUrl);
-         MongoDbBackend backend = MongoDbBackend.builder(config).client(mongoClient).database("jobs").build()) {
+        MongoDbBackend backend =
+            MongoDbBackend.builder(config).client(mongoClient).database("jobs").build()) {
       Signature task = Signature.create("add");
       backend.setStatePending(task);
       state = backend.getState(task.uuid()).orElseThrow().state();

@@ -11,7 +11,10 @@ import io.machinery.testkit.TestEndpoints;
 class RedisMongoDbAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.mongodbUri()).build();
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend(TestEndpoints.mongodbUri())
+        .build();
   }
 
   @Override

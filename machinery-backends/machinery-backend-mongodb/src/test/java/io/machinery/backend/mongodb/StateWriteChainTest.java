@@ -15,16 +15,19 @@ class StateWriteChainTest {
   private final CountDownLatch release = new CountDownLatch(1);
 
   /** A store whose RECEIVED write hangs until released, so the test controls what is in flight. */
-  private final StateWriteChain chain = new StateWriteChain("task_1", state -> {
-    written.add(state);
-    if (state.equals("RECEIVED")) {
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  });
+  private final StateWriteChain chain =
+      new StateWriteChain(
+          "task_1",
+          state -> {
+            written.add(state);
+            if (state.equals("RECEIVED")) {
+              try {
+                release.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+          });
 
   @Test
   void statesAreWrittenInOrderBehindTheOneInFlight() {
@@ -44,7 +47,10 @@ class StateWriteChainTest {
     await().until(() -> written.contains("RECEIVED"));
     CompletableFuture<Void> started = chain.request("STARTED");
     CompletableFuture<Void> finished = CompletableFuture.runAsync(chain::finish);
-    await().during(Duration.ofMillis(200)).atMost(Duration.ofSeconds(2)).until(() -> !finished.isDone());
+    await()
+        .during(Duration.ofMillis(200))
+        .atMost(Duration.ofSeconds(2))
+        .until(() -> !finished.isDone());
     release.countDown();
     finished.join();
     assertThat(written).containsExactly("RECEIVED"); // STARTED was superseded by the final state
@@ -54,9 +60,12 @@ class StateWriteChainTest {
 
   @Test
   void aFailedWriteFailsItsFuture() {
-    StateWriteChain failing = new StateWriteChain("task_2", state -> {
-      throw new IllegalStateException("store down");
-    });
+    StateWriteChain failing =
+        new StateWriteChain(
+            "task_2",
+            state -> {
+              throw new IllegalStateException("store down");
+            });
     CompletableFuture<Void> received = failing.request("RECEIVED");
     await().until(received::isDone);
     assertThat(received).isCompletedExceptionally();

@@ -4,21 +4,24 @@ import io.lettuce.core.ScriptOutputType;
 import io.machinery.client.redis.RedisScript;
 
 /**
- * The backend's Lua scripts. They read Go's JSON without re-encoding it: cjson would rewrite numbers (a
- * uint64 result or {@code 0.1} would change digits), so values are located by Go's fixed key order and spliced
- * as raw bytes; cjson only decodes documents of another layout, and only to read strings.
+ * The backend's Lua scripts. They read Go's JSON without re-encoding it: cjson would rewrite
+ * numbers (a uint64 result or {@code 0.1} would change digits), so values are located by Go's fixed
+ * key order and spliced as raw bytes; cjson only decodes documents of another layout, and only to
+ * read strings.
  */
 final class BackendScripts {
   private BackendScripts() {}
 
   /**
-   * Shared Lua helpers. {@code field(doc, key, last)} returns the raw JSON string token (with quotes) of
-   * {@code "key":"..."}, the first occurrence (or the last, looked for near the end first), or nil. In Go's layout a key followed by {@code
-   * ":"} cannot occur inside a string value (quotes there are escaped), and TaskName/State precede Results
-   * while CreatedAt follows them, so first/last occurrence is the top-level field. {@code read(doc, key)} does
-   * the same for other layouts through cjson, matching keys case-insensitively as Go does.
+   * Shared Lua helpers. {@code field(doc, key, last)} returns the raw JSON string token (with
+   * quotes) of {@code "key":"..."}, the first occurrence (or the last, looked for near the end
+   * first), or nil. In Go's layout a key followed by {@code ":"} cannot occur inside a string value
+   * (quotes there are escaped), and TaskName/State precede Results while CreatedAt follows them, so
+   * first/last occurrence is the top-level field. {@code read(doc, key)} does the same for other
+   * layouts through cjson, matching keys case-insensitively as Go does.
    */
-  private static final String HELPERS = """
+  private static final String HELPERS =
+      """
       local function token(doc, e)
         local v = string.match(doc, '^"[^"\\\\]*"', e + 1)
         if v then return v end
@@ -76,12 +79,17 @@ final class BackendScripts {
       """;
 
   /**
-   * Writes a state carrying TaskName and CreatedAt forward from the stored one (Go's mergeNewTaskState, in one
-   * round trip): {@code SET KEYS[1] ARGV[1]..name..ARGV[2]..createdAt..ARGV[3] EX ARGV[4]}, where name and
-   * createdAt are the stored state's raw JSON strings, or Go's zero values when there is none or it cannot be
-   * read. With KEYS[2] (a group key, single server only) also {@code EXPIRE KEYS[2] ARGV[4]}.
+   * Writes a state carrying TaskName and CreatedAt forward from the stored one (Go's
+   * mergeNewTaskState, in one round trip): {@code SET KEYS[1]
+   * ARGV[1]..name..ARGV[2]..createdAt..ARGV[3] EX ARGV[4]}, where name and createdAt are the stored
+   * state's raw JSON strings, or Go's zero values when there is none or it cannot be read. With
+   * KEYS[2] (a group key, single server only) also {@code EXPIRE KEYS[2] ARGV[4]}.
    */
-  static final RedisScript MERGE_STATE = RedisScript.of("merge-state", HELPERS + """
+  static final RedisScript MERGE_STATE =
+      RedisScript.of(
+          "merge-state",
+          HELPERS
+              + """
       local name, created = '""', '"0001-01-01T00:00:00Z"'
       local old = redis.call('GET', KEYS[1])
       if old then
@@ -101,9 +109,11 @@ final class BackendScripts {
       redis.call('SET', KEYS[1], ARGV[1] .. name .. ARGV[2] .. created .. ARGV[3], 'EX', ARGV[4])
       if KEYS[2] then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
-  private static final String GROUP_UUIDS = """
+  private static final String GROUP_UUIDS =
+      """
       local meta = redis.call('GET', KEYS[1])
       if not meta then return redis.error_reply('machinery: Group not found: ' .. KEYS[1]) end
       local ok, m = pcall(cjson.decode, meta)
@@ -116,11 +126,17 @@ final class BackendScripts {
       """;
 
   /**
-   * How many of the group's tasks are SUCCESS or FAILURE (Go's GroupCompleted: GET meta, MGET states) in one
-   * round trip, returning a count instead of the states. KEYS: the group key. Single server only (the task
-   * keys are read from the meta). Errors when the meta or a state is missing, as Go does.
+   * How many of the group's tasks are SUCCESS or FAILURE (Go's GroupCompleted: GET meta, MGET
+   * states) in one round trip, returning a count instead of the states. KEYS: the group key. Single
+   * server only (the task keys are read from the meta). Errors when the meta or a state is missing,
+   * as Go does.
    */
-  static final RedisScript GROUP_COMPLETED = RedisScript.of("group-completed", HELPERS + GROUP_UUIDS + """
+  static final RedisScript GROUP_COMPLETED =
+      RedisScript.of(
+          "group-completed",
+          HELPERS
+              + GROUP_UUIDS
+              + """
       local done = 0
       for i = 1, #uuids, 500 do
         local chunk = {}
@@ -134,25 +150,31 @@ final class BackendScripts {
         end
       end
       return done
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Group completion in O(1) per call, amortised (F19), for groups whose pending list {@code {group}:pending}
-   * exists (created by a Java {@code initGroup}: every member's UUID, then a marker {@code ""}, so that the
-   * list still exists when every member is confirmed). The list holds the members not yet seen completed.
-   * Each call reads the state of the member at its head: not SUCCESS/FAILURE, the group is not complete
-   * (stop: one GET); completed, the member leaves the list for good ({@code LPOP}) and the next one is looked
-   * at. Whoever completed a member (a Java worker, or a Go worker that knows nothing of the list) is
-   * irrelevant: states are the truth, the list only remembers which members were already seen completed. So
-   * every member is confirmed once per chord, not once per completion. (A list, not a set: a set emptied by
-   * removals keeps its large hash table for a while, and drawing a member then scans that table.) KEYS: the
-   * group key (meta), the pending list. ARGV: expiry seconds (refreshed, like the meta's), the most members
-   * to confirm in this call (so that a group mostly completed by Go workers never blocks Redis for long).
-   * Returns 1 complete, 0 not yet, 2 not known yet (the bound was reached: call again), -1 no pending list (a
-   * group from a Go client, or one that expired: count with {@link #GROUP_COMPLETED}). Errors when the meta
-   * or a state is missing, as Go does.
+   * Group completion in O(1) per call, amortised (F19), for groups whose pending list {@code
+   * {group}:pending} exists (created by a Java {@code initGroup}: every member's UUID, then a
+   * marker {@code ""}, so that the list still exists when every member is confirmed). The list
+   * holds the members not yet seen completed. Each call reads the state of the member at its head:
+   * not SUCCESS/FAILURE, the group is not complete (stop: one GET); completed, the member leaves
+   * the list for good ({@code LPOP}) and the next one is looked at. Whoever completed a member (a
+   * Java worker, or a Go worker that knows nothing of the list) is irrelevant: states are the
+   * truth, the list only remembers which members were already seen completed. So every member is
+   * confirmed once per chord, not once per completion. (A list, not a set: a set emptied by
+   * removals keeps its large hash table for a while, and drawing a member then scans that table.)
+   * KEYS: the group key (meta), the pending list. ARGV: expiry seconds (refreshed, like the
+   * meta's), the most members to confirm in this call (so that a group mostly completed by Go
+   * workers never blocks Redis for long). Returns 1 complete, 0 not yet, 2 not known yet (the bound
+   * was reached: call again), -1 no pending list (a group from a Go client, or one that expired:
+   * count with {@link #GROUP_COMPLETED}). Errors when the meta or a state is missing, as Go does.
    */
-  static final RedisScript GROUP_PENDING = RedisScript.of("group-pending", HELPERS + """
+  static final RedisScript GROUP_PENDING =
+      RedisScript.of(
+          "group-pending",
+          HELPERS
+              + """
       if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('machinery: Group not found: ' .. KEYS[1]) end
       if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
       redis.call('EXPIRE', KEYS[2], ARGV[1])
@@ -166,13 +188,18 @@ final class BackendScripts {
         redis.call('LPOP', KEYS[2])
       end
       return 2
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * The raw states of the group's tasks in the meta's order (Go's GroupTaskStates) in one round trip. KEYS:
-   * the group key. Single server only. Errors when the meta or a state is missing.
+   * The raw states of the group's tasks in the meta's order (Go's GroupTaskStates) in one round
+   * trip. KEYS: the group key. Single server only. Errors when the meta or a state is missing.
    */
-  static final RedisScript GROUP_STATES = RedisScript.of("group-states", GROUP_UUIDS + """
+  static final RedisScript GROUP_STATES =
+      RedisScript.of(
+          "group-states",
+          GROUP_UUIDS
+              + """
       local out = {}
       for i = 1, #uuids, 500 do
         local chunk = {}
@@ -184,25 +211,33 @@ final class BackendScripts {
         end
       end
       return out
-      """, ScriptOutputType.MULTI);
+      """,
+          ScriptOutputType.MULTI);
 
   /**
-   * Claims a uniqueness key: SET NX PX, or the holder when that fails, atomically. KEYS: the key. ARGV: the
-   * claiming task's UUID, the ttl in ms. Returns nil when claimed, else the holder's UUID.
+   * Claims a uniqueness key: SET NX PX, or the holder when that fails, atomically. KEYS: the key.
+   * ARGV: the claiming task's UUID, the ttl in ms. Returns nil when claimed, else the holder's
+   * UUID.
    */
-  static final RedisScript CLAIM_UNIQUE = RedisScript.of("claim-unique", """
+  static final RedisScript CLAIM_UNIQUE =
+      RedisScript.of(
+          "claim-unique",
+          """
       if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
         return false
       end
       return redis.call('GET', KEYS[1])
-      """, ScriptOutputType.VALUE);
+      """,
+          ScriptOutputType.VALUE);
 
   /**
-   * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one cached
-   * digest): delete the mutex only if it still holds our value.
+   * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one
+   * cached digest): delete the mutex only if it still holds our value.
    */
-  static final RedisScript MUTEX_RELEASE = RedisScript.of("redsync-release",
-      "\n\tif redis.call(\"GET\", KEYS[1]) == ARGV[1] then\n\t\treturn redis.call(\"DEL\", KEYS[1])\n\telse\n"
-          + "\t\treturn 0\n\tend\n",
-      ScriptOutputType.INTEGER);
+  static final RedisScript MUTEX_RELEASE =
+      RedisScript.of(
+          "redsync-release",
+          "\n\tif redis.call(\"GET\", KEYS[1]) == ARGV[1] then\n\t\treturn redis.call(\"DEL\", KEYS[1])\n\telse\n"
+              + "\t\treturn 0\n\tend\n",
+          ScriptOutputType.INTEGER);
 }

@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Go Machinery's Redis result backend (spec §4.1, §5.1), for Java and Go workers and clients sharing a Redis.
+ * Go Machinery's Redis result backend (spec §4.1, §5.1), for Java and Go workers and clients
+ * sharing a Redis.
  *
  * <pre>{@code
  * Config config = Config.builder().resultBackend("redis://127.0.0.1:6379").resultsExpireIn(3600).build();
@@ -47,54 +48,60 @@ import org.jspecify.annotations.Nullable;
  *
  * <ul>
  *   <li><b>Go's keys and values.</b> A task's state is {@code SET <task uuid> <TaskState JSON> EX
- *       <resultsExpireIn>}; a group's meta is {@code SET <group uuid> <GroupMeta JSON> EX …}; all JSON comes
- *       from {@link WireCodec}.
- *   <li><b>Fewer round trips than Go.</b> Every state after PENDING carries TaskName and CreatedAt forward from
- *       the stored one (Go: GET before every SET), spliced into the new JSON as raw bytes, so result values
- *       keep their exact digits. A worker's RECEIVED, STARTED and final state form one {@link WriteChain}: one
- *       GET, then pipelined SETs; a state the next one replaces before the GET has answered is never sent
- *       (the stored state goes straight to the later one), so a short task costs a GET and a SET, and the
- *       worker waits for one round trip. When few tasks are in flight the final state does not wait for the
- *       GET at all: it is the merge script, one round trip. A lone state write is that script too. Group
- *       completion and group states are one script each on a single server (Go: GET then MGET); on a cluster
- *       a GET and a slot-split MGET.
- *   <li><b>Group expiry.</b> When a group member reaches RETRY, SUCCESS or FAILURE, the group key's expiry is
- *       refreshed (pipelined with the state write), so a group outliving {@code resultsExpireIn}
- *       through retries no longer loses its meta (Go issue #352).
- *   <li><b>Group completion is O(1) per member</b> on a single server, and stays right when Go workers complete
- *       some members. Go counts a group by reading the meta and every member's state on every member's
- *       completion (O(N) per member, O(N²) per chord; at 20,000 members about 10 min of blocked Redis per
- *       chord). A Java {@link #initGroup} also writes {@code {<group uuid>}:pending}, a list of the members
- *       not yet seen completed (plus a marker, so that it still exists when all are); {@link #groupCompleted}
- *       reads the state of the member at its head: not completed, the answer is "no" after one GET; completed,
- *       the member leaves the list and the next is looked at ({@link BackendScripts#GROUP_PENDING}). The
- *       states stay the only truth (the list is a cache of "already seen completed"), so members completed by
- *       Go workers, which never touch the list, are found there too, and nothing on the wire changes: Go's
- *       keys and values are as before, and Go workers keep counting their way. A group without the list (sent
- *       by a Go client, or its list expired) is counted Go's way; on a cluster too (the meta names keys in
- *       other slots). A member that was once seen completed stays counted if it runs again (a redelivery).
- *   <li><b>Chords fire once, with Go workers too.</b> {@link #triggerChord} follows Go's redsync protocol
- *       exactly: {@code SET TriggerChordMutex <16 random bytes, base64> NX PX 8000}, up to 32 tries 50–250 ms
- *       apart, read-modify-write of the meta's {@code ChordTriggered} under the mutex, compare-and-delete
- *       release with redsync's own script. On a single server the mutex and the meta read travel together, as
- *       do the meta write and the release: two round trips instead of four.
- *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task uuid>}, with
- *       the results' expiry: the state key keeps exactly Go's JSON.
+ *       <resultsExpireIn>}; a group's meta is {@code SET <group uuid> <GroupMeta JSON> EX …}; all
+ *       JSON comes from {@link WireCodec}.
+ *   <li><b>Fewer round trips than Go.</b> Every state after PENDING carries TaskName and CreatedAt
+ *       forward from the stored one (Go: GET before every SET), spliced into the new JSON as raw
+ *       bytes, so result values keep their exact digits. A worker's RECEIVED, STARTED and final
+ *       state form one {@link WriteChain}: one GET, then pipelined SETs; a state the next one
+ *       replaces before the GET has answered is never sent (the stored state goes straight to the
+ *       later one), so a short task costs a GET and a SET, and the worker waits for one round trip.
+ *       When few tasks are in flight the final state does not wait for the GET at all: it is the
+ *       merge script, one round trip. A lone state write is that script too. Group completion and
+ *       group states are one script each on a single server (Go: GET then MGET); on a cluster a GET
+ *       and a slot-split MGET.
+ *   <li><b>Group expiry.</b> When a group member reaches RETRY, SUCCESS or FAILURE, the group key's
+ *       expiry is refreshed (pipelined with the state write), so a group outliving {@code
+ *       resultsExpireIn} through retries no longer loses its meta (Go issue #352).
+ *   <li><b>Group completion is O(1) per member</b> on a single server, and stays right when Go
+ *       workers complete some members. Go counts a group by reading the meta and every member's
+ *       state on every member's completion (O(N) per member, O(N²) per chord; at 20,000 members
+ *       about 10 min of blocked Redis per chord). A Java {@link #initGroup} also writes {@code
+ *       {<group uuid>}:pending}, a list of the members not yet seen completed (plus a marker, so
+ *       that it still exists when all are); {@link #groupCompleted} reads the state of the member
+ *       at its head: not completed, the answer is "no" after one GET; completed, the member leaves
+ *       the list and the next is looked at ({@link BackendScripts#GROUP_PENDING}). The states stay
+ *       the only truth (the list is a cache of "already seen completed"), so members completed by
+ *       Go workers, which never touch the list, are found there too, and nothing on the wire
+ *       changes: Go's keys and values are as before, and Go workers keep counting their way. A
+ *       group without the list (sent by a Go client, or its list expired) is counted Go's way; on a
+ *       cluster too (the meta names keys in other slots). A member that was once seen completed
+ *       stays counted if it runs again (a redelivery).
+ *   <li><b>Chords fire once, with Go workers too.</b> {@link #triggerChord} follows Go's redsync
+ *       protocol exactly: {@code SET TriggerChordMutex <16 random bytes, base64> NX PX 8000}, up to
+ *       32 tries 50–250 ms apart, read-modify-write of the meta's {@code ChordTriggered} under the
+ *       mutex, compare-and-delete release with redsync's own script. On a single server the mutex
+ *       and the meta read travel together, as do the meta write and the release: two round trips
+ *       instead of four.
+ *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
+ *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
  *
- * <p>Thread-safe; calls block until Redis has answered (at most the command timeout). Whoever builds a backend
- * closes it.
+ * <p>Thread-safe; calls block until Redis has answered (at most the command timeout). Whoever
+ * builds a backend closes it.
  */
 public final class RedisBackend implements Backend {
   /** Go's redsync mutex name, one for all groups. */
   static final String CHORD_MUTEX = "TriggerChordMutex";
+
   static final long CHORD_MUTEX_EXPIRY_MILLIS = 8_000;
   static final int CHORD_MUTEX_TRIES = 32;
 
   /**
-   * With at most this many tasks writing states in this process, a final state does not wait for its chain's
-   * read (see {@link #writeAndWait}): one round trip less per task, at the price of a Lua script instead of a
-   * SET. Few tasks in flight means latency decides the throughput; many, CPU.
+   * With at most this many tasks writing states in this process, a final state does not wait for
+   * its chain's read (see {@link #writeAndWait}): one round trip less per task, at the price of a
+   * Lua script instead of a SET. Few tasks in flight means latency decides the throughput; many,
+   * CPU.
    */
   static final int LATENCY_BOUND_TASKS = 16;
 
@@ -105,13 +112,17 @@ public final class RedisBackend implements Backend {
   private final long expireSeconds;
   private final byte[] expireArg;
   private final RedisControlPlane controlPlane;
+
   /**
-   * Write chains started and not yet ended by a final state: the tasks in flight. A task whose thread ends
-   * without a final state (its worker gave up on it) stays counted, which only tilts the choice of {@link
-   * #LATENCY_BOUND_TASKS} towards saving CPU.
+   * Write chains started and not yet ended by a final state: the tasks in flight. A task whose
+   * thread ends without a final state (its worker gave up on it) stays counted, which only tilts
+   * the choice of {@link #LATENCY_BOUND_TASKS} towards saving CPU.
    */
   private final AtomicInteger chainsInFlight = new AtomicInteger();
-  /** The write chain of the task the current thread (a worker's task thread) is writing states for. */
+
+  /**
+   * The write chain of the task the current thread (a worker's task thread) is writing states for.
+   */
   private final ThreadLocal<@Nullable WriteChain> chains = new ThreadLocal<>();
 
   private RedisBackend(Builder b) {
@@ -119,7 +130,10 @@ public final class RedisBackend implements Backend {
     this.expireSeconds = b.config.effectiveResultsExpireIn();
     this.expireArg = bytes(Long.toString(expireSeconds));
     this.ownsSession = b.session == null;
-    this.session = b.session != null ? b.session : RedisSession.shared(b.url != null ? b.url : b.config.resultBackend(), b.config);
+    this.session =
+        b.session != null
+            ? b.session
+            : RedisSession.shared(b.url != null ? b.url : b.config.resultBackend(), b.config);
     this.commands = session.commands();
     this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
   }
@@ -133,19 +147,26 @@ public final class RedisBackend implements Backend {
     return new Builder(config);
   }
 
-  // --------------------------------------------------------------------------------------------- states
+  // ---------------------------------------------------------------------------------------------
+  // states
 
   @Override
   public void setStatePending(Signature signature) {
     TaskState state = TaskState.pending(signature, now());
-    session.await(commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
+    session.await(
+        commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
   }
 
-  /** PENDING without waiting: Go's {@code SET <uuid> <state> EX <expiry>}, its answer in the future. */
+  /**
+   * PENDING without waiting: Go's {@code SET <uuid> <state> EX <expiry>}, its answer in the future.
+   */
   @Override
   public CompletableFuture<Void> setStatePendingAsync(Signature signature) {
     TaskState state = TaskState.pending(signature, now());
-    return session.timed(commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)))
+    return session
+        .timed(
+            commands.set(
+                signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)))
         .thenApply(ok -> null);
   }
 
@@ -155,13 +176,19 @@ public final class RedisBackend implements Backend {
     return session.writeOrder();
   }
 
-  /** RECEIVED, waiting for Redis: next in this thread's write chain for the task, else the merge script. */
+  /**
+   * RECEIVED, waiting for Redis: next in this thread's write chain for the task, else the merge
+   * script.
+   */
   @Override
   public void setStateReceived(Signature signature) {
     writeAndWait(signature, TaskState.received(signature), false);
   }
 
-  /** STARTED, waiting for Redis: next in this thread's write chain for the task, else the merge script. */
+  /**
+   * STARTED, waiting for Redis: next in this thread's write chain for the task, else the merge
+   * script.
+   */
   @Override
   public void setStateStarted(Signature signature) {
     writeAndWait(signature, TaskState.started(signature), false);
@@ -183,23 +210,29 @@ public final class RedisBackend implements Backend {
   }
 
   /**
-   * RECEIVED without waiting: starts this thread's write chain for the task ({@code GET} of the stored state,
-   * then {@code SET}); see {@link WriteChain}.
+   * RECEIVED without waiting: starts this thread's write chain for the task ({@code GET} of the
+   * stored state, then {@code SET}); see {@link WriteChain}.
    */
   @Override
   public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
-    return startChain(signature).write(StateTemplate.of(TaskState.received(signature)), expireSeconds, null)
+    return startChain(signature)
+        .write(StateTemplate.of(TaskState.received(signature)), expireSeconds, null)
         .handle(this::mapped);
   }
 
-  /** STARTED without waiting, next in this thread's write chain for the task (one is started if there is none). */
+  /**
+   * STARTED without waiting, next in this thread's write chain for the task (one is started if
+   * there is none).
+   */
   @Override
   public CompletableFuture<Void> setStateStartedAsync(Signature signature) {
     WriteChain chain = chains.get();
     if (chain == null || !chain.taskUuid().equals(signature.uuid())) {
       chain = startChain(signature);
     }
-    return chain.write(StateTemplate.of(TaskState.started(signature)), expireSeconds, null).handle(this::mapped);
+    return chain
+        .write(StateTemplate.of(TaskState.started(signature)), expireSeconds, null)
+        .handle(this::mapped);
   }
 
   private WriteChain startChain(Signature signature) {
@@ -216,9 +249,9 @@ public final class RedisBackend implements Backend {
   }
 
   /**
-   * A state write that waits for Redis: the next write of this thread's chain for the task when there is one
-   * (a final state ends the chain), else the merge script (one round trip). Final states (RETRY, SUCCESS,
-   * FAILURE) also refresh the group's expiry.
+   * A state write that waits for Redis: the next write of this thread's chain for the task when
+   * there is one (a final state ends the chain), else the merge script (one round trip). Final
+   * states (RETRY, SUCCESS, FAILURE) also refresh the group's expiry.
    */
   private void writeAndWait(Signature signature, TaskState state, boolean isFinal) {
     StateTemplate template = StateTemplate.of(state);
@@ -228,9 +261,13 @@ public final class RedisBackend implements Backend {
       if (isFinal) {
         chains.remove();
         if (chainsInFlight.getAndDecrement() <= LATENCY_BOUND_TASKS) {
-          // few tasks in flight, so latency counts more than Redis CPU: rather than wait for the chain's read,
-          // send the merge script now (behind the read on the connection); it reads the stored state itself
-          session.await(chain.writeLast(template, expireSeconds, group, () -> merge(signature.uuid(), template, group)));
+          // few tasks in flight, so latency counts more than Redis CPU: rather than wait for the
+          // chain's read,
+          // send the merge script now (behind the read on the connection); it reads the stored
+          // state itself
+          session.await(
+              chain.writeLast(
+                  template, expireSeconds, group, () -> merge(signature.uuid(), template, group)));
         } else {
           session.await(chain.write(template, expireSeconds, group));
         }
@@ -242,13 +279,22 @@ public final class RedisBackend implements Backend {
     session.await(merge(signature.uuid(), template, group));
   }
 
-  /** The merge script, and the group's expiry refresh (in the script on a single server, beside it on a cluster). */
-  private CompletableFuture<?> merge(String taskUuid, StateTemplate template, @Nullable String group) {
-    String[] keys = group != null && !session.isCluster() ? new String[] {taskUuid, group} : new String[] {taskUuid};
-    CompletableFuture<Long> write = BackendScripts.MERGE_STATE.run(commands, keys, template.head(), template.middle(),
-        template.tail(), expireArg);
+  /**
+   * The merge script, and the group's expiry refresh (in the script on a single server, beside it
+   * on a cluster).
+   */
+  private CompletableFuture<?> merge(
+      String taskUuid, StateTemplate template, @Nullable String group) {
+    String[] keys =
+        group != null && !session.isCluster()
+            ? new String[] {taskUuid, group}
+            : new String[] {taskUuid};
+    CompletableFuture<Long> write =
+        BackendScripts.MERGE_STATE.run(
+            commands, keys, template.head(), template.middle(), template.tail(), expireArg);
     return group != null && session.isCluster()
-        ? CompletableFuture.allOf(write, commands.expire(group, expireSeconds).toCompletableFuture())
+        ? CompletableFuture.allOf(
+            write, commands.expire(group, expireSeconds).toCompletableFuture())
         : write;
   }
 
@@ -273,7 +319,8 @@ public final class RedisBackend implements Backend {
   /** {@code SET machinery_progress:<uuid> <json> EX <resultsExpireIn>}: a key Go never reads. */
   @Override
   public void setProgress(String taskUuid, io.machinery.TaskProgress progress) {
-    session.await(commands.set(progressKey(taskUuid), progress.toJson(), SetArgs.Builder.ex(expireSeconds)));
+    session.await(
+        commands.set(progressKey(taskUuid), progress.toJson(), SetArgs.Builder.ex(expireSeconds)));
   }
 
   @Override
@@ -282,18 +329,29 @@ public final class RedisBackend implements Backend {
     return json == null ? Optional.empty() : Optional.of(io.machinery.TaskProgress.fromJson(json));
   }
 
-  /** One script ({@code SET machinery_unique:<key> <uuid> NX PX}, else {@code GET}): atomic across senders. */
+  /**
+   * One script ({@code SET machinery_unique:<key> <uuid> NX PX}, else {@code GET}): atomic across
+   * senders.
+   */
   @Override
   public Optional<String> claimUnique(String key, String taskUuid, Duration ttl) {
-    byte[] holder = session.await(BackendScripts.CLAIM_UNIQUE.<byte[]>run(commands, new String[] {uniqueKey(key)},
-        bytes(taskUuid), bytes(Long.toString(Math.max(1, ttl.toMillis())))));
-    return holder == null ? Optional.empty() : Optional.of(new String(holder, java.nio.charset.StandardCharsets.UTF_8));
+    byte[] holder =
+        session.await(
+            BackendScripts.CLAIM_UNIQUE.<byte[]>run(
+                commands,
+                new String[] {uniqueKey(key)},
+                bytes(taskUuid),
+                bytes(Long.toString(Math.max(1, ttl.toMillis())))));
+    return holder == null
+        ? Optional.empty()
+        : Optional.of(new String(holder, java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /** Compare-and-delete, with the same script as the chord mutex's release. */
   @Override
   public void releaseUnique(String key, String taskUuid) {
-    session.await(BackendScripts.MUTEX_RELEASE.run(commands, new String[] {uniqueKey(key)}, bytes(taskUuid)));
+    session.await(
+        BackendScripts.MUTEX_RELEASE.run(commands, new String[] {uniqueKey(key)}, bytes(taskUuid)));
   }
 
   static String uniqueKey(String key) {
@@ -304,12 +362,14 @@ public final class RedisBackend implements Backend {
     return "machinery_progress:" + taskUuid;
   }
 
-  // --------------------------------------------------------------------------------------------- groups
+  // ---------------------------------------------------------------------------------------------
+  // groups
 
   @Override
   public void initGroup(String groupUuid, List<String> taskUuids) {
     byte[] meta = WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()));
-    CompletableFuture<String> set = commands.set(groupUuid, meta, SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
+    CompletableFuture<String> set =
+        commands.set(groupUuid, meta, SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
     if (!session.isCluster()) { // the pending list (see the design notes), pipelined with the meta
       String pending = pendingKey(groupUuid);
       byte[][] members = new byte[taskUuids.size() + 1][];
@@ -319,7 +379,8 @@ public final class RedisBackend implements Backend {
       members[taskUuids.size()] = new byte[0]; // the marker: the list outlives its last member
       CompletableFuture<Long> del = commands.del(pending).toCompletableFuture();
       CompletableFuture<Long> add = commands.rpush(pending, members).toCompletableFuture();
-      CompletableFuture<Boolean> expire = commands.expire(pending, expireSeconds).toCompletableFuture();
+      CompletableFuture<Boolean> expire =
+          commands.expire(pending, expireSeconds).toCompletableFuture();
       session.await(set);
       session.await(del);
       session.await(add);
@@ -332,8 +393,8 @@ public final class RedisBackend implements Backend {
   /**
    * Whether every task of the group is SUCCESS or FAILURE.
    *
-   * @throws MachineryException "Group not found: …" or "Task not found: …" when the meta or a state is
-   *     missing (expired, purged), as Go fails then
+   * @throws MachineryException "Group not found: …" or "Task not found: …" when the meta or a state
+   *     is missing (expired, purged), as Go fails then
    */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
@@ -348,20 +409,32 @@ public final class RedisBackend implements Backend {
     }
     long pending;
     do {
-      pending = awaitScript(BackendScripts.GROUP_PENDING.<Long>run(commands, new String[] {groupUuid,
-          pendingKey(groupUuid)}, expireArg, CONFIRM_PER_CALL));
+      pending =
+          awaitScript(
+              BackendScripts.GROUP_PENDING.<Long>run(
+                  commands,
+                  new String[] {groupUuid, pendingKey(groupUuid)},
+                  expireArg,
+                  CONFIRM_PER_CALL));
     } while (pending == 2);
     if (pending >= 0) {
       return pending == 1;
     }
-    Long completed = awaitScript(BackendScripts.GROUP_COMPLETED.run(commands, new String[] {groupUuid}));
+    Long completed =
+        awaitScript(BackendScripts.GROUP_COMPLETED.run(commands, new String[] {groupUuid}));
     return completed == groupTaskCount;
   }
 
-  /** The most members one completion script confirms before it lets other clients in (about 15 ms of Redis). */
+  /**
+   * The most members one completion script confirms before it lets other clients in (about 15 ms of
+   * Redis).
+   */
   private static final byte[] CONFIRM_PER_CALL = bytes("1000");
 
-  /** The list of a group's members not yet seen completed (see the design notes); Java's own key, not Go's. */
+  /**
+   * The list of a group's members not yet seen completed (see the design notes); Java's own key,
+   * not Go's.
+   */
   static String pendingKey(String groupUuid) {
     return RedisKeys.tagged(groupUuid, "pending");
   }
@@ -376,7 +449,8 @@ public final class RedisBackend implements Backend {
     if (session.isCluster()) {
       return clusterStates(groupUuid);
     }
-    List<Object> raw = awaitScript(BackendScripts.GROUP_STATES.run(commands, new String[] {groupUuid}));
+    List<Object> raw =
+        awaitScript(BackendScripts.GROUP_STATES.run(commands, new String[] {groupUuid}));
     List<TaskState> states = new ArrayList<>(raw.size());
     for (Object json : raw) {
       states.add(WireCodec.decodeTaskState((byte[]) json));
@@ -390,7 +464,8 @@ public final class RedisBackend implements Backend {
     if (meta.taskUuids().isEmpty()) {
       return List.of();
     }
-    List<KeyValue<String, byte[]>> values = session.await(commands.mget(meta.taskUuids().toArray(new String[0])));
+    List<KeyValue<String, byte[]>> values =
+        session.await(commands.mget(meta.taskUuids().toArray(new String[0])));
     List<TaskState> states = new ArrayList<>(values.size());
     for (KeyValue<String, byte[]> kv : values) {
       if (!kv.hasValue()) {
@@ -408,12 +483,16 @@ public final class RedisBackend implements Backend {
     return WireCodec.decodeGroupMeta(json);
   }
 
-  /** Script errors raised with {@code redis.error_reply('machinery: …')} become plain MachineryExceptions. */
+  /**
+   * Script errors raised with {@code redis.error_reply('machinery: …')} become plain
+   * MachineryExceptions.
+   */
   private <T> T awaitScript(CompletableFuture<T> reply) {
     try {
       return session.await(reply);
     } catch (MachineryException e) {
-      if (e.getCause() instanceof RedisCommandExecutionException r && r.getMessage() != null
+      if (e.getCause() instanceof RedisCommandExecutionException r
+          && r.getMessage() != null
           && r.getMessage().startsWith("machinery: ")) {
         throw new MachineryException(r.getMessage().substring("machinery: ".length()), r);
       }
@@ -422,11 +501,11 @@ public final class RedisBackend implements Backend {
   }
 
   /**
-   * Sets the group's {@code ChordTriggered} under Go's {@code TriggerChordMutex}; true for exactly one caller
-   * per group, Java or Go.
+   * Sets the group's {@code ChordTriggered} under Go's {@code TriggerChordMutex}; true for exactly
+   * one caller per group, Java or Go.
    *
-   * @throws MachineryException when the mutex stays taken for 32 tries ("redsync: failed to acquire lock", as
-   *     Go), or the group meta is missing
+   * @throws MachineryException when the mutex stays taken for 32 tries ("redsync: failed to acquire
+   *     lock", as Go), or the group meta is missing
    */
   @Override
   public boolean triggerChord(String groupUuid) {
@@ -445,7 +524,8 @@ public final class RedisBackend implements Backend {
         }
         meta = awaitReleasing(commands.get(groupUuid).toCompletableFuture(), value);
       } else {
-        // one connection runs commands in order: this GET runs after the SET, so under the mutex if we got it
+        // one connection runs commands in order: this GET runs after the SET, so under the mutex if
+        // we got it
         CompletableFuture<byte[]> read = commands.get(groupUuid).toCompletableFuture();
         String locked = session.await(lock);
         if (!"OK".equals(locked)) {
@@ -457,7 +537,8 @@ public final class RedisBackend implements Backend {
       }
       return flipUnderMutex(groupUuid, meta, value);
     }
-    throw new MachineryException("redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
+    throw new MachineryException(
+        "redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
   }
 
   private boolean flipUnderMutex(String groupUuid, byte @Nullable [] json, byte[] value) {
@@ -472,8 +553,13 @@ public final class RedisBackend implements Backend {
       release(value);
       return false;
     }
-    CompletableFuture<String> write = commands.set(groupUuid, WireCodec.encode(meta.withChordTriggered(true)),
-        SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
+    CompletableFuture<String> write =
+        commands
+            .set(
+                groupUuid,
+                WireCodec.encode(meta.withChordTriggered(true)),
+                SetArgs.Builder.ex(expireSeconds))
+            .toCompletableFuture();
     if (session.isCluster()) {
       try {
         session.await(write);
@@ -481,7 +567,8 @@ public final class RedisBackend implements Backend {
         release(value);
       }
     } else {
-      CompletableFuture<Long> unlock = BackendScripts.MUTEX_RELEASE.run(commands, new String[] {CHORD_MUTEX}, value);
+      CompletableFuture<Long> unlock =
+          BackendScripts.MUTEX_RELEASE.run(commands, new String[] {CHORD_MUTEX}, value);
       session.await(write);
       awaitQuietly(unlock);
     }
@@ -501,7 +588,9 @@ public final class RedisBackend implements Backend {
     awaitQuietly(BackendScripts.MUTEX_RELEASE.run(commands, new String[] {CHORD_MUTEX}, value));
   }
 
-  /** Waits for a reply whose failure changes nothing (the mutex then expires by itself after 8 s). */
+  /**
+   * Waits for a reply whose failure changes nothing (the mutex then expires by itself after 8 s).
+   */
   private static void awaitQuietly(CompletableFuture<?> reply) {
     try {
       reply.get();
@@ -531,24 +620,28 @@ public final class RedisBackend implements Backend {
     session.await(commands.del(groupUuid));
   }
 
-  // ------------------------------------------------------------------------------------------- internals
+  // -------------------------------------------------------------------------------------------
+  // internals
 
   private OffsetDateTime now() {
     return OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC);
   }
 
   /**
-   * Live workers and paused queues in this backend's Redis, under {@link Builder#controlKeyPrefix} (the same
-   * keys a {@code RedisBroker} on that Redis uses), for a server whose broker keeps none.
+   * Live workers and paused queues in this backend's Redis, under {@link Builder#controlKeyPrefix}
+   * (the same keys a {@code RedisBroker} on that Redis uses), for a server whose broker keeps none.
    */
   @Override
   public Optional<ControlPlane> controlPlane() {
     return Optional.of(controlPlane);
   }
 
-  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  private final java.util.concurrent.atomic.AtomicBoolean closed =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
-  /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */
+  /**
+   * Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent.
+   */
   @Override
   public void close() {
     if (ownsSession && closed.compareAndSet(false, true)) {
@@ -558,7 +651,11 @@ public final class RedisBackend implements Backend {
 
   @Override
   public String toString() {
-    return "RedisBackend{" + session.address() + ", expires in " + Duration.ofSeconds(expireSeconds) + "}";
+    return "RedisBackend{"
+        + session.address()
+        + ", expires in "
+        + Duration.ofSeconds(expireSeconds)
+        + "}";
   }
 
   /** Builds a {@link RedisBackend}. Not thread-safe. */
@@ -580,9 +677,9 @@ public final class RedisBackend implements Backend {
     }
 
     /**
-     * Uses {@code value} instead of opening a session of its own (a broker, a backend and a lock can share one
-     * Lettuce client and its threads); the caller owns it and closes it after the backend. {@link #url} is then
-     * ignored.
+     * Uses {@code value} instead of opening a session of its own (a broker, a backend and a lock
+     * can share one Lettuce client and its threads); the caller owns it and closes it after the
+     * backend. {@link #url} is then ignored.
      */
     public Builder session(RedisSession value) {
       session = Objects.requireNonNull(value, "session");
@@ -590,8 +687,9 @@ public final class RedisBackend implements Backend {
     }
 
     /**
-     * The prefix of the {@linkplain RedisBackend#controlPlane() control plane}'s keys (default {@value
-     * RedisControlPlane#DEFAULT_KEY_PREFIX}); processes that are operated together use the same one.
+     * The prefix of the {@linkplain RedisBackend#controlPlane() control plane}'s keys (default
+     * {@value RedisControlPlane#DEFAULT_KEY_PREFIX}); processes that are operated together use the
+     * same one.
      */
     public Builder controlKeyPrefix(String value) {
       controlKeyPrefix = RedisControlPlane.checkPrefix(value);

@@ -6,8 +6,9 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Redis result backend (redis://, rediss://, redis+socket://) for {@link io.machinery.Machinery#connect(Config)}: {@link RedisBackend#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the Redis result backend (redis://, rediss://, redis+socket://) for {@link
+ * io.machinery.Machinery#connect(Config)}: {@link RedisBackend#create(Config)}. Listed in {@code
+ * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class RedisBackendProvider implements ComponentProvider {

@@ -11,10 +11,10 @@ import java.util.Arrays;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A state's Go JSON cut around its TaskName and CreatedAt values, so that the stored state's two values can
- * be spliced in as raw JSON (Go's mergeNewTaskState without re-encoding anything). The JSON is WireCodec's
- * (Go's key order), written for a state with Go's zero TaskName and CreatedAt, as Go's constructors make every
- * state after PENDING.
+ * A state's Go JSON cut around its TaskName and CreatedAt values, so that the stored state's two
+ * values can be spliced in as raw JSON (Go's mergeNewTaskState without re-encoding anything). The
+ * JSON is WireCodec's (Go's key order), written for a state with Go's zero TaskName and CreatedAt,
+ * as Go's constructors make every state after PENDING.
  */
 record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
   private static final byte[] GO_LAYOUT = bytes("{\"TaskUUID\":");
@@ -32,13 +32,19 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
   private static final String SAMPLE_UUID = "task_00000000-0000-0000-0000-000000000000";
   private static final byte[] HEAD_BEFORE_UUID;
   private static final byte[] HEAD_AFTER_UUID;
+
   /** The cut of the states whose JSON does not depend on the task beyond its UUID. */
-  private static final java.util.Map<State, StateTemplate> PLAIN = new java.util.EnumMap<>(State.class);
+  private static final java.util.Map<State, StateTemplate> PLAIN =
+      new java.util.EnumMap<>(State.class);
+
   private static final StateTemplate PLAIN_EMPTY_SUCCESS;
 
   static {
     io.machinery.Signature sample = io.machinery.Signature.emptyBuilder().uuid(SAMPLE_UUID).build();
-    for (TaskState state : new TaskState[] {TaskState.received(sample), TaskState.started(sample), TaskState.retry(sample)}) {
+    for (TaskState state :
+        new TaskState[] {
+          TaskState.received(sample), TaskState.started(sample), TaskState.retry(sample)
+        }) {
       PLAIN.put(state.state(), encode(state));
     }
     PLAIN_EMPTY_SUCCESS = encode(TaskState.success(sample, java.util.List.of()));
@@ -50,39 +56,53 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
   }
 
   /**
-   * The cut JSON of {@code state}, whose TaskName must be empty and CreatedAt Go's zero time (as Go's
-   * constructors make every state after PENDING). RECEIVED, STARTED, RETRY and a SUCCESS without results
-   * differ from one task to the next only in the UUID, so theirs is assembled from WireCodec's output for a
-   * sample state (no JSON encoding per write); anything else is encoded.
+   * The cut JSON of {@code state}, whose TaskName must be empty and CreatedAt Go's zero time (as
+   * Go's constructors make every state after PENDING). RECEIVED, STARTED, RETRY and a SUCCESS
+   * without results differ from one task to the next only in the UUID, so theirs is assembled from
+   * WireCodec's output for a sample state (no JSON encoding per write); anything else is encoded.
    *
    * @throws IllegalArgumentException when the state has a TaskName or CreatedAt of its own
    */
   static StateTemplate of(TaskState state) {
     if (!state.taskName().isEmpty() || !state.createdAt().equals(TaskState.ZERO_TIME)) {
-      throw new IllegalArgumentException("a merged state takes TaskName and CreatedAt from the stored one: " + state);
+      throw new IllegalArgumentException(
+          "a merged state takes TaskName and CreatedAt from the stored one: " + state);
     }
-    StateTemplate plain = state.ttl() != 0 || !state.error().isEmpty() ? null
-        : state.state() == State.SUCCESS ? (state.results().isEmpty() ? PLAIN_EMPTY_SUCCESS : null)
-        : PLAIN.get(state.state());
+    StateTemplate plain =
+        state.ttl() != 0 || !state.error().isEmpty()
+            ? null
+            : state.state() == State.SUCCESS
+                ? (state.results().isEmpty() ? PLAIN_EMPTY_SUCCESS : null)
+                : PLAIN.get(state.state());
     if (plain != null && isPlain(state.taskUuid())) {
       byte[] uuid = bytes(state.taskUuid());
       byte[] head = new byte[HEAD_BEFORE_UUID.length + uuid.length + HEAD_AFTER_UUID.length];
       System.arraycopy(HEAD_BEFORE_UUID, 0, head, 0, HEAD_BEFORE_UUID.length);
       System.arraycopy(uuid, 0, head, HEAD_BEFORE_UUID.length, uuid.length);
-      System.arraycopy(HEAD_AFTER_UUID, 0, head, HEAD_BEFORE_UUID.length + uuid.length, HEAD_AFTER_UUID.length);
+      System.arraycopy(
+          HEAD_AFTER_UUID, 0, head, HEAD_BEFORE_UUID.length + uuid.length, HEAD_AFTER_UUID.length);
       return new StateTemplate(head, plain.middle(), plain.tail());
     }
     return encode(state);
   }
 
-  /** Whether Go's encoder writes {@code uuid} verbatim (no escapes): task_/group_/chord_ + hex and dashes, and the like. */
+  /**
+   * Whether Go's encoder writes {@code uuid} verbatim (no escapes): task_/group_/chord_ + hex and
+   * dashes, and the like.
+   */
   private static boolean isPlain(String uuid) {
     if (uuid.isEmpty() || uuid.length() > 200) {
       return false;
     }
     for (int i = 0; i < uuid.length(); i++) {
       char c = uuid.charAt(i);
-      if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == ':')) {
+      if (!(c >= 'a' && c <= 'z'
+          || c >= 'A' && c <= 'Z'
+          || c >= '0' && c <= '9'
+          || c == '_'
+          || c == '-'
+          || c == '.'
+          || c == ':')) {
         return false;
       }
     }
@@ -94,7 +114,8 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
     int name = indexOf(json, EMPTY_NAME, 0);
     int created = lastIndexOf(json, ZERO_CREATED);
     if (name < 0 || created < 0 || created < name) {
-      throw new IllegalStateException("unexpected state JSON layout: " + new String(json, StandardCharsets.UTF_8));
+      throw new IllegalStateException(
+          "unexpected state JSON layout: " + new String(json, StandardCharsets.UTF_8));
     }
     return new StateTemplate(
         Arrays.copyOfRange(json, 0, name + NAME.length),
@@ -104,7 +125,13 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
 
   /** The state's JSON with the carried values in place. */
   byte[] with(Carried carried) {
-    byte[] out = new byte[head.length + carried.name().length + middle.length + carried.createdAt().length + tail.length];
+    byte[] out =
+        new byte
+            [head.length
+                + carried.name().length
+                + middle.length
+                + carried.createdAt().length
+                + tail.length];
     int at = 0;
     for (byte[] part : new byte[][] {head, carried.name(), middle, carried.createdAt(), tail}) {
       System.arraycopy(part, 0, out, at, part.length);
@@ -114,10 +141,11 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
   }
 
   /**
-   * What a new state carries from the stored one ({@code null}: none): its TaskName and CreatedAt as raw JSON.
-   * In Go's layout they are found by position (TaskName is the first such key, before Results; CreatedAt the
-   * last, after them; a key followed by ':' cannot occur inside a string value, where quotes are escaped);
-   * any other layout is decoded as Go would; an unreadable state carries nothing, as in Go.
+   * What a new state carries from the stored one ({@code null}: none): its TaskName and CreatedAt
+   * as raw JSON. In Go's layout they are found by position (TaskName is the first such key, before
+   * Results; CreatedAt the last, after them; a key followed by ':' cannot occur inside a string
+   * value, where quotes are escaped); any other layout is decoded as Go would; an unreadable state
+   * carries nothing, as in Go.
    */
   static Carried carried(byte @Nullable [] stored) {
     if (stored == null) {
@@ -132,17 +160,23 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
     }
     try {
       TaskState old = WireCodec.decodeTaskState(stored);
-      TaskState sample = TaskState.of("", old.taskName(), State.PENDING, null, "", old.createdAt(), 0);
+      TaskState sample =
+          TaskState.of("", old.taskName(), State.PENDING, null, "", old.createdAt(), 0);
       byte[] json = WireCodec.encode(sample);
       byte[] name = token(json, indexOf(json, NAME, 0), NAME.length);
       byte[] created = token(json, lastIndexOf(json, CREATED), CREATED.length);
-      return name != null && created != null ? new Carried(name, created) : Carried.ZERO; // our own encoding has both
+      return name != null && created != null
+          ? new Carried(name, created)
+          : Carried.ZERO; // our own encoding has both
     } catch (MalformedMessageException e) {
       return Carried.ZERO;
     }
   }
 
-  /** The JSON string token after the key at {@code keyAt} (quotes included), or null if it is not a string. */
+  /**
+   * The JSON string token after the key at {@code keyAt} (quotes included), or null if it is not a
+   * string.
+   */
   private static byte @Nullable [] token(byte[] json, int keyAt, int keyLength) {
     if (keyAt < 0) {
       return null;
@@ -162,7 +196,8 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
   }
 
   private static boolean startsWith(byte[] bytes, byte[] prefix) {
-    return bytes.length >= prefix.length && Arrays.equals(bytes, 0, prefix.length, prefix, 0, prefix.length);
+    return bytes.length >= prefix.length
+        && Arrays.equals(bytes, 0, prefix.length, prefix, 0, prefix.length);
   }
 
   private static int indexOf(byte[] haystack, byte[] needle, int from) {
@@ -190,5 +225,4 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
     }
     return -1;
   }
-
 }

@@ -9,27 +9,35 @@ import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The state writes of one task by one worker thread: RECEIVED, STARTED, then a final state (the Backend SPI
- * promises this order, from one thread).
+ * The state writes of one task by one worker thread: RECEIVED, STARTED, then a final state (the
+ * Backend SPI promises this order, from one thread).
  *
- * <p>Design notes. The chain reads the stored state once ({@code GET}, sent at once) to take its TaskName and
- * CreatedAt ({@link StateTemplate#carried}); each write is then a plain {@code SET … EX} with those values
- * spliced in. Writes made before the read has answered wait for it; of those only the latest is sent, the
- * earlier ones being superseded (their futures complete with it): the stored state goes straight from the
- * one read to the latest, so a short task costs one GET and one SET. The final write never waits for the
- * read ({@link #writeLast}): then it is the merge script, which reads the stored state itself.
- * Writes leave in call order on one connection, where Redis applies them in the order sent, so the stored
- * state always ends at the last write. Thread-safe (the read's reply arrives on a Lettuce thread).
+ * <p>Design notes. The chain reads the stored state once ({@code GET}, sent at once) to take its
+ * TaskName and CreatedAt ({@link StateTemplate#carried}); each write is then a plain {@code SET …
+ * EX} with those values spliced in. Writes made before the read has answered wait for it; of those
+ * only the latest is sent, the earlier ones being superseded (their futures complete with it): the
+ * stored state goes straight from the one read to the latest, so a short task costs one GET and one
+ * SET. The final write never waits for the read ({@link #writeLast}): then it is the merge script,
+ * which reads the stored state itself. Writes leave in call order on one connection, where Redis
+ * applies them in the order sent, so the stored state always ends at the last write. Thread-safe
+ * (the read's reply arrives on a Lettuce thread).
  */
 final class WriteChain {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
   private final String taskUuid;
   private StateTemplate.@Nullable Carried carried;
   private @Nullable Throwable failure;
-  /** The latest write waiting for the read, and the futures of the writes it supersedes (and its own). */
+
+  /**
+   * The latest write waiting for the read, and the futures of the writes it supersedes (and its
+   * own).
+   */
   private @Nullable Waiting waiting;
 
-  private record Waiting(StateTemplate state, long expireSeconds, @Nullable String groupUuid,
+  private record Waiting(
+      StateTemplate state,
+      long expireSeconds,
+      @Nullable String groupUuid,
       List<CompletableFuture<Void>> replies) {}
 
   private WriteChain(RedisClusterAsyncCommands<String, byte[]> commands, String taskUuid) {
@@ -81,10 +89,12 @@ final class WriteChain {
   }
 
   /**
-   * {@code SET <task> <state with the carried values> EX <seconds>} (and {@code EXPIRE <group>}) after the
-   * previous write; the future completes with Redis' reply (to this write or to the one superseding it).
+   * {@code SET <task> <state with the carried values> EX <seconds>} (and {@code EXPIRE <group>})
+   * after the previous write; the future completes with Redis' reply (to this write or to the one
+   * superseding it).
    */
-  CompletableFuture<Void> write(StateTemplate state, long expireSeconds, @Nullable String groupUuid) {
+  CompletableFuture<Void> write(
+      StateTemplate state, long expireSeconds, @Nullable String groupUuid) {
     CompletableFuture<Void> reply = new CompletableFuture<>();
     Throwable failed;
     synchronized (this) {
@@ -108,11 +118,15 @@ final class WriteChain {
   }
 
   /**
-   * The last write of the chain: as {@link #write}, except that if the read has not answered yet, {@code
-   * mergeNow} (a write that reads the stored state itself, sent on the same connection, so after the read and
-   * any earlier write) is sent at once instead of waiting, and supersedes the writes still waiting.
+   * The last write of the chain: as {@link #write}, except that if the read has not answered yet,
+   * {@code mergeNow} (a write that reads the stored state itself, sent on the same connection, so
+   * after the read and any earlier write) is sent at once instead of waiting, and supersedes the
+   * writes still waiting.
    */
-  CompletableFuture<Void> writeLast(StateTemplate state, long expireSeconds, @Nullable String groupUuid,
+  CompletableFuture<Void> writeLast(
+      StateTemplate state,
+      long expireSeconds,
+      @Nullable String groupUuid,
       Supplier<CompletableFuture<?>> mergeNow) {
     List<CompletableFuture<Void>> superseded;
     synchronized (this) {
@@ -121,7 +135,9 @@ final class WriteChain {
       } else {
         superseded = waiting == null ? List.of() : waiting.replies();
         waiting = null;
-        failure = new IllegalStateException("the chain of " + taskUuid + " has ended"); // nothing may follow
+        failure =
+            new IllegalStateException(
+                "the chain of " + taskUuid + " has ended"); // nothing may follow
       }
     }
     if (superseded == null) {
@@ -134,20 +150,29 @@ final class WriteChain {
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
-    sent.whenComplete((ok, e) -> {
-      complete(reply, e);
-      superseded.forEach(r -> complete(r, e));
-    });
+    sent.whenComplete(
+        (ok, e) -> {
+          complete(reply, e);
+          superseded.forEach(r -> complete(r, e));
+        });
     return reply;
   }
 
-  private CompletableFuture<?> send(StateTemplate state, long expireSeconds, @Nullable String groupUuid) {
+  private CompletableFuture<?> send(
+      StateTemplate state, long expireSeconds, @Nullable String groupUuid) {
     try {
       StateTemplate.Carried values = carried;
-      CompletableFuture<?> reply = commands.set(taskUuid, state.with(values == null ? StateTemplate.Carried.ZERO : values),
-          SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
+      CompletableFuture<?> reply =
+          commands
+              .set(
+                  taskUuid,
+                  state.with(values == null ? StateTemplate.Carried.ZERO : values),
+                  SetArgs.Builder.ex(expireSeconds))
+              .toCompletableFuture();
       if (groupUuid != null) {
-        reply = CompletableFuture.allOf(reply, commands.expire(groupUuid, expireSeconds).toCompletableFuture());
+        reply =
+            CompletableFuture.allOf(
+                reply, commands.expire(groupUuid, expireSeconds).toCompletableFuture());
       }
       return reply;
     } catch (RuntimeException e) {

@@ -1,6 +1,6 @@
 /**
- * The Redis result backend: Go Machinery's keys and JSON values, wire-compatible with Go workers and clients
- * sharing the same Redis. Start at {@link io.machinery.backend.redis.RedisBackend}.
+ * The Redis result backend: Go Machinery's keys and JSON values, wire-compatible with Go workers
+ * and clients sharing the same Redis. Start at {@link io.machinery.backend.redis.RedisBackend}.
  */
 @NullMarked
 package io.machinery.backend.redis;

@@ -37,7 +37,8 @@ class RedisBackendBehaviourIT {
 
   @BeforeEach
   void setUp() {
-    config = Config.builder().resultBackend(TestEndpoints.redisUrl()).resultsExpireIn(EXPIRE).build();
+    config =
+        Config.builder().resultBackend(TestEndpoints.redisUrl()).resultsExpireIn(EXPIRE).build();
     backend = RedisBackend.create(config);
     redis = RedisSession.open(TestEndpoints.redisUrl(), config);
   }
@@ -54,7 +55,9 @@ class RedisBackendBehaviourIT {
 
   private static Path captured(String name) {
     Path path = Path.of("../../interop/go/captured", name);
-    org.junit.jupiter.api.Assertions.assertTrue(Files.exists(path), "interop/go/captured is part of the repository; this checkout is incomplete");
+    org.junit.jupiter.api.Assertions.assertTrue(
+        Files.exists(path),
+        "interop/go/captured is part of the repository; this checkout is incomplete");
     return path;
   }
 
@@ -88,13 +91,19 @@ class RedisBackendBehaviourIT {
   @Test
   void resultDigitsSurviveTheMergeUnchanged() {
     Signature echo = Signature.create("echo");
-    List<TaskResult> results = List.of(TaskResult.of("uint64", new BigInteger("18446744073709551615")),
-        TaskResult.of("float64", 0.1), TaskResult.of("int64", 9_007_199_254_740_993L), TaskResult.of("float64", 200.0));
+    List<TaskResult> results =
+        List.of(
+            TaskResult.of("uint64", new BigInteger("18446744073709551615")),
+            TaskResult.of("float64", 0.1),
+            TaskResult.of("int64", 9_007_199_254_740_993L),
+            TaskResult.of("float64", 200.0));
     try {
       backend.setStatePending(echo);
       TaskState pending = backend.getState(echo.uuid()).orElseThrow();
       backend.setStateSuccess(echo, results);
-      assertThat(raw(echo.uuid())).isEqualTo(WireCodec.encode(TaskState.success(echo, results).withCarriedForward(pending)));
+      assertThat(raw(echo.uuid()))
+          .isEqualTo(
+              WireCodec.encode(TaskState.success(echo, results).withCarriedForward(pending)));
     } finally {
       redis.await(redis.commands().del(echo.uuid()));
     }
@@ -138,24 +147,41 @@ class RedisBackendBehaviourIT {
   void aGroupGoCreatedCompletesAndItsChordTriggersOnce() {
     String group = Uuids.newGroupUuid();
     List<Signature> members = List.of(Signature.create("add"), Signature.create("add"));
-    OffsetDateTime created = OffsetDateTime.of(2026, 11, 27, 11, 36, 15, 389_091_187, ZoneOffset.UTC);
+    OffsetDateTime created =
+        OffsetDateTime.of(2026, 11, 27, 11, 36, 15, 389_091_187, ZoneOffset.UTC);
     try {
       // what Go's InitGroup and SetStateSuccess write
-      redis.await(redis.commands().set(group, WireCodec.encode(GroupMeta.create(group,
-          members.stream().map(Signature::uuid).toList(), created)), SetArgs.Builder.ex(EXPIRE)));
+      redis.await(
+          redis
+              .commands()
+              .set(
+                  group,
+                  WireCodec.encode(
+                      GroupMeta.create(
+                          group, members.stream().map(Signature::uuid).toList(), created)),
+                  SetArgs.Builder.ex(EXPIRE)));
       for (Signature m : members) {
-        redis.await(redis.commands().set(m.uuid(), WireCodec.encode(TaskState.success(m, List.of(TaskResult.of(3L)))
-            .withCarriedForward(TaskState.pending(m, created)))));
+        redis.await(
+            redis
+                .commands()
+                .set(
+                    m.uuid(),
+                    WireCodec.encode(
+                        TaskState.success(m, List.of(TaskResult.of(3L)))
+                            .withCarriedForward(TaskState.pending(m, created)))));
       }
       assertThat(backend.groupCompleted(group, 2)).isTrue();
-      assertThat(backend.groupTaskStates(group, 2)).extracting(TaskState::taskUuid)
+      assertThat(backend.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
           .containsExactly(members.get(0).uuid(), members.get(1).uuid());
       assertThat(backend.triggerChord(group)).isTrue();
       assertThat(backend.triggerChord(group)).isFalse();
       GroupMeta meta = WireCodec.decodeGroupMeta(raw(group));
       assertThat(meta.chordTriggered()).isTrue();
       assertThat(meta.createdAt()).isEqualTo(created);
-      assertThat(redis.await(redis.commands().exists(RedisBackend.CHORD_MUTEX))).as("the mutex is released").isZero();
+      assertThat(redis.await(redis.commands().exists(RedisBackend.CHORD_MUTEX)))
+          .as("the mutex is released")
+          .isZero();
     } finally {
       redis.await(redis.commands().del(group, members.get(0).uuid(), members.get(1).uuid()));
     }
@@ -166,12 +192,29 @@ class RedisBackendBehaviourIT {
     String group = Uuids.newGroupUuid();
     backend.initGroup(group, List.of());
     byte[] goValue = "QH4WIFj9CDHmFZBuOBr3+A==".getBytes(StandardCharsets.UTF_8);
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
-        "OK".equals(redis.await(redis.commands().set(RedisBackend.CHORD_MUTEX, goValue, SetArgs.Builder.nx().px(8_000)))));
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                "OK"
+                    .equals(
+                        redis.await(
+                            redis
+                                .commands()
+                                .set(
+                                    RedisBackend.CHORD_MUTEX,
+                                    goValue,
+                                    SetArgs.Builder.nx().px(8_000)))));
     try {
-      CompletableFuture<Boolean> trigger = CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
-      org.awaitility.Awaitility.await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(5))
-          .until(() -> !trigger.isDone() && java.util.Arrays.equals(raw(RedisBackend.CHORD_MUTEX), goValue));
+      CompletableFuture<Boolean> trigger =
+          CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
+      org.awaitility.Awaitility.await()
+          .during(Duration.ofMillis(600))
+          .atMost(Duration.ofSeconds(5))
+          .until(
+              () ->
+                  !trigger.isDone()
+                      && java.util.Arrays.equals(raw(RedisBackend.CHORD_MUTEX), goValue));
       redis.await(redis.commands().del(RedisBackend.CHORD_MUTEX)); // Go's worker releases it
       assertThat(trigger.get()).isTrue();
       assertThat(redis.await(redis.commands().exists(RedisBackend.CHORD_MUTEX))).isZero();
@@ -184,10 +227,22 @@ class RedisBackendBehaviourIT {
   void aMutexHeldTooLongFailsAsGosRedsyncDoes() {
     String group = Uuids.newGroupUuid();
     backend.initGroup(group, List.of());
-    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> "OK".equals(redis.await(
-        redis.commands().set(RedisBackend.CHORD_MUTEX, "held".getBytes(StandardCharsets.UTF_8), SetArgs.Builder.nx().px(20_000)))));
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                "OK"
+                    .equals(
+                        redis.await(
+                            redis
+                                .commands()
+                                .set(
+                                    RedisBackend.CHORD_MUTEX,
+                                    "held".getBytes(StandardCharsets.UTF_8),
+                                    SetArgs.Builder.nx().px(20_000)))));
     try {
-      assertThatThrownBy(() -> backend.triggerChord(group)).isInstanceOf(MachineryException.class)
+      assertThatThrownBy(() -> backend.triggerChord(group))
+          .isInstanceOf(MachineryException.class)
           .hasMessageContaining("redsync: failed to acquire lock");
       assertThat(raw(RedisBackend.CHORD_MUTEX)).isEqualTo("held".getBytes(StandardCharsets.UTF_8));
     } finally {
@@ -197,14 +252,17 @@ class RedisBackendBehaviourIT {
 
   @Test
   void aMissingGroupOrStateFailsAsInGo() {
-    assertThatThrownBy(() -> backend.groupCompleted(Uuids.newGroupUuid(), 1)).isInstanceOf(MachineryException.class)
+    assertThatThrownBy(() -> backend.groupCompleted(Uuids.newGroupUuid(), 1))
+        .isInstanceOf(MachineryException.class)
         .hasMessageStartingWith("Group not found: group_");
     String group = Uuids.newGroupUuid();
     String missing = Uuids.newTaskUuid();
     try {
       backend.initGroup(group, List.of(missing));
-      assertThatThrownBy(() -> backend.groupCompleted(group, 1)).hasMessage("Task not found: " + missing);
-      assertThatThrownBy(() -> backend.groupTaskStates(group, 1)).hasMessage("Task not found: " + missing);
+      assertThatThrownBy(() -> backend.groupCompleted(group, 1))
+          .hasMessage("Task not found: " + missing);
+      assertThatThrownBy(() -> backend.groupTaskStates(group, 1))
+          .hasMessage("Task not found: " + missing);
     } finally {
       redis.await(redis.commands().del(group));
     }

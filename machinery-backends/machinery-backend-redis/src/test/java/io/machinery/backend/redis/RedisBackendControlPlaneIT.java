@@ -5,7 +5,10 @@ import io.machinery.spi.ControlPlane;
 import io.machinery.testkit.ControlPlaneContract;
 import io.machinery.testkit.TestEndpoints;
 
-/** The control-plane contract through {@link RedisBackend#controlPlane()} (a server whose broker keeps none). */
+/**
+ * The control-plane contract through {@link RedisBackend#controlPlane()} (a server whose broker
+ * keeps none).
+ */
 class RedisBackendControlPlaneIT extends ControlPlaneContract {
   private RedisBackend backend;
 

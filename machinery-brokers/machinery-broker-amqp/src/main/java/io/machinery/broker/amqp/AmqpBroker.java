@@ -11,8 +11,8 @@ import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpConnectionOptions;
 import io.machinery.client.amqp.AmqpOperationException;
-import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumer;
@@ -35,8 +35,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Go Machinery's AMQP broker (spec §3.3) on RabbitMQ: the same exchange, queues, routing, delay queues and
- * message properties as Go, so Go and Java senders and workers share a deployment.
+ * Go Machinery's AMQP broker (spec §3.3) on RabbitMQ: the same exchange, queues, routing, delay
+ * queues and message properties as Go, so Go and Java senders and workers share a deployment.
  *
  * <pre>{@code
  * Config config = Config.builder().broker("amqp://guest:guest@127.0.0.1:5672/").build();
@@ -49,52 +49,58 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Topology.</b> A durable exchange of the configured type; the worker's durable queue bound with the
- *       binding key and declared with {@code AMQP.QueueDeclareArgs} ({@code x-max-priority} for priorities);
- *       routing as Go's {@code AdjustRoutingKey}. Messages are persistent JSON ({@code application/json}) with
- *       the signature's headers as a table of strings and its priority. Unlike Go, a publisher does not create
- *       the never-consumed {@code machinery_task} queue; it publishes with {@code mandatory} and waits for the
- *       publisher confirm, so an unroutable message is an error to the sender (see {@link Topology}).
- *   <li><b>Delays.</b> A task whose ETA is in the future goes to Go's {@code delay.<ms>.<exchange>.<routingKey>}
- *       queue (message TTL, dead-lettered to the task exchange), or to the single {@code AMQP.DelayedQueue}
- *       with a per-message expiration. Unlike Go the priority is kept (Go issue #824). A delivered message
- *       that a worker puts back with a delay goes through a per-delay queue on the default exchange, so it
- *       comes back to exactly its queue. Delays under {@value Publishing#MIN_DELAY_MILLIS} ms are raised to it (a task
- *       never runs before its ETA, at most that much later): a per-delay queue expires {@code 2 × delay} after
- *       its declaration, and for a few milliseconds a confirmed publish could land in a queue that RabbitMQ
- *       deletes, with the message, before the message's TTL fires (F20).
- *   <li><b>{@code AMQP.DelayedQueue} caveat.</b> That mode relies on per-message TTL, which RabbitMQ applies
- *       only at the head of a queue: a task with an ETA in 24 h published first holds back every task behind
- *       it, even one due in a minute (Go PR #796 has the same flaw). Use the per-delay queues (the default)
- *       unless every delay is the same.
- *   <li><b>Consuming.</b> One channel per consumer with QoS = the worker's concurrency, whatever {@code
- *       AMQP.PrefetchCount} says (a prefetched message waiting behind long tasks would hit RabbitMQ's
- *       consumer_timeout, see below); each message is handed to the worker only after it reserved a slot, and
- *       acknowledged only when the worker settles it, after the result is stored. A worker that dies leaves
- *       its messages unacknowledged, and RabbitMQ delivers them again: at-least-once. {@link
- *       io.machinery.spi.Delivery#deliveryCount()} is RabbitMQ's {@code x-delivery-count} + 1 on quorum queues
- *       ({@code AMQP.QueueDeclareArgs: {x-queue-type: quorum}}) and 0 on classic queues, which do not count
- *       (the worker then bounds requeues with the count it keeps in the message).
- *   <li><b>Long tasks.</b> A message stays unacknowledged while its task runs, and RabbitMQ (3.8.15+) closes
- *       the channel of a delivery unacknowledged longer than {@code consumer_timeout} (default 30 min):
- *       every task running on it is requeued and runs again. The consumer logs this case as an error that
- *       names consumer_timeout. Set {@code consumer_timeout} in rabbitmq.conf above the longest task;
- *       RabbitMQ 3.10 (the test server here) has only that global setting; from 3.11.15 a queue can also carry
- *       its own ({@code consumer-timeout} policy, or {@code x-consumer-timeout} in {@code
- *       AMQP.QueueDeclareArgs}). RabbitMQ 4.3+ cancels the consumer (basic.cancel) instead of closing the
- *       channel by default; the consumer then subscribes again, and the message is redelivered all the same.
- *       Malformed messages go to {@code machinery_dead_letters} / {@code <queue>.dead_letters} with the
- *       reason in the {@code x-machinery-dead-letter-reason} header (and the queue in {@code
+ *   <li><b>Topology.</b> A durable exchange of the configured type; the worker's durable queue
+ *       bound with the binding key and declared with {@code AMQP.QueueDeclareArgs} ({@code
+ *       x-max-priority} for priorities); routing as Go's {@code AdjustRoutingKey}. Messages are
+ *       persistent JSON ({@code application/json}) with the signature's headers as a table of
+ *       strings and its priority. Unlike Go, a publisher does not create the never-consumed {@code
+ *       machinery_task} queue; it publishes with {@code mandatory} and waits for the publisher
+ *       confirm, so an unroutable message is an error to the sender (see {@link Topology}).
+ *   <li><b>Delays.</b> A task whose ETA is in the future goes to Go's {@code
+ *       delay.<ms>.<exchange>.<routingKey>} queue (message TTL, dead-lettered to the task
+ *       exchange), or to the single {@code AMQP.DelayedQueue} with a per-message expiration. Unlike
+ *       Go the priority is kept (Go issue #824). A delivered message that a worker puts back with a
+ *       delay goes through a per-delay queue on the default exchange, so it comes back to exactly
+ *       its queue. Delays under {@value Publishing#MIN_DELAY_MILLIS} ms are raised to it (a task
+ *       never runs before its ETA, at most that much later): a per-delay queue expires {@code 2 ×
+ *       delay} after its declaration, and for a few milliseconds a confirmed publish could land in
+ *       a queue that RabbitMQ deletes, with the message, before the message's TTL fires (F20).
+ *   <li><b>{@code AMQP.DelayedQueue} caveat.</b> That mode relies on per-message TTL, which
+ *       RabbitMQ applies only at the head of a queue: a task with an ETA in 24 h published first
+ *       holds back every task behind it, even one due in a minute (Go PR #796 has the same flaw).
+ *       Use the per-delay queues (the default) unless every delay is the same.
+ *   <li><b>Consuming.</b> One channel per consumer with QoS = the worker's concurrency, whatever
+ *       {@code AMQP.PrefetchCount} says (a prefetched message waiting behind long tasks would hit
+ *       RabbitMQ's consumer_timeout, see below); each message is handed to the worker only after it
+ *       reserved a slot, and acknowledged only when the worker settles it, after the result is
+ *       stored. A worker that dies leaves its messages unacknowledged, and RabbitMQ delivers them
+ *       again: at-least-once. {@link io.machinery.spi.Delivery#deliveryCount()} is RabbitMQ's
+ *       {@code x-delivery-count} + 1 on quorum queues ({@code AMQP.QueueDeclareArgs: {x-queue-type:
+ *       quorum}}) and 0 on classic queues, which do not count (the worker then bounds requeues with
+ *       the count it keeps in the message).
+ *   <li><b>Long tasks.</b> A message stays unacknowledged while its task runs, and RabbitMQ
+ *       (3.8.15+) closes the channel of a delivery unacknowledged longer than {@code
+ *       consumer_timeout} (default 30 min): every task running on it is requeued and runs again.
+ *       The consumer logs this case as an error that names consumer_timeout. Set {@code
+ *       consumer_timeout} in rabbitmq.conf above the longest task; RabbitMQ 3.10 (the test server
+ *       here) has only that global setting; from 3.11.15 a queue can also carry its own ({@code
+ *       consumer-timeout} policy, or {@code x-consumer-timeout} in {@code AMQP.QueueDeclareArgs}).
+ *       RabbitMQ 4.3+ cancels the consumer (basic.cancel) instead of closing the channel by
+ *       default; the consumer then subscribes again, and the message is redelivered all the same.
+ *       Malformed messages go to {@code machinery_dead_letters} / {@code <queue>.dead_letters} with
+ *       the reason in the {@code x-machinery-dead-letter-reason} header (and the queue in {@code
  *       x-machinery-dead-letter-queue}).
- *   <li><b>Connections.</b> Two, opened on first use: one for publishing and one for consuming (RabbitMQ's
- *       advice: flow control on a busy publishing connection must not hold back the acknowledgements of the
- *       consumers). Several broker URLs ({@code MultipleBrokerSeparator}) fail over in order. A lost connection
- *       is reopened with back-off; consumers resubscribe by themselves and report the failure through {@link
- *       DeliveryHandler#brokerError}; a publish in flight is sent again after reconnecting (at-least-once).
- *   <li><b>Inspection.</b> {@link #pendingTasks} reads a queue with basic.get and puts every message back
- *       (malformed and foreign ones included) in its place; {@link #delayedTasks} is not supported, as in Go.
- *       {@link #inspector()} adds sizes, pages of delayed tasks and dead letters, repairs and purge (see {@link
- *       AmqpInspector}; it reads RabbitMQ's management API to find delay queues).
+ *   <li><b>Connections.</b> Two, opened on first use: one for publishing and one for consuming
+ *       (RabbitMQ's advice: flow control on a busy publishing connection must not hold back the
+ *       acknowledgements of the consumers). Several broker URLs ({@code MultipleBrokerSeparator})
+ *       fail over in order. A lost connection is reopened with back-off; consumers resubscribe by
+ *       themselves and report the failure through {@link DeliveryHandler#brokerError}; a publish in
+ *       flight is sent again after reconnecting (at-least-once).
+ *   <li><b>Inspection.</b> {@link #pendingTasks} reads a queue with basic.get and puts every
+ *       message back (malformed and foreign ones included) in its place; {@link #delayedTasks} is
+ *       not supported, as in Go. {@link #inspector()} adds sizes, pages of delayed tasks and dead
+ *       letters, repairs and purge (see {@link AmqpInspector}; it reads RabbitMQ's management API
+ *       to find delay queues).
  * </ul>
  *
  * <p>Thread-safe. Whoever builds it closes it.
@@ -106,8 +112,13 @@ public final class AmqpBroker implements Broker {
   private final Clock clock;
   private final Topology topology;
   private final AmqpClient publisher;
-  /** Whether this broker built {@link #publisher} (and so closes it); false for a client the caller shares. */
+
+  /**
+   * Whether this broker built {@link #publisher} (and so closes it); false for a client the caller
+   * shares.
+   */
   private final boolean ownsPublisher;
+
   private final AmqpClient consumers;
   private final Set<AmqpConsumer> running = ConcurrentHashMap.newKeySet();
   private final Publishing publishing;
@@ -122,19 +133,37 @@ public final class AmqpBroker implements Broker {
     List<AmqpUrl> urls = AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
     AmqpConnectionOptions options = b.options();
     this.ownsPublisher = b.client == null;
-    this.publisher = b.client != null ? b.client
-        : AmqpClient.builder(urls).connectionName("machinery-broker-publisher").options(options).build();
-    // consumers never share a connection with publishers (RabbitMQ's flow control; see the class notes)
-    this.consumers = AmqpClient.builder(urls).connectionName("machinery-broker-consumer").options(options)
-        .virtualThreadDispatch(true).build();
+    this.publisher =
+        b.client != null
+            ? b.client
+            : AmqpClient.builder(urls)
+                .connectionName("machinery-broker-publisher")
+                .options(options)
+                .build();
+    // consumers never share a connection with publishers (RabbitMQ's flow control; see the class
+    // notes)
+    this.consumers =
+        AmqpClient.builder(urls)
+            .connectionName("machinery-broker-consumer")
+            .options(options)
+            .virtualThreadDispatch(true)
+            .build();
     this.publishing = new Publishing(config, clock, topology, publisher);
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(
-        Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
-    this.inspector = new AmqpInspector(config, clock, topology, publisher, RabbitManagement.forUrl(urls.get(0), b.managementUrl));
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
+    this.inspector =
+        new AmqpInspector(
+            config,
+            clock,
+            topology,
+            publisher,
+            RabbitManagement.forUrl(urls.get(0), b.managementUrl));
   }
 
   /**
-   * A broker for {@code config}'s broker URL(s) and AMQP settings. Nothing is connected until first use.
+   * A broker for {@code config}'s broker URL(s) and AMQP settings. Nothing is connected until first
+   * use.
    *
    * @throws IllegalArgumentException when the URL or the AMQP settings are unusable
    */
@@ -151,7 +180,8 @@ public final class AmqpBroker implements Broker {
     return topology.routingKeyFor(signature);
   }
 
-  // ------------------------------------------------------------------------------------------ publishing
+  // ------------------------------------------------------------------------------------------
+  // publishing
 
   @Override
   public void publish(Signature signature, byte[] message) {
@@ -160,22 +190,26 @@ public final class AmqpBroker implements Broker {
   }
 
   /**
-   * {@link #publish} without waiting: the confirm completes the future, so one thread keeps many messages in
-   * flight and RabbitMQ confirms them in batches (the default {@code publishAllAsync} thus batches confirms too).
+   * {@link #publish} without waiting: the confirm completes the future, so one thread keeps many
+   * messages in flight and RabbitMQ confirms them in batches (the default {@code publishAllAsync}
+   * thus batches confirms too).
    */
   @Override
-  public java.util.concurrent.CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
+  public java.util.concurrent.CompletableFuture<Void> publishAsync(
+      Signature signature, byte[] message) {
     checkOpen();
     return publishing.publishAsync(signature, message);
   }
 
-  // ------------------------------------------------------------------------------------------ consuming
+  // ------------------------------------------------------------------------------------------
+  // consuming
 
   @Override
   public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
     checkOpen();
-    AmqpConsumer consumer = new AmqpConsumer(this, consumerTag, topology.workerQueue(queue), handler,
-        config.amqp().prefetchCount());
+    AmqpConsumer consumer =
+        new AmqpConsumer(
+            this, consumerTag, topology.workerQueue(queue), handler, config.amqp().prefetchCount());
     consumer.start();
     running.add(consumer);
     return consumer;
@@ -193,7 +227,10 @@ public final class AmqpBroker implements Broker {
     running.remove(consumer);
   }
 
-  /** Puts {@code body} back into {@code queue} after {@code delay}; see {@link Publishing#requeueLater}. */
+  /**
+   * Puts {@code body} back into {@code queue} after {@code delay}; see {@link
+   * Publishing#requeueLater}.
+   */
   void requeueLater(String queue, AMQP.BasicProperties original, byte[] body, Duration delay) {
     checkOpen();
     publishing.requeueLater(queue, original, body, delay);
@@ -205,7 +242,10 @@ public final class AmqpBroker implements Broker {
     publishing.deadLetter(queue, original, body, reason);
   }
 
-  /** Runs {@code action} after {@code delay} on the broker's scheduler (dropped once the broker is closed). */
+  /**
+   * Runs {@code action} after {@code delay} on the broker's scheduler (dropped once the broker is
+   * closed).
+   */
   void schedule(Runnable action, Duration delay) {
     try {
       scheduler.schedule(action, delay.toMillis(), TimeUnit.MILLISECONDS);
@@ -214,13 +254,14 @@ public final class AmqpBroker implements Broker {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ inspection
+  // ------------------------------------------------------------------------------------------
+  // inspection
 
   /**
    * The tasks ready in {@code queue} (the default queue when empty), oldest first, as Go's {@code
-   * GetPendingTasks}: each message is read with basic.get without acknowledgement and all are put back at
-   * once, malformed and foreign ones included, so nothing is dropped. While they are read they are not
-   * delivered to workers; a missing queue has no tasks.
+   * GetPendingTasks}: each message is read with basic.get without acknowledgement and all are put
+   * back at once, malformed and foreign ones included, so nothing is dropped. While they are read
+   * they are not delivered to workers; a missing queue has no tasks.
    */
   @Override
   public List<Signature> pendingTasks(String queue) {
@@ -266,22 +307,26 @@ public final class AmqpBroker implements Broker {
   }
 
   /**
-   * Sizes, pages of pending, delayed and dead-lettered tasks, dead-letter repair and purge; see {@link
-   * AmqpInspector} for what RabbitMQ allows and at what cost. Delay queues are found through RabbitMQ's
-   * management API ({@link Builder#managementUrl}).
+   * Sizes, pages of pending, delayed and dead-lettered tasks, dead-letter repair and purge; see
+   * {@link AmqpInspector} for what RabbitMQ allows and at what cost. Delay queues are found through
+   * RabbitMQ's management API ({@link Builder#managementUrl}).
    */
   @Override
   public java.util.Optional<io.machinery.spi.Inspector> inspector() {
     return java.util.Optional.of(inspector);
   }
 
-  /** Not supported: RabbitMQ cannot list the messages waiting in delay queues (Go does not either). */
+  /**
+   * Not supported: RabbitMQ cannot list the messages waiting in delay queues (Go does not either).
+   */
   @Override
   public List<Signature> delayedTasks() {
-    throw new UnsupportedOperationException("the AMQP broker cannot list delayed tasks (Go's GetDelayedTasks is not implemented for AMQP either)");
+    throw new UnsupportedOperationException(
+        "the AMQP broker cannot list delayed tasks (Go's GetDelayedTasks is not implemented for AMQP either)");
   }
 
-  // ------------------------------------------------------------------------------------------ lifecycle
+  // ------------------------------------------------------------------------------------------
+  // lifecycle
 
   private void checkOpen() {
     if (closed) {
@@ -289,7 +334,9 @@ public final class AmqpBroker implements Broker {
     }
   }
 
-  /** Stops every consumer (their unsettled messages return to RabbitMQ) and closes both connections. */
+  /**
+   * Stops every consumer (their unsettled messages return to RabbitMQ) and closes both connections.
+   */
   @Override
   public void close() {
     if (closed) {
@@ -323,18 +370,24 @@ public final class AmqpBroker implements Broker {
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
       if (config.amqp().exchange().isEmpty()) {
-        throw new IllegalArgumentException("amqp.exchange must not be empty: AMQP task queues are bound to it");
+        throw new IllegalArgumentException(
+            "amqp.exchange must not be empty: AMQP task queues are bound to it");
       }
       if (config.amqp().exchangeType().isEmpty()) {
-        throw new IllegalArgumentException("amqp.exchange_type must not be empty (direct, topic, fanout or headers)");
+        throw new IllegalArgumentException(
+            "amqp.exchange_type must not be empty (direct, topic, fanout or headers)");
       }
       if (config.defaultQueue().isEmpty()) {
         throw new IllegalArgumentException("default_queue must not be empty");
       }
       AmqpUrl.parseAll(config.broker(), config.multipleBrokerSeparator());
       if (config.maxMessageBytes() > AmqpClient.MAX_INBOUND_BODY_BYTES) {
-        throw new IllegalArgumentException("max_message_bytes of " + config.maxMessageBytes() + " is above "
-            + AmqpClient.MAX_INBOUND_BODY_BYTES + ", the largest message RabbitMQ can carry");
+        throw new IllegalArgumentException(
+            "max_message_bytes of "
+                + config.maxMessageBytes()
+                + " is above "
+                + AmqpClient.MAX_INBOUND_BODY_BYTES
+                + ", the largest message RabbitMQ can carry");
       }
       options.tls(config.tls());
     }
@@ -346,52 +399,62 @@ public final class AmqpBroker implements Broker {
     }
 
     /**
-     * How connections are made (TLS, publish timeout, factory customizer), at once; {@code Config.tls()} still
-     * switches TLS on.
+     * How connections are made (TLS, publish timeout, factory customizer), at once; {@code
+     * Config.tls()} still switches TLS on.
      */
     public Builder options(AmqpConnectionOptions value) {
-      options = Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
+      options =
+          Objects.requireNonNull(value, "options").toBuilder().tls(value.tls() || config.tls());
       return this;
     }
 
     /**
-     * Publishes (and declares) through {@code value}, for example the client an {@code AmqpBackend} uses too, so
-     * one connection carries both. The caller owns it and closes it after the broker. Consumers still get a
-     * connection of their own, made with the client's options.
+     * Publishes (and declares) through {@code value}, for example the client an {@code AmqpBackend}
+     * uses too, so one connection carries both. The caller owns it and closes it after the broker.
+     * Consumers still get a connection of their own, made with the client's options.
      */
     public Builder client(AmqpClient value) {
       client = Objects.requireNonNull(value, "client");
       return options(value.options());
     }
 
-    /** How long a publish may take, waiting for a lost connection to come back included; default 30 s. */
+    /**
+     * How long a publish may take, waiting for a lost connection to come back included; default 30
+     * s.
+     */
     public Builder publishTimeout(Duration value) {
       options.publishTimeout(value);
       return this;
     }
 
-    /** The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification). */
+    /**
+     * The TLS context for {@code amqps://} URLs (default: the JVM's, with hostname verification).
+     */
     public Builder sslContext(SSLContext value) {
       options.sslContext(value);
       return this;
     }
 
-    /** Adjusts the client library's connection factories last (credentials provider, metrics, NIO). */
-    public Builder connectionFactoryCustomizer(java.util.function.Consumer<ConnectionFactory> value) {
+    /**
+     * Adjusts the client library's connection factories last (credentials provider, metrics, NIO).
+     */
+    public Builder connectionFactoryCustomizer(
+        java.util.function.Consumer<ConnectionFactory> value) {
       options.connectionFactoryCustomizer(value);
       return this;
     }
 
     /**
-     * RabbitMQ's HTTP management API, which the {@linkplain AmqpBroker#inspector() inspector} reads to find
-     * delay and dead-letter queues ({@code http://host:15672}; user info in the URL replaces the AMQP
-     * credentials). Default: the first broker URL's host on port 15672 ({@code https} and 15671 for {@code
-     * amqps}) with its credentials and vhost.
+     * RabbitMQ's HTTP management API, which the {@linkplain AmqpBroker#inspector() inspector} reads
+     * to find delay and dead-letter queues ({@code http://host:15672}; user info in the URL
+     * replaces the AMQP credentials). Default: the first broker URL's host on port 15672 ({@code
+     * https} and 15671 for {@code amqps}) with its credentials and vhost.
      *
      * @throws IllegalArgumentException when it is not an http(s) URL with a host
      */
     public Builder managementUrl(String value) {
-      RabbitManagement.forUrl(AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
+      RabbitManagement.forUrl(
+          AmqpUrl.parse("amqp://localhost"), Objects.requireNonNull(value, "managementUrl"));
       managementUrl = value;
       return this;
     }

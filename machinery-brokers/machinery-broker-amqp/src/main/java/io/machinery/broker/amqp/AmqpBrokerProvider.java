@@ -6,8 +6,9 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the AMQP broker (amqp://, amqps://) for {@link io.machinery.Machinery#connect(Config)}: {@link AmqpBroker#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the AMQP broker (amqp://, amqps://) for {@link io.machinery.Machinery#connect(Config)}:
+ * {@link AmqpBroker#create(Config)}. Listed in {@code
+ * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class AmqpBrokerProvider implements ComponentProvider {

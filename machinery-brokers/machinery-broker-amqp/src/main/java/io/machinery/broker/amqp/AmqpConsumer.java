@@ -22,29 +22,32 @@ import org.slf4j.LoggerFactory;
 /**
  * One subscription of a worker to its queue.
  *
- * <p>Design notes. RabbitMQ pushes up to QoS messages onto the subscription's channel; QoS is the worker's
- * concurrency ({@link DeliveryHandler#capacity()}), never more, whatever the configured prefetch: RabbitMQ's
- * {@code consumer_timeout} (default 30 min) counts from the delivery, so a message waiting in a prefetch
- * buffer behind long tasks would time out and close the channel, requeueing every task running on it (F6).
- * The configured prefetch only applies to a handler without a capacity. (A worker that consumes several queues
- * shares its slots among them, so there a message can still wait for a slot behind long tasks.) The client library calls back for each message, in order, on a virtual thread (see {@link
- * AmqpClient.Builder#virtualThreadDispatch}); the callback waits until the worker reserves a slot ({@link
- * DeliveryHandler#reserve}(1)) and hands the message over, so the worker never holds more messages than it can
- * start and the ones it cannot start yet wait, unacknowledged, on the channel. A message is acknowledged on
- * its own channel when the worker settles it.
+ * <p>Design notes. RabbitMQ pushes up to QoS messages onto the subscription's channel; QoS is the
+ * worker's concurrency ({@link DeliveryHandler#capacity()}), never more, whatever the configured
+ * prefetch: RabbitMQ's {@code consumer_timeout} (default 30 min) counts from the delivery, so a
+ * message waiting in a prefetch buffer behind long tasks would time out and close the channel,
+ * requeueing every task running on it (F6). The configured prefetch only applies to a handler
+ * without a capacity. (A worker that consumes several queues shares its slots among them, so there
+ * a message can still wait for a slot behind long tasks.) The client library calls back for each
+ * message, in order, on a virtual thread (see {@link AmqpClient.Builder#virtualThreadDispatch});
+ * the callback waits until the worker reserves a slot ({@link DeliveryHandler#reserve}(1)) and
+ * hands the message over, so the worker never holds more messages than it can start and the ones it
+ * cannot start yet wait, unacknowledged, on the channel. A message is acknowledged on its own
+ * channel when the worker settles it.
  *
- * <p>Every channel is a {@link Session}. When a session dies (connection lost, broker restarted, queue
- * deleted) RabbitMQ requeues all its unacknowledged messages; the consumer reports a broker error and a
- * virtual supervisor thread subscribes again on a new channel, with back-off, until it works. Settling a
- * message of a dead session does nothing (it comes back anyway), so a task running during the outage may run
- * twice.
+ * <p>Every channel is a {@link Session}. When a session dies (connection lost, broker restarted,
+ * queue deleted) RabbitMQ requeues all its unacknowledged messages; the consumer reports a broker
+ * error and a virtual supervisor thread subscribes again on a new channel, with back-off, until it
+ * works. Settling a message of a dead session does nothing (it comes back anyway), so a task
+ * running during the outage may run twice.
  *
- * <p>{@link #stopFetching} cancels the subscription and puts back (nack, requeue) the messages not handed
- * over; {@link #close()} also closes the channel, which returns the unsettled ones.
+ * <p>{@link #stopFetching} cancels the subscription and puts back (nack, requeue) the messages not
+ * handed over; {@link #close()} also closes the channel, which returns the unsettled ones.
  */
 final class AmqpConsumer implements Consumer {
   private static final Logger log = LoggerFactory.getLogger(AmqpConsumer.class);
   private static final Object RESUBSCRIBE = new Object();
+
   /** RabbitMQ's largest QoS (a short). */
   static final int MAX_QOS = 65_535;
 
@@ -59,12 +62,19 @@ final class AmqpConsumer implements Consumer {
   private final AtomicBoolean closed = new AtomicBoolean();
   private volatile @Nullable Session session;
   private volatile @Nullable Thread supervisor;
+
   /** The dispatch thread waiting for a slot, if any (interrupted by {@link #stopFetching}). */
   private volatile @Nullable Thread waitingForSlot;
+
   private int qos;
   private int failedSubscriptions;
 
-  AmqpConsumer(AmqpBroker broker, String tag, Topology.QueueBinding binding, DeliveryHandler handler, int prefetch) {
+  AmqpConsumer(
+      AmqpBroker broker,
+      String tag,
+      Topology.QueueBinding binding,
+      DeliveryHandler handler,
+      int prefetch) {
     this.broker = broker;
     this.client = broker.consumerClient();
     this.tag = tag;
@@ -81,16 +91,22 @@ final class AmqpConsumer implements Consumer {
     return broker;
   }
 
-  /** Declares the queue (failing fast when it cannot be), then starts the supervisor, which subscribes. */
+  /**
+   * Declares the queue (failing fast when it cannot be), then starts the supervisor, which
+   * subscribes.
+   */
   void start() {
-    client.callRetrying("declare queue '" + binding.queue() + "'", ch -> {
-      broker.topology().declareTaskQueue(ch, binding);
-      return null;
-    });
+    client.callRetrying(
+        "declare queue '" + binding.queue() + "'",
+        ch -> {
+          broker.topology().declareTaskQueue(ch, binding);
+          return null;
+        });
     supervisor = Thread.ofVirtual().name("machinery-amqp-consumer-" + tag).start(this::supervise);
   }
 
-  // ------------------------------------------------------------------------------------------ subscribing
+  // ------------------------------------------------------------------------------------------
+  // subscribing
 
   private void supervise() {
     try {
@@ -100,7 +116,8 @@ final class AmqpConsumer implements Consumer {
         if (current == null || !current.usable()) {
           subscribeUntilDone();
         }
-        signals.take(); // the next RESUBSCRIBE (a stale one finds the current session alive and is ignored)
+        signals.take(); // the next RESUBSCRIBE (a stale one finds the current session alive and is
+        // ignored)
       }
     } catch (InterruptedException e) {
       // stopFetching
@@ -126,8 +143,12 @@ final class AmqpConsumer implements Consumer {
           handler.brokerError(e);
         }
         long pause = Math.min(2_000, 100L << Math.min(failedSubscriptions - 1, 5));
-        log.debug("AMQP consumer {} cannot subscribe to {} yet ({}); retrying in {} ms", tag, binding.queue(),
-            e.getMessage(), pause);
+        log.debug(
+            "AMQP consumer {} cannot subscribe to {} yet ({}); retrying in {} ms",
+            tag,
+            binding.queue(),
+            e.getMessage(),
+            pause);
         signals.poll(pause, TimeUnit.MILLISECONDS);
       }
     }
@@ -141,7 +162,9 @@ final class AmqpConsumer implements Consumer {
       channel.basicQos(qos, false);
       channel.addShutdownListener(signal -> lost(s, signal));
       session = s;
-      s.consumerTag = channel.basicConsume(binding.queue(), false, tag, false, false, null, new Subscription(channel, s));
+      s.consumerTag =
+          channel.basicConsume(
+              binding.queue(), false, tag, false, false, null, new Subscription(channel, s));
     } catch (IOException | ShutdownSignalException e) {
       s.lost.set(true);
       AmqpClient.closeQuietly(channel);
@@ -150,8 +173,8 @@ final class AmqpConsumer implements Consumer {
   }
 
   /**
-   * The QoS of a subscription: the worker's capacity, capped at RabbitMQ's maximum; the configured prefetch only
-   * for a handler that reports no capacity.
+   * The QoS of a subscription: the worker's capacity, capped at RabbitMQ's maximum; the configured
+   * prefetch only for a handler that reports no capacity.
    */
   static int qos(int capacity, int prefetch) {
     if (capacity == Integer.MAX_VALUE) {
@@ -161,11 +184,12 @@ final class AmqpConsumer implements Consumer {
   }
 
   /** What a person must know when RabbitMQ closed the channel for an unacknowledged delivery. */
-  static final String CONSUMER_TIMEOUT_ADVICE = "RabbitMQ closed the channel because a delivery stayed "
-      + "unacknowledged longer than its consumer_timeout (default 30 min): a task ran longer than that. Every "
-      + "unacknowledged message of the channel was requeued and its task will run again; raise consumer_timeout "
-      + "in rabbitmq.conf (RabbitMQ 3.11.15+ also takes a per-queue consumer-timeout policy or x-consumer-timeout "
-      + "argument) above the longest task";
+  static final String CONSUMER_TIMEOUT_ADVICE =
+      "RabbitMQ closed the channel because a delivery stayed "
+          + "unacknowledged longer than its consumer_timeout (default 30 min): a task ran longer than that. Every "
+          + "unacknowledged message of the channel was requeued and its task will run again; raise consumer_timeout "
+          + "in rabbitmq.conf (RabbitMQ 3.11.15+ also takes a per-queue consumer-timeout policy or x-consumer-timeout "
+          + "argument) above the longest task";
 
   /** RabbitMQ's 406 PRECONDITION_FAILED "delivery acknowledgement on channel N timed out". */
   static boolean isConsumerTimeout(Object cause) {
@@ -176,30 +200,49 @@ final class AmqpConsumer implements Consumer {
       return false;
     }
     return close.getReplyCode() == AMQP.PRECONDITION_FAILED
-        && close.getReplyText().contains("delivery acknowledgement") && close.getReplyText().contains("timed out");
+        && close.getReplyText().contains("delivery acknowledgement")
+        && close.getReplyText().contains("timed out");
   }
 
   private void lost(Session s, Object cause) {
     if (!s.lost.compareAndSet(false, true)) {
       return;
     }
-    if (!fetching.get() || (cause instanceof ShutdownSignalException signal && signal.isInitiatedByApplication())) {
+    if (!fetching.get()
+        || (cause instanceof ShutdownSignalException signal && signal.isInitiatedByApplication())) {
       return;
     }
-    String why = cause instanceof ShutdownSignalException signal ? signal.getMessage() : String.valueOf(cause);
+    String why =
+        cause instanceof ShutdownSignalException signal
+            ? signal.getMessage()
+            : String.valueOf(cause);
     if (isConsumerTimeout(cause)) {
       why = CONSUMER_TIMEOUT_ADVICE + " (" + why + ")";
       log.error("AMQP consumer {} of queue {}: {}", tag, binding.queue(), why);
     }
-    log.warn("AMQP consumer {} of queue {} lost its subscription ({}); subscribing again", tag, binding.queue(), why);
-    handler.brokerError(new MachineryException("AMQP consumer " + tag + " of queue " + binding.queue()
-        + " lost its subscription: " + why));
+    log.warn(
+        "AMQP consumer {} of queue {} lost its subscription ({}); subscribing again",
+        tag,
+        binding.queue(),
+        why);
+    handler.brokerError(
+        new MachineryException(
+            "AMQP consumer "
+                + tag
+                + " of queue "
+                + binding.queue()
+                + " lost its subscription: "
+                + why));
     signals.add(RESUBSCRIBE);
   }
 
-  // ------------------------------------------------------------------------------------------ delivering
+  // ------------------------------------------------------------------------------------------
+  // delivering
 
-  /** The client library's callbacks for one channel, called in order, one at a time, on a virtual thread. */
+  /**
+   * The client library's callbacks for one channel, called in order, one at a time, on a virtual
+   * thread.
+   */
   private final class Subscription extends DefaultConsumer {
     private final Session session;
 
@@ -209,8 +252,11 @@ final class AmqpConsumer implements Consumer {
     }
 
     @Override
-    public void handleDelivery(String consumerTag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
-      Incoming incoming = new Incoming(session, envelope.getDeliveryTag(), envelope.isRedeliver(), properties, body);
+    public void handleDelivery(
+        String consumerTag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+      Incoming incoming =
+          new Incoming(
+              session, envelope.getDeliveryTag(), envelope.isRedeliver(), properties, body);
       if (!fetching.get()) {
         session.nack(incoming.tag(), true); // arrived after stopFetching
         return;
@@ -219,11 +265,14 @@ final class AmqpConsumer implements Consumer {
       try {
         handler.reserve(1);
       } catch (InterruptedException e) {
-        session.nack(incoming.tag(), true); // stopFetching while waiting for a slot: put it back in its place
+        session.nack(
+            incoming.tag(),
+            true); // stopFetching while waiting for a slot: put it back in its place
         return;
       } finally {
         waitingForSlot = null;
-        Thread.interrupted(); // an interrupt meant for the wait must not outlive it on a pooled thread
+        Thread.interrupted(); // an interrupt meant for the wait must not outlive it on a pooled
+        // thread
       }
       if (!fetching.get() || !session.usable()) {
         handler.release(1);
@@ -238,13 +287,17 @@ final class AmqpConsumer implements Consumer {
     @Override
     public void handleCancel(String consumerTag) {
       // The broker cancelled us: the queue was deleted (or its node went away).
-      lost(session, "the broker cancelled the subscription (the queue was deleted, or on RabbitMQ 4.3+ a delivery "
-          + "stayed unacknowledged longer than consumer_timeout)");
-      Thread.ofVirtual().start(() -> AmqpClient.closeQuietly(session.channel)); // not from the dispatch thread
+      lost(
+          session,
+          "the broker cancelled the subscription (the queue was deleted, or on RabbitMQ 4.3+ a delivery "
+              + "stayed unacknowledged longer than consumer_timeout)");
+      Thread.ofVirtual()
+          .start(() -> AmqpClient.closeQuietly(session.channel)); // not from the dispatch thread
     }
   }
 
-  // ------------------------------------------------------------------------------------------ stopping
+  // ------------------------------------------------------------------------------------------
+  // stopping
 
   @Override
   public void stopFetching(Duration timeout) {
@@ -271,7 +324,10 @@ final class AmqpConsumer implements Consumer {
   }
 
   private void cancel(@Nullable Session s) {
-    if (s == null || !s.usable() || s.consumerTag == null || !s.cancelled.compareAndSet(false, true)) {
+    if (s == null
+        || !s.usable()
+        || s.consumerTag == null
+        || !s.cancelled.compareAndSet(false, true)) {
       return;
     }
     try {
@@ -294,10 +350,16 @@ final class AmqpConsumer implements Consumer {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ sessions
+  // ------------------------------------------------------------------------------------------
+  // sessions
 
   /** A message pushed by RabbitMQ. */
-  record Incoming(Session session, long tag, boolean redelivered, AMQP.BasicProperties properties, byte[] body) {}
+  record Incoming(
+      Session session,
+      long tag,
+      boolean redelivered,
+      AMQP.BasicProperties properties,
+      byte[] body) {}
 
   /** One channel with one subscription; dead once its channel closed. */
   static final class Session {
@@ -318,8 +380,10 @@ final class AmqpConsumer implements Consumer {
       try {
         channel.basicAck(deliveryTag, false);
       } catch (IOException | ShutdownSignalException e) {
-        log.debug("Ack of delivery {} not sent, its channel is gone (RabbitMQ will deliver it again): {}",
-            deliveryTag, e.toString());
+        log.debug(
+            "Ack of delivery {} not sent, its channel is gone (RabbitMQ will deliver it again): {}",
+            deliveryTag,
+            e.toString());
       }
     }
 
@@ -327,7 +391,8 @@ final class AmqpConsumer implements Consumer {
       try {
         channel.basicNack(deliveryTag, false, requeue);
       } catch (IOException | ShutdownSignalException e) {
-        log.debug("Nack of delivery {} not sent, its channel is gone: {}", deliveryTag, e.toString());
+        log.debug(
+            "Nack of delivery {} not sent, its channel is gone: {}", deliveryTag, e.toString());
       }
     }
   }

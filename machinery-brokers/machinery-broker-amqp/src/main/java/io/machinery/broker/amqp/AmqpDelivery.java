@@ -7,12 +7,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A message handed to the worker; settled on the channel it arrived on. If that channel is gone, RabbitMQ has
- * requeued the message already, so settling it does nothing.
+ * A message handed to the worker; settled on the channel it arrived on. If that channel is gone,
+ * RabbitMQ has requeued the message already, so settling it does nothing.
  */
 final class AmqpDelivery implements Delivery {
   private static final Logger log = LoggerFactory.getLogger(AmqpDelivery.class);
-  /** When republishing for a delayed requeue or a dead letter fails, the message is put back after this. */
+
+  /**
+   * When republishing for a delayed requeue or a dead letter fails, the message is put back after
+   * this.
+   */
   static final Duration FALLBACK_DELAY = Duration.ofSeconds(1);
 
   private final AmqpConsumer consumer;
@@ -40,15 +44,18 @@ final class AmqpDelivery implements Delivery {
   }
 
   /**
-   * RabbitMQ's count on quorum queues: {@code x-delivery-count} (earlier deliveries) + 1; 0 on classic queues,
-   * which keep no count (their redelivered flag says only "at least once before").
+   * RabbitMQ's count on quorum queues: {@code x-delivery-count} (earlier deliveries) + 1; 0 on
+   * classic queues, which keep no count (their redelivered flag says only "at least once before").
    */
   @Override
   public int deliveryCount() {
     return deliveryCount(incoming.properties(), consumer.broker().topology().isQuorum());
   }
 
-  /** RabbitMQ 3.10 adds {@code x-delivery-count} from the second delivery of a quorum queue's message on. */
+  /**
+   * RabbitMQ 3.10 adds {@code x-delivery-count} from the second delivery of a quorum queue's
+   * message on.
+   */
   static int deliveryCount(com.rabbitmq.client.AMQP.BasicProperties properties, boolean quorum) {
     if (!quorum) {
       return 0;
@@ -69,9 +76,9 @@ final class AmqpDelivery implements Delivery {
   }
 
   /**
-   * Zero delay: nack with requeue (RabbitMQ puts it back in its place). Otherwise the message is republished
-   * to a delay queue that returns it to this queue after the delay, then acknowledged; if that publish fails
-   * the message is nacked back after the delay instead (never a hot loop).
+   * Zero delay: nack with requeue (RabbitMQ puts it back in its place). Otherwise the message is
+   * republished to a delay queue that returns it to this queue after the delay, then acknowledged;
+   * if that publish fails the message is nacked back after the delay instead (never a hot loop).
    */
   @Override
   public void requeue(Duration delay) {
@@ -86,9 +93,10 @@ final class AmqpDelivery implements Delivery {
   }
 
   /**
-   * Publishes {@code replacement} (to a delay queue when {@code delay} is positive, else to the tail of the
-   * queue), waits for RabbitMQ's confirm, then acknowledges the original. If the publish fails, the original
-   * is put back after the delay instead (at least {@link #FALLBACK_DELAY}, never a hot loop).
+   * Publishes {@code replacement} (to a delay queue when {@code delay} is positive, else to the
+   * tail of the queue), waits for RabbitMQ's confirm, then acknowledges the original. If the
+   * publish fails, the original is put back after the delay instead (at least {@link
+   * #FALLBACK_DELAY}, never a hot loop).
    */
   @Override
   public void requeue(Duration delay, byte[] replacement) {
@@ -100,17 +108,25 @@ final class AmqpDelivery implements Delivery {
 
   private void republish(Duration delay, byte[] body) {
     try {
-      consumer.broker().requeueLater(consumer.queue(), withoutDeliveryCount(incoming.properties()), body, delay);
+      consumer
+          .broker()
+          .requeueLater(consumer.queue(), withoutDeliveryCount(incoming.properties()), body, delay);
       incoming.session().ack(incoming.tag());
     } catch (RuntimeException e) {
       Duration back = delay.compareTo(FALLBACK_DELAY) < 0 ? FALLBACK_DELAY : delay;
-      log.warn("Could not requeue a message of queue {} ({}); putting the original back in {}",
-          consumer.queue(), e.getMessage(), back);
+      log.warn(
+          "Could not requeue a message of queue {} ({}); putting the original back in {}",
+          consumer.queue(),
+          e.getMessage(),
+          back);
       consumer.broker().schedule(() -> incoming.session().nack(incoming.tag(), true), back);
     }
   }
 
-  /** A republished message is a new message to RabbitMQ: the quorum queue's count must not travel with it. */
+  /**
+   * A republished message is a new message to RabbitMQ: the quorum queue's count must not travel
+   * with it.
+   */
   private static com.rabbitmq.client.AMQP.BasicProperties withoutDeliveryCount(
       com.rabbitmq.client.AMQP.BasicProperties properties) {
     java.util.Map<String, Object> headers = properties.getHeaders();
@@ -122,19 +138,29 @@ final class AmqpDelivery implements Delivery {
     return properties.builder().headers(copy).build();
   }
 
-  /** Republishes the message to {@code <queue>.dead_letters} with the reason in a header, then acknowledges it. */
+  /**
+   * Republishes the message to {@code <queue>.dead_letters} with the reason in a header, then
+   * acknowledges it.
+   */
   @Override
   public void deadLetter(String reason) {
     if (!settled.compareAndSet(false, true) || !incoming.session().usable()) {
       return;
     }
     try {
-      consumer.broker().deadLetter(consumer.queue(), incoming.properties(), incoming.body(), reason);
+      consumer
+          .broker()
+          .deadLetter(consumer.queue(), incoming.properties(), incoming.body(), reason);
       incoming.session().ack(incoming.tag());
     } catch (RuntimeException e) {
-      log.error("Could not dead-letter a message of queue {} ({}); putting it back in {}", consumer.queue(),
-          e.getMessage(), FALLBACK_DELAY);
-      consumer.broker().schedule(() -> incoming.session().nack(incoming.tag(), true), FALLBACK_DELAY);
+      log.error(
+          "Could not dead-letter a message of queue {} ({}); putting it back in {}",
+          consumer.queue(),
+          e.getMessage(),
+          FALLBACK_DELAY);
+      consumer
+          .broker()
+          .schedule(() -> incoming.session().nack(incoming.tag(), true), FALLBACK_DELAY);
     }
   }
 }

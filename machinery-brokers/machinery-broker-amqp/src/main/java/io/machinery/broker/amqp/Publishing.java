@@ -19,19 +19,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Everything the AMQP broker publishes: tasks (at once or through Go's delay queues), messages a worker puts
- * back after a delay, and dead letters. Each publish waits for RabbitMQ's confirm; a returned message or a
- * missing exchange makes the topology declare everything again and publish once more. See {@link AmqpBroker}
- * for the delay rules. Thread-safe.
+ * Everything the AMQP broker publishes: tasks (at once or through Go's delay queues), messages a
+ * worker puts back after a delay, and dead letters. Each publish waits for RabbitMQ's confirm; a
+ * returned message or a missing exchange makes the topology declare everything again and publish
+ * once more. See {@link AmqpBroker} for the delay rules. Thread-safe.
  */
 final class Publishing {
   private static final Logger log = LoggerFactory.getLogger(Publishing.class);
   static final String CONTENT_TYPE = "application/json";
   static final int PERSISTENT = 2;
-  /** The shortest delay sent through a task delay queue (see the class notes of {@link AmqpBroker}). */
+
+  /**
+   * The shortest delay sent through a task delay queue (see the class notes of {@link AmqpBroker}).
+   */
   static final long MIN_DELAY_MILLIS = 1_000;
+
   /** How much of an oversized message its dead letter keeps. */
   static final int DEAD_LETTER_PREVIEW_BYTES = 4_096;
+
   /** How many different delays a requeue with one requested delay can get (see {@link #spread}). */
   static final int SPREAD_STEPS = 16;
 
@@ -47,7 +52,10 @@ final class Publishing {
     this.publisher = publisher;
   }
 
-  /** Publishes a task: at once, or through a delay queue when its ETA is ahead (see {@link AmqpBroker}). */
+  /**
+   * Publishes a task: at once, or through a delay queue when its ETA is ahead (see {@link
+   * AmqpBroker}).
+   */
   void publish(Signature signature, byte[] message) {
     String routingKey = topology.routingKeyFor(signature);
     AMQP.BasicProperties properties = properties(signature);
@@ -55,15 +63,20 @@ final class Publishing {
     if (delayMillis > 0) {
       publishDelayed(routingKey, properties, message, Math.max(MIN_DELAY_MILLIS, delayMillis));
     } else {
-      publishWithRepair(() -> topology.ensurePublishTarget(publisher, routingKey), topology.exchange(), routingKey,
-          properties, message);
+      publishWithRepair(
+          () -> topology.ensurePublishTarget(publisher, routingKey),
+          topology.exchange(),
+          routingKey,
+          properties,
+          message);
     }
   }
 
   /**
-   * {@link #publish} without waiting for the confirm. A delayed task, and a message that comes back unroutable
-   * or lost with its connection, take the waiting path on a virtual thread (declare again, resend), so the
-   * outcome is the same as {@link #publish}'s; a timed-out confirm is not resent.
+   * {@link #publish} without waiting for the confirm. A delayed task, and a message that comes back
+   * unroutable or lost with its connection, take the waiting path on a virtual thread (declare
+   * again, resend), so the outcome is the same as {@link #publish}'s; a timed-out confirm is not
+   * resent.
    */
   CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
     if (delayMillis(signature) > 0) {
@@ -75,14 +88,20 @@ final class Publishing {
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
-    return publisher.publishAsync(topology.exchange(), routingKey, properties(signature), message)
-        .exceptionallyCompose(e -> {
-          Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-          if (cause instanceof AmqpOperationException a && a.getCause() instanceof java.util.concurrent.TimeoutException) {
-            return CompletableFuture.failedFuture(cause);
-          }
-          return CompletableFuture.runAsync(() -> publish(signature, message), VIRTUAL);
-        });
+    return publisher
+        .publishAsync(topology.exchange(), routingKey, properties(signature), message)
+        .exceptionallyCompose(
+            e -> {
+              Throwable cause =
+                  e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                      ? e.getCause()
+                      : e;
+              if (cause instanceof AmqpOperationException a
+                  && a.getCause() instanceof java.util.concurrent.TimeoutException) {
+                return CompletableFuture.failedFuture(cause);
+              }
+              return CompletableFuture.runAsync(() -> publish(signature, message), VIRTUAL);
+            });
   }
 
   private static final java.util.concurrent.Executor VIRTUAL =
@@ -96,29 +115,46 @@ final class Publishing {
     return eta.toInstant().toEpochMilli() - clock.millis();
   }
 
-  private void publishDelayed(String routingKey, AMQP.BasicProperties properties, byte[] message, long delayMillis) {
+  private void publishDelayed(
+      String routingKey, AMQP.BasicProperties properties, byte[] message, long delayMillis) {
     String delayedQueue = config.amqp().delayedQueue();
     if (delayedQueue.isEmpty()) {
-      publishWithRepair(() -> {
-        // the task's own queue must exist when the message leaves the delay queue: dead-lettering is not mandatory
-        topology.ensurePublishTarget(publisher, routingKey);
-        topology.ensureDelayQueue(publisher, delayMillis, routingKey);
-      }, topology.exchange(), Topology.delayQueueName(delayMillis, topology.exchange(), routingKey), properties, message);
+      publishWithRepair(
+          () -> {
+            // the task's own queue must exist when the message leaves the delay queue:
+            // dead-lettering is not mandatory
+            topology.ensurePublishTarget(publisher, routingKey);
+            topology.ensureDelayQueue(publisher, delayMillis, routingKey);
+          },
+          topology.exchange(),
+          Topology.delayQueueName(delayMillis, topology.exchange(), routingKey),
+          properties,
+          message);
     } else {
-      AMQP.BasicProperties expiring = properties.builder().expiration(Long.toString(delayMillis)).build();
-      publishWithRepair(() -> {
-        topology.ensurePublishTarget(publisher, routingKey);
-        topology.ensureSingleDelayedQueue(publisher, routingKey);
-      }, topology.exchange(), delayedQueue, expiring, message);
+      AMQP.BasicProperties expiring =
+          properties.builder().expiration(Long.toString(delayMillis)).build();
+      publishWithRepair(
+          () -> {
+            topology.ensurePublishTarget(publisher, routingKey);
+            topology.ensureSingleDelayedQueue(publisher, routingKey);
+          },
+          topology.exchange(),
+          delayedQueue,
+          expiring,
+          message);
     }
   }
 
   /**
-   * Declares what the message needs, publishes it, and when the broker returns it (a queue was deleted) or
-   * lacks the exchange, declares everything again and publishes once more.
+   * Declares what the message needs, publishes it, and when the broker returns it (a queue was
+   * deleted) or lacks the exchange, declares everything again and publishes once more.
    */
   private void publishWithRepair(
-      Runnable ensure, String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
+      Runnable ensure,
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties properties,
+      byte[] body) {
     ensure.run();
     try {
       publisher.publish(exchange, routingKey, properties, body);
@@ -145,7 +181,10 @@ final class Publishing {
         .build();
   }
 
-  /** Go's {@code amqp.Table(sig.Headers)} with every value as a string (tracing headers are strings). */
+  /**
+   * Go's {@code amqp.Table(sig.Headers)} with every value as a string (tracing headers are
+   * strings).
+   */
   static @Nullable Map<String, Object> headerTable(Map<String, @Nullable Object> headers) {
     if (headers.isEmpty()) {
       return null;
@@ -161,8 +200,8 @@ final class Publishing {
   }
 
   /**
-   * Puts {@code body} into {@code queue} after {@code delay} (through a requeue delay queue) or at once (zero delay: to the tail of the queue), and returns once RabbitMQ
-   * confirmed it.
+   * Puts {@code body} into {@code queue} after {@code delay} (through a requeue delay queue) or at
+   * once (zero delay: to the tail of the queue), and returns once RabbitMQ confirmed it.
    */
   void requeueLater(String queue, AMQP.BasicProperties original, byte[] body, Duration delay) {
     AMQP.BasicProperties properties = original.builder().expiration(null).build();
@@ -171,26 +210,34 @@ final class Publishing {
       return;
     }
     // requeue queues outlive their TTL by a minute: no clamp needed
-    long millis = spread(Math.max(1, delay.toMillis()), ThreadLocalRandom.current().nextInt(SPREAD_STEPS));
+    long millis =
+        spread(Math.max(1, delay.toMillis()), ThreadLocalRandom.current().nextInt(SPREAD_STEPS));
     String delayQueue = Topology.delayQueueName(millis, "", queue);
-    publishWithRepair(() -> topology.ensureRequeueQueue(publisher, millis, queue), "", delayQueue, properties, body);
+    publishWithRepair(
+        () -> topology.ensureRequeueQueue(publisher, millis, queue),
+        "",
+        delayQueue,
+        properties,
+        body);
   }
 
   /**
-   * {@code millis} made up to 50% longer in one of {@value #SPREAD_STEPS} steps ({@code step} from 0), so
-   * messages put back together do not come back together in the order they left. Two workers that each know
-   * only some task names bounce each other's tasks: without this, each worker requeues the task it got first,
-   * that task returns first, and RabbitMQ's round robin hands it to the same wrong worker again, round after
-   * round (seen in the acceptance suite: five rounds in a row). The steps bound the requeue queues per delay.
+   * {@code millis} made up to 50% longer in one of {@value #SPREAD_STEPS} steps ({@code step} from
+   * 0), so messages put back together do not come back together in the order they left. Two workers
+   * that each know only some task names bounce each other's tasks: without this, each worker
+   * requeues the task it got first, that task returns first, and RabbitMQ's round robin hands it to
+   * the same wrong worker again, round after round (seen in the acceptance suite: five rounds in a
+   * row). The steps bound the requeue queues per delay.
    */
   static long spread(long millis, int step) {
     return millis + (millis / (2L * SPREAD_STEPS)) * step;
   }
 
   /**
-   * Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. A message over {@code
-   * MaxMessageBytes} keeps only its first {@value #DEAD_LETTER_PREVIEW_BYTES} bytes, with its size and SHA-256
-   * in headers: a dead-letter queue must not hoard what the worker refused for its size.
+   * Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. A message
+   * over {@code MaxMessageBytes} keeps only its first {@value #DEAD_LETTER_PREVIEW_BYTES} bytes,
+   * with its size and SHA-256 in headers: a dead-letter queue must not hoard what the worker
+   * refused for its size.
    */
   void deadLetter(String queue, AMQP.BasicProperties original, byte[] body, String reason) {
     Map<String, Object> headers = new HashMap<>();
@@ -202,17 +249,25 @@ final class Publishing {
       headers.put(Topology.DEAD_LETTER_SHA256_HEADER, sha256(body));
       body = java.util.Arrays.copyOf(body, DEAD_LETTER_PREVIEW_BYTES);
     }
-    headers.put(Topology.DEAD_LETTER_REASON_HEADER, reason.length() > 4096 ? reason.substring(0, 4096) + "…" : reason);
+    headers.put(
+        Topology.DEAD_LETTER_REASON_HEADER,
+        reason.length() > 4096 ? reason.substring(0, 4096) + "…" : reason);
     headers.put(Topology.DEAD_LETTER_QUEUE_HEADER, queue);
-    headers.put(Topology.DEAD_LETTER_AT_HEADER, clock.millis()); // for the inspector: AMQP records no time
+    headers.put(
+        Topology.DEAD_LETTER_AT_HEADER, clock.millis()); // for the inspector: AMQP records no time
     AMQP.BasicProperties properties = original.builder().headers(headers).expiration(null).build();
-    publishWithRepair(() -> topology.ensureDeadLetterQueue(publisher, queue), Topology.DEAD_LETTER_EXCHANGE, queue,
-        properties, body);
+    publishWithRepair(
+        () -> topology.ensureDeadLetterQueue(publisher, queue),
+        Topology.DEAD_LETTER_EXCHANGE,
+        queue,
+        properties,
+        body);
   }
 
   private static String sha256(byte[] body) {
     try {
-      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body));
+      return java.util.HexFormat.of()
+          .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body));
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IllegalStateException("every JVM has SHA-256", e);
     }

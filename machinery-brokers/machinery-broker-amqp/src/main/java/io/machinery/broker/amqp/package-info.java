@@ -1,6 +1,4 @@
-/**
- * Go Machinery's AMQP (RabbitMQ) broker: {@link io.machinery.broker.amqp.AmqpBroker}.
- */
+/** Go Machinery's AMQP (RabbitMQ) broker: {@link io.machinery.broker.amqp.AmqpBroker}. */
 @NullMarked
 package io.machinery.broker.amqp;
 

@@ -26,9 +26,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * F17: RabbitMQ's resource alarms must not make a publish wait beyond the publish timeout. Sets a real memory
- * alarm on the test RabbitMQ with {@code rabbitmqctl} for a few seconds (every publisher on the node is blocked
- * meanwhile, so the test keeps it short and always clears it).
+ * F17: RabbitMQ's resource alarms must not make a publish wait beyond the publish timeout. Sets a
+ * real memory alarm on the test RabbitMQ with {@code rabbitmqctl} for a few seconds (every
+ * publisher on the node is blocked meanwhile, so the test keeps it short and always clears it).
  */
 class AmqpAlarmIT {
   private static final Path CTL = Path.of("/usr/lib/rabbitmq/bin/rabbitmqctl");
@@ -43,10 +43,12 @@ class AmqpAlarmIT {
   private static void rabbitmqctl(String... args) throws Exception {
     String runDir = System.getenv().getOrDefault("MACHINERY_RUN_DIR", "/tmp/machinery-services");
     Path home = Path.of(runDir, "rabbitmq", "home");
-    TestEndpoints.requireTool(Files.isExecutable(CTL) && Files.isDirectory(home),
+    TestEndpoints.requireTool(
+        Files.isExecutable(CTL) && Files.isDirectory(home),
         "rabbitmqctl and the services.sh RabbitMQ node (" + home + ") to raise a resource alarm");
-    ProcessBuilder pb = new ProcessBuilder(concat(List.of(CTL.toString(), "-n", "rabbit@localhost"), args))
-        .redirectErrorStream(true);
+    ProcessBuilder pb =
+        new ProcessBuilder(concat(List.of(CTL.toString(), "-n", "rabbit@localhost"), args))
+            .redirectErrorStream(true);
     Map<String, String> env = pb.environment();
     env.put("HOME", home.toString());
     env.put("RABBITMQ_NODENAME", "rabbit@localhost");
@@ -76,28 +78,43 @@ class AmqpAlarmIT {
 
   @Test
   void aPublishDuringAResourceAlarmGivesUpWithinThePublishTimeoutAndSaysWhy() throws Exception {
-    Config base = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    Config base =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
     Config config = BrokerContract.uniqueQueue(base, "amqp_alarm_");
     RabbitAdmin.track(config.defaultQueue());
-    try (AmqpClient client = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
-             .connectionName("alarm-it").publishTimeout(PUBLISH_TIMEOUT).build();
-         AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
-         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+    try (AmqpClient client =
+            AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+                .connectionName("alarm-it")
+                .publishTimeout(PUBLISH_TIMEOUT)
+                .build();
+        AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker, 10); // connected and declared before the alarm
       setAlarm();
       try {
-        // A large message fills the socket while RabbitMQ stops reading: its writer stalls in the socket (the
+        // A large message fills the socket while RabbitMQ stops reading: its writer stalls in the
+        // socket (the
         // client library has no write timeout) and holds the connection's write lock.
-        CompletableFuture<Void> stalled = CompletableFuture.runAsync(() -> publish(broker, 8 * 1024 * 1024), threads);
+        CompletableFuture<Void> stalled =
+            CompletableFuture.runAsync(() -> publish(broker, 8 * 1024 * 1024), threads);
         await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isPresent());
         long started = System.nanoTime();
-        CompletableFuture<Void> small = CompletableFuture.runAsync(() -> publish(broker, 10), threads);
-        Throwable failure = small.handle((ok, error) -> error).get(PUBLISH_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+        CompletableFuture<Void> small =
+            CompletableFuture.runAsync(() -> publish(broker, 10), threads);
+        Throwable failure =
+            small
+                .handle((ok, error) -> error)
+                .get(PUBLISH_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         assertThat(failure).as("a publish during the alarm fails").isNotNull();
-        assertThat(failure.getCause()).isInstanceOf(AmqpOperationException.class)
+        assertThat(failure.getCause())
+            .isInstanceOf(AmqpOperationException.class)
             .hasMessageContaining("blocks publishing");
-        assertThat(((AmqpOperationException) failure.getCause()).replyCode()).isEqualTo(AmqpOperationException.BLOCKED);
+        assertThat(((AmqpOperationException) failure.getCause()).replyCode())
+            .isEqualTo(AmqpOperationException.BLOCKED);
         assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(2));
         clearAlarm();
         await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isEmpty());

@@ -13,7 +13,10 @@ import org.junit.jupiter.api.AfterEach;
 class AmqpAmqpAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
   }
 
   @Override

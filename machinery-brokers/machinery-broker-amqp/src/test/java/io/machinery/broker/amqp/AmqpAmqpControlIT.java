@@ -14,15 +14,18 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 
 /**
- * The control features with Go's all-AMQP setup. Neither keeps a control plane, so the servers of a test share a
- * {@link MemoryControlPlane} (a deployment would give them the Redis one).
+ * The control features with Go's all-AMQP setup. Neither keeps a control plane, so the servers of a
+ * test share a {@link MemoryControlPlane} (a deployment would give them the Redis one).
  */
 class AmqpAmqpControlIT extends ControlSuite {
   private final ControlPlane plane = MemoryControlPlane.create(Clock.systemUTC());
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
   }
 
   @Override
@@ -40,7 +43,10 @@ class AmqpAmqpControlIT extends ControlSuite {
     return Optional.of(plane);
   }
 
-  /** Uniqueness needs an atomic set-if-absent, which RabbitMQ's queues do not offer: refused clearly. */
+  /**
+   * Uniqueness needs an atomic set-if-absent, which RabbitMQ's queues do not offer: refused
+   * clearly.
+   */
   @Override
   protected boolean backendKeepsUniqueKeys() {
     return false;

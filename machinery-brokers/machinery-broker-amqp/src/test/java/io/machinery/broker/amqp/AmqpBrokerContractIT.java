@@ -10,7 +10,10 @@ import org.junit.jupiter.api.AfterEach;
 class AmqpBrokerContractIT extends BrokerContract {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
   }
 
   @Override

@@ -38,7 +38,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** What Go's AMQP broker does and this one must do the same way, checked against RabbitMQ itself. */
+/**
+ * What Go's AMQP broker does and this one must do the same way, checked against RabbitMQ itself.
+ */
 class AmqpBrokerIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
 
@@ -47,9 +49,10 @@ class AmqpBrokerIT {
   private AmqpBroker broker;
 
   /**
-   * Some tests here read queue properties through the management API, which RabbitMQ 3.10 sometimes stops
-   * serving (HTTP 500, {badkey,...} in its statistics) after heavy queue churn by earlier test classes; a node in
-   * that state is restarted through the project's service script before this class starts.
+   * Some tests here read queue properties through the management API, which RabbitMQ 3.10 sometimes
+   * stops serving (HTTP 500, {badkey,...} in its statistics) after heavy queue churn by earlier
+   * test classes; a node in that state is restarted through the project's service script before
+   * this class starts.
    */
   @BeforeAll
   static void managementApiIsServing() throws Exception {
@@ -58,7 +61,11 @@ class AmqpBrokerIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    Config base =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
     config = BrokerContract.uniqueQueue(base, "amqp_it_");
     RabbitAdmin.track(config.defaultQueue());
     admin = RabbitAdmin.connect();
@@ -83,32 +90,56 @@ class AmqpBrokerIT {
   }
 
   private Signature publish(AmqpBroker b, Signature signature) {
-    Signature routed = signature.toBuilder().routingKey(b.routingKeyFor(signature)).headers(signature.headers()).build();
+    Signature routed =
+        signature.toBuilder()
+            .routingKey(b.routingKeyFor(signature))
+            .headers(signature.headers())
+            .build();
     b.publish(routed, WireCodec.encode(routed));
     return routed;
   }
 
   @Test
   void theWorkerQueueIsDeclaredAsGoDeclaresIt() throws Exception {
-    Config priorities = config.toBuilder().amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10))).build();
+    Config priorities =
+        config.toBuilder()
+            .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10)))
+            .build();
     AmqpBroker b = broker(priorities);
     b.startConsuming("it", "", new RecordingHandler(1)).close();
 
     Map<String, Object> queue = RabbitAdmin.queueInfo(config.defaultQueue());
-    assertThat(queue).containsEntry("durable", true).containsEntry("auto_delete", false).containsEntry("exclusive", false);
+    assertThat(queue)
+        .containsEntry("durable", true)
+        .containsEntry("auto_delete", false)
+        .containsEntry("exclusive", false);
     assertThat(queue.get("arguments")).isEqualTo(Map.of("x-max-priority", 10));
     String bindings = RabbitAdmin.management("queues/%2F/" + config.defaultQueue() + "/bindings");
-    assertThat(bindings).contains("\"source\":\"" + AmqpConfig.DEFAULT_EXCHANGE + "\"")
+    assertThat(bindings)
+        .contains("\"source\":\"" + AmqpConfig.DEFAULT_EXCHANGE + "\"")
         .contains("\"routing_key\":\"" + config.amqp().bindingKey() + "\"");
     String exchange = RabbitAdmin.management("exchanges/%2F/" + AmqpConfig.DEFAULT_EXCHANGE);
-    assertThat(exchange).contains("\"type\":\"direct\"").contains("\"durable\":true").contains("\"auto_delete\":false");
+    assertThat(exchange)
+        .contains("\"type\":\"direct\"")
+        .contains("\"durable\":true")
+        .contains("\"auto_delete\":false");
   }
 
   @Test
   void messagesCarryGosPropertiesAndBytes() throws Exception {
-    AmqpBroker b = broker(config.toBuilder().amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10))).build());
-    Signature sent = publish(b, Signature.builder("add").args(Arg.of(1L), Arg.of(2L)).priority(3)
-        .headers(Map.of("traceparent", "00-abc-01", "n", 5L)).build());
+    AmqpBroker b =
+        broker(
+            config.toBuilder()
+                .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10)))
+                .build());
+    Signature sent =
+        publish(
+            b,
+            Signature.builder("add")
+                .args(Arg.of(1L), Arg.of(2L))
+                .priority(3)
+                .headers(Map.of("traceparent", "00-abc-01", "n", 5L))
+                .build());
 
     GetResponse got = admin.get(config.defaultQueue());
     assertThat(got).isNotNull();
@@ -137,12 +168,18 @@ class AmqpBrokerIT {
     AmqpBroker b = broker(distinctKey);
     publish(b, Signature.create("add"));
     assertThat(admin.messageCount(config.defaultQueue())).isEqualTo(1);
-    assertThat(admin.exists(key)).as("Go would have declared queue %s and left a copy there", key).isFalse();
+    assertThat(admin.exists(key))
+        .as("Go would have declared queue %s and left a copy there", key)
+        .isFalse();
   }
 
   @Test
   void higherPriorityTasksComeFirstWhenTheQueueHasMaxPriority() throws Exception {
-    AmqpBroker b = broker(config.toBuilder().amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10))).build());
+    AmqpBroker b =
+        broker(
+            config.toBuilder()
+                .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10)))
+                .build());
     Signature low = publish(b, Signature.builder("add").priority(1).build());
     Signature high = publish(b, Signature.builder("add").priority(9).build());
     RecordingHandler handler = new RecordingHandler(2);
@@ -154,14 +191,23 @@ class AmqpBrokerIT {
   @Test
   void anUnroutableTaskIsAnErrorToTheSenderNotASilentDrop() {
     String exchange = "amqp_it_topic_" + UUID.randomUUID().toString().substring(0, 8);
-    Config topic = config.toBuilder().amqp(config.amqp().withExchange(exchange).withExchangeType("topic")
-        .withBindingKey("tasks.#")).build();
+    Config topic =
+        config.toBuilder()
+            .amqp(
+                config
+                    .amqp()
+                    .withExchange(exchange)
+                    .withExchangeType("topic")
+                    .withBindingKey("tasks.#"))
+            .build();
     AmqpBroker b = broker(topic);
     Signature routed = Signature.builder("add").routingKey("tasks.add").build();
     b.publish(routed, WireCodec.encode(routed));
     Signature lost = Signature.builder("add").routingKey("elsewhere").build();
     assertThatThrownBy(() -> b.publish(lost, WireCodec.encode(lost)))
-        .isInstanceOf(MachineryException.class).hasMessageContaining("elsewhere").hasMessageContaining("unroutable");
+        .isInstanceOf(MachineryException.class)
+        .hasMessageContaining("elsewhere")
+        .hasMessageContaining("unroutable");
     try {
       admin.with(ch -> ch.exchangeDelete(exchange));
     } catch (Exception ignored) {
@@ -173,25 +219,47 @@ class AmqpBrokerIT {
   void aDelayedTaskWaitsInGosDelayQueue() throws Exception {
     Instant now = Instant.parse("2030-01-02T03:04:05Z");
     broker = AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build();
-    Signature delayed = publish(broker, Signature.builder("add").eta(now.plusMillis(60_000)).build());
+    Signature delayed =
+        publish(broker, Signature.builder("add").eta(now.plusMillis(60_000)).build());
     String name = "delay.60000." + AmqpConfig.DEFAULT_EXCHANGE + "." + config.amqp().bindingKey();
 
     Map<String, Object> queue = RabbitAdmin.queueInfo(name);
     // the declaration Go made in interop/go/captured/amqp-delay-queue-declare.json, for 60000 ms
     assertThat(queue).containsEntry("durable", true).containsEntry("auto_delete", false);
-    assertThat(queue.get("arguments")).isEqualTo(Map.of(
-        "x-dead-letter-exchange", AmqpConfig.DEFAULT_EXCHANGE,
-        "x-dead-letter-routing-key", config.amqp().bindingKey(),
-        "x-message-ttl", 60000,
-        "x-expires", 120000));
+    assertThat(queue.get("arguments"))
+        .isEqualTo(
+            Map.of(
+                "x-dead-letter-exchange",
+                AmqpConfig.DEFAULT_EXCHANGE,
+                "x-dead-letter-routing-key",
+                config.amqp().bindingKey(),
+                "x-message-ttl",
+                60000,
+                "x-expires",
+                120000));
     assertThat(RabbitAdmin.management("queues/%2F/" + name + "/bindings"))
         .contains("\"routing_key\":\"" + name + "\"");
     GetResponse waiting = admin.get(name);
     assertThat(waiting.getBody()).isEqualTo(WireCodec.encode(delayed));
     assertThat(admin.messageCount(config.defaultQueue())).isZero();
-    // Go redeclares it with int64 arguments before each publish: the same declaration must be accepted
-    admin.with(ch -> ch.queueDeclare(name, true, false, false, Map.of("x-dead-letter-exchange", AmqpConfig.DEFAULT_EXCHANGE,
-        "x-dead-letter-routing-key", config.amqp().bindingKey(), "x-message-ttl", 60000L, "x-expires", 120000L)));
+    // Go redeclares it with int64 arguments before each publish: the same declaration must be
+    // accepted
+    admin.with(
+        ch ->
+            ch.queueDeclare(
+                name,
+                true,
+                false,
+                false,
+                Map.of(
+                    "x-dead-letter-exchange",
+                    AmqpConfig.DEFAULT_EXCHANGE,
+                    "x-dead-letter-routing-key",
+                    config.amqp().bindingKey(),
+                    "x-message-ttl",
+                    60000L,
+                    "x-expires",
+                    120000L)));
     admin.deleteQueues(name);
   }
 
@@ -199,11 +267,17 @@ class AmqpBrokerIT {
   void theSingleDelayedQueueHoldsTasksUntilTheirEta() throws Exception {
     String delayedQueue = config.defaultQueue() + "_delayed";
     RabbitAdmin.track(delayedQueue);
-    AmqpBroker b = broker(config.toBuilder().amqp(config.amqp().withDelayedQueue(delayedQueue)).build());
+    AmqpBroker b =
+        broker(config.toBuilder().amqp(config.amqp().withDelayedQueue(delayedQueue)).build());
     Instant eta = Instant.now().plusMillis(700);
     Signature delayed = publish(b, Signature.builder("add").eta(eta).build());
-    assertThat(RabbitAdmin.queueInfo(delayedQueue).get("arguments")).isEqualTo(Map.of(
-        "x-dead-letter-exchange", AmqpConfig.DEFAULT_EXCHANGE, "x-dead-letter-routing-key", config.amqp().bindingKey()));
+    assertThat(RabbitAdmin.queueInfo(delayedQueue).get("arguments"))
+        .isEqualTo(
+            Map.of(
+                "x-dead-letter-exchange",
+                AmqpConfig.DEFAULT_EXCHANGE,
+                "x-dead-letter-routing-key",
+                config.amqp().bindingKey()));
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("it", "", handler);
     Delivery delivery = handler.next(20);
@@ -219,40 +293,60 @@ class AmqpBrokerIT {
     Signature go = WireCodec.decodeSignature(goMessage);
     AmqpBroker b = broker(config);
     try (MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
-         Server server = Server.builder().config(config).broker(b).backend(backend).build()) {
-      server.registerTask("add", TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
+        Server server = Server.builder().config(config).broker(b).backend(backend).build()) {
+      server.registerTask(
+          "add", TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
       server.newWorker("it", 2).launchAsync();
       // exactly what Go's Publish sends: no headers, no priority, persistent JSON
-      AMQP.BasicProperties goProperties = new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
-      admin.with(ch -> {
-        ch.basicPublish(AmqpConfig.DEFAULT_EXCHANGE, config.amqp().bindingKey(), goProperties, goMessage);
-        return null;
-      });
+      AMQP.BasicProperties goProperties =
+          new AMQP.BasicProperties.Builder()
+              .contentType("application/json")
+              .deliveryMode(2)
+              .build();
+      admin.with(
+          ch -> {
+            ch.basicPublish(
+                AmqpConfig.DEFAULT_EXCHANGE, config.amqp().bindingKey(), goProperties, goMessage);
+            return null;
+          });
       assertThat(server.asyncResult(go.uuid()).get(PATIENCE)).containsExactly(2L);
     }
   }
 
-  /** Issue 13: one connection for the broker's publishing and the backend, owned and closed by the caller. */
+  /**
+   * Issue 13: one connection for the broker's publishing and the backend, owned and closed by the
+   * caller.
+   */
   @Test
   void aBrokerAndABackendShareOneClientThatTheCallerOwns() throws Exception {
-    try (AmqpClient shared = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
-        .connectionName("shared-it-" + config.defaultQueue()).build()) {
+    try (AmqpClient shared =
+        AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+            .connectionName("shared-it-" + config.defaultQueue())
+            .build()) {
       AmqpBroker b = AmqpBroker.builder(config).client(shared).build();
       AmqpBackend backend = AmqpBackend.builder(config).client(shared).build();
       try (Server server = Server.builder().config(config).broker(b).backend(backend).build()) {
-        server.registerTask("add", TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
+        server.registerTask(
+            "add",
+            TaskFunction.varargs(long[].class, a -> java.util.stream.LongStream.of(a).sum()));
         server.newWorker("it", 2).launchAsync();
-        assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(PATIENCE)).containsExactly(3L);
+        assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(PATIENCE))
+            .containsExactly(3L);
       } finally {
         b.close();
         backend.close();
       }
       assertThat(shared.isClosed()).as("the caller owns it").isFalse();
-      int ready = shared.call("inspect", ch -> ch.queueDeclarePassive(config.defaultQueue()).getMessageCount());
+      int ready =
+          shared.call(
+              "inspect", ch -> ch.queueDeclarePassive(config.defaultQueue()).getMessageCount());
       assertThat(ready).isZero();
       String name = "shared-it-" + config.defaultQueue();
-      await().atMost(PATIENCE).until(() -> RabbitAdmin.management("connections").contains(name)); // stats lag
-      assertThat(RabbitAdmin.management("connections")).as("one connection for both")
+      await()
+          .atMost(PATIENCE)
+          .until(() -> RabbitAdmin.management("connections").contains(name)); // stats lag
+      assertThat(RabbitAdmin.management("connections"))
+          .as("one connection for both")
           .containsOnlyOnce("\"user_provided_name\":\"" + name + "\"");
     }
   }
@@ -263,19 +357,27 @@ class AmqpBrokerIT {
     Signature first = publish(b, Signature.create("add", Arg.of(1L)));
     Signature carrier = Signature.builder("raw").routingKey(config.amqp().bindingKey()).build();
     b.publish(carrier, "not a task".getBytes(StandardCharsets.UTF_8));
-    Signature ignorable = publish(b, Signature.builder("unknown_here").ignoreWhenTaskNotRegistered(true).build());
+    Signature ignorable =
+        publish(b, Signature.builder("unknown_here").ignoreWhenTaskNotRegistered(true).build());
 
-    assertThat(b.pendingTasks("")).extracting(Signature::uuid).containsExactly(first.uuid(), ignorable.uuid());
+    assertThat(b.pendingTasks(""))
+        .extracting(Signature::uuid)
+        .containsExactly(first.uuid(), ignorable.uuid());
     assertThat(b.pendingTasks(config.defaultQueue())).hasSize(2);
     assertThat(admin.messageCount(config.defaultQueue())).as("everything is back").isEqualTo(3);
-    assertThat(WireCodec.decodeSignature(admin.get(config.defaultQueue()).getBody()).uuid()).as("in its place").isEqualTo(first.uuid());
+    assertThat(WireCodec.decodeSignature(admin.get(config.defaultQueue()).getBody()).uuid())
+        .as("in its place")
+        .isEqualTo(first.uuid());
     assertThat(b.pendingTasks("amqp_it_no_such_queue")).isEmpty();
   }
 
   @Test
   void severalUrlsFailOverToTheFirstThatAnswers() throws Exception {
-    Config failover = config.toBuilder().broker("amqp://guest:guest@127.0.0.1:1/|" + TestEndpoints.amqpUrl())
-        .multipleBrokerSeparator("|").build();
+    Config failover =
+        config.toBuilder()
+            .broker("amqp://guest:guest@127.0.0.1:1/|" + TestEndpoints.amqpUrl())
+            .multipleBrokerSeparator("|")
+            .build();
     AmqpBroker b = broker(failover);
     Signature sent = publish(b, Signature.create("add"));
     RecordingHandler handler = new RecordingHandler(1);
@@ -286,8 +388,9 @@ class AmqpBrokerIT {
   }
 
   /**
-   * F6: RabbitMQ's consumer_timeout counts from the delivery, so a message prefetched behind a long task could
-   * time out before it even starts. The QoS is the worker's concurrency, however large the prefetch.
+   * F6: RabbitMQ's consumer_timeout counts from the delivery, so a message prefetched behind a long
+   * task could time out before it even starts. The QoS is the worker's concurrency, however large
+   * the prefetch.
    */
   @Test
   void theBrokerHandsOutNoMoreThanTheWorkersConcurrencyWhateverThePrefetch() throws Exception {
@@ -298,11 +401,16 @@ class AmqpBrokerIT {
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("it", "", handler);
     await().atMost(PATIENCE).until(() -> handler.handedOver() == 1);
-    await().during(Duration.ofMillis(300)).atMost(PATIENCE)
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(PATIENCE)
         .until(() -> admin.messageCount(config.defaultQueue()) == 9 && handler.handedOver() == 1);
   }
 
-  /** F20: an ETA a few milliseconds ahead goes through the 1 s delay queue, never one that expires under it. */
+  /**
+   * F20: an ETA a few milliseconds ahead goes through the 1 s delay queue, never one that expires
+   * under it.
+   */
   @Test
   void aDelayOfAFewMillisecondsIsRaisedToOneSecond() throws Exception {
     Instant now = Instant.parse("2030-01-02T03:04:05Z");
@@ -330,20 +438,28 @@ class AmqpBrokerIT {
     GetResponse letter = admin.get(deadLetters);
     assertThat(letter.getBody()).isEqualTo(bad);
     assertThat(letter.getEnvelope().getExchange()).isEqualTo(Topology.DEAD_LETTER_EXCHANGE);
-    assertThat(String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_REASON_HEADER)))
+    assertThat(
+            String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_REASON_HEADER)))
         .isEqualTo("not a task: UUID is a number");
-    assertThat(String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_QUEUE_HEADER)))
+    assertThat(
+            String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_QUEUE_HEADER)))
         .isEqualTo(config.defaultQueue());
-    await().during(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> admin.messageCount(config.defaultQueue()) == 0);
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(PATIENCE)
+        .until(() -> admin.messageCount(config.defaultQueue()) == 0);
   }
 
   @Test
   void aBrokerWithoutAnExchangeIsRefusedAtOnce() {
     Config noExchange = config.toBuilder().amqp(config.amqp().withExchange("")).build();
-    assertThatThrownBy(() -> AmqpBroker.create(noExchange)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> AmqpBroker.create(noExchange))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("amqp.exchange");
-    assertThatThrownBy(() -> AmqpBroker.create(config.toBuilder().broker("redis://127.0.0.1:6379").build()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("amqp://");
+    assertThatThrownBy(
+            () -> AmqpBroker.create(config.toBuilder().broker("redis://127.0.0.1:6379").build()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("amqp://");
   }
 
   @Test
@@ -351,7 +467,9 @@ class AmqpBrokerIT {
     AmqpBroker b = broker(config);
     b.close();
     b.close();
-    assertThatThrownBy(() -> publish(b, Signature.create("add"))).isInstanceOf(MachineryException.class);
-    assertThatThrownBy(() -> b.startConsuming("it", "", new RecordingHandler(1))).isInstanceOf(MachineryException.class);
+    assertThatThrownBy(() -> publish(b, Signature.create("add")))
+        .isInstanceOf(MachineryException.class);
+    assertThatThrownBy(() -> b.startConsuming("it", "", new RecordingHandler(1)))
+        .isInstanceOf(MachineryException.class);
   }
 }

@@ -25,9 +25,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * RabbitMQ is restarted while a worker holds running tasks and senders keep sending. The worker and the
- * senders recover by themselves; no task is lost; tasks whose acknowledgement died with the connection run
- * again (counted).
+ * RabbitMQ is restarted while a worker holds running tasks and senders keep sending. The worker and
+ * the senders recover by themselves; no task is lost; tasks whose acknowledgement died with the
+ * connection run again (counted).
  */
 class AmqpBrokerRestartIT {
   private static final int BEFORE = 2_000;
@@ -51,37 +51,56 @@ class AmqpBrokerRestartIT {
     CountDownLatch gate = new CountDownLatch(1);
     Queue<AsyncResult> results = new ConcurrentLinkedQueue<>();
 
-    try (AmqpBroker broker = AmqpBroker.builder(config).publishTimeout(Duration.ofSeconds(90)).build();
-         MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
-         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
-      server.registerTask("gated", TaskFunction.of(Long.class, index -> {
-        entered.incrementAndGet();
-        // the first tasks hold their slots until RabbitMQ is down, so their acks are lost with the connection
-        boolean opened = gate.await(90, TimeUnit.SECONDS);
-        runs.merge(index, 1, Integer::sum);
-        return opened;
-      }));
-      server.workerBuilder("restart-it").concurrency(CONCURRENCY)
-          .errorHandler(e -> brokerErrors.incrementAndGet()).build().launchAsync();
+    try (AmqpBroker broker =
+            AmqpBroker.builder(config).publishTimeout(Duration.ofSeconds(90)).build();
+        MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask(
+          "gated",
+          TaskFunction.of(
+              Long.class,
+              index -> {
+                entered.incrementAndGet();
+                // the first tasks hold their slots until RabbitMQ is down, so their acks are lost
+                // with the connection
+                boolean opened = gate.await(90, TimeUnit.SECONDS);
+                runs.merge(index, 1, Integer::sum);
+                return opened;
+              }));
+      server
+          .workerBuilder("restart-it")
+          .concurrency(CONCURRENCY)
+          .errorHandler(e -> brokerErrors.incrementAndGet())
+          .build()
+          .launchAsync();
       for (long i = 0; i < BEFORE; i++) {
         results.add(server.sendTask(Signature.create("gated", Arg.of(i))));
       }
       await().atMost(Duration.ofSeconds(30)).until(() -> entered.get() == CONCURRENCY);
 
       long restartStarted = System.nanoTime();
-      Process restart = new ProcessBuilder(services, "restart", "rabbitmq").redirectErrorStream(true)
-          .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+      Process restart =
+          new ProcessBuilder(services, "restart", "rabbitmq")
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .start();
       await().atMost(Duration.ofSeconds(60)).until(() -> brokerErrors.get() > 0);
       double lostAfter = (System.nanoTime() - restartStarted) / 1e9;
       gate.countDown();
 
       AtomicInteger sentDuring = new AtomicInteger();
-      Thread sender = Thread.ofVirtual().start(() -> {
-        for (long i = BEFORE; i < BEFORE + DURING; i++) {
-          results.add(server.sendTask(Signature.create("gated", Arg.of(i)))); // waits while RabbitMQ is away
-          sentDuring.incrementAndGet();
-        }
-      });
+      Thread sender =
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    for (long i = BEFORE; i < BEFORE + DURING; i++) {
+                      results.add(
+                          server.sendTask(
+                              Signature.create(
+                                  "gated", Arg.of(i)))); // waits while RabbitMQ is away
+                      sentDuring.incrementAndGet();
+                    }
+                  });
       assertThat(restart.waitFor(120, TimeUnit.SECONDS)).as("the restart finished").isTrue();
       assertThat(restart.exitValue()).as("services.sh restart rabbitmq").isZero();
       double restartSeconds = (System.nanoTime() - restartStarted) / 1e9;
@@ -90,16 +109,30 @@ class AmqpBrokerRestartIT {
       sender.join();
       double allDoneSeconds = (System.nanoTime() - restartStarted) / 1e9;
       int executions = runs.values().stream().mapToInt(Integer::intValue).sum();
-      System.out.printf("[AmqpBrokerRestartIT] %d tasks (%d sent before, %d during the restart); connection loss"
+      System.out.printf(
+          "[AmqpBrokerRestartIT] %d tasks (%d sent before, %d during the restart); connection loss"
               + " seen %.1f s after the restart began; restart took %.1f s; all tasks done %.1f s after it began;"
               + " executions %d, duplicates %d; broker errors reported %d%n",
-          BEFORE + DURING, BEFORE, sentDuring.get(), lostAfter, restartSeconds, allDoneSeconds, executions,
-          executions - (BEFORE + DURING), brokerErrors.get());
+          BEFORE + DURING,
+          BEFORE,
+          sentDuring.get(),
+          lostAfter,
+          restartSeconds,
+          allDoneSeconds,
+          executions,
+          executions - (BEFORE + DURING),
+          brokerErrors.get());
       assertThat(runs).hasSize(BEFORE + DURING);
-      assertThat(executions - (BEFORE + DURING)).as("only tasks in flight at the restart ran twice")
+      assertThat(executions - (BEFORE + DURING))
+          .as("only tasks in flight at the restart ran twice")
           .isLessThanOrEqualTo(CONCURRENCY + 3 * CONCURRENCY);
-      assertThat(results).hasSize(BEFORE + DURING)
-          .allSatisfy(r -> assertThat(r.get(Duration.ofSeconds(30))).as("final state SUCCESS").containsExactly(true));
+      assertThat(results)
+          .hasSize(BEFORE + DURING)
+          .allSatisfy(
+              r ->
+                  assertThat(r.get(Duration.ofSeconds(30)))
+                      .as("final state SUCCESS")
+                      .containsExactly(true));
     }
   }
 }

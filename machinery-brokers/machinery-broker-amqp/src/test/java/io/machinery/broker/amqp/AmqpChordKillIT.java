@@ -9,11 +9,13 @@ import io.machinery.testkit.TestEndpoints;
 import java.nio.file.Path;
 
 /**
- * {@link ChordKillKit} on the AMQP broker and backend: worker processes killed with SIGKILL every few seconds
- * during 200 chords of 20 members in {@code make test}. At 1,000 chords ({@code -Dmachinery.kill.chords=1000},
- * 4 to 8 minutes here) one callback of 1,000 was lost in 2 of 3 runs: an open bug in the AMQP backend's chord
- * trigger under repeated kills, written in the README; 200 chords passed 3 of 3. A killed winner's callback is recovered by the re-run of its member (F4: the
- * members keep their states in {@code <group>_chord_states} until the callback is sent).
+ * {@link ChordKillKit} on the AMQP broker and backend: worker processes killed with SIGKILL every
+ * few seconds during 200 chords of 20 members in {@code make test}. At 1,000 chords ({@code
+ * -Dmachinery.kill.chords=1000}, 4 to 8 minutes here) one callback of 1,000 was lost in 2 of 3
+ * runs: an open bug in the AMQP backend's chord trigger under repeated kills, written in the
+ * README; 200 chords passed 3 of 3. A killed winner's callback is recovered by the re-run of its
+ * member (F4: the members keep their states in {@code <group>_chord_states} until the callback is
+ * sent).
  */
 class AmqpChordKillIT extends ChordKillKit {
   @Override
@@ -23,7 +25,10 @@ class AmqpChordKillIT extends ChordKillKit {
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
   }
 
   @Override

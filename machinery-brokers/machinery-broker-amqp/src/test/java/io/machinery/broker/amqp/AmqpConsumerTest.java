@@ -23,25 +23,45 @@ class AmqpConsumerTest {
   /** RabbitMQ's own words when consumer_timeout fires (3.10's rabbit_channel). */
   @Test
   void rabbitmqsDeliveryAcknowledgementTimeoutIsRecognised() {
-    String text = "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: "
-        + "1800000 ms. This timeout value can be configured, see consumers doc guide to learn more";
-    ShutdownSignalException timeout = new ShutdownSignalException(false, false,
-        new AMQImpl.Channel.Close(AMQP.PRECONDITION_FAILED, text, 0, 0), null);
+    String text =
+        "PRECONDITION_FAILED - delivery acknowledgement on channel 1 timed out. Timeout value used: "
+            + "1800000 ms. This timeout value can be configured, see consumers doc guide to learn more";
+    ShutdownSignalException timeout =
+        new ShutdownSignalException(
+            false, false, new AMQImpl.Channel.Close(AMQP.PRECONDITION_FAILED, text, 0, 0), null);
     assertThat(AmqpConsumer.isConsumerTimeout(timeout)).isTrue();
-    ShutdownSignalException other = new ShutdownSignalException(false, false,
-        new AMQImpl.Channel.Close(AMQP.PRECONDITION_FAILED, "PRECONDITION_FAILED - unknown delivery tag 7", 0, 0), null);
+    ShutdownSignalException other =
+        new ShutdownSignalException(
+            false,
+            false,
+            new AMQImpl.Channel.Close(
+                AMQP.PRECONDITION_FAILED, "PRECONDITION_FAILED - unknown delivery tag 7", 0, 0),
+            null);
     assertThat(AmqpConsumer.isConsumerTimeout(other)).isFalse();
     assertThat(AmqpConsumer.isConsumerTimeout("the broker cancelled the subscription")).isFalse();
-    assertThat(AmqpConsumer.CONSUMER_TIMEOUT_ADVICE).contains("consumer_timeout").contains("run again");
+    assertThat(AmqpConsumer.CONSUMER_TIMEOUT_ADVICE)
+        .contains("consumer_timeout")
+        .contains("run again");
   }
 
   @Test
   void theDeliveryCountIsRabbitmqsCountPlusThisDelivery() {
-    assertThat(AmqpDelivery.deliveryCount(new AMQP.BasicProperties(), false)).as("classic queue").isZero();
-    assertThat(AmqpDelivery.deliveryCount(new AMQP.BasicProperties(), true)).as("quorum, first delivery").isEqualTo(1);
-    assertThat(AmqpDelivery.deliveryCount(new AMQP.BasicProperties.Builder()
-        .headers(Map.of("x-delivery-count", 2L)).build(), true)).isEqualTo(3);
-    assertThat(AmqpDelivery.deliveryCount(new AMQP.BasicProperties.Builder()
-        .headers(Map.of("x-delivery-count", "2")).build(), true)).as("not a number: the first").isEqualTo(1);
+    assertThat(AmqpDelivery.deliveryCount(new AMQP.BasicProperties(), false))
+        .as("classic queue")
+        .isZero();
+    assertThat(AmqpDelivery.deliveryCount(new AMQP.BasicProperties(), true))
+        .as("quorum, first delivery")
+        .isEqualTo(1);
+    assertThat(
+            AmqpDelivery.deliveryCount(
+                new AMQP.BasicProperties.Builder().headers(Map.of("x-delivery-count", 2L)).build(),
+                true))
+        .isEqualTo(3);
+    assertThat(
+            AmqpDelivery.deliveryCount(
+                new AMQP.BasicProperties.Builder().headers(Map.of("x-delivery-count", "2")).build(),
+                true))
+        .as("not a number: the first")
+        .isEqualTo(1);
   }
 }

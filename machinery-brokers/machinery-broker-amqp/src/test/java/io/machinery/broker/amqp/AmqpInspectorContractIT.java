@@ -11,7 +11,10 @@ import org.junit.jupiter.api.AfterEach;
 class AmqpInspectorContractIT extends InspectorContract {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
   }
 
   @Override

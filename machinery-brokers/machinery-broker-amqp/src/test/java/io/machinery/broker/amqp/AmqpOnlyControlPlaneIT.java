@@ -23,26 +23,39 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * An AMQP-only deployment (AMQP broker and backend) gets its control plane from the AMQP backend: workers are
- * listed with their running tasks, follow pauses across the deployment, and are gone when they stop.
+ * An AMQP-only deployment (AMQP broker and backend) gets its control plane from the AMQP backend:
+ * workers are listed with their running tasks, follow pauses across the deployment, and are gone
+ * when they stop.
  */
 class AmqpOnlyControlPlaneIT {
-  private static final Duration PATIENCE = Duration.ofSeconds(60); // management API listings take seconds with many queues
+  private static final Duration PATIENCE =
+      Duration.ofSeconds(60); // management API listings take seconds with many queues
   private static final Duration BEAT = Duration.ofMillis(200);
 
-  private final Config config = BrokerContract.uniqueQueue(
-      Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build(), "cp_amqp_");
-  private final AmqpBroker broker = AmqpBroker.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
-  private final AmqpBackend backend = AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
-  private final Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+  private final Config config =
+      BrokerContract.uniqueQueue(
+          Config.builder()
+              .broker(TestEndpoints.amqpUrl())
+              .resultBackend(TestEndpoints.amqpUrl())
+              .build(),
+          "cp_amqp_");
+  private final AmqpBroker broker =
+      AmqpBroker.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
+  private final AmqpBackend backend =
+      AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
+  private final Server server =
+      Server.builder().config(config).broker(broker).backend(backend).build();
   private final CountDownLatch release = new CountDownLatch(1);
 
   AmqpOnlyControlPlaneIT() {
     RabbitAdmin.track(config.defaultQueue());
-    server.registerTask("block", TaskFunction.of(() -> {
-      release.await();
-      return "done";
-    }));
+    server.registerTask(
+        "block",
+        TaskFunction.of(
+            () -> {
+              release.await();
+              return "done";
+            }));
     server.registerTask("quick", TaskFunction.of(() -> "quick"));
   }
 
@@ -61,13 +74,16 @@ class AmqpOnlyControlPlaneIT {
 
   @Test
   void withoutTheManagementApiWorkersStillRunTasks() {
-    try (AmqpBackend unlisted = AmqpBackend.builder(config).managementUrl("http://127.0.0.1:1").build();
-         Server bare = Server.builder().config(config).broker(broker).backend(unlisted).build()) {
+    try (AmqpBackend unlisted =
+            AmqpBackend.builder(config).managementUrl("http://127.0.0.1:1").build();
+        Server bare = Server.builder().config(config).broker(broker).backend(unlisted).build()) {
       bare.registerTask("quick", TaskFunction.of(() -> "quick"));
-      Worker worker = bare.workerBuilder("cp-no-mgmt").concurrency(1).heartbeatInterval(BEAT).build();
+      Worker worker =
+          bare.workerBuilder("cp-no-mgmt").concurrency(1).heartbeatInterval(BEAT).build();
       worker.launchAsync();
 
-      assertThat(bare.sendTask(Signature.builder("quick").build()).get(PATIENCE)).containsExactly("quick");
+      assertThat(bare.sendTask(Signature.builder("quick").build()).get(PATIENCE))
+          .containsExactly("quick");
       worker.quit();
     }
   }
@@ -75,9 +91,15 @@ class AmqpOnlyControlPlaneIT {
   private WorkerStatus nextBeatOf(ControlPlane plane, Worker worker) {
     Instant now = Instant.now();
     String id = worker.controlPlaneId().orElseThrow();
-    return await().atMost(PATIENCE).until(
-        () -> plane.workers().stream().filter(w -> w.id().equals(id) && w.heartbeatAt().isAfter(now)).findFirst().orElse(null),
-        status -> status != null);
+    return await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                plane.workers().stream()
+                    .filter(w -> w.id().equals(id) && w.heartbeatAt().isAfter(now))
+                    .findFirst()
+                    .orElse(null),
+            status -> status != null);
   }
 
   @Test
@@ -89,9 +111,12 @@ class AmqpOnlyControlPlaneIT {
     worker.launchAsync();
     AsyncResult running = server.sendTask(Signature.builder("block").build());
 
-    WorkerStatus status = await().atMost(PATIENCE).until(() -> nextBeatOf(plane, worker), s -> s.busy() == 1);
+    WorkerStatus status =
+        await().atMost(PATIENCE).until(() -> nextBeatOf(plane, worker), s -> s.busy() == 1);
     assertThat(status.queue()).isEqualTo(config.defaultQueue());
-    assertThat(status.running()).extracting(WorkerStatus.RunningTask::uuid).containsExactly(running.taskUuid());
+    assertThat(status.running())
+        .extracting(WorkerStatus.RunningTask::uuid)
+        .containsExactly(running.taskUuid());
 
     plane.pause(config.defaultQueue());
     await().atMost(PATIENCE).until(worker::isPaused);
@@ -106,6 +131,9 @@ class AmqpOnlyControlPlaneIT {
     assertThat(later.get(PATIENCE)).containsExactly("quick");
     String id = worker.controlPlaneId().orElseThrow();
     worker.quit();
-    assertThat(plane.workers()).extracting(WorkerStatus::id).as("withdrawn on stop").doesNotContain(id);
+    assertThat(plane.workers())
+        .extracting(WorkerStatus::id)
+        .as("withdrawn on stop")
+        .doesNotContain(id);
   }
 }

@@ -13,7 +13,10 @@ import org.junit.jupiter.api.AfterEach;
 class AmqpRedisAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.redisUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.redisUrl())
+        .build();
   }
 
   @Override

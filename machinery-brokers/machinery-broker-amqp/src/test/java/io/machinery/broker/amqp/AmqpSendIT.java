@@ -24,8 +24,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Sending on RabbitMQ without one wait per message: {@code sendTaskAsync} and {@code sendTasks} keep many
- * publishes in flight and collect their confirms as RabbitMQ sends them; the states go to a Redis backend.
+ * Sending on RabbitMQ without one wait per message: {@code sendTaskAsync} and {@code sendTasks}
+ * keep many publishes in flight and collect their confirms as RabbitMQ sends them; the states go to
+ * a Redis backend.
  */
 class AmqpSendIT {
   private Config config;
@@ -36,8 +37,12 @@ class AmqpSendIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.redisUrl())
-        .resultsExpireIn(300).build();
+    Config base =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .resultsExpireIn(300)
+            .build();
     config = BrokerContract.uniqueQueue(base, "amqp_send_it_");
     RabbitAdmin.track(config.defaultQueue());
     admin = RabbitAdmin.connect();
@@ -72,7 +77,9 @@ class AmqpSendIT {
     List<AsyncResult> results = server.sendTasks(batch);
 
     assertThat(results).hasSize(2_000);
-    await().atMost(Duration.ofSeconds(20)).until(() -> admin.messageCount(config.defaultQueue()) == 2_000);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.messageCount(config.defaultQueue()) == 2_000);
     assertThat(stored(results.get(0))).isEqualTo(State.PENDING);
     assertThat(stored(results.get(1_999))).isEqualTo(State.PENDING);
   }
@@ -85,7 +92,9 @@ class AmqpSendIT {
     }
     CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get();
 
-    await().atMost(Duration.ofSeconds(20)).until(() -> admin.messageCount(config.defaultQueue()) == 500);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.messageCount(config.defaultQueue()) == 500);
     assertThat(stored(sent.get(499).get())).isEqualTo(State.PENDING);
   }
 
@@ -94,16 +103,22 @@ class AmqpSendIT {
     server.sendTask(Signature.create("noop")); // the broker now remembers the queue as declared
     admin.deleteQueues(config.defaultQueue());
 
-    server.sendTaskAsync(Signature.create("noop")).get(); // returned unroutable, repaired, published again
+    server
+        .sendTaskAsync(Signature.create("noop"))
+        .get(); // returned unroutable, repaired, published again
 
-    await().atMost(Duration.ofSeconds(20)).until(() -> admin.messageCount(config.defaultQueue()) == 1);
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(() -> admin.messageCount(config.defaultQueue()) == 1);
   }
 
   @Test
   void anAsynchronousSendOnAClosedBrokerFailsWithGosPublishError() {
     broker.close();
     CompletableFuture<AsyncResult> sent = server.sendTaskAsync(Signature.create("noop"));
-    assertThatThrownBy(sent::get).isInstanceOf(ExecutionException.class)
-        .cause().hasMessageStartingWith("Publish message error: ");
+    assertThatThrownBy(sent::get)
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .hasMessageStartingWith("Publish message error: ");
   }
 }

@@ -21,8 +21,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * How a worker's settlements reach RabbitMQ: requeue with a replacement body, the delivery count of quorum
- * queues, and messages too large for the worker (F7).
+ * How a worker's settlements reach RabbitMQ: requeue with a replacement body, the delivery count of
+ * quorum queues, and messages too large for the worker (F7).
  */
 class AmqpSettlementIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -33,7 +33,11 @@ class AmqpSettlementIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base = Config.builder().broker(TestEndpoints.amqpUrl()).resultBackend(TestEndpoints.amqpUrl()).build();
+    Config base =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
     config = BrokerContract.uniqueQueue(base, "amqp_settle_");
     RabbitAdmin.track(config.defaultQueue());
     RabbitAdmin.track(config.defaultQueue() + Topology.DEAD_LETTER_SUFFIX);
@@ -60,7 +64,8 @@ class AmqpSettlementIT {
   }
 
   @Test
-  void aRequeueWithAReplacementBringsBackTheReplacementAndAcknowledgesTheOriginal() throws Exception {
+  void aRequeueWithAReplacementBringsBackTheReplacementAndAcknowledgesTheOriginal()
+      throws Exception {
     broker = AmqpBroker.create(config);
     Signature sent = publish(broker, Signature.create("add"));
     RecordingHandler handler = new RecordingHandler(1);
@@ -78,7 +83,8 @@ class AmqpSettlementIT {
     handler.release(1);
     String requeueQueue = "delay.5.." + config.defaultQueue();
     RabbitAdmin.track(requeueQueue);
-    // F20: a 5 ms requeue queue must not expire (2 x 5 ms, Go's rule) before the message's TTL fires
+    // F20: a 5 ms requeue queue must not expire (2 x 5 ms, Go's rule) before the message's TTL
+    // fires
     assertThat(((Map<?, ?>) RabbitAdmin.queueInfo(requeueQueue).get("arguments")).get("x-expires"))
         .isEqualTo(5 + (int) Topology.REQUEUE_QUEUE_SPARE_MILLIS);
     Delivery third = handler.next(20);
@@ -90,7 +96,10 @@ class AmqpSettlementIT {
 
   @Test
   void aQuorumQueueCountsDeliveriesAndAClassicQueueDoesNot() throws Exception {
-    Config quorum = config.toBuilder().amqp(config.amqp().withQueueDeclareArgs(Map.of("x-queue-type", "quorum"))).build();
+    Config quorum =
+        config.toBuilder()
+            .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-queue-type", "quorum")))
+            .build();
     broker = AmqpBroker.create(quorum);
     publish(broker, Signature.create("add"));
     RecordingHandler handler = new RecordingHandler(1);
@@ -103,7 +112,9 @@ class AmqpSettlementIT {
     handler.ack(second);
     broker.close();
 
-    broker = AmqpBroker.create(config.toBuilder().defaultQueue(config.defaultQueue() + "_classic").build());
+    broker =
+        AmqpBroker.create(
+            config.toBuilder().defaultQueue(config.defaultQueue() + "_classic").build());
     RabbitAdmin.track(config.defaultQueue() + "_classic");
     publish(broker, Signature.create("add"));
     RecordingHandler classic = new RecordingHandler(1);
@@ -114,20 +125,27 @@ class AmqpSettlementIT {
   }
 
   /**
-   * F7: a message over the client library's default 64 MiB used to end the consumer connection on every
-   * delivery. It reaches the worker, which dead-letters it by size; the dead letter keeps a preview.
+   * F7: a message over the client library's default 64 MiB used to end the consumer connection on
+   * every delivery. It reaches the worker, which dead-letters it by size; the dead letter keeps a
+   * preview.
    */
   @Test
-  void aMessageOverSixtyFourMebibytesReachesTheWorkerAndIsDeadLetteredAsAPreview() throws Exception {
+  void aMessageOverSixtyFourMebibytesReachesTheWorkerAndIsDeadLetteredAsAPreview()
+      throws Exception {
     broker = AmqpBroker.create(config);
     RecordingHandler handler = new RecordingHandler(1);
     broker.startConsuming("it", "", handler);
     byte[] huge = new byte[65 * 1024 * 1024 + 1];
     java.util.Arrays.fill(huge, (byte) 'x');
-    admin.with(ch -> {
-      ch.basicPublish("", config.defaultQueue(), new AMQP.BasicProperties.Builder().deliveryMode(1).build(), huge);
-      return null;
-    });
+    admin.with(
+        ch -> {
+          ch.basicPublish(
+              "",
+              config.defaultQueue(),
+              new AMQP.BasicProperties.Builder().deliveryMode(1).build(),
+              huge);
+          return null;
+        });
     Delivery big = handler.next(60);
     assertThat(big).as("delivered, not a dead connection").isNotNull();
     assertThat(big.body()).hasSize(huge.length);
@@ -136,8 +154,11 @@ class AmqpSettlementIT {
     await().atMost(PATIENCE).until(() -> admin.messageCount(deadLetters) == 1);
     GetResponse letter = admin.get(deadLetters);
     assertThat(letter.getBody()).hasSize(Publishing.DEAD_LETTER_PREVIEW_BYTES);
-    assertThat(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SIZE_HEADER)).isEqualTo((long) huge.length);
-    assertThat(String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SHA256_HEADER))).hasSize(64);
+    assertThat(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SIZE_HEADER))
+        .isEqualTo((long) huge.length);
+    assertThat(
+            String.valueOf(letter.getProps().getHeaders().get(Topology.DEAD_LETTER_SHA256_HEADER)))
+        .hasSize(64);
 
     Signature after = publish(broker, Signature.create("add"));
     Delivery next = handler.next(20);

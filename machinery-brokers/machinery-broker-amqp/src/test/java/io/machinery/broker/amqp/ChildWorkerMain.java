@@ -7,9 +7,9 @@ import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
 
 /**
- * A worker process for {@link AmqpWorkerKillIT} and {@link AmqpChordKillIT}: AMQP broker and backend and
- * {@link WorkerProcesses#registerRecordingTasks the recording tasks}, which log every run to a file so the
- * parent counts runs even of a killed process.
+ * A worker process for {@link AmqpWorkerKillIT} and {@link AmqpChordKillIT}: AMQP broker and
+ * backend and {@link WorkerProcesses#registerRecordingTasks the recording tasks}, which log every
+ * run to a file so the parent counts runs even of a killed process.
  *
  * <p>Arguments: AMQP URL, default queue, concurrency, executions file. Runs until killed.
  */
@@ -17,7 +17,8 @@ public final class ChildWorkerMain {
   private ChildWorkerMain() {}
 
   public static void main(String[] args) throws Exception {
-    Config config = Config.builder().broker(args[0]).resultBackend(args[0]).defaultQueue(args[1]).build();
+    Config config =
+        Config.builder().broker(args[0]).resultBackend(args[0]).defaultQueue(args[1]).build();
     int concurrency = Integer.parseInt(args[2]);
     AmqpBroker broker = AmqpBroker.create(config);
     AmqpBackend backend = AmqpBackend.create(config);

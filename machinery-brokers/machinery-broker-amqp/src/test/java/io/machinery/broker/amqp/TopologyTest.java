@@ -10,29 +10,36 @@ import org.junit.jupiter.api.Test;
 
 class TopologyTest {
   private final Topology direct = new Topology(Config.DEFAULT);
-  private final Topology topic = new Topology(Config.DEFAULT.toBuilder()
-      .amqp(AmqpConfig.DEFAULT.withExchangeType("topic")).build());
+  private final Topology topic =
+      new Topology(
+          Config.DEFAULT.toBuilder().amqp(AmqpConfig.DEFAULT.withExchangeType("topic")).build());
 
   @Test
   void routingFollowsGosAdjustRoutingKey() {
     assertThat(direct.routingKeyFor(Signature.create("add"))).isEqualTo("machinery_task");
     assertThat(topic.routingKeyFor(Signature.create("add"))).isEqualTo("machinery_tasks");
-    assertThat(direct.routingKeyFor(Signature.builder("add").routingKey("custom").build())).isEqualTo("custom");
+    assertThat(direct.routingKeyFor(Signature.builder("add").routingKey("custom").build()))
+        .isEqualTo("custom");
   }
 
   @Test
   void publishersDeclareTheWorkersQueueInsteadOfGosCopyQueue() {
     assertThat(direct.publishTarget("machinery_task"))
         .isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
-    assertThat(direct.publishTarget("custom")).isEqualTo(new Topology.QueueBinding("custom", "custom"));
-    assertThat(topic.publishTarget("anything")).isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
+    assertThat(direct.publishTarget("custom"))
+        .isEqualTo(new Topology.QueueBinding("custom", "custom"));
+    assertThat(topic.publishTarget("anything"))
+        .isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
   }
 
   @Test
   void workersBindTheDefaultQueueWithTheBindingKeyAndCustomQueuesWithTheirName() {
-    assertThat(direct.workerQueue("")).isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
-    assertThat(direct.workerQueue("machinery_tasks")).isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
-    assertThat(direct.workerQueue("images")).isEqualTo(new Topology.QueueBinding("images", "images"));
+    assertThat(direct.workerQueue(""))
+        .isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
+    assertThat(direct.workerQueue("machinery_tasks"))
+        .isEqualTo(new Topology.QueueBinding("machinery_tasks", "machinery_task"));
+    assertThat(direct.workerQueue("images"))
+        .isEqualTo(new Topology.QueueBinding("images", "images"));
   }
 
   @Test
@@ -40,9 +47,17 @@ class TopologyTest {
     // interop/go/captured/amqp-delay-queue-declare.json
     assertThat(Topology.delayQueueName(992, "machinery_exchange", "machinery_task"))
         .isEqualTo("delay.992.machinery_exchange.machinery_task");
-    assertThat(Topology.delayQueueArgs(992, "machinery_exchange", "machinery_task")).isEqualTo(Map.of(
-        "x-dead-letter-exchange", "machinery_exchange", "x-dead-letter-routing-key", "machinery_task",
-        "x-message-ttl", 992L, "x-expires", 1984L));
+    assertThat(Topology.delayQueueArgs(992, "machinery_exchange", "machinery_task"))
+        .isEqualTo(
+            Map.of(
+                "x-dead-letter-exchange",
+                "machinery_exchange",
+                "x-dead-letter-routing-key",
+                "machinery_task",
+                "x-message-ttl",
+                992L,
+                "x-expires",
+                1984L));
   }
 
   @Test

@@ -1,9 +1,9 @@
 package io.machinery.broker.gcppubsub;
 
 import com.google.api.core.ApiFuture;
+import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
-import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
 import java.util.Map;
@@ -16,30 +16,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Moves delayed messages (an ETA in the future, a retry later, a requeue after a delay) from the delay topic to
- * their task topic when they are due: a real delay, unlike Go's {@code DelayThreshold}, which only holds the
- * message in the sending process's batch (Go issue #404).
+ * Moves delayed messages (an ETA in the future, a retry later, a requeue after a delay) from the
+ * delay topic to their task topic when they are due: a real delay, unlike Go's {@code
+ * DelayThreshold}, which only holds the message in the sending process's batch (Go issue #404).
  *
  * <p>Design notes. A delayed message is published to the delay topic with its due time ({@value
  * GcpPubSubBroker#ETA_ATTRIBUTE}, epoch milliseconds) and its task topic ({@value
- * GcpPubSubBroker#TOPIC_ATTRIBUTE}) as attributes; every broker that runs a consumer pulls the delay
- * subscription and, for each message:
+ * GcpPubSubBroker#TOPIC_ATTRIBUTE}) as attributes; every broker that runs a consumer pulls the
+ * delay subscription and, for each message:
  *
  * <ul>
  *   <li>due: publishes its data to the task topic, then acknowledges it;
- *   <li>due within {@link #HOLD_MILLIS}: holds it, with its ack deadline set past the due time, and publishes it
- *       at the due time (checked against the clock again, so never early);
- *   <li>due later: parks it on the server by setting its ack deadline to about its due time minus the hold
- *       window (at most {@link #MAX_PARK_SECONDS}), so Pub/Sub hands it out again shortly before it is due.
- *       A message published more than {@link #REFRESH_AFTER_SECONDS} ago is first published again (and the old
- *       copy acknowledged), so no message outlives the server's retention window (the pstest fake drops
- *       messages left undelivered for 10 minutes; Pub/Sub keeps them 7 days by default).
+ *   <li>due within {@link #HOLD_MILLIS}: holds it, with its ack deadline set past the due time, and
+ *       publishes it at the due time (checked against the clock again, so never early);
+ *   <li>due later: parks it on the server by setting its ack deadline to about its due time minus
+ *       the hold window (at most {@link #MAX_PARK_SECONDS}), so Pub/Sub hands it out again shortly
+ *       before it is due. A message published more than {@link #REFRESH_AFTER_SECONDS} ago is first
+ *       published again (and the old copy acknowledged), so no message outlives the server's
+ *       retention window (the pstest fake drops messages left undelivered for 10 minutes; Pub/Sub
+ *       keeps them 7 days by default).
  * </ul>
  *
- * <p>Everything lives in Pub/Sub, so delays survive the exit of every process: a held or parked message whose
- * broker died comes back when its deadline lapses (then at most about 10 s late) and the next pump moves it.
- * Publishing before acknowledging makes a crash in between a duplicate, never a loss. The same message may
- * reach two pumps only when a lease lapses, so duplicates are rare; workers are at-least-once anyway.
+ * <p>Everything lives in Pub/Sub, so delays survive the exit of every process: a held or parked
+ * message whose broker died comes back when its deadline lapses (then at most about 10 s late) and
+ * the next pump moves it. Publishing before acknowledging makes a crash in between a duplicate,
+ * never a loss. The same message may reach two pumps only when a lease lapses, so duplicates are
+ * rare; workers are at-least-once anyway.
  */
 final class DelayPump {
   private static final Logger log = LoggerFactory.getLogger(DelayPump.class);
@@ -65,15 +67,22 @@ final class DelayPump {
     int failures = 0;
     while (running.get()) {
       @SuppressWarnings("deprecation")
-      PullRequest request = PullRequest.newBuilder().setSubscription(broker.client().subscriptionName(subscription))
-          .setMaxMessages(PULL_SIZE).setReturnImmediately(false).build();
-      ApiFuture<PullResponse> future = broker.client().subscriber().pullCallable().futureCall(request);
+      PullRequest request =
+          PullRequest.newBuilder()
+              .setSubscription(broker.client().subscriptionName(subscription))
+              .setMaxMessages(PULL_SIZE)
+              .setReturnImmediately(false)
+              .build();
+      ApiFuture<PullResponse> future =
+          broker.client().subscriber().pullCallable().futureCall(request);
       try {
         for (ReceivedMessage m : future.get().getReceivedMessagesList()) {
           if (running.get()) {
             handle(m);
           } else {
-            broker.settler().modifyDeadline(subscription, m.getAckId(), 0); // closing: hand it back at once
+            broker
+                .settler()
+                .modifyDeadline(subscription, m.getAckId(), 0); // closing: hand it back at once
           }
         }
         failures = 0;
@@ -82,10 +91,18 @@ final class DelayPump {
         return;
       } catch (ExecutionException | RuntimeException e) {
         if (++failures == 1) {
-          log.warn("Pulling delayed messages from {} failed: {}; retrying", subscription, e.getMessage());
+          log.warn(
+              "Pulling delayed messages from {} failed: {}; retrying",
+              subscription,
+              e.getMessage());
         }
         try {
-          Thread.sleep(Math.min(5_000, 100L << Math.min(failures, 6))); // back-off between retries, not a wait for an outcome
+          Thread.sleep(
+              Math.min(
+                  5_000,
+                  100L
+                      << Math.min(
+                          failures, 6))); // back-off between retries, not a wait for an outcome
         } catch (InterruptedException ie) {
           return;
         }
@@ -103,8 +120,14 @@ final class DelayPump {
       due = Long.MIN_VALUE;
     }
     if (topic.isEmpty() || due == Long.MIN_VALUE) {
-      deadLetter(received, "a message on the delay topic needs the attributes " + GcpPubSubBroker.TOPIC_ATTRIBUTE
-          + " and " + GcpPubSubBroker.ETA_ATTRIBUTE + " (epoch milliseconds), it had " + m.getAttributesMap());
+      deadLetter(
+          received,
+          "a message on the delay topic needs the attributes "
+              + GcpPubSubBroker.TOPIC_ATTRIBUTE
+              + " and "
+              + GcpPubSubBroker.ETA_ATTRIBUTE
+              + " (epoch milliseconds), it had "
+              + m.getAttributesMap());
       return;
     }
     long remaining = due - broker.clock().millis();
@@ -114,29 +137,41 @@ final class DelayPump {
       held.put(received.getAckId(), received);
       setDeadline(received, (int) (remaining / 1000) + 1 + HOLD_MARGIN_SECONDS);
       broker.schedule(() -> due(received, topic), remaining);
-    } else if (m.getPublishTime().getSeconds() < broker.clock().instant().getEpochSecond() - REFRESH_AFTER_SECONDS) {
+    } else if (m.getPublishTime().getSeconds()
+        < broker.clock().instant().getEpochSecond() - REFRESH_AFTER_SECONDS) {
       try {
-        broker.client().publish(broker.delayTopic(), m.getData().toByteArray(), m.getAttributesMap());
+        broker
+            .client()
+            .publish(broker.delayTopic(), m.getData().toByteArray(), m.getAttributesMap());
         broker.settler().ack(subscription, received.getAckId());
       } catch (RuntimeException e) {
-        log.warn("Could not refresh a delayed message on {}: {}", broker.delayTopic(), e.getMessage());
+        log.warn(
+            "Could not refresh a delayed message on {}: {}", broker.delayTopic(), e.getMessage());
         setDeadline(received, HOLD_MARGIN_SECONDS);
       }
     } else {
-      int park = (int) Math.max(HOLD_MARGIN_SECONDS, Math.min(MAX_PARK_SECONDS, (remaining - HOLD_MILLIS / 2) / 1000));
+      int park =
+          (int)
+              Math.max(
+                  HOLD_MARGIN_SECONDS,
+                  Math.min(MAX_PARK_SECONDS, (remaining - HOLD_MILLIS / 2) / 1000));
       broker.settler().modifyDeadline(subscription, received.getAckId(), park);
     }
   }
 
-  /** The scheduled end of a hold: moves the message when its time has come by the broker's clock. */
+  /**
+   * The scheduled end of a hold: moves the message when its time has come by the broker's clock.
+   */
   private void due(ReceivedMessage received, String topic) {
     if (!running.get() || !held.containsKey(received.getAckId())) {
       return;
     }
-    long due = Long.parseLong(received.getMessage().getAttributesOrThrow(GcpPubSubBroker.ETA_ATTRIBUTE));
+    long due =
+        Long.parseLong(received.getMessage().getAttributesOrThrow(GcpPubSubBroker.ETA_ATTRIBUTE));
     long remaining = due - broker.clock().millis();
     if (remaining > 0) {
-      broker.schedule(() -> due(received, topic), remaining); // the scheduler woke early by the broker's clock
+      broker.schedule(
+          () -> due(received, topic), remaining); // the scheduler woke early by the broker's clock
       return;
     }
     held.remove(received.getAckId());
@@ -150,7 +185,10 @@ final class DelayPump {
     } catch (MissingTopicException e) {
       deadLetter(received, e.getMessage());
     } catch (RuntimeException e) {
-      log.warn("Could not move a due message to topic {} ({}); trying again in {} s", topic, e.getMessage(),
+      log.warn(
+          "Could not move a due message to topic {} ({}); trying again in {} s",
+          topic,
+          e.getMessage(),
           HOLD_MARGIN_SECONDS);
       setDeadline(received, HOLD_MARGIN_SECONDS);
     }
@@ -158,10 +196,14 @@ final class DelayPump {
 
   private void deadLetter(ReceivedMessage received, @Nullable String reason) {
     try {
-      broker.publishDeadLetter(broker.delayTopic(), subscription, received.getMessage(), String.valueOf(reason));
+      broker.publishDeadLetter(
+          broker.delayTopic(), subscription, received.getMessage(), String.valueOf(reason));
       broker.settler().ack(subscription, received.getAckId());
     } catch (RuntimeException e) {
-      log.error("Could not dead-letter a message of {} ({}); it comes back in {} s", subscription, e.getMessage(),
+      log.error(
+          "Could not dead-letter a message of {} ({}); it comes back in {} s",
+          subscription,
+          e.getMessage(),
           PubSubDelivery.DEAD_LETTER_FALLBACK_SECONDS);
       setDeadline(received, PubSubDelivery.DEAD_LETTER_FALLBACK_SECONDS);
     }
@@ -172,9 +214,10 @@ final class DelayPump {
   }
 
   /**
-   * Stops pulling and hands the held messages back, so another broker's pump moves them on time. The pull under
-   * way is left to finish (up to 2 s) and what it brings goes straight back: cancelling it would strand whatever
-   * the server already handed to it until its ack deadline lapses, making a delay late by that much.
+   * Stops pulling and hands the held messages back, so another broker's pump moves them on time.
+   * The pull under way is left to finish (up to 2 s) and what it brings goes straight back:
+   * cancelling it would strand whatever the server already handed to it until its ack deadline
+   * lapses, making a delay late by that much.
    */
   void close() {
     running.set(false);

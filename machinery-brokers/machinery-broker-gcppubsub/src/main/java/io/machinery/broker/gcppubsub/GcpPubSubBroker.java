@@ -36,9 +36,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Go Machinery's GCP Pub/Sub broker (spec §3.5): broker URL {@code gcppubsub://PROJECT/SUBSCRIPTION}, the topic
- * is the task's routing key (default: {@code DefaultQueue}), the message data is Go's JSON with no attributes,
- * so Go and Java senders and workers share topics and subscriptions.
+ * Go Machinery's GCP Pub/Sub broker (spec §3.5): broker URL {@code
+ * gcppubsub://PROJECT/SUBSCRIPTION}, the topic is the task's routing key (default: {@code
+ * DefaultQueue}), the message data is Go's JSON with no attributes, so Go and Java senders and
+ * workers share topics and subscriptions.
  *
  * <pre>{@code
  * Config config = Config.builder().broker("gcppubsub://my-project/machinery_tasks").build();
@@ -51,41 +52,52 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Resources.</b> As in Go, the topic {@code DefaultQueue} and the URL's subscription must exist; so must
- *       the delay topic and subscription ({@value #DEFAULT_DELAY_TOPIC}) and the dead-letter topic and
- *       subscription ({@value #DEFAULT_DEAD_LETTER_TOPIC}). {@link Builder#build()} checks them and names every
- *       missing one with the command that creates it, or creates them with {@link Builder#createMissing}.
- *       A worker of a custom queue {@code Q} consumes the subscription named {@code Q} of topic {@code Q}.
- *   <li><b>Consuming</b> ({@link PubSubConsumer}): synchronous pull bounded by the worker's free slots, leases
- *       extended up to {@code GCPPubSub.MaxExtension}, acknowledged only when the worker settles the message
- *       (after the task's final state is stored), nacked when it must come back. Unlike Go, a malformed message
- *       is never both nacked and processed (spec §8): the worker dead-letters it to {@value
- *       #DEFAULT_DEAD_LETTER_TOPIC} with the reason in the {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute.
- *   <li><b>Delays</b> ({@link DelayPump}): ETAs and retry delays really delay, durably, in Pub/Sub itself; Go's
- *       {@code DelayThreshold} only delayed the sending process's batch. Go workers never see a delayed task
- *       early: it reaches the task topic only when due, moved by any running Java broker that consumes or has
- *       sent a delayed task (so a deployment whose workers are all Go needs one Java broker running).
- *   <li><b>Client.</b> Two generated gRPC stubs (publisher, subscriber); against the emulator (or the pstest
- *       fake) a plaintext channel to {@code PUBSUB_EMULATOR_HOST} without credentials. A user can pass their own
- *       stubs (Go's {@code GCPPubSub.Client}), or a channel provider and credentials.
+ *   <li><b>Resources.</b> As in Go, the topic {@code DefaultQueue} and the URL's subscription must
+ *       exist; so must the delay topic and subscription ({@value #DEFAULT_DELAY_TOPIC}) and the
+ *       dead-letter topic and subscription ({@value #DEFAULT_DEAD_LETTER_TOPIC}). {@link
+ *       Builder#build()} checks them and names every missing one with the command that creates it,
+ *       or creates them with {@link Builder#createMissing}. A worker of a custom queue {@code Q}
+ *       consumes the subscription named {@code Q} of topic {@code Q}.
+ *   <li><b>Consuming</b> ({@link PubSubConsumer}): synchronous pull bounded by the worker's free
+ *       slots, leases extended up to {@code GCPPubSub.MaxExtension}, acknowledged only when the
+ *       worker settles the message (after the task's final state is stored), nacked when it must
+ *       come back. Unlike Go, a malformed message is never both nacked and processed (spec §8): the
+ *       worker dead-letters it to {@value #DEFAULT_DEAD_LETTER_TOPIC} with the reason in the
+ *       {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute.
+ *   <li><b>Delays</b> ({@link DelayPump}): ETAs and retry delays really delay, durably, in Pub/Sub
+ *       itself; Go's {@code DelayThreshold} only delayed the sending process's batch. Go workers
+ *       never see a delayed task early: it reaches the task topic only when due, moved by any
+ *       running Java broker that consumes or has sent a delayed task (so a deployment whose workers
+ *       are all Go needs one Java broker running).
+ *   <li><b>Client.</b> Two generated gRPC stubs (publisher, subscriber); against the emulator (or
+ *       the pstest fake) a plaintext channel to {@code PUBSUB_EMULATOR_HOST} without credentials. A
+ *       user can pass their own stubs (Go's {@code GCPPubSub.Client}), or a channel provider and
+ *       credentials.
  * </ul>
  *
  * <p>Thread-safe. Whoever builds it closes it; stubs passed in by the user are left open.
  */
 public final class GcpPubSubBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(GcpPubSubBroker.class);
+
   /** The URL scheme, as in Go's v1 factory. */
   public static final String SCHEME = "gcppubsub://";
+
   public static final String DEFAULT_DELAY_TOPIC = "machinery_delays";
   public static final String DEFAULT_DEAD_LETTER_TOPIC = "machinery_dead_letters";
+
   /** Attribute of a delayed message: when it is due, in epoch milliseconds. */
   public static final String ETA_ATTRIBUTE = "machinery_eta_ms";
+
   /** Attribute of a delayed message: the task topic it goes to when due. */
   public static final String TOPIC_ATTRIBUTE = "machinery_topic";
+
   /** Attribute of a dead letter: why it could not be handled. */
   public static final String DEAD_LETTER_REASON_ATTRIBUTE = "machinery_dead_letter_reason";
+
   /** Attribute of a dead letter: the topic and subscription it came from. */
   public static final String DEAD_LETTER_SOURCE_ATTRIBUTE = "machinery_dead_letter_source";
+
   /** Pub/Sub's limit for an attribute value, in bytes. */
   static final int MAX_ATTRIBUTE_BYTES = 1024;
 
@@ -113,21 +125,25 @@ public final class GcpPubSubBroker implements Broker {
     this.prefetch = b.prefetch;
     this.delayTopic = b.delayTopic;
     this.deadLetterTopic = b.deadLetterTopic;
-    this.client = b.publisher != null && b.subscriber != null
-        ? new PubSubClient(project, b.publisher, b.subscriber, List.of())
-        : PubSubClient.connect(project, b.emulatorHost, b.channelProvider, b.credentialsProvider, b.endpoint);
+    this.client =
+        b.publisher != null && b.subscriber != null
+            ? new PubSubClient(project, b.publisher, b.subscriber, List.of())
+            : PubSubClient.connect(
+                project, b.emulatorHost, b.channelProvider, b.credentialsProvider, b.endpoint);
     this.settler = new Settler(client);
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(
-        Thread.ofVirtual().name("machinery-pubsub-scheduler").factory());
+    this.scheduler =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofVirtual().name("machinery-pubsub-scheduler").factory());
   }
 
   /**
-   * A broker for {@code config}'s {@code gcppubsub://PROJECT/SUBSCRIPTION} URL, on the emulator named by {@code
-   * PUBSUB_EMULATOR_HOST} when it is set and on Google's endpoint with Application Default Credentials otherwise.
+   * A broker for {@code config}'s {@code gcppubsub://PROJECT/SUBSCRIPTION} URL, on the emulator
+   * named by {@code PUBSUB_EMULATOR_HOST} when it is set and on Google's endpoint with Application
+   * Default Credentials otherwise.
    *
    * @throws IllegalArgumentException when the URL is not a Pub/Sub URL
-   * @throws MachineryException when a topic or subscription is missing (see {@link Builder#createMissing}) or
-   *     Pub/Sub cannot be reached
+   * @throws MachineryException when a topic or subscription is missing (see {@link
+   *     Builder#createMissing}) or Pub/Sub cannot be reached
    */
   public static GcpPubSubBroker create(Config config) {
     return builder(config).build();
@@ -142,9 +158,12 @@ public final class GcpPubSubBroker implements Broker {
     return new Builder(config);
   }
 
-  // ------------------------------------------------------------------------------------------ resources
+  // ------------------------------------------------------------------------------------------
+  // resources
 
-  /** Checks (or creates) every topic and subscription the broker needs; names all that are missing. */
+  /**
+   * Checks (or creates) every topic and subscription the broker needs; names all that are missing.
+   */
   private void checkResources() {
     Map<String, String> needed = new LinkedHashMap<>(); // subscription -> its topic
     needed.put(subscription, config.defaultQueue());
@@ -153,7 +172,10 @@ public final class GcpPubSubBroker implements Broker {
     client.require(needed, createMissing, ackDeadlineSeconds);
   }
 
-  /** The subscription a worker of {@code queue} consumes: the URL's for the default queue, else the queue's name. */
+  /**
+   * The subscription a worker of {@code queue} consumes: the URL's for the default queue, else the
+   * queue's name.
+   */
   String subscriptionFor(String queue) {
     return queue.isEmpty() || queue.equals(config.defaultQueue()) ? subscription : queue;
   }
@@ -162,7 +184,8 @@ public final class GcpPubSubBroker implements Broker {
     return queue.isEmpty() ? config.defaultQueue() : queue;
   }
 
-  // ------------------------------------------------------------------------------------------ publishing
+  // ------------------------------------------------------------------------------------------
+  // publishing
 
   @Override
   public String routingKeyFor(Signature signature) {
@@ -183,7 +206,10 @@ public final class GcpPubSubBroker implements Broker {
     }
   }
 
-  /** Publishes Go's message (data only, no attributes) to a task topic, creating it first if allowed. */
+  /**
+   * Publishes Go's message (data only, no attributes) to a task topic, creating it first if
+   * allowed.
+   */
   void publishNow(String topic, byte[] message) {
     if (createMissing && !client.knownTopic(topic)) {
       client.require(Map.of(subscriptionFor(topic), topic), true, ackDeadlineSeconds);
@@ -200,7 +226,10 @@ public final class GcpPubSubBroker implements Broker {
 
   /** Publishes to the delay topic, due on {@code topic} at {@code dueMillis}. */
   void publishDelayed(String topic, byte[] message, long dueMillis) {
-    client.publish(delayTopic, message, Map.of(ETA_ATTRIBUTE, Long.toString(dueMillis), TOPIC_ATTRIBUTE, topic));
+    client.publish(
+        delayTopic,
+        message,
+        Map.of(ETA_ATTRIBUTE, Long.toString(dueMillis), TOPIC_ATTRIBUTE, topic));
     startDelayPump(); // a sender whose tasks only Go workers run moves its delayed tasks itself
   }
 
@@ -211,11 +240,16 @@ public final class GcpPubSubBroker implements Broker {
     }
   }
 
-  /** Sets a message aside on the dead-letter topic, with the reason and its origin as attributes. */
-  void publishDeadLetter(String topic, String fromSubscription, PubsubMessage original, String reason) {
+  /**
+   * Sets a message aside on the dead-letter topic, with the reason and its origin as attributes.
+   */
+  void publishDeadLetter(
+      String topic, String fromSubscription, PubsubMessage original, String reason) {
     Map<String, String> attributes = new LinkedHashMap<>(original.getAttributesMap());
     attributes.put(DEAD_LETTER_REASON_ATTRIBUTE, truncate(reason));
-    attributes.put(DEAD_LETTER_SOURCE_ATTRIBUTE, truncate("topic " + topic + ", subscription " + fromSubscription));
+    attributes.put(
+        DEAD_LETTER_SOURCE_ATTRIBUTE,
+        truncate("topic " + topic + ", subscription " + fromSubscription));
     client.publish(deadLetterTopic, original.getData().toByteArray(), attributes);
   }
 
@@ -230,11 +264,12 @@ public final class GcpPubSubBroker implements Broker {
     return cut + "…";
   }
 
-  // ------------------------------------------------------------------------------------------ consuming
+  // ------------------------------------------------------------------------------------------
+  // consuming
 
   /**
-   * Starts a pull loop on the subscription of {@code queue} (see {@link #subscriptionFor}) and, once per broker,
-   * the delay pump.
+   * Starts a pull loop on the subscription of {@code queue} (see {@link #subscriptionFor}) and,
+   * once per broker, the delay pump.
    *
    * @throws MachineryException when a custom queue's subscription is missing and may not be created
    */
@@ -249,8 +284,16 @@ public final class GcpPubSubBroker implements Broker {
       existing = Objects.requireNonNull(client.subscription(sub));
     }
     int deadline = existing.getAckDeadlineSeconds() > 0 ? existing.getAckDeadlineSeconds() : 10;
-    PubSubConsumer consumer = new PubSubConsumer(this, consumerTag, topic, sub, handler, prefetch, deadline,
-        config.gcpPubSub().maxExtension());
+    PubSubConsumer consumer =
+        new PubSubConsumer(
+            this,
+            consumerTag,
+            topic,
+            sub,
+            handler,
+            prefetch,
+            deadline,
+            config.gcpPubSub().maxExtension());
     running.add(consumer);
     consumer.start();
     startDelayPump();
@@ -288,12 +331,14 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Runs {@code action} after {@code delayMillis} on a virtual thread of its own, so a slow publish never holds
-   * back the scheduler (and with it the lease extensions).
+   * Runs {@code action} after {@code delayMillis} on a virtual thread of its own, so a slow publish
+   * never holds back the scheduler (and with it the lease extensions).
    */
   void schedule(Runnable action, long delayMillis) {
     try {
-      scheduler.schedule(() -> Thread.ofVirtual().name("machinery-pubsub-due").start(action), delayMillis,
+      scheduler.schedule(
+          () -> Thread.ofVirtual().name("machinery-pubsub-due").start(action),
+          delayMillis,
           TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       log.debug("Broker closed; not scheduling {}", action);
@@ -302,19 +347,21 @@ public final class GcpPubSubBroker implements Broker {
 
   @Nullable ScheduledFuture<?> scheduleAtFixedRate(Runnable action, long periodMillis) {
     try {
-      return scheduler.scheduleAtFixedRate(action, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
+      return scheduler.scheduleAtFixedRate(
+          action, periodMillis, periodMillis, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
       return null;
     }
   }
 
-  // ------------------------------------------------------------------------------------------ inspection
+  // ------------------------------------------------------------------------------------------
+  // inspection
 
   /**
    * The tasks waiting on the subscription of {@code queue}, oldest published first: pulled without
-   * acknowledgement (up to 10,000) and all handed back at once, malformed ones included. While they are read
-   * they are not delivered to workers; on a subscription with a dead-letter policy each read counts as a
-   * delivery attempt.
+   * acknowledgement (up to 10,000) and all handed back at once, malformed ones included. While they
+   * are read they are not delivered to workers; on a subscription with a dead-letter policy each
+   * read counts as a delivery attempt.
    */
   @Override
   public List<Signature> pendingTasks(String queue) {
@@ -324,19 +371,20 @@ public final class GcpPubSubBroker implements Broker {
     List<Signature> tasks = new ArrayList<>(pulled.size());
     pulled.stream()
         .sorted(PubSubConsumer.MESSAGE_ORDER)
-        .forEach(m -> {
-          try {
-            tasks.add(WireCodec.decodeSignature(m.getMessage().getData().toByteArray()));
-          } catch (MalformedMessageException e) {
-            log.debug("Pending message on {} is not a task: {}", sub, e.getMessage());
-          }
-        });
+        .forEach(
+            m -> {
+              try {
+                tasks.add(WireCodec.decodeSignature(m.getMessage().getData().toByteArray()));
+              } catch (MalformedMessageException e) {
+                log.debug("Pending message on {} is not a task: {}", sub, e.getMessage());
+              }
+            });
     return tasks;
   }
 
   /**
-   * Pages of pending tasks and dead letters, dead-letter repair and purge; no sizes (Pub/Sub's API has no counts)
-   * and no delayed tasks. See {@link PubSubInspector}.
+   * Pages of pending tasks and dead letters, dead-letter repair and purge; no sizes (Pub/Sub's API
+   * has no counts) and no delayed tasks. See {@link PubSubInspector}.
    */
   @Override
   public java.util.Optional<io.machinery.spi.Inspector> inspector() {
@@ -346,11 +394,13 @@ public final class GcpPubSubBroker implements Broker {
   /** Not supported: delayed messages are leased by the delay pumps, so they cannot be listed. */
   @Override
   public List<Signature> delayedTasks() {
-    throw new UnsupportedOperationException("the Pub/Sub broker cannot list delayed tasks (Go's GetDelayedTasks is"
-        + " not implemented for Pub/Sub either)");
+    throw new UnsupportedOperationException(
+        "the Pub/Sub broker cannot list delayed tasks (Go's GetDelayedTasks is"
+            + " not implemented for Pub/Sub either)");
   }
 
-  // ------------------------------------------------------------------------------------------ lifecycle
+  // ------------------------------------------------------------------------------------------
+  // lifecycle
 
   private void checkOpen() {
     if (closed) {
@@ -358,7 +408,10 @@ public final class GcpPubSubBroker implements Broker {
     }
   }
 
-  /** Stops every consumer and the delay pump (their leased messages go back to Pub/Sub), then the client. */
+  /**
+   * Stops every consumer and the delay pump (their leased messages go back to Pub/Sub), then the
+   * client.
+   */
   @Override
   public void close() {
     if (closed) {
@@ -410,14 +463,14 @@ public final class GcpPubSubBroker implements Broker {
       this.config = Objects.requireNonNull(config, "config");
       String url = config.broker();
       if (!url.startsWith(SCHEME)) {
-        throw new IllegalArgumentException("a Pub/Sub broker URL looks like gcppubsub://PROJECT/SUBSCRIPTION, was '"
-            + url + "'");
+        throw new IllegalArgumentException(
+            "a Pub/Sub broker URL looks like gcppubsub://PROJECT/SUBSCRIPTION, was '" + url + "'");
       }
       String rest = url.substring(SCHEME.length());
       int slash = rest.indexOf('/');
       if (slash <= 0 || slash == rest.length() - 1 || rest.indexOf('/', slash + 1) >= 0) {
-        throw new IllegalArgumentException("a Pub/Sub broker URL looks like gcppubsub://PROJECT/SUBSCRIPTION, was '"
-            + url + "'");
+        throw new IllegalArgumentException(
+            "a Pub/Sub broker URL looks like gcppubsub://PROJECT/SUBSCRIPTION, was '" + url + "'");
       }
       this.project = rest.substring(0, slash);
       this.subscription = rest.substring(slash + 1);
@@ -430,8 +483,8 @@ public final class GcpPubSubBroker implements Broker {
     }
 
     /**
-     * Ready-made stubs (Go's {@code GCPPubSub.Client}): the broker uses them as they are and leaves them open on
-     * close.
+     * Ready-made stubs (Go's {@code GCPPubSub.Client}): the broker uses them as they are and leaves
+     * them open on close.
      */
     public Builder client(PublisherStub publisherStub, SubscriberStub subscriberStub) {
       publisher = Objects.requireNonNull(publisherStub, "publisherStub");
@@ -439,7 +492,10 @@ public final class GcpPubSubBroker implements Broker {
       return this;
     }
 
-    /** The gRPC channel to use (instead of one to {@code PUBSUB_EMULATOR_HOST} or Google's endpoint). */
+    /**
+     * The gRPC channel to use (instead of one to {@code PUBSUB_EMULATOR_HOST} or Google's
+     * endpoint).
+     */
     public Builder channelProvider(TransportChannelProvider value) {
       channelProvider = Objects.requireNonNull(value, "channelProvider");
       return this;
@@ -458,8 +514,9 @@ public final class GcpPubSubBroker implements Broker {
     }
 
     /**
-     * The emulator's {@code host:port}, reached in plaintext without credentials; default the {@code
-     * PUBSUB_EMULATOR_HOST} environment variable, as Google's clients do. An empty value means Google's endpoint.
+     * The emulator's {@code host:port}, reached in plaintext without credentials; default the
+     * {@code PUBSUB_EMULATOR_HOST} environment variable, as Google's clients do. An empty value
+     * means Google's endpoint.
      */
     public Builder emulatorHost(String value) {
       emulatorHost = Objects.requireNonNull(value, "emulatorHost");
@@ -467,44 +524,54 @@ public final class GcpPubSubBroker implements Broker {
     }
 
     /**
-     * Whether missing topics and subscriptions are created (at build, when a worker of a custom queue starts,
-     * and when a task is sent to a new routing key) instead of being an error; default false, as in Go.
+     * Whether missing topics and subscriptions are created (at build, when a worker of a custom
+     * queue starts, and when a task is sent to a new routing key) instead of being an error;
+     * default false, as in Go.
      */
     public Builder createMissing(boolean value) {
       createMissing = value;
       return this;
     }
 
-    /** The ack deadline of subscriptions this broker creates; default 30 s (Pub/Sub allows 10 s to 600 s). */
+    /**
+     * The ack deadline of subscriptions this broker creates; default 30 s (Pub/Sub allows 10 s to
+     * 600 s).
+     */
     public Builder ackDeadline(Duration value) {
       if (value.toSeconds() < 10 || value.toSeconds() > 600) {
-        throw new IllegalArgumentException("ackDeadline must be between 10 s and 600 s, was " + value);
+        throw new IllegalArgumentException(
+            "ackDeadline must be between 10 s and 600 s, was " + value);
       }
       ackDeadline = value;
       return this;
     }
 
     /**
-     * How many messages a consumer may hold leased at once when its worker has fewer slots: it holds
-     * {@code max(prefetch, concurrency)}; default {@value #DEFAULT_PREFETCH} (Go's AMQP default).
+     * How many messages a consumer may hold leased at once when its worker has fewer slots: it
+     * holds {@code max(prefetch, concurrency)}; default {@value #DEFAULT_PREFETCH} (Go's AMQP
+     * default).
      */
     public Builder prefetch(int value) {
       if (value < 1 || value > PubSubConsumer.MAX_PULL) {
-        throw new IllegalArgumentException("prefetch must be between 1 and " + PubSubConsumer.MAX_PULL + ", was " + value);
+        throw new IllegalArgumentException(
+            "prefetch must be between 1 and " + PubSubConsumer.MAX_PULL + ", was " + value);
       }
       prefetch = value;
       return this;
     }
 
-    /** The topic (and subscription, same name) delayed messages wait on; default {@value #DEFAULT_DELAY_TOPIC}. */
+    /**
+     * The topic (and subscription, same name) delayed messages wait on; default {@value
+     * #DEFAULT_DELAY_TOPIC}.
+     */
     public Builder delayTopic(String value) {
       delayTopic = requireName(value, "delayTopic");
       return this;
     }
 
     /**
-     * The topic (and subscription, same name, so dead letters are kept) malformed messages go to; default
-     * {@value #DEFAULT_DEAD_LETTER_TOPIC}.
+     * The topic (and subscription, same name, so dead letters are kept) malformed messages go to;
+     * default {@value #DEFAULT_DEAD_LETTER_TOPIC}.
      */
     public Builder deadLetterTopic(String value) {
       deadLetterTopic = requireName(value, "deadLetterTopic");
@@ -519,14 +586,24 @@ public final class GcpPubSubBroker implements Broker {
     }
 
     /**
-     * Connects and checks that every topic and subscription exists (or creates them, see {@link #createMissing}).
+     * Connects and checks that every topic and subscription exists (or creates them, see {@link
+     * #createMissing}).
      *
-     * @throws MachineryException when one is missing (the message lists them all) or Pub/Sub cannot be reached
+     * @throws MachineryException when one is missing (the message lists them all) or Pub/Sub cannot
+     *     be reached
      */
     public GcpPubSubBroker build() {
-      if (delayTopic.equals(deadLetterTopic) || delayTopic.equals(subscription) || deadLetterTopic.equals(subscription)) {
-        throw new IllegalArgumentException("the task subscription (" + subscription + "), delayTopic (" + delayTopic
-            + ") and deadLetterTopic (" + deadLetterTopic + ") must be three different names");
+      if (delayTopic.equals(deadLetterTopic)
+          || delayTopic.equals(subscription)
+          || deadLetterTopic.equals(subscription)) {
+        throw new IllegalArgumentException(
+            "the task subscription ("
+                + subscription
+                + "), delayTopic ("
+                + delayTopic
+                + ") and deadLetterTopic ("
+                + deadLetterTopic
+                + ") must be three different names");
       }
       GcpPubSubBroker broker = new GcpPubSubBroker(this, project, subscription);
       try {

@@ -6,8 +6,9 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Pub/Sub broker (gcppubsub://PROJECT/SUBSCRIPTION) for {@link io.machinery.Machinery#connect(Config)}: {@link GcpPubSubBroker#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the Pub/Sub broker (gcppubsub://PROJECT/SUBSCRIPTION) for {@link
+ * io.machinery.Machinery#connect(Config)}: {@link GcpPubSubBroker#create(Config)}. Listed in {@code
+ * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class GcpPubSubBrokerProvider implements ComponentProvider {

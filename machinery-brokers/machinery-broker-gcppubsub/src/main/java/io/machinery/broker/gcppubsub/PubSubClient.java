@@ -40,22 +40,33 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Pub/Sub calls the broker makes, on the two generated gRPC stubs, with resource names built from the
- * project and errors turned into messages that say what to do. Thread-safe (the stubs are).
+ * The Pub/Sub calls the broker makes, on the two generated gRPC stubs, with resource names built
+ * from the project and errors turned into messages that say what to do. Thread-safe (the stubs
+ * are).
  */
 final class PubSubClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PubSubClient.class);
-  /** Pub/Sub's limit of ack IDs per Acknowledge/ModifyAckDeadline request is far higher; this keeps requests small. */
+
+  /**
+   * Pub/Sub's limit of ack IDs per Acknowledge/ModifyAckDeadline request is far higher; this keeps
+   * requests small.
+   */
   static final int MAX_IDS_PER_REQUEST = 1000;
 
   private final String project;
   private final PublisherStub publisher;
   private final SubscriberStub subscriber;
+
   /** What this client built and closes: the user's own stubs are not in here. */
   private final List<AutoCloseable> owned;
+
   private final Set<String> knownTopics = ConcurrentHashMap.newKeySet();
 
-  PubSubClient(String project, PublisherStub publisher, SubscriberStub subscriber, List<AutoCloseable> owned) {
+  PubSubClient(
+      String project,
+      PublisherStub publisher,
+      SubscriberStub subscriber,
+      List<AutoCloseable> owned) {
     this.project = project;
     this.publisher = publisher;
     this.subscriber = subscriber;
@@ -63,15 +74,21 @@ final class PubSubClient implements AutoCloseable {
   }
 
   /**
-   * Builds the two stubs: on a plaintext channel without credentials to {@code emulatorHost} when it is set (and no
-   * channel is given), else on {@code channels}/{@code credentials}/{@code endpoint}, each defaulting to Google's.
+   * Builds the two stubs: on a plaintext channel without credentials to {@code emulatorHost} when
+   * it is set (and no channel is given), else on {@code channels}/{@code credentials}/{@code
+   * endpoint}, each defaulting to Google's.
    */
-  static PubSubClient connect(String project, @Nullable String emulatorHost, @Nullable TransportChannelProvider channels,
-      @Nullable CredentialsProvider credentials, @Nullable String endpoint) {
+  static PubSubClient connect(
+      String project,
+      @Nullable String emulatorHost,
+      @Nullable TransportChannelProvider channels,
+      @Nullable CredentialsProvider credentials,
+      @Nullable String endpoint) {
     List<AutoCloseable> owned = new ArrayList<>();
     try {
       if (channels == null && emulatorHost != null && !emulatorHost.isBlank()) {
-        ManagedChannel channel = ManagedChannelBuilder.forTarget(emulatorHost).usePlaintext().build();
+        ManagedChannel channel =
+            ManagedChannelBuilder.forTarget(emulatorHost).usePlaintext().build();
         owned.add(channel::shutdownNow);
         channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
         credentials = credentials != null ? credentials : NoCredentialsProvider.create();
@@ -137,44 +154,73 @@ final class PubSubClient implements AutoCloseable {
     return "projects/" + project + "/subscriptions/" + subscription;
   }
 
-  // ------------------------------------------------------------------------------------------ publishing
+  // ------------------------------------------------------------------------------------------
+  // publishing
 
   /** Publishes one message and returns its ID once Pub/Sub has accepted it. */
   String publish(String topic, byte[] data, Map<String, String> attributes) {
-    PubsubMessage message = PubsubMessage.newBuilder().setData(ByteString.copyFrom(data))
-        .putAllAttributes(attributes).build();
+    PubsubMessage message =
+        PubsubMessage.newBuilder()
+            .setData(ByteString.copyFrom(data))
+            .putAllAttributes(attributes)
+            .build();
     try {
-      return publisher.publishCallable()
+      return publisher
+          .publishCallable()
           .call(PublishRequest.newBuilder().setTopic(topicName(topic)).addMessages(message).build())
           .getMessageIds(0);
     } catch (NotFoundException e) {
-      throw new MachineryException("Pub/Sub topic " + topicName(topic) + " does not exist: create it (gcloud pubsub"
-          + " topics create " + topic + " --project " + project + ") with a subscription, or build the broker with"
-          + " createMissing(true)", e);
+      throw new MachineryException(
+          "Pub/Sub topic "
+              + topicName(topic)
+              + " does not exist: create it (gcloud pubsub"
+              + " topics create "
+              + topic
+              + " --project "
+              + project
+              + ") with a subscription, or build the broker with"
+              + " createMissing(true)",
+          e);
     } catch (ApiException e) {
-      throw new MachineryException("publishing to Pub/Sub topic " + topicName(topic) + " failed: " + e.getMessage(), e);
+      throw new MachineryException(
+          "publishing to Pub/Sub topic " + topicName(topic) + " failed: " + e.getMessage(), e);
     }
   }
 
-  // ------------------------------------------------------------------------------------------ settling
+  // ------------------------------------------------------------------------------------------
+  // settling
 
   void acknowledge(String subscription, List<String> ackIds) {
     for (int i = 0; i < ackIds.size(); i += MAX_IDS_PER_REQUEST) {
-      subscriber.acknowledgeCallable().call(AcknowledgeRequest.newBuilder().setSubscription(subscriptionName(subscription))
-          .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST))).build());
+      subscriber
+          .acknowledgeCallable()
+          .call(
+              AcknowledgeRequest.newBuilder()
+                  .setSubscription(subscriptionName(subscription))
+                  .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST)))
+                  .build());
     }
   }
 
-  /** Sets the ack deadline of messages to {@code seconds} from now; 0 is a nack (deliver again at once). */
+  /**
+   * Sets the ack deadline of messages to {@code seconds} from now; 0 is a nack (deliver again at
+   * once).
+   */
   void modifyAckDeadline(String subscription, List<String> ackIds, int seconds) {
     for (int i = 0; i < ackIds.size(); i += MAX_IDS_PER_REQUEST) {
-      subscriber.modifyAckDeadlineCallable().call(ModifyAckDeadlineRequest.newBuilder()
-          .setSubscription(subscriptionName(subscription)).setAckDeadlineSeconds(seconds)
-          .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST))).build());
+      subscriber
+          .modifyAckDeadlineCallable()
+          .call(
+              ModifyAckDeadlineRequest.newBuilder()
+                  .setSubscription(subscriptionName(subscription))
+                  .setAckDeadlineSeconds(seconds)
+                  .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST)))
+                  .build());
     }
   }
 
-  // ------------------------------------------------------------------------------------------ resources
+  // ------------------------------------------------------------------------------------------
+  // resources
 
   /** Whether {@link #require} has seen {@code topic} exist. */
   boolean knownTopic(String topic) {
@@ -182,12 +228,14 @@ final class PubSubClient implements AutoCloseable {
   }
 
   /**
-   * Checks that every subscription (key) of its topic (value) exists, with its topic; creates what is missing
-   * when {@code create}, else fails naming every missing one with the gcloud command that creates it.
+   * Checks that every subscription (key) of its topic (value) exists, with its topic; creates what
+   * is missing when {@code create}, else fails naming every missing one with the gcloud command
+   * that creates it.
    *
    * @throws MachineryException when something is missing and may not be created
    */
-  synchronized void require(Map<String, String> subscriptionsToTopics, boolean create, int ackDeadlineSeconds) {
+  synchronized void require(
+      Map<String, String> subscriptionsToTopics, boolean create, int ackDeadlineSeconds) {
     List<String> missing = new ArrayList<>();
     for (Map.Entry<String, String> e : new TreeMap<>(subscriptionsToTopics).entrySet()) {
       String sub = e.getKey();
@@ -197,9 +245,26 @@ final class PubSubClient implements AutoCloseable {
           createTopic(topic);
           log.info("Created Pub/Sub topic {}", topicName(topic));
         } else {
-          missing.add("topic " + topic + " (gcloud pubsub topics create " + topic + " --project " + project + ")");
-          missing.add("subscription " + sub + " (gcloud pubsub subscriptions create " + sub + " --topic " + topic
-              + " --ack-deadline " + ackDeadlineSeconds + " --project " + project + ")");
+          missing.add(
+              "topic "
+                  + topic
+                  + " (gcloud pubsub topics create "
+                  + topic
+                  + " --project "
+                  + project
+                  + ")");
+          missing.add(
+              "subscription "
+                  + sub
+                  + " (gcloud pubsub subscriptions create "
+                  + sub
+                  + " --topic "
+                  + topic
+                  + " --ack-deadline "
+                  + ackDeadlineSeconds
+                  + " --project "
+                  + project
+                  + ")");
           continue;
         }
       }
@@ -208,31 +273,51 @@ final class PubSubClient implements AutoCloseable {
           createSubscription(sub, topic, ackDeadlineSeconds);
           log.info("Created Pub/Sub subscription {} of topic {}", subscriptionName(sub), topic);
         } else {
-          missing.add("subscription " + sub + " (gcloud pubsub subscriptions create " + sub + " --topic " + topic
-              + " --ack-deadline " + ackDeadlineSeconds + " --project " + project + ")");
+          missing.add(
+              "subscription "
+                  + sub
+                  + " (gcloud pubsub subscriptions create "
+                  + sub
+                  + " --topic "
+                  + topic
+                  + " --ack-deadline "
+                  + ackDeadlineSeconds
+                  + " --project "
+                  + project
+                  + ")");
           continue;
         }
       }
       knownTopics.add(topic);
     }
     if (!missing.isEmpty()) {
-      throw new MachineryException("Pub/Sub resources missing in project " + project + ": " + String.join("; ", missing)
-          + ". Create them (the commands are given) or build the broker with createMissing(true).");
+      throw new MachineryException(
+          "Pub/Sub resources missing in project "
+              + project
+              + ": "
+              + String.join("; ", missing)
+              + ". Create them (the commands are given) or build the broker with createMissing(true).");
     }
   }
 
   /**
-   * Pulls up to {@code max} waiting messages without acknowledging them and hands them all back at once (a nack),
-   * so they stay where they were. A missing subscription has none.
+   * Pulls up to {@code max} waiting messages without acknowledging them and hands them all back at
+   * once (a nack), so they stay where they were. A missing subscription has none.
    */
   List<ReceivedMessage> peek(String subscription, int max) {
     List<ReceivedMessage> pulled = new ArrayList<>();
     try {
       while (pulled.size() < max) {
-        @SuppressWarnings("deprecation") // still the way to ask for an immediate answer, honoured by both servers
-        PullRequest request = PullRequest.newBuilder().setSubscription(subscriptionName(subscription))
-            .setMaxMessages(Math.min(MAX_IDS_PER_REQUEST, max - pulled.size())).setReturnImmediately(true).build();
-        List<ReceivedMessage> page = subscriber.pullCallable().call(request).getReceivedMessagesList();
+        @SuppressWarnings(
+            "deprecation") // still the way to ask for an immediate answer, honoured by both servers
+        PullRequest request =
+            PullRequest.newBuilder()
+                .setSubscription(subscriptionName(subscription))
+                .setMaxMessages(Math.min(MAX_IDS_PER_REQUEST, max - pulled.size()))
+                .setReturnImmediately(true)
+                .build();
+        List<ReceivedMessage> page =
+            subscriber.pullCallable().call(request).getReceivedMessagesList();
         if (page.isEmpty()) {
           break;
         }
@@ -250,7 +335,9 @@ final class PubSubClient implements AutoCloseable {
 
   boolean topicExists(String topic) {
     try {
-      publisher.getTopicCallable().call(GetTopicRequest.newBuilder().setTopic(topicName(topic)).build());
+      publisher
+          .getTopicCallable()
+          .call(GetTopicRequest.newBuilder().setTopic(topicName(topic)).build());
       return true;
     } catch (NotFoundException e) {
       return false;
@@ -260,8 +347,12 @@ final class PubSubClient implements AutoCloseable {
   /** The subscription, or null when it does not exist. */
   @Nullable Subscription subscription(String subscription) {
     try {
-      return subscriber.getSubscriptionCallable()
-          .call(GetSubscriptionRequest.newBuilder().setSubscription(subscriptionName(subscription)).build());
+      return subscriber
+          .getSubscriptionCallable()
+          .call(
+              GetSubscriptionRequest.newBuilder()
+                  .setSubscription(subscriptionName(subscription))
+                  .build());
     } catch (NotFoundException e) {
       return null;
     }
@@ -277,8 +368,14 @@ final class PubSubClient implements AutoCloseable {
 
   void createSubscription(String subscription, String topic, int ackDeadlineSeconds) {
     try {
-      subscriber.createSubscriptionCallable().call(Subscription.newBuilder().setName(subscriptionName(subscription))
-          .setTopic(topicName(topic)).setAckDeadlineSeconds(ackDeadlineSeconds).build());
+      subscriber
+          .createSubscriptionCallable()
+          .call(
+              Subscription.newBuilder()
+                  .setName(subscriptionName(subscription))
+                  .setTopic(topicName(topic))
+                  .setAckDeadlineSeconds(ackDeadlineSeconds)
+                  .build());
     } catch (AlreadyExistsException e) {
       // created meanwhile by another worker: fine
     }

@@ -28,31 +28,38 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Flow control.</b> The consumer holds at most {@code limit = max(prefetch, concurrency)} messages
- *       leased at once (handed over and not yet settled, plus waiting in its buffer), and pulls only the
- *       difference: with the default prefetch of 3 and a concurrency of 3 or more, it never takes more messages
- *       than its worker has slots (Go's client takes up to 1000). A message is handed over only after the
- *       worker reserved a slot for it.
- *   <li><b>Order.</b> Pub/Sub does not keep publish order (the pstest fake hands messages out in random order),
- *       so each pull's messages join a buffer ordered by publish time and the oldest go first: a small backlog
- *       runs in the order it was sent.
- *   <li><b>Leases.</b> Every leased message's ack deadline is extended to the subscription's deadline every
- *       third of it, until it is settled or {@code GCPPubSub.MaxExtension} after it was pulled; then it is left
- *       to lapse, and Pub/Sub delivers it again (as Go's client does). A worker that dies stops extending, so its
- *       messages come back within one ack deadline: at-least-once.
- *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they are delivered
- *       again at once); {@link #close()} also nacks the handed-over ones still unsettled.
+ *   <li><b>Flow control.</b> The consumer holds at most {@code limit = max(prefetch, concurrency)}
+ *       messages leased at once (handed over and not yet settled, plus waiting in its buffer), and
+ *       pulls only the difference: with the default prefetch of 3 and a concurrency of 3 or more,
+ *       it never takes more messages than its worker has slots (Go's client takes up to 1000). A
+ *       message is handed over only after the worker reserved a slot for it.
+ *   <li><b>Order.</b> Pub/Sub does not keep publish order (the pstest fake hands messages out in
+ *       random order), so each pull's messages join a buffer ordered by publish time and the oldest
+ *       go first: a small backlog runs in the order it was sent.
+ *   <li><b>Leases.</b> Every leased message's ack deadline is extended to the subscription's
+ *       deadline every third of it, until it is settled or {@code GCPPubSub.MaxExtension} after it
+ *       was pulled; then it is left to lapse, and Pub/Sub delivers it again (as Go's client does).
+ *       A worker that dies stops extending, so its messages come back within one ack deadline:
+ *       at-least-once.
+ *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they
+ *       are delivered again at once); {@link #close()} also nacks the handed-over ones still
+ *       unsettled.
  * </ul>
  */
 final class PubSubConsumer implements Consumer {
   private static final Logger log = LoggerFactory.getLogger(PubSubConsumer.class);
+
   /** Pub/Sub's largest pull. */
   static final int MAX_PULL = 1000;
+
   /** Oldest published first (ties by message ID). */
-  static final Comparator<ReceivedMessage> MESSAGE_ORDER = Comparator
-      .comparing((ReceivedMessage m) -> m.getMessage().getPublishTime(), PubSubConsumer::compare)
-      .thenComparing(m -> m.getMessage().getMessageId());
-  static final Comparator<PubSubDelivery> PUBLISH_ORDER = Comparator.comparing(PubSubDelivery::message, MESSAGE_ORDER);
+  static final Comparator<ReceivedMessage> MESSAGE_ORDER =
+      Comparator.comparing(
+              (ReceivedMessage m) -> m.getMessage().getPublishTime(), PubSubConsumer::compare)
+          .thenComparing(m -> m.getMessage().getMessageId());
+
+  static final Comparator<PubSubDelivery> PUBLISH_ORDER =
+      Comparator.comparing(PubSubDelivery::message, MESSAGE_ORDER);
 
   private final GcpPubSubBroker broker;
   private final String tag;
@@ -68,12 +75,24 @@ final class PubSubConsumer implements Consumer {
   private final AtomicBoolean fetching = new AtomicBoolean(true);
   private final AtomicBoolean closed = new AtomicBoolean();
   private @Nullable Thread thread;
-  /** The pull under way, if any: stopping waits for it rather than cancel it (see {@link #stopFetching}). */
+
+  /**
+   * The pull under way, if any: stopping waits for it rather than cancel it (see {@link
+   * #stopFetching}).
+   */
   private volatile @Nullable ApiFuture<com.google.pubsub.v1.PullResponse> inFlight;
+
   private @Nullable ScheduledFuture<?> extender;
 
-  PubSubConsumer(GcpPubSubBroker broker, String tag, String topic, String subscription, DeliveryHandler handler,
-      int prefetch, int ackDeadlineSeconds, Duration maxExtension) {
+  PubSubConsumer(
+      GcpPubSubBroker broker,
+      String tag,
+      String topic,
+      String subscription,
+      DeliveryHandler handler,
+      int prefetch,
+      int ackDeadlineSeconds,
+      Duration maxExtension) {
     this.broker = broker;
     this.tag = tag;
     this.topic = topic;
@@ -102,7 +121,8 @@ final class PubSubConsumer implements Consumer {
     thread = Thread.ofVirtual().name("machinery-pubsub-consumer-" + tag).start(this::fetchLoop);
   }
 
-  // ------------------------------------------------------------------------------------------ fetching
+  // ------------------------------------------------------------------------------------------
+  // fetching
 
   private void fetchLoop() {
     int failures = 0;
@@ -119,7 +139,11 @@ final class PubSubConsumer implements Consumer {
             failures = 0;
           } catch (MachineryException e) {
             if (++failures == 1) {
-              log.warn("Pub/Sub consumer {} cannot pull from {}: {}; retrying", tag, subscription, e.getMessage());
+              log.warn(
+                  "Pub/Sub consumer {} cannot pull from {}: {}; retrying",
+                  tag,
+                  subscription,
+                  e.getMessage());
               handler.brokerError(e);
             }
             wake.tryAcquire(Math.min(5_000, 100L << Math.min(failures, 6)), TimeUnit.MILLISECONDS);
@@ -137,7 +161,8 @@ final class PubSubConsumer implements Consumer {
         }
         if (buffer.isEmpty()) {
           if (room <= 0) {
-            wake.tryAcquire(1, TimeUnit.SECONDS); // every slot's message is running: wait for one to settle
+            wake.tryAcquire(
+                1, TimeUnit.SECONDS); // every slot's message is running: wait for one to settle
             wake.drainPermits();
           }
           continue; // an empty pull already waited (long poll)
@@ -162,14 +187,21 @@ final class PubSubConsumer implements Consumer {
     }
   }
 
-  private List<ReceivedMessage> pull(int max, boolean returnImmediately) throws InterruptedException {
-    @SuppressWarnings("deprecation") // still the way to ask for an immediate answer, honoured by both servers
-    PullRequest request = PullRequest.newBuilder().setSubscription(broker.client().subscriptionName(subscription))
-        .setMaxMessages(max).setReturnImmediately(returnImmediately).build();
+  private List<ReceivedMessage> pull(int max, boolean returnImmediately)
+      throws InterruptedException {
+    @SuppressWarnings(
+        "deprecation") // still the way to ask for an immediate answer, honoured by both servers
+    PullRequest request =
+        PullRequest.newBuilder()
+            .setSubscription(broker.client().subscriptionName(subscription))
+            .setMaxMessages(max)
+            .setReturnImmediately(returnImmediately)
+            .build();
     if (!fetching.get()) {
       return List.of();
     }
-    ApiFuture<com.google.pubsub.v1.PullResponse> future = broker.client().subscriber().pullCallable().futureCall(request);
+    ApiFuture<com.google.pubsub.v1.PullResponse> future =
+        broker.client().subscriber().pullCallable().futureCall(request);
     inFlight = future;
     try {
       return future.get().getReceivedMessagesList();
@@ -178,8 +210,9 @@ final class PubSubConsumer implements Consumer {
       throw e;
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
-      throw new MachineryException("pull from Pub/Sub subscription " + subscription + " failed: "
-          + cause.getMessage(), cause);
+      throw new MachineryException(
+          "pull from Pub/Sub subscription " + subscription + " failed: " + cause.getMessage(),
+          cause);
     } finally {
       inFlight = null;
     }
@@ -199,7 +232,8 @@ final class PubSubConsumer implements Consumer {
     wake.release();
   }
 
-  // ------------------------------------------------------------------------------------------ leases
+  // ------------------------------------------------------------------------------------------
+  // leases
 
   private void extendLeases() {
     if (leases.isEmpty()) {
@@ -210,8 +244,10 @@ final class PubSubConsumer implements Consumer {
     for (PubSubDelivery d : leases.values()) {
       if (now - d.receivedAtNanos > maxExtensionNanos) {
         if (leases.remove(d.ackId(), d)) {
-          log.warn("A message of subscription {} was leased longer than GCPPubSub.MaxExtension ({} s); no longer"
-              + " extending its deadline, so Pub/Sub will deliver it again", subscription,
+          log.warn(
+              "A message of subscription {} was leased longer than GCPPubSub.MaxExtension ({} s); no longer"
+                  + " extending its deadline, so Pub/Sub will deliver it again",
+              subscription,
               TimeUnit.NANOSECONDS.toSeconds(maxExtensionNanos));
           wake.release();
         }
@@ -222,17 +258,22 @@ final class PubSubConsumer implements Consumer {
     try {
       broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
     } catch (RuntimeException e) {
-      log.warn("Extending the ack deadline of {} message(s) of subscription {} failed: {}", ids.size(), subscription,
+      log.warn(
+          "Extending the ack deadline of {} message(s) of subscription {} failed: {}",
+          ids.size(),
+          subscription,
           e.getMessage());
     }
   }
 
-  // ------------------------------------------------------------------------------------------ stopping
+  // ------------------------------------------------------------------------------------------
+  // stopping
 
   /**
-   * Ends the loop. A pull under way is left to finish (pstest answers within 0.5 s) and what it brings is nacked:
-   * cancelling it instead would strand whatever the server already handed to it until its deadline lapses. Only a
-   * loop that waits for a slot, or a pull still running after a second, is interrupted.
+   * Ends the loop. A pull under way is left to finish (pstest answers within 0.5 s) and what it
+   * brings is nacked: cancelling it instead would strand whatever the server already handed to it
+   * until its deadline lapses. Only a loop that waits for a slot, or a pull still running after a
+   * second, is interrupted.
    */
   @Override
   public void stopFetching(Duration timeout) {
@@ -251,7 +292,10 @@ final class PubSubConsumer implements Consumer {
     }
   }
 
-  /** Stops fetching, stops extending leases and nacks every message still leased, so it is delivered again now. */
+  /**
+   * Stops fetching, stops extending leases and nacks every message still leased, so it is delivered
+   * again now.
+   */
   @Override
   public void close() {
     stopFetching(Duration.ofSeconds(5));

@@ -8,11 +8,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A pulled message handed to the worker. Its lease (ack deadline) is extended by its consumer until it is
- * settled or {@code GCPPubSub.MaxExtension} has passed. Settling twice is ignored.
+ * A pulled message handed to the worker. Its lease (ack deadline) is extended by its consumer until
+ * it is settled or {@code GCPPubSub.MaxExtension} has passed. Settling twice is ignored.
  */
 final class PubSubDelivery implements Delivery {
   private static final Logger log = LoggerFactory.getLogger(PubSubDelivery.class);
+
   /** When a dead letter cannot be published, the message comes back after this, not at once. */
   static final int DEAD_LETTER_FALLBACK_SECONDS = 60;
 
@@ -53,7 +54,10 @@ final class PubSubDelivery implements Delivery {
     return message.getDeliveryAttempt() > 1;
   }
 
-  /** Pub/Sub's delivery attempt, which it counts only on subscriptions with a dead-letter policy (else 0). */
+  /**
+   * Pub/Sub's delivery attempt, which it counts only on subscriptions with a dead-letter policy
+   * (else 0).
+   */
   @Override
   public int deliveryCount() {
     return message.getDeliveryAttempt();
@@ -73,10 +77,10 @@ final class PubSubDelivery implements Delivery {
   }
 
   /**
-   * Zero delay and the same message: a nack (Pub/Sub delivers it again at once). Otherwise the message (or its
-   * replacement) goes to the delay topic, due back on this queue's topic after {@code delay}, and this one is
-   * acknowledged; if that publish fails, the message is left to come back when a deadline of about {@code
-   * delay} lapses instead (never a hot loop).
+   * Zero delay and the same message: a nack (Pub/Sub delivers it again at once). Otherwise the
+   * message (or its replacement) goes to the delay topic, due back on this queue's topic after
+   * {@code delay}, and this one is acknowledged; if that publish fails, the message is left to come
+   * back when a deadline of about {@code delay} lapses instead (never a hot loop).
    */
   @Override
   public void requeue(Duration delay, byte @org.jspecify.annotations.Nullable [] replacement) {
@@ -90,18 +94,29 @@ final class PubSubDelivery implements Delivery {
       return;
     }
     try {
-      consumer.broker().publishDelayed(consumer.topic(), replacement != null ? replacement : body,
-          consumer.broker().clock().millis() + Math.max(0, delay.toMillis()));
+      consumer
+          .broker()
+          .publishDelayed(
+              consumer.topic(),
+              replacement != null ? replacement : body,
+              consumer.broker().clock().millis() + Math.max(0, delay.toMillis()));
       settler.ack(consumer.subscription(), ackId());
     } catch (RuntimeException e) {
       int seconds = (int) Math.min(600, Math.max(1, (delay.toMillis() + 999) / 1000));
-      log.warn("Could not requeue a message of subscription {} through the delay topic ({}); it comes back in"
-          + " about {} s", consumer.subscription(), e.getMessage(), seconds);
+      log.warn(
+          "Could not requeue a message of subscription {} through the delay topic ({}); it comes back in"
+              + " about {} s",
+          consumer.subscription(),
+          e.getMessage(),
+          seconds);
       settler.modifyDeadline(consumer.subscription(), ackId(), seconds);
     }
   }
 
-  /** Publishes the message to the dead-letter topic with the reason in attributes, then acknowledges it. */
+  /**
+   * Publishes the message to the dead-letter topic with the reason in attributes, then acknowledges
+   * it.
+   */
   @Override
   public void deadLetter(String reason) {
     if (!settled.compareAndSet(false, true)) {
@@ -110,11 +125,17 @@ final class PubSubDelivery implements Delivery {
     consumer.settled(this);
     Settler settler = consumer.broker().settler();
     try {
-      consumer.broker().publishDeadLetter(consumer.topic(), consumer.subscription(), message.getMessage(), reason);
+      consumer
+          .broker()
+          .publishDeadLetter(
+              consumer.topic(), consumer.subscription(), message.getMessage(), reason);
       settler.ack(consumer.subscription(), ackId());
     } catch (RuntimeException e) {
-      log.error("Could not dead-letter a message of subscription {} ({}); it comes back in {} s",
-          consumer.subscription(), e.getMessage(), DEAD_LETTER_FALLBACK_SECONDS);
+      log.error(
+          "Could not dead-letter a message of subscription {} ({}); it comes back in {} s",
+          consumer.subscription(),
+          e.getMessage(),
+          DEAD_LETTER_FALLBACK_SECONDS);
       settler.modifyDeadline(consumer.subscription(), ackId(), DEAD_LETTER_FALLBACK_SECONDS);
     }
   }

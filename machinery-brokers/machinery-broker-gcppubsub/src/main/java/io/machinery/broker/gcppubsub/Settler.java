@@ -10,17 +10,18 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sends acks and ack-deadline changes in batches: one thread takes whatever has queued up since its last
- * request and sends one Acknowledge or ModifyAckDeadline per subscription and deadline, so a busy worker
- * settles hundreds of messages per round trip and an idle one settles each at once.
+ * Sends acks and ack-deadline changes in batches: one thread takes whatever has queued up since its
+ * last request and sends one Acknowledge or ModifyAckDeadline per subscription and deadline, so a
+ * busy worker settles hundreds of messages per round trip and an idle one settles each at once.
  *
- * <p>Design notes. Callers only enqueue: a worker acks after the task's final state is stored, and the ack
- * reaching Pub/Sub a few milliseconds later changes nothing about that order. A request that fails is logged
- * and dropped: an ack that is lost means the message is delivered again (at-least-once), a nack that is lost
- * means it comes back when its deadline lapses.
+ * <p>Design notes. Callers only enqueue: a worker acks after the task's final state is stored, and
+ * the ack reaching Pub/Sub a few milliseconds later changes nothing about that order. A request
+ * that fails is logged and dropped: an ack that is lost means the message is delivered again
+ * (at-least-once), a nack that is lost means it comes back when its deadline lapses.
  */
 final class Settler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Settler.class);
+
   /** Marks an acknowledgement in {@link Op#deadlineSeconds}. */
   static final int ACK = -1;
 
@@ -70,7 +71,9 @@ final class Settler implements AutoCloseable {
   private void send(List<Op> batch) {
     Map<Key, List<String>> groups = new LinkedHashMap<>();
     for (Op op : batch) {
-      groups.computeIfAbsent(new Key(op.subscription(), op.deadlineSeconds()), k -> new ArrayList<>()).add(op.ackId());
+      groups
+          .computeIfAbsent(new Key(op.subscription(), op.deadlineSeconds()), k -> new ArrayList<>())
+          .add(op.ackId());
     }
     for (Map.Entry<Key, List<String>> group : groups.entrySet()) {
       Key key = group.getKey();
@@ -81,8 +84,11 @@ final class Settler implements AutoCloseable {
           client.modifyAckDeadline(key.subscription(), group.getValue(), key.deadlineSeconds());
         }
       } catch (RuntimeException e) {
-        log.warn("Pub/Sub {} of {} message(s) on subscription {} failed ({}); they will be delivered again",
-            key.deadlineSeconds() == ACK ? "ack" : "deadline change", group.getValue().size(), key.subscription(),
+        log.warn(
+            "Pub/Sub {} of {} message(s) on subscription {} failed ({}); they will be delivered again",
+            key.deadlineSeconds() == ACK ? "ack" : "deadline change",
+            group.getValue().size(),
+            key.subscription(),
             e.getMessage());
       }
     }

@@ -1,6 +1,4 @@
-/**
- * Go Machinery's GCP Pub/Sub broker: {@link io.machinery.broker.gcppubsub.GcpPubSubBroker}.
- */
+/** Go Machinery's GCP Pub/Sub broker: {@link io.machinery.broker.gcppubsub.GcpPubSubBroker}. */
 @NullMarked
 package io.machinery.broker.gcppubsub;
 

@@ -7,18 +7,19 @@ import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
 
 /**
- * A worker process for {@link GcpPubSubWorkerKillIT}: Pub/Sub broker, Redis backend, one task {@code
- * record(index)} that appends its index to a file (one line per execution, so the parent counts the runs of a
- * killed process too).
+ * A worker process for {@link GcpPubSubWorkerKillIT}: Pub/Sub broker, Redis backend, one task
+ * {@code record(index)} that appends its index to a file (one line per execution, so the parent
+ * counts the runs of a killed process too).
  *
- * <p>Arguments: emulator host, broker URL, default queue, Redis URL, concurrency, executions file. Runs until
- * killed.
+ * <p>Arguments: emulator host, broker URL, default queue, Redis URL, concurrency, executions file.
+ * Runs until killed.
  */
 public final class ChildWorkerMain {
   private ChildWorkerMain() {}
 
   public static void main(String[] args) throws Exception {
-    Config config = Config.builder().broker(args[1]).defaultQueue(args[2]).resultBackend(args[3]).build();
+    Config config =
+        Config.builder().broker(args[1]).defaultQueue(args[2]).resultBackend(args[3]).build();
     int concurrency = Integer.parseInt(args[4]);
     GcpPubSubBroker broker = GcpPubSubBroker.builder(config).emulatorHost(args[0]).build();
     RedisBackend backend = RedisBackend.create(config);

@@ -31,10 +31,14 @@ import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** What the contract kit does not cover: resources, Go's wire form, a user's client, durable delays, MaxExtension. */
+/**
+ * What the contract kit does not cover: resources, Go's wire form, a user's client, durable delays,
+ * MaxExtension.
+ */
 class GcpPubSubBrokerIT {
   private final String project = PubSubTestSupport.project();
-  private final Config config = PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "broker_it_"), project);
+  private final Config config =
+      PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "broker_it_"), project);
 
   @AfterEach
   void deleteProject() throws Exception {
@@ -43,28 +47,48 @@ class GcpPubSubBrokerIT {
 
   @Test
   void missingTopicsAndSubscriptionsAreNamedAtBuildWithTheCommandsThatCreateThem() {
-    assertThatThrownBy(() -> GcpPubSubBroker.builder(config).emulatorHost(TestEndpoints.pubsubEmulatorHost()).build())
+    assertThatThrownBy(
+            () ->
+                GcpPubSubBroker.builder(config)
+                    .emulatorHost(TestEndpoints.pubsubEmulatorHost())
+                    .build())
         .isInstanceOf(MachineryException.class)
-        .hasMessageContaining("topic " + config.defaultQueue() + " (gcloud pubsub topics create " + config.defaultQueue())
-        .hasMessageContaining("subscription " + config.defaultQueue() + "_sub (gcloud pubsub subscriptions create")
+        .hasMessageContaining(
+            "topic "
+                + config.defaultQueue()
+                + " (gcloud pubsub topics create "
+                + config.defaultQueue())
+        .hasMessageContaining(
+            "subscription " + config.defaultQueue() + "_sub (gcloud pubsub subscriptions create")
         .hasMessageContaining("topic machinery_delays")
         .hasMessageContaining("topic machinery_dead_letters")
         .hasMessageContaining("createMissing(true)");
     // with the opt-in they are created, and a second broker then finds them without it
     PubSubTestSupport.broker(config).build().close();
-    GcpPubSubBroker.builder(config).emulatorHost(TestEndpoints.pubsubEmulatorHost()).build().close();
+    GcpPubSubBroker.builder(config)
+        .emulatorHost(TestEndpoints.pubsubEmulatorHost())
+        .build()
+        .close();
   }
 
   @Test
   void aBrokerUrlThatIsNotGcppubsubIsRefused() {
-    assertThatThrownBy(() -> GcpPubSubBroker.builder(config.toBuilder().broker("gcppubsub://only-project").build()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("gcppubsub://PROJECT/SUBSCRIPTION");
+    assertThatThrownBy(
+            () ->
+                GcpPubSubBroker.builder(
+                    config.toBuilder().broker("gcppubsub://only-project").build()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("gcppubsub://PROJECT/SUBSCRIPTION");
   }
 
   @Test
   void aTaskIsPublishedAsGosJsonWithoutAttributesToTheTopicNamedByItsRoutingKey() {
     try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
-      Signature sig = Signature.builder("add").args(Arg.of(1L), Arg.of(2L)).routingKey(config.defaultQueue()).build();
+      Signature sig =
+          Signature.builder("add")
+              .args(Arg.of(1L), Arg.of(2L))
+              .routingKey(config.defaultQueue())
+              .build();
       byte[] json = WireCodec.encode(sig);
       broker.publish(sig, json);
       List<ReceivedMessage> got = pullRaw(broker, config.defaultQueue() + "_sub");
@@ -76,27 +100,44 @@ class GcpPubSubBrokerIT {
 
   @Test
   void aUsersOwnStubsAreUsedAndLeftOpen() throws Exception {
-    ManagedChannel channel = ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
+    ManagedChannel channel =
+        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
     var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (var publisher = GrpcPublisherStub.create(PublisherStubSettings.newBuilder().setTransportChannelProvider(channels)
-            .setCredentialsProvider(NoCredentialsProvider.create()).build());
-         var subscriber = GrpcSubscriberStub.create(SubscriberStubSettings.newBuilder().setTransportChannelProvider(channels)
-            .setCredentialsProvider(NoCredentialsProvider.create()).build())) {
-      try (GcpPubSubBroker broker = GcpPubSubBroker.builder(config).emulatorHost("").client(publisher, subscriber)
-          .createMissing(true).build()) {
+    try (var publisher =
+            GrpcPublisherStub.create(
+                PublisherStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build());
+        var subscriber =
+            GrpcSubscriberStub.create(
+                SubscriberStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build())) {
+      try (GcpPubSubBroker broker =
+          GcpPubSubBroker.builder(config)
+              .emulatorHost("")
+              .client(publisher, subscriber)
+              .createMissing(true)
+              .build()) {
         Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
         broker.publish(sig, WireCodec.encode(sig));
       }
       assertThat(publisher.isShutdown()).as("the user's publisher stub is left open").isFalse();
-      assertThat(pullRaw(subscriber, "projects/" + project + "/subscriptions/" + config.defaultQueue() + "_sub")).hasSize(1);
+      assertThat(
+              pullRaw(
+                  subscriber,
+                  "projects/" + project + "/subscriptions/" + config.defaultQueue() + "_sub"))
+          .hasSize(1);
     } finally {
       channel.shutdownNow();
     }
   }
 
   /**
-   * The sender exits before the ETA and no worker runs until shortly before it: the task waits in Pub/Sub, is
-   * moved by the worker's broker when due, never before, and within a second.
+   * The sender exits before the ETA and no worker runs until shortly before it: the task waits in
+   * Pub/Sub, is moved by the worker's broker when due, never before, and within a second.
    */
   @Test
   void aDelayedTaskSurvivesItsSendersExitAndArrivesOnTimeNeverEarly() throws Exception {
@@ -107,7 +148,9 @@ class GcpPubSubBrokerIT {
       sent = Signature.builder("add").routingKey(config.defaultQueue()).eta(eta).build();
       sender.publish(sent, WireCodec.encode(sent));
     }
-    assertThat(Instant.now()).as("the sender is gone well before the ETA").isBefore(eta.minusSeconds(2));
+    assertThat(Instant.now())
+        .as("the sender is gone well before the ETA")
+        .isBefore(eta.minusSeconds(2));
     try (GcpPubSubBroker worker = PubSubTestSupport.broker(config).build()) {
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = worker.startConsuming("delay-it", "", handler);
@@ -116,7 +159,8 @@ class GcpPubSubBrokerIT {
       assertThat(delivery).isNotNull();
       assertThat(WireCodec.decodeSignature(delivery.body()).uuid()).isEqualTo(sent.uuid());
       long lateMillis = Duration.between(eta, arrived).toMillis();
-      System.out.printf("[GcpPubSubBrokerIT] delayed task arrived %d ms after its ETA%n", lateMillis);
+      System.out.printf(
+          "[GcpPubSubBrokerIT] delayed task arrived %d ms after its ETA%n", lateMillis);
       assertThat(lateMillis).as("never early, within a second").isBetween(0L, 1_000L);
       handler.ack(delivery);
       consumer.close();
@@ -124,19 +168,28 @@ class GcpPubSubBrokerIT {
   }
 
   /**
-   * On a subscription with a dead-letter policy Pub/Sub counts delivery attempts; each delivery reports it, so the
-   * worker's poison limit works across workers and restarts.
+   * On a subscription with a dead-letter policy Pub/Sub counts delivery attempts; each delivery
+   * reports it, so the worker's poison limit works across workers and restarts.
    */
   @Test
   void deliveryCountIsPubSubsDeliveryAttempt() throws Exception {
     try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build()) {
       String sub = config.defaultQueue() + "_counted";
-      setup.client().subscriber().createSubscriptionCallable().call(com.google.pubsub.v1.Subscription.newBuilder()
-          .setName(setup.client().subscriptionName(sub)).setTopic(setup.client().topicName(config.defaultQueue()))
-          .setAckDeadlineSeconds(10)
-          .setDeadLetterPolicy(com.google.pubsub.v1.DeadLetterPolicy.newBuilder().setMaxDeliveryAttempts(5)
-              .setDeadLetterTopic(setup.client().topicName(GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC)))
-          .build());
+      setup
+          .client()
+          .subscriber()
+          .createSubscriptionCallable()
+          .call(
+              com.google.pubsub.v1.Subscription.newBuilder()
+                  .setName(setup.client().subscriptionName(sub))
+                  .setTopic(setup.client().topicName(config.defaultQueue()))
+                  .setAckDeadlineSeconds(10)
+                  .setDeadLetterPolicy(
+                      com.google.pubsub.v1.DeadLetterPolicy.newBuilder()
+                          .setMaxDeliveryAttempts(5)
+                          .setDeadLetterTopic(
+                              setup.client().topicName(GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC)))
+                  .build());
       Config counted = config.toBuilder().broker("gcppubsub://" + project + "/" + sub).build();
       try (GcpPubSubBroker broker = PubSubTestSupport.broker(counted).build()) {
         Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
@@ -158,10 +211,14 @@ class GcpPubSubBrokerIT {
     }
   }
 
-  /** A message whose task outlives MaxExtension is left to lapse and comes back (as with Go's client). */
+  /**
+   * A message whose task outlives MaxExtension is left to lapse and comes back (as with Go's
+   * client).
+   */
   @Test
   void aMessageLeasedLongerThanMaxExtensionComesBack() throws Exception {
-    Config short1 = config.toBuilder().gcpPubSub(new GcpPubSubConfig(Duration.ofSeconds(1))).build();
+    Config short1 =
+        config.toBuilder().gcpPubSub(new GcpPubSubConfig(Duration.ofSeconds(1))).build();
     try (GcpPubSubBroker broker = PubSubTestSupport.broker(short1).build()) {
       Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
       broker.publish(sig, WireCodec.encode(sig));
@@ -173,7 +230,8 @@ class GcpPubSubBrokerIT {
       Delivery second = handler.next(30); // the first is never settled
       assertThat(second).as("delivered again once its lease lapsed").isNotNull();
       assertThat(WireCodec.decodeSignature(second.body()).uuid()).isEqualTo(sig.uuid());
-      assertThat(Duration.between(firstAt, Instant.now())).isGreaterThanOrEqualTo(Duration.ofSeconds(9));
+      assertThat(Duration.between(firstAt, Instant.now()))
+          .isGreaterThanOrEqualTo(Duration.ofSeconds(9));
       handler.ack(second);
       consumer.close();
     }
@@ -182,9 +240,17 @@ class GcpPubSubBrokerIT {
   /** What a subscription hands out right now (possibly nothing); the caller settles it. */
   @SuppressWarnings("deprecation")
   static List<ReceivedMessage> pullNow(GcpPubSubBroker broker, String subscription) {
-    return broker.client().subscriber().pullCallable().call(PullRequest.newBuilder()
-        .setSubscription(broker.client().subscriptionName(subscription)).setMaxMessages(100).setReturnImmediately(true)
-        .build()).getReceivedMessagesList();
+    return broker
+        .client()
+        .subscriber()
+        .pullCallable()
+        .call(
+            PullRequest.newBuilder()
+                .setSubscription(broker.client().subscriptionName(subscription))
+                .setMaxMessages(100)
+                .setReturnImmediately(true)
+                .build())
+        .getReceivedMessagesList();
   }
 
   static List<ReceivedMessage> pullRaw(GcpPubSubBroker broker, String subscription) {
@@ -192,9 +258,20 @@ class GcpPubSubBrokerIT {
   }
 
   @SuppressWarnings("deprecation")
-  static List<ReceivedMessage> pullRaw(com.google.cloud.pubsub.v1.stub.SubscriberStub stub, String subscription) {
-    return await().atMost(Duration.ofSeconds(10)).until(() -> stub.pullCallable().call(PullRequest.newBuilder()
-        .setSubscription(subscription).setMaxMessages(1000).setReturnImmediately(true).build())
-        .getReceivedMessagesList(), l -> !l.isEmpty());
+  static List<ReceivedMessage> pullRaw(
+      com.google.cloud.pubsub.v1.stub.SubscriberStub stub, String subscription) {
+    return await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                stub.pullCallable()
+                    .call(
+                        PullRequest.newBuilder()
+                            .setSubscription(subscription)
+                            .setMaxMessages(1000)
+                            .setReturnImmediately(true)
+                            .build())
+                    .getReceivedMessagesList(),
+            l -> !l.isEmpty());
   }
 }

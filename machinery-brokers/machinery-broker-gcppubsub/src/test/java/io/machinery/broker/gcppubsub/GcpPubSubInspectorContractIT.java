@@ -6,8 +6,8 @@ import io.machinery.testkit.InspectorContract;
 import org.junit.jupiter.api.AfterAll;
 
 /**
- * The inspector contract on the Pub/Sub test server: pending tasks and dead letters listed, repaired and purged;
- * sizes and delayed listings refused (Pub/Sub's API has neither).
+ * The inspector contract on the Pub/Sub test server: pending tasks and dead letters listed,
+ * repaired and purged; sizes and delayed listings refused (Pub/Sub's API has neither).
  */
 class GcpPubSubInspectorContractIT extends InspectorContract {
   private static final String PROJECT = PubSubTestSupport.project();

@@ -14,7 +14,10 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-/** What the Pub/Sub inspector does beyond the contract: listings hand messages back, purge spares leased ones. */
+/**
+ * What the Pub/Sub inspector does beyond the contract: listings hand messages back, purge spares
+ * leased ones.
+ */
 class GcpPubSubInspectorIT {
   private static final String PROJECT = PubSubTestSupport.project();
 
@@ -58,16 +61,26 @@ class GcpPubSubInspectorIT {
       publish(broker, 2);
       String subscription = broker.subscriptionFor(broker.topicOf(""));
       @SuppressWarnings("deprecation")
-      PullRequest pull = PullRequest.newBuilder().setSubscription(broker.client().subscriptionName(subscription))
-          .setMaxMessages(1).setReturnImmediately(true).build();
-      List<ReceivedMessage> held = broker.client().subscriber().pullCallable().call(pull).getReceivedMessagesList();
+      PullRequest pull =
+          PullRequest.newBuilder()
+              .setSubscription(broker.client().subscriptionName(subscription))
+              .setMaxMessages(1)
+              .setReturnImmediately(true)
+              .build();
+      List<ReceivedMessage> held =
+          broker.client().subscriber().pullCallable().call(pull).getReceivedMessagesList();
       assertThat(held).hasSize(1);
 
       assertThat(inspector.purge("")).isEqualTo(1);
 
-      broker.client().modifyAckDeadline(subscription, List.of(held.get(0).getAckId()), 0); // the worker gives it back
-      assertThat(inspector.pending("", 0, 10)).extracting(Signature::uuid)
-          .containsExactly(WireCodec.decodeSignature(held.get(0).getMessage().getData().toByteArray()).uuid());
+      broker
+          .client()
+          .modifyAckDeadline(
+              subscription, List.of(held.get(0).getAckId()), 0); // the worker gives it back
+      assertThat(inspector.pending("", 0, 10))
+          .extracting(Signature::uuid)
+          .containsExactly(
+              WireCodec.decodeSignature(held.get(0).getMessage().getData().toByteArray()).uuid());
     }
   }
 }

@@ -17,7 +17,9 @@ class GcpPubSubMemoryAcceptanceIT extends AcceptanceSuite {
     return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
   }
 
-  /** Pub/Sub hands a message to any of the subscription's streams, not to its subscribers in turn. */
+  /**
+   * Pub/Sub hands a message to any of the subscription's streams, not to its subscribers in turn.
+   */
   @Override
   protected int deliveriesToReachTheOtherWorker() {
     return 10;

@@ -16,7 +16,10 @@ import java.util.List;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 
-/** The README's Pub/Sub example, verbatim, on the emulator ({@code PUBSUB_EMULATOR_HOST}) with a project of its own. */
+/**
+ * The README's Pub/Sub example, verbatim, on the emulator ({@code PUBSUB_EMULATOR_HOST}) with a
+ * project of its own.
+ */
 class GcpPubSubReadmeExampleIT {
 
   @Test
@@ -27,19 +30,32 @@ class GcpPubSubReadmeExampleIT {
     List<Object> sum;
     try {
       // README:gcppubsub:begin
-      Config config = Config.builder()
-          .broker("gcppubsub://" + project + "/machinery_tasks")   // Go's URL: PROJECT/SUBSCRIPTION; the topic is DefaultQueue
-          .resultBackend(redisUrl)
-          .gcpPubSub(GcpPubSubConfig.DEFAULT.withMaxExtension(Duration.ofMinutes(30)))  // Go's GCPPubSub.MaxExtension
-          .build();
-      try (GcpPubSubBroker broker = GcpPubSubBroker.builder(config)   // io.machinery:machinery-broker-gcppubsub
-               .createMissing(true)     // opt-in; by default a missing topic or subscription fails build() with the gcloud commands
-               .build();
-           RedisBackend backend = RedisBackend.create(config);
-           Server server = Server.create(config, broker, backend, EagerLock.create())) {
+      Config config =
+          Config.builder()
+              .broker(
+                  "gcppubsub://"
+                      + project
+                      + "/machinery_tasks") // Go's URL: PROJECT/SUBSCRIPTION; the topic is
+              // DefaultQueue
+              .resultBackend(redisUrl)
+              .gcpPubSub(
+                  GcpPubSubConfig.DEFAULT.withMaxExtension(
+                      Duration.ofMinutes(30))) // Go's GCPPubSub.MaxExtension
+              .build();
+      try (GcpPubSubBroker broker =
+              GcpPubSubBroker.builder(config) // io.machinery:machinery-broker-gcppubsub
+                  .createMissing(
+                      true) // opt-in; by default a missing topic or subscription fails build() with
+                  // the gcloud commands
+                  .build();
+          RedisBackend backend = RedisBackend.create(config);
+          Server server = Server.create(config, broker, backend, EagerLock.create())) {
         server.registerTask("add", TaskFunction.varargs(long[].class, n -> LongStream.of(n).sum()));
         server.newWorker("pubsub-worker", 10).launchAsync();
-        sum = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(Duration.ofSeconds(30));
+        sum =
+            server
+                .sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)))
+                .get(Duration.ofSeconds(30));
       }
       // README:gcppubsub:end
     } finally {

@@ -8,7 +8,10 @@ import io.machinery.testkit.AcceptanceSuite;
 import io.machinery.testkit.TestEndpoints;
 import org.junit.jupiter.api.AfterAll;
 
-/** Go's integration scenarios on the Pub/Sub broker with results in Redis (Go's gcppubsub + redis pair). */
+/**
+ * Go's integration scenarios on the Pub/Sub broker with results in Redis (Go's gcppubsub + redis
+ * pair).
+ */
 class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
   private static final String PROJECT = PubSubTestSupport.project();
 
@@ -22,7 +25,9 @@ class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
     return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
   }
 
-  /** Pub/Sub hands a message to any of the subscription's streams, not to its subscribers in turn. */
+  /**
+   * Pub/Sub hands a message to any of the subscription's streams, not to its subscribers in turn.
+   */
   @Override
   protected int deliveriesToReachTheOtherWorker() {
     return 10;

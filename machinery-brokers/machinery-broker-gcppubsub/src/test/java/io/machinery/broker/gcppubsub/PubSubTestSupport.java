@@ -19,43 +19,68 @@ import java.time.Duration;
 import java.util.UUID;
 
 /**
- * Test wiring: a project of its own per test class on the pstest fake, brokers that create what they need, and
- * cleanup (pstest runs every subscription's delivery loop every 10 ms under one lock, so leftovers slow every
- * later test down).
+ * Test wiring: a project of its own per test class on the pstest fake, brokers that create what
+ * they need, and cleanup (pstest runs every subscription's delivery loop every 10 ms under one
+ * lock, so leftovers slow every later test down).
  */
 final class PubSubTestSupport {
   private PubSubTestSupport() {}
 
-  /** A fresh project name, so classes running side by side on one server never share a subscription. */
+  /**
+   * A fresh project name, so classes running side by side on one server never share a subscription.
+   */
   static String project() {
     return "machinery-test-" + UUID.randomUUID().toString().substring(0, 8);
   }
 
   /** {@code base} pointing at {@code gcppubsub://project/<default queue>_sub}. */
   static Config config(Config base, String project) {
-    return base.toBuilder().broker("gcppubsub://" + project + "/" + base.defaultQueue() + "_sub").build();
+    return base.toBuilder()
+        .broker("gcppubsub://" + project + "/" + base.defaultQueue() + "_sub")
+        .build();
   }
 
   static GcpPubSubBroker.Builder broker(Config config) {
-    return GcpPubSubBroker.builder(config).emulatorHost(TestEndpoints.pubsubEmulatorHost()).createMissing(true)
+    return GcpPubSubBroker.builder(config)
+        .emulatorHost(TestEndpoints.pubsubEmulatorHost())
+        .createMissing(true)
         .ackDeadline(Duration.ofSeconds(10));
   }
 
   /** Deletes every subscription and topic of {@code project}. */
   static void deleteProject(String project) throws Exception {
-    ManagedChannel channel = ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
+    ManagedChannel channel =
+        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
     var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (var publisher = GrpcPublisherStub.create(PublisherStubSettings.newBuilder().setTransportChannelProvider(channels)
-            .setCredentialsProvider(NoCredentialsProvider.create()).build());
-         var subscriber = GrpcSubscriberStub.create(SubscriberStubSettings.newBuilder().setTransportChannelProvider(channels)
-            .setCredentialsProvider(NoCredentialsProvider.create()).build())) {
-      for (var sub : subscriber.listSubscriptionsPagedCallable().call(ListSubscriptionsRequest.newBuilder()
-          .setProject("projects/" + project).build()).iterateAll()) {
-        subscriber.deleteSubscriptionCallable().call(DeleteSubscriptionRequest.newBuilder().setSubscription(sub.getName()).build());
+    try (var publisher =
+            GrpcPublisherStub.create(
+                PublisherStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build());
+        var subscriber =
+            GrpcSubscriberStub.create(
+                SubscriberStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build())) {
+      for (var sub :
+          subscriber
+              .listSubscriptionsPagedCallable()
+              .call(ListSubscriptionsRequest.newBuilder().setProject("projects/" + project).build())
+              .iterateAll()) {
+        subscriber
+            .deleteSubscriptionCallable()
+            .call(DeleteSubscriptionRequest.newBuilder().setSubscription(sub.getName()).build());
       }
-      for (var topic : publisher.listTopicsPagedCallable().call(ListTopicsRequest.newBuilder()
-          .setProject("projects/" + project).build()).iterateAll()) {
-        publisher.deleteTopicCallable().call(DeleteTopicRequest.newBuilder().setTopic(topic.getName()).build());
+      for (var topic :
+          publisher
+              .listTopicsPagedCallable()
+              .call(ListTopicsRequest.newBuilder().setProject("projects/" + project).build())
+              .iterateAll()) {
+        publisher
+            .deleteTopicCallable()
+            .call(DeleteTopicRequest.newBuilder().setTopic(topic.getName()).build());
       }
     } finally {
       channel.shutdownNow();

@@ -4,40 +4,46 @@ import io.lettuce.core.ScriptOutputType;
 import io.machinery.client.redis.RedisScript;
 
 /**
- * The broker's Lua scripts. Each one is a step that must be atomic; all keys a script declares share one
- * cluster slot (a queue and its tagged keys), except {@link #PROMOTE}, which writes to the queue named inside
- * each message and therefore runs only against a single Redis server.
+ * The broker's Lua scripts. Each one is a step that must be atomic; all keys a script declares
+ * share one cluster slot (a queue and its tagged keys), except {@link #PROMOTE}, which writes to
+ * the queue named inside each message and therefore runs only against a single Redis server.
  */
 final class BrokerScripts {
   private BrokerScripts() {}
 
   /**
-   * Lua that turns an over-long message ({@code m}) into a bounded dead-letter envelope: the first {@link
-   * DeadLetter#PREVIEW_BYTES} bytes (bytes above 127 shown as {@code ?}, so the JSON is always valid), the length and the
-   * SHA-1 of the whole. Expects {@code dl} (dead-letter list), {@code dlLimit}, {@code queue}, {@code consumer},
-   * {@code at} and {@code reason} in scope.
+   * Lua that turns an over-long message ({@code m}) into a bounded dead-letter envelope: the first
+   * {@link DeadLetter#PREVIEW_BYTES} bytes (bytes above 127 shown as {@code ?}, so the JSON is
+   * always valid), the length and the SHA-1 of the whole. Expects {@code dl} (dead-letter list),
+   * {@code dlLimit}, {@code queue}, {@code consumer}, {@code at} and {@code reason} in scope.
    */
-  private static final String DEAD_LETTER_PREVIEW = """
+  private static final String DEAD_LETTER_PREVIEW =
+      """
       redis.call('RPUSH', dl, cjson.encode({reason = reason, queue = queue, consumer = consumer, at = at,
         message = string.gsub(string.sub(m, 1, %d), '[\\128-\\255]', '?'), message_bytes = #m,
         message_sha1 = redis.sha1hex(m)}))
       redis.call('LTRIM', dl, -dlLimit, -1)
-      """.formatted(DeadLetter.PREVIEW_BYTES);
+      """
+          .formatted(DeadLetter.PREVIEW_BYTES);
 
   /**
-   * Acknowledges the messages in ARGV[7..] (removes one occurrence of each from the processing list), then
-   * takes messages from the head of the queue into the tail of the processing list, at most ARGV[1] of them
-   * and no more once ARGV[4] bytes are taken (the first is always taken: replies stay bounded by the budget
-   * plus one message). A message longer than ARGV[5] bytes never leaves Redis: it goes to the dead-letter
-   * list as a preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against the budget too (hashing it is
-   * the work), so a queue full of them is drained over several fetches, never in one long script. If any
-   * message was taken, refreshes the consumer's lease and registration. KEYS: queue, processing, lease,
-   * consumers, dead letters, redeliveries. ARGV: max, consumer id, lease ms, byte budget, max message bytes,
-   * now (ISO-8601), dead-letter limit, acknowledged messages (ARGV[8..]). Returns the delivery counts
-   * (comma-separated text, empty when no message was ever reaped), "1" when a bound ended the fetch (more may
-   * be waiting) else "0", then the messages taken, in queue order.
+   * Acknowledges the messages in ARGV[7..] (removes one occurrence of each from the processing
+   * list), then takes messages from the head of the queue into the tail of the processing list, at
+   * most ARGV[1] of them and no more once ARGV[4] bytes are taken (the first is always taken:
+   * replies stay bounded by the budget plus one message). A message longer than ARGV[5] bytes never
+   * leaves Redis: it goes to the dead-letter list as a preview ({@link #DEAD_LETTER_PREVIEW}); its
+   * bytes count against the budget too (hashing it is the work), so a queue full of them is drained
+   * over several fetches, never in one long script. If any message was taken, refreshes the
+   * consumer's lease and registration. KEYS: queue, processing, lease, consumers, dead letters,
+   * redeliveries. ARGV: max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601),
+   * dead-letter limit, acknowledged messages (ARGV[8..]). Returns the delivery counts
+   * (comma-separated text, empty when no message was ever reaped), "1" when a bound ended the fetch
+   * (more may be waiting) else "0", then the messages taken, in queue order.
    */
-  static final RedisScript FETCH = RedisScript.of("fetch", """
+  static final RedisScript FETCH =
+      RedisScript.of(
+          "fetch",
+          """
       for i = 8, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
       local max, budget, limit = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
       local counted = redis.call('EXISTS', KEYS[6]) == 1
@@ -66,25 +72,35 @@ final class BrokerScripts {
         if counted then out[1] = table.concat(counts, ',') end
       end
       return out
-      """.formatted(DEAD_LETTER_PREVIEW), ScriptOutputType.MULTI);
+      """
+              .formatted(DEAD_LETTER_PREVIEW),
+          ScriptOutputType.MULTI);
 
   /**
-   * After a blocking move took a message: refreshes the lease and re-registers the consumer (a reaper may have
-   * unregistered it while it was paused, and nothing would then ever return that message), and reads the
-   * message's delivery count. KEYS: lease, consumers, redeliveries. ARGV: consumer id, lease ms, SHA-1 (hex)
-   * of the message. Returns the number of times it was reaped.
+   * After a blocking move took a message: refreshes the lease and re-registers the consumer (a
+   * reaper may have unregistered it while it was paused, and nothing would then ever return that
+   * message), and reads the message's delivery count. KEYS: lease, consumers, redeliveries. ARGV:
+   * consumer id, lease ms, SHA-1 (hex) of the message. Returns the number of times it was reaped.
    */
-  static final RedisScript CLAIMED = RedisScript.of("claimed", """
+  static final RedisScript CLAIMED =
+      RedisScript.of(
+          "claimed",
+          """
       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       redis.call('SADD', KEYS[2], ARGV[1])
       return tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Puts messages fetched but not handed over back at the head of the queue, in their order, if they are still
-   * in the processing list. KEYS: processing, queue. ARGV: the messages in fetch order.
+   * Puts messages fetched but not handed over back at the head of the queue, in their order, if
+   * they are still in the processing list. KEYS: processing, queue. ARGV: the messages in fetch
+   * order.
    */
-  static final RedisScript RETURN_TO_HEAD = RedisScript.of("return-to-head", """
+  static final RedisScript RETURN_TO_HEAD =
+      RedisScript.of(
+          "return-to-head",
+          """
       local n = 0
       for i = #ARGV, 1, -1 do
         if redis.call('LREM', KEYS[1], -1, ARGV[i]) > 0 then
@@ -93,63 +109,91 @@ final class BrokerScripts {
         end
       end
       return n
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
-  /** Acknowledges messages: removes one occurrence of each from the processing list. KEYS: processing. ARGV: messages. */
-  static final RedisScript ACK = RedisScript.of("ack", """
+  /**
+   * Acknowledges messages: removes one occurrence of each from the processing list. KEYS:
+   * processing. ARGV: messages.
+   */
+  static final RedisScript ACK =
+      RedisScript.of(
+          "ack",
+          """
       local n = 0
       for i = 1, #ARGV do n = n + redis.call('LREM', KEYS[1], 1, ARGV[i]) end
       return n
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Requeue at once: ARGV[2] (the message, or the worker's replacement of it) to the tail of the queue, if
-   * ARGV[1] is still ours. KEYS: processing, queue. ARGV: message, what to requeue.
+   * Requeue at once: ARGV[2] (the message, or the worker's replacement of it) to the tail of the
+   * queue, if ARGV[1] is still ours. KEYS: processing, queue. ARGV: message, what to requeue.
    */
-  static final RedisScript REQUEUE_NOW = RedisScript.of("requeue-now", """
+  static final RedisScript REQUEUE_NOW =
+      RedisScript.of(
+          "requeue-now",
+          """
       if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
       redis.call('RPUSH', KEYS[2], ARGV[2])
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Requeue later: ARGV[3] (the message or its replacement) into the delayed-task set with score ARGV[2] (Unix
-   * ns), if ARGV[1] is still ours. KEYS: processing, delayed_tasks (single server only: the two keys are in
-   * different cluster slots). ARGV: message, score, what to requeue.
+   * Requeue later: ARGV[3] (the message or its replacement) into the delayed-task set with score
+   * ARGV[2] (Unix ns), if ARGV[1] is still ours. KEYS: processing, delayed_tasks (single server
+   * only: the two keys are in different cluster slots). ARGV: message, score, what to requeue.
    */
-  static final RedisScript REQUEUE_LATER = RedisScript.of("requeue-later", """
+  static final RedisScript REQUEUE_LATER =
+      RedisScript.of(
+          "requeue-later",
+          """
       if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
       redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Dead-letter: the envelope to the dead-letter list, if the message is still ours; the list keeps its newest
-   * ARGV[3] envelopes. KEYS: processing, dead letters. ARGV: message, envelope, limit.
+   * Dead-letter: the envelope to the dead-letter list, if the message is still ours; the list keeps
+   * its newest ARGV[3] envelopes. KEYS: processing, dead letters. ARGV: message, envelope, limit.
    */
-  static final RedisScript DEAD_LETTER = RedisScript.of("dead-letter", """
+  static final RedisScript DEAD_LETTER =
+      RedisScript.of(
+          "dead-letter",
+          """
       if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
       redis.call('RPUSH', KEYS[2], ARGV[2])
       redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /** Lease refresh and registration. KEYS: lease, consumers. ARGV: consumer id, lease ms. */
-  static final RedisScript HEARTBEAT = RedisScript.of("heartbeat", """
+  static final RedisScript HEARTBEAT =
+      RedisScript.of(
+          "heartbeat",
+          """
       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       redis.call('SADD', KEYS[2], ARGV[1])
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Returns a consumer's unsettled messages to the head of the queue in their original order. With ARGV[2] =
-   * "1" (the consumer itself, closing) always, and the registration stays for a reaper to remove once the
-   * list is empty; otherwise (a reaper) only when the lease has expired (-1 if alive), the registration is
-   * removed, and each returned message's delivery count (field: its SHA-1) goes up by one in the redeliveries
-   * hash, which expires ARGV[3] ms after the last reap. KEYS: lease, processing, queue, consumers,
-   * redeliveries. ARGV: consumer id, force, counter retention ms. Returns the count moved.
+   * Returns a consumer's unsettled messages to the head of the queue in their original order. With
+   * ARGV[2] = "1" (the consumer itself, closing) always, and the registration stays for a reaper to
+   * remove once the list is empty; otherwise (a reaper) only when the lease has expired (-1 if
+   * alive), the registration is removed, and each returned message's delivery count (field: its
+   * SHA-1) goes up by one in the redeliveries hash, which expires ARGV[3] ms after the last reap.
+   * KEYS: lease, processing, queue, consumers, redeliveries. ARGV: consumer id, force, counter
+   * retention ms. Returns the count moved.
    */
-  static final RedisScript RELEASE = RedisScript.of("release", """
+  static final RedisScript RELEASE =
+      RedisScript.of(
+          "release",
+          """
       local reaper = ARGV[2] ~= '1'
       if reaper and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
       local n = 0
@@ -163,15 +207,17 @@ final class BrokerScripts {
       redis.call('DEL', KEYS[1])
       if reaper then redis.call('SREM', KEYS[4], ARGV[1]) end
       return n
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Lua that finds the queue of message {@code m}: Go's encoder writes {@code "UUID"}, {@code "Name"} and {@code "RoutingKey"}
-   * first, so a pattern finds it without parsing (a 16 MiB message costs no more than a short one); any other
-   * layout (escapes in those fields, another field order) is parsed with cjson. Sets {@code queue}, nil when
-   * there is none.
+   * Lua that finds the queue of message {@code m}: Go's encoder writes {@code "UUID"}, {@code
+   * "Name"} and {@code "RoutingKey"} first, so a pattern finds it without parsing (a 16 MiB message
+   * costs no more than a short one); any other layout (escapes in those fields, another field
+   * order) is parsed with cjson. Sets {@code queue}, nil when there is none.
    */
-  static final String ROUTING_KEY_OF = """
+  static final String ROUTING_KEY_OF =
+      """
       local queue = string.match(m, '^{"UUID":"[^"\\\\]*","Name":"[^"\\\\]*","RoutingKey":"([^"\\\\]*)"')
       if queue == nil then
         local ok, sig = pcall(cjson.decode, m)
@@ -188,16 +234,20 @@ final class BrokerScripts {
       """;
 
   /**
-   * Moves due delayed tasks (score {@code <=} ARGV[1]) to the tail of the queue named by their RoutingKey (ARGV[3]
-   * when missing, empty or unreadable: a worker there dead-letters what is not a task), each exactly once, at
-   * most ARGV[2] of them and no more once ARGV[4] bytes were moved. A message whose RoutingKey names a key
-   * that is not a list (another application's key, a hash, {@code delayed_tasks} itself) goes to the default
-   * queue's dead-letter list with the reason, never lost: a failed {@code RPUSH} would not undo the {@code
-   * ZREM} before it. KEYS: delayed_tasks, the default queue's dead letters. ARGV: now (Unix ns), max count,
-   * default queue, byte budget, now (ISO-8601), dead-letter limit. Single server only (the target queues are
-   * not declared). Returns {moved, bytes}.
+   * Moves due delayed tasks (score {@code <=} ARGV[1]) to the tail of the queue named by their
+   * RoutingKey (ARGV[3] when missing, empty or unreadable: a worker there dead-letters what is not
+   * a task), each exactly once, at most ARGV[2] of them and no more once ARGV[4] bytes were moved.
+   * A message whose RoutingKey names a key that is not a list (another application's key, a hash,
+   * {@code delayed_tasks} itself) goes to the default queue's dead-letter list with the reason,
+   * never lost: a failed {@code RPUSH} would not undo the {@code ZREM} before it. KEYS:
+   * delayed_tasks, the default queue's dead letters. ARGV: now (Unix ns), max count, default queue,
+   * byte budget, now (ISO-8601), dead-letter limit. Single server only (the target queues are not
+   * declared). Returns {moved, bytes}.
    */
-  static final RedisScript PROMOTE = RedisScript.of("promote", """
+  static final RedisScript PROMOTE =
+      RedisScript.of(
+          "promote",
+          """
       local max, budget, default = tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[3]
       local dl, dlLimit, consumer, at = KEYS[2], tonumber(ARGV[6]), 'delayed-task promotion', ARGV[5]
       local n, bytes = 0, 0
@@ -219,17 +269,23 @@ final class BrokerScripts {
         end
       end
       return {n, bytes}
-      """.formatted(ROUTING_KEY_OF), ScriptOutputType.MULTI);
+      """
+              .formatted(ROUTING_KEY_OF),
+          ScriptOutputType.MULTI);
 
   /**
-   * Cluster promotion, step 1 (one slot): moves due members (score {@code <=} ARGV[1]), at most ARGV[2] and no more
-   * than ARGV[3] bytes, from delayed_tasks into the claim set {@code {delayed_tasks}:claimed} scored with ARGV[4]
-   * (the claim's deadline, Unix ns), so exactly one promoter takes each. The promoter then pushes each to its
-   * queue and only then removes it from the claim set ({@link #UNCLAIM}); a promoter that dies in between
-   * leaves it there until {@link #RECLAIM} puts it back (duplicates, never losses). KEYS: delayed_tasks, claim
-   * set. Returns the members claimed.
+   * Cluster promotion, step 1 (one slot): moves due members (score {@code <=} ARGV[1]), at most
+   * ARGV[2] and no more than ARGV[3] bytes, from delayed_tasks into the claim set {@code
+   * {delayed_tasks}:claimed} scored with ARGV[4] (the claim's deadline, Unix ns), so exactly one
+   * promoter takes each. The promoter then pushes each to its queue and only then removes it from
+   * the claim set ({@link #UNCLAIM}); a promoter that dies in between leaves it there until {@link
+   * #RECLAIM} puts it back (duplicates, never losses). KEYS: delayed_tasks, claim set. Returns the
+   * members claimed.
    */
-  static final RedisScript CLAIM = RedisScript.of("claim", """
+  static final RedisScript CLAIM =
+      RedisScript.of(
+          "claim",
+          """
       local max, budget, bytes, out = tonumber(ARGV[2]), tonumber(ARGV[3]), 0, {}
       while #out < max and bytes < budget do
         local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)[1]
@@ -240,23 +296,35 @@ final class BrokerScripts {
         bytes = bytes + #m
       end
       return out
-      """, ScriptOutputType.MULTI);
-
-  /** Cluster promotion, step 3: the members pushed leave the claim set. KEYS: claim set. ARGV: members. */
-  static final RedisScript UNCLAIM = RedisScript.of("unclaim", """
-      return redis.call('ZREM', KEYS[1], unpack(ARGV))
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.MULTI);
 
   /**
-   * Claims whose deadline (score) passed ARGV[1] go back to delayed_tasks, due at once (score ARGV[1]), at most
-   * ARGV[2] of them. KEYS: delayed_tasks, claim set. Returns the count.
+   * Cluster promotion, step 3: the members pushed leave the claim set. KEYS: claim set. ARGV:
+   * members.
    */
-  static final RedisScript RECLAIM = RedisScript.of("reclaim", """
+  static final RedisScript UNCLAIM =
+      RedisScript.of(
+          "unclaim",
+          """
+      return redis.call('ZREM', KEYS[1], unpack(ARGV))
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
+   * Claims whose deadline (score) passed ARGV[1] go back to delayed_tasks, due at once (score
+   * ARGV[1]), at most ARGV[2] of them. KEYS: delayed_tasks, claim set. Returns the count.
+   */
+  static final RedisScript RECLAIM =
+      RedisScript.of(
+          "reclaim",
+          """
       local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
       for _, m in ipairs(stale) do
         redis.call('ZREM', KEYS[2], m)
         redis.call('ZADD', KEYS[1], ARGV[1], m)
       end
       return #stale
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 }

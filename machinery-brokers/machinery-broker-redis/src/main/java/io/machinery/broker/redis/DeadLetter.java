@@ -22,7 +22,8 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A message a worker could never handle, as kept in the dead-letter list {@code {<queue>}:dead_letters}.
+ * A message a worker could never handle, as kept in the dead-letter list {@code
+ * {<queue>}:dead_letters}.
  *
  * <p>Each list element is one JSON object (an envelope, written with Jackson):
  *
@@ -31,14 +32,15 @@ import org.jspecify.annotations.Nullable;
  *  "at":"2026-11-27T11:36:15.123Z","message":"<the raw message as a JSON string>"}
  * }</pre>
  *
- * <p>{@code message} holds the raw bytes as text when they are valid UTF-8; otherwise {@code message_base64}
- * holds them in standard Base64 instead. A message longer than the broker's {@code maxMessageBytes} is not
- * kept whole (it would cost Redis memory and every reader a transfer of that size): the envelope holds its
- * first {@value #PREVIEW_BYTES} bytes as {@code message} (when the fetch script made the preview inside Redis,
- * bytes above 127 show as {@code ?}), plus {@code message_bytes} (the full length) and {@code message_sha1}
- * (hex SHA-1 of the whole), enough to recognise it. Elements are appended at the tail
- * (oldest first); the broker keeps the newest {@code deadLetterLimit} of each list (see {@link
- * RedisBroker.Builder#deadLetterLimit(int)}). Immutable.
+ * <p>{@code message} holds the raw bytes as text when they are valid UTF-8; otherwise {@code
+ * message_base64} holds them in standard Base64 instead. A message longer than the broker's {@code
+ * maxMessageBytes} is not kept whole (it would cost Redis memory and every reader a transfer of
+ * that size): the envelope holds its first {@value #PREVIEW_BYTES} bytes as {@code message} (when
+ * the fetch script made the preview inside Redis, bytes above 127 show as {@code ?}), plus {@code
+ * message_bytes} (the full length) and {@code message_sha1} (hex SHA-1 of the whole), enough to
+ * recognise it. Elements are appended at the tail (oldest first); the broker keeps the newest
+ * {@code deadLetterLimit} of each list (see {@link RedisBroker.Builder#deadLetterLimit(int)}).
+ * Immutable.
  *
  * @param queue the queue the message was taken from
  * @param reason why it was dead-lettered
@@ -48,14 +50,23 @@ import org.jspecify.annotations.Nullable;
  * @param size the length of the whole message in bytes
  * @param sha1 the hex SHA-1 of the whole message when only a preview is kept, else empty
  */
-public record DeadLetter(String queue, String reason, String consumer, Instant at, byte[] message, long size,
+public record DeadLetter(
+    String queue,
+    String reason,
+    String consumer,
+    Instant at,
+    byte[] message,
+    long size,
     String sha1) {
   /** How much of an over-long message a dead letter keeps. */
   public static final int PREVIEW_BYTES = 1024;
+
   /** Envelopes of any size read back (Jackson's default stops strings at 20,000,000 characters). */
-  private static final JsonFactory JSON = JsonFactory.builder()
-      .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
-      .build();
+  private static final JsonFactory JSON =
+      JsonFactory.builder()
+          .streamReadConstraints(
+              StreamReadConstraints.builder().maxStringLength(Integer.MAX_VALUE).build())
+          .build();
 
   public DeadLetter {
     Objects.requireNonNull(queue, "queue");
@@ -65,7 +76,8 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
     Objects.requireNonNull(sha1, "sha1");
     message = message.clone();
     if (size < message.length) {
-      throw new IllegalArgumentException("size " + size + " is less than the " + message.length + " bytes kept");
+      throw new IllegalArgumentException(
+          "size " + size + " is less than the " + message.length + " bytes kept");
     }
   }
 
@@ -75,10 +87,12 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
   }
 
   /**
-   * The dead letter of {@code message}: whole when it has at most {@code maxWholeBytes} bytes, else its first
-   * {@link #PREVIEW_BYTES} bytes (cut at a UTF-8 character boundary), its size and its SHA-1.
+   * The dead letter of {@code message}: whole when it has at most {@code maxWholeBytes} bytes, else
+   * its first {@link #PREVIEW_BYTES} bytes (cut at a UTF-8 character boundary), its size and its
+   * SHA-1.
    */
-  static DeadLetter of(String queue, String reason, String consumer, Instant at, byte[] message, int maxWholeBytes) {
+  static DeadLetter of(
+      String queue, String reason, String consumer, Instant at, byte[] message, int maxWholeBytes) {
     if (message.length <= maxWholeBytes) {
       return new DeadLetter(queue, reason, consumer, at, message);
     }
@@ -86,10 +100,14 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
     while (cut > 0 && cut < message.length && (message[cut] & 0xC0) == 0x80) {
       cut--; // do not split a UTF-8 sequence: the preview stays text
     }
-    return new DeadLetter(queue, reason, consumer, at, Arrays.copyOf(message, cut), message.length, sha1Hex(message));
+    return new DeadLetter(
+        queue, reason, consumer, at, Arrays.copyOf(message, cut), message.length, sha1Hex(message));
   }
 
-  /** Whether only the first bytes of the message are kept ({@link #sha1()} and {@link #size()} identify it). */
+  /**
+   * Whether only the first bytes of the message are kept ({@link #sha1()} and {@link #size()}
+   * identify it).
+   */
   public boolean truncated() {
     return !sha1.isEmpty();
   }
@@ -134,8 +152,8 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
   }
 
   /**
-   * Reads an envelope; anything else (an element pushed by someone else) comes back as a dead letter whose
-   * message is the element itself and whose reason says so.
+   * Reads an envelope; anything else (an element pushed by someone else) comes back as a dead
+   * letter whose message is the element itself and whose reason says so.
    */
   static DeadLetter fromJson(String queue, byte[] element) {
     String reason = null;
@@ -169,12 +187,14 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
     if (reason == null || message == null) {
       return new DeadLetter(queue, "not a dead-letter envelope", "", Instant.EPOCH, element);
     }
-    return new DeadLetter(queue, reason, consumer, at, message, Math.max(size, message.length), sha1);
+    return new DeadLetter(
+        queue, reason, consumer, at, message, Math.max(size, message.length), sha1);
   }
 
   private static @Nullable String utf8(byte[] bytes) {
     try {
-      return StandardCharsets.UTF_8.newDecoder()
+      return StandardCharsets.UTF_8
+          .newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT)
           .decode(ByteBuffer.wrap(bytes))
@@ -186,8 +206,14 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof DeadLetter d && queue.equals(d.queue) && reason.equals(d.reason) && consumer.equals(d.consumer)
-        && at.equals(d.at) && Arrays.equals(message, d.message) && size == d.size && sha1.equals(d.sha1);
+    return o instanceof DeadLetter d
+        && queue.equals(d.queue)
+        && reason.equals(d.reason)
+        && consumer.equals(d.consumer)
+        && at.equals(d.at)
+        && Arrays.equals(message, d.message)
+        && size == d.size
+        && sha1.equals(d.sha1);
   }
 
   @Override
@@ -197,6 +223,16 @@ public record DeadLetter(String queue, String reason, String consumer, Instant a
 
   @Override
   public String toString() {
-    return "DeadLetter{" + queue + " at " + at + ": " + reason + " (" + size + " bytes" + (truncated() ? ", preview only" : "") + ")}";
+    return "DeadLetter{"
+        + queue
+        + " at "
+        + at
+        + ": "
+        + reason
+        + " ("
+        + size
+        + " bytes"
+        + (truncated() ? ", preview only" : "")
+        + ")}";
   }
 }

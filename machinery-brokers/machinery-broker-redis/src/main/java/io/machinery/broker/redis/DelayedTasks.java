@@ -20,17 +20,18 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Never lost.</b> On a single server one script ({@link BrokerScripts#PROMOTE}) moves each due task
- *       exactly once; a task whose RoutingKey names a key that is not a list is dead-lettered to the default
- *       queue's list instead (a failed {@code RPUSH} after the {@code ZREM} would drop it: Redis does not roll a
- *       script back). On a cluster the set and the queues are in different slots, so a task is first moved
- *       into a claim set in the set's slot ({@link BrokerScripts#CLAIM}: exactly one promoter per task), then
- *       pushed, and only then dropped from the claim set; claims older than a lease go back to the set
- *       ({@link BrokerScripts#RECLAIM}). A promoter that dies in between causes a duplicate, never a loss.
- *   <li><b>Cheap for Redis.</b> The script finds the RoutingKey with a pattern on Go's fixed field order
- *       (cjson only for other layouts) and moves at most {@link RedisBroker#PROMOTE_BATCH} tasks and about
- *       {@link RedisBroker#PROMOTE_BYTES} bytes per run, so no run keeps Redis busy for long (every client,
- *       heartbeats included, waits while a script runs).
+ *   <li><b>Never lost.</b> On a single server one script ({@link BrokerScripts#PROMOTE}) moves each
+ *       due task exactly once; a task whose RoutingKey names a key that is not a list is
+ *       dead-lettered to the default queue's list instead (a failed {@code RPUSH} after the {@code
+ *       ZREM} would drop it: Redis does not roll a script back). On a cluster the set and the
+ *       queues are in different slots, so a task is first moved into a claim set in the set's slot
+ *       ({@link BrokerScripts#CLAIM}: exactly one promoter per task), then pushed, and only then
+ *       dropped from the claim set; claims older than a lease go back to the set ({@link
+ *       BrokerScripts#RECLAIM}). A promoter that dies in between causes a duplicate, never a loss.
+ *   <li><b>Cheap for Redis.</b> The script finds the RoutingKey with a pattern on Go's fixed field
+ *       order (cjson only for other layouts) and moves at most {@link RedisBroker#PROMOTE_BATCH}
+ *       tasks and about {@link RedisBroker#PROMOTE_BYTES} bytes per run, so no run keeps Redis busy
+ *       for long (every client, heartbeats included, waits while a script runs).
  * </ul>
  *
  * <p>Not thread-safe: one maintenance thread calls {@link #promoteDue}.
@@ -51,7 +52,10 @@ final class DelayedTasks {
     this.claimedKey = RedisKeys.tagged(delayedKey, "claimed");
   }
 
-  /** Moves due delayed tasks to their queues; bounded per run (at most 10 runs) so that Redis stays responsive. */
+  /**
+   * Moves due delayed tasks to their queues; bounded per run (at most 10 runs) so that Redis stays
+   * responsive.
+   */
   void promoteDue() {
     try {
       if (session.isCluster()) {
@@ -70,8 +74,11 @@ final class DelayedTasks {
     } catch (RuntimeException e) {
       if (!promoteFailing) {
         promoteFailing = true;
-        log.warn("Moving delayed tasks from {} failed (will retry every {}): {}", delayedKey,
-            broker.config().redis().delayedTasksPollPeriod(), e.getMessage());
+        log.warn(
+            "Moving delayed tasks from {} failed (will retry every {}): {}",
+            delayedKey,
+            broker.config().redis().delayedTasksPollPeriod(),
+            e.getMessage());
       }
     }
   }
@@ -79,28 +86,39 @@ final class DelayedTasks {
   /** One script run; whether it hit a bound (more may be due). */
   private boolean promoteScripted(long nowNanos) {
     String defaultQueue = broker.config().defaultQueue();
-    List<Long> result = session.await(BrokerScripts.PROMOTE.run(session.commands(),
-        new String[] {delayedKey, new QueueKeys(defaultQueue).deadLetters()},
-        bytes(Long.toString(nowNanos)), bytes(Integer.toString(RedisBroker.PROMOTE_BATCH)), bytes(defaultQueue),
-        bytes(Long.toString(RedisBroker.PROMOTE_BYTES)), bytes(broker.clock().instant().toString()),
-        bytes(Integer.toString(broker.deadLetterLimit()))));
+    List<Long> result =
+        session.await(
+            BrokerScripts.PROMOTE.run(
+                session.commands(),
+                new String[] {delayedKey, new QueueKeys(defaultQueue).deadLetters()},
+                bytes(Long.toString(nowNanos)),
+                bytes(Integer.toString(RedisBroker.PROMOTE_BATCH)),
+                bytes(defaultQueue),
+                bytes(Long.toString(RedisBroker.PROMOTE_BYTES)),
+                bytes(broker.clock().instant().toString()),
+                bytes(Integer.toString(broker.deadLetterLimit()))));
     return result.get(0) >= RedisBroker.PROMOTE_BATCH || result.get(1) >= RedisBroker.PROMOTE_BYTES;
   }
 
   /**
-   * Claims due members into the claim set (one script in the set's slot: each member has one claimer), pushes
-   * each to its queue, then drops the pushed ones from the claim set. A crash or failed push in between leaves
-   * the claim, which {@link #reclaimStaleClaims} turns back into a due task: duplicates, never losses. A
-   * member whose push fails for good ({@code WRONGTYPE}: its RoutingKey names a key that is not a list) is
-   * dead-lettered to the default queue's list.
+   * Claims due members into the claim set (one script in the set's slot: each member has one
+   * claimer), pushes each to its queue, then drops the pushed ones from the claim set. A crash or
+   * failed push in between leaves the claim, which {@link #reclaimStaleClaims} turns back into a
+   * due task: duplicates, never losses. A member whose push fails for good ({@code WRONGTYPE}: its
+   * RoutingKey names a key that is not a list) is dead-lettered to the default queue's list.
    */
   private boolean promoteClustered(long nowNanos) {
     RedisClusterAsyncCommands<String, byte[]> commands = session.commands();
     long deadline = nowNanos + broker.leaseTimeout().toNanos();
-    List<byte[]> claimed = session.await(BrokerScripts.CLAIM.<List<byte[]>>run(commands,
-        new String[] {delayedKey, claimedKey}, bytes(Long.toString(nowNanos)),
-        bytes(Integer.toString(RedisBroker.PROMOTE_BATCH)), bytes(Long.toString(RedisBroker.PROMOTE_BYTES)),
-        bytes(Long.toString(deadline))));
+    List<byte[]> claimed =
+        session.await(
+            BrokerScripts.CLAIM.<List<byte[]>>run(
+                commands,
+                new String[] {delayedKey, claimedKey},
+                bytes(Long.toString(nowNanos)),
+                bytes(Integer.toString(RedisBroker.PROMOTE_BATCH)),
+                bytes(Long.toString(RedisBroker.PROMOTE_BYTES)),
+                bytes(Long.toString(deadline))));
     if (claimed.isEmpty()) {
       return false;
     }
@@ -118,12 +136,16 @@ final class DelayedTasks {
           deadLetterPromotion(claimed.get(i), "RoutingKey names a Redis key that is not a list");
           done.add(claimed.get(i));
         } else {
-          log.debug("Pushing a claimed delayed task failed (it is claimed again later): {}", e.toString());
+          log.debug(
+              "Pushing a claimed delayed task failed (it is claimed again later): {}",
+              e.toString());
         }
       }
     }
     if (!done.isEmpty()) {
-      session.await(BrokerScripts.UNCLAIM.run(commands, new String[] {claimedKey}, done.toArray(new byte[0][])));
+      session.await(
+          BrokerScripts.UNCLAIM.run(
+              commands, new String[] {claimedKey}, done.toArray(new byte[0][])));
     }
     long bytes = 0;
     for (byte[] member : claimed) {
@@ -133,23 +155,40 @@ final class DelayedTasks {
   }
 
   private void reclaimStaleClaims() {
-    long returned = session.await(BrokerScripts.RECLAIM.<Long>run(session.commands(),
-        new String[] {delayedKey, claimedKey}, bytes(Long.toString(RedisBroker.nanos(broker.clock().instant()))),
-        bytes(Integer.toString(RedisBroker.PROMOTE_BATCH))));
+    long returned =
+        session.await(
+            BrokerScripts.RECLAIM.<Long>run(
+                session.commands(),
+                new String[] {delayedKey, claimedKey},
+                bytes(Long.toString(RedisBroker.nanos(broker.clock().instant()))),
+                bytes(Integer.toString(RedisBroker.PROMOTE_BATCH))));
     if (returned > 0) {
-      log.warn("Put {} delayed tasks back into {} whose promoter did not finish pushing them", returned, delayedKey);
+      log.warn(
+          "Put {} delayed tasks back into {} whose promoter did not finish pushing them",
+          returned,
+          delayedKey);
     }
   }
 
   private void deadLetterPromotion(byte[] message, String reason) {
     QueueKeys keys = new QueueKeys(broker.config().defaultQueue());
-    byte[] envelope = DeadLetter.of(routingKeyOf(message), reason, "delayed-task promotion", broker.clock().instant(), message,
-        broker.config().maxMessageBytes()).toJson();
+    byte[] envelope =
+        DeadLetter.of(
+                routingKeyOf(message),
+                reason,
+                "delayed-task promotion",
+                broker.clock().instant(),
+                message,
+                broker.config().maxMessageBytes())
+            .toJson();
     session.await(session.commands().rpush(keys.deadLetters(), envelope));
     session.await(session.commands().ltrim(keys.deadLetters(), -broker.deadLetterLimit(), -1));
   }
 
-  /** The queue a promoted message goes to: its RoutingKey, else the default queue (whose worker dead-letters junk). */
+  /**
+   * The queue a promoted message goes to: its RoutingKey, else the default queue (whose worker
+   * dead-letters junk).
+   */
   private String routingKeyOf(byte[] message) {
     try {
       String key = WireCodec.decodeSignature(message).routingKey();

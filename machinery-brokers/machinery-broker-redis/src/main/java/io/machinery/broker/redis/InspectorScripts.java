@@ -4,22 +4,26 @@ import io.lettuce.core.ScriptOutputType;
 import io.machinery.client.redis.RedisScript;
 
 /**
- * The {@link RedisInspector}'s Lua scripts. Each declares only keys of one cluster slot: a queue with its tagged
- * keys, or {@code delayed_tasks} alone.
+ * The {@link RedisInspector}'s Lua scripts. Each declares only keys of one cluster slot: a queue
+ * with its tagged keys, or {@code delayed_tasks} alone.
  */
 final class InspectorScripts {
   private InspectorScripts() {}
 
   /**
-   * The sizes of one queue and what its age is read from, without sending or decoding the waiting messages:
-   * the queue's length, its dead-letter list's length, the head's ETA as written in the message (Go's field
-   * order, matched at the start only, so a nested signature's ETA is never taken; {@code null} or empty when
-   * it has none) and when the head was first seen at the head (a side record {@code {queue}:head_seen}, "<id>
-   * <unix ms>", written here when the head changed; the id is the SHA-1 of the head's length and first 256
-   * bytes, which include its UUID). KEYS: queue, dead letters, head record. ARGV: now (Unix ms), how long the
-   * record is kept after it was last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
+   * The sizes of one queue and what its age is read from, without sending or decoding the waiting
+   * messages: the queue's length, its dead-letter list's length, the head's ETA as written in the
+   * message (Go's field order, matched at the start only, so a nested signature's ETA is never
+   * taken; {@code null} or empty when it has none) and when the head was first seen at the head (a
+   * side record {@code {queue}:head_seen}, "<id> <unix ms>", written here when the head changed;
+   * the id is the SHA-1 of the head's length and first 256 bytes, which include its UUID). KEYS:
+   * queue, dead letters, head record. ARGV: now (Unix ms), how long the record is kept after it was
+   * last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
    */
-  static final RedisScript QUEUE_STATS = RedisScript.of("inspect-queue", """
+  static final RedisScript QUEUE_STATS =
+      RedisScript.of(
+          "inspect-queue",
+          """
       local n = redis.call('LLEN', KEYS[1])
       local dead = redis.call('LLEN', KEYS[2])
       local eta, seen = '', -1
@@ -37,15 +41,20 @@ final class InspectorScripts {
         end
       end
       return {n, dead, eta, seen}
-      """, ScriptOutputType.MULTI);
+      """,
+          ScriptOutputType.MULTI);
 
   /**
-   * Counts the members of delayed_tasks ranked ARGV[2] to ARGV[2] + ARGV[3] - 1 (soonest first) per queue: their
-   * RoutingKey, or ARGV[1] (the default queue) when there is none. A bounded slice per run, so Redis serves other
-   * clients between the slices of a large set. KEYS: delayed_tasks. ARGV: default queue, first rank, count.
-   * Returns {size of the set, queue, count, queue, count, ...}.
+   * Counts the members of delayed_tasks ranked ARGV[2] to ARGV[2] + ARGV[3] - 1 (soonest first) per
+   * queue: their RoutingKey, or ARGV[1] (the default queue) when there is none. A bounded slice per
+   * run, so Redis serves other clients between the slices of a large set. KEYS: delayed_tasks.
+   * ARGV: default queue, first rank, count. Returns {size of the set, queue, count, queue, count,
+   * ...}.
    */
-  static final RedisScript DELAYED_COUNTS = RedisScript.of("inspect-delayed-counts", """
+  static final RedisScript DELAYED_COUNTS =
+      RedisScript.of(
+          "inspect-delayed-counts",
+          """
       local default = ARGV[1]
       local first = tonumber(ARGV[2])
       local counts, order = {}, {}
@@ -63,15 +72,20 @@ final class InspectorScripts {
         out[#out + 1] = counts[q]
       end
       return out
-      """.formatted(BrokerScripts.ROUTING_KEY_OF), ScriptOutputType.MULTI);
+      """
+              .formatted(BrokerScripts.ROUTING_KEY_OF),
+          ScriptOutputType.MULTI);
 
   /**
-   * Part of a page of one queue's delayed tasks, soonest first, from the members ranked ARGV[3] to ARGV[3] +
-   * ARGV[4] - 1: skips the first ARGV[5] members whose RoutingKey is ARGV[2], then takes up to ARGV[6] of them.
-   * KEYS: delayed_tasks. ARGV: default queue, queue, first rank, count, to skip, limit. Returns {size of the set,
-   * still to skip, members taken...}.
+   * Part of a page of one queue's delayed tasks, soonest first, from the members ranked ARGV[3] to
+   * ARGV[3] + ARGV[4] - 1: skips the first ARGV[5] members whose RoutingKey is ARGV[2], then takes
+   * up to ARGV[6] of them. KEYS: delayed_tasks. ARGV: default queue, queue, first rank, count, to
+   * skip, limit. Returns {size of the set, still to skip, members taken...}.
    */
-  static final RedisScript DELAYED_PAGE = RedisScript.of("inspect-delayed-page", """
+  static final RedisScript DELAYED_PAGE =
+      RedisScript.of(
+          "inspect-delayed-page",
+          """
       local default, want = ARGV[1], ARGV[2]
       local first, skip, limit = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
       local out = {redis.call('ZCARD', KEYS[1]), 0}
@@ -87,15 +101,20 @@ final class InspectorScripts {
       end
       out[2] = skip
       return out
-      """.formatted(BrokerScripts.ROUTING_KEY_OF), ScriptOutputType.MULTI);
+      """
+              .formatted(BrokerScripts.ROUTING_KEY_OF),
+          ScriptOutputType.MULTI);
 
   /**
-   * Removes the given dead-letter envelopes (one occurrence each) and, when ARGV[1] is "1", pushes each removed
-   * one's message to the tail of the queue in the same step, so a letter is requeued exactly once or stays
-   * where it was. KEYS: dead letters, queue. ARGV: requeue flag, then pairs of (envelope, message). Returns how
-   * many were removed.
+   * Removes the given dead-letter envelopes (one occurrence each) and, when ARGV[1] is "1", pushes
+   * each removed one's message to the tail of the queue in the same step, so a letter is requeued
+   * exactly once or stays where it was. KEYS: dead letters, queue. ARGV: requeue flag, then pairs
+   * of (envelope, message). Returns how many were removed.
    */
-  static final RedisScript REPAIR_DEAD = RedisScript.of("inspect-repair-dead", """
+  static final RedisScript REPAIR_DEAD =
+      RedisScript.of(
+          "inspect-repair-dead",
+          """
       local n = 0
       for i = 2, #ARGV, 2 do
         if redis.call('LREM', KEYS[1], 1, ARGV[i]) > 0 then
@@ -104,15 +123,20 @@ final class InspectorScripts {
         end
       end
       return n
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Empties a queue and returns how many tasks it held, in one step (a task pushed meanwhile is either counted
-   * and removed or stays). UNLINK frees a long list in the background. KEYS: queue.
+   * Empties a queue and returns how many tasks it held, in one step (a task pushed meanwhile is
+   * either counted and removed or stays). UNLINK frees a long list in the background. KEYS: queue.
    */
-  static final RedisScript PURGE = RedisScript.of("inspect-purge", """
+  static final RedisScript PURGE =
+      RedisScript.of(
+          "inspect-purge",
+          """
       local n = redis.call('LLEN', KEYS[1])
       if n > 0 then redis.call('UNLINK', KEYS[1]) end
       return n
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 }

@@ -21,24 +21,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A broker's background work: consumers' heartbeats and settlement retries, the reaper, the delayed-task
- * promotion ({@link DelayedTasks}) and the stray sweeps.
+ * A broker's background work: consumers' heartbeats and settlement retries, the reaper, the
+ * delayed-task promotion ({@link DelayedTasks}) and the stray sweeps.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Platform threads.</b> Two platform threads of its own, never virtual ones: task bodies run on
- *       virtual threads, which are not preempted, so CPU-bound tasks holding every carrier would otherwise
- *       stop the heartbeats and get a live worker's tasks reaped and run again elsewhere (review F5).
- *   <li><b>Two schedules.</b> One never waits for Redis (heartbeats, acknowledgements no fetch carries,
- *       retries: sends only), so a slow reap or promotion cannot delay a heartbeat; the other does the work
- *       that waits for replies (reaper, promotion, sweeps).
- *   <li><b>Never dies.</b> A scheduled task that throws is never run again, so each step catches every
- *       {@link Throwable}, an {@link OutOfMemoryError} included, logs it at ERROR and reports it to every
- *       consumer's handler; the next tick runs as usual.
- *   <li><b>The reaper</b> visits the queues this broker consumes: for each consumer registered there but not
- *       its own, {@link BrokerScripts#RELEASE} returns the processing list to the head of the queue if the
- *       lease has expired, and counts the return in the queue's redeliveries hash.
+ *   <li><b>Platform threads.</b> Two platform threads of its own, never virtual ones: task bodies
+ *       run on virtual threads, which are not preempted, so CPU-bound tasks holding every carrier
+ *       would otherwise stop the heartbeats and get a live worker's tasks reaped and run again
+ *       elsewhere (review F5).
+ *   <li><b>Two schedules.</b> One never waits for Redis (heartbeats, acknowledgements no fetch
+ *       carries, retries: sends only), so a slow reap or promotion cannot delay a heartbeat; the
+ *       other does the work that waits for replies (reaper, promotion, sweeps).
+ *   <li><b>Never dies.</b> A scheduled task that throws is never run again, so each step catches
+ *       every {@link Throwable}, an {@link OutOfMemoryError} included, logs it at ERROR and reports
+ *       it to every consumer's handler; the next tick runs as usual.
+ *   <li><b>The reaper</b> visits the queues this broker consumes: for each consumer registered
+ *       there but not its own, {@link BrokerScripts#RELEASE} returns the processing list to the
+ *       head of the queue if the lease has expired, and counts the return in the queue's
+ *       redeliveries hash.
  * </ul>
  *
  * <p>Thread-safe. The broker closes it after its consumers.
@@ -69,25 +71,35 @@ final class Maintenance {
         return;
       }
       AtomicInteger n = new AtomicInteger();
-      ScheduledExecutorService threads = Executors.newScheduledThreadPool(2, r -> {
-        Thread t = new Thread(r, "machinery-redis-maintenance-" + n.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-      });
-      long tick = Math.min(broker.config().redis().delayedTasksPollPeriod().toNanos(),
-          broker.heartbeatInterval().toNanos());
+      ScheduledExecutorService threads =
+          Executors.newScheduledThreadPool(
+              2,
+              r -> {
+                Thread t = new Thread(r, "machinery-redis-maintenance-" + n.incrementAndGet());
+                t.setDaemon(true);
+                return t;
+              });
+      long tick =
+          Math.min(
+              broker.config().redis().delayedTasksPollPeriod().toNanos(),
+              broker.heartbeatInterval().toNanos());
       nextPromote = System.nanoTime();
       nextReap = System.nanoTime() + broker.reapInterval().toNanos();
-      threads.scheduleWithFixedDelay(() -> guarded("heartbeats", this::maintainFast), 0, tick, TimeUnit.NANOSECONDS);
-      threads.scheduleWithFixedDelay(() -> guarded("reaping and promotion", this::maintainSlow), 0, tick,
+      threads.scheduleWithFixedDelay(
+          () -> guarded("heartbeats", this::maintainFast), 0, tick, TimeUnit.NANOSECONDS);
+      threads.scheduleWithFixedDelay(
+          () -> guarded("reaping and promotion", this::maintainSlow),
+          0,
+          tick,
           TimeUnit.NANOSECONDS);
       executor = threads;
     }
   }
 
   /**
-   * Runs one maintenance step so that nothing ends the schedule (a scheduled task that throws is never run
-   * again): a failure, an {@link OutOfMemoryError} included, is logged at ERROR and reported to every consumer.
+   * Runs one maintenance step so that nothing ends the schedule (a scheduled task that throws is
+   * never run again): a failure, an {@link OutOfMemoryError} included, is logged at ERROR and
+   * reported to every consumer.
    */
   private void guarded(String what, Runnable step) {
     try {
@@ -128,12 +140,17 @@ final class Maintenance {
     }
   }
 
-  /** For each consumed queue: return the tasks of consumers whose lease expired to the head of the queue. */
+  /**
+   * For each consumed queue: return the tasks of consumers whose lease expired to the head of the
+   * queue.
+   */
   private void reapDeadConsumers() {
     Map<String, Set<String>> ownIdsByQueue = new HashMap<>();
     for (RedisConsumer consumer : consumers) {
       if (!consumer.isClosed()) {
-        ownIdsByQueue.computeIfAbsent(consumer.keys().queue(), q -> new HashSet<>()).add(consumer.id());
+        ownIdsByQueue
+            .computeIfAbsent(consumer.keys().queue(), q -> new HashSet<>())
+            .add(consumer.id());
       }
     }
     RedisSession session = broker.session();
@@ -151,14 +168,28 @@ final class Maintenance {
             continue;
           }
           others.add(id);
-          releases.add(BrokerScripts.RELEASE.run(commands, new String[] {keys.lease(id), keys.processing(id),
-              keys.queue(), keys.consumers(), keys.redeliveries()}, member, bytes("0"), retention));
+          releases.add(
+              BrokerScripts.RELEASE.run(
+                  commands,
+                  new String[] {
+                    keys.lease(id),
+                    keys.processing(id),
+                    keys.queue(),
+                    keys.consumers(),
+                    keys.redeliveries()
+                  },
+                  member,
+                  bytes("0"),
+                  retention));
         }
         for (int i = 0; i < releases.size(); i++) {
           long moved = session.await(releases.get(i));
           if (moved > 0) {
-            log.warn("Returned {} unacknowledged tasks of consumer {} (its lease expired) to the head of queue {}",
-                moved, others.get(i), keys.queue());
+            log.warn(
+                "Returned {} unacknowledged tasks of consumer {} (its lease expired) to the head of queue {}",
+                moved,
+                others.get(i),
+                keys.queue());
           }
         }
       } catch (RuntimeException e) {
@@ -179,7 +210,8 @@ final class Maintenance {
     }
     threads.shutdown();
     try {
-      if (!threads.awaitTermination(broker.session().commandTimeout().plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!threads.awaitTermination(
+          broker.session().commandTimeout().plusSeconds(5).toMillis(), TimeUnit.MILLISECONDS)) {
         threads.shutdownNow();
       }
     } catch (InterruptedException e) {

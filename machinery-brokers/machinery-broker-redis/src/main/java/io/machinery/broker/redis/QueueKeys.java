@@ -3,9 +3,9 @@ package io.machinery.broker.redis;
 import io.machinery.client.redis.RedisKeys;
 
 /**
- * The keys of one queue. The queue list keeps Go's name; the keys this broker adds carry the queue's hash tag
- * ({@code {machinery_tasks}:processing:<consumer>}), so every script that touches the queue and them stays in
- * one Redis Cluster slot.
+ * The keys of one queue. The queue list keeps Go's name; the keys this broker adds carry the
+ * queue's hash tag ({@code {machinery_tasks}:processing:<consumer>}), so every script that touches
+ * the queue and them stays in one Redis Cluster slot.
  */
 record QueueKeys(String queue) {
   /** The consumer's processing list: tasks it took and has not settled, oldest first. */
@@ -13,19 +13,25 @@ record QueueKeys(String queue) {
     return RedisKeys.tagged(queue, "processing:" + consumerId);
   }
 
-  /** The consumer's lease: exists while the consumer is alive (refreshed by its heartbeat, expires otherwise). */
+  /**
+   * The consumer's lease: exists while the consumer is alive (refreshed by its heartbeat, expires
+   * otherwise).
+   */
   String lease(String consumerId) {
     return RedisKeys.tagged(queue, "lease:" + consumerId);
   }
 
-  /** The set of consumer ids that may own a processing list of this queue (the reaper's work list). */
+  /**
+   * The set of consumer ids that may own a processing list of this queue (the reaper's work list).
+   */
   String consumers() {
     return RedisKeys.tagged(queue, "consumers");
   }
 
   /**
-   * How often each message of this queue was returned by a reaper (a hash: SHA-1 of the message to count), so a
-   * message that kills every worker that takes it is recognised; expires a day after the last reap.
+   * How often each message of this queue was returned by a reaper (a hash: SHA-1 of the message to
+   * count), so a message that kills every worker that takes it is recognised; expires a day after
+   * the last reap.
    */
   String redeliveries() {
     return RedisKeys.tagged(queue, "redeliveries");

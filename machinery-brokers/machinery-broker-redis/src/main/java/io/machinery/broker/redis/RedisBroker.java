@@ -31,8 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Go Machinery's Redis broker, wire-compatible with Go producers and Go workers on the same queues, with
- * at-least-once delivery (spec §3.2, §8 "Redis broker has no ack").
+ * Go Machinery's Redis broker, wire-compatible with Go producers and Go workers on the same queues,
+ * with at-least-once delivery (spec §3.2, §8 "Redis broker has no ack").
  *
  * <pre>{@code
  * Config config = Config.builder().broker("redis://127.0.0.1:6379").build();
@@ -44,58 +44,67 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Go's keys, unchanged.</b> A task is its JSON in a LIST named by its routing key ({@code RPUSH}
- *       to the tail, taken from the head); a task with a future ETA is a member of the shared ZSET {@code
- *       delayed_tasks} ({@link io.machinery.config.RedisConfig#delayedTasksKey()}) scored with its ETA in Unix
+ *   <li><b>Go's keys, unchanged.</b> A task is its JSON in a LIST named by its routing key ({@code
+ *       RPUSH} to the tail, taken from the head); a task with a future ETA is a member of the
+ *       shared ZSET {@code delayed_tasks} ({@link
+ *       io.machinery.config.RedisConfig#delayedTasksKey()}) scored with its ETA in Unix
  *       nanoseconds. Go producers and Go workers ({@code BLPOP}) keep working on the same queues.
- *   <li><b>Taking a task</b> moves it atomically from the head of the queue into the consumer's processing
- *       list {@code {queue}:processing:<consumer-id>} (a Lua script running {@code LMOVE} up to the number of
- *       free execution slots the worker reserved, or one {@code BLMOVE} on a dedicated connection while the
- *       queue is empty). It stays there until the worker settles it: {@code ack} removes it ({@code LREM},
- *       sent asynchronously, batched while one batch is in flight); {@code requeue(0)} moves it to the tail of
- *       the queue; {@code requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it
- *       too); a requeue with a replacement puts the worker's replacement back instead, in the same script;
- *       {@code deadLetter} moves it, wrapped in a {@link DeadLetter} envelope, to {@code {queue}:dead_letters}.
- *       Each of these is one atomic script (on a cluster the delayed requeue is ZADD then LREM: a crash in
- *       between duplicates, never loses) and does nothing if the message is no longer in the processing list.
- *   <li><b>Leases and the reaper.</b> Each consumer holds a lease {@code {queue}:lease:<consumer-id>} (a key
- *       with a {@link Builder#leaseTimeout(Duration) timeout}, refreshed every third of it) and is registered
- *       in {@code {queue}:consumers}. Every broker with a consumer of a queue periodically (every half lease)
- *       returns the processing lists of that queue's consumers whose lease expired to the <em>head</em> of the
- *       queue, in order. So a task taken by a worker that died (kill -9, lost host) runs again, once the lease
- *       has expired; a task may run twice, never zero times. A consumer that closes returns its unsettled
- *       tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed over. Each reap counts
- *       in {@code {queue}:redeliveries} (SHA-1 of the message to count, kept a day after the last reap), which
- *       is the {@link io.machinery.spi.Delivery#deliveryCount()} of the message's next delivery (1 + reaps),
- *       so a worker can dead-letter a message that kills or stalls every worker taking it. Equal bytes share a
- *       count. A consumer re-registers before each blocking move (whose wait is shorter than what remains of
- *       the lease), so one that was reaped during a pause and then takes a message is reaped again if it dies.
+ *   <li><b>Taking a task</b> moves it atomically from the head of the queue into the consumer's
+ *       processing list {@code {queue}:processing:<consumer-id>} (a Lua script running {@code
+ *       LMOVE} up to the number of free execution slots the worker reserved, or one {@code BLMOVE}
+ *       on a dedicated connection while the queue is empty). It stays there until the worker
+ *       settles it: {@code ack} removes it ({@code LREM}, sent asynchronously, batched while one
+ *       batch is in flight); {@code requeue(0)} moves it to the tail of the queue; {@code
+ *       requeue(d)} moves it to {@code delayed_tasks} with score now+d (Go workers promote it too);
+ *       a requeue with a replacement puts the worker's replacement back instead, in the same
+ *       script; {@code deadLetter} moves it, wrapped in a {@link DeadLetter} envelope, to {@code
+ *       {queue}:dead_letters}. Each of these is one atomic script (on a cluster the delayed requeue
+ *       is ZADD then LREM: a crash in between duplicates, never loses) and does nothing if the
+ *       message is no longer in the processing list.
+ *   <li><b>Leases and the reaper.</b> Each consumer holds a lease {@code
+ *       {queue}:lease:<consumer-id>} (a key with a {@link Builder#leaseTimeout(Duration) timeout},
+ *       refreshed every third of it) and is registered in {@code {queue}:consumers}. Every broker
+ *       with a consumer of a queue periodically (every half lease) returns the processing lists of
+ *       that queue's consumers whose lease expired to the <em>head</em> of the queue, in order. So
+ *       a task taken by a worker that died (kill -9, lost host) runs again, once the lease has
+ *       expired; a task may run twice, never zero times. A consumer that closes returns its
+ *       unsettled tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed
+ *       over. Each reap counts in {@code {queue}:redeliveries} (SHA-1 of the message to count, kept
+ *       a day after the last reap), which is the {@link io.machinery.spi.Delivery#deliveryCount()}
+ *       of the message's next delivery (1 + reaps), so a worker can dead-letter a message that
+ *       kills or stalls every worker taking it. Equal bytes share a count. A consumer re-registers
+ *       before each blocking move (whose wait is shorter than what remains of the lease), so one
+ *       that was reaped during a pause and then takes a message is reaped again if it dies.
  *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
- *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of {@code
- *       delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each exactly once (one Lua
- *       script that finds the RoutingKey in Go's layout without parsing the message, moves a bounded number of
- *       bytes per run, and dead-letters a message whose RoutingKey names a key that is not a list). On a
- *       cluster, where the set and the queues live in different slots, members are moved into a claim set in
- *       the set's slot, pushed, and only then dropped from the claim set; claims older than a lease go back
- *       (duplicates, never losses).
- *   <li><b>Maintenance threads.</b> Heartbeats, settlement retries, the reaper and the promotion run on two
- *       platform threads of the broker (one never blocks: heartbeats; one waits for Redis: reaper, promotion,
- *       sweeps), so CPU-bound tasks on virtual threads cannot starve them and get a live worker reaped. Both
- *       survive any {@link Throwable} (logged at ERROR, reported to each consumer's {@link
- *       DeliveryHandler#brokerError}).
- *   <li><b>Bounded memory.</b> A fetch takes at most {@link Builder#fetchByteBudget(long)} bytes (plus one
- *       message); a message over {@link Config#maxMessageBytes()} never leaves Redis: the fetch script
- *       dead-letters it as a preview with its size and SHA-1. Each dead-letter list keeps its newest {@link
- *       Builder#deadLetterLimit(int)} envelopes.
- *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker (Lettuce
- *       pipelines concurrent callers); each consumer adds one connection for its blocking {@code BLMOVE}.
- *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When Redis is
- *       unreachable the consumer reports each failure to {@link DeliveryHandler#brokerError} and retries with
- *       back-off (up to 5 s) while Lettuce reconnects; settlements that failed are retried in the background;
- *       messages a lost fetch reply left in a processing list go back to the queue.
- *   <li><b>Not Go.</b> A delayed requeue lands in the queue named by the message's RoutingKey (as every
- *       promotion does, Go's included), which differs from the consumed queue only for a message routed
- *       elsewhere; Go requeues unknown tasks at once to the consumed queue. Priority is ignored, as in Go.
+ *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of
+ *       {@code delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each
+ *       exactly once (one Lua script that finds the RoutingKey in Go's layout without parsing the
+ *       message, moves a bounded number of bytes per run, and dead-letters a message whose
+ *       RoutingKey names a key that is not a list). On a cluster, where the set and the queues live
+ *       in different slots, members are moved into a claim set in the set's slot, pushed, and only
+ *       then dropped from the claim set; claims older than a lease go back (duplicates, never
+ *       losses).
+ *   <li><b>Maintenance threads.</b> Heartbeats, settlement retries, the reaper and the promotion
+ *       run on two platform threads of the broker (one never blocks: heartbeats; one waits for
+ *       Redis: reaper, promotion, sweeps), so CPU-bound tasks on virtual threads cannot starve them
+ *       and get a live worker reaped. Both survive any {@link Throwable} (logged at ERROR, reported
+ *       to each consumer's {@link DeliveryHandler#brokerError}).
+ *   <li><b>Bounded memory.</b> A fetch takes at most {@link Builder#fetchByteBudget(long)} bytes
+ *       (plus one message); a message over {@link Config#maxMessageBytes()} never leaves Redis: the
+ *       fetch script dead-letters it as a preview with its size and SHA-1. Each dead-letter list
+ *       keeps its newest {@link Builder#deadLetterLimit(int)} envelopes.
+ *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker
+ *       (Lettuce pipelines concurrent callers); each consumer adds one connection for its blocking
+ *       {@code BLMOVE}.
+ *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When
+ *       Redis is unreachable the consumer reports each failure to {@link
+ *       DeliveryHandler#brokerError} and retries with back-off (up to 5 s) while Lettuce
+ *       reconnects; settlements that failed are retried in the background; messages a lost fetch
+ *       reply left in a processing list go back to the queue.
+ *   <li><b>Not Go.</b> A delayed requeue lands in the queue named by the message's RoutingKey (as
+ *       every promotion does, Go's included), which differs from the consumed queue only for a
+ *       message routed elsewhere; Go requeues unknown tasks at once to the consumed queue. Priority
+ *       is ignored, as in Go.
  * </ul>
  *
  * <p>Thread-safe. Whoever builds a broker closes it; {@link #close()} closes its consumers.
@@ -103,18 +112,30 @@ import org.slf4j.LoggerFactory;
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
 
-  /** How long a consumer's lease lasts without a heartbeat: after that its tasks go back to the queue. */
+  /**
+   * How long a consumer's lease lasts without a heartbeat: after that its tasks go back to the
+   * queue.
+   */
   public static final Duration DEFAULT_LEASE_TIMEOUT = Duration.ofSeconds(15);
+
   /** The most messages one fetch takes (it never takes more than the worker has free slots). */
   public static final int DEFAULT_FETCH_BATCH_SIZE = 100;
+
   /** The most bytes one fetch takes, unless its first message alone is larger. */
   public static final long DEFAULT_FETCH_BYTE_BUDGET = 4L << 20;
+
   /** How many envelopes each dead-letter list keeps (the newest). */
   public static final int DEFAULT_DEAD_LETTER_LIMIT = 10_000;
+
   /** At most this many due delayed tasks are moved per script run. */
   static final int PROMOTE_BATCH = 200;
-  /** At most about this many bytes of due delayed tasks are moved per script run (Redis is busy meanwhile). */
+
+  /**
+   * At most about this many bytes of due delayed tasks are moved per script run (Redis is busy
+   * meanwhile).
+   */
   static final long PROMOTE_BYTES = 4L << 20;
+
   /** How long a reaper's delivery counts are kept after its last reap of a queue. */
   static final Duration REDELIVERY_RETENTION = Duration.ofDays(1);
 
@@ -142,7 +163,10 @@ public final class RedisBroker implements Broker {
     this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
     this.ownsSession = b.session == null;
-    this.session = b.session != null ? b.session : RedisSession.shared(b.url != null ? b.url : config.broker(), config);
+    this.session =
+        b.session != null
+            ? b.session
+            : RedisSession.shared(b.url != null ? b.url : config.broker(), config);
     this.maintenance = new Maintenance(this, consumers);
     this.inspector = new RedisInspector(this, RedisKeys.tagged(b.controlKeyPrefix, "queues"));
     this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
@@ -157,7 +181,8 @@ public final class RedisBroker implements Broker {
     return new Builder(config);
   }
 
-  // -------------------------------------------------------------------------------------------- publishing
+  // --------------------------------------------------------------------------------------------
+  // publishing
 
   @Override
   public String routingKeyFor(Signature signature) {
@@ -165,15 +190,16 @@ public final class RedisBroker implements Broker {
   }
 
   /**
-   * {@code ZADD delayed_tasks <eta ns> <message>} when the ETA is in the future, else {@code RPUSH <routing key>
-   * <message>}; returns when Redis has answered.
+   * {@code ZADD delayed_tasks <eta ns> <message>} when the ETA is in the future, else {@code RPUSH
+   * <routing key> <message>}; returns when Redis has answered.
    *
    * @throws MachineryException when Redis fails or cannot be reached within the command timeout
    */
   @Override
   public void publish(Signature signature, byte[] message) {
     checkOpen();
-    String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    String queue =
+        signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
     OffsetDateTime eta = signature.eta();
     Instant now = clock.instant();
     if (eta != null && eta.toInstant().isAfter(now)) {
@@ -183,7 +209,10 @@ public final class RedisBroker implements Broker {
     }
   }
 
-  /** The connection publishes travel on: a backend on the same {@link RedisSession} orders its writes with them. */
+  /**
+   * The connection publishes travel on: a backend on the same {@link RedisSession} orders its
+   * writes with them.
+   */
   @Override
   public java.util.Optional<Object> writeOrder() {
     return session.writeOrder();
@@ -196,11 +225,13 @@ public final class RedisBroker implements Broker {
   }
 
   /**
-   * Every message in one pipeline: each run of consecutive messages to the same queue is one {@code RPUSH}
-   * with many values (at most {@value #PUSH_CHUNK} a command), each delayed task a {@code ZADD}.
+   * Every message in one pipeline: each run of consecutive messages to the same queue is one {@code
+   * RPUSH} with many values (at most {@value #PUSH_CHUNK} a command), each delayed task a {@code
+   * ZADD}.
    */
   @Override
-  public List<CompletableFuture<Void>> publishAllAsync(List<Signature> signatures, List<byte[]> messages) {
+  public List<CompletableFuture<Void>> publishAllAsync(
+      List<Signature> signatures, List<byte[]> messages) {
     checkOpen();
     Instant now = clock.instant();
     List<CompletableFuture<Void>> futures = new ArrayList<>(signatures.size());
@@ -209,17 +240,24 @@ public final class RedisBroker implements Broker {
       Signature signature = signatures.get(i);
       java.time.OffsetDateTime eta = signature.eta();
       if (eta != null && delayed(signature, now)) {
-        futures.add(done(session.commands().zadd(delayedKey, (double) nanos(eta.toInstant()), messages.get(i))));
+        futures.add(
+            done(
+                session
+                    .commands()
+                    .zadd(delayedKey, (double) nanos(eta.toInstant()), messages.get(i))));
         i++;
         continue;
       }
       String queue = queueOf(signature);
       int end = i + 1;
-      while (end < signatures.size() && end - i < PUSH_CHUNK && queueOf(signatures.get(end)).equals(queue)
+      while (end < signatures.size()
+          && end - i < PUSH_CHUNK
+          && queueOf(signatures.get(end)).equals(queue)
           && !delayed(signatures.get(end), now)) {
         end++;
       }
-      CompletableFuture<Void> push = done(session.commands().rpush(queue, messages.subList(i, end).toArray(byte[][]::new)));
+      CompletableFuture<Void> push =
+          done(session.commands().rpush(queue, messages.subList(i, end).toArray(byte[][]::new)));
       for (; i < end; i++) {
         futures.add(push);
       }
@@ -243,11 +281,12 @@ public final class RedisBroker implements Broker {
     return session.timed(reply).thenApply(ok -> null);
   }
 
-  // -------------------------------------------------------------------------------------------- consuming
+  // --------------------------------------------------------------------------------------------
+  // consuming
 
   /**
-   * Starts a consumer of {@code queue} (the default queue when empty): registers its lease, then fetches on
-   * a virtual thread of its own.
+   * Starts a consumer of {@code queue} (the default queue when empty): registers its lease, then
+   * fetches on a virtual thread of its own.
    *
    * @throws MachineryException when Redis cannot be reached
    */
@@ -255,7 +294,10 @@ public final class RedisBroker implements Broker {
   public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
     checkOpen();
     String name = queue.isEmpty() ? config.defaultQueue() : queue;
-    String id = (consumerTag.isEmpty() ? "consumer" : consumerTag) + "-" + UUID.randomUUID().toString().substring(0, 8);
+    String id =
+        (consumerTag.isEmpty() ? "consumer" : consumerTag)
+            + "-"
+            + UUID.randomUUID().toString().substring(0, 8);
     RedisConsumer consumer = new RedisConsumer(this, consumerTag, id, new QueueKeys(name), handler);
     consumers.add(consumer);
     try {
@@ -273,7 +315,8 @@ public final class RedisBroker implements Broker {
     consumers.remove(consumer);
   }
 
-  // ------------------------------------------------------------------------------------------- inspection
+  // -------------------------------------------------------------------------------------------
+  // inspection
 
   /** {@code LRANGE queue 0 -1}, decoded; messages that are not tasks are skipped (and logged). */
   @Override
@@ -294,7 +337,8 @@ public final class RedisBroker implements Broker {
   public List<DeadLetter> deadLetters(String queue) {
     checkOpen();
     String name = queue.isEmpty() ? config.defaultQueue() : queue;
-    List<byte[]> elements = session.await(session.commands().lrange(new QueueKeys(name).deadLetters(), 0, -1));
+    List<byte[]> elements =
+        session.await(session.commands().lrange(new QueueKeys(name).deadLetters(), 0, -1));
     List<DeadLetter> out = new ArrayList<>(elements.size());
     for (byte[] element : elements) {
       out.add(DeadLetter.fromJson(name, element));
@@ -302,22 +346,28 @@ public final class RedisBroker implements Broker {
     return out;
   }
 
-  /** Queue sizes, pages of waiting, delayed and dead-lettered tasks, dead-letter repair and purge ({@link RedisInspector}). */
+  /**
+   * Queue sizes, pages of waiting, delayed and dead-lettered tasks, dead-letter repair and purge
+   * ({@link RedisInspector}).
+   */
   @Override
   public Optional<Inspector> inspector() {
     return Optional.of(inspector);
   }
 
   /**
-   * Live workers and paused queues in this broker's Redis, under {@link Builder#controlKeyPrefix} (the same
-   * keys a {@code RedisBackend} on that Redis uses).
+   * Live workers and paused queues in this broker's Redis, under {@link Builder#controlKeyPrefix}
+   * (the same keys a {@code RedisBackend} on that Redis uses).
    */
   @Override
   public Optional<ControlPlane> controlPlane() {
     return Optional.of(controlPlane);
   }
 
-  /** Decodes listed messages; those that are not tasks are skipped and logged (a worker dead-letters them). */
+  /**
+   * Decodes listed messages; those that are not tasks are skipped and logged (a worker dead-letters
+   * them).
+   */
   static List<Signature> decodeAll(List<byte[]> messages) {
     List<Signature> out = new ArrayList<>(messages.size());
     for (byte[] message : messages) {
@@ -330,22 +380,49 @@ public final class RedisBroker implements Broker {
     return out;
   }
 
-  // ------------------------------------------------------------------------------------------- internals
+  // -------------------------------------------------------------------------------------------
+  // internals
 
-  RedisSession session() { return session; }
-  Config config() { return config; }
-  Clock clock() { return clock; }
-  Duration leaseTimeout() { return leaseTimeout; }
-  int fetchBatchSize() { return fetchBatchSize; }
-  long fetchByteBudget() { return fetchByteBudget; }
-  int deadLetterLimit() { return deadLetterLimit; }
-  String delayedKey() { return delayedKey; }
+  RedisSession session() {
+    return session;
+  }
+
+  Config config() {
+    return config;
+  }
+
+  Clock clock() {
+    return clock;
+  }
+
+  Duration leaseTimeout() {
+    return leaseTimeout;
+  }
+
+  int fetchBatchSize() {
+    return fetchBatchSize;
+  }
+
+  long fetchByteBudget() {
+    return fetchByteBudget;
+  }
+
+  int deadLetterLimit() {
+    return deadLetterLimit;
+  }
+
+  String delayedKey() {
+    return delayedKey;
+  }
 
   Duration heartbeatInterval() {
     return leaseTimeout.dividedBy(3);
   }
 
-  /** How often a consumer looks for messages a lost fetch reply left in its processing list: at least 1 s. */
+  /**
+   * How often a consumer looks for messages a lost fetch reply left in its processing list: at
+   * least 1 s.
+   */
   Duration sweepInterval() {
     Duration reap = reapInterval();
     return reap.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : reap;
@@ -371,9 +448,9 @@ public final class RedisBroker implements Broker {
   }
 
   /**
-   * Closes every consumer (their unsettled tasks go back to their queues), stops the maintenance threads, then
-   * closes the connections (unless the session was {@linkplain Builder#session(RedisSession) passed in}: its
-   * owner closes it). Idempotent.
+   * Closes every consumer (their unsettled tasks go back to their queues), stops the maintenance
+   * threads, then closes the connections (unless the session was {@linkplain
+   * Builder#session(RedisSession) passed in}: its owner closes it). Idempotent.
    */
   @Override
   public void close() {
@@ -410,7 +487,9 @@ public final class RedisBroker implements Broker {
       this.config = Objects.requireNonNull(config, "config");
     }
 
-    /** The clock for ETAs, delayed-task scores and dead-letter times; default the system UTC clock. */
+    /**
+     * The clock for ETAs, delayed-task scores and dead-letter times; default the system UTC clock.
+     */
     public Builder clock(Clock value) {
       clock = Objects.requireNonNull(value, "clock");
       return this;
@@ -418,8 +497,8 @@ public final class RedisBroker implements Broker {
 
     /**
      * How long a consumer's tasks stay reserved for it without a heartbeat (default {@link
-     * #DEFAULT_LEASE_TIMEOUT}); after a consumer dies its tasks run again this much later at the latest. It
-     * must exceed the longest pause a live worker may have (GC, a stalled host).
+     * #DEFAULT_LEASE_TIMEOUT}); after a consumer dies its tasks run again this much later at the
+     * latest. It must exceed the longest pause a live worker may have (GC, a stalled host).
      */
     public Builder leaseTimeout(Duration value) {
       if (value.compareTo(Duration.ofMillis(300)) < 0) {
@@ -439,8 +518,9 @@ public final class RedisBroker implements Broker {
     }
 
     /**
-     * The most bytes one fetch takes from a queue, at least 1 KiB (default {@value #DEFAULT_FETCH_BYTE_BUDGET});
-     * the first message is always taken, so a reply is at most this plus one message.
+     * The most bytes one fetch takes from a queue, at least 1 KiB (default {@value
+     * #DEFAULT_FETCH_BYTE_BUDGET}); the first message is always taken, so a reply is at most this
+     * plus one message.
      */
     public Builder fetchByteBudget(long value) {
       if (value < 1024) {
@@ -451,8 +531,9 @@ public final class RedisBroker implements Broker {
     }
 
     /**
-     * How many envelopes each dead-letter list keeps, the newest (default {@value #DEFAULT_DEAD_LETTER_LIMIT}):
-     * older ones are dropped as new ones arrive, so a flood of bad messages cannot fill Redis.
+     * How many envelopes each dead-letter list keeps, the newest (default {@value
+     * #DEFAULT_DEAD_LETTER_LIMIT}): older ones are dropped as new ones arrive, so a flood of bad
+     * messages cannot fill Redis.
      */
     public Builder deadLetterLimit(int value) {
       if (value < 1) {
@@ -463,9 +544,9 @@ public final class RedisBroker implements Broker {
     }
 
     /**
-     * Uses {@code value} instead of opening a session of its own (so a broker, a backend and a lock can share
-     * one Lettuce client and its threads); the caller owns it and closes it after the broker. Its settings
-     * (timeouts) then come from whoever opened it; {@link #url} is ignored.
+     * Uses {@code value} instead of opening a session of its own (so a broker, a backend and a lock
+     * can share one Lettuce client and its threads); the caller owns it and closes it after the
+     * broker. Its settings (timeouts) then come from whoever opened it; {@link #url} is ignored.
      */
     public Builder session(RedisSession value) {
       session = Objects.requireNonNull(value, "session");
@@ -473,9 +554,9 @@ public final class RedisBroker implements Broker {
     }
 
     /**
-     * The prefix of the keys of the {@linkplain RedisBroker#controlPlane() control plane} and of the inspector's
-     * registry of queues (default {@value RedisControlPlane#DEFAULT_KEY_PREFIX}); processes that are operated
-     * together use the same one.
+     * The prefix of the keys of the {@linkplain RedisBroker#controlPlane() control plane} and of
+     * the inspector's registry of queues (default {@value RedisControlPlane#DEFAULT_KEY_PREFIX});
+     * processes that are operated together use the same one.
      */
     public Builder controlKeyPrefix(String value) {
       controlKeyPrefix = RedisControlPlane.checkPrefix(value);

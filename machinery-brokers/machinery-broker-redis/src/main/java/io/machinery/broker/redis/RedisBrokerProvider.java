@@ -6,8 +6,9 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Redis broker (redis://, rediss://, redis+socket://, several hosts for a cluster) for {@link io.machinery.Machinery#connect(Config)}: {@link RedisBroker#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the Redis broker (redis://, rediss://, redis+socket://, several hosts for a cluster) for
+ * {@link io.machinery.Machinery#connect(Config)}: {@link RedisBroker#create(Config)}. Listed in
+ * {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class RedisBrokerProvider implements ComponentProvider {

@@ -22,33 +22,35 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One consumption of one queue: the fetch loop and the consumer's lifecycle. Settling is {@link Settlements},
- * the recovery from lost fetch replies is {@link StrayCollector}. (About 500 lines, much of it notes: the fetch
- * loop, its stop handshake and the blocking connection share {@link #phase}, {@link #fetching} and {@link
- * #blocking}, and are only correct read together.)
+ * One consumption of one queue: the fetch loop and the consumer's lifecycle. Settling is {@link
+ * Settlements}, the recovery from lost fetch replies is {@link StrayCollector}. (About 500 lines,
+ * much of it notes: the fetch loop, its stop handshake and the blocking connection share {@link
+ * #phase}, {@link #fetching} and {@link #blocking}, and are only correct read together.)
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Fetching.</b> A virtual thread runs the fetch loop: reserve free slots from the worker, take at most
- *       that many messages, and no more bytes than the broker's fetch budget, into this consumer's processing
- *       list (script {@link BrokerScripts#FETCH}, or one {@code BLMOVE} on this consumer's own connection while
- *       the queue is empty), hand them over. Before each blocking move the consumer refreshes its lease and
- *       registration and waits for the reply, and the move waits at most a third of the lease: a reaper may
- *       have unregistered it during a pause, and a message it then took would be in a list no reaper visits
- *       (review F13); this way whatever the move takes is registered and leased. The loop survives any {@link
+ *   <li><b>Fetching.</b> A virtual thread runs the fetch loop: reserve free slots from the worker,
+ *       take at most that many messages, and no more bytes than the broker's fetch budget, into
+ *       this consumer's processing list (script {@link BrokerScripts#FETCH}, or one {@code BLMOVE}
+ *       on this consumer's own connection while the queue is empty), hand them over. Before each
+ *       blocking move the consumer refreshes its lease and registration and waits for the reply,
+ *       and the move waits at most a third of the lease: a reaper may have unregistered it during a
+ *       pause, and a message it then took would be in a list no reaper visits (review F13); this
+ *       way whatever the move takes is registered and leased. The loop survives any {@link
  *       Throwable}: it reports it and starts over.
- *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the number of
- *       times a reaper returned it (the reaper counts in {@link QueueKeys#redeliveries()}), so a message that
- *       kills every worker taking it is recognised. Returns on a graceful close or after a lost reply do not
- *       count: the message did not run.
- *   <li><b>Stopping</b> is a Dekker handshake between {@link #fetching} and {@link #phase}: the loop is
- *       interrupted only while it waits in {@link DeliveryHandler#reserve}, never while a Redis command is in
- *       flight, and a {@code BLMOVE} is cut short with {@code CLIENT UNBLOCK}, so no reply is dropped; messages
- *       fetched after the stop go back to the head of the queue.
- *   <li><b>Maintenance</b> runs on the broker's platform threads, never on a virtual thread that CPU-bound
- *       tasks could starve: {@link #maintainFast} (heartbeat, acknowledgements no fetch carries, retries of
- *       failed settlements; never blocks) and {@link #maintainSlow} (the stray sweep, which waits for Redis).
+ *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the
+ *       number of times a reaper returned it (the reaper counts in {@link
+ *       QueueKeys#redeliveries()}), so a message that kills every worker taking it is recognised.
+ *       Returns on a graceful close or after a lost reply do not count: the message did not run.
+ *   <li><b>Stopping</b> is a Dekker handshake between {@link #fetching} and {@link #phase}: the
+ *       loop is interrupted only while it waits in {@link DeliveryHandler#reserve}, never while a
+ *       Redis command is in flight, and a {@code BLMOVE} is cut short with {@code CLIENT UNBLOCK},
+ *       so no reply is dropped; messages fetched after the stop go back to the head of the queue.
+ *   <li><b>Maintenance</b> runs on the broker's platform threads, never on a virtual thread that
+ *       CPU-bound tasks could starve: {@link #maintainFast} (heartbeat, acknowledgements no fetch
+ *       carries, retries of failed settlements; never blocks) and {@link #maintainSlow} (the stray
+ *       sweep, which waits for Redis).
  * </ul>
  */
 final class RedisConsumer implements Consumer {
@@ -83,13 +85,18 @@ final class RedisConsumer implements Consumer {
   private volatile int phase = IDLE;
   private @Nullable Thread loop;
   private volatile RedisSession.@Nullable BlockingConnection blocking;
-  /** Set when the fetch loop crashed: what a lost reply may have moved is returned by the next run. */
+
+  /**
+   * Set when the fetch loop crashed: what a lost reply may have moved is returned by the next run.
+   */
   private boolean replyLostAfterCrash;
+
   private volatile long nextHeartbeat;
   private volatile long nextSweep;
   private volatile boolean heartbeatFailing;
 
-  RedisConsumer(RedisBroker broker, String tag, String id, QueueKeys keys, DeliveryHandler handler) {
+  RedisConsumer(
+      RedisBroker broker, String tag, String id, QueueKeys keys, DeliveryHandler handler) {
     this.broker = broker;
     this.session = broker.session();
     this.commands = session.commands();
@@ -104,35 +111,56 @@ final class RedisConsumer implements Consumer {
     Duration poll = broker.config().redis().normalTasksPollPeriod();
     Duration cap = session.commandTimeout().dividedBy(2);
     if (cap.compareTo(broker.heartbeatInterval()) > 0) {
-      cap = broker.heartbeatInterval(); // a blocking move ends well within the lease that preceded it (see fetch)
+      cap =
+          broker.heartbeatInterval(); // a blocking move ends well within the lease that preceded it
+      // (see fetch)
     }
     this.blockSeconds = Math.max(0.01, (poll.compareTo(cap) > 0 ? cap : poll).toMillis() / 1000.0);
     this.settlements = new Settlements(broker, id, keys, processing);
     this.strays = new StrayCollector(session, keys, processing);
   }
 
-  String id() { return id; }
-  QueueKeys keys() { return keys; }
-  boolean isClosed() { return closed.get(); }
-  DeliveryHandler handler() { return handler; }
+  String id() {
+    return id;
+  }
 
-  /** Registers the lease (so nothing is ever in a processing list without one), then starts fetching. */
+  QueueKeys keys() {
+    return keys;
+  }
+
+  boolean isClosed() {
+    return closed.get();
+  }
+
+  DeliveryHandler handler() {
+    return handler;
+  }
+
+  /**
+   * Registers the lease (so nothing is ever in a processing list without one), then starts
+   * fetching.
+   */
   void start() {
     session.await(heartbeat());
     nextHeartbeat = System.nanoTime() + broker.heartbeatInterval().toNanos();
     nextSweep = System.nanoTime() + broker.sweepInterval().toNanos();
     blocking = session.openBlocking();
-    // A platform thread: with CPU-bound tasks on every carrier thread, a virtual fetch loop could not take its
-    // BLMOVE's reply for many seconds, and the stray sweep (two sweeps in a row) returned the message it had
-    // moved to the queue while it was being handed over: a task ran twice (CpuBoundTasksIT, 20 s tasks on 2 cores).
+    // A platform thread: with CPU-bound tasks on every carrier thread, a virtual fetch loop could
+    // not take its
+    // BLMOVE's reply for many seconds, and the stray sweep (two sweeps in a row) returned the
+    // message it had
+    // moved to the queue while it was being handed over: a task ran twice (CpuBoundTasksIT, 20 s
+    // tasks on 2 cores).
     loop = Thread.ofPlatform().daemon().name("machinery-redis-fetch-" + tag).start(this::fetchLoop);
   }
 
   private CompletableFuture<Long> heartbeat() {
-    return BrokerScripts.HEARTBEAT.run(commands, new String[] {lease, keys.consumers()}, idBytes, leaseMillis);
+    return BrokerScripts.HEARTBEAT.run(
+        commands, new String[] {lease, keys.consumers()}, idBytes, leaseMillis);
   }
 
-  // ----------------------------------------------------------------------------------------------- fetching
+  // -----------------------------------------------------------------------------------------------
+  // fetching
 
   private void fetchLoop() {
     try {
@@ -140,7 +168,8 @@ final class RedisConsumer implements Consumer {
         try {
           fetchUntilStopped();
         } catch (Throwable e) {
-          // A bug, an unexpected reply or an OutOfMemoryError must not end consumption silently: report it
+          // A bug, an unexpected reply or an OutOfMemoryError must not end consumption silently:
+          // report it
           // and start over (what the failed step may have moved is returned by returnStrays()).
           log.error("Redis consumer {}: fetch loop failed; restarting it", id, e);
           report(e);
@@ -172,8 +201,11 @@ final class RedisConsumer implements Consumer {
         try {
           long returned = strays.returnStrays(settlements.unsettledSnapshot());
           if (returned > 0) {
-            log.info("Consumer {}: returned {} messages whose fetch reply was lost to the head of queue {}", id,
-                returned, keys.queue());
+            log.info(
+                "Consumer {}: returned {} messages whose fetch reply was lost to the head of queue {}",
+                id,
+                returned,
+                keys.queue());
           }
           replyLost = false;
         } catch (RuntimeException e) {
@@ -198,7 +230,8 @@ final class RedisConsumer implements Consumer {
       } finally {
         phase = FETCHING;
       }
-      Thread.interrupted(); // a stop interrupt that arrived just after reserve returned; `fetching` tells
+      Thread.interrupted(); // a stop interrupt that arrived just after reserve returned; `fetching`
+      // tells
       if (!fetching) {
         handler.release(reserved);
         break;
@@ -210,7 +243,8 @@ final class RedisConsumer implements Consumer {
       } catch (RuntimeException e) {
         handler.release(reserved);
         replyLost = true; // the command may still run: what it moved is found by returnStrays()
-        dropBlockingConnection(); // so that Lettuce does not send a lost BLMOVE again after reconnecting
+        dropBlockingConnection(); // so that Lettuce does not send a lost BLMOVE again after
+        // reconnecting
         if (!fetching) {
           break;
         }
@@ -234,14 +268,16 @@ final class RedisConsumer implements Consumer {
           try {
             handler.handle(new RedisDelivery(this, message, fetched.count(i)));
           } catch (Throwable e) {
-            // not handed over (as far as anyone can tell): let returnStrays() put it back, with the rest
+            // not handed over (as far as anyone can tell): let returnStrays() put it back, with the
+            // rest
             settlements.confirmed(List.of(message));
             throw e;
           }
           handedOver++;
         }
       } finally {
-        handler.release(reserved - handedOver); // slots of messages not handed over go back, even on a crash
+        handler.release(
+            reserved - handedOver); // slots of messages not handed over go back, even on a crash
       }
     }
   }
@@ -251,8 +287,9 @@ final class RedisConsumer implements Consumer {
   }
 
   /**
-   * Messages taken by one fetch, with their delivery counts (empty: all 1), and whether a bound ended it (the
-   * queue may hold more even when nothing was taken: it was all dead-lettered for size).
+   * Messages taken by one fetch, with their delivery counts (empty: all 1), and whether a bound
+   * ended it (the queue may hold more even when nothing was taken: it was all dead-lettered for
+   * size).
    */
   private record Fetched(List<byte[]> messages, int[] counts, boolean more) {
     int count(int i) {
@@ -261,8 +298,8 @@ final class RedisConsumer implements Consumer {
   }
 
   /**
-   * Up to {@code max} messages: the fetch script, or (when the queue was empty last time, or is now) one
-   * blocking move that waits up to the poll period.
+   * Up to {@code max} messages: the fetch script, or (when the queue was empty last time, or is
+   * now) one blocking move that waits up to the poll period.
    */
   private Fetched fetch(int max, boolean queueWasEmpty) {
     if (!queueWasEmpty) {
@@ -280,22 +317,40 @@ final class RedisConsumer implements Consumer {
       }
       List<byte[]> reply;
       try {
-        reply = awaitReply(BrokerScripts.FETCH.run(commands, new String[] {keys.queue(), processing, lease,
-            keys.consumers(), keys.deadLetters(), keys.redeliveries()}, args), session.commandTimeout());
+        reply =
+            awaitReply(
+                BrokerScripts.FETCH.run(
+                    commands,
+                    new String[] {
+                      keys.queue(),
+                      processing,
+                      lease,
+                      keys.consumers(),
+                      keys.deadLetters(),
+                      keys.redeliveries()
+                    },
+                    args),
+                session.commandTimeout());
       } catch (RuntimeException e) {
         settlements.carryAgain(carried);
         throw e;
       }
       settlements.confirmed(carried);
-      Fetched batch = new Fetched(reply.subList(2, reply.size()), counts(reply.get(0)),
-          reply.get(1).length == 1 && reply.get(1)[0] == '1');
+      Fetched batch =
+          new Fetched(
+              reply.subList(2, reply.size()),
+              counts(reply.get(0)),
+              reply.get(1).length == 1 && reply.get(1)[0] == '1');
       if (!batch.messages().isEmpty() || batch.more() || !fetching) {
         return batch;
       }
     }
-    // Re-register and refresh the lease before blocking: a reaper may have unregistered this consumer during a
-    // pause (GC, SIGSTOP), and a message the blocking move takes must never land in a list no reaper visits.
-    // The move ends within a third of the lease, so whatever it takes is in the list before the lease expires.
+    // Re-register and refresh the lease before blocking: a reaper may have unregistered this
+    // consumer during a
+    // pause (GC, SIGSTOP), and a message the blocking move takes must never land in a list no
+    // reaper visits.
+    // The move ends within a third of the lease, so whatever it takes is in the list before the
+    // lease expires.
     awaitReply(heartbeat(), session.commandTimeout());
     phase = BLOCKING;
     settlements.flushAcks(); // no fetch will carry them while this one blocks; see ack()
@@ -306,9 +361,14 @@ final class RedisConsumer implements Consumer {
     }
     byte[] one;
     try {
-      one = awaitReply(connection.block(keys.queue(),
-              c -> c.blmove(keys.queue(), processing, LMoveArgs.Builder.leftRight(), blockSeconds)),
-          session.commandTimeout().plusMillis((long) (blockSeconds * 1000)));
+      one =
+          awaitReply(
+              connection.block(
+                  keys.queue(),
+                  c ->
+                      c.blmove(
+                          keys.queue(), processing, LMoveArgs.Builder.leftRight(), blockSeconds)),
+              session.commandTimeout().plusMillis((long) (blockSeconds * 1000)));
     } finally {
       phase = FETCHING;
     }
@@ -317,14 +377,22 @@ final class RedisConsumer implements Consumer {
     }
     long reaped;
     try {
-      reaped = awaitReply(BrokerScripts.CLAIMED.run(commands, new String[] {lease, keys.consumers(),
-          keys.redeliveries()}, idBytes, leaseMillis, bytes(DeadLetter.sha1Hex(one))), session.commandTimeout());
+      reaped =
+          awaitReply(
+              BrokerScripts.CLAIMED.run(
+                  commands,
+                  new String[] {lease, keys.consumers(), keys.redeliveries()},
+                  idBytes,
+                  leaseMillis,
+                  bytes(DeadLetter.sha1Hex(one))),
+              session.commandTimeout());
     } catch (RuntimeException e) {
       // the message is ours (in our processing list): hand it over; the heartbeat re-registers us
       log.debug("Consumer {}: re-registering after a blocking move failed: {}", id, e.toString());
       reaped = 0;
     }
-    return new Fetched(List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1}, false);
+    return new Fetched(
+        List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1}, false);
   }
 
   private static int[] counts(byte[] text) {
@@ -348,8 +416,8 @@ final class RedisConsumer implements Consumer {
   }
 
   /**
-   * Waits for a reply without giving up on an interrupt (the reply may carry messages that are ours now). On
-   * a timeout the command is cancelled, so that Lettuce never sends it after a reconnect.
+   * Waits for a reply without giving up on an interrupt (the reply may carry messages that are ours
+   * now). On a timeout the command is cancelled, so that Lettuce never sends it after a reconnect.
    */
   private <T> T awaitReply(CompletableFuture<T> reply, Duration timeout) {
     boolean interrupted = false;
@@ -364,7 +432,8 @@ final class RedisConsumer implements Consumer {
           throw session.failure(e.getCause() == null ? e : e.getCause());
         } catch (TimeoutException e) {
           reply.cancel(false);
-          throw new MachineryException("Redis at " + session.address() + " did not answer within " + timeout, e);
+          throw new MachineryException(
+              "Redis at " + session.address() + " did not answer within " + timeout, e);
         }
       }
     } finally {
@@ -390,8 +459,13 @@ final class RedisConsumer implements Consumer {
     try {
       strays.returnToHead(messages);
     } catch (RuntimeException e) {
-      log.warn("Consumer {}: could not return {} fetched messages to queue {} ({}); they return when the consumer"
-          + " closes or its lease expires", id, messages.size(), keys.queue(), e.getMessage());
+      log.warn(
+          "Consumer {}: could not return {} fetched messages to queue {} ({}); they return when the consumer"
+              + " closes or its lease expires",
+          id,
+          messages.size(),
+          keys.queue(),
+          e.getMessage());
     }
   }
 
@@ -407,8 +481,11 @@ final class RedisConsumer implements Consumer {
     }
     long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      // a BLMOVE in flight is cut short (it returns as on its timeout, so no message is lost on the way)
-      while (!loopEnded.await(Math.min(UNBLOCK_EVERY_NANOS, Math.max(0, deadline - System.nanoTime())), TimeUnit.NANOSECONDS)
+      // a BLMOVE in flight is cut short (it returns as on its timeout, so no message is lost on the
+      // way)
+      while (!loopEnded.await(
+              Math.min(UNBLOCK_EVERY_NANOS, Math.max(0, deadline - System.nanoTime())),
+              TimeUnit.NANOSECONDS)
           && System.nanoTime() - deadline < 0) {
         RedisSession.BlockingConnection connection = blocking;
         if (connection != null) {
@@ -420,13 +497,14 @@ final class RedisConsumer implements Consumer {
     }
   }
 
-  // --------------------------------------------------------------------------------------------- settling
+  // ---------------------------------------------------------------------------------------------
+  // settling
 
   /**
-   * Queues the removal. Acknowledgements normally ride on the next fetch (the worker frees the slot right
-   * after acknowledging, so the fetch loop fetches at once): no command of their own. When no fetch is coming
-   * (the loop blocks on an empty queue, or has ended) they leave at once; the maintenance thread flushes any
-   * that wait longer than a tick.
+   * Queues the removal. Acknowledgements normally ride on the next fetch (the worker frees the slot
+   * right after acknowledging, so the fetch loop fetches at once): no command of their own. When no
+   * fetch is coming (the loop blocks on an empty queue, or has ended) they leave at once; the
+   * maintenance thread flushes any that wait longer than a tick.
    */
   void ack(byte[] message) {
     if (closed.get()) {
@@ -447,9 +525,13 @@ final class RedisConsumer implements Consumer {
     settlements.deadLetter(message, reason);
   }
 
-  // ------------------------------------------------------------------------------------------ maintenance
+  // ------------------------------------------------------------------------------------------
+  // maintenance
 
-  /** Heartbeat when due, acknowledgements no fetch carries, retries of failed settlements. Never blocks. */
+  /**
+   * Heartbeat when due, acknowledgements no fetch carries, retries of failed settlements. Never
+   * blocks.
+   */
   void maintainFast(long now) {
     if (closed.get()) {
       return;
@@ -462,19 +544,26 @@ final class RedisConsumer implements Consumer {
       } catch (RuntimeException e) {
         sent = CompletableFuture.failedFuture(e);
       }
-      sent.whenComplete((ok, error) -> {
-        if (error != null && !heartbeatFailing) {
-          heartbeatFailing = true;
-          log.warn("Consumer {}: heartbeat failed ({}); its tasks go back to queue {} if this lasts over {}", id,
-              error.getMessage(), keys.queue(), broker.leaseTimeout());
-        } else if (error == null && heartbeatFailing) {
-          heartbeatFailing = false;
-          log.info("Consumer {}: heartbeat works again", id);
-        }
-      });
+      sent.whenComplete(
+          (ok, error) -> {
+            if (error != null && !heartbeatFailing) {
+              heartbeatFailing = true;
+              log.warn(
+                  "Consumer {}: heartbeat failed ({}); its tasks go back to queue {} if this lasts over {}",
+                  id,
+                  error.getMessage(),
+                  keys.queue(),
+                  broker.leaseTimeout());
+            } else if (error == null && heartbeatFailing) {
+              heartbeatFailing = false;
+              log.info("Consumer {}: heartbeat works again", id);
+            }
+          });
     }
     if (settlements.hasQueuedAcks() && phase != FETCHING) {
-      settlements.flushAcks(); // the worker acknowledged without freeing a slot, so no fetch is coming to carry them
+      settlements
+          .flushAcks(); // the worker acknowledged without freeing a slot, so no fetch is coming to
+      // carry them
     }
     settlements.retryFailed();
   }
@@ -486,42 +575,65 @@ final class RedisConsumer implements Consumer {
     }
     nextSweep = now + broker.sweepInterval().toNanos();
     if (!strays.sweepDue(session.reconnects())) {
-      return; // no reconnect, no suspects: nothing can be stray, and listing would move every in-flight body again
+      return; // no reconnect, no suspects: nothing can be stray, and listing would move every
+      // in-flight body again
     }
     try {
       long returned = strays.sweep(settlements.unsettledSnapshot());
       if (returned > 0) {
-        log.warn("Consumer {}: returned {} messages that a lost fetch reply had left in its processing list to the"
-            + " head of queue {}", id, returned, keys.queue());
+        log.warn(
+            "Consumer {}: returned {} messages that a lost fetch reply had left in its processing list to the"
+                + " head of queue {}",
+            id,
+            returned,
+            keys.queue());
       }
     } catch (RuntimeException e) {
       log.debug("Consumer {}: sweeping the processing list failed: {}", id, e.toString());
     }
   }
 
-  // ---------------------------------------------------------------------------------------------- closing
+  // ----------------------------------------------------------------------------------------------
+  // closing
 
   /**
-   * Stops fetching, then returns every unsettled message of this consumer to the head of the queue and drops
-   * the lease (the registration is left for a reaper to remove). Idempotent.
+   * Stops fetching, then returns every unsettled message of this consumer to the head of the queue
+   * and drops the lease (the registration is left for a reaper to remove). Idempotent.
    */
   @Override
   public void close() {
-    stopFetching(session.commandTimeout().plusMillis((long) (blockSeconds * 1000)).plus(REPLY_MARGIN));
+    stopFetching(
+        session.commandTimeout().plusMillis((long) (blockSeconds * 1000)).plus(REPLY_MARGIN));
     settlements.drainAcks(session.commandTimeout());
     if (!closed.compareAndSet(false, true)) {
       return;
     }
     settlements.close();
     try {
-      long returned = session.await(BrokerScripts.RELEASE.run(commands, new String[] {lease, processing,
-          keys.queue(), keys.consumers(), keys.redeliveries()}, idBytes, bytes("1"), bytes("0")));
+      long returned =
+          session.await(
+              BrokerScripts.RELEASE.run(
+                  commands,
+                  new String[] {
+                    lease, processing, keys.queue(), keys.consumers(), keys.redeliveries()
+                  },
+                  idBytes,
+                  bytes("1"),
+                  bytes("0")));
       if (returned > 0) {
-        log.info("Consumer {}: returned {} unsettled tasks to the head of queue {}", id, returned, keys.queue());
+        log.info(
+            "Consumer {}: returned {} unsettled tasks to the head of queue {}",
+            id,
+            returned,
+            keys.queue());
       }
     } catch (RuntimeException e) {
-      log.warn("Consumer {}: could not return its unsettled tasks to queue {} ({}); a reaper returns them once its"
-          + " lease expires", id, keys.queue(), e.getMessage());
+      log.warn(
+          "Consumer {}: could not return its unsettled tasks to queue {} ({}); a reaper returns them once its"
+              + " lease expires",
+          id,
+          keys.queue(),
+          e.getMessage());
     }
     dropBlockingConnection();
     broker.removed(this);

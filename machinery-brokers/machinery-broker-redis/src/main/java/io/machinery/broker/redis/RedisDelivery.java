@@ -5,7 +5,10 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** One message in a consumer's processing list until the worker settles it (once; later calls are ignored). */
+/**
+ * One message in a consumer's processing list until the worker settles it (once; later calls are
+ * ignored).
+ */
 final class RedisDelivery implements Delivery {
   private final RedisConsumer consumer;
   private final byte[] message;
@@ -28,7 +31,10 @@ final class RedisDelivery implements Delivery {
     return consumer.keys().queue();
   }
 
-  /** 1 plus the times a reaper returned this message to its queue (its consumer died or stalled while holding it). */
+  /**
+   * 1 plus the times a reaper returned this message to its queue (its consumer died or stalled
+   * while holding it).
+   */
   @Override
   public int deliveryCount() {
     return deliveryCount;
@@ -54,7 +60,10 @@ final class RedisDelivery implements Delivery {
     }
   }
 
-  /** Atomically (one script) removes this message from the processing list and queues {@code replacement}. */
+  /**
+   * Atomically (one script) removes this message from the processing list and queues {@code
+   * replacement}.
+   */
   @Override
   public void requeue(Duration delay, byte[] replacement) {
     Objects.requireNonNull(delay, "delay");

@@ -11,7 +11,6 @@ import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -26,37 +25,43 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link Inspector} of a {@link RedisBroker}: reads Go's keys and the broker's own, never consumes.
+ * The {@link Inspector} of a {@link RedisBroker}: reads Go's keys and the broker's own, never
+ * consumes.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Sizes</b> come from {@code LLEN} of the queue and of its dead-letter list, in one script per queue
- *       ({@link InspectorScripts#QUEUE_STATS}); the delayed count from a pass over {@code delayed_tasks} inside
- *       Redis ({@link InspectorScripts#DELAYED_COUNTS}): Go keeps every queue's delayed tasks in that one set, so
- *       a queue's share is only known from each member's RoutingKey (found by a pattern; nothing is sent back
- *       but the counts). The pass runs in slices of {@link #DELAYED_SLICE} members, so a large set never holds
- *       Redis up for long. Everything is sent together: one round trip for {@link #queue} and {@link #queues}
- *       (two when the delayed set has more than one slice).
- *   <li><b>Age of the oldest waiting task.</b> A Go message carries no send time, so: when the head has an ETA
- *       (a delayed or retried task, which joined the queue when it fell due) the age is counted from it;
- *       otherwise, and when that is larger, from when an inspector first saw that message at the head (a side
- *       record {@code {queue}:head_seen}, kept {@link #HEAD_RECORD_RETENTION}). The second is a lower bound
- *       that becomes exact for a queue sampled regularly (the metrics gauge): a head that does not move keeps
- *       growing older. The head message is never sent to the inspector.
- *   <li><b>Listings</b> are pages: {@code LRANGE} for waiting tasks and dead letters (oldest first); for delayed
- *       tasks (soonest first) a script per slice of {@code delayed_tasks} until the page is full.
- *   <li><b>Dead letters</b> are the broker's capped lists {@code {queue}:dead_letters} of {@link DeadLetter}
- *       envelopes. An entry's id is the first 16 hex digits of the SHA-1 of its envelope (stable while it sits
- *       there; equal envelopes are one letter twice). Requeue and delete read the list in pages, select in
- *       Java, then remove each selected envelope in a script that pushes its message back to the tail of the
- *       queue in the same step ({@link InspectorScripts#REPAIR_DEAD}): a letter is requeued once or not at all,
- *       even with two operators at work. A letter that only kept a preview of an over-long message cannot be
+ *   <li><b>Sizes</b> come from {@code LLEN} of the queue and of its dead-letter list, in one script
+ *       per queue ({@link InspectorScripts#QUEUE_STATS}); the delayed count from a pass over {@code
+ *       delayed_tasks} inside Redis ({@link InspectorScripts#DELAYED_COUNTS}): Go keeps every
+ *       queue's delayed tasks in that one set, so a queue's share is only known from each member's
+ *       RoutingKey (found by a pattern; nothing is sent back but the counts). The pass runs in
+ *       slices of {@link #DELAYED_SLICE} members, so a large set never holds Redis up for long.
+ *       Everything is sent together: one round trip for {@link #queue} and {@link #queues} (two
+ *       when the delayed set has more than one slice).
+ *   <li><b>Age of the oldest waiting task.</b> A Go message carries no send time, so: when the head
+ *       has an ETA (a delayed or retried task, which joined the queue when it fell due) the age is
+ *       counted from it; otherwise, and when that is larger, from when an inspector first saw that
+ *       message at the head (a side record {@code {queue}:head_seen}, kept {@link
+ *       #HEAD_RECORD_RETENTION}). The second is a lower bound that becomes exact for a queue
+ *       sampled regularly (the metrics gauge): a head that does not move keeps growing older. The
+ *       head message is never sent to the inspector.
+ *   <li><b>Listings</b> are pages: {@code LRANGE} for waiting tasks and dead letters (oldest
+ *       first); for delayed tasks (soonest first) a script per slice of {@code delayed_tasks} until
+ *       the page is full.
+ *   <li><b>Dead letters</b> are the broker's capped lists {@code {queue}:dead_letters} of {@link
+ *       DeadLetter} envelopes. An entry's id is the first 16 hex digits of the SHA-1 of its
+ *       envelope (stable while it sits there; equal envelopes are one letter twice). Requeue and
+ *       delete read the list in pages, select in Java, then remove each selected envelope in a
+ *       script that pushes its message back to the tail of the queue in the same step ({@link
+ *       InspectorScripts#REPAIR_DEAD}): a letter is requeued once or not at all, even with two
+ *       operators at work. A letter that only kept a preview of an over-long message cannot be
  *       requeued (its message is gone): it is left in place, not counted, and logged.
- *   <li><b>Known queues</b> are the default queue plus those a {@link RedisBroker} ever consumed (registered in
- *       the set {@code {machinery:control}:queues} when a consumer starts). Queues used only by Go processes
- *       are inspected by name ({@link #queue}). The set is not pruned (a queue may be idle for days and still
- *       matter): a queue given up for good is dropped with {@code SREM}.
+ *   <li><b>Known queues</b> are the default queue plus those a {@link RedisBroker} ever consumed
+ *       (registered in the set {@code {machinery:control}:queues} when a consumer starts). Queues
+ *       used only by Go processes are inspected by name ({@link #queue}). The set is not pruned (a
+ *       queue may be idle for days and still matter): a queue given up for good is dropped with
+ *       {@code SREM}.
  *   <li><b>Purge</b> is one script: count and {@code UNLINK} (the list is freed in the background).
  * </ul>
  *
@@ -64,10 +69,19 @@ import org.slf4j.LoggerFactory;
  */
 final class RedisInspector implements Inspector {
   private static final Logger log = LoggerFactory.getLogger(RedisInspector.class);
-  /** How long the head record of a queue stays without being read: a queue nobody samples for a week resets. */
+
+  /**
+   * How long the head record of a queue stays without being read: a queue nobody samples for a week
+   * resets.
+   */
   static final Duration HEAD_RECORD_RETENTION = Duration.ofDays(7);
-  /** How many members of delayed_tasks one script reads: Redis serves other clients between two slices. */
+
+  /**
+   * How many members of delayed_tasks one script reads: Redis serves other clients between two
+   * slices.
+   */
   static final int DELAYED_SLICE = 2_000;
+
   /** Dead letters are read and repaired in pages of this many (one script per page). */
   private static final int REPAIR_PAGE = 200;
 
@@ -81,18 +95,28 @@ final class RedisInspector implements Inspector {
     this.queuesKey = queuesKey;
   }
 
-  /** Records that {@code queue} has a consumer, so {@link #queues} lists it; best effort (logged on failure). */
+  /**
+   * Records that {@code queue} has a consumer, so {@link #queues} lists it; best effort (logged on
+   * failure).
+   */
   void remember(String queue) {
-    session.commands().sadd(queuesKey, bytes(queue)).whenComplete((added, error) -> {
-      if (error != null) {
-        log.debug("Could not register queue {} in {}: {}", queue, queuesKey, error.toString());
-      }
-    });
+    session
+        .commands()
+        .sadd(queuesKey, bytes(queue))
+        .whenComplete(
+            (added, error) -> {
+              if (error != null) {
+                log.debug(
+                    "Could not register queue {} in {}: {}", queue, queuesKey, error.toString());
+              }
+            });
   }
 
   private String name(String queue) {
     broker.checkOpen();
-    return Objects.requireNonNull(queue, "queue").isEmpty() ? broker.config().defaultQueue() : queue;
+    return Objects.requireNonNull(queue, "queue").isEmpty()
+        ? broker.config().defaultQueue()
+        : queue;
   }
 
   @Override
@@ -112,8 +136,8 @@ final class RedisInspector implements Inspector {
   }
 
   /**
-   * The sizes of {@code names}: one stats script per queue and the first slice of the delayed count, sent
-   * together; the other slices of a large delayed set follow in a second batch.
+   * The sizes of {@code names}: one stats script per queue and the first slice of the delayed
+   * count, sent together; the other slices of a large delayed set follow in a second batch.
    */
   private List<QueueStats> stats(List<String> names) {
     long now = broker.clock().millis();
@@ -121,9 +145,12 @@ final class RedisInspector implements Inspector {
     List<CompletableFuture<List<Object>>> replies = new ArrayList<>(names.size());
     for (String name : names) {
       QueueKeys keys = new QueueKeys(name);
-      replies.add(InspectorScripts.QUEUE_STATS.run(session.commands(),
-          new String[] {name, keys.deadLetters(), RedisKeys.tagged(name, "head_seen")},
-          bytes(Long.toString(now)), bytes(Long.toString(HEAD_RECORD_RETENTION.toMillis()))));
+      replies.add(
+          InspectorScripts.QUEUE_STATS.run(
+              session.commands(),
+              new String[] {name, keys.deadLetters(), RedisKeys.tagged(name, "head_seen")},
+              bytes(Long.toString(now)),
+              bytes(Long.toString(HEAD_RECORD_RETENTION.toMillis()))));
     }
     Map<String, Long> delayed = delayedCounts(firstSlice);
     List<QueueStats> out = new ArrayList<>(names.size());
@@ -131,19 +158,30 @@ final class RedisInspector implements Inspector {
       List<Object> reply = session.await(replies.get(i));
       long pending = (Long) reply.get(0);
       Duration age = pending == 0 ? null : age(now, text(reply.get(2)), (Long) reply.get(3));
-      out.add(new QueueStats(names.get(i), pending, delayed.getOrDefault(names.get(i), 0L), (Long) reply.get(1), age));
+      out.add(
+          new QueueStats(
+              names.get(i),
+              pending,
+              delayed.getOrDefault(names.get(i), 0L),
+              (Long) reply.get(1),
+              age));
     }
     return out;
   }
 
   private CompletableFuture<List<Object>> delayedSlice(long first) {
-    return InspectorScripts.DELAYED_COUNTS.run(session.commands(), new String[] {broker.delayedKey()},
-        bytes(broker.config().defaultQueue()), bytes(Long.toString(first)), bytes(Integer.toString(DELAYED_SLICE)));
+    return InspectorScripts.DELAYED_COUNTS.run(
+        session.commands(),
+        new String[] {broker.delayedKey()},
+        bytes(broker.config().defaultQueue()),
+        bytes(Long.toString(first)),
+        bytes(Integer.toString(DELAYED_SLICE)));
   }
 
   /**
-   * Delayed tasks per queue: the first slice's counts, plus those of the remaining slices (sent at once). Members
-   * that move while the slices run (promoted, added) can shift ranks: such a count is off by those few.
+   * Delayed tasks per queue: the first slice's counts, plus those of the remaining slices (sent at
+   * once). Members that move while the slices run (promoted, added) can shift ranks: such a count
+   * is off by those few.
    */
   private Map<String, Long> delayedCounts(CompletableFuture<List<Object>> firstSlice) {
     Map<String, Long> counts = new HashMap<>();
@@ -182,10 +220,13 @@ final class RedisInspector implements Inspector {
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
-    return RedisBroker.decodeAll(session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
+    return RedisBroker.decodeAll(
+        session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
   }
 
-  /** Reads delayed_tasks slice by slice (one script each) until the page is full or the set ends. */
+  /**
+   * Reads delayed_tasks slice by slice (one script each) until the page is full or the set ends.
+   */
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
@@ -193,10 +234,17 @@ final class RedisInspector implements Inspector {
     List<byte[]> page = new ArrayList<>();
     long skip = offset;
     for (long rank = 0, size = 1; rank < size && page.size() < limit; rank += DELAYED_SLICE) {
-      List<Object> reply = session.await(InspectorScripts.DELAYED_PAGE.run(session.commands(),
-          new String[] {broker.delayedKey()}, bytes(broker.config().defaultQueue()), bytes(name),
-          bytes(Long.toString(rank)), bytes(Integer.toString(DELAYED_SLICE)), bytes(Long.toString(skip)),
-          bytes(Integer.toString(limit - page.size()))));
+      List<Object> reply =
+          session.await(
+              InspectorScripts.DELAYED_PAGE.run(
+                  session.commands(),
+                  new String[] {broker.delayedKey()},
+                  bytes(broker.config().defaultQueue()),
+                  bytes(name),
+                  bytes(Long.toString(rank)),
+                  bytes(Integer.toString(DELAYED_SLICE)),
+                  bytes(Long.toString(skip)),
+                  bytes(Integer.toString(limit - page.size()))));
       size = (Long) reply.get(0);
       skip = (Long) reply.get(1);
       for (int i = 2; i < reply.size(); i++) {
@@ -210,8 +258,11 @@ final class RedisInspector implements Inspector {
   public List<DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
     String name = name(queue);
-    List<byte[]> envelopes = session.await(
-        session.commands().lrange(new QueueKeys(name).deadLetters(), offset, (long) offset + limit - 1));
+    List<byte[]> envelopes =
+        session.await(
+            session
+                .commands()
+                .lrange(new QueueKeys(name).deadLetters(), offset, (long) offset + limit - 1));
     List<DeadLetterEntry> out = new ArrayList<>(envelopes.size());
     for (byte[] envelope : envelopes) {
       out.add(entry(name, envelope, DeadLetter.fromJson(name, envelope)));
@@ -230,17 +281,19 @@ final class RedisInspector implements Inspector {
   }
 
   /**
-   * Walks the dead-letter list page by page; the selected envelopes of each page are removed (and requeued) in
-   * one script before the next page is read, the next page starting that many positions earlier. Letters
-   * trimmed from the head meanwhile (new ones arriving at a full list) can shift a page: such a letter may be
-   * missed by this call, never repaired twice.
+   * Walks the dead-letter list page by page; the selected envelopes of each page are removed (and
+   * requeued) in one script before the next page is read, the next page starting that many
+   * positions earlier. Letters trimmed from the head meanwhile (new ones arriving at a full list)
+   * can shift a page: such a letter may be missed by this call, never repaired twice.
    */
   private int repair(String name, Predicate<DeadLetterEntry> which, boolean requeue) {
     QueueKeys keys = new QueueKeys(name);
     int total = 0;
     long start = 0;
     while (true) {
-      List<byte[]> envelopes = session.await(session.commands().lrange(keys.deadLetters(), start, start + REPAIR_PAGE - 1));
+      List<byte[]> envelopes =
+          session.await(
+              session.commands().lrange(keys.deadLetters(), start, start + REPAIR_PAGE - 1));
       if (envelopes.isEmpty()) {
         return total;
       }
@@ -252,8 +305,11 @@ final class RedisInspector implements Inspector {
           continue;
         }
         if (requeue && letter.truncated()) {
-          log.warn("Dead letter of queue {} ({} bytes, SHA-1 {}) kept only a preview of its message: not requeued",
-              name, letter.size(), letter.sha1());
+          log.warn(
+              "Dead letter of queue {} ({} bytes, SHA-1 {}) kept only a preview of its message: not requeued",
+              name,
+              letter.size(),
+              letter.sha1());
           continue;
         }
         args.add(envelope);
@@ -261,8 +317,12 @@ final class RedisInspector implements Inspector {
       }
       long removed = 0;
       if (args.size() > 1) {
-        removed = session.<Long>await(InspectorScripts.REPAIR_DEAD.run(session.commands(),
-            new String[] {keys.deadLetters(), name}, args.toArray(new byte[0][])));
+        removed =
+            session.<Long>await(
+                InspectorScripts.REPAIR_DEAD.run(
+                    session.commands(),
+                    new String[] {keys.deadLetters(), name},
+                    args.toArray(new byte[0][])));
         total += (int) removed;
       }
       if (envelopes.size() < REPAIR_PAGE) {
@@ -288,7 +348,9 @@ final class RedisInspector implements Inspector {
   }
 
   private static String text(Object value) {
-    return value instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(value);
+    return value instanceof byte[] b
+        ? new String(b, StandardCharsets.UTF_8)
+        : String.valueOf(value);
   }
 
   @Override

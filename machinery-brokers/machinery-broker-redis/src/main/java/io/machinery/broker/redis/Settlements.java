@@ -21,25 +21,28 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The settling side of one consumer: acknowledgements, requeues, dead letters, the retry of those that failed,
- * and the multiset of messages handed to the worker whose settlement Redis has not confirmed yet.
+ * The settling side of one consumer: acknowledgements, requeues, dead letters, the retry of those
+ * that failed, and the multiset of messages handed to the worker whose settlement Redis has not
+ * confirmed yet.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Asynchronous.</b> No settlement waits for Redis: each is sent and, when it fails, queued for the
- *       maintenance thread to send again ({@link #retryFailed}). Every script does nothing when the message is
- *       no longer in the processing list, so sending one twice is harmless.
- *   <li><b>Acknowledgements</b> are queued; the fetch loop carries them on its next fetch ({@link #pollAcks}), or
- *       they leave in batches when no fetch is coming ({@link #flushAcks}), at most one batch in flight (a lone
- *       one as {@code LREM}, several as one {@link BrokerScripts#ACK}).
- *   <li><b>Unsettled</b> messages are counted as a multiset (the same bytes may be fetched twice), so that the
- *       {@link StrayCollector} can tell what a lost fetch reply left behind.
- *   <li><b>Dead letters</b> keep the whole message up to the broker's {@code maxMessageBytes}, else a preview
- *       ({@link DeadLetter#of}); the list keeps its newest {@code deadLetterLimit} envelopes.
+ *   <li><b>Asynchronous.</b> No settlement waits for Redis: each is sent and, when it fails, queued
+ *       for the maintenance thread to send again ({@link #retryFailed}). Every script does nothing
+ *       when the message is no longer in the processing list, so sending one twice is harmless.
+ *   <li><b>Acknowledgements</b> are queued; the fetch loop carries them on its next fetch ({@link
+ *       #pollAcks}), or they leave in batches when no fetch is coming ({@link #flushAcks}), at most
+ *       one batch in flight (a lone one as {@code LREM}, several as one {@link BrokerScripts#ACK}).
+ *   <li><b>Unsettled</b> messages are counted as a multiset (the same bytes may be fetched twice),
+ *       so that the {@link StrayCollector} can tell what a lost fetch reply left behind.
+ *   <li><b>Dead letters</b> keep the whole message up to the broker's {@code maxMessageBytes}, else
+ *       a preview ({@link DeadLetter#of}); the list keeps its newest {@code deadLetterLimit}
+ *       envelopes.
  * </ul>
  *
- * <p>Thread-safe. After {@link #close()} settlements are dropped: closing returned every unsettled message.
+ * <p>Thread-safe. After {@link #close()} settlements are dropped: closing returned every unsettled
+ * message.
  */
 final class Settlements {
   private static final Logger log = LoggerFactory.getLogger(Settlements.class);
@@ -58,7 +61,8 @@ final class Settlements {
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /** A settlement, sent again after a failure, and the messages it settles. */
-  private record Settlement(String what, Supplier<CompletableFuture<?>> operation, List<byte[]> messages) {}
+  private record Settlement(
+      String what, Supplier<CompletableFuture<?>> operation, List<byte[]> messages) {}
 
   Settlements(RedisBroker broker, String consumerId, QueueKeys keys, String processing) {
     this.broker = broker;
@@ -79,9 +83,13 @@ final class Settlements {
     return new HashMap<>(unsettled);
   }
 
-  // ----------------------------------------------------------------------------------------- acknowledgements
+  // -----------------------------------------------------------------------------------------
+  // acknowledgements
 
-  /** Queues an acknowledgement; the caller decides whether a fetch will carry it or {@link #flushAcks()} must. */
+  /**
+   * Queues an acknowledgement; the caller decides whether a fetch will carry it or {@link
+   * #flushAcks()} must.
+   */
   void ack(byte[] message) {
     if (!closed.get()) {
       acks.add(message);
@@ -114,13 +122,18 @@ final class Settlements {
         ackInFlight.set(false);
         continue;
       }
-      Supplier<CompletableFuture<?>> operation = batch.size() == 1
-          ? () -> commands.lrem(processing, 1, batch.get(0)).toCompletableFuture()
-          : () -> BrokerScripts.ACK.run(commands, new String[] {processing}, batch.toArray(new byte[0][]));
-      send(new Settlement("ack", operation, batch)).whenComplete((ok, error) -> {
-        ackInFlight.set(false);
-        flushAcks();
-      });
+      Supplier<CompletableFuture<?>> operation =
+          batch.size() == 1
+              ? () -> commands.lrem(processing, 1, batch.get(0)).toCompletableFuture()
+              : () ->
+                  BrokerScripts.ACK.run(
+                      commands, new String[] {processing}, batch.toArray(new byte[0][]));
+      send(new Settlement("ack", operation, batch))
+          .whenComplete(
+              (ok, error) -> {
+                ackInFlight.set(false);
+                flushAcks();
+              });
       return;
     }
   }
@@ -134,31 +147,67 @@ final class Settlements {
     }
   }
 
-  // ------------------------------------------------------------------------------------ requeues, dead letters
+  // ------------------------------------------------------------------------------------ requeues,
+  // dead letters
 
-  /** Moves {@code message} out of the processing list and {@code replacement} (often the same) back to the queue. */
+  /**
+   * Moves {@code message} out of the processing list and {@code replacement} (often the same) back
+   * to the queue.
+   */
   void requeue(byte[] message, Duration delay, byte[] replacement) {
     if (delay.isZero() || delay.isNegative()) {
-      send(new Settlement("requeue", () -> BrokerScripts.REQUEUE_NOW.run(commands,
-          new String[] {processing, keys.queue()}, message, replacement), List.of(message)));
+      send(
+          new Settlement(
+              "requeue",
+              () ->
+                  BrokerScripts.REQUEUE_NOW.run(
+                      commands, new String[] {processing, keys.queue()}, message, replacement),
+              List.of(message)));
       return;
     }
     long score = RedisBroker.nanos(broker.clock().instant().plus(delay));
-    Supplier<CompletableFuture<?>> operation = session.isCluster()
-        // delayed_tasks lives in another slot: add first, then remove (a crash in between duplicates, never loses)
-        ? () -> commands.zadd(broker.delayedKey(), (double) score, replacement).toCompletableFuture()
-            .thenCompose(added -> commands.lrem(processing, 1, message).toCompletableFuture())
-        : () -> BrokerScripts.REQUEUE_LATER.run(commands, new String[] {processing, broker.delayedKey()},
-            message, bytes(Long.toString(score)), replacement);
+    Supplier<CompletableFuture<?>> operation =
+        session.isCluster()
+            // delayed_tasks lives in another slot: add first, then remove (a crash in between
+            // duplicates, never loses)
+            ? () ->
+                commands
+                    .zadd(broker.delayedKey(), (double) score, replacement)
+                    .toCompletableFuture()
+                    .thenCompose(
+                        added -> commands.lrem(processing, 1, message).toCompletableFuture())
+            : () ->
+                BrokerScripts.REQUEUE_LATER.run(
+                    commands,
+                    new String[] {processing, broker.delayedKey()},
+                    message,
+                    bytes(Long.toString(score)),
+                    replacement);
     send(new Settlement("requeue", operation, List.of(message)));
   }
 
   void deadLetter(byte[] message, String reason) {
-    byte[] envelope = DeadLetter.of(keys.queue(), reason, consumerId, broker.clock().instant(), message,
-        broker.config().maxMessageBytes()).toJson();
+    byte[] envelope =
+        DeadLetter.of(
+                keys.queue(),
+                reason,
+                consumerId,
+                broker.clock().instant(),
+                message,
+                broker.config().maxMessageBytes())
+            .toJson();
     byte[] limit = bytes(Integer.toString(broker.deadLetterLimit()));
-    send(new Settlement("dead-letter", () -> BrokerScripts.DEAD_LETTER.run(commands,
-        new String[] {processing, keys.deadLetters()}, message, envelope, limit), List.of(message)));
+    send(
+        new Settlement(
+            "dead-letter",
+            () ->
+                BrokerScripts.DEAD_LETTER.run(
+                    commands,
+                    new String[] {processing, keys.deadLetters()},
+                    message,
+                    envelope,
+                    limit),
+            List.of(message)));
   }
 
   // ------------------------------------------------------------------------------------------------- sending
@@ -173,23 +222,28 @@ final class Settlements {
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
-    return sent.whenComplete((ok, error) -> {
-      if (error == null) {
-        confirmed(settlement.messages());
-      } else if (!closed.get()) {
-        if (retries.isEmpty()) {
-          log.warn("Consumer {}: {} failed ({}); retrying in the background", consumerId, settlement.what(),
-              error.getMessage());
-        }
-        retries.add(settlement);
-      }
-    });
+    return sent.whenComplete(
+        (ok, error) -> {
+          if (error == null) {
+            confirmed(settlement.messages());
+          } else if (!closed.get()) {
+            if (retries.isEmpty()) {
+              log.warn(
+                  "Consumer {}: {} failed ({}); retrying in the background",
+                  consumerId,
+                  settlement.what(),
+                  error.getMessage());
+            }
+            retries.add(settlement);
+          }
+        });
   }
 
   /** Redis has applied the settlement of these messages. */
   void confirmed(List<byte[]> messages) {
     for (byte[] message : messages) {
-      unsettled.computeIfPresent(ByteBuffer.wrap(message), (key, count) -> count > 1 ? count - 1 : null);
+      unsettled.computeIfPresent(
+          ByteBuffer.wrap(message), (key, count) -> count > 1 ? count - 1 : null);
     }
   }
 

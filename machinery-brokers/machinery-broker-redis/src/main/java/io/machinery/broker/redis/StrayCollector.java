@@ -9,30 +9,38 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Finds messages that a lost fetch reply left in a consumer's processing list and returns them to the head of
- * the queue.
+ * Finds messages that a lost fetch reply left in a consumer's processing list and returns them to
+ * the head of the queue.
  *
- * <p>Design notes. When a fetch's reply is lost (timeout, dropped connection) the command may still have run,
- * and Lettuce may even send it again after reconnecting. A message in the processing list that the consumer
- * never handed to the worker (or whose settlement Redis has not confirmed) is a <em>stray</em>. Right after a
- * lost reply the fetch loop returns all strays at once ({@link #returnStrays}); the consumer's slow maintenance
- * also sweeps the list, and there a stray goes back only when it was stray in two sweeps in a row ({@link
- * #lostInTwoSweeps}): a fetch reply in flight during one sweep has arrived long before the next. The snapshot
- * of the unsettled messages is taken before the list is read, so a settlement racing with a sweep never makes
- * a message look stray. A sweep lists the whole processing list (every in-flight message crosses the network
- * again), so it runs only when a stray is possible: in the two sweeps after the session reconnected (when
- * Lettuce resends commands that were in flight) and while there are suspects. Not thread-safe: {@link
- * #sweep} runs on the maintenance thread only.
+ * <p>Design notes. When a fetch's reply is lost (timeout, dropped connection) the command may still
+ * have run, and Lettuce may even send it again after reconnecting. A message in the processing list
+ * that the consumer never handed to the worker (or whose settlement Redis has not confirmed) is a
+ * <em>stray</em>. Right after a lost reply the fetch loop returns all strays at once ({@link
+ * #returnStrays}); the consumer's slow maintenance also sweeps the list, and there a stray goes
+ * back only when it was stray in two sweeps in a row ({@link #lostInTwoSweeps}): a fetch reply in
+ * flight during one sweep has arrived long before the next. The snapshot of the unsettled messages
+ * is taken before the list is read, so a settlement racing with a sweep never makes a message look
+ * stray. A sweep lists the whole processing list (every in-flight message crosses the network
+ * again), so it runs only when a stray is possible: in the two sweeps after the session reconnected
+ * (when Lettuce resends commands that were in flight) and while there are suspects. Not
+ * thread-safe: {@link #sweep} runs on the maintenance thread only.
  */
 final class StrayCollector {
   private final RedisSession session;
   private final QueueKeys keys;
   private final String processing;
+
   /** Stray messages of the last sweep. */
   private Set<ByteBuffer> suspects = Set.of();
-  /** The session's reconnect count the last sweep saw, and how many sweeps are still due since it changed. */
+
+  /**
+   * The session's reconnect count the last sweep saw, and how many sweeps are still due since it
+   * changed.
+   */
   private long reconnectsSeen;
-  private int sweepsDue = 2; // sweep twice after the start too: a previous run of the process may have crashed
+
+  private int sweepsDue =
+      2; // sweep twice after the start too: a previous run of the process may have crashed
 
   StrayCollector(RedisSession session, QueueKeys keys, String processing) {
     this.session = session;
@@ -41,8 +49,9 @@ final class StrayCollector {
   }
 
   /**
-   * The listed messages that are not among the known unsettled ones, in list order. {@code known} is a
-   * multiset (message to count), consumed by this call: two equal messages listed and one known leave one stray.
+   * The listed messages that are not among the known unsettled ones, in list order. {@code known}
+   * is a multiset (message to count), consumed by this call: two equal messages listed and one
+   * known leave one stray.
    */
   static List<byte[]> strays(List<byte[]> listed, Map<ByteBuffer, Integer> known) {
     List<byte[]> strays = new ArrayList<>();
@@ -61,8 +70,8 @@ final class StrayCollector {
   }
 
   /**
-   * The two-sweep rule: of this sweep's strays, those that were stray in the previous sweep too (to be
-   * returned), in order; the others are remembered as suspects for the next sweep.
+   * The two-sweep rule: of this sweep's strays, those that were stray in the previous sweep too (to
+   * be returned), in order; the others are remembered as suspects for the next sweep.
    */
   List<byte[]> lostInTwoSweeps(List<byte[]> strays) {
     List<byte[]> lost = new ArrayList<>();
@@ -80,17 +89,18 @@ final class StrayCollector {
   }
 
   /**
-   * Returns every stray at once (right after a lost reply, before the next fetch); {@code unsettled} must be
-   * a snapshot taken before this call. Returns how many went back.
+   * Returns every stray at once (right after a lost reply, before the next fetch); {@code
+   * unsettled} must be a snapshot taken before this call. Returns how many went back.
    */
   long returnStrays(Map<ByteBuffer, Integer> unsettled) {
-    List<byte[]> strays = strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled);
+    List<byte[]> strays =
+        strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled);
     return strays.isEmpty() ? 0 : returnToHead(strays);
   }
 
   /**
-   * Whether a sweep is due, given the session's reconnect count now: in the two sweeps after it changed, and
-   * while a stray of the last sweep waits for its second look.
+   * Whether a sweep is due, given the session's reconnect count now: in the two sweeps after it
+   * changed, and while a stray of the last sweep waits for its second look.
    */
   boolean sweepDue(long reconnects) {
     if (reconnects != reconnectsSeen) {
@@ -106,13 +116,20 @@ final class StrayCollector {
 
   /** One sweep with the two-sweep rule; {@code unsettled} is a snapshot taken before this call. */
   long sweep(Map<ByteBuffer, Integer> unsettled) {
-    List<byte[]> lost = lostInTwoSweeps(strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled));
+    List<byte[]> lost =
+        lostInTwoSweeps(
+            strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled));
     return lost.isEmpty() ? 0 : returnToHead(lost);
   }
 
-  /** Puts messages back at the head of the queue in their order, those still in the processing list. */
+  /**
+   * Puts messages back at the head of the queue in their order, those still in the processing list.
+   */
   long returnToHead(List<byte[]> messages) {
-    return session.await(BrokerScripts.RETURN_TO_HEAD.<Long>run(session.commands(),
-        new String[] {processing, keys.queue()}, messages.toArray(new byte[0][])));
+    return session.await(
+        BrokerScripts.RETURN_TO_HEAD.<Long>run(
+            session.commands(),
+            new String[] {processing, keys.queue()},
+            messages.toArray(new byte[0][])));
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The Redis broker: Go Machinery's Redis wire contract (task lists named by routing key, the shared {@code
- * delayed_tasks} sorted set) with at-least-once delivery on top. Start at {@link
+ * The Redis broker: Go Machinery's Redis wire contract (task lists named by routing key, the shared
+ * {@code delayed_tasks} sorted set) with at-least-once delivery on top. Start at {@link
  * io.machinery.broker.redis.RedisBroker}.
  */
 @NullMarked

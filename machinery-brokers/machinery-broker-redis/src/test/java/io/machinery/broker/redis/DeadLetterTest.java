@@ -14,7 +14,8 @@ class DeadLetterTest {
   @Test
   void aTextMessageIsKeptAsTextWithItsReasonQueueConsumerAndTime() throws Exception {
     byte[] raw = "{\"UUID\": 42, not json \u2028 é".getBytes(StandardCharsets.UTF_8);
-    DeadLetter letter = new DeadLetter("machinery_tasks", "Could not unmarshal: \"x\"", "worker-1-abc", AT, raw);
+    DeadLetter letter =
+        new DeadLetter("machinery_tasks", "Could not unmarshal: \"x\"", "worker-1-abc", AT, raw);
     JsonNode json = new ObjectMapper().readTree(letter.toJson());
     assertThat(json.get("reason").asText()).isEqualTo("Could not unmarshal: \"x\"");
     assertThat(json.get("queue").asText()).isEqualTo("machinery_tasks");
@@ -53,11 +54,15 @@ class DeadLetterTest {
   }
 
   @Test
-  void aMessageOverTheLimitKeepsAPreviewCutAtACharacterBoundaryItsSizeAndItsSha1() throws Exception {
-    byte[] raw = ("x".repeat(DeadLetter.PREVIEW_BYTES - 1) + "é" + "y".repeat(5_000)).getBytes(StandardCharsets.UTF_8);
+  void aMessageOverTheLimitKeepsAPreviewCutAtACharacterBoundaryItsSizeAndItsSha1()
+      throws Exception {
+    byte[] raw =
+        ("x".repeat(DeadLetter.PREVIEW_BYTES - 1) + "é" + "y".repeat(5_000))
+            .getBytes(StandardCharsets.UTF_8);
     DeadLetter letter = DeadLetter.of("q", "too big", "c", AT, raw, 4_096);
     assertThat(letter.truncated()).isTrue();
-    assertThat(letter.message()).hasSize(DeadLetter.PREVIEW_BYTES - 1); // the two-byte character is not split
+    assertThat(letter.message())
+        .hasSize(DeadLetter.PREVIEW_BYTES - 1); // the two-byte character is not split
     assertThat(letter.size()).isEqualTo(raw.length);
     assertThat(letter.sha1()).isEqualTo(DeadLetter.sha1Hex(raw)).hasSize(40);
     JsonNode json = new ObjectMapper().readTree(letter.toJson());

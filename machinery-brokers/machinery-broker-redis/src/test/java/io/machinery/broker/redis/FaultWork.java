@@ -1,5 +1,6 @@
 package io.machinery.broker.redis;
 
+import io.lettuce.core.KeyValue;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
@@ -7,7 +8,6 @@ import io.machinery.TaskFunction;
 import io.machinery.TaskState;
 import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisSession;
-import io.lettuce.core.KeyValue;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,9 +17,9 @@ import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The task the fault tests run: "work" stands for a short job (it parks a couple of milliseconds) and counts
- * each of its runs per task in the Redis hash {@code <runs key>}, so that a test can tell lost tasks (no
- * SUCCESS) from duplicated ones (more than one run).
+ * The task the fault tests run: "work" stands for a short job (it parks a couple of milliseconds)
+ * and counts each of its runs per task in the Redis hash {@code <runs key>}, so that a test can
+ * tell lost tasks (no SUCCESS) from duplicated ones (more than one run).
  */
 final class FaultWork {
   static final String TASK = "work";
@@ -28,11 +28,16 @@ final class FaultWork {
   private FaultWork() {}
 
   static void register(Server server, RedisSession redis, String runsKey) {
-    server.registerTask(TASK, TaskFunction.withContext(List.of(), false, (context, args) -> {
-      LockSupport.parkNanos(WORK.toNanos());
-      redis.await(redis.commands().hincrby(runsKey, context.signature().uuid(), 1));
-      return null;
-    }));
+    server.registerTask(
+        TASK,
+        TaskFunction.withContext(
+            List.of(),
+            false,
+            (context, args) -> {
+              LockSupport.parkNanos(WORK.toNanos());
+              redis.await(redis.commands().hincrby(runsKey, context.signature().uuid(), 1));
+              return null;
+            }));
   }
 
   /** How many of {@code uuids} are in each state (missing states count as null). */
@@ -40,7 +45,8 @@ final class FaultWork {
     Map<State, Integer> counts = new EnumMap<>(State.class);
     for (int from = 0; from < uuids.size(); from += 1000) {
       List<String> chunk = uuids.subList(from, Math.min(uuids.size(), from + 1000));
-      List<KeyValue<String, byte[]>> values = redis.await(redis.commands().mget(chunk.toArray(new String[0])));
+      List<KeyValue<String, byte[]>> values =
+          redis.await(redis.commands().mget(chunk.toArray(new String[0])));
       for (KeyValue<String, byte[]> kv : values) {
         if (kv.hasValue()) {
           TaskState state = WireCodec.decodeTaskState(kv.getValue());
@@ -64,14 +70,18 @@ final class FaultWork {
 
   static List<String> sendMany(Server server, int count) throws InterruptedException {
     List<String> uuids = java.util.Collections.synchronizedList(new ArrayList<>(count));
-    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger next =
+        new java.util.concurrent.atomic.AtomicInteger();
     List<Thread> senders = new ArrayList<>();
     for (int t = 0; t < 32; t++) {
-      senders.add(Thread.ofVirtual().start(() -> {
-        while (next.getAndIncrement() < count) {
-          uuids.add(server.sendTask(Signature.create(TASK)).signature().uuid());
-        }
-      }));
+      senders.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    while (next.getAndIncrement() < count) {
+                      uuids.add(server.sendTask(Signature.create(TASK)).signature().uuid());
+                    }
+                  }));
     }
     for (Thread sender : senders) {
       sender.join();

@@ -7,8 +7,9 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * A worker process for {@link RedisControlPlaneEndToEndIT}: {@code HeartbeatWorkerMain <redis url> <queue>
- * <heartbeat ms>}. Prints {@code READY} once it announced itself, then runs until it is killed.
+ * A worker process for {@link RedisControlPlaneEndToEndIT}: {@code HeartbeatWorkerMain <redis url>
+ * <queue> <heartbeat ms>}. Prints {@code READY} once it announced itself, then runs until it is
+ * killed.
  */
 public final class HeartbeatWorkerMain {
   private HeartbeatWorkerMain() {}
@@ -16,9 +17,17 @@ public final class HeartbeatWorkerMain {
   public static void main(String[] args) throws InterruptedException {
     String url = args[0];
     Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(args[1]).build();
-    Server server = Server.builder().config(config).broker(RedisBroker.create(config)).backend(RedisBackend.create(config))
-        .build();
-    server.workerBuilder("doomed").concurrency(1).heartbeatInterval(Duration.ofMillis(Long.parseLong(args[2]))).build()
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(RedisBroker.create(config))
+            .backend(RedisBackend.create(config))
+            .build();
+    server
+        .workerBuilder("doomed")
+        .concurrency(1)
+        .heartbeatInterval(Duration.ofMillis(Long.parseLong(args[2])))
+        .build()
         .launchAsync();
     System.out.println("READY");
     System.out.flush();

@@ -10,10 +10,11 @@ import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code KillableWorkerMain <redis url>
- * <queue> <runs key> <concurrency> <lease ms> [<executions file>]}: {@link FaultWork}'s task, and with an
- * executions file also {@link WorkerProcesses#registerRecordingTasks the recording tasks}. Prints {@code READY}
- * once consuming, then runs until it is killed.
+ * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code
+ * KillableWorkerMain <redis url> <queue> <runs key> <concurrency> <lease ms> [<executions file>]}:
+ * {@link FaultWork}'s task, and with an executions file also {@link
+ * WorkerProcesses#registerRecordingTasks the recording tasks}. Prints {@code READY} once consuming,
+ * then runs until it is killed.
  */
 public final class KillableWorkerMain {
   private KillableWorkerMain() {}
@@ -22,7 +23,10 @@ public final class KillableWorkerMain {
     String url = args[0];
     Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(args[1]).build();
     RedisSession redis = RedisSession.open(url, config);
-    RedisBroker broker = RedisBroker.builder(config).leaseTimeout(Duration.ofMillis(Long.parseLong(args[4]))).build();
+    RedisBroker broker =
+        RedisBroker.builder(config)
+            .leaseTimeout(Duration.ofMillis(Long.parseLong(args[4])))
+            .build();
     RedisBackend backend = RedisBackend.create(config);
     Server server = Server.builder().config(config).broker(broker).backend(backend).build();
     FaultWork.register(server, redis, args[2]);

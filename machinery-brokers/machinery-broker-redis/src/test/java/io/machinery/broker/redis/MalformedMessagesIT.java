@@ -18,7 +18,10 @@ import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
-/** 1,000 malformed messages mixed into a queue of good tasks: all end in the dead-letter list, every good task succeeds. */
+/**
+ * 1,000 malformed messages mixed into a queue of good tasks: all end in the dead-letter list, every
+ * good task succeeds.
+ */
 class MalformedMessagesIT {
   private static final int BAD = 1_000;
   private static final int GOOD = 2_000;
@@ -28,10 +31,14 @@ class MalformedMessagesIT {
       case 0 -> ("not json " + i).getBytes(StandardCharsets.UTF_8);
       case 1 -> ("[" + i + ",2,3]").getBytes(StandardCharsets.UTF_8);
       case 2 -> ("{\"UUID\": " + i + ", \"Name\": \"work\"}").getBytes(StandardCharsets.UTF_8);
-      case 3 -> ("{\"UUID\":\"task_" + i + "\",\"Name\":\"work\",\"Args\":{}").getBytes(StandardCharsets.UTF_8);
+      case 3 ->
+          ("{\"UUID\":\"task_" + i + "\",\"Name\":\"work\",\"Args\":{}")
+              .getBytes(StandardCharsets.UTF_8);
       case 4 -> new byte[] {(byte) 0xff, (byte) 0xfe, (byte) i, 0};
       case 5 -> ("{\"UUID\":\"task_" + i + "\",\"Priority\":300}").getBytes(StandardCharsets.UTF_8);
-      case 6 -> ("\"" + "x".repeat(5_000) + i + "\"").getBytes(StandardCharsets.UTF_8); // over the size limit
+      case 6 ->
+          ("\"" + "x".repeat(5_000) + i + "\"")
+              .getBytes(StandardCharsets.UTF_8); // over the size limit
       default -> "".getBytes(StandardCharsets.UTF_8);
     };
   }
@@ -41,7 +48,13 @@ class MalformedMessagesIT {
     String url = TestEndpoints.redisUrl();
     String queue = "malformed_it_" + UUID.randomUUID().toString().substring(0, 8);
     String runsKey = queue + "_runs";
-    Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).maxMessageBytes(4_096).build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .resultBackend(url)
+            .defaultQueue(queue)
+            .maxMessageBytes(4_096)
+            .build();
     try (RedisSession redis = RedisSession.open(url, config);
         RedisBroker broker = RedisBroker.create(config);
         RedisBackend backend = RedisBackend.create(config);
@@ -58,13 +71,18 @@ class MalformedMessagesIT {
       long start = System.nanoTime();
       Worker worker = server.newWorker("malformed", 10);
       worker.launchAsync();
-      await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200))
-          .until(() -> FaultWork.states(redis, good).getOrDefault(State.SUCCESS, 0) == GOOD
-              && broker.deadLetters(queue).size() == BAD);
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () ->
+                  FaultWork.states(redis, good).getOrDefault(State.SUCCESS, 0) == GOOD
+                      && broker.deadLetters(queue).size() == BAD);
       Duration took = Duration.ofNanos(System.nanoTime() - start);
-      System.out.printf("[MalformedMessagesIT] %d good tasks all SUCCESS and %d malformed messages dead-lettered in %s;"
-          + " worker still running: %s; first reason: %s%n", GOOD, BAD, took, worker.isRunning(),
-          broker.deadLetters(queue).get(0).reason());
+      System.out.printf(
+          "[MalformedMessagesIT] %d good tasks all SUCCESS and %d malformed messages dead-lettered in %s;"
+              + " worker still running: %s; first reason: %s%n",
+          GOOD, BAD, took, worker.isRunning(), broker.deadLetters(queue).get(0).reason());
       assertThat(worker.isRunning()).isTrue();
       assertThat(broker.deadLetters(queue)).extracting(DeadLetter::queue).containsOnly(queue);
       // an over-long message is kept as a preview plus its size and SHA-1, never whole
@@ -80,8 +98,12 @@ class MalformedMessagesIT {
         }
       }
       List<DeadLetter> letters = broker.deadLetters(queue);
-      assertThat(letters).extracting(DeadLetter::message).containsExactlyInAnyOrderElementsOf(expected);
-      assertThat(letters).filteredOn(DeadLetter::truncated).extracting(d -> d.sha1() + "/" + d.size())
+      assertThat(letters)
+          .extracting(DeadLetter::message)
+          .containsExactlyInAnyOrderElementsOf(expected);
+      assertThat(letters)
+          .filteredOn(DeadLetter::truncated)
+          .extracting(d -> d.sha1() + "/" + d.size())
           .containsExactlyInAnyOrderElementsOf(expectedHashes);
       assertThat(redis.await(redis.commands().llen(queue))).isZero();
       worker.quit();

@@ -26,7 +26,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** What the Redis broker does in Redis: Go's keys and commands, processing lists, leases, the reaper, dead letters. */
+/**
+ * What the Redis broker does in Redis: Go's keys and commands, processing lists, leases, the
+ * reaper, dead letters.
+ */
 class RedisBrokerBehaviourIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
   private static final Duration LEASE = Duration.ofSeconds(1);
@@ -41,15 +44,20 @@ class RedisBrokerBehaviourIT {
   void setUp() {
     String id = UUID.randomUUID().toString().substring(0, 8);
     queue = "redis_it_" + id;
-    delayedKey = "delayed_it_" + id; // a key of our own: brokers of other tests promote the shared one
+    delayedKey =
+        "delayed_it_" + id; // a key of our own: brokers of other tests promote the shared one
     config = config(TestEndpoints.redisUrl());
     redis = RedisSession.open(TestEndpoints.redisUrl(), config);
   }
 
   private Config config(String url) {
-    return Config.builder().broker(url).defaultQueue(queue)
-        .redis(io.machinery.config.RedisConfig.DEFAULT.withDelayedTasksKey(delayedKey)
-            .withDelayedTasksPollPeriod(Duration.ofMillis(100)))
+    return Config.builder()
+        .broker(url)
+        .defaultQueue(queue)
+        .redis(
+            io.machinery.config.RedisConfig.DEFAULT
+                .withDelayedTasksKey(delayedKey)
+                .withDelayedTasksPollPeriod(Duration.ofMillis(100)))
         .build();
   }
 
@@ -95,11 +103,17 @@ class RedisBrokerBehaviourIT {
     return redis.await(redis.commands().lrange(key, 0, -1));
   }
 
-  /** The processing list of the one consumer registered for the queue (an empty list is no key in Redis). */
+  /**
+   * The processing list of the one consumer registered for the queue (an empty list is no key in
+   * Redis).
+   */
   private String processingKey() {
     Set<byte[]> members = redis.await(redis.commands().smembers("{" + queue + "}:consumers"));
     assertThat(members).hasSize(1);
-    return "{" + queue + "}:processing:" + new String(members.iterator().next(), StandardCharsets.UTF_8);
+    return "{"
+        + queue
+        + "}:processing:"
+        + new String(members.iterator().next(), StandardCharsets.UTF_8);
   }
 
   @Test
@@ -121,7 +135,9 @@ class RedisBrokerBehaviourIT {
   @Test
   void aMessageGoPushedIsDeliveredByteForByte() throws Exception {
     Path captured = Path.of("../../interop/go/captured/redis-msg-add.json");
-    org.junit.jupiter.api.Assertions.assertTrue(Files.exists(captured), "interop/go/captured is part of the repository; this checkout is incomplete");
+    org.junit.jupiter.api.Assertions.assertTrue(
+        Files.exists(captured),
+        "interop/go/captured is part of the repository; this checkout is incomplete");
     byte[] go = Files.readAllBytes(captured);
     redis.await(redis.commands().rpush(queue, go));
     RecordingHandler handler = new RecordingHandler(1);
@@ -135,8 +151,11 @@ class RedisBrokerBehaviourIT {
 
   @Test
   void aDueDelayedTaskMovesToItsQueueExactlyOnceWithManyPromoters() throws Exception {
-    byte[] due = WireCodec.encode(Signature.builder("add").routingKey(queue).eta(Instant.now().minusSeconds(1)).build());
-    byte[] noRoute = WireCodec.encode(Signature.builder("add").eta(Instant.now().minusSeconds(1)).build());
+    byte[] due =
+        WireCodec.encode(
+            Signature.builder("add").routingKey(queue).eta(Instant.now().minusSeconds(1)).build());
+    byte[] noRoute =
+        WireCodec.encode(Signature.builder("add").eta(Instant.now().minusSeconds(1)).build());
     byte[] junk = "not a task".getBytes(StandardCharsets.UTF_8);
     RecordingHandler handler = new RecordingHandler(10);
     for (int i = 0; i < 3; i++) {
@@ -166,10 +185,14 @@ class RedisBrokerBehaviourIT {
     Delivery delivery = take(handler);
     Instant before = Instant.now();
     handler.requeue(delivery, Duration.ofHours(1));
-    await().atMost(PATIENCE).until(() -> redis.await(redis.commands().zscore(delayedKey, message)) != null);
+    await()
+        .atMost(PATIENCE)
+        .until(() -> redis.await(redis.commands().zscore(delayedKey, message)) != null);
     double score = redis.await(redis.commands().zscore(delayedKey, message));
-    assertThat(score).isBetween((double) nanos(before.plus(Duration.ofHours(1))) - 1e9,
-        (double) nanos(Instant.now().plus(Duration.ofHours(1))) + 1e9);
+    assertThat(score)
+        .isBetween(
+            (double) nanos(before.plus(Duration.ofHours(1))) - 1e9,
+            (double) nanos(Instant.now().plus(Duration.ofHours(1))) + 1e9);
     assertThat(list(processingKey())).isEmpty();
     assertThat(list(queue)).isEmpty();
   }
@@ -190,7 +213,8 @@ class RedisBrokerBehaviourIT {
     assertThat(letters.get(0).reason()).isEqualTo("not JSON: \"quoted\"");
     assertThat(letters.get(0).queue()).isEqualTo(queue);
     assertThat(letters.get(0).consumer()).startsWith("it-");
-    assertThat(letters.get(0).at()).isBetween(Instant.now().minusSeconds(60), Instant.now().plusSeconds(1));
+    assertThat(letters.get(0).at())
+        .isBetween(Instant.now().minusSeconds(60), Instant.now().plusSeconds(1));
     assertThat(letters.get(1).message()).isEqualTo(binary);
     JsonNode first = new ObjectMapper().readTree(list("{" + queue + "}:dead_letters").get(0));
     assertThat(first.get("message").asText()).isEqualTo("{\"UUID\": 42, not json");
@@ -209,9 +233,11 @@ class RedisBrokerBehaviourIT {
     consume(broker, handler);
     List<Delivery> deliveries = List.of(take(handler), take(handler), take(handler));
     String processing = processingKey();
-    String consumerId = processing.substring(processing.lastIndexOf("processing:") + "processing:".length());
+    String consumerId =
+        processing.substring(processing.lastIndexOf("processing:") + "processing:".length());
     assertThat(list(processing)).hasSize(3);
-    assertThat(redis.await(redis.commands().pttl("{" + queue + "}:lease:" + consumerId))).isBetween(1L, LEASE.toMillis());
+    assertThat(redis.await(redis.commands().pttl("{" + queue + "}:lease:" + consumerId)))
+        .isBetween(1L, LEASE.toMillis());
     Set<byte[]> members = redis.await(redis.commands().smembers("{" + queue + "}:consumers"));
     assertThat(members).extracting(m -> new String(m, StandardCharsets.UTF_8)).contains(consumerId);
     deliveries.forEach(handler::ack);
@@ -225,12 +251,17 @@ class RedisBrokerBehaviourIT {
     byte[] c = task("c");
     redis.await(redis.commands().rpush(queue, c));
     redis.await(redis.commands().rpush("{" + queue + "}:processing:ghost", a, b));
-    redis.await(redis.commands().sadd("{" + queue + "}:consumers", "ghost".getBytes(StandardCharsets.UTF_8)));
+    redis.await(
+        redis
+            .commands()
+            .sadd("{" + queue + "}:consumers", "ghost".getBytes(StandardCharsets.UTF_8)));
     consume(broker(), new RecordingHandler(0)); // never takes anything, but reaps
     await().atMost(PATIENCE).until(() -> list(queue).size() == 3);
     assertThat(list(queue)).containsExactly(a, b, c);
     Set<byte[]> members = redis.await(redis.commands().smembers("{" + queue + "}:consumers"));
-    assertThat(members).extracting(m -> new String(m, StandardCharsets.UTF_8)).doesNotContain("ghost");
+    assertThat(members)
+        .extracting(m -> new String(m, StandardCharsets.UTF_8))
+        .doesNotContain("ghost");
   }
 
   @Test
@@ -247,10 +278,16 @@ class RedisBrokerBehaviourIT {
 
   @Test
   void stoppingAConsumerThatWaitsOnAnEmptyQueueIsQuick() {
-    config = config.toBuilder().redis(config.redis().withNormalTasksPollPeriod(Duration.ofSeconds(10))).build();
+    config =
+        config.toBuilder()
+            .redis(config.redis().withNormalTasksPollPeriod(Duration.ofSeconds(10)))
+            .build();
     RecordingHandler handler = new RecordingHandler(1);
     Consumer consumer = consume(broker(), handler);
-    await().pollDelay(Duration.ofMillis(300)).atMost(PATIENCE).until(() -> true); // let it block in BLMOVE
+    await()
+        .pollDelay(Duration.ofMillis(300))
+        .atMost(PATIENCE)
+        .until(() -> true); // let it block in BLMOVE
     long start = System.nanoTime();
     consumer.stopFetching(Duration.ofSeconds(10));
     assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
@@ -272,8 +309,13 @@ class RedisBrokerBehaviourIT {
         handler.deadLetter(delivery, "checking the dead-letter script's slot");
         await().atMost(PATIENCE).until(() -> broker.deadLetters(name).size() == 1);
         consumer.close();
-        cluster.await(cluster.commands().del(name, io.machinery.client.redis.RedisKeys.tagged(name, "dead_letters"),
-            io.machinery.client.redis.RedisKeys.tagged(name, "consumers")));
+        cluster.await(
+            cluster
+                .commands()
+                .del(
+                    name,
+                    io.machinery.client.redis.RedisKeys.tagged(name, "dead_letters"),
+                    io.machinery.client.redis.RedisKeys.tagged(name, "consumers")));
       }
     }
   }

@@ -25,10 +25,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The broker's answers to the reliability review's findings, each shown against a real Redis: heartbeats under
- * CPU-bound virtual threads (F5), promotion that never drops a task and never parses big ones (F8, F9), bounded
- * fetches and dead letters (F10), re-registration after a blocking move (F13), delivery counts and requeue
- * with a replacement (the SPI).
+ * The broker's answers to the reliability review's findings, each shown against a real Redis:
+ * heartbeats under CPU-bound virtual threads (F5), promotion that never drops a task and never
+ * parses big ones (F8, F9), bounded fetches and dead letters (F10), re-registration after a
+ * blocking move (F13), delivery counts and requeue with a replacement (the SPI).
  */
 class RedisBrokerFaultsIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -44,9 +44,16 @@ class RedisBrokerFaultsIT {
     String id = UUID.randomUUID().toString().substring(0, 8);
     queue = "faults_it_" + id;
     delayedKey = "delayed_faults_it_" + id;
-    config = Config.builder().broker(TestEndpoints.redisUrl()).defaultQueue(queue).maxMessageBytes(64 * 1024)
-        .redis(RedisConfig.DEFAULT.withDelayedTasksKey(delayedKey).withDelayedTasksPollPeriod(Duration.ofMillis(100)))
-        .build();
+    config =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .defaultQueue(queue)
+            .maxMessageBytes(64 * 1024)
+            .redis(
+                RedisConfig.DEFAULT
+                    .withDelayedTasksKey(delayedKey)
+                    .withDelayedTasksPollPeriod(Duration.ofMillis(100)))
+            .build();
     redis = RedisSession.open(TestEndpoints.redisUrl(), config);
   }
 
@@ -88,7 +95,8 @@ class RedisBrokerFaultsIT {
   }
 
   private String consumerId() {
-    return new String(redis.await(redis.commands().smembers("{" + queue + "}:consumers")).iterator().next(),
+    return new String(
+        redis.await(redis.commands().smembers("{" + queue + "}:consumers")).iterator().next(),
         StandardCharsets.UTF_8);
   }
 
@@ -104,15 +112,18 @@ class RedisBrokerFaultsIT {
     AtomicBoolean spin = new AtomicBoolean(true);
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < spinners; i++) {
-      threads.add(Thread.ofVirtual().start(() -> {
-        long x = 0;
-        while (spin.get()) {
-          x += System.nanoTime() & 1; // never blocks, never yields its carrier
-        }
-        if (x == 42) {
-          System.out.print("");
-        }
-      }));
+      threads.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    long x = 0;
+                    while (spin.get()) {
+                      x += System.nanoTime() & 1; // never blocks, never yields its carrier
+                    }
+                    if (x == 42) {
+                      System.out.print("");
+                    }
+                  }));
     }
     long worstAgeMillis = 0;
     boolean expired = false;
@@ -134,16 +145,21 @@ class RedisBrokerFaultsIT {
         t.join();
       }
     }
-    System.out.printf("[RedisBrokerFaultsIT] %d CPU-bound virtual threads for 5 s: longest time since a heartbeat"
-        + " %d ms (lease %d ms, heartbeat every %d ms), lease expired: %s%n", spinners, worstAgeMillis,
-        lease.toMillis(), lease.dividedBy(3).toMillis(), expired);
+    System.out.printf(
+        "[RedisBrokerFaultsIT] %d CPU-bound virtual threads for 5 s: longest time since a heartbeat"
+            + " %d ms (lease %d ms, heartbeat every %d ms), lease expired: %s%n",
+        spinners, worstAgeMillis, lease.toMillis(), lease.dividedBy(3).toMillis(), expired);
     assertThat(expired).as("the lease expired while the worker was alive").isFalse();
     assertThat(worstAgeMillis).isLessThan(lease.toMillis() - 200);
   }
 
-  /** A clock that throws an {@link OutOfMemoryError} for the maintenance threads' first few readings. */
+  /**
+   * A clock that throws an {@link OutOfMemoryError} for the maintenance threads' first few
+   * readings.
+   */
   private static final class FailingClock extends java.time.Clock {
-    final java.util.concurrent.atomic.AtomicInteger failures = new java.util.concurrent.atomic.AtomicInteger(3);
+    final java.util.concurrent.atomic.AtomicInteger failures =
+        new java.util.concurrent.atomic.AtomicInteger(3);
 
     @Override
     public java.time.ZoneId getZone() {
@@ -176,46 +192,53 @@ class RedisBrokerFaultsIT {
     await().atMost(PATIENCE).until(() -> clock.failures.get() < 0); // every failure happened
     assertThat(handler.brokerErrors()).anyMatch(e -> e instanceof OutOfMemoryError);
     byte[] later = task("later", queue);
-    redis.await(redis.commands().zadd(delayedKey, 1.0, later)); // long due: promoted on the next tick
+    redis.await(
+        redis.commands().zadd(delayedKey, 1.0, later)); // long due: promoted on the next tick
     assertThat(take(handler).body()).isEqualTo(later);
-    await().during(lease.plusMillis(500)).atMost(lease.multipliedBy(3))
-        .until(() -> redis.await(redis.commands().exists("{" + queue + "}:lease:" + consumerId())) == 1);
+    await()
+        .during(lease.plusMillis(500))
+        .atMost(lease.multipliedBy(3))
+        .until(
+            () ->
+                redis.await(redis.commands().exists("{" + queue + "}:lease:" + consumerId())) == 1);
   }
 
   @Test
   void theFetchLoopSurvivesAnErrorWhileHandingOverAndTheMessageComesAgain() throws Exception {
     RedisBroker broker = broker(Duration.ofSeconds(5));
-    java.util.concurrent.atomic.AtomicBoolean failed = new java.util.concurrent.atomic.AtomicBoolean();
+    java.util.concurrent.atomic.AtomicBoolean failed =
+        new java.util.concurrent.atomic.AtomicBoolean();
     RecordingHandler handler = new RecordingHandler(1);
-    io.machinery.spi.DeliveryHandler failingOnce = new io.machinery.spi.DeliveryHandler() {
-      @Override
-      public int reserve(int max) throws InterruptedException {
-        return handler.reserve(max);
-      }
+    io.machinery.spi.DeliveryHandler failingOnce =
+        new io.machinery.spi.DeliveryHandler() {
+          @Override
+          public int reserve(int max) throws InterruptedException {
+            return handler.reserve(max);
+          }
 
-      @Override
-      public void release(int slots) {
-        handler.release(slots);
-      }
+          @Override
+          public void release(int slots) {
+            handler.release(slots);
+          }
 
-      @Override
-      public void handle(Delivery delivery) {
-        if (failed.compareAndSet(false, true)) {
-          throw new StackOverflowError("simulated");
-        }
-        handler.handle(delivery);
-      }
+          @Override
+          public void handle(Delivery delivery) {
+            if (failed.compareAndSet(false, true)) {
+              throw new StackOverflowError("simulated");
+            }
+            handler.handle(delivery);
+          }
 
-      @Override
-      public void handleNow(Delivery delivery) {
-        handler.handleNow(delivery);
-      }
+          @Override
+          public void handleNow(Delivery delivery) {
+            handler.handleNow(delivery);
+          }
 
-      @Override
-      public void brokerError(Throwable error) {
-        handler.brokerError(error);
-      }
-    };
+          @Override
+          public void brokerError(Throwable error) {
+            handler.brokerError(error);
+          }
+        };
     closeables.add(broker.startConsuming("faults", "", failingOnce));
     byte[] message = task("t", queue);
     redis.await(redis.commands().rpush(queue, message));
@@ -246,14 +269,19 @@ class RedisBrokerFaultsIT {
     assertThat(letters.get(0).message()).isEqualTo(b);
     assertThat(letters.get(0).queue()).isEqualTo(stringKey);
     assertThat(letters.get(0).reason()).contains("string");
-    assertThat(redis.await(redis.commands().get(stringKey))).isEqualTo(bytes("another application's value"));
+    assertThat(redis.await(redis.commands().get(stringKey)))
+        .isEqualTo(bytes("another application's value"));
   }
 
   @Test
   void onAClusterPromotionPushesBeforeItForgetsAndDeadLettersWhatCannotBePushed() throws Exception {
     String url = TestEndpoints.redisClusterUrl();
-    Config clustered = Config.builder().broker(url).defaultQueue(queue).redis(config.redis().withClusterEnabled(true))
-        .build();
+    Config clustered =
+        Config.builder()
+            .broker(url)
+            .defaultQueue(queue)
+            .redis(config.redis().withClusterEnabled(true))
+            .build();
     String claimed = io.machinery.client.redis.RedisKeys.tagged(delayedKey, "claimed");
     try (RedisSession cluster = RedisSession.open(url, clustered)) {
       String q1 = queue + "_q1";
@@ -269,13 +297,19 @@ class RedisBrokerFaultsIT {
         cluster.await(cluster.commands().zadd(delayedKey, 3.0, c));
         // a promoter that claimed this one died before pushing it: its claim's deadline has passed
         cluster.await(cluster.commands().zadd(claimed, 1.0, stale));
-        RedisBroker broker = RedisBroker.builder(clustered).leaseTimeout(Duration.ofSeconds(5)).build();
+        RedisBroker broker =
+            RedisBroker.builder(clustered).leaseTimeout(Duration.ofSeconds(5)).build();
         closeables.add(broker);
         consume(broker, new RecordingHandler(1));
-        await().atMost(PATIENCE).until(() -> cluster.await(cluster.commands().zcard(delayedKey)) == 0
-            && cluster.await(cluster.commands().zcard(claimed)) == 0
-            && cluster.await(cluster.commands().llen(q1)) == 3);
-        assertThat(cluster.await(cluster.commands().lrange(q1, 0, -1))).containsExactlyInAnyOrder(a, c, stale);
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () ->
+                    cluster.await(cluster.commands().zcard(delayedKey)) == 0
+                        && cluster.await(cluster.commands().zcard(claimed)) == 0
+                        && cluster.await(cluster.commands().llen(q1)) == 3);
+        assertThat(cluster.await(cluster.commands().lrange(q1, 0, -1)))
+            .containsExactlyInAnyOrder(a, c, stale);
         List<DeadLetter> letters = broker.deadLetters(queue);
         assertThat(letters).hasSize(1);
         assertThat(letters.get(0).message()).isEqualTo(b);
@@ -294,8 +328,12 @@ class RedisBrokerFaultsIT {
   @Test
   void promotionFindsTheRoutingKeyWithoutParsingAndMovesABoundedNumberOfBytesPerRun() {
     String target = queue + "_big";
-    byte[] big = WireCodec.encode(Signature.builder("big").routingKey(target)
-        .args(List.of(io.machinery.Arg.of("string", "y".repeat(1 << 20)))).build());
+    byte[] big =
+        WireCodec.encode(
+            Signature.builder("big")
+                .routingKey(target)
+                .args(List.of(io.machinery.Arg.of("string", "y".repeat(1 << 20))))
+                .build());
     int count = 20;
     for (int i = 0; i < count; i++) {
       byte[] member = Arrays.copyOf(big, big.length);
@@ -303,25 +341,36 @@ class RedisBrokerFaultsIT {
       redis.await(redis.commands().zadd(delayedKey, (double) i, member));
     }
     // another field order (not Go's): found by the cjson fallback
-    byte[] reordered = bytes("{\"Name\":\"r\",\"RoutingKey\":\"" + target + "\",\"UUID\":\"task_r\"}");
+    byte[] reordered =
+        bytes("{\"Name\":\"r\",\"RoutingKey\":\"" + target + "\",\"UUID\":\"task_r\"}");
     redis.await(redis.commands().zadd(delayedKey, (double) count, reordered));
     List<String> runs = new ArrayList<>();
     long totalMillis = 0;
     int moved = 0;
     while (moved < count + 1) {
       long start = System.nanoTime();
-      List<Long> result = redis.await(BrokerScripts.PROMOTE.<List<Long>>run(redis.commands(),
-          new String[] {delayedKey, "{" + queue + "}:dead_letters"}, bytes(Long.toString(Long.MAX_VALUE / 2)),
-          bytes("200"), bytes(queue), bytes(Long.toString(RedisBroker.PROMOTE_BYTES)),
-          bytes(Instant.now().toString()), bytes("100")));
+      List<Long> result =
+          redis.await(
+              BrokerScripts.PROMOTE.<List<Long>>run(
+                  redis.commands(),
+                  new String[] {delayedKey, "{" + queue + "}:dead_letters"},
+                  bytes(Long.toString(Long.MAX_VALUE / 2)),
+                  bytes("200"),
+                  bytes(queue),
+                  bytes(Long.toString(RedisBroker.PROMOTE_BYTES)),
+                  bytes(Instant.now().toString()),
+                  bytes("100")));
       long millis = (System.nanoTime() - start) / 1_000_000;
       totalMillis += millis;
       runs.add(result.get(0) + " messages/" + (result.get(1) >> 10) + " KiB in " + millis + " ms");
-      assertThat(result.get(1)).as("bytes per run").isLessThanOrEqualTo(RedisBroker.PROMOTE_BYTES + big.length);
+      assertThat(result.get(1))
+          .as("bytes per run")
+          .isLessThanOrEqualTo(RedisBroker.PROMOTE_BYTES + big.length);
       moved += result.get(0).intValue();
     }
-    System.out.printf("[RedisBrokerFaultsIT] promoting %d due messages of %d KiB: %s; %d ms in all%n", count,
-        big.length >> 10, runs, totalMillis);
+    System.out.printf(
+        "[RedisBrokerFaultsIT] promoting %d due messages of %d KiB: %s; %d ms in all%n",
+        count, big.length >> 10, runs, totalMillis);
     assertThat(redis.await(redis.commands().llen(target))).isEqualTo(count + 1L);
     assertThat(runs).hasSizeGreaterThan(count / 5);
   }
@@ -329,12 +378,22 @@ class RedisBrokerFaultsIT {
   @Test
   void inGosLayoutTheRoutingKeyIsReadWithoutParsingTheRestOfTheMessage() {
     String target = queue + "_q";
-    // valid up to the RoutingKey, then not JSON at all: cjson would fail and send it to the default queue
-    byte[] goLayout = bytes("{\"UUID\":\"task_1\",\"Name\":\"n\",\"RoutingKey\":\"" + target + "\",\"ETA\":nul");
+    // valid up to the RoutingKey, then not JSON at all: cjson would fail and send it to the default
+    // queue
+    byte[] goLayout =
+        bytes("{\"UUID\":\"task_1\",\"Name\":\"n\",\"RoutingKey\":\"" + target + "\",\"ETA\":nul");
     redis.await(redis.commands().zadd(delayedKey, 1.0, goLayout));
-    List<Long> result = redis.await(BrokerScripts.PROMOTE.<List<Long>>run(redis.commands(),
-        new String[] {delayedKey, "{" + queue + "}:dead_letters"}, bytes("100"), bytes("200"), bytes(queue),
-        bytes("1000000"), bytes(Instant.now().toString()), bytes("100")));
+    List<Long> result =
+        redis.await(
+            BrokerScripts.PROMOTE.<List<Long>>run(
+                redis.commands(),
+                new String[] {delayedKey, "{" + queue + "}:dead_letters"},
+                bytes("100"),
+                bytes("200"),
+                bytes(queue),
+                bytes("1000000"),
+                bytes(Instant.now().toString()),
+                bytes("100")));
     assertThat(result.get(0)).isEqualTo(1L);
     assertThat(redis.await(redis.commands().lrange(target, 0, -1))).containsExactly(goLayout);
     assertThat(redis.await(redis.commands().llen(queue))).isZero();
@@ -352,20 +411,42 @@ class RedisBrokerFaultsIT {
       large.add(m);
       redis.await(redis.commands().rpush(queue, m));
     }
-    java.util.function.Supplier<List<byte[]>> fetch = () -> redis.await(BrokerScripts.FETCH.<List<byte[]>>run(
-        redis.commands(), new String[] {queue, "{" + queue + "}:processing:probe", "{" + queue + "}:lease:probe",
-            "{" + queue + "}:consumers", "{" + queue + "}:dead_letters", "{" + queue + "}:redeliveries"},
-        bytes("100"), bytes("probe"), bytes("60000"), bytes("65536"), bytes("65536"),
-        bytes(Instant.now().toString()), bytes("100")));
-    List<byte[]> first = fetch.get(); // the over-long one alone spends the budget: dead-lettered, nothing taken
+    java.util.function.Supplier<List<byte[]>> fetch =
+        () ->
+            redis.await(
+                BrokerScripts.FETCH.<List<byte[]>>run(
+                    redis.commands(),
+                    new String[] {
+                      queue,
+                      "{" + queue + "}:processing:probe",
+                      "{" + queue + "}:lease:probe",
+                      "{" + queue + "}:consumers",
+                      "{" + queue + "}:dead_letters",
+                      "{" + queue + "}:redeliveries"
+                    },
+                    bytes("100"),
+                    bytes("probe"),
+                    bytes("60000"),
+                    bytes("65536"),
+                    bytes("65536"),
+                    bytes(Instant.now().toString()),
+                    bytes("100")));
+    List<byte[]> first =
+        fetch.get(); // the over-long one alone spends the budget: dead-lettered, nothing taken
     assertThat(first).hasSize(2);
-    assertThat(new String(first.get(1), StandardCharsets.UTF_8)).as("a bound ended the fetch").isEqualTo("1");
+    assertThat(new String(first.get(1), StandardCharsets.UTF_8))
+        .as("a bound ended the fetch")
+        .isEqualTo("1");
     List<byte[]> reply = fetch.get();
-    assertThat(new String(reply.get(1), StandardCharsets.UTF_8)).as("a bound ended the fetch").isEqualTo("1");
+    assertThat(new String(reply.get(1), StandardCharsets.UTF_8))
+        .as("a bound ended the fetch")
+        .isEqualTo("1");
     List<byte[]> taken = reply.subList(2, reply.size());
     long takenBytes = taken.stream().mapToLong(m -> m.length).sum();
-    System.out.printf("[RedisBrokerFaultsIT] one fetch of up to 100 messages with a 64 KiB budget took %d messages"
-        + " (%d bytes); the %d-byte message went to the dead letters%n", taken.size(), takenBytes, over.length);
+    System.out.printf(
+        "[RedisBrokerFaultsIT] one fetch of up to 100 messages with a 64 KiB budget took %d messages"
+            + " (%d bytes); the %d-byte message went to the dead letters%n",
+        taken.size(), takenBytes, over.length);
     assertThat(taken).hasSize(3).containsExactly(large.get(0), large.get(1), large.get(2));
     assertThat(takenBytes).isLessThan(65_536 + large.get(0).length);
     RedisBroker broker = broker(Duration.ofSeconds(5));
@@ -380,7 +461,8 @@ class RedisBrokerFaultsIT {
   }
 
   @Test
-  void aQueueFullOfOverLongMessagesIsDrainedOverSeveralFetchesAndTheTaskBehindThemArrives() throws Exception {
+  void aQueueFullOfOverLongMessagesIsDrainedOverSeveralFetchesAndTheTaskBehindThemArrives()
+      throws Exception {
     byte[] over = bytes("\"" + "z".repeat(100_000) + "\"");
     for (int i = 0; i < 30; i++) {
       byte[] m = over.clone();
@@ -389,7 +471,8 @@ class RedisBrokerFaultsIT {
     }
     byte[] good = task("behind", queue);
     redis.await(redis.commands().rpush(queue, good));
-    RedisBroker broker = RedisBroker.builder(config).fetchByteBudget(256 * 1024).build(); // 3 over-long per fetch
+    RedisBroker broker =
+        RedisBroker.builder(config).fetchByteBudget(256 * 1024).build(); // 3 over-long per fetch
     closeables.add(broker);
     RecordingHandler handler = new RecordingHandler(10);
     consume(broker, handler);
@@ -410,41 +493,59 @@ class RedisBrokerFaultsIT {
     for (int i = 0; i < 5; i++) {
       take(handler).deadLetter("junk");
     }
-    await().atMost(PATIENCE).until(() -> redis.await(redis.commands().llen(queue)) == 0
-        && broker.deadLetters(queue).stream().anyMatch(d -> Arrays.equals(d.message(), bytes("junk 4"))));
-    assertThat(broker.deadLetters(queue)).extracting(d -> new String(d.message(), StandardCharsets.UTF_8))
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                redis.await(redis.commands().llen(queue)) == 0
+                    && broker.deadLetters(queue).stream()
+                        .anyMatch(d -> Arrays.equals(d.message(), bytes("junk 4"))));
+    assertThat(broker.deadLetters(queue))
+        .extracting(d -> new String(d.message(), StandardCharsets.UTF_8))
         .containsExactly("junk 2", "junk 3", "junk 4");
   }
 
-  // ---------------------------------------------------------------------------------------------- F13, SPI
+  // ----------------------------------------------------------------------------------------------
+  // F13, SPI
 
   @Test
   void aConsumerReapedWhilePausedRegistersAgainWhenItsBlockingMoveTakesAMessage() throws Exception {
-    RedisBroker broker = broker(Duration.ofSeconds(60)); // heartbeats every 20 s: they do not interfere
+    RedisBroker broker =
+        broker(Duration.ofSeconds(60)); // heartbeats every 20 s: they do not interfere
     RecordingHandler handler = new RecordingHandler(1);
     consume(broker, handler);
     String id = consumerId();
-    // what a reaper does to a consumer it believes dead (the consumer waits in BLMOVE on the empty queue)
+    // what a reaper does to a consumer it believes dead (the consumer waits in BLMOVE on the empty
+    // queue)
     redis.await(redis.commands().del("{" + queue + "}:lease:" + id));
     redis.await(redis.commands().srem("{" + queue + "}:consumers", bytes(id)));
     redis.await(redis.commands().rpush(queue, task("t", queue)));
     take(handler);
-    await().atMost(Duration.ofSeconds(5)).until(() ->
-        redis.await(redis.commands().sismember("{" + queue + "}:consumers", bytes(id)))
-            && redis.await(redis.commands().exists("{" + queue + "}:lease:" + id)) == 1);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                redis.await(redis.commands().sismember("{" + queue + "}:consumers", bytes(id)))
+                    && redis.await(redis.commands().exists("{" + queue + "}:lease:" + id)) == 1);
   }
 
   @Test
-  void aConsumerReapedWhileWaitingOnAnEmptyQueueRegistersAgainBeforeItWaitsAgain() throws Exception {
-    RedisBroker broker = broker(Duration.ofSeconds(60)); // heartbeats every 20 s: they do not interfere
+  void aConsumerReapedWhileWaitingOnAnEmptyQueueRegistersAgainBeforeItWaitsAgain()
+      throws Exception {
+    RedisBroker broker =
+        broker(Duration.ofSeconds(60)); // heartbeats every 20 s: they do not interfere
     consume(broker, new RecordingHandler(1));
     String id = consumerId();
     redis.await(redis.commands().del("{" + queue + "}:lease:" + id));
     redis.await(redis.commands().srem("{" + queue + "}:consumers", bytes(id)));
-    // no message comes: the next blocking wait (a poll period later) must be preceded by a re-registration
-    await().atMost(Duration.ofSeconds(5)).until(() ->
-        redis.await(redis.commands().sismember("{" + queue + "}:consumers", bytes(id)))
-            && redis.await(redis.commands().exists("{" + queue + "}:lease:" + id)) == 1);
+    // no message comes: the next blocking wait (a poll period later) must be preceded by a
+    // re-registration
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                redis.await(redis.commands().sismember("{" + queue + "}:consumers", bytes(id)))
+                    && redis.await(redis.commands().exists("{" + queue + "}:lease:" + id)) == 1);
   }
 
   @Test
@@ -468,8 +569,10 @@ class RedisBrokerFaultsIT {
     }
     // the two copies of the same bytes were reaped twice in all: the counter is per content
     assertThat(counts).contains(-1);
-    assertThat(counts.stream().filter(c -> c > 0).mapToInt(Integer::intValue).max().orElse(0)).isGreaterThanOrEqualTo(2);
-    assertThat(got.stream().filter(d -> Arrays.equals(d.body(), message))).allMatch(Delivery::redelivered);
+    assertThat(counts.stream().filter(c -> c > 0).mapToInt(Integer::intValue).max().orElse(0))
+        .isGreaterThanOrEqualTo(2);
+    assertThat(got.stream().filter(d -> Arrays.equals(d.body(), message)))
+        .allMatch(Delivery::redelivered);
   }
 
   @Test
@@ -487,31 +590,49 @@ class RedisBrokerFaultsIT {
     byte[] laterReplacement = bytes("{\"replacement\":2}");
     first.requeue(Duration.ofHours(1), laterReplacement);
     second.requeue(Duration.ZERO, nowReplacement);
-    await().atMost(PATIENCE).until(() -> redis.await(redis.commands().llen(processing)) <= 1
-        && redis.await(redis.commands().zcard(delayedKey)) == 1);
-    assertThat(redis.await(redis.commands().zrange(delayedKey, 0, -1))).containsExactly(laterReplacement);
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                redis.await(redis.commands().llen(processing)) <= 1
+                    && redis.await(redis.commands().zcard(delayedKey)) == 1);
+    assertThat(redis.await(redis.commands().zrange(delayedKey, 0, -1)))
+        .containsExactly(laterReplacement);
     assertThat(redis.await(redis.commands().lrange(processing, 0, -1))).doesNotContain(now, later);
   }
 
-  // ------------------------------------------------------------------------------------------ shared wiring
+  // ------------------------------------------------------------------------------------------
+  // shared wiring
 
   @Test
   void aBrokerAndABackendShareOneSessionThatTheirOwnerCloses() throws Exception {
-    Config both = Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.redisUrl())
-        .defaultQueue(queue).redis(config.redis()).build();
-    try (io.machinery.backend.redis.RedisBackend backend = io.machinery.backend.redis.RedisBackend.builder(both)
-            .session(redis).build();
+    Config both =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .defaultQueue(queue)
+            .redis(config.redis())
+            .build();
+    try (io.machinery.backend.redis.RedisBackend backend =
+            io.machinery.backend.redis.RedisBackend.builder(both).session(redis).build();
         RedisBroker broker = RedisBroker.builder(both).session(redis).build();
-        io.machinery.Server server = io.machinery.Server.builder().config(both).broker(broker).backend(backend).build()) {
-      server.registerTask("add", io.machinery.TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+        io.machinery.Server server =
+            io.machinery.Server.builder().config(both).broker(broker).backend(backend).build()) {
+      server.registerTask(
+          "add", io.machinery.TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
       io.machinery.Worker worker = server.newWorker("shared", 2);
       worker.launchAsync();
-      Object sum = server.sendTask(Signature.create("add", io.machinery.Arg.of(2L), io.machinery.Arg.of(3L)))
-          .get(PATIENCE).get(0);
+      Object sum =
+          server
+              .sendTask(Signature.create("add", io.machinery.Arg.of(2L), io.machinery.Arg.of(3L)))
+              .get(PATIENCE)
+              .get(0);
       assertThat(sum).isEqualTo(5L);
       worker.quit();
     }
-    assertThat(redis.isConnected()).as("the session belongs to the test, not to the broker or the backend").isTrue();
+    assertThat(redis.isConnected())
+        .as("the session belongs to the test, not to the broker or the backend")
+        .isTrue();
     assertThat(redis.await(redis.commands().ping())).isEqualTo("PONG");
   }
 }

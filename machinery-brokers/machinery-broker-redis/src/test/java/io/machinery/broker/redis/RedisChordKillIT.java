@@ -12,15 +12,18 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@link ChordKillKit} on the Redis broker and backend: worker processes ({@link KillableWorkerMain}, lease
- * {@link WorkerKilledIT#LEASE}) killed with SIGKILL every few seconds during 1,000 chords of 20 members. A dead
- * worker's messages come back after its lease; a re-run member whose chord was triggered but whose callback has no
- * state sends it (F4).
+ * {@link ChordKillKit} on the Redis broker and backend: worker processes ({@link
+ * KillableWorkerMain}, lease {@link WorkerKilledIT#LEASE}) killed with SIGKILL every few seconds
+ * during 1,000 chords of 20 members. A dead worker's messages come back after its lease; a re-run
+ * member whose chord was triggered but whose callback has no state sends it (F4).
  */
 class RedisChordKillIT extends ChordKillKit {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.redisUrl()).build();
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend(TestEndpoints.redisUrl())
+        .build();
   }
 
   @Override
@@ -40,8 +43,14 @@ class RedisChordKillIT extends ChordKillKit {
 
   @Override
   protected String[] childArgs(Config config, Path executions) {
-    return new String[] {config.broker(), config.defaultQueue(), config.defaultQueue() + "_runs", "10",
-        Long.toString(WorkerKilledIT.LEASE.toMillis()), executions.toString()};
+    return new String[] {
+      config.broker(),
+      config.defaultQueue(),
+      config.defaultQueue() + "_runs",
+      "10",
+      Long.toString(WorkerKilledIT.LEASE.toMillis()),
+      executions.toString()
+    };
   }
 
   @Override

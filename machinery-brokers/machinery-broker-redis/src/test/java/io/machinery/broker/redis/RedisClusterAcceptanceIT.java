@@ -7,7 +7,10 @@ import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
 import io.machinery.testkit.TestEndpoints;
 
-/** Go's integration scenarios with the Redis broker and the Redis backend on the 3-master Redis Cluster. */
+/**
+ * Go's integration scenarios with the Redis broker and the Redis backend on the 3-master Redis
+ * Cluster.
+ */
 class RedisClusterAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {

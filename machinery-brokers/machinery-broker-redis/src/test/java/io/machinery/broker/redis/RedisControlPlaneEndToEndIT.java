@@ -25,10 +25,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Workers on a real Redis, seen and steered through the control plane the way the CLI does: two workers of one
- * server are listed with their running tasks; pausing their queue stops both from fetching (the tasks stay in the
- * queue across several heartbeats) and resuming drains it; a worker process killed with SIGKILL stays listed
- * until its announcement's time to live runs out, then disappears.
+ * Workers on a real Redis, seen and steered through the control plane the way the CLI does: two
+ * workers of one server are listed with their running tasks; pausing their queue stops both from
+ * fetching (the tasks stay in the queue across several heartbeats) and resuming drains it; a worker
+ * process killed with SIGKILL stays listed until its announcement's time to live runs out, then
+ * disappears.
  */
 class RedisControlPlaneEndToEndIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -36,10 +37,12 @@ class RedisControlPlaneEndToEndIT {
 
   private final String url = url();
   private final String queue = "cp_e2e_" + UUID.randomUUID().toString().substring(0, 8);
-  private final Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
+  private final Config config =
+      Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
   private final RedisBroker broker = RedisBroker.create(config);
   private final RedisBackend backend = RedisBackend.create(config);
-  private final Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+  private final Server server =
+      Server.builder().config(config).broker(broker).backend(backend).build();
   private final ControlPlane plane = server.controlPlane().orElseThrow();
   private final Inspector inspector = broker.inspector().orElseThrow();
   private final CountDownLatch release = new CountDownLatch(1);
@@ -50,10 +53,13 @@ class RedisControlPlaneEndToEndIT {
   }
 
   RedisControlPlaneEndToEndIT() {
-    server.registerTask("block", TaskFunction.of(() -> {
-      release.await();
-      return "done";
-    }));
+    server.registerTask(
+        "block",
+        TaskFunction.of(
+            () -> {
+              release.await();
+              return "done";
+            }));
     server.registerTask("quick", TaskFunction.of(() -> "quick"));
   }
 
@@ -70,39 +76,63 @@ class RedisControlPlaneEndToEndIT {
     return plane.workers().stream().filter(w -> w.queue().equals(queue)).toList();
   }
 
-  /** Waits for a heartbeat of each worker taken after now, so what the workers did before is settled. */
+  /**
+   * Waits for a heartbeat of each worker taken after now, so what the workers did before is
+   * settled.
+   */
   private List<WorkerStatus> nextBeats(Worker... workers) {
     Instant now = Instant.now();
-    List<String> ids = List.of(workers).stream().map(w -> w.controlPlaneId().orElseThrow()).toList();
-    return await().atMost(PATIENCE).until(
-        () -> workersOfQueue().stream().filter(w -> ids.contains(w.id()) && w.heartbeatAt().isAfter(now)).toList(),
-        beats -> beats.size() == ids.size());
+    List<String> ids =
+        List.of(workers).stream().map(w -> w.controlPlaneId().orElseThrow()).toList();
+    return await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                workersOfQueue().stream()
+                    .filter(w -> ids.contains(w.id()) && w.heartbeatAt().isAfter(now))
+                    .toList(),
+            beats -> beats.size() == ids.size());
   }
 
   @Test
   void twoWorkersAreListedWithTheirTasksStopFetchingWhenTheQueueIsPausedAndDrainItWhenResumed() {
     Worker first = server.workerBuilder("cp-first").concurrency(1).heartbeatInterval(BEAT).build();
-    Worker second = server.workerBuilder("cp-second").concurrency(1).heartbeatInterval(BEAT).build();
+    Worker second =
+        server.workerBuilder("cp-second").concurrency(1).heartbeatInterval(BEAT).build();
     first.launchAsync();
     second.launchAsync();
-    List<String> blocking = List.of(server.sendTask(Signature.builder("block").build()).taskUuid(),
-        server.sendTask(Signature.builder("block").build()).taskUuid());
+    List<String> blocking =
+        List.of(
+            server.sendTask(Signature.builder("block").build()).taskUuid(),
+            server.sendTask(Signature.builder("block").build()).taskUuid());
 
-    List<WorkerStatus> busy = await().atMost(PATIENCE).until(() -> nextBeats(first, second),
-        beats -> beats.stream().allMatch(w -> w.busy() == 1));
+    List<WorkerStatus> busy =
+        await()
+            .atMost(PATIENCE)
+            .until(
+                () -> nextBeats(first, second),
+                beats -> beats.stream().allMatch(w -> w.busy() == 1));
     assertThat(busy).extracting(WorkerStatus::consumerTag).containsExactly("cp-first", "cp-second");
-    assertThat(busy).flatExtracting(WorkerStatus::running).extracting(WorkerStatus.RunningTask::uuid)
+    assertThat(busy)
+        .flatExtracting(WorkerStatus::running)
+        .extracting(WorkerStatus.RunningTask::uuid)
         .containsExactlyInAnyOrderElementsOf(blocking);
-    assertThat(busy).allSatisfy(w -> {
-      assertThat(w.concurrency()).isEqualTo(1);
-      assertThat(w.pid()).isEqualTo(ProcessHandle.current().pid());
-      assertThat(w.paused()).isFalse();
-    });
-    assertThat(backend.controlPlane().orElseThrow().workers()).as("the backend's control plane is the same one")
-        .extracting(WorkerStatus::id).containsAll(busy.stream().map(WorkerStatus::id).toList());
+    assertThat(busy)
+        .allSatisfy(
+            w -> {
+              assertThat(w.concurrency()).isEqualTo(1);
+              assertThat(w.pid()).isEqualTo(ProcessHandle.current().pid());
+              assertThat(w.paused()).isFalse();
+            });
+    assertThat(backend.controlPlane().orElseThrow().workers())
+        .as("the backend's control plane is the same one")
+        .extracting(WorkerStatus::id)
+        .containsAll(busy.stream().map(WorkerStatus::id).toList());
 
     plane.pause(queue);
-    await().atMost(PATIENCE).until(() -> nextBeats(first, second).stream().allMatch(WorkerStatus::paused));
+    await()
+        .atMost(PATIENCE)
+        .until(() -> nextBeats(first, second).stream().allMatch(WorkerStatus::paused));
     release.countDown();
     List<AsyncResult> later = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
@@ -128,13 +158,19 @@ class RedisControlPlaneEndToEndIT {
 
   @Test
   void aKilledWorkerProcessDisappearsWhenItsTimeToLiveRunsOut() throws Exception {
-    Duration beat = Duration.ofSeconds(1); // a time to live of 3 s: long enough to see it listed after the kill
-    java.nio.file.Path output = java.nio.file.Files.createDirectories(java.nio.file.Path.of("target", "kill-it"))
-        .resolve(queue + "-heartbeat.out");
-    try (io.machinery.testkit.WorkerProcesses processes = io.machinery.testkit.WorkerProcesses.create()) {
-      Process doomed = processes.start(HeartbeatWorkerMain.class, output, url, queue, Long.toString(beat.toMillis()));
+    Duration beat =
+        Duration.ofSeconds(1); // a time to live of 3 s: long enough to see it listed after the kill
+    java.nio.file.Path output =
+        java.nio.file.Files.createDirectories(java.nio.file.Path.of("target", "kill-it"))
+            .resolve(queue + "-heartbeat.out");
+    try (io.machinery.testkit.WorkerProcesses processes =
+        io.machinery.testkit.WorkerProcesses.create()) {
+      Process doomed =
+          processes.start(
+              HeartbeatWorkerMain.class, output, url, queue, Long.toString(beat.toMillis()));
       io.machinery.testkit.WorkerProcesses.awaitLine(output, "READY", Duration.ofSeconds(60));
-      WorkerStatus status = await().atMost(PATIENCE).until(this::workersOfQueue, w -> w.size() == 1).get(0);
+      WorkerStatus status =
+          await().atMost(PATIENCE).until(this::workersOfQueue, w -> w.size() == 1).get(0);
       assertThat(status.pid()).isEqualTo(doomed.pid());
 
       doomed.destroyForcibly();
@@ -144,7 +180,9 @@ class RedisControlPlaneEndToEndIT {
 
       await().atMost(PATIENCE).until(() -> workersOfQueue().isEmpty());
       Duration gone = Duration.ofNanos(System.nanoTime() - killedAt);
-      System.out.printf("[RedisControlPlaneEndToEndIT] killed worker unlisted %s after SIGKILL (heartbeat %s)%n", gone, beat);
+      System.out.printf(
+          "[RedisControlPlaneEndToEndIT] killed worker unlisted %s after SIGKILL (heartbeat %s)%n",
+          gone, beat);
     }
   }
 }

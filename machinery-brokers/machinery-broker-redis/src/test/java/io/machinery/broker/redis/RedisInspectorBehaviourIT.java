@@ -30,9 +30,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the {@link RedisInspector} does beyond the inspector contract: where the age of a queue comes from, how
- * Go's shared {@code delayed_tasks} set is split by queue, concurrent requeues, dead letters it cannot requeue,
- * and the registry of consumed queues.
+ * What the {@link RedisInspector} does beyond the inspector contract: where the age of a queue
+ * comes from, how Go's shared {@code delayed_tasks} set is split by queue, concurrent requeues,
+ * dead letters it cannot requeue, and the registry of consumed queues.
  */
 class RedisInspectorBehaviourIT {
   private final String url = TestEndpoints.redisUrl();
@@ -50,10 +50,18 @@ class RedisInspectorBehaviourIT {
       List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + q + "}:*")));
       keys.add(q);
       redis.await(redis.commands().del(keys.toArray(new String[0])));
-      redis.await(redis.commands().srem(RedisKeys.tagged("machinery:control", "queues"), q.getBytes(StandardCharsets.UTF_8)));
+      redis.await(
+          redis
+              .commands()
+              .srem(
+                  RedisKeys.tagged("machinery:control", "queues"),
+                  q.getBytes(StandardCharsets.UTF_8)));
     }
-    byte[][] delayed = broker.delayedTasks().stream().filter(t -> t.routingKey().startsWith(queue))
-        .map(WireCodec::encode).toArray(byte[][]::new);
+    byte[][] delayed =
+        broker.delayedTasks().stream()
+            .filter(t -> t.routingKey().startsWith(queue))
+            .map(WireCodec::encode)
+            .toArray(byte[][]::new);
     if (delayed.length > 0) {
       redis.await(redis.commands().zrem(config.redis().delayedTasksKey(), delayed));
     }
@@ -62,8 +70,11 @@ class RedisInspectorBehaviourIT {
   }
 
   private Signature publish(String routingKey, Instant eta) {
-    Signature task = Signature.builder("add").routingKey(routingKey)
-        .eta(eta == null ? null : eta.atOffset(ZoneOffset.UTC)).build();
+    Signature task =
+        Signature.builder("add")
+            .routingKey(routingKey)
+            .eta(eta == null ? null : eta.atOffset(ZoneOffset.UTC))
+            .build();
     broker.publish(task, WireCodec.encode(task));
     return task;
   }
@@ -88,7 +99,11 @@ class RedisInspectorBehaviourIT {
 
   @Test
   void aHeadWithAPastEtaIsAsOldAsItsEta() {
-    Instant due = clock.instant().minus(Duration.ofMinutes(10)).truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
+    Instant due =
+        clock
+            .instant()
+            .minus(Duration.ofMinutes(10))
+            .truncatedTo(java.time.temporal.ChronoUnit.MILLIS);
     publish(queue, due); // a due ETA goes straight to the queue, as a promoted task does
 
     assertThat(inspector.queue(queue).oldestAge()).contains(Duration.ofMinutes(10));
@@ -104,7 +119,9 @@ class RedisInspectorBehaviourIT {
     assertThat(inspector.queue(queue).delayed()).isEqualTo(1);
     assertThat(inspector.queue(other).delayed()).isEqualTo(2);
     assertThat(inspector.delayed(queue, 0, 10)).extracting(Signature::uuid).containsExactly(mine);
-    assertThat(inspector.delayed(other, 0, 10)).extracting(Signature::uuid).containsExactly(theirs1, theirs2);
+    assertThat(inspector.delayed(other, 0, 10))
+        .extracting(Signature::uuid)
+        .containsExactly(theirs1, theirs2);
     assertThat(inspector.delayed(other, 1, 1)).extracting(Signature::uuid).containsExactly(theirs2);
   }
 
@@ -115,18 +132,31 @@ class RedisInspectorBehaviourIT {
     List<io.lettuce.core.ScoredValue<byte[]>> members = new ArrayList<>();
     for (int i = 0; i < theirs; i++) {
       Signature task = Signature.builder("add").routingKey(other).build();
-      members.add(io.lettuce.core.ScoredValue.just(RedisBroker.nanos(later.plusMillis(i)), WireCodec.encode(task)));
+      members.add(
+          io.lettuce.core.ScoredValue.just(
+              RedisBroker.nanos(later.plusMillis(i)), WireCodec.encode(task)));
     }
-    redis.await(redis.commands().zadd(config.redis().delayedTasksKey(), members.toArray(new io.lettuce.core.ScoredValue[0])));
+    redis.await(
+        redis
+            .commands()
+            .zadd(
+                config.redis().delayedTasksKey(),
+                members.toArray(new io.lettuce.core.ScoredValue[0])));
     List<String> mine = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
-      mine.add(publish(queue, later.plus(Duration.ofMinutes(10 + i))).uuid()); // after all of theirs: the last slice
+      mine.add(
+          publish(queue, later.plus(Duration.ofMinutes(10 + i)))
+              .uuid()); // after all of theirs: the last slice
     }
 
     assertThat(inspector.queue(queue).delayed()).isEqualTo(3);
     assertThat(inspector.queue(other).delayed()).isEqualTo(theirs);
-    assertThat(inspector.delayed(queue, 0, 10)).extracting(Signature::uuid).containsExactlyElementsOf(mine);
-    assertThat(inspector.delayed(queue, 1, 1)).extracting(Signature::uuid).containsExactly(mine.get(1));
+    assertThat(inspector.delayed(queue, 0, 10))
+        .extracting(Signature::uuid)
+        .containsExactlyElementsOf(mine);
+    assertThat(inspector.delayed(queue, 1, 1))
+        .extracting(Signature::uuid)
+        .containsExactly(mine.get(1));
     assertThat(inspector.delayed(other, RedisInspector.DELAYED_SLICE - 1, 3)).hasSize(3);
   }
 
@@ -137,20 +167,26 @@ class RedisInspectorBehaviourIT {
     for (int i = 0; i < letters; i++) {
       Signature task = Signature.builder("add").routingKey(queue).build();
       uuids.add(task.uuid());
-      byte[] envelope = new DeadLetter(queue, "failed " + i, "c", clock.instant(), WireCodec.encode(task)).toJson();
+      byte[] envelope =
+          new DeadLetter(queue, "failed " + i, "c", clock.instant(), WireCodec.encode(task))
+              .toJson();
       redis.await(redis.commands().rpush(new QueueKeys(queue).deadLetters(), envelope));
     }
     try (RedisBroker second = RedisBroker.create(config)) {
       Inspector other = second.inspector().orElseThrow();
       CountDownLatch start = new CountDownLatch(1);
-      CompletableFuture<Integer> a = CompletableFuture.supplyAsync(() -> {
-        await(start);
-        return inspector.requeueDeadLetters(queue, e -> true);
-      });
-      CompletableFuture<Integer> b = CompletableFuture.supplyAsync(() -> {
-        await(start);
-        return other.requeueDeadLetters(queue, e -> true);
-      });
+      CompletableFuture<Integer> a =
+          CompletableFuture.supplyAsync(
+              () -> {
+                await(start);
+                return inspector.requeueDeadLetters(queue, e -> true);
+              });
+      CompletableFuture<Integer> b =
+          CompletableFuture.supplyAsync(
+              () -> {
+                await(start);
+                return other.requeueDeadLetters(queue, e -> true);
+              });
       start.countDown();
 
       assertThat(a.get() + b.get()).isEqualTo(letters);
@@ -158,7 +194,9 @@ class RedisInspectorBehaviourIT {
     QueueStats stats = inspector.queue(queue);
     assertThat(stats.pending()).isEqualTo(letters);
     assertThat(stats.deadLettered()).isZero();
-    assertThat(inspector.pending(queue, 0, letters)).extracting(Signature::uuid).containsExactlyInAnyOrderElementsOf(uuids);
+    assertThat(inspector.pending(queue, 0, letters))
+        .extracting(Signature::uuid)
+        .containsExactlyInAnyOrderElementsOf(uuids);
   }
 
   private static void await(CountDownLatch latch) {
@@ -172,10 +210,13 @@ class RedisInspectorBehaviourIT {
 
   @Test
   void aLetterThatKeptOnlyAPreviewIsListedButNeverRequeued() {
-    byte[] huge = WireCodec.encode(Signature.builder("add").routingKey(queue).args(Arg.of("x".repeat(3000))).build());
+    byte[] huge =
+        WireCodec.encode(
+            Signature.builder("add").routingKey(queue).args(Arg.of("x".repeat(3000))).build());
     byte[] preview = DeadLetter.of(queue, "too big", "c", clock.instant(), huge, 2048).toJson();
     Signature fine = Signature.builder("add").routingKey(queue).build();
-    byte[] whole = new DeadLetter(queue, "failed", "c", clock.instant(), WireCodec.encode(fine)).toJson();
+    byte[] whole =
+        new DeadLetter(queue, "failed", "c", clock.instant(), WireCodec.encode(fine)).toJson();
     redis.await(redis.commands().rpush(new QueueKeys(queue).deadLetters(), preview, whole));
 
     List<DeadLetterEntry> listed = inspector.deadLetters(queue, 0, 10);
@@ -184,8 +225,12 @@ class RedisInspectorBehaviourIT {
     assertThat(listed).extracting(DeadLetterEntry::id).doesNotHaveDuplicates();
 
     assertThat(inspector.requeueDeadLetters(queue, e -> true)).isEqualTo(1);
-    assertThat(inspector.pending(queue, 0, 10)).extracting(Signature::uuid).containsExactly(fine.uuid());
-    assertThat(inspector.deadLetters(queue, 0, 10)).extracting(DeadLetterEntry::reason).containsExactly("too big");
+    assertThat(inspector.pending(queue, 0, 10))
+        .extracting(Signature::uuid)
+        .containsExactly(fine.uuid());
+    assertThat(inspector.deadLetters(queue, 0, 10))
+        .extracting(DeadLetterEntry::reason)
+        .containsExactly("too big");
     assertThat(inspector.deleteDeadLetters(queue, e -> e.reason().equals("too big"))).isEqualTo(1);
     assertThat(inspector.queue(queue).deadLettered()).isZero();
   }
@@ -196,19 +241,30 @@ class RedisInspectorBehaviourIT {
     Inspector closedInspector = closed.inspector().orElseThrow();
     closed.close();
 
-    assertThatThrownBy(() -> closedInspector.queue(queue)).isInstanceOf(MachineryException.class).hasMessageContaining("closed");
-    assertThatThrownBy(closedInspector::queues).isInstanceOf(MachineryException.class).hasMessageContaining("closed");
+    assertThatThrownBy(() -> closedInspector.queue(queue))
+        .isInstanceOf(MachineryException.class)
+        .hasMessageContaining("closed");
+    assertThatThrownBy(closedInspector::queues)
+        .isInstanceOf(MachineryException.class)
+        .hasMessageContaining("closed");
   }
 
   @Test
   void aQueueThisBrokerConsumedIsListedBesideTheDefaultQueue() {
     publish(other, null);
-    assertThat(inspector.queues()).extracting(QueueStats::queue).contains(queue).doesNotContain(other);
+    assertThat(inspector.queues())
+        .extracting(QueueStats::queue)
+        .contains(queue)
+        .doesNotContain(other);
 
     Consumer consumer = broker.startConsuming("insp-b", other, new RecordingHandler(0));
     try {
-      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
-          .until(() -> inspector.queues().stream().anyMatch(s -> s.queue().equals(other) && s.pending() == 1));
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  inspector.queues().stream()
+                      .anyMatch(s -> s.queue().equals(other) && s.pending() == 1));
     } finally {
       consumer.close();
     }

@@ -15,27 +15,38 @@ import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
-/** The README's inspection example, verbatim, on the test Redis (its own default queue, no worker). */
+/**
+ * The README's inspection example, verbatim, on the test Redis (its own default queue, no worker).
+ */
 class RedisReadmeInspectionIT {
 
   @Test
   void theReadmeExampleRuns() {
-    Config config = BrokerContract.uniqueQueue(
-        Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.redisUrl()).build(), "readme_insp_");
+    Config config =
+        BrokerContract.uniqueQueue(
+            Config.builder()
+                .broker(TestEndpoints.redisUrl())
+                .resultBackend(TestEndpoints.redisUrl())
+                .build(),
+            "readme_insp_");
     QueueStats stats;
     List<Signature> next;
     Set<String> pausedMeanwhile;
     // README:inspection:begin
     try (RedisBroker broker = RedisBroker.create(config);
-         RedisBackend backend = RedisBackend.create(config);
-         Server server = Server.create(config, broker, backend, EagerLock.create())) {
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.create(config, broker, backend, EagerLock.create())) {
       server.sendTask(Signature.create("add"));
-      Inspection inspection = Inspection.of(server);         // the CLI and the dashboard read the same
-      stats = inspection.queue("");                          // "" = the default queue: pending, delayed, dead letters, oldest age
-      next = inspection.pending("", 0, 20);                  // a page, oldest first
+      Inspection inspection = Inspection.of(server); // the CLI and the dashboard read the same
+      stats =
+          inspection.queue(
+              ""); // "" = the default queue: pending, delayed, dead letters, oldest age
+      next = inspection.pending("", 0, 20); // a page, oldest first
       inspection.requeueDeadLetters("", letter -> letter.reason().contains("timed out"));
-      inspection.workers().forEach(w -> System.out.println(w.id() + " busy " + w.busy() + "/" + w.concurrency()));
-      inspection.pause("");                                  // every worker stops fetching within a heartbeat
+      inspection
+          .workers()
+          .forEach(w -> System.out.println(w.id() + " busy " + w.busy() + "/" + w.concurrency()));
+      inspection.pause(""); // every worker stops fetching within a heartbeat
       pausedMeanwhile = inspection.pausedQueues();
       inspection.resume("");
     }

@@ -44,7 +44,8 @@ class RedisRedisControlIT extends ControlSuite {
   @Test
   void progressLeavesGosStateKeyAsGoWritesIt() throws Exception {
     int gate = newLatch();
-    AsyncResult result = server.sendTask(Signature.create("progress_then_wait", Arg.of((long) gate)));
+    AsyncResult result =
+        server.sendTask(Signature.create("progress_then_wait", Arg.of((long) gate)));
     org.awaitility.Awaitility.await().atMost(TIMEOUT).until(() -> result.progress().isPresent());
     latches.get(gate).countDown();
     result.get(TIMEOUT);

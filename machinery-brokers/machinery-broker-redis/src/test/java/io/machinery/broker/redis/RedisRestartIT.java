@@ -19,16 +19,18 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * Redis is stopped under a running worker and started again (with its append-only file, as in production: the
- * data is kept). The worker must report the outage (broker errors), reconnect by itself and process the tasks
- * sent after the restart.
+ * Redis is stopped under a running worker and started again (with its append-only file, as in
+ * production: the data is kept). The worker must report the outage (broker errors), reconnect by
+ * itself and process the tasks sent after the restart.
  */
 class RedisRestartIT {
   private static void run(String script, String... args) throws Exception {
     List<String> command = new java.util.ArrayList<>(List.of(script));
     command.addAll(List.of(args));
     Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    String output =
+        new String(
+            process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
     assertThat(process.exitValue()).as("%s: %s", command, output).isZero();
   }
@@ -39,38 +41,57 @@ class RedisRestartIT {
     String script = TestEndpoints.servicesScript();
     String queue = "restart_it_" + UUID.randomUUID().toString().substring(0, 8);
     String runsKey = queue + "_runs";
-    Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue)
-        .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofSeconds(1))).build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .resultBackend(url)
+            .defaultQueue(queue)
+            .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofSeconds(1)))
+            .build();
     Queue<Throwable> errors = new ConcurrentLinkedQueue<>();
     try (RedisSession redis = RedisSession.open(url, config);
-        RedisBroker broker = RedisBroker.builder(config).leaseTimeout(Duration.ofSeconds(3)).build();
+        RedisBroker broker =
+            RedisBroker.builder(config).leaseTimeout(Duration.ofSeconds(3)).build();
         RedisBackend backend = RedisBackend.create(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       FaultWork.register(server, redis, runsKey);
-      Worker worker = server.workerBuilder("restart").concurrency(10).errorHandler(errors::add).build();
+      Worker worker =
+          server.workerBuilder("restart").concurrency(10).errorHandler(errors::add).build();
       worker.launchAsync();
       List<String> before = FaultWork.sendMany(server, 100);
-      await().atMost(Duration.ofSeconds(30)).until(() -> FaultWork.states(redis, before).getOrDefault(State.SUCCESS, 0) == 100);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> FaultWork.states(redis, before).getOrDefault(State.SUCCESS, 0) == 100);
 
       long start = System.nanoTime();
       run(script, "stop", "redis");
-      await().atMost(Duration.ofSeconds(30)).until(() -> !errors.isEmpty()); // the worker notices and says so
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> !errors.isEmpty()); // the worker notices and says so
       Duration noticed = Duration.ofNanos(System.nanoTime() - start);
       run(script, "start", "redis");
       Duration restartTook = Duration.ofNanos(System.nanoTime() - start);
       // the restart keeps Redis' data (asked once this client has reconnected)
-      await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
           .until(() -> redis.await(redis.commands().exists(runsKey)) == 1);
 
       long sentAt = System.nanoTime();
-      List<String> after = await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
-          .until(() -> FaultWork.sendMany(server, 200), sent -> sent.size() == 200);
-      await().atMost(Duration.ofSeconds(60)).until(() -> FaultWork.states(redis, after).getOrDefault(State.SUCCESS, 0) == 200);
+      List<String> after =
+          await()
+              .atMost(Duration.ofSeconds(60))
+              .ignoreExceptions()
+              .until(() -> FaultWork.sendMany(server, 200), sent -> sent.size() == 200);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(() -> FaultWork.states(redis, after).getOrDefault(State.SUCCESS, 0) == 200);
       Duration recovered = Duration.ofNanos(System.nanoTime() - sentAt);
-      System.out.printf("[RedisRestartIT] Redis stopped and started again in %s; the worker reported the outage after"
-          + " %s (%d broker errors in all, first: %s), reconnected by itself and ran all 200 tasks sent after the"
-          + " restart within %s; still running: %s%n", restartTook, noticed, errors.size(), errors.peek(), recovered,
-          worker.isRunning());
+      System.out.printf(
+          "[RedisRestartIT] Redis stopped and started again in %s; the worker reported the outage after"
+              + " %s (%d broker errors in all, first: %s), reconnected by itself and ran all 200 tasks sent after the"
+              + " restart within %s; still running: %s%n",
+          restartTook, noticed, errors.size(), errors.peek(), recovered, worker.isRunning());
       assertThat(worker.isRunning()).isTrue();
       worker.quit();
       redis.await(redis.commands().del(runsKey, queue));
@@ -78,8 +99,9 @@ class RedisRestartIT {
   }
 
   /**
-   * 100,000 delayed tasks become due while Redis is restarted (stop with SIGTERM, start from its append-only
-   * file): every one is delivered, none lost; a restart without persistence loses every one still in Redis.
+   * 100,000 delayed tasks become due while Redis is restarted (stop with SIGTERM, start from its
+   * append-only file): every one is delivered, none lost; a restart without persistence loses every
+   * one still in Redis.
    */
   @Test
   void noDelayedTaskIsLostWhenRedisRestartsWhileTheyBecomeDue() throws Exception {
@@ -89,62 +111,74 @@ class RedisRestartIT {
     String queue = "durable_it_" + id;
     String delayedKey = "delayed_durable_it_" + id;
     int total = 100_000;
-    Config config = Config.builder().broker(url).defaultQueue(queue)
-        .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofSeconds(1))
-            .withDelayedTasksKey(delayedKey).withDelayedTasksPollPeriod(Duration.ofMillis(100)))
-        .build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .defaultQueue(queue)
+            .redis(
+                io.machinery.config.RedisConfig.DEFAULT
+                    .withReadTimeout(Duration.ofSeconds(1))
+                    .withDelayedTasksKey(delayedKey)
+                    .withDelayedTasksPollPeriod(Duration.ofMillis(100)))
+            .build();
     java.util.Set<String> delivered = java.util.concurrent.ConcurrentHashMap.newKeySet();
-    java.util.concurrent.atomic.AtomicInteger deliveries = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger deliveries =
+        new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(200);
-    io.machinery.spi.DeliveryHandler handler = new io.machinery.spi.DeliveryHandler() {
-      @Override
-      public int reserve(int max) throws InterruptedException {
-        slots.acquire();
-        int n = 1;
-        while (n < max && slots.tryAcquire()) {
-          n++;
-        }
-        return n;
-      }
+    io.machinery.spi.DeliveryHandler handler =
+        new io.machinery.spi.DeliveryHandler() {
+          @Override
+          public int reserve(int max) throws InterruptedException {
+            slots.acquire();
+            int n = 1;
+            while (n < max && slots.tryAcquire()) {
+              n++;
+            }
+            return n;
+          }
 
-      @Override
-      public void release(int n) {
-        slots.release(n);
-      }
+          @Override
+          public void release(int n) {
+            slots.release(n);
+          }
 
-      @Override
-      public void handle(io.machinery.spi.Delivery delivery) {
-        delivered.add(new String(delivery.body(), java.nio.charset.StandardCharsets.UTF_8));
-        deliveries.incrementAndGet();
-        delivery.ack();
-        slots.release();
-      }
+          @Override
+          public void handle(io.machinery.spi.Delivery delivery) {
+            delivered.add(new String(delivery.body(), java.nio.charset.StandardCharsets.UTF_8));
+            deliveries.incrementAndGet();
+            delivery.ack();
+            slots.release();
+          }
 
-      @Override
-      public void handleNow(io.machinery.spi.Delivery delivery) {
-        handle(delivery);
-      }
+          @Override
+          public void handleNow(io.machinery.spi.Delivery delivery) {
+            handle(delivery);
+          }
 
-      @Override
-      public void brokerError(Throwable error) {}
-    };
+          @Override
+          public void brokerError(Throwable error) {}
+        };
     try (RedisSession redis = RedisSession.open(url, config)) {
       long due = RedisBroker.nanos(java.time.Instant.now().plusSeconds(2));
       List<java.util.concurrent.CompletableFuture<Long>> adds = new java.util.ArrayList<>();
       for (int batch = 0; batch < total / 1000; batch++) {
         List<io.lettuce.core.ScoredValue<byte[]>> members = new java.util.ArrayList<>();
         for (int i = batch * 1000; i < (batch + 1) * 1000; i++) {
-          byte[] message = io.machinery.WireCodec.encode(io.machinery.Signature.builder("t" + i).routingKey(queue).build());
+          byte[] message =
+              io.machinery.WireCodec.encode(
+                  io.machinery.Signature.builder("t" + i).routingKey(queue).build());
           members.add(io.lettuce.core.ScoredValue.just((double) due + i, message));
         }
         @SuppressWarnings("unchecked")
-        io.lettuce.core.ScoredValue<byte[]>[] array = members.toArray(new io.lettuce.core.ScoredValue[0]);
+        io.lettuce.core.ScoredValue<byte[]>[] array =
+            members.toArray(new io.lettuce.core.ScoredValue[0]);
         adds.add(redis.commands().zadd(delayedKey, array).toCompletableFuture());
       }
       for (java.util.concurrent.CompletableFuture<Long> add : adds) {
         redis.await(add);
       }
-      try (RedisBroker broker = RedisBroker.builder(config).leaseTimeout(Duration.ofSeconds(5)).build()) {
+      try (RedisBroker broker =
+          RedisBroker.builder(config).leaseTimeout(Duration.ofSeconds(5)).build()) {
         broker.startConsuming("durable", "", handler);
         await().atMost(Duration.ofSeconds(60)).until(() -> delivered.size() >= total / 5);
         int before = delivered.size();
@@ -152,16 +186,32 @@ class RedisRestartIT {
         run(script, "restart", "redis");
         Duration restart = Duration.ofNanos(System.nanoTime() - start);
         int during = delivered.size();
-        await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(200)).until(() -> delivered.size() == total);
+        await()
+            .atMost(Duration.ofSeconds(120))
+            .pollInterval(Duration.ofMillis(200))
+            .until(() -> delivered.size() == total);
         Duration all = Duration.ofNanos(System.nanoTime() - start);
-        System.out.printf("[RedisRestartIT] %d delayed tasks due; Redis restarted (AOF) after %d were delivered, in %s"
-            + " (%d delivered meanwhile); all %d delivered %s after the restart began, %d deliveries in all (%d twice),"
-            + " 0 lost%n", total, before, restart, during - before, delivered.size(), all, deliveries.get(),
+        System.out.printf(
+            "[RedisRestartIT] %d delayed tasks due; Redis restarted (AOF) after %d were delivered, in %s"
+                + " (%d delivered meanwhile); all %d delivered %s after the restart began, %d deliveries in all (%d twice),"
+                + " 0 lost%n",
+            total,
+            before,
+            restart,
+            during - before,
+            delivered.size(),
+            all,
+            deliveries.get(),
             deliveries.get() - delivered.size());
         assertThat(delivered).hasSize(total);
       } finally {
-        List<String> keys = new java.util.ArrayList<>(await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
-            .until(() -> redis.await(redis.commands().keys("{" + queue + "}:*")), k -> true));
+        List<String> keys =
+            new java.util.ArrayList<>(
+                await()
+                    .atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions()
+                    .until(
+                        () -> redis.await(redis.commands().keys("{" + queue + "}:*")), k -> true));
         keys.add(queue);
         keys.add(delayedKey);
         redis.await(redis.commands().del(keys.toArray(new String[0])));

@@ -29,8 +29,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The send path on a real Redis (Redis broker + Redis backend): one round trip per send (the PENDING write and
- * the push in flight together), the asynchronous send, the batch send, and the states Go reads.
+ * The send path on a real Redis (Redis broker + Redis backend): one round trip per send (the
+ * PENDING write and the push in flight together), the asynchronous send, the batch send, and the
+ * states Go reads.
  */
 class RedisSendIT {
   private String queue;
@@ -43,9 +44,14 @@ class RedisSendIT {
   @BeforeEach
   void setUp() {
     queue = "send_it_" + UUID.randomUUID().toString().substring(0, 8);
-    config = Config.builder().broker(TestEndpoints.redisUrl()).resultBackend(TestEndpoints.redisUrl())
-        .defaultQueue(queue).resultsExpireIn(300)
-        .redis(io.machinery.config.RedisConfig.DEFAULT.withDelayedTasksKey("delayed_" + queue)).build();
+    config =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .defaultQueue(queue)
+            .resultsExpireIn(300)
+            .redis(io.machinery.config.RedisConfig.DEFAULT.withDelayedTasksKey("delayed_" + queue))
+            .build();
     redis = RedisSession.open(TestEndpoints.redisUrl(), config);
     broker = RedisBroker.create(config);
     backend = RedisBackend.create(config);
@@ -77,22 +83,25 @@ class RedisSendIT {
   }
 
   /**
-   * The real backend, except that the answer to each PENDING write is held back until {@code gate} completes:
-   * whatever the sender does before that, it did without waiting for PENDING.
+   * The real backend, except that the answer to each PENDING write is held back until {@code gate}
+   * completes: whatever the sender does before that, it did without waiting for PENDING.
    */
   private static Backend heldBack(Backend real, CompletableFuture<Void> gate) {
-    return (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
-        (proxy, method, args) -> {
-          try {
-            Object result = method.invoke(real, args);
-            if (method.getName().equals("setStatePendingAsync")) {
-              return ((CompletableFuture<?>) result).thenCombine(gate, (a, b) -> null);
-            }
-            return result;
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    return (Backend)
+        Proxy.newProxyInstance(
+            Backend.class.getClassLoader(),
+            new Class<?>[] {Backend.class},
+            (proxy, method, args) -> {
+              try {
+                Object result = method.invoke(real, args);
+                if (method.getName().equals("setStatePendingAsync")) {
+                  return ((CompletableFuture<?>) result).thenCombine(gate, (a, b) -> null);
+                }
+                return result;
+              } catch (InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
   }
 
   @Test
@@ -148,10 +157,16 @@ class RedisSendIT {
 
   @Test
   void onAClusterThePublishWaitsForPending() {
-    Config cluster = Config.builder().broker(TestEndpoints.redisClusterUrl()).resultBackend(TestEndpoints.redisClusterUrl())
-        .defaultQueue(queue).build();
-    try (RedisBroker b = RedisBroker.create(cluster); RedisBackend be = RedisBackend.create(cluster)) {
-      // one session, but the PENDING key and the queue live in different slots, on different node connections
+    Config cluster =
+        Config.builder()
+            .broker(TestEndpoints.redisClusterUrl())
+            .resultBackend(TestEndpoints.redisClusterUrl())
+            .defaultQueue(queue)
+            .build();
+    try (RedisBroker b = RedisBroker.create(cluster);
+        RedisBackend be = RedisBackend.create(cluster)) {
+      // one session, but the PENDING key and the queue live in different slots, on different node
+      // connections
       assertThat(b.writeOrder()).isEmpty();
       assertThat(be.writeOrder()).isEmpty();
     }
@@ -191,11 +206,15 @@ class RedisSendIT {
   @Test
   void aBatchWithADelayedTaskPutsItAsideAndTheRestInTheQueue() {
     Server server = server(backend);
-    Signature later = Signature.builder("noop").eta(java.time.Instant.now().plus(Duration.ofHours(1))).build();
-    List<AsyncResult> results = server.sendTasks(List.of(Signature.create("noop"), later, Signature.create("noop")));
+    Signature later =
+        Signature.builder("noop").eta(java.time.Instant.now().plus(Duration.ofHours(1))).build();
+    List<AsyncResult> results =
+        server.sendTasks(List.of(Signature.create("noop"), later, Signature.create("noop")));
 
     assertThat(queueLength()).isEqualTo(2);
-    assertThat(broker.delayedTasks()).extracting(Signature::uuid).containsExactly(results.get(1).signature().uuid());
+    assertThat(broker.delayedTasks())
+        .extracting(Signature::uuid)
+        .containsExactly(results.get(1).signature().uuid());
   }
 
   @Test
@@ -204,16 +223,22 @@ class RedisSendIT {
     broker.close();
 
     assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
-        .isInstanceOf(MachineryException.class).hasMessageStartingWith("Publish message error: ");
+        .isInstanceOf(MachineryException.class)
+        .hasMessageStartingWith("Publish message error: ");
     CompletableFuture<AsyncResult> async = server.sendTaskAsync(Signature.create("noop"));
-    assertThatThrownBy(async::get).isInstanceOf(ExecutionException.class)
-        .cause().hasMessageStartingWith("Publish message error: ");
+    assertThatThrownBy(async::get)
+        .isInstanceOf(ExecutionException.class)
+        .cause()
+        .hasMessageStartingWith("Publish message error: ");
   }
 
   @Test
   void aBadSignatureIsRefusedAtOnceAndNothingIsStored() {
     Server server = server(backend);
-    assertThatThrownBy(() -> server.sendTasksAsync(List.of(Signature.create("noop"), Signature.builder("").build())))
+    assertThatThrownBy(
+            () ->
+                server.sendTasksAsync(
+                    List.of(Signature.create("noop"), Signature.builder("").build())))
         .isInstanceOf(IllegalArgumentException.class);
     assertThat(queueLength()).isZero();
   }

@@ -29,14 +29,16 @@ class StrayCollectorTest {
 
   @Test
   void messagesNotKnownAsUnsettledAreStraysInListOrder() {
-    List<byte[]> strays = StrayCollector.strays(List.of(m("a"), m("x"), m("b"), m("y")), known("a", 1, "b", 1));
+    List<byte[]> strays =
+        StrayCollector.strays(List.of(m("a"), m("x"), m("b"), m("y")), known("a", 1, "b", 1));
     assertThat(text(strays)).containsExactly("x", "y");
   }
 
   @Test
   void equalMessagesCountAsAMultiset() {
     // the same bytes fetched three times, two of them handed over: one copy is a stray
-    assertThat(text(StrayCollector.strays(List.of(m("a"), m("a"), m("a")), known("a", 2)))).containsExactly("a");
+    assertThat(text(StrayCollector.strays(List.of(m("a"), m("a"), m("a")), known("a", 2))))
+        .containsExactly("a");
     assertThat(StrayCollector.strays(List.of(m("a"), m("a")), known("a", 2))).isEmpty();
   }
 

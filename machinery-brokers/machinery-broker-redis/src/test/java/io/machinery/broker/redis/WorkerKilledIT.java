@@ -21,9 +21,9 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
- * A worker process is killed with SIGKILL in the middle of 10,000 tasks; a second worker finishes them. Every
- * task must end SUCCESS (none lost); tasks the dead worker had taken run again once its lease expires (the
- * duplicates are counted and printed).
+ * A worker process is killed with SIGKILL in the middle of 10,000 tasks; a second worker finishes
+ * them. Every task must end SUCCESS (none lost); tasks the dead worker had taken run again once its
+ * lease expires (the duplicates are counted and printed).
  */
 class WorkerKilledIT {
   private static final int TASKS = 10_000;
@@ -44,8 +44,11 @@ class WorkerKilledIT {
 
       try (WorkerProcesses processes = WorkerProcesses.create()) {
         Process doomed = startWorkerProcess(processes, url, queue, runsKey);
-        await().atMost(Duration.ofSeconds(60)).until(() -> redis.await(redis.commands().hlen(runsKey)) >= TASKS / 5);
-        List<String> processing = redis.await(redis.commands().keys("{" + queue + "}:processing:*"));
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(() -> redis.await(redis.commands().hlen(runsKey)) >= TASKS / 5);
+        List<String> processing =
+            redis.await(redis.commands().keys("{" + queue + "}:processing:*"));
         long inFlight = 0;
         for (String key : processing) {
           inFlight += redis.await(redis.commands().llen(key));
@@ -56,23 +59,33 @@ class WorkerKilledIT {
 
         Worker survivor = server.newWorker("survivor", 10);
         survivor.launchAsync();
-        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250))
+        await()
+            .atMost(Duration.ofMinutes(3))
+            .pollInterval(Duration.ofMillis(250))
             .until(() -> FaultWork.states(redis, uuids).getOrDefault(State.SUCCESS, 0) == TASKS);
         Duration recovery = Duration.ofNanos(System.nanoTime() - killedAt);
         survivor.quit();
 
         Map<State, Integer> states = FaultWork.states(redis, uuids);
         int duplicates = FaultWork.duplicates(redis, runsKey);
-        System.out.printf("[WorkerKilledIT] %d tasks; worker process killed (SIGKILL) after %d had run, holding %d in its"
-            + " processing list; all %d SUCCESS %s after the kill (lease %s); %d tasks ran twice; queue left: %d%n",
-            TASKS, doneBeforeKill, inFlight, states.get(State.SUCCESS), recovery, LEASE, duplicates,
+        System.out.printf(
+            "[WorkerKilledIT] %d tasks; worker process killed (SIGKILL) after %d had run, holding %d in its"
+                + " processing list; all %d SUCCESS %s after the kill (lease %s); %d tasks ran twice; queue left: %d%n",
+            TASKS,
+            doneBeforeKill,
+            inFlight,
+            states.get(State.SUCCESS),
+            recovery,
+            LEASE,
+            duplicates,
             redis.await(redis.commands().llen(queue)));
         assertThat(states).containsEntry(State.SUCCESS, TASKS);
         assertThat(redis.await(redis.commands().hlen(runsKey))).isEqualTo(TASKS);
         assertThat(duplicates).isLessThanOrEqualTo((int) inFlight + 10);
         assertThat(redis.await(redis.commands().llen(queue))).isZero();
       } finally {
-        List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
+        List<String> keys =
+            new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
         keys.add(runsKey);
         keys.add(queue);
         redis.await(redis.commands().del(keys.toArray(new String[0])));
@@ -80,12 +93,25 @@ class WorkerKilledIT {
     }
   }
 
-  /** A child JVM running {@link KillableWorkerMain} (10 slots, lease {@link #LEASE}); returns once it consumes. */
-  static Process startWorkerProcess(WorkerProcesses processes, String url, String queue, String runsKey)
+  /**
+   * A child JVM running {@link KillableWorkerMain} (10 slots, lease {@link #LEASE}); returns once
+   * it consumes.
+   */
+  static Process startWorkerProcess(
+      WorkerProcesses processes, String url, String queue, String runsKey)
       throws java.io.IOException {
-    Path output = Files.createDirectories(Path.of("target", "kill-it")).resolve(queue + "-" + System.nanoTime() + ".out");
-    Process process = processes.start(KillableWorkerMain.class, output, url, queue, runsKey, "10",
-        Long.toString(LEASE.toMillis()));
+    Path output =
+        Files.createDirectories(Path.of("target", "kill-it"))
+            .resolve(queue + "-" + System.nanoTime() + ".out");
+    Process process =
+        processes.start(
+            KillableWorkerMain.class,
+            output,
+            url,
+            queue,
+            runsKey,
+            "10",
+            Long.toString(LEASE.toMillis()));
     WorkerProcesses.awaitLine(output, "READY", Duration.ofSeconds(60));
     return process;
   }

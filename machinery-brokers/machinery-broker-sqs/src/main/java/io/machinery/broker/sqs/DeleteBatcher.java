@@ -12,10 +12,10 @@ import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequestEntry;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
 
 /**
- * Deletes messages of one queue in batches: one virtual thread sends {@code DeleteMessageBatch} with whatever
- * accumulated (up to 10) while the previous batch was in flight, so a busy worker pays about one SQS call per ten
- * acknowledgements and an idle one still deletes at once. Each caller gets a future completed when its message is
- * deleted (or with the failure).
+ * Deletes messages of one queue in batches: one virtual thread sends {@code DeleteMessageBatch}
+ * with whatever accumulated (up to 10) while the previous batch was in flight, so a busy worker
+ * pays about one SQS call per ten acknowledgements and an idle one still deletes at once. Each
+ * caller gets a future completed when its message is deleted (or with the failure).
  */
 final class DeleteBatcher {
   private record Pending(String receiptHandle, CompletableFuture<Void> done) {}
@@ -64,15 +64,24 @@ final class DeleteBatcher {
   private void send(List<Pending> batch) {
     List<DeleteMessageBatchRequestEntry> entries = new ArrayList<>(batch.size());
     for (int i = 0; i < batch.size(); i++) {
-      entries.add(DeleteMessageBatchRequestEntry.builder().id(Integer.toString(i)).receiptHandle(batch.get(i).receiptHandle()).build());
+      entries.add(
+          DeleteMessageBatchRequestEntry.builder()
+              .id(Integer.toString(i))
+              .receiptHandle(batch.get(i).receiptHandle())
+              .build());
     }
     try {
-      DeleteMessageBatchResponse response = client.deleteMessageBatch(r -> r.queueUrl(queueUrl).entries(entries));
+      DeleteMessageBatchResponse response =
+          client.deleteMessageBatch(r -> r.queueUrl(queueUrl).entries(entries));
       boolean[] failed = new boolean[batch.size()];
       for (BatchResultErrorEntry error : response.failed()) {
         int index = Integer.parseInt(error.id());
         failed[index] = true;
-        batch.get(index).done().completeExceptionally(new IllegalStateException(error.code() + ": " + error.message()));
+        batch
+            .get(index)
+            .done()
+            .completeExceptionally(
+                new IllegalStateException(error.code() + ": " + error.message()));
       }
       for (int i = 0; i < batch.size(); i++) {
         if (!failed[i]) {

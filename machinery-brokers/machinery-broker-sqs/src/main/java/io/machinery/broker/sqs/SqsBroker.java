@@ -31,45 +31,51 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Go's wire.</b> A queue's URL is the broker URL + "/" + the queue name; the message body is the task's
- *       JSON, nothing else (no message attributes), so Go and Java workers share queues either way. On a FIFO
- *       queue ({@code .fifo}) the deduplication id is the task UUID and the group id is {@code
- *       BrokerMessageGroupId}, which is required.
- *   <li><b>Delivery.</b> A message is deleted only after the worker stored the task's final state (Go deletes
- *       after {@code Process} too). While a task runs, a heartbeat keeps its message invisible ({@link
- *       SqsConsumer}); when the worker dies the heartbeat stops and SQS hands the message out again after the
- *       visibility timeout: at-least-once.
- *   <li><b>ETA.</b> Standard queues delay a message by {@code DelaySeconds}, rounded up (Go truncates, which
- *       can deliver up to a second early), at most SQS's 15 minutes. A message received before its ETA is never
- *       handed to the worker: on a standard queue it is sent again with the remaining delay (up to 15 minutes
- *       per hop) and the received copy deleted; on a FIFO queue, where messages cannot be delayed one by one
- *       and a re-send would be dropped as a duplicate, it is kept invisible until its ETA (which holds back its
- *       message group, as FIFO order requires). So any ETA works and no task runs early, retries included.
- *       A Go worker on the same queue ignores ETAs (Go's SQS broker does) and runs such a task when SQS hands it
+ *   <li><b>Go's wire.</b> A queue's URL is the broker URL + "/" + the queue name; the message body
+ *       is the task's JSON, nothing else (no message attributes), so Go and Java workers share
+ *       queues either way. On a FIFO queue ({@code .fifo}) the deduplication id is the task UUID
+ *       and the group id is {@code BrokerMessageGroupId}, which is required.
+ *   <li><b>Delivery.</b> A message is deleted only after the worker stored the task's final state
+ *       (Go deletes after {@code Process} too). While a task runs, a heartbeat keeps its message
+ *       invisible ({@link SqsConsumer}); when the worker dies the heartbeat stops and SQS hands the
+ *       message out again after the visibility timeout: at-least-once.
+ *   <li><b>ETA.</b> Standard queues delay a message by {@code DelaySeconds}, rounded up (Go
+ *       truncates, which can deliver up to a second early), at most SQS's 15 minutes. A message
+ *       received before its ETA is never handed to the worker: on a standard queue it is sent again
+ *       with the remaining delay (up to 15 minutes per hop) and the received copy deleted; on a
+ *       FIFO queue, where messages cannot be delayed one by one and a re-send would be dropped as a
+ *       duplicate, it is kept invisible until its ETA (which holds back its message group, as FIFO
+ *       order requires). So any ETA works and no task runs early, retries included. A Go worker on
+ *       the same queue ignores ETAs (Go's SQS broker does) and runs such a task when SQS hands it
  *       over, after at most 15 minutes.
  *   <li><b>Bad input.</b> A message the worker cannot read is sent to the dead-letter queue {@code
- *       <queue>_dead_letters} (FIFO: {@code <name>_dead_letters.fifo}), created on first use, with the reason
- *       and source queue as message attributes, then deleted: it never blocks the queue.
- *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting) its
- *       messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link UnsupportedOperationException},
- *       as Go's "Not implemented".
- *   <li><b>Queues</b> are not created unless {@link Builder#createQueues(boolean)} asks for it (Go expects them
- *       to exist); only the dead-letter queues, this broker's own, are created when first needed.
+ *       <queue>_dead_letters} (FIFO: {@code <name>_dead_letters.fifo}), created on first use, with
+ *       the reason and source queue as message attributes, then deleted: it never blocks the queue.
+ *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting)
+ *       its messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link
+ *       UnsupportedOperationException}, as Go's "Not implemented".
+ *   <li><b>Queues</b> are not created unless {@link Builder#createQueues(boolean)} asks for it (Go
+ *       expects them to exist); only the dead-letter queues, this broker's own, are created when
+ *       first needed.
  * </ul>
  *
- * <p>Thread-safe. Whoever builds a broker closes it; it closes the {@link SqsClient} only when it built it.
- * Closing waits for its consumers' receives in flight (at most the long-poll wait plus 5 s, see {@code
- * SqsConsumer}): a receive cut short would still take messages at the server and hide them for the visibility
- * timeout.
+ * <p>Thread-safe. Whoever builds a broker closes it; it closes the {@link SqsClient} only when it
+ * built it. Closing waits for its consumers' receives in flight (at most the long-poll wait plus 5
+ * s, see {@code SqsConsumer}): a receive cut short would still take messages at the server and hide
+ * them for the visibility timeout.
  */
 public final class SqsBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(SqsBroker.class);
+
   /** SQS's longest per-message delay. */
   static final Duration MAX_DELAY = Duration.ofMinutes(15);
+
   /** Message attribute holding why a message was dead-lettered. */
   public static final String DEAD_LETTER_REASON_ATTRIBUTE = "machinery_dead_letter_reason";
+
   /** Message attribute naming the queue a dead letter came from. */
   public static final String DEAD_LETTER_SOURCE_ATTRIBUTE = "machinery_source_queue";
+
   static final String FIFO_GROUP_ERROR =
       "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue";
 
@@ -90,7 +96,10 @@ public final class SqsBroker implements Broker {
     this.createQueues = b.createQueues;
   }
 
-  /** A broker with a client built from {@code config.broker()} (see {@link AwsClients#forSqsBroker}). */
+  /**
+   * A broker with a client built from {@code config.broker()} (see {@link
+   * AwsClients#forSqsBroker}).
+   */
   public static SqsBroker create(Config config) {
     return builder(config).build();
   }
@@ -137,15 +146,21 @@ public final class SqsBroker implements Broker {
     if (closed.get()) {
       throw new MachineryException("this SQS broker is closed");
     }
-    String queue = signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
-    SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(queueUrl(queue))
-        .messageBody(new String(message, StandardCharsets.UTF_8));
+    String queue =
+        signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    SendMessageRequest.Builder request =
+        SendMessageRequest.builder()
+            .queueUrl(queueUrl(queue))
+            .messageBody(new String(message, StandardCharsets.UTF_8));
     if (isFifo(queue)) {
       if (signature.brokerMessageGroupId().isEmpty()) {
-        throw new IllegalArgumentException(FIFO_GROUP_ERROR + " (task " + signature.name() + " " + signature.uuid() + ")");
+        throw new IllegalArgumentException(
+            FIFO_GROUP_ERROR + " (task " + signature.name() + " " + signature.uuid() + ")");
       }
       // A FIFO queue cannot delay one message: the consumer holds it back until its ETA instead.
-      request.messageDeduplicationId(signature.uuid()).messageGroupId(signature.brokerMessageGroupId());
+      request
+          .messageDeduplicationId(signature.uuid())
+          .messageGroupId(signature.brokerMessageGroupId());
     } else if (signature.eta() != null) {
       int delay = delaySeconds(signature.eta().toInstant(), clock.instant());
       if (delay > 0) {
@@ -153,10 +168,14 @@ public final class SqsBroker implements Broker {
       }
     }
     ensureQueue(queue);
-    send(request.build(), "publish task " + signature.name() + " " + signature.uuid() + " to queue " + queue);
+    send(
+        request.build(),
+        "publish task " + signature.name() + " " + signature.uuid() + " to queue " + queue);
   }
 
-  /** Seconds until {@code eta}, rounded up so a message is never early, capped at SQS's 15 minutes. */
+  /**
+   * Seconds until {@code eta}, rounded up so a message is never early, capped at SQS's 15 minutes.
+   */
   static int delaySeconds(Instant eta, Instant now) {
     long millis = Duration.between(now, eta).toMillis();
     if (millis <= 0) {
@@ -173,17 +192,27 @@ public final class SqsBroker implements Broker {
     }
   }
 
-  /** Sends {@code body} to the dead-letter queue of {@code queue} with the reason; creates that queue if needed. */
-  void deadLetter(String queue, String body, String reason, @Nullable String groupId, String messageId) {
+  /**
+   * Sends {@code body} to the dead-letter queue of {@code queue} with the reason; creates that
+   * queue if needed.
+   */
+  void deadLetter(
+      String queue, String body, String reason, @Nullable String groupId, String messageId) {
     String dlq = deadLetterQueue(queue);
     ensureDeadLetterQueue(dlq);
     String shortReason = reason.length() > 4000 ? reason.substring(0, 4000) + "..." : reason;
-    SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(queueUrl(dlq)).messageBody(body)
-        .messageAttributes(Map.of(
-            DEAD_LETTER_REASON_ATTRIBUTE, stringAttribute(shortReason.isEmpty() ? "(no reason given)" : shortReason),
-            DEAD_LETTER_SOURCE_ATTRIBUTE, stringAttribute(queue)));
+    SendMessageRequest.Builder request =
+        SendMessageRequest.builder()
+            .queueUrl(queueUrl(dlq))
+            .messageBody(body)
+            .messageAttributes(
+                Map.of(
+                    DEAD_LETTER_REASON_ATTRIBUTE,
+                        stringAttribute(shortReason.isEmpty() ? "(no reason given)" : shortReason),
+                    DEAD_LETTER_SOURCE_ATTRIBUTE, stringAttribute(queue)));
     if (isFifo(dlq)) {
-      request.messageGroupId(groupId == null || groupId.isEmpty() ? "dead_letters" : groupId)
+      request
+          .messageGroupId(groupId == null || groupId.isEmpty() ? "dead_letters" : groupId)
           .messageDeduplicationId(messageId);
     }
     send(request.build(), "dead-letter a message of queue " + queue + " to " + dlq);
@@ -193,7 +222,9 @@ public final class SqsBroker implements Broker {
     return MessageAttributeValue.builder().dataType("String").stringValue(value).build();
   }
 
-  /** Creates {@code queue} once when {@link Builder#createQueues} is on (CreateQueue is idempotent). */
+  /**
+   * Creates {@code queue} once when {@link Builder#createQueues} is on (CreateQueue is idempotent).
+   */
   void ensureQueue(String queue) {
     if (createQueues && !createdQueues.contains(queue)) {
       SqsQueues.create(client, queue);
@@ -227,19 +258,21 @@ public final class SqsBroker implements Broker {
 
   @Override
   public List<Signature> pendingTasks(String queue) {
-    throw new UnsupportedOperationException("SQS cannot list the messages of a queue without receiving them (which"
-        + " hides them from workers and counts as a delivery); Go's SQS broker does not implement it either."
-        + " ApproximateNumberOfMessages (GetQueueAttributes) gives the count.");
+    throw new UnsupportedOperationException(
+        "SQS cannot list the messages of a queue without receiving them (which"
+            + " hides them from workers and counts as a delivery); Go's SQS broker does not implement it either."
+            + " ApproximateNumberOfMessages (GetQueueAttributes) gives the count.");
   }
 
   @Override
   public List<Signature> delayedTasks() {
-    throw new UnsupportedOperationException("SQS cannot list delayed messages (Go's SQS broker does not either)");
+    throw new UnsupportedOperationException(
+        "SQS cannot list delayed messages (Go's SQS broker does not either)");
   }
 
   /**
-   * Queue sizes from SQS's counters, dead letters (listed, requeued, deleted) and purge; no task listings. See
-   * {@link SqsInspector} for what SQS allows.
+   * Queue sizes from SQS's counters, dead letters (listed, requeued, deleted) and purge; no task
+   * listings. See {@link SqsInspector} for what SQS allows.
    */
   @Override
   public java.util.Optional<io.machinery.spi.Inspector> inspector() {
@@ -277,15 +310,18 @@ public final class SqsBroker implements Broker {
     }
 
     /**
-     * A client to use instead of building one (Go's {@code cnf.SQS.Client}); the broker never closes it. Queue
-     * URLs still come from {@code config.broker()}.
+     * A client to use instead of building one (Go's {@code cnf.SQS.Client}); the broker never
+     * closes it. Queue URLs still come from {@code config.broker()}.
      */
     public Builder client(SqsClient value) {
       client = Objects.requireNonNull(value, "client");
       return this;
     }
 
-    /** How to build the client (region, credentials, endpoint); default {@link AwsClients#forSqsBroker}. */
+    /**
+     * How to build the client (region, credentials, endpoint); default {@link
+     * AwsClients#forSqsBroker}.
+     */
     public Builder aws(AwsClients value) {
       aws = Objects.requireNonNull(value, "aws");
       return this;
@@ -298,8 +334,9 @@ public final class SqsBroker implements Broker {
     }
 
     /**
-     * Whether the broker creates the queues it publishes to and consumes (CreateQueue, with FIFO attributes for
-     * {@code .fifo} names) instead of expecting them to exist, as Go does. Default false.
+     * Whether the broker creates the queues it publishes to and consumes (CreateQueue, with FIFO
+     * attributes for {@code .fifo} names) instead of expecting them to exist, as Go does. Default
+     * false.
      */
     public Builder createQueues(boolean value) {
       createQueues = value;

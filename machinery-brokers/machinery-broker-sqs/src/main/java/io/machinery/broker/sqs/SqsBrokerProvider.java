@@ -6,8 +6,10 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the SQS broker: Go's account URL https://sqs.REGION.amazonaws.com/ACCOUNT, or http(s)://host:port/ACCOUNT of an endpoint such as ElasticMQ (no other broker takes http URLs) for {@link io.machinery.Machinery#connect(Config)}: {@link SqsBroker#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the SQS broker: Go's account URL https://sqs.REGION.amazonaws.com/ACCOUNT, or
+ * http(s)://host:port/ACCOUNT of an endpoint such as ElasticMQ (no other broker takes http URLs)
+ * for {@link io.machinery.Machinery#connect(Config)}: {@link SqsBroker#create(Config)}. Listed in
+ * {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class SqsBrokerProvider implements ComponentProvider {

@@ -33,41 +33,49 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Fetch only for free slots.</b> Each poller (a virtual thread; one per 10 slots of the worker's
- *       concurrency, at most {@value #MAX_POLLERS}) reserves up to 10 free slots, then asks SQS for at most that
- *       many messages with a long poll, and gives back the slots it did not use. So the worker never holds a
- *       message it cannot start, unlike Go, which receives one message per free goroutine token but also
- *       buffers.
- *   <li><b>Visibility heartbeat.</b> Every message handed to the worker stays in {@link #inFlight} until it is
- *       settled; one scheduler extends all of them with {@code ChangeMessageVisibilityBatch} (10 per call) every
- *       third of the visibility timeout, so a task longer than the timeout is not handed to another worker. Go
- *       does this only with {@code VisibilityHeartBeat}; here it is always on, because the message is deleted
- *       only after the final state is stored. When the process dies the heartbeat stops and the message comes
- *       back after the timeout.
- *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link SqsDelivery#ack()}
- *       returns once its message is deleted.
- *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without using a
- *       slot.
- *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is interrupted, one in a
- *       long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and makes what it received visible again
- *       at once; deliveries already handed over stay valid and keep their heartbeat. {@link
- *       #close()} also makes the unsettled ones visible again, and first waits for every receive in flight to
- *       end (up to the long-poll wait plus {@link #RECEIVE_MARGIN}): a receive cannot be called back, and SQS
- *       keeps a long poll open after its client went away (the broker closes the client it built right after),
- *       so a message arriving then would be handed to nobody and stay hidden for the whole visibility timeout.
- *       Go's SQS worker has exactly this hole: it returns from {@code StartConsuming} while its last receive is
- *       still open and drops what that receive brings.
+ *   <li><b>Fetch only for free slots.</b> Each poller (a virtual thread; one per 10 slots of the
+ *       worker's concurrency, at most {@value #MAX_POLLERS}) reserves up to 10 free slots, then
+ *       asks SQS for at most that many messages with a long poll, and gives back the slots it did
+ *       not use. So the worker never holds a message it cannot start, unlike Go, which receives one
+ *       message per free goroutine token but also buffers.
+ *   <li><b>Visibility heartbeat.</b> Every message handed to the worker stays in {@link #inFlight}
+ *       until it is settled; one scheduler extends all of them with {@code
+ *       ChangeMessageVisibilityBatch} (10 per call) every third of the visibility timeout, so a
+ *       task longer than the timeout is not handed to another worker. Go does this only with {@code
+ *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
+ *       final state is stored. When the process dies the heartbeat stops and the message comes back
+ *       after the timeout.
+ *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
+ *       SqsDelivery#ack()} returns once its message is deleted.
+ *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
+ *       using a slot.
+ *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is
+ *       interrupted, one in a long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and
+ *       makes what it received visible again at once; deliveries already handed over stay valid and
+ *       keep their heartbeat. {@link #close()} also makes the unsettled ones visible again, and
+ *       first waits for every receive in flight to end (up to the long-poll wait plus {@link
+ *       #RECEIVE_MARGIN}): a receive cannot be called back, and SQS keeps a long poll open after
+ *       its client went away (the broker closes the client it built right after), so a message
+ *       arriving then would be handed to nobody and stay hidden for the whole visibility timeout.
+ *       Go's SQS worker has exactly this hole: it returns from {@code StartConsuming} while its
+ *       last receive is still open and drops what that receive brings.
  * </ul>
  */
 final class SqsConsumer implements Consumer {
   private static final Logger log = LoggerFactory.getLogger(SqsConsumer.class);
   static final int MAX_BATCH = 10;
   static final int MAX_POLLERS = 4;
+
   /** SQS's longest visibility timeout is 12 hours; holds stay a little below it. */
   static final int MAX_VISIBILITY_SECONDS = 43_000;
+
   /** Go's 0 means short polling, a busy loop on an idle queue; this long poll replaces it. */
   static final int DEFAULT_WAIT_SECONDS = 1;
-  /** How much longer than the long-poll wait {@link #close()} waits for a receive in flight to return. */
+
+  /**
+   * How much longer than the long-poll wait {@link #close()} waits for a receive in flight to
+   * return.
+   */
   static final Duration RECEIVE_MARGIN = Duration.ofSeconds(5);
 
   private final SqsBroker broker;
@@ -81,12 +89,14 @@ final class SqsConsumer implements Consumer {
   private final AtomicBoolean fetching = new AtomicBoolean(true);
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<Thread> pollers = new ArrayList<>();
+
   /**
-   * Pollers waiting for free slots; {@link #stopFetching} interrupts only these. A poller inside a receive is
-   * left to finish it (at most the long-poll wait): an aborted receive would lose its messages for a visibility
-   * timeout, since SQS hid them already.
+   * Pollers waiting for free slots; {@link #stopFetching} interrupts only these. A poller inside a
+   * receive is left to finish it (at most the long-poll wait): an aborted receive would lose its
+   * messages for a visibility timeout, since SQS hid them already.
    */
   private final Set<Thread> reserving = ConcurrentHashMap.newKeySet();
+
   private final ScheduledExecutorService heartbeat;
   private final DeleteBatcher deletes;
   private int visibilitySeconds;
@@ -103,8 +113,9 @@ final class SqsConsumer implements Consumer {
     int configured = broker.config().sqs().waitTimeSeconds();
     this.waitSeconds = configured > 0 ? Math.min(configured, 20) : DEFAULT_WAIT_SECONDS;
     this.deletes = new DeleteBatcher(client, queueUrl, "machinery-sqs-deletes-" + tag);
-    this.heartbeat = Executors.newSingleThreadScheduledExecutor(
-        Thread.ofVirtual().name("machinery-sqs-heartbeat-" + tag).factory());
+    this.heartbeat =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofVirtual().name("machinery-sqs-heartbeat-" + tag).factory());
   }
 
   String queue() {
@@ -117,19 +128,25 @@ final class SqsConsumer implements Consumer {
 
   void start() {
     Integer configured = broker.config().sqs().visibilityTimeout();
-    visibilitySeconds = configured != null ? configured : SqsQueues.visibilityTimeout(client, queueUrl);
+    visibilitySeconds =
+        configured != null ? configured : SqsQueues.visibilityTimeout(client, queueUrl);
     if (visibilitySeconds > 0) {
       long period = Math.max(200, visibilitySeconds * 1000L / 3);
       heartbeat.scheduleWithFixedDelay(this::extendInFlight, period, period, TimeUnit.MILLISECONDS);
     }
     int capacity = handler.capacity();
-    int count = capacity == Integer.MAX_VALUE ? 1 : Math.max(1, Math.min(MAX_POLLERS, (capacity + MAX_BATCH - 1) / MAX_BATCH));
+    int count =
+        capacity == Integer.MAX_VALUE
+            ? 1
+            : Math.max(1, Math.min(MAX_POLLERS, (capacity + MAX_BATCH - 1) / MAX_BATCH));
     for (int i = 0; i < count; i++) {
-      pollers.add(Thread.ofVirtual().name("machinery-sqs-poller-" + tag + "-" + i).start(this::poll));
+      pollers.add(
+          Thread.ofVirtual().name("machinery-sqs-poller-" + tag + "-" + i).start(this::poll));
     }
   }
 
-  // ------------------------------------------------------------------------------------------ fetching
+  // ------------------------------------------------------------------------------------------
+  // fetching
 
   private void poll() {
     int failures = 0;
@@ -146,7 +163,8 @@ final class SqsConsumer implements Consumer {
         return;
       } finally {
         reserving.remove(self);
-        Thread.interrupted(); // a stop's interrupt is for the wait only: it must not abort the receive below
+        Thread.interrupted(); // a stop's interrupt is for the wait only: it must not abort the
+        // receive below
       }
       if (!fetching.get()) {
         handler.release(reserved);
@@ -162,7 +180,11 @@ final class SqsConsumer implements Consumer {
           return;
         }
         if (failures++ == 0) {
-          log.warn("SQS consumer {} cannot receive from {}: {}; retrying with back-off", tag, queue, e.getMessage());
+          log.warn(
+              "SQS consumer {} cannot receive from {}: {}; retrying with back-off",
+              tag,
+              queue,
+              e.getMessage());
           handler.brokerError(e);
         }
         if (!pause(Math.min(5_000, 100L << Math.min(failures, 6)))) {
@@ -173,7 +195,8 @@ final class SqsConsumer implements Consumer {
       int used = 0;
       for (Message message : messages) {
         if (!fetching.get()) {
-          makeVisible(message.receiptHandle()); // arrived after stopFetching: back to the queue at once
+          makeVisible(
+              message.receiptHandle()); // arrived after stopFetching: back to the queue at once
           continue;
         }
         if (holdUntilEta(message)) {
@@ -189,11 +212,16 @@ final class SqsConsumer implements Consumer {
   }
 
   private List<Message> receive(int max) {
-    ReceiveMessageRequest.Builder request = ReceiveMessageRequest.builder().queueUrl(queueUrl)
-        .maxNumberOfMessages(Math.min(MAX_BATCH, max)).waitTimeSeconds(waitSeconds)
-        .messageSystemAttributeNames(MessageSystemAttributeName.APPROXIMATE_RECEIVE_COUNT,
-            MessageSystemAttributeName.SENT_TIMESTAMP, MessageSystemAttributeName.MESSAGE_GROUP_ID)
-        .messageAttributeNames("All");
+    ReceiveMessageRequest.Builder request =
+        ReceiveMessageRequest.builder()
+            .queueUrl(queueUrl)
+            .maxNumberOfMessages(Math.min(MAX_BATCH, max))
+            .waitTimeSeconds(waitSeconds)
+            .messageSystemAttributeNames(
+                MessageSystemAttributeName.APPROXIMATE_RECEIVE_COUNT,
+                MessageSystemAttributeName.SENT_TIMESTAMP,
+                MessageSystemAttributeName.MESSAGE_GROUP_ID)
+            .messageAttributeNames("All");
     Integer configured = broker.config().sqs().visibilityTimeout();
     if (configured != null) {
       request.visibilityTimeout(configured);
@@ -211,8 +239,9 @@ final class SqsConsumer implements Consumer {
   }
 
   /**
-   * Holds back a message whose ETA is still ahead; true when it did. Standard queue: re-sent with the remaining
-   * delay (at most 15 minutes a hop), then this copy deleted. FIFO: kept invisible until the ETA.
+   * Holds back a message whose ETA is still ahead; true when it did. Standard queue: re-sent with
+   * the remaining delay (at most 15 minutes a hop), then this copy deleted. FIFO: kept invisible
+   * until the ETA.
    */
   private boolean holdUntilEta(Message message) {
     Instant eta = etaOf(message.body());
@@ -223,16 +252,28 @@ final class SqsConsumer implements Consumer {
     long remainingSeconds = (Duration.between(now, eta).toMillis() + 999) / 1000;
     if (!fifo) {
       try {
-        broker.send(SendMessageRequest.builder().queueUrl(queueUrl).messageBody(message.body())
-            .delaySeconds(SqsBroker.delaySeconds(eta, now)).build(), "re-send a task before its ETA");
+        broker.send(
+            SendMessageRequest.builder()
+                .queueUrl(queueUrl)
+                .messageBody(message.body())
+                .delaySeconds(SqsBroker.delaySeconds(eta, now))
+                .build(),
+            "re-send a task before its ETA");
         delete(message.receiptHandle());
-        log.debug("SQS consumer {}: task not due for {} s sent again with a delay", tag, remainingSeconds);
+        log.debug(
+            "SQS consumer {}: task not due for {} s sent again with a delay",
+            tag,
+            remainingSeconds);
         return true;
       } catch (RuntimeException e) {
-        log.warn("SQS consumer {}: could not re-send a task held until its ETA ({}); hiding it instead", tag, e.getMessage());
+        log.warn(
+            "SQS consumer {}: could not re-send a task held until its ETA ({}); hiding it instead",
+            tag,
+            e.getMessage());
       }
     }
-    changeVisibility(message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
+    changeVisibility(
+        message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
     return true;
   }
 
@@ -245,7 +286,8 @@ final class SqsConsumer implements Consumer {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ settling
+  // ------------------------------------------------------------------------------------------
+  // settling
 
   void settled(SqsDelivery delivery) {
     inFlight.remove(delivery);
@@ -255,18 +297,28 @@ final class SqsConsumer implements Consumer {
     client.deleteMessage(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle));
   }
 
-  /** Deletes a handled message through the batcher (one call per up to ten acknowledgements when busy). */
+  /**
+   * Deletes a handled message through the batcher (one call per up to ten acknowledgements when
+   * busy).
+   */
   java.util.concurrent.CompletableFuture<Void> deleteHandled(String receiptHandle) {
     return deletes.delete(receiptHandle);
   }
 
   void changeVisibility(String receiptHandle, int seconds) {
     try {
-      client.changeMessageVisibility(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle)
-          .visibilityTimeout(Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, seconds))));
+      client.changeMessageVisibility(
+          r ->
+              r.queueUrl(queueUrl)
+                  .receiptHandle(receiptHandle)
+                  .visibilityTimeout(Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, seconds))));
     } catch (SdkException e) {
-      log.warn("SQS consumer {}: could not change the visibility of a message of {} ({}); it comes back after its"
-          + " visibility timeout", tag, queue, e.getMessage());
+      log.warn(
+          "SQS consumer {}: could not change the visibility of a message of {} ({}); it comes back after its"
+              + " visibility timeout",
+          tag,
+          queue,
+          e.getMessage());
     }
   }
 
@@ -274,11 +326,16 @@ final class SqsConsumer implements Consumer {
     changeVisibility(receiptHandle, 0);
   }
 
-  /** Re-sends {@code body} to this queue after {@code delaySeconds} (FIFO: in the original message group). */
+  /**
+   * Re-sends {@code body} to this queue after {@code delaySeconds} (FIFO: in the original message
+   * group).
+   */
   void resend(String body, int delaySeconds, @Nullable String groupId, String deduplicationId) {
-    SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(queueUrl).messageBody(body);
+    SendMessageRequest.Builder request =
+        SendMessageRequest.builder().queueUrl(queueUrl).messageBody(body);
     if (fifo) {
-      request.messageGroupId(groupId == null || groupId.isEmpty() ? "machinery" : groupId)
+      request
+          .messageGroupId(groupId == null || groupId.isEmpty() ? "machinery" : groupId)
           .messageDeduplicationId(deduplicationId);
     } else if (delaySeconds > 0) {
       request.delaySeconds(Math.min(delaySeconds, (int) SqsBroker.MAX_DELAY.toSeconds()));
@@ -292,18 +349,27 @@ final class SqsConsumer implements Consumer {
       List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
       List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
       for (int i = 0; i < batch.size(); i++) {
-        entries.add(ChangeMessageVisibilityBatchRequestEntry.builder().id(Integer.toString(i))
-            .receiptHandle(batch.get(i).receiptHandle()).visibilityTimeout(visibilitySeconds).build());
+        entries.add(
+            ChangeMessageVisibilityBatchRequestEntry.builder()
+                .id(Integer.toString(i))
+                .receiptHandle(batch.get(i).receiptHandle())
+                .visibilityTimeout(visibilitySeconds)
+                .build());
       }
       try {
         client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
       } catch (SdkException | IllegalStateException e) {
-        log.debug("SQS consumer {}: visibility heartbeat failed for {} messages: {}", tag, entries.size(), e.toString());
+        log.debug(
+            "SQS consumer {}: visibility heartbeat failed for {} messages: {}",
+            tag,
+            entries.size(),
+            e.toString());
       }
     }
   }
 
-  // ------------------------------------------------------------------------------------------ stopping
+  // ------------------------------------------------------------------------------------------
+  // stopping
 
   @Override
   public void stopFetching(Duration timeout) {
@@ -332,8 +398,12 @@ final class SqsConsumer implements Consumer {
     }
     for (Thread poller : pollers) {
       if (poller.isAlive()) {
-        log.warn("SQS consumer {}: a receive on {} did not return within {} s of the long-poll wait; messages it"
-            + " brings stay hidden until their visibility timeout", tag, queue, waitSeconds + RECEIVE_MARGIN.toSeconds());
+        log.warn(
+            "SQS consumer {}: a receive on {} did not return within {} s of the long-poll wait; messages it"
+                + " brings stay hidden until their visibility timeout",
+            tag,
+            queue,
+            waitSeconds + RECEIVE_MARGIN.toSeconds());
       }
     }
     heartbeat.shutdownNow();

@@ -14,12 +14,15 @@ import software.amazon.awssdk.services.sqs.model.Message;
 import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 
 /**
- * A received message handed to the worker, settled through its receipt handle. Settling twice, or after the
- * consumer closed (the message was made visible again), does nothing.
+ * A received message handed to the worker, settled through its receipt handle. Settling twice, or
+ * after the consumer closed (the message was made visible again), does nothing.
  */
 final class SqsDelivery implements Delivery {
   private static final Logger log = LoggerFactory.getLogger(SqsDelivery.class);
-  /** When a dead letter cannot be sent, the message is hidden this long before it is tried again. */
+
+  /**
+   * When a dead letter cannot be sent, the message is hidden this long before it is tried again.
+   */
   static final int DEAD_LETTER_RETRY_SECONDS = 30;
 
   private final SqsConsumer consumer;
@@ -77,15 +80,18 @@ final class SqsDelivery implements Delivery {
     try {
       consumer.deleteHandled(message.receiptHandle()).join();
     } catch (java.util.concurrent.CompletionException e) {
-      log.warn("SQS: could not delete a handled message of {} ({}); SQS will deliver it again", queue(),
+      log.warn(
+          "SQS: could not delete a handled message of {} ({}); SQS will deliver it again",
+          queue(),
           e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
     }
   }
 
   /**
-   * Go's {@code StopTaskDeletionOnError}: the task failed and its FAILURE is stored, but the message is not
-   * deleted; the heartbeat stops, so it returns after the visibility timeout and the queue's redrive policy
-   * ({@code maxReceiveCount}) moves it to a dead-letter queue, as with Go's SQS broker.
+   * Go's {@code StopTaskDeletionOnError}: the task failed and its FAILURE is stored, but the
+   * message is not deleted; the heartbeat stops, so it returns after the visibility timeout and the
+   * queue's redrive policy ({@code maxReceiveCount}) moves it to a dead-letter queue, as with Go's
+   * SQS broker.
    */
   @Override
   public void keepAfterFailure() {
@@ -94,7 +100,10 @@ final class SqsDelivery implements Delivery {
     }
   }
 
-  /** Hides the message for {@code delay} (zero: visible at once); SQS counts the next receive as a delivery. */
+  /**
+   * Hides the message for {@code delay} (zero: visible at once); SQS counts the next receive as a
+   * delivery.
+   */
   @Override
   public void requeue(Duration delay) {
     if (settle()) {
@@ -103,8 +112,9 @@ final class SqsDelivery implements Delivery {
   }
 
   /**
-   * Sends {@code replacement} to the queue with the delay (FIFO: same group, deduplicated by its content), then
-   * deletes this message; if the send fails this message is hidden for the delay instead.
+   * Sends {@code replacement} to the queue with the delay (FIFO: same group, deduplicated by its
+   * content), then deletes this message; if the send fails this message is hidden for the delay
+   * instead.
    */
   @Override
   public void requeue(Duration delay, byte[] replacement) {
@@ -112,16 +122,26 @@ final class SqsDelivery implements Delivery {
       return;
     }
     try {
-      consumer.resend(new String(replacement, StandardCharsets.UTF_8), seconds(delay), groupId(), digest(replacement));
+      consumer.resend(
+          new String(replacement, StandardCharsets.UTF_8),
+          seconds(delay),
+          groupId(),
+          digest(replacement));
     } catch (RuntimeException e) {
-      log.warn("SQS: could not requeue a replacement message to {} ({}); putting the original back", queue(), e.getMessage());
+      log.warn(
+          "SQS: could not requeue a replacement message to {} ({}); putting the original back",
+          queue(),
+          e.getMessage());
       consumer.changeVisibility(message.receiptHandle(), seconds(delay));
       return;
     }
     try {
       consumer.delete(message.receiptHandle());
     } catch (SdkException e) {
-      log.warn("SQS: could not delete a requeued message of {} ({}); it may run twice", queue(), e.getMessage());
+      log.warn(
+          "SQS: could not delete a requeued message of {} ({}); it may run twice",
+          queue(),
+          e.getMessage());
     }
   }
 
@@ -134,7 +154,10 @@ final class SqsDelivery implements Delivery {
     try {
       consumer.broker().deadLetter(queue(), message.body(), reason, groupId(), message.messageId());
     } catch (RuntimeException e) {
-      log.error("SQS: could not dead-letter a message of {} ({}); trying again in {} s", queue(), e.getMessage(),
+      log.error(
+          "SQS: could not dead-letter a message of {} ({}); trying again in {} s",
+          queue(),
+          e.getMessage(),
           DEAD_LETTER_RETRY_SECONDS);
       consumer.changeVisibility(message.receiptHandle(), DEAD_LETTER_RETRY_SECONDS);
       return;
@@ -142,7 +165,9 @@ final class SqsDelivery implements Delivery {
     try {
       consumer.delete(message.receiptHandle());
     } catch (SdkException e) {
-      log.warn("SQS: could not delete a dead-lettered message of {} ({}); it will be dead-lettered again", queue(),
+      log.warn(
+          "SQS: could not delete a dead-lettered message of {} ({}); it will be dead-lettered again",
+          queue(),
           e.getMessage());
     }
   }

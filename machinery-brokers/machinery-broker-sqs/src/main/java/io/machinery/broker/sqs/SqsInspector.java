@@ -32,44 +32,53 @@ import software.amazon.awssdk.services.sqs.model.QueueDoesNotExistException;
 import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
 
 /**
- * The {@link Inspector} of an {@link SqsBroker}: what SQS can tell without taking tasks away from workers.
+ * The {@link Inspector} of an {@link SqsBroker}: what SQS can tell without taking tasks away from
+ * workers.
  *
  * <p>Design notes.
  *
  * <ul>
  *   <li><b>Sizes</b> are SQS's own counters (GetQueueAttributes): pending is {@code
- *       ApproximateNumberOfMessages}, delayed {@code ApproximateNumberOfMessagesDelayed}, dead-lettered the
- *       former of {@code <queue>_dead_letters}. SQS calls them approximate: on AWS they may lag by about a
- *       minute. A standard-queue ETA beyond SQS's 15 minutes travels in 15-minute hops and counts as delayed
- *       only while a hop runs; a FIFO queue cannot delay messages, so its future tasks count as pending (and
- *       as in flight while a worker holds them until their ETA). There is no oldest age (only CloudWatch
- *       knows it).
- *   <li><b>No task listings.</b> SQS shows a message only by receiving it, which hides it from workers for
- *       the visibility timeout and raises its receive count toward the queue's redrive limit: {@link #pending}
- *       and {@link #delayed} throw {@link UnsupportedOperationException} (after checking their arguments).
- *   <li><b>Dead letters</b> can be read that way, since no worker consumes them: a listing receives up to
- *       {@code offset + limit} of them (long polling, hidden for {@value #WALK_VISIBILITY_SECONDS} s, each
- *       seen once), orders them by the time they were dead-lettered ({@code SentTimestamp}) and makes them
- *       visible again at once. SQS returns messages in best-effort order, so on AWS a page is the oldest of
- *       what one pass received, not necessarily the oldest of the queue. An entry's id is its SQS message id.
- *   <li><b>Repairs.</b> Requeueing sends the body (Go's wire: nothing else) to the tail of the queue and only
- *       then deletes the dead letter: a process that dies in between leaves both, so a task may be requeued
- *       twice but never lost (on a FIFO queue the deduplication id is the dead letter's id, so a repeat within
- *       SQS's five minutes is dropped). Deleting is DeleteMessage. Unselected dead letters are made visible
- *       again at the end; if the process dies they return after the walk's visibility timeout.
- *   <li><b>Purge</b> receives and deletes the visible messages in batches of ten, so delayed messages and
- *       those a worker holds stay, as the SPI asks. SQS's PurgeQueue would delete those too (and is allowed
- *       once a minute).
- *   <li><b>Queues</b> are all the queues ListQueues gives for the broker's credentials, dead-letter queues
- *       folded into their sources: SQS has no notion of a Machinery queue.
+ *       ApproximateNumberOfMessages}, delayed {@code ApproximateNumberOfMessagesDelayed},
+ *       dead-lettered the former of {@code <queue>_dead_letters}. SQS calls them approximate: on
+ *       AWS they may lag by about a minute. A standard-queue ETA beyond SQS's 15 minutes travels in
+ *       15-minute hops and counts as delayed only while a hop runs; a FIFO queue cannot delay
+ *       messages, so its future tasks count as pending (and as in flight while a worker holds them
+ *       until their ETA). There is no oldest age (only CloudWatch knows it).
+ *   <li><b>No task listings.</b> SQS shows a message only by receiving it, which hides it from
+ *       workers for the visibility timeout and raises its receive count toward the queue's redrive
+ *       limit: {@link #pending} and {@link #delayed} throw {@link UnsupportedOperationException}
+ *       (after checking their arguments).
+ *   <li><b>Dead letters</b> can be read that way, since no worker consumes them: a listing receives
+ *       up to {@code offset + limit} of them (long polling, hidden for {@value
+ *       #WALK_VISIBILITY_SECONDS} s, each seen once), orders them by the time they were
+ *       dead-lettered ({@code SentTimestamp}) and makes them visible again at once. SQS returns
+ *       messages in best-effort order, so on AWS a page is the oldest of what one pass received,
+ *       not necessarily the oldest of the queue. An entry's id is its SQS message id.
+ *   <li><b>Repairs.</b> Requeueing sends the body (Go's wire: nothing else) to the tail of the
+ *       queue and only then deletes the dead letter: a process that dies in between leaves both, so
+ *       a task may be requeued twice but never lost (on a FIFO queue the deduplication id is the
+ *       dead letter's id, so a repeat within SQS's five minutes is dropped). Deleting is
+ *       DeleteMessage. Unselected dead letters are made visible again at the end; if the process
+ *       dies they return after the walk's visibility timeout.
+ *   <li><b>Purge</b> receives and deletes the visible messages in batches of ten, so delayed
+ *       messages and those a worker holds stay, as the SPI asks. SQS's PurgeQueue would delete
+ *       those too (and is allowed once a minute).
+ *   <li><b>Queues</b> are all the queues ListQueues gives for the broker's credentials, dead-letter
+ *       queues folded into their sources: SQS has no notion of a Machinery queue.
  * </ul>
  *
  * <p>Thread-safe.
  */
 final class SqsInspector implements Inspector {
   private static final Logger log = LoggerFactory.getLogger(SqsInspector.class);
-  /** How long a walk over dead letters hides each one (longer than any walk; they are shown again at the end). */
+
+  /**
+   * How long a walk over dead letters hides each one (longer than any walk; they are shown again at
+   * the end).
+   */
   static final int WALK_VISIBILITY_SECONDS = 120;
+
   private static final int BATCH = 10;
 
   private final SqsBroker broker;
@@ -81,19 +90,26 @@ final class SqsInspector implements Inspector {
   }
 
   private String name(String queue) {
-    return Objects.requireNonNull(queue, "queue").isEmpty() ? broker.config().defaultQueue() : queue;
+    return Objects.requireNonNull(queue, "queue").isEmpty()
+        ? broker.config().defaultQueue()
+        : queue;
   }
 
-  // ------------------------------------------------------------------------------------------ sizes
+  // ------------------------------------------------------------------------------------------
+  // sizes
 
   @Override
   public List<QueueStats> queues() {
     Set<String> names = new TreeSet<>();
     try {
-      client.listQueuesPaginator(r -> r.maxResults(1000)).queueUrls().forEach(url -> {
-        String name = url.substring(url.lastIndexOf('/') + 1);
-        names.add(sourceOf(name));
-      });
+      client
+          .listQueuesPaginator(r -> r.maxResults(1000))
+          .queueUrls()
+          .forEach(
+              url -> {
+                String name = url.substring(url.lastIndexOf('/') + 1);
+                names.add(sourceOf(name));
+              });
     } catch (SdkException e) {
       throw new MachineryException("SQS: could not list queues: " + e.getMessage(), e);
     }
@@ -104,7 +120,10 @@ final class SqsInspector implements Inspector {
     return out;
   }
 
-  /** The queue a dead-letter queue belongs to (by {@link SqsBroker#deadLetterQueue}'s naming), else itself. */
+  /**
+   * The queue a dead-letter queue belongs to (by {@link SqsBroker#deadLetterQueue}'s naming), else
+   * itself.
+   */
   static String sourceOf(String name) {
     if (name.endsWith("_dead_letters.fifo")) {
       return name.substring(0, name.length() - "_dead_letters.fifo".length()) + ".fifo";
@@ -120,21 +139,30 @@ final class SqsInspector implements Inspector {
     String name = name(queue);
     Map<String, String> main = attributes(name);
     Map<String, String> dead = attributes(SqsBroker.deadLetterQueue(name));
-    return new QueueStats(name, count(main, QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES),
+    return new QueueStats(
+        name,
+        count(main, QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES),
         count(main, QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED),
-        count(dead, QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES), null);
+        count(dead, QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES),
+        null);
   }
 
   /** The queue's counters; empty for a queue that does not exist. */
   private Map<String, String> attributes(String queue) {
     try {
-      return client.getQueueAttributes(r -> r.queueUrl(broker.queueUrl(queue)).attributeNames(
-          QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES, QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED))
+      return client
+          .getQueueAttributes(
+              r ->
+                  r.queueUrl(broker.queueUrl(queue))
+                      .attributeNames(
+                          QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES,
+                          QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED))
           .attributesAsStrings();
     } catch (QueueDoesNotExistException e) {
       return Map.of();
     } catch (SdkException e) {
-      throw new MachineryException("SQS: could not read the attributes of queue " + queue + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "SQS: could not read the attributes of queue " + queue + ": " + e.getMessage(), e);
     }
   }
 
@@ -147,20 +175,23 @@ final class SqsInspector implements Inspector {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ listings
+  // ------------------------------------------------------------------------------------------
+  // listings
 
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
-    throw new UnsupportedOperationException("SQS cannot list the messages of a queue without receiving them, which"
-        + " hides them from workers and counts toward the redrive limit; queue(...) gives the counts");
+    throw new UnsupportedOperationException(
+        "SQS cannot list the messages of a queue without receiving them, which"
+            + " hides them from workers and counts toward the redrive limit; queue(...) gives the counts");
   }
 
   @Override
   public List<Signature> delayed(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
-    throw new UnsupportedOperationException("SQS cannot list delayed messages (they cannot be received before their"
-        + " delay ends); queue(...) gives their count");
+    throw new UnsupportedOperationException(
+        "SQS cannot list delayed messages (they cannot be received before their"
+            + " delay ends); queue(...) gives their count");
   }
 
   @Override
@@ -168,12 +199,19 @@ final class SqsInspector implements Inspector {
     Inspector.checkPage(offset, limit);
     String name = name(queue);
     List<Message> read = new ArrayList<>();
-    walk(SqsBroker.deadLetterQueue(name), offset + limit, message -> {
-      read.add(message);
-      return false; // leave it
-    });
-    return read.stream().sorted(Comparator.comparing(SqsInspector::sentAt)).skip(offset).limit(limit)
-        .map(m -> entry(name, m)).toList();
+    walk(
+        SqsBroker.deadLetterQueue(name),
+        offset + limit,
+        message -> {
+          read.add(message);
+          return false; // leave it
+        });
+    return read.stream()
+        .sorted(Comparator.comparing(SqsInspector::sentAt))
+        .skip(offset)
+        .limit(limit)
+        .map(m -> entry(name, m))
+        .toList();
   }
 
   private static Instant sentAt(Message message) {
@@ -189,9 +227,14 @@ final class SqsInspector implements Inspector {
     Map<String, MessageAttributeValue> attributes = message.messageAttributes();
     MessageAttributeValue reason = attributes.get(SqsBroker.DEAD_LETTER_REASON_ATTRIBUTE);
     MessageAttributeValue source = attributes.get(SqsBroker.DEAD_LETTER_SOURCE_ATTRIBUTE);
-    return new DeadLetterEntry(message.messageId(), source == null ? queue : source.stringValue(),
-        reason == null ? "(no reason recorded: moved by the queue's redrive policy?)" : reason.stringValue(),
-        sentAt(message), message.body().getBytes(StandardCharsets.UTF_8));
+    return new DeadLetterEntry(
+        message.messageId(),
+        source == null ? queue : source.stringValue(),
+        reason == null
+            ? "(no reason recorded: moved by the queue's redrive policy?)"
+            : reason.stringValue(),
+        sentAt(message),
+        message.body().getBytes(StandardCharsets.UTF_8));
   }
 
   /** What a walk does with one message: true when it settled (deleted) it, false to leave it. */
@@ -200,8 +243,8 @@ final class SqsInspector implements Inspector {
   }
 
   /**
-   * Receives the messages of {@code queue} once each (hidden for {@value #WALK_VISIBILITY_SECONDS} s) until
-   * {@code max} were visited or none is left, then makes the unsettled ones visible again.
+   * Receives the messages of {@code queue} once each (hidden for {@value #WALK_VISIBILITY_SECONDS}
+   * s) until {@code max} were visited or none is left, then makes the unsettled ones visible again.
    */
   private void walk(String queue, int max, Visitor visitor) {
     String url = broker.queueUrl(queue);
@@ -212,10 +255,19 @@ final class SqsInspector implements Inspector {
       while (visited < max) {
         List<Message> batch;
         try {
-          batch = client.receiveMessage(r -> r.queueUrl(url).maxNumberOfMessages(BATCH).waitTimeSeconds(1)
-              .visibilityTimeout(WALK_VISIBILITY_SECONDS).messageAttributeNames("All")
-              .messageSystemAttributeNames(MessageSystemAttributeName.SENT_TIMESTAMP,
-                  MessageSystemAttributeName.MESSAGE_GROUP_ID)).messages();
+          batch =
+              client
+                  .receiveMessage(
+                      r ->
+                          r.queueUrl(url)
+                              .maxNumberOfMessages(BATCH)
+                              .waitTimeSeconds(1)
+                              .visibilityTimeout(WALK_VISIBILITY_SECONDS)
+                              .messageAttributeNames("All")
+                              .messageSystemAttributeNames(
+                                  MessageSystemAttributeName.SENT_TIMESTAMP,
+                                  MessageSystemAttributeName.MESSAGE_GROUP_ID))
+                  .messages();
         } catch (QueueDoesNotExistException e) {
           return;
         }
@@ -224,7 +276,8 @@ final class SqsInspector implements Inspector {
         }
         List<Message> fresh = new ArrayList<>();
         for (Message message : batch) {
-          // the whole batch first: a visitor that throws must not leave the rest hidden (the newest handle counts)
+          // the whole batch first: a visitor that throws must not leave the rest hidden (the newest
+          // handle counts)
           unsettled.put(message.messageId(), message.receiptHandle());
           if (seen.add(message.messageId())) {
             fresh.add(message);
@@ -237,31 +290,43 @@ final class SqsInspector implements Inspector {
         }
       }
     } catch (SdkException e) {
-      throw new MachineryException("SQS: could not read the messages of queue " + queue + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "SQS: could not read the messages of queue " + queue + ": " + e.getMessage(), e);
     } finally {
       release(url, unsettled);
     }
   }
 
-  /** Makes received messages visible again at once (best effort: otherwise they return after the walk's timeout). */
+  /**
+   * Makes received messages visible again at once (best effort: otherwise they return after the
+   * walk's timeout).
+   */
   private void release(String url, Map<String, String> receipts) {
     List<String> handles = new ArrayList<>(receipts.values());
     for (int from = 0; from < handles.size(); from += BATCH) {
       List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
       for (int i = from; i < Math.min(handles.size(), from + BATCH); i++) {
-        entries.add(ChangeMessageVisibilityBatchRequestEntry.builder().id(Integer.toString(i))
-            .receiptHandle(handles.get(i)).visibilityTimeout(0).build());
+        entries.add(
+            ChangeMessageVisibilityBatchRequestEntry.builder()
+                .id(Integer.toString(i))
+                .receiptHandle(handles.get(i))
+                .visibilityTimeout(0)
+                .build());
       }
       try {
         client.changeMessageVisibilityBatch(r -> r.queueUrl(url).entries(entries));
       } catch (SdkException e) {
-        log.warn("SQS: could not show {} dead letters again at once ({}); they return within {} s", entries.size(),
-            e.getMessage(), WALK_VISIBILITY_SECONDS);
+        log.warn(
+            "SQS: could not show {} dead letters again at once ({}); they return within {} s",
+            entries.size(),
+            e.getMessage(),
+            WALK_VISIBILITY_SECONDS);
       }
     }
   }
 
-  // ------------------------------------------------------------------------------------------ repairs
+  // ------------------------------------------------------------------------------------------
+  // repairs
 
   @Override
   public int requeueDeadLetters(String queue, Predicate<DeadLetterEntry> which) {
@@ -277,32 +342,45 @@ final class SqsInspector implements Inspector {
   private int repair(String name, Predicate<DeadLetterEntry> which, boolean requeue) {
     String dlq = SqsBroker.deadLetterQueue(name);
     int[] done = {0};
-    walk(dlq, Integer.MAX_VALUE, message -> {
-      if (!which.test(entry(name, message))) {
-        return false;
-      }
-      if (requeue) {
-        SendMessageRequest.Builder request = SendMessageRequest.builder().queueUrl(broker.queueUrl(name))
-            .messageBody(message.body());
-        if (SqsBroker.isFifo(name)) {
-          String group = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
-          request.messageGroupId(group == null ? "requeued" : group).messageDeduplicationId(message.messageId());
-        }
-        broker.ensureQueue(name);
-        broker.send(request.build(), "requeue dead letter " + message.messageId() + " to queue " + name);
-      }
-      delete(dlq, message); // after SQS accepted the copy: a crash in between duplicates, never loses
-      done[0]++;
-      return true;
-    });
+    walk(
+        dlq,
+        Integer.MAX_VALUE,
+        message -> {
+          if (!which.test(entry(name, message))) {
+            return false;
+          }
+          if (requeue) {
+            SendMessageRequest.Builder request =
+                SendMessageRequest.builder()
+                    .queueUrl(broker.queueUrl(name))
+                    .messageBody(message.body());
+            if (SqsBroker.isFifo(name)) {
+              String group = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
+              request
+                  .messageGroupId(group == null ? "requeued" : group)
+                  .messageDeduplicationId(message.messageId());
+            }
+            broker.ensureQueue(name);
+            broker.send(
+                request.build(),
+                "requeue dead letter " + message.messageId() + " to queue " + name);
+          }
+          delete(
+              dlq,
+              message); // after SQS accepted the copy: a crash in between duplicates, never loses
+          done[0]++;
+          return true;
+        });
     return done[0];
   }
 
   private void delete(String queue, Message message) {
-    client.deleteMessage(r -> r.queueUrl(broker.queueUrl(queue)).receiptHandle(message.receiptHandle()));
+    client.deleteMessage(
+        r -> r.queueUrl(broker.queueUrl(queue)).receiptHandle(message.receiptHandle()));
   }
 
-  // ------------------------------------------------------------------------------------------ purge
+  // ------------------------------------------------------------------------------------------
+  // purge
 
   @Override
   public long purge(String queue) {
@@ -310,24 +388,41 @@ final class SqsInspector implements Inspector {
     long purged = 0;
     try {
       while (true) {
-        List<Message> batch = client.receiveMessage(r -> r.queueUrl(url).maxNumberOfMessages(BATCH)
-            .waitTimeSeconds(1).visibilityTimeout(WALK_VISIBILITY_SECONDS)).messages();
+        List<Message> batch =
+            client
+                .receiveMessage(
+                    r ->
+                        r.queueUrl(url)
+                            .maxNumberOfMessages(BATCH)
+                            .waitTimeSeconds(1)
+                            .visibilityTimeout(WALK_VISIBILITY_SECONDS))
+                .messages();
         if (batch.isEmpty()) {
           return purged;
         }
         List<DeleteMessageBatchRequestEntry> entries = new ArrayList<>();
         for (int i = 0; i < batch.size(); i++) {
-          entries.add(DeleteMessageBatchRequestEntry.builder().id(Integer.toString(i))
-              .receiptHandle(batch.get(i).receiptHandle()).build());
+          entries.add(
+              DeleteMessageBatchRequestEntry.builder()
+                  .id(Integer.toString(i))
+                  .receiptHandle(batch.get(i).receiptHandle())
+                  .build());
         }
-        DeleteMessageBatchResponse response = client.deleteMessageBatch(r -> r.queueUrl(url).entries(entries));
+        DeleteMessageBatchResponse response =
+            client.deleteMessageBatch(r -> r.queueUrl(url).entries(entries));
         purged += response.successful().size();
       }
     } catch (QueueDoesNotExistException e) {
       return purged;
     } catch (SdkException e) {
-      throw new MachineryException("SQS: could not purge queue " + name(queue) + " (" + purged + " removed): "
-          + e.getMessage(), e);
+      throw new MachineryException(
+          "SQS: could not purge queue "
+              + name(queue)
+              + " ("
+              + purged
+              + " removed): "
+              + e.getMessage(),
+          e);
     }
   }
 

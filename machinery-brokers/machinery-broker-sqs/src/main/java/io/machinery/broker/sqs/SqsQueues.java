@@ -16,19 +16,27 @@ final class SqsQueues {
 
   static void create(SqsClient client, String queue) {
     try {
-      client.createQueue(r -> r.queueName(queue).attributes(SqsBroker.isFifo(queue)
-          ? Map.of(QueueAttributeName.FIFO_QUEUE, "true")
-          : Map.of()));
+      client.createQueue(
+          r ->
+              r.queueName(queue)
+                  .attributes(
+                      SqsBroker.isFifo(queue)
+                          ? Map.of(QueueAttributeName.FIFO_QUEUE, "true")
+                          : Map.of()));
     } catch (SdkException e) {
-      throw new MachineryException("SQS: could not create queue " + queue + ": " + e.getMessage(), e);
+      throw new MachineryException(
+          "SQS: could not create queue " + queue + ": " + e.getMessage(), e);
     }
   }
 
-  /** The queue's VisibilityTimeout attribute in seconds, or SQS's default when it cannot be read. */
+  /**
+   * The queue's VisibilityTimeout attribute in seconds, or SQS's default when it cannot be read.
+   */
   static int visibilityTimeout(SqsClient client, String queueUrl) {
     try {
-      GetQueueAttributesResponse response = client.getQueueAttributes(r -> r.queueUrl(queueUrl)
-          .attributeNames(QueueAttributeName.VISIBILITY_TIMEOUT));
+      GetQueueAttributesResponse response =
+          client.getQueueAttributes(
+              r -> r.queueUrl(queueUrl).attributeNames(QueueAttributeName.VISIBILITY_TIMEOUT));
       String value = response.attributes().get(QueueAttributeName.VISIBILITY_TIMEOUT);
       return value == null ? DEFAULT_VISIBILITY_SECONDS : Integer.parseInt(value);
     } catch (SdkException | NumberFormatException e) {

@@ -1,5 +1,6 @@
 /**
- * Go Machinery's AWS SQS broker (standard and FIFO queues): {@link io.machinery.broker.sqs.SqsBroker}.
+ * Go Machinery's AWS SQS broker (standard and FIFO queues): {@link
+ * io.machinery.broker.sqs.SqsBroker}.
  */
 @NullMarked
 package io.machinery.broker.sqs;

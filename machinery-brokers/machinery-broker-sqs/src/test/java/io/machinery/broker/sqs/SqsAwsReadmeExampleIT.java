@@ -20,7 +20,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
-/** The README's AWS example, on ElasticMQ and dynalite instead of AWS (queue and tables made first). */
+/**
+ * The README's AWS example, on ElasticMQ and dynalite instead of AWS (queue and tables made first).
+ */
 class SqsAwsReadmeExampleIT {
   @AfterAll
   static void deleteQueues() {
@@ -33,26 +35,39 @@ class SqsAwsReadmeExampleIT {
     String sqsAccountUrl = TestEndpoints.sqsUrl();
     String dynamoDbUrl = TestEndpoints.dynamoDbEndpoint();
     String queue = "readme_" + suffix;
-    DynamoDbConfig tables = new DynamoDbConfig("readme_states_" + suffix, "readme_groups_" + suffix);
+    DynamoDbConfig tables =
+        new DynamoDbConfig("readme_states_" + suffix, "readme_groups_" + suffix);
     SqsTestQueues.track(queue);
     SqsQueues.create(SqsTestQueues.client(), queue);
     List<Object> result;
-    try (DynamoDbClient dynamo = AwsClients.forDynamoDbBackend(dynamoDbUrl).build(DynamoDbClient.builder())) {
+    try (DynamoDbClient dynamo =
+        AwsClients.forDynamoDbBackend(dynamoDbUrl).build(DynamoDbClient.builder())) {
       DynamoDbBackend.createTables(dynamo, tables);
       try {
         // README:aws:begin
-        Config config = Config.builder()
-            .broker(sqsAccountUrl)      // Go's account URL: https://sqs.eu-west-1.amazonaws.com/123456789012; queues must exist
-            .resultBackend(dynamoDbUrl) // https://dynamodb.eu-west-1.amazonaws.com; Go's tables task_states, group_metas
-            .defaultQueue(queue)        // Go's default: machinery_tasks
-            .dynamoDb(tables)           // Go's default: new DynamoDbConfig("task_states", "group_metas")
-            .build();
-        try (SqsBroker broker = SqsBroker.create(config);                 // or SqsBroker.builder(config).client(mySqsClient)
-             DynamoDbBackend backend = DynamoDbBackend.create(config);    // or DynamoDbBackend.builder(config).client(myClient)
-             Server server = Server.create(config, broker, backend, EagerLock.create())) {
-          server.registerTask("add", TaskFunction.varargs(long[].class, n -> LongStream.of(n).sum()));
+        Config config =
+            Config.builder()
+                .broker(sqsAccountUrl) // Go's account URL:
+                // https://sqs.eu-west-1.amazonaws.com/123456789012; queues must
+                // exist
+                .resultBackend(dynamoDbUrl) // https://dynamodb.eu-west-1.amazonaws.com; Go's tables
+                // task_states, group_metas
+                .defaultQueue(queue) // Go's default: machinery_tasks
+                .dynamoDb(tables) // Go's default: new DynamoDbConfig("task_states", "group_metas")
+                .build();
+        try (SqsBroker broker =
+                SqsBroker.create(config); // or SqsBroker.builder(config).client(mySqsClient)
+            DynamoDbBackend backend =
+                DynamoDbBackend.create(
+                    config); // or DynamoDbBackend.builder(config).client(myClient)
+            Server server = Server.create(config, broker, backend, EagerLock.create())) {
+          server.registerTask(
+              "add", TaskFunction.varargs(long[].class, n -> LongStream.of(n).sum()));
           server.newWorker("aws-worker", 10).launchAsync();
-          result = server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(Duration.ofSeconds(30));
+          result =
+              server
+                  .sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)))
+                  .get(Duration.ofSeconds(30));
         }
         // README:aws:end
       } finally {

@@ -31,7 +31,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.sqs.model.Message;
 
-/** SQS specifics beyond the broker kit: FIFO rules, ETAs past SQS's 15 minutes, the heartbeat, dead letters. */
+/**
+ * SQS specifics beyond the broker kit: FIFO rules, ETAs past SQS's 15 minutes, the heartbeat, dead
+ * letters.
+ */
 class SqsBrokerBehaviourIT {
   private Config config;
   private SqsBroker broker;
@@ -39,8 +42,13 @@ class SqsBrokerBehaviourIT {
 
   @BeforeEach
   void createBroker() {
-    config = BrokerContract.uniqueQueue(Config.builder().broker(TestEndpoints.sqsUrl())
-        .sqs(new SqsConfig(1, null, false)).build(), "sqs_it_");
+    config =
+        BrokerContract.uniqueQueue(
+            Config.builder()
+                .broker(TestEndpoints.sqsUrl())
+                .sqs(new SqsConfig(1, null, false))
+                .build(),
+            "sqs_it_");
     broker = SqsBroker.builder(config).createQueues(true).build();
     SqsTestQueues.track(config.defaultQueue());
     SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
@@ -69,8 +77,11 @@ class SqsBrokerBehaviourIT {
   }
 
   private void publishRawNow(String queue, Signature s) {
-    SqsTestQueues.client().sendMessage(r -> r.queueUrl(SqsTestQueues.url(queue))
-        .messageBody(new String(WireCodec.encode(routed(s)), StandardCharsets.UTF_8)));
+    SqsTestQueues.client()
+        .sendMessage(
+            r ->
+                r.queueUrl(SqsTestQueues.url(queue))
+                    .messageBody(new String(WireCodec.encode(routed(s)), StandardCharsets.UTF_8)));
   }
 
   @Test
@@ -87,10 +98,17 @@ class SqsBrokerBehaviourIT {
     String fifo = config.defaultQueue() + ".fifo";
     SqsTestQueues.track(fifo);
     assertThatThrownBy(() -> publish(Signature.builder("add").routingKey(fifo).build()))
-        .hasMessageContaining("please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
+        .hasMessageContaining(
+            "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
     List<Signature> sent = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      Signature s = routed(Signature.builder("add").routingKey(fifo).brokerMessageGroupId("g1").args(Arg.of((long) i)).build());
+      Signature s =
+          routed(
+              Signature.builder("add")
+                  .routingKey(fifo)
+                  .brokerMessageGroupId("g1")
+                  .args(Arg.of((long) i))
+                  .build());
       publish(s);
       sent.add(s);
     }
@@ -105,14 +123,23 @@ class SqsBrokerBehaviourIT {
       handler.ack(d);
     }
     assertThat(got).containsExactlyElementsOf(sent.stream().map(Signature::uuid).toList());
-    await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(10)).until(() -> handler.waiting() == 0);
+    await()
+        .during(Duration.ofSeconds(1))
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> handler.waiting() == 0);
   }
 
   @Test
   void anEtaBeyondFifteenMinutesIsAcceptedAndNeverDeliveredEarly() throws Exception {
-    publish(Signature.builder("later").eta(Instant.now().plus(Duration.ofMinutes(40))).build()); // Go refuses this
-    // Received early (as a Go producer's truncated delay or a hop makes it): sent again with a delay, not run.
-    publishRawNow(config.defaultQueue(), Signature.builder("later2").eta(Instant.now().plus(Duration.ofMinutes(20))).build());
+    publish(
+        Signature.builder("later")
+            .eta(Instant.now().plus(Duration.ofMinutes(40)))
+            .build()); // Go refuses this
+    // Received early (as a Go producer's truncated delay or a hop makes it): sent again with a
+    // delay, not run.
+    publishRawNow(
+        config.defaultQueue(),
+        Signature.builder("later2").eta(Instant.now().plus(Duration.ofMinutes(20))).build());
     RecordingHandler handler = new RecordingHandler(5);
     toClose.add(broker.startConsuming("eta", "", handler));
     await().atMost(Duration.ofSeconds(20)).until(() -> delayedCount() == 2);
@@ -120,9 +147,14 @@ class SqsBrokerBehaviourIT {
   }
 
   private int delayedCount() {
-    return Integer.parseInt(SqsTestQueues.client().getQueueAttributes(r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
-        .attributeNamesWithStrings("ApproximateNumberOfMessagesDelayed")).attributesAsStrings()
-        .get("ApproximateNumberOfMessagesDelayed"));
+    return Integer.parseInt(
+        SqsTestQueues.client()
+            .getQueueAttributes(
+                r ->
+                    r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
+                        .attributeNamesWithStrings("ApproximateNumberOfMessagesDelayed"))
+            .attributesAsStrings()
+            .get("ApproximateNumberOfMessagesDelayed"));
   }
 
   @Test
@@ -147,29 +179,40 @@ class SqsBrokerBehaviourIT {
     toClose.add(backend);
     toClose.add(server);
     AtomicInteger runs = new AtomicInteger();
-    server.registerTask("slow", TaskFunction.of(Long.class, ms -> {
-      runs.incrementAndGet();
-      try {
-        Thread.sleep(ms); // the task's own work, four visibility timeouts long
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-      return ms;
-    }));
+    server.registerTask(
+        "slow",
+        TaskFunction.of(
+            Long.class,
+            ms -> {
+              runs.incrementAndGet();
+              try {
+                Thread.sleep(ms); // the task's own work, four visibility timeouts long
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              return ms;
+            }));
     server.newWorker("w1", 2).launchAsync();
     server.newWorker("w2", 2).launchAsync();
     long started = System.nanoTime();
     AsyncResult result = server.sendTask(Signature.create("slow", Arg.of(4_000L)));
     assertThat(result.get(Duration.ofSeconds(30))).containsExactly(4_000L);
-    System.out.printf("[sqs-heartbeat] a 4 s task with a 1 s visibility timeout ran %d time(s) in %d ms%n",
+    System.out.printf(
+        "[sqs-heartbeat] a 4 s task with a 1 s visibility timeout ran %d time(s) in %d ms%n",
         runs.get(), (System.nanoTime() - started) / 1_000_000);
-    await().atMost(Duration.ofSeconds(5)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
-    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 1);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> runs.get() == 1);
   }
 
   /**
-   * Go's {@code StopTaskDeletionOnError}: a failed task's message is not deleted, so it returns after the
-   * visibility timeout (for the queue's redrive policy); without the flag a failed task's message is deleted.
+   * Go's {@code StopTaskDeletionOnError}: a failed task's message is not deleted, so it returns
+   * after the visibility timeout (for the queue's redrive policy); without the flag a failed task's
+   * message is deleted.
    */
   @Test
   void stopTaskDeletionOnErrorKeepsAFailedTasksMessageAndOnlyThen() throws Exception {
@@ -182,27 +225,41 @@ class SqsBrokerBehaviourIT {
     toClose.add(server);
     AtomicInteger keptRuns = new AtomicInteger();
     AtomicInteger deletedRuns = new AtomicInteger();
-    server.registerTask("fails_kept", TaskFunction.of(() -> {
-      keptRuns.incrementAndGet();
-      throw new IllegalStateException("boom");
-    }));
-    server.registerTask("fails_deleted", TaskFunction.of(() -> {
-      deletedRuns.incrementAndGet();
-      throw new IllegalStateException("boom");
-    }));
+    server.registerTask(
+        "fails_kept",
+        TaskFunction.of(
+            () -> {
+              keptRuns.incrementAndGet();
+              throw new IllegalStateException("boom");
+            }));
+    server.registerTask(
+        "fails_deleted",
+        TaskFunction.of(
+            () -> {
+              deletedRuns.incrementAndGet();
+              throw new IllegalStateException("boom");
+            }));
     server.newWorker("w", 2).launchAsync();
-    AsyncResult kept = server.sendTask(Signature.builder("fails_kept").stopTaskDeletionOnError(true).build());
+    AsyncResult kept =
+        server.sendTask(Signature.builder("fails_kept").stopTaskDeletionOnError(true).build());
     AsyncResult deleted = server.sendTask(Signature.create("fails_deleted"));
-    await().atMost(Duration.ofSeconds(20))
+    await()
+        .atMost(Duration.ofSeconds(20))
         .until(() -> kept.state() == State.FAILURE && deleted.state() == State.FAILURE);
-    await("the kept message comes back after the visibility timeout").atMost(Duration.ofSeconds(20))
+    await("the kept message comes back after the visibility timeout")
+        .atMost(Duration.ofSeconds(20))
         .until(() -> keptRuns.get() >= 2);
-    await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5)).until(() -> deletedRuns.get() == 1);
+    await()
+        .during(Duration.ofSeconds(3))
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> deletedRuns.get() == 1);
   }
 
   @Test
   void aDeadLetterCarriesItsReasonAndSourceQueue() throws Exception {
-    SqsTestQueues.client().sendMessage(r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue())).messageBody("{not json"));
+    SqsTestQueues.client()
+        .sendMessage(
+            r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue())).messageBody("{not json"));
     RecordingHandler handler = new RecordingHandler(1);
     toClose.add(broker.startConsuming("dlq", "", handler));
     Delivery bad = handler.next(20);
@@ -210,13 +267,25 @@ class SqsBrokerBehaviourIT {
     handler.deadLetter(bad, "malformed JSON at offset 1");
     String dlq = SqsBroker.deadLetterQueue(config.defaultQueue());
     List<Message> dead = new ArrayList<>();
-    await().atMost(Duration.ofSeconds(10)).until(() -> dead.addAll(SqsTestQueues.receive(dlq, 1, 30)));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> dead.addAll(SqsTestQueues.receive(dlq, 1, 30)));
     assertThat(dead.getFirst().body()).isEqualTo("{not json");
-    assertThat(dead.getFirst().messageAttributes().get(SqsBroker.DEAD_LETTER_REASON_ATTRIBUTE).stringValue())
+    assertThat(
+            dead.getFirst()
+                .messageAttributes()
+                .get(SqsBroker.DEAD_LETTER_REASON_ATTRIBUTE)
+                .stringValue())
         .isEqualTo("malformed JSON at offset 1");
-    assertThat(dead.getFirst().messageAttributes().get(SqsBroker.DEAD_LETTER_SOURCE_ATTRIBUTE).stringValue())
+    assertThat(
+            dead.getFirst()
+                .messageAttributes()
+                .get(SqsBroker.DEAD_LETTER_SOURCE_ATTRIBUTE)
+                .stringValue())
         .isEqualTo(config.defaultQueue());
-    await().atMost(Duration.ofSeconds(5)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
   }
 
   @Test
@@ -244,10 +313,10 @@ class SqsBrokerBehaviourIT {
     first.requeue(Duration.ofSeconds(1), WireCodec.encode(counted));
     handler.release(1);
     Delivery second = handler.next(20);
-    assertThat(WireCodec.decodeSignature(second.body()).headers()).containsEntry("machinery_attempt", "2");
+    assertThat(WireCodec.decodeSignature(second.body()).headers())
+        .containsEntry("machinery_attempt", "2");
     handler.ack(second);
   }
-
 
   @Test
   void stoppingDuringALongPollLosesNoMessage() throws Exception {
@@ -264,7 +333,9 @@ class SqsBrokerBehaviourIT {
     if (first.waiting() == 0) {
       toClose.add(broker.startConsuming("after", "", second));
       Delivery d = second.next(5);
-      assertThat(d).as("the message is back at once, not after the 30 s visibility timeout").isNotNull();
+      assertThat(d)
+          .as("the message is back at once, not after the 30 s visibility timeout")
+          .isNotNull();
       second.ack(d);
     } else {
       first.ack(first.next(1));
@@ -273,10 +344,11 @@ class SqsBrokerBehaviourIT {
   }
 
   /**
-   * A receive cannot be called back: SQS (and ElasticMQ) keep a long poll open after its client went away, and
-   * a message arriving then is handed to nobody and stays hidden for the whole visibility timeout. So closing
-   * the broker, which closes the client it built, must wait for its pollers' receives to end (before the fix,
-   * close gave up after 5 s and cut an 8 s long poll short: the next message vanished for 30 s).
+   * A receive cannot be called back: SQS (and ElasticMQ) keep a long poll open after its client
+   * went away, and a message arriving then is handed to nobody and stays hidden for the whole
+   * visibility timeout. So closing the broker, which closes the client it built, must wait for its
+   * pollers' receives to end (before the fix, close gave up after 5 s and cut an 8 s long poll
+   * short: the next message vanished for 30 s).
    */
   @Test
   void closingTheBrokerDuringALongPollLeavesNoReceiveBehind() throws Exception {
@@ -284,20 +356,22 @@ class SqsBrokerBehaviourIT {
     SqsBroker b = SqsBroker.builder(longPoll).build();
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("closing", "", handler);
-    // Let the poller enter its 8 s receive on the empty queue; then close the broker (and its client).
+    // Let the poller enter its 8 s receive on the empty queue; then close the broker (and its
+    // client).
     await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
     b.close();
     publishRawNow(config.defaultQueue(), Signature.create("add", Arg.of(1L)));
     List<Message> got = SqsTestQueues.receive(config.defaultQueue(), 3, 30);
-    assertThat(got).as("the message sent after close is there at once, not hidden by an abandoned receive")
+    assertThat(got)
+        .as("the message sent after close is there at once, not hidden by an abandoned receive")
         .hasSize(1);
     assertThat(handler.handedOver()).isZero();
   }
 
   /**
-   * A retry whose back-off passes SQS's 15 minutes (RetryTimeout 1,000 s: Go's Fibonacci step makes it 1,597 s) is
-   * published, not refused (Go's SQS broker fails "Max AWS SQS delay exceeded" and the retry is lost), waits as a
-   * delayed message, and does not run early.
+   * A retry whose back-off passes SQS's 15 minutes (RetryTimeout 1,000 s: Go's Fibonacci step makes
+   * it 1,597 s) is published, not refused (Go's SQS broker fails "Max AWS SQS delay exceeded" and
+   * the retry is lost), waits as a delayed message, and does not run early.
    */
   @Test
   void aRetryBeyondFifteenMinutesWaitsAndDoesNotRunEarly() throws Exception {
@@ -306,15 +380,21 @@ class SqsBrokerBehaviourIT {
     toClose.add(backend);
     toClose.add(server);
     AtomicInteger runs = new AtomicInteger();
-    server.registerTask("fails_once", TaskFunction.of(() -> {
-      runs.incrementAndGet();
-      throw new IllegalStateException("boom");
-    }));
+    server.registerTask(
+        "fails_once",
+        TaskFunction.of(
+            () -> {
+              runs.incrementAndGet();
+              throw new IllegalStateException("boom");
+            }));
     server.newWorker("retry", 2).launchAsync();
-    AsyncResult result = server.sendTask(Signature.builder("fails_once").retryCount(1).retryTimeout(1_000).build());
+    AsyncResult result =
+        server.sendTask(Signature.builder("fails_once").retryCount(1).retryTimeout(1_000).build());
     // the retry's send stores PENDING, as Go's SendTask does
     await().atMost(Duration.ofSeconds(20)).until(() -> runs.get() == 1 && delayedCount() == 1);
-    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
         .until(() -> runs.get() == 1 && result.state() == State.PENDING && delayedCount() == 1);
   }
 
@@ -327,18 +407,33 @@ class SqsBrokerBehaviourIT {
     RecordingHandler handler = new RecordingHandler(3);
     toClose.add(broker.startConsuming("slots", "", handler));
     await().atMost(Duration.ofSeconds(20)).until(() -> handler.handedOver() == 3);
-    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5))
-        .until(() -> handler.handedOver() == 3 && queueCount("ApproximateNumberOfMessagesNotVisible") == 3
-            && queueCount("ApproximateNumberOfMessages") == 9);
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                handler.handedOver() == 3
+                    && queueCount("ApproximateNumberOfMessagesNotVisible") == 3
+                    && queueCount("ApproximateNumberOfMessages") == 9);
     handler.ack(handler.next(1));
     await().atMost(Duration.ofSeconds(20)).until(() -> handler.handedOver() == 4);
-    await().during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(5))
-        .until(() -> queueCount("ApproximateNumberOfMessagesNotVisible") == 3
-            && queueCount("ApproximateNumberOfMessages") == 8);
+    await()
+        .during(Duration.ofSeconds(1))
+        .atMost(Duration.ofSeconds(5))
+        .until(
+            () ->
+                queueCount("ApproximateNumberOfMessagesNotVisible") == 3
+                    && queueCount("ApproximateNumberOfMessages") == 8);
   }
 
   private int queueCount(String attribute) {
-    return Integer.parseInt(SqsTestQueues.client().getQueueAttributes(r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
-        .attributeNamesWithStrings(attribute)).attributesAsStrings().get(attribute));
+    return Integer.parseInt(
+        SqsTestQueues.client()
+            .getQueueAttributes(
+                r ->
+                    r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
+                        .attributeNamesWithStrings(attribute))
+            .attributesAsStrings()
+            .get(attribute));
   }
 }

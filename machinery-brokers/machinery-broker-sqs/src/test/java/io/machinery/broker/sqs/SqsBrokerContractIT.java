@@ -11,7 +11,10 @@ import org.junit.jupiter.api.AfterEach;
 class SqsBrokerContractIT extends BrokerContract {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.sqsUrl()).sqs(new SqsConfig(1, null, false)).build();
+    return Config.builder()
+        .broker(TestEndpoints.sqsUrl())
+        .sqs(new SqsConfig(1, null, false))
+        .build();
   }
 
   @Override

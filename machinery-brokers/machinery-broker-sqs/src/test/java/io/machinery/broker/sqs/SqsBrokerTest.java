@@ -12,7 +12,10 @@ import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.sqs.SqsClient;
 
-/** What needs no server: Go's queue URLs, delays rounded up and capped, dead-letter names, FIFO's group id. */
+/**
+ * What needs no server: Go's queue URLs, delays rounded up and capped, dead-letter names, FIFO's
+ * group id.
+ */
 class SqsBrokerTest {
   private static final Instant NOW = Instant.parse("2026-01-01T00:00:00Z");
 
@@ -20,28 +23,41 @@ class SqsBrokerTest {
   void delaysRoundUpSoATaskIsNeverEarlyAndStopAtFifteenMinutes() {
     assertThat(SqsBroker.delaySeconds(NOW.minusSeconds(1), NOW)).isZero();
     assertThat(SqsBroker.delaySeconds(NOW.plusMillis(1), NOW)).isEqualTo(1);
-    assertThat(SqsBroker.delaySeconds(NOW.plusMillis(1_999), NOW)).isEqualTo(2); // Go truncates to 1
+    assertThat(SqsBroker.delaySeconds(NOW.plusMillis(1_999), NOW))
+        .isEqualTo(2); // Go truncates to 1
     assertThat(SqsBroker.delaySeconds(NOW.plusSeconds(900), NOW)).isEqualTo(900);
-    assertThat(SqsBroker.delaySeconds(NOW.plusSeconds(3_600), NOW)).isEqualTo(900); // Go refuses; here it hops
+    assertThat(SqsBroker.delaySeconds(NOW.plusSeconds(3_600), NOW))
+        .isEqualTo(900); // Go refuses; here it hops
   }
 
   @Test
   void deadLetterQueuesKeepTheFifoSuffix() {
-    assertThat(SqsBroker.deadLetterQueue("machinery_tasks")).isEqualTo("machinery_tasks_dead_letters");
+    assertThat(SqsBroker.deadLetterQueue("machinery_tasks"))
+        .isEqualTo("machinery_tasks_dead_letters");
     assertThat(SqsBroker.deadLetterQueue("orders.fifo")).isEqualTo("orders_dead_letters.fifo");
   }
 
   @Test
   void queueUrlsAreGosConcatenation() {
-    try (SqsClient client = SqsClient.builder().region(Region.US_EAST_1)
-        .credentialsProvider(AnonymousCredentialsProvider.create()).build();
-         SqsBroker broker = SqsBroker.builder(Config.builder()
-             .broker("https://sqs.us-east-2.amazonaws.com/123456789012").build()).client(client).build()) {
-      assertThat(broker.queueUrl("machinery_tasks")).isEqualTo("https://sqs.us-east-2.amazonaws.com/123456789012/machinery_tasks");
+    try (SqsClient client =
+            SqsClient.builder()
+                .region(Region.US_EAST_1)
+                .credentialsProvider(AnonymousCredentialsProvider.create())
+                .build();
+        SqsBroker broker =
+            SqsBroker.builder(
+                    Config.builder()
+                        .broker("https://sqs.us-east-2.amazonaws.com/123456789012")
+                        .build())
+                .client(client)
+                .build()) {
+      assertThat(broker.queueUrl("machinery_tasks"))
+          .isEqualTo("https://sqs.us-east-2.amazonaws.com/123456789012/machinery_tasks");
       Signature fifo = Signature.builder("add").routingKey("orders.fifo").build();
       assertThatThrownBy(() -> broker.publish(fifo, WireCodec.encode(fifo)))
           .isInstanceOf(IllegalArgumentException.class)
-          .hasMessageStartingWith("please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
+          .hasMessageStartingWith(
+              "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
     }
   }
 }

@@ -8,17 +8,24 @@ import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
 
 /**
- * A worker process for {@link SqsWorkerKillIT}: SQS broker, Redis backend, one task {@code record(index)} that
- * appends its index to a file (one line per run, kept by the OS even when the process is killed).
+ * A worker process for {@link SqsWorkerKillIT}: SQS broker, Redis backend, one task {@code
+ * record(index)} that appends its index to a file (one line per run, kept by the OS even when the
+ * process is killed).
  *
- * <p>Arguments: SQS URL, Redis URL, queue, concurrency, visibility timeout (s), executions file. Runs until killed.
+ * <p>Arguments: SQS URL, Redis URL, queue, concurrency, visibility timeout (s), executions file.
+ * Runs until killed.
  */
 public final class SqsChildWorkerMain {
   private SqsChildWorkerMain() {}
 
   public static void main(String[] args) throws Exception {
-    Config config = Config.builder().broker(args[0]).resultBackend(args[1]).defaultQueue(args[2])
-        .sqs(new SqsConfig(1, Integer.parseInt(args[4]), true)).build();
+    Config config =
+        Config.builder()
+            .broker(args[0])
+            .resultBackend(args[1])
+            .defaultQueue(args[2])
+            .sqs(new SqsConfig(1, Integer.parseInt(args[4]), true))
+            .build();
     int concurrency = Integer.parseInt(args[3]);
     SqsBroker broker = SqsBroker.create(config);
     RedisBackend backend = RedisBackend.create(config);

@@ -22,7 +22,9 @@ class SqsDynamoDbAcceptanceIT extends AcceptanceSuite {
 
   @BeforeAll
   static void createTables() {
-    dynamo = AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint()).build(DynamoDbClient.builder());
+    dynamo =
+        AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint())
+            .build(DynamoDbClient.builder());
     String suffix = UUID.randomUUID().toString().substring(0, 8);
     tables = new DynamoDbConfig("sqs_task_states_" + suffix, "sqs_group_metas_" + suffix);
     DynamoDbBackend.createTables(dynamo, tables);
@@ -38,8 +40,12 @@ class SqsDynamoDbAcceptanceIT extends AcceptanceSuite {
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.sqsUrl()).resultBackend(TestEndpoints.dynamoDbEndpoint())
-        .dynamoDb(tables).sqs(new SqsConfig(1, null, false)).build();
+    return Config.builder()
+        .broker(TestEndpoints.sqsUrl())
+        .resultBackend(TestEndpoints.dynamoDbEndpoint())
+        .dynamoDb(tables)
+        .sqs(new SqsConfig(1, null, false))
+        .build();
   }
 
   @Override

@@ -12,7 +12,10 @@ import org.junit.jupiter.api.AfterEach;
 class SqsInspectorContractIT extends InspectorContract {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.sqsUrl()).sqs(new SqsConfig(1, null, false)).build();
+    return Config.builder()
+        .broker(TestEndpoints.sqsUrl())
+        .sqs(new SqsConfig(1, null, false))
+        .build();
   }
 
   @Override

@@ -21,13 +21,20 @@ import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.sqs.model.Message;
 import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 
-/** What the SQS inspector does beyond the contract: listings leave dead letters visible, repairs stopped midway, FIFO. */
+/**
+ * What the SQS inspector does beyond the contract: listings leave dead letters visible, repairs
+ * stopped midway, FIFO.
+ */
 class SqsInspectorIT {
   private final List<SqsBroker> brokers = new ArrayList<>();
 
   private SqsBroker broker(String queue) {
-    Config config = Config.builder().broker(TestEndpoints.sqsUrl()).sqs(new SqsConfig(1, null, false))
-        .defaultQueue(queue).build();
+    Config config =
+        Config.builder()
+            .broker(TestEndpoints.sqsUrl())
+            .sqs(new SqsConfig(1, null, false))
+            .defaultQueue(queue)
+            .build();
     SqsTestQueues.track(queue);
     SqsBroker broker = SqsBroker.builder(config).createQueues(true).build();
     brokers.add(broker);
@@ -50,7 +57,11 @@ class SqsInspectorIT {
 
   private static String deadLetter(SqsBroker broker, String queue, long value, String groupId) {
     Signature task = Signature.create("add", Arg.of(value));
-    broker.deadLetter(queue, new String(WireCodec.encode(task), StandardCharsets.UTF_8), "reason " + value, groupId,
+    broker.deadLetter(
+        queue,
+        new String(WireCodec.encode(task), StandardCharsets.UTF_8),
+        "reason " + value,
+        groupId,
         task.uuid());
     return task.uuid();
   }
@@ -81,15 +92,23 @@ class SqsInspectorIT {
     }
     int[] seen = {0};
 
-    assertThatThrownBy(() -> inspector.requeueDeadLetters("", e -> {
-      if (++seen[0] == 2) {
-        throw new IllegalStateException("the operator's filter fails on the second entry");
-      }
-      return true;
-    })).isInstanceOf(IllegalStateException.class);
+    assertThatThrownBy(
+            () ->
+                inspector.requeueDeadLetters(
+                    "",
+                    e -> {
+                      if (++seen[0] == 2) {
+                        throw new IllegalStateException(
+                            "the operator's filter fails on the second entry");
+                      }
+                      return true;
+                    }))
+        .isInstanceOf(IllegalStateException.class);
 
     assertThat(inspector.queue("").pending()).as("the first was requeued").isEqualTo(1);
-    assertThat(inspector.queue("").deadLettered()).as("the others are visible dead letters again").isEqualTo(2);
+    assertThat(inspector.queue("").deadLettered())
+        .as("the others are visible dead letters again")
+        .isEqualTo(2);
   }
 
   @Test
@@ -100,15 +119,23 @@ class SqsInspectorIT {
     String uuid = deadLetter(broker, queue, 7, "group-a");
 
     List<DeadLetterEntry> letters = inspector.deadLetters("", 0, 10);
-    assertThat(letters).singleElement().satisfies(l -> assertThat(l.reason()).isEqualTo("reason 7"));
+    assertThat(letters)
+        .singleElement()
+        .satisfies(l -> assertThat(l.reason()).isEqualTo("reason 7"));
     assertThat(inspector.requeueDeadLetters("", e -> true)).isEqualTo(1);
 
     List<Message> requeued = SqsTestQueues.receive(queue, 1, 30);
-    assertThat(requeued).singleElement().satisfies(m -> {
-      assertThat(WireCodec.decodeSignature(m.body().getBytes(StandardCharsets.UTF_8)).uuid()).isEqualTo(uuid);
-      assertThat(m.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID)).isEqualTo("group-a");
-      assertThat(m.messageAttributes()).as("Go's wire: the body only").isEmpty();
-    });
+    assertThat(requeued)
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(
+                      WireCodec.decodeSignature(m.body().getBytes(StandardCharsets.UTF_8)).uuid())
+                  .isEqualTo(uuid);
+              assertThat(m.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID))
+                  .isEqualTo("group-a");
+              assertThat(m.messageAttributes()).as("Go's wire: the body only").isEmpty();
+            });
     assertThat(inspector.queue("").deadLettered()).isZero();
   }
 }

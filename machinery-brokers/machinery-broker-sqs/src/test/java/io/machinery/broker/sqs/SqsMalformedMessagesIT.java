@@ -23,7 +23,10 @@ import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.sqs.model.Message;
 import software.amazon.awssdk.services.sqs.model.SendMessageBatchRequestEntry;
 
-/** 1,000 malformed messages among good tasks: every one dead-lettered with its reason, every task succeeds. */
+/**
+ * 1,000 malformed messages among good tasks: every one dead-lettered with its reason, every task
+ * succeeds.
+ */
 class SqsMalformedMessagesIT {
   private static final int BAD = 1_000;
   private static final int GOOD = 1_000;
@@ -35,13 +38,19 @@ class SqsMalformedMessagesIT {
 
   @Test
   void malformedMessagesAreDeadLetteredWithTheirReasonAndNeverBlockTheQueue() throws Exception {
-    Config config = BrokerContract.uniqueQueue(Config.builder().broker(TestEndpoints.sqsUrl())
-        .resultBackend(TestEndpoints.redisUrl()).sqs(new SqsConfig(1, null, false)).build(), "malformed_it_");
+    Config config =
+        BrokerContract.uniqueQueue(
+            Config.builder()
+                .broker(TestEndpoints.sqsUrl())
+                .resultBackend(TestEndpoints.redisUrl())
+                .sqs(new SqsConfig(1, null, false))
+                .build(),
+            "malformed_it_");
     String queue = config.defaultQueue();
     SqsTestQueues.track(queue);
     try (SqsBroker broker = SqsBroker.builder(config).createQueues(true).build();
-         RedisBackend backend = RedisBackend.create(config);
-         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("add", TaskFunction.varargs(long[].class, n -> n[0] + n[1]));
       SqsQueues.create(SqsTestQueues.client(), queue);
       long started = System.nanoTime();
@@ -50,12 +59,17 @@ class SqsMalformedMessagesIT {
         List<SendMessageBatchRequestEntry> entries = new ArrayList<>();
         for (int i = 0; i < 10; i++) {
           int n = batch * 10 + i;
-          entries.add(SendMessageBatchRequestEntry.builder().id("m" + i)
-              .messageBody(n % 2 == 0 ? "not json " + n : "{\"UUID\": " + n + ", \"Name\": [}").build());
+          entries.add(
+              SendMessageBatchRequestEntry.builder()
+                  .id("m" + i)
+                  .messageBody(n % 2 == 0 ? "not json " + n : "{\"UUID\": " + n + ", \"Name\": [}")
+                  .build());
         }
-        SqsTestQueues.client().sendMessageBatch(r -> r.queueUrl(SqsTestQueues.url(queue)).entries(entries));
+        SqsTestQueues.client()
+            .sendMessageBatch(r -> r.queueUrl(SqsTestQueues.url(queue)).entries(entries));
         for (int i = 0; i < GOOD / (BAD / 10); i++) {
-          results.add(server.sendTask(Signature.create("add", Arg.of((long) batch), Arg.of((long) i))));
+          results.add(
+              server.sendTask(Signature.create("add", Arg.of((long) batch), Arg.of((long) i))));
         }
       }
       server.newWorker("malformed", 20).launchAsync();
@@ -66,18 +80,28 @@ class SqsMalformedMessagesIT {
       String dlq = SqsBroker.deadLetterQueue(queue);
       Set<String> bodies = new HashSet<>();
       Set<String> reasons = new HashSet<>();
-      await().atMost(Duration.ofSeconds(60)).until(() -> {
-        for (Message m : SqsTestQueues.receive(dlq, 1, 300)) {
-          bodies.add(m.body());
-          reasons.add(m.messageAttributes().get(SqsBroker.DEAD_LETTER_REASON_ATTRIBUTE).stringValue()
-              .replaceAll("[0-9]+", "N"));
-        }
-        return bodies.size() == BAD;
-      });
-      System.out.printf("[SqsMalformedMessagesIT] %d good tasks all SUCCESS and %d malformed messages dead-lettered"
-          + " in %.1f s; distinct reasons: %s%n", GOOD, bodies.size(), seconds, reasons);
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .until(
+              () -> {
+                for (Message m : SqsTestQueues.receive(dlq, 1, 300)) {
+                  bodies.add(m.body());
+                  reasons.add(
+                      m.messageAttributes()
+                          .get(SqsBroker.DEAD_LETTER_REASON_ATTRIBUTE)
+                          .stringValue()
+                          .replaceAll("[0-9]+", "N"));
+                }
+                return bodies.size() == BAD;
+              });
+      System.out.printf(
+          "[SqsMalformedMessagesIT] %d good tasks all SUCCESS and %d malformed messages dead-lettered"
+              + " in %.1f s; distinct reasons: %s%n",
+          GOOD, bodies.size(), seconds, reasons);
       assertThat(reasons).allSatisfy(r -> assertThat(r).isNotBlank());
-      await().atMost(Duration.ofSeconds(30)).until(() -> SqsTestQueues.approximateCount(queue) == 0);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> SqsTestQueues.approximateCount(queue) == 0);
     }
   }
 }

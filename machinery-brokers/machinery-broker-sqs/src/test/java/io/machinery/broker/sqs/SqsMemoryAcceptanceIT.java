@@ -1,8 +1,8 @@
 package io.machinery.broker.sqs;
 
-import io.machinery.embedded.MemoryBackend;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
+import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
@@ -15,7 +15,10 @@ import org.junit.jupiter.api.AfterEach;
 class SqsMemoryAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.sqsUrl()).sqs(new SqsConfig(1, null, false)).build();
+    return Config.builder()
+        .broker(TestEndpoints.sqsUrl())
+        .sqs(new SqsConfig(1, null, false))
+        .build();
   }
 
   @Override

@@ -14,7 +14,11 @@ import org.junit.jupiter.api.AfterEach;
 class SqsRedisAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder().broker(TestEndpoints.sqsUrl()).resultBackend(TestEndpoints.redisUrl()).sqs(new SqsConfig(1, null, false)).build();
+    return Config.builder()
+        .broker(TestEndpoints.sqsUrl())
+        .resultBackend(TestEndpoints.redisUrl())
+        .sqs(new SqsConfig(1, null, false))
+        .build();
   }
 
   @Override

@@ -10,7 +10,9 @@ import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
 import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 
-/** Test access to ElasticMQ: a client of its own, and deletion of the queues a test class created. */
+/**
+ * Test access to ElasticMQ: a client of its own, and deletion of the queues a test class created.
+ */
 final class SqsTestQueues {
   private static final Set<String> created = ConcurrentHashMap.newKeySet();
   private static volatile SqsClient client;
@@ -45,17 +47,34 @@ final class SqsTestQueues {
     }
   }
 
-  /** Receives up to 10 messages of {@code queue} with all attributes, hiding them for {@code visibility} s. */
+  /**
+   * Receives up to 10 messages of {@code queue} with all attributes, hiding them for {@code
+   * visibility} s.
+   */
   static List<Message> receive(String queue, int waitSeconds, int visibility) {
-    return client().receiveMessage(r -> r.queueUrl(url(queue)).maxNumberOfMessages(10).waitTimeSeconds(waitSeconds)
-        .visibilityTimeout(visibility).messageAttributeNames("All")
-        .messageSystemAttributeNames(MessageSystemAttributeName.ALL)).messages();
+    return client()
+        .receiveMessage(
+            r ->
+                r.queueUrl(url(queue))
+                    .maxNumberOfMessages(10)
+                    .waitTimeSeconds(waitSeconds)
+                    .visibilityTimeout(visibility)
+                    .messageAttributeNames("All")
+                    .messageSystemAttributeNames(MessageSystemAttributeName.ALL))
+        .messages();
   }
 
   static int approximateCount(String queue) {
-    var attributes = client().getQueueAttributes(r -> r.queueUrl(url(queue)).attributeNamesWithStrings(
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"))
-        .attributesAsStrings();
+    var attributes =
+        client()
+            .getQueueAttributes(
+                r ->
+                    r.queueUrl(url(queue))
+                        .attributeNamesWithStrings(
+                            "ApproximateNumberOfMessages",
+                            "ApproximateNumberOfMessagesNotVisible",
+                            "ApproximateNumberOfMessagesDelayed"))
+            .attributesAsStrings();
     return attributes.values().stream().mapToInt(Integer::parseInt).sum();
   }
 }

@@ -23,9 +23,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A worker process is killed with SIGKILL in the middle of the run; the surviving worker process finishes. Every
- * task must end SUCCESS; tasks the dead worker held come back after the visibility timeout and may run twice
- * (counted). {@code -Dsqs.kill.tasks=N} sets the task count (default 4,000, what two shared cores finish in about a minute; 10,000 took 152 s here, 0 lost).
+ * A worker process is killed with SIGKILL in the middle of the run; the surviving worker process
+ * finishes. Every task must end SUCCESS; tasks the dead worker held come back after the visibility
+ * timeout and may run twice (counted). {@code -Dsqs.kill.tasks=N} sets the task count (default
+ * 4,000, what two shared cores finish in about a minute; 10,000 took 152 s here, 0 lost).
  */
 class SqsWorkerKillIT {
   private static final int TASKS = Integer.getInteger("sqs.kill.tasks", 4_000);
@@ -45,15 +46,21 @@ class SqsWorkerKillIT {
 
   @Test
   void killingAWorkerProcessMidRunLosesNoTask() throws Exception {
-    Config config = BrokerContract.uniqueQueue(Config.builder().broker(TestEndpoints.sqsUrl())
-        .resultBackend(TestEndpoints.redisUrl()).sqs(new SqsConfig(1, VISIBILITY_SECONDS, true)).build(), "kill_it_");
+    Config config =
+        BrokerContract.uniqueQueue(
+            Config.builder()
+                .broker(TestEndpoints.sqsUrl())
+                .resultBackend(TestEndpoints.redisUrl())
+                .sqs(new SqsConfig(1, VISIBILITY_SECONDS, true))
+                .build(),
+            "kill_it_");
     SqsTestQueues.track(config.defaultQueue());
     Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
     Path victimLog = dir.resolve("victim.executions");
     Path survivorLog = dir.resolve("survivor.executions");
     try (SqsBroker broker = SqsBroker.builder(config).createQueues(true).build();
-         RedisBackend backend = RedisBackend.create(config);
-         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       long sendStarted = System.nanoTime();
       List<String> uuids = sendAll(server);
       double sendSeconds = (System.nanoTime() - sendStarted) / 1e9;
@@ -67,7 +74,9 @@ class SqsWorkerKillIT {
       int victimRunsAtKill = lines(victimLog);
       int survivorRunsAtKill = lines(survivorLog);
 
-      await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(250))
+      await()
+          .atMost(Duration.ofMinutes(4))
+          .pollInterval(Duration.ofMillis(250))
           .until(() -> distinct(victimLog, survivorLog) == TASKS);
       double runSeconds = (System.nanoTime() - started) / 1e9;
       assertThat(survivor.isAlive()).isTrue();
@@ -76,15 +85,31 @@ class SqsWorkerKillIT {
       int victimRuns = lines(victimLog);
       int survivorRuns = lines(survivorLog);
       int executions = victimRuns + survivorRuns;
-      System.out.printf("[SqsWorkerKillIT] %d tasks sent in %.1f s; victim (pid %d) killed with SIGKILL after %d"
+      System.out.printf(
+          "[SqsWorkerKillIT] %d tasks sent in %.1f s; victim (pid %d) killed with SIGKILL after %d"
               + " executions (survivor: %d); all done %.1f s after the workers started (visibility timeout %d s);"
               + " executions: victim %d, survivor %d, total %d, distinct %d, duplicates %d; SUCCESS states: %d, lost: %d%n",
-          TASKS, sendSeconds, victim.pid(), victimRunsAtKill, survivorRunsAtKill, runSeconds, VISIBILITY_SECONDS,
-          victimRuns, survivorRuns, executions, distinct(victimLog, survivorLog), executions - TASKS, successes,
+          TASKS,
+          sendSeconds,
+          victim.pid(),
+          victimRunsAtKill,
+          survivorRunsAtKill,
+          runSeconds,
+          VISIBILITY_SECONDS,
+          victimRuns,
+          survivorRuns,
+          executions,
+          distinct(victimLog, survivorLog),
+          executions - TASKS,
+          successes,
           TASKS - successes);
       assertThat(successes).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
-      assertThat(executions - TASKS).as("duplicates are bounded by what the victim held (10 slots)").isLessThanOrEqualTo(10);
-      await().atMost(Duration.ofSeconds(30)).until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
+      assertThat(executions - TASKS)
+          .as("duplicates are bounded by what the victim held (10 slots)")
+          .isLessThanOrEqualTo(10);
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
     }
   }
 
@@ -95,13 +120,20 @@ class SqsWorkerKillIT {
     for (int i = 0; i < TASKS; i++) {
       int index = i;
       parallel.acquire();
-      senders.add(Thread.ofVirtual().start(() -> {
-        try {
-          uuids[index] = server.sendTask(Signature.create("record", Arg.of((long) index))).signature().uuid();
-        } finally {
-          parallel.release();
-        }
-      }));
+      senders.add(
+          Thread.ofVirtual()
+              .start(
+                  () -> {
+                    try {
+                      uuids[index] =
+                          server
+                              .sendTask(Signature.create("record", Arg.of((long) index)))
+                              .signature()
+                              .uuid();
+                    } finally {
+                      parallel.release();
+                    }
+                  }));
     }
     for (Thread sender : senders) {
       sender.join();
@@ -110,8 +142,15 @@ class SqsWorkerKillIT {
   }
 
   private Process startWorker(Config config, Path executions, Path output) {
-    return children.start(SqsChildWorkerMain.class, output, config.broker(), config.resultBackend(),
-        config.defaultQueue(), "10", Integer.toString(VISIBILITY_SECONDS), executions.toString());
+    return children.start(
+        SqsChildWorkerMain.class,
+        output,
+        config.broker(),
+        config.resultBackend(),
+        config.defaultQueue(),
+        "10",
+        Integer.toString(VISIBILITY_SECONDS),
+        executions.toString());
   }
 
   private static int lines(Path file) {

@@ -24,43 +24,51 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One AMQP connection that comes back by itself, with a confirming publisher and pooled channels for
- * declarations and queries. The AMQP broker and backend build on it, and may share one (the caller owns it).
+ * One AMQP connection that comes back by itself, with a confirming publisher and pooled channels
+ * for declarations and queries. The AMQP broker and backend build on it, and may share one (the
+ * caller owns it).
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Connection</b> ({@link Connector}). Opened lazily on first use by trying the URLs in order (Go's
- *       failover); when lost, the next use reconnects with back-off. The client library's own automatic
- *       recovery is off on purpose: it records every queue ever declared to re-declare it, which grows without
- *       bound for Go's per-task and per-delay queues, and its delivery-tag offsets make a late multiple-ack
- *       dangerous. Owners of channels (consumers) notice a lost connection through their channel's shutdown
- *       listener and resubscribe through {@link #openChannel()}. RabbitMQ's resource alarms ({@code
- *       connection.blocked}) are followed, so publishing waits for them with a deadline.
- *   <li><b>Publishing</b> ({@link ConfirmPublisher}, {@link PendingConfirms}). {@link #publish} sends with
- *       {@code mandatory} set on one of a few channels in confirm mode and returns when the broker confirmed.
- *       A returned message is an {@link UnroutableException}. A publish whose connection is lost before the
- *       confirm is sent again once reconnected (at-least-once); nothing waits beyond the publish timeout.
- *   <li><b>Queries.</b> {@link #call} runs declarations, inspections and basic.get on pooled channels that
- *       never carry publishes, so a refused declaration (which closes its channel) never fails a publish.
+ *   <li><b>Connection</b> ({@link Connector}). Opened lazily on first use by trying the URLs in
+ *       order (Go's failover); when lost, the next use reconnects with back-off. The client
+ *       library's own automatic recovery is off on purpose: it records every queue ever declared to
+ *       re-declare it, which grows without bound for Go's per-task and per-delay queues, and its
+ *       delivery-tag offsets make a late multiple-ack dangerous. Owners of channels (consumers)
+ *       notice a lost connection through their channel's shutdown listener and resubscribe through
+ *       {@link #openChannel()}. RabbitMQ's resource alarms ({@code connection.blocked}) are
+ *       followed, so publishing waits for them with a deadline.
+ *   <li><b>Publishing</b> ({@link ConfirmPublisher}, {@link PendingConfirms}). {@link #publish}
+ *       sends with {@code mandatory} set on one of a few channels in confirm mode and returns when
+ *       the broker confirmed. A returned message is an {@link UnroutableException}. A publish whose
+ *       connection is lost before the confirm is sent again once reconnected (at-least-once);
+ *       nothing waits beyond the publish timeout.
+ *   <li><b>Queries.</b> {@link #call} runs declarations, inspections and basic.get on pooled
+ *       channels that never carry publishes, so a refused declaration (which closes its channel)
+ *       never fails a publish.
  * </ul>
  *
- * <p>Thread-safe. Whoever builds it closes it; {@link #close()} closes the connection, which ends every
- * thread the client library started for it.
+ * <p>Thread-safe. Whoever builds it closes it; {@link #close()} closes the connection, which ends
+ * every thread the client library started for it.
  */
 public final class AmqpClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpClient.class);
 
   /** How long a publish may take, reconnecting included, unless the builder says otherwise. */
   public static final Duration DEFAULT_PUBLISH_TIMEOUT = Duration.ofSeconds(30);
+
   /** Channels in confirm mode shared by publishers unless the builder says otherwise. */
   public static final int DEFAULT_PUBLISHER_CHANNELS = 4;
+
   /**
-   * RabbitMQ's hard ceiling for {@code max_message_size} (its default is 128 MiB). The client accepts message
-   * bodies up to it, so an oversized message reaches the worker, which dead-letters it by size; with the client
-   * library's default (64 MiB) such a message would end the whole connection on every delivery (F7).
+   * RabbitMQ's hard ceiling for {@code max_message_size} (its default is 128 MiB). The client
+   * accepts message bodies up to it, so an oversized message reaches the worker, which dead-letters
+   * it by size; with the client library's default (64 MiB) such a message would end the whole
+   * connection on every delivery (F7).
    */
   public static final int MAX_INBOUND_BODY_BYTES = 512 * 1024 * 1024;
+
   static final long FIRST_BACKOFF_MILLIS = 100;
   static final long MAX_BACKOFF_MILLIS = 2000;
   private static final int IDLE_CALL_CHANNELS = 8;
@@ -72,8 +80,9 @@ public final class AmqpClient implements AutoCloseable {
   }
 
   /**
-   * Commands sent on a publishing channel right before a message, in the same order (for example no-wait
-   * declarations of the queue the message goes to, which RabbitMQ applies before routing it).
+   * Commands sent on a publishing channel right before a message, in the same order (for example
+   * no-wait declarations of the queue the message goes to, which RabbitMQ applies before routing
+   * it).
    */
   @FunctionalInterface
   public interface ChannelSetup {
@@ -90,15 +99,18 @@ public final class AmqpClient implements AutoCloseable {
   private final AmqpConnectionOptions options;
   private final Connector connector;
   private final ConfirmPublisher publisher;
-  private final ArrayBlockingQueue<Channel> idleCallChannels = new ArrayBlockingQueue<>(IDLE_CALL_CHANNELS);
+  private final ArrayBlockingQueue<Channel> idleCallChannels =
+      new ArrayBlockingQueue<>(IDLE_CALL_CHANNELS);
   private final @Nullable ExecutorService dispatch;
 
   private AmqpClient(Builder b) {
     this.connectionName = b.connectionName;
     this.options = b.options.build();
-    this.dispatch = b.virtualThreadDispatch
-        ? Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name(b.connectionName + "-dispatch-", 0).factory())
-        : null;
+    this.dispatch =
+        b.virtualThreadDispatch
+            ? Executors.newThreadPerTaskExecutor(
+                Thread.ofVirtual().name(b.connectionName + "-dispatch-", 0).factory())
+            : null;
     List<ConnectionFactory> factories = new ArrayList<>(b.urls.size());
     for (AmqpUrl url : b.urls) {
       ConnectionFactory f = options.connectionFactory(url);
@@ -130,10 +142,12 @@ public final class AmqpClient implements AutoCloseable {
     return options;
   }
 
-  // ------------------------------------------------------------------------------------------ connection
+  // ------------------------------------------------------------------------------------------
+  // connection
 
   /**
-   * The open connection, connecting first if needed and waiting up to the publish timeout for the broker.
+   * The open connection, connecting first if needed and waiting up to the publish timeout for the
+   * broker.
    *
    * @throws AmqpOperationException when no URL answered in time
    * @throws MachineryException when the client is closed or the thread is interrupted
@@ -148,7 +162,8 @@ public final class AmqpClient implements AutoCloseable {
   }
 
   /**
-   * A new channel on the current connection (connecting first if needed); the caller owns and closes it.
+   * A new channel on the current connection (connecting first if needed); the caller owns and
+   * closes it.
    *
    * @throws AmqpOperationException when no connection or channel can be had
    */
@@ -171,20 +186,23 @@ public final class AmqpClient implements AutoCloseable {
   }
 
   /**
-   * Why RabbitMQ blocks publishing on this client's connection right now (a memory or disk alarm, as RabbitMQ
-   * words it); empty when it does not. Publishes wait for the block to end, up to the publish timeout.
+   * Why RabbitMQ blocks publishing on this client's connection right now (a memory or disk alarm,
+   * as RabbitMQ words it); empty when it does not. Publishes wait for the block to end, up to the
+   * publish timeout.
    */
   public java.util.Optional<String> publishingBlocked() {
     return java.util.Optional.ofNullable(connector.blockedReason());
   }
 
-  // ------------------------------------------------------------------------------------------ queries
+  // ------------------------------------------------------------------------------------------
+  // queries
 
   /**
-   * Runs {@code call} on a pooled channel, once. A channel the broker closed (a refused declaration, a
-   * passive declaration of a missing queue) is dropped, never reused.
+   * Runs {@code call} on a pooled channel, once. A channel the broker closed (a refused
+   * declaration, a passive declaration of a missing queue) is dropped, never reused.
    *
-   * @throws AmqpOperationException with the broker's reply code when the broker refused or the connection failed
+   * @throws AmqpOperationException with the broker's reply code when the broker refused or the
+   *     connection failed
    */
   public <T extends @Nullable Object> T call(String what, ChannelCall<T> call) {
     Channel channel = idleCallChannels.poll();
@@ -210,8 +228,8 @@ public final class AmqpClient implements AutoCloseable {
   }
 
   /**
-   * {@link #call} for idempotent work (declarations, inspections): repeated after reconnecting when the
-   * connection was lost, until the publish timeout.
+   * {@link #call} for idempotent work (declarations, inspections): repeated after reconnecting when
+   * the connection was lost, until the publish timeout.
    */
   public <T extends @Nullable Object> T callRetrying(String what, ChannelCall<T> call) {
     long deadline = System.nanoTime() + options.publishTimeout().toNanos();
@@ -229,12 +247,14 @@ public final class AmqpClient implements AutoCloseable {
   }
 
   /**
-   * Reads up to {@code max} messages from the head of each queue with basic.get, without acknowledging them,
-   * then hands them all back by closing the channel: a classic queue puts each back in its place (it carries
-   * the redelivered flag from then on; a quorum queue counts it as a delivery). One channel serves every queue;
-   * a queue that does not exist (which closes the channel) is skipped and the rest are read on a new one.
+   * Reads up to {@code max} messages from the head of each queue with basic.get, without
+   * acknowledging them, then hands them all back by closing the channel: a classic queue puts each
+   * back in its place (it carries the redelivered flag from then on; a quorum queue counts it as a
+   * delivery). One channel serves every queue; a queue that does not exist (which closes the
+   * channel) is skipped and the rest are read on a new one.
    *
-   * @throws AmqpOperationException when the broker refused a read for another reason or the connection failed
+   * @throws AmqpOperationException when the broker refused a read for another reason or the
+   *     connection failed
    */
   public void peek(List<String> queues, int max, PeekVisitor visitor) {
     Channel channel = null;
@@ -264,72 +284,105 @@ public final class AmqpClient implements AutoCloseable {
     }
   }
 
-  // ------------------------------------------------------------------------------------------ publishing
+  // ------------------------------------------------------------------------------------------
+  // publishing
 
   /**
-   * Publishes with {@code mandatory} set and returns once the broker confirmed the message. A message lost
-   * with its connection before the confirm is sent again after reconnecting, until the publish timeout, which
-   * also bounds waiting out a resource alarm.
+   * Publishes with {@code mandatory} set and returns once the broker confirmed the message. A
+   * message lost with its connection before the confirm is sent again after reconnecting, until the
+   * publish timeout, which also bounds waiting out a resource alarm.
    *
    * @throws UnroutableException when the broker returned the message (no queue bound for it)
-   * @throws AmqpOperationException when the broker refused it, or no confirm came within the publish timeout
-   *     ({@link AmqpOperationException#BLOCKED} when RabbitMQ blocked publishing all that time)
+   * @throws AmqpOperationException when the broker refused it, or no confirm came within the
+   *     publish timeout ({@link AmqpOperationException#BLOCKED} when RabbitMQ blocked publishing
+   *     all that time)
    */
-  public void publish(String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
+  public void publish(
+      String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
     publisher.publish(-1, null, exchange, routingKey, properties, body);
   }
 
   /**
-   * {@link #publish(String, String, AMQP.BasicProperties, byte[])} without waiting for the confirm: the future
-   * completes when the broker confirmed (RabbitMQ confirms many messages at once), or fails with {@link
-   * UnroutableException}, an {@link AmqpOperationException} (no resend; the caller decides), or an
-   * {@link AmqpOperationException} when no confirm came within the publish timeout.
+   * {@link #publish(String, String, AMQP.BasicProperties, byte[])} without waiting for the confirm:
+   * the future completes when the broker confirmed (RabbitMQ confirms many messages at once), or
+   * fails with {@link UnroutableException}, an {@link AmqpOperationException} (no resend; the
+   * caller decides), or an {@link AmqpOperationException} when no confirm came within the publish
+   * timeout.
    */
-  public CompletableFuture<Void> publishAsync(String exchange, String routingKey, AMQP.BasicProperties properties,
-      byte[] body) {
+  public CompletableFuture<Void> publishAsync(
+      String exchange, String routingKey, AMQP.BasicProperties properties, byte[] body) {
     connector.checkOpen();
     long deadline = System.nanoTime() + options.publishTimeout().toNanos();
     try {
-      return publisher.publishAsync(-1, null, exchange, routingKey, properties, body, deadline)
-          .orTimeout(options.publishTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
-          .exceptionallyCompose(e -> CompletableFuture.failedFuture(
-              e instanceof java.util.concurrent.TimeoutException
-                  ? new AmqpOperationException("no publisher confirm for a message to exchange '" + exchange
-                      + "' with routing key '" + routingKey + "' within " + options.publishTimeout(), 0, true, e)
-                  : e));
+      return publisher
+          .publishAsync(-1, null, exchange, routingKey, properties, body, deadline)
+          .orTimeout(
+              options.publishTimeout().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+          .exceptionallyCompose(
+              e ->
+                  CompletableFuture.failedFuture(
+                      e instanceof java.util.concurrent.TimeoutException
+                          ? new AmqpOperationException(
+                              "no publisher confirm for a message to exchange '"
+                                  + exchange
+                                  + "' with routing key '"
+                                  + routingKey
+                                  + "' within "
+                                  + options.publishTimeout(),
+                              0,
+                              true,
+                              e)
+                          : e));
     } catch (AmqpOperationException e) {
       return CompletableFuture.failedFuture(e);
     }
   }
 
   /**
-   * {@link #publish(String, String, AMQP.BasicProperties, byte[])} in order with every other message published
-   * with the same {@code orderKey} (they share one channel), after {@code setup} ran on that channel.
+   * {@link #publish(String, String, AMQP.BasicProperties, byte[])} in order with every other
+   * message published with the same {@code orderKey} (they share one channel), after {@code setup}
+   * ran on that channel.
    */
   public void publishOrdered(
-      String orderKey, @Nullable ChannelSetup setup, String exchange, String routingKey,
-      AMQP.BasicProperties properties, byte[] body) {
-    publisher.publish(publisher.channelFor(orderKey), setup, exchange, routingKey, properties, body);
+      String orderKey,
+      @Nullable ChannelSetup setup,
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties properties,
+      byte[] body) {
+    publisher.publish(
+        publisher.channelFor(orderKey), setup, exchange, routingKey, properties, body);
   }
 
   /**
-   * Publishes in order with every other message of the same {@code orderKey}, after {@code setup}, without
-   * waiting: the future completes when the broker confirmed, or fails with {@link UnroutableException} or an
-   * {@link AmqpOperationException} (no retry; the caller decides).
+   * Publishes in order with every other message of the same {@code orderKey}, after {@code setup},
+   * without waiting: the future completes when the broker confirmed, or fails with {@link
+   * UnroutableException} or an {@link AmqpOperationException} (no retry; the caller decides).
    */
   public CompletableFuture<Void> publishOrderedAsync(
-      String orderKey, @Nullable ChannelSetup setup, String exchange, String routingKey,
-      AMQP.BasicProperties properties, byte[] body) {
+      String orderKey,
+      @Nullable ChannelSetup setup,
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties properties,
+      byte[] body) {
     connector.checkOpen();
     try {
-      return publisher.publishAsync(publisher.channelFor(orderKey), setup, exchange, routingKey, properties, body,
+      return publisher.publishAsync(
+          publisher.channelFor(orderKey),
+          setup,
+          exchange,
+          routingKey,
+          properties,
+          body,
           System.nanoTime() + options.publishTimeout().toNanos());
     } catch (AmqpOperationException e) {
       return CompletableFuture.failedFuture(e);
     }
   }
 
-  // ------------------------------------------------------------------------------------------ lifecycle
+  // ------------------------------------------------------------------------------------------
+  // lifecycle
 
   /** Whether {@link #close()} was called. */
   public boolean isClosed() {
@@ -384,22 +437,32 @@ public final class AmqpClient implements AutoCloseable {
       return this;
     }
 
-    /** TLS, publish timeout and factory customizer, all at once (replaces what the single setters set). */
+    /**
+     * TLS, publish timeout and factory customizer, all at once (replaces what the single setters
+     * set).
+     */
     public Builder options(AmqpConnectionOptions value) {
       options = Objects.requireNonNull(value, "options").toBuilder();
       return this;
     }
 
-    /** How long a publish (reconnecting included) and a wait for a connection may take; default 30 s. */
+    /**
+     * How long a publish (reconnecting included) and a wait for a connection may take; default 30
+     * s.
+     */
     public Builder publishTimeout(Duration value) {
       options.publishTimeout(value);
       return this;
     }
 
-    /** How many confirm-mode channels publishers share; default {@value #DEFAULT_PUBLISHER_CHANNELS}. */
+    /**
+     * How many confirm-mode channels publishers share; default {@value
+     * #DEFAULT_PUBLISHER_CHANNELS}.
+     */
     public Builder publisherChannels(int value) {
       if (value < 1 || value > 64) {
-        throw new IllegalArgumentException("publisherChannels must be between 1 and 64, was " + value);
+        throw new IllegalArgumentException(
+            "publisherChannels must be between 1 and 64, was " + value);
       }
       publisherChannels = value;
       return this;
@@ -411,7 +474,10 @@ public final class AmqpClient implements AutoCloseable {
       return this;
     }
 
-    /** The TLS context for {@code amqps://} (default: the JVM's default context, with hostname verification). */
+    /**
+     * The TLS context for {@code amqps://} (default: the JVM's default context, with hostname
+     * verification).
+     */
     public Builder sslContext(SSLContext value) {
       options.sslContext(value);
       return this;
@@ -424,9 +490,10 @@ public final class AmqpClient implements AutoCloseable {
     }
 
     /**
-     * Runs the client library's consumer callbacks on virtual threads (one per channel at a time, in order)
-     * instead of its small platform thread pool, so a callback may block (for example until the worker has a
-     * free slot) without holding up other channels. The client shuts that executor down on close.
+     * Runs the client library's consumer callbacks on virtual threads (one per channel at a time,
+     * in order) instead of its small platform thread pool, so a callback may block (for example
+     * until the worker has a free slot) without holding up other channels. The client shuts that
+     * executor down on close.
      */
     public Builder virtualThreadDispatch(boolean value) {
       virtualThreadDispatch = value;

@@ -9,10 +9,10 @@ import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 
 /**
- * How AMQP connections are made, apart from where to (the {@link AmqpUrl}): TLS, the publish timeout and a last
- * adjustment of the client library's {@link ConnectionFactory}. The one place a {@code ConnectionFactory} is set
- * up: {@link AmqpClient}, the AMQP broker and backend builders, and tests all go through {@link
- * #connectionFactory(AmqpUrl)}.
+ * How AMQP connections are made, apart from where to (the {@link AmqpUrl}): TLS, the publish
+ * timeout and a last adjustment of the client library's {@link ConnectionFactory}. The one place a
+ * {@code ConnectionFactory} is set up: {@link AmqpClient}, the AMQP broker and backend builders,
+ * and tests all go through {@link #connectionFactory(AmqpUrl)}.
  *
  * <pre>{@code
  * AmqpConnectionOptions options = AmqpConnectionOptions.builder().publishTimeout(Duration.ofSeconds(10)).build();
@@ -22,7 +22,10 @@ import org.jspecify.annotations.Nullable;
  * <p>Immutable; validated when built.
  */
 public final class AmqpConnectionOptions {
-  /** No TLS unless the URL says {@code amqps}, the JVM's TLS context, 30 s publish timeout, no customizer. */
+  /**
+   * No TLS unless the URL says {@code amqps}, the JVM's TLS context, 30 s publish timeout, no
+   * customizer.
+   */
   public static final AmqpConnectionOptions DEFAULT = builder().build();
 
   private final boolean tls;
@@ -61,10 +64,10 @@ public final class AmqpConnectionOptions {
   }
 
   /**
-   * A new, unconnected factory for {@code url}: Go's heartbeat and dial timeout unless the URL says otherwise,
-   * a body limit of {@link AmqpClient#MAX_INBOUND_BODY_BYTES}, the client library's automatic recovery off (see
-   * {@link AmqpClient}), TLS with hostname verification for {@code amqps} (or {@link #tls()}), then the
-   * customizer.
+   * A new, unconnected factory for {@code url}: Go's heartbeat and dial timeout unless the URL says
+   * otherwise, a body limit of {@link AmqpClient#MAX_INBOUND_BODY_BYTES}, the client library's
+   * automatic recovery off (see {@link AmqpClient}), TLS with hostname verification for {@code
+   * amqps} (or {@link #tls()}), then the customizer.
    */
   public ConnectionFactory connectionFactory(AmqpUrl url) {
     ConnectionFactory f = new ConnectionFactory();
@@ -100,8 +103,13 @@ public final class AmqpConnectionOptions {
 
   @Override
   public String toString() {
-    return "AmqpConnectionOptions{tls=" + tls + ", publishTimeout=" + publishTimeout
-        + (sslContext != null ? ", own TLS context" : "") + (customizer != null ? ", customized" : "") + "}";
+    return "AmqpConnectionOptions{tls="
+        + tls
+        + ", publishTimeout="
+        + publishTimeout
+        + (sslContext != null ? ", own TLS context" : "")
+        + (customizer != null ? ", customized" : "")
+        + "}";
   }
 
   /** Builds {@link AmqpConnectionOptions}. Not thread-safe. */
@@ -119,7 +127,10 @@ public final class AmqpConnectionOptions {
       return this;
     }
 
-    /** The TLS context for {@code amqps://} (default: the JVM's default context, with hostname verification). */
+    /**
+     * The TLS context for {@code amqps://} (default: the JVM's default context, with hostname
+     * verification).
+     */
     public Builder sslContext(SSLContext value) {
       sslContext = Objects.requireNonNull(value, "sslContext");
       return this;
@@ -131,7 +142,10 @@ public final class AmqpConnectionOptions {
       return this;
     }
 
-    /** How long a publish (reconnecting included) and a wait for a connection may take; default 30 s. */
+    /**
+     * How long a publish (reconnecting included) and a wait for a connection may take; default 30
+     * s.
+     */
     public Builder publishTimeout(Duration value) {
       Objects.requireNonNull(value, "publishTimeout");
       if (value.isNegative() || value.isZero()) {

@@ -9,26 +9,29 @@ import java.util.Locale;
 import java.util.Objects;
 
 /**
- * One AMQP broker address, read the way Go's {@code amqp091-go} ({@code ParseURI}) reads it, so a Go Machinery
- * configuration means the same thing here.
+ * One AMQP broker address, read the way Go's {@code amqp091-go} ({@code ParseURI}) reads it, so a
+ * Go Machinery configuration means the same thing here.
  *
- * <p>The difference that matters: for Go an empty path <em>and</em> a lone {@code /} mean the vhost {@code
- * /}, so Go's default {@code amqp://guest:guest@localhost:5672/} is the default vhost. The Java client's own
- * {@code ConnectionFactory.setUri} reads that trailing slash as the vhost {@code ""}, which RabbitMQ refuses
- * ("vhost not found"). Everything else follows Go too: scheme {@code amqp} (port 5672) or {@code amqps} (5671,
- * TLS), user and password {@code guest} when absent, host {@code localhost} when empty, the vhost is the
- * percent-decoded path after its first {@code /} ({@code %2F} is {@code /}), and the query keys {@code
- * heartbeat} (seconds), {@code connection_timeout} (milliseconds), {@code channel_max} and {@code frame_max}.
+ * <p>The difference that matters: for Go an empty path <em>and</em> a lone {@code /} mean the vhost
+ * {@code /}, so Go's default {@code amqp://guest:guest@localhost:5672/} is the default vhost. The
+ * Java client's own {@code ConnectionFactory.setUri} reads that trailing slash as the vhost {@code
+ * ""}, which RabbitMQ refuses ("vhost not found"). Everything else follows Go too: scheme {@code
+ * amqp} (port 5672) or {@code amqps} (5671, TLS), user and password {@code guest} when absent, host
+ * {@code localhost} when empty, the vhost is the percent-decoded path after its first {@code /}
+ * ({@code %2F} is {@code /}), and the query keys {@code heartbeat} (seconds), {@code
+ * connection_timeout} (milliseconds), {@code channel_max} and {@code frame_max}.
  *
- * <p>Errors never echo the URL or a part of it that could hold the password; a user info with an unencoded
- * {@code /}, {@code ?} or {@code #} (which would turn part of the password into a host, port or vhost, as it
- * does for Go's {@code url.Parse}) is refused as "password must be percent-encoded".
+ * <p>Errors never echo the URL or a part of it that could hold the password; a user info with an
+ * unencoded {@code /}, {@code ?} or {@code #} (which would turn part of the password into a host,
+ * port or vhost, as it does for Go's {@code url.Parse}) is refused as "password must be
+ * percent-encoded".
  *
  * <p>Immutable. {@link #toString()} leaves out the credentials.
  */
 public final class AmqpUrl {
   /** Go's {@code amqp091-go} heartbeat (the Java client asks for 60 s). */
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(10);
+
   /** Go's {@code amqp091-go} dial timeout. */
   public static final Duration DEFAULT_CONNECTION_TIMEOUT = Duration.ofSeconds(30);
 
@@ -43,8 +46,17 @@ public final class AmqpUrl {
   private final int channelMax;
   private final int frameMax;
 
-  private AmqpUrl(boolean tls, String host, int port, String username, String password, String vhost,
-      Duration heartbeat, Duration connectionTimeout, int channelMax, int frameMax) {
+  private AmqpUrl(
+      boolean tls,
+      String host,
+      int port,
+      String username,
+      String password,
+      String vhost,
+      Duration heartbeat,
+      Duration connectionTimeout,
+      int channelMax,
+      int frameMax) {
     this.tls = tls;
     this.host = host;
     this.port = port;
@@ -71,16 +83,20 @@ public final class AmqpUrl {
     switch (scheme) {
       case "amqp" -> tls = false;
       case "amqps" -> tls = true;
-      default -> throw new IllegalArgumentException("an AMQP URL starts with amqp:// or amqps://, got "
-          + (schemeEnd < 0 ? "no scheme" : "the scheme '" + redactScheme(scheme) + "'"));
+      default ->
+          throw new IllegalArgumentException(
+              "an AMQP URL starts with amqp:// or amqps://, got "
+                  + (schemeEnd < 0 ? "no scheme" : "the scheme '" + redactScheme(scheme) + "'"));
     }
     String rest = text.substring(schemeEnd + 3);
     int authorityEnd = firstOf(rest, "/?#");
     if (authorityEnd >= 0 && rest.indexOf('@', authorityEnd) >= 0) {
-      // user:pa/ss@host would otherwise parse as host "user", port "pa" and vhost "ss@host": an error message or
+      // user:pa/ss@host would otherwise parse as host "user", port "pa" and vhost "ss@host": an
+      // error message or
       // toString() would then print part of the password.
-      throw new IllegalArgumentException("password must be percent-encoded: the user info of an AMQP URL may "
-          + "not contain '/', '?' or '#' (write %2F, %3F, %23; an '@' in the vhost is %40)");
+      throw new IllegalArgumentException(
+          "password must be percent-encoded: the user info of an AMQP URL may "
+              + "not contain '/', '?' or '#' (write %2F, %3F, %23; an '@' in the vhost is %40)");
     }
     int fragment = rest.indexOf('#');
     if (fragment >= 0) {
@@ -139,11 +155,15 @@ public final class AmqpUrl {
           port = Integer.parseInt(portText);
         } catch (NumberFormatException e) {
           // never echo it: without '@' a "user:password" is read as "host:port"
-          throw new IllegalArgumentException("the port of the AMQP URL for host '" + host
-              + "' is not a number (a password must be percent-encoded)", null);
+          throw new IllegalArgumentException(
+              "the port of the AMQP URL for host '"
+                  + host
+                  + "' is not a number (a password must be percent-encoded)",
+              null);
         }
         if (port <= 0 || port > 65535) {
-          throw new IllegalArgumentException("port out of range in the AMQP URL for host '" + host + "'");
+          throw new IllegalArgumentException(
+              "port out of range in the AMQP URL for host '" + host + "'");
         }
       }
     }
@@ -163,18 +183,30 @@ public final class AmqpUrl {
         try {
           switch (key) {
             case "heartbeat" -> heartbeat = Duration.ofSeconds(Long.parseLong(value));
-            case "connection_timeout" -> connectionTimeout = Duration.ofMillis(Long.parseLong(value));
+            case "connection_timeout" ->
+                connectionTimeout = Duration.ofMillis(Long.parseLong(value));
             case "channel_max" -> channelMax = Integer.parseInt(value);
             case "frame_max" -> frameMax = Integer.parseInt(value);
-            default -> { } // Go ignores keys it does not know (auth_mechanism, TLS file names, ...)
+            default -> {} // Go ignores keys it does not know (auth_mechanism, TLS file names, ...)
           }
         } catch (NumberFormatException e) {
-          throw new IllegalArgumentException("bad value '" + value + "' for " + key + " in the AMQP URL for host '"
-              + host + "'", e);
+          throw new IllegalArgumentException(
+              "bad value '" + value + "' for " + key + " in the AMQP URL for host '" + host + "'",
+              e);
         }
       }
     }
-    return new AmqpUrl(tls, host, port, username, password, vhost, heartbeat, connectionTimeout, channelMax, frameMax);
+    return new AmqpUrl(
+        tls,
+        host,
+        port,
+        username,
+        password,
+        vhost,
+        heartbeat,
+        connectionTimeout,
+        channelMax,
+        frameMax);
   }
 
   /**
@@ -186,7 +218,10 @@ public final class AmqpUrl {
   public static List<AmqpUrl> parseAll(String urls, String separator) {
     Objects.requireNonNull(urls, "urls");
     Objects.requireNonNull(separator, "separator");
-    List<String> parts = separator.isEmpty() ? List.of(urls) : List.of(urls.split(java.util.regex.Pattern.quote(separator), -1));
+    List<String> parts =
+        separator.isEmpty()
+            ? List.of(urls)
+            : List.of(urls.split(java.util.regex.Pattern.quote(separator), -1));
     List<AmqpUrl> out = new ArrayList<>(parts.size());
     for (String part : parts) {
       if (!part.isBlank()) {
@@ -215,7 +250,9 @@ public final class AmqpUrl {
 
   /** A scheme is short and never a secret, unless the "scheme" is really a mistyped URL. */
   private static String redactScheme(String scheme) {
-    return scheme.length() <= 10 && scheme.chars().allMatch(Character::isLetterOrDigit) ? scheme : "(not shown)";
+    return scheme.length() <= 10 && scheme.chars().allMatch(Character::isLetterOrDigit)
+        ? scheme
+        : "(not shown)";
   }
 
   /**
@@ -226,26 +263,62 @@ public final class AmqpUrl {
     return AmqpConnectionOptions.DEFAULT.connectionFactory(this);
   }
 
-  public boolean tls() { return tls; }
-  public String host() { return host; }
-  public int port() { return port; }
-  public String username() { return username; }
-  public String password() { return password; }
+  public boolean tls() {
+    return tls;
+  }
+
+  public String host() {
+    return host;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public String username() {
+    return username;
+  }
+
+  public String password() {
+    return password;
+  }
+
   /** The virtual host; {@code /} for an empty path or a lone slash, as in Go. */
-  public String vhost() { return vhost; }
-  public Duration heartbeat() { return heartbeat; }
-  public Duration connectionTimeout() { return connectionTimeout; }
+  public String vhost() {
+    return vhost;
+  }
+
+  public Duration heartbeat() {
+    return heartbeat;
+  }
+
+  public Duration connectionTimeout() {
+    return connectionTimeout;
+  }
+
   /** Requested channel maximum; 0 leaves the client's default. */
-  public int channelMax() { return channelMax; }
+  public int channelMax() {
+    return channelMax;
+  }
+
   /** Requested frame maximum; 0 leaves the client's default. */
-  public int frameMax() { return frameMax; }
+  public int frameMax() {
+    return frameMax;
+  }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof AmqpUrl u && tls == u.tls && port == u.port && host.equals(u.host)
-        && username.equals(u.username) && password.equals(u.password) && vhost.equals(u.vhost)
-        && heartbeat.equals(u.heartbeat) && connectionTimeout.equals(u.connectionTimeout)
-        && channelMax == u.channelMax && frameMax == u.frameMax;
+    return o instanceof AmqpUrl u
+        && tls == u.tls
+        && port == u.port
+        && host.equals(u.host)
+        && username.equals(u.username)
+        && password.equals(u.password)
+        && vhost.equals(u.vhost)
+        && heartbeat.equals(u.heartbeat)
+        && connectionTimeout.equals(u.connectionTimeout)
+        && channelMax == u.channelMax
+        && frameMax == u.frameMax;
   }
 
   @Override

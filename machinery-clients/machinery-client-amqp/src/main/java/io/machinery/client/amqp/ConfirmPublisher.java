@@ -21,18 +21,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The confirming publisher of an {@link AmqpClient}: a few channels in confirm mode shared by every publisher,
- * each message matched to its confirm or return by {@link PendingConfirms}.
+ * The confirming publisher of an {@link AmqpClient}: a few channels in confirm mode shared by every
+ * publisher, each message matched to its confirm or return by {@link PendingConfirms}.
  *
- * <p>Design notes. A publish takes one channel's lock only to send (optional setup commands, then the
- * message), never while it waits for the confirm, so RabbitMQ confirms concurrent publishers in batches.
- * Messages with the same order key share a channel, so RabbitMQ applies them in order. A message whose
- * channel or connection is lost before the confirm is sent again after reconnecting (at-least-once) until the
- * publish timeout. Every wait has the publish timeout as its deadline (F17): the channel lock is taken with
- * {@code tryLock}, and while RabbitMQ blocks the connection (memory or disk alarm) nothing is written, the
- * publisher waits for the alarm to clear and fails with the alarm's reason when the deadline passes. One case
- * stays outside any deadline: a message larger than the socket's send buffer written in the instant RabbitMQ
- * starts blocking can stall in the socket write itself (the client library has no write timeout).
+ * <p>Design notes. A publish takes one channel's lock only to send (optional setup commands, then
+ * the message), never while it waits for the confirm, so RabbitMQ confirms concurrent publishers in
+ * batches. Messages with the same order key share a channel, so RabbitMQ applies them in order. A
+ * message whose channel or connection is lost before the confirm is sent again after reconnecting
+ * (at-least-once) until the publish timeout. Every wait has the publish timeout as its deadline
+ * (F17): the channel lock is taken with {@code tryLock}, and while RabbitMQ blocks the connection
+ * (memory or disk alarm) nothing is written, the publisher waits for the alarm to clear and fails
+ * with the alarm's reason when the deadline passes. One case stays outside any deadline: a message
+ * larger than the socket's send buffer written in the instant RabbitMQ starts blocking can stall in
+ * the socket write itself (the client library has no write timeout).
  */
 final class ConfirmPublisher {
   private static final Logger log = LoggerFactory.getLogger(ConfirmPublisher.class);
@@ -56,9 +57,17 @@ final class ConfirmPublisher {
     return Math.floorMod(orderKey.hashCode(), channels.length());
   }
 
-  /** Publishes and waits for the confirm, resending after a lost connection; see {@link AmqpClient#publish}. */
-  void publish(int channelIndex, AmqpClient.@Nullable ChannelSetup setup, String exchange, String routingKey,
-      AMQP.BasicProperties properties, byte[] body) {
+  /**
+   * Publishes and waits for the confirm, resending after a lost connection; see {@link
+   * AmqpClient#publish}.
+   */
+  void publish(
+      int channelIndex,
+      AmqpClient.@Nullable ChannelSetup setup,
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties properties,
+      byte[] body) {
     long deadline = System.nanoTime() + publishTimeout.toNanos();
     AmqpOperationException last = null;
     while (true) {
@@ -76,7 +85,9 @@ final class ConfirmPublisher {
         if (cause instanceof UnroutableException u) {
           throw new UnroutableException(u.exchange(), u.routingKey());
         }
-        last = AmqpOperationException.of("publish to exchange '" + exchange + "'", cause == null ? e : cause);
+        last =
+            AmqpOperationException.of(
+                "publish to exchange '" + exchange + "'", cause == null ? e : cause);
       } catch (AmqpOperationException e) {
         if (e.replyCode() == AmqpOperationException.BLOCKED) {
           throw e; // the deadline passed during a resource alarm
@@ -86,49 +97,79 @@ final class ConfirmPublisher {
         throw timedOut(exchange, routingKey, null);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new MachineryException("interrupted while publishing to exchange '" + exchange + "'", e);
+        throw new MachineryException(
+            "interrupted while publishing to exchange '" + exchange + "'", e);
       }
       if (!last.connectionLost() && last.replyCode() != 0) {
-        throw last; // the broker refused it (a missing exchange, access refused): retrying cannot help
+        throw last; // the broker refused it (a missing exchange, access refused): retrying cannot
+        // help
       }
       log.debug("Publishing to exchange '{}' failed ({}); retrying", exchange, last.getMessage());
     }
   }
 
-  private AmqpOperationException timedOut(String exchange, String routingKey, @Nullable AmqpOperationException last) {
+  private AmqpOperationException timedOut(
+      String exchange, String routingKey, @Nullable AmqpOperationException last) {
     String blocked = connector.blockedReason();
-    return new AmqpOperationException("no publisher confirm for a message to exchange '" + exchange
-        + "' with routing key '" + routingKey + "' within " + publishTimeout
-        + (blocked != null ? " (RabbitMQ blocks publishing: " + blocked + ")" : "")
-        + (last == null ? "" : " (last error: " + last.getMessage() + ")"),
-        blocked != null ? AmqpOperationException.BLOCKED : 0, true, last);
+    return new AmqpOperationException(
+        "no publisher confirm for a message to exchange '"
+            + exchange
+            + "' with routing key '"
+            + routingKey
+            + "' within "
+            + publishTimeout
+            + (blocked != null ? " (RabbitMQ blocks publishing: " + blocked + ")" : "")
+            + (last == null ? "" : " (last error: " + last.getMessage() + ")"),
+        blocked != null ? AmqpOperationException.BLOCKED : 0,
+        true,
+        last);
   }
 
   /**
-   * Sends one message without waiting for its confirm; the future completes with the confirm. Waits (until
-   * {@code deadline}, a {@link System#nanoTime()}) only for a channel, the channel's lock and the end of a
-   * resource alarm.
+   * Sends one message without waiting for its confirm; the future completes with the confirm. Waits
+   * (until {@code deadline}, a {@link System#nanoTime()}) only for a channel, the channel's lock
+   * and the end of a resource alarm.
    */
-  CompletableFuture<Void> publishAsync(int channelIndex, AmqpClient.@Nullable ChannelSetup setup, String exchange,
-      String routingKey, AMQP.BasicProperties properties, byte[] body, long deadline) {
-    int index = channelIndex >= 0 ? channelIndex : Math.floorMod(next.getAndIncrement(), channels.length());
+  CompletableFuture<Void> publishAsync(
+      int channelIndex,
+      AmqpClient.@Nullable ChannelSetup setup,
+      String exchange,
+      String routingKey,
+      AMQP.BasicProperties properties,
+      byte[] body,
+      long deadline) {
+    int index =
+        channelIndex >= 0 ? channelIndex : Math.floorMod(next.getAndIncrement(), channels.length());
     PendingConfirms.Pending pending = new PendingConfirms.Pending(exchange, routingKey, body);
     PublisherChannel pc;
     try {
-      // before anything is written (opening a channel is a write too): RabbitMQ reads nothing during an alarm
+      // before anything is written (opening a channel is a write too): RabbitMQ reads nothing
+      // during an alarm
       String blocked = connector.awaitUnblocked(deadline);
       if (blocked != null) {
-        throw new AmqpOperationException("RabbitMQ blocks publishing (" + blocked + "): no publish to exchange '"
-            + exchange + "' within " + publishTimeout, AmqpOperationException.BLOCKED, true, null);
+        throw new AmqpOperationException(
+            "RabbitMQ blocks publishing ("
+                + blocked
+                + "): no publish to exchange '"
+                + exchange
+                + "' within "
+                + publishTimeout,
+            AmqpOperationException.BLOCKED,
+            true,
+            null);
       }
       pc = channel(index, deadline);
       if (!pc.lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
-        throw new AmqpOperationException("a publishing channel stayed busy for " + publishTimeout
-            + " (flow control?)", AmqpOperationException.BLOCKED, true, null);
+        throw new AmqpOperationException(
+            "a publishing channel stayed busy for " + publishTimeout + " (flow control?)",
+            AmqpOperationException.BLOCKED,
+            true,
+            null);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new MachineryException("interrupted while publishing to exchange '" + exchange + "'", e);
+      throw new MachineryException(
+          "interrupted while publishing to exchange '" + exchange + "'", e);
     }
     try {
       if (setup != null) {
@@ -149,7 +190,8 @@ final class ConfirmPublisher {
       if (pc.dead && pc.pending.remove(sequence)) {
         // the channel closed between our publish and its shutdown listener's sweep
         pending.future.completeExceptionally(
-            new AmqpOperationException("the publishing channel closed before the confirm", 0, true, null));
+            new AmqpOperationException(
+                "the publishing channel closed before the confirm", 0, true, null));
       }
     } finally {
       pc.lock.unlock();
@@ -167,12 +209,14 @@ final class ConfirmPublisher {
       if (pc != null && !pc.dead && pc.channel.isOpen()) {
         return pc;
       }
-      Connection c = connector.connection(Duration.ofNanos(Math.max(deadline - System.nanoTime(), 1)));
+      Connection c =
+          connector.connection(Duration.ofNanos(Math.max(deadline - System.nanoTime(), 1)));
       Channel channel;
       try {
         channel = c.createChannel();
         if (channel == null) {
-          throw new AmqpOperationException("the AMQP connection has no channel left", 0, false, null);
+          throw new AmqpOperationException(
+              "the AMQP connection has no channel left", 0, false, null);
         }
         channel.confirmSelect();
       } catch (IOException | ShutdownSignalException e) {
@@ -194,11 +238,15 @@ final class ConfirmPublisher {
     PublisherChannel(Channel channel) {
       this.channel = channel;
       channel.addConfirmListener(this);
-      channel.addReturnListener(r -> pending.returned(r.getExchange(), r.getRoutingKey(), r.getBody()));
-      channel.addShutdownListener(signal -> {
-        dead = true;
-        pending.failAll(AmqpOperationException.of("the publishing channel closed before the confirm", signal));
-      });
+      channel.addReturnListener(
+          r -> pending.returned(r.getExchange(), r.getRoutingKey(), r.getBody()));
+      channel.addShutdownListener(
+          signal -> {
+            dead = true;
+            pending.failAll(
+                AmqpOperationException.of(
+                    "the publishing channel closed before the confirm", signal));
+          });
     }
 
     @Override

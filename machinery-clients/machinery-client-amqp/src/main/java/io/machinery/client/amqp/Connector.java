@@ -18,11 +18,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The connection of an {@link AmqpClient}: opened lazily by trying the URLs in order (Go's failover: the first
- * that answers wins), reopened on the next use after it was lost, waiting between failed attempts (100 ms
- * doubling to {@value AmqpClient#MAX_BACKOFF_MILLIS} ms). It also follows RabbitMQ's {@code connection.blocked}
- * notifications (a memory or disk alarm), so publishers can wait for the end of a block with a deadline instead
- * of writing into a socket RabbitMQ stopped reading (F17).
+ * The connection of an {@link AmqpClient}: opened lazily by trying the URLs in order (Go's
+ * failover: the first that answers wins), reopened on the next use after it was lost, waiting
+ * between failed attempts (100 ms doubling to {@value AmqpClient#MAX_BACKOFF_MILLIS} ms). It also
+ * follows RabbitMQ's {@code connection.blocked} notifications (a memory or disk alarm), so
+ * publishers can wait for the end of a block with a deadline instead of writing into a socket
+ * RabbitMQ stopped reading (F17).
  *
  * <p>Thread-safe. {@link #close()} closes the connection and wakes every waiter.
  */
@@ -36,8 +37,10 @@ final class Connector {
   private final Condition changed = lock.newCondition();
   private volatile @Nullable Connection connection;
   private volatile boolean closed;
+
   /** Why RabbitMQ blocks publishing on the current connection; null while it does not. */
   private volatile @Nullable String blockedReason;
+
   private int failures;
   private long nextAttemptNanos;
   private @Nullable Exception lastFailure;
@@ -106,8 +109,10 @@ final class Connector {
         } catch (IOException | TimeoutException e) {
           failures++;
           lastFailure = e;
-          long backoff = Math.min(AmqpClient.MAX_BACKOFF_MILLIS,
-              AmqpClient.FIRST_BACKOFF_MILLIS << Math.min(failures - 1, 10));
+          long backoff =
+              Math.min(
+                  AmqpClient.MAX_BACKOFF_MILLIS,
+                  AmqpClient.FIRST_BACKOFF_MILLIS << Math.min(failures - 1, 10));
           nextAttemptNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(backoff);
           if (failures == 1) {
             log.warn("Cannot connect to AMQP broker {}: {}; retrying", urls, e.toString());
@@ -127,8 +132,11 @@ final class Connector {
 
   private AmqpOperationException unreachable() {
     Exception cause = lastFailure;
-    return new AmqpOperationException("cannot connect to AMQP broker " + urls
-        + (cause == null ? "" : ": " + cause), 0, true, cause);
+    return new AmqpOperationException(
+        "cannot connect to AMQP broker " + urls + (cause == null ? "" : ": " + cause),
+        0,
+        true,
+        cause);
   }
 
   private Connection connect() throws IOException, TimeoutException {
@@ -136,28 +144,33 @@ final class Connector {
     for (int i = 0; i < factories.size(); i++) {
       try {
         Connection c = factories.get(i).newConnection(name);
-        c.addShutdownListener(signal -> {
-          if (!signal.isInitiatedByApplication()) {
-            log.warn("AMQP connection {} to {} lost: {}", name, urls, signal.getMessage());
-          }
-          unblocked(c);
-        });
-        c.addBlockedListener(new BlockedListener() {
-          @Override
-          public void handleBlocked(String reason) {
-            log.warn("RabbitMQ blocks publishing on AMQP connection {} ({}): publishes wait, up to the publish "
-                + "timeout, until the alarm clears", name, reason);
-            if (connection == c || connection == null) {
-              blockedReason = reason.isEmpty() ? "resource alarm" : reason;
-            }
-          }
+        c.addShutdownListener(
+            signal -> {
+              if (!signal.isInitiatedByApplication()) {
+                log.warn("AMQP connection {} to {} lost: {}", name, urls, signal.getMessage());
+              }
+              unblocked(c);
+            });
+        c.addBlockedListener(
+            new BlockedListener() {
+              @Override
+              public void handleBlocked(String reason) {
+                log.warn(
+                    "RabbitMQ blocks publishing on AMQP connection {} ({}): publishes wait, up to the publish "
+                        + "timeout, until the alarm clears",
+                    name,
+                    reason);
+                if (connection == c || connection == null) {
+                  blockedReason = reason.isEmpty() ? "resource alarm" : reason;
+                }
+              }
 
-          @Override
-          public void handleUnblocked() {
-            log.info("RabbitMQ unblocked AMQP connection {}", name);
-            unblocked(c);
-          }
-        });
+              @Override
+              public void handleUnblocked() {
+                log.info("RabbitMQ unblocked AMQP connection {}", name);
+                unblocked(c);
+              }
+            });
         if (failures > 0) {
           log.info("AMQP connection {} to {} established again", name, urls.get(i));
         }

@@ -6,16 +6,18 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentSkipListMap;
 
 /**
- * The messages of one confirm-mode channel that wait for RabbitMQ's confirm, by publish sequence number, and
- * how confirms and returns settle them. Pure bookkeeping, no I/O.
+ * The messages of one confirm-mode channel that wait for RabbitMQ's confirm, by publish sequence
+ * number, and how confirms and returns settle them. Pure bookkeeping, no I/O.
  *
- * <p>RabbitMQ confirms in sequence order, often several at once ({@code multiple=true}: every sequence number up
- * to the tag). A returned (unroutable) message arrives <em>before</em> its confirm and carries no sequence
- * number, so it is matched to the oldest pending message with the same exchange, routing key and body that is
- * not yet marked returned; the confirm that follows then fails it with {@link UnroutableException}. Two equal
- * messages in flight are interchangeable, so matching the oldest is exact enough.
+ * <p>RabbitMQ confirms in sequence order, often several at once ({@code multiple=true}: every
+ * sequence number up to the tag). A returned (unroutable) message arrives <em>before</em> its
+ * confirm and carries no sequence number, so it is matched to the oldest pending message with the
+ * same exchange, routing key and body that is not yet marked returned; the confirm that follows
+ * then fails it with {@link UnroutableException}. Two equal messages in flight are interchangeable,
+ * so matching the oldest is exact enough.
  *
- * <p>Thread-safe: confirms and returns come from the connection's thread, publishes from any thread.
+ * <p>Thread-safe: confirms and returns come from the connection's thread, publishes from any
+ * thread.
  */
 final class PendingConfirms {
   private final ConcurrentSkipListMap<Long, Pending> pending = new ConcurrentSkipListMap<>();
@@ -40,8 +42,12 @@ final class PendingConfirms {
       } else if (ack) {
         future.complete(null);
       } else {
-        future.completeExceptionally(new AmqpOperationException(
-            "the broker refused (nacked) a message to exchange '" + exchange + "'", 0, true, null));
+        future.completeExceptionally(
+            new AmqpOperationException(
+                "the broker refused (nacked) a message to exchange '" + exchange + "'",
+                0,
+                true,
+                null));
       }
     }
   }
@@ -62,14 +68,19 @@ final class PendingConfirms {
   /** basic.return: marks the oldest matching message as returned. */
   void returned(String exchange, String routingKey, byte[] body) {
     for (Pending p : pending.values()) {
-      if (!p.returned && p.exchange.equals(exchange) && p.routingKey.equals(routingKey) && Arrays.equals(p.body, body)) {
+      if (!p.returned
+          && p.exchange.equals(exchange)
+          && p.routingKey.equals(routingKey)
+          && Arrays.equals(p.body, body)) {
         p.returned = true;
         return;
       }
     }
   }
 
-  /** basic.ack / basic.nack for {@code tag}, or for every message up to it when {@code multiple}. */
+  /**
+   * basic.ack / basic.nack for {@code tag}, or for every message up to it when {@code multiple}.
+   */
   void confirmed(long tag, boolean multiple, boolean ack) {
     if (multiple) {
       Map.Entry<Long, Pending> e;

@@ -1,8 +1,8 @@
 package io.machinery.client.amqp;
 
 /**
- * The broker returned a mandatory message: no queue is bound to the exchange with its routing key, so the
- * message was not stored anywhere.
+ * The broker returned a mandatory message: no queue is bound to the exchange with its routing key,
+ * so the message was not stored anywhere.
  */
 public final class UnroutableException extends AmqpOperationException {
   private static final long serialVersionUID = 1L;
@@ -11,8 +11,15 @@ public final class UnroutableException extends AmqpOperationException {
   private final String routingKey;
 
   public UnroutableException(String exchange, String routingKey) {
-    super("no queue is bound to exchange '" + exchange + "' with routing key '" + routingKey
-        + "': the message was returned unroutable", 312, false, null);
+    super(
+        "no queue is bound to exchange '"
+            + exchange
+            + "' with routing key '"
+            + routingKey
+            + "': the message was returned unroutable",
+        312,
+        false,
+        null);
     this.exchange = exchange;
     this.routingKey = routingKey;
   }

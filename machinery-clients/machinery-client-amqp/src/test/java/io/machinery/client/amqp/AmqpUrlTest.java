@@ -5,21 +5,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.Test;
 
 class AmqpUrlTest {
 
   @ParameterizedTest(name = "{0} -> vhost ''{1}''")
-  @CsvSource(delimiter = '|', value = {
-      "amqp://guest:guest@localhost:5672/   | /",
-      "amqp://guest:guest@localhost:5672    | /",
-      "amqp://guest:guest@localhost:5672//  | /",
-      "amqp://guest:guest@localhost:5672/%2F | /",
-      "amqp://guest:guest@localhost:5672/vh | vh",
-      "amqp://guest:guest@localhost:5672/a%2Fb | a/b",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "amqp://guest:guest@localhost:5672/   | /",
+        "amqp://guest:guest@localhost:5672    | /",
+        "amqp://guest:guest@localhost:5672//  | /",
+        "amqp://guest:guest@localhost:5672/%2F | /",
+        "amqp://guest:guest@localhost:5672/vh | vh",
+        "amqp://guest:guest@localhost:5672/a%2Fb | a/b",
+      })
   void theVhostIsReadAsGoReadsIt(String url, String vhost) {
     assertThat(AmqpUrl.parse(url).vhost()).isEqualTo(vhost);
   }
@@ -40,7 +42,9 @@ class AmqpUrlTest {
 
   @Test
   void credentialsArePercentDecodedAndNeverPrinted() {
-    AmqpUrl url = AmqpUrl.parse("amqp://us%40er:p%3Ass+w@rabbit:5673/?heartbeat=3&connection_timeout=1500&channel_max=20");
+    AmqpUrl url =
+        AmqpUrl.parse(
+            "amqp://us%40er:p%3Ass+w@rabbit:5673/?heartbeat=3&connection_timeout=1500&channel_max=20");
     assertThat(url.username()).isEqualTo("us@er");
     assertThat(url.password()).isEqualTo("p:ss+w");
     assertThat(url.host()).isEqualTo("rabbit");
@@ -63,38 +67,56 @@ class AmqpUrlTest {
   void severalUrlsAreSplitByTheConfiguredSeparatorInOrder() {
     List<AmqpUrl> urls = AmqpUrl.parseAll("amqp://a:5672/,amqp://b:5672/, amqp://c/", ",");
     assertThat(urls).extracting(AmqpUrl::host).containsExactly("a", "b", "c");
-    assertThat(AmqpUrl.parseAll("amqp://a:5672/,x", "")).hasSize(1).first()
-        .extracting(AmqpUrl::vhost).isEqualTo(",x");
+    assertThat(AmqpUrl.parseAll("amqp://a:5672/,x", ""))
+        .hasSize(1)
+        .first()
+        .extracting(AmqpUrl::vhost)
+        .isEqualTo(",x");
   }
 
   @Test
   void otherSchemesAndBadPortsAreRefusedWithoutShowingThePassword() {
     assertThatThrownBy(() -> AmqpUrl.parse("redis://u:secret@host:6379"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("amqp://").hasMessageNotContaining("secret");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("amqp://")
+        .hasMessageNotContaining("secret");
     assertThatThrownBy(() -> AmqpUrl.parse("amqp://u:secret@host:99999/"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageNotContaining("secret");
-    assertThatThrownBy(() -> AmqpUrl.parseAll(" ", ",")).isInstanceOf(IllegalArgumentException.class);
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageNotContaining("secret");
+    assertThatThrownBy(() -> AmqpUrl.parseAll(" ", ","))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
-  /** F11: an unencoded '/', '?' or '#' in the password must not turn part of it into a host, port or vhost. */
+  /**
+   * F11: an unencoded '/', '?' or '#' in the password must not turn part of it into a host, port or
+   * vhost.
+   */
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "amqp://admin:S3cr3t/P4ss@rabbit.internal:5672/",
-      "amqp://admin:12345/x@rabbit:5672/",
-      "amqp://admin:S3cr3t?P4ss@rabbit:5672/",
-      "amqp://admin:S3cr3t#P4ss@rabbit:5672/",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "amqp://admin:S3cr3t/P4ss@rabbit.internal:5672/",
+        "amqp://admin:12345/x@rabbit:5672/",
+        "amqp://admin:S3cr3t?P4ss@rabbit:5672/",
+        "amqp://admin:S3cr3t#P4ss@rabbit:5672/",
+      })
   void anUnencodedDelimiterInThePasswordIsRefusedWithoutEchoingIt(String url) {
-    assertThatThrownBy(() -> AmqpUrl.parse(url)).isInstanceOf(IllegalArgumentException.class)
+    assertThatThrownBy(() -> AmqpUrl.parse(url))
+        .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("password must be percent-encoded")
-        .hasMessageNotContaining("S3cr3t").hasMessageNotContaining("P4ss").hasMessageNotContaining("12345");
+        .hasMessageNotContaining("S3cr3t")
+        .hasMessageNotContaining("P4ss")
+        .hasMessageNotContaining("12345");
   }
 
   @Test
   void aPortThatIsNotANumberIsNotEchoed() {
-    assertThatThrownBy(() -> AmqpUrl.parse("amqp://admin:S3cr3t")) // no '@': "admin" reads as the host
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a number")
-        .hasMessageNotContaining("S3cr3t").hasNoCause();
+    assertThatThrownBy(
+            () -> AmqpUrl.parse("amqp://admin:S3cr3t")) // no '@': "admin" reads as the host
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("not a number")
+        .hasMessageNotContaining("S3cr3t")
+        .hasNoCause();
     assertThatThrownBy(() -> AmqpUrl.parse("xyz://admin:S3cr3t")).hasMessageNotContaining("S3cr3t");
   }
 

@@ -12,7 +12,8 @@ class PendingConfirmsTest {
   private final PendingConfirms confirms = new PendingConfirms();
 
   private CompletableFuture<Void> send(long sequence, String routingKey, String body) {
-    PendingConfirms.Pending p = new PendingConfirms.Pending("ex", routingKey, body.getBytes(StandardCharsets.UTF_8));
+    PendingConfirms.Pending p =
+        new PendingConfirms.Pending("ex", routingKey, body.getBytes(StandardCharsets.UTF_8));
     confirms.add(sequence, p);
     return p.future;
   }
@@ -38,7 +39,9 @@ class PendingConfirmsTest {
     assertThat(two).isCompleted();
     assertThat(three).isNotDone();
     confirms.confirmed(3, false, false);
-    assertThat(failure(three)).isInstanceOf(AmqpOperationException.class).hasMessageContaining("nacked");
+    assertThat(failure(three))
+        .isInstanceOf(AmqpOperationException.class)
+        .hasMessageContaining("nacked");
     assertThat(confirms.size()).isZero();
   }
 
@@ -51,7 +54,9 @@ class PendingConfirmsTest {
     confirms.confirmed(3, true, true);
     assertThat(routed).isCompleted();
     assertThat(failure(lost)).isInstanceOf(UnroutableException.class);
-    assertThat(twin).as("one return marks one message: the oldest match").isCompletedWithValue(null);
+    assertThat(twin)
+        .as("one return marks one message: the oldest match")
+        .isCompletedWithValue(null);
   }
 
   @Test

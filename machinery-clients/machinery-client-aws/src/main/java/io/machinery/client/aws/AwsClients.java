@@ -23,38 +23,46 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 
 /**
- * How to build an AWS SDK v2 client: region, credentials, an optional endpoint override and the HTTP client.
- * Immutable; build clients with {@link #build}, e.g. {@code AwsClients.forSqsBroker(url).build(SqsClient.builder())}.
- * Whoever builds a client closes it (the SQS broker and DynamoDB backend close the clients they build, never one
- * passed in).
+ * How to build an AWS SDK v2 client: region, credentials, an optional endpoint override and the
+ * HTTP client. Immutable; build clients with {@link #build}, e.g. {@code
+ * AwsClients.forSqsBroker(url).build(SqsClient.builder())}. Whoever builds a client closes it (the
+ * SQS broker and DynamoDB backend close the clients they build, never one passed in).
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>HTTP client.</b> The SDK's Apache HttpClient 5 client with a pool of {@value #MAX_CONNECTIONS}
- *       connections: no Netty, whose version the Redis and AMQP modules pin. The lighter URL-connection client
- *       was tried first and measured: the JDK keeps at most 5 idle connections per host, so a busy worker
- *       (pollers, heartbeat, deletes, senders) opened a new TCP connection for most calls (hundreds in
- *       TIME-WAIT after a benchmark). The socket timeout is above SQS's longest long poll (20 s).
- *   <li><b>Go's URLs.</b> Go Machinery's SQS broker URL is the account URL a queue name is appended to
- *       ({@code https://sqs.us-east-2.amazonaws.com/123456789012}); its region is read from the host. Any other
- *       host (an emulator such as ElasticMQ) becomes the endpoint override. Go's DynamoDB backend takes its
- *       endpoint from the SDK's default chain; here a result backend URL of {@code https://dynamodb.<region>
- *       .amazonaws.com} gives the region, {@code http(s)://host:port} an endpoint override, and {@code dynamodb://}
- *       the SDK defaults.
- *   <li><b>Credentials.</b> The SDK's default chain (environment, profile, container, instance role). For a
- *       loopback endpoint (an emulator on this machine) dummy credentials follow it in the chain, since emulators
- *       accept any.
- *   <li><b>Region.</b> Explicit, else from the URL, else the SDK's default chain, else {@value #FALLBACK_REGION}.
+ *   <li><b>HTTP client.</b> The SDK's Apache HttpClient 5 client with a pool of {@value
+ *       #MAX_CONNECTIONS} connections: no Netty, whose version the Redis and AMQP modules pin. The
+ *       lighter URL-connection client was tried first and measured: the JDK keeps at most 5 idle
+ *       connections per host, so a busy worker (pollers, heartbeat, deletes, senders) opened a new
+ *       TCP connection for most calls (hundreds in TIME-WAIT after a benchmark). The socket timeout
+ *       is above SQS's longest long poll (20 s).
+ *   <li><b>Go's URLs.</b> Go Machinery's SQS broker URL is the account URL a queue name is appended
+ *       to ({@code https://sqs.us-east-2.amazonaws.com/123456789012}); its region is read from the
+ *       host. Any other host (an emulator such as ElasticMQ) becomes the endpoint override. Go's
+ *       DynamoDB backend takes its endpoint from the SDK's default chain; here a result backend URL
+ *       of {@code https://dynamodb.<region> .amazonaws.com} gives the region, {@code
+ *       http(s)://host:port} an endpoint override, and {@code dynamodb://} the SDK defaults.
+ *   <li><b>Credentials.</b> The SDK's default chain (environment, profile, container, instance
+ *       role). For a loopback endpoint (an emulator on this machine) dummy credentials follow it in
+ *       the chain, since emulators accept any.
+ *   <li><b>Region.</b> Explicit, else from the URL, else the SDK's default chain, else {@value
+ *       #FALLBACK_REGION}.
  * </ul>
  */
 public final class AwsClients {
   /** Used when neither the URL nor the environment names a region. */
   public static final String FALLBACK_REGION = "us-east-1";
+
   /** Read timeout of the HTTP client: above SQS's longest long poll (20 s). */
   public static final Duration DEFAULT_SOCKET_TIMEOUT = Duration.ofSeconds(35);
+
   public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
-  /** Pooled connections per client: pollers, heartbeat, batched deletes and senders of a busy worker. */
+
+  /**
+   * Pooled connections per client: pollers, heartbeat, batched deletes and senders of a busy
+   * worker.
+   */
   static final int MAX_CONNECTIONS = 64;
 
   private static final Pattern AWS_HOST =
@@ -89,25 +97,29 @@ public final class AwsClients {
   }
 
   /**
-   * Settings for Go's SQS broker URL (the account URL): {@code https://sqs.<region>.amazonaws.com/<account>}
-   * gives the region and the SDK's own endpoint; any other URL's scheme, host and port become the endpoint
-   * override ({@code http://127.0.0.1:9324/000000000000} for ElasticMQ).
+   * Settings for Go's SQS broker URL (the account URL): {@code
+   * https://sqs.<region>.amazonaws.com/<account>} gives the region and the SDK's own endpoint; any
+   * other URL's scheme, host and port become the endpoint override ({@code
+   * http://127.0.0.1:9324/000000000000} for ElasticMQ).
    *
    * @throws IllegalArgumentException when {@code brokerUrl} is not an http(s) URL
    */
   public static AwsClients forSqsBroker(String brokerUrl) {
     URI uri = parse(brokerUrl, "SQS broker URL");
     if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
-      throw new IllegalArgumentException("An SQS broker URL is the queue URL prefix, e.g."
-          + " https://sqs.us-east-2.amazonaws.com/123456789012 (was '" + brokerUrl + "')");
+      throw new IllegalArgumentException(
+          "An SQS broker URL is the queue URL prefix, e.g."
+              + " https://sqs.us-east-2.amazonaws.com/123456789012 (was '"
+              + brokerUrl
+              + "')");
     }
     return fromHost(uri).build();
   }
 
   /**
-   * Settings for a DynamoDB result backend URL: {@code https://dynamodb.<region>.amazonaws.com} (region),
-   * {@code http(s)://host:port} (endpoint override, e.g. a local emulator), or {@code dynamodb://} (the SDK's
-   * defaults, as Go Machinery's backend uses).
+   * Settings for a DynamoDB result backend URL: {@code https://dynamodb.<region>.amazonaws.com}
+   * (region), {@code http(s)://host:port} (endpoint override, e.g. a local emulator), or {@code
+   * dynamodb://} (the SDK's defaults, as Go Machinery's backend uses).
    *
    * @throws IllegalArgumentException for any other form
    */
@@ -117,8 +129,11 @@ public final class AwsClients {
     }
     URI uri = parse(resultBackend, "DynamoDB result backend URL");
     if (!"http".equals(uri.getScheme()) && !"https".equals(uri.getScheme())) {
-      throw new IllegalArgumentException("A DynamoDB result backend is dynamodb:// (SDK defaults),"
-          + " https://dynamodb.<region>.amazonaws.com or http(s)://host:port of an endpoint (was '" + resultBackend + "')");
+      throw new IllegalArgumentException(
+          "A DynamoDB result backend is dynamodb:// (SDK defaults),"
+              + " https://dynamodb.<region>.amazonaws.com or http(s)://host:port of an endpoint (was '"
+              + resultBackend
+              + "')");
     }
     return fromHost(uri).build();
   }
@@ -141,7 +156,8 @@ public final class AwsClients {
       }
       return uri;
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("The " + what + " '" + url + "' is not a URL: " + e.getMessage(), e);
+      throw new IllegalArgumentException(
+          "The " + what + " '" + url + "' is not a URL: " + e.getMessage(), e);
     }
   }
 
@@ -150,7 +166,10 @@ public final class AwsClients {
     return Optional.ofNullable(endpoint);
   }
 
-  /** The region clients get: explicit, from the URL, from the SDK's default chain, or {@value #FALLBACK_REGION}. */
+  /**
+   * The region clients get: explicit, from the URL, from the SDK's default chain, or {@value
+   * #FALLBACK_REGION}.
+   */
   public Region region() {
     if (region != null) {
       return region;
@@ -164,9 +183,14 @@ public final class AwsClients {
 
   /** Configures {@code builder} with these settings and builds the client; the caller closes it. */
   public <B extends AwsClientBuilder<B, C> & AwsSyncClientBuilder<B, C>, C> C build(B builder) {
-    builder.region(region()).credentialsProvider(credentialsProvider())
-        .httpClientBuilder(Apache5HttpClient.builder().socketTimeout(socketTimeout).connectionTimeout(connectTimeout)
-            .maxConnections(MAX_CONNECTIONS));
+    builder
+        .region(region())
+        .credentialsProvider(credentialsProvider())
+        .httpClientBuilder(
+            Apache5HttpClient.builder()
+                .socketTimeout(socketTimeout)
+                .connectionTimeout(connectTimeout)
+                .maxConnections(MAX_CONNECTIONS));
     if (endpoint != null) {
       builder.endpointOverride(endpoint);
     }
@@ -178,9 +202,12 @@ public final class AwsClients {
       return credentials;
     }
     if (endpoint != null && isLoopback(endpoint.getHost())) {
-      return AwsCredentialsProviderChain.builder().reuseLastProviderEnabled(true).credentialsProviders(
-          DefaultCredentialsProvider.builder().build(),
-          StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local"))).build();
+      return AwsCredentialsProviderChain.builder()
+          .reuseLastProviderEnabled(true)
+          .credentialsProviders(
+              DefaultCredentialsProvider.builder().build(),
+              StaticCredentialsProvider.create(AwsBasicCredentials.create("local", "local")))
+          .build();
     }
     return DefaultCredentialsProvider.builder().build();
   }
@@ -194,7 +221,8 @@ public final class AwsClients {
     }
     try {
       // Only literal addresses: a name is never resolved here.
-      return (host.matches("[0-9.]+") || host.startsWith("[")) && InetAddress.getByName(host).isLoopbackAddress();
+      return (host.matches("[0-9.]+") || host.startsWith("["))
+          && InetAddress.getByName(host).isLoopbackAddress();
     } catch (UnknownHostException e) {
       return false;
     }
@@ -202,8 +230,11 @@ public final class AwsClients {
 
   @Override
   public String toString() {
-    return "AwsClients{region=" + (region == null ? "(default chain)" : region) + ", endpoint="
-        + (endpoint == null ? "(SDK default)" : endpoint) + "}";
+    return "AwsClients{region="
+        + (region == null ? "(default chain)" : region)
+        + ", endpoint="
+        + (endpoint == null ? "(SDK default)" : endpoint)
+        + "}";
   }
 
   /** Builds {@link AwsClients}; every setting is optional. */
@@ -216,10 +247,15 @@ public final class AwsClients {
 
     private Builder() {}
 
-    /** Where requests go instead of the SDK's endpoint for the region (an emulator, a VPC endpoint). */
+    /**
+     * Where requests go instead of the SDK's endpoint for the region (an emulator, a VPC endpoint).
+     */
     public Builder endpoint(@Nullable URI value) {
       if (value != null && (value.getScheme() == null || value.getHost() == null)) {
-        throw new IllegalArgumentException("An endpoint needs a scheme and a host, e.g. http://127.0.0.1:9324 (was " + value + ")");
+        throw new IllegalArgumentException(
+            "An endpoint needs a scheme and a host, e.g. http://127.0.0.1:9324 (was "
+                + value
+                + ")");
       }
       endpoint = value;
       return this;

@@ -32,7 +32,8 @@ class AwsClientsTest {
         .contains(URI.create("http://localhost:4567"));
     assertThat(AwsClients.forDynamoDbBackend("dynamodb://").endpoint()).isEmpty();
     assertThatThrownBy(() -> AwsClients.forDynamoDbBackend("redis://x:1"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dynamodb://");
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("dynamodb://");
   }
 
   @Test
@@ -50,12 +51,16 @@ class AwsClientsTest {
 
   @Test
   void buildsARealClientWithTheSettings() {
-    AwsClients aws = AwsClients.builder().region(Region.US_WEST_2)
-        .credentials(StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")))
-        .endpoint(URI.create("http://127.0.0.1:9")).build();
+    AwsClients aws =
+        AwsClients.builder()
+            .region(Region.US_WEST_2)
+            .credentials(StaticCredentialsProvider.create(AwsBasicCredentials.create("a", "b")))
+            .endpoint(URI.create("http://127.0.0.1:9"))
+            .build();
     try (SqsClient client = aws.build(SqsClient.builder())) {
       assertThat(client.serviceClientConfiguration().region()).isEqualTo(Region.US_WEST_2);
-      assertThat(client.serviceClientConfiguration().endpointOverride()).contains(URI.create("http://127.0.0.1:9"));
+      assertThat(client.serviceClientConfiguration().endpointOverride())
+          .contains(URI.create("http://127.0.0.1:9"));
     }
   }
 }

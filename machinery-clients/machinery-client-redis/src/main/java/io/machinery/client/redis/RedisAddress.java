@@ -11,12 +11,13 @@ import org.jspecify.annotations.Nullable;
  * A Redis URL in the forms Go Machinery accepts, parsed the way Go parses it:
  *
  * <ul>
- *   <li>{@code redis://[[user:]password@]host[:port][/db]} and {@code rediss://…} (TLS); a userinfo without a
- *       colon is the password (Go's {@code ParseRedisURL}); userinfo is percent-decoded;
- *   <li>{@code redis://[[user:]password@]host1:port1,host2:port2[/db]}: several hosts, cluster nodes or, with a
- *       Sentinel master name, Sentinels (Go's {@code NewGR}: credentials on the first host, the database on the
- *       last, taken literally);
- *   <li>{@code redis+socket://[[user:]password@]/path/to/redis.sock[:/db]} (Go's {@code ParseRedisSocketURL}).
+ *   <li>{@code redis://[[user:]password@]host[:port][/db]} and {@code rediss://…} (TLS); a userinfo
+ *       without a colon is the password (Go's {@code ParseRedisURL}); userinfo is percent-decoded;
+ *   <li>{@code redis://[[user:]password@]host1:port1,host2:port2[/db]}: several hosts, cluster
+ *       nodes or, with a Sentinel master name, Sentinels (Go's {@code NewGR}: credentials on the
+ *       first host, the database on the last, taken literally);
+ *   <li>{@code redis+socket://[[user:]password@]/path/to/redis.sock[:/db]} (Go's {@code
+ *       ParseRedisSocketURL}).
  * </ul>
  *
  * <p>The port defaults to 6379. Immutable. {@link #toString()} never shows credentials.
@@ -28,7 +29,10 @@ public final class RedisAddress {
 
   public static final int DEFAULT_PORT = 6379;
 
-  /** Whether {@code url} names a Redis deployment ({@code redis://}, {@code rediss://} or {@code redis+socket://}). */
+  /**
+   * Whether {@code url} names a Redis deployment ({@code redis://}, {@code rediss://} or {@code
+   * redis+socket://}).
+   */
   public static boolean isRedisUrl(String url) {
     String u = url.trim();
     return u.startsWith("redis://") || u.startsWith("rediss://") || u.startsWith("redis+socket://");
@@ -59,7 +63,12 @@ public final class RedisAddress {
   private final String password;
   private final int database;
 
-  private RedisAddress(boolean tls, List<Host> hosts, @Nullable String socketPath, String username, String password,
+  private RedisAddress(
+      boolean tls,
+      List<Host> hosts,
+      @Nullable String socketPath,
+      String username,
+      String password,
       int database) {
     this.tls = tls;
     this.hosts = List.copyOf(hosts);
@@ -72,8 +81,8 @@ public final class RedisAddress {
   /**
    * Parses a Redis URL.
    *
-   * @throws IllegalArgumentException when {@code url} is not one of the forms above (the message never repeats
-   *     credentials)
+   * @throws IllegalArgumentException when {@code url} is not one of the forms above (the message
+   *     never repeats credentials)
    */
   public static RedisAddress parse(String url) {
     Objects.requireNonNull(url, "url");
@@ -90,23 +99,28 @@ public final class RedisAddress {
       tls = false;
       rest = trimmed.substring("redis://".length());
     } else {
-      throw new IllegalArgumentException("not a Redis URL (expected redis://, rediss:// or redis+socket://): "
-          + io.machinery.config.Redaction.redactUrl(trimmed));
+      throw new IllegalArgumentException(
+          "not a Redis URL (expected redis://, rediss:// or redis+socket://): "
+              + io.machinery.config.Redaction.redactUrl(trimmed));
     }
     String[] entries = rest.split(",", -1);
     for (int i = 1; i < entries.length; i++) {
       if (entries[i].indexOf('@') >= 0) {
-        throw new IllegalArgumentException(UNENCODED); // "redis://:pa,ss@h1,h2": a ',' inside the password
+        throw new IllegalArgumentException(
+            UNENCODED); // "redis://:pa,ss@h1,h2": a ',' inside the password
       }
     }
     return entries.length == 1 ? parseSingle(tls, rest) : parseSeveral(tls, entries);
   }
 
-  /** Go's {@code ParseRedisURL}: url.Parse semantics, percent-decoded userinfo, {@code /db} path. */
+  /**
+   * Go's {@code ParseRedisURL}: url.Parse semantics, percent-decoded userinfo, {@code /db} path.
+   */
   private static RedisAddress parseSingle(boolean tls, String rest) {
     int end = indexOfAny(rest, "/?#");
     if (end >= 0 && rest.indexOf('@', end) >= 0) {
-      throw new IllegalArgumentException(UNENCODED); // "redis://u:pa/ss@h": the password would become a path
+      throw new IllegalArgumentException(
+          UNENCODED); // "redis://u:pa/ss@h": the password would become a path
     }
     String authority = end < 0 ? rest : rest.substring(0, end);
     String path = end < 0 ? "" : rest.substring(end);
@@ -128,10 +142,14 @@ public final class RedisAddress {
     if (query >= 0) {
       path = path.substring(0, query);
     }
-    return new RedisAddress(tls, List.of(host(authority)), null, username, password, database(path));
+    return new RedisAddress(
+        tls, List.of(host(authority)), null, username, password, database(path));
   }
 
-  /** Go's {@code NewGR}/{@code ParseBrokers}: credentials before the last '@' of the first entry, db after the last entry's '/'. */
+  /**
+   * Go's {@code NewGR}/{@code ParseBrokers}: credentials before the last '@' of the first entry, db
+   * after the last entry's '/'.
+   */
   private static RedisAddress parseSeveral(boolean tls, String[] entries) {
     String username = "";
     String password = "";
@@ -238,8 +256,10 @@ public final class RedisAddress {
     try {
       return Integer.parseInt(text);
     } catch (NumberFormatException e) {
-      // never echo the text: with an unencoded ':' or '@' in a password it is a piece of that password
-      throw new IllegalArgumentException("invalid port in a Redis URL (not a number; " + UNENCODED + ")");
+      // never echo the text: with an unencoded ':' or '@' in a password it is a piece of that
+      // password
+      throw new IllegalArgumentException(
+          "invalid port in a Redis URL (not a number; " + UNENCODED + ")");
     }
   }
 
@@ -290,18 +310,44 @@ public final class RedisAddress {
   }
 
   /** Whether the URL asked for TLS ({@code rediss://}). */
-  public boolean tls() { return tls; }
+  public boolean tls() {
+    return tls;
+  }
+
   /** The hosts, in URL order; empty for a unix socket. */
-  public List<Host> hosts() { return hosts; }
-  /** Whether the URL names several hosts (Go then uses a cluster, or Sentinels when a master name is set). */
-  public boolean hasSeveralHosts() { return hosts.size() > 1; }
+  public List<Host> hosts() {
+    return hosts;
+  }
+
+  /**
+   * Whether the URL names several hosts (Go then uses a cluster, or Sentinels when a master name is
+   * set).
+   */
+  public boolean hasSeveralHosts() {
+    return hosts.size() > 1;
+  }
+
   /** The unix socket path of a {@code redis+socket://} URL, or null. */
-  public @Nullable String socketPath() { return socketPath; }
-  public String username() { return username; }
-  public boolean hasPassword() { return !password.isEmpty(); }
+  public @Nullable String socketPath() {
+    return socketPath;
+  }
+
+  public String username() {
+    return username;
+  }
+
+  public boolean hasPassword() {
+    return !password.isEmpty();
+  }
+
   /** The password; never log it. */
-  String password() { return password; }
-  public int database() { return database; }
+  String password() {
+    return password;
+  }
+
+  public int database() {
+    return database;
+  }
 
   /** The URL without credentials, e.g. {@code redis://127.0.0.1:6379/0}. */
   @Override

@@ -16,9 +16,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link ControlPlane} kept in Redis, shared by the Redis broker and the Redis backend (both return one from
- * {@code controlPlane()}), so workers, the CLI and a dashboard meet on the same keys whichever of the two they
- * hold.
+ * The {@link ControlPlane} kept in Redis, shared by the Redis broker and the Redis backend (both
+ * return one from {@code controlPlane()}), so workers, the CLI and a dashboard meet on the same
+ * keys whichever of the two they hold.
  *
  * <pre>{@code
  * ControlPlane plane = RedisControlPlane.create(session, RedisControlPlane.DEFAULT_KEY_PREFIX);
@@ -28,18 +28,20 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Keys</b> (prefix {@code machinery:control} by default, never a name Go uses): each worker's status
- *       is its own key {@code {machinery:control}:worker:<id>} holding {@link WorkerStatus#toJson()}, written
- *       with {@code SET ... PX ttl}, so Redis itself forgets a worker that stops announcing: no clocks of the
- *       processes are compared. The set {@code {machinery:control}:workers} indexes the ids; a listing drops
- *       the ids whose key expired. Paused queues are the set {@code {machinery:control}:paused}. The prefix is
- *       the hash tag, so every key is in one cluster slot and each step below is one atomic script. Revoked
- *       task UUIDs ({@link #revoke}) are the sorted set {@code {machinery:control}:revoked}, scored by expiry in
- *       Redis's own clock (epoch ms), expired members dropped on every write and read.
- *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link #workers} is one
- *       script (read the index, read each status, drop the expired ids); pause, resume and the paused list are
- *       one command each.
- *   <li>A status that does not decode (written by something else) is left out of the listing and logged.
+ *   <li><b>Keys</b> (prefix {@code machinery:control} by default, never a name Go uses): each
+ *       worker's status is its own key {@code {machinery:control}:worker:<id>} holding {@link
+ *       WorkerStatus#toJson()}, written with {@code SET ... PX ttl}, so Redis itself forgets a
+ *       worker that stops announcing: no clocks of the processes are compared. The set {@code
+ *       {machinery:control}:workers} indexes the ids; a listing drops the ids whose key expired.
+ *       Paused queues are the set {@code {machinery:control}:paused}. The prefix is the hash tag,
+ *       so every key is in one cluster slot and each step below is one atomic script. Revoked task
+ *       UUIDs ({@link #revoke}) are the sorted set {@code {machinery:control}:revoked}, scored by
+ *       expiry in Redis's own clock (epoch ms), expired members dropped on every write and read.
+ *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link
+ *       #workers} is one script (read the index, read each status, drop the expired ids); pause,
+ *       resume and the paused list are one command each.
+ *   <li>A status that does not decode (written by something else) is left out of the listing and
+ *       logged.
  * </ul>
  *
  * <p>Thread-safe; it owns nothing (it works through a session its creator closes).
@@ -51,24 +53,35 @@ public final class RedisControlPlane implements ControlPlane {
   public static final String DEFAULT_KEY_PREFIX = "machinery:control";
 
   /** Stores one status and indexes its id. KEYS: index, status key. ARGV: id, status, ttl ms. */
-  private static final RedisScript ANNOUNCE = RedisScript.of("control-announce", """
+  private static final RedisScript ANNOUNCE =
+      RedisScript.of(
+          "control-announce",
+          """
       redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
       redis.call('SADD', KEYS[1], ARGV[1])
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /** Removes one status and its id. KEYS: index, status key. ARGV: id. */
-  private static final RedisScript WITHDRAW = RedisScript.of("control-withdraw", """
+  private static final RedisScript WITHDRAW =
+      RedisScript.of(
+          "control-withdraw",
+          """
       redis.call('DEL', KEYS[2])
       redis.call('SREM', KEYS[1], ARGV[1])
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /**
-   * Reads every indexed status; ids whose status expired leave the index. KEYS: index. ARGV: the status keys'
-   * prefix (same hash tag as the index, so same slot). Returns the statuses.
+   * Reads every indexed status; ids whose status expired leave the index. KEYS: index. ARGV: the
+   * status keys' prefix (same hash tag as the index, so same slot). Returns the statuses.
    */
-  private static final RedisScript WORKERS = RedisScript.of("control-workers", """
+  private static final RedisScript WORKERS =
+      RedisScript.of(
+          "control-workers",
+          """
       local out = {}
       for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
         local status = redis.call('GET', ARGV[1] .. id)
@@ -79,13 +92,18 @@ public final class RedisControlPlane implements ControlPlane {
         end
       end
       return out
-      """, ScriptOutputType.MULTI);
+      """,
+          ScriptOutputType.MULTI);
 
   /**
-   * Revokes task UUIDs until now + ttl, by Redis's clock (the processes' clocks are never compared); drops the
-   * expired ones and keeps the set's own expiry at least ttl. KEYS: the revoked set. ARGV: ttl ms, then the UUIDs.
+   * Revokes task UUIDs until now + ttl, by Redis's clock (the processes' clocks are never
+   * compared); drops the expired ones and keeps the set's own expiry at least ttl. KEYS: the
+   * revoked set. ARGV: ttl ms, then the UUIDs.
    */
-  private static final RedisScript REVOKE = RedisScript.of("control-revoke", """
+  private static final RedisScript REVOKE =
+      RedisScript.of(
+          "control-revoke",
+          """
       local t = redis.call('TIME')
       local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
       local ttl = tonumber(ARGV[1])
@@ -97,15 +115,20 @@ public final class RedisControlPlane implements ControlPlane {
         redis.call('PEXPIRE', KEYS[1], ttl)
       end
       return 1
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /** The unexpired revoked UUIDs; expired ones leave the set. KEYS: the revoked set. */
-  private static final RedisScript REVOKED = RedisScript.of("control-revoked", """
+  private static final RedisScript REVOKED =
+      RedisScript.of(
+          "control-revoked",
+          """
       local t = redis.call('TIME')
       local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
       redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
       return redis.call('ZRANGE', KEYS[1], 0, -1)
-      """, ScriptOutputType.MULTI);
+      """,
+          ScriptOutputType.MULTI);
 
   private final RedisSession session;
   private final String revoked;
@@ -125,7 +148,8 @@ public final class RedisControlPlane implements ControlPlane {
    * A control plane on {@code session}'s Redis under {@code prefix}.
    *
    * @param session the Redis session to work through; its owner closes it
-   * @param prefix the key prefix, {@link #DEFAULT_KEY_PREFIX} unless processes are to be operated apart
+   * @param prefix the key prefix, {@link #DEFAULT_KEY_PREFIX} unless processes are to be operated
+   *     apart
    * @return the control plane
    * @throws IllegalArgumentException if the prefix is empty or holds a brace
    */
@@ -141,8 +165,11 @@ public final class RedisControlPlane implements ControlPlane {
    * @throws IllegalArgumentException if it is empty or holds a brace
    */
   public static String checkPrefix(String prefix) {
-    if (Objects.requireNonNull(prefix, "prefix").isEmpty() || prefix.indexOf('{') >= 0 || prefix.indexOf('}') >= 0) {
-      throw new IllegalArgumentException("a control key prefix must be non-empty and without braces, was '" + prefix + "'");
+    if (Objects.requireNonNull(prefix, "prefix").isEmpty()
+        || prefix.indexOf('{') >= 0
+        || prefix.indexOf('}') >= 0) {
+      throw new IllegalArgumentException(
+          "a control key prefix must be non-empty and without braces, was '" + prefix + "'");
     }
     return prefix;
   }
@@ -153,18 +180,29 @@ public final class RedisControlPlane implements ControlPlane {
       throw new IllegalArgumentException("ttl must be positive, was " + ttl);
     }
     long millis = Math.max(1, ttl.toMillis());
-    session.await(ANNOUNCE.run(session.commands(), new String[] {index, statusPrefix + status.id()},
-        RedisArgs.bytes(status.id()), status.toJson(), RedisArgs.bytes(Long.toString(millis))));
+    session.await(
+        ANNOUNCE.run(
+            session.commands(),
+            new String[] {index, statusPrefix + status.id()},
+            RedisArgs.bytes(status.id()),
+            status.toJson(),
+            RedisArgs.bytes(Long.toString(millis))));
   }
 
   @Override
   public void withdraw(String workerId) {
-    session.await(WITHDRAW.run(session.commands(), new String[] {index, statusPrefix + workerId}, RedisArgs.bytes(workerId)));
+    session.await(
+        WITHDRAW.run(
+            session.commands(),
+            new String[] {index, statusPrefix + workerId},
+            RedisArgs.bytes(workerId)));
   }
 
   @Override
   public List<WorkerStatus> workers() {
-    List<byte[]> statuses = session.await(WORKERS.run(session.commands(), new String[] {index}, RedisArgs.bytes(statusPrefix)));
+    List<byte[]> statuses =
+        session.await(
+            WORKERS.run(session.commands(), new String[] {index}, RedisArgs.bytes(statusPrefix)));
     List<WorkerStatus> out = new ArrayList<>(statuses.size());
     for (byte[] json : statuses) {
       try {
@@ -196,7 +234,10 @@ public final class RedisControlPlane implements ControlPlane {
     return Set.copyOf(out);
   }
 
-  /** One script: {@code ZADD} each UUID scored by its expiry in Redis's clock (see {@link ControlPlane#revoke}). */
+  /**
+   * One script: {@code ZADD} each UUID scored by its expiry in Redis's clock (see {@link
+   * ControlPlane#revoke}).
+   */
   @Override
   public void revoke(java.util.Collection<String> taskUuids, Duration ttl) {
     if (ttl.isNegative() || ttl.isZero()) {

@@ -6,15 +6,19 @@ import java.nio.charset.StandardCharsets;
 /**
  * Names for keys that must live in the same Redis Cluster slot as a Go key they belong to.
  *
- * <p>Go's own keys (a queue list such as {@code machinery_tasks}) keep their exact names; keys this library adds
- * for a queue carry the queue's hash tag, {@code {machinery_tasks}:processing:…}, so that a Lua script touching
- * the queue and its processing list never crosses slots. When the queue name has a hash tag of its own
- * ({@code {app}tasks}), that tag is reused. Thread-safe; all methods are static.
+ * <p>Go's own keys (a queue list such as {@code machinery_tasks}) keep their exact names; keys this
+ * library adds for a queue carry the queue's hash tag, {@code {machinery_tasks}:processing:…}, so
+ * that a Lua script touching the queue and its processing list never crosses slots. When the queue
+ * name has a hash tag of its own ({@code {app}tasks}), that tag is reused. Thread-safe; all methods
+ * are static.
  */
 public final class RedisKeys {
   private RedisKeys() {}
 
-  /** The part of {@code key} Redis Cluster hashes: the first non-empty {@code {…}} section, else the whole key. */
+  /**
+   * The part of {@code key} Redis Cluster hashes: the first non-empty {@code {…}} section, else the
+   * whole key.
+   */
   public static String hashTag(String key) {
     int open = key.indexOf('{');
     if (open >= 0) {
@@ -27,10 +31,10 @@ public final class RedisKeys {
   }
 
   /**
-   * {@code {tag-of-owner}:suffix}: a key in the same cluster slot as {@code owner}. When the part of the owner
-   * Redis hashes contains a '}' (a name like {@code a}b}, which cannot be wrapped in braces), the tag is
-   * instead the first of {@code ~0, ~1, …} (base 36) that hashes to the owner's slot; every process computes
-   * the same one.
+   * {@code {tag-of-owner}:suffix}: a key in the same cluster slot as {@code owner}. When the part
+   * of the owner Redis hashes contains a '}' (a name like {@code a}b}, which cannot be wrapped in
+   * braces), the tag is instead the first of {@code ~0, ~1, …} (base 36) that hashes to the owner's
+   * slot; every process computes the same one.
    */
   public static String tagged(String owner, String suffix) {
     String tag = hashTag(owner);

@@ -12,9 +12,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
 /**
- * A Lua script run with {@code EVALSHA}, falling back to {@code EVAL} (which also caches it) when the server
- * answers {@code NOSCRIPT}: after a restart, a {@code SCRIPT FLUSH}, or on a cluster node that has not seen it.
- * Immutable and thread-safe.
+ * A Lua script run with {@code EVALSHA}, falling back to {@code EVAL} (which also caches it) when
+ * the server answers {@code NOSCRIPT}: after a restart, a {@code SCRIPT FLUSH}, or on a cluster
+ * node that has not seen it. Immutable and thread-safe.
  */
 public final class RedisScript {
   private final String name;
@@ -34,29 +34,43 @@ public final class RedisScript {
   }
 
   /**
-   * A script returning {@code output}: {@code INTEGER} (Long), {@code VALUE} (byte[]), {@code MULTI}
-   * (List of byte[], Long and nested lists), {@code STATUS} (String) or {@code BOOLEAN}.
+   * A script returning {@code output}: {@code INTEGER} (Long), {@code VALUE} (byte[]), {@code
+   * MULTI} (List of byte[], Long and nested lists), {@code STATUS} (String) or {@code BOOLEAN}.
    */
   public static RedisScript of(String name, String source, ScriptOutputType output) {
-    return new RedisScript(Objects.requireNonNull(name), Objects.requireNonNull(source), Objects.requireNonNull(output));
+    return new RedisScript(
+        Objects.requireNonNull(name),
+        Objects.requireNonNull(source),
+        Objects.requireNonNull(output));
   }
 
-  public String name() { return name; }
-  public String sha1() { return sha1; }
+  public String name() {
+    return name;
+  }
+
+  public String sha1() {
+    return sha1;
+  }
 
   /**
-   * Runs the script. All {@code keys} must share one cluster slot. The future completes on a Lettuce I/O
-   * thread; do not block in its callbacks.
+   * Runs the script. All {@code keys} must share one cluster slot. The future completes on a
+   * Lettuce I/O thread; do not block in its callbacks.
    */
-  public <T> CompletableFuture<T> run(RedisClusterAsyncCommands<String, byte[]> commands, String[] keys, byte[]... args) {
-    CompletableFuture<T> first = commands.<T>evalsha(sha1, output, keys, args).toCompletableFuture();
-    return first.exceptionallyCompose(error -> {
-      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-      if (cause instanceof RedisNoScriptException) {
-        return commands.<T>eval(source, output, keys, args).toCompletableFuture();
-      }
-      return CompletableFuture.failedFuture(cause);
-    });
+  public <T> CompletableFuture<T> run(
+      RedisClusterAsyncCommands<String, byte[]> commands, String[] keys, byte[]... args) {
+    CompletableFuture<T> first =
+        commands.<T>evalsha(sha1, output, keys, args).toCompletableFuture();
+    return first.exceptionallyCompose(
+        error -> {
+          Throwable cause =
+              error instanceof CompletionException && error.getCause() != null
+                  ? error.getCause()
+                  : error;
+          if (cause instanceof RedisNoScriptException) {
+            return commands.<T>eval(source, output, keys, args).toCompletableFuture();
+          }
+          return CompletableFuture.failedFuture(cause);
+        });
   }
 
   @Override

@@ -29,9 +29,9 @@ import io.lettuce.core.resource.DefaultClientResources;
 import io.lettuce.core.resource.NettyCustomizer;
 import io.lettuce.core.resource.Transports;
 import io.machinery.MachineryException;
-import io.netty.handler.flush.FlushConsolidationHandler;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,49 +52,65 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One Lettuce client and one shared, multiplexed asynchronous connection to a Redis deployment, plus dedicated
- * connections for blocking commands on request.
+ * One Lettuce client and one shared, multiplexed asynchronous connection to a Redis deployment,
+ * plus dedicated connections for blocking commands on request.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Topology</b> follows Go's rules: a Sentinel master name ({@link RedisConfig#masterName()}) makes the
- *       URL's hosts Sentinels; {@link RedisConfig#clusterEnabled()} or several hosts make them cluster seeds;
- *       otherwise one server (TCP or unix socket). TLS comes from {@code rediss://} or {@link Config#tls()}.
- *   <li><b>One shared connection.</b> Every thread sends through {@link #commands()}; Lettuce pipelines the
- *       commands of concurrent callers on one socket (per cluster node), and commands sent by one thread run
- *       in the order sent. Blocking commands ({@code BLMOVE}) would stall it, so they get a dedicated
- *       connection from {@link #openBlocking()}.
- *   <li><b>Failures.</b> A caller waits for a reply at most {@link RedisConfig#readTimeout()} ({@link #await});
- *       Lettuce keeps no timer per command (that costs a timer task per command on a busy connection). A lost
- *       connection is re-established by Lettuce in the background; commands sent meanwhile are sent then,
- *       except those whose caller gave up: {@link #await} cancels a command on its timeout, so a {@code
- *       sendTask} reported as failed is not enqueued after the reconnect (a caller's retry would duplicate it).
- *       Commands nobody waits for (heartbeats, settlements) may still be sent late; they are idempotent. The
- *       request queue is bounded ({@value #REQUEST_QUEUE_SIZE} commands): during a long outage further commands
- *       fail at once instead of filling the heap. Connection losses and recoveries are logged once each,
+ *   <li><b>Topology</b> follows Go's rules: a Sentinel master name ({@link
+ *       RedisConfig#masterName()}) makes the URL's hosts Sentinels; {@link
+ *       RedisConfig#clusterEnabled()} or several hosts make them cluster seeds; otherwise one
+ *       server (TCP or unix socket). TLS comes from {@code rediss://} or {@link Config#tls()}.
+ *   <li><b>One shared connection.</b> Every thread sends through {@link #commands()}; Lettuce
+ *       pipelines the commands of concurrent callers on one socket (per cluster node), and commands
+ *       sent by one thread run in the order sent. Blocking commands ({@code BLMOVE}) would stall
+ *       it, so they get a dedicated connection from {@link #openBlocking()}.
+ *   <li><b>Failures.</b> A caller waits for a reply at most {@link RedisConfig#readTimeout()}
+ *       ({@link #await}); Lettuce keeps no timer per command (that costs a timer task per command
+ *       on a busy connection). A lost connection is re-established by Lettuce in the background;
+ *       commands sent meanwhile are sent then, except those whose caller gave up: {@link #await}
+ *       cancels a command on its timeout, so a {@code sendTask} reported as failed is not enqueued
+ *       after the reconnect (a caller's retry would duplicate it). Commands nobody waits for
+ *       (heartbeats, settlements) may still be sent late; they are idempotent. The request queue is
+ *       bounded ({@value #REQUEST_QUEUE_SIZE} commands): during a long outage further commands fail
+ *       at once instead of filling the heap. Connection losses and recoveries are logged once each,
  *       without credentials.
  * </ul>
  *
- * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking connections.
+ * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking
+ * connections.
  */
 public final class RedisSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RedisSession.class);
-  /** Callers bound their waits themselves ({@link #await}); a timer task per command costs too much. */
-  private static final TimeoutOptions NO_COMMAND_TIMERS = TimeoutOptions.builder().timeoutCommands(false).build();
+
   /**
-   * Many threads share one connection, each command flushed on its own; Netty's flush consolidation turns the
-   * flushes of one event-loop turn into one write to the socket (fewer system calls for us and for Redis).
+   * Callers bound their waits themselves ({@link #await}); a timer task per command costs too much.
    */
-  private static final NettyCustomizer FLUSH_CONSOLIDATION = new NettyCustomizer() {
-    @Override
-    public void afterChannelInitialized(io.netty.channel.Channel channel) {
-      channel.pipeline().addFirst(new FlushConsolidationHandler(256, true));
-    }
-  };
-  /** The most commands one connection buffers (in flight or waiting for a reconnect); more fail at once. */
+  private static final TimeoutOptions NO_COMMAND_TIMERS =
+      TimeoutOptions.builder().timeoutCommands(false).build();
+
+  /**
+   * Many threads share one connection, each command flushed on its own; Netty's flush consolidation
+   * turns the flushes of one event-loop turn into one write to the socket (fewer system calls for
+   * us and for Redis).
+   */
+  private static final NettyCustomizer FLUSH_CONSOLIDATION =
+      new NettyCustomizer() {
+        @Override
+        public void afterChannelInitialized(io.netty.channel.Channel channel) {
+          channel.pipeline().addFirst(new FlushConsolidationHandler(256, true));
+        }
+      };
+
+  /**
+   * The most commands one connection buffers (in flight or waiting for a reconnect); more fail at
+   * once.
+   */
   static final int REQUEST_QUEUE_SIZE = 100_000;
-  private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
+
+  private static final RedisCodec<String, byte[]> CODEC =
+      RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
 
   private final RedisAddress address;
   private final ClientResources resources;
@@ -108,11 +124,15 @@ public final class RedisSession implements AutoCloseable {
   private final reactor.core.Disposable eventSubscription;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
-  private final java.util.concurrent.atomic.AtomicLong reconnects = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong reconnects =
+      new java.util.concurrent.atomic.AtomicLong();
+
   /** Sessions handed out by {@link #shared}, by URL and settings; guarded by itself. */
   private static final java.util.Map<String, RedisSession> SHARED = new java.util.HashMap<>();
+
   /** This session's key in {@link #SHARED}, or null for one of its own ({@link #open}). */
   private final @Nullable String sharedKey;
+
   /** How many owners share this session and have not closed it yet; guarded by {@link #SHARED}. */
   private int owners = 1;
 
@@ -120,56 +140,77 @@ public final class RedisSession implements AutoCloseable {
     this(address, redis, forceTls, null);
   }
 
-  private RedisSession(RedisAddress address, RedisConfig redis, boolean forceTls, @Nullable String sharedKey) {
+  private RedisSession(
+      RedisAddress address, RedisConfig redis, boolean forceTls, @Nullable String sharedKey) {
     this.sharedKey = sharedKey;
     this.address = address;
-    this.timeout = redis.readTimeout().isZero() || redis.readTimeout().isNegative()
-        ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout();
-    this.cluster = redis.masterName().isEmpty() && (redis.clusterEnabled() || address.hasSeveralHosts());
+    this.timeout =
+        redis.readTimeout().isZero() || redis.readTimeout().isNegative()
+            ? RedisConfig.DEFAULT.readTimeout()
+            : redis.readTimeout();
+    this.cluster =
+        redis.masterName().isEmpty() && (redis.clusterEnabled() || address.hasSeveralHosts());
     boolean tls = address.tls() || forceTls;
     if (address.socketPath() != null && !Transports.NativeTransports.isDomainSocketSupported()) {
-      throw new IllegalArgumentException("redis+socket:// needs Netty's native transport on the class path"
-          + " (io.netty:netty-transport-native-epoll, classifier linux-x86_64 or linux-aarch_64)");
+      throw new IllegalArgumentException(
+          "redis+socket:// needs Netty's native transport on the class path"
+              + " (io.netty:netty-transport-native-epoll, classifier linux-x86_64 or linux-aarch_64)");
     }
     this.resources = DefaultClientResources.builder().nettyCustomizer(FLUSH_CONSOLIDATION).build();
-    this.eventSubscription = resources.eventBus().get().subscribe(event -> {
-      if (event instanceof ReconnectAttemptEvent e) {
-        String remote = hostAndPort(e.remoteAddress());
-        if (reconnecting.add(remote)) {
-          log.warn("Lost the Redis connection to {}; reconnecting in the background", remote);
-        }
-      } else if (event instanceof ConnectionActivatedEvent e && reconnecting.remove(hostAndPort(e.remoteAddress()))) {
-        reconnects.incrementAndGet();
-        log.info("Reconnected to Redis at {}", hostAndPort(e.remoteAddress()));
-      }
-    });
-    SocketOptions socket = SocketOptions.builder()
-        .connectTimeout(redis.connectTimeout().isZero() ? RedisConfig.DEFAULT.connectTimeout() : redis.connectTimeout())
-        .keepAlive(true)
-        .tcpNoDelay(true)
-        .build();
+    this.eventSubscription =
+        resources
+            .eventBus()
+            .get()
+            .subscribe(
+                event -> {
+                  if (event instanceof ReconnectAttemptEvent e) {
+                    String remote = hostAndPort(e.remoteAddress());
+                    if (reconnecting.add(remote)) {
+                      log.warn(
+                          "Lost the Redis connection to {}; reconnecting in the background",
+                          remote);
+                    }
+                  } else if (event instanceof ConnectionActivatedEvent e
+                      && reconnecting.remove(hostAndPort(e.remoteAddress()))) {
+                    reconnects.incrementAndGet();
+                    log.info("Reconnected to Redis at {}", hostAndPort(e.remoteAddress()));
+                  }
+                });
+    SocketOptions socket =
+        SocketOptions.builder()
+            .connectTimeout(
+                redis.connectTimeout().isZero()
+                    ? RedisConfig.DEFAULT.connectTimeout()
+                    : redis.connectTimeout())
+            .keepAlive(true)
+            .tcpNoDelay(true)
+            .build();
     try {
       if (cluster) {
         if (address.database() != 0) {
-          throw new IllegalArgumentException("Redis Cluster has only database 0; the URL asks for " + address.database());
+          throw new IllegalArgumentException(
+              "Redis Cluster has only database 0; the URL asks for " + address.database());
         }
         List<RedisURI> seeds = new ArrayList<>();
         for (RedisAddress.Host host : address.hosts()) {
           seeds.add(uri(RedisURI.Builder.redis(host.host(), host.port()), address, redis, tls));
         }
         RedisClusterClient clusterClient = RedisClusterClient.create(resources, seeds);
-        clusterClient.setOptions(ClusterClientOptions.builder()
-            .protocolVersion(ProtocolVersion.RESP2)
-            .socketOptions(socket)
-            .timeoutOptions(NO_COMMAND_TIMERS)
-            .requestQueueSize(REQUEST_QUEUE_SIZE)
-            .autoReconnect(true)
-            // Lettuce 7 refreshes on every adaptive trigger (MOVED, ASK, reconnects, ...) by default; add a
-            // periodic refresh for changes no command runs into (a replica promoted while idle)
-            .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
-                .enablePeriodicRefresh(Duration.ofSeconds(30))
-                .build())
-            .build());
+        clusterClient.setOptions(
+            ClusterClientOptions.builder()
+                .protocolVersion(ProtocolVersion.RESP2)
+                .socketOptions(socket)
+                .timeoutOptions(NO_COMMAND_TIMERS)
+                .requestQueueSize(REQUEST_QUEUE_SIZE)
+                .autoReconnect(true)
+                // Lettuce 7 refreshes on every adaptive trigger (MOVED, ASK, reconnects, ...) by
+                // default; add a
+                // periodic refresh for changes no command runs into (a replica promoted while idle)
+                .topologyRefreshOptions(
+                    ClusterTopologyRefreshOptions.builder()
+                        .enablePeriodicRefresh(Duration.ofSeconds(30))
+                        .build())
+                .build());
         this.client = clusterClient;
         this.standaloneUri = null;
         StatefulRedisClusterConnection<String, byte[]> c = clusterClient.connect(CODEC);
@@ -178,13 +219,14 @@ public final class RedisSession implements AutoCloseable {
       } else {
         RedisURI uri = standaloneUri(address, redis, tls);
         RedisClient redisClient = RedisClient.create(resources);
-        redisClient.setOptions(ClientOptions.builder()
-            .protocolVersion(ProtocolVersion.RESP2)
-            .socketOptions(socket)
-            .timeoutOptions(NO_COMMAND_TIMERS)
-            .requestQueueSize(REQUEST_QUEUE_SIZE)
-            .autoReconnect(true)
-            .build());
+        redisClient.setOptions(
+            ClientOptions.builder()
+                .protocolVersion(ProtocolVersion.RESP2)
+                .socketOptions(socket)
+                .timeoutOptions(NO_COMMAND_TIMERS)
+                .requestQueueSize(REQUEST_QUEUE_SIZE)
+                .autoReconnect(true)
+                .build());
         this.client = redisClient;
         this.standaloneUri = uri;
         StatefulRedisConnection<String, byte[]> c = redisClient.connect(CODEC, uri);
@@ -196,15 +238,17 @@ public final class RedisSession implements AutoCloseable {
       if (e instanceof IllegalArgumentException) {
         throw e;
       }
-      throw new MachineryException("could not connect to Redis at " + address + ": " + message(e), e);
+      throw new MachineryException(
+          "could not connect to Redis at " + address + ": " + message(e), e);
     }
   }
 
   /**
-   * Connects to the Redis deployment at {@code url} (one of {@code config}'s broker, result backend or lock
-   * URLs) with {@code config}'s Redis settings.
+   * Connects to the Redis deployment at {@code url} (one of {@code config}'s broker, result backend
+   * or lock URLs) with {@code config}'s Redis settings.
    *
-   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something impossible
+   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something
+   *     impossible
    * @throws MachineryException when Redis cannot be reached
    */
   public static RedisSession open(String url, Config config) {
@@ -212,13 +256,14 @@ public final class RedisSession implements AutoCloseable {
   }
 
   /**
-   * The session of this JVM for {@code url} and {@code config}'s Redis and TLS settings: the first call
-   * connects, later ones with the same URL and settings share that connection (a broker and a backend on the
-   * same Redis: one connection and one set of I/O threads, and commands issued in order by one thread are
-   * applied in that order, which lets a send pipeline its PENDING write with its push). Each caller closes it
-   * once; the connection closes when the last one did.
+   * The session of this JVM for {@code url} and {@code config}'s Redis and TLS settings: the first
+   * call connects, later ones with the same URL and settings share that connection (a broker and a
+   * backend on the same Redis: one connection and one set of I/O threads, and commands issued in
+   * order by one thread are applied in that order, which lets a send pipeline its PENDING write
+   * with its push). Each caller closes it once; the connection closes when the last one did.
    *
-   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something impossible
+   * @throws IllegalArgumentException when the URL is not a Redis URL or asks for something
+   *     impossible
    * @throws MachineryException when Redis cannot be reached
    */
   public static RedisSession shared(String url, Config config) {
@@ -261,7 +306,8 @@ public final class RedisSession implements AutoCloseable {
         builder.withSentinel(sentinel.build());
       }
       if (builder == null) {
-        throw new IllegalArgumentException("a Sentinel setup needs at least one Sentinel host in the URL");
+        throw new IllegalArgumentException(
+            "a Sentinel setup needs at least one Sentinel host in the URL");
       }
       return uri(builder, address, redis, tls);
     }
@@ -269,8 +315,12 @@ public final class RedisSession implements AutoCloseable {
     return uri(RedisURI.Builder.redis(host.host(), host.port()), address, redis, tls);
   }
 
-  private static RedisURI uri(RedisURI.Builder builder, RedisAddress address, RedisConfig redis, boolean tls) {
-    builder.withDatabase(address.database()).withTimeout(redis.readTimeout().isZero() ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout());
+  private static RedisURI uri(
+      RedisURI.Builder builder, RedisAddress address, RedisConfig redis, boolean tls) {
+    builder
+        .withDatabase(address.database())
+        .withTimeout(
+            redis.readTimeout().isZero() ? RedisConfig.DEFAULT.readTimeout() : redis.readTimeout());
     if (address.hasPassword()) {
       if (address.username().isEmpty()) {
         builder.withPassword(address.password().toCharArray());
@@ -293,16 +343,18 @@ public final class RedisSession implements AutoCloseable {
   }
 
   /**
-   * What stands for this session's ordering of writes: commands issued one after the other by one thread are
-   * applied by Redis in that order, so a broker and a backend sharing this session may pipeline dependent
-   * writes (see {@code Broker.writeOrder()}). Empty on a cluster: commands to keys in different slots travel on
-   * different node connections, in no order.
+   * What stands for this session's ordering of writes: commands issued one after the other by one
+   * thread are applied by Redis in that order, so a broker and a backend sharing this session may
+   * pipeline dependent writes (see {@code Broker.writeOrder()}). Empty on a cluster: commands to
+   * keys in different slots travel on different node connections, in no order.
    */
   public java.util.Optional<Object> writeOrder() {
     return cluster ? java.util.Optional.empty() : java.util.Optional.of(this);
   }
 
-  /** Whether this session talks to a Redis Cluster (multi-key commands must then stay in one slot). */
+  /**
+   * Whether this session talks to a Redis Cluster (multi-key commands must then stay in one slot).
+   */
   public boolean isCluster() {
     return cluster;
   }
@@ -318,9 +370,9 @@ public final class RedisSession implements AutoCloseable {
   }
 
   /**
-   * How many times a lost connection of this session was re-established so far. After a reconnect Lettuce
-   * sends again the commands that were in flight, so a command whose reply was lost may have run twice;
-   * callers that must notice that compare this count.
+   * How many times a lost connection of this session was re-established so far. After a reconnect
+   * Lettuce sends again the commands that were in flight, so a command whose reply was lost may
+   * have run twice; callers that must notice that compare this count.
    */
   public long reconnects() {
     return reconnects.get();
@@ -339,20 +391,22 @@ public final class RedisSession implements AutoCloseable {
   public BlockingConnection openBlocking() {
     checkOpen();
     try {
-      StatefulConnection<String, byte[]> c = client instanceof RedisClusterClient clusterClient
-          ? clusterClient.connect(CODEC)
-          : ((RedisClient) client).connect(CODEC, Objects.requireNonNull(standaloneUri));
+      StatefulConnection<String, byte[]> c =
+          client instanceof RedisClusterClient clusterClient
+              ? clusterClient.connect(CODEC)
+              : ((RedisClient) client).connect(CODEC, Objects.requireNonNull(standaloneUri));
       BlockingConnection result = new BlockingConnection(c);
       blocking.add(result);
       return result;
     } catch (RedisConnectionException e) {
-      throw new MachineryException("could not connect to Redis at " + address + ": " + message(e), e);
+      throw new MachineryException(
+          "could not connect to Redis at " + address + ": " + message(e), e);
     }
   }
 
   /**
-   * A dedicated connection for blocking commands, one at a time, that another thread can cut short. Thread-safe;
-   * closing it twice is harmless.
+   * A dedicated connection for blocking commands, one at a time, that another thread can cut short.
+   * Thread-safe; closing it twice is harmless.
    */
   public final class BlockingConnection implements AutoCloseable {
     private final StatefulConnection<String, byte[]> connection;
@@ -365,11 +419,12 @@ public final class RedisSession implements AutoCloseable {
     }
 
     /**
-     * Sends the blocking {@code command} about {@code key} on this connection (on a cluster, straight to the
-     * node owning the key's slot), preceded by {@code CLIENT ID} so that {@link #interrupt()} can find it.
+     * Sends the blocking {@code command} about {@code key} on this connection (on a cluster,
+     * straight to the node owning the key's slot), preceded by {@code CLIENT ID} so that {@link
+     * #interrupt()} can find it.
      */
-    public <T> CompletableFuture<T> block(String key,
-        Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command) {
+    public <T> CompletableFuture<T> block(
+        String key, Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command) {
       RedisClusterAsyncCommands<String, byte[]> target;
       String node = null;
       if (connection instanceof StatefulRedisClusterConnection<String, byte[]> cc) {
@@ -392,9 +447,9 @@ public final class RedisSession implements AutoCloseable {
     }
 
     /**
-     * Ends the blocking command in flight as if its timeout had passed ({@code CLIENT UNBLOCK <id> TIMEOUT},
-     * sent on the shared connection); does nothing when none is known to be in flight. The command may not
-     * have reached the server yet: callers repeat this until it returns.
+     * Ends the blocking command in flight as if its timeout had passed ({@code CLIENT UNBLOCK <id>
+     * TIMEOUT}, sent on the shared connection); does nothing when none is known to be in flight.
+     * The command may not have reached the server yet: callers repeat this until it returns.
      */
     public void interrupt() {
       long id = clientId;
@@ -403,10 +458,12 @@ public final class RedisSession implements AutoCloseable {
       }
       try {
         String node = nodeId;
-        RedisClusterAsyncCommands<String, byte[]> via = node != null
-            && RedisSession.this.connection instanceof StatefulRedisClusterConnection<String, byte[]> cc
-            ? cc.getConnection(node).async()
-            : commands;
+        RedisClusterAsyncCommands<String, byte[]> via =
+            node != null
+                    && RedisSession.this.connection
+                        instanceof StatefulRedisClusterConnection<String, byte[]> cc
+                ? cc.getConnection(node).async()
+                : commands;
         via.clientUnblock(id, UnblockType.TIMEOUT);
       } catch (RuntimeException e) {
         log.debug("CLIENT UNBLOCK failed: {}", e.toString());
@@ -428,13 +485,14 @@ public final class RedisSession implements AutoCloseable {
   /**
    * Waits for a command's reply, at most the command timeout.
    *
-   * @throws MachineryException when the command failed or timed out, or the thread was interrupted (the
-   *     interrupt flag is restored)
+   * @throws MachineryException when the command failed or timed out, or the thread was interrupted
+   *     (the interrupt flag is restored)
    */
   public <T> T await(CompletionStage<T> reply) {
     CompletableFuture<T> future = reply.toCompletableFuture();
     try {
-      // the deadline comes from the sweep of timed(): a timed wait would cost a timer per command (on a
+      // the deadline comes from the sweep of timed(): a timed wait would cost a timer per command
+      // (on a
       // virtual thread, a task of the JDK's delay scheduler), several per task a worker runs
       return (future.isDone() ? future : timed(future)).get();
     } catch (InterruptedException e) {
@@ -447,23 +505,24 @@ public final class RedisSession implements AutoCloseable {
   }
 
   /**
-   * A command's reply without waiting for it: {@link #await}'s rules, in a future. It fails with the same
-   * {@link MachineryException} when the command failed or did not answer within the command timeout, and a
-   * command still in Lettuce's buffer at the timeout is cancelled, so one reported as failed is not sent later.
-   * No timer per command (that would cost more than the command): every timeout has the same length, so the
-   * commands wait in one queue in deadline order, which a sweep every {@value #SWEEP_MILLIS} ms walks from the
-   * head.
+   * A command's reply without waiting for it: {@link #await}'s rules, in a future. It fails with
+   * the same {@link MachineryException} when the command failed or did not answer within the
+   * command timeout, and a command still in Lettuce's buffer at the timeout is cancelled, so one
+   * reported as failed is not sent later. No timer per command (that would cost more than the
+   * command): every timeout has the same length, so the commands wait in one queue in deadline
+   * order, which a sweep every {@value #SWEEP_MILLIS} ms walks from the head.
    */
   public <T> CompletableFuture<T> timed(CompletionStage<T> reply) {
     CompletableFuture<T> command = reply.toCompletableFuture();
     CompletableFuture<T> result = new CompletableFuture<>();
-    command.whenComplete((value, error) -> {
-      if (error == null) {
-        result.complete(value);
-      } else {
-        result.completeExceptionally(failure(error));
-      }
-    });
+    command.whenComplete(
+        (value, error) -> {
+          if (error == null) {
+            result.complete(value);
+          } else {
+            result.completeExceptionally(failure(error));
+          }
+        });
     if (!result.isDone()) {
       deadlines.add(new Deadline(System.nanoTime() + timeout.toNanos(), command, result));
       if (sweeper == null) {
@@ -478,13 +537,16 @@ public final class RedisSession implements AutoCloseable {
   /** A command of {@link #timed} and the future its caller holds. */
   private record Deadline(long at, CompletableFuture<?> command, CompletableFuture<?> result) {}
 
-  private final java.util.concurrent.ConcurrentLinkedQueue<Deadline> deadlines = new java.util.concurrent.ConcurrentLinkedQueue<>();
+  private final java.util.concurrent.ConcurrentLinkedQueue<Deadline> deadlines =
+      new java.util.concurrent.ConcurrentLinkedQueue<>();
   private volatile java.util.concurrent.@Nullable ScheduledFuture<?> sweeper;
 
   private synchronized void startSweeper() {
     if (sweeper == null && !closed.get()) {
-      sweeper = resources.eventExecutorGroup().scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS,
-          TimeUnit.MILLISECONDS);
+      sweeper =
+          resources
+              .eventExecutorGroup()
+              .scheduleAtFixedRate(this::sweep, SWEEP_MILLIS, SWEEP_MILLIS, TimeUnit.MILLISECONDS);
     }
   }
 
@@ -496,9 +558,13 @@ public final class RedisSession implements AutoCloseable {
       }
       deadlines.poll();
       if (!d.result().isDone()) {
-        // the caller's answer first: cancelling completes the command, whose callback must then find it done
-        d.result().completeExceptionally(new MachineryException("Redis at " + address + " did not answer within "
-            + timeout, new TimeoutException()));
+        // the caller's answer first: cancelling completes the command, whose callback must then
+        // find it done
+        d.result()
+            .completeExceptionally(
+                new MachineryException(
+                    "Redis at " + address + " did not answer within " + timeout,
+                    new TimeoutException()));
         d.command().cancel(false);
       }
     }
@@ -506,16 +572,20 @@ public final class RedisSession implements AutoCloseable {
 
   /** A {@link MachineryException} for a failed Redis command, its message free of credentials. */
   public MachineryException failure(Throwable error) {
-    Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+    Throwable cause =
+        error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
     if (cause instanceof MachineryException m) {
       return m;
     }
     String what = cause instanceof RedisCommandTimeoutException ? "timed out" : "failed";
-    return new MachineryException("Redis command " + what + " (" + address + "): " + message(cause), cause);
+    return new MachineryException(
+        "Redis command " + what + " (" + address + "): " + message(cause), cause);
   }
 
   private static String hostAndPort(java.net.SocketAddress address) {
-    return address instanceof java.net.InetSocketAddress inet ? inet.getHostString() + ":" + inet.getPort() : String.valueOf(address);
+    return address instanceof java.net.InetSocketAddress inet
+        ? inet.getHostString() + ":" + inet.getPort()
+        : String.valueOf(address);
   }
 
   private static String message(Throwable e) {
@@ -530,8 +600,8 @@ public final class RedisSession implements AutoCloseable {
   }
 
   /**
-   * Closes every connection and the client; idempotent. A {@linkplain #shared shared} session closes when its
-   * last owner closes it (each owner closes it once).
+   * Closes every connection and the client; idempotent. A {@linkplain #shared shared} session
+   * closes when its last owner closes it (each owner closes it once).
    */
   @Override
   public void close() {

@@ -43,17 +43,22 @@ class RedisAddressTest {
 
   @Test
   void severalHostsTakeCredentialsFromTheFirstAndTheDatabaseFromTheLast() {
-    RedisAddress a = RedisAddress.parse("redis://user:pw@10.0.0.1:7000,10.0.0.2:7001,10.0.0.3:7002/0");
+    RedisAddress a =
+        RedisAddress.parse("redis://user:pw@10.0.0.1:7000,10.0.0.2:7001,10.0.0.3:7002/0");
     assertThat(a.hasSeveralHosts()).isTrue();
-    assertThat(a.hosts()).containsExactly(new RedisAddress.Host("10.0.0.1", 7000), new RedisAddress.Host("10.0.0.2", 7001),
-        new RedisAddress.Host("10.0.0.3", 7002));
+    assertThat(a.hosts())
+        .containsExactly(
+            new RedisAddress.Host("10.0.0.1", 7000),
+            new RedisAddress.Host("10.0.0.2", 7001),
+            new RedisAddress.Host("10.0.0.3", 7002));
     assertThat(a.username()).isEqualTo("user");
     assertThat(a.password()).isEqualTo("pw");
   }
 
   @Test
   void aSchemeRepeatedOnEveryHostIsTolerated() {
-    assertThat(RedisAddress.parse("redis://127.0.0.1:7000,redis://127.0.0.1:7001").hosts()).hasSize(2);
+    assertThat(RedisAddress.parse("redis://127.0.0.1:7000,redis://127.0.0.1:7001").hosts())
+        .hasSize(2);
   }
 
   @Test
@@ -63,19 +68,27 @@ class RedisAddressTest {
     assertThat(a.password()).isEqualTo("pw");
     assertThat(a.database()).isEqualTo(4);
     assertThat(a.hosts()).isEmpty();
-    assertThat(RedisAddress.parse("redis+socket:///tmp/r.sock").socketPath()).isEqualTo("/tmp/r.sock");
+    assertThat(RedisAddress.parse("redis+socket:///tmp/r.sock").socketPath())
+        .isEqualTo("/tmp/r.sock");
   }
 
   @Test
   void anIpv6HostKeepsItsPort() {
-    assertThat(RedisAddress.parse("redis://[::1]:6390").hosts()).containsExactly(new RedisAddress.Host("::1", 6390));
+    assertThat(RedisAddress.parse("redis://[::1]:6390").hosts())
+        .containsExactly(new RedisAddress.Host("::1", 6390));
   }
 
   @Test
   void theTextFormNeverShowsCredentials() {
-    for (String url : List.of("redis://user:topsecret@h:1/2", "redis://topsecret@h:1", "rediss://u:topsecret@a:1,b:2",
-        "redis+socket://u:topsecret@/tmp/s.sock:/1")) {
-      assertThat(RedisAddress.parse(url).toString()).doesNotContain("topsecret").doesNotContain("u:");
+    for (String url :
+        List.of(
+            "redis://user:topsecret@h:1/2",
+            "redis://topsecret@h:1",
+            "rediss://u:topsecret@a:1,b:2",
+            "redis+socket://u:topsecret@/tmp/s.sock:/1")) {
+      assertThat(RedisAddress.parse(url).toString())
+          .doesNotContain("topsecret")
+          .doesNotContain("u:");
     }
     assertThat(RedisAddress.parse("redis://user:topsecret@h:1/2")).hasToString("redis://h:1/2");
   }
@@ -85,21 +98,35 @@ class RedisAddressTest {
     assertThatThrownBy(() -> RedisAddress.parse("amqp://guest:topsecret@host:5672/"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageNotContaining("topsecret");
-    assertThatThrownBy(() -> RedisAddress.parse("redis://")).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> RedisAddress.parse("redis://h:notaport")).isInstanceOf(IllegalArgumentException.class);
-    assertThatThrownBy(() -> RedisAddress.parse("redis+socket://pw@")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> RedisAddress.parse("redis://"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> RedisAddress.parse("redis://h:notaport"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> RedisAddress.parse("redis+socket://pw@"))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
   void aPasswordWithUnencodedSeparatorsIsRefusedWithoutShowingAnyPartOfIt() {
-    for (String url : List.of("redis://admin:S3cr3tX/P4ssY@host:6379/0", "redis://:S3cr3tX,P4ssY@h1,h2",
-        "redis://:S3cr3tX?P4ssY@host", "redis://:S3cr3tX#P4ssY@host")) {
-      assertThatThrownBy(() -> RedisAddress.parse(url)).as(url)
+    for (String url :
+        List.of(
+            "redis://admin:S3cr3tX/P4ssY@host:6379/0",
+            "redis://:S3cr3tX,P4ssY@h1,h2",
+            "redis://:S3cr3tX?P4ssY@host",
+            "redis://:S3cr3tX#P4ssY@host")) {
+      assertThatThrownBy(() -> RedisAddress.parse(url))
+          .as(url)
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("percent-encoded")
-          .satisfies(e -> assertThat(e.getMessage()).doesNotContain("S3cr3t").doesNotContain("P4ss"))
-          .satisfies(e -> assertThat(String.valueOf(e.getCause())).doesNotContain("S3cr3t").doesNotContain("P4ss"));
+          .satisfies(
+              e -> assertThat(e.getMessage()).doesNotContain("S3cr3t").doesNotContain("P4ss"))
+          .satisfies(
+              e ->
+                  assertThat(String.valueOf(e.getCause()))
+                      .doesNotContain("S3cr3t")
+                      .doesNotContain("P4ss"));
     }
-    assertThat(RedisAddress.parse("redis://admin:S3cr3t%2FP4ss@host").password()).isEqualTo("S3cr3t/P4ss");
+    assertThat(RedisAddress.parse("redis://admin:S3cr3t%2FP4ss@host").password())
+        .isEqualTo("S3cr3t/P4ss");
   }
 }

@@ -8,8 +8,12 @@ import org.junit.jupiter.api.Test;
 class RedisKeysTest {
   @Test
   void aTaggedKeyLandsInTheSlotOfItsOwner() {
-    for (String queue : List.of("machinery_tasks", "{app}tasks", "a{b}c", "{}x", "x{", "a}b", "}{", "é-queue", "q:1")) {
-      assertThat(RedisKeys.slot(RedisKeys.tagged(queue, "processing:w1-abc"))).as(queue).isEqualTo(RedisKeys.slot(queue));
+    for (String queue :
+        List.of(
+            "machinery_tasks", "{app}tasks", "a{b}c", "{}x", "x{", "a}b", "}{", "é-queue", "q:1")) {
+      assertThat(RedisKeys.slot(RedisKeys.tagged(queue, "processing:w1-abc")))
+          .as(queue)
+          .isEqualTo(RedisKeys.slot(queue));
     }
   }
 
@@ -18,7 +22,8 @@ class RedisKeysTest {
     assertThat(RedisKeys.hashTag("machinery_tasks")).isEqualTo("machinery_tasks");
     assertThat(RedisKeys.hashTag("{app}tasks")).isEqualTo("app");
     assertThat(RedisKeys.hashTag("{}tasks")).isEqualTo("{}tasks");
-    assertThat(RedisKeys.tagged("machinery_tasks", "dead_letters")).isEqualTo("{machinery_tasks}:dead_letters");
+    assertThat(RedisKeys.tagged("machinery_tasks", "dead_letters"))
+        .isEqualTo("{machinery_tasks}:dead_letters");
   }
 
   @Test

@@ -28,14 +28,20 @@ class RedisSessionIT {
 
   @Test
   void aScriptRunsAgainAfterTheServerForgotIt() {
-    try (RedisSession session = RedisSession.open(TestEndpoints.redisUrl(), config(TestEndpoints.redisUrl()))) {
-      RedisScript script = RedisScript.of("echo-" + UUID.randomUUID(), "return ARGV[1] .. '" + UUID.randomUUID() + "'",
-          ScriptOutputType.VALUE);
+    try (RedisSession session =
+        RedisSession.open(TestEndpoints.redisUrl(), config(TestEndpoints.redisUrl()))) {
+      RedisScript script =
+          RedisScript.of(
+              "echo-" + UUID.randomUUID(),
+              "return ARGV[1] .. '" + UUID.randomUUID() + "'",
+              ScriptOutputType.VALUE);
       String key = "session_it_" + UUID.randomUUID();
-      byte[] first = session.await(script.<byte[]>run(session.commands(), new String[] {key}, bytes("a")));
+      byte[] first =
+          session.await(script.<byte[]>run(session.commands(), new String[] {key}, bytes("a")));
       assertThat(new String(first, StandardCharsets.UTF_8)).startsWith("a");
       session.await(session.commands().scriptFlush());
-      byte[] second = session.await(script.<byte[]>run(session.commands(), new String[] {key}, bytes("b")));
+      byte[] second =
+          session.await(script.<byte[]>run(session.commands(), new String[] {key}, bytes("b")));
       assertThat(new String(second, StandardCharsets.UTF_8)).startsWith("b");
     }
   }
@@ -52,7 +58,8 @@ class RedisSessionIT {
       }
       List<KeyValue<String, byte[]>> values = session.await(session.commands().mget(keys));
       for (int i = 0; i < keys.length; i++) {
-        assertThat(new String(values.get(i).getValue(), StandardCharsets.UTF_8)).isEqualTo(Integer.toString(i));
+        assertThat(new String(values.get(i).getValue(), StandardCharsets.UTF_8))
+            .isEqualTo(Integer.toString(i));
       }
       session.await(session.commands().del(keys));
     }
@@ -65,8 +72,12 @@ class RedisSessionIT {
           RedisSession.BlockingConnection blocking = session.openBlocking()) {
         String queue = "session_it_" + UUID.randomUUID();
         long start = System.nanoTime();
-        CompletableFuture<byte[]> reply = blocking.block(queue,
-            c -> c.blmove(queue, RedisKeys.tagged(queue, "p"), LMoveArgs.Builder.leftRight(), 10.0));
+        CompletableFuture<byte[]> reply =
+            blocking.block(
+                queue,
+                c ->
+                    c.blmove(
+                        queue, RedisKeys.tagged(queue, "p"), LMoveArgs.Builder.leftRight(), 10.0));
         while (!reply.isDone() && System.nanoTime() - start < Duration.ofSeconds(5).toNanos()) {
           blocking.interrupt();
           java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(20).toNanos());
@@ -83,9 +94,17 @@ class RedisSessionIT {
     String password = "pw-" + UUID.randomUUID();
     RedisAddress address = RedisAddress.parse(TestEndpoints.redisUrl());
     String host = address.hosts().get(0).toString();
-    io.lettuce.core.RedisClient adminClient = io.lettuce.core.RedisClient.create(TestEndpoints.redisUrl());
+    io.lettuce.core.RedisClient adminClient =
+        io.lettuce.core.RedisClient.create(TestEndpoints.redisUrl());
     try (var admin = adminClient.connect()) {
-      admin.sync().aclSetuser(user, io.lettuce.core.AclSetuserArgs.Builder.on().addPassword(password).allKeys().allCommands());
+      admin
+          .sync()
+          .aclSetuser(
+              user,
+              io.lettuce.core.AclSetuserArgs.Builder.on()
+                  .addPassword(password)
+                  .allKeys()
+                  .allCommands());
       try {
         String good = "redis://" + user + ":" + password + "@" + host;
         try (RedisSession session = RedisSession.open(good, config(good))) {
@@ -107,29 +126,47 @@ class RedisSessionIT {
   @Test
   void anUnreachableServerFailsFastWithTheAddress() {
     String url = "redis://127.0.0.1:1";
-    Config config = Config.builder().broker(url)
-        .redis(io.machinery.config.RedisConfig.DEFAULT.withConnectTimeout(Duration.ofSeconds(2))).build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .redis(
+                io.machinery.config.RedisConfig.DEFAULT.withConnectTimeout(Duration.ofSeconds(2)))
+            .build();
     assertThatThrownBy(() -> RedisSession.open(url, config).close())
         .isInstanceOf(MachineryException.class)
         .hasMessageContaining("127.0.0.1:1");
   }
 
   @Test
-  void aCommandThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
-      throws Exception {
+  void aCommandThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     int port = OwnRedisServer.freePort();
-    List<String> args = List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes");
+    List<String> args =
+        List.of(
+            "--port",
+            Integer.toString(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes");
     String url = "redis://127.0.0.1:" + port;
-    Config config = Config.builder().broker(url)
-        .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500))).build();
+    Config config =
+        Config.builder()
+            .broker(url)
+            .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500)))
+            .build();
     OwnRedisServer server = OwnRedisServer.start(dir, port, args);
     try (RedisSession session = RedisSession.open(url, config)) {
       session.await(session.commands().del("q"));
       server.close();
       // a sender told that its task was not sent (it may retry): the command must not run later
       assertThatThrownBy(() -> session.await(session.commands().rpush("q", bytes("task"))))
-          .isInstanceOf(MachineryException.class).hasMessageContaining("did not answer");
-      // while Redis is away the buffer is bounded: commands beyond it fail at once instead of filling the heap
+          .isInstanceOf(MachineryException.class)
+          .hasMessageContaining("did not answer");
+      // while Redis is away the buffer is bounded: commands beyond it fail at once instead of
+      // filling the heap
       List<CompletableFuture<Long>> buffered = new java.util.ArrayList<>();
       for (int i = 0; i < RedisSession.REQUEST_QUEUE_SIZE + 100; i++) {
         buffered.add(session.commands().incr("buffered").toCompletableFuture());
@@ -138,7 +175,9 @@ class RedisSessionIT {
       assertThat(refused).as("commands refused beyond the bound").isGreaterThanOrEqualTo(100);
       buffered.forEach(f -> f.cancel(false)); // never sent: the test does not want them either
       server = OwnRedisServer.start(dir, port, args);
-      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
           .until(() -> "PONG".equals(session.await(session.commands().ping())));
       // commands on one connection run in order: anything buffered before the PING has run by now
       assertThat(session.await(session.commands().llen("q"))).isZero();

@@ -4,9 +4,9 @@ import static io.machinery.client.redis.RedisArgs.bytes;
 
 import io.lettuce.core.ScriptOutputType;
 import io.machinery.MachineryException;
-import io.machinery.client.redis.RedisScript;
 import io.machinery.client.redis.RedisAddress;
 import io.machinery.client.redis.RedisArgs;
+import io.machinery.client.redis.RedisScript;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Lock;
@@ -29,13 +29,14 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
- * <p>Design notes. The key is the caller's (Go: {@code machinery_lock_<program><name><spec>}) and the value
- * the expiry in Unix nanoseconds as a decimal, exactly as Go writes them, so Java and Go schedulers share
- * locks. Taking it is {@code SET key <expiry ns> NX PX <expiry − now + 1 ns, in ms>}; when the key exists,
- * Go's fallback (GET; if the stored expiry has passed, GETSET and EXPIRE) runs inside the same Lua script, so
- * two callers can never both take over a stale key (Go issues #741, #780). Nanosecond values are compared as
- * decimal strings (Lua numbers are doubles). Retries wait {@link Builder#retryInterval(Duration)} in between
- * (Go's interval is zero: a busy spin). {@link #unlock} releases only a lock still holding our value.
+ * <p>Design notes. The key is the caller's (Go: {@code machinery_lock_<program><name><spec>}) and
+ * the value the expiry in Unix nanoseconds as a decimal, exactly as Go writes them, so Java and Go
+ * schedulers share locks. Taking it is {@code SET key <expiry ns> NX PX <expiry − now + 1 ns, in
+ * ms>}; when the key exists, Go's fallback (GET; if the stored expiry has passed, GETSET and
+ * EXPIRE) runs inside the same Lua script, so two callers can never both take over a stale key (Go
+ * issues #741, #780). Nanosecond values are compared as decimal strings (Lua numbers are doubles).
+ * Retries wait {@link Builder#retryInterval(Duration)} in between (Go's interval is zero: a busy
+ * spin). {@link #unlock} releases only a lock still holding our value.
  *
  * <p>Thread-safe. Whoever builds a lock closes it.
  */
@@ -44,10 +45,14 @@ public final class RedisLock implements Lock {
 
   /** Go's {@code LockFactory} uses 3 retries (4 attempts). */
   public static final int DEFAULT_RETRIES = 3;
+
   public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(100);
 
   /** KEYS: key. ARGV: value (ns), expiry ms, now (ns). Returns 1 when taken. */
-  static final RedisScript TRY_LOCK = RedisScript.of("periodic-lock", """
+  static final RedisScript TRY_LOCK =
+      RedisScript.of(
+          "periodic-lock",
+          """
       local function greater(a, b)
         local na, nb = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
         if na ~= nb then return nb end
@@ -64,13 +69,18 @@ public final class RedisLock implements Lock {
         return 1
       end
       return 0
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   /** KEYS: key. ARGV: value. Deletes the key only if it holds the value. */
-  static final RedisScript UNLOCK = RedisScript.of("periodic-unlock", """
+  static final RedisScript UNLOCK =
+      RedisScript.of(
+          "periodic-unlock",
+          """
       if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
       return 0
-      """, ScriptOutputType.INTEGER);
+      """,
+          ScriptOutputType.INTEGER);
 
   private final RedisSession session;
   private final boolean ownsSession;
@@ -97,8 +107,8 @@ public final class RedisLock implements Lock {
   }
 
   /**
-   * Takes {@code key} until {@code expiresAtUnixNanos} if nobody holds it: free, or held with an expiry that
-   * has passed. False when the expiry is not in the future (there is nothing to hold).
+   * Takes {@code key} until {@code expiresAtUnixNanos} if nobody holds it: free, or held with an
+   * expiry that has passed. False when the expiry is not in the future (there is nothing to hold).
    *
    * @throws MachineryException when Redis fails or cannot be reached
    */
@@ -114,8 +124,14 @@ public final class RedisLock implements Lock {
     if (millis == 0) {
       millis = 1; // go-redis sends at least 1 ms
     }
-    Long taken = session.await(TRY_LOCK.run(session.commands(), new String[] {key},
-        bytes(Long.toString(expiresAtUnixNanos)), bytes(Long.toString(millis)), bytes(Long.toString(now))));
+    Long taken =
+        session.await(
+            TRY_LOCK.run(
+                session.commands(),
+                new String[] {key},
+                bytes(Long.toString(expiresAtUnixNanos)),
+                bytes(Long.toString(millis)),
+                bytes(Long.toString(now))));
     return taken == 1L;
   }
 
@@ -150,18 +166,23 @@ public final class RedisLock implements Lock {
   }
 
   /**
-   * Releases {@code key} if it still holds the value {@code expiresAtUnixNanos} this process locked it with
-   * (never someone else's lock).
+   * Releases {@code key} if it still holds the value {@code expiresAtUnixNanos} this process locked
+   * it with (never someone else's lock).
    *
    * @return whether the key was deleted
    * @throws MachineryException when Redis fails or cannot be reached
    */
   public boolean unlock(String key, long expiresAtUnixNanos) {
-    Long deleted = session.await(UNLOCK.run(session.commands(), new String[] {key}, bytes(Long.toString(expiresAtUnixNanos))));
+    Long deleted =
+        session.await(
+            UNLOCK.run(
+                session.commands(), new String[] {key}, bytes(Long.toString(expiresAtUnixNanos))));
     return deleted == 1L;
   }
 
-  /** Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent. */
+  /**
+   * Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent.
+   */
   @Override
   public void close() {
     if (ownsSession) {
@@ -193,7 +214,10 @@ public final class RedisLock implements Lock {
       return this;
     }
 
-    /** Extra attempts of {@link RedisLock#tryLockWithRetries}, 0..100 (default {@value #DEFAULT_RETRIES}). */
+    /**
+     * Extra attempts of {@link RedisLock#tryLockWithRetries}, 0..100 (default {@value
+     * #DEFAULT_RETRIES}).
+     */
     public Builder retries(int value) {
       if (value < 0 || value > 100) {
         throw new IllegalArgumentException("retries must be 0..100, was " + value);
@@ -212,8 +236,8 @@ public final class RedisLock implements Lock {
     }
 
     /**
-     * The Redis URL; default {@link Config#lock()}, or when that is empty the result backend's and then the
-     * broker's URL if it is a Redis one.
+     * The Redis URL; default {@link Config#lock()}, or when that is empty the result backend's and
+     * then the broker's URL if it is a Redis one.
      */
     public Builder url(String value) {
       url = Objects.requireNonNull(value, "url");
@@ -221,9 +245,9 @@ public final class RedisLock implements Lock {
     }
 
     /**
-     * Uses {@code value} instead of opening a session of its own (a broker, a backend and a lock can share one
-     * Lettuce client and its threads); the caller owns it and closes it after the lock. {@link #url} is then
-     * ignored.
+     * Uses {@code value} instead of opening a session of its own (a broker, a backend and a lock
+     * can share one Lettuce client and its threads); the caller owns it and closes it after the
+     * lock. {@link #url} is then ignored.
      */
     public Builder session(RedisSession value) {
       session = Objects.requireNonNull(value, "session");
@@ -246,8 +270,9 @@ public final class RedisLock implements Lock {
       }
       if (!config.lock().isEmpty()) {
         if (!RedisAddress.isRedisUrl(config.lock())) {
-          throw new IllegalArgumentException("the lock URL is not a Redis URL: "
-              + io.machinery.config.Redaction.redactUrl(config.lock()));
+          throw new IllegalArgumentException(
+              "the lock URL is not a Redis URL: "
+                  + io.machinery.config.Redaction.redactUrl(config.lock()));
         }
         return config.lock();
       }
@@ -256,8 +281,9 @@ public final class RedisLock implements Lock {
           return candidate;
         }
       }
-      throw new IllegalArgumentException("no Redis URL for the lock: set Config.lock (LOCK=redis://host:6379) or"
-          + " RedisLock.Builder.url");
+      throw new IllegalArgumentException(
+          "no Redis URL for the lock: set Config.lock (LOCK=redis://host:6379) or"
+              + " RedisLock.Builder.url");
     }
   }
 }

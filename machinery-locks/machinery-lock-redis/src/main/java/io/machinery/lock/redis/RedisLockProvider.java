@@ -1,13 +1,14 @@
 package io.machinery.lock.redis;
 
 import io.machinery.config.Config;
-import io.machinery.spi.Lock;
 import io.machinery.spi.ComponentProvider;
+import io.machinery.spi.Lock;
 import java.util.Set;
 
 /**
- * Makes the Redis lock (redis://, rediss://, redis+socket://) for {@link io.machinery.Machinery#connect(Config)}: {@link RedisLock#create(Config)}.
- * Listed in {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
+ * Makes the Redis lock (redis://, rediss://, redis+socket://) for {@link
+ * io.machinery.Machinery#connect(Config)}: {@link RedisLock#create(Config)}. Listed in {@code
+ * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
  * java.util.ServiceLoader} needs it.
  */
 public final class RedisLockProvider implements ComponentProvider {

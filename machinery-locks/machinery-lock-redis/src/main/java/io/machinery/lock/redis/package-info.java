@@ -1,6 +1,6 @@
 /**
- * The Redis lock that fires each periodic task once per tick across servers, compatible with Go Machinery's.
- * Start at {@link io.machinery.lock.redis.RedisLock}.
+ * The Redis lock that fires each periodic task once per tick across servers, compatible with Go
+ * Machinery's. Start at {@link io.machinery.lock.redis.RedisLock}.
  */
 @NullMarked
 package io.machinery.lock.redis;

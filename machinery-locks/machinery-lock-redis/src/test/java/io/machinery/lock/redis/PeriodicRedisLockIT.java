@@ -31,8 +31,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Two servers, each with its own connection to Redis, schedule the same periodic task: over many ticks of a
- * manual clock, exactly one of them sends each run, and the lock sits in Redis under Go's key with Go's value.
+ * Two servers, each with its own connection to Redis, schedule the same periodic task: over many
+ * ticks of a manual clock, exactly one of them sends each run, and the lock sits in Redis under
+ * Go's key with Go's value.
  */
 class PeriodicRedisLockIT {
   private static final String SPEC = "* * * * *";
@@ -59,17 +60,32 @@ class PeriodicRedisLockIT {
     String url = TestEndpoints.redisUrl();
     // A program name of its own, so that runs of this test never meet each other's keys.
     String program = "periodic-it-" + UUID.randomUUID();
-    PeriodicConfig periodic = PeriodicConfig.builder().programName(program).zone(ZoneOffset.UTC)
-        .backgroundThread(false).build();
+    PeriodicConfig periodic =
+        PeriodicConfig.builder()
+            .programName(program)
+            .zone(ZoneOffset.UTC)
+            .backgroundThread(false)
+            .build();
     MemoryBroker broker = closing(MemoryBroker.create(Config.DEFAULT, clock));
     MemoryBackend backend = closing(MemoryBackend.create(Config.DEFAULT, clock));
     AtomicInteger executions = new AtomicInteger();
     List<Server> servers = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
-      RedisLock lock = closing(RedisLock.builder(Config.builder().lock(url).build()).clock(clock)
-          .retryInterval(Duration.ZERO).build());
-      Server server = closing(Server.builder().clock(clock).broker(broker).backend(backend).lock(lock)
-          .periodic(periodic).build());
+      RedisLock lock =
+          closing(
+              RedisLock.builder(Config.builder().lock(url).build())
+                  .clock(clock)
+                  .retryInterval(Duration.ZERO)
+                  .build());
+      Server server =
+          closing(
+              Server.builder()
+                  .clock(clock)
+                  .broker(broker)
+                  .backend(backend)
+                  .lock(lock)
+                  .periodic(periodic)
+                  .build());
       server.registerTask("tick", TaskFunction.of(executions::incrementAndGet));
       server.registerPeriodicTask(SPEC, NAME, Signature.create("tick"));
       servers.add(server);
@@ -85,16 +101,24 @@ class PeriodicRedisLockIT {
     Instant start = clock.instant();
     for (int tick = 1; tick <= TICKS; tick++) {
       clock.set(start.plus(Duration.ofMinutes(tick)));
-      List<CompletableFuture<List<PeriodicRun>>> both = servers.stream()
-          .map(s -> CompletableFuture.supplyAsync(s.periodicScheduler()::runDue)).toList();
+      List<CompletableFuture<List<PeriodicRun>>> both =
+          servers.stream()
+              .map(s -> CompletableFuture.supplyAsync(s.periodicScheduler()::runDue))
+              .toList();
       List<PeriodicRun> runs = both.stream().flatMap(f -> f.join().stream()).toList();
-      assertThat(runs).extracting(PeriodicRun::outcome).as("tick %d: %s", tick, runs)
+      assertThat(runs)
+          .extracting(PeriodicRun::outcome)
+          .as("tick %d: %s", tick, runs)
           .containsExactlyInAnyOrder(Outcome.SENT, Outcome.LOCKED_ELSEWHERE);
-      long nextTickNanos = start.plus(Duration.ofMinutes(tick + 1)).getEpochSecond() * 1_000_000_000L;
-      assertThat(redis.sync().get(key)).as("Go's lock value: the next run in Unix ns, minus one")
+      long nextTickNanos =
+          start.plus(Duration.ofMinutes(tick + 1)).getEpochSecond() * 1_000_000_000L;
+      assertThat(redis.sync().get(key))
+          .as("Go's lock value: the next run in Unix ns, minus one")
           .isEqualTo(Long.toString(nextTickNanos - 1));
     }
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(executions).hasValue(TICKS));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(executions).hasValue(TICKS));
     redis.sync().del(key);
   }
 

@@ -86,7 +86,8 @@ class RedisLockBehaviourIT {
     assertThat(lock.tryLock(key, nanos(Instant.now().plusSeconds(30)))).isTrue();
     long start = System.nanoTime();
     assertThat(lock.tryLockWithRetries(key, nanos(Instant.now().plusSeconds(30)))).isFalse();
-    assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+    assertThat(Duration.ofNanos(System.nanoTime() - start))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(300));
   }
 
   @Test
@@ -101,17 +102,24 @@ class RedisLockBehaviourIT {
 
   @Test
   void theUrlComesFromTheLockThenTheBackendThenTheBroker() {
-    try (RedisLock fromBackend = RedisLock.create(Config.builder().resultBackend(TestEndpoints.redisUrl()).build())) {
+    try (RedisLock fromBackend =
+        RedisLock.create(Config.builder().resultBackend(TestEndpoints.redisUrl()).build())) {
       assertThat(fromBackend.tryLock(key, nanos(Instant.now().plusSeconds(30)))).isTrue();
     }
-    assertThatThrownBy(() -> RedisLock.create(Config.builder().lock("amqp://guest:secret@localhost:5672/").build()))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageNotContaining("secret");
-    assertThatThrownBy(() -> RedisLock.create(Config.DEFAULT)).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(
+            () ->
+                RedisLock.create(
+                    Config.builder().lock("amqp://guest:secret@localhost:5672/").build()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageNotContaining("secret");
+    assertThatThrownBy(() -> RedisLock.create(Config.DEFAULT))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
   void aLockOnASessionItWasGivenUsesItAndLeavesItOpen() {
-    RedisLock shared = RedisLock.builder(Config.builder().build()).session(redis).build(); // no URL needed
+    RedisLock shared =
+        RedisLock.builder(Config.builder().build()).session(redis).build(); // no URL needed
     long expiry = nanos(Instant.now().plusSeconds(30));
     assertThat(shared.tryLock(key, expiry)).isTrue();
     assertThat(stored()).isEqualTo(Long.toString(expiry));
