@@ -1,7 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Backend;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Duration;
@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -148,7 +149,7 @@ public final class Worker implements AutoCloseable {
   private final String consumerTag;
   private final int concurrency;
   private final String queue;
-  private final java.util.function.@Nullable Consumer<Throwable> errorHandler;
+  private final @Nullable Consumer<Throwable> errorHandler;
   private final Duration gracefulTimeout;
   private final boolean handleSignals;
   private final Backoff requeueBackoff;
@@ -161,7 +162,7 @@ public final class Worker implements AutoCloseable {
   private final ExecutorService taskThreads;
   private final Duration heartbeatInterval;
   private final Object consumerLock = new Object();
-  private volatile @Nullable Consumer consumer;
+  private volatile @Nullable Consumption consumer;
   private volatile @Nullable Handler currentHandler;
   private volatile boolean paused;
   private final java.util.List<Handler> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -385,7 +386,7 @@ public final class Worker implements AutoCloseable {
     log.info("Worker {}: waiting for running tasks to finish before shutting down", consumerTag);
     long deadline = System.nanoTime() + gracefulTimeout.toNanos();
     stopHeartbeat();
-    Consumer c;
+    Consumption c;
     synchronized (consumerLock) {
       c = consumer;
     }
@@ -424,7 +425,7 @@ public final class Worker implements AutoCloseable {
     }
     cancelRunning();
     stopHeartbeat();
-    Consumer c;
+    Consumption c;
     synchronized (consumerLock) {
       c = consumer;
     }
@@ -481,9 +482,9 @@ public final class Worker implements AutoCloseable {
    * Starts a consumer with a handler of its own, so a retired consumer can be closed when its tasks
    * are done.
    */
-  private Consumer startConsumer() {
+  private Consumption startConsumer() {
     Handler handler = new Handler();
-    Consumer started = server.broker().startConsuming(consumerTag, queue, handler);
+    Consumption started = server.broker().startConsuming(consumerTag, queue, handler);
     handler.consumer = started;
     currentHandler = handler;
     return started;
@@ -537,7 +538,7 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void pauseConsuming() {
-      Consumer c;
+      Consumption c;
       Handler h;
       synchronized (consumerLock) {
         c = consumer;
@@ -579,7 +580,7 @@ public final class Worker implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean closed =
         new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean isRetired;
-    private volatile @Nullable Consumer consumer;
+    private volatile @Nullable Consumption consumer;
 
     void retire() {
       isRetired = true;
@@ -590,7 +591,7 @@ public final class Worker implements AutoCloseable {
     }
 
     void closeConsumer() {
-      Consumer c = consumer;
+      Consumption c = consumer;
       if (c != null && closed.compareAndSet(false, true)) {
         retired.remove(this);
         c.close();
@@ -690,10 +691,10 @@ public final class Worker implements AutoCloseable {
     private final String consumerTag;
     private int concurrency;
     private String queue = "";
-    private java.util.function.@Nullable Consumer<Throwable> errorHandler;
-    private java.util.function.@Nullable Consumer<Signature> preTaskHandler;
-    private java.util.function.@Nullable Consumer<Signature> postTaskHandler;
-    private java.util.function.@Nullable Consumer<TaskOutcome> postTaskOutcomeHandler;
+    private @Nullable Consumer<Throwable> errorHandler;
+    private @Nullable Consumer<Signature> preTaskHandler;
+    private @Nullable Consumer<Signature> postTaskHandler;
+    private @Nullable Consumer<TaskOutcome> postTaskOutcomeHandler;
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
     private boolean handleSignals;
     private int maxDeliveries = DEFAULT_MAX_DELIVERIES;
@@ -743,7 +744,7 @@ public final class Worker implements AutoCloseable {
      * @param handler receives each error; if it throws, that is logged
      * @return this builder
      */
-    public Builder errorHandler(java.util.function.Consumer<Throwable> handler) {
+    public Builder errorHandler(Consumer<Throwable> handler) {
       errorHandler = Objects.requireNonNull(handler);
       return this;
     }
@@ -756,7 +757,7 @@ public final class Worker implements AutoCloseable {
      *     runs
      * @return this builder
      */
-    public Builder preTaskHandler(java.util.function.Consumer<Signature> handler) {
+    public Builder preTaskHandler(Consumer<Signature> handler) {
       preTaskHandler = Objects.requireNonNull(handler);
       return this;
     }
@@ -768,7 +769,7 @@ public final class Worker implements AutoCloseable {
      * @param handler receives each task that ran; if it throws, that is logged
      * @return this builder
      */
-    public Builder postTaskHandler(java.util.function.Consumer<Signature> handler) {
+    public Builder postTaskHandler(Consumer<Signature> handler) {
       postTaskHandler = Objects.requireNonNull(handler);
       return this;
     }
@@ -781,7 +782,7 @@ public final class Worker implements AutoCloseable {
      * @param handler receives each recorded outcome
      * @return this builder
      */
-    public Builder postTaskOutcomeHandler(java.util.function.Consumer<TaskOutcome> handler) {
+    public Builder postTaskOutcomeHandler(Consumer<TaskOutcome> handler) {
       postTaskOutcomeHandler = Objects.requireNonNull(handler);
       return this;
     }

@@ -6,7 +6,7 @@ import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Clock;
 import java.time.Duration;
@@ -47,7 +47,7 @@ class HealthCheckTest {
       }
 
       @Override
-      public Consumer startConsuming(String tag, String queue, DeliveryHandler handler) {
+      public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
         return memoryBroker.startConsuming(tag, queue, handler);
       }
 

@@ -167,7 +167,7 @@ class InspectionTest {
     }
 
     @Override
-    public io.machinery.spi.Consumer startConsuming(
+    public io.machinery.spi.Consumption startConsuming(
         String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
       return delegate.startConsuming(tag, queue, handler);
     }

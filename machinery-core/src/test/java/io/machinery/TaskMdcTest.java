@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Clock;
 import java.util.List;
@@ -40,7 +40,7 @@ class TaskMdcTest {
           }
 
           @Override
-          public Consumer startConsuming(String tag, String queue, DeliveryHandler h) {
+          public Consumption startConsuming(String tag, String queue, DeliveryHandler h) {
             return memory.startConsuming(tag, queue, h);
           }
 

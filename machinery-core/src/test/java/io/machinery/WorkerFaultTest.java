@@ -7,7 +7,7 @@ import io.machinery.FaultyBackend.Op;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import java.nio.charset.StandardCharsets;
@@ -474,7 +474,7 @@ class WorkerFaultTest {
   private void takeAndLoseOneDelivery() throws InterruptedException {
     CountDownLatch taken = new CountDownLatch(1);
     Semaphore one = new Semaphore(1);
-    Consumer dying =
+    Consumption dying =
         broker.startConsuming(
             "dying",
             "",
@@ -511,7 +511,7 @@ class WorkerFaultTest {
     CountDownLatch done = new CountDownLatch(drop);
     Semaphore budget = new Semaphore(keep + drop);
     AtomicInteger seen = new AtomicInteger();
-    Consumer drainer =
+    Consumption drainer =
         broker.startConsuming(
             "drainer",
             "",

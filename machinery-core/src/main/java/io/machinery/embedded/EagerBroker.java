@@ -4,7 +4,7 @@ import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Duration;
@@ -90,10 +90,10 @@ public final class EagerBroker implements Broker {
   }
 
   @Override
-  public Consumer startConsuming(
+  public Consumption startConsuming(
       String consumerTag, String queue, DeliveryHandler deliveryHandler) {
     this.handler = deliveryHandler;
-    return new Consumer() {
+    return new Consumption() {
       @Override
       public void stopFetching(Duration timeout) {
         handler = null;

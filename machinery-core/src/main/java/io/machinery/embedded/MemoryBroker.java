@@ -6,7 +6,7 @@ import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
@@ -188,7 +188,7 @@ public final class MemoryBroker implements Broker {
   }
 
   @Override
-  public Consumer startConsuming(String consumerTag, String queueName, DeliveryHandler handler) {
+  public Consumption startConsuming(String consumerTag, String queueName, DeliveryHandler handler) {
     checkOpen();
     String name = queueName.isEmpty() ? config.defaultQueue() : queueName;
     MemoryConsumer consumer = new MemoryConsumer(consumerTag, name, handler);
@@ -197,7 +197,7 @@ public final class MemoryBroker implements Broker {
     return consumer;
   }
 
-  private final class MemoryConsumer implements Consumer {
+  private final class MemoryConsumer implements Consumption {
     private final String tag;
     private final String queueName;
     private final DeliveryHandler handler;

@@ -101,7 +101,7 @@ public interface Broker extends AutoCloseable {
    * @return the running consumption; the caller stops and closes it
    * @throws io.machinery.MachineryException when consuming cannot start
    */
-  Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler);
+  Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler);
 
   /**
    * Lists the tasks waiting in a queue, oldest first, without taking them away from workers.

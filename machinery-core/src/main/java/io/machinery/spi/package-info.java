@@ -1,6 +1,6 @@
 /**
  * The service-provider interface a broker, result backend or lock implements: {@link
- * io.machinery.spi.Broker} (with {@link io.machinery.spi.Consumer}, {@link
+ * io.machinery.spi.Broker} (with {@link io.machinery.spi.Consumption}, {@link
  * io.machinery.spi.Delivery} and the worker's {@link io.machinery.spi.DeliveryHandler}), {@link
  * io.machinery.spi.Backend} (with {@link io.machinery.spi.GroupMeta}) and {@link
  * io.machinery.spi.Lock}. They are Go's {@code brokers/iface}, {@code backends/iface} and {@code

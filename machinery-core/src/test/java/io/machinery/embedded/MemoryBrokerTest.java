@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.config.Config;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import java.nio.charset.StandardCharsets;
@@ -31,7 +31,7 @@ class MemoryBrokerTest {
     broker.close();
   }
 
-  private Consumer consume() {
+  private Consumption consume() {
     return broker.startConsuming(
         "t",
         "",
@@ -68,7 +68,7 @@ class MemoryBrokerTest {
   @Test
   void aMessageWhoseConsumerDiedComesBackCountedAndARequeueKeepsTheCount() throws Exception {
     broker.pushRaw(Config.DEFAULT.defaultQueue(), "m".getBytes(StandardCharsets.UTF_8));
-    Consumer first = consume();
+    Consumption first = consume();
     Delivery once = next();
     assertThat(once.deliveryCount()).isEqualTo(1);
     assertThat(once.redelivered()).isFalse();

@@ -9,7 +9,7 @@ import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -39,7 +39,7 @@ public abstract class BrokerContract {
 
   protected Config config;
   protected Broker broker;
-  private final List<Consumer> consumers = new ArrayList<>();
+  private final List<Consumption> consumers = new ArrayList<>();
 
   /**
    * Builds the broker under test for {@code config} (whose default queue is unique to the test).
@@ -59,7 +59,7 @@ public abstract class BrokerContract {
 
   @AfterEach
   void closeBrokerUnderTest() {
-    for (Consumer consumer : consumers) {
+    for (Consumption consumer : consumers) {
       consumer.close();
     }
     broker.close();
@@ -90,8 +90,8 @@ public abstract class BrokerContract {
     return routed;
   }
 
-  protected Consumer consume(String queue, RecordingHandler handler) {
-    Consumer consumer = broker.startConsuming("kit-" + consumers.size(), queue, handler);
+  protected Consumption consume(String queue, RecordingHandler handler) {
+    Consumption consumer = broker.startConsuming("kit-" + consumers.size(), queue, handler);
     consumers.add(consumer);
     return consumer;
   }
@@ -249,7 +249,7 @@ public abstract class BrokerContract {
   void unsettledDeliveriesComeBackWhenTheirConsumerCloses() throws Exception {
     Signature sent = publishTask("add", 5);
     RecordingHandler first = new RecordingHandler(1);
-    Consumer consumer = consume("", first);
+    Consumption consumer = consume("", first);
     Delivery unsettled = take(first);
     assertThat(decode(unsettled).uuid()).isEqualTo(sent.uuid());
     consumer.close();
@@ -266,7 +266,7 @@ public abstract class BrokerContract {
       publishTask("add", i);
     }
     RecordingHandler handler = new RecordingHandler(1);
-    Consumer consumer = consume("", handler);
+    Consumption consumer = consume("", handler);
     Delivery first = take(handler);
     consumer.stopFetching(PATIENCE);
     handler.ack(first);

@@ -9,7 +9,7 @@ import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
@@ -42,7 +42,7 @@ public abstract class InspectorContract {
   protected Broker broker;
   protected Inspector inspector;
   protected String queue;
-  private final List<Consumer> consumers = new ArrayList<>();
+  private final List<Consumption> consumers = new ArrayList<>();
 
   /**
    * Builds the broker under test for {@code config} (whose default queue is unique to the test).
@@ -103,7 +103,7 @@ public abstract class InspectorContract {
 
   @AfterEach
   void closeBrokerUnderTest() {
-    consumers.forEach(Consumer::close);
+    consumers.forEach(Consumption::close);
     broker.close();
   }
 
@@ -225,7 +225,7 @@ public abstract class InspectorContract {
   void deadLettersAreListedWithTheirReasonsThenRequeuedOneByOneOrDeletedAll() throws Exception {
     List<String> sent = publish(3);
     RecordingHandler handler = new RecordingHandler(10);
-    Consumer consumer = broker.startConsuming("insp-kit", queue, handler);
+    Consumption consumer = broker.startConsuming("insp-kit", queue, handler);
     consumers.add(consumer);
     for (int i = 0; i < 3; i++) {
       Delivery delivery = handler.next(PATIENCE.toSeconds());

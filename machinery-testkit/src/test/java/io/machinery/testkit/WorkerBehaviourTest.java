@@ -121,7 +121,7 @@ class WorkerBehaviourTest {
     public void close() {}
 
     @Override
-    public io.machinery.spi.Consumer startConsuming(
+    public io.machinery.spi.Consumption startConsuming(
         String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
       return delegate.startConsuming(
           tag,

@@ -15,7 +15,7 @@ import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.io.IOException;
 import java.time.Clock;
@@ -29,6 +29,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -205,7 +206,7 @@ public final class AmqpBroker implements Broker {
   // consuming
 
   @Override
-  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+  public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
     checkOpen();
     AmqpConsumer consumer =
         new AmqpConsumer(
@@ -438,8 +439,7 @@ public final class AmqpBroker implements Broker {
     /**
      * Adjusts the client library's connection factories last (credentials provider, metrics, NIO).
      */
-    public Builder connectionFactoryCustomizer(
-        java.util.function.Consumer<ConnectionFactory> value) {
+    public Builder connectionFactoryCustomizer(Consumer<ConnectionFactory> value) {
       options.connectionFactoryCustomizer(value);
       return this;
     }

@@ -8,7 +8,7 @@ import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpOperationException;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.io.IOException;
 import java.time.Duration;
@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #stopFetching} cancels the subscription and puts back (nack, requeue) the messages not
  * handed over; {@link #close()} also closes the channel, which returns the unsettled ones.
  */
-final class AmqpConsumer implements Consumer {
+final class AmqpConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(AmqpConsumer.class);
   private static final Object RESUBSCRIBE = new Object();
 

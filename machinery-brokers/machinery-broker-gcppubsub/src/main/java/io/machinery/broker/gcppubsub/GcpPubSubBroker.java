@@ -13,7 +13,7 @@ import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -274,7 +274,7 @@ public final class GcpPubSubBroker implements Broker {
    * @throws MachineryException when a custom queue's subscription is missing and may not be created
    */
   @Override
-  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+  public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
     checkOpen();
     String topic = topicFor(queue, config);
     String sub = subscriptionFor(topic);

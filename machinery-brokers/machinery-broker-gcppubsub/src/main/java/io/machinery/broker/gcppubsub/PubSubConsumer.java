@@ -5,7 +5,7 @@ import com.google.protobuf.Timestamp;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,7 +46,7 @@ import org.slf4j.LoggerFactory;
  *       unsettled.
  * </ul>
  */
-final class PubSubConsumer implements Consumer {
+final class PubSubConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(PubSubConsumer.class);
 
   /** Pub/Sub's largest pull. */

@@ -10,7 +10,7 @@ import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.Inspector;
@@ -68,13 +68,14 @@ import org.slf4j.LoggerFactory;
  *       that queue's consumers whose lease expired to the <em>head</em> of the queue, in order. So
  *       a task taken by a worker that died (kill -9, lost host) runs again, once the lease has
  *       expired; a task may run twice, never zero times. A consumer that closes returns its
- *       unsettled tasks itself; {@link Consumer#stopFetching} returns those fetched but not handed
- *       over. Each reap counts in {@code {queue}:redeliveries} (SHA-1 of the message to count, kept
- *       a day after the last reap), which is the {@link io.machinery.spi.Delivery#deliveryCount()}
- *       of the message's next delivery (1 + reaps), so a worker can dead-letter a message that
- *       kills or stalls every worker taking it. Equal bytes share a count. A consumer re-registers
- *       before each blocking move (whose wait is shorter than what remains of the lease), so one
- *       that was reaped during a pause and then takes a message is reaped again if it dies.
+ *       unsettled tasks itself; {@link Consumption#stopFetching} returns those fetched but not
+ *       handed over. Each reap counts in {@code {queue}:redeliveries} (SHA-1 of the message to
+ *       count, kept a day after the last reap), which is the {@link
+ *       io.machinery.spi.Delivery#deliveryCount()} of the message's next delivery (1 + reaps), so a
+ *       worker can dead-letter a message that kills or stalls every worker taking it. Equal bytes
+ *       share a count. A consumer re-registers before each blocking move (whose wait is shorter
+ *       than what remains of the lease), so one that was reaped during a pause and then takes a
+ *       message is reaped again if it dies.
  *   <li><b>Delayed tasks.</b> While the broker has a consumer, every {@link
  *       io.machinery.config.RedisConfig#delayedTasksPollPeriod()} it moves the due members of
  *       {@code delayed_tasks} to the tail of the queue named by their {@code RoutingKey}, each
@@ -291,7 +292,7 @@ public final class RedisBroker implements Broker {
    * @throws MachineryException when Redis cannot be reached
    */
   @Override
-  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+  public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
     checkOpen();
     String name = queue.isEmpty() ? config.defaultQueue() : queue;
     String id =

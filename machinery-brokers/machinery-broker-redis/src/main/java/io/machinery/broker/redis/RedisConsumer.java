@@ -6,7 +6,7 @@ import io.lettuce.core.LMoveArgs;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisSession;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
  *       sweep, which waits for Redis).
  * </ul>
  */
-final class RedisConsumer implements Consumer {
+final class RedisConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(RedisConsumer.class);
   private static final int IDLE = 0;
   private static final int RESERVING = 1;

@@ -9,7 +9,7 @@ import io.machinery.Signature;
 import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
@@ -79,8 +79,8 @@ class RedisBrokerBehaviourIT {
     return broker;
   }
 
-  private Consumer consume(RedisBroker broker, RecordingHandler handler) {
-    Consumer consumer = broker.startConsuming("it", "", handler);
+  private Consumption consume(RedisBroker broker, RecordingHandler handler) {
+    Consumption consumer = broker.startConsuming("it", "", handler);
     closeables.add(consumer);
     return consumer;
   }
@@ -283,7 +283,7 @@ class RedisBrokerBehaviourIT {
             .redis(config.redis().withNormalTasksPollPeriod(Duration.ofSeconds(10)))
             .build();
     RecordingHandler handler = new RecordingHandler(1);
-    Consumer consumer = consume(broker(), handler);
+    Consumption consumer = consume(broker(), handler);
     await()
         .pollDelay(Duration.ofMillis(300))
         .atMost(PATIENCE)
@@ -303,7 +303,7 @@ class RedisBrokerBehaviourIT {
         Signature sent = Signature.builder("add").routingKey(name).build();
         broker.publish(sent, WireCodec.encode(sent));
         RecordingHandler handler = new RecordingHandler(1);
-        Consumer consumer = broker.startConsuming("it", "", handler);
+        Consumption consumer = broker.startConsuming("it", "", handler);
         Delivery delivery = take(handler);
         assertThat(WireCodec.decodeSignature(delivery.body()).uuid()).isEqualTo(sent.uuid());
         handler.deadLetter(delivery, "checking the dead-letter script's slot");

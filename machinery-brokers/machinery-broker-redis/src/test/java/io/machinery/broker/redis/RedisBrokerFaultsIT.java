@@ -8,7 +8,7 @@ import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
@@ -74,8 +74,8 @@ class RedisBrokerFaultsIT {
     return broker;
   }
 
-  private Consumer consume(RedisBroker broker, RecordingHandler handler) {
-    Consumer consumer = broker.startConsuming("faults", "", handler);
+  private Consumption consume(RedisBroker broker, RecordingHandler handler) {
+    Consumption consumer = broker.startConsuming("faults", "", handler);
     closeables.add(consumer);
     return consumer;
   }

@@ -10,7 +10,7 @@ import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
@@ -257,7 +257,7 @@ class RedisInspectorBehaviourIT {
         .contains(queue)
         .doesNotContain(other);
 
-    Consumer consumer = broker.startConsuming("insp-b", other, new RecordingHandler(0));
+    Consumption consumer = broker.startConsuming("insp-b", other, new RecordingHandler(0));
     try {
       org.awaitility.Awaitility.await()
           .atMost(Duration.ofSeconds(10))

@@ -5,7 +5,7 @@ import io.machinery.Signature;
 import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -240,7 +240,7 @@ public final class SqsBroker implements Broker {
   }
 
   @Override
-  public Consumer startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
+  public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
     if (closed.get()) {
       throw new IllegalStateException("this SQS broker is closed");
     }

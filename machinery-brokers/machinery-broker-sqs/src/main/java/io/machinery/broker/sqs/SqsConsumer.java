@@ -3,7 +3,7 @@ package io.machinery.broker.sqs;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.WireCodec;
-import io.machinery.spi.Consumer;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -61,7 +61,7 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       last receive is still open and drops what that receive brings.
  * </ul>
  */
-final class SqsConsumer implements Consumer {
+final class SqsConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(SqsConsumer.class);
   static final int MAX_BATCH = 10;
   static final int MAX_POLLERS = 4;

@@ -3,7 +3,7 @@ package io.machinery.spi;
 import java.time.Duration;
 
 /** A running consumption started by {@link Broker#startConsuming}. Thread-safe. */
-public interface Consumer extends AutoCloseable {
+public interface Consumption extends AutoCloseable {
 
   /**
    * Stops fetching new messages and waits up to {@code timeout} for the fetch loop to end; messages
