@@ -17,8 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.ServiceConfigurationError;
-import java.util.ServiceLoader;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
@@ -28,20 +26,21 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>{@code
  * Config config = Config.builder().broker("redis://localhost:6379").resultBackend("redis://localhost:6379").build();
- * try (Server server = Machinery.connect(config)) {   // closes the broker, backend and lock it made
+ * try (Server server = Machinery.connect(config, RedisBroker.provider(), RedisBackend.provider())) {
  *   server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)));
  * }
  * }</pre>
  *
- * <p>Design notes: the implementations come from {@link ComponentProvider}s, one per module, found
- * on the class path with {@link ServiceLoader} (or passed explicitly); the choice is by URL scheme
- * only, never by a class name read from a config or a message. Core serves {@code memory://} (the
- * in-JVM pair), Go's {@code eager} and the {@code null} backend itself. A scheme no provider serves
- * fails with the Maven module to add (this class knows which module serves which scheme, whether or
- * not it is present). The lock follows Go: {@link Config#lock()}, or the broker's URL when it is
- * empty; when nothing serves that broker URL as a lock, an in-process {@link EagerLock} (enough for
- * one scheduler). The server owns what this class made: {@link Server#close()} closes it;
- * components already set on the builder stay the caller's.
+ * <p>Design notes: the implementations come from {@link ComponentProvider}s, one per module, passed
+ * in explicitly (as Jdbi's plug-ins: nothing is discovered on the class path, so what a server can
+ * build is visible at the call site); the choice is by URL scheme only, never by a class name read
+ * from a config or a message. Core serves {@code memory://} (the in-JVM pair), Go's {@code eager}
+ * and the {@code null} backend itself. A scheme no provider serves fails with the Maven module and
+ * the provider to pass (this class knows which module serves which scheme, whether or not it is
+ * present). The lock follows Go: {@link Config#lock()}, or the broker's URL when it is empty; when
+ * nothing serves that broker URL as a lock, an in-process {@link EagerLock} (enough for one
+ * scheduler). The server owns what this class made: {@link Server#close()} closes it; components
+ * already set on the builder stay the caller's.
  */
 public final class Machinery {
   private static final String GROUP = "io.machinery:";
@@ -98,6 +97,20 @@ public final class Machinery {
                   "redis+socket",
                   "machinery-lock-redis"));
 
+  /** The provider each module offers, for the message when it was not passed. */
+  private static final Map<String, String> PROVIDERS =
+      Map.of(
+          "machinery-broker-redis", "RedisBroker.provider()",
+          "machinery-broker-amqp", "AmqpBroker.provider()",
+          "machinery-broker-sqs", "SqsBroker.provider()",
+          "machinery-broker-gcppubsub", "GcpPubSubBroker.provider()",
+          "machinery-backend-redis", "RedisBackend.provider()",
+          "machinery-backend-amqp", "AmqpBackend.provider()",
+          "machinery-backend-mongodb", "MongoDbBackend.provider()",
+          "machinery-backend-memcache", "MemcacheBackend.provider()",
+          "machinery-backend-dynamodb", "DynamoDbBackend.provider()",
+          "machinery-lock-redis", "RedisLock.provider()");
+
   private static final Map<Kind, String> FORMS =
       Map.of(
           Kind.BROKER,
@@ -111,37 +124,30 @@ public final class Machinery {
   private Machinery() {}
 
   /**
-   * Builds a server on the broker, result backend and lock that {@code config}'s URLs name, from
-   * the modules on the class path.
+   * Builds a server on the broker, result backend and lock that {@code config}'s URLs name, made by
+   * the given providers (and core's own {@code memory://}, {@code eager} and {@code null}).
+   *
+   * <pre>{@code
+   * Server server = Machinery.connect(config, RedisBroker.provider(), RedisBackend.provider());
+   * }</pre>
    *
    * @param config the configuration with the URLs
+   * @param providers the modules' providers, e.g. {@code RedisBroker.provider()}; the first that
+   *     serves a URL wins
    * @return a server that closes the components it was built on
-   * @throws IllegalArgumentException when a URL is malformed or no module on the class path serves
-   *     its scheme (the message names the module to add; it never shows a password)
+   * @throws IllegalArgumentException when a URL is malformed or no given provider serves its scheme
+   *     (the message names the module and the provider to pass; it never shows a password)
    */
-  public static Server connect(Config config) {
-    return connect(Server.builder().config(config));
-  }
-
-  /**
-   * Completes a server builder with what its config's URLs name, from the modules on the class
-   * path; a broker, backend or lock already set on the builder is kept (and stays the caller's to
-   * close).
-   *
-   * @param builder a builder with the config (and any listeners, clock, control plane) set
-   * @return the built server; it closes the components made here
-   * @throws IllegalArgumentException when a URL is malformed or no module on the class path serves
-   *     its scheme
-   */
-  public static Server connect(Server.Builder builder) {
-    return connect(builder, providers(Machinery.class.getClassLoader()));
+  public static Server connect(Config config, ComponentProvider... providers) {
+    return connect(Server.builder().config(config), List.of(providers));
   }
 
   /**
    * Completes a server builder with what its config's URLs name, from the given providers only (the
-   * first that serves a URL wins).
+   * first that serves a URL wins); a broker, backend or lock already set on the builder is kept
+   * (and stays the caller's to close).
    *
-   * @param builder a builder with the config set
+   * @param builder a builder with the config (and any listeners, clock, control plane) set
    * @param providers the providers to choose from
    * @return the built server; it closes the components made here
    * @throws IllegalArgumentException when a URL is malformed or no provider serves its scheme
@@ -178,25 +184,6 @@ public final class Machinery {
         }
       }
       throw e;
-    }
-  }
-
-  /**
-   * Finds the providers on a class loader's class path ({@code
-   * META-INF/services/io.machinery.spi.ComponentProvider}).
-   *
-   * @param loader the class loader to search
-   * @return the providers, in class path order
-   * @throws IllegalStateException when a listed provider cannot be loaded
-   */
-  public static List<ComponentProvider> providers(ClassLoader loader) {
-    try {
-      List<ComponentProvider> out = new ArrayList<>();
-      ServiceLoader.load(ComponentProvider.class, loader).forEach(out::add);
-      return out;
-    } catch (ServiceConfigurationError e) {
-      throw new IllegalStateException(
-          "a Machinery module on the class path is broken: " + e.getMessage(), e);
     }
   }
 
@@ -278,13 +265,14 @@ public final class Machinery {
               + variable
               + ") is "
               + shown
-              + " and no module on"
-              + " the class path serves '"
+              + " and no provider given to Machinery.connect serves '"
               + scheme
               + "': add "
               + GROUP
               + module
-              + " to the dependencies");
+              + " to the dependencies and pass "
+              + PROVIDERS.getOrDefault(module, "its provider")
+              + " to Machinery.connect");
     }
     return new IllegalArgumentException(
         "the "

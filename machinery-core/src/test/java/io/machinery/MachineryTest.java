@@ -130,6 +130,7 @@ class MachineryTest {
     assertThatThrownBy(() -> Machinery.connect(Server.builder().config(config), List.of()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("io.machinery:machinery-broker-redis")
+        .hasMessageContaining("pass RedisBroker.provider() to Machinery.connect")
         .hasMessageContaining("redis://redis.example:6379")
         .hasMessageNotContaining("s3cret");
     Config backend =
@@ -137,6 +138,7 @@ class MachineryTest {
     assertThatThrownBy(() -> Machinery.connect(Server.builder().config(backend), List.of()))
         .hasMessageContaining("RESULT_BACKEND")
         .hasMessageContaining("io.machinery:machinery-backend-mongodb")
+        .hasMessageContaining("MongoDbBackend.provider()")
         .hasMessageNotContaining("pw@");
   }
 

@@ -22,10 +22,10 @@ import picocli.CommandLine.Mixin;
  * lists the commands.
  *
  * <p>Design notes: each run parses its arguments with picocli, builds one {@link Server} with
- * {@link Machinery#connect(Config)} (every broker and backend module is in the runnable jar), runs
- * one command through {@link io.machinery.Inspection}, and closes the server. Failures become one
- * line on standard error and an exit code scripts can rely on ({@link #EXIT_OK} ... {@link
- * #EXIT_TASK_FAILED}); a stack trace only with {@code --verbose}. No text leaves the process
+ * {@link Machinery#connect} from {@link Providers#ALL} (every broker and backend module of the
+ * jar), runs one command through {@link io.machinery.Inspection}, and closes the server. Failures
+ * become one line on standard error and an exit code scripts can rely on ({@link #EXIT_OK} ...
+ * {@link #EXIT_TASK_FAILED}); a stack trace only with {@code --verbose}. No text leaves the process
  * without going through {@link Session#scrub}, so passwords in URLs are never printed. Library
  * logging is off unless {@code --verbose}.
  */
@@ -104,7 +104,7 @@ public final class MachineryCli implements Callable<Integer> {
     int code =
         run(
             args,
-            new Io(System.out, System.err, System.getenv(), onTerminal(), Machinery::connect));
+            new Io(System.out, System.err, System.getenv(), onTerminal(), Providers::connect));
     System.out.flush();
     System.exit(code);
   }

@@ -2,7 +2,6 @@ package io.machinery.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.machinery.Machinery;
 import io.machinery.spi.ComponentProvider;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,11 +18,11 @@ import org.junit.jupiter.api.io.TempDir;
 class MachineryCliTest {
   private final CliRunner memory =
       new CliRunner(
-          Map.of("BROKER", "memory://", "RESULT_BACKEND", "memory://"), Machinery::connect, false);
+          Map.of("BROKER", "memory://", "RESULT_BACKEND", "memory://"), Providers::connect, false);
 
   @Test
   void everyModuleOfTheJarServesItsGoUrlForms() {
-    List<ComponentProvider> providers = Machinery.providers(MachineryCli.class.getClassLoader());
+    List<ComponentProvider> providers = Providers.ALL;
     Map<String, String> moduleByKindAndUrl =
         Map.ofEntries(
             Map.entry("BROKER redis://localhost:6379", "machinery-broker-redis"),

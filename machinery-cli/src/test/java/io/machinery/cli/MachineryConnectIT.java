@@ -21,7 +21,7 @@ import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link Machinery#connect} with the providers found on the class path, on the real servers: the
+ * {@link Machinery#connect} with the modules' providers passed explicitly, on the real servers: the
  * URL picks the module, the server runs a task on what it built, and closing the server closes it.
  */
 class MachineryConnectIT {
@@ -42,7 +42,9 @@ class MachineryConnectIT {
             .resultBackend(url)
             .defaultQueue("connect_" + UUID.randomUUID().toString().substring(0, 8))
             .build();
-    Server server = Machinery.connect(config);
+    Server server =
+        Machinery.connect(
+            config, RedisBroker.provider(), RedisBackend.provider(), RedisLock.provider());
     assertThat(server.broker()).isInstanceOf(RedisBroker.class);
     assertThat(server.backend()).isInstanceOf(RedisBackend.class);
     assertThat(server.lock()).isInstanceOf(RedisLock.class); // Go: no LOCK means the broker's URL
@@ -63,7 +65,7 @@ class MachineryConnectIT {
             .resultBackend(url)
             .defaultQueue("connect_" + UUID.randomUUID().toString().substring(0, 8))
             .build();
-    Server server = Machinery.connect(config);
+    Server server = Machinery.connect(config, AmqpBroker.provider(), AmqpBackend.provider());
     assertThat(server.broker()).isInstanceOf(AmqpBroker.class);
     assertThat(server.backend()).isInstanceOf(AmqpBackend.class);
     assertThat(server.lock()).isInstanceOf(EagerLock.class); // no AMQP lock exists, as in Go

@@ -1,6 +1,5 @@
 package io.machinery.cli;
 
-import io.machinery.Machinery;
 import io.machinery.Server;
 import io.machinery.config.Config;
 import java.util.Map;
@@ -28,12 +27,12 @@ abstract class UrlCliScenario extends CliScenario {
 
   @Override
   CliRunner cli() {
-    return new CliRunner(env(), Machinery::connect, false);
+    return new CliRunner(env(), Providers::connect, false);
   }
 
   @Override
   Server workerServer() {
-    return Machinery.connect(Config.fromEnvironment(env()));
+    return Providers.connect(Config.fromEnvironment(env()));
   }
 
   @Override

@@ -6,19 +6,18 @@ import java.util.Set;
 
 /**
  * Makes a broker, a result backend or a lock from a {@link Config}'s URL, so that {@link
- * io.machinery.Machinery#connect(Config)} builds a server from URLs alone, as Go's v1 factories did
- * ({@code BrokerFactory}, {@code BackendFactory}, {@code LockFactory}: the URL's scheme picks the
- * implementation).
+ * io.machinery.Machinery#connect(Config, ComponentProvider...)} builds a server from URLs, as Go's
+ * v1 factories did ({@code BrokerFactory}, {@code BackendFactory}, {@code LockFactory}: the URL's
+ * scheme picks the implementation).
  *
- * <p>Each broker, backend and lock module ships one provider, named in its {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}, so that putting a module on the class path
- * is all it takes; {@link io.machinery.Machinery#connect(io.machinery.Server.Builder,
- * java.util.List)} also takes providers explicitly. A provider is chosen by the URL only: nothing
- * in a message or a config ever names a class.
+ * <p>Each broker, backend and lock module offers one provider from a static method of its main
+ * class ({@code RedisBroker.provider()}, {@code RedisBackend.provider()}, ...), which the caller
+ * passes to {@code Machinery.connect} explicitly: nothing is discovered on the class path (as with
+ * Jdbi's plug-ins), so what a server can build is visible where it is built. A provider is chosen
+ * by the URL only: nothing in a message or a config ever names a class.
  *
- * <p>Implementations are stateless and thread-safe, with a public no-argument constructor (as
- * {@link java.util.ServiceLoader} requires). Whoever calls a factory method owns and closes what it
- * returns.
+ * <p>Implementations are stateless and thread-safe. Whoever calls a factory method owns and closes
+ * what it returns.
  */
 public interface ComponentProvider {
 

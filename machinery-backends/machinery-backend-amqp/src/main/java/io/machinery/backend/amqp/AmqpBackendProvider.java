@@ -6,16 +6,16 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the AMQP result backend (amqp://, amqps://) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link AmqpBackend#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the AMQP result backend (amqp://, amqps://) for {@code Machinery.connect}: {@link
+ * AmqpBackend#create(Config)}. Handed to {@code Machinery.connect} as {@link
+ * AmqpBackend#provider()}.
  */
-public final class AmqpBackendProvider implements ComponentProvider {
+final class AmqpBackendProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("amqp", "amqps");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public AmqpBackendProvider() {}
+  static final AmqpBackendProvider INSTANCE = new AmqpBackendProvider();
+
+  private AmqpBackendProvider() {}
 
   @Override
   public Kind kind() {

@@ -7,16 +7,16 @@ import java.util.Set;
 
 /**
  * Makes the DynamoDB result backend: https://dynamodb.REGION.amazonaws.com, or http(s)://host:port
- * of an endpoint such as dynalite (no other backend takes http URLs) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link DynamoDbBackend#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * of an endpoint such as dynalite (no other backend takes http URLs) for {@code Machinery.connect}:
+ * {@link DynamoDbBackend#create(Config)}. Handed to {@code Machinery.connect} as {@link
+ * DynamoDbBackend#provider()}.
  */
-public final class DynamoDbBackendProvider implements ComponentProvider {
+final class DynamoDbBackendProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("https", "http");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public DynamoDbBackendProvider() {}
+  static final DynamoDbBackendProvider INSTANCE = new DynamoDbBackendProvider();
+
+  private DynamoDbBackendProvider() {}
 
   @Override
   public Kind kind() {

@@ -478,4 +478,15 @@ public final class MemcacheBackend implements Backend {
       return new MemcacheBackend(this);
     }
   }
+
+  /**
+   * The provider that lets {@link io.machinery.Machinery#connect(io.machinery.config.Config,
+   * io.machinery.spi.ComponentProvider...)} build this component from a config's URL (schemes
+   * chosen by URL only, never by a class name).
+   *
+   * @return the provider, stateless and shared
+   */
+  public static io.machinery.spi.ComponentProvider provider() {
+    return MemcacheBackendProvider.INSTANCE;
+  }
 }

@@ -6,16 +6,16 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Memcache result backend (memcache://host1:11211,host2:11211) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link MemcacheBackend#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the Memcache result backend (memcache://host1:11211,host2:11211) for {@code
+ * Machinery.connect}: {@link MemcacheBackend#create(Config)}. Handed to {@code Machinery.connect}
+ * as {@link MemcacheBackend#provider()}.
  */
-public final class MemcacheBackendProvider implements ComponentProvider {
+final class MemcacheBackendProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("memcache");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public MemcacheBackendProvider() {}
+  static final MemcacheBackendProvider INSTANCE = new MemcacheBackendProvider();
+
+  private MemcacheBackendProvider() {}
 
   @Override
   public Kind kind() {

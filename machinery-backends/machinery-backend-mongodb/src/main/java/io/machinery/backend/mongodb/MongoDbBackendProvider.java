@@ -6,16 +6,16 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the MongoDB result backend (mongodb://, mongodb+srv://) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link MongoDbBackend#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the MongoDB result backend (mongodb://, mongodb+srv://) for {@code Machinery.connect}:
+ * {@link MongoDbBackend#create(Config)}. Handed to {@code Machinery.connect} as {@link
+ * MongoDbBackend#provider()}.
  */
-public final class MongoDbBackendProvider implements ComponentProvider {
+final class MongoDbBackendProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("mongodb", "mongodb+srv");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public MongoDbBackendProvider() {}
+  static final MongoDbBackendProvider INSTANCE = new MongoDbBackendProvider();
+
+  private MongoDbBackendProvider() {}
 
   @Override
   public Kind kind() {

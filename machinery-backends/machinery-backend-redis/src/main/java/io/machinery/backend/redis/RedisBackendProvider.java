@@ -6,16 +6,16 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Redis result backend (redis://, rediss://, redis+socket://) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link RedisBackend#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the Redis result backend (redis://, rediss://, redis+socket://) for {@code
+ * Machinery.connect}: {@link RedisBackend#create(Config)}. Handed to {@code Machinery.connect} as
+ * {@link RedisBackend#provider()}.
  */
-public final class RedisBackendProvider implements ComponentProvider {
+final class RedisBackendProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+socket");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public RedisBackendProvider() {}
+  static final RedisBackendProvider INSTANCE = new RedisBackendProvider();
+
+  private RedisBackendProvider() {}
 
   @Override
   public Kind kind() {

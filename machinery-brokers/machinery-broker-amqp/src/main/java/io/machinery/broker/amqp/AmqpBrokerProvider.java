@@ -6,16 +6,15 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the AMQP broker (amqp://, amqps://) for {@link io.machinery.Machinery#connect(Config)}:
- * {@link AmqpBroker#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the AMQP broker (amqp://, amqps://) for {@code Machinery.connect}: {@link
+ * AmqpBroker#create(Config)}. Handed to {@code Machinery.connect} as {@link AmqpBroker#provider()}.
  */
-public final class AmqpBrokerProvider implements ComponentProvider {
+final class AmqpBrokerProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("amqp", "amqps");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public AmqpBrokerProvider() {}
+  static final AmqpBrokerProvider INSTANCE = new AmqpBrokerProvider();
+
+  private AmqpBrokerProvider() {}
 
   @Override
   public Kind kind() {

@@ -6,16 +6,16 @@ import io.machinery.spi.ComponentProvider;
 import java.util.Set;
 
 /**
- * Makes the Pub/Sub broker (gcppubsub://PROJECT/SUBSCRIPTION) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link GcpPubSubBroker#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the Pub/Sub broker (gcppubsub://PROJECT/SUBSCRIPTION) for {@code Machinery.connect}: {@link
+ * GcpPubSubBroker#create(Config)}. Handed to {@code Machinery.connect} as {@link
+ * GcpPubSubBroker#provider()}.
  */
-public final class GcpPubSubBrokerProvider implements ComponentProvider {
+final class GcpPubSubBrokerProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("gcppubsub");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public GcpPubSubBrokerProvider() {}
+  static final GcpPubSubBrokerProvider INSTANCE = new GcpPubSubBrokerProvider();
+
+  private GcpPubSubBrokerProvider() {}
 
   @Override
   public Kind kind() {

@@ -580,4 +580,15 @@ public final class RedisBroker implements Broker {
       return new RedisBroker(this);
     }
   }
+
+  /**
+   * The provider that lets {@link io.machinery.Machinery#connect(io.machinery.config.Config,
+   * io.machinery.spi.ComponentProvider...)} build this component from a config's URL (schemes
+   * chosen by URL only, never by a class name).
+   *
+   * @return the provider, stateless and shared
+   */
+  public static io.machinery.spi.ComponentProvider provider() {
+    return RedisBrokerProvider.INSTANCE;
+  }
 }

@@ -7,15 +7,15 @@ import java.util.Set;
 
 /**
  * Makes the Redis broker (redis://, rediss://, redis+socket://, several hosts for a cluster) for
- * {@link io.machinery.Machinery#connect(Config)}: {@link RedisBroker#create(Config)}. Listed in
- * {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * {@code Machinery.connect}: {@link RedisBroker#create(Config)}. Handed to {@code
+ * Machinery.connect} as {@link RedisBroker#provider()}.
  */
-public final class RedisBrokerProvider implements ComponentProvider {
+final class RedisBrokerProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+socket");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public RedisBrokerProvider() {}
+  static final RedisBrokerProvider INSTANCE = new RedisBrokerProvider();
+
+  private RedisBrokerProvider() {}
 
   @Override
   public Kind kind() {

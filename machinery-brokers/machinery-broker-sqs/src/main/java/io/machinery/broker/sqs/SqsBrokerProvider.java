@@ -8,15 +8,15 @@ import java.util.Set;
 /**
  * Makes the SQS broker: Go's account URL https://sqs.REGION.amazonaws.com/ACCOUNT, or
  * http(s)://host:port/ACCOUNT of an endpoint such as ElasticMQ (no other broker takes http URLs)
- * for {@link io.machinery.Machinery#connect(Config)}: {@link SqsBroker#create(Config)}. Listed in
- * {@code META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * for {@code Machinery.connect}: {@link SqsBroker#create(Config)}. Handed to {@code
+ * Machinery.connect} as {@link SqsBroker#provider()}.
  */
-public final class SqsBrokerProvider implements ComponentProvider {
+final class SqsBrokerProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("https", "http");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public SqsBrokerProvider() {}
+  static final SqsBrokerProvider INSTANCE = new SqsBrokerProvider();
+
+  private SqsBrokerProvider() {}
 
   @Override
   public Kind kind() {

@@ -6,16 +6,15 @@ import io.machinery.spi.Lock;
 import java.util.Set;
 
 /**
- * Makes the Redis lock (redis://, rediss://, redis+socket://) for {@link
- * io.machinery.Machinery#connect(Config)}: {@link RedisLock#create(Config)}. Listed in {@code
- * META-INF/services/io.machinery.spi.ComponentProvider}; public only because {@link
- * java.util.ServiceLoader} needs it.
+ * Makes the Redis lock (redis://, rediss://, redis+socket://) for {@code Machinery.connect}: {@link
+ * RedisLock#create(Config)}. Handed to {@code Machinery.connect} as {@link RedisLock#provider()}.
  */
-public final class RedisLockProvider implements ComponentProvider {
+final class RedisLockProvider implements ComponentProvider {
   private static final Set<String> SCHEMES = Set.of("redis", "rediss", "redis+socket");
 
-  /** For {@link java.util.ServiceLoader}. */
-  public RedisLockProvider() {}
+  static final RedisLockProvider INSTANCE = new RedisLockProvider();
+
+  private RedisLockProvider() {}
 
   @Override
   public Kind kind() {
