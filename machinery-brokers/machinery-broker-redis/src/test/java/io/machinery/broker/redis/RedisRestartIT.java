@@ -9,36 +9,48 @@ import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
-import io.machinery.testkit.TestEndpoints;
+import io.machinery.testkit.OwnRedisServer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Queue;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * Redis is stopped under a running worker and started again (with its append-only file, as in
- * production: the data is kept). The worker must report the outage (broker errors), reconnect by
- * itself and process the tasks sent after the restart.
+ * Redis (a server of this test's own, so the shared one stays up for the tests running beside it)
+ * is stopped under a running worker and started again (with its append-only file, as in production:
+ * the data is kept). The worker must report the outage (broker errors), reconnect by itself and
+ * process the tasks sent after the restart.
  */
 class RedisRestartIT {
-  private static void run(String script, String... args) throws Exception {
-    List<String> command = new java.util.ArrayList<>(List.of(script));
-    command.addAll(List.of(args));
-    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-    String output =
-        new String(
-            process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(process.exitValue()).as("%s: %s", command, output).isZero();
+  /** Redis as scripts/services.sh runs it (append-only file), on a port of this test's own. */
+  private static OwnRedisServer startRedis(Path dir, int port) throws IOException {
+    return OwnRedisServer.start(
+        dir,
+        port,
+        List.of(
+            "--port",
+            Integer.toString(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec"));
   }
 
   @Test
   void aWorkerReconnectsByItselfAfterRedisRestarts() throws Exception {
-    String url = TestEndpoints.redisUrl();
-    String script = TestEndpoints.servicesScript();
+    Path dir = Files.createTempDirectory("redis-restart-it");
+    int port = OwnRedisServer.freePort();
+    OwnRedisServer redisServer = startRedis(dir, port);
+    String url = "redis://127.0.0.1:" + port;
     String queue = "restart_it_" + UUID.randomUUID().toString().substring(0, 8);
     String runsKey = queue + "_runs";
     Config config =
@@ -64,12 +76,12 @@ class RedisRestartIT {
           .until(() -> FaultWork.states(redis, before).getOrDefault(State.SUCCESS, 0) == 100);
 
       long start = System.nanoTime();
-      run(script, "stop", "redis");
+      redisServer.close();
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> !errors.isEmpty()); // the worker notices and says so
       Duration noticed = Duration.ofNanos(System.nanoTime() - start);
-      run(script, "start", "redis");
+      redisServer = startRedis(dir, port);
       Duration restartTook = Duration.ofNanos(System.nanoTime() - start);
       // the restart keeps Redis' data (asked once this client has reconnected)
       await()
@@ -94,7 +106,8 @@ class RedisRestartIT {
           restartTook, noticed, errors.size(), errors.peek(), recovered, worker.isRunning());
       assertThat(worker.isRunning()).isTrue();
       worker.quit();
-      redis.await(redis.commands().del(runsKey, queue));
+    } finally {
+      redisServer.close();
     }
   }
 
@@ -105,8 +118,10 @@ class RedisRestartIT {
    */
   @Test
   void noDelayedTaskIsLostWhenRedisRestartsWhileTheyBecomeDue() throws Exception {
-    String url = TestEndpoints.redisUrl();
-    String script = TestEndpoints.servicesScript();
+    Path dir = Files.createTempDirectory("redis-durable-it");
+    int port = OwnRedisServer.freePort();
+    OwnRedisServer redisServer = startRedis(dir, port);
+    String url = "redis://127.0.0.1:" + port;
     String id = UUID.randomUUID().toString().substring(0, 8);
     String queue = "durable_it_" + id;
     String delayedKey = "delayed_durable_it_" + id;
@@ -183,7 +198,8 @@ class RedisRestartIT {
         await().atMost(Duration.ofSeconds(60)).until(() -> delivered.size() >= total / 5);
         int before = delivered.size();
         long start = System.nanoTime();
-        run(script, "restart", "redis");
+        redisServer.close();
+        redisServer = startRedis(dir, port);
         Duration restart = Duration.ofNanos(System.nanoTime() - start);
         int during = delivered.size();
         await()
@@ -204,18 +220,9 @@ class RedisRestartIT {
             deliveries.get(),
             deliveries.get() - delivered.size());
         assertThat(delivered).hasSize(total);
-      } finally {
-        List<String> keys =
-            new java.util.ArrayList<>(
-                await()
-                    .atMost(Duration.ofSeconds(30))
-                    .ignoreExceptions()
-                    .until(
-                        () -> redis.await(redis.commands().keys("{" + queue + "}:*")), k -> true));
-        keys.add(queue);
-        keys.add(delayedKey);
-        redis.await(redis.commands().del(keys.toArray(new String[0])));
       }
+    } finally {
+      redisServer.close();
     }
   }
 }
