@@ -2,7 +2,8 @@
 #
 #   make services        start redis, redis-cluster, rabbitmq, memcached on 127.0.0.1 (scripts/services.sh)
 #   make services-stop   stop them
-#   make test            start the servers, then ./mvnw verify with the unit and integration tests
+#   make test            start the servers, then ./mvnw verify with the unit and integration tests (2 modules at a time)
+#   make format          reformat the Java sources (google-java-format; verify checks it)
 #   make unit            only the tests that need no server (surefire *Test), no servers started
 #   make run             build and run the example program
 #   make bench           build and run the JMH benchmarks (never part of `verify`)
@@ -35,9 +36,16 @@ services-stop:
 	scripts/services.sh stop
 
 # IT_REQUIRE_SERVICES=true turns a missing server into a failure instead of a skipped test.
+# The reactor builds TEST_THREADS modules at a time (most integration tests wait on servers, not on
+# the CPU); tests tagged "disruptive" (they restart or alarm a shared server) are left out of that
+# run and run alone afterwards, in the modules that have them.
+TEST_THREADS ?= 2
+DISRUPTIVE_MODULES := machinery-brokers/machinery-broker-amqp
 test: jdk
 	scripts/services.sh start
-	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) -V verify
+	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) -V -T $(TEST_THREADS) verify -DexcludedGroups=disruptive
+	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) verify -pl $(DISRUPTIVE_MODULES) -am -Dgroups=disruptive \
+	  -Dmaven.javadoc.skip=true -Dspotless.check.skip=true
 
 # The fast loop: every *Test (no server needed); the *IT classes are skipped.
 unit: jdk

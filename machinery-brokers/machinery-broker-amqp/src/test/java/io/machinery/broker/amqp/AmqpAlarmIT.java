@@ -23,6 +23,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.Test;
  * real memory alarm on the test RabbitMQ with {@code rabbitmqctl} for a few seconds (every
  * publisher on the node is blocked meanwhile, so the test keeps it short and always clears it).
  */
+@Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the parallel build
 class AmqpAlarmIT {
   private static final Path CTL = Path.of("/usr/lib/rabbitmq/bin/rabbitmqctl");
   private static final Duration PUBLISH_TIMEOUT = Duration.ofSeconds(2);

@@ -22,6 +22,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * the senders recover by themselves; no task is lost; tasks whose acknowledgement died with the
  * connection run again (counted).
  */
+@Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the parallel build
 class AmqpBrokerRestartIT {
   private static final int BEFORE = 2_000;
   private static final int DURING = 1_000;
