@@ -15,28 +15,20 @@
 # and no pipe of the caller, so tests may call `$MACHINERY_SERVICES_SCRIPT restart redis` mid-run.
 #
 # RUN_DIR (default /tmp/machinery-services; MACHINERY_RUN_DIR from the env file is honoured too) holds
-# PID files, logs, data dirs and the env file. Missing Debian packages are installed on first use.
+# PID files, logs, data dirs and the env file. `start` first runs scripts/install.sh for the NAMEs (Debian
+# packages and the plug-ins' downloads; a no-op when all is there).
 # MACHINERY_START_TIMEOUT (seconds) overrides every start timeout.
 set -euo pipefail
 
-RUN_DIR=${RUN_DIR:-${MACHINERY_RUN_DIR:-/tmp/machinery-services}}
-SCRIPT_PATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
-ALL_SERVICES=(redis redis-cluster rabbitmq memcached)
-# Further servers are plug-ins: scripts/services.d/NAME.sh (NAME in [a-z0-9]+) defines start_NAME, stop_NAME,
-# status_NAME (one status line), env_NAME (env_line calls) and optionally foreign_NAME (true when its port
-# answers but this script did not start it). Each installs what it needs itself, idempotently, and uses the
-# helpers below (launch, wait_port, live_pid, stop_pid, ...). They start after the built-in servers.
-PLUGIN_SERVICES=()
-for plugin in "$(dirname "$SCRIPT_PATH")"/services.d/*.sh; do
-  [[ -e $plugin ]] || continue
-  PLUGIN_SERVICES+=("$(basename "$plugin" .sh)")
-  # shellcheck source=/dev/null
-  . "$plugin"
-done
-ALL_SERVICES+=("${PLUGIN_SERVICES[@]}")
-is_plugin() { local p; for p in "${PLUGIN_SERVICES[@]}"; do [[ $1 == "$p" ]] && return 0; done; return 1; }
+# shellcheck source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=install.sh
+. "$SCRIPTS_DIR/install.sh"
+# Plug-ins (scripts/services.d/NAME.sh, loaded by lib/common.sh) define start_NAME, stop_NAME, status_NAME (one
+# status line), env_NAME (env_line calls), optionally install_NAME (what scripts/install.sh runs) and
+# foreign_NAME (true when its port answers but this script did not start it). They use the helpers below
+# (launch, wait_port, live_pid, stop_pid, ...) and start after the built-in servers.
 
-HOST=127.0.0.1
 # Ports can be moved (with a RUN_DIR of its own) to run a second, private set beside the shared one.
 REDIS_PORT=${MACHINERY_REDIS_PORT:-6379}
 read -r -a CLUSTER_PORTS <<<"${MACHINERY_REDIS_CLUSTER_PORTS:-7000 7001 7002}"
@@ -46,11 +38,7 @@ EPMD_PORT=4369
 MEMCACHED_PORT=${MACHINERY_MEMCACHED_PORT:-11211}
 RABBITMQ_LIB=/usr/lib/rabbitmq/bin   # the plain scripts; /usr/sbin's wrappers su to user rabbitmq
 
-log() { printf '[services] %s\n' "$*" >&2; }
-die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
 
-now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 
 timeout_for() { printf '%s' "${MACHINERY_START_TIMEOUT:-$1}"; }
 
@@ -136,42 +124,6 @@ stop_pid() {
 # Runs a daemon's launcher detached from our stdio and lock, so callers that read our output
 # (make, a test's ProcessBuilder) see EOF when this script exits, not when the server does.
 launch() { "$@" </dev/null >>"$RUN_DIR/launch.log" 2>&1 9>&-; }
-
-# ---------------------------------------------------------------------------------------------
-# Debian packages
-
-packages_for() {
-  case $1 in
-    redis | redis-cluster) echo redis-server redis-tools ;;
-    rabbitmq) echo rabbitmq-server ;;
-    memcached) echo memcached ;;
-  esac
-}
-
-ensure_packages() {
-  local missing=() pkg name
-  for name in "$@"; do
-    for pkg in $(packages_for "$name"); do
-      [[ $(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null) == ii* ]] || missing+=("$pkg")
-    done
-  done
-  (( ${#missing[@]} )) || return 0
-  # de-duplicate
-  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-  local sudo=()
-  if (( EUID != 0 )); then
-    command -v sudo >/dev/null || die "missing packages ${missing[*]}; run as root or install them: apt-get install -y ${missing[*]}"
-    sudo=(sudo)
-  fi
-  local t0; t0=$(now)
-  log "installing ${missing[*]} (apt-get update + install)..."
-  # The lock timeout matters on shared machines, where someone else may be running apt.
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 \
-    || die "apt-get update failed"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
-  log "installed ${missing[*]} in $(since "$t0")s"
-}
 
 # ---------------------------------------------------------------------------------------------
 # redis (standalone). Persistence as production would have it: an append-only file fsynced every second
@@ -509,19 +461,10 @@ status() {
 # ---------------------------------------------------------------------------------------------
 # main
 
-check_names() {
-  local n s ok
-  for n in "$@"; do
-    ok=false
-    for s in "${ALL_SERVICES[@]}"; do [[ $n == "$s" ]] && ok=true; done
-    $ok || die "unknown service '$n' (known: ${ALL_SERVICES[*]})"
-  done
-}
-
 start_services() {
   local names=("$@") n t0 rmq_waiting=false
   t0=$(now)
-  ensure_packages "${names[@]}"
+  install_services "${names[@]}"
   # RabbitMQ boots in ~7 s: launch it first and start the quick ones while it boots.
   for n in "${names[@]}"; do
     if [[ $n == rabbitmq ]] && start_rabbitmq_detached; then rmq_waiting=true; fi

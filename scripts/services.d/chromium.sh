@@ -1,30 +1,18 @@
 # shellcheck shell=bash
 # Debian's headless Chromium and its ChromeDriver, for the dashboard's browser tests (machinery-dashboard's *IT):
 # not a server, but installed here so `make test` (and CI's fresh machine) has them before the tests run, and
-# the tests never download a browser. Idempotent: apt-get runs only when /usr/bin/chromium or
-# /usr/bin/chromedriver is missing. Exports CHROMIUM_BIN and CHROMEDRIVER_BIN.
+# the tests never download a browser. install_chromium is idempotent: apt-get runs only when /usr/bin/chromium
+# or /usr/bin/chromedriver is missing. Exports CHROMIUM_BIN and CHROMEDRIVER_BIN.
 CHROMIUM_BIN=${CHROMIUM_BIN:-/usr/bin/chromium}
 CHROMEDRIVER_BIN=${CHROMEDRIVER_BIN:-/usr/bin/chromedriver}
 
-start_chromium() {
-  if [[ -x $CHROMIUM_BIN && -x $CHROMEDRIVER_BIN ]]; then
-    log "chromium: present ($CHROMIUM_BIN, $CHROMEDRIVER_BIN)"
-    return
-  fi
-  local sudo=() t0
-  if (( EUID != 0 )); then
-    command -v sudo >/dev/null || die "chromium: run as root or: apt-get install -y chromium chromium-driver"
-    sudo=(sudo)
-  fi
-  t0=$(now)
-  log "chromium: installing chromium chromium-driver (apt-get)..."
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 \
-    && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-      chromium chromium-driver >&2 \
-    || die "chromium: apt-get install chromium chromium-driver failed"
+install_chromium() {
+  if [[ -x $CHROMIUM_BIN && -x $CHROMEDRIVER_BIN ]]; then return; fi
+  apt_install chromium chromium-driver
   [[ -x $CHROMIUM_BIN && -x $CHROMEDRIVER_BIN ]] || die "chromium: installed, but $CHROMIUM_BIN or $CHROMEDRIVER_BIN is missing"
-  log "chromium: installed in $(since "$t0")s"
 }
+
+start_chromium() { log "chromium: present ($CHROMIUM_BIN, $CHROMEDRIVER_BIN)"; }
 
 stop_chromium() { :; }
 

@@ -11,19 +11,9 @@ DYNALITE_HOME=${DYNALITE_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/machinery/dynalit
 dynalite_dir() { printf '%s/dynalite' "$RUN_DIR"; }
 dynalite_bin() { printf '%s/node_modules/dynalite/cli.js' "$DYNALITE_HOME"; }
 
-ensure_dynalite() {
+install_dynalite() {
   [[ -r $(dynalite_bin) ]] && return 0
-  if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
-    local sudo=()
-    if (( EUID != 0 )); then
-      command -v sudo >/dev/null || die "dynalite needs Node.js and npm; run as root or: apt-get install -y nodejs npm"
-      sudo=(sudo)
-    fi
-    log "dynalite: installing nodejs npm (apt-get)..."
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 \
-      && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq nodejs npm >&2 \
-      || die "dynalite: apt-get install nodejs npm failed"
-  fi
+  command -v npm >/dev/null && command -v node >/dev/null || apt_install nodejs npm
   local t0; t0=$(now)
   mkdir -p "$DYNALITE_HOME"
   log "dynalite: npm install dynalite@$DYNALITE_VERSION into $DYNALITE_HOME (first use)..."
@@ -37,7 +27,6 @@ start_dynalite() {
   local dir t0 offset
   dir=$(dynalite_dir)
   if port_open "$DYNALITE_PORT"; then log "dynalite: already answering on $HOST:$DYNALITE_PORT"; return; fi
-  ensure_dynalite
   t0=$(now)
   mkdir -p "$dir"
   offset=$(log_size "$dir/dynalite.log")

@@ -18,7 +18,7 @@ elasticmq_java() {
 }
 
 # Resolves the server's classpath once; cp.txt only appears when every jar of it is in the local repository.
-ensure_elasticmq() {
+install_elasticmq() {
   [[ -s $ELASTICMQ_HOME/cp.txt ]] && return 0
   local root t0 tmp
   root=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
@@ -38,7 +38,6 @@ start_elasticmq() {
   local dir t0 offset java
   dir=$(elasticmq_dir)
   if port_open "$ELASTICMQ_PORT"; then log "elasticmq: already answering on $HOST:$ELASTICMQ_PORT"; return; fi
-  ensure_elasticmq
   java=$(elasticmq_java)
   t0=$(now)
   mkdir -p "$dir"

@@ -17,7 +17,7 @@ mongodb_java_home() {
 }
 
 # Copies the server's jars once (again when mongodb/pom.xml changed); idempotent and quick when done.
-mongodb_install() {
+install_mongodb() {
   local dir lib stamp want t0
   dir=$(mongodb_dir) lib=$(mongodb_dir)/lib stamp=$(mongodb_dir)/lib.stamp
   want=$(sha256sum "$MONGODB_SRC/pom.xml" | cut -d' ' -f1)
@@ -39,7 +39,6 @@ start_mongodb() {
   if port_open "$MONGODB_PORT"; then log "mongodb: already answering on $HOST:$MONGODB_PORT"; return; fi
   t0=$(now)
   mkdir -p "$dir"
-  mongodb_install
   java_home=$(mongodb_java_home)
   offset=$(log_size "$dir/mongodb.log")
   rm -f "$dir/mongodb.pid"

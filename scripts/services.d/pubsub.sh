@@ -34,6 +34,12 @@ pubsub_binary() {
   printf '%s' "$bin"
 }
 
+# Builds pstest when Go is there (else the Cloud SDK's emulator is used as installed, or start says what is missing).
+install_pubsub() {
+  local go; go=$(pubsub_go)
+  [[ -z $go ]] || pubsub_binary "$go" >/dev/null
+}
+
 start_pubsub() {
   local dir=$RUN_DIR/pubsub go bin t0 offset
   if port_open "$PUBSUB_PORT"; then log "pubsub: already answering on $HOST:$PUBSUB_PORT"; return; fi
