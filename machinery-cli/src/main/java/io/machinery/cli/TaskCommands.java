@@ -27,7 +27,12 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** The commands about tasks: tasks list, tasks show, send, requeue, delete. */
+/**
+ * The commands about tasks: tasks list, tasks show, send, requeue, delete. *
+ *
+ * <p>Size: the {@code tasks} command group, one small picocli subcommand per verb (list, show,
+ * send, requeue, delete), which share the rendering and the argument parsing here.
+ */
 final class TaskCommands {
   private TaskCommands() {}
 

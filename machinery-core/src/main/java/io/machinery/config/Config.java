@@ -19,6 +19,10 @@ import org.jspecify.annotations.Nullable;
  * Config config = Config.builder().broker("redis://127.0.0.1:6379").resultBackend("redis://127.0.0.1:6379")
  *     .defaultQueue("machinery_tasks").resultsExpireIn(3600).build();
  * }</pre>
+ *
+ * <p>Size: Go's configuration, field for field, with its named defaults, builder, {@code equals}
+ * and the environment and YAML readers' entry points; the per-technology parts are their own types
+ * ({@code RedisConfig}, {@code AmqpConfig}, ...).
  */
 public final class Config {
   /** Go's default broker URL: a local RabbitMQ. */

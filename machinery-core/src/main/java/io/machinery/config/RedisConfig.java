@@ -27,6 +27,8 @@ import java.util.Objects;
  *     <pre>{@code
  * RedisConfig redis = RedisConfig.builder().clusterEnabled(true).readTimeout(Duration.ofSeconds(5)).build();
  * }</pre>
+ *     <p>Size: Go's Redis options, each with a named default, a builder setter and a copy-with
+ *     method; no behaviour beyond validation.
  */
 public record RedisConfig(
     int maxIdle,

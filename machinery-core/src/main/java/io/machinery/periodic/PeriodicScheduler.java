@@ -81,6 +81,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe.
+ *
+ * <p>Size: one state machine (registration, the sleeping thread, due runs, the cross-server lock,
+ * shutdown) whose parts share the entry table and its lock; the spec parser is {@code Schedule}.
  */
 public final class PeriodicScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PeriodicScheduler.class);

@@ -45,6 +45,9 @@ import org.junit.jupiter.api.Test;
  * <p>Every test gets a fresh default queue, broker, backend, server and a worker of concurrency 10;
  * results are read through {@link AsyncResult}, never from the backend directly, so backends whose
  * reads consume states pass too.
+ *
+ * <p>Size: one test per scenario of Go Machinery's integration suite (spec section 7) plus the
+ * scenarios added here, each short; a subclass per broker and backend pair runs them all.
  */
 public abstract class AcceptanceSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);

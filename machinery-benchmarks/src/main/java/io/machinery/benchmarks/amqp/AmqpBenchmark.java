@@ -62,6 +62,9 @@ import java.util.function.Supplier;
  * result backend's writes (three per task). Environment variables {@code AMQP_URL} and {@code
  * REDIS_URL} (from {@code scripts/services.sh}) are the defaults for the URLs; the Redis backend is
  * skipped when no Redis URL is given.
+ *
+ * <p>Size: a benchmark program (scenarios, baselines side by side, the printed table), not library
+ * code.
  */
 public final class AmqpBenchmark {
   private AmqpBenchmark() {}

@@ -73,6 +73,9 @@ import java.util.function.Supplier;
  * </ul>
  *
  * <p>{@code PUBSUB_EMULATOR_HOST} and {@code REDIS_URL} are the defaults for the endpoints.
+ *
+ * <p>Size: a benchmark program (scenarios, baselines side by side, the printed table), not library
+ * code.
  */
 public final class GcpPubSubBenchmark {
   private static final String PROJECT = "machinery-bench";

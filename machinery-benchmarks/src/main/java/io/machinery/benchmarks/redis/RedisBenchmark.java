@@ -68,6 +68,9 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Each round runs ours and then the ceiling at each concurrency; the table shows medians over
  * the rounds (default 3), because other work on a small machine moves single figures a lot.
  * Diagnostics (CPU time per task of this JVM and of Redis, per round) go to stderr.
+ *
+ * <p>Size: a benchmark program (scenarios, baselines side by side, the printed table), not library
+ * code.
  */
 public final class RedisBenchmark {
   private static final int SENDERS = 64;

@@ -26,6 +26,9 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  *
  * <p>Not mapped yet: {@code sqs.*} and {@code dynamodb.*} (their modules are not part of this
  * starter).
+ *
+ * <p>Size: Spring's binding of every part of {@code Config} (one nested class per part, each a
+ * plain bean as Spring requires); no behaviour.
  */
 @ConfigurationProperties("machinery")
 public class MachineryProperties {

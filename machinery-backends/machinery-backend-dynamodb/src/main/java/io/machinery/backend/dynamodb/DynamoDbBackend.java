@@ -65,6 +65,9 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  *
  * <p>Thread-safe. Whoever builds a backend closes it; it closes the {@link DynamoDbClient} only
  * when it built it.
+ *
+ * <p>Size: Go's backend interface, each method a short translation of Go's DynamoDB backend over
+ * the same two tables, plus the attribute mapping those methods share.
  */
 public final class DynamoDbBackend implements Backend {
   /** BatchGetItem's largest request. */

@@ -82,6 +82,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe; calls block until MongoDB has answered. Whoever builds a backend closes it; a
  * client passed in through the builder stays open, as it belongs to the caller.
+ *
+ * <p>Size: Go's backend interface, each method a short translation of Go's MongoDB backend over the
+ * same two collections, plus the BSON mapping those methods share.
  */
 public final class MongoDbBackend implements Backend {
   /** Go's database when {@code cnf.MongoDB} is nil. */

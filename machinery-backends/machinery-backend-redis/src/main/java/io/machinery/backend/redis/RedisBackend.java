@@ -89,6 +89,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe; calls block until Redis has answered (at most the command timeout). Whoever
  * builds a backend closes it.
+ *
+ * <p>Size: Go's backend interface (states, groups, chord trigger, results, progress) over one
+ * session and one key layout; the Lua lives in {@code BackendScripts} and the pipelined state
+ * writes in {@code WriteChain}.
  */
 public final class RedisBackend implements Backend {
   /** Go's redsync mutex name, one for all groups. */

@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Test;
  * real memory alarm on the test RabbitMQ with {@code rabbitmqctl} for a few seconds (every
  * publisher on the node is blocked meanwhile, so the test keeps it short and always clears it).
  */
-@Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the parallel build
+@Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the
+// parallel build
 class AmqpAlarmIT {
   private static final Path CTL = Path.of("/usr/lib/rabbitmq/bin/rabbitmqctl");
   private static final Duration PUBLISH_TIMEOUT = Duration.ofSeconds(2);

@@ -30,7 +30,8 @@ import org.junit.jupiter.api.Test;
  * the senders recover by themselves; no task is lost; tasks whose acknowledgement died with the
  * connection run again (counted).
  */
-@Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the parallel build
+@Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the
+// parallel build
 class AmqpBrokerRestartIT {
   private static final int BEFORE = 2_000;
   private static final int DURING = 1_000;
