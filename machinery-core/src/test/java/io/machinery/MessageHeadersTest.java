@@ -2,6 +2,7 @@ package io.machinery;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.spi.GroupMeta;
+import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;

@@ -10,6 +10,7 @@ import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;

@@ -4,7 +4,7 @@ import io.machinery.Arg;
 import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
+import io.machinery.wire.WireCodec;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

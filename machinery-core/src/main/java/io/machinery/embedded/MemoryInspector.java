@@ -2,11 +2,11 @@ package io.machinery.embedded;
 
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
+import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

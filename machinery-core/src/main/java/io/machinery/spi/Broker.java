@@ -25,8 +25,8 @@ public interface Broker extends AutoCloseable {
   /**
    * Publishes a task: to its queue now, or to the broker's delayed store when its ETA is in the
    * future. The signature's routing key has already been set ({@link #routingKeyFor}) and {@code
-   * message} is its wire form ({@link io.machinery.WireCodec#encode(Signature)}), encoded once by
-   * the sender. The call returns once the broker has accepted the message.
+   * message} is its wire form ({@link io.machinery.wire.WireCodec#encode(Signature)}), encoded once
+   * by the sender. The call returns once the broker has accepted the message.
    *
    * @param signature the task, with its UUID and routing key set
    * @param message the task's wire form

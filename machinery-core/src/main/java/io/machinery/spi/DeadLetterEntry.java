@@ -2,7 +2,7 @@ package io.machinery.spi;
 
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
+import io.machinery.wire.WireCodec;
 import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
@@ -14,6 +13,7 @@ import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
+import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;

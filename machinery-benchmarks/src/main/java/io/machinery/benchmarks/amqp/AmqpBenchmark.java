@@ -251,7 +251,7 @@ public final class AmqpBenchmark {
   private static Result bare(String amqpUrl, int tasks, int concurrency) throws Exception {
     String queue = "bench_bare_" + UUID.randomUUID().toString().substring(0, 8);
     byte[] body =
-        io.machinery.WireCodec.encode(
+        io.machinery.wire.WireCodec.encode(
             Signature.builder("noop")
                 .uuid("task_" + UUID.randomUUID())
                 .routingKey(queue)

@@ -5,7 +5,7 @@ import static io.machinery.client.redis.RedisArgs.bytes;
 import io.machinery.MalformedMessageException;
 import io.machinery.State;
 import io.machinery.TaskState;
-import io.machinery.WireCodec;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import org.jspecify.annotations.Nullable;

@@ -7,7 +7,7 @@ import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
-import io.machinery.WireCodec;
+import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;

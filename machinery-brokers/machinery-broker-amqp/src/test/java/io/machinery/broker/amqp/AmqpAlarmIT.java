@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -150,7 +150,7 @@ class GcpPubSubWorkerKillIT {
           .client()
           .publish(
               GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
-              io.machinery.WireCodec.encode(task),
+              io.machinery.wire.WireCodec.encode(task),
               java.util.Map.of(
                   GcpPubSubBroker.ETA_ATTRIBUTE,
                   Long.toString(eta.toEpochMilli()),

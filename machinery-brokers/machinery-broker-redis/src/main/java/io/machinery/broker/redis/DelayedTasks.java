@@ -4,9 +4,9 @@ import static io.machinery.broker.redis.RedisBroker.bytes;
 
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MalformedMessageException;
-import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
+import io.machinery.wire.WireCodec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

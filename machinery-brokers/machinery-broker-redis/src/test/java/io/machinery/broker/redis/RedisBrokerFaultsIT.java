@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
@@ -12,6 +11,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;

@@ -180,7 +180,7 @@ class RedisRestartIT {
         List<io.lettuce.core.ScoredValue<byte[]>> members = new java.util.ArrayList<>();
         for (int i = batch * 1000; i < (batch + 1) * 1000; i++) {
           byte[] message =
-              io.machinery.WireCodec.encode(
+              io.machinery.wire.WireCodec.encode(
                   io.machinery.Signature.builder("t" + i).routingKey(queue).build());
           members.add(io.lettuce.core.ScoredValue.just((double) due + i, message));
         }

@@ -2,9 +2,9 @@ package io.machinery.broker.sqs;
 
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;

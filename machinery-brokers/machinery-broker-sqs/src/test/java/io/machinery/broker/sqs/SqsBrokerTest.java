@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.config.Config;
+import io.machinery.wire.WireCodec;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;

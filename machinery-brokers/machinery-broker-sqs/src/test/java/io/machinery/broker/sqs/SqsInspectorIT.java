@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.Arg;
 import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;

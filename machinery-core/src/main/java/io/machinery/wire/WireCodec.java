@@ -1,6 +1,11 @@
-package io.machinery;
+package io.machinery.wire;
 
 import com.fasterxml.jackson.core.JsonGenerator;
+import io.machinery.Arg;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
 import io.machinery.config.Config;
 import io.machinery.internal.GoJson;
 import io.machinery.spi.GroupMeta;

@@ -1,7 +1,13 @@
-package io.machinery;
+package io.machinery.wire;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import io.machinery.Arg;
+import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
 import io.machinery.internal.GoJson;
 import io.machinery.spi.GroupMeta;
 import java.io.IOException;

@@ -1,5 +1,6 @@
-package io.machinery;
+package io.machinery.wire;
 
+import io.machinery.Signature;
 import io.machinery.config.Config;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
