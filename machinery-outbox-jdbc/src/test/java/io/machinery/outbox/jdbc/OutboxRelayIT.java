@@ -1,0 +1,394 @@
+package io.machinery.outbox.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Group;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskFunction;
+import io.machinery.Worker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.config.RedisConfig;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.OwnRedisServer;
+import io.machinery.testkit.TestEndpoints;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.stream.LongStream;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The outbox on a real PostgreSQL ({@code scripts/services.d/postgresql.sh}) with a Redis broker
+ * and backend and a real worker: commit publishes, rollback does not, order per sender, several
+ * relays, a broker outage and a relay closed in the middle of a batch. Each test has its own table
+ * and queue.
+ */
+class OutboxRelayIT {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+
+  private final Deque<AutoCloseable> closeables = new ArrayDeque<>();
+
+  /** What the worker ran, in the order it ran it: "sender:index". */
+  private final Queue<String> ran = new ConcurrentLinkedQueue<>();
+
+  private final Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+
+  /** The outage test's own Redis, replaced when it is started again. */
+  private final AtomicReference<OwnRedisServer> redisHolder = new AtomicReference<>();
+
+  private PGSimpleDataSource dataSource = new PGSimpleDataSource();
+  private String table = "";
+  private Config config = Config.builder().build();
+
+  @BeforeEach
+  void setUp() throws SQLException {
+    dataSource = new PGSimpleDataSource();
+    dataSource.setURL(TestEndpoints.postgresUrl());
+    table = "outbox_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+    String redis = TestEndpoints.redisUrl();
+    config =
+        BrokerContract.uniqueQueue(
+            Config.builder().broker(redis).resultBackend(redis).build(), "outbox_");
+    try (Connection c = dataSource.getConnection()) {
+      TaskOutbox.builder(server(config)).table(table).build().createTable(c);
+    }
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    while (!closeables.isEmpty()) {
+      closeables.pop().close();
+    }
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("DROP TABLE IF EXISTS " + table);
+    }
+  }
+
+  @Test
+  void aCommittedSendIsPublishedByTheRelayAndRunByAWorker() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).senderId("orders").build();
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE " + table + "_orders (id BIGINT PRIMARY KEY)");
+    }
+
+    AsyncResult result =
+        outbox.inTransaction(
+            dataSource,
+            c -> {
+              try (PreparedStatement insert =
+                  c.prepareStatement("INSERT INTO " + table + "_orders (id) VALUES (?)")) {
+                insert.setLong(1, 42);
+                insert.executeUpdate();
+              }
+              return outbox.sendTask(c, record("orders", 42));
+            });
+
+    // Committed, but no relay yet: nothing outside the database has changed, not even PENDING.
+    assertThat(rows()).isEqualTo(1);
+    assertThat(server.backend().getState(result.taskUuid())).isEmpty();
+    assertThat(server.broker().pendingTasks(config.defaultQueue())).isEmpty();
+    assertThat(result.state()).isEqualTo(State.PENDING);
+
+    relay(server, b -> {});
+    assertThat(result.get(WAIT)).containsExactly("orders:42");
+    assertThat(rows()).isZero();
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("DROP TABLE " + table + "_orders");
+    }
+  }
+
+  @Test
+  void aRolledBackSendIsNeverPublished() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    AtomicReference<AsyncResult> rolledBack = new AtomicReference<>();
+    relay(server, b -> {});
+
+    assertThatThrownBy(
+            () ->
+                outbox.inTransaction(
+                    dataSource,
+                    c -> {
+                      rolledBack.set(outbox.sendTask(c, record("s", 1)));
+                      throw new SQLException("the caller's own statement failed");
+                    }))
+        .hasMessageContaining("the caller's own statement failed");
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      outbox.sendTask(c, record("s", 2));
+      c.rollback(); // an explicit rollback of the caller's own transaction
+    }
+    AsyncResult committed =
+        outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("s", 3)));
+
+    // The relay publishes one sender's rows in order: once the later commit ran, an earlier row
+    // would have been published before it.
+    assertThat(committed.get(WAIT)).containsExactly("s:3");
+    assertThat(ran).containsExactly("s:3");
+    assertThat(rows()).isZero();
+    assertThat(server.backend().getState(rolledBack.get().taskUuid())).isEmpty();
+  }
+
+  @Test
+  void eachSendersRowsArePublishedInOrderAcross1000Rows() throws Exception {
+    Server server = server(config);
+    worker(config, 1); // one slot: the worker runs tasks in the order the queue holds them
+    TaskOutbox a = TaskOutbox.builder(server).table(table).senderId("a").build();
+    TaskOutbox b = a.withSenderId("b");
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < 500; i++) {
+        // One transaction per send, as a service sends them: a's and b's rows interleave.
+        a.sendTask(c, record("a", i));
+        c.commit();
+        b.sendTask(c, record("b", i));
+        c.commit();
+      }
+    }
+    assertThat(rows()).isEqualTo(1000);
+
+    relay(server, r -> r.batchSize(64));
+    await().atMost(WAIT).until(() -> ran.size() == 1000);
+
+    assertThat(ran.stream().filter(s -> s.startsWith("a:")).toList())
+        .containsExactlyElementsOf(LongStream.range(0, 500).mapToObj(i -> "a:" + i).toList());
+    assertThat(ran.stream().filter(s -> s.startsWith("b:")).toList())
+        .containsExactlyElementsOf(LongStream.range(0, 500).mapToObj(i -> "b:" + i).toList());
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
+  void twoRelaysOnOneTablePublishEachRowOnceAndKeepEachSendersOrder() throws Exception {
+    int senders = 8;
+    int perSender = 125;
+    Server server = server(config);
+    worker(config, 1);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < perSender; i++) {
+        for (int s = 0; s < senders; s++) {
+          outbox.withSenderId("s" + s).sendTask(c, record("s" + s, i));
+        }
+        c.commit();
+      }
+    }
+
+    // Each relay on a server of its own, as two processes would be; few senders per pass and
+    // small batches, so both keep claiming while the other holds senders.
+    OutboxRelay first = relay(server, r -> r.maxSenders(2).batchSize(10));
+    OutboxRelay second = relay(server(config), r -> r.maxSenders(2).batchSize(10));
+    await().atMost(WAIT).until(() -> ran.size() >= senders * perSender);
+    await().atMost(WAIT).until(() -> rows() == 0);
+
+    assertThat(first.publishedRows() + second.publishedRows()).isEqualTo(senders * perSender);
+    assertThat(runs).hasSize(senders * perSender);
+    assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+    for (int s = 0; s < senders; s++) {
+      String prefix = "s" + s + ":";
+      assertThat(ran.stream().filter(r -> r.startsWith(prefix)).toList())
+          .containsExactlyElementsOf(
+              LongStream.range(0, perSender).mapToObj(i -> prefix + i).toList());
+    }
+  }
+
+  @Test
+  void aGroupIsRecordedBeforeItsMembersArePublished() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Group group = Group.of(record("g", 1), record("g", 2), record("g", 3));
+    List<AsyncResult> members = outbox.inTransaction(dataSource, c -> outbox.sendGroup(c, group));
+    relay(server, r -> {});
+
+    for (int i = 0; i < 3; i++) {
+      assertThat(members.get(i).get(WAIT)).containsExactly("g:" + (i + 1));
+    }
+    await().atMost(WAIT).until(() -> server.backend().groupCompleted(group.groupUuid(), 3));
+  }
+
+  @Test
+  void rowsWaitOutABrokerOutageAndAreAllPublishedWhenItIsBack() throws Exception {
+    Path dir = Files.createTempDirectory("outbox-outage");
+    int port = OwnRedisServer.freePort();
+    List<String> args =
+        List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "");
+    String url = "redis://127.0.0.1:" + port;
+    Config own =
+        BrokerContract.uniqueQueue(
+            Config.builder()
+                .broker(url)
+                .resultBackend(url)
+                .redis(RedisConfig.builder().readTimeout(Duration.ofSeconds(2)).build())
+                .build(),
+            "outbox_outage_");
+    OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
+    closeables.push(() -> redisHolder.get().close());
+    redisHolder.set(redis);
+    Server server = server(own);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    OutboxRelay relay =
+        relay(
+            server,
+            r -> r.retryBackoff(Duration.ofMillis(50)).maxRetryBackoff(Duration.ofMillis(500)));
+
+    redis.close(); // the broker (and the backend) go down
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      int index = i;
+      results.add(outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("o", index))));
+    }
+    await().atMost(WAIT).until(() -> relay.failedPasses() >= 2);
+    assertThat(rows()).as("nothing is deleted while the broker is down").isEqualTo(20);
+
+    redisHolder.set(OwnRedisServer.start(dir, port, args));
+    worker(own, 2);
+    for (int i = 0; i < 20; i++) {
+      assertThat(results.get(i).get(WAIT)).containsExactly("o:" + i);
+    }
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
+  void aRelayClosedInTheMiddleOfABatchLeavesItsRowsForTheNextRelay() throws Exception {
+    AtomicReference<OutboxRelay> relayRef = new AtomicReference<>();
+    AtomicInteger handed = new AtomicInteger();
+    AtomicBoolean closedMidBatch = new AtomicBoolean();
+    // The 15th task handed to the broker (the 5th of the second batch of 10) closes the relay
+    // while that batch is on its way: it is published, but its rows are not yet deleted.
+    Server dying =
+        server(
+            config,
+            signature -> {
+              if (handed.incrementAndGet() == 15) {
+                relayRef.get().close();
+                closedMidBatch.set(true);
+              }
+            });
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(dying).table(table).build();
+    outbox.inTransaction(
+        dataSource,
+        c -> {
+          for (int i = 0; i < 50; i++) {
+            outbox.sendTask(c, record("m", i));
+          }
+          return null;
+        });
+    OutboxRelay first = relay(dying, r -> r.batchSize(10));
+    relayRef.set(first);
+    await().atMost(WAIT).untilTrue(closedMidBatch);
+    first.close(); // waits for its thread to end
+
+    assertThat(first.publishedRows()).as("only the first batch was deleted").isEqualTo(10);
+    assertThat(rows()).as("the batch in flight was rolled back").isEqualTo(40);
+
+    relay(server(config), r -> r.batchSize(10));
+    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> runs.size() == 50);
+    assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).isGreaterThanOrEqualTo(1));
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(LongStream.range(10, 20).map(i -> runs.get("m:" + i).get()).sum())
+                    .as("the batch in flight reached the broker and was published again")
+                    .isEqualTo(20));
+  }
+
+  // ----------------------------------------------------------------------------------------------
+
+  private static Signature record(String sender, long index) {
+    return Signature.create("record", Arg.of(sender), Arg.of(index));
+  }
+
+  private long rows() throws SQLException {
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM " + table)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private Server server(Config cfg) {
+    return server(cfg, null);
+  }
+
+  private Server server(Config cfg, @Nullable Consumer<Signature> prePublish) {
+    RedisBroker broker = RedisBroker.create(cfg);
+    closeables.push(broker);
+    RedisBackend backend = RedisBackend.create(cfg);
+    closeables.push(backend);
+    Server.Builder b = Server.builder().config(cfg).broker(broker).backend(backend);
+    if (prePublish != null) {
+      b.prePublishHandler(prePublish);
+    }
+    Server server = b.build();
+    closeables.push(server);
+    return server;
+  }
+
+  private void worker(Config cfg, int concurrency) {
+    Server server = server(cfg);
+    server.registerTask(
+        "record",
+        TaskFunction.of(
+            String.class,
+            Long.class,
+            (sender, index) -> {
+              String key = sender + ":" + index;
+              runs.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+              ran.add(key);
+              return key;
+            }));
+    Worker worker = server.newWorker("outbox-it", concurrency);
+    worker.launchAsync();
+    closeables.push(worker::quit);
+  }
+
+  private OutboxRelay relay(Server server, Consumer<OutboxRelay.Builder> settings) {
+    OutboxRelay.Builder b =
+        OutboxRelay.builder(server, dataSource).table(table).pollInterval(Duration.ofMillis(20));
+    settings.accept(b);
+    OutboxRelay relay = b.build();
+    closeables.push(relay);
+    return relay;
+  }
+}
