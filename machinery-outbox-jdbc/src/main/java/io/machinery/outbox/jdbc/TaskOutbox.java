@@ -1,6 +1,8 @@
 package io.machinery.outbox.jdbc;
 
+import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -178,6 +180,25 @@ public final class TaskOutbox {
   }
 
   /**
+   * Writes a chord to the outbox inside the caller's transaction: its group as {@link #sendGroup}
+   * does, each member carrying the callback, which the worker completing the group sends (as for
+   * {@link Server#sendChord}).
+   *
+   * @param connection the caller's connection, in a transaction (auto-commit off)
+   * @param chord the chord
+   * @return a handle to the callback's result (its {@code chord_} UUID)
+   * @throws IllegalArgumentException when a member or the callback would be refused by {@link
+   *     #sendTask}; nothing is written then
+   * @throws IllegalStateException when the connection is in auto-commit mode
+   * @throws SQLException when the insert fails
+   */
+  public AsyncResult sendChord(Connection connection, Chord chord) throws SQLException {
+    checkArgs(chord.callback());
+    sendGroup(connection, chord.group());
+    return server.asyncResult(chord.callback().uuid());
+  }
+
+  /**
    * Runs {@code work} in a transaction of its own on a connection from {@code dataSource}: commits
    * when it returns, rolls back when it throws (then nothing it sent is published).
    *
@@ -253,6 +274,7 @@ public final class TaskOutbox {
     if (signature.name().isEmpty()) {
       throw new IllegalArgumentException("a task signature needs a name");
     }
+    checkArgs(signature);
     Signature.Builder b = signature.toBuilder();
     if (signature.uuid().isEmpty()) {
       b.uuid(Uuids.newTaskUuid());
@@ -280,6 +302,29 @@ public final class TaskOutbox {
         ready.uuid(),
         ready.name(),
         new String(message, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Refuses what {@link Server#sendTask} refuses, with its wording: a value that does not fit its
+   * declared Go type (say, text as {@code int64}), here or in a callback. Encoding alone does not
+   * check ranges; the core's own check is not public.
+   */
+  private static void checkArgs(Signature signature) {
+    List<Arg> args = signature.args();
+    for (int i = 0; i < args.size(); i++) {
+      try {
+        args.get(i).typedValue();
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
+      }
+    }
+    signature.onSuccess().forEach(TaskOutbox::checkArgs);
+    signature.onError().forEach(TaskOutbox::checkArgs);
+    Signature chord = signature.chordCallback();
+    if (chord != null) {
+      checkArgs(chord);
+    }
   }
 
   private void insert(Connection connection, List<Row> rows) throws SQLException {

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -229,18 +230,28 @@ class OutboxRelayIT {
   }
 
   @Test
-  void aGroupIsRecordedBeforeItsMembersArePublished() throws Exception {
+  void aGroupAndAChordAreRecordedBeforeTheirMembersArePublished() throws Exception {
     Server server = server(config);
     worker(config, 2);
     TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
     Group group = Group.of(record("g", 1), record("g", 2), record("g", 3));
-    List<AsyncResult> members = outbox.inTransaction(dataSource, c -> outbox.sendGroup(c, group));
+    Chord chord = Chord.of(Group.of(record("c", 1), record("c", 2)), Signature.create("join"));
+    AtomicReference<AsyncResult> callback = new AtomicReference<>();
+    List<AsyncResult> members =
+        outbox.inTransaction(
+            dataSource,
+            c -> {
+              callback.set(outbox.sendChord(c, chord));
+              return outbox.sendGroup(c, group);
+            });
     relay(server, r -> {});
 
     for (int i = 0; i < 3; i++) {
       assertThat(members.get(i).get(WAIT)).containsExactly("g:" + (i + 1));
     }
     await().atMost(WAIT).until(() -> server.backend().groupCompleted(group.groupUuid(), 3));
+    assertThat(callback.get().get(WAIT)).containsExactly("c:1,c:2");
+    assertThat(rows()).isZero();
   }
 
   @Test
@@ -332,6 +343,61 @@ class OutboxRelayIT {
                     .isEqualTo(20));
   }
 
+  @Test
+  void aSendOutsideATransactionOrOfABadTaskWritesNothing() throws Exception {
+    TaskOutbox outbox = TaskOutbox.builder(server(config)).table(table).build();
+    try (Connection c = dataSource.getConnection()) {
+      assertThat(c.getAutoCommit()).isTrue();
+      assertThatThrownBy(() -> outbox.sendTask(c, record("x", 1)))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("auto-commit");
+      c.setAutoCommit(false);
+      assertThatThrownBy(() -> outbox.sendTask(c, Signature.create("")))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("needs a name");
+      assertThatThrownBy(
+              () -> outbox.sendTask(c, Signature.create("t", Arg.of("int64", "not a number"))))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("argument 1 of task t");
+      c.commit();
+    }
+    assertThat(rows()).isZero();
+  }
+
+  @Test
+  void aRowThatCannotBeDecodedBlocksOnlyItsOwnSender() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    TaskOutbox other = outbox.withSenderId("other");
+    AsyncResult before = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("d", 1)));
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement insert =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + table
+                    + " (sender_id, kind, task_uuid, task_name, message)"
+                    + " VALUES ('default', 'task', 'task_x', 'record', '{\"Name\": 42')")) {
+      insert.executeUpdate(); // written by hand, not by TaskOutbox: truncated JSON
+    }
+    AsyncResult after = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("d", 2)));
+    AsyncResult elsewhere =
+        other.inTransaction(dataSource, c -> other.sendTask(c, record("other", 1)));
+    OutboxRelay relay = relay(server, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
+
+    assertThat(before.get(WAIT)).containsExactly("d:1");
+    assertThat(elsewhere.get(WAIT)).containsExactly("other:1");
+    await().atMost(WAIT).until(() -> relay.failedPasses() >= 2);
+    assertThat(rows()).as("the bad row and the one behind it wait").isEqualTo(2);
+    assertThat(after.taskState()).isEmpty();
+
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate("DELETE FROM " + table + " WHERE task_uuid = 'task_x'"); // a person repairs
+    }
+    assertThat(after.get(WAIT)).containsExactly("d:2");
+  }
+
   // ----------------------------------------------------------------------------------------------
 
   private static Signature record(String sender, long index) {
@@ -378,6 +444,8 @@ class OutboxRelayIT {
               ran.add(key);
               return key;
             }));
+    server.registerTask(
+        "join", TaskFunction.varargs(String[].class, parts -> String.join(",", parts)));
     Worker worker = server.newWorker("outbox-it", concurrency);
     worker.launchAsync();
     closeables.push(worker::quit);
