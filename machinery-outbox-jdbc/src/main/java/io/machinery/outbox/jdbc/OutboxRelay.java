@@ -2,18 +2,10 @@ package io.machinery.outbox.jdbc;
 
 import io.machinery.MachineryException;
 import io.machinery.Server;
-import io.machinery.Signature;
-import io.machinery.WireCodec;
 import io.machinery.internal.Fibonacci;
-import io.machinery.spi.GroupMeta;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
@@ -90,11 +82,9 @@ public final class OutboxRelay implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OutboxRelay.class);
   private static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
 
-  private final Server server;
   private final DataSource dataSource;
   private final OutboxTable table;
-  private final int batchSize;
-  private final int maxSenders;
+  private final RelayPass pass;
   private final Duration pollInterval;
   private final Duration retryBackoff;
   private final Duration maxRetryBackoff;
@@ -111,11 +101,9 @@ public final class OutboxRelay implements AutoCloseable {
   private final AtomicLong failedPasses = new AtomicLong();
 
   private OutboxRelay(Builder b) {
-    this.server = b.server;
     this.dataSource = b.dataSource;
     this.table = OutboxTable.named(b.table);
-    this.batchSize = b.batchSize;
-    this.maxSenders = b.maxSenders;
+    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders);
     this.pollInterval = b.pollInterval;
     this.retryBackoff = b.retryBackoff;
     this.maxRetryBackoff = b.maxRetryBackoff;
@@ -265,58 +253,25 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   /**
-   * One pass: claims senders, publishes their rows, deletes what the broker accepted, commits.
+   * One pass on the relay's connection; a connection that threw is replaced by the next pass.
    *
    * @return the rows published
    */
   private int pass() throws SQLException {
-    Connection connection = connection();
+    Connection held = connection();
+    RelayPass.Result result;
     try {
-      List<String> senders = claimSenders(connection);
-      int done = 0;
-      @Nullable RuntimeException failure = null;
-      for (String sender : senders) {
-        List<Row> rows = rows(connection, sender);
-        List<Decoded> publishable = decodable(rows, sender);
-        try {
-          publish(publishable);
-        } catch (RuntimeException e) {
-          failure = e;
-          break; // the broker (or backend) is failing: leave the other senders for later
-        }
-        delete(connection, publishable);
-        done += publishable.size();
-        if (publishable.size() < rows.size()) {
-          failure =
-              new MachineryException(
-                  "row seq "
-                      + rows.get(publishable.size()).seq()
-                      + " of sender "
-                      + sender
-                      + " cannot be decoded (see the error above)");
-        }
-        if (closed) {
-          throw new MachineryException("relay closed during a pass");
-        }
-      }
-      connection.commit();
-      published.addAndGet(done);
-      if (failure != null) {
-        throw failure;
-      }
-      return done;
-    } catch (SQLException e) {
-      discard(e); // the connection may be broken: the next pass takes a new one
-      throw e;
-    } catch (RuntimeException e) {
-      try {
-        connection.rollback();
-      } catch (SQLException rollback) {
-        e.addSuppressed(rollback);
-        discard(e);
-      }
+      result = pass.run(held, () -> closed);
+    } catch (SQLException | RuntimeException e) {
+      discard(e);
       throw e;
     }
+    published.addAndGet(result.published());
+    RuntimeException failure = result.failure();
+    if (failure != null) {
+      throw failure;
+    }
+    return result.published();
   }
 
   /** The relay's connection, kept across passes (one idle pass costs one query, no login). */
@@ -351,114 +306,6 @@ public final class OutboxRelay implements AutoCloseable {
           cause.addSuppressed(e);
         }
       }
-    }
-  }
-
-  private List<String> claimSenders(Connection connection) throws SQLException {
-    List<String> senders = new ArrayList<>();
-    try (PreparedStatement select = connection.prepareStatement(table.claimSenders())) {
-      select.setInt(1, maxSenders);
-      try (ResultSet rs = select.executeQuery()) {
-        while (rs.next()) {
-          senders.add(rs.getString(1));
-        }
-      }
-    }
-    return senders;
-  }
-
-  private record Row(long seq, String kind, String uuid, String name, String message) {}
-
-  private List<Row> rows(Connection connection, String sender) throws SQLException {
-    List<Row> rows = new ArrayList<>();
-    try (PreparedStatement select = connection.prepareStatement(table.senderRows())) {
-      select.setString(1, sender);
-      select.setInt(2, batchSize);
-      try (ResultSet rs = select.executeQuery()) {
-        while (rs.next()) {
-          rows.add(
-              new Row(
-                  rs.getLong(1),
-                  rs.getString(2),
-                  rs.getString(3),
-                  rs.getString(4),
-                  rs.getString(5)));
-        }
-      }
-    }
-    return rows;
-  }
-
-  /** A row and what its message decodes to: a {@link Signature} or a {@link GroupMeta}. */
-  private record Decoded(Row row, Object value) {}
-
-  /** The leading rows that decode; logs the first that does not. */
-  private List<Decoded> decodable(List<Row> rows, String sender) {
-    List<Decoded> decoded = new ArrayList<>(rows.size());
-    for (Row row : rows) {
-      try {
-        decoded.add(new Decoded(row, decode(row)));
-      } catch (RuntimeException e) {
-        LOG.error(
-            "outbox relay on {}: row seq {} of sender {} (kind {}, uuid {}, name {}) cannot be"
-                + " published and blocks its sender until it is deleted or repaired: {}",
-            table.name,
-            row.seq(),
-            sender,
-            row.kind(),
-            row.uuid(),
-            row.name(),
-            e.getMessage());
-        break;
-      }
-    }
-    return decoded;
-  }
-
-  private Object decode(Row row) {
-    byte[] bytes = row.message().getBytes(StandardCharsets.UTF_8);
-    return switch (row.kind()) {
-      case OutboxTable.KIND_TASK -> WireCodec.decodeSignature(bytes, server.config());
-      case OutboxTable.KIND_GROUP -> WireCodec.decodeGroupMeta(bytes);
-      default -> throw new IllegalArgumentException("unknown row kind \"" + row.kind() + "\"");
-    };
-  }
-
-  /** Publishes one sender's rows in order: runs of tasks together, a group's record before them. */
-  private void publish(List<Decoded> rows) {
-    List<Signature> run = new ArrayList<>();
-    for (Decoded row : rows) {
-      if (row.value() instanceof GroupMeta group) {
-        flush(run);
-        try {
-          server.backend().initGroup(group.groupUuid(), group.taskUuids());
-        } catch (RuntimeException e) {
-          throw new MachineryException("Init group error: " + e.getMessage(), e);
-        }
-      } else {
-        run.add((Signature) row.value());
-      }
-    }
-    flush(run);
-  }
-
-  private void flush(List<Signature> run) {
-    if (!run.isEmpty()) {
-      server.sendTasks(List.copyOf(run));
-      run.clear();
-    }
-  }
-
-  private void delete(Connection connection, List<Decoded> rows) throws SQLException {
-    if (rows.isEmpty()) {
-      return;
-    }
-    try (PreparedStatement delete = connection.prepareStatement(table.delete())) {
-      for (Decoded row : rows) {
-        delete.setLong(1, row.row().seq());
-        delete.addBatch();
-      }
-      delete.executeBatch();
     }
   }
 
