@@ -71,6 +71,8 @@ start_postgresql() {
   t0=$(now)
   mkdir -p "$dir"
   (( EUID != 0 )) || chown postgres:postgres "$dir"
+  as_postgres test -w "$dir" \
+    || die "postgresql: user $(as_postgres id -un) cannot write $dir (a RUN_DIR under a private home?); choose a RUN_DIR it can reach, e.g. under /tmp"
   postgresql_initdb "$dir" "$bin"
   offset=$(log_size "$dir/postgresql.log")
   # pg_ctl starts the postmaster in a session of its own with its output in the log; launch keeps our

@@ -60,6 +60,9 @@ import org.slf4j.LoggerFactory;
  *       the next pass of any relay. Tested on PostgreSQL 15; the SQL is plain ({@code FOR UPDATE
  *       SKIP LOCKED}, {@code LIMIT}), which MySQL 8 also speaks.
  * </ul>
+ *
+ * <p>A pass itself is {@code RelayPass}; this class is the lifecycle and the documented builder
+ * (the builder is why it runs past 400 lines).
  */
 public final class OutboxRelay implements AutoCloseable {
   /** Rows of one sender published in one pass, unless {@link Builder#batchSize} says otherwise. */
