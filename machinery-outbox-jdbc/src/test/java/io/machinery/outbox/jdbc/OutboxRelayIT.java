@@ -20,6 +20,7 @@ import io.machinery.config.RedisConfig;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.OwnRedisServer;
 import io.machinery.testkit.TestEndpoints;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -350,6 +351,34 @@ class OutboxRelayIT {
   }
 
   @Test
+  void aRelayTakesANewConnectionAfterTheDatabaseRestarts() throws Exception {
+    String script = TestEndpoints.servicesScript();
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    OutboxRelay relay =
+        relay(
+            server,
+            r -> r.retryBackoff(Duration.ofMillis(50)).maxRetryBackoff(Duration.ofMillis(500)));
+    AsyncResult before = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("r", 1)));
+    assertThat(before.get(WAIT)).containsExactly("r:1");
+
+    // Ends every connection, the relay's too (scripts/services.sh: pg_ctl stop -m fast, start).
+    services(script, "restart", "postgresql");
+    AsyncResult after =
+        await()
+            .atMost(WAIT)
+            .ignoreExceptions()
+            .until(
+                () -> outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("r", 2))),
+                r -> true);
+
+    assertThat(after.get(WAIT)).containsExactly("r:2");
+    assertThat(relay.failedPasses()).as("the pass on the dead connection failed").isPositive();
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
   void aRelayClosedInTheMiddleOfABatchLeavesItsRowsForTheNextRelay() throws Exception {
     AtomicReference<OutboxRelay> relayRef = new AtomicReference<>();
     AtomicInteger handed = new AtomicInteger();
@@ -455,6 +484,15 @@ class OutboxRelayIT {
 
   private static Signature record(String sender, long index) {
     return Signature.create("record", Arg.of(sender), Arg.of(index));
+  }
+
+  private static void services(String script, String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(script));
+    command.addAll(List.of(args));
+    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).as("%s: %s", command, output).isZero();
   }
 
   private long rows() throws SQLException {
