@@ -57,8 +57,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Threads.</b> One platform thread per relay, started by {@link Builder#build}. {@link
  *       #close} stops it without waiting for a slow broker: the pass in flight is aborted (its
  *       connection is aborted, so its transaction rolls back) and its rows are published again by
- *       the next pass of any relay. Tested on PostgreSQL 15; the SQL is plain ({@code FOR UPDATE
- *       SKIP LOCKED}, {@code LIMIT}), which MySQL 8 also speaks.
+ *       the next pass of any relay. Tested on PostgreSQL 15 only; the relay's SQL is plain ({@code
+ *       FOR UPDATE SKIP LOCKED}, {@code LIMIT}) but other databases are untested.
  * </ul>
  *
  * <p>A pass itself is {@code RelayPass}; this class is the lifecycle and the documented builder

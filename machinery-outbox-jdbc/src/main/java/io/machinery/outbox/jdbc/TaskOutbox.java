@@ -214,20 +214,21 @@ public final class TaskOutbox {
     try (Connection connection = dataSource.getConnection()) {
       boolean autoCommit = connection.getAutoCommit();
       connection.setAutoCommit(false);
+      T result;
       try {
-        T result = work.run(connection);
+        result = work.run(connection);
         connection.commit();
-        return result;
       } catch (SQLException | RuntimeException | Error e) {
         try {
           connection.rollback();
-        } catch (SQLException rollback) {
-          e.addSuppressed(rollback);
+          connection.setAutoCommit(autoCommit);
+        } catch (SQLException cleanup) {
+          e.addSuppressed(cleanup); // the work's failure is what the caller needs to see
         }
         throw e;
-      } finally {
-        connection.setAutoCommit(autoCommit);
       }
+      connection.setAutoCommit(autoCommit); // a pooled connection goes back as it came
+      return result;
     }
   }
 
