@@ -68,6 +68,14 @@ public final class TestEndpoints {
     return require("DYNAMODB_ENDPOINT", "a DynamoDB server (dynalite)");
   }
 
+  /**
+   * The test PostgreSQL ({@code scripts/services.d/postgresql.sh}) as a JDBC URL with user and
+   * password.
+   */
+  public static String postgresUrl() {
+    return require("POSTGRES_URL", "PostgreSQL");
+  }
+
   /** {@code scripts/services.sh}, to restart a server in a fault test ({@code restart redis}). */
   public static String servicesScript() {
     return require("MACHINERY_SERVICES_SCRIPT", "the services script");

@@ -1,0 +1,459 @@
+package io.machinery.outbox.jdbc;
+
+import io.machinery.MachineryException;
+import io.machinery.Server;
+import io.machinery.internal.Fibonacci;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.sql.DataSource;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes the committed rows of an outbox table ({@link TaskOutbox}) through a {@link Server}'s
+ * broker, at least once and in order per sender, and deletes each row once the broker has accepted
+ * it.
+ *
+ * <pre>{@code
+ * try (OutboxRelay relay = OutboxRelay.builder(server, dataSource).build()) {
+ *   ... // relays until closed
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>One pass, one transaction.</b> A pass claims up to {@link Builder#maxSenders} senders,
+ *       reads up to {@link Builder#batchSize} rows of each in sequence order, publishes them with
+ *       {@link Server#sendTasks} (PENDING stored, routing key chosen, listeners told, as Go's
+ *       {@code SendTask} does, one pipelined write on Redis), deletes the rows the broker accepted,
+ *       and commits. A group row is recorded with the backend's {@code initGroup} before its
+ *       members are published.
+ *   <li><b>Claiming a sender.</b> A sender's first row (lowest {@code seq}) is its token: a pass
+ *       locks the first rows of senders with {@code SELECT ... FOR UPDATE SKIP LOCKED}, so a sender
+ *       whose first row another relay holds is skipped, and only the relay holding it reads that
+ *       sender's further rows. Several relays on one table thus work on different senders, never
+ *       publish one row at the same time, and never publish a sender's rows out of order. A relay
+ *       that dies holds nothing: the database ends its transaction and releases the locks.
+ *   <li><b>At least once.</b> Rows are deleted in the transaction that claimed them, after the
+ *       broker confirmed. When the broker fails, the sender's batch stays whole (some of it may
+ *       have reached the broker: those tasks are published again later, and their PENDING state
+ *       written again); the pass stops there, and the relay retries after a back-off (Go's
+ *       Fibonacci steps times {@link Builder#retryBackoff}, at most {@link
+ *       Builder#maxRetryBackoff}), logging once per failed pass and once on recovery. A row whose
+ *       message cannot be decoded blocks its sender (the rows before it are published), with an
+ *       error log naming it, until a person deletes or repairs it.
+ *   <li><b>Order.</b> A sender's rows are handed to the broker in {@code seq} order in one list
+ *       ({@link io.machinery.spi.Broker#publishAllAsync}), so a broker that applies one
+ *       connection's writes in order (Redis, one AMQP channel) delivers them in that order. After a
+ *       failure the whole batch is published again, so a later task may be delivered a second time
+ *       after an earlier one.
+ *   <li><b>Threads.</b> One platform thread per relay, started by {@link Builder#build}. {@link
+ *       #close} stops it without waiting for a slow broker: the pass in flight is aborted (its
+ *       connection is aborted, so its transaction rolls back) and its rows are published again by
+ *       the next pass of any relay. Tested on PostgreSQL 15 only; the relay's SQL is plain ({@code
+ *       FOR UPDATE SKIP LOCKED}, {@code LIMIT}) but other databases are untested.
+ * </ul>
+ *
+ * <p>A pass itself is {@code RelayPass}; this class is the lifecycle and the documented builder
+ * (the builder is why it runs past 400 lines).
+ */
+public final class OutboxRelay implements AutoCloseable {
+  /** Rows of one sender published in one pass, unless {@link Builder#batchSize} says otherwise. */
+  public static final int DEFAULT_BATCH_SIZE = 100;
+
+  /** Senders claimed in one pass, unless {@link Builder#maxSenders} says otherwise. */
+  public static final int DEFAULT_MAX_SENDERS = 16;
+
+  /**
+   * The wait after a pass that found nothing, unless {@link Builder#pollInterval} says otherwise.
+   */
+  public static final Duration DEFAULT_POLL_INTERVAL = Duration.ofMillis(200);
+
+  /** The first back-off step after a failed pass. */
+  public static final Duration DEFAULT_RETRY_BACKOFF = Duration.ofMillis(200);
+
+  /** The longest back-off after failed passes. */
+  public static final Duration DEFAULT_MAX_RETRY_BACKOFF = Duration.ofSeconds(10);
+
+  private static final Logger LOG = LoggerFactory.getLogger(OutboxRelay.class);
+  private static final Duration CLOSE_WAIT = Duration.ofSeconds(30);
+
+  private final DataSource dataSource;
+  private final OutboxTable table;
+  private final RelayPass pass;
+  private final Duration pollInterval;
+  private final Duration retryBackoff;
+  private final Duration maxRetryBackoff;
+  private final Thread thread;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition wake = lock.newCondition();
+  private volatile boolean closed;
+
+  /** The connection passes run on; set and cleared by the relay's thread, aborted by close(). */
+  private volatile @Nullable Connection connection;
+
+  private final AtomicLong published = new AtomicLong();
+  private final AtomicLong failedPasses = new AtomicLong();
+
+  private OutboxRelay(Builder b) {
+    this.dataSource = b.dataSource;
+    this.table = OutboxTable.named(b.table);
+    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders);
+    this.pollInterval = b.pollInterval;
+    this.retryBackoff = b.retryBackoff;
+    this.maxRetryBackoff = b.maxRetryBackoff;
+    this.thread =
+        Thread.ofPlatform()
+            .name("machinery-outbox-relay-" + table.name)
+            .daemon(true)
+            .unstarted(this::run);
+  }
+
+  /**
+   * Starts building a relay.
+   *
+   * @param server publishes through its broker and stores PENDING in its backend; not closed by the
+   *     relay
+   * @param dataSource the database holding the outbox table; a connection is taken per pass
+   * @return a builder with the {@code DEFAULT_*} settings
+   */
+  public static Builder builder(Server server, DataSource dataSource) {
+    return new Builder(
+        Objects.requireNonNull(server, "server"), Objects.requireNonNull(dataSource, "dataSource"));
+  }
+
+  /**
+   * Returns how many rows this relay has published and deleted since it started.
+   *
+   * @return the count of published rows (group rows included)
+   */
+  public long publishedRows() {
+    return published.get();
+  }
+
+  /**
+   * Returns how many passes failed since the relay started (broker or database unreachable, a row
+   * that cannot be decoded); a health check may watch it.
+   *
+   * @return the count of failed passes
+   */
+  public long failedPasses() {
+    return failedPasses.get();
+  }
+
+  /**
+   * Stops relaying: the pass in flight is aborted and rolled back (its rows stay and are published
+   * again, at least once), and the relay's thread has ended when this returns. Idempotent; may be
+   * called from any thread, also from a listener the relay's publishing calls.
+   */
+  @Override
+  public void close() {
+    closed = true;
+    Connection held = connection;
+    if (held != null) {
+      try {
+        held.abort(Runnable::run);
+      } catch (SQLException | RuntimeException e) {
+        LOG.debug("outbox relay: aborting the connection of the pass in flight failed", e);
+      }
+    }
+    lock.lock();
+    try {
+      wake.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    if (Thread.currentThread() == thread) {
+      return; // called from within a pass: the loop ends when the pass returns
+    }
+    thread.interrupt();
+    try {
+      if (!thread.join(CLOSE_WAIT)) {
+        LOG.warn(
+            "outbox relay on {}: its thread did not end within {} of close()",
+            table.name,
+            CLOSE_WAIT);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void run() {
+    try {
+      loop();
+    } finally {
+      discard(null);
+    }
+  }
+
+  private void loop() {
+    int failures = 0;
+    while (!closed) {
+      int done;
+      try {
+        done = pass();
+      } catch (SQLException | RuntimeException e) {
+        if (closed) {
+          LOG.info(
+              "outbox relay on {}: closed during a pass; its rows stay and are published again",
+              table.name);
+          return;
+        }
+        failures++;
+        failedPasses.incrementAndGet();
+        Duration delay = backoff(failures);
+        LOG.warn(
+            "outbox relay on {}: pass failed ({} in a row), rows stay in the table; retrying in"
+                + " {}: {}",
+            table.name,
+            failures,
+            delay,
+            e.toString());
+        pause(delay);
+        continue;
+      }
+      if (failures > 0) {
+        LOG.info("outbox relay on {}: relaying again after {} failed passes", table.name, failures);
+        failures = 0;
+      }
+      if (done == 0) {
+        pause(pollInterval);
+      }
+    }
+  }
+
+  private Duration backoff(int failures) {
+    int steps = 1;
+    for (int i = 1; i < failures && steps < 1_000_000; i++) {
+      steps = Fibonacci.next(steps);
+    }
+    Duration delay = retryBackoff.multipliedBy(steps);
+    return delay.compareTo(maxRetryBackoff) > 0 ? maxRetryBackoff : delay;
+  }
+
+  private void pause(Duration delay) {
+    long deadline = System.nanoTime() + delay.toNanos();
+    lock.lock();
+    try {
+      long left;
+      while (!closed && (left = deadline - System.nanoTime()) > 0) {
+        wake.awaitNanos(left);
+      }
+    } catch (InterruptedException e) {
+      // close() interrupts; the loop checks closed
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * One pass on the relay's connection; a connection that threw is replaced by the next pass.
+   *
+   * @return the rows published
+   */
+  private int pass() throws SQLException {
+    Connection held = connection();
+    RelayPass.Result result;
+    try {
+      result = pass.run(held, () -> closed);
+    } catch (SQLException | RuntimeException e) {
+      discard(e);
+      throw e;
+    }
+    published.addAndGet(result.published());
+    RuntimeException failure = result.failure();
+    if (failure != null) {
+      throw failure;
+    }
+    return result.published();
+  }
+
+  /** The relay's connection, kept across passes (one idle pass costs one query, no login). */
+  private Connection connection() throws SQLException {
+    Connection held = connection;
+    if (held == null) {
+      held = dataSource.getConnection();
+      connection = held;
+      held.setAutoCommit(false);
+    }
+    return held;
+  }
+
+  /** Closes the relay's connection (rolling back what is open) and forgets it. */
+  private void discard(@Nullable Exception cause) {
+    Connection held = connection;
+    connection = null;
+    if (held != null) {
+      try {
+        if (!held.isClosed()) {
+          held.rollback();
+        }
+      } catch (SQLException e) {
+        if (cause != null) {
+          cause.addSuppressed(e);
+        }
+      }
+      try {
+        held.close();
+      } catch (SQLException e) {
+        if (cause != null) {
+          cause.addSuppressed(e);
+        }
+      }
+    }
+  }
+
+  /** Builds and starts an {@link OutboxRelay}; not thread-safe. */
+  public static final class Builder {
+    private final Server server;
+    private final DataSource dataSource;
+    private String table = TaskOutbox.DEFAULT_TABLE;
+    private int batchSize = DEFAULT_BATCH_SIZE;
+    private int maxSenders = DEFAULT_MAX_SENDERS;
+    private Duration pollInterval = DEFAULT_POLL_INTERVAL;
+    private Duration retryBackoff = DEFAULT_RETRY_BACKOFF;
+    private Duration maxRetryBackoff = DEFAULT_MAX_RETRY_BACKOFF;
+    private boolean createTable;
+
+    private Builder(Server server, DataSource dataSource) {
+      this.server = server;
+      this.dataSource = dataSource;
+    }
+
+    /**
+     * Sets the outbox table.
+     *
+     * @param value a plain SQL identifier, optionally {@code schema.table}
+     * @return this builder
+     * @throws IllegalArgumentException for anything else
+     */
+    public Builder table(String value) {
+      OutboxTable.named(value);
+      this.table = value;
+      return this;
+    }
+
+    /**
+     * Sets how many rows of one sender one pass publishes at most.
+     *
+     * @param value at least 1
+     * @return this builder
+     * @throws IllegalArgumentException when below 1
+     */
+    public Builder batchSize(int value) {
+      this.batchSize = positive(value, "batchSize");
+      return this;
+    }
+
+    /**
+     * Sets how many senders one pass claims at most.
+     *
+     * @param value at least 1
+     * @return this builder
+     * @throws IllegalArgumentException when below 1
+     */
+    public Builder maxSenders(int value) {
+      this.maxSenders = positive(value, "maxSenders");
+      return this;
+    }
+
+    /**
+     * Sets the wait after a pass that found nothing to publish.
+     *
+     * @param value positive
+     * @return this builder
+     * @throws IllegalArgumentException when not positive
+     */
+    public Builder pollInterval(Duration value) {
+      this.pollInterval = positive(value, "pollInterval");
+      return this;
+    }
+
+    /**
+     * Sets the first back-off step after a failed pass; later steps grow as Go's Fibonacci retry.
+     *
+     * @param value positive
+     * @return this builder
+     * @throws IllegalArgumentException when not positive
+     */
+    public Builder retryBackoff(Duration value) {
+      this.retryBackoff = positive(value, "retryBackoff");
+      return this;
+    }
+
+    /**
+     * Sets the longest back-off after failed passes.
+     *
+     * @param value positive
+     * @return this builder
+     * @throws IllegalArgumentException when not positive
+     */
+    public Builder maxRetryBackoff(Duration value) {
+      this.maxRetryBackoff = positive(value, "maxRetryBackoff");
+      return this;
+    }
+
+    /**
+     * Creates the outbox table and its index when {@link #build} runs, if they are missing.
+     *
+     * @param value whether to create them
+     * @return this builder
+     */
+    public Builder createTable(boolean value) {
+      this.createTable = value;
+      return this;
+    }
+
+    /**
+     * Creates the table if asked, then starts the relay's thread.
+     *
+     * @return the running relay; the caller closes it
+     * @throws IllegalArgumentException when {@code maxRetryBackoff} is below {@code retryBackoff}
+     * @throws MachineryException when the table cannot be created
+     */
+    public OutboxRelay build() {
+      if (maxRetryBackoff.compareTo(retryBackoff) < 0) {
+        throw new IllegalArgumentException(
+            "maxRetryBackoff ("
+                + maxRetryBackoff
+                + ") must not be below retryBackoff ("
+                + retryBackoff
+                + ")");
+      }
+      OutboxRelay relay = new OutboxRelay(this);
+      if (createTable) {
+        try (Connection connection = dataSource.getConnection()) {
+          relay.table.create(connection);
+        } catch (SQLException e) {
+          throw new MachineryException(
+              "cannot create the outbox table " + table + ": " + e.getMessage(), e);
+        }
+      }
+      relay.thread.start();
+      return relay;
+    }
+
+    private static int positive(int value, String what) {
+      if (value < 1) {
+        throw new IllegalArgumentException(what + " must be at least 1, was " + value);
+      }
+      return value;
+    }
+
+    private static Duration positive(Duration value, String what) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(what + " must be positive, was " + value);
+      }
+      return value;
+    }
+  }
+}

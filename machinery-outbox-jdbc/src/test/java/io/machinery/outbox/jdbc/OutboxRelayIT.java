@@ -1,0 +1,553 @@
+package io.machinery.outbox.jdbc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Chord;
+import io.machinery.Group;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskFunction;
+import io.machinery.Worker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.config.RedisConfig;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.OwnRedisServer;
+import io.machinery.testkit.TestEndpoints;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import java.util.stream.LongStream;
+import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.postgresql.ds.PGSimpleDataSource;
+
+/**
+ * The outbox on a real PostgreSQL ({@code scripts/services.d/postgresql.sh}) with a Redis broker
+ * and backend and a real worker: commit publishes, rollback does not, order per sender, several
+ * relays, a broker outage and a relay closed in the middle of a batch. Each test has its own table
+ * and queue.
+ */
+class OutboxRelayIT {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+
+  private final Deque<AutoCloseable> closeables = new ArrayDeque<>();
+
+  /** What the worker ran, in the order it ran it: "sender:index". */
+  private final Queue<String> ran = new ConcurrentLinkedQueue<>();
+
+  private final Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+
+  /** The outage test's own Redis, replaced when it is started again. */
+  private final AtomicReference<OwnRedisServer> redisHolder = new AtomicReference<>();
+
+  private PGSimpleDataSource dataSource = new PGSimpleDataSource();
+  private String table = "";
+  private Config config = Config.builder().build();
+
+  @BeforeEach
+  void setUp() throws SQLException {
+    dataSource = new PGSimpleDataSource();
+    dataSource.setURL(TestEndpoints.postgresUrl());
+    table = "outbox_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+    String redis = TestEndpoints.redisUrl();
+    config =
+        BrokerContract.uniqueQueue(
+            Config.builder().broker(redis).resultBackend(redis).build(), "outbox_");
+    try (Connection c = dataSource.getConnection()) {
+      TaskOutbox.builder(server(config)).table(table).build().createTable(c);
+    }
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    while (!closeables.isEmpty()) {
+      closeables.pop().close();
+    }
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("DROP TABLE IF EXISTS " + table);
+    }
+  }
+
+  @Test
+  void aCommittedSendIsPublishedByTheRelayAndRunByAWorker() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).senderId("orders").build();
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("CREATE TABLE " + table + "_orders (id BIGINT PRIMARY KEY)");
+    }
+
+    AsyncResult result =
+        outbox.inTransaction(
+            dataSource,
+            c -> {
+              try (PreparedStatement insert =
+                  c.prepareStatement("INSERT INTO " + table + "_orders (id) VALUES (?)")) {
+                insert.setLong(1, 42);
+                insert.executeUpdate();
+              }
+              return outbox.sendTask(c, record("orders", 42));
+            });
+
+    // Committed, but no relay yet: nothing outside the database has changed, not even PENDING.
+    assertThat(rows()).isEqualTo(1);
+    assertThat(server.backend().getState(result.taskUuid())).isEmpty();
+    assertThat(server.broker().pendingTasks(config.defaultQueue())).isEmpty();
+    assertThat(result.state()).isEqualTo(State.PENDING);
+
+    relay(server, b -> {});
+    assertThat(result.get(WAIT)).containsExactly("orders:42");
+    await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("DROP TABLE " + table + "_orders");
+    }
+  }
+
+  @Test
+  void aRolledBackSendIsNeverPublished() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    AtomicReference<AsyncResult> rolledBack = new AtomicReference<>();
+    relay(server, b -> {});
+
+    assertThatThrownBy(
+            () ->
+                outbox.inTransaction(
+                    dataSource,
+                    c -> {
+                      rolledBack.set(outbox.sendTask(c, record("s", 1)));
+                      throw new SQLException("the caller's own statement failed");
+                    }))
+        .hasMessageContaining("the caller's own statement failed");
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      outbox.sendTask(c, record("s", 2));
+      c.rollback(); // an explicit rollback of the caller's own transaction
+    }
+    AsyncResult committed =
+        outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("s", 3)));
+
+    // The relay publishes one sender's rows in order: once the later commit ran, an earlier row
+    // would have been published before it.
+    assertThat(committed.get(WAIT)).containsExactly("s:3");
+    assertThat(ran).containsExactly("s:3");
+    await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
+    assertThat(server.backend().getState(rolledBack.get().taskUuid())).isEmpty();
+  }
+
+  @Test
+  void eachSendersRowsArePublishedInOrderAcross1000Rows() throws Exception {
+    Server server = server(config);
+    worker(config, 1); // one slot: the worker runs tasks in the order the queue holds them
+    TaskOutbox a = TaskOutbox.builder(server).table(table).senderId("a").build();
+    TaskOutbox b = a.withSenderId("b");
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < 500; i++) {
+        // One transaction per send, as a service sends them: a's and b's rows interleave.
+        a.sendTask(c, record("a", i));
+        c.commit();
+        b.sendTask(c, record("b", i));
+        c.commit();
+      }
+    }
+    assertThat(rows()).isEqualTo(1000);
+
+    relay(server, r -> r.batchSize(64));
+    await().atMost(WAIT).until(() -> ran.size() == 1000);
+
+    assertThat(ran.stream().filter(s -> s.startsWith("a:")).toList())
+        .containsExactlyElementsOf(LongStream.range(0, 500).mapToObj(i -> "a:" + i).toList());
+    assertThat(ran.stream().filter(s -> s.startsWith("b:")).toList())
+        .containsExactlyElementsOf(LongStream.range(0, 500).mapToObj(i -> "b:" + i).toList());
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
+  void twoRelaysOnOneTablePublishEachRowOnceAndKeepEachSendersOrder() throws Exception {
+    int senders = 8;
+    int perSender = 125;
+    Server server = server(config);
+    worker(config, 1);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < perSender; i++) {
+        for (int s = 0; s < senders; s++) {
+          outbox.withSenderId("s" + s).sendTask(c, record("s" + s, i));
+        }
+        c.commit();
+      }
+    }
+
+    // Each relay on a server of its own, as two processes would be; few senders per pass and
+    // small batches, so both keep claiming while the other holds senders.
+    OutboxRelay first = relay(server, r -> r.maxSenders(2).batchSize(10));
+    OutboxRelay second = relay(server(config), r -> r.maxSenders(2).batchSize(10));
+    await().atMost(WAIT).until(() -> ran.size() >= senders * perSender);
+    await().atMost(WAIT).until(() -> rows() == 0);
+
+    assertThat(first.publishedRows() + second.publishedRows()).isEqualTo(senders * perSender);
+    assertThat(runs).hasSize(senders * perSender);
+    assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+    for (int s = 0; s < senders; s++) {
+      String prefix = "s" + s + ":";
+      assertThat(ran.stream().filter(r -> r.startsWith(prefix)).toList())
+          .containsExactlyElementsOf(
+              LongStream.range(0, perSender).mapToObj(i -> prefix + i).toList());
+    }
+  }
+
+  @Test
+  void aRelayPassesOverASenderAnotherRelayHoldsAndPublishesTheOthers() throws Exception {
+    CountDownLatch holding = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    // The first relay stops inside its first batch (sender "held", rows 0-9) until released.
+    Server stuck =
+        server(
+            config,
+            signature -> {
+              if ("held".equals(signature.args().get(0).value())
+                  && Long.valueOf(0).equals(signature.args().get(1).value())) {
+                holding.countDown();
+                try {
+                  release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              }
+            });
+    worker(config, 1);
+    TaskOutbox held = TaskOutbox.builder(stuck).table(table).senderId("held").build();
+    TaskOutbox free = held.withSenderId("free");
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < 20; i++) {
+        held.sendTask(c, record("held", i)); // the lower sequence numbers: claimed first
+      }
+      for (int i = 0; i < 20; i++) {
+        free.sendTask(c, record("free", i));
+      }
+      c.commit();
+    }
+    try {
+      relay(stuck, r -> r.maxSenders(1).batchSize(10));
+      assertThat(holding.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+      relay(server(config), r -> r.maxSenders(1).batchSize(10));
+
+      await().atMost(WAIT).until(() -> ran.size() == 20);
+      assertThat(ran)
+          .as("the second relay skipped the held sender and took the free one")
+          .containsExactlyElementsOf(LongStream.range(0, 20).mapToObj(i -> "free:" + i).toList());
+      assertThat(rows()).as("no row of the held sender was touched").isEqualTo(20);
+    } finally {
+      release.countDown();
+    }
+    await().atMost(WAIT).until(() -> ran.size() == 40);
+    assertThat(ran.stream().filter(r -> r.startsWith("held:")).toList())
+        .containsExactlyElementsOf(LongStream.range(0, 20).mapToObj(i -> "held:" + i).toList());
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
+  void aGroupAndAChordAreRecordedBeforeTheirMembersArePublished() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Group group = Group.of(record("g", 1), record("g", 2), record("g", 3));
+    Chord chord = Chord.of(Group.of(record("c", 1), record("c", 2)), Signature.create("join"));
+    AtomicReference<AsyncResult> callback = new AtomicReference<>();
+    List<AsyncResult> members =
+        outbox.inTransaction(
+            dataSource,
+            c -> {
+              callback.set(outbox.sendChord(c, chord));
+              return outbox.sendGroup(c, group);
+            });
+    relay(server, r -> {});
+
+    for (int i = 0; i < 3; i++) {
+      assertThat(members.get(i).get(WAIT)).containsExactly("g:" + (i + 1));
+    }
+    await().atMost(WAIT).until(() -> server.backend().groupCompleted(group.groupUuid(), 3));
+    assertThat(callback.get().get(WAIT)).containsExactly("c:1,c:2");
+    await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
+  }
+
+  @Test
+  void rowsWaitOutABrokerOutageAndAreAllPublishedWhenItIsBack() throws Exception {
+    Path dir = Files.createTempDirectory("outbox-outage");
+    int port = OwnRedisServer.freePort();
+    List<String> args =
+        List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "");
+    String url = "redis://127.0.0.1:" + port;
+    Config own =
+        BrokerContract.uniqueQueue(
+            Config.builder()
+                .broker(url)
+                .resultBackend(url)
+                .redis(RedisConfig.builder().readTimeout(Duration.ofSeconds(2)).build())
+                .build(),
+            "outbox_outage_");
+    OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
+    closeables.push(() -> redisHolder.get().close());
+    redisHolder.set(redis);
+    Server server = server(own);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    OutboxRelay relay =
+        relay(
+            server,
+            r -> r.retryBackoff(Duration.ofMillis(50)).maxRetryBackoff(Duration.ofMillis(500)));
+
+    redis.close(); // the broker (and the backend) go down
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      int index = i;
+      results.add(outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("o", index))));
+    }
+    await().atMost(WAIT).until(() -> relay.failedPasses() >= 2);
+    assertThat(rows()).as("nothing is deleted while the broker is down").isEqualTo(20);
+
+    redisHolder.set(OwnRedisServer.start(dir, port, args));
+    worker(own, 2);
+    for (int i = 0; i < 20; i++) {
+      assertThat(results.get(i).get(WAIT)).containsExactly("o:" + i);
+    }
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
+  void aRelayTakesANewConnectionAfterTheDatabaseRestarts() throws Exception {
+    String script = TestEndpoints.servicesScript();
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    OutboxRelay relay =
+        relay(
+            server,
+            r -> r.retryBackoff(Duration.ofMillis(50)).maxRetryBackoff(Duration.ofMillis(500)));
+    AsyncResult before = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("r", 1)));
+    assertThat(before.get(WAIT)).containsExactly("r:1");
+
+    // Ends every connection, the relay's too (scripts/services.sh: pg_ctl stop -m fast, start).
+    services(script, "restart", "postgresql");
+    AsyncResult after =
+        await()
+            .atMost(WAIT)
+            .ignoreExceptions()
+            .until(
+                () -> outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("r", 2))),
+                r -> true);
+
+    assertThat(after.get(WAIT)).containsExactly("r:2");
+    assertThat(relay.failedPasses()).as("the pass on the dead connection failed").isPositive();
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
+  void aRelayClosedInTheMiddleOfABatchLeavesItsRowsForTheNextRelay() throws Exception {
+    AtomicReference<OutboxRelay> relayRef = new AtomicReference<>();
+    AtomicInteger handed = new AtomicInteger();
+    AtomicBoolean closedMidBatch = new AtomicBoolean();
+    // The 15th task handed to the broker (the 5th of the second batch of 10) closes the relay
+    // while that batch is on its way: it is published, but its rows are not yet deleted.
+    Server dying =
+        server(
+            config,
+            signature -> {
+              if (handed.incrementAndGet() == 15) {
+                relayRef.get().close();
+                closedMidBatch.set(true);
+              }
+            });
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(dying).table(table).build();
+    outbox.inTransaction(
+        dataSource,
+        c -> {
+          for (int i = 0; i < 50; i++) {
+            outbox.sendTask(c, record("m", i));
+          }
+          return null;
+        });
+    OutboxRelay first = relay(dying, r -> r.batchSize(10));
+    relayRef.set(first);
+    await().atMost(WAIT).untilTrue(closedMidBatch);
+    first.close(); // waits for its thread to end
+
+    assertThat(first.publishedRows()).as("only the first batch was deleted").isEqualTo(10);
+    assertThat(rows()).as("the batch in flight was rolled back").isEqualTo(40);
+
+    relay(server(config), r -> r.batchSize(10));
+    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> runs.size() == 50);
+    assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).isGreaterThanOrEqualTo(1));
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(LongStream.range(10, 20).map(i -> runs.get("m:" + i).get()).sum())
+                    .as("the batch in flight reached the broker and was published again")
+                    .isEqualTo(20));
+  }
+
+  @Test
+  void aSendOutsideATransactionOrOfABadTaskWritesNothing() throws Exception {
+    TaskOutbox outbox = TaskOutbox.builder(server(config)).table(table).build();
+    try (Connection c = dataSource.getConnection()) {
+      assertThat(c.getAutoCommit()).isTrue();
+      assertThatThrownBy(() -> outbox.sendTask(c, record("x", 1)))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("auto-commit");
+      c.setAutoCommit(false);
+      assertThatThrownBy(() -> outbox.sendTask(c, Signature.create("")))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("needs a name");
+      assertThatThrownBy(
+              () -> outbox.sendTask(c, Signature.create("t", Arg.of("int64", "not a number"))))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("argument 1 of task t");
+      c.commit();
+    }
+    assertThat(rows()).isZero();
+  }
+
+  @Test
+  void aRowThatCannotBeDecodedBlocksOnlyItsOwnSender() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    TaskOutbox other = outbox.withSenderId("other");
+    AsyncResult before = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("d", 1)));
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement insert =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + table
+                    + " (sender_id, kind, task_uuid, task_name, message)"
+                    + " VALUES ('default', 'task', 'task_x', 'record', '{\"Name\": 42')")) {
+      insert.executeUpdate(); // written by hand, not by TaskOutbox: truncated JSON
+    }
+    AsyncResult after = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("d", 2)));
+    AsyncResult elsewhere =
+        other.inTransaction(dataSource, c -> other.sendTask(c, record("other", 1)));
+    OutboxRelay relay = relay(server, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
+
+    assertThat(before.get(WAIT)).containsExactly("d:1");
+    assertThat(elsewhere.get(WAIT)).containsExactly("other:1");
+    await().atMost(WAIT).until(() -> relay.failedPasses() >= 2);
+    assertThat(rows()).as("the bad row and the one behind it wait").isEqualTo(2);
+    assertThat(after.taskState()).isEmpty();
+
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate("DELETE FROM " + table + " WHERE task_uuid = 'task_x'"); // a person repairs
+    }
+    assertThat(after.get(WAIT)).containsExactly("d:2");
+  }
+
+  // ----------------------------------------------------------------------------------------------
+
+  private static Signature record(String sender, long index) {
+    return Signature.create("record", Arg.of(sender), Arg.of(index));
+  }
+
+  private static void services(String script, String... args) throws Exception {
+    List<String> command = new ArrayList<>(List.of(script));
+    command.addAll(List.of(args));
+    Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(process.waitFor(60, TimeUnit.SECONDS)).isTrue();
+    assertThat(process.exitValue()).as("%s: %s", command, output).isZero();
+  }
+
+  private long rows() throws SQLException {
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM " + table)) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private Server server(Config cfg) {
+    return server(cfg, null);
+  }
+
+  private Server server(Config cfg, @Nullable Consumer<Signature> prePublish) {
+    RedisBroker broker = RedisBroker.create(cfg);
+    closeables.push(broker);
+    RedisBackend backend = RedisBackend.create(cfg);
+    closeables.push(backend);
+    Server.Builder b = Server.builder().config(cfg).broker(broker).backend(backend);
+    if (prePublish != null) {
+      b.prePublishHandler(prePublish);
+    }
+    Server server = b.build();
+    closeables.push(server);
+    return server;
+  }
+
+  private void worker(Config cfg, int concurrency) {
+    Server server = server(cfg);
+    server.registerTask(
+        "record",
+        TaskFunction.of(
+            String.class,
+            Long.class,
+            (sender, index) -> {
+              String key = sender + ":" + index;
+              runs.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+              ran.add(key);
+              return key;
+            }));
+    server.registerTask(
+        "join", TaskFunction.varargs(String[].class, parts -> String.join(",", parts)));
+    Worker worker = server.newWorker("outbox-it", concurrency);
+    worker.launchAsync();
+    closeables.push(worker::quit);
+  }
+
+  private OutboxRelay relay(Server server, Consumer<OutboxRelay.Builder> settings) {
+    OutboxRelay.Builder b =
+        OutboxRelay.builder(server, dataSource).table(table).pollInterval(Duration.ofMillis(20));
+    settings.accept(b);
+    OutboxRelay relay = b.build();
+    closeables.push(relay);
+    return relay;
+  }
+}
