@@ -21,21 +21,10 @@ postgresql_bin() {
   return 0
 }
 
-ensure_postgresql() {
+install_postgresql() {
   [[ -n $(postgresql_bin) ]] && return 0
-  local sudo=() t0
-  if (( EUID != 0 )); then
-    command -v sudo >/dev/null || die "postgresql: run as root or: apt-get install -y postgresql"
-    sudo=(sudo)
-  fi
-  t0=$(now)
-  log "postgresql: installing postgresql (apt-get)..."
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 \
-    && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-      postgresql >&2 \
-    || die "postgresql: apt-get install postgresql failed"
+  apt_install postgresql
   [[ -n $(postgresql_bin) ]] || die "postgresql: installed, but no /usr/lib/postgresql/*/bin/initdb"
-  log "postgresql: installed in $(since "$t0")s"
 }
 
 # Runs a PostgreSQL program as the user that owns the cluster: "postgres" when we are root.
@@ -66,7 +55,6 @@ start_postgresql() {
   local dir bin t0 offset
   dir=$(postgresql_dir)
   if port_open "$POSTGRES_PORT"; then log "postgresql: already answering on $HOST:$POSTGRES_PORT"; return; fi
-  ensure_postgresql
   bin=$(postgresql_bin)
   t0=$(now)
   mkdir -p "$dir"
