@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.machinery.Inspection;
+import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
@@ -20,9 +22,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The JSON API under {@code /api/}: reads are GETs over {@link Inspection}, actions POSTs checked
@@ -32,11 +36,16 @@ import java.util.function.Predicate;
  * <pre>
  * GET  /api/overview                                   queues, workers, capabilities, chart samples
  * GET  /api/queue?name=Q&amp;tab=pending|delayed|inflight|dead&amp;offset=0&amp;limit=50&amp;q=search
- * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut), /api/task/raw the whole (a download)
+ * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut) with its history, /api/task/raw the whole (a download)
  * GET  /api/deadletter/raw?queue=Q&amp;id=I                 one dead letter's bytes (a download)
  * GET  /api/workers, /api/periodic
  * POST /api/action/{purge|pause|resume|requeue|delete}  {"queue":"Q","ids":["..."]}  (ids: dead letters; absent = all)
+ * POST /api/action/cancel                              {"queue":"Q","uuid":"U"}  (Server.cancel: revoke, then FAILURE)
  * </pre>
+ *
+ * <p>Whether tasks can be cancelled (the control plane keeps revocations) is asked of the control
+ * plane once, with one {@code revoked()} read, and remembered: the page greys the button out with
+ * the reason, and the action is refused with it.
  */
 final class Api {
   static final int MAX_LIMIT = 500;
@@ -44,18 +53,47 @@ final class Api {
   static final int SEARCH_LIMIT = 5_000;
   private static final int MAX_BODY = 256 * 1024;
   private static final Set<String> ACTIONS =
-      Set.of("purge", "pause", "resume", "requeue", "delete");
+      Set.of("purge", "pause", "resume", "requeue", "delete", "cancel");
 
+  private final Server server;
   private final Inspection inspection;
   private final Sampler sampler;
   private final Guard guard;
   private final boolean readOnly;
+  private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
 
-  Api(Inspection inspection, Sampler sampler, Guard guard, boolean readOnly) {
+  Api(Server server, Inspection inspection, Sampler sampler, Guard guard, boolean readOnly) {
+    this.server = server;
     this.inspection = inspection;
     this.sampler = sampler;
     this.guard = guard;
     this.readOnly = readOnly;
+  }
+
+  /** Why tasks cannot be cancelled here, or empty when they can. */
+  private String cannotCancel() {
+    String known = cannotCancel;
+    if (known != null) {
+      return known;
+    }
+    Optional<ControlPlane> plane = server.controlPlane();
+    String reason;
+    if (plane.isEmpty()) {
+      reason =
+          "cancelling needs a control plane (Redis or memory): this deployment has none, so workers"
+              + " cannot learn of it";
+    } else {
+      try {
+        plane.get().revoked();
+        reason = "";
+      } catch (UnsupportedOperationException e) {
+        reason =
+            "cancelling needs a control plane that keeps revoked tasks (Redis or memory): "
+                + e.getMessage();
+      }
+    }
+    cannotCancel = reason;
+    return reason;
   }
 
   void handle(HttpExchange exchange) throws IOException {
@@ -71,8 +109,7 @@ final class Api {
     switch (path) {
       case "/api/overview" -> json(exchange, overview());
       case "/api/queue" -> json(exchange, queuePage(q));
-      case "/api/task" ->
-          json(exchange, Views.task(report(q), inspection.queueName(q.getOrDefault("queue", ""))));
+      case "/api/task" -> json(exchange, task(q));
       case "/api/task/raw" ->
           download(
               exchange,
@@ -92,7 +129,15 @@ final class Api {
         .put("actions", guard.actionsEnabled())
         .put("canInspectQueues", inspection.canInspectQueues())
         .put("hasControlPlane", inspection.hasControlPlane())
-        .put("defaultQueue", inspection.queueName(""));
+        .put("defaultQueue", inspection.queueName(""))
+        .put("keepsTaskHistory", inspection.keepsTaskHistory());
+    String noCancel = cannotCancel();
+    n.put("canCancel", noCancel.isEmpty());
+    if (noCancel.isEmpty()) {
+      n.putNull("cancelReason");
+    } else {
+      n.put("cancelReason", noCancel);
+    }
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
     ArrayNode queues = n.putArray("queues");
     if (inspection.canInspectQueues()) {
@@ -246,6 +291,26 @@ final class Api {
         || s.name().toLowerCase(Locale.ROOT).contains(search.toLowerCase(Locale.ROOT));
   }
 
+  /** A task with its history (when the control plane keeps task events) and cancellability. */
+  private ObjectNode task(Map<String, String> q) {
+    Inspection.TaskReport report = report(q);
+    ObjectNode n = Views.task(report, inspection.queueName(q.getOrDefault("queue", "")));
+    if (inspection.keepsTaskHistory()) {
+      ArrayNode history = n.putArray("history");
+      inspection.history(report.uuid()).forEach(e -> history.add(Views.event(e)));
+    } else {
+      n.putNull("history");
+    }
+    Inspection.Location where = report.location();
+    boolean waitingOrRunning =
+        where == Inspection.Location.PENDING
+            || where == Inspection.Location.DELAYED
+            || where == Inspection.Location.RUNNING;
+    n.put(
+        "cancellable", waitingOrRunning && report.state().map(s -> !s.isCompleted()).orElse(true));
+    return n;
+  }
+
   private Inspection.TaskReport report(Map<String, String> q) {
     return inspection.task(required(q, "uuid"), q.getOrDefault("queue", ""));
   }
@@ -302,6 +367,17 @@ final class Api {
       case "resume" -> inspection.resume(queue);
       case "requeue" -> result.put("count", inspection.requeueDeadLetters(queue, selection(body)));
       case "delete" -> result.put("count", inspection.deleteDeadLetters(queue, selection(body)));
+      case "cancel" -> {
+        String uuid = body.path("uuid").asText("");
+        if (uuid.isBlank()) {
+          throw new IllegalArgumentException("name the task to cancel in \"uuid\"");
+        }
+        String reason = cannotCancel();
+        if (!reason.isEmpty()) {
+          throw new UnsupportedOperationException(reason);
+        }
+        result.put("uuid", uuid).put("count", server.cancel(List.of(uuid)));
+      }
       default -> throw new Guard.Refused(404, "no such action: " + action);
     }
     json(exchange, result);
