@@ -1,12 +1,20 @@
 package io.machinery.dashboard;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
 import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
 import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.WebElement;
 
 /**
  * The browser scenario on RabbitMQ: an AMQP broker (sizes from queue.declare-passive, pending tasks
@@ -32,5 +40,38 @@ class DashboardAmqpBrowserIT extends DashboardBrowserScenario {
     return new Deployment(
         Server.builder().config(config).broker(broker).backend(backend).build(),
         List.of(broker, backend));
+  }
+
+  /**
+   * An AMQP-only deployment (the AMQP backend's control plane keeps no revocations): the task page
+   * shows the Cancel button greyed out with the reason, and no history.
+   */
+  @Test
+  void onAnAmqpOnlyDeploymentCancelIsDisabledWithTheReason() throws Exception {
+    Config config =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .defaultQueue(queue)
+            .amqp(AmqpConfig.builder().exchange(EXCHANGE).bindingKey(queue).build())
+            .build();
+    try (AmqpBroker broker = AmqpBroker.create(config);
+        AmqpBackend backend =
+            AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
+        Server amqpOnly = Server.builder().config(config).broker(broker).backend(backend).build();
+        Dashboard amqpDashboard =
+            Dashboard.builder(amqpOnly).port(0).token(TOKEN).build().start()) {
+      String uuid = amqpOnly.sendTask(Signature.create("resize", Arg.of(1L))).taskUuid();
+      browser.open(amqpDashboard.uri() + "#/task/" + uuid + "?queue=" + queue);
+      browser.waitFor(By.id("token")).sendKeys(TOKEN);
+      browser.waitForText(By.id("task-location"), "PENDING");
+      WebElement cancel = browser.waitFor(By.id("cancel"));
+      assertThat(cancel.isEnabled()).isFalse();
+      assertThat(cancel.getAttribute("data-action")).isNull();
+      assertThat(browser.driver.findElement(By.id("cancel-reason")).getText())
+          .contains("keeps no revoked tasks");
+      assertThat(browser.driver.findElement(By.id("task-history")).getText())
+          .contains("keeps no task events");
+    }
   }
 }

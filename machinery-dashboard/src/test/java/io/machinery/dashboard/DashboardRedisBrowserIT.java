@@ -104,4 +104,27 @@ class DashboardRedisBrowserIT extends DashboardBrowserScenario {
     browser.waitForText(By.id("task-location"), "NOT_FOUND");
     assertThat(browser.driver.getCurrentUrl()).contains(next.uuid());
   }
+
+  @Test
+  void aRunningTaskIsCancelledFromItsPageAndItsWorkerStopsIt() {
+    String page = start(Dashboard.builder(server).token(TOKEN));
+    Worker w =
+        worker(
+            server
+                .workerBuilder("dash-cancel-" + queue)
+                .cancelGracePeriod(java.time.Duration.ZERO));
+    String uuid = server.sendTask(Signature.create("block")).taskUuid();
+    await().atMost(Browser.PATIENCE).until(() -> w.runningTasks() == 1);
+
+    browser.open(page + "#/task/" + uuid + "?queue=" + queue);
+    browser.waitFor(By.id("token")).sendKeys(TOKEN);
+    browser.waitForText(By.id("task-location"), "RUNNING");
+    String question = browser.clickAndConfirm(By.cssSelector("#cancel[data-action='cancel']"));
+    assertThat(question).contains(uuid).contains("it is interrupted");
+    browser.waitForText(By.id("task-state"), "FAILURE");
+    browser.waitForText(By.id("task-error"), "cancelled");
+    await().atMost(Browser.PATIENCE).until(() -> w.runningTasks() == 0);
+    browser.waitForText(By.id("task-location"), "NOT_FOUND");
+    assertThat(browser.all(By.id("cancel"))).as("a finished task has no Cancel").isEmpty();
+  }
 }
