@@ -79,9 +79,14 @@ final class Browser implements AutoCloseable {
     return new Browser(new ChromeDriver(service, options), profile);
   }
 
+  /**
+   * Opens a page and waits for its first refresh. The time is taken before navigating: a page that
+   * stops polling (a finished task) may finish its only refresh before {@code get} returns.
+   */
   void open(String url) {
+    long before = System.currentTimeMillis(); // the browser runs on this machine: same clock
     driver.get(url);
-    waitForRefresh();
+    waitForRefreshAfter(before);
   }
 
   /**
@@ -89,7 +94,10 @@ final class Browser implements AutoCloseable {
    * body[data-refreshed]}).
    */
   void waitForRefresh() {
-    long now = (Long) js("return Date.now();");
+    waitForRefreshAfter((Long) js("return Date.now();"));
+  }
+
+  private void waitForRefreshAfter(long now) {
     new WebDriverWait(driver, PATIENCE)
         .until(
             d -> {

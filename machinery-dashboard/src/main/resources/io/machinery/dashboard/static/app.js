@@ -339,7 +339,7 @@ function cancelBar(t) {
 function historyTable(history) {
   if (!history) return el('p', { class: 'muted', id: 'task-history', text: 'No history: this control plane keeps no task events.' });
   return el('div', { id: 'task-history' }, table(['At', 'Event', '#Attempt', 'Worker', 'Error'], history.map(e => el('tr', { dataset: { kind: e.kind } },
-    el('td', { class: 'nowrap', title: e.at, text: new Date(e.at).toLocaleTimeString() + '.' + String(Date.parse(e.at) % 1000).padStart(3, '0') }),
+    el('td', { class: 'nowrap', title: e.at, text: new Date(e.at).toLocaleTimeString([], { hour12: false }) + '.' + String(Date.parse(e.at) % 1000).padStart(3, '0') }),
     el('td', {}, el('span', { class: 'pill ' + e.kind, text: e.kind })), num(e.attempt),
     el('td', { class: 'mono', text: e.workerId }), el('td', { text: e.error || '' }))),
     'No events recorded: workers record them with Worker.Builder.taskEvents(true).'));
