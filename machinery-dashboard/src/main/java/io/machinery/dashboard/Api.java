@@ -1,6 +1,5 @@
 package io.machinery.dashboard;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -13,12 +12,8 @@ import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -51,7 +46,6 @@ final class Api {
   static final int MAX_LIMIT = 500;
   static final int DEFAULT_LIMIT = 50;
   static final int SEARCH_LIMIT = 5_000;
-  private static final int MAX_BODY = 256 * 1024;
   private static final Set<String> ACTIONS =
       Set.of("purge", "pause", "resume", "requeue", "delete", "cancel");
 
@@ -105,20 +99,20 @@ final class Api {
     if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
       throw new Guard.Refused(405, path + " needs GET");
     }
-    Map<String, String> q = query(exchange);
+    Map<String, String> q = Exchanges.query(exchange);
     switch (path) {
-      case "/api/overview" -> json(exchange, overview());
-      case "/api/queue" -> json(exchange, queuePage(q));
-      case "/api/task" -> json(exchange, task(q));
+      case "/api/overview" -> Exchanges.json(exchange, overview());
+      case "/api/queue" -> Exchanges.json(exchange, queuePage(q));
+      case "/api/task" -> Exchanges.json(exchange, task(q));
       case "/api/task/raw" ->
-          download(
+          Exchanges.download(
               exchange,
-              "task-" + safe(required(q, "uuid")) + ".json",
+              "task-" + Exchanges.safe(Exchanges.required(q, "uuid")) + ".json",
               "application/json",
               Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Views.raw(report(q))));
       case "/api/deadletter/raw" -> deadLetterRaw(exchange, q);
-      case "/api/workers" -> json(exchange, workers());
-      case "/api/periodic" -> json(exchange, periodic());
+      case "/api/workers" -> Exchanges.json(exchange, workers());
+      case "/api/periodic" -> Exchanges.json(exchange, periodic());
       default -> throw new Guard.Refused(404, "no such API: " + path);
     }
   }
@@ -174,8 +168,8 @@ final class Api {
   private ObjectNode queuePage(Map<String, String> q) {
     String queue = inspection.queueName(q.getOrDefault("name", ""));
     String tab = q.getOrDefault("tab", "pending");
-    int offset = intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
-    int limit = intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
+    int offset = Exchanges.intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
+    int limit = Exchanges.intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
     String search = q.getOrDefault("q", "").trim();
     ObjectNode n =
         Guard.JSON
@@ -312,19 +306,19 @@ final class Api {
   }
 
   private Inspection.TaskReport report(Map<String, String> q) {
-    return inspection.task(required(q, "uuid"), q.getOrDefault("queue", ""));
+    return inspection.task(Exchanges.required(q, "uuid"), q.getOrDefault("queue", ""));
   }
 
   private void deadLetterRaw(HttpExchange exchange, Map<String, String> q) throws IOException {
     String queue = q.getOrDefault("queue", "");
-    String id = required(q, "id");
+    String id = Exchanges.required(q, "id");
     for (int offset = 0; offset < SEARCH_LIMIT; offset += MAX_LIMIT) {
       List<DeadLetterEntry> page = inspection.deadLetters(queue, offset, MAX_LIMIT);
       for (DeadLetterEntry e : page) {
         if (e.id().equals(id)) {
-          download(
+          Exchanges.download(
               exchange,
-              "dead-letter-" + safe(id) + ".json",
+              "dead-letter-" + Exchanges.safe(id) + ".json",
               "application/octet-stream",
               e.message());
           return;
@@ -357,7 +351,7 @@ final class Api {
       throw new Guard.Refused(404, "no such action: " + action);
     }
     guard.checkAction(exchange, action);
-    JsonNode body = body(exchange);
+    JsonNode body = Exchanges.body(exchange);
     String queue = inspection.queueName(body.path("queue").asText(""));
     guard.authorize(exchange, action, queue);
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("queue", queue);
@@ -380,7 +374,7 @@ final class Api {
       }
       default -> throw new Guard.Refused(404, "no such action: " + action);
     }
-    json(exchange, result);
+    Exchanges.json(exchange, result);
   }
 
   /** The dead letters an action names in {@code ids}; all of them when {@code all} is true. */
@@ -395,86 +389,5 @@ final class Api {
     Set<String> chosen = new HashSet<>();
     ids.forEach(id -> chosen.add(id.asText()));
     return e -> chosen.contains(e.id());
-  }
-
-  private static JsonNode body(HttpExchange exchange) throws IOException {
-    byte[] bytes;
-    try (InputStream in = exchange.getRequestBody()) {
-      bytes = in.readNBytes(MAX_BODY + 1);
-    }
-    if (bytes.length > MAX_BODY) {
-      throw new Guard.Refused(413, "the request body is over " + MAX_BODY + " bytes");
-    }
-    if (bytes.length == 0) {
-      return Guard.JSON.createObjectNode();
-    }
-    try {
-      JsonNode node = Guard.JSON.readTree(bytes);
-      if (node == null || !node.isObject()) {
-        throw new IllegalArgumentException("the request body must be a JSON object");
-      }
-      return node;
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("the request body is not JSON: " + e.getOriginalMessage());
-    }
-  }
-
-  private static void json(HttpExchange exchange, JsonNode node) throws IOException {
-    Guard.send(
-        exchange, 200, "application/json; charset=utf-8", Guard.JSON.writeValueAsBytes(node));
-  }
-
-  private static void download(HttpExchange exchange, String filename, String type, byte[] body)
-      throws IOException {
-    exchange
-        .getResponseHeaders()
-        .set("Content-Disposition", "attachment; filename=\"" + filename + "\"");
-    Guard.send(exchange, 200, type, body);
-  }
-
-  /** A file name from untrusted text: letters, digits, dash, dot, underscore. */
-  private static String safe(String s) {
-    String cleaned = s.replaceAll("[^A-Za-z0-9._-]", "_");
-    return cleaned.length() > 80 ? cleaned.substring(0, 80) : cleaned;
-  }
-
-  private static String required(Map<String, String> q, String name) {
-    String value = q.get(name);
-    if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException("the query parameter " + name + " is required");
-    }
-    return value;
-  }
-
-  private static int intParam(Map<String, String> q, String name, int dflt, int min, int max) {
-    String value = q.get(name);
-    if (value == null || value.isEmpty()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(value);
-      if (n < min || n > max) {
-        throw new IllegalArgumentException(name + " must be " + min + ".." + max + ", was " + n);
-      }
-      return n;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a number, was " + value);
-    }
-  }
-
-  private static Map<String, String> query(HttpExchange exchange) {
-    Map<String, String> out = new LinkedHashMap<>();
-    String raw = exchange.getRequestURI().getRawQuery();
-    if (raw == null || raw.isEmpty()) {
-      return out;
-    }
-    for (String pair : raw.split("&")) {
-      int eq = pair.indexOf('=');
-      String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      String value =
-          eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
-      out.putIfAbsent(key, value);
-    }
-    return out;
   }
 }
