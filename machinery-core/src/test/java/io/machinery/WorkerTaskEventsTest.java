@@ -64,6 +64,12 @@ class WorkerTaskEventsTest {
     return events.stream().map(e -> e.kind() + "#" + e.attempt()).toList();
   }
 
+  private void awaitCompleted(String uuid) {
+    await()
+        .atMost(PATIENCE)
+        .until(() -> server.backend().getState(uuid).map(TaskState::isCompleted).orElse(false));
+  }
+
   @Test
   void eachTransitionIsRecordedWithAttemptErrorTimeAndWorker() {
     Worker worker = server.workerBuilder("events").taskEvents(true).build();
@@ -99,12 +105,7 @@ class WorkerTaskEventsTest {
     Worker worker = server.workerBuilder("quits").taskEvents(true).build();
     worker.launchAsync();
     String uuid = server.sendTask(Signature.create("broken")).taskUuid();
-    await()
-        .atMost(PATIENCE)
-        .until(
-            () ->
-                server.backend().getState(uuid).isPresent()
-                    && server.backend().getState(uuid).get().isCompleted());
+    awaitCompleted(uuid);
     worker.quit();
     assertThat(steps(inspection.history(uuid))).endsWith("FAILURE#1");
   }
@@ -114,12 +115,7 @@ class WorkerTaskEventsTest {
     Worker worker = server.workerBuilder("quiet").build();
     worker.launchAsync();
     String uuid = server.sendTask(Signature.create("broken")).taskUuid();
-    await()
-        .atMost(PATIENCE)
-        .until(
-            () ->
-                server.backend().getState(uuid).isPresent()
-                    && server.backend().getState(uuid).get().isCompleted());
+    awaitCompleted(uuid);
     worker.quit();
     assertThat(inspection.history(uuid)).isEmpty();
   }

@@ -26,15 +26,19 @@ import org.openqa.selenium.WebElement;
 class DashboardAmqpBrowserIT extends DashboardBrowserScenario {
   private static final String EXCHANGE = "machinery_dashboard_it";
 
+  /** This test's exchange, the queue as its binding key, and the given result backend. */
+  private static Config config(String queue, String backendUrl) {
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(backendUrl)
+        .defaultQueue(queue)
+        .amqp(AmqpConfig.builder().exchange(EXCHANGE).bindingKey(queue).build())
+        .build();
+  }
+
   @Override
   Deployment deploy(String queue) {
-    Config config =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.redisUrl())
-            .defaultQueue(queue)
-            .amqp(AmqpConfig.builder().exchange(EXCHANGE).bindingKey(queue).build())
-            .build();
+    Config config = config(queue, TestEndpoints.redisUrl());
     AmqpBroker broker = AmqpBroker.create(config);
     RedisBackend backend = RedisBackend.create(config);
     return new Deployment(
@@ -48,13 +52,7 @@ class DashboardAmqpBrowserIT extends DashboardBrowserScenario {
    */
   @Test
   void onAnAmqpOnlyDeploymentCancelIsDisabledWithTheReason() throws Exception {
-    Config config =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .defaultQueue(queue)
-            .amqp(AmqpConfig.builder().exchange(EXCHANGE).bindingKey(queue).build())
-            .build();
+    Config config = config(queue, TestEndpoints.amqpUrl());
     try (AmqpBroker broker = AmqpBroker.create(config);
         AmqpBackend backend =
             AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
