@@ -29,7 +29,13 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 final class Browser implements AutoCloseable {
   static final Path CHROMIUM = Path.of(env("CHROMIUM_BIN", "/usr/bin/chromium"));
   static final Path CHROMEDRIVER = Path.of(env("CHROMEDRIVER_BIN", "/usr/bin/chromedriver"));
-  static final Duration PATIENCE = Duration.ofSeconds(20);
+
+  /**
+   * How long a page may take to show something. Generous: on RabbitMQ a queue's delayed count and a
+   * task's look-up list the delay queues through the management API, which takes seconds on the
+   * shared server (tens of thousands of queues) and more on a loaded machine.
+   */
+  static final Duration PATIENCE = Duration.ofSeconds(45);
 
   final ChromeDriver driver;
   private final Path profile;
