@@ -302,6 +302,29 @@ public final class Inspection {
   }
 
   /**
+   * Tells whether task histories can be read ({@link #history}): the control plane keeps task
+   * events.
+   *
+   * @return true when {@link #history} answers
+   */
+  public boolean keepsTaskHistory() {
+    return server.controlPlane().map(ControlPlane::recordsTaskEvents).orElse(false);
+  }
+
+  /**
+   * Reads a task's history: the transitions workers with {@link Worker.Builder#taskEvents} recorded
+   * (received, started, each retry with its error, success or failure), oldest first. See {@link
+   * ControlPlane#taskHistory}.
+   *
+   * @param uuid the task's UUID
+   * @return its events; empty when no such worker ran it, or its history expired
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no task events
+   */
+  public List<ControlPlane.TaskEvent> history(String uuid) {
+    return controlPlane().taskHistory(Objects.requireNonNull(uuid, "uuid"));
+  }
+
+  /**
    * Counts the runs of a task from its message's attempt header (1 for the first run).
    *
    * @param message the task's message

@@ -168,6 +168,7 @@ public final class Worker implements AutoCloseable {
   private final java.util.List<Handler> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
   private volatile @Nullable WorkerHeartbeat heartbeat;
   private final Revocations revocations;
+  private final @Nullable TaskEventLog taskEvents;
 
   private Worker(Builder b) {
     this.server = b.server;
@@ -181,6 +182,10 @@ public final class Worker implements AutoCloseable {
     this.handleSignals = b.handleSignals;
     this.requeueBackoff = b.requeueBackoff;
     this.heartbeatInterval = b.heartbeatInterval;
+    this.taskEvents =
+        b.taskEvents
+            ? TaskEventLog.create(b.server, consumerTag, () -> controlPlaneId().orElse(consumerTag))
+            : null;
     this.slots = new Semaphore(concurrency);
     this.taskThreads =
         b.platformTaskThreads
@@ -199,7 +204,9 @@ public final class Worker implements AutoCloseable {
             b.preTaskHandler,
             b.postTaskHandler,
             b.postTaskOutcomeHandler,
-            server.listener(),
+            taskEvents == null
+                ? server.listener()
+                : Listeners.of(java.util.List.of(server.listener(), taskEvents)),
             failure ->
                 reportError(
                     failure,
@@ -376,6 +383,7 @@ public final class Worker implements AutoCloseable {
   public void quit() {
     if (phase.compareAndSet(Phase.NEW, Phase.STOPPED)) {
       taskThreads.shutdownNow();
+      closeTaskEvents();
       done.complete(null);
       return;
     }
@@ -408,6 +416,7 @@ public final class Worker implements AutoCloseable {
     }
     closeRetired();
     taskThreads.shutdownNow();
+    closeTaskEvents();
     phase.set(Phase.STOPPED);
     done.complete(null);
   }
@@ -434,6 +443,7 @@ public final class Worker implements AutoCloseable {
     }
     closeRetired();
     taskThreads.shutdownNow();
+    closeTaskEvents();
     done.completeExceptionally(new MachineryException("Worker quit abruptly"));
   }
 
@@ -494,6 +504,12 @@ public final class Worker implements AutoCloseable {
     WorkerHeartbeat h = heartbeat;
     if (h != null) {
       h.stop();
+    }
+  }
+
+  private void closeTaskEvents() {
+    if (taskEvents != null) {
+      taskEvents.close(); // writes the events of the tasks that just finished
     }
   }
 
@@ -704,6 +720,7 @@ public final class Worker implements AutoCloseable {
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
     private Duration cancelGracePeriod = DEFAULT_CANCEL_GRACE_PERIOD;
     private boolean platformTaskThreads;
+    private boolean taskEvents;
     private Backoff requeueBackoff = REQUEUE_BACKOFF;
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
     private TaskExecution.Pause pause = delay -> Thread.sleep(delay);
@@ -942,6 +959,26 @@ public final class Worker implements AutoCloseable {
      */
     public Builder platformTaskThreads(boolean value) {
       platformTaskThreads = value;
+      return this;
+    }
+
+    /**
+     * Records each task's transitions (received, started, retry with its attempt and error,
+     * success, failure; with the time and this worker's id) in the control plane, where {@link
+     * Inspection#history} and the dashboard read a task's history; off by default. Go's backends
+     * keep only a task's latest state, so this is the only history there is. The events are
+     * buffered and written in batches by a thread of their own (one pipelined round trip per batch
+     * on Redis, none on the task's path); each task keeps its last {@link
+     * io.machinery.spi.ControlPlane#MAX_TASK_EVENTS} events for a day after its last one. Best
+     * effort: events are dropped, never waited for, when the control plane does not keep up.
+     *
+     * @param value true to record task events
+     * @return this builder
+     * @throws IllegalStateException from {@link #build()} when the server's control plane keeps no
+     *     task events (none, or the AMQP-only one): use Redis or the memory control plane
+     */
+    public Builder taskEvents(boolean value) {
+      taskEvents = value;
       return this;
     }
 

@@ -45,7 +45,8 @@ import picocli.CommandLine.Mixin;
       QueueCommands.Pause.class,
       QueueCommands.Resume.class,
       QueueCommands.Workers.class,
-      QueueCommands.Periodic.class
+      QueueCommands.Periodic.class,
+      DashboardCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

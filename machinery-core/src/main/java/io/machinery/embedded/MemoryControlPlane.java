@@ -5,8 +5,11 @@ import io.machinery.spi.WorkerStatus;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,6 +18,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * The {@link ControlPlane} of one process: a map of statuses with their expiry times and a set of
  * paused queues. The {@link MemoryBroker} keeps one; a test or a single-process service can build
  * its own.
+ *
+ * <p>Task events are kept for at most {@link #MAX_HISTORIES} tasks (the least recently written
+ * history is dropped first), each with its last {@link ControlPlane#MAX_TASK_EVENTS} events and its
+ * expiry, so a long-running process with task events on holds bounded memory.
  */
 public final class MemoryControlPlane implements ControlPlane {
   private record Announced(WorkerStatus status, Instant expires) {}
@@ -23,6 +30,22 @@ public final class MemoryControlPlane implements ControlPlane {
   private final ConcurrentHashMap<String, Announced> workers = new ConcurrentHashMap<>();
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
   private final ConcurrentHashMap<String, Instant> revoked = new ConcurrentHashMap<>();
+
+  /** The most task histories kept. */
+  public static final int MAX_HISTORIES = 10_000;
+
+  private record History(ArrayDeque<TaskEvent> events, Instant expires) {}
+
+  /** Task UUID to history, in write order (access order: a write moves a history to the end). */
+  private final LinkedHashMap<String, History> histories =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, History> eldest) {
+          return size() > MAX_HISTORIES;
+        }
+      };
 
   private MemoryControlPlane(Clock clock) {
     this.clock = clock;
@@ -92,6 +115,49 @@ public final class MemoryControlPlane implements ControlPlane {
     Instant now = clock.instant();
     revoked.values().removeIf(expires -> !expires.isAfter(now));
     return Set.copyOf(revoked.keySet());
+  }
+
+  @Override
+  public boolean recordsTaskEvents() {
+    return true;
+  }
+
+  @Override
+  public void recordTaskEvents(List<TaskEvent> events, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    Instant expires = clock.instant().plus(ttl);
+    synchronized (histories) {
+      for (TaskEvent event : events) {
+        History old = histories.get(event.taskUuid());
+        ArrayDeque<TaskEvent> kept =
+            old == null || !old.expires().isAfter(clock.instant())
+                ? new ArrayDeque<>()
+                : old.events();
+        kept.addLast(event);
+        while (kept.size() > MAX_TASK_EVENTS) {
+          kept.removeFirst();
+        }
+        histories.put(event.taskUuid(), new History(kept, expires));
+      }
+    }
+  }
+
+  @Override
+  public List<TaskEvent> taskHistory(String taskUuid) {
+    Objects.requireNonNull(taskUuid, "taskUuid");
+    synchronized (histories) {
+      History h = histories.get(taskUuid);
+      if (h == null) {
+        return List.of();
+      }
+      if (!h.expires().isAfter(clock.instant())) {
+        histories.remove(taskUuid);
+        return List.of();
+      }
+      return List.copyOf(h.events());
+    }
   }
 
   private static String requireName(String queue) {

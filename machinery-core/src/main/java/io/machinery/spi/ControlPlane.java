@@ -1,7 +1,14 @@
 package io.machinery.spi;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.machinery.MalformedMessageException;
+import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -20,6 +27,11 @@ import java.util.Set;
  * per queue that workers read on their heartbeat: a pause takes effect within one heartbeat
  * interval on every worker, including workers that start later, and tasks already running finish.
  * The data is small (one entry per worker, one per paused queue): listings are not paged.
+ *
+ * <p>Task events (opt-in, {@code Worker.Builder.taskEvents(true)}): Go's backends keep only a
+ * task's latest state, so a task's history (received, started, each retry with its error, the
+ * outcome) is a log of {@link TaskEvent}s kept here, per task, bounded and expiring. A control
+ * plane that keeps none says so in {@link #recordsTaskEvents()} and refuses the calls.
  *
  * <p>Implementations are thread-safe; methods throw {@link io.machinery.MachineryException} when
  * the store cannot be reached. The contract kit is {@code
@@ -108,5 +120,156 @@ public interface ControlPlane {
    */
   default Set<String> revoked() {
     throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no revoked tasks");
+  }
+
+  /** The most events kept per task; older ones are dropped first. */
+  int MAX_TASK_EVENTS = 100;
+
+  /**
+   * Tells whether this control plane keeps task events ({@link #recordTaskEvents}, {@link
+   * #taskHistory}). The default says no.
+   *
+   * @return true when it keeps them
+   */
+  default boolean recordsTaskEvents() {
+    return false;
+  }
+
+  /**
+   * Appends events to their tasks' histories, in the given order, in as few round trips as the
+   * store allows (workers call it with a batch every few hundred milliseconds, never once per
+   * task). Each task's history keeps its last {@link #MAX_TASK_EVENTS} events and is forgotten
+   * {@code ttl} after its last write. The default refuses: a control plane that keeps no task
+   * events.
+   *
+   * @param events the events; empty does nothing
+   * @param ttl how long a task's history is kept after its last event; positive
+   * @throws UnsupportedOperationException when this control plane keeps no task events
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default void recordTaskEvents(List<TaskEvent> events, Duration ttl) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName()
+            + " keeps no task events (Worker.Builder.taskEvents needs the Redis or the memory"
+            + " control plane)");
+  }
+
+  /**
+   * Reads one task's history.
+   *
+   * @param taskUuid the task's UUID
+   * @return its events, oldest first; empty when none were recorded or they expired
+   * @throws UnsupportedOperationException when this control plane keeps no task events
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default List<TaskEvent> taskHistory(String taskUuid) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no task events, so no task history");
+  }
+
+  /**
+   * One step of a task's life as a worker saw it.
+   *
+   * <p>{@link #toJson()} and {@link #fromJson(byte[])} are the one encoding every store uses, so
+   * the CLI or a dashboard of any version reads what any worker wrote; unknown fields are ignored.
+   *
+   * @param taskUuid the task's UUID
+   * @param taskName the task's name
+   * @param kind what happened
+   * @param at when, by the worker's clock
+   * @param workerId the worker: its control-plane id ({@link WorkerStatus#id()})
+   * @param attempt the run this event belongs to (1 for the first; from the message's headers)
+   * @param error the error of a {@link Kind#RETRY} or {@link Kind#FAILURE}; empty otherwise
+   */
+  record TaskEvent(
+      String taskUuid,
+      String taskName,
+      Kind kind,
+      Instant at,
+      String workerId,
+      int attempt,
+      String error) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The most bytes {@link #fromJson} reads. */
+    public static final int MAX_JSON_BYTES = 64 << 10;
+
+    /** What happened to the task. */
+    public enum Kind {
+      /** A worker took it from its queue. */
+      RECEIVED,
+      /** The task function is about to run. */
+      STARTED,
+      /** The run failed and the task is sent again later. */
+      RETRY,
+      /** The run succeeded. */
+      SUCCESS,
+      /** The run failed for good (no retries left, or a permanent error). */
+      FAILURE
+    }
+
+    /** Checks the fields; the error is cut to 4,000 characters. */
+    public TaskEvent {
+      Objects.requireNonNull(taskUuid, "taskUuid");
+      Objects.requireNonNull(taskName, "taskName");
+      Objects.requireNonNull(kind, "kind");
+      Objects.requireNonNull(at, "at");
+      Objects.requireNonNull(workerId, "workerId");
+      Objects.requireNonNull(error, "error");
+      if (error.length() > 4_000) {
+        error = error.substring(0, 4_000);
+      }
+    }
+
+    /**
+     * Encodes the event as a small JSON object.
+     *
+     * @return UTF-8 JSON
+     */
+    public byte[] toJson() {
+      try {
+        return JSON.writeValueAsBytes(
+            JSON.createObjectNode()
+                .put("uuid", taskUuid)
+                .put("name", taskName)
+                .put("kind", kind.name())
+                .put("at", at.toString())
+                .put("worker", workerId)
+                .put("attempt", attempt)
+                .put("error", error));
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot encode a task event", e);
+      }
+    }
+
+    /**
+     * Decodes an event written by {@link #toJson()}.
+     *
+     * @param json the encoded event
+     * @return the event
+     * @throws MalformedMessageException when it is not one
+     */
+    public static TaskEvent fromJson(byte[] json) {
+      if (json.length > MAX_JSON_BYTES) {
+        throw new MalformedMessageException(
+            "a task event of " + json.length + " bytes is over the limit of " + MAX_JSON_BYTES);
+      }
+      try {
+        JsonNode n = JSON.readTree(json);
+        if (n == null || !n.isObject() || !n.path("uuid").isTextual()) {
+          throw new MalformedMessageException("not a task event: no uuid");
+        }
+        return new TaskEvent(
+            n.path("uuid").asText(),
+            n.path("name").asText(""),
+            Kind.valueOf(n.path("kind").asText()),
+            Instant.parse(n.path("at").asText()),
+            n.path("worker").asText(""),
+            n.path("attempt").asInt(0),
+            n.path("error").asText(""));
+      } catch (IOException | IllegalArgumentException | DateTimeParseException e) {
+        throw new MalformedMessageException("not a task event: " + e.getMessage(), e);
+      }
+    }
   }
 }

@@ -1,28 +1,27 @@
 package io.machinery.dashboard;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.machinery.Inspection;
+import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The JSON API under {@code /api/}: reads are GETs over {@link Inspection}, actions POSTs checked
@@ -32,30 +31,63 @@ import java.util.function.Predicate;
  * <pre>
  * GET  /api/overview                                   queues, workers, capabilities, chart samples
  * GET  /api/queue?name=Q&amp;tab=pending|delayed|inflight|dead&amp;offset=0&amp;limit=50&amp;q=search
- * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut), /api/task/raw the whole (a download)
+ * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut) with its history, /api/task/raw the whole (a download)
  * GET  /api/deadletter/raw?queue=Q&amp;id=I                 one dead letter's bytes (a download)
  * GET  /api/workers, /api/periodic
  * POST /api/action/{purge|pause|resume|requeue|delete}  {"queue":"Q","ids":["..."]}  (ids: dead letters; absent = all)
+ * POST /api/action/cancel                              {"queue":"Q","uuid":"U"}  (Server.cancel: revoke, then FAILURE)
  * </pre>
+ *
+ * <p>Whether tasks can be cancelled (the control plane keeps revocations) is asked of the control
+ * plane once, with one {@code revoked()} read, and remembered: the page greys the button out with
+ * the reason, and the action is refused with it.
  */
 final class Api {
   static final int MAX_LIMIT = 500;
   static final int DEFAULT_LIMIT = 50;
   static final int SEARCH_LIMIT = 5_000;
-  private static final int MAX_BODY = 256 * 1024;
   private static final Set<String> ACTIONS =
-      Set.of("purge", "pause", "resume", "requeue", "delete");
+      Set.of("purge", "pause", "resume", "requeue", "delete", "cancel");
 
+  private final Server server;
   private final Inspection inspection;
   private final Sampler sampler;
   private final Guard guard;
   private final boolean readOnly;
+  private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
 
-  Api(Inspection inspection, Sampler sampler, Guard guard, boolean readOnly) {
+  Api(Server server, Inspection inspection, Sampler sampler, Guard guard, boolean readOnly) {
+    this.server = server;
     this.inspection = inspection;
     this.sampler = sampler;
     this.guard = guard;
     this.readOnly = readOnly;
+  }
+
+  /** Why tasks cannot be cancelled here, or empty when they can. */
+  private String cannotCancel() {
+    String known = cannotCancel;
+    if (known != null) {
+      return known;
+    }
+    Optional<ControlPlane> plane = server.controlPlane();
+    String reason;
+    if (plane.isEmpty()) {
+      reason =
+          "cancelling needs a control plane (Redis or memory): this deployment has none, so workers"
+              + " cannot learn of it";
+    } else {
+      try {
+        plane.get().revoked();
+        reason = "";
+      } catch (UnsupportedOperationException e) {
+        reason =
+            "cancelling needs a control plane that keeps revoked tasks (Redis or memory): "
+                + e.getMessage();
+      }
+    }
+    cannotCancel = reason;
+    return reason;
   }
 
   void handle(HttpExchange exchange) throws IOException {
@@ -67,21 +99,20 @@ final class Api {
     if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
       throw new Guard.Refused(405, path + " needs GET");
     }
-    Map<String, String> q = query(exchange);
+    Map<String, String> q = Exchanges.query(exchange);
     switch (path) {
-      case "/api/overview" -> json(exchange, overview());
-      case "/api/queue" -> json(exchange, queuePage(q));
-      case "/api/task" ->
-          json(exchange, Views.task(report(q), inspection.queueName(q.getOrDefault("queue", ""))));
+      case "/api/overview" -> Exchanges.json(exchange, overview());
+      case "/api/queue" -> Exchanges.json(exchange, queuePage(q));
+      case "/api/task" -> Exchanges.json(exchange, task(q));
       case "/api/task/raw" ->
-          download(
+          Exchanges.download(
               exchange,
-              "task-" + safe(required(q, "uuid")) + ".json",
+              "task-" + Exchanges.safe(Exchanges.required(q, "uuid")) + ".json",
               "application/json",
               Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Views.raw(report(q))));
       case "/api/deadletter/raw" -> deadLetterRaw(exchange, q);
-      case "/api/workers" -> json(exchange, workers());
-      case "/api/periodic" -> json(exchange, periodic());
+      case "/api/workers" -> Exchanges.json(exchange, workers());
+      case "/api/periodic" -> Exchanges.json(exchange, periodic());
       default -> throw new Guard.Refused(404, "no such API: " + path);
     }
   }
@@ -92,7 +123,15 @@ final class Api {
         .put("actions", guard.actionsEnabled())
         .put("canInspectQueues", inspection.canInspectQueues())
         .put("hasControlPlane", inspection.hasControlPlane())
-        .put("defaultQueue", inspection.queueName(""));
+        .put("defaultQueue", inspection.queueName(""))
+        .put("keepsTaskHistory", inspection.keepsTaskHistory());
+    String noCancel = cannotCancel();
+    n.put("canCancel", noCancel.isEmpty());
+    if (noCancel.isEmpty()) {
+      n.putNull("cancelReason");
+    } else {
+      n.put("cancelReason", noCancel);
+    }
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
     ArrayNode queues = n.putArray("queues");
     if (inspection.canInspectQueues()) {
@@ -129,8 +168,8 @@ final class Api {
   private ObjectNode queuePage(Map<String, String> q) {
     String queue = inspection.queueName(q.getOrDefault("name", ""));
     String tab = q.getOrDefault("tab", "pending");
-    int offset = intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
-    int limit = intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
+    int offset = Exchanges.intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
+    int limit = Exchanges.intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
     String search = q.getOrDefault("q", "").trim();
     ObjectNode n =
         Guard.JSON
@@ -246,20 +285,40 @@ final class Api {
         || s.name().toLowerCase(Locale.ROOT).contains(search.toLowerCase(Locale.ROOT));
   }
 
+  /** A task with its history (when the control plane keeps task events) and cancellability. */
+  private ObjectNode task(Map<String, String> q) {
+    Inspection.TaskReport report = report(q);
+    ObjectNode n = Views.task(report, inspection.queueName(q.getOrDefault("queue", "")));
+    if (inspection.keepsTaskHistory()) {
+      ArrayNode history = n.putArray("history");
+      inspection.history(report.uuid()).forEach(e -> history.add(Views.event(e)));
+    } else {
+      n.putNull("history");
+    }
+    Inspection.Location where = report.location();
+    boolean waitingOrRunning =
+        where == Inspection.Location.PENDING
+            || where == Inspection.Location.DELAYED
+            || where == Inspection.Location.RUNNING;
+    n.put(
+        "cancellable", waitingOrRunning && report.state().map(s -> !s.isCompleted()).orElse(true));
+    return n;
+  }
+
   private Inspection.TaskReport report(Map<String, String> q) {
-    return inspection.task(required(q, "uuid"), q.getOrDefault("queue", ""));
+    return inspection.task(Exchanges.required(q, "uuid"), q.getOrDefault("queue", ""));
   }
 
   private void deadLetterRaw(HttpExchange exchange, Map<String, String> q) throws IOException {
     String queue = q.getOrDefault("queue", "");
-    String id = required(q, "id");
+    String id = Exchanges.required(q, "id");
     for (int offset = 0; offset < SEARCH_LIMIT; offset += MAX_LIMIT) {
       List<DeadLetterEntry> page = inspection.deadLetters(queue, offset, MAX_LIMIT);
       for (DeadLetterEntry e : page) {
         if (e.id().equals(id)) {
-          download(
+          Exchanges.download(
               exchange,
-              "dead-letter-" + safe(id) + ".json",
+              "dead-letter-" + Exchanges.safe(id) + ".json",
               "application/octet-stream",
               e.message());
           return;
@@ -292,7 +351,7 @@ final class Api {
       throw new Guard.Refused(404, "no such action: " + action);
     }
     guard.checkAction(exchange, action);
-    JsonNode body = body(exchange);
+    JsonNode body = Exchanges.body(exchange);
     String queue = inspection.queueName(body.path("queue").asText(""));
     guard.authorize(exchange, action, queue);
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("queue", queue);
@@ -302,9 +361,20 @@ final class Api {
       case "resume" -> inspection.resume(queue);
       case "requeue" -> result.put("count", inspection.requeueDeadLetters(queue, selection(body)));
       case "delete" -> result.put("count", inspection.deleteDeadLetters(queue, selection(body)));
+      case "cancel" -> {
+        String uuid = body.path("uuid").asText("");
+        if (uuid.isBlank()) {
+          throw new IllegalArgumentException("name the task to cancel in \"uuid\"");
+        }
+        String reason = cannotCancel();
+        if (!reason.isEmpty()) {
+          throw new UnsupportedOperationException(reason);
+        }
+        result.put("uuid", uuid).put("count", server.cancel(List.of(uuid)));
+      }
       default -> throw new Guard.Refused(404, "no such action: " + action);
     }
-    json(exchange, result);
+    Exchanges.json(exchange, result);
   }
 
   /** The dead letters an action names in {@code ids}; all of them when {@code all} is true. */
@@ -319,86 +389,5 @@ final class Api {
     Set<String> chosen = new HashSet<>();
     ids.forEach(id -> chosen.add(id.asText()));
     return e -> chosen.contains(e.id());
-  }
-
-  private static JsonNode body(HttpExchange exchange) throws IOException {
-    byte[] bytes;
-    try (InputStream in = exchange.getRequestBody()) {
-      bytes = in.readNBytes(MAX_BODY + 1);
-    }
-    if (bytes.length > MAX_BODY) {
-      throw new Guard.Refused(413, "the request body is over " + MAX_BODY + " bytes");
-    }
-    if (bytes.length == 0) {
-      return Guard.JSON.createObjectNode();
-    }
-    try {
-      JsonNode node = Guard.JSON.readTree(bytes);
-      if (node == null || !node.isObject()) {
-        throw new IllegalArgumentException("the request body must be a JSON object");
-      }
-      return node;
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("the request body is not JSON: " + e.getOriginalMessage());
-    }
-  }
-
-  private static void json(HttpExchange exchange, JsonNode node) throws IOException {
-    Guard.send(
-        exchange, 200, "application/json; charset=utf-8", Guard.JSON.writeValueAsBytes(node));
-  }
-
-  private static void download(HttpExchange exchange, String filename, String type, byte[] body)
-      throws IOException {
-    exchange
-        .getResponseHeaders()
-        .set("Content-Disposition", "attachment; filename=\"" + filename + "\"");
-    Guard.send(exchange, 200, type, body);
-  }
-
-  /** A file name from untrusted text: letters, digits, dash, dot, underscore. */
-  private static String safe(String s) {
-    String cleaned = s.replaceAll("[^A-Za-z0-9._-]", "_");
-    return cleaned.length() > 80 ? cleaned.substring(0, 80) : cleaned;
-  }
-
-  private static String required(Map<String, String> q, String name) {
-    String value = q.get(name);
-    if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException("the query parameter " + name + " is required");
-    }
-    return value;
-  }
-
-  private static int intParam(Map<String, String> q, String name, int dflt, int min, int max) {
-    String value = q.get(name);
-    if (value == null || value.isEmpty()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(value);
-      if (n < min || n > max) {
-        throw new IllegalArgumentException(name + " must be " + min + ".." + max + ", was " + n);
-      }
-      return n;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a number, was " + value);
-    }
-  }
-
-  private static Map<String, String> query(HttpExchange exchange) {
-    Map<String, String> out = new LinkedHashMap<>();
-    String raw = exchange.getRequestURI().getRawQuery();
-    if (raw == null || raw.isEmpty()) {
-      return out;
-    }
-    for (String pair : raw.split("&")) {
-      int eq = pair.indexOf('=');
-      String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-      String value =
-          eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
-      out.putIfAbsent(key, value);
-    }
-    return out;
   }
 }

@@ -21,9 +21,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * An embeddable web dashboard for one {@link Server}: queues with their sizes and a chart of the
  * last minutes, pages of pending, delayed, in-flight and dead-lettered tasks, one task's message
- * and state, live workers and periodic entries, and the repairs (requeue or delete dead letters,
- * purge, pause, resume). It is built only on core's {@link Inspection}, so every broker and backend
- * that implements the inspection SPI gets it.
+ * and state with its history (when workers record task events), live workers and periodic entries,
+ * and the repairs (requeue or delete dead letters, purge, pause, resume, cancel a task). It is
+ * built only on core's {@link Inspection}, so every broker and backend that implements the
+ * inspection SPI gets it.
  *
  * <pre>{@code
  * try (Dashboard dashboard = Dashboard.builder(server).port(8080).token(System.getenv("DASHBOARD_TOKEN")).build()) {
@@ -90,9 +91,10 @@ public final class Dashboard implements AutoCloseable {
     /**
      * Tells whether an action may run.
      *
-     * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue} or
-     *     {@code delete}
-     * @param queue the queue it acts on
+     * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue},
+     *     {@code delete} or {@code cancel}
+     * @param queue the queue it acts on (for {@code cancel}: the queue the task page was opened
+     *     for)
      * @param header reads a request header by name (case-insensitive); null when absent
      * @return true to allow it
      */
@@ -155,7 +157,7 @@ public final class Dashboard implements AutoCloseable {
             "cannot bind the dashboard to " + address + ": " + e.getMessage(), e);
       }
       Guard guard = new Guard(address.getAddress().isLoopbackAddress(), readOnly, authenticator);
-      Api api = new Api(inspection, s, guard, readOnly);
+      Api api = new Api(server, inspection, s, guard, readOnly);
       h.createContext("/api/", exchange -> guard.serve(exchange, api::handle));
       h.createContext("/", exchange -> guard.serve(exchange, StaticFiles::handle));
       h.setExecutor(exec);

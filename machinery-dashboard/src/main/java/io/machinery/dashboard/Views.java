@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.TextNode;
 import io.machinery.Inspection;
 import io.machinery.Signature;
 import io.machinery.TaskState;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
@@ -212,6 +213,17 @@ final class Views {
 
   private static ObjectNode ref(Signature s) {
     return NODES.objectNode().put("uuid", s.uuid()).put("name", s.name());
+  }
+
+  /** One step of a task's history ({@link Inspection#history}). */
+  static ObjectNode event(ControlPlane.TaskEvent e) {
+    return NODES
+        .objectNode()
+        .put("kind", e.kind().name())
+        .put("at", e.at().toString())
+        .put("workerId", e.workerId())
+        .put("attempt", e.attempt())
+        .put("error", cutString(e.error(), MAX_STRING));
   }
 
   /** The full message and state, uncut: the download behind a truncated task. */

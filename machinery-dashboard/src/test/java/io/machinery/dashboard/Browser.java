@@ -29,7 +29,13 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 final class Browser implements AutoCloseable {
   static final Path CHROMIUM = Path.of(env("CHROMIUM_BIN", "/usr/bin/chromium"));
   static final Path CHROMEDRIVER = Path.of(env("CHROMEDRIVER_BIN", "/usr/bin/chromedriver"));
-  static final Duration PATIENCE = Duration.ofSeconds(20);
+
+  /**
+   * How long a page may take to show something. Generous: on RabbitMQ a queue's delayed count and a
+   * task's look-up list the delay queues through the management API, which takes seconds on the
+   * shared server (tens of thousands of queues) and more on a loaded machine.
+   */
+  static final Duration PATIENCE = Duration.ofSeconds(45);
 
   final ChromeDriver driver;
   private final Path profile;
@@ -79,9 +85,14 @@ final class Browser implements AutoCloseable {
     return new Browser(new ChromeDriver(service, options), profile);
   }
 
+  /**
+   * Opens a page and waits for its first refresh. The time is taken before navigating: a page that
+   * stops polling (a finished task) may finish its only refresh before {@code get} returns.
+   */
   void open(String url) {
+    long before = System.currentTimeMillis(); // the browser runs on this machine: same clock
     driver.get(url);
-    waitForRefresh();
+    waitForRefreshAfter(before);
   }
 
   /**
@@ -89,7 +100,10 @@ final class Browser implements AutoCloseable {
    * body[data-refreshed]}).
    */
   void waitForRefresh() {
-    long now = (Long) js("return Date.now();");
+    waitForRefreshAfter((Long) js("return Date.now();"));
+  }
+
+  private void waitForRefreshAfter(long now) {
     new WebDriverWait(driver, PATIENCE)
         .until(
             d -> {

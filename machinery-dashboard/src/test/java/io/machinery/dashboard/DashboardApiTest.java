@@ -342,7 +342,7 @@ class DashboardApiTest {
     HttpProbe noToken = start(Dashboard.builder(server));
     HttpProbe readOnly = start(Dashboard.builder(server).token(TOKEN).readOnly(true));
     send("keep_me");
-    for (String action : List.of("purge", "pause", "resume", "requeue", "delete")) {
+    for (String action : List.of("purge", "pause", "resume", "requeue", "delete", "cancel")) {
       HttpProbe.Response refused =
           noToken.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
       assertThat(refused.status()).isEqualTo(403);
@@ -421,5 +421,66 @@ class DashboardApiTest {
     assertThatThrownBy(() -> http.get("/api/overview")).isInstanceOf(java.io.IOException.class);
     assertThat(server.sendTask(Signature.create("still_open")).signature().uuid()).isNotEmpty();
     assertThat(server.broker()).isInstanceOf(MemoryBroker.class);
+  }
+
+  @Test
+  void aTaskShowsItsHistoryAndAWaitingTaskIsCancelledWithTheToken() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
+    server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+    Worker worker = server.workerBuilder("history").taskEvents(true).build();
+    closeables.add(worker::quit);
+    worker.launchAsync();
+    String done = send("add", Arg.of(1L), Arg.of(2L)).uuid();
+    await()
+        .atMost(5, TimeUnit.SECONDS)
+        .until(() -> http.json("/api/task?uuid=" + done).path("history").size() == 3);
+    JsonNode task = http.json("/api/task?uuid=" + done);
+    assertThat(task.path("history").findValuesAsText("kind"))
+        .containsExactly("RECEIVED", "STARTED", "SUCCESS");
+    assertThat(task.path("history").get(2).path("workerId").asText())
+        .isEqualTo(worker.controlPlaneId().orElseThrow());
+    assertThat(task.path("cancellable").asBoolean()).as("finished").isFalse();
+    worker.quit();
+
+    String waiting = send("add", Arg.of(1L), Arg.of(2L)).uuid();
+    JsonNode overview = http.json("/api/overview");
+    assertThat(overview.path("canCancel").asBoolean()).isTrue();
+    assertThat(overview.path("keepsTaskHistory").asBoolean()).isTrue();
+    assertThat(http.json("/api/task?uuid=" + waiting).path("cancellable").asBoolean()).isTrue();
+    assertThat(http.post("/api/action/cancel", "{\"uuid\":\"" + waiting + "\"}").status())
+        .as("no token")
+        .isEqualTo(401);
+    assertThat(http.post("/api/action/cancel", "{}", "X-Machinery-Token", TOKEN).status())
+        .as("no uuid")
+        .isEqualTo(400);
+    HttpProbe.Response cancelled =
+        http.post(
+            "/api/action/cancel", "{\"uuid\":\"" + waiting + "\"}", "X-Machinery-Token", TOKEN);
+    assertThat(cancelled.status()).isEqualTo(200);
+    assertThat(HttpProbe.JSON.readTree(cancelled.body()).path("count").asInt()).isEqualTo(1);
+    assertThat(server.backend().getState(waiting).orElseThrow().error()).isEqualTo("cancelled");
+    assertThat(server.controlPlane().orElseThrow().revoked()).contains(waiting);
+    assertThat(http.json("/api/task?uuid=" + waiting).path("cancellable").asBoolean()).isFalse();
+  }
+
+  @Test
+  void withoutAControlPlaneCancelIsRefusedWithTheReasonAndThereIsNoHistory() throws Exception {
+    try (Server eager =
+        Server.builder()
+            .broker(io.machinery.embedded.EagerBroker.create())
+            .backend(io.machinery.embedded.NullBackend.create())
+            .build()) {
+      HttpProbe http = start(Dashboard.builder(eager).token(TOKEN));
+      JsonNode overview = http.json("/api/overview");
+      assertThat(overview.path("canCancel").asBoolean()).isFalse();
+      assertThat(overview.path("cancelReason").asText()).contains("needs a control plane");
+      assertThat(overview.path("keepsTaskHistory").asBoolean()).isFalse();
+      assertThat(http.json("/api/task?uuid=task_x").path("history").isNull()).isTrue();
+      HttpProbe.Response refused =
+          http.post("/api/action/cancel", "{\"uuid\":\"task_x\"}", "X-Machinery-Token", TOKEN);
+      assertThat(refused.status()).isEqualTo(501);
+      assertThat(new String(refused.body(), StandardCharsets.UTF_8))
+          .contains("needs a control plane");
+    }
   }
 }

@@ -1,6 +1,7 @@
 package io.machinery.dashboard;
 
 import io.machinery.Arg;
+import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
@@ -12,13 +13,17 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.awaitility.Awaitility;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
 
 /**
  * Writes the README's screenshots ({@code make screenshots}): a deployment on the in-JVM memory
  * broker (so no server is needed) with busy workers, waiting, delayed and dead-lettered tasks and
- * periodic entries, shown by the dashboard in Debian's headless Chromium, one PNG per page into the
- * directory given as the argument.
+ * periodic entries, and a payment task that failed once before it went through (its workers record
+ * task events, so its page shows the history), shown by the dashboard in Debian's headless
+ * Chromium, one PNG per page into the directory given as the argument.
  */
 public final class DashboardScreenshots {
   private DashboardScreenshots() {}
@@ -44,6 +49,17 @@ public final class DashboardScreenshots {
                 release.await();
                 return "done";
               }));
+      AtomicInteger charges = new AtomicInteger();
+      server.registerTask(
+          "charge_card",
+          TaskFunction.of(
+              String.class,
+              order -> {
+                if (charges.incrementAndGet() == 1) {
+                  throw new IllegalStateException("payment gateway timed out after 10s");
+                }
+                return "charged " + order;
+              }));
       server.registerPeriodicTask(
           "0 3 * * *", "nightly-report", Signature.create("build_report", Arg.of("daily")));
       server.registerPeriodicTask(
@@ -53,6 +69,7 @@ public final class DashboardScreenshots {
             server
                 .workerBuilder(tag)
                 .concurrency(4)
+                .taskEvents(true)
                 .heartbeatInterval(Duration.ofMillis(250))
                 .build();
         w.launchAsync();
@@ -73,6 +90,11 @@ public final class DashboardScreenshots {
                 .args(Arg.of("invoice-" + (1040 + i)))
                 .build());
       }
+      String charged =
+          server
+              .sendTask(
+                  Signature.builder("charge_card").args(Arg.of("order-5001")).retryCount(3).build())
+              .taskUuid();
       for (int i = 0; i < 2; i++) {
         server.sendTask(Signature.create("transcode_video", Arg.of("clip-" + i + ".mp4")));
       }
@@ -139,6 +161,13 @@ public final class DashboardScreenshots {
         browser.screenshot(out.resolve("dashboard-dead-letters.png"));
         browser.open(base + "#/task/" + shown.uuid() + "?queue=emails");
         browser.screenshot(out.resolve("dashboard-task.png"));
+        Awaitility.await()
+            .atMost(Duration.ofSeconds(30))
+            .until(() -> Inspection.of(server).history(charged).size() == 6);
+        browser.driver.manage().window().setSize(new Dimension(1280, 940)); // the whole history
+        browser.open(base + "#/task/" + charged);
+        browser.screenshot(out.resolve("dashboard-task-history.png"));
+        browser.driver.manage().window().setSize(new Dimension(1280, 820));
         browser.open(base + "#/workers");
         browser.screenshot(out.resolve("dashboard-workers.png"));
         browser.open(base + "#/periodic");

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.spi.ControlPlane;
+import io.machinery.spi.ControlPlane.TaskEvent;
 import io.machinery.spi.WorkerStatus;
 import java.time.Duration;
 import java.time.Instant;
@@ -168,5 +169,88 @@ public abstract class ControlPlaneContract {
     assertThatThrownBy(() -> plane.revoke(List.of("task_" + prefix), Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("ttl");
+  }
+
+  // -------------------------------------------------------------------------------- task events
+
+  /**
+   * Whether the control plane keeps task events ({@code Worker.Builder.taskEvents}); one that does
+   * not is held to saying so and refusing both calls with {@link UnsupportedOperationException}.
+   */
+  protected boolean keepsTaskEvents() {
+    return true;
+  }
+
+  private TaskEvent event(String uuid, TaskEvent.Kind kind, int attempt, String error) {
+    return new TaskEvent(uuid, "add", kind, Instant.now(), prefix + "worker", attempt, error);
+  }
+
+  /**
+   * A plane that keeps task events returns each task's history in the order written, across
+   * batches, and refuses a bad time to live; one that does not refuses clearly.
+   */
+  @Test
+  void taskEventsAreReadBackPerTaskInOrderOrRefusedClearly() {
+    String one = "task_" + prefix + UUID.randomUUID();
+    String two = "task_" + prefix + UUID.randomUUID();
+    assertThat(plane.recordsTaskEvents()).isEqualTo(keepsTaskEvents());
+    if (!keepsTaskEvents()) {
+      assertThatThrownBy(
+              () ->
+                  plane.recordTaskEvents(
+                      List.of(event(one, TaskEvent.Kind.RECEIVED, 1, "")), Duration.ofMinutes(1)))
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("keeps no task events");
+      assertThatThrownBy(() -> plane.taskHistory(one))
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("keeps no task events");
+      return;
+    }
+    List<TaskEvent> first =
+        List.of(
+            event(one, TaskEvent.Kind.RECEIVED, 1, ""),
+            event(two, TaskEvent.Kind.RECEIVED, 1, ""),
+            event(one, TaskEvent.Kind.STARTED, 1, ""),
+            event(one, TaskEvent.Kind.RETRY, 1, "connection reset <b>"));
+    List<TaskEvent> second =
+        List.of(
+            event(one, TaskEvent.Kind.RECEIVED, 2, ""),
+            event(two, TaskEvent.Kind.FAILURE, 1, "boom"),
+            event(one, TaskEvent.Kind.SUCCESS, 2, ""));
+    plane.recordTaskEvents(List.of(), Duration.ofMinutes(1)); // nothing to do
+    plane.recordTaskEvents(first, Duration.ofMinutes(5));
+    plane.recordTaskEvents(second, Duration.ofMinutes(5));
+
+    assertThat(plane.taskHistory(one))
+        .containsExactly(first.get(0), first.get(2), first.get(3), second.get(0), second.get(2));
+    assertThat(plane.taskHistory(two)).containsExactly(first.get(1), second.get(1));
+    assertThat(plane.taskHistory("task_" + prefix + "never-ran")).isEmpty();
+    assertThatThrownBy(() -> plane.recordTaskEvents(first, Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("ttl");
+  }
+
+  /** A history keeps the last events only, and is forgotten when its time to live runs out. */
+  @Test
+  void aTaskHistoryIsBoundedAndExpires() {
+    if (!keepsTaskEvents()) {
+      return; // refusal: the test above
+    }
+    String busy = "task_" + prefix + UUID.randomUUID();
+    List<TaskEvent> many = new java.util.ArrayList<>();
+    for (int attempt = 1; attempt <= ControlPlane.MAX_TASK_EVENTS + 5; attempt++) {
+      many.add(event(busy, TaskEvent.Kind.RETRY, attempt, "again"));
+    }
+    plane.recordTaskEvents(many, Duration.ofMinutes(5));
+    List<TaskEvent> kept = plane.taskHistory(busy);
+    assertThat(kept).hasSize(ControlPlane.MAX_TASK_EVENTS);
+    assertThat(kept.get(0).attempt()).isEqualTo(6);
+    assertThat(kept.get(kept.size() - 1).attempt()).isEqualTo(ControlPlane.MAX_TASK_EVENTS + 5);
+
+    String brief = "task_" + prefix + UUID.randomUUID();
+    plane.recordTaskEvents(
+        List.of(event(brief, TaskEvent.Kind.SUCCESS, 1, "")), Duration.ofMillis(300));
+    await().atMost(PATIENCE).until(() -> plane.taskHistory(brief).isEmpty());
+    assertThat(plane.taskHistory(busy)).hasSize(ControlPlane.MAX_TASK_EVENTS);
   }
 }

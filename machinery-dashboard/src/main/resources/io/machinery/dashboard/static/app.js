@@ -286,7 +286,10 @@ function taskView(root, uuid, params) {
       const t = await get('/api/task?' + new URLSearchParams({ uuid, queue }));
       const state = t.state;
       // A finished task found nowhere else will not change: stop polling (each look-up scans the queue's lists).
-      this.settled = !!state && (state.state === 'SUCCESS' || state.state === 'FAILURE') && t.location === 'NOT_FOUND';
+      // A history is settled too when it is empty or ends in an outcome (the worker writes events a moment later).
+      const last = t.history && t.history.length ? t.history[t.history.length - 1].kind : null;
+      this.settled = !!state && (state.state === 'SUCCESS' || state.state === 'FAILURE') && t.location === 'NOT_FOUND'
+        && (last === null || last === 'SUCCESS' || last === 'FAILURE');
       const fields = [
         ['Name', el('span', { id: 'task-name', text: t.name || '—' })],
         ['Queue', queueLink(t.queue)],
@@ -307,7 +310,8 @@ function taskView(root, uuid, params) {
         if (links.onError.length) fields.push(['On error', links.onError.map(s => [taskLink(s.uuid, t.queue, s.name + ' ' + s.uuid), ' '])]);
       }
       if (!t.scanComplete) fields.push(['Note', 'The queue is longer than the scan bound: the task may be further in it.']);
-      const nodes = [el('dl', { class: 'fields' }, fields.map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]))];
+      const nodes = [cancelBar(t), el('dl', { class: 'fields' }, fields.map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]))];
+      nodes.push(el('h2', { text: 'History' }), historyTable(t.history));
       if (t.truncated) {
         nodes.push(el('p', {}, 'Long values are cut here. ',
           el('a', { id: 'download', href: '/api/task/raw?' + new URLSearchParams({ uuid, queue }), download: '', text: 'Download the whole message' })));
@@ -316,6 +320,29 @@ function taskView(root, uuid, params) {
       replace(body, nodes);
     },
   };
+}
+
+// A task that waits or runs can be cancelled (Server.cancel: revoked in the control plane, then FAILURE "cancelled").
+function cancelBar(t) {
+  if (!overview.actions || !t.cancellable) return null;
+  const label = 'Cancel task';
+  if (!overview.canCancel) {
+    return el('div', { class: 'toolbar' }, el('button', { class: 'danger', id: 'cancel', disabled: true, title: overview.cancelReason, text: label }),
+      el('span', { class: 'muted', id: 'cancel-reason', text: overview.cancelReason }));
+  }
+  const where = t.location === 'RUNNING' ? 'running on ' + (t.workerId || 'a worker') + '; it is interrupted' : t.location.toLowerCase() + '; workers will skip it';
+  return el('div', { class: 'toolbar' }, el('button', { class: 'danger', id: 'cancel', dataset: { action: 'cancel' }, text: label,
+    onclick: () => act('cancel', { queue: t.queue, uuid: t.uuid }, 'Cancel task "' + (t.name || '') + '" ' + t.uuid + ' (' + where + ')? It ends as FAILURE "cancelled".') }));
+}
+
+// The state history workers record with Worker.Builder.taskEvents(true); Go's backends keep the latest state only.
+function historyTable(history) {
+  if (!history) return el('p', { class: 'muted', id: 'task-history', text: 'No history: this control plane keeps no task events.' });
+  return el('div', { id: 'task-history' }, table(['At', 'Event', '#Attempt', 'Worker', 'Error'], history.map(e => el('tr', { dataset: { kind: e.kind } },
+    el('td', { class: 'nowrap', title: e.at, text: new Date(e.at).toLocaleTimeString([], { hour12: false }) + '.' + String(Date.parse(e.at) % 1000).padStart(3, '0') }),
+    el('td', {}, el('span', { class: 'pill ' + e.kind, text: e.kind })), num(e.attempt),
+    el('td', { class: 'mono', text: e.workerId }), el('td', { text: e.error || '' }))),
+    'No events recorded: workers record them with Worker.Builder.taskEvents(true).'));
 }
 
 function workersView(root) {

@@ -37,4 +37,10 @@ class AmqpControlPlaneContractIT extends ControlPlaneContract {
   protected boolean keepsRevokedTasks() {
     return false;
   }
+
+  /** Task events (Worker.Builder.taskEvents) need the Redis or the memory control plane. */
+  @Override
+  protected boolean keepsTaskEvents() {
+    return false;
+  }
 }

@@ -9,9 +9,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,6 +43,13 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link
  *       #workers} is one script (read the index, read each status, drop the expired ids); pause,
  *       resume and the paused list are one command each.
+ *   <li><b>Task events</b> ({@link #recordTaskEvents}): each task's history is the list {@code
+ *       {machinery:control}:events:<uuid>} of {@link TaskEvent#toJson()} entries. A batch is
+ *       written as {@code RPUSH} (the task's events of the batch), {@code LTRIM} to the last {@link
+ *       #MAX_TASK_EVENTS} and {@code PEXPIRE ttl} per task, all sent before any reply is awaited:
+ *       one pipelined round trip per batch, whatever its size. Not a script: the lists of one batch
+ *       are independent and a partial write only loses history, never a task. {@link #taskHistory}
+ *       is one {@code LRANGE}; an entry that does not decode is left out and logged.
  *   <li>A status that does not decode (written by something else) is left out of the listing and
  *       logged.
  * </ul>
@@ -135,6 +145,7 @@ public final class RedisControlPlane implements ControlPlane {
   private final String index;
   private final String statusPrefix;
   private final String paused;
+  private final String eventsPrefix;
 
   private RedisControlPlane(RedisSession session, String prefix) {
     this.session = session;
@@ -142,6 +153,7 @@ public final class RedisControlPlane implements ControlPlane {
     this.statusPrefix = RedisKeys.tagged(prefix, "worker:");
     this.paused = RedisKeys.tagged(prefix, "paused");
     this.revoked = RedisKeys.tagged(prefix, "revoked");
+    this.eventsPrefix = RedisKeys.tagged(prefix, "events:");
   }
 
   /**
@@ -263,6 +275,53 @@ public final class RedisControlPlane implements ControlPlane {
       out.add(new String(uuid, StandardCharsets.UTF_8));
     }
     return Set.copyOf(out);
+  }
+
+  @Override
+  public boolean recordsTaskEvents() {
+    return true;
+  }
+
+  /** Pipelined: every command of the batch is sent, then the replies are awaited. */
+  @Override
+  public void recordTaskEvents(List<TaskEvent> events, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    if (events.isEmpty()) {
+      return;
+    }
+    Map<String, List<byte[]>> byTask = new LinkedHashMap<>();
+    for (TaskEvent event : events) {
+      byTask.computeIfAbsent(event.taskUuid(), k -> new ArrayList<>()).add(event.toJson());
+    }
+    long millis = Math.max(1, ttl.toMillis());
+    List<CompletableFuture<?>> replies = new ArrayList<>(byTask.size() * 3);
+    var commands = session.commands();
+    for (Map.Entry<String, List<byte[]>> task : byTask.entrySet()) {
+      String key = eventsPrefix + task.getKey();
+      replies.add(
+          commands.rpush(key, task.getValue().toArray(new byte[0][])).toCompletableFuture());
+      replies.add(commands.ltrim(key, -MAX_TASK_EVENTS, -1).toCompletableFuture());
+      replies.add(commands.pexpire(key, millis).toCompletableFuture());
+    }
+    for (CompletableFuture<?> reply : replies) {
+      session.await(reply);
+    }
+  }
+
+  @Override
+  public List<TaskEvent> taskHistory(String taskUuid) {
+    String key = eventsPrefix + Objects.requireNonNull(taskUuid, "taskUuid");
+    List<TaskEvent> out = new ArrayList<>();
+    for (byte[] json : session.await(session.commands().lrange(key, 0, -1))) {
+      try {
+        out.add(TaskEvent.fromJson(json));
+      } catch (MalformedMessageException e) {
+        log.warn("Skipping a task event in {} that does not decode: {}", key, e.getMessage());
+      }
+    }
+    return out;
   }
 
   private static String requireName(String queue) {

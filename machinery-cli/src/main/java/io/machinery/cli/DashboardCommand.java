@@ -1,0 +1,126 @@
+package io.machinery.cli;
+
+import io.machinery.dashboard.Dashboard;
+import java.io.UncheckedIOException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code machinery dashboard}: serves the web dashboard over the deployment the global options
+ * name, prints its address and blocks until interrupted (Ctrl-C).
+ *
+ * <p>Design notes: the dashboard is the library's own {@link Dashboard} on the session's server, so
+ * the CLI and an embedded dashboard show the same. The command is the application here, so it
+ * installs a shutdown hook (the library never does): on Ctrl-C the hook interrupts the command's
+ * thread and waits for it to close the dashboard and the server's connections, instead of the JVM
+ * dropping them mid-request. Run from code (the tests), interrupting the thread that runs the
+ * command ends it the same way, with exit code 0, and the hook is removed again. The token can come
+ * from {@value #TOKEN_ENV} so that it does not show in the process list.
+ */
+@Command(
+    name = "dashboard",
+    description =
+        "Serve the web dashboard of this deployment (queues, tasks, workers, periodic entries) until"
+            + " interrupted")
+final class DashboardCommand extends CliCommand {
+  /** The environment variable read when {@code --token} is absent. */
+  static final String TOKEN_ENV = "MACHINERY_DASHBOARD_TOKEN";
+
+  @Option(
+      names = "--port",
+      paramLabel = "PORT",
+      description = "port to listen on (default ${DEFAULT-VALUE}; 0 picks a free one)")
+  int port = Dashboard.DEFAULT_PORT;
+
+  @Option(
+      names = "--bind",
+      paramLabel = "ADDRESS",
+      description =
+          "address to listen on (default ${DEFAULT-VALUE}: this host only); anything else exposes"
+              + " task data, so give a token and put TLS in front")
+  String bind = Dashboard.DEFAULT_BIND_ADDRESS;
+
+  @Option(
+      names = "--token",
+      paramLabel = "TOKEN",
+      description =
+          "token that actions (purge, pause, requeue, cancel, ...) must carry, at least 8"
+              + " characters; default $"
+              + TOKEN_ENV
+              + "; without one every action is refused")
+  @Nullable String token;
+
+  @Option(names = "--read-only", description = "hide and refuse every action")
+  boolean readOnly;
+
+  @Override
+  int run(Session session) {
+    Dashboard.Builder builder = Dashboard.builder(session.server()).port(port).readOnly(readOnly);
+    try {
+      builder.bindAddress(bind);
+      String secret = token != null ? token : session.io().env().get(TOKEN_ENV);
+      if (secret != null && !secret.isEmpty()) {
+        builder.token(secret);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new CliException(MachineryCli.EXIT_USAGE, String.valueOf(e.getMessage()), e);
+    }
+    Dashboard dashboard;
+    try {
+      dashboard = builder.build().start();
+    } catch (UncheckedIOException e) {
+      throw new CliException(MachineryCli.EXIT_USAGE, String.valueOf(e.getMessage()), e);
+    }
+    CountDownLatch closed = new CountDownLatch(1);
+    Thread hook = stopHook(Thread.currentThread(), closed);
+    try (dashboard) {
+      String mode =
+          readOnly
+              ? "read-only"
+              : token != null || session.io().env().get(TOKEN_ENV) != null
+                  ? "actions need the token"
+                  : "actions disabled: no --token";
+      if (session.json()) {
+        Render.json(
+            session.io().out(),
+            Render.JSON
+                .createObjectNode()
+                .put("url", dashboard.uri().toString())
+                .put("mode", mode));
+      } else {
+        session.io().out().println("dashboard on " + dashboard.uri() + " (" + mode + ")");
+        session.io().out().println("Ctrl-C stops it");
+      }
+      session.io().out().flush();
+      Runtime.getRuntime().addShutdownHook(hook);
+      new CountDownLatch(1).await();
+    } catch (InterruptedException e) {
+      // the way to stop: the dashboard is closed above, the session by CliCommand
+    } finally {
+      closed.countDown();
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the JVM is exiting and runs the hook, which waited for closed
+      }
+    }
+    return MachineryCli.EXIT_OK;
+  }
+
+  /** On Ctrl-C: interrupt the command and give it a few seconds to close the dashboard. */
+  private static Thread stopHook(Thread command, CountDownLatch closed) {
+    return new Thread(
+        () -> {
+          command.interrupt();
+          try {
+            closed.await(5, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        },
+        "machinery-dashboard-stop");
+  }
+}

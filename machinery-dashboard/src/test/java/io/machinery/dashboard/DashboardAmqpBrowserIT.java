@@ -1,0 +1,75 @@
+package io.machinery.dashboard;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.amqp.AmqpBroker;
+import io.machinery.config.AmqpConfig;
+import io.machinery.config.Config;
+import io.machinery.testkit.TestEndpoints;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.openqa.selenium.By;
+import org.openqa.selenium.WebElement;
+
+/**
+ * The browser scenario on RabbitMQ: an AMQP broker (sizes from queue.declare-passive, pending tasks
+ * peeked without consuming, delayed ones found in Go's delay queues through the management API)
+ * with a Redis result backend, whose control plane lists the workers and keeps the pauses. The
+ * exchange is this test's own, so the overview's binding listing stays small on the shared
+ * RabbitMQ, and the queue is its binding key, so no other test's tasks reach it.
+ */
+class DashboardAmqpBrowserIT extends DashboardBrowserScenario {
+  private static final String EXCHANGE = "machinery_dashboard_it";
+
+  /** This test's exchange, the queue as its binding key, and the given result backend. */
+  private static Config config(String queue, String backendUrl) {
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(backendUrl)
+        .defaultQueue(queue)
+        .amqp(AmqpConfig.builder().exchange(EXCHANGE).bindingKey(queue).build())
+        .build();
+  }
+
+  @Override
+  Deployment deploy(String queue) {
+    Config config = config(queue, TestEndpoints.redisUrl());
+    AmqpBroker broker = AmqpBroker.create(config);
+    RedisBackend backend = RedisBackend.create(config);
+    return new Deployment(
+        Server.builder().config(config).broker(broker).backend(backend).build(),
+        List.of(broker, backend));
+  }
+
+  /**
+   * An AMQP-only deployment (the AMQP backend's control plane keeps no revocations): the task page
+   * shows the Cancel button greyed out with the reason, and no history.
+   */
+  @Test
+  void onAnAmqpOnlyDeploymentCancelIsDisabledWithTheReason() throws Exception {
+    Config config = config(queue, TestEndpoints.amqpUrl());
+    try (AmqpBroker broker = AmqpBroker.create(config);
+        AmqpBackend backend =
+            AmqpBackend.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
+        Server amqpOnly = Server.builder().config(config).broker(broker).backend(backend).build();
+        Dashboard amqpDashboard =
+            Dashboard.builder(amqpOnly).port(0).token(TOKEN).build().start()) {
+      String uuid = amqpOnly.sendTask(Signature.create("resize", Arg.of(1L))).taskUuid();
+      browser.open(amqpDashboard.uri() + "#/task/" + uuid + "?queue=" + queue);
+      browser.waitFor(By.id("token")).sendKeys(TOKEN);
+      browser.waitForText(By.id("task-location"), "PENDING");
+      WebElement cancel = browser.waitFor(By.id("cancel"));
+      assertThat(cancel.isEnabled()).isFalse();
+      assertThat(cancel.getAttribute("data-action")).isNull();
+      assertThat(browser.driver.findElement(By.id("cancel-reason")).getText())
+          .contains("keeps no revoked tasks");
+      assertThat(browser.driver.findElement(By.id("task-history")).getText())
+          .contains("keeps no task events");
+    }
+  }
+}
