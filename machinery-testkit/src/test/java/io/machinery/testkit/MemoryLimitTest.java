@@ -18,4 +18,9 @@ class MemoryLimitTest extends LimitSuite {
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());
   }
+
+  @Override
+  protected boolean separateInstancesShareState() {
+    return false;
+  }
 }
