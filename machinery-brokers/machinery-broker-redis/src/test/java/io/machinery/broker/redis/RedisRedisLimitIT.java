@@ -1,13 +1,28 @@
 package io.machinery.broker.redis;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.WireCodec;
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.lock.redis.RedisTaskLimiter;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
+import io.machinery.spi.Consumption;
+import io.machinery.spi.Delivery;
 import io.machinery.spi.TaskLimiter;
 import io.machinery.testkit.LimitSuite;
+import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 /**
  * Task limits and priorities with the Redis broker (priorities on), the Redis backend and the
@@ -33,5 +48,58 @@ class RedisRedisLimitIT extends LimitSuite {
   @Override
   protected TaskLimiter createLimiter() {
     return RedisTaskLimiter.create(config);
+  }
+
+  private long length(String key) {
+    try (RedisSession redis = RedisSession.open(config.broker(), config)) {
+      return redis.await(redis.commands().llen(key));
+    }
+  }
+
+  /**
+   * A Go producer pushes every task, prioritized or not, to the plain list (Go ignores Priority).
+   */
+  @Test
+  void aGoProducersPrioritiesInThePlainQueueAreHonoured() {
+    List<AsyncResult> results = new ArrayList<>();
+    try (RedisBroker goLike = RedisBroker.create(config);
+        Server producer = Server.builder().config(config).broker(goLike).backend(backend).build()) {
+      for (int i = 0; i < 5; i++) {
+        results.add(producer.sendTask(Signature.builder("record").args(Arg.of("low" + i)).build()));
+      }
+      results.add(
+          producer.sendTask(
+              Signature.builder("record").args(Arg.of("urgent")).priority(200).build()));
+      assertThat(length(config.defaultQueue())).isEqualTo(6);
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order.get(0)).isEqualTo("urgent");
+  }
+
+  @Test
+  void withoutPrioritiesATaskStaysInGosListForGoWorkers() {
+    try (RedisBroker goLike = RedisBroker.create(config);
+        Server producer = Server.builder().config(config).broker(goLike).backend(backend).build()) {
+      producer.sendTask(Signature.builder("record").args(Arg.of("p")).priority(5).build());
+    }
+    assertThat(length(config.defaultQueue())).isEqualTo(1);
+    assertThat(length(new QueueKeys(config.defaultQueue()).band(5))).isZero();
+    sendRecord("banded", 5);
+    assertThat(length(new QueueKeys(config.defaultQueue()).band(5))).isEqualTo(1);
+  }
+
+  /** At least once for every band: what a consumer took and never settled comes back. */
+  @Test
+  void aBandMessageTakenAndNotSettledComesBackWhenItsConsumerCloses() throws Exception {
+    AsyncResult result = sendRecord("banded", 7);
+    RecordingHandler handler = new RecordingHandler(1);
+    Consumption consumption = broker.startConsuming("probe", "", handler);
+    Delivery taken = handler.next(10);
+    assertThat(taken).isNotNull();
+    assertThat(WireCodec.decodeSignature(taken.body(), config).priority()).isEqualTo(7);
+    consumption.close(); // unsettled: back to the queue
+    launch(server, 1, Map.of());
+    assertThat(result.get(TIMEOUT)).containsExactly("banded");
   }
 }
