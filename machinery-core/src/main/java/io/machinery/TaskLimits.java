@@ -27,12 +27,13 @@ import org.slf4j.LoggerFactory;
  *   <li><b>The delay.</b> {@code max(hint, backoff)}, where the hint is the limiter's (when the
  *       next rate token comes; unknown for a full cap) and the back-off doubles from {@link
  *       Worker#FIRST_LIMIT_DELAY} with each deferral of this message, up to the worker's {@link
- *       Worker.Builder#maxLimitDelay}; then up to a quarter more at random, so messages deferred
- *       together do not all come back at once. So a deferred task is offered again within {@code
- *       1.25 × maxLimitDelay} (plus the broker's delayed-task resolution, e.g. Redis's
- *       DelayedTasksPollPeriod) of the moment a slot or token frees. The growing back-off bounds
- *       the load of a backlog: each waiting message costs one limiter call and one requeue per
- *       re-offer, at most once per back-off.
+ *       Worker.Builder#maxLimitDelay} (a hint is rounded up to the next step); then 0, 1 or 2
+ *       eighths more at random, so messages deferred together do not all come back at once. The
+ *       delays are few distinct values, so a broker that keeps a queue per delay (AMQP) keeps few.
+ *       So a deferred task is offered again within {@code 1.25 × maxLimitDelay} (plus the broker's
+ *       delayed-task resolution, e.g. Redis's DelayedTasksPollPeriod) of the moment a slot or token
+ *       frees. The growing back-off bounds the load of a backlog: each waiting message costs one
+ *       limiter call and one requeue per re-offer, at most once per back-off.
  *   <li><b>Counted, not failed.</b> Each deferral counts up header {@value MessageHeaders#LIMITED}
  *       in the message (so the back-off grows across workers); it is not a failure ({@code
  *       maxDeliveries} does not see it) nor a retry ({@code RetryCount} is untouched). A key
@@ -126,19 +127,25 @@ final class TaskLimits {
       return new Permit(limiter, key, limit, holder);
     }
     int deferrals = MessageHeaders.count(signature, MessageHeaders.LIMITED) + 1;
-    Duration delay = backoff.delay(deferrals);
-    if (decision.retryAfter().compareTo(delay) > 0) {
-      delay =
-          decision.retryAfter().compareTo(backoff.max()) > 0
-              ? backoff.max()
-              : decision.retryAfter();
-    }
-    long jitter = delay.toNanos() / 4;
-    if (jitter > 0) {
-      delay = delay.plusNanos(ThreadLocalRandom.current().nextLong(jitter + 1));
-    }
     return new Defer(
-        delay, MessageHeaders.with(signature, MessageHeaders.LIMITED, deferrals), key, deferrals);
+        delay(deferrals, decision.retryAfter(), ThreadLocalRandom.current().nextInt(3)),
+        MessageHeaders.with(signature, MessageHeaders.LIMITED, deferrals),
+        key,
+        deferrals);
+  }
+
+  /**
+   * The back-off step of this deferral, or the first later step that covers the limiter's hint,
+   * plus {@code jitterStep} (0-2) eighths: a few distinct values only, so a broker that keeps a
+   * queue per delay (AMQP's requeue queues) keeps few of them.
+   */
+  Duration delay(int deferrals, Duration hint, int jitterStep) {
+    int step = deferrals;
+    Duration base = backoff.delay(step);
+    while (base.compareTo(hint) < 0 && base.compareTo(backoff.max()) < 0) {
+      base = backoff.delay(++step);
+    }
+    return base.plus(base.dividedBy(8).multipliedBy(jitterStep));
   }
 
   /**

@@ -49,4 +49,21 @@ class TaskLimitTest {
           .hasMessageContaining("maxLimitDelay must be from");
     }
   }
+
+  @Test
+  void aDeferralWaitsTheBackOffStepThatCoversTheHintAndIsBounded() {
+    TaskLimits limits =
+        new TaskLimits(
+            java.util.Map.of(),
+            io.machinery.embedded.LocalTaskLimiter.create(),
+            Duration.ofMillis(800),
+            "w");
+    // 50 ms doubling: step 1 = 50, step 2 = 100, ...; the cap is 800
+    assertThat(limits.delay(1, Duration.ZERO, 0)).isEqualTo(Duration.ofMillis(50));
+    assertThat(limits.delay(2, Duration.ZERO, 0)).isEqualTo(Duration.ofMillis(100));
+    assertThat(limits.delay(1, Duration.ofMillis(130), 0)).isEqualTo(Duration.ofMillis(200));
+    assertThat(limits.delay(1, Duration.ofMillis(130), 2)).isEqualTo(Duration.ofMillis(250));
+    assertThat(limits.delay(30, Duration.ZERO, 2)).isEqualTo(Duration.ofMillis(1000));
+    assertThat(limits.delay(1, Duration.ofHours(1), 0)).isEqualTo(Duration.ofMillis(800));
+  }
 }
