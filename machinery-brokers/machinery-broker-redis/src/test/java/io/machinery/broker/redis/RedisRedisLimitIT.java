@@ -6,6 +6,8 @@ import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.TaskFunction;
+import io.machinery.TaskLimit;
 import io.machinery.WireCodec;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.client.redis.RedisSession;
@@ -19,6 +21,7 @@ import io.machinery.spi.TaskLimiter;
 import io.machinery.testkit.LimitSuite;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -101,5 +104,37 @@ class RedisRedisLimitIT extends LimitSuite {
     consumption.close(); // unsettled: back to the queue
     launch(server, 1, Map.of());
     assertThat(result.get(TIMEOUT)).containsExactly("banded");
+  }
+
+  /** The README's example, run. */
+  @Test
+  void readmeExample() {
+    List<String> out = new ArrayList<>();
+    // README:limits:begin
+    try (RedisBroker broker = RedisBroker.builder(config).priorities(true).build();
+        RedisBackend backend = RedisBackend.create(config);
+        RedisTaskLimiter limiter = RedisTaskLimiter.create(config); // shared by every worker
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask(
+          "charge", TaskFunction.of(String.class, customer -> "charged " + customer));
+      server
+          .workerBuilder("billing")
+          .concurrency(20)
+          .limiter(limiter)
+          .limit(
+              "charge",
+              TaskLimit.builder()
+                  .rate(10, Duration.ofSeconds(1)) // per customer: 10 charges a second,
+                  .maxConcurrent(2) // two at once, on all workers together
+                  .key(signature -> "customer:" + signature.args().get(0).value())
+                  .build())
+          .build()
+          .launchAsync();
+      AsyncResult urgent =
+          server.sendTask(Signature.builder("charge").args(Arg.of("c-42")).priority(9).build());
+      out.add(String.valueOf(urgent.get(Duration.ofSeconds(10)))); // [charged c-42]
+    }
+    // README:limits:end
+    assertThat(out).containsExactly("[charged c-42]");
   }
 }
