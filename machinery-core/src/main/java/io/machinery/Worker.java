@@ -44,6 +44,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Unknown tasks</b> are requeued with a growing delay kept in the message, dead-lettered
  *       after {@link Builder#maxUnregisteredRequeues}, or dropped when they say {@code
  *       IgnoreWhenTaskNotRegistered}; see {@link UnregisteredBackoff}.
+ *   <li><b>Task limits</b> ({@link Builder#limit}) are {@link TaskLimits}' business: a task that
+ *       must wait goes back to the broker with a delay instead of holding a slot.
  *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through
  *       {@link LogText} (control characters escaped, long values cut).
  *   <li><b>Control plane.</b> When the server has a {@link io.machinery.spi.ControlPlane}, a {@link
@@ -240,7 +242,9 @@ public final class Worker implements AutoCloseable {
             revocations,
             new TaskLimits(
                 b.limits,
-                b.limiter != null ? b.limiter : io.machinery.embedded.LocalTaskLimiter.create(),
+                b.limiter != null
+                    ? b.limiter
+                    : io.machinery.embedded.LocalTaskLimiter.create(server.clock()),
                 b.maxLimitDelay,
                 consumerTag));
   }

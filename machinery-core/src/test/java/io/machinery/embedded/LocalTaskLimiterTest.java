@@ -4,38 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machinery.TaskLimit;
 import io.machinery.spi.TaskLimiter.Decision;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class LocalTaskLimiterTest {
-  private final AtomicReference<Instant> now =
-      new AtomicReference<>(Instant.parse("2026-01-01T00:00:00Z"));
-  private final LocalTaskLimiter limiter =
-      LocalTaskLimiter.create(
-          new Clock() {
-            @Override
-            public ZoneId getZone() {
-              return ZoneOffset.UTC;
-            }
-
-            @Override
-            public Clock withZone(ZoneId zone) {
-              return this;
-            }
-
-            @Override
-            public Instant instant() {
-              return now.get();
-            }
-          });
+  private final ManualClock clock = new ManualClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private final LocalTaskLimiter limiter = LocalTaskLimiter.create(clock);
 
   private void advance(Duration d) {
-    now.updateAndGet(t -> t.plus(d));
+    clock.advance(d);
   }
 
   @Test
