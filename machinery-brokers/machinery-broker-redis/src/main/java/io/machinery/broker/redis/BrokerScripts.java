@@ -28,16 +28,21 @@ final class BrokerScripts {
 
   /**
    * Lua for priority bands ({@link io.machinery.spi.PriorityBands}), with the queue in KEYS[1] and
-   * bands 1-9 in KEYS[7..15]: {@code band(b)} is a band's list, {@code choose(take)} the band the
+   * bands 1-9 in KEYS[7..15]: {@code band(b)} is a band's list, {@code lengths()} every band's
+   * length (read once per fetch, then counted down), {@code choose(take, len)} the band the
    * weighted fetch takes from next (-1: all empty), mirroring {@code PriorityBands.choose}.
    */
   private static final String BANDS =
       """
       local function band(b) if b == 0 then return KEYS[1] end return KEYS[6 + b] end
-      local function choose(take)
-        local top, lower, len = -1, 0, {}
+      local function lengths()
+        local len = {}
+        for b = 0, 9 do len[b] = redis.call('LLEN', band(b)) end
+        return len
+      end
+      local function choose(take, len)
+        local top, lower = -1, 0
         for b = 9, 0, -1 do
-          len[b] = redis.call('LLEN', band(b))
           if len[b] > 0 then if top < 0 then top = b else lower = lower + 1 end end
         end
         if top < 0 or lower == 0 or take % 10 ~= 9 then return top end
@@ -95,15 +100,16 @@ final class BrokerScripts {
         end
       end
       local counted = redis.call('EXISTS', KEYS[6]) == 1
-      local out, counts, bytes, more = {'', '1', ''}, {}, 0, true
+      local out, counts, bytes, more, len = {'', '1', ''}, {}, 0, true, lengths()
       local dl, dlLimit, queue, consumer, at = KEYS[5], tonumber(ARGV[7]), KEYS[1], ARGV[2], ARGV[6]
       while #out - 3 < max and bytes < budget do
-        local b = choose(take)
+        local b = choose(take, len)
         if b < 0 then
           more = false
           break
         end
         local m = redis.call('LPOP', band(b))
+        len[b] = len[b] - 1
         take = take + 1
         bytes = bytes + #m
         if #m > limit then
