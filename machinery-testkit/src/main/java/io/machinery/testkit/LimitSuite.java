@@ -72,6 +72,7 @@ public abstract class LimitSuite {
   protected final AtomicInteger holdsStarted = new AtomicInteger();
   protected final List<CountDownLatch> latches = new ArrayList<>();
   private final List<Worker> workers = new ArrayList<>();
+  private final List<AutoCloseable> cleanups = new ArrayList<>();
 
   protected abstract Broker createBroker(Config config);
 
@@ -130,8 +131,11 @@ public abstract class LimitSuite {
   }
 
   @AfterEach
-  void stop() {
+  void stop() throws Exception {
     latches.forEach(CountDownLatch::countDown);
+    for (AutoCloseable c : cleanups) {
+      c.close();
+    }
     server.close();
     broker.close();
     backend.close();
@@ -329,44 +333,70 @@ public abstract class LimitSuite {
     return true;
   }
 
-  @Test
-  void workersOfSeveralProcessesShareOneCap() throws Exception {
+  /**
+   * Another process, in effect: a server with its own broker, backend and limiter where separate
+   * instances share state (else the test's), its limiter counted; closed after the test.
+   */
+  private Server otherProcess(CountingLimiter[] counted) {
     boolean separate = separateInstancesShareState();
     Broker otherBroker = separate ? createBroker(config) : broker;
     Backend otherBackend = separate ? createBackend(config) : backend;
     TaskLimiter otherLimiter = separate ? createLimiter() : limiter;
-    CountingLimiter otherCounting = new CountingLimiter(otherLimiter);
+    counted[0] = new CountingLimiter(otherLimiter);
     Server second =
         Server.builder().config(config).broker(otherBroker).backend(otherBackend).build();
-    try {
-      registerTasks(second);
-      launch(server, 5, Map.of("hold", TaskLimit.maxConcurrent(3)));
-      launch(second, 5, Map.of("hold", TaskLimit.maxConcurrent(3)), otherCounting);
-      List<AsyncResult> results = new ArrayList<>();
-      for (int i = 0; i < 8; i++) {
-        results.add(hold(newLatch(), "shared"));
-      }
-      await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 3);
-      // both workers were refused: the cap holds across them
-      await()
-          .atMost(TIMEOUT)
-          .until(
-              () ->
-                  counting.refused() >= 1
-                      && otherCounting.refused() >= 1
-                      && counting.refused() + otherCounting.refused() >= 15);
-      assertThat(holdsStarted.get()).isEqualTo(3);
-      latches.forEach(CountDownLatch::countDown);
-      results.forEach(r -> r.get(TIMEOUT));
-      assertThat(count(mostRunning, "shared")).isEqualTo(3);
-    } finally {
-      second.close();
-      if (separate) {
-        otherBroker.close();
-        otherBackend.close();
-        otherLimiter.close();
-      }
+    registerTasks(second);
+    cleanups.add(0, second);
+    if (separate) {
+      cleanups.add(otherBroker);
+      cleanups.add(otherBackend);
+      cleanups.add(otherLimiter);
     }
+    return second;
+  }
+
+  @Test
+  void workersOfSeveralProcessesShareOneCap() {
+    CountingLimiter[] other = new CountingLimiter[1];
+    Server second = otherProcess(other);
+    launch(server, 5, Map.of("hold", TaskLimit.maxConcurrent(3)));
+    launch(second, 5, Map.of("hold", TaskLimit.maxConcurrent(3)), other[0]);
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      results.add(hold(newLatch(), "shared"));
+    }
+    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 3);
+    // both workers were refused: the cap holds across them
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                counting.refused() >= 1
+                    && other[0].refused() >= 1
+                    && counting.refused() + other[0].refused() >= 15);
+    assertThat(holdsStarted.get()).isEqualTo(3);
+    latches.forEach(CountDownLatch::countDown);
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(count(mostRunning, "shared")).isEqualTo(3);
+  }
+
+  @Test
+  void workersOfSeveralProcessesShareOneRate() {
+    CountingLimiter[] other = new CountingLimiter[1];
+    Server second = otherProcess(other);
+    TaskLimit rate = TaskLimit.builder().rate(20, Duration.ofSeconds(1)).burst(1).build();
+    launch(server, 5, Map.of("stamp", rate));
+    launch(second, 5, Map.of("stamp", rate), other[0]);
+    List<AsyncResult> results = new ArrayList<>();
+    for (long i = 0; i < 11; i++) {
+      results.add(server.sendTask(Signature.create("stamp", Arg.of(i))));
+    }
+    results.forEach(r -> r.get(TIMEOUT));
+    List<Long> sorted = new ArrayList<>(stamps);
+    Collections.sort(sorted);
+    // 10 intervals of 50 ms between the first and the last start, whichever worker ran them
+    assertThat((sorted.get(sorted.size() - 1) - sorted.get(0)) / 1e6)
+        .isGreaterThanOrEqualTo(10 * 50 * 0.8);
   }
 
   // ---------------------------------------------------------------------------------- priorities
