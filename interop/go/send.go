@@ -155,6 +155,8 @@ func (s *sender) run(name string) *scenarioOut {
 	case "panic":
 		msg := "oops"
 		err = s.single(out, &tasks.Signature{Name: "panic"}, []interface{}{}, &msg)
+	case "priority":
+		err = s.priority(out)
 	default:
 		err = fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(allScenarios, ","))
 	}
@@ -168,6 +170,30 @@ func (s *sender) run(name string) *scenarioOut {
 }
 
 func (s *sender) deadline() time.Time { return time.Now().Add(s.timeout) }
+
+// priority sends add(0,1)..add(4,1) with Priority 0, then add(5,1) with
+// Priority 9 (not in "all": it tests the consumer's order, which Go's Redis
+// broker ignores; Go pushes all six to the plain list). UUIDs: in send order;
+// the deciding result is the prioritized task's.
+func (s *sender) priority(out *scenarioOut) error {
+	for i := int64(0); i < 6; i++ {
+		sig := addSig(i, 1)
+		if i == 5 {
+			sig.Priority = 9
+		}
+		if _, err := s.srv.SendTask(sig); err != nil {
+			return err
+		}
+		out.UUIDs = append(out.UUIDs, sig.UUID)
+	}
+	if s.noWait {
+		return nil
+	}
+	o := waitState(s.srv.GetBackend(), out.UUIDs[5], s.deadline())
+	out.Tasks = []*outcome{o}
+	s.judge(out, o, []interface{}{int64(6)}, nil)
+	return nil
+}
 
 // single sends one task with SendTask and waits for it.
 func (s *sender) single(out *scenarioOut, sig *tasks.Signature, want []interface{}, wantErr *string) error {

@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
  *       byte[])}), and dead-lettered once it passes {@code maxDeliveries}. A run whose bookkeeping
  *       failed is dead-lettered (requeueing would run the function again). A run abandoned by
  *       shutdown goes back at once, uncounted.
+ *   <li><b>Task limits</b> ({@link TaskLimits}) are asked after decoding, before the run: a task
+ *       that must wait is handed back with a delay, uncounted as a failure.
  *   <li><b>Poison messages.</b> A message the broker says it handed out more than {@code
  *       maxDeliveries} times ({@link Delivery#deliveryCount()}) is dead-lettered before it is
  *       decoded: decoding may be what kills or stalls every worker it reaches.
@@ -45,6 +47,7 @@ final class Intake {
   private final Consumer<Throwable> errors;
   private final String consumerTag;
   private final Revocations revocations;
+  private final TaskLimits limits;
 
   /**
    * @param running where runs are registered while they execute, so the worker can abandon them
@@ -57,7 +60,8 @@ final class Intake {
       Backoff requeueBackoff,
       Set<TaskExecution> running,
       Consumer<Throwable> errors,
-      Revocations revocations) {
+      Revocations revocations,
+      TaskLimits limits) {
     this.settings = settings;
     this.unregistered = unregistered;
     this.maxDeliveries = maxDeliveries;
@@ -66,10 +70,21 @@ final class Intake {
     this.errors = errors;
     this.consumerTag = settings.consumerTag();
     this.revocations = revocations;
+    this.limits = limits;
   }
 
   /** Handles one delivery and settles it exactly once, whatever is thrown. */
   void process(Delivery raw) {
+    process(raw, false);
+  }
+
+  /**
+   * Handles one delivery and settles it exactly once, whatever is thrown.
+   *
+   * @param inline true when the delivery runs in the sender's thread and cannot be requeued (the
+   *     eager broker): a task limit then waits here instead of deferring the message
+   */
+  void process(Delivery raw, boolean inline) {
     SettleOnce delivery = new SettleOnce(raw);
     Signature signature = null;
     TaskMdc mdc = null;
@@ -84,7 +99,13 @@ final class Intake {
         handleUnregistered(delivery, signature);
         return;
       }
-      execute(delivery, signature, function);
+      TaskLimits.Permit permit = admit(delivery, signature, inline);
+      if (permit == null) {
+        return;
+      }
+      try (permit) {
+        execute(delivery, signature, function);
+      }
     } catch (Throwable t) {
       if (!delivery.settled()) {
         if (signature == null) {
@@ -142,6 +163,43 @@ final class Intake {
       // An OutOfMemoryError or a decoder bug: the same bytes would fail again on every worker.
       deadLetter(delivery, null, "Could not unmarshal the message into a task signature: " + t);
     }
+    return null;
+  }
+
+  /**
+   * The task's limit permit, or null when the message was handed back to wait (see {@link
+   * TaskLimits}).
+   */
+  private TaskLimits.@Nullable Permit admit(
+      SettleOnce delivery, Signature signature, boolean inline) {
+    if (limits.isEmpty() || revocations.isRevoked(signature.uuid())) {
+      return TaskLimits.UNLIMITED;
+    }
+    TaskLimits.Entry entry;
+    try {
+      entry = inline ? limits.enterWaiting(signature) : limits.enter(signature);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      delivery.requeue(Duration.ZERO);
+      return null;
+    } catch (RuntimeException e) {
+      errors.accept(e);
+      requeueCounted(delivery, signature, "its task limit could not be checked: " + e);
+      return null;
+    }
+    if (entry instanceof TaskLimits.Permit permit) {
+      return permit;
+    }
+    TaskLimits.Defer defer = (TaskLimits.Defer) entry;
+    log.debug(
+        "Worker {}: task {} {} waits for its limit (key {}); handed back for {} (deferral {})",
+        consumerTag,
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        LogText.of(defer.key()),
+        defer.delay(),
+        defer.deferrals());
+    requeueReplaced(delivery, defer.replacement(), defer.delay());
     return null;
   }
 

@@ -23,6 +23,12 @@ final class MessageHeaders {
    */
   static final String REQUEUES = "machinery_requeues";
 
+  /**
+   * Times a worker handed the message back because a {@link TaskLimit} said wait (not a failure,
+   * not a retry: it bounds nothing, it stretches the wait).
+   */
+  static final String LIMITED = "machinery_limited";
+
   /** Times a worker requeued the message because no worker there knew the task. */
   static final String UNREGISTERED = "machinery_unregistered";
 
@@ -92,6 +98,7 @@ final class MessageHeaders {
     headers.put(ATTEMPT, Integer.toString(attempt(signature) + 1));
     headers.remove(REQUEUES);
     headers.remove(UNREGISTERED);
+    headers.remove(LIMITED);
     return headers;
   }
 }

@@ -44,6 +44,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Unknown tasks</b> are requeued with a growing delay kept in the message, dead-lettered
  *       after {@link Builder#maxUnregisteredRequeues}, or dropped when they say {@code
  *       IgnoreWhenTaskNotRegistered}; see {@link UnregisteredBackoff}.
+ *   <li><b>Task limits</b> ({@link Builder#limit}) are {@link TaskLimits}' business: a task that
+ *       must wait goes back to the broker with a delay instead of holding a slot.
  *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through
  *       {@link LogText} (control characters escaped, long values cut).
  *   <li><b>Control plane.</b> When the server has a {@link io.machinery.spi.ControlPlane}, a {@link
@@ -112,6 +114,15 @@ public final class Worker implements AutoCloseable {
 
   /** Default of {@link Builder#cancelGracePeriod}. */
   public static final Duration DEFAULT_CANCEL_GRACE_PERIOD = Duration.ofSeconds(10);
+
+  /**
+   * First delay before a task held back by its {@link TaskLimit} is offered again; it doubles with
+   * each deferral up to {@link Builder#maxLimitDelay}.
+   */
+  public static final Duration FIRST_LIMIT_DELAY = Duration.ofMillis(50);
+
+  /** Default of {@link Builder#maxLimitDelay}. */
+  public static final Duration DEFAULT_MAX_LIMIT_DELAY = Duration.ofSeconds(2);
 
   /** Default of {@link Builder#heartbeatInterval}. */
   public static final Duration DEFAULT_HEARTBEAT_INTERVAL = Duration.ofSeconds(5);
@@ -235,7 +246,14 @@ public final class Worker implements AutoCloseable {
             requeueBackoff,
             running,
             error -> reportError(error, () -> {}),
-            revocations);
+            revocations,
+            new TaskLimits(
+                b.limits,
+                b.limiter != null
+                    ? b.limiter
+                    : io.machinery.embedded.LocalTaskLimiter.create(server.clock()),
+                b.maxLimitDelay,
+                consumerTag));
   }
 
   /**
@@ -673,7 +691,7 @@ public final class Worker implements AutoCloseable {
     public void handleNow(Delivery delivery) {
       inProgress.incrementAndGet();
       try {
-        intake.process(delivery);
+        intake.process(delivery, true);
       } finally {
         settled();
       }
@@ -724,6 +742,9 @@ public final class Worker implements AutoCloseable {
     private Backoff requeueBackoff = REQUEUE_BACKOFF;
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
     private TaskExecution.Pause pause = delay -> Thread.sleep(delay);
+    private final java.util.Map<String, TaskLimit> limits = new java.util.HashMap<>();
+    private io.machinery.spi.@Nullable TaskLimiter limiter;
+    private Duration maxLimitDelay = DEFAULT_MAX_LIMIT_DELAY;
 
     Builder(Server server, String consumerTag) {
       this.server = server;
@@ -979,6 +1000,65 @@ public final class Worker implements AutoCloseable {
      */
     public Builder taskEvents(boolean value) {
       taskEvents = value;
+      return this;
+    }
+
+    /**
+     * Limits the runs of task {@code taskName}: a rate, a concurrency cap, or both, per task or per
+     * key ({@link TaskLimit}). A run that may not start yet is handed back to the broker and
+     * offered again later, holding no slot meanwhile; other tasks are not held up. The limit is as
+     * wide as the {@link #limiter}: this worker alone by default, every worker with a shared one.
+     *
+     * @param taskName the registered name
+     * @param limit the limit
+     * @return this builder
+     * @throws IllegalArgumentException when the name is empty or already has a limit
+     */
+    public Builder limit(String taskName, TaskLimit limit) {
+      Objects.requireNonNull(taskName, "taskName");
+      Objects.requireNonNull(limit, "limit");
+      if (taskName.isEmpty()) {
+        throw new IllegalArgumentException("limit needs a task name, was empty");
+      }
+      if (limits.putIfAbsent(taskName, limit) != null) {
+        throw new IllegalArgumentException(
+            "task "
+                + taskName
+                + " already has a limit ("
+                + limits.get(taskName)
+                + "); one TaskLimit can set both a rate and a cap");
+      }
+      return this;
+    }
+
+    /**
+     * Where limit state lives; default a {@link io.machinery.embedded.LocalTaskLimiter} of this
+     * worker's own. Pass one shared store (the Redis limiter of {@code machinery-lock-redis}) to
+     * every worker for cluster-wide limits; the caller closes it after the workers.
+     *
+     * @param value the limiter
+     * @return this builder
+     */
+    public Builder limiter(io.machinery.spi.TaskLimiter value) {
+      limiter = Objects.requireNonNull(value, "limiter");
+      return this;
+    }
+
+    /**
+     * The longest a task held back by its limit stays away before it is offered again (plus up to a
+     * quarter at random); default {@link #DEFAULT_MAX_LIMIT_DELAY}. Shorter: it starts sooner after
+     * a slot frees; longer: a backlog of waiting tasks costs fewer requeues.
+     *
+     * @param value the delay, from {@link #FIRST_LIMIT_DELAY} to one hour
+     * @return this builder
+     * @throws IllegalArgumentException when out of that range
+     */
+    public Builder maxLimitDelay(Duration value) {
+      if (value.compareTo(FIRST_LIMIT_DELAY) < 0 || value.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException(
+            "maxLimitDelay must be from " + FIRST_LIMIT_DELAY + " to 1 hour, was " + value);
+      }
+      maxLimitDelay = value;
       return this;
     }
 

@@ -10,12 +10,12 @@ import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.Inspector;
+import io.machinery.spi.PriorityBands;
 import io.machinery.wire.WireCodec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -36,8 +36,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * An asynchronous broker inside this JVM: the embedded default. Messages are Go JSON bytes in
- * per-queue FIFO lists; tasks with a future ETA wait in a time-ordered set and move to their queue
- * when due; dead letters are kept for inspection ({@link #deadLetters()}).
+ * per-queue FIFO lists, one per priority band ({@link PriorityBands}: Go's {@code Priority} is
+ * honoured, with a share for lower bands); tasks with a future ETA wait in a time-ordered set and
+ * move to their queue when due; dead letters are kept for inspection ({@link #deadLetters()}).
  *
  * <p>Design notes: one fetch thread (virtual) per consumer takes at most as many messages as the
  * worker has free slots; one promoter thread (virtual, started with the first delayed task) moves
@@ -60,9 +61,9 @@ public final class MemoryBroker implements Broker {
    * A queued message and how many times it was handed out (a requeue keeps the count, a replacement
    * starts anew).
    */
-  private record Message(byte[] body, int deliveries, long enqueuedMillis) {
-    Message(byte[] body, int deliveries) {
-      this(body, deliveries, 0);
+  private record Message(byte[] body, int deliveries, long enqueuedMillis, int band) {
+    Message(byte[] body, int deliveries, int band) {
+      this(body, deliveries, 0, band);
     }
   }
 
@@ -74,7 +75,7 @@ public final class MemoryBroker implements Broker {
   private static final class Queue {
     final ReentrantLock lock = new ReentrantLock();
     final Condition notEmpty = lock.newCondition();
-    final ArrayDeque<Message> messages = new ArrayDeque<>();
+    final Bands<Message> messages = new Bands<>(Message::band);
   }
 
   private final Config config;
@@ -124,9 +125,12 @@ public final class MemoryBroker implements Broker {
         signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
     OffsetDateTime eta = signature.eta();
     if (eta != null && eta.toInstant().isAfter(clock.instant())) {
-      schedule(queue, new Message(message, 0), ceilMillis(eta.toInstant()));
+      schedule(
+          queue,
+          new Message(message, 0, PriorityBands.band(signature.priority())),
+          ceilMillis(eta.toInstant()));
     } else {
-      push(queue, new Message(message, 0));
+      push(queue, new Message(message, 0, PriorityBands.band(signature.priority())));
     }
   }
 
@@ -134,7 +138,8 @@ public final class MemoryBroker implements Broker {
     Queue queue = queue(queueName);
     queue.lock.lock();
     try {
-      queue.messages.addLast(new Message(message.body, message.deliveries, clock.millis()));
+      queue.messages.addLast(
+          new Message(message.body, message.deliveries, clock.millis(), message.band));
       queue.notEmpty.signal();
     } finally {
       queue.lock.unlock();
@@ -180,6 +185,15 @@ public final class MemoryBroker implements Broker {
       if (due != null) {
         push(due.queue, due.message);
       }
+    }
+  }
+
+  /** The band of raw bytes (a republished dead letter, a raw push): 0 when they do not decode. */
+  private int bandOf(byte[] message) {
+    try {
+      return PriorityBands.band(WireCodec.decodeSignature(message, config).priority());
+    } catch (RuntimeException e) {
+      return 0;
     }
   }
 
@@ -244,7 +258,8 @@ public final class MemoryBroker implements Broker {
           MemoryDelivery delivery =
               new MemoryDelivery(
                   queueName,
-                  new Message(message.body, message.deliveries + 1, message.enqueuedMillis),
+                  new Message(
+                      message.body, message.deliveries + 1, message.enqueuedMillis, message.band),
                   unsettled);
           unsettled.add(delivery);
           handler.handle(delivery);
@@ -348,7 +363,7 @@ public final class MemoryBroker implements Broker {
     @Override
     public void requeue(Duration delay, byte[] replacement) {
       if (settle()) {
-        requeueMessage(new Message(replacement.clone(), 0), delay);
+        requeueMessage(new Message(replacement.clone(), 0, message.band), delay);
       }
     }
 
@@ -379,7 +394,7 @@ public final class MemoryBroker implements Broker {
     List<byte[]> snapshot;
     queue.lock.lock();
     try {
-      snapshot = queue.messages.stream().map(Message::body).toList();
+      snapshot = queue.messages.snapshot().stream().map(Message::body).toList();
     } finally {
       queue.lock.unlock();
     }
@@ -456,7 +471,7 @@ public final class MemoryBroker implements Broker {
     }
     queue.lock.lock();
     try {
-      Message head = queue.messages.peekFirst();
+      Message head = queue.messages.oldest(Message::enqueuedMillis);
       return new long[] {queue.messages.size(), head == null ? -1 : head.enqueuedMillis};
     } finally {
       queue.lock.unlock();
@@ -470,7 +485,11 @@ public final class MemoryBroker implements Broker {
     }
     queue.lock.lock();
     try {
-      return queue.messages.stream().skip(offset).limit(limit).map(Message::body).toList();
+      return queue.messages.snapshot().stream()
+          .skip(offset)
+          .limit(limit)
+          .map(Message::body)
+          .toList();
     } finally {
       queue.lock.unlock();
     }
@@ -529,14 +548,14 @@ public final class MemoryBroker implements Broker {
   /** Pushes a message to a queue's tail as freshly published (delivery count 0). */
   void republish(String queueName, byte[] message) {
     checkOpen();
-    push(queueName, new Message(message.clone(), 0));
+    push(queueName, new Message(message.clone(), 0, bandOf(message)));
   }
 
   /**
    * Puts a raw message at the tail of a queue, as another producer could (for tests of bad input).
    */
   public void pushRaw(String queueName, byte[] message) {
-    push(queueName, new Message(message.clone(), 0));
+    push(queueName, new Message(message.clone(), 0, bandOf(message)));
   }
 
   /**

@@ -10,11 +10,8 @@ import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -132,32 +129,4 @@ class MemoryBrokerTest {
   // Go-shaped ids: listings decode with the default (strict) id rules.
   private static final String TASK_1 = "task_6f1c2a52-3b8e-4c1d-9a55-0e7f2b9d4c01";
   private static final String TASK_OK = "task_0b7e3d1a-8c4f-4e2b-a6d9-5f1c7e2a9b03";
-
-  /** A clock that stands still until the test moves it. */
-  private static final class ManualClock extends Clock {
-    private volatile Instant now;
-
-    ManualClock(Instant start) {
-      now = start;
-    }
-
-    void advance(Duration duration) {
-      now = now.plus(duration);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
 }

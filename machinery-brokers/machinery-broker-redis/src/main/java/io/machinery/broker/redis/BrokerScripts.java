@@ -27,34 +27,90 @@ final class BrokerScripts {
           .formatted(DeadLetter.PREVIEW_BYTES);
 
   /**
-   * Acknowledges the messages in ARGV[7..] (removes one occurrence of each from the processing
-   * list), then takes messages from the head of the queue into the tail of the processing list, at
-   * most ARGV[1] of them and no more once ARGV[4] bytes are taken (the first is always taken:
-   * replies stay bounded by the budget plus one message). A message longer than ARGV[5] bytes never
-   * leaves Redis: it goes to the dead-letter list as a preview ({@link #DEAD_LETTER_PREVIEW}); its
-   * bytes count against the budget too (hashing it is the work), so a queue full of them is drained
-   * over several fetches, never in one long script. If any message was taken, refreshes the
-   * consumer's lease and registration. KEYS: queue, processing, lease, consumers, dead letters,
-   * redeliveries. ARGV: max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601),
-   * dead-letter limit, acknowledged messages (ARGV[8..]). Returns the delivery counts
-   * (comma-separated text, empty when no message was ever reaped), "1" when a bound ended the fetch
-   * (more may be waiting) else "0", then the messages taken, in queue order.
+   * Lua for priority bands ({@link io.machinery.spi.PriorityBands}), with the queue in KEYS[1] and
+   * bands 1-9 in KEYS[7..15]: {@code band(b)} is a band's list, {@code lengths()} every band's
+   * length (read once per fetch, then counted down), {@code choose(take, len)} the band the
+   * weighted fetch takes from next (-1: all empty), mirroring {@code PriorityBands.choose}.
+   */
+  private static final String BANDS =
+      """
+      local function band(b) if b == 0 then return KEYS[1] end return KEYS[6 + b] end
+      local function lengths()
+        local len = {}
+        for b = 0, 9 do len[b] = redis.call('LLEN', band(b)) end
+        return len
+      end
+      local function choose(take, len)
+        local top, lower = -1, 0
+        for b = 9, 0, -1 do
+          if len[b] > 0 then if top < 0 then top = b else lower = lower + 1 end end
+        end
+        if top < 0 or lower == 0 or take % 10 ~= 9 then return top end
+        local turn = math.floor(take / 10) % lower
+        for b = 0, top - 1 do
+          if len[b] > 0 then
+            if turn == 0 then return b end
+            turn = turn - 1
+          end
+        end
+        return top
+      end
+      """;
+
+  /**
+   * Acknowledges the messages in ARGV[10..] (removes one occurrence of each from the processing
+   * list). With ARGV[9] > 0, first sorts the queue's head: of its first ARGV[9] messages (and no
+   * more than the byte budget), those whose top-level {@code Priority} (Go's layout: {@code
+   * "Priority":N,"Immutable"}, the first such pair, before any nested signature) is above 0 move to
+   * their band, so Go producers' priorities count too. Then takes messages by the weighted fetch
+   * over the bands ({@link #BANDS}) into the tail of the processing list, at most ARGV[1] of them
+   * and no more once ARGV[4] bytes are taken (the first is always taken: replies stay bounded by
+   * the budget plus one message). A message longer than ARGV[5] bytes never leaves Redis: it goes
+   * to the dead-letter list as a preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against
+   * the budget too (hashing it is the work), so a queue full of them is drained over several
+   * fetches, never in one long script. If any message was taken, refreshes the consumer's lease and
+   * registration. KEYS: queue, processing, lease, consumers, dead letters, redeliveries, bands 1-9.
+   * ARGV: max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter
+   * limit, takes so far, sort window, acknowledged messages (ARGV[10..]). Returns the delivery
+   * counts (comma-separated text, empty when no message was ever reaped), "1" when a bound ended
+   * the fetch (more may be waiting) else "0", the takes counter after this fetch, then the messages
+   * taken, in take order.
    */
   static final RedisScript FETCH =
       RedisScript.of(
           "fetch",
           """
-      for i = 8, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
+      for i = 10, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
       local max, budget, limit = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
+      local take, window = tonumber(ARGV[8]), tonumber(ARGV[9])
+      %s
+      if window > 0 then
+        local scanned = 0
+        for _, h in ipairs(redis.call('LRANGE', KEYS[1], 0, window - 1)) do
+          scanned = scanned + #h
+          if scanned > budget then break end
+          if string.find(h, '"Priority":[1-9]') then
+            local p = tonumber(string.match(h, '"Priority":(%%d+),"Immutable":') or '0')
+            if p > 0 then
+              if p > 9 then p = 9 end
+              redis.call('LREM', KEYS[1], 1, h)
+              redis.call('RPUSH', band(p), h)
+            end
+          end
+        end
+      end
       local counted = redis.call('EXISTS', KEYS[6]) == 1
-      local out, counts, bytes, more = {'', '1'}, {}, 0, true
+      local out, counts, bytes, more, len = {'', '1', ''}, {}, 0, true, lengths()
       local dl, dlLimit, queue, consumer, at = KEYS[5], tonumber(ARGV[7]), KEYS[1], ARGV[2], ARGV[6]
-      while #out - 2 < max and bytes < budget do
-        local m = redis.call('LPOP', KEYS[1])
-        if not m then
+      while #out - 3 < max and bytes < budget do
+        local b = choose(take, len)
+        if b < 0 then
           more = false
           break
         end
+        local m = redis.call('LPOP', band(b))
+        len[b] = len[b] - 1
+        take = take + 1
         bytes = bytes + #m
         if #m > limit then
           local reason = 'message of ' .. #m .. ' bytes exceeds the limit of ' .. limit .. ' bytes'
@@ -66,14 +122,15 @@ final class BrokerScripts {
         end
       end
       if not more then out[2] = '0' end
-      if #out > 2 then
+      out[3] = tostring(take)
+      if #out > 3 then
         redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
         redis.call('SADD', KEYS[4], ARGV[2])
         if counted then out[1] = table.concat(counts, ',') end
       end
       return out
       """
-              .formatted(DEAD_LETTER_PREVIEW),
+              .formatted(BANDS, DEAD_LETTER_PREVIEW),
           ScriptOutputType.MULTI);
 
   /**

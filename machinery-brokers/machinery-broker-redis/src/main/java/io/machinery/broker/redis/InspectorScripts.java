@@ -12,23 +12,30 @@ final class InspectorScripts {
 
   /**
    * The sizes of one queue and what its age is read from, without sending or decoding the waiting
-   * messages: the queue's length, its dead-letter list's length, the head's ETA as written in the
-   * message (Go's field order, matched at the start only, so a nested signature's ETA is never
-   * taken; {@code null} or empty when it has none) and when the head was first seen at the head (a
-   * side record {@code {queue}:head_seen}, "<id> <unix ms>", written here when the head changed;
-   * the id is the SHA-1 of the head's length and first 256 bytes, which include its UUID). KEYS:
-   * queue, dead letters, head record. ARGV: now (Unix ms), how long the record is kept after it was
-   * last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
+   * messages: the queue's length with its priority bands', its dead-letter list's length, the
+   * head's ETA as written in the message (Go's field order, matched at the start only, so a nested
+   * signature's ETA is never taken; {@code null} or empty when it has none) and when the head was
+   * first seen at the head (a side record {@code {queue}:head_seen}, "<id> <unix ms>", written here
+   * when the head changed; the id is the SHA-1 of the head's length and first 256 bytes, which
+   * include its UUID; the head is the plain queue's, or when it is empty the highest band's). KEYS:
+   * queue, dead letters, head record, bands 1-9. ARGV: now (Unix ms), how long the record is kept
+   * after it was last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or
+   * -1}.
    */
   static final RedisScript QUEUE_STATS =
       RedisScript.of(
           "inspect-queue",
           """
-      local n = redis.call('LLEN', KEYS[1])
+      local n, headKey = redis.call('LLEN', KEYS[1]), KEYS[1]
+      for i = #KEYS, 4, -1 do
+        local len = redis.call('LLEN', KEYS[i])
+        if len > 0 and headKey == KEYS[1] and n == 0 then headKey = KEYS[i] end
+        n = n + len
+      end
       local dead = redis.call('LLEN', KEYS[2])
       local eta, seen = '', -1
       if n > 0 then
-        local head = redis.call('LINDEX', KEYS[1], 0)
+        local head = redis.call('LINDEX', headKey, 0)
         eta = string.match(head, '^{"UUID":"[^"\\\\]*","Name":"[^"\\\\]*","RoutingKey":"[^"\\\\]*","ETA":"([^"\\\\]*)"') or ''
         local id = redis.sha1hex(#head .. ':' .. string.sub(head, 1, 256))
         local record = redis.call('GET', KEYS[3])
@@ -128,14 +135,19 @@ final class InspectorScripts {
 
   /**
    * Empties a queue and returns how many tasks it held, in one step (a task pushed meanwhile is
-   * either counted and removed or stays). UNLINK frees a long list in the background. KEYS: queue.
+   * either counted and removed or stays). UNLINK frees a long list in the background. KEYS: queue
+   * and its priority bands.
    */
   static final RedisScript PURGE =
       RedisScript.of(
           "inspect-purge",
           """
-      local n = redis.call('LLEN', KEYS[1])
-      if n > 0 then redis.call('UNLINK', KEYS[1]) end
+      local n = 0
+      for i = 1, #KEYS do
+        local len = redis.call('LLEN', KEYS[i])
+        if len > 0 then redis.call('UNLINK', KEYS[i]) end
+        n = n + len
+      end
       return n
       """,
           ScriptOutputType.INTEGER);

@@ -37,6 +37,24 @@ record QueueKeys(String queue) {
     return RedisKeys.tagged(queue, "redeliveries");
   }
 
+  /**
+   * The list of priority band {@code band} ({@link io.machinery.spi.PriorityBands}): band 0 is the
+   * queue itself (Go's list), bands 1-9 are {@code {queue}:priority:<band>}, which only this
+   * library's consumers read.
+   */
+  String band(int band) {
+    return band == 0 ? queue : RedisKeys.tagged(queue, "priority:" + band);
+  }
+
+  /** The bands 1-9, in order (band 0 is {@link #queue()}). */
+  String[] upperBands() {
+    String[] keys = new String[io.machinery.spi.PriorityBands.TOP_BAND];
+    for (int b = 1; b <= keys.length; b++) {
+      keys[b - 1] = band(b);
+    }
+    return keys;
+  }
+
   /** Dead letters of this queue: one JSON envelope per message ({@link DeadLetter}). */
   String deadLetters() {
     return RedisKeys.tagged(queue, "dead_letters");

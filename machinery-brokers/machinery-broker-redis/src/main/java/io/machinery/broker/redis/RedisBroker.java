@@ -13,6 +13,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.Inspector;
+import io.machinery.spi.PriorityBands;
 import io.machinery.wire.WireCodec;
 import java.time.Clock;
 import java.time.Duration;
@@ -105,7 +106,11 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Not Go.</b> A delayed requeue lands in the queue named by the message's RoutingKey (as
  *       every promotion does, Go's included), which differs from the consumed queue only for a
  *       message routed elsewhere; Go requeues unknown tasks at once to the consumed queue. Priority
- *       is ignored, as in Go.
+ *       is ignored, as in Go, unless {@link Builder#priorities} is on: then prioritized tasks wait
+ *       in band lists {@code {queue}:priority:<1-9>} beside the queue, fetched by weight into the
+ *       same processing list (so acknowledgements, reaping and the stray sweep are unchanged; a
+ *       message returned by them, or requeued, goes back to the plain queue, at its head when
+ *       returned, and the fetch's sorting of the queue's head puts it back in its band).
  * </ul>
  *
  * <p>Thread-safe. Whoever builds a broker closes it; {@link #close()} closes its consumers.
@@ -128,6 +133,13 @@ public final class RedisBroker implements Broker {
   /** How many envelopes each dead-letter list keeps (the newest). */
   public static final int DEFAULT_DEAD_LETTER_LIMIT = 10_000;
 
+  /**
+   * With {@link Builder#priorities}, how many messages at the head of a plain queue each fetch
+   * looks at for a {@code Priority} above 0 (a Go producer's, which Go pushes to the plain list):
+   * such a message is honoured once it is among the first this many.
+   */
+  public static final int PRIORITY_WINDOW = 32;
+
   /** At most this many due delayed tasks are moved per script run. */
   static final int PROMOTE_BATCH = 200;
 
@@ -149,6 +161,7 @@ public final class RedisBroker implements Broker {
   private final long fetchByteBudget;
   private final int deadLetterLimit;
   private final String delayedKey;
+  private final boolean priorities;
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Maintenance maintenance;
@@ -163,6 +176,7 @@ public final class RedisBroker implements Broker {
     this.fetchByteBudget = b.fetchByteBudget;
     this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
+    this.priorities = b.priorities;
     this.ownsSession = b.session == null;
     this.session =
         b.session != null
@@ -199,8 +213,7 @@ public final class RedisBroker implements Broker {
   @Override
   public void publish(Signature signature, byte[] message) {
     checkOpen();
-    String queue =
-        signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    String queue = queueOf(signature);
     OffsetDateTime eta = signature.eta();
     Instant now = clock.instant();
     if (eta != null && eta.toInstant().isAfter(now)) {
@@ -269,8 +282,21 @@ public final class RedisBroker implements Broker {
   /** The most messages one {@code RPUSH} of {@link #publishAllAsync} carries. */
   static final int PUSH_CHUNK = 1_000;
 
+  /**
+   * The list a task goes to now: its queue, or with {@link Builder#priorities} and a {@code
+   * Priority} above 0 the queue's band.
+   */
   private String queueOf(Signature signature) {
-    return signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    String queue =
+        signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    return priorities && signature.priority() > 0
+        ? new QueueKeys(queue).band(PriorityBands.band(signature.priority()))
+        : queue;
+  }
+
+  /** Whether this broker publishes to priority bands and sorts Go producers' priorities. */
+  boolean priorities() {
+    return priorities;
   }
 
   private static boolean delayed(Signature signature, Instant now) {
@@ -319,12 +345,15 @@ public final class RedisBroker implements Broker {
   // -------------------------------------------------------------------------------------------
   // inspection
 
-  /** {@code LRANGE queue 0 -1}, decoded; messages that are not tasks are skipped (and logged). */
+  /**
+   * {@code LRANGE queue 0 -1} (after its priority bands, highest first), decoded; messages that are
+   * not tasks are skipped (and logged).
+   */
   @Override
   public List<Signature> pendingTasks(String queue) {
     checkOpen();
     String name = queue.isEmpty() ? config.defaultQueue() : queue;
-    return decodeAll(session.await(session.commands().lrange(name, 0, -1)));
+    return decodeAll(RedisInspector.pendingPage(session, new QueueKeys(name), 0, Long.MAX_VALUE));
   }
 
   /** {@code ZRANGE delayed_tasks 0 -1} (every queue's delayed tasks, earliest first), decoded. */
@@ -483,6 +512,7 @@ public final class RedisBroker implements Broker {
     private @Nullable String url;
     private @Nullable RedisSession session;
     private String controlKeyPrefix = RedisControlPlane.DEFAULT_KEY_PREFIX;
+    private boolean priorities;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -561,6 +591,25 @@ public final class RedisBroker implements Broker {
      */
     public Builder controlKeyPrefix(String value) {
       controlKeyPrefix = RedisControlPlane.checkPrefix(value);
+      return this;
+    }
+
+    /**
+     * Honours Go's {@code Priority} (0-255) as AMQP does; default false (Go's Redis broker ignores
+     * it). A task with a priority above 0 is then pushed to its queue's priority band {@code
+     * {queue}:priority:<1-9>} (priorities above 9 count as 9, as with RabbitMQ's {@code
+     * x-max-priority: 9}), and each fetch also moves prioritized messages a Go producer pushed to
+     * the plain queue, among its first {@link #PRIORITY_WINDOW}, to their bands. Consumers take by
+     * the weighted fetch of {@link io.machinery.spi.PriorityBands}: strict priority, except that
+     * one take in ten goes to a lower band that waits, so nothing starves. Go workers on the same
+     * queue keep taking priority-0 tasks from the plain list, and never see the bands: turn this on
+     * only for queues that Java workers consume.
+     *
+     * @param value true to honour priorities
+     * @return this builder
+     */
+    public Builder priorities(boolean value) {
+      priorities = value;
       return this;
     }
 

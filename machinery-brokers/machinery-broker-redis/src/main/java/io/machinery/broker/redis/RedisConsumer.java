@@ -39,6 +39,13 @@ import org.slf4j.LoggerFactory;
  *       pause, and a message it then took would be in a list no reaper visits (review F13); this
  *       way whatever the move takes is registered and leased. The loop survives any {@link
  *       Throwable}: it reports it and starts over.
+ *   <li><b>Priorities.</b> The fetch script takes from the queue and its priority bands by the
+ *       weighted fetch ({@link io.machinery.spi.PriorityBands}; this consumer counts its takes for
+ *       the turns of lower bands); with {@link RedisBroker.Builder#priorities} it first moves
+ *       prioritized messages among the first {@link RedisBroker#PRIORITY_WINDOW} of the plain queue
+ *       (a Go producer's) to their bands. The blocking move watches the plain queue only, so after
+ *       each one that timed out the next fetch runs the script again: a message published to a band
+ *       while the consumer was idle waits at most one poll period.
  *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the
  *       number of times a reaper returned it (the reaper counts in {@link
  *       QueueKeys#redeliveries()}), so a message that kills every worker taking it is recognised.
@@ -91,6 +98,12 @@ final class RedisConsumer implements Consumption {
    */
   private boolean replyLostAfterCrash;
 
+  /** The fetch script's KEYS: the queue, this consumer's keys, the priority bands 1-9. */
+  private final String[] fetchKeys;
+
+  /** Messages this consumer took by the weighted fetch (the priority policy's turn counter). */
+  private long takes;
+
   private volatile long nextHeartbeat;
   private volatile long nextSweep;
   private volatile boolean heartbeatFailing;
@@ -116,6 +129,17 @@ final class RedisConsumer implements Consumption {
       // (see fetch)
     }
     this.blockSeconds = Math.max(0.01, (poll.compareTo(cap) > 0 ? cap : poll).toMillis() / 1000.0);
+    List<String> fetchKeyList =
+        new java.util.ArrayList<>(
+            List.of(
+                keys.queue(),
+                processing,
+                lease,
+                keys.consumers(),
+                keys.deadLetters(),
+                keys.redeliveries()));
+    fetchKeyList.addAll(List.of(keys.upperBands()));
+    this.fetchKeys = fetchKeyList.toArray(String[]::new);
     this.settlements = new Settlements(broker, id, keys, processing);
     this.strays = new StrayCollector(session, keys, processing);
   }
@@ -304,7 +328,7 @@ final class RedisConsumer implements Consumption {
   private Fetched fetch(int max, boolean queueWasEmpty) {
     if (!queueWasEmpty) {
       List<byte[]> carried = settlements.pollAcks();
-      byte[][] args = new byte[7 + carried.size()][];
+      byte[][] args = new byte[9 + carried.size()][];
       args[0] = bytes(Integer.toString(max));
       args[1] = idBytes;
       args[2] = leaseMillis;
@@ -312,33 +336,25 @@ final class RedisConsumer implements Consumption {
       args[4] = bytes(Integer.toString(broker.config().maxMessageBytes()));
       args[5] = bytes(broker.clock().instant().toString());
       args[6] = bytes(Integer.toString(broker.deadLetterLimit()));
+      args[7] = bytes(Long.toString(takes));
+      args[8] = bytes(Integer.toString(broker.priorities() ? RedisBroker.PRIORITY_WINDOW : 0));
       for (int i = 0; i < carried.size(); i++) {
-        args[7 + i] = carried.get(i);
+        args[9 + i] = carried.get(i);
       }
       List<byte[]> reply;
       try {
         reply =
             awaitReply(
-                BrokerScripts.FETCH.run(
-                    commands,
-                    new String[] {
-                      keys.queue(),
-                      processing,
-                      lease,
-                      keys.consumers(),
-                      keys.deadLetters(),
-                      keys.redeliveries()
-                    },
-                    args),
-                session.commandTimeout());
+                BrokerScripts.FETCH.run(commands, fetchKeys, args), session.commandTimeout());
       } catch (RuntimeException e) {
         settlements.carryAgain(carried);
         throw e;
       }
       settlements.confirmed(carried);
+      takes = Long.parseLong(new String(reply.get(2), StandardCharsets.US_ASCII));
       Fetched batch =
           new Fetched(
-              reply.subList(2, reply.size()),
+              reply.subList(3, reply.size()),
               counts(reply.get(0)),
               reply.get(1).length == 1 && reply.get(1)[0] == '1');
       if (!batch.messages().isEmpty() || batch.more() || !fetching) {
@@ -373,7 +389,8 @@ final class RedisConsumer implements Consumption {
       phase = FETCHING;
     }
     if (one == null) {
-      return new Fetched(List.of(), new int[0], false);
+      // "more": the next fetch runs the script, which looks at the priority bands the move cannot
+      return new Fetched(List.of(), new int[0], true);
     }
     long reaped;
     try {

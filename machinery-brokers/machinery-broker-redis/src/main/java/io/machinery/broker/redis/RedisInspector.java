@@ -148,7 +148,7 @@ final class RedisInspector implements Inspector {
       replies.add(
           InspectorScripts.QUEUE_STATS.run(
               session.commands(),
-              new String[] {name, keys.deadLetters(), RedisKeys.tagged(name, "head_seen")},
+              statsKeys(name, keys),
               bytes(Long.toString(now)),
               bytes(Long.toString(HEAD_RECORD_RETENTION.toMillis()))));
     }
@@ -217,11 +217,48 @@ final class RedisInspector implements Inspector {
     return oldest == Long.MAX_VALUE ? null : Duration.ofMillis(Math.max(0, now - oldest));
   }
 
+  private static String[] statsKeys(String name, QueueKeys keys) {
+    String[] bands = keys.upperBands();
+    String[] all = new String[3 + bands.length];
+    all[0] = name;
+    all[1] = keys.deadLetters();
+    all[2] = RedisKeys.tagged(name, "head_seen");
+    System.arraycopy(bands, 0, all, 3, bands.length);
+    return all;
+  }
+
   @Override
   public List<Signature> pending(String queue, int offset, int limit) {
     Inspector.checkPage(offset, limit);
-    return RedisBroker.decodeAll(
-        session.await(session.commands().lrange(name(queue), offset, (long) offset + limit - 1)));
+    return RedisBroker.decodeAll(pendingPage(session, new QueueKeys(name(queue)), offset, limit));
+  }
+
+  /**
+   * A page of a queue's waiting messages in the order the weighted fetch favours: band 9 first, the
+   * plain queue last, FIFO within each (lengths first, in one pipeline; then only the ranges the
+   * page needs).
+   */
+  static List<byte[]> pendingPage(RedisSession session, QueueKeys keys, long offset, long limit) {
+    List<String> lists = new ArrayList<>(List.of(keys.upperBands()));
+    java.util.Collections.reverse(lists);
+    lists.add(keys.queue());
+    List<CompletableFuture<Long>> lengths = new ArrayList<>();
+    for (String list : lists) {
+      lengths.add(session.commands().llen(list).toCompletableFuture());
+    }
+    List<byte[]> page = new ArrayList<>();
+    long skip = offset;
+    for (int i = 0; i < lists.size() && page.size() < limit; i++) {
+      long length = session.await(lengths.get(i));
+      if (skip >= length) {
+        skip -= length;
+        continue;
+      }
+      long want = Math.min(limit - page.size(), length - skip);
+      page.addAll(session.await(session.commands().lrange(lists.get(i), skip, skip + want - 1)));
+      skip = 0;
+    }
+    return page;
   }
 
   /**
@@ -335,7 +372,11 @@ final class RedisInspector implements Inspector {
   @Override
   public long purge(String queue) {
     String name = name(queue);
-    return session.<Long>await(InspectorScripts.PURGE.run(session.commands(), new String[] {name}));
+    QueueKeys keys = new QueueKeys(name);
+    String[] all = new String[1 + io.machinery.spi.PriorityBands.TOP_BAND];
+    all[0] = name;
+    System.arraycopy(keys.upperBands(), 0, all, 1, all.length - 1);
+    return session.<Long>await(InspectorScripts.PURGE.run(session.commands(), all));
   }
 
   private static DeadLetterEntry entry(String list, byte[] envelope, DeadLetter letter) {

@@ -416,24 +416,28 @@ class RedisBrokerFaultsIT {
             redis.await(
                 BrokerScripts.FETCH.<List<byte[]>>run(
                     redis.commands(),
-                    new String[] {
-                      queue,
-                      "{" + queue + "}:processing:probe",
-                      "{" + queue + "}:lease:probe",
-                      "{" + queue + "}:consumers",
-                      "{" + queue + "}:dead_letters",
-                      "{" + queue + "}:redeliveries"
-                    },
+                    java.util.stream.Stream.concat(
+                            java.util.stream.Stream.of(
+                                queue,
+                                "{" + queue + "}:processing:probe",
+                                "{" + queue + "}:lease:probe",
+                                "{" + queue + "}:consumers",
+                                "{" + queue + "}:dead_letters",
+                                "{" + queue + "}:redeliveries"),
+                            java.util.stream.Stream.of(new QueueKeys(queue).upperBands()))
+                        .toArray(String[]::new),
                     bytes("100"),
                     bytes("probe"),
                     bytes("60000"),
                     bytes("65536"),
                     bytes("65536"),
                     bytes(Instant.now().toString()),
-                    bytes("100")));
+                    bytes("100"),
+                    bytes("0"),
+                    bytes("0")));
     List<byte[]> first =
         fetch.get(); // the over-long one alone spends the budget: dead-lettered, nothing taken
-    assertThat(first).hasSize(2);
+    assertThat(first).hasSize(3);
     assertThat(new String(first.get(1), StandardCharsets.UTF_8))
         .as("a bound ended the fetch")
         .isEqualTo("1");
@@ -441,7 +445,7 @@ class RedisBrokerFaultsIT {
     assertThat(new String(reply.get(1), StandardCharsets.UTF_8))
         .as("a bound ended the fetch")
         .isEqualTo("1");
-    List<byte[]> taken = reply.subList(2, reply.size());
+    List<byte[]> taken = reply.subList(3, reply.size());
     long takenBytes = taken.stream().mapToLong(m -> m.length).sum();
     System.out.printf(
         "[RedisBrokerFaultsIT] one fetch of up to 100 messages with a 64 KiB budget took %d messages"

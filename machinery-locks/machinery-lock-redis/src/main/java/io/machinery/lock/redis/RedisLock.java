@@ -4,7 +4,6 @@ import static io.machinery.client.redis.RedisArgs.bytes;
 
 import io.lettuce.core.ScriptOutputType;
 import io.machinery.MachineryException;
-import io.machinery.client.redis.RedisAddress;
 import io.machinery.client.redis.RedisArgs;
 import io.machinery.client.redis.RedisScript;
 import io.machinery.client.redis.RedisSession;
@@ -94,7 +93,10 @@ public final class RedisLock implements Lock {
     this.retries = b.retries;
     this.retryInterval = b.retryInterval;
     this.ownsSession = b.session == null;
-    this.session = b.session != null ? b.session : RedisSession.open(b.resolveUrl(), b.config);
+    this.session =
+        b.session != null
+            ? b.session
+            : RedisSession.open(RedisUrls.resolve(b.config, b.url), b.config);
   }
 
   /** A lock with Go's 3 retries, on {@link Builder#url(String) the lock's Redis URL}. */
@@ -262,28 +264,6 @@ public final class RedisLock implements Lock {
      */
     public RedisLock build() {
       return new RedisLock(this);
-    }
-
-    private String resolveUrl() {
-      if (url != null) {
-        return url;
-      }
-      if (!config.lock().isEmpty()) {
-        if (!RedisAddress.isRedisUrl(config.lock())) {
-          throw new IllegalArgumentException(
-              "the lock URL is not a Redis URL: "
-                  + io.machinery.config.Redaction.redactUrl(config.lock()));
-        }
-        return config.lock();
-      }
-      for (String candidate : new String[] {config.resultBackend(), config.broker()}) {
-        if (RedisAddress.isRedisUrl(candidate)) {
-          return candidate;
-        }
-      }
-      throw new IllegalArgumentException(
-          "no Redis URL for the lock: set Config.lock (LOCK=redis://host:6379) or"
-              + " RedisLock.Builder.url");
     }
   }
 

@@ -1,0 +1,485 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskFunction;
+import io.machinery.TaskLimit;
+import io.machinery.Worker;
+import io.machinery.config.Config;
+import io.machinery.embedded.LocalTaskLimiter;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.spi.TaskLimiter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The contract of task limits and priorities (issue #17, items 3 and 4) over one broker × backend
+ * pair. Subclass it as {@link ControlSuite} is subclassed; override the capability flags where the
+ * broker differs:
+ *
+ * <ul>
+ *   <li>{@link #createLimiter()}: the limiter every worker of a test shares (default in-process);
+ *   <li>{@link #priorityConfig(Config)}: what the broker needs to honour {@code Priority} (AMQP:
+ *       {@code x-max-priority}); {@link #honoursPriority()} false makes the priority tests assert
+ *       that tasks still run, in any order;
+ *   <li>{@link #sharesLowPriorities()}: whether low priorities get a guaranteed share while higher
+ *       ones are waiting (memory and Redis: yes; RabbitMQ's priority queues are strict).
+ * </ul>
+ *
+ * <p>Rates are measured with the start times the tasks record, with a tolerance; caps with a
+ * counter of runs in progress; waits are Awaitility conditions and latches, never sleeps.
+ */
+public abstract class LimitSuite {
+  protected static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  /** Short, so limited tests do not crawl; the bound is the worker's, tested here by its effect. */
+  protected static final Duration MAX_LIMIT_DELAY = Duration.ofMillis(200);
+
+  protected Config config;
+  protected Broker broker;
+  protected Backend backend;
+  protected Server server;
+  protected TaskLimiter limiter;
+  protected CountingLimiter counting;
+
+  /** Start times (System.nanoTime) of task "stamp", in start order. */
+  protected final List<Long> stamps = new CopyOnWriteArrayList<>();
+
+  /** Names (first argument) of task "record", in start order. */
+  protected final List<String> order = new CopyOnWriteArrayList<>();
+
+  /** Runs of task "hold" in progress, per key, and the most seen at once. */
+  protected final Map<String, AtomicInteger> running = new ConcurrentHashMap<>();
+
+  protected final Map<String, AtomicInteger> mostRunning = new ConcurrentHashMap<>();
+  protected final AtomicInteger holdsStarted = new AtomicInteger();
+  protected final List<CountDownLatch> latches = new ArrayList<>();
+  private final List<Worker> workers = new ArrayList<>();
+  private final List<AutoCloseable> cleanups = new ArrayList<>();
+
+  protected abstract Broker createBroker(Config config);
+
+  protected abstract Backend createBackend(Config config);
+
+  protected Config baseConfig() {
+    return Config.DEFAULT;
+  }
+
+  /**
+   * The limiter shared by the test's workers; closed after the test.
+   *
+   * @return a new limiter
+   */
+  protected TaskLimiter createLimiter() {
+    return LocalTaskLimiter.create();
+  }
+
+  /**
+   * The config for a queue with priorities.
+   *
+   * @param config the test's config, with its unique queue
+   * @return the config to use
+   */
+  protected Config priorityConfig(Config config) {
+    return config;
+  }
+
+  /**
+   * Capability: whether higher {@code Priority} values run first.
+   *
+   * @return true when honoured
+   */
+  protected boolean honoursPriority() {
+    return true;
+  }
+
+  /**
+   * Capability: whether low priorities get a share while higher ones wait.
+   *
+   * @return true for the weighted fetch of memory and Redis
+   */
+  protected boolean sharesLowPriorities() {
+    return true;
+  }
+
+  @BeforeEach
+  void start() {
+    config = priorityConfig(BrokerContract.uniqueQueue(baseConfig(), "limit_"));
+    broker = createBroker(config);
+    backend = createBackend(config);
+    limiter = createLimiter();
+    counting = new CountingLimiter(limiter);
+    server = Server.builder().config(config).broker(broker).backend(backend).build();
+    registerTasks(server);
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    latches.forEach(CountDownLatch::countDown);
+    for (AutoCloseable c : cleanups) {
+      c.close();
+    }
+    server.close();
+    broker.close();
+    backend.close();
+    limiter.close();
+  }
+
+  /** Launches a worker of {@code server} with the given limits, all sharing the test's limiter. */
+  protected Worker launch(Server s, int concurrency, Map<String, TaskLimit> limits) {
+    return launch(s, concurrency, limits, counting);
+  }
+
+  /** Launches a worker with the given limits on {@code limiter}. */
+  protected Worker launch(
+      Server s, int concurrency, Map<String, TaskLimit> limits, TaskLimiter limiter) {
+    Worker.Builder b =
+        s.workerBuilder("limits-" + workers.size())
+            .concurrency(concurrency)
+            .limiter(limiter)
+            .maxLimitDelay(MAX_LIMIT_DELAY);
+    limits.forEach(b::limit);
+    Worker w = b.build();
+    workers.add(w);
+    w.launchAsync();
+    return w;
+  }
+
+  protected int newLatch() {
+    latches.add(new CountDownLatch(1));
+    return latches.size() - 1;
+  }
+
+  protected void registerTasks(Server s) {
+    s.registerTask(
+        "stamp",
+        TaskFunction.of(
+            Long.class,
+            n -> {
+              stamps.add(System.nanoTime());
+              return n;
+            }));
+    s.registerTask(
+        "record",
+        TaskFunction.of(
+            String.class,
+            name -> {
+              order.add(name);
+              return name;
+            }));
+    s.registerTask(
+        "add",
+        TaskFunction.varargs(
+            long[].class, numbers -> java.util.stream.LongStream.of(numbers).sum()));
+    s.registerTask(
+        "hold",
+        TaskFunction.withContext(
+            List.of(Long.class, String.class),
+            false,
+            (context, args) -> {
+              String key = (String) args[1];
+              int now = running.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+              mostRunning
+                  .computeIfAbsent(key, k -> new AtomicInteger())
+                  .accumulateAndGet(now, Math::max);
+              holdsStarted.incrementAndGet();
+              try {
+                CountDownLatch latch = latches.get(((Long) args[0]).intValue());
+                if (!latch.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+                  throw new IllegalStateException("latch " + args[0] + " was never released");
+                }
+              } finally {
+                running.computeIfAbsent(key, k -> new AtomicInteger()).decrementAndGet();
+              }
+              return key;
+            }));
+  }
+
+  private static int count(Map<String, AtomicInteger> counters, String key) {
+    AtomicInteger c = counters.get(key);
+    return c == null ? 0 : c.get();
+  }
+
+  protected AsyncResult hold(int latch, String key) {
+    return server.sendTask(Signature.create("hold", Arg.of((long) latch), Arg.of(key)));
+  }
+
+  // ------------------------------------------------------------------------------------- limits
+
+  @Test
+  void aRateSpacesTheStartsOfATask() {
+    // 20 a second, one at a time: 11 starts span at least 10 intervals of 50 ms.
+    launch(
+        server,
+        10,
+        Map.of("stamp", TaskLimit.builder().rate(20, Duration.ofSeconds(1)).burst(1).build()));
+    List<AsyncResult> results = new ArrayList<>();
+    for (long i = 0; i < 11; i++) {
+      results.add(server.sendTask(Signature.create("stamp", Arg.of(i))));
+    }
+    for (AsyncResult r : results) {
+      r.get(TIMEOUT);
+    }
+    List<Long> sorted = new ArrayList<>(stamps);
+    Collections.sort(sorted);
+    double spanMillis = (sorted.get(sorted.size() - 1) - sorted.get(0)) / 1e6;
+    // 10 intervals of 50 ms; the tolerance is for a task that records its time a little late
+    assertThat(spanMillis).isGreaterThanOrEqualTo(10 * 50 * 0.8);
+    assertThat(counting.refused()).isPositive();
+  }
+
+  @Test
+  void aBurstStartsAtOnceThenTheRateHolds() {
+    // 5 a second in bursts of 5: 5 start together, the 6th waits about 200 ms after the first
+    launch(server, 10, Map.of("stamp", TaskLimit.rate(5, Duration.ofSeconds(1))));
+    List<AsyncResult> results = new ArrayList<>();
+    for (long i = 0; i < 6; i++) {
+      results.add(server.sendTask(Signature.create("stamp", Arg.of(i))));
+    }
+    results.forEach(r -> r.get(TIMEOUT));
+    List<Long> sorted = new ArrayList<>(stamps);
+    Collections.sort(sorted);
+    assertThat((sorted.get(5) - sorted.get(0)) / 1e6).isGreaterThanOrEqualTo(200 * 0.8);
+  }
+
+  @Test
+  void aCapBoundsRunsInProgressAndTheRestWaitWithoutASlot() {
+    launch(server, 10, Map.of("hold", TaskLimit.maxConcurrent(2)));
+    List<Integer> gates = new ArrayList<>();
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      int gate = newLatch();
+      gates.add(gate);
+      results.add(hold(gate, "k"));
+    }
+    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 2);
+    // the other four were asked about and refused, more than once each: they wait elsewhere
+    await().atMost(TIMEOUT).until(() -> counting.refused() >= 8);
+    assertThat(holdsStarted.get()).isEqualTo(2);
+    for (int gate : gates) {
+      latches.get(gate).countDown();
+    }
+    results.forEach(r -> assertThat(r.get(TIMEOUT)).containsExactly("k"));
+    assertThat(count(mostRunning, "k")).isEqualTo(2);
+    assertThat(counting.held()).isZero();
+  }
+
+  @Test
+  void aLimitedTaskDoesNotHoldUpOtherTasks() {
+    // concurrency 2: one slot runs the capped task, the other must stay free for everything else
+    launch(server, 2, Map.of("hold", TaskLimit.maxConcurrent(1)));
+    int first = newLatch();
+    int second = newLatch();
+    AsyncResult running1 = hold(first, "k");
+    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 1);
+    AsyncResult waiting = hold(second, "k");
+    await().atMost(TIMEOUT).until(() -> counting.refused() >= 1);
+    for (long i = 0; i < 5; i++) {
+      assertThat(server.sendTask(Signature.create("add", Arg.of(i), Arg.of(1L))).get(TIMEOUT))
+          .containsExactly(i + 1);
+    }
+    assertThat(holdsStarted.get()).isEqualTo(1);
+    latches.get(first).countDown();
+    latches.get(second).countDown();
+    assertThat(running1.get(TIMEOUT)).containsExactly("k");
+    assertThat(waiting.get(TIMEOUT)).containsExactly("k");
+  }
+
+  @Test
+  void aKeyFunctionGivesEachKeyItsOwnCap() {
+    TaskLimit perKey =
+        TaskLimit.builder().maxConcurrent(1).key(s -> "user:" + s.args().get(1).value()).build();
+    launch(server, 10, Map.of("hold", perKey));
+    int a1 = newLatch();
+    int b1 = newLatch();
+    int a2 = newLatch();
+    AsyncResult ra1 = hold(a1, "a");
+    AsyncResult rb1 = hold(b1, "b");
+    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 2); // a and b: different keys
+    AsyncResult ra2 = hold(a2, "a");
+    await().atMost(TIMEOUT).until(() -> counting.refusedKeys().contains("user:a"));
+    assertThat(count(running, "a")).isEqualTo(1);
+    latches.get(a1).countDown();
+    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 3);
+    latches.forEach(CountDownLatch::countDown);
+    List.of(ra1, rb1, ra2).forEach(r -> r.get(TIMEOUT));
+    assertThat(count(mostRunning, "a")).isEqualTo(1);
+  }
+
+  /**
+   * Whether a second broker, backend and limiter built from the same config share state (real
+   * servers); false for in-JVM ones, which the "other process" of a test then shares.
+   *
+   * @return true when separate instances share state
+   */
+  protected boolean separateInstancesShareState() {
+    return true;
+  }
+
+  /**
+   * Another process, in effect: a server with its own broker, backend and limiter where separate
+   * instances share state (else the test's), its limiter counted; closed after the test.
+   */
+  private Server otherProcess(CountingLimiter[] counted) {
+    boolean separate = separateInstancesShareState();
+    Broker otherBroker = separate ? createBroker(config) : broker;
+    Backend otherBackend = separate ? createBackend(config) : backend;
+    TaskLimiter otherLimiter = separate ? createLimiter() : limiter;
+    counted[0] = new CountingLimiter(otherLimiter);
+    Server second =
+        Server.builder().config(config).broker(otherBroker).backend(otherBackend).build();
+    registerTasks(second);
+    cleanups.add(0, second);
+    if (separate) {
+      cleanups.add(otherBroker);
+      cleanups.add(otherBackend);
+      cleanups.add(otherLimiter);
+    }
+    return second;
+  }
+
+  @Test
+  void workersOfSeveralProcessesShareOneCap() {
+    CountingLimiter[] other = new CountingLimiter[1];
+    Server second = otherProcess(other);
+    launch(server, 5, Map.of("hold", TaskLimit.maxConcurrent(3)));
+    launch(second, 5, Map.of("hold", TaskLimit.maxConcurrent(3)), other[0]);
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      results.add(hold(newLatch(), "shared"));
+    }
+    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 3);
+    // both workers were refused: the cap holds across them
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                counting.refused() >= 1
+                    && other[0].refused() >= 1
+                    && counting.refused() + other[0].refused() >= 15);
+    assertThat(holdsStarted.get()).isEqualTo(3);
+    latches.forEach(CountDownLatch::countDown);
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(count(mostRunning, "shared")).isEqualTo(3);
+  }
+
+  @Test
+  void workersOfSeveralProcessesShareOneRate() {
+    CountingLimiter[] other = new CountingLimiter[1];
+    Server second = otherProcess(other);
+    TaskLimit rate = TaskLimit.builder().rate(20, Duration.ofSeconds(1)).burst(1).build();
+    launch(server, 5, Map.of("stamp", rate));
+    launch(second, 5, Map.of("stamp", rate), other[0]);
+    List<AsyncResult> results = new ArrayList<>();
+    for (long i = 0; i < 11; i++) {
+      results.add(server.sendTask(Signature.create("stamp", Arg.of(i))));
+    }
+    results.forEach(r -> r.get(TIMEOUT));
+    List<Long> sorted = new ArrayList<>(stamps);
+    Collections.sort(sorted);
+    // 10 intervals of 50 ms between the first and the last start, whichever worker ran them
+    assertThat((sorted.get(sorted.size() - 1) - sorted.get(0)) / 1e6)
+        .isGreaterThanOrEqualTo(10 * 50 * 0.8);
+  }
+
+  // ---------------------------------------------------------------------------------- priorities
+
+  /** Sends low then high priorities before any worker runs; one slot; records the run order. */
+  @Test
+  void higherPrioritiesRunFirst() {
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      results.add(sendRecord("low" + i, 0));
+    }
+    for (int i = 0; i < 4; i++) {
+      results.add(sendRecord("mid" + i, 4));
+    }
+    for (int i = 0; i < 4; i++) {
+      results.add(sendRecord("high" + i, 9));
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order).hasSize(12);
+    if (!honoursPriority()) {
+      return;
+    }
+    // the first nine takes are strict; the tenth is the low bands' share
+    assertThat(order.subList(0, 4)).allMatch(n -> n.startsWith("high"));
+    assertThat(order.subList(4, 8)).allMatch(n -> n.startsWith("mid"));
+    // within one priority, first in first out
+    assertThat(order.subList(0, 4)).containsExactly("high0", "high1", "high2", "high3");
+  }
+
+  @Test
+  void lowPrioritiesAreNotStarvedForEver() {
+    List<AsyncResult> results = new ArrayList<>();
+    results.add(sendRecord("low", 0));
+    for (int i = 0; i < 30; i++) {
+      results.add(sendRecord("high" + i, 9));
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    if (!honoursPriority()) {
+      return;
+    }
+    int lowAt = order.indexOf("low");
+    if (sharesLowPriorities()) {
+      // one take in ten goes to a lower band while higher ones wait
+      assertThat(lowAt).isBetween(1, 10);
+    } else {
+      assertThat(lowAt).isEqualTo(30);
+    }
+  }
+
+  @Test
+  void priorityZeroAloneKeepsFifoOrder() {
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      results.add(sendRecord("t" + i, 0));
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order).containsExactly("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9");
+  }
+
+  @Test
+  void inspectionCountsEveryPriority() {
+    if (broker.inspector().isEmpty()) {
+      return;
+    }
+    for (int p : new int[] {0, 1, 5, 9, 200}) {
+      sendRecord("p" + p, p);
+    }
+    io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
+    await()
+        .atMost(TIMEOUT)
+        .untilAsserted(
+            () -> assertThat(inspection.queue(config.defaultQueue()).pending()).isEqualTo(5));
+    assertThat(
+            inspection.pending(config.defaultQueue(), 0, 10).stream()
+                .map(s -> s.args().get(0).value()))
+        .containsExactlyInAnyOrder("p0", "p1", "p5", "p9", "p200");
+  }
+
+  protected AsyncResult sendRecord(String name, int priority) {
+    return server.sendTask(
+        Signature.builder("record").args(Arg.of(name)).priority(priority).build());
+  }
+}
