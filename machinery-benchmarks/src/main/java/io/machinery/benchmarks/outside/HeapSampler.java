@@ -36,6 +36,7 @@ final class HeapSampler implements NotificationListener, AutoCloseable {
   private double windowMin = Double.NaN;
   private int windowGcs;
   private long windowEnd;
+  private double maxAfterGc = Double.NaN;
 
   HeapSampler(double windowSeconds) {
     this.windowNanos = (long) (windowSeconds * 1e9);
@@ -75,6 +76,7 @@ final class HeapSampler implements NotificationListener, AutoCloseable {
     long now = System.nanoTime();
     roll(now);
     windowMin = Double.isNaN(windowMin) ? used / MB : Math.min(windowMin, used / MB);
+    maxAfterGc = Double.isNaN(maxAfterGc) ? used / MB : Math.max(maxAfterGc, used / MB);
     windowGcs++;
   }
 
@@ -121,6 +123,11 @@ final class HeapSampler implements NotificationListener, AutoCloseable {
       }
     }
     return out;
+  }
+
+  /** The highest used heap after any GC so far, in MiB (NaN before the first GC). */
+  synchronized double maxAfterGcMb() {
+    return maxAfterGc;
   }
 
   /** The peak of the heap pools since this sampler started, in MiB (the pools' peaks summed). */

@@ -253,6 +253,7 @@ final class Roles {
         m.put("heap_window_seconds", HEAP_WINDOW_SECONDS);
         m.put("heap_after_gc_mb", heap.series());
         m.put("heap_peak_mb", Math.round(HeapSampler.peakMb()));
+        m.put("heap_max_after_gc_mb", Math.round(heap.maxAfterGcMb()));
         m.put("heap_max_mb", Math.round(HeapSampler.maxMb()));
         heap.close();
       }

@@ -17,8 +17,8 @@ import java.util.Map;
  * <pre>
  * scripts/bench/outside.sh scale [--proofs sleepers,drain,chord]
  *     [--sleepers 100000] [--sleep-ms 1000] [--sleeper-brokers memory,redis]
- *     [--drain 100000,1000000] [--drain-concurrency 10]
- *     [--chord 10000] [--chord-pairs redis+redis,amqp+redis,amqp+amqp]
+ *     [--drain 100000,1000000] [--drain-concurrency 10] [--drain-rounds 1]
+ *     [--chord 10000] [--chord-pairs redis+redis,amqp+redis,amqp+amqp] [--chord-send-concurrency 100]
  *     [--redis redis://127.0.0.1:6379/9] [--amqp amqp://guest:guest@127.0.0.1:5672/] [--java-opts "..."]
  * </pre>
  *
@@ -52,8 +52,8 @@ public final class ScaleBenchmark {
         System.out.println(
             "usage: ScaleBenchmark [sleepers|chord] [--proofs sleepers,drain,chord] [--sleepers N]"
                 + " [--sleep-ms MS] [--sleeper-brokers memory,redis] [--drain 100000,1000000]"
-                + " [--drain-concurrency C] [--chord N] [--chord-pairs redis+redis,amqp+redis,amqp+amqp]"
-                + " [--redis URL] [--amqp URL] [--java-opts OPTS]");
+                + " [--drain-concurrency C] [--drain-rounds R] [--chord N] [--chord-pairs redis+redis,amqp+redis,amqp+amqp]"
+                + " [--chord-send-concurrency S] [--redis URL] [--amqp URL] [--java-opts OPTS]");
         return;
       }
       if (!args[i].startsWith("--") || i + 1 >= args.length) {
@@ -110,7 +110,8 @@ public final class ScaleBenchmark {
     t.append("| broker + backend | tasks | concurrency | each task | wall s (launch to last done)")
         .append(" | tasks/s | most running at once | heap MiB before / after (forced GC)")
         .append(
-            " | heap MiB peak (pools) / max | all done |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+            " | heap MiB highest after a GC while running | heap MiB peak (pools) / max | all done |\n")
+        .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (String broker : o.getOrDefault("sleeper-brokers", "memory,redis").split(",")) {
       OutsideBenchmark.progress("sleepers: %s tasks of %s ms on %s", n, sleepMs, broker);
       outside.flush();
@@ -132,7 +133,7 @@ public final class ScaleBenchmark {
       t.append(
           String.format(
               Locale.ROOT,
-              "| %s | %,d | %,d | sleeps %s ms | %.2f | %,.0f | %,d | %.0f / %.0f | %.0f / %.0f | %s |%n",
+              "| %s | %,d | %,d | sleeps %s ms | %.2f | %,.0f | %,d | %.0f / %.0f | %.0f | %.0f / %.0f | %s |%n",
               broker.equals("memory") ? "memory + memory" : broker + " + " + broker,
               r.path("tasks").asInt(),
               r.path("concurrency").asInt(),
@@ -142,6 +143,7 @@ public final class ScaleBenchmark {
               r.path("max_running").asInt(),
               r.path("heap_before_mb").asDouble(),
               r.path("heap_after_mb").asDouble(),
+              r.path("heap_max_after_gc_mb").asDouble(),
               r.path("heap_peak_mb").asDouble(),
               r.path("heap_max_mb").asDouble(),
               r.path("done").asInt() == r.path("tasks").asInt() ? "yes" : "NO: " + r.path("done")));
@@ -151,47 +153,52 @@ public final class ScaleBenchmark {
 
   private static String drain(Driver outside, Map<String, String> o) throws Exception {
     int c = Integer.parseInt(o.getOrDefault("drain-concurrency", "10"));
+    int rounds = Integer.parseInt(o.getOrDefault("drain-rounds", "1"));
     int[] counts =
         Arrays.stream(o.getOrDefault("drain", "100000,1000000").split(","))
             .mapToInt(Integer::parseInt)
             .toArray();
     StringBuilder t = new StringBuilder();
-    t.append("| tasks (Redis + Redis) | C | pre-fill/s (sendTasks, 1000 a call) | drain/s cold")
-        .append(
-            " | drain/s warm | cold / warm vs first row | worker CPU µs/task | worker heap MiB after GC,")
-        .append(" lowest per ")
+    t.append("| round | tasks (Redis + Redis) | C | pre-fill/s (sendTasks, 1000 a call)")
+        .append(" | drain/s cold | drain/s warm | cold / warm vs the round's first row")
+        .append(" | worker CPU µs/task | worker heap MiB after GC, lowest per ")
         .append((int) Roles.HEAP_WINDOW_SECONDS)
-        .append(
-            " s window | heap MiB peak (pools) / max |\n|---:|---:|---:|---:|---:|---:|---:|---|---:|\n");
-    double firstCold = Double.NaN;
-    double firstWarm = Double.NaN;
-    for (int n : counts) {
-      OutsideBenchmark.progress("drain: %,d tasks at concurrency %d", n, c);
-      outside.tasks = n;
-      Row row = outside.measure("java-batch", c);
-      Table.Cells cells = Table.cells(row, n);
-      OutsideBenchmark.progress("  %s; heap %s", cells, row.drained().path("heap_after_gc_mb"));
-      if (Double.isNaN(firstCold)) {
-        firstCold = cells.cold();
-        firstWarm = cells.warm();
+        .append(" s window | highest after a GC | heap MiB peak (pools) / max |\n")
+        .append("|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
+    for (int round = 1; round <= rounds; round++) {
+      double firstCold = Double.NaN;
+      double firstWarm = Double.NaN;
+      for (int n : counts) {
+        OutsideBenchmark.progress("drain round %d: %,d tasks at concurrency %d", round, n, c);
+        outside.tasks = n;
+        Row row = outside.measure("java-batch", c);
+        Table.Cells cells = Table.cells(row, n);
+        JsonNode d = row.drained();
+        OutsideBenchmark.progress("  %s; heap %s", cells, d.path("heap_after_gc_mb"));
+        if (Double.isNaN(firstCold)) {
+          firstCold = cells.cold();
+          firstWarm = cells.warm();
+        }
+        List<String> heap = new ArrayList<>();
+        d.path("heap_after_gc_mb").forEach(v -> heap.add(v.asText()));
+        t.append(
+            String.format(
+                Locale.ROOT,
+                "| %d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f | %s | %d | %d / %d |%n",
+                round,
+                n,
+                c,
+                cells.enqueue(),
+                cells.cold(),
+                cells.warm(),
+                cells.cold() / firstCold,
+                cells.warm() / firstWarm,
+                cells.workerCpu(),
+                String.join(" ", heap),
+                d.path("heap_max_after_gc_mb").asLong(),
+                d.path("heap_peak_mb").asLong(),
+                d.path("heap_max_mb").asLong()));
       }
-      List<String> heap = new ArrayList<>();
-      row.drained().path("heap_after_gc_mb").forEach(v -> heap.add(v.asText()));
-      t.append(
-          String.format(
-              Locale.ROOT,
-              "| %,d | %d | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f | %s | %d / %d |%n",
-              n,
-              c,
-              cells.enqueue(),
-              cells.cold(),
-              cells.warm(),
-              cells.cold() / firstCold,
-              cells.warm() / firstWarm,
-              cells.workerCpu(),
-              String.join(" ", heap),
-              row.drained().path("heap_peak_mb").asLong(),
-              row.drained().path("heap_max_mb").asLong()));
     }
     return t.toString();
   }
@@ -199,7 +206,9 @@ public final class ScaleBenchmark {
   private static String chord(Driver outside, Map<String, String> o) throws Exception {
     String n = o.getOrDefault("chord", "10000");
     StringBuilder t = new StringBuilder();
-    t.append("| broker + backend | members | send s (sendChord) | send to callback result s")
+    t.append("| broker + backend | members | send s (sendChord, ")
+        .append(o.getOrDefault("chord-send-concurrency", "100"))
+        .append(" publishes at once) | send to callback result s")
         .append(" | members run | callback runs | left in queue after | result right |\n")
         .append("|---|---:|---:|---:|---:|---:|---:|---|\n");
     for (String pair :
@@ -219,6 +228,8 @@ public final class ScaleBenchmark {
                 n,
                 "--amqp",
                 o.getOrDefault("amqp", ScaleRoles.defaultAmqp()),
+                "--send-concurrency",
+                o.getOrDefault("chord-send-concurrency", "100"),
                 "--timeout-seconds",
                 o.getOrDefault("chord-timeout-seconds", "600"));
       } catch (IllegalStateException e) {

@@ -16,6 +16,7 @@ import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
+import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -73,8 +74,7 @@ final class ScaleRoles {
         c.close();
       }
       if (!amqpUrl.isEmpty()) { // the task queue is durable: leave nothing on a shared RabbitMQ
-        ConnectionFactory f = new ConnectionFactory();
-        f.setUri(amqpUrl);
+        ConnectionFactory f = AmqpUrl.parse(amqpUrl).connectionFactory(); // Go's reading of the URL
         try (Connection c = f.newConnection();
             Channel ch = c.createChannel()) {
           ch.queueDelete(queue);
@@ -162,12 +162,14 @@ final class ScaleRoles {
               .build();
       double seconds;
       double peak;
+      double maxAfterGc;
       try (HeapSampler heap = new HeapSampler(1)) {
         long t0 = System.nanoTime();
         worker.launchAsync();
         all.await(intOption("timeout-seconds", 600), TimeUnit.SECONDS);
         seconds = (System.nanoTime() - t0) / 1e9;
         peak = HeapSampler.peakMb();
+        maxAfterGc = heap.maxAfterGcMb();
       }
       worker.quit();
       double after = HeapSampler.usedAfterFullGcMb();
@@ -183,6 +185,7 @@ final class ScaleRoles {
       m.put("heap_before_mb", before);
       m.put("heap_after_mb", after);
       m.put("heap_peak_mb", peak);
+      m.put("heap_max_after_gc_mb", maxAfterGc);
       m.put("heap_max_mb", HeapSampler.maxMb());
       Roles.emit(m);
     }
@@ -229,7 +232,9 @@ final class ScaleRoles {
       }
       long t0 = System.nanoTime();
       ChordAsyncResult result =
-          server.sendChord(Chord.of(Group.of(sigs), Signature.create("sum")), 0);
+          server.sendChord(
+              Chord.of(Group.of(sigs), Signature.create("sum")),
+              intOption("send-concurrency", 100));
       double sendSeconds = (System.nanoTime() - t0) / 1e9;
       Duration timeout = Duration.ofSeconds(intOption("timeout-seconds", 600));
       List<Object> value = result.get(timeout);
@@ -243,6 +248,7 @@ final class ScaleRoles {
       m.put("event", "chord");
       m.put("pair", String.join("+", pair));
       m.put("members", n);
+      m.put("send_concurrency", intOption("send-concurrency", 100));
       m.put("send_seconds", sendSeconds);
       m.put("seconds", seconds);
       m.put("members_done", membersDone.get());
