@@ -108,10 +108,11 @@ public final class ScaleBenchmark {
     String sleepMs = o.getOrDefault("sleep-ms", "1000");
     StringBuilder t = new StringBuilder();
     t.append("| broker + backend | tasks | concurrency | each task | wall s (launch to last done)")
-        .append(" | tasks/s | most running at once | heap MiB before / after (forced GC)")
+        .append(" | tasks/s | worker JVM CPU s (µs/task) | most running at once")
+        .append(" | heap MiB before / after (forced GC)")
         .append(
             " | heap MiB highest after a GC while running | heap MiB peak (pools) / max | all done |\n")
-        .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (String broker : o.getOrDefault("sleeper-brokers", "memory,redis").split(",")) {
       OutsideBenchmark.progress("sleepers: %s tasks of %s ms on %s", n, sleepMs, broker);
       outside.flush();
@@ -133,13 +134,15 @@ public final class ScaleBenchmark {
       t.append(
           String.format(
               Locale.ROOT,
-              "| %s | %,d | %,d | sleeps %s ms | %.2f | %,.0f | %,d | %.0f / %.0f | %.0f | %.0f / %.0f | %s |%n",
+              "| %s | %,d | %,d | sleeps %s ms | %.2f | %,.0f | %.1f (%.0f) | %,d | %.0f / %.0f | %.0f | %.0f / %.0f | %s |%n",
               broker.equals("memory") ? "memory + memory" : broker + " + " + broker,
               r.path("tasks").asInt(),
               r.path("concurrency").asInt(),
               sleepMs,
               r.path("seconds").asDouble(),
               r.path("tasks").asDouble() / r.path("seconds").asDouble(),
+              r.path("cpu_us").asDouble() / 1e6,
+              r.path("cpu_us").asDouble() / r.path("tasks").asDouble(),
               r.path("max_running").asInt(),
               r.path("heap_before_mb").asDouble(),
               r.path("heap_after_mb").asDouble(),

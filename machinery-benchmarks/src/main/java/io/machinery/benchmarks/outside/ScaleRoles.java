@@ -96,7 +96,7 @@ final class ScaleRoles {
           queue,
           "");
     }
-    Config config =
+    Config base =
         Config.builder()
             .broker(broker.equals("redis") ? redis : amqp)
             .resultBackend(backend.equals("redis") ? redis : amqp)
@@ -104,6 +104,9 @@ final class ScaleRoles {
             .resultsExpireIn(Roles.RESULTS_EXPIRE_IN)
             .noUnixSignals(true)
             .build();
+    // the queue's own binding key: with Go's default (machinery_task) on the shared exchange, every
+    // queue bound with it gets a copy of every task, other people's included
+    Config config = base.toBuilder().amqp(base.amqp().withBindingKey(queue)).build();
     List<AutoCloseable> owned = new ArrayList<>();
     Broker b = broker.equals("redis") ? RedisBroker.create(config) : AmqpBroker.create(config);
     owned.add(b);
@@ -163,11 +166,15 @@ final class ScaleRoles {
       double seconds;
       double peak;
       double maxAfterGc;
+      long cpu0;
+      long cpu;
       try (HeapSampler heap = new HeapSampler(1)) {
+        cpu0 = ProcCpu.micros(0);
         long t0 = System.nanoTime();
         worker.launchAsync();
         all.await(intOption("timeout-seconds", 600), TimeUnit.SECONDS);
         seconds = (System.nanoTime() - t0) / 1e9;
+        cpu = ProcCpu.micros(0) - cpu0;
         peak = HeapSampler.peakMb();
         maxAfterGc = heap.maxAfterGcMb();
       }
@@ -181,6 +188,7 @@ final class ScaleRoles {
       m.put("sleep_ms", sleepMs);
       m.put("seconds", seconds);
       m.put("done", done.get());
+      m.put("cpu_us", cpu);
       m.put("max_running", maxRunning.get());
       m.put("heap_before_mb", before);
       m.put("heap_after_mb", after);
