@@ -164,7 +164,7 @@ public final class ScaleBenchmark {
     StringBuilder t = new StringBuilder();
     t.append("| round | tasks (Redis + Redis) | C | pre-fill/s (sendTasks, 1000 a call)")
         .append(" | drain/s cold | drain/s warm | cold / warm vs the round's first row")
-        .append(" | worker CPU µs/task | worker heap MiB after GC, lowest per ")
+        .append(" | worker CPU µs/task (warm half) | worker heap MiB after GC, lowest per ")
         .append((int) Roles.HEAP_WINDOW_SECONDS)
         .append(" s window | highest after a GC | heap MiB peak (pools) / max |\n")
         .append("|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|\n");
@@ -187,7 +187,7 @@ public final class ScaleBenchmark {
         t.append(
             String.format(
                 Locale.ROOT,
-                "| %d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f | %s | %d | %d / %d |%n",
+                "| %d | %,d | %d | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f (%.0f) | %s | %d | %d / %d |%n",
                 round,
                 n,
                 c,
@@ -197,6 +197,7 @@ public final class ScaleBenchmark {
                 cells.cold() / firstCold,
                 cells.warm() / firstWarm,
                 cells.workerCpu(),
+                cells.warmWorkerCpu(),
                 String.join(" ", heap),
                 d.path("heap_max_after_gc_mb").asLong(),
                 d.path("heap_peak_mb").asLong(),
