@@ -8,6 +8,7 @@
 #   make run             build and run the example program
 #   make bench           build and run the JMH benchmarks (never part of `verify`)
 #   make bench-outside   producer and worker processes side by side with Go Machinery and Asynq (scripts/bench/outside.sh)
+#   make bench-scale     the scale proofs: 100,000 sleeping tasks, 1,000,000 queued, a 10,000-member chord (outside.sh scale)
 #   make cli ARGS=...    build the machinery command's jar and run it (scripts/machinery ARGS)
 #   make clean           ./mvnw clean
 
@@ -67,6 +68,10 @@ bench: jdk
 
 bench-outside: jdk
 	scripts/bench/outside.sh $(BENCH_ARGS)
+
+.PHONY: bench-scale
+bench-scale: jdk
+	scripts/bench/outside.sh scale $(BENCH_ARGS)
 
 # The command line: `make cli ARGS="queues --json"`; the endpoints come from the env file when the servers run.
 cli: jdk

@@ -6,6 +6,7 @@
 #   scripts/bench/outside.sh                                   # 100,000 tasks, concurrency 1,10,100, every system
 #   scripts/bench/outside.sh --tasks 20000 --concurrency 10 --systems java,go-machinery
 #   scripts/bench/outside.sh --concurrency 10 --jfr target/jfr # JFR recordings of the Java producer and worker
+#   scripts/bench/outside.sh scale [--proofs sleepers,drain,chord ...]  # the scale proofs (ScaleBenchmark --help)
 #
 # Redis: REDIS_URL (from $RUN_DIR/env when there) with database 9, which is FLUSHed before and after every row;
 # --redis redis://host:port/db to change it. Set SKIP_BUILD=1 to reuse the built jar and Go binary.
@@ -17,10 +18,16 @@ JAVA_HOME=${JAVA_HOME:-$(scripts/find-jdk.sh)}
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 if [[ -z ${SKIP_BUILD:-} ]]; then
   ./mvnw -B -q -pl machinery-benchmarks -am -DskipTests package
-  (cd machinery-benchmarks/go && GOFLAGS=-mod=mod "$GO" build -o bin/outside-go .)
+  if [[ ${1:-} != scale ]]; then # the scale proofs run Java only
+    (cd machinery-benchmarks/go && GOFLAGS=-mod=mod "$GO" build -o bin/outside-go .)
+  fi
 fi
 # a private copy: the child JVMs start from it while the run lasts, whatever is rebuilt meanwhile
 JAR=$(mktemp -d /tmp/outside-bench-jar.XXXXXX)/benchmarks.jar
 cp machinery-benchmarks/target/benchmarks.jar "$JAR"
-exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$JAR" \
-  io.machinery.benchmarks.outside.OutsideBenchmark run "$@"
+MAIN=(io.machinery.benchmarks.outside.OutsideBenchmark run)
+if [[ ${1:-} == scale ]]; then
+  shift
+  MAIN=(io.machinery.benchmarks.outside.ScaleBenchmark)
+fi
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "$JAR" "${MAIN[@]}" "$@"

@@ -132,7 +132,7 @@ public final class OutsideBenchmark {
      */
     @Nullable Path beforeJar;
 
-    private final Path logs = tempDir();
+    final Path logs = tempDir();
 
     private static String defaultRedis() {
       String url = System.getenv("REDIS_URL");
@@ -182,7 +182,7 @@ public final class OutsideBenchmark {
      * redis-server's pid from INFO when it runs on this machine, else -1 (its CPU is then not
      * shown).
      */
-    private long localRedisPid() {
+    long localRedisPid() {
       RedisClient client = RedisClient.create(redis);
       try (StatefulRedisConnection<String, String> c = client.connect()) {
         String info = c.sync().info("server");
@@ -198,7 +198,7 @@ public final class OutsideBenchmark {
       }
     }
 
-    private void flush() {
+    void flush() {
       RedisClient client = RedisClient.create(redis);
       try (StatefulRedisConnection<String, String> c = client.connect()) {
         c.sync().flushdb();
@@ -292,7 +292,7 @@ public final class OutsideBenchmark {
       return new ProcessBuilder(cmd).redirectError(log.toFile()).start();
     }
 
-    private JsonNode lastJson(Process p, String event) throws Exception {
+    JsonNode lastJson(Process p, String event) throws Exception {
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       p.waitFor();
       for (String line : out.lines().toList().reversed()) {

@@ -214,6 +214,9 @@ final class Roles {
     private long cpuAll;
     private long redisAll;
 
+    /** The worker's heap, sampled while it drains (the Java worker only). */
+    private @org.jspecify.annotations.Nullable HeapSampler heap;
+
     void done() {
       long n = count.incrementAndGet();
       if (n == half) {
@@ -246,6 +249,14 @@ final class Roles {
       m.put("redis_cpu_us", redisAll - redis0);
       m.put("warm_cpu_us", cpuAll - cpuHalf);
       m.put("warm_redis_cpu_us", redisAll - redisHalf);
+      if (heap != null) {
+        m.put("heap_window_seconds", HEAP_WINDOW_SECONDS);
+        m.put("heap_after_gc_mb", heap.series());
+        m.put("heap_peak_mb", Math.round(HeapSampler.peakMb()));
+        m.put("heap_max_after_gc_mb", Math.round(heap.maxAfterGcMb()));
+        m.put("heap_max_mb", Math.round(HeapSampler.maxMb()));
+        heap.close();
+      }
       emit(m);
       if (o.latency() > 0) {
         stamped.await();
@@ -269,8 +280,12 @@ final class Roles {
     }
   }
 
+  /** The width of a heap sample window of the Java worker. */
+  static final double HEAP_WINDOW_SECONDS = 5;
+
   private void javaWork(Server server) throws Exception {
     Drain drain = new Drain();
+    drain.heap = new HeapSampler(HEAP_WINDOW_SECONDS);
     server.registerTask("noop", TaskFunction.of(() -> null));
     server.registerTask(
         "stamp",
