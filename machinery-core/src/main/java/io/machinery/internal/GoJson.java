@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.io.CharacterEscapes;
 import com.fasterxml.jackson.core.io.SerializedString;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
@@ -103,6 +104,11 @@ public final class GoJson {
                     .maxNumberLength(MAX_NUMBER_LENGTH)
                     .maxNameLength(MAX_NAME_LENGTH)
                     .build())
+            // Jackson pools its buffers per thread by default: with one virtual thread per task
+            // that
+            // is one ~17 KB recycler per task in flight (20,000 in flight held 340 MB of them). A
+            // pool shared by all threads keeps a handful.
+            .recyclerPool(JsonRecyclerPools.sharedConcurrentDequePool())
             .build();
     factory.setCharacterEscapes(new GoEscapes());
     return factory;
