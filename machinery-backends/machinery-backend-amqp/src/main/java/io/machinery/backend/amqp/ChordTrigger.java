@@ -70,17 +70,30 @@ import org.slf4j.LoggerFactory;
  *       wins when they are all there: the callback, whose UUID is deterministic, is sent at least
  *       once, at worst twice (two re-runs at once, or a re-run beside a slow but living winner).
  *       Groups with members run by Go workers have no complete kept queue and stay at-most-once, as
- *       in Go. Still lost: a winner killed while it waits for a member that has not finished (next
- *       bullet), when the re-run comes before that member finishes (it then finds too few kept
- *       states, and the late member, on its first delivery, does not look).
+ *       in Go.
+ *   <li><b>States lost from the group queue</b> (the AMQP chord kill test lost 1 callback of 1,000
+ *       this way before). A winner killed while it waits for a member that has not finished (next
+ *       bullet) takes every state down with the auto-delete queue; when its member's re-run comes
+ *       before that member finishes, the re-run finds too few kept states, and the late member, on
+ *       its first delivery, finds a group queue that will never be complete again. Likewise a state
+ *       published in a give-back's gap (next bullet) is lost from the group queue, which then holds
+ *       N messages of N-1 members for ever. So {@link #completed} also answers true, for any
+ *       member, when the group queue is incomplete but the kept queue holds at least N states and
+ *       no marker exists (no winner took the states; a winner that took them and died is the
+ *       re-run's case above): the trigger then recovers from the kept states. And a trigger that
+ *       timed out waiting for missing members gives the states back and then tries the kept states,
+ *       which hold every finished member's state whatever happened to the group queue. Cost: one
+ *       more passive declaration per member whose group is incomplete, and a duplicate callback
+ *       when two members finish within a millisecond of each other and one of them sees the kept
+ *       state of the other before its group state.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
  *       member finished. The winner keeps its exclusive consumer and waits up to the group read
  *       timeout for the missing members: their states arrive on its consumer (the last member's own
  *       worker sees an empty queue and does nothing). If they do not come in time, the states are
  *       given back: the consumer leaves (RabbitMQ deletes the auto-delete queue) and the states are
  *       published again to a fresh group queue. A state published by another worker in that short
- *       gap is lost with the old queue: the price of an auto-delete queue, which a consumer can
- *       never leave without deleting it.
+ *       gap is lost with the old queue (the price of an auto-delete queue, which a consumer can
+ *       never leave without deleting it); its kept copy is not (previous bullet).
  *   <li><b>Limits.</b> RabbitMQ's credit flow pushes a few hundred messages before it waits for the
  *       channel: a group of more than about 400 members is at Go's mercy again (Go has the same
  *       limit).
@@ -155,6 +168,35 @@ final class ChordTrigger {
   }
 
   /**
+   * Whether the group is complete (see the class notes): its queue holds at least {@code count}
+   * ready states, for {@link #trigger} to take; or it does not, but the kept queue holds at least
+   * {@code count} states and no winner marked the group, for {@link #trigger} to recover. Remembers
+   * which for {@link #trigger}.
+   */
+  boolean completed(String group, int count) {
+    int ready = ready(group);
+    if (ready >= count && ready > 0) {
+      expect(group, count, true);
+      return true;
+    }
+    expect(group, count, false);
+    return count > 0 && ready(kept(group)) >= count && !queueExists(marker(group));
+  }
+
+  /** Ready messages in a queue; -1 when it does not exist. */
+  private int ready(String queue) {
+    try {
+      return client.callRetrying(
+          "inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue).getMessageCount());
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return -1;
+      }
+      throw e;
+    }
+  }
+
+  /**
    * Takes the group's states if this caller is the first reader; true then, and {@link #statesOf}
    * returns them. Without a count from {@link #expect}, the messages ready now are taken as the
    * whole group.
@@ -168,9 +210,12 @@ final class ChordTrigger {
     if (queueExists(marker(group))) {
       return false;
     }
-    List<TaskState> states = take(group, count == null ? 0 : count);
+    Taken taken = take(group, count == null ? 0 : count);
+    List<TaskState> states = taken.states();
     if (states == null) {
-      return false;
+      // too few distinct members within the read timeout: the group queue may have lost a state the
+      // kept queue still holds (see the class notes)
+      return taken.timedOut() && recover(group, taken.want());
     }
     won.put(group, states);
     expected.remove(group);
@@ -274,7 +319,7 @@ final class ChordTrigger {
     if (states != null) {
       return states;
     }
-    states = take(group, count);
+    states = take(group, count).states();
     if (states == null) {
       throw new io.machinery.MachineryException(
           "group "
@@ -310,7 +355,7 @@ final class ChordTrigger {
    * distinct members within the read timeout: the states are given back (see the class notes) and
    * null is returned.
    */
-  private @Nullable List<TaskState> take(String group, int count) {
+  private Taken take(String group, int count) {
     Channel channel = client.openChannel();
     List<byte[]> held = new ArrayList<>();
     boolean taken = false;
@@ -320,7 +365,7 @@ final class ChordTrigger {
         int ready = channel.queueDeclarePassive(group).getMessageCount();
         want = count > 0 ? count : ready;
         if (want == 0 || ready < want) {
-          return null; // not complete, or another reader holds them
+          return Taken.NONE; // not complete, or another reader holds them
         }
         channel.basicQos(0); // every message at once: a Go loser may delete the queue right after
       } catch (IOException | ShutdownSignalException e) {
@@ -379,7 +424,7 @@ final class ChordTrigger {
             byTask.size(),
             want,
             readTimeout);
-        return null;
+        return new Taken(null, true, want);
       }
       taken = true;
       try {
@@ -390,7 +435,7 @@ final class ChordTrigger {
             group,
             e.toString());
       }
-      return List.copyOf(byTask.values());
+      return new Taken(List.copyOf(byTask.values()), false, want);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new io.machinery.MachineryException(
@@ -405,15 +450,25 @@ final class ChordTrigger {
     }
   }
 
-  /** Null for "another reader has the states or they are gone"; throws anything else. */
-  private static @Nullable List<TaskState> refused(AmqpOperationException e) {
+  /**
+   * {@link Taken#NONE} for "another reader has the states or they are gone"; throws anything else.
+   */
+  private static Taken refused(AmqpOperationException e) {
     if (e.replyCode() == AmqpOperationException.NOT_FOUND
         || e.replyCode() == AmqpOperationException.ACCESS_REFUSED
         || e.replyCode() == AmqpOperationException.RESOURCE_LOCKED) {
-      return null;
+      return Taken.NONE;
     }
     throw e;
   }
 
   private record Received(long tag, byte[] body) {}
+
+  /**
+   * What {@link #take} got: the states, or null; {@code timedOut} when it held at least {@code
+   * want} messages but fewer distinct members within the read timeout (and gave them back).
+   */
+  private record Taken(@Nullable List<TaskState> states, boolean timedOut, int want) {
+    static final Taken NONE = new Taken(null, false, 0);
+  }
 }
