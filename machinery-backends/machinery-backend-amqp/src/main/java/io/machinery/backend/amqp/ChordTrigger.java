@@ -14,8 +14,8 @@ import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.spi.Backend;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -99,7 +99,8 @@ import org.slf4j.LoggerFactory;
  *       limit).
  * </ul>
  *
- * <p>Thread-safe.
+ * <p>Thread-safe; {@link #completed} and then {@link #trigger} for one member come from one thread,
+ * as the worker makes them (see {@link #mine}).
  */
 final class ChordTrigger {
   private static final Logger log = LoggerFactory.getLogger(ChordTrigger.class);
@@ -124,14 +125,19 @@ final class ChordTrigger {
   private final Duration readTimeout;
   private final StateWriter giveBack;
   private final Map<String, Integer> expected = new ConcurrentHashMap<>();
-  private final Map<String, List<TaskState>> won =
-      Collections.synchronizedMap(
-          new LinkedHashMap<>(16, 0.75f, false) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, List<TaskState>> eldest) {
-              return size() > WON_LIMIT;
-            }
-          });
+
+  /**
+   * Per group, the states of each win in this process not read yet: two members of one group can
+   * win at once in one process (the last one by taking, a re-run by recovering), and each reads a
+   * set (see {@link #statesOf}). Guarded by itself.
+   */
+  private final Map<String, ArrayDeque<List<TaskState>>> won =
+      new LinkedHashMap<>(16, 0.75f, false) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, ArrayDeque<List<TaskState>>> eldest) {
+          return size() > WON_LIMIT;
+        }
+      };
 
   ChordTrigger(
       AmqpClient client,
@@ -157,7 +163,7 @@ final class ChordTrigger {
     if (expected.size() >= EXPECTED_LIMIT) {
       expected.clear();
     }
-    expected.put(group, complete ? count : -count);
+    expected.put(mine(group), complete ? count : -count);
   }
 
   /**
@@ -202,7 +208,7 @@ final class ChordTrigger {
    * whole group.
    */
   boolean trigger(String group) {
-    Integer count = expected.get(group);
+    Integer count = expected.get(mine(group));
     if (count != null && count < 0) {
       return recover(
           group, -count); // a re-run that found the group incomplete: only the kept states
@@ -217,8 +223,8 @@ final class ChordTrigger {
       // kept queue still holds (see the class notes)
       return taken.timedOut() && recover(group, taken.want());
     }
-    won.put(group, states);
-    expected.remove(group);
+    keepWon(group, states);
+    expected.remove(mine(group));
     createMarker(group);
     return true;
   }
@@ -290,8 +296,8 @@ final class ChordTrigger {
             + "stopped?); recovering its {} kept states",
         group,
         byTask.size());
-    won.put(group, List.copyOf(byTask.values()));
-    expected.remove(group);
+    keepWon(group, List.copyOf(byTask.values()));
+    expected.remove(mine(group));
     createMarker(group);
     return true;
   }
@@ -315,7 +321,7 @@ final class ChordTrigger {
    *     reads them
    */
   List<TaskState> statesOf(String group, int count) {
-    List<TaskState> states = won.remove(group);
+    List<TaskState> states = takeWon(group);
     if (states != null) {
       return states;
     }
@@ -331,9 +337,45 @@ final class ChordTrigger {
     return states;
   }
 
+  /**
+   * Forgets what {@link #completed} said for this caller. States won and not read stay for their
+   * winner: keyed by group alone, a re-run that won and released beside the last member in one
+   * process overwrote or removed that member's states, which then failed "no complete set" on every
+   * bookkeeping attempt and stored FAILURE for a callback the other had sent (seen in the chord
+   * kill test). Unread ones (a winner that failed before reading) go with the oldest groups.
+   */
   void forget(String group) {
-    won.remove(group);
-    expected.remove(group);
+    expected.remove(mine(group));
+  }
+
+  private void keepWon(String group, List<TaskState> states) {
+    synchronized (won) {
+      won.computeIfAbsent(group, g -> new ArrayDeque<>()).add(states);
+    }
+  }
+
+  private @Nullable List<TaskState> takeWon(String group) {
+    synchronized (won) {
+      ArrayDeque<List<TaskState>> sets = won.get(group);
+      if (sets == null) {
+        return null;
+      }
+      List<TaskState> states = sets.poll();
+      if (sets.isEmpty()) {
+        won.remove(group);
+      }
+      return states;
+    }
+  }
+
+  /**
+   * The key of {@code group} in {@link #expected}: the group and the calling thread. A worker asks
+   * {@link #completed} and {@link #trigger} for one member on one delivery thread; two members of
+   * one group in one process (one finding the group queue complete, a re-run finding it drained)
+   * must not swap their answers.
+   */
+  private static String mine(String group) {
+    return group + "\n" + Thread.currentThread().threadId();
   }
 
   private boolean queueExists(String queue) {

@@ -511,6 +511,60 @@ class AmqpBackendIT {
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
 
+  /**
+   * Two members of one chord win in one process at once, on two delivery threads: the last member
+   * takes the states, a re-run of another member recovers them from the kept queue, reads them and
+   * purges. The first winner must still get its states (before: the re-run had overwritten and then
+   * released them, so the first failed "no complete set" on every attempt and stored FAILURE for a
+   * callback that had been sent).
+   */
+  @Test
+  void twoWinnersOfOneGroupInOneProcessEachReadTheirStates() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    ExecutorService last = Executors.newSingleThreadExecutor();
+    ExecutorService rerun = Executors.newSingleThreadExecutor();
+    try {
+      assertThat(
+              last.submit(() -> backend.groupCompleted(group, 2) && backend.triggerChord(group))
+                  .get())
+          .as("the last member takes the states")
+          .isTrue();
+      assertThat(
+              rerun
+                  .submit(
+                      () -> {
+                        backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+                        backend.groupCompleted(group, 2);
+                        return backend.triggerChord(group); // a re-run asks even when incomplete
+                      })
+                  .get())
+          .as("the re-run recovers the kept states (the taker has not sent the callback yet)")
+          .isTrue();
+      assertThat(
+              rerun
+                  .submit(
+                      () -> {
+                        List<TaskState> states = backend.groupTaskStates(group, 2);
+                        backend.purgeGroupMeta(group);
+                        return states;
+                      })
+                  .get())
+          .hasSize(2);
+      assertThat(last.submit(() -> backend.groupTaskStates(group, 2)).get())
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
+    } finally {
+      last.shutdownNow();
+      rerun.shutdownNow();
+    }
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
   /** What Go's InspectQueue reports as Messages: the ready messages. */
   private int goSeesGroupMessages(String group) throws Exception {
     return Math.max(0, readyOrAbsent(group));
