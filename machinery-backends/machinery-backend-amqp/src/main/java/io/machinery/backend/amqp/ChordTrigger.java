@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -112,6 +113,10 @@ final class ChordTrigger {
   private static final int WON_LIMIT = 1_000;
 
   private static final int EXPECTED_LIMIT = 10_000;
+
+  /** Peeks of the kept states before a recovery gives up (see {@link #recover}). */
+  private static final int RECOVER_ATTEMPTS = 5;
+
   private static final Object CANCELLED = new Object();
 
   /** Publishes one state to a queue, declaring it first. */
@@ -253,12 +258,51 @@ final class ChordTrigger {
    * states held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
    */
   private boolean recover(String group, int count) {
+    for (int attempt = 1; ; attempt++) {
+      Map<String, TaskState> byTask = peekKept(group, count);
+      if (byTask == null) {
+        return false; // fewer than count ready, or gone (released)
+      }
+      if (byTask.size() >= count) {
+        log.warn(
+            "Chord of group {} is complete but its callback was never confirmed sent (the triggering"
+                + " worker stopped?); recovering its {} kept states",
+            group,
+            byTask.size());
+        keepWon(group, List.copyOf(byTask.values()));
+        expected.remove(mine(group));
+        createMarker(group);
+        return true;
+      }
+      // Too few distinct members. A peek hides what it reads: two re-runs peeking at once split the
+      // states between them and both saw too few (the chord kill test lost 19 callbacks of 1,000
+      // so), and a member whose kept state landed during a peek counted too few ready ones and
+      // left.
+      // So look again while the queue still holds enough, after a growing, jittered pause.
+      if (attempt == RECOVER_ATTEMPTS || ready(kept(group)) < count) {
+        return false;
+      }
+      try {
+        Thread.sleep((25L << attempt) + ThreadLocalRandom.current().nextLong(50));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new io.machinery.MachineryException(
+            "interrupted while recovering the states of group " + group, e);
+      }
+    }
+  }
+
+  /**
+   * The kept states by task, peeked (read unacknowledged, given back by closing the channel); null
+   * when fewer than {@code count} are ready or the queue is gone.
+   */
+  private @Nullable Map<String, TaskState> peekKept(String group, int count) {
     Channel channel = client.openChannel();
     Map<String, TaskState> byTask = new LinkedHashMap<>();
     try {
       int ready = channel.queueDeclarePassive(kept(group)).getMessageCount();
       if (ready < count) {
-        return false; // not complete yet
+        return null; // not complete yet
       }
       for (int i = 0; i < ready; i++) {
         GetResponse response =
@@ -282,24 +326,13 @@ final class ChordTrigger {
       AmqpOperationException failure =
           AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
       if (failure.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return false; // the callback was sent (released), or no Java member wrote any
+        return null; // the callback was sent (released), or no Java member wrote any
       }
       throw failure;
     } finally {
       AmqpClient.closeQuietly(channel);
     }
-    if (byTask.size() < count) {
-      return false;
-    }
-    log.warn(
-        "Chord of group {} is complete but its callback was never confirmed sent (the triggering worker "
-            + "stopped?); recovering its {} kept states",
-        group,
-        byTask.size());
-    keepWon(group, List.copyOf(byTask.values()));
-    expected.remove(mine(group));
-    createMarker(group);
-    return true;
+    return byTask;
   }
 
   /** The callback was sent (or the chord settled): the kept states are not needed any more. */
