@@ -347,31 +347,13 @@ public final class AmqpBackend implements Backend {
   /**
    * Whether the group queue holds at least {@code groupTaskCount} ready states (Go asks for exactly
    * that many; at least lets a group complete even when a member ran twice). A missing queue is not
-   * complete.
+   * complete. Also true, for a recovery, when the group queue lost states that the kept queue still
+   * holds and no winner marked the group (see {@link ChordTrigger#completed}).
    */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     checkOpen();
-    int ready = readyMessages(groupUuid);
-    boolean complete = ready >= groupTaskCount && ready > 0;
-    // the trigger reads until that many distinct members; after "incomplete" (a re-run whose winner
-    // may have
-    // died, see ChordTrigger's notes) it only recovers the kept states
-    chords.expect(groupUuid, groupTaskCount, complete);
-    return complete;
-  }
-
-  /** Ready messages in a queue; -1 when the queue does not exist. */
-  private int readyMessages(String queue) {
-    try {
-      return client.callRetrying(
-          "inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue).getMessageCount());
-    } catch (AmqpOperationException e) {
-      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return -1;
-      }
-      throw e;
-    }
+    return chords.completed(groupUuid, groupTaskCount);
   }
 
   /**

@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,16 +45,23 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Pauses.</b> A paused queue is a durable, empty queue {@code
  *       machinery_control.paused.<queue>}: pausing declares it, resuming deletes it; both are
  *       idempotent and survive restarts.
- *   <li><b>Listing.</b> AMQP cannot list queues, so {@link #workers()} and {@link #pausedQueues()}
- *       find them through the management API; queue names come from RabbitMQ's metadata and do not
- *       lag. Statuses are read with basic.get on one channel and returned at once by closing it (a
- *       status read while the worker announces may be the previous one, a heartbeat old). So every
- *       worker's heartbeat makes one management call (the paused queues), one declaration and one
- *       confirmed publish.
- *   <li><b>Time to live.</b> At least {@link #MIN_TTL}, whatever the worker asks: listing goes
- *       through the management API, which takes seconds on a vhost with tens of thousands of queues
- *       (the AMQP result backend keeps one per task), and a status must outlive the listing that
- *       looks for it. A dead worker is therefore listed up to that long.
+ *   <li><b>Listing.</b> AMQP cannot list queues, so {@link #workers()} and a listing of {@link
+ *       #pausedQueues()} find them through the management API; queue names come from RabbitMQ's
+ *       metadata and do not lag. Statuses are read with basic.get on one channel and returned at
+ *       once by closing it (a status read while the worker announces may be the previous one, a
+ *       heartbeat old).
+ *   <li><b>A heartbeat asks about its own queue only.</b> {@link #pausedQueues()} is a view: its
+ *       {@code contains(queue)}, all a worker's heartbeat calls, is one passive {@code
+ *       queue.declare} of that queue's pause marker (one AMQP round trip, however many queues the
+ *       vhost holds); only iterating it (or its size) lists the markers through the management API,
+ *       once per view. So a heartbeat makes one passive declaration, one declaration and one
+ *       confirmed publish, and never waits for the management API, which takes seconds on a vhost
+ *       with tens of thousands of queues (the AMQP result backend keeps one per task).
+ *   <li><b>Time to live.</b> At least {@link #MIN_TTL}, whatever the worker asks: {@link
+ *       #workers()} still lists through the management API, which takes seconds on a large vhost,
+ *       and a status must outlive the listing that looks for it. A dead worker is therefore listed
+ *       up to that long. (The heartbeat no longer waits for that API, so it is not what the minimum
+ *       is for.)
  *   <li><b>Limits.</b> A queue name whose control queue would pass 255 bytes cannot be paused
  *       (IllegalArgumentException). Without the management plugin, announcing works but listing
  *       fails; the worker's heartbeat logs that once and keeps consuming.
@@ -189,13 +197,73 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     client.callRetrying("resume '" + queue + "'", ch -> ch.queueDelete(name));
   }
 
+  /**
+   * The paused queues, as a view (see the design notes): {@code contains(queue)} asks RabbitMQ
+   * about that queue's marker alone, each time; iterating lists every marker through the management
+   * API once and keeps that listing for the view's life.
+   */
   @Override
   public Set<String> pausedQueues() {
+    return new PausedQueues();
+  }
+
+  /** Whether {@code queue}'s pause marker exists: one passive declaration. */
+  boolean isPaused(String queue) {
+    String name;
+    try {
+      name = pausedQueue(queue);
+    } catch (IllegalArgumentException e) {
+      return false; // a name that cannot be paused is not paused
+    }
+    try {
+      client.callRetrying("inspect '" + name + "'", ch -> ch.queueDeclarePassive(name));
+      return true;
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  private Set<String> listPaused() {
     Set<String> out = new TreeSet<>();
     for (String name : names(PAUSED_PREFIX)) {
       out.add(name.substring(PAUSED_PREFIX.length()));
     }
-    return out;
+    return java.util.Collections.unmodifiableSet(out);
+  }
+
+  /**
+   * {@link #pausedQueues()}: membership by passive declaration, everything else from one management
+   * listing taken on first use. Not thread-safe (one caller uses a view).
+   */
+  private final class PausedQueues extends java.util.AbstractSet<String> {
+    private @Nullable Set<String> listed;
+
+    private Set<String> listed() {
+      Set<String> l = listed;
+      if (l == null) {
+        l = listPaused();
+        listed = l;
+      }
+      return l;
+    }
+
+    @Override
+    public boolean contains(Object o) {
+      return o instanceof String queue && isPaused(queue);
+    }
+
+    @Override
+    public java.util.Iterator<String> iterator() {
+      return listed().iterator();
+    }
+
+    @Override
+    public int size() {
+      return listed().size();
+    }
   }
 
   /**

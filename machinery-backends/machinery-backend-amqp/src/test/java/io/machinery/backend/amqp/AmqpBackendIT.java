@@ -407,6 +407,209 @@ class AmqpBackendIT {
     onChannel(ch -> ch.queueDelete(group));
   }
 
+  /**
+   * A winner killed while it waited for the last member (a member ran twice) takes every state down
+   * with the auto-delete group queue; its member's re-run comes before the last member finished.
+   * The last member, on its first delivery, must still fire the chord from the kept states (before:
+   * it found two states in a fresh group queue and left; the callback was lost).
+   */
+  @Test
+  void aLateMemberRecoversTheStatesAWinnerKilledWhileWaitingTookDown() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 3);
+    Signature second = chordMember(group, 3);
+    Signature third = chordMember(group, 3);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L))); // ran twice: 3 messages, 2 members
+    Connection winner = AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
+    java.util.concurrent.atomic.AtomicInteger held =
+        new java.util.concurrent.atomic.AtomicInteger();
+    Channel waiting = winner.createChannel();
+    waiting.basicQos(0);
+    waiting.basicConsume(
+        group,
+        false,
+        "",
+        false,
+        true,
+        null,
+        new com.rabbitmq.client.DefaultConsumer(waiting) {
+          @Override
+          public void handleDelivery(
+              String tag, com.rabbitmq.client.Envelope e, AMQP.BasicProperties p, byte[] body) {
+            held.incrementAndGet();
+          }
+        });
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(5))
+        .until(() -> held.get() == 3);
+    winner.abort(); // kill -9: no acknowledgement, no give-back
+    org.awaitility.Awaitility.await()
+        .atMost(java.time.Duration.ofSeconds(5))
+        .until(() -> readyOrAbsent(group) == -1);
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(second, List.of(TaskResult.of(2L))); // the dead winner's member
+      rerun.groupCompleted(group, 3);
+      assertThat(rerun.triggerChord(group)).as("two members' states are kept so far").isFalse();
+    }
+
+    backend.setStateSuccess(third, List.of(TaskResult.of(3L))); // first delivery of the last one
+    assertThat(readyOrAbsent(group)).as("the fresh group queue").isEqualTo(2);
+    assertThat(backend.groupCompleted(group, 3)).as("complete by its kept states").isTrue();
+    assertThat(backend.triggerChord(group)).isTrue();
+    assertThat(backend.groupTaskStates(group, 3))
+        .extracting(TaskState::taskUuid)
+        .containsExactlyInAnyOrder(first.uuid(), second.uuid(), third.uuid());
+    backend.purgeGroupMeta(group);
+    try (AmqpBackend later = AmqpBackend.create(config)) {
+      assertThat(later.groupCompleted(group, 3)).as("fired: nothing left to recover").isFalse();
+    }
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
+  /**
+   * A trigger waiting for a missing member (one ran twice) gives the states back after its read
+   * timeout; the missing member's group state was published in that gap, into the deleted queue, so
+   * the group queue holds two messages of one member for ever. The trigger must fire from the kept
+   * states, which hold both members (before: it returned false, and every later check found the
+   * same two messages).
+   */
+  @Test
+  void aTriggerThatTimedOutRecoversAStateTheGroupQueueLost() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran twice: 2 messages, 1 member
+    onChannel(
+        ch -> {
+          ch.confirmSelect();
+          ch.basicPublish( // the second member's kept copy; its group copy was lost in the gap
+              "",
+              group + "_chord_states",
+              null,
+              WireCodec.encode(TaskState.success(second, List.of(TaskResult.of(2L)))));
+          try {
+            ch.waitForConfirmsOrDie(5_000);
+          } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
+            throw new IOException(e);
+          }
+          return null;
+        });
+    try (AmqpBackend quick =
+        AmqpBackend.builder(config).groupReadTimeout(java.time.Duration.ofMillis(300)).build()) {
+      assertThat(quick.groupCompleted(group, 2)).isTrue();
+      assertThat(quick.triggerChord(group)).as("recovered from the kept states").isTrue();
+      assertThat(quick.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
+      quick.purgeGroupMeta(group);
+    }
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
+  /**
+   * Two members of one chord win in one process at once, on two delivery threads: the last member
+   * takes the states, a re-run of another member recovers them from the kept queue, reads them and
+   * purges. The first winner must still get its states (before: the re-run had overwritten and then
+   * released them, so the first failed "no complete set" on every attempt and stored FAILURE for a
+   * callback that had been sent).
+   */
+  @Test
+  void twoWinnersOfOneGroupInOneProcessEachReadTheirStates() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    ExecutorService last = Executors.newSingleThreadExecutor();
+    ExecutorService rerun = Executors.newSingleThreadExecutor();
+    try {
+      assertThat(
+              last.submit(() -> backend.groupCompleted(group, 2) && backend.triggerChord(group))
+                  .get())
+          .as("the last member takes the states")
+          .isTrue();
+      assertThat(
+              rerun
+                  .submit(
+                      () -> {
+                        backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+                        backend.groupCompleted(group, 2);
+                        return backend.triggerChord(group); // a re-run asks even when incomplete
+                      })
+                  .get())
+          .as("the re-run recovers the kept states (the taker has not sent the callback yet)")
+          .isTrue();
+      assertThat(
+              rerun
+                  .submit(
+                      () -> {
+                        List<TaskState> states = backend.groupTaskStates(group, 2);
+                        backend.purgeGroupMeta(group);
+                        return states;
+                      })
+                  .get())
+          .hasSize(2);
+      assertThat(last.submit(() -> backend.groupTaskStates(group, 2)).get())
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
+    } finally {
+      last.shutdownNow();
+      rerun.shutdownNow();
+    }
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
+  /**
+   * Two re-runs recovering one group at once split the kept states between their peeks (a peek
+   * reads unacknowledged): each saw too few members and gave up, and the chord was lost (19 of
+   * 1,000 in the chord kill test). Here another peek holds the last member's kept state for 300 ms:
+   * the recovery must look again while the queue still holds enough states, and win.
+   */
+  @Test
+  void aRecoveryLooksAgainWhenAConcurrentPeekHidesAState() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran twice
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    onChannel(ch -> ch.queueDelete(group)); // a winner took the group queue down and died
+    Channel otherPeek = raw.createChannel();
+    String kept = group + "_chord_states";
+    GetResponse a = otherPeek.basicGet(kept, false);
+    GetResponse b = otherPeek.basicGet(kept, false);
+    GetResponse c = otherPeek.basicGet(kept, false);
+    otherPeek.basicNack(a.getEnvelope().getDeliveryTag(), false, true);
+    otherPeek.basicNack(b.getEnvelope().getDeliveryTag(), false, true); // it holds the last only
+    assertThat(WireCodec.decodeTaskState(c.getBody()).taskUuid()).isEqualTo(second.uuid());
+    java.util.concurrent.ScheduledExecutorService later =
+        Executors.newSingleThreadScheduledExecutor();
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      assertThat(rerun.groupCompleted(group, 2)).as("two kept states ready").isTrue();
+      later.schedule(
+          () -> {
+            otherPeek.close(); // the other peek gives its state back, after the first look
+            return null;
+          },
+          300,
+          java.util.concurrent.TimeUnit.MILLISECONDS);
+      assertThat(rerun.triggerChord(group)).as("recovered on a second look").isTrue();
+      assertThat(rerun.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
+      rerun.purgeGroupMeta(group);
+    } finally {
+      later.shutdownNow();
+    }
+    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+  }
+
   /** What Go's InspectQueue reports as Messages: the ready messages. */
   private int goSeesGroupMessages(String group) throws Exception {
     return Math.max(0, readyOrAbsent(group));

@@ -102,4 +102,43 @@ class AmqpControlPlaneIT {
     assertThat(mine()).isEmpty();
     plane.withdraw(id);
   }
+
+  /**
+   * A worker's heartbeat asks {@code pausedQueues().contains(its queue)}: that must be one passive
+   * declaration of the queue's marker, never the management API (seconds on a vhost with many
+   * result queues). Proven with a management URL nothing answers: membership still works, a listing
+   * fails clearly.
+   */
+  @Test
+  void theHeartbeatsPauseCheckNeedsNoManagementApi() {
+    String queue = prefix + "paused";
+    try (AmqpBackend noManagement =
+        AmqpBackend.builder(
+                Config.builder()
+                    .broker(TestEndpoints.amqpUrl())
+                    .resultBackend(TestEndpoints.amqpUrl())
+                    .build())
+            .managementUrl("http://127.0.0.1:9") // discard port: nothing answers HTTP there
+            .build()) {
+      ControlPlane withoutApi = noManagement.controlPlane().orElseThrow();
+      assertThat(withoutApi.pausedQueues().contains(queue)).isFalse();
+
+      withoutApi.pause(queue);
+      long started = System.nanoTime();
+      boolean paused = withoutApi.pausedQueues().contains(queue);
+      double millis = (System.nanoTime() - started) / 1e6;
+      assertThat(paused).isTrue();
+      assertThat(plane.pausedQueues()).contains(queue); // the listing (management API) agrees
+      assertThatThrownBy(() -> withoutApi.pausedQueues().size())
+          .isInstanceOf(io.machinery.MachineryException.class);
+
+      withoutApi.resume(queue);
+      assertThat(withoutApi.pausedQueues().contains(queue)).isFalse();
+      System.out.printf(
+          "[AmqpControlPlaneIT] pause check of one queue without the management API: %.1f ms%n",
+          millis);
+    } finally {
+      plane.resume(queue);
+    }
+  }
 }

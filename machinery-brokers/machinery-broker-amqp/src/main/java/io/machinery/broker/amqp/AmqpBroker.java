@@ -152,7 +152,7 @@ public final class AmqpBroker implements Broker {
     this.publishing = new Publishing(config, clock, topology, publisher);
     this.scheduler =
         Executors.newSingleThreadScheduledExecutor(
-            Thread.ofVirtual().name("machinery-amqp-broker-scheduler").factory());
+            Thread.ofPlatform().daemon().name("machinery-amqp-broker-scheduler").factory());
     this.inspector =
         new AmqpInspector(
             config,

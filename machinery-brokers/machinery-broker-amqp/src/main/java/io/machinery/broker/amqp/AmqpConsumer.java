@@ -102,7 +102,10 @@ final class AmqpConsumer implements Consumption {
           broker.topology().declareTaskQueue(ch, binding);
           return null;
         });
-    supervisor = Thread.ofVirtual().name("machinery-amqp-consumer-" + tag).start(this::supervise);
+    // a platform thread: a virtual one would wait for a carrier behind computing tasks (which never
+    // give theirs up) before it could subscribe again after a lost channel (issue 12, F5)
+    supervisor =
+        Thread.ofPlatform().daemon().name("machinery-amqp-consumer-" + tag).start(this::supervise);
   }
 
   // ------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ final class DelayPump {
   DelayPump(GcpPubSubBroker broker, String subscription) {
     this.broker = broker;
     this.subscription = subscription;
-    this.thread = Thread.ofVirtual().name("machinery-pubsub-delays").start(this::run);
+    this.thread = Thread.ofPlatform().daemon().name("machinery-pubsub-delays").start(this::run);
   }
 
   private void run() {

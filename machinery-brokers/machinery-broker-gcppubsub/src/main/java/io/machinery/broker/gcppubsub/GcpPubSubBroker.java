@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -111,7 +112,18 @@ public final class GcpPubSubBroker implements Broker {
   private final String delayTopic;
   private final String deadLetterTopic;
   private final Settler settler;
+
+  /**
+   * Lease extensions and timers: a platform thread, since task bodies run on virtual threads, which
+   * a computing task never gives up, and a virtual scheduler would wait for a carrier while the ack
+   * deadlines lapse (issue 12, F5). The consumers' pull loops, the settler and the delay pump are
+   * platform threads for the same reason.
+   */
   private final ScheduledExecutorService scheduler;
+
+  /** Runs due actions (delayed publishes) so a slow one never holds back {@link #scheduler}. */
+  private final ExecutorService due;
+
   private final Set<PubSubConsumer> running = ConcurrentHashMap.newKeySet();
   private @Nullable DelayPump pump;
   private volatile boolean closed;
@@ -133,7 +145,10 @@ public final class GcpPubSubBroker implements Broker {
     this.settler = new Settler(client);
     this.scheduler =
         Executors.newSingleThreadScheduledExecutor(
-            Thread.ofVirtual().name("machinery-pubsub-scheduler").factory());
+            Thread.ofPlatform().daemon().name("machinery-pubsub-scheduler").factory());
+    this.due =
+        Executors.newCachedThreadPool(
+            Thread.ofPlatform().daemon().name("machinery-pubsub-due-", 0).factory());
   }
 
   /**
@@ -331,13 +346,19 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Runs {@code action} after {@code delayMillis} on a virtual thread of its own, so a slow publish
+   * Runs {@code action} after {@code delayMillis} on a pooled platform thread, so a slow publish
    * never holds back the scheduler (and with it the lease extensions).
    */
   void schedule(Runnable action, long delayMillis) {
     try {
       scheduler.schedule(
-          () -> Thread.ofVirtual().name("machinery-pubsub-due").start(action),
+          () -> {
+            try {
+              due.execute(action);
+            } catch (RejectedExecutionException e) {
+              log.debug("Broker closed; not running {}", action);
+            }
+          },
           delayMillis,
           TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
@@ -430,6 +451,7 @@ public final class GcpPubSubBroker implements Broker {
     }
     settler.close();
     scheduler.shutdownNow();
+    due.shutdownNow();
     client.close();
   }
 

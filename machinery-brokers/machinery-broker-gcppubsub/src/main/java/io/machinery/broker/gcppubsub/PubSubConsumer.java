@@ -118,7 +118,11 @@ final class PubSubConsumer implements Consumption {
   void start() {
     long period = Math.max(1_000, ackDeadlineSeconds * 1000L / 3);
     extender = broker.scheduleAtFixedRate(this::extendLeases, period);
-    thread = Thread.ofVirtual().name("machinery-pubsub-consumer-" + tag).start(this::fetchLoop);
+    thread =
+        Thread.ofPlatform()
+            .daemon()
+            .name("machinery-pubsub-consumer-" + tag)
+            .start(this::fetchLoop);
   }
 
   // ------------------------------------------------------------------------------------------

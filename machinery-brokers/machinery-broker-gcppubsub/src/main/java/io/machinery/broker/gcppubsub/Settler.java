@@ -36,7 +36,7 @@ final class Settler implements AutoCloseable {
 
   Settler(PubSubClient client) {
     this.client = client;
-    this.thread = Thread.ofVirtual().name("machinery-pubsub-settler").start(this::run);
+    this.thread = Thread.ofPlatform().daemon().name("machinery-pubsub-settler").start(this::run);
   }
 
   void ack(String subscription, String ackId) {

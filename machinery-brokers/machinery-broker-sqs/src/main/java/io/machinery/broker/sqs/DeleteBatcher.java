@@ -12,10 +12,11 @@ import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequestEntry;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
 
 /**
- * Deletes messages of one queue in batches: one virtual thread sends {@code DeleteMessageBatch}
- * with whatever accumulated (up to 10) while the previous batch was in flight, so a busy worker
- * pays about one SQS call per ten acknowledgements and an idle one still deletes at once. Each
- * caller gets a future completed when its message is deleted (or with the failure).
+ * Deletes messages of one queue in batches: one platform thread (a virtual one would wait for a
+ * carrier behind computing tasks while their messages' visibility runs out) sends {@code
+ * DeleteMessageBatch} with whatever accumulated (up to 10) while the previous batch was in flight,
+ * so a busy worker pays about one SQS call per ten acknowledgements and an idle one still deletes
+ * at once. Each caller gets a future completed when its message is deleted (or with the failure).
  */
 final class DeleteBatcher {
   private record Pending(String receiptHandle, CompletableFuture<Void> done) {}
@@ -29,7 +30,7 @@ final class DeleteBatcher {
   DeleteBatcher(SqsClient client, String queueUrl, String name) {
     this.client = client;
     this.queueUrl = queueUrl;
-    this.flusher = Thread.ofVirtual().name(name).start(this::run);
+    this.flusher = Thread.ofPlatform().daemon().name(name).start(this::run);
   }
 
   /** Queues a delete; after {@link #close()} it is sent at once on the calling thread. */

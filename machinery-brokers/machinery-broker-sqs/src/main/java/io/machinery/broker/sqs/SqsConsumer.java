@@ -33,7 +33,7 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Fetch only for free slots.</b> Each poller (a virtual thread; one per 10 slots of the
+ *   <li><b>Fetch only for free slots.</b> Each poller (a platform thread; one per 10 slots of the
  *       worker's concurrency, at most {@value #MAX_POLLERS}) reserves up to 10 free slots, then
  *       asks SQS for at most that many messages with a long poll, and gives back the slots it did
  *       not use. So the worker never holds a message it cannot start, unlike Go, which receives one
@@ -45,6 +45,11 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
  *       final state is stored. When the process dies the heartbeat stops and the message comes back
  *       after the timeout.
+ *   <li><b>Platform threads.</b> The pollers, the heartbeat and the delete batcher are named daemon
+ *       platform threads, closed with the consumer: task bodies run on virtual threads, which a
+ *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
+ *       visibility timeout runs out and another worker receives the message and runs it again
+ *       (issue 12, F5; {@code CpuBoundTasksKit} in the test kit).
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
  *       SqsDelivery#ack()} returns once its message is deleted.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
@@ -115,7 +120,7 @@ final class SqsConsumer implements Consumption {
     this.deletes = new DeleteBatcher(client, queueUrl, "machinery-sqs-deletes-" + tag);
     this.heartbeat =
         Executors.newSingleThreadScheduledExecutor(
-            Thread.ofVirtual().name("machinery-sqs-heartbeat-" + tag).factory());
+            Thread.ofPlatform().daemon().name("machinery-sqs-heartbeat-" + tag).factory());
   }
 
   String queue() {
@@ -141,7 +146,10 @@ final class SqsConsumer implements Consumption {
             : Math.max(1, Math.min(MAX_POLLERS, (capacity + MAX_BATCH - 1) / MAX_BATCH));
     for (int i = 0; i < count; i++) {
       pollers.add(
-          Thread.ofVirtual().name("machinery-sqs-poller-" + tag + "-" + i).start(this::poll));
+          Thread.ofPlatform()
+              .daemon()
+              .name("machinery-sqs-poller-" + tag + "-" + i)
+              .start(this::poll));
     }
   }
 

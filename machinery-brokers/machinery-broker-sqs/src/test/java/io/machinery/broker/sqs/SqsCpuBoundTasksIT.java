@@ -1,0 +1,67 @@
+package io.machinery.broker.sqs;
+
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.config.Config;
+import io.machinery.config.SqsConfig;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.CpuBoundTasksKit;
+import io.machinery.testkit.TestEndpoints;
+import java.time.Duration;
+
+/**
+ * {@link CpuBoundTasksKit} on SQS (ElasticMQ) with results in Redis: a 2 s visibility timeout and
+ * tasks computing 5 s. The hold is the visibility heartbeat; a lapse shows as visible messages
+ * (ApproximateNumberOfMessages) while the tasks compute.
+ */
+class SqsCpuBoundTasksIT extends CpuBoundTasksKit {
+  private static final int VISIBILITY_SECONDS = 2;
+
+  @Override
+  protected Config baseConfig() {
+    return Config.builder()
+        .broker(TestEndpoints.sqsUrl())
+        .resultBackend(TestEndpoints.redisUrl())
+        .sqs(new SqsConfig(1, VISIBILITY_SECONDS, false))
+        .build();
+  }
+
+  @Override
+  protected Broker createBroker(Config config) {
+    SqsTestQueues.track(config.defaultQueue());
+    return SqsBroker.builder(config).createQueues(true).build();
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return RedisBackend.create(config);
+  }
+
+  @Override
+  protected Duration defaultCompute() {
+    return Duration.ofSeconds(5);
+  }
+
+  @Override
+  protected long lapsedMessages(Config config) {
+    String visible =
+        SqsTestQueues.client()
+            .getQueueAttributes(
+                r ->
+                    r.queueUrl(SqsTestQueues.url(config.defaultQueue()))
+                        .attributeNamesWithStrings("ApproximateNumberOfMessages"))
+            .attributesAsStrings()
+            .get("ApproximateNumberOfMessages");
+    return visible == null ? 0 : Long.parseLong(visible);
+  }
+
+  @Override
+  protected String holdFigures() {
+    return "visibility timeout " + VISIBILITY_SECONDS + " s";
+  }
+
+  @Override
+  protected void cleanUp(Config config) {
+    SqsTestQueues.deleteTracked();
+  }
+}
