@@ -16,6 +16,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import javax.net.ssl.SSLContext;
@@ -73,6 +74,14 @@ public final class AmqpClient implements AutoCloseable {
   static final long MAX_BACKOFF_MILLIS = 2000;
   private static final int IDLE_CALL_CHANNELS = 8;
 
+  /**
+   * At most this many {@link #call}s hold a channel at once; more wait for one. RabbitMQ allows
+   * 2,047 channels per connection (fewer when {@code channel_max} says so), and a burst of
+   * concurrent calls (a 10,000-member chord sent with unbounded concurrency declares each member's
+   * target) would otherwise fail with "no channel left" instead of taking turns.
+   */
+  public static final int MAX_CALL_CHANNELS = 256;
+
   /** Work done on a channel by {@link #call}. */
   @FunctionalInterface
   public interface ChannelCall<T extends @Nullable Object> {
@@ -101,6 +110,7 @@ public final class AmqpClient implements AutoCloseable {
   private final ConfirmPublisher publisher;
   private final ArrayBlockingQueue<Channel> idleCallChannels =
       new ArrayBlockingQueue<>(IDLE_CALL_CHANNELS);
+  private final Semaphore callChannels = new Semaphore(MAX_CALL_CHANNELS);
   private final @Nullable ExecutorService dispatch;
 
   private AmqpClient(Builder b) {
@@ -205,6 +215,20 @@ public final class AmqpClient implements AutoCloseable {
    *     connection failed
    */
   public <T extends @Nullable Object> T call(String what, ChannelCall<T> call) {
+    try {
+      callChannels.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new MachineryException("interrupted while waiting for an AMQP channel to " + what, e);
+    }
+    try {
+      return callOnChannel(what, call);
+    } finally {
+      callChannels.release();
+    }
+  }
+
+  private <T extends @Nullable Object> T callOnChannel(String what, ChannelCall<T> call) {
     Channel channel = idleCallChannels.poll();
     while (channel != null && !channel.isOpen()) {
       channel = idleCallChannels.poll();
