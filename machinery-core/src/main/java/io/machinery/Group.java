@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.wire.Uuids;
 import java.util.ArrayList;
 import java.util.List;
 

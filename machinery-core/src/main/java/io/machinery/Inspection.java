@@ -30,6 +30,9 @@ import org.jspecify.annotations.Nullable;
  * first, then the workers' running tasks, then scans the queue's pending, delayed and dead-lettered
  * pages up to a bound ({@link #DEFAULT_SCAN_LIMIT} entries each), so it stays cheap on a queue of
  * millions and says when it stopped looking.
+ *
+ * <p>Size: a facade, one short documented method per operation of the {@code Inspector} and {@code
+ * ControlPlane} SPIs.
  */
 public final class Inspection {
   /** How many entries of each list {@link #task(String, String)} scans at most. */

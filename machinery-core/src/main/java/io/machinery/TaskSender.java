@@ -3,6 +3,7 @@ package io.machinery;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
+import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Backend;
+import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

@@ -14,10 +14,10 @@ class AmqpCliIT extends UrlCliScenario {
   }
 
   /**
-   * The AMQP control plane lists workers through the management API; on a RabbitMQ holding tens
-   * of thousands of queues (the shared test server) a listing takes seconds, so a heartbeat of a
-   * few seconds keeps a worker listed between two of them (the heartbeat itself reads its pause
-   * marker with one passive declare).
+   * The AMQP control plane lists workers through the management API; on a RabbitMQ holding tens of
+   * thousands of queues (the shared test server) a listing takes seconds, so a heartbeat of a few
+   * seconds keeps a worker listed between two of them (the heartbeat itself reads its pause marker
+   * with one passive declare).
    */
   @Override
   Duration heartbeat() {

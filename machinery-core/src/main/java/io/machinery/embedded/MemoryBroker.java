@@ -47,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * Delivery#deliveryCount()}; a message that comes back because its consumer closed keeps its count,
  * so poison limits work here as on real brokers); a requeue with a replacement body ({@link
  * Delivery#requeue(Duration, byte[])}) enqueues the replacement as a new message. Thread-safe.
+ *
+ * <p>Size: a complete in-process broker (queues, ETAs on the injected clock, priority bands,
+ * redelivery, dead letters, inspection) in one class, so that a user's unit test of a workflow
+ * needs nothing else.
  */
 public final class MemoryBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);

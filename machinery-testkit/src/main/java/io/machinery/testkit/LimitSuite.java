@@ -45,6 +45,9 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Rates are measured with the start times the tasks record, with a tolerance; caps with a
  * counter of runs in progress; waits are Awaitility conditions and latches, never sleeps.
+ *
+ * <p>Size: the contract of rate limits, concurrency caps and priorities, one short test each, run
+ * by every broker's subclass.
  */
 public abstract class LimitSuite {
   protected static final Duration TIMEOUT = Duration.ofSeconds(30);

@@ -44,6 +44,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * sendTasks} of {@value #BATCH}) and {@code lettuce} (a bare Lettuce program doing the least a
  * reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the
  * result, LREM as the ack to drain, C loops on one shared asynchronous connection).
+ *
+ * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
 final class Roles {
   private static final ObjectMapper JSON = new ObjectMapper();

@@ -6,8 +6,8 @@ import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
-import io.machinery.Uuids;
 import io.machinery.spi.GroupMeta;
+import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -59,6 +59,9 @@ import org.jspecify.annotations.Nullable;
  * </ul>
  *
  * <p>Immutable and thread-safe; it holds no connection and needs no closing.
+ *
+ * <p>Size: the writer's API (task, group, chord, the transaction helper, the schema) with the
+ * argument checks {@code Server.sendTask} makes; the relay is {@code OutboxRelay}.
  */
 public final class TaskOutbox {
   /** The table name used unless {@link Builder#table} says otherwise. */

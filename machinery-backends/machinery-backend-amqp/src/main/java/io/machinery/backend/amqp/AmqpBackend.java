@@ -97,6 +97,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Whoever builds it closes it. One connection, opened on first use, reopened when
  * lost.
+ *
+ * <p>Size: Go's backend interface on AMQP (state, group and progress queues, with Go's names and
+ * arguments) and its builder; the chord trigger protocol is {@code ChordTrigger}.
  */
 public final class AmqpBackend implements Backend {
   private static final Logger log = LoggerFactory.getLogger(AmqpBackend.class);

@@ -102,6 +102,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe; {@link #completed} and then {@link #trigger} for one member come from one thread,
  * as the worker makes them (see {@link #mine}).
+ *
+ * <p>Size: one protocol shared with Go workers (the group queue, the kept states, the winner's
+ * marker, recovery after a killed winner), kept in one class so its invariants can be read in one
+ * place.
  */
 final class ChordTrigger {
   private static final Logger log = LoggerFactory.getLogger(ChordTrigger.class);

@@ -74,6 +74,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Thread-safe; calls block until memcached has answered (at most the operation timeout). Whoever
  * builds a backend closes it.
+ *
+ * <p>Size: Go's backend interface on memcached, each method a short translation of Go's, plus the
+ * CAS chord trigger and the builder.
  */
 public final class MemcacheBackend implements Backend {
   static final long GO_LOCK_WAIT_SECONDS = 10;

@@ -105,6 +105,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe. Whoever builds it closes it.
+ *
+ * <p>Size: Go's broker interface on AMQP with its builder (Go's topology, publishing with confirms,
+ * delay queues, the inspector's and control plane's wiring); the consumer is {@code AmqpConsumer}.
  */
 public final class AmqpBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(AmqpBroker.class);

@@ -85,6 +85,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe (each call uses channels of its own).
+ *
+ * <p>Size: the {@code Inspector} SPI on RabbitMQ, one short method per operation (sizes by passive
+ * declare, listings by basic.get, delayed tasks through the management API).
  */
 final class AmqpInspector implements Inspector, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpInspector.class);

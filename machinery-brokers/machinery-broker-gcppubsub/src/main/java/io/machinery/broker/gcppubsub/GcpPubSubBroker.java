@@ -77,6 +77,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe. Whoever builds it closes it; stubs passed in by the user are left open.
+ *
+ * <p>Size: Go's broker interface on Pub/Sub around one set of stubs (publish, the existence checks,
+ * the delay and dead-letter topics, the inspector's wiring, the builder); the consumer, the settler
+ * and the delay pump are classes of their own.
  */
 public final class GcpPubSubBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(GcpPubSubBroker.class);

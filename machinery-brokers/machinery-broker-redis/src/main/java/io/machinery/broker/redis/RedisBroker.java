@@ -114,6 +114,10 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe. Whoever builds a broker closes it; {@link #close()} closes its consumers.
+ *
+ * <p>Size: Go's broker interface on Redis with its builder (the one-round-trip publish, delayed
+ * tasks, priority bands, the inspector's and control plane's wiring); the fetch loop, the
+ * delayed-task promotion and the Lua are classes of their own.
  */
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);

@@ -65,6 +65,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       Go's SQS worker has exactly this hole: it returns from {@code StartConsuming} while its
  *       last receive is still open and drops what that receive brings.
  * </ul>
+ *
+ * <p>Size: one consumption on SQS, whose pollers, visibility heartbeat and batched deletes share
+ * the table of messages in flight.
  */
 final class SqsConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(SqsConsumer.class);

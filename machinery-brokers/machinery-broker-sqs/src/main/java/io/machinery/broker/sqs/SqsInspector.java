@@ -69,6 +69,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * </ul>
  *
  * <p>Thread-safe.
+ *
+ * <p>Size: the {@code Inspector} SPI on SQS, one short method per operation, each saying what SQS
+ * cannot do.
  */
 final class SqsInspector implements Inspector {
   private static final Logger log = LoggerFactory.getLogger(SqsInspector.class);

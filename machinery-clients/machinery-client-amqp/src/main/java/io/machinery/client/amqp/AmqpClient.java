@@ -52,6 +52,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Whoever builds it closes it; {@link #close()} closes the connection, which ends
  * every thread the client library started for it.
+ *
+ * <p>Size: the AMQP connection set of a process (connecting over Go's several URLs, pooled call
+ * channels taking turns, peeks, the blocked-connection state) and its builder; publishing with
+ * confirms is {@code ConfirmPublisher}.
  */
 public final class AmqpClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpClient.class);

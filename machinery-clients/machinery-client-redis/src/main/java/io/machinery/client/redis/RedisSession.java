@@ -80,6 +80,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking
  * connections.
+ *
+ * <p>Size: the one place every Redis module's commands pass through (a connection shared per URL,
+ * command timeouts after which nothing is sent late, pipelining, single node and cluster);
+ * splitting it would split those invariants.
  */
 public final class RedisSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RedisSession.class);

@@ -1,4 +1,4 @@
-package io.machinery;
+package io.machinery.wire;
 
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -44,8 +44,11 @@ public final class Uuids {
    * The UUID a chord callback is sent with: a fresh {@code chord_} one for an empty UUID (Go's
    * {@code NewChord}), {@code chord_<u>} for a generated {@code task_<u>}, any other UUID
    * unchanged.
+   *
+   * @param uuid the callback's UUID as given
+   * @return the UUID to send it with
    */
-  static String chordUuidFor(String uuid) {
+  public static String chordUuidFor(String uuid) {
     if (uuid.isEmpty()) {
       return newChordUuid();
     }
