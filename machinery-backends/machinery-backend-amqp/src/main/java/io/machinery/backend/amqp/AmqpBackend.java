@@ -244,23 +244,13 @@ public final class AmqpBackend implements Backend {
     if (state.isCompleted()
         && !signature.groupUuid().isEmpty()
         && signature.groupTaskCount() != 0) {
-      // a chord member also keeps its state where a dead trigger winner cannot take it away
-      // (ChordTrigger)
-      String kept = ChordTrigger.kept(signature.groupUuid());
-      CompletableFuture<Void> keeping =
-          signature.chordCallback() == null ? null : states.publishAsync(kept, json, false);
       states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
-      if (keeping != null) {
-        try {
-          keeping.join();
-        } catch (java.util.concurrent.CompletionException e) {
-          log.debug(
-              "Keeping the state of {} in {} failed ({}); publishing it again",
-              signature.uuid(),
-              kept,
-              e.getCause());
-          states.publish(kept, json, true);
-        }
+      if (signature.chordCallback() != null) {
+        // A chord member also keeps its state where a dead trigger winner cannot take it away
+        // (ChordTrigger). Only after its group state is confirmed: whoever counts a complete kept
+        // queue then finds this member's group state too (ChordTrigger#completed reads the group
+        // queue again), so a fault-free chord is never recovered beside its winner.
+        states.publish(ChordTrigger.kept(signature.groupUuid()), json, false);
       }
     }
   }
