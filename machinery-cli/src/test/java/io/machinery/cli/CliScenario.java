@@ -139,11 +139,21 @@ abstract class CliScenario {
         .contains("int64:1 int64:2");
 
     String delayed = send("add", "int64:7", "int64:8", "--eta", "1h");
-    assertThat(
-            CliRunner.texts(
-                cli().ok("tasks", "list", "--state", "delayed", "--queue", queue, "--json").json(),
-                "uuid"))
-        .containsExactly(delayed);
+    // Awaited: RabbitMQ's delay queues are found through the management API, whose statistics lag
+    // by up to 5 s (AmqpInspector's notes), so a just-created delay queue may not be listed yet.
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        CliRunner.texts(
+                            cli()
+                                .ok(
+                                    "tasks", "list", "--state", "delayed", "--queue", queue,
+                                    "--json")
+                                .json(),
+                            "uuid"))
+                    .containsExactly(delayed));
 
     assertThat(cli().ok("purge", queue, "--json").json().path("count").asLong()).isEqualTo(3);
     assertThat(queueStats().path("pending").asLong()).isZero();
