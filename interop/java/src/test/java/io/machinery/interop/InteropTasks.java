@@ -36,9 +36,9 @@ final class InteropTasks {
             Long.class,
             Long.class,
             (ms, a, b) -> {
-              Thread.sleep(
-                  ms); // the task's work: it keeps a worker slot busy so that both workers get
-              // members
+              // The task's work (not a wait for an outcome): it keeps a worker slot busy so that
+              // both workers get members.
+              Thread.sleep(ms);
               return a + b;
             }));
     return tasks;
