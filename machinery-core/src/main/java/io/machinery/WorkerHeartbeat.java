@@ -94,7 +94,7 @@ final class WorkerHeartbeat {
    */
   boolean queuePausedAtStart() {
     try {
-      return controlPlane.pausedQueues().contains(worker.queueName());
+      return controlPlane.isPaused(worker.queueName());
     } catch (RuntimeException e) {
       log.warn(
           "Worker {}: could not read the paused queues ({}); starting to fetch",
@@ -163,7 +163,7 @@ final class WorkerHeartbeat {
     try {
       // first: a resumed consumer must not fetch a task cancelled while the queue was paused
       revocations.refresh(worker.runningTasks());
-      boolean paused = controlPlane.pausedQueues().contains(worker.queueName());
+      boolean paused = controlPlane.isPaused(worker.queueName());
       if (paused && !worker.isPaused()) {
         log.info(
             "Worker {}: queue {} is paused; fetching stops",

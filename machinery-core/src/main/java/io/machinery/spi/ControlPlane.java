@@ -91,6 +91,19 @@ public interface ControlPlane {
   Set<String> pausedQueues();
 
   /**
+   * Tells whether one queue is paused: what a worker's heartbeat asks about its own queue. A plane
+   * whose listing is slow (the AMQP one lists through RabbitMQ's management API) answers this
+   * directly.
+   *
+   * @param queue the queue's actual name
+   * @return whether {@code queue} is paused
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default boolean isPaused(String queue) {
+    return pausedQueues().contains(queue);
+  }
+
+  /**
    * Revokes tasks: records their UUIDs for {@code ttl}, so every worker skips them when they are
    * delivered and cancels them where they run (workers read {@link #revoked()} on every heartbeat).
    * Idempotent; revoking a UUID again extends its time to live. The default refuses: a control

@@ -118,11 +118,14 @@ public abstract class ControlPlaneContract {
     plane.pause(q1);
     plane.pause(q2);
     assertThat(plane.pausedQueues()).contains(q1, q2);
+    assertThat(plane.isPaused(q1)).isTrue();
 
     plane.resume(q1);
     plane.resume(q1);
     plane.resume(prefix + "never-paused");
     assertThat(plane.pausedQueues()).contains(q2).doesNotContain(q1);
+    assertThat(plane.isPaused(q1)).isFalse();
+    assertThat(plane.isPaused(q2)).isTrue();
     plane.resume(q2);
     assertThat(plane.pausedQueues()).doesNotContain(q2);
   }

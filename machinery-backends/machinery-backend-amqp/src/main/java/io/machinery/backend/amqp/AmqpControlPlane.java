@@ -22,7 +22,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,13 +49,13 @@ import org.slf4j.LoggerFactory;
  *       metadata and do not lag. Statuses are read with basic.get on one channel and returned at
  *       once by closing it (a status read while the worker announces may be the previous one, a
  *       heartbeat old).
- *   <li><b>A heartbeat asks about its own queue only.</b> {@link #pausedQueues()} is a view: its
- *       {@code contains(queue)}, all a worker's heartbeat calls, is one passive {@code
- *       queue.declare} of that queue's pause marker (one AMQP round trip, however many queues the
- *       vhost holds); only iterating it (or its size) lists the markers through the management API,
- *       once per view. So a heartbeat makes one passive declaration, one declaration and one
- *       confirmed publish, and never waits for the management API, which takes seconds on a vhost
- *       with tens of thousands of queues (the AMQP result backend keeps one per task).
+ *   <li><b>A heartbeat asks about its own queue only.</b> {@link #isPaused}, all a worker's
+ *       heartbeat calls, is one passive {@code queue.declare} of that queue's pause marker (one
+ *       AMQP round trip, however many queues the vhost holds); only {@link #pausedQueues()} lists
+ *       the markers through the management API. So a heartbeat makes one passive declaration, one
+ *       declaration and one confirmed publish, and never waits for the management API, which takes
+ *       seconds on a vhost with tens of thousands of queues (the AMQP result backend keeps one per
+ *       task).
  *   <li><b>Time to live.</b> At least {@link #MIN_TTL}, whatever the worker asks: {@link
  *       #workers()} still lists through the management API, which takes seconds on a large vhost,
  *       and a status must outlive the listing that looks for it. A dead worker is therefore listed
@@ -197,18 +196,15 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     client.callRetrying("resume '" + queue + "'", ch -> ch.queueDelete(name));
   }
 
-  /**
-   * The paused queues, as a view (see the design notes): {@code contains(queue)} asks RabbitMQ
-   * about that queue's marker alone, each time; iterating lists every marker through the management
-   * API once and keeps that listing for the view's life.
-   */
+  /** The paused queues, listed through the management API (see the design notes). */
   @Override
   public Set<String> pausedQueues() {
-    return new PausedQueues();
+    return listPaused();
   }
 
   /** Whether {@code queue}'s pause marker exists: one passive declaration. */
-  boolean isPaused(String queue) {
+  @Override
+  public boolean isPaused(String queue) {
     String name;
     try {
       name = pausedQueue(queue);
@@ -232,38 +228,6 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
       out.add(name.substring(PAUSED_PREFIX.length()));
     }
     return java.util.Collections.unmodifiableSet(out);
-  }
-
-  /**
-   * {@link #pausedQueues()}: membership by passive declaration, everything else from one management
-   * listing taken on first use. Not thread-safe (one caller uses a view).
-   */
-  private final class PausedQueues extends java.util.AbstractSet<String> {
-    private @Nullable Set<String> listed;
-
-    private Set<String> listed() {
-      Set<String> l = listed;
-      if (l == null) {
-        l = listPaused();
-        listed = l;
-      }
-      return l;
-    }
-
-    @Override
-    public boolean contains(Object o) {
-      return o instanceof String queue && isPaused(queue);
-    }
-
-    @Override
-    public java.util.Iterator<String> iterator() {
-      return listed().iterator();
-    }
-
-    @Override
-    public int size() {
-      return listed().size();
-    }
   }
 
   /**
