@@ -18,8 +18,18 @@ elasticmq_java() {
 }
 
 # Resolves the server's classpath once; cp.txt only appears when every jar of it is in the local repository.
+# It names jars in the Maven repository it was resolved into: when one is gone (that repository was deleted or
+# another MAVEN_ARGS repository is used now), it is resolved again rather than failing with ClassNotFound.
+elasticmq_classpath_present() {
+  local jar
+  [[ -s $ELASTICMQ_HOME/cp.txt ]] || return 1
+  while IFS= read -r -d : jar || [[ -n $jar ]]; do
+    [[ -f $jar ]] || { log "elasticmq: $jar is gone; resolving the classpath again"; return 1; }
+  done <"$ELASTICMQ_HOME/cp.txt"
+}
+
 install_elasticmq() {
-  [[ -s $ELASTICMQ_HOME/cp.txt ]] && return 0
+  elasticmq_classpath_present && return 0
   local root t0 tmp
   root=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
   t0=$(now)
