@@ -59,7 +59,7 @@ final class WireReader {
   private static Signature readSignature(JsonParser in) throws IOException {
     Signature.Builder b = Signature.emptyBuilder();
     while (in.nextToken() == JsonToken.FIELD_NAME) {
-      String field = in.currentName().toLowerCase(Locale.ROOT);
+      String field = folded(in.currentName());
       JsonToken token = in.nextToken();
       if (token == JsonToken.VALUE_NULL) {
         nullField(b, field);
@@ -117,6 +117,48 @@ final class WireReader {
     return b.build();
   }
 
+  /**
+   * Go's field names as Go writes them, folded to lower case: Go matches JSON keys to fields
+   * without regard to case, so this reader switches on folded names, and a message as Go (or this
+   * library) writes it needs no {@code toLowerCase} per key (about 2% of a no-op task's CPU).
+   */
+  private static final Map<String, String> GO_NAMES_FOLDED = goNamesFolded();
+
+  private static Map<String, String> goNamesFolded() {
+    Map<String, String> names = new HashMap<>();
+    for (String name :
+        List.of(
+            "UUID",
+            "Name",
+            "RoutingKey",
+            "ETA",
+            "GroupUUID",
+            "GroupTaskCount",
+            "Args",
+            "Headers",
+            "Priority",
+            "Immutable",
+            "RetryCount",
+            "RetryTimeout",
+            "OnSuccess",
+            "OnError",
+            "ChordCallback",
+            "BrokerMessageGroupId",
+            "SQSReceiptHandle",
+            "StopTaskDeletionOnError",
+            "IgnoreWhenTaskNotRegistered",
+            "Type",
+            "Value")) {
+      names.put(name, name.toLowerCase(Locale.ROOT));
+    }
+    return Map.copyOf(names);
+  }
+
+  private static String folded(String field) {
+    String known = GO_NAMES_FOLDED.get(field);
+    return known != null ? known : field.toLowerCase(Locale.ROOT);
+  }
+
   /** Go leaves a field at its zero value for null; pointer and slice fields become nil. */
   private static void nullField(Signature.Builder b, String field) {
     switch (field) {
@@ -148,7 +190,7 @@ final class WireReader {
       String type = "";
       Object value = null;
       while (in.nextToken() == JsonToken.FIELD_NAME) {
-        String field = in.currentName().toLowerCase(Locale.ROOT);
+        String field = folded(in.currentName());
         JsonToken token = in.nextToken();
         switch (field) {
           case "name" -> name = token == JsonToken.VALUE_NULL ? "" : text(in, "Arg.Name");
