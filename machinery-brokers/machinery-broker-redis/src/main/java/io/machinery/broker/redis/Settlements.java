@@ -4,7 +4,6 @@ import static io.machinery.broker.redis.RedisBroker.bytes;
 
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.client.redis.RedisSession;
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -56,7 +55,7 @@ final class Settlements {
   private final String processing;
   private final ConcurrentLinkedQueue<Settlement> retries = new ConcurrentLinkedQueue<>();
   private final ConcurrentLinkedQueue<byte[]> acks = new ConcurrentLinkedQueue<>();
-  private final ConcurrentHashMap<ByteBuffer, Integer> unsettled = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<MessageKey, Integer> unsettled = new ConcurrentHashMap<>();
   private final AtomicBoolean ackInFlight = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -75,11 +74,11 @@ final class Settlements {
 
   /** A message goes to the worker: unsettled until Redis confirms its settlement. */
   void handedOver(byte[] message) {
-    unsettled.merge(ByteBuffer.wrap(message), 1, Integer::sum);
+    unsettled.merge(MessageKey.of(message), 1, Integer::sum);
   }
 
   /** A snapshot of the unsettled multiset (take it before reading the processing list). */
-  Map<ByteBuffer, Integer> unsettledSnapshot() {
+  Map<MessageKey, Integer> unsettledSnapshot() {
     return new HashMap<>(unsettled);
   }
 
@@ -243,7 +242,7 @@ final class Settlements {
   void confirmed(List<byte[]> messages) {
     for (byte[] message : messages) {
       unsettled.computeIfPresent(
-          ByteBuffer.wrap(message), (key, count) -> count > 1 ? count - 1 : null);
+          MessageKey.of(message), (key, count) -> count > 1 ? count - 1 : null);
     }
   }
 

@@ -1,7 +1,6 @@
 package io.machinery.broker.redis;
 
 import io.machinery.client.redis.RedisSession;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -31,7 +30,7 @@ final class StrayCollector {
   private final String processing;
 
   /** Stray messages of the last sweep. */
-  private Set<ByteBuffer> suspects = Set.of();
+  private Set<MessageKey> suspects = Set.of();
 
   /**
    * The session's reconnect count the last sweep saw, and how many sweeps are still due since it
@@ -53,10 +52,10 @@ final class StrayCollector {
    * is a multiset (message to count), consumed by this call: two equal messages listed and one
    * known leave one stray.
    */
-  static List<byte[]> strays(List<byte[]> listed, Map<ByteBuffer, Integer> known) {
+  static List<byte[]> strays(List<byte[]> listed, Map<MessageKey, Integer> known) {
     List<byte[]> strays = new ArrayList<>();
     for (byte[] message : listed) {
-      ByteBuffer key = ByteBuffer.wrap(message);
+      MessageKey key = MessageKey.of(message);
       Integer count = known.get(key);
       if (count == null) {
         strays.add(message);
@@ -75,9 +74,9 @@ final class StrayCollector {
    */
   List<byte[]> lostInTwoSweeps(List<byte[]> strays) {
     List<byte[]> lost = new ArrayList<>();
-    Set<ByteBuffer> next = new HashSet<>();
+    Set<MessageKey> next = new HashSet<>();
     for (byte[] message : strays) {
-      ByteBuffer key = ByteBuffer.wrap(message);
+      MessageKey key = MessageKey.of(message);
       if (suspects.contains(key)) {
         lost.add(message);
       } else {
@@ -92,7 +91,7 @@ final class StrayCollector {
    * Returns every stray at once (right after a lost reply, before the next fetch); {@code
    * unsettled} must be a snapshot taken before this call. Returns how many went back.
    */
-  long returnStrays(Map<ByteBuffer, Integer> unsettled) {
+  long returnStrays(Map<MessageKey, Integer> unsettled) {
     List<byte[]> strays =
         strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled);
     return strays.isEmpty() ? 0 : returnToHead(strays);
@@ -115,7 +114,7 @@ final class StrayCollector {
   }
 
   /** One sweep with the two-sweep rule; {@code unsettled} is a snapshot taken before this call. */
-  long sweep(Map<ByteBuffer, Integer> unsettled) {
+  long sweep(Map<MessageKey, Integer> unsettled) {
     List<byte[]> lost =
         lostInTwoSweeps(
             strays(session.await(session.commands().lrange(processing, 0, -1)), unsettled));

@@ -2,7 +2,6 @@ package io.machinery.broker.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
@@ -15,10 +14,10 @@ class StrayCollectorTest {
     return text.getBytes(StandardCharsets.UTF_8);
   }
 
-  private static Map<ByteBuffer, Integer> known(Object... messageAndCount) {
-    Map<ByteBuffer, Integer> known = new HashMap<>();
+  private static Map<MessageKey, Integer> known(Object... messageAndCount) {
+    Map<MessageKey, Integer> known = new HashMap<>();
     for (int i = 0; i < messageAndCount.length; i += 2) {
-      known.put(ByteBuffer.wrap(m((String) messageAndCount[i])), (Integer) messageAndCount[i + 1]);
+      known.put(MessageKey.of(m((String) messageAndCount[i])), (Integer) messageAndCount[i + 1]);
     }
     return known;
   }
