@@ -57,9 +57,10 @@ import org.jspecify.annotations.Nullable;
  *       replaces before the GET has answered is never sent (the stored state goes straight to the
  *       later one), so a short task costs a GET and a SET, and the worker waits for one round trip.
  *       When few tasks are in flight the final state does not wait for the GET at all: it is the
- *       merge script, one round trip. A lone state write is that script too. Group completion and
- *       group states are one script each on a single server (Go: GET then MGET); on a cluster a GET
- *       and a slot-split MGET.
+ *       merge script, one round trip; and the GET itself is deferred ({@link DeferredReads}), so a
+ *       task that ends within a couple of milliseconds costs that one script and nothing else. A
+ *       lone state write is that script too. Group completion and group states are one script each
+ *       on a single server (Go: GET then MGET); on a cluster a GET and a slot-split MGET.
  *   <li><b>Group expiry.</b> When a group member reaches RETRY, SUCCESS or FAILURE, the group key's
  *       expiry is refreshed (pipelined with the state write), so a group outliving {@code
  *       resultsExpireIn} through retries no longer loses its meta (Go issue #352).
@@ -129,6 +130,9 @@ public final class RedisBackend implements Backend {
    */
   private final ThreadLocal<@Nullable WriteChain> chains = new ThreadLocal<>();
 
+  /** Starts the reads of chains begun while latency bound, for tasks that outlive the grace. */
+  private final DeferredReads deferredReads;
+
   private RedisBackend(Builder b) {
     this.clock = b.clock;
     this.expireSeconds = b.config.effectiveResultsExpireIn();
@@ -140,6 +144,7 @@ public final class RedisBackend implements Backend {
             : RedisSession.shared(b.url != null ? b.url : b.config.resultBackend(), b.config);
     this.commands = session.commands();
     this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
+    this.deferredReads = new DeferredReads(b.stateReadGraceNanos);
   }
 
   /** A backend for {@link Config#resultBackend()}. */
@@ -239,11 +244,23 @@ public final class RedisBackend implements Backend {
         .handle(this::mapped);
   }
 
+  /**
+   * A new write chain for this thread's task. With few tasks in flight its read is deferred ({@link
+   * DeferredReads}): the final state will be the merge script, so a task that ends within the grace
+   * needs no read at all.
+   */
   private WriteChain startChain(Signature signature) {
-    if (chains.get() == null) {
-      chainsInFlight.incrementAndGet(); // a chain replaced on the same thread stays counted once
+    int inFlight =
+        chains.get() == null
+            ? chainsInFlight.incrementAndGet() // a chain replaced on one thread stays counted once
+            : chainsInFlight.get();
+    WriteChain chain;
+    if (inFlight <= LATENCY_BOUND_TASKS && !closed.get()) {
+      chain = WriteChain.deferred(commands, signature.uuid());
+      deferredReads.add(chain);
+    } else {
+      chain = WriteChain.start(commands, signature.uuid());
     }
-    WriteChain chain = WriteChain.start(commands, signature.uuid());
     chains.set(chain);
     return chain;
   }
@@ -273,9 +290,11 @@ public final class RedisBackend implements Backend {
               chain.writeLast(
                   template, expireSeconds, group, () -> merge(signature.uuid(), template, group)));
         } else {
+          chain.startRead(); // a deferred chain's: this write waits for it
           session.await(chain.write(template, expireSeconds, group));
         }
       } else {
+        chain.startRead();
         session.await(chain.write(template, expireSeconds, group));
       }
       return;
@@ -644,12 +663,16 @@ public final class RedisBackend implements Backend {
       new java.util.concurrent.atomic.AtomicBoolean();
 
   /**
-   * Closes the connection, unless the session was passed in ({@link Builder#session}); idempotent.
+   * Stops the deferred reads' thread and closes the connection, unless the session was passed in
+   * ({@link Builder#session}); idempotent.
    */
   @Override
   public void close() {
-    if (ownsSession && closed.compareAndSet(false, true)) {
-      session.close();
+    if (closed.compareAndSet(false, true)) {
+      deferredReads.close();
+      if (ownsSession) {
+        session.close();
+      }
     }
   }
 
@@ -668,10 +691,17 @@ public final class RedisBackend implements Backend {
     private Clock clock = Clock.systemUTC();
     private @Nullable String url;
     private @Nullable RedisSession session;
+    private long stateReadGraceNanos = DeferredReads.GRACE_NANOS;
     private String controlKeyPrefix = RedisControlPlane.DEFAULT_KEY_PREFIX;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** How long a task runs before its RECEIVED and STARTED are read for (tests). */
+    Builder stateReadGrace(Duration value) {
+      stateReadGraceNanos = value.toNanos();
+      return this;
     }
 
     /** The clock for PENDING's and a group's CreatedAt; default the system UTC clock. */

@@ -18,15 +18,20 @@ import org.jspecify.annotations.Nullable;
  * only the latest is sent, the earlier ones being superseded (their futures complete with it): the
  * stored state goes straight from the one read to the latest, so a short task costs one GET and one
  * SET. The final write never waits for the read ({@link #writeLast}): then it is the merge script,
- * which reads the stored state itself. Writes leave in call order on one connection, where Redis
- * applies them in the order sent, so the stored state always ends at the last write. Thread-safe
- * (the read's reply arrives on a Lettuce thread).
+ * which reads the stored state itself; a {@link #deferred} chain sends its read only when asked
+ * ({@link #startRead}), so a chain ended by {@link #writeLast} before that sends no read at all.
+ * Writes leave in call order on one connection, where Redis applies them in the order sent, so the
+ * stored state always ends at the last write. Thread-safe (the read's reply arrives on a Lettuce
+ * thread).
  */
 final class WriteChain {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
   private final String taskUuid;
   private StateTemplate.@Nullable Carried carried;
   private @Nullable Throwable failure;
+
+  /** Whether the read was sent (a deferred chain sends it late, or never). */
+  private boolean readSent;
 
   /**
    * The latest write waiting for the read, and the futures of the writes it supersedes (and its
@@ -48,12 +53,31 @@ final class WriteChain {
   /** Sends the read of the stored state now. */
   static WriteChain start(RedisClusterAsyncCommands<String, byte[]> commands, String taskUuid) {
     WriteChain chain = new WriteChain(commands, taskUuid);
-    try {
-      commands.get(taskUuid).whenComplete(chain::read);
-    } catch (RuntimeException e) {
-      chain.read(null, e);
-    }
+    chain.startRead();
     return chain;
+  }
+
+  /**
+   * A chain whose read is sent only by {@link #startRead} ({@link DeferredReads}); its writes wait
+   * until then, unless {@link #writeLast} ends the chain first (without a read).
+   */
+  static WriteChain deferred(RedisClusterAsyncCommands<String, byte[]> commands, String taskUuid) {
+    return new WriteChain(commands, taskUuid);
+  }
+
+  /** Sends the read of the stored state, once; nothing when the chain has ended. */
+  void startRead() {
+    synchronized (this) {
+      if (readSent || failure != null) {
+        return;
+      }
+      readSent = true;
+    }
+    try {
+      commands.get(taskUuid).whenComplete(this::read);
+    } catch (RuntimeException e) {
+      read(null, e);
+    }
   }
 
   String taskUuid() {
