@@ -24,7 +24,7 @@ import org.jspecify.annotations.Nullable;
  * <pre>
  * scripts/bench/outside.sh [--tasks 100000] [--concurrency 1,10,100] [--systems java,go-machinery,asynq,lettuce]
  *     [--latency 200] [--gap-ms 5] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
- *     [--jfr-concurrency 10] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
+ *     [--jfr-concurrency 10] [--jfr-settings profile] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
  *     [--before-jar OLD.jar] (system java-before: the java rows from an older build, in the same run)
  * </pre>
  *
@@ -71,6 +71,7 @@ public final class OutsideBenchmark {
         case "--rounds" -> d.rounds = Integer.parseInt(v);
         case "--jfr" -> d.jfrDir = Path.of(v);
         case "--jfr-concurrency" -> d.jfrConcurrency = Integer.parseInt(v);
+        case "--jfr-settings" -> d.jfrSettings = v;
         case "--java-opts" -> d.javaOpts = List.of(v.trim().split("\\s+"));
         case "--go-binary" -> d.goBinary = Path.of(v);
         case "--before-jar" -> d.beforeJar = Path.of(v);
@@ -78,7 +79,7 @@ public final class OutsideBenchmark {
           System.out.println(
               "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
                   + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--redis URL] [--rounds R]"
-                  + " [--jfr DIR] [--jfr-concurrency C] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
+                  + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + "; systems also java-async, java-batch (other producers, same worker), java-before");
           return;
         }
@@ -123,6 +124,10 @@ public final class OutsideBenchmark {
     int rounds = 1;
     @Nullable Path jfrDir;
     int jfrConcurrency = 10;
+
+    /** JFR's settings: "profile" samples every 10 ms; a .jfc file can sample more often. */
+    String jfrSettings = "profile";
+
     List<String> javaOpts = List.of();
     Path goBinary = Path.of("machinery-benchmarks/go/bin/outside-go");
 
@@ -258,7 +263,9 @@ public final class OutsideBenchmark {
         if (jfrDir != null && c == jfrConcurrency && !role.equals("latency")) {
           Files.createDirectories(jfrDir);
           cmd.add(
-              "-XX:StartFlightRecording=settings=profile,filename="
+              "-XX:StartFlightRecording=settings="
+                  + jfrSettings
+                  + ",filename="
                   + jfrDir.resolve(system + "-" + role + "-c" + c + ".jfr").toAbsolutePath());
         }
         boolean before = system.equals("java-before");
