@@ -98,6 +98,23 @@ import org.slf4j.LoggerFactory;
  *       published again to a fresh group queue. A state published by another worker in that short
  *       gap is lost with the old queue (the price of an auto-delete queue, which a consumer can
  *       never leave without deleting it); its kept copy is not (previous bullet).
+ *   <li><b>Group data that vanished (issue #12.3, F2).</b> A group queue that lost states (deleted
+ *       by hand or by a purge, or the give-back's gap above) while every member ran on a Java
+ *       worker still fires: the kept states hold the whole group, and the last member recovers from
+ *       them ({@code AmqpChordVanishedGroupIT}). That beats storing FAILURE, which is what the
+ *       Redis backend does when a group's meta is gone. The callback is neither sent nor failed in
+ *       two cases: both queues lost the states, or Go members' states were only in the lost group
+ *       queue. Both queues lose states when members finish more than ResultsExpireIn apart (each
+ *       state expires that long after it was written: Go's {@code x-message-ttl}), when RabbitMQ
+ *       restarts (Go's state queues are not durable), or when someone deletes both queues. No
+ *       member can decide this case, because it sees fewer than GroupTaskCount states, which is
+ *       also what it sees while other members are still running. Go's AMQP protocol keeps no member
+ *       list ({@code InitGroup} is a no-op; a member carries only the group UUID and count). The
+ *       members' own state queues are consumed by the clients waiting for them ({@code
+ *       ChordAsyncResult} reads every member first). The marker and the kept queue tell only that
+ *       nobody fired yet, not that nobody will. A FAILURE stored on a guess would sit, oldest
+ *       first, in front of a callback that then runs. So clients time out instead, and the member
+ *       is acknowledged (no loop, unlike F2 on Redis).
  *   <li><b>Limits.</b> RabbitMQ's credit flow pushes a few hundred messages before it waits for the
  *       channel: a group of more than about 400 members is at Go's mercy again (Go has the same
  *       limit).

@@ -636,6 +636,34 @@ class AmqpBackendIT {
         .build();
   }
 
+  /**
+   * The states of the first two members gone from the group queue and the kept queue alike (what
+   * their expiry or a RabbitMQ restart does): the last member, on its first delivery or as a
+   * re-run, sees what it would see while the others still run, so the group is neither complete nor
+   * recovered, and nothing fires from a partial set (see ChordTrigger's "Group data that
+   * vanished").
+   */
+  @Test
+  void aGroupWhoseStatesLeftBothQueuesIsNeitherCompleteNorRecovered() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 3);
+    Signature second = chordMember(group, 3);
+    Signature third = chordMember(group, 3);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(ChordTrigger.kept(group)));
+
+    backend.setStateSuccess(third, List.of(TaskResult.of(3L)));
+    assertThat(readyOrAbsent(group)).isEqualTo(1);
+    assertThat(readyOrAbsent(ChordTrigger.kept(group))).isEqualTo(1);
+    assertThat(backend.groupCompleted(group, 3)).isFalse();
+    assertThat(backend.triggerChord(group)).as("a re-run asks the trigger all the same").isFalse();
+    assertThat(readyOrAbsent(ChordTrigger.marker(group))).as("nobody fired").isEqualTo(-1);
+    onChannel(ch -> ch.queueDelete(group));
+    onChannel(ch -> ch.queueDelete(ChordTrigger.kept(group)));
+  }
+
   @Test
   void aResultsExpiryBeyondGosInt32MillisecondsIsRefused() {
     Config tooLong = config.toBuilder().resultsExpireIn(AmqpBackend.MAX_EXPIRE_SECONDS + 1).build();
