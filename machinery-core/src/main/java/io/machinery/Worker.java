@@ -649,6 +649,18 @@ public final class Worker implements AutoCloseable {
     }
 
     @Override
+    public int reserve(int max, java.time.Duration timeout) throws InterruptedException {
+      if (!slots.tryAcquire(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+        return 0;
+      }
+      int reserved = 1;
+      while (reserved < max && slots.tryAcquire()) {
+        reserved++;
+      }
+      return reserved;
+    }
+
+    @Override
     public int capacity() {
       return concurrency;
     }

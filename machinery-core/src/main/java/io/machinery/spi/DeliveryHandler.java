@@ -20,6 +20,21 @@ public interface DeliveryHandler {
   int reserve(int max) throws InterruptedException;
 
   /**
+   * As {@link #reserve(int)}, but waits at most {@code timeout} for the first slot. A broker that
+   * holds messages fetched ahead uses it to notice that its tasks are long and give those messages
+   * back to the queue for other workers. The default waits without a bound, as {@link
+   * #reserve(int)} does.
+   *
+   * @param max the most slots wanted
+   * @param timeout the longest wait for the first slot
+   * @return the number reserved, between 0 (none freed in time) and {@code max}
+   * @throws InterruptedException when the calling thread is interrupted (the broker is stopping)
+   */
+  default int reserve(int max, java.time.Duration timeout) throws InterruptedException {
+    return reserve(max);
+  }
+
+  /**
    * The most slots this handler can ever have reserved at once (the worker's concurrency), so a
    * broker can size its prefetch or flow control without probing {@link #reserve(int)}.
    *

@@ -38,6 +38,18 @@ public final class RecordingHandler implements DeliveryHandler {
   }
 
   @Override
+  public int reserve(int max, java.time.Duration timeout) throws InterruptedException {
+    if (!slots.tryAcquire(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+      return 0;
+    }
+    int reserved = 1;
+    while (reserved < max && slots.tryAcquire()) {
+      reserved++;
+    }
+    return reserved;
+  }
+
+  @Override
   public int capacity() {
     return capacity;
   }

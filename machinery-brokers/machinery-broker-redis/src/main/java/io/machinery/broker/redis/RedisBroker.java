@@ -166,6 +166,8 @@ public final class RedisBroker implements Broker {
   private final int deadLetterLimit;
   private final String delayedKey;
   private final boolean priorities;
+  private final int prefetch;
+  private final Duration prefetchHold;
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Maintenance maintenance;
@@ -181,6 +183,8 @@ public final class RedisBroker implements Broker {
     this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
     this.priorities = b.priorities;
+    this.prefetch = b.prefetch;
+    this.prefetchHold = b.prefetchHold;
     this.ownsSession = b.session == null;
     this.session =
         b.session != null
@@ -301,6 +305,19 @@ public final class RedisBroker implements Broker {
   /** Whether this broker publishes to priority bands and sorts Go producers' priorities. */
   boolean priorities() {
     return priorities;
+  }
+
+  /**
+   * How many messages a consumer with {@code capacity} slots may hold ahead of its free slots (see
+   * {@link Builder#prefetch}).
+   */
+  int prefetch(int capacity) {
+    return prefetch >= 0 ? prefetch : Math.min(capacity, fetchBatchSize);
+  }
+
+  /** How long messages fetched ahead wait for a free slot before they go back to the queue. */
+  Duration prefetchHold() {
+    return prefetchHold;
   }
 
   private static boolean delayed(Signature signature, Instant now) {
@@ -517,6 +534,8 @@ public final class RedisBroker implements Broker {
     private @Nullable RedisSession session;
     private String controlKeyPrefix = RedisControlPlane.DEFAULT_KEY_PREFIX;
     private boolean priorities;
+    private int prefetch = -1;
+    private Duration prefetchHold = Duration.ofMillis(RedisConsumer.PREFETCH_HOLD_MILLIS);
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -614,6 +633,33 @@ public final class RedisBroker implements Broker {
      */
     public Builder priorities(boolean value) {
       priorities = value;
+      return this;
+    }
+
+    /**
+     * How many messages a consumer may fetch ahead of its free slots while its tasks are short, so
+     * that a slot that frees up gets its next task without waiting for Redis (default: the worker's
+     * concurrency, at most {@link #fetchBatchSize}; 0 fetches only for free slots). The messages
+     * fetched ahead are in the consumer's processing list under its lease, so a worker that dies
+     * loses none of them. When no slot frees up within {@value RedisConsumer#PREFETCH_HOLD_MILLIS}
+     * ms (the tasks are long), they go back to the head of the queue for other workers and the
+     * consumer stops fetching ahead for a second: long tasks never wait behind one busy worker (as
+     * they do with Celery's prefetch multiplier).
+     *
+     * @param messages 0..10000
+     * @return this builder
+     */
+    public Builder prefetch(int messages) {
+      if (messages < 0 || messages > 10_000) {
+        throw new IllegalArgumentException("prefetch must be 0..10000, was " + messages);
+      }
+      prefetch = messages;
+      return this;
+    }
+
+    /** How long messages fetched ahead wait for a free slot (tests). */
+    Builder prefetchHold(Duration value) {
+      prefetchHold = Objects.requireNonNull(value, "value");
       return this;
     }
 

@@ -39,6 +39,14 @@ import org.slf4j.LoggerFactory;
  *       pause, and a message it then took would be in a list no reaper visits (review F13); this
  *       way whatever the move takes is registered and leased. The loop survives any {@link
  *       Throwable}: it reports it and starts over.
+ *   <li><b>Fetching ahead</b> ({@link RedisBroker.Builder#prefetch}). With every slot busy the loop
+ *       would wait for a slot, then for a fetch's round trip, while the slot stays idle; so it
+ *       keeps up to {@code prefetch} messages fetched ahead ({@link #ahead}), refilled when half
+ *       are handed over, and hands them over as slots free up. They are taken like any fetch (in
+ *       the processing list, leased, counted unsettled), so a dead worker loses none and a stopping
+ *       one puts them back at the head of the queue in order. A slot that does not free up within
+ *       {@link #PREFETCH_HOLD_MILLIS} ms means long tasks: the messages go back to the queue for
+ *       other workers, and fetching ahead pauses for a second.
  *   <li><b>Priorities.</b> The fetch script takes from the queue and its priority bands by the
  *       weighted fetch ({@link io.machinery.spi.PriorityBands}; this consumer counts its takes for
  *       the turns of lower bands); with {@link RedisBroker.Builder#priorities} it first moves
@@ -69,6 +77,12 @@ final class RedisConsumer implements Consumption {
   private static final long MAX_BACKOFF_MILLIS = 5_000;
   private static final Duration REPLY_MARGIN = Duration.ofSeconds(1);
   private static final long UNBLOCK_EVERY_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  /** How long messages fetched ahead wait for a free slot before they go back, by default. */
+  static final long PREFETCH_HOLD_MILLIS = 50;
+
+  /** How long a consumer whose tasks turned out long fetches only for free slots. */
+  private static final long PREFETCH_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private final RedisBroker broker;
   private final RedisSession session;
@@ -103,6 +117,18 @@ final class RedisConsumer implements Consumption {
 
   /** Messages this consumer took by the weighted fetch (the priority policy's turn counter). */
   private long takes;
+
+  /** A message fetched ahead of a free slot, with its delivery count. */
+  private record Ahead(byte[] message, int count) {}
+
+  /**
+   * Messages fetched ahead of free slots, in fetch order (only the fetch loop's thread touches it).
+   * They are in the processing list and counted as unsettled, so the stray sweep leaves them.
+   */
+  private final java.util.ArrayDeque<Ahead> ahead = new java.util.ArrayDeque<>();
+
+  /** Until when (nanoTime) this consumer fetches only for free slots; see Builder.prefetch. */
+  private long prefetchPausedUntil = System.nanoTime();
 
   private volatile long nextHeartbeat;
   private volatile long nextSweep;
@@ -216,6 +242,79 @@ final class RedisConsumer implements Consumption {
   }
 
   private void fetchUntilStopped() {
+    try {
+      fetchAndHandOver();
+    } finally {
+      returnAhead();
+    }
+  }
+
+  /**
+   * Hands over messages fetched ahead as slots free up; false when the loop is to end (stopping).
+   * When no slot frees up within the hold, gives them all back and pauses fetching ahead.
+   */
+  private boolean handOverAhead() {
+    phase = RESERVING;
+    if (!fetching) {
+      return false;
+    }
+    int reserved;
+    try {
+      reserved =
+          handler.reserve(Math.min(ahead.size(), broker.fetchBatchSize()), broker.prefetchHold());
+    } catch (InterruptedException e) {
+      return false;
+    } finally {
+      phase = FETCHING;
+    }
+    Thread.interrupted(); // a stop interrupt that arrived just after reserve returned
+    if (!fetching) {
+      handler.release(reserved);
+      return false;
+    }
+    if (reserved == 0) {
+      prefetchPausedUntil = System.nanoTime() + PREFETCH_PAUSE_NANOS;
+      returnAhead();
+      return true;
+    }
+    int handedOver = 0;
+    try {
+      while (handedOver < reserved && !ahead.isEmpty()) {
+        Ahead next = ahead.poll();
+        try {
+          handler.handle(new RedisDelivery(this, next.message(), next.count()));
+        } catch (Throwable e) {
+          // not handed over: let returnStrays() put it back, with the rest
+          settlements.confirmed(List.of(next.message()));
+          throw e;
+        }
+        handedOver++;
+      }
+    } finally {
+      handler.release(reserved - handedOver);
+    }
+    return true;
+  }
+
+  /**
+   * Puts the messages fetched ahead back at the head of the queue, in order, and forgets them; if
+   * that fails they stay in the processing list, where the stray sweep (they are no longer counted
+   * unsettled) or the consumer's close returns them.
+   */
+  private void returnAhead() {
+    if (ahead.isEmpty()) {
+      return;
+    }
+    List<byte[]> messages = new java.util.ArrayList<>(ahead.size());
+    for (Ahead a : ahead) {
+      messages.add(a.message());
+    }
+    ahead.clear();
+    returnToHead(messages);
+    settlements.confirmed(messages);
+  }
+
+  private void fetchAndHandOver() {
     long backoff = 0;
     boolean queueWasEmpty = false;
     boolean replyLost = replyLostAfterCrash;
@@ -241,6 +340,41 @@ final class RedisConsumer implements Consumption {
           awaitStop(backoff);
           continue;
         }
+      }
+      int prefetch = broker.prefetch(handler.capacity());
+      if (prefetch > 0
+          && ahead.size() <= prefetch / 2
+          && !queueWasEmpty
+          && System.nanoTime() - prefetchPausedUntil >= 0) {
+        try {
+          Fetched fetched = fetchNow(prefetch - ahead.size());
+          for (int i = 0; i < fetched.messages().size(); i++) {
+            byte[] message = fetched.messages().get(i);
+            settlements.handedOver(message); // unsettled from now on: the stray sweep leaves it
+            ahead.add(new Ahead(message, fetched.count(i)));
+          }
+          queueWasEmpty = fetched.messages().isEmpty() && !fetched.more();
+          backoff = 0;
+        } catch (RuntimeException e) {
+          replyLost = true;
+          dropBlockingConnection();
+          if (!fetching) {
+            break;
+          }
+          report(e);
+          backoff = nextBackoff(backoff);
+          awaitStop(backoff);
+          continue;
+        }
+        if (!fetching) {
+          break; // what was fetched ahead goes back in the finally below
+        }
+      }
+      if (!ahead.isEmpty()) {
+        if (!handOverAhead()) {
+          break;
+        }
+        continue;
       }
       phase = RESERVING;
       if (!fetching) {
@@ -327,40 +461,48 @@ final class RedisConsumer implements Consumption {
    */
   private Fetched fetch(int max, boolean queueWasEmpty) {
     if (!queueWasEmpty) {
-      List<byte[]> carried = settlements.pollAcks();
-      byte[][] args = new byte[9 + carried.size()][];
-      args[0] = bytes(Integer.toString(max));
-      args[1] = idBytes;
-      args[2] = leaseMillis;
-      args[3] = bytes(Long.toString(broker.fetchByteBudget()));
-      args[4] = bytes(Integer.toString(broker.config().maxMessageBytes()));
-      args[5] = bytes(broker.clock().instant().toString());
-      args[6] = bytes(Integer.toString(broker.deadLetterLimit()));
-      args[7] = bytes(Long.toString(takes));
-      args[8] = bytes(Integer.toString(broker.priorities() ? RedisBroker.PRIORITY_WINDOW : 0));
-      for (int i = 0; i < carried.size(); i++) {
-        args[9 + i] = carried.get(i);
-      }
-      List<byte[]> reply;
-      try {
-        reply =
-            awaitReply(
-                BrokerScripts.FETCH.run(commands, fetchKeys, args), session.commandTimeout());
-      } catch (RuntimeException e) {
-        settlements.carryAgain(carried);
-        throw e;
-      }
-      settlements.confirmed(carried);
-      takes = Long.parseLong(new String(reply.get(2), StandardCharsets.US_ASCII));
-      Fetched batch =
-          new Fetched(
-              reply.subList(3, reply.size()),
-              counts(reply.get(0)),
-              reply.get(1).length == 1 && reply.get(1)[0] == '1');
+      Fetched batch = fetchNow(max);
       if (!batch.messages().isEmpty() || batch.more() || !fetching) {
         return batch;
       }
     }
+    return fetchBlocking();
+  }
+
+  /** Up to {@code max} messages by the fetch script, which never waits for messages. */
+  private Fetched fetchNow(int max) {
+    List<byte[]> carried = settlements.pollAcks();
+    byte[][] args = new byte[9 + carried.size()][];
+    args[0] = bytes(Integer.toString(max));
+    args[1] = idBytes;
+    args[2] = leaseMillis;
+    args[3] = bytes(Long.toString(broker.fetchByteBudget()));
+    args[4] = bytes(Integer.toString(broker.config().maxMessageBytes()));
+    args[5] = bytes(broker.clock().instant().toString());
+    args[6] = bytes(Integer.toString(broker.deadLetterLimit()));
+    args[7] = bytes(Long.toString(takes));
+    args[8] = bytes(Integer.toString(broker.priorities() ? RedisBroker.PRIORITY_WINDOW : 0));
+    for (int i = 0; i < carried.size(); i++) {
+      args[9 + i] = carried.get(i);
+    }
+    List<byte[]> reply;
+    try {
+      reply =
+          awaitReply(BrokerScripts.FETCH.run(commands, fetchKeys, args), session.commandTimeout());
+    } catch (RuntimeException e) {
+      settlements.carryAgain(carried);
+      throw e;
+    }
+    settlements.confirmed(carried);
+    takes = Long.parseLong(new String(reply.get(2), StandardCharsets.US_ASCII));
+    return new Fetched(
+        reply.subList(3, reply.size()),
+        counts(reply.get(0)),
+        reply.get(1).length == 1 && reply.get(1)[0] == '1');
+  }
+
+  /** One message by a blocking move that waits up to the poll period (none: an empty batch). */
+  private Fetched fetchBlocking() {
     // Re-register and refresh the lease before blocking: a reaper may have unregistered this
     // consumer during a
     // pause (GC, SIGSTOP), and a message the blocking move takes must never land in a list no

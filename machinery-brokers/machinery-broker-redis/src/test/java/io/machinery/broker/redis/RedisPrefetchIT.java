@@ -1,0 +1,144 @@
+package io.machinery.broker.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Signature;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.spi.Consumption;
+import io.machinery.spi.Delivery;
+import io.machinery.testkit.RecordingHandler;
+import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.WireCodec;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Fetching ahead of free slots ({@link RedisBroker.Builder#prefetch}): messages a busy consumer
+ * fetched ahead go back to the queue for other workers when its tasks turn out long, and with
+ * prefetch 0 a consumer takes no more than its free slots.
+ */
+class RedisPrefetchIT {
+  private static final Duration PATIENCE = Duration.ofSeconds(20);
+
+  private String queue;
+  private Config config;
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private RedisSession redis;
+
+  @BeforeEach
+  void setUp() {
+    queue = "redis_prefetch_it_" + UUID.randomUUID().toString().substring(0, 8);
+    config = Config.builder().broker(TestEndpoints.redisUrl()).defaultQueue(queue).build();
+    redis = RedisSession.open(TestEndpoints.redisUrl(), config);
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+    List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
+    keys.add(queue);
+    redis.await(redis.commands().del(keys.toArray(new String[0])));
+    redis.close();
+  }
+
+  private RedisBroker broker(int prefetch) {
+    return broker(RedisBroker.builder(config), prefetch);
+  }
+
+  private RedisBroker broker(RedisBroker.Builder builder, int prefetch) {
+    RedisBroker broker = (prefetch < 0 ? builder : builder.prefetch(prefetch)).build();
+    closeables.add(broker);
+    return broker;
+  }
+
+  private void consume(RedisBroker broker, RecordingHandler handler) {
+    Consumption consumer = broker.startConsuming("it", "", handler);
+    closeables.add(consumer);
+  }
+
+  private byte[] push(String name) {
+    byte[] message = WireCodec.encode(Signature.builder(name).routingKey(queue).build());
+    redis.await(redis.commands().rpush(queue, message));
+    return message;
+  }
+
+  private static Delivery take(RecordingHandler handler) throws InterruptedException {
+    Delivery delivery = handler.next(PATIENCE.toSeconds());
+    assertThat(delivery).as("a delivery").isNotNull();
+    return delivery;
+  }
+
+  @Test
+  void messagesFetchedAheadOfABusyConsumerGoBackForAnotherWorker() throws Exception {
+    byte[] first = push("long");
+    byte[] second = push("next");
+    RecordingHandler busy = new RecordingHandler(1);
+    consume(broker(-1), busy); // the default: fetches ahead
+    Delivery running = take(busy); // its one slot stays busy: a long task
+    assertThat(running.body()).isEqualTo(first);
+
+    RecordingHandler idle = new RecordingHandler(1);
+    consume(broker(0), idle);
+    // the busy consumer fetched "next" ahead; its slot does not free up, so "next" goes back to the
+    // queue and the idle consumer runs it while "long" still runs
+    Delivery next = take(idle);
+    assertThat(next.body()).isEqualTo(second);
+    assertThat(busy.waiting()).isZero();
+    idle.ack(next);
+    busy.ack(running);
+  }
+
+  @Test
+  void aConsumerWithEverySlotBusyHoldsTheNextMessagesInItsProcessingList() throws Exception {
+    byte[] first = push("long");
+    byte[] second = push("next");
+    byte[] third = push("after");
+    RecordingHandler busy = new RecordingHandler(1);
+    // a hold no test outlasts, so that what was fetched ahead stays where it is
+    consume(broker(RedisBroker.builder(config).prefetchHold(Duration.ofMinutes(5)), -1), busy);
+    Delivery running = take(busy);
+    assertThat(running.body()).isEqualTo(first);
+    String processing = "{" + queue + "}:processing:";
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> {
+              List<String> lists =
+                  new ArrayList<>(redis.await(redis.commands().keys(processing + "*")));
+              assertThat(lists).hasSize(1);
+              // prefetch = the consumer's capacity: one message ahead of its one slot
+              assertThat(redis.await(redis.commands().lrange(lists.get(0), 0, -1)))
+                  .containsExactly(first, second);
+              assertThat(redis.await(redis.commands().lrange(queue, 0, -1))).containsExactly(third);
+            });
+    assertThat(busy.waiting()).isZero();
+    busy.ack(running); // the slot frees up: the message fetched ahead is handed over
+    assertThat(take(busy).body()).isEqualTo(second);
+  }
+
+  @Test
+  void withoutPrefetchAConsumerTakesNoMoreThanItsFreeSlots() throws Exception {
+    for (int i = 0; i < 5; i++) {
+      push("t" + i);
+    }
+    RecordingHandler handler = new RecordingHandler(2);
+    consume(broker(0), handler);
+    Delivery first = take(handler);
+    Delivery second = take(handler);
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(PATIENCE)
+        .until(() -> redis.await(redis.commands().llen(queue)) == 3);
+    handler.ack(first);
+    handler.ack(second);
+  }
+}
