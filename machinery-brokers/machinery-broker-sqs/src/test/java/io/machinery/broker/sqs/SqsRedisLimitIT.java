@@ -50,6 +50,9 @@ class SqsRedisLimitIT extends LimitSuite {
     return false;
   }
 
+  // keepsFifoOrder stays true: ElasticMQ hands a standard queue's messages out in order. AWS's
+  // standard queues promise only best-effort order (FIFO queues keep it).
+
   /** SQS cannot list a queue's messages without receiving them (hiding them from workers). */
   @Override
   protected boolean listsPending() {
