@@ -12,6 +12,7 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Lock;
+import io.machinery.wire.WireCodec;
 import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -396,7 +397,7 @@ public final class Server implements AutoCloseable {
    */
   public ChainAsyncResult sendChain(Chain chain) {
     for (Signature task : chain.tasks()) {
-      TaskSender.checkArgs(task);
+      WireCodec.checkTask(task);
     }
     sendTask(chain.tasks().get(0));
     return new ChainAsyncResult(chain.tasks(), backend);

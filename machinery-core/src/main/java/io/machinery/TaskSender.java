@@ -254,7 +254,7 @@ final class TaskSender {
    *     checked
    */
   Prepared prepare(Signature signature, boolean publishing) {
-    checkArgs(signature);
+    WireCodec.checkTask(signature);
     Signature.Builder b = signature.toBuilder();
     if (signature.uuid().isEmpty()) {
       b.uuid(Uuids.newTaskUuid());
@@ -294,25 +294,6 @@ final class TaskSender {
               + " (Config.maxMessageBytes)");
     }
     return new Prepared(ready, message);
-  }
-
-  static void checkArgs(Signature signature) {
-    if (signature.name().isEmpty()) {
-      throw new IllegalArgumentException("a task signature needs a name");
-    }
-    List<Arg> args = signature.args();
-    for (int i = 0; i < args.size(); i++) {
-      try {
-        args.get(i).typedValue();
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(
-            "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
-      }
-    }
-    for (Signature callback : signature.onSuccess()) checkArgs(callback);
-    for (Signature callback : signature.onError()) checkArgs(callback);
-    Signature chord = signature.chordCallback();
-    if (chord != null) checkArgs(chord);
   }
 
   void storePending(Signature signature) {

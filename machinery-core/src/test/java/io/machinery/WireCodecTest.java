@@ -213,4 +213,25 @@ class WireCodecTest {
                 WireCodec.encode(Signature.builder("x").uuid("u").args(Arg.of(Double.NaN)).build()))
         .hasMessageContaining("unsupported value: NaN");
   }
+
+  @Test
+  void checkTaskRefusesWhatNoSenderMayEncodeWhereverItIsNested() {
+    Signature bad = Signature.create("bad", Arg.of("ok"), Arg.of("int64", "not a number"));
+    WireCodec.checkTask(Signature.create("fine", Arg.of("int64", 7L)));
+    assertThatThrownBy(() -> WireCodec.checkTask(Signature.create("")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("a task signature needs a name");
+    assertThatThrownBy(() -> WireCodec.checkTask(bad))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("argument 2 of task bad: ");
+    for (Signature nesting :
+        List.of(
+            Chain.of(Signature.create("first"), Signature.create("second"), bad).tasks().get(0),
+            Signature.builder("t").onError(List.of(bad)).build(),
+            Signature.builder("t").chordCallback(bad).build())) {
+      assertThatThrownBy(() -> WireCodec.checkTask(nesting))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageStartingWith("argument 2 of task bad: ");
+    }
+  }
 }

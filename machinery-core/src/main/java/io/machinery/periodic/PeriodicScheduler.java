@@ -1,6 +1,5 @@
 package io.machinery.periodic;
 
-import io.machinery.Arg;
 import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Group;
@@ -11,6 +10,7 @@ import io.machinery.periodic.PeriodicEntry.Kind;
 import io.machinery.periodic.PeriodicRun.Outcome;
 import io.machinery.spi.Lock;
 import io.machinery.wire.Uuids;
+import io.machinery.wire.WireCodec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -611,32 +611,10 @@ public final class PeriodicScheduler implements AutoCloseable {
 
   /** What {@code Server.sendTask} would refuse, refused now rather than at every run. */
   private static void checkTemplate(Signature signature, String name) {
-    if (signature.name().isEmpty()) {
-      throw new IllegalArgumentException(
-          "periodic entry " + name + ": a signature needs a task name");
-    }
-    List<Arg> args = signature.args();
-    for (int i = 0; i < args.size(); i++) {
-      try {
-        args.get(i).typedValue();
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(
-            "periodic entry "
-                + name
-                + ": argument "
-                + (i + 1)
-                + " of task "
-                + signature.name()
-                + ": "
-                + e.getMessage(),
-            e);
-      }
-    }
-    signature.onSuccess().forEach(s -> checkTemplate(s, name));
-    signature.onError().forEach(s -> checkTemplate(s, name));
-    Signature chordCallback = signature.chordCallback();
-    if (chordCallback != null) {
-      checkTemplate(chordCallback, name);
+    try {
+      WireCodec.checkTask(signature);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("periodic entry " + name + ": " + e.getMessage(), e);
     }
   }
 

@@ -57,6 +57,38 @@ public final class WireCodec {
   }
 
   /**
+   * Checks a task the way every sender does before it encodes it ({@code Server.sendTask}, {@code
+   * Server.sendChain}, the JDBC outbox), so that they refuse the same tasks with the same words:
+   * the task has a name, and every argument's value fits its declared Go type (say, text declared
+   * {@code int64}, or -1 declared {@code uint64}), in the task and in every callback nested in it
+   * ({@code OnSuccess}, {@code OnError}, the chord callback).
+   *
+   * @param signature the task
+   * @throws IllegalArgumentException naming the task and the argument's position (from 1) when a
+   *     check fails
+   */
+  public static void checkTask(Signature signature) {
+    if (signature.name().isEmpty()) {
+      throw new IllegalArgumentException("a task signature needs a name");
+    }
+    List<Arg> args = signature.args();
+    for (int i = 0; i < args.size(); i++) {
+      try {
+        args.get(i).typedValue();
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
+      }
+    }
+    signature.onSuccess().forEach(WireCodec::checkTask);
+    signature.onError().forEach(WireCodec::checkTask);
+    Signature chord = signature.chordCallback();
+    if (chord != null) {
+      checkTask(chord);
+    }
+  }
+
+  /**
    * Writes a task state as Go writes it.
    *
    * @param state the state

@@ -377,7 +377,7 @@ class PeriodicSchedulerTest {
         .hasMessage("a periodic entry needs a non-empty name");
     assertThatThrownBy(
             () -> server.registerPeriodicTask("@daily", "n", Signature.emptyBuilder().build()))
-        .hasMessage("periodic entry n: a signature needs a task name");
+        .hasMessage("periodic entry n: a task signature needs a name");
     assertThatThrownBy(() -> server.registerPeriodicGroup("@daily", "n", 0))
         .hasMessage("periodic entry n needs at least one signature");
     assertThatThrownBy(() -> server.registerPeriodicChord("@daily", "n", -1, task, task))

@@ -245,17 +245,15 @@ public abstract class ControlSuite {
         TaskFunction.withContext(
             List.of(Long.class),
             false,
-            (context, args) -> {
-              ran(context);
-              while (!context.isCancelled()) {
-                // a task doing work in small steps, checking for cancellation between them
-                if (latches.get(((Long) args[0]).intValue()).await(5, TimeUnit.MILLISECONDS)) {
-                  return "finished";
-                }
-              }
-              sawCancel.add(context.signature().uuid());
-              return "stopped early";
-            }));
+            (context, args) -> waitCooperatively(context, (Long) args[0])));
+    // the same with a second argument, the test's queue: a default uniqueness key (name and
+    // arguments, kept in a backend other test classes and runs share) of this test only
+    s.registerTask(
+        "wait_unique",
+        TaskFunction.withContext(
+            List.of(Long.class, String.class),
+            false,
+            (context, args) -> waitCooperatively(context, (Long) args[0])));
     s.registerTask(
         "wait_ignoring_cancel",
         TaskFunction.withContext(
@@ -292,6 +290,19 @@ public abstract class ControlSuite {
                   + ":"
                   + String.join(",", java.util.Arrays.stream(errors).sorted().toList());
             }));
+  }
+
+  /** A task doing work in small steps, checking for cancellation between them. */
+  private String waitCooperatively(io.machinery.TaskContext context, long gate)
+      throws InterruptedException {
+    ran(context);
+    while (!context.isCancelled()) {
+      if (latches.get((int) gate).await(5, TimeUnit.MILLISECONDS)) {
+        return "finished";
+      }
+    }
+    sawCancel.add(context.signature().uuid());
+    return "stopped early";
   }
 
   private void ran(io.machinery.TaskContext context) {
@@ -535,7 +546,7 @@ public abstract class ControlSuite {
     // each Signature.create gets a UUID of its own: the duplicates differ from the first in
     // everything but the key
     java.util.function.Supplier<Signature> task =
-        () -> Signature.create("wait_cooperatively", Arg.of((long) gate));
+        () -> Signature.create("wait_unique", Arg.of((long) gate), Arg.of(config.defaultQueue()));
     if (!backendKeepsUniqueKeys()) {
       assertThatThrownBy(() -> server.sendTaskUnique(task.get(), Duration.ofMinutes(1)))
           .isInstanceOf(UnsupportedOperationException.class)
@@ -548,7 +559,8 @@ public abstract class ControlSuite {
     assertThat(duplicate.taskUuid()).isEqualTo(first.taskUuid());
     AsyncResult other =
         server.sendTaskUnique(
-            Signature.create("wait_cooperatively", Arg.of((long) newLatch())),
+            Signature.create(
+                "wait_unique", Arg.of((long) newLatch()), Arg.of(config.defaultQueue())),
             Duration.ofMinutes(1));
     assertThat(other.taskUuid()).as("other arguments, another key").isNotEqualTo(first.taskUuid());
 

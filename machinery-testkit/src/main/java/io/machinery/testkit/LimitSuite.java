@@ -122,6 +122,38 @@ public abstract class LimitSuite {
     return true;
   }
 
+  /**
+   * Capability: whether tasks of one priority run in the order they were sent (one worker slot, no
+   * retries). False where the broker does not keep order (Pub/Sub without ordering keys): the FIFO
+   * test then asserts that every task ran.
+   *
+   * @return true when a queue is first in, first out
+   */
+  protected boolean keepsFifoOrder() {
+    return true;
+  }
+
+  /**
+   * Capability: whether the broker's inspector reads queue sizes; if not (Pub/Sub), the inspection
+   * test counts through the listing. Mirrors {@link InspectorContract}'s switch.
+   *
+   * @return true when {@code Inspector.queue} gives sizes
+   */
+  protected boolean countsSizes() {
+    return true;
+  }
+
+  /**
+   * Capability: whether the broker's inspector lists pending tasks; if not (SQS: reading hides a
+   * message from workers), the inspection test checks only the count. Mirrors {@link
+   * InspectorContract}'s switch.
+   *
+   * @return true when {@code Inspector.pending} lists
+   */
+  protected boolean listsPending() {
+    return true;
+  }
+
   @BeforeEach
   void start() {
     config = priorityConfig(BrokerContract.uniqueQueue(baseConfig(), "limit_"));
@@ -281,7 +313,9 @@ public abstract class LimitSuite {
     }
     results.forEach(r -> assertThat(r.get(TIMEOUT)).containsExactly("k"));
     assertThat(count(mostRunning, "k")).isEqualTo(2);
-    assertThat(counting.held()).isZero();
+    // a slot is given back after the message is settled, which may follow the stored result
+    // (SQS deletes in batches)
+    await().atMost(TIMEOUT).until(() -> counting.held() == 0);
   }
 
   @Test
@@ -459,7 +493,12 @@ public abstract class LimitSuite {
     }
     launch(server, 1, Map.of());
     results.forEach(r -> r.get(TIMEOUT));
-    assertThat(order).containsExactly("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9");
+    List<String> sent = List.of("t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9");
+    if (keepsFifoOrder()) {
+      assertThat(order).containsExactlyElementsOf(sent);
+    } else {
+      assertThat(order).containsExactlyInAnyOrderElementsOf(sent);
+    }
   }
 
   @Test
@@ -471,10 +510,19 @@ public abstract class LimitSuite {
       sendRecord("p" + p, p);
     }
     io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
+    String queue = config.defaultQueue();
     await()
         .atMost(TIMEOUT)
         .untilAsserted(
-            () -> assertThat(inspection.queue(config.defaultQueue()).pending()).isEqualTo(5));
+            () ->
+                assertThat(
+                        countsSizes()
+                            ? inspection.queue(queue).pending()
+                            : inspection.pending(queue, 0, 10).size())
+                    .isEqualTo(5));
+    if (!listsPending()) {
+      return;
+    }
     assertThat(
             inspection.pending(config.defaultQueue(), 0, 10).stream()
                 .map(s -> s.args().get(0).value()))

@@ -1,7 +1,7 @@
 package io.machinery.outbox.jdbc;
 
-import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
@@ -60,8 +60,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Immutable and thread-safe; it holds no connection and needs no closing.
  *
- * <p>Size: the writer's API (task, group, chord, the transaction helper, the schema) with the
- * argument checks {@code Server.sendTask} makes; the relay is {@code OutboxRelay}.
+ * <p>Size: the writer's API (task, group, chord, chain, the transaction helper, the schema); the
+ * relay is {@code OutboxRelay}.
  */
 public final class TaskOutbox {
   /** The table name used unless {@link Builder#table} says otherwise. */
@@ -196,9 +196,33 @@ public final class TaskOutbox {
    * @throws SQLException when the insert fails
    */
   public AsyncResult sendChord(Connection connection, Chord chord) throws SQLException {
-    checkArgs(chord.callback());
+    WireCodec.checkTask(chord.callback());
     sendGroup(connection, chord.group());
     return server.asyncResult(chord.callback().uuid());
+  }
+
+  /**
+   * Writes a chain to the outbox inside the caller's transaction: one row, its first task, carrying
+   * the rest nested in {@code OnSuccess} (Go's wire form of a chain); each next task is sent by the
+   * worker that completes the one before it (as for {@link Server#sendChain}).
+   *
+   * @param connection the caller's connection, in a transaction (auto-commit off)
+   * @param chain the chain
+   * @return one handle per task, in chain order: the last one's result is the chain's; when a task
+   *     fails for good, its handle fails and the later ones stay PENDING (they never run)
+   * @throws IllegalArgumentException when a task would be refused by {@link #sendTask}; nothing is
+   *     written then
+   * @throws IllegalStateException when the connection is in auto-commit mode
+   * @throws SQLException when the insert fails
+   */
+  public List<AsyncResult> sendChain(Connection connection, Chain chain) throws SQLException {
+    // the first task nests the others: checking and encoding it covers the whole chain
+    sendTask(connection, chain.tasks().get(0));
+    List<AsyncResult> results = new ArrayList<>(chain.tasks().size());
+    for (Signature task : chain.tasks()) {
+      results.add(server.asyncResult(task.uuid()));
+    }
+    return results;
   }
 
   /**
@@ -275,10 +299,7 @@ public final class TaskOutbox {
   private record Row(String kind, String uuid, String name, String message) {}
 
   private Row task(Signature signature) {
-    if (signature.name().isEmpty()) {
-      throw new IllegalArgumentException("a task signature needs a name");
-    }
-    checkArgs(signature);
+    WireCodec.checkTask(signature); // what Server.sendTask refuses, in its words
     Signature.Builder b = signature.toBuilder();
     if (signature.uuid().isEmpty()) {
       b.uuid(Uuids.newTaskUuid());
@@ -306,29 +327,6 @@ public final class TaskOutbox {
         ready.uuid(),
         ready.name(),
         new String(message, StandardCharsets.UTF_8));
-  }
-
-  /**
-   * Refuses what {@link Server#sendTask} refuses, with its wording: a value that does not fit its
-   * declared Go type (say, text as {@code int64}), here or in a callback. Encoding alone does not
-   * check ranges; the core's own check is not public.
-   */
-  private static void checkArgs(Signature signature) {
-    List<Arg> args = signature.args();
-    for (int i = 0; i < args.size(); i++) {
-      try {
-        args.get(i).typedValue();
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException(
-            "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
-      }
-    }
-    signature.onSuccess().forEach(TaskOutbox::checkArgs);
-    signature.onError().forEach(TaskOutbox::checkArgs);
-    Signature chord = signature.chordCallback();
-    if (chord != null) {
-      checkArgs(chord);
-    }
   }
 
   private void insert(Connection connection, List<Row> rows) throws SQLException {

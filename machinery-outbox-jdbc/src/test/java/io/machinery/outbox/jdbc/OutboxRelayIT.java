@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
@@ -306,6 +307,42 @@ class OutboxRelayIT {
     await().atMost(WAIT).until(() -> server.backend().groupCompleted(group.groupUuid(), 3));
     assertThat(callback.get().get(WAIT)).containsExactly("c:1,c:2");
     await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
+  }
+
+  @Test
+  void aChainIsOneRowWhoseTasksRunInTurnOnceTheRelayPublishesIt() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Chain chain =
+        Chain.of(
+            record("chain", 1),
+            Signature.create("join", Arg.of("x")),
+            Signature.create("join", Arg.of("y")));
+    Chain refused =
+        Chain.of(record("bad", 1), Signature.create("t", Arg.of("int64", "not a number")));
+    List<AsyncResult> results =
+        outbox.inTransaction(
+            dataSource,
+            c -> {
+              // a bad task anywhere in a chain refuses all of it before anything is written
+              assertThatThrownBy(() -> outbox.sendChain(c, refused))
+                  .isInstanceOf(IllegalArgumentException.class)
+                  .hasMessageContaining("argument 1 of task t");
+              return outbox.sendChain(c, chain);
+            });
+    assertThat(rows()).as("the first task carries the others").isEqualTo(1);
+    assertThat(results)
+        .extracting(AsyncResult::taskUuid)
+        .containsExactlyElementsOf(chain.tasks().stream().map(Signature::uuid).toList());
+
+    relay(server, r -> {});
+    // each task got its parent's results after its own arguments
+    assertThat(results.get(2).get(WAIT)).containsExactly("y,x,chain:1");
+    assertThat(results.get(1).get(WAIT)).containsExactly("x,chain:1");
+    assertThat(results.get(0).get(WAIT)).containsExactly("chain:1");
+    assertThat(ran).containsExactly("chain:1");
+    await().atMost(WAIT).until(() -> rows() == 0);
   }
 
   @Test
