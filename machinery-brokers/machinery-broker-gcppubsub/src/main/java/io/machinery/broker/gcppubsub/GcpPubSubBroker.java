@@ -14,6 +14,7 @@ import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.wire.BodyPreview;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -64,7 +65,14 @@ import org.slf4j.LoggerFactory;
  *       worker settles the message (after the task's final state is stored), nacked when it must
  *       come back. Unlike Go, a malformed message is never both nacked and processed (spec §8): the
  *       worker dead-letters it to {@value #DEFAULT_DEAD_LETTER_TOPIC} with the reason in the
- *       {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute.
+ *       {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute. A message over {@code MaxMessageBytes} is
+ *       dead-lettered as a {@link BodyPreview} (its first bytes, with its size and SHA-256 as
+ *       attributes), never whole; one within the limit whole, so the inspector can requeue it (it
+ *       never requeues a preview).
+ *   <li><b>Size limit.</b> A pull returns each message with its data (Pub/Sub gives no size to read
+ *       first), so an oversized message is in memory before the worker can refuse it. Pub/Sub
+ *       bounds that: a message is at most 10 MB, and a consumer holds at most {@code max(prefetch,
+ *       concurrency)} messages.
  *   <li><b>Delays</b> ({@link DelayPump}): ETAs and retry delays really delay, durably, in Pub/Sub
  *       itself; Go's {@code DelayThreshold} only delayed the sending process's batch. Go workers
  *       never see a delayed task early: it reaches the task topic only when due, moved by any
@@ -260,7 +268,10 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Sets a message aside on the dead-letter topic, with the reason and its origin as attributes.
+   * Sets a message aside on the dead-letter topic, with the reason and its origin as attributes. A
+   * message over {@code MaxMessageBytes} is set aside as a {@link BodyPreview} (its first bytes,
+   * with its size and SHA-256 as the {@value BodyPreview#SIZE_KEY} and {@value
+   * BodyPreview#SHA256_KEY} attributes); one within the limit whole, so it can be requeued.
    */
   void publishDeadLetter(
       String topic, String fromSubscription, PubsubMessage original, String reason) {
@@ -269,7 +280,13 @@ public final class GcpPubSubBroker implements Broker {
     attributes.put(
         DEAD_LETTER_SOURCE_ATTRIBUTE,
         truncate("topic " + topic + ", subscription " + fromSubscription));
-    client.publish(deadLetterTopic, original.getData().toByteArray(), attributes);
+    byte[] data = original.getData().toByteArray();
+    if (data.length > config.maxMessageBytes()) {
+      BodyPreview preview = BodyPreview.of(data);
+      attributes.putAll(preview.attributes());
+      data = preview.preview();
+    }
+    client.publish(deadLetterTopic, data, attributes);
   }
 
   static String truncate(String value) {

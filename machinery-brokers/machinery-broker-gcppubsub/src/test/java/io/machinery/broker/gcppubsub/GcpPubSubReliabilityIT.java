@@ -1,0 +1,116 @@
+package io.machinery.broker.gcppubsub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import com.google.pubsub.v1.PubsubMessage;
+import io.machinery.config.Config;
+import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.Inspector;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.RecordingHandler;
+import io.machinery.wire.BodyPreview;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 12 on the Pub/Sub emulator: bounded dead letters of oversized messages (F10), and so on.
+ */
+class GcpPubSubReliabilityIT {
+  private static final int LIMIT = 2_048;
+
+  private final String project = PubSubTestSupport.project();
+  private final Config config =
+      PubSubTestSupport.config(
+          BrokerContract.uniqueQueue(Config.DEFAULT, "rel_it_").toBuilder()
+              .maxMessageBytes(LIMIT)
+              .build(),
+          project);
+
+  @AfterEach
+  void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(project);
+  }
+
+  private static void publishRaw(GcpPubSubBroker broker, String topic, byte[] data) {
+    broker
+        .client()
+        .publisher()
+        .publishCallable()
+        .call(
+            com.google.pubsub.v1.PublishRequest.newBuilder()
+                .setTopic(broker.client().topicName(topic))
+                .addMessages(PubsubMessage.newBuilder().setData(ByteString.copyFrom(data)))
+                .build());
+  }
+
+  /**
+   * A message over MaxMessageBytes is dead-lettered as a preview with its size and SHA-256, one
+   * within the limit whole; the inspector requeues only the whole one.
+   */
+  @Test
+  void anOversizedMessageIsDeadLetteredAsAPreviewAndASmallOneWhole() throws Exception {
+    byte[] big =
+        ("{\"pad\":\"" + "é".repeat(20_000) + "\"}").getBytes(StandardCharsets.UTF_8); // 40 KB
+    byte[] small = "{not json".getBytes(StandardCharsets.UTF_8);
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+      publishRaw(broker, config.defaultQueue(), big);
+      publishRaw(broker, config.defaultQueue(), small);
+      RecordingHandler handler = new RecordingHandler(2);
+      var consumer = broker.startConsuming("oversize", "", handler);
+      for (int i = 0; i < 2; i++) {
+        Delivery d = handler.next(20);
+        assertThat(d).isNotNull();
+        handler.deadLetter(d, d.body().length > LIMIT ? "over the limit" : "malformed");
+      }
+      consumer.close();
+      Inspector inspector = broker.inspector().orElseThrow();
+      List<DeadLetterEntry> letters =
+          await()
+              .atMost(Duration.ofSeconds(15))
+              .until(() -> inspector.deadLetters(config.defaultQueue(), 0, 10), l -> l.size() == 2);
+      Map<String, DeadLetterEntry> byReason =
+          Map.of(letters.get(0).reason(), letters.get(0), letters.get(1).reason(), letters.get(1));
+      byte[] preview = byReason.get("over the limit").message();
+      assertThat(preview.length)
+          .isLessThanOrEqualTo(BodyPreview.PREVIEW_BYTES)
+          .isGreaterThan(BodyPreview.PREVIEW_BYTES - 4);
+      assertThat(new String(big, StandardCharsets.UTF_8))
+          .startsWith(new String(preview, StandardCharsets.UTF_8));
+      assertThat(byReason.get("malformed").message()).isEqualTo(small);
+
+      var raw = GcpPubSubBrokerIT.pullRaw(broker, GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC);
+      broker
+          .client()
+          .modifyAckDeadline(
+              GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC,
+              raw.stream().map(m -> m.getAckId()).toList(),
+              0);
+      var attributes =
+          raw.stream()
+              .map(m -> m.getMessage().getAttributesMap())
+              .filter(BodyPreview::isPreview)
+              .toList();
+      assertThat(attributes).hasSize(1);
+      assertThat(attributes.getFirst())
+          .containsEntry(BodyPreview.SIZE_KEY, Integer.toString(big.length))
+          .containsEntry(BodyPreview.SHA256_KEY, BodyPreview.sha256Hex(big));
+
+      await() // handed back above
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> inspector.deadLetters(config.defaultQueue(), 0, 10).size() == 2);
+      assertThat(inspector.requeueDeadLetters(config.defaultQueue(), e -> true))
+          .as("only the whole dead letter is requeued")
+          .isEqualTo(1);
+      List<DeadLetterEntry> left = inspector.deadLetters(config.defaultQueue(), 0, 10);
+      assertThat(left).hasSize(1);
+      assertThat(left.getFirst().reason()).isEqualTo("over the limit");
+    }
+  }
+}
