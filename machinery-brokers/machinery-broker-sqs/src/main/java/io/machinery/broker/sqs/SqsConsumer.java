@@ -44,7 +44,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       task longer than the timeout is not handed to another worker. Go does this only with {@code
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
  *       final state is stored. When the process dies the heartbeat stops and the message comes back
- *       after the timeout.
+ *       after the timeout. A tick survives anything thrown in it (an {@code Error} included: a
+ *       scheduled task that throws is never run again), so one failed tick costs nothing while the
+ *       next succeeds within the timeout.
  *   <li><b>Platform threads.</b> The pollers, the heartbeat and the delete batcher are named daemon
  *       platform threads, closed with the consumer: task bodies run on virtual threads, which a
  *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
@@ -108,6 +110,10 @@ final class SqsConsumer implements Consumption {
   private final ScheduledExecutorService heartbeat;
   private final DeleteBatcher deletes;
   private int visibilitySeconds;
+
+  /** Whether the last heartbeat tick failed; only the heartbeat thread reads and writes it. */
+  private boolean heartbeatFailing;
+
   private final int waitSeconds;
 
   SqsConsumer(SqsBroker broker, String tag, String queue, DeliveryHandler handler) {
@@ -354,29 +360,64 @@ final class SqsConsumer implements Consumption {
     broker.send(request.build(), "requeue a message of queue " + queue);
   }
 
+  /**
+   * One heartbeat tick. Nothing may escape it: a scheduled task that throws is never run again, and
+   * every message in flight would then come back after its visibility timeout while its task still
+   * runs. A failing batch does not stop the others; a failure is logged once (with what failed)
+   * until a tick succeeds again.
+   */
   private void extendInFlight() {
-    List<SqsDelivery> all = new ArrayList<>(inFlight);
-    for (int from = 0; from < all.size(); from += MAX_BATCH) {
-      List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
-      List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
-      for (int i = 0; i < batch.size(); i++) {
-        entries.add(
-            ChangeMessageVisibilityBatchRequestEntry.builder()
-                .id(Integer.toString(i))
-                .receiptHandle(batch.get(i).receiptHandle())
-                .visibilityTimeout(visibilitySeconds)
-                .build());
+    Throwable failure = null;
+    int failed = 0;
+    try {
+      List<SqsDelivery> all = new ArrayList<>(inFlight);
+      for (int from = 0; from < all.size(); from += MAX_BATCH) {
+        List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
+        try {
+          extend(batch);
+        } catch (Throwable t) { // an Error too: the next tick must still run
+          failure = failure == null ? t : failure;
+          failed += batch.size();
+        }
       }
-      try {
-        client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
-      } catch (SdkException | IllegalStateException e) {
-        log.debug(
-            "SQS consumer {}: visibility heartbeat failed for {} messages: {}",
-            tag,
-            entries.size(),
-            e.toString());
-      }
+    } catch (Throwable t) {
+      failure = failure == null ? t : failure;
     }
+    if (failure == null) {
+      if (heartbeatFailing) {
+        heartbeatFailing = false;
+        log.info("SQS consumer {}: the visibility heartbeat of {} works again", tag, queue);
+      }
+      return;
+    }
+    if (!heartbeatFailing) {
+      heartbeatFailing = true;
+      log.warn(
+          "SQS consumer {}: the visibility heartbeat of {} failed for {} message(s) in flight ({}); they"
+              + " come back after their visibility timeout ({} s) unless a later tick succeeds;"
+              + " retrying every tick, logged again only once it works",
+          tag,
+          queue,
+          failed,
+          failure.toString(),
+          visibilitySeconds,
+          failure);
+    } else {
+      log.debug("SQS consumer {}: visibility heartbeat still failing: {}", tag, failure.toString());
+    }
+  }
+
+  private void extend(List<SqsDelivery> batch) {
+    List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i++) {
+      entries.add(
+          ChangeMessageVisibilityBatchRequestEntry.builder()
+              .id(Integer.toString(i))
+              .receiptHandle(batch.get(i).receiptHandle())
+              .visibilityTimeout(visibilitySeconds)
+              .build());
+    }
+    client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
   }
 
   // ------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ package io.machinery.broker.sqs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
 import io.machinery.spi.DeadLetterEntry;
@@ -12,16 +13,20 @@ import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.BodyPreview;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
 
 /** Issue 12 on ElasticMQ: dead letters of oversized messages are bounded (F10), and so on. */
@@ -137,5 +142,57 @@ class SqsReliabilityIT {
         .atMost(Duration.ofSeconds(15))
         .until(() -> requeued.addAll(SqsTestQueues.receive(config.defaultQueue(), 1, 30)));
     assertThat(requeued.getFirst().body()).isEqualTo(small);
+  }
+
+  /**
+   * A visibility heartbeat tick that throws (an Error in the first, a RuntimeException in the
+   * third, from the client) does not end the heartbeat: later ticks keep the message hidden, so a
+   * second consumer never receives it while its task runs for several visibility timeouts.
+   */
+  @Test
+  void aHeartbeatTickThatThrowsDoesNotStopLaterTicks() throws Exception {
+    Config twoSeconds = config.toBuilder().sqs(new SqsConfig(1, 2, false)).build();
+    AtomicInteger ticks = new AtomicInteger();
+    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
+    toClose.add(real);
+    SqsClient faulty =
+        (SqsClient)
+            Proxy.newProxyInstance(
+                SqsClient.class.getClassLoader(),
+                new Class<?>[] {SqsClient.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("changeMessageVisibilityBatch")) {
+                    int tick = ticks.incrementAndGet();
+                    if (tick == 1) {
+                      throw new AssertionError("injected: heartbeat tick 1 fails with an Error");
+                    }
+                    if (tick == 3) { // every other tick, so each lapse stays within the timeout
+                      throw new IllegalArgumentException("injected: heartbeat tick 3 fails");
+                    }
+                  }
+                  try {
+                    return method.invoke(real, args);
+                  } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    SqsBroker holder = SqsBroker.builder(twoSeconds).client(faulty).build();
+    toClose.add(holder);
+    sendRaw("{\"UUID\":\"task_long\"}");
+    RecordingHandler first = new RecordingHandler(1);
+    toClose.add(holder.startConsuming("holder", "", first));
+    Delivery running = first.next(20);
+    assertThat(running).isNotNull();
+    RecordingHandler second = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("other", "", second));
+    // 5 ticks after the second failure, a third of the 2 s timeout apart: over 3 s, longer than
+    // the visibility timeout, so a heartbeat that stopped would have let the message come back.
+    await().atMost(Duration.ofSeconds(20)).until(() -> ticks.get() >= 8);
+    assertThat(second.handedOver()).as("never redelivered while its task runs").isZero();
+    first.ack(running);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
+    assertThat(second.handedOver()).isZero();
   }
 }
