@@ -1,16 +1,27 @@
 package io.machinery.broker.gcppubsub;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.api.gax.core.NoCredentialsProvider;
+import com.google.api.gax.grpc.GrpcTransportChannel;
+import com.google.api.gax.rpc.FixedTransportChannelProvider;
+import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
+import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
+import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
+import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.protobuf.ByteString;
 import com.google.pubsub.v1.PubsubMessage;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.machinery.config.Config;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
+import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -111,6 +122,56 @@ class GcpPubSubReliabilityIT {
       List<DeadLetterEntry> left = inspector.deadLetters(config.defaultQueue(), 0, 10);
       assertThat(left).hasSize(1);
       assertThat(left.getFirst().reason()).isEqualTo("over the limit");
+    }
+  }
+
+  /**
+   * A lease-extension tick that throws (an Error in the first, a RuntimeException in the third,
+   * from the subscriber stub) does not end the extensions: later ticks keep the message leased, so
+   * a second consumer never receives it while its task runs for twice the ack deadline.
+   */
+  @Test
+  void aLeaseExtensionTickThatThrowsDoesNotStopLaterTicks() throws Exception {
+    ManagedChannel channel =
+        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
+    var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
+    try (GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        var publisher =
+            GrpcPublisherStub.create(
+                PublisherStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build());
+        var subscriber =
+            new LeaseFaultStub(
+                GrpcSubscriberStub.create(
+                    SubscriberStubSettings.newBuilder()
+                        .setTransportChannelProvider(channels)
+                        .setCredentialsProvider(NoCredentialsProvider.create())
+                        .build()));
+        GcpPubSubBroker holder =
+            GcpPubSubBroker.builder(config)
+                .emulatorHost("")
+                .client(publisher, subscriber)
+                .build()) {
+      publishRaw(holder, config.defaultQueue(), "{\"UUID\":\"task_long\"}".getBytes(UTF_8));
+      RecordingHandler first = new RecordingHandler(1);
+      var holding = holder.startConsuming("holder", "", first);
+      Delivery running = first.next(20);
+      assertThat(running).isNotNull();
+      RecordingHandler second = new RecordingHandler(1);
+      var watching = other.startConsuming("other", "", second);
+      // a tick every 3.3 s: six of them span 20 s, twice the deadline, so a stopped extension
+      // would have let the message come back (to either consumer)
+      await().atMost(Duration.ofSeconds(40)).until(() -> subscriber.extensions() >= 6);
+      assertThat(second.handedOver()).as("never redelivered while its task runs").isZero();
+      assertThat(first.handedOver()).isEqualTo(1);
+      first.ack(running);
+      watching.close();
+      holding.close();
+      assertThat(second.handedOver()).isZero();
+    } finally {
+      channel.shutdownNow();
     }
   }
 }
