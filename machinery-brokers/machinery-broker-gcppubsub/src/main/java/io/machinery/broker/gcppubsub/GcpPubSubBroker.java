@@ -73,6 +73,14 @@ import org.slf4j.LoggerFactory;
  *       first), so an oversized message is in memory before the worker can refuse it. Pub/Sub
  *       bounds that: a message is at most 10 MB, and a consumer holds at most {@code max(prefetch,
  *       concurrency)} messages.
+ *   <li><b>Delivery counts</b> (the worker's poison limit, {@code maxDeliveries}). Pub/Sub counts
+ *       delivery attempts only on a subscription with a dead-letter policy; there a message that
+ *       kills or stalls every worker is dead-lettered after {@code maxDeliveries} across all
+ *       workers and restarts. Without one, the broker counts the deliveries it sees itself ({@link
+ *       LocalDeliveryCounts}): that bounds a message this process keeps getting back (nacked, a
+ *       lapsed lease, a task that stalls), but not one that crashes the process each time, and each
+ *       process counts on its own. Give production subscriptions a dead-letter policy (its {@code
+ *       maxDeliveryAttempts} then also bounds them server-side).
  *   <li><b>Delays</b> ({@link DelayPump}): ETAs and retry delays really delay, durably, in Pub/Sub
  *       itself; Go's {@code DelayThreshold} only delayed the sending process's batch. Go workers
  *       never see a delayed task early: it reaches the task topic only when due, moved by any
@@ -124,6 +132,7 @@ public final class GcpPubSubBroker implements Broker {
   private final String delayTopic;
   private final String deadLetterTopic;
   private final Settler settler;
+  private final LocalDeliveryCounts deliveryCounts = new LocalDeliveryCounts();
 
   /**
    * Lease extensions and timers: a platform thread, since task bodies run on virtual threads, which
@@ -342,6 +351,10 @@ public final class GcpPubSubBroker implements Broker {
 
   Settler settler() {
     return settler;
+  }
+
+  LocalDeliveryCounts deliveryCounts() {
+    return deliveryCounts;
   }
 
   Clock clock() {

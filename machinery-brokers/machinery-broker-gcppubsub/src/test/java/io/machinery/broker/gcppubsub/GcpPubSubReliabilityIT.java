@@ -174,4 +174,31 @@ class GcpPubSubReliabilityIT {
       channel.shutdownNow();
     }
   }
+
+  /**
+   * Without a dead-letter policy Pub/Sub reports no delivery attempt (0); the broker counts the
+   * deliveries it sees itself, so the worker's poison limit still holds for a message this process
+   * keeps getting back, and forgets the count once the message is settled.
+   */
+  @Test
+  void withoutADeadLetterPolicyTheBrokerCountsDeliveriesItself() throws Exception {
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+      publishRaw(broker, config.defaultQueue(), "{\"UUID\":\"task_poison\"}".getBytes(UTF_8));
+      RecordingHandler handler = new RecordingHandler(1);
+      var consumer = broker.startConsuming("count-local", "", handler);
+      for (int expected = 1; expected <= 3; expected++) {
+        Delivery d = handler.next(20);
+        assertThat(d).isNotNull();
+        assertThat(d.deliveryCount()).isEqualTo(expected);
+        assertThat(d.redelivered()).isEqualTo(expected > 1);
+        if (expected < 3) {
+          handler.requeue(d, Duration.ZERO); // a nack: Pub/Sub delivers the same message again
+        } else {
+          handler.ack(d);
+        }
+      }
+      assertThat(broker.deliveryCounts().size()).as("forgotten once settled").isZero();
+      consumer.close();
+    }
+  }
 }
