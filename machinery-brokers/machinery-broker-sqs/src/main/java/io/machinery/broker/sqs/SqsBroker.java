@@ -60,6 +60,15 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       first), so an oversized message is in memory before the worker can refuse it. SQS itself
  *       bounds that: a message is at most 1 MiB (256 KiB on older queues), far below the default
  *       {@code MaxMessageBytes}, and a receive brings at most ten.
+ *   <li><b>Delivery counts</b> (the worker's poison limit, {@code maxDeliveries}) are SQS's {@code
+ *       ApproximateReceiveCount}: kept by SQS, so they hold across workers and restarts, and a
+ *       message that kills or stalls every worker is dead-lettered once it passes the limit. Every
+ *       receive counts: a worker's death or shutdown with the message in flight, a requeue that
+ *       only hides the message again, and, on a FIFO queue, each hold of up to 12 hours until an
+ *       ETA (so a FIFO task due more than {@code maxDeliveries} such holds ahead, about ten days at
+ *       the default 20, would be taken for poison). A message re-sent (a standard queue's ETA hop,
+ *       a requeue with a replacement) is a new message whose count starts again; the worker counts
+ *       its own requeues in a header instead. ElasticMQ keeps the same count.
  *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting)
  *       its messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link
  *       UnsupportedOperationException}, as Go's "Not implemented".
