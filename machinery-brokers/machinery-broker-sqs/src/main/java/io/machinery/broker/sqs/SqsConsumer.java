@@ -55,7 +55,8 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
  *       SqsDelivery#ack()} returns once its message is deleted.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
- *       using a slot.
+ *       using a slot. A message over {@code MaxMessageBytes} is not decoded to find its ETA: it
+ *       goes to the worker at once, which dead-letters it by its size.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is
  *       interrupted, one in a long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and
  *       makes what it received visible again at once; deliveries already handed over stay valid and
@@ -261,6 +262,9 @@ final class SqsConsumer implements Consumption {
    * until the ETA.
    */
   private boolean holdUntilEta(Message message) {
+    if (utf8Length(message.body()) > broker.config().maxMessageBytes()) {
+      return false; // never decoded here: the worker dead-letters it by its size at once
+    }
     Instant eta = etaOf(message.body());
     Instant now = broker.clock().instant();
     if (eta == null || !eta.isAfter(now)) {
@@ -292,6 +296,31 @@ final class SqsConsumer implements Consumption {
     changeVisibility(
         message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
     return true;
+  }
+
+  /**
+   * The length of {@code s} in UTF-8 as {@code getBytes(UTF_8)} would encode it, without copying.
+   */
+  static long utf8Length(String s) {
+    long bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes++;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c)
+          && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        bytes += 4;
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        bytes++; // unpaired: the encoder writes '?'
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
   }
 
   private static @Nullable Instant etaOf(String body) {

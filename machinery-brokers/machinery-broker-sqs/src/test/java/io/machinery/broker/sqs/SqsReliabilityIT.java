@@ -3,6 +3,8 @@ package io.machinery.broker.sqs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.machinery.Arg;
+import io.machinery.Signature;
 import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
@@ -13,10 +15,13 @@ import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.BodyPreview;
+import io.machinery.wire.WireCodec;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -194,5 +199,28 @@ class SqsReliabilityIT {
         .atMost(Duration.ofSeconds(10))
         .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
     assertThat(second.handedOver()).isZero();
+  }
+
+  /**
+   * An oversized message is handed to the worker at once, even with an ETA ahead: it is never
+   * decoded by the consumer, nor re-sent hop after hop until its ETA before being refused.
+   */
+  @Test
+  void anOversizedMessageWithAnEtaIsHandedOverAtOnceNotHeldBack() throws Exception {
+    Signature future =
+        Signature.builder("add")
+            .routingKey(config.defaultQueue())
+            .eta(OffsetDateTime.now(ZoneOffset.UTC).plusHours(1))
+            .args(List.of(Arg.of("x".repeat(3 * LIMIT))))
+            .build();
+    byte[] body = WireCodec.encode(future);
+    assertThat(body.length).isGreaterThan(LIMIT);
+    sendRaw(new String(body, StandardCharsets.UTF_8));
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("oversize-eta", "", handler));
+    Delivery d = handler.next(10);
+    assertThat(d).as("handed over without waiting for its ETA").isNotNull();
+    assertThat(d.body()).isEqualTo(body);
+    handler.ack(d);
   }
 }
