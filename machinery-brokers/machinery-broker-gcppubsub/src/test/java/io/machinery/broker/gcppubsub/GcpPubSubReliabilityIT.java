@@ -15,7 +15,13 @@ import com.google.protobuf.ByteString;
 import com.google.pubsub.v1.PubsubMessage;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.machinery.Arg;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskFunction;
 import io.machinery.config.Config;
+import io.machinery.config.GcpPubSubConfig;
+import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
@@ -24,9 +30,12 @@ import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -199,6 +208,48 @@ class GcpPubSubReliabilityIT {
       }
       assertThat(broker.deliveryCounts().size()).as("forgotten once settled").isZero();
       consumer.close();
+    }
+  }
+
+  /**
+   * End to end without a dead-letter policy: a task that stalls (its lease lapses after
+   * MaxExtension and Pub/Sub delivers it again) is dead-lettered by the worker's poison limit
+   * instead of being started again and again.
+   */
+  @Test
+  void aStallingTaskIsDeadLetteredAfterMaxDeliveriesWithoutAPolicy() throws Exception {
+    Config short1 =
+        config.toBuilder().gcpPubSub(new GcpPubSubConfig(Duration.ofSeconds(1))).build();
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger runs = new AtomicInteger();
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(short1).build();
+        MemoryBackend backend = MemoryBackend.create(short1, Clock.systemUTC());
+        Server server = Server.builder().config(short1).broker(broker).backend(backend).build()) {
+      server.registerTask(
+          "stall",
+          TaskFunction.of(
+              Long.class,
+              x -> {
+                runs.incrementAndGet();
+                try {
+                  release.await(); // the task's own (stalled) work
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                return x;
+              }));
+      server.workerBuilder("poison").concurrency(2).maxDeliveries(1).build().launchAsync();
+      server.sendTask(Signature.create("stall", Arg.of(1L)));
+      Inspector inspector = broker.inspector().orElseThrow();
+      List<DeadLetterEntry> letters =
+          await()
+              .atMost(Duration.ofSeconds(40))
+              .until(() -> inspector.deadLetters(short1.defaultQueue(), 0, 10), l -> !l.isEmpty());
+      assertThat(letters.getFirst().reason()).contains("over maxDeliveries 1");
+      assertThat(runs.get()).as("the redelivery was refused before it ran").isEqualTo(1);
+      release.countDown(); // before closing: the worker waits for running tasks
+    } finally {
+      release.countDown();
     }
   }
 }
