@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
  *       at-least-once. A tick survives anything thrown in it (an {@code Error} included: a periodic
  *       task that throws is never run again), so one failed tick costs nothing while the next
  *       succeeds within the deadline.
+ *   <li><b>Failures.</b> Whatever a pull throws (an {@code Error} included) is reported once to the
+ *       worker and retried with back-off; the loop ends only when stopped.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they
  *       are delivered again at once); {@link #close()} also nacks the handed-over ones still
  *       unsettled.
@@ -146,13 +148,14 @@ final class PubSubConsumer implements Consumption {
               log.info("Pub/Sub consumer {} pulls from {} again", tag, subscription);
             }
             failures = 0;
-          } catch (MachineryException e) {
+          } catch (RuntimeException | Error e) { // not only MachineryException: a loop that
+            // ends stops the consumption for good while the worker thinks it runs
             if (++failures == 1) {
               log.warn(
                   "Pub/Sub consumer {} cannot pull from {}: {}; retrying",
                   tag,
                   subscription,
-                  e.getMessage());
+                  e.toString());
               handler.brokerError(e);
             }
             wake.tryAcquire(Math.min(5_000, 100L << Math.min(failures, 6)), TimeUnit.MILLISECONDS);

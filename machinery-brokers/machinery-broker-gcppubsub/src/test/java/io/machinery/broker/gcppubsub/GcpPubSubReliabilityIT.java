@@ -139,6 +139,50 @@ class GcpPubSubReliabilityIT {
    * from the subscriber stub) does not end the extensions: later ticks keep the message leased, so
    * a second consumer never receives it while its task runs for twice the ack deadline.
    */
+  /**
+   * A pull that throws something other than a MachineryException (here an Error) does not end the
+   * consumer's loop: it is retried and the message is delivered.
+   */
+  @Test
+  void aPullThatThrowsDoesNotStopTheConsumer() throws Exception {
+    ManagedChannel channel =
+        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
+    var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
+    String sub = config.defaultQueue() + "_sub";
+    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var publisher =
+            GrpcPublisherStub.create(
+                PublisherStubSettings.newBuilder()
+                    .setTransportChannelProvider(channels)
+                    .setCredentialsProvider(NoCredentialsProvider.create())
+                    .build());
+        var subscriber =
+            new FaultStub(
+                GrpcSubscriberStub.create(
+                    SubscriberStubSettings.newBuilder()
+                        .setTransportChannelProvider(channels)
+                        .setCredentialsProvider(NoCredentialsProvider.create())
+                        .build()),
+                sub);
+        GcpPubSubBroker broker =
+            GcpPubSubBroker.builder(config)
+                .emulatorHost("")
+                .client(publisher, subscriber)
+                .build()) {
+      publishRaw(broker, config.defaultQueue(), "{\"UUID\":\"task_after\"}".getBytes(UTF_8));
+      RecordingHandler handler = new RecordingHandler(1);
+      var consumer = broker.startConsuming("survivor", "", handler);
+      Delivery d = handler.next(20);
+      assertThat(d).as("delivered by the same loop after the failed pull").isNotNull();
+      assertThat(subscriber.faultedPulls()).isGreaterThan(1);
+      assertThat(handler.brokerErrors()).hasSize(1);
+      handler.ack(d);
+      consumer.close();
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
   @Test
   void aLeaseExtensionTickThatThrowsDoesNotStopLaterTicks() throws Exception {
     ManagedChannel channel =
@@ -152,7 +196,7 @@ class GcpPubSubReliabilityIT {
                     .setCredentialsProvider(NoCredentialsProvider.create())
                     .build());
         var subscriber =
-            new LeaseFaultStub(
+            new FaultStub(
                 GrpcSubscriberStub.create(
                     SubscriberStubSettings.newBuilder()
                         .setTransportChannelProvider(channels)

@@ -52,6 +52,8 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
  *       visibility timeout runs out and another worker receives the message and runs it again
  *       (issue 12, F5; {@code CpuBoundTasksKit} in the test kit).
+ *   <li><b>Pollers never die of a failure</b>: whatever a receive throws (an {@code Error}
+ *       included) is reported once to the worker and retried with back-off.
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
  *       SqsDelivery#ack()} returns once its message is deleted.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
@@ -192,7 +194,8 @@ final class SqsConsumer implements Consumption {
       try {
         messages = receive(reserved);
         failures = 0;
-      } catch (SdkException e) {
+      } catch (RuntimeException | Error e) { // not only SdkException: a poller that dies stops
+        // the consumption for good while the worker thinks it runs
         handler.release(reserved);
         if (!fetching.get()) {
           return;
@@ -202,7 +205,7 @@ final class SqsConsumer implements Consumption {
               "SQS consumer {} cannot receive from {}: {}; retrying with back-off",
               tag,
               queue,
-              e.getMessage());
+              e.toString());
           handler.brokerError(e);
         }
         if (!pause(Math.min(5_000, 100L << Math.min(failures, 6)))) {
@@ -217,7 +220,18 @@ final class SqsConsumer implements Consumption {
               message.receiptHandle()); // arrived after stopFetching: back to the queue at once
           continue;
         }
-        if (holdUntilEta(message)) {
+        boolean held;
+        try {
+          held = holdUntilEta(message);
+        } catch (RuntimeException | Error e) {
+          log.warn(
+              "SQS consumer {}: could not check the ETA of a message of {} ({}); handing it over",
+              tag,
+              queue,
+              e.toString());
+          held = false;
+        }
+        if (held) {
           continue;
         }
         SqsDelivery delivery = new SqsDelivery(this, message);

@@ -27,6 +27,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -161,25 +162,16 @@ class SqsReliabilityIT {
     SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
     toClose.add(real);
     SqsClient faulty =
-        (SqsClient)
-            Proxy.newProxyInstance(
-                SqsClient.class.getClassLoader(),
-                new Class<?>[] {SqsClient.class},
-                (proxy, method, args) -> {
-                  if (method.getName().equals("changeMessageVisibilityBatch")) {
-                    int tick = ticks.incrementAndGet();
-                    if (tick == 1) {
-                      throw new AssertionError("injected: heartbeat tick 1 fails with an Error");
-                    }
-                    if (tick == 3) { // every other tick, so each lapse stays within the timeout
-                      throw new IllegalArgumentException("injected: heartbeat tick 3 fails");
-                    }
-                  }
-                  try {
-                    return method.invoke(real, args);
-                  } catch (InvocationTargetException e) {
-                    throw e.getCause();
-                  }
+        faulty(
+            real,
+            "changeMessageVisibilityBatch",
+            ticks,
+            tick ->
+                switch (tick) {
+                  case 1 -> new AssertionError("injected: heartbeat tick 1 fails with an Error");
+                  // every other tick, so each lapse stays within the timeout
+                  case 3 -> new IllegalArgumentException("injected: heartbeat tick 3 fails");
+                  default -> null;
                 });
     SqsBroker holder = SqsBroker.builder(twoSeconds).client(faulty).build();
     toClose.add(holder);
@@ -221,6 +213,58 @@ class SqsReliabilityIT {
     Delivery d = handler.next(10);
     assertThat(d).as("handed over without waiting for its ETA").isNotNull();
     assertThat(d.body()).isEqualTo(body);
+    handler.ack(d);
+  }
+
+  /**
+   * {@code real} with one injected fault: the n-th call of method {@code name} (any overload)
+   * throws {@code fault.apply(n)} unless that is null; {@code calls} counts those calls.
+   */
+  private static SqsClient faulty(
+      SqsClient real, String name, AtomicInteger calls, IntFunction<Throwable> fault) {
+    return (SqsClient)
+        Proxy.newProxyInstance(
+            SqsClient.class.getClassLoader(),
+            new Class<?>[] {SqsClient.class},
+            (proxy, method, args) -> {
+              if (method.getName().equals(name)) {
+                Throwable t = fault.apply(calls.incrementAndGet());
+                if (t != null) {
+                  throw t;
+                }
+              }
+              try {
+                return method.invoke(real, args);
+              } catch (InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
+  }
+
+  /**
+   * A receive that throws something other than an SdkException (here an Error) does not end the
+   * poller: it is retried and the message is delivered.
+   */
+  @Test
+  void aReceiveThatThrowsDoesNotStopThePoller() throws Exception {
+    AtomicInteger receives = new AtomicInteger();
+    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
+    toClose.add(real);
+    SqsClient faulty =
+        faulty(
+            real,
+            "receiveMessage",
+            receives,
+            n -> n == 1 ? new AssertionError("injected: receive 1 fails with an Error") : null);
+    SqsBroker b = SqsBroker.builder(config).client(faulty).build();
+    toClose.add(b);
+    sendRaw("{\"UUID\":\"task_after_fault\"}");
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(b.startConsuming("survivor", "", handler));
+    Delivery d = handler.next(20);
+    assertThat(d).as("delivered by the same poller after the failed receive").isNotNull();
+    assertThat(receives.get()).isGreaterThan(1);
+    assertThat(handler.brokerErrors()).hasSize(1);
     handler.ack(d);
   }
 }

@@ -13,18 +13,35 @@ import com.google.pubsub.v1.PullResponse;
 import com.google.pubsub.v1.Subscription;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
- * A real subscriber stub (talking to the emulator) with one injected fault: the first lease
- * extension (a ModifyAckDeadline with a deadline above zero) throws an {@link Error}, the third a
- * {@link RuntimeException}; everything else goes through unchanged.
+ * A real subscriber stub (talking to the emulator) with injected faults: the first lease extension
+ * (a ModifyAckDeadline with a deadline above zero) throws an {@link Error}, the third a {@link
+ * RuntimeException}; with a subscription named, its first pull throws an {@link Error}. Everything
+ * else goes through unchanged.
  */
-final class LeaseFaultStub extends SubscriberStub {
+final class FaultStub extends SubscriberStub {
   private final SubscriberStub real;
   private final AtomicInteger extensions = new AtomicInteger();
+  private final AtomicInteger faultedPulls = new AtomicInteger();
+  private final @Nullable String failFirstPullOf;
 
-  LeaseFaultStub(SubscriberStub real) {
+  FaultStub(SubscriberStub real) {
+    this(real, null);
+  }
+
+  /**
+   * @param failFirstPullOf the short name of the subscription whose first pull throws, if any
+   */
+  FaultStub(SubscriberStub real, @Nullable String failFirstPullOf) {
     this.real = real;
+    this.failFirstPullOf = failFirstPullOf;
+  }
+
+  /** How many pulls of the named subscription were attempted, the failed one included. */
+  int faultedPulls() {
+    return faultedPulls.get();
   }
 
   /** How many lease extensions were attempted, failed ones included. */
@@ -54,7 +71,20 @@ final class LeaseFaultStub extends SubscriberStub {
 
   @Override
   public UnaryCallable<PullRequest, PullResponse> pullCallable() {
-    return real.pullCallable();
+    UnaryCallable<PullRequest, PullResponse> delegate = real.pullCallable();
+    if (failFirstPullOf == null) {
+      return delegate;
+    }
+    return new UnaryCallable<>() {
+      @Override
+      public ApiFuture<PullResponse> futureCall(PullRequest request, ApiCallContext context) {
+        if (request.getSubscription().endsWith("/" + failFirstPullOf)
+            && faultedPulls.incrementAndGet() == 1) {
+          throw new AssertionError("injected: pull 1 fails with an Error");
+        }
+        return delegate.futureCall(request, context);
+      }
+    };
   }
 
   @Override
