@@ -4,17 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
-import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
-import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
-import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
-import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
-import com.google.protobuf.ByteString;
-import com.google.pubsub.v1.PubsubMessage;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -27,7 +17,6 @@ import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -59,15 +48,7 @@ class GcpPubSubReliabilityIT {
   }
 
   private static void publishRaw(GcpPubSubBroker broker, String topic, byte[] data) {
-    broker
-        .client()
-        .publisher()
-        .publishCallable()
-        .call(
-            com.google.pubsub.v1.PublishRequest.newBuilder()
-                .setTopic(broker.client().topicName(topic))
-                .addMessages(PubsubMessage.newBuilder().setData(ByteString.copyFrom(data)))
-                .build());
+    broker.client().publish(topic, data, Map.of()); // Go's wire: data only
   }
 
   /**
@@ -145,25 +126,11 @@ class GcpPubSubReliabilityIT {
    */
   @Test
   void aPullThatThrowsDoesNotStopTheConsumer() throws Exception {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
-    var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
+    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     String sub = config.defaultQueue() + "_sub";
     try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var publisher =
-            GrpcPublisherStub.create(
-                PublisherStubSettings.newBuilder()
-                    .setTransportChannelProvider(channels)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build());
-        var subscriber =
-            new FaultStub(
-                GrpcSubscriberStub.create(
-                    SubscriberStubSettings.newBuilder()
-                        .setTransportChannelProvider(channels)
-                        .setCredentialsProvider(NoCredentialsProvider.create())
-                        .build()),
-                sub);
+        var publisher = PubSubTestSupport.publisherStub(channel);
+        var subscriber = new FaultStub(PubSubTestSupport.subscriberStub(channel), sub);
         GcpPubSubBroker broker =
             GcpPubSubBroker.builder(config)
                 .emulatorHost("")
@@ -185,23 +152,10 @@ class GcpPubSubReliabilityIT {
 
   @Test
   void aLeaseExtensionTickThatThrowsDoesNotStopLaterTicks() throws Exception {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
-    var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
+    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     try (GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
-        var publisher =
-            GrpcPublisherStub.create(
-                PublisherStubSettings.newBuilder()
-                    .setTransportChannelProvider(channels)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build());
-        var subscriber =
-            new FaultStub(
-                GrpcSubscriberStub.create(
-                    SubscriberStubSettings.newBuilder()
-                        .setTransportChannelProvider(channels)
-                        .setCredentialsProvider(NoCredentialsProvider.create())
-                        .build()));
+        var publisher = PubSubTestSupport.publisherStub(channel);
+        var subscriber = new FaultStub(PubSubTestSupport.subscriberStub(channel));
         GcpPubSubBroker holder =
             GcpPubSubBroker.builder(config)
                 .emulatorHost("")

@@ -159,11 +159,9 @@ class SqsReliabilityIT {
   void aHeartbeatTickThatThrowsDoesNotStopLaterTicks() throws Exception {
     Config twoSeconds = config.toBuilder().sqs(new SqsConfig(1, 2, false)).build();
     AtomicInteger ticks = new AtomicInteger();
-    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
-    toClose.add(real);
-    SqsClient faulty =
-        faulty(
-            real,
+    SqsBroker holder =
+        faultyBroker(
+            twoSeconds,
             "changeMessageVisibilityBatch",
             ticks,
             tick ->
@@ -173,8 +171,6 @@ class SqsReliabilityIT {
                   case 3 -> new IllegalArgumentException("injected: heartbeat tick 3 fails");
                   default -> null;
                 });
-    SqsBroker holder = SqsBroker.builder(twoSeconds).client(faulty).build();
-    toClose.add(holder);
     sendRaw("{\"UUID\":\"task_long\"}");
     RecordingHandler first = new RecordingHandler(1);
     toClose.add(holder.startConsuming("holder", "", first));
@@ -217,9 +213,19 @@ class SqsReliabilityIT {
   }
 
   /**
-   * {@code real} with one injected fault: the n-th call of method {@code name} (any overload)
-   * throws {@code fault.apply(n)} unless that is null; {@code calls} counts those calls.
+   * A broker (closed after the test) on a real client with one injected fault: the n-th call of
+   * method {@code name} (any overload) throws {@code fault.apply(n)} unless that is null; {@code
+   * calls} counts those calls.
    */
+  private SqsBroker faultyBroker(
+      Config with, String name, AtomicInteger calls, IntFunction<Throwable> fault) {
+    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
+    toClose.add(real);
+    SqsBroker b = SqsBroker.builder(with).client(faulty(real, name, calls, fault)).build();
+    toClose.add(b);
+    return b;
+  }
+
   private static SqsClient faulty(
       SqsClient real, String name, AtomicInteger calls, IntFunction<Throwable> fault) {
     return (SqsClient)
@@ -248,16 +254,12 @@ class SqsReliabilityIT {
   @Test
   void aReceiveThatThrowsDoesNotStopThePoller() throws Exception {
     AtomicInteger receives = new AtomicInteger();
-    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
-    toClose.add(real);
-    SqsClient faulty =
-        faulty(
-            real,
+    SqsBroker b =
+        faultyBroker(
+            config,
             "receiveMessage",
             receives,
             n -> n == 1 ? new AssertionError("injected: receive 1 fails with an Error") : null);
-    SqsBroker b = SqsBroker.builder(config).client(faulty).build();
-    toClose.add(b);
     sendRaw("{\"UUID\":\"task_after_fault\"}");
     RecordingHandler handler = new RecordingHandler(1);
     toClose.add(b.startConsuming("survivor", "", handler));
