@@ -391,7 +391,7 @@ final class AmqpInspector implements Inspector, AutoCloseable {
           continue;
         }
         if (requeue) {
-          if (headers(response.getProps()).containsKey(Topology.DEAD_LETTER_SIZE_HEADER)) {
+          if (io.machinery.wire.BodyPreview.isPreview(headers(response.getProps()))) {
             log.warn(
                 "Dead letter {} of '{}' keeps only a preview of an oversized message; not requeued (delete it)",
                 entry.id(),

@@ -35,7 +35,7 @@ final class Publishing {
   static final long MIN_DELAY_MILLIS = 1_000;
 
   /** How much of an oversized message its dead letter keeps. */
-  static final int DEAD_LETTER_PREVIEW_BYTES = 4_096;
+  static final int DEAD_LETTER_PREVIEW_BYTES = io.machinery.wire.BodyPreview.PREVIEW_BYTES;
 
   /** How many different delays a requeue with one requested delay can get (see {@link #spread}). */
   static final int SPREAD_STEPS = 16;
@@ -235,9 +235,9 @@ final class Publishing {
 
   /**
    * Sets a message aside in {@code <queue>.dead_letters} with the reason in a header. A message
-   * over {@code MaxMessageBytes} keeps only its first {@value #DEAD_LETTER_PREVIEW_BYTES} bytes,
-   * with its size and SHA-256 in headers: a dead-letter queue must not hoard what the worker
-   * refused for its size.
+   * over {@code MaxMessageBytes} keeps only a {@link io.machinery.wire.BodyPreview} (its first
+   * bytes, with its size and SHA-256 in headers): a dead-letter queue must not hoard what the
+   * worker refused for its size.
    */
   void deadLetter(String queue, AMQP.BasicProperties original, byte[] body, String reason) {
     Map<String, Object> headers = new HashMap<>();
@@ -245,9 +245,10 @@ final class Publishing {
       headers.putAll(original.getHeaders());
     }
     if (body.length > config.maxMessageBytes()) {
-      headers.put(Topology.DEAD_LETTER_SIZE_HEADER, (long) body.length);
-      headers.put(Topology.DEAD_LETTER_SHA256_HEADER, sha256(body));
-      body = java.util.Arrays.copyOf(body, DEAD_LETTER_PREVIEW_BYTES);
+      io.machinery.wire.BodyPreview preview = io.machinery.wire.BodyPreview.of(body);
+      headers.put(Topology.DEAD_LETTER_SIZE_HEADER, preview.size());
+      headers.put(Topology.DEAD_LETTER_SHA256_HEADER, preview.sha256());
+      body = preview.preview();
     }
     headers.put(
         Topology.DEAD_LETTER_REASON_HEADER,
@@ -262,14 +263,5 @@ final class Publishing {
         queue,
         properties,
         body);
-  }
-
-  private static String sha256(byte[] body) {
-    try {
-      return java.util.HexFormat.of()
-          .formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(body));
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
   }
 }

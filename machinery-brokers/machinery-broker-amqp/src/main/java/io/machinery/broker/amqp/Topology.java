@@ -45,10 +45,10 @@ final class Topology {
   static final String DEAD_LETTER_AT_HEADER = "x-machinery-dead-lettered-at";
 
   /** Header of a dead letter cut to a preview: the size of the original body. */
-  static final String DEAD_LETTER_SIZE_HEADER = "x-machinery-original-size";
+  static final String DEAD_LETTER_SIZE_HEADER = io.machinery.wire.BodyPreview.SIZE_KEY;
 
   /** Header of a dead letter cut to a preview: the SHA-256 of the original body, in hex. */
-  static final String DEAD_LETTER_SHA256_HEADER = "x-machinery-original-sha256";
+  static final String DEAD_LETTER_SHA256_HEADER = io.machinery.wire.BodyPreview.SHA256_KEY;
 
   /** A queue and the key it is bound to the task exchange with. */
   record QueueBinding(String queue, String bindingKey) {}

@@ -14,6 +14,7 @@ import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.wire.BodyPreview;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -64,7 +65,22 @@ import org.slf4j.LoggerFactory;
  *       worker settles the message (after the task's final state is stored), nacked when it must
  *       come back. Unlike Go, a malformed message is never both nacked and processed (spec §8): the
  *       worker dead-letters it to {@value #DEFAULT_DEAD_LETTER_TOPIC} with the reason in the
- *       {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute.
+ *       {@value #DEAD_LETTER_REASON_ATTRIBUTE} attribute. A message over {@code MaxMessageBytes} is
+ *       dead-lettered as a {@link BodyPreview} (its first bytes, with its size and SHA-256 as
+ *       attributes), never whole; one within the limit whole, so the inspector can requeue it (it
+ *       never requeues a preview).
+ *   <li><b>Size limit.</b> A pull returns each message with its data (Pub/Sub gives no size to read
+ *       first), so an oversized message is in memory before the worker can refuse it. Pub/Sub
+ *       bounds that: a message is at most 10 MB, and a consumer holds at most {@code max(prefetch,
+ *       concurrency)} messages.
+ *   <li><b>Delivery counts</b> (the worker's poison limit, {@code maxDeliveries}). Pub/Sub counts
+ *       delivery attempts only on a subscription with a dead-letter policy; there a message that
+ *       kills or stalls every worker is dead-lettered after {@code maxDeliveries} across all
+ *       workers and restarts. Without one, the broker counts the deliveries it sees itself ({@link
+ *       LocalDeliveryCounts}): that bounds a message this process keeps getting back (nacked, a
+ *       lapsed lease, a task that stalls), but not one that crashes the process each time, and each
+ *       process counts on its own. Give production subscriptions a dead-letter policy (its {@code
+ *       maxDeliveryAttempts} then also bounds them server-side).
  *   <li><b>Delays</b> ({@link DelayPump}): ETAs and retry delays really delay, durably, in Pub/Sub
  *       itself; Go's {@code DelayThreshold} only delayed the sending process's batch. Go workers
  *       never see a delayed task early: it reaches the task topic only when due, moved by any
@@ -116,6 +132,7 @@ public final class GcpPubSubBroker implements Broker {
   private final String delayTopic;
   private final String deadLetterTopic;
   private final Settler settler;
+  private final LocalDeliveryCounts deliveryCounts = new LocalDeliveryCounts();
 
   /**
    * Lease extensions and timers: a platform thread, since task bodies run on virtual threads, which
@@ -260,7 +277,10 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Sets a message aside on the dead-letter topic, with the reason and its origin as attributes.
+   * Sets a message aside on the dead-letter topic, with the reason and its origin as attributes. A
+   * message over {@code MaxMessageBytes} is set aside as a {@link BodyPreview} (its first bytes,
+   * with its size and SHA-256 as the {@value BodyPreview#SIZE_KEY} and {@value
+   * BodyPreview#SHA256_KEY} attributes); one within the limit whole, so it can be requeued.
    */
   void publishDeadLetter(
       String topic, String fromSubscription, PubsubMessage original, String reason) {
@@ -269,7 +289,13 @@ public final class GcpPubSubBroker implements Broker {
     attributes.put(
         DEAD_LETTER_SOURCE_ATTRIBUTE,
         truncate("topic " + topic + ", subscription " + fromSubscription));
-    client.publish(deadLetterTopic, original.getData().toByteArray(), attributes);
+    byte[] data = original.getData().toByteArray();
+    if (data.length > config.maxMessageBytes()) {
+      BodyPreview preview = BodyPreview.of(data);
+      attributes.putAll(preview.attributes());
+      data = preview.preview();
+    }
+    client.publish(deadLetterTopic, data, attributes);
   }
 
   static String truncate(String value) {
@@ -325,6 +351,10 @@ public final class GcpPubSubBroker implements Broker {
 
   Settler settler() {
     return settler;
+  }
+
+  LocalDeliveryCounts deliveryCounts() {
+    return deliveryCounts;
   }
 
   Clock clock() {

@@ -40,7 +40,11 @@ import org.slf4j.LoggerFactory;
  *       deadline every third of it, until it is settled or {@code GCPPubSub.MaxExtension} after it
  *       was pulled; then it is left to lapse, and Pub/Sub delivers it again (as Go's client does).
  *       A worker that dies stops extending, so its messages come back within one ack deadline:
- *       at-least-once.
+ *       at-least-once. A tick survives anything thrown in it (an {@code Error} included: a periodic
+ *       task that throws is never run again), so one failed tick costs nothing while the next
+ *       succeeds within the deadline.
+ *   <li><b>Failures.</b> Whatever a pull throws (an {@code Error} included) is reported once to the
+ *       worker and retried with back-off; the loop ends only when stopped.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they
  *       are delivered again at once); {@link #close()} also nacks the handed-over ones still
  *       unsettled.
@@ -83,6 +87,9 @@ final class PubSubConsumer implements Consumption {
   private volatile @Nullable ApiFuture<com.google.pubsub.v1.PullResponse> inFlight;
 
   private @Nullable ScheduledFuture<?> extender;
+
+  /** Whether the last lease-extension tick failed; only the scheduler thread uses it. */
+  private boolean extensionFailing;
 
   PubSubConsumer(
       GcpPubSubBroker broker,
@@ -141,13 +148,14 @@ final class PubSubConsumer implements Consumption {
               log.info("Pub/Sub consumer {} pulls from {} again", tag, subscription);
             }
             failures = 0;
-          } catch (MachineryException e) {
+          } catch (RuntimeException | Error e) { // not only MachineryException: a loop that
+            // ends stops the consumption for good while the worker thinks it runs
             if (++failures == 1) {
               log.warn(
                   "Pub/Sub consumer {} cannot pull from {}: {}; retrying",
                   tag,
                   subscription,
-                  e.getMessage());
+                  e.toString());
               handler.brokerError(e);
             }
             wake.tryAcquire(Math.min(5_000, 100L << Math.min(failures, 6)), TimeUnit.MILLISECONDS);
@@ -239,34 +247,54 @@ final class PubSubConsumer implements Consumption {
   // ------------------------------------------------------------------------------------------
   // leases
 
+  /**
+   * One lease-extension tick. Nothing may escape it: a periodic task that throws is never run
+   * again, and every leased message would then come back after its ack deadline while its task
+   * still runs. A failure is logged once (with what failed) until a tick succeeds again.
+   */
   private void extendLeases() {
-    if (leases.isEmpty()) {
-      return;
-    }
-    long now = System.nanoTime();
-    List<String> ids = new ArrayList<>(leases.size());
-    for (PubSubDelivery d : leases.values()) {
-      if (now - d.receivedAtNanos > maxExtensionNanos) {
-        if (leases.remove(d.ackId(), d)) {
-          log.warn(
-              "A message of subscription {} was leased longer than GCPPubSub.MaxExtension ({} s); no longer"
-                  + " extending its deadline, so Pub/Sub will deliver it again",
-              subscription,
-              TimeUnit.NANOSECONDS.toSeconds(maxExtensionNanos));
-          wake.release();
-        }
-      } else {
-        ids.add(d.ackId());
-      }
-    }
+    int count = 0;
     try {
+      if (leases.isEmpty()) {
+        return;
+      }
+      long now = System.nanoTime();
+      List<String> ids = new ArrayList<>(leases.size());
+      for (PubSubDelivery d : leases.values()) {
+        if (now - d.receivedAtNanos > maxExtensionNanos) {
+          if (leases.remove(d.ackId(), d)) {
+            log.warn(
+                "A message of subscription {} was leased longer than GCPPubSub.MaxExtension ({} s); no"
+                    + " longer extending its deadline, so Pub/Sub will deliver it again",
+                subscription,
+                TimeUnit.NANOSECONDS.toSeconds(maxExtensionNanos));
+            wake.release();
+          }
+        } else {
+          ids.add(d.ackId());
+        }
+      }
+      count = ids.size();
       broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
-    } catch (RuntimeException e) {
-      log.warn(
-          "Extending the ack deadline of {} message(s) of subscription {} failed: {}",
-          ids.size(),
-          subscription,
-          e.getMessage());
+      if (extensionFailing) {
+        extensionFailing = false;
+        log.info("Extending the ack deadlines of subscription {} works again", subscription);
+      }
+    } catch (Throwable t) { // an Error too: the next tick must still run
+      if (!extensionFailing) {
+        extensionFailing = true;
+        log.warn(
+            "Extending the ack deadline of {} message(s) of subscription {} failed ({}); they come back"
+                + " after their deadline ({} s) unless a later tick succeeds; retrying every tick, logged"
+                + " again only once it works",
+            count,
+            subscription,
+            t.toString(),
+            ackDeadlineSeconds,
+            t);
+      } else {
+        log.debug("Extending ack deadlines of {} still fails: {}", subscription, t.toString());
+      }
     }
   }
 

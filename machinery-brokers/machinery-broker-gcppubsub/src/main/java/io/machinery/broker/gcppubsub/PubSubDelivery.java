@@ -21,6 +21,10 @@ final class PubSubDelivery implements Delivery {
   private final ReceivedMessage message;
   private final byte[] body;
   final long receivedAtNanos;
+
+  /** This broker's count when Pub/Sub gives none (no dead-letter policy), else 0. */
+  private final int localCount;
+
   private final AtomicBoolean settled = new AtomicBoolean();
 
   PubSubDelivery(PubSubConsumer consumer, ReceivedMessage message, long receivedAtNanos) {
@@ -28,6 +32,23 @@ final class PubSubDelivery implements Delivery {
     this.message = message;
     this.body = message.getMessage().getData().toByteArray();
     this.receivedAtNanos = receivedAtNanos;
+    this.localCount =
+        message.getDeliveryAttempt() > 0
+            ? 0
+            : consumer
+                .broker()
+                .deliveryCounts()
+                .delivered(consumer.subscription(), message.getMessage().getMessageId());
+  }
+
+  /** Settled for good: this message id is not delivered again. */
+  private void forgetCount() {
+    if (localCount > 0) {
+      consumer
+          .broker()
+          .deliveryCounts()
+          .forget(consumer.subscription(), message.getMessage().getMessageId());
+    }
   }
 
   String ackId() {
@@ -51,22 +72,25 @@ final class PubSubDelivery implements Delivery {
 
   @Override
   public boolean redelivered() {
-    return message.getDeliveryAttempt() > 1;
+    return deliveryCount() > 1;
   }
 
   /**
-   * Pub/Sub's delivery attempt, which it counts only on subscriptions with a dead-letter policy
-   * (else 0).
+   * Pub/Sub's delivery attempt, which it counts only on subscriptions with a dead-letter policy;
+   * without one, this broker's own count of the deliveries it saw (see {@link LocalDeliveryCounts}
+   * for what that misses).
    */
   @Override
   public int deliveryCount() {
-    return message.getDeliveryAttempt();
+    int attempt = message.getDeliveryAttempt();
+    return attempt > 0 ? attempt : localCount;
   }
 
   @Override
   public void ack() {
     if (settled.compareAndSet(false, true)) {
       consumer.settled(this);
+      forgetCount();
       consumer.broker().settler().ack(consumer.subscription(), ackId());
     }
   }
@@ -100,6 +124,7 @@ final class PubSubDelivery implements Delivery {
               consumer.topic(),
               replacement != null ? replacement : body,
               consumer.broker().clock().millis() + Math.max(0, delay.toMillis()));
+      forgetCount(); // it comes back as a new message
       settler.ack(consumer.subscription(), ackId());
     } catch (RuntimeException e) {
       int seconds = (int) Math.min(600, Math.max(1, (delay.toMillis() + 999) / 1000));
@@ -129,6 +154,7 @@ final class PubSubDelivery implements Delivery {
           .broker()
           .publishDeadLetter(
               consumer.topic(), consumer.subscription(), message.getMessage(), reason);
+      forgetCount();
       settler.ack(consumer.subscription(), ackId());
     } catch (RuntimeException e) {
       log.error(

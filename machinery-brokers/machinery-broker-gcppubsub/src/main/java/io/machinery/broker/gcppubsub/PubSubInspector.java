@@ -10,6 +10,7 @@ import io.machinery.Signature;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
+import io.machinery.wire.BodyPreview;
 import io.machinery.wire.WireCodec;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,6 +21,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link Inspector} of a {@link GcpPubSubBroker}: what Pub/Sub's API allows without taking
@@ -44,11 +47,13 @@ import java.util.function.Predicate;
  *   <li><b>Dead letters</b> of every queue share the broker's dead-letter subscription; an entry
  *       belongs to the queue named in its {@value GcpPubSubBroker#DEAD_LETTER_SOURCE_ATTRIBUTE}
  *       attribute. Its id is the Pub/Sub message id; {@code at} its publish time (when it was set
- *       aside). Listing reads them as pending tasks are read. Requeueing publishes the data (Go's
- *       wire: no attributes) to the queue's topic and only then acknowledges the dead letter, so a
- *       process that dies in between duplicates a task, never loses it; deleting acknowledges. Each
- *       pulled message is leased for {@value #WALK_LEASE_SECONDS} s while a repair walks the
- *       subscription, and the unselected ones are handed back at the end.
+ *       aside). Listing reads them as pending tasks are read. A dead letter that keeps only a
+ *       {@link BodyPreview} of an oversized message is never requeued (it would run a broken task).
+ *       Requeueing publishes the data (Go's wire: no attributes) to the queue's topic and only then
+ *       acknowledges the dead letter, so a process that dies in between duplicates a task, never
+ *       loses it; deleting acknowledges. Each pulled message is leased for {@value
+ *       #WALK_LEASE_SECONDS} s while a repair walks the subscription, and the unselected ones are
+ *       handed back at the end.
  *   <li><b>Purge</b> pulls and acknowledges what the queue's subscription hands out: delayed tasks
  *       (on the delay subscription) and messages a worker holds stay, as the SPI asks. (Seek to a
  *       time would be one call but also drops the messages workers hold, and returns no count.)
@@ -57,6 +62,8 @@ import java.util.function.Predicate;
  * <p>Thread-safe.
  */
 final class PubSubInspector implements Inspector {
+  private static final Logger log = LoggerFactory.getLogger(PubSubInspector.class);
+
   /** The most messages one listing reads from a subscription. */
   static final int MAX_READ = 10_000;
 
@@ -161,10 +168,21 @@ final class PubSubInspector implements Inspector {
     String topic = topic(queue);
     return walk(
         broker.deadLetterTopic(),
-        m -> isFrom(m, topic) && which.test(entry(topic, m)),
+        m -> isFrom(m, topic) && which.test(entry(topic, m)) && !previewOnly(m),
         m -> {
           broker.publishNow(topic, m.getMessage().getData().toByteArray());
         });
+  }
+
+  /** A dead letter that kept only a preview of an oversized message: never requeued. */
+  private static boolean previewOnly(ReceivedMessage message) {
+    if (!BodyPreview.isPreview(message.getMessage().getAttributesMap())) {
+      return false;
+    }
+    log.warn(
+        "Dead letter {} keeps only a preview of an oversized message; not requeued (delete it)",
+        message.getMessage().getMessageId());
+    return true;
   }
 
   @Override

@@ -4,17 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
-import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
-import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
-import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
-import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.machinery.Arg;
 import io.machinery.MachineryException;
 import io.machinery.Signature;
@@ -100,21 +92,9 @@ class GcpPubSubBrokerIT {
 
   @Test
   void aUsersOwnStubsAreUsedAndLeftOpen() throws Exception {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
-    var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (var publisher =
-            GrpcPublisherStub.create(
-                PublisherStubSettings.newBuilder()
-                    .setTransportChannelProvider(channels)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build());
-        var subscriber =
-            GrpcSubscriberStub.create(
-                SubscriberStubSettings.newBuilder()
-                    .setTransportChannelProvider(channels)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build())) {
+    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
+    try (var publisher = PubSubTestSupport.publisherStub(channel);
+        var subscriber = PubSubTestSupport.subscriberStub(channel)) {
       try (GcpPubSubBroker broker =
           GcpPubSubBroker.builder(config)
               .emulatorHost("")

@@ -15,6 +15,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.UUID;
 
@@ -47,23 +48,38 @@ final class PubSubTestSupport {
         .ackDeadline(Duration.ofSeconds(10));
   }
 
+  /** A plaintext channel to the emulator; the caller shuts it down. */
+  static ManagedChannel emulatorChannel() {
+    return ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost())
+        .usePlaintext()
+        .build();
+  }
+
+  /** A publisher stub on {@code channel} without credentials; the caller closes it. */
+  static GrpcPublisherStub publisherStub(ManagedChannel channel) throws IOException {
+    return GrpcPublisherStub.create(
+        PublisherStubSettings.newBuilder()
+            .setTransportChannelProvider(
+                FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
+            .setCredentialsProvider(NoCredentialsProvider.create())
+            .build());
+  }
+
+  /** A subscriber stub on {@code channel} without credentials; the caller closes it. */
+  static GrpcSubscriberStub subscriberStub(ManagedChannel channel) throws IOException {
+    return GrpcSubscriberStub.create(
+        SubscriberStubSettings.newBuilder()
+            .setTransportChannelProvider(
+                FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
+            .setCredentialsProvider(NoCredentialsProvider.create())
+            .build());
+  }
+
   /** Deletes every subscription and topic of {@code project}. */
   static void deleteProject(String project) throws Exception {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
-    var channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (var publisher =
-            GrpcPublisherStub.create(
-                PublisherStubSettings.newBuilder()
-                    .setTransportChannelProvider(channels)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build());
-        var subscriber =
-            GrpcSubscriberStub.create(
-                SubscriberStubSettings.newBuilder()
-                    .setTransportChannelProvider(channels)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build())) {
+    ManagedChannel channel = emulatorChannel();
+    try (var publisher = publisherStub(channel);
+        var subscriber = subscriberStub(channel)) {
       for (var sub :
           subscriber
               .listSubscriptionsPagedCallable()

@@ -7,10 +7,12 @@ import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -51,6 +53,22 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Bad input.</b> A message the worker cannot read is sent to the dead-letter queue {@code
  *       <queue>_dead_letters} (FIFO: {@code <name>_dead_letters.fifo}), created on first use, with
  *       the reason and source queue as message attributes, then deleted: it never blocks the queue.
+ *       A message over {@code MaxMessageBytes} is dead-lettered as a {@link BodyPreview} (its first
+ *       bytes, with its size and SHA-256 as attributes), never whole; one within the limit whole,
+ *       so the inspector can requeue it (it never requeues a preview).
+ *   <li><b>Size limit.</b> SQS hands out a message only with its body (there is no size to read
+ *       first), so an oversized message is in memory before the worker can refuse it. SQS itself
+ *       bounds that: a message is at most 1 MiB (256 KiB on older queues), far below the default
+ *       {@code MaxMessageBytes}, and a receive brings at most ten.
+ *   <li><b>Delivery counts</b> (the worker's poison limit, {@code maxDeliveries}) are SQS's {@code
+ *       ApproximateReceiveCount}: kept by SQS, so they hold across workers and restarts, and a
+ *       message that kills or stalls every worker is dead-lettered once it passes the limit. Every
+ *       receive counts: a worker's death or shutdown with the message in flight, a requeue that
+ *       only hides the message again, and, on a FIFO queue, each hold of up to 12 hours until an
+ *       ETA (so a FIFO task due more than {@code maxDeliveries} such holds ahead, about ten days at
+ *       the default 20, would be taken for poison). A message re-sent (a standard queue's ETA hop,
+ *       a requeue with a replacement) is a new message whose count starts again; the worker counts
+ *       its own requeues in a header instead. ElasticMQ keeps the same count.
  *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting)
  *       its messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link
  *       UnsupportedOperationException}, as Go's "Not implemented".
@@ -194,22 +212,38 @@ public final class SqsBroker implements Broker {
 
   /**
    * Sends {@code body} to the dead-letter queue of {@code queue} with the reason; creates that
-   * queue if needed.
+   * queue if needed. A body over {@code MaxMessageBytes} is sent as a {@link BodyPreview} (its
+   * first bytes, with its size and SHA-256 as the {@value BodyPreview#SIZE_KEY} and {@value
+   * BodyPreview#SHA256_KEY} attributes); one within the limit is sent whole, so it can be requeued.
    */
   void deadLetter(
       String queue, String body, String reason, @Nullable String groupId, String messageId) {
     String dlq = deadLetterQueue(queue);
     ensureDeadLetterQueue(dlq);
     String shortReason = reason.length() > 4000 ? reason.substring(0, 4000) + "..." : reason;
+    Map<String, MessageAttributeValue> attributes = new LinkedHashMap<>();
+    attributes.put(
+        DEAD_LETTER_REASON_ATTRIBUTE,
+        stringAttribute(shortReason.isEmpty() ? "(no reason given)" : shortReason));
+    attributes.put(DEAD_LETTER_SOURCE_ATTRIBUTE, stringAttribute(queue));
+    String kept = body;
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    if (bytes.length > config.maxMessageBytes()) {
+      BodyPreview preview = BodyPreview.of(bytes);
+      kept = preview.previewText();
+      attributes.put(
+          BodyPreview.SIZE_KEY,
+          MessageAttributeValue.builder()
+              .dataType("Number")
+              .stringValue(Long.toString(preview.size()))
+              .build());
+      attributes.put(BodyPreview.SHA256_KEY, stringAttribute(preview.sha256()));
+    }
     SendMessageRequest.Builder request =
         SendMessageRequest.builder()
             .queueUrl(queueUrl(dlq))
-            .messageBody(body)
-            .messageAttributes(
-                Map.of(
-                    DEAD_LETTER_REASON_ATTRIBUTE,
-                        stringAttribute(shortReason.isEmpty() ? "(no reason given)" : shortReason),
-                    DEAD_LETTER_SOURCE_ATTRIBUTE, stringAttribute(queue)));
+            .messageBody(kept)
+            .messageAttributes(attributes);
     if (isFifo(dlq)) {
       request
           .messageGroupId(groupId == null || groupId.isEmpty() ? "dead_letters" : groupId)

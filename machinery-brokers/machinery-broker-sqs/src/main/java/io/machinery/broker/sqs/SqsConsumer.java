@@ -44,16 +44,21 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       task longer than the timeout is not handed to another worker. Go does this only with {@code
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
  *       final state is stored. When the process dies the heartbeat stops and the message comes back
- *       after the timeout.
+ *       after the timeout. A tick survives anything thrown in it (an {@code Error} included: a
+ *       scheduled task that throws is never run again), so one failed tick costs nothing while the
+ *       next succeeds within the timeout.
  *   <li><b>Platform threads.</b> The pollers, the heartbeat and the delete batcher are named daemon
  *       platform threads, closed with the consumer: task bodies run on virtual threads, which a
  *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
  *       visibility timeout runs out and another worker receives the message and runs it again
  *       (issue 12, F5; {@code CpuBoundTasksKit} in the test kit).
+ *   <li><b>Pollers never die of a failure</b>: whatever a receive throws (an {@code Error}
+ *       included) is reported once to the worker and retried with back-off.
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
  *       SqsDelivery#ack()} returns once its message is deleted.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
- *       using a slot.
+ *       using a slot. A message over {@code MaxMessageBytes} is not decoded to find its ETA: it
+ *       goes to the worker at once, which dead-letters it by its size.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the pollers: one waiting for slots is
  *       interrupted, one in a long poll finishes it (at most {@code SQS_WAIT_TIME_SECONDS}) and
  *       makes what it received visible again at once; deliveries already handed over stay valid and
@@ -108,6 +113,10 @@ final class SqsConsumer implements Consumption {
   private final ScheduledExecutorService heartbeat;
   private final DeleteBatcher deletes;
   private int visibilitySeconds;
+
+  /** Whether the last heartbeat tick failed; only the heartbeat thread reads and writes it. */
+  private boolean heartbeatFailing;
+
   private final int waitSeconds;
 
   SqsConsumer(SqsBroker broker, String tag, String queue, DeliveryHandler handler) {
@@ -185,7 +194,8 @@ final class SqsConsumer implements Consumption {
       try {
         messages = receive(reserved);
         failures = 0;
-      } catch (SdkException e) {
+      } catch (RuntimeException | Error e) { // not only SdkException: a poller that dies stops
+        // the consumption for good while the worker thinks it runs
         handler.release(reserved);
         if (!fetching.get()) {
           return;
@@ -195,7 +205,7 @@ final class SqsConsumer implements Consumption {
               "SQS consumer {} cannot receive from {}: {}; retrying with back-off",
               tag,
               queue,
-              e.getMessage());
+              e.toString());
           handler.brokerError(e);
         }
         if (!pause(Math.min(5_000, 100L << Math.min(failures, 6)))) {
@@ -210,7 +220,18 @@ final class SqsConsumer implements Consumption {
               message.receiptHandle()); // arrived after stopFetching: back to the queue at once
           continue;
         }
-        if (holdUntilEta(message)) {
+        boolean held;
+        try {
+          held = holdUntilEta(message);
+        } catch (RuntimeException | Error e) {
+          log.warn(
+              "SQS consumer {}: could not check the ETA of a message of {} ({}); handing it over",
+              tag,
+              queue,
+              e.toString());
+          held = false;
+        }
+        if (held) {
           continue;
         }
         SqsDelivery delivery = new SqsDelivery(this, message);
@@ -255,6 +276,9 @@ final class SqsConsumer implements Consumption {
    * until the ETA.
    */
   private boolean holdUntilEta(Message message) {
+    if (utf8Length(message.body()) > broker.config().maxMessageBytes()) {
+      return false; // never decoded here: the worker dead-letters it by its size at once
+    }
     Instant eta = etaOf(message.body());
     Instant now = broker.clock().instant();
     if (eta == null || !eta.isAfter(now)) {
@@ -286,6 +310,31 @@ final class SqsConsumer implements Consumption {
     changeVisibility(
         message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
     return true;
+  }
+
+  /**
+   * The length of {@code s} in UTF-8 as {@code getBytes(UTF_8)} would encode it, without copying.
+   */
+  static long utf8Length(String s) {
+    long bytes = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < 0x80) {
+        bytes++;
+      } else if (c < 0x800) {
+        bytes += 2;
+      } else if (Character.isHighSurrogate(c)
+          && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        bytes += 4;
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        bytes++; // unpaired: the encoder writes '?'
+      } else {
+        bytes += 3;
+      }
+    }
+    return bytes;
   }
 
   private static @Nullable Instant etaOf(String body) {
@@ -354,29 +403,64 @@ final class SqsConsumer implements Consumption {
     broker.send(request.build(), "requeue a message of queue " + queue);
   }
 
+  /**
+   * One heartbeat tick. Nothing may escape it: a scheduled task that throws is never run again, and
+   * every message in flight would then come back after its visibility timeout while its task still
+   * runs. A failing batch does not stop the others; a failure is logged once (with what failed)
+   * until a tick succeeds again.
+   */
   private void extendInFlight() {
-    List<SqsDelivery> all = new ArrayList<>(inFlight);
-    for (int from = 0; from < all.size(); from += MAX_BATCH) {
-      List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
-      List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
-      for (int i = 0; i < batch.size(); i++) {
-        entries.add(
-            ChangeMessageVisibilityBatchRequestEntry.builder()
-                .id(Integer.toString(i))
-                .receiptHandle(batch.get(i).receiptHandle())
-                .visibilityTimeout(visibilitySeconds)
-                .build());
+    Throwable failure = null;
+    int failed = 0;
+    try {
+      List<SqsDelivery> all = new ArrayList<>(inFlight);
+      for (int from = 0; from < all.size(); from += MAX_BATCH) {
+        List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
+        try {
+          extend(batch);
+        } catch (Throwable t) { // an Error too: the next tick must still run
+          failure = failure == null ? t : failure;
+          failed += batch.size();
+        }
       }
-      try {
-        client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
-      } catch (SdkException | IllegalStateException e) {
-        log.debug(
-            "SQS consumer {}: visibility heartbeat failed for {} messages: {}",
-            tag,
-            entries.size(),
-            e.toString());
-      }
+    } catch (Throwable t) {
+      failure = failure == null ? t : failure;
     }
+    if (failure == null) {
+      if (heartbeatFailing) {
+        heartbeatFailing = false;
+        log.info("SQS consumer {}: the visibility heartbeat of {} works again", tag, queue);
+      }
+      return;
+    }
+    if (!heartbeatFailing) {
+      heartbeatFailing = true;
+      log.warn(
+          "SQS consumer {}: the visibility heartbeat of {} failed for {} message(s) in flight ({}); they"
+              + " come back after their visibility timeout ({} s) unless a later tick succeeds;"
+              + " retrying every tick, logged again only once it works",
+          tag,
+          queue,
+          failed,
+          failure.toString(),
+          visibilitySeconds,
+          failure);
+    } else {
+      log.debug("SQS consumer {}: visibility heartbeat still failing: {}", tag, failure.toString());
+    }
+  }
+
+  private void extend(List<SqsDelivery> batch) {
+    List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
+    for (int i = 0; i < batch.size(); i++) {
+      entries.add(
+          ChangeMessageVisibilityBatchRequestEntry.builder()
+              .id(Integer.toString(i))
+              .receiptHandle(batch.get(i).receiptHandle())
+              .visibilityTimeout(visibilitySeconds)
+              .build());
+    }
+    client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
   }
 
   // ------------------------------------------------------------------------------------------

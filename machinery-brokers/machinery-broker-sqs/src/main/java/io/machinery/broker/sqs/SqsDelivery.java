@@ -1,11 +1,9 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.spi.Delivery;
+import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -126,7 +124,7 @@ final class SqsDelivery implements Delivery {
           new String(replacement, StandardCharsets.UTF_8),
           seconds(delay),
           groupId(),
-          digest(replacement));
+          BodyPreview.sha256Hex(replacement));
     } catch (RuntimeException e) {
       log.warn(
           "SQS: could not requeue a replacement message to {} ({}); putting the original back",
@@ -189,13 +187,5 @@ final class SqsDelivery implements Delivery {
       return 0;
     }
     return (int) Math.min(SqsConsumer.MAX_VISIBILITY_SECONDS, (delay.toMillis() + 999) / 1000);
-  }
-
-  private static String digest(byte[] body) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(body));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("SHA-256 is part of every JDK", e);
-    }
   }
 }

@@ -5,6 +5,7 @@ import io.machinery.Signature;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
+import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -59,8 +60,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       queue and only then deletes the dead letter: a process that dies in between leaves both, so
  *       a task may be requeued twice but never lost (on a FIFO queue the deduplication id is the
  *       dead letter's id, so a repeat within SQS's five minutes is dropped). Deleting is
- *       DeleteMessage. Unselected dead letters are made visible again at the end; if the process
- *       dies they return after the walk's visibility timeout.
+ *       DeleteMessage. A dead letter that keeps only a {@link BodyPreview} of an oversized message
+ *       is never requeued (it would run a broken task). Unselected dead letters are made visible
+ *       again at the end; if the process dies they return after the walk's visibility timeout.
  *   <li><b>Purge</b> receives and deletes the visible messages in batches of ten, so delayed
  *       messages and those a worker holds stay, as the SPI asks. SQS's PurgeQueue would delete
  *       those too (and is allowed once a minute).
@@ -350,6 +352,14 @@ final class SqsInspector implements Inspector {
         Integer.MAX_VALUE,
         message -> {
           if (!which.test(entry(name, message))) {
+            return false;
+          }
+          if (requeue && BodyPreview.isPreview(message.messageAttributes())) {
+            log.warn(
+                "Dead letter {} of queue {} keeps only a preview of an oversized message; not requeued"
+                    + " (delete it)",
+                message.messageId(),
+                name);
             return false;
           }
           if (requeue) {
