@@ -225,7 +225,7 @@ public final class RedisBackend implements Backend {
   @Override
   public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
     return startChain(signature)
-        .write(StateTemplate.of(TaskState.received(signature)), expireSeconds, null)
+        .write(() -> StateTemplate.of(TaskState.received(signature)), expireSeconds, null)
         .handle(this::mapped);
   }
 
@@ -240,7 +240,7 @@ public final class RedisBackend implements Backend {
       chain = startChain(signature);
     }
     return chain
-        .write(StateTemplate.of(TaskState.started(signature)), expireSeconds, null)
+        .write(() -> StateTemplate.of(TaskState.started(signature)), expireSeconds, null)
         .handle(this::mapped);
   }
 

@@ -21,8 +21,10 @@ import org.jspecify.annotations.Nullable;
  * which reads the stored state itself; a {@link #deferred} chain sends its read only when asked
  * ({@link #startRead}), so a chain ended by {@link #writeLast} before that sends no read at all.
  * Writes leave in call order on one connection, where Redis applies them in the order sent, so the
- * stored state always ends at the last write. Thread-safe (the read's reply arrives on a Lettuce
- * thread).
+ * stored state always ends at the last write: each is dispatched under the chain's lock, so a write
+ * made just after the read answered cannot overtake the one the read released (it once could, and a
+ * task's final state was overwritten by its STARTED). Thread-safe (the read's reply arrives on a
+ * Lettuce thread).
  */
 final class WriteChain {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
@@ -40,7 +42,7 @@ final class WriteChain {
   private @Nullable Waiting waiting;
 
   private record Waiting(
-      StateTemplate state,
+      Supplier<StateTemplate> state,
       long expireSeconds,
       @Nullable String groupUuid,
       List<CompletableFuture<Void>> replies) {}
@@ -87,6 +89,7 @@ final class WriteChain {
   private void read(byte @Nullable [] stored, @Nullable Throwable error) {
     Waiting send;
     Throwable failed;
+    CompletableFuture<?> sent = null;
     synchronized (this) {
       if (error != null) {
         failure = error;
@@ -100,6 +103,10 @@ final class WriteChain {
       failed = failure;
       send = waiting;
       waiting = null;
+      if (send != null && failed == null) {
+        // sent under the lock: a later write that finds `carried` set must leave after this one
+        sent = sendNow(send.state(), send.expireSeconds(), send.groupUuid());
+      }
     }
     if (send == null) {
       return;
@@ -107,7 +114,7 @@ final class WriteChain {
     if (failed != null) {
       send.replies().forEach(reply -> reply.completeExceptionally(failed));
     } else {
-      send(send.state(), send.expireSeconds(), send.groupUuid())
+      java.util.Objects.requireNonNull(sent)
           .whenComplete((ok, e) -> send.replies().forEach(reply -> complete(reply, e)));
     }
   }
@@ -119,8 +126,19 @@ final class WriteChain {
    */
   CompletableFuture<Void> write(
       StateTemplate state, long expireSeconds, @Nullable String groupUuid) {
+    return write(() -> state, expireSeconds, groupUuid);
+  }
+
+  /**
+   * As {@link #write(StateTemplate, long, String)}, with the state built only if it is sent: a
+   * write superseded while it waits for the read (a short task's RECEIVED and STARTED) costs no
+   * encoding.
+   */
+  CompletableFuture<Void> write(
+      Supplier<StateTemplate> state, long expireSeconds, @Nullable String groupUuid) {
     CompletableFuture<Void> reply = new CompletableFuture<>();
     Throwable failed;
+    CompletableFuture<?> sent = null;
     synchronized (this) {
       failed = failure;
       if (failed == null && carried == null) {
@@ -132,13 +150,27 @@ final class WriteChain {
         waiting = new Waiting(state, expireSeconds, groupUuid, replies);
         return reply;
       }
+      if (failed == null) {
+        // under the lock, as in read(): writes leave in the order they were made
+        sent = sendNow(state, expireSeconds, groupUuid);
+      }
     }
     if (failed != null) {
       reply.completeExceptionally(failed);
       return reply;
     }
-    send(state, expireSeconds, groupUuid).whenComplete((ok, e) -> complete(reply, e));
+    java.util.Objects.requireNonNull(sent).whenComplete((ok, e) -> complete(reply, e));
     return reply;
+  }
+
+  /** {@link #send} of the state {@code state} builds; a failure to build it fails the future. */
+  private CompletableFuture<?> sendNow(
+      Supplier<StateTemplate> state, long expireSeconds, @Nullable String groupUuid) {
+    try {
+      return send(state.get(), expireSeconds, groupUuid);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   /**
