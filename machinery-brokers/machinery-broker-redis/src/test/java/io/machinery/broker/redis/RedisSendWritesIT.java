@@ -40,13 +40,8 @@ class RedisSendWritesIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    int port = OwnRedisServer.freePort();
-    server =
-        OwnRedisServer.start(
-            directory,
-            port,
-            List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", ""));
-    url = "redis://127.0.0.1:" + port;
+    server = OwnRedisServer.startPlain(directory);
+    url = server.url();
     config =
         Config.builder()
             .broker(url)
