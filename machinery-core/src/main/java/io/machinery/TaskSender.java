@@ -29,9 +29,11 @@ import org.jspecify.annotations.Nullable;
  *       Broker#writeOrder()} equals {@link Backend#writeOrder()}: Redis broker and Redis backend on
  *       the same Redis and settings share one connection in a JVM; not on a cluster, whose keys
  *       live on different node connections), the PENDING write and the publish are issued back to
- *       back without waiting in between: Redis applies them in that order, so Go's order holds (no
- *       worker can see the message before PENDING is stored, so PENDING never lands over RECEIVED)
- *       and a send costs one round trip. Otherwise the publish waits for the write, as in Go (still
+ *       back without waiting in between, in one batch ({@link Broker#batchWrites()}: on Redis one
+ *       hand-off to the I/O thread and one packet, for a single send as for a whole list of PENDING
+ *       writes and their pushes): Redis applies them in that order, so Go's order holds (no worker
+ *       can see the message before PENDING is stored, so PENDING never lands over RECEIVED) and a
+ *       send costs one round trip. Otherwise the publish waits for the write, as in Go (still
  *       without blocking the caller of the asynchronous form). A PENDING write that has already
  *       failed when the publish would start stops the publish ("Set state pending error"); on one
  *       connection, one that fails after it was pipelined is reported the same way although the
@@ -96,6 +98,58 @@ final class TaskSender {
       throw e;
     }
     List<CompletableFuture<Void>> pending = new ArrayList<>(prepared.size());
+    CompletableFuture<Void> published;
+    if (pipelined) {
+      // PENDING and the publishes leave together, in one write (Broker#batchWrites)
+      try (Broker.WriteBatch batch = broker.batchWrites()) {
+        storePendingAsync(prepared, pending);
+        published = publishAfter(prepared, pending);
+      }
+    } else {
+      storePendingAsync(prepared, pending);
+      CompletableFuture<Void> pendingDone =
+          CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+      published =
+          pendingDone.isDone()
+              ? publishAfter(prepared, pending)
+              : pendingDone
+                  .handleAsync((ok, error) -> publishAfter(prepared, pending), VIRTUAL)
+                  .thenCompose(f -> f);
+    }
+    CompletableFuture<?>[] all = pending.toArray(new CompletableFuture<?>[pending.size() + 1]);
+    all[pending.size()] = published;
+    return CompletableFuture.allOf(all)
+        .handle(
+            (ok, error) -> {
+              if (error != null) {
+                for (CompletableFuture<Void> write : pending) {
+                  if (write.isCompletedExceptionally()) {
+                    Throwable pendingError = failure(write);
+                    throw new MachineryException(
+                        "Set state pending error: " + message(pendingError), cause(pendingError));
+                  }
+                }
+                Throwable c = cause(error);
+                if (c instanceof Refused refused) {
+                  // the pre-publish handler's own exception, as the synchronous send throws it
+                  throw refused.reason;
+                }
+                throw c instanceof MachineryException m
+                        && m.getMessage() != null
+                        && m.getMessage().startsWith("Publish message error: ")
+                    ? m
+                    : new MachineryException("Publish message error: " + message(error), c);
+              }
+              List<AsyncResult> results = new ArrayList<>(prepared.size());
+              for (Prepared p : prepared) {
+                results.add(new AsyncResult(p.signature(), backend));
+              }
+              return results;
+            });
+  }
+
+  /** Issues each task's PENDING write without waiting; a write that throws is a failed future. */
+  private void storePendingAsync(List<Prepared> prepared, List<CompletableFuture<Void>> pending) {
     for (Prepared p : prepared) {
       CompletableFuture<Void> write;
       try {
@@ -105,42 +159,6 @@ final class TaskSender {
       }
       pending.add(write);
     }
-    CompletableFuture<Void> pendingDone =
-        CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
-    CompletableFuture<Void> published =
-        pipelined || pendingDone.isDone()
-            ? publishAfter(prepared, pending)
-            : pendingDone
-                .handleAsync((ok, error) -> publishAfter(prepared, pending), VIRTUAL)
-                .thenCompose(f -> f);
-    return pendingDone
-        .handle((ok, error) -> error)
-        .thenCombine(
-            published.handle((ok, error) -> error),
-            (pendingError, publishError) -> {
-              if (pendingError != null) {
-                throw new MachineryException(
-                    "Set state pending error: " + message(pendingError), cause(pendingError));
-              }
-              if (publishError != null) {
-                Throwable c = cause(publishError);
-                if (c instanceof Refused refused) {
-                  throw refused
-                      .reason; // the pre-publish handler's own exception, as the synchronous send
-                  // throws it
-                }
-                throw c instanceof MachineryException m
-                        && m.getMessage() != null
-                        && m.getMessage().startsWith("Publish message error: ")
-                    ? m
-                    : new MachineryException("Publish message error: " + message(publishError), c);
-              }
-              List<AsyncResult> results = new ArrayList<>(prepared.size());
-              for (Prepared p : prepared) {
-                results.add(new AsyncResult(p.signature(), backend));
-              }
-              return results;
-            });
   }
 
   /** Publishes unless a PENDING write has already failed; tells listeners each task's outcome. */

@@ -12,8 +12,8 @@ import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -114,37 +114,59 @@ public final class GoJson {
     return factory;
   }
 
-  private static final DateTimeFormatter SECONDS =
-      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss");
-
   /**
    * Go's {@code time.Time.MarshalJSON} text (RFC 3339, nanoseconds with trailing zeros trimmed).
+   * Written digit by digit: every PENDING and completed state carries one, and a {@code
+   * DateTimeFormatter} plus {@code String.format} cost several times the rest of the state.
    */
   public static String formatTime(OffsetDateTime time) {
-    if (time.getYear() < 0 || time.getYear() > 9999) {
+    int year = time.getYear();
+    if (year < 0 || year > 9999) {
       throw new IllegalArgumentException(
           "Time.MarshalJSON: year outside of range [0,9999]: " + time);
     }
-    StringBuilder out = new StringBuilder(35).append(SECONDS.format(time));
+    byte[] out = new byte[35]; // 2006-01-02T15:04:05.999999999-07:00
+    digits(out, 0, year, 4);
+    out[4] = '-';
+    digits(out, 5, time.getMonthValue(), 2);
+    out[7] = '-';
+    digits(out, 8, time.getDayOfMonth(), 2);
+    out[10] = 'T';
+    digits(out, 11, time.getHour(), 2);
+    out[13] = ':';
+    digits(out, 14, time.getMinute(), 2);
+    out[16] = ':';
+    digits(out, 17, time.getSecond(), 2);
+    int end = 19;
     int nanos = time.getNano();
     if (nanos != 0) {
-      String digits = String.format("%09d", nanos);
-      int end = digits.length();
-      while (digits.charAt(end - 1) == '0') {
+      out[19] = '.';
+      digits(out, 20, nanos, 9);
+      end = 29;
+      while (out[end - 1] == '0') {
         end--;
       }
-      out.append('.').append(digits, 0, end);
     }
-    ZoneOffset offset = time.getOffset();
-    if (offset.getTotalSeconds() == 0) {
-      out.append('Z');
+    int total = time.getOffset().getTotalSeconds();
+    if (total == 0) {
+      out[end++] = 'Z';
     } else {
-      int total = offset.getTotalSeconds();
-      out.append(total < 0 ? '-' : '+');
+      out[end++] = (byte) (total < 0 ? '-' : '+');
       total = Math.abs(total);
-      out.append(String.format("%02d:%02d", total / 3600, (total / 60) % 60));
+      digits(out, end, total / 3600, 2);
+      out[end + 2] = ':';
+      digits(out, end + 3, (total / 60) % 60, 2);
+      end += 5;
     }
-    return out.toString();
+    return new String(out, 0, end, StandardCharsets.ISO_8859_1);
+  }
+
+  /** Writes {@code value} as {@code width} decimal digits, zero-padded, at {@code at}. */
+  private static void digits(byte[] out, int at, int value, int width) {
+    for (int i = at + width - 1; i >= at; i--) {
+      out[i] = (byte) ('0' + value % 10);
+      value /= 10;
+    }
   }
 
   public static OffsetDateTime parseTime(String text) {

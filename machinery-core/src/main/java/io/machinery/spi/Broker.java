@@ -48,6 +48,29 @@ public interface Broker extends AutoCloseable {
   }
 
   /**
+   * Opens a batch of this thread's writes on the {@link #writeOrder()} connection: what this
+   * broker, and a backend with the same write order, write from this thread until the batch is
+   * closed leaves together (Redis: one write to the socket, so a send's PENDING and its push cost
+   * one hand-off to the I/O thread and one packet). A sender opens it around PENDING and the
+   * publish and waits for no answer inside it. The default batches nothing.
+   *
+   * @return the batch, to close
+   */
+  default WriteBatch batchWrites() {
+    return WriteBatch.NONE;
+  }
+
+  /** A batch of writes; see {@link #batchWrites()}. */
+  interface WriteBatch extends AutoCloseable {
+    /** A batch that batches nothing. */
+    WriteBatch NONE = () -> {};
+
+    /** Sends what the batch holds. */
+    @Override
+    void close();
+  }
+
+  /**
    * Publishes without making the sender wait: {@link #publish}, with the broker's answer in the
    * returned future. The default publishes before returning.
    *

@@ -84,6 +84,23 @@ public final class OwnRedisServer implements AutoCloseable {
     return server;
   }
 
+  /**
+   * Starts a plain server of a test's own (TCP on 127.0.0.1 and a free port, nothing saved), for a
+   * test that counts what reaches Redis ({@code INFO}) without other tests' traffic.
+   */
+  public static OwnRedisServer startPlain(Path directory) throws IOException {
+    int port = freePort();
+    return start(
+        directory,
+        port,
+        List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", ""));
+  }
+
+  /** Its {@code redis://} URL (for a server listening on plain TCP). */
+  public String url() {
+    return "redis://127.0.0.1:" + port;
+  }
+
   private static boolean onPath(String binary) {
     for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
       if (Files.isExecutable(Path.of(dir, binary))) {

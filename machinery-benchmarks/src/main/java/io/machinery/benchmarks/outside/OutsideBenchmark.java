@@ -25,7 +25,7 @@ import org.jspecify.annotations.Nullable;
  * scripts/bench/outside.sh [--tasks 100000] [--concurrency 1,10,100] [--systems java,go-machinery,asynq,lettuce]
  *     [--latency 200] [--gap-ms 5] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
  *     [--jfr-concurrency 10] [--jfr-settings profile] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
- *     [--before-jar OLD.jar] (system java-before: the java rows from an older build, in the same run)
+ *     [--before-jar OLD.jar] (systems java-before, java-async-before, java-batch-before: those rows from an older build, in the same run)
  * </pre>
  *
  * <p>For each system and worker concurrency C, on an emptied Redis database: a producer process
@@ -80,7 +80,7 @@ public final class OutsideBenchmark {
               "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
                   + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
-                  + "; systems also java-async, java-batch (other producers, same worker), java-before");
+                  + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before");
           return;
         }
         default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -132,8 +132,8 @@ public final class OutsideBenchmark {
     Path goBinary = Path.of("machinery-benchmarks/go/bin/outside-go");
 
     /**
-     * An older build of this jar: system {@code java-before} runs {@code java} from it, for
-     * before/after.
+     * An older build of this jar: system {@code java-before} runs {@code java} from it (and {@code
+     * java-async-before}, {@code java-batch-before} those systems), for before/after.
      */
     @Nullable Path beforeJar;
 
@@ -161,7 +161,7 @@ public final class OutsideBenchmark {
       for (int round = 1; round <= rounds; round++) {
         for (String system : systems) {
           for (int c : concurrencies) {
-            if ((system.equals("java-async") || system.equals("java-batch"))
+            if ((system.startsWith("java-async") || system.startsWith("java-batch"))
                 && c != senderRowConcurrency()) {
               continue; // other producers, the same worker: one row is enough
             }
@@ -268,9 +268,10 @@ public final class OutsideBenchmark {
                   + ",filename="
                   + jfrDir.resolve(system + "-" + role + "-c" + c + ".jfr").toAbsolutePath());
         }
-        boolean before = system.equals("java-before");
+        // java-before, java-async-before, java-batch-before: that system run from the older jar
+        boolean before = system.endsWith("-before");
         if (before && beforeJar == null) {
-          throw new IllegalArgumentException("system java-before needs --before-jar");
+          throw new IllegalArgumentException("system " + system + " needs --before-jar");
         }
         cmd.addAll(
             List.of(
@@ -281,7 +282,7 @@ public final class OutsideBenchmark {
                 OutsideBenchmark.class.getName(),
                 role,
                 "--system",
-                before ? "java" : system,
+                before ? system.substring(0, system.length() - "-before".length()) : system,
                 "--redis",
                 redis,
                 "--tasks",

@@ -151,21 +151,29 @@ final class Roles {
   }
 
   /**
-   * sendTaskAsync from one thread, every send in flight at once; the time ends when the last one
-   * completed.
+   * sendTaskAsync from one thread, at most {@value #IN_FLIGHT} sends in flight (two commands each:
+   * more would overflow the session's bounded request queue, and those sends fail at once); the
+   * time ends when the last one completed.
    */
   private void produceAsync(Server server) throws Exception {
     produce(
         () -> {},
         () -> {
+          java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(IN_FLIGHT);
           java.util.concurrent.CompletableFuture<?>[] all =
               new java.util.concurrent.CompletableFuture<?>[o.tasks()];
           for (int i = 0; i < o.tasks(); i++) {
-            all[i] = server.sendTaskAsync(Signature.create("noop"));
+            inFlight.acquire();
+            all[i] =
+                server
+                    .sendTaskAsync(Signature.create("noop"))
+                    .whenComplete((ok, error) -> inFlight.release());
           }
           java.util.concurrent.CompletableFuture.allOf(all).join();
         });
   }
+
+  static final int IN_FLIGHT = 40_000;
 
   /** sendTasks with {@value #BATCH} signatures per call. */
   private void produceBatch(Server server) throws Exception {

@@ -117,6 +117,9 @@ final class Table {
       case "java-async" -> "Machinery for Java, sendTaskAsync";
       case "java-batch" -> "Machinery for Java, sendTasks (" + Roles.BATCH + " a call)";
       case "java-before" -> "Machinery for Java (before)";
+      case "java-async-before" -> "Machinery for Java, sendTaskAsync (before)";
+      case "java-batch-before" ->
+          "Machinery for Java, sendTasks (" + Roles.BATCH + " a call) (before)";
       case "go-machinery" -> "Go Machinery v2";
       case "asynq" -> "Asynq";
       case "lettuce" -> "bare Lettuce (waited RPUSH; LMOVE+SET+LREM)";

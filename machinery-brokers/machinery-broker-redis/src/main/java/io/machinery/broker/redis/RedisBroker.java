@@ -240,6 +240,13 @@ public final class RedisBroker implements Broker {
     return session.writeOrder();
   }
 
+  /** This thread's commands on the shared session, sent in one write when closed. */
+  @Override
+  public WriteBatch batchWrites() {
+    RedisSession.Batch batch = session.batch();
+    return batch::close;
+  }
+
   /** {@link #publish} without waiting for Redis's answer. */
   @Override
   public CompletableFuture<Void> publishAsync(Signature signature, byte[] message) {
