@@ -102,29 +102,6 @@ final class WireChecks {
     return close > 0 && close + 1 < s.length() && s.charAt(close + 1) == ':';
   }
 
-  /** The UTF-8 length of {@code s}, without encoding it. */
-  static int utf8Length(String s) {
-    int bytes = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        bytes++;
-      } else if (c < 0x800) {
-        bytes += 2;
-      } else if (Character.isHighSurrogate(c)
-          && i + 1 < s.length()
-          && Character.isLowSurrogate(s.charAt(i + 1))) {
-        bytes += 4;
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        bytes++; // a lone surrogate: getBytes(UTF_8) writes '?'
-      } else {
-        bytes += 3;
-      }
-    }
-    return bytes;
-  }
-
   /**
    * Refuses a decoded message whose identifiers, routing keys or names could address foreign keys.
    */
@@ -221,7 +198,7 @@ final class WireChecks {
     if (key.isEmpty()) {
       return;
     }
-    int bytes = utf8Length(key);
+    long bytes = Utf8.encodedLength(key);
     if (bytes > MAX_ROUTING_KEY_BYTES) {
       throw new IllegalArgumentException(
           path

@@ -53,12 +53,22 @@ class WireChecksIdShapeTest {
   }
 
   @Test
-  void utf8LengthIsTheEncodedLength() {
+  void utf8EncodedLengthIsWhatTheEncoderWrites() {
     for (String s :
-        List.of("", "queue", "é", "日本", "😀", "a\uD800b", "\uDC00", "x\uD83D", "mixed é 日 😀")) {
-      assertThat(WireChecks.utf8Length(s))
+        List.of(
+            "",
+            "queue",
+            "é€",
+            "日本",
+            "😀",
+            "a\uD83D\uDE00b",
+            "a\uD800b",
+            "\uDC00",
+            "x\uD83D",
+            "mixed é 日 😀")) {
+      assertThat(Utf8.encodedLength(s))
           .as("%s", s)
-          .isEqualTo(s.getBytes(StandardCharsets.UTF_8).length);
+          .isEqualTo((long) s.getBytes(StandardCharsets.UTF_8).length);
     }
   }
 

@@ -335,9 +335,7 @@ final class RedisConsumer implements Consumption {
           if (!fetching) {
             break;
           }
-          report(e);
-          backoff = nextBackoff(backoff);
-          awaitStop(backoff);
+          backoff = reportAndBackOff(e, backoff);
           continue;
         }
       }
@@ -361,9 +359,7 @@ final class RedisConsumer implements Consumption {
           if (!fetching) {
             break;
           }
-          report(e);
-          backoff = nextBackoff(backoff);
-          awaitStop(backoff);
+          backoff = reportAndBackOff(e, backoff);
           continue;
         }
         if (!fetching) {
@@ -406,9 +402,7 @@ final class RedisConsumer implements Consumption {
         if (!fetching) {
           break;
         }
-        report(e);
-        backoff = nextBackoff(backoff);
-        awaitStop(backoff);
+        backoff = reportAndBackOff(e, backoff);
         continue;
       }
       List<byte[]> messages = fetched.messages();
@@ -438,6 +432,14 @@ final class RedisConsumer implements Consumption {
             reserved - handedOver); // slots of messages not handed over go back, even on a crash
       }
     }
+  }
+
+  /** Reports a failed fetch step and waits the next back-off (cut short by a stop); returns it. */
+  private long reportAndBackOff(RuntimeException e, long backoff) {
+    report(e);
+    long next = nextBackoff(backoff);
+    awaitStop(next);
+    return next;
   }
 
   private static long nextBackoff(long backoff) {

@@ -276,7 +276,7 @@ final class SqsConsumer implements Consumption {
    * until the ETA.
    */
   private boolean holdUntilEta(Message message) {
-    if (utf8Length(message.body()) > broker.config().maxMessageBytes()) {
+    if (io.machinery.wire.Utf8.encodedLength(message.body()) > broker.config().maxMessageBytes()) {
       return false; // never decoded here: the worker dead-letters it by its size at once
     }
     Instant eta = etaOf(message.body());
@@ -310,31 +310,6 @@ final class SqsConsumer implements Consumption {
     changeVisibility(
         message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
     return true;
-  }
-
-  /**
-   * The length of {@code s} in UTF-8 as {@code getBytes(UTF_8)} would encode it, without copying.
-   */
-  static long utf8Length(String s) {
-    long bytes = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        bytes++;
-      } else if (c < 0x800) {
-        bytes += 2;
-      } else if (Character.isHighSurrogate(c)
-          && i + 1 < s.length()
-          && Character.isLowSurrogate(s.charAt(i + 1))) {
-        bytes += 4;
-        i++;
-      } else if (Character.isSurrogate(c)) {
-        bytes++; // unpaired: the encoder writes '?'
-      } else {
-        bytes += 3;
-      }
-    }
-    return bytes;
   }
 
   private static @Nullable Instant etaOf(String body) {

@@ -6,9 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.wire.WireCodec;
-import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
@@ -60,15 +58,6 @@ class SqsBrokerTest {
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageStartingWith(
               "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
-    }
-  }
-
-  @Test
-  void utf8LengthCountsLikeTheEncoder() {
-    for (String s : List.of("", "abc", "é€", "a\uD83D\uDE00b", "\uD83D", "x\uDE00")) {
-      assertThat(SqsConsumer.utf8Length(s))
-          .as(s)
-          .isEqualTo(s.getBytes(StandardCharsets.UTF_8).length);
     }
   }
 }
