@@ -33,13 +33,8 @@ class DeferredReadsIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    int port = OwnRedisServer.freePort();
-    server =
-        OwnRedisServer.start(
-            directory,
-            port,
-            List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", ""));
-    String url = "redis://127.0.0.1:" + port;
+    server = OwnRedisServer.startPlain(directory);
+    String url = server.url();
     config = Config.builder().resultBackend(url).resultsExpireIn(600).build();
     redis = RedisSession.open(url, config);
   }
