@@ -85,6 +85,14 @@ final class Intake {
    *     eager broker): a task limit then waits here instead of deferring the message
    */
   void process(Delivery raw, boolean inline) {
+    process(raw, inline, () -> {});
+  }
+
+  /**
+   * As {@link #process(Delivery, boolean)}, telling {@code functionEnded} when the task function
+   * has returned or thrown (the worker's slot can then serve another task while this one settles).
+   */
+  void process(Delivery raw, boolean inline, Runnable functionEnded) {
     SettleOnce delivery = new SettleOnce(raw);
     Signature signature = null;
     TaskMdc mdc = null;
@@ -104,7 +112,7 @@ final class Intake {
         return;
       }
       try (permit) {
-        execute(delivery, signature, function);
+        execute(delivery, signature, function, functionEnded);
       }
     } catch (Throwable t) {
       if (!delivery.settled()) {
@@ -203,7 +211,8 @@ final class Intake {
     return null;
   }
 
-  private void execute(SettleOnce delivery, Signature signature, TaskFunction function) {
+  private void execute(
+      SettleOnce delivery, Signature signature, TaskFunction function, Runnable functionEnded) {
     boolean possiblyRerun =
         delivery.redelivered()
             || delivery.deliveryCount() > 1
@@ -213,7 +222,8 @@ final class Intake {
     if (listening) {
       listener.received(signature, delivery.queue());
     }
-    TaskExecution execution = new TaskExecution(settings, signature, function, possiblyRerun);
+    TaskExecution execution =
+        new TaskExecution(settings, signature, function, possiblyRerun, functionEnded);
     if (revocations.isRevoked(signature.uuid())) {
       log.info(
           "Worker {}: task {} {} was cancelled; it will not run",

@@ -135,6 +135,10 @@ final class TaskExecution implements TaskContext {
   private final Thread deliveryThread;
   private volatile boolean cancelled;
   private volatile boolean abandoned;
+
+  /** Told when the function has returned or thrown (the worker frees the run's slot). */
+  private final Runnable functionEndedHook;
+
   private volatile boolean timedOut;
 
   /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
@@ -164,6 +168,21 @@ final class TaskExecution implements TaskContext {
    */
   TaskExecution(
       Settings settings, Signature signature, TaskFunction function, boolean possiblyRerun) {
+    this(settings, signature, function, possiblyRerun, () -> {});
+  }
+
+  /**
+   * @param functionEnded told once the task function has returned or thrown, on the thread it ran
+   *     on (also for a function abandoned at its deadline, when it finally ends); never told for a
+   *     run whose function did not start
+   */
+  TaskExecution(
+      Settings settings,
+      Signature signature,
+      TaskFunction function,
+      boolean possiblyRerun,
+      Runnable functionEnded) {
+    this.functionEndedHook = functionEnded;
     this.settings = settings;
     this.backend = settings.server().backend();
     this.signature = signature;
@@ -286,6 +305,12 @@ final class TaskExecution implements TaskContext {
     }
     if (revoked) {
       Thread.interrupted();
+    }
+    try {
+      functionEndedHook.run();
+    } catch (RuntimeException e) {
+      log.warn(
+          "Task {}: the function-ended hook threw {}", LogText.of(signature.uuid()), e.toString());
     }
   }
 

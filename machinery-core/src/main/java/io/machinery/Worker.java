@@ -26,13 +26,17 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Concurrency.</b> Each delivery is handled on its own virtual thread; the task function
- *       runs on a second thread ({@link TaskExecution}): a virtual thread, or with {@link
- *       Builder#platformTaskThreads} one of {@code concurrency} platform threads, so CPU-bound
- *       tasks cannot starve the virtual threads of broker maintenance (heartbeats, leases). A
- *       semaphore of {@code concurrency} slots bounds deliveries; the broker reserves slots before
- *       it fetches ({@link DeliveryHandler#reserve}), so the worker never holds a message it cannot
- *       start (no over-fetching, Go issue #559).
+ *   <li><b>Concurrency.</b> Each delivery is handled on its own virtual thread, which runs the task
+ *       function too unless it has a deadline; then, or with {@link Builder#platformTaskThreads}
+ *       (one of {@code concurrency} platform threads, so CPU-bound tasks cannot starve virtual
+ *       threads), the function runs on a second thread ({@link TaskExecution}). A semaphore of
+ *       {@code concurrency} slots bounds deliveries; the broker reserves slots before it fetches
+ *       ({@link DeliveryHandler#reserve}), so the worker never holds a message it cannot start (no
+ *       over-fetching, Go issue #559). A slot bounds a task <em>function</em>: once it has
+ *       returned, the run moves to one of {@code concurrency} settling permits (state write,
+ *       callbacks, acknowledgement) and its slot serves the next task, so a short task's round
+ *       trips to the backend do not keep a slot idle; with every settling permit taken, the run
+ *       keeps its slot until it has settled, so settling runs stay bounded too.
  *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or
  *       processed, and its slot is always released; {@link Intake} decides how (dead letter,
  *       counted requeue with back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters
@@ -169,6 +173,10 @@ public final class Worker implements AutoCloseable {
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.NEW);
   private final CompletableFuture<Void> done = new CompletableFuture<>();
   private final Semaphore slots;
+
+  /** Runs whose function has ended and that still settle, without a slot (see the class notes). */
+  private final Semaphore settling;
+
   private final Set<TaskExecution> running = ConcurrentHashMap.newKeySet();
   private final ExecutorService taskThreads;
   private final Duration heartbeatInterval;
@@ -198,6 +206,7 @@ public final class Worker implements AutoCloseable {
             ? TaskEventLog.create(b.server, consumerTag, () -> controlPlaneId().orElse(consumerTag))
             : null;
     this.slots = new Semaphore(concurrency);
+    this.settling = new Semaphore(concurrency);
     this.taskThreads =
         b.platformTaskThreads
             ? Executors.newFixedThreadPool(
@@ -481,12 +490,22 @@ public final class Worker implements AutoCloseable {
   }
 
   private boolean awaitIdle(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
     try {
-      if (slots.tryAcquire(concurrency, timeout.toNanos(), TimeUnit.NANOSECONDS)) {
-        slots.release(concurrency);
-        return true;
+      if (!slots.tryAcquire(concurrency, timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        return false;
       }
-      return false;
+      try {
+        // and no run still settles without a slot
+        if (!settling.tryAcquire(
+            concurrency, Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+          return false;
+        }
+        settling.release(concurrency);
+        return true;
+      } finally {
+        slots.release(concurrency);
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;
@@ -676,14 +695,15 @@ public final class Worker implements AutoCloseable {
     public void handle(Delivery delivery) {
       inProgress.incrementAndGet();
       try {
+        SlotHold hold = new SlotHold();
         Thread.ofVirtual()
             .name("machinery-delivery-", 0)
             .start(
                 () -> {
                   try {
-                    intake.process(delivery);
+                    intake.process(delivery, false, hold::functionEnded);
                   } finally {
-                    slots.release();
+                    hold.release();
                     settled();
                   }
                 });
@@ -714,6 +734,40 @@ public final class Worker implements AutoCloseable {
       reportError(
           error,
           () -> log.warn("Worker {}: broker failed with error: {}", consumerTag, error.toString()));
+    }
+  }
+
+  /**
+   * What one delivery holds: its slot, until its function has ended and a settling permit is free;
+   * then that permit, until it has settled (see the class notes). Thread-safe: the function may end
+   * on another thread than the one that settles.
+   */
+  private final class SlotHold {
+    private static final int SLOT = 0;
+    private static final int SETTLING = 1;
+    private static final int RELEASED = 2;
+    private final java.util.concurrent.atomic.AtomicInteger holds =
+        new java.util.concurrent.atomic.AtomicInteger(SLOT);
+
+    /** The function has ended: trade the slot for a settling permit if one is free. */
+    void functionEnded() {
+      if (settling.tryAcquire()) {
+        if (holds.compareAndSet(SLOT, SETTLING)) {
+          slots.release();
+        } else {
+          settling.release(); // already released (or traded) by the delivery thread
+        }
+      }
+    }
+
+    /** The delivery is settled: give back what is held, once. */
+    void release() {
+      int held = holds.getAndSet(RELEASED);
+      if (held == SLOT) {
+        slots.release();
+      } else if (held == SETTLING) {
+        settling.release();
+      }
     }
   }
 

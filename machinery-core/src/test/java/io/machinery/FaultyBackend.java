@@ -32,6 +32,9 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
   private volatile boolean consumesStatesOnRead;
+  private volatile java.util.Set<String> heldSuccessOf = java.util.Set.of();
+  private final java.util.concurrent.CountDownLatch successGate =
+      new java.util.concurrent.CountDownLatch(1);
   private volatile @org.jspecify.annotations.Nullable Runnable beforeNextGroupRead;
 
   FaultyBackend(Backend delegate) {
@@ -47,6 +50,20 @@ final class FaultyBackend implements Backend {
   @Override
   public boolean consumesStatesOnRead() {
     return consumesStatesOnRead;
+  }
+
+  /**
+   * The SUCCESS writes of tasks named {@code names} wait until {@link #releaseSuccesses} (a backend
+   * that is slow to answer).
+   */
+  FaultyBackend holdingSuccessOf(String... names) {
+    heldSuccessOf = java.util.Set.of(names);
+    return this;
+  }
+
+  /** Lets the held SUCCESS writes through, and every later one. */
+  void releaseSuccesses() {
+    successGate.countDown();
   }
 
   /** The next {@code times} calls of {@code op} throw. */
@@ -129,6 +146,16 @@ final class FaultyBackend implements Backend {
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
     maybeFail(Op.SUCCESS);
+    if (heldSuccessOf.contains(signature.name())) {
+      try {
+        if (!successGate.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+          throw new MachineryException("held SUCCESS of " + signature.name() + " never released");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException("interrupted while holding a SUCCESS", e);
+      }
+    }
     delegate.setStateSuccess(signature, results);
   }
 
