@@ -242,22 +242,6 @@ final class BrokerScripts {
           ScriptOutputType.INTEGER);
 
   /**
-   * The heartbeat before a blocking move, which also says whether any message of the queue was ever
-   * reaped (the redeliveries hash exists): when none was, a message the move takes was delivered
-   * once, and needs no {@link #CLAIMED} round trip before it is handed over. KEYS: lease,
-   * consumers, redeliveries. ARGV: consumer id, lease ms. Returns 1 when the hash exists, else 0.
-   */
-  static final RedisScript BEFORE_BLOCKING =
-      RedisScript.of(
-          "before-blocking",
-          """
-      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-      redis.call('SADD', KEYS[2], ARGV[1])
-      return redis.call('EXISTS', KEYS[3])
-      """,
-          ScriptOutputType.INTEGER);
-
-  /**
    * Returns a consumer's unsettled messages to the head of the queue in their original order. With
    * ARGV[2] = "1" (the consumer itself, closing) always, and the registration stays for a reaper to
    * remove once the list is empty; otherwise (a reaper) only when the lease has expired (-1 if

@@ -57,11 +57,7 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the
  *       number of times a reaper returned it (the reaper counts in {@link
  *       QueueKeys#redeliveries()}), so a message that kills every worker taking it is recognised.
- *       Returns on a graceful close or after a lost reply do not count: the message did not run. A
- *       message a blocking move took is read for its count ({@link BrokerScripts#CLAIMED}, one more
- *       round trip) only when the queue has a count at all (the heartbeat before the move, {@link
- *       BrokerScripts#BEFORE_BLOCKING}, says so): where no message was ever reaped, an idle worker
- *       hands the message over at once.
+ *       Returns on a graceful close or after a lost reply do not count: the message did not run.
  *   <li><b>Stopping</b> is a Dekker handshake between {@link #fetching} and {@link #phase}: the
  *       loop is interrupted only while it waits in {@link DeliveryHandler#reserve}, never while a
  *       Redis command is in flight, and a {@code BLMOVE} is cut short with {@code CLIENT UNBLOCK},
@@ -515,14 +511,7 @@ final class RedisConsumer implements Consumption {
     // reaper visits.
     // The move ends within a third of the lease, so whatever it takes is in the list before the
     // lease expires.
-    long reapedBefore =
-        awaitReply(
-            BrokerScripts.BEFORE_BLOCKING.run(
-                commands,
-                new String[] {lease, keys.consumers(), keys.redeliveries()},
-                idBytes,
-                leaseMillis),
-            session.commandTimeout());
+    awaitReply(heartbeat(), session.commandTimeout());
     phase = BLOCKING;
     settlements.flushAcks(); // no fetch will carry them while this one blocks; see ack()
     RedisSession.BlockingConnection connection = blocking;
@@ -546,14 +535,6 @@ final class RedisConsumer implements Consumption {
     if (one == null) {
       // "more": the next fetch runs the script, which looks at the priority bands the move cannot
       return new Fetched(List.of(), new int[0], true);
-    }
-    if (reapedBefore == 0) {
-      // No message of this queue was ever reaped, so this one is on its first delivery (a reap in
-      // the moment between that answer and the move would make its count one too low, never too
-      // high); the lease and registration were refreshed just before the move, which ends within a
-      // third of the lease. Handing it over at once saves a round trip and two thread hand-offs
-      // on an idle worker's path (enqueue to start).
-      return new Fetched(List.of(one), new int[] {1}, false);
     }
     long reaped;
     try {
