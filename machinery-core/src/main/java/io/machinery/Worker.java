@@ -660,11 +660,7 @@ public final class Worker implements AutoCloseable {
     @Override
     public int reserve(int max) throws InterruptedException {
       slots.acquire();
-      int reserved = 1;
-      while (reserved < max && slots.tryAcquire()) {
-        reserved++;
-      }
-      return reserved;
+      return 1 + moreSlots(max - 1);
     }
 
     @Override
@@ -672,11 +668,16 @@ public final class Worker implements AutoCloseable {
       if (!slots.tryAcquire(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
         return 0;
       }
-      int reserved = 1;
-      while (reserved < max && slots.tryAcquire()) {
-        reserved++;
+      return 1 + moreSlots(max - 1);
+    }
+
+    /** Up to {@code wanted} more slots that are free now, without waiting. */
+    private int moreSlots(int wanted) {
+      int more = 0;
+      while (more < wanted && slots.tryAcquire()) {
+        more++;
       }
-      return reserved;
+      return more;
     }
 
     @Override
