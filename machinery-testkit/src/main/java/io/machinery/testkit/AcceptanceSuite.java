@@ -294,22 +294,16 @@ public abstract class AcceptanceSuite {
     org.junit.jupiter.api.Assumptions.assumeTrue(
         brokerRequeues(), "this broker cannot pass a task to another worker");
     // Go's TestWorkerOnlyConsumesRegisteredTask: a server with only "multiply" and one with only
-    // "add" share the
-    // queue; this one (with everything registered) stops consuming. Go requeues an unknown task at
-    // once, in a hot
-    // loop; here it comes back after a back-off of 100 ms doubling to 10 s (spread up to +50% on
-    // AMQP). With BOTH
-    // tasks bouncing between BOTH workers the wait has no useful bound on RabbitMQ: round robin
-    // gives the first
-    // message that comes back to the same consumer every round (two deliveries restore the
-    // rotation), and the
-    // message that came back first keeps its lead into the next round, so a wrong pairing can last
-    // many capped
-    // rounds (seen: six, over a minute). So the pairing is made known: the multiply-only worker
-    // consumes first and
-    // gets both tasks; "add" then bounces alone, and once the add-only worker consumes too, a
-    // broker that serves
-    // its consumers in turn delivers it to that worker within two deliveries.
+    // "add" share the queue; this one (with everything registered) stops consuming. Go requeues an
+    // unknown task at once, in a hot loop; here it comes back after a back-off of 100 ms doubling
+    // to 10 s (spread up to +50% on AMQP). With BOTH tasks bouncing between BOTH workers the wait
+    // has no useful bound on RabbitMQ: round robin gives the first message that comes back to the
+    // same consumer every round (two deliveries restore the rotation), and the message that came
+    // back first keeps its lead into the next round, so a wrong pairing can last many capped rounds
+    // (seen: six, over a minute). So the pairing is made known: the multiply-only worker consumes
+    // first and gets both tasks; "add" then bounces alone, and once the add-only worker consumes
+    // too, a broker that serves its consumers in turn delivers it to that worker within two
+    // deliveries (others say how many they may need: deliveriesToReachTheOtherWorker).
     server.close();
     java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> runs =
         new java.util.concurrent.ConcurrentHashMap<>();

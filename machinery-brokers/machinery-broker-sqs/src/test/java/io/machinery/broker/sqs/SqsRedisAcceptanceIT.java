@@ -26,10 +26,10 @@ class SqsRedisAcceptanceIT extends AcceptanceSuite {
     return SqsBroker.builder(config).createQueues(true).build();
   }
 
-  /** SQS hands a message to whichever receive call comes first, not to its consumers in turn. */
+  /** SQS hands a message to one of the waiting receives, not to its consumers in turn. */
   @Override
   protected int deliveriesToReachTheOtherWorker() {
-    return 10;
+    return SqsTestQueues.DELIVERIES_TO_REACH_THE_OTHER_WORKER;
   }
 
   @Override
