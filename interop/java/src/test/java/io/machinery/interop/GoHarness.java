@@ -119,6 +119,22 @@ final class GoHarness {
     return out;
   }
 
+  /** Parses each non-blank line as one JSON value; {@code log} is the process's stderr. */
+  static List<JsonNode> parseLines(List<String> lines, Path log) {
+    List<JsonNode> nodes = new ArrayList<>();
+    for (String line : lines) {
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        nodes.add(JSON.readTree(line));
+      } catch (IOException e) {
+        throw new AssertionError("not JSON: " + line + " (stderr: " + log + ")", e);
+      }
+    }
+    return nodes;
+  }
+
   /**
    * The outcome of one finished command: its exit code, its stdout lines, and where its stderr
    * went.
@@ -126,18 +142,7 @@ final class GoHarness {
   record Run(int exitCode, List<String> lines, Path log) {
     /** The stdout lines parsed as JSON (one value per line). */
     List<JsonNode> json() {
-      List<JsonNode> nodes = new ArrayList<>();
-      for (String line : lines) {
-        if (line.isBlank()) {
-          continue;
-        }
-        try {
-          nodes.add(JSON.readTree(line));
-        } catch (IOException e) {
-          throw new AssertionError("not JSON: " + line + " (stderr: " + log + ")", e);
-        }
-      }
-      return nodes;
+      return parseLines(lines, log);
     }
 
     /** The only JSON line. */
@@ -295,16 +300,7 @@ final class GoHarness {
     synchronized List<JsonNode> output() {
       List<String> fresh = new ArrayList<>();
       stdout.drainTo(fresh);
-      for (String line : fresh) {
-        if (line.isBlank()) {
-          continue;
-        }
-        try {
-          printed.add(JSON.readTree(line));
-        } catch (IOException e) {
-          throw new AssertionError("the Go worker printed no JSON: " + line + " (" + log + ")", e);
-        }
-      }
+      printed.addAll(parseLines(fresh, log));
       return List.copyOf(printed);
     }
 
