@@ -143,6 +143,7 @@ abstract class ControlInteropSuite {
     InteropQueue q = queues("limits");
     Server server = javaServer(q, null);
     CountDownLatch release = new CountDownLatch(1);
+    closeables.add(0, release::countDown); // a failed test must not leave hold blocking the close
     // "hold" keeps the gate's one slot taken until the test releases it (that is its work)
     server.registerTask(
         "hold",
