@@ -17,6 +17,7 @@ import (
 	"time"
 
 	machinery "github.com/RichardKnop/machinery/v2"
+	"github.com/RichardKnop/machinery/v2/tasks"
 )
 
 const usage = `usage: machinery-interop <command> [flags]
@@ -73,6 +74,13 @@ func printJSON(v interface{}) {
 	os.Stdout.Write(append(b, '\n'))
 }
 
+// started is the line -print-starts prints for each task a worker starts.
+type started struct {
+	UUID    string        `json:"started"`
+	Name    string        `json:"name"`
+	Headers tasks.Headers `json:"headers"`
+}
+
 func cmdWorker(args []string) int {
 	fs := flag.NewFlagSet("worker", flag.ExitOnError)
 	var o options
@@ -80,6 +88,7 @@ func cmdWorker(args []string) int {
 	tag := fs.String("tag", "machinery_interop_go", "consumer tag")
 	customQueue := fs.String("custom-queue", "", "consume this queue instead of -queue (NewCustomQueueWorker)")
 	stopOnEOF := fs.Bool("stop-on-stdin-eof", false, "stop gracefully once stdin is closed (so a worker never outlives the test process that started it)")
+	printStarts := fs.Bool("print-starts", false, "print one JSON line {\"started\",\"name\",\"headers\"} on stdout as each task starts (Machinery's pre-task handler)")
 	fs.Parse(args)
 	o.finish()
 	if *stopOnEOF {
@@ -115,6 +124,13 @@ func cmdWorker(args []string) int {
 		w = srv.NewCustomQueueWorker(*tag, o.concurrency, *customQueue)
 	} else {
 		w = srv.NewWorker(*tag, o.concurrency)
+	}
+	if *printStarts {
+		// Runs right before the task function, after STARTED is stored: one line per run, so a
+		// test can count runs (none lost, none twice) and see the headers Go was handed.
+		w.SetPreTaskHandler(func(s *tasks.Signature) {
+			printJSON(started{UUID: s.UUID, Name: s.Name, Headers: s.Headers})
+		})
 	}
 	// Machinery's worker installs its own SIGINT/SIGTERM handler: the first
 	// signal stops consuming and waits for running tasks, then Launch

@@ -1,6 +1,7 @@
 package io.machinery.examples;
 
 import io.machinery.Arg;
+import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
@@ -11,13 +12,14 @@ import io.machinery.lock.redis.RedisLock;
 import io.machinery.periodic.PeriodicConfig;
 import java.time.Duration;
 import java.time.ZoneId;
+import java.util.List;
 import java.util.stream.LongStream;
 
 /**
- * The README's "Brokers and backends" and "Periodic tasks" blocks. The README quotes the regions
- * between the {@code README:...} markers verbatim (less their indentation), and {@code
- * ReadmeSnippetsIT} runs them on Redis, so the documentation compiles, runs and closes everything
- * it opens.
+ * The README's "Brokers and backends", "Periodic tasks" and "Controlling what runs" blocks. The
+ * README quotes the regions between the {@code README:...} markers verbatim (less their
+ * indentation), and {@code ReadmeSnippetsIT} runs them on Redis, so the documentation compiles,
+ * runs and closes everything it opens.
  */
 public final class ReadmeSnippets {
   private ReadmeSnippets() {}
@@ -94,5 +96,45 @@ public final class ReadmeSnippets {
       server.unregisterPeriodic("health-checks");
     }
     // README:periodic:end
+  }
+
+  /**
+   * Sends a task uniquely, cancels another before it starts, then runs the first on a Redis broker
+   * and backend and prints its result and last progress report.
+   *
+   * @param config a configuration whose broker and result backend are Redis URLs
+   * @param image the task's argument; the uniqueness key derives from it (tests pass a fresh one)
+   */
+  public static void controllingWhatRuns(Config config, String image) {
+    // README:control:begin
+    try (RedisBroker broker = RedisBroker.create(config); // its control plane keeps revocations
+        RedisBackend backend = RedisBackend.create(config); // keeps progress and uniqueness keys
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask(
+          "resize",
+          TaskFunction.withContext(
+              List.of(String.class),
+              false,
+              (task, args) -> {
+                for (int pass = 1; pass <= 3 && !task.isCancelled(); pass++) {
+                  task.reportProgress(pass, 3, "pass " + pass + " of 3"); // stored beside the state
+                }
+                return "resized " + args[0];
+              }));
+      Signature resize = Signature.create("resize", Arg.of(image));
+      // A duplicate sent while the first is pending or running gets the first one's handle.
+      AsyncResult first = server.sendTaskUnique(resize, Duration.ofMinutes(5));
+      AsyncResult again = server.sendTaskUnique(resize, Duration.ofMinutes(5));
+      System.out.println(again.taskUuid().equals(first.taskUuid())); // true
+      // A task cancelled before it starts never runs; every client, Go's too, reads FAILURE.
+      AsyncResult unwanted = server.sendTask(Signature.create("resize", Arg.of("old.png")));
+      server.cancel(List.of(unwanted.taskUuid()));
+      System.out.println(unwanted.taskState().orElseThrow().error()); // cancelled
+
+      server.newWorker("images", 4).launchAsync();
+      System.out.println(first.get(Duration.ofSeconds(10))); // [resized <image>]
+      System.out.println(first.progress().orElseThrow().message()); // pass 3 of 3
+    }
+    // README:control:end
   }
 }

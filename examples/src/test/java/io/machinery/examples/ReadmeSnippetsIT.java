@@ -31,6 +31,20 @@ class ReadmeSnippetsIT {
     assertThat(out).contains("weekday-report next at ", "health-checks next at ");
   }
 
+  @Test
+  void theControlBlockSendsUniquelyCancelsAndReadsProgressOnRedis() {
+    Config config =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .defaultQueue("readme_control_" + UUID.randomUUID())
+            .build();
+    String image = "image-" + UUID.randomUUID() + ".png";
+    String out = capture(() -> ReadmeSnippets.controllingWhatRuns(config, image));
+    assertThat(out.lines().toList()) // in order, among any log lines
+        .containsSubsequence("true", "cancelled", "[resized " + image + "]", "pass 3 of 3");
+  }
+
   private static String capture(Runnable block) {
     PrintStream original = System.out;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();

@@ -15,7 +15,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ReadmeSnippetsTest {
 
   @ParameterizedTest
-  @ValueSource(strings = {"brokers", "periodic"})
+  @ValueSource(strings = {"brokers", "periodic", "control"})
   void theReadmeQuotesTheRegionVerbatim(String region) throws IOException {
     String snippet = region(region);
     assertThat(snippet).as("region " + region).contains("try (");

@@ -119,6 +119,22 @@ final class GoHarness {
     return out;
   }
 
+  /** Parses each non-blank line as one JSON value; {@code log} is the process's stderr. */
+  static List<JsonNode> parseLines(List<String> lines, Path log) {
+    List<JsonNode> nodes = new ArrayList<>();
+    for (String line : lines) {
+      if (line.isBlank()) {
+        continue;
+      }
+      try {
+        nodes.add(JSON.readTree(line));
+      } catch (IOException e) {
+        throw new AssertionError("not JSON: " + line + " (stderr: " + log + ")", e);
+      }
+    }
+    return nodes;
+  }
+
   /**
    * The outcome of one finished command: its exit code, its stdout lines, and where its stderr
    * went.
@@ -126,18 +142,7 @@ final class GoHarness {
   record Run(int exitCode, List<String> lines, Path log) {
     /** The stdout lines parsed as JSON (one value per line). */
     List<JsonNode> json() {
-      List<JsonNode> nodes = new ArrayList<>();
-      for (String line : lines) {
-        if (line.isBlank()) {
-          continue;
-        }
-        try {
-          nodes.add(JSON.readTree(line));
-        } catch (IOException e) {
-          throw new AssertionError("not JSON: " + line + " (stderr: " + log + ")", e);
-        }
-      }
-      return nodes;
+      return parseLines(lines, log);
     }
 
     /** The only JSON line. */
@@ -195,6 +200,24 @@ final class GoHarness {
     }
   }
 
+  /**
+   * Go's read of a task someone else sent ({@code machinery-interop result}): its JSON line, once
+   * the task is SUCCESS or FAILURE (at most 30 s).
+   *
+   * @param goArgs the harness flags of the broker and backend to read ({@link
+   *     InteropQueue#goArgs()})
+   * @throws AssertionError when the command failed or timed out
+   */
+  static JsonNode result(List<String> goArgs, String uuid) {
+    List<String> args = new ArrayList<>(goArgs);
+    args.addAll(List.of("-uuid", uuid, "-timeout", "30s"));
+    Run run = run(Duration.ofSeconds(60), "result", args);
+    if (run.exitCode() != 0) {
+      throw new AssertionError("machinery-interop result failed: " + run.describe());
+    }
+    return run.single();
+  }
+
   /** Starts a Go worker and waits (at most 30 s) until it prints READY. */
   static GoWorker startWorker(List<String> args) {
     return startWorker(args, java.util.Map.of());
@@ -234,6 +257,7 @@ final class GoHarness {
     private final Process process;
     private final Path log;
     private final BlockingQueue<String> stdout = new LinkedBlockingQueue<>();
+    private final List<JsonNode> printed = new ArrayList<>();
 
     private GoWorker(Process process, Path log) {
       this.process = process;
@@ -267,6 +291,17 @@ final class GoHarness {
 
     Path log() {
       return log;
+    }
+
+    /**
+     * What the worker printed on stdout after READY, parsed as JSON, oldest first (with {@code
+     * -print-starts}: one {@code {"started":uuid,"name":…,"headers":{…}}} per task it started).
+     */
+    synchronized List<JsonNode> output() {
+      List<String> fresh = new ArrayList<>();
+      stdout.drainTo(fresh);
+      printed.addAll(parseLines(fresh, log));
+      return List.copyOf(printed);
     }
 
     boolean isAlive() {

@@ -358,10 +358,7 @@ abstract class GoSendsJavaWorksSuite {
   }
 
   private JsonNode goResult(String uuid) {
-    List<String> args = concat(queues.goArgs(), "-uuid", uuid, "-timeout", "30s");
-    GoHarness.Run run = GoHarness.run(Duration.ofSeconds(60), "result", args);
-    assertThat(run.exitCode()).as(run.describe()).isZero();
-    return run.single();
+    return GoHarness.result(queues.goArgs(), uuid);
   }
 
   static List<String> concat(List<String> base, String... more) {
