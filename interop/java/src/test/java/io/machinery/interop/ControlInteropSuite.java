@@ -80,13 +80,13 @@ abstract class ControlInteropSuite {
     }
   }
 
-  private InteropQueue queues(String direction) {
+  InteropQueue queues(String direction) {
     queues = InteropQueue.create(pair(), direction);
     return queues;
   }
 
   /** A Java server on {@code on}'s queue, with the interop tasks and {@code listener}, if any. */
-  private Server javaServer(InteropQueue on, @Nullable TaskListener listener) {
+  Server javaServer(InteropQueue on, @Nullable TaskListener listener) {
     Broker broker = pair().createBroker(on.javaConfig());
     Backend backend = pair().createBackend(on.javaConfig());
     Server.Builder builder =
@@ -126,7 +126,7 @@ abstract class ControlInteropSuite {
     return starts.stream().map(n -> n.path("started").asText()).collect(Collectors.toSet());
   }
 
-  private static Signature add(long a, long b) {
+  static Signature add(long a, long b) {
     return Signature.create("add", Arg.of(a), Arg.of(b));
   }
 
