@@ -120,6 +120,27 @@ class RedisBlockingClaimIT {
         .noneMatch(l -> l.contains("\"EVALSHA\" \"" + BrokerScripts.CLAIMED.sha1()));
   }
 
+  @Test
+  void aMessageWhoseClaimFailsIsHandedOverAllTheSame() throws Exception {
+    // a key of the wrong type makes both claims (behind the move, then the round trip) fail
+    redis.await(redis.commands().set("{" + QUEUE + "}:redeliveries", bytes("not a hash")));
+    RecordingHandler handler = consumeAndWaitUntilBlocking();
+    byte[] message = push("claim-fails");
+
+    Delivery delivery = handler.next(PATIENCE.toSeconds());
+    assertThat(delivery).isNotNull();
+    assertThat(delivery.body()).isEqualTo(message);
+    assertThat(delivery.deliveryCount()).isEqualTo(1);
+    assertThat(handler.brokerErrors()).isEmpty();
+    handler.ack(delivery);
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                redis.await(redis.commands().llen("{" + QUEUE + "}:processing:" + consumerId()))
+                    == 0);
+  }
+
   private RecordingHandler consumeAndWaitUntilBlocking() {
     RecordingHandler handler = new RecordingHandler(1);
     closeables.add(broker.startConsuming("it", "", handler));
