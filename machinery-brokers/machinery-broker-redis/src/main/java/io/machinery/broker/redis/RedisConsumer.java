@@ -581,6 +581,7 @@ final class RedisConsumer implements Consumption {
       return -1;
     }
     if (moved == null
+        || reply.size() < 2
         || !(reply.get(0) instanceof byte[] tail)
         || !(reply.get(1) instanceof Long count)
         || !DeadLetter.sha1Hex(moved).equals(new String(tail, StandardCharsets.US_ASCII))) {
