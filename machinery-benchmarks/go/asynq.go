@@ -33,6 +33,12 @@ func (a *asynqSystem) sendStamp(sent int64) error {
 	return err
 }
 
+func (a *asynqSystem) sendWarmup(sent int64) error {
+	payload := binary.BigEndian.AppendUint64(nil, uint64(sent))
+	_, err := a.client.Enqueue(asynq.NewTask("stamp", payload), asynq.Queue(a.o.queue+"_warmup"), asynq.Retention(asynqRetention))
+	return err
+}
+
 func (a *asynqSystem) startWorker(c int, done func(), stamp func(int64)) (func(), error) {
 	srv := asynq.NewServer(a.opt, asynq.Config{
 		Concurrency: c,

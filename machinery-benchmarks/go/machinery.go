@@ -48,6 +48,12 @@ func (m *machinerySystem) sendStamp(sent int64) error {
 	return err
 }
 
+func (m *machinerySystem) sendWarmup(sent int64) error {
+	_, err := m.srv.SendTask(&tasks.Signature{Name: "stamp", RoutingKey: m.o.queue + "_warmup",
+		Args: []tasks.Arg{{Type: "int64", Value: sent}}})
+	return err
+}
+
 func (m *machinerySystem) startWorker(c int, done func(), stamp func(int64)) (func(), error) {
 	if err := m.srv.RegisterTasks(map[string]interface{}{
 		"noop":  func() error { return nil },

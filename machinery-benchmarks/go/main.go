@@ -4,12 +4,13 @@
 //
 //	outside-go produce -system machinery|asynq -redis URL -queue Q -n N [-redis-pid P]
 //	outside-go work    -system machinery|asynq -redis URL -queue Q -n N -c C -latency L [-redis-pid P]
-//	outside-go latency -system machinery|asynq -redis URL -queue Q -n L [-gap-ms 5]
+//	outside-go latency -system machinery|asynq -redis URL -queue Q -n L [-gap-ms 5] [-latency-warmup W]
 //
 // produce sends N no-op tasks one at a time and prints one JSON line. work starts a worker of concurrency C on
 // the pre-filled queue, prints a JSON line when N tasks are done (cold = whole drain, warm = second half), then
 // waits for L "stamp" tasks, each carrying its send time (Unix nanoseconds), and prints the enqueue->start
-// latencies as a second JSON line. latency sends those L tasks one at a time into the idle worker. CPU figures
+// latencies as a second JSON line. latency sends those L tasks one at a time into the idle worker, after W untimed
+// sends to a queue no worker reads (the Java side's warm-up; kept here so both run the same steps). CPU figures
 // are utime+stime from /proc/<pid>/stat, for this process and for redis-server (-redis-pid), over the phase.
 package main
 
@@ -30,13 +31,14 @@ import (
 type opts struct {
 	system, redisURL, queue string
 	n, c, latency, gapMs    int
-	redisPID                int
+	redisPID, latencyWarmup int
 }
 
 // an implementation under test: Go Machinery v2 or Asynq
 type system interface {
-	send() error                              // one no-op task, waited
-	sendStamp(sentNanos int64) error          // one latency task
+	send() error                      // one no-op task, waited
+	sendStamp(sentNanos int64) error  // one latency task
+	sendWarmup(sentNanos int64) error // one latency task to the warm-up queue, which no worker reads
 	startWorker(c int, done func(), stamp func(sentNanos int64)) (stop func(), err error)
 	close()
 }
@@ -57,6 +59,7 @@ func main() {
 	fs.IntVar(&o.latency, "latency", 0, "latency tasks the worker waits for after the drain")
 	fs.IntVar(&o.gapMs, "gap-ms", 5, "pause between latency tasks, so that each finds the worker idle")
 	fs.IntVar(&o.redisPID, "redis-pid", 0, "redis-server's pid, for its CPU time")
+	fs.IntVar(&o.latencyWarmup, "latency-warmup", 0, "untimed sends to a queue no worker reads before the latency tasks")
 	fs.Parse(os.Args[2:])
 
 	sys, err := open(o)
@@ -70,6 +73,11 @@ func main() {
 	case "work":
 		work(o, sys)
 	case "latency":
+		for i := 0; i < o.latencyWarmup; i++ {
+			if err := sys.sendWarmup(time.Now().UnixNano()); err != nil {
+				fatal("warm-up send: %v", err)
+			}
+		}
 		for i := 0; i < o.n; i++ {
 			if err := sys.sendStamp(time.Now().UnixNano()); err != nil {
 				fatal("latency send: %v", err)

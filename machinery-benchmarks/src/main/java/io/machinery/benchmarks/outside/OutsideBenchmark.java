@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>
  * scripts/bench/outside.sh [--tasks 100000] [--concurrency 1,10,100] [--systems java,go-machinery,asynq,lettuce]
- *     [--latency 200] [--gap-ms 5] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
+ *     [--latency 200] [--gap-ms 5] [--latency-warmup 0] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
  *     [--jfr-concurrency 10] [--jfr-settings profile] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
  *     [--before-jar OLD.jar] (systems java-before, java-async-before, java-batch-before: those rows from an older build, in the same run)
  * </pre>
@@ -34,7 +34,9 @@ import org.jspecify.annotations.Nullable;
  * (<b>cold</b> = N over the time from the worker's launch to the Nth task done, JIT warm-up
  * included; <b>warm</b> = the second half of the same drain); then, into the now idle worker, a
  * third process sends L tasks one at a time, a few milliseconds apart, each carrying its send time,
- * and the worker records send to start (<b>enqueue->start</b> p50/p99). <b>CPU µs/task</b> is
+ * and the worker records send to start (<b>enqueue->start</b> p50/p99); with {@code
+ * --latency-warmup W} that process first makes W untimed sends to a queue no worker reads (a
+ * producer whose send path is compiled, as in one that has been running). <b>CPU µs/task</b> is
  * utime+stime from {@code /proc/<pid>/stat} over the phase, for the producer, the worker and
  * redis-server (whose pid comes from INFO, so a remote Redis shows n/a). Systems: {@code java}
  * (this library), {@code go-machinery} (Go Machinery v2) and {@code asynq} (both from {@code
@@ -66,6 +68,7 @@ public final class OutsideBenchmark {
         case "--systems", "--system" -> d.systems = List.of(v.split(","));
         case "--latency" -> d.latency = Integer.parseInt(v);
         case "--gap-ms" -> d.gapMs = Integer.parseInt(v);
+        case "--latency-warmup" -> d.latencyWarmup = Integer.parseInt(v);
         case "--redis" -> d.redis = v;
         case "--redis-pid" -> d.redisPid = Long.parseLong(v);
         case "--rounds" -> d.rounds = Integer.parseInt(v);
@@ -78,7 +81,7 @@ public final class OutsideBenchmark {
         case "-h", "--help" -> {
           System.out.println(
               "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
-                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--redis URL] [--rounds R]"
+                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before");
           return;
@@ -99,7 +102,8 @@ public final class OutsideBenchmark {
                   d.concurrencies[0],
                   d.latency,
                   d.gapMs,
-                  d.redisPid))
+                  d.redisPid,
+                  d.latencyWarmup))
           .run();
       System.exit(0); // a worker's non-daemon threads must not keep the process
     }
@@ -119,6 +123,13 @@ public final class OutsideBenchmark {
     List<String> systems = List.of("java", "go-machinery", "asynq", "lettuce");
     int latency = 200;
     int gapMs = 5;
+
+    /**
+     * Untimed sends the latency sender makes first, to a queue no worker reads, so that its send
+     * path is compiled as in a producer that has been running (0: a fresh sender, as before).
+     */
+    int latencyWarmup;
+
     String redis = defaultRedis();
     long redisPid = -1;
     int rounds = 1;
@@ -256,6 +267,9 @@ public final class OutsideBenchmark {
                 Integer.toString(gapMs),
                 "-redis-pid",
                 Long.toString(redisPid)));
+        if (latencyWarmup > 0) {
+          cmd.addAll(List.of("-latency-warmup", Integer.toString(latencyWarmup)));
+        }
       } else {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -295,6 +309,9 @@ public final class OutsideBenchmark {
                 Integer.toString(gapMs),
                 "--redis-pid",
                 Long.toString(redisPid)));
+        if (latencyWarmup > 0) { // only then: an older jar (--before-jar) does not know it
+          cmd.addAll(List.of("--latency-warmup", Integer.toString(latencyWarmup)));
+        }
       }
       Path log = logs.resolve(system + "-" + role + "-c" + c + ".log");
       return new ProcessBuilder(cmd).redirectError(log.toFile()).start();

@@ -67,7 +67,8 @@ final class Roles {
       int concurrency,
       int latency,
       int gapMs,
-      long redisPid) {}
+      long redisPid,
+      int latencyWarmup) {}
 
   void run() throws Exception {
     switch (o.system()) {
@@ -82,7 +83,14 @@ final class Roles {
               }
             }
             case "latency" ->
-                latency(sent -> server.sendTask(Signature.create("stamp", Arg.of(sent))));
+                latency(
+                    sent -> server.sendTask(Signature.create("stamp", Arg.of(sent))),
+                    sent ->
+                        server.sendTask(
+                            Signature.builder("stamp")
+                                .args(Arg.of(sent))
+                                .routingKey(warmupQueue())
+                                .build()));
             case "work" -> javaWork(server);
             default -> throw new IllegalArgumentException("unknown role " + o.role());
           }
@@ -192,13 +200,26 @@ final class Roles {
 
   static final int BATCH = 1_000;
 
-  private void latency(SendStamp send) throws Exception {
+  /**
+   * Sends the L stamped tasks, after {@code latencyWarmup} untimed sends of the same kind to {@link
+   * #warmupQueue()}, which no worker reads: a producer that has been running a while has its send
+   * path compiled, and a fresh JVM's first sends are mostly interpreted.
+   */
+  private void latency(SendStamp send, SendStamp warmup) throws Exception {
+    for (int i = 0; i < o.latencyWarmup(); i++) {
+      warmup.send(epochNanos());
+    }
     for (int i = 0; i < o.tasks(); i++) {
       send.send(epochNanos());
       Thread.sleep(
           o.gapMs()); // pacing, so that every task finds the worker idle (not waiting for an
       // outcome)
     }
+  }
+
+  /** Where the latency sender's warm-up sends go (emptied with the database after the row). */
+  private String warmupQueue() {
+    return o.queue() + "_warmup";
   }
 
   static long epochNanos() {
@@ -332,7 +353,10 @@ final class Roles {
       byte[] noop = WireCodec.encode(Signature.create("noop"));
       switch (o.role()) {
         case "produce" -> produce(() -> sync.rpush(o.queue(), noop));
-        case "latency" -> latency(sent -> sync.rpush(o.queue(), ("stamp:" + sent).getBytes()));
+        case "latency" ->
+            latency(
+                sent -> sync.rpush(o.queue(), ("stamp:" + sent).getBytes()),
+                sent -> sync.rpush(warmupQueue(), ("stamp:" + sent).getBytes()));
         case "work" -> {
           try (StatefulRedisConnection<String, byte[]> blocking = client.connect(codec)) {
             lettuceWork(connection.async(), blocking.sync());

@@ -153,6 +153,30 @@ final class BrokerScripts {
           ScriptOutputType.INTEGER);
 
   /**
+   * {@link #CLAIMED} for the message a blocking move has just put at the tail of the processing
+   * list, sent right behind the move on the same connection: Redis runs it as soon as the move
+   * returns, and both replies come back together, so the message is handed over without a second
+   * round trip. Refreshes the lease, re-registers the consumer (as {@link #CLAIMED}), then reads
+   * the processing list's last message and its delivery count. KEYS: lease, consumers,
+   * redeliveries, processing. ARGV: consumer id, lease ms. Returns the SHA-1 (hex) of the last
+   * message (empty when the list is empty) and the number of times that message was reaped; the
+   * caller compares the SHA-1 with the moved message's, since a move that timed out moved nothing
+   * and something else may have changed the tail in between.
+   */
+  static final RedisScript CLAIMED_TAIL =
+      RedisScript.of(
+          "claimed-tail",
+          """
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+      redis.call('SADD', KEYS[2], ARGV[1])
+      local m = redis.call('LINDEX', KEYS[4], -1)
+      if not m then return {'', 0} end
+      local sha = redis.sha1hex(m)
+      return {sha, tonumber(redis.call('HGET', KEYS[3], sha) or '0')}
+      """,
+          ScriptOutputType.MULTI);
+
+  /**
    * Puts messages fetched but not handed over back at the head of the queue, in their order, if
    * they are still in the processing list. KEYS: processing, queue. ARGV: the messages in fetch
    * order.

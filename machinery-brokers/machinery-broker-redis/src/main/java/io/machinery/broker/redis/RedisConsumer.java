@@ -3,6 +3,7 @@ package io.machinery.broker.redis;
 import static io.machinery.broker.redis.RedisBroker.bytes;
 
 import io.lettuce.core.LMoveArgs;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisSession;
@@ -17,6 +18,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,15 +32,20 @@ import org.slf4j.LoggerFactory;
  * <p>Design notes.
  *
  * <ul>
- *   <li><b>Fetching.</b> A virtual thread runs the fetch loop: reserve free slots from the worker,
+ *   <li><b>Fetching.</b> A platform thread runs the fetch loop: reserve free slots from the worker,
  *       take at most that many messages, and no more bytes than the broker's fetch budget, into
  *       this consumer's processing list (script {@link BrokerScripts#FETCH}, or one {@code BLMOVE}
  *       on this consumer's own connection while the queue is empty), hand them over. Before each
  *       blocking move the consumer refreshes its lease and registration and waits for the reply,
  *       and the move waits at most a third of the lease: a reaper may have unregistered it during a
  *       pause, and a message it then took would be in a list no reaper visits (review F13); this
- *       way whatever the move takes is registered and leased. The loop survives any {@link
- *       Throwable}: it reports it and starts over.
+ *       way whatever the move takes is registered and leased. Right behind the move, on the same
+ *       connection, goes the claim ({@link BrokerScripts#CLAIMED_TAIL}): Redis runs it the moment
+ *       the move returns, so the consumer is registered again at once (F13) and the moved message's
+ *       delivery count comes back with the move's reply. On an idle worker a message thus costs no
+ *       round trip after the push that wakes the move (the claim was a second one, after the move's
+ *       reply; it still is when the claim read another message than the move took). The loop
+ *       survives any {@link Throwable}: it reports it and starts over.
  *   <li><b>Fetching ahead</b> ({@link RedisBroker.Builder#prefetch}). With every slot busy the loop
  *       would wait for a slot, then for a fetch's round trip, while the slot stays idle; so it
  *       keeps up to {@code prefetch} messages fetched ahead ({@link #ahead}), refilled when half
@@ -520,40 +527,88 @@ final class RedisConsumer implements Consumption {
       blocking = connection;
     }
     byte[] one;
+    // The claim rides right behind the move on the same connection (see the class notes).
+    AtomicReference<CompletableFuture<List<Object>>> claim = new AtomicReference<>();
     try {
       one =
           awaitReply(
               connection.block(
                   keys.queue(),
-                  c ->
-                      c.blmove(
-                          keys.queue(), processing, LMoveArgs.Builder.leftRight(), blockSeconds)),
+                  c -> {
+                    RedisFuture<byte[]> move =
+                        c.blmove(
+                            keys.queue(), processing, LMoveArgs.Builder.leftRight(), blockSeconds);
+                    claim.set(
+                        BrokerScripts.CLAIMED_TAIL.run(
+                            c,
+                            new String[] {lease, keys.consumers(), keys.redeliveries(), processing},
+                            idBytes,
+                            leaseMillis));
+                    return move;
+                  }),
               session.commandTimeout().plusMillis((long) (blockSeconds * 1000)));
     } finally {
       phase = FETCHING;
     }
+    long reaped = claimedTail(claim.get(), one);
     if (one == null) {
       // "more": the next fetch runs the script, which looks at the priority bands the move cannot
       return new Fetched(List.of(), new int[0], true);
     }
-    long reaped;
-    try {
-      reaped =
-          awaitReply(
-              BrokerScripts.CLAIMED.run(
-                  commands,
-                  new String[] {lease, keys.consumers(), keys.redeliveries()},
-                  idBytes,
-                  leaseMillis,
-                  bytes(DeadLetter.sha1Hex(one))),
-              session.commandTimeout());
-    } catch (RuntimeException e) {
-      // the message is ours (in our processing list): hand it over; the heartbeat re-registers us
-      log.debug("Consumer {}: re-registering after a blocking move failed: {}", id, e.toString());
-      reaped = 0;
+    if (reaped < 0) {
+      reaped = claimed(one);
     }
     return new Fetched(
         List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1}, false);
+  }
+
+  /**
+   * The delivery count of {@code moved} from the claim sent behind its move: how many times it was
+   * reaped, or -1 when that claim failed or read another message (then {@link #claimed} reads it).
+   * Waits for the claim's reply even when nothing was moved, so no command of this move is left in
+   * flight on the blocking connection.
+   */
+  private long claimedTail(
+      @Nullable CompletableFuture<List<Object>> claim, byte @Nullable [] moved) {
+    if (claim == null) {
+      return -1;
+    }
+    List<Object> reply;
+    try {
+      reply = awaitReply(claim, session.commandTimeout());
+    } catch (RuntimeException e) {
+      log.debug("Consumer {}: the claim behind a blocking move failed: {}", id, e.toString());
+      return -1;
+    }
+    if (moved == null
+        || reply.size() < 2
+        || !(reply.get(0) instanceof byte[] tail)
+        || !(reply.get(1) instanceof Long count)
+        || !DeadLetter.sha1Hex(moved).equals(new String(tail, StandardCharsets.US_ASCII))) {
+      return -1;
+    }
+    return count;
+  }
+
+  /**
+   * The {@link BrokerScripts#CLAIMED} round trip for a message a blocking move took: re-registers
+   * this consumer and reads how many times the message was reaped (0 when that fails: the message
+   * is ours, in our processing list, and the next heartbeat re-registers us).
+   */
+  private long claimed(byte[] one) {
+    try {
+      return awaitReply(
+          BrokerScripts.CLAIMED.run(
+              commands,
+              new String[] {lease, keys.consumers(), keys.redeliveries()},
+              idBytes,
+              leaseMillis,
+              bytes(DeadLetter.sha1Hex(one))),
+          session.commandTimeout());
+    } catch (RuntimeException e) {
+      log.debug("Consumer {}: re-registering after a blocking move failed: {}", id, e.toString());
+      return 0;
+    }
   }
 
   private static int[] counts(byte[] text) {
