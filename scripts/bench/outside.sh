@@ -15,6 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUN_DIR=${RUN_DIR:-/tmp/machinery-services}
 if [[ -r $RUN_DIR/env ]]; then . "$RUN_DIR/env"; fi
 JAVA_HOME=${JAVA_HOME:-$(scripts/find-jdk.sh)}
+export JAVA_HOME # the Maven wrapper below runs on it too, not on whatever java is on the PATH
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 if [[ -z ${SKIP_BUILD:-} ]]; then
   ./mvnw -B -q -pl machinery-benchmarks -am -DskipTests package

@@ -131,6 +131,17 @@ public final class RedisBroker implements Broker {
   /** The most messages one fetch takes (it never takes more than the worker has free slots). */
   public static final int DEFAULT_FETCH_BATCH_SIZE = 100;
 
+  /**
+   * How many messages a consumer fetches ahead per slot of its worker unless {@link
+   * Builder#prefetch} says otherwise (at most {@link Builder#fetchBatchSize}). Celery's default
+   * prefetch multiplier; here it matters because the fetch loop hands over nothing while a fetch is
+   * on its way: with as many ahead as slots, a worker of 10 slots ran at most 10 tasks per fetch
+   * round trip (31,000/s at concurrency 10 against 45,000/s at 40, outside in); four per slot took
+   * concurrency 10 from 26,000-31,000 to 35,000/s (docs/benchmarks.md, "Fetching ahead, session
+   * 6"). Eight per slot was no faster.
+   */
+  static final int DEFAULT_PREFETCH_PER_SLOT = 4;
+
   /** The most bytes one fetch takes, unless its first message alone is larger. */
   public static final long DEFAULT_FETCH_BYTE_BUDGET = 4L << 20;
 
@@ -319,7 +330,9 @@ public final class RedisBroker implements Broker {
    * {@link Builder#prefetch}).
    */
   int prefetch(int capacity) {
-    return prefetch >= 0 ? prefetch : Math.min(capacity, fetchBatchSize);
+    return prefetch >= 0
+        ? prefetch
+        : (int) Math.min((long) capacity * DEFAULT_PREFETCH_PER_SLOT, fetchBatchSize);
   }
 
   /** How long messages fetched ahead wait for a free slot before they go back to the queue. */
@@ -645,13 +658,13 @@ public final class RedisBroker implements Broker {
 
     /**
      * How many messages a consumer may fetch ahead of its free slots while its tasks are short, so
-     * that a slot that frees up gets its next task without waiting for Redis (default: the worker's
-     * concurrency, at most {@link #fetchBatchSize}; 0 fetches only for free slots). The messages
-     * fetched ahead are in the consumer's processing list under its lease, so a worker that dies
-     * loses none of them. When no slot frees up within {@value RedisConsumer#PREFETCH_HOLD_MILLIS}
-     * ms (the tasks are long), they go back to the head of the queue for other workers and the
-     * consumer stops fetching ahead for a second: long tasks never wait behind one busy worker (as
-     * they do with Celery's prefetch multiplier).
+     * that a slot that frees up gets its next task without waiting for Redis (default: four times
+     * the worker's concurrency, Celery's default multiplier, at most {@link #fetchBatchSize}; 0
+     * fetches only for free slots). The messages fetched ahead are in the consumer's processing
+     * list under its lease, so a worker that dies loses none of them. When no slot frees up within
+     * {@value RedisConsumer#PREFETCH_HOLD_MILLIS} ms (the tasks are long), they go back to the head
+     * of the queue for other workers and the consumer stops fetching ahead for a second: long tasks
+     * never wait behind one busy worker (as they do with Celery's prefetch multiplier).
      *
      * @param messages 0..10000
      * @return this builder

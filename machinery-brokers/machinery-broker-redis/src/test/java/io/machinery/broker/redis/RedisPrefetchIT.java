@@ -102,6 +102,9 @@ class RedisPrefetchIT {
     byte[] first = push("long");
     byte[] second = push("next");
     byte[] third = push("after");
+    byte[] fourth = push("later");
+    byte[] fifth = push("last but one");
+    byte[] sixth = push("last");
     RecordingHandler busy = new RecordingHandler(1);
     // a hold no test outlasts, so that what was fetched ahead stays where it is
     consume(broker(RedisBroker.builder(config).prefetchHold(Duration.ofMinutes(5)), -1), busy);
@@ -115,10 +118,12 @@ class RedisPrefetchIT {
               List<String> lists =
                   new ArrayList<>(redis.await(redis.commands().keys(processing + "*")));
               assertThat(lists).hasSize(1);
-              // prefetch = the consumer's capacity: one message ahead of its one slot
+              // the default prefetch, four per slot: one fetch of four for the one slot; the
+              // next fetch waits until half of the three ahead are handed over
               assertThat(redis.await(redis.commands().lrange(lists.get(0), 0, -1)))
-                  .containsExactly(first, second);
-              assertThat(redis.await(redis.commands().lrange(queue, 0, -1))).containsExactly(third);
+                  .containsExactly(first, second, third, fourth);
+              assertThat(redis.await(redis.commands().lrange(queue, 0, -1)))
+                  .containsExactly(fifth, sixth);
             });
     assertThat(busy.waiting()).isZero();
     busy.ack(running); // the slot frees up: the message fetched ahead is handed over
