@@ -48,12 +48,15 @@ import org.slf4j.LoggerFactory;
  *       survives any {@link Throwable}: it reports it and starts over.
  *   <li><b>Fetching ahead</b> ({@link RedisBroker.Builder#prefetch}). With every slot busy the loop
  *       would wait for a slot, then for a fetch's round trip, while the slot stays idle; so it
- *       keeps up to {@code prefetch} messages fetched ahead ({@link #ahead}), refilled when half
- *       are handed over, and hands them over as slots free up. They are taken like any fetch (in
- *       the processing list, leased, counted unsettled), so a dead worker loses none and a stopping
- *       one puts them back at the head of the queue in order. A slot that does not free up within
- *       {@link #PREFETCH_HOLD_MILLIS} ms means long tasks: the messages go back to the queue for
- *       other workers, and fetching ahead pauses for a second.
+ *       keeps up to {@code prefetch} messages fetched ahead ({@link #ahead}) and hands them over as
+ *       slots free up. When half are handed over it sends the next fetch and goes on handing over
+ *       the rest while the reply travels ({@link #fetchingAhead}): a loop that waited for the reply
+ *       would leave every slot that frees up meanwhile idle, and at concurrency 10 that wait
+ *       bounded the worker. They are taken like any fetch (in the processing list, leased, counted
+ *       unsettled), so a dead worker loses none and a stopping one puts them back at the head of
+ *       the queue in order. A slot that does not free up within {@link #PREFETCH_HOLD_MILLIS} ms
+ *       means long tasks: the messages go back to the queue for other workers, and fetching ahead
+ *       pauses for a second.
  *   <li><b>Priorities.</b> The fetch script takes from the queue and its priority bands by the
  *       weighted fetch ({@link io.machinery.spi.PriorityBands}; this consumer counts its takes for
  *       the turns of lower bands); with {@link RedisBroker.Builder#priorities} it first moves
@@ -66,8 +69,9 @@ import org.slf4j.LoggerFactory;
  *       QueueKeys#redeliveries()}), so a message that kills every worker taking it is recognised.
  *       Returns on a graceful close or after a lost reply do not count: the message did not run.
  *   <li><b>Stopping</b> is a Dekker handshake between {@link #fetching} and {@link #phase}: the
- *       loop is interrupted only while it waits in {@link DeliveryHandler#reserve}, never while a
- *       Redis command is in flight, and a {@code BLMOVE} is cut short with {@code CLIENT UNBLOCK},
+ *       loop is interrupted only while it waits in {@link DeliveryHandler#reserve} (a fetch ahead
+ *       may be on its way then: its reply is still awaited and what it took goes back), never while
+ *       it waits for a Redis reply, and a {@code BLMOVE} is cut short with {@code CLIENT UNBLOCK},
  *       so no reply is dropped; messages fetched after the stop go back to the head of the queue.
  *   <li><b>Maintenance</b> runs on the broker's platform threads, never on a virtual thread that
  *       CPU-bound tasks could starve: {@link #maintainFast} (heartbeat, acknowledgements no fetch
@@ -115,9 +119,10 @@ final class RedisConsumer implements Consumption {
   private volatile RedisSession.@Nullable BlockingConnection blocking;
 
   /**
-   * Set when the fetch loop crashed: what a lost reply may have moved is returned by the next run.
+   * Set when a fetch reply was lost (or the fetch loop crashed): what the command may have moved is
+   * returned before the next fetch. Only the fetch loop's thread touches it.
    */
-  private boolean replyLostAfterCrash;
+  private boolean replyLost;
 
   /** The fetch script's KEYS: the queue, this consumer's keys, the priority bands 1-9. */
   private final String[] fetchKeys;
@@ -133,6 +138,13 @@ final class RedisConsumer implements Consumption {
    * They are in the processing list and counted as unsettled, so the stray sweep leaves them.
    */
   private final java.util.ArrayDeque<Ahead> ahead = new java.util.ArrayDeque<>();
+
+  /**
+   * The fetch ahead on its way, if any: sent while the messages already ahead are handed over, and
+   * taken into {@link #ahead} when its reply is in or nothing is left to hand over (only the fetch
+   * loop's thread touches it).
+   */
+  private @Nullable FetchInFlight fetchingAhead;
 
   /** Until when (nanoTime) this consumer fetches only for free slots; see Builder.prefetch. */
   private long prefetchPausedUntil = System.nanoTime();
@@ -230,7 +242,7 @@ final class RedisConsumer implements Consumption {
           // and start over (what the failed step may have moved is returned by returnStrays()).
           log.error("Redis consumer {}: fetch loop failed; restarting it", id, e);
           report(e);
-          replyLostAfterCrash = true;
+          replyLost = true;
           awaitStop(1000);
         }
       }
@@ -304,11 +316,36 @@ final class RedisConsumer implements Consumption {
   }
 
   /**
-   * Puts the messages fetched ahead back at the head of the queue, in order, and forgets them; if
-   * that fails they stay in the processing list, where the stray sweep (they are no longer counted
-   * unsettled) or the consumer's close returns them.
+   * Waits for the fetch ahead on its way and adds what it took to {@link #ahead}; true when it
+   * found the queue empty. Throws when its reply is lost (see {@link #replyLost}).
+   */
+  private boolean takeFetchAhead() {
+    FetchInFlight inFlight = fetchingAhead;
+    if (inFlight == null) {
+      return false;
+    }
+    fetchingAhead = null;
+    Fetched fetched = finishFetch(inFlight);
+    for (int i = 0; i < fetched.messages().size(); i++) {
+      byte[] message = fetched.messages().get(i);
+      settlements.handedOver(message); // unsettled from now on: the stray sweep leaves it
+      ahead.add(new Ahead(message, fetched.count(i)));
+    }
+    return fetched.messages().isEmpty() && !fetched.more();
+  }
+
+  /**
+   * Puts the messages fetched ahead (with those of a fetch ahead on its way) back at the head of
+   * the queue, in order, and forgets them; if that fails they stay in the processing list, where
+   * the stray sweep (they are no longer counted unsettled) or the consumer's close returns them.
    */
   private void returnAhead() {
+    try {
+      takeFetchAhead();
+    } catch (RuntimeException e) {
+      replyLost = true; // what it took goes back before the next fetch, or when the consumer closes
+      log.debug("Consumer {}: the reply of a fetch ahead was lost: {}", id, e.toString());
+    }
     if (ahead.isEmpty()) {
       return;
     }
@@ -324,8 +361,6 @@ final class RedisConsumer implements Consumption {
   private void fetchAndHandOver() {
     long backoff = 0;
     boolean queueWasEmpty = false;
-    boolean replyLost = replyLostAfterCrash;
-    replyLostAfterCrash = false;
     while (fetching) {
       if (replyLost) {
         try {
@@ -347,19 +382,18 @@ final class RedisConsumer implements Consumption {
         }
       }
       int prefetch = broker.prefetch(handler.capacity());
-      if (prefetch > 0
-          && ahead.size() <= prefetch / 2
-          && !queueWasEmpty
-          && System.nanoTime() - prefetchPausedUntil >= 0) {
+      if (prefetch > 0) {
         try {
-          Fetched fetched = fetchNow(prefetch - ahead.size());
-          for (int i = 0; i < fetched.messages().size(); i++) {
-            byte[] message = fetched.messages().get(i);
-            settlements.handedOver(message); // unsettled from now on: the stray sweep leaves it
-            ahead.add(new Ahead(message, fetched.count(i)));
+          if (fetchingAhead == null
+              && ahead.size() <= prefetch / 2
+              && !queueWasEmpty
+              && System.nanoTime() - prefetchPausedUntil >= 0) {
+            fetchingAhead = startFetch(prefetch - ahead.size());
           }
-          queueWasEmpty = fetched.messages().isEmpty() && !fetched.more();
-          backoff = 0;
+          if (fetchingAhead != null && (ahead.isEmpty() || fetchingAhead.reply().isDone())) {
+            queueWasEmpty = takeFetchAhead();
+            backoff = 0;
+          }
         } catch (RuntimeException e) {
           replyLost = true;
           dropBlockingConnection();
@@ -480,6 +514,17 @@ final class RedisConsumer implements Consumption {
 
   /** Up to {@code max} messages by the fetch script, which never waits for messages. */
   private Fetched fetchNow(int max) {
+    return finishFetch(startFetch(max));
+  }
+
+  /**
+   * A fetch script on its way, with the acknowledgements it carries (given back to {@link
+   * Settlements} if its reply is lost).
+   */
+  private record FetchInFlight(CompletableFuture<List<byte[]>> reply, List<byte[]> carried) {}
+
+  /** Sends the fetch script for up to {@code max} messages without waiting for its reply. */
+  private FetchInFlight startFetch(int max) {
     List<byte[]> carried = settlements.pollAcks();
     byte[][] args = new byte[9 + carried.size()][];
     args[0] = bytes(Integer.toString(max));
@@ -494,15 +539,26 @@ final class RedisConsumer implements Consumption {
     for (int i = 0; i < carried.size(); i++) {
       args[9 + i] = carried.get(i);
     }
-    List<byte[]> reply;
+    CompletableFuture<List<byte[]>> reply;
     try {
-      reply =
-          awaitReply(BrokerScripts.FETCH.run(commands, fetchKeys, args), session.commandTimeout());
+      reply = BrokerScripts.FETCH.run(commands, fetchKeys, args);
     } catch (RuntimeException e) {
       settlements.carryAgain(carried);
       throw e;
     }
-    settlements.confirmed(carried);
+    return new FetchInFlight(reply, carried);
+  }
+
+  /** Waits for a fetch script's reply; throws (acknowledgements carried again) when it is lost. */
+  private Fetched finishFetch(FetchInFlight inFlight) {
+    List<byte[]> reply;
+    try {
+      reply = awaitReply(inFlight.reply(), session.commandTimeout());
+    } catch (RuntimeException e) {
+      settlements.carryAgain(inFlight.carried());
+      throw e;
+    }
+    settlements.confirmed(inFlight.carried());
     takes = Long.parseLong(new String(reply.get(2), StandardCharsets.US_ASCII));
     return new Fetched(
         reply.subList(3, reply.size()),

@@ -3,6 +3,12 @@ package io.machinery.broker.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.machinery.Signature;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
@@ -22,7 +28,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Fetching ahead of free slots ({@link RedisBroker.Builder#prefetch}): messages a busy consumer
  * fetched ahead go back to the queue for other workers when its tasks turn out long, and with
- * prefetch 0 a consumer takes no more than its free slots.
+ * prefetch 0 a consumer takes no more than its free slots; the next fetch ahead is on its way while
+ * the messages already ahead are handed over.
  */
 class RedisPrefetchIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
@@ -145,5 +152,55 @@ class RedisPrefetchIT {
         .until(() -> redis.await(redis.commands().llen(queue)) == 3);
     handler.ack(first);
     handler.ack(second);
+  }
+
+  @Test
+  void messagesFetchedAheadAreHandedOverWhileTheNextFetchIsOnItsWay() throws Exception {
+    List<byte[]> pushed = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      pushed.add(push("t" + i));
+    }
+    RecordingHandler handler = new RecordingHandler(1);
+    // one slot, four fetched ahead: the first fetch takes t0-t3
+    consume(broker(RedisBroker.builder(config).prefetchHold(Duration.ofMinutes(5)), 4), handler);
+    Delivery first = take(handler);
+    assertThat(first.body()).isEqualTo(pushed.get(0));
+    await().atMost(PATIENCE).until(() -> redis.await(redis.commands().llen(queue)) == 4);
+    // Redis holds every write from now on (reads go on), so the next fetch, a script that moves
+    // messages, waits in Redis until the test lets it run
+    client("PAUSE", "10000", "WRITE"); // at most 10 s, should the test fail
+    try {
+      handler.ack(first); // t1 is handed over, two are left ahead: the loop sends the next fetch
+      Delivery second = take(handler);
+      assertThat(second.body()).isEqualTo(pushed.get(1));
+      handler.ack(second);
+      // t2 comes while that fetch is still held in Redis: the loop did not wait for its reply
+      Delivery third = take(handler);
+      assertThat(third.body()).isEqualTo(pushed.get(2));
+      assertThat(redis.await(redis.commands().llen(queue)))
+          .as("the fetch has not run")
+          .isEqualTo(4);
+      handler.ack(third);
+    } finally {
+      client("UNPAUSE");
+    }
+    // once it runs it takes two more (four ahead at most), in order
+    await().atMost(PATIENCE).until(() -> redis.await(redis.commands().llen(queue)) <= 2);
+    assertThat(take(handler).body()).isEqualTo(pushed.get(3));
+  }
+
+  private void client(String... args) {
+    CommandArgs<String, byte[]> arguments =
+        new CommandArgs<>(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+    for (String arg : args) {
+      arguments.add(arg);
+    }
+    redis.await(
+        redis
+            .commands()
+            .dispatch(
+                CommandType.CLIENT,
+                new StatusOutput<>(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE)),
+                arguments));
   }
 }
