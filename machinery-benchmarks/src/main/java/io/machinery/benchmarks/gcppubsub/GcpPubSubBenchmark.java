@@ -1,5 +1,10 @@
 package io.machinery.benchmarks.gcppubsub;
 
+import static io.machinery.benchmarks.Drivers.awaitCount;
+import static io.machinery.benchmarks.Drivers.percentile;
+import static io.machinery.benchmarks.Drivers.runConcurrently;
+import static io.machinery.benchmarks.Drivers.seconds;
+
 import com.google.api.gax.core.NoCredentialsProvider;
 import com.google.api.gax.grpc.GrpcTransportChannel;
 import com.google.api.gax.rpc.FixedTransportChannelProvider;
@@ -25,6 +30,7 @@ import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.benchmarks.Drivers;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
@@ -42,7 +48,6 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -303,7 +308,7 @@ public final class GcpPubSubBenchmark {
                     .routingKey(name)
                     .headers(Map.of())
                     .build()));
-    Step publish =
+    Drivers.Step publish =
         i ->
             publisher
                 .publishCallable()
@@ -426,61 +431,6 @@ public final class GcpPubSubBenchmark {
 
   // ------------------------------------------------------------------------------------------
   // helpers
-
-  interface Step {
-    void run(int i) throws Exception;
-  }
-
-  /** Runs {@code total} steps on {@code threads} platform threads. */
-  private static void runConcurrently(int threads, int total, Step step) throws Exception {
-    AtomicInteger next = new AtomicInteger();
-    List<Thread> started = new ArrayList<>();
-    List<Exception> errors = java.util.Collections.synchronizedList(new ArrayList<>());
-    for (int t = 0; t < threads; t++) {
-      started.add(
-          Thread.ofPlatform()
-              .start(
-                  () -> {
-                    int i;
-                    while ((i = next.getAndIncrement()) < total) {
-                      try {
-                        step.run(i);
-                      } catch (Exception e) {
-                        errors.add(e);
-                        return;
-                      }
-                    }
-                  }));
-    }
-    for (Thread thread : started) {
-      thread.join();
-    }
-    if (!errors.isEmpty()) {
-      throw errors.get(0);
-    }
-  }
-
-  private static void awaitCount(AtomicLong counter, long target) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
-    while (counter.get() < target) {
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException(
-            "only " + counter.get() + " of " + target + " tasks finished");
-      }
-      Thread.sleep(1); // a benchmark driver, not a test: polling a counter is the cheapest wait
-    }
-  }
-
-  private static double seconds(long startNanos) {
-    return (System.nanoTime() - startNanos) / 1e9;
-  }
-
-  private static double percentile(long[] values, double p) {
-    long[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int index = (int) Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1);
-    return sorted[Math.max(0, index)] / 1e6;
-  }
 
   private static String env(String name, String fallback) {
     String value = System.getenv(name);
