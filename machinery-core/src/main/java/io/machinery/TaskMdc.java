@@ -1,15 +1,15 @@
 package io.machinery;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.MDC;
 
 /**
  * Task-aware logs: puts the task's name, UUID, group UUID and queue into SLF4J's MDC while a task
  * is handled or published, and puts back what was there before on {@link #close()} (the eager
- * broker runs a task inside another task's send, on the same thread). Values come from messages, so
- * they pass through {@link LogText}.
+ * broker runs a task inside another task's send, on the same thread; a producer's own MDC keys
+ * stay). Values come from messages, so they pass through {@link LogText}.
  */
 final class TaskMdc implements AutoCloseable {
   /** MDC key of the task name. */
@@ -24,41 +24,41 @@ final class TaskMdc implements AutoCloseable {
   /** MDC key of the queue the task was taken from or sent to. */
   static final String QUEUE = "machinery.queue";
 
-  private static final String[] KEYS = {TASK_NAME, TASK_UUID, GROUP_UUID, QUEUE};
-
-  private final List<@Nullable String> previous = new ArrayList<>(KEYS.length);
+  /** The MDC before: put back whole on {@link #close()}; null when it was empty. */
+  private final @Nullable Map<String, String> previous;
 
   private TaskMdc(Signature signature, String queue) {
-    for (String key : KEYS) {
-      previous.add(MDC.get(key));
-    }
-    put(TASK_NAME, signature.name());
-    put(TASK_UUID, signature.uuid());
-    put(GROUP_UUID, signature.groupUuid());
-    put(QUEUE, queue);
+    Map<String, String> before = MDC.getCopyOfContextMap();
+    previous = before == null || before.isEmpty() ? null : before;
+    // One context map set instead of a put or remove per key: with Logback each of those sets and
+    // clears thread locals, and on a fresh virtual thread per task that was 5% of a worker's CPU.
+    Map<String, String> context = previous == null ? new HashMap<>(8) : new HashMap<>(previous);
+    put(context, TASK_NAME, signature.name());
+    put(context, TASK_UUID, signature.uuid());
+    put(context, GROUP_UUID, signature.groupUuid());
+    put(context, QUEUE, queue);
+    MDC.setContextMap(context);
   }
 
   static TaskMdc of(Signature signature, String queue) {
     return new TaskMdc(signature, queue);
   }
 
-  private static void put(String key, String value) {
+  private static void put(Map<String, String> context, String key, String value) {
     if (value.isEmpty()) {
-      MDC.remove(key);
+      context.remove(key);
     } else {
-      MDC.put(key, LogText.of(value));
+      context.put(key, LogText.of(value));
     }
   }
 
+  /** Puts back the MDC as it was before (what the task put into it goes too). */
   @Override
   public void close() {
-    for (int i = 0; i < KEYS.length; i++) {
-      String value = previous.get(i);
-      if (value == null) {
-        MDC.remove(KEYS[i]);
-      } else {
-        MDC.put(KEYS[i], value);
-      }
+    if (previous == null) {
+      MDC.clear();
+    } else {
+      MDC.setContextMap(previous);
     }
   }
 }

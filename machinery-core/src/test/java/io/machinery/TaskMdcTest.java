@@ -31,6 +31,7 @@ class TaskMdcTest {
             seen.put("name", String.valueOf(MDC.get(Worker.MDC_TASK_NAME)));
             seen.put("group", String.valueOf(MDC.get(Worker.MDC_GROUP_UUID)));
             seen.put("queue", String.valueOf(MDC.get(Worker.MDC_QUEUE)));
+            seen.put("request", String.valueOf(MDC.get("request")));
             memory.publish(signature, message);
           }
 
@@ -60,6 +61,7 @@ class TaskMdcTest {
           }
         };
     MDC.put(Worker.MDC_TASK_UUID, "the caller's own task");
+    MDC.put("request", "the caller's request");
     try (Server server = Server.builder().broker(capturing).build()) {
       String uuid = server.sendTask(Signature.create("hello")).signature().uuid();
 
@@ -67,9 +69,11 @@ class TaskMdcTest {
           .containsEntry("uuid", uuid)
           .containsEntry("name", "hello")
           .containsEntry("group", "null")
-          .containsEntry("queue", Config.DEFAULT.defaultQueue());
+          .containsEntry("queue", Config.DEFAULT.defaultQueue())
+          .containsEntry("request", "the caller's request");
       assertThat(MDC.get(Worker.MDC_TASK_UUID)).isEqualTo("the caller's own task");
       assertThat(MDC.get(Worker.MDC_TASK_NAME)).isNull();
+      assertThat(MDC.get("request")).isEqualTo("the caller's request");
     } finally {
       MDC.clear();
       capturing.close();
