@@ -540,11 +540,13 @@ final class TaskExecution implements TaskContext {
         LogText.of(signature.name()),
         LogText.of(signature.uuid()),
         results);
-    List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
-    for (Signature callback : signature.onSuccess()) {
-      sendCallback(
-          signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build(),
-          "success callback");
+    if (!signature.onSuccess().isEmpty()) {
+      List<Arg> resultArgs = results.stream().map(TaskResult::toArg).toList();
+      for (Signature callback : signature.onSuccess()) {
+        sendCallback(
+            signature.immutable() ? callback : callback.toBuilder().addArgs(resultArgs).build(),
+            "success callback");
+      }
     }
     Signature chordCallback = signature.chordCallback();
     if (!signature.groupUuid().isEmpty() && chordCallback != null) {
