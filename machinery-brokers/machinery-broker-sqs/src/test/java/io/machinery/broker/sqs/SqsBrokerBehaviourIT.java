@@ -16,7 +16,6 @@ import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -42,14 +41,8 @@ class SqsBrokerBehaviourIT {
 
   @BeforeEach
   void createBroker() {
-    config =
-        BrokerContract.uniqueQueue(
-            Config.builder()
-                .broker(TestEndpoints.sqsUrl())
-                .sqs(new SqsConfig(1, null, false))
-                .build(),
-            "sqs_it_");
-    broker = SqsBroker.builder(config).createQueues(true).build();
+    config = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), "sqs_it_");
+    broker = SqsTestQueues.broker(config);
     SqsTestQueues.track(config.defaultQueue());
     SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
   }

@@ -29,7 +29,7 @@ class SqsCpuBoundTasksIT extends CpuBoundTasksKit {
   @Override
   protected Broker createBroker(Config config) {
     SqsTestQueues.track(config.defaultQueue());
-    return SqsBroker.builder(config).createQueues(true).build();
+    return SqsTestQueues.broker(config);
   }
 
   @Override

@@ -50,7 +50,7 @@ class SqsDynamoDbAcceptanceIT extends AcceptanceSuite {
 
   @Override
   protected Broker createBroker(Config config) {
-    return SqsBroker.builder(config).createQueues(true).build();
+    return SqsTestQueues.broker(config);
   }
 
   /** SQS hands a message to one of the waiting receives, not to its consumers in turn. */

@@ -1,10 +1,8 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.config.Config;
-import io.machinery.config.SqsConfig;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.InspectorContract;
-import io.machinery.testkit.TestEndpoints;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 
@@ -12,15 +10,12 @@ import org.junit.jupiter.api.AfterEach;
 class SqsInspectorContractIT extends InspectorContract {
   @Override
   protected Config baseConfig() {
-    return Config.builder()
-        .broker(TestEndpoints.sqsUrl())
-        .sqs(new SqsConfig(1, null, false))
-        .build();
+    return SqsTestQueues.config().build();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return SqsBroker.builder(config).createQueues(true).build();
+    return SqsTestQueues.broker(config);
   }
 
   @Override

@@ -6,11 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.machinery.Arg;
 import io.machinery.Signature;
 import io.machinery.config.Config;
-import io.machinery.config.SqsConfig;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -29,14 +27,9 @@ class SqsInspectorIT {
   private final List<SqsBroker> brokers = new ArrayList<>();
 
   private SqsBroker broker(String queue) {
-    Config config =
-        Config.builder()
-            .broker(TestEndpoints.sqsUrl())
-            .sqs(new SqsConfig(1, null, false))
-            .defaultQueue(queue)
-            .build();
+    Config config = SqsTestQueues.config().defaultQueue(queue).build();
     SqsTestQueues.track(queue);
-    SqsBroker broker = SqsBroker.builder(config).createQueues(true).build();
+    SqsBroker broker = SqsTestQueues.broker(config);
     brokers.add(broker);
     return broker;
   }

@@ -10,7 +10,6 @@ import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
-import io.machinery.config.SqsConfig;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
@@ -40,15 +39,11 @@ class SqsMalformedMessagesIT {
   void malformedMessagesAreDeadLetteredWithTheirReasonAndNeverBlockTheQueue() throws Exception {
     Config config =
         BrokerContract.uniqueQueue(
-            Config.builder()
-                .broker(TestEndpoints.sqsUrl())
-                .resultBackend(TestEndpoints.redisUrl())
-                .sqs(new SqsConfig(1, null, false))
-                .build(),
+            SqsTestQueues.config().resultBackend(TestEndpoints.redisUrl()).build(),
             "malformed_it_");
     String queue = config.defaultQueue();
     SqsTestQueues.track(queue);
-    try (SqsBroker broker = SqsBroker.builder(config).createQueues(true).build();
+    try (SqsBroker broker = SqsTestQueues.broker(config);
         RedisBackend backend = RedisBackend.create(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("add", TaskFunction.varargs(long[].class, n -> n[0] + n[1]));

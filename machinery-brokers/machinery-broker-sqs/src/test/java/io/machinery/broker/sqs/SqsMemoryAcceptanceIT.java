@@ -1,12 +1,10 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.config.Config;
-import io.machinery.config.SqsConfig;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
-import io.machinery.testkit.TestEndpoints;
 import java.time.Clock;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -15,15 +13,12 @@ import org.junit.jupiter.api.AfterEach;
 class SqsMemoryAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder()
-        .broker(TestEndpoints.sqsUrl())
-        .sqs(new SqsConfig(1, null, false))
-        .build();
+    return SqsTestQueues.config().build();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return SqsBroker.builder(config).createQueues(true).build();
+    return SqsTestQueues.broker(config);
   }
 
   /** SQS hands a message to one of the waiting receives, not to its consumers in turn. */

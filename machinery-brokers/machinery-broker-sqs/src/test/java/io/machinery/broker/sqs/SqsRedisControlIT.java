@@ -2,7 +2,6 @@ package io.machinery.broker.sqs;
 
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
-import io.machinery.config.SqsConfig;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.ControlSuite;
@@ -17,16 +16,12 @@ import org.junit.jupiter.api.AfterEach;
 class SqsRedisControlIT extends ControlSuite {
   @Override
   protected Config baseConfig() {
-    return Config.builder()
-        .broker(TestEndpoints.sqsUrl())
-        .resultBackend(TestEndpoints.redisUrl())
-        .sqs(new SqsConfig(1, null, false))
-        .build();
+    return SqsTestQueues.config().resultBackend(TestEndpoints.redisUrl()).build();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return SqsBroker.builder(config).createQueues(true).build();
+    return SqsTestQueues.broker(config);
   }
 
   @Override

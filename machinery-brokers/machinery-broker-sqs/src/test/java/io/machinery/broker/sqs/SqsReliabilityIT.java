@@ -47,14 +47,9 @@ class SqsReliabilityIT {
   void createBroker() {
     config =
         BrokerContract.uniqueQueue(
-            Config.builder()
-                .broker(TestEndpoints.sqsUrl())
-                .sqs(new SqsConfig(1, null, false))
-                .maxMessageBytes(LIMIT)
-                .build(),
-            "sqs_rel_");
+            SqsTestQueues.config().maxMessageBytes(LIMIT).build(), "sqs_rel_");
     SqsTestQueues.track(config.defaultQueue());
-    broker = SqsBroker.builder(config).createQueues(true).build();
+    broker = SqsTestQueues.broker(config);
     SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
   }
 

@@ -1,6 +1,8 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.client.aws.AwsClients;
+import io.machinery.config.Config;
+import io.machinery.config.SqsConfig;
 import io.machinery.testkit.TestEndpoints;
 import java.util.List;
 import java.util.Set;
@@ -29,6 +31,19 @@ final class SqsTestQueues {
   static final int DELIVERIES_TO_REACH_THE_OTHER_WORKER = 17;
 
   private SqsTestQueues() {}
+
+  /**
+   * A config on ElasticMQ as most tests want it: short receives (a second's wait, so a stopping
+   * worker is not held up), the queue's own visibility timeout, standard queues.
+   */
+  static Config.Builder config() {
+    return Config.builder().broker(TestEndpoints.sqsUrl()).sqs(new SqsConfig(1, null, false));
+  }
+
+  /** A broker that creates its queues (ElasticMQ starts with none). */
+  static SqsBroker broker(Config config) {
+    return SqsBroker.builder(config).createQueues(true).build();
+  }
 
   static synchronized SqsClient client() {
     if (client == null) {

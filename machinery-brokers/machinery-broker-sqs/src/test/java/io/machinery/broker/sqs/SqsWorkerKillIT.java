@@ -58,7 +58,7 @@ class SqsWorkerKillIT {
     Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
     Path victimLog = dir.resolve("victim.executions");
     Path survivorLog = dir.resolve("survivor.executions");
-    try (SqsBroker broker = SqsBroker.builder(config).createQueues(true).build();
+    try (SqsBroker broker = SqsTestQueues.broker(config);
         RedisBackend backend = RedisBackend.create(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       long sendStarted = System.nanoTime();
