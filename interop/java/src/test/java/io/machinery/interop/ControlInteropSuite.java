@@ -47,6 +47,9 @@ import org.junit.jupiter.api.Timeout;
  * <p>Each test uses a queue of its own and starts the workers it needs: a Go worker with {@code
  * -print-starts}, so every task it starts is one JSON line ({@link GoHarness.GoWorker#output()}),
  * and Java workers whose handlers record what they start, so runs are counted on both sides.
+ *
+ * <p>Size: about 400 lines, one scenario per control feature and the worker set-up they share; the
+ * scenarios read best beside each other, as {@code AcceptanceSuite}'s do.
  */
 @Timeout(180)
 abstract class ControlInteropSuite {
