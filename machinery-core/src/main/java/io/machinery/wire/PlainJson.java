@@ -164,7 +164,14 @@ final class PlainJson {
 
   /** A header map as {@code GoJson.writeValue} writes it: keys sorted, values plain. */
   private boolean headers(Map<String, @Nullable Object> headers) {
-    Object[] keys = headers.keySet().toArray();
+    if (headers.isEmpty()) {
+      raw("{}");
+      return true;
+    }
+    // forEach, not keySet(): a map keeps the views it hands out, for as long as the task lives
+    Object[] keys = new Object[headers.size()];
+    int[] n = {0};
+    headers.forEach((key, value) -> keys[n[0]++] = key);
     for (Object key : keys) {
       if (!(key instanceof String)) {
         return false; // GoJson sorts String.valueOf(key); leave that to it
