@@ -182,6 +182,9 @@ public final class RedisBackend implements Backend {
    */
   @Override
   public CompletableFuture<Void> setStatePendingAllAsync(List<Signature> signatures) {
+    if (signatures.size() == 1) {
+      return setStatePendingAsync(signatures.get(0));
+    }
     List<CompletableFuture<?>> writes = new ArrayList<>(signatures.size());
     for (Signature signature : signatures) {
       TaskState state = TaskState.pending(signature, now());
