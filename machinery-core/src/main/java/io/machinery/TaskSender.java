@@ -40,10 +40,11 @@ import org.jspecify.annotations.Nullable;
  *       push may have gone through (both fail together in practice: the same server, lost or out of
  *       memory).
  *   <li><b>Asynchronous and batch sends</b> are the same path: {@link #sendAsync} takes a list; the
- *       broker gets the whole list at once ({@link Broker#publishAllAsync}: Redis pushes each
- *       queue's run of messages with one command, AMQP collects the confirms). The caller's thread
- *       only encodes and hands commands to the client, except where a component has no asynchronous
- *       form (it then blocks, as its sync call).
+ *       backend gets the list's PENDING writes at once ({@link Backend#setStatePendingAllAsync}:
+ *       one future for all, not one per task) and the broker the whole list ({@link
+ *       Broker#publishAllAsync}: Redis pushes each queue's run of messages with one command, AMQP
+ *       collects the confirms). The caller's thread only encodes and hands commands to the client,
+ *       except where a component has no asynchronous form (it then blocks, as its sync call).
  *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error:
  *       ...".
  * </ul>

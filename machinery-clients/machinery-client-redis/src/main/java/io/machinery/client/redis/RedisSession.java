@@ -539,6 +539,12 @@ public final class RedisSession implements AutoCloseable {
             result.completeExceptionally(failure(error));
           }
         });
+    return withDeadline(command, result);
+  }
+
+  /** Queues the deadline of a command whose caller holds {@code result}, unless it is answered. */
+  private <R> CompletableFuture<R> withDeadline(
+      CompletableFuture<?> command, CompletableFuture<R> result) {
     if (!result.isDone()) {
       deadlines.add(new Deadline(System.nanoTime() + timeout.toNanos(), command, result));
       if (sweeper == null) {
@@ -565,13 +571,7 @@ public final class RedisSession implements AutoCloseable {
             result.completeExceptionally(failure(error));
           }
         });
-    if (!result.isDone()) {
-      deadlines.add(new Deadline(System.nanoTime() + timeout.toNanos(), command, result));
-      if (sweeper == null) {
-        startSweeper();
-      }
-    }
-    return result;
+    return withDeadline(command, result);
   }
 
   /**

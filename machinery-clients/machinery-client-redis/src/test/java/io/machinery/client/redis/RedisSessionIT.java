@@ -26,6 +26,26 @@ class RedisSessionIT {
     return Config.builder().broker(url).build();
   }
 
+  /** A Redis of the test's own, which it stops and starts again. */
+  private static List<String> ownServerArgs(int port) {
+    return List.of(
+        "--port",
+        Integer.toString(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes");
+  }
+
+  private static Config halfASecondTimeout(String url) {
+    return Config.builder()
+        .broker(url)
+        .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500)))
+        .build();
+  }
+
   @Test
   void aScriptRunsAgainAfterTheServerForgotIt() {
     try (RedisSession session =
@@ -168,22 +188,9 @@ class RedisSessionIT {
   void aBatchOfWritesThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes");
+    List<String> args = ownServerArgs(port);
     String url = "redis://127.0.0.1:" + port;
-    Config config =
-        Config.builder()
-            .broker(url)
-            .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500)))
-            .build();
+    Config config = halfASecondTimeout(url);
     OwnRedisServer server = OwnRedisServer.start(dir, port, args);
     try (RedisSession session = RedisSession.open(url, config)) {
       session.await(session.commands().del("q"));
@@ -211,22 +218,9 @@ class RedisSessionIT {
   void aCommandThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes");
+    List<String> args = ownServerArgs(port);
     String url = "redis://127.0.0.1:" + port;
-    Config config =
-        Config.builder()
-            .broker(url)
-            .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500)))
-            .build();
+    Config config = halfASecondTimeout(url);
     OwnRedisServer server = OwnRedisServer.start(dir, port, args);
     try (RedisSession session = RedisSession.open(url, config)) {
       session.await(session.commands().del("q"));
