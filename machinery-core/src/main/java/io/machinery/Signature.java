@@ -58,8 +58,7 @@ public final class Signature {
     this.groupUuid = b.groupUuid;
     this.groupTaskCount = b.groupTaskCount;
     this.args = b.args == null ? null : List.copyOf(b.args);
-    this.headers =
-        b.headers == null ? null : Collections.unmodifiableMap(new LinkedHashMap<>(b.headers));
+    this.headers = b.headers == null ? null : frozen(b.headers);
     this.priority = b.priority;
     this.immutable = b.immutable;
     this.retryCount = b.retryCount;
@@ -71,6 +70,25 @@ public final class Signature {
     this.sqsReceiptHandle = b.sqsReceiptHandle;
     this.stopTaskDeletionOnError = b.stopTaskDeletionOnError;
     this.ignoreWhenTaskNotRegistered = b.ignoreWhenTaskNotRegistered;
+  }
+
+  /** Headers that are there and empty (Go's SendTask makes them so): one map for all signatures. */
+  private static final Map<String, @Nullable Object> NO_HEADERS = Collections.emptyMap();
+
+  /**
+   * A builder's headers, unmodifiable. The builder holds either a map of its own (a {@link
+   * LinkedHashMap} that {@link Builder#headers} or {@link Builder#header} made) or, after {@link
+   * #toBuilder}, a signature's map, which is unmodifiable already and kept as it is: a sender
+   * copies every task a couple of times (its UUID, its routing key), and a copy of the map each
+   * time was most of what a task kept on the heap while its send was in flight.
+   */
+  private static Map<String, @Nullable Object> frozen(Map<String, @Nullable Object> headers) {
+    if (!(headers instanceof LinkedHashMap)) {
+      return headers;
+    }
+    return headers.isEmpty()
+        ? NO_HEADERS
+        : Collections.unmodifiableMap(new LinkedHashMap<>(headers));
   }
 
   /**

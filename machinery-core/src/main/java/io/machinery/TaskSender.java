@@ -40,10 +40,11 @@ import org.jspecify.annotations.Nullable;
  *       push may have gone through (both fail together in practice: the same server, lost or out of
  *       memory).
  *   <li><b>Asynchronous and batch sends</b> are the same path: {@link #sendAsync} takes a list; the
- *       broker gets the whole list at once ({@link Broker#publishAllAsync}: Redis pushes each
- *       queue's run of messages with one command, AMQP collects the confirms). The caller's thread
- *       only encodes and hands commands to the client, except where a component has no asynchronous
- *       form (it then blocks, as its sync call).
+ *       backend gets the list's PENDING writes at once ({@link Backend#setStatePendingAllAsync}:
+ *       one future for all, not one per task) and the broker the whole list ({@link
+ *       Broker#publishAllAsync}: Redis pushes each queue's run of messages with one command, AMQP
+ *       collects the confirms). The caller's thread only encodes and hands commands to the client,
+ *       except where a component has no asynchronous form (it then blocks, as its sync call).
  *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error:
  *       ...".
  * </ul>
@@ -97,37 +98,33 @@ final class TaskSender {
       notSent(prepared, e); // the tasks prepared so far were announced to listeners
       throw e;
     }
-    List<CompletableFuture<Void>> pending = new ArrayList<>(prepared.size());
+    CompletableFuture<Void> pending;
     CompletableFuture<Void> published;
     if (pipelined) {
       // PENDING and the publishes leave together, in one write (Broker#batchWrites)
       try (Broker.WriteBatch batch = broker.batchWrites()) {
-        storePendingAsync(prepared, pending);
+        pending = storePendingAsync(prepared);
         published = publishAfter(prepared, pending);
       }
     } else {
-      storePendingAsync(prepared, pending);
-      CompletableFuture<Void> pendingDone =
-          CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+      pending = storePendingAsync(prepared);
+      CompletableFuture<Void> written = pending;
       published =
-          pendingDone.isDone()
-              ? publishAfter(prepared, pending)
-              : pendingDone
-                  .handleAsync((ok, error) -> publishAfter(prepared, pending), VIRTUAL)
+          written.isDone()
+              ? publishAfter(prepared, written)
+              : written
+                  .handleAsync((ok, error) -> publishAfter(prepared, written), VIRTUAL)
                   .thenCompose(f -> f);
     }
-    CompletableFuture<?>[] all = pending.toArray(new CompletableFuture<?>[pending.size() + 1]);
-    all[pending.size()] = published;
-    return CompletableFuture.allOf(all)
+    CompletableFuture<Void> written = pending;
+    return CompletableFuture.allOf(written, published)
         .handle(
             (ok, error) -> {
               if (error != null) {
-                for (CompletableFuture<Void> write : pending) {
-                  if (write.isCompletedExceptionally()) {
-                    Throwable pendingError = failure(write);
-                    throw new MachineryException(
-                        "Set state pending error: " + message(pendingError), cause(pendingError));
-                  }
+                if (written.isCompletedExceptionally()) {
+                  Throwable pendingError = failure(written);
+                  throw new MachineryException(
+                      "Set state pending error: " + message(pendingError), cause(pendingError));
                 }
                 Throwable c = cause(error);
                 if (c instanceof Refused refused) {
@@ -148,29 +145,32 @@ final class TaskSender {
             });
   }
 
-  /** Issues each task's PENDING write without waiting; a write that throws is a failed future. */
-  private void storePendingAsync(List<Prepared> prepared, List<CompletableFuture<Void>> pending) {
+  /**
+   * Issues the tasks' PENDING writes without waiting, as one future (a batch costs no future per
+   * task); a write that throws is a failed future.
+   */
+  private CompletableFuture<Void> storePendingAsync(List<Prepared> prepared) {
+    List<Signature> signatures = new ArrayList<>(prepared.size());
     for (Prepared p : prepared) {
-      CompletableFuture<Void> write;
-      try {
-        write = backend.setStatePendingAsync(p.signature());
-      } catch (RuntimeException e) {
-        write = CompletableFuture.failedFuture(e);
-      }
-      pending.add(write);
+      signatures.add(p.signature());
+    }
+    try {
+      return backend.setStatePendingAllAsync(signatures);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
     }
   }
 
-  /** Publishes unless a PENDING write has already failed; tells listeners each task's outcome. */
+  /**
+   * Publishes unless the PENDING writes have already failed; tells listeners each task's outcome.
+   */
   private CompletableFuture<Void> publishAfter(
-      List<Prepared> prepared, List<CompletableFuture<Void>> pending) {
-    for (CompletableFuture<Void> write : pending) {
-      if (write.isCompletedExceptionally()) {
-        RuntimeException why =
-            new MachineryException("Set state pending error: " + message(failure(write)));
-        notSent(prepared, why);
-        return CompletableFuture.failedFuture(why);
-      }
+      List<Prepared> prepared, CompletableFuture<Void> pending) {
+    if (pending.isCompletedExceptionally()) {
+      RuntimeException why =
+          new MachineryException("Set state pending error: " + message(failure(pending)));
+      notSent(prepared, why);
+      return CompletableFuture.failedFuture(why);
     }
     List<Signature> signatures = new ArrayList<>(prepared.size());
     List<byte[]> messages = new ArrayList<>(prepared.size());
@@ -212,7 +212,25 @@ final class TaskSender {
                                 : new MachineryException(message(error), cause(error))));
       }
     }
-    return CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new));
+    return allOfDistinct(sends);
+  }
+
+  /**
+   * One future for a broker's answers; a broker that pushes a run of messages with one command
+   * gives the same future for each, which is waited for once.
+   */
+  private static CompletableFuture<Void> allOfDistinct(List<CompletableFuture<Void>> sends) {
+    List<CompletableFuture<Void>> distinct = new ArrayList<>();
+    CompletableFuture<Void> previous = null;
+    for (CompletableFuture<Void> send : sends) {
+      if (send != previous) {
+        distinct.add(send);
+        previous = send;
+      }
+    }
+    return distinct.size() == 1
+        ? distinct.get(0)
+        : CompletableFuture.allOf(distinct.toArray(CompletableFuture[]::new));
   }
 
   /** A pre-publish handler refused the send: its exception travels through the future unchanged. */

@@ -82,6 +82,30 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * Stores PENDING for several tasks without making the sender wait (what {@code Server.sendTasks}
+   * and its asynchronous form call): one future for all the writes, so that a batch does not cost a
+   * future per task. The default calls {@link #setStatePendingAsync} for each.
+   *
+   * @param signatures the tasks, with their UUIDs
+   * @return a future completed when every write is done, exceptionally when one failed (with that
+   *     failure)
+   */
+  default CompletableFuture<Void> setStatePendingAllAsync(List<Signature> signatures) {
+    if (signatures.size() == 1) {
+      return setStatePendingAsync(signatures.get(0));
+    }
+    CompletableFuture<?>[] writes = new CompletableFuture<?>[signatures.size()];
+    for (int i = 0; i < writes.length; i++) {
+      try {
+        writes[i] = setStatePendingAsync(signatures.get(i));
+      } catch (RuntimeException e) {
+        writes[i] = CompletableFuture.failedFuture(e);
+      }
+    }
+    return CompletableFuture.allOf(writes);
+  }
+
+  /**
    * The connection this backend's writes travel on, when a broker may share it; see {@link
    * Broker#writeOrder()}. Empty (the default): none is shared.
    *

@@ -53,6 +53,12 @@ public final class WireCodec {
    * @throws IllegalArgumentException if an argument's value does not fit its Go type
    */
   public static byte[] encode(Signature signature) {
+    byte[] plain = PlainJson.signature(signature);
+    return plain != null ? plain : encodeWithJackson(signature);
+  }
+
+  /** {@link #encode(Signature)} without {@code PlainJson}'s shortcut (its tests compare both). */
+  static byte[] encodeWithJackson(Signature signature) {
     return write(out -> writeSignature(out, signature));
   }
 
@@ -95,6 +101,12 @@ public final class WireCodec {
    * @return the JSON, UTF-8
    */
   public static byte[] encode(TaskState state) {
+    byte[] plain = PlainJson.state(state);
+    return plain != null ? plain : encodeWithJackson(state);
+  }
+
+  /** {@link #encode(TaskState)} without {@code PlainJson}'s shortcut (its tests compare both). */
+  static byte[] encodeWithJackson(TaskState state) {
     return write(out -> writeState(out, state));
   }
 

@@ -172,11 +172,28 @@ public final class RedisBackend implements Backend {
   @Override
   public CompletableFuture<Void> setStatePendingAsync(Signature signature) {
     TaskState state = TaskState.pending(signature, now());
-    return session
-        .timed(
-            commands.set(
-                signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)))
-        .thenApply(ok -> null);
+    return session.timedDone(
+        commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
+  }
+
+  /**
+   * PENDING for a batch: a {@code SET <uuid> <state> EX <expiry>} per task, as {@link
+   * #setStatePendingAsync}, with one future and one deadline for them all.
+   */
+  @Override
+  public CompletableFuture<Void> setStatePendingAllAsync(List<Signature> signatures) {
+    if (signatures.size() == 1) {
+      return setStatePendingAsync(signatures.get(0));
+    }
+    List<CompletableFuture<?>> writes = new ArrayList<>(signatures.size());
+    for (Signature signature : signatures) {
+      TaskState state = TaskState.pending(signature, now());
+      writes.add(
+          commands
+              .set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds))
+              .toCompletableFuture());
+    }
+    return session.timedAll(writes);
   }
 
   /** The connection state writes travel on; see {@link io.machinery.spi.Broker#writeOrder}. */

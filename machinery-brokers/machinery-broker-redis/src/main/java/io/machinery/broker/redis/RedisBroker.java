@@ -346,7 +346,7 @@ public final class RedisBroker implements Broker {
   }
 
   private CompletableFuture<Void> done(io.lettuce.core.RedisFuture<?> reply) {
-    return session.timed(reply).thenApply(ok -> null);
+    return session.timedDone(reply);
   }
 
   // --------------------------------------------------------------------------------------------

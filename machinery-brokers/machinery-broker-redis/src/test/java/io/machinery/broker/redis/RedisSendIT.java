@@ -83,8 +83,9 @@ class RedisSendIT {
   }
 
   /**
-   * The real backend, except that the answer to each PENDING write is held back until {@code gate}
-   * completes: whatever the sender does before that, it did without waiting for PENDING.
+   * The real backend, except that the answer to the PENDING writes (one task's or a batch's) is
+   * held back until {@code gate} completes: whatever the sender does before that, it did without
+   * waiting for PENDING.
    */
   private static Backend heldBack(Backend real, CompletableFuture<Void> gate) {
     return (Backend)
@@ -94,7 +95,8 @@ class RedisSendIT {
             (proxy, method, args) -> {
               try {
                 Object result = method.invoke(real, args);
-                if (method.getName().equals("setStatePendingAsync")) {
+                if (method.getName().equals("setStatePendingAsync")
+                    || method.getName().equals("setStatePendingAllAsync")) {
                   return ((CompletableFuture<?>) result).thenCombine(gate, (a, b) -> null);
                 }
                 return result;

@@ -539,6 +539,12 @@ public final class RedisSession implements AutoCloseable {
             result.completeExceptionally(failure(error));
           }
         });
+    return withDeadline(command, result);
+  }
+
+  /** Queues the deadline of a command whose caller holds {@code result}, unless it is answered. */
+  private <R> CompletableFuture<R> withDeadline(
+      CompletableFuture<?> command, CompletableFuture<R> result) {
     if (!result.isDone()) {
       deadlines.add(new Deadline(System.nanoTime() + timeout.toNanos(), command, result));
       if (sweeper == null) {
@@ -549,6 +555,75 @@ public final class RedisSession implements AutoCloseable {
   }
 
   static final long SWEEP_MILLIS = 50;
+
+  /**
+   * {@link #timed} for a write whose reply nobody reads: the future completes with null, without a
+   * further stage to drop the reply.
+   */
+  public CompletableFuture<Void> timedDone(CompletionStage<?> reply) {
+    CompletableFuture<?> command = reply.toCompletableFuture();
+    CompletableFuture<Void> result = new CompletableFuture<>();
+    command.whenComplete(
+        (value, error) -> {
+          if (error == null) {
+            result.complete(null);
+          } else {
+            result.completeExceptionally(failure(error));
+          }
+        });
+    return withDeadline(command, result);
+  }
+
+  /**
+   * {@link #timedDone} for many writes at once (a batch's PENDING states): one future for all, done
+   * when every reply is in, failed with the first failure; one deadline for all, at which the
+   * commands still unanswered are cancelled as {@link #timed} cancels one. A future and a deadline
+   * per command cost more than the command's own bookkeeping.
+   */
+  public CompletableFuture<Void> timedAll(List<? extends CompletionStage<?>> replies) {
+    if (replies.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    if (replies.size() == 1) {
+      return timedDone(replies.get(0));
+    }
+    return timedDone(new AllReplies(replies));
+  }
+
+  /** Completes when all its commands have; cancelling it cancels them. */
+  private static final class AllReplies extends CompletableFuture<Void>
+      implements java.util.function.BiConsumer<Object, @Nullable Throwable> {
+    private final CompletableFuture<?>[] commands;
+    private final java.util.concurrent.atomic.AtomicInteger remaining;
+
+    AllReplies(List<? extends CompletionStage<?>> replies) {
+      commands = new CompletableFuture<?>[replies.size()];
+      remaining = new java.util.concurrent.atomic.AtomicInteger(commands.length);
+      for (int i = 0; i < commands.length; i++) {
+        commands[i] = replies.get(i).toCompletableFuture();
+      }
+      for (CompletableFuture<?> command : commands) {
+        command.whenComplete(this);
+      }
+    }
+
+    @Override
+    public void accept(Object value, @Nullable Throwable error) {
+      if (error != null) {
+        completeExceptionally(error);
+      } else if (remaining.decrementAndGet() == 0) {
+        complete(null);
+      }
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      for (CompletableFuture<?> command : commands) {
+        command.cancel(false);
+      }
+      return super.cancel(mayInterruptIfRunning);
+    }
+  }
 
   // ----------------------------------------------------------------------------------------------
   // batches

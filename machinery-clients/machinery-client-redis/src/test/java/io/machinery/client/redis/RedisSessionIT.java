@@ -26,6 +26,26 @@ class RedisSessionIT {
     return Config.builder().broker(url).build();
   }
 
+  /** A Redis of the test's own, which it stops and starts again. */
+  private static List<String> ownServerArgs(int port) {
+    return List.of(
+        "--port",
+        Integer.toString(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes");
+  }
+
+  private static Config halfASecondTimeout(String url) {
+    return Config.builder()
+        .broker(url)
+        .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500)))
+        .build();
+  }
+
   @Test
   void aScriptRunsAgainAfterTheServerForgotIt() {
     try (RedisSession session =
@@ -138,25 +158,69 @@ class RedisSessionIT {
   }
 
   @Test
+  void timedAllWaitsForEveryWriteAndFailsWithTheFirstFailure() {
+    try (RedisSession session =
+        RedisSession.open(TestEndpoints.redisUrl(), config(TestEndpoints.redisUrl()))) {
+      String key = "session_it_" + UUID.randomUUID();
+      List<CompletableFuture<?>> writes = new java.util.ArrayList<>();
+      for (int i = 0; i < 100; i++) {
+        writes.add(session.commands().rpush(key, bytes(Integer.toString(i))).toCompletableFuture());
+      }
+      session.await(session.timedAll(writes));
+      assertThat(writes).allMatch(w -> w.isDone() && !w.isCompletedExceptionally());
+      assertThat(session.await(session.commands().llen(key))).isEqualTo(100);
+      // a list is not a string: the SET of a value into it is fine, the INCR after it fails
+      String counter = "session_it_" + UUID.randomUUID();
+      CompletableFuture<Void> all =
+          session.timedAll(
+              List.of(
+                  session.commands().set(counter, bytes("x")),
+                  session.commands().incr(counter),
+                  session.commands().del(key)));
+      assertThatThrownBy(() -> session.await(all))
+          .isInstanceOf(MachineryException.class)
+          .hasMessageContaining("not an integer");
+      session.await(session.commands().del(counter));
+    }
+  }
+
+  @Test
+  void aBatchOfWritesThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    int port = OwnRedisServer.freePort();
+    List<String> args = ownServerArgs(port);
+    String url = "redis://127.0.0.1:" + port;
+    Config config = halfASecondTimeout(url);
+    OwnRedisServer server = OwnRedisServer.start(dir, port, args);
+    try (RedisSession session = RedisSession.open(url, config)) {
+      session.await(session.commands().del("q"));
+      server.close();
+      List<CompletableFuture<?>> writes = new java.util.ArrayList<>();
+      for (int i = 0; i < 10; i++) {
+        writes.add(session.commands().rpush("q", bytes("task" + i)).toCompletableFuture());
+      }
+      // the sender is told that none was sent: none may run later
+      assertThatThrownBy(() -> session.await(session.timedAll(writes)))
+          .isInstanceOf(MachineryException.class)
+          .hasMessageContaining("did not answer");
+      server = OwnRedisServer.start(dir, port, args);
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(() -> "PONG".equals(session.await(session.commands().ping())));
+      assertThat(session.await(session.commands().llen("q"))).isZero();
+    } finally {
+      server.close();
+    }
+  }
+
+  @Test
   void aCommandThatTimedOutWhileRedisWasDownIsNeverSentAfterTheReconnect(
       @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes");
+    List<String> args = ownServerArgs(port);
     String url = "redis://127.0.0.1:" + port;
-    Config config =
-        Config.builder()
-            .broker(url)
-            .redis(io.machinery.config.RedisConfig.DEFAULT.withReadTimeout(Duration.ofMillis(500)))
-            .build();
+    Config config = halfASecondTimeout(url);
     OwnRedisServer server = OwnRedisServer.start(dir, port, args);
     try (RedisSession session = RedisSession.open(url, config)) {
       session.await(session.commands().del("q"));
