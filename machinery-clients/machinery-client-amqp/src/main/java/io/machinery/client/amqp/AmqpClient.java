@@ -121,10 +121,12 @@ public final class AmqpClient implements AutoCloseable {
     this.connectionName = b.connectionName;
     this.options = b.options.build();
     this.dispatch =
-        b.virtualThreadDispatch
-            ? Executors.newThreadPerTaskExecutor(
-                Thread.ofVirtual().name(b.connectionName + "-dispatch-", 0).factory())
-            : null;
+        b.directDispatch
+            ? new DirectExecutorService()
+            : b.virtualThreadDispatch
+                ? Executors.newThreadPerTaskExecutor(
+                    Thread.ofVirtual().name(b.connectionName + "-dispatch-", 0).factory())
+                : null;
     List<ConnectionFactory> factories = new ArrayList<>(b.urls.size());
     for (AmqpUrl url : b.urls) {
       ConnectionFactory f = options.connectionFactory(url);
@@ -451,6 +453,7 @@ public final class AmqpClient implements AutoCloseable {
     private int publisherChannels = DEFAULT_PUBLISHER_CHANNELS;
     private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
     private boolean virtualThreadDispatch;
+    private boolean directDispatch;
 
     private Builder(List<AmqpUrl> urls) {
       if (urls.isEmpty()) {
@@ -525,6 +528,19 @@ public final class AmqpClient implements AutoCloseable {
      */
     public Builder virtualThreadDispatch(boolean value) {
       virtualThreadDispatch = value;
+      return this;
+    }
+
+    /**
+     * Runs the client library's consumer callbacks on the connection's own thread, the one that
+     * reads from the socket, in order: no hand-off to another thread per message. Every callback
+     * must then return quickly and never block nor wait for a reply from RabbitMQ (a blocked
+     * callback stalls every channel of the connection, and its heartbeats); publishing,
+     * acknowledging and starting a thread are fine. Takes precedence over {@link
+     * #virtualThreadDispatch}.
+     */
+    public Builder directDispatch(boolean value) {
+      directDispatch = value;
       return this;
     }
 
