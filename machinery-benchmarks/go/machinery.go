@@ -88,4 +88,10 @@ func (m *machinerySystem) startWorker(c int, done func(), stamp func(int64)) (fu
 	return w.Quit, nil
 }
 
-func (m *machinerySystem) close() {}
+// close closes the AMQP broker's publishing connections (Go's Redis broker keeps none open), so RabbitMQ
+// does not log each producer's exit as a lost connection
+func (m *machinerySystem) close() {
+	if b, ok := m.srv.GetBroker().(interface{ CloseConnections() error }); ok {
+		b.CloseConnections()
+	}
+}
