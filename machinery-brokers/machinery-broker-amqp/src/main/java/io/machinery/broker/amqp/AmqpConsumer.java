@@ -311,19 +311,24 @@ final class AmqpConsumer implements Consumption {
             return;
           }
         }
+        // published before fetching is read: stopFetching either sees this thread and interrupts
+        // it, or this thread sees that fetching stopped
         waitingForSlot = Thread.currentThread();
+        boolean reserved = false;
         try {
           if (fetching.get()) {
             handler.reserve(1);
-          } else {
-            throw new InterruptedException();
+            reserved = true;
           }
         } catch (InterruptedException e) {
-          putBackWaiting(); // stopFetching while waiting for a slot: back in their place
-          return;
+          // stopFetching while waiting for a slot
         } finally {
           waitingForSlot = null;
           Thread.interrupted(); // an interrupt meant for the wait must not outlive it
+        }
+        if (!reserved) {
+          putBackWaiting(); // fetching stopped: back in their place
+          return;
         }
         synchronized (waiting) {
           waiting.poll();
