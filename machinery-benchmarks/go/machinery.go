@@ -7,6 +7,8 @@ import (
 
 	machinery "github.com/RichardKnop/machinery/v2"
 	redisbackend "github.com/RichardKnop/machinery/v2/backends/redis"
+	amqpbroker "github.com/RichardKnop/machinery/v2/brokers/amqp"
+	"github.com/RichardKnop/machinery/v2/brokers/iface"
 	redisbroker "github.com/RichardKnop/machinery/v2/brokers/redis"
 	"github.com/RichardKnop/machinery/v2/config"
 	eagerlock "github.com/RichardKnop/machinery/v2/locks/eager"
@@ -14,7 +16,8 @@ import (
 	"github.com/RichardKnop/machinery/v2/tasks"
 )
 
-// Go Machinery v2 with its Redis broker and Redis backend (go-redis), as interop/go builds them.
+// Go Machinery v2 with its Redis backend (go-redis) and its Redis broker, as interop/go builds them, or
+// (system machinery-amqp) its AMQP broker on -amqp.
 type machinerySystem struct {
 	srv *machinery.Server
 	o   opts
@@ -25,16 +28,29 @@ func openMachinery(o opts, addr string, db int) (system, error) {
 	mlog.SetInfo(quiet) // its INFO lines go to stdout, which carries our JSON
 	mlog.SetWarning(quiet)
 	mlog.SetDebug(quiet)
+	redisURL := fmt.Sprintf("redis://%s/%d", addr, db)
 	cnf := &config.Config{
-		Broker:          fmt.Sprintf("redis://%s/%d", addr, db),
-		ResultBackend:   fmt.Sprintf("redis://%s/%d", addr, db),
+		Broker:          redisURL,
+		ResultBackend:   redisURL,
 		DefaultQueue:    o.queue,
 		ResultsExpireIn: 600,
 		Redis:           &config.RedisConfig{NormalTasksPollPeriod: 1000, DelayedTasksPollPeriod: 500},
 		NoUnixSignals:   true,
 	}
-	srv := machinery.NewServer(cnf, redisbroker.NewGR(cnf, []string{addr}, db),
-		redisbackend.NewGR(cnf, []string{addr}, db), eagerlock.New())
+	var broker iface.Broker
+	if o.system == "machinery-amqp" {
+		// the config a Go user writes for RabbitMQ: a durable direct exchange, the queue bound with its own
+		// name (with Go's example binding key "machinery_task" a Go publisher also fills a queue of that
+		// name that nobody reads), prefetch = the worker's concurrency; the exchange is named after the
+		// queue, so the driver can delete both after the row
+		cnf.Broker = o.amqpURL
+		cnf.AMQP = &config.AMQPConfig{Exchange: o.queue + "_exchange", ExchangeType: "direct",
+			BindingKey: o.queue, PrefetchCount: o.c}
+		broker = amqpbroker.New(cnf)
+	} else {
+		broker = redisbroker.NewGR(cnf, []string{addr}, db)
+	}
+	srv := machinery.NewServer(cnf, broker, redisbackend.NewGR(cnf, []string{addr}, db), eagerlock.New())
 	return &machinerySystem{srv: srv, o: o}, nil
 }
 
@@ -72,4 +88,10 @@ func (m *machinerySystem) startWorker(c int, done func(), stamp func(int64)) (fu
 	return w.Quit, nil
 }
 
-func (m *machinerySystem) close() {}
+// close closes the AMQP broker's publishing connections (Go's Redis broker keeps none open), so RabbitMQ
+// does not log each producer's exit as a lost connection
+func (m *machinerySystem) close() {
+	if b, ok := m.srv.GetBroker().(interface{ CloseConnections() error }); ok {
+		b.CloseConnections()
+	}
+}

@@ -1,17 +1,18 @@
 // Command outside-go is the Go side of the outside-in benchmark (scripts/bench/outside.sh): the same three
-// roles as the Java side (io.machinery.benchmarks.outside.OutsideBenchmark), for Go Machinery v2 and Asynq,
-// each run as its own process by the driver:
+// roles as the Java side (io.machinery.benchmarks.outside.OutsideBenchmark), for Go Machinery v2 (Redis broker,
+// or AMQP broker with machinery-amqp; Redis backend) and Asynq, each run as its own process by the driver:
 //
-//	outside-go produce -system machinery|asynq -redis URL -queue Q -n N [-redis-pid P]
-//	outside-go work    -system machinery|asynq -redis URL -queue Q -n N -c C -latency L [-redis-pid P]
-//	outside-go latency -system machinery|asynq -redis URL -queue Q -n L [-gap-ms 5] [-latency-warmup W]
+//	outside-go produce -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n N [-redis-pid P]
+//	outside-go work    -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n N -c C -latency L [-redis-pid P]
+//	outside-go latency -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n L [-gap-ms 5] [-latency-warmup W]
 //
 // produce sends N no-op tasks one at a time and prints one JSON line. work starts a worker of concurrency C on
 // the pre-filled queue, prints a JSON line when N tasks are done (cold = whole drain, warm = second half), then
 // waits for L "stamp" tasks, each carrying its send time (Unix nanoseconds), and prints the enqueue->start
 // latencies as a second JSON line. latency sends those L tasks one at a time into the idle worker, after W untimed
 // sends to a queue no worker reads (the Java side's warm-up; kept here so both run the same steps). CPU figures
-// are utime+stime from /proc/<pid>/stat, for this process and for redis-server (-redis-pid), over the phase.
+// are utime+stime from /proc/<pid>/stat, for this process and for the broker's server (-redis-pid: redis-server,
+// or RabbitMQ's beam.smp for machinery-amqp), over the phase.
 package main
 
 import (
@@ -30,6 +31,7 @@ import (
 
 type opts struct {
 	system, redisURL, queue string
+	amqpURL                 string
 	n, c, latency, gapMs    int
 	redisPID, latencyWarmup int
 }
@@ -51,14 +53,15 @@ func main() {
 	role := os.Args[1]
 	fs := flag.NewFlagSet(role, flag.ExitOnError)
 	var o opts
-	fs.StringVar(&o.system, "system", "machinery", "machinery (Go Machinery v2) or asynq")
+	fs.StringVar(&o.system, "system", "machinery", "machinery (Go Machinery v2), machinery-amqp (its AMQP broker) or asynq")
+	fs.StringVar(&o.amqpURL, "amqp", "amqp://guest:guest@127.0.0.1:5672/", "AMQP URL (machinery-amqp's broker)")
 	fs.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/9", "Redis URL, redis://host:port/db")
 	fs.StringVar(&o.queue, "queue", "outside_bench", "queue name")
 	fs.IntVar(&o.n, "n", 100000, "tasks")
 	fs.IntVar(&o.c, "c", 10, "worker concurrency")
 	fs.IntVar(&o.latency, "latency", 0, "latency tasks the worker waits for after the drain")
 	fs.IntVar(&o.gapMs, "gap-ms", 5, "pause between latency tasks, so that each finds the worker idle")
-	fs.IntVar(&o.redisPID, "redis-pid", 0, "redis-server's pid, for its CPU time")
+	fs.IntVar(&o.redisPID, "redis-pid", 0, "the broker server's pid (redis-server, beam.smp), for its CPU time")
 	fs.IntVar(&o.latencyWarmup, "latency-warmup", 0, "untimed sends to a queue no worker reads before the latency tasks")
 	fs.Parse(os.Args[2:])
 
@@ -95,7 +98,7 @@ func open(o opts) (system, error) {
 		return nil, err
 	}
 	switch o.system {
-	case "machinery":
+	case "machinery", "machinery-amqp":
 		return openMachinery(o, addr, db)
 	case "asynq":
 		return openAsynq(o, addr, db)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The outside-in benchmark (docs/benchmarks.md, "Outside in"): separate producer and worker processes for
 # Machinery for Java, Go Machinery v2, Asynq and a bare Lettuce program, side by side in one run; prints one
-# markdown table. Arguments go to io.machinery.benchmarks.outside.OutsideBenchmark (--help), e.g.
+# markdown table; with --systems java-amqp,go-machinery-amqp the same two libraries on their AMQP broker (RabbitMQ from
+# AMQP_URL, Redis backend). Arguments go to io.machinery.benchmarks.outside.OutsideBenchmark (--help), e.g.
 #
 #   scripts/bench/outside.sh                                   # 100,000 tasks, concurrency 1,10,100, every system
 #   scripts/bench/outside.sh --tasks 20000 --concurrency 10 --systems java,go-machinery

@@ -26,6 +26,7 @@ import org.jspecify.annotations.Nullable;
  *     [--latency 200] [--gap-ms 5] [--latency-warmup 0] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
  *     [--jfr-concurrency 10] [--jfr-settings profile] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
  *     [--before-jar OLD.jar] (systems java-before, java-async-before, java-batch-before: those rows from an older build, in the same run)
+ *     [--amqp amqp://guest:guest@127.0.0.1:5672/] [--rabbit-pid P] (systems java-amqp, go-machinery-amqp)
  * </pre>
  *
  * <p>For each system and worker concurrency C, on an emptied Redis database: a producer process
@@ -41,8 +42,12 @@ import org.jspecify.annotations.Nullable;
  * redis-server (whose pid comes from INFO, so a remote Redis shows n/a). Systems: {@code java}
  * (this library), {@code go-machinery} (Go Machinery v2) and {@code asynq} (both from {@code
  * machinery-benchmarks/go}), and {@code lettuce}: a bare Lettuce program, the floor of what a
- * reliable Redis queue costs (see {@link Roles}). Child processes are launched by this driver; the
- * same class is their entry point ({@code produce}, {@code work}, {@code latency}).
+ * reliable Redis queue costs (see {@link Roles}). {@code java-amqp} and {@code go-machinery-amqp}
+ * are the same two libraries with their AMQP broker on RabbitMQ ({@code --amqp}, default {@code
+ * AMQP_URL}) and the Redis backend: each row gets an exchange and queues of its own names, deleted
+ * after the row (the RabbitMQ may be shared), and its broker CPU is RabbitMQ's {@code beam.smp}'s
+ * (found in {@code /proc}, or {@code --rabbit-pid}). Child processes are launched by this driver;
+ * the same class is their entry point ({@code produce}, {@code work}, {@code latency}).
  */
 public final class OutsideBenchmark {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -71,6 +76,9 @@ public final class OutsideBenchmark {
         case "--latency-warmup" -> d.latencyWarmup = Integer.parseInt(v);
         case "--redis" -> d.redis = v;
         case "--redis-pid" -> d.redisPid = Long.parseLong(v);
+        case "--amqp" -> d.amqp = v;
+        case "--rabbit-pid" -> d.rabbitPid = Long.parseLong(v);
+        case "--queue" -> d.queue = v;
         case "--rounds" -> d.rounds = Integer.parseInt(v);
         case "--jfr" -> d.jfrDir = Path.of(v);
         case "--jfr-concurrency" -> d.jfrConcurrency = Integer.parseInt(v);
@@ -83,7 +91,9 @@ public final class OutsideBenchmark {
               "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
                   + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
-                  + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before");
+                  + " [--amqp URL] [--rabbit-pid P]"
+                  + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before,"
+                  + " java-amqp, go-machinery-amqp (AMQP broker, Redis backend), java-amqp-before");
           return;
         }
         default -> throw new IllegalArgumentException("unknown argument " + a + " (try --help)");
@@ -97,7 +107,8 @@ public final class OutsideBenchmark {
                   role,
                   d.systems.get(0),
                   d.redis,
-                  QUEUE,
+                  d.amqp,
+                  d.queue,
                   d.tasks,
                   d.concurrencies[0],
                   d.latency,
@@ -132,6 +143,14 @@ public final class OutsideBenchmark {
 
     String redis = defaultRedis();
     long redisPid = -1;
+    String amqp = defaultAmqp();
+
+    /** RabbitMQ's beam.smp, whose CPU the AMQP rows show as the broker's (-1: find it). */
+    long rabbitPid = -1;
+
+    /** The queue of a child process (the driver gives each AMQP row names of its own). */
+    String queue = QUEUE;
+
     int rounds = 1;
     @Nullable Path jfrDir;
     int jfrConcurrency = 10;
@@ -156,6 +175,11 @@ public final class OutsideBenchmark {
           + "/9";
     }
 
+    private static String defaultAmqp() {
+      String url = System.getenv("AMQP_URL");
+      return url == null || url.isBlank() ? "amqp://guest:guest@127.0.0.1:5672/" : url;
+    }
+
     private static Path tempDir() {
       try {
         return Files.createTempDirectory("outside-bench-");
@@ -167,6 +191,9 @@ public final class OutsideBenchmark {
     void run(String[] args) throws Exception {
       if (redisPid < 0) {
         redisPid = localRedisPid();
+      }
+      if (rabbitPid < 0 && systems.stream().anyMatch(Driver::isAmqp)) {
+        rabbitPid = Rabbit.localPid();
       }
       List<Row> rows = new ArrayList<>();
       for (int round = 1; round <= rounds; round++) {
@@ -223,16 +250,42 @@ public final class OutsideBenchmark {
       }
     }
 
+    static boolean isAmqp(String system) {
+      return system.contains("-amqp");
+    }
+
     Row measure(String system, int c) throws Exception {
+      if (!isAmqp(system)) {
+        return measure(system, c, QUEUE, redisPid);
+      }
+      String q =
+          "outside_bench_"
+              + system
+              + "_c"
+              + c
+              + "_"
+              + ProcessHandle.current().pid()
+              + "_"
+              + rowIds++;
+      try {
+        return measure(system, c, q, rabbitPid);
+      } finally {
+        Rabbit.delete(amqp, q, List.of(q, Roles.warmupQueue(q)), Roles.exchangeFor(q));
+      }
+    }
+
+    private int rowIds;
+
+    private Row measure(String system, int c, String q, long brokerPid) throws Exception {
       flush();
-      JsonNode produced = lastJson(start(system, "produce", tasks, c), "produced");
-      Process worker = start(system, "work", tasks, c);
+      JsonNode produced = lastJson(start(system, "produce", tasks, c, q, brokerPid), "produced");
+      Process worker = start(system, "work", tasks, c, q, brokerPid);
       BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
       Thread.ofPlatform().daemon().start(() -> readEvents(worker, events));
       JsonNode drained = await(events, worker, "drained");
       JsonNode lat = null;
       if (latency > 0) {
-        Process sender = start(system, "latency", latency, c);
+        Process sender = start(system, "latency", latency, c, q, brokerPid);
         lat = await(events, worker, "latency");
         sender.waitFor(30, TimeUnit.SECONDS);
       }
@@ -243,20 +296,27 @@ public final class OutsideBenchmark {
       return new Row(system, c, produced, drained, lat);
     }
 
-    private Process start(String system, String role, int n, int c) throws Exception {
+    private Process start(String system, String role, int n, int c, String q, long brokerPid)
+        throws Exception {
       List<String> cmd = new ArrayList<>();
-      boolean go = system.equals("go-machinery") || system.equals("asynq");
+      boolean go = system.startsWith("go-machinery") || system.equals("asynq");
       if (go) {
         cmd.addAll(
             List.of(
                 goBinary.toAbsolutePath().toString(),
                 role,
                 "-system",
-                system.equals("asynq") ? "asynq" : "machinery",
+                switch (system) {
+                  case "asynq" -> "asynq";
+                  case "go-machinery-amqp" -> "machinery-amqp";
+                  default -> "machinery";
+                },
                 "-redis",
                 redis,
+                "-amqp",
+                amqp,
                 "-queue",
-                QUEUE,
+                q,
                 "-n",
                 Integer.toString(n),
                 "-c",
@@ -266,7 +326,7 @@ public final class OutsideBenchmark {
                 "-gap-ms",
                 Integer.toString(gapMs),
                 "-redis-pid",
-                Long.toString(redisPid)));
+                Long.toString(brokerPid)));
         if (latencyWarmup > 0) {
           cmd.addAll(List.of("-latency-warmup", Integer.toString(latencyWarmup)));
         }
@@ -308,9 +368,12 @@ public final class OutsideBenchmark {
                 "--gap-ms",
                 Integer.toString(gapMs),
                 "--redis-pid",
-                Long.toString(redisPid)));
+                Long.toString(brokerPid)));
         if (latencyWarmup > 0) { // only then: an older jar (--before-jar) does not know it
           cmd.addAll(List.of("--latency-warmup", Integer.toString(latencyWarmup)));
+        }
+        if (isAmqp(system)) { // only then, as above
+          cmd.addAll(List.of("--amqp", amqp, "--queue", q));
         }
       }
       Path log = logs.resolve(system + "-" + role + "-c" + c + ".log");

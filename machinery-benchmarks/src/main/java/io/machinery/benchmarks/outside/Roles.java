@@ -19,7 +19,9 @@ import io.machinery.TaskState;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.benchmarks.sidebyside.Percentiles;
+import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.wire.WireCodec;
 import java.time.Instant;
@@ -41,9 +43,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * into the idle worker). Each prints JSON lines on stdout, with the same fields as {@code
  * machinery-benchmarks/go}. Systems: {@code java} (Machinery for Java, Redis broker + Redis
  * backend; {@code java-async} and {@code java-batch} send with {@code sendTaskAsync} and {@code
- * sendTasks} of {@value #BATCH}) and {@code lettuce} (a bare Lettuce program doing the least a
- * reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the
- * result, LREM as the ack to drain, C loops on one shared asynchronous connection).
+ * sendTasks} of {@value #BATCH}; {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and
+ * {@code lettuce} (a bare Lettuce program doing the least a reliable Redis queue does per task:
+ * RPUSH to send; LMOVE into a processing list, SET of the result, LREM as the ack to drain, C loops
+ * on one shared asynchronous connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
@@ -62,6 +65,7 @@ final class Roles {
       String role,
       String system,
       String redisUrl,
+      String amqpUrl,
       String queue,
       int tasks,
       int concurrency,
@@ -72,7 +76,7 @@ final class Roles {
 
   void run() throws Exception {
     switch (o.system()) {
-      case "java", "java-async", "java-batch" -> {
+      case "java", "java-async", "java-batch", "java-amqp" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
@@ -99,24 +103,48 @@ final class Roles {
       case "lettuce" -> lettuce();
       default ->
           throw new IllegalArgumentException(
-              "unknown system " + o.system() + " (java, java-async, java-batch, lettuce)");
+              "unknown system "
+                  + o.system()
+                  + " (java, java-async, java-batch, java-amqp, lettuce)");
     }
   }
 
   private Server server() {
-    Config config =
+    boolean amqp = o.system().equals("java-amqp");
+    Config.Builder builder =
         Config.builder()
-            .broker(o.redisUrl())
+            .broker(amqp ? o.amqpUrl() : o.redisUrl())
             .resultBackend(o.redisUrl())
             .defaultQueue(o.queue())
             .resultsExpireIn(RESULTS_EXPIRE_IN)
-            .noUnixSignals(true)
-            .build();
+            .noUnixSignals(true);
+    if (amqp) {
+      builder.amqp(amqpConfig(o.queue(), o.concurrency()));
+    }
+    Config config = builder.build();
     return Server.builder()
         .config(config)
-        .broker(RedisBroker.create(config))
+        .broker(amqp ? AmqpBroker.create(config) : RedisBroker.create(config))
         .backend(RedisBackend.create(config))
         .build();
+  }
+
+  /**
+   * The AMQP settings of the {@code java-amqp} row, the same as the Go row's ({@code
+   * machinery-benchmarks/go}): a durable direct exchange named after the queue (so the driver
+   * deletes both after the row), the queue bound with its own name, prefetch = the concurrency.
+   */
+  static AmqpConfig amqpConfig(String queue, int concurrency) {
+    return AmqpConfig.builder()
+        .exchange(exchangeFor(queue))
+        .exchangeType("direct")
+        .bindingKey(queue)
+        .prefetchCount(concurrency)
+        .build();
+  }
+
+  static String exchangeFor(String queue) {
+    return queue + "_exchange";
   }
 
   interface Send {
@@ -219,7 +247,11 @@ final class Roles {
 
   /** Where the latency sender's warm-up sends go (emptied with the database after the row). */
   private String warmupQueue() {
-    return o.queue() + "_warmup";
+    return warmupQueue(o.queue());
+  }
+
+  static String warmupQueue(String queue) {
+    return queue + "_warmup";
   }
 
   static long epochNanos() {

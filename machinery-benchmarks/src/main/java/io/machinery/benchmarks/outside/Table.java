@@ -86,7 +86,8 @@ final class Table {
             args.length == 0 ? "(defaults)" : String.join(" ", args)));
     sb.append(
         "| system | C | enqueue/s (one by one) | drain/s cold | drain/s warm | enqueue->start p50 / p99 ms (idle)"
-            + " | CPU µs/task producer / worker (warm) | redis-server CPU µs/task send / drain |\n");
+            + " | CPU µs/task producer / worker (warm) | broker server CPU µs/task send / drain"
+            + " (redis-server; RabbitMQ's beam.smp for AMQP rows) |\n");
     sb.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Map.Entry<String, List<Cells>> e : groups.entrySet()) {
       String[] key = e.getKey().split("\u0000");
@@ -120,7 +121,10 @@ final class Table {
       case "java-async-before" -> "Machinery for Java, sendTaskAsync (before)";
       case "java-batch-before" ->
           "Machinery for Java, sendTasks (" + Roles.BATCH + " a call) (before)";
+      case "java-amqp" -> "Machinery for Java, AMQP broker";
+      case "java-amqp-before" -> "Machinery for Java, AMQP broker (before)";
       case "go-machinery" -> "Go Machinery v2";
+      case "go-machinery-amqp" -> "Go Machinery v2, AMQP broker";
       case "asynq" -> "Asynq";
       case "lettuce" -> "bare Lettuce (waited RPUSH; LMOVE+SET+LREM)";
       default -> system;

@@ -150,7 +150,7 @@ public final class AmqpBroker implements Broker {
         AmqpClient.builder(urls)
             .connectionName("machinery-broker-consumer")
             .options(options)
-            .virtualThreadDispatch(true)
+            .directDispatch(true) // the consumer never blocks in a callback (AmqpConsumer)
             .build();
     this.publishing = new Publishing(config, clock, topology, publisher);
     this.scheduler =

@@ -12,6 +12,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,10 +30,14 @@ import org.slf4j.LoggerFactory;
  * requeueing every task running on it (F6). The configured prefetch only applies to a handler
  * without a capacity. (A worker that consumes several queues shares its slots among them, so there
  * a message can still wait for a slot behind long tasks.) The client library calls back for each
- * message, in order, on a virtual thread (see {@link AmqpClient.Builder#virtualThreadDispatch});
- * the callback waits until the worker reserves a slot ({@link DeliveryHandler#reserve}(1)) and
- * hands the message over, so the worker never holds more messages than it can start and the ones it
- * cannot start yet wait, unacknowledged, on the channel. A message is acknowledged on its own
+ * message, in order, on the connection's own thread ({@link AmqpClient.Builder#directDispatch}):
+ * with QoS = capacity a delivery nearly always finds a free slot, and is then handed to the worker
+ * right there, one thread hand-off fewer per task than a dispatch thread in between (that hop was
+ * most of the idle worker's wait at concurrency 1, docs/benchmarks.md "AMQP from outside"). A
+ * delivery that finds no free slot, and every one after it, waits, in order and unacknowledged, for
+ * a virtual thread that reserves a slot ({@link DeliveryHandler#reserve}(1)) for each; so the
+ * worker never holds more messages than it can start and the connection's thread never blocks
+ * (which would stall every channel and the heartbeats). A message is acknowledged on its own
  * channel when the worker settles it.
  *
  * <p>Every channel is a {@link Session}. When a session dies (connection lost, broker restarted,
@@ -63,7 +68,7 @@ final class AmqpConsumer implements Consumption {
   private volatile @Nullable Session session;
   private volatile @Nullable Thread supervisor;
 
-  /** The dispatch thread waiting for a slot, if any (interrupted by {@link #stopFetching}). */
+  /** The thread waiting for a slot, if any (interrupted by {@link #stopFetching}). */
   private volatile @Nullable Thread waitingForSlot;
 
   private int qos;
@@ -243,11 +248,20 @@ final class AmqpConsumer implements Consumption {
   // delivering
 
   /**
-   * The client library's callbacks for one channel, called in order, one at a time, on a virtual
-   * thread.
+   * The client library's callbacks for one channel, called in order, one at a time, on RabbitMQ's
+   * connection thread (see {@link AmqpClient.Builder#directDispatch}), which must never block: a
+   * delivery that finds a free slot ({@link DeliveryHandler#reserve(int, Duration)} with no wait)
+   * is handed over at once; one that finds none, and every delivery after it, queues for a virtual
+   * thread that waits for slots and hands them over in order.
    */
   private final class Subscription extends DefaultConsumer {
     private final Session session;
+
+    /** Deliveries waiting for a slot, oldest first; guarded by itself. */
+    private final ArrayDeque<Incoming> waiting = new ArrayDeque<>();
+
+    /** Whether the waiting thread runs; guarded by {@link #waiting}. */
+    private boolean waiterRunning;
 
     Subscription(Channel channel, Session session) {
       super(channel);
@@ -264,19 +278,76 @@ final class AmqpConsumer implements Consumption {
         session.nack(incoming.tag(), true); // arrived after stopFetching
         return;
       }
-      waitingForSlot = Thread.currentThread();
-      try {
-        handler.reserve(1);
-      } catch (InterruptedException e) {
-        session.nack(
-            incoming.tag(),
-            true); // stopFetching while waiting for a slot: put it back in its place
-        return;
-      } finally {
-        waitingForSlot = null;
-        Thread.interrupted(); // an interrupt meant for the wait must not outlive it on a pooled
-        // thread
+      synchronized (waiting) {
+        if (waiterRunning || !slotFreeNow()) {
+          waiting.add(incoming);
+          if (!waiterRunning) {
+            waiterRunning = true;
+            Thread.ofVirtual().name("machinery-amqp-slot-wait-" + tag).start(this::waitForSlots);
+          }
+          return;
+        }
       }
+      handOver(incoming);
+    }
+
+    private boolean slotFreeNow() {
+      try {
+        return handler.reserve(1, Duration.ZERO) == 1;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // not ours to swallow: the connection's thread
+        return false;
+      }
+    }
+
+    /** Hands the waiting deliveries over in order, each once a slot is free. */
+    private void waitForSlots() {
+      while (true) {
+        Incoming next;
+        synchronized (waiting) {
+          next = waiting.peek(); // stays queued until handed over, so later ones keep their place
+          if (next == null) {
+            waiterRunning = false;
+            return;
+          }
+        }
+        // published before fetching is read: stopFetching either sees this thread and interrupts
+        // it, or this thread sees that fetching stopped
+        waitingForSlot = Thread.currentThread();
+        boolean reserved = false;
+        try {
+          if (fetching.get()) {
+            handler.reserve(1);
+            reserved = true;
+          }
+        } catch (InterruptedException e) {
+          // stopFetching while waiting for a slot
+        } finally {
+          waitingForSlot = null;
+          Thread.interrupted(); // an interrupt meant for the wait must not outlive it
+        }
+        if (!reserved) {
+          putBackWaiting(); // fetching stopped: back in their place
+          return;
+        }
+        synchronized (waiting) {
+          waiting.poll();
+        }
+        handOver(next);
+      }
+    }
+
+    private void putBackWaiting() {
+      synchronized (waiting) {
+        for (Incoming incoming; (incoming = waiting.poll()) != null; ) {
+          session.nack(incoming.tag(), true);
+        }
+        waiterRunning = false;
+      }
+    }
+
+    /** Hands over a delivery whose slot is reserved, unless fetching stopped meanwhile. */
+    private void handOver(Incoming incoming) {
       if (!fetching.get() || !session.usable()) {
         handler.release(1);
         if (session.usable()) {
@@ -289,13 +360,17 @@ final class AmqpConsumer implements Consumption {
 
     @Override
     public void handleCancel(String consumerTag) {
-      // The broker cancelled us: the queue was deleted (or its node went away).
-      lost(
-          session,
-          "the broker cancelled the subscription (the queue was deleted, or on RabbitMQ 4.3+ a delivery "
-              + "stayed unacknowledged longer than consumer_timeout)");
+      // The broker cancelled us: the queue was deleted (or its node went away). Off the
+      // connection's thread: the handler's error callback is the application's code.
       Thread.ofVirtual()
-          .start(() -> AmqpClient.closeQuietly(session.channel)); // not from the dispatch thread
+          .start(
+              () -> {
+                lost(
+                    session,
+                    "the broker cancelled the subscription (the queue was deleted, or on RabbitMQ"
+                        + " 4.3+ a delivery stayed unacknowledged longer than consumer_timeout)");
+                AmqpClient.closeQuietly(session.channel);
+              });
     }
   }
 

@@ -15,7 +15,6 @@ import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
@@ -120,11 +119,7 @@ public final class AmqpClient implements AutoCloseable {
   private AmqpClient(Builder b) {
     this.connectionName = b.connectionName;
     this.options = b.options.build();
-    this.dispatch =
-        b.virtualThreadDispatch
-            ? Executors.newThreadPerTaskExecutor(
-                Thread.ofVirtual().name(b.connectionName + "-dispatch-", 0).factory())
-            : null;
+    this.dispatch = b.directDispatch ? new DirectExecutorService() : null;
     List<ConnectionFactory> factories = new ArrayList<>(b.urls.size());
     for (AmqpUrl url : b.urls) {
       ConnectionFactory f = options.connectionFactory(url);
@@ -450,7 +445,7 @@ public final class AmqpClient implements AutoCloseable {
     private String connectionName = "machinery";
     private int publisherChannels = DEFAULT_PUBLISHER_CHANNELS;
     private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
-    private boolean virtualThreadDispatch;
+    private boolean directDispatch;
 
     private Builder(List<AmqpUrl> urls) {
       if (urls.isEmpty()) {
@@ -518,13 +513,14 @@ public final class AmqpClient implements AutoCloseable {
     }
 
     /**
-     * Runs the client library's consumer callbacks on virtual threads (one per channel at a time,
-     * in order) instead of its small platform thread pool, so a callback may block (for example
-     * until the worker has a free slot) without holding up other channels. The client shuts that
-     * executor down on close.
+     * Runs the client library's consumer callbacks on the connection's own thread, the one that
+     * reads from the socket, in order: no hand-off to another thread per message. Every callback
+     * must then return quickly and never block nor wait for a reply from RabbitMQ (a blocked
+     * callback stalls every channel of the connection, and its heartbeats); publishing,
+     * acknowledging and starting a thread are fine.
      */
-    public Builder virtualThreadDispatch(boolean value) {
-      virtualThreadDispatch = value;
+    public Builder directDispatch(boolean value) {
+      directDispatch = value;
       return this;
     }
 
