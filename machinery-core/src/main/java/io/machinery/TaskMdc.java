@@ -31,7 +31,8 @@ final class TaskMdc implements AutoCloseable {
     Map<String, String> before = MDC.getCopyOfContextMap();
     previous = before == null || before.isEmpty() ? null : before;
     // One context map set instead of a put or remove per key: with Logback each of those sets and
-    // clears thread locals, and on a fresh virtual thread per task that was 5% of a worker's CPU.
+    // clears thread locals, and on a fresh virtual thread per task that was 5% of a worker's CPU
+    // samples.
     Map<String, String> context = previous == null ? new HashMap<>(8) : new HashMap<>(previous);
     put(context, TASK_NAME, signature.name());
     put(context, TASK_UUID, signature.uuid());

@@ -4,6 +4,7 @@ import static io.machinery.client.redis.RedisArgs.bytes;
 
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
@@ -171,14 +172,19 @@ public final class RedisBackend implements Backend {
    */
   @Override
   public CompletableFuture<Void> setStatePendingAsync(Signature signature) {
+    return session.timedDone(pendingWrite(signature));
+  }
+
+  /** The PENDING write: {@code SET <uuid> <state> EX <expiry>}. */
+  private RedisFuture<String> pendingWrite(Signature signature) {
     TaskState state = TaskState.pending(signature, now());
-    return session.timedDone(
-        commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
+    return commands.set(
+        signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds));
   }
 
   /**
-   * PENDING for a batch: a {@code SET <uuid> <state> EX <expiry>} per task, as {@link
-   * #setStatePendingAsync}, with one future and one deadline for them all.
+   * PENDING for a batch: {@link #pendingWrite} per task, with one future and one deadline for them
+   * all.
    */
   @Override
   public CompletableFuture<Void> setStatePendingAllAsync(List<Signature> signatures) {
@@ -187,11 +193,7 @@ public final class RedisBackend implements Backend {
     }
     List<CompletableFuture<?>> writes = new ArrayList<>(signatures.size());
     for (Signature signature : signatures) {
-      TaskState state = TaskState.pending(signature, now());
-      writes.add(
-          commands
-              .set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds))
-              .toCompletableFuture());
+      writes.add(pendingWrite(signature).toCompletableFuture());
     }
     return session.timedAll(writes);
   }

@@ -128,17 +128,21 @@ public final class RedisBroker implements Broker {
    */
   public static final Duration DEFAULT_LEASE_TIMEOUT = Duration.ofSeconds(15);
 
-  /** The most messages one fetch takes (it never takes more than the worker has free slots). */
+  /**
+   * The most messages one fetch takes (no more than the worker's free slots plus what it may fetch
+   * ahead, {@link Builder#prefetch}).
+   */
   public static final int DEFAULT_FETCH_BATCH_SIZE = 100;
 
   /**
    * How many messages a consumer fetches ahead per slot of its worker unless {@link
    * Builder#prefetch} says otherwise (at most {@link Builder#fetchBatchSize}). Celery's default
-   * prefetch multiplier; here it matters because the fetch loop hands over nothing while a fetch is
-   * on its way: with as many ahead as slots, a worker of 10 slots ran at most 10 tasks per fetch
-   * round trip (31,000/s at concurrency 10 against 45,000/s at 40, outside in); four per slot took
-   * concurrency 10 from 26,000-31,000 to 35,000/s (docs/benchmarks.md, "Fetching ahead, session
-   * 6"). Eight per slot was no faster.
+   * prefetch multiplier. With as many ahead as slots, a worker of 10 slots ran at most 10 tasks per
+   * fetch round trip (31,000/s at concurrency 10 against 45,000/s at 40, outside in); four per slot
+   * took concurrency 10 from 26,000-31,000 to 35,000/s (docs/benchmarks.md, "Fetching ahead,
+   * session 6"); eight per slot was no faster. The fetch loop sends the next fetch when half are
+   * handed over and hands over the rest meanwhile (RedisConsumer), so four also covers a round trip
+   * at 39,000/s.
    */
   static final int DEFAULT_PREFETCH_PER_SLOT = 4;
 
