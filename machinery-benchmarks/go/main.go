@@ -4,13 +4,15 @@
 //
 //	outside-go produce -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n N [-redis-pid P]
 //	outside-go work    -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n N -c C -latency L [-redis-pid P]
-//	outside-go latency -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n L [-gap-ms 5] [-latency-warmup W]
+//	outside-go latency -system machinery|machinery-amqp|asynq -redis URL [-amqp URL] -queue Q -n L [-gap-ms 5] [-latency-warmup W] [-idle-warmup K]
 //
 // produce sends N no-op tasks one at a time and prints one JSON line. work starts a worker of concurrency C on
 // the pre-filled queue, prints a JSON line when N tasks are done (cold = whole drain, warm = second half), then
 // waits for L "stamp" tasks, each carrying its send time (Unix nanoseconds), and prints the enqueue->start
 // latencies as a second JSON line. latency sends those L tasks one at a time into the idle worker, after W untimed
-// sends to a queue no worker reads (the Java side's warm-up; kept here so both run the same steps). CPU figures
+// sends to a queue no worker reads (the Java side's warm-up; kept here so both run the same steps). With
+// -idle-warmup K (given to both work and latency) the sender first sends K more paced latency tasks, whose samples
+// the worker drops: a worker whose idle path has run a while (the Java side's JIT). CPU figures
 // are utime+stime from /proc/<pid>/stat, for this process and for the broker's server (-redis-pid: redis-server,
 // or RabbitMQ's beam.smp for machinery-amqp), over the phase.
 package main
@@ -34,6 +36,7 @@ type opts struct {
 	amqpURL                 string
 	n, c, latency, gapMs    int
 	redisPID, latencyWarmup int
+	idleWarmup              int
 }
 
 // an implementation under test: Go Machinery v2 or Asynq
@@ -63,6 +66,7 @@ func main() {
 	fs.IntVar(&o.gapMs, "gap-ms", 5, "pause between latency tasks, so that each finds the worker idle")
 	fs.IntVar(&o.redisPID, "redis-pid", 0, "the broker server's pid (redis-server, beam.smp), for its CPU time")
 	fs.IntVar(&o.latencyWarmup, "latency-warmup", 0, "untimed sends to a queue no worker reads before the latency tasks")
+	fs.IntVar(&o.idleWarmup, "idle-warmup", 0, "paced latency tasks sent first, whose samples the worker drops")
 	fs.Parse(os.Args[2:])
 
 	sys, err := open(o)
@@ -81,7 +85,7 @@ func main() {
 				fatal("warm-up send: %v", err)
 			}
 		}
-		for i := 0; i < o.n; i++ {
+		for i := 0; i < o.idleWarmup+o.n; i++ {
 			if err := sys.sendStamp(time.Now().UnixNano()); err != nil {
 				fatal("latency send: %v", err)
 			}
@@ -128,7 +132,7 @@ func work(o opts, sys system) {
 	var mu sync.Mutex
 	var samples []int64
 	gotAll := make(chan struct{})
-	var stamps atomic.Int64
+	var stamps, seen atomic.Int64
 	cpu0, redis0 := cpuMicros(0), cpuMicros(o.redisPID)
 	start := time.Now()
 	stop, err := sys.startWorker(o.c, func() {
@@ -141,6 +145,9 @@ func work(o opts, sys system) {
 		}
 	}, func(sent int64) {
 		d := time.Now().UnixNano() - sent
+		if seen.Add(1) <= int64(o.idleWarmup) {
+			return // a warm-up sample
+		}
 		mu.Lock()
 		samples = append(samples, d)
 		mu.Unlock()

@@ -23,7 +23,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <pre>
  * scripts/bench/outside.sh [--tasks 100000] [--concurrency 1,10,100] [--systems java,go-machinery,asynq,lettuce]
- *     [--latency 200] [--gap-ms 5] [--latency-warmup 0] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
+ *     [--latency 200] [--gap-ms 5] [--latency-warmup 0] [--idle-warmup 0] [--redis redis://127.0.0.1:6379/9] [--rounds 1] [--jfr DIR]
  *     [--jfr-concurrency 10] [--jfr-settings profile] [--java-opts "-Xmx512m ..."] [--go-binary machinery-benchmarks/go/bin/outside-go]
  *     [--before-jar OLD.jar] (systems java-before, java-async-before, java-batch-before: those rows from an older build, in the same run)
  *     [--amqp amqp://guest:guest@127.0.0.1:5672/] [--rabbit-pid P] (systems java-amqp, go-machinery-amqp)
@@ -37,17 +37,19 @@ import org.jspecify.annotations.Nullable;
  * third process sends L tasks one at a time, a few milliseconds apart, each carrying its send time,
  * and the worker records send to start (<b>enqueue->start</b> p50/p99); with {@code
  * --latency-warmup W} that process first makes W untimed sends to a queue no worker reads (a
- * producer whose send path is compiled, as in one that has been running). <b>CPU µs/task</b> is
- * utime+stime from {@code /proc/<pid>/stat} over the phase, for the producer, the worker and
- * redis-server (whose pid comes from INFO, so a remote Redis shows n/a). Systems: {@code java}
- * (this library), {@code go-machinery} (Go Machinery v2) and {@code asynq} (both from {@code
- * machinery-benchmarks/go}), and {@code lettuce}: a bare Lettuce program, the floor of what a
- * reliable Redis queue costs (see {@link Roles}). {@code java-amqp} and {@code go-machinery-amqp}
- * are the same two libraries with their AMQP broker on RabbitMQ ({@code --amqp}, default {@code
- * AMQP_URL}) and the Redis backend: each row gets an exchange and queues of its own names, deleted
- * after the row (the RabbitMQ may be shared), and its broker CPU is RabbitMQ's {@code beam.smp}'s
- * (found in {@code /proc}, or {@code --rabbit-pid}). Child processes are launched by this driver;
- * the same class is their entry point ({@code produce}, {@code work}, {@code latency}).
+ * producer whose send path is compiled, as in one that has been running); with {@code --idle-warmup
+ * K} it first sends K more paced tasks whose times the worker drops (a worker whose idle path is
+ * compiled, as in one that has been idle a while). <b>CPU µs/task</b> is utime+stime from {@code
+ * /proc/<pid>/stat} over the phase, for the producer, the worker and redis-server (whose pid comes
+ * from INFO, so a remote Redis shows n/a). Systems: {@code java} (this library), {@code
+ * go-machinery} (Go Machinery v2) and {@code asynq} (both from {@code machinery-benchmarks/go}),
+ * and {@code lettuce}: a bare Lettuce program, the floor of what a reliable Redis queue costs (see
+ * {@link Roles}). {@code java-amqp} and {@code go-machinery-amqp} are the same two libraries with
+ * their AMQP broker on RabbitMQ ({@code --amqp}, default {@code AMQP_URL}) and the Redis backend:
+ * each row gets an exchange and queues of its own names, deleted after the row (the RabbitMQ may be
+ * shared), and its broker CPU is RabbitMQ's {@code beam.smp}'s (found in {@code /proc}, or {@code
+ * --rabbit-pid}). Child processes are launched by this driver; the same class is their entry point
+ * ({@code produce}, {@code work}, {@code latency}).
  */
 public final class OutsideBenchmark {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -74,6 +76,7 @@ public final class OutsideBenchmark {
         case "--latency" -> d.latency = Integer.parseInt(v);
         case "--gap-ms" -> d.gapMs = Integer.parseInt(v);
         case "--latency-warmup" -> d.latencyWarmup = Integer.parseInt(v);
+        case "--idle-warmup" -> d.idleWarmup = Integer.parseInt(v);
         case "--redis" -> d.redis = v;
         case "--redis-pid" -> d.redisPid = Long.parseLong(v);
         case "--amqp" -> d.amqp = v;
@@ -89,7 +92,7 @@ public final class OutsideBenchmark {
         case "-h", "--help" -> {
           System.out.println(
               "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
-                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--redis URL] [--rounds R]"
+                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--idle-warmup K] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + " [--amqp URL] [--rabbit-pid P]"
                   + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before,"
@@ -114,7 +117,8 @@ public final class OutsideBenchmark {
                   d.latency,
                   d.gapMs,
                   d.redisPid,
-                  d.latencyWarmup))
+                  d.latencyWarmup,
+                  d.idleWarmup))
           .run();
       System.exit(0); // a worker's non-daemon threads must not keep the process
     }
@@ -140,6 +144,13 @@ public final class OutsideBenchmark {
      * path is compiled as in a producer that has been running (0: a fresh sender, as before).
      */
     int latencyWarmup;
+
+    /**
+     * Paced latency tasks the sender sends first and the worker does not count, so that the
+     * worker's idle path (a blocking fetch per task, a parked task thread woken) is compiled as in
+     * a worker that has been idle a while; 0: the first L idle tasks after the drain are timed.
+     */
+    int idleWarmup;
 
     String redis = defaultRedis();
     long redisPid = -1;
@@ -330,6 +341,9 @@ public final class OutsideBenchmark {
         if (latencyWarmup > 0) {
           cmd.addAll(List.of("-latency-warmup", Integer.toString(latencyWarmup)));
         }
+        if (idleWarmup > 0) {
+          cmd.addAll(List.of("-idle-warmup", Integer.toString(idleWarmup)));
+        }
       } else {
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.add("--enable-native-access=ALL-UNNAMED");
@@ -371,6 +385,9 @@ public final class OutsideBenchmark {
                 Long.toString(brokerPid)));
         if (latencyWarmup > 0) { // only then: an older jar (--before-jar) does not know it
           cmd.addAll(List.of("--latency-warmup", Integer.toString(latencyWarmup)));
+        }
+        if (idleWarmup > 0) { // as above
+          cmd.addAll(List.of("--idle-warmup", Integer.toString(idleWarmup)));
         }
         if (isAmqp(system)) { // only then, as above
           cmd.addAll(List.of("--amqp", amqp, "--queue", q));

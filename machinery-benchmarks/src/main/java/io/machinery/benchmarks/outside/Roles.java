@@ -72,7 +72,8 @@ final class Roles {
       int latency,
       int gapMs,
       long redisPid,
-      int latencyWarmup) {}
+      int latencyWarmup,
+      int idleWarmup) {}
 
   void run() throws Exception {
     switch (o.system()) {
@@ -237,7 +238,7 @@ final class Roles {
     for (int i = 0; i < o.latencyWarmup(); i++) {
       warmup.send(epochNanos());
     }
-    for (int i = 0; i < o.tasks(); i++) {
+    for (int i = 0; i < o.idleWarmup() + o.tasks(); i++) {
       send.send(epochNanos());
       Thread.sleep(
           o.gapMs()); // pacing, so that every task finds the worker idle (not waiting for an
@@ -267,6 +268,7 @@ final class Roles {
     private final CountDownLatch drained = new CountDownLatch(1);
     private final List<Long> samples = Collections.synchronizedList(new ArrayList<>());
     private final CountDownLatch stamped = new CountDownLatch(o.latency());
+    private final AtomicLong stamps = new AtomicLong();
     private final long t0 = System.nanoTime();
     private final long cpu0 = ProcCpu.micros(0);
     private final long redis0 = ProcCpu.micros(o.redisPid());
@@ -296,7 +298,11 @@ final class Roles {
     }
 
     void stamp(long sentNanos) {
-      samples.add(epochNanos() - sentNanos);
+      long latency = epochNanos() - sentNanos;
+      if (stamps.incrementAndGet() <= o.idleWarmup()) {
+        return; // a warm-up sample (--idle-warmup)
+      }
+      samples.add(latency);
       stamped.countDown();
     }
 
