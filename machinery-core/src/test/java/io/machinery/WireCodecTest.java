@@ -104,6 +104,33 @@ class WireCodecTest {
   }
 
   @Test
+  void integersAtTheEdgesOfLongAreReadExactly() {
+    String json =
+        "{\"UUID\":\"01946605-74d3-42cd-b496-1d167c84cdb7\",\"RetryCount\":2147483647,\"Args\":["
+            + "{\"Type\":\"int64\",\"Value\":9223372036854775807},"
+            + "{\"Type\":\"int64\",\"Value\":-9223372036854775808},"
+            + "{\"Type\":\"uint64\",\"Value\":9223372036854775808},"
+            + "{\"Type\":\"int\",\"Value\":-0},"
+            + "{\"Type\":\"[]int64\",\"Value\":[1,-9223372036854775808]}]}";
+    Signature s = WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8));
+    assertThat(s.retryCount()).isEqualTo(Integer.MAX_VALUE);
+    List<Arg> args = s.args();
+    assertThat(args.get(0).typedValue()).isEqualTo(Long.MAX_VALUE);
+    assertThat(args.get(1).typedValue()).isEqualTo(Long.MIN_VALUE);
+    assertThat(args.get(2).typedValue()).isEqualTo(new BigInteger("9223372036854775808"));
+    assertThat(args.get(3).typedValue()).isEqualTo(0L);
+    assertThat(args.get(4).typedValue()).isEqualTo(List.of(1L, Long.MIN_VALUE));
+    for (String field : List.of("9223372036854775808", "-9223372036854775809")) {
+      assertThatThrownBy(
+              () ->
+                  WireCodec.decodeSignature(
+                      ("{\"RetryTimeout\":" + field + "}").getBytes(StandardCharsets.UTF_8)))
+          .isInstanceOf(MalformedMessageException.class)
+          .hasMessageContaining("cannot unmarshal number " + field);
+    }
+  }
+
+  @Test
   void integersStayIntegersAndFloatsUseGosShortestForm() {
     Signature s =
         Signature.builder("f")

@@ -344,6 +344,10 @@ public final class GoJson {
         return in.getText();
       case VALUE_NUMBER_INT:
         {
+          JsonParser.NumberType type = in.getNumberType();
+          if (type == JsonParser.NumberType.INT || type == JsonParser.NumberType.LONG) {
+            return in.getLongValue();
+          }
           BigInteger big = in.getBigIntegerValue();
           return big.bitLength() <= 63 ? (Object) big.longValue() : big;
         }

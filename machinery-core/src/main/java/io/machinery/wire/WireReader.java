@@ -270,6 +270,10 @@ final class WireReader {
               + field
               + " of type int");
     }
+    JsonParser.NumberType type = in.getNumberType();
+    if (type == JsonParser.NumberType.INT || type == JsonParser.NumberType.LONG) {
+      return in.getLongValue(); // no BigInteger for the common case (four fields per message)
+    }
     BigInteger big = in.getBigIntegerValue();
     if (big.bitLength() > 63) {
       throw new IllegalArgumentException(
