@@ -155,6 +155,9 @@ final class ChordTrigger {
   private final StateWriter giveBack;
   private final Map<String, Integer> expected = new ConcurrentHashMap<>();
 
+  /** Called by each peek of the kept states after it read them, before it gives them back. */
+  private volatile Runnable peekProbe = () -> {};
+
   /**
    * Per group, the states of each win in this process not read yet: two members of one group can
    * win at once in one process (the last one by taking, a re-run by recovering), and each reads a
@@ -376,6 +379,7 @@ final class ChordTrigger {
               e.getMessage());
         }
       }
+      peekProbe.run();
     } catch (IOException | ShutdownSignalException e) {
       AmqpOperationException failure =
           AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
@@ -387,6 +391,14 @@ final class ChordTrigger {
       AmqpClient.closeQuietly(channel);
     }
     return byTask;
+  }
+
+  /**
+   * Runs {@code probe} in each peek of the kept states after it read them and before it gives them
+   * back: a test's way to land a state exactly there.
+   */
+  void onPeek(Runnable probe) {
+    peekProbe = probe;
   }
 
   /** The callback was sent (or the chord settled): the kept states are not needed any more. */
