@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -176,7 +177,21 @@ final class ChordTrigger {
   private final Map<String, Object> markerArgs;
   private final Duration readTimeout;
   private final StateWriter giveBack;
-  private final Map<String, Integer> expected = new ConcurrentHashMap<>();
+
+  /**
+   * What {@link #completed} said per member, until its trigger asks; most members never ask (a
+   * first delivery that finds its group incomplete stops there), so the least recently used go
+   * beyond {@link #EXPECTED_LIMIT}. (Clearing them all at the limit forgot answers between a check
+   * and its trigger, and a re-run's trigger then recovered nothing.) Guarded by itself.
+   */
+  private final Map<String, Integer> expected =
+      Collections.synchronizedMap(
+          new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+              return size() > EXPECTED_LIMIT;
+            }
+          });
 
   /** The groups a thread of this process recovers now (see {@link #recover}). */
   private final Map<String, Boolean> recoveringHere = new ConcurrentHashMap<>();
@@ -218,9 +233,6 @@ final class ChordTrigger {
    * kept states.
    */
   void expect(String group, int count, boolean complete) {
-    if (expected.size() >= EXPECTED_LIMIT) {
-      expected.clear();
-    }
     expected.put(mine(group), complete ? count : -count);
   }
 

@@ -583,7 +583,7 @@ class AmqpBackendIT {
   }
 
   /** A member of a chord: it carries the callback, so its final state is also kept for recovery. */
-  private static Signature chordMember(String group, int count) {
+  static Signature chordMember(String group, int count) {
     return Signature.builder("add")
         .groupUuid(group)
         .groupTaskCount(count)

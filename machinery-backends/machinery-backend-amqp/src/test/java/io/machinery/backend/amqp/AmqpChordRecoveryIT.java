@@ -1,5 +1,6 @@
 package io.machinery.backend.amqp;
 
+import static io.machinery.backend.amqp.AmqpBackendIT.chordMember;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.Channel;
@@ -182,18 +183,41 @@ class AmqpChordRecoveryIT {
     deleteQueue(ChordTrigger.marker(group));
   }
 
+  /**
+   * A worker keeps what the group check said for each member until its trigger asks, for at most
+   * 10,000 members (most never ask: a member that finds its group incomplete on its first delivery
+   * stops there). Before, reaching the limit forgot every answer at once, also one between its
+   * check and its trigger: a re-run whose answer went took its trigger for an ordinary one, found
+   * the dead winner's marker and recovered nothing.
+   */
+  @Test
+  void aReRunsCheckIsNotForgottenWhenTheAnswersReachTheirLimit() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(group, 2)).isTrue();
+      assertThat(winner.triggerChord(group)).isTrue();
+    } // killed before the callback
+    ChordTrigger worker = trigger();
+    for (int i = 0; i < 9_999; i++) {
+      worker.expect("group_earlier_" + i, 20, false); // members that stopped at their check
+    }
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // the winner's member ran again
+    assertThat(worker.completed(group, 2)).isFalse();
+    worker.expect("group_other", 20, false); // another member's check on another delivery thread
+    assertThat(worker.trigger(group)).as("the re-run recovers the kept states").isTrue();
+    assertThat(worker.statesOf(group, 2)).hasSize(2);
+    worker.release(group);
+    deleteQueue(group);
+    deleteQueue(ChordTrigger.marker(group));
+  }
+
   private void deleteQueue(String queue) throws Exception {
     try (Channel ch = raw.createChannel()) {
       ch.queueDelete(queue);
     }
-  }
-
-  /** A member of a chord: it carries the callback, so its final state is also kept for recovery. */
-  private static Signature chordMember(String group, int count) {
-    return Signature.builder("add")
-        .groupUuid(group)
-        .groupTaskCount(count)
-        .chordCallback(Signature.create("sum"))
-        .build();
   }
 }
