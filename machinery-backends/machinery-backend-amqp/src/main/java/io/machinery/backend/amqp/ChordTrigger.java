@@ -375,9 +375,9 @@ final class ChordTrigger {
    */
   private boolean recover(String group, int count) {
     for (int round = 1; ; round++) {
+      // Too few: incomplete, released, or held by a recovery in progress, which answers for them.
       if (ready(kept(group)) < count) {
-        return false; // incomplete, released, or held by a recovery in progress, which answers for
-        // it
+        return false;
       }
       if (recoveringHere.putIfAbsent(group, Boolean.TRUE) != null) {
         return false; // another thread of this process recovers it
