@@ -159,12 +159,7 @@ class AmqpChordRecoveryIT {
     String group = Uuids.newGroupUuid();
     Signature first = chordMember(group, 2);
     Signature second = chordMember(group, 2);
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    try (AmqpBackend winner = AmqpBackend.create(config)) {
-      assertThat(winner.groupCompleted(group, 2)).isTrue();
-      assertThat(winner.triggerChord(group)).isTrue();
-    } // killed before the callback
+    bothFinishedAndTheWinnerDied(first, second);
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(first, List.of(TaskResult.of(1L))); // both ran again
       rerun.setStateSuccess(second, List.of(TaskResult.of(2L)));
@@ -195,12 +190,7 @@ class AmqpChordRecoveryIT {
     String group = Uuids.newGroupUuid();
     Signature first = chordMember(group, 2);
     Signature second = chordMember(group, 2);
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    try (AmqpBackend winner = AmqpBackend.create(config)) {
-      assertThat(winner.groupCompleted(group, 2)).isTrue();
-      assertThat(winner.triggerChord(group)).isTrue();
-    } // killed before the callback
+    bothFinishedAndTheWinnerDied(first, second);
     ChordTrigger worker = trigger();
     for (int i = 0; i < 9_999; i++) {
       worker.expect("group_earlier_" + i, 20, false); // members that stopped at their check
@@ -213,6 +203,16 @@ class AmqpChordRecoveryIT {
     worker.release(group);
     deleteQueue(group);
     deleteQueue(ChordTrigger.marker(group));
+  }
+
+  /** Both members finished; a winner took the group and was killed before it sent the callback. */
+  private void bothFinishedAndTheWinnerDied(Signature first, Signature second) {
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(first.groupUuid(), 2)).isTrue();
+      assertThat(winner.triggerChord(first.groupUuid())).isTrue();
+    } // killed: the states it took are gone with it
   }
 
   private void deleteQueue(String queue) throws Exception {
