@@ -16,12 +16,12 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -69,9 +69,12 @@ import org.slf4j.LoggerFactory;
  *       core's ChordCompletion). A trigger after {@link #expect} said "incomplete" only
  *       <em>peeks</em> the kept states (read unacknowledged, given back by closing the channel) and
  *       wins when they are all there: the callback, whose UUID is deterministic, is sent at least
- *       once, at worst twice (two re-runs at once, or a re-run beside a slow but living winner).
- *       Groups with members run by Go workers have no complete kept queue and stay at-most-once, as
- *       in Go.
+ *       once, at worst twice (a re-run beside a slow but living winner, or two re-runs one after
+ *       the other). A group queue that holds enough states beside the marker counts as incomplete
+ *       too: those are states of members that ran again after the winner took the group (enough
+ *       re-runs after a winner killed before its callback fill a fresh queue; they used to compete
+ *       for it, find the marker and leave, and the chord kill test lost a callback so). Groups with
+ *       members run by Go workers have no complete kept queue and stay at-most-once, as in Go.
  *   <li><b>States lost from the group queue</b> (the AMQP chord kill test lost 1 callback of 1,000
  *       this way before). A winner killed while it waits for a member that has not finished (next
  *       bullet) takes every state down with the auto-delete queue; when its member's re-run comes
@@ -90,6 +93,21 @@ import org.slf4j.LoggerFactory;
  *       error callback ran twice that way in {@code ControlSuite}). Cost: one or two more passive
  *       declarations per member whose group is incomplete, and the kept copy's confirm after the
  *       group state's instead of beside it.
+ *   <li><b>One recovery of a group at a time.</b> A peek hides what it reads, so recoveries at once
+ *       split the kept states and each saw too few: the re-runs of one chord, redelivered together
+ *       after a kill, peeked in step on one worker, looked again in step and all gave up (the chord
+ *       kill test lost callbacks so, 19 of 1,000 once). So a recovery first takes the group's lock:
+ *       this process's {@link #recoveringHere}, then {@link #recovering}, a queue declared
+ *       exclusive, which RabbitMQ refuses to every other connection and deletes with its own (a
+ *       killed worker holds none; Go never sees it). A recovery that finds the lock taken leaves
+ *       the group to the holder, which answers for every kept state: with no other reader, a peek
+ *       reads every state ready when it counted them, and the holder looks again as long as the
+ *       queue grew during its look (a member whose kept state landed then counted too few ready
+ *       states, since the peek held the others, and left; before, a recovery looked five times
+ *       whatever happened, and a state landing during the fifth look was lost). A holder killed
+ *       mid-peek is a member whose message comes back: its re-run recovers. Cost: as before, one
+ *       passive declaration for a re-run whose kept queue holds too few; a recovery adds the lock's
+ *       declaration and deletion and one passive declaration per look.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
  *       member finished. The winner keeps its exclusive consumer and waits up to the group read
  *       timeout for the missing members: their states arrive on its consumer (the last member's own
@@ -138,8 +156,14 @@ final class ChordTrigger {
 
   private static final int EXPECTED_LIMIT = 10_000;
 
-  /** Peeks of the kept states before a recovery gives up (see {@link #recover}). */
-  private static final int RECOVER_ATTEMPTS = 5;
+  /**
+   * Looks at the kept states in one recovery at most (each after the queue grew during the one
+   * before; see {@link #recover}): a bound against a queue that never stops growing.
+   */
+  private static final int MAX_LOOKS = 100;
+
+  /** {@link #recoverLocked} took the kept states. */
+  private static final int WON = -1;
 
   private static final Object CANCELLED = new Object();
 
@@ -153,7 +177,27 @@ final class ChordTrigger {
   private final Map<String, Object> markerArgs;
   private final Duration readTimeout;
   private final StateWriter giveBack;
-  private final Map<String, Integer> expected = new ConcurrentHashMap<>();
+
+  /**
+   * What {@link #completed} said per member, until its trigger asks; most members never ask (a
+   * first delivery that finds its group incomplete stops there), so the least recently used go
+   * beyond {@link #EXPECTED_LIMIT}. (Clearing them all at the limit forgot answers between a check
+   * and its trigger, and a re-run's trigger then recovered nothing.) Guarded by itself.
+   */
+  private final Map<String, Integer> expected =
+      Collections.synchronizedMap(
+          new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<String, Integer> eldest) {
+              return size() > EXPECTED_LIMIT;
+            }
+          });
+
+  /** The groups a thread of this process recovers now (see {@link #recover}). */
+  private final Map<String, Boolean> recoveringHere = new ConcurrentHashMap<>();
+
+  /** Called by each look at the kept states after it read them, before it gives them back. */
+  private volatile Runnable peekProbe = () -> {};
 
   /**
    * Per group, the states of each win in this process not read yet: two members of one group can
@@ -189,9 +233,6 @@ final class ChordTrigger {
    * kept states.
    */
   void expect(String group, int count, boolean complete) {
-    if (expected.size() >= EXPECTED_LIMIT) {
-      expected.clear();
-    }
     expected.put(mine(group), complete ? count : -count);
   }
 
@@ -202,17 +243,21 @@ final class ChordTrigger {
     return group + "_chord_states";
   }
 
+  /** The recovery lock of a group (see the class notes): an exclusive queue, Java's only. */
+  static String recovering(String group) {
+    return group + "_chord_recovering";
+  }
+
   /**
    * Whether the group is complete (see the class notes): its queue holds at least {@code count}
-   * ready states, for {@link #trigger} to take; or it does not, but the kept queue holds at least
-   * {@code count} states and no winner marked the group, for {@link #trigger} to recover. Remembers
-   * which for {@link #trigger}.
+   * ready states and no winner marked the group, for {@link #trigger} to take; or it does not, but
+   * the kept queue holds at least {@code count} states and no winner marked the group, for {@link
+   * #trigger} to recover. Remembers which for {@link #trigger}.
    */
   boolean completed(String group, int count) {
     int ready = ready(group);
     if (ready >= count && ready > 0) {
-      expect(group, count, true);
-      return true;
+      return completeQueue(group, count);
     }
     expect(group, count, false);
     if (count <= 0 || ready(kept(group)) < count) {
@@ -222,14 +267,29 @@ final class ChordTrigger {
     // kept queue have their group states in the group queue by now, unless a winner is taking them
     // (it holds its consumer on the group queue until its marker exists, see take) or the queue
     // lost them. Read it again, then the marker: a complete group queue is competed for as usual
-    // (one taker wins); a consumer on it or a marker means a winner; only a short group queue with
-    // neither is recovered from the kept states.
+    // (one taker wins) unless a winner marked the group; a consumer on it or a marker means a
+    // winner; only a short group queue with neither is recovered from the kept states.
     int[] again = readyAndConsumers(group);
     if (again[0] >= count && again[0] > 0) {
-      expect(group, count, true);
-      return true;
+      return completeQueue(group, count);
     }
     return again[1] == 0 && !queueExists(marker(group));
+  }
+
+  /**
+   * A group queue with at least {@code count} ready states: competed for as usual, unless a winner
+   * marked the group already. Then they are states of members that ran again after the winner took
+   * the group (so many re-runs after a winner killed before its callback fill a fresh queue):
+   * false, and a trigger after it only recovers kept states, as after "incomplete" (see the class
+   * notes).
+   */
+  private boolean completeQueue(String group, int count) {
+    if (count > 0 && queueExists(marker(group))) {
+      expect(group, count, false);
+      return false;
+    }
+    expect(group, count, true);
+    return true;
   }
 
   /** Ready messages and consumers of a queue; {-1, 0} when it does not exist. */
@@ -310,83 +370,157 @@ final class ChordTrigger {
   /**
    * The kept states, when the kept queue holds every member's (see the class notes): true with the
    * states held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
+   * One recovery of a group at a time, by the worker that holds {@link #recovering} (see the class
+   * notes); a recovery that finds another in progress leaves the group to it.
    */
   private boolean recover(String group, int count) {
-    for (int attempt = 1; ; attempt++) {
-      Map<String, TaskState> byTask = peekKept(group, count);
-      if (byTask == null) {
-        return false; // fewer than count ready, or gone (released)
-      }
-      if (byTask.size() >= count) {
-        log.warn(
-            "Chord of group {} is complete but its callback was never confirmed sent (the triggering"
-                + " worker stopped?); recovering its {} kept states",
-            group,
-            byTask.size());
-        keepWon(group, List.copyOf(byTask.values()));
-        expected.remove(mine(group));
-        createMarker(group);
-        return true;
-      }
-      // Too few distinct members. A peek hides what it reads: two re-runs peeking at once split the
-      // states between them and both saw too few (the chord kill test lost 19 callbacks of 1,000
-      // so), and a member whose kept state landed during a peek counted too few ready ones and
-      // left.
-      // So look again while the queue still holds enough, after a growing, jittered pause.
-      if (attempt == RECOVER_ATTEMPTS || ready(kept(group)) < count) {
+    for (int round = 1; ; round++) {
+      // Too few: incomplete, released, or held by a recovery in progress, which answers for them.
+      if (ready(kept(group)) < count) {
         return false;
       }
+      if (recoveringHere.putIfAbsent(group, Boolean.TRUE) != null) {
+        return false; // another thread of this process recovers it
+      }
+      int seen;
       try {
-        Thread.sleep((25L << attempt) + ThreadLocalRandom.current().nextLong(50));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new io.machinery.MachineryException(
-            "interrupted while recovering the states of group " + group, e);
+        if (!lockRecovery(group)) {
+          return false; // another worker recovers it
+        }
+        try {
+          seen = recoverLocked(group, count);
+        } finally {
+          unlockRecovery(group);
+        }
+      } finally {
+        recoveringHere.remove(group);
+      }
+      if (seen == WON) {
+        return true;
+      }
+      // A member whose kept state landed after the last look, while this recovery still held the
+      // lock, found the lock taken and left: look again if the queue grew.
+      if (ready(kept(group)) <= seen || round == MAX_LOOKS) {
+        return false;
       }
     }
   }
 
   /**
-   * The kept states by task, peeked (read unacknowledged, given back by closing the channel); null
-   * when fewer than {@code count} are ready or the queue is gone.
+   * Peeks the kept states, holding the recovery lock: {@link #WON} with the states held for {@link
+   * #statesOf} when they hold every member's, else how many states the queue held at the last look
+   * (0 when it is gone). No other worker reads them meanwhile, so a look reads every state ready
+   * when it counted them; a state that landed during the look was not read, and its member, which
+   * counted too few ready states (the look held the others), left. So look again while the queue
+   * grew. The states are given back with a negative acknowledgement and counted on the same
+   * channel, which RabbitMQ answers after it requeued them (given back by closing the channel, they
+   * may come back after a count on another channel: a recovery counted too few then and gave up).
    */
-  private @Nullable Map<String, TaskState> peekKept(String group, int count) {
+  private int recoverLocked(String group, int count) {
     Channel channel = client.openChannel();
-    Map<String, TaskState> byTask = new LinkedHashMap<>();
     try {
       int ready = channel.queueDeclarePassive(kept(group)).getMessageCount();
-      if (ready < count) {
-        return null; // not complete yet
-      }
-      for (int i = 0; i < ready; i++) {
-        GetResponse response =
-            channel.basicGet(kept(group), false); // unacknowledged: back on close
-        if (response == null) {
-          break;
+      for (int look = 1; ; look++) {
+        if (ready < count) {
+          return Math.max(ready, 0); // not complete yet
         }
-        try {
-          TaskState state = WireCodec.decodeTaskState(response.getBody());
-          if (state.isCompleted()) {
-            byTask.put(state.taskUuid(), state); // a task that ran twice counts once
+        Map<String, TaskState> byTask = new LinkedHashMap<>();
+        long lastTag = 0;
+        int read = 0;
+        for (; read < ready; read++) {
+          GetResponse response = channel.basicGet(kept(group), false); // unacknowledged
+          if (response == null) {
+            break;
           }
-        } catch (MalformedMessageException e) {
-          log.warn(
-              "Kept states of group {} hold a message that is not a task state: {}",
-              group,
-              e.getMessage());
+          lastTag = response.getEnvelope().getDeliveryTag();
+          try {
+            TaskState state = WireCodec.decodeTaskState(response.getBody());
+            if (state.isCompleted()) {
+              byTask.put(state.taskUuid(), state); // a task that ran twice counts once
+            }
+          } catch (MalformedMessageException e) {
+            log.warn(
+                "Kept states of group {} hold a message that is not a task state: {}",
+                group,
+                e.getMessage());
+          }
         }
+        peekProbe.run();
+        if (byTask.size() >= count) {
+          log.warn(
+              "Chord of group {} is complete but its callback was never confirmed sent (the"
+                  + " triggering worker stopped?); recovering its {} kept states",
+              group,
+              byTask.size());
+          keepWon(group, List.copyOf(byTask.values()));
+          expected.remove(mine(group));
+          createMarker(group);
+          return WON; // the states go back when the channel closes
+        }
+        if (lastTag != 0) {
+          channel.basicNack(lastTag, true, true);
+        }
+        int now = channel.queueDeclarePassive(kept(group)).getMessageCount();
+        if (now <= read) {
+          return read; // too few distinct members (one ran twice) and nobody finished meanwhile
+        }
+        if (look == MAX_LOOKS) {
+          log.warn(
+              "Kept states of group {} still grow after {} looks; leaving the recovery to the"
+                  + " member that finishes last",
+              group,
+              look);
+          return now;
+        }
+        ready = now;
       }
     } catch (IOException | ShutdownSignalException e) {
       AmqpOperationException failure =
           AmqpOperationException.of("peek kept states '" + kept(group) + "'", e);
       if (failure.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return null; // the callback was sent (released), or no Java member wrote any
+        return 0; // the callback was sent (released), or no Java member wrote any
       }
       throw failure;
     } finally {
       AmqpClient.closeQuietly(channel);
     }
-    return byTask;
+  }
+
+  /**
+   * Takes the recovery lock of a group: {@link #recovering}, declared exclusive, which RabbitMQ
+   * refuses to any other connection and deletes with this one (a killed worker holds no lock).
+   * False when another worker holds it.
+   */
+  private boolean lockRecovery(String group) {
+    try {
+      client.callRetrying(
+          "lock the recovery of group '" + group + "'",
+          ch -> ch.queueDeclare(recovering(group), false, true, true, null));
+      return true;
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() == AmqpOperationException.RESOURCE_LOCKED) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  private void unlockRecovery(String group) {
+    try {
+      client.call(
+          "unlock the recovery of group '" + group + "'", ch -> ch.queueDelete(recovering(group)));
+    } catch (RuntimeException e) {
+      // Only this connection could use it; it goes with the connection at the latest.
+      log.warn("Could not delete the recovery lock of group {}: {}", group, e.toString());
+    }
+  }
+
+  /**
+   * Runs {@code probe} in each look at the kept states after it read them and before it gives them
+   * back: a test's way to land a state exactly there.
+   */
+  void onPeek(Runnable probe) {
+    peekProbe = probe;
   }
 
   /** The callback was sent (or the chord settled): the kept states are not needed any more. */

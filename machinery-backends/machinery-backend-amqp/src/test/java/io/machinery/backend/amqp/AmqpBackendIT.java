@@ -565,51 +565,6 @@ class AmqpBackendIT {
     onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
   }
 
-  /**
-   * Two re-runs recovering one group at once split the kept states between their peeks (a peek
-   * reads unacknowledged): each saw too few members and gave up, and the chord was lost (19 of
-   * 1,000 in the chord kill test). Here another peek holds the last member's kept state for 300 ms:
-   * the recovery must look again while the queue still holds enough states, and win.
-   */
-  @Test
-  void aRecoveryLooksAgainWhenAConcurrentPeekHidesAState() throws Exception {
-    String group = Uuids.newGroupUuid();
-    Signature first = chordMember(group, 2);
-    Signature second = chordMember(group, 2);
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran twice
-    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    onChannel(ch -> ch.queueDelete(group)); // a winner took the group queue down and died
-    Channel otherPeek = raw.createChannel();
-    String kept = group + "_chord_states";
-    GetResponse a = otherPeek.basicGet(kept, false);
-    GetResponse b = otherPeek.basicGet(kept, false);
-    GetResponse c = otherPeek.basicGet(kept, false);
-    otherPeek.basicNack(a.getEnvelope().getDeliveryTag(), false, true);
-    otherPeek.basicNack(b.getEnvelope().getDeliveryTag(), false, true); // it holds the last only
-    assertThat(WireCodec.decodeTaskState(c.getBody()).taskUuid()).isEqualTo(second.uuid());
-    java.util.concurrent.ScheduledExecutorService later =
-        Executors.newSingleThreadScheduledExecutor();
-    try (AmqpBackend rerun = AmqpBackend.create(config)) {
-      assertThat(rerun.groupCompleted(group, 2)).as("two kept states ready").isTrue();
-      later.schedule(
-          () -> {
-            otherPeek.close(); // the other peek gives its state back, after the first look
-            return null;
-          },
-          300,
-          java.util.concurrent.TimeUnit.MILLISECONDS);
-      assertThat(rerun.triggerChord(group)).as("recovered on a second look").isTrue();
-      assertThat(rerun.groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
-      rerun.purgeGroupMeta(group);
-    } finally {
-      later.shutdownNow();
-    }
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
-  }
-
   /** What Go's InspectQueue reports as Messages: the ready messages. */
   private int goSeesGroupMessages(String group) throws Exception {
     return Math.max(0, readyOrAbsent(group));
@@ -628,7 +583,7 @@ class AmqpBackendIT {
   }
 
   /** A member of a chord: it carries the callback, so its final state is also kept for recovery. */
-  private static Signature chordMember(String group, int count) {
+  static Signature chordMember(String group, int count) {
     return Signature.builder("add")
         .groupUuid(group)
         .groupTaskCount(count)

@@ -1,0 +1,223 @@
+package io.machinery.backend.amqp;
+
+import static io.machinery.backend.amqp.AmqpBackendIT.chordMember;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import io.machinery.Signature;
+import io.machinery.TaskResult;
+import io.machinery.TaskState;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.config.Config;
+import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.Uuids;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The recovery of a chord from its kept states ({@code <group>_chord_states}, see {@link
+ * ChordTrigger}) when something happens in the middle of a peek: each test steps a trigger of its
+ * own through {@link ChordTrigger#onPeek}, beside a backend that stands for the other workers.
+ */
+class AmqpChordRecoveryIT {
+  private Config config;
+  private AmqpBackend backend;
+  private AmqpClient client;
+  private Connection raw;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    config =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
+    backend = AmqpBackend.create(config);
+    client = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl()))).build();
+    raw = AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
+  }
+
+  @AfterEach
+  void tearDown() throws IOException {
+    backend.close();
+    client.close();
+    raw.close();
+  }
+
+  /** A trigger of a worker of its own, with the backend's marker arguments. */
+  private ChordTrigger trigger() {
+    int expireMillis = config.effectiveResultsExpireIn() * 1000;
+    return new ChordTrigger(
+        client,
+        Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis),
+        Duration.ofSeconds(5),
+        (queue, state) -> {
+          throw new AssertionError(
+              "a recovery gives nothing back, was asked to publish to " + queue);
+        });
+  }
+
+  /** What the worker asks for a member that may be a re-run: the group, then the trigger. */
+  private static boolean rerunTriggers(ChordTrigger trigger, String group, int count) {
+    trigger.completed(group, count);
+    return trigger.trigger(group);
+  }
+
+  /**
+   * The first member ran twice, and the taker that waited on its two group states for the second
+   * member was killed, taking the group queue down. A re-run recovers from the kept states while
+   * the second member finishes: its kept state lands after the recovery read the kept queue, and
+   * its own check counts too few ready states (the peek holds the others) and leaves. The recovery
+   * must look again. Before, a recovery looked at most five times whatever happened meanwhile, and
+   * a state landing during the last look was lost with the callback (the chord kill test lost one
+   * of 200 so: two re-runs of one chord in one worker split the kept states on every look, in step,
+   * and both gave up).
+   */
+  @Test
+  void aStateThatLandsDuringARecoverysLastLookIsRead() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran twice
+    deleteQueue(group); // the killed taker's auto-delete group queue
+
+    ChordTrigger rerun = trigger();
+    AtomicInteger looks = new AtomicInteger();
+    rerun.onPeek(looks::incrementAndGet);
+    assertThat(rerunTriggers(rerun, group, 2)).as("one member of two kept so far").isFalse();
+    int lastLook = looks.get();
+    assertThat(lastLook).as("the recovery looked").isPositive();
+
+    looks.set(0);
+    AtomicBoolean secondFoundItComplete = new AtomicBoolean(true);
+    rerun.onPeek(
+        () -> {
+          if (looks.incrementAndGet() == lastLook) { // the look after which it would give up
+            backend.setStateSuccess(second, List.of(TaskResult.of(2L))); // its first delivery
+            secondFoundItComplete.set(backend.groupCompleted(group, 2));
+          }
+        });
+    boolean recovered = rerunTriggers(rerun, group, 2);
+    assertThat(secondFoundItComplete).as("the second member counted too few and left").isFalse();
+    assertThat(recovered).as("the recovery read the state that landed during its look").isTrue();
+    assertThat(rerun.statesOf(group, 2))
+        .extracting(TaskState::taskUuid)
+        .containsExactlyInAnyOrder(first.uuid(), second.uuid());
+    rerun.release(group);
+    deleteQueue(group);
+    deleteQueue(ChordTrigger.marker(group));
+  }
+
+  /**
+   * Two recoveries of one group at once split the kept states between their peeks (a peek reads
+   * unacknowledged): while another worker recovers a group, a recovery leaves its kept states alone
+   * (that worker reads every state, also those that land meanwhile).
+   */
+  @Test
+  void aRecoveryLeavesTheKeptStatesAloneWhileAnotherWorkerRecoversThem() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    deleteQueue(group); // a winner took the group and died
+    try (Channel other = raw.createChannel()) {
+      other.queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
+      ChordTrigger rerun = trigger();
+      AtomicInteger looks = new AtomicInteger();
+      rerun.onPeek(looks::incrementAndGet);
+      assertThat(rerunTriggers(rerun, group, 2)).isFalse();
+      assertThat(looks).as("no peek beside the other worker's").hasValue(0);
+      other.queueDelete(ChordTrigger.recovering(group)); // it recovered
+
+      assertThat(rerunTriggers(rerun, group, 2)).as("alone now").isTrue();
+      assertThat(rerun.statesOf(group, 2)).hasSize(2);
+      rerun.release(group);
+    }
+    deleteQueue(ChordTrigger.marker(group));
+  }
+
+  /**
+   * The winner took the group and was killed before it sent the callback, and so many members ran
+   * again that their states filled a fresh group queue (the chord kill test: 17 to 24 states of 20
+   * members). Their re-runs must still recover from the kept states. Before, each found the group
+   * complete, competed for it, found the winner's marker and left, and the callback was lost (one
+   * chord of 600 in the chord kill test).
+   */
+  @Test
+  void reRunsThatFillAFreshGroupQueueAfterAKilledWinnerStillRecover() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    bothFinishedAndTheWinnerDied(first, second);
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(first, List.of(TaskResult.of(1L))); // both ran again
+      rerun.setStateSuccess(second, List.of(TaskResult.of(2L)));
+      boolean completed = rerun.groupCompleted(group, 2);
+      boolean recovered = rerun.triggerChord(group); // the worker asks for a re-run either way
+      assertThat(recovered).as("the re-run recovers the kept states").isTrue();
+      assertThat(completed)
+          .as("a complete group queue beside the marker is not competed for")
+          .isFalse();
+      assertThat(rerun.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
+      rerun.purgeGroupMeta(group);
+    }
+    deleteQueue(group);
+    deleteQueue(ChordTrigger.marker(group));
+  }
+
+  /**
+   * A worker keeps what the group check said for each member until its trigger asks, for at most
+   * 10,000 members (most never ask: a member that finds its group incomplete on its first delivery
+   * stops there). Before, reaching the limit forgot every answer at once, also one between its
+   * check and its trigger: a re-run whose answer went took its trigger for an ordinary one, found
+   * the dead winner's marker and recovered nothing.
+   */
+  @Test
+  void aReRunsCheckIsNotForgottenWhenTheAnswersReachTheirLimit() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    bothFinishedAndTheWinnerDied(first, second);
+    ChordTrigger worker = trigger();
+    for (int i = 0; i < 9_999; i++) {
+      worker.expect("group_earlier_" + i, 20, false); // members that stopped at their check
+    }
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // the winner's member ran again
+    assertThat(worker.completed(group, 2)).isFalse();
+    worker.expect("group_other", 20, false); // another member's check on another delivery thread
+    assertThat(worker.trigger(group)).as("the re-run recovers the kept states").isTrue();
+    assertThat(worker.statesOf(group, 2)).hasSize(2);
+    worker.release(group);
+    deleteQueue(group);
+    deleteQueue(ChordTrigger.marker(group));
+  }
+
+  /** Both members finished; a winner took the group and was killed before it sent the callback. */
+  private void bothFinishedAndTheWinnerDied(Signature first, Signature second) {
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(first.groupUuid(), 2)).isTrue();
+      assertThat(winner.triggerChord(first.groupUuid())).isTrue();
+    } // killed: the states it took are gone with it
+  }
+
+  private void deleteQueue(String queue) throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      ch.queueDelete(queue);
+    }
+  }
+}
