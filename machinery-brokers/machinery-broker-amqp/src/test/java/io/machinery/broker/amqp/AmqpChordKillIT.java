@@ -1,6 +1,5 @@
 package io.machinery.broker.amqp;
 
-import io.machinery.Chord;
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
@@ -8,8 +7,6 @@ import io.machinery.spi.Broker;
 import io.machinery.testkit.ChordKillKit;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * {@link ChordKillKit} on the AMQP broker and backend: worker processes killed with SIGKILL every
@@ -68,34 +65,5 @@ class AmqpChordKillIT extends ChordKillKit {
   @Override
   protected void cleanUp(Config config) throws Exception {
     RabbitAdmin.deleteTracked();
-  }
-
-  /**
-   * Deletes the backend's queues of the chords: each task's state queue, the group queue, its kept
-   * states, its marker and its recovery lock.
-   */
-  @Override
-  protected void cleanUpChords(List<Chord> chords) throws Exception {
-    List<String> queues = new ArrayList<>();
-    for (Chord chord : chords) {
-      queues.addAll(chord.group().taskUuids());
-      queues.add(chord.callback().uuid());
-      String group = chord.group().groupUuid();
-      queues.addAll(
-          List.of(
-              group,
-              group + "_chord_states",
-              group + "_chord_triggered",
-              group + "_chord_recovering"));
-    }
-    try (RabbitAdmin admin = RabbitAdmin.connect()) {
-      admin.with(
-          ch -> {
-            for (String queue : queues) {
-              ch.queueDelete(queue);
-            }
-            return null;
-          });
-    }
   }
 }
