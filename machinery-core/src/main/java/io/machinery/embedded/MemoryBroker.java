@@ -221,7 +221,9 @@ public final class MemoryBroker implements Broker {
     private final DeliveryHandler handler;
     private final AtomicBoolean fetching = new AtomicBoolean(true);
     private final java.util.Set<MemoryDelivery> unsettled = ConcurrentHashMap.newKeySet();
-    private @Nullable Thread thread; // set by start()
+    // set by start(); read by stopFetching on another thread, which must see it to interrupt the
+    // untimed wait
+    private volatile @Nullable Thread thread;
 
     MemoryConsumer(String tag, String queueName, DeliveryHandler handler) {
       this.tag = tag;
@@ -247,7 +249,10 @@ public final class MemoryBroker implements Broker {
         queue.lock.lock();
         try {
           while (queue.messages.isEmpty() && fetching.get()) {
-            queue.notEmpty.await(200, TimeUnit.MILLISECONDS);
+            // untimed: the condition's waiters form one FIFO line, so waiting consumers take
+            // messages in turn (a timed wait re-joins the line at its timeout and breaks the
+            // turns); stopFetching interrupts this wait
+            queue.notEmpty.await();
           }
           while (batch.size() < reserved && !queue.messages.isEmpty() && fetching.get()) {
             batch.add(queue.messages.pollFirst());
@@ -256,6 +261,11 @@ public final class MemoryBroker implements Broker {
           handler.release(reserved);
           return;
         } finally {
+          if (!queue.messages.isEmpty()) {
+            // pass the turn on: a push wakes one consumer, which may take less than is queued
+            // or stop without taking anything
+            queue.notEmpty.signal();
+          }
           queue.lock.unlock();
         }
         for (Message message : batch) {
@@ -274,10 +284,11 @@ public final class MemoryBroker implements Broker {
 
     @Override
     public void stopFetching(Duration timeout) {
-      if (fetching.compareAndSet(true, false) && thread != null) {
-        thread.interrupt();
+      Thread fetcher = thread;
+      if (fetching.compareAndSet(true, false) && fetcher != null) {
+        fetcher.interrupt();
         try {
-          thread.join(timeout);
+          fetcher.join(timeout);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
         }
@@ -560,6 +571,17 @@ public final class MemoryBroker implements Broker {
    */
   public void pushRaw(String queueName, byte[] message) {
     push(queueName, new Message(message.clone(), 0, bandOf(message)));
+  }
+
+  /** How many consumers are waiting for a message on {@code queueName} (for tests). */
+  int waitingConsumers(String queueName) {
+    Queue queue = queue(queueName);
+    queue.lock.lock();
+    try {
+      return queue.lock.getWaitQueueLength(queue.notEmpty);
+    } finally {
+      queue.lock.unlock();
+    }
   }
 
   /**

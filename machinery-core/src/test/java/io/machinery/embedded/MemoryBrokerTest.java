@@ -29,8 +29,13 @@ class MemoryBrokerTest {
   }
 
   private Consumption consume() {
+    return consume("t", received::add);
+  }
+
+  /** A consumer of the default queue with one slot, handing each delivery to {@code deliveries}. */
+  private Consumption consume(String tag, java.util.function.Consumer<Delivery> deliveries) {
     return broker.startConsuming(
-        "t",
+        tag,
         "",
         new DeliveryHandler() {
           @Override
@@ -43,17 +48,56 @@ class MemoryBrokerTest {
 
           @Override
           public void handle(Delivery delivery) {
-            received.add(delivery);
+            deliveries.accept(delivery);
           }
 
           @Override
           public void handleNow(Delivery delivery) {
-            received.add(delivery);
+            deliveries.accept(delivery);
           }
 
           @Override
           public void brokerError(Throwable error) {}
         });
+  }
+
+  /** A consumer that acks every delivery and records its tag for it. */
+  private void consumeAs(String tag, LinkedBlockingQueue<String> takers) {
+    consume(
+        tag,
+        delivery -> {
+          delivery.ack();
+          takers.add(tag);
+        });
+  }
+
+  /**
+   * Consumers waiting on one queue take its messages in turn, however long the gaps between them (a
+   * task requeued with a back-off comes back after 100 ms or more, and AcceptanceSuite counts on it
+   * reaching the other worker within two deliveries). The gaps between the messages alternate
+   * between 250 and 150 ms, around the 200 ms timed wait this broker once had: its timeouts put a
+   * consumer back at the end of the line.
+   */
+  @Test
+  void waitingConsumersTakeMessagesInTurn() throws Exception {
+    String queue = Config.DEFAULT.defaultQueue();
+    LinkedBlockingQueue<String> takers = new LinkedBlockingQueue<>();
+    consumeAs("a", takers);
+    consumeAs("b", takers);
+    java.util.List<String> order = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      await()
+          .pollDelay(Duration.ofMillis(i % 2 == 0 ? 250 : 150)) // the gaps, see above
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> broker.waitingConsumers(queue) == 2);
+      broker.pushRaw(queue, ("m" + i).getBytes(StandardCharsets.UTF_8));
+      String taker = takers.poll(10, TimeUnit.SECONDS);
+      assertThat(taker).as("the consumer of m" + i).isNotNull();
+      order.add(taker);
+    }
+    for (int i = 1; i < order.size(); i++) {
+      assertThat(order.get(i)).as("taker of m%d after %s", i, order).isNotEqualTo(order.get(i - 1));
+    }
   }
 
   private Delivery next() throws InterruptedException {
