@@ -395,7 +395,11 @@ abstract class ControlInteropSuite {
     GoHarness.GoWorker go = goWorker(q, "2");
     AsyncResult onGo = server.sendTask(add(1, 1));
     assertThat(onGo.get(TIMEOUT)).containsExactly(2L);
-    assertThat(uuids(goStarts(go, "add"))).contains(onGo.taskUuid());
+    // Go prints the start line before it runs the task, but the line reaches this JVM on the
+    // reader thread, which may come after the result it stored (seen on a loaded CI machine)
+    await("the Go worker's start line for the task it ran")
+        .atMost(TIMEOUT)
+        .until(() -> uuids(goStarts(go, "add")).contains(onGo.taskUuid()));
     assertThat(onGo.progress()).isEmpty();
   }
 
