@@ -10,12 +10,14 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskFunction;
+import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
+import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -23,12 +25,19 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
+import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
+import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
+import software.amazon.awssdk.services.sqs.model.ReceiveMessageRequest;
 
 /**
  * SQS specifics beyond the broker kit: FIFO rules, ETAs past SQS's 15 minutes, the heartbeat, dead
@@ -314,12 +323,15 @@ class SqsBrokerBehaviourIT {
   @Test
   void stoppingDuringALongPollLosesNoMessage() throws Exception {
     Config longPoll = config.toBuilder().sqs(new SqsConfig(5, 30, false)).build();
-    SqsBroker b = SqsBroker.builder(longPoll).build();
+    LongPolls polls = new LongPolls();
+    SqsClient client = polls.client();
+    toClose.add(client);
+    SqsBroker b = SqsBroker.builder(longPoll).client(client).build();
     toClose.add(b);
     RecordingHandler first = new RecordingHandler(1);
     var consumer = b.startConsuming("long", "", first);
-    // Let the poller enter its 5 s receive; then a message arrives and the consumer stops at once.
-    await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    // Once the poller is in its 5 s receive, a message arrives and the consumer stops at once.
+    polls.awaitFirst();
     publish(Signature.create("add", Arg.of(1L)));
     consumer.stopFetching(Duration.ofSeconds(10));
     RecordingHandler second = new RecordingHandler(1);
@@ -346,19 +358,49 @@ class SqsBrokerBehaviourIT {
   @Test
   void closingTheBrokerDuringALongPollLeavesNoReceiveBehind() throws Exception {
     Config longPoll = config.toBuilder().sqs(new SqsConfig(8, 30, false)).build();
-    SqsBroker b = SqsBroker.builder(longPoll).build();
+    LongPolls polls = new LongPolls();
+    SqsClient client = polls.client();
+    SqsBroker b = SqsBroker.builder(longPoll).client(client).build();
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("closing", "", handler);
-    // Let the poller enter its 8 s receive on the empty queue; then close the broker (and its
-    // client).
-    await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    // Once the poller is in its 8 s receive on the empty queue, close the broker, then its client
+    // (as a broker that built its client does: a receive still open then is abandoned)
+    polls.awaitFirst();
     b.close();
+    client.close();
     publishRawNow(config.defaultQueue(), Signature.create("add", Arg.of(1L)));
     List<Message> got = SqsTestQueues.receive(config.defaultQueue(), 3, 30);
     assertThat(got)
         .as("the message sent after close is there at once, not hidden by an abandoned receive")
         .hasSize(1);
     assertThat(handler.handedOver()).isZero();
+  }
+
+  /**
+   * A client for the test's broker that reports its long polls: each ReceiveMessage with a wait is
+   * counted as it leaves for the server, so a test can act while a poller is in its receive.
+   */
+  private static final class LongPolls implements ExecutionInterceptor {
+    private final CountDownLatch sent = new CountDownLatch(1);
+
+    SqsClient client() {
+      return AwsClients.forSqsBroker(TestEndpoints.sqsUrl())
+          .build(SqsClient.builder().overrideConfiguration(o -> o.addExecutionInterceptor(this)));
+    }
+
+    @Override
+    public void beforeTransmission(
+        Context.BeforeTransmission context, ExecutionAttributes executionAttributes) {
+      if (context.request() instanceof ReceiveMessageRequest r
+          && r.waitTimeSeconds() != null
+          && r.waitTimeSeconds() > 0) {
+        sent.countDown();
+      }
+    }
+
+    void awaitFirst() throws InterruptedException {
+      assertThat(sent.await(30, TimeUnit.SECONDS)).as("the poller sent a long poll").isTrue();
+    }
   }
 
   /**
