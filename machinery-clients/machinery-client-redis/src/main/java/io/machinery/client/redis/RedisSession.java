@@ -231,7 +231,7 @@ public final class RedisSession implements AutoCloseable {
         this.commands = c.async();
       } else {
         RedisURI uri = standaloneUri(address, redis, tls);
-        RedisClient redisClient = RedisClient.create(resources);
+        RedisClient redisClient = new AsyncOnlyRedisClient(resources, uri);
         redisClient.setOptions(
             ClientOptions.builder()
                 .protocolVersion(ProtocolVersion.RESP2)
