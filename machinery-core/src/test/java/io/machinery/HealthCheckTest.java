@@ -6,8 +6,6 @@ import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumption;
-import io.machinery.spi.DeliveryHandler;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -35,22 +33,7 @@ class HealthCheckTest {
    * broker.
    */
   private Broker hangingBroker() {
-    return new Broker() {
-      @Override
-      public void publish(Signature signature, byte[] message) {
-        memoryBroker.publish(signature, message);
-      }
-
-      @Override
-      public String routingKeyFor(Signature signature) {
-        return memoryBroker.routingKeyFor(signature);
-      }
-
-      @Override
-      public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
-        return memoryBroker.startConsuming(tag, queue, handler);
-      }
-
+    return new DelegatingBroker(memoryBroker) {
       @Override
       public List<Signature> pendingTasks(String queue) {
         probes.incrementAndGet();
@@ -66,9 +49,6 @@ class HealthCheckTest {
       public List<Signature> delayedTasks() {
         return List.of();
       }
-
-      @Override
-      public void close() {}
     };
   }
 

@@ -128,7 +128,7 @@ class InspectionTest {
     try (Server bare =
         Server.builder()
             .config(config)
-            .broker(new NoInspectionBroker(broker))
+            .broker(new DelegatingBroker(broker) /* no inspector, no control plane */)
             .backend(backend)
             .build()) {
       Inspection limited = Inspection.of(bare);
@@ -152,37 +152,5 @@ class InspectionTest {
     AsyncResult behind = server.sendTask(Signature.builder("block").build());
     assertThat(inspection.task(behind.taskUuid()).location())
         .isEqualTo(Inspection.Location.PENDING);
-  }
-
-  /** The memory broker without inspector and control plane. */
-  private record NoInspectionBroker(MemoryBroker delegate) implements io.machinery.spi.Broker {
-    @Override
-    public void publish(Signature signature, byte[] message) {
-      delegate.publish(signature, message);
-    }
-
-    @Override
-    public String routingKeyFor(Signature signature) {
-      return delegate.routingKeyFor(signature);
-    }
-
-    @Override
-    public io.machinery.spi.Consumption startConsuming(
-        String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
-      return delegate.startConsuming(tag, queue, handler);
-    }
-
-    @Override
-    public java.util.List<Signature> pendingTasks(String queue) {
-      return delegate.pendingTasks(queue);
-    }
-
-    @Override
-    public java.util.List<Signature> delayedTasks() {
-      return delegate.delayedTasks();
-    }
-
-    @Override
-    public void close() {}
   }
 }

@@ -5,10 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Consumption;
-import io.machinery.spi.DeliveryHandler;
 import java.time.Clock;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Test;
@@ -24,7 +21,7 @@ class TaskMdcTest {
     MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
     Map<String, String> seen = new ConcurrentHashMap<>();
     Broker capturing =
-        new Broker() {
+        new DelegatingBroker(memory) {
           @Override
           public void publish(Signature signature, byte[] message) {
             seen.put("uuid", String.valueOf(MDC.get(Worker.MDC_TASK_UUID)));
@@ -33,26 +30,6 @@ class TaskMdcTest {
             seen.put("queue", String.valueOf(MDC.get(Worker.MDC_QUEUE)));
             seen.put("request", String.valueOf(MDC.get("request")));
             memory.publish(signature, message);
-          }
-
-          @Override
-          public String routingKeyFor(Signature signature) {
-            return memory.routingKeyFor(signature);
-          }
-
-          @Override
-          public Consumption startConsuming(String tag, String queue, DeliveryHandler h) {
-            return memory.startConsuming(tag, queue, h);
-          }
-
-          @Override
-          public List<Signature> pendingTasks(String queue) {
-            return memory.pendingTasks(queue);
-          }
-
-          @Override
-          public List<Signature> delayedTasks() {
-            return memory.delayedTasks();
           }
 
           @Override

@@ -11,7 +11,6 @@ import io.machinery.spi.WorkerStatus;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -143,7 +142,7 @@ class WorkerControlPlaneTest {
     try (Server bare =
         Server.builder()
             .config(config)
-            .broker(new NoControlPlaneBroker(broker))
+            .broker(new DelegatingBroker(broker) /* no control plane */)
             .backend(backend)
             .build()) {
       bare.registerTask("quick", TaskFunction.of(() -> "quick"));
@@ -155,37 +154,5 @@ class WorkerControlPlaneTest {
       assertThat(worker.controlPlaneId()).isEmpty();
       worker.quit();
     }
-  }
-
-  /** The memory broker without its control plane, as a broker that cannot keep shared state. */
-  private record NoControlPlaneBroker(MemoryBroker delegate) implements io.machinery.spi.Broker {
-    @Override
-    public void publish(Signature signature, byte[] message) {
-      delegate.publish(signature, message);
-    }
-
-    @Override
-    public String routingKeyFor(Signature signature) {
-      return delegate.routingKeyFor(signature);
-    }
-
-    @Override
-    public io.machinery.spi.Consumption startConsuming(
-        String tag, String queue, io.machinery.spi.DeliveryHandler handler) {
-      return delegate.startConsuming(tag, queue, handler);
-    }
-
-    @Override
-    public List<Signature> pendingTasks(String queue) {
-      return delegate.pendingTasks(queue);
-    }
-
-    @Override
-    public List<Signature> delayedTasks() {
-      return delegate.delayedTasks();
-    }
-
-    @Override
-    public void close() {}
   }
 }

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
-import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
 import io.machinery.Signature;
 import io.machinery.State;
@@ -45,15 +44,22 @@ class AmqpBackendIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    config =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
+    config = testConfig();
     backend = AmqpBackend.create(config);
-    AmqpUrl url = AmqpUrl.parse(TestEndpoints.amqpUrl());
-    ConnectionFactory f = url.connectionFactory();
-    raw = f.newConnection("amqp-backend-it");
+    raw = rawConnection("amqp-backend-it");
+  }
+
+  /** The AMQP backend's tests' setting: broker and result backend on the test RabbitMQ. */
+  static Config testConfig() {
+    return Config.builder()
+        .broker(TestEndpoints.amqpUrl())
+        .resultBackend(TestEndpoints.amqpUrl())
+        .build();
+  }
+
+  /** A connection of the test's own to the test RabbitMQ, to look at its side. */
+  static Connection rawConnection(String name) throws Exception {
+    return AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection(name);
   }
 
   @AfterEach

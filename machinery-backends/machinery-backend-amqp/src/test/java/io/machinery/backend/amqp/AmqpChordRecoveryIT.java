@@ -36,14 +36,10 @@ class AmqpChordRecoveryIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    config =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
+    config = AmqpBackendIT.testConfig();
     backend = AmqpBackend.create(config);
     client = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl()))).build();
-    raw = AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
+    raw = AmqpBackendIT.rawConnection("amqp-chord-recovery-it");
   }
 
   @AfterEach
@@ -114,8 +110,7 @@ class AmqpChordRecoveryIT {
         .extracting(TaskState::taskUuid)
         .containsExactlyInAnyOrder(first.uuid(), second.uuid());
     rerun.release(group);
-    deleteQueue(group);
-    deleteQueue(ChordTrigger.marker(group));
+    deleteChordQueues(group);
   }
 
   /**
@@ -174,8 +169,7 @@ class AmqpChordRecoveryIT {
           .containsExactlyInAnyOrder(first.uuid(), second.uuid());
       rerun.purgeGroupMeta(group);
     }
-    deleteQueue(group);
-    deleteQueue(ChordTrigger.marker(group));
+    deleteChordQueues(group);
   }
 
   /**
@@ -201,8 +195,7 @@ class AmqpChordRecoveryIT {
     assertThat(worker.trigger(group)).as("the re-run recovers the kept states").isTrue();
     assertThat(worker.statesOf(group, 2)).hasSize(2);
     worker.release(group);
-    deleteQueue(group);
-    deleteQueue(ChordTrigger.marker(group));
+    deleteChordQueues(group);
   }
 
   /** Both members finished; a winner took the group and was killed before it sent the callback. */
@@ -213,6 +206,12 @@ class AmqpChordRecoveryIT {
       assertThat(winner.groupCompleted(first.groupUuid(), 2)).isTrue();
       assertThat(winner.triggerChord(first.groupUuid())).isTrue();
     } // killed: the states it took are gone with it
+  }
+
+  /** Deletes a test chord's group queue and its winner's marker. */
+  private void deleteChordQueues(String group) throws Exception {
+    deleteQueue(group);
+    deleteQueue(ChordTrigger.marker(group));
   }
 
   private void deleteQueue(String queue) throws Exception {
