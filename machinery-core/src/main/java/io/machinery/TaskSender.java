@@ -44,7 +44,11 @@ import org.jspecify.annotations.Nullable;
  *       one future for all, not one per task) and the broker the whole list ({@link
  *       Broker#publishAllAsync}: Redis pushes each queue's run of messages with one command, AMQP
  *       collects the confirms). The caller's thread only encodes and hands commands to the client,
- *       except where a component has no asynchronous form (it then blocks, as its sync call).
+ *       except where a component has no asynchronous form (it then blocks, as its sync call). On
+ *       one connection a long list leaves in runs of {@link #WRITE_CHUNK} tasks, each written as
+ *       soon as it is built, so the I/O thread and Redis work while the next run is built (figures
+ *       in docs/benchmarks.md); every task is still checked and encoded before the first run
+ *       leaves.
  *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error:
  *       ...".
  * </ul>
@@ -101,11 +105,9 @@ final class TaskSender {
     CompletableFuture<Void> pending;
     CompletableFuture<Void> published;
     if (pipelined) {
-      // PENDING and the publishes leave together, in one write (Broker#batchWrites)
-      try (Broker.WriteBatch batch = broker.batchWrites()) {
-        pending = storePendingAsync(prepared);
-        published = publishAfter(prepared, pending);
-      }
+      Written inRuns = writeInRuns(prepared);
+      pending = inRuns.pending();
+      published = inRuns.published();
     } else {
       pending = storePendingAsync(prepared);
       CompletableFuture<Void> written = pending;
@@ -143,6 +145,61 @@ final class TaskSender {
               }
               return results;
             });
+  }
+
+  /**
+   * The most tasks whose PENDING writes and publishes leave in one write: a longer list goes in
+   * runs of this many, each handed to the connection as soon as it is built, so the client's I/O
+   * thread and Redis work on one run while this thread builds the next (one write for the whole
+   * list kept them idle until the last task was built).
+   */
+  static final int WRITE_CHUNK = 32;
+
+  /** The futures of a send's PENDING writes and of its publishes. */
+  private record Written(CompletableFuture<Void> pending, CompletableFuture<Void> published) {}
+
+  /**
+   * The pipelined send (broker and backend on one connection): PENDING and the publishes of each
+   * run of {@link #WRITE_CHUNK} tasks leave together, in one write ({@link Broker#batchWrites}),
+   * PENDING first; a list of one run is one write. A run whose PENDING writes fail at once is not
+   * published, nor are the runs after it; the runs before it were sent.
+   */
+  private Written writeInRuns(List<Prepared> prepared) {
+    if (prepared.size() <= WRITE_CHUNK) {
+      return writeRun(prepared); // the path of every sendTask: no combined futures
+    }
+    int runs = (prepared.size() + WRITE_CHUNK - 1) / WRITE_CHUNK;
+    CompletableFuture<?>[] pendings = new CompletableFuture<?>[runs];
+    CompletableFuture<?>[] publishes = new CompletableFuture<?>[runs];
+    int sent = 0;
+    for (int from = 0; from < prepared.size(); from += WRITE_CHUNK) {
+      List<Prepared> run = prepared.subList(from, Math.min(prepared.size(), from + WRITE_CHUNK));
+      Written written = writeRun(run);
+      pendings[sent] = written.pending();
+      publishes[sent] = written.published();
+      sent++;
+      if (written.pending().isCompletedExceptionally()) {
+        List<Prepared> rest = prepared.subList(from + run.size(), prepared.size());
+        if (!rest.isEmpty()) {
+          notSent(
+              rest,
+              new MachineryException(
+                  "Set state pending error: " + message(failure(written.pending()))));
+        }
+        break;
+      }
+    }
+    return new Written(
+        CompletableFuture.allOf(java.util.Arrays.copyOf(pendings, sent)),
+        CompletableFuture.allOf(java.util.Arrays.copyOf(publishes, sent)));
+  }
+
+  /** One write: the run's PENDING writes, then its publishes. */
+  private Written writeRun(List<Prepared> run) {
+    try (Broker.WriteBatch batch = broker.batchWrites()) {
+      CompletableFuture<Void> pending = storePendingAsync(run);
+      return new Written(pending, publishAfter(run, pending));
+    }
   }
 
   /**

@@ -36,9 +36,26 @@ final class FaultyBackend implements Backend {
   private final java.util.concurrent.CountDownLatch successGate =
       new java.util.concurrent.CountDownLatch(1);
   private volatile @org.jspecify.annotations.Nullable Runnable beforeNextGroupRead;
+  private final Map<Op, Integer> failAfter = new ConcurrentHashMap<>();
+  private volatile Optional<Object> writeOrder = Optional.empty();
 
   FaultyBackend(Backend delegate) {
     this.delegate = delegate;
+  }
+
+  /**
+   * Says that this backend writes on {@code connection}, as a Redis backend shares the Redis
+   * broker's connection (a broker with the same {@link io.machinery.spi.Broker#writeOrder()} gets
+   * PENDING and the publish pipelined).
+   */
+  FaultyBackend writingOn(Object connection) {
+    writeOrder = Optional.of(connection);
+    return this;
+  }
+
+  @Override
+  public Optional<Object> writeOrder() {
+    return writeOrder;
   }
 
   /** Says that reads consume states, as Go's AMQP backend does. */
@@ -72,6 +89,12 @@ final class FaultyBackend implements Backend {
     return this;
   }
 
+  /** The calls of {@code op} after the first {@code ok} ones throw, every time. */
+  FaultyBackend failingAfter(Op op, int ok) {
+    failAfter.put(op, ok);
+    return this;
+  }
+
   /**
    * Runs {@code action} once, just before the next read of a group's states (a re-run starting in
    * between).
@@ -86,7 +109,11 @@ final class FaultyBackend implements Backend {
   }
 
   private void maybeFail(Op op) {
-    calls.computeIfAbsent(op, o -> new AtomicInteger()).incrementAndGet();
+    int call = calls.computeIfAbsent(op, o -> new AtomicInteger()).incrementAndGet();
+    Integer ok = failAfter.get(op);
+    if (ok != null && call > ok) {
+      throw new MachineryException("injected failure of " + op + " after " + ok + " calls");
+    }
     AtomicInteger left = failuresLeft.get(op);
     if (left != null && left.getAndUpdate(n -> n == ALWAYS ? n : Math.max(0, n - 1)) > 0) {
       throw new MachineryException("injected failure of " + op);

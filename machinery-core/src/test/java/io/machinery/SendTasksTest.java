@@ -31,10 +31,16 @@ class SendTasksTest {
   private Server server = server(null);
 
   private Server server(java.util.function.@Nullable Consumer<Signature> prePublish) {
+    return server(broker, prePublish);
+  }
+
+  private Server server(
+      io.machinery.spi.Broker through,
+      java.util.function.@Nullable Consumer<Signature> prePublish) {
     Server.Builder b =
         Server.builder()
             .config(config)
-            .broker(broker)
+            .broker(through)
             .backend(backend)
             .listener(
                 new TaskListener() {
@@ -132,5 +138,63 @@ class SendTasksTest {
     assertThat(queued()).isEmpty();
     assertThat(memory.getState(good.uuid())).isEmpty();
     assertThat(server.sendTasksAsync(List.of())).isCompletedWithValue(List.of());
+  }
+
+  // ------------------------------------------------------------------ pipelined (one connection)
+
+  /**
+   * A broker on the backend's connection ({@link io.machinery.spi.Broker#writeOrder()}), as the
+   * Redis broker and backend share one: the sender pipelines PENDING and the publish, a long list
+   * in runs of {@link TaskSender#WRITE_CHUNK}.
+   */
+  private Server pipelinedServer() {
+    Object connection = new Object();
+    backend.writingOn(connection);
+    io.machinery.spi.Broker onConnection =
+        new DelegatingBroker(broker) {
+          @Override
+          public java.util.Optional<Object> writeOrder() {
+            return java.util.Optional.of(connection);
+          }
+        };
+    server.close();
+    server = server(onConnection, null);
+    return server;
+  }
+
+  private static List<Signature> noops(int n) {
+    List<Signature> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      batch.add(Signature.create("noop"));
+    }
+    return batch;
+  }
+
+  @Test
+  void aLongPipelinedListIsStoredPendingAndPublishedInOrder() {
+    List<Signature> batch = noops(TaskSender.WRITE_CHUNK * 3 + 5);
+    pipelinedServer().sendTasks(batch);
+
+    List<String> uuids = batch.stream().map(Signature::uuid).toList();
+    assertThat(queued()).containsExactlyElementsOf(uuids);
+    assertThat(uuids).allSatisfy(uuid -> assertThat(stored(uuid)).isEqualTo(State.PENDING));
+    assertThat(sent).containsExactlyInAnyOrderElementsOf(uuids);
+  }
+
+  @Test
+  void aRunWhosePendingWritesFailIsNotPublishedNorAreTheRunsAfterIt() {
+    int chunk = TaskSender.WRITE_CHUNK;
+    List<Signature> batch = noops(chunk * 4);
+    Server pipelined = pipelinedServer();
+    backend.failingAfter(FaultyBackend.Op.PENDING, chunk * 2 + 1); // in the third run
+
+    assertThatThrownBy(() -> pipelined.sendTasks(batch))
+        .isInstanceOf(MachineryException.class)
+        .hasMessageStartingWith("Set state pending error: ");
+    List<String> uuids = batch.stream().map(Signature::uuid).toList();
+    assertThat(queued()).containsExactlyElementsOf(uuids.subList(0, chunk * 2));
+    assertThat(backend.calls(FaultyBackend.Op.PENDING)).isEqualTo(chunk * 3);
+    assertThat(sent.stream().filter(line -> line.endsWith(" failed"))).hasSize(chunk * 2);
+    assertThat(sent).hasSize(chunk * 4);
   }
 }
