@@ -41,15 +41,17 @@ import org.jspecify.annotations.Nullable;
  * K} it first sends K more paced tasks whose times the worker drops (a worker whose idle path is
  * compiled, as in one that has been idle a while). <b>CPU µs/task</b> is utime+stime from {@code
  * /proc/<pid>/stat} over the phase, for the producer, the worker and redis-server (whose pid comes
- * from INFO, so a remote Redis shows n/a). Systems: {@code java} (this library), {@code
- * go-machinery} (Go Machinery v2) and {@code asynq} (both from {@code machinery-benchmarks/go}),
- * and {@code lettuce}: a bare Lettuce program, the floor of what a reliable Redis queue costs (see
- * {@link Roles}). {@code java-amqp} and {@code go-machinery-amqp} are the same two libraries with
- * their AMQP broker on RabbitMQ ({@code --amqp}, default {@code AMQP_URL}) and the Redis backend:
- * each row gets an exchange and queues of its own names, deleted after the row (the RabbitMQ may be
- * shared), and its broker CPU is RabbitMQ's {@code beam.smp}'s (found in {@code /proc}, or {@code
- * --rabbit-pid}). Child processes are launched by this driver; the same class is their entry point
- * ({@code produce}, {@code work}, {@code latency}).
+ * from INFO, so a remote Redis shows n/a); <b>of which JIT</b> is the part of a JVM's CPU that its
+ * C1 and C2 compiler threads used ({@code /proc/self/task}), which a Go program does not have.
+ * Systems: {@code java} (this library), {@code go-machinery} (Go Machinery v2) and {@code asynq}
+ * (both from {@code machinery-benchmarks/go}), and {@code lettuce}: a bare Lettuce program, the
+ * floor of what a reliable Redis queue costs (see {@link Roles}). {@code java-amqp} and {@code
+ * go-machinery-amqp} are the same two libraries with their AMQP broker on RabbitMQ ({@code --amqp},
+ * default {@code AMQP_URL}) and the Redis backend: each row gets an exchange and queues of its own
+ * names, deleted after the row (the RabbitMQ may be shared), and its broker CPU is RabbitMQ's
+ * {@code beam.smp}'s (found in {@code /proc}, or {@code --rabbit-pid}). Child processes are
+ * launched by this driver; the same class is their entry point ({@code produce}, {@code work},
+ * {@code latency}).
  */
 public final class OutsideBenchmark {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -77,6 +79,7 @@ public final class OutsideBenchmark {
         case "--gap-ms" -> d.gapMs = Integer.parseInt(v);
         case "--latency-warmup" -> d.latencyWarmup = Integer.parseInt(v);
         case "--idle-warmup" -> d.idleWarmup = Integer.parseInt(v);
+        case "--async-window" -> d.asyncWindow = Integer.parseInt(v);
         case "--redis" -> d.redis = v;
         case "--redis-pid" -> d.redisPid = Long.parseLong(v);
         case "--amqp" -> d.amqp = v;
@@ -92,7 +95,7 @@ public final class OutsideBenchmark {
         case "-h", "--help" -> {
           System.out.println(
               "usage: OutsideBenchmark [run] [--tasks N] [--concurrency 1,10,100]"
-                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--idle-warmup K] [--redis URL] [--rounds R]"
+                  + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--idle-warmup K] [--async-window W] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + " [--amqp URL] [--rabbit-pid P]"
                   + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before,"
@@ -118,7 +121,8 @@ public final class OutsideBenchmark {
                   d.gapMs,
                   d.redisPid,
                   d.latencyWarmup,
-                  d.idleWarmup))
+                  d.idleWarmup,
+                  d.asyncWindow))
           .run();
       System.exit(0); // a worker's non-daemon threads must not keep the process
     }
@@ -151,6 +155,12 @@ public final class OutsideBenchmark {
      * a worker that has been idle a while; 0: the first L idle tasks after the drain are timed.
      */
     int idleWarmup;
+
+    /**
+     * The most sends the {@code java-async} producer has in flight (0: the role's default, {@link
+     * Roles#ASYNC_WINDOW}).
+     */
+    int asyncWindow;
 
     String redis = defaultRedis();
     long redisPid = -1;
@@ -388,6 +398,9 @@ public final class OutsideBenchmark {
         }
         if (idleWarmup > 0) { // as above
           cmd.addAll(List.of("--idle-warmup", Integer.toString(idleWarmup)));
+        }
+        if (asyncWindow > 0) { // as above
+          cmd.addAll(List.of("--async-window", Integer.toString(asyncWindow)));
         }
         if (isAmqp(system)) { // only then, as above
           cmd.addAll(List.of("--amqp", amqp, "--queue", q));

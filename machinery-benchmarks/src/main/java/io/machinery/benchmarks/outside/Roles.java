@@ -34,7 +34,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The three child-process roles of the outside-in benchmark for the JVM systems: {@code produce} (N
@@ -73,7 +75,8 @@ final class Roles {
       int gapMs,
       long redisPid,
       int latencyWarmup,
-      int idleWarmup) {}
+      int idleWarmup,
+      int asyncWindow) {}
 
   void run() throws Exception {
     switch (o.system()) {
@@ -163,6 +166,7 @@ final class Roles {
   /** Times {@code all} when given, else N calls of {@code one}. */
   private void produce(Send one, @org.jspecify.annotations.Nullable Send all) throws Exception {
     long cpu0 = ProcCpu.micros(0);
+    long jit0 = ProcCpu.compilerMicros();
     long redis0 = ProcCpu.micros(o.redisPid());
     long t0 = System.nanoTime();
     if (all != null) {
@@ -183,34 +187,47 @@ final class Roles {
             seconds,
             "cpu_us",
             ProcCpu.micros(0) - cpu0,
+            "jit_cpu_us",
+            ProcCpu.compilerMicros() - jit0,
             "redis_cpu_us",
             ProcCpu.micros(o.redisPid()) - redis0));
   }
 
   /**
-   * sendTaskAsync from one thread, at most {@value #IN_FLIGHT} sends in flight (two commands each:
-   * more would overflow the session's bounded request queue, and those sends fail at once); the
-   * time ends when the last one completed.
+   * sendTaskAsync from one thread, at most {@code --async-window} sends in flight (default {@value
+   * #ASYNC_WINDOW}), as a producer that bounds what it has not yet heard back about; the time ends
+   * when the last one completed. Up to session 10 the window was 40,000 (two commands each: more
+   * would overflow the session's bounded request queue) and the producer kept every future to the
+   * end; so many sends in flight outlive young collections, and 2,000 sent 13-18% more (session 11
+   * in docs/benchmarks.md).
    */
   private void produceAsync(Server server) throws Exception {
+    int window = o.asyncWindow() > 0 ? o.asyncWindow() : ASYNC_WINDOW;
     produce(
         () -> {},
         () -> {
-          java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(IN_FLIGHT);
-          java.util.concurrent.CompletableFuture<?>[] all =
-              new java.util.concurrent.CompletableFuture<?>[o.tasks()];
+          Semaphore inFlight = new Semaphore(window);
+          AtomicReference<Throwable> failed = new AtomicReference<>();
           for (int i = 0; i < o.tasks(); i++) {
             inFlight.acquire();
-            all[i] =
-                server
-                    .sendTaskAsync(Signature.create("noop"))
-                    .whenComplete((ok, error) -> inFlight.release());
+            server
+                .sendTaskAsync(Signature.create("noop"))
+                .whenComplete(
+                    (ok, error) -> {
+                      if (error != null) {
+                        failed.compareAndSet(null, error);
+                      }
+                      inFlight.release();
+                    });
           }
-          java.util.concurrent.CompletableFuture.allOf(all).join();
+          inFlight.acquire(window); // every send has completed
+          if (failed.get() != null) {
+            throw new IllegalStateException("a send failed", failed.get());
+          }
         });
   }
 
-  static final int IN_FLIGHT = 40_000;
+  static final int ASYNC_WINDOW = 2_000;
 
   /** sendTasks with {@value #BATCH} signatures per call. */
   private void produceBatch(Server server) throws Exception {
@@ -271,12 +288,15 @@ final class Roles {
     private final AtomicLong stamps = new AtomicLong();
     private final long t0 = System.nanoTime();
     private final long cpu0 = ProcCpu.micros(0);
+    private final long jit0 = ProcCpu.compilerMicros();
     private final long redis0 = ProcCpu.micros(o.redisPid());
     private long tHalf;
     private long cpuHalf;
+    private long jitHalf;
     private long redisHalf;
     private long tAll;
     private long cpuAll;
+    private long jitAll;
     private long redisAll;
 
     /** The worker's heap, sampled while it drains (the Java worker only). */
@@ -287,11 +307,13 @@ final class Roles {
       if (n == half) {
         tHalf = System.nanoTime();
         cpuHalf = ProcCpu.micros(0);
+        jitHalf = ProcCpu.compilerMicros();
         redisHalf = ProcCpu.micros(o.redisPid());
       }
       if (n == o.tasks()) {
         tAll = System.nanoTime();
         cpuAll = ProcCpu.micros(0);
+        jitAll = ProcCpu.compilerMicros();
         redisAll = ProcCpu.micros(o.redisPid());
         drained.countDown();
       }
@@ -317,6 +339,8 @@ final class Roles {
       m.put("cpu_us", cpuAll - cpu0);
       m.put("redis_cpu_us", redisAll - redis0);
       m.put("warm_cpu_us", cpuAll - cpuHalf);
+      m.put("jit_cpu_us", jitAll - jit0);
+      m.put("warm_jit_cpu_us", jitAll - jitHalf);
       m.put("warm_redis_cpu_us", redisAll - redisHalf);
       if (heap != null) {
         m.put("heap_window_seconds", HEAP_WINDOW_SECONDS);

@@ -26,6 +26,9 @@ final class Table {
       double producerCpu,
       double workerCpu,
       double warmWorkerCpu,
+      double producerJit,
+      double workerJit,
+      double warmWorkerJit,
       double redisSendCpu,
       double redisDrainCpu) {
     @Override
@@ -33,7 +36,8 @@ final class Table {
       return String.format(
           Locale.ROOT,
           "enqueue %,.0f/s, drain cold %,.0f/s warm %,.0f/s, p50 %.2f p99 %.2f ms,"
-              + " CPU us/task producer %.0f worker %.0f (warm %.0f) redis %.0f/%.0f",
+              + " CPU us/task producer %.0f worker %.0f (warm %.0f), JIT %s / %s (%s), redis"
+              + " %.0f/%.0f",
           enqueue,
           cold,
           warm,
@@ -42,6 +46,9 @@ final class Table {
           producerCpu,
           workerCpu,
           warmWorkerCpu,
+          jit(producerJit),
+          jit(workerJit),
+          jit(warmWorkerJit),
           redisSendCpu,
           redisDrainCpu);
     }
@@ -61,8 +68,20 @@ final class Table {
         p.path("cpu_us").asDouble() / n,
         d.path("cpu_us").asDouble() / n,
         d.path("warm_cpu_us").asDouble() / warmN,
+        perTask(p, "jit_cpu_us", n),
+        perTask(d, "jit_cpu_us", n),
+        perTask(d, "warm_jit_cpu_us", warmN),
         p.path("redis_cpu_us").asDouble() / n,
         d.path("redis_cpu_us").asDouble() / n);
+  }
+
+  /** A JVM's figure per task; NaN for the Go programs, which report none. */
+  private static double perTask(JsonNode event, String field, double n) {
+    return event.has(field) ? event.path(field).asDouble() / n : Double.NaN;
+  }
+
+  private static String jit(double microsPerTask) {
+    return Double.isNaN(microsPerTask) ? "-" : String.format(Locale.ROOT, "%.0f", microsPerTask);
   }
 
   static String markdown(List<Row> rows, int rounds, int tasks, int latency, String[] args) {
@@ -86,16 +105,18 @@ final class Table {
             args.length == 0 ? "(defaults)" : String.join(" ", args)));
     sb.append(
         "| system | C | enqueue/s (one by one) | drain/s cold | drain/s warm | enqueue->start p50 / p99 ms (idle)"
-            + " | CPU µs/task producer / worker (warm) | broker server CPU µs/task send / drain"
+            + " | CPU µs/task producer / worker (warm) | of which JIT compiler threads µs/task"
+            + " producer / worker (warm) | broker server CPU µs/task send / drain"
             + " (redis-server; RabbitMQ's beam.smp for AMQP rows) |\n");
-    sb.append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    sb.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (Map.Entry<String, List<Cells>> e : groups.entrySet()) {
       String[] key = e.getKey().split("\u0000");
       List<Cells> cs = e.getValue();
       sb.append(
           String.format(
               Locale.ROOT,
-              "| %s | %s | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f / %.0f (%.0f) | %.0f / %.0f |%n",
+              "| %s | %s | %,.0f | %,.0f | %,.0f | %.2f / %.2f | %.0f / %.0f (%.0f) | %s / %s (%s)"
+                  + " | %.0f / %.0f |%n",
               label(key[0]),
               key[1],
               median(cs, Cells::enqueue),
@@ -106,6 +127,9 @@ final class Table {
               median(cs, Cells::producerCpu),
               median(cs, Cells::workerCpu),
               median(cs, Cells::warmWorkerCpu),
+              jit(median(cs, Cells::producerJit)),
+              jit(median(cs, Cells::workerJit)),
+              jit(median(cs, Cells::warmWorkerJit)),
               median(cs, Cells::redisSendCpu),
               median(cs, Cells::redisDrainCpu)));
     }
