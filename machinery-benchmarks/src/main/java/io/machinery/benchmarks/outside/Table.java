@@ -155,9 +155,11 @@ final class Table {
     };
   }
 
-  private static double median(List<Cells> cs, Function<Cells, Double> f) {
+  /** The median of the rounds: the middle value, or the mean of the two middle ones. */
+  static double median(List<Cells> cs, Function<Cells, Double> f) {
     List<Double> v = new ArrayList<>(cs.stream().map(f).toList());
     v.sort(Double::compare);
-    return v.get(v.size() / 2);
+    int mid = v.size() / 2;
+    return v.size() % 2 == 1 ? v.get(mid) : (v.get(mid - 1) + v.get(mid)) / 2;
   }
 }
