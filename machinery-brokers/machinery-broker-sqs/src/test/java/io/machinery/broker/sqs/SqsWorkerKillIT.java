@@ -31,6 +31,7 @@ import org.junit.jupiter.api.Test;
 class SqsWorkerKillIT {
   private static final int TASKS = Integer.getInteger("sqs.kill.tasks", 4_000);
   private static final int VISIBILITY_SECONDS = 5;
+  private static final int CONCURRENCY = 10;
 
   private final WorkerProcesses children = WorkerProcesses.create();
 
@@ -104,9 +105,15 @@ class SqsWorkerKillIT {
           successes,
           TASKS - successes);
       assertThat(successes).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
+      // A worker of concurrency C holds at most 2C runs whose message is not yet deleted: C slots
+      // (functions running) and C settling permits (functions ended, state and delete under way;
+      // Worker's design notes). Only those can run again, on the survivor (seen: the victim's
+      // last 18 runs).
       assertThat(executions - TASKS)
-          .as("duplicates are bounded by what the victim held (10 slots)")
-          .isLessThanOrEqualTo(10);
+          .as(
+              "duplicates are bounded by what the victim held (%d slots, %d settling)",
+              CONCURRENCY, CONCURRENCY)
+          .isLessThanOrEqualTo(2 * CONCURRENCY);
       await()
           .atMost(Duration.ofSeconds(30))
           .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
@@ -148,7 +155,7 @@ class SqsWorkerKillIT {
         config.broker(),
         config.resultBackend(),
         config.defaultQueue(),
-        "10",
+        Integer.toString(CONCURRENCY),
         Integer.toString(VISIBILITY_SECONDS),
         executions.toString());
   }
