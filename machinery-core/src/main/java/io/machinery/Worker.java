@@ -869,7 +869,10 @@ public final class Worker implements AutoCloseable {
 
     /**
      * Sets a hook called after the task's outcome is handled: success, failure or retry (Go's
-     * {@code SetPostTaskHandler}).
+     * {@code SetPostTaskHandler}). It runs while the run settles, after the task's slot has passed
+     * to the next task (see the class notes), so with concurrency 1 it may still run when the next
+     * task's {@link #preTaskHandler} does; within one task the order is pre, the task, the error
+     * handler on failure, then post.
      *
      * @param handler receives each task that ran; if it throws, that is logged
      * @return this builder
