@@ -110,6 +110,18 @@ final class ResultStore {
     put(TaskState.pending(signature, now()));
   }
 
+  /** PENDING unless the task has a live state; true if stored. */
+  boolean pendingIfAbsent(Signature signature) {
+    TaskState pending = TaskState.pending(signature, now());
+    Entry mine = new Entry(WireCodec.encode(pending), clock.millis() + expireMillis, pending);
+    long now = clock.millis();
+    Entry held =
+        states.compute(
+            signature.uuid(), (k, old) -> old == null || old.expiresAtMillis <= now ? mine : old);
+    sweepSometimes();
+    return held == mine;
+  }
+
   void merge(TaskState state) {
     states.compute(
         state.taskUuid(),

@@ -51,6 +51,16 @@ abstract sealed class StoreBackend implements Backend permits EagerBackend, Memo
   }
 
   @Override
+  public boolean setStatePendingIfAbsent(Signature signature) {
+    return store.pendingIfAbsent(signature);
+  }
+
+  @Override
+  public boolean storesPendingIfAbsent() {
+    return true;
+  }
+
+  @Override
   public void setStateReceived(Signature signature) {
     write(TaskState.received(signature));
   }

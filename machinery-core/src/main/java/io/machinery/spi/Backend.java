@@ -65,6 +65,34 @@ public interface Backend extends AutoCloseable {
   void setStatePending(Signature signature);
 
   /**
+   * Stores PENDING unless the task has a state already, in one atomic step (on Redis {@code SET
+   * <uuid> <state> NX EX <expiry>}). A worker that completes a chord publishes the callback first
+   * and then stores its PENDING this way, where {@link #storesPendingIfAbsent} says it can, so that
+   * any state of a chord callback proves the callback was published: a redelivered member that
+   * finds one does not send the callback again. Go stores PENDING before publishing, where a
+   * PENDING callback may never have been sent.
+   *
+   * @param signature the task, with its UUID
+   * @return true if PENDING was stored; false if the task had a state (a worker took it already)
+   * @throws UnsupportedOperationException when {@link #storesPendingIfAbsent} is false (the
+   *     default)
+   * @throws io.machinery.MachineryException when the backend cannot be written
+   */
+  default boolean setStatePendingIfAbsent(Signature signature) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot store a state only where there is none");
+  }
+
+  /**
+   * Tells whether {@link #setStatePendingIfAbsent} works here.
+   *
+   * @return false (the default) if it throws {@link UnsupportedOperationException}
+   */
+  default boolean storesPendingIfAbsent() {
+    return false;
+  }
+
+  /**
    * Stores PENDING without making the sender wait: {@link #setStatePending} with its answer in the
    * returned future (what {@code Server.sendTask} and its asynchronous and batch forms call). The
    * default writes before returning.

@@ -185,6 +185,58 @@ public abstract class BackendContract {
         .containsExactly(State.SUCCESS, State.FAILURE, State.SUCCESS);
   }
 
+  /**
+   * PENDING only where there is no state ({@link Backend#setStatePendingIfAbsent}): a chord's
+   * callback gets it after its publish, so it must never land over a worker's state, and exactly
+   * one of racing writers stores it. A backend that cannot says so and throws.
+   */
+  @Test
+  void pendingIfAbsentStoresOnlyWhereThereIsNoStateForExactlyOneOfManyCallers() throws Exception {
+    Signature fresh = task("add");
+    if (!backend.storesPendingIfAbsent()) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> backend.setStatePendingIfAbsent(fresh))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    assertThat(backend.setStatePendingIfAbsent(fresh)).isTrue();
+    TaskState pending = latestState(fresh.uuid()).orElseThrow();
+    assertThat(pending.state()).isEqualTo(State.PENDING);
+    assertThat(pending.taskName()).isEqualTo("add");
+    assertThat(backend.setStatePendingIfAbsent(fresh)).isFalse();
+
+    Signature received = task("add");
+    backend.setStateReceived(received);
+    assertThat(backend.setStatePendingIfAbsent(received)).isFalse();
+    assertThat(latestState(received.uuid()).orElseThrow().state()).isEqualTo(State.RECEIVED);
+
+    Signature done = task("add");
+    backend.setStateSuccess(done, List.of(TaskResult.of(2L)));
+    assertThat(backend.setStatePendingIfAbsent(done)).isFalse();
+    TaskState success = latestState(done.uuid()).orElseThrow();
+    assertThat(success.state()).isEqualTo(State.SUCCESS);
+    assertThat(success.results()).containsExactly(TaskResult.of("int64", 2L));
+
+    Signature raced = task("add");
+    int callers = 8;
+    ExecutorService pool = Executors.newFixedThreadPool(callers);
+    try {
+      List<Callable<Boolean>> calls = new ArrayList<>();
+      for (int i = 0; i < callers; i++) {
+        calls.add(() -> backend.setStatePendingIfAbsent(raced));
+      }
+      long stored = 0;
+      for (Future<Boolean> result : pool.invokeAll(calls)) {
+        if (result.get()) {
+          stored++;
+        }
+      }
+      assertThat(stored).isEqualTo(1);
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
   @Test
   void aChordTriggersForExactlyOneOfManyConcurrentCallers() throws Exception {
     List<Signature> members = List.of(task("add"), task("add"));

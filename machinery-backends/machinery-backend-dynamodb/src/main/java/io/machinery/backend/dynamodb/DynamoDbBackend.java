@@ -165,6 +165,38 @@ public final class DynamoDbBackend implements Backend {
         () -> client.putItem(r -> r.tableName(taskTable).item(item)));
   }
 
+  /** PENDING where the task has no item: a put on condition {@code attribute_not_exists}. */
+  @Override
+  public boolean setStatePendingIfAbsent(Signature signature) {
+    Map<String, AttributeValue> item =
+        Items.pending(
+            signature.uuid(),
+            signature.name(),
+            OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
+    try {
+      call(
+          "store PENDING of " + signature.uuid(),
+          () ->
+              client.putItem(
+                  r ->
+                      r.tableName(taskTable)
+                          .item(item)
+                          .conditionExpression("attribute_not_exists(#U)")
+                          .expressionAttributeNames(Map.of("#U", Items.TASK_UUID))));
+      return true;
+    } catch (MachineryException e) {
+      if (e.getCause() instanceof ConditionalCheckFailedException) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  @Override
+  public boolean storesPendingIfAbsent() {
+    return true;
+  }
+
   @Override
   public void setStateReceived(Signature signature) {
     update(signature, State.RECEIVED, Map.of(), false);

@@ -31,6 +31,7 @@ import net.spy.memcached.ConnectionFactoryBuilder;
 import net.spy.memcached.FailureMode;
 import net.spy.memcached.MemcachedClient;
 import net.spy.memcached.internal.OperationFuture;
+import net.spy.memcached.ops.StatusCode;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -132,6 +133,37 @@ public final class MemcacheBackend implements Backend {
   @Override
   public void setStatePending(Signature signature) {
     await(write(TaskState.pending(signature, now())), signature.uuid());
+  }
+
+  /** PENDING where the task has no item: memcache's {@code add}, which stores only a new key. */
+  @Override
+  public boolean setStatePendingIfAbsent(Signature signature) {
+    String key = signature.uuid();
+    OperationFuture<Boolean> add;
+    try {
+      add =
+          client.add(
+              key,
+              expiration(),
+              WireCodec.encode(TaskState.pending(signature, now())),
+              GoMemcacheWire.RAW);
+    } catch (IllegalArgumentException | IllegalStateException e) {
+      throw new MachineryException("memcache: cannot store " + key + ": " + e.getMessage(), e);
+    }
+    if (answer(add, key)) {
+      return true;
+    }
+    StatusCode code = add.getStatus().getStatusCode();
+    if (code == StatusCode.ERR_NOT_STORED || code == StatusCode.ERR_EXISTS) {
+      return false;
+    }
+    throw new MachineryException(
+        "memcache: writing " + key + " failed: " + add.getStatus().getMessage());
+  }
+
+  @Override
+  public boolean storesPendingIfAbsent() {
+    return true;
   }
 
   @Override
@@ -377,12 +409,16 @@ public final class MemcacheBackend implements Backend {
 
   /** Waits for a write; a delete of a missing key is fine. */
   private void await(OperationFuture<Boolean> write, String key, boolean missingIsFine) {
+    if (!answer(write, key) && !(missingIsFine && isNotFound(write))) {
+      throw new MachineryException(
+          "memcache: writing " + key + " failed: " + write.getStatus().getMessage());
+    }
+  }
+
+  /** Waits for a write's answer: true if it was carried out. */
+  private boolean answer(OperationFuture<Boolean> write, String key) {
     try {
-      Boolean ok = write.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      if (!Boolean.TRUE.equals(ok) && !(missingIsFine && isNotFound(write))) {
-        throw new MachineryException(
-            "memcache: writing " + key + " failed: " + write.getStatus().getMessage());
-      }
+      return Boolean.TRUE.equals(write.get(timeout.toMillis(), TimeUnit.MILLISECONDS));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       write.cancel();

@@ -194,6 +194,28 @@ public final class MongoDbBackend implements Backend {
             Updates.set("created_at", Date.from(clock.instant()))));
   }
 
+  /** PENDING where the task has no document: an upsert that only sets fields on insert. */
+  @Override
+  public boolean setStatePendingIfAbsent(Signature signature) {
+    return call(
+                "store PENDING of " + signature.uuid(),
+                () ->
+                    tasks.updateOne(
+                        Filters.eq("_id", signature.uuid()),
+                        Updates.combine(
+                            Updates.setOnInsert("state", State.PENDING.name()),
+                            Updates.setOnInsert("task_name", signature.name()),
+                            Updates.setOnInsert("created_at", Date.from(clock.instant()))),
+                        UPSERT))
+            .getUpsertedId()
+        != null;
+  }
+
+  @Override
+  public boolean storesPendingIfAbsent() {
+    return true;
+  }
+
   @Override
   public void setStateReceived(Signature signature) {
     endChain(signature);

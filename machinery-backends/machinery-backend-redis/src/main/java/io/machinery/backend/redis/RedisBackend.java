@@ -167,6 +167,21 @@ public final class RedisBackend implements Backend {
         commands.set(signature.uuid(), WireCodec.encode(state), SetArgs.Builder.ex(expireSeconds)));
   }
 
+  /** PENDING where the task has no state: {@code SET <uuid> <state> NX EX <expiry>}. */
+  @Override
+  public boolean setStatePendingIfAbsent(Signature signature) {
+    TaskState state = TaskState.pending(signature, now());
+    return session.await(
+            commands.set(
+                signature.uuid(), WireCodec.encode(state), SetArgs.Builder.nx().ex(expireSeconds)))
+        != null;
+  }
+
+  @Override
+  public boolean storesPendingIfAbsent() {
+    return true;
+  }
+
   /**
    * PENDING without waiting: Go's {@code SET <uuid> <state> EX <expiry>}, its answer in the future.
    */
