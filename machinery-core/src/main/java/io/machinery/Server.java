@@ -272,6 +272,11 @@ public final class Server implements AutoCloseable {
     return sender.send(signature);
   }
 
+  /** Publishes without storing PENDING; see {@link TaskSender#publishWithoutPending}. */
+  Signature publishWithoutPending(Signature signature) {
+    return sender.publishWithoutPending(signature);
+  }
+
   /**
    * Sends a task without waiting: {@link #sendTask} whose waiting is left to the returned future.
    * The task is checked and encoded on the caller's thread; the PENDING write and the publish are

@@ -618,6 +618,45 @@ final class TaskExecution implements TaskContext {
     } catch (Refused | BookkeepingFailed e) {
       failure = e.getMessage();
     }
+    callbackNotSent(callback, what, failure);
+  }
+
+  /**
+   * Publishes a chord's callback, then stores its PENDING unless a worker has stored a state
+   * meanwhile, where the backend can ({@link Backend#storesPendingIfAbsent}), so that any state of
+   * the callback proves it was published (see {@link ChordCompletion}); elsewhere as any callback,
+   * PENDING first.
+   */
+  void sendChordCallback(Signature callback) {
+    if (!backend.storesPendingIfAbsent()) {
+      sendCallback(callback, "chord callback");
+      return;
+    }
+    Signature published;
+    try {
+      published =
+          step(
+              "publishing chord callback " + LogText.of(callback.uuid()),
+              () -> settings.server().publishWithoutPending(callback));
+    } catch (Refused | BookkeepingFailed e) {
+      callbackNotSent(callback, "chord callback", e.getMessage());
+      return;
+    }
+    try {
+      step(
+          "storing PENDING for chord callback " + LogText.of(callback.uuid()),
+          () -> backend.setStatePendingIfAbsent(published));
+    } catch (Refused | BookkeepingFailed e) {
+      // Published all the same: its worker stores the states from RECEIVED on. Until then a re-run
+      // of a member may send it again (a duplicate, never a loss).
+      log.warn(
+          "Chord callback {} was published but its PENDING state could not be stored: {}",
+          LogText.of(callback.uuid()),
+          e.getMessage());
+    }
+  }
+
+  private void callbackNotSent(Signature callback, String what, @Nullable String failure) {
     log.error(
         "Could not send {} {} {} of task {}: {}",
         what,

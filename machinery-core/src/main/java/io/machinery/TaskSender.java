@@ -389,6 +389,27 @@ final class TaskSender {
     return new Prepared(ready, message);
   }
 
+  /**
+   * Publishes a task without storing PENDING first (the pre-publish handler and listeners as for
+   * any send): the first half of a chord callback's publish-first send, whose PENDING the caller
+   * stores afterwards with {@link Backend#setStatePendingIfAbsent} (see ChordCompletion).
+   *
+   * @return the task as published (with its routing key and headers)
+   */
+  Signature publishWithoutPending(Signature signature) {
+    Prepared prepared = prepare(signature);
+    if (prePublishHandler != null) {
+      try {
+        prePublishHandler.accept(prepared.signature());
+      } catch (RuntimeException e) {
+        notSent(List.of(prepared), e);
+        throw e;
+      }
+    }
+    publish(prepared);
+    return prepared.signature();
+  }
+
   void storePending(Signature signature) {
     try {
       backend.setStatePending(signature);

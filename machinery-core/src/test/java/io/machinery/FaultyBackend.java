@@ -16,6 +16,7 @@ final class FaultyBackend implements Backend {
   /** The operations that can be made to fail. */
   enum Op {
     PENDING,
+    PENDING_IF_ABSENT,
     RECEIVED,
     SUCCESS,
     FAILURE,
@@ -32,6 +33,7 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
   private volatile boolean consumesStatesOnRead;
+  private volatile boolean pendingIfAbsent = true;
   private volatile java.util.Set<String> heldSuccessOf = java.util.Set.of();
   private final java.util.concurrent.CountDownLatch successGate =
       new java.util.concurrent.CountDownLatch(1);
@@ -56,6 +58,26 @@ final class FaultyBackend implements Backend {
   @Override
   public Optional<Object> writeOrder() {
     return writeOrder;
+  }
+
+  /**
+   * Says that this backend cannot store PENDING only where there is none (a chord's callback then
+   * gets PENDING before its publish, as in Go).
+   */
+  FaultyBackend withoutPendingIfAbsent() {
+    pendingIfAbsent = false;
+    return this;
+  }
+
+  @Override
+  public boolean storesPendingIfAbsent() {
+    return pendingIfAbsent && delegate.storesPendingIfAbsent();
+  }
+
+  @Override
+  public boolean setStatePendingIfAbsent(Signature signature) {
+    maybeFail(Op.PENDING_IF_ABSENT);
+    return delegate.setStatePendingIfAbsent(signature);
   }
 
   /** Says that reads consume states, as Go's AMQP backend does. */

@@ -275,7 +275,51 @@ class WorkerFaultTest {
   void f4_aRedeliveredMemberSendsTheCallbackWhoseWinnerDiedAfterStoringPendingBeforePublishing()
       throws Exception {
     // the winner died inside sendTask: the callback's PENDING state is stored, its message is not
+    // (Go's order, where the backend cannot store PENDING only where there is none)
+    backend.withoutPendingIfAbsent();
     assertTheRedeliveredMemberSendsTheCallbackOnce(true);
+  }
+
+  @Test
+  void f4_aRedeliveredMemberDoesNotSendAPublishedCallbackAgainWhileItWaitsInTheQueue() {
+    Chord chord = chordWhoseMemberIsRedeliveredWhileItsCallbackWaits();
+    assertThat(broker.pendingTasks("callbacks")).hasSize(1);
+    assertThat(stateOf(chord.callback().uuid()))
+        .as("PENDING, stored after the publish")
+        .isEqualTo(State.PENDING);
+  }
+
+  @Test
+  void f4_whereTheBackendCannotStorePendingOnlyWhereThereIsNoneAPendingCallbackIsSentAgain() {
+    // the control: PENDING is stored before the publish there, so it proves nothing
+    backend.withoutPendingIfAbsent();
+    chordWhoseMemberIsRedeliveredWhileItsCallbackWaits();
+    assertThat(broker.pendingTasks("callbacks")).hasSize(2);
+  }
+
+  /**
+   * Runs a chord whose callback goes to a queue no worker consumes (a callback waiting behind a
+   * backlog), then redelivers a member's message, as after its worker died before the ack.
+   */
+  private Chord chordWhoseMemberIsRedeliveredWhileItsCallbackWaits() {
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")),
+            Signature.create("add").toBuilder().routingKey("callbacks").build());
+    server.sendChord(chord, 0);
+    AtomicInteger settled = new AtomicInteger();
+    worker().concurrency(1).postTaskHandler(s -> settled.incrementAndGet()).build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> settled.get() == 2);
+    assertThat(broker.pendingTasks("callbacks")).hasSize(1);
+    Signature rerun =
+        MessageHeaders.with(
+            chord.group().tasks().get(0).toBuilder().routingKey(config.defaultQueue()).build(),
+            MessageHeaders.REQUEUES,
+            1);
+    broker.publish(rerun, WireCodec.encode(rerun));
+    await().atMost(TIMEOUT).until(() -> settled.get() == 3);
+    assertThat(invoked("one")).isEqualTo(3);
+    return chord;
   }
 
   /**
