@@ -59,6 +59,13 @@ public final class WorkerProcesses implements AutoCloseable {
    * Starts {@code main} in a child JVM on this JVM's test class path, its output (stdout and
    * stderr) to {@code output}. Returns at once; a child that must consume before the test goes on
    * says so in its output (see {@link #awaitLine}).
+   *
+   * <p>The child compiles with C1 only and collects with the serial collector: on two cores shared
+   * by the test and three children, the default tiered JIT kept each fresh child compiling for its
+   * first seconds, so the kill tests' cadence ("kill once it has run tasks for 3 s") killed workers
+   * that had barely started (RedisChordKillIT: 43 kills in 181 s for 1,000 chords, 98 in 473 s in a
+   * full test run; C1 only: 12 kills in 53 s, as on faster machines before). What the tests check
+   * does not depend on the JIT.
    */
   public Process start(Class<?> main, Path output, String... args) {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -66,7 +73,14 @@ public final class WorkerProcesses implements AutoCloseable {
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
     List<String> command =
         new ArrayList<>(
-            List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", classpath, main.getName()));
+            List.of(
+                java,
+                "--enable-native-access=ALL-UNNAMED",
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC",
+                "-cp",
+                classpath,
+                main.getName()));
     command.addAll(List.of(args));
     try {
       Process process =
