@@ -155,11 +155,7 @@ public final class DynamoDbBackend implements Backend {
 
   @Override
   public void setStatePending(Signature signature) {
-    Map<String, AttributeValue> item =
-        Items.pending(
-            signature.uuid(),
-            signature.name(),
-            OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
+    Map<String, AttributeValue> item = pendingItem(signature);
     call(
         "store PENDING of " + signature.uuid(),
         () -> client.putItem(r -> r.tableName(taskTable).item(item)));
@@ -168,11 +164,7 @@ public final class DynamoDbBackend implements Backend {
   /** PENDING where the task has no item: a put on condition {@code attribute_not_exists}. */
   @Override
   public boolean setStatePendingIfAbsent(Signature signature) {
-    Map<String, AttributeValue> item =
-        Items.pending(
-            signature.uuid(),
-            signature.name(),
-            OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
+    Map<String, AttributeValue> item = pendingItem(signature);
     try {
       call(
           "store PENDING of " + signature.uuid(),
@@ -195,6 +187,13 @@ public final class DynamoDbBackend implements Backend {
   @Override
   public boolean storesPendingIfAbsent() {
     return true;
+  }
+
+  private Map<String, AttributeValue> pendingItem(Signature signature) {
+    return Items.pending(
+        signature.uuid(),
+        signature.name(),
+        OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC));
   }
 
   @Override
