@@ -297,6 +297,19 @@ class WorkerFaultTest {
     assertThat(broker.pendingTasks("callbacks")).hasSize(2);
   }
 
+  @Test
+  void f4_aCallbackWhosePendingCannotBeStoredAfterItsPublishStillRunsOnce() {
+    backend.failing(Op.PENDING_IF_ABSENT, FaultyBackend.ALWAYS);
+    Chord chord =
+        Chord.of(
+            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    ChordAsyncResult result = server.sendChord(chord, 0);
+    worker().bookkeepingAttempts(2).build().launchAsync();
+    assertThat(result.callbackResult().get(TIMEOUT)).containsExactly(2L);
+    assertThat(backend.calls(Op.PENDING_IF_ABSENT)).isEqualTo(2);
+    assertThat(invoked("add")).isEqualTo(1);
+  }
+
   /**
    * Runs a chord whose callback goes to a queue no worker consumes (a callback waiting behind a
    * backlog), then redelivers a member's message, as after its worker died before the ack.

@@ -139,17 +139,8 @@ public final class MemcacheBackend implements Backend {
   @Override
   public boolean setStatePendingIfAbsent(Signature signature) {
     String key = signature.uuid();
-    OperationFuture<Boolean> add;
-    try {
-      add =
-          client.add(
-              key,
-              expiration(),
-              WireCodec.encode(TaskState.pending(signature, now())),
-              GoMemcacheWire.RAW);
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      throw new MachineryException("memcache: cannot store " + key + ": " + e.getMessage(), e);
-    }
+    OperationFuture<Boolean> add =
+        store(key, WireCodec.encode(TaskState.pending(signature, now())), true);
     if (answer(add, key)) {
       return true;
     }
@@ -227,8 +218,15 @@ public final class MemcacheBackend implements Backend {
   }
 
   private OperationFuture<Boolean> set(String key, byte[] json) {
+    return store(key, json, false);
+  }
+
+  /** {@code set}, or {@code add} (only a new key) when {@code onlyIfNew}. */
+  private OperationFuture<Boolean> store(String key, byte[] json, boolean onlyIfNew) {
     try {
-      return client.set(key, expiration(), json, GoMemcacheWire.RAW);
+      return onlyIfNew
+          ? client.add(key, expiration(), json, GoMemcacheWire.RAW)
+          : client.set(key, expiration(), json, GoMemcacheWire.RAW);
     } catch (IllegalArgumentException | IllegalStateException e) {
       throw new MachineryException("memcache: cannot store " + key + ": " + e.getMessage(), e);
     }
