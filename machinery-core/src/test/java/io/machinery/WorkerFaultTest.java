@@ -220,9 +220,7 @@ class WorkerFaultTest {
 
   @Test
   void f2_aChordWhoseGroupIsGoneStoresFailureForItsCallbackAndRunsEachMemberOnce() {
-    Chord chord =
-        Chord.of(
-            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord = oneAndOneThenAdd();
     ChordAsyncResult result = server.sendChord(chord, 0);
     memory.purgeGroupMeta(
         chord.group().groupUuid()); // expired, evicted or purged before the members ran
@@ -242,9 +240,7 @@ class WorkerFaultTest {
   @Test
   void f2_whereReadsConsumeStatesAGoneGroupIsNeitherCheckedNorFailedAndMembersRunOnce() {
     backend.consumingReads();
-    Chord chord =
-        Chord.of(
-            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord = oneAndOneThenAdd();
     server.sendChord(chord, 0);
     memory.purgeGroupMeta(chord.group().groupUuid());
     worker().build().launchAsync();
@@ -300,9 +296,7 @@ class WorkerFaultTest {
   @Test
   void f4_aCallbackWhosePendingCannotBeStoredAfterItsPublishStillRunsOnce() {
     backend.failing(Op.PENDING_IF_ABSENT, FaultyBackend.ALWAYS);
-    Chord chord =
-        Chord.of(
-            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord = oneAndOneThenAdd();
     ChordAsyncResult result = server.sendChord(chord, 0);
     worker().bookkeepingAttempts(2).build().launchAsync();
     assertThat(result.callbackResult().get(TIMEOUT)).containsExactly(2L);
@@ -342,9 +336,7 @@ class WorkerFaultTest {
    */
   private void assertTheRedeliveredMemberSendsTheCallbackOnce(boolean pendingStored)
       throws Exception {
-    Chord chord =
-        Chord.of(
-            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord = oneAndOneThenAdd();
     server.sendChord(chord, 0);
     for (Signature member : chord.group().tasks()) {
       memory.setStateSuccess(member, List.of(TaskResult.of(1L)));
@@ -365,9 +357,7 @@ class WorkerFaultTest {
   @Test
   void
       f4_aMemberRunningAgainWhenTheWinnerReadsTheGroupIsNotAFailureAndSendsTheCallbackWhenItFinishes() {
-    Chord chord =
-        Chord.of(
-            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord = oneAndOneThenAdd();
     server.sendChord(chord, 0);
     Signature first =
         MessageHeaders.with(
@@ -403,9 +393,7 @@ class WorkerFaultTest {
   @Test
   void f4_aGroupWhoseStatesCannotBeReadGetsFailureForItsCallbackInsteadOfASilentAck() {
     backend.failing(Op.GROUP_STATES, FaultyBackend.ALWAYS);
-    Chord chord =
-        Chord.of(
-            Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
+    Chord chord = oneAndOneThenAdd();
     server.sendChord(chord, 0);
     worker().bookkeepingAttempts(2).build().launchAsync();
     String callback = chord.callback().uuid();
@@ -601,5 +589,11 @@ class WorkerFaultTest {
             });
     done.await();
     drainer.close();
+  }
+
+  /** A chord of two "one" members whose callback "add" sums them to 2. */
+  private static Chord oneAndOneThenAdd() {
+    return Chord.of(
+        Group.of(Signature.create("one"), Signature.create("one")), Signature.create("add"));
   }
 }
