@@ -113,8 +113,8 @@ final class ResultStore {
   /** PENDING unless the task has a live state; true if stored. */
   boolean pendingIfAbsent(Signature signature) {
     TaskState pending = TaskState.pending(signature, now());
-    Entry mine = new Entry(WireCodec.encode(pending), clock.millis() + expireMillis, pending);
     long now = clock.millis();
+    Entry mine = new Entry(WireCodec.encode(pending), now + expireMillis, pending);
     Entry held =
         states.compute(
             signature.uuid(), (k, old) -> old == null || old.expiresAtMillis <= now ? mine : old);
