@@ -148,8 +148,7 @@ public final class MemcacheBackend implements Backend {
     if (code == StatusCode.ERR_NOT_STORED || code == StatusCode.ERR_EXISTS) {
       return false;
     }
-    throw new MachineryException(
-        "memcache: writing " + key + " failed: " + add.getStatus().getMessage());
+    throw refused(add, key);
   }
 
   @Override
@@ -408,9 +407,14 @@ public final class MemcacheBackend implements Backend {
   /** Waits for a write; a delete of a missing key is fine. */
   private void await(OperationFuture<Boolean> write, String key, boolean missingIsFine) {
     if (!answer(write, key) && !(missingIsFine && isNotFound(write))) {
-      throw new MachineryException(
-          "memcache: writing " + key + " failed: " + write.getStatus().getMessage());
+      throw refused(write, key);
     }
+  }
+
+  /** A write that memcached answered with other than success, with its status. */
+  private static MachineryException refused(OperationFuture<?> write, String key) {
+    return new MachineryException(
+        "memcache: writing " + key + " failed: " + write.getStatus().getMessage());
   }
 
   /** Waits for a write's answer: true if it was carried out. */
@@ -444,9 +448,7 @@ public final class MemcacheBackend implements Backend {
             if (Boolean.TRUE.equals(f.get())) {
               done.complete(null);
             } else {
-              done.completeExceptionally(
-                  new MachineryException(
-                      "memcache: writing " + key + " failed: " + f.getStatus().getMessage()));
+              done.completeExceptionally(refused(write, key));
             }
           } catch (ExecutionException e) {
             done.completeExceptionally(

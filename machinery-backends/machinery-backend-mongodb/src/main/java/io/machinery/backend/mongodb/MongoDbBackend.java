@@ -186,12 +186,7 @@ public final class MongoDbBackend implements Backend {
 
   @Override
   public void setStatePending(Signature signature) {
-    writeState(
-        signature,
-        Updates.combine(
-            Updates.set("state", State.PENDING.name()),
-            Updates.set("task_name", signature.name()),
-            Updates.set("created_at", Date.from(clock.instant()))));
+    writeState(signature, pendingFields(signature, Updates::set));
   }
 
   /** PENDING where the task has no document: an upsert that only sets fields on insert. */
@@ -202,10 +197,7 @@ public final class MongoDbBackend implements Backend {
                 () ->
                     tasks.updateOne(
                         Filters.eq("_id", signature.uuid()),
-                        Updates.combine(
-                            Updates.setOnInsert("state", State.PENDING.name()),
-                            Updates.setOnInsert("task_name", signature.name()),
-                            Updates.setOnInsert("created_at", Date.from(clock.instant()))),
+                        pendingFields(signature, Updates::setOnInsert),
                         UPSERT))
             .getUpsertedId()
         != null;
@@ -214,6 +206,15 @@ public final class MongoDbBackend implements Backend {
   @Override
   public boolean storesPendingIfAbsent() {
     return true;
+  }
+
+  /** A PENDING state's fields (Go's NewPendingTaskState), each written by {@code how}. */
+  private Bson pendingFields(
+      Signature signature, java.util.function.BiFunction<String, Object, Bson> how) {
+    return Updates.combine(
+        how.apply("state", State.PENDING.name()),
+        how.apply("task_name", signature.name()),
+        how.apply("created_at", Date.from(clock.instant())));
   }
 
   @Override
