@@ -17,8 +17,8 @@ import java.util.Map;
  *       on requeue sends the old count back; its {@link io.machinery.spi.Delivery#deliveryCount()}
  *       is used instead where it counts.
  *   <li><b>Back-off.</b> {@link Worker#FIRST_UNREGISTERED_DELAY} doubling up to {@link
- *       Worker#MAX_UNREGISTERED_DELAY}: never a hot loop, and a task registered later (rolling
- *       deploys) is picked up within the cap.
+ *       Worker.Builder#maxUnregisteredDelay} (default {@link Worker#MAX_UNREGISTERED_DELAY}): never
+ *       a hot loop, and a task registered later (rolling deploys) is picked up within the cap.
  *   <li><b>Bounded.</b> After {@code maxRequeues} requeues the message is dead-lettered with its
  *       reason; 0 keeps Go's behaviour (requeue for ever). {@code IgnoreWhenTaskNotRegistered}
  *       drops it, as Go does.

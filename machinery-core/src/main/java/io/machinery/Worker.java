@@ -109,11 +109,11 @@ public final class Worker implements AutoCloseable {
 
   /**
    * First delay before an unknown task is delivered again; it doubles up to {@link
-   * #MAX_UNREGISTERED_DELAY}.
+   * Builder#maxUnregisteredDelay}.
    */
   public static final Duration FIRST_UNREGISTERED_DELAY = Duration.ofMillis(100);
 
-  /** Longest delay before an unknown task is delivered again. */
+  /** Default of {@link Builder#maxUnregisteredDelay}. */
   public static final Duration MAX_UNREGISTERED_DELAY = Duration.ofSeconds(10);
 
   /** Default of {@link Builder#cancelGracePeriod}. */
@@ -244,7 +244,7 @@ public final class Worker implements AutoCloseable {
     UnregisteredBackoff unregistered =
         new UnregisteredBackoff(
             server.clock(),
-            new Backoff(FIRST_UNREGISTERED_DELAY, MAX_UNREGISTERED_DELAY),
+            new Backoff(FIRST_UNREGISTERED_DELAY, b.maxUnregisteredDelay),
             b.maxUnregisteredRequeues);
     this.revocations = new Revocations(server.controlPlane().orElse(null), b.cancelGracePeriod);
     this.intake =
@@ -800,6 +800,7 @@ public final class Worker implements AutoCloseable {
     private boolean handleSignals;
     private int maxDeliveries = DEFAULT_MAX_DELIVERIES;
     private int maxUnregisteredRequeues = DEFAULT_MAX_UNREGISTERED_REQUEUES;
+    private Duration maxUnregisteredDelay = MAX_UNREGISTERED_DELAY;
     private int bookkeepingAttempts = DEFAULT_BOOKKEEPING_ATTEMPTS;
     private Duration taskTimeout = Duration.ZERO;
     private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
@@ -960,6 +961,32 @@ public final class Worker implements AutoCloseable {
             "maxUnregisteredRequeues must be >= 0 (0 = for ever), was " + value);
       }
       maxUnregisteredRequeues = value;
+      return this;
+    }
+
+    /**
+     * The longest a message for a task no worker here knows stays away before it is delivered
+     * again; default {@link #MAX_UNREGISTERED_DELAY}. Its delays start at {@link
+     * #FIRST_UNREGISTERED_DELAY} and double up to this cap. Shorter: where only some workers of a
+     * queue know a task (a rolling deploy, workers split by task), it reaches one that does sooner,
+     * which matters on brokers that hand a message back to any consumer rather than the next in
+     * turn (SQS, Pub/Sub); longer: tasks that no worker knows cost fewer requeues. The broker may
+     * round a delay up (SQS and Pub/Sub count whole seconds).
+     *
+     * @param value the cap, from {@link #FIRST_UNREGISTERED_DELAY} to one hour
+     * @return this builder
+     * @throws IllegalArgumentException when out of that range
+     */
+    public Builder maxUnregisteredDelay(Duration value) {
+      if (value.compareTo(FIRST_UNREGISTERED_DELAY) < 0
+          || value.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException(
+            "maxUnregisteredDelay must be from "
+                + FIRST_UNREGISTERED_DELAY
+                + " to 1 hour, was "
+                + value);
+      }
+      maxUnregisteredDelay = value;
       return this;
     }
 

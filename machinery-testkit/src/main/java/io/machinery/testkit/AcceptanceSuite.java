@@ -279,6 +279,15 @@ public abstract class AcceptanceSuite {
   }
 
   /**
+   * The cap of the two workers' back-off for a task they do not know ({@link
+   * io.machinery.Worker.Builder#maxUnregisteredDelay}): a second instead of the default ten, so
+   * that a broker that may hand the task back to the wrong worker many times in a row (the
+   * emulators' fixed orders) costs seconds of this test rather than a minute. SQS and Pub/Sub count
+   * delays in whole seconds, so a shorter cap would change nothing there.
+   */
+  static final Duration UNKNOWN_TASK_MAX_DELAY = Duration.ofSeconds(1);
+
+  /**
    * How many deliveries an unknown task may need, once the second worker consumes, before it
    * reaches that worker: 2 where the broker hands a message that comes back to its consumers in
    * turn (RabbitMQ's round robin, Redis's and the memory broker's waiting consumers in order). A
@@ -296,7 +305,8 @@ public abstract class AcceptanceSuite {
     // Go's TestWorkerOnlyConsumesRegisteredTask: a server with only "multiply" and one with only
     // "add" share the queue; this one (with everything registered) stops consuming. Go requeues an
     // unknown task at once, in a hot loop; here it comes back after a back-off of 100 ms doubling
-    // to 10 s (spread up to +50% on AMQP). With BOTH tasks bouncing between BOTH workers the wait
+    // to UNKNOWN_TASK_MAX_DELAY (spread up to +50% on AMQP). With BOTH tasks bouncing between BOTH
+    // workers the wait
     // has no useful bound on RabbitMQ: round robin gives the first message that comes back to the
     // same consumer every round (two deliveries restore the rotation), and the message that came
     // back first keeps its lead into the next round, so a wrong pairing can last many capped rounds
@@ -332,13 +342,23 @@ public abstract class AcceptanceSuite {
             }));
     toClose.add(multiplyOnly);
     toClose.add(addOnly);
-    multiplyOnly.newWorker("multiply-only", 2).launchAsync();
+    multiplyOnly
+        .workerBuilder("multiply-only")
+        .concurrency(2)
+        .maxUnregisteredDelay(UNKNOWN_TASK_MAX_DELAY)
+        .build()
+        .launchAsync();
     Group group = Group.of(Signature.create("multiply", Arg.of(4L), Arg.of(5L)), add(2, 3));
     long sent = System.nanoTime();
     List<AsyncResult> results = addOnly.sendGroup(group, 0);
     assertThat(results.get(0).get(TIMEOUT)).containsExactly(20L);
     Duration beforeAddOnly = Duration.ofNanos(System.nanoTime() - sent);
-    addOnly.newWorker("add-only", 2).launchAsync();
+    addOnly
+        .workerBuilder("add-only")
+        .concurrency(2)
+        .maxUnregisteredDelay(UNKNOWN_TASK_MAX_DELAY)
+        .build()
+        .launchAsync();
     Duration bound = unknownTaskWait(beforeAddOnly, deliveriesToReachTheOtherWorker());
     long joined = System.nanoTime();
     assertThat(results.get(1).get(bound)).containsExactly(5L);
@@ -356,9 +376,10 @@ public abstract class AcceptanceSuite {
   /**
    * The longest an unknown task can take to reach the other worker once it consumes: the task has
    * been requeued at most {@code n} times in {@code elapsed} (requeue k waits at least 100 ms x
-   * 2^(k-1), capped at 10 s), so it still waits out its n-th delay, then comes back {@code
-   * deliveries - 1} more times. Each delay counts at +50% (AMQP's spread), rounded up to whole
-   * seconds (SQS delays), plus one second of delivery; plus 5 s for the worker to subscribe.
+   * 2^(k-1), capped at {@link #UNKNOWN_TASK_MAX_DELAY}), so it still waits out its n-th delay, then
+   * comes back {@code deliveries - 1} more times. Each delay counts at +50% (AMQP's spread),
+   * rounded up to whole seconds (SQS delays), plus one second of delivery; plus 5 s for the worker
+   * to subscribe.
    */
   static Duration unknownTaskWait(Duration elapsed, int deliveries) {
     int n = 0;
@@ -377,7 +398,7 @@ public abstract class AcceptanceSuite {
 
   private static Duration unregisteredDelay(int requeue) {
     Duration d = Worker.FIRST_UNREGISTERED_DELAY.multipliedBy(1L << Math.min(requeue - 1, 20));
-    return d.compareTo(Worker.MAX_UNREGISTERED_DELAY) > 0 ? Worker.MAX_UNREGISTERED_DELAY : d;
+    return d.compareTo(UNKNOWN_TASK_MAX_DELAY) > 0 ? UNKNOWN_TASK_MAX_DELAY : d;
   }
 
   // -------------------------------------------------------------------------- control plane
