@@ -29,7 +29,8 @@ import org.springframework.context.annotation.Bean;
  *       among the modules on the classpath ({@code redis://}, {@code rediss://}, {@code
  *       redis+socket://}: the Redis modules; {@code amqp://}, {@code amqps://}: the AMQP modules;
  *       {@code memory://}: core's in-JVM broker and backend, an extension of Go's schemes for
- *       tests), see {@link UrlSchemes}; the {@link Server}; the {@link MachineryWorkers}. A URL no
+ *       tests), see {@link UrlSchemes}; the {@link Server}; the {@link MachineryWorkers}, each
+ *       worker adjusted by the application's {@link MachineryWorkerCustomizer} beans. A URL no
  *       module on the classpath serves fails the start with the module to add.
  *   <li><b>Ownership.</b> Broker, backend and lock are beans, so the context closes them (after the
  *       Server, which depends on them and closes only what it made itself). A bean the application
@@ -100,11 +101,13 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
       Server server,
       MachineryProperties properties,
       MachineryTaskRegistrar tasks,
-      ObjectProvider<MachineryWorkers.LaunchListener> launchListeners) {
+      ObjectProvider<MachineryWorkers.LaunchListener> launchListeners,
+      ObjectProvider<MachineryWorkerCustomizer> customizers) {
     return new MachineryWorkers(
         server,
         properties.getWorker(),
         List.copyOf(tasks.extraQueues()),
-        launchListeners.orderedStream().toList());
+        launchListeners.orderedStream().toList(),
+        customizers.orderedStream().toList());
   }
 }

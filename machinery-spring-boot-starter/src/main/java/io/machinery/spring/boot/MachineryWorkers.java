@@ -19,9 +19,9 @@ import org.springframework.context.SmartLifecycle;
  *
  * <ul>
  *   <li><b>Which workers.</b> One worker on the default queue, and one on each queue named by a
- *       {@link MachineryTask#queue()}; each has the configured concurrency and graceful timeout.
- *       Signal handling is off: Spring's own shutdown hook stops the context, and with it the
- *       workers.
+ *       {@link MachineryTask#queue()}; each has the configured concurrency and graceful timeout,
+ *       then whatever the {@link MachineryWorkerCustomizer} beans set. Signal handling is off:
+ *       Spring's own shutdown hook stops the context, and with it the workers.
  *   <li><b>Phase.</b> {@link #PHASE} is below the web server's (Boot stops the web server's
  *       graceful shutdown at {@code DEFAULT_PHASE - 1024} and the server at {@code - 2048}), so
  *       workers start before the application takes requests and stop after it has stopped taking
@@ -45,6 +45,7 @@ public final class MachineryWorkers implements SmartLifecycle {
   private final MachineryProperties.WorkerSettings settings;
   private final List<String> queues;
   private final List<LaunchListener> launchListeners;
+  private final List<MachineryWorkerCustomizer> customizers;
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
   private volatile boolean running;
 
@@ -58,18 +59,15 @@ public final class MachineryWorkers implements SmartLifecycle {
   }
 
   MachineryWorkers(
-      Server server, MachineryProperties.WorkerSettings settings, List<String> extraQueues) {
-    this(server, settings, extraQueues, List.of());
-  }
-
-  MachineryWorkers(
       Server server,
       MachineryProperties.WorkerSettings settings,
       List<String> extraQueues,
-      List<LaunchListener> launchListeners) {
+      List<LaunchListener> launchListeners,
+      List<MachineryWorkerCustomizer> customizers) {
     this.server = server;
     this.settings = settings;
     this.launchListeners = List.copyOf(launchListeners);
+    this.customizers = List.copyOf(customizers);
     List<String> all = new ArrayList<>();
     all.add("");
     extraQueues.stream().filter(q -> !q.equals(server.config().defaultQueue())).forEach(all::add);
@@ -84,14 +82,16 @@ public final class MachineryWorkers implements SmartLifecycle {
     for (String queue : queues) {
       String tag =
           queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
-      Worker worker =
+      Worker.Builder builder =
           server
               .workerBuilder(tag)
               .concurrency(settings.getConcurrency())
               .queue(queue)
               .gracefulTimeout(settings.getGracefulTimeout())
-              .handleSignals(false)
-              .build();
+              .handleSignals(false);
+      String consumed = queue.isEmpty() ? server.config().defaultQueue() : queue;
+      customizers.forEach(customizer -> customizer.customize(consumed, builder));
+      Worker worker = builder.build();
       CompletableFuture<Void> done = worker.launchAsync();
       if (done.isCompletedExceptionally()) {
         workers.forEach(Worker::quit);

@@ -132,6 +132,25 @@ class MachineryAutoConfigurationTest {
   }
 
   @Test
+  void workerCustomizersAdjustEachWorkerInOrderAfterTheProperties() {
+    memory
+        .withPropertyValues("machinery.worker.concurrency=3")
+        .withUserConfiguration(MathTasks.class, Customizers.class)
+        .run(
+            context -> {
+              assertThat(context.getBean(MachineryWorkers.class).workers())
+                  .extracting(w -> w.customQueue() + ":" + w.concurrency())
+                  .containsExactlyInAnyOrder(":3", "spring_test_other:7");
+              assertThat(context.getBean(Customizers.class).seen)
+                  .containsExactly(
+                      "first " + Config.DEFAULT.defaultQueue(),
+                      "second " + Config.DEFAULT.defaultQueue(),
+                      "first spring_test_other",
+                      "second spring_test_other");
+            });
+  }
+
+  @Test
   void workersStopWithTheContext() {
     memory
         .withUserConfiguration(MathTasks.class)
@@ -396,6 +415,32 @@ class MachineryAutoConfigurationTest {
     @Bean
     MachineryMetrics ownMetrics(MeterRegistry registry) {
       return MachineryMetrics.builder(registry).tags(Tags.of("app", "own")).build();
+    }
+  }
+
+  /**
+   * Two customizers, declared in the reverse of their order: the later one gives the extra queue's
+   * worker its own concurrency, over the property's.
+   */
+  @Configuration(proxyBeanMethods = false)
+  static class Customizers {
+    final List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Bean
+    @org.springframework.core.annotation.Order(2)
+    MachineryWorkerCustomizer second() {
+      return (queue, worker) -> {
+        seen.add("second " + queue);
+        if (queue.equals("spring_test_other")) {
+          worker.concurrency(7);
+        }
+      };
+    }
+
+    @Bean
+    @org.springframework.core.annotation.Order(1)
+    MachineryWorkerCustomizer first() {
+      return (queue, worker) -> seen.add("first " + queue);
     }
   }
 
