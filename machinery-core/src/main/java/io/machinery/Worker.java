@@ -971,7 +971,7 @@ public final class Worker implements AutoCloseable {
      * queue know a task (a rolling deploy, workers split by task), it reaches one that does sooner,
      * which matters on brokers that hand a message back to any consumer rather than the next in
      * turn (SQS, Pub/Sub); longer: tasks that no worker knows cost fewer requeues. The broker may
-     * round a delay up (SQS and Pub/Sub count whole seconds).
+     * round a delay up (SQS counts whole seconds).
      *
      * @param value the cap, from {@link #FIRST_UNREGISTERED_DELAY} to one hour
      * @return this builder

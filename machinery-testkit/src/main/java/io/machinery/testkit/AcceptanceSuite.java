@@ -282,8 +282,8 @@ public abstract class AcceptanceSuite {
    * The cap of the two workers' back-off for a task they do not know ({@link
    * io.machinery.Worker.Builder#maxUnregisteredDelay}): a second instead of the default ten, so
    * that a broker that may hand the task back to the wrong worker many times in a row (the
-   * emulators' fixed orders) costs seconds of this test rather than a minute. SQS and Pub/Sub count
-   * delays in whole seconds, so a shorter cap would change nothing there.
+   * emulators' fixed orders) costs seconds of this test rather than a minute. SQS counts delays in
+   * whole seconds, so a shorter cap would change nothing there.
    */
   static final Duration UNKNOWN_TASK_MAX_DELAY = Duration.ofSeconds(1);
 
@@ -306,14 +306,14 @@ public abstract class AcceptanceSuite {
     // "add" share the queue; this one (with everything registered) stops consuming. Go requeues an
     // unknown task at once, in a hot loop; here it comes back after a back-off of 100 ms doubling
     // to UNKNOWN_TASK_MAX_DELAY (spread up to +50% on AMQP). With BOTH tasks bouncing between BOTH
-    // workers the wait
-    // has no useful bound on RabbitMQ: round robin gives the first message that comes back to the
-    // same consumer every round (two deliveries restore the rotation), and the message that came
-    // back first keeps its lead into the next round, so a wrong pairing can last many capped rounds
-    // (seen: six, over a minute). So the pairing is made known: the multiply-only worker consumes
-    // first and gets both tasks; "add" then bounces alone, and once the add-only worker consumes
-    // too, a broker that serves its consumers in turn delivers it to that worker within two
-    // deliveries (others say how many they may need: deliveriesToReachTheOtherWorker).
+    // workers the wait has no useful bound on RabbitMQ: round robin gives the first message that
+    // comes back to the same consumer every round (two deliveries restore the rotation), and the
+    // message that came back first keeps its lead into the next round, so a wrong pairing can last
+    // many capped rounds (seen: six, over a minute). So the pairing is made known: the
+    // multiply-only worker consumes first and gets both tasks; "add" then bounces alone, and once
+    // the add-only worker consumes too, a broker that serves its consumers in turn delivers it to
+    // that worker within two deliveries (others say how many they may need:
+    // deliveriesToReachTheOtherWorker).
     server.close();
     java.util.Map<String, java.util.concurrent.atomic.AtomicInteger> runs =
         new java.util.concurrent.ConcurrentHashMap<>();
