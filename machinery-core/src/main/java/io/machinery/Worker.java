@@ -613,8 +613,15 @@ public final class Worker implements AutoCloseable {
         if (phase.get() != Phase.RUNNING || !paused) {
           return;
         }
-        consumer = startConsumer();
+        // cleared before the consumer starts: once it has, a task can run and its result be read,
+        // and a worker running tasks must not still say it is paused
         paused = false;
+        try {
+          consumer = startConsumer();
+        } catch (RuntimeException | Error e) {
+          paused = true;
+          throw e;
+        }
       }
     }
   }
