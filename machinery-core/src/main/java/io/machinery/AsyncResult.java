@@ -4,6 +4,7 @@ import io.machinery.spi.Backend;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import org.jspecify.annotations.Nullable;
@@ -72,9 +73,14 @@ public class AsyncResult {
     if (known != null && known.isCompleted()) {
       return Optional.of(known);
     }
+    Optional<TaskState> read = readBackend();
+    return read.isPresent() ? read : Optional.ofNullable(known);
+  }
+
+  private Optional<TaskState> readBackend() {
     Optional<TaskState> read = backend.getState(signature.uuid());
     read.ifPresent(s -> cached = s);
-    return read.isPresent() ? read : Optional.ofNullable(known);
+    return read;
   }
 
   /**
@@ -107,7 +113,10 @@ public class AsyncResult {
    * @throws MachineryException when the backend cannot be read
    */
   public @Nullable List<Object> poll() {
-    TaskState state = taskState().orElse(null);
+    return valuesIfCompleted(taskState().orElse(null));
+  }
+
+  private @Nullable List<Object> valuesIfCompleted(@Nullable TaskState state) {
     if (state == null || !state.isCompleted()) {
       return null;
     }
@@ -137,7 +146,9 @@ public class AsyncResult {
 
   /**
    * Blocks until the task finishes, polling every {@code pollInterval}, at most {@code timeout}
-   * (Go's {@code GetWithTimeout(timeout, sleep)}).
+   * (Go's {@code GetWithTimeout(timeout, sleep)}). On a backend whose reads consume states ({@link
+   * Backend#consumesStatesOnRead()}), a read that took a state that is not final is followed at
+   * once by the next, as later states may already be queued behind it.
    *
    * @param timeout the longest to wait
    * @param pollInterval the pause between two reads of the backend
@@ -149,14 +160,23 @@ public class AsyncResult {
   public List<Object> get(Duration timeout, Duration pollInterval) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (true) {
-      List<Object> values = poll();
+      TaskState known = cached;
+      if (known != null && known.isCompleted()) {
+        return Objects.requireNonNull(valuesIfCompleted(known));
+      }
+      Optional<TaskState> read = readBackend();
+      List<Object> values = valuesIfCompleted(read.orElse(null));
       if (values != null) {
         return values;
       }
       if (System.nanoTime() - deadline >= 0) {
         throw new ResultTimeoutException(signature.uuid());
       }
-      pause(pollInterval);
+      // A read that consumed a state that is not final may have later states queued behind it
+      // (PENDING, RECEIVED, STARTED, SUCCESS on the AMQP backend): read on without pausing.
+      if (read.isEmpty() || !backend.consumesStatesOnRead()) {
+        pause(pollInterval);
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.GetResponse;
+import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskResult;
@@ -14,12 +15,15 @@ import io.machinery.TaskState;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBroker;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +34,7 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The AMQP backend against Go's own wire samples ({@code interop/go/captured}) and RabbitMQ's view
@@ -174,6 +179,28 @@ class AmqpBackendIT {
     assertThat(last.results()).extracting(TaskResult::typedValue).containsExactly(2L);
     assertThat(backend.getState(uuid)).as("consumed").isEmpty();
     onChannel(ch -> ch.queueDelete(uuid));
+  }
+
+  /**
+   * A handle reading a finished task takes its queued states one after the other: a read that took
+   * a state that is not final is followed at once by the next, not after the poll interval (one
+   * hour here, which the test's timeout would stop).
+   */
+  @Test
+  @Timeout(60)
+  void aResultHandleReadsQueuedStatesWithoutPausingBetweenThem() throws Exception {
+    Signature task = Signature.create("add");
+    backend.setStatePending(task);
+    backend.setStateReceivedAsync(task).join();
+    backend.setStateStartedAsync(task).join();
+    backend.setStateSuccess(task, List.of(TaskResult.of(3L)));
+    try (MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      assertThat(server.asyncResult(task.uuid()).get(Duration.ofHours(1), Duration.ofHours(1)))
+          .containsExactly(3L);
+    }
+    assertThat(backend.getState(task.uuid())).as("every state was consumed").isEmpty();
+    backend.purgeState(task.uuid());
   }
 
   @Test
