@@ -80,11 +80,13 @@ class AmqpWorkerKillIT {
           .until(() -> distinct(victimLog, survivorLog) == TASKS);
       double runSeconds = (System.nanoTime() - started) / 1e9;
 
+      long readStarted = System.nanoTime();
       int successes =
           WorkerProcesses.storedSuccesses(
               server,
               java.util.Arrays.stream(results).map(r -> r.signature().uuid()).toList(),
               Duration.ofSeconds(60));
+      double readSeconds = (System.nanoTime() - readStarted) / 1e9;
 
       int victimRuns = lines(victimLog);
       int survivorRuns = lines(survivorLog);
@@ -92,7 +94,7 @@ class AmqpWorkerKillIT {
       System.out.printf(
           "[AmqpWorkerKillIT] %d tasks sent in %.1f s; victim (pid %d) killed with SIGKILL after %d"
               + " executions (%d by both); all done %.1f s after the workers started; executions: victim %d, survivor %d,"
-              + " total %d, distinct %d, duplicates %d; SUCCESS states read: %d%n",
+              + " total %d, distinct %d, duplicates %d; SUCCESS states read: %d in %.1f s%n",
           TASKS,
           sendSeconds,
           victim.pid(),
@@ -104,7 +106,8 @@ class AmqpWorkerKillIT {
           executions,
           distinct(victimLog, survivorLog),
           executions - TASKS,
-          successes);
+          successes,
+          readSeconds);
       assertThat(successes).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
       assertThat(distinct(victimLog, survivorLog)).as("tasks run at least once").isEqualTo(TASKS);
       assertThat(executions - TASKS)
