@@ -31,9 +31,8 @@ import org.junit.jupiter.api.Test;
  * process has run tasks for {@code -Dmachinery.kill.everyMillis} (default 3,000), it is killed with
  * SIGKILL and a fresh one started, until every member ran. Every member must run and every callback
  * must run at least once, with all its members' results, and end with a stored SUCCESS state;
- * duplicates are counted and printed. Subclass it per broker and backend with a child main that
- * builds a worker from {@link #childArgs} and registers {@link
- * WorkerProcesses#registerRecordingTasks}.
+ * duplicates are counted and printed. Subclass it per broker and backend with the {@link
+ * ChildWorkerDeployment} to run.
  */
 public abstract class ChordKillKit {
   static final int PROCESSES = 3;
@@ -45,28 +44,16 @@ public abstract class ChordKillKit {
    */
   static final int DEFAULT_CHORDS = 1000;
 
-  protected abstract Config baseConfig();
+  private final ChildWorkerDeployment deployment;
 
-  protected abstract Broker createBroker(Config config);
-
-  protected abstract Backend createBackend(Config config);
-
-  /** The child worker's main class. */
-  protected abstract Class<?> childMain();
-
-  /**
-   * The child's arguments for a worker on {@code config}'s queue that logs its runs to {@code
-   * executions}.
-   */
-  protected abstract String[] childArgs(Config config, Path executions);
+  protected ChordKillKit(ChildWorkerDeployment deployment) {
+    this.deployment = deployment;
+  }
 
   /** How many chords run unless {@code -Dmachinery.kill.chords} says otherwise. */
   protected int defaultChords() {
     return DEFAULT_CHORDS;
   }
-
-  /** Called with the test's config after it ran (to delete queues and keys). */
-  protected void cleanUp(Config config) throws Exception {}
 
   /**
    * Purges the states and group metadata of the chords the test sent, through the backend's own
@@ -75,7 +62,7 @@ public abstract class ChordKillKit {
    * chords, and a 600-chord run brought the shared RabbitMQ near its memory alarm).
    */
   private void purgeChords(Config config, List<Chord> chords) {
-    try (Backend backend = createBackend(config)) {
+    try (Backend backend = deployment.createBackend(config)) {
       for (Chord chord : chords) {
         chord.group().taskUuids().forEach(backend::purgeState);
         backend.purgeState(chord.callback().uuid());
@@ -89,14 +76,14 @@ public abstract class ChordKillKit {
     int chords = Integer.getInteger("machinery.kill.chords", defaultChords());
     int members = Integer.getInteger("machinery.kill.members", 20);
     Duration killEvery = Duration.ofMillis(Long.getLong("machinery.kill.everyMillis", 3000));
-    Config config = BrokerContract.uniqueQueue(baseConfig(), "chord_kill_");
+    Config config = deployment.uniqueConfig("chord_kill_");
     Path dir = Files.createDirectories(Path.of("target", "chord-kill", config.defaultQueue()));
     List<Path> logs = new ArrayList<>();
     List<String> callbackUuids = new ArrayList<>();
     String name = getClass().getSimpleName();
     List<Chord> sentChords = new ArrayList<>();
-    try (Broker broker = createBroker(config);
-        Backend backend = createBackend(config);
+    try (Broker broker = deployment.createBroker(config);
+        Backend backend = deployment.createBackend(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build();
         WorkerProcesses processes = WorkerProcesses.create();
         ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -209,7 +196,7 @@ public abstract class ChordKillKit {
       try {
         purgeChords(config, sentChords);
       } finally {
-        cleanUp(config);
+        deployment.cleanUp(config);
       }
     }
   }
@@ -223,7 +210,9 @@ public abstract class ChordKillKit {
     Path executions = dir.resolve("w" + n + ".executions");
     logs.add(executions);
     return processes.start(
-        childMain(), dir.resolve("w" + n + ".out"), childArgs(config, executions));
+        deployment.childMain(),
+        dir.resolve("w" + n + ".out"),
+        deployment.childArgs(config, executions));
   }
 
   /** Sends the chords from four threads while the workers run; returns them in order. */

@@ -1,12 +1,6 @@
 package io.machinery.broker.amqp;
 
-import io.machinery.backend.amqp.AmqpBackend;
-import io.machinery.config.Config;
-import io.machinery.spi.Backend;
-import io.machinery.spi.Broker;
 import io.machinery.testkit.ChordKillKit;
-import io.machinery.testkit.TestEndpoints;
-import java.nio.file.Path;
 
 /**
  * {@link ChordKillKit} on the AMQP broker and backend: worker processes killed with SIGKILL every
@@ -28,42 +22,12 @@ import java.nio.file.Path;
  * the members keep their states in {@code <group>_chord_states} until the callback is sent).
  */
 class AmqpChordKillIT extends ChordKillKit {
+  AmqpChordKillIT() {
+    super(new AmqpChildWorkers());
+  }
+
   @Override
   protected int defaultChords() {
     return 200;
-  }
-
-  @Override
-  protected Config baseConfig() {
-    return Config.builder()
-        .broker(TestEndpoints.amqpUrl())
-        .resultBackend(TestEndpoints.amqpUrl())
-        .build();
-  }
-
-  @Override
-  protected Broker createBroker(Config config) {
-    RabbitAdmin.track(config.defaultQueue());
-    return AmqpBroker.create(config);
-  }
-
-  @Override
-  protected Backend createBackend(Config config) {
-    return AmqpBackend.create(config);
-  }
-
-  @Override
-  protected Class<?> childMain() {
-    return ChildWorkerMain.class;
-  }
-
-  @Override
-  protected String[] childArgs(Config config, Path executions) {
-    return new String[] {config.broker(), config.defaultQueue(), "10", executions.toString()};
-  }
-
-  @Override
-  protected void cleanUp(Config config) throws Exception {
-    RabbitAdmin.deleteTracked();
   }
 }

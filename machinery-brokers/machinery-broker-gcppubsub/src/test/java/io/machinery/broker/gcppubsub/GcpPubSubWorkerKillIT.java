@@ -4,112 +4,38 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
-import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
 import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.ChildWorkerDeployment;
 import io.machinery.testkit.TestEndpoints;
+import io.machinery.testkit.WorkerKillKit;
 import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.Semaphore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A worker process is killed with SIGKILL in the middle of 10,000 tasks; the surviving worker
- * process finishes them. Every task must end SUCCESS and none may be lost; tasks the dead worker
- * held (running or leased) come back when their ack deadline (10 s here) lapses and may run twice
- * (counted).
+ * {@link WorkerKillKit} on the Pub/Sub broker (the emulator) with a Redis backend: what the killed
+ * worker held (running or leased) comes back when its ack deadline (10 s here) lapses. Also: a
+ * delayed task held by a worker killed before its ETA still runs, never early.
  */
-class GcpPubSubWorkerKillIT {
-  private static final int TASKS = 10_000;
-  private static final int KILL_AFTER = 3_000;
-
+class GcpPubSubWorkerKillIT extends WorkerKillKit {
   private final WorkerProcesses children = WorkerProcesses.create();
-  private final String project = PubSubTestSupport.project();
 
-  @AfterEach
-  void killChildrenAndDeleteProject() throws Exception {
-    children.close();
-    PubSubTestSupport.deleteProject(project);
+  GcpPubSubWorkerKillIT() {
+    super(new ChildWorkers(PubSubTestSupport.project()));
   }
 
-  @Test
-  void killingAWorkerProcessMidRunLosesNoTask() throws Exception {
-    String emulator = TestEndpoints.pubsubEmulatorHost();
-    Config config =
-        PubSubTestSupport.config(
-            BrokerContract.uniqueQueue(
-                Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_it_"),
-            project);
-    Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
-    Path victimLog = dir.resolve("victim.executions");
-    Path survivorLog = dir.resolve("survivor.executions");
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
-        RedisBackend backend = RedisBackend.create(config);
-        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
-      // The subscription fills first, so the workers run flat out when the victim dies, with tasks
-      // in every stage.
-      long sendStarted = System.nanoTime();
-      AsyncResult[] results = new AsyncResult[TASKS];
-      sendAll(server, results);
-      double sendSeconds = (System.nanoTime() - sendStarted) / 1e9;
-      long started = System.nanoTime();
-      Process victim = startWorker(emulator, config, victimLog, dir.resolve("victim.out"));
-      Process survivor = startWorker(emulator, config, survivorLog, dir.resolve("survivor.out"));
-
-      await()
-          .atMost(Duration.ofMinutes(3))
-          .until(() -> lines(victimLog) + lines(survivorLog) >= KILL_AFTER);
-      assertThat(victim.isAlive()).as("the victim worker is running").isTrue();
-      int victimRunsAtKill = lines(victimLog);
-      children.kill(victim); // SIGKILL: no shutdown hook, no ack, no nack
-      int doneAtKill = victimRunsAtKill + lines(survivorLog);
-
-      await()
-          .atMost(Duration.ofMinutes(5))
-          .pollInterval(Duration.ofMillis(200))
-          .until(() -> distinct(victimLog, survivorLog) == TASKS);
-      double runSeconds = (System.nanoTime() - started) / 1e9;
-
-      int successes =
-          WorkerProcesses.storedSuccesses(
-              server,
-              java.util.Arrays.stream(results).map(r -> r.signature().uuid()).toList(),
-              Duration.ofSeconds(60));
-      assertThat(survivor.isAlive()).isTrue();
-
-      int victimRuns = lines(victimLog);
-      int survivorRuns = lines(survivorLog);
-      int executions = victimRuns + survivorRuns;
-      System.out.printf(
-          "[GcpPubSubWorkerKillIT] %d tasks sent in %.1f s; victim (pid %d) killed with SIGKILL after %d"
-              + " executions (%d by both); all done %.1f s after the workers started; executions: victim %d, survivor"
-              + " %d, total %d, distinct %d, duplicates %d; SUCCESS states read: %d%n",
-          TASKS,
-          sendSeconds,
-          victim.pid(),
-          victimRunsAtKill,
-          doneAtKill,
-          runSeconds,
-          victimRuns,
-          survivorRuns,
-          executions,
-          distinct(victimLog, survivorLog),
-          executions - TASKS,
-          successes);
-      assertThat(successes).as("tasks whose final state is SUCCESS").isEqualTo(TASKS);
-      assertThat(distinct(victimLog, survivorLog)).as("tasks run at least once").isEqualTo(TASKS);
-      assertThat(executions - TASKS)
-          .as("duplicates are bounded by what the victim held")
-          .isLessThanOrEqualTo(100);
-    }
+  @AfterEach
+  void killChildren() {
+    children.close();
   }
 
   /**
@@ -119,19 +45,22 @@ class GcpPubSubWorkerKillIT {
    */
   @Test
   void aDelayedTaskHeldByAKilledWorkerStillRunsNeverEarly() throws Exception {
-    String emulator = TestEndpoints.pubsubEmulatorHost();
-    Config config =
-        PubSubTestSupport.config(
-            BrokerContract.uniqueQueue(
-                Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), "kill_delay_it_"),
-            project);
+    Config config = deployment().uniqueConfig("kill_delay_it_");
+    try {
+      killBeforeTheEta(config);
+    } finally {
+      deployment().cleanUp(config);
+    }
+  }
+
+  private void killBeforeTheEta(Config config) throws Exception {
     Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
     Path victimLog = dir.resolve("victim.executions");
     PubSubTestSupport.broker(config)
         .build()
         .close(); // creates the topics and subscriptions the workers need
     Path victimOut = dir.resolve("victim.out");
-    Process victim = startWorker(emulator, config, victimLog, victimOut);
+    Process victim = startWorker(config, victimLog, victimOut);
     await()
         .atMost(Duration.ofSeconds(60))
         .until(
@@ -209,47 +138,66 @@ class GcpPubSubWorkerKillIT {
     }
   }
 
-  /** Sends the tasks, 32 at a time. */
-  private static void sendAll(Server server, AsyncResult[] results) throws InterruptedException {
-    Semaphore parallel = new Semaphore(32);
-    List<Thread> senders = new ArrayList<>(TASKS);
-    for (int i = 0; i < TASKS; i++) {
-      int index = i;
-      parallel.acquire();
-      senders.add(
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    try {
-                      results[index] =
-                          server.sendTask(Signature.create("record", Arg.of((long) index)));
-                    } finally {
-                      parallel.release();
-                    }
-                  }));
-    }
-    for (Thread sender : senders) {
-      sender.join();
-    }
-  }
-
-  private Process startWorker(String emulator, Config config, Path executions, Path output) {
+  private Process startWorker(Config config, Path executions, Path output) {
     return children.start(
-        ChildWorkerMain.class,
-        output,
-        emulator,
-        config.broker(),
-        config.defaultQueue(),
-        config.resultBackend(),
-        "10",
-        executions.toString());
+        deployment().childMain(), output, deployment().childArgs(config, executions));
   }
 
   private static int lines(Path file) {
     return WorkerProcesses.runs(file).memberRuns();
   }
 
-  private static int distinct(Path... files) {
-    return WorkerProcesses.runs(files).members().size();
+  /**
+   * Pub/Sub broker on the emulator (a project of the test's own), Redis backend, {@link
+   * ChildWorkerMain} at concurrency 10 in the child JVMs.
+   */
+  private static final class ChildWorkers implements ChildWorkerDeployment {
+    private final String project;
+
+    ChildWorkers(String project) {
+      this.project = project;
+    }
+
+    /** The broker URL names the subscription after the queue. */
+    @Override
+    public Config uniqueConfig(String queuePrefix) {
+      return PubSubTestSupport.config(
+          BrokerContract.uniqueQueue(
+              Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), queuePrefix),
+          project);
+    }
+
+    @Override
+    public Broker createBroker(Config config) {
+      return PubSubTestSupport.broker(config).build();
+    }
+
+    @Override
+    public Backend createBackend(Config config) {
+      return RedisBackend.create(config);
+    }
+
+    @Override
+    public Class<?> childMain() {
+      return ChildWorkerMain.class;
+    }
+
+    /** Deletes the project: the emulator slows down with every subscription left over. */
+    @Override
+    public void cleanUp(Config config) throws Exception {
+      PubSubTestSupport.deleteProject(project);
+    }
+
+    @Override
+    public String[] childArgs(Config config, Path executions) {
+      return new String[] {
+        TestEndpoints.pubsubEmulatorHost(),
+        config.broker(),
+        config.defaultQueue(),
+        config.resultBackend(),
+        "10",
+        executions.toString()
+      };
+    }
   }
 }

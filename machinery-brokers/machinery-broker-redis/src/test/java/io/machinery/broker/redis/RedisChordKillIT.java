@@ -5,6 +5,8 @@ import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.ChildWorkerDeployment;
 import io.machinery.testkit.ChordKillKit;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.file.Path;
@@ -18,49 +20,59 @@ import java.util.List;
  * member whose chord was triggered but whose callback has no state sends it (F4).
  */
 class RedisChordKillIT extends ChordKillKit {
-  @Override
-  protected Config baseConfig() {
-    return Config.builder()
-        .broker(TestEndpoints.redisUrl())
-        .resultBackend(TestEndpoints.redisUrl())
-        .build();
+  RedisChordKillIT() {
+    super(new ChildWorkers());
   }
 
-  @Override
-  protected Broker createBroker(Config config) {
-    return RedisBroker.create(config);
-  }
+  /** Redis broker and backend, {@link KillableWorkerMain} in the child JVMs. */
+  private static final class ChildWorkers implements ChildWorkerDeployment {
+    @Override
+    public Config uniqueConfig(String queuePrefix) {
+      return BrokerContract.uniqueQueue(
+          Config.builder()
+              .broker(TestEndpoints.redisUrl())
+              .resultBackend(TestEndpoints.redisUrl())
+              .build(),
+          queuePrefix);
+    }
 
-  @Override
-  protected Backend createBackend(Config config) {
-    return RedisBackend.create(config);
-  }
+    @Override
+    public Broker createBroker(Config config) {
+      return RedisBroker.create(config);
+    }
 
-  @Override
-  protected Class<?> childMain() {
-    return KillableWorkerMain.class;
-  }
+    @Override
+    public Backend createBackend(Config config) {
+      return RedisBackend.create(config);
+    }
 
-  @Override
-  protected String[] childArgs(Config config, Path executions) {
-    return new String[] {
-      config.broker(),
-      config.defaultQueue(),
-      config.defaultQueue() + "_runs",
-      "10",
-      Long.toString(WorkerKilledIT.LEASE.toMillis()),
-      executions.toString()
-    };
-  }
+    @Override
+    public Class<?> childMain() {
+      return KillableWorkerMain.class;
+    }
 
-  @Override
-  protected void cleanUp(Config config) {
-    String queue = config.defaultQueue();
-    try (RedisSession redis = RedisSession.open(config.broker(), config)) {
-      List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
-      keys.add(queue);
-      keys.add(queue + "_runs");
-      redis.await(redis.commands().del(keys.toArray(new String[0])));
+    @Override
+    public String[] childArgs(Config config, Path executions) {
+      return new String[] {
+        config.broker(),
+        config.defaultQueue(),
+        config.defaultQueue() + "_runs",
+        "10",
+        Long.toString(WorkerKilledIT.LEASE.toMillis()),
+        executions.toString()
+      };
+    }
+
+    @Override
+    public void cleanUp(Config config) {
+      String queue = config.defaultQueue();
+      try (RedisSession redis = RedisSession.open(config.broker(), config)) {
+        List<String> keys =
+            new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
+        keys.add(queue);
+        keys.add(queue + "_runs");
+        redis.await(redis.commands().del(keys.toArray(new String[0])));
+      }
     }
   }
 }

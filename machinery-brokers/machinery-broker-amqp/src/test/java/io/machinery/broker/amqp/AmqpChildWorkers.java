@@ -1,0 +1,49 @@
+package io.machinery.broker.amqp;
+
+import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.ChildWorkerDeployment;
+import io.machinery.testkit.TestEndpoints;
+import java.nio.file.Path;
+
+/**
+ * The kill tests' deployment on RabbitMQ: AMQP broker and backend, {@link ChildWorkerMain} at
+ * concurrency 10 in the child JVMs; the queues are deleted afterwards.
+ */
+final class AmqpChildWorkers implements ChildWorkerDeployment {
+  @Override
+  public Config uniqueConfig(String queuePrefix) {
+    String url = TestEndpoints.amqpUrl();
+    return BrokerContract.uniqueQueue(
+        Config.builder().broker(url).resultBackend(url).build(), queuePrefix);
+  }
+
+  @Override
+  public Broker createBroker(Config config) {
+    RabbitAdmin.track(config.defaultQueue());
+    return AmqpBroker.create(config);
+  }
+
+  @Override
+  public Backend createBackend(Config config) {
+    return AmqpBackend.create(config);
+  }
+
+  @Override
+  public Class<?> childMain() {
+    return ChildWorkerMain.class;
+  }
+
+  @Override
+  public String[] childArgs(Config config, Path executions) {
+    return new String[] {config.broker(), config.defaultQueue(), "10", executions.toString()};
+  }
+
+  @Override
+  public void cleanUp(Config config) throws Exception {
+    RabbitAdmin.deleteTracked();
+  }
+}
