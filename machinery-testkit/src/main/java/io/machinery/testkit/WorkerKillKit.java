@@ -12,9 +12,7 @@ import io.machinery.spi.Broker;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Semaphore;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -31,8 +29,6 @@ import org.junit.jupiter.api.Test;
  * an hour, one per task).
  */
 public abstract class WorkerKillKit {
-  private static final int SENDERS = 32;
-
   private final ChildWorkerDeployment deployment;
 
   protected WorkerKillKit(ChildWorkerDeployment deployment) {
@@ -136,40 +132,17 @@ public abstract class WorkerKillKit {
 
   private void purgeStates(Config config, List<String> uuids) throws InterruptedException {
     try (Backend backend = deployment.createBackend(config)) {
-      inParallel(uuids.size(), i -> backend.purgeState(uuids.get(i)));
+      WorkerProcesses.inParallel(uuids.size(), i -> backend.purgeState(uuids.get(i)));
     }
   }
 
-  /** Sends the tasks, {@value #SENDERS} at a time; returns their UUIDs in order. */
+  /** Sends the tasks, 32 at a time; returns their UUIDs in order. */
   private static List<String> sendAll(Server server, int tasks) throws InterruptedException {
     String[] uuids = new String[tasks];
-    inParallel(
+    WorkerProcesses.inParallel(
         tasks,
         i -> uuids[i] = server.sendTask(Signature.create("record", Arg.of((long) i))).taskUuid());
     return List.of(uuids);
-  }
-
-  private static void inParallel(int count, java.util.function.IntConsumer work)
-      throws InterruptedException {
-    Semaphore parallel = new Semaphore(SENDERS);
-    List<Thread> threads = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      int index = i;
-      parallel.acquire();
-      threads.add(
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    try {
-                      work.accept(index);
-                    } finally {
-                      parallel.release();
-                    }
-                  }));
-    }
-    for (Thread thread : threads) {
-      thread.join();
-    }
   }
 
   private Process startWorker(

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntConsumer;
 
 /**
  * Worker processes for the kill tests: child JVMs on the test's class path that a test kills with
@@ -45,6 +46,9 @@ public final class WorkerProcesses implements AutoCloseable {
   public static final String COLLECT = "collect";
 
   private static final String CALLBACK_PREFIX = "cb:";
+
+  /** How many reads, sends or purges the kits keep in flight at once. */
+  private static final int PARALLEL = 32;
 
   private final List<Process> children = new ArrayList<>();
 
@@ -181,29 +185,45 @@ public final class WorkerProcesses implements AutoCloseable {
   public static int storedSuccesses(Server server, List<String> uuids, Duration timeout)
       throws InterruptedException {
     AtomicInteger successes = new AtomicInteger();
-    Semaphore parallel = new Semaphore(32);
-    List<Thread> readers = new ArrayList<>();
-    for (String uuid : uuids) {
+    inParallel(
+        uuids.size(),
+        i -> {
+          String uuid = uuids.get(i);
+          try {
+            server.asyncResult(uuid).get(timeout, Duration.ofMillis(20));
+            successes.incrementAndGet();
+          } catch (RuntimeException e) {
+            System.out.println(
+                "[WorkerProcesses] task " + uuid + " has no stored SUCCESS state: " + e);
+          }
+        });
+    return successes.get();
+  }
+
+  /**
+   * Runs {@code work} for 0 to {@code count - 1}, each on a virtual thread of its own, {@value
+   * #PARALLEL} at a time; returns once all ended.
+   */
+  static void inParallel(int count, IntConsumer work) throws InterruptedException {
+    Semaphore parallel = new Semaphore(PARALLEL);
+    List<Thread> threads = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      int index = i;
       parallel.acquire();
-      readers.add(
+      threads.add(
           Thread.ofVirtual()
               .start(
                   () -> {
                     try {
-                      server.asyncResult(uuid).get(timeout, Duration.ofMillis(20));
-                      successes.incrementAndGet();
-                    } catch (RuntimeException e) {
-                      System.out.println(
-                          "[WorkerProcesses] task " + uuid + " has no stored SUCCESS state: " + e);
+                      work.accept(index);
                     } finally {
                       parallel.release();
                     }
                   }));
     }
-    for (Thread reader : readers) {
-      reader.join();
+    for (Thread thread : threads) {
+      thread.join();
     }
-    return successes.get();
   }
 
   /** What the execution logs say: runs per member index and per chord callback. */
