@@ -11,6 +11,7 @@ import java.util.stream.Stream;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -145,9 +146,19 @@ final class Browser implements AutoCloseable {
     return driver.findElements(by);
   }
 
-  /** Clicks a button and accepts the confirmation it asks for. */
+  /**
+   * Clicks a button and accepts the confirmation it asks for. Live refresh may replace the button
+   * between the lookup and the click (a stale element, which a click on does nothing): then it is
+   * looked up again.
+   */
   String clickAndConfirm(By by) {
-    waitFor(by).click();
+    new WebDriverWait(driver, PATIENCE)
+        .ignoring(StaleElementReferenceException.class)
+        .until(
+            d -> {
+              ExpectedConditions.visibilityOfElementLocated(by).apply(d).click();
+              return true;
+            });
     var alert = new WebDriverWait(driver, PATIENCE).until(ExpectedConditions.alertIsPresent());
     String question = alert.getText();
     alert.accept();
