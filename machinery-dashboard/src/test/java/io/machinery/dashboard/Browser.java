@@ -148,8 +148,8 @@ final class Browser implements AutoCloseable {
 
   /**
    * Clicks a button and accepts the confirmation it asks for. Live refresh may replace the button
-   * between the lookup and the click (a stale element, which a click on does nothing): then it is
-   * looked up again.
+   * between the lookup and the click (the click then fails on a stale element, having done
+   * nothing): then it is looked up again.
    */
   String clickAndConfirm(By by) {
     new WebDriverWait(driver, PATIENCE)
