@@ -40,13 +40,18 @@ services-stop:
 # The reactor builds TEST_THREADS modules at a time (most integration tests wait on servers, not on
 # the CPU); tests tagged "disruptive" (they restart or alarm a shared server) are left out of that
 # run and run alone afterwards, in the modules that have them.
+# TEST_JAVA=/path/to/bin/java runs the test JVMs, and the worker processes they start, on that Java
+# while Maven compiles with JAVA_HOME: `make test TEST_JAVA=.../jdk-21/bin/java` checks the library on
+# the oldest Java it supports (a Java 21 runtime is enough; no javac needed).
 TEST_THREADS ?= 2
+TEST_JAVA ?=
+TEST_JVM_ARG := $(if $(TEST_JAVA),-Djvm=$(TEST_JAVA))
 DISRUPTIVE_MODULES := machinery-brokers/machinery-broker-amqp
 test: jdk
 	scripts/services.sh start
-	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) -V -T $(TEST_THREADS) verify -DexcludedGroups=disruptive
+	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) -V -T $(TEST_THREADS) verify -DexcludedGroups=disruptive $(TEST_JVM_ARG)
 	. "$(RUN_DIR)/env" && IT_REQUIRE_SERVICES=true $(MVNW) verify -pl $(DISRUPTIVE_MODULES) -am -Dgroups=disruptive \
-	  -Dmaven.javadoc.skip=true -Dspotless.check.skip=true
+	  -Dmaven.javadoc.skip=true -Dspotless.check.skip=true $(TEST_JVM_ARG)
 
 # The fast loop: every *Test (no server needed); the *IT classes are skipped.
 unit: jdk

@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -180,7 +181,15 @@ public final class Worker implements AutoCloseable {
   private final Set<TaskExecution> running = ConcurrentHashMap.newKeySet();
   private final ExecutorService taskThreads;
   private final Duration heartbeatInterval;
-  private final Object consumerLock = new Object();
+
+  /**
+   * Guards {@link #consumer}, {@code paused} and the current handler. A lock, not a monitor: a
+   * consumer starts with round trips to the broker, and a virtual thread blocked inside {@code
+   * synchronized} holds its carrier on Java 21 to 23 (the control plane resumes a queue from any
+   * thread).
+   */
+  private final ReentrantLock consumerLock = new ReentrantLock();
+
   private volatile @Nullable Consumption consumer;
   private volatile @Nullable Handler currentHandler;
   private volatile boolean paused;
@@ -374,7 +383,8 @@ public final class Worker implements AutoCloseable {
         beat.refreshRevocations(); // tasks cancelled while no worker ran are skipped from the first
         // delivery
       }
-      synchronized (consumerLock) {
+      consumerLock.lock();
+      try {
         if (beat != null && beat.queuePausedAtStart()) {
           paused = true;
           log.info(
@@ -384,6 +394,8 @@ public final class Worker implements AutoCloseable {
         } else {
           consumer = startConsumer();
         }
+      } finally {
+        consumerLock.unlock();
       }
       if (beat != null) {
         heartbeat = beat;
@@ -422,8 +434,11 @@ public final class Worker implements AutoCloseable {
     long deadline = System.nanoTime() + gracefulTimeout.toNanos();
     stopHeartbeat();
     Consumption c;
-    synchronized (consumerLock) {
+    consumerLock.lock();
+    try {
       c = consumer;
+    } finally {
+      consumerLock.unlock();
     }
     if (c != null) {
       c.stopFetching(gracefulTimeout);
@@ -462,8 +477,11 @@ public final class Worker implements AutoCloseable {
     cancelRunning();
     stopHeartbeat();
     Consumption c;
-    synchronized (consumerLock) {
+    consumerLock.lock();
+    try {
       c = consumer;
+    } finally {
+      consumerLock.unlock();
     }
     if (c != null) {
       c.close();
@@ -593,7 +611,8 @@ public final class Worker implements AutoCloseable {
     public void pauseConsuming() {
       Consumption c;
       Handler h;
-      synchronized (consumerLock) {
+      consumerLock.lock();
+      try {
         c = consumer;
         h = currentHandler;
         if (phase.get() != Phase.RUNNING || paused || c == null || h == null) {
@@ -602,6 +621,8 @@ public final class Worker implements AutoCloseable {
         paused = true;
         consumer = null;
         currentHandler = null;
+      } finally {
+        consumerLock.unlock();
       }
       c.stopFetching(gracefulTimeout);
       h.retire();
@@ -609,7 +630,8 @@ public final class Worker implements AutoCloseable {
 
     @Override
     public void resumeConsuming() {
-      synchronized (consumerLock) {
+      consumerLock.lock();
+      try {
         if (phase.get() != Phase.RUNNING || !paused) {
           return;
         }
@@ -622,6 +644,8 @@ public final class Worker implements AutoCloseable {
           paused = true;
           throw e;
         }
+      } finally {
+        consumerLock.unlock();
       }
     }
   }

@@ -13,6 +13,8 @@ import io.machinery.spi.DeliveryHandler;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -338,11 +340,17 @@ final class AmqpConsumer implements Consumption {
     }
 
     private void putBackWaiting() {
+      List<Incoming> putBack = new ArrayList<>();
       synchronized (waiting) {
         for (Incoming incoming; (incoming = waiting.poll()) != null; ) {
-          session.nack(incoming.tag(), true);
+          putBack.add(incoming);
         }
         waiterRunning = false;
+      }
+      // outside the monitor: a nack is a socket write, and a virtual thread blocked inside
+      // synchronized holds its carrier on Java 21 to 23
+      for (Incoming incoming : putBack) {
+        session.nack(incoming.tag(), true);
       }
     }
 

@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +62,7 @@ final class PubSubClient implements AutoCloseable {
   private final List<AutoCloseable> owned;
 
   private final Set<String> knownTopics = ConcurrentHashMap.newKeySet();
+  private final ReentrantLock requireLock = new ReentrantLock();
 
   PubSubClient(
       String project,
@@ -234,7 +236,18 @@ final class PubSubClient implements AutoCloseable {
    *
    * @throws MachineryException when something is missing and may not be created
    */
-  synchronized void require(
+  void require(Map<String, String> subscriptionsToTopics, boolean create, int ackDeadlineSeconds) {
+    // a lock, not a monitor: the checks are round trips, and a virtual thread blocked inside
+    // synchronized holds its carrier on Java 21 to 23
+    requireLock.lock();
+    try {
+      requireLocked(subscriptionsToTopics, create, ackDeadlineSeconds);
+    } finally {
+      requireLock.unlock();
+    }
+  }
+
+  private void requireLocked(
       Map<String, String> subscriptionsToTopics, boolean create, int ackDeadlineSeconds) {
     List<String> missing = new ArrayList<>();
     for (Map.Entry<String, String> e : new TreeMap<>(subscriptionsToTopics).entrySet()) {

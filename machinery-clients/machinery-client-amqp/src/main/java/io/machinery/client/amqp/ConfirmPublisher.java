@@ -41,15 +41,23 @@ final class ConfirmPublisher {
   private final Connector connector;
   private final Duration publishTimeout;
   private final AtomicReferenceArray<@Nullable PublisherChannel> channels;
-  private final Object[] openLocks;
+
+  /**
+   * One per channel, held while that channel is opened. A lock, not a monitor: opening a channel is
+   * a round trip to RabbitMQ, and a virtual thread blocked inside {@code synchronized} holds its
+   * carrier on Java 21 to 23, which deadlocked a worker whose two carriers both waited so (found by
+   * running {@code AmqpChordKillIT} on Java 21).
+   */
+  private final ReentrantLock[] openLocks;
+
   private final AtomicInteger next = new AtomicInteger();
 
   ConfirmPublisher(Connector connector, int channelCount, Duration publishTimeout) {
     this.connector = connector;
     this.publishTimeout = publishTimeout;
     this.channels = new AtomicReferenceArray<>(channelCount);
-    this.openLocks = new Object[channelCount];
-    Arrays.setAll(openLocks, i -> new Object());
+    this.openLocks = new ReentrantLock[channelCount];
+    Arrays.setAll(openLocks, i -> new ReentrantLock());
   }
 
   /** The channel for {@code orderKey}. */
@@ -199,12 +207,20 @@ final class ConfirmPublisher {
     return pending.future;
   }
 
-  private PublisherChannel channel(int index, long deadline) {
+  private PublisherChannel channel(int index, long deadline) throws InterruptedException {
     PublisherChannel pc = channels.get(index);
     if (pc != null && !pc.dead && pc.channel.isOpen()) {
       return pc;
     }
-    synchronized (openLocks[index]) {
+    ReentrantLock openLock = openLocks[index];
+    if (!openLock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+      throw new AmqpOperationException(
+          "a publishing channel was still being opened after " + publishTimeout,
+          AmqpOperationException.BLOCKED,
+          true,
+          null);
+    }
+    try {
       pc = channels.get(index);
       if (pc != null && !pc.dead && pc.channel.isOpen()) {
         return pc;
@@ -225,6 +241,8 @@ final class ConfirmPublisher {
       PublisherChannel fresh = new PublisherChannel(channel);
       channels.set(index, fresh);
       return fresh;
+    } finally {
+      openLock.unlock();
     }
   }
 
