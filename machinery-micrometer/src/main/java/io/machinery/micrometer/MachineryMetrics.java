@@ -21,6 +21,7 @@ import java.time.format.DateTimeParseException;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.ToDoubleFunction;
 import org.jspecify.annotations.Nullable;
 
@@ -280,6 +281,7 @@ public final class MachineryMetrics implements TaskListener {
     private @Nullable QueueStats last;
     private long readAt;
     private boolean failed;
+    private final ReentrantLock lock = new ReentrantLock();
 
     Sampler(Inspector inspector, String queue, Clock clock, Duration interval) {
       this.inspector = inspector;
@@ -292,19 +294,27 @@ public final class MachineryMetrics implements TaskListener {
       return queue.isEmpty() ? inspector.queue("").queue() : queue;
     }
 
-    synchronized double read(ToDoubleFunction<QueueStats> value) {
-      long now = clock.millis();
-      if (last == null && !failed || now - readAt >= intervalMillis) {
-        readAt = now;
-        try {
-          last = inspector.queue(queue);
-          failed = false;
-        } catch (RuntimeException e) {
-          failed = true;
+    double read(ToDoubleFunction<QueueStats> value) {
+      // a lock, not a monitor: the read is a round trip, and a scrape may run on a virtual thread
+      // (Spring Boot's with virtual threads on), which blocked inside synchronized holds its
+      // carrier on Java 21 to 23
+      lock.lock();
+      try {
+        long now = clock.millis();
+        if (last == null && !failed || now - readAt >= intervalMillis) {
+          readAt = now;
+          try {
+            last = inspector.queue(queue);
+            failed = false;
+          } catch (RuntimeException e) {
+            failed = true;
+          }
         }
+        QueueStats stats = last;
+        return failed || stats == null ? Double.NaN : value.applyAsDouble(stats);
+      } finally {
+        lock.unlock();
       }
-      QueueStats stats = last;
-      return failed || stats == null ? Double.NaN : value.applyAsDouble(stats);
     }
   }
 

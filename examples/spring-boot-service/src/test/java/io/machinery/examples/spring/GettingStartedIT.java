@@ -174,6 +174,10 @@ class GettingStartedIT {
         .environment()
         .remove("MAVEN_ARGS"); // the outer build's flags (its own repository) must not leak in
     builder.environment().putAll(env);
+    String buildJavaHome = System.getProperty("machinery.build.javaHome");
+    if (buildJavaHome != null) {
+      builder.environment().put("JAVA_HOME", buildJavaHome); // the JDK that built this reactor
+    }
     return builder.start();
   }
 
