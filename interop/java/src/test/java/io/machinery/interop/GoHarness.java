@@ -16,9 +16,12 @@ import java.time.LocalTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Assumptions;
@@ -30,10 +33,11 @@ import org.junit.jupiter.api.Assumptions;
  * <p>Design notes. The Go toolchain is found on {@code PATH}, else at {@code /usr/local/go/bin/go};
  * without it the tests are skipped, or fail when {@link TestEndpoints#servicesRequired()} (CI). The
  * binary is built once per JVM ({@code go build -o bin/machinery-interop .}, {@code
- * GOFLAGS=-mod=mod}). Every child process has a bounded lifetime: one-shot commands are killed when
- * their timeout passes, and a {@link GoWorker} is stopped (SIGTERM, then SIGKILL) by whoever
- * started it. Each process's stderr (Machinery's log) goes to a file under {@code
- * target/interop-logs}, named in every failure message.
+ * GOFLAGS=-mod=mod}), after waiting for a build {@code make test} started in the background. Every
+ * child process has a bounded lifetime: one-shot commands are killed when their timeout passes, and
+ * a {@link GoWorker} is stopped (SIGTERM, then SIGKILL) by whoever started it. Each process's
+ * stderr (Machinery's log) goes to a file under {@code target/interop-logs}, named in every failure
+ * message.
  */
 final class GoHarness {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -95,6 +99,7 @@ final class GoHarness {
       fail("the Go harness is not at " + dir + " (set -Dinterop.go.dir)");
     }
     Path out = dir.resolve("bin/machinery-interop");
+    awaitBackgroundBuild(dir);
     Path log = logDir().resolve("go-build.log");
     ProcessBuilder pb =
         new ProcessBuilder(go.toString(), "build", "-o", "bin/machinery-interop", ".")
@@ -117,6 +122,43 @@ final class GoHarness {
       throw new IllegalStateException("interrupted while building the Go harness", e);
     }
     return out;
+  }
+
+  /**
+   * Waits for the build {@code scripts/build-go-harness.sh --background} started ({@code make test}
+   * starts one before the Java build), so two builds never write the binary at once; the build that
+   * follows then finds it up to date. Its PID file names a {@code go} process, or none that still
+   * runs.
+   */
+  private static void awaitBackgroundBuild(Path dir) {
+    Path pidFile = dir.resolve("bin/build.pid");
+    long pid;
+    try {
+      pid = Long.parseLong(Files.readString(pidFile).trim());
+    } catch (IOException | NumberFormatException e) {
+      return; // none started, or unreadable: our own build below is enough
+    }
+    Optional<ProcessHandle> running =
+        ProcessHandle.of(pid)
+            .filter(ProcessHandle::isAlive)
+            .filter(h -> h.info().command().map(c -> c.endsWith("/go")).orElse(false));
+    if (running.isEmpty()) {
+      return;
+    }
+    try {
+      running.get().onExit().get(BUILD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the Go harness build", e);
+    } catch (ExecutionException | TimeoutException e) {
+      fail(
+          "the background Go build (PID "
+              + pid
+              + ", see "
+              + dir.resolve("bin/build.log")
+              + ") did not finish within "
+              + BUILD_TIMEOUT);
+    }
   }
 
   /** Parses each non-blank line as one JSON value; {@code log} is the process's stderr. */
