@@ -132,9 +132,14 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
               + " the ETA on the surviving worker (victim runs: %d)%n",
           late, lines(victimLog));
       assertThat(lines(victimLog)).as("the victim died before running it").isZero();
+      // Never early, and late by at most the rest of the victim's hold lease (~11 s) plus a pull.
+      // Usually 11 s late: the victim had set the hold's deadline past the ETA. When that deadline
+      // change did not reach the server before the kill (a starved victim; once in a CI run with
+      // three modules at a time), the message comes back at the subscription's 10 s deadline,
+      // before the ETA, and the survivor holds it until due: 0.4 s late then. Both are correct.
       assertThat(late)
-          .as("never early; late by the rest of the victim's hold lease (~10 s) plus a pull")
-          .isBetween(5_000L, 20_000L);
+          .as("never early, at most the victim's hold lease late")
+          .isBetween(0L, 20_000L);
     }
   }
 
