@@ -40,8 +40,8 @@ services-stop:
 # The reactor builds TEST_THREADS modules at a time: on 2 cores the run is bound by the CPU, and 3 at a
 # time was slower (the four broker modules took 1.3-1.9x as long each, and a timing check failed); tests tagged "disruptive" (they restart or alarm a shared server) are left out of that
 # run and run alone afterwards, in the modules that have them.
-# The Go interop harness builds in the background meanwhile (a cold Go build takes minutes; the interop
-# module, which needs it, runs last).
+# The Go interop harness builds in the background at low priority meanwhile (a cold Go build takes
+# minutes; the interop module, which needs it, runs last).
 # TEST_JAVA=/path/to/bin/java runs the test JVMs, and the worker processes they start, on that Java
 # while Maven compiles with JAVA_HOME: `make test TEST_JAVA=.../jdk-21/bin/java` checks the library on
 # the oldest Java it supports (a Java 21 runtime is enough; no javac needed).
