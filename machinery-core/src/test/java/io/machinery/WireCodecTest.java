@@ -131,6 +131,25 @@ class WireCodecTest {
   }
 
   @Test
+  void goIntFieldsBeyondJavaIntSaturateInsteadOfRefusingAMessageGoRuns() {
+    // Go's int is 64 bits: "retry forever" as RetryCount math.MaxInt64 is a message Go runs
+    String json =
+        "{\"UUID\":\"01946605-74d3-42cd-b496-1d167c84cdb7\",\"Name\":\"t\","
+            + "\"RetryCount\":9223372036854775807,\"RetryTimeout\":4294967296,"
+            + "\"GroupTaskCount\":2147483648}";
+    Signature s = WireCodec.decodeSignature(json.getBytes(StandardCharsets.UTF_8));
+    assertThat(s.retryCount()).isEqualTo(Integer.MAX_VALUE);
+    assertThat(s.retryTimeout()).isEqualTo(Integer.MAX_VALUE);
+    assertThat(s.groupTaskCount()).isEqualTo(Integer.MAX_VALUE);
+    Signature negative =
+        WireCodec.decodeSignature(
+            "{\"UUID\":\"01946605-74d3-42cd-b496-1d167c84cdb7\",\"RetryCount\":-9223372036854775808,\"GroupTaskCount\":-4294967296}"
+                .getBytes(StandardCharsets.UTF_8));
+    assertThat(negative.retryCount()).isZero();
+    assertThat(negative.groupTaskCount()).isEqualTo(Integer.MIN_VALUE);
+  }
+
+  @Test
   void integersStayIntegersAndFloatsUseGosShortestForm() {
     Signature s =
         Signature.builder("f")

@@ -71,7 +71,7 @@ final class WireReader {
         case "routingkey" -> b.routingKey(text(in, "RoutingKey"));
         case "eta" -> b.eta(parseTime(text(in, "ETA")));
         case "groupuuid" -> b.groupUuid(text(in, "GroupUUID"));
-        case "grouptaskcount" -> b.groupTaskCount(Math.toIntExact(number(in, "GroupTaskCount")));
+        case "grouptaskcount" -> b.groupTaskCount(saturated(number(in, "GroupTaskCount")));
         case "args" -> b.args(readArgs(in));
         case "headers" -> {
           if (token != JsonToken.START_OBJECT) {
@@ -96,9 +96,8 @@ final class WireReader {
           b.priority((int) priority);
         }
         case "immutable" -> b.immutable(flag(in, "Immutable"));
-        case "retrycount" -> b.retryCount(Math.max(0, Math.toIntExact(number(in, "RetryCount"))));
-        case "retrytimeout" ->
-            b.retryTimeout(Math.max(0, Math.toIntExact(number(in, "RetryTimeout"))));
+        case "retrycount" -> b.retryCount(Math.max(0, saturated(number(in, "RetryCount"))));
+        case "retrytimeout" -> b.retryTimeout(Math.max(0, saturated(number(in, "RetryTimeout"))));
         case "onsuccess" -> b.onSuccess(readSignatures(in, "OnSuccess"));
         case "onerror" -> b.onError(readSignatures(in, "OnError"));
         case "chordcallback" -> {
@@ -258,6 +257,16 @@ final class WireReader {
               + " of type bool");
     }
     return token == JsonToken.VALUE_TRUE;
+  }
+
+  /**
+   * A Go {@code int} (64 bits) as a Java {@code int}, saturated: Go accepts RetryCount,
+   * RetryTimeout and GroupTaskCount up to 2^63-1, so a message with {@code "RetryCount":
+   * 9223372036854775807} ("retry forever") must run, not be refused. Beyond 2^31-1 each means the
+   * same in practice: more retries, seconds (68 years) or group members than can ever happen.
+   */
+  private static int saturated(long value) {
+    return Math.clamp(value, Integer.MIN_VALUE, Integer.MAX_VALUE);
   }
 
   private static long number(JsonParser in, String field) throws IOException {
