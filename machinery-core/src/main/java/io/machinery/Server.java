@@ -272,6 +272,11 @@ public final class Server implements AutoCloseable {
     return sender.send(signature);
   }
 
+  /** Sends a received task again (a retry); see {@link TaskSender#resend}. */
+  AsyncResult resend(Signature received) {
+    return sender.resend(received);
+  }
+
   /** Publishes without storing PENDING; see {@link TaskSender#publishWithoutPending}. */
   Signature publishWithoutPending(Signature signature) {
     return sender.publishWithoutPending(signature);

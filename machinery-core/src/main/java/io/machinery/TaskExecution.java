@@ -570,7 +570,7 @@ final class TaskExecution implements TaskContext {
         LogText.of(signature.uuid()),
         LogText.of(error),
         delay);
-    step("publishing the retry", () -> settings.server().sendTask(next));
+    publishRetry(next, error);
   }
 
   private void retryIn(Duration delay) {
@@ -583,7 +583,20 @@ final class TaskExecution implements TaskContext {
         delay);
     Signature next =
         signature.toBuilder().eta(eta).headers(MessageHeaders.nextAttempt(signature)).build();
-    step("publishing the retry", () -> settings.server().sendTask(next));
+    publishRetry(next, "the task asked to retry in " + GoDurations.format(delay));
+  }
+
+  /**
+   * Publishes the next attempt as the task came (see {@link Server#resend}). One that can never be
+   * published (over {@link io.machinery.config.Config#maxMessageBytes()} with its attempt header,
+   * say) ends the task in FAILURE with the reason, not at RETRY with nothing in flight.
+   */
+  private void publishRetry(Signature next, String error) {
+    try {
+      step("publishing the retry", () -> settings.server().resend(next));
+    } catch (Refused e) {
+      failed(error + "; its retry could not be sent: " + e.getMessage());
+    }
   }
 
   private void failed(String error) {

@@ -88,15 +88,31 @@ final class TaskSender {
   }
 
   /**
+   * Sends again a task this process received (a retry): as {@link #send}, without {@link
+   * WireCodec#checkTask}. A message that decoded can be written again as it came, and Go
+   * republishes what it received: a callback without a name, or an argument whose value does not
+   * fit its type, fails where Go fails it (the callback when it is sent, the task when it runs
+   * again), not in the retry, which would leave the task at RETRY with nothing in flight.
+   */
+  AsyncResult resend(Signature received) {
+    return await(sendAsync(List.of(received), false)).get(0);
+  }
+
+  /**
    * Sends tasks without waiting: each is checked and encoded now (a bad one throws here, before
    * anything is written), then PENDING and the publishes go out; the future completes when all are
    * stored and published.
    */
   CompletableFuture<List<AsyncResult>> sendAsync(List<Signature> signatures) {
+    return sendAsync(signatures, true);
+  }
+
+  private CompletableFuture<List<AsyncResult>> sendAsync(
+      List<Signature> signatures, boolean check) {
     List<Prepared> prepared = new ArrayList<>(signatures.size());
     try {
       for (Signature signature : signatures) {
-        prepared.add(prepare(signature));
+        prepared.add(prepare(signature, true, check));
       }
     } catch (RuntimeException e) {
       notSent(prepared, e); // the tasks prepared so far were announced to listeners
@@ -347,7 +363,17 @@ final class TaskSender {
    *     checked
    */
   Prepared prepare(Signature signature, boolean publishing) {
-    WireCodec.checkTask(signature);
+    return prepare(signature, publishing, true);
+  }
+
+  /**
+   * @param check whether to refuse a task {@link WireCodec#checkTask} refuses (false only for a
+   *     task this process received, see {@link #resend})
+   */
+  private Prepared prepare(Signature signature, boolean publishing, boolean check) {
+    if (check) {
+      WireCodec.checkTask(signature);
+    }
     Signature.Builder b = signature.toBuilder();
     if (signature.uuid().isEmpty()) {
       b.uuid(Uuids.newTaskUuid());

@@ -133,6 +133,88 @@ class WorkerFaultTest {
     assertThat(broker.requeueCount()).isZero();
   }
 
+  @Test
+  void aRetryIsSentAsTheTaskCameEvenWhereThisLibraryWouldRefuseToSendIt() {
+    server.registerTask(
+        "fails",
+        TaskFunction.of(
+            () -> {
+              count("fails", 0);
+              throw new IllegalStateException("it fails");
+            }));
+    worker().build().launchAsync();
+    // Go sends this: an error callback without a name, with an argument whose value does not fit
+    // its type
+    String uuid = "task_" + java.util.UUID.randomUUID();
+    String callback = "task_" + java.util.UUID.randomUUID();
+    broker.pushRaw(
+        config.defaultQueue(),
+        ("{\"UUID\":\""
+                + uuid
+                + "\",\"Name\":\"fails\",\"RetryCount\":1,\"OnError\":[{\"UUID\":\""
+                + callback
+                + "\",\"Args\":[{\"Type\":\"bool\",\"Value\":\"yes\"}]}]}")
+            .getBytes(StandardCharsets.UTF_8));
+    // the retry was published (PENDING), not refused and dead-lettered at RETRY
+    await().atMost(TIMEOUT).until(() -> stateOf(uuid) == State.PENDING);
+    assertThat(broker.deadLetters()).isEmpty();
+    // the retry runs and fails as the first attempt did; then the callback that cannot be sent
+    // gets FAILURE
+    await().atMost(TIMEOUT).until(() -> stateOf(uuid) == State.FAILURE);
+    assertThat(memory.getState(uuid).orElseThrow().error()).isEqualTo("it fails");
+    assertThat(invoked("fails")).isEqualTo(2);
+    await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
+    assertThat(memory.getState(callback).orElseThrow().error())
+        .isEqualTo("could not be sent: a task signature needs a name");
+    assertThat(broker.deadLetters()).isEmpty();
+  }
+
+  @Test
+  void aRetryThatCanNeverBePublishedEndsInFailureNotAtRetry() {
+    Config small = Config.builder().maxMessageBytes(1024).build();
+    MemoryBroker smallBroker = MemoryBroker.create(small, Clock.systemUTC());
+    MemoryBackend smallBackend = MemoryBackend.create(small, Clock.systemUTC());
+    try (Server smallServer =
+        Server.builder().config(small).broker(smallBroker).backend(smallBackend).build()) {
+      smallServer.registerTask(
+          "fails",
+          TaskFunction.of(
+              () -> {
+                throw new IllegalStateException("it fails");
+              }));
+      smallServer
+          .workerBuilder("w")
+          .concurrency(1)
+          .requeueBackoff(FAST)
+          .bookkeepingBackoff(FAST, d -> {})
+          .build()
+          .launchAsync();
+      // 900 bytes as it came; over 1024 once written again with all of Go's keys for the retry
+      String uuid = "task_" + java.util.UUID.randomUUID();
+      byte[] message =
+          ("{\"UUID\":\""
+                  + uuid
+                  + "\",\"Name\":\"fails\",\"RetryCount\":3,\"Headers\":{\"pad\":\""
+                  + "p".repeat(800)
+                  + "\"}}")
+              .getBytes(StandardCharsets.UTF_8);
+      assertThat(message.length).isLessThan(1024);
+      smallBroker.pushRaw(small.defaultQueue(), message);
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () ->
+                  smallBackend.getState(uuid).map(TaskState::state).orElse(null) == State.FAILURE);
+      assertThat(smallBackend.getState(uuid).orElseThrow().error())
+          .startsWith("it fails; its retry could not be sent: ")
+          .contains("over the limit of 1024");
+      assertThat(smallBroker.deadLetters()).isEmpty();
+    } finally {
+      smallBroker.close();
+      smallBackend.close();
+    }
+  }
+
   // ----------------------------------------------------------------------------------------------
   // F2/F3
 
