@@ -6,7 +6,6 @@ import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import java.time.Clock;
-import java.util.List;
 
 /** The fault suite on the embedded default: memory broker and memory backend. */
 class MemoryFaultTest extends FaultSuite {
@@ -18,11 +17,5 @@ class MemoryFaultTest extends FaultSuite {
   @Override
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());
-  }
-
-  @Override
-  protected List<String> deadLetterReasons() {
-    return ((MemoryBroker) broker)
-        .deadLetters().stream().map(MemoryBroker.DeadLetter::reason).toList();
   }
 }
