@@ -130,6 +130,20 @@ public abstract class FaultSuite {
     broker.publish(routing, message);
   }
 
+  /**
+   * Publishes raw bytes through the broker's delayed path (Redis: the delayed set, whose promotion
+   * reads the message's own RoutingKey; AMQP: a delay queue), due after {@code delay}.
+   */
+  protected void publishRawDelayed(byte[] message, Duration delay) {
+    Signature routing =
+        Signature.builder("raw")
+            .uuid("task_raw")
+            .routingKey(config.defaultQueue())
+            .eta(java.time.OffsetDateTime.now().plus(delay))
+            .build();
+    broker.publish(routing, message);
+  }
+
   @Test
   void aMessageNestedTenThousandDeepIsDeadLetteredAndTheWorkerKeepsGoing() {
     server.workerBuilder("fault").concurrency(2).build().launchAsync();
@@ -158,10 +172,10 @@ public abstract class FaultSuite {
   }
 
   /**
-   * Random messages ({@link RandomTaskMessages}; {@code -Dmachinery.fuzz.seed=N} replays a run):
-   * each one the worker's decoder accepts must end (SUCCESS or FAILURE) or be retried (RETRY, then
-   * PENDING), each one it refuses must be in the dead letters and nothing else there, and the
-   * worker must still run tasks afterwards.
+   * Random messages ({@link RandomTaskMessages}; {@code -Dmachinery.fuzz.seed=N} replays a run),
+   * half of them through the broker's delayed path: each one the worker's decoder accepts must end
+   * (SUCCESS or FAILURE) or be retried (RETRY, then PENDING), each one it refuses must be in the
+   * dead letters and nothing else there, and the worker must still run tasks afterwards.
    */
   @Test
   void randomMessagesEachEndInAStateOrADeadLetter() {
@@ -191,7 +205,11 @@ public abstract class FaultSuite {
       } catch (MalformedMessageException e) {
         refused++;
       }
-      publishRaw(message);
+      if (i % 2 == 0) {
+        publishRaw(message);
+      } else {
+        publishRawDelayed(message, Duration.ofMillis(20));
+      }
     }
     System.out.printf(
         "[FaultSuite] %d random messages (seed %d): %d for the worker to run, %d to refuse%n",
