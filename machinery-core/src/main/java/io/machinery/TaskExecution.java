@@ -716,6 +716,9 @@ final class TaskExecution implements TaskContext {
       } catch (IllegalArgumentException e) {
         throw new Refused(e);
       } catch (RuntimeException e) {
+        if (e.getCause() instanceof IllegalArgumentException refusal) {
+          throw new Refused(refusal); // as the sender reports it: "Publish message error: ..."
+        }
         if (chord && isMissing(e)) {
           throw new GroupMissing(e);
         }

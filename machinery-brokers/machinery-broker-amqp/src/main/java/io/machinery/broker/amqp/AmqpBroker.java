@@ -66,6 +66,10 @@ import org.slf4j.LoggerFactory;
  *       never runs before its ETA, at most that much later): a per-delay queue expires {@code 2 ×
  *       delay} after its declaration, and for a few milliseconds a confirmed publish could land in
  *       a queue that RabbitMQ deletes, with the message, before the message's TTL fires (F20).
+ *       RabbitMQ holds a delay of at most {@value Publishing#MAX_DELAY_MILLIS} ms (24 days 20 h): a
+ *       task due later is refused with an {@link IllegalArgumentException} before anything is
+ *       declared (Go's broker fails on RabbitMQ's {@code value_too_large} instead; a retry that far
+ *       ahead ends the task in FAILURE with the reason).
  *   <li><b>{@code AMQP.DelayedQueue} caveat.</b> That mode relies on per-message TTL, which
  *       RabbitMQ applies only at the head of a queue: a task with an ETA in 24 h published first
  *       holds back every task behind it, even one due in a minute (Go PR #796 has the same flaw).

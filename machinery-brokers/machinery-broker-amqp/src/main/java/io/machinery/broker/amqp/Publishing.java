@@ -37,6 +37,13 @@ final class Publishing {
   /** How much of an oversized message its dead letter keeps. */
   static final int DEAD_LETTER_PREVIEW_BYTES = io.machinery.wire.BodyPreview.PREVIEW_BYTES;
 
+  /**
+   * The longest delay RabbitMQ can hold, 2^31-1 ms (24 days 20 h): it refuses a queue whose {@code
+   * x-expires}, twice the delay in Go's per-delay queues, is over 2^32-1 ms ({@code
+   * value_too_large}), and the same limit bounds a message TTL.
+   */
+  static final long MAX_DELAY_MILLIS = Integer.MAX_VALUE;
+
   /** How many different delays a requeue with one requested delay can get (see {@link #spread}). */
   static final int SPREAD_STEPS = 16;
 
@@ -60,6 +67,18 @@ final class Publishing {
     String routingKey = topology.routingKeyFor(signature);
     AMQP.BasicProperties properties = properties(signature);
     long delayMillis = delayMillis(signature);
+    if (delayMillis > MAX_DELAY_MILLIS) {
+      throw new IllegalArgumentException(
+          "task "
+              + signature.uuid()
+              + " is due at "
+              + signature.eta()
+              + ", "
+              + java.time.Duration.ofMillis(delayMillis).toDays()
+              + " days ahead: RabbitMQ delays a message at most "
+              + MAX_DELAY_MILLIS
+              + " ms (24 days 20 h; queue arguments x-message-ttl and x-expires)");
+    }
     if (delayMillis > 0) {
       publishDelayed(routingKey, properties, message, Math.max(MIN_DELAY_MILLIS, delayMillis));
     } else {

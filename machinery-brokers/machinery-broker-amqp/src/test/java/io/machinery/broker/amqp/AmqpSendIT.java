@@ -121,4 +121,34 @@ class AmqpSendIT {
         .cause()
         .hasMessageStartingWith("Publish message error: ");
   }
+
+  @Test
+  void aTaskDueFurtherAheadThanRabbitMqCanDelayIsRefusedAtOnceAndOneJustWithinIsDelayed()
+      throws Exception {
+    java.time.OffsetDateTime now = java.time.OffsetDateTime.now();
+    Signature tooFar = Signature.builder("noop").eta(now.plusDays(25)).build();
+    assertThatThrownBy(() -> server.sendTask(tooFar))
+        .hasMessageStartingWith("Publish message error: task ")
+        .hasMessageContaining("days ahead: RabbitMQ delays a message at most 2147483647 ms");
+    // 24 days: a delay queue whose x-expires (2 x 24 days) RabbitMQ accepts, holding the task
+    AsyncResult within = server.sendTask(Signature.builder("noop").eta(now.plusDays(24)).build());
+    try {
+      assertThat(stored(within)).isEqualTo(State.PENDING);
+      com.fasterxml.jackson.databind.JsonNode queues =
+          new com.fasterxml.jackson.databind.ObjectMapper()
+              .readTree(RabbitAdmin.management("queues/%2F?columns=name,arguments,messages"));
+      List<String> holding = new ArrayList<>();
+      for (com.fasterxml.jackson.databind.JsonNode q : queues) {
+        if (q.path("name").asText().startsWith("delay.")
+            && config
+                .defaultQueue()
+                .equals(q.path("arguments").path("x-dead-letter-routing-key").asText())) {
+          holding.add(q.path("arguments").path("x-message-ttl").asText());
+        }
+      }
+      assertThat(holding).singleElement().asString().startsWith("20735");
+    } finally {
+      RabbitAdmin.deleteDelayQueuesOf(config.defaultQueue());
+    }
+  }
 }
