@@ -72,7 +72,13 @@ final class ChordCompletion {
    * @param knownFailure this member's own FAILURE (the failure path), or null to read the group's
    *     states
    */
-  void complete(Signature callback, @Nullable TaskState knownFailure) {
+  void complete(Signature chordCallback, @Nullable TaskState knownFailure) {
+    // a callback without a UUID (Go's sender gives it one when it sends it): one now, so that its
+    // states have a key
+    Signature callback =
+        chordCallback.uuid().isEmpty()
+            ? chordCallback.toBuilder().uuid(io.machinery.wire.Uuids.newTaskUuid()).build()
+            : chordCallback;
     String group = signature.groupUuid();
     int count = signature.groupTaskCount();
     try {

@@ -677,6 +677,9 @@ final class TaskExecution implements TaskContext {
         LogText.of(callback.uuid()),
         LogText.of(signature.uuid()),
         failure);
+    if (callback.uuid().isEmpty()) {
+      return; // no id for a state: a client cannot wait for it (the send would have given it one)
+    }
     step(
         "storing FAILURE for an unsent " + what,
         () -> backend.setStateFailure(callback, "could not be sent: " + failure));

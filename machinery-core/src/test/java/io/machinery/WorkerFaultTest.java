@@ -170,6 +170,41 @@ class WorkerFaultTest {
   }
 
   @Test
+  void callbacksWithoutAUuidThatCannotBeSentStoreNoStateUnderAnEmptyKey() {
+    server.registerTask(
+        "fails",
+        TaskFunction.of(
+            () -> {
+              throw new IllegalStateException("it fails");
+            }));
+    server.registerTask("ok", TaskFunction.of(() -> 1L));
+    worker().build().launchAsync();
+    String failing = "task_" + java.util.UUID.randomUUID();
+    String member = "task_" + java.util.UUID.randomUUID();
+    broker.pushRaw(
+        config.defaultQueue(),
+        ("{\"UUID\":\"" + failing + "\",\"Name\":\"fails\",\"OnError\":[{\"Args\":[]}]}")
+            .getBytes(StandardCharsets.UTF_8));
+    // a chord member whose callback has no UUID and no name, in a group that does not exist
+    broker.pushRaw(
+        config.defaultQueue(),
+        ("{\"UUID\":\""
+                + member
+                + "\",\"Name\":\"ok\",\"GroupUUID\":\"group_"
+                + java.util.UUID.randomUUID()
+                + "\",\"GroupTaskCount\":1,\"ChordCallback\":{\"Args\":[]}}")
+            .getBytes(StandardCharsets.UTF_8));
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> stateOf(failing) == State.FAILURE && stateOf(member) == State.SUCCESS);
+    AsyncResult after = server.sendTask(Signature.create("one"));
+    assertThat(after.get(TIMEOUT)).containsExactly(1L);
+    // DynamoDB and Memcache refuse an empty key: a state there made the message a dead letter
+    assertThat(memory.getState("")).isEmpty();
+    assertThat(broker.deadLetters()).isEmpty();
+  }
+
+  @Test
   void aRetryThatCanNeverBePublishedEndsInFailureNotAtRetry() {
     Config small = Config.builder().maxMessageBytes(1024).build();
     MemoryBroker smallBroker = MemoryBroker.create(small, Clock.systemUTC());
