@@ -30,7 +30,10 @@ public interface Backend extends AutoCloseable {
    * @param groupUuid the group's UUID
    * @param groupTaskCount how many tasks the group has
    * @return true if every member is SUCCESS or FAILURE
-   * @throws io.machinery.MachineryException when the backend cannot be read
+   * @throws io.machinery.MachineryException when the backend cannot be read; its message contains
+   *     "Group not found" when the group's meta is gone (expired or purged), and "Task not found"
+   *     when a member's state is: the worker then fails the chord at once instead of retrying (the
+   *     same for {@link #groupTaskStates} and {@link #triggerChord})
    */
   boolean groupCompleted(String groupUuid, int groupTaskCount);
 

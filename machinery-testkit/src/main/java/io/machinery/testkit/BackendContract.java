@@ -1,6 +1,7 @@
 package io.machinery.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.Arg;
 import io.machinery.Signature;
@@ -40,6 +41,14 @@ public abstract class BackendContract {
    * does not).
    */
   protected boolean carriesTaskNameForward() {
+    return true;
+  }
+
+  /**
+   * Whether the backend keeps group metas, so that it can tell a group that is gone (the AMQP
+   * backend, as Go's, keeps none: a group is its queue of states).
+   */
+  protected boolean keepsGroupMetas() {
     return true;
   }
 
@@ -143,6 +152,23 @@ public abstract class BackendContract {
     TaskState state = latestState(task.uuid()).orElseThrow();
     assertThat(state.state()).isEqualTo(State.FAILURE);
     assertThat(state.error()).isEqualTo("oops: \"quoted\" and\nnew line");
+  }
+
+  /**
+   * The words the worker recognises a gone group by (see {@link Backend#groupCompleted}): with any
+   * other message it retries for a minute, then fails the chord as if the backend were down.
+   */
+  @Test
+  void aGroupWhoseMetaIsGoneIsReportedAsNotFound() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(keepsGroupMetas(), "no group metas");
+    Signature member = task("add");
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of(member.uuid()));
+    backend.setStatePending(member);
+    backend.purgeGroupMeta(group);
+    assertThatThrownBy(() -> backend.groupCompleted(group, 1))
+        .isInstanceOf(io.machinery.MachineryException.class)
+        .hasMessageContaining("Group not found");
   }
 
   @Test

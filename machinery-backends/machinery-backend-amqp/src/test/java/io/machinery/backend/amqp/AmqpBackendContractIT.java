@@ -24,6 +24,11 @@ class AmqpBackendContractIT extends BackendContract {
    * would consume it.
    */
   @Override
+  protected boolean keepsGroupMetas() {
+    return false; // a group is its queue of states, as in Go
+  }
+
+  @Override
   protected boolean carriesTaskNameForward() {
     return false;
   }

@@ -312,7 +312,7 @@ public final class DynamoDbBackend implements Backend {
             .item();
     if (item == null || item.isEmpty()) {
       throw new MachineryException(
-          "DynamoDB: group " + groupUuid + " not found in table " + groupTable);
+          "DynamoDB: Group not found: " + groupUuid + " (table " + groupTable + ")");
     }
     return Items.taskUuids(item);
   }
@@ -423,7 +423,7 @@ public final class DynamoDbBackend implements Backend {
                 .item();
         if (meta == null || meta.isEmpty()) {
           throw new MachineryException(
-              "DynamoDB: group " + groupUuid + " not found in table " + groupTable);
+              "DynamoDB: Group not found: " + groupUuid + " (table " + groupTable + ")");
         }
         if (isTrue(meta.get("ChordTriggered"))) {
           return false;
