@@ -1,0 +1,29 @@
+package io.machinery.backend.memcache;
+
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.FaultSuite;
+import io.machinery.testkit.TestEndpoints;
+
+/** The fault suite on the Redis broker with results in Memcache. */
+class RedisMemcacheFaultIT extends FaultSuite {
+  @Override
+  protected Config baseConfig() {
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend("memcache://" + TestEndpoints.memcacheAddr())
+        .build();
+  }
+
+  @Override
+  protected Broker createBroker(Config config) {
+    return RedisBroker.create(config);
+  }
+
+  @Override
+  protected Backend createBackend(Config config) {
+    return MemcacheBackend.create(config);
+  }
+}
