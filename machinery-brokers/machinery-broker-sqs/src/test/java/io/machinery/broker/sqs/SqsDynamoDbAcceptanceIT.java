@@ -1,40 +1,28 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.backend.dynamodb.DynamoDbBackend;
-import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
-import io.machinery.config.DynamoDbConfig;
 import io.machinery.config.SqsConfig;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
 import io.machinery.testkit.TestEndpoints;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 
 /** Go's integration scenarios on the SQS broker (ElasticMQ) with results in DynamoDB (dynalite). */
 class SqsDynamoDbAcceptanceIT extends AcceptanceSuite {
-  private static DynamoDbClient dynamo;
-  private static DynamoDbConfig tables;
+  private static DynamoDbTestTables tables;
 
   @BeforeAll
   static void createTables() {
-    dynamo =
-        AwsClients.forDynamoDbBackend(TestEndpoints.dynamoDbEndpoint())
-            .build(DynamoDbClient.builder());
-    String suffix = UUID.randomUUID().toString().substring(0, 8);
-    tables = new DynamoDbConfig("sqs_task_states_" + suffix, "sqs_group_metas_" + suffix);
-    DynamoDbBackend.createTables(dynamo, tables);
+    tables = DynamoDbTestTables.create("sqs");
   }
 
   @AfterAll
   static void deleteTablesAndQueues() {
-    dynamo.deleteTable(r -> r.tableName(tables.taskStatesTable()));
-    dynamo.deleteTable(r -> r.tableName(tables.groupMetasTable()));
-    dynamo.close();
+    tables.close();
     SqsTestQueues.deleteTracked();
   }
 
@@ -43,7 +31,7 @@ class SqsDynamoDbAcceptanceIT extends AcceptanceSuite {
     return Config.builder()
         .broker(TestEndpoints.sqsUrl())
         .resultBackend(TestEndpoints.dynamoDbEndpoint())
-        .dynamoDb(tables)
+        .dynamoDb(tables.tables())
         .sqs(new SqsConfig(1, null, false))
         .build();
   }
