@@ -17,9 +17,10 @@ import java.util.UUID;
  * <p>Whether a message must be run or refused is not the generator's to say: a test asks {@code
  * WireCodec.decodeSignature}, the worker's own decoder, and holds the worker to that verdict (run
  * to a state, or dead-lettered). Every message carries its UUID first, so a dead letter's quoted
- * preview names it. Times to run are in the past or at most 300 ms ahead; retries are at most two,
- * unless a message asks for Go's largest {@code int}, so that a test can wait for every state. Not
- * thread-safe.
+ * preview names it. Times to run are in the past or at most 300 ms ahead. Retries are at most two
+ * unless an odd value asks for more (up to Go's largest {@code int}), and a retry may be due
+ * decades ahead ({@code RetryTimeout} 2^31-1 s): a test counts RETRY and PENDING as an outcome, as
+ * {@link FaultSuite} does. Not thread-safe.
  */
 public final class RandomTaskMessages {
   /** One in this many fields gets an odd value. */
