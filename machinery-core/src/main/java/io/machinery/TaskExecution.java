@@ -753,9 +753,15 @@ final class TaskExecution implements TaskContext {
     throw new BookkeepingFailed(what + " failed " + attempts + " times, last: " + last, last);
   }
 
-  /** Go's and this project's backends say "Group not found: …" / "Task not found: …". */
+  /**
+   * This project's backends throw {@link StateNotFoundException}; another backend may only say Go's
+   * "Group not found: …" / "Task not found: …".
+   */
   private static boolean isMissing(RuntimeException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof StateNotFoundException) {
+        return true;
+      }
       String message = t.getMessage();
       if (message != null
           && (message.contains("Group not found") || message.contains("Task not found"))) {

@@ -33,6 +33,7 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
   private volatile boolean consumesStatesOnRead;
+  private volatile boolean notFoundInWordsOnly;
   private volatile boolean pendingIfAbsent = true;
   private volatile java.util.Set<String> heldSuccessOf = java.util.Set.of();
   private final java.util.concurrent.CountDownLatch successGate =
@@ -84,6 +85,26 @@ final class FaultyBackend implements Backend {
   FaultyBackend consumingReads() {
     consumesStatesOnRead = true;
     return this;
+  }
+
+  /**
+   * Says a missing group or state as a backend of another party might: a plain MachineryException
+   * with Go's words ("Group not found: …"), not a {@link StateNotFoundException}.
+   */
+  FaultyBackend sayingNotFoundInWordsOnly() {
+    notFoundInWordsOnly = true;
+    return this;
+  }
+
+  private <T> T chordRead(java.util.function.Supplier<T> read) {
+    try {
+      return read.get();
+    } catch (StateNotFoundException e) {
+      if (notFoundInWordsOnly) {
+        throw new MachineryException(e.getMessage());
+      }
+      throw e;
+    }
   }
 
   @Override
@@ -150,7 +171,7 @@ final class FaultyBackend implements Backend {
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     maybeFail(Op.GROUP_COMPLETED);
-    return delegate.groupCompleted(groupUuid, groupTaskCount);
+    return chordRead(() -> delegate.groupCompleted(groupUuid, groupTaskCount));
   }
 
   @Override
@@ -161,13 +182,13 @@ final class FaultyBackend implements Backend {
     if (action != null) {
       action.run();
     }
-    return delegate.groupTaskStates(groupUuid, groupTaskCount);
+    return chordRead(() -> delegate.groupTaskStates(groupUuid, groupTaskCount));
   }
 
   @Override
   public boolean triggerChord(String groupUuid) {
     maybeFail(Op.TRIGGER);
-    return delegate.triggerChord(groupUuid);
+    return chordRead(() -> delegate.triggerChord(groupUuid));
   }
 
   @Override

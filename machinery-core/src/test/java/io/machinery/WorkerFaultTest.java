@@ -355,6 +355,20 @@ class WorkerFaultTest {
   }
 
   @Test
+  void f2_aGoneGroupSaidInGoWordsOnlyIsRecognisedToo() {
+    backend.sayingNotFoundInWordsOnly(); // a backend of another party, or a Go-compatible port
+    Chord chord = oneAndOneThenAdd();
+    server.sendChord(chord, 0);
+    memory.purgeGroupMeta(chord.group().groupUuid());
+    worker().build().launchAsync();
+    String callback = chord.callback().uuid();
+    await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
+    assertThat(memory.getState(callback).orElseThrow().error())
+        .as("recognised as gone, not retried until the worker gives up")
+        .contains("is gone from the result backend");
+  }
+
+  @Test
   void f2_whereReadsConsumeStatesAGoneGroupIsNeitherCheckedNorFailedAndMembersRunOnce() {
     backend.consumingReads();
     Chord chord = oneAndOneThenAdd();

@@ -1,7 +1,7 @@
 package io.machinery.embedded;
 
-import io.machinery.MachineryException;
 import io.machinery.Signature;
+import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.spi.GroupMeta;
@@ -59,7 +59,7 @@ final class ResultStore {
   GroupMeta groupMeta(String groupUuid) {
     Entry entry = live(groups, groupUuid);
     if (entry == null) {
-      throw new MachineryException("Group not found: " + groupUuid);
+      throw StateNotFoundException.group(groupUuid);
     }
     return WireCodec.decodeGroupMeta(entry.json);
   }
@@ -69,7 +69,7 @@ final class ResultStore {
     for (String uuid : groupMeta(groupUuid).taskUuids()) {
       Optional<TaskState> state = get(uuid);
       if (state.isEmpty()) {
-        throw new MachineryException("Task not found: " + uuid);
+        throw StateNotFoundException.task(uuid);
       }
       if (state.get().isCompleted()) {
         completed++;
@@ -81,7 +81,7 @@ final class ResultStore {
   List<TaskState> groupTaskStates(String groupUuid) {
     List<TaskState> out = new ArrayList<>();
     for (String uuid : groupMeta(groupUuid).taskUuids()) {
-      out.add(get(uuid).orElseThrow(() -> new MachineryException("Task not found: " + uuid)));
+      out.add(get(uuid).orElseThrow(() -> StateNotFoundException.task(uuid)));
     }
     return out;
   }
@@ -101,7 +101,7 @@ final class ResultStore {
               WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis, null);
         });
     if (!won[0] && !groups.containsKey(groupUuid)) {
-      throw new MachineryException("Group not found: " + groupUuid);
+      throw StateNotFoundException.group(groupUuid);
     }
     return won[0];
   }

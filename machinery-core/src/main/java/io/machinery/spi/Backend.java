@@ -30,10 +30,12 @@ public interface Backend extends AutoCloseable {
    * @param groupUuid the group's UUID
    * @param groupTaskCount how many tasks the group has
    * @return true if every member is SUCCESS or FAILURE
-   * @throws io.machinery.MachineryException when the backend cannot be read; its message contains
-   *     "Group not found" when the group's meta is gone (expired or purged), and "Task not found"
-   *     when a member's state is: the worker then fails the chord at once instead of retrying (the
-   *     same for {@link #groupTaskStates} and {@link #triggerChord})
+   * @throws io.machinery.MachineryException when the backend cannot be read; a {@link
+   *     io.machinery.StateNotFoundException} when the group's meta is gone (expired or purged) or a
+   *     member's state is: the worker then fails the chord at once instead of retrying (the same
+   *     for {@link #groupTaskStates} and {@link #triggerChord}). A backend that throws a plain
+   *     MachineryException whose message contains Go's "Group not found" or "Task not found" is
+   *     understood too.
    */
   boolean groupCompleted(String groupUuid, int groupTaskCount);
 
@@ -43,8 +45,8 @@ public interface Backend extends AutoCloseable {
    * @param groupUuid the group's UUID
    * @param groupTaskCount how many tasks the group has
    * @return the states, in group order
-   * @throws io.machinery.MachineryException when the backend cannot be read, or a member has no
-   *     state
+   * @throws io.machinery.MachineryException when the backend cannot be read; a {@link
+   *     io.machinery.StateNotFoundException} when the group's meta or a member's state is gone
    */
   List<TaskState> groupTaskStates(String groupUuid, int groupTaskCount);
 
