@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.machinery.Arg;
 import io.machinery.Signature;
 import io.machinery.State;
+import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
@@ -155,8 +156,9 @@ public abstract class BackendContract {
   }
 
   /**
-   * The words the worker recognises a gone group by (see {@link Backend#groupCompleted}): with any
-   * other message it retries for a minute, then fails the chord as if the backend were down.
+   * How the worker recognises a gone group (see {@link Backend#groupCompleted}): with any other
+   * exception it retries for a minute, then fails the chord as if the backend were down. The
+   * message stays Go's, for code that matches Go's text.
    */
   @Test
   void aGroupWhoseMetaIsGoneIsReportedAsNotFound() {
@@ -167,8 +169,41 @@ public abstract class BackendContract {
     backend.setStatePending(member);
     backend.purgeGroupMeta(group);
     assertThatThrownBy(() -> backend.groupCompleted(group, 1))
-        .isInstanceOf(io.machinery.MachineryException.class)
-        .hasMessageContaining("Group not found");
+        .isInstanceOfSatisfying(
+            StateNotFoundException.class,
+            e -> {
+              assertThat(e.missing()).isEqualTo(StateNotFoundException.Missing.GROUP);
+              assertThat(e.uuid()).isEqualTo(group);
+            })
+        .hasMessageStartingWith("Group not found: " + group);
+    assertThatThrownBy(() -> backend.groupTaskStates(group, 1))
+        .isInstanceOf(StateNotFoundException.class)
+        .hasMessageStartingWith("Group not found: " + group);
+  }
+
+  /**
+   * A member whose state is gone (expired, purged) while its group's meta remains: the chord cannot
+   * get that member's result, so reading the group's states says which member is missing instead of
+   * handing the callback fewer results.
+   */
+  @Test
+  void aGroupMemberWhoseStateIsGoneIsReportedAsNotFound() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(keepsGroupMetas(), "no group metas");
+    Signature kept = task("add");
+    Signature gone = task("add");
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of(kept.uuid(), gone.uuid()));
+    backend.setStateSuccess(kept, List.of());
+    backend.setStateSuccess(gone, List.of());
+    backend.purgeState(gone.uuid());
+    assertThatThrownBy(() -> backend.groupTaskStates(group, 2))
+        .isInstanceOfSatisfying(
+            StateNotFoundException.class,
+            e -> {
+              assertThat(e.missing()).isEqualTo(StateNotFoundException.Missing.TASK);
+              assertThat(e.uuid()).isEqualTo(gone.uuid());
+            })
+        .hasMessageStartingWith("Task not found: " + gone.uuid());
   }
 
   @Test

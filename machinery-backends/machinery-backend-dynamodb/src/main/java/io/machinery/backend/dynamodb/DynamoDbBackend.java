@@ -3,6 +3,7 @@ package io.machinery.backend.dynamodb;
 import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.State;
+import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.client.aws.AwsClients;
@@ -311,8 +312,7 @@ public final class DynamoDbBackend implements Backend {
                                 .projectionExpression("TaskUUIDs")))
             .item();
     if (item == null || item.isEmpty()) {
-      throw new MachineryException(
-          "DynamoDB: Group not found: " + groupUuid + " (table " + groupTable + ")");
+      throw StateNotFoundException.group(groupUuid, "DynamoDB table " + groupTable);
     }
     return Items.taskUuids(item);
   }
@@ -336,9 +336,12 @@ public final class DynamoDbBackend implements Backend {
     List<TaskState> states = new ArrayList<>(uuids.size());
     for (String uuid : uuids) {
       Map<String, AttributeValue> item = items.get(uuid);
-      if (item != null && item.containsKey("State")) {
-        states.add(Items.taskState(item));
+      if (item == null || !item.containsKey("State")) {
+        // Go skips it, and its chord callback gets fewer results than the group has members
+        throw StateNotFoundException.task(
+            uuid, "group " + groupUuid + ", DynamoDB table " + taskTable);
       }
+      states.add(Items.taskState(item));
     }
     return states;
   }
@@ -422,8 +425,7 @@ public final class DynamoDbBackend implements Backend {
                                     .consistentRead(true)))
                 .item();
         if (meta == null || meta.isEmpty()) {
-          throw new MachineryException(
-              "DynamoDB: Group not found: " + groupUuid + " (table " + groupTable + ")");
+          throw StateNotFoundException.group(groupUuid, "DynamoDB table " + groupTable);
         }
         if (isTrue(meta.get("ChordTriggered"))) {
           return false;

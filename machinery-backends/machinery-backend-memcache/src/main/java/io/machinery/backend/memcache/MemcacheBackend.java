@@ -3,6 +3,7 @@ package io.machinery.backend.memcache;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
+import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
@@ -283,7 +284,7 @@ public final class MemcacheBackend implements Backend {
     byte[] metaJson =
         call("read group " + groupUuid, () -> client.get(groupUuid, GoMemcacheWire.RAW));
     if (metaJson == null) {
-      throw new MachineryException("Group not found: " + groupUuid);
+      throw StateNotFoundException.group(groupUuid);
     }
     List<String> uuids = decodeMeta(groupUuid, metaJson).taskUuids();
     if (uuids.isEmpty()) {
@@ -297,7 +298,7 @@ public final class MemcacheBackend implements Backend {
     for (String uuid : uuids) {
       byte[] json = items.get(uuid);
       if (json == null) {
-        throw new MachineryException("Task not found: " + uuid + " (group " + groupUuid + ")");
+        throw StateNotFoundException.task(uuid, "group " + groupUuid);
       }
       states.add(decodeState(json));
     }
@@ -318,7 +319,7 @@ public final class MemcacheBackend implements Backend {
       CASValue<byte[]> item =
           call("read group " + groupUuid, () -> client.gets(groupUuid, GoMemcacheWire.RAW));
       if (item == null) {
-        throw new MachineryException("Group not found: " + groupUuid);
+        throw StateNotFoundException.group(groupUuid);
       }
       GroupMeta meta = decodeMeta(groupUuid, item.getValue());
       if (meta.chordTriggered()) {
@@ -349,7 +350,7 @@ public final class MemcacheBackend implements Backend {
         case EXISTS:
           continue; // someone wrote the meta in between: look again
         case NOT_FOUND:
-          throw new MachineryException("Group not found: " + groupUuid);
+          throw StateNotFoundException.group(groupUuid);
         default:
           throw new MachineryException(
               "memcache: cas of group " + groupUuid + " answered " + response);

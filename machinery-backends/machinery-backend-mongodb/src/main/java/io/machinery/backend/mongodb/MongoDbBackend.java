@@ -16,6 +16,7 @@ import com.mongodb.client.result.UpdateResult;
 import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.State;
+import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
@@ -384,7 +385,7 @@ public final class MongoDbBackend implements Backend {
     for (String uuid : uuids) {
       Document doc = byUuid.get(uuid);
       if (doc == null) {
-        throw new MachineryException("Task not found: " + uuid + " (group " + groupUuid + ")");
+        throw StateNotFoundException.task(uuid, "group " + groupUuid);
       }
       states.add(BsonCodec.taskState(doc));
     }
@@ -401,7 +402,7 @@ public final class MongoDbBackend implements Backend {
                     .projection(Projections.include("task_uuids"))
                     .first());
     if (meta == null) {
-      throw new MachineryException("Group not found: " + groupUuid);
+      throw StateNotFoundException.group(groupUuid);
     }
     List<String> uuids = new ArrayList<>();
     if (meta.get("task_uuids") instanceof List<?> list) {
@@ -440,7 +441,7 @@ public final class MongoDbBackend implements Backend {
                     .projection(Projections.include("_id"))
                     .first());
     if (meta == null) {
-      throw new MachineryException("Group not found: " + groupUuid);
+      throw StateNotFoundException.group(groupUuid);
     }
     return false;
   }

@@ -9,6 +9,7 @@ import io.lettuce.core.SetArgs;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
 import io.machinery.Signature;
+import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.client.redis.RedisControlPlane;
@@ -526,7 +527,7 @@ public final class RedisBackend implements Backend {
     List<TaskState> states = new ArrayList<>(values.size());
     for (KeyValue<String, byte[]> kv : values) {
       if (!kv.hasValue()) {
-        throw new MachineryException("Task not found: " + kv.getKey());
+        throw StateNotFoundException.task(kv.getKey());
       }
       states.add(WireCodec.decodeTaskState(kv.getValue()));
     }
@@ -535,14 +536,14 @@ public final class RedisBackend implements Backend {
 
   private static GroupMeta meta(String groupUuid, byte @Nullable [] json) {
     if (json == null) {
-      throw new MachineryException("Group not found: " + groupUuid);
+      throw StateNotFoundException.group(groupUuid);
     }
     return WireCodec.decodeGroupMeta(json);
   }
 
   /**
-   * Script errors raised with {@code redis.error_reply('machinery: …')} become plain
-   * MachineryExceptions.
+   * Script errors raised with {@code redis.error_reply('machinery: …')} become MachineryExceptions:
+   * a missing group or state a {@link StateNotFoundException}.
    */
   private <T> T awaitScript(CompletableFuture<T> reply) {
     try {
@@ -551,10 +552,28 @@ public final class RedisBackend implements Backend {
       if (e.getCause() instanceof RedisCommandExecutionException r
           && r.getMessage() != null
           && r.getMessage().startsWith("machinery: ")) {
-        throw new MachineryException(r.getMessage().substring("machinery: ".length()), r);
+        String message = r.getMessage().substring("machinery: ".length());
+        MachineryException translated = notFound(message);
+        if (translated == null) {
+          translated = new MachineryException(message, r);
+        } else {
+          translated.initCause(r);
+        }
+        throw translated;
       }
       throw e;
     }
+  }
+
+  /** The exception for a script's "Group not found: X" or "Task not found: X"; null otherwise. */
+  private static @Nullable StateNotFoundException notFound(String message) {
+    if (message.startsWith("Group not found: ")) {
+      return StateNotFoundException.group(message.substring("Group not found: ".length()));
+    }
+    if (message.startsWith("Task not found: ")) {
+      return StateNotFoundException.task(message.substring("Task not found: ".length()));
+    }
+    return null;
   }
 
   /**
