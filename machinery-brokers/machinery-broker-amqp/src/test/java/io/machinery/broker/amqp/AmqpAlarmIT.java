@@ -42,10 +42,10 @@ import org.junit.jupiter.api.Test;
  *
  * <p>The publishes that wait for the block are small. With 8 MiB messages (until the CI run of
  * 69f3dfb) the first one could stall whole in the socket, 0 confirmed, the alarm set on the node,
- * and RabbitMQ 3.10 sent no {@code connection.blocked} within 20 s (the CI runs of f60ded8 and
- * 69f3dfb, after the whole suite had loaded the node; never alone, and 1 of 2 runs beside three
- * AMQP producers). A small message is read, or blocked at its header, in one piece: 4 of 4 runs
- * beside the same producers passed.
+ * and the client saw no {@code connection.blocked} within 20 s (RabbitMQ 3.10; the CI runs of
+ * f60ded8 and 69f3dfb, after the whole suite had loaded the node; never alone, and 1 of 2 runs
+ * beside three AMQP producers). A small message is read, or blocked at its header, in one piece: 4
+ * of 4 runs beside the same producers passed.
  */
 @Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the
 // parallel build
