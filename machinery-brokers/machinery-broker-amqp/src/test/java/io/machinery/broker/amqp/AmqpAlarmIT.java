@@ -45,7 +45,8 @@ import org.junit.jupiter.api.Test;
  * and the client saw no {@code connection.blocked} within 20 s (RabbitMQ 3.10; the CI runs of
  * f60ded8 and 69f3dfb, after the whole suite had loaded the node; never alone, and 1 of 2 runs
  * beside three AMQP producers). A small message is read, or blocked at its header, in one piece: 4
- * of 4 runs beside the same producers passed.
+ * of 4 runs beside the same producers passed. That stalled large publish is the case of the two
+ * tests below, which the publisher's watchdog bounds now (both fail without it).
  */
 @Tag("disruptive") // stops or alarms the shared RabbitMQ: make test runs it alone, after the
 // parallel build
@@ -196,6 +197,134 @@ class AmqpAlarmIT {
       publish(broker, 10); // and publishing works again
     }
   }
+
+  /**
+   * The case the publish deadline did not cover until the publisher had a watchdog: a message
+   * larger than the socket's buffers meets the alarm while it is written. RabbitMQ stops reading
+   * the socket, the client library's write waits with no timeout (until the alarm clears), and
+   * every publish behind it too. The watchdog closes the connection under it once its publish
+   * timeout passed, so it fails within that timeout and says why.
+   */
+  @Test
+  void aLargePublishStuckInTheSocketByAnAlarmFailsWithinThePublishTimeout() throws Exception {
+    Config config = alarmQueue("amqp_alarm_large_");
+    try (AmqpClient client =
+            AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+                .connectionName("alarm-it-large")
+                .publishTimeout(PUBLISH_TIMEOUT)
+                .build();
+        AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      publish(broker, 10); // connected and declared before the alarm
+      setAlarm();
+      try {
+        // Large publishes until one fails: those that start before the alarm has reached the
+        // connection go through whole; RabbitMQ stops reading at the first one after, mid-message
+        Throwable failure = null;
+        Duration took = Duration.ZERO;
+        int confirmed = 0;
+        long giveUpAt = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (failure == null && System.nanoTime() < giveUpAt) {
+          long started = System.nanoTime();
+          CompletableFuture<Void> large =
+              CompletableFuture.runAsync(() -> publish(broker, LARGE), threads);
+          try {
+            failure =
+                large
+                    .handle((ok, error) -> error)
+                    .get(PUBLISH_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+          } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError(
+                "a large publish during the alarm still waited after "
+                    + (PUBLISH_TIMEOUT.toSeconds() + 5)
+                    + " s (publish timeout "
+                    + PUBLISH_TIMEOUT
+                    + "); confirmed before it: "
+                    + confirmed
+                    + ", the node's alarms: "
+                    + alarms(),
+                e);
+          }
+          took = Duration.ofNanos(System.nanoTime() - started);
+          if (failure == null) {
+            confirmed++;
+          }
+        }
+        assertThat(failure).as("a large publish during the alarm fails").isNotNull();
+        assertThat(failure.getCause())
+            .isInstanceOf(AmqpOperationException.class)
+            .hasMessageContaining("was still being written into the socket");
+        assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(2));
+        clearAlarm();
+        await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isEmpty());
+      } finally {
+        clearAlarm(); // idempotent
+      }
+      publish(broker, 10); // on a new connection: publishing works again
+    }
+  }
+
+  /**
+   * Closing a client whose publish is stuck in the socket by an alarm returns: the close handshake
+   * would wait behind the stuck write (the client library's close writes a frame first, under the
+   * same lock), so after 6 s of handshake the client closes the socket.
+   */
+  @Test
+  void closingAClientWhosePublishIsStuckInTheSocketReturns() throws Exception {
+    Config config = alarmQueue("amqp_alarm_close_");
+    Duration longTimeout = Duration.ofSeconds(120); // the watchdog stays out of it
+    AmqpClient client =
+        AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+            .connectionName("alarm-it-close")
+            .publishTimeout(longTimeout)
+            .build();
+    try (AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      publish(broker, 10);
+      setAlarm();
+      try {
+        CompletableFuture<Void> stuck = null;
+        long giveUpAt = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (stuck == null && System.nanoTime() < giveUpAt) {
+          CompletableFuture<Void> large =
+              CompletableFuture.runAsync(() -> publish(broker, LARGE), threads);
+          try {
+            large.get(3, TimeUnit.SECONDS); // went through before the alarm reached it
+          } catch (java.util.concurrent.TimeoutException e) {
+            stuck = large;
+          }
+        }
+        assertThat(stuck).as("a large publish meets the alarm within 20 s").isNotNull();
+        long started = System.nanoTime();
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(client::close, threads);
+        closing.get(CLOSE_BOUND.toSeconds(), TimeUnit.SECONDS);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        Throwable failure = stuck.handle((ok, error) -> error).get(5, TimeUnit.SECONDS);
+        assertThat(failure).as("the stuck publish fails once its client is closed").isNotNull();
+        assertThat(took).isLessThan(CLOSE_BOUND);
+      } finally {
+        clearAlarm();
+        client.close();
+      }
+    }
+  }
+
+  /** The client's 6 s for the close handshake, and slack. */
+  private static final Duration CLOSE_BOUND = Duration.ofSeconds(10);
+
+  private static Config alarmQueue(String prefix) {
+    Config base =
+        Config.builder()
+            .broker(TestEndpoints.amqpUrl())
+            .resultBackend(TestEndpoints.amqpUrl())
+            .build();
+    Config config = BrokerContract.uniqueQueue(base, prefix);
+    RabbitAdmin.track(config.defaultQueue());
+    return config;
+  }
+
+  /** Larger than a loopback socket's send and receive buffers together (4 and 6 MiB at most). */
+  private static final int LARGE = 16 << 20;
 
   private static void publish(AmqpBroker broker, int size) {
     Signature s = Signature.builder("noop").args(io.machinery.Arg.of("x".repeat(size))).build();

@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
  *       sends with {@code mandatory} set on one of a few channels in confirm mode and returns when
  *       the broker confirmed. A returned message is an {@link UnroutableException}. A publish whose
  *       connection is lost before the confirm is sent again once reconnected (at-least-once);
- *       nothing waits beyond the publish timeout.
+ *       nothing waits beyond the publish timeout, not even a write stuck in the socket (the
+ *       publisher's watchdog closes the connection under it).
  *   <li><b>Queries.</b> {@link #call} runs declarations, inspections and basic.get on pooled
  *       channels that never carry publishes, so a refused declaration (which closes its channel)
  *       never fails a publish.
@@ -129,7 +130,12 @@ public final class AmqpClient implements AutoCloseable {
       factories.add(f);
     }
     this.connector = new Connector(b.urls, List.copyOf(factories), connectionName);
-    this.publisher = new ConfirmPublisher(connector, b.publisherChannels, options.publishTimeout());
+    for (ConnectionFactory f : factories) {
+      f.setSocketConfigurator(connector.trackingSockets(f.getSocketConfigurator()));
+    }
+    this.publisher =
+        new ConfirmPublisher(
+            connector, b.publisherChannels, options.publishTimeout(), connectionName);
   }
 
   public static Builder builder(List<AmqpUrl> urls) {
@@ -415,6 +421,7 @@ public final class AmqpClient implements AutoCloseable {
   /** Closes the connection (and with it every channel); idempotent. */
   @Override
   public void close() {
+    publisher.close();
     connector.close();
     idleCallChannels.clear();
     if (dispatch != null) {

@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.ReentrantLock;
@@ -31,9 +32,19 @@ import org.slf4j.LoggerFactory;
  * (at-least-once) until the publish timeout. Every wait has the publish timeout as its deadline
  * (F17): the channel lock is taken with {@code tryLock}, and while RabbitMQ blocks the connection
  * (memory or disk alarm) nothing is written, the publisher waits for the alarm to clear and fails
- * with the alarm's reason when the deadline passes. One case stays outside any deadline: a message
- * larger than the socket's send buffer written in the instant RabbitMQ starts blocking can stall in
- * the socket write itself (the client library has no write timeout).
+ * with the alarm's reason when the deadline passes.
+ *
+ * <p>The write itself has no timeout in the client library: a message larger than the socket's
+ * buffers, written in the instant RabbitMQ starts blocking (it stops reading the socket at the
+ * first publish after an alarm), stays stuck in the socket until the alarm clears, holding the
+ * connection's output lock, and every other publish behind it. So each channel shows the publish it
+ * is writing, and a watchdog thread (one per publisher, started with the first publish, woken every
+ * {@link #watchPeriod} of the publish timeout) closes the connection's socket ({@link
+ * Connector#sever}) once a write outlives its publish's deadline: the stuck writes fail at once
+ * with {@link #stuckWrite} (with {@link AmqpOperationException#BLOCKED} when RabbitMQ had said it
+ * blocks), the other unconfirmed messages are resent after reconnecting within their own deadlines,
+ * as after any lost connection. A slow link that cannot carry a message within the publish timeout
+ * ends the same way; it would fail for want of a confirm anyway.
  */
 final class ConfirmPublisher {
   private static final Logger log = LoggerFactory.getLogger(ConfirmPublisher.class);
@@ -51,14 +62,111 @@ final class ConfirmPublisher {
   private final ReentrantLock[] openLocks;
 
   private final AtomicInteger next = new AtomicInteger();
+  private final String name;
+  private final AtomicBoolean watching = new AtomicBoolean();
+  private volatile @Nullable Thread watchdog;
+  private volatile boolean closed;
 
-  ConfirmPublisher(Connector connector, int channelCount, Duration publishTimeout) {
+  ConfirmPublisher(
+      Connector connector, int channelCount, Duration publishTimeout, String connectionName) {
     this.connector = connector;
     this.publishTimeout = publishTimeout;
     this.channels = new AtomicReferenceArray<>(channelCount);
     this.openLocks = new ReentrantLock[channelCount];
+    this.name = connectionName;
     Arrays.setAll(openLocks, i -> new ReentrantLock());
   }
+
+  /** How often the watchdog looks: a tenth of the publish timeout, within 20 ms to 1 s. */
+  static Duration watchPeriod(Duration publishTimeout) {
+    long millis = Math.clamp(publishTimeout.toMillis() / 10, 20L, 1_000L);
+    return Duration.ofMillis(millis);
+  }
+
+  /** Stops the watchdog (the connector closes the connection). */
+  void close() {
+    closed = true;
+    Thread t = watchdog;
+    if (t != null) {
+      t.interrupt();
+    }
+  }
+
+  private void startWatchdog() {
+    if (watching.get() || !watching.compareAndSet(false, true)) {
+      return;
+    }
+    watchdog = Thread.ofVirtual().name("machinery-amqp-write-watchdog-" + name).start(this::watch);
+    if (closed) {
+      close();
+    }
+  }
+
+  private void watch() {
+    long period = watchPeriod(publishTimeout).toNanos();
+    try {
+      while (!closed && !connector.isClosed()) {
+        TimeUnit.NANOSECONDS.sleep(period);
+        severStuckWrites(System.nanoTime(), period);
+      }
+    } catch (InterruptedException e) {
+      // closed
+    }
+  }
+
+  /**
+   * Closes the connection under the writes once one of them outlived its publish's deadline at
+   * {@code now} and has lasted longer than {@code minWrite} nanoseconds (a publish that got its
+   * channel just before its deadline is not stuck for being written across it); whether it did.
+   */
+  boolean severStuckWrites(long now, long minWrite) {
+    PendingConfirms.Pending stuck = null;
+    PublisherChannel stuckOn = null;
+    for (int i = 0; i < channels.length() && stuck == null; i++) {
+      PublisherChannel pc = channels.get(i);
+      PendingConfirms.Pending writing = pc == null ? null : pc.writing;
+      if (writing != null
+          && now - writing.deadline > 0
+          && now - pc.writeStarted > minWrite
+          && pc.writing == writing) {
+        stuck = writing;
+        stuckOn = pc;
+      }
+    }
+    if (stuck == null || stuckOn == null) {
+      return false;
+    }
+    Connection connection = stuckOn.channel.getConnection();
+    String blocked = connector.blockedReason();
+    String why = stuckWrite(stuck, blocked);
+    for (int i = 0; i < channels.length(); i++) {
+      PublisherChannel pc = channels.get(i);
+      if (pc != null && pc.channel.getConnection() == connection) {
+        pc.severed = new Severed(why, blocked != null);
+      }
+    }
+    connector.sever(connection, why);
+    return true;
+  }
+
+  private String stuckWrite(PendingConfirms.Pending stuck, @Nullable String blocked) {
+    return "a message of "
+        + stuck.body.length
+        + " bytes to exchange '"
+        + stuck.exchange
+        + "' with routing key '"
+        + stuck.routingKey
+        + "' was still being written into the socket when its publish timeout ("
+        + publishTimeout
+        + ") passed"
+        + (blocked != null
+            ? " (RabbitMQ blocks publishing: " + blocked + ")"
+            : " (RabbitMQ stopped reading: a resource alarm, or a link that cannot carry it)")
+        + "; the client closed the connection so that no publish waits longer";
+  }
+
+  /** Why the watchdog closed a channel's connection under its writes. */
+  private record Severed(String why, boolean blocked) {}
 
   /** The channel for {@code orderKey}. */
   int channelFor(String orderKey) {
@@ -148,7 +256,9 @@ final class ConfirmPublisher {
       long deadline) {
     int index =
         channelIndex >= 0 ? channelIndex : Math.floorMod(next.getAndIncrement(), channels.length());
-    PendingConfirms.Pending pending = new PendingConfirms.Pending(exchange, routingKey, body);
+    PendingConfirms.Pending pending =
+        new PendingConfirms.Pending(exchange, routingKey, body, deadline);
+    startWatchdog();
     PublisherChannel pc;
     try {
       // before anything is written (opening a channel is a write too): RabbitMQ reads nothing
@@ -179,12 +289,14 @@ final class ConfirmPublisher {
       throw new MachineryException(
           "interrupted while publishing to exchange '" + exchange + "'", e);
     }
+    pc.writeStarted = System.nanoTime();
+    pc.writing = pending; // for the watchdog, until the message is in the socket
     try {
       if (setup != null) {
         try {
           setup.apply(pc.channel);
         } catch (IOException | ShutdownSignalException e) {
-          throw AmqpOperationException.of("prepare a publish to exchange '" + exchange + "'", e);
+          throw failedWrite(pc, "prepare a publish to exchange '" + exchange + "'", e);
         }
       }
       long sequence = pc.channel.getNextPublishSeqNo();
@@ -193,7 +305,7 @@ final class ConfirmPublisher {
         pc.channel.basicPublish(exchange, routingKey, true, false, properties, body);
       } catch (IOException | ShutdownSignalException e) {
         pc.pending.remove(sequence);
-        throw AmqpOperationException.of("publish to exchange '" + exchange + "'", e);
+        throw failedWrite(pc, "publish to exchange '" + exchange + "'", e);
       }
       if (pc.dead && pc.pending.remove(sequence)) {
         // the channel closed between our publish and its shutdown listener's sweep
@@ -202,9 +314,20 @@ final class ConfirmPublisher {
                 "the publishing channel closed before the confirm", 0, true, null));
       }
     } finally {
+      pc.writing = null;
       pc.lock.unlock();
     }
     return pending.future;
+  }
+
+  /** A failed write: the watchdog's reason when it closed the connection under it. */
+  private static AmqpOperationException failedWrite(PublisherChannel pc, String what, Exception e) {
+    Severed severed = pc.severed;
+    if (severed == null) {
+      return AmqpOperationException.of(what, e);
+    }
+    return new AmqpOperationException(
+        severed.why(), severed.blocked() ? AmqpOperationException.BLOCKED : 0, true, e);
   }
 
   private PublisherChannel channel(int index, long deadline) throws InterruptedException {
@@ -252,6 +375,15 @@ final class ConfirmPublisher {
     final ReentrantLock lock = new ReentrantLock();
     final PendingConfirms pending = new PendingConfirms();
     volatile boolean dead;
+
+    /** The message being written (setup commands included), for the watchdog; else null. */
+    volatile PendingConfirms.@Nullable Pending writing;
+
+    /** When the write of {@link #writing} began, a {@link System#nanoTime()}. */
+    volatile long writeStarted;
+
+    /** Set by the watchdog before it closes the connection under this channel's writes. */
+    volatile @Nullable Severed severed;
 
     PublisherChannel(Channel channel) {
       this.channel = channel;

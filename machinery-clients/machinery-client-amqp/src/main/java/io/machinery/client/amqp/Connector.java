@@ -5,8 +5,10 @@ import com.rabbitmq.client.BlockedListener;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.SocketConfigurator;
 import io.machinery.MachineryException;
 import java.io.IOException;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -25,10 +27,19 @@ import org.slf4j.LoggerFactory;
  * publishers can wait for the end of a block with a deadline instead of writing into a socket
  * RabbitMQ stopped reading (F17).
  *
+ * <p>It keeps the socket of the connection (recorded by the factories' socket configurator, see
+ * {@link #trackingSockets}), so that a write stuck in it can be ended: the client library writes
+ * with no timeout, holding the connection's output lock, so neither {@code Connection.abort} nor
+ * {@code close} (which write a close frame first) can end it; closing the socket can ({@link
+ * #sever}, and {@link #close()} when the close handshake does not end in time).
+ *
  * <p>Thread-safe. {@link #close()} closes the connection and wakes every waiter.
  */
 final class Connector {
   private static final Logger log = LoggerFactory.getLogger(Connector.class);
+
+  /** How long {@link #close()} waits for the close handshake before it closes the socket. */
+  static final Duration CLOSE_HANDSHAKE = Duration.ofSeconds(6);
 
   private final List<AmqpUrl> urls;
   private final List<ConnectionFactory> factories;
@@ -36,6 +47,15 @@ final class Connector {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private volatile @Nullable Connection connection;
+
+  /** The socket of {@link #connection}, when the factory made a plain socket (not NIO). */
+  private volatile @Nullable Socket socket;
+
+  /**
+   * The socket the factory made during the current {@link #connect()}; guarded by {@link #lock}.
+   */
+  private @Nullable Socket connectingSocket;
+
   private volatile boolean closed;
 
   /** Why RabbitMQ blocks publishing on the current connection; null while it does not. */
@@ -53,6 +73,17 @@ final class Connector {
 
   List<AmqpUrl> urls() {
     return urls;
+  }
+
+  /**
+   * {@code own} (what the factory would do to each new socket), then remembers the socket for the
+   * connection being opened, so that {@link #sever} can close it. Install on every factory.
+   */
+  SocketConfigurator trackingSockets(SocketConfigurator own) {
+    return s -> {
+      own.configure(s);
+      connectingSocket = s; // connect() runs under the lock, one attempt at a time
+    };
   }
 
   boolean isClosed() {
@@ -100,8 +131,11 @@ final class Connector {
           continue;
         }
         try {
+          connectingSocket = null;
           c = connect();
           blockedReason = null;
+          socket = connectingSocket;
+          connectingSocket = null;
           connection = c;
           failures = 0;
           lastFailure = null;
@@ -223,7 +257,34 @@ final class Connector {
     }
   }
 
-  /** Closes the connection; idempotent. */
+  /**
+   * Closes the socket of {@code c}, if it is still the current connection, so that a write stuck in
+   * it fails at once (and with it the connection, which the next use opens again). {@code why} goes
+   * to the log.
+   */
+  void sever(Connection c, String why) {
+    Socket s = socket;
+    if (connection != c || s == null || s.isClosed()) {
+      return;
+    }
+    log.error("Closing AMQP connection {} to {}: {}", name, urls, why);
+    // on a thread of its own: closing a TLS socket may write (close_notify)
+    Thread.ofVirtual().name("machinery-amqp-sever-" + name).start(() -> closeQuietly(s));
+  }
+
+  private static void closeQuietly(Socket s) {
+    try {
+      s.close();
+    } catch (IOException e) {
+      log.trace("Closing a socket: {}", e.toString());
+    }
+  }
+
+  /**
+   * Closes the connection; idempotent. The close handshake gets {@link #CLOSE_HANDSHAKE} (it waits,
+   * without any timeout of the client library's own, for a write stuck in the socket to end); then
+   * the socket is closed under it.
+   */
   void close() {
     lock.lock();
     try {
@@ -236,13 +297,37 @@ final class Connector {
       lock.unlock();
     }
     Connection c = connection;
+    Socket s = socket;
     connection = null;
-    if (c != null) {
-      try {
-        c.close(AMQP.REPLY_SUCCESS, "closed by " + name, 5_000);
-      } catch (IOException | ShutdownSignalException e) {
-        log.debug("Closing AMQP connection {}: {}", name, e.toString());
-      }
+    socket = null;
+    if (c == null) {
+      return;
+    }
+    Thread handshake =
+        Thread.ofVirtual()
+            .name("machinery-amqp-close-" + name)
+            .start(
+                () -> {
+                  try {
+                    c.close(AMQP.REPLY_SUCCESS, "closed by " + name, 5_000);
+                  } catch (IOException | ShutdownSignalException e) {
+                    log.debug("Closing AMQP connection {}: {}", name, e.toString());
+                  }
+                });
+    boolean done;
+    try {
+      done = handshake.join(CLOSE_HANDSHAKE);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      done = false;
+    }
+    if (!done && s != null) {
+      log.warn(
+          "AMQP connection {} did not close within {} (a write stuck in its socket?); closing the"
+              + " socket",
+          name,
+          CLOSE_HANDSHAKE);
+      closeQuietly(s);
     }
   }
 }

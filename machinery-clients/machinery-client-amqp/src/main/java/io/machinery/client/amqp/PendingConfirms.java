@@ -27,13 +27,18 @@ final class PendingConfirms {
     final String exchange;
     final String routingKey;
     final byte[] body;
+
+    /** When its publish gives up, a {@link System#nanoTime()}. */
+    final long deadline;
+
     final CompletableFuture<Void> future = new CompletableFuture<>();
     volatile boolean returned;
 
-    Pending(String exchange, String routingKey, byte[] body) {
+    Pending(String exchange, String routingKey, byte[] body, long deadline) {
       this.exchange = exchange;
       this.routingKey = routingKey;
       this.body = body;
+      this.deadline = deadline;
     }
 
     void settle(boolean ack) {

@@ -13,7 +13,8 @@ class PendingConfirmsTest {
 
   private CompletableFuture<Void> send(long sequence, String routingKey, String body) {
     PendingConfirms.Pending p =
-        new PendingConfirms.Pending("ex", routingKey, body.getBytes(StandardCharsets.UTF_8));
+        new PendingConfirms.Pending(
+            "ex", routingKey, body.getBytes(StandardCharsets.UTF_8), System.nanoTime());
     confirms.add(sequence, p);
     return p.future;
   }
