@@ -38,7 +38,7 @@ services-stop:
 
 # IT_REQUIRE_SERVICES=true turns a missing server into a failure instead of a skipped test.
 # The reactor builds TEST_THREADS modules at a time: on 2 cores the run is bound by the CPU, and 3 at a
-# time was slower (the four broker modules took 1.3-1.9x as long each, and a timing check failed); tests tagged "disruptive" (they restart or alarm a shared server) are left out of that
+# time was slower (the four broker modules took 1.3-1.9x as long each, and a timing check failed); tests tagged "disruptive" (they restart, alarm or freeze a shared server) are left out of that
 # run and run alone afterwards, in the modules that have them.
 # The Go interop harness builds in the background at low priority meanwhile (a cold Go build takes
 # minutes; the interop module, which needs it, runs last).
@@ -48,7 +48,7 @@ services-stop:
 TEST_THREADS ?= 2
 TEST_JAVA ?=
 TEST_JVM_ARG := $(if $(TEST_JAVA),-Djvm=$(TEST_JAVA))
-DISRUPTIVE_MODULES := machinery-brokers/machinery-broker-amqp
+DISRUPTIVE_MODULES := machinery-brokers/machinery-broker-amqp,machinery-backends/machinery-backend-mongodb
 test: jdk
 	scripts/services.sh start
 	scripts/build-go-harness.sh --background

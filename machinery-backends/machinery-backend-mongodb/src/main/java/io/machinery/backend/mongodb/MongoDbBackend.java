@@ -81,8 +81,11 @@ import org.jspecify.annotations.Nullable;
  *       shortening the list.
  * </ul>
  *
- * <p>Thread-safe; calls block until MongoDB has answered. Whoever builds a backend closes it; a
- * client passed in through the builder stays open, as it belongs to the caller.
+ * <p>Thread-safe; calls block until MongoDB has answered, at most the operation timeout ({@link
+ * #DEFAULT_OPERATION_TIMEOUT} unless the URI has {@code timeoutMS}; a client passed in keeps its
+ * own settings), then fail with a {@code MachineryException} that says what timed out. Whoever
+ * builds a backend closes it; a client passed in through the builder stays open, as it belongs to
+ * the caller.
  *
  * <p>Size: Go's backend interface, each method a short translation of Go's MongoDB backend over the
  * same two collections, plus the BSON mapping those methods share.
@@ -96,6 +99,14 @@ public final class MongoDbBackend implements Backend {
 
   /** Go's connect timeout ({@code context.WithTimeout(…, 10*time.Second)}). */
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+
+  /**
+   * How long one operation may take (the driver's client-side operation timeout, {@code timeoutMS};
+   * a {@code timeoutMS} in the URI replaces it). Go sets none, so a hung server or a connection
+   * into a dead host held a worker's slot until TCP gave up (hours); the Redis backend's command
+   * timeout is the same 15 s.
+   */
+  public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofSeconds(15);
 
   private static final UpdateOptions UPSERT = new UpdateOptions().upsert(true);
 
@@ -160,6 +171,11 @@ public final class MongoDbBackend implements Backend {
   }
 
   private static MongoClient connect(String uri) {
+    return MongoClients.create(settings(uri));
+  }
+
+  /** The client settings for {@code uri}: Go's connect timeout, and the operation timeout. */
+  static MongoClientSettings settings(String uri) {
     ConnectionString connection;
     try {
       connection = new ConnectionString(normalizeUri(uri));
@@ -167,15 +183,19 @@ public final class MongoDbBackend implements Backend {
       throw new IllegalArgumentException(
           "not a MongoDB URI: " + redact(uri) + " (" + e.getMessage() + ")", e);
     }
-    MongoClientSettings settings =
+    MongoClientSettings.Builder settings =
         MongoClientSettings.builder()
             .applyConnectionString(connection)
             .applyToSocketSettings(
                 s -> s.connectTimeout((int) CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
             .applyToClusterSettings(
-                s -> s.serverSelectionTimeout(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
-            .build();
-    return MongoClients.create(settings);
+                s -> s.serverSelectionTimeout(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+    if (connection.getTimeout() == null) {
+      // the URI's timeoutMS (client-side operation timeout): a timed-out operation fails with
+      // MongoOperationTimeoutException and its connection is closed
+      settings.timeout(DEFAULT_OPERATION_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+    return settings.build();
   }
 
   private static String redact(String uri) {

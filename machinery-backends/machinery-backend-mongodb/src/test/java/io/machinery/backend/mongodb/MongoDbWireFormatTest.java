@@ -25,6 +25,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.bson.BsonArray;
 import org.bson.BsonBinary;
 import org.bson.BsonBoolean;
@@ -348,6 +349,19 @@ class MongoDbWireFormatTest {
             Set.of(
                 MongoDbBackend.normalizeUri("h:1"), MongoDbBackend.normalizeUri("mongodb+srv://h")))
         .containsExactlyInAnyOrder("mongodb://h:1", "mongodb+srv://h");
+  }
+
+  @Test
+  void operationsAreBoundedByFifteenSecondsUnlessTheUriSaysOtherwise() {
+    assertThat(MongoDbBackend.settings("mongodb://h:1").getTimeout(TimeUnit.MILLISECONDS))
+        .isEqualTo(MongoDbBackend.DEFAULT_OPERATION_TIMEOUT.toMillis())
+        .isEqualTo(15_000L);
+    assertThat(MongoDbBackend.settings("h:1/?timeoutMS=1500").getTimeout(TimeUnit.MILLISECONDS))
+        .isEqualTo(1_500L);
+    assertThat(
+            MongoDbBackend.settings("mongodb://h:1/?timeoutMS=0").getTimeout(TimeUnit.MILLISECONDS))
+        .as("timeoutMS=0: the user asked for no limit")
+        .isZero();
   }
 
   @Test
