@@ -188,6 +188,25 @@ class AmqpAlarmIT {
         assertThat(((AmqpOperationException) failure.getCause()).replyCode())
             .isEqualTo(AmqpOperationException.BLOCKED);
         assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(2));
+        // a query on the blocked connection gets no answer (RabbitMQ reads nothing from it): it
+        // fails after the publish timeout too, not the client library's 10 minutes
+        long queried = System.nanoTime();
+        Throwable queryFailure =
+            CompletableFuture.runAsync(
+                    () ->
+                        client.call(
+                            "declare the queue again",
+                            ch -> ch.queueDeclarePassive(config.defaultQueue())),
+                    threads)
+                .handle((ok, error) -> error)
+                .get(PUBLISH_TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
+        assertThat(queryFailure).as("a query during the alarm fails").isNotNull();
+        assertThat(queryFailure.getCause())
+            .isInstanceOf(AmqpOperationException.class)
+            .hasMessageContaining("no answer from RabbitMQ within")
+            .hasMessageContaining("RabbitMQ blocks the connection");
+        assertThat(Duration.ofNanos(System.nanoTime() - queried))
+            .isLessThan(PUBLISH_TIMEOUT.plusSeconds(2));
         clearAlarm();
         await().atMost(Duration.ofSeconds(10)).until(() -> client.publishingBlocked().isEmpty());
         untilBlocked.handle((ok, error) -> null).get(30, TimeUnit.SECONDS);

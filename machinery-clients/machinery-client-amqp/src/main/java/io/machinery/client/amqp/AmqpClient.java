@@ -2,6 +2,7 @@ package io.machinery.client.amqp;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.ChannelContinuationTimeoutException;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
@@ -247,6 +248,16 @@ public final class AmqpClient implements AutoCloseable {
         closeQuietly(channel);
       }
       return result;
+    } catch (ChannelContinuationTimeoutException e) {
+      // no answer within the RPC timeout: closing waits for one more (channel.close-ok), so not
+      // here
+      Channel timedOut = channel;
+      Thread.ofVirtual().name("machinery-amqp-close-channel").start(() -> closeQuietly(timedOut));
+      throw new AmqpOperationException(
+          what + ": no answer from RabbitMQ within " + options.publishTimeout() + blockedNote(),
+          connector.blockedReason() != null ? AmqpOperationException.BLOCKED : 0,
+          true,
+          e);
     } catch (IOException | ShutdownSignalException e) {
       closeQuietly(channel);
       throw AmqpOperationException.of(what, e);
@@ -254,6 +265,11 @@ public final class AmqpClient implements AutoCloseable {
       closeQuietly(channel);
       throw e;
     }
+  }
+
+  private String blockedNote() {
+    String blocked = connector.blockedReason();
+    return blocked == null ? "" : " (RabbitMQ blocks the connection: " + blocked + ")";
   }
 
   /**

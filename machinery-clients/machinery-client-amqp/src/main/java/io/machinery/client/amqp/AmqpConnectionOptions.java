@@ -58,16 +58,19 @@ public final class AmqpConnectionOptions {
     return tls;
   }
 
-  /** How long a publish (reconnecting included) and a wait for a connection may take. */
+  /**
+   * How long a publish (reconnecting included), a wait for a connection and any channel RPC (a
+   * declaration, basic.get, channel.open) may take.
+   */
   public Duration publishTimeout() {
     return publishTimeout;
   }
 
   /**
    * A new, unconnected factory for {@code url}: Go's heartbeat and dial timeout unless the URL says
-   * otherwise, a body limit of {@link AmqpClient#MAX_INBOUND_BODY_BYTES}, the client library's
-   * automatic recovery off (see {@link AmqpClient}), TLS with hostname verification for {@code
-   * amqps} (or {@link #tls()}), then the customizer.
+   * otherwise, a body limit of {@link AmqpClient#MAX_INBOUND_BODY_BYTES}, the publish timeout as
+   * the channel RPC timeout, the client library's automatic recovery off (see {@link AmqpClient}),
+   * TLS with hostname verification for {@code amqps} (or {@link #tls()}), then the customizer.
    */
   public ConnectionFactory connectionFactory(AmqpUrl url) {
     ConnectionFactory f = new ConnectionFactory();
@@ -85,6 +88,10 @@ public final class AmqpConnectionOptions {
       f.setRequestedFrameMax(url.frameMax());
     }
     f.setMaxInboundMessageBodySize(AmqpClient.MAX_INBOUND_BODY_BYTES);
+    // every RPC of a channel (declarations, basic.get, channel.open, qos, consume) waits at most
+    // the publish timeout, not the client library's 10 minutes (RabbitMQ reads nothing from a
+    // connection it blocked for an alarm, so a query sent on it gets no answer until it clears)
+    f.setChannelRpcTimeout((int) Math.min(Integer.MAX_VALUE, publishTimeout.toMillis()));
     f.setAutomaticRecoveryEnabled(false);
     f.setTopologyRecoveryEnabled(false);
     if (url.tls() || tls) {
