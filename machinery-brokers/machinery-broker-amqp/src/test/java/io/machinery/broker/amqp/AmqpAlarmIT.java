@@ -112,18 +112,8 @@ class AmqpAlarmIT {
 
   @Test
   void aPublishDuringAResourceAlarmGivesUpWithinThePublishTimeoutAndSaysWhy() throws Exception {
-    Config base =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
-    Config config = BrokerContract.uniqueQueue(base, "amqp_alarm_");
-    RabbitAdmin.track(config.defaultQueue());
-    try (AmqpClient client =
-            AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
-                .connectionName("alarm-it")
-                .publishTimeout(PUBLISH_TIMEOUT)
-                .build();
+    Config config = alarmQueue("amqp_alarm_");
+    try (AmqpClient client = client("alarm-it", PUBLISH_TIMEOUT);
         AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker, 10); // connected and declared before the alarm
@@ -227,11 +217,7 @@ class AmqpAlarmIT {
   @Test
   void aLargePublishStuckInTheSocketByAnAlarmFailsWithinThePublishTimeout() throws Exception {
     Config config = alarmQueue("amqp_alarm_large_");
-    try (AmqpClient client =
-            AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
-                .connectionName("alarm-it-large")
-                .publishTimeout(PUBLISH_TIMEOUT)
-                .build();
+    try (AmqpClient client = client("alarm-it-large", PUBLISH_TIMEOUT);
         AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker, 10); // connected and declared before the alarm
@@ -292,11 +278,7 @@ class AmqpAlarmIT {
   void closingAClientWhosePublishIsStuckInTheSocketReturns() throws Exception {
     Config config = alarmQueue("amqp_alarm_close_");
     Duration longTimeout = Duration.ofSeconds(120); // the watchdog stays out of it
-    AmqpClient client =
-        AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
-            .connectionName("alarm-it-close")
-            .publishTimeout(longTimeout)
-            .build();
+    AmqpClient client = client("alarm-it-close", longTimeout);
     try (AmqpBroker broker = AmqpBroker.builder(config).client(client).build();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker, 10);
@@ -330,6 +312,13 @@ class AmqpAlarmIT {
 
   /** The client's 6 s for the close handshake, and slack. */
   private static final Duration CLOSE_BOUND = Duration.ofSeconds(10);
+
+  private static AmqpClient client(String name, Duration publishTimeout) {
+    return AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+        .connectionName(name)
+        .publishTimeout(publishTimeout)
+        .build();
+  }
 
   private static Config alarmQueue(String prefix) {
     Config base =
