@@ -48,7 +48,7 @@ services-stop:
 TEST_THREADS ?= 2
 TEST_JAVA ?=
 TEST_JVM_ARG := $(if $(TEST_JAVA),-Djvm=$(TEST_JAVA))
-DISRUPTIVE_MODULES := machinery-brokers/machinery-broker-amqp,machinery-backends/machinery-backend-mongodb
+DISRUPTIVE_MODULES := machinery-brokers/machinery-broker-amqp,machinery-brokers/machinery-broker-gcppubsub,machinery-backends/machinery-backend-mongodb
 test: jdk
 	scripts/services.sh start
 	scripts/build-go-harness.sh --background

@@ -162,7 +162,12 @@ public final class GcpPubSubBroker implements Broker {
         b.publisher != null && b.subscriber != null
             ? new PubSubClient(project, b.publisher, b.subscriber, List.of())
             : PubSubClient.connect(
-                project, b.emulatorHost, b.channelProvider, b.credentialsProvider, b.endpoint);
+                project,
+                b.emulatorHost,
+                b.channelProvider,
+                b.credentialsProvider,
+                b.endpoint,
+                b.publishTimeout);
     this.settler = new Settler(client);
     this.scheduler =
         Executors.newSingleThreadScheduledExecutor(
@@ -499,6 +504,9 @@ public final class GcpPubSubBroker implements Broker {
     public static final Duration DEFAULT_ACK_DEADLINE = Duration.ofSeconds(30);
     public static final int DEFAULT_PREFETCH = 3;
 
+    /** Go's Pub/Sub client's publish timeout (its {@code DefaultPublishSettings.Timeout}). */
+    public static final Duration DEFAULT_PUBLISH_TIMEOUT = Duration.ofSeconds(60);
+
     private final Config config;
     private final String project;
     private final String subscription;
@@ -511,6 +519,7 @@ public final class GcpPubSubBroker implements Broker {
     private @Nullable String emulatorHost = System.getenv("PUBSUB_EMULATOR_HOST");
     private boolean createMissing;
     private Duration ackDeadline = DEFAULT_ACK_DEADLINE;
+    private Duration publishTimeout = DEFAULT_PUBLISH_TIMEOUT;
     private int prefetch = DEFAULT_PREFETCH;
     private String delayTopic = DEFAULT_DELAY_TOPIC;
     private String deadLetterTopic = DEFAULT_DEAD_LETTER_TOPIC;
@@ -599,6 +608,20 @@ public final class GcpPubSubBroker implements Broker {
             "ackDeadline must be between 10 s and 600 s, was " + value);
       }
       ackDeadline = value;
+      return this;
+    }
+
+    /**
+     * How long a publish (a sent task, a delayed task's hand-over, a dead letter) may take, retries
+     * included, before it fails; default {@link #DEFAULT_PUBLISH_TIMEOUT}, as in Go (Google's Java
+     * library alone retries for up to 10 minutes). Stubs passed to {@link #client} keep their own
+     * settings.
+     */
+    public Builder publishTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("publishTimeout must be positive, was " + value);
+      }
+      publishTimeout = value;
       return this;
     }
 

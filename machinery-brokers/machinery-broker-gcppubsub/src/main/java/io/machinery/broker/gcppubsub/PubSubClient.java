@@ -3,8 +3,10 @@ package io.machinery.broker.gcppubsub;
 import com.google.api.gax.core.CredentialsProvider;
 import com.google.api.gax.core.NoCredentialsProvider;
 import com.google.api.gax.grpc.GrpcTransportChannel;
+import com.google.api.gax.retrying.RetrySettings;
 import com.google.api.gax.rpc.AlreadyExistsException;
 import com.google.api.gax.rpc.ApiException;
+import com.google.api.gax.rpc.DeadlineExceededException;
 import com.google.api.gax.rpc.FixedTransportChannelProvider;
 import com.google.api.gax.rpc.NotFoundException;
 import com.google.api.gax.rpc.TransportChannelProvider;
@@ -29,6 +31,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.machinery.MachineryException;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -85,7 +88,8 @@ final class PubSubClient implements AutoCloseable {
       @Nullable String emulatorHost,
       @Nullable TransportChannelProvider channels,
       @Nullable CredentialsProvider credentials,
-      @Nullable String endpoint) {
+      @Nullable String endpoint,
+      Duration publishTimeout) {
     List<AutoCloseable> owned = new ArrayList<>();
     try {
       if (channels == null && emulatorHost != null && !emulatorHost.isBlank()) {
@@ -109,6 +113,16 @@ final class PubSubClient implements AutoCloseable {
         ps.setEndpoint(endpoint);
         ss.setEndpoint(endpoint);
       }
+      // the library's publish retries for up to 10 minutes; Go's client gives a publish 60 s
+      RetrySettings retries = ps.publishSettings().getRetrySettings();
+      ps.publishSettings()
+          .setRetrySettings(
+              retries.toBuilder()
+                  .setTotalTimeoutDuration(publishTimeout)
+                  .setInitialRpcTimeoutDuration(
+                      min(retries.getInitialRpcTimeoutDuration(), publishTimeout))
+                  .setMaxRpcTimeoutDuration(min(retries.getMaxRpcTimeoutDuration(), publishTimeout))
+                  .build());
       PublisherStub publisher = GrpcPublisherStub.create(ps.build());
       owned.add(0, publisher);
       SubscriberStub subscriber = GrpcSubscriberStub.create(ss.build());
@@ -118,6 +132,10 @@ final class PubSubClient implements AutoCloseable {
       closeAll(owned);
       throw new MachineryException("cannot create the Pub/Sub client: " + e.getMessage(), e);
     }
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
   }
 
   /** Closes the stubs and channel this client built (stubs first, then the channel they share). */
@@ -182,6 +200,13 @@ final class PubSubClient implements AutoCloseable {
               + project
               + ") with a subscription, or build the broker with"
               + " createMissing(true)",
+          e);
+    } catch (DeadlineExceededException e) {
+      throw new MachineryException(
+          "no answer from Pub/Sub within the publish timeout publishing to topic "
+              + topicName(topic)
+              + ": "
+              + e.getMessage(),
           e);
     } catch (ApiException e) {
       throw new MachineryException(

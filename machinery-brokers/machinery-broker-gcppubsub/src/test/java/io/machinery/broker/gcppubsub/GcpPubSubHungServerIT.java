@@ -1,0 +1,90 @@
+package io.machinery.broker.gcppubsub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.MachineryException;
+import io.machinery.Signature;
+import io.machinery.config.Config;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.WireCodec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A Pub/Sub that stops answering (the test server's process frozen with {@code SIGSTOP}) costs a
+ * publish at most the broker's publish timeout, with an error that says so, and publishing works
+ * again once it answers. Google's Java library alone retries a publish for up to 10 minutes.
+ */
+@Tag("disruptive") // freezes the shared Pub/Sub server: make test runs it alone, after the parallel
+// build
+class GcpPubSubHungServerIT {
+  private static final Duration PUBLISH_TIMEOUT = Duration.ofSeconds(2);
+
+  private final String project = PubSubTestSupport.project();
+  private final Config config =
+      PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "hung_it_"), project);
+
+  @AfterEach
+  void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(project);
+  }
+
+  /** The test server's process, from scripts/services.sh's pid file. */
+  private static long serverPid() throws Exception {
+    String runDir = System.getenv().getOrDefault("MACHINERY_RUN_DIR", "/tmp/machinery-services");
+    Path pidFile = Path.of(runDir, "pubsub", "pubsub.pid");
+    TestEndpoints.requireTool(
+        Files.isReadable(pidFile)
+            && TestEndpoints.pubsubEmulatorHost().matches("(127\\.0\\.0\\.1|localhost):.*"),
+        "the services.sh Pub/Sub server on this machine (" + pidFile + ") to freeze");
+    return Long.parseLong(Files.readString(pidFile).strip());
+  }
+
+  private static void signal(String name, long pid) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).start();
+    assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(kill.exitValue()).as("kill -%s %s", name, pid).isZero();
+  }
+
+  @Test
+  void aPublishIntoAFrozenServerFailsWithinThePublishTimeoutAndWorksAgainAfter() throws Exception {
+    long pid = serverPid();
+    try (GcpPubSubBroker broker =
+            PubSubTestSupport.broker(config).publishTimeout(PUBLISH_TIMEOUT).build();
+        ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+      publish(broker); // topics created, connected
+      signal("STOP", pid);
+      try {
+        long started = System.nanoTime();
+        Throwable failure =
+            CompletableFuture.runAsync(() -> publish(broker), threads)
+                .handle((ok, error) -> error)
+                .get(PUBLISH_TIMEOUT.toSeconds() + 8, TimeUnit.SECONDS);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        assertThat(failure).as("a publish into the frozen server fails").isNotNull();
+        assertThat(failure.getCause())
+            .isInstanceOf(MachineryException.class)
+            .hasMessageContaining("no answer from Pub/Sub within the publish timeout")
+            .hasMessageContaining(config.defaultQueue());
+        assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(3));
+      } finally {
+        signal("CONT", pid);
+      }
+      publish(broker);
+    }
+  }
+
+  private void publish(GcpPubSubBroker broker) {
+    Signature s = Signature.builder("add").routingKey(config.defaultQueue()).build();
+    broker.publish(s, WireCodec.encode(s));
+  }
+}
