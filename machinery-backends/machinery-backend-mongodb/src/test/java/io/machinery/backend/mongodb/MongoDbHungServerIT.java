@@ -7,9 +7,8 @@ import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.config.Config;
+import io.machinery.testkit.FrozenServer;
 import io.machinery.testkit.TestEndpoints;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -30,23 +29,6 @@ import org.junit.jupiter.api.Test;
 class MongoDbHungServerIT {
   private static final Duration TIMEOUT = Duration.ofMillis(1_500);
 
-  /** The test MongoDB's process, from scripts/services.sh's pid file. */
-  private static long serverPid() throws Exception {
-    String runDir = System.getenv().getOrDefault("MACHINERY_RUN_DIR", "/tmp/machinery-services");
-    Path pidFile = Path.of(runDir, "mongodb", "mongodb.pid");
-    TestEndpoints.requireTool(
-        Files.isReadable(pidFile)
-            && TestEndpoints.mongodbUri().matches("(mongodb://)?(127\\.0\\.0\\.1|localhost)[:/].*"),
-        "the services.sh MongoDB on this machine (" + pidFile + ") to freeze");
-    return Long.parseLong(Files.readString(pidFile).strip());
-  }
-
-  private static void signal(String name, long pid) throws Exception {
-    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).start();
-    assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
-    assertThat(kill.exitValue()).as("kill -%s %s", name, pid).isZero();
-  }
-
   private static String withTimeout(String uri) {
     String full = MongoDbBackend.normalizeUri(uri);
     String rest = full.substring(full.indexOf("//") + 2);
@@ -58,7 +40,6 @@ class MongoDbHungServerIT {
 
   @Test
   void callsIntoAFrozenServerFailWithinTheOperationTimeoutAndWorkAgainAfter() throws Exception {
-    long pid = serverPid();
     Signature task =
         Signature.builder("add").uuid("task_hung_" + java.util.UUID.randomUUID()).build();
     try (MongoDbBackend backend =
@@ -68,8 +49,7 @@ class MongoDbHungServerIT {
                 .build();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       backend.setStatePending(task); // connected before the freeze
-      signal("STOP", pid);
-      try {
+      try (FrozenServer frozen = FrozenServer.freeze("mongodb", TestEndpoints.mongodbUri())) {
         for (Runnable call :
             List.<Runnable>of(
                 () -> backend.setStateSuccess(task, List.of(TaskResult.of("int64", 3L))),
@@ -88,8 +68,6 @@ class MongoDbHungServerIT {
               .hasMessageContainingAll(task.uuid());
           assertThat(took).isLessThan(TIMEOUT.plusSeconds(3));
         }
-      } finally {
-        signal("CONT", pid);
       }
       backend.setStateSuccess(task, List.of(TaskResult.of("int64", 3L)));
       assertThat(backend.getState(task.uuid()).orElseThrow().state()).isEqualTo(State.SUCCESS);

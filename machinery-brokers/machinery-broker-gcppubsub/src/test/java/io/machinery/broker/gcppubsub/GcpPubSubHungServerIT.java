@@ -6,10 +6,9 @@ import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.FrozenServer;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -38,32 +37,14 @@ class GcpPubSubHungServerIT {
     PubSubTestSupport.deleteProject(project);
   }
 
-  /** The test server's process, from scripts/services.sh's pid file. */
-  private static long serverPid() throws Exception {
-    String runDir = System.getenv().getOrDefault("MACHINERY_RUN_DIR", "/tmp/machinery-services");
-    Path pidFile = Path.of(runDir, "pubsub", "pubsub.pid");
-    TestEndpoints.requireTool(
-        Files.isReadable(pidFile)
-            && TestEndpoints.pubsubEmulatorHost().matches("(127\\.0\\.0\\.1|localhost):.*"),
-        "the services.sh Pub/Sub server on this machine (" + pidFile + ") to freeze");
-    return Long.parseLong(Files.readString(pidFile).strip());
-  }
-
-  private static void signal(String name, long pid) throws Exception {
-    Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).start();
-    assertThat(kill.waitFor(10, TimeUnit.SECONDS)).isTrue();
-    assertThat(kill.exitValue()).as("kill -%s %s", name, pid).isZero();
-  }
-
   @Test
   void aPublishIntoAFrozenServerFailsWithinThePublishTimeoutAndWorksAgainAfter() throws Exception {
-    long pid = serverPid();
     try (GcpPubSubBroker broker =
             PubSubTestSupport.broker(config).publishTimeout(PUBLISH_TIMEOUT).build();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker); // topics created, connected
-      signal("STOP", pid);
-      try {
+      try (FrozenServer frozen =
+          FrozenServer.freeze("pubsub", TestEndpoints.pubsubEmulatorHost())) {
         long started = System.nanoTime();
         Throwable failure =
             CompletableFuture.runAsync(() -> publish(broker), threads)
@@ -76,8 +57,6 @@ class GcpPubSubHungServerIT {
             .hasMessageContaining("no answer from Pub/Sub within the publish timeout")
             .hasMessageContaining(config.defaultQueue());
         assertThat(took).isLessThan(PUBLISH_TIMEOUT.plusSeconds(3));
-      } finally {
-        signal("CONT", pid);
       }
       publish(broker);
     }
