@@ -254,7 +254,11 @@ public final class AmqpClient implements AutoCloseable {
       Channel timedOut = channel;
       Thread.ofVirtual().name("machinery-amqp-close-channel").start(() -> closeQuietly(timedOut));
       throw new AmqpOperationException(
-          what + ": no answer from RabbitMQ within " + options.publishTimeout() + blockedNote(),
+          what
+              + ": no answer from RabbitMQ within the channel RPC timeout (the publish timeout, "
+              + options.publishTimeout()
+              + ", unless a connection factory customizer set another)"
+              + blockedNote(),
           connector.blockedReason() != null ? AmqpOperationException.BLOCKED : 0,
           true,
           e);

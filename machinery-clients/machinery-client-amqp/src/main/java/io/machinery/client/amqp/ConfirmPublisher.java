@@ -117,36 +117,33 @@ final class ConfirmPublisher {
   /**
    * Closes the connection under the writes once one of them outlived its publish's deadline at
    * {@code now} and has lasted longer than {@code minWrite} nanoseconds (a publish that got its
-   * channel just before its deadline is not stuck for being written across it); whether it did.
+   * channel just before its deadline is not stuck for being written across it).
    */
-  boolean severStuckWrites(long now, long minWrite) {
-    PendingConfirms.Pending stuck = null;
-    PublisherChannel stuckOn = null;
-    for (int i = 0; i < channels.length() && stuck == null; i++) {
+  void severStuckWrites(long now, long minWrite) {
+    for (int i = 0; i < channels.length(); i++) {
       PublisherChannel pc = channels.get(i);
       PendingConfirms.Pending writing = pc == null ? null : pc.writing;
       if (writing != null
           && now - writing.deadline > 0
           && now - pc.writeStarted > minWrite
           && pc.writing == writing) {
-        stuck = writing;
-        stuckOn = pc;
+        sever(pc.channel.getConnection(), writing);
+        return;
       }
     }
-    if (stuck == null || stuckOn == null) {
-      return false;
-    }
-    Connection connection = stuckOn.channel.getConnection();
+  }
+
+  /** Marks every channel of {@code connection} with why, then closes the connection's socket. */
+  private void sever(Connection connection, PendingConfirms.Pending stuck) {
     String blocked = connector.blockedReason();
-    String why = stuckWrite(stuck, blocked);
+    Severed severed = new Severed(stuckWrite(stuck, blocked), blocked != null);
     for (int i = 0; i < channels.length(); i++) {
       PublisherChannel pc = channels.get(i);
       if (pc != null && pc.channel.getConnection() == connection) {
-        pc.severed = new Severed(why, blocked != null);
+        pc.severed = severed;
       }
     }
-    connector.sever(connection, why);
-    return true;
+    connector.sever(connection, severed.why());
   }
 
   private String stuckWrite(PendingConfirms.Pending stuck, @Nullable String blocked) {
