@@ -46,7 +46,11 @@ import org.slf4j.LoggerFactory;
  *       evicted, purged: "Group not found" / "Task not found"), or that still cannot be read after
  *       the bookkeeping attempts, cannot complete: FAILURE is stored for the callback, unless the
  *       callback already has a state (then another member fired it, and purged the group), and the
- *       member is acknowledged.
+ *       member is acknowledged. So does a chord whose member carries a {@code GroupTaskCount} of 0
+ *       or less (a foreign producer's message): every backend, Go's too, compares the number of
+ *       finished members with it, so the chord would never fire (a negative count on the AMQP
+ *       backend: fire at the first member); each such member stores FAILURE for the callback with
+ *       the reason.
  * </ul>
  *
  * <p>Each step is one of the execution's bookkeeping steps (retried with back-off, stopped when the
@@ -81,6 +85,18 @@ final class ChordCompletion {
             : chordCallback;
     String group = signature.groupUuid();
     int count = signature.groupTaskCount();
+    if (count <= 0) {
+      chordRefused(
+          callback,
+          "chord group "
+              + group
+              + " cannot complete: member "
+              + signature.uuid()
+              + " carries GroupTaskCount "
+              + count
+              + ", not its group's size");
+      return;
+    }
     try {
       boolean completed =
           execution.chordStep(
@@ -239,6 +255,20 @@ final class ChordCompletion {
         LogText.of(error));
     onError.ifPresent(
         cb -> execution.sendCallback(ChordErrors.callbackFor(cb, failed), "chord error callback"));
+    execution.step(
+        "storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+  }
+
+  /**
+   * The member's message makes the chord impossible to complete (a foreign producer's): no member
+   * can ever fire it, so each one that finishes stores FAILURE for the callback with the reason.
+   */
+  private void chordRefused(Signature callback, String error) {
+    log.error(
+        "Chord callback {} {} will not run: {}",
+        LogText.of(callback.name()),
+        LogText.of(callback.uuid()),
+        LogText.of(error));
     execution.step(
         "storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
   }

@@ -355,6 +355,25 @@ class WorkerFaultTest {
   }
 
   @Test
+  void aChordMemberWithoutItsGroupSizeFailsTheCallbackInsteadOfLeavingItUnfiredForever() {
+    // a foreign producer's members: GroupTaskCount 0, which no backend's count can ever reach
+    Chord chord = oneAndOneThenAdd();
+    List<Signature> members = chord.group().tasks();
+    memory.initGroup(chord.group().groupUuid(), members.stream().map(Signature::uuid).toList());
+    for (Signature member : members) {
+      server.sendTask(member.toBuilder().groupTaskCount(0).build());
+    }
+    worker().build().launchAsync();
+    String callback = chord.callback().uuid();
+    await().atMost(TIMEOUT).until(() -> stateOf(callback) == State.FAILURE);
+    assertThat(memory.getState(callback).orElseThrow().error())
+        .contains("carries GroupTaskCount 0");
+    await().atMost(TIMEOUT).until(() -> invoked("one") == 2);
+    assertThat(members).allSatisfy(m -> assertThat(stateOf(m.uuid())).isEqualTo(State.SUCCESS));
+    assertThat(invoked("add")).isZero();
+  }
+
+  @Test
   void f2_aGoneGroupSaidInGoWordsOnlyIsRecognisedToo() {
     backend.sayingNotFoundInWordsOnly(); // a backend of another party, or a Go-compatible port
     Chord chord = oneAndOneThenAdd();
