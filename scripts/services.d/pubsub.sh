@@ -2,7 +2,8 @@
 # pubsub: a Google Cloud Pub/Sub test server on 127.0.0.1:${MACHINERY_PUBSUB_PORT:-8085}, found by clients
 # through PUBSUB_EMULATOR_HOST (sourced by scripts/services.sh; see services.d/README.md).
 #
-# It is pstest, the Pub/Sub fake of Go's client library, wrapped by scripts/pstest (a 30-line program) and
+# It is pstest, the Pub/Sub fake of Go's client library, wrapped by scripts/pstest (a short program that also
+# answers a waiting Pull as soon as a message arrives, where the bare fake waits 500 ms) and
 # built with the Go toolchain the interop tests use (`go` on PATH, else /usr/local/go/bin/go; the module comes
 # from the Go module proxy). The binary is cached under ${MACHINERY_CACHE_DIR:-~/.cache/machinery}/pstest and
 # rebuilt only when scripts/pstest changes. Without Go, Google's own emulator is used where the Cloud SDK has
