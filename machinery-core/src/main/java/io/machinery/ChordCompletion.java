@@ -47,10 +47,10 @@ import org.slf4j.LoggerFactory;
  *       the bookkeeping attempts, cannot complete: FAILURE is stored for the callback, unless the
  *       callback already has a state (then another member fired it, and purged the group), and the
  *       member is acknowledged. So does a chord whose member carries a {@code GroupTaskCount} of 0
- *       or less (a foreign producer's message): every backend, Go's too, compares the number of
- *       finished members with it, so the chord would never fire (a negative count on the AMQP
- *       backend: fire at the first member); each such member stores FAILURE for the callback with
- *       the reason.
+ *       or less (a foreign producer's message): Go's backends compare the number of finished
+ *       members with it, so a Go worker never fires such a chord, and neither did most backends
+ *       here (the AMQP backend fired one with a negative count at its first member); each such
+ *       member stores FAILURE for the callback with the reason, whatever the backend.
  * </ul>
  *
  * <p>Each step is one of the execution's bookkeeping steps (retried with back-off, stopped when the
