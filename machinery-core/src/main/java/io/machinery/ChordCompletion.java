@@ -86,7 +86,7 @@ final class ChordCompletion {
     String group = signature.groupUuid();
     int count = signature.groupTaskCount();
     if (count <= 0) {
-      chordRefused(
+      callbackWillNotRun(
           callback,
           "chord group "
               + group
@@ -260,10 +260,11 @@ final class ChordCompletion {
   }
 
   /**
-   * The member's message makes the chord impossible to complete (a foreign producer's): no member
-   * can ever fire it, so each one that finishes stores FAILURE for the callback with the reason.
+   * The chord can never complete: says why and stores FAILURE for its callback with the reason (a
+   * member whose message makes it impossible calls this whether or not another did before: each
+   * stores the same FAILURE).
    */
-  private void chordRefused(Signature callback, String error) {
+  private void callbackWillNotRun(Signature callback, String error) {
     log.error(
         "Chord callback {} {} will not run: {}",
         LogText.of(callback.name()),
@@ -310,12 +311,6 @@ final class ChordCompletion {
                 + " is gone from the result backend (expired or purged): "
                 + cause.getMessage()
             : "chord group " + group + " could not be completed: " + cause.getMessage();
-    log.error(
-        "Chord callback {} {} will not run: {}",
-        LogText.of(callback.name()),
-        LogText.of(callback.uuid()),
-        LogText.of(error));
-    execution.step(
-        "storing FAILURE for the chord callback", () -> backend.setStateFailure(callback, error));
+    callbackWillNotRun(callback, error);
   }
 }
