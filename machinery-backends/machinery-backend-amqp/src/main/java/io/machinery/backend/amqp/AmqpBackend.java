@@ -85,11 +85,12 @@ import org.slf4j.LoggerFactory;
  *       {@link ChordTrigger}. The Java members of a chord also keep their final states in {@code
  *       <group>_chord_states} until the callback is sent, so a re-run of the member whose worker
  *       died after triggering (redelivered) recovers them and sends the callback (F4: at least
- *       once, a duplicate possible; a group with Go members stays at-most-once, as in Go); one
- *       recovery of a group at a time, under an exclusive queue {@code <group>_chord_recovering}
- *       that lives only while its worker's connection does. {@link #purgeGroupMeta} deletes the
- *       group queue only once it is empty, deletes the kept states and keeps the marker until it
- *       expires.
+ *       once, a duplicate possible; the Java winner copies Go members' states there before it owns
+ *       them alone; a group that a Go worker won, or whose dead Java winner's member runs again on
+ *       a Go worker, stays at-most-once, as in Go); one recovery of a group at a time, under an
+ *       exclusive queue {@code <group>_chord_recovering} that lives only while its worker's
+ *       connection does. {@link #purgeGroupMeta} deletes the group queue only once it is empty,
+ *       deletes the kept states and keeps the marker until it expires.
  *   <li><b>Progress</b> reports live in a queue of their own per task, {@code <task
  *       uuid>_progress}, holding the last one; reading it does not consume it (see {@code
  *       ProgressQueues}).
@@ -159,7 +160,8 @@ public final class AmqpBackend implements Backend {
             client,
             stateQueueArgs,
             b.groupReadTimeout,
-            (queue, state) -> states.publish(queue, state, true));
+            (queue, state) -> states.publish(queue, state, true),
+            states::publishAll);
     this.controlPlane =
         new AmqpControlPlane(
             client,

@@ -73,8 +73,19 @@ import org.slf4j.LoggerFactory;
  *       the other). A group queue that holds enough states beside the marker counts as incomplete
  *       too: those are states of members that ran again after the winner took the group (enough
  *       re-runs after a winner killed before its callback fill a fresh queue; they used to compete
- *       for it, find the marker and leave, and the chord kill test lost a callback so). Groups with
- *       members run by Go workers have no complete kept queue and stay at-most-once, as in Go.
+ *       for it, find the marker and leave, and the chord kill test lost a callback so).
+ *   <li><b>Go members (F4 beside Go workers).</b> A Go member writes no kept copy, so the kept
+ *       queue of a group with Go members is never complete on its own. So the winner, once it holds
+ *       every state and before it creates the marker and acknowledges, counts the kept queue and,
+ *       when it holds fewer than N, copies every state it took there, confirmed together ({@link
+ *       #keepAll}): a Java winner killed after that is recovered as above when its member runs
+ *       again on a Java worker ({@code AmqpAmqpChordWinnerInteropIT}, with a real Go worker). Cost:
+ *       one passive declaration per win, and N publishes in one round trip only for a group with Go
+ *       members (or whose last Java member's kept copy is still on its way). Still at-most-once, as
+ *       in Go: a Go winner (Go's own protocol); a Java winner killed in the round trip between its
+ *       read and the copies' confirm, or while it waits for a member that has not finished (below);
+ *       and a dead Java winner whose member runs again on a Go worker, which knows nothing of the
+ *       kept states.
  *   <li><b>States lost from the group queue</b> (the AMQP chord kill test lost 1 callback of 1,000
  *       this way before). A winner killed while it waits for a member that has not finished (next
  *       bullet) takes every state down with the auto-delete queue; when its member's re-run comes
@@ -173,10 +184,19 @@ final class ChordTrigger {
     void publish(String queue, byte[] state);
   }
 
+  /**
+   * Publishes states to a queue, declaring it first, and waits until RabbitMQ confirmed them all.
+   */
+  @FunctionalInterface
+  interface StatesWriter {
+    void publishAll(String queue, List<byte[]> states);
+  }
+
   private final AmqpClient client;
   private final Map<String, Object> markerArgs;
   private final Duration readTimeout;
   private final StateWriter giveBack;
+  private final StatesWriter keepCopies;
 
   /**
    * What {@link #completed} said per member, until its trigger asks; most members never ask (a
@@ -216,11 +236,13 @@ final class ChordTrigger {
       AmqpClient client,
       Map<String, Object> markerArgs,
       Duration readTimeout,
-      StateWriter giveBack) {
+      StateWriter giveBack,
+      StatesWriter keepCopies) {
     this.client = client;
     this.markerArgs = markerArgs;
     this.readTimeout = readTimeout;
     this.giveBack = giveBack;
+    this.keepCopies = keepCopies;
   }
 
   static String marker(String group) {
@@ -661,6 +683,7 @@ final class ChordTrigger {
         return refused(AmqpOperationException.of("consume group queue '" + group + "'", e));
       }
       Map<String, TaskState> byTask = new LinkedHashMap<>();
+      Map<String, byte[]> bodies = new LinkedHashMap<>();
       long lastTag = 0;
       long deadline = System.nanoTime() + readTimeout.toNanos();
       while (byTask.size() < want) {
@@ -674,6 +697,7 @@ final class ChordTrigger {
           TaskState state = WireCodec.decodeTaskState(message.body());
           if (state.isCompleted()) {
             byTask.put(state.taskUuid(), state); // a task that ran twice counts once
+            bodies.put(state.taskUuid(), message.body());
           }
         } catch (MalformedMessageException e) {
           log.warn("Group {} holds a message that is not a task state: {}", group, e.getMessage());
@@ -690,6 +714,7 @@ final class ChordTrigger {
         return new Taken(null, true, want);
       }
       taken = true;
+      keepAll(group, want, List.copyOf(bodies.values()));
       // The marker exists before this consumer leaves the group queue: a member deciding whether
       // to recover sees one or the other (see completed).
       createMarker(group);
@@ -713,6 +738,30 @@ final class ChordTrigger {
           giveBack.publish(group, state);
         }
       }
+    }
+  }
+
+  /**
+   * Makes sure the kept queue holds every state the winner took, before the winner owns them alone
+   * (its marker, its acknowledgement; see the class notes): Go members write no kept copy. Nothing
+   * to do when the kept queue holds {@code want} states already (every member ran on a Java
+   * worker); else all the states are copied, confirmed together. A copy that fails costs only the
+   * recovery after this worker dies, so the winner fires all the same.
+   */
+  private void keepAll(String group, int want, List<byte[]> states) {
+    try {
+      if (ready(kept(group)) >= want) {
+        return;
+      }
+      keepCopies.publishAll(kept(group), states);
+    } catch (RuntimeException e) {
+      log.warn(
+          "Chord of group {}: could not copy its {} states to {} ({}); if this worker stops before"
+              + " it sends the callback, no other worker can recover them",
+          group,
+          states.size(),
+          kept(group),
+          e.toString());
     }
   }
 

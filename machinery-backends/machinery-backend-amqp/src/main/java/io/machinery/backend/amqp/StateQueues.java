@@ -3,8 +3,11 @@ package io.machinery.backend.amqp;
 import com.rabbitmq.client.AMQP;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.UnroutableException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -101,6 +104,26 @@ final class StateQueues {
             declared.remove(name); // the next write declares the queue again
           }
         });
+  }
+
+  /**
+   * Publishes states to queue {@code name}, the first one preceded by the queue's declaration, and
+   * waits until RabbitMQ confirmed them all: one round trip for the lot (they share a channel, so
+   * the declaration comes first and the states stay in order).
+   */
+  void publishAll(String name, List<byte[]> states) {
+    List<CompletableFuture<Void>> confirms = new ArrayList<>(states.size());
+    for (int i = 0; i < states.size(); i++) {
+      confirms.add(publishAsync(name, states.get(i), i == 0));
+    }
+    try {
+      CompletableFuture.allOf(confirms.toArray(CompletableFuture[]::new)).join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException failure) {
+        throw failure;
+      }
+      throw e;
+    }
   }
 
   /**

@@ -13,6 +13,7 @@ import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
+import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -59,6 +60,9 @@ class AmqpChordRecoveryIT {
         (queue, state) -> {
           throw new AssertionError(
               "a recovery gives nothing back, was asked to publish to " + queue);
+        },
+        (queue, states) -> {
+          throw new AssertionError("a recovery copies nothing, was asked to publish to " + queue);
         });
   }
 
@@ -196,6 +200,81 @@ class AmqpChordRecoveryIT {
     assertThat(worker.statesOf(group, 2)).hasSize(2);
     worker.release(group);
     deleteChordQueues(group);
+  }
+
+  /**
+   * One member ran on a Go worker, which writes its state to the group queue only (no kept copy),
+   * and the Java worker that won the trigger was killed before it sent the callback. The re-run of
+   * the winner's member must still recover, from the copies the winner kept before it owned the
+   * states alone. Before, the kept queue held only the Java member's state, the re-run found too
+   * few, and the callback was lost (at-most-once, as in Go).
+   */
+  @Test
+  void aReRunRecoversAChordWithAGoMemberAfterItsJavaWinnerDied() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature goMember = chordMember(group, 2);
+    Signature javaMember = chordMember(group, 2);
+    finishedOnAGoWorker(goMember, TaskResult.of(1L));
+    backend.setStateSuccess(javaMember, List.of(TaskResult.of(2L)));
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(group, 2)).isTrue();
+      assertThat(winner.triggerChord(group)).isTrue();
+    } // killed: the states it took are gone with it
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(javaMember, List.of(TaskResult.of(2L))); // redelivered, ran again
+      assertThat(rerun.groupCompleted(group, 2)).isFalse();
+      assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
+      assertThat(rerun.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(goMember.uuid(), javaMember.uuid());
+      rerun.purgeGroupMeta(group);
+    }
+    deleteChordQueues(group);
+  }
+
+  /**
+   * The copies cost nothing when every member ran on a Java worker: each kept its own state, and
+   * the winner copies none.
+   */
+  @Test
+  void aWinnerCopiesNothingWhenEveryMemberKeptItsOwnState() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    assertThat(backend.groupCompleted(group, 2)).isTrue();
+    assertThat(backend.triggerChord(group)).isTrue();
+    try (Channel ch = raw.createChannel()) {
+      assertThat(ch.queueDeclarePassive(ChordTrigger.kept(group)).getMessageCount())
+          .as("the members' own kept states, no copies")
+          .isEqualTo(2);
+    }
+    assertThat(backend.groupTaskStates(group, 2)).hasSize(2);
+    backend.purgeGroupMeta(group);
+    deleteChordQueues(group);
+  }
+
+  /**
+   * What a Go worker's {@code SetStateSuccess} leaves in the group queue for a chord member (Go's
+   * {@code markTaskCompleted}): the state in Go's state queue named by the group, and nothing kept
+   * elsewhere.
+   */
+  private void finishedOnAGoWorker(Signature member, TaskResult result) throws Exception {
+    int expireMillis = config.effectiveResultsExpireIn() * 1000;
+    try (Channel ch = raw.createChannel()) {
+      ch.queueDeclare(
+          member.groupUuid(),
+          false,
+          false,
+          true,
+          Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis));
+      ch.basicPublish(
+          "",
+          member.groupUuid(),
+          StateQueues.STATE_PROPERTIES,
+          WireCodec.encode(TaskState.success(member, List.of(result))));
+    }
   }
 
   /** Both members finished; a winner took the group and was killed before it sent the callback. */
