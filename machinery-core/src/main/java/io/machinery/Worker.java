@@ -1,19 +1,29 @@
 package io.machinery;
 
+import io.machinery.config.Redaction;
+import io.machinery.embedded.LocalTaskLimiter;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.TaskLimiter;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
@@ -193,7 +203,7 @@ public final class Worker implements AutoCloseable {
   private volatile @Nullable Consumption consumer;
   private volatile @Nullable Handler currentHandler;
   private volatile boolean paused;
-  private final java.util.List<Handler> retired = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<Handler> retired = new CopyOnWriteArrayList<>();
   private volatile @Nullable WorkerHeartbeat heartbeat;
   private final Revocations revocations;
   private final @Nullable TaskEventLog taskEvents;
@@ -235,7 +245,7 @@ public final class Worker implements AutoCloseable {
             b.postTaskOutcomeHandler,
             taskEvents == null
                 ? server.listener()
-                : Listeners.of(java.util.List.of(server.listener(), taskEvents)),
+                : Listeners.of(List.of(server.listener(), taskEvents)),
             failure ->
                 reportError(
                     failure,
@@ -267,9 +277,7 @@ public final class Worker implements AutoCloseable {
             revocations,
             new TaskLimits(
                 b.limits,
-                b.limiter != null
-                    ? b.limiter
-                    : io.machinery.embedded.LocalTaskLimiter.create(server.clock()),
+                b.limiter != null ? b.limiter : LocalTaskLimiter.create(server.clock()),
                 b.maxLimitDelay,
                 consumerTag));
   }
@@ -325,9 +333,9 @@ public final class Worker implements AutoCloseable {
    *
    * @return the id; empty before launch or when the server has no control plane
    */
-  public java.util.Optional<String> controlPlaneId() {
+  public Optional<String> controlPlaneId() {
     WorkerHeartbeat h = heartbeat;
-    return h == null ? java.util.Optional.empty() : java.util.Optional.of(h.id());
+    return h == null ? Optional.empty() : Optional.of(h.id());
   }
 
   /**
@@ -368,7 +376,7 @@ public final class Worker implements AutoCloseable {
         consumerTag,
         concurrency,
         queue.isEmpty() ? server.config().defaultQueue() : queue,
-        io.machinery.config.Redaction.redactUrl(server.config().broker()),
+        Redaction.redactUrl(server.config().broker()),
         backend.getClass().getSimpleName());
     try {
       WorkerHeartbeat beat =
@@ -603,8 +611,8 @@ public final class Worker implements AutoCloseable {
     }
 
     @Override
-    public java.util.List<TaskExecution> runningTasks() {
-      return java.util.List.copyOf(running);
+    public List<TaskExecution> runningTasks() {
+      return List.copyOf(running);
     }
 
     @Override
@@ -659,10 +667,8 @@ public final class Worker implements AutoCloseable {
    * settled.
    */
   private final class Handler implements DeliveryHandler {
-    private final java.util.concurrent.atomic.AtomicInteger inProgress =
-        new java.util.concurrent.atomic.AtomicInteger();
-    private final java.util.concurrent.atomic.AtomicBoolean closed =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicInteger inProgress = new AtomicInteger();
+    private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean isRetired;
     private volatile @Nullable Consumption consumer;
 
@@ -695,8 +701,8 @@ public final class Worker implements AutoCloseable {
     }
 
     @Override
-    public int reserve(int max, java.time.Duration timeout) throws InterruptedException {
-      if (!slots.tryAcquire(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+    public int reserve(int max, Duration timeout) throws InterruptedException {
+      if (!slots.tryAcquire(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
         return 0;
       }
       return 1 + moreSlots(max - 1);
@@ -778,8 +784,7 @@ public final class Worker implements AutoCloseable {
     private static final int SLOT = 0;
     private static final int SETTLING = 1;
     private static final int RELEASED = 2;
-    private final java.util.concurrent.atomic.AtomicInteger holds =
-        new java.util.concurrent.atomic.AtomicInteger(SLOT);
+    private final AtomicInteger holds = new AtomicInteger(SLOT);
 
     /** The function has ended: trade the slot for a settling permit if one is free. */
     void functionEnded() {
@@ -841,8 +846,8 @@ public final class Worker implements AutoCloseable {
     private Backoff requeueBackoff = REQUEUE_BACKOFF;
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
     private TaskExecution.Pause pause = delay -> Thread.sleep(delay);
-    private final java.util.Map<String, TaskLimit> limits = new java.util.HashMap<>();
-    private io.machinery.spi.@Nullable TaskLimiter limiter;
+    private final Map<String, TaskLimit> limits = new HashMap<>();
+    private @Nullable TaskLimiter limiter;
     private Duration maxLimitDelay = DEFAULT_MAX_LIMIT_DELAY;
 
     Builder(Server server, String consumerTag) {
@@ -1167,7 +1172,7 @@ public final class Worker implements AutoCloseable {
      * @param value the limiter
      * @return this builder
      */
-    public Builder limiter(io.machinery.spi.TaskLimiter value) {
+    public Builder limiter(TaskLimiter value) {
       limiter = Objects.requireNonNull(value, "limiter");
       return this;
     }
