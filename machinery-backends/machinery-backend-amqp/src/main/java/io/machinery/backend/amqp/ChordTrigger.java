@@ -76,16 +76,16 @@ import org.slf4j.LoggerFactory;
  *       for it, find the marker and leave, and the chord kill test lost a callback so).
  *   <li><b>Go members (F4 beside Go workers).</b> A Go member writes no kept copy, so the kept
  *       queue of a group with Go members is never complete on its own. So the winner, once it holds
- *       every state and before it creates the marker and acknowledges, counts the kept queue and,
- *       when it holds fewer than N, copies every state it took there, confirmed together ({@link
- *       #keepAll}): a Java winner killed after that is recovered as above when its member runs
- *       again on a Java worker ({@code AmqpAmqpChordWinnerInteropIT}, with a real Go worker). Cost:
- *       one passive declaration per win, and N publishes in one round trip only for a group with Go
- *       members (or whose last Java member's kept copy is still on its way). Still at-most-once, as
- *       in Go: a Go winner (Go's own protocol); a Java winner killed in the round trip between its
- *       read and the copies' confirm, or while it waits for a member that has not finished (below);
- *       and a dead Java winner whose member runs again on a Go worker, which knows nothing of the
- *       kept states.
+ *       every state and before it creates the marker and acknowledges, copies every state it took
+ *       to the kept queue, confirmed together ({@link #keepAll}): a Java winner killed after that
+ *       is recovered as above when its member runs again on a Java worker ({@code
+ *       AmqpAmqpChordWinnerInteropIT}, with a real Go worker). Always, in Java-only pools too: the
+ *       kept queue's count cannot tell a Java member that ran twice from a Go member. Cost: N
+ *       publishes in one round trip per chord, and a recovery reads twice as many kept states.
+ *       Still at-most-once, as in Go: a Go winner (Go's own protocol); a Java winner killed in the
+ *       round trip between its read and the copies' confirm, or while it waits for a member that
+ *       has not finished (below); and a dead Java winner whose member runs again on a Go worker,
+ *       which knows nothing of the kept states.
  *   <li><b>States lost from the group queue</b> (the AMQP chord kill test lost 1 callback of 1,000
  *       this way before). A winner killed while it waits for a member that has not finished (next
  *       bullet) takes every state down with the auto-delete queue; when its member's re-run comes
@@ -714,7 +714,7 @@ final class ChordTrigger {
         return new Taken(null, true, want);
       }
       taken = true;
-      keepAll(group, want, List.copyOf(bodies.values()));
+      keepAll(group, List.copyOf(bodies.values()));
       // The marker exists before this consumer leaves the group queue: a member deciding whether
       // to recover sees one or the other (see completed).
       createMarker(group);
@@ -742,17 +742,14 @@ final class ChordTrigger {
   }
 
   /**
-   * Makes sure the kept queue holds every state the winner took, before the winner owns them alone
-   * (its marker, its acknowledgement; see the class notes): Go members write no kept copy. Nothing
-   * to do when the kept queue holds {@code want} states already (every member ran on a Java
-   * worker); else all the states are copied, confirmed together. A copy that fails costs only the
-   * recovery after this worker dies, so the winner fires all the same.
+   * Copies every state the winner took to the kept queue, confirmed together, before the winner
+   * owns them alone (its marker, its acknowledgement; see the class notes): Go members write no
+   * kept copy. Always, even when the kept queue looks complete: its count cannot tell a Java member
+   * that ran twice from a Go member that kept nothing. A copy that fails costs only the recovery
+   * after this worker dies, so the winner fires all the same.
    */
-  private void keepAll(String group, int want, List<byte[]> states) {
+  private void keepAll(String group, List<byte[]> states) {
     try {
-      if (ready(kept(group)) >= want) {
-        return;
-      }
       keepCopies.publishAll(kept(group), states);
     } catch (RuntimeException e) {
       log.warn(

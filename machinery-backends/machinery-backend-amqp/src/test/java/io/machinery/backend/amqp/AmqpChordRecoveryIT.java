@@ -233,25 +233,35 @@ class AmqpChordRecoveryIT {
   }
 
   /**
-   * The copies cost nothing when every member ran on a Java worker: each kept its own state, and
-   * the winner copies none.
+   * As above, with a Java member that ran twice: the kept queue then holds as many states as the
+   * group has members before the winner copies anything (that member's two and the other Java
+   * member's), but not the Go member's. The winner must copy all the same: a winner that trusted
+   * the count left the Go member's state out, and the re-run found two members of three.
    */
   @Test
-  void aWinnerCopiesNothingWhenEveryMemberKeptItsOwnState() throws Exception {
+  void aReRunRecoversAChordWithAGoMemberAndAMemberThatRanTwice() throws Exception {
     String group = Uuids.newGroupUuid();
-    Signature first = chordMember(group, 2);
-    Signature second = chordMember(group, 2);
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    assertThat(backend.groupCompleted(group, 2)).isTrue();
-    assertThat(backend.triggerChord(group)).isTrue();
-    try (Channel ch = raw.createChannel()) {
-      assertThat(ch.queueDeclarePassive(ChordTrigger.kept(group)).getMessageCount())
-          .as("the members' own kept states, no copies")
-          .isEqualTo(2);
+    Signature goMember = chordMember(group, 3);
+    Signature twice = chordMember(group, 3);
+    Signature last = chordMember(group, 3);
+    finishedOnAGoWorker(goMember, TaskResult.of(1L));
+    backend.setStateSuccess(twice, List.of(TaskResult.of(2L)));
+    backend.setStateSuccess(
+        twice, List.of(TaskResult.of(2L))); // redelivered after a kill, ran again
+    backend.setStateSuccess(last, List.of(TaskResult.of(3L)));
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(group, 3)).isTrue();
+      assertThat(winner.triggerChord(group)).isTrue();
+    } // killed: the states it took are gone with it
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(last, List.of(TaskResult.of(3L))); // the winner's member, run again
+      assertThat(rerun.groupCompleted(group, 3)).isFalse();
+      assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
+      assertThat(rerun.groupTaskStates(group, 3))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(goMember.uuid(), twice.uuid(), last.uuid());
+      rerun.purgeGroupMeta(group);
     }
-    assertThat(backend.groupTaskStates(group, 2)).hasSize(2);
-    backend.purgeGroupMeta(group);
     deleteChordQueues(group);
   }
 
