@@ -338,7 +338,8 @@ public final class Server implements AutoCloseable {
   }
 
   /**
-   * Sends a group: records it, stores every member PENDING, then publishes them with at most {@code
+   * Sends a group: records it, stores every member PENDING (the writes of up to 256 members at
+   * once, on backends that write asynchronously), then publishes them with at most {@code
    * sendConcurrency} publishes at once (0: no limit). Returns when all are published.
    *
    * @param group the tasks to send together
@@ -369,9 +370,7 @@ public final class Server implements AutoCloseable {
       } catch (RuntimeException e) {
         throw new MachineryException("Init group error: " + e.getMessage(), e);
       }
-      for (TaskSender.Prepared member : members) {
-        sender.storePending(member.signature());
-      }
+      sender.storePendingAll(members);
     } catch (RuntimeException e) {
       sender.notSent(members, e);
       throw e;

@@ -436,11 +436,42 @@ final class TaskSender {
     return prepared.signature();
   }
 
-  void storePending(Signature signature) {
+  /**
+   * How many members of a group have their PENDING writes in flight at once (see {@link
+   * #storePendingAll}): enough to spare a large group its round trips one after the other, few
+   * enough that a backend which writes one queue per state (AMQP) is never asked for thousands of
+   * queue declarations within one publish timeout.
+   */
+  static final int PENDING_RUN = 256;
+
+  /**
+   * Stores every member of a group PENDING before any is published, as Go does, but without one
+   * round trip per member: the writes of each run of {@link #PENDING_RUN} members go out at once
+   * ({@link Backend#setStatePendingAllAsync}) and are awaited together. Returns when every write is
+   * done.
+   *
+   * @throws MachineryException "Set state pending error: ..." with the first failure, once the
+   *     writes of its run are done (the members of earlier runs, and others of its run, may be
+   *     stored PENDING, as after a failure of one write in Go's loop)
+   */
+  void storePendingAll(List<Prepared> members) {
+    for (int from = 0; from < members.size(); from += PENDING_RUN) {
+      CompletableFuture<Void> run =
+          storePendingAsync(members.subList(from, Math.min(members.size(), from + PENDING_RUN)));
+      if (!awaitQuietly(run)) {
+        Throwable why = cause(failure(run));
+        throw new MachineryException("Set state pending error: " + message(why), why);
+      }
+    }
+  }
+
+  /** Waits for a future without throwing: true when it completed normally. */
+  private static boolean awaitQuietly(CompletableFuture<?> future) {
     try {
-      backend.setStatePending(signature);
-    } catch (RuntimeException e) {
-      throw new MachineryException("Set state pending error: " + e.getMessage(), e);
+      future.join();
+      return true;
+    } catch (CompletionException | java.util.concurrent.CancellationException e) {
+      return false;
     }
   }
 

@@ -95,6 +95,62 @@ class SendTasksTest {
     assertThat(stored(task.uuid())).isEqualTo(State.PENDING);
   }
 
+  /**
+   * A group's members are stored PENDING in runs whose writes go out at once, and still every one
+   * before the first is published (Go's order: no worker finds a member without its state).
+   */
+  @Test
+  void aGroupLargerThanAPendingRunIsStoredPendingBeforeAnyMemberIsPublished() {
+    List<Signature> members = new ArrayList<>();
+    for (int i = 0; i < 2 * TaskSender.PENDING_RUN + 1; i++) {
+      members.add(Signature.create("noop"));
+    }
+    Group group = Group.of(members);
+    List<String> notPendingAtFirstPublish = new CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicBoolean first =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    io.machinery.spi.Broker watched =
+        (io.machinery.spi.Broker)
+            java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(),
+                new Class<?>[] {io.machinery.spi.Broker.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("publish") && first.compareAndSet(false, true)) {
+                    for (String uuid : group.taskUuids()) {
+                      if (memory.getState(uuid).map(TaskState::state).orElse(null)
+                          != State.PENDING) {
+                        notPendingAtFirstPublish.add(uuid);
+                      }
+                    }
+                  }
+                  try {
+                    return method.invoke(broker, args);
+                  } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    server.close();
+    server = server(watched, null);
+
+    server.sendGroup(group, 0);
+
+    assertThat(first).isTrue();
+    assertThat(notPendingAtFirstPublish).isEmpty();
+    assertThat(queued()).containsExactlyInAnyOrderElementsOf(group.taskUuids());
+  }
+
+  @Test
+  void aGroupWhosePendingWriteFailsIsGosErrorAndNothingIsPublished() {
+    backend.failing(FaultyBackend.Op.PENDING, FaultyBackend.ALWAYS);
+    Group group = Group.of(Signature.create("noop"), Signature.create("noop"));
+
+    assertThatThrownBy(() -> server.sendGroup(group, 0))
+        .isInstanceOf(MachineryException.class)
+        .hasMessageStartingWith("Set state pending error: ");
+    assertThat(queued()).isEmpty();
+    assertThat(sent).hasSize(2).allSatisfy(line -> assertThat(line).endsWith(" failed"));
+  }
+
   @Test
   void aFailedPendingWriteIsGosErrorAndNothingIsPublished() {
     backend.failing(FaultyBackend.Op.PENDING, FaultyBackend.ALWAYS);

@@ -113,6 +113,24 @@ public abstract class BackendContract {
     assertThat(success.results()).containsExactly(TaskResult.of("int64", 2L));
   }
 
+  /**
+   * What a group send and {@code Server.sendTasks} call: PENDING for many tasks at once, each one
+   * stored once the future has completed.
+   */
+  @Test
+  void pendingForManyTasksAtOnceIsStoredForEach() {
+    List<Signature> tasks = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      tasks.add(task("add"));
+    }
+    backend.setStatePendingAllAsync(tasks).join();
+    for (Signature task : tasks) {
+      TaskState state = latestState(task.uuid()).orElseThrow();
+      assertThat(state.state()).isEqualTo(State.PENDING);
+      assertThat(state.taskName()).isEqualTo("add");
+    }
+  }
+
   @Test
   void resultsOfEveryGoTypeReadBackExactly() {
     Signature task = task("echo");

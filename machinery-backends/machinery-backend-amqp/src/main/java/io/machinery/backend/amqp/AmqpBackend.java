@@ -200,6 +200,20 @@ public final class AmqpBackend implements Backend {
         signature);
   }
 
+  /**
+   * PENDING without waiting for the confirm (a group send's members, {@code Server.sendTasks}): the
+   * task's queue is declared first on the same channel, as for {@link #setStatePending}, so the
+   * writes of many tasks cost one round trip together instead of one each.
+   */
+  @Override
+  public CompletableFuture<Void> setStatePendingAsync(Signature signature) {
+    return storeAsync(
+        TaskState.pending(
+            signature, OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC)),
+        signature,
+        true);
+  }
+
   @Override
   public void setStateReceived(Signature signature) {
     store(TaskState.received(signature), signature);
