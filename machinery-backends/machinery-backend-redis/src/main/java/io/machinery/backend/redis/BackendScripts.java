@@ -231,6 +231,35 @@ final class BackendScripts {
           ScriptOutputType.VALUE);
 
   /**
+   * Sets a group's {@code ChordTriggered} in one step, beside Go's redsync mutex: while anyone (a
+   * Go worker) holds {@code TriggerChordMutex} it does nothing and returns -1 (try again, as
+   * redsync would); a missing meta is -2; a group already triggered 0; a meta without Go's {@code
+   * "ChordTriggered":false} (another layout) -3, for the caller to read and write it under the
+   * mutex; else the flag is flipped in place, every other byte of Go's JSON unchanged and the
+   * expiry renewed, and 1. A script runs alone, so Java workers need no mutex among themselves; a
+   * Go worker takes the mutex, then reads and writes the meta, so it either finishes before (the
+   * script waits for its release) or starts after (and finds the flag set). In Go's layout {@code
+   * "ChordTriggered":} cannot occur inside the strings before it (their quotes are escaped). KEYS:
+   * the mutex, the group meta. ARGV: the expiry in seconds.
+   */
+  static final RedisScript TRIGGER_CHORD =
+      RedisScript.of(
+          "trigger-chord",
+          """
+      if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+      local meta = redis.call('GET', KEYS[2])
+      if not meta then return -2 end
+      local s, e = string.find(meta, '"ChordTriggered":', 1, true)
+      if not s then return -3 end
+      if string.sub(meta, e + 1, e + 4) == 'true' then return 0 end
+      if string.sub(meta, e + 1, e + 5) ~= 'false' then return -3 end
+      redis.call('SET', KEYS[2], string.sub(meta, 1, e) .. 'true' .. string.sub(meta, e + 6),
+        'EX', ARGV[1])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
    * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one
    * cached digest): delete the mutex only if it still holds our value.
    */

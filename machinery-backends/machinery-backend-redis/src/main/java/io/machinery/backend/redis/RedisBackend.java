@@ -80,12 +80,16 @@ import org.jspecify.annotations.Nullable;
  *       group without the list (sent by a Go client, or its list expired) is counted Go's way; on a
  *       cluster too (the meta names keys in other slots). A member that was once seen completed
  *       stays counted if it runs again (a redelivery).
- *   <li><b>Chords fire once, with Go workers too.</b> {@link #triggerChord} follows Go's redsync
- *       protocol exactly: {@code SET TriggerChordMutex <16 random bytes, base64> NX PX 8000}, up to
- *       32 tries 50–250 ms apart, read-modify-write of the meta's {@code ChordTriggered} under the
- *       mutex, compare-and-delete release with redsync's own script. On a single server the mutex
- *       and the meta read travel together, as do the meta write and the release: two round trips
- *       instead of four.
+ *   <li><b>Chords fire once, with Go workers too.</b> Go sets the meta's {@code ChordTriggered}
+ *       under one redsync mutex for every group, {@code TriggerChordMutex} ({@code SET <16 random
+ *       bytes, base64> NX PX 8000}, up to 32 tries 50–250 ms apart, read-modify-write, release by
+ *       compare-and-delete), so chords that complete together wait for each other a random 50–250
+ *       ms. On a single server {@link #triggerChord} is one script instead: it flips the flag in
+ *       place while nobody holds the mutex and waits as redsync does while someone (a Go worker)
+ *       does; Java workers never hold it, so they never wait for each other (ChordBenchmark:
+ *       docs/benchmarks.md). On a cluster, where the mutex and the meta live in different slots,
+ *       and for a meta not in Go's layout, it follows Go's protocol exactly, with redsync's own
+ *       release script.
  *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
  *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
@@ -577,14 +581,42 @@ public final class RedisBackend implements Backend {
   }
 
   /**
-   * Sets the group's {@code ChordTriggered} under Go's {@code TriggerChordMutex}; true for exactly
-   * one caller per group, Java or Go.
+   * Sets the group's {@code ChordTriggered} beside Go's {@code TriggerChordMutex}; true for exactly
+   * one caller per group, Java or Go (see the class notes).
    *
    * @throws MachineryException when the mutex stays taken for 32 tries ("redsync: failed to acquire
    *     lock", as Go), or the group meta is missing
    */
   @Override
   public boolean triggerChord(String groupUuid) {
+    if (!session.isCluster()) {
+      // one script, which waits while a Go worker holds the mutex (BackendScripts.TRIGGER_CHORD)
+      String[] keys = {CHORD_MUTEX, groupUuid};
+      for (int attempt = 1; attempt <= CHORD_MUTEX_TRIES; attempt++) {
+        long outcome =
+            awaitScript(BackendScripts.TRIGGER_CHORD.<Long>run(commands, keys, expireArg));
+        if (outcome == 1) {
+          return true;
+        }
+        if (outcome == 0) {
+          return false;
+        }
+        if (outcome == -2) {
+          throw StateNotFoundException.group(groupUuid);
+        }
+        if (outcome == -3) {
+          return triggerUnderMutex(groupUuid); // not Go's layout: read and written in Java
+        }
+        pause();
+      }
+      throw new MachineryException(
+          "redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
+    }
+    return triggerUnderMutex(groupUuid);
+  }
+
+  /** Go's way, for a cluster (the mutex and the meta live in different slots) and other layouts. */
+  private boolean triggerUnderMutex(String groupUuid) {
     byte[] token = new byte[16];
     ThreadLocalRandom.current().nextBytes(token);
     byte[] value = bytes(Base64.getEncoder().encodeToString(token));

@@ -187,6 +187,49 @@ class RedisBackendBehaviourIT {
     }
   }
 
+  /**
+   * The trigger flips {@code ChordTriggered} in Go's own bytes (a script, without the mutex while
+   * no Go worker holds it): everything else stays byte for byte what Go's InitGroup wrote, and the
+   * expiry is renewed.
+   */
+  @Test
+  void triggeringAChordFlipsOnlyTheFlagInGosBytes() throws Exception {
+    String goMeta = Files.readString(captured("redis-group-meta-init.json"));
+    String group = WireCodec.decodeGroupMeta(goMeta.getBytes(StandardCharsets.UTF_8)).groupUuid();
+    try {
+      redis.await(
+          redis
+              .commands()
+              .set(group, goMeta.getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(5)));
+      assertThat(backend.triggerChord(group)).isTrue();
+      assertThat(new String(raw(group), StandardCharsets.UTF_8))
+          .isEqualTo(goMeta.replace("\"ChordTriggered\":false", "\"ChordTriggered\":true"));
+      assertThat(redis.await(redis.commands().ttl(group))).isGreaterThan(EXPIRE - 5L);
+      assertThat(backend.triggerChord(group)).isFalse();
+    } finally {
+      redis.await(redis.commands().del(group));
+    }
+  }
+
+  /** A meta in another layout (not Go's bytes) is read and written under Go's mutex instead. */
+  @Test
+  void aGroupMetaInAnotherLayoutTriggersOnceToo() {
+    String group = Uuids.newGroupUuid();
+    String spaced =
+        "{\"GroupUUID\": \""
+            + group
+            + "\", \"TaskUUIDs\": [], \"ChordTriggered\": false, \"Lock\": false,"
+            + " \"CreatedAt\": \"2026-11-27T11:36:15.389091187Z\", \"TTL\": 0}";
+    try {
+      redis.await(redis.commands().set(group, spaced.getBytes(StandardCharsets.UTF_8)));
+      assertThat(backend.triggerChord(group)).isTrue();
+      assertThat(backend.triggerChord(group)).isFalse();
+      assertThat(WireCodec.decodeGroupMeta(raw(group)).chordTriggered()).isTrue();
+    } finally {
+      redis.await(redis.commands().del(group));
+    }
+  }
+
   @Test
   void triggeringAChordWaitsForGosMutexAndNeverTakesItAway() throws Exception {
     String group = Uuids.newGroupUuid();
