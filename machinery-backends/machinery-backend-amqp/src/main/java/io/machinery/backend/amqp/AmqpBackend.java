@@ -85,7 +85,8 @@ import org.slf4j.LoggerFactory;
  *       {@link ChordTrigger}. The Java members of a chord also keep their final states in {@code
  *       <group>_chord_states} until the callback is sent, so a re-run of the member whose worker
  *       died after triggering (redelivered) recovers them and sends the callback (F4: at least
- *       once, a duplicate possible; the Java winner copies Go members' states there before it owns
+ *       once, a duplicate possible; the Java winner copies Go members' states, which lack the
+ *       header {@code machinery_kept} that Java members' group states carry, there before it owns
  *       them alone; a group that a Go worker won, or whose dead Java winner's member runs again on
  *       a Go worker, stays at-most-once, as in Go); one recovery of a group at a time, under an
  *       exclusive queue {@code <group>_chord_recovering} that lives only while its worker's
@@ -160,7 +161,12 @@ public final class AmqpBackend implements Backend {
             client,
             stateQueueArgs,
             b.groupReadTimeout,
-            (queue, state) -> states.publish(queue, state, true),
+            (queue, state, kept) ->
+                states.publish(
+                    queue,
+                    state,
+                    true,
+                    kept ? StateQueues.KEPT_STATE_PROPERTIES : StateQueues.STATE_PROPERTIES),
             states::publishAll);
     this.controlPlane =
         new AmqpControlPlane(
@@ -262,8 +268,13 @@ public final class AmqpBackend implements Backend {
     if (state.isCompleted()
         && !signature.groupUuid().isEmpty()
         && signature.groupTaskCount() != 0) {
-      states.publish(signature.groupUuid(), json, false); // Go's markTaskCompleted
-      if (signature.chordCallback() != null) {
+      boolean chordMember = signature.chordCallback() != null;
+      states.publish( // Go's markTaskCompleted; a chord member says it keeps its state too
+          signature.groupUuid(),
+          json,
+          false,
+          chordMember ? StateQueues.KEPT_STATE_PROPERTIES : StateQueues.STATE_PROPERTIES);
+      if (chordMember) {
         // A chord member also keeps its state where a dead trigger winner cannot take it away
         // (ChordTrigger). Only after its group state is confirmed: whoever counts a complete kept
         // queue then finds this member's group state too (ChordTrigger#completed reads the group

@@ -75,17 +75,19 @@ import org.slf4j.LoggerFactory;
  *       re-runs after a winner killed before its callback fill a fresh queue; they used to compete
  *       for it, find the marker and leave, and the chord kill test lost a callback so).
  *   <li><b>Go members (F4 beside Go workers).</b> A Go member writes no kept copy, so the kept
- *       queue of a group with Go members is never complete on its own. So the winner, once it holds
- *       every state and before it creates the marker and acknowledges, copies every state it took
- *       to the kept queue, confirmed together ({@link #keepAll}): a Java winner killed after that
- *       is recovered as above when its member runs again on a Java worker ({@code
- *       AmqpAmqpChordWinnerInteropIT}, with a real Go worker). Always, in Java-only pools too: the
- *       kept queue's count cannot tell a Java member that ran twice from a Go member. Cost: N
- *       publishes in one round trip per chord, and a recovery reads twice as many kept states.
- *       Still at-most-once, as in Go: a Go winner (Go's own protocol); a Java winner killed in the
- *       round trip between its read and the copies' confirm, or while it waits for a member that
- *       has not finished (below); and a dead Java winner whose member runs again on a Go worker,
- *       which knows nothing of the kept states.
+ *       queue of a group with Go members is never complete on its own. A Java member marks its
+ *       group state with the header {@link #KEPT_HEADER} (Go reads only the body), and the winner,
+ *       once it holds every state and before it creates the marker and acknowledges, copies the
+ *       states without it to the kept queue, confirmed together ({@link #keepAll}): a Java winner
+ *       killed after that is recovered as above when its member runs again on a Java worker ({@code
+ *       AmqpAmqpChordWinnerInteropIT}, with a real Go worker). Cost: nothing in a Java-only pool;
+ *       the Go members' states, published in one round trip, in a mixed one. (Counting the kept
+ *       queue instead cannot tell a Java member that ran twice from a Go member that kept nothing;
+ *       copying every state cost a Java-only pool about a sixth of its chords per second on AMQP +
+ *       AMQP.) Still at-most-once, as in Go: a Go winner (Go's own protocol); a Java winner killed
+ *       in the round trip between its read and the copies' confirm, or while it waits for a member
+ *       that has not finished (below); and a dead Java winner whose member runs again on a Go
+ *       worker, which knows nothing of the kept states.
  *   <li><b>States lost from the group queue</b> (the AMQP chord kill test lost 1 callback of 1,000
  *       this way before). A winner killed while it waits for a member that has not finished (next
  *       bullet) takes every state down with the auto-delete queue; when its member's re-run comes
@@ -178,10 +180,16 @@ final class ChordTrigger {
 
   private static final Object CANCELLED = new Object();
 
-  /** Publishes one state to a queue, declaring it first. */
+  /**
+   * The header on a group state whose member also wrote it to the kept queue: a Java member of a
+   * chord. Go reads only a state's body; its own states lack the header.
+   */
+  static final String KEPT_HEADER = "machinery_kept";
+
+  /** Publishes one state to a queue, declaring it first; {@code kept} adds {@link #KEPT_HEADER}. */
   @FunctionalInterface
   interface StateWriter {
-    void publish(String queue, byte[] state);
+    void publish(String queue, byte[] state, boolean kept);
   }
 
   /**
@@ -642,7 +650,7 @@ final class ChordTrigger {
    */
   private Taken take(String group, int count) {
     Channel channel = client.openChannel();
-    List<byte[]> held = new ArrayList<>();
+    List<Received> held = new ArrayList<>();
     boolean taken = false;
     try {
       int want;
@@ -669,7 +677,13 @@ final class ChordTrigger {
               @Override
               public void handleDelivery(
                   String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
-                inbox.add(new Received(envelope.getDeliveryTag(), body));
+                inbox.add(
+                    new Received(
+                        envelope.getDeliveryTag(),
+                        body,
+                        properties != null
+                            && properties.getHeaders() != null
+                            && properties.getHeaders().containsKey(KEPT_HEADER)));
               }
 
               @Override
@@ -683,7 +697,7 @@ final class ChordTrigger {
         return refused(AmqpOperationException.of("consume group queue '" + group + "'", e));
       }
       Map<String, TaskState> byTask = new LinkedHashMap<>();
-      Map<String, byte[]> bodies = new LinkedHashMap<>();
+      Map<String, byte[]> unkept = new LinkedHashMap<>(); // finished states of Go members
       long lastTag = 0;
       long deadline = System.nanoTime() + readTimeout.toNanos();
       while (byTask.size() < want) {
@@ -692,12 +706,14 @@ final class ChordTrigger {
           break;
         }
         lastTag = message.tag();
-        held.add(message.body());
+        held.add(message);
         try {
           TaskState state = WireCodec.decodeTaskState(message.body());
           if (state.isCompleted()) {
             byTask.put(state.taskUuid(), state); // a task that ran twice counts once
-            bodies.put(state.taskUuid(), message.body());
+            if (!message.kept()) {
+              unkept.put(state.taskUuid(), message.body());
+            }
           }
         } catch (MalformedMessageException e) {
           log.warn("Group {} holds a message that is not a task state: {}", group, e.getMessage());
@@ -714,7 +730,7 @@ final class ChordTrigger {
         return new Taken(null, true, want);
       }
       taken = true;
-      keepAll(group, List.copyOf(bodies.values()));
+      keepAll(group, List.copyOf(unkept.values()));
       // The marker exists before this consumer leaves the group queue: a member deciding whether
       // to recover sees one or the other (see completed).
       createMarker(group);
@@ -734,21 +750,23 @@ final class ChordTrigger {
     } finally {
       AmqpClient.closeQuietly(channel); // the auto-delete queue goes with its last consumer
       if (!taken && !held.isEmpty()) {
-        for (byte[] state : held) {
-          giveBack.publish(group, state);
+        for (Received state : held) {
+          giveBack.publish(group, state.body(), state.kept());
         }
       }
     }
   }
 
   /**
-   * Copies every state the winner took to the kept queue, confirmed together, before the winner
-   * owns them alone (its marker, its acknowledgement; see the class notes): Go members write no
-   * kept copy. Always, even when the kept queue looks complete: its count cannot tell a Java member
-   * that ran twice from a Go member that kept nothing. A copy that fails costs only the recovery
-   * after this worker dies, so the winner fires all the same.
+   * Copies the states of Go members the winner took (those without {@link #KEPT_HEADER}) to the
+   * kept queue, confirmed together, before the winner owns them alone (its marker, its
+   * acknowledgement; see the class notes). Nothing when every member ran on a Java worker. A copy
+   * that fails costs only the recovery after this worker dies, so the winner fires all the same.
    */
   private void keepAll(String group, List<byte[]> states) {
+    if (states.isEmpty()) {
+      return;
+    }
     try {
       keepCopies.publishAll(kept(group), states);
     } catch (RuntimeException e) {
@@ -774,7 +792,8 @@ final class ChordTrigger {
     throw e;
   }
 
-  private record Received(long tag, byte[] body) {}
+  /** A group state as delivered; {@code kept} when it carries {@link #KEPT_HEADER}. */
+  private record Received(long tag, byte[] body, boolean kept) {}
 
   /**
    * What {@link #take} got: the states, or null; {@code timedOut} when it held at least {@code

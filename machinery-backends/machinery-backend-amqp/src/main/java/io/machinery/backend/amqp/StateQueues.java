@@ -61,17 +61,24 @@ final class StateQueues {
     this.declaredTtlNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(expireMillis / 2, 300_000));
   }
 
+  /**
+   * The properties of a chord member's group state when the member also keeps its state ({@link
+   * ChordTrigger#KEPT_HEADER}).
+   */
+  static final AMQP.BasicProperties KEPT_STATE_PROPERTIES =
+      STATE_PROPERTIES.builder().headers(Map.of(ChordTrigger.KEPT_HEADER, "1")).build();
+
   /** Publishes a state to queue {@code name} and waits for the confirm (see the class notes). */
   void publish(String name, byte[] json, boolean declare) {
+    publish(name, json, declare, STATE_PROPERTIES);
+  }
+
+  /** {@link #publish(String, byte[], boolean)} with other message properties. */
+  void publish(String name, byte[] json, boolean declare, AMQP.BasicProperties properties) {
     boolean withDeclaration = declare || !recentlyDeclared(name);
     try {
       client.publishOrdered(
-          name,
-          withDeclaration ? declaration(name) : null,
-          stateExchange,
-          name,
-          STATE_PROPERTIES,
-          json);
+          name, withDeclaration ? declaration(name) : null, stateExchange, name, properties, json);
       if (withDeclaration) {
         remember(name);
       }
@@ -80,7 +87,7 @@ final class StateQueues {
       log.debug("State queue {} does not exist any more; declaring it", name);
     }
     declared.remove(name);
-    client.publishOrdered(name, declaration(name), stateExchange, name, STATE_PROPERTIES, json);
+    client.publishOrdered(name, declaration(name), stateExchange, name, properties, json);
     remember(name);
   }
 

@@ -57,7 +57,7 @@ class AmqpChordRecoveryIT {
         client,
         Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis),
         Duration.ofSeconds(5),
-        (queue, state) -> {
+        (queue, state, kept) -> {
           throw new AssertionError(
               "a recovery gives nothing back, was asked to publish to " + queue);
         },
@@ -262,6 +262,29 @@ class AmqpChordRecoveryIT {
           .containsExactlyInAnyOrder(goMember.uuid(), twice.uuid(), last.uuid());
       rerun.purgeGroupMeta(group);
     }
+    deleteChordQueues(group);
+  }
+
+  /**
+   * The copies cost nothing when every member ran on a Java worker: each kept its own state (and
+   * said so in its group state's header), and the winner copies none.
+   */
+  @Test
+  void aWinnerCopiesNothingWhenEveryMemberKeptItsOwnState() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature second = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    assertThat(backend.groupCompleted(group, 2)).isTrue();
+    assertThat(backend.triggerChord(group)).isTrue();
+    try (Channel ch = raw.createChannel()) {
+      assertThat(ch.queueDeclarePassive(ChordTrigger.kept(group)).getMessageCount())
+          .as("the members' own kept states, no copies")
+          .isEqualTo(2);
+    }
+    assertThat(backend.groupTaskStates(group, 2)).hasSize(2);
+    backend.purgeGroupMeta(group);
     deleteChordQueues(group);
   }
 
