@@ -83,11 +83,12 @@ import org.slf4j.LoggerFactory;
  *       AmqpAmqpChordWinnerInteropIT}, with a real Go worker). Cost: nothing in a Java-only pool;
  *       the Go members' states, published in one round trip, in a mixed one. (Counting the kept
  *       queue instead cannot tell a Java member that ran twice from a Go member that kept nothing;
- *       copying every state cost a Java-only pool about a sixth of its chords per second on AMQP +
- *       AMQP.) Still at-most-once, as in Go: a Go winner (Go's own protocol); a Java winner killed
- *       in the round trip between its read and the copies' confirm, or while it waits for a member
- *       that has not finished (below); and a dead Java winner whose member runs again on a Go
- *       worker, which knows nothing of the kept states.
+ *       copying every state adds N messages per chord to a Java-only pool: 16-19% fewer chords per
+ *       second beside a RabbitMQ busy with 16,000 queues, no difference above the noise beside a
+ *       fresh one, docs/benchmarks.md.) Still at-most-once, as in Go: a Go winner (Go's own
+ *       protocol); a Java winner killed in the round trip between its read and the copies' confirm,
+ *       or while it waits for a member that has not finished (below); and a dead Java winner whose
+ *       member runs again on a Go worker, which knows nothing of the kept states.
  *   <li><b>States lost from the group queue</b> (the AMQP chord kill test lost 1 callback of 1,000
  *       this way before). A winner killed while it waits for a member that has not finished (next
  *       bullet) takes every state down with the auto-delete queue; when its member's re-run comes
