@@ -216,19 +216,8 @@ class AmqpChordRecoveryIT {
     Signature javaMember = chordMember(group, 2);
     finishedOnAGoWorker(goMember, TaskResult.of(1L));
     backend.setStateSuccess(javaMember, List.of(TaskResult.of(2L)));
-    try (AmqpBackend winner = AmqpBackend.create(config)) {
-      assertThat(winner.groupCompleted(group, 2)).isTrue();
-      assertThat(winner.triggerChord(group)).isTrue();
-    } // killed: the states it took are gone with it
-    try (AmqpBackend rerun = AmqpBackend.create(config)) {
-      rerun.setStateSuccess(javaMember, List.of(TaskResult.of(2L))); // redelivered, ran again
-      assertThat(rerun.groupCompleted(group, 2)).isFalse();
-      assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
-      assertThat(rerun.groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(goMember.uuid(), javaMember.uuid());
-      rerun.purgeGroupMeta(group);
-    }
+    aWinnerTookTheGroupAndDied(group, 2);
+    itsMemberRunsAgainAndRecovers(javaMember, 2L, 2, goMember, javaMember);
     deleteChordQueues(group);
   }
 
@@ -249,19 +238,8 @@ class AmqpChordRecoveryIT {
     backend.setStateSuccess(
         twice, List.of(TaskResult.of(2L))); // redelivered after a kill, ran again
     backend.setStateSuccess(last, List.of(TaskResult.of(3L)));
-    try (AmqpBackend winner = AmqpBackend.create(config)) {
-      assertThat(winner.groupCompleted(group, 3)).isTrue();
-      assertThat(winner.triggerChord(group)).isTrue();
-    } // killed: the states it took are gone with it
-    try (AmqpBackend rerun = AmqpBackend.create(config)) {
-      rerun.setStateSuccess(last, List.of(TaskResult.of(3L))); // the winner's member, run again
-      assertThat(rerun.groupCompleted(group, 3)).isFalse();
-      assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
-      assertThat(rerun.groupTaskStates(group, 3))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(goMember.uuid(), twice.uuid(), last.uuid());
-      rerun.purgeGroupMeta(group);
-    }
+    aWinnerTookTheGroupAndDied(group, 3);
+    itsMemberRunsAgainAndRecovers(last, 3L, 3, goMember, twice, last);
     deleteChordQueues(group);
   }
 
@@ -314,10 +292,34 @@ class AmqpChordRecoveryIT {
   private void bothFinishedAndTheWinnerDied(Signature first, Signature second) {
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
+    aWinnerTookTheGroupAndDied(first.groupUuid(), 2);
+  }
+
+  /** A winner took the complete group and was killed before it sent the callback. */
+  private void aWinnerTookTheGroupAndDied(String group, int count) {
     try (AmqpBackend winner = AmqpBackend.create(config)) {
-      assertThat(winner.groupCompleted(first.groupUuid(), 2)).isTrue();
-      assertThat(winner.triggerChord(first.groupUuid())).isTrue();
+      assertThat(winner.groupCompleted(group, count)).isTrue();
+      assertThat(winner.triggerChord(group)).isTrue();
     } // killed: the states it took are gone with it
+  }
+
+  /**
+   * The dead winner's member runs again (redelivered): it finds the group drained, and its trigger
+   * must recover every member's state from the kept queue.
+   */
+  private void itsMemberRunsAgainAndRecovers(
+      Signature member, long result, int count, Signature... members) {
+    String group = member.groupUuid();
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(member, List.of(TaskResult.of(result)));
+      assertThat(rerun.groupCompleted(group, count)).isFalse();
+      assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
+      assertThat(rerun.groupTaskStates(group, count))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(
+              java.util.Arrays.stream(members).map(Signature::uuid).toArray(String[]::new));
+      rerun.purgeGroupMeta(group);
+    }
   }
 
   /** Deletes a test chord's group queue and its winner's marker. */
