@@ -59,6 +59,25 @@ final class RawMemcached implements AutoCloseable {
     return new Item(flags, ttl, value);
   }
 
+  /**
+   * How many seconds this host's clock is ahead of memcached's ({@code stats}' {@code time}):
+   * memcached keeps time from its start on a monotonic clock, so a host clock stepped since then (a
+   * virtual machine's time sync) shifts by that much what remains of an absolute expiry.
+   */
+  long hostAheadSeconds() throws IOException {
+    send("stats\r\n");
+    long memcachedTime = -1;
+    for (String line = line(); !line.equals("END"); line = line()) {
+      if (line.startsWith("STAT time ")) {
+        memcachedTime = Long.parseLong(line.substring("STAT time ".length()));
+      }
+    }
+    if (memcachedTime < 0) {
+      throw new IOException("memcached's stats carry no time");
+    }
+    return java.time.Instant.now().getEpochSecond() - memcachedTime;
+  }
+
   /** {@code set <key> 0 <exptime> <n>}, as gomemcache writes an item. */
   void set(String key, long exptime, byte[] value) throws IOException {
     send("set " + key + " 0 " + exptime + " " + value.length + "\r\n");
