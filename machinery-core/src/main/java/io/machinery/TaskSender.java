@@ -456,22 +456,13 @@ final class TaskSender {
    */
   void storePendingAll(List<Prepared> members) {
     for (int from = 0; from < members.size(); from += PENDING_RUN) {
-      CompletableFuture<Void> run =
-          storePendingAsync(members.subList(from, Math.min(members.size(), from + PENDING_RUN)));
-      if (!awaitQuietly(run)) {
-        Throwable why = cause(failure(run));
+      try {
+        storePendingAsync(members.subList(from, Math.min(members.size(), from + PENDING_RUN)))
+            .join();
+      } catch (CompletionException | java.util.concurrent.CancellationException e) {
+        Throwable why = cause(e);
         throw new MachineryException("Set state pending error: " + message(why), why);
       }
-    }
-  }
-
-  /** Waits for a future without throwing: true when it completed normally. */
-  private static boolean awaitQuietly(CompletableFuture<?> future) {
-    try {
-      future.join();
-      return true;
-    } catch (CompletionException | java.util.concurrent.CancellationException e) {
-      return false;
     }
   }
 
