@@ -278,8 +278,15 @@ public final class AmqpBackend implements Backend {
         // A chord member also keeps its state where a dead trigger winner cannot take it away
         // (ChordTrigger). Only after its group state is confirmed: whoever counts a complete kept
         // queue then finds this member's group state too (ChordTrigger#completed reads the group
-        // queue again), so a fault-free chord is never recovered beside its winner.
-        states.publish(ChordTrigger.kept(signature.groupUuid()), json, false);
+        // queue again), so a fault-free chord is never recovered beside its winner. A winner that
+        // took this member's group state may have settled the chord meanwhile and deleted the kept
+        // queue: then nothing is kept, and the queue is not created again.
+        if (!states.publishUnlessDeleted(ChordTrigger.kept(signature.groupUuid()), json)) {
+          log.debug(
+              "Chord group {}: kept states already released (the chord settled); {} keeps none",
+              signature.groupUuid(),
+              signature.uuid());
+        }
       }
     }
   }

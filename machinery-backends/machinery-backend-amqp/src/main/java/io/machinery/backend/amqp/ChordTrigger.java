@@ -63,17 +63,20 @@ import org.slf4j.LoggerFactory;
  *       never reads it; declared as a state queue, but only ever read with {@code basic.get}, which
  *       does not make RabbitMQ auto-delete it), confirmed before the member's bookkeeping goes on.
  *       The winner deletes it in {@link #release}, after the callback was sent, so a kept queue
- *       with every member's state means "complete, callback maybe never sent". The dead winner's
- *       member is redelivered; its re-run finds the group queue incomplete (the winner drained it)
- *       and calls {@link #trigger} all the same (the worker does that for possible re-runs, see
- *       core's ChordCompletion). A trigger after {@link #expect} said "incomplete" only
- *       <em>peeks</em> the kept states (read unacknowledged, given back by closing the channel) and
- *       wins when they are all there: the callback, whose UUID is deterministic, is sent at least
- *       once, at worst twice (a re-run beside a slow but living winner, or two re-runs one after
- *       the other). A group queue that holds enough states beside the marker counts as incomplete
- *       too: those are states of members that ran again after the winner took the group (enough
- *       re-runs after a winner killed before its callback fill a fresh queue; they used to compete
- *       for it, find the marker and leave, and the chord kill test lost a callback so).
+ *       with every member's state means "complete, callback maybe never sent"; a member whose kept
+ *       copy comes after that deletion (the winner took its group state, published just before)
+ *       keeps nothing rather than create the queue again ({@code
+ *       StateQueues#publishUnlessDeleted}). The dead winner's member is redelivered; its re-run
+ *       finds the group queue incomplete (the winner drained it) and calls {@link #trigger} all the
+ *       same (the worker does that for possible re-runs, see core's ChordCompletion). A trigger
+ *       after {@link #expect} said "incomplete" only <em>peeks</em> the kept states (read
+ *       unacknowledged, given back by closing the channel) and wins when they are all there: the
+ *       callback, whose UUID is deterministic, is sent at least once, at worst twice (a re-run
+ *       beside a slow but living winner, or two re-runs one after the other). A group queue that
+ *       holds enough states beside the marker counts as incomplete too: those are states of members
+ *       that ran again after the winner took the group (enough re-runs after a winner killed before
+ *       its callback fill a fresh queue; they used to compete for it, find the marker and leave,
+ *       and the chord kill test lost a callback so).
  *   <li><b>Go members (F4 beside Go workers).</b> A Go member writes no kept copy, so the kept
  *       queue of a group with Go members is never complete on its own. A Java member marks its
  *       group state with the header {@link #KEPT_HEADER} (Go reads only the body), and the winner,

@@ -2,6 +2,7 @@ package io.machinery.backend.amqp;
 
 import com.rabbitmq.client.AMQP;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.UnroutableException;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,6 +90,44 @@ final class StateQueues {
     declared.remove(name);
     client.publishOrdered(name, declaration(name), stateExchange, name, properties, json);
     remember(name);
+  }
+
+  /**
+   * Publishes a state to a queue that only its owner's release deletes, and that must not be
+   * created again once deleted: a chord's kept states ({@link ChordTrigger#kept}), deleted when the
+   * chord settled. Declares it first unless this process did lately, as {@link #publish} does, but
+   * answers false, having stored nothing, when the queue turned out deleted: RabbitMQ returned the
+   * message (a queue declared here lately has not expired: the cache trusts a declaration for half
+   * the expiry), or refused the declaration's binding with NOT_FOUND (deleted between the
+   * declaration and the binding, which close together on the same channel). A member that finished
+   * while the winner settled the chord so no longer leaves a kept queue behind until it expires,
+   * nor fails its state write on the NOT_FOUND (which the worker retried, writing the task's state
+   * and the group state once more into a queue created again).
+   */
+  boolean publishUnlessDeleted(String name, byte[] json) {
+    boolean withDeclaration = !recentlyDeclared(name);
+    try {
+      client.publishOrdered(
+          name,
+          withDeclaration ? declaration(name) : null,
+          stateExchange,
+          name,
+          STATE_PROPERTIES,
+          json);
+    } catch (UnroutableException e) {
+      declared.remove(name);
+      return false;
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() != AmqpOperationException.NOT_FOUND) {
+        throw e;
+      }
+      declared.remove(name);
+      return false;
+    }
+    if (withDeclaration) {
+      remember(name);
+    }
+    return true;
   }
 
   /** {@link #publish} without waiting: the future completes with RabbitMQ's confirm. */
