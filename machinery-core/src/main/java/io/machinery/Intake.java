@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  *       message (header {@value MessageHeaders#REQUEUES}, via {@link Delivery#requeue(Duration,
  *       byte[])}), and dead-lettered once it passes {@code maxDeliveries}. A run whose bookkeeping
  *       failed is dead-lettered (requeueing would run the function again). A run abandoned by
- *       shutdown goes back at once, uncounted.
+ *       shutdown goes back at once, uncounted. A run that ended in FAILURE is acknowledged, as in
+ *       Go, or, with {@code keepFailedTasks}, dead-lettered with its error for a person to run
+ *       again.
  *   <li><b>Task limits</b> ({@link TaskLimits}) are asked after decoding, before the run: a task
  *       that must wait is handed back with a delay, uncounted as a failure.
  *   <li><b>Poison messages.</b> A message the broker says it handed out more than {@code
@@ -48,10 +50,13 @@ final class Intake {
   private final String consumerTag;
   private final Revocations revocations;
   private final TaskLimits limits;
+  private final boolean keepFailedTasks;
 
   /**
    * @param running where runs are registered while they execute, so the worker can abandon them
    * @param errors receives failures the worker's error handler should see
+   * @param keepFailedTasks whether a task that ends in FAILURE is dead-lettered instead of
+   *     acknowledged (Worker.Builder#keepFailedTasks)
    */
   Intake(
       TaskExecution.Settings settings,
@@ -61,7 +66,8 @@ final class Intake {
       Set<TaskExecution> running,
       Consumer<Throwable> errors,
       Revocations revocations,
-      TaskLimits limits) {
+      TaskLimits limits,
+      boolean keepFailedTasks) {
     this.settings = settings;
     this.unregistered = unregistered;
     this.maxDeliveries = maxDeliveries;
@@ -71,6 +77,7 @@ final class Intake {
     this.consumerTag = settings.consumerTag();
     this.revocations = revocations;
     this.limits = limits;
+    this.keepFailedTasks = keepFailedTasks;
   }
 
   /** Handles one delivery and settles it exactly once, whatever is thrown. */
@@ -239,6 +246,8 @@ final class Intake {
       if (execution.endedInFailure() && signature.stopTaskDeletionOnError()) {
         delivery
             .keepAfterFailure(); // Go's ErrStopTaskDeletion: SQS leaves it to its redrive policy
+      } else if (execution.endedInFailure() && keepFailedTasks) {
+        keepFailed(delivery, signature, execution.failure());
       } else {
         delivery.ack();
       }
@@ -368,6 +377,30 @@ final class Intake {
     }
     delivery.requeue(delay, body);
   }
+
+  /**
+   * A task that ended in FAILURE, kept for a person to run again (Worker.Builder#keepFailedTasks):
+   * its message, the rest of its chain included, goes to the dead letters with the error as the
+   * reason. FAILURE is stored and the error callbacks have run, as without the option.
+   */
+  private void keepFailed(SettleOnce delivery, Signature signature, String error) {
+    String reason =
+        KEPT_FAILURE_PREFIX + "task " + signature.name() + " " + signature.uuid() + ": " + error;
+    log.warn(
+        "Worker {}: task {} {} failed; its message waits among the dead letters of queue {} to run"
+            + " again",
+        consumerTag,
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        LogText.of(delivery.queue()));
+    delivery.deadLetter(reason);
+    if (settings.listener() != Listeners.NONE) {
+      settings.listener().deadLettered(delivery.queue(), signature, reason);
+    }
+  }
+
+  /** How the reason of a failed task kept by Worker.Builder#keepFailedTasks begins. */
+  static final String KEPT_FAILURE_PREFIX = "failed, kept to run again: ";
 
   private void deadLetter(SettleOnce delivery, @Nullable Signature signature, String reason) {
     log.error(

@@ -130,6 +130,7 @@ final class TaskExecution implements TaskContext {
   private final Backend backend;
   private final Signature signature;
   private volatile boolean endedInFailure;
+  private volatile String failure = "";
   private final TaskFunction function;
   private final boolean possiblyRerun;
   private final Thread deliveryThread;
@@ -523,6 +524,11 @@ final class TaskExecution implements TaskContext {
     return endedInFailure;
   }
 
+  /** The error stored with the final FAILURE; empty unless {@link #endedInFailure()}. */
+  String failure() {
+    return failure;
+  }
+
   private void record(Outcome outcome) {
     switch (outcome) {
       case Succeeded s -> succeeded(s.results());
@@ -602,6 +608,7 @@ final class TaskExecution implements TaskContext {
   private void failed(String error) {
     step("storing FAILURE", () -> backend.setStateFailure(signature, error));
     UniqueTasks.releaseAfterFinish(backend, signature);
+    failure = error;
     endedInFailure = true;
     settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
     for (Signature callback : signature.onError()) {

@@ -279,7 +279,8 @@ public final class Worker implements AutoCloseable {
                 b.limits,
                 b.limiter != null ? b.limiter : LocalTaskLimiter.create(server.clock()),
                 b.maxLimitDelay,
-                consumerTag));
+                consumerTag),
+            b.keepFailedTasks);
   }
 
   /**
@@ -835,6 +836,7 @@ public final class Worker implements AutoCloseable {
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
     private boolean handleSignals;
     private int maxDeliveries = DEFAULT_MAX_DELIVERIES;
+    private boolean keepFailedTasks;
     private int maxUnregisteredRequeues = DEFAULT_MAX_UNREGISTERED_REQUEUES;
     private Duration maxUnregisteredDelay = MAX_UNREGISTERED_DELAY;
     private int bookkeepingAttempts = DEFAULT_BOOKKEEPING_ATTEMPTS;
@@ -978,6 +980,26 @@ public final class Worker implements AutoCloseable {
             "maxDeliveries must be >= 0 (0 = no limit), was " + value);
       }
       maxDeliveries = value;
+      return this;
+    }
+
+    /**
+     * Whether a task that ends in FAILURE (its retries spent, or an error that is not retried) is
+     * kept to run again: its message, with the rest of its chain, goes to the queue's dead letters
+     * with the reason {@code "failed, kept to run again: task <name> <uuid>: <error>"} instead of
+     * being acknowledged. Requeueing it ({@link io.machinery.spi.Inspector#requeueDeadLetters}, the
+     * CLI's {@code machinery requeue}, the dashboard) runs it once more with the same UUID, and a
+     * chain goes on from there: the tasks before it do not run again. FAILURE is stored, and the
+     * error callbacks run, as without it. A failed chord member is kept too, but its chord has
+     * settled (its callback got FAILURE): running the member again does not fire the callback.
+     * Default false: Go acknowledges a failed task. A signature with {@code
+     * StopTaskDeletionOnError} is left to the broker's redrive policy as before.
+     *
+     * @param value true to keep failed tasks among the dead letters
+     * @return this builder
+     */
+    public Builder keepFailedTasks(boolean value) {
+      keepFailedTasks = value;
       return this;
     }
 

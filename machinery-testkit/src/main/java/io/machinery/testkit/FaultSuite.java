@@ -56,6 +56,8 @@ public abstract class FaultSuite {
   protected Server server;
   private final Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
   private final CountDownLatch releaseHung = new CountDownLatch(1);
+  private final java.util.concurrent.atomic.AtomicBoolean flakyFails =
+      new java.util.concurrent.atomic.AtomicBoolean(true);
 
   protected abstract Broker createBroker(Config config);
 
@@ -97,6 +99,17 @@ public abstract class FaultSuite {
         "add",
         TaskFunction.varargs(
             long[].class, args -> counted("add", java.util.stream.LongStream.of(args).sum())));
+    server.registerTask(
+        "flaky",
+        TaskFunction.varargs(
+            long[].class,
+            args -> {
+              counted("flaky", 0L);
+              if (flakyFails.get()) {
+                throw new IllegalStateException("flaky is down");
+              }
+              return java.util.stream.LongStream.of(args).sum() + 1;
+            }));
     server.registerTask(
         "hang",
         TaskFunction.of(
@@ -330,6 +343,54 @@ public abstract class FaultSuite {
             () ->
                 pendingTasks().stream().noneMatch(s -> s.uuid().equals(unknown.uuid()))
                     && delayedTasks().stream().noneMatch(s -> s.uuid().equals(unknown.uuid())));
+  }
+
+  /**
+   * With {@code keepFailedTasks}, a chain whose middle task failed waits among the dead letters,
+   * and requeueing it there goes on from the failed task: the task before it does not run again.
+   */
+  @Test
+  void aFailedTaskKeptToRunAgainResumesItsChainWhenRequeued() {
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        deadLetterReasons() != null, "the broker has no inspector to requeue dead letters");
+    server.workerBuilder("fault").concurrency(2).keepFailedTasks(true).build().launchAsync();
+    Signature last = Signature.create("add", Arg.of(10L));
+    io.machinery.ChainAsyncResult chain =
+        server.sendChain(
+            io.machinery.Chain.of(Signature.create("one"), Signature.create("flaky"), last));
+    assertThatThrownBy(() -> chain.get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessageContaining("flaky is down");
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> !java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
+    assertThat(deadLetterReasons())
+        .singleElement()
+        .asString()
+        .startsWith("failed, kept to run again: task flaky ")
+        .contains("flaky is down");
+
+    flakyFails.set(false);
+    // until one was requeued: a listing may hold a dead letter a moment (Pub/Sub reads by a pull)
+    AtomicInteger requeued = new AtomicInteger();
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                requeued.addAndGet(
+                        broker
+                            .inspector()
+                            .orElseThrow()
+                            .requeueDeadLetters(config.defaultQueue(), d -> true))
+                    > 0);
+    assertThat(requeued).hasValue(1);
+    // one() = 1, flaky(1) = 2, add(10, 2) = 12
+    assertThat(server.asyncResult(last.uuid()).get(TIMEOUT)).containsExactly(12L);
+    assertThat(runs("one")).as("the task before the failed one").isEqualTo(1);
+    assertThat(runs("flaky")).isEqualTo(2);
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
   }
 
   /** This suite's queue's waiting tasks; none where the broker cannot list them (SQS, as Go). */
