@@ -326,12 +326,7 @@ public abstract class FaultSuite {
     server.workerBuilder("fault").concurrency(2).maxUnregisteredRequeues(2).build().launchAsync();
     Signature unknown = server.sendTask(Signature.create("nobody_knows_me")).signature();
     if (deadLetterReasons() != null) {
-      await()
-          .atMost(TIMEOUT)
-          .until(() -> !java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
-      assertThat(deadLetterReasons())
-          .singleElement()
-          .asString()
+      assertThat(awaitTheOnlyDeadLetterReason())
           .contains("nobody_knows_me is not registered")
           .contains("requeued 2 times");
     }
@@ -361,12 +356,7 @@ public abstract class FaultSuite {
     assertThatThrownBy(() -> chain.get(TIMEOUT))
         .isInstanceOf(TaskFailedException.class)
         .hasMessageContaining("flaky is down");
-    await()
-        .atMost(TIMEOUT)
-        .until(() -> !java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
-    assertThat(deadLetterReasons())
-        .singleElement()
-        .asString()
+    assertThat(awaitTheOnlyDeadLetterReason())
         .startsWith("failed, kept to run again: task flaky ")
         .contains("flaky is down");
 
@@ -391,6 +381,16 @@ public abstract class FaultSuite {
     await()
         .atMost(TIMEOUT)
         .until(() -> java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
+  }
+
+  /** Waits for this queue's first dead letter and returns its reason; fails if there are more. */
+  private String awaitTheOnlyDeadLetterReason() {
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> !java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
+    List<String> reasons = java.util.Objects.requireNonNull(deadLetterReasons());
+    assertThat(reasons).hasSize(1);
+    return reasons.get(0);
   }
 
   /** This suite's queue's waiting tasks; none where the broker cannot list them (SQS, as Go). */

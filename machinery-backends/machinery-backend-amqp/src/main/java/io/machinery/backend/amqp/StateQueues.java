@@ -76,20 +76,24 @@ final class StateQueues {
 
   /** {@link #publish(String, byte[], boolean)} with other message properties. */
   void publish(String name, byte[] json, boolean declare, AMQP.BasicProperties properties) {
-    boolean withDeclaration = declare || !recentlyDeclared(name);
     try {
-      client.publishOrdered(
-          name, withDeclaration ? declaration(name) : null, stateExchange, name, properties, json);
-      if (withDeclaration) {
-        remember(name);
-      }
+      publishOnce(name, declare || !recentlyDeclared(name), properties, json);
       return;
     } catch (UnroutableException e) {
       log.debug("State queue {} does not exist any more; declaring it", name);
     }
     declared.remove(name);
-    client.publishOrdered(name, declaration(name), stateExchange, name, properties, json);
-    remember(name);
+    publishOnce(name, true, properties, json);
+  }
+
+  /** One publish to queue {@code name}, after its declaration when {@code declare}. */
+  private void publishOnce(
+      String name, boolean declare, AMQP.BasicProperties properties, byte[] json) {
+    client.publishOrdered(
+        name, declare ? declaration(name) : null, stateExchange, name, properties, json);
+    if (declare) {
+      remember(name);
+    }
   }
 
   /**
@@ -105,15 +109,9 @@ final class StateQueues {
    * and the group state once more into a queue created again).
    */
   boolean publishUnlessDeleted(String name, byte[] json) {
-    boolean withDeclaration = !recentlyDeclared(name);
     try {
-      client.publishOrdered(
-          name,
-          withDeclaration ? declaration(name) : null,
-          stateExchange,
-          name,
-          STATE_PROPERTIES,
-          json);
+      publishOnce(name, !recentlyDeclared(name), STATE_PROPERTIES, json);
+      return true;
     } catch (UnroutableException e) {
       declared.remove(name);
       return false;
@@ -124,10 +122,6 @@ final class StateQueues {
       declared.remove(name);
       return false;
     }
-    if (withDeclaration) {
-      remember(name);
-    }
-    return true;
   }
 
   /** {@link #publish} without waiting: the future completes with RabbitMQ's confirm. */
