@@ -41,6 +41,9 @@ import org.slf4j.LoggerFactory;
 final class Intake {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
+  /** How the reason of a failed task kept by Worker.Builder#keepFailedTasks begins. */
+  private static final String KEPT_FAILURE_PREFIX = "failed, kept to run again: ";
+
   private final TaskExecution.Settings settings;
   private final UnregisteredBackoff unregistered;
   private final int maxDeliveries;
@@ -398,9 +401,6 @@ final class Intake {
       settings.listener().deadLettered(delivery.queue(), signature, reason);
     }
   }
-
-  /** How the reason of a failed task kept by Worker.Builder#keepFailedTasks begins. */
-  static final String KEPT_FAILURE_PREFIX = "failed, kept to run again: ";
 
   private void deadLetter(SettleOnce delivery, @Nullable Signature signature, String reason) {
     log.error(

@@ -3,9 +3,12 @@ package io.machinery.testkit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.Chain;
+import io.machinery.ChainAsyncResult;
 import io.machinery.Chord;
 import io.machinery.ChordAsyncResult;
 import io.machinery.Group;
@@ -29,6 +32,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -56,8 +60,7 @@ public abstract class FaultSuite {
   protected Server server;
   private final Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
   private final CountDownLatch releaseHung = new CountDownLatch(1);
-  private final java.util.concurrent.atomic.AtomicBoolean flakyFails =
-      new java.util.concurrent.atomic.AtomicBoolean(true);
+  private final AtomicBoolean flakyFails = new AtomicBoolean(true);
 
   protected abstract Broker createBroker(Config config);
 
@@ -346,13 +349,11 @@ public abstract class FaultSuite {
    */
   @Test
   void aFailedTaskKeptToRunAgainResumesItsChainWhenRequeued() {
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        deadLetterReasons() != null, "the broker has no inspector to requeue dead letters");
+    assumeTrue(deadLetterReasons() != null, "the broker has no inspector to requeue dead letters");
     server.workerBuilder("fault").concurrency(2).keepFailedTasks(true).build().launchAsync();
     Signature last = Signature.create("add", Arg.of(10L));
-    io.machinery.ChainAsyncResult chain =
-        server.sendChain(
-            io.machinery.Chain.of(Signature.create("one"), Signature.create("flaky"), last));
+    ChainAsyncResult chain =
+        server.sendChain(Chain.of(Signature.create("one"), Signature.create("flaky"), last));
     assertThatThrownBy(() -> chain.get(TIMEOUT))
         .isInstanceOf(TaskFailedException.class)
         .hasMessageContaining("flaky is down");
