@@ -1,5 +1,6 @@
 package io.machinery.client.redis;
 
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -20,11 +21,11 @@ import java.util.concurrent.CompletionException;
  * call whose {@code EVALSHA} failed is applied only when its {@code EVAL} arrives, after any call
  * sent meanwhile that found the script cached: a burst of calls pipelined while the script was
  * unknown could be applied out of call order (measured: 4 to 11 bursts in 3,000 of five calls up to
- * 0.3 ms apart; a dead-letter list once kept its envelopes in the wrong order that way). So until a
- * call of this script has succeeded, and again after any {@code NOSCRIPT}, calls send the whole
- * script with {@code EVAL}: every call of a burst on a server that has not seen the script is
- * applied in order, and the calls after the first success find it cached. What remains is a server
- * that forgets the script while calls are on their way (a restart, {@code SCRIPT FLUSH}, a
+ * 0.3 ms apart; a dead-letter list once kept its envelopes in the wrong order that way). So until
+ * the server has answered a call of this script, and again after any {@code NOSCRIPT}, calls send
+ * the whole script with {@code EVAL}: every call of a burst on a server that has not seen the
+ * script is applied in order, and the calls after the first answer find it cached. What remains is
+ * a server that forgets the script while calls are on their way (a restart, {@code SCRIPT FLUSH}, a
  * failover) or a second server (one script object serves every session of the JVM): calls pipelined
  * at that moment may still be applied out of order. No caller here depends on the order of calls it
  * has not awaited: a task's state writes are joined before its message is acknowledged, and
@@ -37,8 +38,8 @@ public final class RedisScript {
   private final ScriptOutputType output;
 
   /**
-   * Whether a call has succeeded since the last {@code NOSCRIPT} (see the class notes); until then,
-   * calls send the script itself.
+   * Whether the server has answered a call since the last {@code NOSCRIPT} (see the class notes);
+   * until then, calls send the script itself.
    */
   private volatile boolean cached;
 
@@ -85,10 +86,7 @@ public final class RedisScript {
         commands.<T>evalsha(sha1, output, keys, args).toCompletableFuture();
     return first.exceptionallyCompose(
         error -> {
-          Throwable cause =
-              error instanceof CompletionException && error.getCause() != null
-                  ? error.getCause()
-                  : error;
+          Throwable cause = unwrap(error);
           if (cause instanceof RedisNoScriptException) {
             cached = false;
             return this.<T>eval(commands, keys, args);
@@ -97,16 +95,25 @@ public final class RedisScript {
         });
   }
 
-  /** {@code EVAL}: the server runs and caches the script; once it has, calls go by its SHA-1. */
+  /**
+   * {@code EVAL}: the server runs and caches the script; once it has answered (a result, or an
+   * error the script raised), calls go by its SHA-1.
+   */
   private <T> CompletableFuture<T> eval(
       RedisClusterAsyncCommands<String, byte[]> commands, String[] keys, byte[]... args) {
     CompletableFuture<T> reply = commands.<T>eval(source, output, keys, args).toCompletableFuture();
     return reply.whenComplete(
         (ok, error) -> {
-          if (error == null) {
+          if (error == null || unwrap(error) instanceof RedisCommandExecutionException) {
             cached = true;
           }
         });
+  }
+
+  private static Throwable unwrap(Throwable error) {
+    return error instanceof CompletionException && error.getCause() != null
+        ? error.getCause()
+        : error;
   }
 
   @Override
