@@ -129,8 +129,10 @@ final class TaskExecution implements TaskContext {
   private final Settings settings;
   private final Backend backend;
   private final Signature signature;
-  private volatile boolean endedInFailure;
-  private volatile String failure = "";
+
+  /** The error stored with the final FAILURE; null until then. */
+  private volatile @Nullable String failure;
+
   private final TaskFunction function;
   private final boolean possiblyRerun;
   private final Thread deliveryThread;
@@ -521,12 +523,13 @@ final class TaskExecution implements TaskContext {
 
   /** Whether {@link #run()} stored a final FAILURE (no retry follows). */
   boolean endedInFailure() {
-    return endedInFailure;
+    return failure != null;
   }
 
   /** The error stored with the final FAILURE; empty unless {@link #endedInFailure()}. */
   String failure() {
-    return failure;
+    String error = failure;
+    return error == null ? "" : error;
   }
 
   private void record(Outcome outcome) {
@@ -609,7 +612,6 @@ final class TaskExecution implements TaskContext {
     step("storing FAILURE", () -> backend.setStateFailure(signature, error));
     UniqueTasks.releaseAfterFinish(backend, signature);
     failure = error;
-    endedInFailure = true;
     settings.failureReporter().accept(new TaskFailedException(signature.uuid(), error));
     for (Signature callback : signature.onError()) {
       List<Arg> args = new ArrayList<>();
