@@ -68,10 +68,10 @@ class RedisSessionIT {
 
   /**
    * Bursts of calls to scripts the server has not seen, a few microseconds apart, are applied in
-   * call order (see RedisScript's notes). Falling back to EVAL per call reordered 4 to 11 bursts in
-   * 3,000 (a call that found the script cached overtook an earlier call's EVAL): this test's 1,500
-   * failed three runs in three before the fix; the spacing varies from burst to burst because the
-   * window is a few microseconds wide.
+   * call order (see RedisScript's notes). Falling back to EVAL per call (a call that found the
+   * script cached overtook an earlier call's EVAL), this test failed three runs in three both with
+   * 3,000 bursts (4 to 11 misordered) and with the 1,500 it sends (1 to 3); the spacing varies from
+   * burst to burst because the window is a few microseconds wide.
    */
   @Test
   void burstsToScriptsTheServerHasNotSeenAreAppliedInCallOrder() {
