@@ -115,6 +115,18 @@ public interface Broker extends AutoCloseable {
   String routingKeyFor(Signature signature);
 
   /**
+   * Names the queue a task published with {@code routingKey} waits in, as {@link Inspector} and
+   * workers name it: the routing key itself (the default), or where the broker routes it (AMQP: a
+   * direct exchange's default binding key leads to the default queue).
+   *
+   * @param routingKey a routing key, as {@link #routingKeyFor} chooses them
+   * @return the queue's name
+   */
+  default String queueFor(String routingKey) {
+    return routingKey;
+  }
+
+  /**
    * Starts consuming {@code queue} (the default queue when empty) and returns at once; deliveries
    * reach {@code handler} from broker-owned threads until the returned consumer is stopped.
    *

@@ -62,6 +62,31 @@ public interface Inspector {
   QueueStats queue(String queue);
 
   /**
+   * Counts the tasks waiting in one queue: {@link #queue}'s {@code pending}, read as cheaply as the
+   * broker allows (Redis: the lengths of its lists in one script, without the delayed count). A
+   * {@link io.machinery.QueueBound} reads it on the send path.
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @return the tasks waiting; 0 for a queue the broker has never seen
+   * @throws UnsupportedOperationException when this broker cannot count its queues ({@link
+   *     #countsQueues()} is false)
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
+  default long pendingCount(String queue) {
+    return queue(queue).pending();
+  }
+
+  /**
+   * Tells whether {@link #queues}, {@link #queue} and {@link #pendingCount} work here: false for a
+   * broker whose API has no message counts (Google Cloud Pub/Sub).
+   *
+   * @return true unless this broker cannot count its queues
+   */
+  default boolean countsQueues() {
+    return true;
+  }
+
+  /**
    * Lists a page of the tasks waiting in {@code queue}, oldest first.
    *
    * @param queue the queue's name; empty means the broker's default queue

@@ -130,15 +130,19 @@ public abstract class InspectorContract {
 
   @Test
   void aQueueNeverUsedIsEmpty() {
+    assertThat(inspector.countsQueues()).isEqualTo(countsSizes());
     if (countsSizes()) {
       QueueStats stats = inspector.queue(queue);
       assertThat(stats.queue()).isEqualTo(queue);
       assertThat(List.of(stats.pending(), stats.delayed(), stats.deadLettered())).containsOnly(0L);
       assertThat(stats.oldestAge()).isEmpty();
+      assertThat(inspector.pendingCount(queue)).isZero();
     } else {
       assertThatThrownBy(() -> inspector.queue(queue))
           .isInstanceOf(UnsupportedOperationException.class);
       assertThatThrownBy(() -> inspector.queues())
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> inspector.pendingCount(queue))
           .isInstanceOf(UnsupportedOperationException.class);
     }
     if (listsPending()) {
@@ -163,6 +167,8 @@ public abstract class InspectorContract {
     await().atMost(PATIENCE).until(() -> pendingNow() == 5);
     if (countsSizes()) {
       assertThat(inspector.queue("").queue()).as("empty means the default queue").isEqualTo(queue);
+      assertThat(inspector.pendingCount(queue)).isEqualTo(5);
+      assertThat(inspector.pendingCount("")).as("empty means the default queue").isEqualTo(5);
       inspector.queue(queue).oldestAge().ifPresent(age -> assertThat(age.isNegative()).isFalse());
       assertThat(inspector.queues()).extracting(QueueStats::queue).contains(queue);
     }

@@ -188,6 +188,12 @@ public final class AmqpBroker implements Broker {
     return topology.routingKeyFor(signature);
   }
 
+  /** The queue the publisher declares for {@code routingKey} (Go's rule, see {@link Topology}). */
+  @Override
+  public String queueFor(String routingKey) {
+    return topology.publishTarget(routingKey).queue();
+  }
+
   // ------------------------------------------------------------------------------------------
   // publishing
 

@@ -159,6 +159,12 @@ final class AmqpInspector implements Inspector, AutoCloseable {
     return stats(name(queue), delayQueues());
   }
 
+  /** One passive declaration: the queue's ready messages (no delay queues, no management API). */
+  @Override
+  public long pendingCount(String queue) {
+    return readyCount(name(queue));
+  }
+
   private QueueStats stats(String name, List<DelayQueue> delays) {
     long delayed = 0;
     for (DelayQueue delay : delays) {

@@ -92,6 +92,11 @@ final class PubSubInspector implements Inspector {
     throw new UnsupportedOperationException(NO_COUNTS);
   }
 
+  @Override
+  public boolean countsQueues() {
+    return false;
+  }
+
   private static final String NO_COUNTS =
       "Pub/Sub's API has no message counts; read subscription/"
           + "num_undelivered_messages from Cloud Monitoring (the emulators have none)";

@@ -11,6 +11,20 @@ final class InspectorScripts {
   private InspectorScripts() {}
 
   /**
+   * How many tasks wait in one queue: the sum of the lengths of the queue and its priority bands.
+   * KEYS: queue, bands 1-9. Returns the count.
+   */
+  static final RedisScript PENDING_COUNT =
+      RedisScript.of(
+          "pending-count",
+          """
+      local n = 0
+      for i = 1, #KEYS do n = n + redis.call('LLEN', KEYS[i]) end
+      return n
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
    * The sizes of one queue and what its age is read from, without sending or decoding the waiting
    * messages: the queue's length with its priority bands', its dead-letter list's length, the
    * head's ETA as written in the message (Go's field order, matched at the start only, so a nested

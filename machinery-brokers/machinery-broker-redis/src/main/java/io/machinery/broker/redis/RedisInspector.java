@@ -135,6 +135,18 @@ final class RedisInspector implements Inspector {
     return stats(List.of(name(queue))).get(0);
   }
 
+  /** One script: the lengths of the queue's lists (no delayed count, no head record). */
+  @Override
+  public long pendingCount(String queue) {
+    String name = name(queue);
+    String[] bands = new QueueKeys(name).upperBands();
+    String[] keys = new String[1 + bands.length];
+    keys[0] = name;
+    System.arraycopy(bands, 0, keys, 1, bands.length);
+    Long count = session.await(InspectorScripts.PENDING_COUNT.run(session.commands(), keys));
+    return count;
+  }
+
   /**
    * The sizes of {@code names}: one stats script per queue and the first slice of the delayed
    * count, sent together; the other slices of a large delayed set follow in a second batch.

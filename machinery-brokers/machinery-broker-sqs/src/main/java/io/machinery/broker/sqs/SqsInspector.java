@@ -152,6 +152,12 @@ final class SqsInspector implements Inspector {
         null);
   }
 
+  /** One GetQueueAttributes call: the queue's {@code ApproximateNumberOfMessages}. */
+  @Override
+  public long pendingCount(String queue) {
+    return count(attributes(name(queue)), QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES);
+  }
+
   /** The queue's counters; empty for a queue that does not exist. */
   private Map<String, String> attributes(String queue) {
     try {
