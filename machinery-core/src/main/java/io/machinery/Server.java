@@ -110,7 +110,14 @@ public final class Server implements AutoCloseable {
         b.controlPlane != null
             ? b.controlPlane
             : broker.controlPlane().or(backend::controlPlane).orElse(null);
-    this.sender = new TaskSender(config, broker, backend, listener, prePublishHandler);
+    QueueBounds bounds;
+    try {
+      bounds = QueueBounds.of(b.bounds, broker, config);
+    } catch (RuntimeException e) {
+      close(owned);
+      throw e;
+    }
+    this.sender = new TaskSender(config, broker, backend, listener, prePublishHandler, bounds);
     this.periodic =
         PeriodicScheduler.create(
             new Sender(), lock, clock, b.periodic == null ? PeriodicConfig.defaults() : b.periodic);
@@ -266,10 +273,20 @@ public final class Server implements AutoCloseable {
    * @throws IllegalArgumentException when the signature has no name, an argument whose Go type is
    *     unsupported or whose value does not fit its type, or is larger than {@link
    *     Config#maxMessageBytes()}; nothing is stored then
+   * @throws QueueFullException when the task's queue is bounded ({@link Builder#bound}) and has no
+   *     room for it; nothing is stored then
    * @throws MachineryException "Set state pending error: ..." or "Publish message error: ..." as Go
    */
   public AsyncResult sendTask(Signature signature) {
     return sender.send(signature);
+  }
+
+  /**
+   * Sends a task that carries on accepted work (a chain's next task, a callback), past any {@link
+   * QueueBound}; see {@link TaskSender#sendFollowUp}.
+   */
+  AsyncResult sendFollowUp(Signature signature) {
+    return sender.sendFollowUp(signature);
   }
 
   /** Sends a received task again (a retry); see {@link TaskSender#resend}. */
@@ -297,7 +314,8 @@ public final class Server implements AutoCloseable {
    *
    * @param signature the task to send
    * @return completes with the task's handle once PENDING is stored and the message published, or
-   *     with the error {@link #sendTask} would throw
+   *     with the error {@link #sendTask} would throw ({@link QueueFullException} included; a bound
+   *     that waits for room delays the future, not the caller)
    * @throws IllegalArgumentException at once, for a signature {@link #sendTask} refuses; nothing is
    *     stored then
    */
@@ -315,6 +333,8 @@ public final class Server implements AutoCloseable {
    * @return one handle per task, in order
    * @throws IllegalArgumentException when a signature would be refused by {@link #sendTask};
    *     nothing is stored then
+   * @throws QueueFullException when a bounded queue has no room for the tasks going to it; nothing
+   *     is sent then (admission is all or nothing)
    * @throws MachineryException the first error: "Set state pending error: ..." or "Publish message
    *     error: ..." (others may have been sent: a {@link TaskListener} is told of each task)
    */
@@ -347,6 +367,8 @@ public final class Server implements AutoCloseable {
    * @return one handle per member, in the group's order
    * @throws IllegalArgumentException if {@code sendConcurrency} is negative, or a member would be
    *     refused by {@link #sendTask}; nothing is stored then
+   * @throws QueueFullException when a bounded queue has no room for the members going to it;
+   *     nothing is stored then
    * @throws MachineryException "Init group error: ..." when the backend cannot record the group, or
    *     the first publish error, after every publish has finished
    */
@@ -364,6 +386,7 @@ public final class Server implements AutoCloseable {
       sender.notSent(members, e); // the members prepared so far were announced to listeners
       throw e;
     }
+    sender.admit(members);
     try {
       try {
         backend.initGroup(group.groupUuid(), group.taskUuids());
@@ -717,7 +740,11 @@ public final class Server implements AutoCloseable {
     for (Worker worker : workers) {
       worker.quit();
     }
-    for (AutoCloseable resource : owned) {
+    close(owned);
+  }
+
+  private static void close(List<AutoCloseable> resources) {
+    for (AutoCloseable resource : resources) {
       try {
         resource.close();
       } catch (Exception e) {
@@ -738,6 +765,7 @@ public final class Server implements AutoCloseable {
     private final List<TaskListener> listeners = new ArrayList<>();
     private @Nullable ControlPlane controlPlane;
     private final List<AutoCloseable> owned = new ArrayList<>();
+    private final List<QueueBound> bounds = new ArrayList<>();
 
     private Builder() {}
 
@@ -875,6 +903,31 @@ public final class Server implements AutoCloseable {
      */
     public Builder controlPlane(ControlPlane value) {
       controlPlane = Objects.requireNonNull(value, "controlPlane");
+      return this;
+    }
+
+    /**
+     * Bounds a queue: new work sent through this server to {@code value}'s queue while it holds
+     * {@link QueueBound#maxPending()} waiting tasks is refused with {@link QueueFullException}, at
+     * once or after waiting for room; call it again for more queues. What workers send to carry on
+     * accepted work (chain steps, callbacks, retries) is never bounded.
+     *
+     * <p>How the count is kept: this server reads the queue's size from the broker's {@link
+     * io.machinery.spi.Inspector#pendingCount} (one round trip) at its first send there, again when
+     * that reading is older than {@link QueueBound#recountEvery()} (default 100 ms), and again when
+     * the queue looks full; in between it adds its own sends to the reading. So a server that waits
+     * for each send never takes the queue past the bound alone; its sends still in flight when it
+     * reads the size again, and what other processes send to the same queue within one {@code
+     * recountEvery}, can overshoot it by their number. Delayed tasks count once they are due.
+     *
+     * @param value the bound
+     * @return this builder
+     * @throws IllegalStateException at {@link #build} when the broker cannot count its queues
+     *     (Google Cloud Pub/Sub), or its inspector is missing
+     * @throws IllegalArgumentException at {@link #build} when two bounds name the same queue
+     */
+    public Builder bound(QueueBound value) {
+      bounds.add(Objects.requireNonNull(value, "bound"));
       return this;
     }
 

@@ -635,7 +635,7 @@ final class TaskExecution implements TaskContext {
     try {
       step(
           "sending " + what + " " + LogText.of(callback.uuid()),
-          () -> settings.server().sendTask(callback));
+          () -> settings.server().sendFollowUp(callback));
       return;
     } catch (Refused | BookkeepingFailed e) {
       failure = e.getMessage();

@@ -49,6 +49,9 @@ import org.jspecify.annotations.Nullable;
  *       soon as it is built, so the I/O thread and Redis work while the next run is built (figures
  *       in docs/benchmarks.md); every task is still checked and encoded before the first run
  *       leaves.
+ *   <li><b>Bounded queues.</b> New work (the public sends) is admitted into bounded queues ({@link
+ *       QueueBounds}) after it is checked and encoded and before anything is written; what carries
+ *       on accepted work ({@link #sendFollowUp}, {@link #resend}) is not bounded.
  *   <li><b>Errors</b> keep Go's wording: "Set state pending error: ..." and "Publish message error:
  *       ...".
  * </ul>
@@ -64,6 +67,9 @@ final class TaskSender {
   private final TaskListener listener;
   private final @Nullable Consumer<Signature> prePublishHandler;
 
+  /** The bounded queues' admission; null when no queue is bounded. */
+  private final @Nullable QueueBounds bounds;
+
   /** Whether PENDING and the publish share one ordered connection (see the class notes). */
   private final boolean pipelined;
 
@@ -72,12 +78,14 @@ final class TaskSender {
       Broker broker,
       Backend backend,
       TaskListener listener,
-      @Nullable Consumer<Signature> prePublishHandler) {
+      @Nullable Consumer<Signature> prePublishHandler,
+      @Nullable QueueBounds bounds) {
     this.config = config;
     this.broker = broker;
     this.backend = backend;
     this.listener = listener;
     this.prePublishHandler = prePublishHandler;
+    this.bounds = bounds;
     this.pipelined =
         broker.writeOrder().isPresent() && broker.writeOrder().equals(backend.writeOrder());
   }
@@ -88,6 +96,15 @@ final class TaskSender {
   }
 
   /**
+   * Sends a task that carries on work already accepted (a chain's next task, a callback): as {@link
+   * #send}, but never refused or held back by a {@link QueueBound}, so a full queue cannot break a
+   * workflow half-way.
+   */
+  AsyncResult sendFollowUp(Signature signature) {
+    return await(sendAsync(List.of(signature), true, false)).get(0);
+  }
+
+  /**
    * Sends again a task this process received (a retry): as {@link #send}, without {@link
    * WireCodec#checkTask}. A message that decoded can be written again as it came, and Go
    * republishes what it received: a callback without a name, or an argument whose value does not
@@ -95,20 +112,21 @@ final class TaskSender {
    * again), not in the retry, which would leave the task at RETRY with nothing in flight.
    */
   AsyncResult resend(Signature received) {
-    return await(sendAsync(List.of(received), false)).get(0);
+    return await(sendAsync(List.of(received), false, false)).get(0);
   }
 
   /**
-   * Sends tasks without waiting: each is checked and encoded now (a bad one throws here, before
-   * anything is written), then PENDING and the publishes go out; the future completes when all are
-   * stored and published.
+   * Sends new tasks without waiting: each is checked and encoded now (a bad one throws here, before
+   * anything is written), then admitted into its queue if the queue is bounded (a full queue fails
+   * the future, or delays it, see {@link QueueBounds}), then PENDING and the publishes go out; the
+   * future completes when all are stored and published.
    */
   CompletableFuture<List<AsyncResult>> sendAsync(List<Signature> signatures) {
-    return sendAsync(signatures, true);
+    return sendAsync(signatures, true, true);
   }
 
   private CompletableFuture<List<AsyncResult>> sendAsync(
-      List<Signature> signatures, boolean check) {
+      List<Signature> signatures, boolean check, boolean bounded) {
     List<Prepared> prepared = new ArrayList<>(signatures.size());
     try {
       for (Signature signature : signatures) {
@@ -118,6 +136,57 @@ final class TaskSender {
       notSent(prepared, e); // the tasks prepared so far were announced to listeners
       throw e;
     }
+    if (bounded && bounds != null) {
+      CompletableFuture<Void> admitted = bounds.admit(signaturesOf(prepared));
+      if (!admitted.isDone() || admitted.isCompletedExceptionally()) {
+        return admitted
+            .handle(
+                (ok, error) -> {
+                  if (error != null) {
+                    RuntimeException why = asRuntime(cause(error));
+                    notSent(prepared, why);
+                    throw why;
+                  }
+                  return prepared;
+                })
+            .thenCompose(this::sendPrepared);
+      }
+    }
+    return sendPrepared(prepared);
+  }
+
+  /**
+   * Admits new tasks into their bounded queues, waiting on this thread when a bound waits; see
+   * {@link QueueBounds}. Listeners are told of tasks refused.
+   *
+   * @throws QueueFullException when a queue has no room
+   */
+  void admit(List<Prepared> prepared) {
+    if (bounds == null) {
+      return;
+    }
+    try {
+      await(bounds.admit(signaturesOf(prepared)));
+    } catch (RuntimeException e) {
+      notSent(prepared, e);
+      throw e;
+    }
+  }
+
+  private static List<Signature> signaturesOf(List<Prepared> prepared) {
+    List<Signature> signatures = new ArrayList<>(prepared.size());
+    for (Prepared p : prepared) {
+      signatures.add(p.signature());
+    }
+    return signatures;
+  }
+
+  private static RuntimeException asRuntime(Throwable e) {
+    return e instanceof RuntimeException r ? r : new MachineryException(message(e), e);
+  }
+
+  /** PENDING and the publishes of prepared (and admitted) tasks. */
+  private CompletableFuture<List<AsyncResult>> sendPrepared(List<Prepared> prepared) {
     CompletableFuture<Void> pending;
     CompletableFuture<Void> published;
     if (pipelined) {
@@ -223,12 +292,8 @@ final class TaskSender {
    * task); a write that throws is a failed future.
    */
   private CompletableFuture<Void> storePendingAsync(List<Prepared> prepared) {
-    List<Signature> signatures = new ArrayList<>(prepared.size());
-    for (Prepared p : prepared) {
-      signatures.add(p.signature());
-    }
     try {
-      return backend.setStatePendingAllAsync(signatures);
+      return backend.setStatePendingAllAsync(signaturesOf(prepared));
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }

@@ -13,6 +13,8 @@ import io.machinery.ChordAsyncResult;
 import io.machinery.ChordFailedException;
 import io.machinery.Group;
 import io.machinery.Inspection;
+import io.machinery.QueueBound;
+import io.machinery.QueueFullException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFailedException;
@@ -25,6 +27,7 @@ import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.ControlPlane;
+import io.machinery.spi.Inspector;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -642,5 +645,84 @@ public abstract class ControlSuite {
                     .equals(first.taskUuid()));
     Inspection.of(server).resume("");
     assertThat(first.get(TIMEOUT)).containsExactly(2L);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // bounded queues
+
+  /** A queue no worker of the test consumes, so what is sent there stays. */
+  private String parkedQueue() {
+    return config.defaultQueue() + "_parked";
+  }
+
+  private Signature parked() {
+    return add(1, 1).toBuilder().routingKey(parkedQueue()).build();
+  }
+
+  /**
+   * A server bounding the parked queue, over connections of its own where they share state (another
+   * producer process); empty when the broker cannot count its queues, after checking that the bound
+   * is then refused clearly.
+   */
+  private Optional<Server> boundedProducer(QueueBound bound) {
+    Broker b = separateInstancesShareState() ? createBroker(config) : broker;
+    Backend be = separateInstancesShareState() ? createBackend(config) : backend;
+    if (b != broker) {
+      extra.add(b);
+      extra.add(be);
+    }
+    Server.Builder builder = Server.builder().config(config).broker(b).backend(be).bound(bound);
+    if (!b.inspector().map(Inspector::countsQueues).orElse(false)) {
+      assertThatThrownBy(builder::build)
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("need a broker that can count its queues");
+      return Optional.empty();
+    }
+    Server s = builder.build();
+    servers.add(s);
+    return Optional.of(s);
+  }
+
+  private long parkedCount() {
+    return broker.inspector().orElseThrow().pendingCount(parkedQueue());
+  }
+
+  @Test
+  void aBoundedQueueRefusesEveryProducerOverItsBoundUntilItHasRoomAgain() {
+    QueueBound two = QueueBound.reject(parkedQueue(), 2);
+    Optional<Server> first = boundedProducer(two);
+    if (first.isEmpty()) {
+      return;
+    }
+    Server other = boundedProducer(two).orElseThrow();
+    first.get().sendTask(parked());
+    first.get().sendTask(parked());
+    await().atMost(TIMEOUT).until(() -> parkedCount() == 2); // where the broker's count lags
+
+    assertThatThrownBy(() -> other.sendTask(parked()))
+        .isInstanceOfSatisfying(
+            QueueFullException.class, e -> assertThat(e.pending()).isEqualTo(2));
+    assertThatThrownBy(() -> first.get().sendTask(parked())).isInstanceOf(QueueFullException.class);
+
+    broker.inspector().orElseThrow().purge(parkedQueue());
+    await().atMost(TIMEOUT).until(() -> parkedCount() == 0);
+    other.sendTask(parked());
+    await().atMost(TIMEOUT).until(() -> parkedCount() == 1);
+  }
+
+  @Test
+  void aFullQueueNeverStopsAChainThatRunsIntoIt() {
+    Optional<Server> producer = boundedProducer(QueueBound.reject(parkedQueue(), 1));
+    if (producer.isEmpty()) {
+      return;
+    }
+    producer.get().sendTask(parked());
+    await().atMost(TIMEOUT).until(() -> parkedCount() == 1);
+    // the first task runs on the test's worker, which sends the next one into the full queue
+    producer.get().sendChain(Chain.of(add(2, 2), parked()));
+
+    await().atMost(TIMEOUT).until(() -> parkedCount() == 2);
+    assertThatThrownBy(() -> producer.get().sendTask(parked()))
+        .isInstanceOf(QueueFullException.class);
   }
 }

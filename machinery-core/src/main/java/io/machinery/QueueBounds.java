@@ -1,0 +1,245 @@
+package io.machinery;
+
+import io.machinery.config.Config;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Inspector;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Admits new work into bounded queues ({@link QueueBound}) for one {@link Server}.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>A count kept per sender, read again when stale or when the queue looks full.</b> Each
+ *       bounded queue has a {@link Gauge}: the last reading of its size ({@link
+ *       Inspector#pendingCount}, one round trip) and how many tasks this server admitted since. A
+ *       send is admitted when reading + admitted since + its tasks fit the bound. The reading is
+ *       taken again when it is older than {@link QueueBound#recountEvery()}, and whenever the queue
+ *       looks full, so a queue that workers drained admits again at the next send (a refused send
+ *       costs one round trip, as a send does). Between readings the sender's own sends are counted
+ *       and the workers' takes are not, so the estimate errs high. It errs low only by sends that
+ *       were admitted but had not reached the broker when it was read, and by other processes'
+ *       sends within one interval: by that much several senders can overshoot the bound. An exact
+ *       bound would need the check and the push in one broker operation on every broker, and the
+ *       count is a guard against runaway growth, not an invariant.
+ *   <li><b>All or nothing.</b> A send of several tasks (a batch, a group) is admitted only when
+ *       every queue it touches has room for its tasks there; a queue admitted before a later one
+ *       refused gets its room back.
+ *   <li><b>Waiting without holding anything.</b> A {@link QueueBound.WhenFull#WAIT} send that finds
+ *       no room waits on a virtual thread, reading the size again with a back-off from {@link
+ *       #FIRST_PAUSE} to {@link #LONGEST_PAUSE}, so the caller of an asynchronous send is not
+ *       blocked and no gauge lock is held while it waits. Waiters are not served in order: any send
+ *       that finds room takes it.
+ *   <li><b>Only new work.</b> {@link TaskSender} asks for admission only on the public sends; the
+ *       sends that carry on accepted work (chain steps, callbacks, retries) skip it.
+ * </ul>
+ */
+final class QueueBounds {
+  /** The first pause of a waiting send between two readings of a full queue. */
+  static final Duration FIRST_PAUSE = Duration.ofMillis(2);
+
+  /** The longest pause of a waiting send between two readings of a full queue. */
+  static final Duration LONGEST_PAUSE = Duration.ofMillis(50);
+
+  private final Broker broker;
+  private final Inspector inspector;
+
+  /** By queue name, as {@link Broker#queueFor} names them. */
+  private final Map<String, Gauge> gauges;
+
+  private QueueBounds(Broker broker, Inspector inspector, Map<String, Gauge> gauges) {
+    this.broker = broker;
+    this.inspector = inspector;
+    this.gauges = gauges;
+  }
+
+  /**
+   * The admission for {@code bounds}, or null when there are none (no cost on the send path).
+   *
+   * @throws IllegalArgumentException when two bounds name the same queue
+   * @throws IllegalStateException when the broker cannot count its queues
+   */
+  static @Nullable QueueBounds of(List<QueueBound> bounds, Broker broker, Config config) {
+    if (bounds.isEmpty()) {
+      return null;
+    }
+    Inspector inspector =
+        broker
+            .inspector()
+            .filter(Inspector::countsQueues)
+            .orElseThrow(
+                () ->
+                    new IllegalStateException(
+                        "queue bounds "
+                            + bounds
+                            + " need a broker that can count its queues, and "
+                            + broker.getClass().getSimpleName()
+                            + " cannot"));
+    Map<String, Gauge> gauges = new HashMap<>();
+    for (QueueBound bound : bounds) {
+      String queue = bound.queue().isEmpty() ? config.defaultQueue() : bound.queue();
+      if (gauges.put(queue, new Gauge(queue, bound)) != null) {
+        throw new IllegalArgumentException("two bounds for queue '" + queue + "'");
+      }
+    }
+    return new QueueBounds(broker, inspector, Map.copyOf(gauges));
+  }
+
+  /**
+   * Admits tasks whose routing keys are set: a completed future when every bounded queue they go to
+   * has room now, else a future completed once they all have (a waiting bound), or failed with
+   * {@link QueueFullException} (a rejecting bound, a wait that ran out, more tasks than a bound).
+   */
+  CompletableFuture<Void> admit(List<Signature> tasks) {
+    Map<Gauge, Integer> wanted = new LinkedHashMap<>();
+    for (Signature task : tasks) {
+      Gauge gauge = gauges.get(broker.queueFor(task.routingKey()));
+      if (gauge != null) {
+        wanted.merge(gauge, 1, Integer::sum);
+      }
+    }
+    if (wanted.isEmpty()) {
+      return CompletableFuture.completedFuture(null);
+    }
+    try {
+      Refusal refusal = tryTake(wanted);
+      if (refusal == null) {
+        return CompletableFuture.completedFuture(null);
+      }
+      if (refusal.gauge.bound.whenFull() == QueueBound.WhenFull.REJECT
+          || refusal.tasks > refusal.gauge.bound.maxPending()) {
+        return CompletableFuture.failedFuture(refusal.toException(Duration.ZERO));
+      }
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    CompletableFuture<Void> admitted = new CompletableFuture<>();
+    Thread.ofVirtual()
+        .name("machinery-queue-bound")
+        .start(
+            () -> {
+              try {
+                awaitRoom(wanted);
+                admitted.complete(null);
+              } catch (Throwable e) {
+                admitted.completeExceptionally(e);
+              }
+            });
+    return admitted;
+  }
+
+  private void awaitRoom(Map<Gauge, Integer> wanted) {
+    long start = System.nanoTime();
+    long pause = FIRST_PAUSE.toNanos();
+    while (true) {
+      Refusal refusal = tryTake(wanted);
+      if (refusal == null) {
+        return;
+      }
+      Duration waited = Duration.ofNanos(System.nanoTime() - start);
+      Duration left = refusal.gauge.bound.maxWait().minus(waited);
+      if (left.isNegative() || left.isZero()) {
+        throw refusal.toException(waited);
+      }
+      try {
+        Thread.sleep(Duration.ofNanos(Math.min(pause, left.toNanos())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException(
+            "interrupted while waiting for room in queue '" + refusal.gauge.queue + "'", e);
+      }
+      pause = Math.min(pause * 2, LONGEST_PAUSE.toNanos());
+    }
+  }
+
+  /** Takes room in every queue, or in none: null when taken, else the first queue without room. */
+  private @Nullable Refusal tryTake(Map<Gauge, Integer> wanted) {
+    List<Map.Entry<Gauge, Integer>> taken = new ArrayList<>(wanted.size());
+    for (Map.Entry<Gauge, Integer> want : wanted.entrySet()) {
+      long counted = want.getKey().take(want.getValue(), this);
+      if (counted >= 0) {
+        for (Map.Entry<Gauge, Integer> back : taken) {
+          back.getKey().giveBack(back.getValue());
+        }
+        return new Refusal(want.getKey(), counted, want.getValue());
+      }
+      taken.add(want);
+    }
+    return null;
+  }
+
+  private long count(String queue) {
+    return inspector.pendingCount(queue);
+  }
+
+  /** A queue without room for a send's tasks. */
+  private record Refusal(Gauge gauge, long counted, int tasks) {
+    QueueFullException toException(Duration waited) {
+      return new QueueFullException(gauge.queue, counted, gauge.bound.maxPending(), tasks, waited);
+    }
+  }
+
+  /** What this server knows of one bounded queue's size. */
+  private static final class Gauge {
+    final String queue;
+    final QueueBound bound;
+    private final long recountNanos;
+    private final ReentrantLock lock = new ReentrantLock();
+    private long reading;
+    private long admittedSince;
+    private long readAt;
+    private boolean read;
+
+    Gauge(String queue, QueueBound bound) {
+      this.queue = queue;
+      this.bound = bound;
+      this.recountNanos = bound.recountEvery().toNanos();
+    }
+
+    /**
+     * Takes room for {@code tasks}: -1 when taken, else the count that had no room for them. Reads
+     * the queue's size when the last reading is stale or the queue looks full, holding this gauge's
+     * lock (a {@link ReentrantLock}, which does not pin a virtual thread to its carrier on Java
+     * 21): senders of one queue wait for one reading rather than each sending its own.
+     */
+    long take(int tasks, QueueBounds owner) {
+      lock.lock();
+      try {
+        long age = System.nanoTime() - readAt;
+        boolean fits = read && reading + admittedSince + tasks <= bound.maxPending();
+        if (!fits || age >= recountNanos) {
+          reading = owner.count(queue);
+          admittedSince = 0;
+          readAt = System.nanoTime();
+          read = true;
+        }
+        long counted = reading + admittedSince;
+        if (counted + tasks > bound.maxPending()) {
+          return counted;
+        }
+        admittedSince += tasks;
+        return -1;
+      } finally {
+        lock.unlock();
+      }
+    }
+
+    void giveBack(int tasks) {
+      lock.lock();
+      try {
+        admittedSince = Math.max(0, admittedSince - tasks);
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+}
