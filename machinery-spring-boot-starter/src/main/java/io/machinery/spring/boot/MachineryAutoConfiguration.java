@@ -1,5 +1,6 @@
 package io.machinery.spring.boot;
 
+import io.machinery.QueueBound;
 import io.machinery.Server;
 import io.machinery.TaskListener;
 import io.machinery.config.Config;
@@ -82,10 +83,14 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
       Broker broker,
       Backend backend,
       Lock lock,
-      ObjectProvider<TaskListener> listeners) {
+      MachineryProperties properties,
+      ObjectProvider<TaskListener> listeners,
+      ObjectProvider<QueueBound> bounds) {
     Server.Builder builder =
         Server.builder().config(config).broker(broker).backend(backend).lock(lock);
     listeners.orderedStream().forEach(builder::listener);
+    properties.toBounds().forEach(builder::bound);
+    bounds.orderedStream().forEach(builder::bound);
     return builder.build();
   }
 

@@ -1,11 +1,14 @@
 package io.machinery.spring.boot;
 
+import io.machinery.QueueBound;
 import io.machinery.Worker;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
@@ -64,6 +67,9 @@ public class MachineryProperties {
   private final Amqp amqp = new Amqp();
   private final Redis redis = new Redis();
   private final WorkerSettings worker = new WorkerSettings();
+
+  /** {@code machinery.bounds.<queue>.*}: bounded queues, by queue name. */
+  private final Map<String, Bound> bounds = new LinkedHashMap<>();
 
   /**
    * The {@link Config} these properties describe: Go's defaults overlaid with every key that is
@@ -182,6 +188,82 @@ public class MachineryProperties {
 
   public WorkerSettings getWorker() {
     return worker;
+  }
+
+  public Map<String, Bound> getBounds() {
+    return bounds;
+  }
+
+  /**
+   * The {@link QueueBound}s these properties describe, in the order of their keys.
+   *
+   * @throws IllegalArgumentException when a bound is invalid, with a message naming its key
+   */
+  public List<QueueBound> toBounds() {
+    List<QueueBound> out = new ArrayList<>();
+    bounds.forEach(
+        (queue, bound) -> {
+          try {
+            out.add(bound.toBound(queue));
+          } catch (IllegalArgumentException | NullPointerException e) {
+            throw new IllegalArgumentException(
+                "invalid machinery.bounds." + queue + " properties: " + e.getMessage(), e);
+          }
+        });
+    return out;
+  }
+
+  /**
+   * {@code machinery.bounds.<queue>.*}: a {@link QueueBound} on that queue ({@code
+   * machinery.bounds[my.queue].max-pending} for a name with dots).
+   */
+  public static class Bound {
+    /** The most tasks that may wait in the queue; required. */
+    private @Nullable Long maxPending;
+
+    /** How long a send waits for room at most; unset: refuse at once. */
+    private @Nullable Duration maxWait;
+
+    /** How old a sender's reading of the queue's size may be (default 100 ms). */
+    private @Nullable Duration recountEvery;
+
+    QueueBound toBound(String queue) {
+      if (maxPending == null) {
+        throw new IllegalArgumentException("max-pending is required");
+      }
+      QueueBound.Builder b = QueueBound.builder(queue, maxPending);
+      if (maxWait != null) {
+        b.waitFor(maxWait);
+      }
+      if (recountEvery != null) {
+        b.recountEvery(recountEvery);
+      }
+      return b.build();
+    }
+
+    public @Nullable Long getMaxPending() {
+      return maxPending;
+    }
+
+    public void setMaxPending(@Nullable Long value) {
+      maxPending = value;
+    }
+
+    public @Nullable Duration getMaxWait() {
+      return maxWait;
+    }
+
+    public void setMaxWait(@Nullable Duration value) {
+      maxWait = value;
+    }
+
+    public @Nullable Duration getRecountEvery() {
+      return recountEvery;
+    }
+
+    public void setRecountEvery(@Nullable Duration value) {
+      recountEvery = value;
+    }
   }
 
   /** {@code machinery.amqp.*}: Go's {@code AMQPConfig}. */

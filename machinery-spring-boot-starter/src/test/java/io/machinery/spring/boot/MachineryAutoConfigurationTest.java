@@ -1,9 +1,12 @@
 package io.machinery.spring.boot;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.QueueBound;
+import io.machinery.QueueFullException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskContext;
@@ -48,6 +51,49 @@ class MachineryAutoConfigurationTest {
 
   private final ApplicationContextRunner memory =
       runner.withPropertyValues("machinery.broker=memory://", "machinery.result_backend=memory://");
+
+  @Test
+  void queueBoundsComeFromPropertiesAndBeans() {
+    memory
+        .withPropertyValues(
+            "machinery.worker.enabled=false",
+            "machinery.default_queue=bounded_props",
+            "machinery.bounds.bounded_props.max-pending=1",
+            "machinery.bounds[other.queue].max-pending=1",
+            "machinery.bounds[other.queue].max-wait=50ms")
+        .withBean(QueueBound.class, () -> QueueBound.reject("from_bean", 1))
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              Server server = context.getBean(Server.class);
+              for (String queue : List.of("bounded_props", "other.queue", "from_bean")) {
+                server.sendTask(Signature.builder("noop").routingKey(queue).build());
+                assertThatThrownBy(
+                        () -> server.sendTask(Signature.builder("noop").routingKey(queue).build()))
+                    .as(queue)
+                    .isInstanceOfSatisfying(
+                        QueueFullException.class,
+                        e ->
+                            assertThat(e.waited())
+                                .isGreaterThanOrEqualTo(
+                                    queue.equals("other.queue")
+                                        ? Duration.ofMillis(50)
+                                        : Duration.ZERO));
+              }
+            });
+  }
+
+  @Test
+  void aBoundWithoutMaxPendingStopsTheStartWithTheKeyNamed() {
+    memory
+        .withPropertyValues("machinery.bounds.emails.max-wait=1s")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining(
+                        "invalid machinery.bounds.emails properties: max-pending is required"));
+  }
 
   @Test
   void goConfigNamesMapOntoConfig() {
