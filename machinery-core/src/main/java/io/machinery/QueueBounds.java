@@ -35,10 +35,11 @@ import org.jspecify.annotations.Nullable;
  *       every queue it touches has room for its tasks there; a queue admitted before a later one
  *       refused gets its room back.
  *   <li><b>Waiting without holding anything.</b> A {@link QueueBound.WhenFull#WAIT} send that finds
- *       no room waits on a virtual thread, reading the size again with a back-off from {@link
- *       #FIRST_PAUSE} to {@link #LONGEST_PAUSE}, so the caller of an asynchronous send is not
- *       blocked and no gauge lock is held while it waits. Waiters are not served in order: any send
- *       that finds room takes it.
+ *       no room reads the size again with a back-off from {@link #FIRST_PAUSE} to {@link
+ *       #LONGEST_PAUSE}, holding no gauge lock while it pauses. A blocking send waits on its
+ *       caller's thread ({@link #admitNow}), so interrupting the caller stops the wait and nothing
+ *       is sent; an asynchronous one waits on a virtual thread ({@link #admit}), so its caller is
+ *       not blocked. Waiters are not served in order: any send that finds room takes it.
  *   <li><b>Only new work.</b> {@link TaskSender} asks for admission only on the public sends; the
  *       sends that carry on accepted work (chain steps, callbacks, retries) skip it.
  * </ul>
@@ -95,29 +96,32 @@ final class QueueBounds {
   }
 
   /**
-   * Admits tasks whose routing keys are set: a completed future when every bounded queue they go to
-   * has room now, else a future completed once they all have (a waiting bound), or failed with
-   * {@link QueueFullException} (a rejecting bound, a wait that ran out, more tasks than a bound).
+   * Admits tasks whose routing keys are set, waiting on this thread when a bound waits: returns
+   * once every bounded queue they go to has taken them.
+   *
+   * @throws QueueFullException for a rejecting bound, a wait that ran out, more tasks than a bound
+   * @throws MachineryException when interrupted while waiting (nothing was admitted), or when the
+   *     broker cannot count
+   */
+  void admitNow(List<Signature> tasks) {
+    Map<Gauge, Integer> wanted = wanted(tasks);
+    if (!wanted.isEmpty() && mustWait(wanted)) {
+      awaitRoom(wanted);
+    }
+  }
+
+  /**
+   * Admits tasks whose routing keys are set without blocking the caller beyond one reading of a
+   * queue's size: a completed future when every bounded queue they go to has room now, else a
+   * future completed once they all have (a waiting bound, on a virtual thread), or failed as {@link
+   * #admitNow} throws. Once it waits, the send happens when room appears or fails after the longest
+   * wait: cancelling the caller's future does not stop it.
    */
   CompletableFuture<Void> admit(List<Signature> tasks) {
-    Map<Gauge, Integer> wanted = new LinkedHashMap<>();
-    for (Signature task : tasks) {
-      Gauge gauge = gauges.get(broker.queueFor(task.routingKey()));
-      if (gauge != null) {
-        wanted.merge(gauge, 1, Integer::sum);
-      }
-    }
-    if (wanted.isEmpty()) {
-      return CompletableFuture.completedFuture(null);
-    }
+    Map<Gauge, Integer> wanted = wanted(tasks);
     try {
-      Refusal refusal = tryTake(wanted);
-      if (refusal == null) {
+      if (wanted.isEmpty() || !mustWait(wanted)) {
         return CompletableFuture.completedFuture(null);
-      }
-      if (refusal.gauge.bound.whenFull() == QueueBound.WhenFull.REJECT
-          || refusal.tasks > refusal.gauge.bound.maxPending()) {
-        return CompletableFuture.failedFuture(refusal.toException(Duration.ZERO));
       }
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
@@ -135,6 +139,35 @@ final class QueueBounds {
               }
             });
     return admitted;
+  }
+
+  /** How many of the tasks go to each bounded queue. */
+  private Map<Gauge, Integer> wanted(List<Signature> tasks) {
+    Map<Gauge, Integer> wanted = new LinkedHashMap<>();
+    for (Signature task : tasks) {
+      Gauge gauge = gauges.get(broker.queueFor(task.routingKey()));
+      if (gauge != null) {
+        wanted.merge(gauge, 1, Integer::sum);
+      }
+    }
+    return wanted;
+  }
+
+  /**
+   * Takes room now: false when taken, true when the send must wait for it.
+   *
+   * @throws QueueFullException when it must not wait: a rejecting bound, or more tasks than a bound
+   */
+  private boolean mustWait(Map<Gauge, Integer> wanted) {
+    Refusal refusal = tryTake(wanted);
+    if (refusal == null) {
+      return false;
+    }
+    if (refusal.gauge.bound.whenFull() == QueueBound.WhenFull.REJECT
+        || refusal.tasks > refusal.gauge.bound.maxPending()) {
+      throw refusal.toException(Duration.ZERO);
+    }
+    return true;
   }
 
   private void awaitRoom(Map<Gauge, Integer> wanted) {
@@ -161,20 +194,32 @@ final class QueueBounds {
     }
   }
 
-  /** Takes room in every queue, or in none: null when taken, else the first queue without room. */
+  /**
+   * Takes room in every queue, or in none: null when taken, else the first queue without room. A
+   * reading that fails gives back what was taken, and throws.
+   */
   private @Nullable Refusal tryTake(Map<Gauge, Integer> wanted) {
     List<Map.Entry<Gauge, Integer>> taken = new ArrayList<>(wanted.size());
-    for (Map.Entry<Gauge, Integer> want : wanted.entrySet()) {
-      long counted = want.getKey().take(want.getValue(), this);
-      if (counted >= 0) {
-        for (Map.Entry<Gauge, Integer> back : taken) {
-          back.getKey().giveBack(back.getValue());
+    try {
+      for (Map.Entry<Gauge, Integer> want : wanted.entrySet()) {
+        long counted = want.getKey().take(want.getValue(), this);
+        if (counted >= 0) {
+          giveBack(taken);
+          return new Refusal(want.getKey(), counted, want.getValue());
         }
-        return new Refusal(want.getKey(), counted, want.getValue());
+        taken.add(want);
       }
-      taken.add(want);
+      return null;
+    } catch (RuntimeException e) {
+      giveBack(taken);
+      throw e;
     }
-    return null;
+  }
+
+  private static void giveBack(List<Map.Entry<Gauge, Integer>> taken) {
+    for (Map.Entry<Gauge, Integer> back : taken) {
+      back.getKey().giveBack(back.getValue());
+    }
   }
 
   private long count(String queue) {

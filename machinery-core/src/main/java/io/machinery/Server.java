@@ -339,7 +339,7 @@ public final class Server implements AutoCloseable {
    *     error: ..." (others may have been sent: a {@link TaskListener} is told of each task)
    */
   public List<AsyncResult> sendTasks(List<Signature> signatures) {
-    return TaskSender.await(sendTasksAsync(signatures));
+    return signatures.isEmpty() ? List.of() : sender.sendAll(signatures);
   }
 
   /**

@@ -90,9 +90,24 @@ final class TaskSender {
         broker.writeOrder().isPresent() && broker.writeOrder().equals(backend.writeOrder());
   }
 
+  /** How a send is admitted into bounded queues ({@link QueueBounds}). */
+  private enum Admission {
+    /** Not bounded: it carries on accepted work. */
+    NONE,
+    /** Waits for room on the caller's thread: a blocking send. */
+    ON_CALLER,
+    /** Waits for room on a virtual thread: an asynchronous send. */
+    ASIDE
+  }
+
   /** Sends one task and waits until it is stored and published; see {@link #sendAsync}. */
   AsyncResult send(Signature signature) {
-    return await(sendAsync(List.of(signature))).get(0);
+    return await(sendAsync(List.of(signature), true, Admission.ON_CALLER)).get(0);
+  }
+
+  /** Sends tasks and waits until all are stored and published; see {@link #sendAsync}. */
+  List<AsyncResult> sendAll(List<Signature> signatures) {
+    return await(sendAsync(signatures, true, Admission.ON_CALLER));
   }
 
   /**
@@ -101,7 +116,7 @@ final class TaskSender {
    * workflow half-way.
    */
   AsyncResult sendFollowUp(Signature signature) {
-    return await(sendAsync(List.of(signature), true, false)).get(0);
+    return await(sendAsync(List.of(signature), true, Admission.NONE)).get(0);
   }
 
   /**
@@ -112,7 +127,7 @@ final class TaskSender {
    * again), not in the retry, which would leave the task at RETRY with nothing in flight.
    */
   AsyncResult resend(Signature received) {
-    return await(sendAsync(List.of(received), false, false)).get(0);
+    return await(sendAsync(List.of(received), false, Admission.NONE)).get(0);
   }
 
   /**
@@ -122,11 +137,11 @@ final class TaskSender {
    * future completes when all are stored and published.
    */
   CompletableFuture<List<AsyncResult>> sendAsync(List<Signature> signatures) {
-    return sendAsync(signatures, true, true);
+    return sendAsync(signatures, true, Admission.ASIDE);
   }
 
   private CompletableFuture<List<AsyncResult>> sendAsync(
-      List<Signature> signatures, boolean check, boolean bounded) {
+      List<Signature> signatures, boolean check, Admission admission) {
     List<Prepared> prepared = new ArrayList<>(signatures.size());
     try {
       for (Signature signature : signatures) {
@@ -136,7 +151,9 @@ final class TaskSender {
       notSent(prepared, e); // the tasks prepared so far were announced to listeners
       throw e;
     }
-    if (bounded && bounds != null) {
+    if (admission == Admission.ON_CALLER) {
+      admit(prepared);
+    } else if (admission == Admission.ASIDE && bounds != null) {
       CompletableFuture<Void> admitted = bounds.admit(signaturesOf(prepared));
       if (!admitted.isDone() || admitted.isCompletedExceptionally()) {
         return admitted
@@ -166,7 +183,7 @@ final class TaskSender {
       return;
     }
     try {
-      await(bounds.admit(signaturesOf(prepared)));
+      bounds.admitNow(signaturesOf(prepared));
     } catch (RuntimeException e) {
       notSent(prepared, e);
       throw e;

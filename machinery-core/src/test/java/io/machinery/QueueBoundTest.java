@@ -167,6 +167,37 @@ class QueueBoundTest {
   }
 
   @Test
+  void interruptingABlockingSendThatWaitsForRoomSendsNothing() throws Exception {
+    Server server = server(QueueBound.waitFor("", 1, Duration.ofMinutes(5)));
+    server.sendTask(Signature.create("noop"));
+    Signature second = Signature.create("noop");
+    List<Throwable> thrown = new CopyOnWriteArrayList<>();
+    Thread sender =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    server.sendTask(second);
+                  } catch (RuntimeException e) {
+                    thrown.add(e);
+                  }
+                });
+    // the only timed wait on the way is the pause between two readings of the full queue
+    await().atMost(TIMEOUT).until(() -> sender.getState() == Thread.State.TIMED_WAITING);
+
+    sender.interrupt();
+    sender.join(TIMEOUT.toMillis());
+
+    assertThat(thrown).hasSize(1);
+    assertThat(thrown.get(0))
+        .isInstanceOf(MachineryException.class)
+        .hasMessage("interrupted while waiting for room in queue 'bounded'");
+    assertThat(notSent).containsExactly(second.uuid());
+    assertThat(backend.getState(second.uuid())).isEmpty();
+    assertThat(inspector.pendingCount("")).isEqualTo(1);
+  }
+
+  @Test
   void aWaitingSendGivesUpAfterItsLongestWait() {
     Duration longest = Duration.ofMillis(50);
     Server server = server(QueueBound.waitFor("", 1, longest));
