@@ -98,7 +98,7 @@ public final class OutsideBenchmark {
                   + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--idle-warmup K] [--async-window W] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + " [--amqp URL] [--rabbit-pid P]"
-                  + "; systems also java-async, java-batch (other producers, same worker), java-before, java-async-before, java-batch-before,"
+                  + "; systems also java-async, java-batch, java-bounded (other producers, same worker), java-before, java-async-before, java-batch-before,"
                   + " java-amqp, go-machinery-amqp (AMQP broker, Redis backend), java-amqp-before");
           return;
         }
@@ -220,7 +220,9 @@ public final class OutsideBenchmark {
       for (int round = 1; round <= rounds; round++) {
         for (String system : systems) {
           for (int c : concurrencies) {
-            if ((system.startsWith("java-async") || system.startsWith("java-batch"))
+            if ((system.startsWith("java-async")
+                    || system.startsWith("java-batch")
+                    || system.startsWith("java-bounded"))
                 && c != senderRowConcurrency()) {
               continue; // other producers, the same worker: one row is enough
             }

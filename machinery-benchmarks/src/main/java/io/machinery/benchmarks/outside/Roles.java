@@ -11,6 +11,7 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.machinery.Arg;
+import io.machinery.QueueBound;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
@@ -45,16 +46,21 @@ import java.util.concurrent.atomic.AtomicReference;
  * into the idle worker). Each prints JSON lines on stdout, with the same fields as {@code
  * machinery-benchmarks/go}. Systems: {@code java} (Machinery for Java, Redis broker + Redis
  * backend; {@code java-async} and {@code java-batch} send with {@code sendTaskAsync} and {@code
- * sendTasks} of {@value #BATCH}; {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and
- * {@code lettuce} (a bare Lettuce program doing the least a reliable Redis queue does per task:
- * RPUSH to send; LMOVE into a processing list, SET of the result, LREM as the ack to drain, C loops
- * on one shared asynchronous connection).
+ * sendTasks} of {@value #BATCH}; {@code java-bounded} sends one by one as {@code java} with a
+ * {@link QueueBound} of {@value #BOUND} on the queue, which it never reaches, so the row shows what
+ * keeping the count costs; {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code
+ * lettuce} (a bare Lettuce program doing the least a reliable Redis queue does per task: RPUSH to
+ * send; LMOVE into a processing list, SET of the result, LREM as the ack to drain, C loops on one
+ * shared asynchronous connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
 final class Roles {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final int RESULTS_EXPIRE_IN = 600;
+
+  /** The {@code java-bounded} producer's bound on its queue: far above any run's tasks. */
+  static final long BOUND = 1_000_000_000L;
 
   private final Options o;
 
@@ -80,7 +86,7 @@ final class Roles {
 
   void run() throws Exception {
     switch (o.system()) {
-      case "java", "java-async", "java-batch", "java-amqp" -> {
+      case "java", "java-async", "java-batch", "java-bounded", "java-amqp" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
@@ -109,7 +115,7 @@ final class Roles {
           throw new IllegalArgumentException(
               "unknown system "
                   + o.system()
-                  + " (java, java-async, java-batch, java-amqp, lettuce)");
+                  + " (java, java-async, java-batch, java-bounded, java-amqp, lettuce)");
     }
   }
 
@@ -126,11 +132,15 @@ final class Roles {
       builder.amqp(amqpConfig(o.queue(), o.concurrency()));
     }
     Config config = builder.build();
-    return Server.builder()
-        .config(config)
-        .broker(amqp ? AmqpBroker.create(config) : RedisBroker.create(config))
-        .backend(RedisBackend.create(config))
-        .build();
+    Server.Builder server =
+        Server.builder()
+            .config(config)
+            .broker(amqp ? AmqpBroker.create(config) : RedisBroker.create(config))
+            .backend(RedisBackend.create(config));
+    if (o.system().equals("java-bounded")) {
+      server.bound(QueueBound.reject(o.queue(), BOUND)); // never reached: what the count costs
+    }
+    return server.build();
   }
 
   /**

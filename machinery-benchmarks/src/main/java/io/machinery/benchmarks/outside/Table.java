@@ -141,6 +141,7 @@ final class Table {
       case "java" -> "Machinery for Java";
       case "java-async" -> "Machinery for Java, sendTaskAsync";
       case "java-batch" -> "Machinery for Java, sendTasks (" + Roles.BATCH + " a call)";
+      case "java-bounded" -> "Machinery for Java, sendTask to a bounded queue";
       case "java-before" -> "Machinery for Java (before)";
       case "java-async-before" -> "Machinery for Java, sendTaskAsync (before)";
       case "java-batch-before" ->
