@@ -34,20 +34,34 @@ public final class QueueFullException extends MachineryException {
    */
   public QueueFullException(
       String queue, long pending, long maxPending, int tasks, Duration waited) {
-    super(
-        "queue '"
-            + queue
-            + "' is full: "
-            + pending
-            + " tasks waiting, bound "
-            + maxPending
-            + (tasks == 1 ? "" : ", no room for " + tasks + " tasks at once")
-            + (waited.isZero() ? "" : ", after waiting " + waited.toMillis() + " ms for room")
-            + " (QueueBound); nothing was sent");
+    super(message(queue, pending, maxPending, tasks, waited));
     this.queue = queue;
     this.pending = pending;
     this.maxPending = maxPending;
     this.waited = waited;
+  }
+
+  private static String message(
+      String queue, long pending, long maxPending, int tasks, Duration waited) {
+    if (tasks > maxPending) {
+      return "queue '"
+          + queue
+          + "' is bounded at "
+          + maxPending
+          + " waiting tasks: "
+          + tasks
+          + " tasks sent at once can never fit (QueueBound); nothing was sent";
+    }
+    return "queue '"
+        + queue
+        + "' is full: "
+        + pending
+        + (pending == 1 ? " task" : " tasks")
+        + " waiting, bound "
+        + maxPending
+        + (tasks == 1 ? "" : ", no room for " + tasks + " tasks at once")
+        + (waited.isZero() ? "" : ", after waiting " + waited.toMillis() + " ms for room")
+        + " (QueueBound); nothing was sent";
   }
 
   /**

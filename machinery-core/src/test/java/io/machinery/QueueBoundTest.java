@@ -139,7 +139,10 @@ class QueueBoundTest {
     Server server = server(QueueBound.waitFor("", 2, Duration.ofMinutes(5)));
 
     assertThatThrownBy(() -> server.sendTasks(tasks(3)))
-        .isInstanceOfSatisfying(QueueFullException.class, e -> assertThat(e.waited()).isZero());
+        .isInstanceOfSatisfying(QueueFullException.class, e -> assertThat(e.waited()).isZero())
+        .hasMessage(
+            "queue 'bounded' is bounded at 2 waiting tasks: 3 tasks sent at once can never fit"
+                + " (QueueBound); nothing was sent");
   }
 
   @Test
