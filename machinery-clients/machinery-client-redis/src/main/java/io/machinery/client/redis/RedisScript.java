@@ -73,6 +73,11 @@ public final class RedisScript {
     return sha1;
   }
 
+  /** Whether the next call goes by SHA-1 ({@code EVALSHA}) rather than with the script. */
+  boolean goesBySha1() {
+    return cached;
+  }
+
   /**
    * Runs the script. All {@code keys} must share one cluster slot. The future completes on a
    * Lettuce I/O thread; do not block in its callbacks.

@@ -67,6 +67,37 @@ class RedisSessionIT {
   }
 
   /**
+   * A script sends itself ({@code EVAL}) until the server has answered a call, and a reply that is
+   * the script's own error counts as an answer (the server compiled and ran it), so a script whose
+   * calls mostly fail still goes by SHA-1; after a {@code NOSCRIPT} it sends itself again until
+   * answered.
+   */
+  @Test
+  void aScriptsOwnErrorReplyCountsAsTheServerHoldingIt() {
+    try (RedisSession session =
+        RedisSession.open(TestEndpoints.redisUrl(), config(TestEndpoints.redisUrl()))) {
+      String marker = UUID.randomUUID().toString();
+      RedisScript failing =
+          RedisScript.of(
+              "fail-" + marker,
+              "return redis.error_reply('no such group " + marker + "')",
+              ScriptOutputType.STATUS);
+      String[] keys = {"session_it_" + marker};
+      assertThat(failing.goesBySha1()).isFalse();
+
+      assertThatThrownBy(() -> session.await(failing.run(session.commands(), keys)))
+          .hasMessageContaining("no such group " + marker);
+      assertThat(failing.goesBySha1()).as("after the script's own error").isTrue();
+
+      session.await(session.commands().scriptFlush());
+      assertThatThrownBy(() -> session.await(failing.run(session.commands(), keys)))
+          .as("NOSCRIPT, then EVAL, then the script's error")
+          .hasMessageContaining("no such group " + marker);
+      assertThat(failing.goesBySha1()).isTrue();
+    }
+  }
+
+  /**
    * Bursts of calls to scripts the server has not seen, a few microseconds apart, are applied in
    * call order (see RedisScript's notes). Falling back to EVAL per call (a call that found the
    * script cached overtook an earlier call's EVAL), this test failed three runs in three both with
