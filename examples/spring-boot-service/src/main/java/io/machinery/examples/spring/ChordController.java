@@ -4,6 +4,7 @@ import io.machinery.Arg;
 import io.machinery.Chord;
 import io.machinery.ChordAsyncResult;
 import io.machinery.Group;
+import io.machinery.QueueFullException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskState;
@@ -12,7 +13,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.jspecify.annotations.Nullable;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
 import org.springframework.http.ResponseEntity;
+import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
@@ -28,6 +32,9 @@ import org.springframework.web.bind.annotation.RestController;
 @RestController
 class ChordController {
   static final int MAX_PAIRS = 100;
+
+  /** What a client refused because the queue is full is told to wait before it tries again. */
+  static final long RETRY_AFTER_SECONDS = 5;
 
   private final Server server;
 
@@ -78,6 +85,17 @@ class ChordController {
     return ResponseEntity.accepted()
         .location(URI.create("/chords/" + id))
         .body(new ChordView(id, "PENDING", null, null));
+  }
+
+  /**
+   * The queue is full ({@code machinery.bounds} in application.yml): nothing was sent, and the
+   * client is told to try again later.
+   */
+  @ExceptionHandler(QueueFullException.class)
+  ResponseEntity<ChordView> queueFull(QueueFullException e) {
+    return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
+        .header(HttpHeaders.RETRY_AFTER, Long.toString(RETRY_AFTER_SECONDS))
+        .body(new ChordView("", "REJECTED", null, e.getMessage()));
   }
 
   @GetMapping("/chords/{id}")
