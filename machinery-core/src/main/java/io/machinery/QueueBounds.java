@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 
@@ -21,16 +22,19 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li><b>A count kept per sender, read again when stale or when the queue looks full.</b> Each
  *       bounded queue has a {@link Gauge}: the last reading of its size ({@link
- *       Inspector#pendingCount}, one round trip) and how many tasks this server admitted since. A
- *       send is admitted when reading + admitted since + its tasks fit the bound. The reading is
- *       taken again when it is older than {@link QueueBound#recountEvery()}, and whenever the queue
- *       looks full, so a queue that workers drained admits again at the next send (a refused send
- *       costs one round trip, as a send does). Between readings the sender's own sends are counted
- *       and the workers' takes are not, so the estimate errs high. It errs low only by sends that
- *       were admitted but had not reached the broker when it was read, and by other processes'
- *       sends within one interval: by that much several senders can overshoot the bound. An exact
- *       bound would need the check and the push in one broker operation on every broker, and the
- *       count is a guard against runaway growth, not an invariant.
+ *       Inspector#pendingCount}, one round trip) and what this server sent around it. A send is
+ *       admitted when the estimate below plus its tasks fit the bound. The reading is taken again
+ *       when it is older than {@link QueueBound#recountEvery()}, and whenever the queue looks full,
+ *       so a queue that workers drained admits again at the next send (a refused send costs one
+ *       round trip, as a send does). The estimate is the reading, plus this server's sends that
+ *       were in flight when it was taken (admitted, not yet landed: {@link Admitted}), plus its
+ *       sends admitted since. The workers' takes are not counted between readings, and a send that
+ *       landed just before the broker counted is counted twice, so the estimate errs high, never
+ *       low, for this server's own sends: one server alone never takes a queue past its bound,
+ *       however many threads send through it. Other processes' sends within one interval are what
+ *       several senders can overshoot it by. An exact bound would need the check and the push in
+ *       one broker operation on every broker, and the count is a guard against runaway growth, not
+ *       an invariant.
  *   <li><b>All or nothing.</b> A send of several tasks (a batch, a group) is admitted only when
  *       every queue it touches has room for its tasks there; a queue admitted before a later one
  *       refused gets its room back.
@@ -103,11 +107,15 @@ final class QueueBounds {
    * @throws MachineryException when interrupted while waiting (nothing was admitted), or when the
    *     broker cannot count
    */
-  void admitNow(List<Signature> tasks) {
+  Admitted admitNow(List<Signature> tasks) {
     Map<Gauge, Integer> wanted = wanted(tasks);
-    if (!wanted.isEmpty() && mustWait(wanted)) {
+    if (wanted.isEmpty()) {
+      return Admitted.NOTHING;
+    }
+    if (mustWait(wanted)) {
       awaitRoom(wanted);
     }
+    return new Admitted(wanted);
   }
 
   /**
@@ -117,23 +125,26 @@ final class QueueBounds {
    * #admitNow} throws. Once it waits, the send happens when room appears or fails after the longest
    * wait: cancelling the caller's future does not stop it.
    */
-  CompletableFuture<Void> admit(List<Signature> tasks) {
+  CompletableFuture<Admitted> admit(List<Signature> tasks) {
     Map<Gauge, Integer> wanted = wanted(tasks);
+    if (wanted.isEmpty()) {
+      return CompletableFuture.completedFuture(Admitted.NOTHING);
+    }
     try {
-      if (wanted.isEmpty() || !mustWait(wanted)) {
-        return CompletableFuture.completedFuture(null);
+      if (!mustWait(wanted)) {
+        return CompletableFuture.completedFuture(new Admitted(wanted));
       }
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
-    CompletableFuture<Void> admitted = new CompletableFuture<>();
+    CompletableFuture<Admitted> admitted = new CompletableFuture<>();
     Thread.ofVirtual()
         .name("machinery-queue-bound")
         .start(
             () -> {
               try {
                 awaitRoom(wanted);
-                admitted.complete(null);
+                admitted.complete(new Admitted(wanted));
               } catch (Throwable e) {
                 admitted.completeExceptionally(e);
               }
@@ -226,6 +237,34 @@ final class QueueBounds {
     return inspector.pendingCount(queue);
   }
 
+  /**
+   * Room taken in bounded queues by one send, to be told when the send has landed or failed ({@link
+   * #landed}): until then its tasks count on top of any reading of the queues' sizes.
+   */
+  static final class Admitted {
+    /** A send to no bounded queue. */
+    static final Admitted NOTHING = new Admitted(Map.of());
+
+    private final Map<Gauge, Integer> taken;
+
+    private Admitted(Map<Gauge, Integer> taken) {
+      this.taken = taken;
+    }
+
+    /** Whether the send took room in a bounded queue (and must tell {@link #landed}). */
+    boolean tookRoom() {
+      return !taken.isEmpty();
+    }
+
+    /**
+     * The send has reached the broker, or failed: a reading of the queues' sizes shows it from now
+     * on. Lock-free (it runs on a client's I/O thread, which may be what a reading waits for).
+     */
+    void landed() {
+      taken.forEach(Gauge::landed);
+    }
+  }
+
   /** A queue without room for a send's tasks. */
   private record Refusal(Gauge gauge, long counted, int tasks) {
     QueueFullException toException(Duration waited) {
@@ -239,7 +278,15 @@ final class QueueBounds {
     final QueueBound bound;
     private final long recountNanos;
     private final ReentrantLock lock = new ReentrantLock();
+
+    /** This server's sends admitted here that have not landed yet (see {@link Admitted}). */
+    private final AtomicLong inFlight = new AtomicLong();
+
     private long reading;
+
+    /** {@link #inFlight} just before the last reading: those sends may be missing from it. */
+    private long inFlightAtRead;
+
     private long admittedSince;
     private long readAt;
     private boolean read;
@@ -260,31 +307,48 @@ final class QueueBounds {
       lock.lock();
       try {
         long age = System.nanoTime() - readAt;
-        boolean fits = read && reading + admittedSince + tasks <= bound.maxPending();
+        boolean fits = read && estimate() + tasks <= bound.maxPending();
         if (!fits || age >= recountNanos) {
+          long unlanded = inFlight.get();
           reading = owner.count(queue);
+          inFlightAtRead = unlanded;
           admittedSince = 0;
           readAt = System.nanoTime();
           read = true;
         }
-        long counted = reading + admittedSince;
+        long counted = estimate();
         if (counted + tasks > bound.maxPending()) {
           return counted;
         }
         admittedSince += tasks;
+        inFlight.addAndGet(tasks);
         return -1;
       } finally {
         lock.unlock();
       }
     }
 
+    /**
+     * The last reading, the sends that may have been missing from it (in flight when it was taken:
+     * one that landed before the broker counted is counted twice, which errs high until the next
+     * reading), and the sends admitted since.
+     */
+    private long estimate() {
+      return reading + inFlightAtRead + admittedSince;
+    }
+
     void giveBack(int tasks) {
       lock.lock();
       try {
         admittedSince = Math.max(0, admittedSince - tasks);
+        inFlight.addAndGet(-tasks);
       } finally {
         lock.unlock();
       }
+    }
+
+    void landed(int tasks) {
+      inFlight.addAndGet(-tasks);
     }
   }
 }

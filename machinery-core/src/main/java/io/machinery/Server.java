@@ -387,19 +387,23 @@ public final class Server implements AutoCloseable {
       sender.notSent(members, e); // the members prepared so far were announced to listeners
       throw e;
     }
-    sender.admit(members);
+    QueueBounds.Admitted admitted = sender.admit(members);
     try {
       try {
-        backend.initGroup(group.groupUuid(), group.taskUuids());
+        try {
+          backend.initGroup(group.groupUuid(), group.taskUuids());
+        } catch (RuntimeException e) {
+          throw new MachineryException("Init group error: " + e.getMessage(), e);
+        }
+        sender.storePendingAll(members);
       } catch (RuntimeException e) {
-        throw new MachineryException("Init group error: " + e.getMessage(), e);
+        sender.notSent(members, e);
+        throw e;
       }
-      sender.storePendingAll(members);
-    } catch (RuntimeException e) {
-      sender.notSent(members, e);
-      throw e;
+      sender.publishAll(members, sendConcurrency);
+    } finally {
+      admitted.landed();
     }
-    sender.publishAll(members, sendConcurrency);
     List<AsyncResult> results = new ArrayList<>(members.size());
     for (TaskSender.Prepared member : members) {
       results.add(new AsyncResult(member.signature(), backend));
@@ -916,10 +920,11 @@ public final class Server implements AutoCloseable {
      * <p>How the count is kept: this server reads the queue's size from the broker's {@link
      * io.machinery.spi.Inspector#pendingCount} (one round trip) at its first send there, again when
      * that reading is older than {@link QueueBound#recountEvery()} (default 100 ms), and again when
-     * the queue looks full; in between it adds its own sends to the reading. So a server that waits
-     * for each send never takes the queue past the bound alone; its sends still in flight when it
-     * reads the size again, and what other processes send to the same queue within one {@code
-     * recountEvery}, can overshoot it by their number. Delayed tasks count once they are due.
+     * the queue looks full; on top of the reading it counts its own sends that were still in flight
+     * when it was taken and those it admitted since. So one server alone never takes the queue past
+     * the bound, however many threads send through it; what other processes send to the same queue
+     * within one {@code recountEvery} can overshoot it by that much. Delayed tasks count once they
+     * are due.
      *
      * @param value the bound
      * @return this builder

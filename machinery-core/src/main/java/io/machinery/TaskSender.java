@@ -152,38 +152,59 @@ final class TaskSender {
       throw e;
     }
     if (admission == Admission.ON_CALLER) {
-      admit(prepared);
-    } else if (admission == Admission.ASIDE && bounds != null) {
-      CompletableFuture<Void> admitted = bounds.admit(signaturesOf(prepared));
+      return sendAdmitted(prepared, admit(prepared));
+    }
+    if (admission == Admission.ASIDE && bounds != null) {
+      CompletableFuture<QueueBounds.Admitted> admitted = bounds.admit(signaturesOf(prepared));
       if (!admitted.isDone() || admitted.isCompletedExceptionally()) {
         return admitted
             .handle(
-                (ok, error) -> {
+                (taken, error) -> {
                   if (error != null) {
                     RuntimeException why = asRuntime(cause(error));
                     notSent(prepared, why);
                     throw why;
                   }
-                  return prepared;
+                  return taken;
                 })
-            .thenCompose(this::sendPrepared);
+            .thenCompose(taken -> sendAdmitted(prepared, taken));
       }
+      return sendAdmitted(prepared, admitted.join());
     }
     return sendPrepared(prepared);
+  }
+
+  /** Sends admitted tasks and tells the bounds when the send has landed or failed. */
+  private CompletableFuture<List<AsyncResult>> sendAdmitted(
+      List<Prepared> prepared, QueueBounds.Admitted taken) {
+    if (!taken.tookRoom()) {
+      return sendPrepared(prepared);
+    }
+    CompletableFuture<List<AsyncResult>> sent;
+    try {
+      sent = sendPrepared(prepared);
+    } catch (RuntimeException e) {
+      taken.landed();
+      throw e;
+    }
+    sent.whenComplete((ok, error) -> taken.landed());
+    return sent;
   }
 
   /**
    * Admits new tasks into their bounded queues, waiting on this thread when a bound waits; see
    * {@link QueueBounds}. Listeners are told of tasks refused.
    *
+   * @return the room taken, to be told when the tasks have landed ({@link
+   *     QueueBounds.Admitted#landed})
    * @throws QueueFullException when a queue has no room
    */
-  void admit(List<Prepared> prepared) {
+  QueueBounds.Admitted admit(List<Prepared> prepared) {
     if (bounds == null) {
-      return;
+      return QueueBounds.Admitted.NOTHING;
     }
     try {
-      bounds.admitNow(signaturesOf(prepared));
+      return bounds.admitNow(signaturesOf(prepared));
     } catch (RuntimeException e) {
       notSent(prepared, e);
       throw e;
