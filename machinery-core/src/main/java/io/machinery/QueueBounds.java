@@ -42,8 +42,9 @@ import org.jspecify.annotations.Nullable;
  *       no room reads the size again with a back-off from {@link #FIRST_PAUSE} to {@link
  *       #LONGEST_PAUSE}, holding no gauge lock while it pauses. A blocking send waits on its
  *       caller's thread ({@link #admitNow}), so interrupting the caller stops the wait and nothing
- *       is sent; an asynchronous one waits on a virtual thread ({@link #admit}), so its caller is
- *       not blocked. Waiters are not served in order: any send that finds room takes it.
+ *       is sent; an asynchronous one ({@link #admit}) reads and waits on a virtual thread, so its
+ *       caller is never blocked, not even for a reading. Waiters are not served in order: any send
+ *       that finds room takes it.
  *   <li><b>Only new work.</b> {@link TaskSender} asks for admission only on the public sends; the
  *       sends that carry on accepted work (chain steps, callbacks, retries) skip it.
  * </ul>
@@ -109,9 +110,10 @@ final class QueueBounds {
    */
   Admitted admitNow(List<Signature> tasks) {
     Map<Gauge, Integer> wanted = wanted(tasks);
-    if (wanted.isEmpty()) {
-      return Admitted.NOTHING;
-    }
+    return wanted.isEmpty() ? Admitted.NOTHING : admitNow(wanted);
+  }
+
+  private Admitted admitNow(Map<Gauge, Integer> wanted) {
     if (mustWait(wanted)) {
       awaitRoom(wanted);
     }
@@ -119,23 +121,20 @@ final class QueueBounds {
   }
 
   /**
-   * Admits tasks whose routing keys are set without blocking the caller beyond one reading of a
-   * queue's size: a completed future when every bounded queue they go to has room now, else a
-   * future completed once they all have (a waiting bound, on a virtual thread), or failed as {@link
-   * #admitNow} throws. Once it waits, the send happens when room appears or fails after the longest
-   * wait: cancelling the caller's future does not stop it.
+   * Admits tasks whose routing keys are set without blocking the caller: a completed future when
+   * every bounded queue they go to has room by its last reading, else a future completed on a
+   * virtual thread, which reads the sizes and admits, waits or refuses as {@link #admitNow} does.
+   * The caller's thread never reads a size, so a send made from a client's I/O thread (a callback
+   * of another send's future) cannot stall that thread. Once it waits, the send happens when room
+   * appears or fails after the longest wait: cancelling the caller's future does not stop it.
    */
   CompletableFuture<Admitted> admit(List<Signature> tasks) {
     Map<Gauge, Integer> wanted = wanted(tasks);
     if (wanted.isEmpty()) {
       return CompletableFuture.completedFuture(Admitted.NOTHING);
     }
-    try {
-      if (!mustWait(wanted)) {
-        return CompletableFuture.completedFuture(new Admitted(wanted));
-      }
-    } catch (RuntimeException e) {
-      return CompletableFuture.failedFuture(e);
+    if (tryTake(wanted, false) == null) {
+      return CompletableFuture.completedFuture(new Admitted(wanted));
     }
     CompletableFuture<Admitted> admitted = new CompletableFuture<>();
     Thread.ofVirtual()
@@ -143,8 +142,7 @@ final class QueueBounds {
         .start(
             () -> {
               try {
-                awaitRoom(wanted);
-                admitted.complete(new Admitted(wanted));
+                admitted.complete(admitNow(wanted));
               } catch (Throwable e) {
                 admitted.completeExceptionally(e);
               }
@@ -170,7 +168,7 @@ final class QueueBounds {
    * @throws QueueFullException when it must not wait: a rejecting bound, or more tasks than a bound
    */
   private boolean mustWait(Map<Gauge, Integer> wanted) {
-    Refusal refusal = tryTake(wanted);
+    Refusal refusal = tryTake(wanted, true);
     if (refusal == null) {
       return false;
     }
@@ -185,7 +183,7 @@ final class QueueBounds {
     long start = System.nanoTime();
     long pause = FIRST_PAUSE.toNanos();
     while (true) {
-      Refusal refusal = tryTake(wanted);
+      Refusal refusal = tryTake(wanted, true);
       if (refusal == null) {
         return;
       }
@@ -206,15 +204,16 @@ final class QueueBounds {
   }
 
   /**
-   * Takes room in every queue, or in none: null when taken, else the first queue without room. A
-   * reading that fails gives back what was taken, and throws.
+   * Takes room in every queue, or in none: null when taken, else the first queue without room (its
+   * count {@link Gauge#UNREAD} when a reading was due and {@code mayRead} is false). A reading that
+   * fails gives back what was taken, and throws.
    */
-  private @Nullable Refusal tryTake(Map<Gauge, Integer> wanted) {
+  private @Nullable Refusal tryTake(Map<Gauge, Integer> wanted, boolean mayRead) {
     List<Map.Entry<Gauge, Integer>> taken = new ArrayList<>(wanted.size());
     try {
       for (Map.Entry<Gauge, Integer> want : wanted.entrySet()) {
-        long counted = want.getKey().take(want.getValue(), this);
-        if (counted >= 0) {
+        long counted = want.getKey().take(want.getValue(), mayRead ? this : null);
+        if (counted >= 0 || counted == Gauge.UNREAD) {
           giveBack(taken);
           return new Refusal(want.getKey(), counted, want.getValue());
         }
@@ -274,6 +273,9 @@ final class QueueBounds {
 
   /** What this server knows of one bounded queue's size. */
   private static final class Gauge {
+    /** What {@link #take} returns when it had to read the size and had no reader. */
+    static final long UNREAD = -2;
+
     final String queue;
     final QueueBound bound;
     private final long recountNanos;
@@ -301,16 +303,20 @@ final class QueueBounds {
      * Takes room for {@code tasks}: -1 when taken, else the count that had no room for them. Reads
      * the queue's size when the last reading is stale or the queue looks full, holding this gauge's
      * lock (a {@link ReentrantLock}, which does not pin a virtual thread to its carrier on Java
-     * 21): senders of one queue wait for one reading rather than each sending its own.
+     * 21): senders of one queue wait for one reading rather than each sending its own. Without a
+     * {@code reader} it reads nothing and returns {@link #UNREAD} where it would have read.
      */
-    long take(int tasks, QueueBounds owner) {
+    long take(int tasks, @Nullable QueueBounds reader) {
       lock.lock();
       try {
         long age = System.nanoTime() - readAt;
         boolean fits = read && estimate() + tasks <= bound.maxPending();
         if (!fits || age >= recountNanos) {
+          if (reader == null) {
+            return UNREAD;
+          }
           long unlanded = inFlight.get();
-          reading = owner.count(queue);
+          reading = reader.count(queue);
           inFlightAtRead = unlanded;
           admittedSince = 0;
           readAt = System.nanoTime();

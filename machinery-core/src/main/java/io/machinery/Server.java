@@ -304,8 +304,9 @@ public final class Server implements AutoCloseable {
    * The task is checked and encoded on the caller's thread; the PENDING write and the publish are
    * handed to the clients (Redis, RabbitMQ) without waiting for their answers, so one thread can
    * keep many sends in flight. A component without asynchronous writes (the default of the SPI)
-   * still blocks for its part, and so does the reading of a bounded queue's size ({@link
-   * Builder#bound}: one round trip when the last reading is stale or the queue looks full).
+   * still blocks for its part. A bounded queue ({@link Builder#bound}) never blocks the caller: a
+   * send that needs a fresh reading of its queue's size, or must wait for room, is admitted on a
+   * virtual thread.
    *
    * <p>Bound the sends in flight (a semaphore released as each future completes, for instance): a
    * Redis connection's request queue holds a bounded number of commands (a send is two), past which

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Broker;
 import io.machinery.spi.Inspector;
 import java.time.Clock;
 import java.time.Duration;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -100,12 +102,15 @@ class QueueBoundTest {
     Server server = server(QueueBound.reject("", 1));
     server.sendTask(Signature.create("noop"));
 
-    CompletableFuture<AsyncResult> refused = server.sendTaskAsync(Signature.create("noop"));
+    Signature second = Signature.create("noop");
 
-    assertThat(refused).isCompletedExceptionally();
-    assertThatThrownBy(refused::get)
+    CompletableFuture<AsyncResult> refused = server.sendTaskAsync(second);
+
+    assertThatThrownBy(() -> refused.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
         .isInstanceOf(ExecutionException.class)
         .hasCauseInstanceOf(QueueFullException.class);
+    assertThat(notSent).containsExactly(second.uuid());
+    assertThat(backend.getState(second.uuid())).isEmpty();
   }
 
   @Test
@@ -167,6 +172,95 @@ class QueueBoundTest {
     assertThat(inspector.pending("", 0, 10))
         .extracting(Signature::uuid)
         .containsExactly(second.uuid());
+  }
+
+  /**
+   * A send made from a client's I/O thread must not block it on a reading, so an asynchronous send
+   * reads its queue's size on another thread: here the memory broker's inspector, recording where
+   * it is asked.
+   */
+  @Test
+  void anAsynchronousSendNeverReadsTheQueuesSizeOnTheCallersThread() throws Exception {
+    List<Thread> readers = new CopyOnWriteArrayList<>();
+    Inspector recording = new RecordingInspector(inspector, readers);
+    Broker counting =
+        new DelegatingBroker(broker) {
+          @Override
+          public java.util.Optional<Inspector> inspector() {
+            return java.util.Optional.of(recording);
+          }
+        };
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(counting)
+            .backend(backend)
+            .bound(QueueBound.reject("", 1))
+            .build();
+    closeLast.add(0, server);
+
+    server.sendTaskAsync(Signature.create("noop")).get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    CompletableFuture<AsyncResult> refused = server.sendTaskAsync(Signature.create("noop"));
+
+    assertThatThrownBy(() -> refused.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+        .hasCauseInstanceOf(QueueFullException.class);
+    assertThat(readers).hasSize(2).doesNotContain(Thread.currentThread());
+
+    // a blocking send reads on its caller's thread, which it blocks anyway
+    assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
+        .isInstanceOf(QueueFullException.class);
+    assertThat(readers).hasSize(3).last().isEqualTo(Thread.currentThread());
+  }
+
+  /** An inspector that records which thread asks it for a queue's size. */
+  private record RecordingInspector(Inspector delegate, List<Thread> readers) implements Inspector {
+    @Override
+    public long pendingCount(String queue) {
+      readers.add(Thread.currentThread());
+      return delegate.pendingCount(queue);
+    }
+
+    @Override
+    public List<io.machinery.spi.QueueStats> queues() {
+      return delegate.queues();
+    }
+
+    @Override
+    public io.machinery.spi.QueueStats queue(String queue) {
+      return delegate.queue(queue);
+    }
+
+    @Override
+    public List<Signature> pending(String queue, int offset, int limit) {
+      return delegate.pending(queue, offset, limit);
+    }
+
+    @Override
+    public List<Signature> delayed(String queue, int offset, int limit) {
+      return delegate.delayed(queue, offset, limit);
+    }
+
+    @Override
+    public List<io.machinery.spi.DeadLetterEntry> deadLetters(String queue, int offset, int limit) {
+      return delegate.deadLetters(queue, offset, limit);
+    }
+
+    @Override
+    public int requeueDeadLetters(
+        String queue, java.util.function.Predicate<io.machinery.spi.DeadLetterEntry> which) {
+      return delegate.requeueDeadLetters(queue, which);
+    }
+
+    @Override
+    public int deleteDeadLetters(
+        String queue, java.util.function.Predicate<io.machinery.spi.DeadLetterEntry> which) {
+      return delegate.deleteDeadLetters(queue, which);
+    }
+
+    @Override
+    public long purge(String queue) {
+      return delegate.purge(queue);
+    }
   }
 
   @Test
