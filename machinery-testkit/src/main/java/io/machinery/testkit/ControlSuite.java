@@ -32,6 +32,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -762,6 +763,28 @@ public abstract class ControlSuite {
     }
     assertThatThrownBy(() -> producer.get().sendTask(parked()))
         .isInstanceOf(QueueFullException.class);
+  }
+
+  /**
+   * A send made in another send's callback (on Redis, the client's I/O thread) is refused promptly
+   * when its queue is full: its reading of the queue's size is taken on another thread. Read on the
+   * callback's thread, it would wait for a reply that thread must itself read.
+   */
+  @Test
+  void anAsynchronousSendInAnotherSendsCallbackIsRefusedWithoutStallingIt() throws Exception {
+    Optional<Server> producer = boundedProducer(QueueBound.reject(parkedQueue(), 1));
+    if (producer.isEmpty()) {
+      return;
+    }
+    CompletableFuture<AsyncResult> second =
+        producer
+            .get()
+            .sendTaskAsync(parked())
+            .thenCompose(first -> producer.get().sendTaskAsync(parked()));
+
+    assertThatThrownBy(() -> second.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+        .hasCauseInstanceOf(QueueFullException.class);
+    await().atMost(TIMEOUT).until(() -> parkedCount() == 1);
   }
 
   @Test
