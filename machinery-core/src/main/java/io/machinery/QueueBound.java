@@ -28,9 +28,9 @@ import java.util.Objects;
  *
  * <p>The bound counts the tasks waiting in the queue (its priority bands included), as the broker's
  * {@link io.machinery.spi.Inspector#pendingCount} reads them; delayed tasks join the count when
- * they become due, and running ones are not counted. It is a soft bound: see {@link
- * Server.Builder#bound(QueueBound)} for how the count is kept and by how much several senders can
- * overshoot it.
+ * they become due, and running ones are not counted. One server never takes the queue past the
+ * bound; several servers bounding the same queue can overshoot it a little: see {@link
+ * Server.Builder#bound(QueueBound)} for how the count is kept and by how much.
  */
 public final class QueueBound {
   /** What a send does when the queue has no room for it. */
