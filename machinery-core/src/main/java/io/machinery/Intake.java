@@ -29,8 +29,10 @@ import org.slf4j.LoggerFactory;
  *       shutdown goes back at once, uncounted. A run that ended in FAILURE is acknowledged, as in
  *       Go, or, with {@code keepFailedTasks}, dead-lettered with its error for a person to run
  *       again.
- *   <li><b>Task limits</b> ({@link TaskLimits}) are asked after decoding, before the run: a task
- *       that must wait is handed back with a delay, uncounted as a failure.
+ *   <li><b>Breakers and limits</b> ({@link TaskBreakers}, then {@link TaskLimits}) are asked after
+ *       decoding, before the run: a task that must wait is handed back with a delay, uncounted as a
+ *       failure. The breaker is told how the run ended; a run that did not happen (its limit
+ *       deferred it, the backend failed first) tells it nothing.
  *   <li><b>Poison messages.</b> A message the broker says it handed out more than {@code
  *       maxDeliveries} times ({@link Delivery#deliveryCount()}) is dead-lettered before it is
  *       decoded: decoding may be what kills or stalls every worker it reaches.
@@ -53,7 +55,13 @@ final class Intake {
   private final String consumerTag;
   private final Revocations revocations;
   private final TaskLimits limits;
+  private final TaskBreakers breakers;
   private final boolean keepFailedTasks;
+
+  /** What a task passed through before it runs: its breaker's ticket and its limit's permit. */
+  private record Admitted(TaskBreakers.Ticket ticket, TaskLimits.Permit permit) {
+    static final Admitted FREE = new Admitted(TaskBreakers.UNBROKEN, TaskLimits.UNLIMITED);
+  }
 
   /**
    * @param running where runs are registered while they execute, so the worker can abandon them
@@ -70,6 +78,7 @@ final class Intake {
       Consumer<Throwable> errors,
       Revocations revocations,
       TaskLimits limits,
+      TaskBreakers breakers,
       boolean keepFailedTasks) {
     this.settings = settings;
     this.unregistered = unregistered;
@@ -80,6 +89,7 @@ final class Intake {
     this.consumerTag = settings.consumerTag();
     this.revocations = revocations;
     this.limits = limits;
+    this.breakers = breakers;
     this.keepFailedTasks = keepFailedTasks;
   }
 
@@ -117,12 +127,14 @@ final class Intake {
         handleUnregistered(delivery, signature);
         return;
       }
-      TaskLimits.Permit permit = admit(delivery, signature, inline);
-      if (permit == null) {
+      Admitted admitted = admit(delivery, signature, inline);
+      if (admitted == null) {
         return;
       }
-      try (permit) {
-        execute(delivery, signature, function, functionEnded);
+      try (TaskLimits.Permit permit = admitted.permit()) {
+        execute(delivery, signature, function, functionEnded, admitted.ticket());
+      } finally {
+        admitted.ticket().report(TaskBreakers.Verdict.NEUTRAL, null); // unless execute reported
       }
     } catch (Throwable t) {
       if (!delivery.settled()) {
@@ -185,12 +197,65 @@ final class Intake {
   }
 
   /**
-   * The task's limit permit, or null when the message was handed back to wait (see {@link
-   * TaskLimits}).
+   * The task's breaker ticket and limit permit, or null when the message was handed back to wait
+   * (see {@link TaskBreakers} and {@link TaskLimits}).
    */
-  private TaskLimits.@Nullable Permit admit(
+  private @Nullable Admitted admit(SettleOnce delivery, Signature signature, boolean inline) {
+    if ((limits.isEmpty() && breakers.isEmpty()) || revocations.isRevoked(signature.uuid())) {
+      return Admitted.FREE;
+    }
+    TaskBreakers.Ticket ticket = passBreaker(delivery, signature, inline);
+    if (ticket == null) {
+      return null;
+    }
+    TaskLimits.Permit permit = enterLimit(delivery, signature, inline);
+    if (permit == null) {
+      ticket.report(
+          TaskBreakers.Verdict.NEUTRAL, null); // a trial deferred by its limit frees its turn
+      return null;
+    }
+    return new Admitted(ticket, permit);
+  }
+
+  /** The task's breaker ticket, or null when the message was parked while its breaker is open. */
+  private TaskBreakers.@Nullable Ticket passBreaker(
       SettleOnce delivery, Signature signature, boolean inline) {
-    if (limits.isEmpty() || revocations.isRevoked(signature.uuid())) {
+    if (breakers.isEmpty()) {
+      return TaskBreakers.UNBROKEN;
+    }
+    TaskBreakers.Entry entry;
+    try {
+      entry = inline ? breakers.enterWaiting(signature) : breakers.enter(signature);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      delivery.requeue(Duration.ZERO);
+      return null;
+    } catch (RuntimeException e) {
+      errors.accept(e);
+      requeueCounted(delivery, signature, "its breaker could not be checked: " + e);
+      return null;
+    }
+    if (entry instanceof TaskBreakers.Ticket ticket) {
+      return ticket;
+    }
+    TaskBreakers.Park park = (TaskBreakers.Park) entry;
+    log.debug(
+        "Worker {}: task {} {} waits while its breaker {} is {}; handed back for {} (parking {})",
+        consumerTag,
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        LogText.of(park.key()),
+        park.state(),
+        park.delay(),
+        park.parkings());
+    requeueReplaced(delivery, park.replacement(), park.delay());
+    return null;
+  }
+
+  /** The task's limit permit, or null when the message was handed back to wait. */
+  private TaskLimits.@Nullable Permit enterLimit(
+      SettleOnce delivery, Signature signature, boolean inline) {
+    if (limits.isEmpty()) {
       return TaskLimits.UNLIMITED;
     }
     TaskLimits.Entry entry;
@@ -222,7 +287,11 @@ final class Intake {
   }
 
   private void execute(
-      SettleOnce delivery, Signature signature, TaskFunction function, Runnable functionEnded) {
+      SettleOnce delivery,
+      Signature signature,
+      TaskFunction function,
+      Runnable functionEnded,
+      TaskBreakers.Ticket ticket) {
     boolean possiblyRerun =
         delivery.redelivered()
             || delivery.deliveryCount() > 1
@@ -234,6 +303,7 @@ final class Intake {
     }
     TaskExecution execution =
         new TaskExecution(settings, signature, function, possiblyRerun, functionEnded);
+    execution.reportTo(ticket);
     if (revocations.isRevoked(signature.uuid())) {
       log.info(
           "Worker {}: task {} {} was cancelled; it will not run",
@@ -280,6 +350,9 @@ final class Intake {
       notRun = e.toString();
       requeueCounted(delivery, signature, e.toString());
     } finally {
+      ticket.report(
+          execution.isAbandoned() ? TaskBreakers.Verdict.NEUTRAL : execution.verdict(),
+          execution.verdictError());
       if (listening && !execution.outcomeReported()) {
         listener.notRun(signature, notRun);
       }

@@ -29,6 +29,12 @@ final class MessageHeaders {
    */
   static final String LIMITED = "machinery_limited";
 
+  /**
+   * Times a worker handed the message back because its {@link TaskBreaker} was open (not a failure,
+   * not a retry).
+   */
+  static final String BREAKER = "machinery_breaker";
+
   /** Times a worker requeued the message because no worker there knew the task. */
   static final String UNREGISTERED = "machinery_unregistered";
 
@@ -99,6 +105,7 @@ final class MessageHeaders {
     headers.remove(REQUEUES);
     headers.remove(UNREGISTERED);
     headers.remove(LIMITED);
+    headers.remove(BREAKER);
     return headers;
   }
 }

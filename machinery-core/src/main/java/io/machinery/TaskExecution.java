@@ -144,6 +144,18 @@ final class TaskExecution implements TaskContext {
 
   private volatile boolean timedOut;
 
+  /** Whether the arguments were bound to the function's parameters (a later error is its own). */
+  private volatile boolean bound;
+
+  /** How the function's run ended, for a {@link TaskBreaker}; set when it has ended. */
+  private volatile TaskBreakers.Verdict verdict = TaskBreakers.Verdict.NEUTRAL;
+
+  /** What the function threw (or a timeout) when {@link #verdict} is FAILED. */
+  private volatile @Nullable Throwable verdictError;
+
+  /** Told the verdict as soon as the function has ended, before the outcome is recorded. */
+  private TaskBreakers.Ticket breakerTicket = TaskBreakers.UNBROKEN;
+
   /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
   private volatile boolean revoked;
 
@@ -349,6 +361,7 @@ final class TaskExecution implements TaskContext {
     List<CompletableFuture<Void>> early = new ArrayList<>(2);
     try {
       Outcome outcome = start(early);
+      breakerTicket.report(verdict, verdictError); // before the bookkeeping: other runs wait less
       boolean recorded = false;
       try {
         record(outcome);
@@ -438,7 +451,7 @@ final class TaskExecution implements TaskContext {
                 () -> {
                   functionStarts();
                   try {
-                    return function.invoke(this, function.bind(args, typed));
+                    return call(args, typed);
                   } finally {
                     functionEnded();
                   }
@@ -451,6 +464,7 @@ final class TaskExecution implements TaskContext {
       timedOut = true;
       body.cancel(true);
       String after = GoDurations.format(deadline);
+      failedWith(new TimeoutException("task timed out after " + after));
       log.warn(
           "Task {} {} timed out after {}; its thread was interrupted and abandoned",
           LogText.of(signature.name()),
@@ -477,7 +491,7 @@ final class TaskExecution implements TaskContext {
     Object returned;
     functionStarts();
     try {
-      returned = function.invoke(this, function.bind(args, typed));
+      returned = call(args, typed);
     } catch (Throwable t) {
       functionEnded();
       return thrown(t);
@@ -485,6 +499,12 @@ final class TaskExecution implements TaskContext {
     functionEnded();
     checkAbandoned();
     return returned(returned);
+  }
+
+  private @Nullable Object call(List<Arg> args, List<@Nullable Object> typed) throws Exception {
+    @Nullable Object[] parameters = function.bind(args, typed);
+    bound = true;
+    return function.invoke(this, parameters);
   }
 
   private Outcome thrown(Throwable t) {
@@ -498,7 +518,32 @@ final class TaskExecution implements TaskContext {
       throw new Cancelled();
     }
     log.debug("Task {} {} failed", LogText.of(signature.name()), LogText.of(signature.uuid()), t);
+    if (bound) {
+      failedWith(t); // arguments that did not bind are the message's fault, not the function's
+    }
     return new Failed(errorText(t), true);
+  }
+
+  private void failedWith(Throwable error) {
+    verdictError = error;
+    verdict = TaskBreakers.Verdict.FAILED;
+  }
+
+  /** Tells the run's breaker how its function ended, once it has; see {@link #run()}. */
+  void reportTo(TaskBreakers.Ticket ticket) {
+    breakerTicket = ticket;
+  }
+
+  /**
+   * How the function's run ended, for its breaker; NEUTRAL when it did not run or end on its own.
+   */
+  TaskBreakers.Verdict verdict() {
+    return verdict;
+  }
+
+  /** What the function threw, or a timeout, when {@link #verdict()} is FAILED. */
+  @Nullable Throwable verdictError() {
+    return verdictError;
   }
 
   private Outcome returned(@Nullable Object returned) {
@@ -507,8 +552,11 @@ final class TaskExecution implements TaskContext {
           Server.CANCELLED_ERROR, false); // it stopped because it was cancelled: not a success
     }
     try {
-      return new Succeeded(toResults(returned));
+      Succeeded succeeded = new Succeeded(toResults(returned));
+      verdict = TaskBreakers.Verdict.SUCCEEDED;
+      return succeeded;
     } catch (IllegalArgumentException e) {
+      failedWith(e);
       return new Failed(errorText(e), true);
     }
   }

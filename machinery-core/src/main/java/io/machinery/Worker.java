@@ -59,8 +59,9 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Unknown tasks</b> are requeued with a growing delay kept in the message, dead-lettered
  *       after {@link Builder#maxUnregisteredRequeues}, or dropped when they say {@code
  *       IgnoreWhenTaskNotRegistered}; see {@link UnregisteredBackoff}.
- *   <li><b>Task limits</b> ({@link Builder#limit}) are {@link TaskLimits}' business: a task that
- *       must wait goes back to the broker with a delay instead of holding a slot.
+ *   <li><b>Task limits</b> ({@link Builder#limit}) are {@link TaskLimits}' business, circuit
+ *       breakers ({@link Builder#breaker}) {@link TaskBreakers}': a task that must wait goes back
+ *       to the broker with a delay instead of holding a slot.
  *   <li><b>Logging.</b> Names, UUIDs and queue names come from messages: they are logged through
  *       {@link LogText} (control characters escaped, long values cut).
  *   <li><b>Control plane.</b> When the server has a {@link io.machinery.spi.ControlPlane}, a {@link
@@ -180,6 +181,7 @@ public final class Worker implements AutoCloseable {
   private final boolean handleSignals;
   private final Backoff requeueBackoff;
   private final Intake intake;
+  private final TaskBreakers breakers;
 
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.NEW);
   private final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -266,6 +268,7 @@ public final class Worker implements AutoCloseable {
             new Backoff(FIRST_UNREGISTERED_DELAY, b.maxUnregisteredDelay),
             b.maxUnregisteredRequeues);
     this.revocations = new Revocations(server.controlPlane().orElse(null), b.cancelGracePeriod);
+    this.breakers = new TaskBreakers(b.breakers, server.clock(), consumerTag);
     this.intake =
         new Intake(
             settings,
@@ -280,6 +283,7 @@ public final class Worker implements AutoCloseable {
                 b.limiter != null ? b.limiter : LocalTaskLimiter.create(server.clock()),
                 b.maxLimitDelay,
                 consumerTag),
+            breakers,
             b.keepFailedTasks);
   }
 
@@ -290,6 +294,15 @@ public final class Worker implements AutoCloseable {
    */
   public String consumerTag() {
     return consumerTag;
+  }
+
+  /**
+   * Returns the state of each circuit breaker key this worker has seen ({@link Builder#breaker}).
+   *
+   * @return the states by key, sorted; empty before the first run of a task with a breaker
+   */
+  public Map<String, TaskBreaker.State> breakerStates() {
+    return breakers.states();
   }
 
   /**
@@ -849,6 +862,7 @@ public final class Worker implements AutoCloseable {
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
     private TaskExecution.Pause pause = delay -> Thread.sleep(delay);
     private final Map<String, TaskLimit> limits = new HashMap<>();
+    private final Map<String, TaskBreaker> breakers = new HashMap<>();
     private @Nullable TaskLimiter limiter;
     private Duration maxLimitDelay = DEFAULT_MAX_LIMIT_DELAY;
 
@@ -1182,6 +1196,30 @@ public final class Worker implements AutoCloseable {
                 + " already has a limit ("
                 + limits.get(taskName)
                 + "); one TaskLimit can set both a rate and a cap");
+      }
+      return this;
+    }
+
+    /**
+     * Puts a circuit breaker on the runs of task {@code taskName}, per task or per key ({@link
+     * TaskBreaker}): once too many of its latest runs failed, its tasks are handed back to the
+     * broker for a while instead of running, holding no slot and spending no retry, and then a
+     * trial run decides whether they run again. Each worker keeps its own breakers.
+     *
+     * @param taskName the registered name
+     * @param breaker the breaker
+     * @return this builder
+     * @throws IllegalArgumentException when the name is empty or already has a breaker
+     */
+    public Builder breaker(String taskName, TaskBreaker breaker) {
+      Objects.requireNonNull(taskName, "taskName");
+      Objects.requireNonNull(breaker, "breaker");
+      if (taskName.isEmpty()) {
+        throw new IllegalArgumentException("breaker needs a task name, was empty");
+      }
+      if (breakers.putIfAbsent(taskName, breaker) != null) {
+        throw new IllegalArgumentException(
+            "task " + taskName + " already has a breaker (" + breakers.get(taskName) + ")");
       }
       return this;
     }

@@ -1,0 +1,314 @@
+package io.machinery;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's circuit breakers ({@link TaskBreaker}, set with {@link Worker.Builder#breaker}):
+ * asked after a delivery is decoded and before its task runs, told how the run ended.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Parking.</b> A task whose breaker is open goes back to the broker with a delay ({@link
+ *       io.machinery.spi.Delivery#requeue(java.time.Duration, byte[])}), as a limited task does
+ *       ({@link TaskLimits}): it holds no slot, nothing polls, and other tasks take the slot at
+ *       once. Its header {@value MessageHeaders#BREAKER} counts the parkings; neither {@code
+ *       RetryCount} nor {@code maxDeliveries} sees them.
+ *   <li><b>Delays are few distinct values</b>, since a broker that keeps a queue per delay (AMQP's
+ *       requeue queues) keeps one per value: while open, the time left rounded up to an eighth of
+ *       {@code openFor}, plus 0, 1 or 2 eighths at random (so parked tasks come back spread over a
+ *       quarter of {@code openFor}, not at one instant); while half-open, a doubling from 50 ms by
+ *       the message's parkings, at most {@code openFor}.
+ *   <li><b>Generations.</b> Each state change starts a generation; a run reports its outcome with
+ *       the generation it was admitted in, and outcomes of an older generation are ignored: a run
+ *       admitted while closed that fails after the breaker opened does not reopen it later, and a
+ *       slow run from before cannot close a half-open breaker.
+ *   <li><b>One lock per key</b>, held for a few field updates; logging happens outside it.
+ *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
+ *       gate waits there instead, asking again after each delay.
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+final class TaskBreakers {
+  private static final Logger log = LoggerFactory.getLogger(Worker.class);
+
+  /** How a run ended, for its breaker. */
+  enum Verdict {
+    /** The function returned a result. */
+    SUCCEEDED,
+    /** The function threw, or outlived its deadline. */
+    FAILED,
+    /** Neither: retry later asked for, cancelled, abandoned, arguments that did not bind. */
+    NEUTRAL
+  }
+
+  /** What the gate decided. */
+  sealed interface Entry {}
+
+  /** Run the task, then {@link #report} how it ended (once). */
+  static final class Ticket implements Entry {
+    private final @Nullable Circuit circuit;
+    private final long generation;
+    private final boolean trial;
+    private boolean reported;
+
+    private Ticket(@Nullable Circuit circuit, long generation, boolean trial) {
+      this.circuit = circuit;
+      this.generation = generation;
+      this.trial = trial;
+    }
+
+    /**
+     * Tells the breaker how the run ended; later calls do nothing.
+     *
+     * @param verdict how it ended
+     * @param error what the function threw when {@code verdict} is {@link Verdict#FAILED}
+     */
+    void report(Verdict verdict, @Nullable Throwable error) {
+      if (circuit == null || reported) {
+        return;
+      }
+      reported = true;
+      Verdict counted = verdict;
+      if (verdict == Verdict.FAILED && error != null && !circuit.countsAsFailure(error)) {
+        counted = Verdict.NEUTRAL;
+      }
+      circuit.report(generation, trial, counted, error);
+    }
+  }
+
+  /** Hand the message back: {@code replacement} after {@code delay}. */
+  record Park(
+      Duration delay, Signature replacement, String key, TaskBreaker.State state, int parkings)
+      implements Entry {}
+
+  static final Ticket UNBROKEN = new Ticket(null, 0, false);
+
+  private final Map<String, TaskBreaker> breakers;
+  private final Map<String, Circuit> circuits = new ConcurrentHashMap<>();
+  private final Clock clock;
+  private final String consumerTag;
+
+  TaskBreakers(Map<String, TaskBreaker> breakers, Clock clock, String consumerTag) {
+    this.breakers = Map.copyOf(breakers);
+    this.clock = clock;
+    this.consumerTag = consumerTag;
+  }
+
+  boolean isEmpty() {
+    return breakers.isEmpty();
+  }
+
+  /**
+   * Asks the breaker of {@code signature}'s task whether it may run now.
+   *
+   * @throws RuntimeException when the key function throws or returns a bad key
+   */
+  Entry enter(Signature signature) {
+    TaskBreaker breaker = breakers.get(signature.name());
+    if (breaker == null) {
+      return UNBROKEN;
+    }
+    String key = breaker.keyOf(signature);
+    Circuit circuit = circuits.computeIfAbsent(key, k -> new Circuit(k, breaker));
+    return circuit.admit(signature, clock.millis());
+  }
+
+  /**
+   * {@link #enter} until admitted, waiting in this thread between tries (the eager broker).
+   *
+   * @throws InterruptedException when interrupted while waiting
+   */
+  Ticket enterWaiting(Signature signature) throws InterruptedException {
+    Signature current = signature;
+    while (true) {
+      Entry entry = enter(current);
+      if (entry instanceof Ticket ticket) {
+        return ticket;
+      }
+      Park park = (Park) entry;
+      current = park.replacement();
+      Thread.sleep(park.delay());
+    }
+  }
+
+  /** The state of every breaker key this worker has seen, by key. */
+  Map<String, TaskBreaker.State> states() {
+    long now = clock.millis();
+    Map<String, TaskBreaker.State> states = new TreeMap<>();
+    circuits.forEach((key, circuit) -> states.put(key, circuit.state(now)));
+    return states;
+  }
+
+  /** One key's breaker. */
+  private final class Circuit {
+    private final String key;
+    private final TaskBreaker breaker;
+    private final Backoff halfOpenBackoff;
+    // Guarded by this.
+    private TaskBreaker.State state = TaskBreaker.State.CLOSED;
+    private long generation;
+    private final boolean[] failedRuns;
+    private int kept;
+    private int next;
+    private int failures;
+    private long openUntil;
+    private int trialsRunning;
+    private int trialsSucceeded;
+
+    Circuit(String key, TaskBreaker breaker) {
+      this.key = key;
+      this.breaker = breaker;
+      this.failedRuns = new boolean[breaker.window()];
+      Duration first =
+          Worker.FIRST_LIMIT_DELAY.compareTo(breaker.openFor()) < 0
+              ? Worker.FIRST_LIMIT_DELAY
+              : breaker.openFor();
+      this.halfOpenBackoff = new Backoff(first, breaker.openFor());
+    }
+
+    boolean countsAsFailure(Throwable error) {
+      try {
+        return breaker.countsAsFailure(error);
+      } catch (RuntimeException e) {
+        log.warn(
+            "The countsAsFailure predicate of breaker {} threw {}; counting the error",
+            LogText.of(key),
+            e.toString());
+        return true;
+      }
+    }
+
+    synchronized TaskBreaker.State state(long now) {
+      return state == TaskBreaker.State.OPEN && now >= openUntil
+          ? TaskBreaker.State.HALF_OPEN
+          : state;
+    }
+
+    Entry admit(Signature signature, long now) {
+      boolean halfOpened = false;
+      Entry entry;
+      synchronized (this) {
+        if (state == TaskBreaker.State.OPEN && now >= openUntil) {
+          state = TaskBreaker.State.HALF_OPEN;
+          generation++;
+          trialsRunning = 0;
+          trialsSucceeded = 0;
+          halfOpened = true;
+        }
+        entry =
+            switch (state) {
+              case CLOSED -> new Ticket(this, generation, false);
+              case OPEN -> park(signature, openDelay(openUntil - now));
+              case HALF_OPEN -> {
+                if (trialsRunning + trialsSucceeded < breaker.trialRuns()) {
+                  trialsRunning++;
+                  yield new Ticket(this, generation, true);
+                }
+                yield park(
+                    signature,
+                    halfOpenBackoff.delay(
+                        MessageHeaders.count(signature, MessageHeaders.BREAKER) + 1));
+              }
+            };
+      }
+      if (halfOpened) {
+        log.info(
+            "Worker {}: breaker {} is half-open: letting {} trial run(s) through",
+            consumerTag,
+            LogText.of(key),
+            breaker.trialRuns());
+      }
+      return entry;
+    }
+
+    /** The time left, rounded up to an eighth of openFor, plus 0-2 eighths at random. */
+    private Duration openDelay(long leftMillis) {
+      long eighth = Math.max(1, breaker.openFor().toMillis() / 8);
+      long steps = Math.max(1, (leftMillis + eighth - 1) / eighth);
+      return Duration.ofMillis(eighth * (steps + ThreadLocalRandom.current().nextInt(3)));
+    }
+
+    private Park park(Signature signature, Duration delay) {
+      int parkings = MessageHeaders.count(signature, MessageHeaders.BREAKER) + 1;
+      return new Park(
+          delay,
+          MessageHeaders.with(signature, MessageHeaders.BREAKER, parkings),
+          key,
+          state,
+          parkings);
+    }
+
+    void report(long admittedIn, boolean trial, Verdict verdict, @Nullable Throwable error) {
+      String change = null;
+      boolean closed = false;
+      synchronized (this) {
+        if (admittedIn != generation || verdict == Verdict.NEUTRAL && !trial) {
+          return;
+        }
+        if (trial) {
+          trialsRunning--;
+          if (verdict == Verdict.SUCCEEDED && ++trialsSucceeded >= breaker.trialRuns()) {
+            state = TaskBreaker.State.CLOSED;
+            generation++;
+            kept = 0;
+            next = 0;
+            failures = 0;
+            closed = true;
+            change = "closed: " + trialsSucceeded + " trial run(s) succeeded";
+          } else if (verdict == Verdict.FAILED) {
+            change = open("a trial run failed", error);
+          }
+        } else {
+          keep(verdict == Verdict.FAILED);
+          if (verdict == Verdict.FAILED
+              && kept >= breaker.minimumRuns()
+              && failures >= breaker.failureRate() * kept) {
+            change = open(failures + " of the last " + kept + " runs failed", error);
+          }
+        }
+      }
+      if (closed) {
+        log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
+      } else if (change != null) {
+        log.warn("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
+      }
+    }
+
+    private void keep(boolean failed) {
+      if (kept == failedRuns.length) {
+        if (failedRuns[next]) {
+          failures--;
+        }
+      } else {
+        kept++;
+      }
+      failedRuns[next] = failed;
+      if (failed) {
+        failures++;
+      }
+      next = (next + 1) % failedRuns.length;
+    }
+
+    private String open(String why, @Nullable Throwable error) {
+      state = TaskBreaker.State.OPEN;
+      generation++;
+      openUntil = clock.millis() + breaker.openFor().toMillis();
+      return "opened ("
+          + why
+          + (error == null ? "" : ", last: " + LogText.of(String.valueOf(error)))
+          + "); its tasks wait "
+          + breaker.openFor()
+          + " before a trial";
+    }
+  }
+}
