@@ -1,12 +1,15 @@
 package io.machinery.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
 import io.machinery.TaskLimit;
 import io.machinery.Worker;
@@ -15,6 +18,7 @@ import io.machinery.embedded.LocalTaskLimiter;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.TaskLimiter;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,6 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,6 +78,14 @@ public abstract class LimitSuite {
 
   protected final Map<String, AtomicInteger> mostRunning = new ConcurrentHashMap<>();
   protected final AtomicInteger holdsStarted = new AtomicInteger();
+
+  /** Whether task "call_downstream" fails, as if the service it calls were down. */
+  protected final AtomicBoolean downstreamDown = new AtomicBoolean();
+
+  /** Runs of task "call_downstream", and the attempt each successful one was, by task UUID. */
+  protected final AtomicInteger downstreamCalls = new AtomicInteger();
+
+  protected final Map<String, Integer> downstreamSucceededAt = new ConcurrentHashMap<>();
   protected final List<CountDownLatch> latches = new ArrayList<>();
   private final List<Worker> workers = new ArrayList<>();
   private final List<AutoCloseable> cleanups = new ArrayList<>();
@@ -223,6 +236,19 @@ public abstract class LimitSuite {
         "add",
         TaskFunction.varargs(
             long[].class, numbers -> java.util.stream.LongStream.of(numbers).sum()));
+    s.registerTask(
+        "call_downstream",
+        TaskFunction.withContext(
+            List.of(),
+            false,
+            (context, args) -> {
+              downstreamCalls.incrementAndGet();
+              if (downstreamDown.get()) {
+                throw new IOException("downstream refused the connection");
+              }
+              downstreamSucceededAt.put(context.signature().uuid(), context.attempt());
+              return "called";
+            }));
     s.registerTask(
         "hold",
         TaskFunction.withContext(
@@ -434,6 +460,63 @@ public abstract class LimitSuite {
     // 10 intervals of 50 ms between the first and the last start, whichever worker ran them
     assertThat((sorted.get(sorted.size() - 1) - sorted.get(0)) / 1e6)
         .isGreaterThanOrEqualTo(10 * 50 * 0.8);
+  }
+
+  // ----------------------------------------------------------------------------------- breakers
+
+  /**
+   * Two failures open the breaker; five tasks sent then reach the worker and are parked, not run
+   * (their offers are counted by the breaker's key function); once the downstream is back, the
+   * trial after {@code openFor} closes the breaker and each of the five runs once, on its first
+   * attempt. {@code openFor} is long enough that the five are parked before any trial.
+   */
+  @Test
+  void anOpenBreakerParksTasksWithoutSpendingTheirRetriesUntilATrialSucceeds() {
+    Map<String, Integer> offers = new ConcurrentHashMap<>();
+    Worker worker =
+        server
+            .workerBuilder("breakers")
+            .concurrency(2)
+            .breaker(
+                "call_downstream",
+                TaskBreaker.builder()
+                    .failureRate(1.0)
+                    .window(2)
+                    .minimumRuns(2)
+                    .openFor(Duration.ofSeconds(5))
+                    .key(
+                        signature -> {
+                          offers.merge(signature.uuid(), 1, Integer::sum);
+                          return "downstream";
+                        })
+                    .build())
+            .build();
+    workers.add(worker);
+    worker.launchAsync();
+    downstreamDown.set(true);
+    for (int i = 0; i < 2; i++) {
+      AsyncResult failing = server.sendTask(Signature.create("call_downstream"));
+      assertThatThrownBy(() -> failing.get(TIMEOUT))
+          .hasMessageContaining("downstream refused the connection");
+    }
+    assertThat(worker.breakerStates()).containsEntry("downstream", TaskBreaker.State.OPEN);
+
+    List<AsyncResult> parked = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      parked.add(server.sendTask(Signature.builder("call_downstream").retryCount(1).build()));
+    }
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> parked.stream().allMatch(r -> offers.containsKey(r.signature().uuid())));
+    assertThat(downstreamCalls).hasValue(2);
+    assertThat(parked).allSatisfy(r -> assertThat(r.state()).isNotIn(State.STARTED, State.SUCCESS));
+
+    downstreamDown.set(false);
+    parked.forEach(r -> assertThat(r.get(TIMEOUT)).containsExactly("called"));
+    assertThat(downstreamCalls).hasValue(7);
+    assertThat(parked)
+        .allSatisfy(r -> assertThat(downstreamSucceededAt).containsEntry(r.signature().uuid(), 1));
+    assertThat(worker.breakerStates()).containsEntry("downstream", TaskBreaker.State.CLOSED);
   }
 
   // ---------------------------------------------------------------------------------- priorities
