@@ -205,10 +205,12 @@ class TaskBreakersTest {
     Ticket early = ticket(breakers);
     Ticket late = ticket(breakers);
     run(breakers, Verdict.FAILED);
-    early.report(Verdict.FAILED, DOWN); // ended after the breaker opened
-    clock.advance(OPEN_FOR);
+    clock.advance(OPEN_FOR.dividedBy(2));
+    early.report(Verdict.FAILED, DOWN); // ended after the breaker opened: does not open it anew
+    clock.advance(OPEN_FOR.dividedBy(2));
+    assertThat(breakers.states()).containsEntry("call", State.HALF_OPEN);
     Ticket trial = ticket(breakers);
-    late.report(Verdict.SUCCEEDED, null); // not the trial: does not close it
+    late.report(Verdict.FAILED, DOWN); // not the trial: does not open it again
     assertThat(breakers.states()).containsEntry("call", State.HALF_OPEN);
     trial.report(Verdict.SUCCEEDED, null);
     assertThat(breakers.states()).containsEntry("call", State.CLOSED);
