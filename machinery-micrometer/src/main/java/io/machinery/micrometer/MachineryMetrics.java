@@ -2,6 +2,7 @@ package io.machinery.micrometer;
 
 import io.machinery.Signature;
 import io.machinery.State;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskListener;
 import io.machinery.TaskOutcome;
 import io.machinery.Worker;
@@ -18,6 +19,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -49,8 +52,10 @@ import org.jspecify.annotations.Nullable;
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
  *   <li>gauges {@value #SLOTS} (tags {@code worker}, {@code state}: {@code busy} or {@code free}),
- *       and per bound queue {@value #QUEUE_PENDING}, {@value #QUEUE_DELAYED}, {@value
- *       #QUEUE_DEAD_LETTERS}, {@value #QUEUE_OLDEST_AGE} (tag {@code queue}).
+ *       {@value #BREAKERS} (the worker's circuit breaker keys that are not closed; tags {@code
+ *       worker}, {@code state}: {@code open} or {@code half_open}; alert on it), and per bound
+ *       queue {@value #QUEUE_PENDING}, {@value #QUEUE_DELAYED}, {@value #QUEUE_DEAD_LETTERS},
+ *       {@value #QUEUE_OLDEST_AGE} (tag {@code queue}).
  * </ul>
  *
  * <p>Design notes. The enqueue time travels in the message as header {@value #SENT_AT_HEADER}: an
@@ -78,6 +83,7 @@ public final class MachineryMetrics implements TaskListener {
   static final String RUN = "machinery.task.run";
   static final String LATENCY = "machinery.task.latency";
   static final String SLOTS = "machinery.worker.slots";
+  static final String BREAKERS = "machinery.worker.breakers";
   static final String QUEUE_PENDING = "machinery.queue.pending";
   static final String QUEUE_DELAYED = "machinery.queue.delayed";
   static final String QUEUE_DEAD_LETTERS = "machinery.queue.dead.letters";
@@ -214,8 +220,10 @@ public final class MachineryMetrics implements TaskListener {
   // gauges
 
   /**
-   * Registers {@value #SLOTS} gauges for {@code worker}: busy (tasks running) and free slots. The
-   * gauges hold the worker weakly, as Micrometer gauges do; they read NaN once it is collected.
+   * Registers {@value #SLOTS} gauges for {@code worker}: busy (tasks running) and free slots; and
+   * {@value #BREAKERS} gauges: how many of its circuit breaker keys are open and half-open (one
+   * gauge per state, not per key, so keys such as host names add no series). The gauges hold the
+   * worker weakly, as Micrometer gauges do; they read NaN once it is collected.
    */
   public MachineryMetrics bindWorker(Worker worker) {
     Tags workerTags = tags.and("worker", worker.consumerTag());
@@ -229,7 +237,18 @@ public final class MachineryMetrics implements TaskListener {
         .tag("state", "free")
         .description("Worker slots free for a task")
         .register(registry);
+    for (TaskBreaker.State state : List.of(TaskBreaker.State.OPEN, TaskBreaker.State.HALF_OPEN)) {
+      Gauge.builder(BREAKERS, worker, w -> breakersIn(w, state))
+          .tags(workerTags)
+          .tag("state", state.name().toLowerCase(Locale.ROOT))
+          .description("Circuit breaker keys of the worker in this state (their tasks are parked)")
+          .register(registry);
+    }
     return this;
+  }
+
+  private static double breakersIn(Worker worker, TaskBreaker.State state) {
+    return worker.breakerStates().values().stream().filter(state::equals).count();
   }
 
   /**

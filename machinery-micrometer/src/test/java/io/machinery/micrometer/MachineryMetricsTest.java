@@ -1,11 +1,13 @@
 package io.machinery.micrometer;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.config.Config;
@@ -203,6 +205,33 @@ class MachineryMetricsTest {
                         .gauge()
                         .value()
                     == 0);
+  }
+
+  @Test
+  void breakerGaugesCountTheKeysThatAreNotClosed() {
+    Worker worker =
+        server
+            .workerBuilder("metrics-breakers")
+            .concurrency(1)
+            .breaker("boom", TaskBreaker.builder().window(1).openFor(Duration.ofHours(1)).build())
+            .build();
+    metrics.bindWorker(worker);
+    worker.launchAsync();
+    assertThat(breakers("metrics-breakers", "open")).isZero();
+
+    assertThatThrownBy(() -> server.sendTask(Signature.create("boom")).get(TIMEOUT))
+        .hasMessageContaining("it broke");
+
+    assertThat(breakers("metrics-breakers", "open")).isEqualTo(1);
+    assertThat(breakers("metrics-breakers", "half_open")).isZero();
+  }
+
+  private double breakers(String worker, String state) {
+    return registry
+        .get(MachineryMetrics.BREAKERS)
+        .tags("worker", worker, "state", state)
+        .gauge()
+        .value();
   }
 
   @Test
