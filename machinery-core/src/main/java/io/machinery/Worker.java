@@ -630,6 +630,11 @@ public final class Worker implements AutoCloseable {
     }
 
     @Override
+    public Map<String, TaskBreaker.State> breakerStates() {
+      return breakers.states();
+    }
+
+    @Override
     public void pauseConsuming() {
       Consumption c;
       Handler h;

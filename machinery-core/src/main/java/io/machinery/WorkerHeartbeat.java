@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -44,6 +45,9 @@ final class WorkerHeartbeat {
     boolean isPaused();
 
     List<TaskExecution> runningTasks();
+
+    /** The state of each circuit breaker key the worker has seen. */
+    Map<String, TaskBreaker.State> breakerStates();
 
     /** Stops fetching (running tasks finish); no-op when already paused or stopping. */
     void pauseConsuming();
@@ -217,7 +221,8 @@ final class WorkerHeartbeat {
         startedAt,
         server.clock().instant(),
         running,
-        periodic);
+        periodic,
+        WorkerStatus.notClosed(worker.breakerStates()));
   }
 
   private static String hostName() {

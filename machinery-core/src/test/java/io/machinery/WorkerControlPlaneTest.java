@@ -72,6 +72,35 @@ class WorkerControlPlaneTest {
   }
 
   @Test
+  void aHeartbeatCarriesTheBreakersThatAreNotClosed() {
+    server.registerTask(
+        "refused",
+        TaskFunction.of(
+            () -> {
+              throw new java.io.IOException("connection refused");
+            }));
+    Worker worker =
+        server
+            .workerBuilder("cp-breakers")
+            .heartbeatInterval(BEAT)
+            .breaker(
+                "refused", TaskBreaker.builder().window(1).openFor(Duration.ofHours(1)).build())
+            .breaker("quick", TaskBreaker.builder().build())
+            .build();
+    worker.launchAsync();
+    assertThat(nextBeatOf(worker).breakers()).isEmpty();
+    server.sendTask(Signature.create("quick")).get(PATIENCE);
+    server.sendTask(Signature.create("refused"));
+
+    assertThat(
+            await()
+                .atMost(PATIENCE)
+                .until(() -> nextBeatOf(worker), s -> !s.breakers().isEmpty())
+                .breakers())
+        .containsExactly(java.util.Map.entry("refused", TaskBreaker.State.OPEN));
+  }
+
+  @Test
   void aWorkerIsListedWithItsRunningTasksUntilItStops() {
     Worker worker = launch("cp-list");
     AsyncResult running = server.sendTask(Signature.builder("block").build());

@@ -147,12 +147,19 @@ final class QueueCommands {
                   w.busy() + "/" + w.concurrency(),
                   w.paused() ? "yes" : "no",
                   Render.instant(w.heartbeatAt()),
+                  w.breakers().isEmpty()
+                      ? "-"
+                      : w.breakers().entrySet().stream()
+                          .map(b -> b.getKey() + "=" + b.getValue())
+                          .collect(Collectors.joining(",")),
                   w.running().stream()
                       .map(WorkerStatus.RunningTask::uuid)
                       .collect(Collectors.joining(","))));
         }
         Render.table(
-            out, List.of("WORKER", "QUEUE", "BUSY", "PAUSED", "HEARTBEAT", "RUNNING"), rows);
+            out,
+            List.of("WORKER", "QUEUE", "BUSY", "PAUSED", "HEARTBEAT", "BREAKERS", "RUNNING"),
+            rows);
       }
       return MachineryCli.EXIT_OK;
     }

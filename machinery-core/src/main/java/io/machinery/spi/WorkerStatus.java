@@ -6,17 +6,22 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.machinery.MalformedMessageException;
+import io.machinery.TaskBreaker;
 import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import org.jspecify.annotations.Nullable;
 
 /**
  * What a live worker tells the {@link ControlPlane} on every heartbeat: who it is, what it
  * consumes, how busy it is, the tasks it is running now (the queue's in-flight tasks, with the
- * worker holding them) and the periodic entries of its server with their next fire times.
+ * worker holding them), the periodic entries of its server with their next fire times, and its
+ * circuit breakers that are not closed.
  *
  * <p>{@link #toJson()} and {@link #fromJson(byte[])} are the one encoding every control plane
  * stores, so a CLI reads what any worker wrote. The format is Java's own (Go workers do not
@@ -34,6 +39,8 @@ import org.jspecify.annotations.Nullable;
  * @param heartbeatAt when this status was taken
  * @param running the tasks it runs now
  * @param periodic its server's periodic entries
+ * @param breakers its circuit breaker keys that are open or half-open, with their states (at most
+ *     {@link #MAX_BREAKERS}, the first by key)
  */
 public record WorkerStatus(
     String id,
@@ -47,7 +54,13 @@ public record WorkerStatus(
     Instant startedAt,
     Instant heartbeatAt,
     List<RunningTask> running,
-    List<ScheduledEntry> periodic) {
+    List<ScheduledEntry> periodic,
+    Map<String, TaskBreaker.State> breakers) {
+
+  /**
+   * The most breaker keys a status carries: enough to see an outage, small enough to send often.
+   */
+  public static final int MAX_BREAKERS = 100;
 
   /** The most bytes {@link #fromJson} reads: a status is small; a bigger value is not one. */
   public static final int MAX_JSON_BYTES = 4 << 20;
@@ -78,6 +91,72 @@ public record WorkerStatus(
     Objects.requireNonNull(heartbeatAt, "heartbeatAt");
     running = List.copyOf(running);
     periodic = List.copyOf(periodic);
+    breakers = Collections.unmodifiableMap(new TreeMap<>(breakers));
+  }
+
+  /**
+   * A status without breakers (a worker that has none open, or an older writer's status).
+   *
+   * @param id as in the record
+   * @param host as in the record
+   * @param pid as in the record
+   * @param consumerTag as in the record
+   * @param queue as in the record
+   * @param concurrency as in the record
+   * @param busy as in the record
+   * @param paused as in the record
+   * @param startedAt as in the record
+   * @param heartbeatAt as in the record
+   * @param running as in the record
+   * @param periodic as in the record
+   * @throws NullPointerException if a field is null
+   */
+  public WorkerStatus(
+      String id,
+      String host,
+      long pid,
+      String consumerTag,
+      String queue,
+      int concurrency,
+      int busy,
+      boolean paused,
+      Instant startedAt,
+      Instant heartbeatAt,
+      List<RunningTask> running,
+      List<ScheduledEntry> periodic) {
+    this(
+        id,
+        host,
+        pid,
+        consumerTag,
+        queue,
+        concurrency,
+        busy,
+        paused,
+        startedAt,
+        heartbeatAt,
+        running,
+        periodic,
+        Map.of());
+  }
+
+  /**
+   * The breakers of {@code states} that are not closed, at most {@link #MAX_BREAKERS} (the first by
+   * key): what a heartbeat carries.
+   *
+   * @param states a worker's breaker states by key
+   * @return the open and half-open ones
+   */
+  public static Map<String, TaskBreaker.State> notClosed(Map<String, TaskBreaker.State> states) {
+    Map<String, TaskBreaker.State> out = new TreeMap<>();
+    new TreeMap<>(states)
+        .forEach(
+            (key, state) -> {
+              if (state != TaskBreaker.State.CLOSED && out.size() < MAX_BREAKERS) {
+                out.put(key, state);
+              }
+            });
+    return out;
   }
 
   /**
@@ -148,6 +227,10 @@ public record WorkerStatus(
         e.put("lastFire", entry.lastFire().toString());
       }
     }
+    if (!breakers.isEmpty()) {
+      ObjectNode b = root.putObject("breakers");
+      breakers.forEach((key, state) -> b.put(key, state.name()));
+    }
     try {
       return JSON.writeValueAsBytes(root);
     } catch (IOException e) {
@@ -185,6 +268,18 @@ public record WorkerStatus(
                 instantOrNull(entry, "nextFire"),
                 instantOrNull(entry, "lastFire")));
       }
+      Map<String, TaskBreaker.State> breakers = new TreeMap<>();
+      root.path("breakers")
+          .properties()
+          .forEach(
+              field -> {
+                for (TaskBreaker.State state : TaskBreaker.State.values()) {
+                  if (state.name().equals(field.getValue().asText())) {
+                    breakers.put(
+                        field.getKey(), state); // a state this reader does not know: left out
+                  }
+                }
+              });
       return new WorkerStatus(
           text(root, "id"),
           text(root, "host"),
@@ -197,7 +292,8 @@ public record WorkerStatus(
           Instant.parse(text(root, "startedAt")),
           Instant.parse(text(root, "heartbeatAt")),
           running,
-          periodic);
+          periodic,
+          breakers);
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException("not a worker status: " + e.getMessage(), e);
     }

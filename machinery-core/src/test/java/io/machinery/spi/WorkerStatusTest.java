@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.MalformedMessageException;
+import io.machinery.TaskBreaker;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class WorkerStatusTest {
@@ -31,6 +34,30 @@ class WorkerStatusTest {
                 new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", T.plusSeconds(60), null)));
 
     assertThat(WorkerStatus.fromJson(status.toJson())).isEqualTo(status);
+  }
+
+  @Test
+  void breakersThatAreNotClosedTravelAndAnUnknownStateIsLeftOut() {
+    Map<String, TaskBreaker.State> states = new HashMap<>();
+    states.put("host:a", TaskBreaker.State.OPEN);
+    states.put("host:b", TaskBreaker.State.CLOSED);
+    states.put("host:c", TaskBreaker.State.HALF_OPEN);
+    for (int i = 0; i < 200; i++) {
+      states.put("z" + i, TaskBreaker.State.OPEN);
+    }
+    Map<String, TaskBreaker.State> sent = WorkerStatus.notClosed(states);
+    assertThat(sent).hasSize(WorkerStatus.MAX_BREAKERS).doesNotContainKey("host:b");
+    assertThat(sent.keySet()).startsWith("host:a", "host:c");
+    WorkerStatus status =
+        new WorkerStatus("id", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), sent);
+    assertThat(WorkerStatus.fromJson(status.toJson())).isEqualTo(status);
+
+    String json =
+        "{\"id\":\"x\",\"host\":\"h\",\"pid\":7,\"consumerTag\":\"w\",\"queue\":\"q\",\"concurrency\":1,\"busy\":0,"
+            + "\"startedAt\":\"2026-11-30T04:00:00Z\",\"heartbeatAt\":\"2026-11-30T04:00:01Z\","
+            + "\"breakers\":{\"a\":\"OPEN\",\"b\":\"TRIPPED\",\"c\":7}}";
+    assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).breakers())
+        .containsExactly(Map.entry("a", TaskBreaker.State.OPEN));
   }
 
   @Test

@@ -126,6 +126,8 @@ final class Views {
       ObjectNode r = running.addObject().put("uuid", t.uuid()).put("name", t.name());
       instant(r, "startedAt", t.startedAt());
     }
+    ObjectNode breakers = n.putObject("breakers");
+    w.breakers().forEach((key, state) -> breakers.put(key, state.name()));
     return n;
   }
 

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.embedded.MemoryBroker;
@@ -156,11 +157,19 @@ class DashboardApiTest {
             }));
     server.registerPeriodicTask(
         "*/5 * * * *", "nightly-report", Signature.create("slow", Arg.of(1L)));
+    server.registerTask(
+        "refused",
+        TaskFunction.of(
+            () -> {
+              throw new java.io.IOException("connection refused");
+            }));
     Worker worker =
         server
             .workerBuilder("api-worker")
             .concurrency(3)
             .heartbeatInterval(Duration.ofMillis(100))
+            .breaker(
+                "refused", TaskBreaker.builder().window(1).openFor(Duration.ofHours(1)).build())
             .build();
     closeables.add(worker::quit);
     closeables.add(release::countDown);
@@ -189,6 +198,15 @@ class DashboardApiTest {
     assertThat(periodic).extracting(n -> n.path("name").asText()).contains("nightly-report");
     assertThat(periodic.get(0).path("spec").asText()).isEqualTo("*/5 * * * *");
     assertThat(periodic.get(0).path("nextFire").isTextual()).isTrue();
+
+    send("refused");
+    await()
+        .atMost(5, TimeUnit.SECONDS)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        http.json("/api/workers").get(0).path("breakers").path("refused").asText())
+                    .isEqualTo("OPEN"));
   }
 
   @Test

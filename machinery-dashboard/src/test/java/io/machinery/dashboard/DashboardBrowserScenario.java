@@ -170,7 +170,7 @@ abstract class DashboardBrowserScenario {
         .isEqualTo("dash-worker-" + queue);
     assertThat(r.findElement(By.cssSelector("td:nth-child(4)")).getText()).isEqualTo(queue);
     assertThat(r.findElement(By.cssSelector("td:nth-child(5)")).getText()).isEqualTo("2");
-    r.findElement(By.cssSelector("td:nth-child(9) a")).click();
+    r.findElement(By.cssSelector("td:nth-child(10) a")).click();
     browser.waitForText(By.id("task-location"), "RUNNING");
     assertThat(browser.driver.getCurrentUrl()).contains(running);
 

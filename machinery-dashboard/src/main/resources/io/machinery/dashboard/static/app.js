@@ -351,12 +351,14 @@ function workersView(root) {
   return {
     async refresh() {
       const workers = await get('/api/workers');
-      replace(body, table(['Worker', 'Host', '#PID', 'Queue', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Running'],
+      replace(body, table(['Worker', 'Host', '#PID', 'Queue', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Running'],
         workers.map(w => el('tr', { dataset: { worker: w.id } },
           el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
           num(w.concurrency), num(w.busy),
           el('td', {}, el('span', { class: 'pill ' + (w.paused ? 'paused' : 'running'), text: w.paused ? 'paused' : 'running' })),
           el('td', {}, when(w.heartbeatAt)),
+          el('td', {}, Object.entries(w.breakers || {}).map(([key, state]) => el('div', {},
+            el('span', { class: 'pill ' + (state === 'OPEN' ? 'FAILURE' : 'RETRY'), text: state.toLowerCase().replace('_', '-') }), ' ', el('span', { class: 'mono', text: key })))),
           el('td', {}, w.running.map(r => el('div', {}, taskLink(r.uuid, w.queue, r.name + ' ' + r.uuid.replace(/^task_/, '').slice(0, 8)), ' ', when(r.startedAt)))))),
         'No live workers.'));
     },
