@@ -134,7 +134,8 @@ final class Intake {
       try (TaskLimits.Permit permit = admitted.permit()) {
         execute(delivery, signature, function, functionEnded, admitted.ticket());
       } finally {
-        admitted.ticket().report(TaskBreakers.Verdict.NEUTRAL, null); // unless execute reported
+        // the run reports its verdict when its function ends; one that never got there counts not
+        admitted.ticket().report(TaskBreakers.Verdict.NEUTRAL, null);
       }
     } catch (Throwable t) {
       if (!delivery.settled()) {
@@ -350,9 +351,6 @@ final class Intake {
       notRun = e.toString();
       requeueCounted(delivery, signature, e.toString());
     } finally {
-      ticket.report(
-          execution.isAbandoned() ? TaskBreakers.Verdict.NEUTRAL : execution.verdict(),
-          execution.verdictError());
       if (listening && !execution.outcomeReported()) {
         listener.notRun(signature, notRun);
       }

@@ -51,9 +51,10 @@ import java.util.function.Predicate;
  * runs (at most {@code minimumRuns} failures each) and needs no shared store or round trip, and a
  * breaker cannot be left open by a worker that died. Keys are global to the worker: two tasks whose
  * breakers return the same key share one breaker (a downstream called by several tasks), and should
- * configure the same numbers (the first task's apply). A parked task is counted in its header
- * {@code machinery_breaker} and keeps its {@code RetryCount}; {@code maxDeliveries} does not see
- * it.
+ * configure the same numbers (the first task's apply). Past 10,000 keys a worker forgets the closed
+ * keys with no failure kept, so keys per tenant do not grow its memory without bound. A parked task
+ * is counted in its header {@code machinery_breaker} and keeps its {@code RetryCount}; {@code
+ * maxDeliveries} does not see it.
  */
 public final class TaskBreaker {
   /** The longest a key may be (a key function's result is checked at run time). */

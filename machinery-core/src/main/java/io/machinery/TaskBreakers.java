@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicLong;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +33,9 @@ import org.slf4j.LoggerFactory;
  *       admitted while closed that fails after the breaker opened does not reopen it later, and a
  *       slow run from before cannot close a half-open breaker.
  *   <li><b>One lock per key</b>, held for a few field updates; logging happens outside it.
+ *   <li><b>Bounded memory.</b> Keys may be many (one per tenant or host). Past {@link #MAX_KEYS},
+ *       at most once a second, the worker forgets the keys that are closed with no failure kept:
+ *       forgetting one loses only its count of successes.
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -93,10 +97,14 @@ final class TaskBreakers {
 
   static final Ticket UNBROKEN = new Ticket(null, 0, false);
 
+  /** How many keys' state a worker keeps before it forgets the closed ones without failures. */
+  static final int MAX_KEYS = 10_000;
+
   private final Map<String, TaskBreaker> breakers;
   private final Map<String, Circuit> circuits = new ConcurrentHashMap<>();
   private final Clock clock;
   private final String consumerTag;
+  private final AtomicLong nextSweep = new AtomicLong();
 
   TaskBreakers(Map<String, TaskBreaker> breakers, Clock clock, String consumerTag) {
     this.breakers = Map.copyOf(breakers);
@@ -119,8 +127,27 @@ final class TaskBreakers {
       return UNBROKEN;
     }
     String key = breaker.keyOf(signature);
-    Circuit circuit = circuits.computeIfAbsent(key, k -> new Circuit(k, breaker));
-    return circuit.admit(signature, clock.millis());
+    long now = clock.millis();
+    Circuit circuit = circuits.get(key);
+    if (circuit == null) {
+      forgetQuietKeys(now);
+      circuit = circuits.computeIfAbsent(key, k -> new Circuit(k, breaker));
+    }
+    return circuit.admit(signature, now);
+  }
+
+  /** Past {@link #MAX_KEYS}, at most once a second: drops the closed keys with no failure kept. */
+  private void forgetQuietKeys(long now) {
+    long due = nextSweep.get();
+    if (circuits.size() < MAX_KEYS || now < due || !nextSweep.compareAndSet(due, now + 1000)) {
+      return;
+    }
+    circuits.values().removeIf(Circuit::isQuiet);
+  }
+
+  /** How many keys' state is kept (tests). */
+  int keys() {
+    return circuits.size();
   }
 
   /**
@@ -186,6 +213,10 @@ final class TaskBreakers {
             e.toString());
         return true;
       }
+    }
+
+    synchronized boolean isQuiet() {
+      return state == TaskBreaker.State.CLOSED && failures == 0;
     }
 
     synchronized TaskBreaker.State state(long now) {

@@ -265,6 +265,23 @@ class TaskBreakersTest {
   }
 
   @Test
+  void pastTheKeyLimitQuietKeysAreForgottenAndTroubledOnesKept() {
+    TaskBreakers breakers =
+        breakers(breaker().window(2).minimumRuns(2).key(s -> s.args().get(0).value() + "").build());
+    Signature troubled = Signature.builder("call").args(Arg.of("troubled")).build();
+    ((Ticket) breakers.enter(troubled)).report(Verdict.FAILED, DOWN); // one failure: still closed
+    for (int i = 1; i < TaskBreakers.MAX_KEYS; i++) {
+      ((Ticket) breakers.enter(Signature.builder("call").args(Arg.of("k" + i)).build()))
+          .report(Verdict.SUCCEEDED, null);
+    }
+    assertThat(breakers.keys()).isEqualTo(TaskBreakers.MAX_KEYS);
+    breakers.enter(Signature.builder("call").args(Arg.of("new")).build());
+    assertThat(breakers.keys()).isEqualTo(2); // the troubled key and the new one
+    ((Ticket) breakers.enter(troubled)).report(Verdict.FAILED, DOWN);
+    assertThat(breakers.states()).containsEntry("troubled", State.OPEN); // its failure was kept
+  }
+
+  @Test
   void theWorkerBuilderRefusesASecondBreakerForOneTask() {
     try (Server server = Server.builder().build()) {
       Worker.Builder builder = server.workerBuilder("w");
