@@ -1,6 +1,7 @@
 package io.machinery.spring.boot;
 
 import io.machinery.QueueBound;
+import io.machinery.TaskBreaker;
 import io.machinery.Worker;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
@@ -550,6 +551,9 @@ public class MachineryProperties {
      */
     private Duration gracefulTimeout = DEFAULT_GRACEFUL_TIMEOUT;
 
+    /** {@code machinery.worker.breakers.<task>.*}: circuit breakers, by task name. */
+    private final Map<String, Breaker> breakers = new LinkedHashMap<>();
+
     /** Whether workers run in this application; false for a service that only sends tasks. */
     public boolean isEnabled() {
       return enabled;
@@ -587,6 +591,112 @@ public class MachineryProperties {
 
     public void setGracefulTimeout(Duration value) {
       gracefulTimeout = value;
+    }
+
+    public Map<String, Breaker> getBreakers() {
+      return breakers;
+    }
+
+    /**
+     * The {@link TaskBreaker}s these properties describe, by task name.
+     *
+     * @throws IllegalArgumentException when a breaker is invalid, with a message naming its key
+     */
+    public Map<String, TaskBreaker> toBreakers() {
+      Map<String, TaskBreaker> out = new LinkedHashMap<>();
+      breakers.forEach(
+          (task, breaker) -> {
+            try {
+              out.put(task, breaker.toBreaker());
+            } catch (IllegalArgumentException | NullPointerException e) {
+              throw new IllegalArgumentException(
+                  "invalid machinery.worker.breakers." + task + " properties: " + e.getMessage(),
+                  e);
+            }
+          });
+      return out;
+    }
+  }
+
+  /**
+   * {@code machinery.worker.breakers.<task>.*}: a {@link TaskBreaker} on that task, keyed by task
+   * name; unset values keep {@link TaskBreaker.Builder}'s defaults. A breaker keyed by something
+   * else (a host) or counting only some errors needs a {@link MachineryWorkerCustomizer}.
+   */
+  public static class Breaker {
+    /** Share of failed runs among the kept ones that opens the breaker (default 0.5). */
+    private @Nullable Double failureRate;
+
+    /** How many of the latest runs' outcomes are kept (default 20). */
+    private @Nullable Integer window;
+
+    /** How many outcomes must be kept before it may open (default half the window). */
+    private @Nullable Integer minimumRuns;
+
+    /** How long an open breaker parks the task before a trial (default 30 s). */
+    private @Nullable Duration openFor;
+
+    /** Trial runs at once when half-open, and successes needed to close (default 1). */
+    private @Nullable Integer trialRuns;
+
+    TaskBreaker toBreaker() {
+      TaskBreaker.Builder b = TaskBreaker.builder();
+      if (failureRate != null) {
+        b.failureRate(failureRate);
+      }
+      if (window != null) {
+        b.window(window);
+      }
+      if (minimumRuns != null) {
+        b.minimumRuns(minimumRuns);
+      }
+      if (openFor != null) {
+        b.openFor(openFor);
+      }
+      if (trialRuns != null) {
+        b.trialRuns(trialRuns);
+      }
+      return b.build();
+    }
+
+    public @Nullable Double getFailureRate() {
+      return failureRate;
+    }
+
+    public void setFailureRate(@Nullable Double value) {
+      failureRate = value;
+    }
+
+    public @Nullable Integer getWindow() {
+      return window;
+    }
+
+    public void setWindow(@Nullable Integer value) {
+      window = value;
+    }
+
+    public @Nullable Integer getMinimumRuns() {
+      return minimumRuns;
+    }
+
+    public void setMinimumRuns(@Nullable Integer value) {
+      minimumRuns = value;
+    }
+
+    public @Nullable Duration getOpenFor() {
+      return openFor;
+    }
+
+    public void setOpenFor(@Nullable Duration value) {
+      openFor = value;
+    }
+
+    public @Nullable Integer getTrialRuns() {
+      return trialRuns;
+    }
+
+    public void setTrialRuns(@Nullable Integer value) {
+      trialRuns = value;
     }
   }
 }

@@ -2,10 +2,12 @@ package io.machinery.spring.boot;
 
 import io.machinery.MachineryException;
 import io.machinery.Server;
+import io.machinery.TaskBreaker;
 import io.machinery.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
@@ -46,6 +48,7 @@ public final class MachineryWorkers implements SmartLifecycle {
   private final List<String> queues;
   private final List<LaunchListener> launchListeners;
   private final List<MachineryWorkerCustomizer> customizers;
+  private final Map<String, TaskBreaker> breakers;
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
   private volatile boolean running;
 
@@ -68,6 +71,7 @@ public final class MachineryWorkers implements SmartLifecycle {
     this.settings = settings;
     this.launchListeners = List.copyOf(launchListeners);
     this.customizers = List.copyOf(customizers);
+    this.breakers = settings.toBreakers(); // an invalid one stops the start, naming its key
     List<String> all = new ArrayList<>();
     all.add("");
     extraQueues.stream().filter(q -> !q.equals(server.config().defaultQueue())).forEach(all::add);
@@ -90,6 +94,7 @@ public final class MachineryWorkers implements SmartLifecycle {
               .gracefulTimeout(settings.getGracefulTimeout())
               .handleSignals(false);
       String consumed = queue.isEmpty() ? server.config().defaultQueue() : queue;
+      breakers.forEach(builder::breaker);
       customizers.forEach(customizer -> customizer.customize(consumed, builder));
       Worker worker = builder.build();
       CompletableFuture<Void> done = worker.launchAsync();

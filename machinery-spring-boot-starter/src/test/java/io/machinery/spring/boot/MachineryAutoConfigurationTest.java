@@ -9,6 +9,7 @@ import io.machinery.QueueBound;
 import io.machinery.QueueFullException;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskContext;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
@@ -81,6 +82,52 @@ class MachineryAutoConfigurationTest {
                                         : Duration.ZERO));
               }
             });
+  }
+
+  @Test
+  void breakersComeFromWorkerProperties() {
+    memory
+        .withPropertyValues(
+            "machinery.worker.concurrency=1",
+            "machinery.worker.breakers.refused.window=1",
+            "machinery.worker.breakers.refused.open-for=1h",
+            "machinery.worker.breakers.other.failure-rate=0.25")
+        .withBean(RefusingTask.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              Server server = context.getBean(Server.class);
+              assertThatThrownBy(
+                      () ->
+                          server.sendTask(Signature.create("refused")).get(Duration.ofSeconds(10)))
+                  .hasMessageContaining("connection refused");
+              assertThat(context.getBean(MachineryWorkers.class).workers())
+                  .singleElement()
+                  .satisfies(
+                      worker ->
+                          assertThat(worker.breakerStates())
+                              .containsEntry("refused", TaskBreaker.State.OPEN));
+            });
+  }
+
+  @Test
+  void anInvalidBreakerStopsTheStartWithTheKeyNamed() {
+    memory
+        .withPropertyValues("machinery.worker.breakers.emails.failure-rate=2")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining(
+                        "invalid machinery.worker.breakers.emails properties: failureRate must be"));
+  }
+
+  /** A task whose downstream refuses every connection. */
+  static class RefusingTask {
+    @MachineryTask("refused")
+    public String refused() throws java.io.IOException {
+      throw new java.io.IOException("connection refused");
+    }
   }
 
   @Test
