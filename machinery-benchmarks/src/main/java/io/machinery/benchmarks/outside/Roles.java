@@ -14,6 +14,7 @@ import io.machinery.Arg;
 import io.machinery.QueueBound;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
@@ -48,10 +49,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * backend; {@code java-async} and {@code java-batch} send with {@code sendTaskAsync} and {@code
  * sendTasks} of {@value #BATCH}; {@code java-bounded} sends one by one as {@code java} with a
  * {@link QueueBound} of {@value #BOUND} on the queue, which it never reaches, so the row shows what
- * keeping the count costs; {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code
- * lettuce} (a bare Lettuce program doing the least a reliable Redis queue does per task: RPUSH to
- * send; LMOVE into a processing list, SET of the result, LREM as the ack to drain, C loops on one
- * shared asynchronous connection).
+ * keeping the count costs; {@code java-breaker} drains with a {@link TaskBreaker} on the task,
+ * which never opens, so the row shows what asking it and counting each run costs; {@code
+ * java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program
+ * doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing
+ * list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
+ * connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
@@ -86,7 +89,7 @@ final class Roles {
 
   void run() throws Exception {
     switch (o.system()) {
-      case "java", "java-async", "java-batch", "java-bounded", "java-amqp" -> {
+      case "java", "java-async", "java-batch", "java-bounded", "java-breaker", "java-amqp" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
@@ -115,7 +118,7 @@ final class Roles {
           throw new IllegalArgumentException(
               "unknown system "
                   + o.system()
-                  + " (java, java-async, java-batch, java-bounded, java-amqp, lettuce)");
+                  + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp, lettuce)");
     }
   }
 
@@ -398,7 +401,7 @@ final class Roles {
               drain.stamp(sent);
               return null;
             }));
-    Worker worker =
+    Worker.Builder builder =
         server
             .workerBuilder("outside-java")
             .concurrency(o.concurrency())
@@ -407,8 +410,14 @@ final class Roles {
                   if (signature.name().equals("noop")) {
                     drain.done();
                   }
-                })
-            .build();
+                });
+    if (o.system().equals("java-breaker")) {
+      // never opens (the task never fails): what asking the breaker and counting each run costs
+      builder
+          .breaker("noop", TaskBreaker.builder().build())
+          .breaker("stamp", TaskBreaker.builder().build());
+    }
+    Worker worker = builder.build();
     worker.launchAsync();
     drain.report();
     worker.quit();

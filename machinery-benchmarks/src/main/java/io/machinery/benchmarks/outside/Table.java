@@ -142,6 +142,7 @@ final class Table {
       case "java-async" -> "Machinery for Java, sendTaskAsync";
       case "java-batch" -> "Machinery for Java, sendTasks (" + Roles.BATCH + " a call)";
       case "java-bounded" -> "Machinery for Java, sendTask to a bounded queue";
+      case "java-breaker" -> "Machinery for Java, a closed TaskBreaker on the task";
       case "java-before" -> "Machinery for Java (before)";
       case "java-async-before" -> "Machinery for Java, sendTaskAsync (before)";
       case "java-batch-before" ->
