@@ -224,20 +224,14 @@ final class Intake {
     if (breakers.isEmpty()) {
       return TaskBreakers.UNBROKEN;
     }
-    TaskBreakers.Entry entry;
-    try {
-      entry = inline ? breakers.enterWaiting(signature) : breakers.enter(signature);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      delivery.requeue(Duration.ZERO);
-      return null;
-    } catch (RuntimeException e) {
-      errors.accept(e);
-      requeueCounted(delivery, signature, "its breaker could not be checked: " + e);
-      return null;
-    }
-    if (entry instanceof TaskBreakers.Ticket ticket) {
-      return ticket;
+    TaskBreakers.Entry entry =
+        ask(
+            delivery,
+            signature,
+            "its breaker",
+            () -> inline ? breakers.enterWaiting(signature) : breakers.enter(signature));
+    if (entry == null || entry instanceof TaskBreakers.Ticket) {
+      return (TaskBreakers.Ticket) entry;
     }
     TaskBreakers.Park park = (TaskBreakers.Park) entry;
     log.debug(
@@ -259,20 +253,14 @@ final class Intake {
     if (limits.isEmpty()) {
       return TaskLimits.UNLIMITED;
     }
-    TaskLimits.Entry entry;
-    try {
-      entry = inline ? limits.enterWaiting(signature) : limits.enter(signature);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      delivery.requeue(Duration.ZERO);
-      return null;
-    } catch (RuntimeException e) {
-      errors.accept(e);
-      requeueCounted(delivery, signature, "its task limit could not be checked: " + e);
-      return null;
-    }
-    if (entry instanceof TaskLimits.Permit permit) {
-      return permit;
+    TaskLimits.Entry entry =
+        ask(
+            delivery,
+            signature,
+            "its task limit",
+            () -> inline ? limits.enterWaiting(signature) : limits.enter(signature));
+    if (entry == null || entry instanceof TaskLimits.Permit) {
+      return (TaskLimits.Permit) entry;
     }
     TaskLimits.Defer defer = (TaskLimits.Defer) entry;
     log.debug(
@@ -285,6 +273,30 @@ final class Intake {
         defer.deferrals());
     requeueReplaced(delivery, defer.replacement(), defer.delay());
     return null;
+  }
+
+  /** A gate's question: a breaker's or a limit's. */
+  private interface Gate<T> {
+    T enter() throws InterruptedException;
+  }
+
+  /**
+   * What {@code gate} answers, or null when it could not: interrupted (the message goes back at
+   * once) or failing (a key function that throws, a store that cannot be reached: a counted
+   * requeue, as any failure to process the message).
+   */
+  private <T> @Nullable T ask(SettleOnce delivery, Signature signature, String what, Gate<T> gate) {
+    try {
+      return gate.enter();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      delivery.requeue(Duration.ZERO);
+      return null;
+    } catch (RuntimeException e) {
+      errors.accept(e);
+      requeueCounted(delivery, signature, what + " could not be checked: " + e);
+      return null;
+    }
   }
 
   private void execute(

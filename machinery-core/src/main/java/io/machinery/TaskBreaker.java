@@ -164,18 +164,7 @@ public final class TaskBreaker {
    * @throws RuntimeException what the key function throws
    */
   public String keyOf(Signature signature) {
-    String value = key.apply(signature);
-    if (value == null || value.isEmpty() || value.length() > MAX_KEY_LENGTH) {
-      throw new IllegalArgumentException(
-          "the breaker key function of task "
-              + LogText.of(signature.name())
-              + " returned "
-              + (value == null ? "null" : LogText.of(value))
-              + ": a key must have 1 to "
-              + MAX_KEY_LENGTH
-              + " characters");
-    }
-    return value;
+    return TaskLimit.checkedKey(key.apply(signature), signature, "breaker");
   }
 
   @Override

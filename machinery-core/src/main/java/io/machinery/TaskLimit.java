@@ -3,6 +3,7 @@ package io.machinery;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A rate limit, a concurrency cap, or both, on the runs of one task (set with {@link
@@ -123,10 +124,20 @@ public final class TaskLimit {
    * @throws RuntimeException what the key function throws
    */
   public String keyOf(Signature signature) {
-    String value = key.apply(signature);
+    return checkedKey(key.apply(signature), signature, "limit");
+  }
+
+  /**
+   * {@code value} when it is a valid key (of a limit or a breaker).
+   *
+   * @throws IllegalArgumentException naming the task, when {@code value} is null, empty or too long
+   */
+  static String checkedKey(@Nullable String value, Signature signature, String of) {
     if (value == null || value.isEmpty() || value.length() > MAX_KEY_LENGTH) {
       throw new IllegalArgumentException(
-          "the limit key function of task "
+          "the "
+              + of
+              + " key function of task "
               + LogText.of(signature.name())
               + " returned "
               + (value == null ? "null" : LogText.of(value))

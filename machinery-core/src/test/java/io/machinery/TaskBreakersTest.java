@@ -7,13 +7,11 @@ import io.machinery.TaskBreaker.State;
 import io.machinery.TaskBreakers.Park;
 import io.machinery.TaskBreakers.Ticket;
 import io.machinery.TaskBreakers.Verdict;
+import io.machinery.embedded.ManualClock;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -25,7 +23,7 @@ class TaskBreakersTest {
   private static final Duration OPEN_FOR = Duration.ofSeconds(8);
   private static final IOException DOWN = new IOException("connection refused");
 
-  private final StoppedClock clock = new StoppedClock();
+  private final ManualClock clock = new ManualClock(Instant.parse("2026-12-03T12:00:00Z"));
 
   private TaskBreakers breakers(TaskBreaker breaker) {
     return new TaskBreakers(Map.of("call", breaker), clock, "test-worker");
@@ -290,30 +288,6 @@ class TaskBreakersTest {
           .hasMessageContaining("task call already has a breaker (TaskBreaker{opens at 50%");
       assertThatThrownBy(() -> builder.breaker("", TaskBreaker.builder().build()))
           .hasMessageContaining("needs a task name");
-    }
-  }
-
-  /** A clock that stands still until the test moves it. */
-  private static final class StoppedClock extends Clock {
-    private volatile Instant now = Instant.parse("2026-12-03T12:00:00Z");
-
-    void advance(Duration duration) {
-      now = now.plus(duration);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
     }
   }
 }

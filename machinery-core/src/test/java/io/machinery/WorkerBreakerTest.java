@@ -8,14 +8,13 @@ import io.machinery.TaskBreaker.State;
 import io.machinery.config.Config;
 import io.machinery.embedded.EagerBackend;
 import io.machinery.embedded.EagerBroker;
+import io.machinery.embedded.ManualClock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +34,7 @@ class WorkerBreakerTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(20);
   private static final Duration OPEN_FOR = Duration.ofMinutes(1);
 
-  private final MovableClock clock = new MovableClock();
+  private final ManualClock clock = new ManualClock(Instant.parse("2026-12-03T12:00:00Z"));
   private final AtomicBoolean down = new AtomicBoolean(true);
   private final AtomicInteger runs = new AtomicInteger();
 
@@ -210,30 +209,6 @@ class WorkerBreakerTest {
           .isGreaterThanOrEqualTo(Duration.ofMillis(50)); // waited for the trial
       assertThat(eagerWorker.breakerStates()).containsEntry("call", State.CLOSED);
       assertThat(eager.deadLetters()).isEmpty();
-    }
-  }
-
-  /** A clock that stands still until the test moves it. */
-  private static final class MovableClock extends Clock {
-    private volatile Instant now = Instant.parse("2026-12-03T12:00:00Z");
-
-    void advance(Duration duration) {
-      now = now.plus(duration);
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
     }
   }
 }
