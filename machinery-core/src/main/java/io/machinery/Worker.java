@@ -297,7 +297,8 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Returns the state of each circuit breaker key this worker has seen ({@link Builder#breaker}).
+   * Returns the state of each circuit breaker key this worker keeps ({@link Builder#breaker}):
+   * every key it has seen, but past 10,000 keys the closed ones without failures are forgotten.
    *
    * @return the states by key, sorted; empty before the first run of a task with a breaker
    */
