@@ -312,6 +312,22 @@ final class SqsConsumer implements Consumption {
     return true;
   }
 
+  /**
+   * {@code body} with its ETA moved to {@code due} when earlier; as it is when it does not decode.
+   */
+  private static String dueNoEarlierThan(String body, Instant due) {
+    try {
+      Signature signature = WireCodec.decodeSignature(body.getBytes(StandardCharsets.UTF_8));
+      if (signature.eta() != null && !signature.eta().toInstant().isBefore(due)) {
+        return body;
+      }
+      return new String(
+          WireCodec.encode(signature.toBuilder().eta(due).build()), StandardCharsets.UTF_8);
+    } catch (RuntimeException e) {
+      return body; // the worker dead-letters it
+    }
+  }
+
   private static @Nullable Instant etaOf(String body) {
     try {
       Signature signature = WireCodec.decodeSignature(body.getBytes(StandardCharsets.UTF_8));
@@ -363,11 +379,17 @@ final class SqsConsumer implements Consumption {
 
   /**
    * Re-sends {@code body} to this queue after {@code delaySeconds} (FIFO: in the original message
-   * group).
+   * group). A FIFO queue cannot delay one message, so there the delay becomes the task's ETA (when
+   * later than its own), which the consumer holds the message invisible until: without it a
+   * limited, parked or failing task would come straight back, a requeue loop.
    */
   void resend(String body, int delaySeconds, @Nullable String groupId, String deduplicationId) {
+    String sent =
+        fifo && delaySeconds > 0
+            ? dueNoEarlierThan(body, broker.clock().instant().plusSeconds(delaySeconds))
+            : body;
     SendMessageRequest.Builder request =
-        SendMessageRequest.builder().queueUrl(queueUrl).messageBody(body);
+        SendMessageRequest.builder().queueUrl(queueUrl).messageBody(sent);
     if (fifo) {
       request
           .messageGroupId(groupId == null || groupId.isEmpty() ? "machinery" : groupId)

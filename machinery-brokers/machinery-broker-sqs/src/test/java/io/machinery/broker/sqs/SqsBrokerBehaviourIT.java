@@ -131,6 +131,34 @@ class SqsBrokerBehaviourIT {
         .until(() -> handler.waiting() == 0);
   }
 
+  /**
+   * A FIFO queue cannot delay one message, yet a limited or parked task is handed back with a delay
+   * and a replacement body: it must not come back before the delay.
+   */
+  @Test
+  void aFifoRequeueWithAReplacementWaitsForItsDelay() throws Exception {
+    String fifo = config.defaultQueue() + ".fifo";
+    SqsTestQueues.track(fifo);
+    Signature task =
+        routed(Signature.builder("add").routingKey(fifo).brokerMessageGroupId("g1").build());
+    publish(task);
+    RecordingHandler handler = new RecordingHandler(10);
+    toClose.add(broker.startConsuming("fifo-requeue", fifo, handler));
+    Delivery first = handler.next(20);
+    assertThat(first).isNotNull();
+    long handedBackAt = System.nanoTime();
+    first.requeue(
+        Duration.ofSeconds(3),
+        WireCodec.encode(task.toBuilder().header("machinery_limited", "1").build()));
+    Delivery again = handler.next(30);
+    assertThat(again).isNotNull();
+    assertThat(Duration.ofNanos(System.nanoTime() - handedBackAt))
+        .isGreaterThanOrEqualTo(Duration.ofMillis(2900));
+    assertThat(WireCodec.decodeSignature(again.body()).headers())
+        .containsEntry("machinery_limited", "1");
+    handler.ack(again);
+  }
+
   @Test
   void anEtaBeyondFifteenMinutesIsAcceptedAndNeverDeliveredEarly() throws Exception {
     publish(
