@@ -149,14 +149,18 @@ final class Browser implements AutoCloseable {
   /**
    * Clicks a button and accepts the confirmation it asks for. Live refresh may replace the button
    * between the lookup and the click (the click then fails on a stale element, having done
-   * nothing): then it is looked up again.
+   * nothing), or draw it not yet visible: then it is looked up again.
    */
   String clickAndConfirm(By by) {
     new WebDriverWait(driver, PATIENCE)
         .ignoring(StaleElementReferenceException.class)
         .until(
             d -> {
-              ExpectedConditions.visibilityOfElementLocated(by).apply(d).click();
+              WebElement button = ExpectedConditions.visibilityOfElementLocated(by).apply(d);
+              if (button == null) {
+                return false; // there but not yet visible (a refresh is drawing it): look again
+              }
+              button.click();
               return true;
             });
     var alert = new WebDriverWait(driver, PATIENCE).until(ExpectedConditions.alertIsPresent());
