@@ -23,7 +23,7 @@ class TaskBreakersTest {
   private static final Duration OPEN_FOR = Duration.ofSeconds(8);
   private static final IOException DOWN = new IOException("connection refused");
 
-  private final ManualClock clock = new ManualClock(Instant.parse("2026-12-03T12:00:00Z"));
+  private final ManualClock clock = ManualClock.at(Instant.parse("2026-12-03T12:00:00Z"));
 
   private TaskBreakers breakers(TaskBreaker breaker) {
     return new TaskBreakers(Map.of("call", breaker), clock, "test-worker");

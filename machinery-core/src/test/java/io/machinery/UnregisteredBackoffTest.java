@@ -2,14 +2,12 @@ package io.machinery;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.time.Clock;
+import io.machinery.embedded.ManualClock;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneOffset;
 import org.junit.jupiter.api.Test;
 
 class UnregisteredBackoffTest {
-  private final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private final ManualClock clock = ManualClock.at("2026-01-01T00:00:00Z");
   private final UnregisteredBackoff backoff =
       new UnregisteredBackoff(
           clock, new Backoff(Worker.FIRST_UNREGISTERED_DELAY, Worker.MAX_UNREGISTERED_DELAY), 5);
@@ -78,33 +76,5 @@ class UnregisteredBackoffTest {
       backoff.shouldWarn("name-" + i + "-" + "x".repeat(1000));
     }
     assertThat(backoff.warnedNames()).isEqualTo(UnregisteredBackoff.MAX_WARNED_NAMES);
-  }
-
-  /** A clock that stands still until the test moves it. */
-  static final class MutableClock extends Clock {
-    private volatile Instant now;
-
-    MutableClock(Instant start) {
-      now = start;
-    }
-
-    void advance(Duration duration) {
-      now = now.plus(duration);
-    }
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
   }
 }

@@ -34,7 +34,7 @@ class WorkerBreakerTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(20);
   private static final Duration OPEN_FOR = Duration.ofMinutes(1);
 
-  private final ManualClock clock = new ManualClock(Instant.parse("2026-12-03T12:00:00Z"));
+  private final ManualClock clock = ManualClock.at(Instant.parse("2026-12-03T12:00:00Z"));
   private final AtomicBoolean down = new AtomicBoolean(true);
   private final AtomicInteger runs = new AtomicInteger();
 

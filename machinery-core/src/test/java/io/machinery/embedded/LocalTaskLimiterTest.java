@@ -9,7 +9,7 @@ import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
 class LocalTaskLimiterTest {
-  private final ManualClock clock = new ManualClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private final ManualClock clock = ManualClock.at(Instant.parse("2026-01-01T00:00:00Z"));
   private final LocalTaskLimiter limiter = LocalTaskLimiter.create(clock);
 
   private void advance(Duration d) {

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /** The memory broker's delivery counting, replacement requeues and injected clock. */
 class MemoryBrokerTest {
-  private final ManualClock clock = new ManualClock(Instant.parse("2026-01-01T00:00:00Z"));
+  private final ManualClock clock = ManualClock.at(Instant.parse("2026-01-01T00:00:00Z"));
   private final MemoryBroker broker = MemoryBroker.create(Config.DEFAULT, clock);
   private final LinkedBlockingQueue<Delivery> received = new LinkedBlockingQueue<>();
 

@@ -12,6 +12,7 @@ import io.machinery.State;
 import io.machinery.TaskFunction;
 import io.machinery.config.Config;
 import io.machinery.embedded.EagerLock;
+import io.machinery.embedded.ManualClock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.periodic.PeriodicEntry.Kind;
@@ -41,7 +42,7 @@ class PeriodicSchedulerTest {
           .backgroundThread(false)
           .build();
 
-  private final MutableClock clock = MutableClock.at("2024-05-06T10:00:30Z");
+  private final ManualClock clock = ManualClock.at("2024-05-06T10:00:30Z");
   private final List<AutoCloseable> closeAfter = new ArrayList<>();
 
   @AfterEach

@@ -9,16 +9,15 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.config.Config;
+import io.machinery.embedded.ManualClock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.periodic.PeriodicConfig;
 import io.machinery.periodic.PeriodicRun;
 import io.machinery.periodic.PeriodicRun.Outcome;
 import io.machinery.testkit.TestEndpoints;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -26,7 +25,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -40,7 +38,7 @@ class PeriodicRedisLockIT {
   private static final String NAME = "every-minute";
   private static final int TICKS = 40;
 
-  private final ManualClock clock = new ManualClock(Instant.now().truncatedTo(ChronoUnit.MINUTES));
+  private final ManualClock clock = ManualClock.at(Instant.now().truncatedTo(ChronoUnit.MINUTES));
   private final List<AutoCloseable> closeAfter = new ArrayList<>();
 
   @AfterEach
@@ -120,33 +118,5 @@ class PeriodicRedisLockIT {
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(() -> assertThat(executions).hasValue(TICKS));
     redis.sync().del(key);
-  }
-
-  /** A clock that stands still until the test moves it. */
-  private static final class ManualClock extends Clock {
-    private final AtomicReference<Instant> now;
-
-    ManualClock(Instant start) {
-      now = new AtomicReference<>(start);
-    }
-
-    void set(Instant instant) {
-      now.set(instant);
-    }
-
-    @Override
-    public Instant instant() {
-      return now.get();
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      throw new UnsupportedOperationException("a fixed-zone test clock");
-    }
   }
 }

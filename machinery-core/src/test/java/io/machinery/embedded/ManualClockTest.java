@@ -1,4 +1,4 @@
-package io.machinery.testkit;
+package io.machinery.embedded;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

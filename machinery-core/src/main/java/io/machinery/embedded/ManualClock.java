@@ -1,4 +1,4 @@
-package io.machinery.testkit;
+package io.machinery.embedded;
 
 import java.time.Clock;
 import java.time.Duration;
