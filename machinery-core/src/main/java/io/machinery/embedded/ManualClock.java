@@ -12,7 +12,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * A {@link Clock} that stands still until a test moves it: pass it to a {@code Server}, broker,
  * backend, lock or scheduler, then {@link #advance(Duration)} instead of sleeping for ETAs,
- * retries, leases and periodic runs.
+ * retries, leases and periodic runs. With the memory broker, {@link VirtualTime} moves it for you:
+ * to each moment something falls due, running what is due there before it goes on.
  *
  * <p>Thread-safe: the instant is one atomic reference, so threads of the component under test read
  * what the test thread set. {@link #withZone(ZoneId)} returns a view of the same moving time in

@@ -27,6 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -95,6 +96,14 @@ public final class MemoryBroker implements Broker {
                   : Long.compare(a.sequence, b.sequence));
   private final AtomicLong sequence = new AtomicLong();
   private final AtomicLong requeues = new AtomicLong();
+  // For VirtualTime's idle check: messages in transit (handed to a consumer and not settled, or
+  // taken from the delayed set and not yet queued), and a count of changes (a push, a schedule, a
+  // settlement) that tells a check whether it saw one moment.
+  private final AtomicLong inTransit = new AtomicLong();
+  private final AtomicLong changes = new AtomicLong();
+  private final AtomicInteger idleWaiters = new AtomicInteger();
+  private final ReentrantLock idleLock = new ReentrantLock();
+  private final Condition idleChanged = idleLock.newCondition();
   private final List<Dead> deadLetters = new CopyOnWriteArrayList<>();
   private final AtomicLong deadLetterIds = new AtomicLong();
   private final List<MemoryConsumer> consumers = new CopyOnWriteArrayList<>();
@@ -148,6 +157,7 @@ public final class MemoryBroker implements Broker {
     } finally {
       queue.lock.unlock();
     }
+    changes.incrementAndGet();
   }
 
   /** The first whole millisecond not before {@code instant}: a task never runs before its ETA. */
@@ -160,6 +170,7 @@ public final class MemoryBroker implements Broker {
     delayedLock.lock();
     try {
       delayed.add(new DelayedMessage(dueMillis, sequence.incrementAndGet(), queue, message));
+      changes.incrementAndGet();
       delayedChanged.signalAll();
       if (promoter == null) {
         promoter = Thread.ofVirtual().name("machinery-memory-promoter").start(this::promoteLoop);
@@ -178,6 +189,7 @@ public final class MemoryBroker implements Broker {
         long wait = head == null ? TimeUnit.SECONDS.toMillis(1) : head.dueMillis - clock.millis();
         if (head != null && wait <= 0) {
           due = delayed.poll();
+          inTransit.incrementAndGet(); // under the lock: never out of the set and uncounted
         } else {
           delayedChanged.await(Math.max(1, Math.min(wait, 1000)), TimeUnit.MILLISECONDS);
         }
@@ -188,6 +200,7 @@ public final class MemoryBroker implements Broker {
       }
       if (due != null) {
         push(due.queue, due.message);
+        settled();
       }
     }
   }
@@ -257,6 +270,7 @@ public final class MemoryBroker implements Broker {
           while (batch.size() < reserved && !queue.messages.isEmpty() && fetching.get()) {
             batch.add(queue.messages.pollFirst());
           }
+          inTransit.addAndGet(batch.size()); // under the lock: never out of the queue and uncounted
         } catch (InterruptedException e) {
           handler.release(reserved);
           return;
@@ -356,18 +370,22 @@ public final class MemoryBroker implements Broker {
         } finally {
           queue.lock.unlock();
         }
+        settled();
       }
     }
 
     @Override
     public void ack() {
-      settle();
+      if (settle()) {
+        settled();
+      }
     }
 
     @Override
     public void requeue(Duration delay) {
       if (settle()) {
         requeueMessage(message, delay);
+        settled();
       }
     }
 
@@ -379,6 +397,7 @@ public final class MemoryBroker implements Broker {
     public void requeue(Duration delay, byte[] replacement) {
       if (settle()) {
         requeueMessage(new Message(replacement.clone(), 0, message.band), delay);
+        settled();
       }
     }
 
@@ -399,8 +418,140 @@ public final class MemoryBroker implements Broker {
                 deadLetterIds.incrementAndGet(),
                 clock.instant(),
                 new DeadLetter(queueName, message.body, reason)));
+        settled();
       }
     }
+  }
+
+  /**
+   * Ends a message's transit once it is where it goes (a requeue is queued before it stops counting
+   * as in transit, so an idle check never sees it in neither place).
+   */
+  private void settled() {
+    changes.incrementAndGet();
+    if (inTransit.decrementAndGet() == 0 && idleWaiters.get() > 0) {
+      idleLock.lock();
+      try {
+        idleChanged.signalAll();
+      } finally {
+        idleLock.unlock();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------ for VirtualTime
+
+  /**
+   * Moves every delayed message due at the clock's instant to its queue, in the caller's thread.
+   *
+   * @return how many moved
+   */
+  int promoteDue() {
+    List<DelayedMessage> due = new ArrayList<>();
+    delayedLock.lock();
+    try {
+      long now = clock.millis();
+      while (!delayed.isEmpty() && delayed.peek().dueMillis <= now) {
+        due.add(delayed.poll());
+        inTransit.incrementAndGet();
+      }
+    } finally {
+      delayedLock.unlock();
+    }
+    for (DelayedMessage message : due) {
+      push(message.queue, message.message);
+      settled();
+    }
+    return due.size();
+  }
+
+  /** The due time of the soonest delayed message, in epoch milliseconds; -1 when none waits. */
+  long nextDueMillis() {
+    delayedLock.lock();
+    try {
+      DelayedMessage head = delayed.peek();
+      return head == null ? -1 : head.dueMillis;
+    } finally {
+      delayedLock.unlock();
+    }
+  }
+
+  /**
+   * Waits until nothing can happen without time moving: every queue a consumer fetches from is
+   * empty, every delivery is settled and no delayed message is due. Queues nobody consumes (no
+   * worker, or a paused one) do not count.
+   *
+   * @param deadlineNanos {@link System#nanoTime()} at which to give up
+   * @return null when idle, else what was still busy at the deadline
+   */
+  @Nullable String awaitIdle(long deadlineNanos) throws InterruptedException {
+    idleWaiters.incrementAndGet();
+    try {
+      while (true) {
+        promoteDue();
+        long before = changes.get();
+        String busy = busy();
+        if (busy == null && changes.get() == before) {
+          return null; // one moment: nothing was pushed, scheduled or settled during the check
+        }
+        long left = deadlineNanos - System.nanoTime();
+        if (left <= 0) {
+          return busy == null ? "messages moving between queues and workers" : busy;
+        }
+        idleLock.lock();
+        try {
+          // the end of the last transit signals; with none in transit, queued messages are about
+          // to be fetched, so look again soon (the short cap also notices a consumer that stops)
+          long cap = TimeUnit.MILLISECONDS.toNanos(inTransit.get() > 0 ? 100 : 1);
+          idleChanged.awaitNanos(Math.min(left, cap));
+        } finally {
+          idleLock.unlock();
+        }
+      }
+    } finally {
+      idleWaiters.decrementAndGet();
+    }
+  }
+
+  /** What keeps this broker from being idle, or null. Queues are read before deliveries. */
+  private @Nullable String busy() {
+    StringBuilder busy = new StringBuilder();
+    Set<String> consumed = new TreeSet<>();
+    for (MemoryConsumer consumer : consumers) {
+      if (consumer.fetching.get()) {
+        consumed.add(consumer.queueName);
+      }
+    }
+    for (String name : consumed) {
+      Queue queue = queue(name);
+      int size;
+      queue.lock.lock();
+      try {
+        size = queue.messages.size();
+      } finally {
+        queue.lock.unlock();
+      }
+      if (size > 0) {
+        busy.append(busy.isEmpty() ? "" : "; ")
+            .append("queue ")
+            .append(name)
+            .append(": ")
+            .append(size)
+            .append(" waiting");
+      }
+    }
+    long moving = inTransit.get();
+    if (moving > 0) {
+      busy.append(busy.isEmpty() ? "" : "; ")
+          .append(moving)
+          .append(moving == 1 ? " message" : " messages")
+          .append(" in transit (handed to a worker and not settled, or becoming due)");
+    }
+    long due = nextDueMillis();
+    if (due >= 0 && due <= clock.millis()) {
+      busy.append(busy.isEmpty() ? "" : "; ").append("delayed messages due");
+    }
+    return busy.isEmpty() ? null : busy.toString();
   }
 
   @Override
