@@ -243,6 +243,10 @@ final class Intake {
         park.state(),
         park.delay(),
         park.parkings());
+    deferred(
+        delivery,
+        signature,
+        new TaskDeferral(TaskDeferral.Reason.BREAKER, park.key(), park.delay()));
     requeueReplaced(delivery, park.replacement(), park.delay());
     return null;
   }
@@ -271,6 +275,10 @@ final class Intake {
         LogText.of(defer.key()),
         defer.delay(),
         defer.deferrals());
+    deferred(
+        delivery,
+        signature,
+        new TaskDeferral(TaskDeferral.Reason.LIMIT, defer.key(), defer.delay()));
     requeueReplaced(delivery, defer.replacement(), defer.delay());
     return null;
   }
@@ -448,8 +456,23 @@ final class Intake {
               LogText.of(signature.uuid()),
               requeue.delay());
         }
+        deferred(
+            delivery,
+            signature,
+            new TaskDeferral(TaskDeferral.Reason.UNREGISTERED, signature.name(), requeue.delay()));
         requeueReplaced(delivery, requeue.replacement(), requeue.delay());
       }
+    }
+  }
+
+  /**
+   * Tells the listeners that a task goes back to its broker without running: before the hand-back,
+   * so the event comes before the message can be delivered again (and before an idle memory broker
+   * lets a test in virtual time look).
+   */
+  private void deferred(SettleOnce delivery, Signature signature, TaskDeferral deferral) {
+    if (settings.listener() != Listeners.NONE) {
+      settings.listener().deferred(signature, delivery.queue(), deferral);
     }
   }
 

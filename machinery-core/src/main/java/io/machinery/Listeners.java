@@ -75,6 +75,11 @@ final class Listeners implements TaskListener {
     each("deadLettered", l -> l.deadLettered(queue, signature, reason));
   }
 
+  @Override
+  public void deferred(Signature signature, String queue, TaskDeferral deferral) {
+    each("deferred", l -> l.deferred(signature, queue, deferral));
+  }
+
   private void each(String event, java.util.function.Consumer<TaskListener> call) {
     for (TaskListener listener : listeners) {
       try {

@@ -18,7 +18,8 @@ import org.jspecify.annotations.Nullable;
  *       so a listener may keep thread-bound state (a tracing scope) from {@code received} to {@code
  *       finished}. Sends made while a task runs (its callbacks, chain and chord steps) happen
  *       inside that bracket. {@link #deadLettered} may come with or without a preceding {@code
- *       received} (a message that could not be decoded has no signature).
+ *       received} (a message that could not be decoded has no signature). {@link #deferred} comes
+ *       alone: the task was neither received nor run, and its message went back to the broker.
  *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a
  *       task.
  *   <li><b>Cost.</b> Listeners run inline on hot paths; keep them short and non-blocking.
@@ -100,4 +101,16 @@ public interface TaskListener {
    * @param reason why it was dead-lettered, as the broker records it
    */
   default void deadLettered(String queue, @Nullable Signature signature, String reason) {}
+
+  /**
+   * Reports that a worker handed a task back to its broker without running it, to be offered again
+   * after a delay: its limit had no room, its circuit breaker was open, or no function is
+   * registered for it here. The task keeps its state and its retries; it comes back as a new
+   * delivery.
+   *
+   * @param signature the task as it was delivered
+   * @param queue the queue the task was taken from, where it goes back
+   * @param deferral why, under which key, and for how long
+   */
+  default void deferred(Signature signature, String queue, TaskDeferral deferral) {}
 }

@@ -36,9 +36,12 @@ import org.jspecify.annotations.Nullable;
  * blocked in its function.
  *
  * <p>Limits. Queues without a fetching worker (none launched, or paused) do not count, so their
- * messages wait as on a real broker. Task deadlines, result waits ({@code AsyncResult.get}) and the
- * graceful shutdown stay on wall time. A periodic scheduler with its background thread could fire
- * beside this, so a server with periodic entries needs {@code
+ * messages wait as on a real broker. Idle is counted at the broker, so the listener events that
+ * come after a message is settled ({@code TaskListener.deadLettered} and {@code notRun}) may reach
+ * a listener just after a call returns; the broker's own records ({@link
+ * MemoryBroker#deadLetters()}) and every stored state are complete. Task deadlines, result waits
+ * ({@code AsyncResult.get}) and the graceful shutdown stay on wall time. A periodic scheduler with
+ * its background thread could fire beside this, so a server with periodic entries needs {@code
  * PeriodicConfig.builder().backgroundThread(false)}; this fires them itself.
  *
  * <p>One test thread drives it; the server's threads run the tasks. Immutable.

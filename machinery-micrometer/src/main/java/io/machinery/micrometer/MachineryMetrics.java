@@ -3,6 +3,7 @@ package io.machinery.micrometer;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskBreaker;
+import io.machinery.TaskDeferral;
 import io.machinery.TaskListener;
 import io.machinery.TaskOutcome;
 import io.machinery.Worker;
@@ -47,7 +48,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>counters {@value #SENT} (tags {@code task}, {@code exception}: {@code none} or the error's
  *       class), and {@value #RECEIVED}, {@value #SUCCEEDED}, {@value #FAILED}, {@value #RETRIED},
  *       {@value #DEAD_LETTERED} (tag {@code task}; {@code unknown} for a message that did not
- *       decode), all by task name;
+ *       decode), all by task name, and {@value #DEFERRED} (tasks handed back to the broker without
+ *       running; tags {@code task}, {@code reason}: {@code limit}, {@code breaker} or {@code
+ *       unregistered});
  *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
@@ -80,6 +83,7 @@ public final class MachineryMetrics implements TaskListener {
   static final String FAILED = "machinery.tasks.failed";
   static final String RETRIED = "machinery.tasks.retried";
   static final String DEAD_LETTERED = "machinery.tasks.dead.lettered";
+  static final String DEFERRED = "machinery.tasks.deferred";
   static final String RUN = "machinery.task.run";
   static final String LATENCY = "machinery.task.latency";
   static final String SLOTS = "machinery.worker.slots";
@@ -158,6 +162,12 @@ public final class MachineryMetrics implements TaskListener {
   @Override
   public void deadLettered(String queue, @Nullable Signature signature, String reason) {
     counter(DEAD_LETTERED, signature == null ? "unknown" : signature.name(), null, null)
+        .increment();
+  }
+
+  @Override
+  public void deferred(Signature signature, String queue, TaskDeferral deferral) {
+    counter(DEFERRED, signature.name(), "reason", deferral.reason().name().toLowerCase(Locale.ROOT))
         .increment();
   }
 

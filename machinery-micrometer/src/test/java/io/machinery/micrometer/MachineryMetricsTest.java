@@ -224,6 +224,27 @@ class MachineryMetricsTest {
 
     assertThat(breakers("metrics-breakers", "open")).isEqualTo(1);
     assertThat(breakers("metrics-breakers", "half_open")).isZero();
+
+    server.sendTask(Signature.create("boom")); // parked while the breaker is open
+    server.sendTask(Signature.create("nobody_has_this"));
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () ->
+                deferred("boom", "breaker") == 1
+                    && deferred("nobody_has_this", "unregistered") == 1);
+    assertThat(count(MachineryMetrics.RECEIVED, "boom"))
+        .as("a parked task is not received")
+        .isEqualTo(1);
+  }
+
+  private double deferred(String task, String reason) {
+    var counter =
+        registry
+            .find(MachineryMetrics.DEFERRED)
+            .tags("task", task, "reason", reason, "app", "test")
+            .counter();
+    return counter == null ? 0 : counter.count();
   }
 
   private double breakers(String worker, String state) {

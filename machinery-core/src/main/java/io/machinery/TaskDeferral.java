@@ -1,0 +1,34 @@
+package io.machinery;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Why a worker handed a task back to its broker without running it, and for how long: the event
+ * {@link TaskListener#deferred} carries.
+ *
+ * @param reason what held the task back
+ * @param key the limit's or breaker's key (by default the task name); the task name for {@link
+ *     Reason#UNREGISTERED}
+ * @param delay how long until the broker offers the task again
+ */
+public record TaskDeferral(Reason reason, String key, Duration delay) {
+  /** What held a task back. */
+  public enum Reason {
+    /** Its {@link TaskLimit} (rate or concurrency cap) had no room. */
+    LIMIT,
+    /** Its {@link TaskBreaker} was open, or half-open with its trials taken: the task is parked. */
+    BREAKER,
+    /**
+     * The task is not registered with this worker: requeued with back-off for a worker that has it.
+     */
+    UNREGISTERED
+  }
+
+  /** Checks that no component is null. */
+  public TaskDeferral {
+    Objects.requireNonNull(reason, "reason");
+    Objects.requireNonNull(key, "key");
+    Objects.requireNonNull(delay, "delay");
+  }
+}
