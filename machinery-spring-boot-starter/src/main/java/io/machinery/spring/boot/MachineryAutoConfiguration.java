@@ -4,9 +4,12 @@ import io.machinery.QueueBound;
 import io.machinery.Server;
 import io.machinery.TaskListener;
 import io.machinery.config.Config;
+import io.machinery.embedded.ManualClock;
+import io.machinery.periodic.PeriodicConfig;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
+import java.time.Clock;
 import java.util.List;
 import org.springframework.beans.factory.BeanClassLoaderAware;
 import org.springframework.beans.factory.ObjectProvider;
@@ -40,6 +43,11 @@ import org.springframework.context.annotation.Bean;
  *   <li><b>Listeners.</b> Every {@link TaskListener} bean is registered on the auto-configured
  *       Server, in {@code @Order}; {@link MachineryMetricsAutoConfiguration} adds Micrometer's that
  *       way.
+ *   <li><b>Tests in virtual time.</b> A {@link ManualClock} bean (a test's) becomes the clock of
+ *       the Server and of the memory broker and backend made here, so a test can drive them with
+ *       {@link io.machinery.embedded.VirtualTime}; a {@link PeriodicConfig} bean sets the periodic
+ *       scheduler (virtual time needs its {@code backgroundThread(false)}). Only a {@code
+ *       ManualClock}: an application's own {@code java.time.Clock} bean is left alone.
  * </ul>
  */
 @AutoConfiguration
@@ -60,14 +68,20 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
 
   @Bean
   @ConditionalOnMissingBean
-  Broker machineryBroker(Config config) {
-    return new UrlSchemes(classLoader).broker(config);
+  Broker machineryBroker(Config config, ObjectProvider<ManualClock> clock) {
+    return new UrlSchemes(classLoader).broker(config, clockOf(clock));
   }
 
   @Bean
   @ConditionalOnMissingBean
-  Backend machineryBackend(Config config) {
-    return new UrlSchemes(classLoader).backend(config);
+  Backend machineryBackend(Config config, ObjectProvider<ManualClock> clock) {
+    return new UrlSchemes(classLoader).backend(config, clockOf(clock));
+  }
+
+  /** A test's manual clock, else the system's. */
+  private static Clock clockOf(ObjectProvider<ManualClock> clock) {
+    ManualClock manual = clock.getIfUnique();
+    return manual != null ? manual : Clock.systemUTC();
   }
 
   @Bean
@@ -85,9 +99,13 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
       Lock lock,
       MachineryProperties properties,
       ObjectProvider<TaskListener> listeners,
-      ObjectProvider<QueueBound> bounds) {
+      ObjectProvider<QueueBound> bounds,
+      ObjectProvider<ManualClock> clock,
+      ObjectProvider<PeriodicConfig> periodic) {
     Server.Builder builder =
         Server.builder().config(config).broker(broker).backend(backend).lock(lock);
+    builder.clock(clockOf(clock));
+    periodic.ifUnique(builder::periodic);
     listeners.orderedStream().forEach(builder::listener);
     properties.toBounds().forEach(builder::bound);
     bounds.orderedStream().forEach(builder::bound);

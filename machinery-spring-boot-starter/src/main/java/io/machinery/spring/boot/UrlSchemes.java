@@ -54,7 +54,7 @@ final class UrlSchemes {
     };
   }
 
-  Broker broker(Config config) {
+  Broker broker(Config config, Clock clock) {
     String technology = technology(config.broker());
     return switch (technology) {
       case REDIS -> {
@@ -73,12 +73,12 @@ final class UrlSchemes {
             "machinery-broker-amqp");
         yield Amqp.broker(config);
       }
-      case MEMORY -> MemoryBroker.create(config, Clock.systemUTC());
+      case MEMORY -> MemoryBroker.create(config, clock);
       default -> throw unserved("broker", config.broker(), technology, "Broker");
     };
   }
 
-  Backend backend(Config config) {
+  Backend backend(Config config, Clock clock) {
     String technology = technology(config.resultBackend());
     return switch (technology) {
       case REDIS -> {
@@ -97,7 +97,7 @@ final class UrlSchemes {
             "machinery-backend-amqp");
         yield Amqp.backend(config);
       }
-      case MEMORY -> MemoryBackend.create(config, Clock.systemUTC());
+      case MEMORY -> MemoryBackend.create(config, clock);
       default -> throw unserved("result_backend", config.resultBackend(), technology, "Backend");
     };
   }

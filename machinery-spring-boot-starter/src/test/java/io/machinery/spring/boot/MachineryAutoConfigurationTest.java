@@ -5,19 +5,24 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.AsyncResult;
 import io.machinery.QueueBound;
 import io.machinery.QueueFullException;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.State;
 import io.machinery.TaskBreaker;
 import io.machinery.TaskContext;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.embedded.EagerLock;
+import io.machinery.embedded.ManualClock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.embedded.VirtualTime;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.micrometer.MachineryMetrics;
+import io.machinery.periodic.PeriodicConfig;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
@@ -222,6 +227,48 @@ class MachineryAutoConfigurationTest {
                       .get(Duration.ofSeconds(10));
               assertThat(who).containsExactly("ran from spring_test_other");
             });
+  }
+
+  @Test
+  void aManualClockBeanPutsTheServerAndItsMemoryPartsInVirtualTime() {
+    memory
+        .withUserConfiguration(MathTasks.class)
+        .withBean(ManualClock.class, () -> ManualClock.at("2026-01-01T00:00:00Z"))
+        .withBean(
+            PeriodicConfig.class, () -> PeriodicConfig.builder().backgroundThread(false).build())
+        .run(
+            context -> {
+              Server server = context.getBean(Server.class);
+              ManualClock clock = context.getBean(ManualClock.class);
+              assertThat(server.clock()).isSameAs(clock);
+              assertThat(server.periodicScheduler().config().backgroundThread()).isFalse();
+              VirtualTime time = VirtualTime.of(server);
+
+              AsyncResult later =
+                  server.sendTask(
+                      Signature.builder("add")
+                          .args(List.of(Arg.of(2L), Arg.of(3L)))
+                          .eta(clock.instant().plus(Duration.ofHours(1)))
+                          .build());
+              time.advance(Duration.ofMinutes(59));
+              assertThat(later.state())
+                  .as("due in an hour of the manual clock, not of the system's")
+                  .isEqualTo(State.PENDING);
+              time.advance(Duration.ofMinutes(1));
+              assertThat(later.poll()).containsExactly(5L);
+            });
+  }
+
+  @Test
+  void anApplicationsOwnClockBeanIsLeftAlone() {
+    memory
+        .withBean(
+            java.time.Clock.class,
+            () -> java.time.Clock.fixed(java.time.Instant.EPOCH, java.time.ZoneOffset.UTC))
+        .run(
+            context ->
+                assertThat(context.getBean(Server.class).clock())
+                    .isNotSameAs(context.getBean(java.time.Clock.class)));
   }
 
   @Test
