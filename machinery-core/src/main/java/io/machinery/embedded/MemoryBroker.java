@@ -47,7 +47,10 @@ import org.slf4j.LoggerFactory;
  * JVM: nothing survives a restart. Each queued message counts how often it was handed out ({@link
  * Delivery#deliveryCount()}; a message that comes back because its consumer closed keeps its count,
  * so poison limits work here as on real brokers); a requeue with a replacement body ({@link
- * Delivery#requeue(Duration, byte[])}) enqueues the replacement as a new message. Thread-safe.
+ * Delivery#requeue(Duration, byte[])}) enqueues the replacement as a new message. For {@link
+ * VirtualTime}, messages in transit (handed out and not settled, or leaving the delayed set) are
+ * counted, and every push, schedule and end of transit bumps a change count, so an idle check can
+ * tell that it read queues and counts at one moment. Thread-safe.
  *
  * <p>Size: a complete in-process broker (queues, ETAs on the injected clock, priority bands,
  * redelivery, dead letters, inspection) in one class, so that a user's unit test of a workflow
@@ -200,7 +203,7 @@ public final class MemoryBroker implements Broker {
       }
       if (due != null) {
         push(due.queue, due.message);
-        settled();
+        endTransit();
       }
     }
   }
@@ -370,14 +373,14 @@ public final class MemoryBroker implements Broker {
         } finally {
           queue.lock.unlock();
         }
-        settled();
+        endTransit();
       }
     }
 
     @Override
     public void ack() {
       if (settle()) {
-        settled();
+        endTransit();
       }
     }
 
@@ -385,7 +388,7 @@ public final class MemoryBroker implements Broker {
     public void requeue(Duration delay) {
       if (settle()) {
         requeueMessage(message, delay);
-        settled();
+        endTransit();
       }
     }
 
@@ -397,7 +400,7 @@ public final class MemoryBroker implements Broker {
     public void requeue(Duration delay, byte[] replacement) {
       if (settle()) {
         requeueMessage(new Message(replacement.clone(), 0, message.band), delay);
-        settled();
+        endTransit();
       }
     }
 
@@ -418,7 +421,7 @@ public final class MemoryBroker implements Broker {
                 deadLetterIds.incrementAndGet(),
                 clock.instant(),
                 new DeadLetter(queueName, message.body, reason)));
-        settled();
+        endTransit();
       }
     }
   }
@@ -427,7 +430,7 @@ public final class MemoryBroker implements Broker {
    * Ends a message's transit once it is where it goes (a requeue is queued before it stops counting
    * as in transit, so an idle check never sees it in neither place).
    */
-  private void settled() {
+  private void endTransit() {
     changes.incrementAndGet();
     if (inTransit.decrementAndGet() == 0 && idleWaiters.get() > 0) {
       idleLock.lock();
@@ -460,7 +463,7 @@ public final class MemoryBroker implements Broker {
     }
     for (DelayedMessage message : due) {
       push(message.queue, message.message);
-      settled();
+      endTransit();
     }
     return due.size();
   }
