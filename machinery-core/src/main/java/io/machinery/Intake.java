@@ -246,7 +246,7 @@ final class Intake {
     deferred(
         delivery,
         signature,
-        new TaskDeferral(TaskDeferral.Reason.BREAKER, park.key(), park.delay()));
+        new TaskDeferral(TaskDeferral.Reason.BREAKER, park.key(), park.delay(), park.parkings()));
     requeueReplaced(delivery, park.replacement(), park.delay());
     return null;
   }
@@ -278,7 +278,7 @@ final class Intake {
     deferred(
         delivery,
         signature,
-        new TaskDeferral(TaskDeferral.Reason.LIMIT, defer.key(), defer.delay()));
+        new TaskDeferral(TaskDeferral.Reason.LIMIT, defer.key(), defer.delay(), defer.deferrals()));
     requeueReplaced(delivery, defer.replacement(), defer.delay());
     return null;
   }
@@ -459,7 +459,11 @@ final class Intake {
         deferred(
             delivery,
             signature,
-            new TaskDeferral(TaskDeferral.Reason.UNREGISTERED, signature.name(), requeue.delay()));
+            new TaskDeferral(
+                TaskDeferral.Reason.UNREGISTERED,
+                signature.name(),
+                requeue.delay(),
+                requeue.requeues()));
         requeueReplaced(delivery, requeue.replacement(), requeue.delay());
       }
     }

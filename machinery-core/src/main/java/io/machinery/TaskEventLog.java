@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A worker's task event log ({@link Worker.Builder#taskEvents}): records each task's transitions
- * (received, started, retry with its attempt and error, success, failure) in the control plane, so
- * an operator sees a task's history, which Go's backends do not keep (they store the latest state
- * only).
+ * (received, started, retry with its attempt and error, success, failure, deferred with the reason)
+ * in the control plane, so an operator sees a task's history, which Go's backends do not keep (they
+ * store the latest state only).
  *
  * <p>Design notes.
  *
@@ -124,6 +124,18 @@ final class TaskEventLog implements TaskListener, AutoCloseable {
         };
     if (kind != null) {
       add(outcome.signature(), kind, outcome.error().orElse(""));
+    }
+  }
+
+  /**
+   * Records the 1st, 2nd, 4th, 8th... hand-back of a message for one reason: a task parked for an
+   * hour keeps the rest of its history (at most {@link ControlPlane#MAX_TASK_EVENTS} events).
+   */
+  @Override
+  public void deferred(Signature signature, String queue, TaskDeferral deferral) {
+    int times = deferral.times();
+    if (times <= 1 || Integer.bitCount(times) == 1) {
+      add(signature, TaskEvent.Kind.DEFERRED, deferral.describe());
     }
   }
 

@@ -46,7 +46,10 @@ final class WorkerHeartbeat {
 
     List<TaskExecution> runningTasks();
 
-    /** The state of each circuit breaker key the worker has seen. */
+    /**
+     * The state of each circuit breaker key the worker keeps (past 10,000 keys it forgets quiet
+     * closed ones, see {@link Worker#breakerStates()}).
+     */
     Map<String, TaskBreaker.State> breakerStates();
 
     /** Stops fetching (running tasks finish); no-op when already paused or stopping. */

@@ -1,10 +1,12 @@
 package io.machinery;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.machinery.TaskDeferral.Reason;
 import io.machinery.embedded.ManualClock;
 import io.machinery.embedded.VirtualTime;
+import io.machinery.spi.ControlPlane;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -57,6 +59,7 @@ class TaskDeferralTest {
     server
         .workerBuilder("deferrals")
         .concurrency(2)
+        .taskEvents(true)
         .limit("hello", TaskLimit.builder().rate(1, Duration.ofMinutes(1)).burst(1).build())
         .breaker(
             "call",
@@ -133,7 +136,31 @@ class TaskDeferralTest {
               assertThat(seen.deferral().reason()).isEqualTo(Reason.UNREGISTERED);
               assertThat(seen.deferral().key()).isEqualTo("nobody_has_this");
               assertThat(seen.deferral().delay()).isPositive();
+              assertThat(seen.deferral().times()).isEqualTo(1);
             });
     assertThat(received).isEmpty();
+  }
+
+  @Test
+  void aTasksHistoryShowsItsFirstHandBackAndThenEachPowerOfTwo() {
+    AsyncResult unknown = server.sendTask(Signature.create("nobody_has_this"));
+    time.advance(Duration.ofSeconds(30)); // back-off 100 ms doubling: handed back 9 times
+
+    assertThat(deferrals)
+        .extracting(seen -> seen.deferral().times())
+        .containsExactly(1, 2, 3, 4, 5, 6, 7, 8, 9);
+    Inspection inspection = Inspection.of(server);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> inspection.history(unknown.taskUuid()).size() == 4);
+    assertThat(inspection.history(unknown.taskUuid()))
+        .allSatisfy(
+            event -> {
+              assertThat(event.kind()).isEqualTo(ControlPlane.TaskEvent.Kind.DEFERRED);
+              assertThat(event.error()).contains("task nobody_has_this is not registered");
+            })
+        .extracting(ControlPlane.TaskEvent::error)
+        .map(error -> error.substring(error.lastIndexOf("(")))
+        .containsExactly("(time 1)", "(time 2)", "(time 4)", "(time 8)");
   }
 }

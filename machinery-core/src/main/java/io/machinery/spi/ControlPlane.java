@@ -192,7 +192,8 @@ public interface ControlPlane {
    * @param at when, by the worker's clock
    * @param workerId the worker: its control-plane id ({@link WorkerStatus#id()})
    * @param attempt the run this event belongs to (1 for the first; from the message's headers)
-   * @param error the error of a {@link Kind#RETRY} or {@link Kind#FAILURE}; empty otherwise
+   * @param error the error of a {@link Kind#RETRY} or {@link Kind#FAILURE}, the reason of a {@link
+   *     Kind#DEFERRED}; empty otherwise
    */
   record TaskEvent(
       String taskUuid,
@@ -218,7 +219,12 @@ public interface ControlPlane {
       /** The run succeeded. */
       SUCCESS,
       /** The run failed for good (no retries left, or a permanent error). */
-      FAILURE
+      FAILURE,
+      /**
+       * A worker handed it back to the broker without running it (its limit, its circuit breaker,
+       * or no function for it there); the error field says why and for how long.
+       */
+      DEFERRED
     }
 
     /** Checks the fields; the error is cut to 4,000 characters. */
