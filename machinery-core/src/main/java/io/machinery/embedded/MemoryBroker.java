@@ -703,6 +703,11 @@ public final class MemoryBroker implements Broker {
     return clock.millis();
   }
 
+  /** The clock its ETAs and delays follow. */
+  Clock clock() {
+    return clock;
+  }
+
   List<Dead> deadEntries() {
     return List.copyOf(deadLetters);
   }

@@ -68,8 +68,8 @@ public final class VirtualTime {
    *
    * @param server a server built with a {@link ManualClock} and a {@link MemoryBroker} on it
    * @return virtual time with the default timeout
-   * @throws IllegalArgumentException when the server's clock is not a manual clock or its broker
-   *     not the memory broker
+   * @throws IllegalArgumentException when the server's clock is not a manual clock, or its broker
+   *     not the memory broker on that clock
    */
   public static VirtualTime of(Server server) {
     Objects.requireNonNull(server, "server");
@@ -83,6 +83,13 @@ public final class VirtualTime {
       throw new IllegalArgumentException(
           "virtual time needs the memory broker, not "
               + server.broker().getClass().getSimpleName());
+    }
+    if (broker.clock() != clock) {
+      throw new IllegalArgumentException(
+          "the memory broker follows another clock ("
+              + broker.clock()
+              + "): create it with the server's, MemoryBroker.create(config, clock), or let"
+              + " Server.builder().clock(clock) create it");
     }
     return new VirtualTime(clock, broker, server.periodicScheduler(), DEFAULT_TIMEOUT);
   }

@@ -360,11 +360,18 @@ class VirtualTimeTest {
   }
 
   @Test
-  void aServerWithoutAManualClockOrTheMemoryBrokerIsRefused() {
+  void aServerWithoutAManualClockOrTheMemoryBrokerOnItIsRefused() {
     try (Server systemClock = Server.builder().build()) {
       assertThatThrownBy(() -> VirtualTime.of(systemClock))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("ManualClock");
+    }
+    try (MemoryBroker systemTime =
+            MemoryBroker.create(Config.DEFAULT, java.time.Clock.systemUTC());
+        Server otherClock = Server.builder().broker(systemTime).clock(clock).build()) {
+      assertThatThrownBy(() -> VirtualTime.of(otherClock))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("follows another clock");
     }
     try (EagerBroker eager = EagerBroker.create(Config.DEFAULT);
         Server eagerServer = Server.builder().broker(eager).clock(clock).build()) {
