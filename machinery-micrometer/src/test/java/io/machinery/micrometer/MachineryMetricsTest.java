@@ -227,12 +227,14 @@ class MachineryMetricsTest {
 
     server.sendTask(Signature.create("boom")); // parked while the breaker is open
     server.sendTask(Signature.create("nobody_has_this"));
+    // the parked task comes back only when the hour is up; the unregistered one is handed back
+    // again 100 ms later, doubling, so it may have been counted more than once by the time we look
     await()
         .atMost(TIMEOUT)
         .until(
             () ->
                 deferred("boom", "breaker") == 1
-                    && deferred("nobody_has_this", "unregistered") == 1);
+                    && deferred("nobody_has_this", "unregistered") >= 1);
     assertThat(count(MachineryMetrics.RECEIVED, "boom"))
         .as("a parked task is not received")
         .isEqualTo(1);
