@@ -277,6 +277,39 @@ public final class Inspection {
   }
 
   /**
+   * Sets the limit of a task on every worker, within one heartbeat, until {@link #clearTaskLimit};
+   * see {@link ControlPlane#setTaskLimit}.
+   *
+   * @param taskName the task's name
+   * @param setting the numbers
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no limits
+   */
+  public void setTaskLimit(String taskName, ControlPlane.TaskLimitSetting setting) {
+    controlPlane().setTaskLimit(taskName, setting);
+  }
+
+  /**
+   * Removes the limit set on a task at run time: its workers go back to their configured limit, or
+   * none.
+   *
+   * @param taskName the task's name
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no limits
+   */
+  public void clearTaskLimit(String taskName) {
+    controlPlane().clearTaskLimit(taskName);
+  }
+
+  /**
+   * Returns the task limits set at run time, by task name.
+   *
+   * @return the settings
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no limits
+   */
+  public Map<String, ControlPlane.TaskLimitSetting> taskLimits() {
+    return controlPlane().taskLimits();
+  }
+
+  /**
    * Lists the periodic entries of this server and of every live worker's server, by name (an entry
    * announced by several workers is listed once, from the latest heartbeat).
    *

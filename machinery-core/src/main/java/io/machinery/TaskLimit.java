@@ -127,6 +127,11 @@ public final class TaskLimit {
     return checkedKey(key.apply(signature), signature, "limit");
   }
 
+  /** The key function ({@link Builder#key}), for a limit set at run time over this one. */
+  Function<Signature, String> keyFunction() {
+    return key;
+  }
+
   /**
    * {@code value} when it is a valid key (of a limit or a breaker).
    *

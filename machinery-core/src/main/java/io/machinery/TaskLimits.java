@@ -1,7 +1,10 @@
 package io.machinery;
 
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.ControlPlane.TaskLimitSetting;
 import io.machinery.spi.TaskLimiter;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,6 +45,12 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Release.</b> A run that took a concurrency slot gives it back when it ends, whatever the
  *       outcome, abandoned runs included; a worker that dies keeps it until the shared store's
  *       lease lapses.
+ *   <li><b>Set at run time.</b> An operator's setting in the control plane ({@link
+ *       ControlPlane#setTaskLimit}) replaces a configured limit's numbers (its key function stays)
+ *       or adds a limit keyed by the task name; the worker's heartbeat reads the settings ({@link
+ *       #follow}) and swaps in a new immutable map, so a delivery reads one volatile field and no
+ *       store. A run admitted under the old numbers releases under them (its {@link Permit} keeps
+ *       its limit).
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -90,7 +99,18 @@ final class TaskLimits {
 
   static final Permit UNLIMITED = new Permit(null, "", null, "");
 
-  private final Map<String, TaskLimit> limits;
+  /** The limits the worker's builder gave. */
+  private final Map<String, TaskLimit> configured;
+
+  /** What is in force: {@link #configured}, with the control plane's settings over it. */
+  private volatile Map<String, TaskLimit> limits;
+
+  /** The control plane's settings last read ({@link #follow}). */
+  private volatile Map<String, TaskLimitSetting> settings = Map.of();
+
+  /** False once the control plane said it keeps no limits. */
+  private volatile boolean settingsSupported = true;
+
   private final TaskLimiter limiter;
   private final Backoff backoff;
   private final String consumerTag;
@@ -98,7 +118,8 @@ final class TaskLimits {
 
   TaskLimits(
       Map<String, TaskLimit> limits, TaskLimiter limiter, Duration maxDelay, String consumerTag) {
-    this.limits = Map.copyOf(limits);
+    this.configured = Map.copyOf(limits);
+    this.limits = configured;
     this.limiter = limiter;
     Duration first =
         Worker.FIRST_LIMIT_DELAY.compareTo(maxDelay) < 0 ? Worker.FIRST_LIMIT_DELAY : maxDelay;
@@ -108,6 +129,70 @@ final class TaskLimits {
 
   boolean isEmpty() {
     return limits.isEmpty();
+  }
+
+  /** The limits in force, by task name. */
+  Map<String, TaskLimit> inForce() {
+    return limits;
+  }
+
+  /**
+   * Reads the task limits set in the control plane ({@link ControlPlane#taskLimits()}) and puts
+   * them in force over the configured ones, logging each change. A control plane that keeps no
+   * limits turns this off for good (logged once).
+   *
+   * @throws RuntimeException when the control plane cannot be read (the heartbeat logs it; the
+   *     limits in force stay)
+   */
+  void follow(ControlPlane plane) {
+    if (!settingsSupported) {
+      return;
+    }
+    Map<String, TaskLimitSetting> read;
+    try {
+      read = Map.copyOf(plane.taskLimits());
+    } catch (UnsupportedOperationException e) {
+      settingsSupported = false;
+      log.debug(
+          "The control plane {} keeps no task limits: worker {} keeps its configured ones",
+          plane.getClass().getSimpleName(),
+          consumerTag);
+      return;
+    }
+    Map<String, TaskLimitSetting> before = settings;
+    if (read.equals(before)) {
+      return;
+    }
+    Map<String, TaskLimit> next = new HashMap<>(configured);
+    read.forEach(
+        (task, setting) -> {
+          TaskLimit own = configured.get(task);
+          next.put(task, setting.toLimit(own != null ? own.keyFunction() : Signature::name));
+        });
+    limits = Map.copyOf(next);
+    settings = read;
+    read.forEach(
+        (task, setting) -> {
+          if (!setting.equals(before.get(task))) {
+            log.info(
+                "Worker {}: task {} is limited to {} (set in the control plane{})",
+                consumerTag,
+                LogText.of(task),
+                setting.describe(),
+                configured.containsKey(task) ? ", over " + configured.get(task) : "");
+          }
+        });
+    before.keySet().stream()
+        .filter(task -> !read.containsKey(task))
+        .forEach(
+            task ->
+                log.info(
+                    "Worker {}: the control plane's limit on task {} was cleared; {}",
+                    consumerTag,
+                    LogText.of(task),
+                    configured.containsKey(task)
+                        ? "back to " + configured.get(task)
+                        : "it runs without a limit"));
   }
 
   /**

@@ -182,6 +182,7 @@ public final class Worker implements AutoCloseable {
   private final Backoff requeueBackoff;
   private final Intake intake;
   private final TaskBreakers breakers;
+  private final TaskLimits limits;
 
   private final AtomicReference<Phase> phase = new AtomicReference<>(Phase.NEW);
   private final CompletableFuture<Void> done = new CompletableFuture<>();
@@ -269,6 +270,12 @@ public final class Worker implements AutoCloseable {
             b.maxUnregisteredRequeues);
     this.revocations = new Revocations(server.controlPlane().orElse(null), b.cancelGracePeriod);
     this.breakers = new TaskBreakers(b.breakers, server.clock(), consumerTag);
+    this.limits =
+        new TaskLimits(
+            b.limits,
+            b.limiter != null ? b.limiter : LocalTaskLimiter.create(server.clock()),
+            b.maxLimitDelay,
+            consumerTag);
     this.intake =
         new Intake(
             settings,
@@ -278,11 +285,7 @@ public final class Worker implements AutoCloseable {
             running,
             error -> reportError(error, () -> {}),
             revocations,
-            new TaskLimits(
-                b.limits,
-                b.limiter != null ? b.limiter : LocalTaskLimiter.create(server.clock()),
-                b.maxLimitDelay,
-                consumerTag),
+            limits,
             breakers,
             b.keepFailedTasks);
   }
@@ -294,6 +297,17 @@ public final class Worker implements AutoCloseable {
    */
   public String consumerTag() {
     return consumerTag;
+  }
+
+  /**
+   * Returns the task limits in force on this worker: those of its builder ({@link Builder#limit}),
+   * with the settings of the control plane ({@link io.machinery.spi.ControlPlane#setTaskLimit}) in
+   * their place or added, as read on its last heartbeat.
+   *
+   * @return the limits by task name
+   */
+  public Map<String, TaskLimit> limits() {
+    return limits.inForce();
   }
 
   /**
@@ -400,11 +414,17 @@ public final class Worker implements AutoCloseable {
               .map(
                   plane ->
                       new WorkerHeartbeat(
-                          plane, server, new HeartbeatSubject(), heartbeatInterval, revocations))
+                          plane,
+                          server,
+                          new HeartbeatSubject(),
+                          heartbeatInterval,
+                          revocations,
+                          limits))
               .orElse(null);
       if (beat != null) {
-        beat.refreshRevocations(); // tasks cancelled while no worker ran are skipped from the first
-        // delivery
+        // from the first delivery, tasks cancelled while no worker ran are skipped and the limits
+        // set in the control plane hold
+        beat.refreshBeforeStart();
       }
       consumerLock.lock();
       try {

@@ -19,8 +19,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A worker's link to the {@link ControlPlane}: every interval it announces the worker's status (its
- * running tasks, busy slots, the server's periodic entries) and reads the paused queues, pausing or
- * resuming the worker's consumption to match.
+ * running tasks, busy slots, the server's periodic entries), reads the cancelled tasks and the task
+ * limits set there ({@link TaskLimits#follow}), and reads the paused queues, pausing or resuming
+ * the worker's consumption to match.
  *
  * <p>Design notes: one platform thread per worker (a heartbeat must not wait behind CPU-bound
  * virtual threads); it survives any throwable, logging a failing control plane once per failure
@@ -63,6 +64,7 @@ final class WorkerHeartbeat {
   private final Server server;
   private final Subject worker;
   private final Revocations revocations;
+  private final TaskLimits limits;
   private final Duration interval;
   private final String id;
   private final String host;
@@ -77,9 +79,11 @@ final class WorkerHeartbeat {
       Server server,
       Subject worker,
       Duration interval,
-      Revocations revocations) {
+      Revocations revocations,
+      TaskLimits limits) {
     this.controlPlane = controlPlane;
     this.revocations = revocations;
+    this.limits = limits;
     this.server = server;
     this.worker = worker;
     this.interval = interval;
@@ -111,13 +115,18 @@ final class WorkerHeartbeat {
     }
   }
 
-  /** Reads the revoked tasks once; a failure is logged and leaves none known. */
-  void refreshRevocations() {
+  /**
+   * Reads the revoked tasks and the task limits once; a failure is logged and leaves none known
+   * (the configured limits hold).
+   */
+  void refreshBeforeStart() {
     try {
       revocations.refresh(List.of());
+      limits.follow(controlPlane);
     } catch (RuntimeException e) {
       log.warn(
-          "Worker {}: could not read the cancelled tasks ({}); trying again on the next heartbeat",
+          "Worker {}: could not read the cancelled tasks and task limits ({}); trying again on the"
+              + " next heartbeat",
           worker.consumerTag(),
           e.toString());
     }
@@ -170,6 +179,7 @@ final class WorkerHeartbeat {
     try {
       // first: a resumed consumer must not fetch a task cancelled while the queue was paused
       revocations.refresh(worker.runningTasks());
+      limits.follow(controlPlane);
       boolean paused = controlPlane.isPaused(worker.queueName());
       if (paused && !worker.isPaused()) {
         log.info(

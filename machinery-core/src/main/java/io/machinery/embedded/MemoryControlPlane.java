@@ -15,9 +15,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The {@link ControlPlane} of one process: a map of statuses with their expiry times and a set of
- * paused queues. The {@link MemoryBroker} keeps one; a test or a single-process service can build
- * its own.
+ * The {@link ControlPlane} of one process: a map of statuses with their expiry times, a set of
+ * paused queues, the revoked tasks and the task limits set at run time. The {@link MemoryBroker}
+ * keeps one; a test or a single-process service can build its own.
  *
  * <p>Task events are kept for at most {@link #MAX_HISTORIES} tasks (the least recently written
  * history is dropped first), each with its last {@link ControlPlane#MAX_TASK_EVENTS} events and its
@@ -30,6 +30,7 @@ public final class MemoryControlPlane implements ControlPlane {
   private final ConcurrentHashMap<String, Announced> workers = new ConcurrentHashMap<>();
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
   private final ConcurrentHashMap<String, Instant> revoked = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, TaskLimitSetting> limits = new ConcurrentHashMap<>();
 
   /** The most task histories kept. */
   public static final int MAX_HISTORIES = 10_000;
@@ -118,6 +119,21 @@ public final class MemoryControlPlane implements ControlPlane {
   }
 
   @Override
+  public void setTaskLimit(String taskName, TaskLimitSetting setting) {
+    limits.put(requireTask(taskName), Objects.requireNonNull(setting, "setting"));
+  }
+
+  @Override
+  public void clearTaskLimit(String taskName) {
+    limits.remove(requireTask(taskName));
+  }
+
+  @Override
+  public Map<String, TaskLimitSetting> taskLimits() {
+    return Map.copyOf(limits);
+  }
+
+  @Override
   public boolean recordsTaskEvents() {
     return true;
   }
@@ -158,6 +174,13 @@ public final class MemoryControlPlane implements ControlPlane {
       }
       return List.copyOf(h.events());
     }
+  }
+
+  private static String requireTask(String taskName) {
+    if (Objects.requireNonNull(taskName, "taskName").isEmpty()) {
+      throw new IllegalArgumentException("a task name is needed, was empty");
+    }
+    return taskName;
   }
 
   private static String requireName(String queue) {

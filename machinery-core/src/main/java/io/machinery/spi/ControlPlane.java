@@ -3,13 +3,17 @@ package io.machinery.spi;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.machinery.MalformedMessageException;
+import io.machinery.Signature;
+import io.machinery.TaskLimit;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The state that all processes of one deployment share to be operated as one: which workers are
@@ -178,6 +182,254 @@ public interface ControlPlane {
   default List<TaskEvent> taskHistory(String taskUuid) {
     throw new UnsupportedOperationException(
         getClass().getSimpleName() + " keeps no task events, so no task history");
+  }
+
+  /**
+   * Sets the limit of task {@code taskName} on every worker: in place of the numbers its worker's
+   * builder gave ({@code Worker.Builder.limit}, whose key function stays), or as a new limit keyed
+   * by the task's name. Workers read {@link #taskLimits()} on every heartbeat, so the setting holds
+   * within one heartbeat on every worker, including workers started later, until {@link
+   * #clearTaskLimit}. It is as wide as each worker's {@code TaskLimiter}: one budget for the
+   * cluster with a shared limiter, one per worker with the default. The default refuses: a control
+   * plane that keeps no limits.
+   *
+   * @param taskName the task's name (not empty)
+   * @param setting the numbers
+   * @throws UnsupportedOperationException when this control plane keeps no limits
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default void setTaskLimit(String taskName, TaskLimitSetting setting) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no task limits");
+  }
+
+  /**
+   * Removes the setting of task {@code taskName}: within one heartbeat every worker goes back to
+   * the limit its builder gave, or to none. Idempotent.
+   *
+   * @param taskName the task's name (not empty)
+   * @throws UnsupportedOperationException when this control plane keeps no limits
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default void clearTaskLimit(String taskName) {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no task limits");
+  }
+
+  /**
+   * Returns the task limits set through {@link #setTaskLimit}, by task name. A setting that does
+   * not decode (written by a newer version, or by hand) is left out with a warning.
+   *
+   * @return the settings by task name
+   * @throws UnsupportedOperationException when this control plane keeps no limits
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default Map<String, TaskLimitSetting> taskLimits() {
+    throw new UnsupportedOperationException(getClass().getSimpleName() + " keeps no task limits");
+  }
+
+  /**
+   * The numbers of a {@link TaskLimit} as an operator sets them at run time ({@link
+   * #setTaskLimit}): a rate of {@code ratePermits} starts per {@code ratePeriod} in bursts of
+   * {@code burst}, a cap of {@code maxConcurrent} runs at once, or both. 0 (and a zero period)
+   * means "none" for the rate and the cap, "the rate's permits" for the burst. The values are
+   * checked as {@link TaskLimit.Builder} checks them.
+   *
+   * <p>{@link #toJson()} and {@link #fromJson(byte[])} are the one encoding every store uses.
+   *
+   * @param ratePermits starts per period; 0 for no rate
+   * @param ratePeriod the rate's period; zero for no rate
+   * @param burst how many starts may follow one another after an idle spell; 0 for the permits
+   * @param maxConcurrent the most runs under one key at once; 0 for no cap
+   */
+  record TaskLimitSetting(int ratePermits, Duration ratePeriod, int burst, int maxConcurrent) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The most bytes {@link #fromJson} reads. */
+    public static final int MAX_JSON_BYTES = 4 << 10;
+
+    /**
+     * Checks the numbers as {@link TaskLimit.Builder} does.
+     *
+     * @throws IllegalArgumentException when they make no limit (no rate and no cap, a burst without
+     *     a rate, a rate below {@link TaskLimit#MIN_INTERVAL} between starts, a negative value)
+     */
+    public TaskLimitSetting {
+      Objects.requireNonNull(ratePeriod, "ratePeriod");
+      limit(ratePermits, ratePeriod, burst, maxConcurrent, Signature::name);
+    }
+
+    /**
+     * A rate: at most {@code permits} starts per {@code period}, in bursts of up to {@code
+     * permits}.
+     *
+     * @param permits starts per period, at least 1
+     * @param period the period
+     * @return the setting
+     * @throws IllegalArgumentException as {@link TaskLimit.Builder#rate}
+     */
+    public static TaskLimitSetting rate(int permits, Duration period) {
+      return new TaskLimitSetting(permits, period, 0, 0);
+    }
+
+    /**
+     * A cap: at most {@code max} runs at once.
+     *
+     * @param max runs at once, at least 1
+     * @return the setting
+     * @throws IllegalArgumentException when {@code max} is below 1
+     */
+    public static TaskLimitSetting maxConcurrent(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxConcurrent must be at least 1, was " + max);
+      }
+      return new TaskLimitSetting(0, Duration.ZERO, 0, max);
+    }
+
+    /**
+     * This setting with another burst.
+     *
+     * @param value the burst, at least 1 (the setting needs a rate)
+     * @return a new setting
+     * @throws IllegalArgumentException as {@link TaskLimit.Builder#burst}
+     */
+    public TaskLimitSetting withBurst(int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("burst must be at least 1, was " + value);
+      }
+      return new TaskLimitSetting(ratePermits, ratePeriod, value, maxConcurrent);
+    }
+
+    /**
+     * This setting with another cap.
+     *
+     * @param value the cap, at least 1
+     * @return a new setting
+     * @throws IllegalArgumentException when {@code value} is below 1
+     */
+    public TaskLimitSetting withMaxConcurrent(int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException("maxConcurrent must be at least 1, was " + value);
+      }
+      return new TaskLimitSetting(ratePermits, ratePeriod, burst, value);
+    }
+
+    /**
+     * The limit these numbers make, counted under {@code key}.
+     *
+     * @param key what a run counts against (a configured limit's key function, or the task name)
+     * @return the limit
+     */
+    public TaskLimit toLimit(Function<Signature, String> key) {
+      return limit(ratePermits, ratePeriod, burst, maxConcurrent, key);
+    }
+
+    private static TaskLimit limit(
+        int ratePermits,
+        Duration ratePeriod,
+        int burst,
+        int maxConcurrent,
+        Function<Signature, String> key) {
+      if (ratePermits < 0 || burst < 0 || maxConcurrent < 0 || ratePeriod.isNegative()) {
+        throw new IllegalArgumentException(
+            "a task limit's numbers cannot be negative, were rate "
+                + ratePermits
+                + " per "
+                + ratePeriod
+                + ", burst "
+                + burst
+                + ", maxConcurrent "
+                + maxConcurrent);
+      }
+      TaskLimit.Builder b = TaskLimit.builder().key(key);
+      if (ratePermits > 0 || !ratePeriod.isZero()) {
+        b.rate(ratePermits, ratePeriod);
+      }
+      if (burst > 0) {
+        b.burst(burst);
+      }
+      if (maxConcurrent > 0) {
+        b.maxConcurrent(maxConcurrent);
+      }
+      return b.build();
+    }
+
+    /**
+     * Says the setting for people, as the CLI prints it: {@code "10 per 1s, burst 5, at most 2 at
+     * once"}.
+     *
+     * @return the text
+     */
+    public String describe() {
+      StringBuilder s = new StringBuilder();
+      if (ratePermits > 0) {
+        s.append(ratePermits)
+            .append(" per ")
+            .append(io.machinery.internal.GoDurations.format(ratePeriod))
+            .append(", burst ")
+            .append(burst > 0 ? burst : ratePermits);
+      }
+      if (maxConcurrent > 0) {
+        s.append(ratePermits > 0 ? ", " : "").append("at most ").append(maxConcurrent);
+        s.append(" at once");
+      }
+      return s.toString();
+    }
+
+    /**
+     * Encodes the setting as a small JSON object ({@code ratePeriod} in milliseconds).
+     *
+     * @return UTF-8 JSON
+     */
+    public byte[] toJson() {
+      try {
+        return JSON.writeValueAsBytes(
+            JSON.createObjectNode()
+                .put("ratePermits", ratePermits)
+                .put("ratePeriodMillis", ratePeriod.toMillis())
+                .put("burst", burst)
+                .put("maxConcurrent", maxConcurrent));
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot encode a task limit setting", e);
+      }
+    }
+
+    /**
+     * Decodes a setting written by {@link #toJson()}.
+     *
+     * @param json the encoded setting
+     * @return the setting
+     * @throws MalformedMessageException when it is not one, or its numbers make no limit
+     */
+    public static TaskLimitSetting fromJson(byte[] json) {
+      if (json.length > MAX_JSON_BYTES) {
+        throw new MalformedMessageException(
+            "a task limit setting of "
+                + json.length
+                + " bytes is over the limit of "
+                + MAX_JSON_BYTES);
+      }
+      try {
+        JsonNode n = JSON.readTree(json);
+        if (n == null || !n.isObject()) {
+          throw new MalformedMessageException("not a task limit setting: not a JSON object");
+        }
+        for (String field : List.of("ratePermits", "ratePeriodMillis", "burst", "maxConcurrent")) {
+          JsonNode value = n.path(field);
+          boolean fits =
+              field.equals("ratePeriodMillis") ? value.canConvertToLong() : value.canConvertToInt();
+          if (!value.isIntegralNumber() || !fits) {
+            throw new MalformedMessageException(
+                "not a task limit setting: " + field + " is not a whole number in range");
+          }
+        }
+        return new TaskLimitSetting(
+            n.path("ratePermits").intValue(),
+            Duration.ofMillis(n.path("ratePeriodMillis").longValue()),
+            n.path("burst").intValue(),
+            n.path("maxConcurrent").intValue());
+      } catch (IOException | IllegalArgumentException e) {
+        throw new MalformedMessageException("not a task limit setting: " + e.getMessage(), e);
+      }
+    }
   }
 
   /**
