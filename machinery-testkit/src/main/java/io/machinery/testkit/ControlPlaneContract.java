@@ -6,11 +6,13 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.ControlPlane.TaskEvent;
+import io.machinery.spi.ControlPlane.TaskLimitSetting;
 import io.machinery.spi.WorkerStatus;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -255,5 +257,58 @@ public abstract class ControlPlaneContract {
         List.of(event(brief, TaskEvent.Kind.SUCCESS, 1, "")), Duration.ofMillis(300));
     await().atMost(PATIENCE).until(() -> plane.taskHistory(brief).isEmpty());
     assertThat(plane.taskHistory(busy)).hasSize(ControlPlane.MAX_TASK_EVENTS);
+  }
+
+  // -------------------------------------------------------------------------------- task limits
+
+  /**
+   * Whether the control plane keeps task limits set at run time ({@code Inspection.setTaskLimit});
+   * one that does not is held to refusing the three calls with {@link
+   * UnsupportedOperationException}.
+   */
+  protected boolean keepsTaskLimits() {
+    return true;
+  }
+
+  private Map<String, TaskLimitSetting> myLimits() {
+    Map<String, TaskLimitSetting> mine = new java.util.HashMap<>(plane.taskLimits());
+    mine.keySet().removeIf(task -> !task.startsWith(prefix));
+    return mine;
+  }
+
+  /**
+   * A plane that keeps task limits returns each setting as written, replaces it, forgets a cleared
+   * one (idempotently) and refuses an empty task name; one that does not refuses clearly.
+   */
+  @Test
+  void taskLimitsAreSetReplacedAndClearedOrRefusedClearly() {
+    String rated = prefix + "rated";
+    String capped = prefix + "capped";
+    TaskLimitSetting rate = TaskLimitSetting.rate(10, Duration.ofSeconds(1)).withBurst(5);
+    if (!keepsTaskLimits()) {
+      assertThatThrownBy(() -> plane.setTaskLimit(rated, rate))
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> plane.clearTaskLimit(rated))
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> plane.taskLimits())
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    plane.setTaskLimit(rated, rate);
+    plane.setTaskLimit(capped, TaskLimitSetting.maxConcurrent(2));
+    assertThat(myLimits())
+        .isEqualTo(Map.of(rated, rate, capped, TaskLimitSetting.maxConcurrent(2)));
+
+    TaskLimitSetting both = TaskLimitSetting.rate(1, Duration.ofMinutes(1)).withMaxConcurrent(1);
+    plane.setTaskLimit(rated, both);
+    plane.clearTaskLimit(capped);
+    plane.clearTaskLimit(capped); // idempotent
+    assertThat(myLimits()).isEqualTo(Map.of(rated, both));
+
+    plane.clearTaskLimit(rated);
+    assertThat(myLimits()).isEmpty();
+    assertThatThrownBy(() -> plane.setTaskLimit("", rate))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> plane.clearTaskLimit("")).isInstanceOf(IllegalArgumentException.class);
   }
 }

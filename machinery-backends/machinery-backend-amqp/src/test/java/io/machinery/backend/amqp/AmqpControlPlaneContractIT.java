@@ -43,4 +43,10 @@ class AmqpControlPlaneContractIT extends ControlPlaneContract {
   protected boolean keepsTaskEvents() {
     return false;
   }
+
+  /** Task limits set at run time need the Redis or the memory control plane. */
+  @Override
+  protected boolean keepsTaskLimits() {
+    return false;
+  }
 }

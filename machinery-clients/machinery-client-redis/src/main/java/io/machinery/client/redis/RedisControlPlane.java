@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,6 +41,10 @@ import org.slf4j.LoggerFactory;
  *       so every key is in one cluster slot and each step below is one atomic script. Revoked task
  *       UUIDs ({@link #revoke}) are the sorted set {@code {machinery:control}:revoked}, scored by
  *       expiry in Redis's own clock (epoch ms), expired members dropped on every write and read.
+ *       Task limits set at run time ({@link #setTaskLimit}) are the hash {@code
+ *       {machinery:control}:limits}, task name to {@link TaskLimitSetting#toJson()}, with no
+ *       expiry: a limit holds until an operator clears it. Each worker reads it with one {@code
+ *       HGETALL} per heartbeat.
  *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link
  *       #workers} is one script (read the index, read each status, drop the expired ids); pause,
  *       resume and the paused list are one command each.
@@ -146,6 +151,7 @@ public final class RedisControlPlane implements ControlPlane {
   private final String statusPrefix;
   private final String paused;
   private final String eventsPrefix;
+  private final String limits;
 
   private RedisControlPlane(RedisSession session, String prefix) {
     this.session = session;
@@ -154,6 +160,7 @@ public final class RedisControlPlane implements ControlPlane {
     this.paused = RedisKeys.tagged(prefix, "paused");
     this.revoked = RedisKeys.tagged(prefix, "revoked");
     this.eventsPrefix = RedisKeys.tagged(prefix, "events:");
+    this.limits = RedisKeys.tagged(prefix, "limits");
   }
 
   /**
@@ -277,6 +284,36 @@ public final class RedisControlPlane implements ControlPlane {
     return Set.copyOf(out);
   }
 
+  /** {@code HSET} of the hash {@code {machinery:control}:limits}, field the task name. */
+  @Override
+  public void setTaskLimit(String taskName, TaskLimitSetting setting) {
+    session.await(session.commands().hset(limits, requireTask(taskName), setting.toJson()));
+  }
+
+  @Override
+  public void clearTaskLimit(String taskName) {
+    session.await(session.commands().hdel(limits, requireTask(taskName)));
+  }
+
+  @Override
+  public Map<String, TaskLimitSetting> taskLimits() {
+    Map<String, byte[]> stored = session.await(session.commands().hgetall(limits));
+    Map<String, TaskLimitSetting> out = new HashMap<>();
+    stored.forEach(
+        (name, json) -> {
+          try {
+            out.put(name, TaskLimitSetting.fromJson(json));
+          } catch (MalformedMessageException e) {
+            log.warn(
+                "Skipping the task limit of {} in {} that does not decode: {}",
+                name,
+                limits,
+                e.getMessage());
+          }
+        });
+    return Map.copyOf(out);
+  }
+
   @Override
   public boolean recordsTaskEvents() {
     return true;
@@ -322,6 +359,13 @@ public final class RedisControlPlane implements ControlPlane {
       }
     }
     return out;
+  }
+
+  private static String requireTask(String taskName) {
+    if (Objects.requireNonNull(taskName, "taskName").isEmpty()) {
+      throw new IllegalArgumentException("a task name is needed, was empty");
+    }
+    return taskName;
   }
 
   private static String requireName(String queue) {
