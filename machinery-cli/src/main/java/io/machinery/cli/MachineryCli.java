@@ -46,6 +46,8 @@ import picocli.CommandLine.Mixin;
       QueueCommands.Resume.class,
       QueueCommands.Workers.class,
       QueueCommands.Periodic.class,
+      LimitCommands.Limits.class,
+      LimitCommands.Limit.class,
       DashboardCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",

@@ -23,4 +23,10 @@ class AmqpCliIT extends UrlCliScenario {
   Duration heartbeat() {
     return Duration.ofSeconds(3);
   }
+
+  /** The AMQP control plane keeps no task limits: `limit` is refused as unsupported. */
+  @Override
+  boolean keepsTaskLimits() {
+    return false;
+  }
 }

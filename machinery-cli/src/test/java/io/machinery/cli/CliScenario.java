@@ -42,6 +42,14 @@ abstract class CliScenario {
   /** Whether workers are listed and queues paused (the deployment has a control plane). */
   abstract boolean hasControlPlane();
 
+  /**
+   * Whether task limits can be set at run time (the Redis and memory control planes keep them, the
+   * AMQP one does not).
+   */
+  boolean keepsTaskLimits() {
+    return hasControlPlane();
+  }
+
   /** The worker's heartbeat interval (its status lives three of them). */
   Duration heartbeat() {
     return Duration.ofMillis(100);
@@ -250,6 +258,61 @@ abstract class CliScenario {
     // `tasks show`.
     assertThat(workerSide.asyncResult(waiting).getValue(PATIENCE)).isEqualTo(5L);
     assertThat(queueStats().path("paused").asBoolean()).isFalse();
+  }
+
+  @Test
+  void aTaskLimitIsSetListedAndClearedAndTheWorkerFollowsIt() {
+    String task = queue + "_limited"; // the control plane's limits are global: a name of our own
+    if (!keepsTaskLimits()) {
+      CliRunner.Result refused = cli().run("limit", task, "--max-concurrent", "1");
+      assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
+      assertThat(refused.err()).contains("keeps no task limits");
+      return;
+    }
+    Worker worker = launchWorker(3);
+    assertThat(cli().ok("limit", task, "--rate", "10/s", "--max-concurrent", "2").out())
+        .contains("limited " + task + " to 10 per 1s, burst 10, at most 2 at once");
+
+    JsonNode listed =
+        java.util.stream.StreamSupport.stream(
+                cli().ok("limits", "--json").json().spliterator(), false)
+            .filter(limit -> limit.path("task").asText().equals(task))
+            .findFirst()
+            .orElseThrow();
+    assertThat(listed.path("ratePermits").asInt()).isEqualTo(10);
+    assertThat(listed.path("ratePeriod").asText()).isEqualTo("1s");
+    assertThat(listed.path("maxConcurrent").asInt()).isEqualTo(2);
+    assertThat(cli().ok("limits").out()).containsPattern(task + " +10/1s +10 +2");
+    await().atMost(PATIENCE).until(() -> worker.limits().containsKey(task));
+    assertThat(worker.limits().get(task).interval()).isEqualTo(Duration.ofMillis(100));
+
+    cli().ok("limit", task, "--rate", "1/500ms", "--burst", "1");
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                worker.limits().containsKey(task)
+                    && worker.limits().get(task).interval().equals(Duration.ofMillis(500)));
+    assertThat(worker.limits().get(task).maxConcurrent()).as("replaced, not merged").isZero();
+
+    assertThat(cli().ok("limit", task, "--clear", "--json").json().path("action").asText())
+        .isEqualTo("cleared");
+    await().atMost(PATIENCE).until(() -> !worker.limits().containsKey(task));
+    assertThat(cli().ok("limits").out()).doesNotContain(task);
+
+    for (String[] bad :
+        new String[][] {
+          {"limit", task},
+          {"limit", task, "--rate", "ten/s"},
+          {"limit", task, "--rate", "10/fortnight"},
+          {"limit", task, "--rate", "10"},
+          {"limit", task, "--burst", "3", "--max-concurrent", "1"},
+          {"limit", task, "--clear", "--rate", "1/s"}
+        }) {
+      CliRunner.Result refused = cli().run(bad);
+      assertThat(refused.code()).as(String.join(" ", bad)).isEqualTo(MachineryCli.EXIT_USAGE);
+    }
+    assertThat(cli().run("limit", task).err()).contains("limit needs --rate N/PERIOD");
   }
 
   @Test
