@@ -113,6 +113,7 @@ final class Api {
       case "/api/deadletter/raw" -> deadLetterRaw(exchange, q);
       case "/api/workers" -> Exchanges.json(exchange, workers());
       case "/api/periodic" -> Exchanges.json(exchange, periodic());
+      case "/api/limits" -> Exchanges.json(exchange, limits());
       default -> throw new Guard.Refused(404, "no such API: " + path);
     }
   }
@@ -338,6 +339,32 @@ final class Api {
         .sorted(java.util.Comparator.comparing(WorkerStatus::id))
         .forEach(w -> out.add(Views.worker(w)));
     return out;
+  }
+
+  /**
+   * The task limits set at run time ({@code machinery limit}), or why there are none: {@code
+   * {"supported": false, "reason": ...}} on a control plane that keeps none.
+   */
+  private ObjectNode limits() {
+    ObjectNode n = Guard.JSON.createObjectNode();
+    java.util.Map<String, io.machinery.spi.ControlPlane.TaskLimitSetting> settings;
+    try {
+      settings = new java.util.TreeMap<>(inspection.taskLimits());
+    } catch (UnsupportedOperationException e) {
+      return n.put("supported", false).put("reason", String.valueOf(e.getMessage()));
+    }
+    n.put("supported", true).putNull("reason");
+    ArrayNode out = n.putArray("limits");
+    settings.forEach(
+        (task, setting) ->
+            out.addObject()
+                .put("task", task)
+                .put("ratePermits", setting.ratePermits())
+                .put("ratePeriodMillis", setting.ratePeriod().toMillis())
+                .put("burst", setting.burst())
+                .put("maxConcurrent", setting.maxConcurrent())
+                .put("describe", setting.describe()));
+    return n;
   }
 
   private ArrayNode periodic() {

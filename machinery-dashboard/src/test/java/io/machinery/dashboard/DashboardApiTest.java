@@ -210,6 +210,28 @@ class DashboardApiTest {
   }
 
   @Test
+  void theTaskLimitsSetAtRunTimeAreListed() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server));
+    assertThat(http.json("/api/limits").path("limits")).isEmpty();
+    io.machinery.Inspection.of(server)
+        .setTaskLimit(
+            "charge",
+            io.machinery.spi.ControlPlane.TaskLimitSetting.rate(10, Duration.ofSeconds(1))
+                .withMaxConcurrent(2));
+
+    JsonNode limits = http.json("/api/limits");
+    assertThat(limits.path("supported").asBoolean()).isTrue();
+    assertThat(limits.path("limits")).hasSize(1);
+    JsonNode charge = limits.path("limits").get(0);
+    assertThat(charge.path("task").asText()).isEqualTo("charge");
+    assertThat(charge.path("ratePermits").asInt()).isEqualTo(10);
+    assertThat(charge.path("ratePeriodMillis").asLong()).isEqualTo(1000);
+    assertThat(charge.path("maxConcurrent").asInt()).isEqualTo(2);
+    assertThat(charge.path("describe").asText())
+        .isEqualTo("10 per 1s, burst 10, at most 2 at once");
+  }
+
+  @Test
   void actionsChangeTheQueueWithTheToken() throws Exception {
     HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
     send("a");

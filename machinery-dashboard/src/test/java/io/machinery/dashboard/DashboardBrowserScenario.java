@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Inspector;
 import java.time.Duration;
 import java.time.Instant;
@@ -152,7 +154,7 @@ abstract class DashboardBrowserScenario {
   }
 
   @Test
-  void workersShowTheirBusySlotsAndRunningTasksWhichLinkToTheTask() {
+  void workersShowTheirBusySlotsRunningTasksAndTheTaskLimitsSetAtRunTime() {
     String page = start(Dashboard.builder(server));
     Worker w = worker(server.workerBuilder("dash-worker-" + queue).concurrency(2));
     String running = server.sendTask(Signature.create("block")).taskUuid();
@@ -176,6 +178,17 @@ abstract class DashboardBrowserScenario {
 
     browser.open(page + "#/queue/" + queue + "/inflight");
     browser.waitForText(By.cssSelector("#rows tbody tr td:nth-child(1)"), running);
+
+    String limited = queue + "_limited"; // the control plane's limits are global: our own name
+    Inspection.of(server).setTaskLimit(limited, ControlPlane.TaskLimitSetting.maxConcurrent(3));
+    try {
+      browser.open(page + "#/workers");
+      browser.waitForText(
+          By.cssSelector("#task-limits tr[data-task='" + limited + "'] td:nth-child(2)"),
+          "at most 3 at once");
+    } finally {
+      Inspection.of(server).clearTaskLimit(limited);
+    }
   }
 
   @Test

@@ -347,10 +347,16 @@ function historyTable(history) {
 
 function workersView(root) {
   const body = el('div');
-  append(root, el('h1', { text: 'Workers' }), body);
+  const limits = el('div', { id: 'task-limits' });
+  append(root, el('h1', { text: 'Workers' }), body, el('h2', { text: 'Task limits set at run time' }), limits);
   return {
     async refresh() {
-      const workers = await get('/api/workers');
+      const [workers, set] = await Promise.all([get('/api/workers'), get('/api/limits')]);
+      replace(limits, set.supported
+        ? table(['Task', 'Limit'], set.limits.map(l => el('tr', { dataset: { task: l.task } },
+            el('td', { class: 'mono', text: l.task }), el('td', { text: l.describe }))),
+          'None: `machinery limit TASK --rate N/PERIOD --max-concurrent N` sets one on every worker.')
+        : el('p', { class: 'muted', text: 'None: ' + set.reason + '.' }));
       replace(body, table(['Worker', 'Host', '#PID', 'Queue', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Running'],
         workers.map(w => el('tr', { dataset: { worker: w.id } },
           el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
