@@ -44,10 +44,7 @@ final class LimitCommands {
                         setting.ratePermits() > 0
                             ? setting.ratePermits() + "/" + goDuration(setting.ratePeriod())
                             : "-",
-                        setting.ratePermits() > 0
-                            ? Integer.toString(
-                                setting.burst() > 0 ? setting.burst() : setting.ratePermits())
-                            : "-",
+                        setting.ratePermits() > 0 ? Integer.toString(burst(setting)) : "-",
                         setting.maxConcurrent() > 0
                             ? Integer.toString(setting.maxConcurrent())
                             : "-")));
@@ -156,8 +153,16 @@ final class LimitCommands {
         .put("task", task)
         .put("ratePermits", setting.ratePermits())
         .put("ratePeriod", goDuration(setting.ratePeriod()))
-        .put("burst", setting.burst())
+        .put("burst", burst(setting))
         .put("maxConcurrent", setting.maxConcurrent());
+  }
+
+  /** The burst in force: the setting's, else the rate's permits; 0 without a rate. */
+  private static int burst(TaskLimitSetting setting) {
+    if (setting.ratePermits() == 0) {
+      return 0;
+    }
+    return setting.burst() > 0 ? setting.burst() : setting.ratePermits();
   }
 
   /** A period as Go writes it, as `limit --rate` reads it back: 1s, 1m0s, 500ms. */

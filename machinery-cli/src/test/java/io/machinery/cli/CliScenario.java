@@ -281,6 +281,7 @@ abstract class CliScenario {
             .orElseThrow();
     assertThat(listed.path("ratePermits").asInt()).isEqualTo(10);
     assertThat(listed.path("ratePeriod").asText()).isEqualTo("1s");
+    assertThat(listed.path("burst").asInt()).as("the rate's permits by default").isEqualTo(10);
     assertThat(listed.path("maxConcurrent").asInt()).isEqualTo(2);
     assertThat(cli().ok("limits").out()).containsPattern(task + " +10/1s +10 +2");
     await().atMost(PATIENCE).until(() -> worker.limits().containsKey(task));
