@@ -42,7 +42,7 @@ final class LimitCommands {
                     Render.row(
                         task,
                         setting.ratePermits() > 0
-                            ? setting.ratePermits() + "/" + goDuration(setting.ratePeriod())
+                            ? setting.ratePermits() + "/" + GoDurations.format(setting.ratePeriod())
                             : "-",
                         setting.ratePermits() > 0 ? Integer.toString(burst(setting)) : "-",
                         setting.maxConcurrent() > 0
@@ -152,7 +152,7 @@ final class LimitCommands {
         .createObjectNode()
         .put("task", task)
         .put("ratePermits", setting.ratePermits())
-        .put("ratePeriod", goDuration(setting.ratePeriod()))
+        .put("ratePeriod", GoDurations.format(setting.ratePeriod()))
         .put("burst", burst(setting))
         .put("maxConcurrent", setting.maxConcurrent());
   }
@@ -163,10 +163,5 @@ final class LimitCommands {
       return 0;
     }
     return setting.burst() > 0 ? setting.burst() : setting.ratePermits();
-  }
-
-  /** A period as Go writes it, as `limit --rate` reads it back: 1s, 1m0s, 500ms. */
-  private static String goDuration(Duration d) {
-    return GoDurations.format(d);
   }
 }
