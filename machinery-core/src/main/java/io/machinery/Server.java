@@ -449,6 +449,55 @@ public final class Server implements AutoCloseable {
   }
 
   /**
+   * Sends a DAG: records each task's dependencies in the backend, then sends the tasks that depend
+   * on none, as {@link #sendTasks}. Each other task is sent by the worker on which the last of its
+   * dependencies succeeds, with their results appended to its arguments (unless it is immutable);
+   * when a task fails for good, every task that depends on it gets FAILURE instead (see {@link
+   * Dag}).
+   *
+   * @param dag the tasks and their dependencies
+   * @return one handle per task, by name
+   * @throws IllegalArgumentException when a task would be refused by {@link #sendTask} (each
+   *     message carries the whole DAG, so its size counts); nothing is stored then
+   * @throws UnsupportedOperationException when the result backend's reads consume states (Go's AMQP
+   *     backend): a worker could not read a dependency's result without taking it from its client
+   * @throws QueueFullException as {@link #sendTasks}
+   * @throws MachineryException "Init group error: ..." when the backend cannot record the
+   *     dependencies, or as {@link #sendTasks}
+   */
+  public DagAsyncResult sendDag(Dag dag) {
+    if (backend.consumesStatesOnRead()) {
+      throw new UnsupportedOperationException(
+          "a DAG needs a result backend that keeps states when they are read; this one's reads"
+              + " consume them (Go's AMQP backend): use Redis, Memcache, MongoDB or DynamoDB");
+    }
+    String header = DagHeader.encode(dag);
+    List<Signature> first = new ArrayList<>();
+    for (Dag.Node node : dag.nodes()) {
+      Signature task = node.task().toBuilder().header(DagHeader.HEADER, header).build();
+      if (node.dependencies().isEmpty()) {
+        first.add(task);
+      } else {
+        sender.prepare(task, false); // refuse it before anything is stored
+      }
+    }
+    for (Dag.Node node : dag.nodes()) {
+      if (node.dependencies().isEmpty()) {
+        continue;
+      }
+      List<String> dependencies =
+          node.dependencies().stream().map(i -> dag.nodes().get(i).task().uuid()).toList();
+      try {
+        backend.initGroup(DagHeader.joinGroup(node.task().uuid()), dependencies);
+      } catch (RuntimeException e) {
+        throw new MachineryException("Init group error: " + e.getMessage(), e);
+      }
+    }
+    sendTasks(first);
+    return new DagAsyncResult(dag, backend);
+  }
+
+  /**
    * Cancels tasks, wherever they are: a task not yet started never starts, a running one is
    * cancelled, and a finished one is left alone. Each UUID is revoked in the control plane for
    * {@link Config#effectiveResultsExpireIn()} (workers read it on every heartbeat: a worker learns

@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  *       timeout passed, or abrupt quit) no further state is written and no callback is sent,
  *       whatever the threads are doing.
  *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the
- *       group is gone).
+ *       group is gone), and a DAG task's dependents by {@link DagCompletion}.
  * </ul>
  *
  * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any
@@ -609,6 +609,7 @@ final class TaskExecution implements TaskContext {
     if (!signature.groupUuid().isEmpty() && chordCallback != null) {
       new ChordCompletion(this, backend, signature, possiblyRerun).complete(chordCallback, null);
     }
+    DagCompletion.succeeded(this, backend, signature, possiblyRerun);
   }
 
   private void retry(String error) {
@@ -672,6 +673,7 @@ final class TaskExecution implements TaskContext {
       new ChordCompletion(this, backend, signature, possiblyRerun)
           .complete(chordCallback, TaskState.failure(signature, error));
     }
+    DagCompletion.failed(this, backend, signature, error);
   }
 
   /**

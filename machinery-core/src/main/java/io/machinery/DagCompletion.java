@@ -1,0 +1,182 @@
+package io.machinery;
+
+import io.machinery.spi.Backend;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Starts a DAG task's dependents once it finished ({@link Dag}).
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Success.</b> Once every dependency of a dependent has SUCCESS, it completes as a chord
+ *       callback whose group is its dependencies ({@link DagHeader#joinGroup}, recorded when the
+ *       DAG was sent): the {@link ChordCompletion} of a view of this task as a member of that
+ *       group. So one of the dependencies that see all others done wins the trigger and sends it,
+ *       with their results in its order, and a re-run of a winner that died before sending sends it
+ *       (at least once, deduplicated as chord callbacks are). A dependent that already has a
+ *       finished state is left alone; when that is a FAILURE it never ran with (cancelled before it
+ *       was sent), its own dependents get FAILURE.
+ *   <li><b>Failure.</b> Every task that depends on this one, directly or not, can never run: each
+ *       gets FAILURE at once with the reason, where it has no state or PENDING (a re-run that fails
+ *       after an earlier run succeeded does not overwrite what its dependents did since). The other
+ *       branches go on.
+ *   <li><b>Bad input.</b> A header that is not a DAG, or that does not list this task, starts
+ *       nothing: the task's own outcome stands and an error names it. So does a backend whose reads
+ *       consume states (Go's AMQP backend), where reading a dependent's state would take it from a
+ *       waiting client; {@code sendDag} refuses such a backend.
+ * </ul>
+ *
+ * <p>Each step is one of the execution's bookkeeping steps, on the delivery thread.
+ */
+final class DagCompletion {
+  private static final Logger log = LoggerFactory.getLogger(DagCompletion.class);
+
+  private DagCompletion() {}
+
+  /** Starts the dependents of {@code signature}, which succeeded, whose dependencies all did. */
+  static void succeeded(
+      TaskExecution execution, Backend backend, Signature signature, boolean possiblyRerun) {
+    Located dag = locate(execution, backend, signature).orElse(null);
+    if (dag == null) {
+      return;
+    }
+    for (int dependent : dag.header().dependents(dag.index())) {
+      Signature task = dag.task(dependent).orElse(null);
+      if (task == null) {
+        continue;
+      }
+      Optional<TaskState> state = stateOf(execution, backend, task.uuid());
+      if (state.filter(TaskState::isCompleted).isPresent()) {
+        // it failed without running (cancelled before it was sent): its own dependents fail too
+        if (!state.get().isSuccess()) {
+          failDescendants(execution, backend, dag, dependent, task.uuid(), state.get().error());
+        }
+        continue;
+      }
+      if (!othersSucceeded(execution, backend, dag, dependent, signature.uuid())) {
+        continue; // the last of them starts it; a failed one failed it
+      }
+      Signature member =
+          signature.toBuilder()
+              .groupUuid(DagHeader.joinGroup(task.uuid()))
+              .groupTaskCount(dag.header().dependencyUuids(dependent).size())
+              .build();
+      new ChordCompletion(execution, backend, member, possiblyRerun).complete(task, null);
+    }
+  }
+
+  /** Stores FAILURE for every task that depends on {@code signature}, which failed for good. */
+  static void failed(TaskExecution execution, Backend backend, Signature signature, String error) {
+    Located dag = locate(execution, backend, signature).orElse(null);
+    if (dag != null) {
+      failDescendants(execution, backend, dag, dag.index(), signature.uuid(), error);
+    }
+  }
+
+  /**
+   * Whether every dependency of {@code dependent} but the one that just succeeded has SUCCESS. A
+   * dependency without a state has not run yet (DAG tasks get PENDING only when they are sent), so
+   * asking the backend whether the join group completed would find it missing.
+   */
+  private static boolean othersSucceeded(
+      TaskExecution execution, Backend backend, Located dag, int dependent, String finished) {
+    for (String uuid : dag.header().dependencyUuids(dependent)) {
+      if (!uuid.equals(finished)
+          && !stateOf(execution, backend, uuid).filter(TaskState::isSuccess).isPresent()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void failDescendants(
+      TaskExecution execution,
+      Backend backend,
+      Located dag,
+      int failed,
+      String failedUuid,
+      String error) {
+    String reason =
+        "DAG task "
+            + dag.header().name(failed)
+            + " ("
+            + failedUuid
+            + "), which it depends on, failed: "
+            + error;
+    for (int descendant : dag.header().descendants(failed)) {
+      Signature task = dag.task(descendant).orElse(null);
+      if (task == null
+          || stateOf(execution, backend, task.uuid())
+              .filter(s -> s.state() != State.PENDING)
+              .isPresent()) {
+        continue;
+      }
+      log.warn(
+          "DAG task {} {} will not run: {}",
+          LogText.of(task.name()),
+          LogText.of(task.uuid()),
+          LogText.of(reason));
+      execution.step(
+          "storing FAILURE for DAG task " + LogText.of(task.uuid()),
+          () -> backend.setStateFailure(task, reason));
+    }
+  }
+
+  private static Optional<TaskState> stateOf(
+      TaskExecution execution, Backend backend, String taskUuid) {
+    return execution.step(
+        "reading the state of DAG task " + LogText.of(taskUuid), () -> backend.getState(taskUuid));
+  }
+
+  /** The finished task's DAG and its node there. */
+  private record Located(Signature finished, DagHeader header, int index) {
+    /** A node's task as it is sent; empty (and an error logged) when it cannot be read. */
+    Optional<Signature> task(int node) {
+      try {
+        return Optional.of(header.task(node));
+      } catch (RuntimeException e) {
+        unreadable(finished, e);
+        return Optional.empty();
+      }
+    }
+  }
+
+  private static Optional<Located> locate(
+      TaskExecution execution, Backend backend, Signature signature) {
+    if (!signature.headers().containsKey(DagHeader.HEADER)) {
+      return Optional.empty();
+    }
+    DagHeader header;
+    try {
+      header = DagHeader.of(signature, execution.config()).orElseThrow();
+    } catch (RuntimeException e) {
+      unreadable(signature, e);
+      return Optional.empty();
+    }
+    int index = header.indexOf(signature.uuid());
+    if (index < 0) {
+      unreadable(signature, new MalformedMessageException("the DAG has no node for this task"));
+      return Optional.empty();
+    }
+    if (backend.consumesStatesOnRead()) {
+      log.error(
+          "Task {} {} is part of a DAG, but this result backend's reads consume states; its dependents"
+              + " are not started",
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()));
+      return Optional.empty();
+    }
+    return Optional.of(new Located(signature, header, index));
+  }
+
+  private static void unreadable(Signature signature, RuntimeException e) {
+    log.error(
+        "Task {} {} carries a DAG its worker cannot read ({}); its dependents are not started",
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()),
+        LogText.of(e.getMessage()));
+  }
+}

@@ -1,0 +1,212 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A DAG runs each task once its dependencies succeeded, with their results in the order of its
+ * dependencies, and fails every task downstream of a failure while the other branches go on (memory
+ * broker and backend, a real worker). The contract on every broker and backend is in the test kit's
+ * {@code AcceptanceSuite}.
+ */
+class DagTest {
+  private static final Duration PATIENCE = Duration.ofSeconds(10);
+
+  private final Config config = Config.DEFAULT;
+  private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
+  private final MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
+  private final Server server =
+      Server.builder().config(config).broker(broker).backend(backend).build();
+  private final Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+
+  DagTest() {
+    server.registerTask(
+        "concat",
+        TaskFunction.varargs(
+            String[].class,
+            parts -> {
+              runs.computeIfAbsent(String.join("", parts), k -> new AtomicInteger())
+                  .incrementAndGet();
+              return String.join("", parts);
+            }));
+    server.registerTask(
+        "fail",
+        TaskFunction.of(
+            String.class,
+            message -> {
+              throw new IllegalStateException(message);
+            }));
+  }
+
+  private void startWorker() {
+    server.newWorker("dag", 4).launchAsync();
+  }
+
+  @AfterEach
+  void tearDown() {
+    server.close();
+    broker.close();
+    backend.close();
+  }
+
+  private static Signature concat(String... parts) {
+    return Signature.builder("concat")
+        .args(java.util.Arrays.stream(parts).map(Arg::of).toArray(Arg[]::new))
+        .build();
+  }
+
+  @Test
+  void eachTaskGetsItsDependenciesResultsInTheOrderItNamesThem() {
+    startWorker();
+    Dag dag =
+        Dag.builder()
+            .task("a", concat("a"))
+            .task("b", concat("b<"), "a")
+            .task("c", concat("c<"), "a")
+            .task("d", concat("d<"), "c", "b") // c's result first
+            .task("e", concat("e<"), "d", "a") // a join of a join and a root
+            .task("f", concat("f"))
+            .build();
+
+    Map<String, java.util.List<Object>> results = server.sendDag(dag).get(PATIENCE);
+
+    assertThat(results)
+        .containsEntry("a", java.util.List.of("a"))
+        .containsEntry("b", java.util.List.of("b<a"))
+        .containsEntry("c", java.util.List.of("c<a"))
+        .containsEntry("d", java.util.List.of("d<c<ab<a"))
+        .containsEntry("e", java.util.List.of("e<d<c<ab<aa"))
+        .containsEntry("f", java.util.List.of("f"));
+    assertThat(runs.values()).allSatisfy(count -> assertThat(count).hasValue(1));
+    assertThat(dag.dependencies("d")).containsExactly("c", "b");
+    assertThat(dag.toString()).isEqualTo("Dag[a, b <- a, c <- a, d <- c+b, e <- d+a, f]");
+  }
+
+  @Test
+  void aFailureFailsEveryTaskDownstreamAtOnceAndTheOtherBranchesGoOn() {
+    startWorker();
+    Dag dag =
+        Dag.builder()
+            .task("root", concat("r"))
+            .task(
+                "bad",
+                Signature.builder("fail").args(Arg.of("boom")).immutable(true).build(),
+                "root")
+            .task("after", concat("after<"), "bad")
+            .task("later", concat("later<"), "after")
+            .task("other", concat("other<"), "root")
+            .task("join", concat("join<"), "other", "later")
+            .build();
+
+    DagAsyncResult result = server.sendDag(dag);
+
+    assertThat(result.asyncResult("other").get(PATIENCE)).containsExactly("other<r");
+    assertThatThrownBy(() -> result.asyncResult("bad").get(PATIENCE))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("boom");
+    for (String downstream : new String[] {"after", "later", "join"}) {
+      assertThatThrownBy(() -> result.asyncResult(downstream).get(PATIENCE))
+          .as(downstream)
+          .isInstanceOf(TaskFailedException.class)
+          .hasMessageContaining("DAG task bad (" + dag.tasks().get("bad").uuid() + ")")
+          .hasMessageEndingWith("failed: boom");
+    }
+    assertThatThrownBy(() -> result.get(PATIENCE))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("boom");
+    assertThat(runs).containsOnlyKeys("r", "other<r");
+    assertThat(result.taskUuids()).hasSize(6).doesNotHaveDuplicates();
+  }
+
+  @Test
+  void aTaskWithAnUnreadableDagSucceedsAndTheWorkerGoesOn() {
+    startWorker();
+    Signature odd = concat("odd").toBuilder().header(DagHeader.HEADER, "{not json").build();
+    Signature unlisted =
+        concat("unlisted").toBuilder()
+            .header(
+                DagHeader.HEADER, DagHeader.encode(Dag.builder().task("x", concat("x")).build()))
+            .build();
+
+    assertThat(server.sendTask(odd).get(PATIENCE)).containsExactly("odd");
+    assertThat(server.sendTask(unlisted).get(PATIENCE)).containsExactly("unlisted");
+    assertThat(server.sendDag(Dag.builder().task("x", concat("fine")).build()).get(PATIENCE))
+        .containsEntry("x", java.util.List.of("fine"));
+  }
+
+  /**
+   * A worker ran both dependencies of a join, won its trigger and died before sending the join:
+   * when the message of the dependency it was finishing comes back, its re-run sends the join.
+   */
+  @Test
+  void aRerunOfADependencyWhoseWinnerDiedBeforeSendingSendsTheJoin() {
+    Dag dag =
+        Dag.builder()
+            .task("a", concat("a"))
+            .task("b", concat("b"))
+            .task("c", concat("c<"), "a", "b")
+            .build();
+    String header = DagHeader.encode(dag);
+    Signature a = dag.tasks().get("a");
+    Signature b = dag.tasks().get("b");
+    String join = DagHeader.joinGroup(dag.tasks().get("c").uuid());
+    backend.initGroup(join, java.util.List.of(a.uuid(), b.uuid()));
+    backend.setStateSuccess(a, java.util.List.of(TaskResult.of("a")));
+    backend.setStateSuccess(b, java.util.List.of(TaskResult.of("b")));
+    assertThat(backend.triggerChord(join)).isTrue(); // the winner, which then died
+    Signature rerun =
+        MessageHeaders.with(
+            a.toBuilder()
+                .header(DagHeader.HEADER, header)
+                .routingKey(config.defaultQueue())
+                .build(),
+            MessageHeaders.REQUEUES,
+            1);
+    broker.publish(rerun, io.machinery.wire.WireCodec.encode(rerun));
+
+    startWorker();
+
+    assertThat(server.asyncResult(dag.tasks().get("c").uuid()).get(PATIENCE))
+        .containsExactly("c<ab");
+    assertThat(runs).containsOnlyKeys("a", "c<ab");
+  }
+
+  @Test
+  void theBuilderRefusesWhatWouldNotRun() {
+    assertThatThrownBy(() -> Dag.builder().build()).hasMessage("a DAG needs at least one task");
+    assertThatThrownBy(() -> Dag.builder().task("b", concat("b"), "a"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("depends on \"a\", which was not added before it");
+    assertThatThrownBy(() -> Dag.builder().task("a", concat("a")).task("a", concat("a")))
+        .hasMessageContaining("already has a task named \"a\"");
+    assertThatThrownBy(() -> Dag.builder().task("a", concat("a")).task("b", concat("b"), "a", "a"))
+        .hasMessageContaining("depends on \"a\" twice");
+    Signature one = concat("one");
+    assertThatThrownBy(() -> Dag.builder().task("a", one).task("b", one))
+        .hasMessageContaining("has the UUID of another task");
+    assertThatThrownBy(() -> Dag.builder().task("g", Group.of(concat("g")).tasks().get(0)))
+        .hasMessageContaining("express that with dependencies");
+    assertThatThrownBy(() -> Dag.builder().task("", concat("a")))
+        .hasMessage("a DAG task needs a name");
+  }
+
+  @Test
+  void sendDagRefusesATaskOverTheSizeLimitBeforeStoringAnything() {
+    String big = "x".repeat(config.maxMessageBytes());
+    Dag dag = Dag.builder().task("a", concat("a")).task("b", concat(big), "a").build();
+
+    assertThatThrownBy(() -> server.sendDag(dag)).isInstanceOf(IllegalArgumentException.class);
+    assertThat(backend.getState(dag.tasks().get("a").uuid())).isEmpty();
+  }
+}
