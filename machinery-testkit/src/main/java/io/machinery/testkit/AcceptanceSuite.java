@@ -7,6 +7,8 @@ import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Chain;
 import io.machinery.Chord;
+import io.machinery.Dag;
+import io.machinery.DagAsyncResult;
 import io.machinery.Group;
 import io.machinery.MachineryException;
 import io.machinery.Server;
@@ -24,6 +26,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -148,6 +151,67 @@ public abstract class AcceptanceSuite {
   void sendChain() {
     Chain chain = Chain.of(add(2, 2), add(5, 6), Signature.create("multiply", Arg.of(4L)));
     assertThat(server.sendChain(chain).get(TIMEOUT)).containsExactly(60L);
+  }
+
+  /**
+   * A DAG beyond chains and chords: two tasks share a dependency, and a join of a join and a root.
+   * On a backend whose reads consume states (Go's AMQP backend), {@code sendDag} refuses it.
+   */
+  @Test
+  void sendDag() {
+    Dag dag =
+        Dag.builder()
+            .task("a", add(1, 2))
+            .task("b", Signature.create("add", Arg.of(10L)), "a")
+            .task("c", Signature.create("multiply", Arg.of(2L)), "a")
+            .task("d", Signature.create("add"), "b", "c")
+            .task("e", Signature.create("multiply", Arg.of(3L)), "d", "a")
+            .build();
+    if (backend.consumesStatesOnRead()) {
+      assertThatThrownBy(() -> server.sendDag(dag))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    Map<String, List<Object>> results = server.sendDag(dag).get(TIMEOUT);
+    assertThat(results)
+        .containsExactly(
+            Map.entry("a", List.of(3L)),
+            Map.entry("b", List.of(13L)),
+            Map.entry("c", List.of(6L)),
+            Map.entry("d", List.of(19L)),
+            Map.entry("e", List.of(171L)));
+  }
+
+  /** A failed DAG task fails every task downstream of it; the other branch goes on. */
+  @Test
+  void aDagTaskThatFailsFailsTheTasksThatDependOnItAndNoOthers() {
+    Dag dag =
+        Dag.builder()
+            .task("root", add(1, 1))
+            .task(
+                "bad",
+                Signature.builder("return_just_error")
+                    .args(Arg.of("dag member failed"), Arg.of(true))
+                    .immutable(true)
+                    .build(),
+                "root")
+            .task("after", Signature.create("add", Arg.of(1L)), "bad")
+            .task("other", Signature.create("add", Arg.of(5L)), "root")
+            .task("join", Signature.create("add"), "other", "after")
+            .build();
+    if (backend.consumesStatesOnRead()) {
+      assertThatThrownBy(() -> server.sendDag(dag))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    DagAsyncResult result = server.sendDag(dag);
+    assertThat(result.asyncResult("other").get(TIMEOUT)).containsExactly(7L);
+    for (String failed : List.of("bad", "after", "join")) {
+      assertThatThrownBy(() -> result.asyncResult(failed).get(TIMEOUT))
+          .as(failed)
+          .isInstanceOf(TaskFailedException.class)
+          .hasMessageContaining("dag member failed");
+    }
   }
 
   @Test
