@@ -2,6 +2,8 @@ package io.machinery.examples;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.Dag;
+import io.machinery.DagAsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
@@ -16,8 +18,8 @@ import java.util.List;
 import java.util.stream.LongStream;
 
 /**
- * The README's "Brokers and backends", "Periodic tasks" and "Controlling what runs" blocks. The
- * README quotes the regions between the {@code README:...} markers verbatim (less their
+ * The README's "Brokers and backends", "Periodic tasks", "Controlling what runs" and DAG blocks.
+ * The README quotes the regions between the {@code README:...} markers verbatim (less their
  * indentation), and {@code ReadmeSnippetsIT} runs them on Redis, so the documentation compiles,
  * runs and closes everything it opens.
  */
@@ -136,5 +138,45 @@ public final class ReadmeSnippets {
       System.out.println(first.progress().orElseThrow().message()); // pass 3 of 3
     }
     // README:control:end
+  }
+
+  /**
+   * Sends a DAG to a Redis broker and backend: two tasks share a dependency and a third joins them;
+   * prints each task's result.
+   *
+   * @param config a configuration whose broker and result backend are Redis URLs
+   */
+  public static void dag(Config config) {
+    // README:dag:begin
+    try (RedisBroker broker = RedisBroker.create(config);
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask("fetch", TaskFunction.of(String.class, url -> "<page of " + url + ">"));
+      server.registerTask(
+          "words", TaskFunction.of(String.class, page -> (long) page.split(" ").length));
+      server.registerTask(
+          "links",
+          TaskFunction.of(String.class, page -> (long) page.split("href=", -1).length - 1));
+      server.registerTask(
+          "report",
+          TaskFunction.of(
+              String.class,
+              Long.class,
+              Long.class,
+              (url, words, links) -> url + ": " + words + " words, " + links + " links"));
+      Dag dag =
+          Dag.builder()
+              .task("fetch", Signature.create("fetch", Arg.of("example.com")))
+              .task("words", Signature.create("words"), "fetch") // gets fetch's result
+              .task("links", Signature.create("links"), "fetch")
+              .task("report", Signature.create("report", Arg.of("example.com")), "words", "links")
+              .build();
+      server.newWorker("dag-worker", 4).launchAsync();
+      DagAsyncResult result = server.sendDag(dag);
+      // report runs once words and links succeeded, with their results after its own argument
+      System.out.println(result.asyncResult("report").getValue(Duration.ofSeconds(10)));
+      // example.com: 3 words, 0 links
+    }
+    // README:dag:end
   }
 }

@@ -45,6 +45,18 @@ class ReadmeSnippetsIT {
         .containsSubsequence("true", "cancelled", "[resized " + image + "]", "pass 3 of 3");
   }
 
+  @Test
+  void theDagBlockRunsAJoinOfTwoTasksThatShareADependencyOnRedis() {
+    Config config =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .defaultQueue("readme_dag_" + UUID.randomUUID())
+            .build();
+    String out = capture(() -> ReadmeSnippets.dag(config));
+    assertThat(out).contains("example.com: 3 words, 0 links");
+  }
+
   private static String capture(Runnable block) {
     PrintStream original = System.out;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
