@@ -2,6 +2,7 @@ package io.machinery;
 
 import io.machinery.wire.Uuids;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,12 +36,30 @@ import java.util.Set;
  */
 public final class Dag {
   private final List<Node> nodes;
+  private final Map<String, Signature> tasks;
+  private final Map<String, List<String>> dependencyGroups;
 
-  /** A task of the DAG: its name, its signature as sent, and the indexes of its dependencies. */
+  /**
+   * A task of the DAG: its name, its signature without the DAG's header, and the indexes of its
+   * dependencies.
+   */
   record Node(String name, Signature task, List<Integer> dependencies) {}
 
   private Dag(List<Node> nodes) {
     this.nodes = List.copyOf(nodes);
+    String header = DagHeader.encode(this.nodes);
+    Map<String, Signature> sent = new LinkedHashMap<>();
+    Map<String, List<String>> groups = new LinkedHashMap<>();
+    for (Node node : this.nodes) {
+      sent.put(node.name(), node.task().toBuilder().header(DagHeader.HEADER, header).build());
+      if (!node.dependencies().isEmpty()) {
+        groups.put(
+            DagHeader.joinGroup(node.task().uuid()),
+            node.dependencies().stream().map(i -> this.nodes.get(i).task().uuid()).toList());
+      }
+    }
+    this.tasks = Collections.unmodifiableMap(sent);
+    this.dependencyGroups = Collections.unmodifiableMap(groups);
   }
 
   /**
@@ -58,16 +77,39 @@ public final class Dag {
   }
 
   /**
-   * Returns the tasks by name, as they will be sent (each with a task UUID).
+   * Returns the tasks by name, as they will be sent: each with a task UUID, and the DAG in its
+   * header.
    *
    * @return the tasks in the order they were added
    */
   public Map<String, Signature> tasks() {
-    Map<String, Signature> tasks = new LinkedHashMap<>();
-    for (Node node : nodes) {
-      tasks.put(node.name(), node.task());
+    return tasks;
+  }
+
+  /**
+   * Returns the groups {@link Server#sendDag} records in the result backend before it sends
+   * anything: for each task with dependencies, a group whose members are its dependencies, in its
+   * order. For a sender of its own (the JDBC outbox); {@code sendDag} needs none of this.
+   *
+   * @return the group UUIDs (derived from the tasks' UUIDs), each with its members' task UUIDs
+   */
+  public Map<String, List<String>> dependencyGroups() {
+    return dependencyGroups;
+  }
+
+  /**
+   * Returns one task as it will be sent, with its UUID: look its result up by it.
+   *
+   * @param name a task's name
+   * @return the task
+   * @throws IllegalArgumentException when the DAG has no task of that name
+   */
+  public Signature task(String name) {
+    Signature task = tasks.get(name);
+    if (task == null) {
+      throw new IllegalArgumentException("the DAG has no task named " + quoted(name));
     }
-    return java.util.Collections.unmodifiableMap(tasks);
+    return task;
   }
 
   /**
@@ -78,9 +120,13 @@ public final class Dag {
    * @throws IllegalArgumentException when the DAG has no task of that name
    */
   public List<String> dependencies(String name) {
+    return node(name).dependencies().stream().map(i -> nodes.get(i).name()).toList();
+  }
+
+  private Node node(String name) {
     for (Node node : nodes) {
       if (node.name().equals(name)) {
-        return node.dependencies().stream().map(i -> nodes.get(i).name()).toList();
+        return node;
       }
     }
     throw new IllegalArgumentException("the DAG has no task named " + quoted(name));
@@ -176,7 +222,8 @@ public final class Dag {
      * Builds the DAG.
      *
      * @return the DAG
-     * @throws IllegalArgumentException when no task was added
+     * @throws IllegalArgumentException when no task was added, or an argument does not fit its Go
+     *     type
      */
     public Dag build() {
       if (nodes.isEmpty()) {

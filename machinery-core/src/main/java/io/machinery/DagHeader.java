@@ -50,11 +50,13 @@ final class DagHeader {
     this.config = config;
   }
 
-  /** The header's value for a DAG whose tasks are as they will be sent. */
-  static String encode(Dag dag) {
+  /**
+   * The header's value for a DAG's nodes, whose tasks are as they will be sent (less the header).
+   */
+  static String encode(List<Dag.Node> dagNodes) {
     ObjectNode root = JSON.createObjectNode().put("v", VERSION);
     ArrayNode nodes = root.putArray("nodes");
-    for (Dag.Node node : dag.nodes()) {
+    for (Dag.Node node : dagNodes) {
       ObjectNode n = nodes.addObject().put("name", node.name()).put("uuid", node.task().uuid());
       ArrayNode deps = n.putArray("deps");
       node.dependencies().forEach(deps::add);

@@ -471,24 +471,17 @@ public final class Server implements AutoCloseable {
           "a DAG needs a result backend that keeps states when they are read; this one's reads"
               + " consume them (Go's AMQP backend): use Redis, Memcache, MongoDB or DynamoDB");
     }
-    String header = DagHeader.encode(dag);
     List<Signature> first = new ArrayList<>();
-    for (Dag.Node node : dag.nodes()) {
-      Signature task = node.task().toBuilder().header(DagHeader.HEADER, header).build();
-      if (node.dependencies().isEmpty()) {
-        first.add(task);
+    for (Map.Entry<String, Signature> task : dag.tasks().entrySet()) {
+      if (dag.dependencies(task.getKey()).isEmpty()) {
+        first.add(task.getValue());
       } else {
-        sender.prepare(task, false); // refuse it before anything is stored
+        sender.prepare(task.getValue(), false); // refuse it before anything is stored
       }
     }
-    for (Dag.Node node : dag.nodes()) {
-      if (node.dependencies().isEmpty()) {
-        continue;
-      }
-      List<String> dependencies =
-          node.dependencies().stream().map(i -> dag.nodes().get(i).task().uuid()).toList();
+    for (Map.Entry<String, List<String>> group : dag.dependencyGroups().entrySet()) {
       try {
-        backend.initGroup(DagHeader.joinGroup(node.task().uuid()), dependencies);
+        backend.initGroup(group.getKey(), group.getValue());
       } catch (RuntimeException e) {
         throw new MachineryException("Init group error: " + e.getMessage(), e);
       }

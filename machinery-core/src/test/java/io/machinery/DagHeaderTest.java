@@ -32,26 +32,26 @@ class DagHeaderTest {
 
   @Test
   void aWorkerReadsBackTheDagItWasSent() {
-    String header = DagHeader.encode(DIAMOND);
+    String header = DagHeader.encode(DIAMOND.nodes());
     DagHeader dag = read(header);
 
-    assertThat(dag.indexOf(DIAMOND.tasks().get("c").uuid())).isEqualTo(2);
+    assertThat(dag.indexOf(DIAMOND.task("c").uuid())).isEqualTo(2);
     assertThat(dag.indexOf("task_00000000-0000-0000-0000-000000000000")).isEqualTo(-1);
     assertThat(dag.dependents(0)).containsExactly(1, 2);
     assertThat(dag.descendants(0)).containsExactly(1, 2, 3);
     assertThat(dag.descendants(4)).isEmpty();
     assertThat(dag.dependencyUuids(3))
-        .containsExactly(DIAMOND.tasks().get("b").uuid(), DIAMOND.tasks().get("c").uuid());
+        .containsExactly(DIAMOND.task("b").uuid(), DIAMOND.task("c").uuid());
     assertThat(dag.name(3)).isEqualTo("d");
     Signature d = dag.task(3);
-    assertThat(d.uuid()).isEqualTo(DIAMOND.tasks().get("d").uuid());
+    assertThat(d.uuid()).isEqualTo(DIAMOND.task("d").uuid());
     assertThat(d.headers()).containsEntry(DagHeader.HEADER, header);
     // as it travels: the task's own message round-trips through the wire codec with the header
     assertThat(WireCodec.decodeSignature(WireCodec.encode(d))).isEqualTo(d);
     assertThat(DagHeader.joinGroup(d.uuid()))
         .startsWith("group_")
         .isEqualTo(DagHeader.joinGroup(d.uuid()))
-        .isNotEqualTo(DagHeader.joinGroup(DIAMOND.tasks().get("b").uuid()));
+        .isNotEqualTo(DagHeader.joinGroup(DIAMOND.task("b").uuid()));
   }
 
   @Test
@@ -97,11 +97,11 @@ class DagHeaderTest {
 
   @Test
   void aNodeWhoseTaskIsNotItsOwnOrNotAMessageIsRefusedWhenItIsRead() {
-    String header = DagHeader.encode(DIAMOND);
+    String header = DagHeader.encode(DIAMOND.nodes());
     String swapped =
         header.replace(
-            "\"uuid\":\"" + DIAMOND.tasks().get("b").uuid() + "\"",
-            "\"uuid\":\"" + DIAMOND.tasks().get("e").uuid() + "\"");
+            "\"uuid\":\"" + DIAMOND.task("b").uuid() + "\"",
+            "\"uuid\":\"" + DIAMOND.task("e").uuid() + "\"");
     assertThat(swapped).isNotEqualTo(header);
     DagHeader dag = read(swapped);
     assertThat(dag.task(2).name()).isEqualTo("multiply");

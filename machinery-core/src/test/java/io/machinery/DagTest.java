@@ -90,6 +90,12 @@ class DagTest {
         .containsEntry("f", java.util.List.of("f"));
     assertThat(runs.values()).allSatisfy(count -> assertThat(count).hasValue(1));
     assertThat(dag.dependencies("d")).containsExactly("c", "b");
+    assertThat(dag.dependencyGroups())
+        .hasSize(4)
+        .containsEntry(
+            DagHeader.joinGroup(dag.task("d").uuid()),
+            java.util.List.of(dag.task("c").uuid(), dag.task("b").uuid()));
+    assertThat(dag.task("a").headers()).containsKey(DagHeader.HEADER);
     assertThat(dag.toString()).isEqualTo("Dag[a, b <- a, c <- a, d <- c+b, e <- d+a, f]");
   }
 
@@ -119,7 +125,7 @@ class DagTest {
       assertThatThrownBy(() -> result.asyncResult(downstream).get(PATIENCE))
           .as(downstream)
           .isInstanceOf(TaskFailedException.class)
-          .hasMessageContaining("DAG task bad (" + dag.tasks().get("bad").uuid() + ")")
+          .hasMessageContaining("DAG task bad (" + dag.task("bad").uuid() + ")")
           .hasMessageEndingWith("failed: boom");
     }
     assertThatThrownBy(() -> result.get(PATIENCE))
@@ -136,7 +142,8 @@ class DagTest {
     Signature unlisted =
         concat("unlisted").toBuilder()
             .header(
-                DagHeader.HEADER, DagHeader.encode(Dag.builder().task("x", concat("x")).build()))
+                DagHeader.HEADER,
+                DagHeader.encode(Dag.builder().task("x", concat("x")).build().nodes()))
             .build();
 
     assertThat(server.sendTask(odd).get(PATIENCE)).containsExactly("odd");
@@ -157,10 +164,10 @@ class DagTest {
             .task("b", concat("b"))
             .task("c", concat("c<"), "a", "b")
             .build();
-    String header = DagHeader.encode(dag);
-    Signature a = dag.tasks().get("a");
-    Signature b = dag.tasks().get("b");
-    String join = DagHeader.joinGroup(dag.tasks().get("c").uuid());
+    String header = DagHeader.encode(dag.nodes());
+    Signature a = dag.task("a");
+    Signature b = dag.task("b");
+    String join = DagHeader.joinGroup(dag.task("c").uuid());
     backend.initGroup(join, java.util.List.of(a.uuid(), b.uuid()));
     backend.setStateSuccess(a, java.util.List.of(TaskResult.of("a")));
     backend.setStateSuccess(b, java.util.List.of(TaskResult.of("b")));
@@ -177,8 +184,7 @@ class DagTest {
 
     startWorker();
 
-    assertThat(server.asyncResult(dag.tasks().get("c").uuid()).get(PATIENCE))
-        .containsExactly("c<ab");
+    assertThat(server.asyncResult(dag.task("c").uuid()).get(PATIENCE)).containsExactly("c<ab");
     assertThat(runs).containsOnlyKeys("a", "c<ab");
   }
 
@@ -207,6 +213,6 @@ class DagTest {
     Dag dag = Dag.builder().task("a", concat("a")).task("b", concat(big), "a").build();
 
     assertThatThrownBy(() -> server.sendDag(dag)).isInstanceOf(IllegalArgumentException.class);
-    assertThat(backend.getState(dag.tasks().get("a").uuid())).isEmpty();
+    assertThat(backend.getState(dag.task("a").uuid())).isEmpty();
   }
 }
