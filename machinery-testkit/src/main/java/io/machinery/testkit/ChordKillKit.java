@@ -1,7 +1,6 @@
 package io.machinery.testkit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.Chord;
@@ -15,10 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -35,7 +31,6 @@ import org.junit.jupiter.api.Test;
  * ChildWorkerDeployment} to run.
  */
 public abstract class ChordKillKit {
-  static final int PROCESSES = 3;
 
   /**
    * Chords in {@code make test}: the issue's 1,000 (Redis 84 s, AMQP 282 s on two cores shared with
@@ -78,88 +73,18 @@ public abstract class ChordKillKit {
     Duration killEvery = Duration.ofMillis(Long.getLong("machinery.kill.everyMillis", 3000));
     Config config = deployment.uniqueConfig("chord_kill_");
     Path dir = Files.createDirectories(Path.of("target", "chord-kill", config.defaultQueue()));
-    List<Path> logs = new ArrayList<>();
-    List<String> callbackUuids = new ArrayList<>();
     String name = getClass().getSimpleName();
     List<Chord> sentChords = new ArrayList<>();
     try (Broker broker = deployment.createBroker(config);
         Backend backend = deployment.createBackend(config);
-        Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-        WorkerProcesses processes = WorkerProcesses.create();
-        ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
-      List<Process> living = new ArrayList<>();
-      for (int i = 0; i < PROCESSES; i++) {
-        living.add(startChild(processes, config, dir, logs));
-      }
-      long started = System.nanoTime();
-      double[] sendSeconds = {0};
-      CompletableFuture<List<Chord>> sending =
-          CompletableFuture.supplyAsync(
-              () -> {
-                List<Chord> sent = send(server, chords, members);
-                sendSeconds[0] = (System.nanoTime() - started) / 1e9;
-                return sent;
-              },
-              sender);
-
-      // kill the oldest process once it has run tasks for a few seconds (a JVM takes seconds to
-      // start on a busy
-      // machine: killing it before it consumes would test nothing) and start a fresh one, until
-      // every member ran
-      int kills = 0;
-      Map<Path, Long> firstRunSeen = new HashMap<>();
-      Duration membersDeadline = Duration.ofMinutes(20);
-      while (!allMembersRan(logs, chords * members)) {
-        if (sending.isCompletedExceptionally()) {
-          sending.join(); // throws why
-        }
-        assertThat(System.nanoTime() - started)
-            .as("every member ran within %s", membersDeadline)
-            .isLessThan(membersDeadline.toNanos());
-        Path victimLog = logs.get(logs.size() - PROCESSES);
-        await()
-            .atMost(membersDeadline)
-            .pollInterval(Duration.ofMillis(250))
-            .until(
-                () -> {
-                  if (!firstRunSeen.containsKey(victimLog)
-                      && WorkerProcesses.runs(victimLog).total() > 0) {
-                    firstRunSeen.put(victimLog, System.nanoTime());
-                  }
-                  Long since = firstRunSeen.get(victimLog);
-                  return (since != null && System.nanoTime() - since >= killEvery.toNanos())
-                      || allMembersRan(logs, chords * members);
-                });
-        if (!allMembersRan(logs, chords * members)) {
-          processes.kill(living.remove(0));
-          kills++;
-          living.add(startChild(processes, config, dir, logs));
-        }
-      }
-      double membersSeconds = (System.nanoTime() - started) / 1e9;
-      sentChords.addAll(sending.get());
-      sentChords.forEach(c -> callbackUuids.add(c.callback().uuid()));
-
-      // callbacks: wait for all, but a lost one never comes, so stop once nothing moved for 60 s
-      // (then fail)
-      int[] seen = {-1};
-      long[] since = {System.nanoTime()};
-      await()
-          .atMost(Duration.ofMinutes(5))
-          .pollInterval(Duration.ofMillis(250))
-          .until(
-              () -> {
-                int now = WorkerProcesses.runs(logs.toArray(Path[]::new)).callbacks().size();
-                if (now != seen[0]) {
-                  seen[0] = now;
-                  since[0] = System.nanoTime();
-                }
-                return now == chords
-                    || System.nanoTime() - since[0] > Duration.ofSeconds(60).toNanos();
-              });
-      double seconds = (System.nanoTime() - started) / 1e9;
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      KilledWorkers.Outcome<Chord> outcome =
+          new KilledWorkers(deployment, config, dir)
+              .run(() -> send(server, chords, members), chords * members, chords, killEvery);
+      sentChords.addAll(outcome.sent());
+      List<String> callbackUuids = sentChords.stream().map(c -> c.callback().uuid()).toList();
       int stored = WorkerProcesses.storedSuccesses(server, callbackUuids, Duration.ofSeconds(30));
-      WorkerProcesses.Runs runs = WorkerProcesses.runs(logs.toArray(Path[]::new));
+      WorkerProcesses.Runs runs = outcome.runs();
       System.out.printf(
           "[%s] %d chords x %d members on %d worker processes, the oldest killed with SIGKILL once it"
               + " had run tasks for %d ms (%d kills, %d processes in all); sent in %.1f s, every member ran after %.1f s, done in %.1f s;"
@@ -168,13 +93,13 @@ public abstract class ChordKillKit {
           name,
           chords,
           members,
-          PROCESSES,
+          KilledWorkers.PROCESSES,
           killEvery.toMillis(),
-          kills,
-          logs.size(),
-          sendSeconds[0],
-          membersSeconds,
-          seconds,
+          outcome.kills(),
+          outcome.logs().size(),
+          outcome.sendSeconds(),
+          outcome.membersSeconds(),
+          outcome.seconds(),
           runs.memberRuns(),
           runs.members().size(),
           runs.memberRuns() - runs.members().size(),
@@ -183,7 +108,7 @@ public abstract class ChordKillKit {
           runs.callbackRuns() - runs.callbacks().size(),
           chords - runs.callbacks().size(),
           stored);
-      assertThat(kills).as("processes killed mid-run").isPositive();
+      assertThat(outcome.kills()).as("processes killed mid-run").isPositive();
       assertThat(runs.members()).as("members run at least once").hasSize(chords * members);
       assertThat(chords - runs.callbacks().size())
           .as("chord callbacks lost with killed workers")
@@ -199,20 +124,6 @@ public abstract class ChordKillKit {
         deployment.cleanUp(config);
       }
     }
-  }
-
-  private static boolean allMembersRan(List<Path> logs, int members) {
-    return WorkerProcesses.runs(logs.toArray(Path[]::new)).members().size() == members;
-  }
-
-  private Process startChild(WorkerProcesses processes, Config config, Path dir, List<Path> logs) {
-    int n = logs.size() + 1;
-    Path executions = dir.resolve("w" + n + ".executions");
-    logs.add(executions);
-    return processes.start(
-        deployment.childMain(),
-        dir.resolve("w" + n + ".out"),
-        deployment.childArgs(config, executions));
   }
 
   /** Sends the chords from four threads while the workers run; returns them in order. */

@@ -1,6 +1,7 @@
 package io.machinery.broker.amqp;
 
 import io.machinery.backend.amqp.AmqpBackend;
+import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -10,15 +11,35 @@ import io.machinery.testkit.TestEndpoints;
 import java.nio.file.Path;
 
 /**
- * The kill tests' deployment on RabbitMQ: AMQP broker and backend, {@link ChildWorkerMain} at
- * concurrency 10 in the child JVMs; the queues are deleted afterwards.
+ * The kill tests' deployment on RabbitMQ: AMQP broker and backend (or the Redis backend: {@link
+ * #withRedisBackend}), {@link ChildWorkerMain} at concurrency 10 in the child JVMs; the queues are
+ * deleted afterwards.
  */
 final class AmqpChildWorkers implements ChildWorkerDeployment {
+  private final boolean redisBackend;
+
+  AmqpChildWorkers() {
+    this(false);
+  }
+
+  private AmqpChildWorkers(boolean redisBackend) {
+    this.redisBackend = redisBackend;
+  }
+
+  /** The AMQP broker with the Redis backend of {@code REDIS_URL}. */
+  static AmqpChildWorkers withRedisBackend() {
+    return new AmqpChildWorkers(true);
+  }
+
   @Override
   public Config uniqueConfig(String queuePrefix) {
     String url = TestEndpoints.amqpUrl();
     return BrokerContract.uniqueQueue(
-        Config.builder().broker(url).resultBackend(url).build(), queuePrefix);
+        Config.builder()
+            .broker(url)
+            .resultBackend(redisBackend ? TestEndpoints.redisUrl() : url)
+            .build(),
+        queuePrefix);
   }
 
   @Override
@@ -29,7 +50,7 @@ final class AmqpChildWorkers implements ChildWorkerDeployment {
 
   @Override
   public Backend createBackend(Config config) {
-    return AmqpBackend.create(config);
+    return redisBackend ? RedisBackend.create(config) : AmqpBackend.create(config);
   }
 
   @Override
@@ -39,7 +60,9 @@ final class AmqpChildWorkers implements ChildWorkerDeployment {
 
   @Override
   public String[] childArgs(Config config, Path executions) {
-    return new String[] {config.broker(), config.defaultQueue(), "10", executions.toString()};
+    return new String[] {
+      config.broker(), config.defaultQueue(), "10", executions.toString(), config.resultBackend()
+    };
   }
 
   @Override

@@ -24,8 +24,11 @@ class RedisChordKillIT extends ChordKillKit {
     super(new ChildWorkers());
   }
 
-  /** Redis broker and backend, {@link KillableWorkerMain} in the child JVMs. */
-  private static final class ChildWorkers implements ChildWorkerDeployment {
+  /**
+   * Redis broker and backend, {@link KillableWorkerMain} in the child JVMs; {@link RedisDagKillIT}
+   * runs on it too.
+   */
+  static final class ChildWorkers implements ChildWorkerDeployment {
     @Override
     public Config uniqueConfig(String queuePrefix) {
       return BrokerContract.uniqueQueue(

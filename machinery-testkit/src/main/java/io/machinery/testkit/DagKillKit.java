@@ -1,0 +1,169 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Dag;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/**
+ * DAGs while worker processes are killed with SIGKILL every few seconds ({@link KilledWorkers}):
+ * {@code -Dmachinery.kill.dags} DAGs (default {@value #DEFAULT_DAGS}), each of eight recording
+ * roots and three joins: {@code j1} of roots 0-3, {@code j2} of roots 2-5 (two tasks that share
+ * dependencies) and {@code j3} of {@code j1}, {@code j2} and root 6 (a join of joins). Every root
+ * must run, every join at least once with all its dependencies' results, and every join must end
+ * with a stored SUCCESS state; duplicates are counted and printed. Subclass it per broker and
+ * backend with the {@link ChildWorkerDeployment} to run.
+ */
+public abstract class DagKillKit {
+  /**
+   * DAGs in {@code make test}: 11,000 tasks. On a fast machine 500 DAGs took 10 s on Redis with one
+   * kill; this many gives a few.
+   */
+  static final int DEFAULT_DAGS = 1000;
+
+  private static final int ROOTS = 8;
+  private static final int JOINS = 3;
+
+  private final ChildWorkerDeployment deployment;
+
+  protected DagKillKit(ChildWorkerDeployment deployment) {
+    this.deployment = deployment;
+  }
+
+  @Test
+  void killingWorkerProcessesEveryFewSecondsLosesNoDagTask() throws Exception {
+    int dags = Integer.getInteger("machinery.kill.dags", DEFAULT_DAGS);
+    Duration killEvery = Duration.ofMillis(Long.getLong("machinery.kill.everyMillis", 3000));
+    Config config = deployment.uniqueConfig("dag_kill_");
+    Path dir = Files.createDirectories(Path.of("target", "dag-kill", config.defaultQueue()));
+    List<Dag> sent = new ArrayList<>();
+    try (Broker broker = deployment.createBroker(config);
+        Backend backend = deployment.createBackend(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      KilledWorkers.Outcome<Dag> outcome =
+          new KilledWorkers(deployment, config, dir)
+              .run(() -> send(server, dags), dags * ROOTS, dags * JOINS, killEvery);
+      sent.addAll(outcome.sent());
+      List<String> joinUuids = new ArrayList<>();
+      for (Dag dag : sent) {
+        for (String join : List.of("j1", "j2", "j3")) {
+          joinUuids.add(dag.task(join).uuid());
+        }
+      }
+      int stored = WorkerProcesses.storedSuccesses(server, joinUuids, Duration.ofSeconds(30));
+      WorkerProcesses.Runs runs = outcome.runs();
+      System.out.printf(
+          "[%s] %d DAGs of %d roots and %d joins on %d worker processes, the oldest killed with"
+              + " SIGKILL once it had run tasks for %d ms (%d kills, %d processes in all); sent in %.1f s,"
+              + " every root ran after %.1f s, done in %.1f s; root runs %d (distinct %d, duplicates %d);"
+              + " join runs %d (distinct %d, duplicates %d, lost %d); joins with a stored SUCCESS state %d%n",
+          getClass().getSimpleName(),
+          dags,
+          ROOTS,
+          JOINS,
+          KilledWorkers.PROCESSES,
+          killEvery.toMillis(),
+          outcome.kills(),
+          outcome.logs().size(),
+          outcome.sendSeconds(),
+          outcome.membersSeconds(),
+          outcome.seconds(),
+          runs.memberRuns(),
+          runs.members().size(),
+          runs.memberRuns() - runs.members().size(),
+          runs.callbackRuns(),
+          runs.callbacks().size(),
+          runs.callbackRuns() - runs.callbacks().size(),
+          dags * JOINS - runs.callbacks().size(),
+          stored);
+      assertThat(outcome.kills()).as("processes killed mid-run").isPositive();
+      assertThat(runs.members()).as("roots run at least once").hasSize(dags * ROOTS);
+      assertThat(dags * JOINS - runs.callbacks().size())
+          .as("DAG joins lost with killed workers")
+          .isZero();
+      assertThat(runs.callbackLines())
+          .as("every join got all its dependencies' results")
+          .allSatisfy(
+              line -> {
+                long join = Long.parseLong(line.split(":")[1]);
+                assertThat(line).endsWith(join % JOINS == 2 ? ":3" : ":4");
+              });
+      assertThat(stored).as("joins whose stored state is SUCCESS").isEqualTo(dags * JOINS);
+    } finally {
+      try {
+        purge(config, sent);
+      } finally {
+        deployment.cleanUp(config);
+      }
+    }
+  }
+
+  /** Purges the states the test stored, through the backend's own {@link Backend#purgeState}. */
+  private void purge(Config config, List<Dag> dags) {
+    try (Backend backend = deployment.createBackend(config)) {
+      for (Dag dag : dags) {
+        dag.tasks().values().forEach(task -> backend.purgeState(task.uuid()));
+      }
+    }
+  }
+
+  /** One DAG: roots {@code RECORD(d * 8 + i)}, joins {@code COLLECT(d * 3 + k)}. */
+  private static Dag dag(long d) {
+    Dag.Builder b = Dag.builder();
+    for (int i = 0; i < ROOTS; i++) {
+      b.task("r" + i, Signature.create(WorkerProcesses.RECORD, Arg.of(d * ROOTS + i)));
+    }
+    return b.task("j1", collect(d * JOINS), "r0", "r1", "r2", "r3")
+        .task("j2", collect(d * JOINS + 1), "r2", "r3", "r4", "r5")
+        .task("j3", collect(d * JOINS + 2), "j1", "j2", "r6")
+        .build();
+  }
+
+  private static Signature collect(long join) {
+    return Signature.create(WorkerProcesses.COLLECT, Arg.of(join));
+  }
+
+  /** Sends the DAGs from four threads while the workers run; returns them in order. */
+  private static List<Dag> send(Server server, int dags) {
+    ExecutorService sending = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<Dag>> futures = new ArrayList<>();
+      for (int d = 0; d < dags; d++) {
+        long index = d;
+        futures.add(
+            sending.submit(
+                () -> {
+                  Dag dag = dag(index);
+                  server.sendDag(dag);
+                  return dag;
+                }));
+      }
+      List<Dag> sent = new ArrayList<>();
+      for (Future<Dag> f : futures) {
+        sent.add(f.get());
+      }
+      return sent;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while sending", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("a DAG could not be sent", e.getCause());
+    } finally {
+      sending.shutdown();
+    }
+  }
+}

@@ -1,0 +1,153 @@
+package io.machinery.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.config.Config;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * The kill loop the workflow kits share ({@link ChordKillKit}, {@link DagKillKit}): three worker
+ * processes run {@link WorkerProcesses#RECORD} members and {@link WorkerProcesses#COLLECT}
+ * callbacks while workflows are sent; once the oldest living process has run tasks for {@code
+ * killEvery} it is killed with SIGKILL and a fresh one started, until every member ran. Then it
+ * waits for the callbacks, and stops once nothing moved for 60 s (a lost callback never comes).
+ */
+final class KilledWorkers {
+  static final int PROCESSES = 3;
+
+  /**
+   * What a run did.
+   *
+   * @param sent what {@code send} returned
+   * @param kills processes killed
+   * @param logs the execution logs of every process, in start order
+   */
+  record Outcome<T>(
+      List<T> sent,
+      int kills,
+      List<Path> logs,
+      double sendSeconds,
+      double membersSeconds,
+      double seconds,
+      WorkerProcesses.Runs runs) {}
+
+  private final ChildWorkerDeployment deployment;
+  private final Config config;
+  private final Path dir;
+  private final List<Path> logs = new ArrayList<>();
+
+  KilledWorkers(ChildWorkerDeployment deployment, Config config, Path dir) {
+    this.deployment = deployment;
+    this.config = config;
+    this.dir = dir;
+  }
+
+  /**
+   * Sends with {@code send} on a thread of its own while processes are killed, until {@code
+   * members} distinct members ran and then {@code callbacks} distinct callbacks (or none moved for
+   * 60 s).
+   */
+  <T> Outcome<T> run(Supplier<List<T>> send, int members, int callbacks, Duration killEvery)
+      throws Exception {
+    try (WorkerProcesses processes = WorkerProcesses.create();
+        ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
+      List<Process> living = new ArrayList<>();
+      for (int i = 0; i < PROCESSES; i++) {
+        living.add(startChild(processes));
+      }
+      long started = System.nanoTime();
+      double[] sendSeconds = {0};
+      CompletableFuture<List<T>> sending =
+          CompletableFuture.supplyAsync(
+              () -> {
+                List<T> sent = send.get();
+                sendSeconds[0] = (System.nanoTime() - started) / 1e9;
+                return sent;
+              },
+              sender);
+
+      // kill the oldest process once it has run tasks for a few seconds (a JVM takes seconds to
+      // start on a busy machine: killing it before it consumes would test nothing) and start a
+      // fresh one, until every member ran
+      int kills = 0;
+      Map<Path, Long> firstRunSeen = new HashMap<>();
+      Duration membersDeadline = Duration.ofMinutes(20);
+      while (!allMembersRan(members)) {
+        if (sending.isCompletedExceptionally()) {
+          sending.join(); // throws why
+        }
+        assertThat(System.nanoTime() - started)
+            .as("every member ran within %s", membersDeadline)
+            .isLessThan(membersDeadline.toNanos());
+        Path victimLog = logs.get(logs.size() - PROCESSES);
+        await()
+            .atMost(membersDeadline)
+            .pollInterval(Duration.ofMillis(250))
+            .until(
+                () -> {
+                  if (!firstRunSeen.containsKey(victimLog)
+                      && WorkerProcesses.runs(victimLog).total() > 0) {
+                    firstRunSeen.put(victimLog, System.nanoTime());
+                  }
+                  Long since = firstRunSeen.get(victimLog);
+                  return (since != null && System.nanoTime() - since >= killEvery.toNanos())
+                      || allMembersRan(members);
+                });
+        if (!allMembersRan(members)) {
+          processes.kill(living.remove(0));
+          kills++;
+          living.add(startChild(processes));
+        }
+      }
+      double membersSeconds = (System.nanoTime() - started) / 1e9;
+      List<T> sent = sending.get();
+
+      int[] seen = {-1};
+      long[] since = {System.nanoTime()};
+      await()
+          .atMost(Duration.ofMinutes(5))
+          .pollInterval(Duration.ofMillis(250))
+          .until(
+              () -> {
+                int now = runs().callbacks().size();
+                if (now != seen[0]) {
+                  seen[0] = now;
+                  since[0] = System.nanoTime();
+                }
+                return now == callbacks
+                    || System.nanoTime() - since[0] > Duration.ofSeconds(60).toNanos();
+              });
+      double seconds = (System.nanoTime() - started) / 1e9;
+      return new Outcome<>(
+          sent, kills, List.copyOf(logs), sendSeconds[0], membersSeconds, seconds, runs());
+    }
+  }
+
+  private WorkerProcesses.Runs runs() {
+    return WorkerProcesses.runs(logs.toArray(Path[]::new));
+  }
+
+  private boolean allMembersRan(int members) {
+    return runs().members().size() == members;
+  }
+
+  private Process startChild(WorkerProcesses processes) {
+    int n = logs.size() + 1;
+    Path executions = dir.resolve("w" + n + ".executions");
+    logs.add(executions);
+    return processes.start(
+        deployment.childMain(),
+        dir.resolve("w" + n + ".out"),
+        deployment.childArgs(config, executions));
+  }
+}
