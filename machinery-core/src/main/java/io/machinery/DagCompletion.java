@@ -19,10 +19,13 @@ import org.slf4j.LoggerFactory;
  *       (at least once, deduplicated as chord callbacks are). A dependent that already has a
  *       finished state is left alone; when that is a FAILURE it never ran with (cancelled before it
  *       was sent), its own dependents get FAILURE.
- *   <li><b>Failure.</b> Every task that depends on this one, directly or not, can never run: each
- *       gets FAILURE at once with the reason, where it has no state or PENDING (a re-run that fails
- *       after an earlier run succeeded does not overwrite what its dependents did since). The other
- *       branches go on.
+ *   <li><b>Failure.</b> Every task that depends on this one, directly or not, cannot run: each gets
+ *       FAILURE at once, {@value #DEPENDENCY_FAILED} and the reason, where it has no state or
+ *       PENDING (a re-run that fails after an earlier run succeeded does not overwrite what its
+ *       dependents did since). The other branches go on. When the failed task runs again and
+ *       succeeds (a worker that keeps failed tasks dead-lettered, requeued by an operator), a
+ *       dependent with that FAILURE is started as if it had none, once its other dependencies
+ *       succeeded: the DAG resumes from the failed task, as a chain does.
  *   <li><b>Bad input.</b> A header that is not a DAG, or that does not list this task, starts
  *       nothing: the task's own outcome stands and an error names it. So does a backend whose reads
  *       consume states (Go's AMQP backend), where reading a dependent's state would take it from a
@@ -34,6 +37,9 @@ import org.slf4j.LoggerFactory;
 final class DagCompletion {
   private static final Logger log = LoggerFactory.getLogger(DagCompletion.class);
 
+  /** How the error of a task that never ran because a dependency failed begins. */
+  static final String DEPENDENCY_FAILED = "a dependency failed: ";
+
   private DagCompletion() {}
 
   /** Starts the dependents of {@code signature}, which succeeded, whose dependencies all did. */
@@ -43,6 +49,12 @@ final class DagCompletion {
     if (dag == null) {
       return;
     }
+    // A task with dependencies was sent by a worker, at least once: another copy of it may have
+    // run, even on its first delivery. When that copy finished while this one was running, the
+    // dependency that won the trigger found this one running and left the dependent to it; like a
+    // re-run, this one must then check whether the dependent was sent (seen in DagKillKit on
+    // AMQP + Redis: a join of joins lost).
+    boolean mayBeACopy = possiblyRerun || dag.header().dependencyCount(dag.index()) > 0;
     for (int dependent : dag.header().dependents(dag.index())) {
       Signature task = dag.task(dependent).orElse(null);
       if (task == null) {
@@ -50,11 +62,17 @@ final class DagCompletion {
       }
       Optional<TaskState> state = stateOf(execution, backend, task.uuid());
       if (state.filter(TaskState::isCompleted).isPresent()) {
-        // it failed without running (cancelled before it was sent): its own dependents fail too
-        if (!state.get().isSuccess()) {
-          failDescendants(execution, backend, dag, dependent, task.uuid(), state.get().error());
+        TaskState finished = state.get();
+        if (finished.isSuccess()) {
+          continue;
         }
-        continue;
+        if (!finished.error().startsWith(DEPENDENCY_FAILED)) {
+          // it failed without running (cancelled before it was sent): its own dependents fail too
+          failDescendants(execution, backend, dag, dependent, task.uuid(), finished.error());
+          continue;
+        }
+        // it failed because a dependency had: that one may have run again since (a kept failure
+        // requeued), so it may start now after all
       }
       if (!othersSucceeded(execution, backend, dag, dependent, signature.uuid())) {
         continue; // the last of them starts it; a failed one failed it
@@ -62,9 +80,9 @@ final class DagCompletion {
       Signature member =
           signature.toBuilder()
               .groupUuid(DagHeader.joinGroup(task.uuid()))
-              .groupTaskCount(dag.header().dependencyUuids(dependent).size())
+              .groupTaskCount(dag.header().dependencyCount(dependent))
               .build();
-      new ChordCompletion(execution, backend, member, possiblyRerun).complete(task, null);
+      new ChordCompletion(execution, backend, member, mayBeACopy).complete(task, null);
     }
   }
 
@@ -100,11 +118,12 @@ final class DagCompletion {
       String failedUuid,
       String error) {
     String reason =
-        "DAG task "
+        DEPENDENCY_FAILED
+            + "DAG task "
             + dag.header().name(failed)
             + " ("
             + failedUuid
-            + "), which it depends on, failed: "
+            + ") failed: "
             + error;
     for (int descendant : dag.header().descendants(failed)) {
       Signature task = dag.task(descendant).orElse(null);

@@ -148,6 +148,11 @@ final class DagHeader {
     return nodes.get(index).path("name").asText();
   }
 
+  /** How many tasks the node depends on. */
+  int dependencyCount(int index) {
+    return nodes.get(index).path("deps").size();
+  }
+
   /** The UUIDs of the tasks the node depends on, in its order. */
   List<String> dependencyUuids(int index) {
     List<String> uuids = new ArrayList<>();

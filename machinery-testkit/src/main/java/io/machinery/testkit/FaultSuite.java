@@ -11,6 +11,8 @@ import io.machinery.Chain;
 import io.machinery.ChainAsyncResult;
 import io.machinery.Chord;
 import io.machinery.ChordAsyncResult;
+import io.machinery.Dag;
+import io.machinery.DagAsyncResult;
 import io.machinery.Group;
 import io.machinery.MalformedMessageException;
 import io.machinery.Server;
@@ -362,7 +364,59 @@ public abstract class FaultSuite {
         .contains("flaky is down");
 
     flakyFails.set(false);
-    // until one was requeued: a listing may hold a dead letter a moment (Pub/Sub reads by a pull)
+    requeueTheDeadLetter();
+    // one() = 1, flaky(1) = 2, add(10, 2) = 12
+    assertThat(server.asyncResult(last.uuid()).get(TIMEOUT)).containsExactly(12L);
+    assertThat(runs("one")).as("the task before the failed one").isEqualTo(1);
+    assertThat(runs("flaky")).isEqualTo(2);
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
+  }
+
+  /**
+   * With {@code keepFailedTasks}, a DAG task that failed waits among the dead letters and the tasks
+   * downstream of it get FAILURE; requeueing it there resumes the DAG from it: its dependents run
+   * with its results, and the task before it does not run again.
+   */
+  @Test
+  void aFailedDagTaskKeptToRunAgainResumesTheDagWhenRequeued() {
+    assumeTrue(deadLetterReasons() != null, "the broker has no inspector to requeue dead letters");
+    server.workerBuilder("fault").concurrency(2).keepFailedTasks(true).build().launchAsync();
+    Dag dag =
+        Dag.builder()
+            .task("one", Signature.create("one"))
+            .task("flaky", Signature.create("flaky"), "one")
+            .task("last", Signature.create("add", Arg.of(10L)), "flaky")
+            .task("join", Signature.create("add"), "last", "one")
+            .build();
+    DagAsyncResult result = server.sendDag(dag);
+    for (String downstream : List.of("last", "join")) {
+      assertThatThrownBy(() -> result.asyncResult(downstream).get(TIMEOUT))
+          .isInstanceOf(TaskFailedException.class)
+          .hasMessageStartingWith("a dependency failed: DAG task flaky")
+          .hasMessageEndingWith("flaky is down");
+    }
+    assertThat(awaitTheOnlyDeadLetterReason()).contains("flaky is down");
+
+    flakyFails.set(false);
+    requeueTheDeadLetter();
+    // one() = 1, flaky(1) = 2, last = add(10, 2) = 12, join = add(12, 1) = 13
+    // fresh handles: a handle keeps the FAILURE it read
+    await()
+        .atMost(TIMEOUT)
+        .until(() -> server.asyncResult(dag.task("join").uuid()).state() == State.SUCCESS);
+    assertThat(server.asyncResult(dag.task("last").uuid()).get(TIMEOUT)).containsExactly(12L);
+    assertThat(server.asyncResult(dag.task("join").uuid()).get(TIMEOUT)).containsExactly(13L);
+    assertThat(runs("one")).as("the task before the failed one").isEqualTo(1);
+    assertThat(runs("flaky")).isEqualTo(2);
+  }
+
+  /**
+   * Requeues this queue's dead letters until one was requeued (a listing may hold a dead letter a
+   * moment: Pub/Sub reads by a pull); fails if more than one was.
+   */
+  private void requeueTheDeadLetter() {
     AtomicInteger requeued = new AtomicInteger();
     await()
         .atMost(TIMEOUT)
@@ -375,13 +429,6 @@ public abstract class FaultSuite {
                             .requeueDeadLetters(config.defaultQueue(), d -> true))
                     > 0);
     assertThat(requeued).hasValue(1);
-    // one() = 1, flaky(1) = 2, add(10, 2) = 12
-    assertThat(server.asyncResult(last.uuid()).get(TIMEOUT)).containsExactly(12L);
-    assertThat(runs("one")).as("the task before the failed one").isEqualTo(1);
-    assertThat(runs("flaky")).isEqualTo(2);
-    await()
-        .atMost(TIMEOUT)
-        .until(() -> java.util.Objects.requireNonNull(deadLetterReasons()).isEmpty());
   }
 
   /** Waits for this queue's first dead letter and returns its reason; fails if there are more. */
