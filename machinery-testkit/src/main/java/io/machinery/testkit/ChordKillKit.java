@@ -15,9 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -128,39 +125,18 @@ public abstract class ChordKillKit {
 
   /** Sends the chords from four threads while the workers run; returns them in order. */
   private static List<Chord> send(Server server, int chords, int members) {
-    ExecutorService sending = Executors.newFixedThreadPool(4);
-    try {
-      List<Future<Chord>> futures = new ArrayList<>();
-      for (int c = 0; c < chords; c++) {
-        long chord = c;
-        futures.add(
-            sending.submit(
-                () -> {
-                  List<Signature> group = new ArrayList<>();
-                  for (int m = 0; m < members; m++) {
-                    group.add(
-                        Signature.create(WorkerProcesses.RECORD, Arg.of(chord * members + m)));
-                  }
-                  Chord sent =
-                      Chord.of(
-                          Group.of(group),
-                          Signature.create(WorkerProcesses.COLLECT, Arg.of(chord)));
-                  server.sendChord(sent, 0);
-                  return sent;
-                }));
-      }
-      List<Chord> sent = new ArrayList<>();
-      for (Future<Chord> f : futures) {
-        sent.add(f.get());
-      }
-      return sent;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while sending", e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("a chord could not be sent", e.getCause());
-    } finally {
-      sending.shutdown();
-    }
+    return KilledWorkers.sendFromFourThreads(
+        chords,
+        chord -> {
+          List<Signature> group = new ArrayList<>();
+          for (int m = 0; m < members; m++) {
+            group.add(Signature.create(WorkerProcesses.RECORD, Arg.of((long) chord * members + m)));
+          }
+          Chord sent =
+              Chord.of(
+                  Group.of(group), Signature.create(WorkerProcesses.COLLECT, Arg.of((long) chord)));
+          server.sendChord(sent, 0);
+          return sent;
+        });
   }
 }

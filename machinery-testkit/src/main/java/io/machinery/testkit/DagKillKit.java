@@ -14,9 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -139,31 +136,12 @@ public abstract class DagKillKit {
 
   /** Sends the DAGs from four threads while the workers run; returns them in order. */
   private static List<Dag> send(Server server, int dags) {
-    ExecutorService sending = Executors.newFixedThreadPool(4);
-    try {
-      List<Future<Dag>> futures = new ArrayList<>();
-      for (int d = 0; d < dags; d++) {
-        long index = d;
-        futures.add(
-            sending.submit(
-                () -> {
-                  Dag dag = dag(index);
-                  server.sendDag(dag);
-                  return dag;
-                }));
-      }
-      List<Dag> sent = new ArrayList<>();
-      for (Future<Dag> f : futures) {
-        sent.add(f.get());
-      }
-      return sent;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while sending", e);
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException("a DAG could not be sent", e.getCause());
-    } finally {
-      sending.shutdown();
-    }
+    return KilledWorkers.sendFromFourThreads(
+        dags,
+        d -> {
+          Dag dag = dag(d);
+          server.sendDag(dag);
+          return dag;
+        });
   }
 }

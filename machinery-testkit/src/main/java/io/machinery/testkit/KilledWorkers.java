@@ -11,8 +11,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 /**
@@ -149,5 +152,32 @@ final class KilledWorkers {
         deployment.childMain(),
         dir.resolve("w" + n + ".out"),
         deployment.childArgs(config, executions));
+  }
+
+  /**
+   * Sends {@code count} workflows from four threads while the workers run: {@code sendOne} sends
+   * the workflow of an index and returns it. Returns them in index order.
+   */
+  static <T> List<T> sendFromFourThreads(int count, IntFunction<T> sendOne) {
+    ExecutorService sending = Executors.newFixedThreadPool(4);
+    try {
+      List<Future<T>> futures = new ArrayList<>();
+      for (int i = 0; i < count; i++) {
+        int index = i;
+        futures.add(sending.submit(() -> sendOne.apply(index)));
+      }
+      List<T> sent = new ArrayList<>();
+      for (Future<T> f : futures) {
+        sent.add(f.get());
+      }
+      return sent;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while sending", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("a workflow could not be sent", e.getCause());
+    } finally {
+      sending.shutdown();
+    }
   }
 }
