@@ -3,6 +3,7 @@ package io.machinery.outbox.jdbc;
 import io.machinery.AsyncResult;
 import io.machinery.Chain;
 import io.machinery.Chord;
+import io.machinery.Dag;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -16,6 +17,8 @@ import java.sql.SQLException;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -223,6 +226,51 @@ public final class TaskOutbox {
       results.add(server.asyncResult(task.uuid()));
     }
     return results;
+  }
+
+  /**
+   * Writes a DAG to the outbox inside the caller's transaction: one row per group of dependencies
+   * ({@link Dag#dependencyGroups}, recorded by the relay as {@link Server#sendDag} records them),
+   * then one row per task that depends on none. Each other task is sent by the worker on which the
+   * last of its dependencies succeeds (as for {@code sendDag}).
+   *
+   * @param connection the caller's connection, in a transaction (auto-commit off)
+   * @param dag the DAG
+   * @return one handle per task, by name, in the order the tasks were added
+   * @throws IllegalArgumentException when a task would be refused by {@link #sendTask}; nothing is
+   *     written then
+   * @throws UnsupportedOperationException when the server's result backend reads consume states (as
+   *     {@link Server#sendDag})
+   * @throws IllegalStateException when the connection is in auto-commit mode
+   * @throws SQLException when the insert fails
+   */
+  public Map<String, AsyncResult> sendDag(Connection connection, Dag dag) throws SQLException {
+    if (server.backend().consumesStatesOnRead()) {
+      throw new UnsupportedOperationException(
+          "a DAG needs a result backend that keeps states when they are read; this one's reads"
+              + " consume them (Go's AMQP backend)");
+    }
+    List<Row> rows = new ArrayList<>();
+    OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+    for (Map.Entry<String, List<String>> group : dag.dependencyGroups().entrySet()) {
+      GroupMeta meta = GroupMeta.create(group.getKey(), group.getValue(), now);
+      rows.add(
+          new Row(
+              OutboxTable.KIND_GROUP,
+              group.getKey(),
+              "",
+              new String(WireCodec.encode(meta), StandardCharsets.UTF_8)));
+    }
+    Map<String, AsyncResult> results = new LinkedHashMap<>();
+    for (Map.Entry<String, Signature> task : dag.tasks().entrySet()) {
+      Row row = task(task.getValue()); // checks every task, sent now or by a worker later
+      if (dag.dependencies(task.getKey()).isEmpty()) {
+        rows.add(row);
+      }
+      results.put(task.getKey(), server.asyncResult(row.uuid()));
+    }
+    insert(connection, rows);
+    return Collections.unmodifiableMap(results);
   }
 
   /**
