@@ -113,6 +113,22 @@ public final class Dag {
   }
 
   /**
+   * Returns a copy whose tasks have new task UUIDs, to send the same work again: a task's UUID keys
+   * its state and its dependency group, so a DAG must not be sent twice. A periodic DAG ({@link
+   * Server#registerPeriodicDag}) sends such a copy on every tick.
+   *
+   * @return a new DAG of the same tasks and dependencies; this one is unchanged
+   */
+  public Dag withNewUuids() {
+    List<Node> copy = new ArrayList<>(nodes.size());
+    for (Node node : nodes) {
+      Signature task = node.task().toBuilder().uuid(Uuids.newTaskUuid()).build();
+      copy.add(new Node(node.name(), task, node.dependencies()));
+    }
+    return new Dag(copy);
+  }
+
+  /**
    * Returns the names of the tasks one task depends on.
    *
    * @param name a task's name

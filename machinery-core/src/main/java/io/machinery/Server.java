@@ -146,6 +146,11 @@ public final class Server implements AutoCloseable {
     public void sendChord(Chord chord, int sendConcurrency) {
       Server.this.sendChord(chord, sendConcurrency);
     }
+
+    @Override
+    public void sendDag(Dag dag) {
+      Server.this.sendDag(dag);
+    }
   }
 
   /**
@@ -629,6 +634,20 @@ public final class Server implements AutoCloseable {
   public void registerPeriodicChord(
       String spec, String name, int sendConcurrency, Signature callback, Signature... signatures) {
     periodic.registerChord(spec, name, sendConcurrency, callback, Arrays.asList(signatures));
+  }
+
+  /**
+   * Sends a copy of {@code dag} with new UUIDs ({@link Dag#withNewUuids}) on every tick, as {@link
+   * #sendDag} does. Not in Go Machinery.
+   *
+   * @param spec the cron spec, as for {@link #registerPeriodicTask}
+   * @param name the entry's name; not empty
+   * @param dag the template
+   * @throws IllegalArgumentException for an invalid spec, a spec that never fires or an empty name
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public void registerPeriodicDag(String spec, String name, Dag dag) {
+    periodic.registerDag(spec, name, dag);
   }
 
   /**

@@ -219,6 +219,21 @@ class DagTest {
   }
 
   @Test
+  void aCopyWithNewUuidsRunsTheSameWorkAgain() {
+    startWorker();
+    Dag dag = Dag.builder().task("a", concat("a")).task("b", concat("b<"), "a").build();
+    Dag again = dag.withNewUuids();
+
+    assertThat(again.task("b").uuid()).isNotEqualTo(dag.task("b").uuid());
+    assertThat(again.dependencyGroups())
+        .doesNotContainKeys(dag.dependencyGroups().keySet().toArray(String[]::new));
+    assertThat(again.dependencies("b")).containsExactly("a");
+    assertThat(server.sendDag(dag).get(PATIENCE)).containsEntry("b", java.util.List.of("b<a"));
+    assertThat(server.sendDag(again).get(PATIENCE)).containsEntry("b", java.util.List.of("b<a"));
+    assertThat(runs.get("b<a")).hasValue(2);
+  }
+
+  @Test
   void theBuilderRefusesWhatWouldNotRun() {
     assertThatThrownBy(() -> Dag.builder().build()).hasMessage("a DAG needs at least one task");
     assertThatThrownBy(() -> Dag.builder().task("b", concat("b"), "a"))

@@ -13,7 +13,8 @@ public final class PeriodicEntry {
     TASK,
     GROUP,
     CHAIN,
-    CHORD
+    CHORD,
+    DAG
   }
 
   private final String name;

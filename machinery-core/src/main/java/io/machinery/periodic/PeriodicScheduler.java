@@ -2,6 +2,7 @@ package io.machinery.periodic;
 
 import io.machinery.Chain;
 import io.machinery.Chord;
+import io.machinery.Dag;
 import io.machinery.Group;
 import io.machinery.Signature;
 import io.machinery.internal.GoDurations;
@@ -228,6 +229,25 @@ public final class PeriodicScheduler implements AutoCloseable {
           sender.sendChord(chord, sendConcurrency);
           return Stream.concat(chord.group().tasks().stream(), Stream.of(chord.callback()))
               .toList();
+        });
+  }
+
+  /**
+   * Sends a copy of {@code dag} with new UUIDs ({@link Dag#withNewUuids}) on every tick.
+   *
+   * @throws IllegalArgumentException for an invalid spec, a spec that never fires or an empty name
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public void registerDag(String spec, String name, Dag dag) {
+    Objects.requireNonNull(dag, "dag");
+    register(
+        spec,
+        name,
+        Kind.DAG,
+        () -> {
+          Dag sent = dag.withNewUuids();
+          sender.sendDag(sent);
+          return List.copyOf(sent.tasks().values());
         });
   }
 

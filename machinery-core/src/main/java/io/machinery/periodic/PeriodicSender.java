@@ -2,12 +2,13 @@ package io.machinery.periodic;
 
 import io.machinery.Chain;
 import io.machinery.Chord;
+import io.machinery.Dag;
 import io.machinery.Group;
 import io.machinery.Signature;
 import java.util.List;
 
 /**
- * The four sends a periodic run needs, and nothing else: the seam that lets {@link
+ * The five sends a periodic run needs, and nothing else: the seam that lets {@link
  * PeriodicScheduler} send without knowing {@link io.machinery.Server} (which implements this
  * privately and is the way applications reach the scheduler). Each method has the contract of the
  * {@code Server} method of the same name: it stores PENDING state and publishes, and throws what
@@ -45,4 +46,11 @@ public interface PeriodicSender {
    * @param sendConcurrency at most this many publishes at once; 0 means no limit
    */
   void sendChord(Chord chord, int sendConcurrency);
+
+  /**
+   * Sends a DAG's first tasks; workers send the rest.
+   *
+   * @param dag the DAG, with fresh UUIDs
+   */
+  void sendDag(Dag dag);
 }

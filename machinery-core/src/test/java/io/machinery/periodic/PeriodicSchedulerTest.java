@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.Dag;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
@@ -188,6 +189,34 @@ class PeriodicSchedulerTest {
     Signature callback = run.signatures().get(2);
     assertThat(callback.uuid()).startsWith("chord_").isNotEqualTo(sum.uuid());
     assertThat(server.asyncResult(callback.uuid()).get(RESULT_TIMEOUT)).containsExactly(6L);
+  }
+
+  @Test
+  void aPeriodicDagSendsACopyWithNewUuidsOnEveryTick() {
+    Server server = serverWithWorker(MANUAL);
+    Dag dag =
+        Dag.builder()
+            .task("a", add(1, 2))
+            .task("b", add(10), "a")
+            .task("c", Signature.create("multiply", Arg.of(2L)), "a")
+            .task("sum", add(), "b", "c")
+            .build();
+    server.registerPeriodicDag("0 * * * *", "hourly-dag", dag);
+
+    List<String> sums = new ArrayList<>();
+    for (String hour : List.of("2024-05-06T11:00:00Z", "2024-05-06T12:00:00Z")) {
+      clock.set(hour);
+      PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
+      assertThat(run.outcome()).isEqualTo(Outcome.SENT);
+      assertThat(run.signatures()).extracting(Signature::name).hasSize(4);
+      Signature sum = run.signatures().get(3);
+      assertThat(sum.uuid()).isNotEqualTo(dag.task("sum").uuid());
+      // a = 3, b = 10 + 3, c = 2 * 3, sum = 13 + 6
+      assertThat(server.asyncResult(sum.uuid()).get(RESULT_TIMEOUT)).containsExactly(19L);
+      sums.add(sum.uuid());
+    }
+    assertThat(sums).doesNotHaveDuplicates();
+    assertThat(server.periodicEntries().get(0).kind()).isEqualTo(Kind.DAG);
   }
 
   // ----------------------------------------------------------------------------------------------
