@@ -11,6 +11,8 @@ import io.machinery.ChainAsyncResult;
 import io.machinery.Chord;
 import io.machinery.ChordAsyncResult;
 import io.machinery.ChordFailedException;
+import io.machinery.Dag;
+import io.machinery.DagAsyncResult;
 import io.machinery.Group;
 import io.machinery.Inspection;
 import io.machinery.QueueBound;
@@ -527,6 +529,40 @@ public abstract class ControlSuite {
         .isInstanceOf(TaskFailedException.class)
         .hasMessage(Server.CANCELLED_ERROR);
     assertThat(outcomeOf(firstUuid).error()).contains(Server.CANCELLED_ERROR);
+    assertThat(started).containsOnlyKeys(firstUuid);
+  }
+
+  @Test
+  void cancellingADagStopsItsRunningTaskAndTheTasksThatDependOnItNeverRun() {
+    int gate = newLatch();
+    Dag dag =
+        Dag.builder()
+            .task("first", Signature.create("wait_cooperatively", Arg.of((long) gate)))
+            .task(
+                "second",
+                Signature.builder("wait_cooperatively")
+                    .args(Arg.of((long) gate))
+                    .immutable(true)
+                    .build(),
+                "first")
+            .build();
+    if (backend.consumesStatesOnRead()) {
+      assertThatThrownBy(() -> server.sendDag(dag))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    DagAsyncResult result = server.sendDag(dag);
+    String firstUuid = dag.task("first").uuid();
+    await().atMost(TIMEOUT).until(() -> started.containsKey(firstUuid));
+
+    assertThat(clientServer().cancel(result.taskUuids())).isEqualTo(2);
+    assertThatThrownBy(() -> result.get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage(Server.CANCELLED_ERROR);
+    assertThat(outcomeOf(firstUuid).error()).contains(Server.CANCELLED_ERROR);
+    assertThatThrownBy(() -> result.asyncResult("second").get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage(Server.CANCELLED_ERROR);
     assertThat(started).containsOnlyKeys(firstUuid);
   }
 
