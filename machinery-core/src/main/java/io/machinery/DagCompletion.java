@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Backend;
+import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -97,11 +98,15 @@ final class DagCompletion {
   /**
    * Whether every dependency of {@code dependent} but the one that just succeeded has SUCCESS. A
    * dependency without a state has not run yet (DAG tasks get PENDING only when they are sent), so
-   * asking the backend whether the join group completed would find it missing.
+   * asking the backend whether the join group completed would find it missing. One read per
+   * dependency, up to the first that has not succeeded, from the last: dependencies sent in order
+   * tend to finish in order, so all but the last to finish stop at their first read (from the
+   * first, a join of k tasks run in order would cost k²/2 reads).
    */
   private static boolean othersSucceeded(
       TaskExecution execution, Backend backend, Located dag, int dependent, String finished) {
-    for (String uuid : dag.header().dependencyUuids(dependent)) {
+    List<String> dependencies = dag.header().dependencyUuids(dependent);
+    for (String uuid : dependencies.reversed()) {
       if (!uuid.equals(finished)
           && !stateOf(execution, backend, uuid).filter(TaskState::isSuccess).isPresent()) {
         return false;
