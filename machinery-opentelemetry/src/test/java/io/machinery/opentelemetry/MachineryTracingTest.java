@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.Arg;
 import io.machinery.Chain;
 import io.machinery.Chord;
+import io.machinery.Dag;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -216,6 +217,38 @@ class MachineryTracingTest {
     SpanData completer = byId(spans, callbackSend.getParentSpanId());
     assertThat(completer.getKind()).isEqualTo(SpanKind.CONSUMER);
     assertThat(completer.getAttributes().get(MachineryTracing.TASK_NAME)).isEqualTo("add");
+  }
+
+  @Test
+  void aDagSentInsideASpanIsOneTraceWithEachJoinSentUnderOneOfItsDependencies() {
+    Span parent = openTelemetry.getTracer("test").spanBuilder("request").startSpan();
+    try (Scope ignored = parent.makeCurrent()) {
+      server.sendDag(
+          Dag.builder()
+              .task("a", Signature.create("add", Arg.of(1L)))
+              .task("b", Signature.create("add", Arg.of(2L)))
+              .task("c", Signature.create("add"), "a", "b")
+              .task("d", Signature.create("peek").toBuilder().immutable(true).build(), "c", "a")
+              .build());
+    } finally {
+      parent.end();
+    }
+
+    List<SpanData> spans = awaitSpans(s -> count(s, SpanKind.CONSUMER) == 4);
+    assertThat(spans)
+        .extracting(SpanData::getTraceId)
+        .containsOnly(parent.getSpanContext().getTraceId());
+    // d is sent under the run of one of its dependencies (c, or a), itself sent under ...
+    SpanData sendD = only(spans, SpanKind.PRODUCER, "peek");
+    SpanData completer = byId(spans, sendD.getParentSpanId());
+    assertThat(completer.getKind()).isEqualTo(SpanKind.CONSUMER);
+    assertThat(completer.getAttributes().get(MachineryTracing.TASK_NAME)).isEqualTo("add");
+    assertThat(
+            spans.stream()
+                .filter(s -> s.getKind() == SpanKind.PRODUCER)
+                .filter(s -> s.getParentSpanId().equals(parent.getSpanContext().getSpanId())))
+        .as("the two first tasks are sent under the request")
+        .hasSize(2);
   }
 
   @Test
