@@ -32,9 +32,9 @@ import java.util.Set;
  * it, directly or not, gets FAILURE at once with the reason, and never runs; the tasks that do not
  * depend on it go on. Only Java workers start a task's dependents (Go's message has no place for
  * them: they travel in the header {@value DagHeader#HEADER}), so every task of a DAG must run on a
- * Java worker. The result backend must keep states when they are read: every backend but AMQP's.
- * A DAG is sent once, as its tasks' UUIDs key their states; {@link #withNewUuids()} copies it to
- * send the same work again.
+ * Java worker. The result backend must keep states when they are read: every backend but AMQP's. A
+ * DAG is sent once, as its tasks' UUIDs key their states; {@link #withNewUuids()} copies it to send
+ * the same work again.
  */
 public final class Dag {
   private final List<Node> nodes;

@@ -25,8 +25,9 @@ import org.slf4j.LoggerFactory;
  *       PENDING (a re-run that fails after an earlier run succeeded does not overwrite what its
  *       dependents did since). The other branches go on. When the failed task runs again and
  *       succeeds (a worker that keeps failed tasks dead-lettered, requeued by an operator), a
- *       dependent with that FAILURE is started as if it had none, once its other dependencies
- *       succeeded: the DAG resumes from the failed task, as a chain does.
+ *       dependent with that FAILURE is started as if it had none (the FAILURE is cleared first),
+ *       once its other dependencies succeeded: the DAG resumes from the failed task, as a chain
+ *       does.
  *   <li><b>Bad input.</b> A header that is not a DAG, or that does not list this task, starts
  *       nothing: the task's own outcome stands and an error names it. So does a backend whose reads
  *       consume states (Go's AMQP backend), where reading a dependent's state would take it from a
@@ -77,6 +78,14 @@ final class DagCompletion {
       }
       if (!othersSucceeded(execution, backend, dag, dependent, signature.uuid())) {
         continue; // the last of them starts it; a failed one failed it
+      }
+      if (state.isPresent() && !state.get().isSuccess()) {
+        // Resuming: the FAILURE goes, so that the dependent is pending again and, as for any join,
+        // only a state stored after its publish proves it was sent (with it, a dependency that
+        // lost the trigger to another resumed one that then died would take it as sent).
+        execution.step(
+            "clearing the FAILURE of DAG task " + LogText.of(task.uuid()),
+            () -> backend.purgeState(task.uuid()));
       }
       Signature member =
           signature.toBuilder()

@@ -234,6 +234,41 @@ class DagTest {
   }
 
   /**
+   * Two dependencies of a join resume after a kept failure: one wins the join's trigger and dies
+   * before sending it. The other, requeued, must send it, although the join still holds the FAILURE
+   * its dependency's failure gave it.
+   */
+  @Test
+  void aResumedDependencyWhoseTriggerWinnerDiedSendsTheJoinThatHadFailed() {
+    Dag dag =
+        Dag.builder()
+            .task("a", concat("a"))
+            .task("b", concat("b"))
+            .task("c", concat("c<"), "a", "b")
+            .build();
+    Signature a = dag.task("a");
+    Signature b = dag.task("b");
+    String join = DagHeader.joinGroup(dag.task("c").uuid());
+    backend.initGroup(join, java.util.List.of(a.uuid(), b.uuid()));
+    backend.setStateFailure(
+        dag.task("c"), DagCompletion.DEPENDENCY_FAILED + "DAG task a (" + a.uuid() + ") failed: x");
+    backend.setStateSuccess(a, java.util.List.of(TaskResult.of("a")));
+    backend.setStateSuccess(b, java.util.List.of(TaskResult.of("b")));
+    assertThat(backend.triggerChord(join)).isTrue(); // b's resumed run, which then died
+    Signature requeued =
+        MessageHeaders.with(
+            a.toBuilder().routingKey(config.defaultQueue()).build(), MessageHeaders.REQUEUES, 1);
+    broker.publish(requeued, io.machinery.wire.WireCodec.encode(requeued));
+
+    startWorker();
+
+    org.awaitility.Awaitility.await()
+        .atMost(PATIENCE)
+        .until(() -> server.asyncResult(dag.task("c").uuid()).state() == State.SUCCESS);
+    assertThat(server.asyncResult(dag.task("c").uuid()).get(PATIENCE)).containsExactly("c<ab");
+  }
+
+  /**
    * A join's dependencies each read the others' states before asking for the join: from the last,
    * so that dependencies finishing in the order they were sent read one state each, not all the
    * ones before them.
