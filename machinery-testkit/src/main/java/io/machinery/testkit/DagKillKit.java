@@ -109,11 +109,15 @@ public abstract class DagKillKit {
     }
   }
 
-  /** Purges the states the test stored, through the backend's own {@link Backend#purgeState}. */
+  /**
+   * Purges the states and dependency groups the test stored, through the backend's own {@link
+   * Backend#purgeState} and {@link Backend#purgeGroupMeta}.
+   */
   private void purge(Config config, List<Dag> dags) {
     try (Backend backend = deployment.createBackend(config)) {
       for (Dag dag : dags) {
         dag.tasks().values().forEach(task -> backend.purgeState(task.uuid()));
+        dag.dependencyGroups().keySet().forEach(backend::purgeGroupMeta);
       }
     }
   }
