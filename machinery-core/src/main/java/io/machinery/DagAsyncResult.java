@@ -57,6 +57,21 @@ public final class DagAsyncResult {
   }
 
   /**
+   * Reads every task's state once, without waiting: where the DAG is.
+   *
+   * @return each task's state by name, in the order the tasks were added; {@link State#PENDING} for
+   *     a task without a state (not sent yet)
+   * @throws MachineryException when the backend cannot be read
+   */
+  public Map<String, State> states() {
+    Map<String, State> states = new LinkedHashMap<>();
+    for (Map.Entry<String, AsyncResult> entry : results.entrySet()) {
+      states.put(entry.getKey(), entry.getValue().state());
+    }
+    return Collections.unmodifiableMap(states);
+  }
+
+  /**
    * Waits for every task, in the order they were added, at most {@code timeout} in all.
    *
    * @param timeout the longest to wait for the whole DAG

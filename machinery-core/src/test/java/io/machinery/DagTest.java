@@ -133,6 +133,14 @@ class DagTest {
         .hasMessage("boom");
     assertThat(runs).containsOnlyKeys("r", "other<r");
     assertThat(result.taskUuids()).hasSize(6).doesNotHaveDuplicates();
+    assertThat(result.states())
+        .containsExactly(
+            Map.entry("root", State.SUCCESS),
+            Map.entry("bad", State.FAILURE),
+            Map.entry("after", State.FAILURE),
+            Map.entry("later", State.FAILURE),
+            Map.entry("other", State.SUCCESS),
+            Map.entry("join", State.FAILURE));
   }
 
   @Test
