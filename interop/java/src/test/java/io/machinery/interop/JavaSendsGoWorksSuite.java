@@ -8,6 +8,8 @@ import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Chain;
 import io.machinery.Chord;
+import io.machinery.Dag;
+import io.machinery.DagAsyncResult;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -173,6 +175,31 @@ abstract class JavaSendsGoWorksSuite {
       // do)
     }
     assertThat(unique.get(TIMEOUT)).containsExactly(42L);
+  }
+
+  /**
+   * A DAG's header ({@code machinery_dag}) does not disturb a Go worker either: it runs a DAG task
+   * and stores its result. It cannot start the task's dependents, which live only in that header:
+   * why every task of a DAG must run on a Java worker (the README says so). The dependent's missing
+   * state is read after the Go worker ran a later task too, a snapshot rather than a proof: Go's
+   * code has no way to send it.
+   */
+  @Test
+  void aGoWorkerRunsADagTaskButDoesNotStartItsDependents() {
+    Dag dag =
+        Dag.builder()
+            .task("a", add(1, 2))
+            .task("b", Signature.create("add", Arg.of(10L)), "a")
+            .build();
+    if (backend.consumesStatesOnRead()) {
+      assertThatThrownBy(() -> server.sendDag(dag))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    DagAsyncResult result = server.sendDag(dag);
+    assertThat(result.asyncResult("a").get(TIMEOUT)).containsExactly(3L);
+    assertThat(send(add(2, 2))).containsExactly(4L);
+    assertThat(result.asyncResult("b").taskState()).isEmpty();
   }
 
   /**
