@@ -58,6 +58,9 @@ final class DagCompletion {
     // AMQP + Redis: a join of joins lost).
     boolean mayBeACopy = possiblyRerun || dag.header().dependencyCount(dag.index()) > 0;
     for (int dependent : dag.header().dependents(dag.index())) {
+      if (!othersSucceeded(execution, backend, dag, dependent, signature.uuid())) {
+        continue; // the last of them starts it; a failed one failed it
+      }
       Signature task = dag.task(dependent).orElse(null);
       if (task == null) {
         continue;
@@ -73,16 +76,11 @@ final class DagCompletion {
           failDescendants(execution, backend, dag, dependent, task.uuid(), finished.error());
           continue;
         }
-        // it failed because a dependency had: that one may have run again since (a kept failure
-        // requeued), so it may start now after all
-      }
-      if (!othersSucceeded(execution, backend, dag, dependent, signature.uuid())) {
-        continue; // the last of them starts it; a failed one failed it
-      }
-      if (state.isPresent() && !state.get().isSuccess()) {
-        // Resuming: the FAILURE goes, so that the dependent is pending again and, as for any join,
-        // only a state stored after its publish proves it was sent (with it, a dependency that
-        // lost the trigger to another resumed one that then died would take it as sent).
+        // it failed because a dependency had, which has run again since (a kept failure
+        // requeued): resuming, the FAILURE goes, so that the dependent is pending again and, as
+        // for any join, only a state stored after its publish proves it was sent (with it, a
+        // dependency that lost the trigger to another resumed one that then died would take it as
+        // sent)
         execution.step(
             "clearing the FAILURE of DAG task " + LogText.of(task.uuid()),
             () -> backend.purgeState(task.uuid()));
