@@ -300,8 +300,8 @@ class DagTest {
       // waits through the uncounted backend: a client's polls are not the workers' reads
       assertThat(server.asyncResult(dag.task("join").uuid()).get(PATIENCE))
           .containsExactly("join:" + ".".repeat(40));
-      // each root reads the join's state and about one other root's, the last all 39 others: 119
-      // to 156 reads in runs here, where reading from the first took 880
+      // each root reads about one other root's state, the last all 39 others and the join's: 79
+      // to 118 reads in runs here, where reading from the first took 880
       assertThat(counting.calls(FaultyBackend.Op.GET_STATE)).isLessThanOrEqualTo(6 * 40);
     }
   }
