@@ -29,16 +29,19 @@ import java.util.Set;
  * }</pre>
  *
  * <p>When a task fails for good (FAILURE: retries spent, or cancelled), every task that depends on
- * it, directly or not, gets FAILURE at once with the reason, and never runs; the tasks that do not
- * depend on it go on. Only Java workers start a task's dependents (Go's message has no place for
- * them: they travel in the header {@value DagHeader#HEADER}), so every task of a DAG must run on a
- * Java worker. The result backend must keep states when they are read: every backend but AMQP's. A
- * DAG is sent once, as its tasks' UUIDs key their states; {@link #withNewUuids()} copies it to send
- * the same work again.
+ * it, directly or not, gets FAILURE at once with the reason and does not run; the tasks that do not
+ * depend on it go on. Should the failed task run again and succeed (a worker that keeps failed
+ * tasks to run again, {@link Worker.Builder#keepFailedTasks}, and its dead letter requeued), the
+ * tasks that failed only because of it run after all. Only Java workers start a task's dependents
+ * (Go's message has no place for them: they travel in the header {@value DagHeader#HEADER}), so
+ * every task of a DAG must run on a Java worker. The result backend must keep states when they are
+ * read: every backend but AMQP's. A DAG is sent once, as its tasks' UUIDs key their states; {@link
+ * #withNewUuids()} copies it to send the same work again.
  */
 public final class Dag {
   private final List<Node> nodes;
   private final Map<String, Signature> tasks;
+  private final Map<String, Node> byName;
   private final Map<String, List<String>> dependencyGroups;
 
   /**
@@ -51,9 +54,11 @@ public final class Dag {
     this.nodes = List.copyOf(nodes);
     String header = DagHeader.encode(this.nodes);
     Map<String, Signature> sent = new LinkedHashMap<>();
+    Map<String, Node> names = new LinkedHashMap<>();
     Map<String, List<String>> groups = new LinkedHashMap<>();
     for (Node node : this.nodes) {
       sent.put(node.name(), node.task().toBuilder().header(DagHeader.HEADER, header).build());
+      names.put(node.name(), node);
       if (!node.dependencies().isEmpty()) {
         groups.put(
             DagHeader.joinGroup(node.task().uuid()),
@@ -61,6 +66,7 @@ public final class Dag {
       }
     }
     this.tasks = Collections.unmodifiableMap(sent);
+    this.byName = names;
     this.dependencyGroups = Collections.unmodifiableMap(groups);
   }
 
@@ -109,7 +115,7 @@ public final class Dag {
   public Signature task(String name) {
     Signature task = tasks.get(name);
     if (task == null) {
-      throw new IllegalArgumentException("the DAG has no task named " + quoted(name));
+      throw noSuchTask(name);
     }
     return task;
   }
@@ -142,12 +148,16 @@ public final class Dag {
   }
 
   private Node node(String name) {
-    for (Node node : nodes) {
-      if (node.name().equals(name)) {
-        return node;
-      }
+    Node node = byName.get(name);
+    if (node == null) {
+      throw noSuchTask(name);
     }
-    throw new IllegalArgumentException("the DAG has no task named " + quoted(name));
+    return node;
+  }
+
+  /** The refusal of a name the DAG does not have, here and in {@link DagAsyncResult}. */
+  static IllegalArgumentException noSuchTask(String name) {
+    return new IllegalArgumentException("the DAG has no task named " + quoted(name));
   }
 
   private static String quoted(String name) {

@@ -33,7 +33,7 @@ public final class DagAsyncResult {
   public AsyncResult asyncResult(String name) {
     AsyncResult result = results.get(name);
     if (result == null) {
-      throw new IllegalArgumentException("the DAG has no task named " + LogText.of(name));
+      throw Dag.noSuchTask(name);
     }
     return result;
   }

@@ -282,7 +282,7 @@ class DagTest {
    * ones before them.
    */
   @Test
-  void dependenciesThatFinishInOrderReadOneOtherStateEach() {
+  void aJoinOfDependenciesThatFinishInOrderCostsReadsLinearInItsSize() {
     FaultyBackend counting = new FaultyBackend(backend);
     try (Server inOrder =
         Server.builder().config(config).broker(broker).backend(counting).build()) {
