@@ -83,28 +83,8 @@ public abstract class ChordKillKit {
       int stored = WorkerProcesses.storedSuccesses(server, callbackUuids, Duration.ofSeconds(30));
       WorkerProcesses.Runs runs = outcome.runs();
       System.out.printf(
-          "[%s] %d chords x %d members on %d worker processes, the oldest killed with SIGKILL once it"
-              + " had run tasks for %d ms (%d kills, %d processes in all); sent in %.1f s, every member ran after %.1f s, done in %.1f s;"
-              + " member runs %d (distinct %d, duplicates %d); callback runs %d (distinct %d, duplicates %d, lost %d);"
-              + " callbacks with a stored SUCCESS state %d%n",
-          name,
-          chords,
-          members,
-          KilledWorkers.PROCESSES,
-          killEvery.toMillis(),
-          outcome.kills(),
-          outcome.logs().size(),
-          outcome.sendSeconds(),
-          outcome.membersSeconds(),
-          outcome.seconds(),
-          runs.memberRuns(),
-          runs.members().size(),
-          runs.memberRuns() - runs.members().size(),
-          runs.callbackRuns(),
-          runs.callbacks().size(),
-          runs.callbackRuns() - runs.callbacks().size(),
-          chords - runs.callbacks().size(),
-          stored);
+          "[%s] %d chords x %d members; %s; callbacks with a stored SUCCESS state %d%n",
+          name, chords, members, outcome.figures(killEvery, "member", "callback", chords), stored);
       assertThat(outcome.kills()).as("processes killed mid-run").isPositive();
       assertThat(runs.members()).as("members run at least once").hasSize(chords * members);
       assertThat(chords - runs.callbacks().size())

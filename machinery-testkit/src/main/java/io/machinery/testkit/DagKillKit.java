@@ -64,28 +64,12 @@ public abstract class DagKillKit {
       int stored = WorkerProcesses.storedSuccesses(server, joinUuids, Duration.ofSeconds(30));
       WorkerProcesses.Runs runs = outcome.runs();
       System.out.printf(
-          "[%s] %d DAGs of %d roots and %d joins on %d worker processes, the oldest killed with"
-              + " SIGKILL once it had run tasks for %d ms (%d kills, %d processes in all); sent in %.1f s,"
-              + " every root ran after %.1f s, done in %.1f s; root runs %d (distinct %d, duplicates %d);"
-              + " join runs %d (distinct %d, duplicates %d, lost %d); joins with a stored SUCCESS state %d%n",
+          "[%s] %d DAGs of %d roots and %d joins; %s; joins with a stored SUCCESS state %d%n",
           getClass().getSimpleName(),
           dags,
           ROOTS,
           JOINS,
-          KilledWorkers.PROCESSES,
-          killEvery.toMillis(),
-          outcome.kills(),
-          outcome.logs().size(),
-          outcome.sendSeconds(),
-          outcome.membersSeconds(),
-          outcome.seconds(),
-          runs.memberRuns(),
-          runs.members().size(),
-          runs.memberRuns() - runs.members().size(),
-          runs.callbackRuns(),
-          runs.callbacks().size(),
-          runs.callbackRuns() - runs.callbacks().size(),
-          dags * JOINS - runs.callbacks().size(),
+          outcome.figures(killEvery, "root", "join", dags * JOINS),
           stored);
       assertThat(outcome.kills()).as("processes killed mid-run").isPositive();
       assertThat(runs.members()).as("roots run at least once").hasSize(dags * ROOTS);

@@ -42,7 +42,39 @@ final class KilledWorkers {
       double sendSeconds,
       double membersSeconds,
       double seconds,
-      WorkerProcesses.Runs runs) {}
+      WorkerProcesses.Runs runs) {
+    /**
+     * The run's figures for the kit's printed line: kills, times, runs and duplicates of members
+     * and callbacks, and the callbacks lost of {@code callbacks} expected.
+     *
+     * @param member what a kit calls a member ("member", "root")
+     * @param callback what it calls a callback ("callback", "join")
+     */
+    String figures(Duration killEvery, String member, String callback, int callbacks) {
+      return String.format(
+          "the oldest of %d worker processes killed with SIGKILL once it had run tasks for %d ms"
+              + " (%d kills, %d processes in all); sent in %.1f s, every %s ran after %.1f s, done in"
+              + " %.1f s; %s runs %d (distinct %d, duplicates %d); %s runs %d (distinct %d,"
+              + " duplicates %d, lost %d)",
+          PROCESSES,
+          killEvery.toMillis(),
+          kills,
+          logs.size(),
+          sendSeconds,
+          member,
+          membersSeconds,
+          seconds,
+          member,
+          runs.memberRuns(),
+          runs.members().size(),
+          runs.memberRuns() - runs.members().size(),
+          callback,
+          runs.callbackRuns(),
+          runs.callbacks().size(),
+          runs.callbackRuns() - runs.callbacks().size(),
+          callbacks - runs.callbacks().size());
+    }
+  }
 
   private final ChildWorkerDeployment deployment;
   private final Config config;
