@@ -12,7 +12,7 @@ if [[ "${1:-}" == --newer ]]; then
 fi
 mapfile -t reports < <(find "$root" -path '*/target/*-reports/TEST-*.xml' "${newer[@]}" 2>/dev/null | sort)
 if ((${#reports[@]} == 0)); then
-  echo "[test-failures] no test reports under $root"
+  echo "[test-failures] no test reports under $root${newer[1]:+ newer than ${newer[1]}}"
   exit 0
 fi
 if ! command -v python3 >/dev/null; then
