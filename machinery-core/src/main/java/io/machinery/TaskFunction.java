@@ -116,6 +116,43 @@ public final class TaskFunction {
     @Nullable Object call(TaskContext context, @Nullable Object[] args) throws Exception;
   }
 
+  /**
+   * A batched task's function: it receives the tasks of a batch and returns their results.
+   *
+   * @see #batchedWithContext
+   */
+  @FunctionalInterface
+  public interface BatchFn {
+    /**
+     * Runs a batch of tasks.
+     *
+     * @param items the tasks, in the order they arrived
+     * @return one result per task, in their order: a value, null for none, {@link TaskResults}, a
+     *     {@link TaskResult}, or a {@link Throwable} that fails that task alone ({@link
+     *     RetryTaskLaterException} too); or null for no result for any of them
+     * @throws Exception an error that fails every task of the batch
+     */
+    @Nullable List<?> call(List<BatchItem> items) throws Exception;
+  }
+
+  /**
+   * A batched task's function over tasks of one parameter.
+   *
+   * @param <A> the parameter type
+   * @see #batched
+   */
+  @FunctionalInterface
+  public interface BatchFn1<A> {
+    /**
+     * Runs a batch of tasks.
+     *
+     * @param args each task's argument, in the order the tasks arrived
+     * @return as {@link BatchFn#call}
+     * @throws Exception an error that fails every task of the batch
+     */
+    @Nullable List<?> call(List<A> args) throws Exception;
+  }
+
   @FunctionalInterface
   private interface Invoker {
     @Nullable Object invoke(TaskContext context, @Nullable Object[] args) throws Exception;
@@ -255,6 +292,64 @@ public final class TaskFunction {
     Objects.requireNonNull(fn, "fn");
     return new TaskFunction(
         new ArrayList<>(parameterTypes), varargs, fn::call, "lambda(TaskContext, ...)");
+  }
+
+  /**
+   * A task of one parameter whose runs are gathered into batches: {@code fn} receives the arguments
+   * of up to {@link BatchPolicy#maxSize()} tasks at once, as {@link #batchedWithContext} says.
+   *
+   * <pre>{@code
+   * server.registerTask("index_document", TaskFunction.batched(
+   *     String.class, BatchPolicy.of(100, Duration.ofMillis(200)),
+   *     ids -> searchIndex.bulkIndex(ids)));  // a List with one result per id
+   * }</pre>
+   *
+   * @param <A> the parameter type
+   * @param a the class the argument is converted to
+   * @param policy when a batch runs
+   * @param fn the code to run for a batch
+   * @return the task function; register it under one name
+   * @throws IllegalArgumentException if the class has no Go counterpart
+   */
+  @SuppressWarnings("unchecked")
+  public static <A> TaskFunction batched(Class<A> a, BatchPolicy policy, BatchFn1<A> fn) {
+    Objects.requireNonNull(fn, "fn");
+    return batchedWithContext(
+        List.of(a),
+        false,
+        policy,
+        items -> fn.call(items.stream().map(i -> (A) i.args().get(0)).toList()));
+  }
+
+  /**
+   * A task whose runs are gathered into batches, for work that is cheaper in bulk: one bulk insert,
+   * one HTTP call or one SMTP session for many tasks. Each task is delivered, leased, timed out,
+   * retried, stored and acknowledged as any other, and may be sent by Go; its run waits in its
+   * worker slot until its batch runs, then ends with its own result. A batch runs when {@link
+   * BatchPolicy#maxSize()} tasks wait or {@link BatchPolicy#maxDelay()} after its first task
+   * arrived. The tasks of a batch come from every worker of this server that runs the task; waiting
+   * tasks hold their slots, so a batch fills only up to those workers' concurrency. A task
+   * cancelled while its batch waits leaves it; one cancelled or timed out once the batch runs
+   * fails, and its result is dropped. {@code fn} runs on a thread of the batch, not of any of its
+   * tasks. Each returned TaskFunction has its own batches: register it under one name.
+   *
+   * @param parameterTypes the classes each task's arguments are converted to
+   * @param varargs whether the last class (an array or {@code List}) collects the remaining
+   *     arguments
+   * @param policy when a batch runs
+   * @param fn the code to run for a batch: one result per task, or a {@link Throwable} in a task's
+   *     place to fail it alone; what it throws fails every task of the batch
+   * @return the task function
+   * @throws IllegalArgumentException if a class has no Go counterpart, or {@code varargs} is set
+   *     and the last class is not an array or {@code List}
+   */
+  public static TaskFunction batchedWithContext(
+      List<Class<?>> parameterTypes, boolean varargs, BatchPolicy policy, BatchFn fn) {
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(fn, "fn");
+    Batcher batcher = new Batcher(policy, fn);
+    return new TaskFunction(
+        new ArrayList<>(parameterTypes), varargs, batcher::submit, "batched(" + policy + ")");
   }
 
   /**

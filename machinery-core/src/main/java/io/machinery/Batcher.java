@@ -1,0 +1,171 @@
+package io.machinery;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Gathers the runs of one batched task function ({@link TaskFunction#batchedWithContext}) into
+ * calls of its batch function.
+ *
+ * <p>Design notes. Each task runs as any other: its own delivery, worker slot, lease, timeout,
+ * retries, stored state and acknowledgement. Its run only waits here, in its slot, until its batch
+ * has run, and takes its own result from it; so batching needs nothing from any broker and loses
+ * nothing a worker does not (a worker that dies takes its waiting tasks' deliveries with it, which
+ * come back as any unacknowledged task does). The first task of a batch starts a virtual thread
+ * that waits for {@link BatchPolicy#maxSize()} tasks or {@link BatchPolicy#maxDelay()}, closes the
+ * batch and calls the function with what the batch then holds; tasks that come later open the next
+ * batch. A task cancelled or interrupted while its batch is open leaves it (the function never sees
+ * it); once the batch is closed it fails with the interrupt and its result is dropped. The function
+ * runs on that virtual thread, in no task's span or thread-locals.
+ */
+final class Batcher {
+  /** How often a waiting task looks at its cancellation flag. */
+  private static final long CANCEL_CHECK_MILLIS = 50;
+
+  private final BatchPolicy policy;
+  private final TaskFunction.BatchFn fn;
+  private final ReentrantLock lock = new ReentrantLock();
+  private @Nullable Batch open; // guarded by lock
+
+  Batcher(BatchPolicy policy, TaskFunction.BatchFn fn) {
+    this.policy = policy;
+    this.fn = fn;
+  }
+
+  private final class Batch {
+    final List<Entry> entries = new ArrayList<>(); // guarded by lock
+    final Condition filled = lock.newCondition();
+    boolean closed; // guarded by lock
+  }
+
+  private record Entry(BatchItem item, CompletableFuture<@Nullable Object> result) {}
+
+  /** Adds a task to the open batch and waits for its own result from the batch's call. */
+  @Nullable Object submit(TaskContext context, @Nullable Object[] args) throws Exception {
+    Entry entry = new Entry(new BatchItem(context, args), new CompletableFuture<>());
+    Batch batch;
+    lock.lock();
+    try {
+      batch = open;
+      if (batch == null) {
+        batch = new Batch();
+        open = batch;
+        Batch started = batch;
+        Thread.ofVirtual().name("machinery-batch").start(() -> runWhenDue(started));
+      }
+      batch.entries.add(entry);
+      if (batch.entries.size() >= policy.maxSize()) {
+        close(batch);
+        batch.filled.signalAll();
+      }
+    } finally {
+      lock.unlock();
+    }
+    return await(batch, entry, context);
+  }
+
+  private void close(Batch batch) {
+    batch.closed = true;
+    if (open == batch) {
+      open = null;
+    }
+  }
+
+  private @Nullable Object await(Batch batch, Entry entry, TaskContext context) throws Exception {
+    while (true) {
+      try {
+        return entry.result().get(CANCEL_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        if (context.isCancelled() && leave(batch, entry)) {
+          throw new CancellationException("cancelled while waiting for its batch");
+        }
+      } catch (InterruptedException e) {
+        leave(batch, entry);
+        throw e;
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause();
+        if (cause instanceof Exception ex) {
+          throw ex;
+        }
+        if (cause instanceof Error err) {
+          throw err;
+        }
+        throw e;
+      }
+    }
+  }
+
+  /** Takes the task out of its batch if the batch has not run yet; whether it did. */
+  private boolean leave(Batch batch, Entry entry) {
+    lock.lock();
+    try {
+      return !batch.closed && batch.entries.remove(entry);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The batch's own thread: waits until it is full or due, then runs it. */
+  private void runWhenDue(Batch batch) {
+    List<Entry> entries;
+    lock.lock();
+    try {
+      long left = policy.maxDelay().toNanos();
+      while (!batch.closed && left > 0) {
+        left = batch.filled.awaitNanos(left);
+      }
+      close(batch);
+      entries = List.copyOf(batch.entries);
+    } catch (InterruptedException e) {
+      close(batch);
+      entries = List.copyOf(batch.entries);
+      Thread.currentThread().interrupt();
+    } finally {
+      lock.unlock();
+    }
+    if (!entries.isEmpty()) {
+      run(entries);
+    }
+  }
+
+  private void run(List<Entry> entries) {
+    List<?> results;
+    try {
+      results = fn.call(entries.stream().map(Entry::item).toList());
+    } catch (Throwable t) {
+      entries.forEach(e -> e.result().completeExceptionally(t));
+      return;
+    }
+    if (results == null) {
+      entries.forEach(e -> e.result().complete(null));
+      return;
+    }
+    if (results.size() != entries.size()) {
+      IllegalStateException wrong =
+          new IllegalStateException(
+              "the batch function returned "
+                  + results.size()
+                  + " results for "
+                  + entries.size()
+                  + " tasks: it must return one per task, in their order");
+      entries.forEach(e -> e.result().completeExceptionally(wrong));
+      return;
+    }
+    for (int i = 0; i < entries.size(); i++) {
+      Object result = results.get(i);
+      if (result instanceof Throwable failed) {
+        entries.get(i).result().completeExceptionally(failed);
+      } else {
+        entries.get(i).result().complete(result);
+      }
+    }
+  }
+}
