@@ -214,6 +214,30 @@ public abstract class AcceptanceSuite {
     }
   }
 
+  /**
+   * A batched task function: each task ends with its own result, whichever batch it ran in, on
+   * every broker (waiting tasks keep their deliveries leased as running ones do).
+   */
+  @Test
+  void batchedTasksEachEndWithTheirOwnResult() {
+    List<AsyncResult> results =
+        server.sendTasks(
+            List.of(
+                Signature.create("batched_square", Arg.of(2L)),
+                Signature.create("batched_square", Arg.of(3L)),
+                Signature.create("batched_square", Arg.of(4L)),
+                Signature.create("batched_square", Arg.of(5L)),
+                Signature.create("batched_square", Arg.of(6L))));
+    List<Long> squares = new ArrayList<>();
+    for (AsyncResult result : results) {
+      squares.add((Long) result.get(TIMEOUT).get(0));
+    }
+    assertThat(squares).containsExactly(4L, 9L, 16L, 25L, 36L);
+    assertThat(tasks.batchSizes())
+        .allSatisfy(size -> assertThat(size).isBetween(1, AcceptanceTasks.BATCH.maxSize()));
+    assertThat(tasks.batchSizes().stream().mapToInt(Integer::intValue).sum()).isEqualTo(5);
+  }
+
   @Test
   void returnJustError() {
     Signature failing = Signature.create("return_just_error", Arg.of("Test error"), Arg.of(true));

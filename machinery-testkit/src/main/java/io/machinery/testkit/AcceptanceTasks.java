@@ -1,5 +1,6 @@
 package io.machinery.testkit;
 
+import io.machinery.BatchPolicy;
 import io.machinery.RetryTaskLaterException;
 import io.machinery.Server;
 import io.machinery.TaskFunction;
@@ -8,7 +9,9 @@ import io.machinery.internal.GoTime;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.LongStream;
 
@@ -20,8 +23,12 @@ public final class AcceptanceTasks {
   /** How long {@code retry_later} asks to wait on its first call. */
   public static final Duration RETRY_LATER_DELAY = Duration.ofMillis(200);
 
+  /** When {@code batched_square} (a {@link TaskFunction#batched} task) runs a batch. */
+  public static final BatchPolicy BATCH = BatchPolicy.of(4, Duration.ofMillis(500));
+
   private final ConcurrentHashMap<String, AtomicLong> calls = new ConcurrentHashMap<>();
   private final AtomicLong noops = new AtomicLong();
+  private final List<Integer> batchSizes = new CopyOnWriteArrayList<>();
 
   public void registerWith(Server server) {
     server.registerTask(
@@ -102,6 +109,20 @@ public final class AcceptanceTasks {
               noops.incrementAndGet();
               return null;
             }));
+    server.registerTask(
+        "batched_square",
+        TaskFunction.batched(
+            Long.class,
+            BATCH,
+            numbers -> {
+              batchSizes.add(numbers.size());
+              return numbers.stream().map(n -> n * n).toList();
+            }));
+  }
+
+  /** The sizes of the batches {@code batched_square} ran, in order. */
+  public List<Integer> batchSizes() {
+    return List.copyOf(batchSizes);
   }
 
   /** How often a keyed task ({@code fail_n_times}, {@code retry_later}) ran. */
