@@ -2,6 +2,7 @@ package io.machinery.testkit;
 
 import static org.awaitility.Awaitility.await;
 
+import io.machinery.BatchPolicy;
 import io.machinery.Server;
 import io.machinery.TaskFunction;
 import java.io.IOException;
@@ -45,7 +46,19 @@ public final class WorkerProcesses implements AutoCloseable {
    */
   public static final String COLLECT = "collect";
 
+  /**
+   * The batched member task of the recording tasks: {@code record_batched(index)} logs {@code
+   * <index>} and returns it, run in batches of {@link #RECORD_BATCH}.
+   */
+  public static final String RECORD_BATCHED = "record_batched";
+
+  /** When {@value #RECORD_BATCHED} runs a batch: ten tasks, or 100 ms after the first. */
+  public static final BatchPolicy RECORD_BATCH = BatchPolicy.of(10, Duration.ofMillis(100));
+
   private static final String CALLBACK_PREFIX = "cb:";
+
+  /** The line {@value #RECORD_BATCHED} writes before its batch's indexes: {@code batch:<size>}. */
+  static final String BATCH_PREFIX = "batch:";
 
   /** How many reads, sends or purges the kits keep in flight at once. */
   private static final int PARALLEL = 32;
@@ -134,9 +147,9 @@ public final class WorkerProcesses implements AutoCloseable {
   // child side
 
   /**
-   * Registers {@value #RECORD} and {@value #COLLECT} with {@code server}: each run appends a line
-   * to {@code executions} (created if missing). For child mains; the file stays open until the
-   * process ends.
+   * Registers {@value #RECORD}, {@value #RECORD_BATCHED} and {@value #COLLECT} with {@code server}:
+   * each run appends a line to {@code executions} (created if missing). For child mains; the file
+   * stays open until the process ends.
    */
   public static void registerRecordingTasks(Server server, Path executions) throws IOException {
     FileChannel log =
@@ -152,6 +165,17 @@ public final class WorkerProcesses implements AutoCloseable {
             index -> {
               append(log, index + "\n");
               return index;
+            }));
+    server.registerTask(
+        RECORD_BATCHED,
+        TaskFunction.batched(
+            Long.class,
+            RECORD_BATCH,
+            indexes -> {
+              StringBuilder lines = new StringBuilder(BATCH_PREFIX + indexes.size() + "\n");
+              indexes.forEach(index -> lines.append(index).append('\n'));
+              append(log, lines.toString());
+              return indexes;
             }));
     // a chord callback: its first argument is the chord's number, then the members' results
     server.registerTask(
@@ -245,6 +269,26 @@ public final class WorkerProcesses implements AutoCloseable {
     }
   }
 
+  /** The sizes of the batches {@value #RECORD_BATCHED} ran, from the execution logs. */
+  static List<Integer> batchSizes(List<Path> logs) {
+    List<Integer> sizes = new ArrayList<>();
+    for (Path log : logs) {
+      if (!Files.exists(log)) {
+        continue;
+      }
+      try {
+        for (String line : Files.readAllLines(log, StandardCharsets.US_ASCII)) {
+          if (line.startsWith(BATCH_PREFIX)) {
+            sizes.add(Integer.parseInt(line.substring(BATCH_PREFIX.length()).trim()));
+          }
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return sizes;
+  }
+
   /** Reads the execution logs (missing files count as empty). */
   public static Runs runs(Path... logs) {
     Map<String, Integer> members = new HashMap<>();
@@ -263,6 +307,9 @@ public final class WorkerProcesses implements AutoCloseable {
       for (String line : lines) {
         if (line.isBlank()) {
           continue;
+        }
+        if (line.startsWith(BATCH_PREFIX)) {
+          continue; // see batchSizes
         }
         if (line.startsWith(CALLBACK_PREFIX)) {
           callbacks.merge(line.split(":")[1], 1, Integer::sum);
