@@ -41,4 +41,22 @@ public @interface MachineryTask {
    * machinery.default_queue}).
    */
   String queue() default "";
+
+  /**
+   * Above 0, the method is a batched task ({@link io.machinery.TaskFunction#batched}): it takes a
+   * {@code List<A>} (each task's one argument) and returns a {@code List} with one result per task,
+   * in their order, called with up to this many tasks at once.
+   *
+   * <pre>{@code
+   * @MachineryTask(value = "index_document", batchSize = 100, batchDelayMillis = 200)
+   * public List<String> index(List<String> ids) { return searchIndex.bulkIndex(ids); }
+   * }</pre>
+   */
+  int batchSize() default 0;
+
+  /**
+   * For a batched task, how long the first task of a batch waits for others, in milliseconds
+   * ({@link io.machinery.BatchPolicy#maxDelay()}).
+   */
+  long batchDelayMillis() default 100;
 }

@@ -1,9 +1,15 @@
 package io.machinery.spring.boot;
 
+import io.machinery.BatchPolicy;
 import io.machinery.Server;
 import io.machinery.TaskFunction;
+import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -86,7 +92,10 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
     Method invocable = AopUtils.selectInvocableMethod(found.method(), found.bean().getClass());
     TaskFunction function;
     try {
-      function = TaskFunction.fromMethod(found.bean(), invocable);
+      function =
+          found.annotation().batchSize() > 0
+              ? batched(found, invocable)
+              : TaskFunction.fromMethod(found.bean(), invocable);
     } catch (IllegalArgumentException e) {
       throw new IllegalStateException(
           "@MachineryTask(\""
@@ -98,6 +107,49 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
           e);
     }
     server.getObject().registerTask(found.annotation().value(), function);
+  }
+
+  /**
+   * A batched task from a method that takes a {@code List<A>} (each task's argument) and returns
+   * one result per task.
+   */
+  private static TaskFunction batched(Found found, Method invocable) {
+    Type[] parameters = invocable.getGenericParameterTypes();
+    if (parameters.length != 1
+        || !(parameters[0] instanceof ParameterizedType list)
+        || list.getRawType() != List.class
+        || !(list.getActualTypeArguments()[0] instanceof Class<?> element)) {
+      throw new IllegalArgumentException(
+          "a batched task method takes one List<A> parameter (each task's argument), not "
+              + Arrays.toString(parameters));
+    }
+    BatchPolicy policy =
+        BatchPolicy.of(
+            found.annotation().batchSize(),
+            Duration.ofMillis(found.annotation().batchDelayMillis()));
+    invocable.setAccessible(true);
+    return TaskFunction.batched(
+        element,
+        policy,
+        args -> {
+          Object results;
+          try {
+            results = invocable.invoke(found.bean(), args);
+          } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof Exception cause) {
+              throw cause;
+            }
+            throw e;
+          }
+          if (results != null && !(results instanceof List<?>)) {
+            throw new IllegalStateException(
+                "the batched task method "
+                    + describe(found)
+                    + " must return a List with one result per task, not a "
+                    + results.getClass().getName());
+          }
+          return (List<?>) results;
+        });
   }
 
   /** The task names found so far, in discovery order. */

@@ -127,6 +127,59 @@ class MachineryAutoConfigurationTest {
                         "invalid machinery.worker.breakers.emails properties: failureRate must be"));
   }
 
+  @Test
+  void aBatchedTaskMethodRunsItsTasksTogetherAndEachGetsItsOwnResult() {
+    memory
+        .withBean(BatchedTasks.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              Server server = context.getBean(Server.class);
+              List<AsyncResult> results =
+                  server.sendTasks(
+                      List.of(
+                          Signature.create("shout", Arg.of("a")),
+                          Signature.create("shout", Arg.of("b")),
+                          Signature.create("shout", Arg.of("c"))));
+              assertThat(results.get(0).get(Duration.ofSeconds(10))).containsExactly("A!");
+              assertThat(results.get(1).get(Duration.ofSeconds(10))).containsExactly("B!");
+              assertThat(results.get(2).get(Duration.ofSeconds(10))).containsExactly("C!");
+              assertThat(context.getBean(BatchedTasks.class).batches).containsExactly(3);
+            });
+  }
+
+  @Test
+  void aBatchedTaskMethodWithoutAListParameterFailsTheStartWithTheReason() {
+    memory
+        .withBean(NotABatch.class)
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining("@MachineryTask(\"lonely\")")
+                    .hasStackTraceContaining(
+                        "a batched task method takes one List<A> parameter (each task's argument),"
+                            + " not [class java.lang.String]"));
+  }
+
+  /** A batched task: three tasks fill a batch, which otherwise waits a minute. */
+  static class BatchedTasks {
+    final List<Integer> batches = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @MachineryTask(value = "shout", batchSize = 3, batchDelayMillis = 60_000)
+    public List<String> shout(List<String> words) {
+      batches.add(words.size());
+      return words.stream().map(w -> w.toUpperCase(java.util.Locale.ROOT) + "!").toList();
+    }
+  }
+
+  static class NotABatch {
+    @MachineryTask(value = "lonely", batchSize = 3)
+    public String lonely(String word) {
+      return word;
+    }
+  }
+
   /** A task whose downstream refuses every connection. */
   static class RefusingTask {
     @MachineryTask("refused")
