@@ -12,10 +12,7 @@ import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -39,28 +36,18 @@ public final class BatchBenchmark {
   private BatchBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new HashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      o.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-    }
-    String url = o.getOrDefault("url", "redis://127.0.0.1:6379/12");
-    int count = Integer.parseInt(o.getOrDefault("count", "20000"));
-    int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "50"));
-    int batch = Integer.parseInt(o.getOrDefault("batch", "50"));
-    long batchDelayMillis = Long.parseLong(o.getOrDefault("batch-delay-millis", "5"));
-    int connections = Integer.parseInt(o.getOrDefault("connections", "4"));
-    long callMillis = Long.parseLong(o.getOrDefault("call-millis", "2"));
-    int warmup = Integer.parseInt(o.getOrDefault("warmup", "2000"));
-    int rounds = Integer.parseInt(o.getOrDefault("rounds", "3"));
-    String queue = "batch_bench_" + UUID.randomUUID().toString().substring(0, 8);
+    BenchmarkOptions o = BenchmarkOptions.parse(args);
+    String url = o.text("url", "redis://127.0.0.1:6379/12");
+    int count = o.integer("count", 20000);
+    int concurrency = o.integer("concurrency", 50);
+    int batch = o.integer("batch", 50);
+    long batchDelayMillis = o.number("batch-delay-millis", 5);
+    int connections = o.integer("connections", 4);
+    long callMillis = o.number("call-millis", 2);
+    int warmup = o.integer("warmup", 2000);
+    int rounds = o.integer("rounds", 3);
     Config config =
-        Config.builder()
-            .broker(url)
-            .resultBackend(url)
-            .defaultQueue(queue)
-            .resultsExpireIn(600)
-            .noUnixSignals(true)
-            .build();
+        BenchmarkOptions.config(url, BenchmarkOptions.freshQueue("batch_bench_")).build();
     Downstream downstream = new Downstream(connections, callMillis);
     try (RedisBroker broker = RedisBroker.create(config);
         RedisBackend backend = RedisBackend.create(config);

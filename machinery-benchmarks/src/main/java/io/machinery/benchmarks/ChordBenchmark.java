@@ -18,10 +18,7 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.UUID;
 import java.util.stream.LongStream;
 
 /**
@@ -41,26 +38,16 @@ public final class ChordBenchmark {
   private ChordBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new HashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      o.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-    }
-    String url = o.getOrDefault("url", "redis://127.0.0.1:6379/12");
-    int chords = Integer.parseInt(o.getOrDefault("chords", "100"));
-    int members = Integer.parseInt(o.getOrDefault("members", "10"));
-    int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "10"));
-    int warmup = Integer.parseInt(o.getOrDefault("warmup", "20"));
+    BenchmarkOptions o = BenchmarkOptions.parse(args);
+    String url = o.text("url", "redis://127.0.0.1:6379/12");
+    int chords = o.integer("chords", 100);
+    int members = o.integer("members", 10);
+    int concurrency = o.integer("concurrency", 10);
+    int warmup = o.integer("warmup", 20);
     boolean redis = url.startsWith("redis");
-    String queue = "chord_bench_" + UUID.randomUUID().toString().substring(0, 8);
+    String queue = BenchmarkOptions.freshQueue("chord_bench_");
     Config config =
-        Config.builder()
-            .broker(url)
-            .resultBackend(url)
-            .defaultQueue(queue)
-            .amqp(AmqpConfig.DEFAULT.withBindingKey(queue))
-            .resultsExpireIn(600)
-            .noUnixSignals(true)
-            .build();
+        BenchmarkOptions.config(url, queue).amqp(AmqpConfig.DEFAULT.withBindingKey(queue)).build();
     try (Broker broker = redis ? RedisBroker.create(config) : AmqpBroker.create(config);
         Backend backend = redis ? RedisBackend.create(config) : AmqpBackend.create(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {

@@ -13,10 +13,7 @@ import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.UUID;
 import java.util.function.IntFunction;
 import java.util.stream.LongStream;
 
@@ -37,25 +34,14 @@ public final class DagBenchmark {
   private DagBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    Map<String, String> o = new HashMap<>();
-    for (int i = 0; i + 1 < args.length; i += 2) {
-      o.put(args[i].replaceFirst("^--", ""), args[i + 1]);
-    }
-    String url = o.getOrDefault("url", "redis://127.0.0.1:6379/12");
-    int count = Integer.parseInt(o.getOrDefault("count", "500"));
-    int members = Integer.parseInt(o.getOrDefault("members", "10"));
-    int concurrency = Integer.parseInt(o.getOrDefault("concurrency", "10"));
-    int warmup = Integer.parseInt(o.getOrDefault("warmup", "100"));
-    int rounds = Integer.parseInt(o.getOrDefault("rounds", "3"));
-    String queue = "dag_bench_" + UUID.randomUUID().toString().substring(0, 8);
-    Config config =
-        Config.builder()
-            .broker(url)
-            .resultBackend(url)
-            .defaultQueue(queue)
-            .resultsExpireIn(600)
-            .noUnixSignals(true)
-            .build();
+    BenchmarkOptions o = BenchmarkOptions.parse(args);
+    String url = o.text("url", "redis://127.0.0.1:6379/12");
+    int count = o.integer("count", 500);
+    int members = o.integer("members", 10);
+    int concurrency = o.integer("concurrency", 10);
+    int warmup = o.integer("warmup", 100);
+    int rounds = o.integer("rounds", 3);
+    Config config = BenchmarkOptions.config(url, BenchmarkOptions.freshQueue("dag_bench_")).build();
     long expected = (long) members * (members - 1) / 2;
     try (RedisBroker broker = RedisBroker.create(config);
         RedisBackend backend = RedisBackend.create(config);
