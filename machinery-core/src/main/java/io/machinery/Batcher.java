@@ -23,8 +23,9 @@ import org.jspecify.annotations.Nullable;
  * that waits for {@link BatchPolicy#maxSize()} tasks or {@link BatchPolicy#maxDelay()}, closes the
  * batch and calls the function with what the batch then holds; tasks that come later open the next
  * batch. A task cancelled or interrupted while its batch is open leaves it (the function never sees
- * it); once the batch is closed it fails with the interrupt and its result is dropped. The function
- * runs on that virtual thread, in no task's span or thread-locals.
+ * it; the last to leave closes the batch, whose thread then ends without a call); once the batch is
+ * closed it fails with the interrupt and its result is dropped. The function runs on that virtual
+ * thread, in no task's span or thread-locals.
  */
 final class Batcher {
   /** How often a waiting task looks at its cancellation flag. */
@@ -103,11 +104,22 @@ final class Batcher {
     }
   }
 
-  /** Takes the task out of its batch if the batch has not run yet; whether it did. */
+  /**
+   * Takes the task out of its batch if the batch has not run yet; whether it did. The last task to
+   * leave closes the batch, so its thread ends now rather than after {@link
+   * BatchPolicy#maxDelay()}.
+   */
   private boolean leave(Batch batch, Entry entry) {
     lock.lock();
     try {
-      return !batch.closed && batch.entries.remove(entry);
+      if (batch.closed || !batch.entries.remove(entry)) {
+        return false;
+      }
+      if (batch.entries.isEmpty()) {
+        close(batch);
+        batch.filled.signalAll();
+      }
+      return true;
     } finally {
       lock.unlock();
     }
