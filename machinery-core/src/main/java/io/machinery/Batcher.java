@@ -1,7 +1,10 @@
 package io.machinery;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -9,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -19,11 +23,12 @@ import org.jspecify.annotations.Nullable;
  * retries, stored state and acknowledgement. Its run only waits here, in its slot, until its batch
  * has run, and takes its own result from it; so batching needs nothing from any broker and loses
  * nothing a worker does not (a worker that dies takes its waiting tasks' deliveries with it, which
- * come back as any unacknowledged task does). The first task of a batch starts a virtual thread
- * that waits for {@link BatchPolicy#maxSize()} tasks or {@link BatchPolicy#maxDelay()}, closes the
- * batch and calls the function with what the batch then holds; tasks that come later open the next
- * batch. A task cancelled or interrupted while its batch is open leaves it (the function never sees
- * it; the last to leave closes the batch, whose thread then ends without a call); once the batch is
+ * come back as any unacknowledged task does). Batches are kept per key (one key for all unless the
+ * function was made with a key function). The first task of a batch starts a virtual thread that
+ * waits for {@link BatchPolicy#maxSize()} tasks or {@link BatchPolicy#maxDelay()}, closes the batch
+ * and calls the function with what the batch then holds; tasks that come later open the next batch.
+ * A task cancelled or interrupted while its batch is open leaves it (the function never sees it;
+ * the last to leave closes the batch, whose thread then ends without a call); once the batch is
  * closed it fails with the interrupt and its result is dropped. The function runs on that virtual
  * thread, in no task's span or thread-locals.
  */
@@ -32,33 +37,45 @@ final class Batcher {
   private static final long CANCEL_CHECK_MILLIS = 50;
 
   private final BatchPolicy policy;
+  private final Function<BatchItem, String> key;
   private final TaskFunction.BatchFn fn;
   private final ReentrantLock lock = new ReentrantLock();
-  private @Nullable Batch open; // guarded by lock
+  private final Map<String, Batch> open = new HashMap<>(); // by key; guarded by lock
 
-  Batcher(BatchPolicy policy, TaskFunction.BatchFn fn) {
+  Batcher(BatchPolicy policy, Function<BatchItem, String> key, TaskFunction.BatchFn fn) {
     this.policy = policy;
+    this.key = key;
     this.fn = fn;
   }
 
   private final class Batch {
+    final String key;
     final List<Entry> entries = new ArrayList<>(); // guarded by lock
     final Condition filled = lock.newCondition();
     boolean closed; // guarded by lock
+
+    Batch(String key) {
+      this.key = key;
+    }
   }
 
   private record Entry(BatchItem item, CompletableFuture<@Nullable Object> result) {}
 
-  /** Adds a task to the open batch and waits for its own result from the batch's call. */
+  /**
+   * Adds a task to the open batch of its key and waits for its own result from the batch's call.
+   */
   @Nullable Object submit(TaskContext context, @Nullable Object[] args) throws Exception {
-    Entry entry = new Entry(new BatchItem(context, args), new CompletableFuture<>());
+    BatchItem item = new BatchItem(context, args);
+    String itemKey =
+        Objects.requireNonNull(key.apply(item), "the batch key of a task must not be null");
+    Entry entry = new Entry(item, new CompletableFuture<>());
     Batch batch;
     lock.lock();
     try {
-      batch = open;
+      batch = open.get(itemKey);
       if (batch == null) {
-        batch = new Batch();
-        open = batch;
+        batch = new Batch(itemKey);
+        open.put(itemKey, batch);
         Batch started = batch;
         Thread.ofVirtual().name("machinery-batch").start(() -> runWhenDue(started));
       }
@@ -75,9 +92,7 @@ final class Batcher {
 
   private void close(Batch batch) {
     batch.closed = true;
-    if (open == batch) {
-      open = null;
-    }
+    open.remove(batch.key, batch);
   }
 
   private @Nullable Object await(Batch batch, Entry entry, TaskContext context) throws Exception {

@@ -345,9 +345,42 @@ public final class TaskFunction {
    */
   public static TaskFunction batchedWithContext(
       List<Class<?>> parameterTypes, boolean varargs, BatchPolicy policy, BatchFn fn) {
+    return batchedWithContext(parameterTypes, varargs, policy, item -> "", fn);
+  }
+
+  /**
+   * As {@link #batchedWithContext(List, boolean, BatchPolicy, BatchFn)}, with batches per key: a
+   * batch holds only tasks of one key, and each key's batches run by the policy on their own, as
+   * Asynq groups tasks. For one digest per recipient, one bulk call per tenant or per shard.
+   *
+   * <pre>{@code
+   * server.registerTask("notify", TaskFunction.batchedWithContext(
+   *     List.of(String.class, String.class), false,            // recipient, message
+   *     BatchPolicy.of(50, Duration.ofMinutes(1)),
+   *     item -> (String) item.args().get(0),                    // one batch per recipient
+   *     items -> mailer.sendDigest(items)));                    // one result per item
+   * }</pre>
+   *
+   * @param parameterTypes the classes each task's arguments are converted to
+   * @param varargs whether the last class (an array or {@code List}) collects the remaining
+   *     arguments
+   * @param policy when a batch runs, for each key
+   * @param key a task's batch key, from its arguments or context; not null
+   * @param fn the code to run for a batch of one key
+   * @return the task function
+   * @throws IllegalArgumentException as {@link #batchedWithContext(List, boolean, BatchPolicy,
+   *     BatchFn)}
+   */
+  public static TaskFunction batchedWithContext(
+      List<Class<?>> parameterTypes,
+      boolean varargs,
+      BatchPolicy policy,
+      java.util.function.Function<BatchItem, String> key,
+      BatchFn fn) {
     Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(key, "key");
     Objects.requireNonNull(fn, "fn");
-    Batcher batcher = new Batcher(policy, fn);
+    Batcher batcher = new Batcher(policy, key, fn);
     return new TaskFunction(
         new ArrayList<>(parameterTypes), varargs, batcher::submit, "batched(" + policy + ")");
   }

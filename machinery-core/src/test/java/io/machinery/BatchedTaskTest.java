@@ -281,6 +281,54 @@ class BatchedTaskTest {
   }
 
   @Test
+  void withAKeyABatchHoldsTasksOfOneKeyAndEachKeyFillsItsOwn() {
+    List<List<String>> keyed = Collections.synchronizedList(new ArrayList<>());
+    server.registerTask(
+        "digest",
+        TaskFunction.batchedWithContext(
+            List.of(String.class, Long.class),
+            false,
+            BatchPolicy.of(4, NEVER),
+            item -> (String) item.args().get(0),
+            items -> {
+              keyed.add(items.stream().map(i -> i.args().get(0) + "" + i.args().get(1)).toList());
+              return items.stream().map(i -> items.size()).toList();
+            }));
+    startWorker(); // 10 slots for 12 tasks of 3 keys: some key always has 4 waiting
+
+    List<Signature> tasks = new ArrayList<>();
+    for (long n = 1; n <= 4; n++) {
+      for (String key : List.of("a", "b", "c")) {
+        tasks.add(Signature.create("digest", Arg.of(key), Arg.of(n))); // keys interleaved
+      }
+    }
+    List<AsyncResult> results = server.sendTasks(tasks);
+
+    for (AsyncResult result : results) {
+      assertThat(result.get(PATIENCE)).containsExactly(4L);
+    }
+    // without keys, 12 tasks fall into batches of 4 by arrival: 1 chance in 5,775 to sort them
+    assertThat(keyed)
+        .hasSize(3)
+        .anySatisfy(batch -> assertThat(batch).containsExactlyInAnyOrder("a1", "a2", "a3", "a4"))
+        .anySatisfy(batch -> assertThat(batch).containsExactlyInAnyOrder("b1", "b2", "b3", "b4"))
+        .anySatisfy(batch -> assertThat(batch).containsExactlyInAnyOrder("c1", "c2", "c3", "c4"));
+  }
+
+  @Test
+  void aTaskWhoseKeyIsNullFailsWithTheReason() {
+    server.registerTask(
+        "keyless",
+        TaskFunction.batchedWithContext(
+            List.of(Long.class), false, BatchPolicy.of(1, NEVER), item -> null, items -> null));
+    startWorker();
+
+    assertThatThrownBy(() -> send("keyless", 1).get(0).get(PATIENCE))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("the batch key of a task must not be null");
+  }
+
+  @Test
   void aPolicyNeedsAtLeastOneTaskAndAPositiveDelay() {
     assertThatThrownBy(() -> BatchPolicy.of(0, NEVER))
         .isInstanceOf(IllegalArgumentException.class)
