@@ -121,7 +121,9 @@ func (s *sender) run(name string) *scenarioOut {
 		sig := &tasks.Signature{Name: "sum", Args: []tasks.Arg{{Type: "[]int64", Value: []int64{1, 2}}}}
 		err = s.single(out, sig, []interface{}{int64(3)}, nil)
 	case "group":
-		err = s.group(out)
+		err = s.group(out, groupSigs(), []interface{}{int64(2), int64(4), int64(11)})
+	case "batched": // a Java worker's batched task (TaskFunction.batched); Go workers have none
+		err = s.group(out, batchedSigs(), []interface{}{int64(4), int64(9), int64(16), int64(25)})
 	case "chord":
 		err = s.chord(out)
 	case "wide_chord":
@@ -262,8 +264,18 @@ func groupSigs() []*tasks.Signature {
 	return []*tasks.Signature{addSig(1, 1), addSig(2, 2), addSig(5, 6)}
 }
 
-func (s *sender) group(out *scenarioOut) error {
-	group, err := tasks.NewGroup(groupSigs()...)
+// batchedSigs are tasks of the Java test kit's batched_square, which squares its argument.
+func batchedSigs() []*tasks.Signature {
+	sigs := []*tasks.Signature{}
+	for _, n := range []int64{2, 3, 4, 5} {
+		sigs = append(sigs, &tasks.Signature{Name: "batched_square", Args: []tasks.Arg{int64Arg(n)}})
+	}
+	return sigs
+}
+
+// group sends sigs as a group and waits for each member's single result, expected in order.
+func (s *sender) group(out *scenarioOut, sigs []*tasks.Signature, want []interface{}) error {
+	group, err := tasks.NewGroup(sigs...)
 	if err != nil {
 		return err
 	}
@@ -275,7 +287,6 @@ func (s *sender) group(out *scenarioOut) error {
 	if s.noWait {
 		return nil
 	}
-	want := []interface{}{int64(2), int64(4), int64(11)}
 	deadline := s.deadline()
 	ok := true
 	out.Expected = want

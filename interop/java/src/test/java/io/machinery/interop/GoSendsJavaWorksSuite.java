@@ -193,6 +193,15 @@ abstract class GoSendsJavaWorksSuite {
     assertRanOnJava(out);
   }
 
+  /** Go sends four tasks of a Java batched task function: each gets its own result. */
+  @Test
+  void batchedTasks() {
+    JsonNode out = goSend("batched");
+    assertThat(out.path("results")).isEqualTo(json("[4,9,16,25]"));
+    assertRanOnJava(out);
+    assertThat(tasks.batchSizes().stream().mapToInt(Integer::intValue).sum()).isEqualTo(4);
+  }
+
   @Test
   void chord() {
     JsonNode out = goSend("chord");
