@@ -92,6 +92,17 @@ class SqsDynamoDbGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
     assertRanOnJava(out);
   }
 
+  @Test
+  @Override
+  void batchedTasks() {
+    JsonNode out = goSendUnjudged("batched");
+    assertThat(storedAsGoReadsThem(out))
+        .containsExactly(
+            "SUCCESS int64=4", "SUCCESS int64=9", "SUCCESS int64=16", "SUCCESS int64=25");
+    assertRanOnJava(out);
+    assertThat(tasks.batchSizes().stream().mapToInt(Integer::intValue).sum()).isEqualTo(4);
+  }
+
   /**
    * Go sends the chord; Java runs the members and the callback (reading the members' texts by
    * type).
