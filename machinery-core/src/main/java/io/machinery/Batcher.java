@@ -1,5 +1,6 @@
 package io.machinery;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -14,6 +15,8 @@ import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Gathers the runs of one batched task function ({@link TaskFunction#batchedWithContext}) into
@@ -33,6 +36,8 @@ import org.jspecify.annotations.Nullable;
  * thread, in no task's span or thread-locals.
  */
 final class Batcher {
+  private static final Logger log = LoggerFactory.getLogger(Batcher.class);
+
   /** How often a waiting task looks at its cancellation flag. */
   private static final long CANCEL_CHECK_MILLIS = 50;
 
@@ -159,39 +164,64 @@ final class Batcher {
       lock.unlock();
     }
     if (!entries.isEmpty()) {
-      run(entries);
+      run(batch.key, entries);
     }
   }
 
-  private void run(List<Entry> entries) {
-    List<?> results;
+  private void run(String key, List<Entry> entries) {
+    long started = System.nanoTime();
+    List<?> results = null;
+    Throwable failed = null;
     try {
       results = fn.call(entries.stream().map(Entry::item).toList());
+      if (results != null && results.size() != entries.size()) {
+        failed =
+            new IllegalStateException(
+                "the batch function returned "
+                    + results.size()
+                    + " results for "
+                    + entries.size()
+                    + " tasks: it must return one per task, in their order");
+      }
     } catch (Throwable t) {
-      entries.forEach(e -> e.result().completeExceptionally(t));
-      return;
+      failed = t;
     }
-    if (results == null) {
-      entries.forEach(e -> e.result().complete(null));
-      return;
-    }
-    if (results.size() != entries.size()) {
-      IllegalStateException wrong =
-          new IllegalStateException(
-              "the batch function returned "
-                  + results.size()
-                  + " results for "
-                  + entries.size()
-                  + " tasks: it must return one per task, in their order");
-      entries.forEach(e -> e.result().completeExceptionally(wrong));
-      return;
-    }
+    report(key, entries, Duration.ofNanos(System.nanoTime() - started), failed);
     for (int i = 0; i < entries.size(); i++) {
-      Object result = results.get(i);
-      if (result instanceof Throwable failed) {
-        entries.get(i).result().completeExceptionally(failed);
+      CompletableFuture<@Nullable Object> result = entries.get(i).result();
+      if (failed != null) {
+        result.completeExceptionally(failed);
+      } else if (results == null) {
+        result.complete(null);
+      } else if (results.get(i) instanceof Throwable taskFailed) {
+        result.completeExceptionally(taskFailed);
       } else {
-        entries.get(i).result().complete(result);
+        result.complete(results.get(i));
+      }
+    }
+  }
+
+  /**
+   * Logs the call at debug level and tells the listeners of the server whose worker ran the first
+   * task ({@link TaskListener#batchRan}).
+   */
+  private static void report(
+      String key, List<Entry> entries, Duration runTime, @Nullable Throwable failed) {
+    TaskContext first = entries.get(0).item().context();
+    String task = first.signature().name();
+    if (log.isDebugEnabled()) {
+      log.debug(
+          "Batch of {} {} task(s){} ran in {} ms{}",
+          entries.size(),
+          task,
+          key.isEmpty() ? "" : " (key " + LogText.of(key) + ")",
+          runTime.toMillis(),
+          failed == null ? "" : ", failing them all: " + failed);
+    }
+    if (first instanceof TaskExecution execution) {
+      TaskListener listener = execution.listener();
+      if (listener != Listeners.NONE) {
+        listener.batchRan(new BatchRun(task, key, entries.size(), runTime, failed));
       }
     }
   }

@@ -80,6 +80,11 @@ final class Listeners implements TaskListener {
     each("deferred", l -> l.deferred(signature, queue, deferral));
   }
 
+  @Override
+  public void batchRan(BatchRun run) {
+    each("batchRan", l -> l.batchRan(run));
+  }
+
   private void each(String event, java.util.function.Consumer<TaskListener> call) {
     for (TaskListener listener : listeners) {
       try {

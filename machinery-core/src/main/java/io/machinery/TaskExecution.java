@@ -212,6 +212,11 @@ final class TaskExecution implements TaskContext {
     return settings.server().config();
   }
 
+  /** The server's listeners ({@link Listeners#NONE} without any), for a batch's own event. */
+  TaskListener listener() {
+    return settings.listener();
+  }
+
   /** When this run was created: the delivery arrived and the function was about to start. */
   java.time.Instant receivedAt() {
     return receivedAt;

@@ -20,6 +20,7 @@ import org.jspecify.annotations.Nullable;
  *       inside that bracket. {@link #deadLettered} may come with or without a preceding {@code
  *       received} (a message that could not be decoded has no signature). {@link #deferred} comes
  *       alone: the task was neither received nor run, and its message went back to the broker.
+ *       {@link #batchRan} comes on a batch's own thread, once per call of a batched function.
  *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a
  *       task.
  *   <li><b>Cost.</b> Listeners run inline on hot paths; keep them short and non-blocking.
@@ -113,4 +114,15 @@ public interface TaskListener {
    * @param deferral why, under which key, and for how long
    */
   default void deferred(Signature signature, String queue, TaskDeferral deferral) {}
+
+  /**
+   * Reports that a batched task function ({@link TaskFunction#batchedWithContext}) was called for a
+   * batch of tasks, once it returned or threw and before its tasks take their results. It comes on
+   * the batch's own thread, outside any task's {@link #received}/{@link #finished} bracket, to the
+   * listeners of the server whose worker ran the batch's first task; each task of the batch still
+   * reports its own events.
+   *
+   * @param run the task name, the batch's key and size, how long the function ran and what it threw
+   */
+  default void batchRan(BatchRun run) {}
 }

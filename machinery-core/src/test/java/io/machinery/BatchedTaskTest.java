@@ -35,6 +35,9 @@ class BatchedTaskTest {
   /** The UUIDs of the runs the worker finished. */
   private final java.util.Set<String> finished = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
+  /** The batch calls the listener heard of, in order. */
+  private final List<BatchRun> runs = Collections.synchronizedList(new ArrayList<>());
+
   private final Server server =
       Server.builder()
           .config(config)
@@ -45,6 +48,11 @@ class BatchedTaskTest {
                 @Override
                 public void finished(TaskOutcome outcome) {
                   finished.add(outcome.signature().uuid());
+                }
+
+                @Override
+                public void batchRan(BatchRun run) {
+                  runs.add(run);
                 }
               })
           .build();
@@ -97,6 +105,17 @@ class BatchedTaskTest {
     }
     assertThat(batches).hasSize(1);
     assertThat(batches.get(0)).containsExactlyInAnyOrder(1L, 2L, 3L, 4L, 5L);
+    // told before the tasks take their results, so already here
+    assertThat(runs)
+        .singleElement()
+        .satisfies(
+            run -> {
+              assertThat(run.task()).isEqualTo("double");
+              assertThat(run.key()).isEmpty();
+              assertThat(run.size()).isEqualTo(5);
+              assertThat(run.runTime()).isGreaterThanOrEqualTo(Duration.ZERO);
+              assertThat(run.error()).isNull();
+            });
   }
 
   @Test
@@ -176,6 +195,13 @@ class BatchedTaskTest {
           .isInstanceOf(TaskFailedException.class)
           .hasMessage("the bulk API is down");
     }
+    assertThat(runs)
+        .singleElement()
+        .satisfies(
+            run -> {
+              assertThat(run.size()).isEqualTo(3);
+              assertThat(run.error()).hasMessage("the bulk API is down");
+            });
   }
 
   @Test
@@ -191,6 +217,9 @@ class BatchedTaskTest {
               "the batch function returned 1 results for 2 tasks: it must return one per task,"
                   + " in their order");
     }
+    assertThat(runs)
+        .singleElement()
+        .satisfies(run -> assertThat(run.error()).isInstanceOf(IllegalStateException.class));
   }
 
   @Test
@@ -313,6 +342,9 @@ class BatchedTaskTest {
         .anySatisfy(batch -> assertThat(batch).containsExactlyInAnyOrder("a1", "a2", "a3", "a4"))
         .anySatisfy(batch -> assertThat(batch).containsExactlyInAnyOrder("b1", "b2", "b3", "b4"))
         .anySatisfy(batch -> assertThat(batch).containsExactlyInAnyOrder("c1", "c2", "c3", "c4"));
+    assertThat(runs)
+        .extracting(run -> run.key() + ":" + run.size())
+        .containsExactlyInAnyOrder("a:4", "b:4", "c:4");
   }
 
   @Test
