@@ -1,5 +1,6 @@
 package io.machinery.micrometer;
 
+import io.machinery.BatchRun;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskBreaker;
@@ -10,6 +11,7 @@ import io.machinery.Worker;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
@@ -54,6 +56,11 @@ import org.jspecify.annotations.Nullable;
  *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
+ *   <li>for batched task functions, the distribution summary {@value #BATCH_SIZE} (how many tasks
+ *       each call received; tag {@code task}: watch its mean against the policy's {@code maxSize})
+ *       and the timer {@value #BATCH_RUN} (how long each call ran; tags {@code task}, {@code
+ *       exception}: {@code none} or the class of what failed the whole batch); batch keys are not a
+ *       tag, as tenants and recipients would make one series each;
  *   <li>gauges {@value #SLOTS} (tags {@code worker}, {@code state}: {@code busy} or {@code free}),
  *       {@value #BREAKERS} (the worker's circuit breaker keys that are not closed; tags {@code
  *       worker}, {@code state}: {@code open} or {@code half_open}; alert on it), and per bound
@@ -86,6 +93,8 @@ public final class MachineryMetrics implements TaskListener {
   static final String DEFERRED = "machinery.tasks.deferred";
   static final String RUN = "machinery.task.run";
   static final String LATENCY = "machinery.task.latency";
+  static final String BATCH_SIZE = "machinery.batch.size";
+  static final String BATCH_RUN = "machinery.batch.run";
   static final String SLOTS = "machinery.worker.slots";
   static final String BREAKERS = "machinery.worker.breakers";
   static final String QUEUE_PENDING = "machinery.queue.pending";
@@ -100,6 +109,8 @@ public final class MachineryMetrics implements TaskListener {
   private final Duration sampleInterval;
   private final ConcurrentHashMap<String, Counter> counters = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, DistributionSummary> batchSizes =
+      new ConcurrentHashMap<>();
 
   private MachineryMetrics(Builder b) {
     this.registry = b.registry;
@@ -169,6 +180,39 @@ public final class MachineryMetrics implements TaskListener {
   public void deferred(Signature signature, String queue, TaskDeferral deferral) {
     counter(DEFERRED, signature.name(), "reason", deferral.reason().name().toLowerCase(Locale.ROOT))
         .increment();
+  }
+
+  @Override
+  public void batchRan(BatchRun run) {
+    batchSizes
+        .computeIfAbsent(
+            run.task(),
+            task ->
+                DistributionSummary.builder(BATCH_SIZE)
+                    .tags(tags)
+                    .tag("task", task)
+                    .baseUnit("tasks")
+                    .description("How many tasks each call of a batched task function received")
+                    .register(registry))
+        .record(run.size());
+    Throwable error = run.error();
+    String exception = error == null ? "none" : error.getClass().getSimpleName();
+    timers
+        .computeIfAbsent(
+            BATCH_RUN + '\0' + run.task() + '\0' + exception,
+            k -> {
+              Timer.Builder builder =
+                  Timer.builder(BATCH_RUN)
+                      .tags(tags)
+                      .tag("task", run.task())
+                      .tag("exception", exception)
+                      .description("How long calls of a batched task function ran");
+              if (histogram) {
+                builder.publishPercentileHistogram();
+              }
+              return builder.register(registry);
+            })
+        .record(run.runTime());
   }
 
   /** The later of the publish time (header) and the ETA; null when neither is known. */

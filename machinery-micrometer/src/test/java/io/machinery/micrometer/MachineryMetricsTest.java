@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.BatchPolicy;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskBreaker;
+import io.machinery.TaskFailedException;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.config.Config;
@@ -21,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -141,6 +145,49 @@ class MachineryMetricsTest {
         .isEqualTo(1);
     assertThat(registry.get(MachineryMetrics.LATENCY).tags("task", "hello").timer().count())
         .isEqualTo(2);
+  }
+
+  @Test
+  void batchedFunctionsRecordTheSizeAndRunTimeOfEachCall() {
+    server.registerTask(
+        "tally",
+        TaskFunction.batched(
+            Long.class,
+            BatchPolicy.of(4, Duration.ofMinutes(10)), // runs when full
+            args -> {
+              if (args.contains(0L)) {
+                throw new IllegalArgumentException("zero");
+              }
+              return args;
+            }));
+    server.newWorker("w", 4).launchAsync();
+
+    for (List<Long> batch : List.of(List.of(1L, 2L, 3L, 4L), List.of(0L, 5L, 6L, 7L))) {
+      List<AsyncResult> results =
+          server.sendTasks(batch.stream().map(n -> Signature.create("tally", Arg.of(n))).toList());
+      for (AsyncResult result : results) {
+        try {
+          result.get(TIMEOUT);
+        } catch (TaskFailedException expected) {
+          assertThat(expected).hasMessage("zero"); // the second batch fails as a whole
+        }
+      }
+    }
+
+    var sizes = registry.find("machinery.batch.size").tags("task", "tally", "app", "test");
+    assertThat(sizes.summary()).isNotNull();
+    assertThat(sizes.summary().count()).isEqualTo(2);
+    assertThat(sizes.summary().totalAmount()).isEqualTo(8);
+    for (String exception : List.of("none", "IllegalArgumentException")) {
+      Timer run =
+          registry
+              .find("machinery.batch.run")
+              .tags("task", "tally", "app", "test", "exception", exception)
+              .timer();
+      assertThat(run).as(exception).isNotNull();
+      assertThat(run.count()).as(exception).isEqualTo(1);
+    }
+    assertThat(histograms).contains("machinery.batch.run");
   }
 
   @Test
