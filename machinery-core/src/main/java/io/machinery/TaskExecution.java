@@ -37,6 +37,12 @@ import org.slf4j.LoggerFactory;
  *       bookkeeping failed</em>. A step that still fails ends in {@link BookkeepingFailed}; the
  *       worker dead-letters the message with the reason (requeueing it would run the function
  *       again).
+ *   <li><b>Redelivered after its SUCCESS was stored.</b> A message that may have run before (see
+ *       {@code possiblyRerun}) first reads its task's state, one round trip that only redeliveries
+ *       pay: when an earlier delivery stored SUCCESS and died before acknowledging, the function
+ *       does not run again; the run takes the stored results and does the bookkeeping that follows
+ *       a success (SUCCESS written again, callbacks, chord, DAG), which that delivery may not have
+ *       finished. Not on a backend whose reads consume states (AMQP).
  *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither
  *       fails the task nor sends the message round again.
  *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual
@@ -178,8 +184,8 @@ final class TaskExecution implements TaskContext {
 
   /**
    * @param possiblyRerun whether an earlier delivery of this message may have run (redelivered, or
-   *     requeued by a worker): then a lost chord trigger is checked for a callback that was never
-   *     sent
+   *     requeued by a worker): then a stored SUCCESS is not run again, and a lost chord trigger is
+   *     checked for a callback that was never sent
    */
   TaskExecution(
       Settings settings, Signature signature, TaskFunction function, boolean possiblyRerun) {
@@ -408,6 +414,15 @@ final class TaskExecution implements TaskContext {
       return new Failed(
           Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
     }
+    List<TaskResult> stored = possiblyRerun ? storedSuccess() : null;
+    if (stored != null) {
+      log.info(
+          "Task {} {} came back after its SUCCESS was stored; not running it again, only what"
+              + " follows it (callbacks, chord, DAG)",
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()));
+      return new Succeeded(stored);
+    }
     early.add(backend.setStateReceivedAsync(signature));
     List<Arg> args = signature.args();
     List<@Nullable Object> typed = new ArrayList<>(args.size());
@@ -442,6 +457,34 @@ final class TaskExecution implements TaskContext {
     } finally {
       runNanos = System.nanoTime() - begin;
     }
+  }
+
+  /**
+   * The results of this task's SUCCESS when the backend holds one: an earlier delivery of this
+   * message ran the function and stored its outcome, but died (or lost its broker) before it
+   * acknowledged. Null otherwise: no such state, another task's under this UUID (where the state
+   * keeps the name: Go writes it with PENDING only, and only its Redis backend carries it on), a
+   * backend whose reads consume states, or one that does not answer (the task then runs, as it
+   * would have).
+   */
+  private @Nullable List<TaskResult> storedSuccess() {
+    if (backend.consumesStatesOnRead()) {
+      return null;
+    }
+    try {
+      TaskState state = backend.getState(signature.uuid()).orElse(null);
+      if (state != null
+          && state.state() == State.SUCCESS
+          && (state.taskName().isEmpty() || state.taskName().equals(signature.name()))) {
+        return state.results();
+      }
+    } catch (RuntimeException e) {
+      log.debug(
+          "Could not read the state of redelivered task {}; running it: {}",
+          LogText.of(signature.uuid()),
+          e.toString());
+    }
+    return null;
   }
 
   private Outcome invoke(List<Arg> args, List<@Nullable Object> typed) {

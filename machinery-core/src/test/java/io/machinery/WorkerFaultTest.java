@@ -478,7 +478,8 @@ class WorkerFaultTest {
             1);
     broker.publish(rerun, WireCodec.encode(rerun));
     await().atMost(TIMEOUT).until(() -> settled.get() == 3);
-    assertThat(invoked("one")).isEqualTo(3);
+    // its SUCCESS is stored: the member is not run again, only what follows its success
+    assertThat(invoked("one")).isEqualTo(2);
     return chord;
   }
 
@@ -661,6 +662,57 @@ class WorkerFaultTest {
         TaskFunction.of(() -> Thread.currentThread().isVirtual() ? "virtual" : "platform"));
     worker().build().launchAsync();
     assertThat(server.sendTask(Signature.create("where")).get(TIMEOUT)).containsExactly("virtual");
+  }
+
+  // ------------------------------------------------------------------------- redelivered after
+  // SUCCESS
+
+  /**
+   * The task's message, its SUCCESS stored by the worker that ran it and then died before the ack,
+   * comes back; its callback adds 10 to its result.
+   */
+  private Signature redeliveredAfter(State stored) throws InterruptedException {
+    Signature task =
+        Signature.builder("add")
+            .args(List.of(Arg.of(2L), Arg.of(3L)))
+            .onSuccess(List.of(Signature.create("add", Arg.of(10L))))
+            .build();
+    server.sendTask(task);
+    takeAndLoseOneDelivery(); // the dying worker's delivery
+    if (stored == State.SUCCESS) {
+      memory.setStateSuccess(task, List.of(TaskResult.of(5L)));
+    } else {
+      memory.setStateStarted(task);
+    }
+    worker().build().launchAsync();
+    return task;
+  }
+
+  @Test
+  void aRedeliveredTaskWhoseSuccessIsStoredDoesNotRunAgainAndStillSendsItsCallbacks()
+      throws Exception {
+    Signature task = redeliveredAfter(State.SUCCESS);
+    Signature callback = task.onSuccess().get(0);
+    assertThat(server.asyncResult(callback.uuid()).get(TIMEOUT)).containsExactly(15L);
+    assertThat(invoked("add")).as("the callback alone").isEqualTo(1);
+    assertThat(server.asyncResult(task.uuid()).get(TIMEOUT)).containsExactly(5L);
+  }
+
+  @Test
+  void aRedeliveredTaskThatDiedBeforeItsSuccessWasStoredRunsAgain() throws Exception {
+    Signature task = redeliveredAfter(State.STARTED);
+    Signature callback = task.onSuccess().get(0);
+    assertThat(server.asyncResult(callback.uuid()).get(TIMEOUT)).containsExactly(15L);
+    assertThat(invoked("add")).as("the task and its callback").isEqualTo(2);
+  }
+
+  @Test
+  void aTaskSentAgainUnderTheUuidOfOneThatSucceededRunsAgain() {
+    worker().build().launchAsync();
+    Signature task = Signature.create("add", Arg.of(2L), Arg.of(3L));
+    assertThat(server.sendTask(task).get(TIMEOUT)).containsExactly(5L);
+    server.sendTask(task); // a first delivery: its state is not read
+    await().atMost(TIMEOUT).until(() -> invoked("add") == 2);
   }
 
   // ----------------------------------------------------------------------------------------------

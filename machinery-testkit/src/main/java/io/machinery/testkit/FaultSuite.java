@@ -346,6 +346,30 @@ public abstract class FaultSuite {
   }
 
   /**
+   * A task's message that comes back after its SUCCESS was stored (its worker died before the ack;
+   * here: sent again as a worker's requeue) does not run the function again, but still does what
+   * follows a success: its callback is sent again. Where reading a state consumes it (the AMQP
+   * backend) the task runs again, as before.
+   */
+  @Test
+  void aTaskWhoseSuccessIsStoredIsNotRunAgainWhenItsMessageComesBack() {
+    server.workerBuilder("fault").concurrency(2).build().launchAsync();
+    Signature task =
+        Signature.builder("one").onSuccess(List.of(Signature.create("add", Arg.of(10L)))).build();
+    AsyncResult first = server.sendTask(task);
+    assertThat(first.get(TIMEOUT)).containsExactly(1L);
+    await().atMost(TIMEOUT).until(() -> runs("add") == 1);
+
+    Signature back = first.signature().toBuilder().header(Worker.REQUEUES_HEADER, "1").build();
+    broker.publish(back, WireCodec.encode(back));
+
+    await().atMost(TIMEOUT).until(() -> runs("add") == 2); // the callback, sent again
+    assertThat(runs("one")).isEqualTo(backend.consumesStatesOnRead() ? 2 : 1);
+    assertThat(server.asyncResult(task.onSuccess().get(0).uuid()).get(TIMEOUT))
+        .containsExactly(11L);
+  }
+
+  /**
    * With {@code keepFailedTasks}, a chain whose middle task failed waits among the dead letters,
    * and requeueing it there goes on from the failed task: the task before it does not run again.
    */
