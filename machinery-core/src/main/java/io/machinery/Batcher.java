@@ -186,7 +186,11 @@ final class Batcher {
     } catch (Throwable t) {
       failed = t;
     }
-    report(key, entries, Duration.ofNanos(System.nanoTime() - started), failed);
+    try {
+      report(key, entries, Duration.ofNanos(System.nanoTime() - started), failed);
+    } catch (RuntimeException e) { // never leave the batch's tasks waiting for their results
+      log.warn("Could not report a batch call: {}", e.toString());
+    }
     for (int i = 0; i < entries.size(); i++) {
       CompletableFuture<@Nullable Object> result = entries.get(i).result();
       if (failed != null) {
