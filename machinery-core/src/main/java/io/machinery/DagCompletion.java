@@ -182,7 +182,7 @@ final class DagCompletion {
     }
     DagHeader header;
     try {
-      header = DagHeader.of(signature, execution.config()).orElseThrow();
+      header = execution.dagHeader().orElseThrow();
     } catch (RuntimeException e) {
       unreadable(signature, e);
       return Optional.empty();

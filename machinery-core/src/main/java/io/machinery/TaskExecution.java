@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -38,11 +39,13 @@ import org.slf4j.LoggerFactory;
  *       worker dead-letters the message with the reason (requeueing it would run the function
  *       again).
  *   <li><b>Redelivered after its SUCCESS was stored.</b> A message that may have run before (see
- *       {@code possiblyRerun}) first reads its task's state, one round trip that only redeliveries
- *       pay: when an earlier delivery stored SUCCESS and died before acknowledging, the function
- *       does not run again; the run takes the stored results and does the bookkeeping that follows
- *       a success (SUCCESS written again, callbacks, chord, DAG), which that delivery may not have
- *       finished. Not on a backend whose reads consume states (AMQP).
+ *       {@code possiblyRerun}), and a DAG task with dependencies (sent at least once, so another
+ *       copy of it may have finished), first reads its task's state, one round trip that first
+ *       deliveries of other tasks never pay: when an earlier delivery or copy stored SUCCESS (its
+ *       worker died before acknowledging, say), the function does not run again; the run takes the
+ *       stored results and does the bookkeeping that follows a success (SUCCESS written again,
+ *       callbacks, chord, DAG), which that delivery may not have finished. Not on a backend whose
+ *       reads consume states (AMQP).
  *   <li><b>Handlers.</b> A pre- or post-task handler that throws is logged and ignored: it neither
  *       fails the task nor sends the message round again.
  *   <li><b>Threads.</b> Without a deadline the function runs on the delivery thread (a virtual
@@ -141,6 +144,13 @@ final class TaskExecution implements TaskContext {
 
   private final TaskFunction function;
   private final boolean possiblyRerun;
+
+  /** This task's DAG, once read ({@link #dagHeader()}); null until then. */
+  private @Nullable Optional<DagHeader> dagHeader;
+
+  /** What reading this task's DAG threw; null unless it did. */
+  private @Nullable RuntimeException dagHeaderError;
+
   private final Thread deliveryThread;
   private volatile boolean cancelled;
   private volatile boolean abandoned;
@@ -414,11 +424,11 @@ final class TaskExecution implements TaskContext {
       return new Failed(
           Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
     }
-    List<TaskResult> stored = possiblyRerun ? storedSuccess() : null;
+    List<TaskResult> stored = possiblyRerun || isDagJoin() ? storedSuccess() : null;
     if (stored != null) {
       log.info(
-          "Task {} {} came back after its SUCCESS was stored; not running it again, only what"
-              + " follows it (callbacks, chord, DAG)",
+          "Task {} {} has a stored SUCCESS (this message came back, or is a copy); not running it"
+              + " again, only what follows it (callbacks, chord, DAG)",
           LogText.of(signature.name()),
           LogText.of(signature.uuid()));
       return new Succeeded(stored);
@@ -460,12 +470,53 @@ final class TaskExecution implements TaskContext {
   }
 
   /**
+   * Whether this is a DAG task with dependencies: a worker sent it, at least once, so another copy
+   * of it may have finished already, even on this message's first delivery. A header that does not
+   * read is reported when the task's dependents are started.
+   */
+  private boolean isDagJoin() {
+    if (!signature.headers().containsKey(DagHeader.HEADER)) {
+      return false;
+    }
+    try {
+      DagHeader header = dagHeader().orElse(null);
+      int index = header == null ? -1 : header.indexOf(signature.uuid());
+      return header != null && index >= 0 && header.dependencyCount(index) > 0;
+    } catch (RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * This task's DAG ({@link DagHeader#HEADER}), read once per run; empty when it carries none.
+   *
+   * @throws RuntimeException what reading the header threw, each time it is asked
+   */
+  Optional<DagHeader> dagHeader() {
+    RuntimeException failed = dagHeaderError;
+    if (failed != null) {
+      throw failed;
+    }
+    Optional<DagHeader> read = dagHeader;
+    if (read == null) {
+      try {
+        read = DagHeader.of(signature, config());
+      } catch (RuntimeException e) {
+        dagHeaderError = e;
+        throw e;
+      }
+      dagHeader = read;
+    }
+    return read;
+  }
+
+  /**
    * The results of this task's SUCCESS when the backend holds one: an earlier delivery of this
    * message ran the function and stored its outcome, but died (or lost its broker) before it
-   * acknowledged. Null otherwise: no such state, another task's under this UUID (where the state
-   * keeps the name: Go writes it with PENDING only, and only its Redis backend carries it on), a
-   * backend whose reads consume states, or one that does not answer (the task then runs, as it
-   * would have).
+   * acknowledged; or, for a DAG task with dependencies, another copy of it finished. Null
+   * otherwise: no such state, another task's under this UUID (where the state keeps the name: Go
+   * writes it with PENDING only, and only its Redis backend carries it on), a backend whose reads
+   * consume states, or one that does not answer (the task then runs, as it would have).
    */
   private @Nullable List<TaskResult> storedSuccess() {
     if (backend.consumesStatesOnRead()) {

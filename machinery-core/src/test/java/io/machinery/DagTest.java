@@ -201,7 +201,8 @@ class DagTest {
    * A join is sent at least once, so two copies of it may run, each on its first delivery. The
    * dependency that won the trigger of the join's dependent found the second copy running and left
    * the dependent to it: that copy must send it when it finishes (a join of joins was lost so in
-   * DagKillKit on AMQP + Redis).
+   * DagKillKit on AMQP + Redis). Here the first copy's SUCCESS is stored by then, so the second
+   * does not run the join again: it only sends the dependent.
    */
   @Test
   void aSecondCopyOfAJoinThatFinishesAfterTheWinnerLeftTheDependentToItSendsIt() {
@@ -225,6 +226,26 @@ class DagTest {
     startWorker();
 
     assertThat(server.asyncResult(dag.task("k").uuid()).get(PATIENCE)).containsExactly("k<j<12");
+    assertThat(runs).containsOnlyKeys("k<j<12");
+  }
+
+  /**
+   * A copy of a join whose first copy has not finished (its state is STARTED) runs it: only a
+   * stored SUCCESS spares the run.
+   */
+  @Test
+  void aCopyOfAJoinWhoseOtherCopyIsStillRunningRunsIt() {
+    Dag dag = Dag.builder().task("r", concat("1")).task("j", concat("j<"), "r").build();
+    Signature j = dag.task("j").toBuilder().args(Arg.of("j<"), Arg.of("1")).build();
+    backend.setStateSuccess(dag.task("r"), java.util.List.of(TaskResult.of("1")));
+    backend.setStateStarted(j); // the other copy
+    Signature copy = j.toBuilder().routingKey(config.defaultQueue()).build();
+    broker.publish(copy, io.machinery.wire.WireCodec.encode(copy));
+
+    startWorker();
+
+    assertThat(server.asyncResult(j.uuid()).get(PATIENCE)).containsExactly("j<1");
+    assertThat(runs).containsOnlyKeys("j<1");
   }
 
   @Test
