@@ -531,7 +531,7 @@ final class TaskExecution implements TaskContext {
       }
     } catch (RuntimeException e) {
       log.debug(
-          "Could not read the state of redelivered task {}; running it: {}",
+          "Could not read the stored state of task {}; running it: {}",
           LogText.of(signature.uuid()),
           e.toString());
     }
