@@ -17,10 +17,10 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -110,21 +110,35 @@ import org.slf4j.LoggerFactory;
  *       error callback ran twice that way in {@code ControlSuite}). Cost: one or two more passive
  *       declarations per member whose group is incomplete, and the kept copy's confirm after the
  *       group state's instead of beside it.
- *   <li><b>One recovery of a group at a time.</b> A peek hides what it reads, so recoveries at once
- *       split the kept states and each saw too few: the re-runs of one chord, redelivered together
- *       after a kill, peeked in step on one worker, looked again in step and all gave up (the chord
- *       kill test lost callbacks so, 19 of 1,000 once). So a recovery first takes the group's lock:
- *       this process's {@link #recoveringHere}, then {@link #recovering}, a queue declared
+ *   <li><b>One holder of a group's states at a time.</b> A peek hides what it reads, so recoveries
+ *       at once split the kept states and each saw too few: the re-runs of one chord, redelivered
+ *       together after a kill, peeked in step on one worker, looked again in step and all gave up
+ *       (the chord kill test lost callbacks so, 19 of 1,000 once). So a recovery first takes the
+ *       group's lock: this process's {@link #held}, then {@link #recovering}, a queue declared
  *       exclusive, which RabbitMQ refuses to every other connection and deletes with its own (a
- *       killed worker holds none; Go never sees it). A recovery that finds the lock taken leaves
- *       the group to the holder, which answers for every kept state: with no other reader, a peek
- *       reads every state ready when it counted them, and the holder looks again as long as the
- *       queue grew during its look (a member whose kept state landed then counted too few ready
- *       states, since the peek held the others, and left; before, a recovery looked five times
- *       whatever happened, and a state landing during the fifth look was lost). A holder killed
- *       mid-peek is a member whose message comes back: its re-run recovers. Cost: as before, one
- *       passive declaration for a re-run whose kept queue holds too few; a recovery adds the lock's
- *       declaration and deletion and one passive declaration per look.
+ *       killed worker holds none; Go never sees it). With no other reader, a peek reads every state
+ *       ready when it counted them, and the holder looks again as long as the queue grew during its
+ *       look (a member whose kept state landed then counted too few ready states, since the peek
+ *       held the others, and left; before, a recovery looked five times whatever happened, and a
+ *       state landing during the fifth look was lost).
+ *   <li><b>A winner holds the lock until it released the kept states.</b> A taker takes it before
+ *       it creates the marker, a recovery keeps it when it wins, and {@link #release} lets it go
+ *       after it deleted the kept queue. So every kept state, the marker and no lock mean a winner
+ *       that died before its callback was confirmed, and {@link #completed} answers true then, for
+ *       any member. The re-run of the dead winner's member recovers as above, but it may come
+ *       before every member's kept copy landed (a member is paused between its group state, which
+ *       the winner took, and its kept copy): it finds too few and leaves, and the member whose kept
+ *       copy lands last recovers ({@code AmqpChordRecoveryIT}; before, that member took the marker
+ *       for a living winner and left, and the chord kill test lost a callback now and then). A
+ *       recovery that finds the lock held waits for it, up to the group read timeout: a living
+ *       winner releases the kept states (nothing to recover: the callback is sent, and no re-run of
+ *       a killed member peeks beside it and sends it twice, as before), and a dead holder's lock
+ *       goes a moment after RabbitMQ redelivered its messages (a re-run that came first used to
+ *       find it held and leave). A win that neither sent the callback nor released the kept states
+ *       (its run abandoned when its worker stopped) keeps the lock until the process's next lock
+ *       operation after the group read timeout, or until its connection closes. Cost: a winner's
+ *       lock declaration and deletion, two round trips per chord; a passive declaration for a
+ *       member that counts every kept state beside the marker.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
  *       member finished. The winner keeps its exclusive consumer and waits up to the group read
  *       timeout for the missing members: their states arrive on its consumer (the last member's own
@@ -225,8 +239,15 @@ final class ChordTrigger {
             }
           });
 
-  /** The groups a thread of this process recovers now (see {@link #recover}). */
-  private final Map<String, Boolean> recoveringHere = new ConcurrentHashMap<>();
+  /**
+   * The groups whose lock ({@link #recovering}) this process holds: a look at the kept states in
+   * progress, or wins whose kept states are not released yet (see the class notes). Guarded by
+   * itself; the lock queue is declared and deleted under it.
+   */
+  private final Map<String, Hold> held = new HashMap<>();
+
+  /** Called when a recovery finds the group's lock held, before it waits for it. */
+  private volatile Runnable lockWaitProbe = () -> {};
 
   /** Called by each look at the kept states after it read them, before it gives them back. */
   private volatile Runnable peekProbe = () -> {};
@@ -307,7 +328,14 @@ final class ChordTrigger {
     if (again[0] >= count && again[0] > 0) {
       return completeQueue(group, count);
     }
-    return again[1] == 0 && !queueExists(marker(group));
+    if (again[1] > 0) {
+      return false; // a taker holds the group queue
+    }
+    // No winner marked the group: the group queue lost states. Or one did, and a living winner
+    // holds the group's lock until it released the kept states: a marker without a lock beside
+    // every member's kept state is a dead winner's, whose member's re-run may have looked before
+    // this state was kept, and left.
+    return !queueExists(marker(group)) || !lockHeld(group);
   }
 
   /**
@@ -408,26 +436,27 @@ final class ChordTrigger {
    * notes); a recovery that finds another in progress leaves the group to it.
    */
   private boolean recover(String group, int count) {
+    long deadline = System.nanoTime() + readTimeout.toNanos();
     for (int round = 1; ; round++) {
-      // Too few: incomplete, released, or held by a recovery in progress, which answers for them.
+      // Too few: incomplete, released, or held by a look in progress, which answers for them.
       if (ready(kept(group)) < count) {
         return false;
       }
-      if (recoveringHere.putIfAbsent(group, Boolean.TRUE) != null) {
-        return false; // another thread of this process recovers it
+      if (!lockToLook(group)) {
+        // A look in progress answers for the states it reads, and a winner holds the lock until it
+        // released them, but either may be dead with its lock not yet gone (RabbitMQ may redeliver
+        // a killed worker's messages before it drops its exclusive queues): wait for it.
+        lockWaitProbe.run();
+        if (!awaitUnlocked(group, deadline)) {
+          return false;
+        }
+        continue;
       }
-      int seen;
+      int seen = 0;
       try {
-        if (!lockRecovery(group)) {
-          return false; // another worker recovers it
-        }
-        try {
-          seen = recoverLocked(group, count);
-        } finally {
-          unlockRecovery(group);
-        }
+        seen = recoverLocked(group, count);
       } finally {
-        recoveringHere.remove(group);
+        lookEnded(group, seen == WON);
       }
       if (seen == WON) {
         return true;
@@ -438,6 +467,28 @@ final class ChordTrigger {
         return false;
       }
     }
+  }
+
+  /**
+   * Waits until nobody holds the group's lock: true then; false when its kept states were released
+   * meanwhile (a winner sent the callback) or at {@code deadline} (a winner still sending it).
+   */
+  private boolean awaitUnlocked(String group, long deadline) {
+    long pauseMillis = 5;
+    while (lockHeld(group)) {
+      if (ready(kept(group)) < 0 || System.nanoTime() - deadline >= 0) {
+        return false;
+      }
+      try {
+        Thread.sleep(pauseMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new io.machinery.MachineryException(
+            "interrupted while waiting for the recovery lock of group " + group, e);
+      }
+      pauseMillis = Math.min(pauseMillis * 2, 100);
+    }
+    return true;
   }
 
   /**
@@ -521,14 +572,111 @@ final class ChordTrigger {
   }
 
   /**
-   * Takes the recovery lock of a group: {@link #recovering}, declared exclusive, which RabbitMQ
-   * refuses to any other connection and deletes with this one (a killed worker holds no lock).
-   * False when another worker holds it.
+   * Takes the group's lock for a look at its kept states: false when anyone holds it (a look or a
+   * winner, in this process or another).
    */
-  private boolean lockRecovery(String group) {
+  private boolean lockToLook(String group) {
+    synchronized (held) {
+      dropStaleWins();
+      if (held.containsKey(group) || !declareLock(group)) {
+        return false;
+      }
+      Hold hold = new Hold();
+      hold.looking = true;
+      held.put(group, hold);
+      return true;
+    }
+  }
+
+  /** A look ended: a win keeps the lock until {@link #release}; otherwise unlocked. */
+  private void lookEnded(String group, boolean won) {
+    synchronized (held) {
+      Hold hold = held.get(group);
+      if (hold == null) {
+        return;
+      }
+      hold.looking = false;
+      if (won) {
+        hold.won();
+      } else if (hold.wins == 0) {
+        unlock(group);
+      }
+    }
+  }
+
+  /**
+   * A take won the group: the lock is held until {@link #release}, so a member that counts every
+   * kept state beside the marker leaves them to this living winner. Tried once: when another
+   * worker's look holds it, that look wins too or leaves, and a member may then recover beside this
+   * winner (a duplicate callback, never a lost one).
+   */
+  private void holdForWin(String group) {
+    synchronized (held) {
+      dropStaleWins();
+      Hold hold = held.get(group);
+      if (hold == null) {
+        if (!declareLock(group)) {
+          log.debug("Chord of group {}: won while another worker holds its lock", group);
+          return;
+        }
+        hold = new Hold();
+        held.put(group, hold);
+      }
+      hold.won();
+    }
+  }
+
+  /** A win released its kept states: unlocked when no other win or look here holds the lock. */
+  private void releaseWin(String group) {
+    synchronized (held) {
+      Hold hold = held.get(group);
+      if (hold == null || hold.wins == 0) {
+        return;
+      }
+      hold.wins--;
+      if (hold.wins == 0 && !hold.looking) {
+        unlock(group);
+      }
+    }
+  }
+
+  /**
+   * Unlocks the groups whose wins held the lock longer than the group read timeout without a
+   * release (a run abandoned when its worker stopped, or one that failed before it sent the
+   * callback): a held lock keeps every other worker's recovery of the group waiting. Guarded by
+   * {@link #held}.
+   */
+  private void dropStaleWins() {
+    if (held.isEmpty()) {
+      return;
+    }
+    long now = System.nanoTime();
+    Map<String, Long> stale = new LinkedHashMap<>();
+    held.forEach(
+        (group, hold) -> {
+          if (!hold.looking && hold.wins > 0 && now - hold.since > readTimeout.toNanos()) {
+            stale.put(group, now - hold.since);
+          }
+        });
+    stale.forEach(
+        (group, heldFor) -> {
+          log.warn(
+              "Chord of group {}: won {} ago and its kept states not released; unlocking it for"
+                  + " other workers' recoveries",
+              group,
+              Duration.ofNanos(heldFor));
+          unlock(group);
+        });
+  }
+
+  /**
+   * Declares the lock queue, exclusive: RabbitMQ refuses it to every other connection and deletes
+   * it with this one (a killed worker holds no lock). False when another worker holds it.
+   */
+  private boolean declareLock(String group) {
     try {
       client.callRetrying(
-          "lock the recovery of group '" + group + "'",
+          "lock chord group '" + group + "'",
           ch -> ch.queueDeclare(recovering(group), false, true, true, null));
       return true;
     } catch (AmqpOperationException e) {
@@ -539,14 +687,61 @@ final class ChordTrigger {
     }
   }
 
-  private void unlockRecovery(String group) {
+  /** Forgets this process's hold and deletes the lock queue. Guarded by {@link #held}. */
+  private void unlock(String group) {
+    held.remove(group);
     try {
-      client.call(
-          "unlock the recovery of group '" + group + "'", ch -> ch.queueDelete(recovering(group)));
+      client.call("unlock chord group '" + group + "'", ch -> ch.queueDelete(recovering(group)));
     } catch (RuntimeException e) {
       // Only this connection could use it; it goes with the connection at the latest.
-      log.warn("Could not delete the recovery lock of group {}: {}", group, e.toString());
+      log.warn("Could not delete the lock of chord group {}: {}", group, e.toString());
     }
+  }
+
+  /**
+   * Whether a living worker holds the group's lock: a look at its kept states, or a winner that has
+   * not released them.
+   */
+  private boolean lockHeld(String group) {
+    synchronized (held) {
+      if (held.containsKey(group)) {
+        return true;
+      }
+    }
+    try {
+      client.callRetrying(
+          "inspect the lock of chord group '" + group + "'",
+          ch -> ch.queueDeclarePassive(recovering(group)));
+      return true;
+    } catch (AmqpOperationException e) {
+      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
+        return false;
+      }
+      if (e.replyCode() == AmqpOperationException.RESOURCE_LOCKED) {
+        return true;
+      }
+      throw e;
+    }
+  }
+
+  /** Who holds a group's lock in this process: a look, wins not released yet, or both. */
+  private static final class Hold {
+    boolean looking;
+    int wins;
+    long since = System.nanoTime();
+
+    void won() {
+      wins++;
+      since = System.nanoTime();
+    }
+  }
+
+  /**
+   * Runs {@code probe} when a recovery finds the group's lock held, before it waits: a test's way
+   * to let the holder go exactly then.
+   */
+  void onLockWait(Runnable probe) {
+    lockWaitProbe = probe;
   }
 
   /**
@@ -567,6 +762,7 @@ final class ChordTrigger {
         throw e;
       }
     }
+    releaseWin(group); // after the deletion: a member that finds no lock finds no kept states
   }
 
   /**
@@ -735,8 +931,10 @@ final class ChordTrigger {
       }
       taken = true;
       keepAll(group, List.copyOf(unkept.values()));
-      // The marker exists before this consumer leaves the group queue: a member deciding whether
-      // to recover sees one or the other (see completed).
+      // The lock is held before the marker exists, and the marker exists before this consumer
+      // leaves the group queue: a member deciding whether to recover sees the consumer, or the
+      // marker with the lock of a living winner (see completed).
+      holdForWin(group);
       createMarker(group);
       try {
         channel.basicAck(lastTag, true);

@@ -3,6 +3,7 @@ package io.machinery.backend.amqp;
 import static io.machinery.backend.amqp.AmqpBackendIT.chordMember;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import io.machinery.Signature;
@@ -52,11 +53,16 @@ class AmqpChordRecoveryIT {
 
   /** A trigger of a worker of its own, with the backend's marker arguments. */
   private ChordTrigger trigger() {
+    return trigger(Duration.ofSeconds(5));
+  }
+
+  /** A trigger of a worker of its own whose group read timeout is {@code readTimeout}. */
+  private ChordTrigger trigger(Duration readTimeout) {
     int expireMillis = config.effectiveResultsExpireIn() * 1000;
     return new ChordTrigger(
         client,
         Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis),
-        Duration.ofSeconds(5),
+        readTimeout,
         (queue, state, kept) -> {
           throw new AssertionError(
               "a recovery gives nothing back, was asked to publish to " + queue);
@@ -119,31 +125,88 @@ class AmqpChordRecoveryIT {
 
   /**
    * Two recoveries of one group at once split the kept states between their peeks (a peek reads
-   * unacknowledged): while another worker recovers a group, a recovery leaves its kept states alone
-   * (that worker reads every state, also those that land meanwhile).
+   * unacknowledged): while another worker holds the group's lock, a recovery waits without a look
+   * (that worker reads every state, also those that land meanwhile), and looks once the lock is
+   * gone. Here the holder is killed while the recovery waits; before, a recovery that found the
+   * lock held left at once, and the re-run of a killed holder's member, redelivered before RabbitMQ
+   * dropped that holder's lock, recovered nothing.
    */
   @Test
-  void aRecoveryLeavesTheKeptStatesAloneWhileAnotherWorkerRecoversThem() throws Exception {
+  void aRecoveryWaitsWithoutALookWhileAnotherWorkerHoldsTheLock() throws Exception {
+    String group = Uuids.newGroupUuid();
+    bothFinishedAndTheWinnerDied(chordMember(group, 2), chordMember(group, 2));
+    Connection holder = AmqpBackendIT.rawConnection("amqp-chord-recovery-it-holder");
+    holder.createChannel().queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
+    ChordTrigger rerun = trigger(Duration.ofSeconds(30));
+    AtomicInteger looks = new AtomicInteger();
+    AtomicInteger looksBeforeTheHolderDied = new AtomicInteger(-1);
+    rerun.onPeek(looks::incrementAndGet);
+    rerun.onLockWait(
+        () -> {
+          if (holder.isOpen()) {
+            looksBeforeTheHolderDied.set(looks.get());
+            holder.abort(); // killed: RabbitMQ drops its exclusive queue with the connection
+          }
+        });
+
+    assertThat(rerunTriggers(rerun, group, 2)).as("recovered once the lock was gone").isTrue();
+    assertThat(looksBeforeTheHolderDied).as("no look beside the holder").hasValue(0);
+    assertThat(rerun.statesOf(group, 2)).hasSize(2);
+    rerun.release(group);
+    deleteChordQueues(group);
+  }
+
+  /**
+   * A holder that keeps the lock beyond the group read timeout (a winner that cannot reach RabbitMQ
+   * to send its callback) is left the group: the recovery gives up without a look.
+   */
+  @Test
+  void aRecoveryGivesUpWithoutALookWhenTheLockIsHeldPastTheReadTimeout() throws Exception {
+    String group = Uuids.newGroupUuid();
+    bothFinishedAndTheWinnerDied(chordMember(group, 2), chordMember(group, 2));
+    try (Connection holder = AmqpBackendIT.rawConnection("amqp-chord-recovery-it-holder")) {
+      holder.createChannel().queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
+      ChordTrigger rerun = trigger(Duration.ofMillis(300));
+      AtomicInteger looks = new AtomicInteger();
+      rerun.onPeek(looks::incrementAndGet);
+      assertThat(rerunTriggers(rerun, group, 2)).isFalse();
+      assertThat(looks).as("no look beside the holder").hasValue(0);
+    }
+    deleteChordQueues(group);
+    deleteQueue(ChordTrigger.kept(group));
+  }
+
+  /**
+   * A re-run of a killed member of a chord whose winner is alive and about to send the callback
+   * waits for that winner's lock; the winner sends the callback and releases the kept states, and
+   * the re-run sends nothing twice. Before, the re-run peeked the kept states beside the winner and
+   * sent the callback again.
+   */
+  @Test
+  void aReRunBesideALivingWinnerWaitsForItAndRecoversNothing() throws Exception {
     String group = Uuids.newGroupUuid();
     Signature first = chordMember(group, 2);
     Signature second = chordMember(group, 2);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    deleteQueue(group); // a winner took the group and died
-    try (Channel other = raw.createChannel()) {
-      other.queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(group, 2)).isTrue();
+      assertThat(winner.triggerChord(group)).isTrue();
       ChordTrigger rerun = trigger();
       AtomicInteger looks = new AtomicInteger();
       rerun.onPeek(looks::incrementAndGet);
-      assertThat(rerunTriggers(rerun, group, 2)).isFalse();
-      assertThat(looks).as("no peek beside the other worker's").hasValue(0);
-      other.queueDelete(ChordTrigger.recovering(group)); // it recovered
-
-      assertThat(rerunTriggers(rerun, group, 2)).as("alone now").isTrue();
-      assertThat(rerun.statesOf(group, 2)).hasSize(2);
-      rerun.release(group);
+      rerun.onLockWait(
+          () -> {
+            if (queueExistsQuietly(ChordTrigger.kept(group))) {
+              assertThat(winner.groupTaskStates(group, 2)).hasSize(2); // it sends the callback
+              winner.purgeGroupMeta(group);
+            }
+          });
+      backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran again after a kill
+      assertThat(rerunTriggers(rerun, group, 2)).as("the winner sent it").isFalse();
+      assertThat(looks).as("no look beside the winner").hasValue(0);
     }
-    deleteQueue(ChordTrigger.marker(group));
+    deleteChordQueues(group);
   }
 
   /**
@@ -177,6 +240,75 @@ class AmqpChordRecoveryIT {
   }
 
   /**
+   * The late member's group state completed the group queue, but its worker had not yet written its
+   * kept copy (a pause between the two confirms) when another worker took the group and was killed
+   * before it sent the callback. The dead winner's member ran again before the kept copy landed: it
+   * found one member of two kept (its own state, twice) and gave up. Then the kept copy lands, on
+   * the late member's first delivery: the marker is there, but no living winner holds the group's
+   * lock, so that member recovers. Before, it took the marker for a living winner and left, and the
+   * callback was lost (the AMQP chord kill test lost one of 200 chords now and then).
+   */
+  @Test
+  void aKeptStateThatLandsAfterADeadWinnersReRunGaveUpIsRecoveredByItsMember() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature late = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    byte[] lateState = WireCodec.encode(TaskState.success(late, List.of(TaskResult.of(2L))));
+    publishGroupState(group, lateState, StateQueues.KEPT_STATE_PROPERTIES); // its kept copy later
+    aWinnerTookTheGroupAndDied(group, 2);
+    try (AmqpBackend rerun = AmqpBackend.create(config)) {
+      rerun.setStateSuccess(first, List.of(TaskResult.of(1L))); // the winner's member ran again
+      rerun.groupCompleted(group, 2); // a re-run's trigger recovers whatever this says
+      assertThat(rerun.triggerChord(group)).as("one member of two kept so far").isFalse();
+    }
+    try (Channel ch = raw.createChannel()) {
+      ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
+    }
+    try (AmqpBackend lateWorker = AmqpBackend.create(config)) {
+      assertThat(lateWorker.groupCompleted(group, 2))
+          .as("every state kept, a marker and no living winner: recover")
+          .isTrue();
+      assertThat(lateWorker.triggerChord(group)).isTrue();
+      assertThat(lateWorker.groupTaskStates(group, 2))
+          .extracting(TaskState::taskUuid)
+          .containsExactlyInAnyOrder(first.uuid(), late.uuid());
+      lateWorker.purgeGroupMeta(group);
+    }
+    deleteChordQueues(group);
+  }
+
+  /**
+   * The control of the test above: the same late kept copy beside a winner that is alive (it holds
+   * the group's lock until it released the kept states) is left to that winner, and nothing is
+   * recovered twice.
+   */
+  @Test
+  void aKeptStateThatLandsBesideALivingWinnerIsLeftToIt() throws Exception {
+    String group = Uuids.newGroupUuid();
+    Signature first = chordMember(group, 2);
+    Signature late = chordMember(group, 2);
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    byte[] lateState = WireCodec.encode(TaskState.success(late, List.of(TaskResult.of(2L))));
+    publishGroupState(group, lateState, StateQueues.KEPT_STATE_PROPERTIES);
+    try (AmqpBackend winner = AmqpBackend.create(config)) {
+      assertThat(winner.groupCompleted(group, 2)).isTrue();
+      assertThat(winner.triggerChord(group)).isTrue();
+      try (Channel ch = raw.createChannel()) {
+        ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
+      }
+      try (AmqpBackend lateWorker = AmqpBackend.create(config)) {
+        assertThat(lateWorker.groupCompleted(group, 2)).as("the winner answers").isFalse();
+      }
+      assertThat(winner.groupTaskStates(group, 2)).hasSize(2);
+      winner.purgeGroupMeta(group);
+    }
+    assertThat(queueExists(ChordTrigger.kept(group))).as("released").isFalse();
+    assertThat(queueExists(ChordTrigger.recovering(group))).as("unlocked").isFalse();
+    deleteChordQueues(group);
+  }
+
+  /**
    * A worker keeps what the group check said for each member until its trigger asks, for at most
    * 10,000 members (most never ask: a member that finds its group incomplete on its first delivery
    * stops there). Before, reaching the limit forgot every answer at once, also one between its
@@ -194,7 +326,7 @@ class AmqpChordRecoveryIT {
       worker.expect("group_earlier_" + i, 20, false); // members that stopped at their check
     }
     backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // the winner's member ran again
-    assertThat(worker.completed(group, 2)).isFalse();
+    assertThat(worker.completed(group, 2)).as("the kept states of a dead winner").isTrue();
     worker.expect("group_other", 20, false); // another member's check on another delivery thread
     assertThat(worker.trigger(group)).as("the re-run recovers the kept states").isTrue();
     assertThat(worker.statesOf(group, 2)).hasSize(2);
@@ -272,19 +404,46 @@ class AmqpChordRecoveryIT {
    * elsewhere.
    */
   private void finishedOnAGoWorker(Signature member, TaskResult result) throws Exception {
+    publishGroupState(
+        member.groupUuid(),
+        WireCodec.encode(TaskState.success(member, List.of(result))),
+        StateQueues.STATE_PROPERTIES);
+  }
+
+  /** A state in the group queue, as a member (or a Go worker) publishes it there. */
+  private void publishGroupState(String group, byte[] state, AMQP.BasicProperties properties)
+      throws Exception {
     int expireMillis = config.effectiveResultsExpireIn() * 1000;
     try (Channel ch = raw.createChannel()) {
       ch.queueDeclare(
-          member.groupUuid(),
+          group,
           false,
           false,
           true,
           Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis));
-      ch.basicPublish(
-          "",
-          member.groupUuid(),
-          StateQueues.STATE_PROPERTIES,
-          WireCodec.encode(TaskState.success(member, List.of(result))));
+      ch.basicPublish("", group, properties, state);
+    }
+  }
+
+  private boolean queueExistsQuietly(String queue) {
+    try {
+      return queueExists(queue);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private boolean queueExists(String queue) throws Exception {
+    Channel ch = raw.createChannel();
+    try {
+      ch.queueDeclarePassive(queue);
+      return true;
+    } catch (IOException e) {
+      return false;
+    } finally {
+      if (ch.isOpen()) {
+        ch.close();
+      }
     }
   }
 
@@ -312,7 +471,9 @@ class AmqpChordRecoveryIT {
     String group = member.groupUuid();
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(member, List.of(TaskResult.of(result)));
-      assertThat(rerun.groupCompleted(group, count)).isFalse();
+      assertThat(rerun.groupCompleted(group, count))
+          .as("every state kept, the marker and no lock: a dead winner's")
+          .isTrue();
       assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
       assertThat(rerun.groupTaskStates(group, count))
           .extracting(TaskState::taskUuid)
