@@ -33,7 +33,10 @@ import org.slf4j.LoggerFactory;
  *       a Go worker that dies between its PENDING write and its publish leaves the callback unsent,
  *       as it would in a Go-only pool. A callback has a deterministic UUID, so a duplicate is
  *       visible as such. Members that lose the trigger on their first delivery do not check (that
- *       is the ordinary race between members).
+ *       is the ordinary race between members), unless the backend says this very member won it
+ *       before ({@code Backend.Trigger.WON_BEFORE}: the memory and Redis backends keep the winner):
+ *       a broker that cannot tell a redelivery (Pub/Sub without a dead-letter policy) hands a dead
+ *       winner's member back to another process as a first delivery.
  *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the
  *       callback was sent without taking its state away from a client. There the backend may keep
  *       the states until {@code purgeGroupMeta}, which runs only after the callback was settled; a
@@ -107,8 +110,14 @@ final class ChordCompletion {
       if (!completed && !(possiblyRerun && backend.consumesStatesOnRead())) {
         return;
       }
-      if (!execution.chordStep("triggering the chord", () -> backend.triggerChord(group))) {
-        if (!possiblyRerun || callbackPublished(callback).orElse(true)) {
+      Backend.Trigger trigger =
+          execution.chordStep(
+              "triggering the chord", () -> backend.triggerChord(group, signature.uuid()));
+      if (trigger != Backend.Trigger.WON) {
+        // A member that won before is back although its broker may not say so (see
+        // Backend#triggerChord(String, String)): it may be the re-run of a dead winner.
+        boolean mayBeAnUnsentWin = possiblyRerun || trigger == Backend.Trigger.WON_BEFORE;
+        if (!mayBeAnUnsentWin || callbackPublished(callback).orElse(true)) {
           return; // another worker completes this chord (or, where reads consume states, we cannot
           // tell)
         }

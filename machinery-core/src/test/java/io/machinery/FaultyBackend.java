@@ -192,6 +192,12 @@ final class FaultyBackend implements Backend {
   }
 
   @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
+    maybeFail(Op.TRIGGER);
+    return chordRead(() -> delegate.triggerChord(groupUuid, memberUuid));
+  }
+
+  @Override
   public void setStatePending(Signature signature) {
     maybeFail(Op.PENDING);
     delegate.setStatePending(signature);

@@ -7,6 +7,7 @@ import io.machinery.FaultyBackend.Op;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Backend;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
@@ -530,6 +531,61 @@ class WorkerFaultTest {
     broker.publish(first, WireCodec.encode(first)); // the re-run's message
     assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
     assertThat(invoked("add")).isEqualTo(1);
+  }
+
+  /**
+   * A worker won the trigger for a member and died before it published the callback, and the
+   * member's message came back as a first delivery: a broker that cannot tell a redelivery (Pub/Sub
+   * without a dead-letter policy hands it to another process with no delivery count). The backend
+   * kept the winning member, so its run sends the callback. Before, the member lost the trigger as
+   * any first delivery does, did not check, and the callback was never sent.
+   */
+  @Test
+  void f4_aMemberThatWonTheTriggerBeforeSendsTheCallbackWhenItComesBackAsAFirstDelivery()
+      throws Exception {
+    Chord chord = theWinnerDiedBeforeTheCallback();
+    Signature winner = chord.group().tasks().get(0);
+    sendAgainAsAFirstDelivery(winner);
+    worker().build().launchAsync();
+    assertThat(new AsyncResult(chord.callback(), memory).get(TIMEOUT)).containsExactly(2L);
+    assertThat(invoked("add")).isEqualTo(1);
+  }
+
+  /**
+   * The control of the test above: the other member, back as a first delivery, loses the trigger to
+   * the winner and sends nothing (an ordinary first delivery does not check the callback).
+   */
+  @Test
+  void f4_anotherMemberBackAsAFirstDeliveryDoesNotCheckTheCallback() throws Exception {
+    Chord chord = theWinnerDiedBeforeTheCallback();
+    AtomicInteger settled = new AtomicInteger();
+    sendAgainAsAFirstDelivery(chord.group().tasks().get(1));
+    worker().postTaskHandler(s -> settled.incrementAndGet()).build().launchAsync();
+    await().atMost(TIMEOUT).until(() -> settled.get() == 1);
+    assertThat(backend.calls(Op.GET_STATE)).as("no check of the callback").isZero();
+    assertThat(stateOf(chord.callback().uuid())).isNull();
+  }
+
+  /**
+   * Both members of a chord succeeded, the first won the trigger and its worker died before it
+   * published the callback; both messages are gone from the queue.
+   */
+  private Chord theWinnerDiedBeforeTheCallback() throws InterruptedException {
+    Chord chord = oneAndOneThenAdd();
+    server.sendChord(chord, 0);
+    for (Signature member : chord.group().tasks()) {
+      memory.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    assertThat(memory.triggerChord(chord.group().groupUuid(), chord.group().tasks().get(0).uuid()))
+        .isEqualTo(Backend.Trigger.WON);
+    drainAllBut(0);
+    return chord;
+  }
+
+  /** Publishes a member's message again, with no sign of an earlier delivery. */
+  private void sendAgainAsAFirstDelivery(Signature member) {
+    Signature copy = member.toBuilder().routingKey(config.defaultQueue()).build();
+    broker.publish(copy, WireCodec.encode(copy));
   }
 
   @Test

@@ -4,8 +4,10 @@ import io.machinery.Signature;
 import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
+import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.wire.WireCodec;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -31,6 +33,12 @@ final class ResultStore {
 
   /** Progress reports beside the states, as the real backends keep them (JSON, same expiry). */
   private final ConcurrentHashMap<String, Entry> progress = new ConcurrentHashMap<>();
+
+  /**
+   * The member that triggered each chord, as the entry's bytes (UTF-8), with its group's expiry
+   * (see {@code Backend#triggerChord(String, String)}).
+   */
+  private final ConcurrentHashMap<String, Entry> chordWinners = new ConcurrentHashMap<>();
 
   /** Uniqueness keys: the holder's UUID as the entry's bytes, with the claim's own expiry. */
   private final ConcurrentHashMap<String, Entry> unique = new ConcurrentHashMap<>();
@@ -86,8 +94,11 @@ final class ResultStore {
     return out;
   }
 
-  /** Atomically flips ChordTriggered; true for the first caller only. */
-  boolean triggerChord(String groupUuid) {
+  /**
+   * Atomically flips ChordTriggered, keeping {@code memberUuid} (unless empty) as the winner: WON
+   * for the first caller only, WON_BEFORE for a later call by the winning member.
+   */
+  Backend.Trigger triggerChord(String groupUuid, String memberUuid) {
     boolean[] won = new boolean[1];
     groups.computeIfPresent(
         groupUuid,
@@ -97,13 +108,27 @@ final class ResultStore {
             return entry;
           }
           won[0] = true;
+          if (!memberUuid.isEmpty()) { // inside the flip: a winner is never unknown
+            chordWinners.put(
+                groupUuid,
+                new Entry(
+                    memberUuid.getBytes(StandardCharsets.UTF_8), entry.expiresAtMillis, null));
+          }
           return new Entry(
               WireCodec.encode(meta.withChordTriggered(true)), entry.expiresAtMillis, null);
         });
-    if (!won[0] && !groups.containsKey(groupUuid)) {
+    if (won[0]) {
+      return Backend.Trigger.WON;
+    }
+    if (!groups.containsKey(groupUuid)) {
       throw StateNotFoundException.group(groupUuid);
     }
-    return won[0];
+    Entry winner = live(chordWinners, groupUuid);
+    return winner != null
+            && !memberUuid.isEmpty()
+            && memberUuid.equals(new String(winner.json, StandardCharsets.UTF_8))
+        ? Backend.Trigger.WON_BEFORE
+        : Backend.Trigger.LOST;
   }
 
   void pending(Signature signature) {
@@ -192,11 +217,13 @@ final class ResultStore {
 
   void purgeGroup(String uuid) {
     groups.remove(uuid);
+    chordWinners.remove(uuid);
   }
 
   void clear() {
     states.clear();
     groups.clear();
+    chordWinners.clear();
     progress.clear();
     unique.clear();
   }
@@ -221,6 +248,7 @@ final class ResultStore {
     if (now >= due && nextSweepMillis.compareAndSet(due, now + 1000)) {
       states.values().removeIf(e -> e.expiresAtMillis <= now);
       groups.values().removeIf(e -> e.expiresAtMillis <= now);
+      chordWinners.values().removeIf(e -> e.expiresAtMillis <= now);
       progress.values().removeIf(e -> e.expiresAtMillis <= now);
       unique.values().removeIf(e -> e.expiresAtMillis <= now);
     }

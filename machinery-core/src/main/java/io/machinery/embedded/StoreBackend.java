@@ -42,7 +42,12 @@ abstract sealed class StoreBackend implements Backend permits EagerBackend, Memo
 
   @Override
   public boolean triggerChord(String groupUuid) {
-    return store.triggerChord(groupUuid);
+    return store.triggerChord(groupUuid, "") == Trigger.WON;
+  }
+
+  @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
+    return store.triggerChord(groupUuid, memberUuid);
   }
 
   @Override

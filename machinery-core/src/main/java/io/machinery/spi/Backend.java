@@ -62,6 +62,39 @@ public interface Backend extends AutoCloseable {
   boolean triggerChord(String groupUuid);
 
   /**
+   * {@link #triggerChord(String)}, told which member asks, so that a member that triggered the
+   * chord before learns it when it comes back. Its earlier run may have died between the trigger
+   * and the callback's publish, and a broker that cannot tell a redelivery (Pub/Sub without a
+   * dead-letter policy, where another process gets the message back as a first delivery) gives the
+   * worker no other sign. The worker then checks whether the callback was published, as it does for
+   * a member its broker says was redelivered. The winner's member UUID is kept beside the group and
+   * goes with {@link #purgeGroupMeta}. The default knows no members: {@link Trigger#WON} or {@link
+   * Trigger#LOST}.
+   *
+   * @param groupUuid the group's UUID
+   * @param memberUuid the UUID of the member whose worker asks
+   * @return {@link Trigger#WON} for the one caller that should send the callback; {@link
+   *     Trigger#WON_BEFORE} when {@code memberUuid} triggered the chord before
+   * @throws io.machinery.MachineryException when the backend cannot be reached
+   */
+  default Trigger triggerChord(String groupUuid, String memberUuid) {
+    return triggerChord(groupUuid) ? Trigger.WON : Trigger.LOST;
+  }
+
+  /** What {@link #triggerChord(String, String)} answers. */
+  enum Trigger {
+    /** The caller triggered the chord: it sends the callback. */
+    WON,
+    /** Another member triggered it. */
+    LOST,
+    /**
+     * The same member triggered it before: its earlier run, on a worker that died or on one still
+     * finishing it, may not have sent the callback.
+     */
+    WON_BEFORE
+  }
+
+  /**
    * Stores PENDING, with the task's name and creation time (Go's {@code SetStatePending}).
    *
    * @param signature the task, with its UUID

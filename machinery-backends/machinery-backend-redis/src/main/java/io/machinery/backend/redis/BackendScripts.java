@@ -239,8 +239,10 @@ final class BackendScripts {
    * expiry renewed, and 1. A script runs alone, so Java workers need no mutex among themselves; a
    * Go worker takes the mutex, then reads and writes the meta, so it either finishes before (the
    * script waits for its release) or starts after (and finds the flag set). In Go's layout {@code
-   * "ChordTriggered":} cannot occur inside the strings before it (their quotes are escaped). KEYS:
-   * the mutex, the group meta. ARGV: the expiry in seconds.
+   * "ChordTriggered":} cannot occur inside the strings before it (their quotes are escaped). The
+   * winning member's UUID (unless empty) goes to the winner key in the same step, and a later call
+   * by that member returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}). KEYS:
+   * the mutex, the group meta, the winner key. ARGV: the expiry in seconds, the member's UUID.
    */
   static final RedisScript TRIGGER_CHORD =
       RedisScript.of(
@@ -251,10 +253,14 @@ final class BackendScripts {
       if not meta then return -2 end
       local s, e = string.find(meta, '"ChordTriggered":', 1, true)
       if not s then return -3 end
-      if string.sub(meta, e + 1, e + 4) == 'true' then return 0 end
+      if string.sub(meta, e + 1, e + 4) == 'true' then
+        if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) == ARGV[2] then return 2 end
+        return 0
+      end
       if string.sub(meta, e + 1, e + 5) ~= 'false' then return -3 end
       redis.call('SET', KEYS[2], string.sub(meta, 1, e) .. 'true' .. string.sub(meta, e + 6),
         'EX', ARGV[1])
+      if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1]) end
       return 1
       """,
           ScriptOutputType.INTEGER);

@@ -89,7 +89,10 @@ import org.jspecify.annotations.Nullable;
  *       does; Java workers never hold it, so they never wait for each other (ChordBenchmark:
  *       docs/benchmarks.md). On a cluster, where the mutex and the meta live in different slots,
  *       and for a meta not in Go's layout, it follows Go's protocol exactly, with redsync's own
- *       release script.
+ *       release script. The winning member's UUID is kept beside the meta ({@link #winnerKey}), so
+ *       that member, back as a first delivery after its worker died (Pub/Sub without a dead-letter
+ *       policy), learns it won and checks that the callback was sent ({@link #triggerChord(String,
+ *       String)}).
  *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
  *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
@@ -589,34 +592,57 @@ public final class RedisBackend implements Backend {
    */
   @Override
   public boolean triggerChord(String groupUuid) {
+    return triggerChord(groupUuid, "") == Trigger.WON;
+  }
+
+  /**
+   * {@link #triggerChord(String)}, keeping the winning member's UUID in {@code <group tag>:
+   * chord_winner} (Go never reads it) with the group's expiry: set in the same step as the flag, so
+   * a winner is never unknown, and read only by a member that lost.
+   */
+  @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
     if (!session.isCluster()) {
       // one script, which waits while a Go worker holds the mutex (BackendScripts.TRIGGER_CHORD)
-      String[] keys = {CHORD_MUTEX, groupUuid};
+      String[] keys = {CHORD_MUTEX, groupUuid, winnerKey(groupUuid)};
+      byte[] member = bytes(memberUuid);
       for (int attempt = 1; attempt <= CHORD_MUTEX_TRIES; attempt++) {
         long outcome =
-            awaitScript(BackendScripts.TRIGGER_CHORD.<Long>run(commands, keys, expireArg));
+            awaitScript(BackendScripts.TRIGGER_CHORD.<Long>run(commands, keys, expireArg, member));
         if (outcome == 1) {
-          return true;
+          return Trigger.WON;
+        }
+        if (outcome == 2) {
+          return Trigger.WON_BEFORE;
         }
         if (outcome == 0) {
-          return false;
+          return Trigger.LOST;
         }
         if (outcome == -2) {
           throw StateNotFoundException.group(groupUuid);
         }
         if (outcome == -3) {
-          return triggerUnderMutex(groupUuid); // not Go's layout: read and written in Java
+          return triggerUnderMutex(
+              groupUuid, memberUuid); // not Go's layout: read and written in Java
         }
         pause();
       }
       throw new MachineryException(
           "redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
     }
-    return triggerUnderMutex(groupUuid);
+    return triggerUnderMutex(groupUuid, memberUuid);
+  }
+
+  /**
+   * The key of the member that triggered a group's chord (see {@link #triggerChord(String,
+   * String)}).
+   */
+  static String winnerKey(String groupUuid) {
+    return RedisKeys.tagged(groupUuid, "chord_winner");
   }
 
   /** Go's way, for a cluster (the mutex and the meta live in different slots) and other layouts. */
-  private boolean triggerUnderMutex(String groupUuid) {
+  private Trigger triggerUnderMutex(String groupUuid, String memberUuid) {
     byte[] token = new byte[16];
     ThreadLocalRandom.current().nextBytes(token);
     byte[] value = bytes(Base64.getEncoder().encodeToString(token));
@@ -643,13 +669,14 @@ public final class RedisBackend implements Backend {
         }
         meta = awaitReleasing(read, value);
       }
-      return flipUnderMutex(groupUuid, meta, value);
+      return flipUnderMutex(groupUuid, meta, value, memberUuid);
     }
     throw new MachineryException(
         "redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
   }
 
-  private boolean flipUnderMutex(String groupUuid, byte @Nullable [] json, byte[] value) {
+  private Trigger flipUnderMutex(
+      String groupUuid, byte @Nullable [] json, byte[] value, String memberUuid) {
     GroupMeta meta;
     try {
       meta = meta(groupUuid, json);
@@ -659,7 +686,25 @@ public final class RedisBackend implements Backend {
     }
     if (meta.chordTriggered()) {
       release(value);
-      return false;
+      if (memberUuid.isEmpty()) {
+        return Trigger.LOST;
+      }
+      byte[] winner = session.await(commands.get(winnerKey(groupUuid)).toCompletableFuture());
+      return winner != null
+              && memberUuid.equals(new String(winner, java.nio.charset.StandardCharsets.UTF_8))
+          ? Trigger.WON_BEFORE
+          : Trigger.LOST;
+    }
+    if (!memberUuid.isEmpty()) {
+      // before the flag, under the mutex: a winner that dies in between left the flag unset
+      try {
+        session.await(
+            commands.set(
+                winnerKey(groupUuid), bytes(memberUuid), SetArgs.Builder.ex(expireSeconds)));
+      } catch (RuntimeException e) {
+        release(value);
+        throw e;
+      }
     }
     CompletableFuture<String> write =
         commands
@@ -680,7 +725,7 @@ public final class RedisBackend implements Backend {
       session.await(write);
       awaitQuietly(unlock);
     }
-    return true;
+    return Trigger.WON;
   }
 
   private byte @Nullable [] awaitReleasing(CompletableFuture<byte[]> read, byte[] value) {
@@ -722,10 +767,11 @@ public final class RedisBackend implements Backend {
   @Override
   public void purgeGroupMeta(String groupUuid) {
     if (!session.isCluster()) {
-      session.await(commands.del(groupUuid, pendingKey(groupUuid)));
+      session.await(commands.del(groupUuid, pendingKey(groupUuid), winnerKey(groupUuid)));
       return;
     }
     session.await(commands.del(groupUuid));
+    session.await(commands.del(winnerKey(groupUuid)));
   }
 
   // -------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
+import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
@@ -208,6 +209,42 @@ class RedisBackendBehaviourIT {
       assertThat(backend.triggerChord(group)).isFalse();
     } finally {
       redis.await(redis.commands().del(group));
+    }
+  }
+
+  /**
+   * The member that triggered a chord is kept beside the group (Go's bytes unchanged), so that
+   * member, asking again (its worker died before the callback and its broker delivered it anew),
+   * learns it won before; any other member loses; the purge takes the winner with the meta. In Go's
+   * layout (the script) and in another (under the mutex).
+   */
+  @Test
+  void theMemberThatTriggeredAChordLearnsItWonBeforeWhenItAsksAgain() {
+    String goLayout = Uuids.newGroupUuid();
+    backend.initGroup(goLayout, List.of());
+    String otherLayout = Uuids.newGroupUuid();
+    String spaced =
+        "{\"GroupUUID\": \""
+            + otherLayout
+            + "\", \"TaskUUIDs\": [], \"ChordTriggered\": false, \"Lock\": false,"
+            + " \"CreatedAt\": \"2026-11-27T11:36:15.389091187Z\", \"TTL\": 0}";
+    redis.await(redis.commands().set(otherLayout, spaced.getBytes(StandardCharsets.UTF_8)));
+    try {
+      for (String group : List.of(goLayout, otherLayout)) {
+        assertThat(backend.triggerChord(group, "task_first")).isEqualTo(Backend.Trigger.WON);
+        assertThat(backend.triggerChord(group, "task_first"))
+            .as("the winner again")
+            .isEqualTo(Backend.Trigger.WON_BEFORE);
+        assertThat(backend.triggerChord(group, "task_second")).isEqualTo(Backend.Trigger.LOST);
+        assertThat(backend.triggerChord(group)).isFalse();
+        assertThat(redis.await(redis.commands().ttl(RedisBackend.winnerKey(group))))
+            .as("expires with the group")
+            .isPositive();
+        backend.purgeGroupMeta(group);
+        assertThat(redis.await(redis.commands().exists(RedisBackend.winnerKey(group)))).isZero();
+      }
+    } finally {
+      redis.await(redis.commands().del(goLayout, otherLayout));
     }
   }
 

@@ -54,6 +54,11 @@ final class FlakyBackend implements Backend {
   }
 
   @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
+    return delegate.triggerChord(groupUuid, memberUuid);
+  }
+
+  @Override
   public void setStatePending(Signature signature) {
     delegate.setStatePending(signature);
   }
