@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
  *       as it would in a Go-only pool. A callback has a deterministic UUID, so a duplicate is
  *       visible as such. Members that lose the trigger on their first delivery do not check (that
  *       is the ordinary race between members), unless the backend says this very member won it
- *       before ({@code Backend.Trigger.WON_BEFORE}: the memory and Redis backends keep the winner):
- *       a broker that cannot tell a redelivery (Pub/Sub without a dead-letter policy) hands a dead
+ *       before ({@code Backend.Trigger.WON_BEFORE}: every backend but AMQP's keeps the winner): a
+ *       broker that cannot tell a redelivery (Pub/Sub without a dead-letter policy) hands a dead
  *       winner's member back to another process as a first delivery.
  *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the
  *       callback was sent without taking its state away from a client. There the backend may keep

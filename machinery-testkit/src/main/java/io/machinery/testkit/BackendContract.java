@@ -54,6 +54,16 @@ public abstract class BackendContract {
   }
 
   /**
+   * Whether the backend keeps the member that triggered a chord ({@link
+   * Backend#triggerChord(String, String)} answers {@link Backend.Trigger#WON_BEFORE} to it). The
+   * AMQP backend, whose trigger is the read of the group's states, keeps none and answers {@link
+   * Backend.Trigger#LOST}.
+   */
+  protected boolean keepsChordWinners() {
+    return true;
+  }
+
+  /**
    * The newest state of a task. A backend whose reads consume states (Go's AMQP backend keeps one
    * message per state change) is read until it has nothing more; others are read once.
    */
@@ -315,6 +325,45 @@ public abstract class BackendContract {
       backend.setStateSuccess(member, List.of(TaskResult.of(1L)));
     }
     assertThat(trueForHowManyOfEightRacingCallers(() -> backend.triggerChord(group))).isEqualTo(1);
+  }
+
+  /**
+   * Of eight members racing for a chord's trigger, one wins; asking again, the winner learns it won
+   * before (its worker died before the callback, and a broker that cannot tell a redelivery handed
+   * its message to another process as new), and any other member loses.
+   */
+  @Test
+  void theMemberThatTriggeredAChordLearnsItWonBeforeWhenItAsksAgain() throws Exception {
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      members.add(task("add").toBuilder().groupUuid(group).groupTaskCount(8).build());
+    }
+    backend.initGroup(group, members.stream().map(Signature::uuid).toList());
+    for (Signature member : members) {
+      backend.setStatePending(member);
+      backend.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(members.size());
+    List<Backend.Trigger> answers = new ArrayList<>();
+    try {
+      List<Callable<Backend.Trigger>> calls = new ArrayList<>();
+      for (Signature member : members) {
+        calls.add(() -> backend.triggerChord(group, member.uuid()));
+      }
+      for (Future<Backend.Trigger> answer : pool.invokeAll(calls)) {
+        answers.add(answer.get());
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(answers).containsOnlyOnce(Backend.Trigger.WON);
+    Signature winner = members.get(answers.indexOf(Backend.Trigger.WON));
+    Signature loser = members.get(answers.indexOf(Backend.Trigger.LOST));
+    assertThat(backend.triggerChord(group, winner.uuid()))
+        .as("the winner, asking again")
+        .isEqualTo(keepsChordWinners() ? Backend.Trigger.WON_BEFORE : Backend.Trigger.LOST);
+    assertThat(backend.triggerChord(group, loser.uuid())).isEqualTo(Backend.Trigger.LOST);
   }
 
   /** Calls {@code call} from eight threads at once; returns how many calls answered true. */

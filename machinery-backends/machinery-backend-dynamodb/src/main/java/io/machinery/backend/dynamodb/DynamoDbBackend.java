@@ -71,6 +71,9 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  * the same two tables, plus the attribute mapping those methods share.
  */
 public final class DynamoDbBackend implements Backend {
+  /** The group item's attribute naming the member that triggered its chord (Java's only). */
+  static final String CHORD_WINNER = "MachineryChordWinner";
+
   /** BatchGetItem's largest request. */
   static final int BATCH_LIMIT = 100;
 
@@ -398,21 +401,40 @@ public final class DynamoDbBackend implements Backend {
 
   @Override
   public boolean triggerChord(String groupUuid) {
+    return triggerChord(groupUuid, "") == Trigger.WON;
+  }
+
+  /**
+   * {@link #triggerChord(String)}, keeping the winning member's UUID in the group's item, attribute
+   * {@value #CHORD_WINNER} (Go's unmarshalling skips attributes it does not know, and Go only
+   * updates the item), in the same update as the flag.
+   */
+  @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
     long deadline = System.nanoTime() + LOCK_PATIENCE.toNanos();
+    Map<String, String> names = new java.util.HashMap<>();
+    names.putAll(Map.of("#CT", "ChordTriggered", "#L", "Lock", "#G", Items.GROUP_UUID));
+    Map<String, AttributeValue> values = new java.util.HashMap<>();
+    values.putAll(Map.of(":t", Items.bool(true), ":f", Items.bool(false)));
+    String update = "SET #CT = :t";
+    if (!memberUuid.isEmpty()) {
+      names.put("#W", CHORD_WINNER);
+      values.put(":w", AttributeValue.fromS(memberUuid));
+      update = "SET #CT = :t, #W = :w";
+    }
+    String setFlagAndWinner = update;
     while (true) {
       try {
         client.updateItem(
             r ->
                 r.tableName(groupTable)
                     .key(Items.groupKey(groupUuid))
-                    .updateExpression("SET #CT = :t")
+                    .updateExpression(setFlagAndWinner)
                     .conditionExpression(
                         "attribute_exists(#G) AND #CT = :f AND (attribute_not_exists(#L) OR #L = :f)")
-                    .expressionAttributeNames(
-                        Map.of("#CT", "ChordTriggered", "#L", "Lock", "#G", Items.GROUP_UUID))
-                    .expressionAttributeValues(
-                        Map.of(":t", Items.bool(true), ":f", Items.bool(false))));
-        return true;
+                    .expressionAttributeNames(names)
+                    .expressionAttributeValues(values));
+        return Trigger.WON;
       } catch (ConditionalCheckFailedException e) {
         Map<String, AttributeValue> meta =
             call(
@@ -428,7 +450,10 @@ public final class DynamoDbBackend implements Backend {
           throw StateNotFoundException.group(groupUuid, "DynamoDB table " + groupTable);
         }
         if (isTrue(meta.get("ChordTriggered"))) {
-          return false;
+          AttributeValue winner = meta.get(CHORD_WINNER);
+          return !memberUuid.isEmpty() && winner != null && memberUuid.equals(winner.s())
+              ? Trigger.WON_BEFORE
+              : Trigger.LOST;
         }
         if (!isTrue(meta.get("Lock"))) {
           continue; // changed between the two calls: try again

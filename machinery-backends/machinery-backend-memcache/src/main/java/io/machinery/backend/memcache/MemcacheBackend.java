@@ -12,6 +12,7 @@ import io.machinery.spi.GroupMeta;
 import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -314,6 +315,17 @@ public final class MemcacheBackend implements Backend {
    */
   @Override
   public boolean triggerChord(String groupUuid) {
+    return triggerChord(groupUuid, "") == Trigger.WON;
+  }
+
+  /**
+   * {@link #triggerChord(String)}, keeping the winning member's UUID under {@code <group
+   * uuid>_chord_winner} (Go never reads it), added right after the flag's compare-and-set:
+   * memcached has no write of two keys at once, so a winner killed between the two is not known
+   * (its member, back as a first delivery, then loses as before).
+   */
+  @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
     long deadline = System.nanoTime() + GO_LOCK_WAIT.toNanos();
     while (true) {
       CASValue<byte[]> item =
@@ -323,7 +335,16 @@ public final class MemcacheBackend implements Backend {
       }
       GroupMeta meta = decodeMeta(groupUuid, item.getValue());
       if (meta.chordTriggered()) {
-        return false;
+        if (memberUuid.isEmpty()) {
+          return Trigger.LOST;
+        }
+        byte[] winner =
+            call(
+                "read the chord winner of group " + groupUuid,
+                () -> client.get(winnerKey(groupUuid), GoMemcacheWire.RAW));
+        return winner != null && memberUuid.equals(new String(winner, StandardCharsets.UTF_8))
+            ? Trigger.WON_BEFORE
+            : Trigger.LOST;
       }
       if (meta.lock()) {
         if (System.nanoTime() > deadline) {
@@ -346,7 +367,14 @@ public final class MemcacheBackend implements Backend {
                       groupUuid, item.getCas(), expiration(), triggered, GoMemcacheWire.RAW));
       switch (response) {
         case OK:
-          return true;
+          if (!memberUuid.isEmpty()) {
+            // not kept (memcached refused it): the member, back as a first delivery, loses as
+            // before
+            answer(
+                store(winnerKey(groupUuid), memberUuid.getBytes(StandardCharsets.UTF_8), true),
+                winnerKey(groupUuid));
+          }
+          return Trigger.WON;
         case EXISTS:
           continue; // someone wrote the meta in between: look again
         case NOT_FOUND:
@@ -370,6 +398,12 @@ public final class MemcacheBackend implements Backend {
   @Override
   public void purgeGroupMeta(String groupUuid) {
     await(client.delete(groupUuid), groupUuid, true);
+    await(client.delete(winnerKey(groupUuid)), winnerKey(groupUuid), true);
+  }
+
+  /** The key of the member that triggered a group's chord. */
+  static String winnerKey(String groupUuid) {
+    return groupUuid + "_chord_winner";
   }
 
   // -------------------------------------------------------------------------------------------

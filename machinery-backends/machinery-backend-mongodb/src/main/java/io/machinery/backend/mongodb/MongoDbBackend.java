@@ -91,6 +91,9 @@ import org.jspecify.annotations.Nullable;
  * same two collections, plus the BSON mapping those methods share.
  */
 public final class MongoDbBackend implements Backend {
+  /** The group document's field naming the member that triggered its chord (Java's only). */
+  static final String CHORD_WINNER = "machinery_chord_winner";
+
   /** Go's database when {@code cnf.MongoDB} is nil. */
   public static final String DEFAULT_DATABASE = "machinery";
 
@@ -441,15 +444,29 @@ public final class MongoDbBackend implements Backend {
    */
   @Override
   public boolean triggerChord(String groupUuid) {
+    return triggerChord(groupUuid, "") == Trigger.WON;
+  }
+
+  /**
+   * {@link #triggerChord(String)}, keeping the winning member's UUID in the group's document, field
+   * {@value #CHORD_WINNER} (Go's decoder skips fields it does not know), in the same update as the
+   * flag.
+   */
+  @Override
+  public Trigger triggerChord(String groupUuid, String memberUuid) {
     UpdateResult result =
         call(
             "trigger the chord of group " + groupUuid,
             () ->
                 groups.updateOne(
                     Filters.and(Filters.eq("_id", groupUuid), Filters.eq("chord_triggered", false)),
-                    Updates.set("chord_triggered", true)));
+                    memberUuid.isEmpty()
+                        ? Updates.set("chord_triggered", true)
+                        : Updates.combine(
+                            Updates.set("chord_triggered", true),
+                            Updates.set(CHORD_WINNER, memberUuid))));
     if (result.getModifiedCount() == 1) {
-      return true;
+      return Trigger.WON;
     }
     // the rare path: already triggered, or no group at all (which Go would report as triggered)
     Document meta =
@@ -458,12 +475,14 @@ public final class MongoDbBackend implements Backend {
             () ->
                 groups
                     .find(Filters.eq("_id", groupUuid))
-                    .projection(Projections.include("_id"))
+                    .projection(Projections.include("_id", CHORD_WINNER))
                     .first());
     if (meta == null) {
       throw StateNotFoundException.group(groupUuid);
     }
-    return false;
+    return !memberUuid.isEmpty() && memberUuid.equals(meta.get(CHORD_WINNER))
+        ? Trigger.WON_BEFORE
+        : Trigger.LOST;
   }
 
   @Override
