@@ -8,11 +8,6 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
-import io.machinery.spi.Backend;
-import io.machinery.spi.Broker;
-import io.machinery.testkit.BrokerContract;
-import io.machinery.testkit.ChildWorkerDeployment;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.testkit.WorkerKillKit;
 import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Files;
@@ -30,7 +25,7 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
   private final WorkerProcesses children = WorkerProcesses.create();
 
   GcpPubSubWorkerKillIT() {
-    super(new ChildWorkers(PubSubTestSupport.project()));
+    super(new GcpPubSubChildWorkers(PubSubTestSupport.project()));
   }
 
   @AfterEach
@@ -150,59 +145,5 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
 
   private static int lines(Path file) {
     return WorkerProcesses.runs(file).memberRuns();
-  }
-
-  /**
-   * Pub/Sub broker on the emulator (a project of the test's own), Redis backend, {@link
-   * ChildWorkerMain} at concurrency 10 in the child JVMs.
-   */
-  private static final class ChildWorkers implements ChildWorkerDeployment {
-    private final String project;
-
-    ChildWorkers(String project) {
-      this.project = project;
-    }
-
-    /** The broker URL names the subscription after the queue. */
-    @Override
-    public Config uniqueConfig(String queuePrefix) {
-      return PubSubTestSupport.config(
-          BrokerContract.uniqueQueue(
-              Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), queuePrefix),
-          project);
-    }
-
-    @Override
-    public Broker createBroker(Config config) {
-      return PubSubTestSupport.broker(config).build();
-    }
-
-    @Override
-    public Backend createBackend(Config config) {
-      return RedisBackend.create(config);
-    }
-
-    @Override
-    public Class<?> childMain() {
-      return ChildWorkerMain.class;
-    }
-
-    /** Deletes the project: the emulator slows down with every subscription left over. */
-    @Override
-    public void cleanUp(Config config) throws Exception {
-      PubSubTestSupport.deleteProject(project);
-    }
-
-    @Override
-    public String[] childArgs(Config config, Path executions) {
-      return new String[] {
-        TestEndpoints.pubsubEmulatorHost(),
-        config.broker(),
-        config.defaultQueue(),
-        config.resultBackend(),
-        "10",
-        executions.toString()
-      };
-    }
   }
 }

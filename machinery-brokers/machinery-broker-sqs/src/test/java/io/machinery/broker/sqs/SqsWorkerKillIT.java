@@ -2,30 +2,19 @@ package io.machinery.broker.sqs;
 
 import static org.awaitility.Awaitility.await;
 
-import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
-import io.machinery.config.SqsConfig;
-import io.machinery.spi.Backend;
-import io.machinery.spi.Broker;
-import io.machinery.testkit.BrokerContract;
-import io.machinery.testkit.ChildWorkerDeployment;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.testkit.WorkerKillKit;
-import java.nio.file.Path;
 import java.time.Duration;
 
 /**
  * {@link WorkerKillKit} on the SQS broker (ElasticMQ) with a Redis backend: what the killed worker
- * held comes back after the visibility timeout ({@value #VISIBILITY_SECONDS} s here, the heartbeat
- * keeping it for the living). {@code -Dsqs.kill.tasks=N} sets the task count (default 4,000, what
- * two shared cores finish in about a minute; 10,000 took 152 s here, 0 lost).
+ * held comes back after the visibility timeout ({@value SqsChildWorkers#VISIBILITY_SECONDS} s here,
+ * the heartbeat keeping it for the living). {@code -Dsqs.kill.tasks=N} sets the task count (default
+ * 4,000, what two shared cores finish in about a minute; 10,000 took 152 s here, 0 lost).
  */
 class SqsWorkerKillIT extends WorkerKillKit {
-  private static final int VISIBILITY_SECONDS = 5;
-  private static final int CONCURRENCY = 10;
-
   SqsWorkerKillIT() {
-    super(new ChildWorkers());
+    super(new SqsChildWorkers());
   }
 
   @Override
@@ -40,7 +29,7 @@ class SqsWorkerKillIT extends WorkerKillKit {
    */
   @Override
   protected int maxDuplicates() {
-    return 2 * CONCURRENCY;
+    return 2 * SqsChildWorkers.CONCURRENCY;
   }
 
   /** Every message was deleted: none is left visible, in flight or delayed. */
@@ -49,52 +38,5 @@ class SqsWorkerKillIT extends WorkerKillKit {
     await()
         .atMost(Duration.ofSeconds(30))
         .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 0);
-  }
-
-  /** SQS broker, Redis backend, {@link SqsChildWorkerMain} in the child JVMs. */
-  private static final class ChildWorkers implements ChildWorkerDeployment {
-    @Override
-    public Config uniqueConfig(String queuePrefix) {
-      return BrokerContract.uniqueQueue(
-          Config.builder()
-              .broker(TestEndpoints.sqsUrl())
-              .resultBackend(TestEndpoints.redisUrl())
-              .sqs(new SqsConfig(1, VISIBILITY_SECONDS, true))
-              .build(),
-          queuePrefix);
-    }
-
-    @Override
-    public Broker createBroker(Config config) {
-      SqsTestQueues.track(config.defaultQueue());
-      return SqsTestQueues.broker(config);
-    }
-
-    @Override
-    public Backend createBackend(Config config) {
-      return RedisBackend.create(config);
-    }
-
-    @Override
-    public Class<?> childMain() {
-      return SqsChildWorkerMain.class;
-    }
-
-    @Override
-    public String[] childArgs(Config config, Path executions) {
-      return new String[] {
-        config.broker(),
-        config.resultBackend(),
-        config.defaultQueue(),
-        Integer.toString(CONCURRENCY),
-        Integer.toString(VISIBILITY_SECONDS),
-        executions.toString()
-      };
-    }
-
-    @Override
-    public void cleanUp(Config config) {
-      SqsTestQueues.deleteTracked();
-    }
   }
 }

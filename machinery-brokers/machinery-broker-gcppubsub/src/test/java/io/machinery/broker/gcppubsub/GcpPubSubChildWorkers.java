@@ -1,0 +1,64 @@
+package io.machinery.broker.gcppubsub;
+
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.ChildWorkerDeployment;
+import io.machinery.testkit.TestEndpoints;
+import java.nio.file.Path;
+
+/**
+ * Pub/Sub broker on the emulator (a project of the test's own), Redis backend, {@link
+ * ChildWorkerMain} at concurrency 10 in the child JVMs.
+ */
+final class GcpPubSubChildWorkers implements ChildWorkerDeployment {
+  private final String project;
+
+  GcpPubSubChildWorkers(String project) {
+    this.project = project;
+  }
+
+  /** The broker URL names the subscription after the queue. */
+  @Override
+  public Config uniqueConfig(String queuePrefix) {
+    return PubSubTestSupport.config(
+        BrokerContract.uniqueQueue(
+            Config.builder().resultBackend(TestEndpoints.redisUrl()).build(), queuePrefix),
+        project);
+  }
+
+  @Override
+  public Broker createBroker(Config config) {
+    return PubSubTestSupport.broker(config).build();
+  }
+
+  @Override
+  public Backend createBackend(Config config) {
+    return RedisBackend.create(config);
+  }
+
+  @Override
+  public Class<?> childMain() {
+    return ChildWorkerMain.class;
+  }
+
+  /** Deletes the project: the emulator slows down with every subscription left over. */
+  @Override
+  public void cleanUp(Config config) throws Exception {
+    PubSubTestSupport.deleteProject(project);
+  }
+
+  @Override
+  public String[] childArgs(Config config, Path executions) {
+    return new String[] {
+      TestEndpoints.pubsubEmulatorHost(),
+      config.broker(),
+      config.defaultQueue(),
+      config.resultBackend(),
+      "10",
+      executions.toString()
+    };
+  }
+}
