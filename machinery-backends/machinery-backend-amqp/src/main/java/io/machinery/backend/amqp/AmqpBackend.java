@@ -88,11 +88,12 @@ import org.slf4j.LoggerFactory;
  *       once, a duplicate possible; the Java winner copies Go members' states, which lack the
  *       header {@code machinery_kept} that Java members' group states carry, there before it owns
  *       them alone; a group that a Go worker won, or whose dead Java winner's member runs again on
- *       a Go worker, stays at-most-once, as in Go); one holder of a group's states at a time (a
- *       recovery's look, or a Java winner until it deleted the kept states), under an exclusive
- *       queue {@code <group>_chord_recovering} that lives only while its worker's connection does.
- *       {@link #purgeGroupMeta} deletes the group queue only once it is empty, deletes the kept
- *       states, lets the lock go and keeps the marker until it expires.
+ *       a Go worker, stays at-most-once, as in Go); one recovery of a group at a time, under an
+ *       exclusive queue {@code <group>_chord_recovering} that lives only while its worker's
+ *       connection does, and a Java winner consumes the marker until it deleted the kept states, so
+ *       a marker without a consumer beside complete kept states is a dead winner's. {@link
+ *       #purgeGroupMeta} deletes the group queue only once it is empty, deletes the kept states,
+ *       cancels the marker's consumer and keeps the marker until it expires.
  *   <li><b>Progress</b> reports live in a queue of their own per task, {@code <task
  *       uuid>_progress}, holding the last one; reading it does not consume it (see {@code
  *       ProgressQueues}).

@@ -121,23 +121,27 @@ import org.slf4j.LoggerFactory;
  *       look (a member whose kept state landed then counted too few ready states, since the peek
  *       held the others, and left; before, a recovery looked five times whatever happened, and a
  *       state landing during the fifth look was lost).
- *   <li><b>A winner holds the lock until it released the kept states.</b> A taker takes it before
- *       it creates the marker, a recovery keeps it when it wins, and {@link #release} lets it go
- *       after it deleted the kept queue. So every kept state, the marker and no lock mean a winner
- *       that died before its callback was confirmed, and {@link #completed} answers true then, for
- *       any member. The re-run of the dead winner's member recovers as above, but it may come
- *       before every member's kept copy landed (a member is paused between its group state, which
- *       the winner took, and its kept copy): it finds too few and leaves, and the member whose kept
- *       copy lands last recovers ({@code AmqpChordRecoveryIT}; before, that member took the marker
- *       for a living winner and left, and the chord kill test lost a callback now and then). A
- *       recovery that finds the lock held waits for it, up to the group read timeout: a living
- *       winner releases the kept states (nothing to recover: the callback is sent, and no re-run of
- *       a killed member peeks beside it and sends it twice, as before), and a dead holder's lock
- *       goes a moment after RabbitMQ redelivered its messages (a re-run that came first used to
- *       find it held and leave). A win that neither sent the callback nor released the kept states
- *       (its run abandoned when its worker stopped) keeps the lock until the process's next lock
- *       operation after the group read timeout, or until its connection closes. Cost: a winner's
- *       lock declaration and deletion, two round trips per chord; a passive declaration for a
+ *   <li><b>A living winner consumes the marker until it released the kept states.</b> A taker
+ *       starts a consumer on the marker (an empty queue: nothing is delivered) before it leaves the
+ *       group queue, a recovery starts one when it wins, before its look's lock goes, and {@link
+ *       #release} cancels it after it deleted the kept queue; RabbitMQ drops the consumer of a
+ *       killed worker with its connection. So every kept state, the marker and no consumer on it
+ *       mean a winner that died before its callback was confirmed, and {@link #completed} answers
+ *       true then, for any member. The re-run of the dead winner's member recovers as above, but it
+ *       may come before every member's kept copy landed (a member is paused between its group
+ *       state, which the winner took, and its kept copy): it finds too few and leaves, and the
+ *       member whose kept copy lands last recovers ({@code AmqpChordRecoveryIT}; before, that
+ *       member took the marker for a living winner and left, and the chord kill test lost a
+ *       callback now and then). A recovery that finds a look's lock or the marker held waits, up to
+ *       the group read timeout: a living winner releases the kept states (nothing to recover: the
+ *       callback is sent, and no re-run of a killed member peeks beside it and sends it twice, as
+ *       before), and a dead holder's lock or consumer goes a moment after RabbitMQ redelivered its
+ *       messages (a re-run that came first used to find the lock held and leave). A win that
+ *       neither sent the callback nor released the kept states (its run abandoned when its worker
+ *       stopped) holds the marker until the process's next lock operation after the group read
+ *       timeout, or until its connection closes. Cost: a consumer started and cancelled per chord,
+ *       two round trips on one channel kept for them (a lock queue declared and deleted instead
+ *       cost 7-14% of the chords per second in {@code ChordBenchmark}); a passive declaration for a
  *       member that counts every kept state beside the marker.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
  *       member finished. The winner keeps its exclusive consumer and waits up to the group read
@@ -246,6 +250,12 @@ final class ChordTrigger {
    */
   private final Map<String, Hold> held = new HashMap<>();
 
+  /**
+   * The channel of this process's marker consumers (see {@link #holdForWin}). Guarded by {@link
+   * #held}.
+   */
+  private @Nullable Channel markerChannel;
+
   /** Called when a recovery finds the group's lock held, before it waits for it. */
   private volatile Runnable lockWaitProbe = () -> {};
 
@@ -332,10 +342,11 @@ final class ChordTrigger {
       return false; // a taker holds the group queue
     }
     // No winner marked the group: the group queue lost states. Or one did, and a living winner
-    // holds the group's lock until it released the kept states: a marker without a lock beside
+    // consumes the marker until it released the kept states: a marker without a consumer beside
     // every member's kept state is a dead winner's, whose member's re-run may have looked before
-    // this state was kept, and left.
-    return !queueExists(marker(group)) || !lockHeld(group);
+    // this state was kept, and left. A look in progress answers for the states too.
+    int winners = markerConsumers(group);
+    return winners < 0 || (winners == 0 && !heldHere(group) && !lookElsewhere(group));
   }
 
   /**
@@ -572,13 +583,17 @@ final class ChordTrigger {
   }
 
   /**
-   * Takes the group's lock for a look at its kept states: false when anyone holds it (a look or a
-   * winner, in this process or another).
+   * Takes the group's lock for a look at its kept states: false when anyone holds it (a look, in
+   * this process or another, or a living winner: a consumer on the marker).
    */
   private boolean lockToLook(String group) {
     synchronized (held) {
       dropStaleWins();
-      if (held.containsKey(group) || !declareLock(group)) {
+      if (held.containsKey(group) || !declareLookLock(group)) {
+        return false;
+      }
+      if (markerConsumers(group) > 0) {
+        deleteLookLock(group); // a living winner answers for the states
         return false;
       }
       Hold hold = new Hold();
@@ -588,45 +603,44 @@ final class ChordTrigger {
     }
   }
 
-  /** A look ended: a win keeps the lock until {@link #release}; otherwise unlocked. */
+  /**
+   * A look ended. A win holds the marker (its consumer) before the look's lock goes, so that no
+   * member sees neither; otherwise the lock just goes.
+   */
   private void lookEnded(String group, boolean won) {
     synchronized (held) {
       Hold hold = held.get(group);
       if (hold == null) {
         return;
       }
-      hold.looking = false;
       if (won) {
+        holdMarker(group, hold);
         hold.won();
-      } else if (hold.wins == 0) {
-        unlock(group);
+      }
+      hold.looking = false;
+      deleteLookLock(group);
+      if (hold.wins == 0) {
+        held.remove(group);
       }
     }
   }
 
   /**
-   * A take won the group: the lock is held until {@link #release}, so a member that counts every
-   * kept state beside the marker leaves them to this living winner. Tried once: when another
-   * worker's look holds it, that look wins too or leaves, and a member may then recover beside this
-   * winner (a duplicate callback, never a lost one).
+   * A take won the group and created the marker: this worker consumes the marker until {@link
+   * #release}, so a member that counts every kept state beside the marker leaves them to this
+   * living winner. Called before the take leaves the group queue: a member sees its consumer there
+   * or this one.
    */
   private void holdForWin(String group) {
     synchronized (held) {
       dropStaleWins();
-      Hold hold = held.get(group);
-      if (hold == null) {
-        if (!declareLock(group)) {
-          log.debug("Chord of group {}: won while another worker holds its lock", group);
-          return;
-        }
-        hold = new Hold();
-        held.put(group, hold);
-      }
+      Hold hold = held.computeIfAbsent(group, g -> new Hold());
+      holdMarker(group, hold);
       hold.won();
     }
   }
 
-  /** A win released its kept states: unlocked when no other win or look here holds the lock. */
+  /** A win released its kept states: the marker is let go when no other win here holds it. */
   private void releaseWin(String group) {
     synchronized (held) {
       Hold hold = held.get(group);
@@ -634,16 +648,19 @@ final class ChordTrigger {
         return;
       }
       hold.wins--;
-      if (hold.wins == 0 && !hold.looking) {
-        unlock(group);
+      if (hold.wins == 0) {
+        letGoOfMarker(hold);
+        if (!hold.looking) {
+          held.remove(group);
+        }
       }
     }
   }
 
   /**
-   * Unlocks the groups whose wins held the lock longer than the group read timeout without a
+   * Lets go of the markers whose wins held them longer than the group read timeout without a
    * release (a run abandoned when its worker stopped, or one that failed before it sent the
-   * callback): a held lock keeps every other worker's recovery of the group waiting. Guarded by
+   * callback): a held marker keeps every other worker's recovery of the group waiting. Guarded by
    * {@link #held}.
    */
   private void dropStaleWins() {
@@ -651,29 +668,76 @@ final class ChordTrigger {
       return;
     }
     long now = System.nanoTime();
-    Map<String, Long> stale = new LinkedHashMap<>();
+    Map<String, Hold> stale = new LinkedHashMap<>();
     held.forEach(
         (group, hold) -> {
-          if (!hold.looking && hold.wins > 0 && now - hold.since > readTimeout.toNanos()) {
-            stale.put(group, now - hold.since);
+          if (hold.wins > 0 && now - hold.since > readTimeout.toNanos()) {
+            stale.put(group, hold);
           }
         });
     stale.forEach(
-        (group, heldFor) -> {
+        (group, hold) -> {
           log.warn(
-              "Chord of group {}: won {} ago and its kept states not released; unlocking it for"
-                  + " other workers' recoveries",
+              "Chord of group {}: won {} ago and its kept states not released; letting go of its"
+                  + " marker for other workers' recoveries",
               group,
-              Duration.ofNanos(heldFor));
-          unlock(group);
+              Duration.ofNanos(now - hold.since));
+          hold.wins = 0;
+          letGoOfMarker(hold);
+          if (!hold.looking) {
+            held.remove(group);
+          }
         });
   }
 
   /**
-   * Declares the lock queue, exclusive: RabbitMQ refuses it to every other connection and deletes
-   * it with this one (a killed worker holds no lock). False when another worker holds it.
+   * Consumes the group's marker (an empty queue: nothing is ever delivered) on this process's
+   * marker channel, unless this hold does already. A consumer that cannot be started (the marker
+   * was deleted meanwhile, by a Go loser's purge) leaves the win without a hold: a member may then
+   * recover beside this winner (a duplicate callback, never a lost one). Guarded by {@link #held}.
    */
-  private boolean declareLock(String group) {
+  private void holdMarker(String group, Hold hold) {
+    if (hold.markerTag != null) {
+      return;
+    }
+    try {
+      if (markerChannel == null || !markerChannel.isOpen()) {
+        markerChannel = client.openChannel();
+      }
+      Channel channel = markerChannel;
+      hold.markerTag = channel.basicConsume(marker(group), true, new DefaultConsumer(channel));
+    } catch (IOException | ShutdownSignalException e) {
+      log.debug("Chord of group {}: could not hold its marker: {}", group, e.toString());
+    }
+  }
+
+  /** Cancels a hold's marker consumer, if any. Guarded by {@link #held}. */
+  private void letGoOfMarker(Hold hold) {
+    String tag = hold.markerTag;
+    hold.markerTag = null;
+    Channel channel = markerChannel;
+    if (tag == null || channel == null || !channel.isOpen()) {
+      return; // gone with its channel
+    }
+    try {
+      channel.basicCancel(tag);
+    } catch (IOException | ShutdownSignalException e) {
+      // The consumer goes with the channel at the latest (a deleted marker took it already).
+      log.debug("Could not cancel the marker consumer {}: {}", tag, e.toString());
+    }
+  }
+
+  /** Consumers of the group's marker (a living winner holds one); -1 when there is no marker. */
+  private int markerConsumers(String group) {
+    int[] readyAndConsumers = readyAndConsumers(marker(group));
+    return readyAndConsumers[0] < 0 ? -1 : readyAndConsumers[1];
+  }
+
+  /**
+   * Declares the look's lock queue, exclusive: RabbitMQ refuses it to every other connection and
+   * deletes it with this one (a killed worker holds no lock). False when another worker holds it.
+   */
+  private boolean declareLookLock(String group) {
     try {
       client.callRetrying(
           "lock chord group '" + group + "'",
@@ -687,9 +751,7 @@ final class ChordTrigger {
     }
   }
 
-  /** Forgets this process's hold and deletes the lock queue. Guarded by {@link #held}. */
-  private void unlock(String group) {
-    held.remove(group);
+  private void deleteLookLock(String group) {
     try {
       client.call("unlock chord group '" + group + "'", ch -> ch.queueDelete(recovering(group)));
     } catch (RuntimeException e) {
@@ -698,16 +760,8 @@ final class ChordTrigger {
     }
   }
 
-  /**
-   * Whether a living worker holds the group's lock: a look at its kept states, or a winner that has
-   * not released them.
-   */
-  private boolean lockHeld(String group) {
-    synchronized (held) {
-      if (held.containsKey(group)) {
-        return true;
-      }
-    }
+  /** Whether a look at the group's kept states is in progress in another worker. */
+  private boolean lookElsewhere(String group) {
     try {
       client.callRetrying(
           "inspect the lock of chord group '" + group + "'",
@@ -724,10 +778,28 @@ final class ChordTrigger {
     }
   }
 
-  /** Who holds a group's lock in this process: a look, wins not released yet, or both. */
+  private boolean heldHere(String group) {
+    synchronized (held) {
+      return held.containsKey(group);
+    }
+  }
+
+  /**
+   * Whether a living worker holds the group: a look at its kept states, or a winner that has not
+   * released them (a consumer on the marker).
+   */
+  private boolean lockHeld(String group) {
+    return heldHere(group) || markerConsumers(group) > 0 || lookElsewhere(group);
+  }
+
+  /**
+   * Who holds a group in this process: a look (the lock queue), wins not released yet (the marker
+   * consumer), or both.
+   */
   private static final class Hold {
     boolean looking;
     int wins;
+    @Nullable String markerTag;
     long since = System.nanoTime();
 
     void won() {
@@ -931,11 +1003,11 @@ final class ChordTrigger {
       }
       taken = true;
       keepAll(group, List.copyOf(unkept.values()));
-      // The lock is held before the marker exists, and the marker exists before this consumer
-      // leaves the group queue: a member deciding whether to recover sees the consumer, or the
-      // marker with the lock of a living winner (see completed).
-      holdForWin(group);
+      // The marker exists, and this worker consumes it, before this consumer leaves the group
+      // queue: a member deciding whether to recover sees this consumer, or the marker with the
+      // consumer of a living winner (see completed).
       createMarker(group);
+      holdForWin(group);
       try {
         channel.basicAck(lastTag, true);
       } catch (IOException | ShutdownSignalException e) {

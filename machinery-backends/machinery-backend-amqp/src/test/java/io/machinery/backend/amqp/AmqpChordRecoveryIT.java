@@ -297,6 +297,9 @@ class AmqpChordRecoveryIT {
       try (Channel ch = raw.createChannel()) {
         ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
       }
+      assertThat(consumersOf(ChordTrigger.marker(group)))
+          .as("the living winner consumes its marker")
+          .isEqualTo(1);
       try (AmqpBackend lateWorker = AmqpBackend.create(config)) {
         assertThat(lateWorker.groupCompleted(group, 2)).as("the winner answers").isFalse();
       }
@@ -304,7 +307,8 @@ class AmqpChordRecoveryIT {
       winner.purgeGroupMeta(group);
     }
     assertThat(queueExists(ChordTrigger.kept(group))).as("released").isFalse();
-    assertThat(queueExists(ChordTrigger.recovering(group))).as("unlocked").isFalse();
+    assertThat(consumersOf(ChordTrigger.marker(group))).as("let go of").isZero();
+    assertThat(queueExists(ChordTrigger.recovering(group))).as("no look's lock left").isFalse();
     deleteChordQueues(group);
   }
 
@@ -422,6 +426,12 @@ class AmqpChordRecoveryIT {
           true,
           Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis));
       ch.basicPublish("", group, properties, state);
+    }
+  }
+
+  private int consumersOf(String queue) throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      return ch.queueDeclarePassive(queue).getConsumerCount();
     }
   }
 
