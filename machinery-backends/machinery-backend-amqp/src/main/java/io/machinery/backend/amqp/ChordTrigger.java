@@ -132,17 +132,18 @@ import org.slf4j.LoggerFactory;
  *       state, which the winner took, and its kept copy): it finds too few and leaves, and the
  *       member whose kept copy lands last recovers ({@code AmqpChordRecoveryIT}; before, that
  *       member took the marker for a living winner and left, and the chord kill test lost a
- *       callback now and then). A recovery that finds a look's lock or the marker held waits, up to
- *       the group read timeout: a living winner releases the kept states (nothing to recover: the
- *       callback is sent, and no re-run of a killed member peeks beside it and sends it twice, as
- *       before), and a dead holder's lock or consumer goes a moment after RabbitMQ redelivered its
- *       messages (a re-run that came first used to find the lock held and leave). A win that
- *       neither sent the callback nor released the kept states (its run abandoned when its worker
- *       stopped) holds the marker until the process's next lock operation after the group read
- *       timeout, or until its connection closes. Cost: a consumer started and cancelled per chord,
- *       two round trips on one channel kept for them (a lock queue declared and deleted instead
- *       cost 7-14% of the chords per second in {@code ChordBenchmark}); a passive declaration for a
- *       member that counts every kept state beside the marker.
+ *       callback now and then). A recovery that finds a look's lock or the marker held, or counts
+ *       too few kept states beside a look (whose peek hides them), waits, up to the group read
+ *       timeout: a living winner releases the kept states (nothing to recover: the callback is
+ *       sent, and no re-run of a killed member peeks beside it and sends it twice, as before), and
+ *       a dead holder's lock or consumer goes a moment after RabbitMQ redelivered its messages (a
+ *       re-run that came first used to find the lock held and leave). A win that neither sent the
+ *       callback nor released the kept states (its run abandoned when its worker stopped) holds the
+ *       marker until the process's next lock operation after the group read timeout, or until its
+ *       connection closes. Cost: a consumer started and cancelled per chord, two round trips on one
+ *       channel kept for them (a lock queue declared and deleted instead cost 7-14% of the chords
+ *       per second in {@code ChordBenchmark}); a passive declaration for a member that counts every
+ *       kept state beside the marker.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
  *       member finished. The winner keeps its exclusive consumer and waits up to the group read
  *       timeout for the missing members: their states arrive on its consumer (the last member's own
@@ -449,14 +450,23 @@ final class ChordTrigger {
   private boolean recover(String group, int count) {
     long deadline = System.nanoTime() + readTimeout.toNanos();
     for (int round = 1; ; round++) {
-      // Too few: incomplete, released, or held by a look in progress, which answers for them.
+      // Too few: incomplete, released, or hidden by a look in progress, which answers for them
+      // unless it died: then the states come back when RabbitMQ drops its channel, which may be
+      // after it redelivered its member's message (this re-run). So wait for such a look.
       if (ready(kept(group)) < count) {
-        return false;
+        if (!lookElsewhere(group)) {
+          return false;
+        }
+        lockWaitProbe.run();
+        if (!awaitUnlocked(group, deadline)) {
+          return false;
+        }
+        continue;
       }
       if (!lockToLook(group)) {
-        // A look in progress answers for the states it reads, and a winner holds the lock until it
-        // released them, but either may be dead with its lock not yet gone (RabbitMQ may redeliver
-        // a killed worker's messages before it drops its exclusive queues): wait for it.
+        // A look in progress answers for the states it reads, and a winner consumes the marker
+        // until it released them, but either may be dead with its lock or consumer not yet gone
+        // (RabbitMQ may redeliver a killed worker's messages before it drops the rest): wait.
         lockWaitProbe.run();
         if (!awaitUnlocked(group, deadline)) {
           return false;

@@ -157,6 +157,38 @@ class AmqpChordRecoveryIT {
   }
 
   /**
+   * A worker killed in the middle of its look at the kept states: its peek hid one of them, and
+   * RabbitMQ redelivers its member's message before it gives that state back and drops the look's
+   * lock. The re-run counts too few kept states beside a look in progress, waits for it, and
+   * recovers once the state is back. Before, it counted too few and left, and the callback was
+   * lost.
+   */
+  @Test
+  void aReRunWaitsForTheStatesADeadLookHid() throws Exception {
+    String group = Uuids.newGroupUuid();
+    bothFinishedAndTheWinnerDied(chordMember(group, 2), chordMember(group, 2));
+    Connection looker = AmqpBackendIT.rawConnection("amqp-chord-recovery-it-looker");
+    Channel look = looker.createChannel();
+    look.queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
+    assertThat(look.basicGet(ChordTrigger.kept(group), false)).as("hidden by the peek").isNotNull();
+    ChordTrigger rerun = trigger(Duration.ofSeconds(30));
+    AtomicInteger waits = new AtomicInteger();
+    rerun.onLockWait(
+        () -> {
+          waits.incrementAndGet();
+          if (looker.isOpen()) {
+            looker.abort(); // killed: its state comes back, its lock goes
+          }
+        });
+
+    assertThat(rerunTriggers(rerun, group, 2)).as("recovered once the state was back").isTrue();
+    assertThat(waits).as("it waited for the look").hasPositiveValue();
+    assertThat(rerun.statesOf(group, 2)).hasSize(2);
+    rerun.release(group);
+    deleteChordQueues(group);
+  }
+
+  /**
    * A holder that keeps the lock beyond the group read timeout (a winner that cannot reach RabbitMQ
    * to send its callback) is left the group: the recovery gives up without a look.
    */
