@@ -549,11 +549,11 @@ class AmqpBackendIT {
   /**
    * Two members of one chord complete it in one process at once, on two delivery threads: the last
    * member takes the states, and a re-run of another member asks the trigger while the taker has
-   * not sent the callback yet. The re-run waits for the taker's lock and recovers nothing; the
-   * taker gets its states. Before the lock, the re-run recovered beside the taker (a duplicate
-   * callback), and before that it had overwritten and then released the taker's states, so the
-   * taker failed "no complete set" on every attempt and stored FAILURE for a callback that had been
-   * sent.
+   * not sent the callback yet. The re-run waits for the taker (which consumes the marker) and
+   * recovers nothing; the taker gets its states. Before the lock, the re-run recovered beside the
+   * taker (a duplicate callback), and before that it had overwritten and then released the taker's
+   * states, so the taker failed "no complete set" on every attempt and stored FAILURE for a
+   * callback that had been sent.
    */
   @Test
   void aReRunBesideTheTakerInOneProcessLeavesTheChordToIt() throws Exception {

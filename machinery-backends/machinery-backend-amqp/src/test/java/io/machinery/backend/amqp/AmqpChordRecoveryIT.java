@@ -210,9 +210,9 @@ class AmqpChordRecoveryIT {
 
   /**
    * A re-run of a killed member of a chord whose winner is alive and about to send the callback
-   * waits for that winner's lock; the winner sends the callback and releases the kept states, and
-   * the re-run sends nothing twice. Before, the re-run peeked the kept states beside the winner and
-   * sent the callback again.
+   * waits for that winner (it consumes the marker); the winner sends the callback and releases the
+   * kept states, and the re-run sends nothing twice. Before, the re-run peeked the kept states
+   * beside the winner and sent the callback again.
    */
   @Test
   void aReRunBesideALivingWinnerWaitsForItAndRecoversNothing() throws Exception {
@@ -276,27 +276,23 @@ class AmqpChordRecoveryIT {
    * kept copy (a pause between the two confirms) when another worker took the group and was killed
    * before it sent the callback. The dead winner's member ran again before the kept copy landed: it
    * found one member of two kept (its own state, twice) and gave up. Then the kept copy lands, on
-   * the late member's first delivery: the marker is there, but no living winner holds the group's
-   * lock, so that member recovers. Before, it took the marker for a living winner and left, and the
-   * callback was lost (the AMQP chord kill test lost one of 200 chords now and then).
+   * the late member's first delivery: the marker is there, but no living winner consumes it, so
+   * that member recovers. Before, it took the marker for a living winner and left, and the callback
+   * was lost (the AMQP chord kill test lost one of 200 chords now and then).
    */
   @Test
   void aKeptStateThatLandsAfterADeadWinnersReRunGaveUpIsRecoveredByItsMember() throws Exception {
     String group = Uuids.newGroupUuid();
     Signature first = chordMember(group, 2);
     Signature late = chordMember(group, 2);
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    byte[] lateState = WireCodec.encode(TaskState.success(late, List.of(TaskResult.of(2L))));
-    publishGroupState(group, lateState, StateQueues.KEPT_STATE_PROPERTIES); // its kept copy later
+    byte[] lateState = beforeTheLateMembersKeptCopy(first, late);
     aWinnerTookTheGroupAndDied(group, 2);
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(first, List.of(TaskResult.of(1L))); // the winner's member ran again
       rerun.groupCompleted(group, 2); // a re-run's trigger recovers whatever this says
       assertThat(rerun.triggerChord(group)).as("one member of two kept so far").isFalse();
     }
-    try (Channel ch = raw.createChannel()) {
-      ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
-    }
+    itsKeptCopyLands(group, lateState);
     try (AmqpBackend lateWorker = AmqpBackend.create(config)) {
       assertThat(lateWorker.groupCompleted(group, 2))
           .as("every state kept, a marker and no living winner: recover")
@@ -311,8 +307,8 @@ class AmqpChordRecoveryIT {
   }
 
   /**
-   * The control of the test above: the same late kept copy beside a winner that is alive (it holds
-   * the group's lock until it released the kept states) is left to that winner, and nothing is
+   * The control of the test above: the same late kept copy beside a winner that is alive (it
+   * consumes the marker until it released the kept states) is left to that winner, and nothing is
    * recovered twice.
    */
   @Test
@@ -320,15 +316,11 @@ class AmqpChordRecoveryIT {
     String group = Uuids.newGroupUuid();
     Signature first = chordMember(group, 2);
     Signature late = chordMember(group, 2);
-    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
-    byte[] lateState = WireCodec.encode(TaskState.success(late, List.of(TaskResult.of(2L))));
-    publishGroupState(group, lateState, StateQueues.KEPT_STATE_PROPERTIES);
+    byte[] lateState = beforeTheLateMembersKeptCopy(first, late);
     try (AmqpBackend winner = AmqpBackend.create(config)) {
       assertThat(winner.groupCompleted(group, 2)).isTrue();
       assertThat(winner.triggerChord(group)).isTrue();
-      try (Channel ch = raw.createChannel()) {
-        ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
-      }
+      itsKeptCopyLands(group, lateState);
       assertThat(consumersOf(ChordTrigger.marker(group)))
           .as("the living winner consumes its marker")
           .isEqualTo(1);
@@ -444,6 +436,24 @@ class AmqpChordRecoveryIT {
         member.groupUuid(),
         WireCodec.encode(TaskState.success(member, List.of(result))),
         StateQueues.STATE_PROPERTIES);
+  }
+
+  /**
+   * The first member finished; the late member's group state is in the group queue, its kept copy
+   * not yet written (its worker paused between the two). Returns the late member's state.
+   */
+  private byte[] beforeTheLateMembersKeptCopy(Signature first, Signature late) throws Exception {
+    backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
+    byte[] lateState = WireCodec.encode(TaskState.success(late, List.of(TaskResult.of(2L))));
+    publishGroupState(late.groupUuid(), lateState, StateQueues.KEPT_STATE_PROPERTIES);
+    return lateState;
+  }
+
+  /** The late member's kept copy lands. */
+  private void itsKeptCopyLands(String group, byte[] lateState) throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
+    }
   }
 
   /** A state in the group queue, as a member (or a Go worker) publishes it there. */
