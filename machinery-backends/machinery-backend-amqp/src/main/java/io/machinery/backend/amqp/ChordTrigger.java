@@ -716,7 +716,8 @@ final class ChordTrigger {
       }
       Channel channel = markerChannel;
       hold.markerTag = channel.basicConsume(marker(group), true, new DefaultConsumer(channel));
-    } catch (IOException | ShutdownSignalException e) {
+    } catch (IOException | RuntimeException e) {
+      // RuntimeException: a lost connection (no channel to open), which a hold would not outlive
       log.debug("Chord of group {}: could not hold its marker: {}", group, e.toString());
     }
   }
