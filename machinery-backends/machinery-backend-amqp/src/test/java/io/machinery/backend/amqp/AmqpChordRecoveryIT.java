@@ -227,8 +227,10 @@ class AmqpChordRecoveryIT {
       ChordTrigger rerun = trigger();
       AtomicInteger looks = new AtomicInteger();
       rerun.onPeek(looks::incrementAndGet);
+      AtomicInteger waits = new AtomicInteger();
       rerun.onLockWait(
           () -> {
+            waits.incrementAndGet();
             if (queueExistsQuietly(ChordTrigger.kept(group))) {
               assertThat(winner.groupTaskStates(group, 2)).hasSize(2); // it sends the callback
               winner.purgeGroupMeta(group);
@@ -237,6 +239,7 @@ class AmqpChordRecoveryIT {
       backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran again after a kill
       assertThat(rerunTriggers(rerun, group, 2)).as("the winner sent it").isFalse();
       assertThat(looks).as("no look beside the winner").hasValue(0);
+      assertThat(waits).as("it waited for the winner").hasPositiveValue();
     }
     deleteChordQueues(group);
   }
