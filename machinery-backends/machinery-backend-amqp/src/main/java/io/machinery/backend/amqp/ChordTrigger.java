@@ -141,9 +141,9 @@ import org.slf4j.LoggerFactory;
  *       callback nor released the kept states (its run abandoned when its worker stopped) holds the
  *       marker until the process's next lock operation after the group read timeout, or until its
  *       connection closes. Cost: a consumer started and cancelled per chord, two round trips on one
- *       channel kept for them (a lock queue declared and deleted instead cost 7-14% of the chords
- *       per second in {@code ChordBenchmark}); a passive declaration for a member that counts every
- *       kept state beside the marker.
+ *       channel kept for them (a lock queue declared and deleted instead cost about 8% of the
+ *       chords per second in {@code ChordBenchmark}); a passive declaration for a member that
+ *       counts every kept state beside the marker.
  *   <li><b>A member that ran twice.</b> The queue then reaches N messages before the real last
  *       member finished. The winner keeps its exclusive consumer and waits up to the group read
  *       timeout for the missing members: their states arrive on its consumer (the last member's own
