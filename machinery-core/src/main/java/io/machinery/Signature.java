@@ -27,9 +27,17 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>Size: Go's 19 fields, each with an accessor, a builder setter and the absent-versus-empty
- * distinction the wire needs; nothing else lives here (encoding is {@code WireCodec}'s).
+ * distinction the wire needs; beside them only {@link Builder#fairnessKey}, a setter for one header
+ * (encoding is {@code WireCodec}'s).
  */
 public final class Signature {
+  /**
+   * The header that holds a task's fairness key ({@link Builder#fairnessKey}): brokers that share
+   * turns between keys ({@link io.machinery.spi.FairShares}) take one key's tasks in turn with the
+   * others'. A Go producer may set it in {@code Headers} too.
+   */
+  public static final String FAIRNESS_KEY_HEADER = "machinery_fairness_key";
+
   private final String uuid;
   private final String name;
   private final String routingKey;
@@ -557,6 +565,28 @@ public final class Signature {
       map.put(key, value);
       this.headers = map;
       return this;
+    }
+
+    /**
+     * Sets the task's fairness key (header {@value Signature#FAIRNESS_KEY_HEADER}): where the
+     * broker shares turns between keys (the memory broker; Redis with {@code fairness(true)}), a
+     * queue takes one task of each waiting key in turn, so one tenant's backlog does not hold up
+     * the others. Brokers without it ignore the header.
+     *
+     * @param key the key, for example a tenant id: not blank, at most {@value
+     *     io.machinery.spi.FairShares#MAX_KEY_LENGTH} characters
+     * @return this builder
+     * @throws IllegalArgumentException if {@code key} is blank or too long
+     */
+    public Builder fairnessKey(String key) {
+      if (io.machinery.spi.FairShares.usable(key) == null) {
+        throw new IllegalArgumentException(
+            "a fairness key is not blank and at most "
+                + io.machinery.spi.FairShares.MAX_KEY_LENGTH
+                + " characters; was "
+                + (key.isBlank() ? "blank" : key.length() + " characters"));
+      }
+      return header(FAIRNESS_KEY_HEADER, key);
     }
 
     /**

@@ -9,6 +9,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.FairShares;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.PriorityBands;
 import io.machinery.wire.WireCodec;
@@ -38,8 +39,10 @@ import org.slf4j.LoggerFactory;
 /**
  * An asynchronous broker inside this JVM: the embedded default. Messages are Go JSON bytes in
  * per-queue FIFO lists, one per priority band ({@link PriorityBands}: Go's {@code Priority} is
- * honoured, with a share for lower bands); tasks with a future ETA wait in a time-ordered set and
- * move to their queue when due; dead letters are kept for inspection ({@link #deadLetters()}).
+ * honoured, with a share for lower bands) and one per fairness key ({@link FairShares}: waiting
+ * keys take turns, with a turn for the unkeyed tasks); tasks with a future ETA wait in a
+ * time-ordered set and move to their queue when due; dead letters are kept for inspection ({@link
+ * #deadLetters()}).
  *
  * <p>Design notes: one fetch thread (virtual) per consumer takes at most as many messages as the
  * worker has free slots; one promoter thread (virtual, started with the first delayed task) moves
@@ -52,9 +55,9 @@ import org.slf4j.LoggerFactory;
  * counted, and every push, schedule and end of transit bumps a change count, so an idle check can
  * tell that it read queues and counts at one moment. Thread-safe.
  *
- * <p>Size: a complete in-process broker (queues, ETAs on the injected clock, priority bands,
- * redelivery, dead letters, inspection) in one class, so that a user's unit test of a workflow
- * needs nothing else.
+ * <p>Size: a complete in-process broker (queues, ETAs on the injected clock, priority bands, fair
+ * lanes, redelivery, dead letters, inspection) in one class, so that a user's unit test of a
+ * workflow needs nothing else.
  */
 public final class MemoryBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(MemoryBroker.class);
@@ -69,9 +72,24 @@ public final class MemoryBroker implements Broker {
    * A queued message and how many times it was handed out (a requeue keeps the count, a replacement
    * starts anew).
    */
-  private record Message(byte[] body, int deliveries, long enqueuedMillis, int band) {
-    Message(byte[] body, int deliveries, int band) {
-      this(body, deliveries, 0, band);
+  private record Message(byte[] body, int deliveries, long enqueuedMillis, Lane lane) {
+    Message(byte[] body, int deliveries, Lane lane) {
+      this(body, deliveries, 0, lane);
+    }
+
+    int band() {
+      return lane.band();
+    }
+
+    @Nullable String fairnessKey() {
+      return lane.key();
+    }
+  }
+
+  /** Where a message waits: its priority band, or its fairness key's lane ({@link FairShares}). */
+  private record Lane(int band, @Nullable String key) {
+    static Lane of(Signature signature) {
+      return new Lane(PriorityBands.band(signature.priority()), FairShares.keyOf(signature));
     }
   }
 
@@ -83,7 +101,7 @@ public final class MemoryBroker implements Broker {
   private static final class Queue {
     final ReentrantLock lock = new ReentrantLock();
     final Condition notEmpty = lock.newCondition();
-    final Bands<Message> messages = new Bands<>(Message::band);
+    final FairLanes<Message> messages = new FairLanes<>(Message::band, Message::fairnessKey);
   }
 
   private final Config config;
@@ -141,12 +159,9 @@ public final class MemoryBroker implements Broker {
         signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
     OffsetDateTime eta = signature.eta();
     if (eta != null && eta.toInstant().isAfter(clock.instant())) {
-      schedule(
-          queue,
-          new Message(message, 0, PriorityBands.band(signature.priority())),
-          ceilMillis(eta.toInstant()));
+      schedule(queue, new Message(message, 0, Lane.of(signature)), ceilMillis(eta.toInstant()));
     } else {
-      push(queue, new Message(message, 0, PriorityBands.band(signature.priority())));
+      push(queue, new Message(message, 0, Lane.of(signature)));
     }
   }
 
@@ -155,7 +170,7 @@ public final class MemoryBroker implements Broker {
     queue.lock.lock();
     try {
       queue.messages.addLast(
-          new Message(message.body, message.deliveries, clock.millis(), message.band));
+          new Message(message.body, message.deliveries, clock.millis(), message.lane));
       queue.notEmpty.signal();
     } finally {
       queue.lock.unlock();
@@ -208,12 +223,15 @@ public final class MemoryBroker implements Broker {
     }
   }
 
-  /** The band of raw bytes (a republished dead letter, a raw push): 0 when they do not decode. */
-  private int bandOf(byte[] message) {
+  /**
+   * The lane of raw bytes (a republished dead letter, a raw push, a worker's replacement): band 0
+   * without a key when they do not decode.
+   */
+  private Lane laneOf(byte[] message) {
     try {
-      return PriorityBands.band(WireCodec.decodeSignature(message, config).priority());
+      return Lane.of(WireCodec.decodeSignature(message, config));
     } catch (RuntimeException e) {
-      return 0;
+      return new Lane(0, null);
     }
   }
 
@@ -290,7 +308,7 @@ public final class MemoryBroker implements Broker {
               new MemoryDelivery(
                   queueName,
                   new Message(
-                      message.body, message.deliveries + 1, message.enqueuedMillis, message.band),
+                      message.body, message.deliveries + 1, message.enqueuedMillis, message.lane),
                   unsettled);
           unsettled.add(delivery);
           handler.handle(delivery);
@@ -399,7 +417,7 @@ public final class MemoryBroker implements Broker {
     @Override
     public void requeue(Duration delay, byte[] replacement) {
       if (settle()) {
-        requeueMessage(new Message(replacement.clone(), 0, message.band), delay);
+        requeueMessage(new Message(replacement.clone(), 0, message.lane), delay);
         endTransit();
       }
     }
@@ -722,14 +740,14 @@ public final class MemoryBroker implements Broker {
   /** Pushes a message to a queue's tail as freshly published (delivery count 0). */
   void republish(String queueName, byte[] message) {
     checkOpen();
-    push(queueName, new Message(message.clone(), 0, bandOf(message)));
+    push(queueName, new Message(message.clone(), 0, laneOf(message)));
   }
 
   /**
    * Puts a raw message at the tail of a queue, as another producer could (for tests of bad input).
    */
   public void pushRaw(String queueName, byte[] message) {
-    push(queueName, new Message(message.clone(), 0, bandOf(message)));
+    push(queueName, new Message(message.clone(), 0, laneOf(message)));
   }
 
   /** How many consumers are waiting for a message on {@code queueName} (for tests). */

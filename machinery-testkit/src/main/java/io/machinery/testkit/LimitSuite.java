@@ -45,7 +45,10 @@ import org.junit.jupiter.api.Test;
  *       {@code x-max-priority}); {@link #honoursPriority()} false makes the priority tests assert
  *       that tasks still run, in any order;
  *   <li>{@link #sharesLowPriorities()}: whether low priorities get a guaranteed share while higher
- *       ones are waiting (memory and Redis: yes; RabbitMQ's priority queues are strict).
+ *       ones are waiting (memory and Redis: yes; RabbitMQ's priority queues are strict);
+ *   <li>{@link #sharesTurnsBetweenFairnessKeys()}: whether the broker takes one task of each
+ *       waiting fairness key in turn (memory, Redis with fairness on); if not, the fairness tests
+ *       assert that keyed tasks run like any others.
  * </ul>
  *
  * <p>Rates are measured with the start times the tasks record, with a tolerance; caps with a
@@ -133,6 +136,16 @@ public abstract class LimitSuite {
    */
   protected boolean sharesLowPriorities() {
     return true;
+  }
+
+  /**
+   * Capability: whether the broker shares turns between fairness keys ({@link
+   * io.machinery.spi.FairShares}).
+   *
+   * @return true for the memory broker and Redis with fairness on
+   */
+  protected boolean sharesTurnsBetweenFairnessKeys() {
+    return false;
   }
 
   /**
@@ -610,6 +623,101 @@ public abstract class LimitSuite {
             inspection.pending(config.defaultQueue(), 0, 10).stream()
                 .map(s -> s.args().get(0).value()))
         .containsExactlyInAnyOrder("p0", "p1", "p5", "p9", "p200");
+  }
+
+  // ------------------------------------------------------------------------------------ fairness
+
+  /**
+   * One key's backlog of 30 tasks is sent first, then two tasks each of keys "a" and "b" and two
+   * without a key; one slot. With fair shares the six quiet tasks run within the first eight takes
+   * (a round is one take per key and one unkeyed), not after the backlog.
+   */
+  @Test
+  void aBacklogOfOneKeyDoesNotHoldUpTheOthers() {
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 30; i++) {
+      results.add(sendKeyed("noisy" + i, "noisy"));
+    }
+    for (int i = 0; i < 2; i++) {
+      results.add(sendKeyed("a" + i, "a"));
+      results.add(sendKeyed("b" + i, "b"));
+      results.add(sendRecord("plain" + i, 0));
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order).hasSize(36);
+    if (!sharesTurnsBetweenFairnessKeys()) {
+      return;
+    }
+    List<String> quiet = List.of("a0", "a1", "b0", "b1", "plain0", "plain1");
+    assertThat(order.subList(0, 8)).containsAll(quiet);
+    // within a key, first in first out
+    assertThat(order.stream().filter(n -> n.startsWith("noisy")).toList())
+        .containsExactlyElementsOf(
+            java.util.stream.IntStream.range(0, 30).mapToObj(i -> "noisy" + i).toList());
+    assertThat(order.indexOf("a0")).isLessThan(order.indexOf("a1"));
+  }
+
+  /** Keys that wait get one turn each, round-robin, however long their backlogs are. */
+  @Test
+  void waitingKeysTakeTurns() {
+    List<AsyncResult> results = new ArrayList<>();
+    for (String key : List.of("x", "y", "z")) {
+      for (int i = 0; i < 5; i++) {
+        results.add(sendKeyed(key + i, key));
+      }
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order).hasSize(15);
+    if (!sharesTurnsBetweenFairnessKeys()) {
+      return;
+    }
+    for (int round = 0; round < 5; round++) {
+      assertThat(order.subList(round * 3, round * 3 + 3))
+          .as("round %d", round)
+          .containsExactly("x" + round, "y" + round, "z" + round);
+    }
+  }
+
+  /** Keyed tasks are counted, listed and purged with the rest of their queue. */
+  @Test
+  void inspectionCountsListsAndPurgesKeyedTasks() {
+    if (broker.inspector().isEmpty()) {
+      return;
+    }
+    sendKeyed("k1", "tenant-1");
+    sendKeyed("k2", "tenant-2");
+    sendKeyed("k3", "tenant-2");
+    sendRecord("plain", 0);
+    io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
+    String queue = config.defaultQueue();
+    await()
+        .atMost(TIMEOUT)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        countsSizes()
+                            ? inspection.queue(queue).pending()
+                            : inspection.pending(queue, 0, 10).size())
+                    .isEqualTo(4));
+    if (!listsPending()) {
+      return;
+    }
+    assertThat(inspection.pending(queue, 0, 10).stream().map(s -> s.args().get(0).value()))
+        .containsExactlyInAnyOrder("k1", "k2", "k3", "plain");
+    if (!sharesTurnsBetweenFairnessKeys()) {
+      return; // purging is the inspector contract's; here only what fair lanes add
+    }
+    assertThat(inspection.pending(queue, 1, 2)).hasSize(2);
+    assertThat(inspection.purge(queue)).isEqualTo(4);
+    assertThat(inspection.queue(queue).pending()).isZero();
+    assertThat(inspection.pending(queue, 0, 10)).isEmpty();
+  }
+
+  protected AsyncResult sendKeyed(String name, String fairnessKey) {
+    return server.sendTask(
+        Signature.builder("record").args(Arg.of(name)).fairnessKey(fairnessKey).build());
   }
 
   protected AsyncResult sendRecord(String name, int priority) {

@@ -20,6 +20,11 @@ class MemoryLimitTest extends LimitSuite {
   }
 
   @Override
+  protected boolean sharesTurnsBetweenFairnessKeys() {
+    return true;
+  }
+
+  @Override
   protected boolean separateInstancesShareState() {
     return false;
   }

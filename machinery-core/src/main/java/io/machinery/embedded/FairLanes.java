@@ -1,0 +1,123 @@
+package io.machinery.embedded;
+
+import io.machinery.spi.FairShares;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.ToIntFunction;
+import java.util.function.ToLongFunction;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A queue of messages in lanes ({@link FairShares}): one per fairness key, FIFO within each, and
+ * the unkeyed messages in priority {@link Bands}; taken round-robin over the keyed lanes with a
+ * turn for the unkeyed lane. Not thread-safe: the memory broker's queue lock guards it.
+ */
+final class FairLanes<T> {
+  private final Bands<T> unkeyed;
+  private final Function<T, @Nullable String> keyOf;
+  private final Map<String, ArrayDeque<T>> keyed = new HashMap<>();
+
+  /** The keys with waiting messages, in turn order: the head's lane is taken next. */
+  private final ArrayDeque<String> ring = new ArrayDeque<>();
+
+  private long turns;
+  private int keyedSize;
+
+  FairLanes(ToIntFunction<T> bandOf, Function<T, @Nullable String> keyOf) {
+    this.unkeyed = new Bands<>(bandOf);
+    this.keyOf = keyOf;
+  }
+
+  void addLast(T item) {
+    String key = keyOf.apply(item);
+    if (key == null) {
+      unkeyed.addLast(item);
+    } else {
+      lane(key).addLast(item);
+      keyedSize++;
+    }
+  }
+
+  void addFirst(T item) {
+    String key = keyOf.apply(item);
+    if (key == null) {
+      unkeyed.addFirst(item);
+    } else {
+      lane(key).addFirst(item);
+      keyedSize++;
+    }
+  }
+
+  private ArrayDeque<T> lane(String key) {
+    return keyed.computeIfAbsent(
+        key,
+        k -> {
+          ring.addLast(k);
+          return new ArrayDeque<>();
+        });
+  }
+
+  boolean isEmpty() {
+    return size() == 0;
+  }
+
+  int size() {
+    return unkeyed.size() + keyedSize;
+  }
+
+  /** The next message by the fair shares (unkeyed: by the weighted fetch), or null when empty. */
+  @Nullable T pollFirst() {
+    if (ring.isEmpty()) {
+      return unkeyed.pollFirst();
+    }
+    boolean unkeyedTurn = FairShares.unkeyedTurn(turns++, ring.size());
+    if (unkeyedTurn && !unkeyed.isEmpty()) {
+      return unkeyed.pollFirst();
+    }
+    String key = Objects.requireNonNull(ring.pollFirst());
+    ArrayDeque<T> lane = Objects.requireNonNull(keyed.get(key));
+    T item = lane.pollFirst();
+    keyedSize--;
+    if (lane.isEmpty()) {
+      keyed.remove(key);
+    } else {
+      ring.addLast(key);
+    }
+    return item;
+  }
+
+  /** Every message: the unkeyed ones (highest band first), then each key's in turn order. */
+  List<T> snapshot() {
+    List<T> all = new ArrayList<>(size());
+    all.addAll(unkeyed.snapshot());
+    for (String key : ring) {
+      all.addAll(Objects.requireNonNull(keyed.get(key)));
+    }
+    return all;
+  }
+
+  /** The oldest message by {@code enqueued} (the smallest value), or null when empty. */
+  @Nullable T oldest(ToLongFunction<T> enqueued) {
+    T oldest = unkeyed.oldest(enqueued);
+    for (ArrayDeque<T> lane : keyed.values()) {
+      T head = lane.peekFirst();
+      if (head != null
+          && (oldest == null || enqueued.applyAsLong(head) < enqueued.applyAsLong(oldest))) {
+        oldest = head;
+      }
+    }
+    return oldest;
+  }
+
+  void clear() {
+    unkeyed.clear();
+    keyed.clear();
+    ring.clear();
+    keyedSize = 0;
+  }
+}
