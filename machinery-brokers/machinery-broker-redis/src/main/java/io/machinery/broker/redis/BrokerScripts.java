@@ -61,38 +61,82 @@ final class BrokerScripts {
       """;
 
   /**
-   * Acknowledges the messages in ARGV[10..] (removes one occurrence of each from the processing
+   * Lua for fairness lanes ({@link io.machinery.spi.FairShares}, {@link QueueKeys#fairRing()}):
+   * {@code fairKeyOf(m)} is the top-level header {@code machinery_fairness_key} of message {@code
+   * m} when it is a usable key (a string, not blank, at most 256 characters), else nil; messages
+   * without the header's name in them are not decoded. {@code toLane(ring, k, m, head)} pushes
+   * {@code m} to key {@code k}'s lane (at its head when {@code head}) and adds {@code k} to the
+   * ring's tail if the lane was empty, which keeps a key in the ring exactly while its lane has
+   * messages.
+   */
+  static final String LANES =
+      """
+      local function fairKeyOf(m)
+        if not string.find(m, '"machinery_fairness_key":"', 1, true) then return nil end
+        local ok, sig = pcall(cjson.decode, m)
+        if not ok or type(sig) ~= 'table' or type(sig['Headers']) ~= 'table' then return nil end
+        local k = sig['Headers']['machinery_fairness_key']
+        if type(k) ~= 'string' or not string.find(k, '%S') then return nil end
+        local _, chars = string.gsub(k, '[^\\128-\\191]', '')
+        if chars > 256 then return nil end
+        return k
+      end
+      local function toLane(ring, k, m, head)
+        local lane = ring .. ':' .. k
+        local n
+        if head then n = redis.call('LPUSH', lane, m) else n = redis.call('RPUSH', lane, m) end
+        if n == 1 then redis.call('RPUSH', ring, k) end
+      end
+      """;
+
+  /**
+   * Acknowledges the messages in ARGV[12..] (removes one occurrence of each from the processing
    * list). With ARGV[9] > 0, first sorts the queue's head: of its first ARGV[9] messages (and no
-   * more than the byte budget), those whose top-level {@code Priority} (Go's layout: {@code
-   * "Priority":N,"Immutable"}, the first such pair, before any nested signature) is above 0 move to
-   * their band, so Go producers' priorities count too. Then takes messages by the weighted fetch
-   * over the bands ({@link #BANDS}) into the tail of the processing list, at most ARGV[1] of them
-   * and no more once ARGV[4] bytes are taken (the first is always taken: replies stay bounded by
-   * the budget plus one message). A message longer than ARGV[5] bytes never leaves Redis: it goes
-   * to the dead-letter list as a preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against
-   * the budget too (hashing it is the work), so a queue full of them is drained over several
-   * fetches, never in one long script. If any message was taken, refreshes the consumer's lease and
-   * registration. KEYS: queue, processing, lease, consumers, dead letters, redeliveries, bands 1-9.
-   * ARGV: max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter
-   * limit, takes so far, sort window, acknowledged messages (ARGV[10..]). Returns the delivery
-   * counts (comma-separated text, empty when no message was ever reaped), "1" when a bound ended
-   * the fetch (more may be waiting) else "0", the takes counter after this fetch, then the messages
-   * taken, in take order.
+   * more than the byte budget), with ARGV[10] containing "f" those with a fairness key ({@link
+   * #LANES}: a Go producer's, a retry, a task reaped or returned) move to their key's lane, and
+   * with "p" those whose top-level {@code Priority} (Go's layout: {@code "Priority":N,"Immutable"},
+   * the first such pair, before any nested signature) is above 0 move to their band, so Go
+   * producers' keys and priorities count too. Then takes messages into the tail of the processing
+   * list: by the fair shares over the lanes in the ring and the unkeyed messages (every (lanes +
+   * 1)th take, counted by ARGV[11], is the unkeyed one's), the unkeyed ones by the weighted fetch
+   * over the bands ({@link #BANDS}); at most ARGV[1] of them and no more once ARGV[4] bytes are
+   * taken (the first is always taken: replies stay bounded by the budget plus one message). A
+   * message longer than ARGV[5] bytes never leaves Redis: it goes to the dead-letter list as a
+   * preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against the budget too (hashing it is
+   * the work), so a queue full of them is drained over several fetches, never in one long script.
+   * If any message was taken, refreshes the consumer's lease and registration. KEYS: queue,
+   * processing, lease, consumers, dead letters, redeliveries, bands 1-9, fairness ring (the lanes
+   * are the ring's name with ":" and the key: undeclared, in the ring's slot), direct record (the
+   * keyed task it names moves to the head of its lane, not the tail: see {@link #FAIR_PUSH}). ARGV:
+   * max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter limit,
+   * band takes so far, sort window, what to sort ("p", "f", "pf"), fair turns so far, acknowledged
+   * messages (ARGV[12..]). Returns the delivery counts (comma-separated text, empty when no message
+   * was ever reaped), "1" when a bound ended the fetch (more may be waiting) else "0", the band
+   * takes after this fetch, the fair turns after it, then the messages taken, in take order.
    */
   static final RedisScript FETCH =
       RedisScript.of(
           "fetch",
           """
-      for i = 10, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
+      for i = 12, #ARGV do redis.call('LREM', KEYS[2], 1, ARGV[i]) end
       local max, budget, limit = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
-      local take, window = tonumber(ARGV[8]), tonumber(ARGV[9])
+      local take, window, turn = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[11])
+      local ring = KEYS[16]
+      %s
       %s
       if window > 0 then
+        local sortFair, sortPriority = string.find(ARGV[10], 'f', 1, true), string.find(ARGV[10], 'p', 1, true)
         local scanned = 0
         for _, h in ipairs(redis.call('LRANGE', KEYS[1], 0, window - 1)) do
           scanned = scanned + #h
           if scanned > budget then break end
-          if string.find(h, '"Priority":[1-9]') then
+          local k = sortFair and fairKeyOf(h)
+          if k then
+            redis.call('LREM', KEYS[1], 1, h)
+            local direct = redis.call('GET', KEYS[17]) == redis.sha1hex(h)
+            if direct then redis.call('DEL', KEYS[17]) end
+            toLane(ring, k, h, direct)
+          elseif sortPriority and string.find(h, '"Priority":[1-9]') then
             local p = tonumber(string.match(h, '"Priority":(%%d+),"Immutable":') or '0')
             if p > 0 then
               if p > 9 then p = 9 end
@@ -103,37 +147,52 @@ final class BrokerScripts {
         end
       end
       local counted = redis.call('EXISTS', KEYS[6]) == 1
-      local out, counts, bytes, more, len = {'', '1', ''}, {}, 0, true, lengths()
+      local out, counts, bytes, more, len = {'', '1', '', ''}, {}, 0, true, lengths()
+      local lanes = redis.call('LLEN', ring)
       local dl, dlLimit, queue, consumer, at = KEYS[5], tonumber(ARGV[7]), KEYS[1], ARGV[2], ARGV[6]
-      while #out - 3 < max and bytes < budget do
-        local b = choose(take, len)
-        if b < 0 then
+      while #out - 4 < max and bytes < budget do
+        local b, m = choose(take, len), nil
+        if lanes > 0 and (b < 0 or turn %% (lanes + 1) ~= lanes) then
+          turn = turn + 1
+          local k = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+          local lane = ring .. ':' .. k
+          m = redis.call('LPOP', lane)
+          if redis.call('LLEN', lane) == 0 then
+            redis.call('LREM', ring, -1, k)
+            lanes = lanes - 1
+          end
+        elseif b >= 0 then
+          if lanes > 0 then turn = turn + 1 end
+          m = redis.call('LPOP', band(b))
+          len[b] = len[b] - 1
+          take = take + 1
+        else
           more = false
           break
         end
-        local m = redis.call('LPOP', band(b))
-        len[b] = len[b] - 1
-        take = take + 1
-        bytes = bytes + #m
-        if #m > limit then
-          local reason = 'message of ' .. #m .. ' bytes exceeds the limit of ' .. limit .. ' bytes'
-          %s
-        else
-          redis.call('RPUSH', KEYS[2], m)
-          out[#out + 1] = m
-          if counted then counts[#counts + 1] = 1 + tonumber(redis.call('HGET', KEYS[6], redis.sha1hex(m)) or '0') end
+        if m then
+          bytes = bytes + #m
+          if #m > limit then
+            local reason = 'message of ' .. #m .. ' bytes exceeds the limit of ' .. limit .. ' bytes'
+            %s
+          else
+            redis.call('RPUSH', KEYS[2], m)
+            out[#out + 1] = m
+            if counted then counts[#counts + 1] = 1 + tonumber(redis.call('HGET', KEYS[6], redis.sha1hex(m)) or '0') end
+          end
         end
       end
       if not more then out[2] = '0' end
       out[3] = tostring(take)
-      if #out > 3 then
+      out[4] = tostring(turn)
+      if #out > 4 then
         redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
         redis.call('SADD', KEYS[4], ARGV[2])
         if counted then out[1] = table.concat(counts, ',') end
       end
       return out
       """
-              .formatted(BANDS, DEAD_LETTER_PREVIEW),
+              .formatted(BANDS, LANES, DEAD_LETTER_PREVIEW),
           ScriptOutputType.MULTI);
 
   /**
@@ -177,22 +236,53 @@ final class BrokerScripts {
           ScriptOutputType.MULTI);
 
   /**
-   * Puts messages fetched but not handed over back at the head of the queue, in their order, if
-   * they are still in the processing list. KEYS: processing, queue. ARGV: the messages in fetch
-   * order.
+   * Puts messages fetched but not handed over back at the head of the queue (with ARGV[1] = "1", a
+   * message with a fairness key at the head of its lane, {@link #LANES}), in their order, if they
+   * are still in the processing list. KEYS: processing, queue, fairness ring. ARGV: the fairness
+   * flag, then the messages in fetch order.
    */
   static final RedisScript RETURN_TO_HEAD =
       RedisScript.of(
           "return-to-head",
           """
+      %s
       local n = 0
-      for i = #ARGV, 1, -1 do
+      local fair = ARGV[1] == '1'
+      for i = #ARGV, 2, -1 do
         if redis.call('LREM', KEYS[1], -1, ARGV[i]) > 0 then
-          redis.call('LPUSH', KEYS[2], ARGV[i])
+          local k = fair and fairKeyOf(ARGV[i])
+          if k then toLane(KEYS[3], k, ARGV[i], true) else redis.call('LPUSH', KEYS[2], ARGV[i]) end
           n = n + 1
         end
       end
       return n
+      """
+              .formatted(LANES),
+          ScriptOutputType.INTEGER);
+
+  /**
+   * Publishes tasks with one fairness key: when nothing waits (the plain queue and the ring empty)
+   * the first goes to the plain queue, where an idle consumer's blocking move takes it at once, and
+   * its SHA-1 to the direct record ({@link QueueKeys#fairDirect()}); the others go to the tail of
+   * the key's lane, and the key to the tail of the ring when the lane was empty ({@link #LANES}).
+   * KEYS: lane, fairness ring, queue, direct record. ARGV: the key, the messages. Returns how many
+   * went to the lane.
+   */
+  static final RedisScript FAIR_PUSH =
+      RedisScript.of(
+          "fair-push",
+          """
+      local first = 2
+      if redis.call('LLEN', KEYS[2]) == 0 and redis.call('LLEN', KEYS[3]) == 0 then
+        redis.call('RPUSH', KEYS[3], ARGV[2])
+        redis.call('SET', KEYS[4], redis.sha1hex(ARGV[2]), 'EX', 86400)
+        first = 3
+      end
+      if first > #ARGV then return 0 end
+      local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, first))
+      local pushed = #ARGV - first + 1
+      if n == pushed then redis.call('RPUSH', KEYS[2], ARGV[1]) end
+      return pushed
       """,
           ScriptOutputType.INTEGER);
 
@@ -266,24 +356,28 @@ final class BrokerScripts {
           ScriptOutputType.INTEGER);
 
   /**
-   * Returns a consumer's unsettled messages to the head of the queue in their original order. With
+   * Returns a consumer's unsettled messages to the head of the queue (with ARGV[4] = "1", a message
+   * with a fairness key to the head of its lane, {@link #LANES}) in their original order. With
    * ARGV[2] = "1" (the consumer itself, closing) always, and the registration stays for a reaper to
    * remove once the list is empty; otherwise (a reaper) only when the lease has expired (-1 if
    * alive), the registration is removed, and each returned message's delivery count (field: its
    * SHA-1) goes up by one in the redeliveries hash, which expires ARGV[3] ms after the last reap.
-   * KEYS: lease, processing, queue, consumers, redeliveries. ARGV: consumer id, force, counter
-   * retention ms. Returns the count moved.
+   * KEYS: lease, processing, queue, consumers, redeliveries, fairness ring. ARGV: consumer id,
+   * force, counter retention ms, fairness flag. Returns the count moved.
    */
   static final RedisScript RELEASE =
       RedisScript.of(
           "release",
           """
+      %s
       local reaper = ARGV[2] ~= '1'
       if reaper and redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-      local n = 0
+      local n, fair = 0, ARGV[4] == '1'
       while true do
-        local m = redis.call('LMOVE', KEYS[2], KEYS[3], 'RIGHT', 'LEFT')
+        local m = redis.call('RPOP', KEYS[2])
         if not m then break end
+        local k = fair and fairKeyOf(m)
+        if k then toLane(KEYS[6], k, m, true) else redis.call('LPUSH', KEYS[3], m) end
         n = n + 1
         if reaper then redis.call('HINCRBY', KEYS[5], redis.sha1hex(m), 1) end
       end
@@ -291,7 +385,8 @@ final class BrokerScripts {
       redis.call('DEL', KEYS[1])
       if reaper then redis.call('SREM', KEYS[4], ARGV[1]) end
       return n
-      """,
+      """
+              .formatted(LANES),
           ScriptOutputType.INTEGER);
 
   /**

@@ -11,41 +11,64 @@ final class InspectorScripts {
   private InspectorScripts() {}
 
   /**
-   * How many tasks wait in one queue: the sum of the lengths of the queue and its priority bands.
-   * KEYS: queue, bands 1-9. Returns the count.
+   * Lua: {@code laneLengths(ring)} is the sum of the lengths of the fairness lanes whose keys are
+   * in the ring ({@link QueueKeys#fairRing()}), and the first lane with tasks (nil when none).
+   */
+  private static final String LANE_LENGTHS =
+      """
+      local function laneLengths(ring)
+        local n, first = 0, nil
+        for _, k in ipairs(redis.call('LRANGE', ring, 0, -1)) do
+          local len = redis.call('LLEN', ring .. ':' .. k)
+          if len > 0 and first == nil then first = ring .. ':' .. k end
+          n = n + len
+        end
+        return n, first
+      end
+      """;
+
+  /**
+   * How many tasks wait in one queue: the sum of the lengths of the queue, its priority bands and
+   * its fairness lanes. KEYS: fairness ring, queue, bands 1-9. Returns the count.
    */
   static final RedisScript PENDING_COUNT =
       RedisScript.of(
           "pending-count",
           """
-      local n = 0
-      for i = 1, #KEYS do n = n + redis.call('LLEN', KEYS[i]) end
+      %s
+      local n = laneLengths(KEYS[1])
+      for i = 2, #KEYS do n = n + redis.call('LLEN', KEYS[i]) end
       return n
-      """,
+      """
+              .formatted(LANE_LENGTHS),
           ScriptOutputType.INTEGER);
 
   /**
    * The sizes of one queue and what its age is read from, without sending or decoding the waiting
-   * messages: the queue's length with its priority bands', its dead-letter list's length, the
-   * head's ETA as written in the message (Go's field order, matched at the start only, so a nested
-   * signature's ETA is never taken; {@code null} or empty when it has none) and when the head was
-   * first seen at the head (a side record {@code {queue}:head_seen}, "<id> <unix ms>", written here
-   * when the head changed; the id is the SHA-1 of the head's length and first 256 bytes, which
-   * include its UUID; the head is the plain queue's, or when it is empty the highest band's). KEYS:
-   * queue, dead letters, head record, bands 1-9. ARGV: now (Unix ms), how long the record is kept
-   * after it was last read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or
-   * -1}.
+   * messages: the queue's length with its priority bands' and fairness lanes', its dead-letter
+   * list's length, the head's ETA as written in the message (Go's field order, matched at the start
+   * only, so a nested signature's ETA is never taken; {@code null} or empty when it has none) and
+   * when the head was first seen at the head (a side record {@code {queue}:head_seen}, "<id> <unix
+   * ms>", written here when the head changed; the id is the SHA-1 of the head's length and first
+   * 256 bytes, which include its UUID; the head is the plain queue's, or when it is empty the
+   * highest band's, or the first lane's in the ring). KEYS: queue, dead letters, head record,
+   * fairness ring, bands 1-9. ARGV: now (Unix ms), how long the record is kept after it was last
+   * read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
    */
   static final RedisScript QUEUE_STATS =
       RedisScript.of(
           "inspect-queue",
           """
+      %s
       local n, headKey = redis.call('LLEN', KEYS[1]), KEYS[1]
-      for i = #KEYS, 4, -1 do
+      for i = #KEYS, 5, -1 do
         local len = redis.call('LLEN', KEYS[i])
         if len > 0 and headKey == KEYS[1] and n == 0 then headKey = KEYS[i] end
         n = n + len
       end
+      local laned, firstLane = laneLengths(KEYS[4])
+      if laned > 0 and n == 0 then headKey = firstLane end
+      n = n + laned
       local dead = redis.call('LLEN', KEYS[2])
       local eta, seen = '', -1
       if n > 0 then
@@ -62,7 +85,8 @@ final class InspectorScripts {
         end
       end
       return {n, dead, eta, seen}
-      """,
+      """
+              .formatted(LANE_LENGTHS),
           ScriptOutputType.MULTI);
 
   /**
@@ -149,15 +173,21 @@ final class InspectorScripts {
 
   /**
    * Empties a queue and returns how many tasks it held, in one step (a task pushed meanwhile is
-   * either counted and removed or stays). UNLINK frees a long list in the background. KEYS: queue
-   * and its priority bands.
+   * either counted and removed or stays). UNLINK frees a long list in the background. KEYS:
+   * fairness ring, then the queue and its priority bands.
    */
   static final RedisScript PURGE =
       RedisScript.of(
           "inspect-purge",
           """
       local n = 0
-      for i = 1, #KEYS do
+      for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+        local lane = KEYS[1] .. ':' .. k
+        n = n + redis.call('LLEN', lane)
+        redis.call('UNLINK', lane)
+      end
+      redis.call('UNLINK', KEYS[1])
+      for i = 2, #KEYS do
         local len = redis.call('LLEN', KEYS[i])
         if len > 0 then redis.call('UNLINK', KEYS[i]) end
         n = n + len

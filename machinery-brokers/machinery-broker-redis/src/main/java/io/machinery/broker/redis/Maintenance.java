@@ -176,11 +176,13 @@ final class Maintenance {
                     keys.processing(id),
                     keys.queue(),
                     keys.consumers(),
-                    keys.redeliveries()
+                    keys.redeliveries(),
+                    keys.fairRing()
                   },
                   member,
                   bytes("0"),
-                  retention));
+                  retention,
+                  RedisBroker.fairnessFlag(broker.fairness())));
         }
         for (int i = 0; i < releases.size(); i++) {
           long moved = session.await(releases.get(i));

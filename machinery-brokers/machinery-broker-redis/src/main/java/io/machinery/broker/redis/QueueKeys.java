@@ -55,6 +55,34 @@ record QueueKeys(String queue) {
     return keys;
   }
 
+  /**
+   * The ring of fairness keys with waiting tasks ({@link io.machinery.spi.FairShares}): a list of
+   * keys, each once, in turn order; a fetch takes from the head's lane and moves the key to the
+   * tail. A key is in the ring exactly while its lane has tasks (every script that changes a lane
+   * keeps it so).
+   */
+  String fairRing() {
+    return RedisKeys.tagged(queue, "fair");
+  }
+
+  /**
+   * The lane of fairness key {@code key}: its waiting tasks, oldest first. The scripts build the
+   * same name as {@link #fairRing()} {@code + ":" + key}.
+   */
+  String fairLane(String key) {
+    return fairRing() + ":" + key;
+  }
+
+  /**
+   * The SHA-1 of the last keyed task published straight to the plain queue because nothing waited
+   * (the queue and every lane empty), so that an idle consumer's blocking move takes it at once. A
+   * fetch that finds that task in the plain queue moves it to the head of its lane, not the tail:
+   * it is older than every task of its key that followed it there.
+   */
+  String fairDirect() {
+    return RedisKeys.tagged(queue, "fair_direct");
+  }
+
   /** Dead letters of this queue: one JSON envelope per message ({@link DeadLetter}). */
   String deadLetters() {
     return RedisKeys.tagged(queue, "dead_letters");

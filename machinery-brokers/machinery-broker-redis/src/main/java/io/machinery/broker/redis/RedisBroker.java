@@ -12,6 +12,7 @@ import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.FairShares;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.PriorityBands;
 import io.machinery.wire.WireCodec;
@@ -181,6 +182,7 @@ public final class RedisBroker implements Broker {
   private final int deadLetterLimit;
   private final String delayedKey;
   private final boolean priorities;
+  private final boolean fairness;
   private final int prefetch;
   private final Duration prefetchHold;
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
@@ -198,6 +200,7 @@ public final class RedisBroker implements Broker {
     this.deadLetterLimit = b.deadLetterLimit;
     this.delayedKey = config.redis().delayedTasksKey();
     this.priorities = b.priorities;
+    this.fairness = b.fairness;
     this.prefetch = b.prefetch;
     this.prefetchHold = b.prefetchHold;
     this.ownsSession = b.session == null;
@@ -242,8 +245,33 @@ public final class RedisBroker implements Broker {
     if (eta != null && eta.toInstant().isAfter(now)) {
       session.await(session.commands().zadd(delayedKey, (double) nanos(eta.toInstant()), message));
     } else {
-      session.await(session.commands().rpush(queue, message));
+      session.await(push(queue, fairKey(signature), List.of(message)));
     }
+  }
+
+  /**
+   * Pushes messages to the tail of {@code list}: the plain queue or a band ({@code RPUSH}), or with
+   * a fairness key that key's lane of {@code list}'s queue ({@link BrokerScripts#FAIR_PUSH}).
+   */
+  private CompletableFuture<?> push(String list, @Nullable String fairKey, List<byte[]> messages) {
+    if (fairKey == null) {
+      return session.commands().rpush(list, messages.toArray(byte[][]::new)).toCompletableFuture();
+    }
+    QueueKeys keys = new QueueKeys(list);
+    byte[][] args = new byte[1 + messages.size()][];
+    args[0] = bytes(fairKey);
+    for (int i = 0; i < messages.size(); i++) {
+      args[1 + i] = messages.get(i);
+    }
+    return BrokerScripts.FAIR_PUSH.run(
+        session.commands(),
+        new String[] {keys.fairLane(fairKey), keys.fairRing(), list, keys.fairDirect()},
+        args);
+  }
+
+  /** The fairness key a task is published with: its key when {@link Builder#fairness} is on. */
+  private @Nullable String fairKey(Signature signature) {
+    return fairness ? FairShares.keyOf(signature) : null;
   }
 
   /**
@@ -293,15 +321,17 @@ public final class RedisBroker implements Broker {
         continue;
       }
       String queue = queueOf(signature);
+      String fairKey = fairKey(signature);
       int end = i + 1;
       while (end < signatures.size()
           && end - i < PUSH_CHUNK
           && queueOf(signatures.get(end)).equals(queue)
+          && Objects.equals(fairKey(signatures.get(end)), fairKey)
           && !delayed(signatures.get(end), now)) {
         end++;
       }
       CompletableFuture<Void> push =
-          done(session.commands().rpush(queue, messages.subList(i, end).toArray(byte[][]::new)));
+          session.timedDone(push(queue, fairKey, messages.subList(i, end)));
       for (; i < end; i++) {
         futures.add(push);
       }
@@ -319,9 +349,22 @@ public final class RedisBroker implements Broker {
   private String queueOf(Signature signature) {
     String queue =
         signature.routingKey().isEmpty() ? config.defaultQueue() : signature.routingKey();
+    if (fairKey(signature) != null) {
+      return queue; // the lane is the queue's, whatever the priority (push)
+    }
     return priorities && signature.priority() > 0
         ? new QueueKeys(queue).band(PriorityBands.band(signature.priority()))
         : queue;
+  }
+
+  /** Whether this broker publishes to fairness lanes and sorts Go producers' keyed tasks. */
+  boolean fairness() {
+    return fairness;
+  }
+
+  /** A script argument: "1" when {@code fairness}, else "0". */
+  static byte[] fairnessFlag(boolean fairness) {
+    return bytes(fairness ? "1" : "0");
   }
 
   /** Whether this broker publishes to priority bands and sorts Go producers' priorities. */
@@ -558,6 +601,7 @@ public final class RedisBroker implements Broker {
     private @Nullable RedisSession session;
     private String controlKeyPrefix = RedisControlPlane.DEFAULT_KEY_PREFIX;
     private boolean priorities;
+    private boolean fairness;
     private int prefetch = -1;
     private Duration prefetchHold = Duration.ofMillis(RedisConsumer.PREFETCH_HOLD_MILLIS);
 
@@ -657,6 +701,29 @@ public final class RedisBroker implements Broker {
      */
     public Builder priorities(boolean value) {
       priorities = value;
+      return this;
+    }
+
+    /**
+     * Shares each queue's turns between fairness keys ({@link Signature.Builder#fairnessKey},
+     * header {@value Signature#FAIRNESS_KEY_HEADER}); default false (Go's Redis broker has no such
+     * thing). A task with a key is then pushed to its key's lane {@code {queue}:fair:<key>}, and
+     * each fetch also moves tasks with a key among the first {@link #PRIORITY_WINDOW} of the plain
+     * queue (a Go producer's, a retry, a delayed task that fell due) to their lanes. Consumers take
+     * one task of each waiting key in turn, and every (keys + 1)th take goes to the tasks without a
+     * key ({@link io.machinery.spi.FairShares}): a tenant with a backlog of 100,000 tasks gets the
+     * same share as one with 3. A key's tasks ignore {@code Priority}. Every consumer takes from
+     * the lanes, with or without this setting; Go workers never see them: turn this on only for
+     * queues that Java workers consume. A task with a key published while nothing waits (the queue
+     * and every lane empty) goes to the plain queue, so that an idle consumer's blocking move,
+     * which watches only that list, takes it at once; a fetch that finds it there puts it at the
+     * head of its lane, so its key's order holds.
+     *
+     * @param value true to share turns between fairness keys
+     * @return this builder
+     */
+    public Builder fairness(boolean value) {
+      fairness = value;
       return this;
     }
 

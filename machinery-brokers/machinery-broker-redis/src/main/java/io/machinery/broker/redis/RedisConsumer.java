@@ -64,6 +64,13 @@ import org.slf4j.LoggerFactory;
  *       (a Go producer's) to their bands. The blocking move watches the plain queue only, so after
  *       each one that timed out the next fetch runs the script again: a message published to a band
  *       while the consumer was idle waits at most one poll period.
+ *   <li><b>Fairness.</b> The fetch script also takes from the fairness lanes ({@link
+ *       io.machinery.spi.FairShares}): one task of each key in the ring in turn, every (keys + 1)th
+ *       take for the unkeyed tasks; this consumer counts those turns ({@link #fairTurns}). It does
+ *       so whether or not its broker has {@link RedisBroker.Builder#fairness} on, so no keyed task
+ *       is stranded; with it on, the fetch first moves keyed tasks among the plain queue's first
+ *       {@link RedisBroker#PRIORITY_WINDOW} to their lanes, and what goes back (a close, a reap, a
+ *       fetch ahead given back, a stray) goes to the head of its lane.
  *   <li><b>Delivery counts.</b> Each message carries how many times it was handed out: 1 plus the
  *       number of times a reaper returned it (the reaper counts in {@link
  *       QueueKeys#redeliveries()}), so a message that kills every worker taking it is recognised.
@@ -124,11 +131,25 @@ final class RedisConsumer implements Consumption {
    */
   private boolean replyLost;
 
-  /** The fetch script's KEYS: the queue, this consumer's keys, the priority bands 1-9. */
+  /**
+   * The fetch script's KEYS: the queue, this consumer's keys, the priority bands 1-9, the fairness
+   * ring and direct record.
+   */
   private final String[] fetchKeys;
+
+  /** The fetch script's arguments before the acknowledgements it carries. */
+  private static final int FETCH_ARGS = 11;
+
+  /** How many messages at the queue's head the fetch sorts, and into what ("p", "f", "pf"). */
+  private final byte[] sortWindow;
+
+  private final byte[] sortWhat;
 
   /** Messages this consumer took by the weighted fetch (the priority policy's turn counter). */
   private long takes;
+
+  /** Takes this consumer made while fairness lanes waited (the fair shares' turn counter). */
+  private long fairTurns;
 
   /** A message fetched ahead of a free slot, with its delivery count. */
   private record Ahead(byte[] message, int count) {}
@@ -184,9 +205,14 @@ final class RedisConsumer implements Consumption {
                 keys.deadLetters(),
                 keys.redeliveries()));
     fetchKeyList.addAll(List.of(keys.upperBands()));
+    fetchKeyList.add(keys.fairRing());
+    fetchKeyList.add(keys.fairDirect());
     this.fetchKeys = fetchKeyList.toArray(String[]::new);
+    String sort = (broker.priorities() ? "p" : "") + (broker.fairness() ? "f" : "");
+    this.sortWhat = bytes(sort);
+    this.sortWindow = bytes(sort.isEmpty() ? "0" : Integer.toString(RedisBroker.PRIORITY_WINDOW));
     this.settlements = new Settlements(broker, id, keys, processing);
-    this.strays = new StrayCollector(session, keys, processing);
+    this.strays = new StrayCollector(session, keys, processing, broker.fairness());
   }
 
   String id() {
@@ -526,7 +552,7 @@ final class RedisConsumer implements Consumption {
   /** Sends the fetch script for up to {@code max} messages without waiting for its reply. */
   private FetchInFlight startFetch(int max) {
     List<byte[]> carried = settlements.pollAcks();
-    byte[][] args = new byte[9 + carried.size()][];
+    byte[][] args = new byte[FETCH_ARGS + carried.size()][];
     args[0] = bytes(Integer.toString(max));
     args[1] = idBytes;
     args[2] = leaseMillis;
@@ -535,9 +561,11 @@ final class RedisConsumer implements Consumption {
     args[5] = bytes(broker.clock().instant().toString());
     args[6] = bytes(Integer.toString(broker.deadLetterLimit()));
     args[7] = bytes(Long.toString(takes));
-    args[8] = bytes(Integer.toString(broker.priorities() ? RedisBroker.PRIORITY_WINDOW : 0));
+    args[8] = sortWindow;
+    args[9] = sortWhat;
+    args[10] = bytes(Long.toString(fairTurns));
     for (int i = 0; i < carried.size(); i++) {
-      args[9 + i] = carried.get(i);
+      args[FETCH_ARGS + i] = carried.get(i);
     }
     CompletableFuture<List<byte[]>> reply;
     try {
@@ -560,8 +588,9 @@ final class RedisConsumer implements Consumption {
     }
     settlements.confirmed(inFlight.carried());
     takes = Long.parseLong(new String(reply.get(2), StandardCharsets.US_ASCII));
+    fairTurns = Long.parseLong(new String(reply.get(3), StandardCharsets.US_ASCII));
     return new Fetched(
-        reply.subList(3, reply.size()),
+        reply.subList(4, reply.size()),
         counts(reply.get(0)),
         reply.get(1).length == 1 && reply.get(1)[0] == '1');
   }
@@ -887,11 +916,17 @@ final class RedisConsumer implements Consumption {
               BrokerScripts.RELEASE.run(
                   commands,
                   new String[] {
-                    lease, processing, keys.queue(), keys.consumers(), keys.redeliveries()
+                    lease,
+                    processing,
+                    keys.queue(),
+                    keys.consumers(),
+                    keys.redeliveries(),
+                    keys.fairRing()
                   },
                   idBytes,
                   bytes("1"),
-                  bytes("0")));
+                  bytes("0"),
+                  RedisBroker.fairnessFlag(broker.fairness())));
       if (returned > 0) {
         log.info(
             "Consumer {}: returned {} unsettled tasks to the head of queue {}",

@@ -139,10 +139,12 @@ final class RedisInspector implements Inspector {
   @Override
   public long pendingCount(String queue) {
     String name = name(queue);
-    String[] bands = new QueueKeys(name).upperBands();
-    String[] keys = new String[1 + bands.length];
-    keys[0] = name;
-    System.arraycopy(bands, 0, keys, 1, bands.length);
+    QueueKeys queueKeys = new QueueKeys(name);
+    String[] bands = queueKeys.upperBands();
+    String[] keys = new String[2 + bands.length];
+    keys[0] = queueKeys.fairRing();
+    keys[1] = name;
+    System.arraycopy(bands, 0, keys, 2, bands.length);
     Long count = session.await(InspectorScripts.PENDING_COUNT.run(session.commands(), keys));
     return count;
   }
@@ -231,11 +233,12 @@ final class RedisInspector implements Inspector {
 
   private static String[] statsKeys(String name, QueueKeys keys) {
     String[] bands = keys.upperBands();
-    String[] all = new String[3 + bands.length];
+    String[] all = new String[4 + bands.length];
     all[0] = name;
     all[1] = keys.deadLetters();
     all[2] = RedisKeys.tagged(name, "head_seen");
-    System.arraycopy(bands, 0, all, 3, bands.length);
+    all[3] = keys.fairRing();
+    System.arraycopy(bands, 0, all, 4, bands.length);
     return all;
   }
 
@@ -246,14 +249,19 @@ final class RedisInspector implements Inspector {
   }
 
   /**
-   * A page of a queue's waiting messages in the order the weighted fetch favours: band 9 first, the
-   * plain queue last, FIFO within each (lengths first, in one pipeline; then only the ranges the
-   * page needs).
+   * A page of a queue's waiting messages: in the order the weighted fetch favours (band 9 first,
+   * then down to the plain queue), then each fairness lane in the ring's order; FIFO within each
+   * (the ring, then lengths, in one pipeline; then only the ranges the page needs).
    */
   static List<byte[]> pendingPage(RedisSession session, QueueKeys keys, long offset, long limit) {
+    CompletableFuture<List<byte[]>> ring =
+        session.commands().lrange(keys.fairRing(), 0, -1).toCompletableFuture();
     List<String> lists = new ArrayList<>(List.of(keys.upperBands()));
     java.util.Collections.reverse(lists);
     lists.add(keys.queue());
+    for (byte[] key : session.await(ring)) {
+      lists.add(keys.fairLane(new String(key, StandardCharsets.UTF_8)));
+    }
     List<CompletableFuture<Long>> lengths = new ArrayList<>();
     for (String list : lists) {
       lengths.add(session.commands().llen(list).toCompletableFuture());
@@ -385,9 +393,10 @@ final class RedisInspector implements Inspector {
   public long purge(String queue) {
     String name = name(queue);
     QueueKeys keys = new QueueKeys(name);
-    String[] all = new String[1 + io.machinery.spi.PriorityBands.TOP_BAND];
-    all[0] = name;
-    System.arraycopy(keys.upperBands(), 0, all, 1, all.length - 1);
+    String[] all = new String[2 + io.machinery.spi.PriorityBands.TOP_BAND];
+    all[0] = keys.fairRing();
+    all[1] = name;
+    System.arraycopy(keys.upperBands(), 0, all, 2, all.length - 2);
     return session.<Long>await(InspectorScripts.PURGE.run(session.commands(), all));
   }
 

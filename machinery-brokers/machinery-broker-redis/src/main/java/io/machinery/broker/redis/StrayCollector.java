@@ -29,6 +29,12 @@ final class StrayCollector {
   private final QueueKeys keys;
   private final String processing;
 
+  /**
+   * Whether messages with a fairness key go back to their lane ({@link
+   * RedisBroker.Builder#fairness}).
+   */
+  private final boolean fairness;
+
   /** Stray messages of the last sweep. */
   private Set<MessageKey> suspects = Set.of();
 
@@ -41,7 +47,8 @@ final class StrayCollector {
   private int sweepsDue =
       2; // sweep twice after the start too: a previous run of the process may have crashed
 
-  StrayCollector(RedisSession session, QueueKeys keys, String processing) {
+  StrayCollector(RedisSession session, QueueKeys keys, String processing, boolean fairness) {
+    this.fairness = fairness;
     this.session = session;
     this.keys = keys;
     this.processing = processing;
@@ -125,10 +132,13 @@ final class StrayCollector {
    * Puts messages back at the head of the queue in their order, those still in the processing list.
    */
   long returnToHead(List<byte[]> messages) {
+    byte[][] args = new byte[1 + messages.size()][];
+    args[0] = RedisBroker.fairnessFlag(fairness);
+    for (int i = 0; i < messages.size(); i++) {
+      args[1 + i] = messages.get(i);
+    }
     return session.await(
         BrokerScripts.RETURN_TO_HEAD.<Long>run(
-            session.commands(),
-            new String[] {processing, keys.queue()},
-            messages.toArray(new byte[0][])));
+            session.commands(), new String[] {processing, keys.queue(), keys.fairRing()}, args));
   }
 }

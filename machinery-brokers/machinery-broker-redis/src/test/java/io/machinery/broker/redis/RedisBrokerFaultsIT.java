@@ -424,7 +424,11 @@ class RedisBrokerFaultsIT {
                                 "{" + queue + "}:consumers",
                                 "{" + queue + "}:dead_letters",
                                 "{" + queue + "}:redeliveries"),
-                            java.util.stream.Stream.of(new QueueKeys(queue).upperBands()))
+                            java.util.stream.Stream.concat(
+                                java.util.stream.Stream.of(new QueueKeys(queue).upperBands()),
+                                java.util.stream.Stream.of(
+                                    new QueueKeys(queue).fairRing(),
+                                    new QueueKeys(queue).fairDirect())))
                         .toArray(String[]::new),
                     bytes("100"),
                     bytes("probe"),
@@ -434,10 +438,12 @@ class RedisBrokerFaultsIT {
                     bytes(Instant.now().toString()),
                     bytes("100"),
                     bytes("0"),
+                    bytes("0"),
+                    bytes(""),
                     bytes("0")));
     List<byte[]> first =
         fetch.get(); // the over-long one alone spends the budget: dead-lettered, nothing taken
-    assertThat(first).hasSize(3);
+    assertThat(first).hasSize(4);
     assertThat(new String(first.get(1), StandardCharsets.UTF_8))
         .as("a bound ended the fetch")
         .isEqualTo("1");
@@ -445,7 +451,7 @@ class RedisBrokerFaultsIT {
     assertThat(new String(reply.get(1), StandardCharsets.UTF_8))
         .as("a bound ended the fetch")
         .isEqualTo("1");
-    List<byte[]> taken = reply.subList(3, reply.size());
+    List<byte[]> taken = reply.subList(4, reply.size());
     long takenBytes = taken.stream().mapToLong(m -> m.length).sum();
     System.out.printf(
         "[RedisBrokerFaultsIT] one fetch of up to 100 messages with a 64 KiB budget took %d messages"

@@ -1,11 +1,24 @@
 package io.machinery.broker.redis;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
-/** The broker contract against the 3-master Redis Cluster. */
+/**
+ * The broker contract against the 3-master Redis Cluster, with fairness on (lanes are keys the
+ * scripts reach by name, in their queue's slot).
+ */
 class RedisClusterBrokerIT extends BrokerContract {
   @Override
   protected Config baseConfig() {
@@ -14,6 +27,38 @@ class RedisClusterBrokerIT extends BrokerContract {
 
   @Override
   protected Broker createBroker(Config config) {
-    return RedisBroker.create(config);
+    return RedisBroker.builder(config).fairness(true).build();
+  }
+
+  @Test
+  void keyedTasksTakeTurnsAndAreCountedAndPurgedOnACluster() throws Exception {
+    String queue = config.defaultQueue();
+    for (String key : List.of("x", "y")) {
+      for (int i = 0; i < 3; i++) {
+        publishTask(
+            Signature.builder("t")
+                .routingKey(queue)
+                .args(Arg.of(key + i))
+                .fairnessKey(key)
+                .build());
+      }
+    }
+    Inspector inspector = broker.inspector().orElseThrow();
+    assertThat(inspector.pendingCount(queue)).isEqualTo(6);
+    assertThat(inspector.queue(queue).pending()).isEqualTo(6);
+    RecordingHandler handler = new RecordingHandler(1);
+    consume(queue, handler);
+    List<String> taken = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      Delivery delivery = handler.next(PATIENCE.toSeconds());
+      assertThat(delivery).isNotNull();
+      taken.add(String.valueOf(decode(delivery).args().get(0).value()));
+      handler.ack(delivery);
+    }
+    assertThat(taken).containsExactly("x0", "y0", "x1", "y1");
+    publishTask(
+        Signature.builder("t").routingKey("other").args(Arg.of("z")).fairnessKey("z").build());
+    assertThat(inspector.purge("other")).isEqualTo(1);
+    assertThat(inspector.pendingCount("other")).isZero();
   }
 }

@@ -48,7 +48,7 @@ class StrayCollectorTest {
 
   @Test
   void aStrayGoesBackOnlyWhenItWasStrayInTheSweepBefore() {
-    StrayCollector collector = new StrayCollector(null, new QueueKeys("q"), "p");
+    StrayCollector collector = new StrayCollector(null, new QueueKeys("q"), "p", false);
     assertThat(collector.lostInTwoSweeps(List.of(m("a"), m("b")))).isEmpty(); // suspects: a, b
     // b was a fetch reply in flight: handed over since; a is still stray; c is new
     assertThat(text(collector.lostInTwoSweeps(List.of(m("a"), m("c"))))).containsExactly("a");
@@ -59,7 +59,7 @@ class StrayCollectorTest {
 
   @Test
   void sweepsRunAfterTheStartAfterEachReconnectAndWhileThereAreSuspectsOnly() {
-    StrayCollector collector = new StrayCollector(null, new QueueKeys("q"), "p");
+    StrayCollector collector = new StrayCollector(null, new QueueKeys("q"), "p", false);
     assertThat(collector.sweepDue(0)).isTrue(); // the first two sweeps
     assertThat(collector.sweepDue(0)).isTrue();
     assertThat(collector.sweepDue(0)).isFalse(); // steady state: the processing list is not listed
