@@ -50,17 +50,21 @@ import java.util.concurrent.atomic.AtomicReference;
  * sendTasks} of {@value #BATCH}; {@code java-bounded} sends one by one as {@code java} with a
  * {@link QueueBound} of {@value #BOUND} on the queue, which it never reaches, so the row shows what
  * keeping the count costs; {@code java-breaker} drains with a {@link TaskBreaker} on the task,
- * which never opens, so the row shows what asking it and counting each run costs; {@code
- * java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program
- * doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing
- * list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
- * connection).
+ * which never opens, so the row shows what asking it and counting each run costs; {@code java-fair}
+ * sends each task with one of {@value #FAIR_KEYS} fairness keys, both sides with {@code
+ * RedisBroker.Builder.fairness}, so the row shows what the lanes cost; {@code java-amqp}: the AMQP
+ * broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program doing the least a
+ * reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the
+ * result, LREM as the ack to drain, C loops on one shared asynchronous connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
 final class Roles {
   private static final ObjectMapper JSON = new ObjectMapper();
   static final int RESULTS_EXPIRE_IN = 600;
+
+  /** How many fairness keys the {@code java-fair} producer spreads its tasks over. */
+  static final int FAIR_KEYS = 100;
 
   /** The {@code java-bounded} producer's bound on its queue: far above any run's tasks. */
   static final long BOUND = 1_000_000_000L;
@@ -89,13 +93,20 @@ final class Roles {
 
   void run() throws Exception {
     switch (o.system()) {
-      case "java", "java-async", "java-batch", "java-bounded", "java-breaker", "java-amqp" -> {
+      case "java",
+          "java-async",
+          "java-batch",
+          "java-bounded",
+          "java-breaker",
+          "java-amqp",
+          "java-fair" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
               switch (o.system()) {
                 case "java-async" -> produceAsync(server);
                 case "java-batch" -> produceBatch(server);
+                case "java-fair" -> produceKeyed(server);
                 default -> produce(() -> server.sendTask(Signature.create("noop")));
               }
             }
@@ -118,7 +129,8 @@ final class Roles {
           throw new IllegalArgumentException(
               "unknown system "
                   + o.system()
-                  + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp, lettuce)");
+                  + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp,"
+                  + " java-fair, lettuce)");
     }
   }
 
@@ -138,7 +150,10 @@ final class Roles {
     Server.Builder server =
         Server.builder()
             .config(config)
-            .broker(amqp ? AmqpBroker.create(config) : RedisBroker.create(config))
+            .broker(
+                amqp
+                    ? AmqpBroker.create(config)
+                    : RedisBroker.builder(config).fairness(o.system().equals("java-fair")).build())
             .backend(RedisBackend.create(config));
     if (o.system().equals("java-bounded")) {
       server.bound(QueueBound.reject(o.queue(), BOUND)); // never reached: what the count costs
@@ -170,6 +185,17 @@ final class Roles {
 
   interface SendStamp {
     void send(long sentNanos) throws Exception;
+  }
+
+  /**
+   * One by one as {@code java}, each task with one of {@value #FAIR_KEYS} fairness keys in turn.
+   */
+  private void produceKeyed(Server server) throws Exception {
+    int[] sent = {0};
+    produce(
+        () ->
+            server.sendTask(
+                Signature.builder("noop").fairnessKey("tenant-" + sent[0]++ % FAIR_KEYS).build()));
   }
 
   private void produce(Send send) throws Exception {
