@@ -7,6 +7,7 @@ import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.FairShares;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -102,6 +103,7 @@ public final class SqsBroker implements Broker {
   private final boolean ownsClient;
   private final Clock clock;
   private final boolean createQueues;
+  private final boolean fairness;
   private final Set<String> createdQueues = ConcurrentHashMap.newKeySet();
   private final Set<SqsConsumer> consumers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -112,6 +114,7 @@ public final class SqsBroker implements Broker {
     this.ownsClient = ownsClient;
     this.clock = b.clock;
     this.createQueues = b.createQueues;
+    this.fairness = b.fairness;
   }
 
   /**
@@ -179,16 +182,35 @@ public final class SqsBroker implements Broker {
       request
           .messageDeduplicationId(signature.uuid())
           .messageGroupId(signature.brokerMessageGroupId());
-    } else if (signature.eta() != null) {
-      int delay = delaySeconds(signature.eta().toInstant(), clock.instant());
-      if (delay > 0) {
-        request.delaySeconds(delay);
+    } else {
+      String fairKey = fairness ? FairShares.keyOf(signature) : null;
+      if (fairKey != null) {
+        request.messageGroupId(tenantId(fairKey));
+      }
+      if (signature.eta() != null) {
+        int delay = delaySeconds(signature.eta().toInstant(), clock.instant());
+        if (delay > 0) {
+          request.delaySeconds(delay);
+        }
       }
     }
     ensureQueue(queue);
     send(
         request.build(),
         "publish task " + signature.name() + " " + signature.uuid() + " to queue " + queue);
+  }
+
+  /**
+   * The {@code MessageGroupId} of a fairness key on a standard queue: the key itself when SQS takes
+   * it (1-128 characters, ASCII letters, digits and punctuation), else {@code "key-"} and the first
+   * 32 hex digits of its SHA-256, so every key maps to one tenant.
+   */
+  static String tenantId(String fairKey) {
+    if (fairKey.length() <= 128 && fairKey.chars().allMatch(c -> c >= 33 && c <= 126)) {
+      return fairKey;
+    }
+    return "key-"
+        + BodyPreview.sha256Hex(fairKey.getBytes(StandardCharsets.UTF_8)).substring(0, 32);
   }
 
   /**
@@ -338,6 +360,7 @@ public final class SqsBroker implements Broker {
     private @Nullable AwsClients aws;
     private Clock clock = Clock.systemUTC();
     private boolean createQueues;
+    private boolean fairness;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -374,6 +397,23 @@ public final class SqsBroker implements Broker {
      */
     public Builder createQueues(boolean value) {
       createQueues = value;
+      return this;
+    }
+
+    /**
+     * Sends a task's fairness key ({@link Signature.Builder#fairnessKey}) as the {@code
+     * MessageGroupId} of its message on a standard queue, which is how SQS fair queues tell tenants
+     * apart: when one tenant has a disproportionate share of the messages in flight, SQS hands out
+     * the other tenants' messages first. The fairness is SQS's (documented by AWS, not emulated by
+     * ElasticMQ), not this library's round-robin. A key SQS would refuse as a group id is sent as a
+     * hash of it. Default false: Go sends no group id to a standard queue. FIFO queues keep {@code
+     * BrokerMessageGroupId}; a message sent again (a requeue, an early ETA) keeps its group id.
+     *
+     * @param value true to send fairness keys as message group ids
+     * @return this builder
+     */
+    public Builder fairness(boolean value) {
+      fairness = value;
       return this;
     }
 

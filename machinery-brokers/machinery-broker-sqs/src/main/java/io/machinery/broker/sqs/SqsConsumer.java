@@ -287,13 +287,16 @@ final class SqsConsumer implements Consumption {
     long remainingSeconds = (Duration.between(now, eta).toMillis() + 999) / 1000;
     if (!fifo) {
       try {
-        broker.send(
+        SendMessageRequest.Builder resent =
             SendMessageRequest.builder()
                 .queueUrl(queueUrl)
                 .messageBody(message.body())
-                .delaySeconds(SqsBroker.delaySeconds(eta, now))
-                .build(),
-            "re-send a task before its ETA");
+                .delaySeconds(SqsBroker.delaySeconds(eta, now));
+        String tenant = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
+        if (tenant != null && !tenant.isEmpty()) {
+          resent.messageGroupId(tenant); // a fair queue's tenant (SqsBroker.Builder.fairness)
+        }
+        broker.send(resent.build(), "re-send a task before its ETA");
         delete(message.receiptHandle());
         log.debug(
             "SQS consumer {}: task not due for {} s sent again with a delay",
@@ -394,8 +397,13 @@ final class SqsConsumer implements Consumption {
       request
           .messageGroupId(groupId == null || groupId.isEmpty() ? "machinery" : groupId)
           .messageDeduplicationId(deduplicationId);
-    } else if (delaySeconds > 0) {
-      request.delaySeconds(Math.min(delaySeconds, (int) SqsBroker.MAX_DELAY.toSeconds()));
+    } else {
+      if (groupId != null && !groupId.isEmpty()) {
+        request.messageGroupId(groupId); // a fair queue's tenant (SqsBroker.Builder.fairness)
+      }
+      if (delaySeconds > 0) {
+        request.delaySeconds(Math.min(delaySeconds, (int) SqsBroker.MAX_DELAY.toSeconds()));
+      }
     }
     broker.send(request.build(), "requeue a message of queue " + queue);
   }

@@ -37,6 +37,7 @@ import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.Message;
+import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 import software.amazon.awssdk.services.sqs.model.ReceiveMessageRequest;
 
 /**
@@ -84,6 +85,81 @@ class SqsBrokerBehaviourIT {
             r ->
                 r.queueUrl(SqsTestQueues.url(queue))
                     .messageBody(new String(WireCodec.encode(routed(s)), StandardCharsets.UTF_8)));
+  }
+
+  /** Messages waiting in the test's queue, with their group ids (taken: invisible afterwards). */
+  private List<Message> receiveWithGroupIds(int count) {
+    List<Message> got = new ArrayList<>();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> {
+              got.addAll(
+                  SqsTestQueues.client()
+                      .receiveMessage(
+                          ReceiveMessageRequest.builder()
+                              .queueUrl(SqsTestQueues.url(config.defaultQueue()))
+                              .messageSystemAttributeNames(
+                                  MessageSystemAttributeName.MESSAGE_GROUP_ID)
+                              .maxNumberOfMessages(10)
+                              .waitTimeSeconds(1)
+                              .build())
+                      .messages());
+              return got.size() >= count;
+            });
+    return got;
+  }
+
+  private static String groupId(Message m) {
+    return m.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
+  }
+
+  @Test
+  void withFairnessAKeyedTaskCarriesItsKeyAsTheMessageGroupIdOfAFairQueue() {
+    try (SqsBroker fair = SqsBroker.builder(config).createQueues(true).fairness(true).build()) {
+      Signature keyed =
+          routed(Signature.builder("t").args(Arg.of("k")).fairnessKey("tenant-7").build());
+      fair.publish(keyed, WireCodec.encode(keyed));
+      Signature spaced =
+          routed(Signature.builder("t").args(Arg.of("s")).fairnessKey("tenant 8 ü").build());
+      fair.publish(spaced, WireCodec.encode(spaced));
+      Signature plain = routed(Signature.builder("t").args(Arg.of("p")).build());
+      fair.publish(plain, WireCodec.encode(plain));
+    }
+    List<Message> got = receiveWithGroupIds(3);
+    java.util.Map<String, String> groups = new java.util.HashMap<>();
+    for (Message m : got) {
+      Signature s = WireCodec.decodeSignature(m.body().getBytes(StandardCharsets.UTF_8));
+      groups.put(String.valueOf(s.args().get(0).value()), String.valueOf(groupId(m)));
+    }
+    assertThat(groups.get("k")).isEqualTo("tenant-7");
+    assertThat(groups.get("s")) // SQS takes no spaces or non-ASCII: a hash of the key
+        .isEqualTo(SqsBroker.tenantId("tenant 8 ü"))
+        .matches("key-[0-9a-f]{32}");
+    assertThat(groups.get("p")).isEqualTo("null");
+  }
+
+  @Test
+  void withoutFairnessAKeyedTaskIsSentAsGoSendsIt() {
+    publish(Signature.builder("t").args(Arg.of("k")).fairnessKey("tenant-7").build());
+    assertThat(groupId(receiveWithGroupIds(1).get(0))).isNull();
+  }
+
+  @Test
+  void aRequeuedMessageKeepsItsTenant() throws Exception {
+    try (SqsBroker fair = SqsBroker.builder(config).createQueues(true).fairness(true).build()) {
+      Signature keyed =
+          routed(Signature.builder("t").args(Arg.of("k")).fairnessKey("tenant-7").build());
+      fair.publish(keyed, WireCodec.encode(keyed));
+      RecordingHandler handler = new RecordingHandler(1);
+      io.machinery.spi.Consumption consumption =
+          fair.startConsuming("fair", config.defaultQueue(), handler);
+      Delivery delivery = handler.next(20);
+      assertThat(delivery).isNotNull();
+      delivery.requeue(Duration.ZERO, delivery.body()); // sent again, this copy deleted
+      consumption.close();
+    }
+    assertThat(groupId(receiveWithGroupIds(1).get(0))).isEqualTo("tenant-7");
   }
 
   @Test
