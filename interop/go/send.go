@@ -159,6 +159,8 @@ func (s *sender) run(name string) *scenarioOut {
 		err = s.single(out, &tasks.Signature{Name: "panic"}, []interface{}{}, &msg)
 	case "priority":
 		err = s.priority(out)
+	case "fairness":
+		err = s.fairness(out)
 	default:
 		err = fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(allScenarios, ","))
 	}
@@ -194,6 +196,26 @@ func (s *sender) priority(out *scenarioOut) error {
 	o := waitState(s.srv.GetBackend(), out.UUIDs[5], s.deadline())
 	out.Tasks = []*outcome{o}
 	s.judge(out, o, []interface{}{int64(6)}, nil)
+	return nil
+}
+
+// fairness sends add(0,1)..add(39,1) with the header machinery_fairness_key
+// "noisy", then add(40,1) and add(41,1) with "quiet" (not in "all": it tests
+// the consumer's order; Go's Redis broker pushes all 42 to the plain list).
+// UUIDs: in send order; never waits (the test starts the Java worker after).
+func (s *sender) fairness(out *scenarioOut) error {
+	for i := int64(0); i < 42; i++ {
+		sig := addSig(i, 1)
+		key := "noisy"
+		if i >= 40 {
+			key = "quiet"
+		}
+		sig.Headers = tasks.Headers{"machinery_fairness_key": key}
+		if _, err := s.srv.SendTask(sig); err != nil {
+			return err
+		}
+		out.UUIDs = append(out.UUIDs, sig.UUID)
+	}
 	return nil
 }
 

@@ -23,10 +23,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Priorities on Redis ({@code RedisBroker.Builder.priorities}) beside the real Go Machinery v2 on
- * the same queue: Go workers keep taking the tasks they can see (the plain list) while Java sends
- * prioritized ones (which wait in band lists for Java workers), and Java workers honour the {@code
- * Priority} of tasks a Go producer pushed to the plain list.
+ * Priorities and fairness on Redis ({@code RedisBroker.Builder.priorities}, {@code fairness})
+ * beside the real Go Machinery v2 on the same queue: Go workers keep taking the tasks they can see
+ * (the plain list) while Java sends prioritized ones (which wait in band lists for Java workers),
+ * and Java workers honour the {@code Priority} and the fairness key header of tasks a Go producer
+ * pushed to the plain list.
  */
 @Timeout(120)
 class RedisPriorityInteropIT {
@@ -44,7 +45,7 @@ class RedisPriorityInteropIT {
    * concurrency 1 that records the UUIDs it starts, in order.
    */
   private Server javaServer(InteropQueue on, @Nullable List<String> ranInOrder) {
-    Broker broker = RedisBroker.builder(on.javaConfig()).priorities(true).build();
+    Broker broker = RedisBroker.builder(on.javaConfig()).priorities(true).fairness(true).build();
     Backend backend = Pair.REDIS_REDIS.createBackend(on.javaConfig());
     Server server =
         Server.builder().config(on.javaConfig()).broker(broker).backend(backend).build();
@@ -71,6 +72,9 @@ class RedisPriorityInteropIT {
     if (queues != null) {
       for (int band = 1; band <= 9; band++) {
         queues.redis().del("{" + queues.queue + "}:priority:" + band);
+      }
+      for (String key : List.of("fair", "fair:noisy", "fair:quiet", "fair_direct")) {
+        queues.redis().del("{" + queues.queue + "}:" + key);
       }
       queues.close();
     }
@@ -131,5 +135,30 @@ class RedisPriorityInteropIT {
         .as("the Priority 9 task Go sent last runs first")
         .isEqualTo(uuids.get(5));
     assertThat(server.asyncResult(uuids.get(5)).get(TIMEOUT)).containsExactly(6L);
+  }
+
+  /**
+   * Go encodes the header as Go does ({@code "Headers":{"machinery_fairness_key":"noisy"}}); the
+   * Java fetch finds it and moves the tasks to their lanes, so the two "quiet" tasks Go sent after
+   * forty "noisy" ones run long before those forty are done.
+   */
+  @Test
+  void javaWorkersShareTurnsBetweenTheFairnessKeysOfTasksGoSent() {
+    queues = InteropQueue.create(Pair.REDIS_REDIS, "fairness");
+    List<String> args = new ArrayList<>(queues.goArgs());
+    args.addAll(List.of("-scenario", "fairness", "-no-wait"));
+    GoHarness.Run run = GoHarness.run(TIMEOUT, "send", args);
+    assertThat(run.exitCode()).as(run.describe()).isZero();
+    List<String> uuids = new ArrayList<>();
+    run.single().path("uuids").forEach(u -> uuids.add(u.asText()));
+    assertThat(uuids).hasSize(42);
+    assertThat(queues.redis().llen(queues.queue)).isEqualTo(42);
+    List<String> ran = new CopyOnWriteArrayList<>();
+    Server server = javaServer(queues, ran);
+    await().atMost(TIMEOUT).until(() -> ran.size() == 42);
+    // without the lanes the two would be the last of the 42
+    assertThat(ran.indexOf(uuids.get(40))).isLessThan(15);
+    assertThat(ran.indexOf(uuids.get(41))).isLessThan(15);
+    assertThat(server.asyncResult(uuids.get(41)).get(TIMEOUT)).containsExactly(42L);
   }
 }
