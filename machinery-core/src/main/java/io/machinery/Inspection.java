@@ -208,6 +208,19 @@ public final class Inspection {
   }
 
   /**
+   * Lists the fairness keys with waiting tasks, in turn order, with their counts. See {@link
+   * Inspector#fairnessKeys}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param limit the most keys to return
+   * @return the keys and how many of their tasks wait
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public Map<String, Long> fairnessKeys(String queue, int limit) {
+    return inspector().fairnessKeys(queue, limit);
+  }
+
+  /**
    * Lists the live workers of the deployment.
    *
    * @return their last statuses, by id

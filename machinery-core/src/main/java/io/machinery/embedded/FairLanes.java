@@ -101,6 +101,18 @@ final class FairLanes<T> {
     return all;
   }
 
+  /** The keys with waiting messages, in turn order, each with its count; at most {@code limit}. */
+  Map<String, Long> keyCounts(int limit) {
+    Map<String, Long> counts = new java.util.LinkedHashMap<>();
+    for (String key : ring) {
+      if (counts.size() == limit) {
+        break;
+      }
+      counts.put(key, (long) Objects.requireNonNull(keyed.get(key)).size());
+    }
+    return counts;
+  }
+
   /** The oldest message by {@code enqueued} (the smallest value), or null when empty. */
   @Nullable T oldest(ToLongFunction<T> enqueued) {
     T oldest = unkeyed.oldest(enqueued);

@@ -665,6 +665,19 @@ public final class MemoryBroker implements Broker {
     }
   }
 
+  java.util.Map<String, Long> fairnessKeys(String queueName, int limit) {
+    Queue queue = queues.get(queueName);
+    if (queue == null) {
+      return java.util.Map.of();
+    }
+    queue.lock.lock();
+    try {
+      return queue.messages.keyCounts(limit);
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
   List<byte[]> pendingPage(String queueName, int offset, int limit) {
     Queue queue = queues.get(queueName);
     if (queue == null) {

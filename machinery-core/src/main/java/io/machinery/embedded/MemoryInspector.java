@@ -107,6 +107,12 @@ final class MemoryInspector implements Inspector {
     return broker.purge(name(queue));
   }
 
+  @Override
+  public java.util.Map<String, Long> fairnessKeys(String queue, int limit) {
+    Inspector.checkPage(0, limit);
+    return broker.fairnessKeys(name(queue), limit);
+  }
+
   private static DeadLetterEntry entry(MemoryBroker.Dead dead) {
     MemoryBroker.DeadLetter letter = dead.letter();
     return new DeadLetterEntry(

@@ -155,4 +155,20 @@ public interface Inspector {
    * @throws io.machinery.MachineryException when the broker cannot be reached
    */
   long purge(String queue);
+
+  /**
+   * Lists the fairness keys with tasks waiting in {@code queue} ({@link FairShares}), in the order
+   * their turns come, each with how many of its tasks wait: which tenants are backlogged. Empty
+   * where the broker keeps no lanes (AMQP, SQS, Pub/Sub; Redis without keyed tasks).
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param limit the most keys to return; 1 or more
+   * @return up to {@code limit} keys with their waiting tasks, in turn order
+   * @throws IllegalArgumentException if {@code limit} is below 1
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
+  default java.util.Map<String, Long> fairnessKeys(String queue, int limit) {
+    checkPage(0, limit);
+    return java.util.Map.of();
+  }
 }

@@ -686,10 +686,11 @@ public abstract class LimitSuite {
     if (broker.inspector().isEmpty()) {
       return;
     }
+    sendRecord(
+        "plain", 0); // first: a keyed task sent to an empty Redis queue goes to the plain list
     sendKeyed("k1", "tenant-1");
     sendKeyed("k2", "tenant-2");
     sendKeyed("k3", "tenant-2");
-    sendRecord("plain", 0);
     io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
     String queue = config.defaultQueue();
     await()
@@ -707,10 +708,15 @@ public abstract class LimitSuite {
     assertThat(inspection.pending(queue, 0, 10).stream().map(s -> s.args().get(0).value()))
         .containsExactlyInAnyOrder("k1", "k2", "k3", "plain");
     if (!sharesTurnsBetweenFairnessKeys()) {
+      assertThat(inspection.fairnessKeys(queue, 10)).isEmpty();
       return; // purging is the inspector contract's; here only what fair lanes add
     }
     assertThat(inspection.pending(queue, 1, 2)).hasSize(2);
+    assertThat(inspection.fairnessKeys(queue, 10))
+        .containsExactly(java.util.Map.entry("tenant-1", 1L), java.util.Map.entry("tenant-2", 2L));
+    assertThat(inspection.fairnessKeys(queue, 1)).containsOnlyKeys("tenant-1");
     assertThat(inspection.purge(queue)).isEqualTo(4);
+    assertThat(inspection.fairnessKeys(queue, 10)).isEmpty();
     assertThat(inspection.queue(queue).pending()).isZero();
     assertThat(inspection.pending(queue, 0, 10)).isEmpty();
   }

@@ -172,6 +172,23 @@ final class InspectorScripts {
           ScriptOutputType.INTEGER);
 
   /**
+   * The first ARGV[1] keys of the fairness ring, in turn order, each with its lane's length. KEYS:
+   * fairness ring. Returns {key, length, key, length, ...}.
+   */
+  static final RedisScript FAIRNESS_KEYS =
+      RedisScript.of(
+          "inspect-fairness-keys",
+          """
+      local out = {}
+      for _, k in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+        out[#out + 1] = k
+        out[#out + 1] = redis.call('LLEN', KEYS[1] .. ':' .. k)
+      end
+      return out
+      """,
+          ScriptOutputType.MULTI);
+
+  /**
    * Empties a queue and returns how many tasks it held, in one step (a task pushed meanwhile is
    * either counted and removed or stays). UNLINK frees a long list in the background. KEYS:
    * fairness ring, then the queue and its priority bands.

@@ -400,6 +400,23 @@ final class RedisInspector implements Inspector {
     return session.<Long>await(InspectorScripts.PURGE.run(session.commands(), all));
   }
 
+  /** One script over the ring: its first {@code limit} keys with their lanes' lengths. */
+  @Override
+  public Map<String, Long> fairnessKeys(String queue, int limit) {
+    Inspector.checkPage(0, limit);
+    List<Object> reply =
+        session.await(
+            InspectorScripts.FAIRNESS_KEYS.run(
+                session.commands(),
+                new String[] {new QueueKeys(name(queue)).fairRing()},
+                bytes(Integer.toString(limit))));
+    Map<String, Long> keys = new java.util.LinkedHashMap<>();
+    for (int i = 0; i + 1 < reply.size(); i += 2) {
+      keys.put(text(reply.get(i)), (Long) reply.get(i + 1));
+    }
+    return keys;
+  }
+
   private static DeadLetterEntry entry(String list, byte[] envelope, DeadLetter letter) {
     return new DeadLetterEntry(id(envelope), list, letter.reason(), letter.at(), letter.message());
   }
