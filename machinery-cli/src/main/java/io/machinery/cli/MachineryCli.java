@@ -37,6 +37,7 @@ import picocli.CommandLine.Mixin;
         "Look into and repair the queues of a Machinery deployment (Redis, AMQP, SQS, Pub/Sub, ...).",
     subcommands = {
       QueueCommands.Queues.class,
+      QueueCommands.Lanes.class,
       TaskCommands.Tasks.class,
       TaskCommands.Send.class,
       TaskCommands.Requeue.class,

@@ -7,13 +7,16 @@ import io.machinery.spi.WorkerStatus;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** The commands about queues and workers: queues, purge, pause, resume, workers, periodic. */
+/**
+ * The commands about queues and workers: queues, lanes, purge, pause, resume, workers, periodic.
+ */
 final class QueueCommands {
   private QueueCommands() {}
 
@@ -48,6 +51,40 @@ final class QueueCommands {
                   paused.contains(q.queue()) ? "yes" : "no"));
         }
         Render.table(out, List.of("QUEUE", "PENDING", "DELAYED", "DEAD", "OLDEST", "PAUSED"), rows);
+      }
+      return MachineryCli.EXIT_OK;
+    }
+  }
+
+  @Command(
+      name = "lanes",
+      description =
+          "List the fairness keys with tasks waiting in a queue, in turn order, with their counts")
+  static final class Lanes extends CliCommand {
+    @Parameters(
+        paramLabel = "QUEUE",
+        arity = "0..1",
+        description = "the queue (default: the config's default queue)")
+    String queue = "";
+
+    @Option(names = "--limit", paramLabel = "N", description = "the most keys (default 100)")
+    int limit = 100;
+
+    @Override
+    int run(Session session) {
+      if (limit < 1) {
+        throw new CliException(MachineryCli.EXIT_USAGE, "--limit must be 1 or more");
+      }
+      Map<String, Long> keys = session.inspection().fairnessKeys(queue, limit);
+      PrintStream out = session.io().out();
+      if (session.json()) {
+        ArrayNode array = Render.JSON.createArrayNode();
+        keys.forEach((key, pending) -> array.addObject().put("key", key).put("pending", pending));
+        Render.json(out, array);
+      } else {
+        List<List<String>> rows = new ArrayList<>();
+        keys.forEach((key, pending) -> rows.add(Render.row(key, Long.toString(pending))));
+        Render.table(out, List.of("KEY", "PENDING"), rows);
       }
       return MachineryCli.EXIT_OK;
     }

@@ -268,6 +268,14 @@ final class TaskCommands {
     @Option(names = "--retries", paramLabel = "N", description = "Go's RetryCount (default 0)")
     int retries;
 
+    @Option(
+        names = "--fairness-key",
+        paramLabel = "KEY",
+        description =
+            "the task's fairness key (header machinery_fairness_key): workers with fair shares"
+                + " take waiting keys in turn")
+    @Nullable String fairnessKey;
+
     @Option(names = "--wait", description = "wait for the task's result and print it")
     boolean waitForResult;
 
@@ -286,6 +294,13 @@ final class TaskCommands {
       }
       if (eta != null) {
         builder.eta(parseEta(eta));
+      }
+      if (fairnessKey != null) {
+        try {
+          builder.fairnessKey(fairnessKey);
+        } catch (IllegalArgumentException e) {
+          throw new CliException(MachineryCli.EXIT_USAGE, "--fairness-key: " + e.getMessage(), e);
+        }
       }
       Duration wait = duration("--timeout", timeout);
       Server server = session.server();

@@ -50,6 +50,25 @@ class MemoryCliTest extends CliScenario {
     return true;
   }
 
+  /** The memory broker always keeps fairness lanes; the command lists them in turn order. */
+  @Test
+  void lanesListTheFairnessKeysWithWaitingTasksInTurnOrder() {
+    send("--fairness-key", "tenant-a", "add", "int64:1", "int64:2");
+    send("--fairness-key", "tenant-b", "add", "int64:3", "int64:4");
+    send("--fairness-key", "tenant-b", "add", "int64:5", "int64:6");
+    send("add", "int64:7", "int64:8");
+    com.fasterxml.jackson.databind.JsonNode lanes = cli().ok("lanes", queue, "--json").json();
+    assertThat(CliRunner.texts(lanes, "key")).containsExactly("tenant-a", "tenant-b");
+    assertThat(lanes.get(1).path("pending").asLong()).isEqualTo(2);
+    assertThat(cli().ok("lanes", queue).out()).containsPattern("tenant-b\\s+2");
+    assertThat(CliRunner.texts(cli().ok("lanes", queue, "--limit", "1", "--json").json(), "key"))
+        .containsExactly("tenant-a");
+    assertThat(queueStats().path("pending").asLong()).isEqualTo(4);
+    CliRunner.Result blank = cli().run("send", "--fairness-key", " ", "add");
+    assertThat(blank.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(blank.err()).contains("--fairness-key").contains("blank");
+  }
+
   @Test
   void aProgressBarIsDrawnOnStandardErrorOnlyOnATerminal() {
     launchWorker(1);
