@@ -607,15 +607,7 @@ public abstract class LimitSuite {
     }
     io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
     String queue = config.defaultQueue();
-    await()
-        .atMost(TIMEOUT)
-        .untilAsserted(
-            () ->
-                assertThat(
-                        countsSizes()
-                            ? inspection.queue(queue).pending()
-                            : inspection.pending(queue, 0, 10).size())
-                    .isEqualTo(5));
+    awaitWaiting(inspection, queue, 5);
     if (!listsPending()) {
       return;
     }
@@ -686,22 +678,14 @@ public abstract class LimitSuite {
     if (broker.inspector().isEmpty()) {
       return;
     }
-    sendRecord(
-        "plain", 0); // first: a keyed task sent to an empty Redis queue goes to the plain list
+    // first: a keyed task sent to an empty Redis queue goes to the plain list, not its lane
+    sendRecord("plain", 0);
     sendKeyed("k1", "tenant-1");
     sendKeyed("k2", "tenant-2");
     sendKeyed("k3", "tenant-2");
     io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
     String queue = config.defaultQueue();
-    await()
-        .atMost(TIMEOUT)
-        .untilAsserted(
-            () ->
-                assertThat(
-                        countsSizes()
-                            ? inspection.queue(queue).pending()
-                            : inspection.pending(queue, 0, 10).size())
-                    .isEqualTo(4));
+    awaitWaiting(inspection, queue, 4);
     if (!listsPending()) {
       return;
     }
@@ -719,6 +703,22 @@ public abstract class LimitSuite {
     assertThat(inspection.fairnessKeys(queue, 10)).isEmpty();
     assertThat(inspection.queue(queue).pending()).isZero();
     assertThat(inspection.pending(queue, 0, 10)).isEmpty();
+  }
+
+  /**
+   * Waits until the inspector sees {@code count} tasks waiting in {@code queue}: by its sizes, or
+   * by its listing where it has none.
+   */
+  private void awaitWaiting(io.machinery.Inspection inspection, String queue, int count) {
+    await()
+        .atMost(TIMEOUT)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        countsSizes()
+                            ? inspection.queue(queue).pending()
+                            : inspection.pending(queue, 0, 10).size())
+                    .isEqualTo(count));
   }
 
   protected AsyncResult sendKeyed(String name, String fairnessKey) {

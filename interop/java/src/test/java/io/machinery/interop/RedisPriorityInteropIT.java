@@ -3,7 +3,6 @@ package io.machinery.interop;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Server;
@@ -80,6 +79,17 @@ class RedisPriorityInteropIT {
     }
   }
 
+  /** Runs the Go sender's {@code scenario} on this test's queue without waiting; its UUIDs. */
+  private List<String> goSends(String scenario) {
+    List<String> args = new ArrayList<>(queues.goArgs());
+    args.addAll(List.of("-scenario", scenario, "-no-wait"));
+    GoHarness.Run run = GoHarness.run(TIMEOUT, "send", args);
+    assertThat(run.exitCode()).as(run.describe()).isZero();
+    List<String> uuids = new ArrayList<>();
+    run.single().path("uuids").forEach(u -> uuids.add(u.asText()));
+    return uuids;
+  }
+
   private static Signature add(long a, long b, int priority) {
     return Signature.builder("add").args(Arg.of(a), Arg.of(b)).priority(priority).build();
   }
@@ -118,13 +128,7 @@ class RedisPriorityInteropIT {
   @Test
   void javaWorkersHonourThePriorityOfTasksGoSent() {
     queues = InteropQueue.create(Pair.REDIS_REDIS, "priority");
-    List<String> args = new ArrayList<>(queues.goArgs());
-    args.addAll(List.of("-scenario", "priority", "-no-wait"));
-    GoHarness.Run run = GoHarness.run(TIMEOUT, "send", args);
-    assertThat(run.exitCode()).as(run.describe()).isZero();
-    JsonNode out = run.single();
-    List<String> uuids = new ArrayList<>();
-    out.path("uuids").forEach(u -> uuids.add(u.asText()));
+    List<String> uuids = goSends("priority");
     assertThat(uuids).hasSize(6);
     // Go's Redis broker put all six, the prioritized last, in the plain list
     assertThat(queues.redis().llen(queues.queue)).isEqualTo(6);
@@ -145,12 +149,7 @@ class RedisPriorityInteropIT {
   @Test
   void javaWorkersShareTurnsBetweenTheFairnessKeysOfTasksGoSent() {
     queues = InteropQueue.create(Pair.REDIS_REDIS, "fairness");
-    List<String> args = new ArrayList<>(queues.goArgs());
-    args.addAll(List.of("-scenario", "fairness", "-no-wait"));
-    GoHarness.Run run = GoHarness.run(TIMEOUT, "send", args);
-    assertThat(run.exitCode()).as(run.describe()).isZero();
-    List<String> uuids = new ArrayList<>();
-    run.single().path("uuids").forEach(u -> uuids.add(u.asText()));
+    List<String> uuids = goSends("fairness");
     assertThat(uuids).hasSize(42);
     assertThat(queues.redis().llen(queues.queue)).isEqualTo(42);
     List<String> ran = new CopyOnWriteArrayList<>();
