@@ -228,9 +228,26 @@ final class Api {
                 limit,
                 search);
           }
+          case "lanes" ->
+              page(
+                  (o, l) -> {
+                    List<Map.Entry<String, Long>> keys =
+                        List.copyOf(
+                            inspection
+                                .fairnessKeys(
+                                    queue, (int) Math.min(Integer.MAX_VALUE, (long) o + l))
+                                .entrySet());
+                    return keys.subList(Math.min(o, keys.size()), keys.size());
+                  },
+                  Views::laneRow,
+                  (e, s) ->
+                      e.getKey().toLowerCase(Locale.ROOT).contains(s.toLowerCase(Locale.ROOT)),
+                  offset,
+                  limit,
+                  search);
           default ->
               throw new IllegalArgumentException(
-                  "tab must be pending, delayed, inflight or dead, was " + tab);
+                  "tab must be pending, delayed, inflight, dead or lanes, was " + tab);
         };
     ArrayNode items = n.putArray("items");
     page.items.forEach(items::add);

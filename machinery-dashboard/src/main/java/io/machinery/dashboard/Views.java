@@ -95,6 +95,11 @@ final class Views {
     return n;
   }
 
+  /** A fairness key with tasks waiting, and how many. */
+  static ObjectNode laneRow(java.util.Map.Entry<String, Long> lane) {
+    return NODES.objectNode().put("key", lane.getKey()).put("pending", lane.getValue());
+  }
+
   static ObjectNode inFlightRow(Inspection.InFlightTask t) {
     ObjectNode n =
         NODES

@@ -17,20 +17,34 @@ import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
 
 /**
- * The browser scenario on a real Redis broker and backend (the control plane is Redis's), and what
- * only needs to be shown once: a wrong token, dead-letter requeue, a large argument cut with a
- * download.
+ * The browser scenario on a real Redis broker (fairness on) and backend (the control plane is
+ * Redis's), and what only needs to be shown once: a wrong token, dead-letter requeue, a large
+ * argument cut with a download, the fairness keys tab.
  */
 class DashboardRedisBrowserIT extends DashboardBrowserScenario {
   @Override
   Deployment deploy(String queue) {
     String url = TestEndpoints.redisUrl();
     Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
-    RedisBroker broker = RedisBroker.create(config);
+    RedisBroker broker = RedisBroker.builder(config).fairness(true).build();
     RedisBackend backend = RedisBackend.create(config);
     return new Deployment(
         Server.builder().config(config).broker(broker).backend(backend).build(),
         List.of(broker, backend));
+  }
+
+  /** Fairness keys with waiting tasks, in turn order, with their counts (the broker has lanes). */
+  @Test
+  void theFairnessKeysTabShowsTheBackloggedKeysInTurnOrder() {
+    String page = start(Dashboard.builder(server));
+    server.sendTask(Signature.create("resize", Arg.of(0L))); // so the keyed ones go to their lanes
+    for (String key : List.of("acme", "globex", "globex")) {
+      server.sendTask(Signature.builder("resize").args(Arg.of(1L)).fairnessKey(key).build());
+    }
+    browser.open(page + "#/queue/" + queue + "/lanes");
+    browser.waitForText(By.cssSelector("#rows tr[data-key='globex'] td:nth-child(2)"), "2");
+    List<WebElement> rows = browser.driver.findElements(By.cssSelector("#rows tbody tr"));
+    assertThat(rows).extracting(r -> r.getAttribute("data-key")).containsExactly("acme", "globex");
   }
 
   @Test

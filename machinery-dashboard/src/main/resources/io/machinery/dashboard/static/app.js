@@ -202,7 +202,8 @@ function drawChart(samples) {
   return [legend, box, summary];
 }
 
-const TABS = [['pending', 'Pending'], ['delayed', 'Delayed'], ['inflight', 'In flight'], ['dead', 'Dead letters']];
+const TABS = [['pending', 'Pending'], ['delayed', 'Delayed'], ['inflight', 'In flight'], ['dead', 'Dead letters'],
+  ['lanes', 'Fairness keys']];
 
 function queueView(root, queue, tab, params) {
   let offset = Number(params.get('offset') || 0);
@@ -255,6 +256,10 @@ function queueView(root, queue, tab, params) {
 }
 
 function rowsTable(queue, tab, items, selected, rerender) {
+  if (tab === 'lanes') {
+    return table(['Fairness key', '#Pending'], items.map(l => el('tr', { dataset: { key: l.key } },
+      el('td', { class: 'mono', text: l.key }), num(l.pending))), 'No fairness key has tasks waiting (in turn order when some do).');
+  }
   if (tab === 'inflight') {
     return table(['UUID', 'Task', 'Worker', 'Started'], items.map(t => el('tr', {},
       el('td', {}, taskLink(t.uuid, queue)), el('td', { text: t.name }), el('td', { class: 'mono', text: t.workerId }),
