@@ -69,6 +69,13 @@ final class FaultWork {
   }
 
   static List<String> sendMany(Server server, int count) throws InterruptedException {
+    return sendMany(server, count, i -> Signature.create(TASK));
+  }
+
+  /** {@code count} tasks, the {@code i}th built by {@code task}, sent from 32 virtual threads. */
+  static List<String> sendMany(
+      Server server, int count, java.util.function.IntFunction<Signature> task)
+      throws InterruptedException {
     List<String> uuids = java.util.Collections.synchronizedList(new ArrayList<>(count));
     java.util.concurrent.atomic.AtomicInteger next =
         new java.util.concurrent.atomic.AtomicInteger();
@@ -78,8 +85,9 @@ final class FaultWork {
           Thread.ofVirtual()
               .start(
                   () -> {
-                    while (next.getAndIncrement() < count) {
-                      uuids.add(server.sendTask(Signature.create(TASK)).signature().uuid());
+                    int i;
+                    while ((i = next.getAndIncrement()) < count) {
+                      uuids.add(server.sendTask(task.apply(i)).signature().uuid());
                     }
                   }));
     }

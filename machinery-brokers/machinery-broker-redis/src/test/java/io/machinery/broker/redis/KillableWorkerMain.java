@@ -11,21 +11,24 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code
- * KillableWorkerMain <redis url> <queue> <runs key> <concurrency> <lease ms> [<executions file>]}:
- * {@link FaultWork}'s task, and with an executions file also {@link
- * WorkerProcesses#registerRecordingTasks the recording tasks}. Prints {@code READY} once consuming,
- * then runs until it is killed.
+ * KillableWorkerMain [--fair] <redis url> <queue> <runs key> <concurrency> <lease ms> [<executions
+ * file>]}: {@link FaultWork}'s task, and with an executions file also {@link
+ * WorkerProcesses#registerRecordingTasks the recording tasks}; {@code --fair} turns the broker's
+ * fairness on. Prints {@code READY} once consuming, then runs until it is killed.
  */
 public final class KillableWorkerMain {
   private KillableWorkerMain() {}
 
-  public static void main(String[] args) throws Exception {
+  public static void main(String[] given) throws Exception {
+    boolean fair = given.length > 0 && given[0].equals("--fair");
+    String[] args = fair ? java.util.Arrays.copyOfRange(given, 1, given.length) : given;
     String url = args[0];
     Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(args[1]).build();
     RedisSession redis = RedisSession.open(url, config);
     RedisBroker broker =
         RedisBroker.builder(config)
             .leaseTimeout(Duration.ofMillis(Long.parseLong(args[4])))
+            .fairness(fair)
             .build();
     RedisBackend backend = RedisBackend.create(config);
     Server server = Server.builder().config(config).broker(broker).backend(backend).build();

@@ -94,24 +94,83 @@ class WorkerKilledIT {
   }
 
   /**
+   * The same with fairness on and every task keyed (20 keys): what a dead worker held goes back to
+   * the head of its lane (the reaper's script), and nothing is left in a lane or the ring.
+   */
+  @Test
+  void everyKeyedTaskSucceedsAfterAWorkerProcessWithFairnessIsKilledMidRun() throws Exception {
+    String url = TestEndpoints.redisUrl();
+    String queue = "kill_fair_" + UUID.randomUUID().toString().substring(0, 8);
+    String runsKey = queue + "_runs";
+    int tasks = 5_000;
+    Config config = Config.builder().broker(url).resultBackend(url).defaultQueue(queue).build();
+    QueueKeys keys = new QueueKeys(queue);
+    try (RedisSession redis = RedisSession.open(url, config);
+        RedisBroker broker =
+            RedisBroker.builder(config).leaseTimeout(LEASE).fairness(true).build();
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      FaultWork.register(server, redis, runsKey);
+      List<String> uuids =
+          FaultWork.sendMany(
+              server,
+              tasks,
+              i ->
+                  io.machinery.Signature.builder(FaultWork.TASK)
+                      .fairnessKey("tenant-" + i % 20)
+                      .build());
+      assertThat(redis.await(redis.commands().llen(keys.fairRing()))).isEqualTo(20);
+      try (WorkerProcesses processes = WorkerProcesses.create()) {
+        Process doomed = startWorkerProcess(processes, url, queue, runsKey, "--fair");
+        await()
+            .atMost(Duration.ofSeconds(60))
+            .until(() -> redis.await(redis.commands().hlen(runsKey)) >= tasks / 5);
+        long inFlight = 0;
+        for (String key : redis.await(redis.commands().keys("{" + queue + "}:processing:*"))) {
+          inFlight += redis.await(redis.commands().llen(key));
+        }
+        long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
+        processes.kill(doomed);
+        Worker survivor = server.newWorker("survivor", 10);
+        survivor.launchAsync();
+        await()
+            .atMost(Duration.ofMinutes(3))
+            .pollInterval(Duration.ofMillis(250))
+            .until(() -> FaultWork.states(redis, uuids).getOrDefault(State.SUCCESS, 0) == tasks);
+        survivor.quit();
+        int duplicates = FaultWork.duplicates(redis, runsKey);
+        System.out.printf(
+            "[WorkerKilledIT] %d keyed tasks (20 keys, fairness on); worker process killed after %d had"
+                + " run, holding %d in its processing list; all SUCCESS; %d ran twice%n",
+            tasks, doneBeforeKill, inFlight, duplicates);
+        assertThat(redis.await(redis.commands().hlen(runsKey))).isEqualTo(tasks);
+        assertThat(duplicates).isLessThanOrEqualTo(100);
+        assertThat(redis.await(redis.commands().llen(keys.fairRing()))).isZero();
+        assertThat(redis.await(redis.commands().llen(queue))).isZero();
+      } finally {
+        List<String> left =
+            new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
+        left.add(runsKey);
+        left.add(queue);
+        redis.await(redis.commands().del(left.toArray(new String[0])));
+      }
+    }
+  }
+
+  /**
    * A child JVM running {@link KillableWorkerMain} (10 slots, lease {@link #LEASE}); returns once
    * it consumes.
    */
   static Process startWorkerProcess(
-      WorkerProcesses processes, String url, String queue, String runsKey)
+      WorkerProcesses processes, String url, String queue, String runsKey, String... flags)
       throws java.io.IOException {
     Path output =
         Files.createDirectories(Path.of("target", "kill-it"))
             .resolve(queue + "-" + System.nanoTime() + ".out");
+    List<String> args = new ArrayList<>(List.of(flags));
+    args.addAll(List.of(url, queue, runsKey, "10", Long.toString(LEASE.toMillis())));
     Process process =
-        processes.start(
-            KillableWorkerMain.class,
-            output,
-            url,
-            queue,
-            runsKey,
-            "10",
-            Long.toString(LEASE.toMillis()));
+        processes.start(KillableWorkerMain.class, output, args.toArray(String[]::new));
     WorkerProcesses.awaitLine(output, "READY", Duration.ofSeconds(60));
     return process;
   }
