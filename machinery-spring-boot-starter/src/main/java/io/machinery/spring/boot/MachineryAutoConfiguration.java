@@ -68,8 +68,14 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
 
   @Bean
   @ConditionalOnMissingBean
-  Broker machineryBroker(Config config, ObjectProvider<ManualClock> clock) {
-    return new UrlSchemes(classLoader).broker(config, clockOf(clock));
+  Broker machineryBroker(
+      Config config, MachineryProperties properties, ObjectProvider<ManualClock> clock) {
+    return new UrlSchemes(classLoader)
+        .broker(
+            config,
+            clockOf(clock),
+            properties.getRedis().isPriorities(),
+            properties.getRedis().isFairness());
   }
 
   @Bean

@@ -394,6 +394,8 @@ public class MachineryProperties {
     private @Nullable String masterName;
     private @Nullable Boolean clusterEnabled;
     private @Nullable String sentinelPassword;
+    private boolean priorities;
+    private boolean fairness;
 
     RedisConfig toConfig() {
       RedisConfig.Builder b = RedisConfig.DEFAULT.toBuilder();
@@ -526,6 +528,30 @@ public class MachineryProperties {
 
     public void setSentinelPassword(@Nullable String value) {
       sentinelPassword = value;
+    }
+
+    /**
+     * Not Go's: the Redis broker honours {@code Priority} ({@code RedisBroker.Builder.priorities});
+     * default false.
+     */
+    public boolean isPriorities() {
+      return priorities;
+    }
+
+    public void setPriorities(boolean value) {
+      priorities = value;
+    }
+
+    /**
+     * Not Go's: the Redis broker shares turns between fairness keys ({@code
+     * RedisBroker.Builder.fairness}); default false.
+     */
+    public boolean isFairness() {
+      return fairness;
+    }
+
+    public void setFairness(boolean value) {
+      fairness = value;
     }
   }
 

@@ -55,6 +55,14 @@ final class UrlSchemes {
   }
 
   Broker broker(Config config, Clock clock) {
+    return broker(config, clock, false, false);
+  }
+
+  /**
+   * The broker of {@code config}'s URL; on Redis with {@code priorities} and {@code fairness} set
+   * on its builder.
+   */
+  Broker broker(Config config, Clock clock, boolean priorities, boolean fairness) {
     String technology = technology(config.broker());
     return switch (technology) {
       case REDIS -> {
@@ -63,7 +71,7 @@ final class UrlSchemes {
             "broker",
             config.broker(),
             "machinery-broker-redis");
-        yield Redis.broker(config);
+        yield Redis.broker(config, priorities, fairness);
       }
       case AMQP -> {
         require(
@@ -169,8 +177,8 @@ final class UrlSchemes {
 
   /** Loaded only when the Redis modules were found. */
   private static final class Redis {
-    static Broker broker(Config config) {
-      return RedisBroker.create(config);
+    static Broker broker(Config config, boolean priorities, boolean fairness) {
+      return RedisBroker.builder(config).priorities(priorities).fairness(fairness).build();
     }
 
     static Backend backend(Config config) {

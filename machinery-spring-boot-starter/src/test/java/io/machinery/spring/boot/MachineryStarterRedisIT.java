@@ -62,6 +62,7 @@ class MachineryStarterRedisIT {
     registry.add("machinery.result_backend", () -> redisUrl);
     registry.add("machinery.default_queue", () -> QUEUE);
     registry.add("machinery.redis.delayed_tasks_key", () -> QUEUE + "_delayed");
+    registry.add("machinery.redis.fairness", () -> "true");
   }
 
   @Autowired Server server;
@@ -71,6 +72,24 @@ class MachineryStarterRedisIT {
   @Autowired
   @Qualifier("machineryHealthIndicator")
   HealthIndicator health;
+
+  /**
+   * {@code machinery.redis.fairness}: keyed tasks wait in their key's lane (on a queue no worker
+   * consumes; the first one, sent to an empty queue, goes to the plain list for an idle consumer).
+   */
+  @Test
+  void fairnessFromThePropertiesPutsKeyedTasksInTheirLanes() {
+    String idle = QUEUE + "_idle";
+    io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
+    try {
+      for (int i = 0; i < 3; i++) {
+        server.sendTask(Signature.builder("add").routingKey(idle).fairnessKey("tenant-7").build());
+      }
+      assertThat(inspection.fairnessKeys(idle, 10)).containsEntry("tenant-7", 2L);
+    } finally {
+      inspection.purge(idle);
+    }
+  }
 
   @Test
   void theUrlSchemePicksTheRedisModules() {
