@@ -111,14 +111,17 @@ import org.slf4j.LoggerFactory;
  *       in band lists {@code {queue}:priority:<1-9>} beside the queue, fetched by weight into the
  *       same processing list (so acknowledgements, reaping and the stray sweep are unchanged; a
  *       message returned by them, or requeued, goes back to the plain queue, at its head when
- *       returned, and the fetch's sorting of the queue's head puts it back in its band).
+ *       returned, and the fetch's sorting of the queue's head puts it back in its band). Likewise
+ *       with {@link Builder#fairness}: tasks with a fairness key wait in lanes {@code
+ *       {queue}:fair:<key>}, taken in turn ({@link io.machinery.spi.FairShares}) into the same
+ *       processing list.
  * </ul>
  *
  * <p>Thread-safe. Whoever builds a broker closes it; {@link #close()} closes its consumers.
  *
  * <p>Size: Go's broker interface on Redis with its builder (the one-round-trip publish, delayed
- * tasks, priority bands, the inspector's and control plane's wiring); the fetch loop, the
- * delayed-task promotion and the Lua are classes of their own.
+ * tasks, priority bands, fairness lanes, the inspector's and control plane's wiring); the fetch
+ * loop, the delayed-task promotion and the Lua are classes of their own.
  */
 public final class RedisBroker implements Broker {
   private static final Logger log = LoggerFactory.getLogger(RedisBroker.class);
