@@ -110,7 +110,15 @@ public final class RandomTaskMessages {
     if (chance(3)) {
       f.add(
           "Headers",
-          odd() ? pick("[]", "1", "\"h\"") : pick("{}", "null", "{\"k\":\"v\"}", "{\"k\":[1,{}]}"));
+          odd()
+              ? pick("[]", "1", "\"h\"", "{\"machinery_fairness_key\":7}")
+              : pick(
+                  "{}",
+                  "null",
+                  "{\"k\":\"v\"}",
+                  "{\"k\":[1,{}]}",
+                  "{\"machinery_fairness_key\":\"tenant-1\"}",
+                  "{\"machinery_fairness_key\":\" \"}"));
     }
     if (chance(4)) {
       f.add("Priority", odd() ? pick("256", "-1", "1.5") : pick("0", "1", "9", "255"));
