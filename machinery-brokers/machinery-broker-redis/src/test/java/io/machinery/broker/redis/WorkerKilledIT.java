@@ -47,12 +47,7 @@ class WorkerKilledIT {
         await()
             .atMost(Duration.ofSeconds(60))
             .until(() -> redis.await(redis.commands().hlen(runsKey)) >= TASKS / 5);
-        List<String> processing =
-            redis.await(redis.commands().keys("{" + queue + "}:processing:*"));
-        long inFlight = 0;
-        for (String key : processing) {
-          inFlight += redis.await(redis.commands().llen(key));
-        }
+        long inFlight = inProcessingLists(redis, queue);
         long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
         long killedAt = System.nanoTime();
         processes.kill(doomed);
@@ -84,11 +79,7 @@ class WorkerKilledIT {
         assertThat(duplicates).isLessThanOrEqualTo((int) inFlight + 10);
         assertThat(redis.await(redis.commands().llen(queue))).isZero();
       } finally {
-        List<String> keys =
-            new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
-        keys.add(runsKey);
-        keys.add(queue);
-        redis.await(redis.commands().del(keys.toArray(new String[0])));
+        deleteKeys(redis, queue, runsKey);
       }
     }
   }
@@ -125,10 +116,7 @@ class WorkerKilledIT {
         await()
             .atMost(Duration.ofSeconds(60))
             .until(() -> redis.await(redis.commands().hlen(runsKey)) >= tasks / 5);
-        long inFlight = 0;
-        for (String key : redis.await(redis.commands().keys("{" + queue + "}:processing:*"))) {
-          inFlight += redis.await(redis.commands().llen(key));
-        }
+        long inFlight = inProcessingLists(redis, queue);
         long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
         processes.kill(doomed);
         Worker survivor = server.newWorker("survivor", 10);
@@ -148,13 +136,26 @@ class WorkerKilledIT {
         assertThat(redis.await(redis.commands().llen(keys.fairRing()))).isZero();
         assertThat(redis.await(redis.commands().llen(queue))).isZero();
       } finally {
-        List<String> left =
-            new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
-        left.add(runsKey);
-        left.add(queue);
-        redis.await(redis.commands().del(left.toArray(new String[0])));
+        deleteKeys(redis, queue, runsKey);
       }
     }
+  }
+
+  /** Tasks in the processing lists of {@code queue}'s consumers (taken and not settled). */
+  private static long inProcessingLists(RedisSession redis, String queue) {
+    long inFlight = 0;
+    for (String key : redis.await(redis.commands().keys("{" + queue + "}:processing:*"))) {
+      inFlight += redis.await(redis.commands().llen(key));
+    }
+    return inFlight;
+  }
+
+  /** Deletes the queue, its tagged keys and the runs hash. */
+  private static void deleteKeys(RedisSession redis, String queue, String runsKey) {
+    List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
+    keys.add(runsKey);
+    keys.add(queue);
+    redis.await(redis.commands().del(keys.toArray(new String[0])));
   }
 
   /**
