@@ -570,16 +570,23 @@ class AmqpBackendIT {
                   .get())
           .as("the last member takes the states")
           .isTrue();
+      // the re-run's state is stored before the taker settles the chord (deleting the group
+      // queue): a state written after that is another case (a member finishing late), and here
+      // its publish could meet the deletion between a declaration and the publish (ci-run76)
+      java.util.concurrent.CountDownLatch rerunStored = new java.util.concurrent.CountDownLatch(1);
       Future<Boolean> rerunTriggered =
           rerun.submit(
               () -> {
                 backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
                 backend.groupCompleted(group, 2);
+                rerunStored.countDown();
                 return backend.triggerChord(group); // a re-run asks even when incomplete
               });
       assertThat(
               last.submit(
                       () -> {
+                        assertThat(rerunStored.await(30, java.util.concurrent.TimeUnit.SECONDS))
+                            .isTrue();
                         List<TaskState> states = backend.groupTaskStates(group, 2);
                         backend.purgeGroupMeta(group); // the callback was sent
                         return states;
