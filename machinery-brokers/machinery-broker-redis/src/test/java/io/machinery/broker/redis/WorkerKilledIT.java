@@ -43,23 +43,10 @@ class WorkerKilledIT {
       List<String> uuids = FaultWork.sendMany(server, TASKS);
 
       try (WorkerProcesses processes = WorkerProcesses.create()) {
-        Process doomed = startWorkerProcess(processes, url, queue, runsKey);
-        await()
-            .atMost(Duration.ofSeconds(60))
-            .until(() -> redis.await(redis.commands().hlen(runsKey)) >= TASKS / 5);
-        long inFlight = inProcessingLists(redis, queue);
-        long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
-        long killedAt = System.nanoTime();
-        processes.kill(doomed);
-
-        Worker survivor = server.newWorker("survivor", 10);
-        survivor.launchAsync();
-        await()
-            .atMost(Duration.ofMinutes(3))
-            .pollInterval(Duration.ofMillis(250))
-            .until(() -> FaultWork.states(redis, uuids).getOrDefault(State.SUCCESS, 0) == TASKS);
-        Duration recovery = Duration.ofNanos(System.nanoTime() - killedAt);
-        survivor.quit();
+        Kill kill = killMidRunAndFinish(processes, server, redis, queue, runsKey, uuids);
+        long inFlight = kill.inFlight();
+        long doneBeforeKill = kill.doneBeforeKill();
+        Duration recovery = kill.recovery();
 
         Map<State, Integer> states = FaultWork.states(redis, uuids);
         int duplicates = FaultWork.duplicates(redis, runsKey);
@@ -112,20 +99,9 @@ class WorkerKilledIT {
                       .build());
       assertThat(redis.await(redis.commands().llen(keys.fairRing()))).isEqualTo(20);
       try (WorkerProcesses processes = WorkerProcesses.create()) {
-        Process doomed = startWorkerProcess(processes, url, queue, runsKey, "--fair");
-        await()
-            .atMost(Duration.ofSeconds(60))
-            .until(() -> redis.await(redis.commands().hlen(runsKey)) >= tasks / 5);
-        long inFlight = inProcessingLists(redis, queue);
-        long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
-        processes.kill(doomed);
-        Worker survivor = server.newWorker("survivor", 10);
-        survivor.launchAsync();
-        await()
-            .atMost(Duration.ofMinutes(3))
-            .pollInterval(Duration.ofMillis(250))
-            .until(() -> FaultWork.states(redis, uuids).getOrDefault(State.SUCCESS, 0) == tasks);
-        survivor.quit();
+        Kill kill = killMidRunAndFinish(processes, server, redis, queue, runsKey, uuids, "--fair");
+        long inFlight = kill.inFlight();
+        long doneBeforeKill = kill.doneBeforeKill();
         int duplicates = FaultWork.duplicates(redis, runsKey);
         System.out.printf(
             "[WorkerKilledIT] %d keyed tasks (20 keys, fairness on); worker process killed after %d had"
@@ -139,6 +115,43 @@ class WorkerKilledIT {
         deleteKeys(redis, queue, runsKey);
       }
     }
+  }
+
+  /** What the kill found and how long the survivor took. */
+  private record Kill(long inFlight, long doneBeforeKill, Duration recovery) {}
+
+  /**
+   * Starts a worker process ({@code flags} for {@link KillableWorkerMain}), kills it with SIGKILL
+   * once a fifth of {@code uuids} ran, then runs a survivor worker of {@code server} until every
+   * task's state is SUCCESS.
+   */
+  private static Kill killMidRunAndFinish(
+      WorkerProcesses processes,
+      Server server,
+      RedisSession redis,
+      String queue,
+      String runsKey,
+      List<String> uuids,
+      String... flags)
+      throws Exception {
+    int tasks = uuids.size();
+    Process doomed = startWorkerProcess(processes, TestEndpoints.redisUrl(), queue, runsKey, flags);
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> redis.await(redis.commands().hlen(runsKey)) >= tasks / 5);
+    long inFlight = inProcessingLists(redis, queue);
+    long doneBeforeKill = redis.await(redis.commands().hlen(runsKey));
+    long killedAt = System.nanoTime();
+    processes.kill(doomed);
+    Worker survivor = server.newWorker("survivor", 10);
+    survivor.launchAsync();
+    await()
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> FaultWork.states(redis, uuids).getOrDefault(State.SUCCESS, 0) == tasks);
+    Duration recovery = Duration.ofNanos(System.nanoTime() - killedAt);
+    survivor.quit();
+    return new Kill(inFlight, doneBeforeKill, recovery);
   }
 
   /** Tasks in the processing lists of {@code queue}'s consumers (taken and not settled). */
