@@ -454,6 +454,30 @@ public final class Server implements AutoCloseable {
   }
 
   /**
+   * Sends a saga: its first step, with the rest nested as a chain's; each step carries the
+   * compensations that run, last step first, when it fails for good (see {@link Saga}).
+   *
+   * @param saga the steps and their compensations
+   * @return a handle that waits until the saga settled
+   * @throws IllegalArgumentException if a task would be refused by {@link #sendTask} (the first
+   *     message carries the whole saga, so its size counts); nothing is sent then
+   * @throws UnsupportedOperationException when the result backend's reads consume states (Go's AMQP
+   *     backend): a compensation could not read the results of the step it undoes
+   * @throws MachineryException as {@link #sendTask}
+   */
+  public SagaAsyncResult sendSaga(Saga saga) {
+    if (backend.consumesStatesOnRead()) {
+      throw new UnsupportedOperationException(
+          "a saga needs a result backend that keeps states when they are read; this one's reads"
+              + " consume them (Go's AMQP backend): use Redis, Memcache, MongoDB or DynamoDB");
+    }
+    Signature first = saga.steps().get(0);
+    WireCodec.checkTask(first);
+    sendTask(first);
+    return new SagaAsyncResult(saga, backend);
+  }
+
+  /**
    * Sends a DAG: records each task's dependencies in the backend, then sends the tasks that depend
    * on none, as {@link #sendTasks}. Each other task is sent by the worker on which the last of its
    * dependencies succeeds, with their results appended to its arguments (unless it is immutable);

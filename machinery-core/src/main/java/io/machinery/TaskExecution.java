@@ -424,7 +424,8 @@ final class TaskExecution implements TaskContext {
       return new Failed(
           Server.CANCELLED_ERROR, false); // revoked before it was delivered: never runs
     }
-    List<TaskResult> stored = possiblyRerun || isDagJoin() ? storedSuccess() : null;
+    List<TaskResult> stored =
+        possiblyRerun || isDagJoin() || SagaUndo.isCompensation(signature) ? storedSuccess() : null;
     if (stored != null) {
       log.info(
           "Task {} {} has a stored SUCCESS (this message came back, or is a copy); not running it"
@@ -434,7 +435,12 @@ final class TaskExecution implements TaskContext {
       return new Succeeded(stored);
     }
     early.add(backend.setStateReceivedAsync(signature));
-    List<Arg> args = signature.args();
+    List<Arg> args;
+    try {
+      args = SagaUndo.argsFor(signature, backend);
+    } catch (SagaUndo.Unavailable e) {
+      return new Failed(String.valueOf(e.getMessage()), e.retryable());
+    }
     List<@Nullable Object> typed = new ArrayList<>(args.size());
     for (Arg arg : args) {
       try {
@@ -513,10 +519,11 @@ final class TaskExecution implements TaskContext {
   /**
    * The results of this task's SUCCESS when the backend holds one: an earlier delivery of this
    * message ran the function and stored its outcome, but died (or lost its broker) before it
-   * acknowledged; or, for a DAG task with dependencies, another copy of it finished. Null
-   * otherwise: no such state, another task's under this UUID (where the state keeps the name: Go
-   * writes it with PENDING only, and only its Redis backend carries it on), a backend whose reads
-   * consume states, or one that does not answer (the task then runs, as it would have).
+   * acknowledged; or, for a DAG task with dependencies or a saga's compensation (both sent at least
+   * once), another copy of it finished. Null otherwise: no such state, another task's under this
+   * UUID (where the state keeps the name: Go writes it with PENDING only, and only its Redis
+   * backend carries it on), a backend whose reads consume states, or one that does not answer (the
+   * task then runs, as it would have).
    */
   private @Nullable List<TaskResult> storedSuccess() {
     if (backend.consumesStatesOnRead()) {

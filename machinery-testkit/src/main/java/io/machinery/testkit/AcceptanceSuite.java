@@ -11,6 +11,9 @@ import io.machinery.Dag;
 import io.machinery.DagAsyncResult;
 import io.machinery.Group;
 import io.machinery.MachineryException;
+import io.machinery.Saga;
+import io.machinery.SagaAsyncResult;
+import io.machinery.SagaFailedException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFailedException;
@@ -212,6 +215,98 @@ public abstract class AcceptanceSuite {
           .isInstanceOf(TaskFailedException.class)
           .hasMessageContaining("dag member failed");
     }
+  }
+
+  /**
+   * A saga whose steps all succeed ends with its last step's result, as a chain; no compensation
+   * runs. On a backend whose reads consume states (Go's AMQP backend), {@code sendSaga} refuses it.
+   */
+  @Test
+  void aSagaWhoseStepsSucceedEndsWithTheLastResultAndUndoesNothing() {
+    String key = UUID.randomUUID().toString();
+    Saga saga =
+        Saga.builder()
+            .step(add(1, 2), undo(key, "a"))
+            .step(Signature.create("add", Arg.of(10L)), undo(key, "b"))
+            .step(Signature.create("multiply", Arg.of(2L)))
+            .build();
+    if (backend.consumesStatesOnRead()) {
+      assertThatThrownBy(() -> server.sendSaga(saga))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    assertThat(server.sendSaga(saga).get(TIMEOUT)).containsExactly(26L);
+    assertThat(tasks.undone(key)).isEmpty();
+  }
+
+  /**
+   * A saga step that fails for good undoes the steps that succeeded before it, the latest first,
+   * each compensation called with its own arguments and its step's results; the failed step is not
+   * undone and the steps after it never run.
+   */
+  @Test
+  void aFailedSagaStepUndoesTheStepsBeforeItLatestFirst() {
+    if (backend.consumesStatesOnRead()) {
+      return; // refused when sent: aSagaWhoseStepsSucceedEndsWithTheLastResultAndUndoesNothing
+    }
+    String key = UUID.randomUUID().toString();
+    Signature after = Signature.create("add", Arg.of(1L));
+    Saga saga =
+        Saga.builder()
+            .step(add(1, 2), undo(key, "a"))
+            .step(Signature.builder("add").args(Arg.of(10L)).immutable(true).build())
+            .step(
+                Signature.builder("add").args(Arg.of(20L)).immutable(true).build(), undo(key, "c"))
+            .step(
+                Signature.create("return_just_error", Arg.of("step failed"), Arg.of(true)),
+                undo(key, "d"))
+            .step(after)
+            .build();
+    SagaAsyncResult result = server.sendSaga(saga);
+    assertThatThrownBy(() -> result.get(TIMEOUT))
+        .isInstanceOfSatisfying(
+            SagaFailedException.class,
+            e -> {
+              assertThat(e.failedStep()).isEqualTo(3);
+              assertThat(e.failedTask()).isEqualTo("return_just_error");
+              assertThat(e.error()).isEqualTo("step failed");
+              assertThat(e.taskUuid()).isEqualTo(saga.steps().get(3).uuid());
+              assertThat(e.compensated()).isTrue();
+            });
+    assertThat(tasks.undone(key)).containsExactly("c:20", "a:3");
+    assertThat(server.asyncResult(saga.steps().get(4).uuid()).taskState()).isEmpty();
+  }
+
+  /** A compensation that fails for good stops the undoing: the steps before it stay done. */
+  @Test
+  void aFailedCompensationStopsTheUndoing() {
+    if (backend.consumesStatesOnRead()) {
+      return; // refused when sent: aSagaWhoseStepsSucceedEndsWithTheLastResultAndUndoesNothing
+    }
+    String key = UUID.randomUUID().toString();
+    Saga saga =
+        Saga.builder()
+            .step(add(1, 2), undo(key, "a"))
+            .step(
+                Signature.builder("add").args(Arg.of(10L)).immutable(true).build(),
+                undo(key, "fail"))
+            .step(Signature.create("return_just_error", Arg.of("step failed"), Arg.of(true)))
+            .build();
+    assertThatThrownBy(() -> server.sendSaga(saga).get(TIMEOUT))
+        .isInstanceOfSatisfying(
+            SagaFailedException.class,
+            e -> {
+              assertThat(e.failedStep()).isEqualTo(2);
+              assertThat(e.compensated()).isFalse();
+              assertThat(e.compensationFailure().orElseThrow())
+                  .hasMessageContaining("cannot undo 13");
+              assertThat(e).hasMessageContaining("the steps before it stay done");
+            });
+    assertThat(tasks.undone(key)).containsExactly("fail:13");
+  }
+
+  private static Signature undo(String key, String label) {
+    return Signature.create("undo", Arg.of(key), Arg.of(label));
   }
 
   /**

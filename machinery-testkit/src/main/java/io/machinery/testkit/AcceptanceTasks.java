@@ -29,6 +29,7 @@ public final class AcceptanceTasks {
   private final ConcurrentHashMap<String, AtomicLong> calls = new ConcurrentHashMap<>();
   private final AtomicLong noops = new AtomicLong();
   private final List<Integer> batchSizes = new CopyOnWriteArrayList<>();
+  private final ConcurrentHashMap<String, List<String>> undone = new ConcurrentHashMap<>();
 
   public void registerWith(Server server) {
     server.registerTask(
@@ -103,6 +104,20 @@ public final class AcceptanceTasks {
             }));
     server.registerTask("record_error", TaskFunction.of(String.class, msg -> msg));
     server.registerTask(
+        "undo",
+        TaskFunction.of(
+            String.class,
+            String.class,
+            Long.class,
+            (key, label, stepResult) -> {
+              String entry = label + ":" + stepResult;
+              undone.computeIfAbsent(key, k -> new CopyOnWriteArrayList<>()).add(entry);
+              if (label.equals("fail")) {
+                throw new RuntimeException("cannot undo " + stepResult);
+              }
+              return entry;
+            }));
+    server.registerTask(
         "noop",
         TaskFunction.of(
             () -> {
@@ -128,6 +143,14 @@ public final class AcceptanceTasks {
   /** How often a keyed task ({@code fail_n_times}, {@code retry_later}) ran. */
   public long calls(String key) {
     return counter(key).get();
+  }
+
+  /**
+   * What {@code undo} (a saga's compensation: a key, a label and the undone step's result) was
+   * called with under one key, as {@code label:result}, in call order.
+   */
+  public List<String> undone(String key) {
+    return List.copyOf(undone.getOrDefault(key, List.of()));
   }
 
   public long noops() {
