@@ -11,12 +11,15 @@ import io.machinery.Chord;
 import io.machinery.Dag;
 import io.machinery.DagAsyncResult;
 import io.machinery.Group;
+import io.machinery.Saga;
+import io.machinery.SagaFailedException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFailedException;
 import io.machinery.Worker;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
+import io.machinery.testkit.AcceptanceTasks;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.time.Instant;
@@ -61,6 +64,7 @@ abstract class JavaSendsGoWorksSuite {
   private Backend backend;
   Server server;
   private GoHarness.GoWorker goWorker;
+  private AcceptanceTasks javaTasks;
 
   protected abstract Pair pair();
 
@@ -71,7 +75,7 @@ abstract class JavaSendsGoWorksSuite {
     broker = pair().createBroker(queues.javaConfig());
     backend = pair().createBackend(queues.javaConfig());
     server = Server.builder().config(queues.javaConfig()).broker(broker).backend(backend).build();
-    InteropTasks.registerWith(server); // for the Java worker of the shared chord
+    javaTasks = InteropTasks.registerWith(server); // for the Java workers of some tests
     goWorker =
         GoHarness.startWorker(
             GoSendsJavaWorksSuite.concat(
@@ -335,6 +339,50 @@ abstract class JavaSendsGoWorksSuite {
     // Go's retry_later asks for 1 s
     assertThat(Duration.between(sentAt, Instant.now()))
         .isGreaterThanOrEqualTo(Duration.ofMillis(950));
+  }
+
+  /**
+   * A saga whose steps run on the Go worker: the step that fails there sends the compensations (Go
+   * puts its error text before the first one's arguments, as for every error callback), and a Java
+   * worker on a queue of its own runs them, last step first, with the results Go stored for the
+   * steps they undo.
+   */
+  @Test
+  void aSagaRunsItsStepsOnGoAndItsCompensationsOnAJavaWorker() {
+    String javaQueue = queues.extraQueue("saga");
+    String key = UUID.randomUUID().toString();
+    Saga saga =
+        Saga.builder()
+            .step(add(1, 2), undo(key, "a", javaQueue))
+            .step(
+                Signature.builder("add").args(Arg.of(10L)).immutable(true).build(),
+                undo(key, "b", javaQueue))
+            .step(Signature.create("return_just_error", Arg.of("failed on Go"), Arg.of(true)))
+            .build();
+    if (backend.consumesStatesOnRead()) {
+      assertThatThrownBy(() -> server.sendSaga(saga))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    Worker javaWorker =
+        server.workerBuilder("interop-java-saga").queue(javaQueue).concurrency(2).build();
+    javaWorker.launchAsync();
+    try {
+      assertThatThrownBy(() -> server.sendSaga(saga).get(TIMEOUT))
+          .isInstanceOfSatisfying(
+              SagaFailedException.class,
+              e -> {
+                assertThat(e.error()).isEqualTo("failed on Go");
+                assertThat(e.compensated()).isTrue();
+              });
+      assertThat(javaTasks.undone(key)).containsExactly("b:13", "a:3");
+    } finally {
+      javaWorker.quit();
+    }
+  }
+
+  private static Signature undo(String key, String label, String queue) {
+    return Signature.builder("undo").args(Arg.of(key), Arg.of(label)).routingKey(queue).build();
   }
 
   @Test
