@@ -4,6 +4,8 @@ import io.machinery.Arg;
 import io.machinery.AsyncResult;
 import io.machinery.Dag;
 import io.machinery.DagAsyncResult;
+import io.machinery.Saga;
+import io.machinery.SagaFailedException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
@@ -18,8 +20,8 @@ import java.util.List;
 import java.util.stream.LongStream;
 
 /**
- * The README's "Brokers and backends", "Periodic tasks", "Controlling what runs" and DAG blocks.
- * The README quotes the regions between the {@code README:...} markers verbatim (less their
+ * The README's "Brokers and backends", "Periodic tasks", "Controlling what runs", DAG and saga
+ * blocks. The README quotes the regions between the {@code README:...} markers verbatim (less their
  * indentation), and {@code ReadmeSnippetsIT} runs them on Redis, so the documentation compiles,
  * runs and closes everything it opens.
  */
@@ -178,5 +180,57 @@ public final class ReadmeSnippets {
       // example.com: 3 words, 0 links
     }
     // README:dag:end
+  }
+
+  /**
+   * Sends a saga to a Redis broker and backend: a flight and a hotel are reserved, the charge
+   * fails, and the two reservations are cancelled, the hotel first; prints what was undone and why.
+   *
+   * @param config a configuration whose broker and result backend are Redis URLs
+   */
+  public static void saga(Config config) {
+    // README:saga:begin
+    try (RedisBroker broker = RedisBroker.create(config);
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask(
+          "reserveFlight", TaskFunction.of(String.class, route -> "flight " + route));
+      server.registerTask(
+          "reserveHotel",
+          TaskFunction.of(String.class, String.class, (city, flight) -> "hotel in " + city));
+      server.registerTask(
+          "charge",
+          TaskFunction.of(
+              String.class,
+              String.class,
+              (customer, hotel) -> {
+                throw new IllegalStateException("card declined");
+              }));
+      // a compensation gets its own arguments, then the results of the step it undoes
+      server.registerTask(
+          "cancel",
+          TaskFunction.of(
+              String.class,
+              reservation -> {
+                System.out.println("cancelled " + reservation);
+                return null;
+              }));
+      Saga trip =
+          Saga.builder()
+              .step(
+                  Signature.create("reserveFlight", Arg.of("LHR-JFK")), Signature.create("cancel"))
+              .step(Signature.create("reserveHotel", Arg.of("NYC")), Signature.create("cancel"))
+              .step(Signature.create("charge", Arg.of("c-42")))
+              .build();
+      server.newWorker("trips", 4).launchAsync();
+      try {
+        server.sendSaga(trip).get(Duration.ofSeconds(10));
+      } catch (SagaFailedException e) { // cancelled hotel in NYC, then cancelled flight LHR-JFK
+        System.out.println(e.getMessage());
+        // saga step 2 (charge) failed: card declined; the steps before it were undone (2
+        // compensations ran)
+      }
+    }
+    // README:saga:end
   }
 }

@@ -57,6 +57,23 @@ class ReadmeSnippetsIT {
     assertThat(out).contains("example.com: 3 words, 0 links");
   }
 
+  @Test
+  void theSagaBlockUndoesTheReservationsLatestFirstWhenTheChargeFailsOnRedis() {
+    Config config =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .defaultQueue("readme_saga_" + UUID.randomUUID())
+            .build();
+    String out = capture(() -> ReadmeSnippets.saga(config));
+    assertThat(out.lines().toList()) // in order, among any log lines
+        .containsSubsequence(
+            "cancelled hotel in NYC",
+            "cancelled flight LHR-JFK",
+            "saga step 2 (charge) failed: card declined; the steps before it were undone (2"
+                + " compensations ran)");
+  }
+
   private static String capture(Runnable block) {
     PrintStream original = System.out;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
