@@ -478,6 +478,17 @@ public final class Server implements AutoCloseable {
   }
 
   /**
+   * Returns the handle to a saga sent another way: through the JDBC outbox, or by another process
+   * that holds the same {@link Saga} (its UUIDs). Nothing is sent.
+   *
+   * @param saga the saga as it was sent
+   * @return a handle that waits until the saga settled, as {@link #sendSaga}'s
+   */
+  public SagaAsyncResult sagaResult(Saga saga) {
+    return new SagaAsyncResult(saga, backend);
+  }
+
+  /**
    * Sends a DAG: records each task's dependencies in the backend, then sends the tasks that depend
    * on none, as {@link #sendTasks}. Each other task is sent by the worker on which the last of its
    * dependencies succeeds, with their results appended to its arguments (unless it is immutable);

@@ -5,6 +5,8 @@ import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Dag;
 import io.machinery.Group;
+import io.machinery.Saga;
+import io.machinery.SagaAsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.spi.GroupMeta;
@@ -226,6 +228,31 @@ public final class TaskOutbox {
       results.add(server.asyncResult(task.uuid()));
     }
     return results;
+  }
+
+  /**
+   * Writes a saga to the outbox inside the caller's transaction: one row, its first step, carrying
+   * the rest nested as a chain's and each step's compensations (as for {@link Server#sendSaga}).
+   *
+   * @param connection the caller's connection, in a transaction (auto-commit off)
+   * @param saga the saga
+   * @return a handle that waits until the saga settled
+   * @throws IllegalArgumentException when a task would be refused by {@link #sendTask}; nothing is
+   *     written then
+   * @throws UnsupportedOperationException when the server's result backend reads consume states (as
+   *     {@link Server#sendSaga})
+   * @throws IllegalStateException when the connection is in auto-commit mode
+   * @throws SQLException when the insert fails
+   */
+  public SagaAsyncResult sendSaga(Connection connection, Saga saga) throws SQLException {
+    if (server.backend().consumesStatesOnRead()) {
+      throw new UnsupportedOperationException(
+          "a saga needs a result backend that keeps states when they are read; this one's reads"
+              + " consume them (Go's AMQP backend)");
+    }
+    // the first step nests the others and their compensations: checking it covers the whole saga
+    sendTask(connection, saga.steps().get(0));
+    return server.sagaResult(saga);
   }
 
   /**

@@ -10,6 +10,9 @@ import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Dag;
 import io.machinery.Group;
+import io.machinery.Saga;
+import io.machinery.SagaAsyncResult;
+import io.machinery.SagaFailedException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
@@ -383,6 +386,35 @@ class OutboxRelayIT {
   }
 
   @Test
+  void aSagaIsOneRowWhoseCompensationsRunWhenAStepFailsOnceTheRelayPublishesIt() throws Exception {
+    Server server = server(config);
+    worker(config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Saga saga =
+        Saga.builder()
+            .step(
+                record("saga", 1).toBuilder().immutable(true).build(),
+                Signature.create("join", Arg.of("undone")))
+            .step(Signature.create("fail", Arg.of("x")))
+            .build();
+    SagaAsyncResult result = outbox.inTransaction(dataSource, c -> outbox.sendSaga(c, saga));
+    assertThat(rows()).as("the first step carries the others").isEqualTo(1);
+    assertThat(ran).isEmpty(); // nothing is published before the relay runs
+
+    relay(server, r -> {});
+    assertThatThrownBy(() -> result.get(WAIT))
+        .isInstanceOfSatisfying(
+            SagaFailedException.class,
+            e -> {
+              assertThat(e.error()).isEqualTo("failed: x");
+              assertThat(e.compensated()).isTrue();
+            });
+    Signature compensation = saga.compensationsAfterFailureOf(1).get(0);
+    assertThat(server.asyncResult(compensation.uuid()).get(WAIT)).containsExactly("undone,saga:1");
+    await().atMost(WAIT).until(() -> rows() == 0);
+  }
+
+  @Test
   void rowsWaitOutABrokerOutageAndAreAllPublishedWhenItIsBack() throws Exception {
     Path dir = Files.createTempDirectory("outbox-outage");
     int port = OwnRedisServer.freePort();
@@ -611,6 +643,13 @@ class OutboxRelayIT {
             }));
     server.registerTask(
         "join", TaskFunction.varargs(String[].class, parts -> String.join(",", parts)));
+    server.registerTask(
+        "fail",
+        TaskFunction.varargs(
+            String[].class,
+            parts -> {
+              throw new IllegalStateException("failed: " + String.join(",", parts));
+            }));
     Worker worker = server.newWorker("outbox-it", concurrency);
     worker.launchAsync();
     closeables.push(worker::quit);
