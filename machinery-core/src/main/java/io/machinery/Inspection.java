@@ -221,6 +221,32 @@ public final class Inspection {
   }
 
   /**
+   * Gives a fairness key of a queue a weight: it takes up to that many tasks in a row when its turn
+   * comes. See {@link Inspector#setFairnessWeight}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @param key the fairness key
+   * @param weight from 1 (the default; removes the setting) to {@value
+   *     io.machinery.spi.FairShares#MAX_WEIGHT}
+   * @throws IllegalArgumentException if the key is no usable key or the weight is out of range
+   * @throws UnsupportedOperationException when the broker cannot be inspected or keeps no lanes
+   */
+  public void setFairnessWeight(String queue, String key, int weight) {
+    inspector().setFairnessWeight(queue, key, weight);
+  }
+
+  /**
+   * Returns the fairness weights set for a queue. See {@link Inspector#fairnessWeights}.
+   *
+   * @param queue the queue; empty means the default queue
+   * @return the keys with a weight above 1, sorted by key
+   * @throws UnsupportedOperationException when the broker cannot be inspected
+   */
+  public Map<String, Integer> fairnessWeights(String queue) {
+    return inspector().fairnessWeights(queue);
+  }
+
+  /**
    * Lists the live workers of the deployment.
    *
    * @return their last statuses, by id

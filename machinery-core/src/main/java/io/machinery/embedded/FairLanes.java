@@ -14,8 +14,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A queue of messages in lanes ({@link FairShares}): one per fairness key, FIFO within each, and
- * the unkeyed messages in priority {@link Bands}; taken round-robin over the keyed lanes with a
- * turn for the unkeyed lane. Not thread-safe: the memory broker's queue lock guards it.
+ * the unkeyed messages in priority {@link Bands}; taken round-robin over the keyed lanes (a key of
+ * weight w takes up to w in a row) with a turn for the unkeyed lane. Not thread-safe: the memory
+ * broker's queue lock guards it.
  */
 final class FairLanes<T> {
   private final Bands<T> unkeyed;
@@ -25,8 +26,14 @@ final class FairLanes<T> {
   /** The keys with waiting messages, in turn order: the head's lane is taken next. */
   private final ArrayDeque<String> ring = new ArrayDeque<>();
 
+  /** The weights above 1 ({@link FairShares}), by key; kept when a key's lane empties. */
+  private final java.util.TreeMap<String, Integer> weights = new java.util.TreeMap<>();
+
   private long turns;
   private int keyedSize;
+
+  /** How many messages the ring's head key took in its current turn. */
+  private int headTakes;
 
   FairLanes(ToIntFunction<T> bandOf, Function<T, @Nullable String> keyOf) {
     this.unkeyed = new Bands<>(bandOf);
@@ -79,16 +86,34 @@ final class FairLanes<T> {
     if (unkeyedTurn && !unkeyed.isEmpty()) {
       return unkeyed.pollFirst();
     }
-    String key = Objects.requireNonNull(ring.pollFirst());
+    String key = Objects.requireNonNull(ring.peekFirst());
     ArrayDeque<T> lane = Objects.requireNonNull(keyed.get(key));
     T item = lane.pollFirst();
     keyedSize--;
+    headTakes++;
     if (lane.isEmpty()) {
       keyed.remove(key);
-    } else {
-      ring.addLast(key);
+      ring.pollFirst();
+      headTakes = 0;
+    } else if (headTakes >= weights.getOrDefault(key, 1)) {
+      ring.addLast(Objects.requireNonNull(ring.pollFirst()));
+      headTakes = 0;
     }
     return item;
+  }
+
+  /** Sets a key's weight; 1 removes it. The head's current turn ends at its new weight. */
+  void setWeight(String key, int weight) {
+    if (weight == 1) {
+      weights.remove(key);
+    } else {
+      weights.put(key, weight);
+    }
+  }
+
+  /** The weights above 1, sorted by key. */
+  Map<String, Integer> weights() {
+    return java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(weights));
   }
 
   /** Every message: the unkeyed ones (highest band first), then each key's in turn order. */
@@ -131,5 +156,6 @@ final class FairLanes<T> {
     keyed.clear();
     ring.clear();
     keyedSize = 0;
+    headTakes = 0;
   }
 }

@@ -678,6 +678,29 @@ public final class MemoryBroker implements Broker {
     }
   }
 
+  void setFairnessWeight(String queueName, String key, int weight) {
+    Queue queue = queue(queueName);
+    queue.lock.lock();
+    try {
+      queue.messages.setWeight(key, weight);
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
+  java.util.Map<String, Integer> fairnessWeights(String queueName) {
+    Queue queue = queues.get(queueName);
+    if (queue == null) {
+      return java.util.Map.of();
+    }
+    queue.lock.lock();
+    try {
+      return queue.messages.weights();
+    } finally {
+      queue.lock.unlock();
+    }
+  }
+
   List<byte[]> pendingPage(String queueName, int offset, int limit) {
     Queue queue = queues.get(queueName);
     if (queue == null) {

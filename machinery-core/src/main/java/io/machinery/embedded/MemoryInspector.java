@@ -113,6 +113,17 @@ final class MemoryInspector implements Inspector {
     return broker.fairnessKeys(name(queue), limit);
   }
 
+  @Override
+  public void setFairnessWeight(String queue, String key, int weight) {
+    io.machinery.spi.FairShares.checkWeight(key, weight);
+    broker.setFairnessWeight(name(queue), key, weight);
+  }
+
+  @Override
+  public java.util.Map<String, Integer> fairnessWeights(String queue) {
+    return broker.fairnessWeights(name(queue));
+  }
+
   private static DeadLetterEntry entry(MemoryBroker.Dead dead) {
     MemoryBroker.DeadLetter letter = dead.letter();
     return new DeadLetterEntry(

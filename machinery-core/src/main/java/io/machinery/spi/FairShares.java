@@ -20,13 +20,40 @@ import org.jspecify.annotations.Nullable;
  *       every ({@code lanes} + 1)th take goes to the unkeyed lane. So with {@code k} keys waiting,
  *       each gets about one take in {@code k + 1}, however many messages each has queued; within a
  *       key, first in first out. A key's messages ignore {@code Priority}.
+ *   <li><b>Weights.</b> A key given a weight {@code w} ({@link Inspector#setFairnessWeight}) takes
+ *       up to {@code w} messages in a row when its turn comes (1 by default), so with a key of
+ *       weight 3 and one of weight 1 waiting, the first gets three of every four keyed takes. The
+ *       unkeyed lane keeps its one take in {@code lanes + 1}. Weights belong to the queue, not to
+ *       the messages, and stay when a key's lane empties.
  * </ul>
  */
 public final class FairShares {
   /** Keys longer than this are no keys (a Redis key name is built from them). */
   public static final int MAX_KEY_LENGTH = 256;
 
+  /** The highest weight a key can have ({@link #checkWeight}). */
+  public static final int MAX_WEIGHT = 1000;
+
   private FairShares() {}
+
+  /**
+   * Checks a key and its weight for {@link Inspector#setFairnessWeight}.
+   *
+   * @param key the fairness key
+   * @param weight the weight
+   * @throws IllegalArgumentException if the key is no usable key or the weight is outside 1 to
+   *     {@value #MAX_WEIGHT}
+   */
+  public static void checkWeight(String key, int weight) {
+    if (usable(key) == null) {
+      throw new IllegalArgumentException(
+          "a fairness key is not blank and at most " + MAX_KEY_LENGTH + " characters");
+    }
+    if (weight < 1 || weight > MAX_WEIGHT) {
+      throw new IllegalArgumentException(
+          "a fairness weight is from 1 to " + MAX_WEIGHT + "; was " + weight);
+    }
+  }
 
   /**
    * The fairness key of a message.

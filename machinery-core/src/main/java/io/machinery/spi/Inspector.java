@@ -171,4 +171,33 @@ public interface Inspector {
     checkPage(0, limit);
     return java.util.Map.of();
   }
+
+  /**
+   * Gives a fairness key of {@code queue} a weight ({@link FairShares}): when its turn comes it
+   * takes up to {@code weight} tasks in a row. It holds on every consumer of the queue from its
+   * next fetch, until set again; weight 1 (the default) removes the setting.
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @param key the fairness key
+   * @param weight from 1 to {@value FairShares#MAX_WEIGHT}
+   * @throws IllegalArgumentException if the key is no usable key or the weight is out of range
+   * @throws UnsupportedOperationException where the broker keeps no lanes (AMQP, SQS, Pub/Sub)
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
+  default void setFairnessWeight(String queue, String key, int weight) {
+    FairShares.checkWeight(key, weight);
+    throw new UnsupportedOperationException(
+        "this broker keeps no fairness lanes, so it has no weights: memory and Redis do");
+  }
+
+  /**
+   * Returns the fairness weights set for {@code queue} (keys without one weigh 1).
+   *
+   * @param queue the queue's name; empty means the broker's default queue
+   * @return the keys with a weight above 1, sorted by key; empty where the broker keeps no lanes
+   * @throws io.machinery.MachineryException when the broker cannot be reached
+   */
+  default java.util.Map<String, Integer> fairnessWeights(String queue) {
+    return java.util.Map.of();
+  }
 }

@@ -59,6 +59,24 @@ class FairLanesTest {
   }
 
   @Test
+  void aWeightedKeyTakesThatManyInARowAndItsWeightOutlivesItsLane() {
+    FairLanes<String> lanes = lanes("a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2");
+    lanes.setWeight("a", 2);
+    // a takes two in a row, b one; a's last turn ends early when its lane empties
+    assertThat(drain(lanes)).containsExactly("a0", "a1", "b0", "a2", "a3", "b1", "a4", "b2");
+    assertThat(lanes.weights()).containsExactly(java.util.Map.entry("a", 2));
+
+    lanes.clear();
+    lanes.addLast("b3");
+    lanes.addLast("a5");
+    lanes.addLast("a6");
+    lanes.addLast("a7");
+    assertThat(drain(lanes)).containsExactly("b3", "a5", "a6", "a7");
+    lanes.setWeight("a", 1);
+    assertThat(lanes.weights()).isEmpty();
+  }
+
+  @Test
   void withoutKeysItIsThePriorityQueueItWas() {
     FairLanes<String> lanes = new FairLanes<>(name -> name.startsWith("u9") ? 9 : 0, n -> null);
     for (String name : List.of("u0", "u1", "u9a", "u2")) {

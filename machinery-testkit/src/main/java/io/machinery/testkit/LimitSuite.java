@@ -673,6 +673,51 @@ public abstract class LimitSuite {
   }
 
   /**
+   * A key of weight 3 takes three tasks in a row when its turn comes and a key of weight 1 one, so
+   * every four takes while both wait are three of one and one of the other (whichever key's turn
+   * came first); weights are listed, and weight 1 removes one. Where the broker keeps no lanes,
+   * setting a weight is refused.
+   */
+  @Test
+  void aWeightedKeyTakesThatManyTasksInARow() {
+    if (broker.inspector().isEmpty()) {
+      return;
+    }
+    io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
+    String queue = config.defaultQueue();
+    if (!sharesTurnsBetweenFairnessKeys()) {
+      assertThatThrownBy(() -> inspection.setFairnessWeight(queue, "heavy", 3))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    inspection.setFairnessWeight(queue, "heavy", 3);
+    inspection.setFairnessWeight(queue, "other", 5);
+    inspection.setFairnessWeight(queue, "other", 1);
+    assertThat(inspection.fairnessWeights(queue)).containsExactly(java.util.Map.entry("heavy", 3));
+    assertThatThrownBy(() -> inspection.setFairnessWeight(queue, "heavy", 0))
+        .isInstanceOf(IllegalArgumentException.class);
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < 9; i++) {
+      results.add(sendKeyed("heavy" + i, "heavy"));
+    }
+    for (int i = 0; i < 5; i++) {
+      results.add(sendKeyed("light" + i, "light"));
+    }
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order).hasSize(14);
+    for (int round = 0; round < 3; round++) {
+      assertThat(order.subList(round * 4, round * 4 + 4).stream().map(n -> n.substring(0, 5)))
+          .as("takes %d to %d of %s", round * 4, round * 4 + 3, order)
+          .containsExactlyInAnyOrder("heavy", "heavy", "heavy", "light");
+    }
+    assertThat(order.stream().filter(n -> n.startsWith("heavy")).toList())
+        .as("within a key, first in first out")
+        .containsExactlyElementsOf(
+            java.util.stream.IntStream.range(0, 9).mapToObj(i -> "heavy" + i).toList());
+  }
+
+  /**
    * Keyed tasks are counted and listed with the rest of their queue; where the broker keeps lanes,
    * they are also paged, listed by key and purged with it (elsewhere no keys are listed).
    */

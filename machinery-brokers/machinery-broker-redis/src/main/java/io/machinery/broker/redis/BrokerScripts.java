@@ -98,18 +98,21 @@ final class BrokerScripts {
    * the first such pair, before any nested signature) is above 0 move to their band, so Go
    * producers' keys and priorities count too. Then takes messages into the tail of the processing
    * list: by the fair shares over the lanes in the ring and the unkeyed messages (every (lanes +
-   * 1)th take, counted by ARGV[11], is the unkeyed one's), the unkeyed ones by the weighted fetch
-   * over the bands ({@link #BANDS}); at most ARGV[1] of them and no more once ARGV[4] bytes are
-   * taken (the first is always taken: replies stay bounded by the budget plus one message). A
-   * message longer than ARGV[5] bytes never leaves Redis: it goes to the dead-letter list as a
-   * preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against the budget too (hashing it is
-   * the work), so a queue full of them is drained over several fetches, never in one long script.
-   * If any message was taken, refreshes the consumer's lease and registration. KEYS: queue,
-   * processing, lease, consumers, dead letters, redeliveries, bands 1-9, fairness ring (the lanes
-   * are the ring's name with ":" and the key: undeclared, in the ring's slot), direct record (the
-   * keyed task it names moves to the head of its lane, not the tail: see {@link #FAIR_PUSH}). ARGV:
-   * max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter limit,
-   * band takes so far, sort window, what to sort ("p", "f", "pf"), fair turns so far, acknowledged
+   * 1)th take, counted by ARGV[11], is the unkeyed one's; a key with a weight above 1 in the
+   * weights hash takes up to that many in a row, its count kept in the head record), the unkeyed
+   * ones by the weighted fetch over the bands ({@link #BANDS}); at most ARGV[1] of them and no more
+   * once ARGV[4] bytes are taken (the first is always taken: replies stay bounded by the budget
+   * plus one message). A message longer than ARGV[5] bytes never leaves Redis: it goes to the
+   * dead-letter list as a preview ({@link #DEAD_LETTER_PREVIEW}); its bytes count against the
+   * budget too (hashing it is the work), so a queue full of them is drained over several fetches,
+   * never in one long script. If any message was taken, refreshes the consumer's lease and
+   * registration. KEYS: queue, processing, lease, consumers, dead letters, redeliveries, bands 1-9,
+   * fairness ring (the lanes are the ring's name with ":" and the key: undeclared, in the ring's
+   * slot), direct record (the keyed task it names moves to the head of its lane, not the tail: see
+   * {@link #FAIR_PUSH}), fairness weights ({@link QueueKeys#fairWeights()}), head record ({@link
+   * QueueKeys#fairHead()}); without weights a keyed take is one move on the ring. ARGV: max,
+   * consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter limit, band
+   * takes so far, sort window, what to sort ("p", "f", "pf"), fair turns so far, acknowledged
    * messages (ARGV[12..]). Returns the delivery counts (comma-separated text, empty when no message
    * was ever reaped), "1" when a bound ended the fetch (more may be waiting) else "0", the band
    * takes after this fetch, the fair turns after it, then the messages taken, in take order.
@@ -149,17 +152,37 @@ final class BrokerScripts {
       local counted = redis.call('EXISTS', KEYS[6]) == 1
       local out, counts, bytes, more, len = {'', '1', '', ''}, {}, 0, true, lengths()
       local lanes = redis.call('LLEN', ring)
+      local weighted = lanes > 0 and redis.call('EXISTS', KEYS[18]) == 1
       local dl, dlLimit, queue, consumer, at = KEYS[5], tonumber(ARGV[7]), KEYS[1], ARGV[2], ARGV[6]
       while #out - 4 < max and bytes < budget do
         local b, m = choose(take, len), nil
         if lanes > 0 and (b < 0 or turn %% (lanes + 1) ~= lanes) then
           turn = turn + 1
-          local k = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
-          local lane = ring .. ':' .. k
-          m = redis.call('LPOP', lane)
-          if redis.call('LLEN', lane) == 0 then
-            redis.call('LREM', ring, -1, k)
-            lanes = lanes - 1
+          if weighted then
+            -- the head key takes up to its weight in a row; its count so far is in KEYS[19]
+            local k = redis.call('LINDEX', ring, 0)
+            local lane = ring .. ':' .. k
+            m = redis.call('LPOP', lane)
+            local head = redis.call('HMGET', KEYS[19], 'k', 'n')
+            local n = (head[1] == k and tonumber(head[2]) or 0) + 1
+            if redis.call('LLEN', lane) == 0 then
+              redis.call('LPOP', ring)
+              redis.call('DEL', KEYS[19])
+              lanes = lanes - 1
+            elseif n >= tonumber(redis.call('HGET', KEYS[18], k) or '1') then
+              redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+              redis.call('DEL', KEYS[19])
+            else
+              redis.call('HSET', KEYS[19], 'k', k, 'n', n)
+            end
+          else
+            local k = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+            local lane = ring .. ':' .. k
+            m = redis.call('LPOP', lane)
+            if redis.call('LLEN', lane) == 0 then
+              redis.call('LREM', ring, -1, k)
+              lanes = lanes - 1
+            end
           end
         elseif b >= 0 then
           if lanes > 0 then turn = turn + 1 end

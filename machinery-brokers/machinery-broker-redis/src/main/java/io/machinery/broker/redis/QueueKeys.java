@@ -83,6 +83,22 @@ record QueueKeys(String queue) {
     return RedisKeys.tagged(queue, "fair_direct");
   }
 
+  /**
+   * The fairness weights above 1 (a hash: key to weight, {@link io.machinery.spi.FairShares}), read
+   * by every fetch; a queue setting, kept when the lanes empty.
+   */
+  String fairWeights() {
+    return RedisKeys.tagged(queue, "fair_weights");
+  }
+
+  /**
+   * The turn of the ring's head under weights: a hash of the key ({@code k}) and how many tasks it
+   * took in its turn ({@code n}); stale (another key) when the head changed.
+   */
+  String fairHead() {
+    return RedisKeys.tagged(queue, "fair_head");
+  }
+
   /** Dead letters of this queue: one JSON envelope per message ({@link DeadLetter}). */
   String deadLetters() {
     return RedisKeys.tagged(queue, "dead_letters");

@@ -207,6 +207,8 @@ final class RedisConsumer implements Consumption {
     fetchKeyList.addAll(List.of(keys.upperBands()));
     fetchKeyList.add(keys.fairRing());
     fetchKeyList.add(keys.fairDirect());
+    fetchKeyList.add(keys.fairWeights());
+    fetchKeyList.add(keys.fairHead());
     this.fetchKeys = fetchKeyList.toArray(String[]::new);
     String sort = (broker.priorities() ? "p" : "") + (broker.fairness() ? "f" : "");
     this.sortWhat = bytes(sort);

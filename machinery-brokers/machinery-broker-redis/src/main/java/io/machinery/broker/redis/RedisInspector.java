@@ -417,6 +417,26 @@ final class RedisInspector implements Inspector {
     return keys;
   }
 
+  @Override
+  public void setFairnessWeight(String queue, String key, int weight) {
+    io.machinery.spi.FairShares.checkWeight(key, weight);
+    String weights = new QueueKeys(name(queue)).fairWeights();
+    if (weight == 1) {
+      session.await(session.commands().hdel(weights, key));
+    } else {
+      session.await(session.commands().hset(weights, key, bytes(Integer.toString(weight))));
+    }
+  }
+
+  @Override
+  public Map<String, Integer> fairnessWeights(String queue) {
+    Map<String, byte[]> stored =
+        session.await(session.commands().hgetall(new QueueKeys(name(queue)).fairWeights()));
+    Map<String, Integer> weights = new java.util.TreeMap<>();
+    stored.forEach((key, weight) -> weights.put(key, Integer.parseInt(text(weight))));
+    return java.util.Collections.unmodifiableMap(weights);
+  }
+
   private static DeadLetterEntry entry(String list, byte[] envelope, DeadLetter letter) {
     return new DeadLetterEntry(id(envelope), list, letter.reason(), letter.at(), letter.message());
   }
