@@ -38,6 +38,7 @@ import picocli.CommandLine.Mixin;
     subcommands = {
       QueueCommands.Queues.class,
       QueueCommands.Lanes.class,
+      QueueCommands.Weight.class,
       TaskCommands.Tasks.class,
       TaskCommands.Send.class,
       TaskCommands.Requeue.class,

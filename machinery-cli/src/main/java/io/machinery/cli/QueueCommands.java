@@ -15,7 +15,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * The commands about queues and workers: queues, lanes, purge, pause, resume, workers, periodic.
+ * The commands about queues and workers: queues, lanes, weight, purge, pause, resume, workers,
+ * periodic.
  */
 final class QueueCommands {
   private QueueCommands() {}
@@ -76,15 +77,88 @@ final class QueueCommands {
         throw new CliException(MachineryCli.EXIT_USAGE, "--limit must be 1 or more");
       }
       Map<String, Long> keys = session.inspection().fairnessKeys(queue, limit);
+      Map<String, Integer> weights = session.inspection().fairnessWeights(queue);
       PrintStream out = session.io().out();
       if (session.json()) {
         ArrayNode array = Render.JSON.createArrayNode();
-        keys.forEach((key, pending) -> array.addObject().put("key", key).put("pending", pending));
+        keys.forEach(
+            (key, pending) ->
+                array
+                    .addObject()
+                    .put("key", key)
+                    .put("pending", pending)
+                    .put("weight", weights.getOrDefault(key, 1)));
         Render.json(out, array);
       } else {
         List<List<String>> rows = new ArrayList<>();
-        keys.forEach((key, pending) -> rows.add(Render.row(key, Long.toString(pending))));
-        Render.table(out, List.of("KEY", "PENDING"), rows);
+        keys.forEach(
+            (key, pending) ->
+                rows.add(
+                    Render.row(
+                        key,
+                        Long.toString(pending),
+                        Integer.toString(weights.getOrDefault(key, 1)))));
+        Render.table(out, List.of("KEY", "PENDING", "WEIGHT"), rows);
+      }
+      return MachineryCli.EXIT_OK;
+    }
+  }
+
+  @Command(
+      name = "weight",
+      description =
+          "Give a fairness key of a queue a weight (it takes that many tasks in a row when its turn"
+              + " comes; 1 removes it), or list the weights set")
+  static final class Weight extends CliCommand {
+    @Parameters(index = "0", paramLabel = "QUEUE", description = "the queue")
+    String queue = "";
+
+    @Parameters(index = "1", arity = "0..1", paramLabel = "KEY", description = "the fairness key")
+    String key = "";
+
+    @Parameters(
+        index = "2",
+        arity = "0..1",
+        paramLabel = "N",
+        description = "its weight, 1 to 1000")
+    @org.jspecify.annotations.Nullable
+    Integer weight;
+
+    @Override
+    int run(Session session) {
+      Inspection inspection = session.inspection();
+      PrintStream out = session.io().out();
+      if (key.isEmpty() != (weight == null)) {
+        throw new CliException(MachineryCli.EXIT_USAGE, "give both KEY and N, or neither");
+      }
+      Integer given = weight;
+      if (given != null) {
+        inspection.setFairnessWeight(queue, key, given);
+        if (session.json()) {
+          Render.json(
+              out,
+              Render.JSON
+                  .createObjectNode()
+                  .put("queue", queue)
+                  .put("key", key)
+                  .put("weight", given));
+        } else {
+          out.println(
+              given == 1
+                  ? "cleared the weight of " + key + " in " + queue + " (it weighs 1)"
+                  : "set the weight of " + key + " in " + queue + " to " + given);
+        }
+        return MachineryCli.EXIT_OK;
+      }
+      Map<String, Integer> weights = inspection.fairnessWeights(queue);
+      if (session.json()) {
+        ArrayNode array = Render.JSON.createArrayNode();
+        weights.forEach((k, w) -> array.addObject().put("key", k).put("weight", w));
+        Render.json(out, array);
+      } else {
+        List<List<String>> rows = new ArrayList<>();
+        weights.forEach((k, w) -> rows.add(Render.row(k, Integer.toString(w))));
+        Render.table(out, List.of("KEY", "WEIGHT"), rows);
       }
       return MachineryCli.EXIT_OK;
     }

@@ -50,7 +50,10 @@ class MemoryCliTest extends CliScenario {
     return true;
   }
 
-  /** The memory broker always keeps fairness lanes; the command lists them in turn order. */
+  /**
+   * The memory broker always keeps fairness lanes; the command lists them in turn order with their
+   * weights, and {@code weight} sets, lists and clears those.
+   */
   @Test
   void lanesListTheFairnessKeysWithWaitingTasksInTurnOrder() {
     send("--fairness-key", "tenant-a", "add", "int64:1", "int64:2");
@@ -64,6 +67,16 @@ class MemoryCliTest extends CliScenario {
     assertThat(CliRunner.texts(cli().ok("lanes", queue, "--limit", "1", "--json").json(), "key"))
         .containsExactly("tenant-a");
     assertThat(queueStats().path("pending").asLong()).isEqualTo(4);
+    assertThat(cli().ok("weight", queue, "tenant-b", "3").out())
+        .contains("set the weight of tenant-b in " + queue + " to 3");
+    assertThat(cli().ok("lanes", queue).out()).containsPattern("tenant-b\\s+2\\s+3");
+    assertThat(cli().ok("weight", queue, "--json").json().get(0).path("weight").asInt())
+        .isEqualTo(3);
+    assertThat(cli().run("weight", queue, "tenant-b", "0").code())
+        .isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(cli().run("weight", queue, "tenant-b").code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    cli().ok("weight", queue, "tenant-b", "1");
+    assertThat(cli().ok("weight", queue, "--json").json()).isEmpty();
     CliRunner.Result blank = cli().run("send", "--fairness-key", " ", "add");
     assertThat(blank.code()).isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(blank.err()).contains("--fairness-key").contains("blank");

@@ -228,23 +228,23 @@ final class Api {
                 limit,
                 search);
           }
-          case "lanes" ->
-              page(
-                  (o, l) -> {
-                    List<Map.Entry<String, Long>> keys =
-                        List.copyOf(
-                            inspection
-                                .fairnessKeys(
-                                    queue, (int) Math.min(Integer.MAX_VALUE, (long) o + l))
-                                .entrySet());
-                    return keys.subList(Math.min(o, keys.size()), keys.size());
-                  },
-                  Views::laneRow,
-                  (e, s) ->
-                      e.getKey().toLowerCase(Locale.ROOT).contains(s.toLowerCase(Locale.ROOT)),
-                  offset,
-                  limit,
-                  search);
+          case "lanes" -> {
+            Map<String, Integer> weights = inspection.fairnessWeights(queue);
+            yield page(
+                (o, l) -> {
+                  List<Map.Entry<String, Long>> keys =
+                      List.copyOf(
+                          inspection
+                              .fairnessKeys(queue, (int) Math.min(Integer.MAX_VALUE, (long) o + l))
+                              .entrySet());
+                  return keys.subList(Math.min(o, keys.size()), keys.size());
+                },
+                e -> Views.laneRow(e, weights.getOrDefault(e.getKey(), 1)),
+                (e, s) -> e.getKey().toLowerCase(Locale.ROOT).contains(s.toLowerCase(Locale.ROOT)),
+                offset,
+                limit,
+                search);
+          }
           default ->
               throw new IllegalArgumentException(
                   "tab must be pending, delayed, inflight, dead or lanes, was " + tab);

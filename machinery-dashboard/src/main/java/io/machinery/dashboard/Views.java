@@ -96,8 +96,12 @@ final class Views {
   }
 
   /** A fairness key with tasks waiting, and how many. */
-  static ObjectNode laneRow(java.util.Map.Entry<String, Long> lane) {
-    return NODES.objectNode().put("key", lane.getKey()).put("pending", lane.getValue());
+  static ObjectNode laneRow(java.util.Map.Entry<String, Long> lane, int weight) {
+    return NODES
+        .objectNode()
+        .put("key", lane.getKey())
+        .put("pending", lane.getValue())
+        .put("weight", weight);
   }
 
   static ObjectNode inFlightRow(Inspection.InFlightTask t) {

@@ -76,17 +76,27 @@ class DashboardApiTest {
     assertThat(o.path("canInspectQueues").asBoolean()).isTrue();
   }
 
-  /** The "lanes" tab: fairness keys with waiting tasks, in turn order, paged and searchable. */
+  /**
+   * The "lanes" tab: fairness keys with waiting tasks, in turn order, with their weights, paged and
+   * searchable.
+   */
   @Test
   void theLanesTabListsFairnessKeysWithTheirBacklogs() throws Exception {
     HttpProbe http = start(Dashboard.builder(server));
     for (String key : List.of("acme", "globex", "globex", "initech")) {
       server.sendTask(Signature.builder("add").fairnessKey(key).build());
     }
+    io.machinery.Inspection.of(server).setFairnessWeight("", "globex", 4);
     JsonNode all = http.json("/api/queue?tab=lanes");
     assertThat(all.path("items"))
-        .extracting(n -> n.path("key").asText() + "=" + n.path("pending").asLong())
-        .containsExactly("acme=1", "globex=2", "initech=1");
+        .extracting(
+            n ->
+                n.path("key").asText()
+                    + "="
+                    + n.path("pending").asLong()
+                    + "x"
+                    + n.path("weight").asInt())
+        .containsExactly("acme=1x1", "globex=2x4", "initech=1x1");
     JsonNode second = http.json("/api/queue?tab=lanes&offset=1&limit=1");
     assertThat(second.path("items"))
         .extracting(n -> n.path("key").asText())

@@ -33,7 +33,10 @@ class DashboardRedisBrowserIT extends DashboardBrowserScenario {
         List.of(broker, backend));
   }
 
-  /** Fairness keys with waiting tasks, in turn order, with their counts (the broker has lanes). */
+  /**
+   * Fairness keys with waiting tasks, in turn order, with their counts and weights (the broker has
+   * lanes).
+   */
   @Test
   void theFairnessKeysTabShowsTheBackloggedKeysInTurnOrder() {
     String page = start(Dashboard.builder(server));
@@ -41,8 +44,10 @@ class DashboardRedisBrowserIT extends DashboardBrowserScenario {
     for (String key : List.of("acme", "globex", "globex")) {
       server.sendTask(Signature.builder("resize").args(Arg.of(1L)).fairnessKey(key).build());
     }
+    inspector.setFairnessWeight(queue, "globex", 4);
     browser.open(page + "#/queue/" + queue + "/lanes");
     browser.waitForText(By.cssSelector("#rows tr[data-key='globex'] td:nth-child(2)"), "2");
+    browser.waitForText(By.cssSelector("#rows tr[data-key='globex'] td:nth-child(3)"), "4");
     List<WebElement> rows = browser.driver.findElements(By.cssSelector("#rows tbody tr"));
     assertThat(rows).extracting(r -> r.getAttribute("data-key")).containsExactly("acme", "globex");
   }

@@ -257,8 +257,8 @@ function queueView(root, queue, tab, params) {
 
 function rowsTable(queue, tab, items, selected, rerender) {
   if (tab === 'lanes') {
-    return table(['Fairness key', '#Pending'], items.map(l => el('tr', { dataset: { key: l.key } },
-      el('td', { class: 'mono', text: l.key }), num(l.pending))), 'No fairness key has tasks waiting (in turn order when some do).');
+    return table(['Fairness key', '#Pending', '#Weight'], items.map(l => el('tr', { dataset: { key: l.key } },
+      el('td', { class: 'mono', text: l.key }), num(l.pending), num(l.weight))), 'No fairness key has tasks waiting (in turn order when some do).');
   }
   if (tab === 'inflight') {
     return table(['UUID', 'Task', 'Worker', 'Started'], items.map(t => el('tr', {},
