@@ -78,7 +78,13 @@ final class SagaUndo {
     }
     String what = "compensation " + signature.name() + " (" + signature.uuid() + ")";
     if (!(undoes instanceof String stepUuid) || stepUuid.isEmpty()) {
-      throw new Unavailable(what + ": its header " + UNDOES + " is not a task UUID", false);
+      throw new Unavailable(
+          what
+              + ": its header "
+              + UNDOES
+              + " is not a task UUID: "
+              + LogText.of(String.valueOf(undoes)),
+          false);
     }
     List<Arg> own = ownArgs(signature, what);
     if (backend.consumesStatesOnRead()) {
@@ -132,7 +138,7 @@ final class SagaUndo {
               + " is not a count of at most its "
               + args.size()
               + " arguments: "
-              + count,
+              + LogText.of(String.valueOf(count)),
           false);
     }
     return args.subList(args.size() - own, args.size());

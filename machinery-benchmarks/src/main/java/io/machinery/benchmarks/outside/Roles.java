@@ -52,10 +52,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * keeping the count costs; {@code java-breaker} drains with a {@link TaskBreaker} on the task,
  * which never opens, so the row shows what asking it and counting each run costs; {@code java-fair}
  * sends each task with one of {@value #FAIR_KEYS} fairness keys, both sides with {@code
- * RedisBroker.Builder.fairness}, so the row shows what the lanes cost; {@code java-amqp}: the AMQP
- * broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program doing the least a
- * reliable Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the
- * result, LREM as the ack to drain, C loops on one shared asynchronous connection).
+ * RedisBroker.Builder.fairness}, so the row shows what the lanes cost ({@code java-fair-weighted}:
+ * the same, half the keys of weight 3, set after the sends); {@code java-amqp}: the AMQP broker,
+ * see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program doing the least a reliable
+ * Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the result, LREM
+ * as the ack to drain, C loops on one shared asynchronous connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
@@ -99,7 +100,8 @@ final class Roles {
           "java-bounded",
           "java-breaker",
           "java-amqp",
-          "java-fair" -> {
+          "java-fair",
+          "java-fair-weighted" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
@@ -107,6 +109,14 @@ final class Roles {
                 case "java-async" -> produceAsync(server);
                 case "java-batch" -> produceBatch(server);
                 case "java-fair" -> produceKeyed(server);
+                case "java-fair-weighted" -> {
+                  produceKeyed(server);
+                  // half the keys weigh 3: the worker's keyed takes go through the weighted path
+                  io.machinery.Inspection inspection = io.machinery.Inspection.of(server);
+                  for (int key = 0; key < FAIR_KEYS; key += 2) {
+                    inspection.setFairnessWeight("", "tenant-" + key, 3);
+                  }
+                }
                 default -> produce(() -> server.sendTask(Signature.create("noop")));
               }
             }
@@ -130,7 +140,7 @@ final class Roles {
               "unknown system "
                   + o.system()
                   + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp,"
-                  + " java-fair, lettuce)");
+                  + " java-fair, java-fair-weighted, lettuce)");
     }
   }
 
@@ -153,7 +163,9 @@ final class Roles {
             .broker(
                 amqp
                     ? AmqpBroker.create(config)
-                    : RedisBroker.builder(config).fairness(o.system().equals("java-fair")).build())
+                    : RedisBroker.builder(config)
+                        .fairness(o.system().startsWith("java-fair"))
+                        .build())
             .backend(RedisBackend.create(config));
     if (o.system().equals("java-bounded")) {
       server.bound(QueueBound.reject(o.queue(), BOUND)); // never reached: what the count costs
