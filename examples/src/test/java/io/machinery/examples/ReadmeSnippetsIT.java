@@ -33,12 +33,7 @@ class ReadmeSnippetsIT {
 
   @Test
   void theControlBlockSendsUniquelyCancelsAndReadsProgressOnRedis() {
-    Config config =
-        Config.builder()
-            .broker(TestEndpoints.redisUrl())
-            .resultBackend(TestEndpoints.redisUrl())
-            .defaultQueue("readme_control_" + UUID.randomUUID())
-            .build();
+    Config config = redis("readme_control_");
     String image = "image-" + UUID.randomUUID() + ".png";
     String out = capture(() -> ReadmeSnippets.controllingWhatRuns(config, image));
     assertThat(out.lines().toList()) // in order, among any log lines
@@ -47,24 +42,14 @@ class ReadmeSnippetsIT {
 
   @Test
   void theDagBlockRunsAJoinOfTwoTasksThatShareADependencyOnRedis() {
-    Config config =
-        Config.builder()
-            .broker(TestEndpoints.redisUrl())
-            .resultBackend(TestEndpoints.redisUrl())
-            .defaultQueue("readme_dag_" + UUID.randomUUID())
-            .build();
+    Config config = redis("readme_dag_");
     String out = capture(() -> ReadmeSnippets.dag(config));
     assertThat(out).contains("example.com: 3 words, 0 links");
   }
 
   @Test
   void theSagaBlockUndoesTheReservationsLatestFirstWhenTheChargeFailsOnRedis() {
-    Config config =
-        Config.builder()
-            .broker(TestEndpoints.redisUrl())
-            .resultBackend(TestEndpoints.redisUrl())
-            .defaultQueue("readme_saga_" + UUID.randomUUID())
-            .build();
+    Config config = redis("readme_saga_");
     String out = capture(() -> ReadmeSnippets.saga(config));
     assertThat(out.lines().toList()) // in order, among any log lines
         .containsSubsequence(
@@ -72,6 +57,15 @@ class ReadmeSnippetsIT {
             "cancelled flight LHR-JFK",
             "saga step 2 (charge) failed: card declined; the steps before it were undone (2"
                 + " compensations ran)");
+  }
+
+  /** Broker and backend on the Redis of {@code REDIS_URL}, a default queue of its own. */
+  private static Config redis(String queuePrefix) {
+    return Config.builder()
+        .broker(TestEndpoints.redisUrl())
+        .resultBackend(TestEndpoints.redisUrl())
+        .defaultQueue(queuePrefix + UUID.randomUUID())
+        .build();
   }
 
   private static String capture(Runnable block) {
