@@ -230,9 +230,7 @@ public abstract class AcceptanceSuite {
             .step(Signature.create("add", Arg.of(10L)), undo(key, "b"))
             .step(Signature.create("multiply", Arg.of(2L)))
             .build();
-    if (backend.consumesStatesOnRead()) {
-      assertThatThrownBy(() -> server.sendSaga(saga))
-          .isInstanceOf(UnsupportedOperationException.class);
+    if (refusedHere(saga)) {
       return;
     }
     assertThat(server.sendSaga(saga).get(TIMEOUT)).containsExactly(26L);
@@ -246,9 +244,6 @@ public abstract class AcceptanceSuite {
    */
   @Test
   void aFailedSagaStepUndoesTheStepsBeforeItLatestFirst() {
-    if (backend.consumesStatesOnRead()) {
-      return; // refused when sent: aSagaWhoseStepsSucceedEndsWithTheLastResultAndUndoesNothing
-    }
     String key = UUID.randomUUID().toString();
     Signature after = Signature.create("add", Arg.of(1L));
     Saga saga =
@@ -262,6 +257,9 @@ public abstract class AcceptanceSuite {
                 undo(key, "d"))
             .step(after)
             .build();
+    if (refusedHere(saga)) {
+      return;
+    }
     SagaAsyncResult result = server.sendSaga(saga);
     assertThatThrownBy(() -> result.get(TIMEOUT))
         .isInstanceOfSatisfying(
@@ -280,9 +278,6 @@ public abstract class AcceptanceSuite {
   /** A compensation that fails for good stops the undoing: the steps before it stay done. */
   @Test
   void aFailedCompensationStopsTheUndoing() {
-    if (backend.consumesStatesOnRead()) {
-      return; // refused when sent: aSagaWhoseStepsSucceedEndsWithTheLastResultAndUndoesNothing
-    }
     String key = UUID.randomUUID().toString();
     Saga saga =
         Saga.builder()
@@ -292,6 +287,9 @@ public abstract class AcceptanceSuite {
                 undo(key, "fail"))
             .step(Signature.create("return_just_error", Arg.of("step failed"), Arg.of(true)))
             .build();
+    if (refusedHere(saga)) {
+      return;
+    }
     assertThatThrownBy(() -> server.sendSaga(saga).get(TIMEOUT))
         .isInstanceOfSatisfying(
             SagaFailedException.class,
@@ -303,6 +301,19 @@ public abstract class AcceptanceSuite {
               assertThat(e).hasMessageContaining("the steps before it stay done");
             });
     assertThat(tasks.undone(key)).containsExactly("fail:13");
+  }
+
+  /**
+   * On a backend whose reads consume states (Go's AMQP backend) {@code sendSaga} refuses every
+   * saga: checks that, and says so.
+   */
+  private boolean refusedHere(Saga saga) {
+    if (!backend.consumesStatesOnRead()) {
+      return false;
+    }
+    assertThatThrownBy(() -> server.sendSaga(saga))
+        .isInstanceOf(UnsupportedOperationException.class);
+    return true;
   }
 
   private static Signature undo(String key, String label) {

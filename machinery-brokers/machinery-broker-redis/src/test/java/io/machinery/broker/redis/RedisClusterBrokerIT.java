@@ -16,8 +16,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The broker contract against the 3-master Redis Cluster, with fairness on (lanes are keys the
- * scripts reach by name, in their queue's slot).
+ * The broker contract against the 3-master Redis Cluster, with fairness on (lanes, weights and the
+ * head record are keys the scripts reach by name, in their queue's slot).
  */
 class RedisClusterBrokerIT extends BrokerContract {
   @Override
@@ -60,5 +60,34 @@ class RedisClusterBrokerIT extends BrokerContract {
         Signature.builder("t").routingKey("other").args(Arg.of("z")).fairnessKey("z").build());
     assertThat(inspector.purge("other")).isEqualTo(1);
     assertThat(inspector.pendingCount("other")).isZero();
+  }
+
+  /** The fetch script reaches the weights and the head record in the queue's slot too. */
+  @Test
+  void aWeightedKeyTakesItsWeightInARowOnACluster() throws Exception {
+    String queue = config.defaultQueue();
+    Inspector inspector = broker.inspector().orElseThrow();
+    inspector.setFairnessWeight(queue, "x", 2);
+    for (String key : List.of("x", "y")) {
+      for (int i = 0; i < 4; i++) {
+        publishTask(
+            Signature.builder("t")
+                .routingKey(queue)
+                .args(Arg.of(key + i))
+                .fairnessKey(key)
+                .build());
+      }
+    }
+    assertThat(inspector.fairnessWeights(queue)).containsExactly(java.util.Map.entry("x", 2));
+    RecordingHandler handler = new RecordingHandler(1);
+    consume(queue, handler);
+    List<String> taken = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      Delivery delivery = handler.next(PATIENCE.toSeconds());
+      assertThat(delivery).isNotNull();
+      taken.add(String.valueOf(decode(delivery).args().get(0).value()));
+      handler.ack(delivery);
+    }
+    assertThat(taken).containsExactly("x0", "x1", "y0", "x2", "x3", "y1", "y2", "y3");
   }
 }
