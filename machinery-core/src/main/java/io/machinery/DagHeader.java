@@ -144,8 +144,18 @@ final class DagHeader {
     return -1;
   }
 
+  /** How many tasks the DAG has. */
+  int size() {
+    return nodes.size();
+  }
+
   String name(int index) {
     return nodes.get(index).path("name").asText();
+  }
+
+  /** The node's task UUID, as the header names it. */
+  String uuid(int index) {
+    return nodes.get(index).path("uuid").asText();
   }
 
   /** How many tasks the node depends on. */

@@ -377,6 +377,62 @@ public final class Inspection {
   }
 
   /**
+   * A task of a DAG and where it is ({@link #dag}).
+   *
+   * @param name its name in the DAG
+   * @param uuid its task UUID
+   * @param dependsOn the names of the tasks it depends on, in its order
+   * @param state its stored state; empty when it has none (not sent yet, expired) or the backend's
+   *     reads consume states
+   */
+  public record DagTask(String name, String uuid, List<String> dependsOn, Optional<State> state) {}
+
+  /**
+   * Reads the DAG a task's message carries (the header {@value DagHeader#HEADER}, see {@link Dag})
+   * with the stored state of its first {@code limit} tasks: where a DAG is, from any of its
+   * messages (a root still pending, a failure among the dead letters). One state read per task
+   * returned.
+   *
+   * @param message a task's message, as {@link #task} finds it
+   * @param limit the most tasks to return, in the order they were added; 1 or more
+   * @return the DAG's tasks; empty when the message carries no DAG, or one this version cannot read
+   * @throws IllegalArgumentException if {@code limit} is below 1
+   * @throws MachineryException when the backend cannot be read
+   */
+  public List<DagTask> dag(Signature message, int limit) {
+    if (limit < 1) {
+      throw new IllegalArgumentException("limit must be 1 or more, was " + limit);
+    }
+    DagHeader header;
+    try {
+      header = DagHeader.of(message, server.config()).orElse(null);
+    } catch (MalformedMessageException e) {
+      return List.of();
+    }
+    if (header == null) {
+      return List.of();
+    }
+    Map<String, String> names = new LinkedHashMap<>();
+    for (int i = 0; i < header.size(); i++) {
+      names.put(header.uuid(i), header.name(i));
+    }
+    boolean readable = !server.backend().consumesStatesOnRead();
+    List<DagTask> tasks = new ArrayList<>();
+    for (int i = 0; i < Math.min(limit, header.size()); i++) {
+      String uuid = header.uuid(i);
+      Optional<State> state =
+          readable ? server.backend().getState(uuid).map(TaskState::state) : Optional.empty();
+      tasks.add(
+          new DagTask(
+              header.name(i),
+              uuid,
+              header.dependencyUuids(i).stream().map(u -> names.getOrDefault(u, u)).toList(),
+              state));
+    }
+    return List.copyOf(tasks);
+  }
+
+  /**
    * Tells whether task histories can be read ({@link #history}): the control plane keeps task
    * events.
    *

@@ -195,6 +195,16 @@ final class TaskCommands {
           .ifPresentOrElse(
               d -> json.put("deadLetterReason", d.reason()).put("deadLetterId", d.id()),
               () -> json.putNull("deadLetterReason"));
+      List<Inspection.DagTask> dag =
+          report.message().map(m -> session.inspection().dag(m, DAG_LIMIT)).orElse(List.of());
+      if (!dag.isEmpty()) {
+        com.fasterxml.jackson.databind.node.ArrayNode nodes = json.putArray("dag");
+        for (Inspection.DagTask t : dag) {
+          ObjectNode node = nodes.addObject().put("name", t.name()).put("uuid", t.uuid());
+          t.dependsOn().forEach(node.putArray("dependsOn")::add);
+          node.put("state", t.state().map(Enum::name).orElse(null));
+        }
+      }
       if (session.json()) {
         Render.json(session.io().out(), json);
         return MachineryCli.EXIT_OK;
@@ -234,8 +244,25 @@ final class TaskCommands {
               });
       Render.table(
           session.io().out(), List.of("FIELD", "VALUE"), rows.stream().distinct().toList());
+      if (!dag.isEmpty()) {
+        List<List<String>> dagRows = new ArrayList<>();
+        for (Inspection.DagTask t : dag) {
+          dagRows.add(
+              Render.row(
+                  t.name(),
+                  String.join(",", t.dependsOn()),
+                  t.state().map(Enum::name).orElse("not sent yet"),
+                  t.uuid()));
+        }
+        session.io().out().println();
+        Render.table(
+            session.io().out(), List.of("DAG TASK", "DEPENDS ON", "STATE", "UUID"), dagRows);
+      }
       return MachineryCli.EXIT_OK;
     }
+
+    /** The most DAG tasks shown (one state read each). */
+    private static final int DAG_LIMIT = 100;
   }
 
   @Command(

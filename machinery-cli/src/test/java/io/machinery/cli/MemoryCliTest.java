@@ -82,6 +82,34 @@ class MemoryCliTest extends CliScenario {
     assertThat(blank.err()).contains("--fairness-key").contains("blank");
   }
 
+  /**
+   * {@code tasks show} of a DAG task lists its DAG, each task with what it depends on and state.
+   */
+  @Test
+  void tasksShowListsTheDagOfADagTask() {
+    io.machinery.Dag dag =
+        io.machinery.Dag.builder()
+            .task("fetch", io.machinery.Signature.create("add", io.machinery.Arg.of(1L)))
+            .task("sum", io.machinery.Signature.create("add"), "fetch")
+            .build();
+    try (Server sender = workerServer()) {
+      sender.sendDag(dag); // no worker: the root waits, the join is not sent yet
+    }
+    String root = dag.task("fetch").uuid();
+    com.fasterxml.jackson.databind.JsonNode shown =
+        cli().ok("tasks", "show", root, "--json").json();
+    assertThat(shown.path("dag"))
+        .extracting(
+            n ->
+                n.path("name").asText()
+                    + n.path("dependsOn").toString()
+                    + ":"
+                    + n.path("state").asText("none"))
+        .containsExactly("fetch[]:PENDING", "sum[\"fetch\"]:none");
+    assertThat(cli().ok("tasks", "show", root).out())
+        .containsPattern("sum\\s+fetch\\s+not sent yet\\s+" + dag.task("sum").uuid());
+  }
+
   @Test
   void aProgressBarIsDrawnOnStandardErrorOnlyOnATerminal() {
     launchWorker(1);

@@ -307,6 +307,9 @@ final class Api {
   private ObjectNode task(Map<String, String> q) {
     Inspection.TaskReport report = report(q);
     ObjectNode n = Views.task(report, inspection.queueName(q.getOrDefault("queue", "")));
+    List<Inspection.DagTask> dag =
+        report.message().map(m -> inspection.dag(m, Views.MAX_ITEMS)).orElse(List.of());
+    n.set("dag", Views.dag(dag));
     if (inspection.keepsTaskHistory()) {
       ArrayNode history = n.putArray("history");
       inspection.history(report.uuid()).forEach(e -> history.add(Views.event(e)));

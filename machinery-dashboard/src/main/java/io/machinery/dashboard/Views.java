@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.jspecify.annotations.Nullable;
@@ -205,6 +206,21 @@ final class Views {
     JsonNode results = wire.get("Results");
     n.set("results", results == null ? NODES.nullNode() : cut(results, cut));
     return n;
+  }
+
+  /** A DAG's tasks with their states ({@link Inspection#dag}), or null when there is none. */
+  static JsonNode dag(List<Inspection.DagTask> tasks) {
+    if (tasks.isEmpty()) {
+      return NODES.nullNode();
+    }
+    ArrayNode array = NODES.arrayNode();
+    for (Inspection.DagTask t : tasks) {
+      ObjectNode n = array.addObject().put("name", t.name()).put("uuid", t.uuid());
+      ArrayNode dependsOn = n.putArray("dependsOn");
+      t.dependsOn().forEach(dependsOn::add);
+      t.state().ifPresentOrElse(s -> n.put("state", s.name()), () -> n.putNull("state"));
+    }
+    return array;
   }
 
   private static ObjectNode links(Signature m) {

@@ -137,6 +137,39 @@ class DashboardApiTest {
     assertThat(http.get("/api/queue?limit=100000").status()).isEqualTo(400);
   }
 
+  /**
+   * A DAG task's page lists the whole DAG from its message: each task's name, what it depends on
+   * and its stored state (none for the tasks a worker has not sent yet).
+   */
+  @Test
+  void aDagTaskShowsItsDagWithEachTasksState() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server));
+    io.machinery.Dag dag =
+        io.machinery.Dag.builder()
+            .task("fetch", Signature.create("fetch"))
+            .task("words", Signature.create("words"), "fetch")
+            .task("links", Signature.create("links"), "fetch")
+            .task("report", Signature.create("report"), "words", "links")
+            .build();
+    server.sendDag(dag); // no worker: the root waits, the others are not sent yet
+
+    JsonNode t = http.json("/api/task?uuid=" + dag.task("fetch").uuid());
+    assertThat(t.path("dag"))
+        .extracting(
+            n ->
+                n.path("name").asText()
+                    + "<"
+                    + n.path("dependsOn").toString()
+                    + ":"
+                    + n.path("state").asText("none"))
+        .containsExactly(
+            "fetch<[]:PENDING",
+            "words<[\"fetch\"]:none",
+            "links<[\"fetch\"]:none",
+            "report<[\"words\",\"links\"]:none");
+    assertThat(t.path("dag").get(3).path("uuid").asText()).isEqualTo(dag.task("report").uuid());
+  }
+
   @Test
   void aTaskShowsItsMessageAndALargeArgumentIsCutWithADownload() throws Exception {
     HttpProbe http = start(Dashboard.builder(server));
@@ -169,6 +202,7 @@ class DashboardApiTest {
                 .asText())
         .isEqualTo(big);
 
+    assertThat(t.path("dag").isNull()).as("no DAG in its message").isTrue();
     assertThat(http.get("/api/task").status()).as("uuid is required").isEqualTo(400);
     assertThat(http.json("/api/task?uuid=no-such-task").path("location").asText())
         .isEqualTo("NOT_FOUND");

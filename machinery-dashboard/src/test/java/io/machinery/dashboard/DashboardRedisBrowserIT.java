@@ -96,6 +96,35 @@ class DashboardRedisBrowserIT extends DashboardBrowserScenario {
         .containsExactly(uuids.get(0));
   }
 
+  /** A DAG root's page shows the DAG: each task, what it depends on, and its state. */
+  @Test
+  void aDagTasksPageShowsItsDag() {
+    String page = start(Dashboard.builder(server));
+    io.machinery.Dag dag =
+        io.machinery.Dag.builder()
+            .task("fetch", Signature.create("fetch"))
+            .task("words", Signature.create("words"), "fetch")
+            .task("report", Signature.create("report"), "fetch", "words")
+            .build();
+    server.sendDag(dag); // no worker here: the root waits, the others are not sent yet
+    browser.open(page + "#/task/" + dag.task("fetch").uuid() + "?queue=" + queue);
+    browser.waitForText(By.cssSelector("tr[data-dag-task='fetch'] td:nth-child(4)"), "PENDING");
+    assertThat(
+            browser
+                .driver
+                .findElement(By.cssSelector("tr[data-dag-task='report'] td:nth-child(3)"))
+                .getText())
+        .isEqualTo("fetch, words");
+    assertThat(
+            browser
+                .driver
+                .findElement(By.cssSelector("tr[data-dag-task='report'] td:nth-child(4)"))
+                .getText())
+        .isEqualTo("not sent yet");
+    browser.driver.findElement(By.linkText(dag.task("words").uuid())).click();
+    browser.waitForText(By.id("task-location"), "NOT_FOUND");
+  }
+
   @Test
   void aLargeArgumentIsCutWithADownloadAndTheChainLinksToTheNextTask() throws Exception {
     String page = start(Dashboard.builder(server));

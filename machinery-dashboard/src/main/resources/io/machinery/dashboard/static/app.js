@@ -316,6 +316,12 @@ function taskView(root, uuid, params) {
       }
       if (!t.scanComplete) fields.push(['Note', 'The queue is longer than the scan bound: the task may be further in it.']);
       const nodes = [cancelBar(t), el('dl', { class: 'fields' }, fields.map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]))];
+      if (t.dag) {
+        nodes.push(el('h2', { text: 'DAG' }), table(['Name', 'Task', 'Depends on', 'State'], t.dag.map(d => el('tr', { dataset: { dagTask: d.name } },
+          el('td', { class: 'mono', text: d.name }), el('td', {}, taskLink(d.uuid, t.queue)), el('td', { class: 'mono', text: d.dependsOn.join(', ') }),
+          el('td', {}, d.state ? el('span', { class: 'pill ' + d.state, text: d.state }) : el('span', { class: 'muted', text: 'not sent yet' })))),
+          'No task.'));
+      }
       nodes.push(el('h2', { text: 'History' }), historyTable(t.history));
       if (t.truncated) {
         nodes.push(el('p', {}, 'Long values are cut here. ',
