@@ -235,6 +235,13 @@ final class Views {
     m.onSuccess().forEach(s -> next.add(ref(s)));
     ArrayNode onError = n.putArray("onError");
     m.onError().forEach(s -> onError.add(ref(s)));
+    // a saga's compensation names the step it undoes (see io.machinery.Saga)
+    Object undoes = m.headers().get("machinery_saga_undoes");
+    if (undoes instanceof String step && !step.isEmpty()) {
+      n.put("undoes", step);
+    } else {
+      n.putNull("undoes");
+    }
     return n;
   }
 

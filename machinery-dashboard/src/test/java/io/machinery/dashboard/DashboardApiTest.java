@@ -170,6 +170,29 @@ class DashboardApiTest {
     assertThat(t.path("dag").get(3).path("uuid").asText()).isEqualTo(dag.task("report").uuid());
   }
 
+  /**
+   * A saga step's page links the compensation that runs when it fails, and that compensation's page
+   * links the step it undoes.
+   */
+  @Test
+  void aSagaStepLinksItsCompensationsAndACompensationTheStepItUndoes() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server));
+    io.machinery.Saga saga =
+        io.machinery.Saga.builder()
+            .step(Signature.create("reserve"), Signature.create("cancel"))
+            .step(Signature.create("charge"))
+            .build();
+    Signature compensation = saga.compensationsAfterFailureOf(1).get(0);
+    server.sendTask(saga.steps().get(1)); // as the first step's worker sends it
+    server.sendTask(compensation); // as the charge's worker sends it when the charge fails
+
+    JsonNode charge = http.json("/api/task?uuid=" + saga.steps().get(1).uuid());
+    assertThat(charge.path("links").path("onError").get(0).path("uuid").asText())
+        .isEqualTo(compensation.uuid());
+    JsonNode cancel = http.json("/api/task?uuid=" + compensation.uuid());
+    assertThat(cancel.path("links").path("undoes").asText()).isEqualTo(saga.steps().get(0).uuid());
+  }
+
   @Test
   void aTaskShowsItsMessageAndALargeArgumentIsCutWithADownload() throws Exception {
     HttpProbe http = start(Dashboard.builder(server));
@@ -203,6 +226,7 @@ class DashboardApiTest {
         .isEqualTo(big);
 
     assertThat(t.path("dag").isNull()).as("no DAG in its message").isTrue();
+    assertThat(t.path("links").path("undoes").isNull()).as("no saga compensation").isTrue();
     assertThat(http.get("/api/task").status()).as("uuid is required").isEqualTo(400);
     assertThat(http.json("/api/task?uuid=no-such-task").path("location").asText())
         .isEqualTo("NOT_FOUND");
