@@ -33,29 +33,11 @@ class RedisClusterBrokerIT extends BrokerContract {
   @Test
   void keyedTasksTakeTurnsAndAreCountedAndPurgedOnACluster() throws Exception {
     String queue = config.defaultQueue();
-    for (String key : List.of("x", "y")) {
-      for (int i = 0; i < 3; i++) {
-        publishTask(
-            Signature.builder("t")
-                .routingKey(queue)
-                .args(Arg.of(key + i))
-                .fairnessKey(key)
-                .build());
-      }
-    }
+    publishKeyed(queue, 3);
     Inspector inspector = broker.inspector().orElseThrow();
     assertThat(inspector.pendingCount(queue)).isEqualTo(6);
     assertThat(inspector.queue(queue).pending()).isEqualTo(6);
-    RecordingHandler handler = new RecordingHandler(1);
-    consume(queue, handler);
-    List<String> taken = new ArrayList<>();
-    for (int i = 0; i < 4; i++) {
-      Delivery delivery = handler.next(PATIENCE.toSeconds());
-      assertThat(delivery).isNotNull();
-      taken.add(String.valueOf(decode(delivery).args().get(0).value()));
-      handler.ack(delivery);
-    }
-    assertThat(taken).containsExactly("x0", "y0", "x1", "y1");
+    assertThat(take(queue, 4)).containsExactly("x0", "y0", "x1", "y1");
     publishTask(
         Signature.builder("t").routingKey("other").args(Arg.of("z")).fairnessKey("z").build());
     assertThat(inspector.purge("other")).isEqualTo(1);
@@ -68,8 +50,15 @@ class RedisClusterBrokerIT extends BrokerContract {
     String queue = config.defaultQueue();
     Inspector inspector = broker.inspector().orElseThrow();
     inspector.setFairnessWeight(queue, "x", 2);
+    publishKeyed(queue, 4);
+    assertThat(inspector.fairnessWeights(queue)).containsExactly(java.util.Map.entry("x", 2));
+    assertThat(take(queue, 8)).containsExactly("x0", "x1", "y0", "x2", "x3", "y1", "y2", "y3");
+  }
+
+  /** Publishes {@code perKey} tasks of key "x", then as many of key "y", each named key + index. */
+  private void publishKeyed(String queue, int perKey) throws Exception {
     for (String key : List.of("x", "y")) {
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < perKey; i++) {
         publishTask(
             Signature.builder("t")
                 .routingKey(queue)
@@ -78,16 +67,19 @@ class RedisClusterBrokerIT extends BrokerContract {
                 .build());
       }
     }
-    assertThat(inspector.fairnessWeights(queue)).containsExactly(java.util.Map.entry("x", 2));
+  }
+
+  /** Consumes {@code queue} with one slot and returns the names of its first {@code n} tasks. */
+  private List<String> take(String queue, int n) throws Exception {
     RecordingHandler handler = new RecordingHandler(1);
     consume(queue, handler);
     List<String> taken = new ArrayList<>();
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < n; i++) {
       Delivery delivery = handler.next(PATIENCE.toSeconds());
       assertThat(delivery).isNotNull();
       taken.add(String.valueOf(decode(delivery).args().get(0).value()));
       handler.ack(delivery);
     }
-    assertThat(taken).containsExactly("x0", "x1", "y0", "x2", "x3", "y1", "y2", "y3");
+    return taken;
   }
 }
