@@ -159,7 +159,8 @@ final class BrokerScripts {
         if lanes > 0 and (b < 0 or turn %% (lanes + 1) ~= lanes) then
           turn = turn + 1
           if weighted then
-            -- the head key takes up to its weight in a row; its count so far is in KEYS[19]
+            -- the head key takes up to its weight in a row (a weight that is no number counts as
+            -- 1: a hand-written value must not stop the fetch); its count so far is in KEYS[19]
             local k = redis.call('LINDEX', ring, 0)
             local lane = ring .. ':' .. k
             m = redis.call('LPOP', lane)
@@ -169,7 +170,7 @@ final class BrokerScripts {
               redis.call('LPOP', ring)
               redis.call('DEL', KEYS[19])
               lanes = lanes - 1
-            elseif n >= tonumber(redis.call('HGET', KEYS[18], k) or '1') then
+            elseif n >= (tonumber(redis.call('HGET', KEYS[18], k)) or 1) then
               redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
               redis.call('DEL', KEYS[19])
             else

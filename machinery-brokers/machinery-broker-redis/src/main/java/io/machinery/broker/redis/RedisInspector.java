@@ -433,7 +433,14 @@ final class RedisInspector implements Inspector {
     Map<String, byte[]> stored =
         session.await(session.commands().hgetall(new QueueKeys(name(queue)).fairWeights()));
     Map<String, Integer> weights = new java.util.TreeMap<>();
-    stored.forEach((key, weight) -> weights.put(key, Integer.parseInt(text(weight))));
+    stored.forEach(
+        (key, weight) -> {
+          // a value written by hand that is no weight counts as 1 in the fetch: not listed
+          String text = text(weight);
+          if (text.matches("[0-9]{1,4}") && Integer.parseInt(text) > 1) {
+            weights.put(key, Integer.parseInt(text));
+          }
+        });
     return java.util.Collections.unmodifiableMap(weights);
   }
 

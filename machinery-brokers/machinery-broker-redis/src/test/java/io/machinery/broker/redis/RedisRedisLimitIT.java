@@ -118,6 +118,33 @@ class RedisRedisLimitIT extends LimitSuite {
    * A Go producer (here: a broker without fairness) pushes keyed tasks to the plain list; the
    * fetch's sort window moves them to their lanes, so a key behind a backlog still gets turns.
    */
+  /**
+   * A weight written by hand that is no number counts as 1: the fetch goes on (a Lua error there
+   * would stop every consumer of the queue) and the inspector does not list it.
+   */
+  @Test
+  void aWeightThatIsNoNumberCountsAsOne() {
+    String weights = new QueueKeys(config.defaultQueue()).fairWeights();
+    try (RedisSession redis = RedisSession.open(config.broker(), config)) {
+      redis.await(
+          redis
+              .commands()
+              .hset(weights, "a", "lots".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    }
+    List<AsyncResult> results = new ArrayList<>();
+    results.add(sendKeyed("first", "first")); // to the plain list: the ring's order is a, b
+    for (int i = 0; i < 3; i++) {
+      results.add(sendKeyed("a" + i, "a"));
+      results.add(sendKeyed("b" + i, "b"));
+    }
+    assertThat(io.machinery.Inspection.of(server).fairnessWeights(config.defaultQueue())).isEmpty();
+    launch(server, 1, Map.of());
+    results.forEach(r -> r.get(TIMEOUT));
+    assertThat(order).hasSize(7);
+    // one at a time, not "lots": b had a turn before a's third task
+    assertThat(order.indexOf("b0")).isLessThan(order.indexOf("a2"));
+  }
+
   @Test
   void aGoProducersFairnessKeysInThePlainQueueAreHonoured() {
     List<AsyncResult> results = new ArrayList<>();
