@@ -118,7 +118,15 @@ public final class RandomTaskMessages {
                   "{\"k\":\"v\"}",
                   "{\"k\":[1,{}]}",
                   "{\"machinery_fairness_key\":\"tenant-1\"}",
-                  "{\"machinery_fairness_key\":\" \"}"));
+                  "{\"machinery_fairness_key\":\" \"}",
+                  // a saga's compensation (io.machinery.Saga) whose step has no stored state, one
+                  // that claims more arguments than it has, one whose step is no UUID, and a
+                  // stray argument count without a step
+                  "{\"machinery_saga_undoes\":\"task_00000000-0000-4000-8000-000000000000\","
+                      + "\"machinery_saga_args\":\"0\"}",
+                  "{\"machinery_saga_undoes\":\"task_x\",\"machinery_saga_args\":\"9\"}",
+                  "{\"machinery_saga_undoes\":7,\"machinery_saga_args\":1}",
+                  "{\"machinery_saga_args\":\"1\"}"));
     }
     if (chance(4)) {
       f.add("Priority", odd() ? pick("256", "-1", "1.5") : pick("0", "1", "9", "255"));
