@@ -48,11 +48,15 @@ import org.jspecify.annotations.Nullable;
  * saga of n steps sends about n²/2 compensation signatures in all.
  */
 public final class Saga {
+  /** The steps as given to the builder (their UUIDs, if any, not yet nested). */
+  private final List<Signature> given;
+
   private final List<Signature> steps;
   private final List<@Nullable Signature> compensations;
   private final List<List<Signature>> undoChains;
 
   private Saga(List<Signature> steps, List<@Nullable Signature> compensations) {
+    this.given = List.copyOf(steps);
     // UUIDs first: each compensation names the step it undoes.
     List<Signature> withUuids = new ArrayList<>(steps.size());
     for (Signature step : steps) {
@@ -115,6 +119,21 @@ public final class Saga {
    */
   public List<Signature> steps() {
     return steps;
+  }
+
+  /**
+   * Returns a copy whose steps and compensations have new task UUIDs, to send the same work again:
+   * a step's UUID keys its state, which its compensation reads, so a saga must not be sent twice. A
+   * periodic saga ({@link Server#registerPeriodicSaga}) sends such a copy on every tick.
+   *
+   * @return a new saga of the same steps and compensations; this one is unchanged
+   */
+  public Saga withNewUuids() {
+    List<Signature> fresh = new ArrayList<>(given.size());
+    for (Signature step : given) {
+      fresh.add(step.toBuilder().uuid(Uuids.newTaskUuid()).build());
+    }
+    return new Saga(fresh, compensations);
   }
 
   /**

@@ -151,6 +151,11 @@ public final class Server implements AutoCloseable {
     public void sendDag(Dag dag) {
       Server.this.sendDag(dag);
     }
+
+    @Override
+    public void sendSaga(Saga saga) {
+      Server.this.sendSaga(saga);
+    }
   }
 
   /**
@@ -683,6 +688,20 @@ public final class Server implements AutoCloseable {
    */
   public void registerPeriodicDag(String spec, String name, Dag dag) {
     periodic.registerDag(spec, name, dag);
+  }
+
+  /**
+   * Sends a copy of {@code saga} with new UUIDs ({@link Saga#withNewUuids}) on every tick, as
+   * {@link #sendSaga} does. Not in Go Machinery.
+   *
+   * @param spec the cron spec, as for {@link #registerPeriodicTask}
+   * @param name the entry's name; not empty
+   * @param saga the template
+   * @throws IllegalArgumentException for an invalid spec, a spec that never fires or an empty name
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public void registerPeriodicSaga(String spec, String name, Saga saga) {
+    periodic.registerSaga(spec, name, saga);
   }
 
   /**

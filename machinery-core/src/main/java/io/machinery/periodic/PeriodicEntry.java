@@ -14,7 +14,8 @@ public final class PeriodicEntry {
     GROUP,
     CHAIN,
     CHORD,
-    DAG
+    DAG,
+    SAGA
   }
 
   private final String name;

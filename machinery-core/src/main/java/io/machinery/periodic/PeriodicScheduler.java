@@ -4,6 +4,7 @@ import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Dag;
 import io.machinery.Group;
+import io.machinery.Saga;
 import io.machinery.Signature;
 import io.machinery.internal.GoDurations;
 import io.machinery.internal.GoTime;
@@ -248,6 +249,25 @@ public final class PeriodicScheduler implements AutoCloseable {
           Dag sent = dag.withNewUuids();
           sender.sendDag(sent);
           return List.copyOf(sent.tasks().values());
+        });
+  }
+
+  /**
+   * Sends a copy of {@code saga} with new UUIDs ({@link Saga#withNewUuids}) on every tick.
+   *
+   * @throws IllegalArgumentException for an invalid spec, a spec that never fires or an empty name
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public void registerSaga(String spec, String name, Saga saga) {
+    Objects.requireNonNull(saga, "saga");
+    register(
+        spec,
+        name,
+        Kind.SAGA,
+        () -> {
+          Saga sent = saga.withNewUuids();
+          sender.sendSaga(sent);
+          return sent.steps();
         });
   }
 

@@ -4,6 +4,7 @@ import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Dag;
 import io.machinery.Group;
+import io.machinery.Saga;
 import io.machinery.Signature;
 import java.util.List;
 
@@ -53,4 +54,14 @@ public interface PeriodicSender {
    * @param dag the DAG, with fresh UUIDs
    */
   void sendDag(Dag dag);
+
+  /**
+   * Sends a saga's first step, which carries the rest and their compensations. By default as a
+   * chain of that one task: on the wire a saga is Go's chain.
+   *
+   * @param saga the saga, with fresh UUIDs
+   */
+  default void sendSaga(Saga saga) {
+    sendChain(Chain.of(saga.steps().get(0)));
+  }
 }

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.Dag;
+import io.machinery.Saga;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
@@ -217,6 +218,57 @@ class PeriodicSchedulerTest {
     }
     assertThat(sums).doesNotHaveDuplicates();
     assertThat(server.periodicEntries().get(0).kind()).isEqualTo(Kind.DAG);
+  }
+
+  /**
+   * A periodic saga sends a copy with new UUIDs on every tick; when its last step fails, the
+   * compensation of that tick's first step undoes it with that tick's result.
+   */
+  @Test
+  void aPeriodicSagaSendsACopyWithNewUuidsOnEveryTick() {
+    Server server = serverWithWorker(MANUAL);
+    List<String> undone = new CopyOnWriteArrayList<>();
+    server.registerTask(
+        "undo",
+        TaskFunction.of(
+            Long.class,
+            sum -> {
+              undone.add("undo " + sum);
+              return null;
+            }));
+    server.registerTask(
+        "fail",
+        TaskFunction.of(
+            Long.class,
+            sum -> {
+              throw new IllegalStateException("failed after " + sum);
+            }));
+    Saga saga =
+        Saga.builder()
+            .step(add(1, 2), Signature.create("undo"))
+            .step(Signature.create("fail"))
+            .build();
+    server.registerPeriodicSaga("0 * * * *", "hourly-saga", saga);
+
+    List<String> firstSteps = new ArrayList<>();
+    for (String hour : List.of("2024-05-06T11:00:00Z", "2024-05-06T12:00:00Z")) {
+      clock.set(hour);
+      PeriodicRun run = onlyRun(server.periodicScheduler().runDue());
+      assertThat(run.outcome()).isEqualTo(Outcome.SENT);
+      assertThat(run.signatures()).extracting(Signature::name).containsExactly("add", "fail");
+      Signature first = run.signatures().get(0);
+      assertThat(first.uuid()).isNotEqualTo(saga.steps().get(0).uuid());
+      assertThatThrownBy(
+              () -> server.asyncResult(run.signatures().get(1).uuid()).get(RESULT_TIMEOUT))
+          .hasMessage("failed after 3");
+      firstSteps.add(first.uuid());
+      // before the clock moves on: the step's state expires an hour after it was stored
+      int ticks = firstSteps.size();
+      await().atMost(RESULT_TIMEOUT).until(() -> undone.size() == ticks);
+    }
+    assertThat(firstSteps).doesNotHaveDuplicates();
+    assertThat(undone).containsExactly("undo 3", "undo 3");
+    assertThat(server.periodicEntries().get(0).kind()).isEqualTo(Kind.SAGA);
   }
 
   // ----------------------------------------------------------------------------------------------
