@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  *       key, first in first out. A key's messages ignore {@code Priority}.
  *   <li><b>Weights.</b> A key given a weight {@code w} ({@link Inspector#setFairnessWeight}) takes
  *       up to {@code w} messages in a row when its turn comes (1 by default), so with a key of
- *       weight 3 and one of weight 1 waiting, the first gets three of every four keyed takes. The
+ *       weight 3 and one of weight 1 waiting, the first gets about three of every four keyed takes
+ *       (exactly, but for a turn lengthened by tasks a consumer fetched ahead and gave back). The
  *       unkeyed lane keeps its one take in {@code lanes + 1}. Weights belong to the queue, not to
  *       the messages, and stay when a key's lane empties.
  * </ul>

@@ -678,7 +678,7 @@ public abstract class LimitSuite {
    * weight 1 removes one. Where the broker keeps no lanes, setting a weight is refused.
    */
   @Test
-  void aWeightedKeyTakesThatManyTasksInARow() {
+  void aKeyOfWeightThreeTakesAboutThreeOfEveryFourTasks() {
     if (broker.inspector().isEmpty()) {
       return;
     }
