@@ -249,9 +249,8 @@ public abstract class AcceptanceSuite {
     Saga saga =
         Saga.builder()
             .step(add(1, 2), undo(key, "a"))
-            .step(Signature.builder("add").args(Arg.of(10L)).immutable(true).build())
-            .step(
-                Signature.builder("add").args(Arg.of(20L)).immutable(true).build(), undo(key, "c"))
+            .step(immutableAdd(10))
+            .step(immutableAdd(20), undo(key, "c"))
             .step(
                 Signature.create("return_just_error", Arg.of("step failed"), Arg.of(true)),
                 undo(key, "d"))
@@ -282,9 +281,7 @@ public abstract class AcceptanceSuite {
     Saga saga =
         Saga.builder()
             .step(add(1, 2), undo(key, "a"))
-            .step(
-                Signature.builder("add").args(Arg.of(10L)).immutable(true).build(),
-                undo(key, "fail"))
+            .step(immutableAdd(10), undo(key, "fail"))
             .step(Signature.create("return_just_error", Arg.of("step failed"), Arg.of(true)))
             .build();
     if (refusedHere(saga)) {
@@ -314,6 +311,11 @@ public abstract class AcceptanceSuite {
     assertThatThrownBy(() -> server.sendSaga(saga))
         .isInstanceOf(UnsupportedOperationException.class);
     return true;
+  }
+
+  /** {@code add(n, ...)} that does not pass its result on to the next step. */
+  private static Signature immutableAdd(long n) {
+    return Signature.builder("add").args(Arg.of(n)).immutable(true).build();
   }
 
   private static Signature undo(String key, String label) {
