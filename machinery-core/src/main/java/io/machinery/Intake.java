@@ -325,6 +325,7 @@ final class Intake {
     TaskExecution execution =
         new TaskExecution(settings, signature, function, possiblyRerun, functionEnded);
     execution.reportTo(ticket);
+    execution.heldBy(delivery::stillHeld);
     if (revocations.isRevoked(signature.uuid())) {
       log.info(
           "Worker {}: task {} {} was cancelled; it will not run",
@@ -353,6 +354,16 @@ final class Intake {
           LogText.of(signature.name()),
           LogText.of(signature.uuid()));
       delivery.requeue(Duration.ZERO);
+    } catch (TaskExecution.HoldLost e) {
+      notRun = "its outcome was dropped: " + e.getMessage();
+      log.warn(
+          "Worker {}: task {} {} ran, but {}; dropping this run's outcome, the copy handed out"
+              + " again owns it",
+          consumerTag,
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()),
+          e.getMessage());
+      delivery.leave();
     } catch (TaskExecution.BookkeepingFailed e) {
       // The function ran: requeueing would run it again. A person can replay the dead letter.
       errors.accept(e);

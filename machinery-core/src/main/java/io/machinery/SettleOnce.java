@@ -82,6 +82,19 @@ final class SettleOnce implements Delivery {
     }
   }
 
+  @Override
+  public boolean stillHeld() {
+    return delivery.stillHeld();
+  }
+
+  /**
+   * Settles nothing: the broker may have handed the message to another consumer (its hold broke),
+   * whose settlement counts; later settle calls are ignored.
+   */
+  void leave() {
+    claim();
+  }
+
   private boolean claim() {
     return settled.compareAndSet(false, true);
   }

@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -58,6 +59,17 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Abandoned.</b> When the worker gives up on this run ({@link #abandon()}: graceful
  *       timeout passed, or abrupt quit) no further state is written and no callback is sent,
  *       whatever the threads are doing.
+ *   <li><b>A hold that broke.</b> Before each bookkeeping step the run asks its delivery whether
+ *       the broker still holds the message ({@link #heldBy}, {@link
+ *       io.machinery.spi.Delivery#stillHeld()}). A worker paused longer than its lease (a long
+ *       collection, SIGSTOP, a frozen VM) or cut off from the broker may find its message handed to
+ *       another worker meanwhile, whose copy may already have stored SUCCESS; writing this run's
+ *       FAILURE or RETRY over it, sending its error callbacks or publishing its retry would
+ *       contradict what the client was told. So once the hold broke the run reads the task's state:
+ *       when another run stored SUCCESS, FAILURE or RETRY, this one stops with {@link HoldLost}
+ *       (nothing more is recorded; that run owns the outcome); when none did, it records its own as
+ *       before, so a task that always outlives its hold still ends ({@link #checkHeld}). A
+ *       redelivered copy that finds this run's stored SUCCESS finishes the bookkeeping (see above).
  *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the
  *       group is gone), and a DAG task's dependents by {@link DagCompletion}.
  * </ul>
@@ -106,6 +118,27 @@ final class TaskExecution implements TaskContext {
 
     BookkeepingFailed(String message, @Nullable Throwable cause) {
       super(message, cause);
+    }
+  }
+
+  /**
+   * Thrown by {@link #run()} when the broker may have handed this run's message to another consumer
+   * ({@link io.machinery.spi.Delivery#stillHeld()} said so before a bookkeeping step): nothing more
+   * is recorded, the copy handed out again owns the outcome.
+   */
+  static final class HoldLost extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    HoldLost(String what, State stored) {
+      super(
+          "its message was handed to another worker, whose run stored "
+              + stored
+              + " (this worker's hold on it lapsed before "
+              + what
+              + ": paused, or cut off from the broker)",
+          null,
+          false,
+          false);
     }
   }
 
@@ -171,6 +204,12 @@ final class TaskExecution implements TaskContext {
 
   /** Told the verdict as soon as the function has ended, before the outcome is recorded. */
   private TaskBreakers.Ticket breakerTicket = TaskBreakers.UNBROKEN;
+
+  /** Whether the broker still holds this run's message; asked before each bookkeeping step. */
+  private BooleanSupplier held = () -> true;
+
+  /** Set once a broken hold was looked into and no other run had finished: asked no more. */
+  private boolean recordDespiteBrokenHold;
 
   /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
   private volatile boolean revoked;
@@ -387,7 +426,7 @@ final class TaskExecution implements TaskContext {
       try {
         record(outcome);
         recorded = true;
-      } catch (Cancelled | BookkeepingFailed e) {
+      } catch (Cancelled | BookkeepingFailed | HoldLost e) {
         throw e;
       } catch (Throwable t) {
         if (abandoned) {
@@ -635,6 +674,14 @@ final class TaskExecution implements TaskContext {
     verdict = TaskBreakers.Verdict.FAILED;
   }
 
+  /**
+   * Asks {@code stillHeld} before each bookkeeping step (see {@link
+   * io.machinery.spi.Delivery#stillHeld()}); without it every step runs.
+   */
+  void heldBy(BooleanSupplier stillHeld) {
+    this.held = stillHeld;
+  }
+
   /** Tells the run's breaker how its function ended, once it has; see {@link #run()}. */
   void reportTo(TaskBreakers.Ticket ticket) {
     breakerTicket = ticket;
@@ -880,7 +927,10 @@ final class TaskExecution implements TaskContext {
     for (int attempt = 1; attempt <= attempts; attempt++) {
       checkAbandoned();
       try {
+        checkHeld(what);
         return action.get();
+      } catch (HoldLost e) {
+        throw e;
       } catch (IllegalArgumentException e) {
         throw new Refused(e);
       } catch (RuntimeException e) {
@@ -916,6 +966,41 @@ final class TaskExecution implements TaskContext {
       }
     }
     throw new BookkeepingFailed(what + " failed " + attempts + " times, last: " + last, last);
+  }
+
+  /**
+   * Before a bookkeeping step: while the broker holds the message, nothing to do. Once the hold
+   * broke, the stored state decides, once: another run's SUCCESS, FAILURE or RETRY means the copy
+   * the broker handed out again finished (or will retry), and this run stops ({@link HoldLost});
+   * otherwise (no other run finished yet, or a backend whose reads consume states) this run records
+   * its outcome as before. A task that always runs past its hold (longer than Pub/Sub's
+   * MaxExtension or RabbitMQ's consumer_timeout) thus still ends: the first run to finish records
+   * it, and a later copy finds it.
+   */
+  private void checkHeld(String what) {
+    if (recordDespiteBrokenHold || held.getAsBoolean()) {
+      return;
+    }
+    State stored = finishedByAnotherRun();
+    if (stored != null) {
+      throw new HoldLost(what, stored);
+    }
+    recordDespiteBrokenHold = true;
+    log.warn(
+        "Worker {}: the broker may have handed task {} {} to another worker (this worker's hold on"
+            + " its message lapsed), but no other run has finished it; recording this run's outcome",
+        settings.consumerTag(),
+        LogText.of(signature.name()),
+        LogText.of(signature.uuid()));
+  }
+
+  /** The stored SUCCESS, FAILURE or RETRY of this task; null when there is none to read. */
+  private @Nullable State finishedByAnotherRun() {
+    if (backend.consumesStatesOnRead()) {
+      return null;
+    }
+    State state = backend.getState(signature.uuid()).map(TaskState::state).orElse(null);
+    return state == State.SUCCESS || state == State.FAILURE || state == State.RETRY ? state : null;
   }
 
   /**

@@ -58,6 +58,23 @@ public interface Delivery {
   }
 
   /**
+   * Tells whether this consumer still holds the message: the broker cannot have handed it to
+   * another consumer since it was delivered here. A hold breaks when its lease, visibility timeout
+   * or ack deadline lapsed without a renewal (the process paused by a long collection or SIGSTOP,
+   * cut off from the server) or its channel closed. The worker asks before each state write,
+   * callback and retry that records the task's outcome: a run whose hold broke stores nothing more
+   * and leaves the task to the copy the broker handed out again, so a worker that resumes late
+   * cannot overwrite what that copy stored. May ask the server (a round trip) when the answer is
+   * not clear from what this process knows; called on the delivery's thread.
+   *
+   * @return false when the broker may have handed the message to another consumer; true (the
+   *     default) when it cannot have, or when the broker cannot tell
+   */
+  default boolean stillHeld() {
+    return true;
+  }
+
+  /**
    * Acknowledges the message: it is handled (its result is stored), so the broker removes it for
    * good.
    */

@@ -1,0 +1,233 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Consumption;
+import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What a run records once its broker's hold on the message broke ({@link Delivery#stillHeld()}
+ * false): nothing when another run already stored SUCCESS, FAILURE or RETRY; its own outcome when
+ * none did. The hold is broken by a fake ({@code HoldBreakingHandler}): no server lets a test break
+ * it at a chosen moment inside one process; each broker's {@code PausedWorkerKit} breaks it for
+ * real (SIGSTOP).
+ */
+class BrokenHoldTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+  private final AtomicBoolean held = new AtomicBoolean(true);
+  private final List<String> settlements = new CopyOnWriteArrayList<>();
+  private final List<TaskOutcome> outcomes = new CopyOnWriteArrayList<>();
+  private final AtomicReference<Signature> running = new AtomicReference<>();
+  private MemoryBroker memory;
+  private MemoryBackend backend;
+  private Server server;
+
+  @BeforeEach
+  void setUp() {
+    memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    backend = MemoryBackend.create();
+    DelegatingBroker breaking =
+        new DelegatingBroker(memory) {
+          @Override
+          public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
+            return memory.startConsuming(tag, queue, new HoldBreakingHandler(handler));
+          }
+        };
+    server =
+        Server.builder()
+            .broker(breaking)
+            .backend(backend)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void finished(TaskOutcome outcome) {
+                    outcomes.add(outcome);
+                  }
+                })
+            .build();
+    server.workerBuilder("w").concurrency(1).build().launchAsync();
+  }
+
+  @AfterEach
+  void tearDown() {
+    server.close();
+    backend.close();
+    memory.close();
+  }
+
+  @Test
+  void aRunWhoseHoldBrokeRecordsNothingOnceAnotherRunStoredSuccess() {
+    server.registerTask(
+        "late",
+        TaskFunction.of(
+            () -> {
+              held.set(false); // paused past its lease: the broker handed the message on
+              backend.setStateSuccess(running.get(), List.of(TaskResult.of(7L))); // the copy's
+              throw new IllegalStateException("fails after the pause");
+            }));
+    Signature late = send(Signature.builder("late").retryCount(2).build());
+
+    TaskOutcome outcome = awaitOutcome();
+    assertThat(outcome.state()).isEqualTo(State.RETRY);
+    assertThat(outcome.recorded()).as("recorded").isFalse();
+    assertThat(backend.getState(late.uuid()).orElseThrow().results())
+        .containsExactly(TaskResult.of(7L));
+    assertThat(settlements).as("settled nothing: the copy's settlement counts").isEmpty();
+    assertThat(memory.delayedTasks()).as("no retry published").isEmpty();
+  }
+
+  @Test
+  void aRunWhoseHoldBrokeKeepsAnotherRunsFailure() {
+    server.registerTask(
+        "late",
+        TaskFunction.of(
+            () -> {
+              held.set(false);
+              backend.setStateFailure(running.get(), "the copy failed");
+              return 5L;
+            }));
+    Signature late = send(Signature.create("late"));
+
+    TaskOutcome outcome = awaitOutcome();
+    assertThat(outcome.state()).isEqualTo(State.SUCCESS);
+    assertThat(outcome.recorded()).as("recorded").isFalse();
+    TaskState stored = backend.getState(late.uuid()).orElseThrow();
+    assertThat(stored.state()).isEqualTo(State.FAILURE);
+    assertThat(stored.error()).isEqualTo("the copy failed");
+    assertThat(settlements).isEmpty();
+  }
+
+  /**
+   * A task that runs longer than its hold every time (past Pub/Sub's MaxExtension, RabbitMQ's
+   * consumer_timeout) must still end: the first run to finish records its outcome.
+   */
+  @Test
+  void aRunWhoseHoldBrokeRecordsItsOutcomeWhenNoOtherRunFinished() {
+    server.registerTask(
+        "long",
+        TaskFunction.of(
+            () -> {
+              held.set(false);
+              return 5L;
+            }));
+    Signature longTask = send(Signature.create("long"));
+
+    TaskOutcome outcome = awaitOutcome();
+    assertThat(outcome.state()).isEqualTo(State.SUCCESS);
+    assertThat(outcome.recorded()).as("recorded").isTrue();
+    assertThat(server.asyncResult(longTask.uuid()).get(TIMEOUT)).containsExactly(5L);
+    assertThat(settlements).containsExactly("ack");
+  }
+
+  private Signature send(Signature signature) {
+    running.set(signature);
+    server.sendTask(signature);
+    return signature;
+  }
+
+  private TaskOutcome awaitOutcome() {
+    await().atMost(TIMEOUT).until(() -> !outcomes.isEmpty());
+    await().atMost(TIMEOUT).until(() -> !held.get()); // the function ran
+    return outcomes.get(0);
+  }
+
+  /** Hands deliveries on, each held as long as {@link #held} says, noting how it was settled. */
+  private final class HoldBreakingHandler implements DeliveryHandler {
+    private final DeliveryHandler handler;
+
+    HoldBreakingHandler(DeliveryHandler handler) {
+      this.handler = handler;
+    }
+
+    @Override
+    public int reserve(int max) throws InterruptedException {
+      return handler.reserve(max);
+    }
+
+    @Override
+    public int reserve(int max, Duration timeout) throws InterruptedException {
+      return handler.reserve(max, timeout);
+    }
+
+    @Override
+    public int capacity() {
+      return handler.capacity();
+    }
+
+    @Override
+    public void release(int slots) {
+      handler.release(slots);
+    }
+
+    @Override
+    public void handle(Delivery delivery) {
+      handler.handle(new Breakable(delivery));
+    }
+
+    @Override
+    public void handleNow(Delivery delivery) {
+      handler.handleNow(new Breakable(delivery));
+    }
+
+    @Override
+    public void brokerError(Throwable error) {
+      handler.brokerError(error);
+    }
+  }
+
+  private final class Breakable implements Delivery {
+    private final Delivery delivery;
+
+    Breakable(Delivery delivery) {
+      this.delivery = delivery;
+    }
+
+    @Override
+    public byte[] body() {
+      return delivery.body();
+    }
+
+    @Override
+    public String queue() {
+      return delivery.queue();
+    }
+
+    @Override
+    public boolean stillHeld() {
+      return held.get();
+    }
+
+    @Override
+    public void ack() {
+      settlements.add("ack");
+      delivery.ack();
+    }
+
+    @Override
+    public void requeue(Duration delay) {
+      settlements.add("requeue");
+      delivery.requeue(delay);
+    }
+
+    @Override
+    public void deadLetter(String reason) {
+      settlements.add("dead-letter");
+      delivery.deadLetter(reason);
+    }
+  }
+}
