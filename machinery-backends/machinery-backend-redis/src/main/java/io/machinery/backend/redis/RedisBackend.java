@@ -267,7 +267,7 @@ public final class RedisBackend implements Backend {
   @Override
   public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
     return startChain(signature)
-        .write(() -> StateTemplate.of(TaskState.received(signature)), expireSeconds, null)
+        .writeEarly(() -> StateTemplate.of(TaskState.received(signature)), expireSeconds)
         .handle(this::mapped);
   }
 
@@ -282,7 +282,7 @@ public final class RedisBackend implements Backend {
       chain = startChain(signature);
     }
     return chain
-        .write(() -> StateTemplate.of(TaskState.started(signature)), expireSeconds, null)
+        .writeEarly(() -> StateTemplate.of(TaskState.started(signature)), expireSeconds)
         .handle(this::mapped);
   }
 

@@ -23,10 +23,16 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
   private static final byte[] CREATED = bytes("\"CreatedAt\":");
   private static final byte[] ZERO_CREATED = bytes("\"CreatedAt\":\"0001-01-01T00:00:00Z\"");
 
-  /** The two raw JSON strings (quotes included) carried from a stored state into the next one. */
-  record Carried(byte[] name, byte[] createdAt) {
+  private static final byte[] SUCCESS_AFTER_NAME = bytes(",\"State\":\"SUCCESS\"");
+
+  /**
+   * The two raw JSON strings (quotes included) carried from a stored state into the next one, and
+   * whether that state is SUCCESS.
+   */
+  record Carried(byte[] name, byte[] createdAt, boolean succeeded) {
     /** Go's zero values: no stored state, or one that cannot be read. */
-    static final Carried ZERO = new Carried(bytes("\"\""), bytes("\"0001-01-01T00:00:00Z\""));
+    static final Carried ZERO =
+        new Carried(bytes("\"\""), bytes("\"0001-01-01T00:00:00Z\""), false);
   }
 
   private static final String SAMPLE_UUID = "task_00000000-0000-0000-0000-000000000000";
@@ -152,10 +158,12 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
       return Carried.ZERO;
     }
     if (startsWith(stored, GO_LAYOUT)) {
-      byte[] name = token(stored, indexOf(stored, NAME, 0), NAME.length);
+      int nameAt = indexOf(stored, NAME, 0);
+      byte[] name = token(stored, nameAt, NAME.length);
       byte[] created = token(stored, lastIndexOf(stored, CREATED), CREATED.length);
       if (name != null && created != null) {
-        return new Carried(name, created);
+        int stateAt = nameAt + NAME.length + name.length;
+        return new Carried(name, created, regionEquals(stored, stateAt, SUCCESS_AFTER_NAME));
       }
     }
     try {
@@ -166,11 +174,16 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
       byte[] name = token(json, indexOf(json, NAME, 0), NAME.length);
       byte[] created = token(json, lastIndexOf(json, CREATED), CREATED.length);
       return name != null && created != null
-          ? new Carried(name, created)
+          ? new Carried(name, created, old.state() == State.SUCCESS)
           : Carried.ZERO; // our own encoding has both
     } catch (MalformedMessageException e) {
       return Carried.ZERO;
     }
+  }
+
+  private static boolean regionEquals(byte[] json, int at, byte[] expected) {
+    return at + expected.length <= json.length
+        && Arrays.equals(json, at, at + expected.length, expected, 0, expected.length);
   }
 
   /**

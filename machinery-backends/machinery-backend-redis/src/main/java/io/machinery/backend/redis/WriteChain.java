@@ -23,8 +23,14 @@ import org.jspecify.annotations.Nullable;
  * Writes leave in call order on one connection, where Redis applies them in the order sent, so the
  * stored state always ends at the last write: each is dispatched under the chain's lock, so a write
  * made just after the read answered cannot overtake the one the read released (it once could, and a
- * task's final state was overwritten by its STARTED). Thread-safe (the read's reply arrives on a
- * Lettuce thread).
+ * task's final state was overwritten by its STARTED).
+ *
+ * <p>An early write (RECEIVED, STARTED; {@link #writeEarly}) never replaces a SUCCESS the read
+ * found: it completes without a command. A worker that was paused (a long collection, SIGSTOP) with
+ * its deferred read still to go would otherwise write STARTED over the SUCCESS of the copy its
+ * broker handed to another worker meanwhile, as soon as it resumed (found by the Redis broker's
+ * {@code RedisPausedWorkerIT}); a task that runs again after a SUCCESS keeps showing it until its
+ * own final state. Thread-safe (the read's reply arrives on a Lettuce thread).
  */
 final class WriteChain {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
@@ -45,6 +51,7 @@ final class WriteChain {
       Supplier<StateTemplate> state,
       long expireSeconds,
       @Nullable String groupUuid,
+      boolean early,
       List<CompletableFuture<Void>> replies) {}
 
   private WriteChain(RedisClusterAsyncCommands<String, byte[]> commands, String taskUuid) {
@@ -103,7 +110,13 @@ final class WriteChain {
       failed = failure;
       send = waiting;
       waiting = null;
-      if (send != null && failed == null) {
+      if (send != null
+          && failed == null
+          && send.early()
+          && carried != null
+          && carried.succeeded()) {
+        sent = CompletableFuture.completedFuture(null); // never over a stored SUCCESS
+      } else if (send != null && failed == null) {
         // sent under the lock: a later write that finds `carried` set must leave after this one
         sent = sendNow(send.state(), send.expireSeconds(), send.groupUuid());
       }
@@ -136,6 +149,22 @@ final class WriteChain {
    */
   CompletableFuture<Void> write(
       Supplier<StateTemplate> state, long expireSeconds, @Nullable String groupUuid) {
+    return write(state, expireSeconds, groupUuid, false);
+  }
+
+  /**
+   * An early state (RECEIVED, STARTED) by {@link #write(Supplier, long, String)}, unless the read
+   * found a SUCCESS: then it completes without a command (see the class notes).
+   */
+  CompletableFuture<Void> writeEarly(Supplier<StateTemplate> state, long expireSeconds) {
+    return write(state, expireSeconds, null, true);
+  }
+
+  private CompletableFuture<Void> write(
+      Supplier<StateTemplate> state,
+      long expireSeconds,
+      @Nullable String groupUuid,
+      boolean early) {
     CompletableFuture<Void> reply = new CompletableFuture<>();
     Throwable failed;
     CompletableFuture<?> sent = null;
@@ -147,10 +176,12 @@ final class WriteChain {
           replies.addAll(waiting.replies());
         }
         replies.add(reply);
-        waiting = new Waiting(state, expireSeconds, groupUuid, replies);
+        waiting = new Waiting(state, expireSeconds, groupUuid, early, replies);
         return reply;
       }
-      if (failed == null) {
+      if (failed == null && early && java.util.Objects.requireNonNull(carried).succeeded()) {
+        sent = CompletableFuture.completedFuture(null); // never over a stored SUCCESS
+      } else if (failed == null) {
         // under the lock, as in read(): writes leave in the order they were made
         sent = sendNow(state, expireSeconds, groupUuid);
       }

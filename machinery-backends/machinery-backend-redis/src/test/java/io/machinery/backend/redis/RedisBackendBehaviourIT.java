@@ -129,6 +129,35 @@ class RedisBackendBehaviourIT {
     }
   }
 
+  /**
+   * A worker resumed after a pause writes its late RECEIVED and STARTED: over another worker's
+   * SUCCESS they are dropped, over a FAILURE (a task run again from its dead letter) they land.
+   */
+  @Test
+  void lateEarlyStatesNeverReplaceAStoredSuccessButDoReplaceAFailure() {
+    Signature succeeded = Signature.create("add");
+    Signature failed = Signature.create("add");
+    try {
+      backend.setStatePending(succeeded);
+      backend.setStateSuccess(succeeded, List.of(TaskResult.of(3L)));
+      CompletableFuture<Void> received = backend.setStateReceivedAsync(succeeded);
+      CompletableFuture<Void> started = backend.setStateStartedAsync(succeeded);
+      received.join();
+      started.join();
+      TaskState state = backend.getState(succeeded.uuid()).orElseThrow();
+      assertThat(state.state()).isEqualTo(State.SUCCESS);
+      assertThat(state.results()).containsExactly(TaskResult.of(3L));
+
+      backend.setStatePending(failed);
+      backend.setStateFailure(failed, "boom");
+      backend.setStateReceivedAsync(failed).join();
+      backend.setStateStartedAsync(failed).join();
+      assertThat(backend.getState(failed.uuid()).orElseThrow().state()).isEqualTo(State.STARTED);
+    } finally {
+      redis.await(redis.commands().del(succeeded.uuid(), failed.uuid()));
+    }
+  }
+
   @Test
   void aGroupsExpiryIsRefreshedWhenItsTasksFinish() {
     String group = Uuids.newGroupUuid();
