@@ -5,20 +5,27 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.BatchPolicy;
 import io.machinery.Server;
 import io.machinery.TaskFunction;
+import io.machinery.TaskListener;
+import io.machinery.TaskOutcome;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
@@ -51,6 +58,15 @@ public final class WorkerProcesses implements AutoCloseable {
    * <index>} and returns it, run in batches of {@link #RECORD_BATCH}.
    */
   public static final String RECORD_BATCHED = "record_batched";
+
+  /**
+   * The task of {@link PausedWorkerKit}: {@code stall(index)}. Its first run anywhere claims the
+   * index, logs {@code start:<index>}, waits until the test creates the release file ({@link
+   * #releaseFile}), logs {@code end:<index>} and fails; a later run logs {@code rerun:<index>} and
+   * returns the index. The lines go to the executions file's {@link #pausedLog}, beside what {@link
+   * #outcomeLog} writes there.
+   */
+  public static final String STALL = "stall";
 
   /** When {@value #RECORD_BATCHED} runs a batch: ten tasks, or 100 ms after the first. */
   public static final BatchPolicy RECORD_BATCH = BatchPolicy.of(10, Duration.ofMillis(100));
@@ -137,6 +153,32 @@ public final class WorkerProcesses implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops {@code process} with SIGSTOP: it keeps its connections and runs nothing until resumed.
+   */
+  public void pause(Process process) {
+    signal(process, "-STOP");
+  }
+
+  /** Lets a process stopped by {@link #pause} run again (SIGCONT). */
+  public void resume(Process process) {
+    signal(process, "-CONT");
+  }
+
+  private static void signal(Process process, String signal) {
+    try {
+      int exit = new ProcessBuilder("kill", signal, Long.toString(process.pid())).start().waitFor();
+      if (exit != 0) {
+        throw new IllegalStateException("kill " + signal + " " + process.pid() + " exited " + exit);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while signalling a worker process", e);
+    }
+  }
+
   /** Kills every child still alive. */
   @Override
   public void close() {
@@ -177,6 +219,7 @@ public final class WorkerProcesses implements AutoCloseable {
               append(log, lines.toString());
               return indexes;
             }));
+    server.registerTask(STALL, TaskFunction.of(Long.class, index -> stall(executions, index)));
     // a chord callback: its first argument is the chord's number, then the members' results
     server.registerTask(
         COLLECT,
@@ -186,6 +229,85 @@ public final class WorkerProcesses implements AutoCloseable {
               append(log, CALLBACK_PREFIX + values[0] + ":" + (values.length - 1) + "\n");
               return values[0];
             }));
+  }
+
+  /**
+   * Where {@value #STALL} and {@link #outcomeLog} write for the worker logging to {@code
+   * executions}.
+   */
+  public static Path pausedLog(Path executions) {
+    return executions.resolveSibling(executions.getFileName() + ".paused");
+  }
+
+  /**
+   * The file whose creation lets the first run of {@code stall(index)} end (in the logs' folder).
+   */
+  public static Path releaseFile(Path executions, long index) {
+    return executions.resolveSibling("stall-" + index + ".release");
+  }
+
+  /**
+   * A listener for a child's server that logs the outcome of each {@value #STALL} run, {@code
+   * outcome:<state>:<recorded>}, to {@link #pausedLog}: the parent learns when a run's bookkeeping
+   * is over and whether it recorded anything.
+   */
+  public static TaskListener outcomeLog(Path executions) {
+    Path log = pausedLog(executions);
+    return new TaskListener() {
+      @Override
+      public void finished(TaskOutcome outcome) {
+        if (STALL.equals(outcome.signature().name())) {
+          appendLine(log, "outcome:" + outcome.state() + ":" + outcome.recorded());
+        }
+      }
+    };
+  }
+
+  private static Long stall(Path executions, long index) throws Exception {
+    Path log = pausedLog(executions);
+    try {
+      Files.createFile(executions.resolveSibling("stall-" + index + ".claim"));
+    } catch (FileAlreadyExistsException e) {
+      appendLine(log, "rerun:" + index);
+      return index;
+    }
+    appendLine(log, "start:" + index);
+    Path release = releaseFile(executions, index);
+    Path folder = java.util.Objects.requireNonNull(release.toAbsolutePath().getParent());
+    try (WatchService watch = folder.getFileSystem().newWatchService()) {
+      folder.register(watch, StandardWatchEventKinds.ENTRY_CREATE);
+      while (!Files.exists(release)) {
+        WatchKey key = watch.poll(1, TimeUnit.SECONDS); // the test's release, not a timed outcome
+        if (key != null) {
+          key.pollEvents();
+          key.reset();
+        }
+      }
+    }
+    appendLine(log, "end:" + index);
+    throw new IllegalStateException("the first run of stall " + index + " fails once released");
+  }
+
+  private static void appendLine(Path file, String line) {
+    try (FileChannel channel =
+        FileChannel.open(
+            file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+      append(channel, line + "\n");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The lines of {@code file}; none when it does not exist yet. */
+  public static List<String> lines(Path file) {
+    if (!Files.exists(file)) {
+      return List.of();
+    }
+    try {
+      return Files.readAllLines(file, StandardCharsets.US_ASCII);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static void append(FileChannel log, String line) {

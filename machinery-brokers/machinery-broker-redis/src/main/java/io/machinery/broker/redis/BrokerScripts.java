@@ -368,6 +368,23 @@ final class BrokerScripts {
       """,
           ScriptOutputType.INTEGER);
 
+  /**
+   * Whether a message is still in a consumer's processing list (a reaper returns the list of a
+   * consumer whose lease lapsed); if so, also the lease refresh and registration of {@link
+   * #HEARTBEAT}, in the same script, so no reaper can take it for a lease from now on. KEYS:
+   * processing, lease, consumers. ARGV: message, consumer id, lease ms. Returns 1 or 0.
+   */
+  static final RedisScript HOLDS =
+      RedisScript.of(
+          "holds",
+          """
+      if not redis.call('LPOS', KEYS[1], ARGV[1]) then return 0 end
+      redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+      redis.call('SADD', KEYS[3], ARGV[2])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
   /** Lease refresh and registration. KEYS: lease, consumers. ARGV: consumer id, lease ms. */
   static final RedisScript HEARTBEAT =
       RedisScript.of(

@@ -9,6 +9,7 @@ import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.LeaseTimeline;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -152,7 +153,7 @@ final class RedisConsumer implements Consumption {
   private long fairTurns;
 
   /** A message fetched ahead of a free slot, with its delivery count. */
-  private record Ahead(byte[] message, int count) {}
+  private record Ahead(byte[] message, int count, long takenAt) {}
 
   /**
    * Messages fetched ahead of free slots, in fetch order (only the fetch loop's thread touches it).
@@ -169,6 +170,12 @@ final class RedisConsumer implements Consumption {
 
   /** Until when (nanoTime) this consumer fetches only for free slots; see Builder.prefetch. */
   private long prefetchPausedUntil = System.nanoTime();
+
+  /**
+   * The lease's renewals that Redis confirmed, for {@link RedisDelivery#stillHeld()}: the
+   * heartbeats, and the fetches that took messages.
+   */
+  private final LeaseTimeline leaseTimeline;
 
   private volatile long nextHeartbeat;
   private volatile long nextSweep;
@@ -187,6 +194,7 @@ final class RedisConsumer implements Consumption {
     this.lease = keys.lease(id);
     this.handler = handler;
     this.leaseMillis = bytes(Long.toString(broker.leaseTimeout().toMillis()));
+    this.leaseTimeline = LeaseTimeline.of(broker.leaseTimeout());
     Duration poll = broker.config().redis().normalTasksPollPeriod();
     Duration cap = session.commandTimeout().dividedBy(2);
     if (cap.compareTo(broker.heartbeatInterval()) > 0) {
@@ -251,9 +259,46 @@ final class RedisConsumer implements Consumption {
     loop = Thread.ofPlatform().daemon().name("machinery-redis-fetch-" + tag).start(this::fetchLoop);
   }
 
+  /** Refreshes the lease and the registration; the lease timeline knows once Redis confirmed. */
   private CompletableFuture<Long> heartbeat() {
-    return BrokerScripts.HEARTBEAT.run(
-        commands, new String[] {lease, keys.consumers()}, idBytes, leaseMillis);
+    long sent = System.nanoTime();
+    return BrokerScripts.HEARTBEAT
+        .<Long>run(commands, new String[] {lease, keys.consumers()}, idBytes, leaseMillis)
+        .thenApply(
+            reply -> {
+              leaseTimeline.renewed(sent, System.nanoTime());
+              return reply;
+            });
+  }
+
+  /**
+   * Whether this consumer's lease has lasted without a break since {@code since} (a {@link
+   * System#nanoTime()} before the command that took a message), as far as this process knows.
+   */
+  boolean leaseHeldSince(long since) {
+    return leaseTimeline.heldThroughout(since, System.nanoTime());
+  }
+
+  /**
+   * Asks Redis whether {@code message} is still in this consumer's processing list, and if so
+   * refreshes the lease in the same script ({@link BrokerScripts#HOLDS}), so that no reaper can
+   * take it for a lease from now on. Throws when Redis cannot answer.
+   */
+  boolean confirmHold(byte[] message) {
+    long sent = System.nanoTime();
+    long found =
+        session.await(
+            BrokerScripts.HOLDS.<Long>run(
+                commands,
+                new String[] {processing, lease, keys.consumers()},
+                message,
+                idBytes,
+                leaseMillis));
+    if (found == 1) {
+      leaseTimeline.renewed(sent, System.nanoTime());
+      return true;
+    }
+    return false;
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -329,7 +374,7 @@ final class RedisConsumer implements Consumption {
       while (handedOver < reserved && !ahead.isEmpty()) {
         Ahead next = ahead.poll();
         try {
-          handler.handle(new RedisDelivery(this, next.message(), next.count()));
+          handler.handle(new RedisDelivery(this, next.message(), next.count(), next.takenAt()));
         } catch (Throwable e) {
           // not handed over: let returnStrays() put it back, with the rest
           settlements.confirmed(List.of(next.message()));
@@ -357,7 +402,7 @@ final class RedisConsumer implements Consumption {
     for (int i = 0; i < fetched.messages().size(); i++) {
       byte[] message = fetched.messages().get(i);
       settlements.handedOver(message); // unsettled from now on: the stray sweep leaves it
-      ahead.add(new Ahead(message, fetched.count(i)));
+      ahead.add(new Ahead(message, fetched.count(i), fetched.takenAt()));
     }
     return fetched.messages().isEmpty() && !fetched.more();
   }
@@ -487,7 +532,7 @@ final class RedisConsumer implements Consumption {
           byte[] message = messages.get(i);
           settlements.handedOver(message);
           try {
-            handler.handle(new RedisDelivery(this, message, fetched.count(i)));
+            handler.handle(new RedisDelivery(this, message, fetched.count(i), fetched.takenAt()));
           } catch (Throwable e) {
             // not handed over (as far as anyone can tell): let returnStrays() put it back, with the
             // rest
@@ -516,11 +561,11 @@ final class RedisConsumer implements Consumption {
   }
 
   /**
-   * Messages taken by one fetch, with their delivery counts (empty: all 1), and whether a bound
-   * ended it (the queue may hold more even when nothing was taken: it was all dead-lettered for
-   * size).
+   * Messages taken by one fetch, with their delivery counts (empty: all 1), whether a bound ended
+   * it (the queue may hold more even when nothing was taken: it was all dead-lettered for size),
+   * and when the command that set their lease was sent ({@link System#nanoTime()}).
    */
-  private record Fetched(List<byte[]> messages, int[] counts, boolean more) {
+  private record Fetched(List<byte[]> messages, int[] counts, boolean more, long takenAt) {
     int count(int i) {
       return counts.length > i ? counts[i] : 1;
     }
@@ -549,7 +594,8 @@ final class RedisConsumer implements Consumption {
    * A fetch script on its way, with the acknowledgements it carries (given back to {@link
    * Settlements} if its reply is lost).
    */
-  private record FetchInFlight(CompletableFuture<List<byte[]>> reply, List<byte[]> carried) {}
+  private record FetchInFlight(
+      CompletableFuture<List<byte[]>> reply, List<byte[]> carried, long sentNanos) {}
 
   /** Sends the fetch script for up to {@code max} messages without waiting for its reply. */
   private FetchInFlight startFetch(int max) {
@@ -570,13 +616,14 @@ final class RedisConsumer implements Consumption {
       args[FETCH_ARGS + i] = carried.get(i);
     }
     CompletableFuture<List<byte[]>> reply;
+    long sent = System.nanoTime();
     try {
       reply = BrokerScripts.FETCH.run(commands, fetchKeys, args);
     } catch (RuntimeException e) {
       settlements.carryAgain(carried);
       throw e;
     }
-    return new FetchInFlight(reply, carried);
+    return new FetchInFlight(reply, carried, sent);
   }
 
   /** Waits for a fetch script's reply; throws (acknowledgements carried again) when it is lost. */
@@ -589,12 +636,16 @@ final class RedisConsumer implements Consumption {
       throw e;
     }
     settlements.confirmed(inFlight.carried());
+    if (reply.size() > 4) {
+      leaseTimeline.renewed(inFlight.sentNanos(), System.nanoTime()); // it set the lease
+    }
     takes = Long.parseLong(new String(reply.get(2), StandardCharsets.US_ASCII));
     fairTurns = Long.parseLong(new String(reply.get(3), StandardCharsets.US_ASCII));
     return new Fetched(
         reply.subList(4, reply.size()),
         counts(reply.get(0)),
-        reply.get(1).length == 1 && reply.get(1)[0] == '1');
+        reply.get(1).length == 1 && reply.get(1)[0] == '1',
+        inFlight.sentNanos());
   }
 
   /** One message by a blocking move that waits up to the poll period (none: an empty batch). */
@@ -605,6 +656,7 @@ final class RedisConsumer implements Consumption {
     // reaper visits.
     // The move ends within a third of the lease, so whatever it takes is in the list before the
     // lease expires.
+    long leased = System.nanoTime();
     awaitReply(heartbeat(), session.commandTimeout());
     phase = BLOCKING;
     settlements.flushAcks(); // no fetch will carry them while this one blocks; see ack()
@@ -640,13 +692,16 @@ final class RedisConsumer implements Consumption {
     long reaped = claimedTail(claim.get(), one);
     if (one == null) {
       // "more": the next fetch runs the script, which looks at the priority bands the move cannot
-      return new Fetched(List.of(), new int[0], true);
+      return new Fetched(List.of(), new int[0], true, leased);
     }
     if (reaped < 0) {
       reaped = claimed(one);
     }
     return new Fetched(
-        List.of(one), new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1}, false);
+        List.of(one),
+        new int[] {(int) Math.min(Integer.MAX_VALUE - 1, reaped) + 1},
+        false,
+        leased); // the lease refreshed right before the move covers it
   }
 
   /**

@@ -15,10 +15,21 @@ final class RedisDelivery implements Delivery {
   private final int deliveryCount;
   private final AtomicBoolean settled = new AtomicBoolean();
 
-  RedisDelivery(RedisConsumer consumer, byte[] message, int deliveryCount) {
+  /**
+   * Since when ({@link System#nanoTime()}) this consumer surely held the message: when the command
+   * that took it (or the lease refresh right before it) was sent, or the last check that found it
+   * still in the processing list.
+   */
+  private volatile long heldSince;
+
+  /** Set once a check found the message gone from the processing list. */
+  private volatile boolean lost;
+
+  RedisDelivery(RedisConsumer consumer, byte[] message, int deliveryCount, long takenAt) {
     this.consumer = consumer;
     this.message = message;
     this.deliveryCount = deliveryCount;
+    this.heldSince = takenAt;
   }
 
   @Override
@@ -43,6 +54,29 @@ final class RedisDelivery implements Delivery {
   @Override
   public boolean redelivered() {
     return deliveryCount > 1;
+  }
+
+  /**
+   * True while the consumer's lease has lasted without a break since the message was taken (no
+   * round trip); otherwise (a pause or an outage longer than the lease may have let a reaper return
+   * the message to the queue) asks Redis whether the message is still in this consumer's processing
+   * list, refreshing the lease when it is ({@link RedisConsumer#confirmHold}).
+   */
+  @Override
+  public boolean stillHeld() {
+    if (lost) {
+      return false;
+    }
+    if (consumer.leaseHeldSince(heldSince)) {
+      return true;
+    }
+    long checked = System.nanoTime();
+    if (consumer.confirmHold(message)) {
+      heldSince = checked;
+      return true;
+    }
+    lost = true;
+    return false;
   }
 
   @Override

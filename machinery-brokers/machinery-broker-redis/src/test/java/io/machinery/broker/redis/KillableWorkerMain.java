@@ -13,8 +13,9 @@ import java.util.concurrent.CountDownLatch;
  * A worker process for {@link WorkerKilledIT} and {@link RedisChordKillIT}: {@code
  * KillableWorkerMain [--fair] <redis url> <queue> <runs key> <concurrency> <lease ms> [<executions
  * file>]}: {@link FaultWork}'s task, and with an executions file also {@link
- * WorkerProcesses#registerRecordingTasks the recording tasks}; {@code --fair} turns the broker's
- * fairness on. Prints {@code READY} once consuming, then runs until it is killed.
+ * WorkerProcesses#registerRecordingTasks the recording tasks} (and {@link
+ * WorkerProcesses#outcomeLog}); {@code --fair} turns the broker's fairness on. Prints {@code READY}
+ * once consuming, then runs until it is killed.
  */
 public final class KillableWorkerMain {
   private KillableWorkerMain() {}
@@ -31,7 +32,11 @@ public final class KillableWorkerMain {
             .fairness(fair)
             .build();
     RedisBackend backend = RedisBackend.create(config);
-    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    Server.Builder builder = Server.builder().config(config).broker(broker).backend(backend);
+    if (args.length > 5) {
+      builder.listener(WorkerProcesses.outcomeLog(Path.of(args[5])));
+    }
+    Server server = builder.build();
     FaultWork.register(server, redis, args[2]);
     if (args.length > 5) {
       WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
