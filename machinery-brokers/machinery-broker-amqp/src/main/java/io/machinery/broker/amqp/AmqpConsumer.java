@@ -166,7 +166,7 @@ final class AmqpConsumer implements Consumption {
 
   private void subscribe() {
     Channel channel = client.openChannel();
-    Session s = new Session(channel);
+    Session s = new Session(channel, qos);
     try {
       broker.topology().declareTaskQueue(channel, binding);
       channel.basicQos(qos, false);
@@ -275,7 +275,12 @@ final class AmqpConsumer implements Consumption {
         String consumerTag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
       Incoming incoming =
           new Incoming(
-              session, envelope.getDeliveryTag(), envelope.isRedeliver(), properties, body);
+              session,
+              envelope.getDeliveryTag(),
+              envelope.isRedeliver(),
+              properties,
+              body,
+              System.nanoTime());
       if (!fetching.get()) {
         session.nack(incoming.tag(), true); // arrived after stopFetching
         return;
@@ -439,13 +444,25 @@ final class AmqpConsumer implements Consumption {
   // ------------------------------------------------------------------------------------------
   // sessions
 
-  /** A message pushed by RabbitMQ. */
+  /** A message pushed by RabbitMQ, and when it arrived ({@link System#nanoTime()}). */
   record Incoming(
       Session session,
       long tag,
       boolean redelivered,
       AMQP.BasicProperties properties,
-      byte[] body) {}
+      byte[] body,
+      long arrivedNanos) {}
+
+  /**
+   * How long this process may have been silent, at most, before RabbitMQ may have closed a
+   * connection with heartbeats of {@code heartbeatSeconds}: half a heartbeat (RabbitMQ waits for
+   * two); 10 s when heartbeats are off.
+   */
+  static long quietNanos(int heartbeatSeconds) {
+    return heartbeatSeconds > 0
+        ? TimeUnit.SECONDS.toNanos(heartbeatSeconds) / 2
+        : TimeUnit.SECONDS.toNanos(10);
+  }
 
   /** One channel with one subscription; dead once its channel closed. */
   static final class Session {
@@ -453,13 +470,37 @@ final class AmqpConsumer implements Consumption {
     final AtomicBoolean lost = new AtomicBoolean();
     final AtomicBoolean cancelled = new AtomicBoolean();
     volatile @Nullable String consumerTag;
+    private final int qos;
 
-    Session(Channel channel) {
+    /** See {@link #quietNanos}: a message held longer is checked with a round trip. */
+    final long quietNanos;
+
+    Session(Channel channel, int qos) {
       this.channel = channel;
+      this.qos = qos;
+      this.quietNanos = quietNanos(channel.getConnection().getHeartbeat());
     }
 
     boolean usable() {
       return !lost.get() && channel.isOpen();
+    }
+
+    /**
+     * A round trip on this channel (its QoS, set again to what it is): true when RabbitMQ answered,
+     * so the channel, and with it every delivery not yet settled on it, is still this consumer's;
+     * false when the channel is gone (RabbitMQ then requeued those deliveries).
+     */
+    boolean confirmOpen() {
+      if (!usable()) {
+        return false;
+      }
+      try {
+        channel.basicQos(qos, false);
+        return true;
+      } catch (IOException | ShutdownSignalException e) {
+        log.debug("Channel check failed, its deliveries went back to RabbitMQ: {}", e.toString());
+        return false;
+      }
     }
 
     void ack(long deliveryTag) {

@@ -23,9 +23,13 @@ final class AmqpDelivery implements Delivery {
   private final AmqpConsumer.Incoming incoming;
   private final AtomicBoolean settled = new AtomicBoolean();
 
+  /** Since when ({@link System#nanoTime()}) the channel surely held this message. */
+  private volatile long heldSince;
+
   AmqpDelivery(AmqpConsumer consumer, AmqpConsumer.Incoming incoming) {
     this.consumer = consumer;
     this.incoming = incoming;
+    this.heldSince = incoming.arrivedNanos();
   }
 
   @Override
@@ -66,6 +70,31 @@ final class AmqpDelivery implements Delivery {
     }
     long count = earlier.longValue() + 1;
     return count > Integer.MAX_VALUE || count < 1 ? Integer.MAX_VALUE : (int) count;
+  }
+
+  /**
+   * False once the channel it came on is gone (RabbitMQ requeued it). A channel that looks open is
+   * trusted for half a heartbeat after the message arrived (or after the last check): RabbitMQ
+   * closes a connection only after two heartbeats of silence, so a shorter pause of this process
+   * cannot have cost it. After that, one round trip on the channel tells ({@link
+   * AmqpConsumer.Session#confirmOpen}): a process resumed after a long pause (a collection,
+   * SIGSTOP) may not yet have read that RabbitMQ closed its connection.
+   */
+  @Override
+  public boolean stillHeld() {
+    AmqpConsumer.Session session = incoming.session();
+    if (!session.usable()) {
+      return false;
+    }
+    if (System.nanoTime() - heldSince < session.quietNanos) {
+      return true;
+    }
+    long checked = System.nanoTime();
+    if (!session.confirmOpen()) {
+      return false;
+    }
+    heldSince = checked;
+    return true;
   }
 
   @Override

@@ -9,10 +9,10 @@ import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
 
 /**
- * A worker process for {@link AmqpWorkerKillIT}, {@link AmqpChordKillIT} and {@link
- * AmqpRedisDagKillIT}: AMQP broker, AMQP or Redis backend and {@link
- * WorkerProcesses#registerRecordingTasks the recording tasks}, which log every run to a file so the
- * parent counts runs even of a killed process.
+ * A worker process for {@link AmqpWorkerKillIT}, {@link AmqpChordKillIT}, {@link
+ * AmqpRedisDagKillIT} and {@link AmqpRedisPausedWorkerIT}: AMQP broker, AMQP or Redis backend and
+ * {@link WorkerProcesses#registerRecordingTasks the recording tasks}, which log every run to a file
+ * so the parent counts runs even of a killed process (with {@link WorkerProcesses#outcomeLog}).
  *
  * <p>Arguments: AMQP URL, default queue, concurrency, executions file, and optionally the result
  * backend's URL (an AMQP or Redis URL; the AMQP URL by default). Runs until killed.
@@ -28,7 +28,13 @@ public final class ChildWorkerMain {
     AmqpBroker broker = AmqpBroker.create(config);
     Backend backend =
         backendUrl.startsWith("redis") ? RedisBackend.create(config) : AmqpBackend.create(config);
-    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(WorkerProcesses.outcomeLog(Path.of(args[3])))
+            .build();
     WorkerProcesses.registerRecordingTasks(server, Path.of(args[3]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();
