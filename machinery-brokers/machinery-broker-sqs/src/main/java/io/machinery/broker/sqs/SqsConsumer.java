@@ -4,6 +4,7 @@ import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.LeaseTimeline;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -22,6 +23,8 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchRequestEntry;
+import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchResponse;
+import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchResultEntry;
 import software.amazon.awssdk.services.sqs.model.Message;
 import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 import software.amazon.awssdk.services.sqs.model.ReceiveMessageRequest;
@@ -191,8 +194,11 @@ final class SqsConsumer implements Consumption {
         return;
       }
       List<Message> messages;
+      long receiveSent = System.nanoTime();
+      long receiveConfirmed;
       try {
         messages = receive(reserved);
+        receiveConfirmed = System.nanoTime();
         failures = 0;
       } catch (RuntimeException | Error e) { // not only SdkException: a poller that dies stops
         // the consumption for good while the worker thinks it runs
@@ -234,13 +240,27 @@ final class SqsConsumer implements Consumption {
         if (held) {
           continue;
         }
-        SqsDelivery delivery = new SqsDelivery(this, message);
+        SqsDelivery delivery =
+            new SqsDelivery(this, message, holdOf(receiveSent, receiveConfirmed), receiveSent);
         inFlight.add(delivery);
         used++;
         handler.handle(delivery);
       }
       handler.release(reserved - used);
     }
+  }
+
+  /**
+   * The visibility timeline of a message received by a request sent and answered at these times;
+   * null when messages are not hidden (a visibility timeout of 0).
+   */
+  private @Nullable LeaseTimeline holdOf(long sent, long confirmed) {
+    if (visibilitySeconds <= 0) {
+      return null;
+    }
+    LeaseTimeline hold = LeaseTimeline.of(Duration.ofSeconds(visibilitySeconds));
+    hold.renewed(sent, confirmed);
+    return hold;
   }
 
   private List<Message> receive(int max) {
@@ -465,7 +485,21 @@ final class SqsConsumer implements Consumption {
               .visibilityTimeout(visibilitySeconds)
               .build());
     }
-    client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
+    long sent = System.nanoTime();
+    ChangeMessageVisibilityBatchResponse response =
+        client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
+    long confirmed = System.nanoTime();
+    for (ChangeMessageVisibilityBatchResultEntry extended : response.successful()) {
+      batch.get(Integer.parseInt(extended.id())).extended(sent, confirmed);
+    }
+    if (response.hasFailed() && !response.failed().isEmpty()) {
+      log.debug(
+          "SQS consumer {}: SQS refused to extend {} message(s) of {}: {}",
+          tag,
+          response.failed().size(),
+          queue,
+          response.failed().get(0).message());
+    }
   }
 
   // ------------------------------------------------------------------------------------------

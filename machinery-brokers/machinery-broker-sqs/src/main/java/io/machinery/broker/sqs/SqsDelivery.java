@@ -1,10 +1,12 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.spi.Delivery;
+import io.machinery.spi.LeaseTimeline;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
@@ -27,9 +29,36 @@ final class SqsDelivery implements Delivery {
   private final Message message;
   private final AtomicBoolean settled = new AtomicBoolean();
 
-  SqsDelivery(SqsConsumer consumer, Message message) {
+  /** The message's visibility: the receive and each extension SQS confirmed; null: not hidden. */
+  private final @Nullable LeaseTimeline hold;
+
+  /** When ({@link System#nanoTime()}) the receive that took it was sent. */
+  private final long receivedAt;
+
+  SqsDelivery(
+      SqsConsumer consumer, Message message, @Nullable LeaseTimeline hold, long receivedAt) {
     this.consumer = consumer;
     this.message = message;
+    this.hold = hold;
+    this.receivedAt = receivedAt;
+  }
+
+  /** The visibility heartbeat extended this message by a request sent and answered then. */
+  void extended(long sentNanos, long confirmedNanos) {
+    if (hold != null) {
+      hold.renewed(sentNanos, confirmedNanos);
+    }
+  }
+
+  /**
+   * Whether the message stayed hidden without a break since it was received: the receive and the
+   * visibility heartbeat's extensions that SQS confirmed cover the whole time, with a margin. No
+   * round trip: once the visibility may have lapsed SQS may have handed the message to another
+   * receiver, and an old receipt handle cannot tell.
+   */
+  @Override
+  public boolean stillHeld() {
+    return hold == null || hold.heldThroughout(receivedAt, System.nanoTime());
   }
 
   String receiptHandle() {

@@ -8,9 +8,10 @@ import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
 
 /**
- * A worker process for {@link SqsWorkerKillIT}: SQS broker, Redis backend, one task {@code
- * record(index)} that appends its index to a file (one line per run, kept by the OS even when the
- * process is killed).
+ * A worker process for {@link SqsWorkerKillIT} and {@link SqsRedisPausedWorkerIT}: SQS broker,
+ * Redis backend, {@link WorkerProcesses#registerRecordingTasks the recording tasks}, which append
+ * to a file (one line per run, kept by the OS even when the process is killed), and {@link
+ * WorkerProcesses#outcomeLog}.
  *
  * <p>Arguments: SQS URL, Redis URL, queue, concurrency, visibility timeout (s), executions file.
  * Runs until killed.
@@ -29,7 +30,13 @@ public final class SqsChildWorkerMain {
     int concurrency = Integer.parseInt(args[3]);
     SqsBroker broker = SqsBroker.create(config);
     RedisBackend backend = RedisBackend.create(config);
-    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(WorkerProcesses.outcomeLog(Path.of(args[5])))
+            .build();
     WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();
