@@ -7,6 +7,7 @@ import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.spi.LeaseTimeline;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -55,6 +56,12 @@ final class PubSubConsumer implements Consumption {
 
   /** Pub/Sub's largest pull. */
   static final int MAX_PULL = 1000;
+
+  /**
+   * How long a pull surely leases its messages: Pub/Sub's shortest ack deadline (a subscription
+   * made elsewhere may have a shorter one than this broker's); the extensions set this broker's.
+   */
+  static final Duration PULL_LEASE_AT_LEAST = Duration.ofSeconds(10);
 
   /** Oldest published first (ties by message ID). */
   static final Comparator<ReceivedMessage> MESSAGE_ORDER =
@@ -142,6 +149,7 @@ final class PubSubConsumer implements Consumption {
         int room = limit - leases.size();
         if (room > 0) {
           List<ReceivedMessage> pulled;
+          long pullSent = System.nanoTime();
           try {
             pulled = pull(Math.min(room, MAX_PULL), !buffer.isEmpty());
             if (failures > 0) {
@@ -163,7 +171,9 @@ final class PubSubConsumer implements Consumption {
           }
           long now = System.nanoTime();
           for (ReceivedMessage m : pulled) {
-            PubSubDelivery d = new PubSubDelivery(this, m, now);
+            LeaseTimeline hold = LeaseTimeline.of(Duration.ofSeconds(ackDeadlineSeconds));
+            hold.renewed(pullSent, now, PULL_LEASE_AT_LEAST);
+            PubSubDelivery d = new PubSubDelivery(this, m, now, hold, pullSent);
             leases.put(d.ackId(), d);
             buffer.add(d);
           }
@@ -275,7 +285,17 @@ final class PubSubConsumer implements Consumption {
         }
       }
       count = ids.size();
+      List<PubSubDelivery> extending = new ArrayList<>(ids.size());
+      for (String id : ids) {
+        PubSubDelivery d = leases.get(id);
+        if (d != null) {
+          extending.add(d);
+        }
+      }
+      long sent = System.nanoTime();
       broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
+      long confirmed = System.nanoTime();
+      extending.forEach(d -> d.extended(sent, confirmed));
       if (extensionFailing) {
         extensionFailing = false;
         log.info("Extending the ack deadlines of subscription {} works again", subscription);

@@ -2,6 +2,7 @@ package io.machinery.broker.gcppubsub;
 
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.spi.Delivery;
+import io.machinery.spi.LeaseTimeline;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -27,9 +28,22 @@ final class PubSubDelivery implements Delivery {
 
   private final AtomicBoolean settled = new AtomicBoolean();
 
-  PubSubDelivery(PubSubConsumer consumer, ReceivedMessage message, long receivedAtNanos) {
+  /** The message's lease: the pull and each extension Pub/Sub confirmed. */
+  private final LeaseTimeline hold;
+
+  /** When ({@link System#nanoTime()}) the pull that took it was sent. */
+  private final long pulledAt;
+
+  PubSubDelivery(
+      PubSubConsumer consumer,
+      ReceivedMessage message,
+      long receivedAtNanos,
+      LeaseTimeline hold,
+      long pulledAt) {
     this.consumer = consumer;
     this.message = message;
+    this.hold = hold;
+    this.pulledAt = pulledAt;
     this.body = message.getMessage().getData().toByteArray();
     this.receivedAtNanos = receivedAtNanos;
     this.localCount =
@@ -49,6 +63,21 @@ final class PubSubDelivery implements Delivery {
           .deliveryCounts()
           .forget(consumer.subscription(), message.getMessage().getMessageId());
     }
+  }
+
+  /** Its consumer extended the ack deadline by a request sent and answered then. */
+  void extended(long sentNanos, long confirmedNanos) {
+    hold.renewed(sentNanos, confirmedNanos);
+  }
+
+  /**
+   * Whether the ack deadline stayed ahead without a break since the pull: the pull and the
+   * extensions Pub/Sub confirmed cover the whole time, with a margin. No round trip: Pub/Sub
+   * accepts an extension for an ack id whose deadline lapsed without saying so.
+   */
+  @Override
+  public boolean stillHeld() {
+    return hold.heldThroughout(pulledAt, System.nanoTime());
   }
 
   String ackId() {

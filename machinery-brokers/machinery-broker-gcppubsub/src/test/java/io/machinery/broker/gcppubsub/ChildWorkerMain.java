@@ -5,14 +5,16 @@ import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
 import io.machinery.testkit.WorkerProcesses;
 import java.nio.file.Path;
+import java.time.Duration;
 
 /**
- * A worker process for {@link GcpPubSubWorkerKillIT}: Pub/Sub broker, Redis backend, one task
- * {@code record(index)} that appends its index to a file (one line per execution, so the parent
- * counts the runs of a killed process too).
+ * A worker process for {@link GcpPubSubWorkerKillIT} and {@link GcpPubSubRedisPausedWorkerIT}:
+ * Pub/Sub broker, Redis backend, {@link WorkerProcesses#registerRecordingTasks the recording
+ * tasks}, which append to a file (one line per execution, so the parent counts the runs of a killed
+ * process too), and {@link WorkerProcesses#outcomeLog}.
  *
- * <p>Arguments: emulator host, broker URL, default queue, Redis URL, concurrency, executions file.
- * Runs until killed.
+ * <p>Arguments: emulator host, broker URL, default queue, Redis URL, concurrency, executions file,
+ * and optionally the ack deadline in seconds (the broker's default otherwise). Runs until killed.
  */
 public final class ChildWorkerMain {
   private ChildWorkerMain() {}
@@ -21,9 +23,19 @@ public final class ChildWorkerMain {
     Config config =
         Config.builder().broker(args[1]).defaultQueue(args[2]).resultBackend(args[3]).build();
     int concurrency = Integer.parseInt(args[4]);
-    GcpPubSubBroker broker = GcpPubSubBroker.builder(config).emulatorHost(args[0]).build();
+    GcpPubSubBroker.Builder builder = GcpPubSubBroker.builder(config).emulatorHost(args[0]);
+    if (args.length > 6 && !args[6].isEmpty()) {
+      builder.ackDeadline(Duration.ofSeconds(Long.parseLong(args[6])));
+    }
+    GcpPubSubBroker broker = builder.build();
     RedisBackend backend = RedisBackend.create(config);
-    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(WorkerProcesses.outcomeLog(Path.of(args[5])))
+            .build();
     WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();

@@ -16,8 +16,21 @@ import java.nio.file.Path;
 final class GcpPubSubChildWorkers implements ChildWorkerDeployment {
   private final String project;
 
+  /** The children's ack deadline in seconds; empty: the broker's default. */
+  private final String ackDeadlineSeconds;
+
   GcpPubSubChildWorkers(String project) {
+    this(project, "");
+  }
+
+  private GcpPubSubChildWorkers(String project, String ackDeadlineSeconds) {
     this.project = project;
+    this.ackDeadlineSeconds = ackDeadlineSeconds;
+  }
+
+  /** The same deployment whose children extend ack deadlines to {@code seconds} (10 at least). */
+  GcpPubSubChildWorkers withAckDeadline(int seconds) {
+    return new GcpPubSubChildWorkers(project, Integer.toString(seconds));
   }
 
   /** The broker URL names the subscription after the queue. */
@@ -58,7 +71,8 @@ final class GcpPubSubChildWorkers implements ChildWorkerDeployment {
       config.defaultQueue(),
       config.resultBackend(),
       "10",
-      executions.toString()
+      executions.toString(),
+      ackDeadlineSeconds
     };
   }
 }
