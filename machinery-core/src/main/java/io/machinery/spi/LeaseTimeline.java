@@ -1,6 +1,7 @@
 package io.machinery.spi;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Whether a broker's hold on messages (a Redis lease, an SQS visibility timeout, a Pub/Sub ack
@@ -30,9 +31,14 @@ import java.time.Duration;
 public final class LeaseTimeline {
   private final long ttlNanos;
   private final long marginNanos;
-  private long stretchStart;
-  private long heldUntil;
-  private boolean started;
+
+  /**
+   * The current stretch of unbroken hold: since when, and until when. Replaced whole under the
+   * lock, read without it (every task's bookkeeping asks).
+   */
+  private record Stretch(long start, long heldUntil) {}
+
+  private volatile @Nullable Stretch stretch;
 
   private LeaseTimeline(Duration ttl) {
     if (ttl.isNegative() || ttl.isZero()) {
@@ -88,15 +94,14 @@ public final class LeaseTimeline {
 
   private synchronized void renewed(long sentNanos, long confirmedNanos, long holdNanos) {
     long end = sentNanos + holdNanos;
-    if (started && confirmedNanos - heldUntil < 0) {
-      if (end - heldUntil > 0) {
-        heldUntil = end;
+    Stretch current = stretch;
+    if (current != null && confirmedNanos - current.heldUntil() < 0) {
+      if (end - current.heldUntil() > 0) {
+        stretch = new Stretch(current.start(), end);
       }
       return;
     }
-    started = true;
-    stretchStart = sentNanos;
-    heldUntil = end;
+    stretch = new Stretch(sentNanos, end); // a gap may have let the server hand messages on
   }
 
   /**
@@ -108,7 +113,10 @@ public final class LeaseTimeline {
    * @param nowNanos {@link System#nanoTime()} now
    * @return true when surely held; false when a gap may have let the server hand the message on
    */
-  public synchronized boolean heldThroughout(long sinceNanos, long nowNanos) {
-    return started && sinceNanos - stretchStart >= 0 && heldUntil - marginNanos - nowNanos > 0;
+  public boolean heldThroughout(long sinceNanos, long nowNanos) {
+    Stretch current = stretch;
+    return current != null
+        && sinceNanos - current.start() >= 0
+        && current.heldUntil() - marginNanos - nowNanos > 0;
   }
 }
