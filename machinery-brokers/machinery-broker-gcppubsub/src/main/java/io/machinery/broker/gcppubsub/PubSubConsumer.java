@@ -57,12 +57,6 @@ final class PubSubConsumer implements Consumption {
   /** Pub/Sub's largest pull. */
   static final int MAX_PULL = 1000;
 
-  /**
-   * How long a pull surely leases its messages: Pub/Sub's shortest ack deadline (a subscription
-   * made elsewhere may have a shorter one than this broker's); the extensions set this broker's.
-   */
-  static final Duration PULL_LEASE_AT_LEAST = Duration.ofSeconds(10);
-
   /** Oldest published first (ties by message ID). */
   static final Comparator<ReceivedMessage> MESSAGE_ORDER =
       Comparator.comparing(
@@ -171,8 +165,10 @@ final class PubSubConsumer implements Consumption {
           }
           long now = System.nanoTime();
           for (ReceivedMessage m : pulled) {
+            // the pull leases for the subscription's deadline, which this broker's extensions also
+            // assume (the broker makes its subscriptions with it)
             LeaseTimeline hold = LeaseTimeline.of(Duration.ofSeconds(ackDeadlineSeconds));
-            hold.renewed(pullSent, now, PULL_LEASE_AT_LEAST);
+            hold.renewed(pullSent, now);
             PubSubDelivery d = new PubSubDelivery(this, m, now, hold, pullSent);
             leases.put(d.ackId(), d);
             buffer.add(d);
