@@ -22,9 +22,9 @@ import org.junit.jupiter.api.Test;
 /**
  * What a run records once its broker's hold on the message broke ({@link Delivery#stillHeld()}
  * false): nothing when another run already stored SUCCESS, FAILURE or RETRY; its own outcome when
- * none did. The hold is broken by a fake ({@code HoldBreakingHandler}): no server lets a test break
- * it at a chosen moment inside one process; each broker's {@code PausedWorkerKit} breaks it for
- * real (SIGSTOP).
+ * none did. The hold is broken by a fake ({@code Breakable}): no server lets a test break it at a
+ * chosen moment inside one process; each broker's {@code PausedWorkerKit} breaks it for real
+ * (SIGSTOP).
  */
 class BrokenHoldTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
@@ -45,7 +45,8 @@ class BrokenHoldTest {
         new DelegatingBroker(memory) {
           @Override
           public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
-            return memory.startConsuming(tag, queue, new HoldBreakingHandler(handler));
+            return memory.startConsuming(
+                tag, queue, ForwardingDelivery.handler(handler, Breakable::new));
           }
         };
     server =
@@ -146,65 +147,10 @@ class BrokenHoldTest {
     return outcomes.get(0);
   }
 
-  /** Hands deliveries on, each held as long as {@link #held} says, noting how it was settled. */
-  private final class HoldBreakingHandler implements DeliveryHandler {
-    private final DeliveryHandler handler;
-
-    HoldBreakingHandler(DeliveryHandler handler) {
-      this.handler = handler;
-    }
-
-    @Override
-    public int reserve(int max) throws InterruptedException {
-      return handler.reserve(max);
-    }
-
-    @Override
-    public int reserve(int max, Duration timeout) throws InterruptedException {
-      return handler.reserve(max, timeout);
-    }
-
-    @Override
-    public int capacity() {
-      return handler.capacity();
-    }
-
-    @Override
-    public void release(int slots) {
-      handler.release(slots);
-    }
-
-    @Override
-    public void handle(Delivery delivery) {
-      handler.handle(new Breakable(delivery));
-    }
-
-    @Override
-    public void handleNow(Delivery delivery) {
-      handler.handleNow(new Breakable(delivery));
-    }
-
-    @Override
-    public void brokerError(Throwable error) {
-      handler.brokerError(error);
-    }
-  }
-
-  private final class Breakable implements Delivery {
-    private final Delivery delivery;
-
+  /** Held as long as {@link #held} says; notes how it was settled. */
+  private final class Breakable extends ForwardingDelivery {
     Breakable(Delivery delivery) {
-      this.delivery = delivery;
-    }
-
-    @Override
-    public byte[] body() {
-      return delivery.body();
-    }
-
-    @Override
-    public String queue() {
-      return delivery.queue();
+      super(delivery);
     }
 
     @Override
@@ -215,19 +161,25 @@ class BrokenHoldTest {
     @Override
     public void ack() {
       settlements.add("ack");
-      delivery.ack();
+      super.ack();
     }
 
     @Override
     public void requeue(Duration delay) {
       settlements.add("requeue");
-      delivery.requeue(delay);
+      super.requeue(delay);
+    }
+
+    @Override
+    public void requeue(Duration delay, byte[] replacement) {
+      settlements.add("requeue");
+      super.requeue(delay, replacement);
     }
 
     @Override
     public void deadLetter(String reason) {
       settlements.add("dead-letter");
-      delivery.deadLetter(reason);
+      super.deadLetter(reason);
     }
   }
 }

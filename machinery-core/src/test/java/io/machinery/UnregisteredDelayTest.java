@@ -61,7 +61,10 @@ class UnregisteredDelayTest {
         new DelegatingBroker(memory) {
           @Override
           public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
-            return memory.startConsuming(tag, queue, new RecordingHandler(handler, delays));
+            return memory.startConsuming(
+                tag,
+                queue,
+                ForwardingDelivery.handler(handler, d -> new RecordingDelivery(d, delays)));
           }
         };
     try (memory;
@@ -76,91 +79,25 @@ class UnregisteredDelayTest {
     return delays;
   }
 
-  /** Hands deliveries on, each wrapped to note the delay of its requeue. */
-  private record RecordingHandler(DeliveryHandler handler, List<Duration> delays)
-      implements DeliveryHandler {
-    @Override
-    public int reserve(int max) throws InterruptedException {
-      return handler.reserve(max);
-    }
+  /** Notes the delay of each requeue. */
+  private static final class RecordingDelivery extends ForwardingDelivery {
+    private final List<Duration> delays;
 
-    @Override
-    public int reserve(int max, Duration timeout) throws InterruptedException {
-      return handler.reserve(max, timeout);
-    }
-
-    @Override
-    public int capacity() {
-      return handler.capacity();
-    }
-
-    @Override
-    public void release(int slots) {
-      handler.release(slots);
-    }
-
-    @Override
-    public void handle(Delivery delivery) {
-      handler.handle(new RecordingDelivery(delivery, delays));
-    }
-
-    @Override
-    public void handleNow(Delivery delivery) {
-      handler.handleNow(new RecordingDelivery(delivery, delays));
-    }
-
-    @Override
-    public void brokerError(Throwable error) {
-      handler.brokerError(error);
-    }
-  }
-
-  private record RecordingDelivery(Delivery delivery, List<Duration> delays) implements Delivery {
-    @Override
-    public byte[] body() {
-      return delivery.body();
-    }
-
-    @Override
-    public String queue() {
-      return delivery.queue();
-    }
-
-    @Override
-    public boolean redelivered() {
-      return delivery.redelivered();
-    }
-
-    @Override
-    public void keepAfterFailure() {
-      delivery.keepAfterFailure();
-    }
-
-    @Override
-    public int deliveryCount() {
-      return delivery.deliveryCount();
-    }
-
-    @Override
-    public void ack() {
-      delivery.ack();
+    RecordingDelivery(Delivery delivery, List<Duration> delays) {
+      super(delivery);
+      this.delays = delays;
     }
 
     @Override
     public void requeue(Duration delay) {
       delays.add(delay);
-      delivery.requeue(delay);
+      super.requeue(delay);
     }
 
     @Override
     public void requeue(Duration delay, byte[] replacement) {
       delays.add(delay);
-      delivery.requeue(delay, replacement);
-    }
-
-    @Override
-    public void deadLetter(String reason) {
-      delivery.deadLetter(reason);
+      super.requeue(delay, replacement);
     }
   }
 }

@@ -7,6 +7,9 @@ import io.machinery.Server;
 import io.machinery.TaskFunction;
 import io.machinery.TaskListener;
 import io.machinery.TaskOutcome;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -189,9 +192,26 @@ public final class WorkerProcesses implements AutoCloseable {
   // child side
 
   /**
-   * Registers {@value #RECORD}, {@value #RECORD_BATCHED} and {@value #COLLECT} with {@code server}:
-   * each run appends a line to {@code executions} (created if missing). For child mains; the file
-   * stays open until the process ends.
+   * A child's server on {@code broker} and {@code backend} that logs to {@code executions}: the
+   * recording tasks ({@link #registerRecordingTasks}) and the {@link #outcomeLog}.
+   */
+  public static Server recordingServer(
+      Config config, Broker broker, Backend backend, Path executions) throws IOException {
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(outcomeLog(executions))
+            .build();
+    registerRecordingTasks(server, executions);
+    return server;
+  }
+
+  /**
+   * Registers {@value #RECORD}, {@value #RECORD_BATCHED}, {@value #STALL} and {@value #COLLECT}
+   * with {@code server}: each run appends a line to {@code executions} (created if missing). For
+   * child mains; the file stays open until the process ends.
    */
   public static void registerRecordingTasks(Server server, Path executions) throws IOException {
     FileChannel log =

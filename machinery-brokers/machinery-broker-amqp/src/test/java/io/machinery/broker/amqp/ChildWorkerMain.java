@@ -28,14 +28,7 @@ public final class ChildWorkerMain {
     AmqpBroker broker = AmqpBroker.create(config);
     Backend backend =
         backendUrl.startsWith("redis") ? RedisBackend.create(config) : AmqpBackend.create(config);
-    Server server =
-        Server.builder()
-            .config(config)
-            .broker(broker)
-            .backend(backend)
-            .listener(WorkerProcesses.outcomeLog(Path.of(args[3])))
-            .build();
-    WorkerProcesses.registerRecordingTasks(server, Path.of(args[3]));
+    Server server = WorkerProcesses.recordingServer(config, broker, backend, Path.of(args[3]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();
   }

@@ -29,14 +29,7 @@ public final class ChildWorkerMain {
     }
     GcpPubSubBroker broker = builder.build();
     RedisBackend backend = RedisBackend.create(config);
-    Server server =
-        Server.builder()
-            .config(config)
-            .broker(broker)
-            .backend(backend)
-            .listener(WorkerProcesses.outcomeLog(Path.of(args[5])))
-            .build();
-    WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
+    Server server = WorkerProcesses.recordingServer(config, broker, backend, Path.of(args[5]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();
   }

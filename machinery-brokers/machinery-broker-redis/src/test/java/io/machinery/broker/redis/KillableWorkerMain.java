@@ -32,15 +32,11 @@ public final class KillableWorkerMain {
             .fairness(fair)
             .build();
     RedisBackend backend = RedisBackend.create(config);
-    Server.Builder builder = Server.builder().config(config).broker(broker).backend(backend);
-    if (args.length > 5) {
-      builder.listener(WorkerProcesses.outcomeLog(Path.of(args[5])));
-    }
-    Server server = builder.build();
+    Server server =
+        args.length > 5
+            ? WorkerProcesses.recordingServer(config, broker, backend, Path.of(args[5]))
+            : Server.builder().config(config).broker(broker).backend(backend).build();
     FaultWork.register(server, redis, args[2]);
-    if (args.length > 5) {
-      WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
-    }
     server.newWorker("doomed", Integer.parseInt(args[3])).launchAsync();
     System.out.println("READY");
     System.out.flush();

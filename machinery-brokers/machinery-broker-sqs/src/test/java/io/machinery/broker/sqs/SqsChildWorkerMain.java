@@ -30,14 +30,7 @@ public final class SqsChildWorkerMain {
     int concurrency = Integer.parseInt(args[3]);
     SqsBroker broker = SqsBroker.create(config);
     RedisBackend backend = RedisBackend.create(config);
-    Server server =
-        Server.builder()
-            .config(config)
-            .broker(broker)
-            .backend(backend)
-            .listener(WorkerProcesses.outcomeLog(Path.of(args[5])))
-            .build();
-    WorkerProcesses.registerRecordingTasks(server, Path.of(args[5]));
+    Server server = WorkerProcesses.recordingServer(config, broker, backend, Path.of(args[5]));
     System.out.println("worker ready, pid " + ProcessHandle.current().pid());
     server.newWorker("child-" + ProcessHandle.current().pid(), concurrency).launch();
   }
