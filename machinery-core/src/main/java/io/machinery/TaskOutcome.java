@@ -73,7 +73,9 @@ public final class TaskOutcome {
    * Tells whether the state, retry message and callbacks were all recorded.
    *
    * @return true when all were recorded; false when the bookkeeping gave up (the message is then
-   *     dead-lettered) or the worker abandoned the run while recording it
+   *     dead-lettered), the worker abandoned the run while recording it, or the broker had handed
+   *     the message to another worker whose run already stored its outcome (see {@link
+   *     io.machinery.spi.Delivery#stillHeld()})
    */
   public boolean recorded() {
     return recorded;
