@@ -298,6 +298,7 @@ final class RedisConsumer implements Consumption {
       leaseTimeline.renewed(sent, System.nanoTime());
       return true;
     }
+    settlements.confirmed(List.of(message)); // a reaper took it: nothing of ours to settle
     return false;
   }
 
