@@ -5,9 +5,9 @@ import io.machinery.testkit.PausedWorkerKit;
 
 /**
  * {@link PausedWorkerKit} on the AMQP broker with the Redis backend (the AMQP backend's reads
- * consume states): with heartbeats of a second, RabbitMQ closes the paused worker's connection
- * after about two and redelivers its message to the other worker; the paused one, resumed, finds
- * its channel gone ({@link AmqpDelivery#stillHeld()}) and records nothing.
+ * consume states): with heartbeats of 3 s, RabbitMQ closes the paused worker's connection after
+ * about 6 s of silence and redelivers its message to the other worker; the paused one, resumed,
+ * finds its channel gone ({@link AmqpDelivery#stillHeld()}) and records nothing.
  */
 class AmqpRedisPausedWorkerIT extends PausedWorkerKit {
   AmqpRedisPausedWorkerIT() {
@@ -17,6 +17,6 @@ class AmqpRedisPausedWorkerIT extends PausedWorkerKit {
   @Override
   protected Config withShortHolds(Config config) {
     String url = config.broker();
-    return config.toBuilder().broker(url + (url.contains("?") ? "&" : "?") + "heartbeat=1").build();
+    return config.toBuilder().broker(url + (url.contains("?") ? "&" : "?") + "heartbeat=3").build();
   }
 }
