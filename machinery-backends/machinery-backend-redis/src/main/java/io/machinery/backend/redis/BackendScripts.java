@@ -79,6 +79,24 @@ final class BackendScripts {
       """;
 
   /**
+   * An early state (RECEIVED, STARTED) that never replaces a stored SUCCESS: {@code SET KEYS[1]
+   * ARGV[1] EX ARGV[2]} unless the stored state is SUCCESS (then 0). In one script, so that a
+   * worker resumed after a pause, whose write chain read the state before the pause, cannot write
+   * STARTED over the SUCCESS another worker stored meanwhile (see {@link WriteChain}).
+   */
+  static final RedisScript EARLY_STATE =
+      RedisScript.of(
+          "early-state",
+          HELPERS
+              + """
+      local old = redis.call('GET', KEYS[1])
+      if old and state(old) == '"SUCCESS"' then return 0 end
+      redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
    * Writes a state carrying TaskName and CreatedAt forward from the stored one (Go's
    * mergeNewTaskState, in one round trip): {@code SET KEYS[1]
    * ARGV[1]..name..ARGV[2]..createdAt..ARGV[3] EX ARGV[4]}, where name and createdAt are the stored

@@ -25,12 +25,15 @@ import org.jspecify.annotations.Nullable;
  * made just after the read answered cannot overtake the one the read released (it once could, and a
  * task's final state was overwritten by its STARTED).
  *
- * <p>An early write (RECEIVED, STARTED; {@link #writeEarly}) never replaces a SUCCESS the read
- * found: it completes without a command. A worker that was paused (a long collection, SIGSTOP) with
- * its deferred read still to go would otherwise write STARTED over the SUCCESS of the copy its
- * broker handed to another worker meanwhile, as soon as it resumed (found by the Redis broker's
- * {@code RedisPausedWorkerIT}); a task that runs again after a SUCCESS keeps showing it until its
- * own final state. Thread-safe (the read's reply arrives on a Lettuce thread).
+ * <p>An early write (RECEIVED, STARTED; {@link #writeEarly}) never replaces a stored SUCCESS: when
+ * the read found one it completes without a command, else it is sent as {@link
+ * BackendScripts#EARLY_STATE}, which checks again in Redis (the read may be from before a pause). A
+ * worker that was paused (a long collection, SIGSTOP) in the middle of its chain would otherwise
+ * write STARTED over the SUCCESS of the copy its broker handed to another worker meanwhile, as soon
+ * as it resumed (found by the Redis broker's {@code RedisPausedWorkerIT}: first with the deferred
+ * read still to go, then, on a loaded machine, with the read's reply not yet taken); a task that
+ * runs again after a SUCCESS keeps showing it until its own final state. Thread-safe (the read's
+ * reply arrives on a Lettuce thread).
  */
 final class WriteChain {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
@@ -118,7 +121,7 @@ final class WriteChain {
         sent = CompletableFuture.completedFuture(null); // never over a stored SUCCESS
       } else if (send != null && failed == null) {
         // sent under the lock: a later write that finds `carried` set must leave after this one
-        sent = sendNow(send.state(), send.expireSeconds(), send.groupUuid());
+        sent = sendNow(send.state(), send.expireSeconds(), send.groupUuid(), send.early());
       }
     }
     if (send == null) {
@@ -183,7 +186,7 @@ final class WriteChain {
         sent = CompletableFuture.completedFuture(null); // never over a stored SUCCESS
       } else if (failed == null) {
         // under the lock, as in read(): writes leave in the order they were made
-        sent = sendNow(state, expireSeconds, groupUuid);
+        sent = sendNow(state, expireSeconds, groupUuid, early);
       }
     }
     if (failed != null) {
@@ -196,12 +199,30 @@ final class WriteChain {
 
   /** {@link #send} of the state {@code state} builds; a failure to build it fails the future. */
   private CompletableFuture<?> sendNow(
-      Supplier<StateTemplate> state, long expireSeconds, @Nullable String groupUuid) {
+      Supplier<StateTemplate> state,
+      long expireSeconds,
+      @Nullable String groupUuid,
+      boolean early) {
     try {
-      return send(state.get(), expireSeconds, groupUuid);
+      return early
+          ? sendEarly(state.get(), expireSeconds)
+          : send(state.get(), expireSeconds, groupUuid);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
+  }
+
+  /**
+   * An early state by {@link BackendScripts#EARLY_STATE}, which checks the stored state in Redis
+   * itself: the read this chain made may be from before a pause.
+   */
+  private CompletableFuture<?> sendEarly(StateTemplate state, long expireSeconds) {
+    StateTemplate.Carried values = carried;
+    return BackendScripts.EARLY_STATE.run(
+        commands,
+        new String[] {taskUuid},
+        state.with(values == null ? StateTemplate.Carried.ZERO : values),
+        io.machinery.client.redis.RedisArgs.bytes(Long.toString(expireSeconds)));
   }
 
   /**

@@ -158,6 +158,30 @@ class RedisBackendBehaviourIT {
     }
   }
 
+  /**
+   * The chain read the state before another worker stored SUCCESS (a pause between the read and the
+   * write): the STARTED it sends then is checked in Redis and dropped.
+   */
+  @Test
+  void anEarlyStateWhoseReadIsOlderThanAStoredSuccessIsDroppedInRedis() {
+    Signature task = Signature.create("add");
+    try {
+      backend.setStatePending(task);
+      WriteChain chain = WriteChain.start(redis.commands(), task.uuid());
+      chain.writeEarly(() -> StateTemplate.of(TaskState.received(task)), EXPIRE).join();
+      assertThat(backend.getState(task.uuid()).orElseThrow().state()).isEqualTo(State.RECEIVED);
+
+      backend.setStateSuccess(task, List.of(TaskResult.of(3L))); // the copy, meanwhile
+      chain.writeEarly(() -> StateTemplate.of(TaskState.started(task)), EXPIRE).join();
+
+      TaskState state = backend.getState(task.uuid()).orElseThrow();
+      assertThat(state.state()).isEqualTo(State.SUCCESS);
+      assertThat(state.results()).containsExactly(TaskResult.of(3L));
+    } finally {
+      redis.await(redis.commands().del(task.uuid()));
+    }
+  }
+
   @Test
   void aGroupsExpiryIsRefreshedWhenItsTasksFinish() {
     String group = Uuids.newGroupUuid();
