@@ -131,11 +131,11 @@ final class TaskExecution implements TaskContext {
 
     HoldLost(String what, State stored) {
       super(
-          "its message was handed to another worker, whose run stored "
-              + stored
-              + " (this worker's hold on it lapsed before "
+          "this worker's hold on its message lapsed before "
               + what
-              + ": paused, or cut off from the broker)",
+              + " (paused, or cut off from the broker), so the broker may have handed it out again, and the"
+              + " task's state is already "
+              + stored,
           null,
           false,
           false);
