@@ -62,10 +62,12 @@ public interface Delivery {
    * another consumer since it was delivered here. A hold breaks when its lease, visibility timeout
    * or ack deadline lapsed without a renewal (the process paused by a long collection or SIGSTOP,
    * cut off from the server) or its channel closed. The worker asks before each state write,
-   * callback and retry that records the task's outcome: a run whose hold broke stores nothing more
-   * and leaves the task to the copy the broker handed out again, so a worker that resumes late
-   * cannot overwrite what that copy stored. May ask the server (a round trip) when the answer is
-   * not clear from what this process knows; called on the delivery's thread.
+   * callback and retry that records the task's outcome: once the hold broke, a run stores nothing
+   * more when the task's state is already SUCCESS, FAILURE or RETRY (the copy the broker handed out
+   * again owns the outcome), so a worker that resumes late cannot overwrite what that copy stored.
+   * May ask the server (a round trip) when the answer is not clear from what this process knows;
+   * called on the delivery's thread. Judge it from confirmed renewals ({@link LeaseTimeline}) so
+   * that the common case costs nothing.
    *
    * @return false when the broker may have handed the message to another consumer; true (the
    *     default) when it cannot have, or when the broker cannot tell
