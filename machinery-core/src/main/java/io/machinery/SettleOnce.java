@@ -13,38 +13,19 @@ import org.slf4j.LoggerFactory;
  * broker's own recovery, a lease or a redelivery, brings the message back); it never reaches the
  * task's code paths.
  */
-final class SettleOnce implements Delivery {
+final class SettleOnce extends ForwardingDelivery {
   private static final Logger log = LoggerFactory.getLogger(SettleOnce.class);
 
   private final Delivery delivery;
   private final AtomicBoolean settled = new AtomicBoolean();
 
   SettleOnce(Delivery delivery) {
+    super(delivery);
     this.delivery = delivery;
   }
 
   boolean settled() {
     return settled.get();
-  }
-
-  @Override
-  public byte[] body() {
-    return delivery.body();
-  }
-
-  @Override
-  public String queue() {
-    return delivery.queue();
-  }
-
-  @Override
-  public boolean redelivered() {
-    return delivery.redelivered();
-  }
-
-  @Override
-  public int deliveryCount() {
-    return delivery.deliveryCount();
   }
 
   @Override
@@ -80,11 +61,6 @@ final class SettleOnce implements Delivery {
     if (claim()) {
       guard("dead-letter", () -> delivery.deadLetter(reason));
     }
-  }
-
-  @Override
-  public boolean stillHeld() {
-    return delivery.stillHeld();
   }
 
   /**

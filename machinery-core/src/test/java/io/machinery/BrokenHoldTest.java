@@ -46,7 +46,7 @@ class BrokenHoldTest {
           @Override
           public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
             return memory.startConsuming(
-                tag, queue, ForwardingDelivery.handler(handler, Breakable::new));
+                tag, queue, WrappingHandler.handler(handler, Breakable::new));
           }
         };
     server =

@@ -64,7 +64,7 @@ class UnregisteredDelayTest {
             return memory.startConsuming(
                 tag,
                 queue,
-                ForwardingDelivery.handler(handler, d -> new RecordingDelivery(d, delays)));
+                WrappingHandler.handler(handler, d -> new RecordingDelivery(d, delays)));
           }
         };
     try (memory;

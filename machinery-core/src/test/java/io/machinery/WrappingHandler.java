@@ -6,16 +6,11 @@ import java.time.Duration;
 import java.util.function.UnaryOperator;
 
 /**
- * A delivery that forwards every call to another; a test overrides what it watches or changes (the
- * delays of requeues, whether the hold still stands). {@link #handler} hands a broker's deliveries
- * to the worker wrapped.
+ * For tests that hand a broker's deliveries to the worker wrapped (in a {@link
+ * ForwardingDelivery}).
  */
-class ForwardingDelivery implements Delivery {
-  private final Delivery delivery;
-
-  ForwardingDelivery(Delivery delivery) {
-    this.delivery = delivery;
-  }
+final class WrappingHandler {
+  private WrappingHandler() {}
 
   /**
    * A handler that passes every call on to {@code handler}, each delivery wrapped by {@code wrap}.
@@ -57,55 +52,5 @@ class ForwardingDelivery implements Delivery {
         handler.brokerError(error);
       }
     };
-  }
-
-  @Override
-  public byte[] body() {
-    return delivery.body();
-  }
-
-  @Override
-  public String queue() {
-    return delivery.queue();
-  }
-
-  @Override
-  public boolean redelivered() {
-    return delivery.redelivered();
-  }
-
-  @Override
-  public int deliveryCount() {
-    return delivery.deliveryCount();
-  }
-
-  @Override
-  public boolean stillHeld() {
-    return delivery.stillHeld();
-  }
-
-  @Override
-  public void keepAfterFailure() {
-    delivery.keepAfterFailure();
-  }
-
-  @Override
-  public void ack() {
-    delivery.ack();
-  }
-
-  @Override
-  public void requeue(Duration delay) {
-    delivery.requeue(delay);
-  }
-
-  @Override
-  public void requeue(Duration delay, byte[] replacement) {
-    delivery.requeue(delay, replacement);
-  }
-
-  @Override
-  public void deadLetter(String reason) {
-    delivery.deadLetter(reason);
   }
 }
