@@ -113,12 +113,8 @@ final class WriteChain {
       failed = failure;
       send = waiting;
       waiting = null;
-      if (send != null
-          && failed == null
-          && send.early()
-          && carried != null
-          && carried.succeeded()) {
-        sent = CompletableFuture.completedFuture(null); // never over a stored SUCCESS
+      if (send != null && failed == null && overStoredSuccess(send.early())) {
+        sent = CompletableFuture.completedFuture(null);
       } else if (send != null && failed == null) {
         // sent under the lock: a later write that finds `carried` set must leave after this one
         sent = sendNow(send.state(), send.expireSeconds(), send.groupUuid(), send.early());
@@ -182,8 +178,8 @@ final class WriteChain {
         waiting = new Waiting(state, expireSeconds, groupUuid, early, replies);
         return reply;
       }
-      if (failed == null && early && java.util.Objects.requireNonNull(carried).succeeded()) {
-        sent = CompletableFuture.completedFuture(null); // never over a stored SUCCESS
+      if (failed == null && overStoredSuccess(early)) {
+        sent = CompletableFuture.completedFuture(null);
       } else if (failed == null) {
         // under the lock, as in read(): writes leave in the order they were made
         sent = sendNow(state, expireSeconds, groupUuid, early);
@@ -195,6 +191,12 @@ final class WriteChain {
     }
     java.util.Objects.requireNonNull(sent).whenComplete((ok, e) -> complete(reply, e));
     return reply;
+  }
+
+  /** An early write the read already found a SUCCESS for: it completes without a command. */
+  private boolean overStoredSuccess(boolean early) {
+    StateTemplate.Carried values = carried;
+    return early && values != null && values.succeeded();
   }
 
   /** {@link #send} of the state {@code state} builds; a failure to build it fails the future. */
