@@ -266,6 +266,7 @@ final class PubSubConsumer implements Consumption {
       }
       long now = System.nanoTime();
       List<String> ids = new ArrayList<>(leases.size());
+      List<PubSubDelivery> extending = new ArrayList<>(leases.size());
       for (PubSubDelivery d : leases.values()) {
         if (now - d.receivedAtNanos > maxExtensionNanos) {
           if (leases.remove(d.ackId(), d)) {
@@ -278,16 +279,10 @@ final class PubSubConsumer implements Consumption {
           }
         } else {
           ids.add(d.ackId());
-        }
-      }
-      count = ids.size();
-      List<PubSubDelivery> extending = new ArrayList<>(ids.size());
-      for (String id : ids) {
-        PubSubDelivery d = leases.get(id);
-        if (d != null) {
           extending.add(d);
         }
       }
+      count = ids.size();
       long sent = System.nanoTime();
       broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
       long confirmed = System.nanoTime();
