@@ -6,9 +6,10 @@ import io.machinery.spi.Broker;
 import java.nio.file.Path;
 
 /**
- * What the kill kits ({@link WorkerKillKit}, {@link ChordKillKit}) deploy: the broker and backend
- * of the test's own server, and a worker in a child JVM on the same, which the kit kills with
- * SIGKILL. One implementation per broker and backend pair serves both kits.
+ * What the kill kits ({@link WorkerKillKit}, {@link ChordKillKit}, ...) and {@link PausedWorkerKit}
+ * deploy: the broker and backend of the test's own server, and workers in child JVMs on the same,
+ * which a kit kills with SIGKILL or stops with SIGSTOP. One implementation per broker and backend
+ * pair serves every kit.
  */
 public interface ChildWorkerDeployment {
   /**
@@ -22,9 +23,10 @@ public interface ChildWorkerDeployment {
   Backend createBackend(Config config);
 
   /**
-   * The child worker's main class: it builds a worker from {@link #childArgs} and registers {@link
-   * WorkerProcesses#registerRecordingTasks}, which logs every run to a file, so the runs of a
-   * killed process still count.
+   * The child worker's main class: it builds a worker from {@link #childArgs} on {@link
+   * WorkerProcesses#recordingServer}, whose tasks log every run to a file, so the runs of a killed
+   * process still count, and whose {@link WorkerProcesses#outcomeLog} tells {@link PausedWorkerKit}
+   * how each {@value WorkerProcesses#STALL} run ended.
    */
   Class<?> childMain();
 
