@@ -60,6 +60,10 @@ class LeaseTimelineTest {
     assertThat(timeline.heldThroughout(100 * S, 100 * S + S / 2)).isTrue();
     assertThat(timeline.heldThroughout(100 * S, 101 * S + S / 2)).isFalse();
     assertThat(LeaseTimeline.margin(Duration.ofMillis(100))).isEqualTo(Duration.ofMillis(50));
+  }
+
+  @Test
+  void aHoldOfNoTimeIsRefused() {
     assertThatThrownBy(() -> LeaseTimeline.of(Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class);
   }
