@@ -1,0 +1,220 @@
+package io.machinery;
+
+import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One worker's execution slots shared by the consumers of two brokers ({@link MigratingBroker}).
+ *
+ * <p>Design notes: a broker reserves slots before it fetches and may hold them while it waits on an
+ * empty queue (a blocking move on Redis, a long poll on SQS, an untimed wait in memory). Were both
+ * consumers handed the worker's handler, the one waiting on its empty queue would hold the slots
+ * the other needs. So each consumer gets a {@link #side()} of its own:
+ *
+ * <ul>
+ *   <li>a side's {@link DeliveryHandler#reserve} waits until the worker has a free slot, but only
+ *       checks it (reserves it and gives it straight back) and reserves on the side's own count
+ *       instead, so a side waiting on an empty queue holds nothing the other side needs;
+ *   <li>a delivery takes a worker slot when it arrives; if the other side took the free slots
+ *       meanwhile, it waits in a line that a dispatcher thread hands to the worker, in arrival
+ *       order, as slots free up. A side's count is given back once its delivery reaches the worker,
+ *       so each side has at most the worker's concurrency fetched and not yet started (the line
+ *       stays short: only deliveries of a race wait in it);
+ *   <li>stopping gives the deliveries still in the line back to their brokers (requeued at once):
+ *       the worker never saw them.
+ * </ul>
+ */
+final class SharedSlots {
+  private static final Logger log = LoggerFactory.getLogger(SharedSlots.class);
+
+  private final DeliveryHandler worker;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition arrived = lock.newCondition();
+  private final ArrayDeque<Waiting> line = new ArrayDeque<>();
+  private final Thread dispatcher;
+  private volatile boolean stopped;
+
+  /** A delivery waiting for a worker slot, with the side whose count it holds. */
+  private record Waiting(Delivery delivery, Side side) {}
+
+  SharedSlots(DeliveryHandler worker, String consumerTag) {
+    this.worker = worker;
+    this.dispatcher =
+        Thread.ofVirtual().name("machinery-migration-" + consumerTag).start(this::dispatch);
+  }
+
+  /** A handler for one broker's consumer. */
+  DeliveryHandler side() {
+    return new Side();
+  }
+
+  /** Gives the waiting deliveries back to their brokers and ends the dispatcher. Idempotent. */
+  void stop() {
+    List<Waiting> back;
+    lock.lock();
+    try {
+      stopped = true;
+      back = new ArrayList<>(line);
+      line.clear();
+    } finally {
+      lock.unlock();
+    }
+    dispatcher.interrupt();
+    for (Waiting waiting : back) {
+      giveBack(waiting);
+    }
+  }
+
+  private void giveBack(Waiting waiting) {
+    waiting.side.own.release();
+    try {
+      waiting.delivery.requeue(Duration.ZERO);
+    } catch (RuntimeException e) {
+      // its broker returns it anyway once the consumer closes (an unsettled delivery)
+      log.warn("Could not give a waiting delivery back to its broker: {}", e.toString());
+    }
+  }
+
+  private void arrive(Delivery delivery, Side side) {
+    Waiting waiting = new Waiting(delivery, side);
+    lock.lock();
+    try {
+      if (!stopped) {
+        if (line.isEmpty() && worker.reserve(1, Duration.ZERO) == 1) {
+          side.own.release();
+          worker.handle(delivery);
+        } else {
+          line.addLast(waiting);
+          arrived.signal();
+        }
+        return;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      line.addLast(waiting);
+      arrived.signal();
+      return;
+    } finally {
+      lock.unlock();
+    }
+    giveBack(waiting);
+  }
+
+  /** Hands the line to the worker as slots free up, oldest first. */
+  private void dispatch() {
+    while (!stopped) {
+      try {
+        awaitArrival();
+        worker.reserve(1); // a slot for the head of the line, taken outside the lock
+      } catch (InterruptedException e) {
+        if (stopped) {
+          return;
+        }
+        continue;
+      }
+      @Nullable Waiting head;
+      lock.lock();
+      try {
+        head = line.pollFirst();
+      } finally {
+        lock.unlock();
+      }
+      if (head == null) { // emptied by stop()
+        worker.release(1);
+        return;
+      }
+      head.side.own.release();
+      worker.handle(head.delivery);
+    }
+  }
+
+  private void awaitArrival() throws InterruptedException {
+    lock.lock();
+    try {
+      while (line.isEmpty() && !stopped) {
+        arrived.await();
+      }
+      if (stopped) {
+        throw new InterruptedException("stopped");
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** One broker's view of the worker's slots. */
+  private final class Side implements DeliveryHandler {
+    private final Semaphore own = new Semaphore(worker.capacity());
+
+    @Override
+    public int reserve(int max) throws InterruptedException {
+      own.acquire();
+      return 1 + more(max - 1, worker.reserve(max) - 1);
+    }
+
+    @Override
+    public int reserve(int max, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      if (!own.tryAcquire(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        return 0;
+      }
+      int free = worker.reserve(max, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+      if (free == 0) {
+        own.release();
+        return 0;
+      }
+      return 1 + more(max - 1, free - 1);
+    }
+
+    /**
+     * Gives the worker's slots back at once (they were only looked at: {@code free} + 1 of them)
+     * and takes up to {@code wanted} more on this side's own count.
+     */
+    private int more(int wanted, int free) {
+      worker.release(free + 1);
+      int more = 0;
+      while (more < Math.min(wanted, free) && own.tryAcquire()) {
+        more++;
+      }
+      return more;
+    }
+
+    @Override
+    public int capacity() {
+      return worker.capacity();
+    }
+
+    @Override
+    public void release(int slots) {
+      if (slots > 0) {
+        own.release(slots);
+      }
+    }
+
+    @Override
+    public void handle(Delivery delivery) {
+      arrive(delivery, this);
+    }
+
+    @Override
+    public void handleNow(Delivery delivery) {
+      worker.handleNow(delivery);
+    }
+
+    @Override
+    public void brokerError(Throwable error) {
+      worker.brokerError(error);
+    }
+  }
+}

@@ -1,0 +1,182 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class SharedSlotsTest {
+  private static final Duration PATIENCE = Duration.ofSeconds(10);
+
+  /** A worker of fixed concurrency that keeps each delivery running until the test finishes it. */
+  private static final class Worker implements DeliveryHandler {
+    final Semaphore slots;
+    final int capacity;
+    final List<Delivery> running = new CopyOnWriteArrayList<>();
+
+    Worker(int capacity) {
+      this.slots = new Semaphore(capacity);
+      this.capacity = capacity;
+    }
+
+    void finish(Delivery delivery) {
+      running.remove(delivery);
+      slots.release();
+    }
+
+    @Override
+    public int reserve(int max) throws InterruptedException {
+      slots.acquire();
+      int reserved = 1;
+      while (reserved < max && slots.tryAcquire()) {
+        reserved++;
+      }
+      return reserved;
+    }
+
+    @Override
+    public int reserve(int max, Duration timeout) throws InterruptedException {
+      if (!slots.tryAcquire(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
+        return 0;
+      }
+      int reserved = 1;
+      while (reserved < max && slots.tryAcquire()) {
+        reserved++;
+      }
+      return reserved;
+    }
+
+    @Override
+    public int capacity() {
+      return capacity;
+    }
+
+    @Override
+    public void release(int count) {
+      slots.release(count);
+    }
+
+    @Override
+    public void handle(Delivery delivery) {
+      running.add(delivery);
+    }
+
+    @Override
+    public void handleNow(Delivery delivery) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
+    public void brokerError(Throwable error) {}
+  }
+
+  /** A delivery that records whether it was given back. */
+  private static final class Message implements Delivery {
+    final String name;
+    volatile boolean requeued;
+
+    Message(String name) {
+      this.name = name;
+    }
+
+    @Override
+    public byte[] body() {
+      return name.getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public String queue() {
+      return "q";
+    }
+
+    @Override
+    public void ack() {}
+
+    @Override
+    public void requeue(Duration delay) {
+      requeued = true;
+    }
+
+    @Override
+    public void deadLetter(String reason) {}
+
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  private SharedSlots slots;
+
+  @AfterEach
+  void stop() {
+    if (slots != null) {
+      slots.stop();
+    }
+  }
+
+  @Test
+  void aSideWaitingOnAnEmptyQueueHoldsNoSlotTheOtherSideNeeds() throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler waitingOnEmptyQueue = slots.side();
+    DeliveryHandler busy = slots.side();
+
+    assertThat(waitingOnEmptyQueue.reserve(8)).isEqualTo(1); // and now waits for messages
+    assertThat(busy.reserve(8, PATIENCE)).as("not kept waiting by the other side").isEqualTo(1);
+    Message message = new Message("m");
+    busy.handle(message);
+    assertThat(worker.running).containsExactly(message);
+  }
+
+  @Test
+  void theWorkersConcurrencyBoundsBothSidesAndTheLineStartsAsSlotsFree() throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler old = slots.side();
+    DeliveryHandler fresh = slots.side();
+    assertThat(old.reserve(1)).isEqualTo(1);
+    assertThat(fresh.reserve(1)).isEqualTo(1);
+    Message first = new Message("first");
+    Message second = new Message("second");
+    old.handle(first);
+    fresh.handle(second);
+    assertThat(worker.running).as("one slot, one running").containsExactly(first);
+
+    worker.finish(first);
+    await().atMost(PATIENCE).until(() -> worker.running.equals(List.of(second)));
+    assertThat(worker.slots.availablePermits()).isZero();
+  }
+
+  @Test
+  void stoppingGivesTheWaitingDeliveriesBackAndLaterOnesAtOnce() throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler old = slots.side();
+    DeliveryHandler fresh = slots.side();
+    Message running = new Message("running");
+    Message waiting = new Message("waiting");
+    old.reserve(1);
+    fresh.reserve(1);
+    old.handle(running);
+    fresh.handle(waiting);
+
+    slots.stop();
+    assertThat(waiting.requeued).as("the worker never saw it: back to its broker").isTrue();
+    assertThat(running.requeued).as("the worker settles what it has").isFalse();
+    worker.finish(running);
+    Message late = new Message("late");
+    old.handle(late);
+    assertThat(late.requeued).isTrue();
+    assertThat(worker.running).isEmpty();
+    assertThat(worker.slots.availablePermits()).as("no slot kept by the stopped line").isEqualTo(1);
+  }
+}
