@@ -39,8 +39,10 @@ import org.jspecify.annotations.Nullable;
  * the provider to pass (this class knows which module serves which scheme, whether or not it is
  * present). The lock follows Go: {@link Config#lock()}, or the broker's URL when it is empty; when
  * nothing serves that broker URL as a lock, an in-process {@link EagerLock} (enough for one
- * scheduler). The server owns what this class made: {@link Server#close()} closes it; components
- * already set on the builder stay the caller's.
+ * scheduler). With {@link Config#migrateFromBroker()} set, the broker is a {@link MigratingBroker}
+ * from that URL's broker to {@link Config#broker()}'s (both made from the same config), and an
+ * implicit lock follows the old broker's URL. The server owns what this class made: {@link
+ * Server#close()} closes it; components already set on the builder stay the caller's.
  */
 public final class Machinery {
   private static final String GROUP = "io.machinery:";
@@ -189,11 +191,34 @@ public final class Machinery {
 
   private static Broker broker(
       Config config, Server.Builder builder, List<ComponentProvider> providers) {
+    String oldUrl = config.migrateFromBroker();
+    if (oldUrl.isBlank()) {
+      return broker(config, "BROKER", builder, providers);
+    }
+    if (oldUrl.strip().equals(config.broker().strip())) {
+      throw new IllegalArgumentException(
+          "MACHINERY_MIGRATE_FROM_BROKER names the broker itself ("
+              + Redaction.redactUrl(oldUrl)
+              + "): a migration moves to another broker; leave it empty when none is under way");
+    }
+    Broker to = broker(config, "BROKER", builder, providers);
+    try {
+      Config oldConfig = config.toBuilder().broker(oldUrl).migrateFromBroker("").build();
+      Broker from = broker(oldConfig, "MACHINERY_MIGRATE_FROM_BROKER", builder, providers);
+      return MigratingBroker.of(from, to);
+    } catch (RuntimeException e) {
+      to.close();
+      throw e;
+    }
+  }
+
+  private static Broker broker(
+      Config config, String variable, Server.Builder builder, List<ComponentProvider> providers) {
     String url = config.broker();
     return switch (ComponentProvider.scheme(url)) {
       case "memory" -> MemoryBroker.create(config, builder.clockValue());
       case "eager" -> EagerBroker.create(config);
-      default -> make(Kind.BROKER, url, "BROKER", providers, p -> p.broker(config));
+      default -> make(Kind.BROKER, url, variable, providers, p -> p.broker(config));
     };
   }
 
@@ -213,10 +238,14 @@ public final class Machinery {
     String url = config.lock();
     String scheme = ComponentProvider.scheme(url);
     if (url.isBlank()) {
-      ComponentProvider sameAsBroker = find(Kind.LOCK, config.broker(), providers);
+      // Go's rule: the broker's URL. During a migration the old broker's, which the processes not
+      // yet moved take theirs from, so periodic tasks keep one lock across the cluster.
+      String brokerUrl =
+          config.migrateFromBroker().isBlank() ? config.broker() : config.migrateFromBroker();
+      ComponentProvider sameAsBroker = find(Kind.LOCK, brokerUrl, providers);
       return sameAsBroker == null
           ? EagerLock.create(builder.clockValue())
-          : sameAsBroker.lock(config.toBuilder().lock(config.broker()).build());
+          : sameAsBroker.lock(config.toBuilder().lock(brokerUrl).build());
     }
     if (scheme.equals("eager") || scheme.equals("memory")) {
       return EagerLock.create(builder.clockValue());

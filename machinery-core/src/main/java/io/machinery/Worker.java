@@ -401,11 +401,14 @@ public final class Worker implements AutoCloseable {
     }
     server.track(this);
     log.info(
-        "Launching worker {} (concurrency {}, queue {}, broker {}, backend {})",
+        "Launching worker {} (concurrency {}, queue {}, broker {}{}, backend {})",
         consumerTag,
         concurrency,
         queue.isEmpty() ? server.config().defaultQueue() : queue,
         Redaction.redactUrl(server.config().broker()),
+        server.config().migrateFromBroker().isBlank()
+            ? ""
+            : " migrating from " + Redaction.redactUrl(server.config().migrateFromBroker()),
         backend.getClass().getSimpleName());
     try {
       WorkerHeartbeat beat =

@@ -213,6 +213,59 @@ class MachineryTest {
   }
 
   @Test
+  void aMigrationBuildsAMigratingBrokerFromTheOldUrlToTheNewAndTakesTheLockFromTheOld() {
+    RecordingBrokerProvider brokers = new RecordingBrokerProvider();
+    RecordingLockProvider locks = new RecordingLockProvider();
+    Config config =
+        Config.builder()
+            .broker("memory://")
+            .migrateFromBroker("test://old")
+            .resultBackend("memory://")
+            .build();
+    Server server = Machinery.connect(Server.builder().config(config), List.of(brokers, locks));
+    assertThat(server.broker()).isInstanceOf(MigratingBroker.class);
+    MigratingBroker migrating = (MigratingBroker) server.broker();
+    assertThat(migrating.from()).isSameAs(brokers.made.get(0));
+    assertThat(migrating.to()).isInstanceOf(MemoryBroker.class);
+    assertThat(locks.urls)
+        .as("an implicit lock follows the old broker, as the processes not yet moved do")
+        .containsExactly("test://old");
+    server.close();
+    assertThatThrownBy(() -> brokers.made.get(0).publish(Signature.create("late"), new byte[0]))
+        .as("the server closed both brokers it made")
+        .hasMessageContaining("closed");
+  }
+
+  @Test
+  void aMigrationToItselfOrFromAnUnservedUrlIsRefusedAndClosesTheNewBroker() {
+    RecordingBrokerProvider brokers = new RecordingBrokerProvider();
+    Config itself =
+        Config.builder()
+            .broker("test://same")
+            .migrateFromBroker(" test://same")
+            .resultBackend("memory://")
+            .build();
+    assertThatThrownBy(() -> Machinery.connect(Server.builder().config(itself), List.of(brokers)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("MACHINERY_MIGRATE_FROM_BROKER names the broker itself");
+
+    Config unserved =
+        Config.builder()
+            .broker("test://new")
+            .migrateFromBroker("redis://:s3cret@old.example:6379")
+            .resultBackend("memory://")
+            .build();
+    assertThatThrownBy(() -> Machinery.connect(Server.builder().config(unserved), List.of(brokers)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("MACHINERY_MIGRATE_FROM_BROKER")
+        .hasMessageContaining("machinery-broker-redis")
+        .hasMessageNotContaining("s3cret");
+    assertThat(brokers.made).hasSize(1);
+    assertThatThrownBy(() -> brokers.made.get(0).publish(Signature.create("late"), new byte[0]))
+        .hasMessageContaining("closed");
+  }
+
+  @Test
   void schemesCompareInLowerCaseAndBareWordsAreTheirOwnScheme() {
     assertThat(ComponentProvider.scheme(" REDIS://h:1")).isEqualTo("redis");
     assertThat(ComponentProvider.scheme("eager")).isEqualTo("eager");

@@ -48,6 +48,7 @@ public final class Config {
 
   private final String broker;
   private final String lock;
+  private final String migrateFromBroker;
   private final String multipleBrokerSeparator;
   private final String defaultQueue;
   private final String resultBackend;
@@ -65,6 +66,7 @@ public final class Config {
   private Config(Builder b) {
     broker = b.broker;
     lock = b.lock;
+    migrateFromBroker = b.migrateFromBroker;
     multipleBrokerSeparator = b.multipleBrokerSeparator;
     defaultQueue = b.defaultQueue;
     resultBackend = b.resultBackend;
@@ -148,6 +150,19 @@ public final class Config {
    */
   public String lock() {
     return lock;
+  }
+
+  /**
+   * Returns the broker a migration moves away from ({@code MACHINERY_MIGRATE_FROM_BROKER}, YAML
+   * {@code migrate_from_broker}; not Go's): when set, {@link io.machinery.Machinery#connect} builds
+   * a {@link io.machinery.MigratingBroker} that sends to {@link #broker()} and consumes from both,
+   * so a cluster moves its queues to a new broker without stopping and without losing what waits in
+   * the old one.
+   *
+   * @return the old broker's URL; empty (the default) when no migration is under way
+   */
+  public String migrateFromBroker() {
+    return migrateFromBroker;
   }
 
   /**
@@ -309,6 +324,7 @@ public final class Config {
     }
     return broker.equals(c.broker)
         && lock.equals(c.lock)
+        && migrateFromBroker.equals(c.migrateFromBroker)
         && multipleBrokerSeparator.equals(c.multipleBrokerSeparator)
         && defaultQueue.equals(c.defaultQueue)
         && resultBackend.equals(c.resultBackend)
@@ -329,6 +345,7 @@ public final class Config {
     return Objects.hash(
         broker,
         lock,
+        migrateFromBroker,
         multipleBrokerSeparator,
         defaultQueue,
         resultBackend,
@@ -356,6 +373,8 @@ public final class Config {
         + Redaction.redactUrl(resultBackend)
         + ", lock="
         + Redaction.redactUrl(lock)
+        + ", migrateFromBroker="
+        + Redaction.redactUrl(migrateFromBroker)
         + ", defaultQueue="
         + defaultQueue
         + ", resultsExpireIn="
@@ -377,6 +396,7 @@ public final class Config {
   public static final class Builder {
     private String broker = DEFAULT_BROKER;
     private String lock = "";
+    private String migrateFromBroker = "";
     private String multipleBrokerSeparator = "";
     private String defaultQueue = DEFAULT_QUEUE;
     private String resultBackend = DEFAULT_RESULT_BACKEND;
@@ -396,6 +416,7 @@ public final class Config {
     private Builder(Config c) {
       broker = c.broker;
       lock = c.lock;
+      migrateFromBroker = c.migrateFromBroker;
       multipleBrokerSeparator = c.multipleBrokerSeparator;
       defaultQueue = c.defaultQueue;
       resultBackend = c.resultBackend;
@@ -430,6 +451,18 @@ public final class Config {
      */
     public Builder lock(String value) {
       lock = Objects.requireNonNull(value, "lock");
+      return this;
+    }
+
+    /**
+     * Sets the broker a migration moves away from ({@code MACHINERY_MIGRATE_FROM_BROKER}); default
+     * empty, no migration (see {@link Config#migrateFromBroker()}).
+     *
+     * @param value the old broker's URL, or empty
+     * @return this builder
+     */
+    public Builder migrateFromBroker(String value) {
+      migrateFromBroker = Objects.requireNonNull(value, "migrateFromBroker");
       return this;
     }
 

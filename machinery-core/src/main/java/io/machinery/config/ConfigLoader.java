@@ -137,6 +137,7 @@ final class ConfigLoader {
     Config.Builder b = Config.DEFAULT.toBuilder();
     set(s, "BROKER", b::broker);
     set(s, "LOCK", b::lock);
+    set(s, "MACHINERY_MIGRATE_FROM_BROKER", b::migrateFromBroker);
     set(s, "MULTIPLE_BROKEN_SEPARATOR", b::multipleBrokerSeparator);
     set(s, "DEFAULT_QUEUE", b::defaultQueue);
     set(s, "RESULT_BACKEND", b::resultBackend);
@@ -353,6 +354,7 @@ final class ConfigLoader {
       Map.ofEntries(
           Map.entry("BROKER", "broker"),
           Map.entry("LOCK", "lock"),
+          Map.entry("MACHINERY_MIGRATE_FROM_BROKER", "migrate_from_broker"),
           Map.entry("MULTIPLE_BROKEN_SEPARATOR", "multiple_broker_separator"),
           Map.entry("DEFAULT_QUEUE", "default_queue"),
           Map.entry("RESULT_BACKEND", "result_backend"),

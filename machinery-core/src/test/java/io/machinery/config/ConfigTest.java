@@ -56,6 +56,29 @@ class ConfigTest {
   }
 
   @Test
+  void aMigrationNamesItsOldBrokerInTheEnvironmentOrYamlAndHidesItsPassword(@TempDir Path dir)
+      throws IOException {
+    assertThat(Config.DEFAULT.migrateFromBroker()).isEmpty();
+    Config fromEnv =
+        Config.fromEnvironment(
+            Map.of(
+                "BROKER", "amqp://guest:guest@127.0.0.1:5672/",
+                "MACHINERY_MIGRATE_FROM_BROKER", "redis://:s3cret@127.0.0.1:6379/2"));
+    assertThat(fromEnv.migrateFromBroker()).isEqualTo("redis://:s3cret@127.0.0.1:6379/2");
+    assertThat(fromEnv.toString()).contains("migrateFromBroker=redis://").doesNotContain("s3cret");
+    Path file = dir.resolve("migrating.yml");
+    Files.writeString(
+        file,
+        """
+        broker: amqp://guest:guest@127.0.0.1:5672/
+        migrate_from_broker: redis://127.0.0.1:6379/2
+        """);
+    assertThat(Config.fromYaml(file).migrateFromBroker()).isEqualTo("redis://127.0.0.1:6379/2");
+    assertThat(Config.fromYaml(file))
+        .isNotEqualTo(Config.fromYaml(file).toBuilder().migrateFromBroker("").build());
+  }
+
+  @Test
   void badValuesSayWhichVariableAndWhatIsExpected() {
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("RESULTS_EXPIRE_IN", "soon")))
         .isInstanceOf(IllegalArgumentException.class)
