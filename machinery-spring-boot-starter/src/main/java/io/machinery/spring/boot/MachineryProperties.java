@@ -44,6 +44,12 @@ public class MachineryProperties {
   /** Lock URL for periodic tasks (Go: lock); empty means the broker's URL. */
   private @Nullable String lock;
 
+  /**
+   * Broker URL a migration moves away from: tasks are sent to {@code broker} and consumed from both
+   * until this one is empty (not Go's).
+   */
+  private @Nullable String migrateFromBroker;
+
   /** Separator of several broker URLs for failover (Go: multiple_broker_separator). */
   private @Nullable String multipleBrokerSeparator;
 
@@ -82,6 +88,7 @@ public class MachineryProperties {
     Config.Builder b = Config.DEFAULT.toBuilder();
     set(broker, b::broker);
     set(lock, b::lock);
+    set(migrateFromBroker, b::migrateFromBroker);
     set(multipleBrokerSeparator, b::multipleBrokerSeparator);
     set(defaultQueue, b::defaultQueue);
     set(resultBackend, b::resultBackend);
@@ -121,6 +128,14 @@ public class MachineryProperties {
 
   public void setLock(@Nullable String value) {
     lock = value;
+  }
+
+  public @Nullable String getMigrateFromBroker() {
+    return migrateFromBroker;
+  }
+
+  public void setMigrateFromBroker(@Nullable String value) {
+    migrateFromBroker = value;
   }
 
   public @Nullable String getMultipleBrokerSeparator() {

@@ -1,5 +1,6 @@
 package io.machinery.spring.boot;
 
+import io.machinery.MigratingBroker;
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
@@ -60,9 +61,31 @@ final class UrlSchemes {
 
   /**
    * The broker of {@code config}'s URL; on Redis with {@code priorities} and {@code fairness} set
-   * on its builder.
+   * on its builder. With {@link Config#migrateFromBroker()} set, a {@link MigratingBroker} from
+   * that URL's broker to this one (both made the same way).
    */
   Broker broker(Config config, Clock clock, boolean priorities, boolean fairness) {
+    String oldUrl = config.migrateFromBroker();
+    if (oldUrl.isBlank()) {
+      return single(config, clock, priorities, fairness);
+    }
+    if (oldUrl.strip().equals(config.broker().strip())) {
+      throw new IllegalStateException(
+          "machinery.migrate-from-broker names machinery.broker itself ("
+              + Redaction.redactUrl(oldUrl)
+              + "): a migration moves to another broker; leave it empty when none is under way");
+    }
+    Broker to = single(config, clock, priorities, fairness);
+    try {
+      Config oldConfig = config.toBuilder().broker(oldUrl).migrateFromBroker("").build();
+      return MigratingBroker.of(single(oldConfig, clock, priorities, fairness), to);
+    } catch (RuntimeException e) {
+      to.close();
+      throw e;
+    }
+  }
+
+  private Broker single(Config config, Clock clock, boolean priorities, boolean fairness) {
     String technology = technology(config.broker());
     return switch (technology) {
       case REDIS -> {
@@ -111,14 +134,17 @@ final class UrlSchemes {
   }
 
   /**
-   * Go's rule: the lock URL, or the broker's when no lock is set. A Redis URL gets the Redis lock
-   * when its module is present; a lock URL set explicitly that nothing serves fails; otherwise the
-   * in-process {@link EagerLock} (enough for one scheduler; periodic tasks across servers need a
-   * shared lock).
+   * Go's rule: the lock URL, or the broker's when no lock is set (the old broker's during a
+   * migration). A Redis URL gets the Redis lock when its module is present; a lock URL set
+   * explicitly that nothing serves fails; otherwise the in-process {@link EagerLock} (enough for
+   * one scheduler; periodic tasks across servers need a shared lock).
    */
   Lock lock(Config config) {
     boolean explicit = !config.lock().isBlank();
-    String url = explicit ? config.lock() : config.broker();
+    // During a migration the old broker's URL: the processes not yet moved take their lock there.
+    String brokerUrl =
+        config.migrateFromBroker().isBlank() ? config.broker() : config.migrateFromBroker();
+    String url = explicit ? config.lock() : brokerUrl;
     if (technology(url).equals(REDIS) && present("io.machinery.lock.redis.RedisLock")) {
       return Redis.lock(config.toBuilder().lock(url).build());
     }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.MigratingBroker;
 import io.machinery.QueueBound;
 import io.machinery.QueueFullException;
 import io.machinery.Server;
@@ -198,6 +199,36 @@ class MachineryAutoConfigurationTest {
                     .getFailure()
                     .hasStackTraceContaining(
                         "invalid machinery.bounds.emails properties: max-pending is required"));
+  }
+
+  @Test
+  void aMigrationPropertyMakesAMigratingBrokerAndAMigrationToItselfIsRefused() {
+    runner
+        .withPropertyValues(
+            "machinery.worker.enabled=false",
+            "machinery.broker=memory://new",
+            "machinery.migrate-from-broker=memory://old",
+            "machinery.result_backend=memory://")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              assertThat(context.getBean(Config.class).migrateFromBroker())
+                  .isEqualTo("memory://old");
+              assertThat(context.getBean(Broker.class)).isInstanceOf(MigratingBroker.class);
+              assertThat(context.getBean(Server.class).broker())
+                  .isSameAs(context.getBean(Broker.class));
+            });
+    runner
+        .withPropertyValues(
+            "machinery.broker=memory://",
+            "machinery.migrate-from-broker=memory://",
+            "machinery.result_backend=memory://")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining(
+                        "machinery.migrate-from-broker names machinery.broker"));
   }
 
   @Test
