@@ -11,6 +11,7 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.machinery.Arg;
+import io.machinery.MigratingBroker;
 import io.machinery.QueueBound;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -25,6 +26,7 @@ import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
+import io.machinery.spi.Broker;
 import io.machinery.wire.WireCodec;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -53,10 +55,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * which never opens, so the row shows what asking it and counting each run costs; {@code java-fair}
  * sends each task with one of {@value #FAIR_KEYS} fairness keys, both sides with {@code
  * RedisBroker.Builder.fairness}, so the row shows what the lanes cost ({@code java-fair-weighted}:
- * the same, half the keys of weight 3, set after the sends); {@code java-amqp}: the AMQP broker,
- * see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program doing the least a reliable
- * Redis queue does per task: RPUSH to send; LMOVE into a processing list, SET of the result, LREM
- * as the ack to drain, C loops on one shared asynchronous connection).
+ * the same, half the keys of weight 3, set after the sends); {@code java-migrating} sends and
+ * drains through a {@link MigratingBroker} whose old broker (the next Redis database) is empty;
+ * {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce
+ * program doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a
+ * processing list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
+ * connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
@@ -101,7 +105,8 @@ final class Roles {
           "java-breaker",
           "java-amqp",
           "java-fair",
-          "java-fair-weighted" -> {
+          "java-fair-weighted",
+          "java-migrating" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
@@ -140,7 +145,7 @@ final class Roles {
               "unknown system "
                   + o.system()
                   + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp,"
-                  + " java-fair, java-fair-weighted, lettuce)");
+                  + " java-fair, java-fair-weighted, java-migrating, lettuce)");
     }
   }
 
@@ -157,20 +162,30 @@ final class Roles {
       builder.amqp(amqpConfig(o.queue(), o.concurrency()));
     }
     Config config = builder.build();
+    Broker broker =
+        amqp
+            ? AmqpBroker.create(config)
+            : RedisBroker.builder(config).fairness(o.system().startsWith("java-fair")).build();
+    if (o.system().equals("java-migrating")) {
+      // halfway through a move to this Redis database: the old broker (the next database) is
+      // empty, so the row shows what consuming it beside the new one costs
+      Config old = config.toBuilder().broker(nextDatabase(o.redisUrl())).build();
+      broker = MigratingBroker.of(RedisBroker.create(old), broker);
+    }
     Server.Builder server =
-        Server.builder()
-            .config(config)
-            .broker(
-                amqp
-                    ? AmqpBroker.create(config)
-                    : RedisBroker.builder(config)
-                        .fairness(o.system().startsWith("java-fair"))
-                        .build())
-            .backend(RedisBackend.create(config));
+        Server.builder().config(config).broker(broker).backend(RedisBackend.create(config));
     if (o.system().equals("java-bounded")) {
       server.bound(QueueBound.reject(o.queue(), BOUND)); // never reached: what the count costs
     }
     return server.build();
+  }
+
+  /** The same Redis server's next database ({@code redis://h:p/11} gives {@code .../12}). */
+  static String nextDatabase(String redisUrl) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(.*/)(\\d+)$").matcher(redisUrl);
+    return m.matches()
+        ? m.group(1) + (Integer.parseInt(m.group(2)) + 1) % 16
+        : redisUrl.replaceAll("/$", "") + "/1";
   }
 
   /**
