@@ -11,6 +11,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskFunction;
+import io.machinery.TaskListener;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -24,6 +25,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,6 +49,7 @@ public abstract class BrokerMigrationKit {
   private Server notYetMoved;
   private Server moved;
   private final AtomicInteger flakyRuns = new AtomicInteger();
+  private final AtomicInteger retriesSent = new AtomicInteger();
 
   /** The configuration tests start from (its default queue is made unique per test). */
   protected abstract Config baseConfig();
@@ -67,7 +70,21 @@ public abstract class BrokerMigrationKit {
     oldAlone = createOldBroker(config);
     migrating = MigratingBroker.of(createOldBroker(config), createNewBroker(config));
     notYetMoved = Server.builder().config(config).broker(oldAlone).backend(backend).build();
-    moved = Server.builder().config(config).broker(migrating).backend(backend).build();
+    moved =
+        Server.builder()
+            .config(config)
+            .broker(migrating)
+            .backend(backend)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void sent(Signature signature, @Nullable Throwable error) {
+                    if (signature.name().equals("flaky") && error == null) {
+                      retriesSent.incrementAndGet();
+                    }
+                  }
+                })
+            .build();
     for (Server server : List.of(notYetMoved, moved)) {
       server.registerTask("add", TaskFunction.of(Long.class, Long.class, Long::sum));
       server.registerTask(
@@ -142,17 +159,28 @@ public abstract class BrokerMigrationKit {
     assertThat(waitingIn(migrating.to())).isZero();
   }
 
+  /**
+   * Whether the new broker shows its delayed tasks (counted or listed); Pub/Sub keeps them in a
+   * topic it cannot list, so there the retry test checks only that the old broker holds nothing.
+   */
+  protected boolean newBrokerShowsDelayedTasks() {
+    return true;
+  }
+
   @Test
   void aRetryOfATaskFromTheOldBrokerMovesToTheNewOne() {
     AsyncResult result = notYetMoved.sendTask(Signature.create("flaky", Arg.of(7L)));
     moved.newWorker("migrating", 1).launchAsync();
 
-    // its retry is a send (which stores PENDING again, as Go's does), so it waits in the new broker
-    await().atMost(PATIENCE).until(() -> delayedIn(migrating.to()) == 1);
+    // its retry is a send by the moved server (which stores PENDING again, as Go's does)
+    await().atMost(PATIENCE).until(() -> retriesSent.get() == 1);
     assertThat(flakyRuns).hasValue(1);
     assertThat(result.state()).isEqualTo(State.PENDING);
-    assertThat(delayedIn(migrating.from())).isZero();
+    assertThat(delayedIn(migrating.from())).as("nothing went back to the old broker").isZero();
     assertThat(waitingIn(migrating.from())).isZero();
+    if (newBrokerShowsDelayedTasks()) {
+      await().atMost(PATIENCE).until(() -> delayedIn(migrating.to()) == 1);
+    }
   }
 
   @Test

@@ -1,0 +1,106 @@
+package io.machinery.broker.gcppubsub;
+
+import io.machinery.MigratingBroker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.config.Config;
+import io.machinery.spi.Backend;
+import io.machinery.spi.Broker;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.BrokerMigrationKit;
+import io.machinery.testkit.InspectorContract;
+import io.machinery.testkit.TestEndpoints;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Nested;
+
+/**
+ * A cluster moving from the Redis broker to Pub/Sub (the emulator): the {@link MigratingBroker}
+ * between the two real servers passes the broker and inspector contracts and the migration kit.
+ */
+class RedisToGcpPubSubMigrationIT {
+  private static final String PROJECT = PubSubTestSupport.project();
+
+  private static Broker migrating(Config config) {
+    return MigratingBroker.of(
+        RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build()),
+        PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build());
+  }
+
+  private static Config redisBackend() {
+    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
+  }
+
+  @AfterAll
+  static void deleteProject() throws Exception {
+    PubSubTestSupport.deleteProject(PROJECT);
+  }
+
+  @Nested
+  class Contract extends BrokerContract {
+    @Override
+    protected Config baseConfig() {
+      return redisBackend();
+    }
+
+    @Override
+    protected Broker createBroker(Config config) {
+      return migrating(config);
+    }
+
+    @Override
+    protected boolean supportsDelayedTaskInspection() {
+      return false; // Pub/Sub keeps delays in a topic it cannot list
+    }
+  }
+
+  @Nested
+  class Inspection extends InspectorContract {
+    @Override
+    protected Config baseConfig() {
+      return redisBackend();
+    }
+
+    @Override
+    protected Broker createBroker(Config config) {
+      return migrating(config);
+    }
+
+    @Override
+    protected boolean countsSizes() {
+      return false;
+    }
+
+    @Override
+    protected boolean listsDelayed() {
+      return false;
+    }
+  }
+
+  @Nested
+  class Migration extends BrokerMigrationKit {
+    @Override
+    protected Config baseConfig() {
+      return redisBackend();
+    }
+
+    @Override
+    protected Broker createOldBroker(Config config) {
+      return RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build());
+    }
+
+    @Override
+    protected Broker createNewBroker(Config config) {
+      return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    }
+
+    @Override
+    protected Backend createBackend(Config config) {
+      return RedisBackend.create(config);
+    }
+
+    @Override
+    protected boolean newBrokerShowsDelayedTasks() {
+      return false;
+    }
+  }
+}
