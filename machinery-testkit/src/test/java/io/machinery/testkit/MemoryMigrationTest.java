@@ -17,13 +17,17 @@ import org.junit.jupiter.api.Nested;
  */
 class MemoryMigrationTest {
 
+  private static Broker memoryPair(Config config) {
+    return MigratingBroker.of(
+        MemoryBroker.create(config, Clock.systemUTC()),
+        MemoryBroker.create(config, Clock.systemUTC()));
+  }
+
   @Nested
   class Contract extends BrokerContract {
     @Override
     protected Broker createBroker(Config config) {
-      return MigratingBroker.of(
-          MemoryBroker.create(config, Clock.systemUTC()),
-          MemoryBroker.create(config, Clock.systemUTC()));
+      return memoryPair(config);
     }
   }
 
@@ -31,9 +35,7 @@ class MemoryMigrationTest {
   class Inspection extends InspectorContract {
     @Override
     protected Broker createBroker(Config config) {
-      return MigratingBroker.of(
-          MemoryBroker.create(config, Clock.systemUTC()),
-          MemoryBroker.create(config, Clock.systemUTC()));
+      return memoryPair(config);
     }
   }
 

@@ -48,6 +48,10 @@ class RedisToAmqpMigrationIT {
     return AmqpBroker.builder(config).managementUrl(TestEndpoints.rabbitManagementUrl()).build();
   }
 
+  private static Broker migrating(Config config) {
+    return MigratingBroker.of(redis(config), amqp(config));
+  }
+
   @AfterAll
   static void deleteQueues() throws Exception {
     RabbitAdmin.deleteTracked();
@@ -99,7 +103,7 @@ class RedisToAmqpMigrationIT {
 
     @Override
     protected Broker createBroker(Config config) {
-      return MigratingBroker.of(redis(config), amqp(config));
+      return migrating(config);
     }
 
     @Override
@@ -122,7 +126,7 @@ class RedisToAmqpMigrationIT {
 
     @Override
     protected Broker createBroker(Config config) {
-      return MigratingBroker.of(redis(config), amqp(config));
+      return migrating(config);
     }
 
     @AfterEach

@@ -20,10 +20,16 @@ import org.junit.jupiter.api.Nested;
 class RedisToGcpPubSubMigrationIT {
   private static final String PROJECT = PubSubTestSupport.project();
 
+  private static Broker redis(Config config) {
+    return RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build());
+  }
+
+  private static Broker pubSub(Config config) {
+    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+  }
+
   private static Broker migrating(Config config) {
-    return MigratingBroker.of(
-        RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build()),
-        PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build());
+    return MigratingBroker.of(redis(config), pubSub(config));
   }
 
   private static Config redisBackend() {
@@ -85,12 +91,12 @@ class RedisToGcpPubSubMigrationIT {
 
     @Override
     protected Broker createOldBroker(Config config) {
-      return RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build());
+      return redis(config);
     }
 
     @Override
     protected Broker createNewBroker(Config config) {
-      return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+      return pubSub(config);
     }
 
     @Override

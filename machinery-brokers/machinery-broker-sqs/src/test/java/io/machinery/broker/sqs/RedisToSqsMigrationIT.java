@@ -28,6 +28,10 @@ class RedisToSqsMigrationIT {
     return RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build());
   }
 
+  private static Broker migrating(Config config) {
+    return MigratingBroker.of(redis(config), SqsTestQueues.broker(config));
+  }
+
   @AfterAll
   static void deleteQueues() {
     SqsTestQueues.deleteTracked();
@@ -42,7 +46,7 @@ class RedisToSqsMigrationIT {
 
     @Override
     protected Broker createBroker(Config config) {
-      return MigratingBroker.of(redis(config), SqsTestQueues.broker(config));
+      return migrating(config);
     }
 
     @Override
@@ -76,7 +80,7 @@ class RedisToSqsMigrationIT {
 
     @Override
     protected Broker createBroker(Config config) {
-      return MigratingBroker.of(redis(config), SqsTestQueues.broker(config));
+      return migrating(config);
     }
 
     @Override
