@@ -160,7 +160,14 @@ final class SharedSlots {
     @Override
     public int reserve(int max) throws InterruptedException {
       own.acquire();
-      return 1 + more(max - 1, worker.reserve(max) - 1);
+      int free;
+      try {
+        free = worker.reserve(max);
+      } catch (InterruptedException | RuntimeException e) {
+        own.release();
+        throw e;
+      }
+      return ownUpTo(max, free);
     }
 
     @Override
@@ -169,25 +176,32 @@ final class SharedSlots {
       if (!own.tryAcquire(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
         return 0;
       }
-      int free = worker.reserve(max, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+      int free;
+      try {
+        free = worker.reserve(max, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+      } catch (InterruptedException | RuntimeException e) {
+        own.release();
+        throw e;
+      }
       if (free == 0) {
         own.release();
         return 0;
       }
-      return 1 + more(max - 1, free - 1);
+      return ownUpTo(max, free);
     }
 
     /**
-     * Gives the worker's slots back at once (they were only looked at: {@code free} + 1 of them)
-     * and takes up to {@code wanted} more on this side's own count.
+     * With one of this side's own slots held and {@code free} worker slots reserved only to see
+     * that they are free: gives those back and returns how many own slots this side now holds, up
+     * to {@code max} and {@code free}.
      */
-    private int more(int wanted, int free) {
-      worker.release(free + 1);
-      int more = 0;
-      while (more < Math.min(wanted, free) && own.tryAcquire()) {
-        more++;
+    private int ownUpTo(int max, int free) {
+      worker.release(free);
+      int held = 1;
+      while (held < Math.min(max, free) && own.tryAcquire()) {
+        held++;
       }
-      return more;
+      return held;
     }
 
     @Override

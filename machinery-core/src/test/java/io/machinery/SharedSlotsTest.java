@@ -157,6 +157,33 @@ class SharedSlotsTest {
   }
 
   @Test
+  void aReservationInterruptedWhileTheWorkerIsBusyKeepsNoneOfTheSidesCount() throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler side = slots.side();
+    worker.slots.acquire(); // the worker's one slot is busy
+    java.util.concurrent.atomic.AtomicReference<Throwable> thrown =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    Thread fetcher =
+        Thread.ofVirtual()
+            .start(
+                () -> {
+                  try {
+                    side.reserve(1);
+                  } catch (Throwable e) {
+                    thrown.set(e);
+                  }
+                });
+    await().atMost(PATIENCE).until(() -> worker.slots.hasQueuedThreads());
+    fetcher.interrupt(); // the broker stops its fetch
+    fetcher.join();
+    assertThat(thrown.get()).isInstanceOf(InterruptedException.class);
+
+    worker.release(1);
+    assertThat(side.reserve(1, PATIENCE)).as("its one own slot is free again").isEqualTo(1);
+  }
+
+  @Test
   void stoppingGivesTheWaitingDeliveriesBackAndLaterOnesAtOnce() throws Exception {
     Worker worker = new Worker(1);
     slots = new SharedSlots(worker, "test");
