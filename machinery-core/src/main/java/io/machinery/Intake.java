@@ -151,9 +151,24 @@ final class Intake {
           LogText.of(raw.queue()),
           t);
     } finally {
+      if (signature != null) {
+        endRun(signature);
+      }
       if (mdc != null) {
         mdc.close();
       }
+    }
+  }
+
+  private void endRun(Signature signature) {
+    try {
+      settings.server().backend().runEnded(signature);
+    } catch (RuntimeException e) {
+      log.warn(
+          "Worker {}: the backend failed to end the run of task {}: {}",
+          consumerTag,
+          LogText.of(signature.uuid()),
+          e.toString());
     }
   }
 

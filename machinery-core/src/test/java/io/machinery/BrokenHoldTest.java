@@ -35,12 +35,14 @@ class BrokenHoldTest {
   private final AtomicReference<Signature> running = new AtomicReference<>();
   private MemoryBroker memory;
   private MemoryBackend backend;
+  private FaultyBackend serversBackend;
   private Server server;
 
   @BeforeEach
   void setUp() {
     memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
     backend = MemoryBackend.create();
+    serversBackend = new FaultyBackend(backend); // fails nothing: counts the runs ended
     DelegatingBroker breaking =
         new DelegatingBroker(memory) {
           @Override
@@ -52,7 +54,7 @@ class BrokenHoldTest {
     server =
         Server.builder()
             .broker(breaking)
-            .backend(backend)
+            .backend(serversBackend)
             .listener(
                 new TaskListener() {
                   @Override
@@ -90,6 +92,13 @@ class BrokenHoldTest {
         .containsExactly(TaskResult.of(7L));
     assertThat(settlements).as("settled nothing: the copy's settlement counts").isEmpty();
     assertThat(memory.delayedTasks()).as("no retry published").isEmpty();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(serversBackend.calls(FaultyBackend.Op.RUN_ENDED))
+                    .as("the run without a final state is ended in the backend")
+                    .isEqualTo(1));
   }
 
   @Test

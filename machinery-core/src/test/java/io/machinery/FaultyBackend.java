@@ -23,7 +23,8 @@ final class FaultyBackend implements Backend {
     GROUP_COMPLETED,
     GROUP_STATES,
     TRIGGER,
-    GET_STATE
+    GET_STATE,
+    RUN_ENDED
   }
 
   static final int ALWAYS = Integer.MAX_VALUE;
@@ -145,6 +146,12 @@ final class FaultyBackend implements Backend {
   FaultyBackend beforeNextGroupRead(Runnable action) {
     beforeNextGroupRead = action;
     return this;
+  }
+
+  @Override
+  public void runEnded(Signature signature) {
+    maybeFail(Op.RUN_ENDED);
+    delegate.runEnded(signature);
   }
 
   int calls(Op op) {

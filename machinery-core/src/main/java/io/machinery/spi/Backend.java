@@ -232,6 +232,17 @@ public interface Backend extends AutoCloseable {
   }
 
   /**
+   * Tells the backend that the calling thread's run of a task is over, whether or not it stored a
+   * final state (a run dropped because its broker's hold broke, abandoned by a shutdown, or whose
+   * bookkeeping gave up stores none), so a backend that keeps state per run lets it go (the Redis
+   * backend: the run's write chain, counted among the runs in flight). The worker calls it once per
+   * run that got as far as a task, after its last write. The default does nothing.
+   *
+   * @param signature the task, with its UUID
+   */
+  default void runEnded(Signature signature) {}
+
+  /**
    * Stores SUCCESS with the task's results (Go's {@code SetStateSuccess}).
    *
    * @param signature the task, with its UUID

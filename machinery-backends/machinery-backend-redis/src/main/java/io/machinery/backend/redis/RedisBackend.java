@@ -128,9 +128,8 @@ public final class RedisBackend implements Backend {
   private final RedisControlPlane controlPlane;
 
   /**
-   * Write chains started and not yet ended by a final state: the tasks in flight. A task whose
-   * thread ends without a final state (its worker gave up on it) stays counted, which only tilts
-   * the choice of {@link #LATENCY_BOUND_TASKS} towards saving CPU.
+   * Write chains started and not yet ended, by a final state or by {@link #runEnded}: the tasks in
+   * flight.
    */
   private final AtomicInteger chainsInFlight = new AtomicInteger();
 
@@ -305,6 +304,19 @@ public final class RedisBackend implements Backend {
     }
     chains.set(chain);
     return chain;
+  }
+
+  /**
+   * Ends this thread's write chain for the task if a final state did not (the run stored none), so
+   * it no longer counts as in flight. Its early writes already sent or due stay as they are.
+   */
+  @Override
+  public void runEnded(Signature signature) {
+    WriteChain chain = chains.get();
+    if (chain != null && chain.taskUuid().equals(signature.uuid())) {
+      chains.remove();
+      chainsInFlight.decrementAndGet();
+    }
   }
 
   private void writeFinal(Signature signature, TaskState state) {

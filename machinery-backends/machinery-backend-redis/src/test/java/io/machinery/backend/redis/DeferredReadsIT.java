@@ -54,6 +54,37 @@ class DeferredReadsIT {
     }
   }
 
+  @Test
+  void runsThatEndedWithoutAFinalStateNoLongerCountAsInFlight() throws Exception {
+    try (RedisBackend backend =
+        RedisBackend.builder(config).stateReadGrace(Duration.ofMinutes(1)).build()) {
+      // runs a worker dropped (a broken hold, a shutdown): an early write, then no final state
+      for (int i = 0; i < RedisBackend.LATENCY_BOUND_TASKS + 4; i++) {
+        Signature dropped = Signature.create("dropped");
+        Thread run =
+            Thread.ofVirtual()
+                .start(
+                    () -> {
+                      backend.setStateReceivedAsync(dropped);
+                      backend.runEnded(dropped);
+                    });
+        run.join();
+      }
+      // still few in flight: the next task's read is deferred, so a task that ends within the grace
+      // sends none
+      Signature task = Signature.create("add");
+      backend.setStatePending(task);
+      long getsBefore = calls("get");
+      CompletableFuture<Void> started = backend.setStateStartedAsync(task);
+      backend.setStateSuccess(task, List.of(TaskResult.of(3L)));
+      started.join();
+      assertThat(backend.getState(task.uuid()).orElseThrow().state()).isEqualTo(State.SUCCESS);
+      assertThat(calls("get") - getsBefore)
+          .as("the merge script's GET and getState's")
+          .isEqualTo(2);
+    }
+  }
+
   private void endsWithinTheGrace(RedisBackend backend) {
     Signature task = Signature.create("add");
     backend.setStatePending(task);
