@@ -61,6 +61,19 @@ final class InteropQueue implements AutoCloseable {
     return queues;
   }
 
+  /**
+   * The queue {@code queue} on {@code pair}'s broker (cleaned up with this object): a class that
+   * uses one queue name on two brokers (a migration) takes the second this way.
+   */
+  static InteropQueue named(Pair pair, String queue) {
+    InteropQueue queues = new InteropQueue(pair, queue);
+    if (pair.broker == Pair.Kind.GCPPUBSUB) {
+      PubSubAdmin.ensure(queue);
+    }
+    queues.createOnAws(queue);
+    return queues;
+  }
+
   /** Another queue for this class (cleaned up with it), e.g. one no worker consumes. */
   String extraQueue(String name) {
     String extra = queue + "_" + name;
