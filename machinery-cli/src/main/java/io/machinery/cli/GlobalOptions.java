@@ -18,7 +18,10 @@ final class GlobalOptions {
               + " environment variables (BROKER, RESULT_BACKEND, DEFAULT_QUEUE, ...)")
   @Nullable Path config;
 
-  @Option(names = "--broker", paramLabel = "URL", description = "broker URL, over the config's")
+  @Option(
+      names = "--broker",
+      paramLabel = "URL",
+      description = "broker URL, over the config's (that broker alone, also during a move)")
   @Nullable String broker;
 
   @Option(

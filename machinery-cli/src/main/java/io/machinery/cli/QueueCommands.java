@@ -2,6 +2,9 @@ package io.machinery.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.machinery.Inspection;
+import io.machinery.MigratingBroker;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import java.io.PrintStream;
@@ -31,9 +34,12 @@ final class QueueCommands {
     @Override
     int run(Session session) {
       Inspection inspection = session.inspection();
+      Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
+      if (session.server().broker() instanceof MigratingBroker moving) {
+        return runMoving(session, moving, paused);
+      }
       List<QueueStats> queues =
           queue.isEmpty() ? inspection.queues() : List.of(inspection.queue(queue));
-      Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
       PrintStream out = session.io().out();
       if (session.json()) {
         ArrayNode array = Render.JSON.createArrayNode();
@@ -52,6 +58,57 @@ final class QueueCommands {
                   paused.contains(q.queue()) ? "yes" : "no"));
         }
         Render.table(out, List.of("QUEUE", "PENDING", "DELAYED", "DEAD", "OLDEST", "PAUSED"), rows);
+      }
+      return MachineryCli.EXIT_OK;
+    }
+
+    /**
+     * During a move between brokers ({@code MACHINERY_MIGRATE_FROM_BROKER}): each broker's queues
+     * on rows of their own (BROKER {@code old} or {@code new}), so the old broker can be seen empty
+     * before it is dropped.
+     */
+    private int runMoving(Session session, MigratingBroker moving, Set<String> paused) {
+      Map<String, Broker> sides = new java.util.LinkedHashMap<>();
+      sides.put("old", moving.from());
+      sides.put("new", moving.to());
+      PrintStream out = session.io().out();
+      ArrayNode array = Render.JSON.createArrayNode();
+      List<List<String>> rows = new ArrayList<>();
+      sides.forEach(
+          (side, broker) -> {
+            Inspector inspector =
+                broker
+                    .inspector()
+                    .orElseThrow(
+                        () ->
+                            new CliException(
+                                MachineryCli.EXIT_UNSUPPORTED,
+                                "the "
+                                    + side
+                                    + " broker of the move has no inspector: it cannot list its"
+                                    + " queues"));
+            List<QueueStats> queues =
+                queue.isEmpty() ? inspector.queues() : List.of(inspector.queue(queue));
+            for (QueueStats q : queues) {
+              array.add(Render.queue(q, paused).put("broker", side));
+              rows.add(
+                  Render.row(
+                      side,
+                      q.queue(),
+                      Long.toString(q.pending()),
+                      Long.toString(q.delayed()),
+                      Long.toString(q.deadLettered()),
+                      Render.age(q.oldestPendingAge()),
+                      paused.contains(q.queue()) ? "yes" : "no"));
+            }
+          });
+      if (session.json()) {
+        Render.json(out, array);
+      } else {
+        Render.table(
+            out,
+            List.of("BROKER", "QUEUE", "PENDING", "DELAYED", "DEAD", "OLDEST", "PAUSED"),
+            rows);
       }
       return MachineryCli.EXIT_OK;
     }

@@ -59,7 +59,8 @@ final class Session implements AutoCloseable {
       }
       Config.Builder builder = base.toBuilder();
       if (options.broker != null) {
-        builder.broker(options.broker);
+        // that broker alone: a move in the config (MACHINERY_MIGRATE_FROM_BROKER) is not this one
+        builder.broker(options.broker).migrateFromBroker("");
       }
       if (options.backend != null) {
         builder.resultBackend(options.backend);
@@ -115,7 +116,10 @@ final class Session implements AutoCloseable {
   String scrub(String text) {
     String out = text;
     if (config != null) {
-      for (String url : new String[] {config.broker(), config.resultBackend(), config.lock()}) {
+      for (String url :
+          new String[] {
+            config.broker(), config.migrateFromBroker(), config.resultBackend(), config.lock()
+          }) {
         if (url.indexOf('@') >= 0) {
           out = out.replace(url, Redaction.redactUrl(url));
         }

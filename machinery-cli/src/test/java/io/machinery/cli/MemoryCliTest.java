@@ -51,6 +51,49 @@ class MemoryCliTest extends CliScenario {
   }
 
   /**
+   * During a move between brokers, {@code queues} shows each broker's queues on rows of their own,
+   * so the old one can be seen empty; {@code --broker} inspects one broker alone.
+   */
+  @Test
+  void duringAMoveQueuesShowsEachBrokersQueues() {
+    try (MemoryBroker fresh = MemoryBroker.create(config, Clock.systemUTC())) {
+      CliRunner moving =
+          new CliRunner(
+              Map.of("DEFAULT_QUEUE", queue),
+              c ->
+                  Server.builder()
+                      .config(c)
+                      .broker(io.machinery.MigratingBroker.of(broker, fresh))
+                      .backend(backend)
+                      .build(),
+              false);
+      send("add", "int64:1", "int64:2"); // by a process not yet moved: to the old broker
+      moving.ok("send", "add", "int64:3", "int64:4"); // to the new one
+      moving.ok("send", "add", "int64:5", "int64:6");
+      com.fasterxml.jackson.databind.JsonNode rows = moving.ok("queues", "--json").json();
+      assertThat(CliRunner.texts(rows, "broker")).containsExactly("old", "new");
+      assertThat(rows.get(0).path("queue").asText()).isEqualTo(queue);
+      assertThat(rows.get(0).path("pending").asLong()).isEqualTo(1);
+      assertThat(rows.get(1).path("pending").asLong()).isEqualTo(2);
+      assertThat(moving.ok("queues").out())
+          .containsPattern("BROKER\\s+QUEUE")
+          .containsPattern("old\\s+" + queue + "\\s+1")
+          .containsPattern("new\\s+" + queue + "\\s+2");
+    }
+    java.util.concurrent.atomic.AtomicReference<Config> seen =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    new CliRunner(
+            Map.of("DEFAULT_QUEUE", queue, "MACHINERY_MIGRATE_FROM_BROKER", "memory://old"),
+            c -> {
+              seen.set(c);
+              return workerServer(c);
+            },
+            false)
+        .ok("queues", "--broker", "memory://one");
+    assertThat(seen.get().migrateFromBroker()).as("--broker: that broker alone").isEmpty();
+  }
+
+  /**
    * The memory broker always keeps fairness lanes; the command lists them in turn order with their
    * weights, and {@code weight} sets, lists and clears those.
    */
