@@ -3,10 +3,14 @@ package io.machinery.spring.boot;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machinery.Arg;
+import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.broker.amqp.AmqpBroker;
+import io.machinery.broker.redis.RedisBroker;
+import io.machinery.lock.redis.RedisLock;
+import io.machinery.spi.Lock;
 import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
 import java.util.UUID;
@@ -52,6 +56,40 @@ class MachineryStarterAmqpIT {
                           .health()
                           .getStatus())
                   .isEqualTo(Status.UP);
+            });
+  }
+
+  /**
+   * Moving from Redis to RabbitMQ: the broker bean sends to RabbitMQ and consumes both, and the
+   * lock stays where the processes not yet moved take theirs (the old broker's Redis).
+   */
+  @Test
+  void aMoveFromRedisSendsToRabbitMqAndKeepsTheLockOnRedis() {
+    String url = TestEndpoints.amqpUrl();
+    String queue = "spring_it_" + UUID.randomUUID().toString().substring(0, 8);
+    new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(MachineryAutoConfiguration.class))
+        .withUserConfiguration(ItTasks.class)
+        .withPropertyValues(
+            "machinery.broker=" + url,
+            "machinery.migrate-from-broker=" + TestEndpoints.redisUrl(),
+            "machinery.result_backend=" + TestEndpoints.redisUrl(),
+            "machinery.default_queue=" + queue,
+            "machinery.amqp.binding_key=" + queue,
+            "machinery.amqp.queue_declare_args.x-expires=60000")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              MigratingBroker broker = context.getBean(MigratingBroker.class);
+              assertThat(broker.from()).isInstanceOf(RedisBroker.class);
+              assertThat(broker.to()).isInstanceOf(AmqpBroker.class);
+              assertThat(context.getBean(Lock.class)).isInstanceOf(RedisLock.class);
+              assertThat(
+                      context
+                          .getBean(Server.class)
+                          .sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L)))
+                          .get(Duration.ofSeconds(20)))
+                  .containsExactly(42L);
             });
   }
 }
