@@ -198,7 +198,11 @@ class SagaTest {
               throw new IllegalStateException("no seats");
             }));
 
-    assertThatThrownBy(() -> server.sendSaga(saga).get(PATIENCE))
+    SagaAsyncResult result = server.sendSaga(saga);
+    // the client reads only once the compensation ran, so the injected failures meet the
+    // compensation's reads, not the client's polling
+    await().atMost(PATIENCE).until(() -> undone.size() == 1);
+    assertThatThrownBy(() -> result.get(PATIENCE))
         .isInstanceOfSatisfying(
             SagaFailedException.class, e -> assertThat(e.compensated()).isTrue())
         .hasMessage(
