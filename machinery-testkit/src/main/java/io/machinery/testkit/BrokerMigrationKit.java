@@ -33,7 +33,8 @@ import org.junit.jupiter.api.Test;
 /**
  * What a {@link MigratingBroker} between two real brokers must do, beyond {@link BrokerContract}
  * (which a subclass also runs on it): tasks left in the old broker run, sends and retries go to the
- * new one, and a delivery from the old broker settles there.
+ * new one, and a task from the old broker that is dead-lettered stays there (listed and deleted
+ * through the pair by its {@code old-} id).
  *
  * <p>Each test has a server still on the old broker alone (a process not yet moved) and a server on
  * the migrating broker, sharing one result backend, as in a cluster halfway through its move.
@@ -184,7 +185,7 @@ public abstract class BrokerMigrationKit {
   }
 
   @Test
-  void aDeliveryFromTheOldBrokerSettlesThere() throws Exception {
+  void aDeadLetterOfATaskFromTheOldBrokerStaysThereAndIsRepairedThere() throws Exception {
     Signature carrier = Signature.builder("raw").routingKey(config.defaultQueue()).build();
     migrating.from().publish(carrier, "this is not a task".getBytes(StandardCharsets.UTF_8));
     Signature fresh = add(1, 2).toBuilder().routingKey(config.defaultQueue()).build();
