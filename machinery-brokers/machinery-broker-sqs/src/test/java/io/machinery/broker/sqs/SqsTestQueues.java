@@ -19,19 +19,6 @@ final class SqsTestQueues {
   private static final Set<String> created = ConcurrentHashMap.newKeySet();
   private static volatile SqsClient client;
 
-  /**
-   * How many deliveries an unknown task may need before it reaches the other of two workers on
-   * ElasticMQ. ElasticMQ does not choose among waiting long polls at random: it serves the first of
-   * its hash map of waiting receives, in the order of their sequence numbers modulo the map's table
-   * (16 entries). Two pollers that re-poll at the same pace keep their distance in that order, so
-   * the same one wins a message that keeps coming back until one of them wraps past the table's
-   * end: up to 16 deliveries in a row (seen: 9 in a row, 47 s at the capped back-off). Real SQS
-   * picks among its servers. The bound allows two wraps of the table: in a full CI run (5 December)
-   * a task bounced past the bound of 17 deliveries (over 54 s; the slowest before that was 41 s),
-   * so one wrap is not always the longest run.
-   */
-  static final int DELIVERIES_TO_REACH_THE_OTHER_WORKER = 33;
-
   private SqsTestQueues() {}
 
   /**
