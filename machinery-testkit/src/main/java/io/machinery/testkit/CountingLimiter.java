@@ -9,22 +9,43 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Wraps a real {@link TaskLimiter} and counts what it decided, so a test can wait until tasks were
- * refused (they wait somewhere) instead of sleeping. Decides nothing itself. Thread-safe; closing
- * it leaves the wrapped limiter to its owner.
+ * refused (they wait somewhere) instead of sleeping. Decides nothing itself, but may put a
+ * namespace before every key: tests of several modules run at once against one Redis, and the same
+ * key (a task name, {@code user:a}) in two tests would be one cap or one rate for both.
+ * Thread-safe; closing it leaves the wrapped limiter to its owner.
  */
 public final class CountingLimiter implements TaskLimiter {
   private final TaskLimiter limiter;
+  private final String namespace;
   private final AtomicLong refused = new AtomicLong();
   private final AtomicInteger held = new AtomicInteger();
   private final Set<String> refusedKeys = ConcurrentHashMap.newKeySet();
 
+  /**
+   * Counts the decisions of {@code limiter} on the keys the worker asks for.
+   *
+   * @param limiter the limiter that decides
+   */
   public CountingLimiter(TaskLimiter limiter) {
+    this(limiter, "");
+  }
+
+  /**
+   * Counts the decisions of {@code limiter}, which sees every key with {@code namespace} before it
+   * (shared by the limiters of one test, unique to it); {@link #refusedKeys()} lists the keys as
+   * the worker asked for them.
+   *
+   * @param limiter the limiter that decides
+   * @param namespace put before every key the limiter sees
+   */
+  public CountingLimiter(TaskLimiter limiter, String namespace) {
     this.limiter = limiter;
+    this.namespace = namespace;
   }
 
   @Override
   public Decision tryAcquire(String key, TaskLimit limit, String holder) {
-    Decision d = limiter.tryAcquire(key, limit, holder);
+    Decision d = limiter.tryAcquire(namespace + key, limit, holder);
     if (d.admitted()) {
       if (limit.maxConcurrent() > 0) {
         held.incrementAndGet();
@@ -41,7 +62,7 @@ public final class CountingLimiter implements TaskLimiter {
     if (limit.maxConcurrent() > 0) {
       held.decrementAndGet();
     }
-    limiter.release(key, limit, holder);
+    limiter.release(namespace + key, limit, holder);
   }
 
   /** How many asks were refused so far. */

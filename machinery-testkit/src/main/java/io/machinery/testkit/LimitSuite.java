@@ -186,7 +186,7 @@ public abstract class LimitSuite {
     broker = createBroker(config);
     backend = createBackend(config);
     limiter = createLimiter();
-    counting = new CountingLimiter(limiter);
+    counting = new CountingLimiter(limiter, limiterNamespace());
     server = Server.builder().config(config).broker(broker).backend(backend).build();
     registerTasks(server);
   }
@@ -201,6 +201,15 @@ public abstract class LimitSuite {
     broker.close();
     backend.close();
     limiter.close();
+  }
+
+  /**
+   * What the test's limiters put before every key: the test's unique queue, so that the same suite
+   * run by several modules at once on one Redis (CI builds modules in parallel) counts each test's
+   * caps and rates apart (else one module's {@code user:a} would be a cap on another's).
+   */
+  private String limiterNamespace() {
+    return config.defaultQueue() + "/";
   }
 
   /** Launches a worker of {@code server} with the given limits, all sharing the test's limiter. */
@@ -388,15 +397,43 @@ public abstract class LimitSuite {
     int a2 = newLatch();
     AsyncResult ra1 = hold(a1, "a");
     AsyncResult rb1 = hold(b1, "b");
-    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 2); // a and b: different keys
+    awaitHolds("a and b start: different keys", () -> holdsStarted.get() == 2);
     AsyncResult ra2 = hold(a2, "a");
-    await().atMost(TIMEOUT).until(() -> counting.refusedKeys().contains("user:a"));
+    awaitHolds("the second a is refused", () -> counting.refusedKeys().contains("user:a"));
     assertThat(count(running, "a")).isEqualTo(1);
     latches.get(a1).countDown();
-    await().atMost(TIMEOUT).until(() -> holdsStarted.get() == 3);
+    awaitHolds("the second a starts once the first ended", () -> holdsStarted.get() == 3);
     latches.forEach(CountDownLatch::countDown);
     List.of(ra1, rb1, ra2).forEach(r -> r.get(TIMEOUT));
     assertThat(count(mostRunning, "a")).isEqualTo(1);
+  }
+
+  /**
+   * Waits until {@code condition} holds; if it does not within {@link #TIMEOUT}, fails saying what
+   * the holds and the limiter had done by then (whether a waiting task was still being offered and
+   * refused, or no longer offered at all).
+   */
+  private void awaitHolds(String what, java.util.concurrent.Callable<Boolean> condition) {
+    try {
+      await().atMost(TIMEOUT).until(condition);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError(
+          "not within "
+              + TIMEOUT
+              + ": "
+              + what
+              + "; holds started "
+              + holdsStarted.get()
+              + ", running "
+              + running
+              + ", refusals "
+              + counting.refused()
+              + " (keys "
+              + counting.refusedKeys()
+              + "), slots held "
+              + counting.held(),
+          e);
+    }
   }
 
   /**
@@ -418,7 +455,7 @@ public abstract class LimitSuite {
     Broker otherBroker = separate ? createBroker(config) : broker;
     Backend otherBackend = separate ? createBackend(config) : backend;
     TaskLimiter otherLimiter = separate ? createLimiter() : limiter;
-    counted[0] = new CountingLimiter(otherLimiter);
+    counted[0] = new CountingLimiter(otherLimiter, limiterNamespace());
     Server second =
         Server.builder().config(config).broker(otherBroker).backend(otherBackend).build();
     registerTasks(second);
