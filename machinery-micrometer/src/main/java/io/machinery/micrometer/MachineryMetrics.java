@@ -52,7 +52,13 @@ import org.jspecify.annotations.Nullable;
  *       {@value #DEAD_LETTERED} (tag {@code task}; {@code unknown} for a message that did not
  *       decode), all by task name, and {@value #DEFERRED} (tasks handed back to the broker without
  *       running; tags {@code task}, {@code reason}: {@code limit}, {@code breaker} or {@code
- *       unregistered});
+ *       unregistered}). The three outcome counters count recorded outcomes only; a run whose
+ *       outcome was not recorded ({@link TaskOutcome#recorded()} false: its bookkeeping gave up and
+ *       the message was dead-lettered, or another worker's run of the same message already stored
+ *       its outcome) counts in {@value #UNRECORDED} instead (tags {@code task}, {@code state}:
+ *       {@code SUCCESS}, {@code FAILURE} or {@code RETRY}, what the run led to), so a task that ran
+ *       twice is not counted twice and a failure rate is not raised by a run whose outcome nobody
+ *       sees;
  *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
@@ -91,6 +97,7 @@ public final class MachineryMetrics implements TaskListener {
   static final String RETRIED = "machinery.tasks.retried";
   static final String DEAD_LETTERED = "machinery.tasks.dead.lettered";
   static final String DEFERRED = "machinery.tasks.deferred";
+  static final String UNRECORDED = "machinery.tasks.unrecorded";
   static final String RUN = "machinery.task.run";
   static final String LATENCY = "machinery.task.latency";
   static final String BATCH_SIZE = "machinery.batch.size";
@@ -161,6 +168,10 @@ public final class MachineryMetrics implements TaskListener {
   public void finished(TaskOutcome outcome) {
     String task = outcome.signature().name();
     timer(RUN, task, outcome.state()).record(outcome.runTime());
+    if (!outcome.recorded()) {
+      counter(UNRECORDED, task, "state", outcome.state().name()).increment();
+      return;
+    }
     String name =
         switch (outcome.state()) {
           case SUCCESS -> SUCCEEDED;

@@ -16,10 +16,13 @@ import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Backend;
 import io.machinery.spi.Inspector;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -145,6 +148,60 @@ class MachineryMetricsTest {
         .isEqualTo(1);
     assertThat(registry.get(MachineryMetrics.LATENCY).tags("task", "hello").timer().count())
         .isEqualTo(2);
+  }
+
+  @Test
+  void anOutcomeThatWasNotRecordedCountsApartFromTheRecordedOnes() {
+    // the backend refuses the SUCCESS of task "hello": with one bookkeeping attempt the worker
+    // gives up and dead-letters the message, so the run's outcome is not recorded
+    Backend refusingSuccess =
+        (Backend)
+            Proxy.newProxyInstance(
+                Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("setStateSuccess")) {
+                    throw new IllegalStateException("the result store is down");
+                  }
+                  try {
+                    return method.invoke(backend, args);
+                  } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    try (Server refusing =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(refusingSuccess)
+            .listener(metrics)
+            .build()) {
+      refusing.registerTask("hello", TaskFunction.of(() -> "hi"));
+      refusing
+          .workerBuilder("metrics-unrecorded")
+          .concurrency(1)
+          .bookkeepingAttempts(1)
+          .build()
+          .launchAsync();
+      refusing.sendTask(Signature.create("hello"));
+      await().atMost(TIMEOUT).until(() -> count(MachineryMetrics.DEAD_LETTERED, "hello") == 1);
+    }
+    assertThat(count(MachineryMetrics.SUCCEEDED, "hello")).isZero();
+    assertThat(
+            registry
+                .get(MachineryMetrics.UNRECORDED)
+                .tags("task", "hello", "state", "SUCCESS", "app", "test")
+                .counter()
+                .count())
+        .isEqualTo(1);
+    assertThat(
+            registry
+                .get(MachineryMetrics.RUN)
+                .tags("task", "hello", "state", "SUCCESS")
+                .timer()
+                .count())
+        .as("the function did run")
+        .isEqualTo(1);
   }
 
   @Test
