@@ -191,25 +191,10 @@ public final class Machinery {
 
   private static Broker broker(
       Config config, Server.Builder builder, List<ComponentProvider> providers) {
-    String oldUrl = config.migrateFromBroker();
-    if (oldUrl.isBlank()) {
-      return broker(config, "BROKER", builder, providers);
-    }
-    if (oldUrl.strip().equals(config.broker().strip())) {
-      throw new IllegalArgumentException(
-          "MACHINERY_MIGRATE_FROM_BROKER names the broker itself ("
-              + Redaction.redactUrl(oldUrl)
-              + "): a migration moves to another broker; leave it empty when none is under way");
-    }
-    Broker to = broker(config, "BROKER", builder, providers);
-    try {
-      Config oldConfig = config.toBuilder().broker(oldUrl).migrateFromBroker("").build();
-      Broker from = broker(oldConfig, "MACHINERY_MIGRATE_FROM_BROKER", builder, providers);
-      return MigratingBroker.of(from, to);
-    } catch (RuntimeException e) {
-      to.close();
-      throw e;
-    }
+    return MigratingBroker.fromConfig(
+        config,
+        MigratingBroker.Settings.ENVIRONMENT,
+        (one, variable) -> broker(one, variable, builder, providers));
   }
 
   private static Broker broker(
@@ -238,10 +223,7 @@ public final class Machinery {
     String url = config.lock();
     String scheme = ComponentProvider.scheme(url);
     if (url.isBlank()) {
-      // Go's rule: the broker's URL. During a migration the old broker's, which the processes not
-      // yet moved take theirs from, so periodic tasks keep one lock across the cluster.
-      String brokerUrl =
-          config.migrateFromBroker().isBlank() ? config.broker() : config.migrateFromBroker();
+      String brokerUrl = config.lockUrl(); // the broker's (the old one's during a migration)
       ComponentProvider sameAsBroker = find(Kind.LOCK, brokerUrl, providers);
       return sameAsBroker == null
           ? EagerLock.create(builder.clockValue())

@@ -1,5 +1,7 @@
 package io.machinery;
 
+import io.machinery.config.Config;
+import io.machinery.config.Redaction;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
@@ -12,6 +14,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BiFunction;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,6 +92,66 @@ public final class MigratingBroker implements Broker {
    */
   public static MigratingBroker of(Broker from, Broker to) {
     return new MigratingBroker(from, to);
+  }
+
+  /**
+   * Builds the broker a configuration names: {@code build}'s broker of {@link Config#broker()}, or,
+   * while {@link Config#migrateFromBroker()} is set, a migrating broker to that one from {@code
+   * build}'s broker of the old URL (given the same config with {@code broker} set to the old URL
+   * and no migration), each reading its own technology's settings. {@link Machinery#connect} and
+   * the Spring Boot starter read a move this way.
+   *
+   * @param config the configuration
+   * @param settings what the caller's users call the two URL settings, for its errors (e.g. {@code
+   *     BROKER} and {@code MACHINERY_MIGRATE_FROM_BROKER})
+   * @param build builds one broker from a config whose {@link Config#broker()} names it, told which
+   *     setting named that URL (for its own errors)
+   * @return the single broker, or a {@link MigratingBroker} owning both
+   * @throws IllegalArgumentException if the old URL is the new one (a move to itself)
+   * @throws RuntimeException whatever {@code build} throws; the new broker is closed first when the
+   *     old one cannot be built
+   */
+  public static Broker fromConfig(
+      Config config, Settings settings, BiFunction<Config, String, Broker> build) {
+    String oldUrl = config.migrateFromBroker();
+    if (oldUrl.isBlank()) {
+      return build.apply(config, settings.broker());
+    }
+    if (oldUrl.strip().equals(config.broker().strip())) {
+      throw new IllegalArgumentException(
+          settings.migrateFromBroker()
+              + " names "
+              + settings.broker()
+              + " itself ("
+              + Redaction.redactUrl(oldUrl)
+              + "): a migration moves to another broker; leave it empty when none is under way");
+    }
+    Broker to = build.apply(config, settings.broker());
+    try {
+      Config oldConfig = config.toBuilder().broker(oldUrl).migrateFromBroker("").build();
+      return of(build.apply(oldConfig, settings.migrateFromBroker()), to);
+    } catch (RuntimeException e) {
+      to.close();
+      throw e;
+    }
+  }
+
+  /**
+   * What users of a caller of {@link #fromConfig} call its two URL settings.
+   *
+   * @param broker the broker's URL setting (e.g. {@code BROKER})
+   * @param migrateFromBroker the old broker's (e.g. {@code MACHINERY_MIGRATE_FROM_BROKER})
+   */
+  public record Settings(String broker, String migrateFromBroker) {
+    /** The names of environment variables (and of Go Machinery's {@code BROKER}). */
+    public static final Settings ENVIRONMENT =
+        new Settings("BROKER", "MACHINERY_MIGRATE_FROM_BROKER");
+
+    /** Checks that neither name is null. */
+    public Settings {
+      Objects.requireNonNull(broker, "broker");
+      Objects.requireNonNull(migrateFromBroker, "migrateFromBroker");
+    }
   }
 
   /**

@@ -247,7 +247,7 @@ class MachineryTest {
             .build();
     assertThatThrownBy(() -> Machinery.connect(Server.builder().config(itself), List.of(brokers)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("MACHINERY_MIGRATE_FROM_BROKER names the broker itself");
+        .hasMessageContaining("MACHINERY_MIGRATE_FROM_BROKER names BROKER itself");
 
     Config unserved =
         Config.builder()

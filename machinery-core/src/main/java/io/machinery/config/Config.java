@@ -153,6 +153,20 @@ public final class Config {
   }
 
   /**
+   * Returns the URL whose lock to use: {@link #lock()}, else Go's rule, the broker's URL; during a
+   * migration ({@link #migrateFromBroker()}) the old broker's, which the processes not yet moved
+   * take theirs from, so periodic tasks keep one lock across the cluster.
+   *
+   * @return the lock URL, or the URL a lock falls back to
+   */
+  public String lockUrl() {
+    if (!lock.isBlank()) {
+      return lock;
+    }
+    return migrateFromBroker.isBlank() ? broker : migrateFromBroker;
+  }
+
+  /**
    * Returns the broker a migration moves away from ({@code MACHINERY_MIGRATE_FROM_BROKER}, YAML
    * {@code migrate_from_broker}; not Go's): when set, {@link io.machinery.Machinery#connect} builds
    * a {@link io.machinery.MigratingBroker} that sends to {@link #broker()} and consumes from both,

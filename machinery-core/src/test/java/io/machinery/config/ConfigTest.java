@@ -79,6 +79,21 @@ class ConfigTest {
   }
 
   @Test
+  void theLockUrlIsTheLocksElseTheBrokersElseDuringAMigrationTheOldBrokers() {
+    Config config = Config.builder().broker("amqp://new:5672/").build();
+    assertThat(config.lockUrl()).isEqualTo("amqp://new:5672/");
+    assertThat(config.toBuilder().migrateFromBroker("redis://old:6379").build().lockUrl())
+        .isEqualTo("redis://old:6379");
+    assertThat(
+            config.toBuilder()
+                .migrateFromBroker("redis://old:6379")
+                .lock("redis://locks:6379")
+                .build()
+                .lockUrl())
+        .isEqualTo("redis://locks:6379");
+  }
+
+  @Test
   void badValuesSayWhichVariableAndWhatIsExpected() {
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("RESULTS_EXPIRE_IN", "soon")))
         .isInstanceOf(IllegalArgumentException.class)

@@ -33,6 +33,10 @@ final class UrlSchemes {
   static final String AMQP = "amqp";
   static final String MEMORY = "memory";
 
+  /** What a Spring Boot application calls the two broker URLs, for errors. */
+  private static final MigratingBroker.Settings SETTINGS =
+      new MigratingBroker.Settings("machinery.broker", "machinery.migrate-from-broker");
+
   private final ClassLoader classLoader;
 
   UrlSchemes(ClassLoader classLoader) {
@@ -65,47 +69,30 @@ final class UrlSchemes {
    * that URL's broker to this one (both made the same way).
    */
   Broker broker(Config config, Clock clock, boolean priorities, boolean fairness) {
-    String oldUrl = config.migrateFromBroker();
-    if (oldUrl.isBlank()) {
-      return single(config, clock, priorities, fairness);
-    }
-    if (oldUrl.strip().equals(config.broker().strip())) {
-      throw new IllegalStateException(
-          "machinery.migrate-from-broker names machinery.broker itself ("
-              + Redaction.redactUrl(oldUrl)
-              + "): a migration moves to another broker; leave it empty when none is under way");
-    }
-    Broker to = single(config, clock, priorities, fairness);
-    try {
-      Config oldConfig = config.toBuilder().broker(oldUrl).migrateFromBroker("").build();
-      return MigratingBroker.of(single(oldConfig, clock, priorities, fairness), to);
-    } catch (RuntimeException e) {
-      to.close();
-      throw e;
-    }
+    return MigratingBroker.fromConfig(
+        config, SETTINGS, (one, setting) -> single(one, setting, clock, priorities, fairness));
   }
 
-  private Broker single(Config config, Clock clock, boolean priorities, boolean fairness) {
+  private Broker single(
+      Config config, String setting, Clock clock, boolean priorities, boolean fairness) {
+    String key = setting.substring("machinery.".length()); // broker, or migrate-from-broker
     String technology = technology(config.broker());
     return switch (technology) {
       case REDIS -> {
         require(
             "io.machinery.broker.redis.RedisBroker",
-            "broker",
+            key,
             config.broker(),
             "machinery-broker-redis");
         yield Redis.broker(config, priorities, fairness);
       }
       case AMQP -> {
         require(
-            "io.machinery.broker.amqp.AmqpBroker",
-            "broker",
-            config.broker(),
-            "machinery-broker-amqp");
+            "io.machinery.broker.amqp.AmqpBroker", key, config.broker(), "machinery-broker-amqp");
         yield Amqp.broker(config);
       }
       case MEMORY -> MemoryBroker.create(config, clock);
-      default -> throw unserved("broker", config.broker(), technology, "Broker");
+      default -> throw unserved(key, config.broker(), technology, "Broker");
     };
   }
 
@@ -141,10 +128,7 @@ final class UrlSchemes {
    */
   Lock lock(Config config) {
     boolean explicit = !config.lock().isBlank();
-    // During a migration the old broker's URL: the processes not yet moved take their lock there.
-    String brokerUrl =
-        config.migrateFromBroker().isBlank() ? config.broker() : config.migrateFromBroker();
-    String url = explicit ? config.lock() : brokerUrl;
+    String url = config.lockUrl(); // the broker's when none is set (the old one's in a migration)
     if (technology(url).equals(REDIS) && present("io.machinery.lock.redis.RedisLock")) {
       return Redis.lock(config.toBuilder().lock(url).build());
     }
@@ -173,14 +157,14 @@ final class UrlSchemes {
               + " is "
               + Redaction.redactUrl(url)
               + " and no "
-              + (key.equals("broker") ? "broker" : "backend")
+              + (key.contains("broker") ? "broker" : "backend")
               + " serves it: add io.machinery:"
               + module
               + " to the application's dependencies, set machinery."
               + key
               + " to a URL of a module you have, or"
               + " define a "
-              + (key.equals("broker") ? "Broker" : "Backend")
+              + (key.contains("broker") ? "Broker" : "Backend")
               + " bean");
     }
   }

@@ -229,6 +229,18 @@ class MachineryAutoConfigurationTest {
                     .getFailure()
                     .hasStackTraceContaining(
                         "machinery.migrate-from-broker names machinery.broker"));
+    runner
+        .withPropertyValues(
+            "machinery.broker=memory://",
+            "machinery.migrate-from-broker=kafka://old:9092",
+            "machinery.result_backend=memory://")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .as("the error names the setting that holds the URL")
+                    .hasStackTraceContaining(
+                        "machinery.migrate-from-broker is kafka://old:9092 and no module"));
   }
 
   @Test
