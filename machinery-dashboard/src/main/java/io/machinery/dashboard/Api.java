@@ -5,10 +5,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.machinery.Inspection;
+import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import java.io.IOException;
@@ -140,6 +142,7 @@ final class Api {
         queues.add(Views.queue(q, paused));
       }
     }
+    n.set("migration", migration(paused));
     int workers = 0;
     int busy = 0;
     int slots = 0;
@@ -164,6 +167,37 @@ final class Api {
           .put("newDeadLetters", s.newDeadLetters());
     }
     return n;
+  }
+
+  /**
+   * During a move between brokers ({@link MigratingBroker}, {@code MACHINERY_MIGRATE_FROM_BROKER}):
+   * each broker's queues apart (the overview's queues are their sums), and what the old broker
+   * still holds, so an operator sees it empty before dropping it from the configuration. Null when
+   * no move is under way or a broker of the move cannot list its queues.
+   */
+  private @Nullable ObjectNode migration(Set<String> paused) {
+    if (!(server.broker() instanceof MigratingBroker moving)) {
+      return null;
+    }
+    Optional<Inspector> old = moving.from().inspector();
+    Optional<Inspector> fresh = moving.to().inspector();
+    if (old.isEmpty() || fresh.isEmpty()) {
+      return null;
+    }
+    ObjectNode m = Guard.JSON.createObjectNode();
+    long waiting = 0;
+    long dead = 0;
+    ArrayNode oldQueues = m.putArray("old");
+    for (QueueStats q : old.get().queues()) {
+      oldQueues.add(Views.queue(q, paused));
+      waiting += q.pending() + q.delayed();
+      dead += q.deadLettered();
+    }
+    ArrayNode newQueues = m.putArray("new");
+    for (QueueStats q : fresh.get().queues()) {
+      newQueues.add(Views.queue(q, paused));
+    }
+    return m.put("oldWaiting", waiting).put("oldDeadLettered", dead);
   }
 
   private ObjectNode queuePage(Map<String, String> q) {

@@ -3,11 +3,13 @@ package io.machinery.dashboard;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machinery.Arg;
+import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.amqp.AmqpBroker;
+import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
@@ -44,6 +46,41 @@ class DashboardAmqpBrowserIT extends DashboardBrowserScenario {
     return new Deployment(
         Server.builder().config(config).broker(broker).backend(backend).build(),
         List.of(broker, backend));
+  }
+
+  /**
+   * A move from Redis to RabbitMQ: the overview shows each broker's rows of the queue apart (the
+   * tasks a process not yet moved sent to Redis, the one a moved process sent to RabbitMQ) and what
+   * the old broker still holds.
+   */
+  @Test
+  void duringAMoveFromRedisTheOverviewShowsEachBrokersQueueApart() throws Exception {
+    Config redisConfig =
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .defaultQueue(queue)
+            .build();
+    Config amqpConfig = config(queue, TestEndpoints.redisUrl());
+    try (MigratingBroker moving =
+            MigratingBroker.of(RedisBroker.create(redisConfig), AmqpBroker.create(amqpConfig));
+        RedisBackend backend = RedisBackend.create(amqpConfig);
+        Server moved = Server.builder().config(amqpConfig).broker(moving).backend(backend).build();
+        Dashboard movingDashboard = Dashboard.builder(moved).port(0).build().start()) {
+      try (Server notYetMoved =
+          Server.builder().config(redisConfig).broker(moving.from()).backend(backend).build()) {
+        notYetMoved.sendTask(Signature.create("resize", Arg.of(1L)));
+        notYetMoved.sendTask(Signature.create("resize", Arg.of(2L)));
+      }
+      moved.sendTask(Signature.create("resize", Arg.of(3L)));
+      browser.open(movingDashboard.uri().toString());
+      String row = "#migration tr[data-queue='" + queue + "']";
+      browser.waitForText(By.cssSelector(row + "[data-broker='old'] td:nth-child(3)"), "2");
+      browser.waitForText(By.cssSelector(row + "[data-broker='new'] td:nth-child(3)"), "1");
+      assertThat(browser.waitFor(By.id("migration-status")).getText())
+          .startsWith("The old broker still holds");
+      moving.inspector().orElseThrow().purge(queue); // both brokers' copies of the queue
+    }
   }
 
   /**

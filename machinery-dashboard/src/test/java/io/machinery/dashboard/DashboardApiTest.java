@@ -6,13 +6,16 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Arg;
+import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
+import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -74,6 +77,34 @@ class DashboardApiTest {
     JsonNode o = http.json("/api/overview");
     assertThat(o.path("actions").asBoolean()).as("no token: actions off").isFalse();
     assertThat(o.path("canInspectQueues").asBoolean()).isTrue();
+    assertThat(o.path("migration").isNull()).as("no move between brokers").isTrue();
+  }
+
+  /**
+   * During a move between brokers the overview's queues are the sums of both, and the migration
+   * shows each broker's queues apart with what the old one still holds.
+   */
+  @Test
+  void duringAMoveTheOverviewShowsEachBrokersQueuesAndWhatTheOldOneStillHolds() throws Exception {
+    server.close();
+    MemoryBroker old = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    MemoryBroker fresh = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    server = Server.builder().broker(MigratingBroker.of(old, fresh)).build();
+    closeables.add(server.broker()); // the migrating broker closes both
+    try (Server notYetMoved = Server.builder().broker(old).build()) {
+      notYetMoved.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L)));
+      notYetMoved.sendTask(Signature.create("add", Arg.of(3L), Arg.of(4L)));
+    }
+    send("add", Arg.of(5L), Arg.of(6L)); // a moved process sends to the new broker
+    HttpProbe http = start(Dashboard.builder(server));
+
+    JsonNode o = http.json("/api/overview");
+    assertThat(o.path("queues").get(0).path("pending").asLong()).isEqualTo(3);
+    JsonNode migration = o.path("migration");
+    assertThat(migration.path("old").get(0).path("pending").asLong()).isEqualTo(2);
+    assertThat(migration.path("new").get(0).path("pending").asLong()).isEqualTo(1);
+    assertThat(migration.path("oldWaiting").asLong()).isEqualTo(2);
+    assertThat(migration.path("oldDeadLettered").asLong()).isZero();
   }
 
   /**

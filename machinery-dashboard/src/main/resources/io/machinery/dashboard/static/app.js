@@ -128,7 +128,8 @@ function overviewView(root) {
   const cards = el('div', { class: 'cards' });
   const chart = el('div', { class: 'chart' });
   const queues = el('div', { id: 'queues' });
-  append(root, el('h1', { text: 'Overview' }), cards, chart, el('h2', { text: 'Queues' }), queues);
+  const migration = el('div', { id: 'migration' });
+  append(root, el('h1', { text: 'Overview' }), cards, chart, migration, el('h2', { text: 'Queues' }), queues);
   return {
     async refresh() {
       const o = await get('/api/overview');
@@ -147,12 +148,27 @@ function overviewView(root) {
         num(age(q.oldestPendingMs)),
         el('td', {}, q.paused ? el('span', { class: 'pill paused', text: 'paused' }) : el('span', { class: 'pill running', text: 'active' })),
         el('td', {}, queueActions(q))));
+      replace(migration, ...migrationView(o.migration));
       if (!o.canInspectQueues) replace(queues, el('p', { class: 'muted', text: 'This broker cannot list its queues.' }));
       else {
         replace(queues, table(['Queue', '#Pending', '#Delayed', '#Dead', '#Oldest', 'State', ''], rows, 'No queues yet.'));
       }
     },
   };
+}
+
+// During a move between brokers: each broker's queues apart, and whether the old one is empty yet.
+function migrationView(m) {
+  if (!m) return [];
+  const status = m.oldWaiting === 0 && m.oldDeadLettered === 0
+    ? 'The old broker is empty: once no process sends to it any more, drop it from the configuration.'
+    : 'The old broker still holds ' + m.oldWaiting + ' waiting and ' + m.oldDeadLettered
+      + ' dead-lettered tasks; workers take its waiting tasks while every new task goes to the new broker.';
+  const rows = [['old', m.old], ['new', m.new]].flatMap(([side, queues]) => queues.map(q =>
+    el('tr', { dataset: { broker: side, queue: q.queue } }, el('td', { text: side }), el('td', { text: q.queue }),
+      num(q.pending), num(q.delayed), num(q.deadLettered), num(age(q.oldestPendingMs)))));
+  return [el('h2', { text: 'Moving to another broker' }), el('p', { id: 'migration-status', text: status }),
+    table(['Broker', 'Queue', '#Pending', '#Delayed', '#Dead', '#Oldest'], rows, 'No queues yet.')];
 }
 
 function card(label, value, key) {
