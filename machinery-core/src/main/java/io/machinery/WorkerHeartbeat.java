@@ -1,5 +1,7 @@
 package io.machinery;
 
+import io.machinery.config.Config;
+import io.machinery.config.Redaction;
 import io.machinery.periodic.PeriodicEntry;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
@@ -70,6 +72,7 @@ final class WorkerHeartbeat {
   private final String host;
   private final long pid;
   private final Instant startedAt;
+  private final String broker;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile @Nullable Thread thread;
   private boolean failing;
@@ -98,6 +101,7 @@ final class WorkerHeartbeat {
             + ":"
             + UUID.randomUUID().toString().substring(0, 8);
     this.startedAt = server.clock().instant();
+    this.broker = brokerOf(server);
   }
 
   /**
@@ -235,7 +239,22 @@ final class WorkerHeartbeat {
         server.clock().instant(),
         running,
         periodic,
-        WorkerStatus.notClosed(worker.breakerStates()));
+        WorkerStatus.notClosed(worker.breakerStates()),
+        broker);
+  }
+
+  /**
+   * Where a worker of {@code server} takes tasks from, for people ({@link WorkerStatus#broker()}):
+   * the broker URL without credentials, the old broker's first during a move.
+   */
+  static String brokerOf(Server server) {
+    Config config = server.config();
+    String to = Redaction.redactUrl(config.broker());
+    if (!config.migrateFromBroker().isBlank()) {
+      return Redaction.redactUrl(config.migrateFromBroker()) + " -> " + to;
+    }
+    // a MigratingBroker built in code: its old broker's URL is not in the config
+    return server.broker() instanceof MigratingBroker ? "another broker -> " + to : to;
   }
 
   private static String hostName() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.config.Config;
+import io.machinery.config.Redaction;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.ControlPlane;
@@ -69,6 +70,30 @@ class WorkerControlPlaneTest {
                     .findFirst()
                     .orElse(null),
             status -> status != null);
+  }
+
+  @Test
+  void aHeartbeatSaysWhichBrokerTheWorkerTakesTasksFromWithoutCredentials() {
+    Worker worker = launch("cp-broker");
+    assertThat(nextBeatOf(worker).broker()).isEqualTo(Redaction.redactUrl(config.broker()));
+
+    Config moving =
+        Config.builder()
+            .broker("amqp://guest:s3cret@new-host:5672/")
+            .migrateFromBroker("redis://:s3cret@old-host:6379/2")
+            .build();
+    try (Server configured = Server.builder().config(moving).broker(broker).build()) {
+      assertThat(WorkerHeartbeat.brokerOf(configured))
+          .isEqualTo("redis://old-host:6379 -> amqp://new-host:5672");
+    }
+    MemoryBroker old = MemoryBroker.create(config, Clock.systemUTC());
+    MemoryBroker fresh = MemoryBroker.create(config, Clock.systemUTC());
+    try (MigratingBroker inCode = MigratingBroker.of(old, fresh);
+        Server built = Server.builder().config(config).broker(inCode).build()) {
+      assertThat(WorkerHeartbeat.brokerOf(built))
+          .as("a move built in code: the old broker's URL is not in the config")
+          .isEqualTo("another broker -> " + Redaction.redactUrl(config.broker()));
+    }
   }
 
   @Test

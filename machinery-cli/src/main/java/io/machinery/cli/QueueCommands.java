@@ -289,7 +289,9 @@ final class QueueCommands {
 
   @Command(
       name = "workers",
-      description = "List the live workers: queue, busy slots, heartbeat, running tasks")
+      description =
+          "List the live workers: queue, broker (both during a move), busy slots, heartbeat,"
+              + " running tasks")
   static final class Workers extends CliCommand {
     @Option(names = "--queue", paramLabel = "QUEUE", description = "only workers of this queue")
     String queue = "";
@@ -312,6 +314,7 @@ final class QueueCommands {
               Render.row(
                   w.id(),
                   w.queue(),
+                  w.broker().isEmpty() ? "-" : w.broker(),
                   w.busy() + "/" + w.concurrency(),
                   w.paused() ? "yes" : "no",
                   Render.instant(w.heartbeatAt()),
@@ -326,7 +329,8 @@ final class QueueCommands {
         }
         Render.table(
             out,
-            List.of("WORKER", "QUEUE", "BUSY", "PAUSED", "HEARTBEAT", "BREAKERS", "RUNNING"),
+            List.of(
+                "WORKER", "QUEUE", "BROKER", "BUSY", "PAUSED", "HEARTBEAT", "BREAKERS", "RUNNING"),
             rows);
       }
       return MachineryCli.EXIT_OK;

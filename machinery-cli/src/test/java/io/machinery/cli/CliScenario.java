@@ -196,6 +196,10 @@ abstract class CliScenario {
                   .containsExactly(worker.controlPlaneId().orElseThrow());
               assertThat(CliRunner.texts(workers.get(0).path("running"), "uuid"))
                   .containsExactly(blocked);
+              assertThat(workers.get(0).path("broker").asText())
+                  .as("the broker it takes tasks from, without credentials")
+                  .contains("://")
+                  .doesNotContain("@");
             });
     // Awaited, not asserted once: RabbitMQ's control plane reads a status by taking it and handing
     // it back, so a

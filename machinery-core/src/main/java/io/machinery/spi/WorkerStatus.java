@@ -41,6 +41,10 @@ import org.jspecify.annotations.Nullable;
  * @param periodic its server's periodic entries
  * @param breakers its circuit breaker keys that are open or half-open, with their states (at most
  *     {@link #MAX_BREAKERS}, the first by key)
+ * @param broker where it takes tasks from, for people: its server's broker URL without credentials
+ *     (scheme, hosts and ports), and during a move between brokers the old one's first, {@code
+ *     redis://old:6379 -> amqp://new:5672} (so an operator sees which processes moved); empty in a
+ *     status written before this field
  */
 public record WorkerStatus(
     String id,
@@ -55,7 +59,8 @@ public record WorkerStatus(
     Instant heartbeatAt,
     List<RunningTask> running,
     List<ScheduledEntry> periodic,
-    Map<String, TaskBreaker.State> breakers) {
+    Map<String, TaskBreaker.State> breakers,
+    String broker) {
 
   /**
    * The most breaker keys a status carries: enough to see an outage, small enough to send often.
@@ -89,13 +94,15 @@ public record WorkerStatus(
     Objects.requireNonNull(queue, "queue");
     Objects.requireNonNull(startedAt, "startedAt");
     Objects.requireNonNull(heartbeatAt, "heartbeatAt");
+    Objects.requireNonNull(broker, "broker");
     running = List.copyOf(running);
     periodic = List.copyOf(periodic);
     breakers = Collections.unmodifiableMap(new TreeMap<>(breakers));
   }
 
   /**
-   * A status without breakers (a worker that has none open, or an older writer's status).
+   * A status without breakers and without its broker (a worker that has none open, or an older
+   * writer's status).
    *
    * @param id as in the record
    * @param host as in the record
@@ -137,7 +144,8 @@ public record WorkerStatus(
         heartbeatAt,
         running,
         periodic,
-        Map.of());
+        Map.of(),
+        "");
   }
 
   /**
@@ -231,6 +239,7 @@ public record WorkerStatus(
       ObjectNode b = root.putObject("breakers");
       breakers.forEach((key, state) -> b.put(key, state.name()));
     }
+    root.put("broker", broker);
     try {
       return JSON.writeValueAsBytes(root);
     } catch (IOException e) {
@@ -293,7 +302,8 @@ public record WorkerStatus(
           Instant.parse(text(root, "heartbeatAt")),
           running,
           periodic,
-          breakers);
+          breakers,
+          root.path("broker").asText("")); // absent in an older worker's status
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException("not a worker status: " + e.getMessage(), e);
     }

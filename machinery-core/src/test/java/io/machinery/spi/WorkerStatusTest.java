@@ -49,7 +49,21 @@ class WorkerStatusTest {
     assertThat(sent).hasSize(WorkerStatus.MAX_BREAKERS).doesNotContainKey("host:b");
     assertThat(sent.keySet()).startsWith("host:a", "host:c");
     WorkerStatus status =
-        new WorkerStatus("id", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), sent);
+        new WorkerStatus(
+            "id",
+            "h",
+            1,
+            "w",
+            "q",
+            1,
+            0,
+            false,
+            T,
+            T,
+            List.of(),
+            List.of(),
+            sent,
+            "redis://old:6379 -> amqp://new:5672");
     assertThat(WorkerStatus.fromJson(status.toJson())).isEqualTo(status);
 
     String json =
@@ -66,6 +80,9 @@ class WorkerStatusTest {
         "{\"id\":\"x\",\"host\":\"h\",\"pid\":7,\"consumerTag\":\"w\",\"queue\":\"q\",\"concurrency\":1,\"busy\":0,"
             + "\"startedAt\":\"2026-11-30T04:00:00Z\",\"heartbeatAt\":\"2026-11-30T04:00:01Z\",\"future\":{\"a\":1}}";
     assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).pid()).isEqualTo(7);
+    assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).broker())
+        .as("an older worker's status has no broker")
+        .isEmpty();
 
     assertThatThrownBy(() -> WorkerStatus.fromJson("{\"id\":1}".getBytes(StandardCharsets.UTF_8)))
         .isInstanceOf(MalformedMessageException.class)

@@ -126,6 +126,7 @@ final class Views {
             .put("pid", w.pid())
             .put("consumerTag", w.consumerTag())
             .put("queue", w.queue())
+            .put("broker", w.broker())
             .put("concurrency", w.concurrency())
             .put("busy", w.busy())
             .put("paused", w.paused());

@@ -9,6 +9,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
+import io.machinery.config.Redaction;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Inspector;
 import java.time.Duration;
@@ -166,13 +167,16 @@ abstract class DashboardBrowserScenario {
 
     browser.open(page + "#/workers");
     By row = By.cssSelector("tr[data-worker='" + id + "']");
-    browser.waitForText(By.cssSelector("tr[data-worker='" + id + "'] td:nth-child(6)"), "1");
+    browser.waitForText(By.cssSelector("tr[data-worker='" + id + "'] td:nth-child(7)"), "1");
     WebElement r = browser.driver.findElement(row);
     assertThat(r.findElement(By.cssSelector("td:nth-child(1)")).getText())
         .isEqualTo("dash-worker-" + queue);
     assertThat(r.findElement(By.cssSelector("td:nth-child(4)")).getText()).isEqualTo(queue);
-    assertThat(r.findElement(By.cssSelector("td:nth-child(5)")).getText()).isEqualTo("2");
-    r.findElement(By.cssSelector("td:nth-child(10) a")).click();
+    assertThat(r.findElement(By.cssSelector("td:nth-child(5)")).getText())
+        .as("the broker it takes tasks from, without credentials")
+        .isEqualTo(Redaction.redactUrl(server.config().broker()));
+    assertThat(r.findElement(By.cssSelector("td:nth-child(6)")).getText()).isEqualTo("2");
+    r.findElement(By.cssSelector("td:nth-child(11) a")).click();
     browser.waitForText(By.id("task-location"), "RUNNING");
     assertThat(browser.driver.getCurrentUrl()).contains(running);
 
