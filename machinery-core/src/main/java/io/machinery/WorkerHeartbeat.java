@@ -2,7 +2,10 @@ package io.machinery;
 
 import io.machinery.config.Config;
 import io.machinery.config.Redaction;
+import io.machinery.embedded.EagerBroker;
+import io.machinery.embedded.MemoryBroker;
 import io.machinery.periodic.PeriodicEntry;
+import io.machinery.spi.Broker;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
 import java.lang.management.ManagementFactory;
@@ -12,6 +15,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -245,16 +249,31 @@ final class WorkerHeartbeat {
 
   /**
    * Where a worker of {@code server} takes tasks from, for people ({@link WorkerStatus#broker()}):
-   * the broker URL without credentials, the old broker's first during a move.
+   * the broker URL of the server's config without credentials ({@code memory://} or {@code
+   * eager://} for the in-process brokers, which a config built in code need not name), the old
+   * broker first during a move ({@code another broker} when a move built in code has its old URL
+   * nowhere).
    */
   static String brokerOf(Server server) {
     Config config = server.config();
-    String to = Redaction.redactUrl(config.broker());
-    if (!config.migrateFromBroker().isBlank()) {
-      return Redaction.redactUrl(config.migrateFromBroker()) + " -> " + to;
+    Broker broker = server.broker();
+    if (broker instanceof MigratingBroker moving) {
+      String from =
+          inProcess(moving.from())
+              .orElse(
+                  config.migrateFromBroker().isBlank()
+                      ? "another broker"
+                      : Redaction.redactUrl(config.migrateFromBroker()));
+      return from + " -> " + inProcess(moving.to()).orElse(Redaction.redactUrl(config.broker()));
     }
-    // a MigratingBroker built in code: its old broker's URL is not in the config
-    return server.broker() instanceof MigratingBroker ? "another broker -> " + to : to;
+    return inProcess(broker).orElse(Redaction.redactUrl(config.broker()));
+  }
+
+  private static Optional<String> inProcess(Broker broker) {
+    if (broker instanceof MemoryBroker) {
+      return Optional.of("memory://");
+    }
+    return broker instanceof EagerBroker ? Optional.of("eager://") : Optional.empty();
   }
 
   private static String hostName() {
