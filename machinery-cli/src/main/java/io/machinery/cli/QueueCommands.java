@@ -48,18 +48,22 @@ final class QueueCommands {
       } else {
         List<List<String>> rows = new ArrayList<>();
         for (QueueStats q : queues) {
-          rows.add(
-              Render.row(
-                  q.queue(),
-                  Long.toString(q.pending()),
-                  Long.toString(q.delayed()),
-                  Long.toString(q.deadLettered()),
-                  Render.age(q.oldestPendingAge()),
-                  paused.contains(q.queue()) ? "yes" : "no"));
+          rows.add(cells(q, paused));
         }
         Render.table(out, List.of("QUEUE", "PENDING", "DELAYED", "DEAD", "OLDEST", "PAUSED"), rows);
       }
       return MachineryCli.EXIT_OK;
+    }
+
+    /** A queue's row: QUEUE, PENDING, DELAYED, DEAD, OLDEST, PAUSED. */
+    private static List<String> cells(QueueStats q, Set<String> paused) {
+      return Render.row(
+          q.queue(),
+          Long.toString(q.pending()),
+          Long.toString(q.delayed()),
+          Long.toString(q.deadLettered()),
+          Render.age(q.oldestPendingAge()),
+          paused.contains(q.queue()) ? "yes" : "no");
     }
 
     /**
@@ -91,15 +95,9 @@ final class QueueCommands {
                 queue.isEmpty() ? inspector.queues() : List.of(inspector.queue(queue));
             for (QueueStats q : queues) {
               array.add(Render.queue(q, paused).put("broker", side));
-              rows.add(
-                  Render.row(
-                      side,
-                      q.queue(),
-                      Long.toString(q.pending()),
-                      Long.toString(q.delayed()),
-                      Long.toString(q.deadLettered()),
-                      Render.age(q.oldestPendingAge()),
-                      paused.contains(q.queue()) ? "yes" : "no"));
+              List<String> row = new ArrayList<>(List.of(side));
+              row.addAll(cells(q, paused));
+              rows.add(row);
             }
           });
       if (session.json()) {
