@@ -1,6 +1,5 @@
 package io.machinery;
 
-import io.machinery.config.Redaction;
 import io.machinery.embedded.LocalTaskLimiter;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Consumption;
@@ -401,14 +400,11 @@ public final class Worker implements AutoCloseable {
     }
     server.track(this);
     log.info(
-        "Launching worker {} (concurrency {}, queue {}, broker {}{}, backend {})",
+        "Launching worker {} (concurrency {}, queue {}, broker {}, backend {})",
         consumerTag,
         concurrency,
         queue.isEmpty() ? server.config().defaultQueue() : queue,
-        Redaction.redactUrl(server.config().broker()),
-        server.config().migrateFromBroker().isBlank()
-            ? ""
-            : " migrating from " + Redaction.redactUrl(server.config().migrateFromBroker()),
+        WorkerHeartbeat.brokerOf(server), // as its heartbeat says: old -> new during a move
         backend.getClass().getSimpleName());
     try {
       WorkerHeartbeat beat =
