@@ -7,6 +7,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.Inspector;
+import io.machinery.spi.QueueStats;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -260,6 +261,42 @@ public final class MigratingBroker implements Broker {
   @Override
   public Optional<Inspector> inspector() {
     return inspector;
+  }
+
+  /**
+   * Reads each broker's queue sizes once, for a view of the move that shows both apart and their
+   * sums (a dashboard's overview): the {@link #inspector()}'s {@code queues()} would read both
+   * again for the sums.
+   *
+   * @return both brokers' queue sizes; empty when either broker cannot be inspected
+   * @throws RuntimeException whatever a broker's inspector throws when it cannot read
+   */
+  public Optional<QueueSizes> queueSizes() {
+    return inspector.map(i -> ((MigrationInspector) i).queueSizes());
+  }
+
+  /**
+   * Both brokers' queue sizes, read at about the same time.
+   *
+   * @param old the old broker's queues, in its inspector's order
+   * @param fresh the new broker's queues, in its inspector's order
+   */
+  public record QueueSizes(List<QueueStats> old, List<QueueStats> fresh) {
+    /** Copies both lists. */
+    public QueueSizes {
+      old = List.copyOf(old);
+      fresh = List.copyOf(fresh);
+    }
+
+    /**
+     * Returns the queues of both brokers with their sizes added up (the oldest age the older of the
+     * two), the old broker's queues first: what the migrating broker's inspector lists.
+     *
+     * @return the summed queues
+     */
+    public List<QueueStats> summed() {
+      return MigrationInspector.summed(old, fresh);
+    }
   }
 
   /** The old broker's control plane: the one the processes not yet moved share. */

@@ -37,11 +37,21 @@ final class MigrationInspector implements Inspector {
 
   @Override
   public List<QueueStats> queues() {
+    return summed(old.queues(), fresh.queues());
+  }
+
+  /** Each broker's queues read once, for a view that shows them apart and summed. */
+  MigratingBroker.QueueSizes queueSizes() {
+    return new MigratingBroker.QueueSizes(old.queues(), fresh.queues());
+  }
+
+  /** The queues of both brokers, each one's sizes added up, in the old broker's order first. */
+  static List<QueueStats> summed(List<QueueStats> oldQueues, List<QueueStats> newQueues) {
     Map<String, QueueStats> byName = new LinkedHashMap<>();
-    for (QueueStats stats : old.queues()) {
+    for (QueueStats stats : oldQueues) {
       byName.merge(stats.queue(), stats, MigrationInspector::sum);
     }
-    for (QueueStats stats : fresh.queues()) {
+    for (QueueStats stats : newQueues) {
       byName.merge(stats.queue(), stats, MigrationInspector::sum);
     }
     return List.copyOf(byName.values());

@@ -10,7 +10,6 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
-import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import java.io.IOException;
@@ -137,12 +136,15 @@ final class Api {
     }
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
     ArrayNode queues = n.putArray("queues");
+    Optional<MigratingBroker.QueueSizes> moving =
+        server.broker() instanceof MigratingBroker m ? m.queueSizes() : Optional.empty();
     if (inspection.canInspectQueues()) {
-      for (QueueStats q : inspection.queues()) {
+      List<QueueStats> all = moving.isPresent() ? moving.get().summed() : inspection.queues();
+      for (QueueStats q : all) {
         queues.add(Views.queue(q, paused));
       }
     }
-    n.set("migration", migration(paused));
+    n.set("migration", moving.map(sizes -> migration(sizes, paused)).orElse(null));
     int workers = 0;
     int busy = 0;
     int slots = 0;
@@ -171,30 +173,22 @@ final class Api {
 
   /**
    * During a move between brokers ({@link MigratingBroker}, {@code MACHINERY_MIGRATE_FROM_BROKER}):
-   * each broker's queues apart (the overview's queues are their sums), and what the old broker
-   * still holds, so an operator sees it empty before dropping it from the configuration. Null when
-   * no move is under way or a broker of the move cannot list its queues.
+   * each broker's queues apart (the overview's queues are their sums, from the same read), and what
+   * the old broker still holds, so an operator sees it empty before dropping it from the
+   * configuration.
    */
-  private @Nullable ObjectNode migration(Set<String> paused) {
-    if (!(server.broker() instanceof MigratingBroker moving)) {
-      return null;
-    }
-    Optional<Inspector> old = moving.from().inspector();
-    Optional<Inspector> fresh = moving.to().inspector();
-    if (old.isEmpty() || fresh.isEmpty()) {
-      return null;
-    }
+  private static ObjectNode migration(MigratingBroker.QueueSizes sizes, Set<String> paused) {
     ObjectNode m = Guard.JSON.createObjectNode();
     long waiting = 0;
     long dead = 0;
     ArrayNode oldQueues = m.putArray("old");
-    for (QueueStats q : old.get().queues()) {
+    for (QueueStats q : sizes.old()) {
       oldQueues.add(Views.queue(q, paused));
       waiting += q.pending() + q.delayed();
       dead += q.deadLettered();
     }
     ArrayNode newQueues = m.putArray("new");
-    for (QueueStats q : fresh.get().queues()) {
+    for (QueueStats q : sizes.fresh()) {
       newQueues.add(Views.queue(q, paused));
     }
     return m.put("oldWaiting", waiting).put("oldDeadLettered", dead);

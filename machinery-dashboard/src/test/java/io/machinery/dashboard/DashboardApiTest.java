@@ -14,13 +14,20 @@ import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Inspector;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -105,6 +112,70 @@ class DashboardApiTest {
     assertThat(migration.path("new").get(0).path("pending").asLong()).isEqualTo(1);
     assertThat(migration.path("oldWaiting").asLong()).isEqualTo(2);
     assertThat(migration.path("oldDeadLettered").asLong()).isZero();
+  }
+
+  /**
+   * During a move the overview reads each broker's queues once, for the sums and for each broker's
+   * rows alike (it read both again for the sums, four listings per poll).
+   */
+  @Test
+  void duringAMoveTheOverviewListsEachBrokersQueuesOnce() throws Exception {
+    server.close();
+    AtomicInteger listings = new AtomicInteger();
+    Broker old = countingListings(MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()), listings);
+    Broker fresh =
+        countingListings(MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()), listings);
+    server = Server.builder().broker(MigratingBroker.of(old, fresh)).build();
+    closeables.add(server.broker());
+    send("add", Arg.of(5L), Arg.of(6L));
+    Dashboard dashboard =
+        Dashboard.builder(server).port(0).sampleInterval(Duration.ofHours(1)).build().start();
+    closeables.add(dashboard);
+    HttpProbe http = new HttpProbe(dashboard.address().getPort());
+    // the chart's first sample (one summed listing) is taken at start, then not for an hour
+    await()
+        .atMost(5, TimeUnit.SECONDS)
+        .until(() -> http.json("/api/overview").path("samples").size() == 1);
+
+    int before = listings.get();
+    JsonNode o = http.json("/api/overview");
+    assertThat(listings.get() - before).as("one listing per broker").isEqualTo(2);
+    assertThat(o.path("queues").get(0).path("pending").asLong()).isEqualTo(1);
+    assertThat(o.path("migration").path("new").get(0).path("pending").asLong()).isEqualTo(1);
+  }
+
+  /**
+   * {@code broker} whose inspector counts its {@link Inspector#queues()} calls in {@code count}.
+   */
+  private static Broker countingListings(Broker broker, AtomicInteger count) {
+    Inspector inspector = broker.inspector().orElseThrow();
+    Inspector counting =
+        (Inspector)
+            Proxy.newProxyInstance(
+                Inspector.class.getClassLoader(),
+                new Class<?>[] {Inspector.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("queues")) {
+                    count.incrementAndGet();
+                  }
+                  return invoke(inspector, method, args);
+                });
+    return (Broker)
+        Proxy.newProxyInstance(
+            Broker.class.getClassLoader(),
+            new Class<?>[] {Broker.class},
+            (proxy, method, args) ->
+                method.getName().equals("inspector")
+                    ? Optional.of(counting)
+                    : invoke(broker, method, args));
+  }
+
+  private static Object invoke(Object target, Method method, Object[] args) throws Throwable {
+    try {
+      return method.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ import io.machinery.spi.Broker;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
+import io.machinery.spi.QueueStats;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -213,10 +214,27 @@ public abstract class BrokerMigrationKit {
         .hasSize(1);
     assertThat(migrating.to().inspector().orElseThrow().deadLetters(config.defaultQueue(), 0, 10))
         .isEmpty();
+    if (inspector.countsQueues()) {
+      // each broker's sizes apart, from one read of each, and their sums
+      await()
+          .atMost(PATIENCE)
+          .until(() -> deadLetteredIn(migrating.queueSizes().orElseThrow().old()) == 1);
+      MigratingBroker.QueueSizes sizes = migrating.queueSizes().orElseThrow();
+      assertThat(deadLetteredIn(sizes.fresh())).as("the new broker's").isZero();
+      assertThat(deadLetteredIn(sizes.summed())).as("both brokers'").isEqualTo(1);
+    }
 
     assertThat(inspector.deleteDeadLetters(config.defaultQueue(), e -> e.id().equals(letter.id())))
         .isEqualTo(1);
     assertThat(inspector.deadLetters(config.defaultQueue(), 0, 10)).isEmpty();
+  }
+
+  /** Dead letters of the test's queue among {@code queues}. */
+  private long deadLetteredIn(List<QueueStats> queues) {
+    return queues.stream()
+        .filter(q -> q.queue().equals(config.defaultQueue()))
+        .mapToLong(QueueStats::deadLettered)
+        .sum();
   }
 
   private static Delivery take(RecordingHandler handler) throws InterruptedException {
