@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * A task cancelled or interrupted while its batch is open leaves it (the function never sees it;
  * the last to leave closes the batch, whose thread then ends without a call); once the batch is
  * closed it fails with the interrupt and its result is dropped. The function runs on that virtual
- * thread, in no task's span or thread-locals.
+ * thread, in no task's span or thread-locals; the listeners are told on that thread before and
+ * after the call ({@link TaskListener#batchStarting}, {@link TaskListener#batchRan}), so a tracing
+ * listener can make a span of the call current while it runs.
  */
 final class Batcher {
   private static final Logger log = LoggerFactory.getLogger(Batcher.class);
@@ -169,6 +171,15 @@ final class Batcher {
   }
 
   private void run(String key, List<Entry> entries) {
+    TaskListener listener = listenerOf(entries);
+    if (listener != null) {
+      try {
+        listener.batchStarting(
+            key, entries.stream().map(e -> e.item().context().signature()).toList());
+      } catch (RuntimeException e) {
+        log.warn("Could not report a batch call starting: {}", e.toString());
+      }
+    }
     long started = System.nanoTime();
     List<?> results = null;
     Throwable failed = null;
@@ -187,7 +198,7 @@ final class Batcher {
       failed = t;
     }
     try {
-      report(key, entries, Duration.ofNanos(System.nanoTime() - started), failed);
+      report(listener, key, entries, Duration.ofNanos(System.nanoTime() - started), failed);
     } catch (RuntimeException e) { // never leave the batch's tasks waiting for their results
       log.warn("Could not report a batch call: {}", e.toString());
     }
@@ -206,13 +217,25 @@ final class Batcher {
   }
 
   /**
-   * Logs the call at debug level and tells the listeners of the server whose worker ran the first
-   * task ({@link TaskListener#batchRan}).
+   * The listeners of the server whose worker ran the batch's first task, or null when it has none
+   * (or the task did not come from a worker).
    */
+  private static @Nullable TaskListener listenerOf(List<Entry> entries) {
+    if (entries.get(0).item().context() instanceof TaskExecution execution) {
+      TaskListener listener = execution.listener();
+      return listener == Listeners.NONE ? null : listener;
+    }
+    return null;
+  }
+
+  /** Logs the call at debug level and tells {@code listener} ({@link TaskListener#batchRan}). */
   private static void report(
-      String key, List<Entry> entries, Duration runTime, @Nullable Throwable failed) {
-    TaskContext first = entries.get(0).item().context();
-    String task = first.signature().name();
+      @Nullable TaskListener listener,
+      String key,
+      List<Entry> entries,
+      Duration runTime,
+      @Nullable Throwable failed) {
+    String task = entries.get(0).item().context().signature().name();
     if (log.isDebugEnabled()) {
       log.debug(
           "Batch of {} {} task(s){} ran in {} ms{}",
@@ -222,11 +245,8 @@ final class Batcher {
           runTime.toMillis(),
           failed == null ? "" : ", failing them all: " + failed);
     }
-    if (first instanceof TaskExecution execution) {
-      TaskListener listener = execution.listener();
-      if (listener != Listeners.NONE) {
-        listener.batchRan(new BatchRun(task, key, entries.size(), runTime, failed));
-      }
+    if (listener != null) {
+      listener.batchRan(new BatchRun(task, key, entries.size(), runTime, failed));
     }
   }
 }

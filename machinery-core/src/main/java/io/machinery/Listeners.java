@@ -81,6 +81,11 @@ final class Listeners implements TaskListener {
   }
 
   @Override
+  public void batchStarting(String key, List<Signature> tasks) {
+    each("batchStarting", l -> l.batchStarting(key, tasks));
+  }
+
+  @Override
   public void batchRan(BatchRun run) {
     each("batchRan", l -> l.batchRan(run));
   }

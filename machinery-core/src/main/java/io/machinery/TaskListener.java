@@ -1,5 +1,6 @@
 package io.machinery;
 
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -20,7 +21,8 @@ import org.jspecify.annotations.Nullable;
  *       inside that bracket. {@link #deadLettered} may come with or without a preceding {@code
  *       received} (a message that could not be decoded has no signature). {@link #deferred} comes
  *       alone: the task was neither received nor run, and its message went back to the broker.
- *       {@link #batchRan} comes on a batch's own thread, once per call of a batched function.
+ *       {@link #batchStarting} and then {@link #batchRan} come on a batch's own thread, once per
+ *       call of a batched function, which runs between the two on that thread.
  *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a
  *       task.
  *   <li><b>Cost.</b> Listeners run inline on hot paths; keep them short and non-blocking.
@@ -114,6 +116,19 @@ public interface TaskListener {
    * @param deferral why, under which key, and for how long
    */
   default void deferred(Signature signature, String queue, TaskDeferral deferral) {}
+
+  /**
+   * Reports that a batched task function ({@link TaskFunction#batchedWithContext}) is about to be
+   * called for a batch of tasks. It comes on the batch's own thread, where the function then runs
+   * and {@link #batchRan} follows, so a listener may keep thread-bound state from one to the other
+   * (a tracing span current while the function runs, its own calls then that span's children); to
+   * the listeners {@code batchRan} goes to, outside any task's {@link #received}/{@link #finished}
+   * bracket.
+   *
+   * @param key the batch's key: what the key function returned, or {@code ""} without one
+   * @param tasks the batch's tasks, in the order the function receives them
+   */
+  default void batchStarting(String key, List<Signature> tasks) {}
 
   /**
    * Reports that a batched task function ({@link TaskFunction#batchedWithContext}) was called for a

@@ -38,6 +38,14 @@ class BatchedTaskTest {
   /** The batch calls the listener heard of, in order. */
   private final List<BatchRun> runs = Collections.synchronizedList(new ArrayList<>());
 
+  /**
+   * What the listener heard before and after each call (the tasks' arguments), and on which thread.
+   */
+  private final List<String> reports = Collections.synchronizedList(new ArrayList<>());
+
+  /** The thread of each call of the batch function. */
+  private final List<Long> callThreads = Collections.synchronizedList(new ArrayList<>());
+
   private final Server server =
       Server.builder()
           .config(config)
@@ -51,8 +59,18 @@ class BatchedTaskTest {
                 }
 
                 @Override
+                public void batchStarting(String key, List<Signature> tasks) {
+                  reports.add(
+                      "starting "
+                          + tasks.stream().map(t -> t.args().get(0).value()).toList()
+                          + " on "
+                          + Thread.currentThread().threadId());
+                }
+
+                @Override
                 public void batchRan(BatchRun run) {
                   runs.add(run);
+                  reports.add("ran " + run.size() + " on " + Thread.currentThread().threadId());
                 }
               })
           .build();
@@ -75,6 +93,7 @@ class BatchedTaskTest {
             policy,
             args -> {
               batches.add(List.copyOf(args));
+              callThreads.add(Thread.currentThread().threadId());
               return args.stream().map(a -> a * 2).toList();
             }));
   }
@@ -116,6 +135,11 @@ class BatchedTaskTest {
               assertThat(run.runTime()).isGreaterThanOrEqualTo(Duration.ZERO);
               assertThat(run.error()).isNull();
             });
+    // told of the tasks before the call, in the function's order, on the thread that calls it
+    assertThat(reports)
+        .containsExactly(
+            "starting " + batches.get(0) + " on " + callThreads.get(0),
+            "ran 5 on " + callThreads.get(0));
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.machinery.opentelemetry;
 
+import io.machinery.BatchRun;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskListener;
@@ -8,6 +9,8 @@ import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanBuilder;
+import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
@@ -18,6 +21,7 @@ import io.opentelemetry.context.propagation.TextMapPropagator;
 import io.opentelemetry.context.propagation.TextMapSetter;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
@@ -58,6 +62,12 @@ import org.jspecify.annotations.Nullable;
  *       event (the retry's own send is a child span); a dead letter adds {@code
  *       machinery.dead_lettered} with the reason; a run the worker abandoned or could not start
  *       ends with status ERROR.
+ *   <li><b>Batched functions.</b> A call of a batched task function has a CONSUMER span of its own,
+ *       {@code "process <queue>"} with {@code messaging.batch.message_count} (and {@code
+ *       machinery.batch.key} for a keyed batch), current while the function runs, so the calls it
+ *       makes (a bulk insert) are its children. Its tasks come from many traces, so it has no
+ *       parent and links to each task's send instead (the messaging conventions' batch shape); each
+ *       task keeps its own process span, which waits for the batch.
  *   <li><b>Threads.</b> Producer spans wait in a map by task UUID between {@code publishing} and
  *       {@code sent} (a group's publishes finish on other threads). Consumer spans and their scopes
  *       sit on a per-thread stack: the worker calls {@code received} and {@code finished} on one
@@ -85,6 +95,9 @@ public final class MachineryTracing implements TaskListener {
       AttributeKey.longKey("machinery.task.retries_left");
   static final AttributeKey<String> REASON = AttributeKey.stringKey("machinery.reason");
   static final AttributeKey<String> EXCEPTION_MESSAGE = AttributeKey.stringKey("exception.message");
+  static final AttributeKey<Long> BATCH_SIZE =
+      AttributeKey.longKey("messaging.batch.message_count");
+  static final AttributeKey<String> BATCH_KEY = AttributeKey.stringKey("machinery.batch.key");
 
   private static final TextMapSetter<Map<String, @Nullable Object>> SETTER =
       (carrier, key, value) -> {
@@ -109,10 +122,14 @@ public final class MachineryTracing implements TaskListener {
 
   private record Active(String uuid, Span span, Scope scope) {}
 
+  /** A batched function's call in progress: its span, current on the batch's thread. */
+  private record BatchCall(Span span, Scope scope) {}
+
   private final Tracer tracer;
   private final TextMapPropagator propagator;
   private final ConcurrentHashMap<String, Span> sending = new ConcurrentHashMap<>();
   private final ThreadLocal<ArrayDeque<Active>> running = ThreadLocal.withInitial(ArrayDeque::new);
+  private final ThreadLocal<@Nullable BatchCall> batchCall = new ThreadLocal<>();
 
   private MachineryTracing(OpenTelemetry openTelemetry) {
     this.tracer = openTelemetry.getTracer(INSTRUMENTATION);
@@ -247,6 +264,64 @@ public final class MachineryTracing implements TaskListener {
     }
   }
 
+  // -------------------------------------------------------------------------------------------
+  // batched functions
+
+  /**
+   * Opens the batch call's span, current while the function runs: a CONSUMER span {@code "process
+   * <queue>"} with no parent (its tasks come from several traces) and a link to each task's send.
+   */
+  @Override
+  @SuppressWarnings("MustBeClosedChecker") // the Scope is kept in BatchCall and closed in batchRan
+  public void batchStarting(String key, List<Signature> tasks) {
+    Signature first = tasks.get(0);
+    String queue = first.routingKey();
+    SpanBuilder builder =
+        tracer
+            .spanBuilder("process " + queue)
+            .setSpanKind(SpanKind.CONSUMER)
+            .setNoParent()
+            .setAttribute(SYSTEM, "machinery")
+            .setAttribute(DESTINATION, queue)
+            .setAttribute(OPERATION_TYPE, "process")
+            .setAttribute(OPERATION_NAME, "process")
+            .setAttribute(TASK_NAME, first.name())
+            .setAttribute(BATCH_SIZE, (long) tasks.size());
+    if (!key.isEmpty()) {
+      builder.setAttribute(BATCH_KEY, key);
+    }
+    for (Signature task : tasks) {
+      SpanContext sent =
+          Span.fromContext(propagator.extract(Context.root(), task.headers(), GETTER))
+              .getSpanContext();
+      if (sent.isValid()) {
+        builder.addLink(sent, Attributes.of(MESSAGE_ID, task.uuid()));
+      }
+    }
+    Span span = builder.startSpan();
+    BatchCall previous = batchCall.get();
+    if (previous != null) { // its batchRan never came: do not leak its span
+      end(previous.span(), previous.scope());
+    }
+    batchCall.set(new BatchCall(span, span.makeCurrent()));
+  }
+
+  /** Ends the batch call's span, with status ERROR when the function failed the whole batch. */
+  @Override
+  public void batchRan(BatchRun run) {
+    BatchCall call = batchCall.get();
+    if (call == null) {
+      return;
+    }
+    batchCall.remove();
+    Throwable error = run.error();
+    if (error != null) {
+      call.span().recordException(error);
+      call.span().setStatus(StatusCode.ERROR, "the batch failed: " + error.getMessage());
+    }
+    end(call.span(), call.scope());
+  }
+
   private @Nullable Active top(Signature signature) {
     Active top = running.get().peek();
     return top != null && top.uuid().equals(signature.uuid()) ? top : null;
@@ -266,7 +341,11 @@ public final class MachineryTracing implements TaskListener {
   }
 
   private static void end(Active active) {
-    active.scope().close();
-    active.span().end();
+    end(active.span(), active.scope());
+  }
+
+  private static void end(Span span, Scope scope) {
+    scope.close();
+    span.end();
   }
 }

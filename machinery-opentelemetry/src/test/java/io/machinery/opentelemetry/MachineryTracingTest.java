@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.BatchPolicy;
 import io.machinery.Chain;
 import io.machinery.Chord;
 import io.machinery.Dag;
@@ -277,6 +278,68 @@ class MachineryTracingTest {
     assertThat(last.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
     assertThat(last.getStatus().getDescription()).isEqualTo("it broke");
     assertThat(last.getEvents()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("exception"));
+  }
+
+  /**
+   * A batched function's call has a span of its own, current while it runs (its calls are its
+   * children), with no parent and a link to each of its tasks' sends; a batch the function fails
+   * ends it with status ERROR.
+   */
+  @Test
+  void aBatchedFunctionRunsInASpanLinkedToItsTasksSends() {
+    server.registerTask(
+        "index",
+        TaskFunction.batched(
+            String.class,
+            BatchPolicy.of(3, Duration.ofSeconds(5)),
+            ids -> {
+              openTelemetry.getTracer("test").spanBuilder("bulk index").startSpan().end();
+              if (ids.contains("broken")) {
+                throw new IllegalStateException("the index is down");
+              }
+              return ids.stream().map(id -> (Object) ("indexed " + id)).toList();
+            }));
+    List<String> uuids =
+        List.of("a", "b", "c").stream()
+            .map(id -> server.sendTask(Signature.create("index", Arg.of(id))).signature().uuid())
+            .toList();
+
+    List<SpanData> spans = awaitSpans(s -> count(s, SpanKind.CONSUMER) == 4);
+    SpanData bulk = spans.stream().filter(s -> s.getName().equals("bulk index")).findFirst().get();
+    SpanData batch = byId(spans, bulk.getParentSpanId());
+    assertThat(batch.getKind()).isEqualTo(SpanKind.CONSUMER);
+    assertThat(batch.getName()).isEqualTo("process " + config.defaultQueue());
+    assertThat(batch.getParentSpanContext().isValid()).as("no parent").isFalse();
+    assertThat(batch.getAttributes().get(MachineryTracing.BATCH_SIZE)).isEqualTo(3L);
+    assertThat(batch.getAttributes().get(MachineryTracing.TASK_NAME)).isEqualTo("index");
+    assertThat(batch.getStatus().getStatusCode()).isEqualTo(StatusCode.UNSET);
+    List<String> sendIds =
+        spans.stream()
+            .filter(s -> s.getKind() == SpanKind.PRODUCER)
+            .filter(s -> uuids.contains(s.getAttributes().get(MachineryTracing.MESSAGE_ID)))
+            .map(SpanData::getSpanId)
+            .toList();
+    assertThat(sendIds).hasSize(3);
+    assertThat(batch.getLinks())
+        .extracting(link -> link.getSpanContext().getSpanId())
+        .containsExactlyInAnyOrderElementsOf(sendIds);
+    assertThat(batch.getLinks())
+        .extracting(link -> link.getAttributes().get(MachineryTracing.MESSAGE_ID))
+        .containsExactlyInAnyOrderElementsOf(uuids);
+
+    exporter.reset();
+    for (String id : List.of("broken", "d", "e")) {
+      server.sendTask(Signature.create("index", Arg.of(id)));
+    }
+    SpanData failed =
+        awaitSpans(s -> count(s, SpanKind.CONSUMER) == 4).stream()
+            .filter(s -> s.getAttributes().get(MachineryTracing.BATCH_SIZE) != null)
+            .findFirst()
+            .orElseThrow();
+    assertThat(failed.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+    assertThat(failed.getStatus().getDescription())
+        .isEqualTo("the batch failed: the index is down");
+    assertThat(failed.getEvents()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("exception"));
   }
 
   private static SpanData byId(List<SpanData> spans, String spanId) {
