@@ -1,14 +1,17 @@
 package io.machinery;
 
 import io.machinery.config.Config;
+import io.machinery.config.QueueBoundSetting;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Inspector;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -74,7 +77,8 @@ final class QueueBounds {
    * @throws IllegalArgumentException when two bounds name the same queue
    * @throws IllegalStateException when the broker cannot count its queues
    */
-  static @Nullable QueueBounds of(List<QueueBound> bounds, Broker broker, Config config) {
+  static @Nullable QueueBounds of(List<QueueBound> explicit, Broker broker, Config config) {
+    List<QueueBound> bounds = withConfigured(explicit, config);
     if (bounds.isEmpty()) {
       return null;
     }
@@ -98,6 +102,32 @@ final class QueueBounds {
       }
     }
     return new QueueBounds(broker, inspector, Map.copyOf(gauges));
+  }
+
+  /**
+   * The builder's bounds, then the config's ({@link Config#queueBounds()}, {@code
+   * MACHINERY_QUEUE_BOUNDS}) for the queues the builder does not bound: code wins over
+   * configuration, queue by queue.
+   */
+  static List<QueueBound> withConfigured(List<QueueBound> explicit, Config config) {
+    if (config.queueBounds().isEmpty()) {
+      return explicit;
+    }
+    Set<String> bounded = new HashSet<>();
+    for (QueueBound bound : explicit) {
+      bounded.add(bound.queue().isEmpty() ? config.defaultQueue() : bound.queue());
+    }
+    List<QueueBound> all = new ArrayList<>(explicit);
+    for (QueueBoundSetting setting : config.queueBounds()) {
+      String queue = setting.queue().isEmpty() ? config.defaultQueue() : setting.queue();
+      if (!bounded.contains(queue)) {
+        all.add(
+            setting.maxWait().isZero()
+                ? QueueBound.reject(setting.queue(), setting.maxPending())
+                : QueueBound.waitFor(setting.queue(), setting.maxPending(), setting.maxWait()));
+      }
+    }
+    return all;
   }
 
   /**

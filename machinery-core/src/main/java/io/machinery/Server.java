@@ -1040,7 +1040,8 @@ public final class Server implements AutoCloseable {
      * when it was taken and those it admitted since. So one server alone never takes the queue past
      * the bound, however many threads send through it; what other processes send to the same queue
      * within one {@code recountEvery} can overshoot it by that much. Delayed tasks count once they
-     * are due.
+     * are due. The config's bounds ({@link Config#queueBounds()}, {@code MACHINERY_QUEUE_BOUNDS})
+     * apply too, to the queues no call of this method bounds.
      *
      * @param value the bound
      * @return this builder

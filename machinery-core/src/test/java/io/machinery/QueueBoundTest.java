@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
@@ -361,6 +362,31 @@ class QueueBoundTest {
                     .build())
         .isInstanceOf(IllegalStateException.class)
         .hasMessageContaining("need a broker that can count its queues");
+  }
+
+  @Test
+  void theConfigsBoundsApplyWhereTheBuilderNamesNone() {
+    Config bounded =
+        Config.fromEnvironment(
+            Map.of("DEFAULT_QUEUE", "bounded", "MACHINERY_QUEUE_BOUNDS", "bounded:2,other:1"));
+    Server server =
+        Server.builder()
+            .config(bounded)
+            .broker(broker)
+            .backend(backend)
+            .bound(QueueBound.reject("other", 3)) // code wins over the config, queue by queue
+            .build();
+    closeLast.add(0, server);
+    server.sendTasks(tasks(2));
+    assertThatThrownBy(() -> server.sendTask(Signature.create("noop")))
+        .isInstanceOf(QueueFullException.class)
+        .hasMessageContaining("bound 2");
+    for (int i = 0; i < 3; i++) {
+      server.sendTask(Signature.builder("noop").routingKey("other").build());
+    }
+    assertThatThrownBy(() -> server.sendTask(Signature.builder("noop").routingKey("other").build()))
+        .isInstanceOf(QueueFullException.class)
+        .hasMessageContaining("bound 3");
   }
 
   @Test

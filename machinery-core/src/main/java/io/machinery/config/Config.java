@@ -2,8 +2,11 @@ package io.machinery.config;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -62,6 +65,7 @@ public final class Config {
   private final boolean tls;
   private final int maxMessageBytes;
   private final boolean strictUuids;
+  private final List<QueueBoundSetting> queueBounds;
 
   private Config(Builder b) {
     broker = b.broker;
@@ -80,6 +84,7 @@ public final class Config {
     tls = b.tls;
     maxMessageBytes = b.maxMessageBytes;
     strictUuids = b.strictUuids;
+    queueBounds = b.queueBounds;
   }
 
   /**
@@ -324,6 +329,18 @@ public final class Config {
   }
 
   /**
+   * Returns the queue bounds this config sets ({@code MACHINERY_QUEUE_BOUNDS}, YAML {@code
+   * queue_bounds}; not Go's): a {@link io.machinery.Server} built with this config bounds each
+   * queue as {@link io.machinery.Server.Builder#bound} does, unless the builder names a bound of
+   * its own for that queue.
+   *
+   * @return the bounds, at most one per queue; empty (the default) for none
+   */
+  public List<QueueBoundSetting> queueBounds() {
+    return queueBounds;
+  }
+
+  /**
    * Equal when every setting is equal ({@link ConfigReloader} relies on this to notice any change).
    * A field added to this class must be added here, to {@link #hashCode()} and to {@code
    * ConfigTest}'s field check.
@@ -351,6 +368,7 @@ public final class Config {
         && tls == c.tls
         && maxMessageBytes == c.maxMessageBytes
         && strictUuids == c.strictUuids
+        && queueBounds.equals(c.queueBounds)
         && gcpPubSub.equals(c.gcpPubSub);
   }
 
@@ -372,6 +390,7 @@ public final class Config {
         tls,
         maxMessageBytes,
         strictUuids,
+        queueBounds,
         gcpPubSub);
   }
 
@@ -399,6 +418,7 @@ public final class Config {
         + maxMessageBytes
         + ", strictUuids="
         + strictUuids
+        + (queueBounds.isEmpty() ? "" : ", queueBounds=" + queueBounds)
         + ", amqp="
         + amqp
         + ", redis="
@@ -424,6 +444,7 @@ public final class Config {
     private boolean tls;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
     private boolean strictUuids = DEFAULT_STRICT_UUIDS;
+    private List<QueueBoundSetting> queueBounds = List.of();
 
     private Builder() {}
 
@@ -444,6 +465,27 @@ public final class Config {
       tls = c.tls;
       maxMessageBytes = c.maxMessageBytes;
       strictUuids = c.strictUuids;
+      queueBounds = c.queueBounds;
+    }
+
+    /**
+     * Sets the queue bounds ({@code MACHINERY_QUEUE_BOUNDS}, see {@link Config#queueBounds()});
+     * default none.
+     *
+     * @param value the bounds, at most one per queue (the empty name is the default queue)
+     * @return this builder
+     * @throws IllegalArgumentException when two bounds name the same queue
+     */
+    public Builder queueBounds(List<QueueBoundSetting> value) {
+      List<QueueBoundSetting> copy = List.copyOf(value);
+      Set<String> queues = new HashSet<>();
+      for (QueueBoundSetting bound : copy) {
+        if (!queues.add(bound.queue())) {
+          throw new IllegalArgumentException("two queue bounds for queue '" + bound.queue() + "'");
+        }
+      }
+      queueBounds = copy;
+      return this;
     }
 
     /**

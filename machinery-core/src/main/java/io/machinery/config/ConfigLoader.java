@@ -5,11 +5,14 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.machinery.internal.GoDurations;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -91,7 +94,15 @@ final class ConfigLoader {
               + " (the parser's message is not shown because it may quote the file)");
     }
     Map<String, Object> flat = new LinkedHashMap<>();
+    List<QueueBoundSetting> boundsMapping = null;
     if (tree instanceof Map<?, ?> map) {
+      if (map.get(QUEUE_BOUNDS_YAML) instanceof Map<?, ?> bounds) {
+        // queue names keep their case and dots: not flattened with the rest
+        boundsMapping = boundsFromYaml(bounds);
+        Map<Object, Object> rest = new LinkedHashMap<>(map);
+        rest.remove(QUEUE_BOUNDS_YAML);
+        map = rest;
+      }
       flatten("", map, flat);
     } else if (tree != null) {
       throw new IllegalArgumentException(
@@ -119,7 +130,83 @@ final class ConfigLoader {
       if (!bindingArgs.isEmpty()) amqp = amqp.withQueueBindingArgs(bindingArgs);
       config = config.toBuilder().amqp(amqp).build();
     }
+    if (boundsMapping != null) {
+      config = config.toBuilder().queueBounds(boundsMapping).build();
+    }
     return config;
+  }
+
+  private static final String QUEUE_BOUNDS_ENV = "MACHINERY_QUEUE_BOUNDS";
+  private static final String QUEUE_BOUNDS_YAML = "queue_bounds";
+
+  /**
+   * The mapping form of {@code queue_bounds}: each queue's most waiting tasks, optionally followed
+   * by {@code :} and the longest wait for room ({@code emails: 2}, {@code imports: "10000:1m"}).
+   */
+  private static List<QueueBoundSetting> boundsFromYaml(Map<?, ?> mapping) {
+    List<QueueBoundSetting> out = new ArrayList<>();
+    for (Map.Entry<?, ?> e : mapping.entrySet()) {
+      String queue = e.getKey() == null ? "" : String.valueOf(e.getKey());
+      String entry = queue + ":" + e.getValue();
+      out.add(bound("YAML key for ", entry));
+    }
+    return out;
+  }
+
+  /**
+   * {@code MACHINERY_QUEUE_BOUNDS}: {@code queue:maxPending[:maxWait]} entries separated by commas,
+   * e.g. {@code emails:2,imports:10000:1m} (the wait in Go's duration form; none refuses at once).
+   */
+  private static List<QueueBoundSetting> bounds(String what, String value) {
+    List<QueueBoundSetting> out = new ArrayList<>();
+    for (String entry : value.split(",")) {
+      if (!entry.isBlank()) {
+        out.add(bound(what, entry.trim()));
+      }
+    }
+    return out;
+  }
+
+  /** One {@code queue:maxPending[:maxWait]} entry, read from its right (a queue may hold ':'). */
+  private static QueueBoundSetting bound(String what, String entry) {
+    String problem =
+        what
+            + describe(QUEUE_BOUNDS_ENV)
+            + " takes queue:maxPending or queue:maxPending:maxWait entries separated by commas"
+            + " (e.g. emails:2,imports:10000:1m), got '"
+            + entry
+            + "'";
+    int colon = entry.lastIndexOf(':');
+    if (colon < 0) {
+      throw new IllegalArgumentException(problem);
+    }
+    String head = entry.substring(0, colon);
+    String last = entry.substring(colon + 1).trim();
+    Duration maxWait = Duration.ZERO;
+    if (!last.chars().allMatch(Character::isDigit) || last.isEmpty()) {
+      try {
+        maxWait = GoDurations.parse(last);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(problem + ": " + e.getMessage(), e);
+      }
+      colon = head.lastIndexOf(':');
+      if (colon < 0) {
+        throw new IllegalArgumentException(problem);
+      }
+      last = head.substring(colon + 1).trim();
+      head = head.substring(0, colon);
+    }
+    long maxPending;
+    try {
+      maxPending = Long.parseLong(last);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(problem + ": the most waiting tasks must be a number");
+    }
+    try {
+      return new QueueBoundSetting(head.trim(), maxPending, maxWait);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(problem + ": " + e.getMessage(), e);
+    }
   }
 
   private static String where(@Nullable JsonLocation location) {
@@ -146,6 +233,16 @@ final class ConfigLoader {
     setBool(s, what, "MACHINERY_TLS", b::tls);
     setInt(s, what, "MACHINERY_MAX_MESSAGE_BYTES", b::maxMessageBytes);
     setBool(s, what, "MACHINERY_STRICT_UUIDS", b::strictUuids);
+    String bounds = s.get(QUEUE_BOUNDS_ENV);
+    if (bounds != null) {
+      List<QueueBoundSetting> parsed = bounds(what, bounds);
+      try {
+        b.queueBounds(parsed);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            what + describe(QUEUE_BOUNDS_ENV) + ": " + e.getMessage(), e);
+      }
+    }
 
     AmqpConfig amqp = AmqpConfig.DEFAULT;
     amqp = with(s, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
@@ -363,6 +460,7 @@ final class ConfigLoader {
           Map.entry("MACHINERY_TLS", "tls"),
           Map.entry("MACHINERY_MAX_MESSAGE_BYTES", "max_message_bytes"),
           Map.entry("MACHINERY_STRICT_UUIDS", "strict_uuids"),
+          Map.entry("MACHINERY_QUEUE_BOUNDS", "queue_bounds"),
           Map.entry("AMQP_EXCHANGE", "amqp.exchange"),
           Map.entry("AMQP_EXCHANGE_TYPE", "amqp.exchange_type"),
           Map.entry("AMQP_BINDING_KEY", "amqp.binding_key"),

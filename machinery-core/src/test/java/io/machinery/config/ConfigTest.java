@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,6 +77,62 @@ class ConfigTest {
     assertThat(Config.fromYaml(file).migrateFromBroker()).isEqualTo("redis://127.0.0.1:6379/2");
     assertThat(Config.fromYaml(file))
         .isNotEqualTo(Config.fromYaml(file).toBuilder().migrateFromBroker("").build());
+  }
+
+  @Test
+  void queueBoundsComeFromTheEnvironmentOrYaml(@TempDir Path dir) throws IOException {
+    assertThat(Config.DEFAULT.queueBounds()).isEmpty();
+    Config fromEnv =
+        Config.fromEnvironment(
+            Map.of("MACHINERY_QUEUE_BOUNDS", "emails:2, imports:10000:1m30s,tenant:a:5,:7"));
+    assertThat(fromEnv.queueBounds())
+        .containsExactly(
+            new QueueBoundSetting("emails", 2, Duration.ZERO),
+            new QueueBoundSetting("imports", 10_000, Duration.ofSeconds(90)),
+            new QueueBoundSetting("tenant:a", 5, Duration.ZERO),
+            new QueueBoundSetting("", 7, Duration.ZERO));
+    assertThat(fromEnv.toString()).contains("queueBounds=[");
+
+    Path strings = dir.resolve("bounds-string.yml");
+    Files.writeString(strings, "queue_bounds: emails:2,imports:10000:1m\n");
+    assertThat(Config.fromYaml(strings).queueBounds())
+        .containsExactly(
+            new QueueBoundSetting("emails", 2, Duration.ZERO),
+            new QueueBoundSetting("imports", 10_000, Duration.ofMinutes(1)));
+    Path mapping = dir.resolve("bounds-mapping.yml");
+    Files.writeString(
+        mapping,
+        """
+        default_queue: Billing.EU
+        queue_bounds:
+          Billing.EU: 50
+          imports: "10000:1m"
+        """);
+    Config fromYaml = Config.fromYaml(mapping);
+    assertThat(fromYaml.queueBounds())
+        .as("queue names keep their case and dots")
+        .containsExactly(
+            new QueueBoundSetting("Billing.EU", 50, Duration.ZERO),
+            new QueueBoundSetting("imports", 10_000, Duration.ofMinutes(1)));
+    assertThat(fromYaml.defaultQueue()).isEqualTo("Billing.EU");
+  }
+
+  @Test
+  void aBadQueueBoundSaysWhatTheSettingTakes(@TempDir Path dir) throws IOException {
+    for (String bad : List.of("emails", "emails:many", "emails:0", "emails:2:soon", "a:1,a:2")) {
+      assertThatThrownBy(() -> Config.fromEnvironment(Map.of("MACHINERY_QUEUE_BOUNDS", bad)), bad)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageStartingWith(
+              "environment variable MACHINERY_QUEUE_BOUNDS (YAML queue_bounds)");
+    }
+    assertThatThrownBy(() -> Config.fromEnvironment(Map.of("MACHINERY_QUEUE_BOUNDS", "emails:0")))
+        .hasMessageContaining("got 'emails:0'")
+        .hasMessageContaining("at least 1 task");
+    Path file = dir.resolve("bad-bounds.yml");
+    Files.writeString(file, "queue_bounds:\n  emails: lots\n");
+    assertThatThrownBy(() -> Config.fromYaml(file))
+        .hasMessageStartingWith("YAML key for MACHINERY_QUEUE_BOUNDS (YAML queue_bounds)")
+        .hasMessageContaining("got 'emails:lots'");
   }
 
   @Test
@@ -279,6 +336,11 @@ class ConfigTest {
     if (value instanceof Integer i) return i + 1;
     if (value instanceof Boolean b) return !b;
     if (value instanceof Duration d) return d.plusSeconds(1);
+    if (value instanceof List<?> l) {
+      List<Object> copy = new java.util.ArrayList<>(l);
+      copy.add(new QueueBoundSetting("different", 1, Duration.ZERO));
+      return copy;
+    }
     if (value instanceof Map<?, ?> m) {
       Map<Object, Object> copy = new java.util.HashMap<>(m);
       copy.put("different", "x");
