@@ -447,7 +447,8 @@ final class ConfigLoader {
     return out;
   }
 
-  private static final Map<String, String> ENV_TO_YAML =
+  /** Every environment variable read, with its YAML key (the README's table names them all). */
+  static final Map<String, String> ENV_TO_YAML =
       Map.ofEntries(
           Map.entry("BROKER", "broker"),
           Map.entry("LOCK", "lock"),

@@ -135,6 +135,21 @@ class ConfigTest {
         .hasMessageContaining("got 'emails:lots'");
   }
 
+  /** The README's configuration table names every environment variable and YAML key read. */
+  @Test
+  void theReadmeNamesEverySetting() throws IOException {
+    String readme = Files.readString(Path.of("../README.md"));
+    String table =
+        readme.substring(
+            readme.indexOf("## Configuration\n"), readme.indexOf("## Brokers and backends\n"));
+    ConfigLoader.ENV_TO_YAML.forEach(
+        (env, yaml) ->
+            assertThat(table).as(env).contains("`" + env + "`").contains("`" + yaml + "`"));
+    for (String mapping : List.of("AMQP_QUEUE_DECLARE_ARGS", "AMQP_QUEUE_BINDING_ARGS")) {
+      assertThat(table).contains("`" + mapping + "`");
+    }
+  }
+
   @Test
   void theLockUrlIsTheLocksElseTheBrokersElseDuringAMigrationTheOldBrokers() {
     Config config = Config.builder().broker("amqp://new:5672/").build();
