@@ -50,6 +50,7 @@ import picocli.CommandLine.Mixin;
       QueueCommands.Periodic.class,
       LimitCommands.Limits.class,
       LimitCommands.Limit.class,
+      ConfigCommand.class,
       DashboardCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",

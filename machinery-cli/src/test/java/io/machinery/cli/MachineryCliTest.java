@@ -93,6 +93,39 @@ class MachineryCliTest {
     assertThat(missing.code()).isEqualTo(MachineryCli.EXIT_USAGE);
   }
 
+  /**
+   * {@code config} shows the settings in effect, flags over the environment, passwords masked, and
+   * connects to nothing (the broker named here does not exist).
+   */
+  @Test
+  void configShowsTheSettingsInEffectWithoutPasswordsAndConnectsToNothing() throws Exception {
+    CliRunner env =
+        new CliRunner(
+            Map.of(
+                "BROKER", "redis://:hunter2@nowhere.invalid:6379/1",
+                "RESULT_BACKEND", "memory://",
+                "MACHINERY_QUEUE_BOUNDS", "emails:2,imports:10000:1m",
+                "REDIS_SENTINEL_PASSWORD", "hush"),
+            Providers::connect,
+            false);
+    CliRunner.Result table = env.ok("config", "--backend", "redis://127.0.0.1:6379/4");
+    assertThat(table.out())
+        .contains("VARIABLE")
+        .containsPattern("BROKER +broker +redis://nowhere.invalid:6379")
+        .containsPattern("RESULT_BACKEND +result_backend +redis://127.0.0.1:6379/4")
+        .containsPattern("MACHINERY_QUEUE_BOUNDS +queue_bounds +emails:2,imports:10000:1m0s")
+        .containsPattern("REDIS_SENTINEL_PASSWORD +redis.sentinel_password +\\*\\*\\*")
+        .doesNotContain("hunter2")
+        .doesNotContain("hush");
+    CliRunner.Result json = env.ok("config", "--json");
+    com.fasterxml.jackson.databind.JsonNode settings = Render.JSON.readTree(json.out());
+    assertThat(settings.isArray()).isTrue();
+    assertThat(settings.get(0).path("variable").asText()).isEqualTo("BROKER");
+    assertThat(settings.get(0).path("yaml").asText()).isEqualTo("broker");
+    assertThat(settings.get(0).path("value").asText()).isEqualTo("redis://nowhere.invalid:6379");
+    assertThat(json.out()).doesNotContain("hunter2");
+  }
+
   @Test
   void goTypedArgumentsAreParsedAndChecked() {
     assertThat(

@@ -341,6 +341,36 @@ public final class Config {
   }
 
   /**
+   * Returns every setting by the environment variable that sets it, with its YAML key and its value
+   * in the text that variable takes ({@code 15} for {@code REDIS_READ_TIMEOUT} seconds, {@code
+   * emails:2,imports:10000:1m} for {@code MACHINERY_QUEUE_BOUNDS}): what a process runs with, for a
+   * log line or {@code machinery config}. URLs with credentials show as scheme and host only, and
+   * the Sentinel password as {@code ***}; otherwise {@link #fromEnvironment(Map)} of these values
+   * gives this config back.
+   *
+   * @return the settings, in the README's order
+   */
+  public List<Setting> settings() {
+    return ConfigLoader.settings(this);
+  }
+
+  /**
+   * One setting as {@link #settings()} lists it.
+   *
+   * @param variable its environment variable ({@code BROKER})
+   * @param yamlKey its YAML key ({@code broker}, {@code redis.read_timeout})
+   * @param value its value as the variable takes it, credentials masked; empty when unset
+   */
+  public record Setting(String variable, String yamlKey, String value) {
+    /** Checks that no component is null. */
+    public Setting {
+      Objects.requireNonNull(variable, "variable");
+      Objects.requireNonNull(yamlKey, "yamlKey");
+      Objects.requireNonNull(value, "value");
+    }
+  }
+
+  /**
    * Equal when every setting is equal ({@link ConfigReloader} relies on this to notice any change).
    * A field added to this class must be added here, to {@link #hashCode()} and to {@code
    * ConfigTest}'s field check.

@@ -447,6 +447,98 @@ final class ConfigLoader {
     return out;
   }
 
+  /**
+   * Every setting of {@code c} by its environment variable, in the text that variable takes, in the
+   * README's order: {@code fromEnvironment} of these values gives {@code c} back (but for
+   * credentials, which are masked, and durations finer than the variable's unit).
+   */
+  static List<Config.Setting> settings(Config c) {
+    List<Config.Setting> out = new ArrayList<>();
+    java.util.function.BiConsumer<String, Object> add =
+        (env, value) -> out.add(new Config.Setting(env, yamlKeyOf(env), String.valueOf(value)));
+    add.accept("BROKER", shown(c.broker()));
+    add.accept("RESULT_BACKEND", shown(c.resultBackend()));
+    add.accept("LOCK", shown(c.lock()));
+    add.accept("DEFAULT_QUEUE", c.defaultQueue());
+    add.accept("RESULTS_EXPIRE_IN", c.resultsExpireIn());
+    add.accept("MULTIPLE_BROKEN_SEPARATOR", c.multipleBrokerSeparator());
+    add.accept("NO_UNIX_SIGNALS", c.noUnixSignals());
+    AmqpConfig amqp = c.amqp();
+    add.accept("AMQP_EXCHANGE", amqp.exchange());
+    add.accept("AMQP_EXCHANGE_TYPE", amqp.exchangeType());
+    add.accept("AMQP_BINDING_KEY", amqp.bindingKey());
+    add.accept("AMQP_PREFETCH_COUNT", amqp.prefetchCount());
+    add.accept("AMQP_AUTO_DELETE", amqp.autoDelete());
+    add.accept("AMQP_DELAYED_QUEUE", amqp.delayedQueue());
+    add.accept("AMQP_QUEUE_DECLARE_ARGS", pairs(amqp.queueDeclareArgs()));
+    add.accept("AMQP_QUEUE_BINDING_ARGS", pairs(amqp.queueBindingArgs()));
+    RedisConfig r = c.redis();
+    add.accept("REDIS_READ_TIMEOUT", r.readTimeout().toSeconds());
+    add.accept("REDIS_CONNECT_TIMEOUT", r.connectTimeout().toSeconds());
+    add.accept("REDIS_NORMAL_TASKS_POLL_PERIOD", r.normalTasksPollPeriod().toMillis());
+    add.accept("REDIS_DELAYED_TASKS_POLL_PERIOD", r.delayedTasksPollPeriod().toMillis());
+    add.accept("REDIS_DELAYED_TASKS_KEY", r.delayedTasksKey());
+    add.accept("REDIS_CLIENT_NAME", r.clientName());
+    add.accept("REDIS_MASTER_NAME", r.masterName());
+    add.accept("REDIS_SENTINEL_PASSWORD", r.sentinelPassword().isEmpty() ? "" : "***");
+    add.accept("REDIS_CLUSTER_ENABLED", r.clusterEnabled());
+    add.accept("REDIS_MAX_IDLE", r.maxIdle());
+    add.accept("REDIS_MAX_ACTIVE", r.maxActive());
+    add.accept("REDIS_IDLE_TIMEOUT", r.idleTimeout().toSeconds());
+    add.accept("REDIS_WAIT", r.waitForConnection());
+    add.accept("REDIS_WRITE_TIMEOUT", r.writeTimeout().toSeconds());
+    SqsConfig sqs = c.sqs();
+    add.accept("SQS_WAIT_TIME_SECONDS", sqs.waitTimeSeconds());
+    Integer visibility = sqs.visibilityTimeout();
+    add.accept("SQS_VISIBILITY_TIMEOUT", visibility == null ? "" : visibility);
+    add.accept("SQS_VISIBILITY_HEARTBEAT", sqs.visibilityHeartBeat());
+    add.accept("TASK_STATES_TABLE", c.dynamoDb().taskStatesTable());
+    add.accept("GROUP_METAS_TABLE", c.dynamoDb().groupMetasTable());
+    add.accept("MACHINERY_MIGRATE_FROM_BROKER", shown(c.migrateFromBroker()));
+    StringBuilder bounds = new StringBuilder();
+    for (QueueBoundSetting bound : c.queueBounds()) {
+      bounds.append(bounds.isEmpty() ? "" : ",").append(bound.queue()).append(':');
+      bounds.append(bound.maxPending());
+      if (!bound.maxWait().isZero()) {
+        bounds.append(':').append(GoDurations.format(bound.maxWait()));
+      }
+    }
+    add.accept("MACHINERY_QUEUE_BOUNDS", bounds);
+    add.accept("MACHINERY_TLS", c.tls());
+    add.accept("MACHINERY_MAX_MESSAGE_BYTES", c.maxMessageBytes());
+    add.accept("MACHINERY_STRICT_UUIDS", c.strictUuids());
+    return List.copyOf(out);
+  }
+
+  private static String yamlKeyOf(String env) {
+    String key = ENV_TO_YAML.get(env);
+    if (key == null) {
+      key = ENV_TO_YAML_MAPPINGS.get(env);
+    }
+    if (key == null) {
+      throw new IllegalStateException("no YAML key for " + env);
+    }
+    return key;
+  }
+
+  /** A URL as it may be shown: as given without credentials, else redacted (scheme://host). */
+  private static String shown(String url) {
+    return url.indexOf('@') < 0 ? url : Redaction.redactUrl(url);
+  }
+
+  /** Go's envconfig map form {@code k:v,k2:v2}. */
+  private static String pairs(Map<String, Object> map) {
+    StringBuilder out = new StringBuilder();
+    map.forEach((k, v) -> out.append(out.isEmpty() ? "" : ",").append(k).append(':').append(v));
+    return out.toString();
+  }
+
+  /** The YAML forms of the two map settings: a mapping under this key. */
+  private static final Map<String, String> ENV_TO_YAML_MAPPINGS =
+      Map.of(
+          "AMQP_QUEUE_DECLARE_ARGS", "amqp.queue_declare_args",
+          "AMQP_QUEUE_BINDING_ARGS", "amqp.queue_binding_args");
+
   /** Every environment variable read, with its YAML key (the README's table names them all). */
   static final Map<String, String> ENV_TO_YAML =
       Map.ofEntries(

@@ -135,6 +135,56 @@ class ConfigTest {
         .hasMessageContaining("got 'emails:lots'");
   }
 
+  /**
+   * {@link Config#settings()} lists every variable read, in the text it takes: read back, they give
+   * the same config; credentials are masked.
+   */
+  @Test
+  void theSettingsReadBackAsTheSameConfig() {
+    Map<String, String> env = new java.util.HashMap<>();
+    env.put("BROKER", "redis://127.0.0.1:6379/3");
+    env.put("RESULT_BACKEND", "redis://127.0.0.1:6379/4");
+    env.put("DEFAULT_QUEUE", "billing");
+    env.put("RESULTS_EXPIRE_IN", "60");
+    env.put("NO_UNIX_SIGNALS", "false");
+    env.put("AMQP_QUEUE_DECLARE_ARGS", "x-max-priority:10,x-queue-mode:lazy");
+    env.put("AMQP_DELAYED_QUEUE", "delayed");
+    env.put("REDIS_READ_TIMEOUT", "7");
+    env.put("REDIS_NORMAL_TASKS_POLL_PERIOD", "250");
+    env.put("REDIS_CLUSTER_ENABLED", "true");
+    env.put("SQS_VISIBILITY_TIMEOUT", "45");
+    env.put("TASK_STATES_TABLE", "states");
+    env.put("MACHINERY_MIGRATE_FROM_BROKER", "amqp://127.0.0.1:5672/");
+    env.put("MACHINERY_QUEUE_BOUNDS", "emails:2,imports:10000:1m30s");
+    env.put("MACHINERY_MAX_MESSAGE_BYTES", "1024");
+    env.put("MACHINERY_STRICT_UUIDS", "false");
+    Config config = Config.fromEnvironment(env);
+
+    List<Config.Setting> settings = config.settings();
+    assertThat(settings)
+        .extracting(Config.Setting::variable)
+        .containsAll(ConfigLoader.ENV_TO_YAML.keySet())
+        .contains("AMQP_QUEUE_DECLARE_ARGS", "AMQP_QUEUE_BINDING_ARGS")
+        .doesNotHaveDuplicates();
+    Map<String, String> readBack = new java.util.HashMap<>();
+    settings.forEach(setting -> readBack.put(setting.variable(), setting.value()));
+    assertThat(readBack)
+        .containsEntry("MACHINERY_QUEUE_BOUNDS", "emails:2,imports:10000:1m30s")
+        .containsEntry("REDIS_READ_TIMEOUT", "7");
+    assertThat(Config.fromEnvironment(readBack)).isEqualTo(config);
+    assertThat(settings)
+        .filteredOn(setting -> setting.variable().equals("REDIS_READ_TIMEOUT"))
+        .extracting(Config.Setting::yamlKey)
+        .containsExactly("redis.read_timeout");
+
+    Config secret =
+        config.toBuilder()
+            .broker("redis://:s3cret@127.0.0.1:6379/3")
+            .redis(config.redis().toBuilder().sentinelPassword("hush").build())
+            .build();
+    assertThat(secret.settings().toString()).doesNotContain("s3cret").doesNotContain("hush");
+  }
+
   /** The README's configuration table names every environment variable and YAML key read. */
   @Test
   void theReadmeNamesEverySetting() throws IOException {
