@@ -173,9 +173,7 @@ public abstract class AcceptanceSuite {
             .task("d", Signature.create("add"), "b", "c")
             .task("e", Signature.create("multiply", Arg.of(3L)), "d", "a")
             .build();
-    if (backend.consumesStatesOnRead()) {
-      assertThatThrownBy(() -> server.sendDag(dag))
-          .isInstanceOf(UnsupportedOperationException.class);
+    if (dagRefused(backend, server, dag)) {
       return;
     }
     Map<String, List<Object>> results = server.sendDag(dag).get(TIMEOUT);
@@ -205,9 +203,7 @@ public abstract class AcceptanceSuite {
             .task("other", Signature.create("add", Arg.of(5L)), "root")
             .task("join", Signature.create("add"), "other", "after")
             .build();
-    if (backend.consumesStatesOnRead()) {
-      assertThatThrownBy(() -> server.sendDag(dag))
-          .isInstanceOf(UnsupportedOperationException.class);
+    if (dagRefused(backend, server, dag)) {
       return;
     }
     DagAsyncResult result = server.sendDag(dag);
@@ -313,6 +309,18 @@ public abstract class AcceptanceSuite {
     }
     assertThatThrownBy(() -> server.sendSaga(saga))
         .isInstanceOf(UnsupportedOperationException.class);
+    return true;
+  }
+
+  /**
+   * On a backend whose reads consume states (Go's AMQP backend) {@code sendDag} refuses every DAG:
+   * checks that, and says so.
+   */
+  static boolean dagRefused(Backend backend, Server server, Dag dag) {
+    if (!backend.consumesStatesOnRead()) {
+      return false;
+    }
+    assertThatThrownBy(() -> server.sendDag(dag)).isInstanceOf(UnsupportedOperationException.class);
     return true;
   }
 
