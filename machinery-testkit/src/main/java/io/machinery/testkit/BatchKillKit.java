@@ -61,9 +61,18 @@ public abstract class BatchKillKit {
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       KilledWorkers.Outcome<List<String>> outcome =
           new KilledWorkers(deployment, config, dir)
-              .run(() -> send(server, tasks), tasks, 0, killEvery);
+              .run(
+                  () -> send(server, tasks),
+                  tasks,
+                  0,
+                  killEvery,
+                  sent ->
+                      WorkerProcesses.storedSuccesses(
+                          server,
+                          sent.stream().flatMap(List::stream).toList(),
+                          KilledWorkers.STORED_PATIENCE));
       outcome.sent().forEach(uuids::addAll);
-      int stored = WorkerProcesses.storedSuccesses(server, uuids, Duration.ofSeconds(30));
+      int stored = outcome.stored();
       List<Integer> batches = WorkerProcesses.batchSizes(outcome.logs());
       System.out.printf(
           "[%s] %d batched tasks (batches of %d, or after %d ms); %s; %d batches of %.1f tasks on"

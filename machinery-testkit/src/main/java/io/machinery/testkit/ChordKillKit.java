@@ -77,10 +77,18 @@ public abstract class ChordKillKit {
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       KilledWorkers.Outcome<Chord> outcome =
           new KilledWorkers(deployment, config, dir)
-              .run(() -> send(server, chords, members), chords * members, chords, killEvery);
+              .run(
+                  () -> send(server, chords, members),
+                  chords * members,
+                  chords,
+                  killEvery,
+                  sent ->
+                      WorkerProcesses.storedSuccesses(
+                          server,
+                          sent.stream().map(c -> c.callback().uuid()).toList(),
+                          KilledWorkers.STORED_PATIENCE));
       sentChords.addAll(outcome.sent());
-      List<String> callbackUuids = sentChords.stream().map(c -> c.callback().uuid()).toList();
-      int stored = WorkerProcesses.storedSuccesses(server, callbackUuids, Duration.ofSeconds(30));
+      int stored = outcome.stored();
       WorkerProcesses.Runs runs = outcome.runs();
       System.out.printf(
           "[%s] %d chords x %d members; %s; callbacks with a stored SUCCESS state %d%n",

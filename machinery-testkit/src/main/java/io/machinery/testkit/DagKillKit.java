@@ -53,15 +53,16 @@ public abstract class DagKillKit {
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       KilledWorkers.Outcome<Dag> outcome =
           new KilledWorkers(deployment, config, dir)
-              .run(() -> send(server, dags), dags * ROOTS, dags * JOINS, killEvery);
+              .run(
+                  () -> send(server, dags),
+                  dags * ROOTS,
+                  dags * JOINS,
+                  killEvery,
+                  dagsSent ->
+                      WorkerProcesses.storedSuccesses(
+                          server, joinUuids(dagsSent), KilledWorkers.STORED_PATIENCE));
       sent.addAll(outcome.sent());
-      List<String> joinUuids = new ArrayList<>();
-      for (Dag dag : sent) {
-        for (String join : List.of("j1", "j2", "j3")) {
-          joinUuids.add(dag.task(join).uuid());
-        }
-      }
-      int stored = WorkerProcesses.storedSuccesses(server, joinUuids, Duration.ofSeconds(30));
+      int stored = outcome.stored();
       WorkerProcesses.Runs runs = outcome.runs();
       System.out.printf(
           "[%s] %d DAGs of %d roots and %d joins; %s; joins with a stored SUCCESS state %d%n",
@@ -91,6 +92,17 @@ public abstract class DagKillKit {
         deployment.cleanUp(config);
       }
     }
+  }
+
+  /** The joins of each DAG. */
+  private static List<String> joinUuids(List<Dag> dags) {
+    List<String> uuids = new ArrayList<>();
+    for (Dag dag : dags) {
+      for (String join : List.of("j1", "j2", "j3")) {
+        uuids.add(dag.task(join).uuid());
+      }
+    }
+    return uuids;
   }
 
   /**

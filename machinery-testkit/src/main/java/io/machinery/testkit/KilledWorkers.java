@@ -37,6 +37,14 @@ final class KilledWorkers {
    * @param kills processes killed
    * @param logs the execution logs of every process, in start order
    */
+  /** Counts the stored SUCCESS states of what was sent, while the worker processes still run. */
+  interface StoredCount<T> {
+    int count(List<T> sent) throws Exception;
+  }
+
+  /** How long a kit waits for each state to be stored, once every callback ran. */
+  static final Duration STORED_PATIENCE = Duration.ofSeconds(90);
+
   record Outcome<T>(
       List<T> sent,
       int kills,
@@ -44,7 +52,8 @@ final class KilledWorkers {
       double sendSeconds,
       double membersSeconds,
       double seconds,
-      WorkerProcesses.Runs runs) {
+      WorkerProcesses.Runs runs,
+      int stored) {
     /**
      * The run's figures for the kit's printed line: kills, times, runs and duplicates of members
      * and callbacks, and the callbacks lost of {@code callbacks} expected.
@@ -93,9 +102,14 @@ final class KilledWorkers {
   /**
    * Sends with {@code send} on a thread of its own while processes are killed, until {@code
    * members} distinct members ran and then {@code callbacks} distinct callbacks (or none moved for
-   * 60 s).
+   * 60 s); then counts the stored states with {@code storedWhileAlive} before the processes stop.
    */
-  <T> Outcome<T> run(Supplier<List<T>> send, int members, int callbacks, Duration killEvery)
+  <T> Outcome<T> run(
+      Supplier<List<T>> send,
+      int members,
+      int callbacks,
+      Duration killEvery,
+      StoredCount<T> storedWhileAlive)
       throws Exception {
     try (WorkerProcesses processes = WorkerProcesses.create();
         ExecutorService sender = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -168,8 +182,12 @@ final class KilledWorkers {
                     || System.nanoTime() - since[0] > Duration.ofSeconds(60).toNanos();
               });
       double seconds = (System.nanoTime() - started) / 1e9;
+      // with the last processes still running: a task whose body ran in a killed process before
+      // its state was stored comes back to them once the broker's hold on it lapses (Pub/Sub: the
+      // ack deadline), and only then stores its state
+      int stored = storedWhileAlive.count(sent);
       return new Outcome<>(
-          sent, kills, List.copyOf(logs), sendSeconds[0], membersSeconds, seconds, runs());
+          sent, kills, List.copyOf(logs), sendSeconds[0], membersSeconds, seconds, runs(), stored);
     }
   }
 

@@ -49,14 +49,16 @@ public abstract class SagaKillKit {
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       KilledWorkers.Outcome<Saga> outcome =
           new KilledWorkers(deployment, config, dir)
-              .run(() -> send(server, sagas), sagas * STEPS, sagas * STEPS, killEvery);
+              .run(
+                  () -> send(server, sagas),
+                  sagas * STEPS,
+                  sagas * STEPS,
+                  killEvery,
+                  sagasSent ->
+                      WorkerProcesses.storedSuccesses(
+                          server, compensationUuids(sagasSent), KilledWorkers.STORED_PATIENCE));
       sent.addAll(outcome.sent());
-      List<String> compensationUuids = new ArrayList<>();
-      for (Saga saga : sent) {
-        saga.compensationsAfterFailureOf(STEPS).forEach(c -> compensationUuids.add(c.uuid()));
-      }
-      int stored =
-          WorkerProcesses.storedSuccesses(server, compensationUuids, Duration.ofSeconds(30));
+      int stored = outcome.stored();
       WorkerProcesses.Runs runs = outcome.runs();
       System.out.printf(
           "[%s] %d sagas of %d steps with compensations and a failing step; %s; compensations"
@@ -82,6 +84,15 @@ public abstract class SagaKillKit {
         deployment.cleanUp(config);
       }
     }
+  }
+
+  /** The compensations each saga sends once its failing step failed. */
+  private static List<String> compensationUuids(List<Saga> sagas) {
+    List<String> uuids = new ArrayList<>();
+    for (Saga saga : sagas) {
+      saga.compensationsAfterFailureOf(STEPS).forEach(c -> uuids.add(c.uuid()));
+    }
+    return uuids;
   }
 
   /** Purges the states the test stored, through the backend's own {@link Backend#purgeState}. */
