@@ -67,7 +67,7 @@ public final class MigratingBroker implements Broker {
 
   private final Broker from;
   private final Broker to;
-  private final Optional<Inspector> inspector;
+  private final Optional<MigrationInspector> inspector;
 
   private MigratingBroker(Broker from, Broker to) {
     this.from = Objects.requireNonNull(from, "from");
@@ -260,7 +260,7 @@ public final class MigratingBroker implements Broker {
 
   @Override
   public Optional<Inspector> inspector() {
-    return inspector;
+    return inspector.map(Inspector.class::cast);
   }
 
   /**
@@ -272,7 +272,7 @@ public final class MigratingBroker implements Broker {
    * @throws RuntimeException whatever a broker's inspector throws when it cannot read
    */
   public Optional<QueueSizes> queueSizes() {
-    return inspector.map(i -> ((MigrationInspector) i).queueSizes());
+    return inspector.map(MigrationInspector::queueSizes);
   }
 
   /**

@@ -24,8 +24,9 @@ import java.util.function.Supplier;
  * callbacks while workflows are sent; once the oldest living process has run tasks for {@code
  * killEvery} it is killed with SIGKILL and a fresh one started, until every member ran. The first
  * kill comes sooner if a fifth of the members ran before it: a fast run (Pub/Sub's 2,000 members
- * once ran in under 3 s) must still lose a process mid-run. Then it waits for the callbacks, and
- * stops once nothing moved for 60 s (a lost callback never comes).
+ * once ran in under 3 s) must still lose a process mid-run. Then it waits for the callbacks, until
+ * nothing moved for 60 s (a lost callback never comes), and counts the stored states while the last
+ * processes still run (a task killed before its state write stores it when it comes back).
  */
 final class KilledWorkers {
   static final int PROCESSES = 3;
