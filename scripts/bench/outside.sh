@@ -10,7 +10,8 @@
 #   scripts/bench/outside.sh scale [--proofs sleepers,drain,chord ...]  # the scale proofs (ScaleBenchmark --help)
 #
 # Redis: REDIS_URL (from $RUN_DIR/env when there) with database 9, which is FLUSHed before and after every row;
-# --redis redis://host:port/db to change it. Set SKIP_BUILD=1 to reuse the built jar and Go binary.
+# --redis redis://host:port/db to change it. Set SKIP_BUILD=1 to reuse the built jar and Go binary
+# (each is built when missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RUN_DIR=${RUN_DIR:-/tmp/machinery-services}
@@ -18,11 +19,13 @@ if [[ -r $RUN_DIR/env ]]; then . "$RUN_DIR/env"; fi
 JAVA_HOME=${JAVA_HOME:-$(scripts/find-jdk.sh)}
 export JAVA_HOME # the Maven wrapper below runs on it too, not on whatever java is on the PATH
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
-if [[ -z ${SKIP_BUILD:-} ]]; then
+# SKIP_BUILD reuses what is built; what is missing (a fresh clone) is built all the same
+if [[ -z ${SKIP_BUILD:-} || ! -f machinery-benchmarks/target/benchmarks.jar ]]; then
   ./mvnw -B -q -pl machinery-benchmarks -am -DskipTests package
-  if [[ ${1:-} != scale ]]; then # the scale proofs run Java only
-    (cd machinery-benchmarks/go && GOFLAGS=-mod=mod "$GO" build -o bin/outside-go .)
-  fi
+fi
+if [[ ${1:-} != scale && (-z ${SKIP_BUILD:-} || ! -x machinery-benchmarks/go/bin/outside-go) ]]; then
+  # the scale proofs run Java only
+  (cd machinery-benchmarks/go && GOFLAGS=-mod=mod "$GO" build -o bin/outside-go .)
 fi
 # a private copy: the child JVMs start from it while the run lasts, whatever is rebuilt meanwhile
 JAR=$(mktemp -d /tmp/outside-bench-jar.XXXXXX)/benchmarks.jar
