@@ -209,12 +209,20 @@ public final class Machinery {
 
   private static Backend backend(
       Config config, Server.Builder builder, List<ComponentProvider> providers) {
+    return MigratingBackend.fromConfig(
+        config,
+        MigratingBackend.Settings.ENVIRONMENT,
+        (one, variable) -> backend(one, variable, builder, providers));
+  }
+
+  private static Backend backend(
+      Config config, String variable, Server.Builder builder, List<ComponentProvider> providers) {
     String url = config.resultBackend();
     return switch (ComponentProvider.scheme(url)) {
       case "memory" -> MemoryBackend.create(config, builder.clockValue());
       case "eager" -> EagerBackend.create();
       case "null" -> NullBackend.create();
-      default -> make(Kind.BACKEND, url, "RESULT_BACKEND", providers, p -> p.backend(config));
+      default -> make(Kind.BACKEND, url, variable, providers, p -> p.backend(config));
     };
   }
 

@@ -95,6 +95,56 @@ class MachineryTest {
     }
   }
 
+  /**
+   * A fake backend provider for a made-up scheme: makes memory backends, recording each one's URL
+   * and whether it was closed (through a proxy, as a memory backend's close leaves no trace).
+   */
+  static final class RecordingBackendProvider implements ComponentProvider {
+    final List<String> urls = new ArrayList<>();
+    final List<io.machinery.spi.Backend> made = new ArrayList<>();
+    final List<Boolean> closed = new ArrayList<>();
+
+    @Override
+    public Kind kind() {
+      return Kind.BACKEND;
+    }
+
+    @Override
+    public String module() {
+      return "machinery-backend-test";
+    }
+
+    @Override
+    public Set<String> schemes() {
+      return Set.of("test");
+    }
+
+    @Override
+    public io.machinery.spi.Backend backend(Config config) {
+      urls.add(config.resultBackend());
+      int index = closed.size();
+      closed.add(false);
+      io.machinery.spi.Backend memory = MemoryBackend.create();
+      io.machinery.spi.Backend recorded =
+          (io.machinery.spi.Backend)
+              java.lang.reflect.Proxy.newProxyInstance(
+                  io.machinery.spi.Backend.class.getClassLoader(),
+                  new Class<?>[] {io.machinery.spi.Backend.class},
+                  (proxy, method, args) -> {
+                    if (method.getName().equals("close")) {
+                      closed.set(index, true);
+                    }
+                    try {
+                      return method.invoke(memory, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                      throw e.getCause();
+                    }
+                  });
+      made.add(recorded);
+      return recorded;
+    }
+  }
+
   @Test
   void memoryUrlsBuildTheInJvmPairAndRunATask() {
     Config config = Config.builder().broker("memory://").resultBackend("memory://").build();
@@ -263,6 +313,54 @@ class MachineryTest {
     assertThat(brokers.made).hasSize(1);
     assertThatThrownBy(() -> brokers.made.get(0).publish(Signature.create("late"), new byte[0]))
         .hasMessageContaining("closed");
+  }
+
+  @Test
+  void aResultBackendMigrationBuildsAMigratingBackendThatTheServerCloses() {
+    RecordingBackendProvider backends = new RecordingBackendProvider();
+    Config config =
+        Config.builder()
+            .broker("memory://")
+            .resultBackend("test://new")
+            .migrateFromResultBackend("test://old")
+            .build();
+    Server server = Machinery.connect(Server.builder().config(config), List.of(backends));
+    assertThat(server.backend()).isInstanceOf(MigratingBackend.class);
+    MigratingBackend migrating = (MigratingBackend) server.backend();
+    assertThat(backends.urls).containsExactly("test://new", "test://old");
+    assertThat(migrating.to()).isSameAs(backends.made.get(0));
+    assertThat(migrating.from()).isSameAs(backends.made.get(1));
+    server.close();
+    assertThat(backends.closed).as("the server closed both backends it made").containsOnly(true);
+  }
+
+  @Test
+  void aResultBackendMigrationToItselfOrFromAnUnservedUrlIsRefusedAndClosesTheNewBackend() {
+    RecordingBackendProvider backends = new RecordingBackendProvider();
+    Config itself =
+        Config.builder()
+            .broker("memory://")
+            .resultBackend("test://same")
+            .migrateFromResultBackend("test://same ")
+            .build();
+    assertThatThrownBy(() -> Machinery.connect(Server.builder().config(itself), List.of(backends)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("MACHINERY_MIGRATE_FROM_RESULT_BACKEND names RESULT_BACKEND itself");
+    assertThat(backends.made).isEmpty();
+
+    Config unserved =
+        Config.builder()
+            .broker("memory://")
+            .resultBackend("test://new")
+            .migrateFromResultBackend("mongodb://admin:s3cret@old.example:27017")
+            .build();
+    assertThatThrownBy(
+            () -> Machinery.connect(Server.builder().config(unserved), List.of(backends)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("MACHINERY_MIGRATE_FROM_RESULT_BACKEND")
+        .hasMessageContaining("machinery-backend-mongodb")
+        .hasMessageNotContaining("s3cret");
+    assertThat(backends.closed).as("the new backend, made first, was closed").containsExactly(true);
   }
 
   @Test

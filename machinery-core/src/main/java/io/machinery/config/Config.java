@@ -52,6 +52,7 @@ public final class Config {
   private final String broker;
   private final String lock;
   private final String migrateFromBroker;
+  private final String migrateFromResultBackend;
   private final String multipleBrokerSeparator;
   private final String defaultQueue;
   private final String resultBackend;
@@ -71,6 +72,7 @@ public final class Config {
     broker = b.broker;
     lock = b.lock;
     migrateFromBroker = b.migrateFromBroker;
+    migrateFromResultBackend = b.migrateFromResultBackend;
     multipleBrokerSeparator = b.multipleBrokerSeparator;
     defaultQueue = b.defaultQueue;
     resultBackend = b.resultBackend;
@@ -182,6 +184,19 @@ public final class Config {
    */
   public String migrateFromBroker() {
     return migrateFromBroker;
+  }
+
+  /**
+   * Returns the result backend a migration moves away from ({@code
+   * MACHINERY_MIGRATE_FROM_RESULT_BACKEND}, YAML {@code migrate_from_result_backend}; not Go's):
+   * when set, {@link io.machinery.Machinery#connect} builds a {@link io.machinery.MigratingBackend}
+   * that writes to both and reads from the old one, which stays the cluster's record until the move
+   * ends.
+   *
+   * @return the old result backend's URL; empty (the default) when no migration is under way
+   */
+  public String migrateFromResultBackend() {
+    return migrateFromResultBackend;
   }
 
   /**
@@ -386,6 +401,7 @@ public final class Config {
     return broker.equals(c.broker)
         && lock.equals(c.lock)
         && migrateFromBroker.equals(c.migrateFromBroker)
+        && migrateFromResultBackend.equals(c.migrateFromResultBackend)
         && multipleBrokerSeparator.equals(c.multipleBrokerSeparator)
         && defaultQueue.equals(c.defaultQueue)
         && resultBackend.equals(c.resultBackend)
@@ -408,6 +424,7 @@ public final class Config {
         broker,
         lock,
         migrateFromBroker,
+        migrateFromResultBackend,
         multipleBrokerSeparator,
         defaultQueue,
         resultBackend,
@@ -438,6 +455,8 @@ public final class Config {
         + Redaction.redactUrl(lock)
         + ", migrateFromBroker="
         + Redaction.redactUrl(migrateFromBroker)
+        + ", migrateFromResultBackend="
+        + Redaction.redactUrl(migrateFromResultBackend)
         + ", defaultQueue="
         + defaultQueue
         + ", resultsExpireIn="
@@ -461,6 +480,7 @@ public final class Config {
     private String broker = DEFAULT_BROKER;
     private String lock = "";
     private String migrateFromBroker = "";
+    private String migrateFromResultBackend = "";
     private String multipleBrokerSeparator = "";
     private String defaultQueue = DEFAULT_QUEUE;
     private String resultBackend = DEFAULT_RESULT_BACKEND;
@@ -482,6 +502,7 @@ public final class Config {
       broker = c.broker;
       lock = c.lock;
       migrateFromBroker = c.migrateFromBroker;
+      migrateFromResultBackend = c.migrateFromResultBackend;
       multipleBrokerSeparator = c.multipleBrokerSeparator;
       defaultQueue = c.defaultQueue;
       resultBackend = c.resultBackend;
@@ -549,6 +570,19 @@ public final class Config {
      */
     public Builder migrateFromBroker(String value) {
       migrateFromBroker = Objects.requireNonNull(value, "migrateFromBroker");
+      return this;
+    }
+
+    /**
+     * Sets the result backend a migration moves away from ({@code
+     * MACHINERY_MIGRATE_FROM_RESULT_BACKEND}); default empty, no migration (see {@link
+     * Config#migrateFromResultBackend()}).
+     *
+     * @param value the old result backend's URL, or empty
+     * @return this builder
+     */
+    public Builder migrateFromResultBackend(String value) {
+      migrateFromResultBackend = Objects.requireNonNull(value, "migrateFromResultBackend");
       return this;
     }
 

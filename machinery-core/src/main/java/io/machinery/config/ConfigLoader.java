@@ -225,6 +225,7 @@ final class ConfigLoader {
     set(s, "BROKER", b::broker);
     set(s, "LOCK", b::lock);
     set(s, "MACHINERY_MIGRATE_FROM_BROKER", b::migrateFromBroker);
+    set(s, "MACHINERY_MIGRATE_FROM_RESULT_BACKEND", b::migrateFromResultBackend);
     set(s, "MULTIPLE_BROKEN_SEPARATOR", b::multipleBrokerSeparator);
     set(s, "DEFAULT_QUEUE", b::defaultQueue);
     set(s, "RESULT_BACKEND", b::resultBackend);
@@ -495,6 +496,7 @@ final class ConfigLoader {
     add.accept("TASK_STATES_TABLE", c.dynamoDb().taskStatesTable());
     add.accept("GROUP_METAS_TABLE", c.dynamoDb().groupMetasTable());
     add.accept("MACHINERY_MIGRATE_FROM_BROKER", shown(c.migrateFromBroker()));
+    add.accept("MACHINERY_MIGRATE_FROM_RESULT_BACKEND", shown(c.migrateFromResultBackend()));
     StringBuilder bounds = new StringBuilder();
     for (QueueBoundSetting bound : c.queueBounds()) {
       bounds.append(bounds.isEmpty() ? "" : ",").append(bound.queue()).append(':');
@@ -545,6 +547,7 @@ final class ConfigLoader {
           Map.entry("BROKER", "broker"),
           Map.entry("LOCK", "lock"),
           Map.entry("MACHINERY_MIGRATE_FROM_BROKER", "migrate_from_broker"),
+          Map.entry("MACHINERY_MIGRATE_FROM_RESULT_BACKEND", "migrate_from_result_backend"),
           Map.entry("MULTIPLE_BROKEN_SEPARATOR", "multiple_broker_separator"),
           Map.entry("DEFAULT_QUEUE", "default_queue"),
           Map.entry("RESULT_BACKEND", "result_backend"),
