@@ -63,7 +63,9 @@ final class Session implements AutoCloseable {
         builder.broker(options.broker).migrateFromBroker("");
       }
       if (options.backend != null) {
-        builder.resultBackend(options.backend);
+        // that backend alone: a move in the config (MACHINERY_MIGRATE_FROM_RESULT_BACKEND) is not
+        // this one
+        builder.resultBackend(options.backend).migrateFromResultBackend("");
       }
       config = builder.build();
     }
@@ -118,7 +120,11 @@ final class Session implements AutoCloseable {
     if (config != null) {
       for (String url :
           new String[] {
-            config.broker(), config.migrateFromBroker(), config.resultBackend(), config.lock()
+            config.broker(),
+            config.migrateFromBroker(),
+            config.resultBackend(),
+            config.migrateFromResultBackend(),
+            config.lock()
           }) {
         if (url.indexOf('@') >= 0) {
           out = out.replace(url, Redaction.redactUrl(url));

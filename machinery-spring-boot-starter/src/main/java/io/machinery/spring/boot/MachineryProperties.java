@@ -50,6 +50,12 @@ public class MachineryProperties {
    */
   private @Nullable String migrateFromBroker;
 
+  /**
+   * Result backend URL a migration moves away from: states are written to both and read from this
+   * one until the move ends (not Go's).
+   */
+  private @Nullable String migrateFromResultBackend;
+
   /** Separator of several broker URLs for failover (Go: multiple_broker_separator). */
   private @Nullable String multipleBrokerSeparator;
 
@@ -89,6 +95,7 @@ public class MachineryProperties {
     set(broker, b::broker);
     set(lock, b::lock);
     set(migrateFromBroker, b::migrateFromBroker);
+    set(migrateFromResultBackend, b::migrateFromResultBackend);
     set(multipleBrokerSeparator, b::multipleBrokerSeparator);
     set(defaultQueue, b::defaultQueue);
     set(resultBackend, b::resultBackend);
@@ -136,6 +143,14 @@ public class MachineryProperties {
 
   public void setMigrateFromBroker(@Nullable String value) {
     migrateFromBroker = value;
+  }
+
+  public @Nullable String getMigrateFromResultBackend() {
+    return migrateFromResultBackend;
+  }
+
+  public void setMigrateFromResultBackend(@Nullable String value) {
+    migrateFromResultBackend = value;
   }
 
   public @Nullable String getMultipleBrokerSeparator() {

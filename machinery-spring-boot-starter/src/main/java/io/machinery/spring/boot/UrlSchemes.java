@@ -1,5 +1,6 @@
 package io.machinery.spring.boot;
 
+import io.machinery.MigratingBackend;
 import io.machinery.MigratingBroker;
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.backend.redis.RedisBackend;
@@ -36,6 +37,11 @@ final class UrlSchemes {
   /** What a Spring Boot application calls the two broker URLs, for errors. */
   private static final MigratingBroker.Settings SETTINGS =
       new MigratingBroker.Settings("machinery.broker", "machinery.migrate-from-broker");
+
+  /** What a Spring Boot application calls the two result backend URLs, for errors. */
+  private static final MigratingBackend.Settings BACKEND_SETTINGS =
+      new MigratingBackend.Settings(
+          "machinery.result_backend", "machinery.migrate-from-result-backend");
 
   private final ClassLoader classLoader;
 
@@ -96,13 +102,23 @@ final class UrlSchemes {
     };
   }
 
+  /**
+   * The result backend of {@code config}'s URL. With {@link Config#migrateFromResultBackend()} set,
+   * a {@link MigratingBackend} from that URL's backend to this one (both made the same way).
+   */
   Backend backend(Config config, Clock clock) {
+    return MigratingBackend.fromConfig(
+        config, BACKEND_SETTINGS, (one, setting) -> singleBackend(one, setting, clock));
+  }
+
+  private Backend singleBackend(Config config, String setting, Clock clock) {
+    String key = setting.substring("machinery.".length()); // result_backend, or migrate-from-...
     String technology = technology(config.resultBackend());
     return switch (technology) {
       case REDIS -> {
         require(
             "io.machinery.backend.redis.RedisBackend",
-            "result_backend",
+            key,
             config.resultBackend(),
             "machinery-backend-redis");
         yield Redis.backend(config);
@@ -110,13 +126,13 @@ final class UrlSchemes {
       case AMQP -> {
         require(
             "io.machinery.backend.amqp.AmqpBackend",
-            "result_backend",
+            key,
             config.resultBackend(),
             "machinery-backend-amqp");
         yield Amqp.backend(config);
       }
       case MEMORY -> MemoryBackend.create(config, clock);
-      default -> throw unserved("result_backend", config.resultBackend(), technology, "Backend");
+      default -> throw unserved(key, config.resultBackend(), technology, "Backend");
     };
   }
 

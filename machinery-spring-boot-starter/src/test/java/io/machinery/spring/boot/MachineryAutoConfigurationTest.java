@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.MigratingBackend;
 import io.machinery.MigratingBroker;
 import io.machinery.QueueBound;
 import io.machinery.QueueFullException;
@@ -241,6 +242,49 @@ class MachineryAutoConfigurationTest {
                     .as("the error names the setting that holds the URL")
                     .hasStackTraceContaining(
                         "machinery.migrate-from-broker is kafka://old:9092 and no module"));
+  }
+
+  @Test
+  void aResultBackendMigrationPropertyMakesAMigratingBackendAndAMoveToItselfIsRefused() {
+    runner
+        .withPropertyValues(
+            "machinery.worker.enabled=false",
+            "machinery.broker=memory://",
+            "machinery.result_backend=memory://new",
+            "machinery.migrate-from-result-backend=memory://old")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              assertThat(context.getBean(Config.class).migrateFromResultBackend())
+                  .isEqualTo("memory://old");
+              assertThat(context.getBean(Backend.class)).isInstanceOf(MigratingBackend.class);
+              assertThat(context.getBean(Server.class).backend())
+                  .isSameAs(context.getBean(Backend.class));
+            });
+    runner
+        .withPropertyValues(
+            "machinery.broker=memory://",
+            "machinery.result_backend=memory://",
+            "machinery.migrate-from-result-backend=memory://")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining(
+                        "machinery.migrate-from-result-backend names machinery.result_backend"));
+    runner
+        .withPropertyValues(
+            "machinery.broker=memory://",
+            "machinery.result_backend=memory://",
+            "machinery.migrate-from-result-backend=cassandra://old:9042")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .as("the error names the setting that holds the URL")
+                    .hasStackTraceContaining(
+                        "machinery.migrate-from-result-backend is cassandra://old:9042 and no"
+                            + " module"));
   }
 
   @Test
