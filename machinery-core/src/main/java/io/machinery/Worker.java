@@ -405,7 +405,7 @@ public final class Worker implements AutoCloseable {
         concurrency,
         queue.isEmpty() ? server.config().defaultQueue() : queue,
         WorkerHeartbeat.brokerOf(server), // as its heartbeat says: old -> new during a move
-        backend.getClass().getSimpleName());
+        WorkerHeartbeat.resultBackendOf(server));
     try {
       WorkerHeartbeat beat =
           server

@@ -2,9 +2,13 @@ package io.machinery;
 
 import io.machinery.config.Config;
 import io.machinery.config.Redaction;
+import io.machinery.embedded.EagerBackend;
 import io.machinery.embedded.EagerBroker;
+import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.embedded.NullBackend;
 import io.machinery.periodic.PeriodicEntry;
+import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
@@ -77,6 +81,7 @@ final class WorkerHeartbeat {
   private final long pid;
   private final Instant startedAt;
   private final String broker;
+  private final String resultBackend;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile @Nullable Thread thread;
   private boolean failing;
@@ -106,6 +111,7 @@ final class WorkerHeartbeat {
             + UUID.randomUUID().toString().substring(0, 8);
     this.startedAt = server.clock().instant();
     this.broker = brokerOf(server);
+    this.resultBackend = resultBackendOf(server);
   }
 
   /**
@@ -244,7 +250,8 @@ final class WorkerHeartbeat {
         running,
         periodic,
         WorkerStatus.notClosed(worker.breakerStates()),
-        broker);
+        broker,
+        resultBackend);
   }
 
   /**
@@ -267,6 +274,39 @@ final class WorkerHeartbeat {
       return from + " -> " + inProcess(moving.to()).orElse(Redaction.redactUrl(config.broker()));
     }
     return inProcess(broker).orElse(Redaction.redactUrl(config.broker()));
+  }
+
+  /**
+   * Where {@code server} stores results, for people ({@link WorkerStatus#resultBackend()}), in the
+   * form of {@link #brokerOf}: the config's result backend URL without credentials ({@code
+   * memory://}, {@code eager} or {@code null} for core's own), the old one first during a move
+   * ({@code another result backend} when a move built in code has its old URL nowhere).
+   */
+  static String resultBackendOf(Server server) {
+    Config config = server.config();
+    Backend backend = server.backend();
+    if (backend instanceof MigratingBackend moving) {
+      String from =
+          inProcess(moving.from())
+              .orElse(
+                  config.migrateFromResultBackend().isBlank()
+                      ? "another result backend"
+                      : Redaction.redactUrl(config.migrateFromResultBackend()));
+      return from
+          + " -> "
+          + inProcess(moving.to()).orElse(Redaction.redactUrl(config.resultBackend()));
+    }
+    return inProcess(backend).orElse(Redaction.redactUrl(config.resultBackend()));
+  }
+
+  private static Optional<String> inProcess(Backend backend) {
+    if (backend instanceof MemoryBackend) {
+      return Optional.of("memory://");
+    }
+    if (backend instanceof EagerBackend) {
+      return Optional.of("eager");
+    }
+    return backend instanceof NullBackend ? Optional.of("null") : Optional.empty();
   }
 
   private static Optional<String> inProcess(Broker broker) {

@@ -72,6 +72,49 @@ class WorkerControlPlaneTest {
   }
 
   @Test
+  void aHeartbeatSaysWhereTheWorkerStoresResultsWithoutCredentials() {
+    Worker worker = launch("cp-results");
+    assertThat(nextBeatOf(worker).resultBackend())
+        .as("the in-process backend, whatever URL the config holds")
+        .isEqualTo("memory://");
+
+    Config moving =
+        Config.builder()
+            .resultBackend("mongodb://admin:s3cret@new-host:27017/results")
+            .migrateFromResultBackend("redis://:s3cret@old-host:6379/2")
+            .build();
+    try (Server configured =
+        Server.builder()
+            .config(moving)
+            .broker(broker)
+            .backend(MigratingBackend.of(new FaultyBackend(MemoryBackend.create()), backend))
+            .build()) {
+      assertThat(WorkerHeartbeat.resultBackendOf(configured))
+          .isEqualTo("redis://old-host:6379 -> memory://");
+    }
+    try (Server plain =
+        Server.builder()
+            .config(moving)
+            .broker(broker)
+            .backend(new FaultyBackend(MemoryBackend.create()))
+            .build()) {
+      assertThat(WorkerHeartbeat.resultBackendOf(plain))
+          .as("a backend that is not a MigratingBackend: the config's URL")
+          .isEqualTo("mongodb://new-host:27017");
+    }
+    try (Server built =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(MigratingBackend.of(new FaultyBackend(MemoryBackend.create()), backend))
+            .build()) {
+      assertThat(WorkerHeartbeat.resultBackendOf(built))
+          .as("a move built in code: the old backend's URL is nowhere")
+          .isEqualTo("another result backend -> memory://");
+    }
+  }
+
+  @Test
   void aHeartbeatSaysWhichBrokerTheWorkerTakesTasksFromWithoutCredentials() {
     Worker worker = launch("cp-broker");
     assertThat(nextBeatOf(worker).broker())

@@ -313,6 +313,7 @@ final class QueueCommands {
                   w.id(),
                   w.queue(),
                   w.broker().isEmpty() ? "-" : w.broker(),
+                  w.resultBackend().isEmpty() ? "-" : w.resultBackend(),
                   w.busy() + "/" + w.concurrency(),
                   w.paused() ? "yes" : "no",
                   Render.instant(w.heartbeatAt()),
@@ -328,7 +329,15 @@ final class QueueCommands {
         Render.table(
             out,
             List.of(
-                "WORKER", "QUEUE", "BROKER", "BUSY", "PAUSED", "HEARTBEAT", "BREAKERS", "RUNNING"),
+                "WORKER",
+                "QUEUE",
+                "BROKER",
+                "RESULTS",
+                "BUSY",
+                "PAUSED",
+                "HEARTBEAT",
+                "BREAKERS",
+                "RUNNING"),
             rows);
       }
       return MachineryCli.EXIT_OK;

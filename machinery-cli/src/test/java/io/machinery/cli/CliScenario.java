@@ -200,6 +200,10 @@ abstract class CliScenario {
                   .as("the broker it takes tasks from, without credentials")
                   .contains("://")
                   .doesNotContain("@");
+              assertThat(workers.get(0).path("resultBackend").asText())
+                  .as("where it stores results, without credentials")
+                  .contains("://")
+                  .doesNotContain("@");
             });
     // Awaited, not asserted once: RabbitMQ's control plane reads a status by taking it and handing
     // it back, so a
@@ -229,6 +233,7 @@ abstract class CliScenario {
         .untilAsserted(
             () ->
                 assertThat(cli().ok("workers").out())
+                    .contains("RESULTS")
                     .contains(worker.controlPlaneId().orElseThrow())
                     .contains("1/2"));
 

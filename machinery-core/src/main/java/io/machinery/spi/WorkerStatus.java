@@ -45,6 +45,9 @@ import org.jspecify.annotations.Nullable;
  *     (scheme, hosts and ports), and during a move between brokers the old one's first, {@code
  *     redis://old:6379 -> amqp://new:5672} (so an operator sees which processes moved); empty in a
  *     status written before this field
+ * @param resultBackend where its server stores results, for people, in the same form: {@code
+ *     redis://old:6379 -> mongodb://new:27017} during a move between result backends; empty in a
+ *     status written before this field
  */
 public record WorkerStatus(
     String id,
@@ -60,7 +63,8 @@ public record WorkerStatus(
     List<RunningTask> running,
     List<ScheduledEntry> periodic,
     Map<String, TaskBreaker.State> breakers,
-    String broker) {
+    String broker,
+    String resultBackend) {
 
   /**
    * The most breaker keys a status carries: enough to see an outage, small enough to send often.
@@ -95,6 +99,7 @@ public record WorkerStatus(
     Objects.requireNonNull(startedAt, "startedAt");
     Objects.requireNonNull(heartbeatAt, "heartbeatAt");
     Objects.requireNonNull(broker, "broker");
+    Objects.requireNonNull(resultBackend, "resultBackend");
     running = List.copyOf(running);
     periodic = List.copyOf(periodic);
     breakers = Collections.unmodifiableMap(new TreeMap<>(breakers));
@@ -145,6 +150,59 @@ public record WorkerStatus(
         running,
         periodic,
         Map.of(),
+        "",
+        "");
+  }
+
+  /**
+   * A status without its result backend (an older writer's status).
+   *
+   * @param id as in the record
+   * @param host as in the record
+   * @param pid as in the record
+   * @param consumerTag as in the record
+   * @param queue as in the record
+   * @param concurrency as in the record
+   * @param busy as in the record
+   * @param paused as in the record
+   * @param startedAt as in the record
+   * @param heartbeatAt as in the record
+   * @param running as in the record
+   * @param periodic as in the record
+   * @param breakers as in the record
+   * @param broker as in the record
+   * @throws NullPointerException if a field is null
+   */
+  public WorkerStatus(
+      String id,
+      String host,
+      long pid,
+      String consumerTag,
+      String queue,
+      int concurrency,
+      int busy,
+      boolean paused,
+      Instant startedAt,
+      Instant heartbeatAt,
+      List<RunningTask> running,
+      List<ScheduledEntry> periodic,
+      Map<String, TaskBreaker.State> breakers,
+      String broker) {
+    this(
+        id,
+        host,
+        pid,
+        consumerTag,
+        queue,
+        concurrency,
+        busy,
+        paused,
+        startedAt,
+        heartbeatAt,
+        running,
+        periodic,
+        breakers,
+        broker,
         "");
   }
 
@@ -240,6 +298,7 @@ public record WorkerStatus(
       breakers.forEach((key, state) -> b.put(key, state.name()));
     }
     root.put("broker", broker);
+    root.put("resultBackend", resultBackend);
     try {
       return JSON.writeValueAsBytes(root);
     } catch (IOException e) {
@@ -303,7 +362,8 @@ public record WorkerStatus(
           running,
           periodic,
           breakers,
-          root.path("broker").asText("")); // absent in an older worker's status
+          root.path("broker").asText(""), // absent in an older worker's status
+          root.path("resultBackend").asText(""));
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException("not a worker status: " + e.getMessage(), e);
     }

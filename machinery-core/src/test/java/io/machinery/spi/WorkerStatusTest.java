@@ -63,7 +63,8 @@ class WorkerStatusTest {
             List.of(),
             List.of(),
             sent,
-            "redis://old:6379 -> amqp://new:5672");
+            "redis://old:6379 -> amqp://new:5672",
+            "redis://old:6379 -> mongodb://new:27017");
     assertThat(WorkerStatus.fromJson(status.toJson())).isEqualTo(status);
 
     String json =
@@ -82,6 +83,9 @@ class WorkerStatusTest {
     assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).pid()).isEqualTo(7);
     assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).broker())
         .as("an older worker's status has no broker")
+        .isEmpty();
+    assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).resultBackend())
+        .as("nor result backend")
         .isEmpty();
 
     assertThatThrownBy(() -> WorkerStatus.fromJson("{\"id\":1}".getBytes(StandardCharsets.UTF_8)))

@@ -127,6 +127,7 @@ final class Views {
             .put("consumerTag", w.consumerTag())
             .put("queue", w.queue())
             .put("broker", w.broker())
+            .put("resultBackend", w.resultBackend())
             .put("concurrency", w.concurrency())
             .put("busy", w.busy())
             .put("paused", w.paused());

@@ -167,7 +167,7 @@ abstract class DashboardBrowserScenario {
 
     browser.open(page + "#/workers");
     By row = By.cssSelector("tr[data-worker='" + id + "']");
-    browser.waitForText(By.cssSelector("tr[data-worker='" + id + "'] td:nth-child(7)"), "1");
+    browser.waitForText(By.cssSelector("tr[data-worker='" + id + "'] td:nth-child(8)"), "1");
     WebElement r = browser.driver.findElement(row);
     assertThat(r.findElement(By.cssSelector("td:nth-child(1)")).getText())
         .isEqualTo("dash-worker-" + queue);
@@ -175,8 +175,11 @@ abstract class DashboardBrowserScenario {
     assertThat(r.findElement(By.cssSelector("td:nth-child(5)")).getText())
         .as("the broker it takes tasks from, without credentials")
         .isEqualTo(Redaction.redactUrl(server.config().broker()));
-    assertThat(r.findElement(By.cssSelector("td:nth-child(6)")).getText()).isEqualTo("2");
-    r.findElement(By.cssSelector("td:nth-child(11) a")).click();
+    assertThat(r.findElement(By.cssSelector("td:nth-child(6)")).getText())
+        .as("where it stores results, without credentials")
+        .isEqualTo(Redaction.redactUrl(server.config().resultBackend()));
+    assertThat(r.findElement(By.cssSelector("td:nth-child(7)")).getText()).isEqualTo("2");
+    r.findElement(By.cssSelector("td:nth-child(12) a")).click();
     browser.waitForText(By.id("task-location"), "RUNNING");
     assertThat(browser.driver.getCurrentUrl()).contains(running);
 

@@ -385,10 +385,11 @@ function workersView(root) {
             el('td', { class: 'mono', text: l.task }), el('td', { text: l.describe }))),
           'None: `machinery limit TASK --rate N/PERIOD --max-concurrent N` sets one on every worker.')
         : el('p', { class: 'muted', text: 'None: ' + set.reason + '.' }));
-      replace(body, table(['Worker', 'Host', '#PID', 'Queue', 'Broker', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Running'],
+      replace(body, table(['Worker', 'Host', '#PID', 'Queue', 'Broker', 'Results', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Running'],
         workers.map(w => el('tr', { dataset: { worker: w.id } },
           el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
-          el('td', { class: 'mono', text: w.broker || '—' }), num(w.concurrency), num(w.busy),
+          el('td', { class: 'mono', text: w.broker || '—' }), el('td', { class: 'mono', text: w.resultBackend || '—' }),
+          num(w.concurrency), num(w.busy),
           el('td', {}, el('span', { class: 'pill ' + (w.paused ? 'paused' : 'running'), text: w.paused ? 'paused' : 'running' })),
           el('td', {}, when(w.heartbeatAt)),
           el('td', {}, Object.entries(w.breakers || {}).map(([key, state]) => el('div', {},
