@@ -80,6 +80,39 @@ class ConfigTest {
   }
 
   @Test
+  void aResultBackendMoveNamesItsOldBackendInTheEnvironmentOrYamlAndHidesItsPassword(
+      @TempDir Path dir) throws IOException {
+    assertThat(Config.DEFAULT.migrateFromResultBackend()).isEmpty();
+    Config fromEnv =
+        Config.fromEnvironment(
+            Map.of(
+                "RESULT_BACKEND", "mongodb://127.0.0.1:27017/",
+                "MACHINERY_MIGRATE_FROM_RESULT_BACKEND", "redis://:s3cret@127.0.0.1:6379/2"));
+    assertThat(fromEnv.migrateFromResultBackend()).isEqualTo("redis://:s3cret@127.0.0.1:6379/2");
+    assertThat(fromEnv.toString())
+        .contains("migrateFromResultBackend=redis://")
+        .doesNotContain("s3cret");
+    assertThat(fromEnv.settings())
+        .filteredOn(setting -> setting.variable().equals("MACHINERY_MIGRATE_FROM_RESULT_BACKEND"))
+        .extracting(Config.Setting::value)
+        .singleElement()
+        .asString()
+        .startsWith("redis://")
+        .doesNotContain("s3cret");
+    Path file = dir.resolve("moving-results.yml");
+    Files.writeString(
+        file,
+        """
+        result_backend: mongodb://127.0.0.1:27017/
+        migrate_from_result_backend: redis://127.0.0.1:6379/2
+        """);
+    assertThat(Config.fromYaml(file).migrateFromResultBackend())
+        .isEqualTo("redis://127.0.0.1:6379/2");
+    assertThat(Config.fromYaml(file))
+        .isNotEqualTo(Config.fromYaml(file).toBuilder().migrateFromResultBackend("").build());
+  }
+
+  @Test
   void queueBoundsComeFromTheEnvironmentOrYaml(@TempDir Path dir) throws IOException {
     assertThat(Config.DEFAULT.queueBounds()).isEmpty();
     Config fromEnv =
