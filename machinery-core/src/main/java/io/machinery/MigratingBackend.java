@@ -1,7 +1,6 @@
 package io.machinery;
 
 import io.machinery.config.Config;
-import io.machinery.config.Redaction;
 import io.machinery.spi.Backend;
 import io.machinery.spi.ControlPlane;
 import java.time.Duration;
@@ -111,29 +110,22 @@ public final class MigratingBackend implements Backend {
    */
   public static Backend fromConfig(
       Config config, Settings settings, BiFunction<Config, String, Backend> build) {
-    String oldUrl = config.migrateFromResultBackend();
-    if (oldUrl.isBlank()) {
-      return build.apply(config, settings.resultBackend());
-    }
-    if (oldUrl.strip().equals(config.resultBackend().strip())) {
-      throw new IllegalArgumentException(
-          settings.migrateFromResultBackend()
-              + " names "
-              + settings.resultBackend()
-              + " itself ("
-              + Redaction.redactUrl(oldUrl)
-              + "): a migration moves to another result backend; leave it empty when none is"
-              + " under way");
-    }
-    Backend to = build.apply(config, settings.resultBackend());
-    try {
-      Config oldConfig =
-          config.toBuilder().resultBackend(oldUrl).migrateFromResultBackend("").build();
-      return of(build.apply(oldConfig, settings.migrateFromResultBackend()), to);
-    } catch (RuntimeException e) {
-      to.close();
-      throw e;
-    }
+    return Moves.fromConfig(
+        "result backend",
+        config.resultBackend(),
+        config.migrateFromResultBackend(),
+        settings.resultBackend(),
+        settings.migrateFromResultBackend(),
+        () -> build.apply(config, settings.resultBackend()),
+        () ->
+            build.apply(
+                config.toBuilder()
+                    .resultBackend(config.migrateFromResultBackend())
+                    .migrateFromResultBackend("")
+                    .build(),
+                settings.migrateFromResultBackend()),
+        MigratingBackend::of,
+        Backend::close);
   }
 
   /**

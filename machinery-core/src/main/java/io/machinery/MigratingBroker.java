@@ -1,7 +1,6 @@
 package io.machinery;
 
 import io.machinery.config.Config;
-import io.machinery.config.Redaction;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
@@ -114,27 +113,19 @@ public final class MigratingBroker implements Broker {
    */
   public static Broker fromConfig(
       Config config, Settings settings, BiFunction<Config, String, Broker> build) {
-    String oldUrl = config.migrateFromBroker();
-    if (oldUrl.isBlank()) {
-      return build.apply(config, settings.broker());
-    }
-    if (oldUrl.strip().equals(config.broker().strip())) {
-      throw new IllegalArgumentException(
-          settings.migrateFromBroker()
-              + " names "
-              + settings.broker()
-              + " itself ("
-              + Redaction.redactUrl(oldUrl)
-              + "): a migration moves to another broker; leave it empty when none is under way");
-    }
-    Broker to = build.apply(config, settings.broker());
-    try {
-      Config oldConfig = config.toBuilder().broker(oldUrl).migrateFromBroker("").build();
-      return of(build.apply(oldConfig, settings.migrateFromBroker()), to);
-    } catch (RuntimeException e) {
-      to.close();
-      throw e;
-    }
+    return Moves.fromConfig(
+        "broker",
+        config.broker(),
+        config.migrateFromBroker(),
+        settings.broker(),
+        settings.migrateFromBroker(),
+        () -> build.apply(config, settings.broker()),
+        () ->
+            build.apply(
+                config.toBuilder().broker(config.migrateFromBroker()).migrateFromBroker("").build(),
+                settings.migrateFromBroker()),
+        MigratingBroker::of,
+        Broker::close);
   }
 
   /**

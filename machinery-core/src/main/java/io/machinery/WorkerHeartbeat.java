@@ -265,13 +265,12 @@ final class WorkerHeartbeat {
     Config config = server.config();
     Broker broker = server.broker();
     if (broker instanceof MigratingBroker moving) {
-      String from =
-          inProcess(moving.from())
-              .orElse(
-                  config.migrateFromBroker().isBlank()
-                      ? "another broker"
-                      : Redaction.redactUrl(config.migrateFromBroker()));
-      return from + " -> " + inProcess(moving.to()).orElse(Redaction.redactUrl(config.broker()));
+      return move(
+          inProcess(moving.from()),
+          config.migrateFromBroker(),
+          "another broker",
+          inProcess(moving.to()),
+          config.broker());
     }
     return inProcess(broker).orElse(Redaction.redactUrl(config.broker()));
   }
@@ -286,17 +285,25 @@ final class WorkerHeartbeat {
     Config config = server.config();
     Backend backend = server.backend();
     if (backend instanceof MigratingBackend moving) {
-      String from =
-          inProcess(moving.from())
-              .orElse(
-                  config.migrateFromResultBackend().isBlank()
-                      ? "another result backend"
-                      : Redaction.redactUrl(config.migrateFromResultBackend()));
-      return from
-          + " -> "
-          + inProcess(moving.to()).orElse(Redaction.redactUrl(config.resultBackend()));
+      return move(
+          inProcess(moving.from()),
+          config.migrateFromResultBackend(),
+          "another result backend",
+          inProcess(moving.to()),
+          config.resultBackend());
     }
     return inProcess(backend).orElse(Redaction.redactUrl(config.resultBackend()));
+  }
+
+  /**
+   * {@code old -> new}: each side's in-process name, else its URL without credentials ({@code
+   * unnamed} for an old side whose URL the config does not hold: a move built in code).
+   */
+  private static String move(
+      Optional<String> from, String fromUrl, String unnamed, Optional<String> to, String toUrl) {
+    return from.orElse(fromUrl.isBlank() ? unnamed : Redaction.redactUrl(fromUrl))
+        + " -> "
+        + to.orElse(Redaction.redactUrl(toUrl));
   }
 
   private static Optional<String> inProcess(Backend backend) {

@@ -106,7 +106,7 @@ public record WorkerStatus(
   }
 
   /**
-   * A status without breakers and without its broker (a worker that has none open, or an older
+   * A status without breakers, broker and result backend (a worker that has none open, or an older
    * writer's status).
    *
    * @param id as in the record
@@ -151,58 +151,6 @@ public record WorkerStatus(
         periodic,
         Map.of(),
         "",
-        "");
-  }
-
-  /**
-   * A status without its result backend (an older writer's status).
-   *
-   * @param id as in the record
-   * @param host as in the record
-   * @param pid as in the record
-   * @param consumerTag as in the record
-   * @param queue as in the record
-   * @param concurrency as in the record
-   * @param busy as in the record
-   * @param paused as in the record
-   * @param startedAt as in the record
-   * @param heartbeatAt as in the record
-   * @param running as in the record
-   * @param periodic as in the record
-   * @param breakers as in the record
-   * @param broker as in the record
-   * @throws NullPointerException if a field is null
-   */
-  public WorkerStatus(
-      String id,
-      String host,
-      long pid,
-      String consumerTag,
-      String queue,
-      int concurrency,
-      int busy,
-      boolean paused,
-      Instant startedAt,
-      Instant heartbeatAt,
-      List<RunningTask> running,
-      List<ScheduledEntry> periodic,
-      Map<String, TaskBreaker.State> breakers,
-      String broker) {
-    this(
-        id,
-        host,
-        pid,
-        consumerTag,
-        queue,
-        concurrency,
-        busy,
-        paused,
-        startedAt,
-        heartbeatAt,
-        running,
-        periodic,
-        breakers,
-        broker,
         "");
   }
 
