@@ -98,7 +98,7 @@ public final class OutsideBenchmark {
                   + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--idle-warmup K] [--async-window W] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + " [--amqp URL] [--rabbit-pid P]"
-                  + "; systems also java-async, java-batch, java-bounded (other producers, same worker), java-breaker (same producer, a breaker in the worker), java-fair (fairness on, keyed tasks), java-fair-weighted (the same, half the keys weighted), java-migrating (through a MigratingBroker whose old Redis broker is empty), java-before, java-async-before, java-batch-before,"
+                  + "; systems also java-async, java-batch, java-bounded (other producers, same worker), java-breaker (same producer, a breaker in the worker), java-fair (fairness on, keyed tasks), java-fair-weighted (the same, half the keys weighted), java-migrating (through a MigratingBroker whose old Redis broker is empty), java-migrating-results (results written to the next Redis database too, through a MigratingBackend), java-before, java-async-before, java-batch-before,"
                   + " java-amqp, go-machinery-amqp (AMQP broker, Redis backend), java-amqp-before");
           return;
         }
@@ -264,12 +264,18 @@ public final class OutsideBenchmark {
       }
     }
 
-    void flush() {
-      RedisClient client = RedisClient.create(redis);
-      try (StatefulRedisConnection<String, String> c = client.connect()) {
-        c.sync().flushdb();
-      } finally {
-        client.shutdown();
+    void flush(String system) {
+      List<String> databases = new ArrayList<>(List.of(redis));
+      if (system.equals("java-migrating-results")) {
+        databases.add(Roles.nextDatabase(redis)); // the old result backend of that row
+      }
+      for (String url : databases) {
+        RedisClient client = RedisClient.create(url);
+        try (StatefulRedisConnection<String, String> c = client.connect()) {
+          c.sync().flushdb();
+        } finally {
+          client.shutdown();
+        }
       }
     }
 
@@ -300,7 +306,7 @@ public final class OutsideBenchmark {
     private int rowIds;
 
     private Row measure(String system, int c, String q, long brokerPid) throws Exception {
-      flush();
+      flush(system);
       JsonNode produced = lastJson(start(system, "produce", tasks, c, q, brokerPid), "produced");
       Process worker = start(system, "work", tasks, c, q, brokerPid);
       BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
@@ -315,7 +321,7 @@ public final class OutsideBenchmark {
       if (!worker.waitFor(60, TimeUnit.SECONDS)) {
         worker.destroyForcibly();
       }
-      flush();
+      flush(system);
       return new Row(system, c, produced, drained, lat);
     }
 

@@ -11,6 +11,7 @@ import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.machinery.Arg;
+import io.machinery.MigratingBackend;
 import io.machinery.MigratingBroker;
 import io.machinery.QueueBound;
 import io.machinery.Server;
@@ -26,6 +27,7 @@ import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
+import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.wire.WireCodec;
 import java.time.Instant;
@@ -57,9 +59,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * RedisBroker.Builder.fairness}, so the row shows what the lanes cost ({@code java-fair-weighted}:
  * the same, half the keys of weight 3, set after the sends); {@code java-migrating} sends and
  * drains through a {@link MigratingBroker} whose old broker (the next Redis database) is empty;
- * {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce
- * program doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a
- * processing list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
+ * {@code java-migrating-results} sends and drains with a {@link MigratingBackend} whose old backend
+ * is the next Redis database (every state written to both, read from the old one); {@code
+ * java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program
+ * doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing
+ * list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
  * connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
@@ -106,7 +110,8 @@ final class Roles {
           "java-amqp",
           "java-fair",
           "java-fair-weighted",
-          "java-migrating" -> {
+          "java-migrating",
+          "java-migrating-results" -> {
         try (Server server = server()) {
           switch (o.role()) {
             case "produce" -> {
@@ -145,7 +150,8 @@ final class Roles {
               "unknown system "
                   + o.system()
                   + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp,"
-                  + " java-fair, java-fair-weighted, java-migrating, lettuce)");
+                  + " java-fair, java-fair-weighted, java-migrating, java-migrating-results,"
+                  + " lettuce)");
     }
   }
 
@@ -172,8 +178,14 @@ final class Roles {
       Config old = config.toBuilder().broker(nextDatabase(o.redisUrl())).build();
       broker = MigratingBroker.of(RedisBroker.create(old), broker);
     }
-    Server.Builder server =
-        Server.builder().config(config).broker(broker).backend(RedisBackend.create(config));
+    Backend backend = RedisBackend.create(config);
+    if (o.system().equals("java-migrating-results")) {
+      // halfway through a move of the results to this Redis database from the next one: every
+      // state goes to both (the old one first) and is read from the old one
+      Config old = config.toBuilder().resultBackend(nextDatabase(o.redisUrl())).build();
+      backend = MigratingBackend.of(RedisBackend.create(old), backend);
+    }
+    Server.Builder server = Server.builder().config(config).broker(broker).backend(backend);
     if (o.system().equals("java-bounded")) {
       server.bound(QueueBound.reject(o.queue(), BOUND)); // never reached: what the count costs
     }

@@ -115,7 +115,7 @@ public final class ScaleBenchmark {
         .append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (String broker : o.getOrDefault("sleeper-brokers", "memory,redis").split(",")) {
       OutsideBenchmark.progress("sleepers: %s tasks of %s ms on %s", n, sleepMs, broker);
-      outside.flush();
+      outside.flush("java");
       JsonNode r =
           child(
               outside,
@@ -129,7 +129,7 @@ public final class ScaleBenchmark {
               sleepMs,
               "--concurrency",
               o.getOrDefault("sleeper-concurrency", n));
-      outside.flush();
+      outside.flush("java");
       OutsideBenchmark.progress("  %s", r);
       t.append(
           String.format(
@@ -218,7 +218,7 @@ public final class ScaleBenchmark {
     for (String pair :
         o.getOrDefault("chord-pairs", "redis+redis,amqp+redis,amqp+amqp").split(",")) {
       OutsideBenchmark.progress("chord: %s members on %s", n, pair);
-      outside.flush();
+      outside.flush("java");
       JsonNode r;
       try {
         r =
@@ -242,7 +242,7 @@ public final class ScaleBenchmark {
                 Locale.ROOT, "| %s | %s | failed: %s | | | | | |%n", pair, n, e.getMessage()));
         continue;
       }
-      outside.flush();
+      outside.flush("java");
       OutsideBenchmark.progress("  %s", r);
       t.append(
           String.format(

@@ -144,6 +144,8 @@ final class Table {
       case "java-bounded" -> "Machinery for Java, sendTask to a bounded queue";
       case "java-breaker" -> "Machinery for Java, a closed TaskBreaker on the task";
       case "java-migrating" -> "Machinery for Java, migrating (the old Redis broker empty)";
+      case "java-migrating-results" ->
+          "Machinery for Java, moving results (written to two Redis databases)";
       case "java-fair" -> "Machinery for Java, fairness on, " + Roles.FAIR_KEYS + " keys";
       case "java-fair-weighted" ->
           "Machinery for Java, fairness on, " + Roles.FAIR_KEYS + " keys, half of weight 3";
