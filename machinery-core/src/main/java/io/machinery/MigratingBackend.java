@@ -59,17 +59,29 @@ import org.slf4j.LoggerFactory;
  *   <li><b>A failed state write fails</b>, whichever side it failed on, so the worker retries it as
  *       it retries any bookkeeping (writing a state twice is harmless).
  *   <li><b>The control plane</b> is the old backend's, as the processes not yet moved use it.
- *   <li><b>Sends wait for the PENDING writes</b> before publishing ({@link #writeOrder()} is
- *       empty): two backends share no connection with a broker, and a late PENDING in either could
- *       land over a worker's later state.
+ *   <li><b>A send stays one round trip</b> where it was (a Redis broker and the old backend on one
+ *       connection): the new backend's copy of PENDING is written only where the task has no state,
+ *       from a virtual thread beside the send, so it cannot replace a worker's later state however
+ *       late it lands. A new backend that cannot write so (the AMQP backend) makes sends wait for
+ *       both PENDING writes before publishing.
  *   <li><b>Ownership</b>: this backend takes the two it is given; closing it closes both.
  * </ul>
  */
 public final class MigratingBackend implements Backend {
   private static final Logger log = LoggerFactory.getLogger(MigratingBackend.class);
 
+  /** Runs the new backend's blocking PENDING-if-absent writes beside a send. */
+  private static final java.util.concurrent.Executor COPIES =
+      java.util.concurrent.Executors.newThreadPerTaskExecutor(
+          Thread.ofVirtual().name("machinery-pending-copy-", 0).factory());
+
   private final Backend from;
   private final Backend to;
+
+  /**
+   * Whether the new backend stores PENDING only where a task has no state ({@link #writeOrder}).
+   */
+  private final boolean copiesPendingIfAbsent;
 
   private MigratingBackend(Backend from, Backend to) {
     this.from = Objects.requireNonNull(from, "from");
@@ -77,6 +89,7 @@ public final class MigratingBackend implements Backend {
     if (from == to) {
       throw new IllegalArgumentException("a migration needs two backends; both are " + from);
     }
+    this.copiesPendingIfAbsent = to.storesPendingIfAbsent();
   }
 
   /**
@@ -246,19 +259,56 @@ public final class MigratingBackend implements Backend {
     return from.storesPendingIfAbsent();
   }
 
+  /**
+   * PENDING in both; in the new backend only where the task has no state yet when it can (see
+   * {@link #writeOrder()}), from a virtual thread, so the caller is not held.
+   */
   @Override
   public CompletableFuture<Void> setStatePendingAsync(Signature signature) {
-    return bothAsync(b -> b.setStatePendingAsync(signature));
+    if (!copiesPendingIfAbsent) {
+      return bothAsync(b -> b.setStatePendingAsync(signature));
+    }
+    return CompletableFuture.allOf(
+        issue(from, b -> b.setStatePendingAsync(signature)), copyPending(List.of(signature)));
   }
 
+  /** {@link #setStatePendingAsync} for several tasks. */
   @Override
   public CompletableFuture<Void> setStatePendingAllAsync(List<Signature> signatures) {
-    return bothAsync(b -> b.setStatePendingAllAsync(signatures));
+    if (!copiesPendingIfAbsent) {
+      return bothAsync(b -> b.setStatePendingAllAsync(signatures));
+    }
+    return CompletableFuture.allOf(
+        issue(from, b -> b.setStatePendingAllAsync(signatures)), copyPending(signatures));
   }
 
+  /**
+   * The new backend's PENDING writes, each only where the task has no state: one virtual thread per
+   * task, as the write blocks (a client that pipelines, as Lettuce does, sends a batch's together).
+   */
+  private CompletableFuture<Void> copyPending(List<Signature> signatures) {
+    CompletableFuture<?>[] writes = new CompletableFuture<?>[signatures.size()];
+    for (int i = 0; i < writes.length; i++) {
+      Signature signature = signatures.get(i);
+      writes[i] =
+          CompletableFuture.runAsync(
+              () -> {
+                var unused = to.setStatePendingIfAbsent(signature);
+              },
+              COPIES);
+    }
+    return CompletableFuture.allOf(writes);
+  }
+
+  /**
+   * The old backend's connection, so a send whose broker shares it stays one pipelined round trip,
+   * when the new backend stores PENDING only where a task has no state: that copy, on a connection
+   * of its own, may then land after a worker's first states without replacing them. Otherwise
+   * empty: a send waits for both PENDING writes before it publishes.
+   */
   @Override
   public Optional<Object> writeOrder() {
-    return Optional.empty();
+    return copiesPendingIfAbsent ? from.writeOrder() : Optional.empty();
   }
 
   @Override

@@ -174,8 +174,33 @@ class MigratingBackendTest {
   }
 
   @Test
-  void sendsWaitForThePendingWritesAndTheControlPlaneIsTheOldBackends() {
-    assertThat(migrating.writeOrder()).isEmpty();
+  void theNewBackendsCopyOfPendingNeverReplacesALaterStateSoSendsKeepTheOldConnectionsOrder() {
+    Signature task = task();
+    fresh.setStateReceived(task); // a worker's state landed before the copy of PENDING
+    migrating.setStatePendingAsync(task).join();
+    assertThat(stateIn(old, task)).isEqualTo(State.PENDING);
+    assertThat(stateIn(fresh, task)).as("the late copy left it").isEqualTo(State.RECEIVED);
+    Signature second = task();
+    Signature third = task();
+    migrating.setStatePendingAllAsync(List.of(second, third)).join();
+    assertThat(stateIn(fresh, third)).isEqualTo(State.PENDING);
+
+    Object connection = new Object();
+    assertThat(
+            MigratingBackend.of(new FaultyBackend(old).writingOn(connection), fresh).writeOrder())
+        .as("a broker on the old backend's connection still pipelines PENDING and the publish")
+        .containsSame(connection);
+    assertThat(
+            MigratingBackend.of(
+                    new FaultyBackend(old).writingOn(connection),
+                    new FaultyBackend(fresh).withoutPendingIfAbsent())
+                .writeOrder())
+        .as("a new backend that cannot write PENDING only where there is none: sends wait")
+        .isEmpty();
+  }
+
+  @Test
+  void theControlPlaneIsTheOldBackends() {
     assertThat(migrating.controlPlane()).isEqualTo(old.controlPlane());
     assertThat(migrating.consumesStatesOnRead()).isFalse();
     assertThat(MigratingBackend.of(old, new FaultyBackend(fresh).consumingReads()))

@@ -267,7 +267,7 @@ public final class OutsideBenchmark {
     void flush(String system) {
       List<String> databases = new ArrayList<>(List.of(redis));
       if (system.equals("java-migrating-results")) {
-        databases.add(Roles.nextDatabase(redis)); // the old result backend of that row
+        databases.add(Roles.nextDatabase(redis)); // the new result backend of that row
       }
       for (String url : databases) {
         RedisClient client = RedisClient.create(url);

@@ -59,8 +59,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * RedisBroker.Builder.fairness}, so the row shows what the lanes cost ({@code java-fair-weighted}:
  * the same, half the keys of weight 3, set after the sends); {@code java-migrating} sends and
  * drains through a {@link MigratingBroker} whose old broker (the next Redis database) is empty;
- * {@code java-migrating-results} sends and drains with a {@link MigratingBackend} whose old backend
- * is the next Redis database (every state written to both, read from the old one); {@code
+ * {@code java-migrating-results} sends and drains with a {@link MigratingBackend} from the broker's
+ * Redis database to the next one (every state written to both, read from the old one); {@code
  * java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program
  * doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing
  * list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
@@ -180,10 +180,10 @@ final class Roles {
     }
     Backend backend = RedisBackend.create(config);
     if (o.system().equals("java-migrating-results")) {
-      // halfway through a move of the results to this Redis database from the next one: every
-      // state goes to both (the old one first) and is read from the old one
-      Config old = config.toBuilder().resultBackend(nextDatabase(o.redisUrl())).build();
-      backend = MigratingBackend.of(RedisBackend.create(old), backend);
+      // halfway through a move of the results off the broker's Redis database to the next one:
+      // every state goes to both (the old one first) and is read from the old one
+      Config fresh = config.toBuilder().resultBackend(nextDatabase(o.redisUrl())).build();
+      backend = MigratingBackend.of(backend, RedisBackend.create(fresh));
     }
     Server.Builder server = Server.builder().config(config).broker(broker).backend(backend);
     if (o.system().equals("java-bounded")) {
