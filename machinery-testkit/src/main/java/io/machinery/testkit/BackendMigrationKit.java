@@ -15,14 +15,17 @@ import io.machinery.State;
 import io.machinery.TaskFunction;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.LongStream;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -57,8 +60,18 @@ public abstract class BackendMigrationKit {
   /** The configuration tests start from (its default queue is made unique per test). */
   protected abstract Config baseConfig();
 
-  /** A broker client for {@code config}'s queue; called once for each server. */
-  protected abstract Broker createBroker(Config config);
+  private @Nullable MemoryBroker sharedMemoryBroker;
+
+  /**
+   * A broker client for {@code config}'s queue; called once for each server. By default one in-JVM
+   * memory broker both servers share (what a backend module without a broker of its own uses).
+   */
+  protected Broker createBroker(Config config) {
+    if (sharedMemoryBroker == null) {
+      sharedMemoryBroker = MemoryBroker.create(config, Clock.systemUTC());
+    }
+    return sharedMemoryBroker;
+  }
 
   /**
    * A client of the backend the cluster moves away from; called twice (the process not yet moved,

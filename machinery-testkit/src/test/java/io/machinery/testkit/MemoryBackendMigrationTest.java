@@ -3,9 +3,7 @@ package io.machinery.testkit;
 import io.machinery.MigratingBackend;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
-import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Backend;
-import io.machinery.spi.Broker;
 import java.time.Clock;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Nested;
@@ -29,21 +27,12 @@ class MemoryBackendMigrationTest {
 
   @Nested
   class Migration extends BackendMigrationKit {
-    private @Nullable MemoryBroker broker;
     private @Nullable MemoryBackend old;
     private @Nullable MemoryBackend fresh;
 
     @Override
     protected Config baseConfig() {
       return Config.DEFAULT;
-    }
-
-    @Override
-    protected Broker createBroker(Config config) {
-      if (broker == null) {
-        broker = MemoryBroker.create(config, Clock.systemUTC());
-      }
-      return broker;
     }
 
     @Override

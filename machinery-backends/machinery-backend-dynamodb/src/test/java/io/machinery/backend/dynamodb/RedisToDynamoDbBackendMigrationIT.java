@@ -4,14 +4,10 @@ import io.machinery.MigratingBackend;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.config.Config;
 import io.machinery.config.DynamoDbConfig;
-import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Backend;
-import io.machinery.spi.Broker;
 import io.machinery.testkit.BackendContract;
 import io.machinery.testkit.BackendMigrationKit;
 import io.machinery.testkit.TestEndpoints;
-import java.time.Clock;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Nested;
@@ -57,19 +53,10 @@ class RedisToDynamoDbBackendMigrationIT {
 
   @Nested
   class Migration extends BackendMigrationKit {
-    private @Nullable MemoryBroker broker;
 
     @Override
     protected Config baseConfig() {
       return Config.DEFAULT;
-    }
-
-    @Override
-    protected Broker createBroker(Config config) {
-      if (broker == null) {
-        broker = MemoryBroker.create(config, Clock.systemUTC());
-      }
-      return broker;
     }
 
     @Override
