@@ -59,11 +59,12 @@ import org.slf4j.LoggerFactory;
  *   <li><b>A failed state write fails</b>, whichever side it failed on, so the worker retries it as
  *       it retries any bookkeeping (writing a state twice is harmless).
  *   <li><b>The control plane</b> is the old backend's, as the processes not yet moved use it.
- *   <li><b>A send stays one round trip</b> where it was (a Redis broker and the old backend on one
- *       connection): the new backend's copy of PENDING is written only where the task has no state,
- *       from a virtual thread beside the send, so it cannot replace a worker's later state however
- *       late it lands. A new backend that cannot write so (the AMQP backend) makes sends wait for
- *       both PENDING writes before publishing.
+ *   <li><b>The publish is not held back</b> where the old backend's PENDING and the push leave in
+ *       one write (a Redis broker and the old backend on one connection): the new backend's copy of
+ *       PENDING is written only where the task has no state, from a virtual thread, in parallel
+ *       with that write (the send completes when both are done), so it cannot replace a worker's
+ *       later state however late it lands. A new backend that cannot write so (the AMQP backend)
+ *       makes sends wait for both PENDING writes before publishing.
  *   <li><b>Ownership</b>: this backend takes the two it is given; closing it closes both.
  * </ul>
  */
@@ -241,15 +242,18 @@ public final class MigratingBackend implements Backend {
     both(b -> b.setStatePending(signature));
   }
 
+  /** Decided by the old backend; a PENDING it stored is copied to the new one. */
   @Override
   public boolean setStatePendingIfAbsent(Signature signature) {
     boolean stored = from.setStatePendingIfAbsent(signature);
     if (stored) {
-      if (to.storesPendingIfAbsent()) {
-        to.setStatePendingIfAbsent(signature);
-      } else {
-        to.setStatePending(signature);
-      }
+      copy(
+          "PENDING of " + signature.uuid(),
+          copiesPendingIfAbsent
+              ? () -> {
+                var unused = to.setStatePendingIfAbsent(signature);
+              }
+              : () -> to.setStatePending(signature));
     }
     return stored;
   }

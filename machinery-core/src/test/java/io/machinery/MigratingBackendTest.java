@@ -102,7 +102,7 @@ class MigratingBackendTest {
   }
 
   @Test
-  void aCopyThatFailsIsLoggedAndTheOldBackendsDecisionStands() {
+  void aCopyThatFailsDoesNotFailTheOldBackendsDecision() {
     FaultyBackend failing = new FaultyBackend(MemoryBackend.create()).failing(Op.TRIGGER, 1);
     try (MigratingBackend withFailingCopy = MigratingBackend.of(old, failing)) {
       withFailingCopy.initGroup("group_5", List.of("member_a"));
@@ -134,6 +134,14 @@ class MigratingBackendTest {
     Signature callback = task();
     assertThat(migrating.setStatePendingIfAbsent(callback)).isTrue();
     assertThat(stateIn(fresh, callback)).isEqualTo(State.PENDING);
+
+    FaultyBackend failingCopy =
+        new FaultyBackend(MemoryBackend.create()).failing(Op.PENDING_IF_ABSENT, 1);
+    Signature another = task();
+    assertThat(MigratingBackend.of(old, failingCopy).setStatePendingIfAbsent(another))
+        .as("a copy that fails does not fail the decision: a retry would be told no")
+        .isTrue();
+    assertThat(stateIn(old, another)).isEqualTo(State.PENDING);
   }
 
   @Test
@@ -200,7 +208,7 @@ class MigratingBackendTest {
   }
 
   @Test
-  void theControlPlaneIsTheOldBackends() {
+  void theControlPlaneIsTheOldBackendsAndEitherSideConsumingItsReadsMakesTheWorkerCareful() {
     assertThat(migrating.controlPlane()).isEqualTo(old.controlPlane());
     assertThat(migrating.consumesStatesOnRead()).isFalse();
     assertThat(MigratingBackend.of(old, new FaultyBackend(fresh).consumingReads()))
