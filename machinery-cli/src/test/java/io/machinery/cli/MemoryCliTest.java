@@ -91,6 +91,17 @@ class MemoryCliTest extends CliScenario {
             false)
         .ok("queues", "--broker", "memory://one");
     assertThat(seen.get().migrateFromBroker()).as("--broker: that broker alone").isEmpty();
+    new CliRunner(
+            Map.of("DEFAULT_QUEUE", queue, "MACHINERY_MIGRATE_FROM_RESULT_BACKEND", "memory://old"),
+            c -> {
+              seen.set(c);
+              return workerServer(c);
+            },
+            false)
+        .ok("queues", "--backend", "memory://one");
+    assertThat(seen.get().migrateFromResultBackend())
+        .as("--backend: that result backend alone")
+        .isEmpty();
   }
 
   /**
