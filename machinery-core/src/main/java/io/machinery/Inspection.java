@@ -6,6 +6,7 @@ import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -346,6 +347,46 @@ public final class Inspection {
    */
   public Map<String, ControlPlane.TaskLimitSetting> taskLimits() {
     return controlPlane().taskLimits();
+  }
+
+  /**
+   * Opens the circuit breakers of {@code key} on every worker for {@code openFor}: within one
+   * heartbeat each worker with a breaker of that key parks its tasks until the time is up, then
+   * lets its trial runs decide; see {@link ControlPlane#openBreaker}.
+   *
+   * @param key the breaker key: a task name, or what a breaker's key function returns
+   * @param openFor how long, up to {@link ControlPlane.BreakerOpening#MAX_OPEN_FOR}
+   * @param reason why, for people
+   * @param openedBy who, for people
+   * @return the opening as stored
+   * @throws IllegalArgumentException when the key or the duration is out of range
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no openings
+   */
+  public ControlPlane.BreakerOpening openBreaker(
+      String key, Duration openFor, String reason, String openedBy) {
+    return controlPlane().openBreaker(key, openFor, reason, openedBy);
+  }
+
+  /**
+   * Removes the opening of {@code key}: within one heartbeat the workers whose breaker it opened
+   * close it; see {@link ControlPlane#closeBreaker}.
+   *
+   * @param key the breaker key
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no openings
+   */
+  public void closeBreaker(String key) {
+    controlPlane().closeBreaker(key);
+  }
+
+  /**
+   * Returns the breaker openings in force, by key: an operator's and those that shared breakers
+   * published ({@code TaskBreaker.Builder.shared}).
+   *
+   * @return the openings by key
+   * @throws UnsupportedOperationException when there is no control plane or it keeps no openings
+   */
+  public Map<String, ControlPlane.BreakerOpening> openBreakers() {
+    return controlPlane().openBreakers();
   }
 
   /**

@@ -48,13 +48,15 @@ import java.util.function.Predicate;
  * abandoned, or its arguments did not bind (the message, not the downstream, is at fault).
  *
  * <p>Design notes. The state lives in each worker: each worker learns of an outage from its own
- * runs (at most {@code minimumRuns} failures each) and needs no shared store or round trip, and a
- * breaker cannot be left open by a worker that died. Keys are global to the worker: two tasks whose
- * breakers return the same key share one breaker (a downstream called by several tasks), and should
- * configure the same numbers (the first task's apply). Past 10,000 keys a worker forgets the closed
- * keys with no failure kept, so keys per tenant do not grow its memory without bound. A parked task
- * is counted in its header {@code machinery_breaker} and keeps its {@code RetryCount}; {@code
- * maxDeliveries} does not see it.
+ * runs (at most {@code minimumRuns} failures each) and needs no shared store or round trip on the
+ * task path, and a breaker cannot be left open by a worker that died. Openings cross workers only
+ * through the control plane, read once a heartbeat: an operator's, and those of breakers built
+ * {@link Builder#shared}; each such opening expires by itself. Keys are global to the worker: two
+ * tasks whose breakers return the same key share one breaker (a downstream called by several
+ * tasks), and should configure the same numbers (the first task's apply). Past 10,000 keys a worker
+ * forgets the closed keys with no failure kept, so keys per tenant do not grow its memory without
+ * bound. A parked task is counted in its header {@code machinery_breaker} and keeps its {@code
+ * RetryCount}; {@code maxDeliveries} does not see it.
  */
 public final class TaskBreaker {
   /** The longest a key may be (a key function's result is checked at run time). */
@@ -77,6 +79,8 @@ public final class TaskBreaker {
   private final int trialRuns;
   private final Predicate<Throwable> countsAsFailure;
   private final Function<Signature, String> key;
+  private final boolean keyedByTaskName;
+  private final boolean shared;
 
   private TaskBreaker(Builder b) {
     this.failureRate = b.failureRate;
@@ -86,6 +90,8 @@ public final class TaskBreaker {
     this.trialRuns = b.trialRuns;
     this.countsAsFailure = b.countsAsFailure;
     this.key = b.key;
+    this.keyedByTaskName = b.keyedByTaskName;
+    this.shared = b.shared;
   }
 
   /**
@@ -167,6 +173,21 @@ public final class TaskBreaker {
     return TaskLimit.checkedKey(key.apply(signature), signature, "breaker");
   }
 
+  /**
+   * Whether this breaker, when its worker's own runs open it, opens its key on every worker through
+   * the control plane ({@link Builder#shared}).
+   *
+   * @return true when shared
+   */
+  public boolean shared() {
+    return shared;
+  }
+
+  /** Whether the key is the task's name: no {@link Builder#key} function was given. */
+  boolean keyedByTaskName() {
+    return keyedByTaskName;
+  }
+
   @Override
   public String toString() {
     return "TaskBreaker{opens at "
@@ -179,7 +200,9 @@ public final class TaskBreaker {
         + openFor
         + ", "
         + trialRuns
-        + " trial(s)}";
+        + " trial(s)"
+        + (shared ? ", shared" : "")
+        + "}";
   }
 
   /** Builds a {@link TaskBreaker}. Not thread-safe. */
@@ -191,6 +214,8 @@ public final class TaskBreaker {
     private int trialRuns = 1;
     private Predicate<Throwable> countsAsFailure = error -> true;
     private Function<Signature, String> key = Signature::name;
+    private boolean keyedByTaskName = true;
+    private boolean shared;
 
     private Builder() {}
 
@@ -299,6 +324,28 @@ public final class TaskBreaker {
      */
     public Builder key(Function<Signature, String> function) {
       key = Objects.requireNonNull(function, "function");
+      keyedByTaskName = false;
+      return this;
+    }
+
+    /**
+     * Whether an opening of this breaker by its worker's own runs opens the key on every worker;
+     * default false. When true, the worker writes the opening to the control plane ({@link
+     * io.machinery.spi.ControlPlane#openBreaker}, for {@link #openFor}), and within one heartbeat
+     * every worker with a breaker of the same key parks the key's tasks too, instead of each
+     * learning of the outage from its own failed runs. Each worker's breaker then half-opens when
+     * the time is up and its own trial runs decide; a failed trial opens the key everywhere again.
+     * Without a control plane that keeps openings (the AMQP one keeps none) the breaker stays the
+     * worker's own, as when false.
+     *
+     * <p>Openings written by an operator ({@code Inspection.openBreaker}, {@code machinery
+     * breaker}) reach every breaker of the key, shared or not.
+     *
+     * @param value true to share this breaker's openings
+     * @return this builder
+     */
+    public Builder shared(boolean value) {
+      shared = value;
       return this;
     }
 

@@ -1,5 +1,7 @@
 package io.machinery;
 
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.ControlPlane.BreakerOpening;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
@@ -36,6 +38,17 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Bounded memory.</b> Keys may be many (one per tenant or host). Past {@link #MAX_KEYS},
  *       at most once a second, the worker forgets the keys that are closed with no failure kept:
  *       forgetting one loses only its count of successes.
+ *   <li><b>Openings from the control plane</b> ({@link #follow}, on every heartbeat): an opening of
+ *       a key opens this worker's breaker of that key until its {@code until}, once per opening id;
+ *       a key that is a task name whose breaker is keyed by name gets its breaker at once (other
+ *       keys when a task of theirs first arrives), so the heartbeat lists it open. An opening that
+ *       this worker applied or wrote and that is gone before its time was closed elsewhere: the
+ *       breaker closes. A read that began before the opening was applied cannot close it ({@code
+ *       appliedAt}): the opening may simply not have been in the store yet.
+ *   <li><b>Sharing</b> ({@link TaskBreaker#shared()}): an opening by this worker's own runs (a
+ *       failure rate, a failed trial) is written to the control plane from a virtual thread, so the
+ *       run that opened it does not wait; a write that fails is logged and the breaker stays this
+ *       worker's own.
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -97,6 +110,12 @@ final class TaskBreakers {
 
   static final Ticket UNBROKEN = new Ticket(null, 0, false);
 
+  /**
+   * An opening gone from the control plane less than this before its time counts as expired, not
+   * closed: the store and this worker may disagree on the time by a little.
+   */
+  static final long EXPIRY_MARGIN_MILLIS = 1_000;
+
   /** How many keys' state a worker keeps before it forgets the closed ones without failures. */
   static final int MAX_KEYS = 10_000;
 
@@ -105,6 +124,17 @@ final class TaskBreakers {
   private final Clock clock;
   private final String consumerTag;
   private final AtomicLong nextSweep = new AtomicLong();
+
+  /** The openings of the control plane's last read ({@link #follow}), by key. */
+  private volatile Map<String, BreakerOpening> openings = Map.of();
+
+  /** False once the control plane said it keeps no openings. */
+  private volatile boolean openingsSupported = true;
+
+  /** Where shared breakers write their openings, and as whom; set by the first {@link #follow}. */
+  private record Sharing(ControlPlane plane, String workerId) {}
+
+  private volatile @Nullable Sharing sharing;
 
   TaskBreakers(Map<String, TaskBreaker> breakers, Clock clock, String consumerTag) {
     this.breakers = Map.copyOf(breakers);
@@ -131,9 +161,63 @@ final class TaskBreakers {
     Circuit circuit = circuits.get(key);
     if (circuit == null) {
       forgetQuietKeys(now);
-      circuit = circuits.computeIfAbsent(key, k -> new Circuit(k, breaker));
+      circuit = circuitOf(key, breaker);
     }
     return circuit.admit(signature, now);
+  }
+
+  /** The key's breaker, made when missing with the opening of the last read applied. */
+  private Circuit circuitOf(String key, TaskBreaker breaker) {
+    boolean[] made = {false};
+    Circuit circuit =
+        circuits.computeIfAbsent(
+            key,
+            k -> {
+              made[0] = true;
+              return new Circuit(k, breaker);
+            });
+    BreakerOpening opening = openings.get(key);
+    if (made[0] && opening != null) {
+      circuit.follow(opening, System.nanoTime(), clock.millis());
+    }
+    return circuit;
+  }
+
+  /**
+   * Reads the breaker openings of {@code plane} and applies them (see the class notes); {@code
+   * workerId} names this worker in the openings its shared breakers write. A control plane that
+   * keeps no openings turns this off for good (logged once).
+   *
+   * @throws RuntimeException when the control plane cannot be read (the heartbeat logs it)
+   */
+  void follow(ControlPlane plane, String workerId) {
+    if (breakers.isEmpty() || !openingsSupported) {
+      return;
+    }
+    sharing = new Sharing(plane, workerId);
+    long readAt = System.nanoTime();
+    Map<String, BreakerOpening> read;
+    try {
+      read = Map.copyOf(plane.openBreakers());
+    } catch (UnsupportedOperationException e) {
+      openingsSupported = false;
+      sharing = null;
+      log.debug(
+          "The control plane {} keeps no breaker openings: the breakers of worker {} stay its own",
+          plane.getClass().getSimpleName(),
+          consumerTag);
+      return;
+    }
+    openings = read;
+    long now = clock.millis();
+    read.forEach(
+        (key, opening) -> {
+          TaskBreaker named = breakers.get(key);
+          if (!circuits.containsKey(key) && named != null && named.keyedByTaskName()) {
+            circuitOf(key, named); // listed open by the heartbeat before a task of it arrives
+          }
+        });
+    circuits.forEach((key, circuit) -> circuit.follow(read.get(key), readAt, now));
   }
 
   /** Past {@link #MAX_KEYS}, at most once a second: drops the closed keys with no failure kept. */
@@ -143,6 +227,17 @@ final class TaskBreakers {
       return;
     }
     circuits.values().removeIf(Circuit::isQuiet);
+  }
+
+  /** The id of the control plane's opening that {@code key}'s breaker applied or wrote (tests). */
+  @Nullable String appliedOpening(String key) {
+    Circuit circuit = circuits.get(key);
+    if (circuit == null) {
+      return null;
+    }
+    synchronized (circuit) {
+      return circuit.appliedId;
+    }
   }
 
   /** How many keys' state is kept (tests). */
@@ -191,6 +286,12 @@ final class TaskBreakers {
     private long openUntil;
     private int trialsRunning;
     private int trialsSucceeded;
+
+    /** The id of the control plane's opening this breaker applied or wrote; null when none. */
+    private @Nullable String appliedId;
+
+    /** When {@link #appliedId} was set ({@link System#nanoTime()}). */
+    private long appliedAt;
 
     Circuit(String key, TaskBreaker breaker) {
       this.key = key;
@@ -279,9 +380,96 @@ final class TaskBreakers {
           parkings);
     }
 
+    /**
+     * Applies the control plane's opening of this key, {@code null} when it has none (see the class
+     * notes).
+     *
+     * @param readAt when the read that found it began ({@link System#nanoTime()})
+     */
+    void follow(@Nullable BreakerOpening opening, long readAt, long now) {
+      String change = null;
+      boolean closed = false;
+      synchronized (this) {
+        if (opening != null) {
+          if (opening.id().equals(appliedId)) {
+            return;
+          }
+          appliedId = opening.id();
+          appliedAt = System.nanoTime();
+          long until = opening.until().toEpochMilli();
+          if (until <= now) {
+            return;
+          }
+          if (state != TaskBreaker.State.OPEN) {
+            state = TaskBreaker.State.OPEN;
+            generation++;
+          }
+          openUntil = until;
+          change =
+              "opened in the control plane by "
+                  + LogText.of(opening.openedBy())
+                  + " ("
+                  + LogText.of(opening.reason())
+                  + "); its tasks wait until "
+                  + opening.until();
+        } else {
+          if (appliedId == null || appliedAt - readAt >= 0) {
+            return; // nothing applied, or applied after the read began
+          }
+          appliedId = null;
+          if (state != TaskBreaker.State.OPEN || openUntil - now <= EXPIRY_MARGIN_MILLIS) {
+            return; // its time is up: half-open as after any opening
+          }
+          state = TaskBreaker.State.CLOSED;
+          generation++;
+          kept = 0;
+          next = 0;
+          failures = 0;
+          closed = true;
+          change = "closed: its opening was removed from the control plane";
+        }
+      }
+      if (closed) {
+        log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
+      } else {
+        log.warn("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
+      }
+    }
+
+    /** Writes the opening of generation {@code opened} to the control plane, when shared. */
+    private void share(long opened, String reason) {
+      Sharing to = sharing;
+      if (!breaker.shared() || to == null) {
+        return;
+      }
+      Thread.ofVirtual()
+          .name("machinery-breaker-share")
+          .start(
+              () -> {
+                try {
+                  BreakerOpening opening =
+                      to.plane().openBreaker(key, breaker.openFor(), reason, to.workerId());
+                  synchronized (this) {
+                    if (generation == opened && state == TaskBreaker.State.OPEN) {
+                      appliedId = opening.id();
+                      appliedAt = System.nanoTime();
+                    }
+                  }
+                } catch (RuntimeException e) {
+                  log.warn(
+                      "Worker {}: could not open breaker {} on every worker ({}); it stays open on"
+                          + " this worker",
+                      consumerTag,
+                      LogText.of(key),
+                      e.toString());
+                }
+              });
+    }
+
     void report(long admittedIn, boolean trial, Verdict verdict, @Nullable Throwable error) {
       String change = null;
       boolean closed = false;
+      long opened = -1;
       synchronized (this) {
         if (admittedIn != generation || verdict == Verdict.NEUTRAL && !trial) {
           return;
@@ -298,6 +486,7 @@ final class TaskBreakers {
             change = "closed: " + trialsSucceeded + " trial run(s) succeeded";
           } else if (verdict == Verdict.FAILED) {
             change = open("a trial run failed", error);
+            opened = generation;
           }
         } else {
           keep(verdict == Verdict.FAILED);
@@ -305,6 +494,7 @@ final class TaskBreakers {
               && kept >= breaker.minimumRuns()
               && failures >= breaker.failureRate() * kept) {
             change = open(failures + " of the last " + kept + " runs failed", error);
+            opened = generation;
           }
         }
       }
@@ -312,6 +502,9 @@ final class TaskBreakers {
         log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
       } else if (change != null) {
         log.warn("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
+        if (opened >= 0) {
+          share(opened, change);
+        }
       }
     }
 
@@ -333,6 +526,7 @@ final class TaskBreakers {
     private String open(String why, @Nullable Throwable error) {
       state = TaskBreaker.State.OPEN;
       generation++;
+      appliedId = null; // this worker's own opening: a control plane's earlier one no longer holds
       openUntil = clock.millis() + breaker.openFor().toMillis();
       return "opened ("
           + why

@@ -418,7 +418,8 @@ public final class Worker implements AutoCloseable {
                           new HeartbeatSubject(),
                           heartbeatInterval,
                           revocations,
-                          limits))
+                          limits,
+                          breakers))
               .orElse(null);
       if (beat != null) {
         // from the first delivery, tasks cancelled while no worker ran are skipped and the limits
@@ -1229,7 +1230,9 @@ public final class Worker implements AutoCloseable {
      * Puts a circuit breaker on the runs of task {@code taskName}, per task or per key ({@link
      * TaskBreaker}): once too many of its latest runs failed, its tasks are handed back to the
      * broker for a while instead of running, holding no slot and spending no retry, and then a
-     * trial run decides whether they run again. Each worker keeps its own breakers.
+     * trial run decides whether they run again. Each worker keeps its own breakers; openings reach
+     * them through the control plane too: an operator's ({@link Inspection#openBreaker}), and those
+     * of breakers built {@link TaskBreaker.Builder#shared}.
      *
      * @param taskName the registered name
      * @param breaker the breaker

@@ -29,9 +29,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A worker's link to the {@link ControlPlane}: every interval it announces the worker's status (its
- * running tasks, busy slots, the server's periodic entries), reads the cancelled tasks and the task
- * limits set there ({@link TaskLimits#follow}), and reads the paused queues, pausing or resuming
- * the worker's consumption to match.
+ * running tasks, busy slots, the server's periodic entries), reads the cancelled tasks, the task
+ * limits set there ({@link TaskLimits#follow}) and the breaker openings ({@link
+ * TaskBreakers#follow}), and reads the paused queues, pausing or resuming the worker's consumption
+ * to match.
  *
  * <p>Design notes: one platform thread per worker (a heartbeat must not wait behind CPU-bound
  * virtual threads); it survives any throwable, logging a failing control plane once per failure
@@ -75,6 +76,7 @@ final class WorkerHeartbeat {
   private final Subject worker;
   private final Revocations revocations;
   private final TaskLimits limits;
+  private final TaskBreakers breakers;
   private final Duration interval;
   private final String id;
   private final String host;
@@ -92,10 +94,12 @@ final class WorkerHeartbeat {
       Subject worker,
       Duration interval,
       Revocations revocations,
-      TaskLimits limits) {
+      TaskLimits limits,
+      TaskBreakers breakers) {
     this.controlPlane = controlPlane;
     this.revocations = revocations;
     this.limits = limits;
+    this.breakers = breakers;
     this.server = server;
     this.worker = worker;
     this.interval = interval;
@@ -137,10 +141,11 @@ final class WorkerHeartbeat {
     try {
       revocations.refresh(List.of());
       limits.follow(controlPlane);
+      breakers.follow(controlPlane, id);
     } catch (RuntimeException e) {
       log.warn(
-          "Worker {}: could not read the cancelled tasks and task limits ({}); trying again on the"
-              + " next heartbeat",
+          "Worker {}: could not read the cancelled tasks, task limits and breaker openings ({});"
+              + " trying again on the next heartbeat",
           worker.consumerTag(),
           e.toString());
     }
@@ -194,6 +199,7 @@ final class WorkerHeartbeat {
       // first: a resumed consumer must not fetch a task cancelled while the queue was paused
       revocations.refresh(worker.runningTasks());
       limits.follow(controlPlane);
+      breakers.follow(controlPlane, id);
       boolean paused = controlPlane.isPaused(worker.queueName());
       if (paused && !worker.isPaused()) {
         log.info(

@@ -12,12 +12,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The {@link ControlPlane} of one process: a map of statuses with their expiry times, a set of
- * paused queues, the revoked tasks and the task limits set at run time. The {@link MemoryBroker}
- * keeps one; a test or a single-process service can build its own.
+ * paused queues, the revoked tasks, the task limits set at run time and the breaker openings. The
+ * {@link MemoryBroker} keeps one; a test or a single-process service can build its own.
  *
  * <p>Task events are kept for at most {@link #MAX_HISTORIES} tasks (the least recently written
  * history is dropped first), each with its last {@link ControlPlane#MAX_TASK_EVENTS} events and its
@@ -31,6 +32,7 @@ public final class MemoryControlPlane implements ControlPlane {
   private final Set<String> paused = ConcurrentHashMap.newKeySet();
   private final ConcurrentHashMap<String, Instant> revoked = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, TaskLimitSetting> limits = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, BreakerOpening> breakers = new ConcurrentHashMap<>();
 
   /** The most task histories kept. */
   public static final int MAX_HISTORIES = 10_000;
@@ -131,6 +133,31 @@ public final class MemoryControlPlane implements ControlPlane {
   @Override
   public Map<String, TaskLimitSetting> taskLimits() {
     return Map.copyOf(limits);
+  }
+
+  @Override
+  public BreakerOpening openBreaker(String key, Duration openFor, String reason, String openedBy) {
+    BreakerOpening opening =
+        new BreakerOpening(
+            key,
+            UUID.randomUUID().toString(),
+            clock.instant().plus(BreakerOpening.requireOpenFor(openFor)),
+            reason,
+            openedBy);
+    breakers.put(key, opening);
+    return opening;
+  }
+
+  @Override
+  public void closeBreaker(String key) {
+    breakers.remove(BreakerOpening.requireBreakerKey(key));
+  }
+
+  @Override
+  public Map<String, BreakerOpening> openBreakers() {
+    Instant now = clock.instant();
+    breakers.values().removeIf(opening -> !opening.until().isAfter(now));
+    return Map.copyOf(breakers);
   }
 
   @Override

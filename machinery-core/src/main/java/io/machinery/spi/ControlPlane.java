@@ -227,6 +227,196 @@ public interface ControlPlane {
   }
 
   /**
+   * Opens the circuit breakers of {@code key} on every worker for {@code openFor}: each worker that
+   * keeps a breaker of that key ({@code Worker.Builder.breaker}) parks the key's tasks as if its
+   * own runs had opened it, within one heartbeat, until the time is up; then its breaker is
+   * half-open, as after any opening, and its trial runs decide. Opening a key again replaces its
+   * opening (a new {@link BreakerOpening#id()}), shorter or longer. What opens a key here: an
+   * operator ({@code Inspection.openBreaker}, the CLI), and every worker whose breaker is built
+   * with {@code TaskBreaker.Builder.shared(true)} when its own runs open it. The default refuses: a
+   * control plane that keeps no breaker openings.
+   *
+   * <p>An implementation keeps each opening with its expiry in one clock (the store's, as for
+   * revocations: the processes' clocks are never compared) and answers {@link #openBreakers()} with
+   * the unexpired ones, their {@link BreakerOpening#until()} in the reader's clock.
+   *
+   * @param key the breaker key: a task name, or what a breaker's key function returns (1 to {@value
+   *     io.machinery.TaskBreaker#MAX_KEY_LENGTH} characters)
+   * @param openFor how long; from 1 ms to {@link BreakerOpening#MAX_OPEN_FOR}
+   * @param reason why, for people (cut to {@value BreakerOpening#MAX_REASON_LENGTH} characters)
+   * @param openedBy who: a worker's {@link WorkerStatus#id()}, or an operator's name
+   * @return the opening as stored
+   * @throws IllegalArgumentException when the key or the duration is out of range
+   * @throws UnsupportedOperationException when this control plane keeps no breaker openings
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default BreakerOpening openBreaker(String key, Duration openFor, String reason, String openedBy) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no breaker openings");
+  }
+
+  /**
+   * Removes the opening of {@code key}: within one heartbeat, every worker whose breaker of that
+   * key is open because of it (or published it) closes that breaker, with an empty window.
+   * Idempotent.
+   *
+   * @param key the breaker key
+   * @throws IllegalArgumentException when the key is empty or too long
+   * @throws UnsupportedOperationException when this control plane keeps no breaker openings
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default void closeBreaker(String key) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no breaker openings");
+  }
+
+  /**
+   * Returns the breaker openings whose time is not up, by key. An opening that does not decode
+   * (written by hand, or by a newer version) is left out with a warning.
+   *
+   * @return the openings by key
+   * @throws UnsupportedOperationException when this control plane keeps no breaker openings
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default Map<String, BreakerOpening> openBreakers() {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no breaker openings");
+  }
+
+  /**
+   * One breaker key opened on every worker ({@link #openBreaker}).
+   *
+   * <p>{@link #toJson()} and {@link #fromJson} are the one encoding every store uses for the parts
+   * it does not keep itself (the key and the expiry are the store's); unknown fields are ignored.
+   *
+   * @param key the breaker key
+   * @param id tells openings of one key apart: a worker applies each opening once, and closes its
+   *     breaker when the opening it applied is gone before its time
+   * @param until when the opening ends, in the clock of whoever read it
+   * @param reason why, for people
+   * @param openedBy who opened it: a worker's id or an operator's name
+   */
+  record BreakerOpening(String key, String id, Instant until, String reason, String openedBy) {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** The longest an opening may last. */
+    public static final Duration MAX_OPEN_FOR = Duration.ofDays(7);
+
+    /** The longest reason kept; a longer one is cut. */
+    public static final int MAX_REASON_LENGTH = 1_000;
+
+    /** The most bytes {@link #fromJson} reads. */
+    public static final int MAX_JSON_BYTES = 8 << 10;
+
+    /**
+     * Checks the parts.
+     *
+     * @throws IllegalArgumentException when the key is empty or too long, or the id empty
+     */
+    public BreakerOpening {
+      requireBreakerKey(key);
+      Objects.requireNonNull(id, "id");
+      Objects.requireNonNull(until, "until");
+      Objects.requireNonNull(reason, "reason");
+      Objects.requireNonNull(openedBy, "openedBy");
+      if (id.isEmpty()) {
+        throw new IllegalArgumentException("a breaker opening's id cannot be empty");
+      }
+      if (reason.length() > MAX_REASON_LENGTH) {
+        reason = reason.substring(0, MAX_REASON_LENGTH);
+      }
+    }
+
+    /**
+     * Checks a breaker key as {@link io.machinery.TaskBreaker#keyOf} does.
+     *
+     * @param key the key
+     * @return the key
+     * @throws IllegalArgumentException when it is empty or longer than {@value
+     *     io.machinery.TaskBreaker#MAX_KEY_LENGTH} characters
+     */
+    public static String requireBreakerKey(String key) {
+      Objects.requireNonNull(key, "key");
+      if (key.isEmpty() || key.length() > io.machinery.TaskBreaker.MAX_KEY_LENGTH) {
+        throw new IllegalArgumentException(
+            "a breaker key must have 1 to "
+                + io.machinery.TaskBreaker.MAX_KEY_LENGTH
+                + " characters, had "
+                + key.length());
+      }
+      return key;
+    }
+
+    /**
+     * Checks how long an opening lasts.
+     *
+     * @param openFor the duration
+     * @return it
+     * @throws IllegalArgumentException when below 1 ms or above {@link #MAX_OPEN_FOR}
+     */
+    public static Duration requireOpenFor(Duration openFor) {
+      Objects.requireNonNull(openFor, "openFor");
+      if (openFor.toMillis() < 1 || openFor.compareTo(MAX_OPEN_FOR) > 0) {
+        throw new IllegalArgumentException(
+            "a breaker opening lasts from 1 ms to " + MAX_OPEN_FOR + ", was " + openFor);
+      }
+      return openFor;
+    }
+
+    /**
+     * Encodes what a store does not keep itself: the id, the reason and who opened it.
+     *
+     * @return UTF-8 JSON
+     */
+    public byte[] toJson() {
+      try {
+        return JSON.writeValueAsBytes(
+            JSON.createObjectNode().put("id", id).put("reason", reason).put("openedBy", openedBy));
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot encode a breaker opening", e);
+      }
+    }
+
+    /**
+     * Decodes what {@link #toJson()} wrote, with the key and expiry the store kept.
+     *
+     * @param key the key it was stored under
+     * @param until its expiry, in the reader's clock
+     * @param json the encoded parts
+     * @return the opening
+     * @throws MalformedMessageException when {@code json} is not one
+     */
+    public static BreakerOpening fromJson(String key, Instant until, byte[] json) {
+      if (json.length > MAX_JSON_BYTES) {
+        throw new MalformedMessageException(
+            "a breaker opening of "
+                + json.length
+                + " bytes is over the limit of "
+                + MAX_JSON_BYTES);
+      }
+      try {
+        JsonNode n = JSON.readTree(json);
+        if (n == null || !n.isObject()) {
+          throw new MalformedMessageException("not a breaker opening: not a JSON object");
+        }
+        for (String field : List.of("id", "reason", "openedBy")) {
+          if (!n.path(field).isTextual()) {
+            throw new MalformedMessageException("not a breaker opening: " + field + " is not text");
+          }
+        }
+        return new BreakerOpening(
+            key,
+            n.path("id").asText(),
+            until,
+            n.path("reason").asText(),
+            n.path("openedBy").asText());
+      } catch (IOException | IllegalArgumentException e) {
+        throw new MalformedMessageException("not a breaker opening: " + e.getMessage(), e);
+      }
+    }
+  }
+
+  /**
    * The numbers of a {@link TaskLimit} as an operator sets them at run time ({@link
    * #setTaskLimit}): a rate of {@code ratePermits} starts per {@code ratePeriod} in bursts of
    * {@code burst}, a cap of {@code maxConcurrent} runs at once, or both. 0 (and a zero period)

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.spi.ControlPlane;
+import io.machinery.spi.ControlPlane.BreakerOpening;
 import io.machinery.spi.ControlPlane.TaskEvent;
 import io.machinery.spi.ControlPlane.TaskLimitSetting;
 import io.machinery.spi.WorkerStatus;
@@ -13,6 +14,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -310,5 +312,83 @@ public abstract class ControlPlaneContract {
     assertThatThrownBy(() -> plane.setTaskLimit("", rate))
         .isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> plane.clearTaskLimit("")).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  // -------------------------------------------------------------------------- breaker openings
+
+  /**
+   * Whether the control plane keeps breaker openings ({@code Inspection.openBreaker}); one that
+   * does not is held to refusing the three calls with {@link UnsupportedOperationException}.
+   */
+  protected boolean keepsBreakerOpenings() {
+    return true;
+  }
+
+  private Map<String, BreakerOpening> myOpenings() {
+    Map<String, BreakerOpening> mine = new java.util.HashMap<>(plane.openBreakers());
+    mine.keySet().removeIf(key -> !key.startsWith(prefix));
+    return mine;
+  }
+
+  /**
+   * A plane that keeps breaker openings lists each with what it was given and an expiry about
+   * {@code openFor} from now in the reader's clock; opening a key again replaces its opening (a new
+   * id), closing forgets it (idempotently), one whose time is up is gone; bad keys and durations
+   * are refused. One that does not keep them refuses clearly.
+   */
+  @Test
+  void breakerOpeningsAreListedReplacedAndClosedOrRefusedClearly() {
+    String charge = prefix + "charge";
+    String host = prefix + "host:payments.example";
+    if (!keepsBreakerOpenings()) {
+      assertThatThrownBy(() -> plane.openBreaker(charge, Duration.ofMinutes(1), "down", "ops"))
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> plane.closeBreaker(charge))
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> plane.openBreakers())
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    Instant before = Instant.now();
+    BreakerOpening first = plane.openBreaker(charge, Duration.ofMinutes(10), "maintenance", "ops");
+    plane.openBreaker(host, Duration.ofMinutes(1), "5 of the last 10 runs failed", "worker-1");
+    Instant after = Instant.now();
+    Map<String, BreakerOpening> listed = myOpenings();
+    assertThat(listed).containsOnlyKeys(charge, host);
+    BreakerOpening read = Objects.requireNonNull(listed.get(charge));
+    assertThat(read.id()).isEqualTo(first.id());
+    assertThat(read.reason()).isEqualTo("maintenance");
+    assertThat(read.openedBy()).isEqualTo("ops");
+    assertThat(read.until())
+        .isBetween(
+            before.plus(Duration.ofMinutes(10)).minusSeconds(2),
+            after.plus(Duration.ofMinutes(10)).plusSeconds(2));
+    assertThat(Objects.requireNonNull(listed.get(host)).openedBy()).isEqualTo("worker-1");
+
+    BreakerOpening again = plane.openBreaker(charge, Duration.ofMinutes(2), "shorter", "ops");
+    assertThat(again.id()).isNotEqualTo(first.id());
+    read = Objects.requireNonNull(myOpenings().get(charge));
+    assertThat(read.id()).isEqualTo(again.id());
+    assertThat(read.until()).isBefore(Instant.now().plus(Duration.ofMinutes(3)));
+
+    plane.closeBreaker(host);
+    plane.closeBreaker(host); // idempotent
+    assertThat(myOpenings()).containsOnlyKeys(charge);
+    plane.closeBreaker(charge);
+    assertThat(myOpenings()).isEmpty();
+
+    assertThatThrownBy(() -> plane.openBreaker("", Duration.ofMinutes(1), "r", "ops"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> plane.openBreaker(charge, Duration.ZERO, "r", "ops"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> plane.openBreaker(charge, Duration.ofDays(8), "r", "ops"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> plane.closeBreaker("")).isInstanceOf(IllegalArgumentException.class);
+    assertThat(myOpenings()).isEmpty();
+
+    String brief = prefix + "brief"; // listed until its time is up, then gone
+    plane.openBreaker(brief, Duration.ofMillis(300), "brief", "ops");
+    assertThat(myOpenings()).containsOnlyKeys(brief);
+    await().atMost(PATIENCE).until(() -> myOpenings().isEmpty());
   }
 }

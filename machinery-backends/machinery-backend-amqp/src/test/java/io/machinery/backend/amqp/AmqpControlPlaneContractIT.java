@@ -49,4 +49,10 @@ class AmqpControlPlaneContractIT extends ControlPlaneContract {
   protected boolean keepsTaskLimits() {
     return false;
   }
+
+  /** Breaker openings (Inspection.openBreaker, shared breakers) too. */
+  @Override
+  protected boolean keepsBreakerOpenings() {
+    return false;
+  }
 }

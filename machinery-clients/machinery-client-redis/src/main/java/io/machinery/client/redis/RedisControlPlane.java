@@ -6,6 +6,7 @@ import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -15,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,7 +46,11 @@ import org.slf4j.LoggerFactory;
  *       Task limits set at run time ({@link #setTaskLimit}) are the hash {@code
  *       {machinery:control}:limits}, task name to {@link TaskLimitSetting#toJson()}, with no
  *       expiry: a limit holds until an operator clears it. Each worker reads it with one {@code
- *       HGETALL} per heartbeat.
+ *       HGETALL} per heartbeat. Breaker openings ({@link #openBreaker}) are the sorted set {@code
+ *       {machinery:control}:breakers}, key scored by expiry in Redis's clock, beside the hash
+ *       {@code {machinery:control}:breakers:details}, key to {@link BreakerOpening#toJson()}; each
+ *       write and read is one script that drops the expired ones from both, and a read returns the
+ *       milliseconds left, so the reader's {@code until} is in its own clock.
  *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link
  *       #workers} is one script (read the index, read each status, drop the expired ids); pause,
  *       resume and the paused list are one command each.
@@ -145,6 +151,65 @@ public final class RedisControlPlane implements ControlPlane {
       """,
           ScriptOutputType.MULTI);
 
+  /**
+   * Opens one breaker key until now + ttl by Redis's clock, replacing its opening; drops the
+   * expired openings. KEYS: the expiry set, the details hash. ARGV: key, ttl ms, details.
+   */
+  private static final RedisScript OPEN_BREAKER =
+      RedisScript.of(
+          "control-open-breaker",
+          """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+        redis.call('HDEL', KEYS[2], k)
+      end
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+      redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /** Removes one breaker key's opening. KEYS: the expiry set, the details hash. ARGV: key. */
+  private static final RedisScript CLOSE_BREAKER =
+      RedisScript.of(
+          "control-close-breaker",
+          """
+      redis.call('ZREM', KEYS[1], ARGV[1])
+      redis.call('HDEL', KEYS[2], ARGV[1])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
+   * The unexpired breaker openings as key, milliseconds left by Redis's clock, details; the expired
+   * ones are dropped. KEYS: the expiry set, the details hash.
+   */
+  private static final RedisScript OPEN_BREAKERS =
+      RedisScript.of(
+          "control-open-breakers",
+          """
+      local t = redis.call('TIME')
+      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+        redis.call('HDEL', KEYS[2], k)
+      end
+      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      local out = {}
+      local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+      for i = 1, #live, 2 do
+        local details = redis.call('HGET', KEYS[2], live[i])
+        if details then
+          out[#out + 1] = live[i]
+          out[#out + 1] = string.format('%d', tonumber(live[i + 1]) - now)
+          out[#out + 1] = details
+        end
+      end
+      return out
+      """,
+          ScriptOutputType.MULTI);
+
   private final RedisSession session;
   private final String revoked;
   private final String index;
@@ -152,6 +217,8 @@ public final class RedisControlPlane implements ControlPlane {
   private final String paused;
   private final String eventsPrefix;
   private final String limits;
+  private final String breakerExpiries;
+  private final String breakerDetails;
 
   private RedisControlPlane(RedisSession session, String prefix) {
     this.session = session;
@@ -161,6 +228,8 @@ public final class RedisControlPlane implements ControlPlane {
     this.revoked = RedisKeys.tagged(prefix, "revoked");
     this.eventsPrefix = RedisKeys.tagged(prefix, "events:");
     this.limits = RedisKeys.tagged(prefix, "limits");
+    this.breakerExpiries = RedisKeys.tagged(prefix, "breakers");
+    this.breakerDetails = RedisKeys.tagged(prefix, "breakers:details");
   }
 
   /**
@@ -311,6 +380,59 @@ public final class RedisControlPlane implements ControlPlane {
                 e.getMessage());
           }
         });
+    return Map.copyOf(out);
+  }
+
+  /** One script: the expiry set scored by Redis's clock, the details hash beside it. */
+  @Override
+  public BreakerOpening openBreaker(String key, Duration openFor, String reason, String openedBy) {
+    Instant before = Instant.now();
+    BreakerOpening opening =
+        new BreakerOpening(
+            key,
+            UUID.randomUUID().toString(),
+            before.plus(BreakerOpening.requireOpenFor(openFor)),
+            reason,
+            openedBy);
+    session.await(
+        OPEN_BREAKER.run(
+            session.commands(),
+            new String[] {breakerExpiries, breakerDetails},
+            RedisArgs.bytes(key),
+            RedisArgs.bytes(Long.toString(openFor.toMillis())),
+            opening.toJson()));
+    return opening;
+  }
+
+  @Override
+  public void closeBreaker(String key) {
+    session.await(
+        CLOSE_BREAKER.run(
+            session.commands(),
+            new String[] {breakerExpiries, breakerDetails},
+            RedisArgs.bytes(BreakerOpening.requireBreakerKey(key))));
+  }
+
+  @Override
+  public Map<String, BreakerOpening> openBreakers() {
+    List<byte[]> flat =
+        session.await(
+            OPEN_BREAKERS.run(session.commands(), new String[] {breakerExpiries, breakerDetails}));
+    Instant now = Instant.now();
+    Map<String, BreakerOpening> out = new HashMap<>();
+    for (int i = 0; i + 2 < flat.size(); i += 3) {
+      String key = new String(flat.get(i), StandardCharsets.UTF_8);
+      try {
+        long left = Long.parseLong(new String(flat.get(i + 1), StandardCharsets.UTF_8));
+        out.put(key, BreakerOpening.fromJson(key, now.plusMillis(left), flat.get(i + 2)));
+      } catch (NumberFormatException | MalformedMessageException e) {
+        log.warn(
+            "Skipping the breaker opening of {} in {} that does not decode: {}",
+            key,
+            breakerDetails,
+            e.getMessage());
+      }
+    }
     return Map.copyOf(out);
   }
 

@@ -1,0 +1,268 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.TaskBreaker.State;
+import io.machinery.TaskBreakers.Park;
+import io.machinery.TaskBreakers.Ticket;
+import io.machinery.TaskBreakers.Verdict;
+import io.machinery.embedded.ManualClock;
+import io.machinery.embedded.MemoryControlPlane;
+import io.machinery.spi.ControlPlane;
+import io.machinery.spi.WorkerStatus;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Breaker openings that cross workers through the control plane ({@link TaskBreakers#follow}): an
+ * operator's, and those of shared breakers; on the memory control plane and a clock the test moves.
+ */
+class TaskBreakerOpeningsTest {
+  private static final Duration OPEN_FOR = Duration.ofSeconds(8);
+  private static final Duration PATIENCE = Duration.ofSeconds(20);
+  private static final IOException DOWN = new IOException("connection refused");
+
+  private final ManualClock clock = ManualClock.at(Instant.parse("2026-12-05T12:00:00Z"));
+  private final MemoryControlPlane plane = MemoryControlPlane.create(clock);
+
+  private TaskBreakers breakers(TaskBreaker breaker) {
+    return new TaskBreakers(Map.of("call", breaker), clock, "test-worker");
+  }
+
+  private static Signature call() {
+    return Signature.create("call");
+  }
+
+  private static void fail(TaskBreakers breakers) {
+    TaskBreakers.Entry entry = breakers.enter(call());
+    assertThat(entry).isInstanceOf(Ticket.class);
+    ((Ticket) entry).report(Verdict.FAILED, DOWN);
+  }
+
+  @Test
+  void anOperatorsOpeningParksTheKeyUntilItsTimeThenATrialDecides() {
+    TaskBreakers breakers = breakers(TaskBreaker.builder().openFor(OPEN_FOR).build());
+    plane.openBreaker("call", Duration.ofMinutes(5), "provider maintenance", "ops");
+    breakers.follow(plane, "w1");
+    // keyed by task name: listed open before any task of it arrived
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+    Park park = (Park) breakers.enter(call());
+    assertThat(park.delay()).isGreaterThanOrEqualTo(Duration.ofMinutes(5));
+
+    clock.advance(Duration.ofMinutes(5)); // the opening's time is up, in the plane too
+    breakers.follow(plane, "w1");
+    Ticket trial = (Ticket) breakers.enter(call());
+    assertThat(breakers.states()).containsEntry("call", State.HALF_OPEN);
+    trial.report(Verdict.SUCCEEDED, null);
+    assertThat(breakers.states()).containsEntry("call", State.CLOSED);
+  }
+
+  @Test
+  void aKeyFromAKeyFunctionOpensWhenItsFirstTaskArrives() {
+    TaskBreakers breakers =
+        breakers(TaskBreaker.builder().openFor(OPEN_FOR).key(s -> "host:payments").build());
+    plane.openBreaker("host:payments", Duration.ofMinutes(5), "down", "ops");
+    breakers.follow(plane, "w1");
+    assertThat(breakers.states()).isEmpty(); // no key function can be run backwards
+    assertThat(breakers.enter(call())).isInstanceOf(Park.class);
+    assertThat(breakers.states()).containsEntry("host:payments", State.OPEN);
+  }
+
+  @Test
+  void removingTheOpeningClosesTheBreakerItOpenedAndANewOpeningAppliesAgain() {
+    TaskBreakers breakers = breakers(TaskBreaker.builder().openFor(OPEN_FOR).build());
+    plane.openBreaker("call", Duration.ofMinutes(5), "maintenance", "ops");
+    breakers.follow(plane, "w1");
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+
+    plane.closeBreaker("call");
+    breakers.follow(plane, "w1");
+    assertThat(breakers.states()).containsEntry("call", State.CLOSED);
+    assertThat(breakers.enter(call())).isInstanceOf(Ticket.class);
+
+    plane.openBreaker("call", Duration.ofMinutes(1), "again", "ops");
+    breakers.follow(plane, "w1");
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+    breakers.follow(plane, "w1"); // the same opening is applied once: nothing changes
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+  }
+
+  @Test
+  void anOpeningGoneBecauseItsTimeIsUpLeavesTheBreakerToItsTrial() {
+    TaskBreakers breakers = breakers(TaskBreaker.builder().openFor(OPEN_FOR).build());
+    plane.openBreaker("call", Duration.ofMinutes(1), "maintenance", "ops");
+    breakers.follow(plane, "w1");
+    clock.advance(Duration.ofMinutes(1).minusMillis(TaskBreakers.EXPIRY_MARGIN_MILLIS / 2));
+    plane.closeBreaker("call"); // as if the store's clock ran a little ahead of this worker's
+    breakers.follow(plane, "w1");
+    assertThat(breakers.states()).containsEntry("call", State.OPEN); // not closed: it expired
+  }
+
+  @Test
+  void aSharedBreakerWritesItsOpeningForEveryWorker() {
+    TaskBreakers first =
+        breakers(
+            TaskBreaker.builder().window(2).minimumRuns(2).openFor(OPEN_FOR).shared(true).build());
+    TaskBreakers second = breakers(TaskBreaker.builder().openFor(OPEN_FOR).build());
+    first.follow(plane, "worker-1");
+    second.follow(plane, "worker-2");
+    fail(first);
+    fail(first);
+    assertThat(first.states()).containsEntry("call", State.OPEN);
+    await().atMost(PATIENCE).until(() -> plane.openBreakers().containsKey("call"));
+    ControlPlane.BreakerOpening opening = plane.openBreakers().get("call");
+    assertThat(opening.openedBy()).isEqualTo("worker-1");
+    assertThat(opening.reason()).contains("2 of the last 2 runs failed", "connection refused");
+    assertThat(opening.until()).isEqualTo(clock.instant().plus(OPEN_FOR));
+
+    second.follow(plane, "worker-2"); // the next heartbeat of a worker that saw no failure
+    assertThat(second.states()).containsEntry("call", State.OPEN);
+    assertThat(second.enter(call())).isInstanceOf(Park.class);
+
+    await().atMost(PATIENCE).until(() -> opening.id().equals(first.appliedOpening("call")));
+    plane.closeBreaker("call"); // an operator closes it: the worker that wrote it closes too
+    first.follow(plane, "worker-1");
+    second.follow(plane, "worker-2");
+    assertThat(first.states()).containsEntry("call", State.CLOSED);
+    assertThat(second.states()).containsEntry("call", State.CLOSED);
+  }
+
+  @Test
+  void aBreakerNotSharedKeepsItsOpeningToItself() {
+    TaskBreakers breakers =
+        breakers(TaskBreaker.builder().window(2).minimumRuns(2).openFor(OPEN_FOR).build());
+    breakers.follow(plane, "worker-1");
+    fail(breakers);
+    fail(breakers);
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(PATIENCE)
+        .until(() -> plane.openBreakers().isEmpty());
+  }
+
+  /**
+   * A heartbeat's read that began before this worker's shared opening reached the store finds no
+   * opening; that must not count as "closed elsewhere".
+   */
+  @Test
+  void aReadThatBeganBeforeTheOpeningWasWrittenDoesNotCloseIt() throws Exception {
+    SlowReads slow = new SlowReads(plane);
+    TaskBreakers breakers =
+        breakers(
+            TaskBreaker.builder().window(2).minimumRuns(2).openFor(OPEN_FOR).shared(true).build());
+    breakers.follow(slow, "worker-1");
+    slow.holdNextRead();
+    Thread heartbeat = Thread.ofPlatform().start(() -> breakers.follow(slow, "worker-1"));
+    assertThat(slow.reading.await(PATIENCE.toSeconds(), TimeUnit.SECONDS)).isTrue();
+    fail(breakers);
+    fail(breakers); // opens and writes its opening while the read holds an empty answer
+    await().atMost(PATIENCE).until(() -> breakers.appliedOpening("call") != null);
+    slow.release.countDown();
+    heartbeat.join(PATIENCE.toMillis());
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+  }
+
+  @Test
+  void aControlPlaneThatKeepsNoOpeningsLeavesTheBreakersToTheWorker() {
+    TaskBreakers breakers =
+        breakers(
+            TaskBreaker.builder().window(2).minimumRuns(2).openFor(OPEN_FOR).shared(true).build());
+    ControlPlane none = new SlowReads(plane).keepingNoOpenings();
+    breakers.follow(none, "worker-1");
+    breakers.follow(none, "worker-1");
+    fail(breakers);
+    fail(breakers);
+    assertThat(breakers.states()).containsEntry("call", State.OPEN);
+    assertThat(plane.openBreakers()).isEmpty();
+  }
+
+  /**
+   * The memory control plane whose next read of the openings takes its answer, then waits to be
+   * released; or one that keeps no openings.
+   */
+  private static final class SlowReads implements ControlPlane {
+    private final MemoryControlPlane delegate;
+    private final CountDownLatch reading = new CountDownLatch(1);
+    private final CountDownLatch release = new CountDownLatch(1);
+    private volatile boolean hold;
+    private boolean keepsNone;
+
+    SlowReads(MemoryControlPlane delegate) {
+      this.delegate = delegate;
+    }
+
+    void holdNextRead() {
+      hold = true;
+    }
+
+    SlowReads keepingNoOpenings() {
+      keepsNone = true;
+      return this;
+    }
+
+    @Override
+    public Map<String, BreakerOpening> openBreakers() {
+      if (keepsNone) {
+        return ControlPlane.super.openBreakers();
+      }
+      Map<String, BreakerOpening> answer = delegate.openBreakers();
+      if (hold) {
+        hold = false;
+        reading.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      return answer;
+    }
+
+    @Override
+    public BreakerOpening openBreaker(
+        String key, Duration openFor, String reason, String openedBy) {
+      return keepsNone
+          ? ControlPlane.super.openBreaker(key, openFor, reason, openedBy)
+          : delegate.openBreaker(key, openFor, reason, openedBy);
+    }
+
+    @Override
+    public void announce(WorkerStatus status, Duration ttl) {
+      delegate.announce(status, ttl);
+    }
+
+    @Override
+    public void withdraw(String workerId) {
+      delegate.withdraw(workerId);
+    }
+
+    @Override
+    public List<WorkerStatus> workers() {
+      return delegate.workers();
+    }
+
+    @Override
+    public void pause(String queue) {
+      delegate.pause(queue);
+    }
+
+    @Override
+    public void resume(String queue) {
+      delegate.resume(queue);
+    }
+
+    @Override
+    public Set<String> pausedQueues() {
+      return delegate.pausedQueues();
+    }
+  }
+}
