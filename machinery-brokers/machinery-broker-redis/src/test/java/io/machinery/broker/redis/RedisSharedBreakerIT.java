@@ -1,0 +1,147 @@
+package io.machinery.broker.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.Arg;
+import io.machinery.AsyncResult;
+import io.machinery.Inspection;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskBreaker;
+import io.machinery.TaskDeferral;
+import io.machinery.TaskFunction;
+import io.machinery.TaskListener;
+import io.machinery.Worker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.config.Config;
+import io.machinery.spi.ControlPlane.BreakerOpening;
+import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.TestEndpoints;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Breakers opened on every worker through the Redis control plane: two servers with connections of
+ * their own (as two services would be), a worker each on a queue of its own. A shared breaker
+ * opened by the first worker's failed charges parks the charges of the second, which never called
+ * the provider; an operator's closing reaches both.
+ */
+class RedisSharedBreakerIT {
+  private static final Duration TIMEOUT = Duration.ofSeconds(30);
+
+  /** Breaker keys are cluster-wide: a task name of this run's own. */
+  private final String charge = "charge_" + UUID.randomUUID().toString().substring(0, 8);
+
+  private final AtomicInteger calls = new AtomicInteger();
+  private final Set<String> parked = ConcurrentHashMap.newKeySet();
+
+  private Config config(String prefix) {
+    return BrokerContract.uniqueQueue(
+        Config.builder()
+            .broker(TestEndpoints.redisUrl())
+            .resultBackend(TestEndpoints.redisUrl())
+            .build(),
+        prefix);
+  }
+
+  private String call(String order) throws IOException {
+    calls.incrementAndGet();
+    throw new IOException("payment provider: connection refused");
+  }
+
+  private Server server(Config config, RedisBroker broker, RedisBackend backend) {
+    Server server =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void deferred(Signature signature, String queue, TaskDeferral deferral) {
+                    if (deferral.reason() == TaskDeferral.Reason.BREAKER) {
+                      parked.add(signature.uuid());
+                    }
+                  }
+                })
+            .build();
+    server.registerTask(charge, TaskFunction.of(String.class, this::call));
+    return server;
+  }
+
+  private Worker worker(Server server, String consumerTag) {
+    Worker worker =
+        server
+            .workerBuilder(consumerTag)
+            .concurrency(4)
+            .heartbeatInterval(Duration.ofMillis(200))
+            .breaker(
+                charge,
+                // README:shared-breakers:begin
+                TaskBreaker.builder()
+                    .failureRate(0.5)
+                    .window(20)
+                    .openFor(Duration.ofSeconds(30))
+                    .shared(true) // an opening parks the key's tasks on every worker
+                    .build()
+                // README:shared-breakers:end
+                )
+            .build();
+    worker.launchAsync();
+    return worker;
+  }
+
+  @Test
+  void aSharedOpeningParksTheKeyOnAnotherServersWorkerAndAnOperatorClosesItEverywhere() {
+    Config first = config("shared_breaker_a_");
+    Config second = config("shared_breaker_b_");
+    try (RedisBroker broker1 = RedisBroker.create(first);
+        RedisBackend backend1 = RedisBackend.create(first);
+        Server server1 = server(first, broker1, backend1);
+        RedisBroker broker2 = RedisBroker.create(second);
+        RedisBackend backend2 = RedisBackend.create(second);
+        Server server2 = server(second, broker2, backend2)) {
+      Worker failing = worker(server1, "billing-a");
+      Worker idle = worker(server2, "billing-b");
+      for (int i = 0; i < 20; i++) {
+        server1.sendTask(
+            Signature.builder(charge).args(Arg.of("order-" + i)).retryCount(3).build());
+      }
+      await()
+          .atMost(TIMEOUT)
+          .until(() -> failing.breakerStates().get(charge) == TaskBreaker.State.OPEN);
+      Inspection operator = Inspection.of(server2); // the other server reads the same Redis
+      await().atMost(TIMEOUT).until(() -> operator.openBreakers().containsKey(charge));
+      BreakerOpening opening = Objects.requireNonNull(operator.openBreakers().get(charge));
+      assertThat(opening.openedBy()).contains(":billing-a:");
+      assertThat(opening.reason()).contains("runs failed", "connection refused");
+      await()
+          .atMost(TIMEOUT)
+          .until(() -> idle.breakerStates().get(charge) == TaskBreaker.State.OPEN);
+
+      int callsBefore = calls.get();
+      AsyncResult waiting =
+          server2.sendTask(Signature.builder(charge).args(Arg.of("order-b")).retryCount(3).build());
+      await().atMost(TIMEOUT).until(() -> parked.contains(waiting.signature().uuid()));
+      assertThat(waiting.state()).isEqualTo(State.PENDING); // parked: not run, no retry spent
+      assertThat(calls).hasValue(callsBefore);
+
+      operator.closeBreaker(charge);
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () ->
+                  idle.breakerStates().equals(Map.of(charge, TaskBreaker.State.CLOSED))
+                      && failing.breakerStates().equals(Map.of(charge, TaskBreaker.State.CLOSED)));
+    }
+  }
+}
