@@ -695,6 +695,9 @@ public class MachineryProperties {
     /** Trial runs at once when half-open, and successes needed to close (default 1). */
     private @Nullable Integer trialRuns;
 
+    /** Whether its openings open the task on every worker (default false). */
+    private @Nullable Boolean shared;
+
     TaskBreaker toBreaker() {
       TaskBreaker.Builder b = TaskBreaker.builder();
       if (failureRate != null) {
@@ -711,6 +714,9 @@ public class MachineryProperties {
       }
       if (trialRuns != null) {
         b.trialRuns(trialRuns);
+      }
+      if (shared != null) {
+        b.shared(shared);
       }
       return b.build();
     }
@@ -753,6 +759,14 @@ public class MachineryProperties {
 
     public void setTrialRuns(@Nullable Integer value) {
       trialRuns = value;
+    }
+
+    public @Nullable Boolean getShared() {
+      return shared;
+    }
+
+    public void setShared(@Nullable Boolean value) {
+      shared = value;
     }
   }
 }

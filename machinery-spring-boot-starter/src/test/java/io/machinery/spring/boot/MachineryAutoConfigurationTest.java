@@ -98,6 +98,7 @@ class MachineryAutoConfigurationTest {
             "machinery.worker.concurrency=1",
             "machinery.worker.breakers.refused.window=1",
             "machinery.worker.breakers.refused.open-for=1h",
+            "machinery.worker.breakers.refused.shared=true",
             "machinery.worker.breakers.other.failure-rate=0.25")
         .withBean(RefusingTask.class)
         .run(
@@ -114,6 +115,16 @@ class MachineryAutoConfigurationTest {
                       worker ->
                           assertThat(worker.breakerStates())
                               .containsEntry("refused", TaskBreaker.State.OPEN));
+              // shared: its opening is in the control plane for every worker
+              await()
+                  .atMost(Duration.ofSeconds(10))
+                  .until(
+                      () ->
+                          server
+                              .controlPlane()
+                              .orElseThrow()
+                              .openBreakers()
+                              .containsKey("refused"));
             });
   }
 
