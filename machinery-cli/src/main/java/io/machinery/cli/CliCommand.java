@@ -3,6 +3,7 @@ package io.machinery.cli;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
@@ -11,6 +12,12 @@ import picocli.CommandLine.Spec;
  */
 abstract class CliCommand implements Callable<Integer> {
   @Mixin GlobalOptions options = new GlobalOptions();
+
+  @Option(
+      names = {"-h", "--help"},
+      usageHelp = true,
+      description = "Show this help message and exit.")
+  boolean help;
 
   @SuppressWarnings("NullAway.Init") // injected by picocli before call()
   @Spec
