@@ -50,6 +50,8 @@ import picocli.CommandLine.Mixin;
       QueueCommands.Periodic.class,
       LimitCommands.Limits.class,
       LimitCommands.Limit.class,
+      BreakerCommands.Breakers.class,
+      BreakerCommands.Breaker.class,
       ConfigCommand.class,
       DashboardCommand.class
     },

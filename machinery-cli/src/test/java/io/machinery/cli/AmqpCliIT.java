@@ -29,4 +29,10 @@ class AmqpCliIT extends UrlCliScenario {
   boolean keepsTaskLimits() {
     return false;
   }
+
+  /** The AMQP control plane keeps no breaker openings: `breaker` is refused as unsupported. */
+  @Override
+  boolean keepsBreakerOpenings() {
+    return false;
+  }
 }

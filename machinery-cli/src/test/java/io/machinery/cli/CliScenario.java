@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Server;
+import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import java.time.Duration;
@@ -12,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.UnaryOperator;
+import java.util.stream.StreamSupport;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -50,6 +53,14 @@ abstract class CliScenario {
     return hasControlPlane();
   }
 
+  /**
+   * Whether breaker openings can be set at run time (the Redis and memory control planes keep them,
+   * the AMQP one does not).
+   */
+  boolean keepsBreakerOpenings() {
+    return hasControlPlane();
+  }
+
   /** The worker's heartbeat interval (its status lives three of them). */
   Duration heartbeat() {
     return Duration.ofMillis(100);
@@ -66,6 +77,11 @@ abstract class CliScenario {
   private @Nullable Server workerSide;
 
   Worker launchWorker(int maxUnregisteredRequeues) {
+    return launchWorker(maxUnregisteredRequeues, UnaryOperator.identity());
+  }
+
+  /** A worker of {@link #queue} with what {@code more} adds to its builder (a breaker, say). */
+  Worker launchWorker(int maxUnregisteredRequeues, UnaryOperator<Worker.Builder> more) {
     Server server = workerServer();
     closing.add(server);
     workerSide = server;
@@ -84,12 +100,13 @@ abstract class CliScenario {
               throw new IllegalStateException("failed on purpose");
             }));
     Worker worker =
-        server
-            .workerBuilder("cli-it")
-            .queue(queue)
-            .concurrency(2)
-            .heartbeatInterval(heartbeat())
-            .maxUnregisteredRequeues(maxUnregisteredRequeues)
+        more.apply(
+                server
+                    .workerBuilder("cli-it")
+                    .queue(queue)
+                    .concurrency(2)
+                    .heartbeatInterval(heartbeat())
+                    .maxUnregisteredRequeues(maxUnregisteredRequeues))
             .build();
     worker.launchAsync();
     return worker;
@@ -323,6 +340,108 @@ abstract class CliScenario {
       assertThat(refused.code()).as(String.join(" ", bad)).isEqualTo(MachineryCli.EXIT_USAGE);
     }
     assertThat(cli().run("limit", task).err()).contains("limit needs --rate N/PERIOD");
+  }
+
+  @Test
+  void aBreakerIsOpenedListedReplacedAndClosed() {
+    String key = queue + "_charge"; // the control plane's openings are global: a key of our own
+    if (!keepsBreakerOpenings()) {
+      CliRunner.Result refused = cli().run("breaker", key, "--open", "10m");
+      assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
+      assertThat(refused.err()).contains("keeps no breaker openings");
+      assertThat(cli().run("breakers").code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
+      assertThat(cli().run("breaker", key, "--close").code())
+          .isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
+      return;
+    }
+    assertThat(cli().ok("breaker", key, "--open", "10m").out())
+        .startsWith("opened breaker " + key + " for 10m0s, until ")
+        .contains("(workers with a breaker of that key park its tasks within a heartbeat)");
+
+    JsonNode listed = listedOpening(key);
+    assertThat(listed.path("reason").asText()).isEqualTo("opened from the command line");
+    assertThat(listed.path("openedBy").asText()).startsWith("cli:").contains("@");
+    assertThat(listed.path("leftMillis").asLong()).isPositive().isLessThanOrEqualTo(600_000);
+    assertThat(java.time.Instant.parse(listed.path("until").asText())).isNotNull();
+    String firstId = listed.path("id").asText();
+    assertThat(firstId).isNotEmpty();
+    assertThat(cli().ok("breakers").out())
+        .containsPattern("KEY +UNTIL +LEFT +BY +REASON")
+        .containsPattern(
+            key
+                + " +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ +(9m\\d+s|10m0s) +cli:\\S+ +opened"
+                + " from the command line");
+    JsonNode again =
+        cli().ok("breaker", key, "--open", "1h30m", "--reason", "provider outage", "--json").json();
+    assertThat(again.path("action").asText()).isEqualTo("opened");
+    assertThat(again.path("key").asText()).isEqualTo(key);
+    assertThat(again.path("reason").asText()).isEqualTo("provider outage");
+    assertThat(again.path("openedBy").asText()).startsWith("cli:");
+    assertThat(again.path("id").asText()).as("a new opening replaces it").isNotEqualTo(firstId);
+    JsonNode replaced = listedOpening(key);
+    assertThat(replaced.path("id").asText()).isEqualTo(again.path("id").asText());
+    assertThat(replaced.path("reason").asText()).isEqualTo("provider outage");
+    assertThat(replaced.path("leftMillis").asLong()).isGreaterThan(600_000);
+
+    assertThat(cli().ok("breaker", key, "--close").out())
+        .isEqualTo(
+            "closed breaker "
+                + key
+                + " (workers whose breaker it opened close it within a heartbeat)"
+                + System.lineSeparator());
+    assertThat(cli().ok("breakers").out()).doesNotContain(key);
+    JsonNode closed = cli().ok("breaker", key, "--close", "--json").json();
+    assertThat(closed.path("action").asText()).as("idempotent").isEqualTo("closed");
+    assertThat(closed.path("key").asText()).isEqualTo(key);
+
+    for (String[] bad :
+        new String[][] {
+          {"breaker", key},
+          {"breaker", key, "--open", "10m", "--close"},
+          {"breaker", key, "--open", "ten minutes"},
+          {"breaker", key, "--open", "10"},
+          {"breaker", key, "--open", "0s"},
+          {"breaker", key, "--open", "169h"},
+          {"breaker", key, "--close", "--reason", "why"},
+          {"breaker", "", "--open", "10m"},
+          {"breaker", "k".repeat(TaskBreaker.MAX_KEY_LENGTH + 1), "--open", "10m"}
+        }) {
+      CliRunner.Result refused = cli().run(bad);
+      assertThat(refused.code()).as(String.join(" ", bad)).isEqualTo(MachineryCli.EXIT_USAGE);
+      assertThat(refused.err()).as(String.join(" ", bad)).doesNotContain("\tat ");
+    }
+    assertThat(cli().run("breaker", key).err())
+        .contains("breaker needs --open DURATION or --close");
+    assertThat(cli().run("breaker", key, "--open", "169h").err()).contains("168h0m0s");
+    assertThat(cli().run("breaker", "", "--open", "10m").err()).contains("breaker key");
+    assertThat(cli().ok("breakers", "--json").json().toString()).doesNotContain(key);
+  }
+
+  @Test
+  void aWorkerFollowsTheBreakerOpeningsOfItsKeys() {
+    Assumptions.assumeTrue(keepsBreakerOpenings(), "this control plane keeps no breaker openings");
+    String key = queue + "_refund"; // the control plane's openings are global: a key of our own
+    // The breaker's key is its task's name (the default), so opening that name opens it.
+    Worker worker = launchWorker(3, b -> b.breaker(key, TaskBreaker.builder().build()));
+    closing.add(() -> cli().run("breaker", key, "--close")); // not left open when this fails
+    cli().ok("breaker", key, "--open", "10m");
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> assertThat(worker.breakerStates()).containsEntry(key, TaskBreaker.State.OPEN));
+    cli().ok("breaker", key, "--close");
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> assertThat(worker.breakerStates()).containsEntry(key, TaskBreaker.State.CLOSED));
+  }
+
+  /** The opening of {@code key} as {@code breakers --json} lists it. */
+  private JsonNode listedOpening(String key) {
+    return StreamSupport.stream(cli().ok("breakers", "--json").json().spliterator(), false)
+        .filter(opening -> opening.path("key").asText().equals(key))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(key + " is not among the breaker openings"));
   }
 
   @Test

@@ -155,6 +155,61 @@ class MachineryCliTest {
     CliRunner.Result result = memory.run();
     assertThat(result.code()).isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(result.err()).contains("Commands:").contains("Exit codes:");
-    assertThat(memory.ok("--help").out()).contains("requeue");
+    assertThat(memory.ok("--help").out())
+        .contains("requeue")
+        .containsPattern("breakers +List the circuit breaker openings")
+        .containsPattern("breaker +Open the circuit breakers of KEY");
+  }
+
+  /** Each command prints its own usage with --help, before and without connecting. */
+  @Test
+  void eachCommandPrintsItsUsageWithHelp() {
+    for (String command : List.of("limit", "breaker", "queues", "send")) {
+      CliRunner.Result result = memory.run(command, "--help", "--broker", "redis://127.0.0.1:1/0");
+      assertThat(result.code()).as(command).isEqualTo(MachineryCli.EXIT_OK);
+      assertThat(result.out()).as(command).contains("Usage: machinery " + command);
+    }
+    assertThat(memory.ok("breaker", "-h").out()).contains("--open=DURATION", "--close");
+  }
+
+  /**
+   * {@code breaker}'s mistakes are usage errors found before connecting: an unreachable broker is
+   * never reached.
+   */
+  @Test
+  void breakerArgumentsAreCheckedBeforeConnecting() {
+    String unreachable = "redis://127.0.0.1:1/0";
+    for (String[] bad :
+        new String[][] {
+          {"breaker", "charge"},
+          {"breaker", "charge", "--open", "10m", "--close"},
+          {"breaker", "charge", "--open", "1d"},
+          {"breaker", "charge", "--open", "-5m"},
+          {"breaker", "charge", "--open", "168h0m1s"},
+          {"breaker", "charge", "--close", "--reason", "why"},
+          {"breaker", "", "--close"}
+        }) {
+      String[] line =
+          java.util.stream.Stream.concat(
+                  java.util.Arrays.stream(bad), java.util.stream.Stream.of("--broker", unreachable))
+              .toArray(String[]::new);
+      CliRunner.Result refused = memory.run(line);
+      assertThat(refused.code()).as(String.join(" ", bad)).isEqualTo(MachineryCli.EXIT_USAGE);
+      assertThat(refused.err()).as(String.join(" ", bad)).doesNotContain("connect");
+    }
+    assertThat(memory.run("breaker", "charge", "--open", "10m", "--close").err())
+        .contains("--open DURATION or --close, not both");
+    assertThat(memory.run("breaker", "charge", "--open", "1d").err())
+        .contains("'1d' is not a Go duration such as 90s, 10m or 1h30m")
+        .contains("24h is one");
+    assertThat(memory.run("breaker", "charge", "--open", "soon").err()).doesNotContain("days");
+    assertThat(memory.run("breaker", "charge", "--open", "-5m").err()).contains("at least 1ms");
+    assertThat(memory.run("breaker", "charge", "--open", "200h").err())
+        .contains("over 168h0m0s (7 days)");
+    assertThat(BreakerCommands.openFor("168h")).isEqualTo(java.time.Duration.ofDays(7));
+    assertThat(BreakerCommands.openFor("1h30m")).isEqualTo(java.time.Duration.ofMinutes(90));
+    assertThat(BreakerCommands.openedBy())
+        .startsWith("cli:" + System.getProperty("user.name") + "@")
+        .hasSizeLessThanOrEqualTo(4 + System.getProperty("user.name").length() + 1 + 64);
   }
 }
