@@ -8,11 +8,15 @@ import io.machinery.Inspection;
 import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.internal.GoDurations;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -20,6 +24,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
@@ -34,9 +39,11 @@ import org.jspecify.annotations.Nullable;
  * GET  /api/queue?name=Q&amp;tab=pending|delayed|inflight|dead&amp;offset=0&amp;limit=50&amp;q=search
  * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut) with its history, /api/task/raw the whole (a download)
  * GET  /api/deadletter/raw?queue=Q&amp;id=I                 one dead letter's bytes (a download)
- * GET  /api/workers, /api/periodic
+ * GET  /api/workers, /api/periodic, /api/limits, /api/breakers
  * POST /api/action/{purge|pause|resume|requeue|delete}  {"queue":"Q","ids":["..."]}  (ids: dead letters; absent = all)
  * POST /api/action/cancel                              {"queue":"Q","uuid":"U"}  (Server.cancel: revoke, then FAILURE)
+ * POST /api/action/open-breaker                        {"key":"K","openFor":"10m","reason":"..."}  (Go duration)
+ * POST /api/action/close-breaker                       {"key":"K"}
  * </pre>
  *
  * <p>Whether tasks can be cancelled (the control plane keeps revocations) is asked of the control
@@ -47,8 +54,20 @@ final class Api {
   static final int MAX_LIMIT = 500;
   static final int DEFAULT_LIMIT = 50;
   static final int SEARCH_LIMIT = 5_000;
+
+  /** The reason of a breaker opening given none. */
+  static final String DEFAULT_REASON = "opened from the dashboard";
+
   private static final Set<String> ACTIONS =
-      Set.of("purge", "pause", "resume", "requeue", "delete", "cancel");
+      Set.of(
+          "purge",
+          "pause",
+          "resume",
+          "requeue",
+          "delete",
+          "cancel",
+          "open-breaker",
+          "close-breaker");
 
   private final Server server;
   private final Inspection inspection;
@@ -115,6 +134,7 @@ final class Api {
       case "/api/workers" -> Exchanges.json(exchange, workers());
       case "/api/periodic" -> Exchanges.json(exchange, periodic());
       case "/api/limits" -> Exchanges.json(exchange, limits());
+      case "/api/breakers" -> Exchanges.json(exchange, breakers());
       default -> throw new Guard.Refused(404, "no such API: " + path);
     }
   }
@@ -415,6 +435,26 @@ final class Api {
     return n;
   }
 
+  /**
+   * The breakers opened on every worker ({@link Inspection#openBreaker}: an operator's, and those
+   * that shared breakers published), sorted by key, or why there are none: {@code {"supported":
+   * false, "reason": ...}} on a control plane that keeps none, as {@link #limits()} says it.
+   */
+  private ObjectNode breakers() {
+    ObjectNode n = Guard.JSON.createObjectNode();
+    Map<String, ControlPlane.BreakerOpening> open;
+    try {
+      open = new TreeMap<>(inspection.openBreakers());
+    } catch (UnsupportedOperationException e) {
+      return n.put("supported", false).put("reason", String.valueOf(e.getMessage()));
+    }
+    n.put("supported", true).putNull("reason");
+    ArrayNode out = n.putArray("breakers");
+    Instant now = server.clock().instant();
+    open.values().forEach(o -> out.add(Views.breaker(o, now)));
+    return n;
+  }
+
   private ArrayNode periodic() {
     ArrayNode out = Guard.JSON.createArrayNode();
     inspection.periodic().forEach(e -> out.add(Views.periodic(e)));
@@ -427,6 +467,10 @@ final class Api {
     }
     guard.checkAction(exchange, action);
     JsonNode body = Exchanges.body(exchange);
+    if (action.endsWith("-breaker")) {
+      Exchanges.json(exchange, breakerAction(exchange, action, body));
+      return;
+    }
     String queue = inspection.queueName(body.path("queue").asText(""));
     guard.authorize(exchange, action, queue);
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("queue", queue);
@@ -450,6 +494,75 @@ final class Api {
       default -> throw new Guard.Refused(404, "no such action: " + action);
     }
     Exchanges.json(exchange, result);
+  }
+
+  /**
+   * Opens or closes a breaker key on every worker. The authenticator is asked with the key in place
+   * of a queue. The opening is signed {@code dashboard:<the client's address>}, all the dashboard
+   * knows of who asked (the CLI signs {@code cli:user@host}).
+   */
+  private ObjectNode breakerAction(HttpExchange exchange, String action, JsonNode body) {
+    String key = text(body, "key");
+    guard.authorize(exchange, action, "breaker", key);
+    if (key.isBlank()) {
+      throw new IllegalArgumentException("name the breaker in \"key\"");
+    }
+    ControlPlane.BreakerOpening.requireBreakerKey(key);
+    ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("key", key);
+    if (action.equals("close-breaker")) {
+      inspection.closeBreaker(key);
+      return result;
+    }
+    Duration openFor = openFor(text(body, "openFor"));
+    String reason = text(body, "reason").strip();
+    ControlPlane.BreakerOpening opening =
+        inspection.openBreaker(
+            key, openFor, reason.isEmpty() ? DEFAULT_REASON : reason, openedBy(exchange));
+    return result.setAll(Views.breaker(opening, server.clock().instant()));
+  }
+
+  /** A text field of an action's body; empty when absent or null. */
+  private static String text(JsonNode body, String field) {
+    JsonNode value = body.path(field);
+    if (value.isMissingNode() || value.isNull()) {
+      return "";
+    }
+    if (!value.isTextual()) {
+      throw new IllegalArgumentException("\"" + field + "\" must be a string, was " + value);
+    }
+    return value.asText();
+  }
+
+  /** How long a breaker opens for, in Go's syntax ({@code 10m}, {@code 1h30m}), checked. */
+  private static Duration openFor(String text) {
+    if (text.isBlank()) {
+      throw new IllegalArgumentException(
+          "say how long the breaker opens for in \"openFor\": a Go duration such as 10m or 1h30m");
+    }
+    Duration openFor;
+    try {
+      openFor = GoDurations.parse(text.strip());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "openFor must be a Go duration such as 10m or 1h30m, was \""
+              + text
+              + "\" ("
+              + e.getMessage()
+              + ")");
+    }
+    Duration max = ControlPlane.BreakerOpening.MAX_OPEN_FOR;
+    if (openFor.toMillis() < 1 || openFor.compareTo(max) > 0) {
+      throw new IllegalArgumentException(
+          "a breaker opens for 1ms to " + GoDurations.format(max) + ", was " + text.strip());
+    }
+    return openFor;
+  }
+
+  private static String openedBy(HttpExchange exchange) {
+    InetSocketAddress from = exchange.getRemoteAddress();
+    return from == null || from.getAddress() == null
+        ? "dashboard"
+        : "dashboard:" + from.getAddress().getHostAddress();
   }
 
   /** The dead letters an action names in {@code ids}; all of them when {@code all} is true. */

@@ -22,7 +22,8 @@ import org.jspecify.annotations.Nullable;
  * An embeddable web dashboard for one {@link Server}: queues with their sizes and a chart of the
  * last minutes, pages of pending, delayed, in-flight and dead-lettered tasks, one task's message
  * and state with its history (when workers record task events), live workers and periodic entries,
- * and the repairs (requeue or delete dead letters, purge, pause, resume, cancel a task). It is
+ * the task limits and breaker openings set at run time, and the repairs (requeue or delete dead
+ * letters, purge, pause, resume, cancel a task, open or close a breaker on every worker). It is
  * built only on core's {@link Inspection}, so every broker and backend that implements the
  * inspection SPI gets it.
  *
@@ -92,9 +93,9 @@ public final class Dashboard implements AutoCloseable {
      * Tells whether an action may run.
      *
      * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue},
-     *     {@code delete} or {@code cancel}
+     *     {@code delete}, {@code cancel}, {@code open-breaker} or {@code close-breaker}
      * @param queue the queue it acts on (for {@code cancel}: the queue the task page was opened
-     *     for)
+     *     for; for {@code open-breaker} and {@code close-breaker}: the breaker key, as sent)
      * @param header reads a request header by name (case-insensitive); null when absent
      * @return true to allow it
      */

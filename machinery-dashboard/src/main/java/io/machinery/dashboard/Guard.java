@@ -143,11 +143,19 @@ final class Guard {
 
   /** Asks the authenticator about one action on one queue, or throws {@link Refused}. */
   void authorize(HttpExchange exchange, String action, String queue) {
+    authorize(exchange, action, "queue", queue);
+  }
+
+  /**
+   * Asks the authenticator about one action on one thing (a queue, a breaker key: {@code what} says
+   * which, for the log), or throws {@link Refused}.
+   */
+  void authorize(HttpExchange exchange, String action, String what, String name) {
     var request = exchange.getRequestHeaders();
-    if (authenticator == null || !authenticator.permits(action, queue, request::getFirst)) {
+    if (authenticator == null || !authenticator.permits(action, name, request::getFirst)) {
       throw new Refused(401, "missing or wrong token (" + Dashboard.TOKEN_HEADER + ")");
     }
-    LOG.info("dashboard: {} on queue {} from {}", action, queue, exchange.getRemoteAddress());
+    LOG.info("dashboard: {} on {} {} from {}", action, what, name, exchange.getRemoteAddress());
   }
 
   private static boolean sameOrigin(String origin, @Nullable String host) {

@@ -143,6 +143,18 @@ final class Views {
     return n;
   }
 
+  /**
+   * One breaker opening, with the time left as of {@code now} (the server's clock: the page never
+   * compares the browser's clock with the control plane's).
+   */
+  static ObjectNode breaker(ControlPlane.BreakerOpening o, Instant now) {
+    ObjectNode n = NODES.objectNode().put("key", o.key()).put("id", o.id());
+    instant(n, "until", o.until());
+    return n.put("leftMillis", Math.max(0, java.time.Duration.between(now, o.until()).toMillis()))
+        .put("openedBy", o.openedBy())
+        .put("reason", o.reason());
+  }
+
   static ObjectNode periodic(WorkerStatus.ScheduledEntry e) {
     ObjectNode n = NODES.objectNode().put("name", e.name()).put("spec", e.spec());
     instant(n, "nextFire", e.nextFire());

@@ -422,6 +422,172 @@ class DashboardApiTest {
         .isEqualTo("10 per 1s, burst 10, at most 2 at once");
   }
 
+  /**
+   * Breaker openings: listed by key with the time left, opened from the page with a Go duration
+   * (again: a new opening replaces the old, with a new id), closed; only with the token.
+   */
+  @Test
+  void breakersAreOpenedOnEveryWorkerListedReplacedAndClosedWithTheToken() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
+    JsonNode none = http.json("/api/breakers");
+    assertThat(none.path("supported").asBoolean()).isTrue();
+    assertThat(none.path("breakers")).isEmpty();
+    io.machinery.Inspection.of(server)
+        .openBreaker("acme_api", Duration.ofMinutes(1), "5 of the last 10 runs failed", "worker-1");
+
+    String open = "{\"key\":\"charge\",\"openFor\":\"10m\",\"reason\":\"PSP maintenance\"}";
+    assertThat(http.post("/api/action/open-breaker", open).status()).as("no token").isEqualTo(401);
+    assertThat(server.controlPlane().orElseThrow().openBreakers()).doesNotContainKey("charge");
+    HttpProbe.Response opened =
+        http.post("/api/action/open-breaker", open, "X-Machinery-Token", TOKEN);
+    assertThat(opened.status()).isEqualTo(200);
+    JsonNode first = HttpProbe.JSON.readTree(opened.body());
+    assertThat(first.path("key").asText()).isEqualTo("charge");
+    assertThat(first.path("openedBy").asText()).isEqualTo("dashboard:127.0.0.1");
+
+    JsonNode listed = http.json("/api/breakers").path("breakers");
+    assertThat(listed)
+        .extracting(n -> n.path("key").asText())
+        .containsExactly("acme_api", "charge");
+    JsonNode charge = listed.get(1);
+    assertThat(charge.path("id").asText()).isEqualTo(first.path("id").asText());
+    assertThat(charge.path("reason").asText()).isEqualTo("PSP maintenance");
+    assertThat(charge.path("openedBy").asText()).isEqualTo("dashboard:127.0.0.1");
+    assertThat(charge.path("leftMillis").asLong()).isBetween(9 * 60_000L, 10 * 60_000L);
+    assertThat(java.time.Instant.parse(charge.path("until").asText()))
+        .isEqualTo(server.controlPlane().orElseThrow().openBreakers().get("charge").until());
+    assertThat(listed.get(0).path("openedBy").asText()).isEqualTo("worker-1");
+
+    HttpProbe.Response again =
+        http.post(
+            "/api/action/open-breaker",
+            "{\"key\":\"charge\",\"openFor\":\"1m30s\"}",
+            "X-Machinery-Token",
+            TOKEN);
+    assertThat(again.status()).isEqualTo(200);
+    JsonNode replaced = http.json("/api/breakers").path("breakers").get(1);
+    assertThat(replaced.path("id").asText())
+        .isEqualTo(HttpProbe.JSON.readTree(again.body()).path("id").asText())
+        .isNotEqualTo(first.path("id").asText());
+    assertThat(replaced.path("leftMillis").asLong()).isBetween(1L, 90_000L);
+    assertThat(replaced.path("reason").asText()).isEqualTo(Api.DEFAULT_REASON);
+
+    String close = "{\"key\":\"charge\"}";
+    assertThat(http.post("/api/action/close-breaker", close).status())
+        .as("no token")
+        .isEqualTo(401);
+    assertThat(http.post("/api/action/close-breaker", close, "X-Machinery-Token", TOKEN).status())
+        .isEqualTo(200);
+    assertThat(http.json("/api/breakers").path("breakers"))
+        .extracting(n -> n.path("key").asText())
+        .containsExactly("acme_api");
+    assertThat(http.post("/api/action/close-breaker", close, "X-Machinery-Token", TOKEN).status())
+        .as("idempotent")
+        .isEqualTo(200);
+  }
+
+  @Test
+  void aBreakerOpeningWithABadKeyOrDurationIsRefusedWithWhatToFix() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
+    record Bad(String body, String message) {}
+    for (Bad bad :
+        List.of(
+            new Bad("{\"key\":\"charge\",\"openFor\":\"ten minutes\"}", "a Go duration"),
+            new Bad("{\"key\":\"charge\",\"openFor\":\"10\"}", "missing unit"),
+            new Bad("{\"key\":\"charge\",\"openFor\":\"0s\"}", "1ms to 168h0m0s"),
+            new Bad("{\"key\":\"charge\",\"openFor\":\"-5m\"}", "1ms to 168h0m0s"),
+            new Bad("{\"key\":\"charge\",\"openFor\":\"169h\"}", "1ms to 168h0m0s"),
+            new Bad("{\"key\":\"charge\"}", "say how long"),
+            new Bad("{\"key\":\"charge\",\"openFor\":600}", "must be a string"),
+            new Bad("{\"openFor\":\"10m\"}", "name the breaker"),
+            new Bad(
+                "{\"key\":\""
+                    + "k".repeat(TaskBreaker.MAX_KEY_LENGTH + 1)
+                    + "\",\"openFor\":\"1m\"}",
+                "a breaker key must have"))) {
+      HttpProbe.Response refused =
+          http.post("/api/action/open-breaker", bad.body(), "X-Machinery-Token", TOKEN);
+      assertThat(refused.status()).as(bad.body()).isEqualTo(400);
+      assertThat(new String(refused.body(), StandardCharsets.UTF_8))
+          .as(bad.body())
+          .contains(bad.message());
+    }
+    assertThat(http.post("/api/action/close-breaker", "{}", "X-Machinery-Token", TOKEN).status())
+        .isEqualTo(400);
+    assertThat(server.controlPlane().orElseThrow().openBreakers()).isEmpty();
+  }
+
+  /**
+   * A control plane that keeps no breaker openings (the AMQP one): the listing says why, and the
+   * actions are refused with the status of the other unsupported actions.
+   */
+  @Test
+  void whereTheControlPlaneKeepsNoBreakerOpeningsTheListingSaysWhyAndActionsAreRefused()
+      throws Exception {
+    try (Server amqpLike =
+        Server.builder()
+            .broker(io.machinery.embedded.EagerBroker.create())
+            .backend(io.machinery.embedded.NullBackend.create())
+            .controlPlane(new PlaneWithoutBreakers())
+            .build()) {
+      HttpProbe http = start(Dashboard.builder(amqpLike).token(TOKEN));
+      JsonNode breakers = http.json("/api/breakers");
+      assertThat(breakers.path("supported").asBoolean()).isFalse();
+      assertThat(breakers.path("reason").asText()).contains("keeps no breaker openings");
+      HttpProbe.Response open =
+          http.post(
+              "/api/action/open-breaker",
+              "{\"key\":\"charge\",\"openFor\":\"10m\"}",
+              "X-Machinery-Token",
+              TOKEN);
+      assertThat(open.status()).isEqualTo(501);
+      assertThat(new String(open.body(), StandardCharsets.UTF_8))
+          .contains("keeps no breaker openings");
+      assertThat(
+              http.post(
+                      "/api/action/close-breaker",
+                      "{\"key\":\"charge\"}",
+                      "X-Machinery-Token",
+                      TOKEN)
+                  .status())
+          .isEqualTo(501);
+    }
+    try (Server eager =
+        Server.builder()
+            .broker(io.machinery.embedded.EagerBroker.create())
+            .backend(io.machinery.embedded.NullBackend.create())
+            .build()) {
+      JsonNode breakers = start(Dashboard.builder(eager)).json("/api/breakers");
+      assertThat(breakers.path("supported").asBoolean()).isFalse();
+      assertThat(breakers.path("reason").asText()).contains("no control plane");
+    }
+  }
+
+  /** A control plane with only what every one keeps: workers and pauses. */
+  private static final class PlaneWithoutBreakers implements io.machinery.spi.ControlPlane {
+    @Override
+    public void announce(io.machinery.spi.WorkerStatus status, Duration ttl) {}
+
+    @Override
+    public void withdraw(String workerId) {}
+
+    @Override
+    public List<io.machinery.spi.WorkerStatus> workers() {
+      return List.of();
+    }
+
+    @Override
+    public void pause(String queue) {}
+
+    @Override
+    public void resume(String queue) {}
+
+    @Override
+    public java.util.Set<String> pausedQueues() {
+      return java.util.Set.of();
+    }
+  }
+
   @Test
   void actionsChangeTheQueueWithTheToken() throws Exception {
     HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
@@ -573,19 +739,30 @@ class DashboardApiTest {
     HttpProbe noToken = start(Dashboard.builder(server));
     HttpProbe readOnly = start(Dashboard.builder(server).token(TOKEN).readOnly(true));
     send("keep_me");
-    for (String action : List.of("purge", "pause", "resume", "requeue", "delete", "cancel")) {
+    String body = "{\"all\":true,\"key\":\"charge\",\"openFor\":\"10m\"}";
+    for (String action :
+        List.of(
+            "purge",
+            "pause",
+            "resume",
+            "requeue",
+            "delete",
+            "cancel",
+            "open-breaker",
+            "close-breaker")) {
       HttpProbe.Response refused =
-          noToken.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
+          noToken.post("/api/action/" + action, body, "X-Machinery-Token", TOKEN);
       assertThat(refused.status()).isEqualTo(403);
       assertThat(new String(refused.body(), StandardCharsets.UTF_8)).contains("no token");
       HttpProbe.Response ro =
-          readOnly.post("/api/action/" + action, "{\"all\":true}", "X-Machinery-Token", TOKEN);
+          readOnly.post("/api/action/" + action, body, "X-Machinery-Token", TOKEN);
       assertThat(ro.status()).isEqualTo(403);
       assertThat(new String(ro.body(), StandardCharsets.UTF_8)).contains("read-only");
     }
     assertThat(readOnly.json("/api/overview").path("readOnly").asBoolean()).isTrue();
     assertThat(server.broker().inspector().orElseThrow().queue("").pending()).isEqualTo(1);
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).isEmpty();
+    assertThat(server.controlPlane().orElseThrow().openBreakers()).isEmpty();
   }
 
   @Test
@@ -595,10 +772,22 @@ class DashboardApiTest {
             Dashboard.builder(server)
                 .authenticator(
                     (action, queue, header) ->
-                        action.equals("pause") && "ops".equals(header.apply("X-Role"))));
+                        (action.equals("pause")
+                                || action.equals("open-breaker") && queue.equals("charge"))
+                            && "ops".equals(header.apply("X-Role"))));
     assertThat(http.post("/api/action/pause", "{}", "X-Role", "ops").status()).isEqualTo(200);
     assertThat(http.post("/api/action/purge", "{}", "X-Role", "ops").status()).isEqualTo(401);
     assertThat(http.post("/api/action/pause", "{}", "X-Role", "guest").status()).isEqualTo(401);
+    String open = "{\"key\":\"%s\",\"openFor\":\"1m\"}";
+    assertThat(
+            http.post("/api/action/open-breaker", open.formatted("charge"), "X-Role", "ops")
+                .status())
+        .as("a breaker action is asked about with its key")
+        .isEqualTo(200);
+    assertThat(
+            http.post("/api/action/open-breaker", open.formatted("refund"), "X-Role", "ops")
+                .status())
+        .isEqualTo(401);
   }
 
   @Test

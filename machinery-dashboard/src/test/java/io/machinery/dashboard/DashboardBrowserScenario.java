@@ -225,6 +225,52 @@ abstract class DashboardBrowserScenario {
     assertThat(server.controlPlane().orElseThrow().pausedQueues()).doesNotContain(queue);
   }
 
+  /**
+   * The Workers page opens a breaker key on every worker from its form and closes it from its row,
+   * with the token typed into the page and each confirmation accepted.
+   */
+  @Test
+  void aBreakerIsOpenedAndClosedOnEveryWorkerFromTheWorkersPage() {
+    String page = start(Dashboard.builder(server).token(TOKEN));
+    String key = queue + "_charge"; // the control plane's openings are global: our own key
+    ControlPlane plane = server.controlPlane().orElseThrow();
+    try {
+      browser.open(page + "#/workers");
+      browser.waitFor(By.id("token")).sendKeys(TOKEN);
+      browser.waitFor(By.id("breaker-key")).sendKeys(key);
+      browser.driver.findElement(By.id("breaker-for")).sendKeys("10m");
+      browser.driver.findElement(By.id("breaker-reason")).sendKeys("PSP maintenance");
+      String question =
+          browser.clickAndConfirm(By.cssSelector("#breaker-form [data-action='open-breaker']"));
+      assertThat(question).contains(key).contains("for 10m");
+      By row = By.cssSelector("#breakers tr[data-breaker='" + key + "']");
+      browser.waitForText(
+          By.cssSelector("#breakers tr[data-breaker='" + key + "'] td:nth-child(5)"),
+          "PSP maintenance");
+      assertThat(
+              browser
+                  .driver
+                  .findElement(row)
+                  .findElement(By.cssSelector("td:nth-child(4)"))
+                  .getText())
+          .startsWith("dashboard:");
+      assertThat(plane.openBreakers().get(key).reason()).isEqualTo("PSP maintenance");
+      assertThat(browser.driver.findElement(By.id("breaker-key")).getAttribute("value"))
+          .as("the form is cleared once the breaker is open")
+          .isEmpty();
+
+      question =
+          browser.clickAndConfirm(
+              By.cssSelector(
+                  "#breakers tr[data-breaker='" + key + "'] button[data-action='close-breaker']"));
+      assertThat(question).contains(key);
+      await().atMost(Browser.PATIENCE).until(() -> browser.all(row).isEmpty());
+      assertThat(plane.openBreakers()).doesNotContainKey(key);
+    } finally {
+      plane.closeBreaker(key);
+    }
+  }
+
   @Test
   void aHostileTaskNameAndArgumentsAreShownAsTextAndRunNoScript() {
     String page = start(Dashboard.builder(server).token(TOKEN));
@@ -260,6 +306,11 @@ abstract class DashboardBrowserScenario {
     assertThat(browser.driver.findElement(By.id("mode")).getText()).isEqualTo("read-only");
     assertThat(browser.all(By.cssSelector("[data-action]"))).isEmpty();
     assertThat(browser.driver.findElement(By.id("token-box")).isDisplayed()).isFalse();
+    browser.open(page + "#/workers");
+    browser.waitFor(By.id("breakers"));
+    assertThat(browser.all(By.cssSelector("[data-action], #breaker-form")))
+        .as("no Close buttons, no form to open a breaker")
+        .isEmpty();
   }
 
   @Test

@@ -168,6 +168,12 @@ public final class DashboardScreenshots {
         browser.open(base + "#/task/" + charged);
         browser.screenshot(out.resolve("dashboard-task-history.png"));
         browser.driver.manage().window().setSize(new Dimension(1280, 820));
+        Inspection.of(server)
+            .openBreaker(
+                "geocode_address",
+                Duration.ofMinutes(20),
+                "maps API quota used up",
+                "cli:ops@bastion");
         browser.open(base + "#/workers");
         browser.screenshot(out.resolve("dashboard-workers.png"));
         browser.open(base + "#/periodic");

@@ -73,6 +73,13 @@ function age(ms) {
   return ms < 1000 ? ms + ' ms' : ms < 60000 ? (ms / 1000).toFixed(1) + ' s' : Math.round(ms / 60000) + ' min';
 }
 
+// A time left, to the second below a minute and in its two largest units above: "45s", "9m 12s", "2h 5m", "6d 23h".
+function left(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const m = Math.floor(s / 60), h = Math.floor(m / 60), d = Math.floor(h / 24);
+  return d ? d + 'd ' + (h % 24) + 'h' : h ? h + 'h ' + (m % 60) + 'm' : m ? m + 'm ' + (s % 60) + 's' : s + 's';
+}
+
 function table(headers, rows, empty) {
   const head = el('tr', {}, headers.map(h => el('th', { class: h.startsWith('#') ? 'num' : '', text: h.replace(/^#/, '') })));
   const body = rows.length ? rows : [el('tr', {}, el('td', { colspan: headers.length, class: 'muted', text: empty }))];
@@ -98,8 +105,10 @@ async function get(path) {
   return body;
 }
 
+// Runs an action after the operator confirms it; true when it was done.
 async function act(action, body, question) {
-  if (!window.confirm(question)) return;
+  if (!window.confirm(question)) return false;
+  let done = false;
   const token = sessionStorage.getItem('machinery-token') || '';
   try {
     const response = await fetch('/api/action/' + action, {
@@ -110,11 +119,13 @@ async function act(action, body, question) {
     const result = await response.json().catch(() => ({ error: response.statusText }));
     if (!response.ok) throw new Error(result.error || response.statusText);
     const count = result.count === undefined ? '' : ' (' + result.count + ')';
-    flash(action + ' ' + result.queue + ': done' + count, false);
+    flash(action + ' ' + (result.key === undefined ? result.queue : result.key) + ': done' + count, false);
+    done = true;
   } catch (e) {
     flash(action + ' failed: ' + e.message, true);
   }
   await refresh();
+  return done;
 }
 
 function actionButton(label, action, body, question, danger) {
@@ -376,15 +387,33 @@ function historyTable(history) {
 function workersView(root) {
   const body = el('div');
   const limits = el('div', { id: 'task-limits' });
-  append(root, el('h1', { text: 'Workers' }), body, el('h2', { text: 'Task limits set at run time' }), limits);
+  const breakers = el('div', { id: 'breakers' });
+  const opener = el('div');
+  const form = breakerForm();
+  append(root, el('h1', { text: 'Workers' }), body, el('h2', { text: 'Task limits set at run time' }), limits,
+    el('h2', { text: 'Breakers opened on every worker' }), breakers, opener);
   return {
     async refresh() {
-      const [workers, set] = await Promise.all([get('/api/workers'), get('/api/limits')]);
+      const [workers, set, open] = await Promise.all([get('/api/workers'), get('/api/limits'), get('/api/breakers')]);
       replace(limits, set.supported
         ? table(['Task', 'Limit'], set.limits.map(l => el('tr', { dataset: { task: l.task } },
             el('td', { class: 'mono', text: l.task }), el('td', { text: l.describe }))),
           'None: `machinery limit TASK --rate N/PERIOD --max-concurrent N` sets one on every worker.')
         : el('p', { class: 'muted', text: 'None: ' + set.reason + '.' }));
+      replace(breakers, open.supported
+        ? table(['Key', 'Until', 'Left', 'By', 'Reason'].concat(overview.actions ? [''] : []), open.breakers.map(b =>
+            el('tr', { dataset: { breaker: b.key } },
+              el('td', { class: 'mono', text: b.key }),
+              el('td', { class: 'nowrap', title: b.until, text: new Date(b.until).toLocaleString([], { hour12: false }) }),
+              el('td', { class: 'nowrap', text: left(b.leftMillis) }), el('td', { class: 'mono', text: b.openedBy }),
+              el('td', { text: b.reason }),
+              overview.actions ? el('td', {}, actionButton('Close', 'close-breaker', { key: b.key }, 'Close breaker "' + b.key
+                + '" on every worker? Within one heartbeat the workers whose breaker it opened close it and run its tasks again.')) : null)),
+          'None: an opening (from this page, the CLI or a shared breaker) makes every worker with a breaker of its key park that key\'s tasks until the time is up.')
+        : el('p', { class: 'muted', text: 'None: ' + open.reason + '.' }));
+      // The form is built once and only attached or detached, so what the operator types survives the refresh.
+      const wanted = overview.actions && open.supported;
+      if (wanted !== (form.parentNode === opener)) replace(opener, wanted ? form : null);
       replace(body, table(['Worker', 'Host', '#PID', 'Queue', 'Broker', 'Results', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Running'],
         workers.map(w => el('tr', { dataset: { worker: w.id } },
           el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
@@ -398,6 +427,21 @@ function workersView(root) {
         'No live workers.'));
     },
   };
+}
+
+// Opens a breaker key on every worker: a key (a task name, or what a breaker's key function returns), a Go duration.
+function breakerForm() {
+  const key = el('input', { type: 'text', id: 'breaker-key', placeholder: 'breaker key (task name)', required: true });
+  const openFor = el('input', { type: 'text', id: 'breaker-for', placeholder: 'for how long: 10m', required: true });
+  const reason = el('input', { type: 'text', id: 'breaker-reason', placeholder: 'reason (optional)' });
+  return el('form', { class: 'toolbar', id: 'breaker-form', onsubmit: async e => {
+    e.preventDefault();
+    const form = e.target;
+    const body = { key: key.value.trim(), openFor: openFor.value.trim(), reason: reason.value.trim() };
+    const question = 'Open breaker "' + body.key + '" for ' + body.openFor + ' on every worker? Within one heartbeat'
+      + ' the workers with a breaker of that key park its tasks until the time is up.';
+    if (await act('open-breaker', body, question)) form.reset();
+  } }, key, openFor, reason, el('button', { type: 'submit', dataset: { action: 'open-breaker' }, text: 'Open' }));
 }
 
 function periodicView(root) {
