@@ -152,19 +152,28 @@ public final class RedisControlPlane implements ControlPlane {
           ScriptOutputType.MULTI);
 
   /**
-   * Opens one breaker key until now + ttl by Redis's clock, replacing its opening; drops the
-   * expired openings. KEYS: the expiry set, the details hash. ARGV: key, ttl ms, details.
+   * The start of each breaker-opening script: {@code now} in Redis's clock (epoch ms), and the
+   * openings expired by then dropped from both keys. KEYS: the expiry set, the details hash.
    */
-  private static final RedisScript OPEN_BREAKER =
-      RedisScript.of(
-          "control-open-breaker",
-          """
+  private static final String DROP_EXPIRED_OPENINGS =
+      """
       local t = redis.call('TIME')
       local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
       for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
         redis.call('HDEL', KEYS[2], k)
       end
       redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+      """;
+
+  /**
+   * Opens one breaker key until now + ttl by Redis's clock, replacing its opening; drops the
+   * expired openings. KEYS: the expiry set, the details hash. ARGV: key, ttl ms, details.
+   */
+  private static final RedisScript OPEN_BREAKER =
+      RedisScript.of(
+          "control-open-breaker",
+          DROP_EXPIRED_OPENINGS
+              + """
       redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
       redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
       return 1
@@ -189,13 +198,8 @@ public final class RedisControlPlane implements ControlPlane {
   private static final RedisScript OPEN_BREAKERS =
       RedisScript.of(
           "control-open-breakers",
-          """
-      local t = redis.call('TIME')
-      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-      for _, k in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
-        redis.call('HDEL', KEYS[2], k)
-      end
-      redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+          DROP_EXPIRED_OPENINGS
+              + """
       local out = {}
       local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
       for i = 1, #live, 2 do
