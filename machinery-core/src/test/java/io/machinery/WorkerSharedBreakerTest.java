@@ -156,4 +156,27 @@ class WorkerSharedBreakerTest {
                 first.breakerStates().get("charge") == State.CLOSED
                     && second.breakerStates().get("charge") == State.CLOSED);
   }
+
+  /**
+   * A worker started while its key is open (an autoscaler adding workers to a queue that grows
+   * during an outage) reads the openings before its first delivery: it runs none of the key's
+   * tasks, where one on its own would spend {@code minimumRuns} failed runs to learn of it.
+   */
+  @Test
+  void aWorkerStartedDuringAnOpeningRunsNoneOfTheKeysTasks() {
+    Worker first = worker("billing-a", true);
+    charge("billing-a");
+    charge("billing-a");
+    await().atMost(PATIENCE).until(() -> plane.openBreakers().containsKey("charge"));
+    List<Signature> waiting =
+        List.of(charge("billing-b"), charge("billing-b"), charge("billing-b"));
+
+    Worker late = worker("billing-b", false);
+    assertThat(late.breakerStates()).containsEntry("charge", State.OPEN); // before its first task
+    await()
+        .atMost(PATIENCE)
+        .until(() -> waiting.stream().allMatch(task -> deferred.containsKey(task.uuid())));
+    assertThat(runs).hasValue(2);
+    assertThat(first.breakerStates()).containsEntry("charge", State.OPEN);
+  }
 }
