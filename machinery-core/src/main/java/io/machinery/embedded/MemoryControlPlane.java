@@ -7,6 +7,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,6 +15,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link ControlPlane} of one process: a map of statuses with their expiry times, a set of
@@ -33,6 +35,9 @@ public final class MemoryControlPlane implements ControlPlane {
   private final ConcurrentHashMap<String, Instant> revoked = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, TaskLimitSetting> limits = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, BreakerOpening> breakers = new ConcurrentHashMap<>();
+
+  /** Each shared breaker key's cluster window: its last outcomes, true for a failed run. */
+  private final Map<String, ArrayDeque<Boolean>> breakerRuns = new HashMap<>();
 
   /** The most task histories kept. */
   public static final int MAX_HISTORIES = 10_000;
@@ -158,6 +163,30 @@ public final class MemoryControlPlane implements ControlPlane {
     Instant now = clock.instant();
     breakers.values().removeIf(opening -> !opening.until().isAfter(now));
     return Map.copyOf(breakers);
+  }
+
+  @Override
+  public synchronized @Nullable BreakerOpening countBreakerRuns(
+      String key, boolean[] failed, BreakerWindow window, String openedBy) {
+    BreakerOpening.requireBreakerKey(key);
+    BreakerOpening open = openBreakers().get(key);
+    if (open != null) {
+      return open;
+    }
+    ArrayDeque<Boolean> runs = breakerRuns.computeIfAbsent(key, k -> new ArrayDeque<>());
+    for (boolean f : failed) {
+      runs.addLast(f);
+    }
+    while (runs.size() > window.size()) {
+      runs.removeFirst();
+    }
+    int failures = (int) runs.stream().filter(f -> f).count();
+    if (!window.opens(failures, runs.size())) {
+      return null;
+    }
+    breakerRuns.remove(key);
+    return openBreaker(
+        key, window.openFor(), BreakerWindow.reason(failures, runs.size()), openedBy);
   }
 
   @Override

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.function.Function;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The state that all processes of one deployment share to be operated as one: which workers are
@@ -232,9 +233,9 @@ public interface ControlPlane {
    * own runs had opened it, within one heartbeat, until the time is up; then its breaker is
    * half-open, as after any opening, and its trial runs decide. Opening a key again replaces its
    * opening (a new {@link BreakerOpening#id()}), shorter or longer. What opens a key here: an
-   * operator ({@code Inspection.openBreaker}, the CLI), and every worker whose breaker is built
-   * with {@code TaskBreaker.Builder.shared(true)} when its own runs open it. The default refuses: a
-   * control plane that keeps no breaker openings.
+   * operator ({@code Inspection.openBreaker}, the CLI), and the cluster's window of the breakers
+   * built {@code TaskBreaker.Builder.shared(true)} ({@link #countBreakerRuns}). The default
+   * refuses: a control plane that keeps no breaker openings.
    *
    * <p>An implementation keeps each opening with its expiry in one clock (the store's, as for
    * revocations: the processes' clocks are never compared) and answers {@link #openBreakers()} with
@@ -257,8 +258,7 @@ public interface ControlPlane {
 
   /**
    * Removes the opening of {@code key}: within one heartbeat, every worker whose breaker of that
-   * key is open because of it (or published it) closes that breaker, with an empty window.
-   * Idempotent.
+   * key is open because of it closes that breaker, with an empty window. Idempotent.
    *
    * @param key the breaker key
    * @throws IllegalArgumentException when the key is empty or too long
@@ -281,6 +281,92 @@ public interface ControlPlane {
   default Map<String, BreakerOpening> openBreakers() {
     throw new UnsupportedOperationException(
         getClass().getSimpleName() + " keeps no breaker openings");
+  }
+
+  /**
+   * Adds the outcomes of runs of {@code key} to the key's window kept for the whole cluster, and
+   * opens the key on every worker (as {@link #openBreaker} for {@link BreakerWindow#openFor()})
+   * once the window holds at least {@link BreakerWindow#minimumRuns()} outcomes and the failed
+   * share reaches {@link BreakerWindow#failureRate()}; the window then starts again empty. While
+   * the key is open, outcomes are not counted. What workers with shared breakers call ({@code
+   * TaskBreaker.Builder.shared}), a batch of outcomes at a time, never once per run on the task
+   * path. The default refuses: a control plane that keeps no breaker openings.
+   *
+   * <p>An implementation keeps the window as the last {@link BreakerWindow#size()} outcomes in the
+   * order they were added, and decides in one atomic step (on Redis one script), so two workers
+   * adding at once open the key once.
+   *
+   * @param key the breaker key
+   * @param failed the outcomes, oldest first: true for a failed run, false for a successful one
+   * @param window the numbers of the key's breaker
+   * @param openedBy the worker adding them, named in an opening it causes
+   * @return the key's opening in force (one this call caused, or one already there); null when none
+   * @throws UnsupportedOperationException when this control plane keeps no breaker openings
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default @Nullable BreakerOpening countBreakerRuns(
+      String key, boolean[] failed, BreakerWindow window, String openedBy) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no breaker openings");
+  }
+
+  /**
+   * The numbers a cluster-wide breaker window is judged by ({@link #countBreakerRuns}): those of
+   * the key's {@code TaskBreaker}.
+   *
+   * @param size how many of the latest outcomes are kept, 1 to 10,000
+   * @param minimumRuns how many must be kept before the key may open, 1 to {@code size}
+   * @param failureRate the failed share that opens it, above 0 and at most 1
+   * @param openFor how long an opening lasts
+   */
+  record BreakerWindow(int size, int minimumRuns, double failureRate, Duration openFor) {
+    /**
+     * Checks the numbers.
+     *
+     * @throws IllegalArgumentException when out of range
+     */
+    public BreakerWindow {
+      if (size < 1 || size > 10_000 || minimumRuns < 1 || minimumRuns > size) {
+        throw new IllegalArgumentException(
+            "a breaker window keeps 1 to 10000 runs and needs 1 to that many, was "
+                + size
+                + " and "
+                + minimumRuns);
+      }
+      if (!(failureRate > 0 && failureRate <= 1)) {
+        throw new IllegalArgumentException(
+            "a breaker's failure rate is above 0 and at most 1, was " + failureRate);
+      }
+      BreakerOpening.requireOpenFor(openFor);
+    }
+
+    /**
+     * Whether {@code failures} of {@code kept} outcomes open the key.
+     *
+     * @param failures the failed ones
+     * @param kept all kept
+     * @return true when the key opens
+     */
+    public boolean opens(int failures, int kept) {
+      return kept >= minimumRuns && failures > 0 && failures >= failureRate * kept;
+    }
+
+    /**
+     * The reason an opening caused by the cluster's window gives.
+     *
+     * @param failures the failed outcomes
+     * @param kept all kept
+     * @return the text
+     */
+    public static String reason(int failures, int kept) {
+      return String.format(REASON_FORMAT, failures, kept);
+    }
+
+    /**
+     * The reason's format, failures then runs kept, for stores that write it themselves (Lua's
+     * {@code string.format} reads it as Java's does).
+     */
+    public static final String REASON_FORMAT = "%d of the cluster's last %d runs failed";
   }
 
   /**

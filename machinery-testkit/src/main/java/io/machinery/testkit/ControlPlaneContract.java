@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.ControlPlane.BreakerOpening;
+import io.machinery.spi.ControlPlane.BreakerWindow;
 import io.machinery.spi.ControlPlane.TaskEvent;
 import io.machinery.spi.ControlPlane.TaskLimitSetting;
 import io.machinery.spi.WorkerStatus;
@@ -390,5 +391,51 @@ public abstract class ControlPlaneContract {
     plane.openBreaker(brief, Duration.ofMillis(300), "brief", "ops");
     assertThat(myOpenings()).containsOnlyKeys(brief);
     await().atMost(PATIENCE).until(() -> myOpenings().isEmpty());
+  }
+
+  /**
+   * A cluster's window of breaker outcomes ({@code countBreakerRuns}): outcomes added by several
+   * workers count together, the oldest leave past the window's size, and the key opens once at the
+   * failure rate (the window then starts again); while open, the opening is answered and nothing
+   * counts. A plane that keeps no openings refuses clearly.
+   */
+  @Test
+  void breakerRunsCountForTheClusterAndOpenTheKeyOnce() {
+    String key = prefix + "cluster";
+    BreakerWindow window = new BreakerWindow(4, 4, 0.5, Duration.ofMinutes(1));
+    if (!keepsBreakerOpenings()) {
+      assertThatThrownBy(
+              () -> plane.countBreakerRuns(key, new boolean[] {true}, window, "worker-1"))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    assertThat(plane.countBreakerRuns(key, new boolean[] {false, true}, window, "worker-1"))
+        .isNull();
+    assertThat(plane.countBreakerRuns(key, new boolean[] {false}, window, "worker-2"))
+        .as("3 kept, under the minimum of 4")
+        .isNull();
+    assertThat(plane.countBreakerRuns(key, new boolean[] {false, false}, window, "worker-2"))
+        .as("the oldest leave: 1 failure of the last 4")
+        .isNull();
+    assertThat(myOpenings()).isEmpty();
+
+    BreakerOpening opened =
+        plane.countBreakerRuns(key, new boolean[] {true, true}, window, "worker-3"); // F F T T
+    assertThat(opened).as("2 of the last 4 failed").isNotNull();
+    assertThat(Objects.requireNonNull(opened).openedBy()).isEqualTo("worker-3");
+    assertThat(opened.reason()).isEqualTo(BreakerWindow.reason(2, 4));
+    assertThat(opened.until()).isAfter(Instant.now().plusSeconds(50));
+    BreakerOpening listed = Objects.requireNonNull(myOpenings().get(key));
+    assertThat(listed.id()).isEqualTo(opened.id());
+
+    BreakerOpening answered =
+        plane.countBreakerRuns(key, new boolean[] {true, true, true, true}, window, "worker-1");
+    assertThat(Objects.requireNonNull(answered).id()).as("open: answered").isEqualTo(opened.id());
+
+    plane.closeBreaker(key);
+    assertThat(plane.countBreakerRuns(key, new boolean[] {true, true, true}, window, "worker-1"))
+        .as("the window started again when the key opened: 3 kept, under 4")
+        .isNull();
+    plane.closeBreaker(key);
   }
 }

@@ -18,6 +18,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -180,6 +181,42 @@ public final class RedisControlPlane implements ControlPlane {
       """,
           ScriptOutputType.INTEGER);
 
+  /**
+   * Adds outcomes to a key's cluster window and opens the key once the window says so (see {@link
+   * ControlPlane#countBreakerRuns}); an open key counts nothing. KEYS: the expiry set, the details
+   * hash, the key's window (a string of '0' and '1', oldest first, forgotten after an hour without
+   * runs). ARGV: key, outcomes, size, minimum runs, failure rate, openFor ms, opening id, openedBy,
+   * the reason's format. Returns milliseconds left and details of the opening in force, or nothing.
+   */
+  private static final RedisScript COUNT_BREAKER_RUNS =
+      RedisScript.of(
+          "control-count-breaker-runs",
+          DROP_EXPIRED_OPENINGS
+              + """
+      local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+      if expiry then
+        return {string.format('%d', tonumber(expiry) - now), redis.call('HGET', KEYS[2], ARGV[1])}
+      end
+      local runs = (redis.call('GET', KEYS[3]) or '') .. ARGV[2]
+      local size = tonumber(ARGV[3])
+      if #runs > size then
+        runs = string.sub(runs, -size)
+      end
+      local _, failures = string.gsub(runs, '1', '')
+      local kept = #runs
+      if kept >= tonumber(ARGV[4]) and failures > 0 and failures >= tonumber(ARGV[5]) * kept then
+        redis.call('DEL', KEYS[3])
+        local details = cjson.encode({id = ARGV[7], openedBy = ARGV[8],
+          reason = string.format(ARGV[9], failures, kept)})
+        redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), ARGV[1])
+        redis.call('HSET', KEYS[2], ARGV[1], details)
+        return {ARGV[6], details}
+      end
+      redis.call('SET', KEYS[3], runs, 'PX', 3600000)
+      return {}
+      """,
+          ScriptOutputType.MULTI);
+
   /** Removes one breaker key's opening. KEYS: the expiry set, the details hash. ARGV: key. */
   private static final RedisScript CLOSE_BREAKER =
       RedisScript.of(
@@ -223,6 +260,7 @@ public final class RedisControlPlane implements ControlPlane {
   private final String limits;
   private final String breakerExpiries;
   private final String breakerDetails;
+  private final String breakerRunsPrefix;
 
   private RedisControlPlane(RedisSession session, String prefix) {
     this.session = session;
@@ -234,6 +272,7 @@ public final class RedisControlPlane implements ControlPlane {
     this.limits = RedisKeys.tagged(prefix, "limits");
     this.breakerExpiries = RedisKeys.tagged(prefix, "breakers");
     this.breakerDetails = RedisKeys.tagged(prefix, "breakers:details");
+    this.breakerRunsPrefix = RedisKeys.tagged(prefix, "breakers:runs:");
   }
 
   /**
@@ -406,6 +445,36 @@ public final class RedisControlPlane implements ControlPlane {
             RedisArgs.bytes(Long.toString(openFor.toMillis())),
             opening.toJson()));
     return opening;
+  }
+
+  /** One script: the window and the decision in Redis, so workers adding at once open it once. */
+  @Override
+  public @Nullable BreakerOpening countBreakerRuns(
+      String key, boolean[] failed, BreakerWindow window, String openedBy) {
+    BreakerOpening.requireBreakerKey(key);
+    StringBuilder outcomes = new StringBuilder(failed.length);
+    for (boolean f : failed) {
+      outcomes.append(f ? '1' : '0');
+    }
+    List<byte[]> reply =
+        session.await(
+            COUNT_BREAKER_RUNS.run(
+                session.commands(),
+                new String[] {breakerExpiries, breakerDetails, breakerRunsPrefix + key},
+                RedisArgs.bytes(key),
+                RedisArgs.bytes(outcomes.toString()),
+                RedisArgs.bytes(Integer.toString(window.size())),
+                RedisArgs.bytes(Integer.toString(window.minimumRuns())),
+                RedisArgs.bytes(Double.toString(window.failureRate())),
+                RedisArgs.bytes(Long.toString(window.openFor().toMillis())),
+                RedisArgs.bytes(UUID.randomUUID().toString()),
+                RedisArgs.bytes(openedBy),
+                RedisArgs.bytes(BreakerWindow.REASON_FORMAT)));
+    if (reply.size() < 2) {
+      return null;
+    }
+    long left = Long.parseLong(new String(reply.get(0), StandardCharsets.UTF_8));
+    return BreakerOpening.fromJson(key, Instant.now().plusMillis(left), reply.get(1));
   }
 
   @Override
