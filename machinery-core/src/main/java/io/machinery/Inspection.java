@@ -379,8 +379,8 @@ public final class Inspection {
   }
 
   /**
-   * Returns the breaker openings in force, by key: an operator's and those that shared breakers
-   * published ({@code TaskBreaker.Builder.shared}).
+   * Returns the breaker openings in force, by key: an operator's and those of the cluster's window
+   * of shared breakers ({@code TaskBreaker.Builder.shared}).
    *
    * @return the openings by key
    * @throws UnsupportedOperationException when there is no control plane or it keeps no openings

@@ -50,13 +50,13 @@ import java.util.function.Predicate;
  * <p>Design notes. The state lives in each worker: each worker learns of an outage from its own
  * runs (at most {@code minimumRuns} failures each) and needs no shared store or round trip on the
  * task path, and a breaker cannot be left open by a worker that died. Openings cross workers only
- * through the control plane, read once a heartbeat: an operator's, and those of breakers built
- * {@link Builder#shared}; each such opening expires by itself. Keys are global to the worker: two
- * tasks whose breakers return the same key share one breaker (a downstream called by several
- * tasks), and should configure the same numbers (the first task's apply). Past 10,000 keys a worker
- * forgets the closed keys with no failure kept, so keys per tenant do not grow its memory without
- * bound. A parked task is counted in its header {@code machinery_breaker} and keeps its {@code
- * RetryCount}; {@code maxDeliveries} does not see it.
+ * through the control plane, read once a heartbeat: an operator's, and those of the window that
+ * breakers built {@link Builder#shared} count in for the whole cluster; each such opening expires
+ * by itself. Keys are global to the worker: two tasks whose breakers return the same key share one
+ * breaker (a downstream called by several tasks), and should configure the same numbers (the first
+ * task's apply). Past 10,000 keys a worker forgets the closed keys with no failure kept, so keys
+ * per tenant do not grow its memory without bound. A parked task is counted in its header {@code
+ * machinery_breaker} and keeps its {@code RetryCount}; {@code maxDeliveries} does not see it.
  */
 public final class TaskBreaker {
   /** The longest a key may be (a key function's result is checked at run time). */
@@ -174,8 +174,8 @@ public final class TaskBreaker {
   }
 
   /**
-   * Whether this breaker, when its worker's own runs open it, opens its key on every worker through
-   * the control plane ({@link Builder#shared}).
+   * Whether this breaker's runs also count in the cluster's window, which opens the key on every
+   * worker ({@link Builder#shared}).
    *
    * @return true when shared
    */
@@ -329,19 +329,21 @@ public final class TaskBreaker {
     }
 
     /**
-     * Whether an opening of this breaker by its worker's own runs opens the key on every worker;
-     * default false. When true, the worker writes the opening to the control plane ({@link
-     * io.machinery.spi.ControlPlane#openBreaker}, for {@link #openFor}), and within one heartbeat
-     * every worker with a breaker of the same key parks the key's tasks too, instead of each
-     * learning of the outage from its own failed runs. Each worker's breaker then half-opens when
-     * the time is up and its own trial runs decide; a failed trial opens the key everywhere again.
-     * Without a control plane that keeps openings (the AMQP one keeps none) the breaker stays the
-     * worker's own, as when false.
+     * Whether this breaker's runs also count in a window kept for the whole cluster; default false.
+     * When true, the worker sends the outcomes it counts to the control plane ({@link
+     * io.machinery.spi.ControlPlane#countBreakerRuns}, in batches, never on the task path), which
+     * keeps the key's last {@link #window} outcomes of every worker and, once they reach {@link
+     * #failureRate} (after {@link #minimumRuns}), opens the key on every worker with a breaker of
+     * it for {@link #openFor}: within one heartbeat, or at once for a worker whose next count is
+     * answered with the opening. Each worker's breaker then half-opens when the time is up and its
+     * own trial runs decide. The worker's own window still opens its own breaker alone, so a fault
+     * only one worker sees (its network) parks no other. Without a control plane that keeps
+     * openings (the AMQP one keeps none) the breaker stays the worker's own, as when false.
      *
      * <p>Openings written by an operator ({@code Inspection.openBreaker}, {@code machinery
      * breaker}) reach every breaker of the key, shared or not.
      *
-     * @param value true to share this breaker's openings
+     * @param value true to count this breaker's runs for the cluster
      * @return this builder
      */
     public Builder shared(boolean value) {

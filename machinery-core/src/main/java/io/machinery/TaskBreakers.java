@@ -45,10 +45,15 @@ import org.slf4j.LoggerFactory;
  *       this worker applied or wrote and that is gone before its time was closed elsewhere: the
  *       breaker closes. A read that began before the opening was applied cannot close it ({@code
  *       appliedAt}): the opening may simply not have been in the store yet.
- *   <li><b>Sharing</b> ({@link TaskBreaker#shared()}): an opening by this worker's own runs (a
- *       failure rate, a failed trial) is written to the control plane from a virtual thread, so the
- *       run that opened it does not wait; a write that fails is logged and the breaker stays this
- *       worker's own.
+ *   <li><b>Sharing</b> ({@link TaskBreaker#shared()}): the outcomes this worker counts (while
+ *       closed) are also sent to the key's window kept for the whole cluster ({@link
+ *       ControlPlane#countBreakerRuns}), which opens the key on every worker once the cluster's
+ *       runs reach the failure rate. They go from one virtual thread per key at a time, each round
+ *       trip carrying every outcome kept since the last (none on the task path); the answer's
+ *       opening is applied at once, other workers apply it on their heartbeat or their next count.
+ *       This worker's own window still opens its own breaker, and such an opening stays this
+ *       worker's: a fault only this worker sees does not park the cluster. A count that fails is
+ *       logged and its outcomes count on this worker only.
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -130,6 +135,9 @@ final class TaskBreakers {
 
   /** False once the control plane said it keeps no openings. */
   private volatile boolean openingsSupported = true;
+
+  /** False once the control plane refused to count runs for the cluster. */
+  private volatile boolean countingSupported = true;
 
   /** Where shared breakers write their openings, and as whom; set by the first {@link #follow}. */
   private record Sharing(ControlPlane plane, String workerId) {}
@@ -240,6 +248,17 @@ final class TaskBreakers {
     }
   }
 
+  /** How many outcomes of {@code key} wait to be sent to the cluster's window (tests). */
+  int pendingClusterRuns(String key) {
+    Circuit circuit = circuits.get(key);
+    if (circuit == null) {
+      return 0;
+    }
+    synchronized (circuit) {
+      return circuit.clusterRuns.size() + (circuit.flushing ? 1 : 0);
+    }
+  }
+
   /** How many keys' state is kept (tests). */
   int keys() {
     return circuits.size();
@@ -293,10 +312,21 @@ final class TaskBreakers {
     /** When {@link #appliedId} was set ({@link System#nanoTime()}). */
     private long appliedAt;
 
+    /** Outcomes not yet sent to the cluster's window (a shared breaker), oldest first. */
+    private final java.util.ArrayDeque<Boolean> clusterRuns = new java.util.ArrayDeque<>();
+
+    /** Whether a virtual thread is sending {@link #clusterRuns}. */
+    private boolean flushing;
+
+    private final ControlPlane.BreakerWindow clusterWindow;
+
     Circuit(String key, TaskBreaker breaker) {
       this.key = key;
       this.breaker = breaker;
       this.failedRuns = new boolean[breaker.window()];
+      this.clusterWindow =
+          new ControlPlane.BreakerWindow(
+              breaker.window(), breaker.minimumRuns(), breaker.failureRate(), breaker.openFor());
       Duration first =
           Worker.FIRST_LIMIT_DELAY.compareTo(breaker.openFor()) < 0
               ? Worker.FIRST_LIMIT_DELAY
@@ -436,40 +466,10 @@ final class TaskBreakers {
       }
     }
 
-    /** Writes the opening of generation {@code opened} to the control plane, when shared. */
-    private void share(long opened, String reason) {
-      Sharing to = sharing;
-      if (!breaker.shared() || to == null) {
-        return;
-      }
-      Thread.ofVirtual()
-          .name("machinery-breaker-share")
-          .start(
-              () -> {
-                try {
-                  BreakerOpening opening =
-                      to.plane().openBreaker(key, breaker.openFor(), reason, to.workerId());
-                  synchronized (this) {
-                    if (generation == opened && state == TaskBreaker.State.OPEN) {
-                      appliedId = opening.id();
-                      appliedAt = System.nanoTime();
-                    }
-                  }
-                } catch (RuntimeException e) {
-                  log.warn(
-                      "Worker {}: could not open breaker {} on every worker ({}); it stays open on"
-                          + " this worker",
-                      consumerTag,
-                      LogText.of(key),
-                      e.toString());
-                }
-              });
-    }
-
     void report(long admittedIn, boolean trial, Verdict verdict, @Nullable Throwable error) {
       String change = null;
       boolean closed = false;
-      long opened = -1;
+      boolean flush = false;
       synchronized (this) {
         if (admittedIn != generation || verdict == Verdict.NEUTRAL && !trial) {
           return;
@@ -486,24 +486,81 @@ final class TaskBreakers {
             change = "closed: " + trialsSucceeded + " trial run(s) succeeded";
           } else if (verdict == Verdict.FAILED) {
             change = open("a trial run failed", error);
-            opened = generation;
           }
         } else {
           keep(verdict == Verdict.FAILED);
+          flush = countForCluster(verdict == Verdict.FAILED);
           if (verdict == Verdict.FAILED
               && kept >= breaker.minimumRuns()
               && failures >= breaker.failureRate() * kept) {
             change = open(failures + " of the last " + kept + " runs failed", error);
-            opened = generation;
           }
         }
+      }
+      if (flush) {
+        Thread.ofVirtual().name("machinery-breaker-count").start(this::flushClusterRuns);
       }
       if (closed) {
         log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
       } else if (change != null) {
         log.warn("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
-        if (opened >= 0) {
-          share(opened, change);
+      }
+    }
+
+    /**
+     * Keeps an outcome for the cluster's window of a shared breaker (under this circuit's lock);
+     * true when a flush must start (none is running).
+     */
+    private boolean countForCluster(boolean failed) {
+      if (!breaker.shared() || sharing == null || !countingSupported) {
+        return false;
+      }
+      if (clusterRuns.size() == failedRuns.length) {
+        clusterRuns.removeFirst(); // a window's worth is all the cluster's window can use
+      }
+      clusterRuns.addLast(failed);
+      if (flushing) {
+        return false;
+      }
+      flushing = true;
+      return true;
+    }
+
+    /**
+     * Sends the kept outcomes to the cluster's window until none is left (outcomes of runs that end
+     * meanwhile go with the next round trip), and applies an opening it answers with.
+     */
+    private void flushClusterRuns() {
+      while (true) {
+        boolean[] batch;
+        Sharing to = sharing;
+        synchronized (this) {
+          if (clusterRuns.isEmpty() || to == null || !countingSupported) {
+            clusterRuns.clear();
+            flushing = false;
+            return;
+          }
+          batch = new boolean[clusterRuns.size()];
+          for (int i = 0; i < batch.length; i++) {
+            batch[i] = clusterRuns.removeFirst();
+          }
+        }
+        try {
+          BreakerOpening opening =
+              to.plane().countBreakerRuns(key, batch, clusterWindow, to.workerId());
+          if (opening != null) {
+            follow(opening, System.nanoTime(), clock.millis());
+          }
+        } catch (UnsupportedOperationException e) {
+          countingSupported = false;
+        } catch (RuntimeException e) {
+          log.warn(
+              "Worker {}: could not count {} run(s) of breaker {} for the cluster ({}); they count"
+                  + " on this worker only",
+              consumerTag,
+              batch.length,
+              LogText.of(key),
+              e.toString());
         }
       }
     }

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -107,7 +108,7 @@ class TaskBreakerOpeningsTest {
   }
 
   @Test
-  void aSharedBreakerWritesItsOpeningForEveryWorker() {
+  void aSharedBreakersFailedRunsOpenTheKeyForEveryWorker() {
     TaskBreakers first =
         breakers(
             TaskBreaker.builder().window(2).minimumRuns(2).openFor(OPEN_FOR).shared(true).build());
@@ -120,7 +121,7 @@ class TaskBreakerOpeningsTest {
     await().atMost(PATIENCE).until(() -> plane.openBreakers().containsKey("call"));
     ControlPlane.BreakerOpening opening = plane.openBreakers().get("call");
     assertThat(opening.openedBy()).isEqualTo("worker-1");
-    assertThat(opening.reason()).contains("2 of the last 2 runs failed", "connection refused");
+    assertThat(opening.reason()).isEqualTo(ControlPlane.BreakerWindow.reason(2, 2));
     assertThat(opening.until()).isEqualTo(clock.instant().plus(OPEN_FOR));
 
     second.follow(plane, "worker-2"); // the next heartbeat of a worker that saw no failure
@@ -133,6 +134,82 @@ class TaskBreakerOpeningsTest {
     second.follow(plane, "worker-2");
     assertThat(first.states()).containsEntry("call", State.CLOSED);
     assertThat(second.states()).containsEntry("call", State.CLOSED);
+  }
+
+  /**
+   * Shared breakers count their runs in one window for the cluster: two workers that each failed
+   * under their own minimum open the key together, and both park it.
+   */
+  @Test
+  void sharedBreakersOpenTheKeyWhenTheClustersRunsReachTheRate() {
+    TaskBreaker shared =
+        TaskBreaker.builder().window(4).minimumRuns(4).openFor(OPEN_FOR).shared(true).build();
+    TaskBreakers first = breakers(shared);
+    TaskBreakers second = breakers(shared);
+    first.follow(plane, "worker-1");
+    second.follow(plane, "worker-2");
+    fail(first);
+    fail(first);
+    await().atMost(PATIENCE).until(() -> first.pendingClusterRuns("call") == 0);
+    assertThat(plane.openBreakers()).isEmpty(); // 2 kept for the cluster, under 4
+    fail(second);
+    fail(second);
+    await().atMost(PATIENCE).until(() -> plane.openBreakers().containsKey("call"));
+    assertThat(plane.openBreakers().get("call").reason())
+        .isEqualTo(ControlPlane.BreakerWindow.reason(4, 4));
+    await().atMost(PATIENCE).until(() -> second.states().get("call") == State.OPEN);
+    assertThat(first.states()).containsEntry("call", State.CLOSED); // its own 2 of 2, under 4
+    first.follow(plane, "worker-1"); // its next heartbeat
+    assertThat(first.states()).containsEntry("call", State.OPEN);
+  }
+
+  /**
+   * A fault only one worker sees (its own network) opens its own breaker, not the cluster's: the
+   * other worker's successes keep the cluster's window under the rate.
+   */
+  @Test
+  void aFaultOnlyOneWorkerSeesParksNoOther() {
+    TaskBreaker shared =
+        TaskBreaker.builder()
+            .window(4)
+            .minimumRuns(4)
+            .failureRate(0.75)
+            .openFor(OPEN_FOR)
+            .shared(true)
+            .build();
+    TaskBreakers cutOff = breakers(shared);
+    TaskBreakers healthy = breakers(shared);
+    cutOff.follow(plane, "worker-1");
+    healthy.follow(plane, "worker-2");
+    for (int i = 0; i < 4; i++) {
+      Ticket ok = (Ticket) healthy.enter(call());
+      ok.report(Verdict.SUCCEEDED, null);
+      await().atMost(PATIENCE).until(() -> healthy.pendingClusterRuns("call") == 0);
+      fail(cutOff);
+      await().atMost(PATIENCE).until(() -> cutOff.pendingClusterRuns("call") == 0);
+    }
+    assertThat(cutOff.states()).containsEntry("call", State.OPEN); // 4 of its 4
+    assertThat(plane.openBreakers()).isEmpty(); // 2 of the cluster's last 4
+    healthy.follow(plane, "worker-2");
+    assertThat(healthy.states()).containsEntry("call", State.CLOSED);
+  }
+
+  @Test
+  void aBreakerNotSharedCountsForNoCluster() {
+    TaskBreakers first = breakers(TaskBreaker.builder().window(4).minimumRuns(4).build());
+    TaskBreakers second = breakers(TaskBreaker.builder().window(4).minimumRuns(4).build());
+    first.follow(plane, "worker-1");
+    second.follow(plane, "worker-2");
+    fail(first);
+    fail(first);
+    fail(second);
+    fail(second);
+    assertThat(first.pendingClusterRuns("call")).isZero();
+    ControlPlane.BreakerWindow window = new ControlPlane.BreakerWindow(4, 4, 0.5, OPEN_FOR);
+    assertThat(plane.countBreakerRuns("call", new boolean[0], window, "probe"))
+        .as("had the four failures been counted, this would open the key")
+        .isNull();
+    assertThat(plane.openBreakers()).isEmpty();
   }
 
   @Test
@@ -233,6 +310,14 @@ class TaskBreakerOpeningsTest {
       return keepsNone
           ? ControlPlane.super.openBreaker(key, openFor, reason, openedBy)
           : delegate.openBreaker(key, openFor, reason, openedBy);
+    }
+
+    @Override
+    public @Nullable BreakerOpening countBreakerRuns(
+        String key, boolean[] failed, BreakerWindow window, String openedBy) {
+      return keepsNone
+          ? ControlPlane.super.countBreakerRuns(key, failed, window, openedBy)
+          : delegate.countBreakerRuns(key, failed, window, openedBy);
     }
 
     @Override

@@ -116,7 +116,7 @@ class WorkerSharedBreakerTest {
     await().atMost(PATIENCE).until(() -> plane.openBreakers().containsKey("charge"));
     ControlPlane.BreakerOpening opening = plane.openBreakers().get("charge");
     assertThat(opening.openedBy()).isEqualTo(idOf(first));
-    assertThat(opening.reason()).contains("2 of the last 2 runs failed");
+    assertThat(opening.reason()).isEqualTo(ControlPlane.BreakerWindow.reason(2, 2));
     await().atMost(PATIENCE).until(() -> second.breakerStates().get("charge") == State.OPEN);
 
     Signature parked = charge("billing-b");

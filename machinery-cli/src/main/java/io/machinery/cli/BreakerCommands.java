@@ -38,8 +38,8 @@ final class BreakerCommands {
   @Command(
       name = "breakers",
       description =
-          "List the circuit breaker openings in force (with `breaker`, or published by shared"
-              + " breakers), which workers with a breaker of that key follow")
+          "List the circuit breaker openings in force (with `breaker`, or by shared breakers'"
+              + " cluster window), which workers with a breaker of that key follow")
   static final class Breakers extends CliCommand {
     @Override
     int run(Session session) {

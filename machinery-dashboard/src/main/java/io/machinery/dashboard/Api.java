@@ -437,8 +437,9 @@ final class Api {
 
   /**
    * The breakers opened on every worker ({@link Inspection#openBreaker}: an operator's, and those
-   * that shared breakers published), sorted by key, or why there are none: {@code {"supported":
-   * false, "reason": ...}} on a control plane that keeps none, as {@link #limits()} says it.
+   * that shared breakers' cluster window opened), sorted by key, or why there are none: {@code
+   * {"supported": false, "reason": ...}} on a control plane that keeps none, as {@link #limits()}
+   * says it.
    */
   private ObjectNode breakers() {
     ObjectNode n = Guard.JSON.createObjectNode();

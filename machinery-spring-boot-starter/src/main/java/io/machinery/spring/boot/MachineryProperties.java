@@ -695,7 +695,10 @@ public class MachineryProperties {
     /** Trial runs at once when half-open, and successes needed to close (default 1). */
     private @Nullable Integer trialRuns;
 
-    /** Whether its openings open the task on every worker (default false). */
+    /**
+     * Whether its runs also count in one window for the whole cluster, which opens the task on
+     * every worker (default false).
+     */
     private @Nullable Boolean shared;
 
     TaskBreaker toBreaker() {
