@@ -49,11 +49,12 @@ import org.slf4j.LoggerFactory;
  *       closed) are also sent to the key's window kept for the whole cluster ({@link
  *       ControlPlane#countBreakerRuns}), which opens the key on every worker once the cluster's
  *       runs reach the failure rate. They go from one virtual thread per key at a time, each round
- *       trip carrying every outcome kept since the last (none on the task path); the answer's
- *       opening is applied at once, other workers apply it on their heartbeat or their next count.
- *       This worker's own window still opens its own breaker, and such an opening stays this
- *       worker's: a fault only this worker sees does not park the cluster. A count that fails is
- *       logged and its outcomes count on this worker only.
+ *       trip carrying the outcomes kept since the last (at most a window's worth, at most one round
+ *       trip per 50 ms; none on the task path); the answer's opening is applied at once, other
+ *       workers apply it on their heartbeat or their next count. This worker's own window still
+ *       opens its own breaker, and such an opening stays this worker's: a fault only this worker
+ *       sees does not park the cluster. A count that fails is logged and its outcomes count on this
+ *       worker only.
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -120,6 +121,13 @@ final class TaskBreakers {
    * closed: the store and this worker may disagree on the time by a little.
    */
   static final long EXPIRY_MARGIN_MILLIS = 1_000;
+
+  /**
+   * The least time between two counts of one key's runs for the cluster: a busy key sends a
+   * window's worth of outcomes at most this often, not one round trip after another.
+   */
+  static final long CLUSTER_COUNT_INTERVAL_NANOS =
+      java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(50);
 
   /** How many keys' state a worker keeps before it forgets the closed ones without failures. */
   static final int MAX_KEYS = 10_000;
@@ -317,6 +325,9 @@ final class TaskBreakers {
 
     /** Whether a virtual thread is sending {@link #clusterRuns}. */
     private boolean flushing;
+
+    /** When the last count for the cluster began ({@link System#nanoTime()}). */
+    private long lastClusterCount = System.nanoTime() - CLUSTER_COUNT_INTERVAL_NANOS;
 
     private final ControlPlane.BreakerWindow clusterWindow;
 
@@ -532,6 +543,13 @@ final class TaskBreakers {
      */
     private void flushClusterRuns() {
       while (true) {
+        long wait;
+        synchronized (this) {
+          wait = lastClusterCount + CLUSTER_COUNT_INTERVAL_NANOS - System.nanoTime();
+        }
+        if (wait > 0) {
+          java.util.concurrent.locks.LockSupport.parkNanos(wait); // pace: one round trip a while
+        }
         boolean[] batch;
         Sharing to = sharing;
         synchronized (this) {
@@ -540,6 +558,7 @@ final class TaskBreakers {
             flushing = false;
             return;
           }
+          lastClusterCount = System.nanoTime();
           batch = new boolean[clusterRuns.size()];
           for (int i = 0; i < batch.length; i++) {
             batch[i] = clusterRuns.removeFirst();
