@@ -98,7 +98,7 @@ public final class OutsideBenchmark {
                   + " [--systems java,go-machinery,asynq,lettuce] [--latency L] [--gap-ms G] [--latency-warmup W] [--idle-warmup K] [--async-window W] [--redis URL] [--rounds R]"
                   + " [--jfr DIR] [--jfr-concurrency C] [--jfr-settings profile|FILE.jfc] [--java-opts OPTS] [--go-binary FILE] [--before-jar FILE]"
                   + " [--amqp URL] [--rabbit-pid P]"
-                  + "; systems also java-async, java-batch, java-bounded (other producers, same worker), java-breaker (same producer, a breaker in the worker), java-fair (fairness on, keyed tasks), java-fair-weighted (the same, half the keys weighted), java-migrating (through a MigratingBroker whose old Redis broker is empty), java-migrating-results (results written to the next Redis database too, through a MigratingBackend), java-before, java-async-before, java-batch-before,"
+                  + "; systems also java-async, java-batch, java-bounded (other producers, same worker), java-breaker (same producer, a breaker in the worker), java-shared-breaker (the same, shared), java-fair (fairness on, keyed tasks), java-fair-weighted (the same, half the keys weighted), java-migrating (through a MigratingBroker whose old Redis broker is empty), java-migrating-results (results written to the next Redis database too, through a MigratingBackend), java-before, java-async-before, java-batch-before,"
                   + " java-amqp, go-machinery-amqp (AMQP broker, Redis backend), java-amqp-before");
           return;
         }

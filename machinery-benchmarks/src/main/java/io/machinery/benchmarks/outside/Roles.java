@@ -54,17 +54,18 @@ import java.util.concurrent.atomic.AtomicReference;
  * sendTasks} of {@value #BATCH}; {@code java-bounded} sends one by one as {@code java} with a
  * {@link QueueBound} of {@value #BOUND} on the queue, which it never reaches, so the row shows what
  * keeping the count costs; {@code java-breaker} drains with a {@link TaskBreaker} on the task,
- * which never opens, so the row shows what asking it and counting each run costs; {@code java-fair}
- * sends each task with one of {@value #FAIR_KEYS} fairness keys, both sides with {@code
- * RedisBroker.Builder.fairness}, so the row shows what the lanes cost ({@code java-fair-weighted}:
- * the same, half the keys of weight 3, set after the sends); {@code java-migrating} sends and
- * drains through a {@link MigratingBroker} whose old broker (the next Redis database) is empty;
- * {@code java-migrating-results} sends and drains with a {@link MigratingBackend} from the broker's
- * Redis database to the next one (every state written to both, read from the old one); {@code
- * java-amqp}: the AMQP broker, see {@link #amqpConfig}) and {@code lettuce} (a bare Lettuce program
- * doing the least a reliable Redis queue does per task: RPUSH to send; LMOVE into a processing
- * list, SET of the result, LREM as the ack to drain, C loops on one shared asynchronous
- * connection).
+ * which never opens, so the row shows what asking it and counting each run costs ({@code
+ * java-shared-breaker}: the same breaker {@code shared}, each outcome also sent to the cluster's
+ * window in Redis, in batches); {@code java-fair} sends each task with one of {@value #FAIR_KEYS}
+ * fairness keys, both sides with {@code RedisBroker.Builder.fairness}, so the row shows what the
+ * lanes cost ({@code java-fair-weighted}: the same, half the keys of weight 3, set after the
+ * sends); {@code java-migrating} sends and drains through a {@link MigratingBroker} whose old
+ * broker (the next Redis database) is empty; {@code java-migrating-results} sends and drains with a
+ * {@link MigratingBackend} from the broker's Redis database to the next one (every state written to
+ * both, read from the old one); {@code java-amqp}: the AMQP broker, see {@link #amqpConfig}) and
+ * {@code lettuce} (a bare Lettuce program doing the least a reliable Redis queue does per task:
+ * RPUSH to send; LMOVE into a processing list, SET of the result, LREM as the ack to drain, C loops
+ * on one shared asynchronous connection).
  *
  * <p>Size: a benchmark program's roles (producer, worker, latency probe), not library code.
  */
@@ -107,6 +108,7 @@ final class Roles {
           "java-batch",
           "java-bounded",
           "java-breaker",
+          "java-shared-breaker",
           "java-amqp",
           "java-fair",
           "java-fair-weighted",
@@ -149,7 +151,8 @@ final class Roles {
           throw new IllegalArgumentException(
               "unknown system "
                   + o.system()
-                  + " (java, java-async, java-batch, java-bounded, java-breaker, java-amqp,"
+                  + " (java, java-async, java-batch, java-bounded, java-breaker,"
+                  + " java-shared-breaker, java-amqp,"
                   + " java-fair, java-fair-weighted, java-migrating, java-migrating-results,"
                   + " lettuce)");
     }
@@ -476,11 +479,13 @@ final class Roles {
                     drain.done();
                   }
                 });
-    if (o.system().equals("java-breaker")) {
-      // never opens (the task never fails): what asking the breaker and counting each run costs
+    if (o.system().equals("java-breaker") || o.system().equals("java-shared-breaker")) {
+      // never opens (the task never fails): what asking the breaker and counting each run costs,
+      // shared: and sending every outcome to the cluster's window in Redis
+      boolean shared = o.system().equals("java-shared-breaker");
       builder
-          .breaker("noop", TaskBreaker.builder().build())
-          .breaker("stamp", TaskBreaker.builder().build());
+          .breaker("noop", TaskBreaker.builder().shared(shared).build())
+          .breaker("stamp", TaskBreaker.builder().shared(shared).build());
     }
     Worker worker = builder.build();
     worker.launchAsync();

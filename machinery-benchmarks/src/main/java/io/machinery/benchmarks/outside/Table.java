@@ -143,6 +143,8 @@ final class Table {
       case "java-batch" -> "Machinery for Java, sendTasks (" + Roles.BATCH + " a call)";
       case "java-bounded" -> "Machinery for Java, sendTask to a bounded queue";
       case "java-breaker" -> "Machinery for Java, a closed TaskBreaker on the task";
+      case "java-shared-breaker" ->
+          "Machinery for Java, a closed shared TaskBreaker (outcomes counted in Redis too)";
       case "java-migrating" -> "Machinery for Java, migrating (the old Redis broker empty)";
       case "java-migrating-results" ->
           "Machinery for Java, moving results (written to two Redis databases)";
