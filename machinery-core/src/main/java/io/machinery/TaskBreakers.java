@@ -42,8 +42,8 @@ import org.slf4j.LoggerFactory;
  *       a key opens this worker's breaker of that key until its {@code until}, once per opening id;
  *       a key that is a task name whose breaker is keyed by name gets its breaker at once (other
  *       keys when a task of theirs first arrives), so the heartbeat lists it open. An opening that
- *       this worker applied or wrote and that is gone before its time was closed elsewhere: the
- *       breaker closes. A read that began before the opening was applied cannot close it ({@code
+ *       this worker applied and that is gone before its time was closed elsewhere: the breaker
+ *       closes. A read that began before the opening was applied cannot close it ({@code
  *       appliedAt}): the opening may simply not have been in the store yet.
  *   <li><b>Sharing</b> ({@link TaskBreaker#shared()}): the outcomes this worker counts (while
  *       closed) are also sent to the key's window kept for the whole cluster ({@link
@@ -147,7 +147,7 @@ final class TaskBreakers {
   /** False once the control plane refused to count runs for the cluster. */
   private volatile boolean countingSupported = true;
 
-  /** Where shared breakers write their openings, and as whom; set by the first {@link #follow}. */
+  /** Where shared breakers count their runs, and as whom; set by the first {@link #follow}. */
   private record Sharing(ControlPlane plane, String workerId) {}
 
   private volatile @Nullable Sharing sharing;
@@ -201,8 +201,8 @@ final class TaskBreakers {
 
   /**
    * Reads the breaker openings of {@code plane} and applies them (see the class notes); {@code
-   * workerId} names this worker in the openings its shared breakers write. A control plane that
-   * keeps no openings turns this off for good (logged once).
+   * workerId} names this worker in an opening that its shared breakers' counts cause. A control
+   * plane that keeps no openings turns this off for good (logged once).
    *
    * @throws RuntimeException when the control plane cannot be read (the heartbeat logs it)
    */
@@ -245,7 +245,7 @@ final class TaskBreakers {
     circuits.values().removeIf(Circuit::isQuiet);
   }
 
-  /** The id of the control plane's opening that {@code key}'s breaker applied or wrote (tests). */
+  /** The id of the control plane's opening that {@code key}'s breaker applied (tests). */
   @Nullable String appliedOpening(String key) {
     Circuit circuit = circuits.get(key);
     if (circuit == null) {
@@ -314,7 +314,7 @@ final class TaskBreakers {
     private int trialsRunning;
     private int trialsSucceeded;
 
-    /** The id of the control plane's opening this breaker applied or wrote; null when none. */
+    /** The id of the control plane's opening this breaker applied; null when none. */
     private @Nullable String appliedId;
 
     /** When {@link #appliedId} was set ({@link System#nanoTime()}). */
@@ -325,6 +325,9 @@ final class TaskBreakers {
 
     /** Whether a virtual thread is sending {@link #clusterRuns}. */
     private boolean flushing;
+
+    /** Whether the last count failed: a failing streak is logged once. */
+    private boolean countFailing;
 
     /** When the last count for the cluster began ({@link System#nanoTime()}). */
     private long lastClusterCount = System.nanoTime() - CLUSTER_COUNT_INTERVAL_NANOS;
@@ -570,16 +573,26 @@ final class TaskBreakers {
           if (opening != null) {
             follow(opening, System.nanoTime(), clock.millis());
           }
+          if (countFailing) {
+            countFailing = false; // one flusher at a time writes it (handed over under the lock)
+            log.info(
+                "Worker {}: the runs of breaker {} count for the cluster again",
+                consumerTag,
+                LogText.of(key));
+          }
         } catch (UnsupportedOperationException e) {
           countingSupported = false;
         } catch (RuntimeException e) {
-          log.warn(
-              "Worker {}: could not count {} run(s) of breaker {} for the cluster ({}); they count"
-                  + " on this worker only",
-              consumerTag,
-              batch.length,
-              LogText.of(key),
-              e.toString());
+          if (!countFailing) {
+            countFailing = true;
+            log.warn(
+                "Worker {}: could not count {} run(s) of breaker {} for the cluster ({}); until it"
+                    + " works again they count on this worker only",
+                consumerTag,
+                batch.length,
+                LogText.of(key),
+                e.toString());
+          }
         }
       }
     }
