@@ -33,6 +33,10 @@ import org.jspecify.annotations.Nullable;
  * interval on every worker, including workers that start later, and tasks already running finish.
  * The data is small (one entry per worker, one per paused queue): listings are not paged.
  *
+ * <p>Circuit breakers ({@link #openBreaker}, {@link #countBreakerRuns}): openings of breaker keys
+ * that every worker with a breaker of the key follows on its heartbeat, written by an operator or
+ * by the window a shared breaker's runs count in for the whole cluster; each expires by itself.
+ *
  * <p>Task events (opt-in, {@code Worker.Builder.taskEvents(true)}): Go's backends keep only a
  * task's latest state, so a task's history (received, started, each retry with its error, the
  * outcome) is a log of {@link TaskEvent}s kept here, per task, bounded and expiring. A control
@@ -444,7 +448,10 @@ public interface ControlPlane {
       Objects.requireNonNull(openFor, "openFor");
       if (openFor.toMillis() < 1 || openFor.compareTo(MAX_OPEN_FOR) > 0) {
         throw new IllegalArgumentException(
-            "a breaker opening lasts from 1 ms to " + MAX_OPEN_FOR + ", was " + openFor);
+            "a breaker opening lasts from 1ms to "
+                + io.machinery.internal.GoDurations.format(MAX_OPEN_FOR)
+                + ", was "
+                + io.machinery.internal.GoDurations.format(openFor));
       }
       return openFor;
     }
@@ -473,13 +480,7 @@ public interface ControlPlane {
      * @throws MalformedMessageException when {@code json} is not one
      */
     public static BreakerOpening fromJson(String key, Instant until, byte[] json) {
-      if (json.length > MAX_JSON_BYTES) {
-        throw new MalformedMessageException(
-            "a breaker opening of "
-                + json.length
-                + " bytes is over the limit of "
-                + MAX_JSON_BYTES);
-      }
+      requireJsonSize(json, MAX_JSON_BYTES, "a breaker opening");
       try {
         JsonNode n = JSON.readTree(json);
         if (n == null || !n.isObject()) {
@@ -499,6 +500,19 @@ public interface ControlPlane {
       } catch (IOException | IllegalArgumentException e) {
         throw new MalformedMessageException("not a breaker opening: " + e.getMessage(), e);
       }
+    }
+  }
+
+  /**
+   * Refuses an encoded value over {@code max} bytes before it is parsed: what each value's {@code
+   * fromJson} checks first.
+   *
+   * @throws MalformedMessageException when {@code json} is longer
+   */
+  private static void requireJsonSize(byte[] json, int max, String what) {
+    if (json.length > max) {
+      throw new MalformedMessageException(
+          what + " of " + json.length + " bytes is over the limit of " + max);
     }
   }
 
@@ -676,13 +690,7 @@ public interface ControlPlane {
      * @throws MalformedMessageException when it is not one, or its numbers make no limit
      */
     public static TaskLimitSetting fromJson(byte[] json) {
-      if (json.length > MAX_JSON_BYTES) {
-        throw new MalformedMessageException(
-            "a task limit setting of "
-                + json.length
-                + " bytes is over the limit of "
-                + MAX_JSON_BYTES);
-      }
+      requireJsonSize(json, MAX_JSON_BYTES, "a task limit setting");
       try {
         JsonNode n = JSON.readTree(json);
         if (n == null || !n.isObject()) {
@@ -797,10 +805,7 @@ public interface ControlPlane {
      * @throws MalformedMessageException when it is not one
      */
     public static TaskEvent fromJson(byte[] json) {
-      if (json.length > MAX_JSON_BYTES) {
-        throw new MalformedMessageException(
-            "a task event of " + json.length + " bytes is over the limit of " + MAX_JSON_BYTES);
-      }
+      requireJsonSize(json, MAX_JSON_BYTES, "a task event");
       try {
         JsonNode n = JSON.readTree(json);
         if (n == null || !n.isObject() || !n.path("uuid").isTextual()) {

@@ -551,12 +551,7 @@ final class Api {
               + e.getMessage()
               + ")");
     }
-    Duration max = ControlPlane.BreakerOpening.MAX_OPEN_FOR;
-    if (openFor.toMillis() < 1 || openFor.compareTo(max) > 0) {
-      throw new IllegalArgumentException(
-          "a breaker opens for 1ms to " + GoDurations.format(max) + ", was " + text.strip());
-    }
-    return openFor;
+    return ControlPlane.BreakerOpening.requireOpenFor(openFor);
   }
 
   private static String openedBy(HttpExchange exchange) {
