@@ -7,7 +7,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,8 +35,22 @@ public final class MemoryControlPlane implements ControlPlane {
   private final ConcurrentHashMap<String, TaskLimitSetting> limits = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, BreakerOpening> breakers = new ConcurrentHashMap<>();
 
-  /** Each shared breaker key's cluster window: its last outcomes, true for a failed run. */
-  private final Map<String, ArrayDeque<Boolean>> breakerRuns = new HashMap<>();
+  /** The most breaker keys whose cluster window is kept (the least recently counted go first). */
+  public static final int MAX_BREAKER_WINDOWS = 10_000;
+
+  /**
+   * Each shared breaker key's cluster window: its last outcomes, true for a failed run; bounded as
+   * Redis bounds it by expiry, so keys per tenant do not grow the process's memory for ever.
+   */
+  private final LinkedHashMap<String, ArrayDeque<Boolean>> breakerRuns =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, ArrayDeque<Boolean>> eldest) {
+          return size() > MAX_BREAKER_WINDOWS;
+        }
+      };
 
   /** The most task histories kept. */
   public static final int MAX_HISTORIES = 10_000;
