@@ -1232,7 +1232,8 @@ public final class Worker implements AutoCloseable {
      * broker for a while instead of running, holding no slot and spending no retry, and then a
      * trial run decides whether they run again. Each worker keeps its own breakers; openings reach
      * them through the control plane too: an operator's ({@link Inspection#openBreaker}), and those
-     * of breakers built {@link TaskBreaker.Builder#shared}.
+     * of the cluster's window that breakers built {@link TaskBreaker.Builder#shared} count their
+     * runs in.
      *
      * @param taskName the registered name
      * @param breaker the breaker
