@@ -9,10 +9,10 @@ import io.machinery.TaskResult;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.testkit.BackendContract;
+import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.testcontainers.DockerClientFactory;
@@ -20,22 +20,23 @@ import org.testcontainers.mongodb.MongoDBContainer;
 
 /**
  * The backend contract on a real mongod, and what the emulator cannot show: a result deleted by the
- * TTL index. Runs only where a Docker engine exists (Testcontainers); without one it is skipped,
- * also under CI, because the required test server is the emulator of {@code
- * scripts/services.d/mongodb.sh} ({@link MongoDbBackendIT}).
+ * TTL index, in a Docker engine (Testcontainers). Run only when asked for ({@code -Pcontainers}:
+ * the test machines have no Docker engine, and the required MongoDB server is the emulator of
+ * {@code scripts/services.d/mongodb.sh}, {@link MongoDbBackendIT}); asked for without an engine, it
+ * fails where services are required ({@code CI=true}) and is skipped elsewhere.
  */
 class MongoDbContainerIT extends BackendContract {
   private static MongoDBContainer mongo;
 
   /**
-   * Before the kit's per-test set-up, so that a missing engine skips the class instead of failing
-   * its tear-down.
+   * Before the kit's per-test set-up, so that a missing engine stops the class (fails it under CI)
+   * before its tear-down runs.
    */
   @BeforeAll
   static void requireDocker() {
-    Assumptions.assumeTrue(
+    TestEndpoints.requireTool(
         DockerClientFactory.instance().isDockerAvailable(),
-        "no Docker engine: the real-mongod run is skipped (MongoDbBackendIT covers the emulator)");
+        "no Docker engine for MongoDbContainerIT's real mongod (-Pcontainers asked for it)");
   }
 
   private static synchronized String uri() {
