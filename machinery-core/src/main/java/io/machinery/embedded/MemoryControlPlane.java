@@ -35,6 +35,12 @@ public final class MemoryControlPlane implements ControlPlane {
   private final ConcurrentHashMap<String, TaskLimitSetting> limits = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, BreakerOpening> breakers = new ConcurrentHashMap<>();
 
+  /**
+   * How long a trial's record outlives its trial opening: a worker that comes late to claim the
+   * trial after the same opening still learns that it passed.
+   */
+  static final Duration TRIAL_RECORD_LINGER = Duration.ofHours(1);
+
   /** The most breaker keys whose cluster window is kept (the least recently counted go first). */
   public static final int MAX_BREAKER_WINDOWS = 10_000;
 
@@ -48,6 +54,26 @@ public final class MemoryControlPlane implements ControlPlane {
 
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, ArrayDeque<Boolean>> eldest) {
+          return size() > MAX_BREAKER_WINDOWS;
+        }
+      };
+
+  /**
+   * The last trial claimed per breaker key ({@link #claimBreakerTrial}): the opening it followed,
+   * its own id, whether it passed, and when the record is forgotten; bounded as the windows.
+   */
+  private record TrialRecord(String after, String trial, boolean passed, Instant expires) {
+    boolean follows(String endedId) {
+      return after.equals(endedId) || trial.equals(endedId);
+    }
+  }
+
+  private final LinkedHashMap<String, TrialRecord> trials =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, TrialRecord> eldest) {
           return size() > MAX_BREAKER_WINDOWS;
         }
       };
@@ -200,6 +226,58 @@ public final class MemoryControlPlane implements ControlPlane {
     breakerRuns.remove(key);
     return openBreaker(
         key, window.openFor(), BreakerWindow.reason(failures, runs.size()), openedBy);
+  }
+
+  @Override
+  public synchronized BreakerTrial claimBreakerTrial(
+      String key, String endedId, Duration holdFor, String workerId) {
+    BreakerOpening.requireBreakerKey(key);
+    BreakerOpening.requireOpenFor(holdFor);
+    Objects.requireNonNull(endedId, "endedId");
+    Instant now = clock.instant();
+    TrialRecord last = trials.get(key);
+    if (last != null && !last.expires().isAfter(now)) {
+      trials.remove(key);
+      last = null;
+    }
+    BreakerOpening trial =
+        new BreakerOpening(
+            key,
+            UUID.randomUUID().toString(),
+            now.plus(holdFor),
+            BreakerTrial.reason(workerId),
+            workerId,
+            true);
+    boolean passed = last != null && last.passed() && last.follows(endedId);
+    BreakerOpening inForce =
+        breakers.compute(
+            key,
+            (k, open) -> {
+              if (open != null && open.until().isAfter(now)) {
+                return open;
+              }
+              return passed ? null : trial;
+            });
+    if (inForce != null && inForce != trial) {
+      return new BreakerTrial(BreakerTrial.Answer.FOLLOW, inForce);
+    }
+    if (passed) {
+      return new BreakerTrial(BreakerTrial.Answer.PASSED, null);
+    }
+    String after = last != null && last.trial().equals(endedId) ? last.after() : endedId;
+    trials.put(
+        key, new TrialRecord(after, trial.id(), false, trial.until().plus(TRIAL_RECORD_LINGER)));
+    return new BreakerTrial(BreakerTrial.Answer.RUN, trial);
+  }
+
+  @Override
+  public synchronized void passBreakerTrial(String key, String trialId) {
+    BreakerOpening.requireBreakerKey(key);
+    TrialRecord last = trials.get(key);
+    if (last != null && last.trial().equals(trialId)) {
+      trials.put(key, new TrialRecord(last.after(), last.trial(), true, last.expires()));
+    }
+    breakers.computeIfPresent(key, (k, open) -> open.id().equals(trialId) ? null : open);
   }
 
   @Override

@@ -2,6 +2,7 @@ package io.machinery.spi;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.TaskLimit;
@@ -36,6 +37,8 @@ import org.jspecify.annotations.Nullable;
  * <p>Circuit breakers ({@link #openBreaker}, {@link #countBreakerRuns}): openings of breaker keys
  * that every worker with a breaker of the key follows on its heartbeat, written by an operator or
  * by the window a shared breaker's runs count in for the whole cluster; each expires by itself.
+ * When an opening of a shared breaker's key ends, one worker claims the cluster's trial ({@link
+ * #claimBreakerTrial}) and the others follow its trial opening until it passes or fails.
  *
  * <p>Task events (opt-in, {@code Worker.Builder.taskEvents(true)}): Go's backends keep only a
  * task's latest state, so a task's history (received, started, each retry with its error, the
@@ -315,6 +318,99 @@ public interface ControlPlane {
   }
 
   /**
+   * Claims the one trial the cluster runs after {@code key}'s opening {@code endedId} ended, so a
+   * downstream that comes back meets one trial run, not one per worker. What a worker whose shared
+   * breaker ({@code TaskBreaker.Builder.shared}) followed an opening of the control plane calls
+   * once that opening's time is up. In one atomic step:
+   *
+   * <ul>
+   *   <li>an opening of the key is in force (another worker's trial, or a newer opening): {@link
+   *       BreakerTrial.Answer#FOLLOW} with it;
+   *   <li>the trial after {@code endedId} passed ({@link #passBreakerTrial}; {@code endedId} names
+   *       the opening it followed or the trial's own): {@link BreakerTrial.Answer#PASSED};
+   *   <li>otherwise the caller runs it: {@link BreakerTrial.Answer#RUN} with a trial opening
+   *       written for the others ({@link BreakerOpening#trial()}, for {@code holdFor}, opened by
+   *       {@code workerId}), which the others follow until the trial passes (the opening is removed
+   *       and they close) or fails (the trial's worker opens the key again); if the trial's worker
+   *       dies, the opening ends after {@code holdFor} and the next claim runs a trial.
+   * </ul>
+   *
+   * The default refuses: a control plane that keeps no trials, where each worker runs its own.
+   *
+   * @param key the breaker key
+   * @param endedId the id of the opening whose time is up
+   * @param holdFor how long the trial opening lasts if its worker never reports (the breaker's
+   *     {@code openFor})
+   * @param workerId the claiming worker, named in the trial opening
+   * @return the answer
+   * @throws IllegalArgumentException when the key or the duration is out of range
+   * @throws UnsupportedOperationException when this control plane keeps no breaker trials
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default BreakerTrial claimBreakerTrial(
+      String key, String endedId, Duration holdFor, String workerId) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no breaker trials");
+  }
+
+  /**
+   * Records that the trial {@code trialId} of {@code key} passed: its trial opening is removed (if
+   * still the key's opening), so the workers following it close their breakers within a heartbeat,
+   * and later claims after the same opening answer {@link BreakerTrial.Answer#PASSED}.
+   *
+   * @param key the breaker key
+   * @param trialId the id of the trial opening {@link #claimBreakerTrial} answered with
+   * @throws UnsupportedOperationException when this control plane keeps no breaker trials
+   * @throws io.machinery.MachineryException when the store cannot be reached
+   */
+  default void passBreakerTrial(String key, String trialId) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " keeps no breaker trials");
+  }
+
+  /**
+   * What {@link #claimBreakerTrial} answered.
+   *
+   * @param answer run the trial, follow an opening, or close
+   * @param opening the trial opening written for the others ({@link Answer#RUN}) or the opening in
+   *     force ({@link Answer#FOLLOW}); null for {@link Answer#PASSED}
+   */
+  record BreakerTrial(Answer answer, @Nullable BreakerOpening opening) {
+    /** The three answers. */
+    public enum Answer {
+      /** The caller runs the cluster's trial. */
+      RUN,
+      /** An opening is in force: follow it. */
+      FOLLOW,
+      /** The trial after that opening passed: close. */
+      PASSED
+    }
+
+    /**
+     * The reason a trial opening gives, for people.
+     *
+     * @param workerId the worker running the trial
+     * @return the text
+     */
+    public static String reason(String workerId) {
+      return "the cluster's trial run, on " + workerId + ", decides";
+    }
+
+    /**
+     * Checks that an opening comes with {@link Answer#RUN} and {@link Answer#FOLLOW} only.
+     *
+     * @throws IllegalArgumentException otherwise
+     */
+    public BreakerTrial {
+      Objects.requireNonNull(answer, "answer");
+      if ((opening == null) != (answer == Answer.PASSED)) {
+        throw new IllegalArgumentException(
+            answer + " with " + (opening == null ? "no " : "an ") + "opening");
+      }
+    }
+  }
+
+  /**
    * The numbers a cluster-wide breaker window is judged by ({@link #countBreakerRuns}): those of
    * the key's {@code TaskBreaker}.
    *
@@ -385,8 +481,12 @@ public interface ControlPlane {
    * @param until when the opening ends, in the clock of whoever read it
    * @param reason why, for people
    * @param openedBy who opened it: a worker's id or an operator's name
+   * @param trial whether it holds the key while one worker runs the cluster's trial ({@link
+   *     #claimBreakerTrial}): the others park its tasks as a half-open breaker does, briefly and
+   *     again, since the trial may soon pass
    */
-  record BreakerOpening(String key, String id, Instant until, String reason, String openedBy) {
+  record BreakerOpening(
+      String key, String id, Instant until, String reason, String openedBy, boolean trial) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The longest an opening may last. */
@@ -415,6 +515,20 @@ public interface ControlPlane {
       if (reason.length() > MAX_REASON_LENGTH) {
         reason = reason.substring(0, MAX_REASON_LENGTH);
       }
+    }
+
+    /**
+     * An opening that is no trial.
+     *
+     * @param key as in the record
+     * @param id as in the record
+     * @param until as in the record
+     * @param reason as in the record
+     * @param openedBy as in the record
+     * @throws IllegalArgumentException when the key is empty or too long, or the id empty
+     */
+    public BreakerOpening(String key, String id, Instant until, String reason, String openedBy) {
+      this(key, id, until, reason, openedBy, false);
     }
 
     /**
@@ -457,14 +571,19 @@ public interface ControlPlane {
     }
 
     /**
-     * Encodes what a store does not keep itself: the id, the reason and who opened it.
+     * Encodes what a store does not keep itself: the id, the reason, who opened it and whether it
+     * is a trial's.
      *
      * @return UTF-8 JSON
      */
     public byte[] toJson() {
       try {
-        return JSON.writeValueAsBytes(
-            JSON.createObjectNode().put("id", id).put("reason", reason).put("openedBy", openedBy));
+        ObjectNode node =
+            JSON.createObjectNode().put("id", id).put("reason", reason).put("openedBy", openedBy);
+        if (trial) {
+          node.put("trial", true);
+        }
+        return JSON.writeValueAsBytes(node);
       } catch (IOException e) {
         throw new IllegalStateException("cannot encode a breaker opening", e);
       }
@@ -496,7 +615,8 @@ public interface ControlPlane {
             n.path("id").asText(),
             until,
             n.path("reason").asText(),
-            n.path("openedBy").asText());
+            n.path("openedBy").asText(),
+            n.path("trial").asBoolean(false));
       } catch (IOException | IllegalArgumentException e) {
         throw new MalformedMessageException("not a breaker opening: " + e.getMessage(), e);
       }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.ControlPlane.BreakerOpening;
+import io.machinery.spi.ControlPlane.BreakerTrial;
 import io.machinery.spi.ControlPlane.BreakerWindow;
 import io.machinery.spi.ControlPlane.TaskEvent;
 import io.machinery.spi.ControlPlane.TaskLimitSetting;
@@ -436,6 +437,87 @@ public abstract class ControlPlaneContract {
     assertThat(plane.countBreakerRuns(key, new boolean[] {true, true, true}, window, "worker-1"))
         .as("the window started again when the key opened: 3 kept, under 4")
         .isNull();
+    plane.closeBreaker(key);
+  }
+
+  /**
+   * The cluster's one trial after an opening ends ({@code claimBreakerTrial}): the first claim runs
+   * it and writes a trial opening, later claims follow that opening; once it passed, claims after
+   * the same opening (or naming the trial's own) answer passed; a trial whose worker never reports
+   * is claimed again once its hold is up; an opening in force (a failed trial's new one) is
+   * followed, and a pass of a trial no longer the key's opening leaves that opening. A plane that
+   * keeps no openings refuses clearly.
+   */
+  @Test
+  void oneClaimRunsTheClustersTrialAfterAnOpeningEndsAndTheOthersFollowIt() {
+    String key = prefix + "trial";
+    Duration minute = Duration.ofMinutes(1);
+    if (!keepsBreakerOpenings()) {
+      assertThatThrownBy(() -> plane.claimBreakerTrial(key, "opening-1", minute, "worker-1"))
+          .isInstanceOf(UnsupportedOperationException.class);
+      assertThatThrownBy(() -> plane.passBreakerTrial(key, "trial-1"))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    BreakerOpening ended = plane.openBreaker(key, Duration.ofMillis(300), "brief", "ops");
+    await().atMost(PATIENCE).until(() -> !myOpenings().containsKey(key));
+
+    Instant before = Instant.now();
+    BreakerTrial first = plane.claimBreakerTrial(key, ended.id(), minute, "worker-1");
+    assertThat(first.answer()).isEqualTo(BreakerTrial.Answer.RUN);
+    BreakerOpening trial = Objects.requireNonNull(first.opening());
+    assertThat(trial.trial()).isTrue();
+    assertThat(trial.openedBy()).isEqualTo("worker-1");
+    assertThat(trial.reason()).isEqualTo(BreakerTrial.reason("worker-1"));
+    assertThat(trial.until())
+        .isBetween(before.plus(minute).minusSeconds(2), Instant.now().plus(minute).plusSeconds(2));
+    BreakerOpening listed = Objects.requireNonNull(myOpenings().get(key));
+    assertThat(listed.id()).isEqualTo(trial.id());
+    assertThat(listed.trial()).as("read back as a trial's").isTrue();
+
+    BreakerTrial second = plane.claimBreakerTrial(key, ended.id(), minute, "worker-2");
+    assertThat(second.answer()).isEqualTo(BreakerTrial.Answer.FOLLOW);
+    assertThat(Objects.requireNonNull(second.opening()).id()).isEqualTo(trial.id());
+    assertThat(second.opening().trial()).isTrue();
+
+    plane.passBreakerTrial(key, trial.id());
+    assertThat(myOpenings()).doesNotContainKey(key);
+    assertThat(plane.claimBreakerTrial(key, ended.id(), minute, "worker-3").answer())
+        .as("a worker late to claim after the same opening")
+        .isEqualTo(BreakerTrial.Answer.PASSED);
+    assertThat(plane.claimBreakerTrial(key, trial.id(), minute, "worker-2").answer())
+        .as("a worker that followed the trial opening")
+        .isEqualTo(BreakerTrial.Answer.PASSED);
+    assertThat(myOpenings()).doesNotContainKey(key);
+
+    BreakerOpening next = plane.openBreaker(key, Duration.ofMillis(300), "again", "ops");
+    await().atMost(PATIENCE).until(() -> !myOpenings().containsKey(key));
+    BreakerTrial abandoned =
+        plane.claimBreakerTrial(key, next.id(), Duration.ofMillis(300), "worker-4");
+    assertThat(abandoned.answer())
+        .as("a new opening: a new trial")
+        .isEqualTo(BreakerTrial.Answer.RUN);
+    await().atMost(PATIENCE).until(() -> !myOpenings().containsKey(key)); // its worker died
+    BreakerTrial retried = plane.claimBreakerTrial(key, next.id(), minute, "worker-5");
+    assertThat(retried.answer()).isEqualTo(BreakerTrial.Answer.RUN);
+    String retriedId = Objects.requireNonNull(retried.opening()).id();
+    assertThat(retriedId).isNotEqualTo(Objects.requireNonNull(abandoned.opening()).id());
+    assertThat(plane.claimBreakerTrial(key, abandoned.opening().id(), minute, "worker-6").opening())
+        .extracting(BreakerOpening::id)
+        .isEqualTo(retriedId);
+
+    BreakerOpening failed = plane.openBreaker(key, minute, "the cluster's trial run failed", "w5");
+    BreakerTrial afterFailure = plane.claimBreakerTrial(key, next.id(), minute, "worker-7");
+    assertThat(afterFailure.answer()).isEqualTo(BreakerTrial.Answer.FOLLOW);
+    assertThat(Objects.requireNonNull(afterFailure.opening()).id()).isEqualTo(failed.id());
+    assertThat(afterFailure.opening().trial()).isFalse();
+    plane.passBreakerTrial(key, retriedId); // not the key's opening any more: it stays
+    assertThat(Objects.requireNonNull(myOpenings().get(key)).id()).isEqualTo(failed.id());
+
+    assertThatThrownBy(() -> plane.claimBreakerTrial("", next.id(), minute, "worker-1"))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> plane.claimBreakerTrial(key, next.id(), Duration.ZERO, "worker-1"))
+        .isInstanceOf(IllegalArgumentException.class);
     plane.closeBreaker(key);
   }
 }

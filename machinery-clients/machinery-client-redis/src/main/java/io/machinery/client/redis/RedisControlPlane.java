@@ -51,7 +51,10 @@ import org.slf4j.LoggerFactory;
  *       {machinery:control}:breakers}, key scored by expiry in Redis's clock, beside the hash
  *       {@code {machinery:control}:breakers:details}, key to {@link BreakerOpening#toJson()}; each
  *       write and read is one script that drops the expired ones from both, and a read returns the
- *       milliseconds left, so the reader's {@code until} is in its own clock.
+ *       milliseconds left, so the reader's {@code until} is in its own clock. The cluster's trial
+ *       after an opening ({@link #claimBreakerTrial}) is a trial opening in the same two keys plus
+ *       the key's record {@code {machinery:control}:breakers:trial:<key>} (which opening it
+ *       followed, its id, whether it passed; it outlives the trial opening by an hour).
  *   <li><b>Round trips.</b> {@link #announce} and {@link #withdraw} are one script each; {@link
  *       #workers} is one script (read the index, read each status, drop the expired ids); pause,
  *       resume and the paused list are one command each.
@@ -217,6 +220,76 @@ public final class RedisControlPlane implements ControlPlane {
       """,
           ScriptOutputType.MULTI);
 
+  /**
+   * Claims the cluster's trial after an opening ended (see {@link ControlPlane#claimBreakerTrial}).
+   * KEYS: the expiry set, the details hash, the key's trial record (JSON {@code after}, {@code
+   * trial}, {@code passed}). ARGV: key, the ended opening's id, hold ms, the trial opening's
+   * details, its id, how long the record outlives it (ms). Returns {@code follow}, milliseconds
+   * left and details; {@code passed}; or {@code run}, milliseconds and details.
+   */
+  private static final RedisScript CLAIM_BREAKER_TRIAL =
+      RedisScript.of(
+          "control-claim-breaker-trial",
+          DROP_EXPIRED_OPENINGS
+              + """
+      local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+      local details = redis.call('HGET', KEYS[2], ARGV[1])
+      if expiry and details then
+        return {'follow', string.format('%d', tonumber(expiry) - now), details}
+      end
+      local after = ARGV[2]
+      local raw = redis.call('GET', KEYS[3])
+      if raw then
+        local ok, last = pcall(cjson.decode, raw)
+        if ok and type(last) == 'table' and (last.after == ARGV[2] or last.trial == ARGV[2]) then
+          if last.passed == true then
+            return {'passed'}
+          end
+          after = last.after
+        end
+      end
+      redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+      redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+      redis.call('SET', KEYS[3], cjson.encode({after = after, trial = ARGV[5], passed = false}),
+        'PX', tonumber(ARGV[3]) + tonumber(ARGV[6]))
+      return {'run', ARGV[3], ARGV[4]}
+      """,
+          ScriptOutputType.MULTI);
+
+  /**
+   * Records a passed trial and removes its opening if it is still the key's. KEYS: the expiry set,
+   * the details hash, the key's trial record. ARGV: key, the trial opening's id.
+   */
+  private static final RedisScript PASS_BREAKER_TRIAL =
+      RedisScript.of(
+          "control-pass-breaker-trial",
+          """
+      local raw = redis.call('GET', KEYS[3])
+      if raw then
+        local ok, last = pcall(cjson.decode, raw)
+        if ok and type(last) == 'table' and last.trial == ARGV[2] then
+          last.passed = true
+          redis.call('SET', KEYS[3], cjson.encode(last), 'KEEPTTL')
+        end
+      end
+      local details = redis.call('HGET', KEYS[2], ARGV[1])
+      if details then
+        local ok, opening = pcall(cjson.decode, details)
+        if ok and type(opening) == 'table' and opening.id == ARGV[2] then
+          redis.call('ZREM', KEYS[1], ARGV[1])
+          redis.call('HDEL', KEYS[2], ARGV[1])
+        end
+      end
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
+   * How long a trial's record outlives its trial opening: a worker that comes late to claim the
+   * trial after the same opening still learns that it passed.
+   */
+  private static final Duration TRIAL_RECORD_LINGER = Duration.ofHours(1);
+
   /** Removes one breaker key's opening. KEYS: the expiry set, the details hash. ARGV: key. */
   private static final RedisScript CLOSE_BREAKER =
       RedisScript.of(
@@ -261,6 +334,7 @@ public final class RedisControlPlane implements ControlPlane {
   private final String breakerExpiries;
   private final String breakerDetails;
   private final String breakerRunsPrefix;
+  private final String breakerTrialPrefix;
 
   private RedisControlPlane(RedisSession session, String prefix) {
     this.session = session;
@@ -273,6 +347,7 @@ public final class RedisControlPlane implements ControlPlane {
     this.breakerExpiries = RedisKeys.tagged(prefix, "breakers");
     this.breakerDetails = RedisKeys.tagged(prefix, "breakers:details");
     this.breakerRunsPrefix = RedisKeys.tagged(prefix, "breakers:runs:");
+    this.breakerTrialPrefix = RedisKeys.tagged(prefix, "breakers:trial:");
   }
 
   /**
@@ -475,6 +550,54 @@ public final class RedisControlPlane implements ControlPlane {
     }
     long left = Long.parseLong(new String(reply.get(0), StandardCharsets.UTF_8));
     return BreakerOpening.fromJson(key, Instant.now().plusMillis(left), reply.get(1));
+  }
+
+  /** One script: the opening in force, the trial's record and the trial opening together. */
+  @Override
+  public BreakerTrial claimBreakerTrial(
+      String key, String endedId, Duration holdFor, String workerId) {
+    BreakerOpening.requireBreakerKey(key);
+    Objects.requireNonNull(endedId, "endedId");
+    Instant before = Instant.now();
+    BreakerOpening trial =
+        new BreakerOpening(
+            key,
+            UUID.randomUUID().toString(),
+            before.plus(BreakerOpening.requireOpenFor(holdFor)),
+            BreakerTrial.reason(workerId),
+            workerId,
+            true);
+    List<byte[]> reply =
+        session.await(
+            CLAIM_BREAKER_TRIAL.run(
+                session.commands(),
+                new String[] {breakerExpiries, breakerDetails, breakerTrialPrefix + key},
+                RedisArgs.bytes(key),
+                RedisArgs.bytes(endedId),
+                RedisArgs.bytes(Long.toString(holdFor.toMillis())),
+                trial.toJson(),
+                RedisArgs.bytes(trial.id()),
+                RedisArgs.bytes(Long.toString(TRIAL_RECORD_LINGER.toMillis()))));
+    String answer = new String(reply.get(0), StandardCharsets.UTF_8);
+    if (answer.equals("passed")) {
+      return new BreakerTrial(BreakerTrial.Answer.PASSED, null);
+    }
+    long left = Long.parseLong(new String(reply.get(1), StandardCharsets.UTF_8));
+    BreakerOpening opening =
+        BreakerOpening.fromJson(key, Instant.now().plusMillis(left), reply.get(2));
+    return new BreakerTrial(
+        answer.equals("run") ? BreakerTrial.Answer.RUN : BreakerTrial.Answer.FOLLOW, opening);
+  }
+
+  @Override
+  public void passBreakerTrial(String key, String trialId) {
+    BreakerOpening.requireBreakerKey(key);
+    session.await(
+        PASS_BREAKER_TRIAL.run(
+            session.commands(),
+            new String[] {breakerExpiries, breakerDetails, breakerTrialPrefix + key},
+            RedisArgs.bytes(key),
+            RedisArgs.bytes(trialId)));
   }
 
   @Override
