@@ -52,11 +52,12 @@ import java.util.function.Predicate;
  * task path, and a breaker cannot be left open by a worker that died. Openings cross workers only
  * through the control plane, read once a heartbeat: an operator's, and those of the window that
  * breakers built {@link Builder#shared} count in for the whole cluster; each such opening expires
- * by itself. Keys are global to the worker: two tasks whose breakers return the same key share one
- * breaker (a downstream called by several tasks), and should configure the same numbers (the first
- * task's apply). Past 10,000 keys a worker forgets the closed keys with no failure kept, so keys
- * per tenant do not grow its memory without bound. A parked task is counted in its header {@code
- * machinery_breaker} and keeps its {@code RetryCount}; {@code maxDeliveries} does not see it.
+ * by itself, and shared breakers then run one trial for the cluster. Keys are global to the worker:
+ * two tasks whose breakers return the same key share one breaker (a downstream called by several
+ * tasks), and should configure the same numbers (the first task's apply). Past 10,000 keys a worker
+ * forgets the closed keys with no failure kept, so keys per tenant do not grow its memory without
+ * bound. A parked task is counted in its header {@code machinery_breaker} and keeps its {@code
+ * RetryCount}; {@code maxDeliveries} does not see it.
  */
 public final class TaskBreaker {
   /** The longest a key may be (a key function's result is checked at run time). */
@@ -335,10 +336,16 @@ public final class TaskBreaker {
      * keeps the key's last {@link #window} outcomes of every worker and, once they reach {@link
      * #failureRate} (after {@link #minimumRuns}), opens the key on every worker with a breaker of
      * it for {@link #openFor}: within one heartbeat, or at once for a worker whose next count is
-     * answered with the opening. Each worker's breaker then half-opens when the time is up and its
-     * own trial runs decide. The worker's own window still opens its own breaker alone, so a fault
-     * only one worker sees (its network) parks no other. Without a control plane that keeps
-     * openings (the AMQP one keeps none) the breaker stays the worker's own, as when false.
+     * answered with the opening. When an opening of the control plane ends (the cluster's or an
+     * operator's), the first worker to get a task of the key runs the cluster's one trial with it
+     * ({@link io.machinery.spi.ControlPlane#claimBreakerTrial}, one round trip on that task's
+     * path); the others park the key's tasks briefly until it passed (they close within a
+     * heartbeat) or failed (the key opens again on every worker for {@link #openFor}), so a
+     * downstream that comes back meets one trial run, not one per worker. A control plane that
+     * cannot answer leaves each worker to its own trial. The worker's own window still opens its
+     * own breaker alone, and such an opening ends in its own trial, so a fault only one worker sees
+     * (its network) parks no other. Without a control plane that keeps openings (the AMQP one keeps
+     * none) the breaker stays the worker's own, as when false.
      *
      * <p>Openings written by an operator ({@code Inspection.openBreaker}, {@code machinery
      * breaker}) reach every breaker of the key, shared or not.

@@ -5,6 +5,7 @@ import io.machinery.spi.ControlPlane.BreakerOpening;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -55,6 +56,16 @@ import org.slf4j.LoggerFactory;
  *       opens its own breaker, and such an opening stays this worker's: a fault only this worker
  *       sees does not park the cluster. A count that fails is logged and its outcomes count on this
  *       worker only.
+ *   <li><b>One trial for the cluster</b> (shared breakers only): when an opening of the control
+ *       plane that this worker applied ends, the first task of the key to arrive asks the control
+ *       plane who runs the trial ({@link ControlPlane#claimBreakerTrial}, on that task's own
+ *       thread, once per opening; the worker's other tasks of the key park meanwhile and heartbeats
+ *       change nothing). Won, that task is the trial and the others follow the trial opening
+ *       written for them: open, but parking briefly (as half-open), until the trial passed (its
+ *       opening is removed: they close within a heartbeat, or at their next claim) or failed (the
+ *       trial's worker opens the key again for {@code openFor}). The applied opening's id is kept
+ *       past its time so the claim can name it. A control plane that keeps no trials, or a claim
+ *       that fails, leaves this worker to its own trial, as for openings of its own window.
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -146,6 +157,9 @@ final class TaskBreakers {
 
   /** False once the control plane refused to count runs for the cluster. */
   private volatile boolean countingSupported = true;
+
+  /** False once the control plane said it keeps no cluster trials: each worker runs its own. */
+  private volatile boolean clusterTrialsSupported = true;
 
   /** Where shared breakers count their runs, and as whom; set by the first {@link #follow}. */
   private record Sharing(ControlPlane plane, String workerId) {}
@@ -320,6 +334,15 @@ final class TaskBreakers {
     /** When {@link #appliedId} was set ({@link System#nanoTime()}). */
     private long appliedAt;
 
+    /** Whether the opening applied is another worker's trial opening: its trial decides. */
+    private boolean followingTrial;
+
+    /** The trial opening of the cluster's trial this worker runs now; null when none. */
+    private @Nullable String clusterTrialId;
+
+    /** Whether this worker is asking the control plane for the cluster's trial. */
+    private boolean claiming;
+
     /** Outcomes not yet sent to the cluster's window (a shared breaker), oldest first. */
     private final java.util.ArrayDeque<Boolean> clusterRuns = new java.util.ArrayDeque<>();
 
@@ -364,14 +387,17 @@ final class TaskBreakers {
       return state == TaskBreaker.State.CLOSED && failures == 0;
     }
 
+    /** The state for people: open while another worker's trial decides shows half-open. */
     synchronized TaskBreaker.State state(long now) {
-      return state == TaskBreaker.State.OPEN && now >= openUntil
+      return state == TaskBreaker.State.OPEN && (now >= openUntil || followingTrial)
           ? TaskBreaker.State.HALF_OPEN
           : state;
     }
 
     Entry admit(Signature signature, long now) {
       boolean halfOpened = false;
+      String endedId = null;
+      long claimedIn = 0;
       Entry entry;
       synchronized (this) {
         if (state == TaskBreaker.State.OPEN && now >= openUntil) {
@@ -379,23 +405,17 @@ final class TaskBreakers {
           generation++;
           trialsRunning = 0;
           trialsSucceeded = 0;
-          halfOpened = true;
+          clusterTrialId = null;
+          followingTrial = false;
+          if (appliedId != null && breaker.shared() && clusterTrialsSupported && sharing != null) {
+            claiming = true; // an opening of the cluster ended: one trial for the cluster
+            endedId = appliedId;
+            claimedIn = generation;
+          } else {
+            halfOpened = true;
+          }
         }
-        entry =
-            switch (state) {
-              case CLOSED -> new Ticket(this, generation, false);
-              case OPEN -> park(signature, openDelay(openUntil - now));
-              case HALF_OPEN -> {
-                if (trialsRunning + trialsSucceeded < breaker.trialRuns()) {
-                  trialsRunning++;
-                  yield new Ticket(this, generation, true);
-                }
-                yield park(
-                    signature,
-                    halfOpenBackoff.delay(
-                        MessageHeaders.count(signature, MessageHeaders.BREAKER) + 1));
-              }
-            };
+        entry = endedId != null ? null : admitted(signature, now);
       }
       if (halfOpened) {
         log.info(
@@ -404,7 +424,111 @@ final class TaskBreakers {
             LogText.of(key),
             breaker.trialRuns());
       }
+      if (entry != null) {
+        return entry;
+      }
+      return claimClusterTrial(signature, Objects.requireNonNull(endedId), claimedIn);
+    }
+
+    /** What the state admits (under this circuit's lock). */
+    private Entry admitted(Signature signature, long now) {
+      return switch (state) {
+        case CLOSED -> new Ticket(this, generation, false);
+        case OPEN ->
+            park(signature, followingTrial ? halfOpenDelay(signature) : openDelay(openUntil - now));
+        case HALF_OPEN -> {
+          if (!claiming && trialsRunning + trialsSucceeded < breaker.trialRuns()) {
+            trialsRunning++;
+            yield new Ticket(this, generation, true);
+          }
+          yield park(signature, halfOpenDelay(signature));
+        }
+      };
+    }
+
+    private Duration halfOpenDelay(Signature signature) {
+      return halfOpenBackoff.delay(MessageHeaders.count(signature, MessageHeaders.BREAKER) + 1);
+    }
+
+    /**
+     * Asks the control plane who runs the cluster's trial now that the opening {@code endedId}
+     * ended, on the task's own thread (one round trip, once per opening): this task is the trial
+     * when this worker won it; it parks while another worker's trial decides; it runs when that
+     * trial passed already. When the control plane cannot answer, this worker runs its own trial.
+     */
+    private Entry claimClusterTrial(Signature signature, String endedId, long claimedIn) {
+      Sharing to = sharing;
+      ControlPlane.BreakerTrial answer = null;
+      try {
+        if (to != null) {
+          answer = to.plane().claimBreakerTrial(key, endedId, breaker.openFor(), to.workerId());
+        }
+      } catch (UnsupportedOperationException e) {
+        clusterTrialsSupported = false;
+      } catch (RuntimeException e) {
+        log.warn(
+            "Worker {}: could not claim the cluster's trial of breaker {} ({}); running its own",
+            consumerTag,
+            LogText.of(key),
+            e.toString());
+      }
+      long now = clock.millis();
+      String change;
+      Entry entry;
+      synchronized (this) {
+        claiming = false;
+        if (generation != claimedIn || state != TaskBreaker.State.HALF_OPEN) {
+          return admitted(signature, now); // cannot happen while claiming; kept safe
+        }
+        if (answer == null) {
+          change = "is half-open: letting " + breaker.trialRuns() + " trial run(s) through";
+        } else {
+          BreakerOpening opening = answer.opening();
+          switch (answer.answer()) {
+            case RUN -> {
+              clusterTrialId = Objects.requireNonNull(opening).id();
+              appliedId = clusterTrialId;
+              appliedAt = System.nanoTime();
+              change = "is half-open: this worker runs the cluster's trial";
+            }
+            case FOLLOW -> {
+              Objects.requireNonNull(opening);
+              appliedId = opening.id();
+              appliedAt = System.nanoTime();
+              followingTrial = opening.trial();
+              state = TaskBreaker.State.OPEN;
+              generation++;
+              openUntil = opening.until().toEpochMilli();
+              change =
+                  opening.trial()
+                      ? "waits for the cluster's trial on " + LogText.of(opening.openedBy())
+                      : "stays open: opened in the control plane by "
+                          + LogText.of(opening.openedBy())
+                          + " ("
+                          + LogText.of(opening.reason())
+                          + ") until "
+                          + opening.until();
+            }
+            case PASSED -> {
+              closeAndForget();
+              appliedId = null;
+              change = "closed: the cluster's trial passed";
+            }
+            default -> throw new IllegalStateException(answer.answer().toString());
+          }
+        }
+        entry = admitted(signature, now);
+      }
+      log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
       return entry;
+    }
+
+    private void closeAndForget() {
+      state = TaskBreaker.State.CLOSED;
+      generation++;
+      kept = 0;
+      next = 0;
+      failures = 0;
     }
 
     /** The time left, rounded up to an eighth of openFor, plus 0-2 eighths at random. */
@@ -434,6 +558,9 @@ final class TaskBreakers {
       String change = null;
       boolean closed = false;
       synchronized (this) {
+        if (claiming) {
+          return; // the claim's answer decides
+        }
         if (opening != null) {
           if (opening.id().equals(appliedId)) {
             return;
@@ -449,28 +576,36 @@ final class TaskBreakers {
             generation++;
           }
           openUntil = until;
+          followingTrial = opening.trial();
+          clusterTrialId = null;
           change =
-              "opened in the control plane by "
-                  + LogText.of(opening.openedBy())
-                  + " ("
-                  + LogText.of(opening.reason())
-                  + "); its tasks wait until "
-                  + opening.until();
+              opening.trial()
+                  ? "waits for the cluster's trial on " + LogText.of(opening.openedBy())
+                  : "opened in the control plane by "
+                      + LogText.of(opening.openedBy())
+                      + " ("
+                      + LogText.of(opening.reason())
+                      + "); its tasks wait until "
+                      + opening.until();
         } else {
           if (appliedId == null || appliedAt - readAt >= 0) {
             return; // nothing applied, or applied after the read began
           }
-          appliedId = null;
-          if (state != TaskBreaker.State.OPEN || openUntil - now <= EXPIRY_MARGIN_MILLIS) {
-            return; // its time is up: half-open as after any opening
+          if (state != TaskBreaker.State.OPEN) {
+            appliedId = null;
+            return;
           }
-          state = TaskBreaker.State.CLOSED;
-          generation++;
-          kept = 0;
-          next = 0;
-          failures = 0;
+          if (openUntil - now <= EXPIRY_MARGIN_MILLIS) {
+            return; // its time is up: half-open as after any opening (the id names it in a claim)
+          }
+          appliedId = null;
+          closeAndForget();
           closed = true;
-          change = "closed: its opening was removed from the control plane";
+          change =
+              followingTrial
+                  ? "closed: the cluster's trial passed"
+                  : "closed: its opening was removed from the control plane";
+          followingTrial = false;
         }
       }
       if (closed) {
@@ -484,6 +619,8 @@ final class TaskBreakers {
       String change = null;
       boolean closed = false;
       boolean flush = false;
+      String passedTrial = null;
+      String failedTrial = null;
       synchronized (this) {
         if (admittedIn != generation || verdict == Verdict.NEUTRAL && !trial) {
           return;
@@ -491,14 +628,14 @@ final class TaskBreakers {
         if (trial) {
           trialsRunning--;
           if (verdict == Verdict.SUCCEEDED && ++trialsSucceeded >= breaker.trialRuns()) {
-            state = TaskBreaker.State.CLOSED;
-            generation++;
-            kept = 0;
-            next = 0;
-            failures = 0;
+            closeAndForget();
             closed = true;
             change = "closed: " + trialsSucceeded + " trial run(s) succeeded";
+            passedTrial = clusterTrialId; // appliedId stays it: a read of it changes nothing
+            clusterTrialId = null;
           } else if (verdict == Verdict.FAILED) {
+            failedTrial = clusterTrialId;
+            clusterTrialId = null;
             change = open("a trial run failed", error);
           }
         } else {
@@ -513,6 +650,17 @@ final class TaskBreakers {
       }
       if (flush) {
         Thread.ofVirtual().name("machinery-breaker-count").start(this::flushClusterRuns);
+      }
+      if (passedTrial != null || failedTrial != null) {
+        String passed = passedTrial;
+        String reason =
+            failedTrial == null
+                ? ""
+                : "the cluster's trial run failed"
+                    + (error == null ? "" : ": " + LogText.of(String.valueOf(error)));
+        Thread.ofVirtual()
+            .name("machinery-breaker-trial")
+            .start(() -> reportClusterTrial(passed, reason));
       }
       if (closed) {
         log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
@@ -597,6 +745,36 @@ final class TaskBreakers {
       }
     }
 
+    /**
+     * Tells the control plane how the cluster's trial ended, off the task's path: passed (its
+     * opening removed: the others close within a heartbeat), or failed (the key opened again for
+     * {@code openFor}, which this worker applies at once). When that fails, the next claim once the
+     * trial opening's time is up runs the trial again.
+     */
+    private void reportClusterTrial(@Nullable String passedTrial, String failure) {
+      Sharing to = sharing;
+      if (to == null) {
+        return;
+      }
+      try {
+        if (passedTrial != null) {
+          to.plane().passBreakerTrial(key, passedTrial);
+        } else {
+          BreakerOpening opening =
+              to.plane().openBreaker(key, breaker.openFor(), failure, to.workerId());
+          follow(opening, System.nanoTime(), clock.millis());
+        }
+      } catch (RuntimeException e) {
+        log.warn(
+            "Worker {}: could not tell the control plane that the cluster's trial of breaker {} {}"
+                + " ({}); the next claim once its trial opening's time is up runs the trial again",
+            consumerTag,
+            LogText.of(key),
+            passedTrial != null ? "passed" : "failed",
+            e.toString());
+      }
+    }
+
     private void keep(boolean failed) {
       if (kept == failedRuns.length) {
         if (failedRuns[next]) {
@@ -616,6 +794,7 @@ final class TaskBreakers {
       state = TaskBreaker.State.OPEN;
       generation++;
       appliedId = null; // this worker's own opening: a control plane's earlier one no longer holds
+      followingTrial = false;
       openUntil = clock.millis() + breaker.openFor().toMillis();
       return "opened ("
           + why

@@ -194,6 +194,127 @@ class TaskBreakerOpeningsTest {
     assertThat(healthy.states()).containsEntry("call", State.CLOSED);
   }
 
+  private static TaskBreaker sharedBreaker() {
+    return TaskBreaker.builder().openFor(OPEN_FOR).shared(true).build();
+  }
+
+  /** Three workers with a shared breaker, each following an operator's opening of a minute. */
+  private List<TaskBreakers> threeWorkersFollowingAnOpening() {
+    List<TaskBreakers> workers =
+        List.of(breakers(sharedBreaker()), breakers(sharedBreaker()), breakers(sharedBreaker()));
+    plane.openBreaker("call", Duration.ofMinutes(1), "maintenance", "ops");
+    for (int i = 0; i < workers.size(); i++) {
+      workers.get(i).follow(plane, "worker-" + (i + 1));
+      assertThat(workers.get(i).states()).containsEntry("call", State.OPEN);
+    }
+    clock.advance(Duration.ofMinutes(1)); // the opening's time is up
+    return workers;
+  }
+
+  /**
+   * When an opening of a shared breaker's key ends, the first worker to get a task of the key runs
+   * the cluster's one trial with it; the others park theirs briefly (half-open, not for another
+   * {@code openFor}) until it passes, then close within a heartbeat; a worker that comes later
+   * learns that it passed and runs its task.
+   */
+  @Test
+  void sharedBreakersRunOneTrialForTheClusterWhenTheirOpeningEnds() {
+    List<TaskBreakers> workers = threeWorkersFollowingAnOpening();
+    TaskBreakers first = workers.get(0);
+    TaskBreakers second = workers.get(1);
+    TaskBreakers late = workers.get(2);
+
+    Ticket trial = (Ticket) first.enter(call());
+    ControlPlane.BreakerOpening held = plane.openBreakers().get("call");
+    assertThat(held.trial()).isTrue();
+    assertThat(held.openedBy()).isEqualTo("worker-1");
+    assertThat(held.until()).isEqualTo(clock.instant().plus(OPEN_FOR));
+    Park park = (Park) second.enter(call());
+    assertThat(park.delay()).isEqualTo(Worker.FIRST_LIMIT_DELAY); // back soon: the trial may pass
+    assertThat(second.states()).containsEntry("call", State.HALF_OPEN);
+    assertThat(first.enter(call())).as("one trial run at a time").isInstanceOf(Park.class);
+
+    trial.report(Verdict.SUCCEEDED, null);
+    assertThat(first.states()).containsEntry("call", State.CLOSED);
+    await().atMost(PATIENCE).until(() -> plane.openBreakers().isEmpty());
+    second.follow(plane, "worker-2"); // its next heartbeat
+    assertThat(second.states()).containsEntry("call", State.CLOSED);
+    assertThat(second.enter(call())).isInstanceOf(Ticket.class);
+
+    Ticket afterTheTrial = (Ticket) late.enter(call()); // its first task since the opening ended
+    assertThat(late.states()).containsEntry("call", State.CLOSED);
+    afterTheTrial.report(Verdict.FAILED, DOWN); // an ordinary run, counted in the window
+    assertThat(late.states()).containsEntry("call", State.CLOSED);
+  }
+
+  /**
+   * The cluster's trial that fails opens the key again on every worker for {@code openFor}: the
+   * others park their tasks for it, not briefly.
+   */
+  @Test
+  void aClusterTrialThatFailsOpensTheKeyOnEveryWorkerAgain() {
+    List<TaskBreakers> workers = threeWorkersFollowingAnOpening();
+    TaskBreakers first = workers.get(0);
+    TaskBreakers second = workers.get(1);
+    Ticket trial = (Ticket) first.enter(call());
+    assertThat(second.enter(call())).isInstanceOf(Park.class);
+
+    trial.report(Verdict.FAILED, DOWN);
+    assertThat(first.states()).containsEntry("call", State.OPEN);
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () -> {
+              ControlPlane.BreakerOpening opening = plane.openBreakers().get("call");
+              return opening != null && !opening.trial();
+            });
+    ControlPlane.BreakerOpening again = plane.openBreakers().get("call");
+    assertThat(again.openedBy()).isEqualTo("worker-1");
+    assertThat(again.reason()).startsWith("the cluster's trial run failed: ");
+    assertThat(again.until()).isEqualTo(clock.instant().plus(OPEN_FOR));
+    await().atMost(PATIENCE).until(() -> again.id().equals(first.appliedOpening("call")));
+    second.follow(plane, "worker-2");
+    assertThat(second.states()).containsEntry("call", State.OPEN);
+    Park park = (Park) second.enter(call());
+    assertThat(park.delay()).isGreaterThanOrEqualTo(OPEN_FOR);
+
+    clock.advance(OPEN_FOR); // that opening ends too: again one trial for the cluster
+    assertThat(second.enter(call())).isInstanceOf(Ticket.class);
+    assertThat(first.enter(call())).isInstanceOf(Park.class);
+  }
+
+  /**
+   * A worker that claimed the trial and never reports (it died) holds the key for {@code openFor}
+   * at most: then the next worker to get a task runs the trial.
+   */
+  @Test
+  void aTrialWhoseWorkerDiedIsRunByAnotherAfterItsHold() {
+    List<TaskBreakers> workers = threeWorkersFollowingAnOpening();
+    assertThat(workers.get(0).enter(call())).isInstanceOf(Ticket.class); // then it dies
+    TaskBreakers second = workers.get(1);
+    assertThat(second.enter(call())).isInstanceOf(Park.class);
+
+    clock.advance(OPEN_FOR);
+    second.follow(plane, "worker-2"); // the trial opening is gone because its time is up
+    assertThat(second.states()).containsEntry("call", State.HALF_OPEN);
+    Ticket trial = (Ticket) second.enter(call());
+    assertThat(plane.openBreakers().get("call").openedBy()).isEqualTo("worker-2");
+    trial.report(Verdict.SUCCEEDED, null);
+    await().atMost(PATIENCE).until(() -> plane.openBreakers().isEmpty());
+  }
+
+  /** Where the control plane keeps no trials, each worker runs its own after an opening. */
+  @Test
+  void withoutClusterTrialsEachWorkerRunsItsOwn() {
+    ControlPlane noTrials = new SlowReads(plane); // openings and counts, but no trials
+    List<TaskBreakers> workers = List.of(breakers(sharedBreaker()), breakers(sharedBreaker()));
+    plane.openBreaker("call", Duration.ofMinutes(1), "maintenance", "ops");
+    workers.forEach(w -> w.follow(noTrials, "worker"));
+    clock.advance(Duration.ofMinutes(1));
+    assertThat(workers.get(0).enter(call())).isInstanceOf(Ticket.class);
+    assertThat(workers.get(1).enter(call())).isInstanceOf(Ticket.class);
+  }
+
   @Test
   void aBreakerNotSharedCountsForNoCluster() {
     TaskBreakers first = breakers(TaskBreaker.builder().window(4).minimumRuns(4).build());

@@ -28,6 +28,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -56,9 +58,19 @@ class RedisSharedBreakerIT {
         prefix);
   }
 
-  private String call(String order) throws IOException {
-    calls.incrementAndGet();
-    throw new IOException("payment provider: connection refused");
+  /** Whether the provider refuses every charge; when not, the first charge waits for this. */
+  private volatile boolean providerDown = true;
+
+  private final CountDownLatch firstChargeHeld = new CountDownLatch(1);
+
+  private String call(String order) throws IOException, InterruptedException {
+    if (calls.incrementAndGet() == 1 && !providerDown) {
+      assertThat(firstChargeHeld.await(TIMEOUT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+    }
+    if (providerDown) {
+      throw new IOException("payment provider: connection refused");
+    }
+    return "charged " + order;
   }
 
   private Server server(Config config, RedisBroker broker, RedisBackend backend) {
@@ -150,6 +162,63 @@ class RedisSharedBreakerIT {
               () ->
                   one.breakerStates().equals(Map.of(charge, TaskBreaker.State.CLOSED))
                       && two.breakerStates().equals(Map.of(charge, TaskBreaker.State.CLOSED)));
+    }
+  }
+
+  /**
+   * When an opening ends, the first worker to get a charge runs the cluster's one trial with it;
+   * the other parks its charges (a charge sent to it meanwhile too) until the trial passed, then
+   * both close and every charge runs. Without the cluster's trial each worker would run one.
+   */
+  @Test
+  void whenAnOpeningEndsOneWorkerRunsTheTrialForTheClusterAndItsPassClosesBoth() {
+    providerDown = false; // back from maintenance; its first charge is held while we look
+    Config first = config("shared_trial_a_");
+    Config second = config("shared_trial_b_");
+    try (RedisBroker broker1 = RedisBroker.create(first);
+        RedisBackend backend1 = RedisBackend.create(first);
+        Server server1 = server(first, broker1, backend1);
+        RedisBroker broker2 = RedisBroker.create(second);
+        RedisBackend backend2 = RedisBackend.create(second);
+        Server server2 = server(second, broker2, backend2)) {
+      Worker one = worker(server1, "billing-a");
+      Worker two = worker(server2, "billing-b");
+      Inspection operator = Inspection.of(server2);
+      operator.openBreaker(charge, Duration.ofSeconds(1), "provider maintenance", "ops");
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () ->
+                  one.breakerStates().get(charge) == TaskBreaker.State.OPEN
+                      && two.breakerStates().get(charge) == TaskBreaker.State.OPEN);
+      await().atMost(TIMEOUT).until(() -> !operator.openBreakers().containsKey(charge));
+
+      List<AsyncResult> charges = new ArrayList<>();
+      for (int i = 0; i < 2; i++) {
+        charges.add(server1.sendTask(Signature.builder(charge).args(Arg.of("a-" + i)).build()));
+        charges.add(server2.sendTask(Signature.builder(charge).args(Arg.of("b-" + i)).build()));
+      }
+      await().atMost(TIMEOUT).until(() -> calls.get() == 1); // the trial, held
+      BreakerOpening trial = Objects.requireNonNull(operator.openBreakers().get(charge));
+      assertThat(trial.trial()).isTrue();
+      boolean firstRunsIt = trial.openedBy().contains(":billing-a:");
+      Server other = firstRunsIt ? server2 : server1;
+      Worker otherWorker = firstRunsIt ? two : one;
+      AsyncResult meanwhile =
+          other.sendTask(Signature.builder(charge).args(Arg.of("meanwhile")).build());
+      charges.add(meanwhile);
+      await().atMost(TIMEOUT).until(() -> parked.contains(meanwhile.signature().uuid()));
+      assertThat(otherWorker.breakerStates()).containsEntry(charge, TaskBreaker.State.HALF_OPEN);
+      assertThat(calls).as("one trial run for the cluster").hasValue(1);
+
+      firstChargeHeld.countDown(); // the trial passes
+      await()
+          .atMost(TIMEOUT)
+          .until(() -> charges.stream().allMatch(c -> c.state() == State.SUCCESS));
+      assertThat(calls).hasValue(5);
+      assertThat(operator.openBreakers()).doesNotContainKey(charge);
+      assertThat(one.breakerStates()).containsEntry(charge, TaskBreaker.State.CLOSED);
+      assertThat(two.breakerStates()).containsEntry(charge, TaskBreaker.State.CLOSED);
     }
   }
 }
