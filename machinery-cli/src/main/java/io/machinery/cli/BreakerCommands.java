@@ -60,7 +60,8 @@ final class BreakerCommands {
                             .put("until", opening.until().toString())
                             .put("leftMillis", left(opening, now).toMillis())
                             .put("openedBy", opening.openedBy())
-                            .put("reason", opening.reason())));
+                            .put("reason", opening.reason())
+                            .put("trial", opening.trial())));
         Render.json(out, array);
       } else {
         List<List<String>> rows = new ArrayList<>();

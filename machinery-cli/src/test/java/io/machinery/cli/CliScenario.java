@@ -361,6 +361,8 @@ abstract class CliScenario {
     JsonNode listed = listedOpening(key);
     assertThat(listed.path("reason").asText()).isEqualTo("opened from the command line");
     assertThat(listed.path("openedBy").asText()).startsWith("cli:").contains("@");
+    assertThat(listed.path("trial").isBoolean()).isTrue();
+    assertThat(listed.path("trial").asBoolean()).as("an operator's, not a trial's").isFalse();
     assertThat(listed.path("leftMillis").asLong()).isPositive().isLessThanOrEqualTo(600_000);
     assertThat(java.time.Instant.parse(listed.path("until").asText())).isNotNull();
     String firstId = listed.path("id").asText();

@@ -152,7 +152,8 @@ final class Views {
     instant(n, "until", o.until());
     return n.put("leftMillis", Math.max(0, java.time.Duration.between(now, o.until()).toMillis()))
         .put("openedBy", o.openedBy())
-        .put("reason", o.reason());
+        .put("reason", o.reason())
+        .put("trial", o.trial());
   }
 
   static ObjectNode periodic(WorkerStatus.ScheduledEntry e) {

@@ -453,6 +453,8 @@ class DashboardApiTest {
     assertThat(charge.path("id").asText()).isEqualTo(first.path("id").asText());
     assertThat(charge.path("reason").asText()).isEqualTo("PSP maintenance");
     assertThat(charge.path("openedBy").asText()).isEqualTo("dashboard:127.0.0.1");
+    assertThat(charge.path("trial").isBoolean()).isTrue();
+    assertThat(charge.path("trial").asBoolean()).as("an operator's, not a trial's").isFalse();
     assertThat(charge.path("leftMillis").asLong()).isBetween(9 * 60_000L, 10 * 60_000L);
     assertThat(java.time.Instant.parse(charge.path("until").asText()))
         .isEqualTo(server.controlPlane().orElseThrow().openBreakers().get("charge").until());
