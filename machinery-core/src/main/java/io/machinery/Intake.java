@@ -217,8 +217,10 @@ final class Intake {
    * (see {@link TaskBreakers} and {@link TaskLimits}).
    */
   private @Nullable Admitted admit(SettleOnce delivery, Signature signature, boolean inline) {
-    if ((limits.isEmpty() && breakers.isEmpty()) || revocations.isRevoked(signature.uuid())) {
-      return Admitted.FREE;
+    if ((limits.isEmpty() && breakers.isEmpty())
+        || revocations.isRevoked(signature.uuid())
+        || TaskExecution.expired(signature, settings.server().clock()) != null) {
+      return Admitted.FREE; // it will not run: nothing to wait for
     }
     TaskBreakers.Ticket ticket = passBreaker(delivery, signature, inline);
     if (ticket == null) {

@@ -27,8 +27,8 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>Size: Go's 19 fields, each with an accessor, a builder setter and the absent-versus-empty
- * distinction the wire needs; beside them only {@link Builder#fairnessKey}, a setter for one header
- * (encoding is {@code WireCodec}'s).
+ * distinction the wire needs; beside them only {@link Builder#fairnessKey} and {@link
+ * Builder#expiresAt}, setters for one header each (encoding is {@code WireCodec}'s).
  */
 public final class Signature {
   /**
@@ -37,6 +37,13 @@ public final class Signature {
    * others'. A Go producer may set it in {@code Headers} too.
    */
   public static final String FAIRNESS_KEY_HEADER = "machinery_fairness_key";
+
+  /**
+   * The header that holds the time by which a task must start ({@link Builder#expiresAt}), an RFC
+   * 3339 time: a Java worker that receives the task later records it FAILURE {@code expired: ...}
+   * without running it. A Go producer may set it in {@code Headers} too; Go workers ignore it.
+   */
+  public static final String EXPIRES_HEADER = "machinery_expires";
 
   private final String uuid;
   private final String name;
@@ -218,6 +225,30 @@ public final class Signature {
    */
   public Map<String, @Nullable Object> headers() {
     return headers == null ? Map.of() : headers;
+  }
+
+  /**
+   * Returns the time by which this task must start ({@link Builder#expiresAt}, header {@value
+   * #EXPIRES_HEADER}).
+   *
+   * @return the time, or null when the task has none
+   * @throws IllegalArgumentException when the header is not an RFC 3339 time
+   */
+  public @Nullable Instant expiresAt() {
+    Object value = headers().get(EXPIRES_HEADER);
+    if (value == null) {
+      return null;
+    }
+    try {
+      return Instant.parse(String.valueOf(value).trim());
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new IllegalArgumentException(
+          "header "
+              + EXPIRES_HEADER
+              + " is not an RFC 3339 time such as 2026-12-05T22:00:00Z: "
+              + LogText.of(String.valueOf(value)),
+          e);
+    }
   }
 
   /**
@@ -587,6 +618,30 @@ public final class Signature {
                 + (key.isBlank() ? "blank" : key.length() + " characters"));
       }
       return header(FAIRNESS_KEY_HEADER, key);
+    }
+
+    /**
+     * Sets the time by which the task must start (header {@value Signature#EXPIRES_HEADER}): a Java
+     * worker that receives it later, a retry's run included, records it FAILURE {@code expired: not
+     * started by <time>} without running it (no retry; error callbacks and a chord learn it as any
+     * failure), so a task that only makes sense soon (a notification, a price quote) does not run
+     * hours late after an outage or behind a backlog. The worker compares its own clock with the
+     * time. Only this task: its callbacks and a chain's later steps carry an expiry only when their
+     * own signatures have one. Go workers run it whenever it arrives.
+     *
+     * @param time the time; null removes the expiry
+     * @return this builder
+     */
+    public Builder expiresAt(@Nullable Instant time) {
+      if (time == null) {
+        if (headers != null && headers.containsKey(EXPIRES_HEADER)) {
+          Map<String, @Nullable Object> map = new LinkedHashMap<>(headers);
+          map.remove(EXPIRES_HEADER);
+          this.headers = map;
+        }
+        return this;
+      }
+      return header(EXPIRES_HEADER, time.toString());
     }
 
     /**

@@ -473,6 +473,15 @@ final class TaskExecution implements TaskContext {
           LogText.of(signature.uuid()));
       return new Succeeded(stored);
     }
+    String expired = expired(signature, settings.server().clock());
+    if (expired != null) {
+      log.info(
+          "Task {} {} {}; not running it",
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()),
+          expired);
+      return new Failed(expired, false);
+    }
     early.add(backend.setStateReceivedAsync(signature));
     List<Arg> args;
     try {
@@ -711,6 +720,24 @@ final class TaskExecution implements TaskContext {
     } catch (IllegalArgumentException e) {
       failedWith(e);
       return new Failed(errorText(e), true);
+    }
+  }
+
+  /**
+   * Why {@code signature} may not start now: its time to start ({@link Signature#expiresAt}) has
+   * passed by {@code clock}, or its header is no time; null when it may.
+   */
+  static @Nullable String expired(Signature signature, java.time.Clock clock) {
+    if (!signature.headers().containsKey(Signature.EXPIRES_HEADER)) {
+      return null;
+    }
+    try {
+      java.time.Instant expires = signature.expiresAt();
+      return expires != null && !clock.instant().isBefore(expires)
+          ? "expired: not started by " + expires
+          : null;
+    } catch (IllegalArgumentException e) {
+      return "cannot run: " + e.getMessage();
     }
   }
 

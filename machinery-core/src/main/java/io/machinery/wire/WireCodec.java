@@ -12,6 +12,7 @@ import io.machinery.spi.GroupMeta;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -85,6 +86,19 @@ public final class WireCodec {
         throw new IllegalArgumentException(
             "argument " + (i + 1) + " of task " + signature.name() + ": " + e.getMessage(), e);
       }
+    }
+    Instant expires = signature.expiresAt(); // a header that is no time is refused here
+    if (expires != null
+        && signature.eta() != null
+        && signature.eta().toInstant().isAfter(expires)) {
+      throw new IllegalArgumentException(
+          "task "
+              + signature.name()
+              + " expires at "
+              + expires
+              + ", before its ETA "
+              + signature.eta().toInstant()
+              + ": it could never run");
     }
     signature.onSuccess().forEach(WireCodec::checkTask);
     signature.onError().forEach(WireCodec::checkTask);

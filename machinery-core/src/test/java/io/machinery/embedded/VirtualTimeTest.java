@@ -212,6 +212,68 @@ class VirtualTimeTest {
     }
   }
 
+  /**
+   * A task with an expiry runs only while it is not due: behind a rate limit's backlog, the tasks
+   * that would start after their time fail as expired instead of running late.
+   */
+  @Test
+  void tasksThatWouldStartAfterTheirExpiryFailWithoutRunning() {
+    start();
+    registerFlaky(1);
+    server
+        .workerBuilder("vt")
+        .concurrency(4)
+        .limit("flaky", TaskLimit.builder().rate(1, Duration.ofMinutes(1)).burst(1).build())
+        .build()
+        .launchAsync();
+    VirtualTime time = VirtualTime.of(server);
+    Instant expires = T0.plus(Duration.ofMinutes(2)).plusSeconds(30);
+
+    List<AsyncResult> backlog = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      backlog.add(
+          server.sendTask(Signature.builder("flaky").retryCount(1).expiresAt(expires).build()));
+    }
+    time.advance(Duration.ofMinutes(10));
+
+    assertThat(runs).as("one a minute until the expiry, then none").hasSize(3);
+    assertThat(runs).allSatisfy(at -> assertThat(at).isBefore(expires));
+    assertThat(backlog)
+        .filteredOn(r -> r.state() == State.FAILURE)
+        .as("the first run failed and was retried; of the rest, those not started in time")
+        .hasSize(3)
+        .allSatisfy(
+            r ->
+                assertThat(r.taskState().orElseThrow().error())
+                    .isEqualTo("expired: not started by " + expires));
+    assertThat(backlog).filteredOn(r -> r.state() == State.SUCCESS).hasSize(2);
+  }
+
+  /** A retry that falls due after the task's expiry fails as expired, without running. */
+  @Test
+  void aRetryDueAfterTheExpiryFailsWithoutRunning() {
+    start();
+    server.registerTask(
+        "later",
+        TaskFunction.of(
+            () -> {
+              runs.add(clock.instant());
+              throw new RetryTaskLaterException("not yet", Duration.ofHours(2));
+            }));
+    server.newWorker("vt", 2).launchAsync();
+    VirtualTime time = VirtualTime.of(server);
+    Instant expires = T0.plus(Duration.ofHours(1));
+
+    AsyncResult result = server.sendTask(Signature.builder("later").expiresAt(expires).build());
+    time.advance(
+        Duration.ofHours(2).plusMinutes(30)); // results expire an hour after they are stored
+
+    assertThat(runs).containsExactly(T0);
+    assertThat(result.state()).isEqualTo(State.FAILURE);
+    assertThat(result.taskState().orElseThrow().error())
+        .isEqualTo("expired: not started by " + expires);
+  }
+
   @Test
   void anOpenBreakerParksTasksUntilItsTrialSucceeds() {
     start();

@@ -720,6 +720,66 @@ public abstract class AcceptanceSuite {
     assertThat(plane.workers()).extracting(io.machinery.spi.WorkerStatus::id).doesNotContain(id);
   }
 
+  // -------------------------------------------------------------------------- expiry
+
+  @Test
+  void aTaskThatArrivesAfterItsExpiryFailsWithoutRunningAndItsErrorCallbackLearnsWhy() {
+    String key = "expired-" + UUID.randomUUID();
+    Instant expires = Instant.now().minusSeconds(1);
+    Signature callback = Signature.create("record_error");
+    Signature late =
+        Signature.builder("fail_n_times")
+            .args(Arg.of(key), Arg.of(0L))
+            .expiresAt(expires)
+            .onError(callback)
+            .build();
+    assertThatThrownBy(() -> server.sendTask(late).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage("expired: not started by " + expires);
+    assertThat(server.asyncResult(callback.uuid()).get(TIMEOUT))
+        .containsExactly("expired: not started by " + expires);
+    assertThat(tasks.calls(key)).isZero();
+
+    String soon = "expires-later-" + UUID.randomUUID();
+    Signature inTime =
+        Signature.builder("fail_n_times")
+            .args(Arg.of(soon), Arg.of(0L))
+            .expiresAt(Instant.now().plus(Duration.ofHours(1)))
+            .build();
+    assertThat(server.sendTask(inTime).get(TIMEOUT)).containsExactly("ok");
+    assertThat(tasks.calls(soon)).isEqualTo(1);
+  }
+
+  @Test
+  void anExpiryThatIsNoTimeIsRefusedWhenSentAndFailsTheTaskWhenReceived() {
+    Signature odd =
+        Signature.builder("add")
+            .args(Arg.of(1L), Arg.of(2L))
+            .header(Signature.EXPIRES_HEADER, "tomorrow")
+            .build();
+    assertThatThrownBy(() -> server.sendTask(odd))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("machinery_expires is not an RFC 3339 time");
+    Signature sooner =
+        add(1, 2).toBuilder()
+            .eta(Instant.now().plus(Duration.ofHours(1)))
+            .expiresAt(Instant.now().plus(Duration.ofMinutes(1)))
+            .build();
+    assertThatThrownBy(() -> server.sendTask(sooner))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("before its ETA")
+        .hasMessageContaining("it could never run");
+
+    Signature fromElsewhere = odd.toBuilder().routingKey(config.defaultQueue()).build();
+    backend.setStatePending(fromElsewhere); // as a producer that does not check would send it
+    broker.publish(fromElsewhere, WireCodec.encode(fromElsewhere));
+    assertThatThrownBy(() -> server.asyncResult(fromElsewhere.uuid()).get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessage(
+            "cannot run: header machinery_expires is not an RFC 3339 time such as"
+                + " 2026-12-05T22:00:00Z: tomorrow");
+  }
+
   // -------------------------------------------------------------------------- bad input
 
   @Test
