@@ -292,6 +292,14 @@ final class TaskCommands {
                 + " (2026-01-02T03:04:05Z) or a Go duration from now (90s, 5m, 1h30m)")
     @Nullable String eta;
 
+    @Option(
+        names = "--expires",
+        paramLabel = "WHEN",
+        description =
+            "start by WHEN or not at all (header machinery_expires; a Java worker fails it as"
+                + " expired after that): an ISO-8601 time or a Go duration from now")
+    @Nullable String expires;
+
     @Option(names = "--retries", paramLabel = "N", description = "Go's RetryCount (default 0)")
     int retries;
 
@@ -320,7 +328,10 @@ final class TaskCommands {
         builder.routingKey(queue);
       }
       if (eta != null) {
-        builder.eta(parseEta(eta));
+        builder.eta(parseWhen("--eta", eta));
+      }
+      if (expires != null) {
+        builder.expiresAt(parseWhen("--expires", expires).toInstant());
       }
       if (fairnessKey != null) {
         try {
@@ -396,11 +407,11 @@ final class TaskCommands {
       }
     }
 
-    private static OffsetDateTime parseEta(String text) {
+    private static OffsetDateTime parseWhen(String option, String text) {
       try {
         return OffsetDateTime.parse(text);
       } catch (DateTimeParseException notATime) {
-        return Instant.now().plus(duration("--eta", text)).atOffset(java.time.ZoneOffset.UTC);
+        return Instant.now().plus(duration(option, text)).atOffset(java.time.ZoneOffset.UTC);
       }
     }
   }

@@ -197,6 +197,43 @@ abstract class CliScenario {
     CliRunner.Result failed = cli().run("send", "fail", "--queue", queue, "--wait");
     assertThat(failed.code()).isEqualTo(MachineryCli.EXIT_TASK_FAILED);
     assertThat(failed.err()).contains("failed on purpose");
+
+    CliRunner.Result expired =
+        cli()
+            .run(
+                "send",
+                "add",
+                "int64:1",
+                "int64:1",
+                "--queue",
+                queue,
+                "--expires",
+                "2020-01-01T00:00:00Z",
+                "--wait");
+    assertThat(expired.code()).isEqualTo(MachineryCli.EXIT_TASK_FAILED);
+    assertThat(expired.err()).contains("expired: not started by 2020-01-01T00:00:00Z");
+    assertThat(
+            cli()
+                .ok(
+                    "send",
+                    "add",
+                    "int64:2",
+                    "int64:2",
+                    "--queue",
+                    queue,
+                    "--expires",
+                    "1h",
+                    "--wait")
+                .out())
+        .contains("SUCCESS int64:4");
+    CliRunner.Result never =
+        cli().run("send", "add", "int64:1", "int64:1", "--eta", "1h", "--expires", "1m");
+    assertThat(never.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(never.err()).contains("before its ETA").contains("it could never run");
+    CliRunner.Result bad = cli().run("send", "add", "int64:1", "int64:1", "--expires", "soon");
+    assertThat(bad.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(bad.err())
+        .contains("--expires 'soon' is neither an ISO-8601 time nor a Go duration");
   }
 
   @Test
