@@ -32,6 +32,12 @@ public final class TaskLimit {
   /** The longest a key may be (a key function's result is checked at run time). */
   public static final int MAX_KEY_LENGTH = 512;
 
+  /**
+   * The default key function: the task's name. One instance, so a limit can tell that no {@link
+   * Builder#key} was given ({@link #keyedByTaskName()}), also through a setting made over it.
+   */
+  static final Function<Signature, String> BY_TASK_NAME = Signature::name;
+
   private final int ratePermits;
   private final Duration ratePeriod;
   private final int burst;
@@ -132,6 +138,21 @@ public final class TaskLimit {
     return key;
   }
 
+  /** Whether runs count per task name: no key function but the default was given. */
+  boolean keyedByTaskName() {
+    return key == BY_TASK_NAME;
+  }
+
+  /** The rate's starts per period; 0 when there is no rate. */
+  int ratePermits() {
+    return ratePermits;
+  }
+
+  /** The rate's period; zero when there is no rate. */
+  Duration ratePeriod() {
+    return ratePeriod;
+  }
+
   /**
    * {@code value} when it is a valid key (of a limit or a breaker).
    *
@@ -171,7 +192,7 @@ public final class TaskLimit {
     private Duration ratePeriod = Duration.ZERO;
     private int burst;
     private int maxConcurrent;
-    private Function<Signature, String> key = Signature::name;
+    private Function<Signature, String> key = BY_TASK_NAME;
 
     private Builder() {}
 

@@ -3,6 +3,7 @@ package io.machinery;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.ControlPlane.TaskLimitSetting;
 import io.machinery.spi.TaskLimiter;
+import io.machinery.spi.WorkerStatus;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -50,7 +51,9 @@ import org.slf4j.LoggerFactory;
  *       or adds a limit keyed by the task name; the worker's heartbeat reads the settings ({@link
  *       #follow}) and swaps in a new immutable map, so a delivery reads one volatile field and no
  *       store. A run admitted under the old numbers releases under them (its {@link Permit} keeps
- *       its limit).
+ *       its limit). The heartbeat's status tells the limits in force and which numbers came from
+ *       the control plane ({@link #status}), read from the same swapped map, so an operator sees
+ *       which workers took a setting up.
  *   <li><b>Eager broker.</b> Its deliveries run in the sender's thread and cannot be requeued: the
  *       gate waits there instead, asking again after each delay.
  * </ul>
@@ -102,11 +105,11 @@ final class TaskLimits {
   /** The limits the worker's builder gave. */
   private final Map<String, TaskLimit> configured;
 
-  /** What is in force: {@link #configured}, with the control plane's settings over it. */
-  private volatile Map<String, TaskLimit> limits;
-
-  /** The control plane's settings last read ({@link #follow}). */
-  private volatile Map<String, TaskLimitSetting> settings = Map.of();
+  /**
+   * What is in force, swapped whole by {@link #follow}, so a reader sees a limit and the setting it
+   * came from together.
+   */
+  private volatile InForce state;
 
   /** False once the control plane said it keeps no limits. */
   private volatile boolean settingsSupported = true;
@@ -116,10 +119,18 @@ final class TaskLimits {
   private final String consumerTag;
   private final AtomicLong runs = new AtomicLong();
 
+  /**
+   * The limits in force and the control plane's settings last read ({@link #follow}).
+   *
+   * @param limits {@link #configured}, with the settings over it or beside it
+   * @param settings the settings, by task name
+   */
+  private record InForce(Map<String, TaskLimit> limits, Map<String, TaskLimitSetting> settings) {}
+
   TaskLimits(
       Map<String, TaskLimit> limits, TaskLimiter limiter, Duration maxDelay, String consumerTag) {
     this.configured = Map.copyOf(limits);
-    this.limits = configured;
+    this.state = new InForce(configured, Map.of());
     this.limiter = limiter;
     Duration first =
         Worker.FIRST_LIMIT_DELAY.compareTo(maxDelay) < 0 ? Worker.FIRST_LIMIT_DELAY : maxDelay;
@@ -128,12 +139,34 @@ final class TaskLimits {
   }
 
   boolean isEmpty() {
-    return limits.isEmpty();
+    return state.limits().isEmpty();
   }
 
   /** The limits in force, by task name. */
   Map<String, TaskLimit> inForce() {
-    return limits;
+    return state.limits();
+  }
+
+  /**
+   * The limits in force as a heartbeat tells them ({@link WorkerStatus#limits()}): each one's
+   * numbers, whether it counts per key, and whether its numbers are a control plane's setting.
+   */
+  Map<String, WorkerStatus.LimitInForce> status() {
+    InForce now = state;
+    Map<String, WorkerStatus.LimitInForce> out = new HashMap<>();
+    now.limits()
+        .forEach(
+            (task, limit) ->
+                out.put(
+                    task,
+                    new WorkerStatus.LimitInForce(
+                        limit.ratePermits(),
+                        limit.ratePeriod(),
+                        limit.burst(),
+                        limit.maxConcurrent(),
+                        !limit.keyedByTaskName(),
+                        now.settings().containsKey(task))));
+    return out;
   }
 
   /**
@@ -159,7 +192,7 @@ final class TaskLimits {
           consumerTag);
       return;
     }
-    Map<String, TaskLimitSetting> before = settings;
+    Map<String, TaskLimitSetting> before = state.settings();
     if (read.equals(before)) {
       return;
     }
@@ -167,10 +200,9 @@ final class TaskLimits {
     read.forEach(
         (task, setting) -> {
           TaskLimit own = configured.get(task);
-          next.put(task, setting.toLimit(own != null ? own.keyFunction() : Signature::name));
+          next.put(task, setting.toLimit(own != null ? own.keyFunction() : TaskLimit.BY_TASK_NAME));
         });
-    limits = Map.copyOf(next);
-    settings = read;
+    state = new InForce(Map.copyOf(next), read);
     read.forEach(
         (task, setting) -> {
           if (!setting.equals(before.get(task))) {
@@ -201,7 +233,7 @@ final class TaskLimits {
    * @throws RuntimeException when the key function throws or the limiter cannot be reached
    */
   Entry enter(Signature signature) {
-    TaskLimit limit = limits.get(signature.name());
+    TaskLimit limit = state.limits().get(signature.name());
     if (limit == null) {
       return UNLIMITED;
     }

@@ -29,10 +29,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A worker's link to the {@link ControlPlane}: every interval it announces the worker's status (its
- * running tasks, busy slots, the server's periodic entries), reads the cancelled tasks, the task
- * limits set there ({@link TaskLimits#follow}) and the breaker openings ({@link
- * TaskBreakers#follow}), and reads the paused queues, pausing or resuming the worker's consumption
- * to match.
+ * running tasks, busy slots, the server's periodic entries, its breakers that are not closed and
+ * the task limits in force), reads the cancelled tasks, the task limits set there ({@link
+ * TaskLimits#follow}) and the breaker openings ({@link TaskBreakers#follow}), and reads the paused
+ * queues, pausing or resuming the worker's consumption to match.
  *
  * <p>Design notes: one platform thread per worker (a heartbeat must not wait behind CPU-bound
  * virtual threads); it survives any throwable, logging a failing control plane once per failure
@@ -257,7 +257,8 @@ final class WorkerHeartbeat {
         periodic,
         WorkerStatus.notClosed(worker.breakerStates()),
         broker,
-        resultBackend);
+        resultBackend,
+        limits.status());
   }
 
   /**

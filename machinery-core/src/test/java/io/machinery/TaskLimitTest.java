@@ -15,6 +15,10 @@ class TaskLimitTest {
     assertThat(rate.maxConcurrent()).isZero();
     assertThat(rate.keyOf(Signature.create("send"))).isEqualTo("send");
     assertThat(TaskLimit.maxConcurrent(3).hasRate()).isFalse();
+    assertThat(rate.keyedByTaskName()).isTrue();
+    assertThat(TaskLimit.builder().maxConcurrent(1).key(s -> s.name()).build().keyedByTaskName())
+        .as("any key function given counts per key, even one returning the name")
+        .isFalse();
   }
 
   @Test

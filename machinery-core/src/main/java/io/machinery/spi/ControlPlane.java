@@ -769,19 +769,7 @@ public interface ControlPlane {
      * @return the text
      */
     public String describe() {
-      StringBuilder s = new StringBuilder();
-      if (ratePermits > 0) {
-        s.append(ratePermits)
-            .append(" per ")
-            .append(io.machinery.internal.GoDurations.format(ratePeriod))
-            .append(", burst ")
-            .append(burst > 0 ? burst : ratePermits);
-      }
-      if (maxConcurrent > 0) {
-        s.append(ratePermits > 0 ? ", " : "").append("at most ").append(maxConcurrent);
-        s.append(" at once");
-      }
-      return s.toString();
+      return WorkerStatus.LimitInForce.text(ratePermits, ratePeriod, burst, maxConcurrent);
     }
 
     /**

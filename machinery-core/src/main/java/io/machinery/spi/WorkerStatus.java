@@ -7,7 +7,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.machinery.MalformedMessageException;
 import io.machinery.TaskBreaker;
+import io.machinery.internal.GoDurations;
 import java.io.IOException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -20,8 +22,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * What a live worker tells the {@link ControlPlane} on every heartbeat: who it is, what it
  * consumes, how busy it is, the tasks it is running now (the queue's in-flight tasks, with the
- * worker holding them), the periodic entries of its server with their next fire times, and its
- * circuit breakers that are not closed.
+ * worker holding them), the periodic entries of its server with their next fire times, its circuit
+ * breakers that are not closed, and the task limits it enforces (so an operator sees that every
+ * worker took up a limit set at run time).
  *
  * <p>{@link #toJson()} and {@link #fromJson(byte[])} are the one encoding every control plane
  * stores, so a CLI reads what any worker wrote. The format is Java's own (Go workers do not
@@ -48,6 +51,9 @@ import org.jspecify.annotations.Nullable;
  * @param resultBackend where its server stores results, for people, in the same form: {@code
  *     redis://old:6379 -> mongodb://new:27017} during a move between result backends; empty in a
  *     status written before this field
+ * @param limits the task limits it enforces, by task name: its own ({@code Worker.Builder.limit})
+ *     with those set in the control plane over them or beside them (at most {@link #MAX_LIMITS},
+ *     the first by name; the rest are left out); empty in a status written before this field
  */
 public record WorkerStatus(
     String id,
@@ -64,12 +70,16 @@ public record WorkerStatus(
     List<ScheduledEntry> periodic,
     Map<String, TaskBreaker.State> breakers,
     String broker,
-    String resultBackend) {
+    String resultBackend,
+    Map<String, LimitInForce> limits) {
 
   /**
    * The most breaker keys a status carries: enough to see an outage, small enough to send often.
    */
   public static final int MAX_BREAKERS = 100;
+
+  /** The most task limits a status carries, as {@link #MAX_BREAKERS}. */
+  public static final int MAX_LIMITS = 100;
 
   /** The most bytes {@link #fromJson} reads: a status is small; a bigger value is not one. */
   public static final int MAX_JSON_BYTES = 4 << 20;
@@ -87,7 +97,7 @@ public record WorkerStatus(
   }
 
   /**
-   * Checks and copies the lists.
+   * Checks and copies the lists; keeps the first {@link #MAX_LIMITS} limits by task name.
    *
    * @throws NullPointerException if a field is null
    */
@@ -103,11 +113,74 @@ public record WorkerStatus(
     running = List.copyOf(running);
     periodic = List.copyOf(periodic);
     breakers = Collections.unmodifiableMap(new TreeMap<>(breakers));
+    TreeMap<String, LimitInForce> first = new TreeMap<>();
+    for (Map.Entry<String, LimitInForce> limit : new TreeMap<>(limits).entrySet()) {
+      if (first.size() == MAX_LIMITS) {
+        break;
+      }
+      first.put(limit.getKey(), Objects.requireNonNull(limit.getValue(), "limit"));
+    }
+    limits = Collections.unmodifiableMap(first);
   }
 
   /**
-   * A status without breakers, broker and result backend (a worker that has none open, or an older
-   * writer's status).
+   * A status without task limits (a worker that enforces none, or an older writer's status).
+   *
+   * @param id as in the record
+   * @param host as in the record
+   * @param pid as in the record
+   * @param consumerTag as in the record
+   * @param queue as in the record
+   * @param concurrency as in the record
+   * @param busy as in the record
+   * @param paused as in the record
+   * @param startedAt as in the record
+   * @param heartbeatAt as in the record
+   * @param running as in the record
+   * @param periodic as in the record
+   * @param breakers as in the record
+   * @param broker as in the record
+   * @param resultBackend as in the record
+   * @throws NullPointerException if a field is null
+   */
+  public WorkerStatus(
+      String id,
+      String host,
+      long pid,
+      String consumerTag,
+      String queue,
+      int concurrency,
+      int busy,
+      boolean paused,
+      Instant startedAt,
+      Instant heartbeatAt,
+      List<RunningTask> running,
+      List<ScheduledEntry> periodic,
+      Map<String, TaskBreaker.State> breakers,
+      String broker,
+      String resultBackend) {
+    this(
+        id,
+        host,
+        pid,
+        consumerTag,
+        queue,
+        concurrency,
+        busy,
+        paused,
+        startedAt,
+        heartbeatAt,
+        running,
+        periodic,
+        breakers,
+        broker,
+        resultBackend,
+        Map.of());
+  }
+
+  /**
+   * A status without breakers, broker, result backend and task limits (a worker that has none, or
+   * an older writer's status).
    *
    * @param id as in the record
    * @param host as in the record
@@ -151,7 +224,8 @@ public record WorkerStatus(
         periodic,
         Map.of(),
         "",
-        "");
+        "",
+        Map.of());
   }
 
   /**
@@ -207,6 +281,77 @@ public record WorkerStatus(
   }
 
   /**
+   * A task limit a worker enforces: its numbers, how it counts, and where the numbers come from.
+   *
+   * @param ratePermits starts per period; 0 when it has no rate
+   * @param ratePeriod the rate's period (in whole milliseconds once read back, as {@link
+   *     ControlPlane.TaskLimitSetting} keeps it); zero when it has no rate
+   * @param burst how many starts may follow one another after an idle spell (the rate's permits
+   *     unless set); 0 when it has no rate
+   * @param maxConcurrent the most runs at once under one key; 0 when it has no cap
+   * @param perKey whether runs count per key of a function of the signature (a customer, a host),
+   *     false when they count per task name
+   * @param fromControlPlane whether the numbers are an operator's, set in the control plane at run
+   *     time ({@link ControlPlane#setTaskLimit}), over the worker's own limit or beside it; false
+   *     when they are the worker's own ({@code Worker.Builder.limit})
+   */
+  public record LimitInForce(
+      int ratePermits,
+      Duration ratePeriod,
+      int burst,
+      int maxConcurrent,
+      boolean perKey,
+      boolean fromControlPlane) {
+    /**
+     * Checks the fields.
+     *
+     * @throws IllegalArgumentException when a number or the period is negative
+     */
+    public LimitInForce {
+      Objects.requireNonNull(ratePeriod, "ratePeriod");
+      if (ratePermits < 0 || burst < 0 || maxConcurrent < 0 || ratePeriod.isNegative()) {
+        throw new IllegalArgumentException(
+            "a limit's numbers cannot be negative, were rate "
+                + ratePermits
+                + " per "
+                + ratePeriod
+                + ", burst "
+                + burst
+                + ", maxConcurrent "
+                + maxConcurrent);
+      }
+    }
+
+    /**
+     * Says the limit for people, in the words of {@link ControlPlane.TaskLimitSetting#describe()}:
+     * {@code "10 per 1s, burst 5, at most 2 at once, per key"}.
+     *
+     * @return the text
+     */
+    public String describe() {
+      String numbers = text(ratePermits, ratePeriod, burst, maxConcurrent);
+      return perKey ? numbers + ", per key" : numbers;
+    }
+
+    /** The text of a limit's numbers ({@code burst} 0: the permits), shared with the settings. */
+    static String text(int ratePermits, Duration ratePeriod, int burst, int maxConcurrent) {
+      StringBuilder s = new StringBuilder();
+      if (ratePermits > 0) {
+        s.append(ratePermits)
+            .append(" per ")
+            .append(GoDurations.format(ratePeriod))
+            .append(", burst ")
+            .append(burst > 0 ? burst : ratePermits);
+      }
+      if (maxConcurrent > 0) {
+        s.append(ratePermits > 0 ? ", " : "").append("at most ").append(maxConcurrent);
+        s.append(" at once");
+      }
+      return s.toString();
+    }
+  }
+
+  /**
    * Encodes this status as JSON (UTF-8).
    *
    * @return the encoded status
@@ -247,6 +392,16 @@ public record WorkerStatus(
     }
     root.put("broker", broker);
     root.put("resultBackend", resultBackend);
+    ObjectNode l = root.putObject("limits");
+    limits.forEach(
+        (task, limit) ->
+            l.putObject(task)
+                .put("ratePermits", limit.ratePermits())
+                .put("ratePeriodMillis", limit.ratePeriod().toMillis())
+                .put("burst", limit.burst())
+                .put("maxConcurrent", limit.maxConcurrent())
+                .put("perKey", limit.perKey())
+                .put("fromControlPlane", limit.fromControlPlane()));
     try {
       return JSON.writeValueAsBytes(root);
     } catch (IOException e) {
@@ -296,6 +451,19 @@ public record WorkerStatus(
                   }
                 }
               });
+      Map<String, LimitInForce> limits = new TreeMap<>();
+      for (Map.Entry<String, JsonNode> field : root.path("limits").properties()) {
+        JsonNode limit = field.getValue();
+        limits.put(
+            field.getKey(),
+            new LimitInForce(
+                Math.toIntExact(number(limit, "ratePermits")),
+                Duration.ofMillis(number(limit, "ratePeriodMillis")),
+                Math.toIntExact(number(limit, "burst")),
+                Math.toIntExact(number(limit, "maxConcurrent")),
+                limit.path("perKey").asBoolean(false),
+                limit.path("fromControlPlane").asBoolean(false)));
+      }
       return new WorkerStatus(
           text(root, "id"),
           text(root, "host"),
@@ -311,7 +479,8 @@ public record WorkerStatus(
           periodic,
           breakers,
           root.path("broker").asText(""), // absent in an older worker's status
-          root.path("resultBackend").asText(""));
+          root.path("resultBackend").asText(""),
+          limits); // absent in an older worker's status: none
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException("not a worker status: " + e.getMessage(), e);
     }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.machinery.MalformedMessageException;
 import io.machinery.TaskBreaker;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -73,6 +74,67 @@ class WorkerStatusTest {
             + "\"breakers\":{\"a\":\"OPEN\",\"b\":\"TRIPPED\",\"c\":7}}";
     assertThat(WorkerStatus.fromJson(json.getBytes(StandardCharsets.UTF_8)).breakers())
         .containsExactly(Map.entry("a", TaskBreaker.State.OPEN));
+  }
+
+  @Test
+  void theLimitsInForceTravelWithTheirSourceAndAtMostTheBoundOfThemTheFirstByName() {
+    Map<String, WorkerStatus.LimitInForce> limits = new HashMap<>();
+    limits.put(
+        "charge", new WorkerStatus.LimitInForce(2, Duration.ofSeconds(1), 2, 1, false, true));
+    limits.put("fetch", new WorkerStatus.LimitInForce(0, Duration.ZERO, 0, 4, true, false));
+    for (int i = 0; i < 200; i++) {
+      limits.put(
+          "z" + i, new WorkerStatus.LimitInForce(1, Duration.ofMinutes(1), 1, 0, false, false));
+    }
+    WorkerStatus status = status(limits);
+    assertThat(status.limits()).hasSize(WorkerStatus.MAX_LIMITS);
+    assertThat(status.limits().keySet()).startsWith("charge", "fetch").doesNotContain("z99");
+    WorkerStatus read = WorkerStatus.fromJson(status.toJson());
+    assertThat(read).isEqualTo(status);
+    assertThat(read.limits().get("charge").describe())
+        .isEqualTo("2 per 1s, burst 2, at most 1 at once");
+    assertThat(read.limits().get("fetch").describe()).isEqualTo("at most 4 at once, per key");
+
+    String json =
+        new String(status(Map.of("charge", limits.get("charge"))).toJson(), StandardCharsets.UTF_8);
+    assertThat(json)
+        .as("the period as a task limit setting encodes it")
+        .contains(
+            "\"limits\":{\"charge\":{\"ratePermits\":2,\"ratePeriodMillis\":1000,\"burst\":2,"
+                + "\"maxConcurrent\":1,\"perKey\":false,\"fromControlPlane\":true}}");
+  }
+
+  @Test
+  void aStatusWithoutLimitsReadsAsNoneAndABadLimitIsRefused() {
+    String older =
+        "{\"id\":\"x\",\"host\":\"h\",\"pid\":7,\"consumerTag\":\"w\",\"queue\":\"q\",\"concurrency\":1,\"busy\":0,"
+            + "\"startedAt\":\"2026-11-30T04:00:00Z\",\"heartbeatAt\":\"2026-11-30T04:00:01Z\"}";
+    assertThat(WorkerStatus.fromJson(older.getBytes(StandardCharsets.UTF_8)).limits())
+        .as("an older worker's status tells no limits")
+        .isEmpty();
+    assertThat(
+            new WorkerStatus(
+                    "x", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), Map.of(), "",
+                    "")
+                .limits())
+        .isEmpty();
+
+    String negative =
+        older.replace(
+            "}",
+            ",\"limits\":{\"a\":{\"ratePermits\":-1,\"ratePeriodMillis\":1000,\"burst\":0,\"maxConcurrent\":0}}}");
+    assertThatThrownBy(() -> WorkerStatus.fromJson(negative.getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("cannot be negative");
+    String noPeriod = older.replace("}", ",\"limits\":{\"a\":{\"maxConcurrent\":1}}}");
+    assertThatThrownBy(() -> WorkerStatus.fromJson(noPeriod.getBytes(StandardCharsets.UTF_8)))
+        .isInstanceOf(MalformedMessageException.class)
+        .hasMessageContaining("ratePermits");
+  }
+
+  private static WorkerStatus status(Map<String, WorkerStatus.LimitInForce> limits) {
+    return new WorkerStatus(
+        "id", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), Map.of(), "", "", limits);
   }
 
   @Test
