@@ -3,6 +3,7 @@ package io.machinery.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import io.machinery.Inspection;
 import io.machinery.MigratingBroker;
+import io.machinery.internal.GoDurations;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
@@ -289,6 +290,7 @@ final class QueueCommands {
       name = "workers",
       description =
           "List the live workers: queue, broker (both during a move), busy slots, heartbeat,"
+              + " breakers not closed, task limits in force ((set): from the control plane),"
               + " running tasks")
   static final class Workers extends CliCommand {
     @Option(names = "--queue", paramLabel = "QUEUE", description = "only workers of this queue")
@@ -322,6 +324,7 @@ final class QueueCommands {
                       : w.breakers().entrySet().stream()
                           .map(b -> b.getKey() + "=" + b.getValue())
                           .collect(Collectors.joining(",")),
+                  limits(w.limits()),
                   w.running().stream()
                       .map(WorkerStatus.RunningTask::uuid)
                       .collect(Collectors.joining(","))));
@@ -337,10 +340,48 @@ final class QueueCommands {
                 "PAUSED",
                 "HEARTBEAT",
                 "BREAKERS",
+                "LIMITS",
                 "RUNNING"),
             rows);
       }
       return MachineryCli.EXIT_OK;
+    }
+
+    /**
+     * A worker's limits in force for its row, in the words of {@code limits}' columns: {@code
+     * charge 2/1s max 1 (set), resize max 4 per key}; the burst only when it is not the rate's
+     * permits (the default), {@code per key} when a key function counts the runs, {@code (set)}
+     * when the numbers come from the control plane; {@code -} for none.
+     */
+    static String limits(Map<String, WorkerStatus.LimitInForce> limits) {
+      if (limits.isEmpty()) {
+        return "-";
+      }
+      List<String> out = new ArrayList<>();
+      limits.forEach(
+          (task, limit) -> {
+            StringBuilder s = new StringBuilder(task);
+            if (limit.ratePermits() > 0) {
+              s.append(' ')
+                  .append(limit.ratePermits())
+                  .append('/')
+                  .append(GoDurations.format(limit.ratePeriod()));
+              if (limit.burst() != limit.ratePermits()) {
+                s.append(" burst ").append(limit.burst());
+              }
+            }
+            if (limit.maxConcurrent() > 0) {
+              s.append(" max ").append(limit.maxConcurrent());
+            }
+            if (limit.perKey()) {
+              s.append(" per key");
+            }
+            if (limit.fromControlPlane()) {
+              s.append(" (set)");
+            }
+            out.add(s.toString());
+          });
+      return String.join(", ", out);
     }
   }
 

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Server;
 import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
+import io.machinery.TaskLimit;
 import io.machinery.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -239,7 +240,7 @@ abstract class CliScenario {
   @Test
   void aRunningWorkerIsListedAndFollowsPauseAndResume() {
     Assumptions.assumeTrue(hasControlPlane(), "this deployment has no control plane");
-    Worker worker = launchWorker(3);
+    Worker worker = launchWorker(3, b -> b.limit("block", TaskLimit.maxConcurrent(5)));
     String blocked = send("block");
     await()
         .atMost(PATIENCE)
@@ -258,6 +259,13 @@ abstract class CliScenario {
                   .as("where it stores results, without credentials")
                   .contains("://")
                   .doesNotContain("@");
+              JsonNode own = workers.get(0).path("limits").path("block");
+              assertThat(own.path("maxConcurrent").asInt())
+                  .as("the worker's own limit")
+                  .isEqualTo(5);
+              assertThat(own.path("ratePermits").asInt()).isZero();
+              assertThat(own.path("perKey").asBoolean()).isFalse();
+              assertThat(own.path("fromControlPlane").asBoolean()).isFalse();
             });
     // Awaited, not asserted once: RabbitMQ's control plane reads a status by taking it and handing
     // it back, so a
@@ -288,8 +296,10 @@ abstract class CliScenario {
             () ->
                 assertThat(cli().ok("workers").out())
                     .contains("RESULTS")
+                    .contains("LIMITS")
                     .contains(worker.controlPlaneId().orElseThrow())
-                    .contains("1/2"));
+                    .contains("1/2")
+                    .contains("block max 5"));
 
     cli().ok("pause", queue);
     await()
@@ -332,7 +342,10 @@ abstract class CliScenario {
       assertThat(refused.err()).contains("keeps no task limits");
       return;
     }
-    Worker worker = launchWorker(3);
+    Worker worker =
+        launchWorker(
+            3,
+            b -> b.limit("fail", TaskLimit.builder().maxConcurrent(4).key(s -> "failing").build()));
     assertThat(cli().ok("limit", task, "--rate", "10/s", "--max-concurrent", "2").out())
         .contains("limited " + task + " to 10 per 1s, burst 10, at most 2 at once");
 
@@ -349,6 +362,29 @@ abstract class CliScenario {
     assertThat(cli().ok("limits").out()).containsPattern(task + " +10/1s +10 +2");
     await().atMost(PATIENCE).until(() -> worker.limits().containsKey(task));
     assertThat(worker.limits().get(task).interval()).isEqualTo(Duration.ofMillis(100));
+    // every worker's heartbeat tells the limits it enforces, and which an operator set
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () -> {
+              JsonNode limits =
+                  cli().ok("workers", "--queue", queue, "--json").json().path(0).path("limits");
+              JsonNode set = limits.path(task);
+              assertThat(set.path("ratePermits").asInt()).isEqualTo(10);
+              assertThat(set.path("ratePeriodMillis").asLong()).isEqualTo(1000);
+              assertThat(set.path("burst").asInt()).isEqualTo(10);
+              assertThat(set.path("maxConcurrent").asInt()).isEqualTo(2);
+              assertThat(set.path("perKey").asBoolean()).isFalse();
+              assertThat(set.path("fromControlPlane").asBoolean()).isTrue();
+              JsonNode own = limits.path("fail");
+              assertThat(own.path("maxConcurrent").asInt()).isEqualTo(4);
+              assertThat(own.path("perKey").asBoolean()).as("a key function of its own").isTrue();
+              assertThat(own.path("fromControlPlane").asBoolean()).isFalse();
+            });
+    assertThat(cli().ok("workers", "--queue", queue).out())
+        .containsPattern("LIMITS +RUNNING")
+        .contains(task + " 10/1s max 2 (set)")
+        .contains("fail max 4 per key");
 
     cli().ok("limit", task, "--rate", "1/500ms", "--burst", "1");
     await()
@@ -358,11 +394,25 @@ abstract class CliScenario {
                 worker.limits().containsKey(task)
                     && worker.limits().get(task).interval().equals(Duration.ofMillis(500)));
     assertThat(worker.limits().get(task).maxConcurrent()).as("replaced, not merged").isZero();
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () ->
+                assertThat(cli().ok("workers", "--queue", queue).out())
+                    .as("a burst equal to the permits is not repeated")
+                    .contains(task + " 1/500ms (set)"));
 
     assertThat(cli().ok("limit", task, "--clear", "--json").json().path("action").asText())
         .isEqualTo("cleared");
     await().atMost(PATIENCE).until(() -> !worker.limits().containsKey(task));
     assertThat(cli().ok("limits").out()).doesNotContain(task);
+    await()
+        .atMost(PATIENCE)
+        .untilAsserted(
+            () ->
+                assertThat(cli().ok("workers", "--queue", queue).out())
+                    .doesNotContain(task)
+                    .contains("fail max 4 per key"));
 
     for (String[] bad :
         new String[][] {

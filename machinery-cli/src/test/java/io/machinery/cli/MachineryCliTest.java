@@ -3,10 +3,13 @@ package io.machinery.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machinery.spi.ComponentProvider;
+import io.machinery.spi.WorkerStatus;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -124,6 +127,20 @@ class MachineryCliTest {
     assertThat(settings.get(0).path("yaml").asText()).isEqualTo("broker");
     assertThat(settings.get(0).path("value").asText()).isEqualTo("redis://nowhere.invalid:6379");
     assertThat(json.out()).doesNotContain("hunter2");
+  }
+
+  @Test
+  void aWorkersLimitsAreOneCellInTheWordsOfTheLimitsColumns() {
+    assertThat(QueueCommands.Workers.limits(Map.of())).isEqualTo("-");
+    Map<String, WorkerStatus.LimitInForce> limits = new TreeMap<>();
+    limits.put("resize", new WorkerStatus.LimitInForce(0, Duration.ZERO, 0, 4, true, false));
+    limits.put(
+        "charge", new WorkerStatus.LimitInForce(2, Duration.ofSeconds(1), 2, 1, false, true));
+    limits.put(
+        "mail", new WorkerStatus.LimitInForce(100, Duration.ofMinutes(1), 5, 0, false, false));
+    assertThat(QueueCommands.Workers.limits(limits))
+        .as("by task name; the burst only when it is not the permits")
+        .isEqualTo("charge 2/1s max 1 (set), mail 100/1m0s burst 5, resize max 4 per key");
   }
 
   @Test
