@@ -140,6 +140,19 @@ final class Views {
     }
     ObjectNode breakers = n.putObject("breakers");
     w.breakers().forEach((key, state) -> breakers.put(key, state.name()));
+    ObjectNode limits = n.putObject("limits");
+    w.limits()
+        .forEach(
+            (task, limit) ->
+                limits
+                    .putObject(task)
+                    .put("ratePermits", limit.ratePermits())
+                    .put("ratePeriodMillis", limit.ratePeriod().toMillis())
+                    .put("burst", limit.burst())
+                    .put("maxConcurrent", limit.maxConcurrent())
+                    .put("perKey", limit.perKey())
+                    .put("fromControlPlane", limit.fromControlPlane())
+                    .put("describe", limit.describe()));
     return n;
   }
 

@@ -11,6 +11,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskBreaker;
 import io.machinery.TaskFunction;
+import io.machinery.TaskLimit;
 import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
@@ -361,6 +362,7 @@ class DashboardApiTest {
             .heartbeatInterval(Duration.ofMillis(100))
             .breaker(
                 "refused", TaskBreaker.builder().window(1).openFor(Duration.ofHours(1)).build())
+            .limit("slow", TaskLimit.builder().maxConcurrent(5).key(s -> "slow-lane").build())
             .build();
     closeables.add(worker::quit);
     closeables.add(release::countDown);
@@ -398,6 +400,30 @@ class DashboardApiTest {
                 assertThat(
                         http.json("/api/workers").get(0).path("breakers").path("refused").asText())
                     .isEqualTo("OPEN"));
+
+    io.machinery.Inspection.of(server)
+        .setTaskLimit(
+            "charge",
+            io.machinery.spi.ControlPlane.TaskLimitSetting.rate(10, Duration.ofSeconds(1))
+                .withMaxConcurrent(2));
+    await()
+        .atMost(5, TimeUnit.SECONDS)
+        .untilAsserted(
+            () -> {
+              JsonNode limits = http.json("/api/workers").get(0).path("limits");
+              JsonNode set = limits.path("charge");
+              assertThat(set.path("fromControlPlane").asBoolean()).isTrue();
+              assertThat(set.path("perKey").asBoolean()).isFalse();
+              assertThat(set.path("ratePermits").asInt()).isEqualTo(10);
+              assertThat(set.path("ratePeriodMillis").asLong()).isEqualTo(1000);
+              assertThat(set.path("burst").asInt()).isEqualTo(10);
+              assertThat(set.path("maxConcurrent").asInt()).isEqualTo(2);
+              assertThat(set.path("describe").asText())
+                  .isEqualTo("10 per 1s, burst 10, at most 2 at once");
+              JsonNode own = limits.path("slow");
+              assertThat(own.path("fromControlPlane").asBoolean()).isFalse();
+              assertThat(own.path("describe").asText()).isEqualTo("at most 5 at once, per key");
+            });
   }
 
   @Test

@@ -8,6 +8,7 @@ import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
+import io.machinery.TaskLimit;
 import io.machinery.Worker;
 import io.machinery.config.Redaction;
 import io.machinery.spi.ControlPlane;
@@ -157,7 +158,12 @@ abstract class DashboardBrowserScenario {
   @Test
   void workersShowTheirBusySlotsRunningTasksAndTheTaskLimitsSetAtRunTime() {
     String page = start(Dashboard.builder(server));
-    Worker w = worker(server.workerBuilder("dash-worker-" + queue).concurrency(2));
+    Worker w =
+        worker(
+            server
+                .workerBuilder("dash-worker-" + queue)
+                .concurrency(2)
+                .limit("block", TaskLimit.maxConcurrent(5)));
     String running = server.sendTask(Signature.create("block")).taskUuid();
     String id =
         await()
@@ -179,7 +185,10 @@ abstract class DashboardBrowserScenario {
         .as("where it stores results, without credentials")
         .isEqualTo(Redaction.redactUrl(server.config().resultBackend()));
     assertThat(r.findElement(By.cssSelector("td:nth-child(7)")).getText()).isEqualTo("2");
-    r.findElement(By.cssSelector("td:nth-child(12) a")).click();
+    assertThat(r.findElement(By.cssSelector("td:nth-child(12) div[data-limit='block']")).getText())
+        .as("the worker's own limit")
+        .isEqualTo("own block at most 5 at once");
+    r.findElement(By.cssSelector("td:nth-child(13) a")).click();
     browser.waitForText(By.id("task-location"), "RUNNING");
     assertThat(browser.driver.getCurrentUrl()).contains(running);
 
@@ -193,6 +202,10 @@ abstract class DashboardBrowserScenario {
       browser.waitForText(
           By.cssSelector("#task-limits tr[data-task='" + limited + "'] td:nth-child(2)"),
           "at most 3 at once");
+      browser.waitForText(
+          By.cssSelector(
+              "tr[data-worker='" + id + "'] td:nth-child(12) div[data-limit='" + limited + "']"),
+          "set " + limited + " at most 3 at once");
     } finally {
       Inspection.of(server).clearTaskLimit(limited);
     }

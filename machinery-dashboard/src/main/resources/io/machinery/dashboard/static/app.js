@@ -414,7 +414,7 @@ function workersView(root) {
       // The form is built once and only attached or detached, so what the operator types survives the refresh.
       const wanted = overview.actions && open.supported;
       if (wanted !== (form.parentNode === opener)) replace(opener, wanted ? form : null);
-      replace(body, table(['Worker', 'Host', '#PID', 'Queue', 'Broker', 'Results', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Running'],
+      replace(body, table(['Worker', 'Host', '#PID', 'Queue', 'Broker', 'Results', '#Concurrency', '#Busy', 'State', 'Heartbeat', 'Open breakers', 'Limits in force', 'Running'],
         workers.map(w => el('tr', { dataset: { worker: w.id } },
           el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
           el('td', { class: 'mono', text: w.broker || '—' }), el('td', { class: 'mono', text: w.resultBackend || '—' }),
@@ -423,6 +423,10 @@ function workersView(root) {
           el('td', {}, when(w.heartbeatAt)),
           el('td', {}, Object.entries(w.breakers || {}).map(([key, state]) => el('div', {},
             el('span', { class: 'pill ' + (state === 'OPEN' ? 'FAILURE' : 'RETRY'), text: state.toLowerCase().replace('_', '-') }), ' ', el('span', { class: 'mono', text: key })))),
+          // "set": the numbers are an operator's, from the control plane; "own": the worker's builder's.
+          el('td', {}, Object.entries(w.limits || {}).map(([task, l]) => el('div', { dataset: { limit: task } },
+            el('span', { class: 'pill ' + (l.fromControlPlane ? 'set' : 'own'), title: l.fromControlPlane ? 'set at run time in the control plane' : 'the worker\'s own',
+              text: l.fromControlPlane ? 'set' : 'own' }), ' ', el('span', { class: 'mono', text: task }), ' ', el('span', { text: l.describe })))),
           el('td', {}, w.running.map(r => el('div', {}, taskLink(r.uuid, w.queue, r.name + ' ' + r.uuid.replace(/^task_/, '').slice(0, 8)), ' ', when(r.startedAt)))))),
         'No live workers.'));
     },
