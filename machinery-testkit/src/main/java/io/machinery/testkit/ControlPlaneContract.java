@@ -73,7 +73,15 @@ public abstract class ControlPlaneContract {
         now,
         List.of(new WorkerStatus.RunningTask("task_" + UUID.randomUUID(), "add", now)),
         List.of(
-            new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", now.plusSeconds(3600), null)));
+            new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", now.plusSeconds(3600), null)),
+        Map.of(),
+        "redis://127.0.0.1:6379",
+        "redis://127.0.0.1:6379",
+        Map.of(
+            "add",
+            new WorkerStatus.LimitInForce(10, Duration.ofSeconds(1), 5, 2, true, true),
+            "resize",
+            new WorkerStatus.LimitInForce(0, Duration.ZERO, 0, 4, false, false)));
   }
 
   private List<WorkerStatus> mine() {
