@@ -491,24 +491,7 @@ final class TaskBreakers {
               appliedAt = System.nanoTime();
               change = "is half-open: this worker runs the cluster's trial";
             }
-            case FOLLOW -> {
-              Objects.requireNonNull(opening);
-              appliedId = opening.id();
-              appliedAt = System.nanoTime();
-              followingTrial = opening.trial();
-              state = TaskBreaker.State.OPEN;
-              generation++;
-              openUntil = opening.until().toEpochMilli();
-              change =
-                  opening.trial()
-                      ? "waits for the cluster's trial on " + LogText.of(opening.openedBy())
-                      : "stays open: opened in the control plane by "
-                          + LogText.of(opening.openedBy())
-                          + " ("
-                          + LogText.of(opening.reason())
-                          + ") until "
-                          + opening.until();
-            }
+            case FOLLOW -> change = applyOpening(Objects.requireNonNull(opening));
             case PASSED -> {
               closeAndForget();
               appliedId = null;
@@ -521,6 +504,30 @@ final class TaskBreakers {
       }
       log.info("Worker {}: breaker {} {}", consumerTag, LogText.of(key), change);
       return entry;
+    }
+
+    /**
+     * Opens this breaker until {@code opening}'s time, as the control plane's (under this circuit's
+     * lock); a trial opening parks briefly, as half-open. Returns the change, for the log.
+     */
+    private String applyOpening(BreakerOpening opening) {
+      appliedId = opening.id();
+      appliedAt = System.nanoTime();
+      followingTrial = opening.trial();
+      clusterTrialId = null;
+      if (state != TaskBreaker.State.OPEN) {
+        state = TaskBreaker.State.OPEN;
+        generation++;
+      }
+      openUntil = opening.until().toEpochMilli();
+      return opening.trial()
+          ? "waits for the cluster's trial on " + LogText.of(opening.openedBy())
+          : "opened in the control plane by "
+              + LogText.of(opening.openedBy())
+              + " ("
+              + LogText.of(opening.reason())
+              + "); its tasks wait until "
+              + opening.until();
     }
 
     private void closeAndForget() {
@@ -565,28 +572,12 @@ final class TaskBreakers {
           if (opening.id().equals(appliedId)) {
             return;
           }
-          appliedId = opening.id();
-          appliedAt = System.nanoTime();
-          long until = opening.until().toEpochMilli();
-          if (until <= now) {
+          if (opening.until().toEpochMilli() <= now) {
+            appliedId = opening.id();
+            appliedAt = System.nanoTime();
             return;
           }
-          if (state != TaskBreaker.State.OPEN) {
-            state = TaskBreaker.State.OPEN;
-            generation++;
-          }
-          openUntil = until;
-          followingTrial = opening.trial();
-          clusterTrialId = null;
-          change =
-              opening.trial()
-                  ? "waits for the cluster's trial on " + LogText.of(opening.openedBy())
-                  : "opened in the control plane by "
-                      + LogText.of(opening.openedBy())
-                      + " ("
-                      + LogText.of(opening.reason())
-                      + "); its tasks wait until "
-                      + opening.until();
+          change = applyOpening(opening);
         } else {
           if (appliedId == null || appliedAt - readAt >= 0) {
             return; // nothing applied, or applied after the read began

@@ -48,15 +48,8 @@ public final class MemoryControlPlane implements ControlPlane {
    * Each shared breaker key's cluster window: its last outcomes, true for a failed run; bounded as
    * Redis bounds it by expiry, so keys per tenant do not grow the process's memory for ever.
    */
-  private final LinkedHashMap<String, ArrayDeque<Boolean>> breakerRuns =
-      new LinkedHashMap<>(16, 0.75f, true) {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, ArrayDeque<Boolean>> eldest) {
-          return size() > MAX_BREAKER_WINDOWS;
-        }
-      };
+  private final Map<String, ArrayDeque<Boolean>> breakerRuns =
+      leastRecentlyUsedFirstOut(MAX_BREAKER_WINDOWS);
 
   /**
    * The last trial claimed per breaker key ({@link #claimBreakerTrial}): the opening it followed,
@@ -68,15 +61,7 @@ public final class MemoryControlPlane implements ControlPlane {
     }
   }
 
-  private final LinkedHashMap<String, TrialRecord> trials =
-      new LinkedHashMap<>(16, 0.75f, true) {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, TrialRecord> eldest) {
-          return size() > MAX_BREAKER_WINDOWS;
-        }
-      };
+  private final Map<String, TrialRecord> trials = leastRecentlyUsedFirstOut(MAX_BREAKER_WINDOWS);
 
   /** The most task histories kept. */
   public static final int MAX_HISTORIES = 10_000;
@@ -84,18 +69,22 @@ public final class MemoryControlPlane implements ControlPlane {
   private record History(ArrayDeque<TaskEvent> events, Instant expires) {}
 
   /** Task UUID to history, in write order (access order: a write moves a history to the end). */
-  private final LinkedHashMap<String, History> histories =
-      new LinkedHashMap<>(16, 0.75f, true) {
-        private static final long serialVersionUID = 1L;
-
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, History> eldest) {
-          return size() > MAX_HISTORIES;
-        }
-      };
+  private final Map<String, History> histories = leastRecentlyUsedFirstOut(MAX_HISTORIES);
 
   private MemoryControlPlane(Clock clock) {
     this.clock = clock;
+  }
+
+  /** A map in access order that drops its least recently used entry past {@code max} (not safe). */
+  private static <V> Map<String, V> leastRecentlyUsedFirstOut(int max) {
+    return new LinkedHashMap<>(16, 0.75f, true) {
+      private static final long serialVersionUID = 1L;
+
+      @Override
+      protected boolean removeEldestEntry(Map.Entry<String, V> eldest) {
+        return size() > max;
+      }
+    };
   }
 
   /**

@@ -738,17 +738,7 @@ public interface ControlPlane {
         int burst,
         int maxConcurrent,
         Function<Signature, String> key) {
-      if (ratePermits < 0 || burst < 0 || maxConcurrent < 0 || ratePeriod.isNegative()) {
-        throw new IllegalArgumentException(
-            "a task limit's numbers cannot be negative, were rate "
-                + ratePermits
-                + " per "
-                + ratePeriod
-                + ", burst "
-                + burst
-                + ", maxConcurrent "
-                + maxConcurrent);
-      }
+      WorkerStatus.LimitInForce.requireNonNegative(ratePermits, ratePeriod, burst, maxConcurrent);
       TaskLimit.Builder b = TaskLimit.builder().key(key);
       if (ratePermits > 0 || !ratePeriod.isZero()) {
         b.rate(ratePermits, ratePeriod);

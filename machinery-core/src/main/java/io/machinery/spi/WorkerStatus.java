@@ -309,9 +309,15 @@ public record WorkerStatus(
      */
     public LimitInForce {
       Objects.requireNonNull(ratePeriod, "ratePeriod");
+      requireNonNegative(ratePermits, ratePeriod, burst, maxConcurrent);
+    }
+
+    /** Refuses negative numbers of a limit, shared with the settings. */
+    static void requireNonNegative(
+        int ratePermits, Duration ratePeriod, int burst, int maxConcurrent) {
       if (ratePermits < 0 || burst < 0 || maxConcurrent < 0 || ratePeriod.isNegative()) {
         throw new IllegalArgumentException(
-            "a limit's numbers cannot be negative, were rate "
+            "a task limit's numbers cannot be negative, were rate "
                 + ratePermits
                 + " per "
                 + ratePeriod
