@@ -5,7 +5,9 @@ import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
+import io.machinery.TaskLimit;
 import io.machinery.Worker;
+import io.machinery.spi.ControlPlane;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -71,6 +73,7 @@ public final class DashboardScreenshots {
                 .concurrency(4)
                 .taskEvents(true)
                 .heartbeatInterval(Duration.ofMillis(250))
+                .limit("transcode_video", TaskLimit.builder().maxConcurrent(2).build())
                 .build();
         w.launchAsync();
         workers.add(w);
@@ -174,6 +177,16 @@ public final class DashboardScreenshots {
                 Duration.ofMinutes(20),
                 "maps API quota used up",
                 "cli:ops@bastion");
+        Inspection.of(server)
+            .setTaskLimit(
+                "charge_card",
+                ControlPlane.TaskLimitSetting.rate(5, Duration.ofSeconds(1)).withMaxConcurrent(1));
+        Awaitility.await() // every worker takes it up on its next heartbeat
+            .atMost(Duration.ofSeconds(30))
+            .until(
+                () ->
+                    server.controlPlane().orElseThrow().workers().stream()
+                        .allMatch(w -> w.limits().containsKey("charge_card")));
         browser.open(base + "#/workers");
         browser.screenshot(out.resolve("dashboard-workers.png"));
         browser.open(base + "#/periodic");
