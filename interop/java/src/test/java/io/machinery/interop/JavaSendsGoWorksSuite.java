@@ -159,8 +159,9 @@ abstract class JavaSendsGoWorksSuite {
 
   /**
    * The control features' headers ({@code machinery_chord_error_callback} on a chord callback,
-   * {@code machinery_unique_key} on a unique task) do not disturb Go workers: they run the tasks,
-   * complete the chord and store results Java reads.
+   * {@code machinery_unique_key} on a unique task, {@code machinery_expires}) do not disturb Go
+   * workers: they run the tasks (an expired one too), complete the chord and store results Java
+   * reads.
    */
   @Test
   void goWorkersRunTasksCarryingTheControlHeaders() {
@@ -170,6 +171,10 @@ abstract class JavaSendsGoWorksSuite {
                 Signature.emptyBuilder().name("multiply").build())
             .withErrorCallback(Signature.create("add"));
     assertThat(server.sendChord(chord, 10).get(TIMEOUT)).containsExactly(88L);
+    Signature expired = add(20, 22).toBuilder().expiresAt(Instant.now().minusSeconds(1)).build();
+    assertThat(server.sendTask(expired).get(TIMEOUT))
+        .as("Go workers ignore machinery_expires: they run the task whenever it arrives")
+        .containsExactly(42L);
     String key = "interop-" + UUID.randomUUID();
     AsyncResult unique;
     try {
