@@ -131,6 +131,10 @@ final class Render {
             .put("routingKey", s.routingKey())
             .put("eta", s.eta() == null ? null : s.eta().toInstant().toString())
             .put("retryCount", s.retryCount());
+    Object expires = s.headers().get(Signature.EXPIRES_HEADER);
+    if (expires != null) {
+      node.put("expires", String.valueOf(expires)); // as sent: a value that is no time shows too
+    }
     node.set("args", argsJson(s.args()));
     return node;
   }

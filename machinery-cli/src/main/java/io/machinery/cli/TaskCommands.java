@@ -221,6 +221,10 @@ final class TaskCommands {
                 if (m.eta() != null) {
                   rows.add(Render.row("eta", Render.instant(m.eta().toInstant())));
                 }
+                Object expires = m.headers().get(Signature.EXPIRES_HEADER);
+                if (expires != null) {
+                  rows.add(Render.row("expires", String.valueOf(expires)));
+                }
               });
       if (report.attempts() > 0) {
         rows.add(Render.row("attempts", Integer.toString(report.attempts())));

@@ -127,7 +127,7 @@ abstract class CliScenario {
   void sentTasksAreCountedListedShownAndPurged() {
     List<String> uuids =
         List.of(
-            send("add", "int64:1", "int64:2"),
+            send("add", "int64:1", "int64:2", "--expires", "2030-01-01T00:00:00Z"),
             send("add", "int64:3", "int64:4"),
             send("add", "int64:5", "int64:6"));
 
@@ -160,9 +160,11 @@ abstract class CliScenario {
     JsonNode shown = cli().ok("tasks", "show", uuids.get(0), "--json").json();
     assertThat(shown.path("location").asText()).isEqualTo("PENDING");
     assertThat(shown.path("task").path("name").asText()).isEqualTo("add");
+    assertThat(shown.path("task").path("expires").asText()).isEqualTo("2030-01-01T00:00:00Z");
     assertThat(cli().ok("tasks", "show", uuids.get(0)).out())
         .contains("pending")
-        .contains("int64:1 int64:2");
+        .contains("int64:1 int64:2")
+        .containsPattern("expires +2030-01-01T00:00:00Z");
 
     String delayed = send("add", "int64:7", "int64:8", "--eta", "1h");
     // Awaited: RabbitMQ's delay queues are found through the management API, whose statistics lag
