@@ -161,6 +161,14 @@ func (s *sender) run(name string) *scenarioOut {
 		err = s.priority(out)
 	case "fairness":
 		err = s.fairness(out)
+	case "expired":
+		// add(1,1) with the header machinery_expires a second in the past (not in "all": a Java
+		// worker fails it as expired without running it; Go workers ignore the header and run it)
+		at := time.Now().Add(-time.Second).UTC().Truncate(time.Second).Format(time.RFC3339)
+		sig := addSig(1, 1)
+		sig.Headers = tasks.Headers{"machinery_expires": at}
+		msg := "expired: not started by " + at
+		err = s.single(out, sig, []interface{}{}, &msg)
 	default:
 		err = fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(allScenarios, ","))
 	}

@@ -186,6 +186,20 @@ abstract class GoSendsJavaWorksSuite {
     assertRanOnJava(panic);
   }
 
+  /**
+   * A Go producer's task with the header {@code machinery_expires} in the past: the Java worker
+   * records FAILURE {@code expired: ...} without running it, and Go's client reads that error.
+   */
+  @Test
+  void anExpiredTaskFromGoFailsAsExpiredWithoutRunning() {
+    JsonNode out = goSend("expired");
+    assertThat(out.path("error").asText()).startsWith("expired: not started by ");
+    assertThat(out.path("tasks").get(0).path("state").asText()).isEqualTo("FAILURE");
+    assertThat(javaRuns.keySet())
+        .as("tasks the Java worker ran")
+        .doesNotContainAnyElementsOf(uuids(out));
+  }
+
   @Test
   void group() {
     JsonNode out = goSend("group");
