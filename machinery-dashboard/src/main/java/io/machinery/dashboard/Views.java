@@ -270,6 +270,10 @@ final class Views {
     } else {
       n.putNull("undoes");
     }
+    Object expires = m.headers().get(Signature.EXPIRES_HEADER);
+    if (expires != null) {
+      n.put("expires", String.valueOf(expires)); // as sent: a value that is no time shows too
+    }
     return n;
   }
 

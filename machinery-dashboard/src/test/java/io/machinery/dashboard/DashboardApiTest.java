@@ -303,7 +303,12 @@ class DashboardApiTest {
     Signature callback = Signature.create("notify");
     Signature task =
         server
-            .sendTask(Signature.builder("upload").args(Arg.of(big)).onSuccess(callback).build())
+            .sendTask(
+                Signature.builder("upload")
+                    .args(Arg.of(big))
+                    .onSuccess(callback)
+                    .expiresAt(java.time.Instant.parse("2030-01-01T00:00:00Z"))
+                    .build())
             .signature();
 
     JsonNode t = http.json("/api/task?uuid=" + task.uuid());
@@ -314,6 +319,7 @@ class DashboardApiTest {
     String shown = t.path("message").path("Args").get(0).path("Value").asText();
     assertThat(shown).hasSizeLessThan(Views.MAX_STRING + 100).contains("more characters");
     assertThat(t.path("links").path("onSuccess").get(0).path("name").asText()).isEqualTo("notify");
+    assertThat(t.path("links").path("expires").asText()).isEqualTo("2030-01-01T00:00:00Z");
 
     HttpProbe.Response raw = http.get("/api/task/raw?uuid=" + task.uuid());
     assertThat(raw.status()).isEqualTo(200);
@@ -330,6 +336,13 @@ class DashboardApiTest {
 
     assertThat(t.path("dag").isNull()).as("no DAG in its message").isTrue();
     assertThat(t.path("links").path("undoes").isNull()).as("no saga compensation").isTrue();
+    assertThat(
+            http.json("/api/task?uuid=" + callback.uuid())
+                .path("links")
+                .path("expires")
+                .isMissingNode())
+        .as("a task without an expiry: the field is absent, not the task's own")
+        .isTrue();
     assertThat(http.get("/api/task").status()).as("uuid is required").isEqualTo(400);
     assertThat(http.json("/api/task?uuid=no-such-task").path("location").asText())
         .isEqualTo("NOT_FOUND");

@@ -341,6 +341,7 @@ function taskView(root, uuid, params) {
         if (links.onSuccess.length) fields.push(['Chain: next', links.onSuccess.map(s => [taskLink(s.uuid, t.queue, s.name + ' ' + s.uuid), ' '])]);
         if (links.onError.length) fields.push(['On error', links.onError.map(s => [taskLink(s.uuid, t.queue, s.name + ' ' + s.uuid), ' '])]);
         if (links.undoes) fields.push(['Undoes (saga step)', taskLink(links.undoes, t.queue)]);
+        if (links.expires) fields.push(['Expires (start by)', el('span', { class: 'mono', id: 'task-expires', text: links.expires })]);
       }
       if (!t.scanComplete) fields.push(['Note', 'The queue is longer than the scan bound: the task may be further in it.']);
       const nodes = [cancelBar(t), el('dl', { class: 'fields' }, fields.map(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]))];
