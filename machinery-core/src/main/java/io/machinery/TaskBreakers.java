@@ -471,6 +471,11 @@ final class TaskBreakers {
             consumerTag,
             LogText.of(key),
             e.toString());
+      } catch (Throwable t) {
+        synchronized (this) {
+          claiming = false; // an Error: never left claiming; the next task is its own trial
+        }
+        throw t;
       }
       long now = clock.millis();
       String change;
