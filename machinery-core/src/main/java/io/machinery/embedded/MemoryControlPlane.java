@@ -155,12 +155,13 @@ public final class MemoryControlPlane implements ControlPlane {
 
   @Override
   public void setTaskLimit(String taskName, TaskLimitSetting setting) {
-    limits.put(requireTask(taskName), Objects.requireNonNull(setting, "setting"));
+    limits.put(
+        TaskLimitSetting.requireTaskName(taskName), Objects.requireNonNull(setting, "setting"));
   }
 
   @Override
   public void clearTaskLimit(String taskName) {
-    limits.remove(requireTask(taskName));
+    limits.remove(TaskLimitSetting.requireTaskName(taskName));
   }
 
   @Override
@@ -310,13 +311,6 @@ public final class MemoryControlPlane implements ControlPlane {
       }
       return List.copyOf(h.events());
     }
-  }
-
-  private static String requireTask(String taskName) {
-    if (Objects.requireNonNull(taskName, "taskName").isEmpty()) {
-      throw new IllegalArgumentException("a task name is needed, was empty");
-    }
-    return taskName;
   }
 
   private static String requireName(String queue) {

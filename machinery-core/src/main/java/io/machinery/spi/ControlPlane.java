@@ -668,6 +668,20 @@ public interface ControlPlane {
     }
 
     /**
+     * Checks a task name a setting is kept under, as every control plane does.
+     *
+     * @param taskName the task's name
+     * @return it
+     * @throws IllegalArgumentException when it is empty
+     */
+    public static String requireTaskName(String taskName) {
+      if (Objects.requireNonNull(taskName, "taskName").isEmpty()) {
+        throw new IllegalArgumentException("a task name is needed, was empty");
+      }
+      return taskName;
+    }
+
+    /**
      * A rate: at most {@code permits} starts per {@code period}, in bursts of up to {@code
      * permits}.
      *

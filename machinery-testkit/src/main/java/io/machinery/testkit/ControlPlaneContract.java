@@ -334,6 +334,16 @@ public abstract class ControlPlaneContract {
     return true;
   }
 
+  /**
+   * Whether the control plane keeps the cluster's breaker windows and trials ({@code
+   * countBreakerRuns}, {@code claimBreakerTrial}: shared breakers); one that does not is held to
+   * refusing them with {@link UnsupportedOperationException}. By default, as {@link
+   * #keepsBreakerOpenings()}.
+   */
+  protected boolean keepsBreakerWindows() {
+    return keepsBreakerOpenings();
+  }
+
   private Map<String, BreakerOpening> myOpenings() {
     Map<String, BreakerOpening> mine = new java.util.HashMap<>(plane.openBreakers());
     mine.keySet().removeIf(key -> !key.startsWith(prefix));
@@ -406,13 +416,13 @@ public abstract class ControlPlaneContract {
    * A cluster's window of breaker outcomes ({@code countBreakerRuns}): outcomes added by several
    * workers count together, the oldest leave past the window's size, and the key opens once at the
    * failure rate (the window then starts again); while open, the opening is answered and nothing
-   * counts. A plane that keeps no openings refuses clearly.
+   * counts. A plane that keeps no windows refuses clearly.
    */
   @Test
   void breakerRunsCountForTheClusterAndOpenTheKeyOnce() {
     String key = prefix + "cluster";
     BreakerWindow window = new BreakerWindow(4, 4, 0.5, Duration.ofMinutes(1));
-    if (!keepsBreakerOpenings()) {
+    if (!keepsBreakerWindows()) {
       assertThatThrownBy(
               () -> plane.countBreakerRuns(key, new boolean[] {true}, window, "worker-1"))
           .isInstanceOf(UnsupportedOperationException.class);
@@ -454,13 +464,13 @@ public abstract class ControlPlaneContract {
    * the same opening (or naming the trial's own) answer passed; a trial whose worker never reports
    * is claimed again once its hold is up; an opening in force (a failed trial's new one) is
    * followed, and a pass of a trial no longer the key's opening leaves that opening. A plane that
-   * keeps no openings refuses clearly.
+   * keeps no trials refuses clearly.
    */
   @Test
   void oneClaimRunsTheClustersTrialAfterAnOpeningEndsAndTheOthersFollowIt() {
     String key = prefix + "trial";
     Duration minute = Duration.ofMinutes(1);
-    if (!keepsBreakerOpenings()) {
+    if (!keepsBreakerWindows()) {
       assertThatThrownBy(() -> plane.claimBreakerTrial(key, "opening-1", minute, "worker-1"))
           .isInstanceOf(UnsupportedOperationException.class);
       assertThatThrownBy(() -> plane.passBreakerTrial(key, "trial-1"))

@@ -474,12 +474,15 @@ public final class RedisControlPlane implements ControlPlane {
   /** {@code HSET} of the hash {@code {machinery:control}:limits}, field the task name. */
   @Override
   public void setTaskLimit(String taskName, TaskLimitSetting setting) {
-    session.await(session.commands().hset(limits, requireTask(taskName), setting.toJson()));
+    session.await(
+        session
+            .commands()
+            .hset(limits, TaskLimitSetting.requireTaskName(taskName), setting.toJson()));
   }
 
   @Override
   public void clearTaskLimit(String taskName) {
-    session.await(session.commands().hdel(limits, requireTask(taskName)));
+    session.await(session.commands().hdel(limits, TaskLimitSetting.requireTaskName(taskName)));
   }
 
   @Override
@@ -677,13 +680,6 @@ public final class RedisControlPlane implements ControlPlane {
       }
     }
     return out;
-  }
-
-  private static String requireTask(String taskName) {
-    if (Objects.requireNonNull(taskName, "taskName").isEmpty()) {
-      throw new IllegalArgumentException("a task name is needed, was empty");
-    }
-    return taskName;
   }
 
   private static String requireName(String queue) {
