@@ -173,7 +173,8 @@ public final class AmqpBackend implements Backend {
     this.controlPlane =
         new AmqpControlPlane(
             client,
-            RabbitManagement.forUrl(AmqpUrl.parse(config.resultBackend()), b.managementUrl));
+            RabbitManagement.forUrl(AmqpUrl.parse(config.resultBackend()), b.managementUrl),
+            clock);
     this.progress = new ProgressQueues(client, expireMillis);
   }
 

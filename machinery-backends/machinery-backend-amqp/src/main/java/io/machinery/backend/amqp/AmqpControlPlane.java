@@ -12,8 +12,10 @@ import io.machinery.spi.WorkerStatus;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -27,7 +29,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link ControlPlane} of an AMQP-only deployment, kept in RabbitMQ itself: small queues whose
- * existence and last message are the state, so no other store is needed.
+ * existence and messages are the state, so no other store is needed.
  *
  * <p>Design notes.
  *
@@ -44,6 +46,12 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Pauses.</b> A paused queue is a durable, empty queue {@code
  *       machinery_control.paused.<queue>}: pausing declares it, resuming deletes it; both are
  *       idempotent and survive restarts.
+ *   <li><b>Revocations, task limits and breaker openings</b> are a log of changes in RabbitMQ, read
+ *       by each process from a ledger queue once and from an inbox of its own after that ({@link
+ *       ControlLedger}): {@code Server.cancel}, {@code Inspection.setTaskLimit} and {@code
+ *       Inspection.openBreaker} reach every worker within a heartbeat, as on Redis. The cluster's
+ *       breaker windows and trials (shared breakers) need an atomic count and stay refused: each
+ *       worker's breaker then counts and runs its trials alone.
  *   <li><b>Listing.</b> AMQP cannot list queues, so {@link #workers()} and a listing of {@link
  *       #pausedQueues()} find them through the management API; queue names come from RabbitMQ's
  *       metadata and do not lag. Statuses are read with basic.get on one channel and returned at
@@ -76,10 +84,12 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
 
   private final AmqpClient client;
   private final RabbitManagement management;
+  private final ControlLedger ledger;
 
-  AmqpControlPlane(AmqpClient client, RabbitManagement management) {
+  AmqpControlPlane(AmqpClient client, RabbitManagement management, Clock clock) {
     this.client = client;
     this.management = management;
+    this.ledger = new ControlLedger(client, clock);
   }
 
   static String workerQueue(String workerId) {
@@ -242,6 +252,56 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
       }
     }
     return out;
+  }
+
+  /** One change in the ledger, with the writer's expiry (see {@link ControlLedger}). */
+  @Override
+  public void revoke(Collection<String> taskUuids, Duration ttl) {
+    if (ttl.isNegative() || ttl.isZero()) {
+      throw new IllegalArgumentException("ttl must be positive, was " + ttl);
+    }
+    ledger.revoke(taskUuids, ttl);
+  }
+
+  /** This process's view, brought up to date (one round trip when nothing changed). */
+  @Override
+  public Set<String> revoked() {
+    return ledger.revoked();
+  }
+
+  @Override
+  public void setTaskLimit(String taskName, TaskLimitSetting setting) {
+    ledger.setTaskLimit(
+        TaskLimitSetting.requireTaskName(taskName), Objects.requireNonNull(setting, "setting"));
+  }
+
+  @Override
+  public void clearTaskLimit(String taskName) {
+    ledger.setTaskLimit(TaskLimitSetting.requireTaskName(taskName), null);
+  }
+
+  @Override
+  public Map<String, TaskLimitSetting> taskLimits() {
+    return ledger.taskLimits();
+  }
+
+  @Override
+  public BreakerOpening openBreaker(String key, Duration openFor, String reason, String openedBy) {
+    return ledger.openBreaker(
+        BreakerOpening.requireBreakerKey(key),
+        BreakerOpening.requireOpenFor(openFor),
+        Objects.requireNonNull(reason, "reason"),
+        Objects.requireNonNull(openedBy, "openedBy"));
+  }
+
+  @Override
+  public void closeBreaker(String key) {
+    ledger.closeBreaker(BreakerOpening.requireBreakerKey(key));
+  }
+
+  @Override
+  public Map<String, BreakerOpening> openBreakers() {
+    return ledger.openBreakers();
   }
 
   @Override

@@ -29,30 +29,18 @@ class AmqpControlPlaneContractIT extends ControlPlaneContract {
     backend.close();
   }
 
-  /**
-   * Revoked tasks (Server.cancel) need another control plane beside an AMQP-only deployment (see
-   * the README).
-   */
-  @Override
-  protected boolean keepsRevokedTasks() {
-    return false;
-  }
-
   /** Task events (Worker.Builder.taskEvents) need the Redis or the memory control plane. */
   @Override
   protected boolean keepsTaskEvents() {
     return false;
   }
 
-  /** Task limits set at run time need the Redis or the memory control plane. */
+  /**
+   * Shared breakers' windows and trials need an atomic count, which a log of changes in RabbitMQ
+   * does not give: the Redis or the memory control plane.
+   */
   @Override
-  protected boolean keepsTaskLimits() {
-    return false;
-  }
-
-  /** Breaker openings (Inspection.openBreaker, shared breakers) too. */
-  @Override
-  protected boolean keepsBreakerOpenings() {
+  protected boolean keepsBreakerWindows() {
     return false;
   }
 }

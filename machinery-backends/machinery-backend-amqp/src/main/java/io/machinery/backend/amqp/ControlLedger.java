@@ -1,0 +1,560 @@
+package io.machinery.backend.amqp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.GetResponse;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MachineryException;
+import io.machinery.MalformedMessageException;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.UnroutableException;
+import io.machinery.spi.ControlPlane.BreakerOpening;
+import io.machinery.spi.ControlPlane.TaskLimitSetting;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.locks.ReentrantLock;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The revoked tasks, the task limits set at run time and the breaker openings of an AMQP-only
+ * deployment ({@link AmqpControlPlane}), kept in RabbitMQ as a log of changes.
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Changes, not state.</b> Each revocation, limit set or cleared and breaker opened or
+ *       closed is one persistent JSON message published (confirmed) to the durable fanout exchange
+ *       {@value #EXCHANGE}. Two kinds of queue are bound to it: the ledger {@value #LEDGER}
+ *       (durable, classic), which keeps what is in force for planes that start later, and each
+ *       reading plane's inbox, a server-named exclusive queue that lives with its connection, from
+ *       which the plane learns what changed since it read the ledger.
+ *   <li><b>Reading.</b> A plane reads the ledger when it first reads, after binding its inbox (a
+ *       change then found in both is applied twice, which changes nothing), and again, from
+ *       scratch, whenever its connection was replaced (the inbox went with the old one). After that
+ *       a read drains the inbox: one basic.get when nothing changed, so a worker's heartbeat pays
+ *       three round trips for revocations, limits and openings, and never waits for the management
+ *       API.
+ *   <li><b>Last writer wins, in a causal order.</b> A change carries a time in microseconds and a
+ *       random id; per task name and per breaker key the change with the latest (time, id) stands,
+ *       whatever order two queues received concurrent writers' messages in. A writer reads first
+ *       and stamps its change later than every change it has seen of that name or key (and than its
+ *       own last one), so an operator's clearing after a setting wins even when made from a host
+ *       whose clock is behind. A clearing or closing is a change too (a tombstone), so an older
+ *       setting still in flight cannot come back. A revocation's expiry only grows.
+ *   <li><b>One ledger reader at a time.</b> basic.get hides a message from other readers until it
+ *       is handed back, so two planes walking the ledger at once would each see part of it. A
+ *       walker first declares the exclusive queue {@value #LOCK} (RabbitMQ refuses it to any other
+ *       connection with RESOURCE_LOCKED, and deletes it when its holder's connection dies), walks,
+ *       hands the messages back by closing its channel, and deletes the lock; walkers in one JVM
+ *       also take a lock of the JVM (one connection may be shared). Writers never wait for it.
+ *   <li><b>Compaction.</b> The walker acknowledges, so drops, what no longer counts: changes
+ *       superseded by later ones, revocations and openings whose time is up, tombstones older than
+ *       {@link #TOMBSTONE_LINGER} (a superseded change in flight arrived long before) and messages
+ *       that do not decode (logged). The ledger so holds about one message per name and key in
+ *       force, plus the changes since the last walk. RabbitMQ drops revocations and openings at
+ *       their time too (a per-message TTL).
+ *   <li><b>Clocks.</b> Expiries are kept in the writer's clock (RabbitMQ tells no time over AMQP)
+ *       and compared with the reader's, so hosts should keep NTP time: a skew moves a revocation's
+ *       or an opening's end by as much.
+ * </ul>
+ *
+ * <p>Thread-safe.
+ */
+final class ControlLedger {
+  private static final Logger log = LoggerFactory.getLogger(ControlLedger.class);
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  static final String EXCHANGE = "machinery_control.changes";
+  static final String LEDGER = "machinery_control.ledger";
+  static final String LOCK = "machinery_control.ledger.lock";
+
+  /** How long a clearing or closing stays in the ledger after it was made. */
+  static final Duration TOMBSTONE_LINGER = Duration.ofHours(1);
+
+  /** The most changes one read takes from the inbox; the rest wait for the next read. */
+  static final int MAX_DRAIN = 10_000;
+
+  /** RabbitMQ's largest per-message TTL (2^32 - 1 ms, about 49 days). */
+  private static final long MAX_EXPIRATION_MILLIS = 0xFFFF_FFFFL;
+
+  private static final Map<String, Object> CLASSIC = Map.of("x-queue-type", "classic");
+
+  /** Walkers of this JVM, one at a time: the exclusive lock queue cannot tell them apart. */
+  private static final ReentrantLock WALKING = new ReentrantLock();
+
+  private final AmqpClient client;
+  private final Clock clock;
+
+  /** The last time stamped on a change by this ledger, in microseconds. */
+  private long lastStamp;
+
+  // the view, guarded by this
+  private @Nullable String inbox;
+  private @Nullable Connection inboxConnection;
+  private final Map<String, Long> revoked = new HashMap<>();
+  private final Map<String, Change> limits = new HashMap<>();
+  private final Map<String, Change> breakers = new HashMap<>();
+
+  ControlLedger(AmqpClient client, Clock clock) {
+    this.client = client;
+    this.clock = clock;
+  }
+
+  private enum Kind {
+    REVOKE,
+    LIMIT,
+    BREAKER
+  }
+
+  /**
+   * One change as published.
+   *
+   * @param subject the task name (LIMIT) or the breaker key (BREAKER); empty for REVOKE
+   * @param until a revocation's or an opening's end, epoch milliseconds in the writer's clock; 0
+   *     when none
+   * @param setting a limit set; null for a clearing
+   * @param opening an opening; null for a closing
+   */
+  private record Change(
+      Kind kind,
+      long at,
+      String id,
+      String subject,
+      long until,
+      List<String> tasks,
+      @Nullable TaskLimitSetting setting,
+      @Nullable BreakerOpening opening) {
+
+    boolean laterThan(@Nullable Change other) {
+      return other == null || at > other.at || (at == other.at && id.compareTo(other.id) > 0);
+    }
+
+    boolean tombstone() {
+      return switch (kind) {
+        case REVOKE -> false;
+        case LIMIT -> setting == null;
+        case BREAKER -> opening == null;
+      };
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ writes
+
+  void revoke(Collection<String> taskUuids, Duration ttl) {
+    List<String> tasks = new ArrayList<>(taskUuids.size());
+    for (String uuid : taskUuids) {
+      tasks.add(Objects.requireNonNull(uuid, "task uuid"));
+    }
+    if (tasks.isEmpty()) {
+      return;
+    }
+    long until = clock.millis() + Math.max(1, ttl.toMillis());
+    ObjectNode body = change(Kind.REVOKE, nextStamp(0), "").put("until", until);
+    ArrayNode array = body.putArray("tasks");
+    tasks.forEach(array::add);
+    publish(body, ttl.toMillis());
+  }
+
+  void setTaskLimit(String taskName, @Nullable TaskLimitSetting setting) {
+    long seen = latest(limits, taskName);
+    ObjectNode body = change(Kind.LIMIT, nextStamp(seen), taskName);
+    if (setting != null) {
+      body.set("setting", tree(setting.toJson()));
+    }
+    publish(body, 0);
+  }
+
+  BreakerOpening openBreaker(String key, Duration openFor, String reason, String openedBy) {
+    long seen = latest(breakers, key);
+    String id = UUID.randomUUID().toString();
+    Instant until = clock.instant().plus(openFor).truncatedTo(ChronoUnit.MILLIS);
+    BreakerOpening opening = new BreakerOpening(key, id, until, reason, openedBy);
+    ObjectNode body = change(Kind.BREAKER, nextStamp(seen), key, id);
+    body.put("until", until.toEpochMilli()).set("opening", tree(opening.toJson()));
+    publish(body, openFor.toMillis());
+    return opening;
+  }
+
+  void closeBreaker(String key) {
+    long seen = latest(breakers, key);
+    publish(change(Kind.BREAKER, nextStamp(seen), key), 0);
+  }
+
+  /** The time of the latest change seen of {@code subject}, reading first; 0 when none. */
+  private synchronized long latest(Map<String, Change> changes, String subject) {
+    sync();
+    Change known = changes.get(subject);
+    return known == null ? 0 : known.at;
+  }
+
+  /** A time later than {@code seen}, than this ledger's last one and, mostly, now. */
+  private synchronized long nextStamp(long seen) {
+    Instant now = clock.instant();
+    long micros = now.getEpochSecond() * 1_000_000L + now.getNano() / 1_000;
+    lastStamp = Math.max(micros, Math.max(seen, lastStamp) + 1);
+    return lastStamp;
+  }
+
+  private static ObjectNode change(Kind kind, long at, String subject) {
+    return change(kind, at, subject, UUID.randomUUID().toString());
+  }
+
+  private static ObjectNode change(Kind kind, long at, String subject, String id) {
+    ObjectNode body =
+        JSON.createObjectNode().put("kind", kind.name().toLowerCase(java.util.Locale.ROOT));
+    body.put("at", at).put("id", id);
+    if (!subject.isEmpty()) {
+      body.put("subject", subject);
+    }
+    return body;
+  }
+
+  private static JsonNode tree(byte[] json) {
+    try {
+      return JSON.readTree(json);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot re-read JSON just written", e);
+    }
+  }
+
+  private void publish(ObjectNode change, long ttlMillis) {
+    AMQP.BasicProperties.Builder properties =
+        new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2);
+    if (ttlMillis > 0) {
+      properties.expiration(Long.toString(Math.min(ttlMillis, MAX_EXPIRATION_MILLIS)));
+    }
+    byte[] body;
+    try {
+      body = JSON.writeValueAsBytes(change);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot encode a control change", e);
+    }
+    declareLedger();
+    try {
+      client.publish(EXCHANGE, "", properties.build(), body);
+    } catch (UnroutableException e) {
+      declareLedger(); // deleted between the declaration and the publish
+      client.publish(EXCHANGE, "", properties.build(), body);
+    }
+  }
+
+  private void declareLedger() {
+    client.callRetrying(
+        "declare the control ledger",
+        ch -> {
+          ch.exchangeDeclare(EXCHANGE, "fanout", true);
+          ch.queueDeclare(LEDGER, true, false, false, CLASSIC);
+          return ch.queueBind(LEDGER, EXCHANGE, "");
+        });
+  }
+
+  // ------------------------------------------------------------------------------------- reads
+
+  synchronized Set<String> revoked() {
+    sync();
+    long now = clock.millis();
+    revoked.values().removeIf(until -> until <= now);
+    return Set.copyOf(revoked.keySet());
+  }
+
+  synchronized Map<String, TaskLimitSetting> taskLimits() {
+    sync();
+    Map<String, TaskLimitSetting> out = new HashMap<>();
+    limits.forEach(
+        (task, change) -> {
+          if (change.setting() != null) {
+            out.put(task, change.setting());
+          }
+        });
+    return Map.copyOf(out);
+  }
+
+  synchronized Map<String, BreakerOpening> openBreakers() {
+    sync();
+    long now = clock.millis();
+    Map<String, BreakerOpening> out = new HashMap<>();
+    breakers.forEach(
+        (key, change) -> {
+          if (change.opening() != null && change.until() > now) {
+            out.put(key, change.opening());
+          }
+        });
+    return Map.copyOf(out);
+  }
+
+  /** Brings the view up to date: the inbox, after the ledger when the inbox is new. */
+  private void sync() {
+    for (int attempt = 1; ; attempt++) {
+      Connection current = inboxConnection;
+      if (inbox == null || current == null || !current.isOpen()) {
+        subscribe();
+      }
+      try {
+        drain(Objects.requireNonNull(inbox));
+        return;
+      } catch (AmqpOperationException e) {
+        inbox = null; // gone with its connection: subscribe again and read the ledger
+        if (attempt == 2
+            || !(e.connectionLost() || e.replyCode() == AmqpOperationException.NOT_FOUND)) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** A new inbox on the current connection, then the ledger read from scratch. */
+  private void subscribe() {
+    declareLedger();
+    Channel channel = client.openChannel();
+    String name;
+    try {
+      name = channel.queueDeclare("", false, true, false, CLASSIC).getQueue();
+      channel.queueBind(name, EXCHANGE, "");
+    } catch (IOException | ShutdownSignalException e) {
+      throw AmqpOperationException.of("declare this process's control inbox", e);
+    } finally {
+      AmqpClient.closeQuietly(channel);
+    }
+    inbox = name;
+    inboxConnection = channel.getConnection();
+    revoked.clear();
+    limits.clear();
+    breakers.clear();
+    walkLedger();
+  }
+
+  private void drain(String queue) {
+    client.call(
+        "read this process's control inbox",
+        ch -> {
+          for (int i = 0; i < MAX_DRAIN; i++) {
+            GetResponse response = ch.basicGet(queue, true);
+            if (response == null) {
+              break;
+            }
+            try {
+              apply(decode(response.getBody()));
+            } catch (MalformedMessageException e) {
+              log.warn("Skipping a control change that does not decode: {}", e.getMessage());
+            }
+          }
+          return null;
+        });
+  }
+
+  /** Puts a change into the view; later changes of a name or key replace earlier ones. */
+  private void apply(@Nullable Change change) {
+    if (change == null) {
+      return; // a kind of change this version does not know
+    }
+    switch (change.kind()) {
+      case REVOKE -> change.tasks().forEach(uuid -> revoked.merge(uuid, change.until(), Math::max));
+      case LIMIT -> {
+        if (change.laterThan(limits.get(change.subject()))) {
+          limits.put(change.subject(), change);
+        }
+      }
+      case BREAKER -> {
+        if (change.laterThan(breakers.get(change.subject()))) {
+          breakers.put(change.subject(), change);
+        }
+      }
+    }
+  }
+
+  /** One message of the ledger, read and not yet settled. */
+  private record Read(long tag, @Nullable Change change) {}
+
+  /**
+   * Reads the whole ledger into the view under its lock, drops what no longer counts, and hands the
+   * rest back (see the design notes).
+   */
+  private void walkLedger() {
+    WALKING.lock();
+    try {
+      Channel lock = acquireLock();
+      Channel channel = null;
+      try {
+        channel = client.openChannel();
+        List<Read> reads = new ArrayList<>();
+        for (GetResponse r; (r = channel.basicGet(LEDGER, false)) != null; ) {
+          long tag = r.getEnvelope().getDeliveryTag();
+          try {
+            reads.add(new Read(tag, decode(r.getBody())));
+          } catch (MalformedMessageException e) {
+            log.warn("Dropping a control change that does not decode: {}", e.getMessage());
+            channel.basicAck(tag, false);
+          }
+        }
+        for (Read read : reads) {
+          apply(read.change());
+        }
+        for (long tag : compacted(reads)) {
+          channel.basicAck(tag, false);
+        }
+      } catch (IOException | ShutdownSignalException e) {
+        throw AmqpOperationException.of("read the control ledger", e);
+      } finally {
+        AmqpClient.closeQuietly(channel); // hands back what was not dropped
+        release(lock);
+      }
+    } finally {
+      WALKING.unlock();
+    }
+  }
+
+  /** The delivery tags of what no longer counts, judged after {@code reads} are in the view. */
+  private List<Long> compacted(List<Read> reads) {
+    long now = clock.millis();
+    long lingerMicros = TOMBSTONE_LINGER.toMillis() * 1_000;
+    long nowMicros = now * 1_000;
+    List<Long> drop = new ArrayList<>();
+    for (Read read : reads) {
+      Change c = read.change();
+      if (c == null) {
+        continue; // a newer version's change: kept for it
+      }
+      Change standing =
+          switch (c.kind()) {
+            case REVOKE -> c;
+            case LIMIT -> limits.get(c.subject());
+            case BREAKER -> breakers.get(c.subject());
+          };
+      boolean superseded = standing != c;
+      boolean expired = (c.kind() != Kind.LIMIT && c.until() > 0 && c.until() <= now);
+      boolean oldTombstone = c.tombstone() && c.at() < nowMicros - lingerMicros;
+      if (superseded || expired || oldTombstone) {
+        drop.add(read.tag());
+      }
+    }
+    return drop;
+  }
+
+  private Channel acquireLock() {
+    long deadline = System.nanoTime() + client.publishTimeout().toNanos();
+    long backoffMillis = 2;
+    while (true) {
+      Channel channel = client.openChannel();
+      try {
+        channel.queueDeclare(LOCK, false, true, false, CLASSIC);
+        return channel;
+      } catch (IOException | ShutdownSignalException e) {
+        AmqpClient.closeQuietly(channel);
+        AmqpOperationException error = AmqpOperationException.of("lock the control ledger", e);
+        if (error.replyCode() != AmqpOperationException.RESOURCE_LOCKED
+            || System.nanoTime() - deadline >= 0) {
+          throw error;
+        }
+      }
+      try {
+        Thread.sleep(backoffMillis); // another process walks the ledger: a few milliseconds
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException("interrupted while waiting to read the control ledger", e);
+      }
+      backoffMillis = Math.min(100, backoffMillis * 2);
+    }
+  }
+
+  private static void release(Channel lock) {
+    try {
+      lock.queueDelete(LOCK);
+    } catch (IOException | ShutdownSignalException e) {
+      log.debug(
+          "Could not delete the control ledger's lock (its connection's end does): {}",
+          e.toString());
+    } finally {
+      AmqpClient.closeQuietly(lock);
+    }
+  }
+
+  // ------------------------------------------------------------------------------ decoding
+
+  /** The change in {@code body}; null for a kind this version does not know. */
+  private static @Nullable Change decode(byte[] body) {
+    if (body.length > 64 << 10) {
+      throw new MalformedMessageException(
+          "a control change of " + body.length + " bytes is over the limit of 65536");
+    }
+    JsonNode n;
+    try {
+      n = JSON.readTree(body);
+    } catch (IOException e) {
+      throw new MalformedMessageException("not a control change: " + e.getMessage(), e);
+    }
+    if (n == null || !n.isObject()) {
+      throw new MalformedMessageException("not a control change: not a JSON object");
+    }
+    Kind kind;
+    try {
+      kind = Kind.valueOf(n.path("kind").asText().toUpperCase(java.util.Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+    if (!n.path("at").canConvertToLong() || !n.path("id").isTextual()) {
+      throw new MalformedMessageException("not a control change: no time or id");
+    }
+    long at = n.path("at").longValue();
+    String id = n.path("id").asText();
+    String subject = n.path("subject").asText("");
+    long until = n.path("until").asLong(0);
+    try {
+      return switch (kind) {
+        case REVOKE -> {
+          Set<String> tasks = new HashSet<>();
+          n.path("tasks").forEach(t -> tasks.add(t.asText()));
+          yield new Change(kind, at, id, "", until, List.copyOf(tasks), null, null);
+        }
+        case LIMIT -> {
+          JsonNode setting = n.get("setting");
+          yield new Change(
+              kind,
+              at,
+              id,
+              TaskLimitSetting.requireTaskName(subject),
+              0,
+              List.of(),
+              setting == null ? null : TaskLimitSetting.fromJson(JSON.writeValueAsBytes(setting)),
+              null);
+        }
+        case BREAKER -> {
+          JsonNode opening = n.get("opening");
+          yield new Change(
+              kind,
+              at,
+              id,
+              BreakerOpening.requireBreakerKey(subject),
+              until,
+              List.of(),
+              null,
+              opening == null
+                  ? null
+                  : BreakerOpening.fromJson(
+                      subject, Instant.ofEpochMilli(until), JSON.writeValueAsBytes(opening)));
+        }
+      };
+    } catch (IOException | IllegalArgumentException e) {
+      throw new MalformedMessageException("not a control change: " + e.getMessage(), e);
+    }
+  }
+}
