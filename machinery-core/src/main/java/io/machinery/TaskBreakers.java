@@ -726,6 +726,13 @@ final class TaskBreakers {
           }
         } catch (UnsupportedOperationException e) {
           countingSupported = false;
+          log.info(
+              "Worker {}: the control plane {} keeps no cluster windows, so the runs of shared"
+                  + " breaker {} count on this worker only ({})",
+              consumerTag,
+              to.plane().getClass().getSimpleName(),
+              LogText.of(key),
+              e.getMessage());
         } catch (RuntimeException e) {
           if (!countFailing) {
             countFailing = true;

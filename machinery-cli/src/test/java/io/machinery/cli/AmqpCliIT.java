@@ -23,16 +23,4 @@ class AmqpCliIT extends UrlCliScenario {
   Duration heartbeat() {
     return Duration.ofSeconds(3);
   }
-
-  /** The AMQP control plane keeps no task limits: `limit` is refused as unsupported. */
-  @Override
-  boolean keepsTaskLimits() {
-    return false;
-  }
-
-  /** The AMQP control plane keeps no breaker openings: `breaker` is refused as unsupported. */
-  @Override
-  boolean keepsBreakerOpenings() {
-    return false;
-  }
 }

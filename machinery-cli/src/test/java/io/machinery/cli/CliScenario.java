@@ -46,22 +46,6 @@ abstract class CliScenario {
   /** Whether workers are listed and queues paused (the deployment has a control plane). */
   abstract boolean hasControlPlane();
 
-  /**
-   * Whether task limits can be set at run time (the Redis and memory control planes keep them, the
-   * AMQP one does not).
-   */
-  boolean keepsTaskLimits() {
-    return hasControlPlane();
-  }
-
-  /**
-   * Whether breaker openings can be set at run time (the Redis and memory control planes keep them,
-   * the AMQP one does not).
-   */
-  boolean keepsBreakerOpenings() {
-    return hasControlPlane();
-  }
-
   /** The worker's heartbeat interval (its status lives three of them). */
   Duration heartbeat() {
     return Duration.ofMillis(100);
@@ -338,12 +322,6 @@ abstract class CliScenario {
   @Test
   void aTaskLimitIsSetListedAndClearedAndTheWorkerFollowsIt() {
     String task = queue + "_limited"; // the control plane's limits are global: a name of our own
-    if (!keepsTaskLimits()) {
-      CliRunner.Result refused = cli().run("limit", task, "--max-concurrent", "1");
-      assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
-      assertThat(refused.err()).contains("keeps no task limits");
-      return;
-    }
     Worker worker =
         launchWorker(
             3,
@@ -434,15 +412,6 @@ abstract class CliScenario {
   @Test
   void aBreakerIsOpenedListedReplacedAndClosed() {
     String key = queue + "_charge"; // the control plane's openings are global: a key of our own
-    if (!keepsBreakerOpenings()) {
-      CliRunner.Result refused = cli().run("breaker", key, "--open", "10m");
-      assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
-      assertThat(refused.err()).contains("keeps no breaker openings");
-      assertThat(cli().run("breakers").code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
-      assertThat(cli().run("breaker", key, "--close").code())
-          .isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
-      return;
-    }
     assertThat(cli().ok("breaker", key, "--open", "10m").out())
         .startsWith("opened breaker " + key + " for 10m0s, until ")
         .contains("(workers with a breaker of that key park its tasks within a heartbeat)");
@@ -510,7 +479,6 @@ abstract class CliScenario {
 
   @Test
   void aWorkerFollowsTheBreakerOpeningsOfItsKeys() {
-    Assumptions.assumeTrue(keepsBreakerOpenings(), "this control plane keeps no breaker openings");
     String key = queue + "_refund"; // the control plane's openings are global: a key of our own
     // The breaker's key is its task's name (the default), so opening that name opens it.
     Worker worker = launchWorker(3, b -> b.breaker(key, TaskBreaker.builder().build()));

@@ -94,15 +94,15 @@ final class Api {
     String reason;
     if (plane.isEmpty()) {
       reason =
-          "cancelling needs a control plane (Redis or memory): this deployment has none, so workers"
-              + " cannot learn of it";
+          "cancelling needs a control plane (Redis, the AMQP backend or memory): this deployment has"
+              + " none, so workers cannot learn of it";
     } else {
       try {
         plane.get().revoked();
         reason = "";
       } catch (UnsupportedOperationException e) {
         reason =
-            "cancelling needs a control plane that keeps revoked tasks (Redis or memory): "
+            "cancelling needs a control plane that keeps revoked tasks (Redis, AMQP or memory): "
                 + e.getMessage();
       }
     }

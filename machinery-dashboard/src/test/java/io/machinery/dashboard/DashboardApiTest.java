@@ -559,8 +559,8 @@ class DashboardApiTest {
   }
 
   /**
-   * A control plane that keeps no breaker openings (the AMQP one): the listing says why, and the
-   * actions are refused with the status of the other unsupported actions.
+   * A control plane that keeps no breaker openings (one of a user's own): the listing says why, and
+   * the actions are refused with the status of the other unsupported actions.
    */
   @Test
   void whereTheControlPlaneKeepsNoBreakerOpeningsTheListingSaysWhyAndActionsAreRefused()

@@ -2,23 +2,18 @@ package io.machinery.broker.amqp;
 
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.config.Config;
-import io.machinery.embedded.MemoryControlPlane;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
-import io.machinery.spi.ControlPlane;
 import io.machinery.testkit.ControlSuite;
 import io.machinery.testkit.TestEndpoints;
-import java.time.Clock;
-import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 
 /**
- * The control features with Go's all-AMQP setup. Neither keeps a control plane, so the servers of a
- * test share a {@link MemoryControlPlane} (a deployment would give them the Redis one).
+ * The control features with Go's all-AMQP setup: cancelling travels through the AMQP backend's
+ * control plane (its ledger in RabbitMQ), each server of a test over connections of its own.
  */
 class AmqpAmqpControlIT extends ControlSuite {
-  private final ControlPlane plane = MemoryControlPlane.create(Clock.systemUTC());
 
   @Override
   protected Config baseConfig() {
@@ -36,11 +31,6 @@ class AmqpAmqpControlIT extends ControlSuite {
   @Override
   protected Backend createBackend(Config config) {
     return AmqpBackend.create(config);
-  }
-
-  @Override
-  protected Optional<ControlPlane> sharedControlPlane() {
-    return Optional.of(plane);
   }
 
   /**
