@@ -306,6 +306,7 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
 
   @Override
   public void close() {
+    ledger.close();
     management.close();
   }
 

@@ -94,6 +94,15 @@ final class ControlLedger {
   /** The most changes one read takes from the inbox; the rest wait for the next read. */
   static final int MAX_DRAIN = 10_000;
 
+  /**
+   * The most task UUIDs one revocation message carries (about 40 kB): cancelling a large group
+   * publishes several, each well under {@link #MAX_CHANGE_BYTES}.
+   */
+  static final int MAX_REVOKED_PER_CHANGE = 1_000;
+
+  /** The most bytes of one change a reader decodes; a larger message is dropped as malformed. */
+  static final int MAX_CHANGE_BYTES = 256 << 10;
+
   /** RabbitMQ's largest per-message TTL (2^32 - 1 ms, about 49 days). */
   private static final long MAX_EXPIRATION_MILLIS = 0xFFFF_FFFFL;
 
@@ -169,10 +178,14 @@ final class ControlLedger {
       return;
     }
     long until = clock.millis() + Math.max(1, ttl.toMillis());
-    ObjectNode body = change(Kind.REVOKE, nextStamp(0), "").put("until", until);
-    ArrayNode array = body.putArray("tasks");
-    tasks.forEach(array::add);
-    publish(body, ttl.toMillis());
+    for (int from = 0; from < tasks.size(); from += MAX_REVOKED_PER_CHANGE) {
+      ObjectNode body = change(Kind.REVOKE, nextStamp(0), "").put("until", until);
+      ArrayNode array = body.putArray("tasks");
+      tasks
+          .subList(from, Math.min(tasks.size(), from + MAX_REVOKED_PER_CHANGE))
+          .forEach(array::add);
+      publish(body, ttl.toMillis());
+    }
   }
 
   void setTaskLimit(String taskName, @Nullable TaskLimitSetting setting) {
@@ -488,13 +501,34 @@ final class ControlLedger {
     }
   }
 
+  /**
+   * Deletes this process's inbox (best effort): on a connection the caller shares, it would
+   * otherwise gather changes until that connection closes.
+   */
+  synchronized void close() {
+    String name = inbox;
+    Connection on = inboxConnection;
+    inbox = null;
+    if (name == null || on == null || !on.isOpen()) {
+      return;
+    }
+    try {
+      client.call("delete this process's control inbox", ch -> ch.queueDelete(name));
+    } catch (RuntimeException e) {
+      log.debug(
+          "Could not delete the control inbox {} (its connection's end does): {}",
+          name,
+          e.toString());
+    }
+  }
+
   // ------------------------------------------------------------------------------ decoding
 
   /** The change in {@code body}; null for a kind this version does not know. */
   private static @Nullable Change decode(byte[] body) {
-    if (body.length > 64 << 10) {
+    if (body.length > MAX_CHANGE_BYTES) {
       throw new MalformedMessageException(
-          "a control change of " + body.length + " bytes is over the limit of 65536");
+          "a control change of " + body.length + " bytes is over the limit of " + MAX_CHANGE_BYTES);
     }
     JsonNode n;
     try {

@@ -106,6 +106,20 @@ class ControlLedgerIT {
   }
 
   /**
+   * Cancelling a large group revokes every task: its UUIDs travel in several changes, each under
+   * the size a reader decodes.
+   */
+  @Test
+  void aLargeRevocationTravelsInSeveralChangesAndIsReadWhole() {
+    List<String> many =
+        java.util.stream.IntStream.range(0, 6_000)
+            .mapToObj(i -> prefix + UUID.randomUUID())
+            .toList();
+    process().revoke(many, Duration.ofMinutes(1));
+    assertThat(process().revoked()).containsAll(many);
+  }
+
+  /**
    * A process whose connection dropped lost its inbox with it: its next read makes a new one and
    * reads the ledger again, so what changed meanwhile is not missed.
    */
