@@ -97,21 +97,26 @@ public final class Machinery {
                   "rediss",
                   "machinery-lock-redis",
                   "redis+socket",
-                  "machinery-lock-redis"));
+                  "machinery-lock-redis",
+                  "amqp",
+                  "machinery-lock-amqp",
+                  "amqps",
+                  "machinery-lock-amqp"));
 
   /** The provider each module offers, for the message when it was not passed. */
   private static final Map<String, String> PROVIDERS =
-      Map.of(
-          "machinery-broker-redis", "RedisBroker.provider()",
-          "machinery-broker-amqp", "AmqpBroker.provider()",
-          "machinery-broker-sqs", "SqsBroker.provider()",
-          "machinery-broker-gcppubsub", "GcpPubSubBroker.provider()",
-          "machinery-backend-redis", "RedisBackend.provider()",
-          "machinery-backend-amqp", "AmqpBackend.provider()",
-          "machinery-backend-mongodb", "MongoDbBackend.provider()",
-          "machinery-backend-memcache", "MemcacheBackend.provider()",
-          "machinery-backend-dynamodb", "DynamoDbBackend.provider()",
-          "machinery-lock-redis", "RedisLock.provider()");
+      Map.ofEntries(
+          Map.entry("machinery-broker-redis", "RedisBroker.provider()"),
+          Map.entry("machinery-broker-amqp", "AmqpBroker.provider()"),
+          Map.entry("machinery-broker-sqs", "SqsBroker.provider()"),
+          Map.entry("machinery-broker-gcppubsub", "GcpPubSubBroker.provider()"),
+          Map.entry("machinery-backend-redis", "RedisBackend.provider()"),
+          Map.entry("machinery-backend-amqp", "AmqpBackend.provider()"),
+          Map.entry("machinery-backend-mongodb", "MongoDbBackend.provider()"),
+          Map.entry("machinery-backend-memcache", "MemcacheBackend.provider()"),
+          Map.entry("machinery-backend-dynamodb", "DynamoDbBackend.provider()"),
+          Map.entry("machinery-lock-redis", "RedisLock.provider()"),
+          Map.entry("machinery-lock-amqp", "AmqpLock.provider()"));
 
   private static final Map<Kind, String> FORMS =
       Map.of(
@@ -121,7 +126,9 @@ public final class Machinery {
           Kind.BACKEND,
               "redis://, rediss://, redis+socket://, amqp://, amqps://, mongodb://, mongodb+srv://, memcache://,"
                   + " https:// (DynamoDB), memory://, eager or null",
-          Kind.LOCK, "redis://, rediss://, redis+socket://, eager or empty (the broker's URL)");
+          Kind.LOCK,
+              "redis://, rediss://, redis+socket://, amqp://, amqps://, eager or empty (the broker's"
+                  + " URL)");
 
   private Machinery() {}
 

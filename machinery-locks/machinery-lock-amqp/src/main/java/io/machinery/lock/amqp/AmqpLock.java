@@ -1,0 +1,369 @@
+package io.machinery.lock.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MachineryException;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.config.Config;
+import io.machinery.internal.GoTime;
+import io.machinery.spi.ComponentProvider;
+import io.machinery.spi.Lock;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The periodic-task lock of an AMQP-only deployment, kept in RabbitMQ: with it, servers that share
+ * a RabbitMQ fire each periodic task once per tick, as servers sharing a Redis lock do (Go
+ * Machinery has no AMQP lock: its AMQP servers each fire every tick).
+ *
+ * <pre>{@code
+ * Config config = Config.builder().broker("amqp://guest:guest@127.0.0.1:5672/").build();
+ * try (AmqpLock lock = AmqpLock.create(config); // the lock URL, else the broker's
+ *     Server server = Server.builder().config(config).lock(lock).build()) {
+ *   server.registerPeriodicTask("0 9 * * MON-FRI", "weekday-report", Signature.create("send_report"));
+ * }
+ * }</pre>
+ *
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>A queue that holds one message.</b> Each key is a durable classic queue {@code
+ *       machinery_lock.<key>} (the key's SHA-256 when the name would pass 255 bytes) declared with
+ *       {@code x-max-length 1} and {@code x-overflow reject-publish}: RabbitMQ confirms the first
+ *       message published to it and refuses (nacks) any other while that one is there, atomically.
+ *       Taking the lock is one confirmed publish with a per-message TTL; the message goes at its
+ *       time, in RabbitMQ's clock, and the key is free again. Nothing ever reads the message (a
+ *       message taken by basic.get would not count towards the length, letting a second one in),
+ *       and the lock has no release: Go's lock interface has none.
+ *   <li><b>Ending a little early.</b> RabbitMQ times a message from its arrival, which comes after
+ *       the caller computed the time left, so a TTL of exactly that would end after the asked
+ *       expiry, and a periodic task's next tick (whose lock expires at that tick, less 1 ns) would
+ *       find it still held on every server and be skipped. So the lock ends a tenth of its time
+ *       early, at most 1 s: all servers try a tick within moments of each other, long before.
+ *   <li><b>Bounds.</b> A lock lasts at most {@link #MAX_HOLD} (RabbitMQ's TTLs stop at 49 days; a
+ *       tick's lock only has to outlast the other servers' tries at that tick). An unused key's
+ *       empty queue is deleted by RabbitMQ after {@link #IDLE_EXPIRY} ({@code x-expires}; every try
+ *       declares the queue, which counts as a use).
+ *   <li><b>Not shared with Go</b>: Go's schedulers lock in Redis; a pool of Java and Go schedulers
+ *       shares a {@code RedisLock}.
+ * </ul>
+ *
+ * <p>Thread-safe. A try costs one channel: open, declare, confirm mode, the publish and its
+ * confirm, close. Whoever builds a lock closes it.
+ */
+public final class AmqpLock implements Lock {
+  private static final Logger log = LoggerFactory.getLogger(AmqpLock.class);
+
+  /** Go's {@code LockFactory} uses 3 retries (4 attempts), as {@code RedisLock}. */
+  public static final int DEFAULT_RETRIES = 3;
+
+  public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofMillis(100);
+
+  /** The longest a lock is held (a longer one ends then). */
+  public static final Duration MAX_HOLD = Duration.ofDays(30);
+
+  /** How long an unused key's empty queue stays before RabbitMQ deletes it. */
+  public static final Duration IDLE_EXPIRY = Duration.ofDays(31);
+
+  /** The most a lock ends before its asked expiry (see the design notes). */
+  static final Duration MAX_EARLY = Duration.ofSeconds(1);
+
+  static final String QUEUE_PREFIX = "machinery_lock.";
+  private static final int MAX_QUEUE_NAME_BYTES = 255;
+
+  private static final Map<String, Object> QUEUE_ARGS =
+      Map.of(
+          "x-max-length",
+          1,
+          "x-overflow",
+          "reject-publish",
+          "x-queue-type",
+          "classic",
+          "x-expires",
+          IDLE_EXPIRY.toMillis());
+
+  private final AmqpClient client;
+  private final boolean ownsClient;
+  private final Clock clock;
+  private final int retries;
+  private final Duration retryInterval;
+  private final AtomicBoolean failing = new AtomicBoolean();
+
+  private AmqpLock(Builder b) {
+    this.clock = b.clock;
+    this.retries = b.retries;
+    this.retryInterval = b.retryInterval;
+    this.ownsClient = b.client == null;
+    this.client =
+        b.client != null
+            ? b.client
+            : AmqpClient.builder(AmqpUrl.parseAll(url(b), b.config.multipleBrokerSeparator()))
+                .connectionName("machinery-lock")
+                .build();
+  }
+
+  /** The builder's URL, else the lock URL, else the broker's (Go's rule). */
+  private static String url(Builder b) {
+    if (b.url != null) {
+      return b.url;
+    }
+    return b.config.lock().isBlank() ? b.config.broker() : b.config.lock();
+  }
+
+  /**
+   * A lock with Go's 3 retries on {@code config}'s lock URL, or its broker URL when no lock is set.
+   *
+   * @param config the configuration
+   * @return the lock; nothing is connected until first use
+   * @throws IllegalArgumentException when the URL is not an AMQP URL
+   */
+  public static AmqpLock create(Config config) {
+    return builder(config).build();
+  }
+
+  public static Builder builder(Config config) {
+    return new Builder(config);
+  }
+
+  /**
+   * Makes this lock for {@code Machinery.connect} from an {@code amqp://} or {@code amqps://} URL.
+   *
+   * @return the provider
+   */
+  public static ComponentProvider provider() {
+    return AmqpLockProvider.INSTANCE;
+  }
+
+  /**
+   * The queue that holds {@code key}'s lock.
+   *
+   * @param key the lock's name
+   * @return the queue name
+   */
+  static String queue(String key) {
+    String name = QUEUE_PREFIX + Objects.requireNonNull(key, "key");
+    if (name.getBytes(StandardCharsets.UTF_8).length <= MAX_QUEUE_NAME_BYTES) {
+      return name;
+    }
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+      return QUEUE_PREFIX + "sha256." + HexFormat.of().formatHex(digest);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("every JVM has SHA-256", e);
+    }
+  }
+
+  /**
+   * How long RabbitMQ keeps a lock asked for {@code left}: a tenth less, at most {@link #MAX_EARLY}
+   * less, at most {@link #MAX_HOLD}, at least 1 ms.
+   */
+  static long holdMillis(Duration left) {
+    Duration early = left.dividedBy(10);
+    if (early.compareTo(MAX_EARLY) > 0) {
+      early = MAX_EARLY;
+    }
+    Duration hold = left.minus(early);
+    if (hold.compareTo(MAX_HOLD) > 0) {
+      hold = MAX_HOLD;
+    }
+    return Math.max(1, hold.toMillis());
+  }
+
+  /**
+   * Takes {@code key} until {@code expiresAtUnixNanos} (a little earlier: see the design notes) if
+   * nobody holds it. False when the expiry is not in the future.
+   *
+   * @throws MachineryException when RabbitMQ fails or cannot be reached
+   */
+  @Override
+  public boolean tryLock(String key, long expiresAtUnixNanos) {
+    String queue = queue(key);
+    long left = expiresAtUnixNanos - GoTime.unixNanos(clock.instant());
+    if (left <= 0) {
+      return false;
+    }
+    AMQP.BasicProperties properties =
+        new AMQP.BasicProperties.Builder()
+            .deliveryMode(2)
+            .expiration(Long.toString(holdMillis(Duration.ofNanos(left))))
+            .build();
+    byte[] body = Long.toString(expiresAtUnixNanos).getBytes(StandardCharsets.UTF_8);
+    for (int attempt = 1; ; attempt++) {
+      Channel channel = client.openChannel();
+      try {
+        channel.queueDeclare(queue, true, false, false, QUEUE_ARGS);
+        channel.confirmSelect();
+        AtomicBoolean returned = new AtomicBoolean();
+        channel.addReturnListener(r -> returned.set(true));
+        channel.basicPublish("", queue, true, properties, body);
+        boolean taken = channel.waitForConfirms(client.publishTimeout().toMillis());
+        if (!returned.get()) {
+          return taken; // false: nacked, the queue holds a message already
+        }
+        if (attempt == 2) { // deleted (x-expires) twice between declaring and publishing
+          throw new AmqpOperationException(
+              "the lock queue '" + queue + "' vanished twice while locking", 0, false, null);
+        }
+      } catch (IOException | ShutdownSignalException e) {
+        throw AmqpOperationException.of("lock '" + queue + "'", e);
+      } catch (TimeoutException e) {
+        throw new AmqpOperationException(
+            "no confirm for the lock '" + queue + "' within " + client.publishTimeout(),
+            0,
+            true,
+            e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new MachineryException("interrupted while locking '" + queue + "'", e);
+      } finally {
+        AmqpClient.closeQuietly(channel);
+      }
+    }
+  }
+
+  /**
+   * {@link #tryLock} up to retries + 1 times, {@link Builder#retryInterval(Duration)} apart (Go's
+   * LockWithRetries). A RabbitMQ failure counts as a failed attempt and is logged once per outage.
+   */
+  @Override
+  public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
+    for (int attempt = 0; attempt <= retries; attempt++) {
+      try {
+        if (tryLock(key, expiresAtUnixNanos)) {
+          failing.set(false);
+          return true;
+        }
+        failing.set(false);
+      } catch (MachineryException e) {
+        if (failing.compareAndSet(false, true)) {
+          log.warn("Taking the periodic-task lock {} failed: {}", key, e.getMessage());
+        }
+      }
+      if (attempt < retries && !retryInterval.isZero()) {
+        try {
+          TimeUnit.NANOSECONDS.sleep(retryInterval.toNanos());
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Closes the connection when this lock made it; idempotent. */
+  @Override
+  public void close() {
+    if (ownsClient) {
+      client.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "AmqpLock{" + client.urls() + "}";
+  }
+
+  /** Builds an {@link AmqpLock}. Not thread-safe. */
+  public static final class Builder {
+    private final Config config;
+    private @Nullable String url;
+    private @Nullable AmqpClient client;
+    private Clock clock = Clock.systemUTC();
+    private int retries = DEFAULT_RETRIES;
+    private Duration retryInterval = DEFAULT_RETRY_INTERVAL;
+
+    private Builder(Config config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /**
+     * The RabbitMQ to lock in; by default the config's lock URL, else its broker URL.
+     *
+     * @param value an {@code amqp://} or {@code amqps://} URL
+     * @return this builder
+     */
+    public Builder url(String value) {
+      this.url = Objects.requireNonNull(value, "url");
+      return this;
+    }
+
+    /**
+     * A connection to share (the broker's, say), which the lock does not close; by default the lock
+     * makes its own.
+     *
+     * @param value the client
+     * @return this builder
+     */
+    public Builder client(AmqpClient value) {
+      this.client = Objects.requireNonNull(value, "client");
+      return this;
+    }
+
+    /**
+     * The clock that tells how long is left until an expiry; the system's by default.
+     *
+     * @param value the clock
+     * @return this builder
+     */
+    public Builder clock(Clock value) {
+      this.clock = Objects.requireNonNull(value, "clock");
+      return this;
+    }
+
+    /**
+     * Retries after a failed try ({@value #DEFAULT_RETRIES} by default, Go's).
+     *
+     * @param value 0 or more
+     * @return this builder
+     */
+    public Builder retries(int value) {
+      if (value < 0) {
+        throw new IllegalArgumentException("retries must be 0 or more, was " + value);
+      }
+      this.retries = value;
+      return this;
+    }
+
+    /**
+     * The wait between tries (100 ms by default; Go's is zero, a busy spin).
+     *
+     * @param value zero or more
+     * @return this builder
+     */
+    public Builder retryInterval(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("retryInterval cannot be negative, was " + value);
+      }
+      this.retryInterval = value;
+      return this;
+    }
+
+    /**
+     * Builds the lock; nothing is connected until first use.
+     *
+     * @return the lock
+     * @throws IllegalArgumentException when the URL is not an AMQP URL
+     */
+    public AmqpLock build() {
+      return new AmqpLock(this);
+    }
+  }
+}
