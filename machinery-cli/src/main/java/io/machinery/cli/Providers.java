@@ -12,6 +12,7 @@ import io.machinery.broker.gcppubsub.GcpPubSubBroker;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.broker.sqs.SqsBroker;
 import io.machinery.config.Config;
+import io.machinery.lock.amqp.AmqpLock;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.spi.ComponentProvider;
 import java.util.List;
@@ -30,7 +31,8 @@ final class Providers {
           MongoDbBackend.provider(),
           MemcacheBackend.provider(),
           DynamoDbBackend.provider(),
-          RedisLock.provider());
+          RedisLock.provider(),
+          AmqpLock.provider());
 
   private Providers() {}
 

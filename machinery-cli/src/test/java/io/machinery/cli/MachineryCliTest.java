@@ -40,7 +40,8 @@ class MachineryCliTest {
             Map.entry("BACKEND memcache://h1:11211,h2:11211", "machinery-backend-memcache"),
             Map.entry(
                 "BACKEND https://dynamodb.us-east-1.amazonaws.com", "machinery-backend-dynamodb"),
-            Map.entry("LOCK redis://h:6379", "machinery-lock-redis"));
+            Map.entry("LOCK redis://h:6379", "machinery-lock-redis"),
+            Map.entry("LOCK amqp://guest:guest@h:5672/", "machinery-lock-amqp"));
     moduleByKindAndUrl.forEach(
         (kindAndUrl, module) -> {
           String[] parts = kindAndUrl.split(" ", 2);

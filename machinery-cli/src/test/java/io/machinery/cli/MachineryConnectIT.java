@@ -14,9 +14,11 @@ import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.embedded.EagerLock;
+import io.machinery.lock.amqp.AmqpLock;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
@@ -56,8 +58,12 @@ class MachineryConnectIT {
         .isNotNull();
   }
 
+  /**
+   * Without the AMQP lock's provider an AMQP broker URL gets the in-process lock, as in Go (whose
+   * AMQP servers each fire every tick); with it, the lock in RabbitMQ.
+   */
   @Test
-  void anAmqpUrlBuildsTheAmqpBrokerAndBackendWithAnInProcessLock() {
+  void anAmqpUrlBuildsTheAmqpBrokerAndBackendAndTheLockItsProviderServes() {
     String url = TestEndpoints.amqpUrl();
     Config config =
         Config.builder()
@@ -68,9 +74,17 @@ class MachineryConnectIT {
     Server server = Machinery.connect(config, AmqpBroker.provider(), AmqpBackend.provider());
     assertThat(server.broker()).isInstanceOf(AmqpBroker.class);
     assertThat(server.backend()).isInstanceOf(AmqpBackend.class);
-    assertThat(server.lock()).isInstanceOf(EagerLock.class); // no AMQP lock exists, as in Go
+    assertThat(server.lock()).isInstanceOf(EagerLock.class);
     assertThat(addOnce(server)).isEqualTo(42L);
     server.close();
+    try (Server withLock =
+        Machinery.connect(
+            config, AmqpBroker.provider(), AmqpBackend.provider(), AmqpLock.provider())) {
+      assertThat(withLock.lock()).isInstanceOf(AmqpLock.class);
+      long inFiveSeconds = io.machinery.internal.GoTime.unixNanos(Instant.now().plusSeconds(5));
+      assertThat(withLock.lock().tryLock("connect-it-" + UUID.randomUUID(), inFiveSeconds))
+          .isTrue();
+    }
     assertThatThrownBy(
             () -> server.broker().publish(Signature.create("late"), new byte[] {'{', '}'}))
         .as("the server closed the broker it built")

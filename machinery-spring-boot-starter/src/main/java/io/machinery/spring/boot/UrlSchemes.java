@@ -11,6 +11,7 @@ import io.machinery.config.Redaction;
 import io.machinery.embedded.EagerLock;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.lock.amqp.AmqpLock;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -148,14 +149,21 @@ final class UrlSchemes {
     if (technology(url).equals(REDIS) && present("io.machinery.lock.redis.RedisLock")) {
       return Redis.lock(config.toBuilder().lock(url).build());
     }
+    if (technology(url).equals(AMQP) && present("io.machinery.lock.amqp.AmqpLock")) {
+      return Amqp.lock(config.toBuilder().lock(url).build());
+    }
     if (explicit) {
       throw new IllegalStateException(
           "machinery.lock is "
               + Redaction.redactUrl(url)
               + " and no lock serves it: "
-              + (technology(url).equals(REDIS)
-                  ? "add io.machinery:machinery-lock-redis to the application's dependencies"
-                  : "only Redis locks are supported")
+              + switch (technology(url)) {
+                case REDIS ->
+                    "add io.machinery:machinery-lock-redis to the application's dependencies";
+                case AMQP ->
+                    "add io.machinery:machinery-lock-amqp to the application's dependencies";
+                default -> "only Redis and AMQP locks are supported";
+              }
               + ", leave machinery.lock empty for an in-process lock, or define a Lock bean");
     }
     return EagerLock.create();
@@ -224,6 +232,10 @@ final class UrlSchemes {
 
     static Backend backend(Config config) {
       return AmqpBackend.create(config);
+    }
+
+    static Lock lock(Config config) {
+      return AmqpLock.create(config);
     }
   }
 }

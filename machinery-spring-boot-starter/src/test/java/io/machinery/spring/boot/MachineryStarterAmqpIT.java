@@ -9,6 +9,7 @@ import io.machinery.Signature;
 import io.machinery.backend.amqp.AmqpBackend;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.broker.redis.RedisBroker;
+import io.machinery.lock.amqp.AmqpLock;
 import io.machinery.lock.redis.RedisLock;
 import io.machinery.spi.Lock;
 import io.machinery.testkit.TestEndpoints;
@@ -45,6 +46,9 @@ class MachineryStarterAmqpIT {
                   .hasSingleBean(AmqpBroker.class)
                   .hasSingleBean(AmqpBackend.class);
               Server server = context.getBean(Server.class);
+              assertThat(server.lock())
+                  .as("no lock set: the broker's URL, served by the AMQP lock")
+                  .isInstanceOf(AmqpLock.class);
               assertThat(
                       server
                           .sendTask(Signature.create("add", Arg.of(20L), Arg.of(22L)))
