@@ -5,27 +5,23 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpNames;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.internal.GoTime;
 import io.machinery.spi.ComponentProvider;
 import io.machinery.spi.Lock;
+import io.machinery.spi.LockRetries;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The periodic-task lock of an AMQP-only deployment, kept in RabbitMQ: with it, servers that share
@@ -44,13 +40,13 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li><b>A queue that holds one message.</b> Each key is a durable classic queue {@code
- *       machinery_lock.<key>} (the key's SHA-256 when the name would pass 255 bytes) declared with
- *       {@code x-max-length 1} and {@code x-overflow reject-publish}: RabbitMQ confirms the first
- *       message published to it and refuses (nacks) any other while that one is there, atomically.
- *       Taking the lock is one confirmed publish with a per-message TTL; the message goes at its
- *       time, in RabbitMQ's clock, and the key is free again. Nothing ever reads the message (a
- *       message taken by basic.get would not count towards the length, letting a second one in),
- *       and the lock has no release: Go's lock interface has none.
+ *       machinery_lock.<key>} (the key's hex SHA-256 when the name would pass 255 bytes) declared
+ *       with {@code x-max-length 1} and {@code x-overflow reject-publish}: RabbitMQ confirms the
+ *       first message published to it and refuses (nacks) any other while that one is there,
+ *       atomically. Taking the lock is one confirmed publish with a per-message TTL; the message
+ *       goes at its time, in RabbitMQ's clock, and the key is free again. Nothing ever reads the
+ *       message (a message taken by basic.get would not count towards the length, letting a second
+ *       one in), and the lock has no release: Go's lock interface has none.
  *   <li><b>Ending a little early.</b> RabbitMQ times a message from its arrival, which comes after
  *       the caller computed the time left, so a TTL of exactly that would end after the asked
  *       expiry, and a periodic task's next tick (whose lock expires at that tick, less 1 ns) would
@@ -68,8 +64,6 @@ import org.slf4j.LoggerFactory;
  * confirm, close. Whoever builds a lock closes it.
  */
 public final class AmqpLock implements Lock {
-  private static final Logger log = LoggerFactory.getLogger(AmqpLock.class);
-
   /** Go's {@code LockFactory} uses 3 retries (4 attempts), as {@code RedisLock}. */
   public static final int DEFAULT_RETRIES = 3;
 
@@ -85,7 +79,6 @@ public final class AmqpLock implements Lock {
   static final Duration MAX_EARLY = Duration.ofSeconds(1);
 
   static final String QUEUE_PREFIX = "machinery_lock.";
-  private static final int MAX_QUEUE_NAME_BYTES = 255;
 
   private static final Map<String, Object> QUEUE_ARGS =
       Map.of(
@@ -101,14 +94,11 @@ public final class AmqpLock implements Lock {
   private final AmqpClient client;
   private final boolean ownsClient;
   private final Clock clock;
-  private final int retries;
-  private final Duration retryInterval;
-  private final AtomicBoolean failing = new AtomicBoolean();
+  private final LockRetries retries;
 
   private AmqpLock(Builder b) {
     this.clock = b.clock;
-    this.retries = b.retries;
-    this.retryInterval = b.retryInterval;
+    this.retries = new LockRetries(b.retries, b.retryInterval);
     this.ownsClient = b.client == null;
     this.client =
         b.client != null
@@ -157,17 +147,7 @@ public final class AmqpLock implements Lock {
    * @return the queue name
    */
   static String queue(String key) {
-    String name = QUEUE_PREFIX + Objects.requireNonNull(key, "key");
-    if (name.getBytes(StandardCharsets.UTF_8).length <= MAX_QUEUE_NAME_BYTES) {
-      return name;
-    }
-    try {
-      byte[] digest =
-          MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-      return QUEUE_PREFIX + "sha256." + HexFormat.of().formatHex(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return AmqpNames.queueName(QUEUE_PREFIX, Objects.requireNonNull(key, "key"));
   }
 
   /**
@@ -244,28 +224,7 @@ public final class AmqpLock implements Lock {
    */
   @Override
   public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
-    for (int attempt = 0; attempt <= retries; attempt++) {
-      try {
-        if (tryLock(key, expiresAtUnixNanos)) {
-          failing.set(false);
-          return true;
-        }
-        failing.set(false);
-      } catch (MachineryException e) {
-        if (failing.compareAndSet(false, true)) {
-          log.warn("Taking the periodic-task lock {} failed: {}", key, e.getMessage());
-        }
-      }
-      if (attempt < retries && !retryInterval.isZero()) {
-        try {
-          TimeUnit.NANOSECONDS.sleep(retryInterval.toNanos());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return false;
-        }
-      }
-    }
-    return false;
+    return retries.tryLock(this, key, expiresAtUnixNanos);
   }
 
   /** Closes the connection when this lock made it; idempotent. */

@@ -9,14 +9,11 @@ import io.machinery.client.redis.RedisScript;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.spi.Lock;
+import io.machinery.spi.LockRetries;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Go Machinery's Redis lock for periodic tasks (spec §5.2), safe where Go's is racy.
@@ -40,8 +37,6 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. Whoever builds a lock closes it.
  */
 public final class RedisLock implements Lock {
-  private static final Logger log = LoggerFactory.getLogger(RedisLock.class);
-
   /** Go's {@code LockFactory} uses 3 retries (4 attempts). */
   public static final int DEFAULT_RETRIES = 3;
 
@@ -84,14 +79,11 @@ public final class RedisLock implements Lock {
   private final RedisSession session;
   private final boolean ownsSession;
   private final Clock clock;
-  private final int retries;
-  private final Duration retryInterval;
-  private final AtomicBoolean failing = new AtomicBoolean();
+  private final LockRetries retries;
 
   private RedisLock(Builder b) {
     this.clock = b.clock;
-    this.retries = b.retries;
-    this.retryInterval = b.retryInterval;
+    this.retries = new LockRetries(b.retries, b.retryInterval);
     this.ownsSession = b.session == null;
     this.session =
         b.session != null
@@ -143,28 +135,7 @@ public final class RedisLock implements Lock {
    */
   @Override
   public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
-    for (int attempt = 0; attempt <= retries; attempt++) {
-      try {
-        if (tryLock(key, expiresAtUnixNanos)) {
-          failing.set(false);
-          return true;
-        }
-        failing.set(false);
-      } catch (MachineryException e) {
-        if (failing.compareAndSet(false, true)) {
-          log.warn("Taking the periodic-task lock {} failed: {}", key, e.getMessage());
-        }
-      }
-      if (attempt < retries && !retryInterval.isZero()) {
-        try {
-          TimeUnit.NANOSECONDS.sleep(retryInterval.toNanos());
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return false;
-        }
-      }
-    }
-    return false;
+    return retries.tryLock(this, key, expiresAtUnixNanos);
   }
 
   /**
