@@ -4,21 +4,19 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.rabbitmq.client.AMQP;
 import io.machinery.MalformedMessageException;
 import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpNames;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.client.amqp.UnroutableException;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -80,7 +78,7 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpControlPlane.class);
   static final String WORKER_PREFIX = "machinery_control.worker.";
   static final String PAUSED_PREFIX = "machinery_control.paused.";
-  private static final int MAX_QUEUE_NAME_BYTES = 255;
+  private static final int MAX_QUEUE_NAME_BYTES = AmqpNames.MAX_QUEUE_NAME_BYTES;
 
   private final AmqpClient client;
   private final RabbitManagement management;
@@ -93,17 +91,7 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   }
 
   static String workerQueue(String workerId) {
-    String name = WORKER_PREFIX + workerId;
-    if (name.getBytes(StandardCharsets.UTF_8).length <= MAX_QUEUE_NAME_BYTES) {
-      return name;
-    }
-    try {
-      byte[] digest =
-          MessageDigest.getInstance("SHA-256").digest(workerId.getBytes(StandardCharsets.UTF_8));
-      return WORKER_PREFIX + HexFormat.of().formatHex(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return AmqpNames.queueName(WORKER_PREFIX, workerId);
   }
 
   private static String pausedQueue(String queue) {
