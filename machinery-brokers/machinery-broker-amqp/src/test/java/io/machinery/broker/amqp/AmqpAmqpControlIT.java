@@ -34,8 +34,10 @@ class AmqpAmqpControlIT extends ControlSuite {
   }
 
   /**
-   * Uniqueness needs an atomic set-if-absent, which RabbitMQ's queues do not offer: refused
-   * clearly.
+   * Uniqueness needs an atomic set-if-absent that also tells who holds the key: a queue of one
+   * message with reject-publish sets atomically (the AMQP lock uses it), but reading the holder
+   * with basic.get takes the message out of the count, letting a second claim in (RabbitMQ counts
+   * ready messages only, checked on 3.10). So the AMQP backend refuses unique tasks clearly.
    */
   @Override
   protected boolean backendKeepsUniqueKeys() {

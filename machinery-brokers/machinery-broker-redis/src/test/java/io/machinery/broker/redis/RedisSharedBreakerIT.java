@@ -73,6 +73,24 @@ class RedisSharedBreakerIT {
     return "charged " + order;
   }
 
+  /** A server over a broker and a backend of its own (its own connections to the one Redis). */
+  private record OwnConnections(RedisBroker broker, RedisBackend backend, Server server)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      server.close();
+      backend.close();
+      broker.close();
+    }
+  }
+
+  private OwnConnections ownConnections(String queuePrefix) {
+    Config config = config(queuePrefix);
+    RedisBroker broker = RedisBroker.create(config);
+    RedisBackend backend = RedisBackend.create(config);
+    return new OwnConnections(broker, backend, server(config, broker, backend));
+  }
+
   private Server server(Config config, RedisBroker broker, RedisBackend backend) {
     Server server =
         Server.builder()
@@ -117,14 +135,10 @@ class RedisSharedBreakerIT {
 
   @Test
   void theClustersFailedRunsOpenTheKeyOnEveryWorkerAndAnOperatorClosesItEverywhere() {
-    Config first = config("shared_breaker_a_");
-    Config second = config("shared_breaker_b_");
-    try (RedisBroker broker1 = RedisBroker.create(first);
-        RedisBackend backend1 = RedisBackend.create(first);
-        Server server1 = server(first, broker1, backend1);
-        RedisBroker broker2 = RedisBroker.create(second);
-        RedisBackend backend2 = RedisBackend.create(second);
-        Server server2 = server(second, broker2, backend2)) {
+    try (OwnConnections a = ownConnections("shared_breaker_a_");
+        OwnConnections b = ownConnections("shared_breaker_b_")) {
+      Server server1 = a.server();
+      Server server2 = b.server();
       Worker one = worker(server1, "billing-a");
       Worker two = worker(server2, "billing-b");
       // 6 failed charges each: under the 10 runs either breaker needs alone (window 20)
@@ -173,14 +187,10 @@ class RedisSharedBreakerIT {
   @Test
   void whenAnOpeningEndsOneWorkerRunsTheTrialForTheClusterAndItsPassClosesBoth() {
     providerDown = false; // back from maintenance; its first charge is held while we look
-    Config first = config("shared_trial_a_");
-    Config second = config("shared_trial_b_");
-    try (RedisBroker broker1 = RedisBroker.create(first);
-        RedisBackend backend1 = RedisBackend.create(first);
-        Server server1 = server(first, broker1, backend1);
-        RedisBroker broker2 = RedisBroker.create(second);
-        RedisBackend backend2 = RedisBackend.create(second);
-        Server server2 = server(second, broker2, backend2)) {
+    try (OwnConnections a = ownConnections("shared_trial_a_");
+        OwnConnections b = ownConnections("shared_trial_b_")) {
+      Server server1 = a.server();
+      Server server2 = b.server();
       Worker one = worker(server1, "billing-a");
       Worker two = worker(server2, "billing-b");
       Inspection operator = Inspection.of(server2);
