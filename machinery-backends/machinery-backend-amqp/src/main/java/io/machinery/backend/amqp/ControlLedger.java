@@ -52,8 +52,8 @@ import org.slf4j.LoggerFactory;
  *       change then found in both is applied twice, which changes nothing), and again, from
  *       scratch, whenever its connection was replaced (the inbox went with the old one). After that
  *       a read drains the inbox: one basic.get when nothing changed, so a worker's heartbeat pays
- *       three round trips for revocations, limits and openings, and never waits for the management
- *       API.
+ *       one round trip each for revocations and limits (and openings, when it keeps breakers), and
+ *       never waits for the management API.
  *   <li><b>Last writer wins, in a causal order.</b> A change carries a time in microseconds and a
  *       random id; per task name and per breaker key the change with the latest (time, id) stands,
  *       whatever order two queues received concurrent writers' messages in. A writer reads first
