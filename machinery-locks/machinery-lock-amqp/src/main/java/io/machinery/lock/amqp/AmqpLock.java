@@ -48,10 +48,11 @@ import org.jspecify.annotations.Nullable;
  *       message (a message taken by basic.get would not count towards the length, letting a second
  *       one in), and the lock has no release: Go's lock interface has none.
  *   <li><b>Ending a little early.</b> RabbitMQ times a message from its arrival, which comes after
- *       the caller computed the time left, so a TTL of exactly that would end after the asked
- *       expiry, and a periodic task's next tick (whose lock expires at that tick, less 1 ns) would
- *       find it still held on every server and be skipped. So the lock ends a tenth of its time
- *       early, at most 1 s: all servers try a tick within moments of each other, long before.
+ *       the caller read the time left (as late as it can: after connecting and declaring), so a TTL
+ *       of exactly that would end after the asked expiry, and a periodic task's next tick (whose
+ *       lock expires at that tick, less 1 ns) would find it still held on every server and be
+ *       skipped. So the lock ends a tenth of its time early, at most 1 s: all servers try a tick
+ *       within moments of each other, long before.
  *   <li><b>Bounds.</b> A lock lasts at most {@link #MAX_HOLD} (RabbitMQ's TTLs stop at 49 days; a
  *       tick's lock only has to outlast the other servers' tries at that tick). An unused key's
  *       empty queue is deleted by RabbitMQ after {@link #IDLE_EXPIRY} ({@code x-expires}; every try
@@ -175,21 +176,27 @@ public final class AmqpLock implements Lock {
   @Override
   public boolean tryLock(String key, long expiresAtUnixNanos) {
     String queue = queue(key);
-    long left = expiresAtUnixNanos - GoTime.unixNanos(clock.instant());
-    if (left <= 0) {
+    if (nanosLeft(expiresAtUnixNanos) <= 0) {
       return false;
     }
-    AMQP.BasicProperties properties =
-        new AMQP.BasicProperties.Builder()
-            .deliveryMode(2)
-            .expiration(Long.toString(holdMillis(Duration.ofNanos(left))))
-            .build();
     byte[] body = Long.toString(expiresAtUnixNanos).getBytes(StandardCharsets.UTF_8);
     for (int attempt = 1; ; attempt++) {
-      Channel channel = client.openChannel();
+      Channel channel = client.openChannel(); // connects first when it must
       try {
         channel.queueDeclare(queue, true, false, false, QUEUE_ARGS);
         channel.confirmSelect();
+        // The time left is read only now, after connecting and declaring (a first try connects,
+        // which can take a while on a busy host): RabbitMQ times the TTL from the publish's
+        // arrival, so every moment between reading and publishing makes the lock end that late.
+        long left = nanosLeft(expiresAtUnixNanos);
+        if (left <= 0) {
+          return false;
+        }
+        AMQP.BasicProperties properties =
+            new AMQP.BasicProperties.Builder()
+                .deliveryMode(2)
+                .expiration(Long.toString(holdMillis(Duration.ofNanos(left))))
+                .build();
         AtomicBoolean returned = new AtomicBoolean();
         channel.addReturnListener(r -> returned.set(true));
         channel.basicPublish("", queue, true, properties, body);
@@ -216,6 +223,10 @@ public final class AmqpLock implements Lock {
         AmqpClient.closeQuietly(channel);
       }
     }
+  }
+
+  private long nanosLeft(long expiresAtUnixNanos) {
+    return expiresAtUnixNanos - GoTime.unixNanos(clock.instant());
   }
 
   /**

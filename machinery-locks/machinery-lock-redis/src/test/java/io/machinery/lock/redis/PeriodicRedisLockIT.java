@@ -53,7 +53,7 @@ class PeriodicRedisLockIT {
         List<PeriodicRun> runs = two.runDueOnBoth();
         assertThat(runs)
             .extracting(PeriodicRun::outcome)
-            .as("tick %d: %s", tick, runs)
+            .as("tick %d: %s; lock tries: %s", tick, runs, two.lastTries())
             .containsExactlyInAnyOrder(Outcome.SENT, Outcome.LOCKED_ELSEWHERE);
         long nextTickNanos =
             start.plus(Duration.ofMinutes(tick + 1)).getEpochSecond() * 1_000_000_000L;
