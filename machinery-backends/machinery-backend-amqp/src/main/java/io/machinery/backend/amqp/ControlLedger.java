@@ -121,49 +121,65 @@ final class ControlLedger {
   private @Nullable String inbox;
   private @Nullable Connection inboxConnection;
   private final Map<String, Long> revoked = new HashMap<>();
-  private final Map<String, Change> limits = new HashMap<>();
-  private final Map<String, Change> breakers = new HashMap<>();
+  private final Map<String, LimitChange> limits = new HashMap<>();
+  private final Map<String, BreakerChange> breakers = new HashMap<>();
 
   ControlLedger(AmqpClient client, Clock clock) {
     this.client = client;
     this.clock = clock;
   }
 
+  /** The kinds of change, as their JSON field {@code kind} names them (lower case). */
   private enum Kind {
     REVOKE,
     LIMIT,
     BREAKER
   }
 
+  /** One change as published; its time (microseconds) and random id order it among others. */
+  private sealed interface Change permits Revocation, Keyed {
+    long at();
+
+    String id();
+  }
+
   /**
-   * One change as published.
+   * A change that replaces the earlier ones of its subject (last writer wins).
    *
-   * @param subject the task name (LIMIT) or the breaker key (BREAKER); empty for REVOKE
-   * @param until a revocation's or an opening's end, epoch milliseconds in the writer's clock; 0
-   *     when none
-   * @param setting a limit set; null for a clearing
-   * @param opening an opening; null for a closing
+   * <p>{@link LimitChange}: the subject is a task name; {@link BreakerChange}: a breaker key.
    */
-  private record Change(
-      Kind kind,
-      long at,
-      String id,
-      String subject,
-      long until,
-      List<String> tasks,
-      @Nullable TaskLimitSetting setting,
-      @Nullable BreakerOpening opening) {
+  private sealed interface Keyed extends Change permits LimitChange, BreakerChange {
+    String subject();
 
-    boolean laterThan(@Nullable Change other) {
-      return other == null || at > other.at || (at == other.at && id.compareTo(other.id) > 0);
+    /** A clearing or closing: kept a while so that an older change in flight cannot come back. */
+    boolean tombstone();
+
+    default boolean laterThan(@Nullable Keyed other) {
+      return other == null
+          || at() > other.at()
+          || (at() == other.at() && id().compareTo(other.id()) > 0);
     }
+  }
 
-    boolean tombstone() {
-      return switch (kind) {
-        case REVOKE -> false;
-        case LIMIT -> setting == null;
-        case BREAKER -> opening == null;
-      };
+  /** Tasks revoked until {@code until} (epoch ms, the writer's clock). */
+  private record Revocation(long at, String id, long until, List<String> tasks) implements Change {}
+
+  /** A task limit set, or cleared when {@code setting} is null. */
+  private record LimitChange(long at, String id, String subject, @Nullable TaskLimitSetting setting)
+      implements Keyed {
+    @Override
+    public boolean tombstone() {
+      return setting == null;
+    }
+  }
+
+  /** A breaker opened until {@code until} (epoch ms, the writer's clock), or closed (null). */
+  private record BreakerChange(
+      long at, String id, String subject, long until, @Nullable BreakerOpening opening)
+      implements Keyed {
+    @Override
+    public boolean tombstone() {
+      return opening == null;
     }
   }
 
@@ -214,10 +230,10 @@ final class ControlLedger {
   }
 
   /** The time of the latest change seen of {@code subject}, reading first; 0 when none. */
-  private synchronized long latest(Map<String, Change> changes, String subject) {
+  private synchronized long latest(Map<String, ? extends Keyed> changes, String subject) {
     sync();
-    Change known = changes.get(subject);
-    return known == null ? 0 : known.at;
+    Keyed known = changes.get(subject);
+    return known == null ? 0 : known.at();
   }
 
   /** A time later than {@code seen}, than this ledger's last one and, mostly, now. */
@@ -377,19 +393,17 @@ final class ControlLedger {
 
   /** Puts a change into the view; later changes of a name or key replace earlier ones. */
   private void apply(@Nullable Change change) {
-    if (change == null) {
-      return; // a kind of change this version does not know
-    }
-    switch (change.kind()) {
-      case REVOKE -> change.tasks().forEach(uuid -> revoked.merge(uuid, change.until(), Math::max));
-      case LIMIT -> {
-        if (change.laterThan(limits.get(change.subject()))) {
-          limits.put(change.subject(), change);
+    switch (change) {
+      case null -> {} // a kind of change this version does not know
+      case Revocation r -> r.tasks().forEach(uuid -> revoked.merge(uuid, r.until(), Math::max));
+      case LimitChange l -> {
+        if (l.laterThan(limits.get(l.subject()))) {
+          limits.put(l.subject(), l);
         }
       }
-      case BREAKER -> {
-        if (change.laterThan(breakers.get(change.subject()))) {
-          breakers.put(change.subject(), change);
+      case BreakerChange b -> {
+        if (b.laterThan(breakers.get(b.subject()))) {
+          breakers.put(b.subject(), b);
         }
       }
     }
@@ -443,24 +457,31 @@ final class ControlLedger {
     long nowMicros = now * 1_000;
     List<Long> drop = new ArrayList<>();
     for (Read read : reads) {
-      Change c = read.change();
-      if (c == null) {
-        continue; // a newer version's change: kept for it
-      }
-      Change standing =
-          switch (c.kind()) {
-            case REVOKE -> c;
-            case LIMIT -> limits.get(c.subject());
-            case BREAKER -> breakers.get(c.subject());
+      boolean counts =
+          switch (read.change()) {
+            case null -> true; // a newer version's change: kept for it
+            case Revocation r -> r.until() > now;
+            case LimitChange l -> standing(l, limits) && !old(l, nowMicros - lingerMicros);
+            case BreakerChange b ->
+                standing(b, breakers)
+                    && (b.until() == 0 || b.until() > now)
+                    && !old(b, nowMicros - lingerMicros);
           };
-      boolean superseded = standing != c;
-      boolean expired = (c.kind() != Kind.LIMIT && c.until() > 0 && c.until() <= now);
-      boolean oldTombstone = c.tombstone() && c.at() < nowMicros - lingerMicros;
-      if (superseded || expired || oldTombstone) {
+      if (!counts) {
         drop.add(read.tag());
       }
     }
     return drop;
+  }
+
+  /** Whether {@code change} is the one in force for its subject (no later one superseded it). */
+  private static boolean standing(Keyed change, Map<String, ? extends Keyed> view) {
+    return view.get(change.subject()) == change;
+  }
+
+  /** Whether {@code change} is a tombstone made before {@code micros}. */
+  private static boolean old(Keyed change, long micros) {
+    return change.tombstone() && change.at() < micros;
   }
 
   private Channel acquireLock() {
@@ -557,30 +578,23 @@ final class ControlLedger {
         case REVOKE -> {
           Set<String> tasks = new HashSet<>();
           n.path("tasks").forEach(t -> tasks.add(t.asText()));
-          yield new Change(kind, at, id, "", until, List.copyOf(tasks), null, null);
+          yield new Revocation(at, id, until, List.copyOf(tasks));
         }
         case LIMIT -> {
           JsonNode setting = n.get("setting");
-          yield new Change(
-              kind,
+          yield new LimitChange(
               at,
               id,
               TaskLimitSetting.requireTaskName(subject),
-              0,
-              List.of(),
-              setting == null ? null : TaskLimitSetting.fromJson(JSON.writeValueAsBytes(setting)),
-              null);
+              setting == null ? null : TaskLimitSetting.fromJson(JSON.writeValueAsBytes(setting)));
         }
         case BREAKER -> {
           JsonNode opening = n.get("opening");
-          yield new Change(
-              kind,
+          yield new BreakerChange(
               at,
               id,
               BreakerOpening.requireBreakerKey(subject),
               until,
-              List.of(),
-              null,
               opening == null
                   ? null
                   : BreakerOpening.fromJson(
