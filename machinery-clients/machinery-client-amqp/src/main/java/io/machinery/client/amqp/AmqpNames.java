@@ -1,9 +1,7 @@
 package io.machinery.client.amqp;
 
+import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Objects;
 
 /** Queue names built from a caller's names, within RabbitMQ's 255 bytes. */
@@ -26,12 +24,6 @@ public final class AmqpNames {
     if (full.getBytes(StandardCharsets.UTF_8).length <= MAX_QUEUE_NAME_BYTES) {
       return full;
     }
-    try {
-      byte[] digest =
-          MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
-      return prefix + HexFormat.of().formatHex(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return prefix + BodyPreview.sha256Hex(name.getBytes(StandardCharsets.UTF_8));
   }
 }
