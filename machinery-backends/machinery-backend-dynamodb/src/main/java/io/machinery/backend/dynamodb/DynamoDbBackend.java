@@ -61,6 +61,9 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  *       read-lock-set protocol) the call waits, as Go does, and then sees the flag Go set. Go's own
  *       protocol is not atomic, so two Go workers can still both fire; a Java worker never adds a
  *       second firing.
+ *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} puts a claim item into the task table
+ *       on condition that none stands (atomic across processes); a release deletes it on condition
+ *       that its task holds it.
  *   <li><b>Tables</b> are never created implicitly; {@link #createTables} is the opt-in helper.
  * </ul>
  *
@@ -73,6 +76,15 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
 public final class DynamoDbBackend implements Backend {
   /** The group item's attribute naming the member that triggered its chord (Java's only). */
   static final String CHORD_WINNER = "MachineryChordWinner";
+
+  /** What starts the task-table key of a uniqueness key's claim (no task UUID does). */
+  static final String UNIQUE_PREFIX = "machinery_unique:";
+
+  /** The claim item's attribute naming the task that holds the key. */
+  static final String UNIQUE_HOLDER = "MachineryUniqueHolder";
+
+  /** The claim item's attribute holding when the claim lapses, epoch milliseconds. */
+  static final String UNIQUE_UNTIL = "MachineryUniqueUntil";
 
   /** BatchGetItem's largest request. */
   static final int BATCH_LIMIT = 100;
@@ -485,6 +497,97 @@ public final class DynamoDbBackend implements Backend {
     call(
         "delete group " + groupUuid,
         () -> client.deleteItem(r -> r.tableName(groupTable).key(Items.groupKey(groupUuid))));
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // uniqueness keys
+
+  /**
+   * One conditional put (the key's item is absent or its claim's time is up), then the holder read
+   * when it fails: atomic across processes. The claim is an item of the task table, {@code
+   * TaskUUID} {@code machinery_unique:<key>}, which no task UUID can be; times are this process's
+   * clock, and {@code TTL} lets DynamoDB delete lapsed claims where the table's TTL is on.
+   */
+  @Override
+  public Optional<String> claimUnique(String key, String taskUuid, Duration ttl) {
+    String itemKey = uniqueItemKey(key);
+    for (int attempt = 1; ; attempt++) {
+      long now = clock.millis();
+      long until = now + Math.max(1, ttl.toMillis());
+      Map<String, AttributeValue> claim = new HashMap<>(Items.taskKey(itemKey));
+      claim.put(UNIQUE_HOLDER, AttributeValue.fromS(taskUuid));
+      claim.put(UNIQUE_UNTIL, AttributeValue.fromN(Long.toString(until)));
+      claim.put("TTL", AttributeValue.fromN(Long.toString(until / 1000 + 1)));
+      try {
+        client.putItem(
+            r ->
+                r.tableName(taskTable)
+                    .item(claim)
+                    .conditionExpression("attribute_not_exists(#K) OR #U <= :now")
+                    .expressionAttributeNames(Map.of("#K", Items.TASK_UUID, "#U", UNIQUE_UNTIL))
+                    .expressionAttributeValues(
+                        Map.of(":now", AttributeValue.fromN(Long.toString(now)))));
+        return Optional.empty();
+      } catch (ConditionalCheckFailedException e) {
+        // held: read by whom below
+      } catch (SdkException e) {
+        throw new MachineryException(
+            "DynamoDB: could not claim the uniqueness key " + key + ": " + e.getMessage(), e);
+      }
+      Map<String, AttributeValue> held =
+          call(
+                  "read the holder of the uniqueness key " + key,
+                  () ->
+                      client.getItem(
+                          r ->
+                              r.tableName(taskTable)
+                                  .key(Items.taskKey(itemKey))
+                                  .consistentRead(true)))
+              .item();
+      AttributeValue holder = held == null ? null : held.get(UNIQUE_HOLDER);
+      AttributeValue heldUntil = held == null ? null : held.get(UNIQUE_UNTIL);
+      if (holder != null
+          && holder.s() != null
+          && heldUntil != null
+          && heldUntil.n() != null
+          && Long.parseLong(heldUntil.n()) > now) {
+        return Optional.of(holder.s());
+      }
+      if (attempt == 3) { // released or lapsed between the two calls, three times over
+        throw new MachineryException(
+            "DynamoDB: the uniqueness key " + key + " kept changing hands while claiming it");
+      }
+    }
+  }
+
+  /** A delete on condition that {@code taskUuid} holds the key. */
+  @Override
+  public void releaseUnique(String key, String taskUuid) {
+    try {
+      client.deleteItem(
+          r ->
+              r.tableName(taskTable)
+                  .key(Items.taskKey(uniqueItemKey(key)))
+                  .conditionExpression("#H = :h")
+                  .expressionAttributeNames(Map.of("#H", UNIQUE_HOLDER))
+                  .expressionAttributeValues(Map.of(":h", AttributeValue.fromS(taskUuid))));
+    } catch (ConditionalCheckFailedException e) {
+      // held by another task, or by none: nothing to release
+    } catch (SdkException e) {
+      throw new MachineryException(
+          "DynamoDB: could not release the uniqueness key " + key + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The task-table key of a uniqueness key's claim; a key past 1,024 bytes goes by its hex SHA-256
+   * (DynamoDB's partition keys stop at 2,048 bytes).
+   */
+  static String uniqueItemKey(String key) {
+    byte[] utf8 = key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    return utf8.length <= 1024
+        ? UNIQUE_PREFIX + key
+        : UNIQUE_PREFIX + "sha256:" + io.machinery.wire.BodyPreview.sha256Hex(utf8);
   }
 
   @Override

@@ -73,6 +73,9 @@ import org.jspecify.annotations.Nullable;
  *       succeeds. Go's trigger (plain {@code Set} of {@code Lock}, then {@code Replace}) is racy;
  *       this one waits while a Go worker holds {@code Lock}, as Go does, so it never overtakes a Go
  *       worker in its window, but two Go workers can still both fire.
+ *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} keeps a claim in the item {@code
+ *       machinery_unique:<hex SHA-256 of the key>}: {@code add} where none is, {@code cas} over one
+ *       whose time is up; a release ends its holder's claim with {@code cas}.
  * </ul>
  *
  * <p>Thread-safe; calls block until memcached has answered (at most the operation timeout). Whoever
@@ -91,6 +94,9 @@ public final class MemcacheBackend implements Backend {
   static final Duration GO_LOCK_POLL = Duration.ofMillis(5);
 
   public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofMillis(2500);
+
+  /** memcached reads a larger expiry as a unix time. */
+  private static final long THIRTY_DAYS_SECONDS = 30L * 24 * 3600;
 
   private final Clock clock;
   private final MemcachedClient client;
@@ -404,6 +410,114 @@ public final class MemcacheBackend implements Backend {
   /** The key of the member that triggered a group's chord. */
   static String winnerKey(String groupUuid) {
     return groupUuid + "_chord_winner";
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // uniqueness keys
+
+  /**
+   * {@code add} (atomic: only where no item is), else the holder read with {@code gets}; a claim
+   * whose time is up (memcached keeps items to the second, claims to the millisecond) is taken over
+   * with {@code cas}, so of racing claimers exactly one wins there too.
+   */
+  @Override
+  public Optional<String> claimUnique(String key, String taskUuid, Duration ttl) {
+    String itemKey = uniqueItemKey(key);
+    for (int attempt = 1; ; attempt++) {
+      long now = clock.millis();
+      long ttlMillis = Math.max(1, ttl.toMillis());
+      byte[] claim = UniqueClaim.encode(taskUuid, now + ttlMillis);
+      int exptime = uniqueExpiration(ttlMillis);
+      if (answer(
+          call("claim " + itemKey, () -> client.add(itemKey, exptime, claim, GoMemcacheWire.RAW)),
+          itemKey)) {
+        return Optional.empty();
+      }
+      CASValue<byte[]> held =
+          call("read the holder of " + itemKey, () -> client.gets(itemKey, GoMemcacheWire.RAW));
+      if (held != null) {
+        UniqueClaim standing = UniqueClaim.decode(held.getValue());
+        if (standing != null && standing.untilMillis() > now) {
+          return Optional.of(standing.holder());
+        }
+        CASResponse takeOver =
+            call(
+                "claim the lapsed " + itemKey,
+                () -> client.cas(itemKey, held.getCas(), exptime, claim, GoMemcacheWire.RAW));
+        if (takeOver == CASResponse.OK) {
+          return Optional.empty();
+        }
+      }
+      if (attempt == 5) { // released, lapsed or taken over between the calls, five times over
+        throw new MachineryException(
+            "memcache: the uniqueness key " + key + " kept changing hands while claiming it");
+      }
+    }
+  }
+
+  /**
+   * {@code gets}, then a {@code cas} that ends the claim if {@code taskUuid} holds it (text
+   * memcached has no delete on condition): the item stays a second, a lapsed claim anyone takes.
+   */
+  @Override
+  public void releaseUnique(String key, String taskUuid) {
+    String itemKey = uniqueItemKey(key);
+    for (int attempt = 1; attempt <= 5; attempt++) {
+      CASValue<byte[]> held =
+          call("read the holder of " + itemKey, () -> client.gets(itemKey, GoMemcacheWire.RAW));
+      UniqueClaim standing = held == null ? null : UniqueClaim.decode(held.getValue());
+      if (standing == null || !standing.holder().equals(taskUuid)) {
+        return; // held by another task, or by none
+      }
+      byte[] ended = UniqueClaim.encode(taskUuid, 0);
+      CASResponse response =
+          call(
+              "release " + itemKey,
+              () -> client.cas(itemKey, held.getCas(), 1, ended, GoMemcacheWire.RAW));
+      if (response != CASResponse.EXISTS) {
+        return; // ended, or gone by itself
+      }
+    }
+    throw new MachineryException(
+        "memcache: the uniqueness key " + key + " kept changing while releasing it");
+  }
+
+  /** The item of a uniqueness key: its hex SHA-256 (memcached keys: 250 bytes, no spaces). */
+  static String uniqueItemKey(String key) {
+    return "machinery_unique:"
+        + io.machinery.wire.BodyPreview.sha256Hex(key.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * A claim's memcached expiry: whole seconds past its time, relative (so the memcached host's
+   * clock does not shorten it), as a unix time past memcached's 30-day limit of relative times.
+   */
+  int uniqueExpiration(long ttlMillis) {
+    long seconds = ttlMillis / 1000 + 2;
+    return seconds <= THIRTY_DAYS_SECONDS
+        ? (int) seconds
+        : (int) (clock.instant().getEpochSecond() + seconds);
+  }
+
+  /** A uniqueness claim as kept: {@code <task uuid> <until, epoch ms>}. */
+  record UniqueClaim(String holder, long untilMillis) {
+    static byte[] encode(String holder, long untilMillis) {
+      return (holder + " " + untilMillis).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The claim in {@code value}; null for one that does not read as a claim. */
+    static @Nullable UniqueClaim decode(byte[] value) {
+      String text = new String(value, StandardCharsets.UTF_8);
+      int space = text.lastIndexOf(' ');
+      if (space <= 0) {
+        return null;
+      }
+      try {
+        return new UniqueClaim(text.substring(0, space), Long.parseLong(text.substring(space + 1)));
+      } catch (NumberFormatException e) {
+        return null;
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 package io.machinery.backend.mongodb;
 
 import com.mongodb.ConnectionString;
+import com.mongodb.ErrorCategory;
 import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoException;
+import com.mongodb.MongoWriteException;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoCollection;
@@ -75,6 +77,10 @@ import org.jspecify.annotations.Nullable;
  *       whose update modified the document wins (Go returns true to every caller, issue #232). Go
  *       workers sharing the database still run that unchecked code, so only Java workers are held
  *       to exactly once.
+ *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} keeps uniqueness keys in the
+ *       collection {@value #UNIQUE_KEYS}: an upsert that matches only a lapsed claim, so a standing
+ *       claim makes it fail on the unique {@code _id} (atomic across processes), with a TTL index
+ *       to delete lapsed claims; a release deletes only its holder's claim.
  *   <li><b>Beyond Go: group order.</b> Group states are read with one {@code $in} query and
  *       returned in the group's task order (Go returns them in whatever order the server yields,
  *       permuting chord arguments); a missing state fails with "Task not found" instead of silently
@@ -100,6 +106,12 @@ public final class MongoDbBackend implements Backend {
   static final String TASKS = "tasks";
   static final String GROUP_METAS = "group_metas";
 
+  /** Uniqueness keys (Java's only): {@code {_id: key, task: holder uuid, until: date}}. */
+  static final String UNIQUE_KEYS = "unique_keys";
+
+  static final String UNIQUE_HOLDER = "task";
+  static final String UNIQUE_UNTIL = "until";
+
   /** Go's connect timeout ({@code context.WithTimeout(…, 10*time.Second)}). */
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
@@ -119,6 +131,8 @@ public final class MongoDbBackend implements Backend {
   private final String database;
   private final MongoCollection<Document> tasks;
   private final MongoCollection<Document> groups;
+  private final MongoCollection<Document> uniqueKeys;
+  private volatile boolean uniqueKeysIndexed;
   private final long expireSeconds;
 
   /**
@@ -137,6 +151,7 @@ public final class MongoDbBackend implements Backend {
     try {
       this.tasks = client.getDatabase(database).getCollection(TASKS);
       this.groups = client.getDatabase(database).getCollection(GROUP_METAS);
+      this.uniqueKeys = client.getDatabase(database).getCollection(UNIQUE_KEYS);
       call(
           "create the delete_at TTL index",
           () ->
@@ -488,6 +503,79 @@ public final class MongoDbBackend implements Backend {
   @Override
   public void purgeGroupMeta(String groupUuid) {
     call("delete the group " + groupUuid, () -> groups.deleteOne(Filters.eq("_id", groupUuid)));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // uniqueness keys
+
+  /**
+   * One upsert that only matches a lapsed claim: it inserts the key, or takes over a claim whose
+   * time is up, or fails on the key's unique {@code _id} while a claim stands (atomic across
+   * processes); then the holder is read. Times are this process's clock, as {@code delete_at}.
+   */
+  @Override
+  public Optional<String> claimUnique(String key, String taskUuid, Duration ttl) {
+    Objects.requireNonNull(key, "key");
+    ensureUniqueKeysIndex();
+    for (int attempt = 1; ; attempt++) {
+      Date now = new Date(clock.millis());
+      Date until = new Date(now.getTime() + Math.max(1, ttl.toMillis()));
+      try {
+        uniqueKeys.updateOne(
+            Filters.and(Filters.eq("_id", key), Filters.lte(UNIQUE_UNTIL, now)),
+            Updates.combine(Updates.set(UNIQUE_HOLDER, taskUuid), Updates.set(UNIQUE_UNTIL, until)),
+            UPSERT);
+        return Optional.empty();
+      } catch (MongoWriteException e) {
+        if (e.getError().getCategory() != ErrorCategory.DUPLICATE_KEY) {
+          throw new MachineryException(
+              "MongoDB: could not claim the uniqueness key " + key + ": " + e.getMessage(), e);
+        }
+      } catch (MongoException e) {
+        throw new MachineryException(
+            "MongoDB: could not claim the uniqueness key " + key + ": " + e.getMessage(), e);
+      }
+      Document held =
+          call(
+              "read the holder of the uniqueness key " + key,
+              () -> uniqueKeys.find(Filters.eq("_id", key)).first());
+      if (held != null
+          && held.get(UNIQUE_UNTIL) instanceof Date heldUntil
+          && heldUntil.after(now)
+          && held.get(UNIQUE_HOLDER) instanceof String holder) {
+        return Optional.of(holder);
+      }
+      if (attempt == 3) { // released or lapsed between the two calls, three times over
+        throw new MachineryException(
+            "MongoDB: the uniqueness key " + key + " kept changing hands while claiming it");
+      }
+    }
+  }
+
+  /** A delete that matches only the holder's claim. */
+  @Override
+  public void releaseUnique(String key, String taskUuid) {
+    call(
+        "release the uniqueness key " + key,
+        () ->
+            uniqueKeys.deleteOne(
+                Filters.and(Filters.eq("_id", key), Filters.eq(UNIQUE_HOLDER, taskUuid))));
+  }
+
+  /**
+   * The TTL index that deletes lapsed claims, made on the first claim (not at start-up: a
+   * deployment that never sends unique tasks gets no collection of them).
+   */
+  private void ensureUniqueKeysIndex() {
+    if (!uniqueKeysIndexed) {
+      call(
+          "create the " + UNIQUE_UNTIL + " TTL index of " + UNIQUE_KEYS,
+          () ->
+              uniqueKeys.createIndex(
+                  Indexes.ascending(UNIQUE_UNTIL),
+                  new IndexOptions().expireAfter(0L, TimeUnit.SECONDS)));
+      uniqueKeysIndexed = true;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
