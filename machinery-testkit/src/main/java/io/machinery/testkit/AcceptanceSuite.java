@@ -87,6 +87,14 @@ public abstract class AcceptanceSuite {
     return true;
   }
 
+  /**
+   * Whether the backend keeps uniqueness keys ({@code Backend.claimUnique}); if not, sending a
+   * unique task must be refused clearly.
+   */
+  protected boolean backendKeepsUniqueKeys() {
+    return true;
+  }
+
   @BeforeEach
   void startServerAndWorker() {
     config = BrokerContract.uniqueQueue(baseConfig(), "acceptance_");
@@ -830,6 +838,48 @@ public abstract class AcceptanceSuite {
     assertThatThrownBy(() -> server.sendTask(Signature.create("record_error", Arg.of(big))))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("over the limit");
+  }
+
+  /**
+   * A unique task holds its key while it runs (a duplicate sent from inside it gets its own handle
+   * and sends nothing), and the worker releases the key once it has finished, so the same task goes
+   * out again. A backend that keeps no uniqueness keys refuses clearly.
+   */
+  @Test
+  void aUniqueTaskHoldsItsKeyUntilItHasFinished() {
+    String key = "acceptance-unique-" + UUID.randomUUID();
+    Duration ttl = Duration.ofMinutes(1);
+    List<String> duplicates = new java.util.concurrent.CopyOnWriteArrayList<>();
+    server.registerTask(
+        "send_my_duplicate",
+        io.machinery.TaskFunction.of(
+            () -> {
+              Signature duplicate = Signature.create("send_my_duplicate");
+              duplicates.add(server.sendTaskUnique(duplicate, key, ttl).taskUuid());
+              return "ran";
+            }));
+    if (!backendKeepsUniqueKeys()) {
+      assertThatThrownBy(
+              () -> server.sendTaskUnique(Signature.create("send_my_duplicate"), key, ttl))
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("uniqueness");
+      return;
+    }
+    AsyncResult first = server.sendTaskUnique(Signature.create("send_my_duplicate"), key, ttl);
+    assertThat(first.get(TIMEOUT)).containsExactly("ran");
+    assertThat(duplicates).containsExactly(first.taskUuid());
+
+    java.util.concurrent.atomic.AtomicReference<AsyncResult> again =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () -> {
+              again.set(server.sendTaskUnique(Signature.create("send_my_duplicate"), key, ttl));
+              return !again.get().taskUuid().equals(first.taskUuid());
+            });
+    assertThat(again.get().get(TIMEOUT)).containsExactly("ran");
+    assertThat(duplicates).containsExactly(first.taskUuid(), again.get().taskUuid());
   }
 
   @Test

@@ -64,6 +64,22 @@ public abstract class BackendContract {
   }
 
   /**
+   * Whether the backend keeps uniqueness keys ({@link Backend#claimUnique}); if not, claiming one
+   * must fail with {@link UnsupportedOperationException}.
+   */
+  protected boolean keepsUniqueKeys() {
+    return true;
+  }
+
+  /**
+   * Whether a second backend made by {@link #createBackend} shares the first one's state, as two
+   * processes on one server do (an in-memory backend's instances do not).
+   */
+  protected boolean separateInstancesShareState() {
+    return true;
+  }
+
+  /**
    * The newest state of a task. A backend whose reads consume states (Go's AMQP backend keeps one
    * message per state change) is read until it has nothing more; others are read once.
    */
@@ -364,6 +380,130 @@ public abstract class BackendContract {
         .as("the winner, asking again")
         .isEqualTo(keepsChordWinners() ? Backend.Trigger.WON_BEFORE : Backend.Trigger.LOST);
     assertThat(backend.triggerChord(group, loser.uuid())).isEqualTo(Backend.Trigger.LOST);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // uniqueness keys
+
+  /** A backend sharing the one under test's state: a second one when instances share state. */
+  private Backend anotherProcess() {
+    return separateInstancesShareState() ? createBackend(config) : backend;
+  }
+
+  private void closeIfAnother(Backend other) {
+    if (other != backend) {
+      other.close();
+    }
+  }
+
+  private static String uniqueKey() {
+    return "report:"
+        + java.util.UUID.randomUUID()
+        + " with spaces, and more than memcache allows "
+        + "x".repeat(250);
+  }
+
+  @Test
+  void aUniquenessKeyGoesToTheFirstClaimerAndNamesItToTheOthers() {
+    String key = uniqueKey();
+    java.time.Duration ttl = java.time.Duration.ofMinutes(1);
+    if (!keepsUniqueKeys()) {
+      assertThatThrownBy(() -> backend.claimUnique(key, "task_a", ttl))
+          .isInstanceOf(UnsupportedOperationException.class)
+          .hasMessageContaining("uniqueness");
+      return;
+    }
+    Backend other = anotherProcess();
+    try {
+      assertThat(backend.claimUnique(key, "task_a", ttl)).isEmpty();
+      assertThat(other.claimUnique(key, "task_b", ttl)).contains("task_a");
+      assertThat(backend.claimUnique(key, "task_a", ttl))
+          .as("its holder, again")
+          .contains("task_a");
+      assertThat(other.claimUnique(key + "2", "task_c", ttl)).as("another key").isEmpty();
+    } finally {
+      closeIfAnother(other);
+    }
+  }
+
+  @Test
+  void onlyTheHolderOfAUniquenessKeyReleasesIt() {
+    if (!keepsUniqueKeys()) {
+      return; // refused clearly: see the test above
+    }
+    String key = uniqueKey();
+    java.time.Duration ttl = java.time.Duration.ofMinutes(1);
+    Backend other = anotherProcess();
+    try {
+      assertThat(backend.claimUnique(key, "task_a", ttl)).isEmpty();
+      other.releaseUnique(key, "task_b");
+      assertThat(other.claimUnique(key, "task_b", ttl))
+          .as("released by another")
+          .contains("task_a");
+      backend.releaseUnique(key, "task_a");
+      assertThat(other.claimUnique(key, "task_b", ttl)).as("released by its holder").isEmpty();
+      backend.releaseUnique(key, "task_a"); // no longer its holder: nothing happens
+      assertThat(backend.claimUnique(key, "task_c", ttl)).contains("task_b");
+      other.releaseUnique("never-claimed-" + key, "task_b");
+    } finally {
+      closeIfAnother(other);
+    }
+  }
+
+  /** A claim whose task never finished (its worker died, say) lapses after its time to live. */
+  @Test
+  void aUniquenessKeyLapsesAfterItsTimeToLive() {
+    if (!keepsUniqueKeys()) {
+      return;
+    }
+    String key = uniqueKey();
+    assertThat(backend.claimUnique(key, "task_a", java.time.Duration.ofMillis(300))).isEmpty();
+    Backend other = anotherProcess();
+    try {
+      org.awaitility.Awaitility.await()
+          .atMost(java.time.Duration.ofSeconds(10))
+          .pollInterval(java.time.Duration.ofMillis(50))
+          .until(() -> other.claimUnique(key, "task_b", java.time.Duration.ofMinutes(1)).isEmpty());
+      assertThat(backend.claimUnique(key, "task_c", java.time.Duration.ofMinutes(1)))
+          .contains("task_b");
+    } finally {
+      closeIfAnother(other);
+    }
+  }
+
+  @Test
+  void ofRacingClaimersOfOneUniquenessKeyOneWinsAndTheOthersNameIt() throws Exception {
+    if (!keepsUniqueKeys()) {
+      return;
+    }
+    String key = uniqueKey();
+    Backend other = anotherProcess();
+    int callers = 8;
+    ExecutorService pool = Executors.newFixedThreadPool(callers);
+    try {
+      List<Callable<java.util.Optional<String>>> calls = new ArrayList<>();
+      for (int i = 0; i < callers; i++) {
+        Backend claimer = i % 2 == 0 ? backend : other;
+        String task = "task_" + i;
+        calls.add(() -> claimer.claimUnique(key, task, java.time.Duration.ofMinutes(1)));
+      }
+      List<String> winners = new ArrayList<>();
+      java.util.Set<String> named = new java.util.HashSet<>();
+      List<Future<java.util.Optional<String>>> answers = pool.invokeAll(calls);
+      for (int i = 0; i < callers; i++) {
+        java.util.Optional<String> holder = answers.get(i).get();
+        if (holder.isEmpty()) {
+          winners.add("task_" + i);
+        } else {
+          named.add(holder.get());
+        }
+      }
+      assertThat(winners).hasSize(1);
+      assertThat(named).containsExactlyElementsOf(winners);
+    } finally {
+      pool.shutdownNow();
+      closeIfAnother(other);
+    }
   }
 
   /** Calls {@code call} from eight threads at once; returns how many calls answered true. */

@@ -11,6 +11,11 @@ class EagerBackendContractTest extends BackendContract {
   }
 
   @Override
+  protected boolean separateInstancesShareState() {
+    return false; // each instance is a store of its own
+  }
+
+  @Override
   protected boolean carriesTaskNameForward() {
     return false; // Go's eager backend replaces each state whole
   }

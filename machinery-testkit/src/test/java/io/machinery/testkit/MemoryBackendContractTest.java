@@ -10,4 +10,9 @@ class MemoryBackendContractTest extends BackendContract {
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());
   }
+
+  @Override
+  protected boolean separateInstancesShareState() {
+    return false; // each instance is a store of its own
+  }
 }

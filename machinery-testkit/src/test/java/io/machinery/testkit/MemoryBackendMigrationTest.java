@@ -23,6 +23,11 @@ class MemoryBackendMigrationTest {
           MemoryBackend.create(config, Clock.systemUTC()),
           MemoryBackend.create(config, Clock.systemUTC()));
     }
+
+    @Override
+    protected boolean separateInstancesShareState() {
+      return false; // each instance is a store of its own
+    }
   }
 
   @Nested

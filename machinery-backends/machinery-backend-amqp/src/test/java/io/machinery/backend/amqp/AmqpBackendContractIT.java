@@ -38,4 +38,9 @@ class AmqpBackendContractIT extends BackendContract {
   protected boolean keepsChordWinners() {
     return false;
   }
+
+  @Override
+  protected boolean keepsUniqueKeys() {
+    return false; // why: AmqpAmqpControlIT#backendKeepsUniqueKeys
+  }
 }
