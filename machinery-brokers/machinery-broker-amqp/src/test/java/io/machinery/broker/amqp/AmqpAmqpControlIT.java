@@ -37,7 +37,8 @@ class AmqpAmqpControlIT extends ControlSuite {
    * Uniqueness needs an atomic set-if-absent that also tells who holds the key: a queue of one
    * message with reject-publish sets atomically (the AMQP lock uses it), but reading the holder
    * with basic.get takes the message out of the count, letting a second claim in (RabbitMQ counts
-   * ready messages only, checked on 3.10). So the AMQP backend refuses unique tasks clearly.
+   * ready messages only, checked on 3.10); and the duplicate's handle would steal states from the
+   * first one's, since reading a state consumes it. So the AMQP backend refuses unique tasks.
    */
   @Override
   protected boolean backendKeepsUniqueKeys() {
