@@ -315,6 +315,21 @@ final class TaskCommands {
                 + " take waiting keys in turn")
     @Nullable String fairnessKey;
 
+    @Option(
+        names = "--unique",
+        paramLabel = "DURATION",
+        description =
+            "send only if no task with the same uniqueness key is pending or running, else print"
+                + " that task (with --wait: wait for it); the key is the task's name and a SHA-256"
+                + " of its arguments (or --unique-key) and lasts at most DURATION (Go duration)")
+    @Nullable String unique;
+
+    @Option(
+        names = "--unique-key",
+        paramLabel = "KEY",
+        description = "the uniqueness key of --unique, in place of the name and arguments")
+    @Nullable String uniqueKey;
+
     @Option(names = "--wait", description = "wait for the task's result and print it")
     boolean waitForResult;
 
@@ -344,11 +359,29 @@ final class TaskCommands {
           throw new CliException(MachineryCli.EXIT_USAGE, "--fairness-key: " + e.getMessage(), e);
         }
       }
+      if (uniqueKey != null && unique == null) {
+        throw new CliException(MachineryCli.EXIT_USAGE, "--unique-key needs --unique DURATION");
+      }
       Duration wait = duration("--timeout", timeout);
       Server server = session.server();
-      AsyncResult result = server.sendTask(builder.build());
-      Signature sent = result.signature();
+      Signature signature = builder.build();
+      AsyncResult result = send(server, signature);
       PrintStream out = session.io().out();
+      if (!result.taskUuid().equals(signature.uuid())) { // its uniqueness key is held
+        ObjectNode json = Render.signature(signature.toBuilder().uuid(result.taskUuid()).build());
+        json.put("duplicate", true);
+        if (!waitForResult) {
+          if (session.json()) {
+            Render.json(out, json);
+          } else {
+            out.println(
+                name + " already sent as " + result.taskUuid() + " (pending or running); not sent");
+          }
+          return MachineryCli.EXIT_OK;
+        }
+        return waitAndReport(session, json, result, wait);
+      }
+      Signature sent = result.signature();
       ObjectNode json = Render.signature(sent);
       if (!waitForResult) {
         if (session.json()) {
@@ -367,21 +400,37 @@ final class TaskCommands {
         }
         return MachineryCli.EXIT_OK;
       }
+      return waitAndReport(session, json, result, wait);
+    }
+
+    /** {@code sendTask}, or {@code sendTaskUnique} with --unique. */
+    private AsyncResult send(Server server, Signature signature) {
+      if (unique == null) {
+        return server.sendTask(signature);
+      }
+      Duration ttl = duration("--unique", unique);
+      return uniqueKey == null
+          ? server.sendTaskUnique(signature, ttl)
+          : server.sendTaskUnique(signature, uniqueKey, ttl);
+    }
+
+    private int waitAndReport(Session session, ObjectNode json, AsyncResult result, Duration wait) {
+      String uuid = result.taskUuid();
       try {
         result.get(wait);
       } catch (TaskFailedException e) {
         report(session, json, result);
         throw new CliException(
-            MachineryCli.EXIT_TASK_FAILED, "task " + sent.uuid() + " failed: " + e.getMessage(), e);
+            MachineryCli.EXIT_TASK_FAILED, "task " + uuid + " failed: " + e.getMessage(), e);
       } catch (ResultTimeoutException e) {
         throw new CliException(
             MachineryCli.EXIT_TASK_FAILED,
             "task "
-                + sent.uuid()
+                + uuid
                 + " has no result after "
                 + timeout
                 + " (it is still queued or running; see `machinery tasks show "
-                + sent.uuid()
+                + uuid
                 + "`)",
             e);
       }
@@ -389,7 +438,7 @@ final class TaskCommands {
       return MachineryCli.EXIT_OK;
     }
 
-    private static void report(Session session, ObjectNode json, AsyncResult result) {
+    private void report(Session session, ObjectNode json, AsyncResult result) {
       TaskState state = result.taskState().orElse(null);
       if (state != null) {
         json.set("state", Render.state(state));
@@ -401,7 +450,7 @@ final class TaskCommands {
             .io()
             .out()
             .println(
-                result.signature().name()
+                name
                     + " "
                     + result.taskUuid()
                     + " "

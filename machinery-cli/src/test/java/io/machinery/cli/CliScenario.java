@@ -46,6 +46,13 @@ abstract class CliScenario {
   /** Whether workers are listed and queues paused (the deployment has a control plane). */
   abstract boolean hasControlPlane();
 
+  /**
+   * Whether the deployment's result backend keeps uniqueness keys (the AMQP backend keeps none).
+   */
+  boolean keepsUniqueKeys() {
+    return true;
+  }
+
   /** The worker's heartbeat interval (its status lives three of them). */
   Duration heartbeat() {
     return Duration.ofMillis(100);
@@ -221,6 +228,62 @@ abstract class CliScenario {
     assertThat(bad.code()).isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(bad.err())
         .contains("--expires 'soon' is neither an ISO-8601 time nor a Go duration");
+  }
+
+  @Test
+  void aUniqueSendGoesOutOnceUntilItsTaskHasRun() {
+    if (!keepsUniqueKeys()) {
+      CliRunner.Result refused =
+          cli().run("send", "--queue", queue, "add", "int64:7", "int64:8", "--unique", "1m");
+      assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_UNSUPPORTED);
+      assertThat(refused.err()).contains("cannot keep uniqueness keys");
+      return;
+    }
+    String first = send("add", "int64:7", "int64:8", "--unique", "1m");
+    JsonNode again =
+        cli()
+            .ok("send", "--json", "--queue", queue, "add", "int64:7", "int64:8", "--unique", "1m")
+            .json();
+    assertThat(again.path("uuid").asText()).isEqualTo(first);
+    assertThat(again.path("duplicate").asBoolean()).isTrue();
+    assertThat(
+            cli().ok("send", "--queue", queue, "add", "int64:7", "int64:8", "--unique", "1m").out())
+        .contains("add already sent as " + first);
+    assertThat(send("add", "int64:1", "int64:2", "--unique", "1m"))
+        .as("other arguments, another key")
+        .isNotEqualTo(first);
+    String key = "report-" + queue;
+    String keyed = send("add", "int64:1", "int64:1", "--unique", "1m", "--unique-key", key);
+    assertThat(send("add", "int64:2", "int64:2", "--unique", "1m", "--unique-key", key))
+        .as("other arguments, the same key")
+        .isEqualTo(keyed);
+    assertThat(queueStats().path("pending").asLong()).isEqualTo(3);
+
+    launchWorker(3);
+    assertThat(
+            cli()
+                .ok(
+                    "send",
+                    "--queue",
+                    queue,
+                    "add",
+                    "int64:7",
+                    "int64:8",
+                    "--unique",
+                    "1m",
+                    "--wait")
+                .out())
+        .as("a duplicate waits for the first one's result")
+        .contains("SUCCESS int64:15");
+    // the worker released the key when the task finished: the same send goes out again
+    await()
+        .atMost(PATIENCE)
+        .until(() -> !send("add", "int64:7", "int64:8", "--unique", "1m").equals(first));
+
+    CliRunner.Result keyAlone =
+        cli().run("send", "--queue", queue, "add", "int64:1", "int64:1", "--unique-key", key);
+    assertThat(keyAlone.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(keyAlone.err()).contains("--unique-key needs --unique DURATION");
   }
 
   @Test
