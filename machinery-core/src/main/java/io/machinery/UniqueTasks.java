@@ -1,12 +1,10 @@
 package io.machinery;
 
 import io.machinery.spi.Backend;
+import io.machinery.wire.BodyPreview;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.Objects;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -37,12 +35,7 @@ final class UniqueTasks {
   static String defaultKey(Signature signature) {
     Signature nameAndArgs =
         Signature.emptyBuilder().name(signature.name()).args(signature.args()).build();
-    try {
-      byte[] digest = MessageDigest.getInstance("SHA-256").digest(WireCodec.encode(nameAndArgs));
-      return signature.name() + ":" + HexFormat.of().formatHex(digest);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return signature.name() + ":" + BodyPreview.sha256Hex(WireCodec.encode(nameAndArgs));
   }
 
   static AsyncResult send(Server server, Signature signature, String key, Duration ttl) {

@@ -3,9 +3,6 @@ package io.machinery.wire;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -295,11 +292,7 @@ final class WireChecks {
   }
 
   static String sha256Prefix(byte[] bytes) {
-    try {
-      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes), 0, 8);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("every JVM has SHA-256", e);
-    }
+    return BodyPreview.sha256Hex(bytes).substring(0, 16);
   }
 
   /**
