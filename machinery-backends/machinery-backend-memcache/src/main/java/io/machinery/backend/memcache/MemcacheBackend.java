@@ -489,14 +489,15 @@ public final class MemcacheBackend implements Backend {
   }
 
   /**
-   * A claim's memcached expiry: whole seconds past its time, relative (so the memcached host's
-   * clock does not shorten it), as a unix time past memcached's 30-day limit of relative times.
+   * A claim's memcached expiry: whole seconds past its time, relative (so the claimer's clock does
+   * not shorten it), as a unix time past memcached's 30-day limit of relative times (at most its
+   * largest, in 2038).
    */
   int uniqueExpiration(long ttlMillis) {
     long seconds = ttlMillis / 1000 + 2;
     return seconds <= THIRTY_DAYS_SECONDS
         ? (int) seconds
-        : (int) (clock.instant().getEpochSecond() + seconds);
+        : (int) Math.min(Integer.MAX_VALUE, clock.instant().getEpochSecond() + seconds);
   }
 
   /** A uniqueness claim as kept: {@code <task uuid> <until, epoch ms>}. */

@@ -134,6 +134,23 @@ class MemcacheWireFormatIT {
     assertThat(ttlByThisHostsClock(member.groupUuid())).isBetween(1090L, 1121L);
   }
 
+  /**
+   * A uniqueness claim's item lives its time in memcached's clock (a relative expiry), so a claimer
+   * whose clock is behind does not make it lapse at once; a claim of centuries stops at memcached's
+   * largest unix time instead of wrapping around to the past.
+   */
+  @Test
+  void aUniquenessClaimLivesItsTimeWhateverTheClaimersClock() throws IOException {
+    Clock behind = Clock.offset(Clock.systemUTC(), Duration.ofSeconds(-1000));
+    try (MemcacheBackend claimer = MemcacheBackend.builder(config(120)).clock(behind).build()) {
+      String key = "unique-" + Uuids.newTaskUuid();
+      assertThat(claimer.claimUnique(key, "task_a", Duration.ofSeconds(60))).isEmpty();
+      assertThat(raw.get(MemcacheBackend.uniqueItemKey(key)).ttlSeconds()).isBetween(55L, 62L);
+      assertThat(claimer.uniqueExpiration(Duration.ofDays(365L * 300).toMillis()))
+          .isEqualTo(Integer.MAX_VALUE);
+    }
+  }
+
   @Test
   void zeroResultsExpireInMeansGosHour() throws IOException {
     try (MemcacheBackend zero = MemcacheBackend.builder(config(0)).build()) {
