@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Backend;
+import io.machinery.wire.LogText;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;

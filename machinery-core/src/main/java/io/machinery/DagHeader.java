@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.machinery.config.Config;
+import io.machinery.wire.LogText;
 import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Inspector;
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Delivery;
+import io.machinery.wire.LogText;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.util.Set;

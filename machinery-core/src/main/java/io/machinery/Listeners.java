@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.wire.LogText;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;

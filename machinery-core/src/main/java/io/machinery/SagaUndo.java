@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Backend;
+import io.machinery.wire.LogText;
 import io.machinery.wire.Uuids;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

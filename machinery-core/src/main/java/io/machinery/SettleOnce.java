@@ -1,6 +1,7 @@
 package io.machinery;
 
 import io.machinery.spi.Delivery;
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;

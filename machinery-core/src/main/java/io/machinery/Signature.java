@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.wire.LogText;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.time.Instant;

@@ -2,6 +2,7 @@ package io.machinery;
 
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.ControlPlane.BreakerOpening;
+import io.machinery.wire.LogText;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;

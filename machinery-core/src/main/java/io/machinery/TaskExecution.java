@@ -4,6 +4,7 @@ import io.machinery.internal.Fibonacci;
 import io.machinery.internal.GoDurations;
 import io.machinery.internal.GoTypes;
 import io.machinery.spi.Backend;
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;

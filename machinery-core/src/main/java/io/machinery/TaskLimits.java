@@ -4,6 +4,7 @@ import io.machinery.spi.ControlPlane;
 import io.machinery.spi.ControlPlane.TaskLimitSetting;
 import io.machinery.spi.TaskLimiter;
 import io.machinery.spi.WorkerStatus;
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;

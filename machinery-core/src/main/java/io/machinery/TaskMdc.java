@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.wire.LogText;
 import java.util.HashMap;
 import java.util.Map;
 import org.jspecify.annotations.Nullable;

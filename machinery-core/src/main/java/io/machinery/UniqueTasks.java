@@ -2,6 +2,7 @@ package io.machinery;
 
 import io.machinery.spi.Backend;
 import io.machinery.wire.BodyPreview;
+import io.machinery.wire.LogText;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;

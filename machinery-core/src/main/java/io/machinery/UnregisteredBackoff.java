@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.wire.LogText;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.LinkedHashMap;

@@ -6,6 +6,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.TaskLimiter;
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;

@@ -12,6 +12,7 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.WorkerStatus;
+import io.machinery.wire.LogText;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Duration;

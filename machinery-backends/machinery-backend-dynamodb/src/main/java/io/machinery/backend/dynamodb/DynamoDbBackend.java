@@ -10,6 +10,7 @@ import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.config.DynamoDbConfig;
 import io.machinery.spi.Backend;
+import io.machinery.wire.LogText;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -532,11 +533,15 @@ public final class DynamoDbBackend implements Backend {
         // held: read by whom below
       } catch (SdkException e) {
         throw new MachineryException(
-            "DynamoDB: could not claim the uniqueness key " + key + ": " + e.getMessage(), e);
+            "DynamoDB: could not claim the uniqueness key "
+                + LogText.of(key)
+                + ": "
+                + e.getMessage(),
+            e);
       }
       Map<String, AttributeValue> held =
           call(
-                  "read the holder of the uniqueness key " + key,
+                  "read the holder of the uniqueness key " + LogText.of(key),
                   () ->
                       client.getItem(
                           r ->
@@ -555,7 +560,9 @@ public final class DynamoDbBackend implements Backend {
       }
       if (attempt == 3) { // released or lapsed between the two calls, three times over
         throw new MachineryException(
-            "DynamoDB: the uniqueness key " + key + " kept changing hands while claiming it");
+            "DynamoDB: the uniqueness key "
+                + LogText.of(key)
+                + " kept changing hands while claiming it");
       }
     }
   }
@@ -575,7 +582,11 @@ public final class DynamoDbBackend implements Backend {
       // held by another task, or by none: nothing to release
     } catch (SdkException e) {
       throw new MachineryException(
-          "DynamoDB: could not release the uniqueness key " + key + ": " + e.getMessage(), e);
+          "DynamoDB: could not release the uniqueness key "
+              + LogText.of(key)
+              + ": "
+              + e.getMessage(),
+          e);
     }
   }
 

@@ -9,6 +9,7 @@ import io.machinery.TaskState;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
+import io.machinery.wire.LogText;
 import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -450,7 +451,9 @@ public final class MemcacheBackend implements Backend {
       }
       if (attempt == 5) { // released, lapsed or taken over between the calls, five times over
         throw new MachineryException(
-            "memcache: the uniqueness key " + key + " kept changing hands while claiming it");
+            "memcache: the uniqueness key "
+                + LogText.of(key)
+                + " kept changing hands while claiming it");
       }
     }
   }
@@ -479,7 +482,7 @@ public final class MemcacheBackend implements Backend {
       }
     }
     throw new MachineryException(
-        "memcache: the uniqueness key " + key + " kept changing while releasing it");
+        "memcache: the uniqueness key " + LogText.of(key) + " kept changing while releasing it");
   }
 
   /** The item of a uniqueness key: its hex SHA-256 (memcached keys: 250 bytes, no spaces). */

@@ -23,6 +23,7 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
+import io.machinery.wire.LogText;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -529,15 +530,23 @@ public final class MongoDbBackend implements Backend {
       } catch (MongoWriteException e) {
         if (e.getError().getCategory() != ErrorCategory.DUPLICATE_KEY) {
           throw new MachineryException(
-              "MongoDB: could not claim the uniqueness key " + key + ": " + e.getMessage(), e);
+              "MongoDB: could not claim the uniqueness key "
+                  + LogText.of(key)
+                  + ": "
+                  + e.getMessage(),
+              e);
         }
       } catch (MongoException e) {
         throw new MachineryException(
-            "MongoDB: could not claim the uniqueness key " + key + ": " + e.getMessage(), e);
+            "MongoDB: could not claim the uniqueness key "
+                + LogText.of(key)
+                + ": "
+                + e.getMessage(),
+            e);
       }
       Document held =
           call(
-              "read the holder of the uniqueness key " + key,
+              "read the holder of the uniqueness key " + LogText.of(key),
               () -> uniqueKeys.find(Filters.eq("_id", key)).first());
       if (held != null
           && held.get(UNIQUE_UNTIL) instanceof Date heldUntil
@@ -547,7 +556,9 @@ public final class MongoDbBackend implements Backend {
       }
       if (attempt == 3) { // released or lapsed between the two calls, three times over
         throw new MachineryException(
-            "MongoDB: the uniqueness key " + key + " kept changing hands while claiming it");
+            "MongoDB: the uniqueness key "
+                + LogText.of(key)
+                + " kept changing hands while claiming it");
       }
     }
   }
@@ -556,7 +567,7 @@ public final class MongoDbBackend implements Backend {
   @Override
   public void releaseUnique(String key, String taskUuid) {
     call(
-        "release the uniqueness key " + key,
+        "release the uniqueness key " + LogText.of(key),
         () ->
             uniqueKeys.deleteOne(
                 Filters.and(Filters.eq("_id", key), Filters.eq(UNIQUE_HOLDER, taskUuid))));

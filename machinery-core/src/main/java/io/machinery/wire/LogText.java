@@ -1,20 +1,28 @@
-package io.machinery;
+package io.machinery.wire;
 
 import org.jspecify.annotations.Nullable;
 
 /**
- * Makes text that comes from a message (task names, UUIDs, queue names) safe to log: control
- * characters are escaped, so a name cannot forge log lines with CR/LF, and long values are cut, so
- * a multi-megabyte name cannot flood the log. Values are logged as Java escapes ({@code \n}, {@code
- * \u0007}).
+ * Makes text that comes from a message or a caller (task names, UUIDs, queue names, uniqueness
+ * keys) safe to put in a log line or an exception's message: control characters are escaped, so a
+ * name cannot forge log lines with CR/LF, and long values are cut, so a multi-megabyte name cannot
+ * flood the log. Values are written as Java escapes ({@code \n}, {@code \u0007}). For implementers
+ * of brokers and backends, as the worker and the server use it.
  */
-final class LogText {
+public final class LogText {
   /** Characters kept from a value; the rest is replaced by a note of how long it was. */
-  static final int MAX_CHARS = 200;
+  public static final int MAX_CHARS = 200;
 
   private LogText() {}
 
-  static String of(@Nullable String value) {
+  /**
+   * The value, escaped and cut to {@value #MAX_CHARS} characters (a longer one ends with {@code
+   * ...(N chars)}).
+   *
+   * @param value the text to show; may be null
+   * @return the text safe to log; {@code "null"} for null
+   */
+  public static String of(@Nullable String value) {
     if (value == null) {
       return "null";
     }

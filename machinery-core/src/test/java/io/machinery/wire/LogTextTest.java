@@ -1,4 +1,4 @@
-package io.machinery;
+package io.machinery.wire;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
