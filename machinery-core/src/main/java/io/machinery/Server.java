@@ -579,8 +579,10 @@ public final class Server implements AutoCloseable {
    * Sends a task unless another with the same uniqueness key is pending or running, in which case
    * that task's handle is returned and nothing is sent. The key is claimed in the result backend
    * atomically across senders for at most {@code ttl}; the worker releases it when the task
-   * finishes (a retry keeps it; a Go worker does not release it, so it lasts until {@code ttl}).
-   * The key travels in header {@code machinery_unique_key}.
+   * finishes (a retry keeps it). A holder that has a final state but kept the key (a Go worker ran
+   * it, which releases nothing; or it was cancelled) gives it up to the next sender, which reads
+   * the holder's state when it meets it; one that never finishes (purged) holds it until {@code
+   * ttl}. The key travels in header {@code machinery_unique_key}.
    *
    * @param signature the task to send
    * @param key the uniqueness key (not empty)

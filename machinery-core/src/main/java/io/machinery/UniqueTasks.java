@@ -20,9 +20,13 @@ import org.slf4j.LoggerFactory;
  * senders exactly one sends and the others get its handle. The key travels in the message's header
  * {@value #HEADER} (a string, as Go carries headers on), and the worker releases it once the task's
  * final state is stored (SUCCESS or FAILURE; a retry keeps it), compare-and-delete, so a later
- * claimant is never released by an earlier task. A task a Go worker runs, or one whose release
- * fails, keeps the key until its time to live: set the TTL to about the longest a task should wait
- * and run. The default key is a SHA-256 of the task's name and Go JSON arguments.
+ * claimant is never released by an earlier task. A holder that finished without releasing (a Go
+ * worker ran it, its release failed, or it was cancelled while waiting) is found by the next sender
+ * that meets it: the holder's state is read (only then, one read), and when it is final the key is
+ * released from that holder (compare-and-delete again, so racing senders still send one task) and
+ * claimed anew. A holder that never ran and has no final state (a purged queue's task) keeps the
+ * key until its time to live: set the TTL to about the longest a task should wait and run. The
+ * default key is a SHA-256 of the task's name and Go JSON arguments.
  */
 final class UniqueTasks {
   private static final Logger log = LoggerFactory.getLogger(UniqueTasks.class);
@@ -53,6 +57,17 @@ final class UniqueTasks {
             .build();
     Backend backend = server.backend();
     Optional<String> holder = backend.claimUnique(key, task.uuid(), ttl);
+    if (holder.isPresent() && hasFinished(backend, holder.get())) {
+      // finished without giving the key back (a Go worker ran it, its release failed, or it was
+      // cancelled while it waited): free the key from that holder only, and claim it again
+      log.debug(
+          "Uniqueness key {} is held by {}, which has finished; claiming it for {}",
+          LogText.of(key),
+          LogText.of(holder.get()),
+          LogText.of(task.uuid()));
+      backend.releaseUnique(key, holder.get());
+      holder = backend.claimUnique(key, task.uuid(), ttl);
+    }
     if (holder.isPresent()) {
       log.debug(
           "Task {} with uniqueness key {} is already sent as {}; not sending it again",
@@ -67,6 +82,11 @@ final class UniqueTasks {
       release(backend, key, task.uuid());
       throw e;
     }
+  }
+
+  /** Whether the task holding a key has a final state stored (SUCCESS or FAILURE). */
+  private static boolean hasFinished(Backend backend, String holder) {
+    return backend.getState(holder).map(TaskState::isCompleted).orElse(false);
   }
 
   /** The worker's release after a final state; never throws (the key then lives until its TTL). */

@@ -24,6 +24,7 @@ import io.machinery.TaskFunction;
 import io.machinery.TaskListener;
 import io.machinery.TaskOutcome;
 import io.machinery.TaskProgress;
+import io.machinery.TaskResult;
 import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
@@ -688,6 +689,45 @@ public abstract class ControlSuite {
                     .equals(first.taskUuid()));
     Inspection.of(server).resume("");
     assertThat(first.get(TIMEOUT)).containsExactly(2L);
+  }
+
+  /**
+   * A holder that has a final state but kept its key gives it up to the next sender that meets it:
+   * what a Go worker leaves (it stores the final state and releases nothing; stood in for here by
+   * storing SUCCESS directly, on a paused worker), and a task cancelled while it waited.
+   */
+  @Test
+  void aHolderThatFinishedWithoutReleasingItsKeyGivesItUpToTheNextSender() {
+    if (!backendKeepsUniqueKeys()) {
+      return;
+    }
+    Inspection.of(server).pause("");
+    await().atMost(TIMEOUT).until(worker::isPaused);
+    String key = "unique-" + java.util.UUID.randomUUID();
+    Duration ttl = Duration.ofMinutes(1);
+    Signature finishedElsewhere = add(1, 1);
+    AsyncResult first = server.sendTaskUnique(finishedElsewhere, key, ttl);
+    assertThat(clientServer().sendTaskUnique(add(1, 1), key, ttl).taskUuid())
+        .as("the holder is pending")
+        .isEqualTo(first.taskUuid());
+
+    backend.setStateSuccess(
+        finishedElsewhere.toBuilder().uuid(first.taskUuid()).build(), List.of(TaskResult.of(2L)));
+    AsyncResult second = clientServer().sendTaskUnique(add(1, 1), key, ttl);
+    assertThat(second.taskUuid()).as("the holder has finished").isNotEqualTo(first.taskUuid());
+    assertThat(server.sendTaskUnique(add(1, 1), key, ttl).taskUuid())
+        .as("the new holder is pending")
+        .isEqualTo(second.taskUuid());
+
+    assertThat(clientServer().cancel(List.of(second.taskUuid()))).isEqualTo(1);
+    AsyncResult third = server.sendTaskUnique(add(1, 1), key, ttl);
+    assertThat(third.taskUuid())
+        .as("the holder was cancelled")
+        .isNotIn(first.taskUuid(), second.taskUuid());
+
+    Inspection.of(server).resume("");
+    assertThat(third.get(TIMEOUT)).containsExactly(2L);
+    assertThatThrownBy(() -> second.get(TIMEOUT)).isInstanceOf(TaskFailedException.class);
   }
 
   // ----------------------------------------------------------------------------------------------

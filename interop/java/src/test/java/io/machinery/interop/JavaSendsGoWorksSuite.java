@@ -161,7 +161,8 @@ abstract class JavaSendsGoWorksSuite {
    * The control features' headers ({@code machinery_chord_error_callback} on a chord callback,
    * {@code machinery_unique_key} on a unique task, {@code machinery_expires}) do not disturb Go
    * workers: they run the tasks (an expired one too), complete the chord and store results Java
-   * reads.
+   * reads. A unique task a Go worker ran keeps its key (Go releases nothing) until the next unique
+   * send finds it finished.
    */
   @Test
   void goWorkersRunTasksCarryingTheControlHeaders() {
@@ -180,10 +181,16 @@ abstract class JavaSendsGoWorksSuite {
     try {
       unique = server.sendTaskUnique(add(40, 2), key, Duration.ofMinutes(1));
     } catch (UnsupportedOperationException e) {
-      return; // this pair's backend keeps no uniqueness keys (only the Redis and memory backends
-      // do)
+      return; // this pair's backend keeps no uniqueness keys (the AMQP backend)
     }
     assertThat(unique.get(TIMEOUT)).containsExactly(42L);
+    AsyncResult again = server.sendTaskUnique(add(40, 2), key, Duration.ofMinutes(1));
+    assertThat(again.taskUuid())
+        .as(
+            "the Go worker kept the key (it releases nothing); the next sender frees it from the"
+                + " finished task and sends")
+        .isNotEqualTo(unique.taskUuid());
+    assertThat(again.get(TIMEOUT)).containsExactly(42L);
   }
 
   /**
