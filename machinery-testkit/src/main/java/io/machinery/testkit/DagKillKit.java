@@ -36,14 +36,26 @@ public abstract class DagKillKit {
   private static final int JOINS = 3;
 
   private final ChildWorkerDeployment deployment;
+  private final int defaultDags;
 
   protected DagKillKit(ChildWorkerDeployment deployment) {
+    this(deployment, DEFAULT_DAGS);
+  }
+
+  /**
+   * A kit that sends {@code defaultDags} DAGs unless {@code -Dmachinery.kill.dags} says.
+   *
+   * @param deployment the worker processes to run
+   * @param defaultDags how many DAGs to send by default
+   */
+  protected DagKillKit(ChildWorkerDeployment deployment, int defaultDags) {
     this.deployment = deployment;
+    this.defaultDags = defaultDags;
   }
 
   @Test
   void killingWorkerProcessesEveryFewSecondsLosesNoDagTask() throws Exception {
-    int dags = Integer.getInteger("machinery.kill.dags", DEFAULT_DAGS);
+    int dags = Integer.getInteger("machinery.kill.dags", defaultDags);
     Duration killEvery = Duration.ofMillis(Long.getLong("machinery.kill.everyMillis", 3000));
     Config config = deployment.uniqueConfig("dag_kill_");
     Path dir = Files.createDirectories(Path.of("target", "dag-kill", config.defaultQueue()));
