@@ -41,6 +41,7 @@ import picocli.CommandLine.Mixin;
       QueueCommands.Weight.class,
       TaskCommands.Tasks.class,
       TaskCommands.Send.class,
+      TaskCommands.Cancel.class,
       TaskCommands.Requeue.class,
       TaskCommands.Delete.class,
       QueueCommands.Purge.class,

@@ -28,10 +28,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * The commands about tasks: tasks list, tasks show, send, requeue, delete. *
+ * The commands about tasks: tasks list, tasks show, send, cancel, requeue, delete.
  *
  * <p>Size: the {@code tasks} command group, one small picocli subcommand per verb (list, show,
- * send, requeue, delete), which share the rendering and the argument parsing here.
+ * send, cancel, requeue, delete), which share the rendering and the argument parsing here.
  */
 final class TaskCommands {
   private TaskCommands() {}
@@ -479,6 +479,49 @@ final class TaskCommands {
               + text
               + "' is neither an ISO-8601 time nor a Go duration"
               + " such as 90s, 5m or 1h30m");
+    }
+  }
+
+  @Command(
+      name = "cancel",
+      description =
+          "Cancel tasks by UUID on every worker: a waiting or delayed one never starts, a running"
+              + " one is interrupted after its worker's grace period; each one not yet finished is"
+              + " stored as FAILURE cancelled at once (a unique task's key then goes to its next"
+              + " send)")
+  static final class Cancel extends CliCommand {
+    @Parameters(paramLabel = "UUID", arity = "1..*", description = "the tasks' UUIDs")
+    List<String> uuids = new ArrayList<>();
+
+    @Override
+    int run(Session session) {
+      Set<String> distinct = new LinkedHashSet<>(uuids);
+      int stored = session.server().cancel(distinct); // those without a finished state
+      if (session.json()) {
+        ObjectNode json =
+            Render.JSON
+                .createObjectNode()
+                .put("action", "cancelled")
+                .put("count", distinct.size())
+                .put("storedFailure", stored);
+        distinct.forEach(json.putArray("uuids")::add);
+        Render.json(session.io().out(), json);
+      } else {
+        int finished = distinct.size() - stored;
+        session
+            .io()
+            .out()
+            .println(
+                "cancelled "
+                    + distinct.size()
+                    + " task"
+                    + (distinct.size() == 1 ? "" : "s")
+                    + ": "
+                    + stored
+                    + " stored as FAILURE cancelled"
+                    + (finished == 0 ? "" : ", " + finished + " had finished already"));
+      }
+      return MachineryCli.EXIT_OK;
     }
   }
 

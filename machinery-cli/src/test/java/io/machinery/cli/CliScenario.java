@@ -53,6 +53,14 @@ abstract class CliScenario {
     return true;
   }
 
+  /**
+   * Whether the deployment's result backend reads states without consuming them, so {@code tasks
+   * show} shows them (the AMQP backend's reads consume).
+   */
+  boolean readsStates() {
+    return true;
+  }
+
   /** The worker's heartbeat interval (its status lives three of them). */
   Duration heartbeat() {
     return Duration.ofMillis(100);
@@ -284,6 +292,53 @@ abstract class CliScenario {
         cli().run("send", "--queue", queue, "add", "int64:1", "int64:1", "--unique-key", key);
     assertThat(keyAlone.code()).isEqualTo(MachineryCli.EXIT_USAGE);
     assertThat(keyAlone.err()).contains("--unique-key needs --unique DURATION");
+  }
+
+  @Test
+  void aCancelledTaskIsStoredAsCancelledNeverRunsAndGivesItsUniqueKeyUp() {
+    assertThat(cli().run("cancel").code()).as("no UUID").isEqualTo(MachineryCli.EXIT_USAGE);
+    String waiting = send("add", "int64:1", "int64:2");
+    JsonNode cancelled = cli().ok("cancel", "--json", waiting, waiting).json();
+    assertThat(cancelled.path("count").asInt()).as("a UUID given twice counts once").isEqualTo(1);
+    assertThat(cancelled.path("storedFailure").asInt()).isEqualTo(1);
+    assertThat(cancelled.path("uuids").get(0).asText()).isEqualTo(waiting);
+    if (keepsUniqueKeys()) {
+      String unique = send("add", "int64:3", "int64:4", "--unique", "1h");
+      assertThat(send("add", "int64:3", "int64:4", "--unique", "1h")).isEqualTo(unique);
+      assertThat(cli().ok("cancel", unique).out())
+          .isEqualTo("cancelled 1 task: 1 stored as FAILURE cancelled%n".formatted());
+      assertThat(send("add", "int64:3", "int64:4", "--unique", "1h"))
+          .as("the cancelled holder gave its key up")
+          .isNotEqualTo(unique);
+    }
+
+    launchWorker(3);
+    String ran = send("add", "int64:2", "int64:2");
+    assertThat(cli().ok("send", "--queue", queue, "add", "int64:5", "int64:5", "--wait").out())
+        .contains("SUCCESS int64:10");
+    if (!readsStates()) {
+      return;
+    }
+    JsonNode state = cli().ok("tasks", "show", waiting, "--json").json().path("state");
+    assertThat(state.path("state").asText())
+        .as("cancelled while waiting: the worker skipped it")
+        .isEqualTo("FAILURE");
+    assertThat(state.path("error").asText()).isEqualTo(Server.CANCELLED_ERROR);
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                cli()
+                    .ok("tasks", "show", ran, "--json")
+                    .json()
+                    .path("state")
+                    .path("state")
+                    .asText()
+                    .equals("SUCCESS"));
+    assertThat(cli().ok("cancel", ran, waiting).out())
+        .isEqualTo(
+            "cancelled 2 tasks: 0 stored as FAILURE cancelled, 2 had finished already%n"
+                .formatted());
   }
 
   @Test
