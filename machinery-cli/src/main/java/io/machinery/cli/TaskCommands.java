@@ -486,9 +486,7 @@ final class TaskCommands {
       name = "cancel",
       description =
           "Cancel tasks by UUID on every worker: a waiting or delayed one never starts, a running"
-              + " one is interrupted after its worker's grace period; each one not yet finished is"
-              + " stored as FAILURE cancelled at once (a unique task's key then goes to its next"
-              + " send)")
+              + " one is interrupted; each not yet finished is stored as FAILURE cancelled")
   static final class Cancel extends CliCommand {
     @Parameters(paramLabel = "UUID", arity = "1..*", description = "the tasks' UUIDs")
     List<String> uuids = new ArrayList<>();
