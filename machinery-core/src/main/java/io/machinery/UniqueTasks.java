@@ -24,9 +24,13 @@ import org.slf4j.LoggerFactory;
  * worker ran it, its release failed, or it was cancelled while waiting) is found by the next sender
  * that meets it: the holder's state is read (only then, one read), and when it is final the key is
  * released from that holder (compare-and-delete again, so racing senders still send one task) and
- * claimed anew. A holder that never ran and has no final state (a purged queue's task) keeps the
- * key until its time to live: set the TTL to about the longest a task should wait and run. The
- * default key is a SHA-256 of the task's name and Go JSON arguments.
+ * claimed anew. A cancelled task counts as finished at once ({@link Server#cancel} stores its
+ * FAILURE), even a running one still winding down in its grace period. A holder that never ran and
+ * has no final state (a purged queue's task) keeps the key until its time to live unless cancelled:
+ * set the TTL to about the longest a task should wait and run. The default key is a SHA-256 of the
+ * task's name and Go JSON arguments. A UUID sent again after it finished (a signature re-sent with
+ * its UUID) looks finished until its new PENDING is stored, so a sender in between may send a
+ * second task: give each send its own UUID, as {@link Signature#create} does.
  */
 final class UniqueTasks {
   private static final Logger log = LoggerFactory.getLogger(UniqueTasks.class);
