@@ -20,6 +20,7 @@ import io.machinery.Signature;
 import io.machinery.TaskDeferral;
 import io.machinery.TaskFailedException;
 import io.machinery.TaskListener;
+import io.machinery.TaskResult;
 import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.internal.GoTime;
@@ -880,6 +881,29 @@ public abstract class AcceptanceSuite {
             });
     assertThat(again.get().get(TIMEOUT)).containsExactly("ran");
     assertThat(duplicates).containsExactly(first.taskUuid(), again.get().taskUuid());
+  }
+
+  /**
+   * A key held by a task that finished without releasing it, as one a Go worker ran (Go stores the
+   * final state and releases nothing; stood in for by claiming the key and storing SUCCESS here),
+   * goes to the next unique send, which reads the holder's state in this backend.
+   */
+  @Test
+  void aKeyWhoseHolderFinishedWithoutReleasingItGoesToTheNextUniqueSend() {
+    if (!backendKeepsUniqueKeys()) {
+      return; // refused clearly: see the test above
+    }
+    String key = "acceptance-unique-" + UUID.randomUUID();
+    Duration ttl = Duration.ofMinutes(1);
+    Signature ranElsewhere = add(1, 1);
+    assertThat(backend.claimUnique(key, ranElsewhere.uuid(), ttl)).isEmpty();
+    assertThat(server.sendTaskUnique(add(2, 2), key, ttl).taskUuid())
+        .as("the holder has no final state yet")
+        .isEqualTo(ranElsewhere.uuid());
+    backend.setStateSuccess(ranElsewhere, List.of(TaskResult.of(2L)));
+    AsyncResult next = server.sendTaskUnique(add(2, 2), key, ttl);
+    assertThat(next.taskUuid()).isNotEqualTo(ranElsewhere.uuid());
+    assertThat(next.get(TIMEOUT)).containsExactly(4L);
   }
 
   @Test
