@@ -1,5 +1,6 @@
 package io.machinery.backend.memcache;
 
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.MachineryException;
@@ -13,6 +14,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,6 +34,7 @@ class MemcacheRefusalTest {
           .isInstanceOf(MachineryException.class)
           .hasMessageContaining("out of memory storing object")
           .hasMessageNotContaining("kept changing hands");
+      assertThat(server.adds()).as("one add, not retried").hasValue(1);
     }
   }
 
@@ -41,6 +44,7 @@ class MemcacheRefusalTest {
    */
   static final class FakeFullMemcached implements AutoCloseable {
     private final ServerSocket socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    private final AtomicInteger adds = new AtomicInteger();
 
     FakeFullMemcached() throws IOException {
       Thread.ofPlatform().daemon().name("fake-full-memcached").start(this::serve);
@@ -48,6 +52,11 @@ class MemcacheRefusalTest {
 
     int port() {
       return socket.getLocalPort();
+    }
+
+    /** How many {@code add} commands it was sent. */
+    AtomicInteger adds() {
+      return adds;
     }
 
     private void serve() {
@@ -62,6 +71,9 @@ class MemcacheRefusalTest {
             String answer =
                 switch (command) {
                   case "add", "set", "cas", "replace", "append", "prepend" -> {
+                    if (command.equals("add")) {
+                      adds.incrementAndGet();
+                    }
                     in.readLine(); // the data block
                     yield "SERVER_ERROR out of memory storing object";
                   }
