@@ -43,8 +43,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       message per free goroutine token but also buffers.
  *   <li><b>Visibility heartbeat.</b> Every message handed to the worker stays in {@link #inFlight}
  *       until it is settled; one scheduler extends all of them with {@code
- *       ChangeMessageVisibilityBatch} (10 per call) every third of the visibility timeout, so a
- *       task longer than the timeout is not handed to another worker. Go does this only with {@code
+ *       ChangeMessageVisibilityBatch} (10 per call) every third of the visibility timeout, at a
+ *       fixed rate (a slow round trip does not push the next tick later), so a task longer than the
+ *       timeout is not handed to another worker. Go does this only with {@code
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
  *       final state is stored. When the process dies the heartbeat stops and the message comes back
  *       after the timeout. A tick survives anything thrown in it (an {@code Error} included: a
@@ -152,7 +153,8 @@ final class SqsConsumer implements Consumption {
         configured != null ? configured : SqsQueues.visibilityTimeout(client, queueUrl);
     if (visibilitySeconds > 0) {
       long period = Math.max(200, visibilitySeconds * 1000L / 3);
-      heartbeat.scheduleWithFixedDelay(this::extendInFlight, period, period, TimeUnit.MILLISECONDS);
+      // at a fixed rate: a slow round trip must not lengthen the time between extensions
+      heartbeat.scheduleAtFixedRate(this::extendInFlight, period, period, TimeUnit.MILLISECONDS);
     }
     int capacity = handler.capacity();
     int count =
@@ -489,8 +491,23 @@ final class SqsConsumer implements Consumption {
     ChangeMessageVisibilityBatchResponse response =
         client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
     long confirmed = System.nanoTime();
+    int late = 0;
     for (ChangeMessageVisibilityBatchResultEntry extended : response.successful()) {
-      batch.get(Integer.parseInt(extended.id())).extended(sent, confirmed);
+      if (batch.get(Integer.parseInt(extended.id())).extendedAfterALapse(sent, confirmed)) {
+        late++;
+      }
+    }
+    if (late > 0) {
+      log.warn(
+          "SQS consumer {}: the visibility heartbeat of {} came too late for {} message(s) (the"
+              + " request took {} ms; the visibility timeout is {} s): SQS may have handed them to"
+              + " another worker, which runs them again (this process or SQS stalled: the heartbeat ticks"
+              + " every third of the timeout)",
+          tag,
+          queue,
+          late,
+          (confirmed - sent) / 1_000_000,
+          visibilitySeconds);
     }
     if (response.hasFailed() && !response.failed().isEmpty()) {
       log.debug(

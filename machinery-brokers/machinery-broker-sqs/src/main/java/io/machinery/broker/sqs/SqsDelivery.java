@@ -35,6 +35,9 @@ final class SqsDelivery implements Delivery {
   /** When ({@link System#nanoTime()}) the receive that took it was sent. */
   private final long receivedAt;
 
+  /** Whether an extension found the hold lapsed already; only the heartbeat thread uses it. */
+  private boolean lapseReported;
+
   SqsDelivery(
       SqsConsumer consumer, Message message, @Nullable LeaseTimeline hold, long receivedAt) {
     this.consumer = consumer;
@@ -43,11 +46,23 @@ final class SqsDelivery implements Delivery {
     this.receivedAt = receivedAt;
   }
 
-  /** The visibility heartbeat extended this message by a request sent and answered then. */
-  void extended(long sentNanos, long confirmedNanos) {
-    if (hold != null) {
-      hold.renewed(sentNanos, confirmedNanos);
+  /**
+   * The visibility heartbeat extended this message by a request sent and answered then.
+   *
+   * @return true when this extension is the first that came too late to be sure the message stayed
+   *     hidden until it (SQS may have handed it to another receiver in between)
+   */
+  boolean extendedAfterALapse(long sentNanos, long confirmedNanos) {
+    if (hold == null) {
+      return false;
     }
+    boolean keptHidden = hold.heldThroughout(receivedAt, confirmedNanos);
+    hold.renewed(sentNanos, confirmedNanos);
+    if (keptHidden || lapseReported) {
+      return false;
+    }
+    lapseReported = true;
+    return true;
   }
 
   /**
