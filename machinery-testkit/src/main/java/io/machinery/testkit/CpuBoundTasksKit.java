@@ -17,7 +17,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -67,20 +69,26 @@ public abstract class CpuBoundTasksKit {
     long computeNanos = compute.toNanos();
     Config config = BrokerContract.uniqueQueue(baseConfig(), "cpu_");
     Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-    TaskFunction task =
-        TaskFunction.withContext(
-            List.of(),
-            false,
-            (context, args) -> {
-              runs.computeIfAbsent(context.signature().uuid(), k -> new AtomicInteger())
-                  .incrementAndGet();
-              long end = System.nanoTime() + computeNanos;
-              long x = 0;
-              while (System.nanoTime() - end < 0) {
-                x += System.nanoTime() & 1; // never blocks, never yields its carrier
-              }
-              return x >= 0 ? null : null;
-            });
+    List<String> runLog = new CopyOnWriteArrayList<>(); // for a failure's message
+    long t0 = System.nanoTime();
+    Function<String, TaskFunction> task =
+        who ->
+            TaskFunction.withContext(
+                List.of(),
+                false,
+                (context, args) -> {
+                  String uuid = context.signature().uuid();
+                  runs.computeIfAbsent(uuid, k -> new AtomicInteger()).incrementAndGet();
+                  runLog.add(
+                      String.format(
+                          "%s on %s at %+.2f s", uuid, who, (System.nanoTime() - t0) / 1e9));
+                  long end = System.nanoTime() + computeNanos;
+                  long x = 0;
+                  while (System.nanoTime() - end < 0) {
+                    x += System.nanoTime() & 1; // never blocks, never yields its carrier
+                  }
+                  return x >= 0 ? null : null;
+                });
     try (Broker broker = createBroker(config);
         Backend backend = createBackend(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build();
@@ -88,8 +96,8 @@ public abstract class CpuBoundTasksKit {
         Backend otherBackend = createBackend(config);
         Server other =
             Server.builder().config(config).broker(otherBroker).backend(otherBackend).build()) {
-      server.registerTask("compute", task);
-      other.registerTask("compute", task);
+      server.registerTask("compute", task.apply("the computing worker"));
+      other.registerTask("compute", task.apply("the other worker"));
       Worker worker = server.workerBuilder("cpu").build(); // default concurrency
       int concurrency = 2 * Runtime.getRuntime().availableProcessors();
       worker.launchAsync();
@@ -128,29 +136,36 @@ public abstract class CpuBoundTasksKit {
               });
       double took = (System.nanoTime() - started) / 1e9;
       int totalRuns = runs.values().stream().mapToInt(AtomicInteger::get).sum();
-      System.out.printf(
-          "[%s] %d tasks computing %.1f s each on %d cores at the default concurrency %d (virtual"
-              + " threads): all SUCCESS %.1f s after the first was sent; runs %d (duplicates %d); %s; samples with the"
-              + " hold lapsed %d (at most %d messages)%n",
-          getClass().getSimpleName(),
-          concurrency,
-          compute.toMillis() / 1000.0,
-          Runtime.getRuntime().availableProcessors(),
-          worker.concurrency(),
-          took,
-          totalRuns,
-          totalRuns - runs.size(),
-          holdFigures(),
-          lapsed[0],
-          lapsed[1]);
+      String figures =
+          String.format(
+              "[%s] %d tasks computing %.1f s each on %d cores at the default concurrency %d"
+                  + " (virtual threads): all SUCCESS %.1f s after the first was sent; runs %d"
+                  + " (duplicates %d); %s; samples with the hold lapsed %d (at most %d messages);"
+                  + " runs started (since the test began): %s",
+              getClass().getSimpleName(),
+              concurrency,
+              compute.toMillis() / 1000.0,
+              Runtime.getRuntime().availableProcessors(),
+              worker.concurrency(),
+              took,
+              totalRuns,
+              totalRuns - runs.size(),
+              holdFigures(),
+              lapsed[0],
+              lapsed[1],
+              runLog);
+      System.out.println(figures);
       assertThat(worker.concurrency()).isEqualTo(concurrency);
       assertThat(holding[0])
-          .as("the workers took every message while the first tasks computed")
+          .as("the workers took every message while the first tasks computed; %s", figures)
           .isTrue();
-      assertThat(lapsed[0]).as("samples where the computing worker's hold had lapsed").isZero();
-      assertThat(runs).hasSize(concurrency);
+      assertThat(lapsed[0])
+          .as("samples where the computing worker's hold had lapsed; %s", figures)
+          .isZero();
+      assertThat(runs).as(figures).hasSize(concurrency);
       assertThat(runs.values())
-          .allSatisfy(n -> assertThat(n.get()).as("runs of a task").isEqualTo(1));
+          .as("runs of each task; %s", figures)
+          .allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
     } finally {
       cleanUp(config);
     }
