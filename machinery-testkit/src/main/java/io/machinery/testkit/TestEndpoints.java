@@ -129,9 +129,9 @@ public final class TestEndpoints {
     }
     String message =
         variable
-            + " is not set, so there is no "
+            + " is not set: these tests need "
             + what
-            + " to test against. Run `make services`"
+            + " and do not know where it is. Run `make services`"
             + " and `source /tmp/machinery-services/env` (make test does both).";
     if (container != null) {
       Optional<String> unavailable = containers.unavailableBecause();
