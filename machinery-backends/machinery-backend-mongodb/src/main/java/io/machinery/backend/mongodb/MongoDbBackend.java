@@ -533,7 +533,7 @@ public final class MongoDbBackend implements Backend {
               "MongoDB: could not claim the uniqueness key "
                   + LogText.of(key)
                   + ": "
-                  + e.getMessage(),
+                  + LogText.of(e.getMessage()), // a write error may quote the key whole
               e);
         }
       } catch (MongoException e) {
@@ -541,7 +541,7 @@ public final class MongoDbBackend implements Backend {
             "MongoDB: could not claim the uniqueness key "
                 + LogText.of(key)
                 + ": "
-                + e.getMessage(),
+                + LogText.of(e.getMessage()),
             e);
       }
       Document held =
