@@ -194,7 +194,7 @@ class HostileMessageTest {
   @Test
   void rawLineBreaksInAMessageCannotForgeALogLine() {
     refused("{\"UUID\":\"" + TASK + "\",\"Name\":\"a\r\n2026-01-01 INFO forged\"}")
-        .hasMessageContaining("\\u000d\\u000a");
+        .hasMessageContaining("\\r\\n");
   }
 
   @Test
@@ -310,7 +310,7 @@ class HostileMessageTest {
   @Test
   void aTaskNameWithALineBreakIsRefused() {
     refused("{\"UUID\":\"" + TASK + "\",\"Name\":\"a\\nINFO forged\"}")
-        .hasMessageContaining("Name 'a\\u000aINFO forged'");
+        .hasMessageContaining("Name 'a\\nINFO forged'");
   }
 
   @Test

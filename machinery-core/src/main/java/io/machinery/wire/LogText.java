@@ -23,10 +23,25 @@ public final class LogText {
    * @return the text safe to log; {@code "null"} for null
    */
   public static String of(@Nullable String value) {
+    return of(value, MAX_CHARS);
+  }
+
+  /**
+   * The value, escaped and cut to {@code maxChars} characters (a longer one ends with {@code ...(N
+   * chars)}).
+   *
+   * @param value the text to show; may be null
+   * @param maxChars how many characters of it to keep, at least 0
+   * @return the text safe to log; {@code "null"} for null
+   */
+  public static String of(@Nullable String value, int maxChars) {
+    if (maxChars < 0) {
+      throw new IllegalArgumentException("maxChars must be at least 0; was " + maxChars);
+    }
     if (value == null) {
       return "null";
     }
-    int keep = Math.min(value.length(), MAX_CHARS);
+    int keep = Math.min(value.length(), maxChars);
     StringBuilder out = null;
     for (int i = 0; i < keep; i++) {
       char c = value.charAt(i);

@@ -270,12 +270,12 @@ final class WireChecks {
 
   /** A value quoted for an error text: at most 64 characters, control characters escaped. */
   static String quote(String value) {
-    return "'" + escape(value, 64) + "'";
+    return "'" + LogText.of(value, 64) + "'";
   }
 
   /** The reason of a failure, bounded and escaped (it may quote the input). */
   static String reason(@Nullable String message) {
-    return message == null ? "unknown error" : escape(message, MAX_REASON_CHARS);
+    return message == null ? "unknown error" : LogText.of(message, MAX_REASON_CHARS);
   }
 
   /**
@@ -284,7 +284,7 @@ final class WireChecks {
    */
   static String preview(byte[] json) {
     int end = Math.min(json.length, PREVIEW_BYTES);
-    String text = escape(new String(json, 0, end, StandardCharsets.UTF_8), Integer.MAX_VALUE);
+    String text = LogText.of(new String(json, 0, end, StandardCharsets.UTF_8), Integer.MAX_VALUE);
     if (json.length <= PREVIEW_BYTES) {
       return text;
     }
@@ -293,26 +293,5 @@ final class WireChecks {
 
   static String sha256Prefix(byte[] bytes) {
     return BodyPreview.sha256Hex(bytes).substring(0, 16);
-  }
-
-  /**
-   * Control characters (CR, LF, NUL, …) and U+2028/U+2029 as {@code \\uXXXX}; cut to {@code max}
-   * characters.
-   */
-  static String escape(String s, int max) {
-    StringBuilder out = new StringBuilder(Math.min(s.length(), max) + 16);
-    int n = Math.min(s.length(), max);
-    for (int i = 0; i < n; i++) {
-      char c = s.charAt(i);
-      if (Character.isISOControl(c) || c == 0x2028 || c == 0x2029) {
-        out.append(String.format("\\u%04x", (int) c));
-      } else {
-        out.append(c);
-      }
-    }
-    if (s.length() > max) {
-      out.append("…(").append(s.length()).append(" characters)");
-    }
-    return out.toString();
   }
 }

@@ -24,6 +24,14 @@ class LogTextTest {
   }
 
   @Test
+  void aCallerChoosesHowMuchToKeep() {
+    assertThat(LogText.of("abcdef", 3)).isEqualTo("abc...(6 chars)");
+    assertThat(LogText.of("a\nb", 3)).isEqualTo("a\\nb");
+    assertThat(LogText.of("x".repeat(300), Integer.MAX_VALUE)).isEqualTo("x".repeat(300));
+    assertThat(LogText.of("abc", 0)).isEqualTo("...(3 chars)");
+  }
+
+  @Test
   void ordinaryValuesAreUnchanged() {
     assertThat(LogText.of("task_0b6c5e3c-0a57-4f4e-9a38-0e3f1b2b8c2d"))
         .isEqualTo("task_0b6c5e3c-0a57-4f4e-9a38-0e3f1b2b8c2d");
