@@ -40,6 +40,9 @@ public final class LeaseTimeline {
 
   private volatile @Nullable Stretch stretch;
 
+  /** Whether {@link #renewedAfterABreak} reported a break already; under the lock. */
+  private boolean breakReported;
+
   private LeaseTimeline(Duration ttl) {
     if (ttl.isNegative() || ttl.isZero()) {
       throw new IllegalArgumentException("a hold lasts longer than zero; was " + ttl);
@@ -90,6 +93,29 @@ public final class LeaseTimeline {
    */
   public void renewed(long sentNanos, long confirmedNanos, Duration hold) {
     renewed(sentNanos, confirmedNanos, hold.toNanos());
+  }
+
+  /**
+   * Records a renewal the server confirmed, as {@link #renewed(long, long)}, and says whether it is
+   * the first to find that the hold since {@code sinceNanos} may have broken before it (it was not
+   * {@link #heldThroughout held throughout} until {@code confirmedNanos}): a broker logs that once,
+   * since the server may have handed its message to another consumer in between. Later renewals say
+   * false: a break is never mended.
+   *
+   * @param sinceNanos {@link System#nanoTime()} before the command that took the message was sent
+   * @param sentNanos {@link System#nanoTime()} before the renewal was sent
+   * @param confirmedNanos {@link System#nanoTime()} when its success was known
+   * @return true the first time a renewal came after a possible break
+   */
+  public synchronized boolean renewedAfterABreak(
+      long sinceNanos, long sentNanos, long confirmedNanos) {
+    boolean unbroken = heldThroughout(sinceNanos, confirmedNanos);
+    renewed(sentNanos, confirmedNanos, ttlNanos);
+    if (unbroken || breakReported) {
+      return false;
+    }
+    breakReported = true;
+    return true;
   }
 
   private synchronized void renewed(long sentNanos, long confirmedNanos, long holdNanos) {

@@ -47,6 +47,17 @@ class LeaseTimelineTest {
   }
 
   @Test
+  void aRenewalAfterABreakIsReportedOnceAndTheBreakStays() {
+    timeline.renewed(100 * S, 100 * S); // the take
+    assertThat(timeline.renewedAfterABreak(100 * S, 103 * S, 104 * S)).as("in time").isFalse();
+    assertThat(timeline.renewedAfterABreak(100 * S, 112 * S, 113 * S))
+        .as("within the margin of the hold until 113 s")
+        .isTrue();
+    assertThat(timeline.renewedAfterABreak(100 * S, 115 * S, 116 * S)).as("once").isFalse();
+    assertThat(timeline.heldThroughout(100 * S, 117 * S)).isFalse();
+  }
+
+  @Test
   void anOlderRenewalConfirmedLateDoesNotShortenTheHold() {
     timeline.renewed(100 * S, 100 * S);
     timeline.renewed(106 * S, 106 * S);

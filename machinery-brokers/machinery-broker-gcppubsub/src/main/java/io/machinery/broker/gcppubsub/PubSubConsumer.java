@@ -286,7 +286,24 @@ final class PubSubConsumer implements Consumption {
       long sent = System.nanoTime();
       broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
       long confirmed = System.nanoTime();
-      extending.forEach(d -> d.extended(sent, confirmed));
+      int late = 0;
+      for (PubSubDelivery d : extending) {
+        if (d.extendedAfterALapse(sent, confirmed)) {
+          late++;
+        }
+      }
+      if (late > 0) {
+        log.warn(
+            "Pub/Sub consumer {}: the ack deadlines of {} message(s) of {} were extended too late (the"
+                + " request took {} ms; the deadline is {} s): Pub/Sub may have delivered them to"
+                + " another worker, which runs them again (this process or Pub/Sub stalled: extensions"
+                + " are sent every third of the deadline)",
+            tag,
+            late,
+            subscription,
+            (confirmed - sent) / 1_000_000,
+            ackDeadlineSeconds);
+      }
       if (extensionFailing) {
         extensionFailing = false;
         log.info("Extending the ack deadlines of subscription {} works again", subscription);

@@ -65,9 +65,14 @@ final class PubSubDelivery implements Delivery {
     }
   }
 
-  /** Its consumer extended the ack deadline by a request sent and answered then. */
-  void extended(long sentNanos, long confirmedNanos) {
-    hold.renewed(sentNanos, confirmedNanos);
+  /**
+   * Its consumer extended the ack deadline by a request sent and answered then.
+   *
+   * @return true when this extension is the first that came too late to be sure the deadline stayed
+   *     ahead until it (Pub/Sub may have delivered the message again in between)
+   */
+  boolean extendedAfterALapse(long sentNanos, long confirmedNanos) {
+    return hold.renewedAfterABreak(pulledAt, sentNanos, confirmedNanos);
   }
 
   /**

@@ -35,9 +35,6 @@ final class SqsDelivery implements Delivery {
   /** When ({@link System#nanoTime()}) the receive that took it was sent. */
   private final long receivedAt;
 
-  /** Whether an extension found the hold lapsed already; only the heartbeat thread uses it. */
-  private boolean lapseReported;
-
   SqsDelivery(
       SqsConsumer consumer, Message message, @Nullable LeaseTimeline hold, long receivedAt) {
     this.consumer = consumer;
@@ -53,16 +50,7 @@ final class SqsDelivery implements Delivery {
    *     hidden until it (SQS may have handed it to another receiver in between)
    */
   boolean extendedAfterALapse(long sentNanos, long confirmedNanos) {
-    if (hold == null) {
-      return false;
-    }
-    boolean keptHidden = hold.heldThroughout(receivedAt, confirmedNanos);
-    hold.renewed(sentNanos, confirmedNanos);
-    if (keptHidden || lapseReported) {
-      return false;
-    }
-    lapseReported = true;
-    return true;
+    return hold != null && hold.renewedAfterABreak(receivedAt, sentNanos, confirmedNanos);
   }
 
   /**
