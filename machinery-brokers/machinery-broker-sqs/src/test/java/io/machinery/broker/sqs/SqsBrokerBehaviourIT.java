@@ -277,10 +277,12 @@ class SqsBrokerBehaviourIT {
 
   @Test
   void aTaskLongerThanTheVisibilityTimeoutRunsOnceAcrossTwoWorkers() throws Exception {
-    Config short1s = config.toBuilder().sqs(new SqsConfig(1, 1, false)).build();
-    SqsBroker b = SqsBroker.builder(short1s).createQueues(true).build();
-    MemoryBackend backend = MemoryBackend.create(short1s, Clock.systemUTC());
-    Server server = Server.builder().config(short1s).broker(b).backend(backend).build();
+    // 2 s: the heartbeat extends every third of it, so only a stall of 1.3 s (of this JVM or of
+    // ElasticMQ, on a loaded host) could let the message out; 1 s left 0.7 s
+    Config twoSeconds = config.toBuilder().sqs(new SqsConfig(1, 2, false)).build();
+    SqsBroker b = SqsBroker.builder(twoSeconds).createQueues(true).build();
+    MemoryBackend backend = MemoryBackend.create(twoSeconds, Clock.systemUTC());
+    Server server = Server.builder().config(twoSeconds).broker(b).backend(backend).build();
     toClose.add(b);
     toClose.add(backend);
     toClose.add(server);
@@ -292,7 +294,7 @@ class SqsBrokerBehaviourIT {
             ms -> {
               runs.incrementAndGet();
               try {
-                Thread.sleep(ms); // the task's own work, four visibility timeouts long
+                Thread.sleep(ms); // the task's own work, 2.5 visibility timeouts long
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
@@ -301,10 +303,10 @@ class SqsBrokerBehaviourIT {
     server.newWorker("w1", 2).launchAsync();
     server.newWorker("w2", 2).launchAsync();
     long started = System.nanoTime();
-    AsyncResult result = server.sendTask(Signature.create("slow", Arg.of(4_000L)));
-    assertThat(result.get(Duration.ofSeconds(30))).containsExactly(4_000L);
+    AsyncResult result = server.sendTask(Signature.create("slow", Arg.of(5_000L)));
+    assertThat(result.get(Duration.ofSeconds(30))).containsExactly(5_000L);
     System.out.printf(
-        "[sqs-heartbeat] a 4 s task with a 1 s visibility timeout ran %d time(s) in %d ms%n",
+        "[sqs-heartbeat] a 5 s task with a 2 s visibility timeout ran %d time(s) in %d ms%n",
         runs.get(), (System.nanoTime() - started) / 1_000_000);
     await()
         .atMost(Duration.ofSeconds(5))

@@ -152,11 +152,13 @@ class SqsReliabilityIT {
    */
   @Test
   void aHeartbeatTickThatThrowsDoesNotStopLaterTicks() throws Exception {
-    Config twoSeconds = config.toBuilder().sqs(new SqsConfig(1, 2, false)).build();
+    // 3 s: a failed tick leaves 2 s between extensions, so a stall of 1 s more (this JVM or
+    // ElasticMQ on a loaded host) is still covered
+    Config threeSeconds = config.toBuilder().sqs(new SqsConfig(1, 3, false)).build();
     AtomicInteger ticks = new AtomicInteger();
     SqsBroker holder =
         faultyBroker(
-            twoSeconds,
+            threeSeconds,
             "changeMessageVisibilityBatch",
             ticks,
             tick ->
@@ -173,7 +175,7 @@ class SqsReliabilityIT {
     assertThat(running).isNotNull();
     RecordingHandler second = new RecordingHandler(1);
     toClose.add(broker.startConsuming("other", "", second));
-    // 5 ticks after the second failure, a third of the 2 s timeout apart: over 3 s, longer than
+    // 5 ticks after the second failure, a third of the 3 s timeout apart: 5 s, longer than
     // the visibility timeout, so a heartbeat that stopped would have let the message come back.
     await().atMost(Duration.ofSeconds(20)).until(() -> ticks.get() >= 8);
     assertThat(second.handedOver()).as("never redelivered while its task runs").isZero();
