@@ -121,6 +121,11 @@ final class SqsConsumer implements Consumption {
   /** Whether the last heartbeat tick failed; only the heartbeat thread reads and writes it. */
   private boolean heartbeatFailing;
 
+  /** The heartbeat's period, and when its last tick began; only the heartbeat thread uses them. */
+  private long heartbeatPeriodNanos;
+
+  private long lastTickNanos;
+
   private final int waitSeconds;
 
   SqsConsumer(SqsBroker broker, String tag, String queue, DeliveryHandler handler) {
@@ -153,7 +158,10 @@ final class SqsConsumer implements Consumption {
         configured != null ? configured : SqsQueues.visibilityTimeout(client, queueUrl);
     if (visibilitySeconds > 0) {
       long period = Math.max(200, visibilitySeconds * 1000L / 3);
-      // at a fixed rate: a slow round trip must not lengthen the time between extensions
+      heartbeatPeriodNanos = TimeUnit.MILLISECONDS.toNanos(period);
+      lastTickNanos = System.nanoTime();
+      // at a fixed rate: a slow round trip must not lengthen the time between extensions (the
+      // ticks a stall made the executor run late back to back are skipped in extendInFlight)
       heartbeat.scheduleAtFixedRate(this::extendInFlight, period, period, TimeUnit.MILLISECONDS);
     }
     int capacity = handler.capacity();
@@ -437,6 +445,11 @@ final class SqsConsumer implements Consumption {
    * until a tick succeeds again.
    */
   private void extendInFlight() {
+    long now = System.nanoTime();
+    if (now - lastTickNanos < heartbeatPeriodNanos / 2) {
+      return; // a missed tick run late right after the one before: that one extended them all
+    }
+    lastTickNanos = now;
     Throwable failure = null;
     int failed = 0;
     try {
