@@ -12,11 +12,12 @@ import org.jspecify.annotations.Nullable;
 /**
  * {@link CpuBoundTasksKit} on RabbitMQ with results in Redis: a 2 s connection heartbeat and tasks
  * computing 5 s. The hold is the consumer connection (RabbitMQ requeues every unacknowledged
- * message of a connection whose heartbeats stop for two intervals); a lapse shows as ready messages
- * in the queue while the tasks compute. A heartbeat starved behind the computing tasks stops for at
- * least a whole computation, 5 s, and the two waves of tasks on 2 cores starve it for 10; 2 s
- * rather than 1 leaves a stall of the test JVM on a loaded host (as the SQS version met, see {@code
- * SqsCpuBoundTasksIT}) 4 s before it counts.
+ * message of a connection that missed two heartbeat frames, sent every half of the timeout, so
+ * about 2 s after its frames stop); a lapse shows as ready messages in the queue while the tasks
+ * compute. A heartbeat starved behind the computing tasks stops for at least a whole computation, 5
+ * s, and the two waves of tasks on 2 cores starve it for 10; 2 s rather than 1 doubles the stall of
+ * the test JVM on a loaded host that counts as one (as the SQS version met, see {@code
+ * SqsCpuBoundTasksIT}).
  */
 class AmqpCpuBoundTasksIT extends CpuBoundTasksKit {
   private @Nullable RabbitAdmin admin;
