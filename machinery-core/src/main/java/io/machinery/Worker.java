@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -69,6 +70,10 @@ import org.slf4j.LoggerFactory;
  *       Builder#heartbeatInterval} and follows the queue's pause flag: pausing stops fetching by
  *       retiring the consumer (its running tasks finish and settle through it; it is closed when
  *       the last one is done), resuming starts a new consumer.
+ *   <li><b>Starting.</b> A start that the broker's server fails (a {@link MachineryException}: the
+ *       server unreachable, or refusing writes when out of memory) is tried again on a thread of
+ *       its own with {@link #START_BACKOFF}, until it works or the worker is stopped; anything else
+ *       (a closed broker, a bad queue name) fails the launch at once. Either way it is logged.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
  *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
@@ -118,6 +123,12 @@ public final class Worker implements AutoCloseable {
    * meanwhile).
    */
   public static final Duration CANCEL_MARGIN = Duration.ofSeconds(1);
+
+  /**
+   * Between attempts to start consuming after the broker's server failed the first one: 1 s,
+   * doubling up to 30 s.
+   */
+  static final Backoff START_BACKOFF = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(30));
 
   /**
    * First delay before an unknown task is delivered again; it doubles up to {@link
@@ -208,6 +219,10 @@ public final class Worker implements AutoCloseable {
   private volatile boolean paused;
   private final List<Handler> retired = new CopyOnWriteArrayList<>();
   private volatile @Nullable WorkerHeartbeat heartbeat;
+
+  /** Counted down when the worker stops: ends the waits of {@link #startAgainLater}. */
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+
   private final Revocations revocations;
   private final @Nullable TaskEventLog taskEvents;
 
@@ -370,7 +385,8 @@ public final class Worker implements AutoCloseable {
   /**
    * Starts consuming and blocks until the worker stops (Go's {@code Launch}).
    *
-   * @throws MachineryException when the worker could not start, or stopped abruptly
+   * @throws MachineryException when the worker could not start for a reason trying again cannot
+   *     mend (see {@link #launchAsync()}), or stopped abruptly
    */
   public void launch() {
     CompletableFuture<Void> future = launchAsync();
@@ -389,9 +405,13 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Starts consuming and returns at once; the future completes when the worker has stopped
-   * (normally after {@link #quit()}, exceptionally after {@link #quitAbruptly()} or a start
-   * failure). Calling it again returns the same future.
+   * Starts consuming and returns once the first attempt to start has succeeded or failed; the
+   * future completes when the worker has stopped (normally after {@link #quit()}, exceptionally
+   * after {@link #quitAbruptly()} or a start failure that trying again cannot mend, such as a
+   * closed broker). When the broker's server fails the start (unreachable, refusing writes: a
+   * {@link MachineryException}), the worker logs it and tries again in the background, 1 s later
+   * and then at doubling intervals up to 30 s, until it starts or is stopped, as Go's worker does;
+   * {@link #isRunning()} is true meanwhile. Calling it again returns the same future.
    *
    * @return a future completed when the worker has stopped
    */
@@ -407,8 +427,9 @@ public final class Worker implements AutoCloseable {
         queue.isEmpty() ? server.config().defaultQueue() : queue,
         WorkerHeartbeat.brokerOf(server), // as its heartbeat says: old -> new during a move
         WorkerHeartbeat.resultBackendOf(server));
+    WorkerHeartbeat beat = null;
     try {
-      WorkerHeartbeat beat =
+      beat =
           server
               .controlPlane()
               .map(
@@ -427,34 +448,112 @@ public final class Worker implements AutoCloseable {
         // set in the control plane hold
         beat.refreshBeforeStart();
       }
-      consumerLock.lock();
-      try {
-        if (beat != null && beat.queuePausedAtStart()) {
-          paused = true;
-          log.info(
-              "Worker {}: queue {} is paused; it starts fetching when the queue is resumed",
-              consumerTag,
-              LogText.of(queueName()));
-        } else {
-          consumer = startConsumer();
-        }
-      } finally {
-        consumerLock.unlock();
-      }
-      if (beat != null) {
-        heartbeat = beat;
-        beat.start();
-      }
+      start(beat);
+    } catch (MachineryException e) {
+      // the broker's server failed (unreachable, refusing writes): it may come back, so the worker
+      // keeps trying, as Go's does, instead of staying stopped without a consumer
+      startAgainLater(beat, e);
     } catch (RuntimeException e) {
       phase.set(Phase.STOPPED);
-      taskThreads.shutdownNow();
-      done.completeExceptionally(e);
-      return done;
+      return failedToStart(e);
     }
     if (handleSignals) {
       Signals.install(this);
     }
     return done;
+  }
+
+  /**
+   * A start that trying again cannot mend (a closed broker, a bad queue name): logged, then failed.
+   */
+  private CompletableFuture<Void> failedToStart(RuntimeException e) {
+    log.error(
+        "Worker {}: could not start consuming {}: {}",
+        consumerTag,
+        LogText.of(queueName()),
+        e.toString(),
+        e);
+    taskThreads.shutdownNow();
+    done.completeExceptionally(e);
+    return done;
+  }
+
+  /**
+   * Tries the start again on a thread of its own, with {@link #START_BACKOFF} between attempts,
+   * until it works, fails in a way trying again cannot mend, or the worker is stopped ({@link
+   * #quit()} ends the wait). Each failed attempt is logged.
+   */
+  private void startAgainLater(@Nullable WorkerHeartbeat beat, MachineryException first) {
+    Thread.ofPlatform()
+        .daemon()
+        .name("machinery-start-" + consumerTag)
+        .start(
+            () -> {
+              MachineryException last = first;
+              for (int attempt = 1; phase.get() == Phase.RUNNING; attempt++) {
+                Duration delay = START_BACKOFF.delay(attempt);
+                log.warn(
+                    "Worker {}: could not start consuming {} ({}); trying again in {} ms",
+                    consumerTag,
+                    LogText.of(queueName()),
+                    last.getMessage(),
+                    delay.toMillis());
+                try {
+                  if (stopRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS)) {
+                    return;
+                  }
+                  if (start(beat)) {
+                    log.info(
+                        "Worker {}: started consuming {} at attempt {}",
+                        consumerTag,
+                        LogText.of(queueName()),
+                        attempt + 1);
+                  }
+                  return;
+                } catch (InterruptedException e) {
+                  return;
+                } catch (MachineryException e) {
+                  last = e;
+                } catch (RuntimeException e) {
+                  if (phase.compareAndSet(Phase.RUNNING, Phase.STOPPED)) {
+                    failedToStart(e);
+                  }
+                  return;
+                }
+              }
+            });
+  }
+
+  /**
+   * Starts the consumer (unless the control plane says the queue is paused), then the heartbeat;
+   * under {@link #consumerLock}, and only while running, so that a {@link #quit()} racing a start
+   * from {@link #startAgainLater} either finds the consumer and heartbeat to stop or prevents them.
+   *
+   * @return false when the worker was no longer running, so nothing started
+   */
+  private boolean start(@Nullable WorkerHeartbeat beat) {
+    consumerLock.lock();
+    try {
+      if (phase.get() != Phase.RUNNING) {
+        return false;
+      }
+      if (beat != null && beat.queuePausedAtStart()) {
+        paused = true;
+        log.info(
+            "Worker {}: queue {} is paused; it starts fetching when the queue is resumed",
+            consumerTag,
+            LogText.of(queueName()));
+      } else {
+        consumer = startConsumer();
+      }
+      if (beat != null) {
+        heartbeat = beat;
+        beat.start();
+      }
+      return true;
+    } finally {
+      consumerLock.unlock();
+    }
   }
 
   /**
@@ -476,7 +575,7 @@ public final class Worker implements AutoCloseable {
     }
     log.info("Worker {}: waiting for running tasks to finish before shutting down", consumerTag);
     long deadline = System.nanoTime() + gracefulTimeout.toNanos();
-    stopHeartbeat();
+    WorkerHeartbeat stopped = stopHeartbeat();
     Consumption c;
     consumerLock.lock();
     try {
@@ -484,6 +583,7 @@ public final class Worker implements AutoCloseable {
     } finally {
       consumerLock.unlock();
     }
+    stopLateHeartbeat(stopped);
     if (c != null) {
       c.stopFetching(gracefulTimeout);
     }
@@ -519,7 +619,7 @@ public final class Worker implements AutoCloseable {
       return;
     }
     cancelRunning();
-    stopHeartbeat();
+    WorkerHeartbeat stopped = stopHeartbeat();
     Consumption c;
     consumerLock.lock();
     try {
@@ -527,6 +627,7 @@ public final class Worker implements AutoCloseable {
     } finally {
       consumerLock.unlock();
     }
+    stopLateHeartbeat(stopped);
     if (c != null) {
       c.close();
     }
@@ -599,9 +700,23 @@ public final class Worker implements AutoCloseable {
     return started;
   }
 
-  private void stopHeartbeat() {
+  /** Stops the heartbeat and the attempts to start; returns the heartbeat stopped. */
+  private @Nullable WorkerHeartbeat stopHeartbeat() {
+    stopRequested.countDown();
     WorkerHeartbeat h = heartbeat;
     if (h != null) {
+      h.stop();
+    }
+    return h;
+  }
+
+  /**
+   * Stops a heartbeat that a start racing the stop began after {@link #stopHeartbeat} looked (the
+   * stop has since held {@link #consumerLock}, so no later start begins one).
+   */
+  private void stopLateHeartbeat(@Nullable WorkerHeartbeat stopped) {
+    WorkerHeartbeat h = heartbeat;
+    if (h != null && h != stopped) {
       h.stop();
     }
   }

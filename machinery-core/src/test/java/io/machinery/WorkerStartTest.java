@@ -1,0 +1,110 @@
+package io.machinery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Consumption;
+import io.machinery.spi.DeliveryHandler;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker whose broker's server fails the start keeps trying (as Go's does) until it starts or is
+ * stopped; a start failure that trying again cannot mend fails the launch at once. The Redis
+ * broker's {@code RedisWorkerStartIT} shows the same with a real server down and out of memory.
+ */
+class WorkerStartTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+  /** A memory broker whose first {@code failures} starts fail as a server's error would. */
+  private static final class FailingStarts extends DelegatingBroker {
+    private final int failures;
+    private final RuntimeException error;
+    final AtomicInteger attempts = new AtomicInteger();
+    final AtomicInteger started = new AtomicInteger();
+
+    FailingStarts(MemoryBroker memory, int failures, RuntimeException error) {
+      super(memory);
+      this.failures = failures;
+      this.error = error;
+    }
+
+    @Override
+    public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
+      if (attempts.incrementAndGet() <= failures) {
+        throw error;
+      }
+      started.incrementAndGet();
+      return super.startConsuming(tag, queue, handler);
+    }
+  }
+
+  @Test
+  void aStartTheServerFailsIsTriedAgainUntilTheWorkerConsumes() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(memory, 2, new MachineryException("OOM command not allowed"));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      Worker worker = server.workerBuilder("w").build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(done).as("the launch after a failed first start").isNotDone();
+      assertThat(worker.isRunning()).isTrue();
+      AsyncResult sum = server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L)));
+      assertThat(sum.get(TIMEOUT)).containsExactly(5L);
+      assertThat(broker.attempts).hasValue(3);
+      assertThat(broker.started).hasValue(1);
+      worker.quit();
+      assertThat(done).isCompleted();
+    }
+  }
+
+  @Test
+  void quitStopsTheAttemptsAndCompletesTheLaunchNormally() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(memory, Integer.MAX_VALUE, new MachineryException("unreachable"));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      Worker worker = server.workerBuilder("w").build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      await().atMost(TIMEOUT).until(() -> broker.attempts.get() >= 2); // one retry seen
+      worker.quit();
+      assertThat(done).isCompleted().isNotCompletedExceptionally();
+      assertThat(worker.isRunning()).isFalse();
+      int attemptsAtQuit = broker.attempts.get();
+      // the retrying thread is gone: it was interrupted in its wait and no attempt follows
+      await()
+          .atMost(TIMEOUT)
+          .until(
+              () ->
+                  Thread.getAllStackTraces().keySet().stream()
+                      .noneMatch(t -> t.getName().equals("machinery-start-w")));
+      assertThat(broker.attempts).hasValue(attemptsAtQuit);
+      assertThat(broker.started).hasValue(0);
+    }
+  }
+
+  @Test
+  void aStartThatTryingAgainCannotMendFailsTheLaunchAtOnce() {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(memory, 1, new IllegalStateException("this broker is closed"));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      Worker worker = server.workerBuilder("w").build();
+      assertThatThrownBy(worker::launch)
+          .isInstanceOf(MachineryException.class)
+          .hasMessageContaining("this broker is closed");
+      assertThat(worker.isRunning()).isFalse();
+      assertThat(broker.attempts).hasValue(1);
+    }
+  }
+}
