@@ -1,0 +1,169 @@
+package io.machinery.broker.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.machinery.AsyncResult;
+import io.machinery.MachineryException;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.State;
+import io.machinery.TaskFunction;
+import io.machinery.Worker;
+import io.machinery.backend.redis.RedisBackend;
+import io.machinery.client.redis.RedisSession;
+import io.machinery.config.Config;
+import io.machinery.config.RedisConfig;
+import io.machinery.testkit.OwnRedisServer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A worker launched while its Redis cannot serve it keeps trying to start (as Go's does) and runs
+ * the waiting tasks once Redis can: a redis-server of the test's own, out of memory ({@code
+ * maxmemory} with {@code noeviction}: the consumer's registration script is refused) and then
+ * stopped. Before, the launch's future failed after the first attempt, nothing was logged, and the
+ * worker stayed stopped with its queue full (found by trying it).
+ */
+class RedisWorkerStartIT {
+  private static final int TASKS = 20;
+  private static final Duration SETTLED = Duration.ofSeconds(60);
+
+  @Test
+  void aWorkerLaunchedWhileItsRedisRefusesWritesStartsOnceMemoryIsFreed() throws Exception {
+    Path dir = Files.createTempDirectory("redis-worker-start-oom");
+    int port = OwnRedisServer.freePort();
+    List<String> args =
+        List.of(
+            "--port",
+            Integer.toString(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--maxmemory",
+            "4mb",
+            "--maxmemory-policy",
+            "noeviction");
+    Config config = config(port);
+    try (OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
+        RedisBroker broker = RedisBroker.create(config);
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+        RedisSession filler = RedisSession.open(url(port), config)) {
+      server.registerTask("work", TaskFunction.of(() -> null));
+      List<AsyncResult> results = send(server);
+      int fillers = fillUntilRefused(filler);
+
+      Worker worker = server.workerBuilder("start_oom").concurrency(4).build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(done).as("the launch while Redis refuses writes").isNotDone();
+      assertThat(worker.isRunning()).isTrue();
+
+      for (int i = 0; i < fillers; i++) {
+        filler.await(filler.commands().del("filler:" + i));
+      }
+      await()
+          .atMost(SETTLED)
+          .until(() -> results.stream().allMatch(r -> r.state() == State.SUCCESS));
+      worker.quit();
+      assertThat(done).isCompleted().isNotCompletedExceptionally();
+    }
+  }
+
+  @Test
+  void aWorkerLaunchedWhileItsRedisIsDownStartsWhenItComesBack() throws Exception {
+    Path dir = Files.createTempDirectory("redis-worker-start-down");
+    int port = OwnRedisServer.freePort();
+    List<String> args =
+        List.of(
+            "--port",
+            Integer.toString(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always");
+    Config config = config(port);
+    OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
+    try (RedisBroker broker = RedisBroker.create(config);
+        RedisBackend backend = RedisBackend.create(config);
+        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
+      server.registerTask("work", TaskFunction.of(() -> null));
+      List<AsyncResult> results = send(server);
+      redis.close(); // the tasks stay in its append-only file
+
+      Worker worker = server.workerBuilder("start_down").concurrency(4).build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(done).as("the launch while Redis is down").isNotDone();
+      assertThat(worker.isRunning()).isTrue();
+
+      redis = OwnRedisServer.start(dir, port, args);
+      await()
+          .atMost(SETTLED)
+          .until(() -> results.stream().allMatch(r -> stateOrNull(r) == State.SUCCESS));
+      worker.quit();
+      assertThat(done).isCompleted().isNotCompletedExceptionally();
+    } finally {
+      redis.close();
+    }
+  }
+
+  /** Short timeouts, so that the first attempt against a stopped server fails within seconds. */
+  private static Config config(int port) {
+    return Config.builder()
+        .broker(url(port))
+        .resultBackend(url(port))
+        .defaultQueue("worker_start")
+        .redis(
+            RedisConfig.builder()
+                .readTimeout(Duration.ofSeconds(2))
+                .connectTimeout(Duration.ofSeconds(2))
+                .build())
+        .build();
+  }
+
+  private static String url(int port) {
+    return "redis://127.0.0.1:" + port;
+  }
+
+  private static List<AsyncResult> send(Server server) {
+    List<AsyncResult> results = new ArrayList<>();
+    for (int i = 0; i < TASKS; i++) {
+      results.add(server.sendTask(Signature.create("work")));
+    }
+    return results;
+  }
+
+  /** Writes 1 kB values until Redis refuses one for its memory; returns how many it wrote. */
+  private static int fillUntilRefused(RedisSession redis) {
+    byte[] value = "x".repeat(1_000).getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < 100_000; i++) {
+      try {
+        redis.await(redis.commands().set("filler:" + i, value));
+      } catch (MachineryException e) {
+        assertThat(e).hasMessageContaining("OOM");
+        return i;
+      }
+    }
+    throw new AssertionError("redis-server took 100 MB under a 4 MB maxmemory");
+  }
+
+  /** The state, or null while the backend cannot be read (Redis not up yet). */
+  private static State stateOrNull(AsyncResult result) {
+    try {
+      return result.state();
+    } catch (MachineryException e) {
+      return null;
+    }
+  }
+}
