@@ -72,8 +72,9 @@ import org.slf4j.LoggerFactory;
  *       the last one is done), resuming starts a new consumer.
  *   <li><b>Starting.</b> A start that the broker's server fails (a {@link MachineryException}: the
  *       server unreachable, or refusing writes when out of memory) is tried again on a thread of
- *       its own with {@link #START_BACKOFF}, until it works or the worker is stopped; anything else
- *       (a closed broker, a bad queue name) fails the launch at once. Either way it is logged.
+ *       its own with {@link #START_BACKOFF}, until it works or the worker is stopped; a consumer
+ *       the server refuses for good ({@link ConsumerRefusedException}), a closed broker or a bad
+ *       queue name fail the launch at once. Either way it is logged.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
  *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
@@ -407,11 +408,12 @@ public final class Worker implements AutoCloseable {
   /**
    * Starts consuming and returns once the first attempt to start has succeeded or failed; the
    * future completes when the worker has stopped (normally after {@link #quit()}, exceptionally
-   * after {@link #quitAbruptly()} or a start failure that trying again cannot mend, such as a
-   * closed broker). When the broker's server fails the start (unreachable, refusing writes: a
-   * {@link MachineryException}), the worker logs it and tries again in the background, 1 s later
-   * and then at doubling intervals up to 30 s, until it starts or is stopped, as Go's worker does;
-   * {@link #isRunning()} is true meanwhile. Calling it again returns the same future.
+   * after {@link #quitAbruptly()} or a start failure that trying again cannot mend: a {@link
+   * ConsumerRefusedException}, a closed broker). When the broker's server fails the start
+   * (unreachable, refusing writes: a {@link MachineryException}), the worker logs it and tries
+   * again in the background, 1 s later and then at doubling intervals up to 30 s, until it starts
+   * or is stopped, as Go's worker does; {@link #isRunning()} is true meanwhile. Calling it again
+   * returns the same future.
    *
    * @return a future completed when the worker has stopped
    */
@@ -449,13 +451,14 @@ public final class Worker implements AutoCloseable {
         beat.refreshBeforeStart();
       }
       start(beat);
-    } catch (MachineryException e) {
+    } catch (RuntimeException e) {
+      if (!mayMend(e)) {
+        phase.set(Phase.STOPPED);
+        return failedToStart(e);
+      }
       // the broker's server failed (unreachable, refusing writes): it may come back, so the worker
       // keeps trying, as Go's does, instead of staying stopped without a consumer
       startAgainLater(beat, e);
-    } catch (RuntimeException e) {
-      phase.set(Phase.STOPPED);
-      return failedToStart(e);
     }
     if (handleSignals) {
       Signals.install(this);
@@ -483,13 +486,22 @@ public final class Worker implements AutoCloseable {
    * until it works, fails in a way trying again cannot mend, or the worker is stopped ({@link
    * #quit()} ends the wait). Each failed attempt is logged.
    */
-  private void startAgainLater(@Nullable WorkerHeartbeat beat, MachineryException first) {
+  /**
+   * Whether a failed start may work when tried again: a failure of the broker's server ({@link
+   * MachineryException}) unless the server refused the consumer for good ({@link
+   * ConsumerRefusedException}); not a closed broker or a bad argument.
+   */
+  private static boolean mayMend(RuntimeException e) {
+    return e instanceof MachineryException && !(e instanceof ConsumerRefusedException);
+  }
+
+  private void startAgainLater(@Nullable WorkerHeartbeat beat, RuntimeException first) {
     Thread.ofPlatform()
         .daemon()
         .name("machinery-start-" + consumerTag)
         .start(
             () -> {
-              MachineryException last = first;
+              RuntimeException last = first;
               for (int attempt = 1; phase.get() == Phase.RUNNING; attempt++) {
                 Duration delay = START_BACKOFF.delay(attempt);
                 log.warn(
@@ -512,13 +524,14 @@ public final class Worker implements AutoCloseable {
                   return;
                 } catch (InterruptedException e) {
                   return;
-                } catch (MachineryException e) {
-                  last = e;
                 } catch (RuntimeException e) {
-                  if (phase.compareAndSet(Phase.RUNNING, Phase.STOPPED)) {
-                    failedToStart(e);
+                  if (!mayMend(e)) {
+                    if (phase.compareAndSet(Phase.RUNNING, Phase.STOPPED)) {
+                      failedToStart(e);
+                    }
+                    return;
                   }
-                  return;
+                  last = e;
                 }
               }
             });

@@ -16,8 +16,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A worker whose broker's server fails the start keeps trying (as Go's does) until it starts or is
- * stopped; a start failure that trying again cannot mend fails the launch at once. The Redis
- * broker's {@code RedisWorkerStartIT} shows the same with a real server down and out of memory.
+ * stopped; a start failure that trying again cannot mend (a consumer the server refuses for good, a
+ * closed broker) fails the launch at once. The Redis broker's {@code RedisWorkerStartIT} shows the
+ * same with a real server down and out of memory.
  */
 class WorkerStartTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
@@ -89,6 +90,27 @@ class WorkerStartTest {
                       .noneMatch(t -> t.getName().equals("machinery-start-w")));
       assertThat(broker.attempts).hasValue(attemptsAtQuit);
       assertThat(broker.started).hasValue(0);
+    }
+  }
+
+  @Test
+  void aConsumerTheServerRefusesForGoodFailsTheLaunchAtOnce() {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(
+            memory,
+            1,
+            new ConsumerRefusedException("PRECONDITION_FAILED - inequivalent arg", null));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      Worker worker = server.workerBuilder("w").build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(done).isCompletedExceptionally();
+      assertThatThrownBy(done::join)
+          .hasCauseInstanceOf(ConsumerRefusedException.class)
+          .hasMessageContaining("PRECONDITION_FAILED");
+      assertThat(worker.isRunning()).isFalse();
+      assertThat(broker.attempts).hasValue(1);
     }
   }
 

@@ -134,7 +134,10 @@ public interface Broker extends AutoCloseable {
    * @param queue the queue to consume; empty means the default queue
    * @param handler receives deliveries and gives out execution slots
    * @return the running consumption; the caller stops and closes it
-   * @throws io.machinery.MachineryException when consuming cannot start
+   * @throws io.machinery.ConsumerRefusedException when the server refuses the consumer for a reason
+   *     that trying again does not mend (the worker then stops at once)
+   * @throws io.machinery.MachineryException when consuming cannot start now (the worker tries again
+   *     later)
    */
   Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler);
 

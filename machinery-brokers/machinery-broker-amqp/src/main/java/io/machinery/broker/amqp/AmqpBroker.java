@@ -4,6 +4,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
+import io.machinery.ConsumerRefusedException;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -224,9 +225,24 @@ public final class AmqpBroker implements Broker {
     AmqpConsumer consumer =
         new AmqpConsumer(
             this, consumerTag, topology.workerQueue(queue), handler, config.amqp().prefetchCount());
-    consumer.start();
+    try {
+      consumer.start();
+    } catch (AmqpOperationException e) {
+      throw refusedForGood(e) ? new ConsumerRefusedException(String.valueOf(e.getMessage()), e) : e;
+    }
     running.add(consumer);
     return consumer;
+  }
+
+  /**
+   * Whether RabbitMQ refused the queue's declaration for a reason that stays until someone changes
+   * the queue or the user: declared before with other arguments ({@code PRECONDITION_FAILED}), or
+   * no permission ({@code ACCESS_REFUSED}); a lost connection or anything else may mend.
+   */
+  static boolean refusedForGood(AmqpOperationException e) {
+    return !e.connectionLost()
+        && (e.replyCode() == AmqpOperationException.PRECONDITION_FAILED
+            || e.replyCode() == AmqpOperationException.ACCESS_REFUSED);
   }
 
   AmqpClient consumerClient() {

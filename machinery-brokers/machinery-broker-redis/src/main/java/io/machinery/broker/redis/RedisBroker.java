@@ -1,5 +1,7 @@
 package io.machinery.broker.redis;
 
+import io.lettuce.core.RedisCommandExecutionException;
+import io.machinery.ConsumerRefusedException;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -420,6 +422,9 @@ public final class RedisBroker implements Broker {
     consumers.add(consumer);
     try {
       consumer.start();
+    } catch (MachineryException e) {
+      consumers.remove(consumer);
+      throw refusedForGood(e) ? new ConsumerRefusedException(String.valueOf(e.getMessage()), e) : e;
     } catch (RuntimeException e) {
       consumers.remove(consumer);
       throw e;
@@ -427,6 +432,21 @@ public final class RedisBroker implements Broker {
     maintenance.start();
     inspector.remember(name);
     return consumer;
+  }
+
+  /**
+   * Whether Redis refused the consumer's commands for a reason that stays until someone changes the
+   * user: an ACL user without them ({@code NOPERM}); out of memory, loading, a lost connection and
+   * the rest may mend.
+   */
+  static boolean refusedForGood(MachineryException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof RedisCommandExecutionException refused) {
+        String reply = String.valueOf(refused.getMessage());
+        return reply.startsWith("NOPERM");
+      }
+    }
+    return false;
   }
 
   void removed(RedisConsumer consumer) {

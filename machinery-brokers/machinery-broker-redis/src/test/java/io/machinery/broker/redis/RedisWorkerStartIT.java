@@ -1,9 +1,11 @@
 package io.machinery.broker.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.AsyncResult;
+import io.machinery.ConsumerRefusedException;
 import io.machinery.MachineryException;
 import io.machinery.Server;
 import io.machinery.Signature;
@@ -29,7 +31,8 @@ import org.junit.jupiter.api.Test;
  * the waiting tasks once Redis can: a redis-server of the test's own, out of memory ({@code
  * maxmemory} with {@code noeviction}: the consumer's registration script is refused) and then
  * stopped. Before, the launch's future failed after the first attempt, nothing was logged, and the
- * worker stayed stopped with its queue full (found by trying it).
+ * worker stayed stopped with its queue full (found by trying it). A user Redis refuses the
+ * consumer's scripts ({@code NOPERM}) fails the launch at once instead.
  */
 class RedisWorkerStartIT {
   private static final int TASKS = 20;
@@ -115,6 +118,41 @@ class RedisWorkerStartIT {
       assertThat(done).isCompleted().isNotCompletedExceptionally();
     } finally {
       redis.close();
+    }
+  }
+
+  @Test
+  void aWorkerWhoseRedisUserMayNotRunScriptsFailsItsLaunchAtOnce() throws Exception {
+    Path dir = Files.createTempDirectory("redis-worker-start-noperm");
+    int port = OwnRedisServer.freePort();
+    List<String> args =
+        List.of(
+            "--port",
+            Integer.toString(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--user",
+            "noscripts",
+            "on",
+            ">secret",
+            "~*",
+            "&*",
+            "+@all",
+            "-@scripting");
+    Config config =
+        config(port).toBuilder().broker("redis://noscripts:secret@127.0.0.1:" + port).build();
+    try (OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
+        RedisBroker broker = RedisBroker.create(config);
+        Server server = Server.builder().config(config).broker(broker).build()) {
+      Worker worker = server.workerBuilder("start_noperm").build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(done).as("the launch, at once").isCompletedExceptionally();
+      assertThatThrownBy(done::join)
+          .hasCauseInstanceOf(ConsumerRefusedException.class)
+          .hasMessageContaining("NOPERM");
+      assertThat(worker.isRunning()).isFalse();
     }
   }
 
