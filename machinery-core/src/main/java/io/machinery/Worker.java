@@ -482,11 +482,6 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Tries the start again on a thread of its own, with {@link #START_BACKOFF} between attempts,
-   * until it works, fails in a way trying again cannot mend, or the worker is stopped ({@link
-   * #quit()} ends the wait). Each failed attempt is logged.
-   */
-  /**
    * Whether a failed start may work when tried again: a failure of the broker's server ({@link
    * MachineryException}) unless the server refused the consumer for good ({@link
    * ConsumerRefusedException}); not a closed broker or a bad argument.
@@ -495,6 +490,13 @@ public final class Worker implements AutoCloseable {
     return e instanceof MachineryException && !(e instanceof ConsumerRefusedException);
   }
 
+  /**
+   * Tries the start again on a thread of its own, with {@link #START_BACKOFF} between attempts,
+   * until it works, fails in a way trying again cannot mend, or the worker is stopped ({@link
+   * #quit()} ends the wait). Each failed attempt is logged. Each attempt reads the control plane
+   * again first (cancelled tasks, limits), as the launch does, since the first read may have failed
+   * too.
+   */
   private void startAgainLater(@Nullable WorkerHeartbeat beat, RuntimeException first) {
     Thread.ofPlatform()
         .daemon()
@@ -513,6 +515,9 @@ public final class Worker implements AutoCloseable {
                 try {
                   if (stopRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS)) {
                     return;
+                  }
+                  if (beat != null) {
+                    beat.refreshBeforeStart();
                   }
                   if (start(beat)) {
                     log.info(

@@ -115,18 +115,15 @@ class WorkerStartTest {
   }
 
   @Test
-  void aStartThatTryingAgainCannotMendFailsTheLaunchAtOnce() {
+  void aClosedBrokerFailsTheLaunchAtOnce() {
     MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(memory, 1, new IllegalStateException("this broker is closed"));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
+    try (Server server = Server.builder().broker(memory).build()) {
+      memory.close();
       Worker worker = server.workerBuilder("w").build();
-      assertThatThrownBy(worker::launch)
-          .isInstanceOf(MachineryException.class)
-          .hasMessageContaining("this broker is closed");
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(done).as("the launch on a closed broker, at once").isCompletedExceptionally();
+      assertThatThrownBy(done::join).hasMessageContaining("the memory broker is closed");
       assertThat(worker.isRunning()).isFalse();
-      assertThat(broker.attempts).hasValue(1);
     }
   }
 }

@@ -241,7 +241,10 @@ public final class MemoryBroker implements Broker {
 
   @Override
   public Consumption startConsuming(String consumerTag, String queueName, DeliveryHandler handler) {
-    checkOpen();
+    if (closed.get()) {
+      // not a MachineryException: a worker tries those again, and a closed broker never reopens
+      throw new IllegalStateException("the memory broker is closed");
+    }
     String name = queueName.isEmpty() ? config.defaultQueue() : queueName;
     MemoryConsumer consumer = new MemoryConsumer(consumerTag, name, handler);
     consumers.add(consumer);

@@ -221,7 +221,10 @@ public final class AmqpBroker implements Broker {
 
   @Override
   public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
-    checkOpen();
+    if (closed) {
+      // not a MachineryException: a worker tries those again, and a closed broker never reopens
+      throw new IllegalStateException("the AMQP broker is closed");
+    }
     AmqpConsumer consumer =
         new AmqpConsumer(
             this, consumerTag, topology.workerQueue(queue), handler, config.amqp().prefetchCount());

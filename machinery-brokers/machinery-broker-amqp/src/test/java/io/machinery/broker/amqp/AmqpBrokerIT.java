@@ -469,7 +469,9 @@ class AmqpBrokerIT {
     b.close();
     assertThatThrownBy(() -> publish(b, Signature.create("add")))
         .isInstanceOf(MachineryException.class);
+    // not a MachineryException, which a worker's start would try again
     assertThatThrownBy(() -> b.startConsuming("it", "", new RecordingHandler(1)))
-        .isInstanceOf(MachineryException.class);
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("closed");
   }
 }

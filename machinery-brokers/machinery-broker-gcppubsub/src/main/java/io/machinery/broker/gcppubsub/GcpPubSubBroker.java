@@ -325,7 +325,10 @@ public final class GcpPubSubBroker implements Broker {
    */
   @Override
   public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
-    checkOpen();
+    if (closed) {
+      // not a MachineryException: a worker tries those again, and a closed broker never reopens
+      throw new IllegalStateException("the Pub/Sub broker is closed");
+    }
     String topic = topicFor(queue, config);
     String sub = subscriptionFor(topic);
     Subscription existing = client.subscription(sub);

@@ -412,7 +412,10 @@ public final class RedisBroker implements Broker {
    */
   @Override
   public Consumption startConsuming(String consumerTag, String queue, DeliveryHandler handler) {
-    checkOpen();
+    if (closed.get()) {
+      // not a MachineryException: a worker tries those again, and a closed broker never reopens
+      throw new IllegalStateException("the Redis broker is closed");
+    }
     String name = queue.isEmpty() ? config.defaultQueue() : queue;
     String id =
         (consumerTag.isEmpty() ? "consumer" : consumerTag)
