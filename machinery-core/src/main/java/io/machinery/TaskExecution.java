@@ -368,6 +368,14 @@ final class TaskExecution implements TaskContext {
     return revoked;
   }
 
+  /**
+   * Whether {@code thread} works for this run: the delivery's thread (decoding, settling, handlers)
+   * or the function's.
+   */
+  synchronized boolean runsOn(Thread thread) {
+    return thread == deliveryThread || thread == functionThread;
+  }
+
   private synchronized void functionStarts() {
     functionThread = Thread.currentThread();
   }

@@ -579,8 +579,16 @@ public final class Worker implements AutoCloseable {
    * finish, the rest are abandoned (interrupted; their messages go back to the broker; nothing more
    * is recorded for them). Blocks until stopped, at most the graceful timeout plus {@link
    * #CANCEL_MARGIN}; idempotent and safe from any thread (Go panics on a second call, issue #437).
+   * Called by one of this worker's own tasks (its function or a handler), it starts the stop on
+   * another thread and returns at once, and the stop waits for that task as for any other: blocking
+   * there would wait for the caller itself until the graceful timeout, then abandon it and send its
+   * message back, so the task would run again, and stop the next worker too.
    */
   public void quit() {
+    if (phase.get() == Phase.RUNNING && calledByOwnTask()) {
+      Thread.ofPlatform().daemon().name("machinery-quit-" + consumerTag).start(this::quit);
+      return;
+    }
     if (phase.compareAndSet(Phase.NEW, Phase.STOPPED)) {
       taskThreads.shutdownNow();
       closeTaskEvents();
@@ -691,6 +699,16 @@ public final class Worker implements AutoCloseable {
       Thread.currentThread().interrupt();
       return false;
     }
+  }
+
+  private boolean calledByOwnTask() {
+    Thread caller = Thread.currentThread();
+    for (TaskExecution execution : running) {
+      if (execution.runsOn(caller)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void cancelRunning() {
