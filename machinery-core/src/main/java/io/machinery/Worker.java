@@ -73,8 +73,8 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Starting.</b> A start that the broker's server fails (a {@link MachineryException}: the
  *       server unreachable, or refusing writes when out of memory) is tried again on a thread of
  *       its own with {@link #START_BACKOFF}, until it works or the worker is stopped; a consumer
- *       the server refuses for good ({@link ConsumerRefusedException}), a closed broker or a bad
- *       queue name fail the launch at once. Either way it is logged.
+ *       the server refuses for good ({@link ConsumerRefusedException}) or a closed broker fails the
+ *       launch at once. Either way it is logged.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
  *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
@@ -467,7 +467,8 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * A start that trying again cannot mend (a closed broker, a bad queue name): logged, then failed.
+   * A start that trying again cannot mend (a consumer the server refuses for good, a closed
+   * broker): logged, then failed.
    */
   private CompletableFuture<Void> failedToStart(RuntimeException e) {
     log.error(
@@ -484,7 +485,8 @@ public final class Worker implements AutoCloseable {
   /**
    * Whether a failed start may work when tried again: a failure of the broker's server ({@link
    * MachineryException}) unless the server refused the consumer for good ({@link
-   * ConsumerRefusedException}); not a closed broker or a bad argument.
+   * ConsumerRefusedException}); not a closed broker's {@link IllegalStateException} or another
+   * programming error.
    */
   private static boolean mayMend(RuntimeException e) {
     return e instanceof MachineryException && !(e instanceof ConsumerRefusedException);
