@@ -224,6 +224,9 @@ public final class Worker implements AutoCloseable {
   /** Counted down when the worker stops: ends the waits of {@link #startAgainLater}. */
   private final CountDownLatch stopRequested = new CountDownLatch(1);
 
+  /** True while {@link #startAgainLater} tries the start again. */
+  private volatile boolean starting;
+
   private final Revocations revocations;
   private final @Nullable TaskEventLog taskEvents;
 
@@ -500,48 +503,57 @@ public final class Worker implements AutoCloseable {
    * too.
    */
   private void startAgainLater(@Nullable WorkerHeartbeat beat, RuntimeException first) {
+    starting = true;
     Thread.ofPlatform()
         .daemon()
         .name("machinery-start-" + consumerTag)
         .start(
             () -> {
-              RuntimeException last = first;
-              for (int attempt = 1; phase.get() == Phase.RUNNING; attempt++) {
-                Duration delay = START_BACKOFF.delay(attempt);
-                log.warn(
-                    "Worker {}: could not start consuming {} ({}); trying again in {} ms",
-                    consumerTag,
-                    LogText.of(queueName()),
-                    last.getMessage(),
-                    delay.toMillis());
-                try {
-                  if (stopRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS)) {
-                    return;
-                  }
-                  if (beat != null) {
-                    beat.refreshBeforeStart();
-                  }
-                  if (start(beat)) {
-                    log.info(
-                        "Worker {}: started consuming {} at attempt {}",
-                        consumerTag,
-                        LogText.of(queueName()),
-                        attempt + 1);
-                  }
-                  return;
-                } catch (InterruptedException e) {
-                  return;
-                } catch (RuntimeException e) {
-                  if (!mayMend(e)) {
-                    if (phase.compareAndSet(Phase.RUNNING, Phase.STOPPED)) {
-                      failedToStart(e);
-                    }
-                    return;
-                  }
-                  last = e;
-                }
+              try {
+                tryStartAgain(beat, first);
+              } finally {
+                starting = false;
               }
             });
+  }
+
+  private void tryStartAgain(@Nullable WorkerHeartbeat beat, RuntimeException first) {
+    RuntimeException last = first;
+    for (int attempt = 1; phase.get() == Phase.RUNNING; attempt++) {
+      Duration delay = START_BACKOFF.delay(attempt);
+      log.warn(
+          "Worker {}: could not start consuming {} ({}); trying again in {} ms",
+          consumerTag,
+          LogText.of(queueName()),
+          last.getMessage(),
+          delay.toMillis());
+      try {
+        if (stopRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS)) {
+          return;
+        }
+        if (beat != null) {
+          beat.refreshBeforeStart();
+        }
+        if (start(beat)) {
+          log.info(
+              "Worker {}: started consuming {} at attempt {}",
+              consumerTag,
+              LogText.of(queueName()),
+              attempt + 1);
+        }
+        return;
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        if (!mayMend(e)) {
+          if (phase.compareAndSet(Phase.RUNNING, Phase.STOPPED)) {
+            failedToStart(e);
+          }
+          return;
+        }
+        last = e;
+      }
+    }
   }
 
   /**
@@ -678,6 +690,17 @@ public final class Worker implements AutoCloseable {
    */
   public boolean isRunning() {
     return phase.get() == Phase.RUNNING;
+  }
+
+  /**
+   * Tells whether the worker is still trying to start: its broker's server failed the first attempt
+   * (see {@link #launchAsync()}) and no later one has worked yet. It takes no task meanwhile,
+   * though {@link #isRunning()} is true.
+   *
+   * @return true while the start is tried again
+   */
+  public boolean isStarting() {
+    return starting && phase.get() == Phase.RUNNING;
   }
 
   private boolean awaitIdle(Duration timeout) {

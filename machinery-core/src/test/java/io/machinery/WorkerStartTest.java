@@ -58,10 +58,12 @@ class WorkerStartTest {
       CompletableFuture<Void> done = worker.launchAsync();
       assertThat(done).as("the launch after a failed first start").isNotDone();
       assertThat(worker.isRunning()).isTrue();
+      assertThat(worker.isStarting()).isTrue();
       AsyncResult sum = server.sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L)));
       assertThat(sum.get(TIMEOUT)).containsExactly(5L);
       assertThat(broker.attempts).hasValue(3);
       assertThat(broker.started).hasValue(1);
+      await().atMost(TIMEOUT).until(() -> !worker.isStarting());
       worker.quit();
       assertThat(done).isCompleted();
     }
@@ -80,6 +82,7 @@ class WorkerStartTest {
       worker.quit();
       assertThat(done).isCompleted().isNotCompletedExceptionally();
       assertThat(worker.isRunning()).isFalse();
+      assertThat(worker.isStarting()).isFalse();
       int attemptsAtQuit = broker.attempts.get();
       // the retrying thread is gone: it was interrupted in its wait and no attempt follows
       await()

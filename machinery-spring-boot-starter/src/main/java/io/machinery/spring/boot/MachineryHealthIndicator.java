@@ -11,7 +11,7 @@ import org.springframework.boot.health.contributor.Health;
 
 /**
  * Actuator health of Machinery: UP when the broker and the backend answer and every worker of this
- * application is consuming.
+ * application is consuming (not stopped, nor still trying to start: {@link Worker#isStarting()}).
  *
  * <p>Design notes: the broker and backend probes are core's {@link HealthCheck} (cheapest reads,
  * each on its own thread and DOWN after its timeout, so a hung connection cannot hang the health
@@ -54,6 +54,13 @@ final class MachineryHealthIndicator extends AbstractHealthIndicator {
       builder.withDetail("workers", running.stream().map(Worker::consumerTag).toList());
       if (!workers.isRunning() || running.isEmpty() || !stopped.isEmpty()) {
         builder.withDetail("stoppedWorkers", workers.isRunning() ? stopped : List.of("all"));
+        up = false;
+      }
+      // launched, but their broker's server failed the start and they take no task yet
+      List<String> starting =
+          running.stream().filter(Worker::isStarting).map(Worker::consumerTag).toList();
+      if (!starting.isEmpty()) {
+        builder.withDetail("startingWorkers", starting);
         up = false;
       }
     }

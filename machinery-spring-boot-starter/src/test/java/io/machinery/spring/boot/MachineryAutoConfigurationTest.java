@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
+import io.machinery.MachineryException;
 import io.machinery.MigratingBackend;
 import io.machinery.MigratingBroker;
 import io.machinery.QueueBound;
@@ -576,6 +577,22 @@ class MachineryAutoConfigurationTest {
   }
 
   @Test
+  void healthIsDownWhileAWorkerTriesToStart() {
+    memory
+        .withUserConfiguration(RefusingBroker.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed(); // the worker tries again; the application starts
+              Health health =
+                  context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+              assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+              String tag =
+                  context.getBean(MachineryWorkers.class).workers().getFirst().consumerTag();
+              assertThat(health.getDetails().get("startingWorkers")).isEqualTo(List.of(tag));
+            });
+  }
+
+  @Test
   void healthIsDownWhenTheBackendFails() {
     memory
         .withUserConfiguration(FailingBackend.class)
@@ -807,6 +824,31 @@ class MachineryAutoConfigurationTest {
   }
 
   @Configuration(proxyBeanMethods = false)
+  static class RefusingBroker {
+    /**
+     * A fake: a memory broker whose server fails every start, as Redis out of memory does (the
+     * Redis broker's RedisWorkerStartIT shows that with a real server).
+     */
+    @Bean
+    Broker broker() {
+      MemoryBroker memory = MemoryBroker.create();
+      return (Broker)
+          Proxy.newProxyInstance(
+              Broker.class.getClassLoader(),
+              new Class<?>[] {Broker.class},
+              (proxy, method, args) -> {
+                if (method.getName().equals("startConsuming")) {
+                  throw new MachineryException("OOM command not allowed (test fake)");
+                }
+                try {
+                  return method.invoke(memory, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+    }
+  }
+
   static class FailingBackend {
     /** A fake: a backend whose every call fails, as an unreachable server's does. */
     @Bean
