@@ -90,10 +90,20 @@ public final class OwnRedisServer implements AutoCloseable {
    */
   public static OwnRedisServer startPlain(Path directory) throws IOException {
     int port = freePort();
-    return start(
-        directory,
-        port,
-        List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", ""));
+    return start(directory, port, plainArgs(port));
+  }
+
+  /**
+   * The arguments of a plain server on {@code port} (TCP on 127.0.0.1, no snapshots), then {@code
+   * more} ({@code "--appendonly", "yes"} for one whose data outlives a restart, {@code
+   * "--maxmemory", "4mb"}, ...).
+   */
+  public static List<String> plainArgs(int port, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", ""));
+    args.addAll(List.of(more));
+    return List.copyOf(args);
   }
 
   /** Its {@code redis://} URL (for a server listening on plain TCP). */

@@ -418,8 +418,7 @@ class OutboxRelayIT {
   void rowsWaitOutABrokerOutageAndAreAllPublishedWhenItIsBack() throws Exception {
     Path dir = Files.createTempDirectory("outbox-outage");
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        List.of("--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "");
+    List<String> args = OwnRedisServer.plainArgs(port);
     String url = "redis://127.0.0.1:" + port;
     Config own =
         BrokerContract.uniqueQueue(

@@ -49,17 +49,7 @@ class BackendOutageIT {
     Path dir = Files.createTempDirectory("backend-outage-it");
     int port = OwnRedisServer.freePort();
     List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always");
+        OwnRedisServer.plainArgs(port, "--appendonly", "yes", "--appendfsync", "always");
     String queue = "outage_it_" + UUID.randomUUID().toString().substring(0, 8);
     Config config =
         Config.builder()

@@ -32,17 +32,7 @@ class RedisRestartIT {
     return OwnRedisServer.start(
         dir,
         port,
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "everysec"));
+        OwnRedisServer.plainArgs(port, "--appendonly", "yes", "--appendfsync", "everysec"));
   }
 
   @Test

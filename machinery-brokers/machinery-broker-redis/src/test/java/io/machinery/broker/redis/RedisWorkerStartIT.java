@@ -43,17 +43,7 @@ class RedisWorkerStartIT {
     Path dir = Files.createTempDirectory("redis-worker-start-oom");
     int port = OwnRedisServer.freePort();
     List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--maxmemory",
-            "4mb",
-            "--maxmemory-policy",
-            "noeviction");
+        OwnRedisServer.plainArgs(port, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction");
     Config config = config(port);
     try (OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
         RedisBroker broker = RedisBroker.create(config);
@@ -85,17 +75,7 @@ class RedisWorkerStartIT {
     Path dir = Files.createTempDirectory("redis-worker-start-down");
     int port = OwnRedisServer.freePort();
     List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always");
+        OwnRedisServer.plainArgs(port, "--appendonly", "yes", "--appendfsync", "always");
     Config config = config(port);
     OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
     try (RedisBroker broker = RedisBroker.create(config);
@@ -126,21 +106,8 @@ class RedisWorkerStartIT {
     Path dir = Files.createTempDirectory("redis-worker-start-noperm");
     int port = OwnRedisServer.freePort();
     List<String> args =
-        List.of(
-            "--port",
-            Integer.toString(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--user",
-            "noscripts",
-            "on",
-            ">secret",
-            "~*",
-            "&*",
-            "+@all",
-            "-@scripting");
+        OwnRedisServer.plainArgs(
+            port, "--user", "noscripts", "on", ">secret", "~*", "&*", "+@all", "-@scripting");
     Config config =
         config(port).toBuilder().broker("redis://noscripts:secret@127.0.0.1:" + port).build();
     try (OwnRedisServer redis = OwnRedisServer.start(dir, port, args);

@@ -28,15 +28,7 @@ class RedisSessionIT {
 
   /** A Redis of the test's own, which it stops and starts again. */
   private static List<String> ownServerArgs(int port) {
-    return List.of(
-        "--port",
-        Integer.toString(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "yes");
+    return OwnRedisServer.plainArgs(port, "--appendonly", "yes");
   }
 
   private static Config halfASecondTimeout(String url) {

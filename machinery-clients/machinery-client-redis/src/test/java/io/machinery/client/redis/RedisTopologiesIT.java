@@ -173,17 +173,8 @@ class RedisTopologiesIT {
         OwnRedisServer.start(
             directory,
             port,
-            List.of(
-                "--port",
-                Integer.toString(port),
-                "--bind",
-                "127.0.0.1",
-                "--unixsocket",
-                socket.toString(),
-                "--save",
-                "",
-                "--appendonly",
-                "no"))) {
+            OwnRedisServer.plainArgs(
+                port, "--unixsocket", socket.toString(), "--appendonly", "no"))) {
       String url = "redis+socket://" + server.directory().resolve("redis.sock");
       try (RedisSession session = RedisSession.open(url, Config.builder().broker(url).build())) {
         roundTrip(session);
