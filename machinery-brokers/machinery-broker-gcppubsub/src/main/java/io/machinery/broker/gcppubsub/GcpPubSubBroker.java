@@ -1,12 +1,15 @@
 package io.machinery.broker.gcppubsub;
 
 import com.google.api.gax.core.CredentialsProvider;
+import com.google.api.gax.rpc.ApiException;
+import com.google.api.gax.rpc.StatusCode;
 import com.google.api.gax.rpc.TransportChannelProvider;
 import com.google.cloud.pubsub.v1.stub.PublisherStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.ReceivedMessage;
 import com.google.pubsub.v1.Subscription;
+import io.machinery.ConsumerRefusedException;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -331,10 +334,23 @@ public final class GcpPubSubBroker implements Broker {
     }
     String topic = topicFor(queue, config);
     String sub = subscriptionFor(topic);
-    Subscription existing = client.subscription(sub);
-    if (existing == null) {
-      client.require(Map.of(sub, topic), createMissing, ackDeadlineSeconds);
-      existing = Objects.requireNonNull(client.subscription(sub));
+    Subscription existing;
+    try {
+      existing = client.subscription(sub);
+      if (existing == null) {
+        try {
+          client.require(Map.of(sub, topic), createMissing, ackDeadlineSeconds);
+        } catch (MachineryException missing) {
+          // named with the commands that create them: until someone does, trying again is in vain
+          throw new ConsumerRefusedException(String.valueOf(missing.getMessage()), missing);
+        }
+        existing = Objects.requireNonNull(client.subscription(sub));
+      }
+    } catch (ApiException e) {
+      String what = "Pub/Sub subscription " + sub + ": " + e.getMessage();
+      throw refusedForGood(e)
+          ? new ConsumerRefusedException("refused: " + what, e)
+          : new MachineryException("could not read or create the " + what, e);
     }
     int deadline = existing.getAckDeadlineSeconds() > 0 ? existing.getAckDeadlineSeconds() : 10;
     PubSubConsumer consumer =
@@ -351,6 +367,15 @@ public final class GcpPubSubBroker implements Broker {
     consumer.start();
     startDelayPump();
     return consumer;
+  }
+
+  /**
+   * Whether Pub/Sub refused for a reason that stays until someone changes the project: no
+   * permission, or a name it does not take; unavailable, deadline exceeded and the rest may mend.
+   */
+  static boolean refusedForGood(ApiException e) {
+    StatusCode.Code code = e.getStatusCode().getCode();
+    return code == StatusCode.Code.PERMISSION_DENIED || code == StatusCode.Code.INVALID_ARGUMENT;
   }
 
   PubSubClient client() {

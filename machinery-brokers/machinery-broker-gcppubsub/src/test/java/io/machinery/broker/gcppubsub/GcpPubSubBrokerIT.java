@@ -8,8 +8,11 @@ import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.grpc.ManagedChannel;
 import io.machinery.Arg;
+import io.machinery.ConsumerRefusedException;
 import io.machinery.MachineryException;
+import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.config.GcpPubSubConfig;
 import io.machinery.spi.Delivery;
@@ -20,6 +23,7 @@ import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +65,25 @@ class GcpPubSubBrokerIT {
         .emulatorHost(TestEndpoints.pubsubEmulatorHost())
         .build()
         .close();
+  }
+
+  @Test
+  void aWorkerOfAQueueWithoutItsSubscriptionFailsItsLaunchAtOnce() {
+    PubSubTestSupport.broker(config).build().close(); // the default queue's resources
+    try (GcpPubSubBroker broker =
+            GcpPubSubBroker.builder(config)
+                .emulatorHost(TestEndpoints.pubsubEmulatorHost())
+                .build();
+        Server server = Server.builder().config(config).broker(broker).build()) {
+      Worker worker = server.workerBuilder("no_sub").queue("nobody_created_this").build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      // a person must create them (the commands are named), so the worker does not try again
+      assertThat(done).as("the launch, at once").isCompletedExceptionally();
+      assertThatThrownBy(done::join)
+          .hasCauseInstanceOf(ConsumerRefusedException.class)
+          .hasMessageContaining("subscription nobody_created_this")
+          .hasMessageContaining("gcloud pubsub subscriptions create");
+    }
   }
 
   @Test
