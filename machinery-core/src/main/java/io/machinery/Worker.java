@@ -599,9 +599,11 @@ public final class Worker implements AutoCloseable {
    * message back, so the task would run again, and stop the next worker too.
    */
   public void quit() {
-    if (phase.get() == Phase.RUNNING && calledByOwnTask()) {
-      Thread.ofPlatform().daemon().name("machinery-quit-" + consumerTag).start(this::quit);
-      return;
+    if (calledByOwnTask()) {
+      if (phase.get() == Phase.RUNNING) {
+        Thread.ofPlatform().daemon().name("machinery-quit-" + consumerTag).start(this::quit);
+      }
+      return; // a stop already under way waits for the calling task too: joining it would not end
     }
     if (phase.compareAndSet(Phase.NEW, Phase.STOPPED)) {
       taskThreads.shutdownNow();

@@ -32,6 +32,8 @@ class WorkerSelfQuitTest {
               () -> {
                 runs.incrementAndGet();
                 self.get().quit();
+                await().atMost(TIMEOUT).until(() -> !self.get().isRunning()); // the stop began
+                self.get().quit(); // with the stop under way, it returns at once too
                 return Thread.currentThread().isInterrupted() ? "interrupted" : "stopping";
               }));
       Worker worker = server.workerBuilder("self_quit").gracefulTimeout(GRACEFUL).build();
