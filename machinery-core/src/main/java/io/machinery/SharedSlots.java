@@ -44,6 +44,8 @@ final class SharedSlots {
   private final ArrayDeque<Waiting> line = new ArrayDeque<>();
   private final Thread dispatcher;
   private volatile boolean stopped;
+  private final java.util.concurrent.atomic.AtomicBoolean endReported =
+      new java.util.concurrent.atomic.AtomicBoolean();
 
   /** A delivery waiting for a worker slot, with the side whose count it holds. */
   private record Waiting(Delivery delivery, Side side) {}
@@ -229,6 +231,19 @@ final class SharedSlots {
     @Override
     public void brokerError(Throwable error) {
       worker.brokerError(error);
+    }
+
+    /**
+     * One side ended: the worker replaces both, so the move goes on (or stops) as one consumer; the
+     * other side ending too (both brokers closed) is only a broker error then.
+     */
+    @Override
+    public void consumptionEnded(Throwable cause) {
+      if (!stopped && endReported.compareAndSet(false, true)) {
+        worker.consumptionEnded(cause);
+      } else {
+        worker.brokerError(cause);
+      }
     }
   }
 }

@@ -75,6 +75,11 @@ import org.slf4j.LoggerFactory;
  *       its own with {@link #START_BACKOFF}, until it works or the worker is stopped; a consumer
  *       the server refuses for good ({@link ConsumerRefusedException}) or a closed broker fails the
  *       launch at once. Either way it is logged.
+ *   <li><b>A consumer that ends by itself</b> ({@link DeliveryHandler#consumptionEnded}: its broker
+ *       closed under it, its fetch loop failed for good) is retired like a paused one and a new one
+ *       is started the same way, at once and then with {@link #START_BACKOFF}; when the broker
+ *       refuses (closed), the worker stops gracefully and its future fails with why. Go's worker
+ *       likewise starts consuming again when its broker's consumption returns.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
  *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
@@ -224,8 +229,11 @@ public final class Worker implements AutoCloseable {
   /** Counted down when the worker stops: ends the waits of {@link #startAgainLater}. */
   private final CountDownLatch stopRequested = new CountDownLatch(1);
 
-  /** True while {@link #startAgainLater} tries the start again. */
-  private volatile boolean starting;
+  /** How many {@link #startAgainLater} threads try a start again (one at a time, in practice). */
+  private final AtomicInteger startsInProgress = new AtomicInteger();
+
+  /** Why the worker stopped by itself, for its future; null after a {@link #quit()}. */
+  private volatile @Nullable RuntimeException stoppedBy;
 
   private final Revocations revocations;
   private final @Nullable TaskEventLog taskEvents;
@@ -412,11 +420,11 @@ public final class Worker implements AutoCloseable {
    * Starts consuming and returns once the first attempt to start has succeeded or failed; the
    * future completes when the worker has stopped (normally after {@link #quit()}, exceptionally
    * after {@link #quitAbruptly()} or a start failure that trying again cannot mend: a {@link
-   * ConsumerRefusedException}, a closed broker). When the broker's server fails the start
-   * (unreachable, refusing writes: a {@link MachineryException}), the worker logs it and tries
-   * again in the background, 1 s later and then at doubling intervals up to 30 s, until it starts
-   * or is stopped, as Go's worker does; {@link #isRunning()} is true meanwhile. Calling it again
-   * returns the same future.
+   * ConsumerRefusedException}, a closed broker, also when the broker is closed under the running
+   * worker). When the broker's server fails the start (unreachable, refusing writes: a {@link
+   * MachineryException}), the worker logs it and tries again in the background, 1 s later and then
+   * at doubling intervals up to 30 s, until it starts or is stopped, as Go's worker does; {@link
+   * #isRunning()} is true meanwhile. Calling it again returns the same future.
    *
    * @return a future completed when the worker has stopped
    */
@@ -461,7 +469,15 @@ public final class Worker implements AutoCloseable {
       }
       // the broker's server failed (unreachable, refusing writes): it may come back, so the worker
       // keeps trying, as Go's does, instead of staying stopped without a consumer
-      startAgainLater(beat, e);
+      WorkerHeartbeat b = beat;
+      startAgainLater(
+          e,
+          () -> {
+            if (b != null) {
+              b.refreshBeforeStart();
+            }
+            return start(b);
+          });
     }
     if (handleSignals) {
       Signals.install(this);
@@ -495,32 +511,36 @@ public final class Worker implements AutoCloseable {
     return e instanceof MachineryException && !(e instanceof ConsumerRefusedException);
   }
 
+  /** One try at starting what is missing; false when nothing was left to start. */
+  @FunctionalInterface
+  private interface StartAttempt {
+    boolean run();
+  }
+
   /**
-   * Tries the start again on a thread of its own, with {@link #START_BACKOFF} between attempts,
-   * until it works, fails in a way trying again cannot mend, or the worker is stopped ({@link
-   * #quit()} ends the wait). Each failed attempt is logged. Each attempt reads the control plane
-   * again first (cancelled tasks, limits), as the launch does, since the first read may have failed
-   * too.
+   * Tries {@code attempt} again on a thread of its own, with {@link #START_BACKOFF} between
+   * attempts, until it works, fails in a way trying again cannot mend (then the worker stops), or
+   * the worker is stopped ({@link #quit()} ends the wait). Each failed attempt is logged.
    */
-  private void startAgainLater(@Nullable WorkerHeartbeat beat, RuntimeException first) {
-    starting = true;
+  private void startAgainLater(RuntimeException first, StartAttempt attempt) {
+    startsInProgress.incrementAndGet();
     Thread.ofPlatform()
         .daemon()
         .name("machinery-start-" + consumerTag)
         .start(
             () -> {
               try {
-                tryStartAgain(beat, first);
+                tryStartAgain(first, attempt);
               } finally {
-                starting = false;
+                startsInProgress.decrementAndGet();
               }
             });
   }
 
-  private void tryStartAgain(@Nullable WorkerHeartbeat beat, RuntimeException first) {
+  private void tryStartAgain(RuntimeException first, StartAttempt attempt) {
     RuntimeException last = first;
-    for (int attempt = 1; phase.get() == Phase.RUNNING; attempt++) {
-      Duration delay = START_BACKOFF.delay(attempt);
+    for (int n = 1; phase.get() == Phase.RUNNING; n++) {
+      Duration delay = START_BACKOFF.delay(n);
       log.warn(
           "Worker {}: could not start consuming {} ({}); trying again in {} ms",
           consumerTag,
@@ -531,28 +551,110 @@ public final class Worker implements AutoCloseable {
         if (stopRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS)) {
           return;
         }
-        if (beat != null) {
-          beat.refreshBeforeStart();
-        }
-        if (start(beat)) {
+        if (attempt.run()) {
           log.info(
               "Worker {}: started consuming {} at attempt {}",
               consumerTag,
               LogText.of(queueName()),
-              attempt + 1);
+              n + 1);
         }
         return;
       } catch (InterruptedException e) {
         return;
       } catch (RuntimeException e) {
         if (!mayMend(e)) {
-          if (phase.compareAndSet(Phase.RUNNING, Phase.STOPPED)) {
-            failedToStart(e);
-          }
+          stopAfter(e);
           return;
         }
         last = e;
       }
+    }
+  }
+
+  /**
+   * A start that trying again cannot mend, after the worker had launched (a closed broker, a
+   * consumer refused for good): logged, then the worker stops gracefully (tasks of an ended
+   * consumer may still run) and its future fails with {@code cause}.
+   */
+  private void stopAfter(RuntimeException cause) {
+    log.error(
+        "Worker {}: could not start consuming {}: {}; stopping",
+        consumerTag,
+        LogText.of(queueName()),
+        cause.toString(),
+        cause);
+    stoppedBy = cause;
+    quit();
+  }
+
+  /**
+   * The consumer behind {@code ended} stopped fetching by itself (see {@link
+   * DeliveryHandler#consumptionEnded}): it is retired as a paused one is (its running tasks settle
+   * through it) and a new one is started on another thread, at once and then as a failed start is
+   * tried again.
+   */
+  private void consumptionEnded(Handler ended, Throwable cause) {
+    consumerLock.lock();
+    try {
+      if (phase.get() != Phase.RUNNING || currentHandler != ended) {
+        return; // stopped or paused by the worker meanwhile
+      }
+      consumer = null;
+      currentHandler = null;
+    } finally {
+      consumerLock.unlock();
+    }
+    log.error(
+        "Worker {}: its consumer of {} ended by itself ({}); starting a new one",
+        consumerTag,
+        LogText.of(queueName()),
+        cause.toString(),
+        cause);
+    if (errorHandler != null) {
+      reportError(cause, () -> {});
+    }
+    ended.retire();
+    startsInProgress.incrementAndGet();
+    Thread.ofPlatform()
+        .daemon()
+        .name("machinery-start-" + consumerTag)
+        .start(
+            () -> {
+              try {
+                if (startConsumerAgain()) {
+                  log.info(
+                      "Worker {}: consuming {} with a new consumer",
+                      consumerTag,
+                      LogText.of(queueName()));
+                }
+              } catch (RuntimeException e) {
+                if (mayMend(e)) {
+                  startAgainLater(e, this::startConsumerAgain);
+                } else {
+                  stopAfter(e);
+                }
+              } finally {
+                startsInProgress.decrementAndGet();
+              }
+            });
+  }
+
+  /**
+   * Starts a consumer in place of one that ended, unless the worker stopped, was paused meanwhile
+   * (resuming starts one) or has one again.
+   *
+   * @return false when nothing was started
+   */
+  private boolean startConsumerAgain() {
+    consumerLock.lock();
+    try {
+      if (phase.get() != Phase.RUNNING || paused || consumer != null) {
+        return false;
+      }
+      consumer = startConsumer();
+      return true;
+    } finally {
+      consumerLock.unlock();
     }
   }
 
@@ -646,7 +748,12 @@ public final class Worker implements AutoCloseable {
     taskThreads.shutdownNow();
     closeTaskEvents();
     phase.set(Phase.STOPPED);
-    done.complete(null);
+    RuntimeException cause = stoppedBy;
+    if (cause == null) {
+      done.complete(null);
+    } else {
+      done.completeExceptionally(cause);
+    }
   }
 
   /**
@@ -696,13 +803,14 @@ public final class Worker implements AutoCloseable {
 
   /**
    * Tells whether the worker is still trying to start: its broker's server failed the first attempt
-   * (see {@link #launchAsync()}) and no later one has worked yet. It takes no task meanwhile,
-   * though {@link #isRunning()} is true.
+   * (see {@link #launchAsync()}) and no later one has worked yet, or its consumer ended by itself
+   * and no new one has started yet. It takes no task meanwhile, though {@link #isRunning()} is
+   * true.
    *
    * @return true while the start is tried again
    */
   public boolean isStarting() {
-    return starting && phase.get() == Phase.RUNNING;
+    return startsInProgress.get() > 0 && phase.get() == Phase.RUNNING;
   }
 
   private boolean awaitIdle(Duration timeout) {
@@ -842,10 +950,13 @@ public final class Worker implements AutoCloseable {
       try {
         c = consumer;
         h = currentHandler;
-        if (phase.get() != Phase.RUNNING || paused || c == null || h == null) {
+        if (phase.get() != Phase.RUNNING || paused) {
           return;
         }
         paused = true;
+        if (c == null || h == null) {
+          return; // between a consumer that ended by itself and its successor: none is started
+        }
         consumer = null;
         currentHandler = null;
       } finally {
@@ -991,6 +1102,11 @@ public final class Worker implements AutoCloseable {
       reportError(
           error,
           () -> log.warn("Worker {}: broker failed with error: {}", consumerTag, error.toString()));
+    }
+
+    @Override
+    public void consumptionEnded(Throwable cause) {
+      Worker.this.consumptionEnded(this, cause);
     }
   }
 

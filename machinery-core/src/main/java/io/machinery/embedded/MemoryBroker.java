@@ -342,6 +342,17 @@ public final class MemoryBroker implements Broker {
       }
       consumers.remove(this);
     }
+
+    /** Closes it, and tells its handler unless its owner had stopped it already. */
+    void brokerClosed() {
+      boolean wasFetching = fetching.get();
+      close();
+      if (wasFetching) {
+        handler.consumptionEnded(
+            new IllegalStateException(
+                "the memory broker was closed while consumer " + tag + " consumed " + queueName));
+      }
+    }
   }
 
   private final class MemoryDelivery implements Delivery {
@@ -820,7 +831,7 @@ public final class MemoryBroker implements Broker {
       return;
     }
     for (MemoryConsumer consumer : consumers) {
-      consumer.close();
+      consumer.brokerClosed();
     }
     Thread p = promoter;
     if (p != null) {

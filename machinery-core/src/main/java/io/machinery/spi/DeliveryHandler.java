@@ -72,4 +72,18 @@ public interface DeliveryHandler {
    * @param error the failure, for the worker's error handler or log
    */
   void brokerError(Throwable error);
+
+  /**
+   * Reports that the consumption ended by itself and will fetch nothing more: its broker was closed
+   * under it, or its fetch loop failed in a way it does not recover from. Deliveries already handed
+   * over stay valid. Not called once the handler's owner has stopped the consumption ({@link
+   * Consumption#stopFetching}, {@link Consumption#close}). The worker starts a new consumption in
+   * its place (a closed broker refuses it, and the worker stops). The default reports {@code cause}
+   * as a {@link #brokerError}.
+   *
+   * @param cause why it ended
+   */
+  default void consumptionEnded(Throwable cause) {
+    brokerError(cause);
+  }
 }
