@@ -261,6 +261,24 @@ public abstract class BrokerContract {
   }
 
   @Test
+  void closingTheBrokerUnderARunningConsumerTellsItsHandler() {
+    RecordingHandler running = new RecordingHandler(1);
+    consume("", running);
+    RecordingHandler closedByItsOwner = new RecordingHandler(1);
+    consume("", closedByItsOwner).close();
+    broker.close();
+    await().atMost(PATIENCE).until(() -> !running.endings().isEmpty());
+    assertThat(running.endings())
+        .as("the consumer its broker closed says so, once")
+        .singleElement()
+        .isInstanceOf(IllegalStateException.class);
+    assertThat(closedByItsOwner.endings()).as("a consumer its owner closed").isEmpty();
+    assertThatThrownBy(() -> broker.startConsuming("kit-late", "", new RecordingHandler(1)))
+        .as("a closed broker refuses a new consumer for good (a worker does not retry it)")
+        .isInstanceOf(IllegalStateException.class);
+  }
+
+  @Test
   void stopFetchingLeavesTheRestInTheQueue() throws Exception {
     for (int i = 0; i < 3; i++) {
       publishTask("add", i);

@@ -21,14 +21,34 @@ public final class RecordingHandler implements DeliveryHandler {
   private final LinkedBlockingQueue<Delivery> received = new LinkedBlockingQueue<>();
   private final AtomicInteger handedOver = new AtomicInteger();
   private final List<Throwable> brokerErrors = new CopyOnWriteArrayList<>();
+  private final List<Throwable> endings = new CopyOnWriteArrayList<>();
+
+  private volatile @Nullable RuntimeException failure;
 
   public RecordingHandler(int slots) {
     this.slots = new Semaphore(slots);
     this.capacity = slots;
   }
 
+  /**
+   * From now on {@link #capacity()} and {@link #reserve} throw {@code e}, as a handler with a bug
+   * would, for a consumer's fetch loop to meet.
+   */
+  public RecordingHandler failWith(RuntimeException e) {
+    failure = e;
+    return this;
+  }
+
+  private void failIfAsked() {
+    RuntimeException e = failure;
+    if (e != null) {
+      throw e;
+    }
+  }
+
   @Override
   public int reserve(int max) throws InterruptedException {
+    failIfAsked();
     slots.acquire();
     int reserved = 1;
     while (reserved < max && slots.tryAcquire()) {
@@ -39,6 +59,7 @@ public final class RecordingHandler implements DeliveryHandler {
 
   @Override
   public int reserve(int max, java.time.Duration timeout) throws InterruptedException {
+    failIfAsked();
     if (!slots.tryAcquire(timeout.toNanos(), java.util.concurrent.TimeUnit.NANOSECONDS)) {
       return 0;
     }
@@ -51,6 +72,7 @@ public final class RecordingHandler implements DeliveryHandler {
 
   @Override
   public int capacity() {
+    failIfAsked();
     return capacity;
   }
 
@@ -78,6 +100,11 @@ public final class RecordingHandler implements DeliveryHandler {
     brokerErrors.add(error);
   }
 
+  @Override
+  public void consumptionEnded(Throwable cause) {
+    endings.add(cause);
+  }
+
   /** The next delivery, waiting up to {@code seconds}; null when none came. */
   public @Nullable Delivery next(long seconds) throws InterruptedException {
     return received.poll(seconds, TimeUnit.SECONDS);
@@ -95,6 +122,11 @@ public final class RecordingHandler implements DeliveryHandler {
 
   public List<Throwable> brokerErrors() {
     return List.copyOf(brokerErrors);
+  }
+
+  /** What {@link #consumptionEnded} reported: the consumption ended by itself. */
+  public List<Throwable> endings() {
+    return List.copyOf(endings);
   }
 
   public void ack(Delivery delivery) {

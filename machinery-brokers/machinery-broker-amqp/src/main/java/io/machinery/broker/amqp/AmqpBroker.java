@@ -377,7 +377,7 @@ public final class AmqpBroker implements Broker {
     }
     closed = true;
     for (AmqpConsumer consumer : running) {
-      consumer.close();
+      consumer.brokerClosed();
     }
     scheduler.shutdownNow();
     inspector.close();

@@ -133,7 +133,11 @@ final class AmqpConsumer implements Consumption {
       // stopFetching
     } catch (RuntimeException | Error e) {
       log.error("AMQP consumer {} of queue {} stopped: {}", tag, binding.queue(), e.toString(), e);
-      handler.brokerError(e);
+      if (fetching.get()) {
+        handler.consumptionEnded(e); // nothing subscribes again: the worker starts a new consumer
+      } else {
+        handler.brokerError(e);
+      }
     }
   }
 
@@ -399,12 +403,12 @@ final class AmqpConsumer implements Consumption {
       }
       cancel(session);
       Thread t = supervisor;
-      if (t != null) {
+      if (t != null && t != Thread.currentThread()) {
         t.interrupt();
       }
     }
     Thread t = supervisor;
-    if (t != null) {
+    if (t != null && t != Thread.currentThread()) { // the supervisor itself, when it ended
       try {
         t.join(timeout);
       } catch (InterruptedException e) {
@@ -425,6 +429,17 @@ final class AmqpConsumer implements Consumption {
       s.channel.basicCancel(s.consumerTag);
     } catch (IOException | ShutdownSignalException e) {
       log.debug("Cancelling AMQP consumer {}: {}", tag, e.toString());
+    }
+  }
+
+  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  void brokerClosed() {
+    boolean wasFetching = fetching.get();
+    close();
+    if (wasFetching) {
+      handler.consumptionEnded(
+          new IllegalStateException(
+              "the AMQP broker was closed while consumer " + tag + " consumed " + binding.queue()));
     }
   }
 

@@ -463,6 +463,19 @@ class AmqpBrokerIT {
   }
 
   @Test
+  void aConsumerWhoseSupervisorFailsTellsItsHandlerItEnded() {
+    broker = broker(config);
+    RecordingHandler handler =
+        new RecordingHandler(1).failWith(new IllegalStateException("a handler with a bug"));
+    broker.startConsuming("it", "", handler);
+    await().atMost(PATIENCE).until(() -> !handler.endings().isEmpty());
+    assertThat(handler.endings())
+        .as("nothing subscribes again: the worker must start a new consumer")
+        .singleElement()
+        .satisfies(e -> assertThat(e).hasMessage("a handler with a bug"));
+  }
+
+  @Test
   void aClosedBrokerRefusesWork() {
     AmqpBroker b = broker(config);
     b.close();

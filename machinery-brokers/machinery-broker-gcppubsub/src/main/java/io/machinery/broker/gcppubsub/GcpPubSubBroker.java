@@ -507,7 +507,7 @@ public final class GcpPubSubBroker implements Broker {
     }
     closed = true;
     for (PubSubConsumer consumer : running) {
-      consumer.close();
+      consumer.brokerClosed();
     }
     DelayPump p;
     synchronized (this) {

@@ -198,7 +198,11 @@ final class PubSubConsumer implements Consumption {
       // stopFetching
     } catch (RuntimeException | Error e) {
       log.error("Pub/Sub consumer {} of {} stopped: {}", tag, subscription, e.toString(), e);
-      handler.brokerError(e);
+      if (fetching.get()) {
+        handler.consumptionEnded(e); // nothing pulls any more: the worker starts a new consumer
+      } else {
+        handler.brokerError(e);
+      }
     } finally {
       Thread.interrupted();
       nackBuffered();
@@ -339,7 +343,7 @@ final class PubSubConsumer implements Consumption {
   public void stopFetching(Duration timeout) {
     fetching.set(false);
     Thread t = thread;
-    if (t == null) {
+    if (t == null || t == Thread.currentThread()) { // the fetch thread itself, when it ended
       return;
     }
     try {
@@ -349,6 +353,17 @@ final class PubSubConsumer implements Consumption {
       t.join(timeout);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  void brokerClosed() {
+    boolean wasFetching = fetching.get();
+    close();
+    if (wasFetching) {
+      handler.consumptionEnded(
+          new IllegalStateException(
+              "the Pub/Sub broker was closed while consumer " + tag + " consumed " + subscription));
     }
   }
 

@@ -97,6 +97,22 @@ class GcpPubSubBrokerIT {
   }
 
   @Test
+  void aConsumerWhoseFetchLoopFailsTellsItsHandlerItEnded() {
+    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+      RecordingHandler handler = new RecordingHandler(1);
+      broker.startConsuming("it", "", handler);
+      handler.failWith(new IllegalStateException("a handler with a bug"));
+      Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
+      broker.publish(sig, WireCodec.encode(sig));
+      await().atMost(Duration.ofSeconds(20)).until(() -> !handler.endings().isEmpty());
+      assertThat(handler.endings())
+          .as("nothing pulls any more: the worker must start a new consumer")
+          .singleElement()
+          .satisfies(e -> assertThat(e).hasMessage("a handler with a bug"));
+    }
+  }
+
+  @Test
   void aTaskIsPublishedAsGosJsonWithoutAttributesToTheTopicNamedByItsRoutingKey() {
     try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
       Signature sig =

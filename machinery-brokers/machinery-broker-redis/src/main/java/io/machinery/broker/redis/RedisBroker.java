@@ -602,7 +602,7 @@ public final class RedisBroker implements Broker {
       return;
     }
     for (RedisConsumer consumer : consumers) {
-      consumer.close();
+      consumer.brokerClosed();
     }
     maintenance.close();
     if (ownsSession) {

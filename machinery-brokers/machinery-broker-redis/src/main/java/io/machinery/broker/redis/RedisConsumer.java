@@ -955,6 +955,17 @@ final class RedisConsumer implements Consumption {
   // ----------------------------------------------------------------------------------------------
   // closing
 
+  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  void brokerClosed() {
+    boolean wasFetching = !stopRequested.get();
+    close();
+    if (wasFetching) {
+      handler.consumptionEnded(
+          new IllegalStateException(
+              "the Redis broker was closed while consumer " + tag + " consumed " + keys.queue()));
+    }
+  }
+
   /**
    * Stops fetching, then returns every unsettled message of this consumer to the head of the queue
    * and drops the lease (the registration is left for a reaper to remove). Idempotent.

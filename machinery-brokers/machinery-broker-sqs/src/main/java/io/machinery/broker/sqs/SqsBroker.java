@@ -341,7 +341,7 @@ public final class SqsBroker implements Broker {
       return;
     }
     for (SqsConsumer consumer : List.copyOf(consumers)) {
-      consumer.close();
+      consumer.brokerClosed();
     }
     if (ownsClient) {
       client.close();

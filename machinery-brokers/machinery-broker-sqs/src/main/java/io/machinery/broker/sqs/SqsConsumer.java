@@ -181,7 +181,25 @@ final class SqsConsumer implements Consumption {
   // ------------------------------------------------------------------------------------------
   // fetching
 
+  /**
+   * One poller's loop. A failure it does not expect (a bug; a failed receive is retried inside)
+   * ends the whole consumption: the worker is told and starts a new consumer, which stops the other
+   * pollers too, rather than keep a consumer whose pollers may all have died.
+   */
   private void poll() {
+    try {
+      pollUntilStopped();
+    } catch (RuntimeException | Error e) {
+      log.error("SQS consumer {} of {}: a poller stopped: {}", tag, queue, e.toString(), e);
+      if (fetching.get()) {
+        handler.consumptionEnded(e);
+      } else {
+        handler.brokerError(e);
+      }
+    }
+  }
+
+  private void pollUntilStopped() {
     int failures = 0;
     Thread self = Thread.currentThread();
     while (fetching.get()) {
@@ -551,6 +569,17 @@ final class SqsConsumer implements Consumption {
         Thread.currentThread().interrupt();
         return;
       }
+    }
+  }
+
+  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  void brokerClosed() {
+    boolean wasFetching = fetching.get();
+    close();
+    if (wasFetching) {
+      handler.consumptionEnded(
+          new IllegalStateException(
+              "the SQS broker was closed while consumer " + tag + " consumed " + queue));
     }
   }
 

@@ -146,6 +146,18 @@ class SqsBrokerBehaviourIT {
   }
 
   @Test
+  void aConsumerWhosePollerFailsTellsItsHandlerItEnded() {
+    RecordingHandler handler = new RecordingHandler(1);
+    toClose.add(broker.startConsuming("it", config.defaultQueue(), handler));
+    handler.failWith(new IllegalStateException("a handler with a bug"));
+    publish(Signature.create("add")); // ends the poller's long poll: it reserves again
+    await().atMost(Duration.ofSeconds(30)).until(() -> !handler.endings().isEmpty());
+    assertThat(handler.endings())
+        .as("the worker must start a new consumer (which stops the other pollers)")
+        .allSatisfy(e -> assertThat(e).hasMessage("a handler with a bug"));
+  }
+
+  @Test
   void aRequeuedMessageKeepsItsTenant() throws Exception {
     try (SqsBroker fair = SqsBroker.builder(config).createQueues(true).fairness(true).build()) {
       Signature keyed =
