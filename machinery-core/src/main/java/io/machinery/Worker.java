@@ -523,6 +523,11 @@ public final class Worker implements AutoCloseable {
    * the worker is stopped ({@link #quit()} ends the wait). Each failed attempt is logged.
    */
   private void startAgainLater(RuntimeException first, StartAttempt attempt) {
+    onStartThread(() -> tryStartAgain(first, attempt));
+  }
+
+  /** Runs {@code starting} on a thread of its own, {@link #isStarting()} until it ends. */
+  private void onStartThread(Runnable starting) {
     startsInProgress.incrementAndGet();
     Thread.ofPlatform()
         .daemon()
@@ -530,7 +535,7 @@ public final class Worker implements AutoCloseable {
         .start(
             () -> {
               try {
-                tryStartAgain(first, attempt);
+                starting.run();
               } finally {
                 startsInProgress.decrementAndGet();
               }
@@ -614,29 +619,23 @@ public final class Worker implements AutoCloseable {
       reportError(cause, () -> {});
     }
     ended.retire();
-    startsInProgress.incrementAndGet();
-    Thread.ofPlatform()
-        .daemon()
-        .name("machinery-start-" + consumerTag)
-        .start(
-            () -> {
-              try {
-                if (startConsumerAgain()) {
-                  log.info(
-                      "Worker {}: consuming {} with a new consumer",
-                      consumerTag,
-                      LogText.of(queueName()));
-                }
-              } catch (RuntimeException e) {
-                if (mayMend(e)) {
-                  startAgainLater(e, this::startConsumerAgain);
-                } else {
-                  stopAfter(e);
-                }
-              } finally {
-                startsInProgress.decrementAndGet();
-              }
-            });
+    onStartThread(
+        () -> {
+          try {
+            if (startConsumerAgain()) {
+              log.info(
+                  "Worker {}: consuming {} with a new consumer",
+                  consumerTag,
+                  LogText.of(queueName()));
+            }
+          } catch (RuntimeException e) {
+            if (mayMend(e)) {
+              tryStartAgain(e, this::startConsumerAgain);
+            } else {
+              stopAfter(e);
+            }
+          }
+        });
   }
 
   /**

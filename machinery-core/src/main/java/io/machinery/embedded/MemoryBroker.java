@@ -5,6 +5,7 @@ import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
+import io.machinery.spi.BrokerClosing;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.Delivery;
@@ -343,15 +344,9 @@ public final class MemoryBroker implements Broker {
       consumers.remove(this);
     }
 
-    /** Closes it, and tells its handler unless its owner had stopped it already. */
+    /** The broker closes: see {@link BrokerClosing}. */
     void brokerClosed() {
-      boolean wasFetching = fetching.get();
-      close();
-      if (wasFetching) {
-        handler.consumptionEnded(
-            new IllegalStateException(
-                "the memory broker was closed while consumer " + tag + " consumed " + queueName));
-      }
+      BrokerClosing.close(this, fetching.get(), handler, "memory", tag, queueName);
     }
   }
 

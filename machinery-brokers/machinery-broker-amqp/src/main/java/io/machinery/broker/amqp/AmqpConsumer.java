@@ -8,6 +8,7 @@ import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.spi.BrokerClosing;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import java.io.IOException;
@@ -432,15 +433,9 @@ final class AmqpConsumer implements Consumption {
     }
   }
 
-  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  /** The broker closes: see {@link BrokerClosing}. */
   void brokerClosed() {
-    boolean wasFetching = fetching.get();
-    close();
-    if (wasFetching) {
-      handler.consumptionEnded(
-          new IllegalStateException(
-              "the AMQP broker was closed while consumer " + tag + " consumed " + binding.queue()));
-    }
+    BrokerClosing.close(this, fetching.get(), handler, "AMQP", tag, binding.queue());
   }
 
   @Override

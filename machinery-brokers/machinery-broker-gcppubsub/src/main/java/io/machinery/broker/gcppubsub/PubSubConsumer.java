@@ -5,6 +5,7 @@ import com.google.protobuf.Timestamp;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
+import io.machinery.spi.BrokerClosing;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.LeaseTimeline;
@@ -356,15 +357,9 @@ final class PubSubConsumer implements Consumption {
     }
   }
 
-  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  /** The broker closes: see {@link BrokerClosing}. */
   void brokerClosed() {
-    boolean wasFetching = fetching.get();
-    close();
-    if (wasFetching) {
-      handler.consumptionEnded(
-          new IllegalStateException(
-              "the Pub/Sub broker was closed while consumer " + tag + " consumed " + subscription));
-    }
+    BrokerClosing.close(this, fetching.get(), handler, "Pub/Sub", tag, subscription);
   }
 
   /**

@@ -7,6 +7,7 @@ import io.lettuce.core.RedisFuture;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisSession;
+import io.machinery.spi.BrokerClosing;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.LeaseTimeline;
@@ -955,15 +956,9 @@ final class RedisConsumer implements Consumption {
   // ----------------------------------------------------------------------------------------------
   // closing
 
-  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  /** The broker closes: see {@link BrokerClosing}. */
   void brokerClosed() {
-    boolean wasFetching = !stopRequested.get();
-    close();
-    if (wasFetching) {
-      handler.consumptionEnded(
-          new IllegalStateException(
-              "the Redis broker was closed while consumer " + tag + " consumed " + keys.queue()));
-    }
+    BrokerClosing.close(this, !stopRequested.get(), handler, "Redis", tag, keys.queue());
   }
 
   /**

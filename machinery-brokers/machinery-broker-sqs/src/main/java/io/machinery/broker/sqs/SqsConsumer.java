@@ -2,6 +2,7 @@ package io.machinery.broker.sqs;
 
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
+import io.machinery.spi.BrokerClosing;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.LeaseTimeline;
@@ -572,15 +573,9 @@ final class SqsConsumer implements Consumption {
     }
   }
 
-  /** The broker closes: closes this consumer, and tells its handler unless its owner stopped it. */
+  /** The broker closes: see {@link BrokerClosing}. */
   void brokerClosed() {
-    boolean wasFetching = fetching.get();
-    close();
-    if (wasFetching) {
-      handler.consumptionEnded(
-          new IllegalStateException(
-              "the SQS broker was closed while consumer " + tag + " consumed " + queue));
-    }
+    BrokerClosing.close(this, fetching.get(), handler, "SQS", tag, queue);
   }
 
   @Override
