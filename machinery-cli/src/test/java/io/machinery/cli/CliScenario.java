@@ -74,6 +74,11 @@ abstract class CliScenario {
     }
   }
 
+  /** Closes {@code resource} after the test, once its workers and servers are closed. */
+  void closeAfterWorkers(AutoCloseable resource) {
+    closing.addFirst(resource);
+  }
+
   private @Nullable Server workerSide;
 
   Worker launchWorker(int maxUnregisteredRequeues) {

@@ -8,7 +8,7 @@ import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
 import java.time.Clock;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,10 +21,11 @@ class MemoryCliTest extends CliScenario {
   private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
   private final MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
 
-  @AfterEach
-  void closeMemory() {
-    broker.close();
-    backend.close();
+  @BeforeEach
+  void closeMemoryLast() {
+    // after the worker: a broker closed under a running worker stops it with an error
+    closeAfterWorkers(backend);
+    closeAfterWorkers(broker);
   }
 
   @Override
