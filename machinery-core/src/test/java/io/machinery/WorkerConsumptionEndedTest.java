@@ -7,10 +7,12 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Consumption;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -35,11 +37,22 @@ class WorkerConsumptionEndedTest {
     private final List<Consumption> consumptions = new CopyOnWriteArrayList<>();
     private final List<DeliveryHandler> handlers = new CopyOnWriteArrayList<>();
     final AtomicInteger attempts = new AtomicInteger();
-    private final int failuresAfterTheFirst;
+    private volatile int failuresAfterTheFirst;
 
     EndingConsumers(MemoryBroker memory, int failuresAfterTheFirst) {
       super(memory);
       this.failuresAfterTheFirst = failuresAfterTheFirst;
+    }
+
+    /** The memory broker's control plane (pause and resume), which DelegatingBroker leaves out. */
+    @Override
+    public Optional<ControlPlane> controlPlane() {
+      return delegate.controlPlane();
+    }
+
+    /** No start fails from now on. */
+    void mend() {
+      failuresAfterTheFirst = 0;
     }
 
     @Override
@@ -102,6 +115,35 @@ class WorkerConsumptionEndedTest {
       await().atMost(TIMEOUT).until(() -> broker.attempts.get() >= 2);
       assertThat(sum.get(TIMEOUT)).as("run by the replacement's retry").containsExactly(9L);
       assertThat(broker.attempts).hasValue(3);
+      assertThat(broker.started()).isEqualTo(2);
+      worker.quit();
+    }
+  }
+
+  @Test
+  void aQueuePausedWhileTheReplacementIsTriedStaysPausedUntilResumed() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    EndingConsumers broker = new EndingConsumers(memory, 1_000_000);
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      ControlPlane plane = server.controlPlane().orElseThrow();
+      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+      worker.launchAsync();
+      broker.endLatest(new IllegalStateException("fetch loop failed: a bug"));
+      await().atMost(TIMEOUT).until(() -> broker.attempts.get() >= 2); // a replacement failed
+
+      plane.pause(Config.DEFAULT.defaultQueue());
+      await().atMost(TIMEOUT).until(worker::isPaused);
+      broker.mend();
+      // the retry after 1 s finds the queue paused and starts nothing
+      await().atMost(TIMEOUT).until(() -> !worker.isStarting());
+      AsyncResult sum = server.sendTask(add(1, 1));
+      assertThat(broker.started()).as("no consumer while paused").isEqualTo(1);
+      assertThat(sum.state()).isEqualTo(State.PENDING);
+
+      plane.resume(Config.DEFAULT.defaultQueue());
+      assertThat(sum.get(TIMEOUT)).containsExactly(2L);
       assertThat(broker.started()).isEqualTo(2);
       worker.quit();
     }
