@@ -104,6 +104,7 @@ public final class MachineryMetrics implements TaskListener {
   static final String BATCH_RUN = "machinery.batch.run";
   static final String SLOTS = "machinery.worker.slots";
   static final String BREAKERS = "machinery.worker.breakers";
+  static final String CONSUMING = "machinery.worker.consuming";
   static final String QUEUE_PENDING = "machinery.queue.pending";
   static final String QUEUE_DELAYED = "machinery.queue.delayed";
   static final String QUEUE_DEAD_LETTERS = "machinery.queue.dead.letters";
@@ -287,8 +288,11 @@ public final class MachineryMetrics implements TaskListener {
   /**
    * Registers {@value #SLOTS} gauges for {@code worker}: busy (tasks running) and free slots; and
    * {@value #BREAKERS} gauges: how many of its circuit breaker keys are open and half-open (one
-   * gauge per state, not per key, so keys such as host names add no series). The gauges hold the
-   * worker weakly, as Micrometer gauges do; they read NaN once it is collected.
+   * gauge per state, not per key, so keys such as host names add no series); and {@value
+   * #CONSUMING}: 1 while it has a consumer fetching tasks, 0 before its launch, while it tries to
+   * start or to replace a consumer that ended ({@link Worker#isStarting()}), while its queue is
+   * paused, and once it has stopped (an alert on 0 finds a worker that takes no task). The gauges
+   * hold the worker weakly, as Micrometer gauges do; they read NaN once it is collected.
    */
   public MachineryMetrics bindWorker(Worker worker) {
     Tags workerTags = tags.and("worker", worker.consumerTag());
@@ -301,6 +305,10 @@ public final class MachineryMetrics implements TaskListener {
         .tags(workerTags)
         .tag("state", "free")
         .description("Worker slots free for a task")
+        .register(registry);
+    Gauge.builder(CONSUMING, worker, w -> w.isRunning() && !w.isStarting() && !w.isPaused() ? 1 : 0)
+        .tags(workerTags)
+        .description("1 while the worker has a consumer fetching tasks, else 0")
         .register(registry);
     for (TaskBreaker.State state : List.of(TaskBreaker.State.OPEN, TaskBreaker.State.HALF_OPEN)) {
       Gauge.builder(BREAKERS, worker, w -> breakersIn(w, state))

@@ -312,6 +312,29 @@ class MachineryMetricsTest {
   }
 
   @Test
+  void theConsumingGaugeIsOneOnlyWhileTheWorkerFetches() {
+    Worker worker =
+        server
+            .workerBuilder("metrics-consuming")
+            .concurrency(1)
+            .heartbeatInterval(Duration.ofMillis(100)) // follows the pause flag at each beat
+            .build();
+    metrics.bindWorker(worker);
+    assertThat(consuming("metrics-consuming")).as("before its launch").isZero();
+    server.controlPlane().orElseThrow().pause(config.defaultQueue());
+    worker.launchAsync();
+    assertThat(consuming("metrics-consuming")).as("its queue paused").isZero();
+    server.controlPlane().orElseThrow().resume(config.defaultQueue());
+    await().atMost(TIMEOUT).until(() -> consuming("metrics-consuming") == 1);
+    worker.quit();
+    assertThat(consuming("metrics-consuming")).as("stopped").isZero();
+  }
+
+  private double consuming(String worker) {
+    return registry.get(MachineryMetrics.CONSUMING).tags("worker", worker).gauge().value();
+  }
+
+  @Test
   void breakerGaugesCountTheKeysThatAreNotClosed() {
     Worker worker =
         server
