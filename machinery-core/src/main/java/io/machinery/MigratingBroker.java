@@ -210,7 +210,17 @@ public final class MigratingBroker implements Broker {
     Consumption old;
     Consumption fresh;
     try {
-      old = from.startConsuming(consumerTag, queue, slots.side());
+      try {
+        old = from.startConsuming(consumerTag, queue, slots.side());
+      } catch (IllegalStateException closed) {
+        // the old broker closed under the move (a worker starts a new consumer when it sees that):
+        // the move goes on with the new broker alone; a closed new one refuses below
+        log.warn(
+            "Consumer {}: the old broker of the move is closed ({}); consuming from the new one alone",
+            consumerTag,
+            closed.getMessage());
+        old = NOTHING;
+      }
       try {
         fresh = to.startConsuming(consumerTag, queue, slots.side());
       } catch (RuntimeException e) {
@@ -310,6 +320,16 @@ public final class MigratingBroker implements Broker {
   public String toString() {
     return "MigratingBroker{from=" + from + ", to=" + to + "}";
   }
+
+  /** In place of the consumer of an old broker that is closed. */
+  private static final Consumption NOTHING =
+      new Consumption() {
+        @Override
+        public void stopFetching(Duration timeout) {}
+
+        @Override
+        public void close() {}
+      };
 
   /** A consumer on each broker, stopped and closed together, and the slots they share. */
   private record BothConsumptions(Consumption old, Consumption fresh, SharedSlots slots)

@@ -182,6 +182,29 @@ class WorkerConsumptionEndedTest {
     }
   }
 
+  @Test
+  void duringAMoveTheOldBrokerClosedUnderTheWorkerLeavesItConsumingTheNewOne() throws Exception {
+    MemoryBroker old = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    MemoryBroker fresh = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    try (fresh;
+        old;
+        Server server = Server.builder().broker(MigratingBroker.of(old, fresh)).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      Worker worker = server.workerBuilder("w").build();
+      CompletableFuture<Void> done = worker.launchAsync();
+      assertThat(server.sendTask(add(1, 2)).get(TIMEOUT)).containsExactly(3L);
+
+      old.close();
+      await().atMost(TIMEOUT).until(() -> !worker.isStarting());
+      assertThat(server.sendTask(add(3, 4)).get(TIMEOUT))
+          .as("sent to the new broker after the old one closed")
+          .containsExactly(7L);
+      assertThat(done).isNotDone();
+      worker.quit();
+      assertThat(done).isCompleted().isNotCompletedExceptionally();
+    }
+  }
+
   private static Signature add(long a, long b) {
     return Signature.create("add", Arg.of(a), Arg.of(b));
   }
