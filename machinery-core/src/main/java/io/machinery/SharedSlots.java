@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
@@ -44,8 +45,7 @@ final class SharedSlots {
   private final ArrayDeque<Waiting> line = new ArrayDeque<>();
   private final Thread dispatcher;
   private volatile boolean stopped;
-  private final java.util.concurrent.atomic.AtomicBoolean endReported =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean endReported = new AtomicBoolean();
 
   /** A delivery waiting for a worker slot, with the side whose count it holds. */
   private record Waiting(Delivery delivery, Side side) {}

@@ -618,9 +618,9 @@ public final class Worker implements AutoCloseable {
     if (errorHandler != null) {
       reportError(cause, () -> {});
     }
-    ended.retire();
     onStartThread(
         () -> {
+          ended.retire(); // here, not on the broker's thread that reported the end: it may wait
           try {
             if (startConsumerAgain()) {
               log.info(

@@ -561,6 +561,9 @@ final class SqsConsumer implements Consumption {
     }
     long deadline = System.nanoTime() + timeout.toNanos();
     for (Thread poller : pollers) {
+      if (poller == Thread.currentThread()) {
+        continue; // a poller that failed, closing its consumer: it cannot wait for itself
+      }
       try {
         long left = deadline - System.nanoTime();
         if (left > 0) {
