@@ -56,7 +56,8 @@ final class MachineryHealthIndicator extends AbstractHealthIndicator {
         builder.withDetail("stoppedWorkers", workers.isRunning() ? stopped : List.of("all"));
         up = false;
       }
-      // launched, but their broker's server failed the start and they take no task yet
+      // launched, but without a consumer: their broker's server failed the start, or a consumer
+      // that ended by itself is being replaced; they take no task meanwhile
       List<String> starting =
           running.stream().filter(Worker::isStarting).map(Worker::consumerTag).toList();
       if (!starting.isEmpty()) {
