@@ -79,7 +79,11 @@ import org.slf4j.LoggerFactory;
  *       closed under it, its fetch loop failed for good) is retired like a paused one and a new one
  *       is started the same way, at once and then with {@link #START_BACKOFF}; when the broker
  *       refuses (closed), the worker stops gracefully and its future fails with why. Go's worker
- *       likewise starts consuming again when its broker's consumption returns.
+ *       likewise starts consuming again when its broker's consumption returns. Consumers that end
+ *       one after the other before they did any work (no delivery, younger than {@link
+ *       #PROVEN_CONSUMER_AGE}) are replaced with {@link #START_BACKOFF} between them (the first at
+ *       once, the next 1 s, 2 s... later), so a consumer that fails as soon as it starts does not
+ *       spin the worker.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
  *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
@@ -135,6 +139,13 @@ public final class Worker implements AutoCloseable {
    * doubling up to 30 s.
    */
   static final Backoff START_BACKOFF = new Backoff(Duration.ofSeconds(1), Duration.ofSeconds(30));
+
+  /**
+   * A consumer that ran this long before it ended by itself, or that delivered a task, had worked:
+   * the one after it is started at once. Consumers that end younger and idle are replaced with
+   * {@link #START_BACKOFF} between them.
+   */
+  static final Duration PROVEN_CONSUMER_AGE = Duration.ofSeconds(30);
 
   /**
    * First delay before an unknown task is delivered again; it doubles up to {@link
@@ -231,6 +242,12 @@ public final class Worker implements AutoCloseable {
 
   /** How many {@link #startAgainLater} threads try a start again (one at a time, in practice). */
   private final AtomicInteger startsInProgress = new AtomicInteger();
+
+  /**
+   * Consumers in a row that ended by themselves before they had worked (see {@link
+   * #PROVEN_CONSUMER_AGE}), the latest included; under {@link #consumerLock}.
+   */
+  private int unprovenEndings;
 
   /** Why the worker stopped by itself, for its future; null after a {@link #quit()}. */
   private volatile @Nullable RuntimeException stoppedBy;
@@ -596,9 +613,11 @@ public final class Worker implements AutoCloseable {
    * The consumer behind {@code ended} stopped fetching by itself (see {@link
    * DeliveryHandler#consumptionEnded}): it is retired as a paused one is (its running tasks settle
    * through it) and a new one is started on another thread, at once and then as a failed start is
-   * tried again.
+   * tried again; at once only if {@code ended} had worked or was the first of its kind (see {@link
+   * #PROVEN_CONSUMER_AGE}).
    */
   private void consumptionEnded(Handler ended, Throwable cause) {
+    int endingsInARow;
     consumerLock.lock();
     try {
       if (phase.get() != Phase.RUNNING || currentHandler != ended) {
@@ -606,21 +625,43 @@ public final class Worker implements AutoCloseable {
       }
       consumer = null;
       currentHandler = null;
+      unprovenEndings = ended.hasWorked() ? 1 : unprovenEndings + 1;
+      endingsInARow = unprovenEndings;
     } finally {
       consumerLock.unlock();
     }
-    log.error(
-        "Worker {}: its consumer of {} ended by itself ({}); starting a new one",
-        consumerTag,
-        LogText.of(queueName()),
-        cause.toString(),
-        cause);
+    Duration delay = endingsInARow == 1 ? Duration.ZERO : START_BACKOFF.delay(endingsInARow - 1);
+    if (delay.isZero()) {
+      log.error(
+          "Worker {}: its consumer of {} ended by itself ({}); starting a new one",
+          consumerTag,
+          LogText.of(queueName()),
+          cause.toString(),
+          cause);
+    } else {
+      log.error(
+          "Worker {}: its consumer of {} ended by itself ({}); {} in a row ended before they"
+              + " delivered a task, so the next starts in {} ms",
+          consumerTag,
+          LogText.of(queueName()),
+          cause.toString(),
+          endingsInARow,
+          delay.toMillis(),
+          cause);
+    }
     if (errorHandler != null) {
       reportError(cause, () -> {});
     }
     onStartThread(
         () -> {
           ended.retire(); // here, not on the broker's thread that reported the end: it may wait
+          try {
+            if (!delay.isZero() && stopRequested.await(delay.toNanos(), TimeUnit.NANOSECONDS)) {
+              return;
+            }
+          } catch (InterruptedException e) {
+            return;
+          }
           try {
             if (startConsumerAgain()) {
               log.info(
@@ -1000,6 +1041,13 @@ public final class Worker implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean isRetired;
     private volatile @Nullable Consumption consumer;
+    private final long startedAt = System.nanoTime();
+    private volatile boolean delivered;
+
+    /** Whether this consumer delivered a task or ran {@link #PROVEN_CONSUMER_AGE}. */
+    boolean hasWorked() {
+      return delivered || System.nanoTime() - startedAt >= PROVEN_CONSUMER_AGE.toNanos();
+    }
 
     void retire() {
       isRetired = true;
@@ -1061,6 +1109,9 @@ public final class Worker implements AutoCloseable {
     @Override
     public void handle(Delivery delivery) {
       inProgress.incrementAndGet();
+      if (!delivered) {
+        delivered = true;
+      }
       try {
         SlotHold hold = new SlotHold();
         Thread.ofVirtual()
@@ -1089,6 +1140,9 @@ public final class Worker implements AutoCloseable {
     @Override
     public void handleNow(Delivery delivery) {
       inProgress.incrementAndGet();
+      if (!delivered) {
+        delivered = true;
+      }
       try {
         intake.process(delivery, true);
       } finally {

@@ -36,6 +36,7 @@ class WorkerConsumptionEndedTest {
   private static final class EndingConsumers extends DelegatingBroker {
     private final List<Consumption> consumptions = new CopyOnWriteArrayList<>();
     private final List<DeliveryHandler> handlers = new CopyOnWriteArrayList<>();
+    final List<Long> startedAt = new CopyOnWriteArrayList<>();
     final AtomicInteger attempts = new AtomicInteger();
     private volatile int failuresAfterTheFirst;
 
@@ -64,6 +65,7 @@ class WorkerConsumptionEndedTest {
       Consumption c = super.startConsuming(tag, queue, handler);
       consumptions.add(c);
       handlers.add(handler);
+      startedAt.add(System.nanoTime());
       return c;
     }
 
@@ -98,6 +100,38 @@ class WorkerConsumptionEndedTest {
       assertThat(done).isNotDone();
       worker.quit();
       assertThat(done).isCompleted().isNotCompletedExceptionally();
+    }
+  }
+
+  @Test
+  void consumersThatEndBeforeTheyDeliverAreReplacedAfterABackOff() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    EndingConsumers broker = new EndingConsumers(memory, 0);
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      Worker worker = server.workerBuilder("w").build();
+      worker.launchAsync();
+      broker.endLatest(new IllegalStateException("fetch loop failed: a bug"));
+      await().atMost(TIMEOUT).until(() -> broker.started() == 2 && !worker.isStarting());
+
+      long secondEnded = System.nanoTime();
+      broker.endLatest(new IllegalStateException("fetch loop failed again"));
+      assertThat(worker.isStarting()).as("waiting to start the third consumer").isTrue();
+      await().atMost(TIMEOUT).until(() -> broker.started() == 3 && !worker.isStarting());
+      assertThat(broker.startedAt.get(2) - secondEnded)
+          .as("the second consumer ended before it delivered: the third waits a back-off")
+          .isGreaterThanOrEqualTo(Worker.START_BACKOFF.delay(1).toNanos());
+
+      assertThat(server.sendTask(add(1, 2)).get(TIMEOUT)).containsExactly(3L);
+      long thirdEnded = System.nanoTime();
+      broker.endLatest(new IllegalStateException("fetch loop failed after a delivery"));
+      await().atMost(TIMEOUT).until(() -> broker.started() == 4 && !worker.isStarting());
+      assertThat(broker.startedAt.get(3) - thirdEnded)
+          .as("the third consumer delivered a task: the fourth starts at once, not after 2 s")
+          .isLessThan(Worker.START_BACKOFF.delay(2).toNanos());
+      assertThat(server.sendTask(add(2, 3)).get(TIMEOUT)).containsExactly(5L);
+      worker.quit();
     }
   }
 
