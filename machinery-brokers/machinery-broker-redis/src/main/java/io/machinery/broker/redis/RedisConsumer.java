@@ -134,6 +134,13 @@ final class RedisConsumer implements Consumption {
   private boolean replyLost;
 
   /**
+   * Whether a message was handed over since the fetch loop last failed unexpectedly: a loop that
+   * fails again before it hands one over waits longer each time ({@link #restartDelay}). Only the
+   * fetch loop's thread touches it.
+   */
+  private boolean handedOverSinceFailure;
+
+  /**
    * The fetch script's KEYS: the queue, this consumer's keys, the priority bands 1-9, the fairness
    * ring and direct record.
    */
@@ -307,24 +314,44 @@ final class RedisConsumer implements Consumption {
   // fetching
 
   private void fetchLoop() {
+    int failuresInARow = 0;
     try {
       while (fetching) {
         try {
           fetchUntilStopped();
         } catch (Throwable e) {
           // A bug, an unexpected reply or an OutOfMemoryError must not end consumption silently:
-          // report it
-          // and start over (what the failed step may have moved is returned by returnStrays()).
-          log.error("Redis consumer {}: fetch loop failed; restarting it", id, e);
+          // report it and start over (what the failed step may have moved is returned by
+          // returnStrays()), waiting longer each time it fails again before it hands a message
+          // over, so that a failure at every turn does not log an error every second for ever.
+          failuresInARow = handedOverSinceFailure ? 1 : failuresInARow + 1;
+          handedOverSinceFailure = false;
+          long delay = restartDelay(failuresInARow);
+          if (failuresInARow == 1) {
+            log.error("Redis consumer {}: fetch loop failed; restarting it in {} ms", id, delay, e);
+          } else {
+            log.error(
+                "Redis consumer {}: fetch loop failed again, {} times in a row without handing a"
+                    + " message over; restarting it in {} ms",
+                id,
+                failuresInARow,
+                delay,
+                e);
+          }
           report(e);
           replyLost = true;
-          awaitStop(1000);
+          awaitStop(delay);
         }
       }
     } finally {
       phase = IDLE;
       loopEnded.countDown();
     }
+  }
+
+  /** 1 s after the first unexpected failure in a row, doubling up to 30 s. */
+  private static long restartDelay(int failuresInARow) {
+    return Math.min(30_000L, 1000L << Math.min(failuresInARow - 1, 5));
   }
 
   private void report(Throwable e) {
@@ -383,6 +410,7 @@ final class RedisConsumer implements Consumption {
           throw e;
         }
         handedOver++;
+        handedOverSinceFailure = true;
       }
     } finally {
       handler.release(reserved - handedOver);
@@ -542,6 +570,7 @@ final class RedisConsumer implements Consumption {
             throw e;
           }
           handedOver++;
+          handedOverSinceFailure = true;
         }
       } finally {
         handler.release(

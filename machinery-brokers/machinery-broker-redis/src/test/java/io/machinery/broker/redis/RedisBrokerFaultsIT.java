@@ -246,6 +246,66 @@ class RedisBrokerFaultsIT {
     assertThat(handler.brokerErrors()).anyMatch(e -> e instanceof StackOverflowError);
   }
 
+  @Test
+  void aFetchLoopFailingAtEveryTurnWaitsLongerEachTimeUntilItHandsAMessageOver() throws Exception {
+    RedisBroker broker = broker(Duration.ofSeconds(5));
+    RecordingHandler handler = new RecordingHandler(1);
+    java.util.concurrent.atomic.AtomicInteger failuresLeft =
+        new java.util.concurrent.atomic.AtomicInteger(3);
+    List<Long> errorsAt = new java.util.concurrent.CopyOnWriteArrayList<>();
+    io.machinery.spi.DeliveryHandler failing =
+        new io.machinery.spi.DeliveryHandler() {
+          @Override
+          public int reserve(int max) throws InterruptedException {
+            return handler.reserve(max);
+          }
+
+          @Override
+          public void release(int slots) {
+            handler.release(slots);
+          }
+
+          @Override
+          public void handle(Delivery delivery) {
+            if (failuresLeft.getAndDecrement() > 0) {
+              throw new IllegalStateException("simulated: a bug met at every turn");
+            }
+            handler.handle(delivery);
+          }
+
+          @Override
+          public void handleNow(Delivery delivery) {
+            handler.handleNow(delivery);
+          }
+
+          @Override
+          public void brokerError(Throwable error) {
+            errorsAt.add(System.nanoTime());
+            handler.brokerError(error);
+          }
+        };
+    closeables.add(broker.startConsuming("faults", "", failing));
+    redis.await(redis.commands().rpush(queue, task("t", queue)));
+    Delivery first = take(handler);
+    assertThat(errorsAt).hasSize(3);
+    assertThat(errorsAt.get(1) - errorsAt.get(0))
+        .as("restarted 1 s after the first failure")
+        .isGreaterThanOrEqualTo(Duration.ofSeconds(1).toNanos());
+    assertThat(errorsAt.get(2) - errorsAt.get(1))
+        .as("restarted 2 s after the second failure in a row")
+        .isGreaterThanOrEqualTo(Duration.ofSeconds(2).toNanos());
+    handler.ack(first);
+
+    failuresLeft.set(1);
+    redis.await(redis.commands().rpush(queue, task("t", queue)));
+    take(handler);
+    long deliveredAt = System.nanoTime();
+    assertThat(errorsAt).hasSize(4);
+    assertThat(deliveredAt - errorsAt.get(3))
+        .as("a message was handed over since: 1 s again, not the 8 s of a fourth failure in a row")
+        .isLessThan(Duration.ofSeconds(4).toNanos());
+  }
+
   // ------------------------------------------------------------------------------------------------- F8, F9
 
   @Test
