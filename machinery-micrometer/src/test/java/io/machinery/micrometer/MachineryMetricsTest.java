@@ -330,6 +330,40 @@ class MachineryMetricsTest {
     assertThat(consuming("metrics-consuming")).as("stopped").isZero();
   }
 
+  @Test
+  void theConsumingGaugeIsZeroWhileTheWorkerTriesToStart() {
+    java.util.concurrent.atomic.AtomicBoolean refusing =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    // a fake: the memory broker, whose starts fail as Redis out of memory fails them until told
+    io.machinery.spi.Broker refusingBroker =
+        (io.machinery.spi.Broker)
+            Proxy.newProxyInstance(
+                io.machinery.spi.Broker.class.getClassLoader(),
+                new Class<?>[] {io.machinery.spi.Broker.class},
+                (proxy, method, args) -> {
+                  if (method.getName().equals("startConsuming") && refusing.get()) {
+                    throw new io.machinery.MachineryException(
+                        "OOM command not allowed (test fake)");
+                  }
+                  try {
+                    return method.invoke(broker, args);
+                  } catch (InvocationTargetException e) {
+                    throw e.getCause();
+                  }
+                });
+    try (Server refused =
+        Server.builder().config(config).broker(refusingBroker).backend(backend).build()) {
+      Worker worker = refused.workerBuilder("metrics-starting").concurrency(1).build();
+      metrics.bindWorker(worker);
+      worker.launchAsync();
+      assertThat(worker.isStarting()).isTrue();
+      assertThat(consuming("metrics-starting")).as("while it tries to start").isZero();
+      refusing.set(false);
+      await().atMost(TIMEOUT).until(() -> consuming("metrics-starting") == 1); // 1 s later
+      worker.quit();
+    }
+  }
+
   private double consuming(String worker) {
     return registry.get(MachineryMetrics.CONSUMING).tags("worker", worker).gauge().value();
   }
