@@ -593,6 +593,42 @@ class MachineryAutoConfigurationTest {
   }
 
   @Test
+  void healthIsDownWhileAConsumerThatEndedIsReplaced() {
+    memory
+        .withUserConfiguration(MathTasks.class, EndingBroker.class)
+        .run(
+            context -> {
+              HealthIndicator indicator =
+                  context.getBean("machineryHealthIndicator", HealthIndicator.class);
+              EndingBroker.Control control = context.getBean(EndingBroker.Control.class);
+              String tag =
+                  context.getBean(MachineryWorkers.class).workers().getFirst().consumerTag();
+              await().atMost(Duration.ofSeconds(10)).until(() -> control.handlers.containsKey(tag));
+              assertThat(indicator.health().getStatus()).isEqualTo(Status.UP);
+
+              control.refusing.set(true);
+              control.handlers.get(tag).consumptionEnded(new IllegalStateException("test fake"));
+              Health replacing = indicator.health();
+              assertThat(replacing.getStatus())
+                  .as("while its consumer is replaced")
+                  .isEqualTo(Status.DOWN);
+              assertThat(replacing.getDetails().get("startingWorkers")).isEqualTo(List.of(tag));
+
+              control.refusing.set(false);
+              await()
+                  .atMost(Duration.ofSeconds(10))
+                  .until(() -> indicator.health().getStatus().equals(Status.UP)); // 1 s later
+              assertThat(
+                      context
+                          .getBean(Server.class)
+                          .sendTask(Signature.create("add", Arg.of(2L), Arg.of(3L)))
+                          .get(Duration.ofSeconds(10)))
+                  .as("run by the new consumer")
+                  .containsExactly(5L);
+            });
+  }
+
+  @Test
   void healthIsDownWhenTheBackendFails() {
     memory
         .withUserConfiguration(FailingBackend.class)
@@ -839,6 +875,48 @@ class MachineryAutoConfigurationTest {
               (proxy, method, args) -> {
                 if (method.getName().equals("startConsuming")) {
                   throw new MachineryException("OOM command not allowed (test fake)");
+                }
+                try {
+                  return method.invoke(memory, args);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
+    }
+  }
+
+  static class EndingBroker {
+    /** The latest consumer's handler of each worker (by tag), and whether starts fail. */
+    static final class Control {
+      final java.util.Map<String, io.machinery.spi.DeliveryHandler> handlers =
+          new java.util.concurrent.ConcurrentHashMap<>();
+      final java.util.concurrent.atomic.AtomicBoolean refusing =
+          new java.util.concurrent.atomic.AtomicBoolean();
+    }
+
+    @Bean
+    Control control() {
+      return new Control();
+    }
+
+    /**
+     * A fake: a memory broker that hands the test its consumers' handlers (to end one as a fetch
+     * loop that died would) and fails starts while told to, as Redis out of memory does.
+     */
+    @Bean
+    Broker broker(Control control) {
+      MemoryBroker memory = MemoryBroker.create();
+      return (Broker)
+          Proxy.newProxyInstance(
+              Broker.class.getClassLoader(),
+              new Class<?>[] {Broker.class},
+              (proxy, method, args) -> {
+                if (method.getName().equals("startConsuming")) {
+                  if (control.refusing.get()) {
+                    throw new MachineryException("OOM command not allowed (test fake)");
+                  }
+                  control.handlers.put(
+                      (String) args[0], (io.machinery.spi.DeliveryHandler) args[2]);
                 }
                 try {
                   return method.invoke(memory, args);
