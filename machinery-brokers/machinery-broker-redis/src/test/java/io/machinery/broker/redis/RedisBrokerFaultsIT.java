@@ -9,6 +9,7 @@ import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
@@ -19,7 +20,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -158,8 +163,7 @@ class RedisBrokerFaultsIT {
    * readings.
    */
   private static final class FailingClock extends java.time.Clock {
-    final java.util.concurrent.atomic.AtomicInteger failures =
-        new java.util.concurrent.atomic.AtomicInteger(3);
+    final AtomicInteger failures = new AtomicInteger(3);
 
     @Override
     public java.time.ZoneId getZone() {
@@ -203,43 +207,69 @@ class RedisBrokerFaultsIT {
                 redis.await(redis.commands().exists("{" + queue + "}:lease:" + consumerId())) == 1);
   }
 
+  /**
+   * Hands each delivery to {@code handler} unless {@code failure} gives an error to throw instead,
+   * as a handler with a bug would; records when the consumer reported errors.
+   */
+  private static final class FailingHandOver implements DeliveryHandler {
+    private final RecordingHandler handler;
+    private final Supplier<@Nullable Throwable> failure;
+    final List<Long> errorsAt = new CopyOnWriteArrayList<>();
+
+    FailingHandOver(RecordingHandler handler, Supplier<@Nullable Throwable> failure) {
+      this.handler = handler;
+      this.failure = failure;
+    }
+
+    @Override
+    public int reserve(int max) throws InterruptedException {
+      return handler.reserve(max);
+    }
+
+    @Override
+    public void release(int slots) {
+      handler.release(slots);
+    }
+
+    @Override
+    public void handle(Delivery delivery) {
+      Throwable e = failure.get();
+      if (e instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e instanceof Error error) {
+        throw error;
+      }
+      handler.handle(delivery);
+    }
+
+    @Override
+    public void handleNow(Delivery delivery) {
+      handler.handleNow(delivery);
+    }
+
+    @Override
+    public void brokerError(Throwable error) {
+      errorsAt.add(System.nanoTime());
+      handler.brokerError(error);
+    }
+  }
+
   @Test
   void theFetchLoopSurvivesAnErrorWhileHandingOverAndTheMessageComesAgain() throws Exception {
     RedisBroker broker = broker(Duration.ofSeconds(5));
-    java.util.concurrent.atomic.AtomicBoolean failed =
-        new java.util.concurrent.atomic.AtomicBoolean();
+    AtomicBoolean failed = new AtomicBoolean();
     RecordingHandler handler = new RecordingHandler(1);
-    io.machinery.spi.DeliveryHandler failingOnce =
-        new io.machinery.spi.DeliveryHandler() {
-          @Override
-          public int reserve(int max) throws InterruptedException {
-            return handler.reserve(max);
-          }
-
-          @Override
-          public void release(int slots) {
-            handler.release(slots);
-          }
-
-          @Override
-          public void handle(Delivery delivery) {
-            if (failed.compareAndSet(false, true)) {
-              throw new StackOverflowError("simulated");
-            }
-            handler.handle(delivery);
-          }
-
-          @Override
-          public void handleNow(Delivery delivery) {
-            handler.handleNow(delivery);
-          }
-
-          @Override
-          public void brokerError(Throwable error) {
-            handler.brokerError(error);
-          }
-        };
-    closeables.add(broker.startConsuming("faults", "", failingOnce));
+    closeables.add(
+        broker.startConsuming(
+            "faults",
+            "",
+            new FailingHandOver(
+                handler,
+                () ->
+                    failed.compareAndSet(false, true)
+                        ? new StackOverflowError("simulated")
+                        : null)));
     byte[] message = task("t", queue);
     redis.await(redis.commands().rpush(queue, message));
     assertThat(take(handler).body()).isEqualTo(message);
@@ -250,40 +280,15 @@ class RedisBrokerFaultsIT {
   void aFetchLoopFailingAtEveryTurnWaitsLongerEachTimeUntilItHandsAMessageOver() throws Exception {
     RedisBroker broker = broker(Duration.ofSeconds(5));
     RecordingHandler handler = new RecordingHandler(1);
-    java.util.concurrent.atomic.AtomicInteger failuresLeft =
-        new java.util.concurrent.atomic.AtomicInteger(3);
-    List<Long> errorsAt = new java.util.concurrent.CopyOnWriteArrayList<>();
-    io.machinery.spi.DeliveryHandler failing =
-        new io.machinery.spi.DeliveryHandler() {
-          @Override
-          public int reserve(int max) throws InterruptedException {
-            return handler.reserve(max);
-          }
-
-          @Override
-          public void release(int slots) {
-            handler.release(slots);
-          }
-
-          @Override
-          public void handle(Delivery delivery) {
-            if (failuresLeft.getAndDecrement() > 0) {
-              throw new IllegalStateException("simulated: a bug met at every turn");
-            }
-            handler.handle(delivery);
-          }
-
-          @Override
-          public void handleNow(Delivery delivery) {
-            handler.handleNow(delivery);
-          }
-
-          @Override
-          public void brokerError(Throwable error) {
-            errorsAt.add(System.nanoTime());
-            handler.brokerError(error);
-          }
-        };
+    AtomicInteger failuresLeft = new AtomicInteger(3);
+    FailingHandOver failing =
+        new FailingHandOver(
+            handler,
+            () ->
+                failuresLeft.getAndDecrement() > 0
+                    ? new IllegalStateException("simulated: a bug met at every turn")
+                    : null);
+    List<Long> errorsAt = failing.errorsAt;
     closeables.add(broker.startConsuming("faults", "", failing));
     redis.await(redis.commands().rpush(queue, task("t", queue)));
     Delivery first = take(handler);
