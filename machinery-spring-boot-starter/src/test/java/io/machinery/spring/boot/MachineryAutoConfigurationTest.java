@@ -859,6 +859,28 @@ class MachineryAutoConfigurationTest {
     }
   }
 
+  /**
+   * A fake: a memory broker whose {@code startConsuming} first passes its arguments to {@code
+   * beforeStart}, which may throw as a server refusing the consumer would.
+   */
+  static Broker memoryBrokerStarting(java.util.function.Consumer<Object[]> beforeStart) {
+    MemoryBroker memory = MemoryBroker.create();
+    return (Broker)
+        Proxy.newProxyInstance(
+            Broker.class.getClassLoader(),
+            new Class<?>[] {Broker.class},
+            (proxy, method, args) -> {
+              if (method.getName().equals("startConsuming")) {
+                beforeStart.accept(args);
+              }
+              try {
+                return method.invoke(memory, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
+  }
+
   @Configuration(proxyBeanMethods = false)
   static class RefusingBroker {
     /**
@@ -867,24 +889,14 @@ class MachineryAutoConfigurationTest {
      */
     @Bean
     Broker broker() {
-      MemoryBroker memory = MemoryBroker.create();
-      return (Broker)
-          Proxy.newProxyInstance(
-              Broker.class.getClassLoader(),
-              new Class<?>[] {Broker.class},
-              (proxy, method, args) -> {
-                if (method.getName().equals("startConsuming")) {
-                  throw new MachineryException("OOM command not allowed (test fake)");
-                }
-                try {
-                  return method.invoke(memory, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-              });
+      return memoryBrokerStarting(
+          args -> {
+            throw new MachineryException("OOM command not allowed (test fake)");
+          });
     }
   }
 
+  @Configuration(proxyBeanMethods = false)
   static class EndingBroker {
     /** The latest consumer's handler of each worker (by tag), and whether starts fail. */
     static final class Control {
@@ -905,25 +917,13 @@ class MachineryAutoConfigurationTest {
      */
     @Bean
     Broker broker(Control control) {
-      MemoryBroker memory = MemoryBroker.create();
-      return (Broker)
-          Proxy.newProxyInstance(
-              Broker.class.getClassLoader(),
-              new Class<?>[] {Broker.class},
-              (proxy, method, args) -> {
-                if (method.getName().equals("startConsuming")) {
-                  if (control.refusing.get()) {
-                    throw new MachineryException("OOM command not allowed (test fake)");
-                  }
-                  control.handlers.put(
-                      (String) args[0], (io.machinery.spi.DeliveryHandler) args[2]);
-                }
-                try {
-                  return method.invoke(memory, args);
-                } catch (java.lang.reflect.InvocationTargetException e) {
-                  throw e.getCause();
-                }
-              });
+      return memoryBrokerStarting(
+          args -> {
+            if (control.refusing.get()) {
+              throw new MachineryException("OOM command not allowed (test fake)");
+            }
+            control.handlers.put((String) args[0], (io.machinery.spi.DeliveryHandler) args[2]);
+          });
     }
   }
 
