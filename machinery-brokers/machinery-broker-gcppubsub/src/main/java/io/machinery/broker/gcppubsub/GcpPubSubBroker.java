@@ -340,9 +340,14 @@ public final class GcpPubSubBroker implements Broker {
       if (existing == null) {
         try {
           client.require(Map.of(sub, topic), createMissing, ackDeadlineSeconds);
-        } catch (MachineryException missing) {
+        } catch (PubSubClient.MissingResourcesException missing) {
           // named with the commands that create them: until someone does, trying again is in vain
           throw new ConsumerRefusedException(String.valueOf(missing.getMessage()), missing);
+        } catch (MachineryException failed) {
+          if (failed.getCause() instanceof ApiException e && refusedForGood(e)) {
+            throw new ConsumerRefusedException("refused: " + failed.getMessage(), failed);
+          }
+          throw failed; // unreachable, say: the worker tries again
         }
         existing = Objects.requireNonNull(client.subscription(sub));
       }

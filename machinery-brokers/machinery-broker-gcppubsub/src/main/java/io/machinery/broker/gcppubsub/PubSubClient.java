@@ -259,7 +259,8 @@ final class PubSubClient implements AutoCloseable {
    * is missing when {@code create}, else fails naming every missing one with the gcloud command
    * that creates it.
    *
-   * @throws MachineryException when something is missing and may not be created
+   * @throws MissingResourcesException when something is missing and may not be created
+   * @throws MachineryException when Pub/Sub fails a check or a creation (unreachable, refusing)
    */
   void require(Map<String, String> subscriptionsToTopics, boolean create, int ackDeadlineSeconds) {
     // a lock, not a monitor: the checks are round trips, and a virtual thread blocked inside
@@ -267,9 +268,41 @@ final class PubSubClient implements AutoCloseable {
     requireLock.lock();
     try {
       requireLocked(subscriptionsToTopics, create, ackDeadlineSeconds);
+    } catch (ApiException e) {
+      // Pub/Sub unreachable, or refusing: say so in the library's exception, not gax's
+      throw new MachineryException(
+          "Pub/Sub (project "
+              + project
+              + ") failed while checking"
+              + (create ? " or creating" : "")
+              + " "
+              + describe(subscriptionsToTopics)
+              + ": "
+              + e.getMessage()
+              + rootCause(e),
+          e);
     } finally {
       requireLock.unlock();
     }
+  }
+
+  /** What {@link #require} was asked for, as "subscription s of topic t, ...". */
+  private static String describe(Map<String, String> subscriptionsToTopics) {
+    List<String> each = new ArrayList<>();
+    new TreeMap<>(subscriptionsToTopics)
+        .forEach((sub, topic) -> each.add("subscription " + sub + " of topic " + topic));
+    return String.join(", ", each);
+  }
+
+  /** " (ConnectException: Connection refused)" for a failure with a deeper cause, else "". */
+  private static String rootCause(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    return root == e || root.getMessage() == null
+        ? ""
+        : " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
   }
 
   private void requireLocked(
@@ -329,7 +362,7 @@ final class PubSubClient implements AutoCloseable {
       knownTopics.add(topic);
     }
     if (!missing.isEmpty()) {
-      throw new MachineryException(
+      throw new MissingResourcesException(
           "Pub/Sub resources missing in project "
               + project
               + ": "
@@ -416,6 +449,15 @@ final class PubSubClient implements AutoCloseable {
                   .build());
     } catch (AlreadyExistsException e) {
       // created meanwhile by another worker: fine
+    }
+  }
+
+  /** Topics or subscriptions missing that the caller may not create (see {@link #require}). */
+  static final class MissingResourcesException extends MachineryException {
+    private static final long serialVersionUID = 1L;
+
+    MissingResourcesException(String message) {
+      super(message);
     }
   }
 }

@@ -68,6 +68,46 @@ class GcpPubSubBrokerIT {
   }
 
   @Test
+  void anUnreachablePubSubFailsTheBuildWithAMachineryExceptionThatSaysWhy() throws Exception {
+    // nothing listens on port 1; the stubs give up after 1 s instead of the library's 60 s
+    ManagedChannel channel =
+        io.grpc.ManagedChannelBuilder.forTarget("127.0.0.1:1").usePlaintext().build();
+    var channels =
+        com.google.api.gax.rpc.FixedTransportChannelProvider.create(
+            com.google.api.gax.grpc.GrpcTransportChannel.create(channel));
+    var publisherSettings =
+        com.google.cloud.pubsub.v1.stub.PublisherStubSettings.newBuilder()
+            .setTransportChannelProvider(channels)
+            .setCredentialsProvider(com.google.api.gax.core.NoCredentialsProvider.create());
+    publisherSettings
+        .getTopicSettings()
+        .setRetrySettings(
+            publisherSettings.getTopicSettings().getRetrySettings().toBuilder()
+                .setTotalTimeoutDuration(Duration.ofSeconds(1))
+                .build());
+    try (var publisher =
+            com.google.cloud.pubsub.v1.stub.GrpcPublisherStub.create(publisherSettings.build());
+        var subscriber = PubSubTestSupport.subscriberStub(channel)) {
+      for (boolean createMissing : new boolean[] {false, true}) {
+        assertThatThrownBy(
+                () ->
+                    GcpPubSubBroker.builder(config)
+                        .client(publisher, subscriber)
+                        .createMissing(createMissing)
+                        .build())
+            .as("createMissing " + createMissing)
+            .isExactlyInstanceOf(MachineryException.class)
+            .hasMessageContaining("Pub/Sub (project " + project + ") failed while checking")
+            .hasMessageContaining("of topic " + config.defaultQueue())
+            .hasMessageContaining("UNAVAILABLE")
+            .hasMessageContaining("Connection refused");
+      }
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  @Test
   void aWorkerOfAQueueWithoutItsSubscriptionFailsItsLaunchAtOnce() {
     PubSubTestSupport.broker(config).build().close(); // the default queue's resources
     try (GcpPubSubBroker broker =
