@@ -513,6 +513,7 @@ public final class Worker implements AutoCloseable {
         LogText.of(queueName()),
         e.toString(),
         e);
+    stopHeartbeat(); // it announced the worker as starting
     taskThreads.shutdownNow();
     done.completeExceptionally(e);
     return done;
@@ -699,11 +700,14 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
-   * Starts the consumer (unless the control plane says the queue is paused), then the heartbeat;
-   * under {@link #consumerLock}, and only while running, so that a {@link #quit()} racing a start
-   * from {@link #startAgainLater} either finds the consumer and heartbeat to stop or prevents them.
+   * Starts the consumer (unless the control plane says the queue is paused, or one was started
+   * meanwhile), then the heartbeat, which starts even when the consumer fails, so that a worker
+   * trying to start is listed as {@link io.machinery.spi.WorkerStatus#starting()}; under {@link
+   * #consumerLock}, and only while running, so that a {@link #quit()} racing a start from {@link
+   * #startAgainLater} either finds the consumer and heartbeat to stop or prevents them.
    *
-   * @return false when the worker was no longer running, so nothing started
+   * @return false when nothing was left to start: the worker was no longer running, or had a
+   *     consumer or a paused queue
    */
   private boolean start(@Nullable WorkerHeartbeat beat) {
     consumerLock.lock();
@@ -711,20 +715,26 @@ public final class Worker implements AutoCloseable {
       if (phase.get() != Phase.RUNNING) {
         return false;
       }
-      if (beat != null && beat.queuePausedAtStart()) {
-        paused = true;
-        log.info(
-            "Worker {}: queue {} is paused; it starts fetching when the queue is resumed",
-            consumerTag,
-            LogText.of(queueName()));
-      } else {
-        consumer = startConsumer();
+      try {
+        if (consumer != null || paused) {
+          return false; // resumed or paused meanwhile: the heartbeat follows the pause flag
+        }
+        if (beat != null && beat.queuePausedAtStart()) {
+          paused = true;
+          log.info(
+              "Worker {}: queue {} is paused; it starts fetching when the queue is resumed",
+              consumerTag,
+              LogText.of(queueName()));
+        } else {
+          consumer = startConsumer();
+        }
+        return true;
+      } finally {
+        if (beat != null && heartbeat == null) {
+          heartbeat = beat;
+          beat.start();
+        }
       }
-      if (beat != null) {
-        heartbeat = beat;
-        beat.start();
-      }
-      return true;
     } finally {
       consumerLock.unlock();
     }
@@ -970,6 +980,11 @@ public final class Worker implements AutoCloseable {
     @Override
     public boolean isPaused() {
       return paused;
+    }
+
+    @Override
+    public boolean isStarting() {
+      return phase.get() == Phase.RUNNING && consumer == null && !paused;
     }
 
     @Override

@@ -57,6 +57,12 @@ final class WorkerHeartbeat {
 
     boolean isPaused();
 
+    /**
+     * Whether it runs without a consumer though its queue is not paused: it tries to start one, or
+     * to replace one that ended by itself ({@link WorkerStatus#starting()}).
+     */
+    boolean isStarting();
+
     List<TaskExecution> runningTasks();
 
     /**
@@ -259,7 +265,8 @@ final class WorkerHeartbeat {
         WorkerStatus.notClosed(worker.breakerStates()),
         broker,
         resultBackend,
-        limits.status());
+        limits.status(),
+        worker.isStarting());
   }
 
   /**

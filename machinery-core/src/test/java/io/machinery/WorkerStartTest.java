@@ -7,9 +7,11 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Consumption;
+import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeliveryHandler;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -34,6 +36,12 @@ class WorkerStartTest {
       super(memory);
       this.failures = failures;
       this.error = error;
+    }
+
+    /** The memory broker's control plane (workers listed), which DelegatingBroker leaves out. */
+    @Override
+    public Optional<ControlPlane> controlPlane() {
+      return delegate.controlPlane();
     }
 
     @Override
@@ -66,6 +74,28 @@ class WorkerStartTest {
       await().atMost(TIMEOUT).until(() -> !worker.isStarting());
       worker.quit();
       assertThat(done).isCompleted();
+    }
+  }
+
+  @Test
+  void aWorkerTryingToStartIsListedAsStartingUntilItConsumes() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(memory, 2, new MachineryException("OOM command not allowed"));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      ControlPlane plane = server.controlPlane().orElseThrow();
+      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+      worker.launchAsync();
+      assertThat(plane.workers())
+          .as("announced at launch though its consumer failed to start")
+          .singleElement()
+          .satisfies(status -> assertThat(status.starting()).isTrue());
+      await()
+          .atMost(TIMEOUT)
+          .until(() -> broker.started.get() == 1 && !plane.workers().getFirst().starting());
+      worker.quit();
+      assertThat(plane.workers()).isEmpty();
     }
   }
 
@@ -114,6 +144,9 @@ class WorkerStartTest {
           .hasMessageContaining("PRECONDITION_FAILED");
       assertThat(worker.isRunning()).isFalse();
       assertThat(broker.attempts).hasValue(1);
+      assertThat(server.controlPlane().orElseThrow().workers())
+          .as("not left listed as starting")
+          .isEmpty();
     }
   }
 

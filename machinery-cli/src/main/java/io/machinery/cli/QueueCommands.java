@@ -317,7 +317,7 @@ final class QueueCommands {
                   w.broker().isEmpty() ? "-" : w.broker(),
                   w.resultBackend().isEmpty() ? "-" : w.resultBackend(),
                   w.busy() + "/" + w.concurrency(),
-                  w.paused() ? "yes" : "no",
+                  w.paused() ? "paused" : w.starting() ? "starting" : "consuming",
                   Render.instant(w.heartbeatAt()),
                   w.breakers().isEmpty()
                       ? "-"
@@ -337,7 +337,7 @@ final class QueueCommands {
                 "BROKER",
                 "RESULTS",
                 "BUSY",
-                "PAUSED",
+                "STATE",
                 "HEARTBEAT",
                 "BREAKERS",
                 "LIMITS",

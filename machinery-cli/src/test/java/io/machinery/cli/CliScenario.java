@@ -416,6 +416,8 @@ abstract class CliScenario {
                 assertThat(cli().ok("workers").out())
                     .contains("RESULTS")
                     .contains("LIMITS")
+                    .contains("STATE")
+                    .contains("consuming")
                     .contains(worker.controlPlaneId().orElseThrow())
                     .contains("1/2")
                     .contains("block max 5"));

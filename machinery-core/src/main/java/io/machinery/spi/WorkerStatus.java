@@ -54,6 +54,9 @@ import org.jspecify.annotations.Nullable;
  * @param limits the task limits it enforces, by task name: its own ({@code Worker.Builder.limit})
  *     with those set in the control plane over them or beside them (at most {@link #MAX_LIMITS},
  *     the first by name; the rest are left out); empty in a status written before this field
+ * @param starting whether it has no consumer though it runs and its queue is not paused: it tries
+ *     to start one (its broker's server failed the start) or to replace one that ended by itself,
+ *     so it takes no task now; false in a status written before this field
  */
 public record WorkerStatus(
     String id,
@@ -71,7 +74,8 @@ public record WorkerStatus(
     Map<String, TaskBreaker.State> breakers,
     String broker,
     String resultBackend,
-    Map<String, LimitInForce> limits) {
+    Map<String, LimitInForce> limits,
+    boolean starting) {
 
   /**
    * The most breaker keys a status carries: enough to see an outage, small enough to send often.
@@ -121,6 +125,64 @@ public record WorkerStatus(
       first.put(limit.getKey(), Objects.requireNonNull(limit.getValue(), "limit"));
     }
     limits = Collections.unmodifiableMap(first);
+  }
+
+  /**
+   * A status of a worker that is not {@link #starting()} (or an older writer's status).
+   *
+   * @param id as in the record
+   * @param host as in the record
+   * @param pid as in the record
+   * @param consumerTag as in the record
+   * @param queue as in the record
+   * @param concurrency as in the record
+   * @param busy as in the record
+   * @param paused as in the record
+   * @param startedAt as in the record
+   * @param heartbeatAt as in the record
+   * @param running as in the record
+   * @param periodic as in the record
+   * @param breakers as in the record
+   * @param broker as in the record
+   * @param resultBackend as in the record
+   * @param limits as in the record
+   * @throws NullPointerException if a field is null
+   */
+  public WorkerStatus(
+      String id,
+      String host,
+      long pid,
+      String consumerTag,
+      String queue,
+      int concurrency,
+      int busy,
+      boolean paused,
+      Instant startedAt,
+      Instant heartbeatAt,
+      List<RunningTask> running,
+      List<ScheduledEntry> periodic,
+      Map<String, TaskBreaker.State> breakers,
+      String broker,
+      String resultBackend,
+      Map<String, LimitInForce> limits) {
+    this(
+        id,
+        host,
+        pid,
+        consumerTag,
+        queue,
+        concurrency,
+        busy,
+        paused,
+        startedAt,
+        heartbeatAt,
+        running,
+        periodic,
+        breakers,
+        broker,
+        resultBackend,
+        limits,
+        false);
   }
 
   /**
@@ -372,6 +434,7 @@ public record WorkerStatus(
         .put("concurrency", concurrency)
         .put("busy", busy)
         .put("paused", paused)
+        .put("starting", starting)
         .put("startedAt", startedAt.toString())
         .put("heartbeatAt", heartbeatAt.toString());
     ArrayNode tasks = root.putArray("running");
@@ -486,7 +549,8 @@ public record WorkerStatus(
           breakers,
           root.path("broker").asText(""), // absent in an older worker's status
           root.path("resultBackend").asText(""),
-          limits); // absent in an older worker's status: none
+          limits, // absent in an older worker's status: none
+          root.path("starting").asBoolean(false));
     } catch (IOException | RuntimeException e) {
       throw new MalformedMessageException("not a worker status: " + e.getMessage(), e);
     }

@@ -38,6 +38,53 @@ class WorkerStatusTest {
   }
 
   @Test
+  void aStartingWorkerSaysSoAndAnOlderStatusWithoutTheFieldReadsAsNotStarting() {
+    WorkerStatus starting =
+        new WorkerStatus(
+            "id",
+            "h",
+            1,
+            "w",
+            "q",
+            1,
+            0,
+            false,
+            T,
+            T,
+            List.of(),
+            List.of(),
+            Map.of(),
+            "redis://127.0.0.1:6379",
+            "redis://127.0.0.1:6379",
+            Map.of(),
+            true);
+    assertThat(WorkerStatus.fromJson(starting.toJson()).starting()).isTrue();
+    String older =
+        new String(starting.toJson(), java.nio.charset.StandardCharsets.UTF_8)
+            .replace("\"starting\":true,", "");
+    assertThat(older).doesNotContain("starting");
+    assertThat(WorkerStatus.fromJson(older.getBytes(java.nio.charset.StandardCharsets.UTF_8)))
+        .isEqualTo(
+            new WorkerStatus(
+                "id",
+                "h",
+                1,
+                "w",
+                "q",
+                1,
+                0,
+                false,
+                T,
+                T,
+                List.of(),
+                List.of(),
+                Map.of(),
+                "redis://127.0.0.1:6379",
+                "redis://127.0.0.1:6379",
+                Map.of()));
+  }
+
+  @Test
   void breakersThatAreNotClosedTravelAndAnUnknownStateIsLeftOut() {
     Map<String, TaskBreaker.State> states = new HashMap<>();
     states.put("host:a", TaskBreaker.State.OPEN);

@@ -130,7 +130,8 @@ final class Views {
             .put("resultBackend", w.resultBackend())
             .put("concurrency", w.concurrency())
             .put("busy", w.busy())
-            .put("paused", w.paused());
+            .put("paused", w.paused())
+            .put("starting", w.starting());
     instant(n, "startedAt", w.startedAt());
     instant(n, "heartbeatAt", w.heartbeatAt());
     ArrayNode running = n.putArray("running");

@@ -391,6 +391,8 @@ class DashboardApiTest {
               assertThat(w.get(0).path("consumerTag").asText()).isEqualTo("api-worker");
               assertThat(w.get(0).path("concurrency").asInt()).isEqualTo(3);
               assertThat(w.get(0).path("busy").asInt()).isEqualTo(1);
+              assertThat(w.get(0).path("starting").isBoolean()).as("starting is told").isTrue();
+              assertThat(w.get(0).path("starting").asBoolean()).as("it consumes").isFalse();
               assertThat(w.get(0).path("running").get(0).path("uuid").asText())
                   .isEqualTo(running.uuid());
             });

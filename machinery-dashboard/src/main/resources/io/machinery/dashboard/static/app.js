@@ -53,6 +53,14 @@ function taskLink(uuid, queue, label) {
   return el('a', { class: 'mono', href: '#/task/' + encodeURIComponent(uuid) + q, text: label || uuid });
 }
 
+// A worker's state: paused (its queue is), starting (no consumer yet: its broker fails the start, or it replaces one
+// that ended by itself; it takes no task meanwhile) or running.
+function workerState(w) {
+  const state = w.paused ? 'paused' : w.starting ? 'starting' : 'running';
+  return el('span', { class: 'pill ' + state, text: state,
+    title: state === 'starting' ? 'no consumer: it tries to start one and takes no task meanwhile' : '' });
+}
+
 function queueLink(queue, tab) {
   return el('a', { href: '#/queue/' + encodeURIComponent(queue) + '/' + (tab || 'pending'), text: queue });
 }
@@ -420,7 +428,7 @@ function workersView(root) {
           el('td', { class: 'mono', text: w.consumerTag }), el('td', { text: w.host }), num(w.pid), el('td', {}, queueLink(w.queue)),
           el('td', { class: 'mono', text: w.broker || '—' }), el('td', { class: 'mono', text: w.resultBackend || '—' }),
           num(w.concurrency), num(w.busy),
-          el('td', {}, el('span', { class: 'pill ' + (w.paused ? 'paused' : 'running'), text: w.paused ? 'paused' : 'running' })),
+          el('td', {}, workerState(w)),
           el('td', {}, when(w.heartbeatAt)),
           el('td', {}, Object.entries(w.breakers || {}).map(([key, state]) => el('div', {},
             el('span', { class: 'pill ' + (state === 'OPEN' ? 'FAILURE' : 'RETRY'), text: state.toLowerCase().replace('_', '-') }), ' ', el('span', { class: 'mono', text: key })))),
