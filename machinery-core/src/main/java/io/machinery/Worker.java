@@ -732,7 +732,7 @@ public final class Worker implements AutoCloseable {
       } finally {
         if (beat != null && heartbeat == null) {
           heartbeat = beat;
-          beat.start();
+          beat.start(consumer != null || paused); // a failed start announces on its own thread
         }
       }
     } finally {

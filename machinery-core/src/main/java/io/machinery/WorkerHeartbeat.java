@@ -163,13 +163,27 @@ final class WorkerHeartbeat {
     return id;
   }
 
-  void start() {
-    beat(); // the first announcement before launch returns: a CLI run right after sees the worker
+  /**
+   * Starts beating. With {@code announceNow} the first announcement is made before this returns (a
+   * CLI run right after a launch sees the worker); without, the heartbeat's thread makes it at
+   * once, so that a caller whose start failed (the server may be the control plane's too, and
+   * unreachable) does not wait for it as well.
+   */
+  void start(boolean announceNow) {
+    if (announceNow) {
+      beat();
+    }
     Thread t =
         Thread.ofPlatform()
             .daemon()
             .name("machinery-heartbeat-" + worker.consumerTag())
-            .start(this::loop);
+            .start(
+                () -> {
+                  if (!announceNow) {
+                    beat();
+                  }
+                  loop();
+                });
     thread = t;
   }
 

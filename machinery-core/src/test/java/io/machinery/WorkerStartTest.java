@@ -87,10 +87,14 @@ class WorkerStartTest {
       ControlPlane plane = server.controlPlane().orElseThrow();
       Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
       worker.launchAsync();
-      assertThat(plane.workers())
-          .as("announced at launch though its consumer failed to start")
-          .singleElement()
-          .satisfies(status -> assertThat(status.starting()).isTrue());
+      await()
+          .atMost(TIMEOUT)
+          .untilAsserted(
+              () ->
+                  assertThat(plane.workers())
+                      .as("announced though its consumer failed to start")
+                      .singleElement()
+                      .satisfies(status -> assertThat(status.starting()).isTrue()));
       await()
           .atMost(TIMEOUT)
           .until(() -> broker.started.get() == 1 && !plane.workers().getFirst().starting());
