@@ -3,6 +3,7 @@ package io.machinery.cli;
 import io.machinery.Machinery;
 import io.machinery.Server;
 import io.machinery.config.Config;
+import io.machinery.internal.Causes;
 import java.io.Console;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -183,7 +184,7 @@ public final class MachineryCli implements Callable<Integer> {
     String text =
         e instanceof CliException
             ? String.valueOf(message)
-            : withRootCause(String.valueOf(message), e);
+            : Causes.withRoot(String.valueOf(message), e);
     io.err().println("machinery: " + scrub(text));
     if (current != null && current.verbose()) {
       StringWriter trace = new StringWriter();
@@ -191,18 +192,6 @@ public final class MachineryCli implements Callable<Integer> {
       io.err().print(scrub(trace.toString()));
     }
     return code;
-  }
-
-  /** The message, and the first cause's when it says more (a wrapped "Connection refused"). */
-  static String withRootCause(String message, Throwable e) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    if (root != e && root.getMessage() != null && !message.contains(root.getMessage())) {
-      return message + " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
-    }
-    return message;
   }
 
   private static void quietLogging(boolean verbose) {

@@ -4,6 +4,7 @@ import io.machinery.Inspection;
 import io.machinery.Server;
 import io.machinery.config.Config;
 import io.machinery.config.Redaction;
+import io.machinery.internal.Causes;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -90,7 +91,7 @@ final class Session implements AutoCloseable {
                 + " / backend "
                 + show(c.resultBackend())
                 + ": "
-                + scrub(MachineryCli.withRootCause(String.valueOf(e.getMessage()), e)),
+                + scrub(Causes.withRoot(String.valueOf(e.getMessage()), e)),
             e);
       }
     }

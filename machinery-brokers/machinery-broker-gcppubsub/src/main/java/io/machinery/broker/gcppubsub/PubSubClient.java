@@ -30,6 +30,7 @@ import com.google.pubsub.v1.Topic;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.machinery.MachineryException;
+import io.machinery.internal.Causes;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -278,8 +279,7 @@ final class PubSubClient implements AutoCloseable {
               + " "
               + describe(subscriptionsToTopics)
               + ": "
-              + e.getMessage()
-              + rootCause(e),
+              + Causes.withRoot(String.valueOf(e.getMessage()), e),
           e);
     } finally {
       requireLock.unlock();
@@ -292,17 +292,6 @@ final class PubSubClient implements AutoCloseable {
     new TreeMap<>(subscriptionsToTopics)
         .forEach((sub, topic) -> each.add("subscription " + sub + " of topic " + topic));
     return String.join(", ", each);
-  }
-
-  /** " (ConnectException: Connection refused)" for a failure with a deeper cause, else "". */
-  private static String rootCause(Throwable e) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    return root == e || root.getMessage() == null
-        ? ""
-        : " (" + root.getClass().getSimpleName() + ": " + root.getMessage() + ")";
   }
 
   private void requireLocked(
