@@ -104,6 +104,29 @@ class WorkerStartTest {
   }
 
   @Test
+  void aConsumerStartedByAResumeDuringTheRetriesIsTheOnlyOne() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(memory, 1, new MachineryException("OOM command not allowed"));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      ControlPlane plane = server.controlPlane().orElseThrow();
+      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+      worker.launchAsync(); // the first start fails; the next try is 1 s later
+      plane.pause(Config.DEFAULT.defaultQueue());
+      await().atMost(TIMEOUT).until(worker::isPaused); // the heartbeat follows the flag
+      plane.resume(Config.DEFAULT.defaultQueue());
+      await().atMost(TIMEOUT).until(() -> broker.started.get() == 1); // the resume started it
+      await().atMost(TIMEOUT).until(() -> !worker.isStarting()); // the retry has run
+      assertThat(broker.started).as("the retry found the resumed consumer").hasValue(1);
+      assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
+          .containsExactly(3L);
+      worker.quit();
+    }
+  }
+
+  @Test
   void quitStopsTheAttemptsAndCompletesTheLaunchNormally() throws Exception {
     MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
     FailingStarts broker =
