@@ -62,10 +62,12 @@ class WorkerConsumptionEndedTest {
       if (attempt > 1 && attempt <= 1 + failuresAfterTheFirst) {
         throw new MachineryException("LOADING Redis is loading the dataset in memory");
       }
+      // counted before the consumer exists: it may deliver a task, and the test read started(),
+      // before super.startConsuming has returned
+      startedAt.add(System.nanoTime());
+      handlers.add(handler);
       Consumption c = super.startConsuming(tag, queue, handler);
       consumptions.add(c);
-      handlers.add(handler);
-      startedAt.add(System.nanoTime());
       return c;
     }
 
@@ -75,8 +77,9 @@ class WorkerConsumptionEndedTest {
       handlers.getLast().consumptionEnded(cause);
     }
 
+    /** Consumers started, or being started (see startConsuming). */
     int started() {
-      return consumptions.size();
+      return startedAt.size();
     }
   }
 
