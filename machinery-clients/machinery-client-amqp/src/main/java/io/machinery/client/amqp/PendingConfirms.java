@@ -47,12 +47,7 @@ final class PendingConfirms {
       } else if (ack) {
         future.complete(null);
       } else {
-        future.completeExceptionally(
-            new AmqpOperationException(
-                "the broker refused (nacked) a message to exchange '" + exchange + "'",
-                0,
-                true,
-                null));
+        future.completeExceptionally(new NackedException(exchange, routingKey));
       }
     }
   }

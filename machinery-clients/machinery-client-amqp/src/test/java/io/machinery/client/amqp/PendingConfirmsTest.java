@@ -40,9 +40,7 @@ class PendingConfirmsTest {
     assertThat(two).isCompleted();
     assertThat(three).isNotDone();
     confirms.confirmed(3, false, false);
-    assertThat(failure(three))
-        .isInstanceOf(AmqpOperationException.class)
-        .hasMessageContaining("nacked");
+    assertThat(failure(three)).isInstanceOf(NackedException.class).hasMessageContaining("nacked");
     assertThat(confirms.size()).isZero();
   }
 
