@@ -8,4 +8,9 @@ class EagerLockContractTest extends LockContract {
   protected Lock createLock() {
     return EagerLock.create();
   }
+
+  @Override
+  protected Lock createRival() {
+    return lock; // an in-process lock's store is the instance
+  }
 }

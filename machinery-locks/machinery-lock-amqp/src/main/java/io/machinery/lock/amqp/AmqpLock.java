@@ -1,26 +1,24 @@
 package io.machinery.lock.amqp;
 
 import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpNames;
 import io.machinery.client.amqp.AmqpOperationException;
 import io.machinery.client.amqp.AmqpUrl;
+import io.machinery.client.amqp.NackedException;
+import io.machinery.client.amqp.UnroutableException;
 import io.machinery.config.Config;
 import io.machinery.internal.GoTime;
 import io.machinery.spi.ComponentProvider;
 import io.machinery.spi.Lock;
 import io.machinery.spi.LockRetries;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.ExecutionException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -57,12 +55,18 @@ import org.jspecify.annotations.Nullable;
  *       tick's lock only has to outlast the other servers' tries at that tick). An unused key's
  *       empty queue is deleted by RabbitMQ after {@link #IDLE_EXPIRY} ({@code x-expires}; every try
  *       declares the queue, which counts as a use).
+ *   <li><b>The answer is the confirm of that one message</b>, ack or nack, as the client's
+ *       confirming publisher matches it ({@code AmqpClient.publishAsync}), never the client
+ *       library's {@code Channel.waitForConfirms}: that one drops the message's sequence number
+ *       before it records a nack, so a wait that begins in between reads a refused publish as
+ *       confirmed, and a busy host gave two servers the same tick's lock (4 races in 3,000 on a
+ *       loaded 2-core host).
  *   <li><b>Not shared with Go</b>: Go's schedulers lock in Redis; a pool of Java and Go schedulers
  *       shares a {@code RedisLock}.
  * </ul>
  *
- * <p>Thread-safe. A try costs one channel: open, declare, confirm mode, the publish and its
- * confirm, close. Whoever builds a lock closes it.
+ * <p>Thread-safe. A try is two round trips on the client's shared channels: the declaration, then
+ * the publish and its confirm. Whoever builds a lock closes it.
  */
 public final class AmqpLock implements Lock {
   /** Go's {@code LockFactory} uses 3 retries (4 attempts), as {@code RedisLock}. */
@@ -181,46 +185,40 @@ public final class AmqpLock implements Lock {
     }
     byte[] body = Long.toString(expiresAtUnixNanos).getBytes(StandardCharsets.UTF_8);
     for (int attempt = 1; ; attempt++) {
-      Channel channel = client.openChannel(); // connects first when it must
+      client.call( // connects first when it must
+          "declare the lock queue '" + queue + "'",
+          channel -> channel.queueDeclare(queue, true, false, false, QUEUE_ARGS));
+      // The time left is read only now, after connecting and declaring (a first try connects,
+      // which can take a while on a busy host): RabbitMQ times the TTL from the publish's
+      // arrival, so every moment between reading and publishing makes the lock end that late.
+      long left = nanosLeft(expiresAtUnixNanos);
+      if (left <= 0) {
+        return false;
+      }
+      AMQP.BasicProperties properties =
+          new AMQP.BasicProperties.Builder()
+              .deliveryMode(2)
+              .expiration(Long.toString(holdMillis(Duration.ofNanos(left))))
+              .build();
       try {
-        channel.queueDeclare(queue, true, false, false, QUEUE_ARGS);
-        channel.confirmSelect();
-        // The time left is read only now, after connecting and declaring (a first try connects,
-        // which can take a while on a busy host): RabbitMQ times the TTL from the publish's
-        // arrival, so every moment between reading and publishing makes the lock end that late.
-        long left = nanosLeft(expiresAtUnixNanos);
-        if (left <= 0) {
-          return false;
+        client.publishAsync("", queue, properties, body).get();
+        return true;
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause();
+        if (cause instanceof NackedException) {
+          return false; // the queue holds a message already: the lock is taken
         }
-        AMQP.BasicProperties properties =
-            new AMQP.BasicProperties.Builder()
-                .deliveryMode(2)
-                .expiration(Long.toString(holdMillis(Duration.ofNanos(left))))
-                .build();
-        AtomicBoolean returned = new AtomicBoolean();
-        channel.addReturnListener(r -> returned.set(true));
-        channel.basicPublish("", queue, true, properties, body);
-        boolean taken = channel.waitForConfirms(client.publishTimeout().toMillis());
-        if (!returned.get()) {
-          return taken; // false: nacked, the queue holds a message already
+        if (!(cause instanceof UnroutableException)) {
+          throw AmqpOperationException.of(
+              "lock '" + queue + "'", cause == null ? e : cause); // the confirm's deadline too
         }
         if (attempt == 2) { // deleted (x-expires) twice between declaring and publishing
           throw new AmqpOperationException(
               "the lock queue '" + queue + "' vanished twice while locking", 0, false, null);
         }
-      } catch (IOException | ShutdownSignalException e) {
-        throw AmqpOperationException.of("lock '" + queue + "'", e);
-      } catch (TimeoutException e) {
-        throw new AmqpOperationException(
-            "no confirm for the lock '" + queue + "' within " + client.publishTimeout(),
-            0,
-            true,
-            e);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new MachineryException("interrupted while locking '" + queue + "'", e);
-      } finally {
-        AmqpClient.closeQuietly(channel);
       }
     }
   }

@@ -10,11 +10,14 @@ import io.machinery.config.Config;
 import io.machinery.spi.Lock;
 import io.machinery.testkit.LockContract;
 import io.machinery.testkit.TestEndpoints;
+import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -23,6 +26,20 @@ class AmqpLockIT extends LockContract {
   @Override
   protected Lock createLock() {
     return AmqpLock.create(Config.builder().broker(TestEndpoints.amqpUrl()).build());
+  }
+
+  /** A key's queue would stay a month ({@link AmqpLock#IDLE_EXPIRY}). */
+  @Override
+  protected void forget(List<String> keys) {
+    try (Connection connection =
+            AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
+        Channel channel = connection.createChannel()) {
+      for (String key : keys) {
+        channel.queueDelete(AmqpLock.queue(key));
+      }
+    } catch (IOException | TimeoutException e) {
+      throw new IllegalStateException("deleting the lock queues of " + keys.size() + " keys", e);
+    }
   }
 
   /**
