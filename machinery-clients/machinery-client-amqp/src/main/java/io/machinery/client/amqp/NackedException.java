@@ -9,9 +9,6 @@ package io.machinery.client.amqp;
 public final class NackedException extends AmqpOperationException {
   private static final long serialVersionUID = 1L;
 
-  private final String exchange;
-  private final String routingKey;
-
   public NackedException(String exchange, String routingKey) {
     super(
         "the broker refused (nacked) a message to exchange '"
@@ -22,15 +19,5 @@ public final class NackedException extends AmqpOperationException {
         0,
         true,
         null);
-    this.exchange = exchange;
-    this.routingKey = routingKey;
-  }
-
-  public String exchange() {
-    return exchange;
-  }
-
-  public String routingKey() {
-    return routingKey;
   }
 }
