@@ -159,6 +159,14 @@ class HostileMessagesIT {
       assertThat(redis.await(redis.commands().hget(foreign.get(1), "f"))).isEqualTo(bytes("v"));
       assertThat(redis.await(redis.commands().zcard(foreign.get(2)))).isEqualTo(1L);
       assertThat(redis.await(redis.commands().llen(queue))).isZero();
+      // an over-long message never enters a processing list, where no worker would ever
+      // acknowledge it
+      for (String processing : redis.await(redis.commands().keys("{" + queue + "}:processing:*"))) {
+        assertThat(redis.await(redis.commands().lrange(processing, 0, -1)))
+            .extracting(m -> m.length)
+            .as("the sizes of the messages in %s", processing)
+            .allSatisfy(size -> assertThat(size).isLessThanOrEqualTo(16_384));
+      }
       assertThat(worker.isRunning()).isTrue();
       worker.quit();
       List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
