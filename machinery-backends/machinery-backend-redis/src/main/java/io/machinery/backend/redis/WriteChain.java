@@ -41,6 +41,13 @@ final class WriteChain {
   private StateTemplate.@Nullable Carried carried;
   private @Nullable Throwable failure;
 
+  /**
+   * Whether {@link #writeLast} ended the chain before the read answered: nothing may follow (a
+   * flag, not a prepared exception: building one per task, its stack trace filled in, was 5% of a
+   * worker's samples; it is built only for a write that comes after all).
+   */
+  private boolean ended;
+
   /** Whether the read was sent (a deferred chain sends it late, or never). */
   private boolean readSent;
 
@@ -80,7 +87,7 @@ final class WriteChain {
   /** Sends the read of the stored state, once; nothing when the chain has ended. */
   void startRead() {
     synchronized (this) {
-      if (readSent || failure != null) {
+      if (readSent || failure != null || ended) {
         return;
       }
       readSent = true;
@@ -168,7 +175,8 @@ final class WriteChain {
     Throwable failed;
     CompletableFuture<?> sent = null;
     synchronized (this) {
-      failed = failure;
+      failed =
+          ended ? new IllegalStateException("the chain of " + taskUuid + " has ended") : failure;
       if (failed == null && carried == null) {
         List<CompletableFuture<Void>> replies = new ArrayList<>(3);
         if (waiting != null) {
@@ -240,14 +248,12 @@ final class WriteChain {
       Supplier<CompletableFuture<?>> mergeNow) {
     List<CompletableFuture<Void>> superseded;
     synchronized (this) {
-      if (failure != null || carried != null) {
+      if (failure != null || carried != null || ended) {
         superseded = null;
       } else {
         superseded = waiting == null ? List.of() : waiting.replies();
         waiting = null;
-        failure =
-            new IllegalStateException(
-                "the chain of " + taskUuid + " has ended"); // nothing may follow
+        ended = true; // nothing may follow
       }
     }
     if (superseded == null) {

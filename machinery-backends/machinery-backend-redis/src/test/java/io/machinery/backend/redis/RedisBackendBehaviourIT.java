@@ -25,6 +25,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -180,6 +181,27 @@ class RedisBackendBehaviourIT {
     } finally {
       redis.await(redis.commands().del(task.uuid()));
     }
+  }
+
+  /** A final write ends a chain whose read has not answered: a write after it fails, naming it. */
+  @Test
+  void nothingFollowsTheFinalWriteOfAChain() {
+    Signature task = Signature.create("add");
+    WriteChain chain = WriteChain.deferred(redis.commands(), task.uuid());
+    StateTemplate success = StateTemplate.of(TaskState.success(task, List.of()));
+    assertThat(
+            chain.writeLast(success, EXPIRE, null, () -> CompletableFuture.completedFuture(null)))
+        .succeedsWithin(Duration.ofSeconds(5));
+
+    assertThat(chain.write(success, EXPIRE, null))
+        .failsWithin(Duration.ofSeconds(5))
+        .withThrowableOfType(ExecutionException.class)
+        .havingCause()
+        .isInstanceOf(IllegalStateException.class)
+        .withMessage("the chain of " + task.uuid() + " has ended");
+    assertThat(
+            chain.writeLast(success, EXPIRE, null, () -> CompletableFuture.completedFuture(null)))
+        .failsWithin(Duration.ofSeconds(5));
   }
 
   @Test
