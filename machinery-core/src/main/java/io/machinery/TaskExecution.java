@@ -1,5 +1,6 @@
 package io.machinery;
 
+import io.machinery.internal.Causes;
 import io.machinery.internal.Fibonacci;
 import io.machinery.internal.GoDurations;
 import io.machinery.internal.GoTypes;
@@ -1044,7 +1045,7 @@ final class TaskExecution implements TaskContext {
    * "Group not found: …" / "Task not found: …".
    */
   private static boolean isMissing(RuntimeException e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
+    for (Throwable t : Causes.of(e)) {
       if (t instanceof StateNotFoundException) {
         return true;
       }

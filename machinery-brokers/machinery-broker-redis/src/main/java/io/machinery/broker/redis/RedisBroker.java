@@ -10,6 +10,7 @@ import io.machinery.client.redis.RedisControlPlane;
 import io.machinery.client.redis.RedisKeys;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
+import io.machinery.internal.Causes;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
@@ -443,7 +444,7 @@ public final class RedisBroker implements Broker {
    * the rest may mend.
    */
   static boolean refusedForGood(MachineryException e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
+    for (Throwable t : Causes.of(e)) {
       if (t instanceof RedisCommandExecutionException refused) {
         String reply = String.valueOf(refused.getMessage());
         return reply.startsWith("NOPERM");

@@ -3,6 +3,7 @@ package io.machinery.client.amqp;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.ShutdownSignalException;
 import io.machinery.MachineryException;
+import io.machinery.internal.Causes;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -74,12 +75,9 @@ public class AmqpOperationException extends MachineryException {
   }
 
   static @Nullable ShutdownSignalException shutdownSignal(Throwable error) {
-    for (Throwable t = error; t != null; t = t.getCause()) {
+    for (Throwable t : Causes.of(error)) {
       if (t instanceof ShutdownSignalException s) {
         return s;
-      }
-      if (t.getCause() == t) {
-        break;
       }
     }
     return null;
