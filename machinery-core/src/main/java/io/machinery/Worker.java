@@ -1021,8 +1021,16 @@ public final class Worker implements AutoCloseable {
       h.retire();
     }
 
+    /**
+     * Starts a consumer for the resumed queue. A start the broker's server fails is tried again as
+     * a failed first start is ({@code startAgainLater}): the worker is listed as starting, not
+     * paused, and takes tasks as soon as a try works, rather than waiting for a heartbeat to try
+     * again (and skipping that heartbeat's announcement). A start trying again cannot mend leaves
+     * the worker paused and throws.
+     */
     @Override
     public void resumeConsuming() {
+      RuntimeException failed;
       consumerLock.lock();
       try {
         if (phase.get() != Phase.RUNNING || !paused) {
@@ -1033,13 +1041,21 @@ public final class Worker implements AutoCloseable {
         paused = false;
         try {
           consumer = startConsumer();
-        } catch (RuntimeException | Error e) {
+          return;
+        } catch (RuntimeException e) {
+          if (!mayMend(e)) {
+            paused = true;
+            throw e;
+          }
+          failed = e;
+        } catch (Error e) {
           paused = true;
           throw e;
         }
       } finally {
         consumerLock.unlock();
       }
+      startAgainLater(failed, Worker.this::startConsumerAgain);
     }
   }
 

@@ -27,15 +27,20 @@ class WorkerStartTest {
 
   /** A memory broker whose first {@code failures} starts fail as a server's error would. */
   private static final class FailingStarts extends DelegatingBroker {
-    private final int failures;
+    private final AtomicInteger failures;
     private final RuntimeException error;
     final AtomicInteger attempts = new AtomicInteger();
     final AtomicInteger started = new AtomicInteger();
 
     FailingStarts(MemoryBroker memory, int failures, RuntimeException error) {
       super(memory);
-      this.failures = failures;
+      this.failures = new AtomicInteger(failures);
       this.error = error;
+    }
+
+    /** The next {@code n} starts fail. */
+    void failNext(int n) {
+      failures.set(n);
     }
 
     /** The memory broker's control plane (workers listed), which DelegatingBroker leaves out. */
@@ -46,7 +51,8 @@ class WorkerStartTest {
 
     @Override
     public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
-      if (attempts.incrementAndGet() <= failures) {
+      attempts.incrementAndGet();
+      if (failures.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
         throw error;
       }
       started.incrementAndGet();
@@ -122,6 +128,45 @@ class WorkerStartTest {
       assertThat(broker.started).as("the retry found the resumed consumer").hasValue(1);
       assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
           .containsExactly(3L);
+      worker.quit();
+    }
+  }
+
+  @Test
+  void aResumeWhoseStartFailsIsTriedAgainAndListedAsStartingMeanwhile() throws Exception {
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    FailingStarts broker =
+        new FailingStarts(memory, 0, new MachineryException("OOM command not allowed"));
+    try (memory;
+        Server server = Server.builder().broker(broker).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      ControlPlane plane = server.controlPlane().orElseThrow();
+      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+      worker.launchAsync();
+      await().atMost(TIMEOUT).until(() -> broker.started.get() == 1);
+      plane.pause(Config.DEFAULT.defaultQueue());
+      await().atMost(TIMEOUT).until(worker::isPaused);
+      broker.failNext(2);
+      plane.resume(Config.DEFAULT.defaultQueue());
+      await()
+          .atMost(TIMEOUT)
+          .untilAsserted(
+              () ->
+                  assertThat(plane.workers())
+                      .as("listed as starting, not paused, while the resume is tried again")
+                      .singleElement()
+                      .satisfies(
+                          status -> {
+                            assertThat(status.starting()).isTrue();
+                            assertThat(status.paused()).isFalse();
+                          }));
+      assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
+          .containsExactly(3L);
+      assertThat(broker.attempts)
+          .as("the first start, two failed tries, the one that worked")
+          .hasValue(4);
+      assertThat(broker.started).hasValue(2);
+      await().atMost(TIMEOUT).until(() -> !worker.isStarting());
       worker.quit();
     }
   }
