@@ -85,6 +85,9 @@ env_pubsub() {
   port_open "$PUBSUB_PORT" || return 0
   env_line PUBSUB_EMULATOR_HOST "$HOST:$PUBSUB_PORT"
   env_line MACHINERY_PUBSUB_PORT "$PUBSUB_PORT"
+  # the pstest binary, for a test that starts and stops a server of its own (GcpPubSubServerBackIT)
+  local go; go=$(pubsub_go)
+  [[ -z $go ]] || env_line MACHINERY_PUBSUB_SERVER "$(pubsub_binary "$go")"
 }
 
 foreign_pubsub() { port_open "$PUBSUB_PORT" && [[ -z $(live_pid "$RUN_DIR/pubsub/pubsub.pid" "$(pubsub_comm)") ]]; }

@@ -96,6 +96,8 @@ final class DelayPump {
               subscription,
               e.getMessage());
         }
+        broker.recreateIfGone(
+            subscription, broker.delayTopic(), e.getCause() == null ? e : e.getCause());
         try {
           Thread.sleep(
               Math.min(

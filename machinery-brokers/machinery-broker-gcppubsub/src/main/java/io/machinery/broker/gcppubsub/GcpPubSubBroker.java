@@ -14,6 +14,7 @@ import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.config.Config;
+import io.machinery.internal.Causes;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
@@ -251,15 +252,15 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Publishes Go's message (data only, no attributes) to a task topic, creating it first if
-   * allowed.
+   * Publishes Go's message (data only, no attributes) to a task topic, creating it (and its
+   * subscription) first if allowed.
    */
   void publishNow(String topic, byte[] message) {
     if (createMissing && !client.knownTopic(topic)) {
       client.require(Map.of(subscriptionFor(topic), topic), true, ackDeadlineSeconds);
     }
     try {
-      client.publish(topic, message, Map.of());
+      publishCreatingIfGone(topic, subscriptionFor(topic), message, Map.of());
     } catch (MachineryException e) {
       if (e.getCause() instanceof com.google.api.gax.rpc.NotFoundException) {
         throw new DelayPump.MissingTopicException(String.valueOf(e.getMessage()));
@@ -270,11 +271,52 @@ public final class GcpPubSubBroker implements Broker {
 
   /** Publishes to the delay topic, due on {@code topic} at {@code dueMillis}. */
   void publishDelayed(String topic, byte[] message, long dueMillis) {
-    client.publish(
+    publishCreatingIfGone(
+        delayTopic,
         delayTopic,
         message,
         Map.of(ETA_ATTRIBUTE, Long.toString(dueMillis), TOPIC_ATTRIBUTE, topic));
     startDelayPump(); // a sender whose tasks only Go workers run moves its delayed tasks itself
+  }
+
+  /**
+   * Publishes to {@code topic}; when Pub/Sub answers that the topic is not there, though this
+   * broker had seen it, and the broker may create what is missing, creates it with {@code
+   * subscription} (before publishing, so the message has somewhere to go) and publishes once more.
+   */
+  private void publishCreatingIfGone(
+      String topic, String subscription, byte[] message, Map<String, String> attributes) {
+    try {
+      client.publish(topic, message, attributes);
+    } catch (MachineryException e) {
+      if (!createMissing || !(e.getCause() instanceof com.google.api.gax.rpc.NotFoundException)) {
+        throw e;
+      }
+      client.forgetTopic(topic);
+      client.require(Map.of(subscription, topic), true, ackDeadlineSeconds);
+      client.publish(topic, message, attributes);
+    }
+  }
+
+  /**
+   * After Pub/Sub answered that {@code subscription} (of {@code topic}) is not there, though this
+   * broker had it: creates both again when the broker may create what is missing (someone deleted
+   * them, or a test server restarted empty), so a consumer or the delay pump pulling from it
+   * recovers; else nothing. Never throws: the caller's next pull tells whether it worked.
+   */
+  void recreateIfGone(String subscription, String topic, Throwable failure) {
+    if (!createMissing
+        || closed
+        || Causes.of(failure).stream()
+            .noneMatch(c -> c instanceof com.google.api.gax.rpc.NotFoundException)) {
+      return;
+    }
+    try {
+      client.forgetTopic(topic);
+      client.require(Map.of(subscription, topic), true, ackDeadlineSeconds);
+    } catch (RuntimeException e) {
+      log.debug("Could not create {} of topic {} again: {}", subscription, topic, e.toString());
+    }
   }
 
   /** Starts this broker's delay pump once (on the first consumer or the first delayed publish). */

@@ -256,6 +256,14 @@ final class PubSubClient implements AutoCloseable {
   }
 
   /**
+   * Forgets that {@code topic} was seen to exist: Pub/Sub answered that it does not (someone
+   * deleted it, or a test server restarted empty), so the next {@link #require} checks it again.
+   */
+  void forgetTopic(String topic) {
+    knownTopics.remove(topic);
+  }
+
+  /**
    * Checks that every subscription (key) of its topic (value) exists, with its topic; creates what
    * is missing when {@code create}, else fails naming every missing one with the gcloud command
    * that creates it.
@@ -330,7 +338,16 @@ final class PubSubClient implements AutoCloseable {
       }
       if (subscription(sub) == null) {
         if (create) {
-          createSubscription(sub, topic, ackDeadlineSeconds);
+          try {
+            createSubscription(sub, topic, ackDeadlineSeconds);
+          } catch (NotFoundException gone) {
+            // the topic was seen before and is gone now: without this, every later try would
+            // skip creating it and fail the same way
+            knownTopics.remove(topic);
+            createTopic(topic);
+            log.info("Created Pub/Sub topic {} again: it was gone", topicName(topic));
+            createSubscription(sub, topic, ackDeadlineSeconds);
+          }
           log.info("Created Pub/Sub subscription {} of topic {}", subscriptionName(sub), topic);
         } else {
           missing.add(

@@ -161,6 +161,7 @@ final class PubSubConsumer implements Consumption {
                   e.toString());
               handler.brokerError(e);
             }
+            broker.recreateIfGone(subscription, topic, e);
             wake.tryAcquire(Math.min(5_000, 100L << Math.min(failures, 6)), TimeUnit.MILLISECONDS);
             continue;
           }
