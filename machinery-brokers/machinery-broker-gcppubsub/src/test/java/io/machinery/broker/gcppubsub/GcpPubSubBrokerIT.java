@@ -72,21 +72,7 @@ class GcpPubSubBrokerIT {
     // nothing listens on port 1; the stubs give up after 1 s instead of the library's 60 s
     ManagedChannel channel =
         io.grpc.ManagedChannelBuilder.forTarget("127.0.0.1:1").usePlaintext().build();
-    var channels =
-        com.google.api.gax.rpc.FixedTransportChannelProvider.create(
-            com.google.api.gax.grpc.GrpcTransportChannel.create(channel));
-    var publisherSettings =
-        com.google.cloud.pubsub.v1.stub.PublisherStubSettings.newBuilder()
-            .setTransportChannelProvider(channels)
-            .setCredentialsProvider(com.google.api.gax.core.NoCredentialsProvider.create());
-    publisherSettings
-        .getTopicSettings()
-        .setRetrySettings(
-            publisherSettings.getTopicSettings().getRetrySettings().toBuilder()
-                .setTotalTimeoutDuration(Duration.ofSeconds(1))
-                .build());
-    try (var publisher =
-            com.google.cloud.pubsub.v1.stub.GrpcPublisherStub.create(publisherSettings.build());
+    try (var publisher = PubSubTestSupport.publisherStub(channel, Duration.ofSeconds(1));
         var subscriber = PubSubTestSupport.subscriberStub(channel)) {
       for (boolean createMissing : new boolean[] {false, true}) {
         assertThatThrownBy(

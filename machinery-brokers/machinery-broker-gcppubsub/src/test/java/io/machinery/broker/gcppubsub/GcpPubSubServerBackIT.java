@@ -3,16 +3,9 @@ package io.machinery.broker.gcppubsub;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.retrying.RetrySettings;
 import com.google.api.gax.rpc.ApiException;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
-import com.google.api.gax.rpc.UnaryCallSettings;
 import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
 import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
-import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
-import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.pubsub.v1.GetSubscriptionRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -49,6 +42,9 @@ import org.junit.jupiter.api.Test;
 class GcpPubSubServerBackIT {
   private static final Duration SETTLED = Duration.ofSeconds(60);
 
+  /** How long a check or creation of a topic or subscription tries (the library's: 60 s). */
+  private static final Duration GIVE_UP = Duration.ofSeconds(2);
+
   @Test
   void aWorkerLaunchedWhilePubSubIsDownConsumesOnceItIsBack() throws Exception {
     String binary = System.getenv().getOrDefault("MACHINERY_PUBSUB_SERVER", "");
@@ -63,8 +59,8 @@ class GcpPubSubServerBackIT {
             Config.DEFAULT.toBuilder().defaultQueue("server_back").build(), project);
     ManagedChannel channel =
         ManagedChannelBuilder.forTarget("127.0.0.1:" + port).usePlaintext().build();
-    try (GrpcPublisherStub publisher = publisher(channel);
-        GrpcSubscriberStub subscriber = subscriber(channel);
+    try (GrpcPublisherStub publisher = PubSubTestSupport.publisherStub(channel, GIVE_UP);
+        GrpcSubscriberStub subscriber = PubSubTestSupport.subscriberStub(channel, GIVE_UP);
         GcpPubSubBroker broker =
             GcpPubSubBroker.builder(config)
                 .client(publisher, subscriber)
@@ -124,39 +120,6 @@ class GcpPubSubServerBackIT {
     } catch (ApiException e) { // not found, or not reachable yet
       return false;
     }
-  }
-
-  /** The stubs, their calls answered or given up within 2 s (the library's default is 60 s). */
-  private static GrpcPublisherStub publisher(ManagedChannel channel) throws IOException {
-    PublisherStubSettings.Builder settings =
-        PublisherStubSettings.newBuilder()
-            .setTransportChannelProvider(
-                FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
-            .setCredentialsProvider(NoCredentialsProvider.create());
-    shortRetries(settings.getTopicSettings());
-    shortRetries(settings.createTopicSettings());
-    return GrpcPublisherStub.create(settings.build());
-  }
-
-  private static GrpcSubscriberStub subscriber(ManagedChannel channel) throws IOException {
-    SubscriberStubSettings.Builder settings =
-        SubscriberStubSettings.newBuilder()
-            .setTransportChannelProvider(
-                FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
-            .setCredentialsProvider(NoCredentialsProvider.create());
-    shortRetries(settings.getSubscriptionSettings());
-    shortRetries(settings.createSubscriptionSettings());
-    return GrpcSubscriberStub.create(settings.build());
-  }
-
-  private static void shortRetries(UnaryCallSettings.Builder<?, ?> call) {
-    RetrySettings retries = call.getRetrySettings();
-    call.setRetrySettings(
-        retries.toBuilder()
-            .setTotalTimeoutDuration(Duration.ofSeconds(2))
-            .setInitialRpcTimeoutDuration(Duration.ofSeconds(2))
-            .setMaxRpcTimeoutDuration(Duration.ofSeconds(2))
-            .build());
   }
 
   private static Process start(String binary, int port) throws Exception {

@@ -3,6 +3,7 @@ package io.machinery.broker.gcppubsub;
 import com.google.api.gax.core.NoCredentialsProvider;
 import com.google.api.gax.grpc.GrpcTransportChannel;
 import com.google.api.gax.rpc.FixedTransportChannelProvider;
+import com.google.api.gax.rpc.UnaryCallSettings;
 import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
 import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
 import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
@@ -57,21 +58,55 @@ final class PubSubTestSupport {
 
   /** A publisher stub on {@code channel} without credentials; the caller closes it. */
   static GrpcPublisherStub publisherStub(ManagedChannel channel) throws IOException {
-    return GrpcPublisherStub.create(
-        PublisherStubSettings.newBuilder()
-            .setTransportChannelProvider(
-                FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
-            .setCredentialsProvider(NoCredentialsProvider.create())
-            .build());
+    return GrpcPublisherStub.create(publisherSettings(channel).build());
   }
 
   /** A subscriber stub on {@code channel} without credentials; the caller closes it. */
   static GrpcSubscriberStub subscriberStub(ManagedChannel channel) throws IOException {
-    return GrpcSubscriberStub.create(
-        SubscriberStubSettings.newBuilder()
-            .setTransportChannelProvider(
-                FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
-            .setCredentialsProvider(NoCredentialsProvider.create())
+    return GrpcSubscriberStub.create(subscriberSettings(channel).build());
+  }
+
+  /**
+   * As {@link #publisherStub(ManagedChannel)}, its topic reads and creations answered or given up
+   * within {@code giveUp} (the library's default is 60 s).
+   */
+  static GrpcPublisherStub publisherStub(ManagedChannel channel, Duration giveUp)
+      throws IOException {
+    PublisherStubSettings.Builder settings = publisherSettings(channel);
+    giveUpAfter(settings.getTopicSettings(), giveUp);
+    giveUpAfter(settings.createTopicSettings(), giveUp);
+    return GrpcPublisherStub.create(settings.build());
+  }
+
+  /** As {@link #publisherStub(ManagedChannel, Duration)} for subscription reads and creations. */
+  static GrpcSubscriberStub subscriberStub(ManagedChannel channel, Duration giveUp)
+      throws IOException {
+    SubscriberStubSettings.Builder settings = subscriberSettings(channel);
+    giveUpAfter(settings.getSubscriptionSettings(), giveUp);
+    giveUpAfter(settings.createSubscriptionSettings(), giveUp);
+    return GrpcSubscriberStub.create(settings.build());
+  }
+
+  private static PublisherStubSettings.Builder publisherSettings(ManagedChannel channel) {
+    return PublisherStubSettings.newBuilder()
+        .setTransportChannelProvider(
+            FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
+        .setCredentialsProvider(NoCredentialsProvider.create());
+  }
+
+  private static SubscriberStubSettings.Builder subscriberSettings(ManagedChannel channel) {
+    return SubscriberStubSettings.newBuilder()
+        .setTransportChannelProvider(
+            FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
+        .setCredentialsProvider(NoCredentialsProvider.create());
+  }
+
+  private static void giveUpAfter(UnaryCallSettings.Builder<?, ?> call, Duration giveUp) {
+    call.setRetrySettings(
+        call.getRetrySettings().toBuilder()
+            .setTotalTimeoutDuration(giveUp)
+            .setInitialRpcTimeoutDuration(giveUp)
+            .setMaxRpcTimeoutDuration(giveUp)
             .build());
   }
 
