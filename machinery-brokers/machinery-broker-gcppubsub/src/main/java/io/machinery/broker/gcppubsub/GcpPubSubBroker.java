@@ -345,7 +345,7 @@ public final class GcpPubSubBroker implements Broker {
       attributes.putAll(preview.attributes());
       data = preview.preview();
     }
-    client.publish(deadLetterTopic, data, attributes);
+    publishCreatingIfGone(deadLetterTopic, deadLetterTopic, data, attributes);
   }
 
   static String truncate(String value) {

@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -35,9 +36,10 @@ import org.junit.jupiter.api.Test;
  * first start fails (unreachable), the worker tries again with back-off, listed as starting, and
  * creates on the returning server (a fresh pstest: no topic, no subscription) what it needs. A
  * server that comes back empty later gets its subscriptions again from the worker's pulls and the
- * delay pump, and a topic again from the next send to it (the broker may create what is missing). A
- * server of this test's own (the pstest binary {@code scripts/services.sh} built, {@code
- * MACHINERY_PUBSUB_SERVER}), on a free port, so that stopping it disturbs no other test.
+ * delay pump, and a topic again from the next send to it, a dead letter's included (the broker may
+ * create what is missing). A server of this test's own (the pstest binary {@code
+ * scripts/services.sh} built, {@code MACHINERY_PUBSUB_SERVER}), on a free port, so that stopping it
+ * disturbs no other test.
  */
 class GcpPubSubServerBackIT {
   private static final Duration SETTLED = Duration.ofSeconds(60);
@@ -98,9 +100,21 @@ class GcpPubSubServerBackIT {
       stop(pubsub);
       pubsub = start(binary, port);
       AsyncResult sent = server.sendTask(Signature.create("add", Arg.of(6L), Arg.of(7L)));
+      broker.publish(Signature.create("add"), "not a task".getBytes(StandardCharsets.UTF_8));
       Worker next = server.workerBuilder("server_back_next").build();
       next.launchAsync();
       assertThat(sent.get(SETTLED)).containsExactly(13L);
+      // and the message it cannot read is set aside on a dead-letter topic created again
+      await()
+          .atMost(SETTLED)
+          .untilAsserted(
+              () ->
+                  assertThat(broker.inspector().orElseThrow().deadLetters("server_back", 0, 10))
+                      .singleElement()
+                      .satisfies(
+                          letter ->
+                              assertThat(new String(letter.message(), StandardCharsets.UTF_8))
+                                  .isEqualTo("not a task")));
       next.quit();
     } finally {
       channel.shutdownNow();
