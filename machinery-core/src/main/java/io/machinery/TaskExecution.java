@@ -780,7 +780,15 @@ final class TaskExecution implements TaskContext {
   }
 
   private void succeeded(List<TaskResult> results) {
-    step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
+    try {
+      step("storing SUCCESS", () -> backend.setStateSuccess(signature, results));
+    } catch (Refused e) {
+      // The backend cannot hold these results (over DynamoDB's 400 KB item, say): trying again
+      // cannot help, and the state would stay STARTED for ever. The task ends in FAILURE with the
+      // reason instead, so whoever waits for it learns, and its error callbacks and chord follow.
+      failed("the task succeeded but its results could not be stored: " + e.getMessage());
+      return;
+    }
     UniqueTasks.releaseAfterFinish(backend, signature);
     log.debug(
         "Processed task {} {}. Results = {}",
@@ -1076,8 +1084,12 @@ final class TaskExecution implements TaskContext {
     if (abandoned || (handler == null && !listening)) {
       return;
     }
+    String storedFailure = failure; // a success whose results were refused, a retry not sent
     TaskOutcome result =
         switch (outcome) {
+          case Outcome o when storedFailure != null ->
+              new TaskOutcome(
+                  signature, State.FAILURE, storedFailure, Duration.ofNanos(runNanos), recorded);
           case Succeeded s ->
               new TaskOutcome(signature, State.SUCCESS, null, Duration.ofNanos(runNanos), recorded);
           case RetryIn r ->

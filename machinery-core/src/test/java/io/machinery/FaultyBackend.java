@@ -41,6 +41,7 @@ final class FaultyBackend implements Backend {
       new java.util.concurrent.CountDownLatch(1);
   private volatile @org.jspecify.annotations.Nullable Runnable beforeNextGroupRead;
   private final Map<Op, Integer> failAfter = new ConcurrentHashMap<>();
+  private volatile java.util.Set<String> refusedSuccessOf = java.util.Set.of();
   private volatile Optional<Object> writeOrder = Optional.empty();
 
   FaultyBackend(Backend delegate) {
@@ -130,6 +131,15 @@ final class FaultyBackend implements Backend {
   /** The next {@code times} calls of {@code op} throw. */
   FaultyBackend failing(Op op, int times) {
     failuresLeft.put(op, new AtomicInteger(times));
+    return this;
+  }
+
+  /**
+   * The SUCCESS writes of tasks named {@code names} are refused as results the backend cannot hold
+   * would be (an {@link IllegalArgumentException}: over DynamoDB's item size, say).
+   */
+  FaultyBackend refusingSuccessOf(String... names) {
+    refusedSuccessOf = java.util.Set.of(names);
     return this;
   }
 
@@ -229,6 +239,9 @@ final class FaultyBackend implements Backend {
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
     maybeFail(Op.SUCCESS);
+    if (refusedSuccessOf.contains(signature.name())) {
+      throw new IllegalArgumentException("injected refusal of SUCCESS");
+    }
     if (heldSuccessOf.contains(signature.name())) {
       try {
         if (!successGate.await(60, java.util.concurrent.TimeUnit.SECONDS)) {

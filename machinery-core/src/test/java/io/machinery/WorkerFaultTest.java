@@ -1,6 +1,7 @@
 package io.machinery;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.FaultyBackend.Op;
@@ -302,6 +303,28 @@ class WorkerFaultTest {
         .contains("injected failure of SUCCESS");
     assertThat(backend.calls(Op.SUCCESS)).isEqualTo(3);
     assertThat(invoked("one")).isEqualTo(1);
+    assertThat(broker.requeueCount()).isZero();
+  }
+
+  @Test
+  void aSuccessWhoseResultsTheBackendRefusesEndsInFailureWithTheReasonAndItsErrorCallback() {
+    backend.refusingSuccessOf("one");
+    List<TaskOutcome> outcomes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    server.registerTask("seen", TaskFunction.of(String.class, error -> count("seen", error)));
+    worker().postTaskOutcomeHandler(outcomes::add).build().launchAsync();
+    Signature onError = Signature.create("seen");
+    AsyncResult task = server.sendTask(Signature.builder("one").onError(onError).build());
+    assertThatThrownBy(() -> task.get(TIMEOUT))
+        .isInstanceOf(TaskFailedException.class)
+        .hasMessageContaining(
+            "the task succeeded but its results could not be stored: injected refusal of SUCCESS");
+    assertThat(stateOf(task.taskUuid())).isEqualTo(State.FAILURE);
+    await().atMost(TIMEOUT).until(() -> invoked("seen") == 1); // the error callback ran
+    assertThat(backend.calls(Op.SUCCESS)).as("the refused one once, the callback's").isEqualTo(2);
+    await().atMost(TIMEOUT).until(() -> outcomes.size() == 2);
+    assertThat(outcomes.getFirst().state()).as("the outcome as stored").isEqualTo(State.FAILURE);
+    assertThat(invoked("one")).isEqualTo(1);
+    assertThat(broker.deadLetters()).isEmpty();
     assertThat(broker.requeueCount()).isZero();
   }
 
