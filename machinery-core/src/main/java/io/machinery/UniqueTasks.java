@@ -61,6 +61,14 @@ final class UniqueTasks {
             .build();
     Backend backend = server.backend();
     Optional<String> holder = backend.claimUnique(key, task.uuid(), ttl);
+    if (holder.isPresent()
+        && holder.get().equals(task.uuid())
+        && backend.getState(task.uuid()).isEmpty()) {
+      // the claim is this call's own: its first try landed, the reply was lost and the client
+      // tried again (the AWS SDK and MongoDB's retryable writes do), which found the key taken.
+      // With no state stored yet, no earlier send of this UUID got as far as PENDING.
+      holder = Optional.empty();
+    }
     if (holder.isPresent() && hasFinished(backend, holder.get())) {
       // finished without giving the key back (a Go worker ran it, its release failed, or it was
       // cancelled while it waited): free the key from that holder only, and claim it again

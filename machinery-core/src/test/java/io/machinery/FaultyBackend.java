@@ -34,6 +34,7 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
   private volatile boolean consumesStatesOnRead;
+  private volatile boolean losingClaimReplies;
   private volatile boolean notFoundInWordsOnly;
   private volatile boolean pendingIfAbsent = true;
   private volatile java.util.Set<String> heldSuccessOf = java.util.Set.of();
@@ -141,6 +142,27 @@ final class FaultyBackend implements Backend {
   FaultyBackend refusingSuccessOf(String... names) {
     refusedSuccessOf = java.util.Set.of(names);
     return this;
+  }
+
+  /**
+   * Each uniqueness claim is made twice and answered by the second, as a client does that tries a
+   * write again whose reply was lost (the AWS SDK, MongoDB's retryable writes): the first took the
+   * key, so the second finds it held by the caller itself.
+   */
+  FaultyBackend losingClaimReplies() {
+    losingClaimReplies = true;
+    return this;
+  }
+
+  @Override
+  public Optional<String> claimUnique(String key, String taskUuid, java.time.Duration ttl) {
+    Optional<String> first = delegate.claimUnique(key, taskUuid, ttl);
+    return losingClaimReplies ? delegate.claimUnique(key, taskUuid, ttl) : first;
+  }
+
+  @Override
+  public void releaseUnique(String key, String taskUuid) {
+    delegate.releaseUnique(key, taskUuid);
   }
 
   /** The calls of {@code op} after the first {@code ok} ones throw, every time. */
