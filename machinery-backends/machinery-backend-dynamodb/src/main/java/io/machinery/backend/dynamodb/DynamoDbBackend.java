@@ -32,6 +32,7 @@ import software.amazon.awssdk.services.dynamodb.model.AttributeValue;
 import software.amazon.awssdk.services.dynamodb.model.BatchGetItemResponse;
 import software.amazon.awssdk.services.dynamodb.model.BillingMode;
 import software.amazon.awssdk.services.dynamodb.model.ConditionalCheckFailedException;
+import software.amazon.awssdk.services.dynamodb.model.DynamoDbException;
 import software.amazon.awssdk.services.dynamodb.model.KeySchemaElement;
 import software.amazon.awssdk.services.dynamodb.model.KeyType;
 import software.amazon.awssdk.services.dynamodb.model.KeysAndAttributes;
@@ -49,9 +50,18 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  *       are Go's field names. PENDING is a {@code PutItem} of the whole state; later states are
  *       {@code UpdateItem SET State} (+ {@code Results}, {@code Error}, {@code TTL}) as Go writes
  *       them, so TaskName and CreatedAt stay. Results are {@code L[M{Type, Value: S(%v)}]} like
- *       Go's (values as text), read back by their Type ({@link GoValues}). The final states and
- *       group metas carry {@code TTL} = now + {@code ResultsExpireIn} (enable DynamoDB TTL on that
- *       attribute to expire them). One round trip per state write.
+ *       Go's (values as text), read back by their Type ({@link GoValues}; a Go type without a Java
+ *       mapping keeps its text). The final states and group metas carry {@code TTL} = now + {@code
+ *       ResultsExpireIn} (enable DynamoDB TTL on that attribute to expire them). One round trip per
+ *       state write; a group member's RETRY, SUCCESS and FAILURE also push its group's {@code TTL}
+ *       out (a second one), so a group whose members finish after {@code ResultsExpireIn} keeps its
+ *       meta (Go lets it expire: "Group not found", Go issue #352). SUCCESS clears an earlier run's
+ *       {@code Error} and FAILURE its {@code Results} (Go leaves them beside the new state).
+ *   <li><b>400 KB items.</b> Results that do not fit in an item are refused ({@link
+ *       IllegalArgumentException}: the worker then stores FAILURE with the reason instead of
+ *       leaving the task at STARTED); an error text is cut to {@value #MAX_ERROR_BYTES} bytes, so a
+ *       FAILURE always fits. A group meta holds its members' UUIDs in one item, as Go's does: about
+ *       9,000 members at most.
  *   <li><b>Reads</b> are strongly consistent (Go issue #525). A group's states come from {@code
  *       BatchGetItem} in chunks of 100, unprocessed keys retried with back-off (Go's check is
  *       inverted, so it drops them), and are returned in group order (BatchGetItem's order is
@@ -59,9 +69,9 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  *   <li><b>Chords fire once.</b> {@link #triggerChord} is one conditional {@code UpdateItem}: set
  *       {@code ChordTriggered} if it is false and Go's {@code Lock} is not held; exactly one caller
  *       succeeds, however many Java workers race. While a Go worker holds {@code Lock} (Go's
- *       read-lock-set protocol) the call waits, as Go does, and then sees the flag Go set. Go's own
- *       protocol is not atomic, so two Go workers can still both fire; a Java worker never adds a
- *       second firing.
+ *       read-lock-set protocol) the call waits, as Go does, and then sees the flag Go set. Java
+ *       workers fire once among themselves; Go's protocol is not atomic, so two Go workers can both
+ *       fire, and so can a Go worker that read the flag before a Java worker set it.
  *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} puts a claim item into the task table
  *       on condition that none stands (atomic across processes); a release deletes it on condition
  *       that its task holds it.
@@ -86,6 +96,9 @@ public final class DynamoDbBackend implements Backend {
 
   /** The claim item's attribute holding when the claim lapses, epoch milliseconds. */
   static final String UNIQUE_UNTIL = "MachineryUniqueUntil";
+
+  /** The longest error text a FAILURE stores, in UTF-8 bytes; a longer one is cut. */
+  static final int MAX_ERROR_BYTES = 64 * 1024;
 
   /** BatchGetItem's largest request. */
   static final int BATCH_LIMIT = 100;
@@ -226,24 +239,109 @@ public final class DynamoDbBackend implements Backend {
   @Override
   public void setStateRetry(Signature signature) {
     update(signature, State.RETRY, Map.of(), false);
+    refreshGroup(signature);
   }
 
+  /**
+   * SUCCESS with its results, and no error of an earlier run.
+   *
+   * @throws IllegalArgumentException when the results do not fit in a DynamoDB item (400 KB)
+   */
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
-    update(
-        signature,
-        State.SUCCESS,
-        results.isEmpty() ? Map.of() : Map.of("Results", Items.results(results)),
-        true);
+    try {
+      update(
+          signature,
+          State.SUCCESS,
+          Map.of(
+              "Results",
+              results.isEmpty() ? Items.NULL : Items.results(results),
+              "Error",
+              Items.NULL),
+          true);
+    } catch (MachineryException e) {
+      String tooLarge = overItemSize(e);
+      if (tooLarge != null) {
+        throw new IllegalArgumentException(
+            "the results of task "
+                + signature.uuid()
+                + " do not fit in a DynamoDB item (400 KB): "
+                + tooLarge,
+            e);
+      }
+      throw e;
+    }
+    refreshGroup(signature);
   }
 
+  /** FAILURE with its error (cut to {@value #MAX_ERROR_BYTES} bytes), and no earlier results. */
   @Override
   public void setStateFailure(Signature signature, String error) {
+    String stored = cut(error);
     update(
         signature,
         State.FAILURE,
-        Map.of("Error", error.isEmpty() ? Items.NULL : Items.s(error)),
+        Map.of("Error", stored.isEmpty() ? Items.NULL : Items.s(stored), "Results", Items.NULL),
         true);
+    refreshGroup(signature);
+  }
+
+  /** {@code error}, or its first {@value #MAX_ERROR_BYTES} bytes and how long it was. */
+  static String cut(String error) {
+    byte[] utf8 = error.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    if (utf8.length <= MAX_ERROR_BYTES) {
+      return error;
+    }
+    int end = MAX_ERROR_BYTES;
+    while ((utf8[end] & 0xC0) == 0x80) { // not inside a character
+      end--;
+    }
+    return new String(utf8, 0, end, java.nio.charset.StandardCharsets.UTF_8)
+        + "… (cut: "
+        + utf8.length
+        + " bytes in all)";
+  }
+
+  /** DynamoDB's message when it refused a write because the item would be over 400 KB, or null. */
+  private static @Nullable String overItemSize(MachineryException e) {
+    if (e.getCause() instanceof DynamoDbException d
+        && d.awsErrorDetails() != null
+        && "ValidationException".equals(d.awsErrorDetails().errorCode())
+        && String.valueOf(d.awsErrorDetails().errorMessage()).contains("maximum allowed size")) {
+      return d.awsErrorDetails().errorMessage();
+    }
+    return null;
+  }
+
+  /**
+   * Pushes the TTL of the member's group out to now + {@code ResultsExpireIn}, where the group's
+   * item exists and expires earlier: a group whose members finish late keeps its meta.
+   */
+  private void refreshGroup(Signature signature) {
+    if (signature.groupUuid().isEmpty()) {
+      return;
+    }
+    AttributeValue ttl = Items.n(expiresAt());
+    try {
+      client.updateItem(
+          r ->
+              r.tableName(groupTable)
+                  .key(Items.groupKey(signature.groupUuid()))
+                  .updateExpression("SET #T = :t")
+                  .conditionExpression(
+                      "attribute_exists(#G) AND (attribute_not_exists(#T) OR #T < :t)")
+                  .expressionAttributeNames(Map.of("#T", "TTL", "#G", Items.GROUP_UUID))
+                  .expressionAttributeValues(Map.of(":t", ttl)));
+    } catch (ConditionalCheckFailedException e) {
+      // no meta (a group purged, or of another sender), or it expires later already
+    } catch (SdkException e) {
+      throw new MachineryException(
+          "DynamoDB: could not refresh the expiry of group "
+              + signature.groupUuid()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
   }
 
   /** Go's {@code UpdateItem SET #S = :s[, #R = :r][, #E = :e][, #T = :t]}. */
@@ -291,7 +389,24 @@ public final class DynamoDbBackend implements Backend {
             .item();
     return item == null || item.isEmpty() || !item.containsKey("State")
         ? Optional.empty()
-        : Optional.of(Items.taskState(item));
+        : Optional.of(taskState(item));
+  }
+
+  /** {@link Items#taskState}; an item it cannot read is a {@link MachineryException}. */
+  private TaskState taskState(Map<String, AttributeValue> item) {
+    try {
+      return Items.taskState(item);
+    } catch (RuntimeException e) {
+      AttributeValue uuid = item.get(Items.TASK_UUID);
+      throw new MachineryException(
+          "DynamoDB: the state item of "
+              + LogText.of(uuid == null ? "?" : String.valueOf(uuid.s()))
+              + " in table "
+              + taskTable
+              + " cannot be read: "
+              + e,
+          e);
+    }
   }
 
   @Override
@@ -312,7 +427,23 @@ public final class DynamoDbBackend implements Backend {
             taskUuids,
             OffsetDateTime.now(clock).withOffsetSameInstant(ZoneOffset.UTC),
             expiresAt());
-    call("store group " + groupUuid, () -> client.putItem(r -> r.tableName(groupTable).item(item)));
+    try {
+      call(
+          "store group " + groupUuid,
+          () -> client.putItem(r -> r.tableName(groupTable).item(item)));
+    } catch (MachineryException e) {
+      String tooLarge = overItemSize(e);
+      if (tooLarge != null) {
+        throw new IllegalArgumentException(
+            "a group of "
+                + taskUuids.size()
+                + " tasks does not fit in a DynamoDB item (400 KB; Go's group meta holds every"
+                + " member's UUID, about 9,000 at most): "
+                + tooLarge,
+            e);
+      }
+      throw e;
+    }
   }
 
   private List<String> groupTaskUuids(String groupUuid) {
@@ -338,11 +469,20 @@ public final class DynamoDbBackend implements Backend {
     int completed = 0;
     for (Map<String, AttributeValue> item : batchGet(groupTaskUuids(groupUuid), true).values()) {
       AttributeValue state = item.get("State");
-      if (state != null && state.s() != null && State.valueOf(state.s()).isCompleted()) {
+      if (state != null && state.s() != null && completed(state.s())) {
         completed++;
       }
     }
     return completed == groupTaskCount;
+  }
+
+  private static boolean completed(String state) {
+    try {
+      return State.valueOf(state).isCompleted();
+    } catch (IllegalArgumentException e) {
+      throw new MachineryException(
+          "DynamoDB: a group member has an unknown state " + LogText.of(state), e);
+    }
   }
 
   @Override
@@ -357,7 +497,7 @@ public final class DynamoDbBackend implements Backend {
         throw StateNotFoundException.task(
             uuid, "group " + groupUuid + ", DynamoDB table " + taskTable);
       }
-      states.add(Items.taskState(item));
+      states.add(taskState(item));
     }
     return states;
   }
@@ -412,9 +552,15 @@ public final class DynamoDbBackend implements Backend {
     return found;
   }
 
+  /**
+   * {@link #triggerChord(String, String)} with a token of this call as the member: an update that
+   * DynamoDB applied but whose reply was lost (the SDK tries again, and that try fails its
+   * condition) still wins.
+   */
   @Override
   public boolean triggerChord(String groupUuid) {
-    return triggerChord(groupUuid, "") == Trigger.WON;
+    Trigger trigger = triggerChord(groupUuid, "machinery_trigger_" + java.util.UUID.randomUUID());
+    return trigger == Trigger.WON || trigger == Trigger.WON_BEFORE;
   }
 
   /**
@@ -436,6 +582,7 @@ public final class DynamoDbBackend implements Backend {
       update = "SET #CT = :t, #W = :w";
     }
     String setFlagAndWinner = update;
+    int unlockedRetries = 0;
     while (true) {
       try {
         client.updateItem(
@@ -468,19 +615,23 @@ public final class DynamoDbBackend implements Backend {
               ? Trigger.WON_BEFORE
               : Trigger.LOST;
         }
-        if (!isTrue(meta.get("Lock"))) {
-          continue; // changed between the two calls: try again
-        }
+        boolean locked = isTrue(meta.get("Lock"));
         if (System.nanoTime() > deadline) {
           throw new MachineryException(
               "DynamoDB: group "
                   + groupUuid
-                  + " stayed locked by a Go worker for "
+                  + (locked
+                      ? " stayed locked by a Go worker for "
+                      : " kept failing the trigger's condition (ChordTriggered and Lock not"
+                          + " booleans?) for ")
                   + LOCK_PATIENCE.toSeconds()
                   + " s; its chord was not triggered here");
         }
-        LockSupport.parkNanos(
-            TimeUnit.MILLISECONDS.toNanos(5)); // Go's own wait while another worker holds Lock
+        if (locked || ++unlockedRetries > 1) {
+          // Go's own wait while another worker holds Lock; or an item whose flags the condition
+          // cannot read, tried again at this pace until the deadline
+          LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+        } // else the item changed between the two calls: try again at once
       } catch (SdkException e) {
         throw new MachineryException(
             "DynamoDB: could not trigger the chord of group " + groupUuid + ": " + e.getMessage(),

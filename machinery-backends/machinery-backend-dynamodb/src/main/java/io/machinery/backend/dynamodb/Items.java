@@ -114,10 +114,20 @@ final class Items {
       Map<String, AttributeValue> m = entry.m();
       String type = m.get("Type") == null ? "string" : m.get("Type").s();
       AttributeValue v = m.get("Value");
-      Object raw = v == null || v.s() == null ? null : GoValues.parse(type, v.s());
-      out.add(TaskResult.of(type, GoTypes.isSupported(type) ? GoTypes.toTyped(type, raw) : raw));
+      out.add(result(type, v == null ? null : v.s()));
     }
     return out;
+  }
+
+  /**
+   * A result read back by its type; a Go type this library has no mapping for (a map, a struct,
+   * {@code time.Duration}: a Go task may return any) keeps Go's {@code %v} text as it is stored.
+   */
+  private static TaskResult result(String type, @Nullable String text) {
+    if (text == null || !GoTypes.isSupported(type)) {
+      return TaskResult.of(type, text);
+    }
+    return TaskResult.of(type, GoTypes.toTyped(type, GoValues.parse(type, text)));
   }
 
   private static String string(Map<String, AttributeValue> item, String name) {
