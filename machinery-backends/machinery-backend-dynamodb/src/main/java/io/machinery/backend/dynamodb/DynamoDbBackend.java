@@ -25,6 +25,8 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.dynamodb.DynamoDbClient;
 import software.amazon.awssdk.services.dynamodb.model.AttributeDefinition;
@@ -85,6 +87,8 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  * the same two tables, plus the attribute mapping those methods share.
  */
 public final class DynamoDbBackend implements Backend {
+  private static final Logger log = LoggerFactory.getLogger(DynamoDbBackend.class);
+
   /** The group item's attribute naming the member that triggered its chord (Java's only). */
   static final String CHORD_WINNER = "MachineryChordWinner";
 
@@ -315,7 +319,9 @@ public final class DynamoDbBackend implements Backend {
 
   /**
    * Pushes the TTL of the member's group out to now + {@code ResultsExpireIn}, where the group's
-   * item exists and expires earlier: a group whose members finish late keeps its meta.
+   * item exists and expires earlier: a group whose members finish late keeps its meta. Best effort:
+   * the member's state is stored already, and a failure here is logged, not thrown (the write would
+   * be tried again, and the message dead-lettered, for what only guards against a late expiry).
    */
   private void refreshGroup(Signature signature) {
     if (signature.groupUuid().isEmpty()) {
@@ -335,12 +341,11 @@ public final class DynamoDbBackend implements Backend {
     } catch (ConditionalCheckFailedException e) {
       // no meta (a group purged, or of another sender), or it expires later already
     } catch (SdkException e) {
-      throw new MachineryException(
-          "DynamoDB: could not refresh the expiry of group "
-              + signature.groupUuid()
-              + ": "
-              + e.getMessage(),
-          e);
+      log.warn(
+          "DynamoDB: could not push out the expiry of group {} after task {}: {}",
+          LogText.of(signature.groupUuid()),
+          LogText.of(signature.uuid()),
+          e.toString());
     }
   }
 
