@@ -32,7 +32,8 @@ final class GoMemcacheWire {
   /**
    * Values as bytes with flags 0, as gomemcache stores them; reading returns the bytes whatever the
    * flags. Never Java serialization (spymemcached's default transcoder deserializes objects named
-   * by the stored flags).
+   * by the stored flags). Its size check is spymemcached's 20 MiB; memcached's item limit (1 MiB by
+   * default) is {@link MemcacheBackend}'s to check, before a value is sent.
    */
   static final Transcoder<byte[]> RAW =
       new Transcoder<>() {
@@ -47,7 +48,7 @@ final class GoMemcacheWire {
             throw new IllegalArgumentException(
                 "a value of "
                     + o.length
-                    + " bytes is larger than memcached's item limit ("
+                    + " bytes is larger than spymemcached's limit ("
                     + CachedData.MAX_SIZE
                     + " bytes)");
           }

@@ -1,5 +1,9 @@
 package io.machinery.backend.memcache;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -11,6 +15,7 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.wire.LogText;
 import io.machinery.wire.WireCodec;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -30,12 +35,16 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
 import net.spy.memcached.CASResponse;
 import net.spy.memcached.CASValue;
+import net.spy.memcached.CachedData;
 import net.spy.memcached.ConnectionFactoryBuilder;
 import net.spy.memcached.FailureMode;
 import net.spy.memcached.MemcachedClient;
+import net.spy.memcached.MemcachedClientIF;
 import net.spy.memcached.internal.OperationFuture;
 import net.spy.memcached.ops.StatusCode;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Go Machinery's Memcache result backend (spec §4.2), for Java and Go workers and clients sharing
@@ -70,10 +79,18 @@ import org.jspecify.annotations.Nullable;
  *       (spymemcached pipelines the writes of one key on one connection, in order); group reads are
  *       one multi-get (Go: one GET per task).
  *   <li><b>Beyond Go: a chord fires once.</b> {@link #triggerChord} reads the meta with {@code
- *       gets} and sets {@code ChordTriggered} with {@code cas}: of concurrent callers exactly one
- *       succeeds. Go's trigger (plain {@code Set} of {@code Lock}, then {@code Replace}) is racy;
- *       this one waits while a Go worker holds {@code Lock}, as Go does, so it never overtakes a Go
- *       worker in its window, but two Go workers can still both fire.
+ *       gets} and sets {@code ChordTriggered} with {@code cas}: of concurrent Java callers exactly
+ *       one succeeds. The same {@code cas} writes the winning member's UUID into the meta ({@code
+ *       "MachineryChordWinner"}, after Go's fields, which Go's decoder skips), so the flag and the
+ *       winner are stored together or not at all. Go's trigger (read, plain {@code Set} of {@code
+ *       Lock}, then {@code Replace}) is racy; this one waits while a Go worker holds {@code Lock},
+ *       as Go does, but a Go worker that read the meta before Java's {@code cas} still fires too
+ *       (and rewrites the meta without the winner), as two Go workers can both fire.
+ *   <li><b>Item size.</b> memcached refuses an item over its limit ({@code -I}, 1 MiB by default)
+ *       with {@code SERVER_ERROR}, which spymemcached takes for a broken connection, failing every
+ *       operation in flight on it. So a value that would not fit is refused before it is sent, with
+ *       an {@link IllegalArgumentException} (the worker then stores FAILURE with the reason), and a
+ *       FAILURE's error text that would not fit is cut, with a note of its length.
  *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} keeps a claim in the item {@code
  *       machinery_unique:<hex SHA-256 of the key>}: {@code add} where none is, {@code cas} over one
  *       whose time is up; a release ends its holder's claim with {@code cas}.
@@ -96,6 +113,21 @@ public final class MemcacheBackend implements Backend {
 
   public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofMillis(2500);
 
+  /** memcached's default item size limit ({@code -I 1m}). */
+  public static final int DEFAULT_MAX_ITEM_SIZE = 1024 * 1024;
+
+  /**
+   * Room an item needs besides its key and value: memcached 1.6 takes 59 bytes (item header, CAS,
+   * line ends); kept generous for other versions.
+   */
+  static final int ITEM_OVERHEAD = 128;
+
+  /** The meta's field naming the member whose {@code cas} triggered the chord (Go skips it). */
+  static final String WINNER_FIELD = "MachineryChordWinner";
+
+  private static final Logger log = LoggerFactory.getLogger(MemcacheBackend.class);
+  private static final JsonFactory JSON = new JsonFactory();
+
   /** memcached reads a larger expiry as a unix time. */
   private static final long THIRTY_DAYS_SECONDS = 30L * 24 * 3600;
 
@@ -104,9 +136,11 @@ public final class MemcacheBackend implements Backend {
   private final List<InetSocketAddress> servers;
   private final long expireSeconds;
   private final Duration timeout;
+  private final int maxItemSize;
 
   private MemcacheBackend(Builder b) {
     this.clock = b.clock;
+    this.maxItemSize = b.maxItemSize;
     this.expireSeconds = b.config.effectiveResultsExpireIn();
     this.timeout = b.timeout;
     this.servers =
@@ -189,36 +223,83 @@ public final class MemcacheBackend implements Backend {
 
   @Override
   public void setStateRetry(Signature signature) {
-    writeFinal(signature, TaskState.retry(signature));
+    writeFinal(signature, WireCodec.encode(TaskState.retry(signature)));
   }
 
+  /**
+   * Stores SUCCESS.
+   *
+   * @throws MachineryException caused by an {@link IllegalArgumentException} when the state is
+   *     larger than a memcached item can hold ({@link Builder#maxItemSize}); nothing is sent then
+   */
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
-    writeFinal(signature, TaskState.success(signature, results));
+    writeFinal(signature, WireCodec.encode(TaskState.success(signature, results)));
   }
 
+  /** Stores FAILURE; an error text too long for a memcached item is cut, saying how long it was. */
   @Override
   public void setStateFailure(Signature signature, String error) {
-    writeFinal(signature, TaskState.failure(signature, error));
+    writeFinal(signature, failureThatFits(signature, error));
+  }
+
+  /** The FAILURE state as JSON, its error cut where the whole would not fit in an item. */
+  private byte[] failureThatFits(Signature signature, String error) {
+    byte[] json = WireCodec.encode(TaskState.failure(signature, error));
+    int limit = valueLimit(signature.uuid());
+    int keep = error.length();
+    while (json.length > limit && keep > 0) {
+      // in proportion to the bytes (an escaped char takes up to six), leaving room for the note
+      keep = (int) Math.min(keep - 1L, (long) keep * (limit - ITEM_OVERHEAD) / json.length);
+      if (keep > 0 && Character.isHighSurrogate(error.charAt(keep - 1))) {
+        keep--;
+      }
+      String cut =
+          error.substring(0, keep)
+              + " [cut to fit a memcached item: the error had "
+              + error.length()
+              + " characters]";
+      json = WireCodec.encode(TaskState.failure(signature, cut));
+    }
+    return json;
   }
 
   /**
    * A RETRY, SUCCESS or FAILURE; for a group member also a {@code touch} of the group's meta, sent
    * with it, so a group that outlives {@code resultsExpireIn} through retries keeps its meta (Go's
-   * never moves; issue #352).
+   * never moves; issue #352). The touch is beyond Go and best effort: once the state is stored, a
+   * touch that fails (the group's server down) is logged, not thrown, as the task's outcome stands.
    */
-  private void writeFinal(Signature signature, TaskState state) {
-    OperationFuture<Boolean> write = write(state);
-    if (!signature.groupUuid().isEmpty()) {
-      OperationFuture<Boolean> touch =
-          call(
-              "refresh group " + signature.groupUuid(),
-              () -> client.touch(signature.groupUuid(), expiration()));
+  private void writeFinal(Signature signature, byte[] json) {
+    OperationFuture<Boolean> write = set(signature.uuid(), json);
+    String group = signature.groupUuid();
+    if (group.isEmpty()) {
       await(write, signature.uuid());
-      await(touch, signature.groupUuid(), true);
+      return;
+    }
+    OperationFuture<Boolean> touch;
+    try {
+      touch = call("refresh group " + group, () -> client.touch(group, expiration()));
+    } catch (MachineryException e) {
+      await(write, signature.uuid());
+      refreshFailed(signature, e);
       return;
     }
     await(write, signature.uuid());
+    try {
+      await(touch, group, true);
+    } catch (MachineryException e) {
+      refreshFailed(signature, e);
+    }
+  }
+
+  private static void refreshFailed(Signature signature, MachineryException e) {
+    log.warn(
+        "Task {} {}: its state is stored, but the expiry of its group {} was not refreshed: {}",
+        LogText.of(signature.uuid()),
+        LogText.of(signature.name()),
+        LogText.of(signature.groupUuid()),
+        e.getMessage());
   }
 
   private OperationFuture<Boolean> write(TaskState state) {
@@ -229,9 +310,15 @@ public final class MemcacheBackend implements Backend {
     return store(key, json, false);
   }
 
-  /** {@code set}, or {@code add} (only a new key) when {@code onlyIfNew}. */
+  /**
+   * {@code set}, or {@code add} (only a new key) when {@code onlyIfNew}.
+   *
+   * @throws MachineryException caused by an {@link IllegalArgumentException} when the value would
+   *     not fit in an item, or the key is not a memcached key
+   */
   private OperationFuture<Boolean> store(String key, byte[] json, boolean onlyIfNew) {
     try {
+      checkFits(key, json);
       return onlyIfNew
           ? client.add(key, expiration(), json, GoMemcacheWire.RAW)
           : client.set(key, expiration(), json, GoMemcacheWire.RAW);
@@ -240,9 +327,40 @@ public final class MemcacheBackend implements Backend {
     }
   }
 
-  /** Go's expiry: the absolute unix time now + resultsExpireIn, as int32. */
+  /**
+   * Refuses a value memcached would answer {@code SERVER_ERROR object too large} to: spymemcached
+   * takes that answer for a broken connection and fails the other operations in flight on it.
+   *
+   * @throws IllegalArgumentException when the value is larger than an item under {@code key} holds
+   */
+  private void checkFits(String key, byte[] value) {
+    int limit = valueLimit(key);
+    if (value.length > limit) {
+      throw new IllegalArgumentException(
+          "the value for "
+              + LogText.of(key)
+              + " is "
+              + value.length
+              + " bytes, larger than memcached holds under that key ("
+              + limit
+              + " bytes: an item of "
+              + maxItemSize
+              + " bytes, memcached's -I, less key and overhead; see MemcacheBackend.Builder"
+              + ".maxItemSize)");
+    }
+  }
+
+  /** The largest value memcached stores under {@code key}. */
+  int valueLimit(String key) {
+    return maxItemSize - key.getBytes(StandardCharsets.UTF_8).length - ITEM_OVERHEAD;
+  }
+
+  /**
+   * Go's expiry: the absolute unix time now + resultsExpireIn, as int32; past 2038 memcached's
+   * largest (Go's wraps negative there, which memcached reads as expired already).
+   */
   int expiration() {
-    return (int) (clock.instant().getEpochSecond() + expireSeconds);
+    return (int) Math.min(Integer.MAX_VALUE, clock.instant().getEpochSecond() + expireSeconds);
   }
 
   @Override
@@ -253,7 +371,7 @@ public final class MemcacheBackend implements Backend {
 
   @Override
   public void purgeState(String taskUuid) {
-    await(client.delete(taskUuid), taskUuid, true);
+    await(call("delete " + taskUuid, () -> client.delete(taskUuid)), taskUuid, true);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -326,10 +444,13 @@ public final class MemcacheBackend implements Backend {
   }
 
   /**
-   * {@link #triggerChord(String)}, keeping the winning member's UUID under {@code <group
-   * uuid>_chord_winner} (Go never reads it), added right after the flag's compare-and-set:
-   * memcached has no write of two keys at once, so a winner killed between the two is not known
-   * (its member, back as a first delivery, then loses as before).
+   * {@link #triggerChord(String)}, keeping the winning member's UUID in the meta's {@code
+   * "MachineryChordWinner"} field, written by the same {@code cas} that sets {@code
+   * ChordTriggered}. A member whose {@code cas} was carried out though the call failed (its answer
+   * lost with the connection) reads its UUID back when it asks again: {@link Trigger#WON_BEFORE}. A
+   * meta triggered without the field (by Go, or by the previous version of this backend, which kept
+   * the winner under {@code <group uuid>_chord_winner}) is answered from that key if it is there,
+   * else {@link Trigger#LOST}.
    */
   @Override
   public Trigger triggerChord(String groupUuid, String memberUuid) {
@@ -342,14 +463,7 @@ public final class MemcacheBackend implements Backend {
       }
       GroupMeta meta = decodeMeta(groupUuid, item.getValue());
       if (meta.chordTriggered()) {
-        if (memberUuid.isEmpty()) {
-          return Trigger.LOST;
-        }
-        byte[] winner =
-            call(
-                "read the chord winner of group " + groupUuid,
-                () -> client.get(winnerKey(groupUuid), GoMemcacheWire.RAW));
-        return winner != null && memberUuid.equals(new String(winner, StandardCharsets.UTF_8))
+        return !memberUuid.isEmpty() && memberUuid.equals(winner(groupUuid, item.getValue()))
             ? Trigger.WON_BEFORE
             : Trigger.LOST;
       }
@@ -365,22 +479,17 @@ public final class MemcacheBackend implements Backend {
         pause();
         continue;
       }
-      byte[] triggered = WireCodec.encode(meta.withChordTriggered(true));
+      byte[] triggered = withWinner(WireCodec.encode(meta.withChordTriggered(true)), memberUuid);
       CASResponse response =
           call(
               "trigger the chord of group " + groupUuid,
-              () ->
-                  client.cas(
-                      groupUuid, item.getCas(), expiration(), triggered, GoMemcacheWire.RAW));
+              () -> {
+                checkFits(groupUuid, triggered);
+                return client.cas(
+                    groupUuid, item.getCas(), expiration(), triggered, GoMemcacheWire.RAW);
+              });
       switch (response) {
         case OK:
-          if (!memberUuid.isEmpty()) {
-            // not kept (memcached refused it): the member, back as a first delivery, loses as
-            // before
-            answer(
-                store(winnerKey(groupUuid), memberUuid.getBytes(StandardCharsets.UTF_8), true),
-                winnerKey(groupUuid));
-          }
           return Trigger.WON;
         case EXISTS:
           continue; // someone wrote the meta in between: look again
@@ -402,15 +511,71 @@ public final class MemcacheBackend implements Backend {
     }
   }
 
-  @Override
-  public void purgeGroupMeta(String groupUuid) {
-    await(client.delete(groupUuid), groupUuid, true);
-    await(client.delete(winnerKey(groupUuid)), winnerKey(groupUuid), true);
+  /**
+   * The meta JSON Go writes with the winner's field added at its end ({@code memberUuid} empty: as
+   * it is). Go's {@code json.Unmarshal} skips the unknown field, and every byte Go reads stays.
+   */
+  static byte[] withWinner(byte[] metaJson, String memberUuid) {
+    if (memberUuid.isEmpty()) {
+      return metaJson;
+    }
+    int end = metaJson.length - 1;
+    if (end < 1 || metaJson[end] != '}') {
+      throw new IllegalStateException("a group meta that is not a JSON object");
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(metaJson.length + 64);
+    out.write(metaJson, 0, end);
+    out.writeBytes((",\"" + WINNER_FIELD + "\":\"").getBytes(StandardCharsets.UTF_8));
+    out.writeBytes(JsonStringEncoder.getInstance().quoteAsUTF8(memberUuid));
+    out.writeBytes("\"}".getBytes(StandardCharsets.UTF_8));
+    return out.toByteArray();
   }
 
-  /** The key of the member that triggered a group's chord. */
-  static String winnerKey(String groupUuid) {
-    return groupUuid + "_chord_winner";
+  /**
+   * The member that triggered the group's chord: the meta's winner field, else (a meta triggered by
+   * Go, or by this backend's previous version) the key {@code <group uuid>_chord_winner} that
+   * version kept; null when neither names one.
+   */
+  private @Nullable String winner(String groupUuid, byte[] metaJson) {
+    String winner = winnerField(metaJson);
+    if (winner != null) {
+      return winner;
+    }
+    String legacyKey = groupUuid + "_chord_winner";
+    if (legacyKey.getBytes(StandardCharsets.UTF_8).length > MemcachedClientIF.MAX_KEY_LENGTH) {
+      return null; // never written: not a memcached key
+    }
+    byte[] legacy =
+        call(
+            "read the chord winner of group " + groupUuid,
+            () -> client.get(legacyKey, GoMemcacheWire.RAW));
+    return legacy == null ? null : new String(legacy, StandardCharsets.UTF_8);
+  }
+
+  /** The meta's {@code "MachineryChordWinner"}; null when it has none. */
+  static @Nullable String winnerField(byte[] metaJson) {
+    try (JsonParser in = JSON.createParser(metaJson)) {
+      if (in.nextToken() != JsonToken.START_OBJECT) {
+        return null;
+      }
+      while (in.nextToken() == JsonToken.FIELD_NAME) {
+        String name = in.currentName();
+        JsonToken value = in.nextToken();
+        if (WINNER_FIELD.equals(name) && value == JsonToken.VALUE_STRING) {
+          return in.getText();
+        }
+        in.skipChildren();
+      }
+      return null;
+    } catch (IOException e) {
+      return null; // decodeMeta has read it: cannot happen
+    }
+  }
+
+  /** Deletes the meta (a winner key of the previous version expires by itself). */
+  @Override
+  public void purgeGroupMeta(String groupUuid) {
+    await(call("delete group " + groupUuid, () -> client.delete(groupUuid)), groupUuid, true);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -593,7 +758,7 @@ public final class MemcacheBackend implements Backend {
     return message != null && message.contains("NOT_FOUND");
   }
 
-  private CompletableFuture<Void> completion(OperationFuture<Boolean> write, String key) {
+  CompletableFuture<Void> completion(OperationFuture<Boolean> write, String key) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     write.addListener(
         f -> {
@@ -612,7 +777,14 @@ public final class MemcacheBackend implements Backend {
                 new MachineryException("memcache: writing " + key + " failed: " + e, e));
           }
         });
-    return done.orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS);
+    done.orTimeout(timeout.toMillis() * 2, TimeUnit.MILLISECONDS)
+        .whenComplete(
+            (v, e) -> {
+              if (e instanceof TimeoutException) {
+                write.cancel(); // still queued (server down): never sent after the caller gave up
+              }
+            });
+    return done;
   }
 
   /** Closes the connections, waiting briefly for queued writes; idempotent. */
@@ -632,6 +804,7 @@ public final class MemcacheBackend implements Backend {
     private Clock clock = Clock.systemUTC();
     private @Nullable String url;
     private Duration timeout = DEFAULT_OPERATION_TIMEOUT;
+    private int maxItemSize = DEFAULT_MAX_ITEM_SIZE;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -658,6 +831,25 @@ public final class MemcacheBackend implements Backend {
         throw new IllegalArgumentException("the operation timeout must be positive: " + value);
       }
       timeout = value;
+      return this;
+    }
+
+    /**
+     * The servers' item size limit, memcached's {@code -I} (every server of the list alike);
+     * default {@link #DEFAULT_MAX_ITEM_SIZE}, 1 MiB. A value larger than an item holds, less its
+     * key and 128 bytes, is refused before it is sent.
+     *
+     * @throws IllegalArgumentException unless between 1 KiB and spymemcached's 20 MiB
+     */
+    public Builder maxItemSize(int bytes) {
+      if (bytes < 1024 || bytes > CachedData.MAX_SIZE) {
+        throw new IllegalArgumentException(
+            "the item size limit must be between 1024 and "
+                + CachedData.MAX_SIZE
+                + " bytes (memcached's -I): "
+                + bytes);
+      }
+      maxItemSize = bytes;
       return this;
     }
 
