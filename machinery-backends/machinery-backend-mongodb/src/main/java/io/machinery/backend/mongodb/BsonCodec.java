@@ -5,6 +5,7 @@ import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.internal.GoJson;
+import io.machinery.internal.GoTypes;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.math.BigDecimal;
@@ -94,7 +95,8 @@ final class BsonCodec {
 
   /**
    * A value of an unknown type, written as its JSON shape (what Go's encoder does for maps and
-   * structs).
+   * structs): Java arrays become arrays, as they do in JSON. A value BSON has no codec for is left
+   * to the driver, which refuses it.
    */
   private static @Nullable Object generic(@Nullable Object value) {
     if (value instanceof BigInteger b) {
@@ -103,8 +105,9 @@ final class BsonCodec {
     if (value instanceof byte[] bytes) {
       return new Binary(bytes);
     }
-    if (value instanceof List<?> list) {
-      List<Object> out = new ArrayList<>();
+    List<?> list = GoTypes.asList(value); // a List, or a Java array as the JSON writer takes it
+    if (list != null) {
+      List<Object> out = new ArrayList<>(list.size());
       for (Object item : list) {
         out.add(generic(item));
       }

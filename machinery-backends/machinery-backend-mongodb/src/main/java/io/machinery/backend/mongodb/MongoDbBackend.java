@@ -5,13 +5,18 @@ import com.mongodb.ErrorCategory;
 import com.mongodb.MongoClientSettings;
 import com.mongodb.MongoException;
 import com.mongodb.MongoWriteException;
+import com.mongodb.ReadConcern;
+import com.mongodb.ReadPreference;
+import com.mongodb.WriteConcern;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoCollection;
+import com.mongodb.client.MongoDatabase;
 import com.mongodb.client.model.Filters;
 import com.mongodb.client.model.IndexOptions;
 import com.mongodb.client.model.Indexes;
 import com.mongodb.client.model.Projections;
+import com.mongodb.client.model.ReplaceOptions;
 import com.mongodb.client.model.UpdateOptions;
 import com.mongodb.client.model.Updates;
 import com.mongodb.client.result.UpdateResult;
@@ -33,10 +38,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.bson.BsonMaximumSizeExceededException;
 import org.bson.Document;
+import org.bson.codecs.configuration.CodecConfigurationException;
 import org.bson.conversions.Bson;
 import org.jspecify.annotations.Nullable;
 
@@ -63,7 +71,24 @@ import org.jspecify.annotations.Nullable;
  *       time stay, as in Go); SUCCESS {@code state, results, delete_at}; FAILURE {@code state,
  *       error, delete_at}. Results are {@code {type, value}} documents with the BSON types Go's
  *       encoder gives the Go values ({@link BsonCodec}). A group is {@code {_id, task_uuids,
- *       chord_triggered, lock, created_at}}.
+ *       chord_triggered, lock, created_at}}, replaced when stored again (Go inserts, and fails on
+ *       the duplicate for ever).
+ *   <li><b>Beyond Go: no stale fields.</b> A task can run again after a final state (its message
+ *       came back). So PENDING, RECEIVED, STARTED and RETRY also {@code $unset} {@code delete_at}
+ *       (else the TTL monitor may delete a running task's state), SUCCESS unsets {@code error} and
+ *       FAILURE {@code results}. Go's reader takes a missing field as its zero value.
+ *   <li><b>Reads from the primary, acknowledged writes.</b> The collections read from the primary
+ *       with the default read concern, whatever the URI or a caller's client says: the chord path
+ *       reads its own writes (SUCCESS, then {@link #groupCompleted}), and a secondary may not have
+ *       them yet, so the last member would see its group incomplete and the chord never fire.
+ *       Writes use the client's write concern (majority stays majority) but at least {@code w=1}:
+ *       an unacknowledged write has no result, and {@link #triggerChord}, {@link
+ *       #setStatePendingIfAbsent} and {@link #claimUnique} decide by the write's result.
+ *   <li><b>What MongoDB cannot hold.</b> Results over a document's 16 MiB, or a value BSON cannot
+ *       encode, fail with a {@code MachineryException} whose cause is an {@code
+ *       IllegalArgumentException}: the worker then stores FAILURE with the reason instead of
+ *       retrying. A FAILURE is always storable: its error is cut to {@value #MAX_ERROR_CHARS}
+ *       characters.
  *   <li><b>Expiry.</b> {@code tasks} has Go's TTL index {@code {delete_at: 1}, expireAfterSeconds
  *       0} (created at start-up; creating it again is a no-op). Go computes {@code delete_at} from
  *       {@code ResultsExpireIn} without its 0 → 3600 default, so a zero deletes results within the
@@ -85,7 +110,8 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>Beyond Go: group order.</b> Group states are read with one {@code $in} query and
  *       returned in the group's task order (Go returns them in whatever order the server yields,
  *       permuting chord arguments); a missing state fails with "Task not found" instead of silently
- *       shortening the list.
+ *       shortening the list, in {@link #groupCompleted} too (where Go's count never reaches the
+ *       group's size, so the chord never fires).
  * </ul>
  *
  * <p>Thread-safe; calls block until MongoDB has answered, at most the operation timeout ({@link
@@ -124,6 +150,18 @@ public final class MongoDbBackend implements Backend {
    */
   public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofSeconds(15);
 
+  /**
+   * The longest error text a FAILURE stores, in characters (at most 3 MiB of UTF-8, well inside a
+   * document's 16 MiB); a longer one is cut.
+   */
+  static final int MAX_ERROR_CHARS = 1024 * 1024;
+
+  /**
+   * MongoDB's server error codes for a document over 16 MiB (BSONObjectTooLarge, and after an
+   * update).
+   */
+  private static final Set<Integer> TOO_LARGE_CODES = Set.of(10334, 17419);
+
   private static final UpdateOptions UPSERT = new UpdateOptions().upsert(true);
 
   private final Clock clock;
@@ -150,9 +188,10 @@ public final class MongoDbBackend implements Backend {
     this.client =
         b.client != null ? b.client : connect(b.url != null ? b.url : b.config.resultBackend());
     try {
-      this.tasks = client.getDatabase(database).getCollection(TASKS);
-      this.groups = client.getDatabase(database).getCollection(GROUP_METAS);
-      this.uniqueKeys = client.getDatabase(database).getCollection(UNIQUE_KEYS);
+      MongoDatabase db = client.getDatabase(database);
+      this.tasks = collection(db, TASKS);
+      this.groups = collection(db, GROUP_METAS);
+      this.uniqueKeys = collection(db, UNIQUE_KEYS);
       call(
           "create the delete_at TTL index",
           () ->
@@ -217,6 +256,25 @@ public final class MongoDbBackend implements Backend {
     return settings.build();
   }
 
+  /**
+   * A collection that reads from the primary with the default read concern and writes at least
+   * acknowledged, whatever the URI or the caller's client says (see the class's design notes).
+   */
+  private static MongoCollection<Document> collection(MongoDatabase db, String name) {
+    MongoCollection<Document> collection =
+        db.getCollection(name)
+            .withReadPreference(ReadPreference.primary())
+            .withReadConcern(ReadConcern.DEFAULT);
+    return collection.getWriteConcern().isAcknowledged()
+        ? collection // w=1, majority, a tag set: kept as the caller chose
+        : collection.withWriteConcern(WriteConcern.ACKNOWLEDGED);
+  }
+
+  /** The backend's collections as it uses them (tasks, group metas, uniqueness keys); for tests. */
+  List<MongoCollection<Document>> collections() {
+    return List.of(tasks, groups, uniqueKeys);
+  }
+
   private static String redact(String uri) {
     return uri.replaceAll("//[^@/]*@", "//***@");
   }
@@ -226,7 +284,9 @@ public final class MongoDbBackend implements Backend {
 
   @Override
   public void setStatePending(Signature signature) {
-    writeState(signature, pendingFields(signature, Updates::set));
+    writeState(
+        signature,
+        Updates.combine(pendingFields(signature, Updates::set), Updates.unset("delete_at")));
   }
 
   /** PENDING where the task has no document: an upsert that only sets fields on insert. */
@@ -260,21 +320,20 @@ public final class MongoDbBackend implements Backend {
   @Override
   public void setStateReceived(Signature signature) {
     endChain(signature);
-    writeState(signature, Updates.set("state", State.RECEIVED.name()));
+    writeState(signature, runningState(State.RECEIVED.name()));
   }
 
   @Override
   public void setStateStarted(Signature signature) {
     endChain(signature);
-    writeState(signature, Updates.set("state", State.STARTED.name()));
+    writeState(signature, runningState(State.STARTED.name()));
   }
 
   /** RECEIVED in the background: starts this thread's {@link StateWriteChain} for the task. */
   @Override
   public CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
     StateWriteChain chain =
-        new StateWriteChain(
-            signature.uuid(), state -> writeState(signature, Updates.set("state", state)));
+        new StateWriteChain(signature.uuid(), state -> writeState(signature, runningState(state)));
     chains.set(chain);
     return chain.request(State.RECEIVED.name());
   }
@@ -286,7 +345,7 @@ public final class MongoDbBackend implements Backend {
     if (chain == null || !chain.taskUuid().equals(signature.uuid())) {
       chain =
           new StateWriteChain(
-              signature.uuid(), state -> writeState(signature, Updates.set("state", state)));
+              signature.uuid(), state -> writeState(signature, runningState(state)));
       chains.set(chain);
     }
     return chain.request(State.STARTED.name());
@@ -304,7 +363,15 @@ public final class MongoDbBackend implements Backend {
   @Override
   public void setStateRetry(Signature signature) {
     endChain(signature);
-    writeState(signature, Updates.set("state", State.RETRY.name()));
+    writeState(signature, runningState(State.RETRY.name()));
+  }
+
+  /**
+   * RECEIVED, STARTED or RETRY: the state, and no {@code delete_at} (a task run again after a final
+   * state must not be deleted by the TTL monitor while it runs).
+   */
+  private static Bson runningState(String state) {
+    return Updates.combine(Updates.set("state", state), Updates.unset("delete_at"));
   }
 
   @Override
@@ -315,7 +382,7 @@ public final class MongoDbBackend implements Backend {
     } catch (RuntimeException e) {
       throw new MachineryException(
           "cannot store the results of "
-              + signature.name()
+              + LogText.of(signature.name())
               + " "
               + signature.uuid()
               + " in MongoDB: "
@@ -323,14 +390,20 @@ public final class MongoDbBackend implements Backend {
           e);
     }
     endChain(signature);
-    writeState(
-        signature,
+    Bson update =
         Updates.combine(
             Updates.set("state", State.SUCCESS.name()),
             Updates.set("results", encoded),
-            Updates.set("delete_at", deleteAt())));
+            Updates.unset("error"), // of a FAILURE before, when the task ran again
+            Updates.set("delete_at", deleteAt()));
+    call(
+        "store the results of task " + LogText.of(signature.name()) + " " + signature.uuid(),
+        () -> tasks.updateOne(Filters.eq("_id", signature.uuid()), update, UPSERT));
   }
 
+  /**
+   * FAILURE with its error, cut to {@value #MAX_ERROR_CHARS} characters, and no earlier results.
+   */
   @Override
   public void setStateFailure(Signature signature, String error) {
     endChain(signature);
@@ -338,8 +411,24 @@ public final class MongoDbBackend implements Backend {
         signature,
         Updates.combine(
             Updates.set("state", State.FAILURE.name()),
-            Updates.set("error", error),
+            Updates.set("error", cutError(error)),
+            Updates.unset("results"), // of a SUCCESS before, when the task ran again
             Updates.set("delete_at", deleteAt())));
+  }
+
+  /**
+   * {@code error}, or its first {@value #MAX_ERROR_CHARS} characters and how long it was: a FAILURE
+   * must always be storable, and an error text near MongoDB's 16 MiB would not be.
+   */
+  static String cutError(String error) {
+    if (error.length() <= MAX_ERROR_CHARS) {
+      return error;
+    }
+    int end = MAX_ERROR_CHARS;
+    if (Character.isHighSurrogate(error.charAt(end - 1))) {
+      end--; // never half a character
+    }
+    return error.substring(0, end) + "… (cut: the error was " + error.length() + " characters)";
   }
 
   private Date deleteAt() {
@@ -376,28 +465,45 @@ public final class MongoDbBackend implements Backend {
             .append("chord_triggered", false)
             .append("lock", false)
             .append("created_at", Date.from(clock.instant()));
-    call("store the group " + groupUuid, () -> groups.insertOne(meta));
+    // Go inserts, so storing a group again (sendGroup retried after a timeout whose write had
+    // landed) fails for ever on the duplicate _id. Replaced instead, as the Redis and DynamoDB
+    // backends do: sending a group again means running it again, so its chord starts afresh
+    // (keeping a triggered flag would make a re-sent group's chord never fire).
+    call(
+        "store the group " + groupUuid,
+        () ->
+            groups.replaceOne(
+                Filters.eq("_id", groupUuid), meta, new ReplaceOptions().upsert(true)));
   }
 
   /**
    * Whether every task of the group is SUCCESS or FAILURE: two queries, the group's task list and
-   * the states of those tasks (state field only).
+   * the states of those tasks ({@code _id} and {@code state} only).
    *
-   * @throws MachineryException "Group not found: …" when the meta is missing
+   * @throws StateNotFoundException "Group not found: …" when the meta is missing, "Task not found:
+   *     …" for the first member (in group order) whose state is gone (expired or purged); Go
+   *     answers false then, and the chord never fires
    */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
     List<String> uuids = taskUuids(groupUuid);
-    int completed = 0;
+    Map<String, String> stateByUuid = new HashMap<>();
     for (Document doc :
         call(
             "read the states of group " + groupUuid,
             () ->
                 tasks
                     .find(Filters.in("_id", uuids))
-                    .projection(Projections.include("state"))
+                    .projection(Projections.include("_id", "state"))
                     .into(new ArrayList<>()))) {
-      Object state = doc.get("state");
+      stateByUuid.put(String.valueOf(doc.get("_id")), String.valueOf(doc.get("state")));
+    }
+    int completed = 0;
+    for (String uuid : uuids) {
+      String state = stateByUuid.get(uuid);
+      if (state == null) {
+        throw StateNotFoundException.task(uuid, "group " + groupUuid);
+      }
       if (State.SUCCESS.name().equals(state) || State.FAILURE.name().equals(state)) {
         completed++;
       }
@@ -521,28 +627,26 @@ public final class MongoDbBackend implements Backend {
     for (int attempt = 1; ; attempt++) {
       Date now = new Date(clock.millis());
       Date until = new Date(now.getTime() + Math.max(1, ttl.toMillis()));
-      try {
-        uniqueKeys.updateOne(
-            Filters.and(Filters.eq("_id", key), Filters.lte(UNIQUE_UNTIL, now)),
-            Updates.combine(Updates.set(UNIQUE_HOLDER, taskUuid), Updates.set(UNIQUE_UNTIL, until)),
-            UPSERT);
+      boolean claimed =
+          call(
+              "claim the uniqueness key " + LogText.of(key),
+              () -> {
+                try {
+                  uniqueKeys.updateOne(
+                      Filters.and(Filters.eq("_id", key), Filters.lte(UNIQUE_UNTIL, now)),
+                      Updates.combine(
+                          Updates.set(UNIQUE_HOLDER, taskUuid), Updates.set(UNIQUE_UNTIL, until)),
+                      UPSERT);
+                  return true;
+                } catch (MongoWriteException e) {
+                  if (e.getError().getCategory() != ErrorCategory.DUPLICATE_KEY) {
+                    throw e;
+                  }
+                  return false; // a claim stands
+                }
+              });
+      if (claimed) {
         return Optional.empty();
-      } catch (MongoWriteException e) {
-        if (e.getError().getCategory() != ErrorCategory.DUPLICATE_KEY) {
-          throw new MachineryException(
-              "MongoDB: could not claim the uniqueness key "
-                  + LogText.of(key)
-                  + ": "
-                  + LogText.of(e.getMessage()), // a write error may quote the key whole
-              e);
-        }
-      } catch (MongoException e) {
-        throw new MachineryException(
-            "MongoDB: could not claim the uniqueness key "
-                + LogText.of(key)
-                + ": "
-                + LogText.of(e.getMessage()),
-            e);
       }
       Document held =
           call(
@@ -592,14 +696,46 @@ public final class MongoDbBackend implements Backend {
   // -------------------------------------------------------------------------------------------
   // internals
 
-  /** Runs one driver call; driver failures become MachineryExceptions saying what failed. */
+  /**
+   * Runs one driver call. Its failures become MachineryExceptions saying what failed; a document
+   * MongoDB cannot hold (over 16 MiB, or with a value BSON cannot encode) becomes one whose cause
+   * is an IllegalArgumentException, the SPI's refusal: trying again cannot help, so the worker
+   * stores FAILURE with the reason instead of retrying.
+   */
   private <T> T call(String what, Supplier<T> action) {
     try {
       return action.get();
     } catch (MongoException e) {
-      throw new MachineryException(
-          "MongoDB: could not " + what + " in database " + database + ": " + e.getMessage(), e);
+      if (TOO_LARGE_CODES.contains(e.getCode())) {
+        throw refused(what, "the document would be over MongoDB's 16 MiB limit", e);
+      }
+      throw failed(what, e);
+    } catch (BsonMaximumSizeExceededException e) {
+      throw refused(what, "the document would be over MongoDB's 16 MiB limit", e);
+    } catch (CodecConfigurationException e) {
+      throw refused(what, "a value BSON cannot encode", e);
+    } catch (IllegalArgumentException e) {
+      throw refused(what, "the driver refused the document", e);
+    } catch (RuntimeException e) { // IllegalStateException after close, a BsonException
+      throw failed(what, e);
     }
+  }
+
+  private MachineryException failed(String what, RuntimeException e) {
+    return new MachineryException(
+        "MongoDB: could not "
+            + what
+            + " in database "
+            + database
+            + ": "
+            + LogText.of(e.getMessage(), 1000), // a write error may quote a key or value whole
+        e);
+  }
+
+  private MachineryException refused(String what, String why, RuntimeException e) {
+    String message =
+        "MongoDB cannot " + what + ": " + why + " (" + LogText.of(e.getMessage()) + ")";
+    return new MachineryException(message, new IllegalArgumentException(message, e));
   }
 
   /** Closes the client if this backend created it; idempotent. */

@@ -54,30 +54,62 @@ final class StateWriteChain {
     return done;
   }
 
+  /**
+   * Writes requested states until none is left. Leaves the chain idle whatever happens: an Error
+   * from a write (OutOfMemoryError, say) fails the futures of this burst and is rethrown, and
+   * {@link #finish} must not wait for a writer that is gone.
+   */
   private void drain() {
-    while (true) {
-      String state;
-      List<CompletableFuture<Void>> batch;
-      lock.lock();
-      try {
-        state = next;
-        if (state == null) {
-          writing = false;
-          idle.signalAll();
-          return;
+    boolean idleAgain = false;
+    try {
+      while (true) {
+        String state;
+        List<CompletableFuture<Void>> batch;
+        lock.lock();
+        try {
+          state = next;
+          if (state == null) {
+            writing = false; // under the lock that saw no state: a new request starts a writer
+            idle.signalAll();
+            idleAgain = true;
+            return;
+          }
+          next = null;
+          batch = new ArrayList<>(waiting);
+          waiting.clear();
+        } finally {
+          lock.unlock();
         }
-        next = null;
-        batch = new ArrayList<>(waiting);
-        waiting.clear();
-      } finally {
-        lock.unlock();
+        try {
+          write.accept(state);
+          batch.forEach(f -> f.complete(null));
+        } catch (RuntimeException | Error e) {
+          batch.forEach(f -> f.completeExceptionally(e));
+          if (e instanceof Error) {
+            throw e;
+          }
+        }
       }
-      try {
-        write.accept(state);
-        batch.forEach(f -> f.complete(null));
-      } catch (RuntimeException e) {
-        batch.forEach(f -> f.completeExceptionally(e));
+    } finally {
+      if (!idleAgain) {
+        abandon();
       }
+    }
+  }
+
+  /** After an Error: states not sent are dropped, their futures fail, and waiters are woken. */
+  private void abandon() {
+    lock.lock();
+    try {
+      next = null;
+      IllegalStateException gone =
+          new IllegalStateException("the state writer of task " + taskUuid + " failed");
+      waiting.forEach(f -> f.completeExceptionally(gone));
+      waiting.clear();
+      writing = false;
+      idle.signalAll();
+    } finally {
+      lock.unlock();
     }
   }
 

@@ -2,6 +2,7 @@ package io.machinery.backend.mongodb;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import java.time.Duration;
 import java.util.List;
@@ -70,5 +71,27 @@ class StateWriteChainTest {
     await().until(received::isDone);
     assertThat(received).isCompletedExceptionally();
     failing.finish();
+  }
+
+  /**
+   * An Error from a write (OutOfMemoryError, say) fails its future and leaves the chain idle, so
+   * the final state's {@code finish} does not wait for ever for a writer that is gone.
+   */
+  @Test
+  void anErrorInAWriteLeavesTheChainIdle() {
+    StateWriteChain broken =
+        new StateWriteChain(
+            "task_3",
+            state -> {
+              throw new Error("writer broke");
+            });
+    CompletableFuture<Void> received = broken.request("RECEIVED");
+    // a bounded get, not Awaitility: it would fail the test with the writer's uncaught Error
+    assertThat(received)
+        .failsWithin(Duration.ofSeconds(10))
+        .withThrowableThat()
+        .havingRootCause()
+        .withMessage("writer broke");
+    assertTimeoutPreemptively(Duration.ofSeconds(10), broken::finish);
   }
 }
