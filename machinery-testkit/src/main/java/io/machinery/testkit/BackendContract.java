@@ -248,6 +248,11 @@ public abstract class BackendContract {
               assertThat(e.uuid()).isEqualTo(gone.uuid());
             })
         .hasMessageStartingWith("Task not found: " + gone.uuid());
+    // and the completion check the chord path makes first says so too (counting the member as not
+    // completed, Go's way, leaves the chord waiting for ever)
+    assertThatThrownBy(() -> backend.groupCompleted(group, 2))
+        .isInstanceOfSatisfying(
+            StateNotFoundException.class, e -> assertThat(e.uuid()).isEqualTo(gone.uuid()));
   }
 
   @Test

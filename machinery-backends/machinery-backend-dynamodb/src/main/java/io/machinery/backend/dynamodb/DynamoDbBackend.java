@@ -469,12 +469,24 @@ public final class DynamoDbBackend implements Backend {
     return Items.taskUuids(item);
   }
 
+  /**
+   * Counts the members' completed states; a member without a state (expired or purged) is a {@link
+   * StateNotFoundException}, as the SPI says (Go counts it as not completed, and the chord never
+   * fires).
+   */
   @Override
   public boolean groupCompleted(String groupUuid, int groupTaskCount) {
+    List<String> uuids = groupTaskUuids(groupUuid);
+    Map<String, Map<String, AttributeValue>> items = batchGet(uuids, true);
     int completed = 0;
-    for (Map<String, AttributeValue> item : batchGet(groupTaskUuids(groupUuid), true).values()) {
-      AttributeValue state = item.get("State");
-      if (state != null && state.s() != null && completed(state.s())) {
+    for (String uuid : uuids) {
+      Map<String, AttributeValue> item = items.get(uuid);
+      AttributeValue state = item == null ? null : item.get("State");
+      if (state == null || state.s() == null) {
+        throw StateNotFoundException.task(
+            uuid, "group " + groupUuid + ", DynamoDB table " + taskTable);
+      }
+      if (completed(state.s())) {
         completed++;
       }
     }
