@@ -11,6 +11,7 @@ import java.util.HexFormat;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A Lua script run with {@code EVALSHA}, falling back to {@code EVAL} (which also caches it) when
@@ -80,39 +81,82 @@ public final class RedisScript {
 
   /**
    * Runs the script. All {@code keys} must share one cluster slot. The future completes on a
-   * Lettuce I/O thread; do not block in its callbacks.
+   * Lettuce I/O thread; do not block in its callbacks. Cancelling it cancels the command it waits
+   * for ({@code EVALSHA}, or the {@code EVAL} after a {@code NOSCRIPT}), so a call whose caller
+   * gave up ({@link RedisSession#timed}) is not sent after a reconnect: a lock try reported as
+   * failed took the lock once Redis was back, for instance.
    */
   public <T> CompletableFuture<T> run(
       RedisClusterAsyncCommands<String, byte[]> commands, String[] keys, byte[]... args) {
+    Call<T> call = new Call<>();
     if (!cached) {
-      return this.<T>eval(commands, keys, args);
+      eval(call, commands, keys, args);
+      return call;
     }
     CompletableFuture<T> first =
         commands.<T>evalsha(sha1, output, keys, args).toCompletableFuture();
-    return first.exceptionallyCompose(
-        error -> {
-          Throwable cause = unwrap(error);
-          if (cause instanceof RedisNoScriptException) {
-            cached = false;
-            return this.<T>eval(commands, keys, args);
+    call.waitingFor(first);
+    first.whenComplete(
+        (value, error) -> {
+          if (error == null) {
+            call.complete(value);
+            return;
           }
-          return CompletableFuture.failedFuture(cause);
+          Throwable cause = unwrap(error);
+          if (cause instanceof RedisNoScriptException && !call.isDone()) {
+            cached = false;
+            eval(call, commands, keys, args);
+          } else {
+            call.completeExceptionally(cause);
+          }
         });
+    return call;
   }
 
   /**
-   * {@code EVAL}: the server runs and caches the script; once it has answered (a result, or an
-   * error the script raised), calls go by its SHA-1.
+   * {@code EVAL} for {@code call}: the server runs and caches the script; once it has answered (a
+   * result, or an error the script raised), calls go by its SHA-1 (set before the call completes).
    */
-  private <T> CompletableFuture<T> eval(
-      RedisClusterAsyncCommands<String, byte[]> commands, String[] keys, byte[]... args) {
+  private <T> void eval(
+      Call<T> call,
+      RedisClusterAsyncCommands<String, byte[]> commands,
+      String[] keys,
+      byte[]... args) {
     CompletableFuture<T> reply = commands.<T>eval(source, output, keys, args).toCompletableFuture();
-    return reply.whenComplete(
-        (ok, error) -> {
+    call.waitingFor(reply);
+    reply.whenComplete(
+        (value, error) -> {
           if (error == null || unwrap(error) instanceof RedisCommandExecutionException) {
             cached = true;
           }
+          if (error == null) {
+            call.complete(value);
+          } else {
+            call.completeExceptionally(unwrap(error));
+          }
         });
+  }
+
+  /** A call's future: cancelling it cancels the command it waits for. */
+  private static final class Call<T> extends CompletableFuture<T> {
+    private volatile @Nullable CompletableFuture<?> waitingFor;
+
+    void waitingFor(CompletableFuture<?> command) {
+      waitingFor = command;
+      if (isCancelled()) {
+        command.cancel(false); // cancelled while the EVALSHA's NOSCRIPT was on its way
+      }
+    }
+
+    @Override
+    public boolean cancel(boolean mayInterruptIfRunning) {
+      boolean cancelled = super.cancel(mayInterruptIfRunning);
+      CompletableFuture<?> command = waitingFor;
+      if (command != null) {
+        command.cancel(false); // Lettuce drops a cancelled command it has not written yet
+      }
+      return cancelled;
+    }
   }
 
   private static Throwable unwrap(Throwable error) {
