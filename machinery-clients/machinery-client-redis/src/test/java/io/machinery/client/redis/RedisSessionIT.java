@@ -8,6 +8,7 @@ import io.lettuce.core.LMoveArgs;
 import io.lettuce.core.ScriptOutputType;
 import io.machinery.MachineryException;
 import io.machinery.config.Config;
+import io.machinery.testkit.DroppingTcpProxy;
 import io.machinery.testkit.OwnRedisServer;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.charset.StandardCharsets;
@@ -311,6 +312,46 @@ class RedisSessionIT {
       assertThat(session.await(session.commands().llen("q"))).isZero();
     } finally {
       server.close();
+    }
+  }
+
+  /**
+   * A script whose caller gave up while the connection was down is not run after the reconnect. The
+   * server stays up behind a proxy that drops the connection, so it still knows the script (after a
+   * restart the buffered {@code EVALSHA} would only meet {@code NOSCRIPT}). The call's future was
+   * derived from the {@code EVALSHA}'s, and the timeout cancelled only that copy: a Redis lock try
+   * reported as failed then took the lock once Redis was back.
+   */
+  @Test
+  void aScriptThatTimedOutWhileTheConnectionWasDownIsNeverSentAfterTheReconnect() throws Exception {
+    java.net.URI redis = java.net.URI.create(TestEndpoints.redisUrl());
+    RedisScript push =
+        RedisScript.of(
+            "push-" + UUID.randomUUID(),
+            "return redis.call('RPUSH', KEYS[1], ARGV[1])",
+            ScriptOutputType.INTEGER);
+    String list = "session_it_" + UUID.randomUUID();
+    try (DroppingTcpProxy proxy =
+            DroppingTcpProxy.start(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort());
+        RedisSession session =
+            RedisSession.open(
+                "redis://127.0.0.1:" + proxy.port(),
+                halfASecondTimeout("redis://127.0.0.1:" + proxy.port()))) {
+      session.await(push.run(session.commands(), new String[] {list}, bytes("seen")));
+      assertThat(push.goesBySha1()).as("the next call is an EVALSHA").isTrue();
+      session.await(session.commands().del(list));
+      proxy.cut();
+      assertThatThrownBy(
+              () -> session.await(push.run(session.commands(), new String[] {list}, bytes("late"))))
+          .isInstanceOf(MachineryException.class)
+          .hasMessageContaining("did not answer");
+      proxy.resume();
+      org.awaitility.Awaitility.await()
+          .atMost(Duration.ofSeconds(30))
+          .ignoreExceptions()
+          .until(() -> "PONG".equals(session.await(session.commands().ping())));
+      // commands on one connection run in order: anything buffered before the PING has run by now
+      assertThat(session.await(session.commands().llen(list))).isZero();
     }
   }
 }
