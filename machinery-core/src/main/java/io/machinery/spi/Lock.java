@@ -23,8 +23,8 @@ public interface Lock extends AutoCloseable {
    *
    * @param key the lock's name
    * @param expiresAtUnixNanos when the lock lapses by itself, in Unix nanoseconds
-   * @return whether a try took the lock
-   * @throws io.machinery.MachineryException when the lock store cannot be reached
+   * @return whether a try took the lock; false when none did and one at least found it held
+   * @throws io.machinery.MachineryException when the lock store could not be reached on any try
    */
   boolean tryLockWithRetries(String key, long expiresAtUnixNanos);
 

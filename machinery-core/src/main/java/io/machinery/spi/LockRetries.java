@@ -5,13 +5,15 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Go's {@code LockWithRetries} for any {@link Lock}: {@link Lock#tryLock} up to {@code retries} + 1
- * times, {@code interval} apart; a failure of the lock's store counts as a failed try and is logged
- * once per outage. What a lock's {@link Lock#tryLockWithRetries} delegates to. Thread-safe.
+ * times, {@code interval} apart. A failure of the lock's store counts as a failed try; when every
+ * try failed so, the last failure is thrown (the store could not be reached, which is not "someone
+ * else holds the lock"). What a lock's {@link Lock#tryLockWithRetries} delegates to. Thread-safe.
  */
 public final class LockRetries {
   private static final Logger log = LoggerFactory.getLogger(LockRetries.class);
@@ -38,35 +40,50 @@ public final class LockRetries {
   }
 
   /**
-   * Tries {@code lock} until a try takes it or the retries are spent.
+   * Tries {@code lock} until a try takes it or the retries are spent. A try that answers, even
+   * "held elsewhere", outweighs the failures of the others: the store was reached and said who
+   * holds the lock. An interrupt ends the tries at once, its flag kept: what the tries made so far
+   * said decides.
    *
    * @param lock the lock
    * @param key the lock's name
    * @param expiresAtUnixNanos when the lock lapses by itself
-   * @return whether a try took the lock; false when interrupted (the flag is kept)
+   * @return whether a try took the lock; false when none did and one at least answered
+   * @throws MachineryException the last try's failure, when no try answered (the lock's store
+   *     failed or could not be reached on each of them)
    */
   public boolean tryLock(Lock lock, String key, long expiresAtUnixNanos) {
-    for (int attempt = 0; attempt <= retries; attempt++) {
-      try {
-        boolean taken = lock.tryLock(key, expiresAtUnixNanos);
-        failing.set(false);
-        if (taken) {
-          return true;
-        }
-      } catch (MachineryException e) {
-        if (failing.compareAndSet(false, true)) {
-          log.warn("Taking the periodic-task lock {} failed: {}", key, e.getMessage());
-        }
-      }
-      if (attempt < retries && !interval.isZero()) {
+    @Nullable MachineryException failure = null;
+    boolean answered = false;
+    boolean taken = false;
+    for (int attempt = 0; attempt <= retries && !taken; attempt++) {
+      if (attempt > 0 && !interval.isZero()) {
         try {
           TimeUnit.NANOSECONDS.sleep(interval.toNanos());
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
-          return false;
+          break;
         }
       }
+      try {
+        taken = lock.tryLock(key, expiresAtUnixNanos);
+        answered = true;
+      } catch (MachineryException e) {
+        failure = e;
+      }
+      if (Thread.currentThread().isInterrupted()) {
+        break; // no further try once interrupted: the caller is closing
+      }
     }
-    return false;
+    if (!answered && failure != null) {
+      throw failure; // the caller logs it
+    }
+    if (failure == null) {
+      failing.set(false);
+    } else if (failing.compareAndSet(false, true)) {
+      // the failure goes no further, so it is logged here, once per outage
+      log.warn("Taking the periodic-task lock {} failed on a try: {}", key, failure.getMessage());
+    }
+    return taken;
   }
 }

@@ -45,12 +45,17 @@ import org.jspecify.annotations.Nullable;
  *       goes at its time, in RabbitMQ's clock, and the key is free again. Nothing ever reads the
  *       message (a message taken by basic.get would not count towards the length, letting a second
  *       one in), and the lock has no release: Go's lock interface has none.
- *   <li><b>Ending a little early.</b> RabbitMQ times a message from its arrival, which comes after
- *       the caller read the time left (as late as it can: after connecting and declaring), so a TTL
- *       of exactly that would end after the asked expiry, and a periodic task's next tick (whose
- *       lock expires at that tick, less 1 ns) would find it still held on every server and be
- *       skipped. So the lock ends a tenth of its time early, at most 1 s: all servers try a tick
- *       within moments of each other, long before.
+ *   <li><b>Ending at the expiry, never before.</b> The message's TTL is the time left, read as late
+ *       as it can be (after connecting and declaring) and rounded up to the millisecond; RabbitMQ
+ *       times it from the publish's arrival, so the message lapses a moment (the publish's travel)
+ *       after the asked expiry, never before: no try for the same tick, however late, finds the key
+ *       free. (Ending early by a margin let a try in that margin, from a slow server or a loser's
+ *       retry, take the tick a second time, and the run went twice.) The next tick of a periodic
+ *       task is tried from that expiry on, so its first tries can meet the previous tick's message
+ *       in that moment: they are refused and a retry, {@link #DEFAULT_RETRY_INTERVAL} later by
+ *       default, takes the tick. Go's zero interval spins all its retries within moments, and on a
+ *       slow host they can all be refused, on every server, and the tick skipped: keep an interval,
+ *       and the hosts' clocks on NTP (a server whose clock is ahead tries that much earlier).
  *   <li><b>Bounds.</b> A lock lasts at most {@link #MAX_HOLD} (RabbitMQ's TTLs stop at 49 days; a
  *       tick's lock only has to outlast the other servers' tries at that tick). An unused key's
  *       empty queue is deleted by RabbitMQ after {@link #IDLE_EXPIRY} ({@code x-expires}; every try
@@ -79,9 +84,6 @@ public final class AmqpLock implements Lock {
 
   /** How long an unused key's empty queue stays before RabbitMQ deletes it. */
   public static final Duration IDLE_EXPIRY = Duration.ofDays(31);
-
-  /** The most a lock ends before its asked expiry (see the design notes). */
-  static final Duration MAX_EARLY = Duration.ofSeconds(1);
 
   static final String QUEUE_PREFIX = "machinery_lock.";
 
@@ -156,23 +158,19 @@ public final class AmqpLock implements Lock {
   }
 
   /**
-   * How long RabbitMQ keeps a lock asked for {@code left}: a tenth less, at most {@link #MAX_EARLY}
-   * less, at most {@link #MAX_HOLD}, at least 1 ms.
+   * How long RabbitMQ keeps a lock asked for {@code left}: that, rounded up to the millisecond
+   * (never ending before the asked expiry), at most {@link #MAX_HOLD}.
    */
   static long holdMillis(Duration left) {
-    Duration early = left.dividedBy(10);
-    if (early.compareTo(MAX_EARLY) > 0) {
-      early = MAX_EARLY;
+    if (left.compareTo(MAX_HOLD) > 0) {
+      return MAX_HOLD.toMillis();
     }
-    Duration hold = left.minus(early);
-    if (hold.compareTo(MAX_HOLD) > 0) {
-      hold = MAX_HOLD;
-    }
-    return Math.max(1, hold.toMillis());
+    long millis = left.toMillis();
+    return left.minusMillis(millis).isPositive() ? millis + 1 : Math.max(1, millis);
   }
 
   /**
-   * Takes {@code key} until {@code expiresAtUnixNanos} (a little earlier: see the design notes) if
+   * Takes {@code key} until {@code expiresAtUnixNanos} (a moment later: see the design notes) if
    * nobody holds it. False when the expiry is not in the future.
    *
    * @throws MachineryException when RabbitMQ fails or cannot be reached
@@ -229,7 +227,10 @@ public final class AmqpLock implements Lock {
 
   /**
    * {@link #tryLock} up to retries + 1 times, {@link Builder#retryInterval(Duration)} apart (Go's
-   * LockWithRetries). A RabbitMQ failure counts as a failed attempt and is logged once per outage.
+   * LockWithRetries). A RabbitMQ failure counts as a failed attempt; when every attempt failed, the
+   * last failure is thrown.
+   *
+   * @throws MachineryException when no attempt reached RabbitMQ
    */
   @Override
   public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
@@ -311,7 +312,9 @@ public final class AmqpLock implements Lock {
     }
 
     /**
-     * The wait between tries (100 ms by default; Go's is zero, a busy spin).
+     * The wait between tries (100 ms by default; Go's is zero, a busy spin). A tick's first tries
+     * can meet the previous tick's lock in the moment it outlives its expiry (see the design
+     * notes): the retries must outlast that moment, or the tick is skipped.
      *
      * @param value zero or more
      * @return this builder

@@ -27,9 +27,16 @@ import org.junit.jupiter.api.Test;
  * RabbitMQ by itself (its queue is empty again) before the test moves to the next tick.
  *
  * <p>The connections are open before the first tick, as a running server's are after its first
- * lock: the lock lapses in RabbitMQ's real time, 0.9 s after the winner's publish here, so two
- * servers whose tries come further apart than that both fire (as with any lock that lapses by
- * itself), and opening a connection on a busy 2-core host can take a good part of a second.
+ * lock: the lock lapses in RabbitMQ's real time, 1 s after the winner's publish here (the manual
+ * clock stands still, so each try has the whole second left), so two servers whose tries come
+ * further apart than that both fire (as with any lock that lapses by itself), and opening a
+ * connection on a busy 2-core host can take a good part of a second.
+ *
+ * <p>The locks spin their retries ({@code retryInterval(ZERO)}, Go's way), which a live deployment
+ * should not (see {@code AmqpLock}'s design notes: a tick's first tries can meet the previous
+ * tick's message in the moment it outlives its expiry, and spinning retries can all fall in that
+ * moment). Here no try meets it: the test moves to the next tick only once the previous tick's
+ * message has lapsed, and the manual clock, not real time, says when a tick comes.
  */
 class PeriodicAmqpLockIT {
   private static final String SPEC = "@every 1s";

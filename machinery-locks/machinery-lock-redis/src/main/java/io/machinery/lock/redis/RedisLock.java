@@ -32,7 +32,8 @@ import org.jspecify.annotations.Nullable;
  * EXPIRE) runs inside the same Lua script, so two callers can never both take over a stale key (Go
  * issues #741, #780). Nanosecond values are compared as decimal strings (Lua numbers are doubles).
  * Retries wait {@link Builder#retryInterval(Duration)} in between (Go's interval is zero: a busy
- * spin). {@link #unlock} releases only a lock still holding our value.
+ * spin). {@link #unlock} deletes the key only while it holds the given value, which is no owner
+ * check: every server writes the same value for a tick (an owner token in it would break Go).
  *
  * <p>Thread-safe. Whoever builds a lock closes it.
  */
@@ -131,7 +132,10 @@ public final class RedisLock implements Lock {
 
   /**
    * {@link #tryLock} up to retries + 1 times, {@link Builder#retryInterval(Duration)} apart (Go's
-   * LockWithRetries). A Redis failure counts as a failed attempt and is logged once per outage.
+   * LockWithRetries). A Redis failure counts as a failed attempt; when every attempt failed, the
+   * last failure is thrown.
+   *
+   * @throws MachineryException when no attempt reached Redis
    */
   @Override
   public boolean tryLockWithRetries(String key, long expiresAtUnixNanos) {
@@ -139,8 +143,12 @@ public final class RedisLock implements Lock {
   }
 
   /**
-   * Releases {@code key} if it still holds the value {@code expiresAtUnixNanos} this process locked
-   * it with (never someone else's lock).
+   * Releases {@code key} if it still holds the value {@code expiresAtUnixNanos}, whoever took it:
+   * that value is Go's, the expiry alone, which every server computes alike for a tick (the next
+   * fire time less 1 ns), so a loser's unlock of a tick releases the winner's lock and lets another
+   * try take the tick again. Go's lock has no owner token, and a value with one would no longer be
+   * one Go's schedulers read. The periodic scheduler never unlocks; use it only for a key whose
+   * value no other caller writes. A lock taken over since (a newer expiry) stays.
    *
    * @return whether the key was deleted
    * @throws MachineryException when Redis fails or cannot be reached

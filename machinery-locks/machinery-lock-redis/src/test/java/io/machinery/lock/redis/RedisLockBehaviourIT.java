@@ -91,7 +91,7 @@ class RedisLockBehaviourIT {
   }
 
   @Test
-  void unlockReleasesOnlyOurOwnLock() {
+  void unlockReleasesOnlyAKeyHoldingTheGivenValue() {
     long mine = nanos(Instant.now().plusSeconds(30));
     assertThat(lock.tryLock(key, mine)).isTrue();
     assertThat(lock.unlock(key, mine + 1)).isFalse();
