@@ -55,6 +55,44 @@ class LockRetriesTest {
   }
 
   @Test
+  void aStoreThatNoTryReachedIsAFailureNotALockHeldElsewhere() {
+    ScriptedLock lock =
+        new ScriptedLock(
+            new MachineryException("store down 1", null),
+            new MachineryException("store down 2", null),
+            new MachineryException("store down 3", null));
+    assertThatThrownBy(() -> new LockRetries(2, Duration.ZERO).tryLock(lock, "k", 1))
+        .isInstanceOf(MachineryException.class)
+        .hasMessage("store down 3");
+    assertThat(lock.tries).hasValue(3);
+  }
+
+  @Test
+  void aTryThatAnsweredOutweighsTheFailuresOfTheOthers() {
+    ScriptedLock lock =
+        new ScriptedLock(
+            new MachineryException("store down", null),
+            false,
+            new MachineryException("store down", null));
+    assertThat(new LockRetries(2, Duration.ZERO).tryLock(lock, "k", 1))
+        .as("the store said the lock is held elsewhere")
+        .isFalse();
+  }
+
+  @Test
+  void anInterruptedCallerMakesNoFurtherTry() {
+    ScriptedLock lock = new ScriptedLock(false, false, true);
+    Thread.currentThread().interrupt();
+    try {
+      assertThat(new LockRetries(2, Duration.ZERO).tryLock(lock, "k", 1)).isFalse();
+      assertThat(Thread.currentThread().isInterrupted()).as("the flag is kept").isTrue();
+    } finally {
+      Thread.interrupted();
+    }
+    assertThat(lock.tries).hasValue(1);
+  }
+
+  @Test
   void refusesANegativeCountOrInterval() {
     assertThatThrownBy(() -> new LockRetries(-1, Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class);
