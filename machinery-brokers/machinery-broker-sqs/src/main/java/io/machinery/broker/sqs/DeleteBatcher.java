@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.BatchResultErrorEntry;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequestEntry;
@@ -17,6 +16,9 @@ import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
  * DeleteMessageBatch} with whatever accumulated (up to 10) while the previous batch was in flight,
  * so a busy worker pays about one SQS call per ten acknowledgements and an idle one still deletes
  * at once. Each caller gets a future completed when its message is deleted (or with the failure).
+ * Whatever one batch throws (not only an {@code SdkException}: a closed client throws {@code
+ * IllegalStateException}, an {@code Error} may come from anywhere) fails that batch's futures and
+ * the thread goes on, so no later caller waits on a future nobody completes.
  */
 final class DeleteBatcher {
   private record Pending(String receiptHandle, CompletableFuture<Void> done) {}
@@ -38,10 +40,23 @@ final class DeleteBatcher {
     Pending pending = new Pending(receiptHandle, new CompletableFuture<>());
     if (closed) {
       send(List.of(pending));
-    } else {
-      queue.add(pending);
+      return pending.done();
+    }
+    queue.add(pending);
+    if (closed) {
+      // close() may have let the flusher end on an empty queue between the check and the add:
+      // send what is left here rather than leave it queued for ever
+      drain();
     }
     return pending.done();
+  }
+
+  private void drain() {
+    List<Pending> batch = new ArrayList<>(SqsConsumer.MAX_BATCH);
+    while (queue.drainTo(batch, SqsConsumer.MAX_BATCH) > 0) {
+      send(batch);
+      batch = new ArrayList<>(SqsConsumer.MAX_BATCH);
+    }
   }
 
   private void run() {
@@ -50,7 +65,7 @@ final class DeleteBatcher {
       try {
         first = queue.poll(100, TimeUnit.MILLISECONDS);
       } catch (InterruptedException e) {
-        continue; // close() interrupts to end the wait; the loop drains what is left
+        continue; // nobody should interrupt it; the loop drains what is left
       }
       if (first == null) {
         continue;
@@ -63,15 +78,15 @@ final class DeleteBatcher {
   }
 
   private void send(List<Pending> batch) {
-    List<DeleteMessageBatchRequestEntry> entries = new ArrayList<>(batch.size());
-    for (int i = 0; i < batch.size(); i++) {
-      entries.add(
-          DeleteMessageBatchRequestEntry.builder()
-              .id(Integer.toString(i))
-              .receiptHandle(batch.get(i).receiptHandle())
-              .build());
-    }
     try {
+      List<DeleteMessageBatchRequestEntry> entries = new ArrayList<>(batch.size());
+      for (int i = 0; i < batch.size(); i++) {
+        entries.add(
+            DeleteMessageBatchRequestEntry.builder()
+                .id(Integer.toString(i))
+                .receiptHandle(batch.get(i).receiptHandle())
+                .build());
+      }
       DeleteMessageBatchResponse response =
           client.deleteMessageBatch(r -> r.queueUrl(queueUrl).entries(entries));
       boolean[] failed = new boolean[batch.size()];
@@ -89,15 +104,18 @@ final class DeleteBatcher {
           batch.get(i).done().complete(null);
         }
       }
-    } catch (SdkException | NumberFormatException e) {
+    } catch (Throwable e) { // anything: the thread must survive for the acks that follow
       batch.forEach(p -> p.done().completeExceptionally(e));
     }
   }
 
-  /** Sends what is queued and ends the flusher (waits up to 5 s). */
+  /**
+   * Sends what is queued and ends the flusher (waits up to 5 s). No interrupt: the flusher's wait
+   * ends within 100 ms anyway, and an interrupt could abort a delete in flight, whose message would
+   * then run again.
+   */
   void close() {
     closed = true;
-    flusher.interrupt();
     try {
       flusher.join(java.time.Duration.ofSeconds(5));
     } catch (InterruptedException e) {

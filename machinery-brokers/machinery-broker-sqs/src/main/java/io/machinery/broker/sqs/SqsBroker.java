@@ -9,6 +9,7 @@ import io.machinery.spi.Consumption;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.FairShares;
 import io.machinery.wire.BodyPreview;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -23,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.MessageAttributeValue;
@@ -36,8 +38,10 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * <ul>
  *   <li><b>Go's wire.</b> A queue's URL is the broker URL + "/" + the queue name; the message body
  *       is the task's JSON, nothing else (no message attributes), so Go and Java workers share
- *       queues either way. On a FIFO queue ({@code .fifo}) the deduplication id is the task UUID
- *       and the group id is {@code BrokerMessageGroupId}, which is required.
+ *       queues either way. On a FIFO queue ({@code .fifo}) the deduplication id is the task UUID (a
+ *       retry's: the UUID and its attempt, see {@link #deduplicationId}, or SQS would drop a retry
+ *       sent within five minutes of the first send) and the group id is {@code
+ *       BrokerMessageGroupId}, which is required.
  *   <li><b>Delivery.</b> A message is deleted only after the worker stored the task's final state
  *       (Go deletes after {@code Process} too). While a task runs, a heartbeat keeps its message
  *       invisible ({@link SqsConsumer}); when the worker dies the heartbeat stops and SQS hands the
@@ -180,7 +184,7 @@ public final class SqsBroker implements Broker {
       }
       // A FIFO queue cannot delay one message: the consumer holds it back until its ETA instead.
       request
-          .messageDeduplicationId(signature.uuid())
+          .messageDeduplicationId(deduplicationId(signature))
           .messageGroupId(signature.brokerMessageGroupId());
     } else {
       String fairKey = fairness ? FairShares.keyOf(signature) : null;
@@ -198,6 +202,26 @@ public final class SqsBroker implements Broker {
     send(
         request.build(),
         "publish task " + signature.name() + " " + signature.uuid() + " to queue " + queue);
+  }
+
+  /**
+   * The FIFO {@code MessageDeduplicationId} of a task: its UUID, as Go sends, so a producer's
+   * resend of one message within SQS's five minutes is dropped; a retry (which keeps the UUID and
+   * carries the worker's {@value io.machinery.Worker#ATTEMPT_HEADER} header, counted up per retry)
+   * adds its attempt, so SQS does not drop the retry as a duplicate of the first send while two
+   * copies of one attempt (a worker that died after publishing the retry, redelivered and retried
+   * again) still count as one. An id SQS would refuse (over 128 characters) is replaced by its
+   * SHA-256.
+   */
+  static String deduplicationId(Signature signature) {
+    Object attempt = signature.headers().get(io.machinery.Worker.ATTEMPT_HEADER);
+    if (attempt == null) {
+      return signature.uuid();
+    }
+    String id = signature.uuid() + "-attempt-" + String.valueOf(attempt).trim();
+    return id.length() <= 128 && id.chars().allMatch(c -> c >= 33 && c <= 126)
+        ? id
+        : BodyPreview.sha256Hex(id.getBytes(StandardCharsets.UTF_8));
   }
 
   /**
@@ -237,11 +261,42 @@ public final class SqsBroker implements Broker {
    * queue if needed. A body over {@code MaxMessageBytes} is sent as a {@link BodyPreview} (its
    * first bytes, with its size and SHA-256 as the {@value BodyPreview#SIZE_KEY} and {@value
    * BodyPreview#SHA256_KEY} attributes); one within the limit is sent whole, so it can be requeued.
+   * A whole body SQS refuses for its size (body and attributes over the dead-letter queue's {@code
+   * MaximumMessageSize}, which would refuse it on every try) is sent as a preview instead.
    */
   void deadLetter(
       String queue, String body, String reason, @Nullable String groupId, String messageId) {
     String dlq = deadLetterQueue(queue);
     ensureDeadLetterQueue(dlq);
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    boolean preview = bytes.length > config.maxMessageBytes();
+    try {
+      sendDeadLetter(queue, dlq, body, reason, groupId, messageId, preview);
+    } catch (MachineryException e) {
+      if (preview || !refusedForSize(e)) {
+        throw e;
+      }
+      log.warn(
+          "SQS: {} refused dead letter of task {} (message {} of {}, {} bytes) for its size ({});"
+              + " dead-lettering a preview of it instead",
+          dlq,
+          taskIdOf(body),
+          messageId,
+          queue,
+          bytes.length,
+          e.getMessage());
+      sendDeadLetter(queue, dlq, body, reason, groupId, messageId, true);
+    }
+  }
+
+  private void sendDeadLetter(
+      String queue,
+      String dlq,
+      String body,
+      String reason,
+      @Nullable String groupId,
+      String messageId,
+      boolean asPreview) {
     String shortReason = reason.length() > 4000 ? reason.substring(0, 4000) + "..." : reason;
     Map<String, MessageAttributeValue> attributes = new LinkedHashMap<>();
     attributes.put(
@@ -249,9 +304,8 @@ public final class SqsBroker implements Broker {
         stringAttribute(shortReason.isEmpty() ? "(no reason given)" : shortReason));
     attributes.put(DEAD_LETTER_SOURCE_ATTRIBUTE, stringAttribute(queue));
     String kept = body;
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    if (bytes.length > config.maxMessageBytes()) {
-      BodyPreview preview = BodyPreview.of(bytes);
+    if (asPreview) {
+      BodyPreview preview = BodyPreview.of(body.getBytes(StandardCharsets.UTF_8));
       kept = preview.previewText();
       attributes.put(
           BodyPreview.SIZE_KEY,
@@ -274,6 +328,32 @@ public final class SqsBroker implements Broker {
     send(request.build(), "dead-letter a message of queue " + queue + " to " + dlq);
   }
 
+  /**
+   * Whether SQS refused a send for the message's size: AWS answers {@code InvalidParameterValue}
+   * "Message must be shorter than N bytes", older ElasticMQ {@code MessageTooLong}.
+   */
+  static boolean refusedForSize(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof AwsServiceException e && e.statusCode() == 400) {
+        String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+        String text = String.valueOf(e.getMessage());
+        return "MessageTooLong".equals(code)
+            || text.contains("shorter than")
+            || text.contains("MessageTooLong");
+      }
+    }
+    return false;
+  }
+
+  /** The task UUID in a message body, for a log line; "?" when the body does not decode. */
+  static String taskIdOf(String body) {
+    try {
+      return WireCodec.decodeSignature(body.getBytes(StandardCharsets.UTF_8)).uuid();
+    } catch (RuntimeException e) {
+      return "?";
+    }
+  }
+
   private static MessageAttributeValue stringAttribute(String value) {
     return MessageAttributeValue.builder().dataType("String").stringValue(value).build();
   }
@@ -290,7 +370,7 @@ public final class SqsBroker implements Broker {
 
   private void ensureDeadLetterQueue(String dlq) {
     if (!createdQueues.contains(dlq)) {
-      SqsQueues.create(client, dlq);
+      SqsQueues.createDeadLetterQueue(client, dlq);
       createdQueues.add(dlq);
     }
   }

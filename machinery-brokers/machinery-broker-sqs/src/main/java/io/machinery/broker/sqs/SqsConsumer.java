@@ -23,6 +23,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
+import software.amazon.awssdk.services.sqs.model.BatchResultErrorEntry;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchRequestEntry;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchResponse;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchResultEntry;
@@ -42,6 +43,11 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       asks SQS for at most that many messages with a long poll, and gives back the slots it did
  *       not use. So the worker never holds a message it cannot start, unlike Go, which receives one
  *       message per free goroutine token but also buffers.
+ *   <li><b>FIFO: one message per receive</b>, as Go ({@code MaxNumberOfMessages} 1), with one
+ *       poller per slot up to {@value #MAX_POLLERS}. SQS hands out no message of a group while
+ *       another of it is in flight, so a group's tasks run one at a time and in order whatever the
+ *       concurrency, and a message held until its ETA holds its group back. A batch would bring
+ *       several messages of one group at once, each to its own slot.
  *   <li><b>Visibility heartbeat.</b> Every message handed to the worker stays in {@link #inFlight}
  *       until it is settled; one scheduler extends all of them with {@code
  *       ChangeMessageVisibilityBatch} (10 per call) every third of the visibility timeout, at a
@@ -60,7 +66,8 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Pollers never die of a failure</b>: whatever a receive throws (an {@code Error}
  *       included) is reported once to the worker and retried with back-off.
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
- *       SqsDelivery#ack()} returns once its message is deleted.
+ *       SqsDelivery#ack()} returns once its message is deleted, or after {@link
+ *       SqsDelivery#ACK_TIMEOUT} (logged; SQS then delivers the message again).
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
  *       using a slot. A message over {@code MaxMessageBytes} is not decoded to find its ETA: it
  *       goes to the worker at once, which dead-letters it by its size.
@@ -127,6 +134,9 @@ final class SqsConsumer implements Consumption {
 
   private long lastTickNanos;
 
+  /** How many extensions SQS refused in the last tick; only the heartbeat thread uses it. */
+  private int lastRefused;
+
   private final int waitSeconds;
 
   SqsConsumer(SqsBroker broker, String tag, String queue, DeliveryHandler handler) {
@@ -169,7 +179,8 @@ final class SqsConsumer implements Consumption {
     int count =
         capacity == Integer.MAX_VALUE
             ? 1
-            : Math.max(1, Math.min(MAX_POLLERS, (capacity + MAX_BATCH - 1) / MAX_BATCH));
+            : Math.max(
+                1, Math.min(MAX_POLLERS, fifo ? capacity : (capacity + MAX_BATCH - 1) / MAX_BATCH));
     for (int i = 0; i < count; i++) {
       pollers.add(
           Thread.ofPlatform()
@@ -202,6 +213,7 @@ final class SqsConsumer implements Consumption {
 
   private void pollUntilStopped() {
     int failures = 0;
+    int perReceive = fifo ? 1 : MAX_BATCH;
     Thread self = Thread.currentThread();
     while (fetching.get()) {
       int reserved;
@@ -210,7 +222,7 @@ final class SqsConsumer implements Consumption {
         if (!fetching.get()) {
           return;
         }
-        reserved = handler.reserve(MAX_BATCH);
+        reserved = handler.reserve(perReceive);
       } catch (InterruptedException e) {
         return;
       } finally {
@@ -302,11 +314,10 @@ final class SqsConsumer implements Consumption {
                 MessageSystemAttributeName.APPROXIMATE_RECEIVE_COUNT,
                 MessageSystemAttributeName.SENT_TIMESTAMP,
                 MessageSystemAttributeName.MESSAGE_GROUP_ID)
-            .messageAttributeNames("All");
-    Integer configured = broker.config().sqs().visibilityTimeout();
-    if (configured != null) {
-      request.visibilityTimeout(configured);
-    }
+            .messageAttributeNames("All")
+            // the timeout the heartbeat and the hold's timeline assume, even where the queue's
+            // could not be read (then SQS's default)
+            .visibilityTimeout(visibilitySeconds);
     return client.receiveMessage(request.build()).messages();
   }
 
@@ -346,18 +357,33 @@ final class SqsConsumer implements Consumption {
           resent.messageGroupId(tenant); // a fair queue's tenant (SqsBroker.Builder.fairness)
         }
         broker.send(resent.build(), "re-send a task before its ETA");
-        delete(message.receiptHandle());
-        log.debug(
-            "SQS consumer {}: task not due for {} s sent again with a delay",
-            tag,
-            remainingSeconds);
-        return true;
       } catch (RuntimeException e) {
         log.warn(
             "SQS consumer {}: could not re-send a task held until its ETA ({}); hiding it instead",
             tag,
             e.getMessage());
+        changeVisibility(
+            message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
+        return true;
       }
+      // its own try: the copy is sent, so a failed delete is no failed re-send (which hid the
+      // original until its ETA too); the original comes back after its visibility timeout
+      try {
+        delete(message.receiptHandle());
+      } catch (RuntimeException e) {
+        log.warn(
+            "SQS consumer {}: a task of {} not due for {} s was sent again with a delay, but the"
+                + " received copy (message {}) could not be deleted ({}); the task may run twice",
+            tag,
+            queue,
+            remainingSeconds,
+            message.messageId(),
+            e.getMessage());
+        return true;
+      }
+      log.debug(
+          "SQS consumer {}: task not due for {} s sent again with a delay", tag, remainingSeconds);
+      return true;
     }
     changeVisibility(
         message.receiptHandle(), (int) Math.min(MAX_VISIBILITY_SECONDS, remainingSeconds));
@@ -433,11 +459,14 @@ final class SqsConsumer implements Consumption {
    * Re-sends {@code body} to this queue after {@code delaySeconds} (FIFO: in the original message
    * group). A FIFO queue cannot delay one message, so there the delay becomes the task's ETA (when
    * later than its own), which the consumer holds the message invisible until: without it a
-   * limited, parked or failing task would come straight back, a requeue loop.
+   * limited, parked or failing task would come straight back, a requeue loop. A standard queue
+   * delays a message at most 15 minutes, so a longer delay becomes the ETA there too, and the
+   * message hops until it (see {@link #holdUntilEta}) instead of running after 15 minutes.
    */
   void resend(String body, int delaySeconds, @Nullable String groupId, String deduplicationId) {
+    boolean needsEta = fifo ? delaySeconds > 0 : delaySeconds > SqsBroker.MAX_DELAY.toSeconds();
     String sent =
-        fifo && delaySeconds > 0
+        needsEta
             ? dueNoEarlierThan(body, broker.clock().instant().plusSeconds(delaySeconds))
             : body;
     SendMessageRequest.Builder request =
@@ -471,12 +500,18 @@ final class SqsConsumer implements Consumption {
     lastTickNanos = now;
     Throwable failure = null;
     int failed = 0;
+    int refused = 0;
+    String refusal = "";
     try {
       List<SqsDelivery> all = new ArrayList<>(inFlight);
       for (int from = 0; from < all.size(); from += MAX_BATCH) {
         List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
         try {
-          extend(batch);
+          List<BatchResultErrorEntry> notExtended = extend(batch);
+          if (!notExtended.isEmpty()) {
+            refused += notExtended.size();
+            refusal = notExtended.getFirst().code() + ": " + notExtended.getFirst().message();
+          }
         } catch (Throwable t) { // an Error too: the next tick must still run
           failure = failure == null ? t : failure;
           failed += batch.size();
@@ -485,6 +520,7 @@ final class SqsConsumer implements Consumption {
     } catch (Throwable t) {
       failure = failure == null ? t : failure;
     }
+    reportRefused(refused, refusal);
     if (failure == null) {
       if (heartbeatFailing) {
         heartbeatFailing = false;
@@ -509,7 +545,32 @@ final class SqsConsumer implements Consumption {
     }
   }
 
-  private void extend(List<SqsDelivery> batch) {
+  /**
+   * Logs the extensions SQS refused in one tick (an expired or stale receipt handle: that message
+   * may come back while its task runs) as a warning when their number changed since the last tick,
+   * else at debug: a message refused on every tick logs one warning, not one per tick.
+   */
+  private void reportRefused(int refused, String refusal) {
+    if (refused == lastRefused) {
+      if (refused > 0) {
+        log.debug("SQS consumer {}: SQS still refuses {} extension(s)", tag, refused);
+      }
+      return;
+    }
+    lastRefused = refused;
+    if (refused > 0) {
+      log.warn(
+          "SQS consumer {}: SQS refused to extend the visibility of {} message(s) in flight of {}"
+              + " (first: {}); they may come back while their tasks run, and run again",
+          tag,
+          refused,
+          queue,
+          refusal);
+    }
+  }
+
+  /** Extends one batch; returns the entries SQS refused. */
+  private List<BatchResultErrorEntry> extend(List<SqsDelivery> batch) {
     List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
     for (int i = 0; i < batch.size(); i++) {
       entries.add(
@@ -541,14 +602,7 @@ final class SqsConsumer implements Consumption {
           (confirmed - sent) / 1_000_000,
           visibilitySeconds);
     }
-    if (response.hasFailed() && !response.failed().isEmpty()) {
-      log.debug(
-          "SQS consumer {}: SQS refused to extend {} message(s) of {}: {}",
-          tag,
-          response.failed().size(),
-          queue,
-          response.failed().get(0).message());
-    }
+    return response.hasFailed() ? response.failed() : List.of();
   }
 
   // ------------------------------------------------------------------------------------------

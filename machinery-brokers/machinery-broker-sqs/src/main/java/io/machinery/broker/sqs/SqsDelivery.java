@@ -5,6 +5,9 @@ import io.machinery.spi.LeaseTimeline;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -24,6 +27,12 @@ final class SqsDelivery implements Delivery {
    * When a dead letter cannot be sent, the message is hidden this long before it is tried again.
    */
   static final int DEAD_LETTER_RETRY_SECONDS = 30;
+
+  /**
+   * The longest {@link #ack()} waits for its delete: above an SDK call with its default retries at
+   * the default socket timeout, so it bounds a batch that never ends, not a slow one.
+   */
+  static final Duration ACK_TIMEOUT = Duration.ofMinutes(2);
 
   private final SqsConsumer consumer;
   private final Message message;
@@ -101,20 +110,45 @@ final class SqsDelivery implements Delivery {
     return true;
   }
 
-  /** Deletes the message: its task's final state is stored. */
+  /**
+   * Deletes the message: its task's final state is stored. Waits for the delete at most {@link
+   * #ACK_TIMEOUT}; a delete that failed or did not end in time is logged, and SQS delivers the
+   * message again after its visibility timeout (the task then runs again: at-least-once).
+   */
   @Override
   public void ack() {
     if (!settle()) {
       return;
     }
     try {
-      consumer.deleteHandled(message.receiptHandle()).join();
-    } catch (java.util.concurrent.CompletionException e) {
+      consumer
+          .deleteHandled(message.receiptHandle())
+          .get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
       log.warn(
-          "SQS: could not delete a handled message of {} ({}); SQS will deliver it again",
+          "SQS: could not delete a handled message of {} (task {}): {}; SQS will deliver it again",
           queue(),
-          e.getCause() == null ? e.getMessage() : e.getCause().getMessage());
+          taskId(),
+          String.valueOf(e.getCause()));
+    } catch (TimeoutException e) {
+      log.warn(
+          "SQS: the delete of a handled message of {} (task {}) did not end within {} s; unless it"
+              + " still succeeds, SQS will deliver the message again",
+          queue(),
+          taskId(),
+          ACK_TIMEOUT.toSeconds());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      log.warn(
+          "SQS: interrupted waiting for the delete of a handled message of {} (task {}); unless it"
+              + " still succeeds, SQS will deliver the message again",
+          queue(),
+          taskId());
     }
+  }
+
+  private String taskId() {
+    return SqsBroker.taskIdOf(message.body());
   }
 
   /**

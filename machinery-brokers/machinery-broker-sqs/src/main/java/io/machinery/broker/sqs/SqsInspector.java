@@ -56,6 +56,12 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       dead-lettered ({@code SentTimestamp}) and makes them visible again at once. SQS returns
  *       messages in best-effort order, so on AWS a page is the oldest of what one pass received,
  *       not necessarily the oldest of the queue. An entry's id is its SQS message id.
+ *   <li><b>FIFO dead-letter queues</b> hand out nothing more of a message group while some of it is
+ *       hidden, and a dead letter keeps the group of its task. So a listing shows at most one
+ *       receive's worth (up to ten) of each group, the group's first; {@link #queue} counts them
+ *       all. A requeue or delete goes past them only while it settles every dead letter of the
+ *       group it receives: one it leaves holds back the rest of its group (the next call too, as
+ *       SQS hands a group out in order). Getting further would mean deleting what is only read.
  *   <li><b>Repairs.</b> Requeueing sends the body (Go's wire: nothing else) to the tail of the
  *       queue and only then deletes the dead letter: a process that dies in between leaves both, so
  *       a task may be requeued twice but never lost (on a FIFO queue the deduplication id is the

@@ -1,11 +1,13 @@
 package io.machinery.broker.sqs;
 
 import io.machinery.MachineryException;
+import java.util.EnumMap;
 import java.util.Map;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.GetQueueAttributesResponse;
 import software.amazon.awssdk.services.sqs.model.QueueAttributeName;
+import software.amazon.awssdk.services.sqs.model.QueueNameExistsException;
 
 /** Queue administration the broker needs: creation (opt-in) and the visibility timeout. */
 final class SqsQueues {
@@ -14,15 +16,45 @@ final class SqsQueues {
 
   private SqsQueues() {}
 
+  /**
+   * How long a dead-letter queue the broker creates keeps its messages: SQS's longest, 14 days (its
+   * default, 4 days, would drop bad input before a person finds it after a long weekend).
+   */
+  static final int DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
+
   static void create(SqsClient client, String queue) {
+    create(client, queue, Map.of());
+  }
+
+  /**
+   * Creates a dead-letter queue with {@link #DEAD_LETTER_RETENTION_SECONDS}. One that exists with
+   * other attributes (created before, or by its owner) is used as it is: SQS refuses CreateQueue
+   * then with {@code QueueNameExists}.
+   */
+  static void createDeadLetterQueue(SqsClient client, String queue) {
     try {
-      client.createQueue(
-          r ->
-              r.queueName(queue)
-                  .attributes(
-                      SqsBroker.isFifo(queue)
-                          ? Map.of(QueueAttributeName.FIFO_QUEUE, "true")
-                          : Map.of()));
+      create(
+          client,
+          queue,
+          Map.of(
+              QueueAttributeName.MESSAGE_RETENTION_PERIOD,
+              Integer.toString(DEAD_LETTER_RETENTION_SECONDS)));
+    } catch (MachineryException e) {
+      if (!(e.getCause() instanceof QueueNameExistsException)) {
+        throw e;
+      }
+    }
+  }
+
+  private static void create(
+      SqsClient client, String queue, Map<QueueAttributeName, String> attributes) {
+    Map<QueueAttributeName, String> all = new EnumMap<>(QueueAttributeName.class);
+    all.putAll(attributes);
+    if (SqsBroker.isFifo(queue)) {
+      all.put(QueueAttributeName.FIFO_QUEUE, "true");
+    }
+    try {
+      client.createQueue(r -> r.queueName(queue).attributes(all));
     } catch (SdkException e) {
       throw new MachineryException(
           "SQS: could not create queue " + queue + ": " + e.getMessage(), e);
