@@ -10,6 +10,7 @@ import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.config.DynamoDbConfig;
 import io.machinery.spi.Backend;
+import io.machinery.wire.ErrorText;
 import io.machinery.wire.LogText;
 import java.time.Clock;
 import java.time.Duration;
@@ -281,29 +282,13 @@ public final class DynamoDbBackend implements Backend {
   /** FAILURE with its error (cut to {@value #MAX_ERROR_BYTES} bytes), and no earlier results. */
   @Override
   public void setStateFailure(Signature signature, String error) {
-    String stored = cut(error);
+    String stored = ErrorText.cut(error, MAX_ERROR_BYTES);
     update(
         signature,
         State.FAILURE,
         Map.of("Error", stored.isEmpty() ? Items.NULL : Items.s(stored), "Results", Items.NULL),
         true);
     refreshGroup(signature);
-  }
-
-  /** {@code error}, or its first {@value #MAX_ERROR_BYTES} bytes and how long it was. */
-  static String cut(String error) {
-    byte[] utf8 = error.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-    if (utf8.length <= MAX_ERROR_BYTES) {
-      return error;
-    }
-    int end = MAX_ERROR_BYTES;
-    while ((utf8[end] & 0xC0) == 0x80) { // not inside a character
-      end--;
-    }
-    return new String(utf8, 0, end, java.nio.charset.StandardCharsets.UTF_8)
-        + "… (cut: "
-        + utf8.length
-        + " bytes in all)";
   }
 
   /** DynamoDB's message when it refused a write because the item would be over 400 KB, or null. */

@@ -28,6 +28,7 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
+import io.machinery.wire.ErrorText;
 import io.machinery.wire.LogText;
 import java.time.Clock;
 import java.time.Duration;
@@ -87,8 +88,8 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>What MongoDB cannot hold.</b> Results over a document's 16 MiB, or a value BSON cannot
  *       encode, fail with a {@code MachineryException} whose cause is an {@code
  *       IllegalArgumentException}: the worker then stores FAILURE with the reason instead of
- *       retrying. A FAILURE is always storable: its error is cut to {@value #MAX_ERROR_CHARS}
- *       characters.
+ *       retrying. A FAILURE is always storable: its error is cut to {@value #MAX_ERROR_BYTES}
+ *       bytes.
  *   <li><b>Expiry.</b> {@code tasks} has Go's TTL index {@code {delete_at: 1}, expireAfterSeconds
  *       0} (created at start-up; creating it again is a no-op). Go computes {@code delete_at} from
  *       {@code ResultsExpireIn} without its 0 → 3600 default, so a zero deletes results within the
@@ -151,10 +152,10 @@ public final class MongoDbBackend implements Backend {
   public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofSeconds(15);
 
   /**
-   * The longest error text a FAILURE stores, in characters (at most 3 MiB of UTF-8, well inside a
-   * document's 16 MiB); a longer one is cut.
+   * The longest error text a FAILURE stores, in UTF-8 bytes (well inside a document's 16 MiB); a
+   * longer one is cut ({@link ErrorText#cut}).
    */
-  static final int MAX_ERROR_CHARS = 1024 * 1024;
+  static final int MAX_ERROR_BYTES = 1024 * 1024;
 
   /**
    * MongoDB's server error codes for a document over 16 MiB (BSONObjectTooLarge, and after an
@@ -401,9 +402,7 @@ public final class MongoDbBackend implements Backend {
         () -> tasks.updateOne(Filters.eq("_id", signature.uuid()), update, UPSERT));
   }
 
-  /**
-   * FAILURE with its error, cut to {@value #MAX_ERROR_CHARS} characters, and no earlier results.
-   */
+  /** FAILURE with its error, cut to {@value #MAX_ERROR_BYTES} bytes, and no earlier results. */
   @Override
   public void setStateFailure(Signature signature, String error) {
     endChain(signature);
@@ -411,24 +410,9 @@ public final class MongoDbBackend implements Backend {
         signature,
         Updates.combine(
             Updates.set("state", State.FAILURE.name()),
-            Updates.set("error", cutError(error)),
+            Updates.set("error", ErrorText.cut(error, MAX_ERROR_BYTES)),
             Updates.unset("results"), // of a SUCCESS before, when the task ran again
             Updates.set("delete_at", deleteAt())));
-  }
-
-  /**
-   * {@code error}, or its first {@value #MAX_ERROR_CHARS} characters and how long it was: a FAILURE
-   * must always be storable, and an error text near MongoDB's 16 MiB would not be.
-   */
-  static String cutError(String error) {
-    if (error.length() <= MAX_ERROR_CHARS) {
-      return error;
-    }
-    int end = MAX_ERROR_CHARS;
-    if (Character.isHighSurrogate(error.charAt(end - 1))) {
-      end--; // never half a character
-    }
-    return error.substring(0, end) + "… (cut: the error was " + error.length() + " characters)";
   }
 
   private Date deleteAt() {

@@ -245,8 +245,8 @@ class MongoDbBackendEdgeCasesIT {
     String stored = backend.getState(failing.uuid()).orElseThrow().error();
     assertThat(stored)
         .startsWith("e".repeat(1000))
-        .endsWith("… (cut: the error was " + OVER_16_MIB + " characters)")
-        .hasSizeLessThan(MongoDbBackend.MAX_ERROR_CHARS + 100);
+        .endsWith("… (cut: " + OVER_16_MIB + " bytes in all)")
+        .hasSizeLessThan(MongoDbBackend.MAX_ERROR_BYTES + 100);
   }
 
   /**
