@@ -15,6 +15,7 @@ import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
+import io.machinery.wire.ErrorText;
 import io.machinery.wire.WireCodec;
 import java.time.Clock;
 import java.time.Duration;
@@ -116,6 +117,21 @@ public final class AmqpBackend implements Backend {
   /** How long a reader of a group's states waits for missing members when a member ran twice. */
   public static final Duration DEFAULT_GROUP_READ_TIMEOUT = Duration.ofSeconds(10);
 
+  /**
+   * The largest state message stored by default: RabbitMQ 4's default {@code max_message_size}
+   * (RabbitMQ 3 allows 128 MiB).
+   */
+  public static final int DEFAULT_MAX_STATE_BYTES = 16 * 1024 * 1024;
+
+  /** The smallest {@link Builder#maxStateBytes}: room for a FAILURE's cut error text. */
+  public static final int MIN_MAX_STATE_BYTES = 1024 * 1024;
+
+  /**
+   * The longest error text a FAILURE stores, in UTF-8 bytes; a longer one is cut, so a FAILURE fits
+   * in any state message (JSON escapes grow it at most sixfold).
+   */
+  static final int MAX_ERROR_BYTES = 64 * 1024;
+
   private final Config config;
   private final Clock clock;
   private final AmqpClient client;
@@ -130,11 +146,13 @@ public final class AmqpBackend implements Backend {
   private final ChordTrigger chords;
   private final AmqpControlPlane controlPlane;
   private final ProgressQueues progress;
+  private final int maxStateBytes;
   private volatile boolean closed;
 
   private AmqpBackend(Builder b) {
     this.config = b.config;
     this.clock = b.clock;
+    this.maxStateBytes = b.maxStateBytes;
     String exchange = config.amqp().exchange();
     int expireMillis = config.effectiveResultsExpireIn() * 1000;
     Map<String, Object> args = new LinkedHashMap<>();
@@ -254,19 +272,43 @@ public final class AmqpBackend implements Backend {
     store(TaskState.retry(signature), signature);
   }
 
+  /**
+   * Stores SUCCESS.
+   *
+   * @throws IllegalArgumentException when the state message would be over {@link
+   *     Builder#maxStateBytes} (nothing is stored: RabbitMQ would refuse it and close the
+   *     publishing channel, failing the other states in flight on it, and every retry alike); the
+   *     worker then stores FAILURE with the reason
+   */
   @Override
   public void setStateSuccess(Signature signature, List<TaskResult> results) {
     store(TaskState.success(signature, results), signature);
   }
 
+  /**
+   * Stores FAILURE, its error text cut to {@value #MAX_ERROR_BYTES} bytes ({@link ErrorText#cut}).
+   */
   @Override
   public void setStateFailure(Signature signature, String error) {
-    store(TaskState.failure(signature, error), signature);
+    store(TaskState.failure(signature, ErrorText.cut(error, MAX_ERROR_BYTES)), signature);
   }
 
   private void store(TaskState state, Signature signature) {
     checkOpen();
     byte[] json = WireCodec.encode(state);
+    if (json.length > maxStateBytes) {
+      throw new IllegalArgumentException(
+          "the "
+              + state.state()
+              + " state of task "
+              + signature.uuid()
+              + " is "
+              + json.length
+              + " bytes, over the "
+              + maxStateBytes
+              + " bytes a state message may have (RabbitMQ's max_message_size; see"
+              + " AmqpBackend.Builder#maxStateBytes)");
+    }
     states.publish(signature.uuid(), json, state.state() == State.PENDING);
     if (state.isCompleted()
         && !signature.groupUuid().isEmpty()
@@ -457,10 +499,14 @@ public final class AmqpBackend implements Backend {
     return Optional.of(controlPlane);
   }
 
-  /** Closes the connection; idempotent. */
+  /**
+   * Closes the connection, or on a shared client the channel of this backend's chord markers (a win
+   * not released is given up, as by a worker that stopped); idempotent.
+   */
   @Override
   public void close() {
     closed = true;
+    chords.close();
     controlPlane.close();
     if (ownsClient) {
       client.close();
@@ -477,6 +523,7 @@ public final class AmqpBackend implements Backend {
     private final Config config;
     private Clock clock = Clock.systemUTC();
     private Duration groupReadTimeout = DEFAULT_GROUP_READ_TIMEOUT;
+    private int maxStateBytes = DEFAULT_MAX_STATE_BYTES;
     private AmqpConnectionOptions.Builder options = AmqpConnectionOptions.builder();
     private @Nullable AmqpClient client;
     private @Nullable String managementUrl;
@@ -540,6 +587,28 @@ public final class AmqpBackend implements Backend {
         throw new IllegalArgumentException("groupReadTimeout must not be negative, was " + value);
       }
       groupReadTimeout = value;
+      return this;
+    }
+
+    /**
+     * The largest state message stored, in bytes: set it to the RabbitMQ server's {@code
+     * max_message_size} (RabbitMQ 4: 16 MiB, the default here; RabbitMQ 3: 128 MiB). A SUCCESS over
+     * it is refused with an {@link IllegalArgumentException}, and the worker stores FAILURE.
+     *
+     * @throws IllegalArgumentException when under {@value #MIN_MAX_STATE_BYTES} or over RabbitMQ's
+     *     ceiling of 512 MiB
+     */
+    public Builder maxStateBytes(int value) {
+      if (value < MIN_MAX_STATE_BYTES || value > AmqpClient.MAX_INBOUND_BODY_BYTES) {
+        throw new IllegalArgumentException(
+            "maxStateBytes must be between "
+                + MIN_MAX_STATE_BYTES
+                + " and "
+                + AmqpClient.MAX_INBOUND_BODY_BYTES
+                + ", was "
+                + value);
+      }
+      maxStateBytes = value;
       return this;
     }
 

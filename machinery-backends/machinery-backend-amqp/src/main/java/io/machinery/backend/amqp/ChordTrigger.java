@@ -257,6 +257,9 @@ final class ChordTrigger {
    */
   private @Nullable Channel markerChannel;
 
+  /** {@link #close} was called: no marker channel is opened again. Guarded by {@link #held}. */
+  private boolean closed;
+
   /** Called when a recovery finds the group's lock held, before it waits for it. */
   private volatile Runnable lockWaitProbe = () -> {};
 
@@ -707,7 +710,7 @@ final class ChordTrigger {
    * recover beside this winner (a duplicate callback, never a lost one). Guarded by {@link #held}.
    */
   private void holdMarker(String group, Hold hold) {
-    if (hold.markerTag != null) {
+    if (hold.markerTag != null || closed) {
       return;
     }
     try {
@@ -735,6 +738,25 @@ final class ChordTrigger {
     } catch (IOException | ShutdownSignalException e) {
       // The consumer goes with the channel at the latest (a deleted marker took it already).
       log.debug("Could not cancel the marker consumer {}: {}", tag, e.toString());
+    }
+  }
+
+  /**
+   * The backend closed: lets go of every marker held here (closes their channel), as a stopped
+   * worker's connection would. On a shared client nothing else closes that channel, and its
+   * consumers told every other worker that a winner lives, so none recovered a win this backend
+   * could no longer send.
+   */
+  void close() {
+    synchronized (held) {
+      closed = true;
+      for (Hold hold : held.values()) {
+        hold.wins = 0;
+        hold.markerTag = null;
+      }
+      held.values().removeIf(hold -> !hold.looking);
+      AmqpClient.closeQuietly(markerChannel);
+      markerChannel = null;
     }
   }
 
