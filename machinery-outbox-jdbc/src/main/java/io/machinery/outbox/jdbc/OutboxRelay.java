@@ -44,11 +44,15 @@ import org.slf4j.LoggerFactory;
  *   <li><b>At least once.</b> Rows are deleted in the transaction that claimed them, after the
  *       broker confirmed. When the broker fails, the sender's batch stays whole (some of it may
  *       have reached the broker: those tasks are published again later, and their PENDING state
- *       written again); the pass stops there, and the relay retries after a back-off (Go's
+ *       written again); the pass stops there (that sender goes last in the next pass, so a failure
+ *       of its rows alone does not stop the others), and the relay retries after a back-off (Go's
  *       Fibonacci steps times {@link Builder#retryBackoff}, at most {@link
- *       Builder#maxRetryBackoff}), logging once per failed pass and once on recovery. A row whose
- *       message cannot be decoded blocks its sender (the rows before it are published), with an
- *       error log naming it, until a person deletes or repairs it.
+ *       Builder#maxRetryBackoff}), logging once per failed pass and once on recovery. Any exception
+ *       or {@link Error} a pass throws is a failed pass: only {@link #close} ends the thread. A row
+ *       whose message cannot be decoded blocks its sender (the rows before it are published), with
+ *       an error log naming it, until a person deletes or repairs it; the relay passes over that
+ *       sender and tries the row again every {@link Builder#maxRetryBackoff}, so senders blocked
+ *       this way never take the places of the others in a pass.
  *   <li><b>Order.</b> A sender's rows are handed to the broker in {@code seq} order in one list
  *       ({@link io.machinery.spi.Broker#publishAllAsync}), so a broker that applies one
  *       connection's writes in order (Redis, one AMQP channel) delivers them in that order. After a
@@ -106,7 +110,7 @@ public final class OutboxRelay implements AutoCloseable {
   private OutboxRelay(Builder b) {
     this.dataSource = b.dataSource;
     this.table = OutboxTable.named(b.table);
-    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders);
+    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders, b.maxRetryBackoff);
     this.pollInterval = b.pollInterval;
     this.retryBackoff = b.retryBackoff;
     this.maxRetryBackoff = b.maxRetryBackoff;
@@ -201,7 +205,8 @@ public final class OutboxRelay implements AutoCloseable {
       int done;
       try {
         done = pass();
-      } catch (SQLException | RuntimeException e) {
+      } catch (Exception | Error e) {
+        // an Error too (a driver's or a listener's): ending the thread would stop relaying silently
         if (closed) {
           LOG.info(
               "outbox relay on {}: closed during a pass; its rows stay and are published again",
@@ -260,12 +265,12 @@ public final class OutboxRelay implements AutoCloseable {
    *
    * @return the rows published
    */
-  private int pass() throws SQLException {
+  private int pass() throws Exception {
     Connection held = connection();
     RelayPass.Result result;
     try {
       result = pass.run(held, () -> closed);
-    } catch (SQLException | RuntimeException e) {
+    } catch (Exception | Error e) {
       discard(e);
       throw e;
     }
@@ -282,14 +287,19 @@ public final class OutboxRelay implements AutoCloseable {
     Connection held = connection;
     if (held == null) {
       held = dataSource.getConnection();
-      connection = held;
-      held.setAutoCommit(false);
+      connection = held; // before setAutoCommit: close() aborts it, a failure discards it
+      try {
+        held.setAutoCommit(false);
+      } catch (SQLException | RuntimeException e) {
+        discard(e); // never kept in auto-commit mode: its locks would not hold a sender
+        throw e;
+      }
     }
     return held;
   }
 
   /** Closes the relay's connection (rolling back what is open) and forgets it. */
-  private void discard(@Nullable Exception cause) {
+  private void discard(@Nullable Throwable cause) {
     Connection held = connection;
     connection = null;
     if (held != null) {
@@ -391,7 +401,8 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Sets the longest back-off after failed passes.
+     * Sets the longest back-off after failed passes; also how often a row that cannot be decoded is
+     * tried again (its sender is passed over in between).
      *
      * @param value positive
      * @return this builder

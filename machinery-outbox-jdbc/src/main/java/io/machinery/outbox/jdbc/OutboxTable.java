@@ -59,7 +59,7 @@ final class OutboxTable {
    * sender (see {@link OutboxRelay}'s notes). Skipped rows do not count towards the limit.
    */
   String claimSenders() {
-    return "SELECT o.sender_id FROM "
+    return "SELECT o.sender_id, o.seq FROM "
         + name
         + " o WHERE NOT EXISTS (SELECT 1 FROM "
         + name

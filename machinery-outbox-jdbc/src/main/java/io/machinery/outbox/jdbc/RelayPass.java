@@ -10,8 +10,11 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -38,12 +41,29 @@ final class RelayPass {
   private final OutboxTable table;
   private final int batchSize;
   private final int maxSenders;
+  private final long recheckNanos;
 
-  RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders) {
+  /**
+   * Rows that cannot be published ({@code seq}), each with the {@link System#nanoTime} after which
+   * it is tried again: until then its sender is passed over, so that senders blocked by bad rows,
+   * always the oldest, never fill a pass's {@code maxSenders} and starve the others.
+   */
+  private final Map<Long, Long> blocked = new HashMap<>();
+
+  /**
+   * The sender whose publish failed in the last pass, or null. It goes last in the next pass: a
+   * pass stops at a failed publish (the broker is likely down), and a failure of one sender's rows
+   * only (a task the pre-publish handler refuses, a full bounded queue) must not stop the senders
+   * claimed after it for ever, as the oldest sender is always claimed first.
+   */
+  private @Nullable String failedLast;
+
+  RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders, Duration recheck) {
     this.server = server;
     this.table = table;
     this.batchSize = batchSize;
     this.maxSenders = maxSenders;
+    this.recheckNanos = recheck.toNanos();
   }
 
   /**
@@ -55,6 +75,10 @@ final class RelayPass {
   Result run(Connection connection, BooleanSupplier closed) throws SQLException {
     try {
       List<String> senders = claimSenders(connection);
+      if (failedLast != null && senders.remove(failedLast)) {
+        senders.add(failedLast);
+      }
+      failedLast = null;
       int done = 0;
       @Nullable RuntimeException failure = null;
       for (String sender : senders) {
@@ -64,15 +88,18 @@ final class RelayPass {
           publish(publishable);
         } catch (RuntimeException e) {
           failure = e;
+          failedLast = sender;
           break; // the broker (or backend) is failing: leave the other senders for later
         }
         delete(connection, publishable);
         done += publishable.size();
         if (publishable.size() < rows.size()) {
+          long bad = rows.get(publishable.size()).seq();
+          blocked.put(bad, System.nanoTime() + recheckNanos);
           failure =
               new MachineryException(
                   "row seq "
-                      + rows.get(publishable.size()).seq()
+                      + bad
                       + " of sender "
                       + sender
                       + " cannot be decoded (see the error above)");
@@ -93,13 +120,19 @@ final class RelayPass {
     }
   }
 
+  /** Claims up to {@code maxSenders} senders, passing over those whose first row is blocked. */
   private List<String> claimSenders(Connection connection) throws SQLException {
+    long now = System.nanoTime();
+    blocked.values().removeIf(until -> until - now <= 0);
     List<String> senders = new ArrayList<>();
     try (PreparedStatement select = connection.prepareStatement(table.claimSenders())) {
-      select.setInt(1, maxSenders);
+      // each blocked row takes at most one place in the answer: ask for that many more
+      select.setInt(1, (int) Math.min(Integer.MAX_VALUE, (long) maxSenders + blocked.size()));
       try (ResultSet rs = select.executeQuery()) {
-        while (rs.next()) {
-          senders.add(rs.getString(1));
+        while (rs.next() && senders.size() < maxSenders) {
+          if (!blocked.containsKey(rs.getLong(2))) {
+            senders.add(rs.getString(1));
+          }
         }
       }
     }
