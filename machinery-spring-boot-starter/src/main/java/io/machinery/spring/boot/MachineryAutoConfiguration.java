@@ -10,9 +10,9 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Lock;
 import java.time.Clock;
-import java.util.List;
 import org.springframework.beans.factory.BeanClassLoaderAware;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.LazyInitializationExcludeFilter;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -123,6 +123,16 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
     return new MachineryTaskRegistrar(server);
   }
 
+  /**
+   * With {@code spring.main.lazy-initialization=true}, a bean with {@link MachineryTask} methods is
+   * still made at startup: nothing asks for it otherwise, so its tasks would never be registered
+   * nor its queues consumed.
+   */
+  @Bean
+  static LazyInitializationExcludeFilter machineryTaskBeansAreEager() {
+    return (beanName, definition, type) -> type != null && MachineryTaskRegistrar.hasTasks(type);
+  }
+
   @Bean
   @ConditionalOnMissingBean
   @ConditionalOnBooleanProperty(name = "machinery.worker.enabled", matchIfMissing = true)
@@ -135,7 +145,7 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
     return new MachineryWorkers(
         server,
         properties.getWorker(),
-        List.copyOf(tasks.extraQueues()),
+        tasks::extraQueues,
         launchListeners.orderedStream().toList(),
         customizers.orderedStream().toList());
   }

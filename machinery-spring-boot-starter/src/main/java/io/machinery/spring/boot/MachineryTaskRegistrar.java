@@ -15,7 +15,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
+import org.springframework.aop.scope.ScopedProxyUtils;
 import org.springframework.aop.support.AopUtils;
+import org.springframework.beans.factory.BeanFactory;
+import org.springframework.beans.factory.BeanFactoryAware;
+import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.SmartInitializingSingleton;
 import org.springframework.beans.factory.config.BeanPostProcessor;
@@ -33,29 +38,76 @@ import org.springframework.core.annotation.AnnotatedElementUtils;
  * is a method of the bean the context holds (a proxy when there is one), looked up with {@link
  * AopUtils#selectInvocableMethod}, so aspects apply. Two methods with one task name fail the start
  * with both names: silently replacing one (what {@link Server#registerTask} does) would hide a
- * mistake.
+ * mistake. A scoped bean with a scoped proxy ({@code @Scope(proxyMode = TARGET_CLASS)}, a refresh
+ * scope) is made only when called, so it is found by its bean definition and its task calls the
+ * proxy; the targets the scope makes later are the same task, not a second one.
  */
-final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializingSingleton {
+final class MachineryTaskRegistrar
+    implements BeanPostProcessor, SmartInitializingSingleton, BeanFactoryAware {
   private record Found(String beanName, Object bean, Method method, MachineryTask annotation) {}
 
   private final ObjectProvider<Server> server;
   private final Map<String, Found> byName = new LinkedHashMap<>();
   private boolean registered;
+  private @Nullable ListableBeanFactory beanFactory;
 
   MachineryTaskRegistrar(ObjectProvider<Server> server) {
     this.server = server;
   }
 
   @Override
+  public void setBeanFactory(BeanFactory value) {
+    if (value instanceof ListableBeanFactory listable) {
+      beanFactory = listable;
+    }
+  }
+
+  @Override
   public Object postProcessAfterInitialization(Object bean, String beanName) {
-    Class<?> type = AopUtils.getTargetClass(bean);
-    Map<Method, MachineryTask> methods =
-        MethodIntrospector.selectMethods(
-            type,
-            (MethodIntrospector.MetadataLookup<MachineryTask>)
-                m -> AnnotatedElementUtils.findMergedAnnotation(m, MachineryTask.class));
-    methods.forEach((method, annotation) -> add(new Found(beanName, bean, method, annotation)));
+    if (ScopedProxyUtils.isScopedTarget(beanName)) {
+      return bean; // its scoped proxy holds the task (scopedProxies())
+    }
+    tasksOf(AopUtils.getTargetClass(bean))
+        .forEach((method, annotation) -> add(new Found(beanName, bean, method, annotation)));
     return bean;
+  }
+
+  /** Whether {@code type} has a {@link MachineryTask} method. */
+  static boolean hasTasks(Class<?> type) {
+    return !tasksOf(type).isEmpty();
+  }
+
+  private static Map<Method, MachineryTask> tasksOf(Class<?> type) {
+    return MethodIntrospector.selectMethods(
+        type,
+        (MethodIntrospector.MetadataLookup<MachineryTask>)
+            m -> AnnotatedElementUtils.findMergedAnnotation(m, MachineryTask.class));
+  }
+
+  /**
+   * The tasks of scoped beans behind a scoped proxy: neither the proxy (made on first lookup) nor
+   * the target (made in its scope) needs to exist at startup, so they are found by bean definition.
+   */
+  private void scopedProxies() {
+    if (beanFactory == null) {
+      return;
+    }
+    for (String name : beanFactory.getBeanDefinitionNames()) {
+      if (!ScopedProxyUtils.isScopedTarget(name)) {
+        continue;
+      }
+      Class<?> type = beanFactory.getType(name, false);
+      String proxyName = ScopedProxyUtils.getOriginalBeanName(name);
+      if (type == null || !beanFactory.containsBean(proxyName)) {
+        continue;
+      }
+      Map<Method, MachineryTask> methods = tasksOf(type);
+      if (!methods.isEmpty()) {
+        Object proxy = beanFactory.getBean(proxyName);
+        methods.forEach(
+            (method, annotation) -> add(new Found(proxyName, proxy, method, annotation)));
+      }
+    }
   }
 
   private synchronized void add(Found found) {
@@ -84,6 +136,7 @@ final class MachineryTaskRegistrar implements BeanPostProcessor, SmartInitializi
 
   @Override
   public synchronized void afterSingletonsInstantiated() {
+    scopedProxies();
     registered = true;
     byName.values().forEach(this::register);
   }

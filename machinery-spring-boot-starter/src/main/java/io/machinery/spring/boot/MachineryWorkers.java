@@ -6,10 +6,12 @@ import io.machinery.TaskBreaker;
 import io.machinery.Worker;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.context.SmartLifecycle;
@@ -32,9 +34,13 @@ import org.springframework.context.SmartLifecycle;
  *       and calls back when all have stopped, so the whole stop takes one graceful timeout, inside
  *       Spring's {@code spring.lifecycle.timeout-per-shutdown-phase}. A task still running after
  *       the graceful timeout is cancelled and its message goes back to the broker (at-least-once).
- *   <li><b>Start failure.</b> A worker that cannot start consuming (broker unreachable) fails the
- *       context's start, with the broker's error as the cause, instead of leaving a service that
- *       silently consumes nothing.
+ *   <li><b>Start failure.</b> A worker whose consumer is refused for good fails the context's
+ *       start, with the broker's error as the cause, instead of leaving a service that silently
+ *       consumes nothing (an unreachable Redis fails it earlier, when the broker bean connects). A
+ *       broker's server that failed the start but may come back (out of memory, say) is retried:
+ *       the worker reads {@link Worker#isStarting()} and the health DOWN meanwhile.
+ *   <li><b>Queues</b> are read from the task registrar at each start, not when this bean is made:
+ *       an application bean that needs this one may have it made before some task beans.
  * </ul>
  */
 public final class MachineryWorkers implements SmartLifecycle {
@@ -45,7 +51,7 @@ public final class MachineryWorkers implements SmartLifecycle {
 
   private final Server server;
   private final MachineryProperties.WorkerSettings settings;
-  private final List<String> queues;
+  private final Supplier<? extends Collection<String>> extraQueues;
   private final List<LaunchListener> launchListeners;
   private final List<MachineryWorkerCustomizer> customizers;
   private final Map<String, TaskBreaker> breakers;
@@ -64,7 +70,7 @@ public final class MachineryWorkers implements SmartLifecycle {
   MachineryWorkers(
       Server server,
       MachineryProperties.WorkerSettings settings,
-      List<String> extraQueues,
+      Supplier<? extends Collection<String>> extraQueues,
       List<LaunchListener> launchListeners,
       List<MachineryWorkerCustomizer> customizers) {
     this.server = server;
@@ -72,10 +78,21 @@ public final class MachineryWorkers implements SmartLifecycle {
     this.launchListeners = List.copyOf(launchListeners);
     this.customizers = List.copyOf(customizers);
     this.breakers = settings.toBreakers(); // an invalid one stops the start, naming its key
+    this.extraQueues = extraQueues;
+  }
+
+  /**
+   * The default queue ("") and every queue a task names, read at start: this bean may be made
+   * before some task beans (one of the application's beans needs it), and their queues count too.
+   */
+  private List<String> queues() {
     List<String> all = new ArrayList<>();
     all.add("");
-    extraQueues.stream().filter(q -> !q.equals(server.config().defaultQueue())).forEach(all::add);
-    this.queues = List.copyOf(all);
+    extraQueues.get().stream()
+        .filter(q -> !q.isEmpty() && !q.equals(server.config().defaultQueue()))
+        .distinct()
+        .forEach(all::add);
+    return all;
   }
 
   @Override
@@ -83,7 +100,7 @@ public final class MachineryWorkers implements SmartLifecycle {
     if (running) {
       return;
     }
-    for (String queue : queues) {
+    for (String queue : queues()) {
       String tag =
           queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
       Worker.Builder builder =

@@ -1,0 +1,176 @@
+package io.machinery.spring.boot;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.TaskContext;
+import io.machinery.Worker;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.config.ConfigurableBeanFactory;
+import org.springframework.boot.LazyInitializationBeanFactoryPostProcessor;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Scope;
+import org.springframework.context.annotation.ScopedProxyMode;
+
+/** The starter's edge cases: scoped task beans, when the workers learn their queues. */
+class MachineryStarterEdgeCasesTest {
+  private final ApplicationContextRunner memory =
+      new ApplicationContextRunner()
+          .withConfiguration(
+              AutoConfigurations.of(
+                  MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class))
+          .withPropertyValues("machinery.broker=memory://", "machinery.result_backend=memory://");
+
+  @Test
+  void aScopedProxyTaskBeanRunsItsTaskThroughTheProxy() {
+    memory
+        .withUserConfiguration(ScopedTasks.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              Server server = context.getBean(Server.class);
+              // Each call makes a new target bean ("scopedTarget.scopedTasks"): that is the same
+              // task, not a second method with its name.
+              for (int i = 0; i < 2; i++) {
+                assertThat(
+                        server
+                            .sendTask(Signature.create("scoped_add", Arg.of(2L), Arg.of(3L)))
+                            .get(Duration.ofSeconds(10)))
+                    .containsExactly(5L);
+              }
+            });
+  }
+
+  @Test
+  void aTaskQueueGetsItsWorkerEvenWhenTheWorkersBeanIsMadeEarly() {
+    // EarlyUser needs MachineryWorkers before QueueTasks, whose task names a queue, exists.
+    memory
+        .withUserConfiguration(EarlyUser.class, QueueTasks.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              assertThat(context.getBean(MachineryWorkers.class).workers())
+                  .extracting(Worker::customQueue)
+                  .containsExactlyInAnyOrder("", "edge_other");
+              assertThat(
+                      context
+                          .getBean(Server.class)
+                          .sendTask(
+                              Signature.builder("edge_whoami").routingKey("edge_other").build())
+                          .get(Duration.ofSeconds(10)))
+                  .containsExactly("ran from edge_other");
+            });
+  }
+
+  @Test
+  void anUnreachableRedisBrokerFailsTheStartNamingItsUrlWithoutThePassword() {
+    new ApplicationContextRunner()
+        .withConfiguration(
+            AutoConfigurations.of(
+                MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class))
+        .withPropertyValues(
+            "machinery.broker=redis://:secret@127.0.0.1:1",
+            "machinery.result_backend=memory://",
+            "machinery.redis.connect_timeout=1")
+        .withUserConfiguration(QueueTasks.class)
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining("could not connect to Redis at redis://127.0.0.1:1")
+                    .hasMessageNotContaining("secret")
+                    .rootCause()
+                    .hasMessageNotContaining("secret"));
+  }
+
+  @Test
+  void afterAStopAndAStartTheWorkerGaugesReadTheNewWorkers() {
+    memory
+        .withConfiguration(AutoConfigurations.of(MachineryMetricsAutoConfiguration.class))
+        .withUserConfiguration(QueueTasks.class)
+        .withBean(MeterRegistry.class, SimpleMeterRegistry::new)
+        .run(
+            context -> {
+              MeterRegistry registry = context.getBean(MeterRegistry.class);
+              MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+              String tag = workers.workers().getFirst().consumerTag();
+              assertThat(consuming(registry, tag)).isEqualTo(1.0);
+
+              context.stop();
+              assertThat(consuming(registry, tag)).isZero();
+              context.start();
+              Worker restarted = workers.workers().getFirst();
+              assertThat(restarted.isRunning()).isTrue();
+              assertThat(consuming(registry, tag))
+                  .as("the gauge reads the worker of this start, not the stopped one")
+                  .isEqualTo(1.0);
+              assertThat(registry.find("machinery.worker.consuming").tag("worker", tag).gauges())
+                  .hasSize(1);
+            });
+  }
+
+  private static double consuming(MeterRegistry registry, String tag) {
+    return registry.get("machinery.worker.consuming").tag("worker", tag).gauge().value();
+  }
+
+  @Test
+  void withLazyInitializationTaskBeansAreStillRegisteredAndConsumed() {
+    // What spring.main.lazy-initialization=true adds to a SpringApplication's context.
+    memory
+        .withInitializer(
+            context ->
+                context.addBeanFactoryPostProcessor(
+                    new LazyInitializationBeanFactoryPostProcessor()))
+        .withUserConfiguration(QueueTasks.class)
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              assertThat(context.getBean(MachineryWorkers.class).workers())
+                  .extracting(Worker::customQueue)
+                  .containsExactlyInAnyOrder("", "edge_other");
+              assertThat(
+                      context
+                          .getBean(Server.class)
+                          .sendTask(
+                              Signature.builder("edge_whoami").routingKey("edge_other").build())
+                          .get(Duration.ofSeconds(10)))
+                  .containsExactly("ran from edge_other");
+            });
+  }
+
+  @Scope(value = ConfigurableBeanFactory.SCOPE_PROTOTYPE, proxyMode = ScopedProxyMode.TARGET_CLASS)
+  static class ScopedTasks {
+    @MachineryTask("scoped_add")
+    public long add(long... numbers) {
+      return LongStream.of(numbers).sum();
+    }
+  }
+
+  /** An application bean that needs the workers (to list them, say). */
+  static class EarlyUser {
+    final MachineryWorkers workers;
+
+    EarlyUser(MachineryWorkers workers) {
+      this.workers = workers;
+    }
+
+    List<Worker> running() {
+      return workers.workers();
+    }
+  }
+
+  static class QueueTasks {
+    @MachineryTask(value = "edge_whoami", queue = "edge_other")
+    public String whoami(TaskContext context) {
+      return "ran from " + context.signature().routingKey();
+    }
+  }
+}
