@@ -41,7 +41,8 @@ import org.jspecify.annotations.Nullable;
  * GET  /api/deadletter/raw?queue=Q&amp;id=I                 one dead letter's bytes (a download)
  * GET  /api/workers, /api/periodic, /api/limits, /api/breakers
  * POST /api/action/{purge|pause|resume|requeue|delete}  {"queue":"Q","ids":["..."]}  (ids: dead letters; absent = all)
- * POST /api/action/cancel                              {"queue":"Q","uuid":"U"}  (Server.cancel: revoke, then FAILURE)
+ * POST /api/action/cancel                              {"queue":"Q","uuid":"U"}  (Server.cancel: revoke, then FAILURE;
+ *                                                      only a task found waiting or running in Q, else 409)
  * POST /api/action/open-breaker                        {"key":"K","openFor":"10m","reason":"..."}  (Go duration)
  * POST /api/action/close-breaker                       {"key":"K"}
  * </pre>
@@ -490,11 +491,39 @@ final class Api {
         if (!reason.isEmpty()) {
           throw new UnsupportedOperationException(reason);
         }
+        requireWaitingOrRunningIn(queue, uuid);
         result.put("uuid", uuid).put("count", server.cancel(List.of(uuid)));
       }
       default -> throw new Guard.Refused(404, "no such action: " + action);
     }
     Exchanges.json(exchange, result);
+  }
+
+  /**
+   * Refuses to cancel a task not found waiting or running in {@code queue}, the queue the
+   * authenticator was asked about: otherwise a request naming a queue it may act on would cancel a
+   * task of any other queue. The page offers Cancel only for a task it found so.
+   */
+  private void requireWaitingOrRunningIn(String queue, String uuid) {
+    Inspection.Location where = inspection.task(uuid, queue).location();
+    boolean here =
+        switch (where) {
+          case PENDING, DELAYED -> true;
+          case RUNNING ->
+              inspection.inFlight(queue).stream().anyMatch(t -> t.task().uuid().equals(uuid));
+          default -> false;
+        };
+    if (!here) {
+      throw new Guard.Refused(
+          409,
+          "task "
+              + uuid
+              + " is not waiting or running in queue "
+              + queue
+              + " ("
+              + where.name()
+              + "): the dashboard cancels a task only in the queue it finds it in");
+    }
   }
 
   /**

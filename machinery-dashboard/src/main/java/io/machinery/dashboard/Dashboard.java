@@ -95,7 +95,8 @@ public final class Dashboard implements AutoCloseable {
      * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue},
      *     {@code delete}, {@code cancel}, {@code open-breaker} or {@code close-breaker}
      * @param queue the queue it acts on (for {@code cancel}: the queue the task page was opened
-     *     for; for {@code open-breaker} and {@code close-breaker}: the breaker key, as sent)
+     *     for, and the task is cancelled only when found waiting or running in it; for {@code
+     *     open-breaker} and {@code close-breaker}: the breaker key, as sent)
      * @param header reads a request header by name (case-insensitive); null when absent
      * @return true to allow it
      */

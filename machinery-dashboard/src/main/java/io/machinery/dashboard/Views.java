@@ -196,7 +196,9 @@ final class Views {
     r.deadLetter()
         .ifPresentOrElse(
             d -> {
-              ObjectNode dl = n.putObject("deadLetter").put("id", d.id()).put("reason", d.reason());
+              // the reason quotes the task's error, as long as the task made it: cut like the error
+              ObjectNode dl =
+                  n.putObject("deadLetter").put("id", d.id()).put("reason", cut(d.reason(), cut));
               instant(dl, "at", d.at().equals(Instant.EPOCH) ? null : d.at());
             },
             () -> n.putNull("deadLetter"));
@@ -205,7 +207,7 @@ final class Views {
             m -> {
               n.put("name", m.name());
               n.set("message", cut(tree(WireCodec.encode(m)), cut));
-              n.set("links", links(m));
+              n.set("links", links(m, cut));
             },
             () -> {
               r.state().ifPresentOrElse(s -> n.put("name", s.taskName()), () -> n.putNull("name"));
@@ -252,7 +254,11 @@ final class Views {
     return array;
   }
 
-  private static ObjectNode links(Signature m) {
+  /**
+   * The links to a task's relatives, from its message's fields and headers: as untrusted as its
+   * arguments, so cut alike ({@code cut[0]} set when cut).
+   */
+  private static ObjectNode links(Signature m, boolean[] cut) {
     ObjectNode n =
         NODES
             .objectNode()
@@ -260,22 +266,40 @@ final class Views {
             .put("groupTaskCount", m.groupTaskCount());
     Signature callback = m.chordCallback();
     n.set("chordCallback", callback == null ? NODES.nullNode() : ref(callback));
-    ArrayNode next = n.putArray("onSuccess");
-    m.onSuccess().forEach(s -> next.add(ref(s)));
-    ArrayNode onError = n.putArray("onError");
-    m.onError().forEach(s -> onError.add(ref(s)));
+    refs(n.putArray("onSuccess"), m.onSuccess(), cut);
+    refs(n.putArray("onError"), m.onError(), cut);
     // a saga's compensation names the step it undoes (see io.machinery.Saga)
     Object undoes = m.headers().get("machinery_saga_undoes");
     if (undoes instanceof String step && !step.isEmpty()) {
-      n.put("undoes", step);
+      n.put("undoes", cut(step, cut));
     } else {
       n.putNull("undoes");
     }
     Object expires = m.headers().get(Signature.EXPIRES_HEADER);
     if (expires != null) {
-      n.put("expires", String.valueOf(expires)); // as sent: a value that is no time shows too
+      // as sent: a value that is no time shows too
+      n.put("expires", cut(String.valueOf(expires), cut));
     }
     return n;
+  }
+
+  /** The first {@link #MAX_ITEMS} of a list of tasks, as links; {@code cut[0]} set past them. */
+  private static void refs(ArrayNode out, List<Signature> tasks, boolean[] cut) {
+    for (Signature s : tasks) {
+      if (out.size() == MAX_ITEMS) {
+        cut[0] = true;
+        return;
+      }
+      out.add(ref(s));
+    }
+  }
+
+  /** {@link #cutString} at {@link #MAX_STRING}, setting {@code cut[0]} when it cuts. */
+  private static String cut(String s, boolean[] cut) {
+    if (s.length() > MAX_STRING) {
+      cut[0] = true;
+    }
+    return cutString(s, MAX_STRING);
   }
 
   private static ObjectNode ref(Signature s) {
