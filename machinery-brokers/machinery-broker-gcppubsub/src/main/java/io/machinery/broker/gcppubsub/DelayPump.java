@@ -73,9 +73,11 @@ final class DelayPump {
               .setMaxMessages(PULL_SIZE)
               .setReturnImmediately(false)
               .build();
-      ApiFuture<PullResponse> future =
-          broker.client().subscriber().pullCallable().futureCall(request);
+      ApiFuture<PullResponse> future = null;
       try {
+        // inside the try: a stub may throw instead of failing the future, and a pump whose thread
+        // ended would never move a delayed task again
+        future = broker.client().subscriber().pullCallable().futureCall(request);
         for (ReceivedMessage m : future.get().getReceivedMessagesList()) {
           if (running.get()) {
             handle(m);
@@ -87,9 +89,11 @@ final class DelayPump {
         }
         failures = 0;
       } catch (InterruptedException e) {
-        future.cancel(true);
+        if (future != null) {
+          future.cancel(true);
+        }
         return;
-      } catch (ExecutionException | RuntimeException e) {
+      } catch (ExecutionException | RuntimeException | Error e) { // an Error too, as above
         if (++failures == 1) {
           log.warn(
               "Pulling delayed messages from {} failed: {}; retrying",
@@ -176,7 +180,9 @@ final class DelayPump {
           () -> due(received, topic), remaining); // the scheduler woke early by the broker's clock
       return;
     }
-    held.remove(received.getAckId());
+    if (held.remove(received.getAckId()) == null) {
+      return; // close() handed it back meanwhile: moving it too would make it run twice
+    }
     move(received, topic);
   }
 

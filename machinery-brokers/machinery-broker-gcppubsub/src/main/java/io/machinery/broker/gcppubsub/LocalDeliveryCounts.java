@@ -40,6 +40,11 @@ final class LocalDeliveryCounts {
     return counts.merge(key(subscription, messageId), 1, Integer::sum);
   }
 
+  /** Takes back one delivery counted by {@link #delivered} that never reached the worker. */
+  synchronized void undelivered(String subscription, String messageId) {
+    counts.computeIfPresent(key(subscription, messageId), (k, n) -> n > 1 ? n - 1 : null);
+  }
+
   /** The message is settled for good: it is not delivered again under this id. */
   synchronized void forget(String subscription, String messageId) {
     counts.remove(key(subscription, messageId));

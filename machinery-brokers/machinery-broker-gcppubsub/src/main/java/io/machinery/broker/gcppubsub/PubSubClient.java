@@ -94,8 +94,14 @@ final class PubSubClient implements AutoCloseable {
     List<AutoCloseable> owned = new ArrayList<>();
     try {
       if (channels == null && emulatorHost != null && !emulatorHost.isBlank()) {
+        // gRPC's default 4 MB would fail every pull that brings a few large messages (each up to
+        // Pub/Sub's 10 MB), for ever, as they come back after their deadline; Google's default
+        // channel takes 20 MB
         ManagedChannel channel =
-            ManagedChannelBuilder.forTarget(emulatorHost).usePlaintext().build();
+            ManagedChannelBuilder.forTarget(emulatorHost)
+                .usePlaintext()
+                .maxInboundMessageSize(Integer.MAX_VALUE)
+                .build();
         owned.add(channel::shutdownNow);
         channels = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
         credentials = credentials != null ? credentials : NoCredentialsProvider.create();

@@ -34,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *       messages leased at once (handed over and not yet settled, plus waiting in its buffer), and
  *       pulls only the difference: with the default prefetch of 3 and a concurrency of 3 or more,
  *       it never takes more messages than its worker has slots (Go's client takes up to 1000). A
- *       message is handed over only after the worker reserved a slot for it.
+ *       message is handed over only after the worker reserved a slot for it. Messages that wait
+ *       longer than {@link #PREFETCH_HOLD} for a slot (every slot runs a long task) are nacked for
+ *       idle workers (not counted as deliveries), and the consumer pulls again once a slot is free.
  *   <li><b>Order.</b> Pub/Sub does not keep publish order (the pstest fake hands messages out in
  *       random order), so each pull's messages join a buffer ordered by publish time and the oldest
  *       go first: a small backlog runs in the order it was sent.
@@ -54,6 +56,12 @@ import org.slf4j.LoggerFactory;
  */
 final class PubSubConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(PubSubConsumer.class);
+
+  /**
+   * How long messages fetched ahead wait for a slot before they go back to Pub/Sub (see {@link
+   * #fetchLoop}).
+   */
+  static final Duration PREFETCH_HOLD = Duration.ofSeconds(1);
 
   /** Pub/Sub's largest pull. */
   static final int MAX_PULL = 1000;
@@ -187,10 +195,18 @@ final class PubSubConsumer implements Consumption {
           }
           continue; // an empty pull already waited (long poll)
         }
-        int slots = handler.reserve(buffer.size());
+        int slots = handler.reserve(buffer.size(), PREFETCH_HOLD);
         if (!fetching.get()) {
           handler.release(slots);
           break;
+        }
+        if (slots == 0) {
+          // every slot runs a long task: what was fetched ahead goes back to Pub/Sub for idle
+          // workers instead of waiting here (until MaxExtension, then going stale); fetch again
+          // only once a slot is free
+          nackBuffered();
+          handler.release(handler.reserve(1));
+          continue;
         }
         for (int i = 0; i < slots; i++) {
           handler.handle(buffer.poll());
@@ -246,6 +262,7 @@ final class PubSubConsumer implements Consumption {
     PubSubDelivery d;
     while ((d = buffer.poll()) != null) {
       leases.remove(d.ackId());
+      d.notHandedOver();
       broker.settler().modifyDeadline(subscription, d.ackId(), 0);
     }
   }

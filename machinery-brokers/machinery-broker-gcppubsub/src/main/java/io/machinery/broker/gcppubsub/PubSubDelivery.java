@@ -66,6 +66,19 @@ final class PubSubDelivery implements Delivery {
   }
 
   /**
+   * Its consumer gives it back to Pub/Sub without having handed it to the worker: this broker's
+   * count takes that delivery back, so a message that only waited never nears the poison limit.
+   */
+  void notHandedOver() {
+    if (localCount > 0) {
+      consumer
+          .broker()
+          .deliveryCounts()
+          .undelivered(consumer.subscription(), message.getMessage().getMessageId());
+    }
+  }
+
+  /**
    * Its consumer extended the ack deadline by a request sent and answered then.
    *
    * @return true when this extension is the first that came too late to be sure the deadline stayed
@@ -145,28 +158,37 @@ final class PubSubDelivery implements Delivery {
     if (!settled.compareAndSet(false, true)) {
       return;
     }
-    consumer.settled(this);
     Settler settler = consumer.broker().settler();
     if (!delay.isPositive() && replacement == null) {
+      consumer.settled(this);
       settler.modifyDeadline(consumer.subscription(), ackId(), 0);
       return;
     }
+    RuntimeException failure = null;
     try {
+      // still leased (its deadline extended) while the publish takes: a slow one must not let
+      // Pub/Sub hand the message to another worker as well
       consumer
           .broker()
           .publishDelayed(
               consumer.topic(),
               replacement != null ? replacement : body,
               consumer.broker().clock().millis() + Math.max(0, delay.toMillis()));
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      consumer.settled(this);
+    }
+    if (failure == null) {
       forgetCount(); // it comes back as a new message
       settler.ack(consumer.subscription(), ackId());
-    } catch (RuntimeException e) {
+    } else {
       int seconds = (int) Math.min(600, Math.max(1, (delay.toMillis() + 999) / 1000));
       log.warn(
           "Could not requeue a message of subscription {} through the delay topic ({}); it comes back in"
               + " about {} s",
           consumer.subscription(),
-          e.getMessage(),
+          failure.getMessage(),
           seconds);
       settler.modifyDeadline(consumer.subscription(), ackId(), seconds);
     }
@@ -181,20 +203,27 @@ final class PubSubDelivery implements Delivery {
     if (!settled.compareAndSet(false, true)) {
       return;
     }
-    consumer.settled(this);
     Settler settler = consumer.broker().settler();
+    RuntimeException failure = null;
     try {
+      // still leased while the publish takes, as in requeue
       consumer
           .broker()
           .publishDeadLetter(
               consumer.topic(), consumer.subscription(), message.getMessage(), reason);
+    } catch (RuntimeException e) {
+      failure = e;
+    } finally {
+      consumer.settled(this);
+    }
+    if (failure == null) {
       forgetCount();
       settler.ack(consumer.subscription(), ackId());
-    } catch (RuntimeException e) {
+    } else {
       log.error(
           "Could not dead-letter a message of subscription {} ({}); it comes back in {} s",
           consumer.subscription(),
-          e.getMessage(),
+          failure.getMessage(),
           DEAD_LETTER_FALLBACK_SECONDS);
       settler.modifyDeadline(consumer.subscription(), ackId(), DEAD_LETTER_FALLBACK_SECONDS);
     }

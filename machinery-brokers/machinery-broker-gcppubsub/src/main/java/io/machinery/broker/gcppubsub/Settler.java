@@ -83,13 +83,13 @@ final class Settler implements AutoCloseable {
         } else {
           client.modifyAckDeadline(key.subscription(), group.getValue(), key.deadlineSeconds());
         }
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) { // an Error too: this thread settles every message
         log.warn(
             "Pub/Sub {} of {} message(s) on subscription {} failed ({}); they will be delivered again",
             key.deadlineSeconds() == ACK ? "ack" : "deadline change",
             group.getValue().size(),
             key.subscription(),
-            e.getMessage());
+            e.toString());
       }
     }
   }

@@ -5,13 +5,9 @@ import com.google.api.gax.rpc.ApiCallContext;
 import com.google.api.gax.rpc.UnaryCallable;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.protobuf.Empty;
-import com.google.pubsub.v1.AcknowledgeRequest;
-import com.google.pubsub.v1.GetSubscriptionRequest;
 import com.google.pubsub.v1.ModifyAckDeadlineRequest;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
-import com.google.pubsub.v1.Subscription;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -21,8 +17,7 @@ import org.jspecify.annotations.Nullable;
  * RuntimeException}; with a subscription named, its first pull throws an {@link Error}. Everything
  * else goes through unchanged.
  */
-final class FaultStub extends SubscriberStub {
-  private final SubscriberStub real;
+final class FaultStub extends ForwardingSubscriberStub {
   private final AtomicInteger extensions = new AtomicInteger();
   private final AtomicInteger faultedPulls = new AtomicInteger();
   private final @Nullable String failFirstPullOf;
@@ -35,7 +30,7 @@ final class FaultStub extends SubscriberStub {
    * @param failFirstPullOf the short name of the subscription whose first pull throws, if any
    */
   FaultStub(SubscriberStub real, @Nullable String failFirstPullOf) {
-    this.real = real;
+    super(real);
     this.failFirstPullOf = failFirstPullOf;
   }
 
@@ -85,50 +80,5 @@ final class FaultStub extends SubscriberStub {
         return delegate.futureCall(request, context);
       }
     };
-  }
-
-  @Override
-  public UnaryCallable<AcknowledgeRequest, Empty> acknowledgeCallable() {
-    return real.acknowledgeCallable();
-  }
-
-  @Override
-  public UnaryCallable<GetSubscriptionRequest, Subscription> getSubscriptionCallable() {
-    return real.getSubscriptionCallable();
-  }
-
-  @Override
-  public UnaryCallable<Subscription, Subscription> createSubscriptionCallable() {
-    return real.createSubscriptionCallable();
-  }
-
-  @Override
-  public void close() {
-    real.close();
-  }
-
-  @Override
-  public void shutdown() {
-    real.shutdown();
-  }
-
-  @Override
-  public boolean isShutdown() {
-    return real.isShutdown();
-  }
-
-  @Override
-  public boolean isTerminated() {
-    return real.isTerminated();
-  }
-
-  @Override
-  public void shutdownNow() {
-    real.shutdownNow();
-  }
-
-  @Override
-  public boolean awaitTermination(long duration, TimeUnit unit) throws InterruptedException {
-    return real.awaitTermination(duration, unit);
   }
 }
