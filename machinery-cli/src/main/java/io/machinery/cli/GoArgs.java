@@ -77,6 +77,22 @@ final class GoArgs {
     return n;
   }
 
+  /**
+   * A decimal number (no NaN, Infinity or hex, which JSON cannot carry) within the type's range:
+   * Go's decoder refuses a float32 over about 3.4e38 and any number that overflows a float64.
+   */
+  private static Double floating(String type, String value) {
+    if (!value.matches("[+-]?([0-9]+\\.?[0-9]*|\\.[0-9]+)([eE][+-]?[0-9]+)?")) {
+      throw new NumberFormatException(value);
+    }
+    double n = Double.parseDouble(value);
+    if (Double.isInfinite(n) || (type.equals("float32") && Math.abs(n) > Float.MAX_VALUE)) {
+      throw new IllegalArgumentException(
+          "json: cannot unmarshal number " + value + " into Go value of type " + type);
+    }
+    return n;
+  }
+
   private static Object scalar(String type, String value) {
     return switch (type) {
       case "int", "int64" -> Long.parseLong(value.trim());
@@ -94,7 +110,7 @@ final class GoArgs {
         }
         yield n;
       }
-      case "float32", "float64" -> Double.parseDouble(value.trim());
+      case "float32", "float64" -> floating(type, value.trim());
       case "bool" ->
           switch (value.trim()) {
             case "true" -> Boolean.TRUE;

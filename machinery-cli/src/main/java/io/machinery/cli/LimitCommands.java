@@ -114,6 +114,10 @@ final class LimitCommands {
               "--rate '" + rate + "': " + rate.substring(0, slash) + " is not a whole number");
         }
         String per = rate.substring(slash + 1).trim();
+        if (per.isEmpty()) {
+          throw new IllegalArgumentException(
+              "--rate '" + rate + "' is not N/PERIOD, such as 10/s or 100/1m");
+        }
         period =
             TaskCommands.duration(
                 "--rate's period", Character.isDigit(per.charAt(0)) ? per : "1" + per);
@@ -142,7 +146,7 @@ final class LimitCommands {
                 : json(task, setting);
         Render.json(session.io().out(), node.put("action", action));
       } else {
-        session.io().out().println(text);
+        session.io().out().println(Render.safe(text));
       }
     }
   }

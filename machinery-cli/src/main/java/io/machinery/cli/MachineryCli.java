@@ -127,7 +127,7 @@ public final class MachineryCli implements Callable<Integer> {
     cli.setErr(new PrintWriter(io.err(), true));
     cli.setParameterExceptionHandler(
         (e, ignored) -> {
-          io.err().println("machinery: " + root.scrub(String.valueOf(e.getMessage())));
+          io.err().println("machinery: " + Render.safe(root.scrub(String.valueOf(e.getMessage()))));
           io.err()
               .println(
                   "Try 'machinery "
@@ -185,7 +185,7 @@ public final class MachineryCli implements Callable<Integer> {
         e instanceof CliException
             ? String.valueOf(message)
             : Causes.withRoot(String.valueOf(message), e);
-    io.err().println("machinery: " + scrub(text));
+    io.err().println("machinery: " + Render.safe(scrub(text)));
     if (current != null && current.verbose()) {
       StringWriter trace = new StringWriter();
       e.printStackTrace(new PrintWriter(trace));

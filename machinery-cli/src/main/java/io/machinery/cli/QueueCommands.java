@@ -200,9 +200,10 @@ final class QueueCommands {
                   .put("weight", given));
         } else {
           out.println(
-              given == 1
-                  ? "cleared the weight of " + key + " in " + queue + " (it weighs 1)"
-                  : "set the weight of " + key + " in " + queue + " to " + given);
+              Render.safe(
+                  given == 1
+                      ? "cleared the weight of " + key + " in " + queue + " (it weighs 1)"
+                      : "set the weight of " + key + " in " + queue + " to " + given));
         }
         return MachineryCli.EXIT_OK;
       }
@@ -230,6 +231,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
+      named("purge", queue);
       long removed = session.inspection().purge(queue);
       done(
           session, "purged", queue, removed, "removed " + removed + " waiting tasks from " + queue);
@@ -246,6 +248,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
+      named("pause", queue);
       session.inspection().pause(queue);
       done(
           session,
@@ -266,9 +269,21 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
+      named("resume", queue);
       session.inspection().resume(queue);
       done(session, "resumed", queue, 1, "resumed " + queue);
       return MachineryCli.EXIT_OK;
+    }
+  }
+
+  /**
+   * A blank QUEUE (an unset shell variable in quotes) would act on the default queue, which the
+   * operator did not name: refused before connecting.
+   */
+  static void named(String command, String queue) {
+    if (queue.isBlank()) {
+      throw new CliException(
+          MachineryCli.EXIT_USAGE, command + " needs a QUEUE name; '" + queue + "' is blank");
     }
   }
 
@@ -282,7 +297,7 @@ final class QueueCommands {
               .put("queue", queue)
               .put("count", count));
     } else {
-      session.io().out().println(text);
+      session.io().out().println(Render.safe(text));
     }
   }
 

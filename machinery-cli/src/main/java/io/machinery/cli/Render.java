@@ -13,6 +13,7 @@ import io.machinery.TaskState;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
+import io.machinery.wire.LogText;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Duration;
@@ -36,6 +37,16 @@ final class Render {
 
   private Render() {}
 
+  /**
+   * Text as it may reach a terminal: control characters (ANSI escapes, carriage returns, line
+   * breaks, C1 codes) from task names, arguments, reasons and errors are shown as Java escapes, as
+   * in the worker's log lines ({@link LogText}), instead of being obeyed, so a message cannot
+   * repaint, hide or forge output, and a table row stays one line.
+   */
+  static String safe(String text) {
+    return LogText.of(text, Integer.MAX_VALUE); // the escapes of the worker's log lines, uncut
+  }
+
   static void json(PrintStream out, JsonNode node) {
     try {
       out.println(JSON.writeValueAsString(node));
@@ -58,10 +69,9 @@ final class Render {
       List<String> cells = new ArrayList<>();
       for (int i = 0; i < row.size(); i++) {
         boolean last = i == row.size() - 1;
+        String text = safe(row.get(i));
         String cell =
-            !last && row.get(i).length() > MAX_CELL
-                ? row.get(i).substring(0, MAX_CELL - 1) + "…"
-                : row.get(i);
+            !last && text.length() > MAX_CELL ? text.substring(0, MAX_CELL - 1) + "…" : text;
         cells.add(cell);
         widths[i] = Math.max(widths[i], cell.length());
       }

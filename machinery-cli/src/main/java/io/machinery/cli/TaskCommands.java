@@ -40,7 +40,13 @@ final class TaskCommands {
       name = "tasks",
       description = "List or show tasks",
       subcommands = {ListTasks.class, ShowTask.class})
-  static final class Tasks {}
+  static final class Tasks {
+    @Option(
+        names = {"-h", "--help"},
+        usageHelp = true,
+        description = "Show this help message and exit.")
+    boolean help;
+  }
 
   enum Kind {
     pending,
@@ -363,6 +369,10 @@ final class TaskCommands {
         throw new CliException(MachineryCli.EXIT_USAGE, "--unique-key needs --unique DURATION");
       }
       Duration wait = duration("--timeout", timeout);
+      if (wait.isNegative() || wait.isZero()) {
+        throw new CliException(
+            MachineryCli.EXIT_USAGE, "--timeout '" + timeout + "' is not a positive duration");
+      }
       Server server = session.server();
       Signature signature = builder.build();
       AsyncResult result = send(server, signature);
@@ -375,7 +385,11 @@ final class TaskCommands {
             Render.json(out, json);
           } else {
             out.println(
-                name + " already sent as " + result.taskUuid() + " (pending or running); not sent");
+                Render.safe(
+                    name
+                        + " already sent as "
+                        + result.taskUuid()
+                        + " (pending or running); not sent"));
           }
           return MachineryCli.EXIT_OK;
         }
@@ -388,15 +402,16 @@ final class TaskCommands {
           Render.json(out, json);
         } else {
           out.println(
-              "sent "
-                  + sent.name()
-                  + " "
-                  + sent.uuid()
-                  + " to "
-                  + session.queueName(queue)
-                  + (sent.eta() == null
-                      ? ""
-                      : " (eta " + Render.instant(sent.eta().toInstant()) + ")"));
+              Render.safe(
+                  "sent "
+                      + sent.name()
+                      + " "
+                      + sent.uuid()
+                      + " to "
+                      + session.queueName(queue)
+                      + (sent.eta() == null
+                          ? ""
+                          : " (eta " + Render.instant(sent.eta().toInstant()) + ")")));
         }
         return MachineryCli.EXIT_OK;
       }
@@ -450,13 +465,14 @@ final class TaskCommands {
             .io()
             .out()
             .println(
-                name
-                    + " "
-                    + result.taskUuid()
-                    + " "
-                    + state.state()
-                    + (state.hasResults() ? " " + Render.results(state) : "")
-                    + (state.error().isEmpty() ? "" : ": " + state.error()));
+                Render.safe(
+                    name
+                        + " "
+                        + result.taskUuid()
+                        + " "
+                        + state.state()
+                        + (state.hasResults() ? " " + Render.results(state) : "")
+                        + (state.error().isEmpty() ? "" : ": " + state.error())));
       }
     }
 

@@ -1,0 +1,158 @@
+package io.machinery.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.machinery.Arg;
+import io.machinery.Server;
+import io.machinery.Signature;
+import io.machinery.config.Config;
+import io.machinery.embedded.MemoryBackend;
+import io.machinery.embedded.MemoryBroker;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Edge cases an operator hits: text from messages that would drive the terminal, usage errors that
+ * must not act or must not look like an unreachable broker, help that must exit 0. On the in-JVM
+ * memory broker and backend, shared by every run of a test.
+ */
+class CliEdgeCasesTest {
+  private static final String ESC = "\u001b";
+
+  private final String queue = "edge_" + java.util.UUID.randomUUID().toString().substring(0, 8);
+  private final Config config = Config.builder().defaultQueue(queue).build();
+  private final MemoryBroker broker = MemoryBroker.create(config, Clock.systemUTC());
+  private final MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
+
+  @AfterEach
+  void close() {
+    backend.close();
+    broker.close();
+  }
+
+  private Server server(Config c) {
+    return Server.builder().config(c).broker(broker).backend(backend).build();
+  }
+
+  private CliRunner cli() {
+    return new CliRunner(Map.of("DEFAULT_QUEUE", queue), this::server, false);
+  }
+
+  private long pending() {
+    return cli().ok("queues", "--queue", queue, "--json").json().get(0).path("pending").asLong();
+  }
+
+  /**
+   * A task's arguments, its error and a dead letter's reason come from whoever sent or ran it:
+   * printed raw, an ANSI sequence would clear the screen or forge a line. Tables, messages and
+   * errors show control characters escaped.
+   */
+  @Test
+  void controlCharactersFromTasksAreShownEscapedNotObeyed() {
+    try (Server sender = server(config)) {
+      sender.sendTask(
+          Signature.builder("evil")
+              .args(List.of(Arg.of("string", "a\rforged" + ESC + "]0;title\u0007")))
+              .build());
+    }
+    CliRunner.Result list = cli().ok("tasks", "list");
+    assertThat(list.out()).doesNotContain(ESC).doesNotContain("\r").doesNotContain("\u0007");
+    assertThat(list.out()).contains("a\\rforged\\u001b]0;title\\u0007");
+    assertThat(list.out().lines()).hasSize(2);
+
+    CliRunner.Result sent = cli().ok("send", "name" + ESC + "[31m");
+    assertThat(sent.out()).doesNotContain(ESC).contains("name\\u001b[31m");
+
+    CliRunner.Result missing = cli().run("tasks", "show", "task_" + ESC + "[2J");
+    assertThat(missing.code()).isEqualTo(MachineryCli.EXIT_NOT_FOUND);
+    assertThat(missing.err()).doesNotContain(ESC).contains("task_\\u001b[2J");
+
+    ByteArrayOutputStream table = new ByteArrayOutputStream();
+    Render.table(
+        new PrintStream(table, true, StandardCharsets.UTF_8),
+        List.of("ID", "REASON"),
+        List.of(Render.row("1", "line one\nline two\u009b")));
+    assertThat(table.toString(StandardCharsets.UTF_8).lines())
+        .containsExactly("ID  REASON", "1   line one\\nline two\\u009b");
+  }
+
+  /** {@code machinery tasks --help} is help, as for every other command: exit 0, on stdout. */
+  @Test
+  void theTasksGroupPrintsItsHelpAndExitsZero() {
+    CliRunner.Result help = cli().run("tasks", "--help");
+    assertThat(help.code()).isEqualTo(MachineryCli.EXIT_OK);
+    assertThat(help.out()).contains("list").contains("show");
+  }
+
+  /** A rate without a period is a usage error (exit 1), not a broker failure (exit 3). */
+  @Test
+  void aRateWithoutAPeriodIsAUsageError() {
+    CliRunner.Result result = cli().run("limit", "charge", "--rate", "10/ ");
+    assertThat(result.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(result.err()).contains("N/PERIOD");
+  }
+
+  /**
+   * {@code --timeout -1s} cannot wait: a usage error before anything is sent, not "the task gave no
+   * result" (exit 5) for a task just sent.
+   */
+  @Test
+  void aTimeoutThatIsNotPositiveIsAUsageErrorAndSendsNothing() {
+    for (String timeout : List.of("-1s", "0s")) {
+      CliRunner.Result result = cli().run("send", "add", "int64:1", "--wait", "--timeout", timeout);
+      assertThat(result.code()).as(timeout).isEqualTo(MachineryCli.EXIT_USAGE);
+      assertThat(result.err()).contains("--timeout");
+    }
+    assertThat(pending()).isZero();
+  }
+
+  /**
+   * {@code machinery purge "$QUEUE"} with QUEUE unset must not empty the default queue, which the
+   * operator did not name; nor pause or resume it.
+   */
+  @Test
+  void aBlankQueueNameIsRefusedNotTakenAsTheDefaultQueue() {
+    cli().ok("send", "add", "int64:1", "int64:2");
+    for (String command : List.of("purge", "pause", "resume")) {
+      for (String blank : List.of("", " ")) {
+        CliRunner.Result result = cli().run(command, blank);
+        assertThat(result.code()).as(command).isEqualTo(MachineryCli.EXIT_USAGE);
+        assertThat(result.err()).contains("QUEUE");
+      }
+    }
+    assertThat(pending()).isEqualTo(1);
+    assertThat(
+            cli().ok("queues", "--queue", queue, "--json").json().get(0).path("paused").asBoolean())
+        .isFalse();
+    assertThat(cli().ok("purge", queue).out()).contains("removed 1 waiting tasks from " + queue);
+  }
+
+  /**
+   * Floats a Go worker cannot decode (over float32's range, overflowing float64, NaN or hex) are
+   * refused with Go's words before sending; plain decimals still pass.
+   */
+  @Test
+  void floatsAGoWorkerCannotDecodeAreRefused() {
+    CliRunner.Result big = cli().run("send", "add", "float32:1e39");
+    assertThat(big.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(big.err())
+        .contains("json: cannot unmarshal number 1e39 into Go value of type float32");
+    CliRunner.Result overflow = cli().run("send", "add", "float64:1e400");
+    assertThat(overflow.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(overflow.err()).contains("into Go value of type float64");
+    for (String bad : List.of("float64:Infinity", "float64:0x1p3", "float64:1.5d", "float32:NaN")) {
+      CliRunner.Result result = cli().run("send", "add", bad);
+      assertThat(result.code()).as(bad).isEqualTo(MachineryCli.EXIT_USAGE);
+      assertThat(result.err()).as(bad).contains("is not a float");
+    }
+    assertThat(pending()).isZero();
+    cli().ok("send", "add", "float32:3.4e38", "float64:-.5", "float64:2", "float64:1E3");
+    assertThat(pending()).isEqualTo(1);
+  }
+}
