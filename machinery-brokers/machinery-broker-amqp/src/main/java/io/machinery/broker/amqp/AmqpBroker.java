@@ -70,7 +70,11 @@ import org.slf4j.LoggerFactory;
  *       RabbitMQ holds a delay of at most {@value Publishing#MAX_DELAY_MILLIS} ms (24 days 20 h): a
  *       task due later is refused with an {@link IllegalArgumentException} before anything is
  *       declared (Go's broker fails on RabbitMQ's {@code value_too_large} instead; a retry that far
- *       ahead ends the task in FAILURE with the reason).
+ *       ahead ends the task in FAILURE with the reason). A worker's requeue that far ahead is kept
+ *       at that longest delay instead (it comes back early and is judged again).
+ *   <li><b>Size.</b> The sender refuses a task over {@code Config.maxMessageBytes}; one under it
+ *       but over RabbitMQ's {@code max_message_size} (which closes the publishing channel with 406)
+ *       fails with an {@link IllegalArgumentException} naming the task, and is not sent again.
  *   <li><b>{@code AMQP.DelayedQueue} caveat.</b> That mode relies on per-message TTL, which
  *       RabbitMQ applies only at the head of a queue: a task with an ETA in 24 h published first
  *       holds back every task behind it, even one due in a minute (Go PR #796 has the same flaw).
@@ -212,8 +216,12 @@ public final class AmqpBroker implements Broker {
   @Override
   public java.util.concurrent.CompletableFuture<Void> publishAsync(
       Signature signature, byte[] message) {
-    checkOpen();
-    return publishing.publishAsync(signature, message);
+    try {
+      checkOpen();
+      return publishing.publishAsync(signature, message);
+    } catch (RuntimeException e) { // the answer goes into the future, as Broker#publishAsync's
+      return java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
   }
 
   // ------------------------------------------------------------------------------------------

@@ -19,6 +19,13 @@ final class AmqpDelivery implements Delivery {
    */
   static final Duration FALLBACK_DELAY = Duration.ofSeconds(1);
 
+  /**
+   * The longest a message whose republish failed is held before it is put back, whatever delay was
+   * asked: an unacknowledged message held past RabbitMQ's {@code consumer_timeout} (default 30 min)
+   * makes RabbitMQ close the channel, and every task running on it would run again.
+   */
+  static final Duration LONGEST_FALLBACK_DELAY = Duration.ofSeconds(10);
+
   private final AmqpConsumer consumer;
   private final AmqpConsumer.Incoming incoming;
   private final AtomicBoolean settled = new AtomicBoolean();
@@ -107,7 +114,8 @@ final class AmqpDelivery implements Delivery {
   /**
    * Zero delay: nack with requeue (RabbitMQ puts it back in its place). Otherwise the message is
    * republished to a delay queue that returns it to this queue after the delay, then acknowledged;
-   * if that publish fails the message is nacked back after the delay instead (never a hot loop).
+   * if that publish fails the message is nacked back after the delay instead (at most {@link
+   * #LONGEST_FALLBACK_DELAY}, see there; never a hot loop).
    */
   @Override
   public void requeue(Duration delay) {
@@ -125,7 +133,7 @@ final class AmqpDelivery implements Delivery {
    * Publishes {@code replacement} (to a delay queue when {@code delay} is positive, else to the
    * tail of the queue), waits for RabbitMQ's confirm, then acknowledges the original. If the
    * publish fails, the original is put back after the delay instead (at least {@link
-   * #FALLBACK_DELAY}, never a hot loop).
+   * #FALLBACK_DELAY}, never a hot loop; at most {@link #LONGEST_FALLBACK_DELAY}).
    */
   @Override
   public void requeue(Duration delay, byte[] replacement) {
@@ -142,7 +150,10 @@ final class AmqpDelivery implements Delivery {
           .requeueLater(consumer.queue(), withoutDeliveryCount(incoming.properties()), body, delay);
       incoming.session().ack(incoming.tag());
     } catch (RuntimeException e) {
-      Duration back = delay.compareTo(FALLBACK_DELAY) < 0 ? FALLBACK_DELAY : delay;
+      Duration back =
+          delay.compareTo(FALLBACK_DELAY) < 0
+              ? FALLBACK_DELAY
+              : delay.compareTo(LONGEST_FALLBACK_DELAY) > 0 ? LONGEST_FALLBACK_DELAY : delay;
       log.warn(
           "Could not requeue a message of queue {} ({}); putting the original back in {}",
           consumer.queue(),

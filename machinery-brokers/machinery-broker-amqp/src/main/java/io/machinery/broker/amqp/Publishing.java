@@ -79,6 +79,24 @@ final class Publishing {
               + MAX_DELAY_MILLIS
               + " ms (24 days 20 h; queue arguments x-message-ttl and x-expires)");
     }
+    try {
+      send(routingKey, properties, message, delayMillis);
+    } catch (AmqpOperationException e) {
+      if (tooLarge(e, message)) {
+        throw tooLargeForRabbitMq(signature, message, e);
+      }
+      if (!refusedForSize(e)) {
+        throw e;
+      }
+      // another message on the same channel was too large: this one was not refused, send again
+      log.debug(
+          "Publish of task {} failed beside an oversized message; resending", signature.uuid());
+      send(routingKey, properties, message, delayMillis);
+    }
+  }
+
+  private void send(
+      String routingKey, AMQP.BasicProperties properties, byte[] message, long delayMillis) {
     if (delayMillis > 0) {
       publishDelayed(routingKey, properties, message, Math.max(MIN_DELAY_MILLIS, delayMillis));
     } else {
@@ -89,6 +107,49 @@ final class Publishing {
           properties,
           message);
     }
+  }
+
+  private static final java.util.regex.Pattern TOO_LARGE =
+      java.util.regex.Pattern.compile("larger than configured max size (\\d+)");
+
+  /**
+   * Whether RabbitMQ closed the publishing channel because {@code message} was over its {@code
+   * max_message_size} (406 "message size N is larger than configured max size M"). A message under
+   * M failed only because it shared the channel with the one refused: it is sent again.
+   */
+  static boolean tooLarge(Throwable e, byte[] message) {
+    long max = sizeLimitRefused(e);
+    return max >= 0 && message.length > max;
+  }
+
+  /** Whether RabbitMQ closed the channel for a message over its {@code max_message_size}. */
+  static boolean refusedForSize(Throwable e) {
+    return sizeLimitRefused(e) >= 0;
+  }
+
+  /** The {@code max_message_size} a 406 names, or -1 for any other error. */
+  private static long sizeLimitRefused(Throwable e) {
+    if (!(e instanceof AmqpOperationException a)
+        || a.replyCode() != AmqpOperationException.PRECONDITION_FAILED) {
+      return -1;
+    }
+    java.util.regex.Matcher m = TOO_LARGE.matcher(String.valueOf(a.getMessage()));
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  private static IllegalArgumentException tooLargeForRabbitMq(
+      Signature signature, byte[] message, Throwable cause) {
+    return new IllegalArgumentException(
+        "task "
+            + signature.name()
+            + " "
+            + signature.uuid()
+            + " is "
+            + message.length
+            + " bytes, over RabbitMQ's max_message_size (16 MiB by default on RabbitMQ 4, 128 MiB"
+            + " on 3.x; lower Config.maxMessageBytes to match it): "
+            + cause.getMessage(),
+        cause);
   }
 
   /**
@@ -118,6 +179,10 @@ final class Publishing {
               if (cause instanceof AmqpOperationException a
                   && a.getCause() instanceof java.util.concurrent.TimeoutException) {
                 return CompletableFuture.failedFuture(cause);
+              }
+              if (tooLarge(cause, message)) { // sending it again would close another channel
+                return CompletableFuture.failedFuture(
+                    tooLargeForRabbitMq(signature, message, cause));
               }
               return CompletableFuture.runAsync(() -> publish(signature, message), VIRTUAL);
             });
@@ -228,9 +293,17 @@ final class Publishing {
       publisher.publish("", queue, properties, body); // the default exchange routes by queue name
       return;
     }
-    // requeue queues outlive their TTL by a minute: no clamp needed
+    // requeue queues outlive their TTL by a minute: no clamp needed for short delays; a delay
+    // beyond what RabbitMQ holds (its declaration would be refused, and the original held
+    // unacknowledged past consumer_timeout) is kept at the longest one, and comes back early
     long millis =
-        spread(Math.max(1, delay.toMillis()), ThreadLocalRandom.current().nextInt(SPREAD_STEPS));
+        Math.min(
+            MAX_DELAY_MILLIS,
+            spread(
+                delay.compareTo(Duration.ofMillis(MAX_DELAY_MILLIS)) > 0
+                    ? MAX_DELAY_MILLIS
+                    : Math.max(1, delay.toMillis()),
+                ThreadLocalRandom.current().nextInt(SPREAD_STEPS)));
     String delayQueue = Topology.delayQueueName(millis, "", queue);
     publishWithRepair(
         () -> topology.ensureRequeueQueue(publisher, millis, queue),
