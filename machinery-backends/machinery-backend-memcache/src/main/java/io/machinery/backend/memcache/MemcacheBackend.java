@@ -1,6 +1,5 @@
 package io.machinery.backend.memcache;
 
-import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
@@ -11,8 +10,10 @@ import io.machinery.StateNotFoundException;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
+import io.machinery.internal.GoJson;
 import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
+import io.machinery.wire.ErrorText;
 import io.machinery.wire.LogText;
 import io.machinery.wire.WireCodec;
 import java.io.ByteArrayOutputStream;
@@ -126,7 +127,6 @@ public final class MemcacheBackend implements Backend {
   static final String WINNER_FIELD = "MachineryChordWinner";
 
   private static final Logger log = LoggerFactory.getLogger(MemcacheBackend.class);
-  private static final JsonFactory JSON = new JsonFactory();
 
   /** memcached reads a larger expiry as a unix time. */
   private static final long THIRTY_DAYS_SECONDS = 30L * 24 * 3600;
@@ -243,25 +243,20 @@ public final class MemcacheBackend implements Backend {
     writeFinal(signature, failureThatFits(signature, error));
   }
 
-  /** The FAILURE state as JSON, its error cut where the whole would not fit in an item. */
+  /**
+   * The FAILURE state as JSON, its error cut ({@link ErrorText#cut}) where the whole would not fit
+   * in an item: to a sixth of the room the rest of the state leaves, as Go's JSON writes a byte in
+   * at most six (an escape such as the one for {@code <}).
+   */
   private byte[] failureThatFits(Signature signature, String error) {
     byte[] json = WireCodec.encode(TaskState.failure(signature, error));
     int limit = valueLimit(signature.uuid());
-    int keep = error.length();
-    while (json.length > limit && keep > 0) {
-      // in proportion to the bytes (an escaped char takes up to six), leaving room for the note
-      keep = (int) Math.min(keep - 1L, (long) keep * (limit - ITEM_OVERHEAD) / json.length);
-      if (keep > 0 && Character.isHighSurrogate(error.charAt(keep - 1))) {
-        keep--;
-      }
-      String cut =
-          error.substring(0, keep)
-              + " [cut to fit a memcached item: the error had "
-              + error.length()
-              + " characters]";
-      json = WireCodec.encode(TaskState.failure(signature, cut));
+    if (json.length <= limit) {
+      return json;
     }
-    return json;
+    int rest = WireCodec.encode(TaskState.failure(signature, "")).length + ITEM_OVERHEAD;
+    String cut = ErrorText.cut(error, Math.max(0, (limit - rest) / 6));
+    return WireCodec.encode(TaskState.failure(signature, cut));
   }
 
   /**
@@ -554,7 +549,7 @@ public final class MemcacheBackend implements Backend {
 
   /** The meta's {@code "MachineryChordWinner"}; null when it has none. */
   static @Nullable String winnerField(byte[] metaJson) {
-    try (JsonParser in = JSON.createParser(metaJson)) {
+    try (JsonParser in = GoJson.FACTORY.createParser(metaJson)) {
       if (in.nextToken() != JsonToken.START_OBJECT) {
         return null;
       }

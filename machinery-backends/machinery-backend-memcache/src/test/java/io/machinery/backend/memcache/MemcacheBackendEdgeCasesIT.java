@@ -312,7 +312,10 @@ class MemcacheBackendEdgeCasesIT {
     assertThat(stored.isFailure()).isTrue();
     assertThat(stored.error())
         .startsWith("<&><&>")
-        .endsWith("[cut to fit a memcached item: the error had " + error.length() + " characters]");
+        .endsWith(
+            "… (cut: "
+                + error.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                + " bytes in all)");
     String fits = "e".repeat(900_000);
     backend.setStateFailure(task, fits);
     assertThat(backend.getState(task.uuid()).orElseThrow().error()).isEqualTo(fits);
