@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *       so a step that succeeded is never repeated and <em>the function is never run again because
  *       bookkeeping failed</em>. A step that still fails ends in {@link BookkeepingFailed}; the
  *       worker dead-letters the message with the reason (requeueing it would run the function
- *       again).
+ *       again). Results the backend refuses to hold ({@link IllegalArgumentException}: over an
+ *       item's size) are not tried again: the task ends in FAILURE with the reason.
  *   <li><b>Redelivered after its SUCCESS was stored.</b> A message that may have run before (see
  *       {@code possiblyRerun}), and a DAG task with dependencies (sent at least once, so another
  *       copy of it may have finished), first reads its task's state, one round trip that first
