@@ -114,7 +114,7 @@ final class WireChecks {
     // too.
     checkTaskUuid(s.uuid(), config, path);
     checkGroupUuid(s.groupUuid(), config, path);
-    checkRoutingKey(s.routingKey(), config, path);
+    checkRoutingKey(s.routingKey(), config, path + "RoutingKey");
     checkName(s.name(), path);
     for (Signature next : s.onSuccess()) {
       checkTree(next, config, path + "OnSuccess.");
@@ -191,15 +191,19 @@ final class WireChecks {
     }
   }
 
-  private static void checkRoutingKey(String key, Config config, String path) {
+  /**
+   * Refuses a routing key or queue name that is too long for AMQP, holds a control character or
+   * names a key that is not a queue; {@code label} starts the error ("RoutingKey", "queue").
+   */
+  static void checkRoutingKey(String key, Config config, String label) {
     if (key.isEmpty()) {
       return;
     }
     long bytes = Utf8.encodedLength(key);
     if (bytes > MAX_ROUTING_KEY_BYTES) {
       throw new IllegalArgumentException(
-          path
-              + "RoutingKey of "
+          label
+              + " of "
               + bytes
               + " bytes is longer than "
               + MAX_ROUTING_KEY_BYTES
@@ -208,11 +212,11 @@ final class WireChecks {
     }
     if (hasControl(key)) {
       throw new IllegalArgumentException(
-          path + "RoutingKey " + quote(key) + " contains a control character");
+          label + " " + quote(key) + " contains a control character");
     }
     if (reserved(key, config) || isAnyId(key) || isDerivedKey(key)) {
       throw new IllegalArgumentException(
-          path + "RoutingKey " + quote(key) + " names a reserved key, not a queue");
+          label + " " + quote(key) + " names a reserved key, not a queue");
     }
   }
 

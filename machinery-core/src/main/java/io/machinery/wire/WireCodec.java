@@ -109,6 +109,25 @@ public final class WireCodec {
   }
 
   /**
+   * Checks a queue name that a person or a request gave a tool which reads or changes that queue
+   * (the dashboard, the command line), by the rules a worker applies to a message's routing key: a
+   * queue name is not empty, at most 255 UTF-8 bytes (AMQP's limit), has no control characters, and
+   * names no key that is not a queue (Go's chord mutex, the delayed-task key, a task or group
+   * state's id, this library's {@code {queue}:…} keys). On Redis a queue is a raw key, so a name
+   * like {@code TriggerChordMutex} would otherwise read or purge a foreign key.
+   *
+   * @param queue the queue name
+   * @param config the configuration whose delayed-task key is reserved
+   * @throws IllegalArgumentException naming the queue and the rule it breaks
+   */
+  public static void checkQueueName(String queue, Config config) {
+    if (queue.isEmpty()) {
+      throw new IllegalArgumentException("a queue name cannot be empty");
+    }
+    WireChecks.checkRoutingKey(queue, config, "queue");
+  }
+
+  /**
    * Writes a task state as Go writes it.
    *
    * @param state the state
