@@ -1072,12 +1072,16 @@ public final class Worker implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean isRetired;
     private volatile @Nullable Consumption consumer;
-    private final long startedAt = System.nanoTime();
+    private final long startedAtMillis = server.clock().millis();
     private volatile boolean delivered;
 
-    /** Whether this consumer delivered a task or ran {@link #PROVEN_CONSUMER_AGE}. */
+    /**
+     * Whether this consumer delivered a task or ran {@link #PROVEN_CONSUMER_AGE} by the server's
+     * clock.
+     */
     boolean hasWorked() {
-      return delivered || System.nanoTime() - startedAt >= PROVEN_CONSUMER_AGE.toNanos();
+      return delivered
+          || server.clock().millis() - startedAtMillis >= PROVEN_CONSUMER_AGE.toMillis();
     }
 
     void retire() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.config.Config;
+import io.machinery.embedded.ManualClock;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
@@ -134,6 +135,31 @@ class WorkerConsumptionEndedTest {
           .as("the third consumer delivered a task: the fourth starts at once, not after 2 s")
           .isLessThan(Worker.START_BACKOFF.delay(2).toNanos());
       assertThat(server.sendTask(add(2, 3)).get(TIMEOUT)).containsExactly(5L);
+      worker.quit();
+    }
+  }
+
+  @Test
+  void aConsumerThatRanPastTheProvenAgeWithoutATaskIsReplacedAtOnce() throws Exception {
+    ManualClock clock = ManualClock.atNow();
+    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+    EndingConsumers broker = new EndingConsumers(memory, 0);
+    try (memory;
+        Server server = Server.builder().broker(broker).clock(clock).build()) {
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      Worker worker = server.workerBuilder("w").build();
+      worker.launchAsync();
+      broker.endLatest(new IllegalStateException("fetch loop failed: a bug"));
+      await().atMost(TIMEOUT).until(() -> broker.started() == 2 && !worker.isStarting());
+
+      clock.advance(Worker.PROVEN_CONSUMER_AGE); // an idle queue: no task, but half a minute up
+      long secondEnded = System.nanoTime();
+      broker.endLatest(new IllegalStateException("fetch loop failed after a quiet while"));
+      await().atMost(TIMEOUT).until(() -> broker.started() == 3 && !worker.isStarting());
+      assertThat(broker.startedAt.get(2) - secondEnded)
+          .as("the second consumer ran the proven age by the server's clock: no back-off")
+          .isLessThan(Worker.START_BACKOFF.delay(1).toNanos());
+      assertThat(server.sendTask(add(1, 2)).get(TIMEOUT)).containsExactly(3L);
       worker.quit();
     }
   }
