@@ -32,7 +32,12 @@ class WorkerStatusTest {
             T.plusSeconds(5),
             List.of(new WorkerStatus.RunningTask("task_1", "add", T.plusSeconds(1))),
             List.of(
-                new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", T.plusSeconds(60), null)));
+                new WorkerStatus.ScheduledEntry("nightly", "0 3 * * *", T.plusSeconds(60), null)),
+            Map.of(),
+            "",
+            "",
+            Map.of(),
+            false);
 
     assertThat(WorkerStatus.fromJson(status.toJson())).isEqualTo(status);
   }
@@ -81,7 +86,8 @@ class WorkerStatusTest {
                 Map.of(),
                 "redis://127.0.0.1:6379",
                 "redis://127.0.0.1:6379",
-                Map.of()));
+                Map.of(),
+                false));
   }
 
   @Test
@@ -112,7 +118,9 @@ class WorkerStatusTest {
             List.of(),
             sent,
             "redis://old:6379 -> amqp://new:5672",
-            "redis://old:6379 -> mongodb://new:27017");
+            "redis://old:6379 -> mongodb://new:27017",
+            Map.of(),
+            false);
     assertThat(WorkerStatus.fromJson(status.toJson())).isEqualTo(status);
 
     String json =
@@ -162,7 +170,7 @@ class WorkerStatusTest {
     assertThat(
             new WorkerStatus(
                     "x", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), Map.of(), "",
-                    "")
+                    "", Map.of(), false)
                 .limits())
         .isEmpty();
 
@@ -181,7 +189,8 @@ class WorkerStatusTest {
 
   private static WorkerStatus status(Map<String, WorkerStatus.LimitInForce> limits) {
     return new WorkerStatus(
-        "id", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), Map.of(), "", "", limits);
+        "id", "h", 1, "w", "q", 1, 0, false, T, T, List.of(), List.of(), Map.of(), "", "", limits,
+        false);
   }
 
   @Test

@@ -43,7 +43,8 @@ class AmqpControlPlaneIT {
   private WorkerStatus status(String id, int busy) {
     Instant now = Instant.now().truncatedTo(ChronoUnit.MICROS);
     return new WorkerStatus(
-        id, "host", 1, "tag", "q", 4, busy, false, now, now, List.of(), List.of());
+        id, "host", 1, "tag", "q", 4, busy, false, now, now, List.of(), List.of(), Map.of(), "", "",
+        Map.of(), false);
   }
 
   private List<WorkerStatus> mine() {
