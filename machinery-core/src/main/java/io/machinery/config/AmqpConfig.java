@@ -70,99 +70,35 @@ public record AmqpConfig(
   }
 
   public AmqpConfig withExchange(String value) {
-    return new AmqpConfig(
-        value,
-        exchangeType,
-        queueDeclareArgs,
-        queueBindingArgs,
-        bindingKey,
-        prefetchCount,
-        autoDelete,
-        delayedQueue);
+    return toBuilder().exchange(value).build();
   }
 
   public AmqpConfig withExchangeType(String value) {
-    return new AmqpConfig(
-        exchange,
-        value,
-        queueDeclareArgs,
-        queueBindingArgs,
-        bindingKey,
-        prefetchCount,
-        autoDelete,
-        delayedQueue);
+    return toBuilder().exchangeType(value).build();
   }
 
   public AmqpConfig withQueueDeclareArgs(Map<String, Object> value) {
-    return new AmqpConfig(
-        exchange,
-        exchangeType,
-        value,
-        queueBindingArgs,
-        bindingKey,
-        prefetchCount,
-        autoDelete,
-        delayedQueue);
+    return toBuilder().queueDeclareArgs(value).build();
   }
 
   public AmqpConfig withQueueBindingArgs(Map<String, Object> value) {
-    return new AmqpConfig(
-        exchange,
-        exchangeType,
-        queueDeclareArgs,
-        value,
-        bindingKey,
-        prefetchCount,
-        autoDelete,
-        delayedQueue);
+    return toBuilder().queueBindingArgs(value).build();
   }
 
   public AmqpConfig withBindingKey(String value) {
-    return new AmqpConfig(
-        exchange,
-        exchangeType,
-        queueDeclareArgs,
-        queueBindingArgs,
-        value,
-        prefetchCount,
-        autoDelete,
-        delayedQueue);
+    return toBuilder().bindingKey(value).build();
   }
 
   public AmqpConfig withPrefetchCount(int value) {
-    return new AmqpConfig(
-        exchange,
-        exchangeType,
-        queueDeclareArgs,
-        queueBindingArgs,
-        bindingKey,
-        value,
-        autoDelete,
-        delayedQueue);
+    return toBuilder().prefetchCount(value).build();
   }
 
   public AmqpConfig withAutoDelete(boolean value) {
-    return new AmqpConfig(
-        exchange,
-        exchangeType,
-        queueDeclareArgs,
-        queueBindingArgs,
-        bindingKey,
-        prefetchCount,
-        value,
-        delayedQueue);
+    return toBuilder().autoDelete(value).build();
   }
 
   public AmqpConfig withDelayedQueue(@Nullable String value) {
-    return new AmqpConfig(
-        exchange,
-        exchangeType,
-        queueDeclareArgs,
-        queueBindingArgs,
-        bindingKey,
-        prefetchCount,
-        autoDelete,
-        value == null ? "" : value);
+    return toBuilder().delayedQueue(value).build();
   }
 
   /** A builder starting from Go's defaults ({@link #DEFAULT}). */

@@ -98,165 +98,39 @@ public record RedisConfig(
   }
 
   public RedisConfig withNormalTasksPollPeriod(Duration value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        value,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        clientName,
-        masterName,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().normalTasksPollPeriod(value).build();
   }
 
   public RedisConfig withDelayedTasksPollPeriod(Duration value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        value,
-        delayedTasksKey,
-        clientName,
-        masterName,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().delayedTasksPollPeriod(value).build();
   }
 
   public RedisConfig withDelayedTasksKey(String value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        value,
-        clientName,
-        masterName,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().delayedTasksKey(value).build();
   }
 
   public RedisConfig withClusterEnabled(boolean value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        clientName,
-        masterName,
-        value,
-        sentinelPassword);
+    return toBuilder().clusterEnabled(value).build();
   }
 
   public RedisConfig withMasterName(String value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        clientName,
-        value,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().masterName(value).build();
   }
 
   public RedisConfig withReadTimeout(Duration value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        value,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        clientName,
-        masterName,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().readTimeout(value).build();
   }
 
   public RedisConfig withConnectTimeout(Duration value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        value,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        clientName,
-        masterName,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().connectTimeout(value).build();
   }
 
   public RedisConfig withClientName(String value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        value,
-        masterName,
-        clusterEnabled,
-        sentinelPassword);
+    return toBuilder().clientName(value).build();
   }
 
   public RedisConfig withSentinelPassword(String value) {
-    return new RedisConfig(
-        maxIdle,
-        maxActive,
-        idleTimeout,
-        waitForConnection,
-        readTimeout,
-        writeTimeout,
-        connectTimeout,
-        normalTasksPollPeriod,
-        delayedTasksPollPeriod,
-        delayedTasksKey,
-        clientName,
-        masterName,
-        clusterEnabled,
-        value);
+    return toBuilder().sentinelPassword(value).build();
   }
 
   /** A builder starting from Go's defaults ({@link #DEFAULT}). */
