@@ -1,5 +1,6 @@
 package io.machinery.benchmarks.amqp;
 
+import static io.machinery.benchmarks.BareComparison.env;
 import static io.machinery.benchmarks.Drivers.awaitCount;
 import static io.machinery.benchmarks.Drivers.percentile;
 import static io.machinery.benchmarks.Drivers.runConcurrently;
@@ -17,6 +18,8 @@ import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.benchmarks.BareComparison;
+import io.machinery.benchmarks.BareComparison.Result;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
@@ -74,16 +77,11 @@ import java.util.function.Supplier;
 public final class AmqpBenchmark {
   private AmqpBenchmark() {}
 
-  record Result(
-      String setup,
-      int concurrency,
-      double enqueueRate,
-      double drainRate,
-      double p50Millis,
-      double p99Millis) {}
-
   public static void main(String[] args) throws Exception {
-    Map<String, String> options = parse(args);
+    Map<String, String> options =
+        BareComparison.options(
+            args,
+            "AmqpBenchmark [--tasks N] [--concurrency 1,10,100] [--amqp-url URL] [--redis-url URL] [--backends memory,redis]");
     int tasks = Integer.parseInt(options.getOrDefault("tasks", "100000"));
     int[] concurrencies =
         Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
@@ -111,7 +109,7 @@ public final class AmqpBenchmark {
     for (int concurrency : concurrencies) {
       Result bare = bare(amqpUrl, tasks, concurrency);
       results.add(bare);
-      print(bare, bare);
+      BareComparison.printLine(bare, bare);
       for (String backend : backends) {
         Config config =
             Config.builder()
@@ -132,48 +130,10 @@ public final class AmqpBenchmark {
         Result ours =
             machinery("machinery amqp + " + backend.trim(), config, factory, tasks, concurrency);
         results.add(ours);
-        print(ours, bare);
+        BareComparison.printLine(ours, bare);
       }
     }
-    System.out.println();
-    System.out.println(
-        "| setup | concurrency | enqueue (tasks/s) | drain (tasks/s) | latency p50 (ms) | latency p99 (ms) | enqueue vs bare | drain vs bare |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
-    Result bare = null;
-    for (Result r : results) {
-      if (r.setup().startsWith("bare")) {
-        bare = r;
-      }
-      System.out.printf(
-          Locale.ROOT,
-          "| %s | %d | %,.0f | %,.0f | %.2f | %.2f | %s | %s |%n",
-          r.setup(),
-          r.concurrency(),
-          r.enqueueRate(),
-          r.drainRate(),
-          r.p50Millis(),
-          r.p99Millis(),
-          bare == null || r == bare
-              ? "1.00"
-              : String.format(Locale.ROOT, "%.2f", r.enqueueRate() / bare.enqueueRate()),
-          bare == null || r == bare
-              ? "1.00"
-              : String.format(Locale.ROOT, "%.2f", r.drainRate() / bare.drainRate()));
-    }
-  }
-
-  private static void print(Result r, Result bare) {
-    System.out.printf(
-        Locale.ROOT,
-        "  %-28s c=%-3d enqueue %,9.0f/s  drain %,9.0f/s  p50 %6.2f ms  p99 %7.2f ms  (vs bare: %.2f / %.2f)%n",
-        r.setup(),
-        r.concurrency(),
-        r.enqueueRate(),
-        r.drainRate(),
-        r.p50Millis(),
-        r.p99Millis(),
-        r.enqueueRate() / bare.enqueueRate(),
-        r.drainRate() / bare.drainRate());
+    BareComparison.printTable(results);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -397,22 +357,5 @@ public final class AmqpBenchmark {
         Channel ch = c.createChannel()) {
       ch.queueDelete(queue);
     }
-  }
-
-  private static String env(String name, String fallback) {
-    String value = System.getenv(name);
-    return value == null || value.isBlank() ? fallback : value;
-  }
-
-  private static Map<String, String> parse(String[] args) {
-    Map<String, String> options = new java.util.HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException(
-            "usage: AmqpBenchmark [--tasks N] [--concurrency 1,10,100] [--amqp-url URL] [--redis-url URL] [--backends memory,redis]");
-      }
-      options.put(args[i].substring(2), args[++i]);
-    }
-    return options;
   }
 }

@@ -1,5 +1,6 @@
 package io.machinery.benchmarks.gcppubsub;
 
+import static io.machinery.benchmarks.BareComparison.env;
 import static io.machinery.benchmarks.Drivers.awaitCount;
 import static io.machinery.benchmarks.Drivers.percentile;
 import static io.machinery.benchmarks.Drivers.runConcurrently;
@@ -30,6 +31,8 @@ import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.benchmarks.BareComparison;
+import io.machinery.benchmarks.BareComparison.Result;
 import io.machinery.benchmarks.Drivers;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
 import io.machinery.config.Config;
@@ -87,16 +90,11 @@ public final class GcpPubSubBenchmark {
 
   private GcpPubSubBenchmark() {}
 
-  record Result(
-      String setup,
-      int concurrency,
-      double enqueueRate,
-      double drainRate,
-      double p50Millis,
-      double p99Millis) {}
-
   public static void main(String[] args) throws Exception {
-    Map<String, String> options = parse(args);
+    Map<String, String> options =
+        BareComparison.options(
+            args,
+            "GcpPubSubBenchmark [--tasks N] [--concurrency 1,10,100] [--emulator HOST:PORT] [--redis-url URL] [--backends null,memory,redis]");
     int tasks = Integer.parseInt(options.getOrDefault("tasks", "20000"));
     int[] concurrencies =
         Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
@@ -138,7 +136,7 @@ public final class GcpPubSubBenchmark {
       for (int concurrency : concurrencies) {
         Result bare = bare(publisher, subscriber, tasks, concurrency);
         results.add(bare);
-        print(bare, bare);
+        BareComparison.printLine(bare, bare);
         for (String backend : backends) {
           String queue = "bench_" + UUID.randomUUID().toString().substring(0, 8);
           Config config =
@@ -165,47 +163,13 @@ public final class GcpPubSubBenchmark {
                   tasks,
                   concurrency);
           results.add(ours);
-          print(ours, bare);
+          BareComparison.printLine(ours, bare);
         }
       }
     } finally {
       channel.shutdownNow();
     }
-    System.out.println();
-    System.out.println(
-        "| setup | concurrency | enqueue (tasks/s) | drain (tasks/s) | latency p50 (ms) | latency p99 (ms) | enqueue vs bare | drain vs bare |");
-    System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
-    Result bare = null;
-    for (Result r : results) {
-      if (r.setup().startsWith("bare")) {
-        bare = r;
-      }
-      System.out.printf(
-          Locale.ROOT,
-          "| %s | %d | %,.0f | %,.0f | %.2f | %.2f | %.2f | %.2f |%n",
-          r.setup(),
-          r.concurrency(),
-          r.enqueueRate(),
-          r.drainRate(),
-          r.p50Millis(),
-          r.p99Millis(),
-          r.enqueueRate() / bare.enqueueRate(),
-          r.drainRate() / bare.drainRate());
-    }
-  }
-
-  private static void print(Result r, Result bare) {
-    System.out.printf(
-        Locale.ROOT,
-        "  %-32s c=%-3d enqueue %,8.0f/s  drain %,8.0f/s  p50 %7.2f ms  p99 %8.2f ms  (vs bare: %.2f / %.2f)%n",
-        r.setup(),
-        r.concurrency(),
-        r.enqueueRate(),
-        r.drainRate(),
-        r.p50Millis(),
-        r.p99Millis(),
-        r.enqueueRate() / bare.enqueueRate(),
-        r.drainRate() / bare.drainRate());
+    BareComparison.printTable(results);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -432,21 +396,4 @@ public final class GcpPubSubBenchmark {
   // ------------------------------------------------------------------------------------------
   // helpers
 
-  private static String env(String name, String fallback) {
-    String value = System.getenv(name);
-    return value == null || value.isBlank() ? fallback : value;
-  }
-
-  private static Map<String, String> parse(String[] args) {
-    Map<String, String> options = new java.util.HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException(
-            "usage: GcpPubSubBenchmark [--tasks N] [--concurrency 1,10,100]"
-                + " [--emulator HOST:PORT] [--redis-url URL] [--backends null,memory,redis]");
-      }
-      options.put(args[i].substring(2), args[++i]);
-    }
-    return options;
-  }
 }
