@@ -54,10 +54,14 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       fixed rate (a slow round trip does not push the next tick later), so a task longer than the
  *       timeout is not handed to another worker. Go does this only with {@code
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
- *       final state is stored. When the process dies the heartbeat stops and the message comes back
- *       after the timeout. A tick survives anything thrown in it (an {@code Error} included: a
- *       scheduled task that throws is never run again), so one failed tick costs nothing while the
- *       next succeeds within the timeout.
+ *       final state is stored. A message leaves {@link #inFlight} when it is settled, before its
+ *       own visibility change (a requeue's delay, a return to the queue) is sent, and that change
+ *       waits for an extension of it already in flight (see {@link SqsDelivery}): SQS applying the
+ *       extension after it would bring the message back at the heartbeat's time instead. When the
+ *       process dies the heartbeat stops and the message comes back after the timeout. A tick
+ *       survives anything thrown in it (an {@code Error} included: a scheduled task that throws is
+ *       never run again), so one failed tick costs nothing while the next succeeds within the
+ *       timeout.
  *   <li><b>Platform threads.</b> The pollers, the heartbeat and the delete batcher are named daemon
  *       platform threads, closed with the consumer: task bodies run on virtual threads, which a
  *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
@@ -505,8 +509,19 @@ final class SqsConsumer implements Consumption {
     try {
       List<SqsDelivery> all = new ArrayList<>(inFlight);
       for (int from = 0; from < all.size(); from += MAX_BATCH) {
-        List<SqsDelivery> batch = all.subList(from, Math.min(all.size(), from + MAX_BATCH));
+        List<SqsDelivery> batch = new ArrayList<>(MAX_BATCH);
         try {
+          // each taken into the extension until SQS answered: a settlement meanwhile waits, so its
+          // own visibility change is not overwritten by this one; one settled since the snapshot
+          // is left out
+          for (SqsDelivery delivery : all.subList(from, Math.min(all.size(), from + MAX_BATCH))) {
+            if (delivery.beginExtension()) {
+              batch.add(delivery);
+            }
+          }
+          if (batch.isEmpty()) {
+            continue;
+          }
           List<BatchResultErrorEntry> notExtended = extend(batch);
           if (!notExtended.isEmpty()) {
             refused += notExtended.size();
@@ -515,6 +530,8 @@ final class SqsConsumer implements Consumption {
         } catch (Throwable t) { // an Error too: the next tick must still run
           failure = failure == null ? t : failure;
           failed += batch.size();
+        } finally {
+          batch.forEach(SqsDelivery::extensionEnded);
         }
       }
     } catch (Throwable t) {

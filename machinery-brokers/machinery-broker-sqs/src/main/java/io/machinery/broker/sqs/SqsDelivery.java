@@ -9,6 +9,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,6 +20,13 @@ import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 /**
  * A received message handed to the worker, settled through its receipt handle. Settling twice, or
  * after the consumer closed (the message was made visible again), does nothing.
+ *
+ * <p>Settling and the visibility heartbeat are ordered by {@link #visibility}: the heartbeat holds
+ * it from the moment it takes this message into an extension until SQS answered, and a settlement
+ * takes it to leave the heartbeat's set. So a settlement's own visibility change (a requeue's
+ * delay, a dead letter's retry, a return to the queue) is sent after any extension of this message
+ * SQS may still apply, never overwritten by one; and an extension that starts after a settlement
+ * leaves the message out.
  */
 final class SqsDelivery implements Delivery {
   private static final Logger log = LoggerFactory.getLogger(SqsDelivery.class);
@@ -37,6 +45,12 @@ final class SqsDelivery implements Delivery {
   private final SqsConsumer consumer;
   private final Message message;
   private final AtomicBoolean settled = new AtomicBoolean();
+
+  /**
+   * Held by the heartbeat while an extension of this message is in flight, and by {@link #settle}
+   * (a lock, not a monitor: a virtual thread waiting on a monitor pins its carrier on Java 21).
+   */
+  private final ReentrantLock visibility = new ReentrantLock();
 
   /** The message's visibility: the receive and each extension SQS confirmed; null: not hidden. */
   private final @Nullable LeaseTimeline hold;
@@ -102,12 +116,40 @@ final class SqsDelivery implements Delivery {
     return deliveryCount() > 1;
   }
 
-  private boolean settle() {
-    if (!settled.compareAndSet(false, true)) {
+  /**
+   * For the heartbeat: takes this message into an extension, unless it is settled already (then
+   * false). When true, the caller sends the extension and then calls {@link #extensionEnded()};
+   * until then a settlement waits.
+   */
+  boolean beginExtension() {
+    visibility.lock();
+    if (settled.get()) {
+      visibility.unlock();
       return false;
     }
-    consumer.settled(this);
     return true;
+  }
+
+  /** For the heartbeat: SQS answered (or failed) the extension {@link #beginExtension()} began. */
+  void extensionEnded() {
+    visibility.unlock();
+  }
+
+  /**
+   * Marks this settled and takes it out of the heartbeat's set; false when it was settled already.
+   * Waits for an extension of it in flight, so what the caller sends next comes after it.
+   */
+  private boolean settle() {
+    visibility.lock();
+    try {
+      if (!settled.compareAndSet(false, true)) {
+        return false;
+      }
+      consumer.settled(this);
+      return true;
+    } finally {
+      visibility.unlock();
+    }
   }
 
   /**

@@ -15,7 +15,6 @@ import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Delivery;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
@@ -28,10 +27,9 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.core.interceptor.Context;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
@@ -45,29 +43,16 @@ import software.amazon.awssdk.services.sqs.model.ReceiveMessageRequest;
  * letters.
  */
 class SqsBrokerBehaviourIT {
+  @RegisterExtension static final SqsTestResources sqs = new SqsTestResources();
+
   private Config config;
   private SqsBroker broker;
-  private final List<AutoCloseable> toClose = new ArrayList<>();
 
   @BeforeEach
   void createBroker() {
-    config = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), "sqs_it_");
-    broker = SqsTestQueues.broker(config);
-    SqsTestQueues.track(config.defaultQueue());
+    config = sqs.queue("sqs_it_");
+    broker = sqs.closeLater(SqsTestQueues.broker(config));
     SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
-  }
-
-  @AfterEach
-  void close() throws Exception {
-    for (AutoCloseable c : toClose.reversed()) {
-      c.close();
-    }
-    broker.close();
-  }
-
-  @AfterAll
-  static void deleteQueues() {
-    SqsTestQueues.deleteTracked();
   }
 
   private Signature routed(Signature s) {
@@ -148,7 +133,7 @@ class SqsBrokerBehaviourIT {
   @Test
   void aConsumerWhosePollerFailsTellsItsHandlerItEnded() {
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("it", config.defaultQueue(), handler));
+    sqs.closeLater(broker.startConsuming("it", config.defaultQueue(), handler));
     handler.failWith(new IllegalStateException("a handler with a bug"));
     publish(Signature.create("add")); // ends the poller's long poll: it reserves again
     await().atMost(Duration.ofSeconds(30)).until(() -> !handler.endings().isEmpty());
@@ -204,7 +189,7 @@ class SqsBrokerBehaviourIT {
     }
     publish(sent.get(1)); // the same UUID again: SQS drops it (deduplication id = UUID)
     RecordingHandler handler = new RecordingHandler(10);
-    toClose.add(broker.startConsuming("fifo", fifo, handler));
+    sqs.closeLater(broker.startConsuming("fifo", fifo, handler));
     List<String> got = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       Delivery d = handler.next(20);
@@ -231,7 +216,7 @@ class SqsBrokerBehaviourIT {
         routed(Signature.builder("add").routingKey(fifo).brokerMessageGroupId("g1").build());
     publish(task);
     RecordingHandler handler = new RecordingHandler(10);
-    toClose.add(broker.startConsuming("fifo-requeue", fifo, handler));
+    sqs.closeLater(broker.startConsuming("fifo-requeue", fifo, handler));
     Delivery first = handler.next(20);
     assertThat(first).isNotNull();
     long handedBackAt = System.nanoTime();
@@ -259,7 +244,7 @@ class SqsBrokerBehaviourIT {
         config.defaultQueue(),
         Signature.builder("later2").eta(Instant.now().plus(Duration.ofMinutes(20))).build());
     RecordingHandler handler = new RecordingHandler(5);
-    toClose.add(broker.startConsuming("eta", "", handler));
+    sqs.closeLater(broker.startConsuming("eta", "", handler));
     await().atMost(Duration.ofSeconds(20)).until(() -> delayedCount() == 2);
     assertThat(handler.handedOver()).isZero();
   }
@@ -280,7 +265,7 @@ class SqsBrokerBehaviourIT {
     Instant eta = Instant.now().plusMillis(2_500);
     publishRawNow(config.defaultQueue(), Signature.builder("soon").eta(eta).build());
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("hold", "", handler));
+    sqs.closeLater(broker.startConsuming("hold", "", handler));
     Delivery d = handler.next(20);
     assertThat(d).isNotNull();
     assertThat(Instant.now()).isAfterOrEqualTo(eta);
@@ -295,9 +280,9 @@ class SqsBrokerBehaviourIT {
     SqsBroker b = SqsBroker.builder(twoSeconds).createQueues(true).build();
     MemoryBackend backend = MemoryBackend.create(twoSeconds, Clock.systemUTC());
     Server server = Server.builder().config(twoSeconds).broker(b).backend(backend).build();
-    toClose.add(b);
-    toClose.add(backend);
-    toClose.add(server);
+    sqs.closeLater(b);
+    sqs.closeLater(backend);
+    sqs.closeLater(server);
     AtomicInteger runs = new AtomicInteger();
     server.registerTask(
         "slow",
@@ -340,9 +325,9 @@ class SqsBrokerBehaviourIT {
     SqsBroker b = SqsBroker.builder(short1s).createQueues(true).build();
     MemoryBackend backend = MemoryBackend.create(short1s, Clock.systemUTC());
     Server server = Server.builder().config(short1s).broker(b).backend(backend).build();
-    toClose.add(b);
-    toClose.add(backend);
-    toClose.add(server);
+    sqs.closeLater(b);
+    sqs.closeLater(backend);
+    sqs.closeLater(server);
     AtomicInteger keptRuns = new AtomicInteger();
     AtomicInteger deletedRuns = new AtomicInteger();
     server.registerTask(
@@ -381,7 +366,7 @@ class SqsBrokerBehaviourIT {
         .sendMessage(
             r -> r.queueUrl(SqsTestQueues.url(config.defaultQueue())).messageBody("{not json"));
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("dlq", "", handler));
+    sqs.closeLater(broker.startConsuming("dlq", "", handler));
     Delivery bad = handler.next(20);
     assertThat(bad).isNotNull();
     handler.deadLetter(bad, "malformed JSON at offset 1");
@@ -412,7 +397,7 @@ class SqsBrokerBehaviourIT {
   void theDeliveryCountIsSqsReceiveCount() throws Exception {
     publish(Signature.create("unknown"));
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("count", "", handler));
+    sqs.closeLater(broker.startConsuming("count", "", handler));
     Delivery first = handler.next(20);
     assertThat(first.deliveryCount()).isEqualTo(1);
     handler.requeue(first, Duration.ZERO);
@@ -427,7 +412,7 @@ class SqsBrokerBehaviourIT {
     Signature original = routed(Signature.create("unknown"));
     publish(original);
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("replace", "", handler));
+    sqs.closeLater(broker.startConsuming("replace", "", handler));
     Delivery first = handler.next(20);
     Signature counted = original.toBuilder().header("machinery_attempt", "2").build();
     first.requeue(Duration.ofSeconds(1), WireCodec.encode(counted));
@@ -443,9 +428,9 @@ class SqsBrokerBehaviourIT {
     Config longPoll = config.toBuilder().sqs(new SqsConfig(5, 30, false)).build();
     LongPolls polls = new LongPolls();
     SqsClient client = polls.client();
-    toClose.add(client);
+    sqs.closeLater(client);
     SqsBroker b = SqsBroker.builder(longPoll).client(client).build();
-    toClose.add(b);
+    sqs.closeLater(b);
     RecordingHandler first = new RecordingHandler(1);
     var consumer = b.startConsuming("long", "", first);
     // Once the poller is in its 5 s receive, a message arrives and the consumer stops at once.
@@ -454,7 +439,7 @@ class SqsBrokerBehaviourIT {
     consumer.stopFetching(Duration.ofSeconds(10));
     RecordingHandler second = new RecordingHandler(1);
     if (first.waiting() == 0) {
-      toClose.add(broker.startConsuming("after", "", second));
+      sqs.closeLater(broker.startConsuming("after", "", second));
       Delivery d = second.next(5);
       assertThat(d)
           .as("the message is back at once, not after the 30 s visibility timeout")
@@ -530,8 +515,8 @@ class SqsBrokerBehaviourIT {
   void aRetryBeyondFifteenMinutesWaitsAndDoesNotRunEarly() throws Exception {
     MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
     Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-    toClose.add(backend);
-    toClose.add(server);
+    sqs.closeLater(backend);
+    sqs.closeLater(server);
     AtomicInteger runs = new AtomicInteger();
     server.registerTask(
         "fails_once",
@@ -558,7 +543,7 @@ class SqsBrokerBehaviourIT {
       publish(Signature.create("add", Arg.of((long) i)));
     }
     RecordingHandler handler = new RecordingHandler(3);
-    toClose.add(broker.startConsuming("slots", "", handler));
+    sqs.closeLater(broker.startConsuming("slots", "", handler));
     await().atMost(Duration.ofSeconds(20)).until(() -> handler.handedOver() == 3);
     await()
         .during(Duration.ofSeconds(2))

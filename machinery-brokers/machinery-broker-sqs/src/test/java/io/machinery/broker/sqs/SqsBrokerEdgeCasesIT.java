@@ -10,57 +10,43 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskFunction;
-import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
+import io.machinery.config.SqsConfig;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
-import software.amazon.awssdk.core.SdkRequest;
 import software.amazon.awssdk.core.interceptor.Context;
+import software.amazon.awssdk.core.interceptor.ExecutionAttribute;
 import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
 import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchRequest;
-import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchResponse;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityRequest;
-import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityResponse;
 import software.amazon.awssdk.services.sqs.model.CreateQueueRequest;
-import software.amazon.awssdk.services.sqs.model.CreateQueueResponse;
-import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequest;
-import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
-import software.amazon.awssdk.services.sqs.model.DeleteMessageRequest;
-import software.amazon.awssdk.services.sqs.model.DeleteMessageResponse;
-import software.amazon.awssdk.services.sqs.model.GetQueueAttributesRequest;
-import software.amazon.awssdk.services.sqs.model.GetQueueAttributesResponse;
 import software.amazon.awssdk.services.sqs.model.MessageAttributeValue;
 import software.amazon.awssdk.services.sqs.model.QueueAttributeName;
 import software.amazon.awssdk.services.sqs.model.QueueNameExistsException;
 import software.amazon.awssdk.services.sqs.model.ReceiveMessageRequest;
-import software.amazon.awssdk.services.sqs.model.ReceiveMessageResponse;
 import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
-import software.amazon.awssdk.services.sqs.model.SendMessageResponse;
 import software.amazon.awssdk.services.sqs.model.SqsException;
 
 /**
@@ -79,38 +65,15 @@ import software.amazon.awssdk.services.sqs.model.SqsException;
  *   <li>an acknowledgement returns when a delete batch threw anything, and later ones still work;
  *   <li>a dead letter SQS refuses for its size is kept as a preview; the dead-letter queues the
  *       broker creates keep messages 14 days, and one that exists already is used as it is;
- *   <li>a receive names the visibility timeout the heartbeat assumes.
+ *   <li>a receive names the visibility timeout the heartbeat assumes;
+ *   <li>a heartbeat tick in flight does not overwrite a requeue's visibility.
  * </ul>
  *
  * <p>Against ElasticMQ; where ElasticMQ does not behave as AWS does (it takes messages of any size
  * and any queue attributes), the client is wrapped to answer as AWS does.
  */
 class SqsBrokerEdgeCasesIT {
-  private final List<AutoCloseable> toClose = new ArrayList<>();
-
-  @AfterEach
-  void close() throws Exception {
-    for (AutoCloseable c : toClose.reversed()) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        // best effort
-      }
-    }
-    toClose.clear();
-  }
-
-  @AfterAll
-  static void deleteQueues() {
-    SqsTestQueues.deleteTracked();
-  }
-
-  private static Config fifoConfig(String prefix) {
-    Config base = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), prefix);
-    String fifo = base.defaultQueue() + ".fifo";
-    SqsTestQueues.track(fifo);
-    return base.toBuilder().defaultQueue(fifo).build();
-  }
+  @RegisterExtension static final SqsTestResources sqs = new SqsTestResources();
 
   /**
    * A task on a FIFO queue that asks to be retried (or fails with retries left) is published again
@@ -120,13 +83,11 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void aFifoRetryWithinFiveMinutesIsNotDeduplicatedAway() throws Exception {
-    Config config = fifoConfig("audit_fretry_");
-    SqsBroker broker = SqsTestQueues.broker(config);
-    MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
-    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-    toClose.add(broker);
-    toClose.add(backend);
-    toClose.add(server);
+    Config config = sqs.fifoQueue("audit_fretry_");
+    SqsBroker broker = sqs.closeLater(SqsTestQueues.broker(config));
+    MemoryBackend backend = sqs.closeLater(MemoryBackend.create(config, Clock.systemUTC()));
+    Server server =
+        sqs.closeLater(Server.builder().config(config).broker(broker).backend(backend).build());
     AtomicInteger runs = new AtomicInteger();
     server.registerTask(
         "retry_once",
@@ -161,9 +122,8 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void aFifoGroupHasAtMostOneMessageInFlight() throws Exception {
-    Config config = fifoConfig("audit_fgroup_");
-    SqsBroker broker = SqsTestQueues.broker(config);
-    toClose.add(broker);
+    Config config = sqs.fifoQueue("audit_fgroup_");
+    SqsBroker broker = sqs.closeLater(SqsTestQueues.broker(config));
     for (int i = 0; i < 3; i++) {
       Signature s =
           Signature.builder("ordered")
@@ -174,8 +134,7 @@ class SqsBrokerEdgeCasesIT {
       broker.publish(s, WireCodec.encode(s));
     }
     RecordingHandler handler = new RecordingHandler(10);
-    Consumption c = broker.startConsuming("fifo-group", config.defaultQueue(), handler);
-    toClose.add(c);
+    sqs.closeLater(broker.startConsuming("fifo-group", config.defaultQueue(), handler));
     await().atMost(Duration.ofSeconds(20)).until(() -> handler.handedOver() >= 1);
     await()
         .during(Duration.ofSeconds(2))
@@ -195,34 +154,21 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void aStandardRequeueLongerThanFifteenMinutesDoesNotComeBackEarly() throws Exception {
-    Config config = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), "audit_long_");
-    SqsTestQueues.track(config.defaultQueue());
+    Config config = sqs.queue("audit_long_");
     List<SendMessageRequest> sends = new CopyOnWriteArrayList<>();
-    SqsClient client =
-        AwsClients.forSqsBroker(TestEndpoints.sqsUrl())
-            .build(
-                SqsClient.builder()
-                    .overrideConfiguration(
-                        o ->
-                            o.addExecutionInterceptor(
-                                new ExecutionInterceptor() {
-                                  @Override
-                                  public void beforeExecution(
-                                      Context.BeforeExecution context,
-                                      ExecutionAttributes attributes) {
-                                    if (context.request() instanceof SendMessageRequest s) {
-                                      sends.add(s);
-                                    }
-                                  }
-                                })));
-    toClose.add(client);
-    SqsBroker broker = SqsBroker.builder(config).client(client).createQueues(true).build();
-    toClose.add(broker);
+    SqsBroker broker =
+        sqs.broker(
+            config,
+            sqs.intercepting(
+                request -> {
+                  if (request instanceof SendMessageRequest s) {
+                    sends.add(s);
+                  }
+                }));
     Signature task = Signature.builder("limited").routingKey(config.defaultQueue()).build();
     broker.publish(task, WireCodec.encode(task));
     RecordingHandler handler = new RecordingHandler(1);
-    Consumption c = broker.startConsuming("long", "", handler);
-    toClose.add(c);
+    sqs.closeLater(broker.startConsuming("long", "", handler));
     Delivery d = handler.next(20);
     assertThat(d).isNotNull();
     sends.clear();
@@ -251,7 +197,7 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void aFifoDeadLetterListingShowsTheFirstTenOfOneGroupAndTheCountsAndDeletesReachAll() {
-    Config config = fifoConfig("audit_fdlq_");
+    Config config = sqs.fifoQueue("audit_fdlq_");
     String dlq = SqsBroker.deadLetterQueue(config.defaultQueue());
     SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
     SqsQueues.create(SqsTestQueues.client(), dlq);
@@ -272,8 +218,7 @@ class SqsBrokerEdgeCasesIT {
                                   .stringValue("bad " + n)
                                   .build())));
     }
-    SqsBroker broker = SqsTestQueues.broker(config);
-    toClose.add(broker);
+    SqsBroker broker = sqs.closeLater(SqsTestQueues.broker(config));
     Inspector inspector = broker.inspector().orElseThrow();
     List<DeadLetterEntry> listed = inspector.deadLetters(config.defaultQueue(), 0, 50);
     assertThat(listed)
@@ -302,20 +247,21 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void anAckReturnsEvenAfterADeleteBatchThrewSomethingUnexpected() throws Exception {
-    Config config = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), "audit_ack_");
-    SqsTestQueues.track(config.defaultQueue());
-    AtomicBoolean failNextDelete = new AtomicBoolean(true);
-    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
-    toClose.add(real);
-    SqsClient client = new FailingDeletes(real, failNextDelete);
-    SqsBroker broker = SqsBroker.builder(config).client(client).createQueues(true).build();
-    toClose.add(broker);
+    Config config = sqs.queue("audit_ack_");
+    SqsBroker broker =
+        sqs.broker(
+            config,
+            sqs.failing(
+                "deleteMessageBatch",
+                new AtomicInteger(),
+                // what a closed SqsClient throws (not an SdkException): "Connection pool shut down"
+                n -> n == 1 ? new IllegalStateException("Connection pool shut down") : null));
     for (int i = 0; i < 2; i++) {
       Signature s = Signature.builder("t").routingKey(config.defaultQueue()).build();
       broker.publish(s, WireCodec.encode(s));
     }
     RecordingHandler handler = new RecordingHandler(2);
-    Consumption c = broker.startConsuming("ack", "", handler);
+    sqs.closeLater(broker.startConsuming("ack", "", handler));
     Delivery first = handler.next(20);
     Delivery second = handler.next(20);
     assertThat(first).isNotNull();
@@ -339,7 +285,6 @@ class SqsBrokerEdgeCasesIT {
     }
     assertThat(firstAck.isDone()).as("the ack whose delete batch threw returned").isTrue();
     assertThat(secondReturned).as("a later ack, with SQS healthy again, returned").isTrue();
-    c.close();
   }
 
   /**
@@ -350,12 +295,10 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void aDeadLetterRefusedForItsSizeIsKeptAsAPreview() throws Exception {
-    Config config = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), "edge_dlsize_");
+    Config config = sqs.queue("edge_dlsize_");
     String dlq = SqsBroker.deadLetterQueue(config.defaultQueue());
-    SqsTestQueues.track(config.defaultQueue());
-    SqsTestQueues.track(dlq);
     SqsClient client =
-        intercepting(
+        sqs.intercepting(
             request -> {
               if (request instanceof SendMessageRequest s
                   && s.queueUrl().endsWith("/" + dlq)
@@ -373,8 +316,7 @@ class SqsBrokerEdgeCasesIT {
                     .build();
               }
             });
-    SqsBroker broker = SqsBroker.builder(config).client(client).createQueues(true).build();
-    toClose.add(broker);
+    SqsBroker broker = sqs.broker(config, client);
     Signature big =
         Signature.builder("big")
             .routingKey(config.defaultQueue())
@@ -382,7 +324,7 @@ class SqsBrokerEdgeCasesIT {
             .build();
     broker.publish(big, WireCodec.encode(big));
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("dlsize", "", handler));
+    sqs.closeLater(broker.startConsuming("dlsize", "", handler));
     Delivery d = handler.next(20);
     assertThat(d).isNotNull();
     d.deadLetter("refused by the worker");
@@ -405,14 +347,12 @@ class SqsBrokerEdgeCasesIT {
    */
   @Test
   void deadLetterQueuesKeepFourteenDaysAndAnExistingOneIsUsedAsItIs() throws Exception {
-    Config config = BrokerContract.uniqueQueue(SqsTestQueues.config().build(), "edge_dlq_");
+    Config config = sqs.queue("edge_dlq_");
     String dlq = SqsBroker.deadLetterQueue(config.defaultQueue());
-    SqsTestQueues.track(config.defaultQueue());
-    SqsTestQueues.track(dlq);
     List<CreateQueueRequest> creates = new CopyOnWriteArrayList<>();
     List<ReceiveMessageRequest> receives = new CopyOnWriteArrayList<>();
     SqsClient client =
-        intercepting(
+        sqs.intercepting(
             request -> {
               if (request instanceof CreateQueueRequest c) {
                 creates.add(c);
@@ -426,14 +366,13 @@ class SqsBrokerEdgeCasesIT {
                 receives.add(r);
               }
             });
-    SqsBroker broker = SqsBroker.builder(config).client(client).createQueues(true).build();
-    toClose.add(broker);
+    SqsBroker broker = sqs.broker(config, client);
     for (int i = 0; i < 2; i++) {
       Signature s = Signature.builder("bad").routingKey(config.defaultQueue()).build();
       broker.publish(s, WireCodec.encode(s));
     }
     RecordingHandler handler = new RecordingHandler(2);
-    toClose.add(broker.startConsuming("dlq", "", handler));
+    sqs.closeLater(broker.startConsuming("dlq", "", handler));
     Delivery first = handler.next(20);
     assertThat(first).isNotNull();
     first.deadLetter("bad");
@@ -449,8 +388,7 @@ class SqsBrokerEdgeCasesIT {
         .allSatisfy(r -> assertThat(r.visibilityTimeout()).isEqualTo(30));
 
     // a second broker finds the dead-letter queue there, with other attributes
-    SqsBroker again = SqsBroker.builder(config).client(client).build();
-    toClose.add(again);
+    SqsBroker again = sqs.closeLater(SqsBroker.builder(config).client(client).build());
     Delivery second = handler.next(20);
     assertThat(second).isNotNull();
     again.deadLetter(
@@ -465,89 +403,130 @@ class SqsBrokerEdgeCasesIT {
         .containsExactlyInAnyOrder("bad", "bad again");
   }
 
-  /** A client on the test SQS that shows each request to {@code before} first, which may throw. */
-  private SqsClient intercepting(java.util.function.Consumer<SdkRequest> before) {
-    SqsClient client =
-        AwsClients.forSqsBroker(TestEndpoints.sqsUrl())
-            .build(
-                SqsClient.builder()
-                    .overrideConfiguration(
-                        o ->
-                            o.addExecutionInterceptor(
-                                new ExecutionInterceptor() {
-                                  @Override
-                                  public void beforeExecution(
-                                      Context.BeforeExecution context,
-                                      ExecutionAttributes attributes) {
-                                    before.accept(context.request());
-                                  }
-                                })));
-    toClose.add(client);
-    return client;
+  /**
+   * The heartbeat extends every message in flight to the visibility timeout; a requeue sets its
+   * message's visibility to the delay. A tick that took the message in before the requeue but
+   * reached SQS after the requeue's change set the visibility back to the heartbeat's: a message
+   * requeued to run at once came back only after the whole timeout (one requeued for longer than
+   * the timeout, too early). The client holds one tick's ChangeMessageVisibilityBatch before it
+   * leaves for ElasticMQ until the requeue has had its own change answered, or waits for the tick,
+   * then lets it go.
+   */
+  @Test
+  void aRequeueDuringAHeartbeatTickIsNotOverwrittenByIt() throws Exception {
+    Config config =
+        sqs.queue(SqsTestQueues.config().sqs(new SqsConfig(1, 10, false)), "edge_tick_");
+    HeldTick tick = new HeldTick();
+    SqsBroker broker = sqs.broker(config, sqs.client(tick));
+    Signature task = Signature.builder("t").routingKey(config.defaultQueue()).build();
+    broker.publish(task, WireCodec.encode(task));
+    RecordingHandler handler = new RecordingHandler(1);
+    Consumption consumption = sqs.closeLater(broker.startConsuming("tick", "", handler));
+    Delivery delivery = handler.next(20);
+    assertThat(delivery).isNotNull();
+    // no receive may take the requeued message; the heartbeat goes on for what was handed over
+    consumption.stopFetching(Duration.ofSeconds(10));
+    tick.holdNext();
+    tick.awaitHeld(); // the next tick (within a third of the 10 s) has the message in its batch
+    Thread requeue =
+        Thread.ofPlatform().name("edge-tick-requeue").start(() -> delivery.requeue(Duration.ZERO));
+    await("the requeue's change answered by SQS, or the requeue waiting for the tick")
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> tick.singleChangesAnswered() > 0 || waitsInSqsDelivery(requeue));
+    tick.release();
+    requeue.join(Duration.ofSeconds(30));
+    assertThat(requeue.isAlive()).as("the requeue returned").isFalse();
+    tick.awaitHeldAnswered();
+    assertThat(SqsTestQueues.receive(config.defaultQueue(), 2, 30))
+        .as(
+            "the message requeued without a delay, visible at once (not after the heartbeat's 10 s)")
+        .hasSize(1);
   }
 
-  /** An SqsClient that delegates, except that one DeleteMessageBatch throws an unexpected error. */
-  private static final class FailingDeletes implements SqsClient {
-    private final SqsClient real;
-    private final AtomicBoolean failNext;
-
-    FailingDeletes(SqsClient real, AtomicBoolean failNext) {
-      this.real = real;
-      this.failNext = failNext;
+  /**
+   * Whether {@code thread} is parked in {@link SqsDelivery} itself (its lock), not in an SQS call
+   * it made: the innermost frame of this library's code is there.
+   */
+  private static boolean waitsInSqsDelivery(Thread thread) {
+    if (thread.getState() != Thread.State.WAITING) {
+      return false;
     }
-
-    @Override
-    public String serviceName() {
-      return real.serviceName();
-    }
-
-    @Override
-    public void close() {}
-
-    @Override
-    public DeleteMessageBatchResponse deleteMessageBatch(DeleteMessageBatchRequest r) {
-      if (failNext.compareAndSet(true, false)) {
-        // what a closed SqsClient throws (not an SdkException): "Connection pool shut down"
-        throw new IllegalStateException("Connection pool shut down");
+    for (StackTraceElement frame : thread.getStackTrace()) {
+      if (frame.getClassName().startsWith("io.machinery.")) {
+        return frame.getClassName().equals(SqsDelivery.class.getName());
       }
-      return real.deleteMessageBatch(r);
+    }
+    return false;
+  }
+
+  /**
+   * Holds the next ChangeMessageVisibilityBatch (a heartbeat tick) before it leaves for the server
+   * until released, and counts the single ChangeMessageVisibility calls the server answered.
+   */
+  private static final class HeldTick implements ExecutionInterceptor {
+    private static final ExecutionAttribute<Boolean> HELD = new ExecutionAttribute<>("held");
+    private final AtomicBoolean armed = new AtomicBoolean();
+    private final CountDownLatch held = new CountDownLatch(1);
+    private final CountDownLatch released = new CountDownLatch(1);
+    private final CountDownLatch heldAnswered = new CountDownLatch(1);
+    private final AtomicInteger singleChanges = new AtomicInteger();
+
+    void holdNext() {
+      armed.set(true);
+    }
+
+    void awaitHeld() throws InterruptedException {
+      assertThat(held.await(30, TimeUnit.SECONDS)).as("a heartbeat tick came").isTrue();
+    }
+
+    void release() {
+      released.countDown();
+    }
+
+    void awaitHeldAnswered() throws InterruptedException {
+      assertThat(heldAnswered.await(30, TimeUnit.SECONDS)).as("the held tick ended").isTrue();
+    }
+
+    int singleChangesAnswered() {
+      return singleChanges.get();
     }
 
     @Override
-    public ReceiveMessageResponse receiveMessage(ReceiveMessageRequest r) {
-      return real.receiveMessage(r);
+    public void beforeTransmission(
+        Context.BeforeTransmission context, ExecutionAttributes attributes) {
+      if (context.request() instanceof ChangeMessageVisibilityBatchRequest
+          && armed.compareAndSet(true, false)) {
+        attributes.putAttribute(HELD, true);
+        held.countDown();
+        try {
+          if (!released.await(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the held tick was never released");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted holding a tick", e);
+        }
+      }
     }
 
     @Override
-    public SendMessageResponse sendMessage(SendMessageRequest r) {
-      return real.sendMessage(r);
+    public void afterExecution(Context.AfterExecution context, ExecutionAttributes attributes) {
+      if (context.request() instanceof ChangeMessageVisibilityRequest) {
+        singleChanges.incrementAndGet();
+      }
+      ended(attributes);
     }
 
     @Override
-    public CreateQueueResponse createQueue(CreateQueueRequest r) {
-      return real.createQueue(r);
+    public void onExecutionFailure(
+        Context.FailedExecution context, ExecutionAttributes attributes) {
+      ended(attributes);
     }
 
-    @Override
-    public GetQueueAttributesResponse getQueueAttributes(GetQueueAttributesRequest r) {
-      return real.getQueueAttributes(r);
-    }
-
-    @Override
-    public ChangeMessageVisibilityResponse changeMessageVisibility(
-        ChangeMessageVisibilityRequest r) {
-      return real.changeMessageVisibility(r);
-    }
-
-    @Override
-    public ChangeMessageVisibilityBatchResponse changeMessageVisibilityBatch(
-        ChangeMessageVisibilityBatchRequest r) {
-      return real.changeMessageVisibilityBatch(r);
-    }
-
-    @Override
-    public DeleteMessageResponse deleteMessage(DeleteMessageRequest r) {
-      return real.deleteMessage(r);
+    private void ended(ExecutionAttributes attributes) {
+      if (Boolean.TRUE.equals(attributes.getAttribute(HELD))) {
+        heldAnswered.countDown();
+      }
     }
   }
 }

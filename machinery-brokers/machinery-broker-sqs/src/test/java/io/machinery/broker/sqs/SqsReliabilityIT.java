@@ -5,19 +5,15 @@ import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.Signature;
-import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.Inspector;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.BodyPreview;
 import io.machinery.wire.WireCodec;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -28,42 +24,25 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import software.amazon.awssdk.services.sqs.SqsClient;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.services.sqs.model.Message;
 
 /** Issue 12 on ElasticMQ: dead letters of oversized messages are bounded (F10), and so on. */
 class SqsReliabilityIT {
   private static final int LIMIT = 2_048;
 
+  @RegisterExtension static final SqsTestResources sqs = new SqsTestResources();
+
   private Config config;
   private SqsBroker broker;
-  private final List<AutoCloseable> toClose = new ArrayList<>();
 
   @BeforeEach
   void createBroker() {
-    config =
-        BrokerContract.uniqueQueue(
-            SqsTestQueues.config().maxMessageBytes(LIMIT).build(), "sqs_rel_");
-    SqsTestQueues.track(config.defaultQueue());
-    broker = SqsTestQueues.broker(config);
+    config = sqs.queue(SqsTestQueues.config().maxMessageBytes(LIMIT), "sqs_rel_");
+    broker = sqs.closeLater(SqsTestQueues.broker(config));
     SqsQueues.create(SqsTestQueues.client(), config.defaultQueue());
-  }
-
-  @AfterEach
-  void close() throws Exception {
-    for (AutoCloseable c : toClose.reversed()) {
-      c.close();
-    }
-    broker.close();
-  }
-
-  @AfterAll
-  static void deleteQueues() {
-    SqsTestQueues.deleteTracked();
   }
 
   private void sendRaw(String body) {
@@ -82,7 +61,7 @@ class SqsReliabilityIT {
     sendRaw(big);
     sendRaw(small);
     RecordingHandler handler = new RecordingHandler(2);
-    toClose.add(broker.startConsuming("oversize", "", handler));
+    Consumption consumption = sqs.closeLater(broker.startConsuming("oversize", "", handler));
     for (int i = 0; i < 2; i++) {
       Delivery d = handler.next(20);
       assertThat(d).isNotNull();
@@ -120,7 +99,7 @@ class SqsReliabilityIT {
     assertThat(whole.body()).isEqualTo(small);
     assertThat(whole.messageAttributes()).doesNotContainKey(BodyPreview.SIZE_KEY);
 
-    toClose.removeLast().close(); // stop consuming before repairing
+    consumption.close(); // stop consuming before repairing
     Inspector inspector = broker.inspector().orElseThrow();
     await()
         .atMost(Duration.ofSeconds(15))
@@ -170,11 +149,11 @@ class SqsReliabilityIT {
                 });
     sendRaw("{\"UUID\":\"task_long\"}");
     RecordingHandler first = new RecordingHandler(1);
-    toClose.add(holder.startConsuming("holder", "", first));
+    sqs.closeLater(holder.startConsuming("holder", "", first));
     Delivery running = first.next(20);
     assertThat(running).isNotNull();
     RecordingHandler second = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("other", "", second));
+    sqs.closeLater(broker.startConsuming("other", "", second));
     // 5 ticks after the second failure, a third of the 3 s timeout apart: 5 s, longer than
     // the visibility timeout, so a heartbeat that stopped would have let the message come back.
     await().atMost(Duration.ofSeconds(20)).until(() -> ticks.get() >= 8);
@@ -202,7 +181,7 @@ class SqsReliabilityIT {
     assertThat(body.length).isGreaterThan(LIMIT);
     sendRaw(new String(body, StandardCharsets.UTF_8));
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(broker.startConsuming("oversize-eta", "", handler));
+    sqs.closeLater(broker.startConsuming("oversize-eta", "", handler));
     Delivery d = handler.next(10);
     assertThat(d).as("handed over without waiting for its ETA").isNotNull();
     assertThat(d.body()).isEqualTo(body);
@@ -210,38 +189,12 @@ class SqsReliabilityIT {
   }
 
   /**
-   * A broker (closed after the test) on a real client with one injected fault: the n-th call of
-   * method {@code name} (any overload) throws {@code fault.apply(n)} unless that is null; {@code
-   * calls} counts those calls.
+   * A broker (closed after the test) on a client with one injected fault (see {@link
+   * SqsTestResources#failing}).
    */
   private SqsBroker faultyBroker(
       Config with, String name, AtomicInteger calls, IntFunction<Throwable> fault) {
-    SqsClient real = AwsClients.forSqsBroker(TestEndpoints.sqsUrl()).build(SqsClient.builder());
-    toClose.add(real);
-    SqsBroker b = SqsBroker.builder(with).client(faulty(real, name, calls, fault)).build();
-    toClose.add(b);
-    return b;
-  }
-
-  private static SqsClient faulty(
-      SqsClient real, String name, AtomicInteger calls, IntFunction<Throwable> fault) {
-    return (SqsClient)
-        Proxy.newProxyInstance(
-            SqsClient.class.getClassLoader(),
-            new Class<?>[] {SqsClient.class},
-            (proxy, method, args) -> {
-              if (method.getName().equals(name)) {
-                Throwable t = fault.apply(calls.incrementAndGet());
-                if (t != null) {
-                  throw t;
-                }
-              }
-              try {
-                return method.invoke(real, args);
-              } catch (InvocationTargetException e) {
-                throw e.getCause();
-              }
-            });
+    return sqs.closeLater(SqsBroker.builder(with).client(sqs.failing(name, calls, fault)).build());
   }
 
   /**
@@ -259,7 +212,7 @@ class SqsReliabilityIT {
             n -> n == 1 ? new AssertionError("injected: receive 1 fails with an Error") : null);
     sendRaw("{\"UUID\":\"task_after_fault\"}");
     RecordingHandler handler = new RecordingHandler(1);
-    toClose.add(b.startConsuming("survivor", "", handler));
+    sqs.closeLater(b.startConsuming("survivor", "", handler));
     Delivery d = handler.next(20);
     assertThat(d).as("delivered by the same poller after the failed receive").isNotNull();
     assertThat(receives.get()).isGreaterThan(1);
