@@ -13,11 +13,13 @@ import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
+import io.machinery.wire.WireCodec;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -32,10 +34,14 @@ import org.jspecify.annotations.Nullable;
 /**
  * The JSON API under {@code /api/}: reads are GETs over {@link Inspection}, actions POSTs checked
  * by the {@link Guard}. Every read is a bounded page: searching a tab scans at most {@link
- * #SEARCH_LIMIT} entries and says so.
+ * #SEARCH_LIMIT} entries and says so, and the overview lists at most {@link
+ * Dashboard.Builder#maxOverviewQueues} queues (the default queue, the paused ones, then the
+ * fullest) and says how many it leaves out. Every queue name a request gives is checked by {@link
+ * WireCodec#checkQueueName} (see {@link #queue}).
  *
  * <pre>
- * GET  /api/overview                                   queues, workers, capabilities, chart samples
+ * GET  /api/overview                                   queues (capped, with queuesLeftOut and totals), workers,
+ *                                                      capabilities, chart samples
  * GET  /api/queue?name=Q&amp;tab=pending|delayed|inflight|dead&amp;offset=0&amp;limit=50&amp;q=search
  * GET  /api/task?uuid=U&amp;queue=Q                         one task (cut) with its history, /api/task/raw the whole (a download)
  * GET  /api/deadletter/raw?queue=Q&amp;id=I                 one dead letter's bytes (a download)
@@ -75,14 +81,35 @@ final class Api {
   private final Sampler sampler;
   private final Guard guard;
   private final boolean readOnly;
+  private final int maxOverviewQueues;
   private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
 
-  Api(Server server, Inspection inspection, Sampler sampler, Guard guard, boolean readOnly) {
+  Api(
+      Server server,
+      Inspection inspection,
+      Sampler sampler,
+      Guard guard,
+      boolean readOnly,
+      int maxOverviewQueues) {
     this.server = server;
     this.inspection = inspection;
     this.sampler = sampler;
     this.guard = guard;
     this.readOnly = readOnly;
+    this.maxOverviewQueues = maxOverviewQueues;
+  }
+
+  /**
+   * The queue a request names (the default queue when it names none), checked: on Redis a queue is
+   * a raw key, and a name such as {@code TriggerChordMutex}, {@code delayed_tasks}, a task's UUID
+   * or a {@code {queue}:processing:...} key would read, purge or requeue a key that is no queue.
+   *
+   * @throws IllegalArgumentException (answered 400) saying which rule the name breaks
+   */
+  private String queue(String requested) {
+    String queue = inspection.queueName(requested);
+    WireCodec.checkQueueName(queue, server.config());
+    return queue;
   }
 
   /** Why tasks cannot be cancelled here, or empty when they can. */
@@ -120,6 +147,7 @@ final class Api {
     if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
       throw new Guard.Refused(405, path + " needs GET");
     }
+    guard.checkRead(exchange);
     Map<String, String> q = Exchanges.query(exchange);
     switch (path) {
       case "/api/overview" -> Exchanges.json(exchange, overview());
@@ -147,7 +175,8 @@ final class Api {
         .put("canInspectQueues", inspection.canInspectQueues())
         .put("hasControlPlane", inspection.hasControlPlane())
         .put("defaultQueue", inspection.queueName(""))
-        .put("keepsTaskHistory", inspection.keepsTaskHistory());
+        .put("keepsTaskHistory", inspection.keepsTaskHistory())
+        .put("readsNeedToken", guard.readsNeedToken());
     String noCancel = cannotCancel();
     n.put("canCancel", noCancel.isEmpty());
     if (noCancel.isEmpty()) {
@@ -156,15 +185,26 @@ final class Api {
       n.put("cancelReason", noCancel);
     }
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
-    ArrayNode queues = n.putArray("queues");
     Optional<MigratingBroker.QueueSizes> moving =
         server.broker() instanceof MigratingBroker m ? m.queueSizes() : Optional.empty();
-    if (inspection.canInspectQueues()) {
-      List<QueueStats> all = moving.isPresent() ? moving.get().summed() : inspection.queues();
-      for (QueueStats q : all) {
-        queues.add(Views.queue(q, paused));
-      }
+    List<QueueStats> all =
+        !inspection.canInspectQueues()
+            ? List.of()
+            : moving.isPresent() ? moving.get().summed() : inspection.queues();
+    n.put("queuesLeftOut", listQueues(n.putArray("queues"), all, paused));
+    long pending = 0;
+    long delayed = 0;
+    long dead = 0;
+    for (QueueStats q : all) {
+      pending += q.pending();
+      delayed += q.delayed();
+      dead += q.deadLettered();
     }
+    n.putObject("totals")
+        .put("queues", all.size())
+        .put("pending", pending)
+        .put("delayed", delayed)
+        .put("deadLettered", dead);
     n.set("migration", moving.map(sizes -> migration(sizes, paused)).orElse(null));
     int workers = 0;
     int busy = 0;
@@ -193,30 +233,53 @@ final class Api {
   }
 
   /**
+   * Adds at most {@link #maxOverviewQueues} of {@code all} to {@code out}, in the broker's order,
+   * chosen so what an operator acts on stays in view: the default queue, the paused ones, then
+   * those with the most tasks (pending, delayed and dead-lettered).
+   *
+   * @return how many were left out
+   */
+  private int listQueues(ArrayNode out, List<QueueStats> all, Set<String> paused) {
+    String defaultQueue = inspection.queueName("");
+    Comparator<QueueStats> first =
+        Comparator.<QueueStats>comparingInt(q -> q.queue().equals(defaultQueue) ? 0 : 1)
+            .thenComparingInt(q -> paused.contains(q.queue()) ? 0 : 1)
+            .thenComparingLong(q -> -(q.pending() + q.delayed() + q.deadLettered()))
+            .thenComparing(QueueStats::queue);
+    Set<String> shown = new HashSet<>();
+    all.stream().sorted(first).limit(maxOverviewQueues).forEach(q -> shown.add(q.queue()));
+    int left = 0;
+    for (QueueStats q : all) {
+      if (shown.contains(q.queue())) {
+        out.add(Views.queue(q, paused));
+      } else {
+        left++;
+      }
+    }
+    return left;
+  }
+
+  /**
    * During a move between brokers ({@link MigratingBroker}, {@code MACHINERY_MIGRATE_FROM_BROKER}):
    * each broker's queues apart (the overview's queues are their sums, from the same read), and what
    * the old broker still holds, so an operator sees it empty before dropping it from the
    * configuration.
    */
-  private static ObjectNode migration(MigratingBroker.QueueSizes sizes, Set<String> paused) {
+  private ObjectNode migration(MigratingBroker.QueueSizes sizes, Set<String> paused) {
     ObjectNode m = Guard.JSON.createObjectNode();
     long waiting = 0;
     long dead = 0;
-    ArrayNode oldQueues = m.putArray("old");
     for (QueueStats q : sizes.old()) {
-      oldQueues.add(Views.queue(q, paused));
       waiting += q.pending() + q.delayed();
       dead += q.deadLettered();
     }
-    ArrayNode newQueues = m.putArray("new");
-    for (QueueStats q : sizes.fresh()) {
-      newQueues.add(Views.queue(q, paused));
-    }
+    m.put("oldLeftOut", listQueues(m.putArray("old"), sizes.old(), paused));
+    m.put("newLeftOut", listQueues(m.putArray("new"), sizes.fresh(), paused));
     return m.put("oldWaiting", waiting).put("oldDeadLettered", dead);
   }
 
   private ObjectNode queuePage(Map<String, String> q) {
-    String queue = inspection.queueName(q.getOrDefault("name", ""));
+    String queue = queue(q.getOrDefault("name", ""));
     String tab = q.getOrDefault("tab", "pending");
     int offset = Exchanges.intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
     int limit = Exchanges.intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
@@ -355,7 +418,7 @@ final class Api {
   /** A task with its history (when the control plane keeps task events) and cancellability. */
   private ObjectNode task(Map<String, String> q) {
     Inspection.TaskReport report = report(q);
-    ObjectNode n = Views.task(report, inspection.queueName(q.getOrDefault("queue", "")));
+    ObjectNode n = Views.task(report, queue(q.getOrDefault("queue", "")));
     List<Inspection.DagTask> dag =
         report.message().map(m -> inspection.dag(m, Views.MAX_ITEMS)).orElse(List.of());
     n.set("dag", Views.dag(dag));
@@ -376,11 +439,12 @@ final class Api {
   }
 
   private Inspection.TaskReport report(Map<String, String> q) {
-    return inspection.task(Exchanges.required(q, "uuid"), q.getOrDefault("queue", ""));
+    String uuid = Exchanges.required(q, "uuid");
+    return inspection.task(uuid, queue(q.getOrDefault("queue", "")));
   }
 
   private void deadLetterRaw(HttpExchange exchange, Map<String, String> q) throws IOException {
-    String queue = q.getOrDefault("queue", "");
+    String queue = queue(q.getOrDefault("queue", ""));
     String id = Exchanges.required(q, "id");
     for (int offset = 0; offset < SEARCH_LIMIT; offset += MAX_LIMIT) {
       List<DeadLetterEntry> page = inspection.deadLetters(queue, offset, MAX_LIMIT);
@@ -398,8 +462,7 @@ final class Api {
         break;
       }
     }
-    throw new Guard.Refused(
-        404, "no dead letter " + id + " in queue " + inspection.queueName(queue));
+    throw new Guard.Refused(404, "no dead letter " + id + " in queue " + queue);
   }
 
   private ArrayNode workers() {
@@ -473,7 +536,8 @@ final class Api {
       Exchanges.json(exchange, breakerAction(exchange, action, body));
       return;
     }
-    String queue = inspection.queueName(body.path("queue").asText(""));
+    // checked before the authenticator is asked: it sees only queue names
+    String queue = queue(text(body, "queue"));
     guard.authorize(exchange, action, queue);
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("queue", queue);
     switch (action) {

@@ -44,15 +44,26 @@ import org.jspecify.annotations.Nullable;
  *       versions into the user's service. Requests run on virtual threads.
  *   <li><b>Safe by default.</b> It binds to 127.0.0.1 unless {@link Builder#bindAddress} says
  *       otherwise; when bound to a loopback address it answers only requests whose {@code Host} is
- *       a loopback name (a DNS rebinding page cannot read task arguments). Reads need nothing;
- *       actions need the {@link Builder#token token} (or a {@link Builder#authenticator}); with
- *       neither, or with {@link Builder#readOnly}, every action is refused.
- *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action, set
- *       by the page's script from what the operator typed (kept in the tab's {@code
- *       sessionStorage}). There is no cookie or other ambient credential for a forged request to
- *       ride on, and a cross-site page cannot set that header without a CORS preflight this server
- *       never grants. Actions also must be POSTs with a JSON body, and a present {@code Origin} or
- *       {@code Sec-Fetch-Site} header must say same origin.
+ *       a loopback name (a DNS rebinding page cannot read task arguments), and reads need nothing.
+ *       Bound to any other address, reads need the {@link Builder#token token} (or pass the {@link
+ *       Builder#authenticator}) as actions do, because task arguments can hold personal data: a
+ *       dashboard bound so with neither is refused at {@link Builder#build()}, unless {@link
+ *       Builder#openReads} says reads are open on purpose (behind a proxy that authenticates).
+ *       Actions need the token (or the authenticator); with neither, or with {@link
+ *       Builder#readOnly}, every action is refused. The page and its script are served to anyone:
+ *       they hold no data, and the page asks for the token when a read is refused.
+ *   <li><b>Queue names.</b> Every queue name a request gives passes {@link
+ *       io.machinery.wire.WireCodec#checkQueueName} before it reaches the inspector or an
+ *       authenticator (400 otherwise): on Redis a queue is a raw key, and a name such as {@code
+ *       TriggerChordMutex} would read or purge a key that is no queue.
+ *   <li><b>Errors.</b> A failure answers 500 with an error id and a generic message, and is logged
+ *       once with that id: an exception's message can name hosts or carry a URI's credentials.
+ *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action (and
+ *       of each read where reads need it), set by the page's script from what the operator typed
+ *       (kept in the tab's {@code sessionStorage}). There is no cookie or other ambient credential
+ *       for a forged request to ride on, and a cross-site page cannot set that header without a
+ *       CORS preflight this server never grants. Actions also must be POSTs with a JSON body, and a
+ *       present {@code Origin} or {@code Sec-Fetch-Site} header must say same origin.
  *   <li><b>Untrusted data.</b> Task names, arguments, results and errors come from whoever can
  *       publish: the page builds the DOM with {@code textContent} only, the Content-Security-Policy
  *       allows scripts from this origin only (no inline script), and long strings are cut in the
@@ -80,12 +91,16 @@ public final class Dashboard implements AutoCloseable {
   /** The default number of samples kept (ten minutes at the default interval). */
   public static final int DEFAULT_HISTORY = 120;
 
-  /** The header that carries the token of an action. */
+  /** The default number of queues the overview lists; it says how many it leaves out. */
+  public static final int DEFAULT_MAX_OVERVIEW_QUEUES = 200;
+
+  /** The header that carries the token of an action, or of a read where reads need it. */
   public static final String TOKEN_HEADER = "X-Machinery-Token";
 
   /**
-   * Decides whether a request may run an action. Called on the request's thread for every action;
-   * reads are not checked.
+   * Decides whether a request may run an action, or read where reads need it (a dashboard bound to
+   * an address other than loopback, without {@link Builder#openReads}). Called on the request's
+   * thread for every action and every such read.
    */
   @FunctionalInterface
   public interface Authenticator {
@@ -93,22 +108,29 @@ public final class Dashboard implements AutoCloseable {
      * Tells whether an action may run.
      *
      * @param action the action: {@code purge}, {@code pause}, {@code resume}, {@code requeue},
-     *     {@code delete}, {@code cancel}, {@code open-breaker} or {@code close-breaker}
-     * @param queue the queue it acts on (for {@code cancel}: the queue the task page was opened
-     *     for, and the task is cancelled only when found waiting or running in it; for {@code
-     *     open-breaker} and {@code close-breaker}: the breaker key, as sent)
+     *     {@code delete}, {@code cancel}, {@code open-breaker} or {@code close-breaker}; or {@link
+     *     #READ} for a read
+     * @param queue the queue it acts on, a valid queue name (for {@code cancel}: the queue the task
+     *     page was opened for, and the task is cancelled only when found waiting or running in it;
+     *     for {@code open-breaker} and {@code close-breaker}: the breaker key, as sent); empty for
+     *     {@link #READ}: reading is all or nothing, as a task is found by its UUID in any queue
      * @param header reads a request header by name (case-insensitive); null when absent
      * @return true to allow it
      */
     boolean permits(String action, String queue, Function<String, @Nullable String> header);
+
+    /** The action an authenticator is asked about for a read. */
+    String READ = "read";
   }
 
   private final Server server;
   private final InetSocketAddress address;
   private final boolean readOnly;
+  private final boolean openReads;
   private final @Nullable Authenticator authenticator;
   private final Duration sampleInterval;
   private final int history;
+  private final int maxOverviewQueues;
   private final Object lock = new Object();
   private @Nullable HttpServer http;
   private @Nullable ExecutorService executor;
@@ -118,9 +140,11 @@ public final class Dashboard implements AutoCloseable {
     this.server = b.server;
     this.address = new InetSocketAddress(b.bindAddress, b.port);
     this.readOnly = b.readOnly;
+    this.openReads = b.openReads;
     this.authenticator = b.authenticator;
     this.sampleInterval = b.sampleInterval;
     this.history = b.history;
+    this.maxOverviewQueues = b.maxOverviewQueues;
   }
 
   /**
@@ -158,8 +182,9 @@ public final class Dashboard implements AutoCloseable {
         throw new UncheckedIOException(
             "cannot bind the dashboard to " + address + ": " + e.getMessage(), e);
       }
-      Guard guard = new Guard(address.getAddress().isLoopbackAddress(), readOnly, authenticator);
-      Api api = new Api(server, inspection, s, guard, readOnly);
+      boolean loopback = address.getAddress().isLoopbackAddress();
+      Guard guard = new Guard(loopback, !loopback && !openReads, readOnly, authenticator);
+      Api api = new Api(server, inspection, s, guard, readOnly, maxOverviewQueues);
       h.createContext("/api/", exchange -> guard.serve(exchange, api::handle));
       h.createContext("/", exchange -> guard.serve(exchange, StaticFiles::handle));
       h.setExecutor(exec);
@@ -224,9 +249,11 @@ public final class Dashboard implements AutoCloseable {
     private int port = DEFAULT_PORT;
     private InetAddress bindAddress;
     private boolean readOnly;
+    private boolean openReads;
     private @Nullable Authenticator authenticator;
     private Duration sampleInterval = DEFAULT_SAMPLE_INTERVAL;
     private int history = DEFAULT_HISTORY;
+    private int maxOverviewQueues = DEFAULT_MAX_OVERVIEW_QUEUES;
 
     private Builder(Server server) {
       this.server = server;
@@ -250,8 +277,9 @@ public final class Dashboard implements AutoCloseable {
 
     /**
      * Sets the address to listen on ({@link #DEFAULT_BIND_ADDRESS} by default). Anything but a
-     * loopback address exposes the task data to the network: give a {@link #token} and put TLS in
-     * front.
+     * loopback address exposes the task data to the network, so there reads need the {@link #token}
+     * (or the {@link #authenticator}) too, unless {@link #openReads}; put TLS in front, or the
+     * token crosses the network in clear.
      *
      * @param value an IP address or host name, e.g. {@code 0.0.0.0}
      * @return this builder
@@ -269,7 +297,8 @@ public final class Dashboard implements AutoCloseable {
 
     /**
      * Sets the token an action must carry in the {@value #TOKEN_HEADER} header (compared in
-     * constant time). Without a token or an {@link #authenticator}, every action is refused.
+     * constant time), and a read too where the dashboard listens beyond loopback (see {@link
+     * #openReads}). Without a token or an {@link #authenticator}, every action is refused.
      *
      * @param value the token; at least 8 characters
      * @return this builder
@@ -313,6 +342,36 @@ public final class Dashboard implements AutoCloseable {
     }
 
     /**
+     * Serves reads to anyone who reaches the dashboard, without the token, where it listens beyond
+     * loopback (false by default: there reads need the token, or pass the {@link #authenticator},
+     * as actions do). For a dashboard behind a proxy that authenticates every request; task
+     * arguments, results and errors can hold personal data. On loopback reads are open anyway.
+     *
+     * @param value true to serve reads without the token
+     * @return this builder
+     */
+    public Builder openReads(boolean value) {
+      openReads = value;
+      return this;
+    }
+
+    /**
+     * Sets how many queues the overview lists ({@link #DEFAULT_MAX_OVERVIEW_QUEUES} by default):
+     * the default queue, the paused ones, then those with the most tasks; it says how many it
+     * leaves out, and its totals count them all. A queue left out is still shown by its page.
+     *
+     * @param value 1 to 10,000
+     * @return this builder
+     */
+    public Builder maxOverviewQueues(int value) {
+      if (value < 1 || value > 10_000) {
+        throw new IllegalArgumentException("maxOverviewQueues must be 1..10000, was " + value);
+      }
+      maxOverviewQueues = value;
+      return this;
+    }
+
+    /**
      * Sets the time between two samples of the chart ({@link #DEFAULT_SAMPLE_INTERVAL} by default).
      *
      * @param value at least 100 ms
@@ -344,8 +403,17 @@ public final class Dashboard implements AutoCloseable {
      * Builds the dashboard; {@link Dashboard#start()} binds the port.
      *
      * @return the dashboard, not started
+     * @throws IllegalStateException if it would listen beyond loopback with neither a {@link
+     *     #token} nor an {@link #authenticator} to guard its reads, and without {@link #openReads}
      */
     public Dashboard build() {
+      if (!bindAddress.isLoopbackAddress() && authenticator == null && !openReads) {
+        throw new IllegalStateException(
+            "a dashboard bound to "
+                + bindAddress.getHostAddress()
+                + " serves task data to the network: give it a token (or an authenticator) that"
+                + " reads need too, or call openReads(true) if a proxy in front authenticates");
+      }
       return new Dashboard(this);
     }
   }

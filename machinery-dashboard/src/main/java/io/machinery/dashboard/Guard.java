@@ -7,17 +7,23 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The dashboard's front door: the {@code Host} check, the security headers on every response, the
- * checks every action passes (method, content type, origin, read-only, authenticator), and the one
- * place a failure becomes an HTTP error. See {@link Dashboard}'s design notes for why these checks
- * are enough against CSRF.
+ * token check of reads where they need it, the checks every action passes (method, content type,
+ * origin, read-only, authenticator), and the one place a failure becomes an HTTP error. See {@link
+ * Dashboard}'s design notes for why these checks are enough against CSRF.
+ *
+ * <p>A refusal and a bad request answer with their message, which says what to fix and quotes only
+ * what the request sent. Any other failure answers 500 with a generic message and an error id, and
+ * is logged once with that id: its message may name a host or carry a URI with credentials.
  */
 final class Guard {
   private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
@@ -46,13 +52,45 @@ final class Guard {
   }
 
   private final boolean loopbackOnly;
+  private final boolean readsNeedToken;
   private final boolean readOnly;
   private final Dashboard.@Nullable Authenticator authenticator;
 
-  Guard(boolean loopbackOnly, boolean readOnly, Dashboard.@Nullable Authenticator authenticator) {
+  /**
+   * @param loopbackOnly answer only requests for a loopback {@code Host}
+   * @param readsNeedToken reads must pass the authenticator as {@link Dashboard.Authenticator#READ}
+   *     (no authenticator: every read is refused)
+   */
+  Guard(
+      boolean loopbackOnly,
+      boolean readsNeedToken,
+      boolean readOnly,
+      Dashboard.@Nullable Authenticator authenticator) {
     this.loopbackOnly = loopbackOnly;
+    this.readsNeedToken = readsNeedToken;
     this.readOnly = readOnly;
     this.authenticator = authenticator;
+  }
+
+  /** Whether a read must carry the token (pass the authenticator). */
+  boolean readsNeedToken() {
+    return readsNeedToken;
+  }
+
+  /** Refuses a read with 401 where reads need the token and this request does not pass. */
+  void checkRead(HttpExchange exchange) {
+    if (!readsNeedToken) {
+      return;
+    }
+    var request = exchange.getRequestHeaders();
+    if (authenticator == null
+        || !authenticator.permits(Dashboard.Authenticator.READ, "", request::getFirst)) {
+      throw new Refused(
+          401,
+          "this dashboard needs its token to read: type it in the page ("
+              + Dashboard.TOKEN_HEADER
+              + ")");
+    }
   }
 
   /** Whether an action can ever pass: not read-only and someone to ask. */
@@ -80,16 +118,27 @@ final class Guard {
             e instanceof UnsupportedOperationException ? 501 : 400,
             String.valueOf(e.getMessage()));
       } catch (RuntimeException e) {
-        LOG.warn(
-            "dashboard: {} {} failed",
+        String id = errorId();
+        LOG.error(
+            "dashboard: {} {} failed (error {})",
             exchange.getRequestMethod(),
             exchange.getRequestURI().getPath(),
+            id,
             e);
-        sendError(exchange, 500, e.getClass().getSimpleName() + ": " + e.getMessage());
+        ObjectNode body =
+            JSON.createObjectNode()
+                .put("error", "the dashboard failed (error " + id + ", in the server's log)")
+                .put("errorId", id);
+        send(exchange, 500, "application/json; charset=utf-8", JSON.writeValueAsBytes(body));
       }
     } catch (IOException e) {
       LOG.debug("dashboard: client went away: {}", e.toString());
     }
+  }
+
+  /** A short random id that ties a 500 to its log line. */
+  private static String errorId() {
+    return HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(0, 12);
   }
 
   private void checkHost(HttpExchange exchange) {

@@ -16,47 +16,18 @@ import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.spi.Broker;
-import io.machinery.spi.Inspector;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
-import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The JSON API over real HTTP on the in-JVM memory broker: reads, actions, and every refusal. */
-class DashboardApiTest {
-  private static final String TOKEN = "s3cret-token";
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private Server server;
-
-  @BeforeEach
-  void setUp() {
-    server = Server.builder().build();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-    server.close();
-  }
-
-  private HttpProbe start(Dashboard.Builder builder) {
-    Dashboard dashboard = builder.port(0).sampleInterval(Duration.ofMillis(200)).build().start();
-    closeables.add(dashboard);
-    return new HttpProbe(dashboard.address().getPort());
-  }
+class DashboardApiTest extends MemoryServerFixture {
 
   private Signature send(String name, Arg... args) {
     return server.sendTask(Signature.create(name, args)).signature();
@@ -123,9 +94,12 @@ class DashboardApiTest {
   void duringAMoveTheOverviewListsEachBrokersQueuesOnce() throws Exception {
     server.close();
     AtomicInteger listings = new AtomicInteger();
-    Broker old = countingListings(MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()), listings);
+    Broker old =
+        beforeListing(
+            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()), listings::incrementAndGet);
     Broker fresh =
-        countingListings(MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()), listings);
+        beforeListing(
+            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()), listings::incrementAndGet);
     server = Server.builder().broker(MigratingBroker.of(old, fresh)).build();
     closeables.add(server.broker());
     send("add", Arg.of(5L), Arg.of(6L));
@@ -143,40 +117,6 @@ class DashboardApiTest {
     assertThat(listings.get() - before).as("one listing per broker").isEqualTo(2);
     assertThat(o.path("queues").get(0).path("pending").asLong()).isEqualTo(1);
     assertThat(o.path("migration").path("new").get(0).path("pending").asLong()).isEqualTo(1);
-  }
-
-  /**
-   * {@code broker} whose inspector counts its {@link Inspector#queues()} calls in {@code count}.
-   */
-  private static Broker countingListings(Broker broker, AtomicInteger count) {
-    Inspector inspector = broker.inspector().orElseThrow();
-    Inspector counting =
-        (Inspector)
-            Proxy.newProxyInstance(
-                Inspector.class.getClassLoader(),
-                new Class<?>[] {Inspector.class},
-                (proxy, method, args) -> {
-                  if (method.getName().equals("queues")) {
-                    count.incrementAndGet();
-                  }
-                  return invoke(inspector, method, args);
-                });
-    return (Broker)
-        Proxy.newProxyInstance(
-            Broker.class.getClassLoader(),
-            new Class<?>[] {Broker.class},
-            (proxy, method, args) ->
-                method.getName().equals("inspector")
-                    ? Optional.of(counting)
-                    : invoke(broker, method, args));
-  }
-
-  private static Object invoke(Object target, Method method, Object[] args) throws Throwable {
-    try {
-      return method.invoke(target, args);
-    } catch (InvocationTargetException e) {
-      throw e.getCause();
-    }
   }
 
   /**

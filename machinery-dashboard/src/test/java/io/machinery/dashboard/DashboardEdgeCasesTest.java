@@ -1,49 +1,33 @@
 package io.machinery.dashboard;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
+import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Broker;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 /** Hostile input and edge cases of the API over real HTTP on the memory broker. */
-class DashboardEdgeCasesTest {
-  private static final String TOKEN = "s3cret-token";
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-  private Server server;
-
-  @BeforeEach
-  void setUp() {
-    server = Server.builder().build();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-    server.close();
-  }
-
-  private HttpProbe start(Dashboard.Builder builder) {
-    Dashboard dashboard = builder.port(0).sampleInterval(Duration.ofMillis(200)).build().start();
-    closeables.add(dashboard);
-    return new HttpProbe(dashboard.address().getPort());
-  }
+class DashboardEdgeCasesTest extends MemoryServerFixture {
 
   /**
    * A message's headers and callback lists are as untrusted as its arguments: a producer's 100,000
@@ -161,4 +145,237 @@ class DashboardEdgeCasesTest {
     assertThat(allowed.status()).isEqualTo(200);
     assertThat(server.controlPlane().orElseThrow().revoked()).contains(mine);
   }
+
+  /**
+   * On Redis a queue is a raw key, and the dashboard passed any name a request gave to the
+   * inspector: {@code TriggerChordMutex}, the delayed-task key, a task's UUID or a {@code
+   * {queue}:...} key were read, purged or requeued like a queue. Each is refused with 400 and the
+   * rule it breaks, on every read and action that takes a queue, before an authenticator is asked.
+   */
+  @Test
+  void aQueueNameThatNamesAKeyOtherThanAQueueIsRefusedEverywhere() throws Exception {
+    List<String> asked = new ArrayList<>();
+    HttpProbe http =
+        start(
+            Dashboard.builder(server)
+                .authenticator(
+                    (action, queue, header) -> {
+                      asked.add(action + " " + queue);
+                      return true;
+                    }));
+    String uuid = server.sendTask(Signature.create("add")).taskUuid();
+    String delayedKey = server.config().redis().delayedTasksKey();
+    for (String name :
+        List.of(
+            "TriggerChordMutex",
+            delayedKey,
+            uuid,
+            "{" + server.config().defaultQueue() + "}:processing:worker-1")) {
+      String q = URLEncoder.encode(name, StandardCharsets.UTF_8);
+      List<HttpProbe.Response> answers = new ArrayList<>();
+      answers.add(http.get("/api/queue?tab=pending&name=" + q));
+      answers.add(http.get("/api/queue?tab=dead&name=" + q));
+      answers.add(http.get("/api/task?uuid=" + uuid + "&queue=" + q));
+      answers.add(http.get("/api/task/raw?uuid=" + uuid + "&queue=" + q));
+      answers.add(http.get("/api/deadletter/raw?id=1&queue=" + q));
+      String json = HttpProbe.JSON.writeValueAsString(name);
+      for (String action : List.of("purge", "pause", "resume")) {
+        answers.add(http.post("/api/action/" + action, "{\"queue\":" + json + "}"));
+      }
+      for (String action : List.of("requeue", "delete")) {
+        answers.add(http.post("/api/action/" + action, "{\"queue\":" + json + ",\"all\":true}"));
+      }
+      answers.add(
+          http.post("/api/action/cancel", "{\"queue\":" + json + ",\"uuid\":\"" + uuid + "\"}"));
+      assertThat(answers)
+          .as(name)
+          .allSatisfy(
+              r -> {
+                assertThat(r.status()).isEqualTo(400);
+                assertThat(HttpProbe.JSON.readTree(r.body()).path("error").asText())
+                    .contains("names a reserved key, not a queue");
+              });
+    }
+    assertThat(asked).as("the authenticator sees only queue names").isEmpty();
+    assertThat(server.broker().inspector().orElseThrow().queue("").pending()).isEqualTo(1);
+    assertThat(http.json("/api/queue?tab=pending").path("items")).hasSize(1);
+    assertThat(http.post("/api/action/pause", "{\"queue\":\"\"}").status()).isEqualTo(200);
+    assertThat(asked).containsExactly("pause " + server.config().defaultQueue());
+  }
+
+  /**
+   * The overview listed every queue the broker knows (thousands on a shared RabbitMQ, every 2 s).
+   * It lists {@link Dashboard#DEFAULT_MAX_OVERVIEW_QUEUES}, says how many it left out, and its
+   * totals still count them all.
+   */
+  @Test
+  void theOverviewListsABoundedNumberOfQueuesAndSaysHowManyItLeftOut() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server));
+    int queues = Dashboard.DEFAULT_MAX_OVERVIEW_QUEUES + 5;
+    for (int i = 0; i < queues; i++) {
+      server.sendTask(Signature.builder("add").routingKey("many_" + i).build());
+    }
+    JsonNode o = http.json("/api/overview");
+    JsonNode listed = o.path("queues");
+    assertThat(listed.size()).isEqualTo(Dashboard.DEFAULT_MAX_OVERVIEW_QUEUES);
+    JsonNode totals = o.path("totals");
+    assertThat(totals.path("queues").asInt())
+        .isEqualTo(listed.size() + o.path("queuesLeftOut").asInt())
+        .isGreaterThanOrEqualTo(queues);
+    assertThat(totals.path("pending").asLong()).isEqualTo(queues);
+  }
+
+  // new API: not in the control run (see the report)
+  /**
+   * Over the cap the overview keeps the default queue, the paused ones, then the fullest, in the
+   * broker's order.
+   */
+  @Test
+  void overTheCapTheOverviewKeepsTheDefaultQueueThePausedOnesThenTheFullest() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).maxOverviewQueues(3));
+    server.sendTask(Signature.create("add")); // the default queue
+    Map.of("quiet", 1, "busy", 5, "middling", 3, "held", 1)
+        .forEach(
+            (queue, tasks) -> {
+              for (int i = 0; i < tasks; i++) {
+                server.sendTask(Signature.builder("add").routingKey(queue).build());
+              }
+            });
+    io.machinery.Inspection.of(server).pause("held");
+    JsonNode o = http.json("/api/overview");
+    assertThat(o.path("queues"))
+        .extracting(q -> q.path("queue").asText())
+        .containsExactlyInAnyOrder(server.config().defaultQueue(), "held", "busy");
+    assertThat(o.path("queuesLeftOut").asInt()).isEqualTo(2);
+    assertThat(o.path("totals").path("pending").asLong()).isEqualTo(11);
+    assertThatThrownBy(() -> Dashboard.builder(server).maxOverviewQueues(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("1..10000");
+  }
+
+  // end of new API
+
+  /**
+   * A failure answered 500 with the exception's message, which can name internal hosts or carry a
+   * broker URI with its password. It answers a generic message with an error id, and logs the
+   * exception once with that id.
+   */
+  @Test
+  void aFailureAnswersAGenericMessageWithAnIdAndIsLoggedOnceWithIt() throws Exception {
+    server.close();
+    String secret = "redis://admin:hunter2@10.1.2.3:6379";
+    // a fake failure: no real server fails on demand with a password in its message
+    Broker failing =
+        beforeListing(
+            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
+            () -> {
+              throw new IllegalStateException("cannot connect to " + secret);
+            });
+    server = Server.builder().broker(failing).build();
+    ch.qos.logback.classic.Logger log =
+        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Dashboard.class);
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    log.addAppender(logged);
+    closeables.add(() -> log.detachAppender(logged));
+    HttpProbe http = start(Dashboard.builder(server));
+
+    HttpProbe.Response r = http.get("/api/overview");
+    assertThat(r.status()).isEqualTo(500);
+    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
+    String id = HttpProbe.JSON.readTree(r.body()).path("errorId").asText();
+    assertThat(id).isNotBlank();
+    assertThat(HttpProbe.JSON.readTree(r.body()).path("error").asText()).contains(id);
+    List<ILoggingEvent> withId =
+        List.copyOf(logged.list).stream()
+            .filter(e -> e.getFormattedMessage().contains(id))
+            .toList();
+    assertThat(withId).hasSize(1);
+    assertThat(withId.get(0).getThrowableProxy().getMessage()).contains(secret);
+  }
+
+  /**
+   * Bound beyond loopback, reads needed no token: anyone on the network read task arguments, which
+   * can hold personal data. With a token, reads need it too (the page and its script do not: they
+   * hold no data, and the page asks for the token); an authenticator is asked about reads as {@code
+   * read} with no queue.
+   */
+  @Test
+  void boundBeyondLoopbackReadsNeedTheTokenToo() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).bindAddress("0.0.0.0").token(TOKEN));
+    String uuid = server.sendTask(Signature.create("add")).taskUuid();
+    List<String> reads =
+        List.of(
+            "/api/overview",
+            "/api/queue?tab=pending",
+            "/api/task?uuid=" + uuid,
+            "/api/task/raw?uuid=" + uuid,
+            "/api/deadletter/raw?id=1",
+            "/api/workers",
+            "/api/periodic",
+            "/api/limits",
+            "/api/breakers");
+    for (String path : reads) {
+      HttpProbe.Response none = http.get(path);
+      assertThat(none.status()).as(path).isEqualTo(401);
+      assertThat(none.text()).as(path).doesNotContain(uuid).contains("needs its token to read");
+      assertThat(http.get(path, Dashboard.TOKEN_HEADER, "wrong-token").status())
+          .as(path)
+          .isEqualTo(401);
+    }
+    HttpProbe.Response withToken = http.get("/api/overview", Dashboard.TOKEN_HEADER, TOKEN);
+    assertThat(withToken.status()).isEqualTo(200);
+    assertThat(HttpProbe.JSON.readTree(withToken.body()).path("readsNeedToken").asBoolean())
+        .isTrue();
+    assertThat(http.get("/api/task?uuid=" + uuid, Dashboard.TOKEN_HEADER, TOKEN).text())
+        .contains(uuid);
+    assertThat(http.get("/").status()).as("the page").isEqualTo(200);
+    assertThat(http.get("/app.js").status()).as("its script").isEqualTo(200);
+  }
+
+  // new API: not in the control run (see the report)
+  /**
+   * Beyond loopback an authenticator is asked about each read as {@code read} with no queue; with
+   * {@code openReads(true)} reads are open while actions still need the token; and a dashboard with
+   * nothing to guard its reads is refused when built.
+   */
+  @Test
+  void beyondLoopbackAnAuthenticatorDecidesReadsOpenReadsOpensThemAndNoGuardIsRefused()
+      throws Exception {
+    List<String> asked = new ArrayList<>();
+    HttpProbe guarded =
+        start(
+            Dashboard.builder(server)
+                .bindAddress("0.0.0.0")
+                .authenticator(
+                    (action, queue, header) -> {
+                      asked.add(action + "[" + queue + "]");
+                      return "alice".equals(header.apply("X-Reader"));
+                    }));
+    assertThat(guarded.get("/api/overview").status()).isEqualTo(401);
+    assertThat(guarded.get("/api/overview", "X-Reader", "alice").status()).isEqualTo(200);
+    assertThat(asked).containsExactly("read[]", "read[]");
+
+    HttpProbe open =
+        start(Dashboard.builder(server).bindAddress("0.0.0.0").token(TOKEN).openReads(true));
+    JsonNode o = open.json("/api/overview");
+    assertThat(o.path("readsNeedToken").asBoolean()).isFalse();
+    assertThat(o.path("actions").asBoolean()).isTrue();
+    assertThat(open.post("/api/action/pause", "{}").status()).isEqualTo(401);
+    assertThat(open.post("/api/action/pause", "{}", Dashboard.TOKEN_HEADER, TOKEN).status())
+        .isEqualTo(200);
+
+    HttpProbe loopback = start(Dashboard.builder(server).token(TOKEN));
+    assertThat(loopback.json("/api/overview").path("readsNeedToken").asBoolean())
+        .as("on loopback the Host check guards reads")
+        .isFalse();
+
+    assertThatThrownBy(() -> Dashboard.builder(server).bindAddress("0.0.0.0").build())
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("0.0.0.0")
+        .hasMessageContaining("openReads(true)");
+    Dashboard readable = Dashboard.builder(server).bindAddress("0.0.0.0").openReads(true).build();
+    readable.close();
+  }
+  // end of new API
 }

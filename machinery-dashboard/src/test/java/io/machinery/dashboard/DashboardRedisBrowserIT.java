@@ -14,6 +14,7 @@ import io.machinery.testkit.TestEndpoints;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
 
 /**
@@ -94,6 +95,31 @@ class DashboardRedisBrowserIT extends DashboardBrowserScenario {
     assertThat(inspector.pending(queue, 0, 10))
         .extracting(Signature::uuid)
         .containsExactly(uuids.get(0));
+    // the selection was kept after the action: "Requeue selected" stayed enabled with the id done
+    browser.waitFor(By.xpath("//button[text()='Requeue selected' and @disabled]"));
+    browser.waitFor(By.xpath("//button[text()='Delete selected' and @disabled]"));
+    assertThat(browser.all(By.cssSelector("#rows input[type=checkbox]")))
+        .hasSize(1)
+        .noneMatch(WebElement::isSelected);
+  }
+
+  /**
+   * Bound beyond loopback with a token, reads need it: the page shows nothing of the tasks and asks
+   * for the token, then reads with it.
+   */
+  @Test
+  void boundBeyondLoopbackThePageAsksForTheTokenBeforeItShowsTheQueues() {
+    start(Dashboard.builder(server).bindAddress("0.0.0.0").token(TOKEN));
+    server.sendTask(Signature.create("resize", Arg.of(1L)));
+    browser.driver.get("http://127.0.0.1:" + dashboard.address().getPort() + "/");
+    browser.waitForText(
+        By.id("status"),
+        "refresh failed: this dashboard needs its token to read: type it in the page"
+            + " (X-Machinery-Token)");
+    assertThat(browser.all(By.cssSelector("tr[data-queue]"))).isEmpty();
+    browser.waitFor(By.id("token")).sendKeys(TOKEN + Keys.ENTER);
+    browser.waitForText(cell(queue, 2), "1");
+    assertThat(browser.all(By.cssSelector("button[data-action='purge']"))).isNotEmpty();
   }
 
   /** A DAG root's page shows the DAG: each task, what it depends on, and its state. */

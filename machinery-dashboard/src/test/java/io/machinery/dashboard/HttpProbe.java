@@ -34,6 +34,10 @@ final class HttpProbe {
       return raw.body();
     }
 
+    String text() {
+      return new String(raw.body(), StandardCharsets.UTF_8);
+    }
+
     String header(String name) {
       return raw.headers().firstValue(name).orElse("");
     }
@@ -43,11 +47,13 @@ final class HttpProbe {
     return URI.create("http://127.0.0.1:" + port + path);
   }
 
-  Response get(String path) throws IOException, InterruptedException {
-    HttpResponse<byte[]> r =
-        client.send(
-            HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(10)).build(),
-            HttpResponse.BodyHandlers.ofByteArray());
+  /** GETs {@code path} with the headers given as name, value, name, value... */
+  Response get(String path, String... headers) throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(10));
+    for (int i = 0; i < headers.length; i += 2) {
+      b.header(headers[i], headers[i + 1]);
+    }
+    HttpResponse<byte[]> r = client.send(b.build(), HttpResponse.BodyHandlers.ofByteArray());
     return new Response(r.statusCode(), r);
   }
 

@@ -8,7 +8,7 @@
 const REFRESH_MS = 2000;
 const PAGE = 50;
 const TOKEN_HEADER = 'X-Machinery-Token';
-let overview = { actions: false, readOnly: true };
+let overview = { actions: false, readOnly: true, loaded: false };
 let current = null; // { refresh: async () => void }
 let timer = null;
 
@@ -106,15 +106,48 @@ function flash(message, isError) {
 }
 
 // ---- API -------------------------------------------------------------------------------------------------
+// The token typed into the page, sent with every request: a dashboard that listens beyond loopback needs it for
+// reads too (a 401 shows the token box).
+function tokenHeaders() {
+  const token = sessionStorage.getItem('machinery-token') || '';
+  return token ? { [TOKEN_HEADER]: token } : {};
+}
+
 async function get(path) {
-  const response = await fetch(path, { headers: { Accept: 'application/json' }, cache: 'no-store' });
+  const response = await fetch(path, { headers: { Accept: 'application/json', ...tokenHeaders() }, cache: 'no-store' });
   const body = await response.json().catch(() => ({ error: response.statusText }));
+  if (response.status === 401) document.getElementById('token-box').hidden = false;
   if (!response.ok) throw new Error(body.error || response.statusText);
   return body;
 }
 
-// Runs an action after the operator confirms it; true when it was done.
-async function act(action, body, question) {
+// A download link. Where reads need the token a plain link cannot send it, so the file is fetched with it and
+// handed to the browser as a blob.
+function downloadLink(href, text, id) {
+  return el('a', { href, download: '', text, id, onclick: async e => {
+    if (!overview.readsNeedToken) return;
+    e.preventDefault();
+    try {
+      const response = await fetch(href, { headers: tokenHeaders(), cache: 'no-store' });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({ error: response.statusText }));
+        throw new Error(body.error || response.statusText);
+      }
+      const name = /filename="([^"]*)"/.exec(response.headers.get('Content-Disposition') || '');
+      const url = URL.createObjectURL(await response.blob());
+      const link = el('a', { href: url, download: name ? name[1] : 'download' });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (err) {
+      flash('download failed: ' + err.message, true);
+    }
+  } });
+}
+
+// Runs an action after the operator confirms it, then onDone (if given) when it was done; true when it was done.
+async function act(action, body, question, onDone) {
   if (!window.confirm(question)) return false;
   let done = false;
   const token = sessionStorage.getItem('machinery-token') || '';
@@ -129,6 +162,7 @@ async function act(action, body, question) {
     const count = result.count === undefined ? '' : ' (' + result.count + ')';
     flash(action + ' ' + (result.key === undefined ? result.queue : result.key) + ': done' + count, false);
     done = true;
+    if (onDone) onDone();
   } catch (e) {
     flash(action + ' failed: ' + e.message, true);
   }
@@ -136,10 +170,10 @@ async function act(action, body, question) {
   return done;
 }
 
-function actionButton(label, action, body, question, danger) {
+function actionButton(label, action, body, question, danger, onDone) {
   if (!overview.actions) return null;
   return el('button', { class: danger ? 'danger' : '', dataset: { action }, text: label,
-    onclick: () => act(action, body, question) });
+    onclick: () => act(action, body, question, onDone) });
 }
 
 // ---- views -----------------------------------------------------------------------------------------------
@@ -153,11 +187,11 @@ function overviewView(root) {
     async refresh() {
       const o = await get('/api/overview');
       setOverview(o);
-      const totals = o.queues.reduce((t, q) => ({ pending: t.pending + q.pending, delayed: t.delayed + q.delayed,
-        dead: t.dead + q.deadLettered }), { pending: 0, delayed: 0, dead: 0 });
+      // The totals count every queue, also those the overview leaves out (it lists a bounded number).
+      const totals = o.totals;
       replace(cards,
-        card('Queues', o.queues.length, 'queues'), card('Pending', totals.pending, 'pending'),
-        card('Delayed', totals.delayed, 'delayed'), card('Dead letters', totals.dead, 'dead'),
+        card('Queues', totals.queues, 'queues'), card('Pending', totals.pending, 'pending'),
+        card('Delayed', totals.delayed, 'delayed'), card('Dead letters', totals.deadLettered, 'dead'),
         card('Workers', o.hasControlPlane ? o.workers : 'n/a', 'workers'),
         card('Busy slots', o.hasControlPlane ? o.busy + ' / ' + o.slots : 'n/a', 'busy'));
       replace(chart, drawChart(o.samples));
@@ -170,7 +204,8 @@ function overviewView(root) {
       replace(migration, ...migrationView(o.migration));
       if (!o.canInspectQueues) replace(queues, el('p', { class: 'muted', text: 'This broker cannot list its queues.' }));
       else {
-        replace(queues, table(['Queue', '#Pending', '#Delayed', '#Dead', '#Oldest', 'State', ''], rows, 'No queues yet.'));
+        replace(queues, table(['Queue', '#Pending', '#Delayed', '#Dead', '#Oldest', 'State', ''], rows, 'No queues yet.'),
+          leftOut(o.queuesLeftOut, 'queues-left-out'));
       }
     },
   };
@@ -187,7 +222,15 @@ function migrationView(m) {
     el('tr', { dataset: { broker: side, queue: q.queue } }, el('td', { text: side }), el('td', { text: q.queue }),
       num(q.pending), num(q.delayed), num(q.deadLettered), num(age(q.oldestPendingMs)))));
   return [el('h2', { text: 'Moving to another broker' }), el('p', { id: 'migration-status', text: status }),
-    table(['Broker', 'Queue', '#Pending', '#Delayed', '#Dead', '#Oldest'], rows, 'No queues yet.')];
+    table(['Broker', 'Queue', '#Pending', '#Delayed', '#Dead', '#Oldest'], rows, 'No queues yet.'),
+    leftOut(m.oldLeftOut + m.newLeftOut, 'migration-left-out')];
+}
+
+// Says how many queues a listing left out (it lists the default queue, the paused ones, then the fullest).
+function leftOut(count, id) {
+  if (!count) return null;
+  return el('p', { class: 'muted', id, text: count + ' more ' + (count === 1 ? 'queue' : 'queues')
+    + ' not shown: the ones with the fewest tasks. A queue\'s page opens at #/queue/NAME.' });
 }
 
 function card(label, value, key) {
@@ -263,6 +306,8 @@ function queueView(root, queue, tab, params) {
   return {
     async refresh() {
       const page = await get('/api/queue?' + new URLSearchParams({ name: queue, tab, offset, limit: PAGE, q: search }));
+      // A checked dead letter that left the page (requeued or deleted, here or elsewhere) is no longer selected.
+      if (tab === 'dead') for (const id of [...selected]) if (!page.items.some(d => d.id === id)) selected.delete(id);
       const stats = page.stats || {};
       const counts = { pending: stats.pending, delayed: stats.delayed, dead: stats.deadLettered,
         inflight: tab === 'inflight' && !search ? page.items.length + (page.hasMore ? '+' : '') : undefined };
@@ -272,9 +317,11 @@ function queueView(root, queue, tab, params) {
       const buttons = [queueActions(q)];
       if (tab === 'dead' && overview.actions) {
         const ids = () => ({ queue, ids: [...selected] });
+        // Once done, the selection is cleared: the next action must not carry the ids of this one.
+        const clear = () => selected.clear();
         buttons.push(' ',
-          actionButton('Requeue selected', 'requeue', ids(), 'Requeue ' + selected.size + ' dead letters of "' + queue + '"?'),
-          actionButton('Delete selected', 'delete', ids(), 'Delete ' + selected.size + ' dead letters of "' + queue + '"? This cannot be undone.', true),
+          actionButton('Requeue selected', 'requeue', ids(), 'Requeue ' + selected.size + ' dead letters of "' + queue + '"?', false, clear),
+          actionButton('Delete selected', 'delete', ids(), 'Delete ' + selected.size + ' dead letters of "' + queue + '"? This cannot be undone.', true, clear),
           actionButton('Requeue all', 'requeue', { queue, all: true }, 'Requeue all ' + (stats.deadLettered || 0) + ' dead letters of "' + queue + '"?'),
           actionButton('Delete all', 'delete', { queue, all: true }, 'Delete all ' + (stats.deadLettered || 0) + ' dead letters of "' + queue + '"? This cannot be undone.', true));
         buttons.flat().forEach(b => { if (b && b.dataset && /selected/.test(b.textContent)) b.disabled = selected.size === 0; });
@@ -308,7 +355,7 @@ function rowsTable(queue, tab, items, selected, rerender) {
       } }) : null),
       el('td', {}, d.uuid ? taskLink(d.uuid, queue) : el('span', { class: 'muted', text: 'undecodable' })),
       el('td', { text: d.name || '' }), el('td', { text: d.reason }), el('td', { class: 'nowrap' }, when(d.at)), num(d.size),
-      el('td', {}, el('a', { href: '/api/deadletter/raw?' + new URLSearchParams({ queue, id: d.id }), download: '', text: 'download' })))),
+      el('td', {}, downloadLink('/api/deadletter/raw?' + new URLSearchParams({ queue, id: d.id }), 'download')))),
     'No dead letters.');
   }
   return table(['UUID', 'Task', 'Arguments', tab === 'delayed' ? 'ETA' : 'Attempt'], items.map(t => el('tr', {},
@@ -362,7 +409,7 @@ function taskView(root, uuid, params) {
       nodes.push(el('h2', { text: 'History' }), historyTable(t.history));
       if (t.truncated) {
         nodes.push(el('p', {}, 'Long values are cut here. ',
-          el('a', { id: 'download', href: '/api/task/raw?' + new URLSearchParams({ uuid, queue }), download: '', text: 'Download the whole message' })));
+          downloadLink('/api/task/raw?' + new URLSearchParams({ uuid, queue }), 'Download the whole message', 'download')));
       }
       if (t.message) nodes.push(el('h2', { text: 'Message (Go wire form)' }), el('pre', { id: 'task-message', text: JSON.stringify(t.message, null, 2) }));
       replace(body, nodes);
@@ -472,11 +519,11 @@ function periodicView(root) {
 
 // ---- routing and refresh ---------------------------------------------------------------------------------
 function setOverview(o) {
-  overview = o;
+  overview = { ...o, loaded: true };
   const mode = document.getElementById('mode');
   mode.hidden = o.actions;
   mode.textContent = o.readOnly ? 'read-only' : 'actions disabled (no token configured)';
-  document.getElementById('token-box').hidden = !o.actions;
+  document.getElementById('token-box').hidden = !o.actions && !o.readsNeedToken;
 }
 
 function route() {
@@ -512,6 +559,8 @@ async function refresh() {
   const view = current;
   try {
     if (view !== current) return;
+    // Read again after a refused read (the token was missing): the views ask it what they may show.
+    if (!overview.loaded) setOverview(await get('/api/overview'));
     await view.refresh();
     status.className = 'status';
     status.textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -527,6 +576,8 @@ async function init() {
   const token = document.getElementById('token');
   token.value = sessionStorage.getItem('machinery-token') || '';
   token.addEventListener('input', () => sessionStorage.setItem('machinery-token', token.value));
+  // Typed where reads need it: read again at once (Enter or leaving the box).
+  token.addEventListener('change', () => refresh());
   try {
     setOverview(await get('/api/overview'));
   } catch (e) {
