@@ -40,7 +40,7 @@ final class DashboardCommand extends CliCommand {
       paramLabel = "ADDRESS",
       description =
           "address to listen on (default ${DEFAULT-VALUE}: this host only); anything else exposes"
-              + " task data, so give a token and put TLS in front")
+              + " task data, so reads need the token too (see --open-reads): put TLS in front")
   String bind = Dashboard.DEFAULT_BIND_ADDRESS;
 
   @Option(
@@ -56,9 +56,17 @@ final class DashboardCommand extends CliCommand {
   @Option(names = "--read-only", description = "hide and refuse every action")
   boolean readOnly;
 
+  @Option(
+      names = "--open-reads",
+      description =
+          "bound beyond this host, serve reads without the token (for a proxy in front that"
+              + " authenticates every request); actions still need it")
+  boolean openReads;
+
   @Override
   int run(Session session) {
-    Dashboard.Builder builder = Dashboard.builder(session.server()).port(port).readOnly(readOnly);
+    Dashboard.Builder builder =
+        Dashboard.builder(session.server()).port(port).readOnly(readOnly).openReads(openReads);
     try {
       builder.bindAddress(bind);
       String secret = token != null ? token : session.io().env().get(TOKEN_ENV);
@@ -71,18 +79,28 @@ final class DashboardCommand extends CliCommand {
     Dashboard dashboard;
     try {
       dashboard = builder.build().start();
+    } catch (IllegalStateException e) { // bound beyond this host with nothing to guard reads
+      throw new CliException(
+          MachineryCli.EXIT_USAGE,
+          "a dashboard bound to "
+              + bind
+              + " serves task data to the network: give --token (reads need it too there), or"
+              + " --open-reads if a proxy in front authenticates every request",
+          e);
     } catch (UncheckedIOException e) {
       throw new CliException(MachineryCli.EXIT_USAGE, String.valueOf(e.getMessage()), e);
     }
     CountDownLatch closed = new CountDownLatch(1);
     Thread hook = stopHook(Thread.currentThread(), closed);
     try (dashboard) {
+      boolean hasToken = token != null || session.io().env().get(TOKEN_ENV) != null;
       String mode =
           readOnly
               ? "read-only"
-              : token != null || session.io().env().get(TOKEN_ENV) != null
-                  ? "actions need the token"
-                  : "actions disabled: no --token";
+              : hasToken ? "actions need the token" : "actions disabled: no --token";
+      if (!dashboard.address().getAddress().isLoopbackAddress() && !openReads) {
+        mode += ", reads need the token";
+      }
       if (session.json()) {
         Render.json(
             session.io().out(),

@@ -61,7 +61,7 @@ import picocli.CommandLine.Mixin;
     exitCodeList = {
       "0:ok",
       "1:usage: unknown command or option, bad argument, unreadable config file",
-      "2:not found: no such task or dead letter",
+      "2:not found: no such task; no dead letter with that id, or of task NAME (--task)",
       "3:bad URL, or the broker or backend cannot be reached",
       "4:not supported by this broker or backend",
       "5:send --wait: the task failed or gave no result in time"
@@ -73,7 +73,10 @@ public final class MachineryCli implements Callable<Integer> {
   /** Unknown command or option, bad argument, unreadable config file. */
   public static final int EXIT_USAGE = 1;
 
-  /** The task or dead letter named does not exist. */
+  /**
+   * The task named does not exist, or no dead letter has the id given or the task name of {@code
+   * --task}.
+   */
   public static final int EXIT_NOT_FOUND = 2;
 
   /** A URL is malformed or served by no module, or the broker or backend cannot be reached. */

@@ -34,6 +34,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
+      session.checkQueue(queue);
       Inspection inspection = session.inspection();
       Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
       if (session.server().broker() instanceof MigratingBroker moving) {
@@ -132,6 +133,7 @@ final class QueueCommands {
       if (limit < 1) {
         throw new CliException(MachineryCli.EXIT_USAGE, "--limit must be 1 or more");
       }
+      session.checkQueue(queue);
       Map<String, Long> keys = session.inspection().fairnessKeys(queue, limit);
       Map<String, Integer> weights = session.inspection().fairnessWeights(queue);
       PrintStream out = session.io().out();
@@ -182,6 +184,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
+      session.checkQueue(queue);
       Inspection inspection = session.inspection();
       PrintStream out = session.io().out();
       if (key.isEmpty() != (weight == null)) {
@@ -231,7 +234,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
-      named("purge", queue);
+      named(session, "purge", queue);
       long removed = session.inspection().purge(queue);
       done(
           session, "purged", queue, removed, "removed " + removed + " waiting tasks from " + queue);
@@ -248,7 +251,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
-      named("pause", queue);
+      named(session, "pause", queue);
       session.inspection().pause(queue);
       done(
           session,
@@ -269,7 +272,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
-      named("resume", queue);
+      named(session, "resume", queue);
       session.inspection().resume(queue);
       done(session, "resumed", queue, 1, "resumed " + queue);
       return MachineryCli.EXIT_OK;
@@ -277,14 +280,16 @@ final class QueueCommands {
   }
 
   /**
-   * A blank QUEUE (an unset shell variable in quotes) would act on the default queue, which the
-   * operator did not name: refused before connecting.
+   * A QUEUE the operator must name, refused before connecting when blank (an unset shell variable
+   * in quotes would act on the default queue, which the operator did not name) or when it names no
+   * queue ({@link Session#checkQueue}).
    */
-  static void named(String command, String queue) {
+  static void named(Session session, String command, String queue) {
     if (queue.isBlank()) {
       throw new CliException(
           MachineryCli.EXIT_USAGE, command + " needs a QUEUE name; '" + queue + "' is blank");
     }
+    session.checkQueue(queue);
   }
 
   static void done(Session session, String action, String queue, long count, String text) {
@@ -313,6 +318,7 @@ final class QueueCommands {
 
     @Override
     int run(Session session) {
+      session.checkQueue(queue);
       List<WorkerStatus> workers =
           session.inspection().workers().stream()
               .filter(w -> queue.isEmpty() || w.queue().equals(queue))

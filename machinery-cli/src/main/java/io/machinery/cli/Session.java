@@ -5,6 +5,7 @@ import io.machinery.Server;
 import io.machinery.config.Config;
 import io.machinery.config.Redaction;
 import io.machinery.internal.Causes;
+import io.machinery.wire.WireCodec;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -100,6 +101,24 @@ final class Session implements AutoCloseable {
 
   Inspection inspection() {
     return Inspection.of(server());
+  }
+
+  /**
+   * Refuses a queue name the operator gave that names no queue, as a usage error before anything
+   * connects ({@link WireCodec#checkQueueName}, with this config's delayed-task key): on Redis a
+   * queue is a raw key, so {@code purge {emails}:processing:<consumer>} would delete a worker's
+   * tasks in flight, and the commands would read or write Go's chord mutex, the delayed-task key or
+   * a task's state as if they were queues. An empty name passes: it stands for the default queue.
+   */
+  void checkQueue(String queue) {
+    if (queue.isEmpty()) {
+      return;
+    }
+    try {
+      WireCodec.checkQueueName(queue, config());
+    } catch (IllegalArgumentException e) {
+      throw new CliException(MachineryCli.EXIT_USAGE, String.valueOf(e.getMessage()), e);
+    }
   }
 
   /** The default queue an empty {@code --queue} stands for. */

@@ -83,6 +83,7 @@ final class TaskCommands {
       if (offset < 0 || limit < 1) {
         throw new IllegalArgumentException("--offset must be 0 or more and --limit 1 or more");
       }
+      session.checkQueue(queue);
       Inspection inspection = session.inspection();
       PrintStream out = session.io().out();
       ArrayNode json = Render.JSON.createArrayNode();
@@ -166,6 +167,7 @@ final class TaskCommands {
 
     @Override
     int run(Session session) {
+      session.checkQueue(queue);
       Inspection.TaskReport report = session.inspection().task(uuid, queue);
       if (report.location() == Inspection.Location.NOT_FOUND && report.state().isEmpty()) {
         throw new CliException(
@@ -347,6 +349,7 @@ final class TaskCommands {
 
     @Override
     int run(Session session) {
+      session.checkQueue(queue);
       Signature.Builder builder =
           Signature.builder(name).args(GoArgs.parse(args)).retryCount(retries);
       if (!queue.isEmpty()) {
@@ -539,7 +542,12 @@ final class TaskCommands {
     }
   }
 
-  /** One of: dead-letter ids, --all, --task NAME. */
+  /**
+   * One of: dead-letter ids, --all, --task NAME. An id that matches no dead letter, or a NAME that
+   * matches none, exits {@link MachineryCli#EXIT_NOT_FOUND} after printing the count (as {@code
+   * grep -c} prints 0 and exits 1 on no match): a misspelt name must not pass a script. {@code
+   * --all} names no dead letter in particular, so none to act on is done, exit 0.
+   */
   static final class Selection {
     @Parameters(
         paramLabel = "ID",
@@ -553,7 +561,7 @@ final class TaskCommands {
     @Option(
         names = "--task",
         paramLabel = "NAME",
-        description = "the dead letters of this task name")
+        description = "the dead letters of this task name (none: exit 2)")
     @Nullable String task;
   }
 
@@ -573,6 +581,7 @@ final class TaskCommands {
 
     @Override
     int run(Session session) {
+      session.checkQueue(queue);
       Inspection inspection = session.inspection();
       Set<String> ids = new LinkedHashSet<>(which.ids);
       String task = which.task;
@@ -609,6 +618,12 @@ final class TaskCommands {
                 + ids.size()
                 + " ids are not among the dead letters of "
                 + queueName);
+      }
+      if (task != null && count == 0) {
+        // a misspelt NAME must not pass a script as "nothing to do", as a missing id does not
+        throw new CliException(
+            MachineryCli.EXIT_NOT_FOUND,
+            "no dead letter of task " + task + " among the dead letters of " + queueName);
       }
       return MachineryCli.EXIT_OK;
     }

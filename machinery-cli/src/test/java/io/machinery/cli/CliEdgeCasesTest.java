@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -131,6 +132,56 @@ class CliEdgeCasesTest {
             cli().ok("queues", "--queue", queue, "--json").json().get(0).path("paused").asBoolean())
         .isFalse();
     assertThat(cli().ok("purge", queue).out()).contains("removed 1 waiting tasks from " + queue);
+  }
+
+  /**
+   * A name that is no queue (Go's chord mutex, the delayed-task key, a task id, this library's
+   * {@code {queue}:} keys) is a usage error for every command that takes a queue, found before
+   * connecting: on Redis a queue is a raw key (see {@link RedisCliIT}: a worker's processing list).
+   */
+  @Test
+  void aNameThatIsNoQueueIsRefusedBeforeConnecting() {
+    AtomicInteger connects = new AtomicInteger();
+    CliRunner counting =
+        new CliRunner(
+            Map.of("DEFAULT_QUEUE", queue, "REDIS_DELAYED_TASKS_KEY", "edge_delayed"),
+            c -> {
+              connects.incrementAndGet();
+              return server(c);
+            },
+            false);
+    String uuid = "task_" + java.util.UUID.randomUUID();
+    for (String name :
+        List.of("TriggerChordMutex", "edge_delayed", uuid, "{" + queue + "}:processing:w1")) {
+      for (List<String> line :
+          List.of(
+              List.of("purge", name),
+              List.of("pause", name),
+              List.of("resume", name),
+              List.of("lanes", name),
+              List.of("weight", name),
+              List.of("weight", name, "tenant", "2"),
+              List.of("queues", "--queue", name),
+              List.of("workers", "--queue", name),
+              List.of("tasks", "list", "--queue", name),
+              List.of("tasks", "list", "--state", "dead", "--queue", name),
+              List.of("tasks", "show", uuid, "--queue", name),
+              List.of("send", "add", "int64:1", "--queue", name),
+              List.of("requeue", "--all", "--queue", name),
+              List.of("delete", "--task", "add", "--queue", name))) {
+        CliRunner.Result refused = counting.run(line.toArray(String[]::new));
+        assertThat(refused.code()).as(String.join(" ", line)).isEqualTo(MachineryCli.EXIT_USAGE);
+        assertThat(refused.err())
+            .as(String.join(" ", line))
+            .isEqualTo("machinery: queue '" + name + "' names a reserved key, not a queue\n");
+      }
+    }
+    assertThat(connects).as("connections made").hasValue(0);
+    CliRunner.Result tooLong = counting.run("purge", "q".repeat(256));
+    assertThat(tooLong.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(tooLong.err()).contains("longer than 255");
+    assertThat(connects).hasValue(0);
+    assertThat(counting.ok("purge", queue).out()).contains("removed 0 waiting tasks from " + queue);
   }
 
   /**

@@ -678,6 +678,15 @@ abstract class CliScenario {
                 .path("count")
                 .asInt())
         .isEqualTo(1);
+    // a misspelt task name matches nothing: exit 2 as for a missing id, not "0 requeued" and 0
+    for (String verb : List.of("requeue", "delete")) {
+      CliRunner.Result typo = cli().run(verb, "--task", "gohst", "--queue", queue, "--json");
+      assertThat(typo.code()).as(verb).isEqualTo(MachineryCli.EXIT_NOT_FOUND);
+      assertThat(typo.json().path("count").asInt()).as(verb).isZero();
+      assertThat(typo.err())
+          .as(verb)
+          .contains("no dead letter of task gohst among the dead letters of " + queue);
+    }
     assertThat(
             cli().ok("requeue", "--all", "--queue", queue, "--json").json().path("count").asInt())
         .isEqualTo(1);
@@ -685,6 +694,9 @@ abstract class CliScenario {
             CliRunner.texts(cli().ok("tasks", "list", "--queue", queue, "--json").json(), "uuid"))
         .containsExactly(first, second);
     assertThat(queueStats().path("deadLettered").asLong()).isZero();
+    // --all names no dead letter in particular: none left is done
+    assertThat(cli().ok("requeue", "--all", "--queue", queue).out())
+        .contains("requeued 0 dead letters of " + queue);
     assertThat(other).isNotEmpty();
   }
 

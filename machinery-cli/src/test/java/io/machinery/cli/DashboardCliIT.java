@@ -145,6 +145,40 @@ class DashboardCliIT {
   }
 
   @Test
+  void boundBeyondThisHostReadsNeedTheTokenUnlessOpenReadsAndWithoutEitherItIsAUsageError()
+      throws Exception {
+    CliRunner cli = new CliRunner(env, Providers::connect, false);
+    CliRunner.Result unguarded = cli.run("dashboard", "--port", "0", "--bind", "0.0.0.0");
+    assertThat(unguarded.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(unguarded.err()).contains("give --token").contains("--open-reads");
+
+    try (Run run =
+        new Run("dashboard", "--port", "0", "--bind", "0.0.0.0", "--token", "cli-token-123")) {
+      Matcher m = run.started();
+      assertThat(m.group(2)).isEqualTo("actions need the token, reads need the token");
+      String base = "http://127.0.0.1:" + URI.create(m.group(1)).getPort() + "/";
+      HttpResponse<String> refused =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "api/overview")).build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(refused.statusCode()).isEqualTo(401);
+      HttpResponse<String> read =
+          http.send(
+              HttpRequest.newBuilder(URI.create(base + "api/overview"))
+                  .header(io.machinery.dashboard.Dashboard.TOKEN_HEADER, "cli-token-123")
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(read.statusCode()).isEqualTo(200);
+    }
+    try (Run run = new Run("dashboard", "--port", "0", "--bind", "0.0.0.0", "--open-reads")) {
+      Matcher m = run.started();
+      assertThat(m.group(2)).isEqualTo("actions disabled: no --token");
+      String base = "http://127.0.0.1:" + URI.create(m.group(1)).getPort() + "/";
+      assertThat(get(base, "/api/overview").path("defaultQueue").asText()).isEqualTo(queue);
+    }
+  }
+
+  @Test
   void aShortTokenOrABusyPortIsAUsageError() throws Exception {
     CliRunner cli = new CliRunner(env, Providers::connect, false);
     CliRunner.Result shortToken = cli.run("dashboard", "--port", "0", "--token", "short");
