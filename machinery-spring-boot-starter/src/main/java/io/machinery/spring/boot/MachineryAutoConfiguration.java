@@ -142,11 +142,14 @@ public class MachineryAutoConfiguration implements BeanClassLoaderAware {
       MachineryTaskRegistrar tasks,
       ObjectProvider<MachineryWorkers.LaunchListener> launchListeners,
       ObjectProvider<MachineryWorkerCustomizer> customizers) {
-    return new MachineryWorkers(
-        server,
-        properties.getWorker(),
-        tasks::extraQueues,
-        launchListeners.orderedStream().toList(),
-        customizers.orderedStream().toList());
+    MachineryWorkers workers =
+        new MachineryWorkers(
+            server,
+            properties.getWorker(),
+            tasks::extraQueues,
+            launchListeners.orderedStream().toList(),
+            customizers.orderedStream().toList());
+    tasks.followLateQueues(workers::follow); // a @Lazy task bean's queue, when it is made
+    return workers;
   }
 }

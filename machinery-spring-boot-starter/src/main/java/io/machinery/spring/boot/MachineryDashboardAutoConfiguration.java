@@ -31,7 +31,8 @@ public class MachineryDashboardAutoConfiguration {
         Dashboard.builder(server)
             .port(properties.getPort())
             .bindAddress(properties.getBindAddress())
-            .readOnly(properties.isReadOnly());
+            .readOnly(properties.isReadOnly())
+            .openReads(properties.isOpenReads());
     String token = properties.getToken();
     if (token != null && !token.isEmpty()) {
       builder.token(token);

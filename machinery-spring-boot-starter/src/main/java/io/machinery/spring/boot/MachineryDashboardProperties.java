@@ -17,17 +17,26 @@ public class MachineryDashboardProperties {
   /** The port to listen on; 0 picks a free one. */
   private int port = Dashboard.DEFAULT_PORT;
 
-  /** The address to listen on; anything but loopback exposes task data to the network. */
+  /**
+   * The address to listen on; anything but loopback exposes task data to the network, so there
+   * reads need the token too (see openReads), and without a token the context fails to start.
+   */
   private String bindAddress = Dashboard.DEFAULT_BIND_ADDRESS;
 
   /**
-   * The token actions must carry in the X-Machinery-Token header (8 characters or more); none
-   * disables actions.
+   * The token actions must carry in the X-Machinery-Token header (8 characters or more), and reads
+   * too when bound beyond loopback; none disables actions.
    */
   private @Nullable String token;
 
   /** Refuses every action and hides the buttons. */
   private boolean readOnly;
+
+  /**
+   * Bound beyond loopback, serves reads without the token: for a proxy in front that authenticates
+   * every request.
+   */
+  private boolean openReads;
 
   public boolean isEnabled() {
     return enabled;
@@ -67,5 +76,13 @@ public class MachineryDashboardProperties {
 
   public void setReadOnly(boolean value) {
     readOnly = value;
+  }
+
+  public boolean isOpenReads() {
+    return openReads;
+  }
+
+  public void setOpenReads(boolean value) {
+    openReads = value;
   }
 }

@@ -15,6 +15,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.springframework.aop.scope.ScopedProxyUtils;
 import org.springframework.aop.support.AopUtils;
@@ -40,7 +41,11 @@ import org.springframework.core.annotation.AnnotatedElementUtils;
  * with both names: silently replacing one (what {@link Server#registerTask} does) would hide a
  * mistake. A scoped bean with a scoped proxy ({@code @Scope(proxyMode = TARGET_CLASS)}, a refresh
  * scope) is made only when called, so it is found by its bean definition and its task calls the
- * proxy; the targets the scope makes later are the same task, not a second one.
+ * proxy; the targets the scope makes later are the same task, not a second one. A task bean made
+ * after {@link #afterSingletonsInstantiated()} (a {@code @Lazy} one, first asked for later) is
+ * registered at once, and the queue it names goes to the follower ({@link
+ * MachineryWorkers#follow}), called outside this object's lock: the workers call {@link
+ * #extraQueues()} under theirs.
  */
 final class MachineryTaskRegistrar
     implements BeanPostProcessor, SmartInitializingSingleton, BeanFactoryAware {
@@ -49,6 +54,7 @@ final class MachineryTaskRegistrar
   private final ObjectProvider<Server> server;
   private final Map<String, Found> byName = new LinkedHashMap<>();
   private boolean registered;
+  private volatile @Nullable Consumer<String> lateQueueFollower;
   private @Nullable ListableBeanFactory beanFactory;
 
   MachineryTaskRegistrar(ObjectProvider<Server> server) {
@@ -110,7 +116,27 @@ final class MachineryTaskRegistrar
     }
   }
 
-  private synchronized void add(Found found) {
+  /**
+   * Tells {@code follower} the queue of each task bean made after startup (the workers start one on
+   * it).
+   */
+  void followLateQueues(Consumer<String> follower) {
+    lateQueueFollower = follower;
+  }
+
+  private void add(Found found) {
+    boolean late;
+    synchronized (this) {
+      late = addFound(found);
+    }
+    Consumer<String> follower = lateQueueFollower;
+    if (late && follower != null) {
+      follower.accept(found.annotation().queue());
+    }
+  }
+
+  /** Keeps {@code found}; registers it at once, and returns true, once startup has registered. */
+  private boolean addFound(Found found) {
     String name = found.annotation().value();
     if (name.isBlank()) {
       throw new IllegalStateException(
@@ -132,6 +158,7 @@ final class MachineryTaskRegistrar
       // A lazy bean made after startup: register it now (workers look tasks up per message).
       register(found);
     }
+    return registered;
   }
 
   @Override

@@ -41,6 +41,17 @@ import org.springframework.context.SmartLifecycle;
  *       the worker reads {@link Worker#isStarting()} and the health DOWN meanwhile.
  *   <li><b>Queues</b> are read from the task registrar at each start, not when this bean is made:
  *       an application bean that needs this one may have it made before some task beans.
+ *   <li><b>Task beans made later.</b> A task bean first made after the context started (a
+ *       {@code @Lazy} one) has its task registered then, and the registrar hands the queue it names
+ *       to {@code follow}: when the workers run and none consumes that queue, one is started on it
+ *       at once, as {@link #start()} starts each (breakers, customizers, launch listeners), in the
+ *       thread that made the bean; a consumer the broker refuses for good fails that bean's
+ *       creation. Messages sent to the queue earlier wait for it in the broker. When the workers
+ *       are stopped, the next start reads the queue with the others. {@link #start()}, {@code
+ *       follow} and the hand-over of the stops hold this object's monitor, so a queue never gets
+ *       two workers and no worker starts after a stop took the list. Lock order: this monitor, then
+ *       the registrar's ({@link #start()} reads the queues under it), so the registrar calls {@code
+ *       follow} after releasing its own.
  * </ul>
  */
 public final class MachineryWorkers implements SmartLifecycle {
@@ -100,49 +111,70 @@ public final class MachineryWorkers implements SmartLifecycle {
     if (running) {
       return;
     }
-    for (String queue : queues()) {
-      String tag =
-          queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
-      Worker.Builder builder =
-          server
-              .workerBuilder(tag)
-              .concurrency(settings.getConcurrency())
-              .queue(queue)
-              .gracefulTimeout(settings.getGracefulTimeout())
-              .handleSignals(false);
-      String consumed = queue.isEmpty() ? server.config().defaultQueue() : queue;
-      breakers.forEach(builder::breaker);
-      customizers.forEach(customizer -> customizer.customize(consumed, builder));
-      Worker worker = builder.build();
-      CompletableFuture<Void> done = worker.launchAsync();
-      if (done.isCompletedExceptionally()) {
-        workers.forEach(Worker::quit);
-        workers.clear();
-        throw new MachineryException(
-            "worker "
-                + tag
-                + " could not start consuming "
-                + describe(queue)
-                + ": "
-                + done.exceptionNow().getMessage(),
-            done.exceptionNow());
-      }
-      done.whenComplete(
-          (ok, error) -> {
-            if (error != null) {
-              log.error("Worker {} stopped with an error", tag, error);
-            }
-          });
-      workers.add(worker);
-      launchListeners.forEach(listener -> listener.launched(worker));
+    try {
+      queues().forEach(this::launch);
+    } catch (RuntimeException e) { // no worker of a failed start is left running
+      workers.forEach(Worker::quit);
+      workers.clear();
+      throw e;
     }
     running = true;
   }
 
+  /**
+   * A queue named by a task bean made after the context started: started on at once when the
+   * workers run and none consumes it yet (see the design notes).
+   *
+   * @throws MachineryException when the broker refuses the new worker's consumer for good
+   */
+  synchronized void follow(String queue) {
+    if (!running || queue.isEmpty() || queue.equals(server.config().defaultQueue())) {
+      return;
+    }
+    if (workers.stream().noneMatch(w -> w.customQueue().equals(queue))) {
+      launch(queue);
+    }
+  }
+
+  /** Builds and launches the worker of {@code queue} ("" for the default queue) and keeps it. */
+  private void launch(String queue) {
+    String tag =
+        queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
+    Worker.Builder builder =
+        server
+            .workerBuilder(tag)
+            .concurrency(settings.getConcurrency())
+            .queue(queue)
+            .gracefulTimeout(settings.getGracefulTimeout())
+            .handleSignals(false);
+    String consumed = queue.isEmpty() ? server.config().defaultQueue() : queue;
+    breakers.forEach(builder::breaker);
+    customizers.forEach(customizer -> customizer.customize(consumed, builder));
+    Worker worker = builder.build();
+    CompletableFuture<Void> done = worker.launchAsync();
+    if (done.isCompletedExceptionally()) {
+      throw new MachineryException(
+          "worker "
+              + tag
+              + " could not start consuming "
+              + describe(queue)
+              + ": "
+              + done.exceptionNow().getMessage(),
+          done.exceptionNow());
+    }
+    done.whenComplete(
+        (ok, error) -> {
+          if (error != null) {
+            log.error("Worker {} stopped with an error", tag, error);
+          }
+        });
+    workers.add(worker);
+    launchListeners.forEach(listener -> listener.launched(worker));
+  }
+
   @Override
   public void stop(Runnable callback) {
-    List<Worker> stopping = List.copyOf(workers);
-    running = false;
+    List<Worker> stopping = handOver();
     Thread.ofVirtual()
         .name("machinery-workers-stop")
         .start(
@@ -158,10 +190,15 @@ public final class MachineryWorkers implements SmartLifecycle {
 
   @Override
   public void stop() {
-    List<Worker> stopping = List.copyOf(workers);
-    running = false;
+    List<Worker> stopping = handOver();
     quitAll(stopping);
     workers.removeAll(stopping);
+  }
+
+  /** The workers to stop; from here on {@code follow} starts none (quitting is not locked). */
+  private synchronized List<Worker> handOver() {
+    running = false;
+    return List.copyOf(workers);
   }
 
   private static void quitAll(List<Worker> stopping) {

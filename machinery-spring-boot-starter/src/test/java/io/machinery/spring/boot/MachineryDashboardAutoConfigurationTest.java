@@ -89,6 +89,52 @@ class MachineryDashboardAutoConfigurationTest {
   }
 
   @Test
+  void boundBeyondLoopbackItNeedsATokenForReadsOrOpenReads() {
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.bind-address=0.0.0.0")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("serves task data to the network"));
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.bind-address=0.0.0.0",
+            "machinery.dashboard.open-reads=true")
+        .run(
+            context -> {
+              int port = context.getBean(Dashboard.class).address().getPort();
+              assertThat(get(port, "/api/overview").statusCode()).isEqualTo(200);
+            });
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.bind-address=0.0.0.0",
+            "machinery.dashboard.token=starter-token")
+        .run(
+            context -> {
+              int port = context.getBean(Dashboard.class).address().getPort();
+              assertThat(get(port, "/api/overview").statusCode()).isEqualTo(401);
+            });
+  }
+
+  private static HttpResponse<String> get(int port, String path)
+      throws IOException, InterruptedException {
+    try (HttpClient client = HttpClient.newHttpClient()) {
+      return client.send(
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+          HttpResponse.BodyHandlers.ofString());
+    }
+  }
+
+  @Test
   void withoutTheModuleNothingIsConfigured() {
     runner
         .withPropertyValues("machinery.dashboard.enabled=true")

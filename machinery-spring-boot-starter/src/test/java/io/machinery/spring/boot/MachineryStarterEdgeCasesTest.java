@@ -1,8 +1,10 @@
 package io.machinery.spring.boot;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.machinery.Arg;
+import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskContext;
@@ -11,12 +13,14 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.config.ConfigurableBeanFactory;
 import org.springframework.boot.LazyInitializationBeanFactoryPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Lazy;
 import org.springframework.context.annotation.Scope;
 import org.springframework.context.annotation.ScopedProxyMode;
 
@@ -144,6 +148,98 @@ class MachineryStarterEdgeCasesTest {
                           .get(Duration.ofSeconds(10)))
                   .containsExactly("ran from edge_other");
             });
+  }
+
+  /**
+   * A {@code @Lazy} task bean first made after the start, whose task names a queue no other task
+   * names: its queue gets a worker then, customized as the others, which runs the task sent there
+   * before the bean existed; after a stop and a start it still has one (only one).
+   */
+  @Test
+  void aLazyTaskBeanMadeAfterTheStartGetsAWorkerOnItsQueue() {
+    List<String> customized = new CopyOnWriteArrayList<>();
+    memory
+        .withUserConfiguration(LazyQueueTasks.class)
+        .withBean(MachineryWorkerCustomizer.class, () -> (queue, worker) -> customized.add(queue))
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+              assertThat(workers.workers()).extracting(Worker::customQueue).containsExactly("");
+              AsyncResult early =
+                  context
+                      .getBean(Server.class)
+                      .sendTask(
+                          Signature.builder("edge_lazy_whoami").routingKey("edge_lazy").build());
+
+              context.getBean(LazyQueueTasks.class); // first made now, the workers running
+
+              assertThat(workers.workers())
+                  .extracting(Worker::customQueue)
+                  .containsExactlyInAnyOrder("", "edge_lazy");
+              assertThat(early.get(Duration.ofSeconds(10))).containsExactly("ran from edge_lazy");
+              assertThat(customized).contains("edge_lazy");
+              context.stop();
+              context.start();
+              assertThat(workers.workers())
+                  .extracting(Worker::customQueue)
+                  .containsExactlyInAnyOrder("", "edge_lazy");
+            });
+  }
+
+  /**
+   * A {@code @Lazy} task bean whose queue's worker cannot be made fails its own creation, saying
+   * why, instead of leaving its queue without a consumer; the running workers go on.
+   */
+  @Test
+  void aLazyTaskBeanWhoseWorkerCannotBeMadeFailsItsCreation() {
+    memory
+        .withUserConfiguration(LazyQueueTasks.class)
+        .withBean(
+            MachineryWorkerCustomizer.class,
+            () ->
+                (queue, worker) -> {
+                  if (queue.equals("edge_lazy")) {
+                    throw new IllegalStateException("no worker on edge_lazy in this test");
+                  }
+                })
+        .run(
+            context -> {
+              MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+              assertThatThrownBy(() -> context.getBean(LazyQueueTasks.class))
+                  .hasStackTraceContaining("no worker on edge_lazy in this test");
+              assertThat(workers.workers()).extracting(Worker::customQueue).containsExactly("");
+              assertThat(workers.isRunning()).isTrue();
+            });
+  }
+
+  /**
+   * A {@code @Lazy} task bean made while the workers are stopped starts no worker then; the next
+   * start gives its queue one with the others.
+   */
+  @Test
+  void aLazyTaskBeanMadeWhileTheWorkersAreStoppedIsConsumedFromTheNextStart() {
+    memory
+        .withUserConfiguration(LazyQueueTasks.class)
+        .run(
+            context -> {
+              MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+              context.stop();
+              context.getBean(LazyQueueTasks.class);
+              assertThat(workers.workers()).isEmpty();
+              context.start();
+              assertThat(workers.workers())
+                  .extracting(Worker::customQueue)
+                  .containsExactlyInAnyOrder("", "edge_lazy");
+            });
+  }
+
+  @Lazy
+  static class LazyQueueTasks {
+    @MachineryTask(value = "edge_lazy_whoami", queue = "edge_lazy")
+    public String whoami(TaskContext context) {
+      return "ran from " + context.signature().routingKey();
+    }
   }
 
   @Scope(value = ConfigurableBeanFactory.SCOPE_PROTOTYPE, proxyMode = ScopedProxyMode.TARGET_CLASS)
