@@ -2,7 +2,6 @@ package io.machinery.outbox.jdbc;
 
 import io.machinery.MachineryException;
 import io.machinery.Server;
-import io.machinery.internal.Fibonacci;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -34,7 +33,8 @@ import org.slf4j.LoggerFactory;
  *       {@link Server#sendTasks} (PENDING stored, routing key chosen, listeners told, as Go's
  *       {@code SendTask} does, one pipelined write on Redis), deletes the rows the broker accepted,
  *       and commits. A group row is recorded with the backend's {@code initGroup} before its
- *       members are published.
+ *       members are published, once: a retry of that row does not record it again (which would
+ *       reset a chord that already fired), as {@code RelayPass} explains.
  *   <li><b>Claiming a sender.</b> A sender's first row (lowest {@code seq}) is its token: a pass
  *       locks the first rows of senders with {@code SELECT ... FOR UPDATE SKIP LOCKED}, so a sender
  *       whose first row another relay holds is skipped, and only the relay holding it reads that
@@ -42,17 +42,24 @@ import org.slf4j.LoggerFactory;
  *       publish one row at the same time, and never publish a sender's rows out of order. A relay
  *       that dies holds nothing: the database ends its transaction and releases the locks.
  *   <li><b>At least once.</b> Rows are deleted in the transaction that claimed them, after the
- *       broker confirmed. When the broker fails, the sender's batch stays whole (some of it may
- *       have reached the broker: those tasks are published again later, and their PENDING state
- *       written again); the pass stops there (that sender goes last in the next pass, so a failure
- *       of its rows alone does not stop the others), and the relay retries after a back-off (Go's
- *       Fibonacci steps times {@link Builder#retryBackoff}, at most {@link
- *       Builder#maxRetryBackoff}), logging once per failed pass and once on recovery. Any exception
- *       or {@link Error} a pass throws is a failed pass: only {@link #close} ends the thread. A row
- *       whose message cannot be decoded blocks its sender (the rows before it are published), with
- *       an error log naming it, until a person deletes or repairs it; the relay passes over that
- *       sender and tries the row again every {@link Builder#maxRetryBackoff}, so senders blocked
- *       this way never take the places of the others in a pass.
+ *       broker confirmed. When a publish fails, the sender's batch stays whole (some of it may have
+ *       reached the broker: those tasks are published again later, and their PENDING state written
+ *       again), the pass stops there, and the relay waits a back-off before the next pass (Go's
+ *       Fibonacci steps times {@link Builder#retryBackoff}, by the failed passes in a row, at most
+ *       {@link Builder#maxRetryBackoff}; a failed pass that published rows of other senders shows a
+ *       working broker and starts the count afresh), logging once per failed pass and once on
+ *       recovery. Any exception or {@link Error} a pass throws is a failed pass: only {@link
+ *       #close} ends the thread.
+ *   <li><b>Failing senders yield.</b> A failure may be one sender's alone (a task the pre-publish
+ *       handler refuses, a full bounded queue, a row whose message cannot be decoded), so the
+ *       sender that failed waits a back-off of its own (the same steps, counted by its failures in
+ *       a row; {@link Builder#maxRetryBackoff} for an undecodable row, which waits for a person to
+ *       delete or repair it, with an error log naming it), during which passes go on without it;
+ *       then it is tried again after the senders that did not fail. However many senders keep
+ *       failing, more than {@link Builder#maxSenders} too, the others are relayed. After a broker
+ *       outage each sender is relayed again once its own back-off has run out, within {@link
+ *       Builder#maxRetryBackoff}. A relay's back-offs are its own: another relay on the table may
+ *       try a failing sender sooner.
  *   <li><b>Order.</b> A sender's rows are handed to the broker in {@code seq} order in one list
  *       ({@link io.machinery.spi.Broker#publishAllAsync}), so a broker that applies one
  *       connection's writes in order (Redis, one AMQP channel) delivers them in that order. After a
@@ -93,8 +100,7 @@ public final class OutboxRelay implements AutoCloseable {
   private final OutboxTable table;
   private final RelayPass pass;
   private final Duration pollInterval;
-  private final Duration retryBackoff;
-  private final Duration maxRetryBackoff;
+  private final Backoff backoff;
   private final Thread thread;
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -110,10 +116,9 @@ public final class OutboxRelay implements AutoCloseable {
   private OutboxRelay(Builder b) {
     this.dataSource = b.dataSource;
     this.table = OutboxTable.named(b.table);
-    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders, b.maxRetryBackoff);
+    this.backoff = new Backoff(b.retryBackoff, b.maxRetryBackoff);
+    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders, backoff);
     this.pollInterval = b.pollInterval;
-    this.retryBackoff = b.retryBackoff;
-    this.maxRetryBackoff = b.maxRetryBackoff;
     this.thread =
         Thread.ofPlatform()
             .name("machinery-outbox-relay-" + table.name)
@@ -200,49 +205,58 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   private void loop() {
-    int failures = 0;
+    int failures = 0; // failed passes in a row that published nothing
     while (!closed) {
-      int done;
+      RelayPass.Result done;
       try {
         done = pass();
       } catch (Exception | Error e) {
         // an Error too (a driver's or a listener's): ending the thread would stop relaying silently
-        if (closed) {
-          LOG.info(
-              "outbox relay on {}: closed during a pass; its rows stay and are published again",
-              table.name);
-          return;
+        done = new RelayPass.Result(0, 0, e);
+      }
+      Throwable failure = done.failure();
+      if (failure == null) {
+        // A pass that only found failed senders still waiting shows nothing about the broker: the
+        // failures in a row (and the back-off after the next one) go on.
+        if (done.published() > 0 || done.waiting() == 0) {
+          failures = recovered(failures);
         }
-        failures++;
-        failedPasses.incrementAndGet();
-        Duration delay = backoff(failures);
-        LOG.warn(
-            "outbox relay on {}: pass failed ({} in a row), rows stay in the table; retrying in"
-                + " {}: {}",
-            table.name,
-            failures,
-            delay,
-            e.toString());
-        pause(delay);
+        if (done.published() == 0) {
+          pause(pollInterval);
+        }
         continue;
       }
-      if (failures > 0) {
-        LOG.info("outbox relay on {}: relaying again after {} failed passes", table.name, failures);
-        failures = 0;
+      if (closed) {
+        LOG.info(
+            "outbox relay on {}: closed during a pass; its rows stay and are published again",
+            table.name);
+        return;
       }
-      if (done == 0) {
-        pause(pollInterval);
+      if (done.published() > 0) {
+        // rows went out, so the broker works: this failure was the failing sender's own, and the
+        // relay does not wait long for it (that sender waits its own back-off)
+        failures = recovered(failures);
       }
+      failures++;
+      failedPasses.incrementAndGet();
+      Duration delay = backoff.after(failures);
+      LOG.warn(
+          "outbox relay on {}: pass failed ({} in a row), rows stay in the table; retrying in"
+              + " {}: {}",
+          table.name,
+          failures,
+          delay,
+          failure.toString());
+      pause(delay);
     }
   }
 
-  private Duration backoff(int failures) {
-    int steps = 1;
-    for (int i = 1; i < failures && steps < 1_000_000; i++) {
-      steps = Fibonacci.next(steps);
+  /** Logs the end of a run of failed passes, if there was one; returns 0. */
+  private int recovered(int failures) {
+    if (failures > 0) {
+      LOG.info("outbox relay on {}: relaying again after {} failed passes", table.name, failures);
     }
-    Duration delay = retryBackoff.multipliedBy(steps);
-    return delay.compareTo(maxRetryBackoff) > 0 ? maxRetryBackoff : delay;
+    return 0;
   }
 
   private void pause(Duration delay) {
@@ -263,9 +277,9 @@ public final class OutboxRelay implements AutoCloseable {
   /**
    * One pass on the relay's connection; a connection that threw is replaced by the next pass.
    *
-   * @return the rows published
+   * @return what the pass did, with its failure if it stopped early
    */
-  private int pass() throws Exception {
+  private RelayPass.Result pass() throws Exception {
     Connection held = connection();
     RelayPass.Result result;
     try {
@@ -275,11 +289,7 @@ public final class OutboxRelay implements AutoCloseable {
       throw e;
     }
     published.addAndGet(result.published());
-    RuntimeException failure = result.failure();
-    if (failure != null) {
-      throw failure;
-    }
-    return result.published();
+    return result;
   }
 
   /** The relay's connection, kept across passes (one idle pass costs one query, no login). */
@@ -389,7 +399,8 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Sets the first back-off step after a failed pass; later steps grow as Go's Fibonacci retry.
+     * Sets the first back-off step after a failed pass, and of a sender after its failed publish;
+     * later steps grow as Go's Fibonacci retry.
      *
      * @param value positive
      * @return this builder
@@ -401,8 +412,9 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Sets the longest back-off after failed passes; also how often a row that cannot be decoded is
-     * tried again (its sender is passed over in between).
+     * Sets the longest back-off after failed passes and of a sender whose publishes keep failing;
+     * also how often a row that cannot be decoded is tried again (its sender is passed over in
+     * between).
      *
      * @param value positive
      * @return this builder

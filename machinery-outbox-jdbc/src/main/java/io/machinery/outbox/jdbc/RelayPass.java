@@ -3,6 +3,7 @@ package io.machinery.outbox.jdbc;
 import io.machinery.MachineryException;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
@@ -12,9 +13,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -23,7 +27,33 @@ import org.slf4j.LoggerFactory;
 /**
  * One pass of an {@link OutboxRelay} over its table, in one transaction: claim senders, read their
  * rows, publish them in order, delete what the broker accepted, commit. The claiming and ordering
- * rules are in {@link OutboxRelay}'s notes. Stateless between passes; used by one thread.
+ * rules are in {@link OutboxRelay}'s notes. Used by one thread.
+ *
+ * <p>Design notes: the state kept between passes.
+ *
+ * <ul>
+ *   <li><b>Failing senders yield.</b> A sender whose publish failed (the broker is down, or its
+ *       rows are refused: a pre-publish handler, a full bounded queue) or whose first unpublished
+ *       row cannot be decoded is remembered by its first row's {@code seq}, the token a pass
+ *       claims, with the number of its failures in a row and when it may be tried again: after
+ *       {@link Backoff#after} its failures for a publish, after {@link Backoff#max} for an
+ *       undecodable row (it waits for a person). Until then passes pass over it. Once due, it comes
+ *       after every sender that did not fail, the one due longest first. A claim asks for one more
+ *       first row per failing sender it knows, beyond {@code maxSenders} (the first rows it passes
+ *       over stay locked until the pass ends, so another relay skips those senders meanwhile), so
+ *       senders that keep failing, always the oldest rows, never fill a pass and starve the others,
+ *       however many of them there are. A sender whose first row changes (published, or deleted by
+ *       a person) starts afresh; entries whose row a claim no longer sees are forgotten, so the
+ *       memory holds at most one claim's rows.
+ *   <li><b>A group is recorded once.</b> A pass that fails after a group row's {@code initGroup}
+ *       leaves the row, and the retry must not record the group again: every backend but AMQP's
+ *       replaces the meta, resetting {@code ChordTriggered}, so members that already ran and fired
+ *       the chord would fire it again when their republished messages run. The relay records a
+ *       group before storing its members' PENDING, and a chord fires only once every member has a
+ *       state, so a retry skips {@code initGroup} when the group's first member has a state (one
+ *       read per group row). Where reads consume states (AMQP) it is not asked, and there {@code
+ *       initGroup} stores nothing.
+ * </ul>
  */
 final class RelayPass {
   /** Logged under the public class, where a user looks for the relay's lines. */
@@ -33,37 +63,33 @@ final class RelayPass {
    * What a committed pass did.
    *
    * @param published rows published and deleted
-   * @param failure why the pass stopped early (a broker failure, an undecodable row), or null
+   * @param waiting senders passed over because their back-off after a failure has not run out
+   * @param failure why the pass stopped early (a broker failure, an undecodable row) or failed, or
+   *     null
    */
-  record Result(int published, @Nullable RuntimeException failure) {}
+  record Result(int published, int waiting, @Nullable Throwable failure) {}
 
   private final Server server;
   private final OutboxTable table;
   private final int batchSize;
   private final int maxSenders;
-  private final long recheckNanos;
+  private final Backoff backoff;
 
-  /**
-   * Rows that cannot be published ({@code seq}), each with the {@link System#nanoTime} after which
-   * it is tried again: until then its sender is passed over, so that senders blocked by bad rows,
-   * always the oldest, never fill a pass's {@code maxSenders} and starve the others.
-   */
-  private final Map<Long, Long> blocked = new HashMap<>();
+  /** Failing senders, by their first row's {@code seq} (see the notes). */
+  private final Map<Long, Failing> failing = new HashMap<>();
 
-  /**
-   * The sender whose publish failed in the last pass, or null. It goes last in the next pass: a
-   * pass stops at a failed publish (the broker is likely down), and a failure of one sender's rows
-   * only (a task the pre-publish handler refuses, a full bounded queue) must not stop the senders
-   * claimed after it for ever, as the oldest sender is always claimed first.
-   */
-  private @Nullable String failedLast;
+  /** A sender's failures in a row and the {@link System#nanoTime} it may be tried again at. */
+  private static final class Failing {
+    int failures;
+    long retryAt;
+  }
 
-  RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders, Duration recheck) {
+  RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders, Backoff backoff) {
     this.server = server;
     this.table = table;
     this.batchSize = batchSize;
     this.maxSenders = maxSenders;
-    this.recheckNanos = recheck.toNanos();
+    this.backoff = backoff;
   }
 
   /**
@@ -74,28 +100,27 @@ final class RelayPass {
    */
   Result run(Connection connection, BooleanSupplier closed) throws SQLException {
     try {
-      List<String> senders = claimSenders(connection);
-      if (failedLast != null && senders.remove(failedLast)) {
-        senders.add(failedLast);
-      }
-      failedLast = null;
+      Claim claim = claimSenders(connection);
       int done = 0;
       @Nullable RuntimeException failure = null;
-      for (String sender : senders) {
+      for (String sender : claim.senders()) {
         List<Row> rows = rows(connection, sender);
         List<Decoded> publishable = decodable(rows, sender);
         try {
           publish(publishable);
-        } catch (RuntimeException e) {
-          failure = e;
-          failedLast = sender;
-          break; // the broker (or backend) is failing: leave the other senders for later
+        } catch (RuntimeException | Error e) {
+          // an Error too: one a handler throws for these rows must not stop the other senders
+          Duration wait = failed(rows.get(0).seq(), false);
+          failure =
+              new MachineryException(
+                  "publishing sender " + sender + " failed; it waits " + wait + ": " + e, e);
+          break; // the broker (or backend) may be failing: leave the other senders for later
         }
         delete(connection, publishable);
         done += publishable.size();
         if (publishable.size() < rows.size()) {
           long bad = rows.get(publishable.size()).seq();
-          blocked.put(bad, System.nanoTime() + recheckNanos);
+          failed(bad, true);
           failure =
               new MachineryException(
                   "row seq "
@@ -109,7 +134,7 @@ final class RelayPass {
         }
       }
       connection.commit();
-      return new Result(done, failure);
+      return new Result(done, claim.waiting(), failure);
     } catch (SQLException | RuntimeException e) {
       try {
         connection.rollback();
@@ -120,23 +145,72 @@ final class RelayPass {
     }
   }
 
-  /** Claims up to {@code maxSenders} senders, passing over those whose first row is blocked. */
-  private List<String> claimSenders(Connection connection) throws SQLException {
+  /**
+   * Records a failure of the sender whose first row is {@code token}; returns how long it waits.
+   *
+   * @param undecodable the row cannot be decoded (it waits for a person), else a publish failed
+   */
+  private Duration failed(long token, boolean undecodable) {
+    Failing entry = failing.computeIfAbsent(token, t -> new Failing());
+    entry.failures++;
+    Duration wait = undecodable ? backoff.max() : backoff.after(entry.failures);
+    entry.retryAt = System.nanoTime() + wait.toNanos();
+    return wait;
+  }
+
+  /**
+   * The senders a pass works on, in the order it takes them, and how many it passed over.
+   *
+   * @param senders at most {@code maxSenders}
+   * @param waiting senders whose back-off has not run out
+   */
+  private record Claim(List<String> senders, int waiting) {}
+
+  /** A failing sender whose back-off ran out. */
+  private record Due(String sender, long retryAt) {}
+
+  /**
+   * Claims up to {@code maxSenders} senders: those that did not fail in {@code seq} order, then the
+   * failing ones that are due, the one due longest first.
+   */
+  private Claim claimSenders(Connection connection) throws SQLException {
     long now = System.nanoTime();
-    blocked.values().removeIf(until -> until - now <= 0);
     List<String> senders = new ArrayList<>();
+    List<Due> due = new ArrayList<>();
+    Set<Long> seen = new HashSet<>();
+    int waiting = 0;
     try (PreparedStatement select = connection.prepareStatement(table.claimSenders())) {
-      // each blocked row takes at most one place in the answer: ask for that many more
-      select.setInt(1, (int) Math.min(Integer.MAX_VALUE, (long) maxSenders + blocked.size()));
+      // each failing sender takes at most one place in the answer: ask for that many more
+      select.setInt(1, (int) Math.min(Integer.MAX_VALUE, (long) maxSenders + failing.size()));
       try (ResultSet rs = select.executeQuery()) {
-        while (rs.next() && senders.size() < maxSenders) {
-          if (!blocked.containsKey(rs.getLong(2))) {
-            senders.add(rs.getString(1));
+        while (rs.next()) {
+          String sender = rs.getString(1);
+          long seq = rs.getLong(2);
+          Failing entry = failing.get(seq);
+          if (entry == null) {
+            if (senders.size() < maxSenders) {
+              senders.add(sender);
+            }
+          } else {
+            seen.add(seq);
+            if (entry.retryAt - now > 0) {
+              waiting++;
+            } else {
+              due.add(new Due(sender, entry.retryAt));
+            }
           }
         }
       }
     }
-    return senders;
+    failing.keySet().retainAll(seen);
+    due.sort(Comparator.comparingLong(d -> d.retryAt() - now)); // nanoTime may wrap: compare gaps
+    for (Due sender : due) {
+      if (senders.size() == maxSenders) {
+        break;
+      }
+      senders.add(sender.sender());
+    }
+    return new Claim(senders, waiting);
   }
 
   private record Row(long seq, String kind, String uuid, String name, String message) {}
@@ -203,7 +277,9 @@ final class RelayPass {
       if (row.value() instanceof GroupMeta group) {
         flush(run);
         try {
-          server.backend().initGroup(group.groupUuid(), group.taskUuids());
+          if (!recordedBefore(group)) {
+            server.backend().initGroup(group.groupUuid(), group.taskUuids());
+          }
         } catch (RuntimeException e) {
           throw new MachineryException("Init group error: " + e.getMessage(), e);
         }
@@ -212,6 +288,18 @@ final class RelayPass {
       }
     }
     flush(run);
+  }
+
+  /**
+   * Whether an earlier attempt at this group row recorded the group: its first member has a state
+   * (see the notes). False where reads consume states.
+   */
+  private boolean recordedBefore(GroupMeta group) {
+    Backend backend = server.backend();
+    if (backend.consumesStatesOnRead() || group.taskUuids().isEmpty()) {
+      return false;
+    }
+    return backend.getState(group.taskUuids().get(0)).isPresent();
   }
 
   private void flush(List<Signature> run) {

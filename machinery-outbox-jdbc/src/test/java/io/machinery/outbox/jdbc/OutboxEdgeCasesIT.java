@@ -4,77 +4,43 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.Chord;
+import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
-import io.machinery.backend.redis.RedisBackend;
-import io.machinery.broker.redis.RedisBroker;
-import io.machinery.config.Config;
-import io.machinery.testkit.BrokerContract;
-import io.machinery.testkit.TestEndpoints;
 import java.io.PrintWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
-import java.util.UUID;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Edge cases of the relay on a real PostgreSQL and Redis: failures a production relay meets (an
  * {@link Error} from publishing, rows that can never be published, a connection whose set-up
- * failed) must neither stop it nor starve the other senders. No worker: a row deleted by the relay
- * is a row the broker accepted.
+ * failed, a retry after a group was recorded) must neither stop it, nor starve the other senders,
+ * nor fire a chord twice. No worker: a row deleted by the relay is a row the broker accepted.
  */
 class OutboxEdgeCasesIT {
   private static final Duration WAIT = Duration.ofSeconds(30);
 
-  private final Deque<AutoCloseable> closeables = new ArrayDeque<>();
-  private PGSimpleDataSource dataSource = new PGSimpleDataSource();
-  private String table = "";
-  private Config config = Config.builder().build();
-
-  @BeforeEach
-  void setUp() throws SQLException {
-    dataSource = new PGSimpleDataSource();
-    dataSource.setURL(TestEndpoints.postgresUrl());
-    table = "outbox_edge_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-    String redis = TestEndpoints.redisUrl();
-    config =
-        BrokerContract.uniqueQueue(
-            Config.builder().broker(redis).resultBackend(redis).build(), "outbox_edge_");
-    try (Connection c = dataSource.getConnection()) {
-      TaskOutbox.builder(server(null)).table(table).build().createTable(c);
-    }
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    while (!closeables.isEmpty()) {
-      closeables.pop().close();
-    }
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement()) {
-      s.execute("DROP TABLE IF EXISTS " + table);
-    }
-  }
+  @RegisterExtension final OutboxFixture db = new OutboxFixture("outbox_edge_");
 
   @Test
   void anErrorThrownWhilePublishingDoesNotEndTheRelay() throws Exception {
@@ -86,11 +52,11 @@ class OutboxEdgeCasesIT {
                 throw new AssertionError("an Error from a pre-publish handler");
               }
             });
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
-    outbox.inTransaction(dataSource, c -> outbox.sendTask(c, task(1)));
-    OutboxRelay relay = relay(server, dataSource, r -> {});
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, task(1)));
+    OutboxRelay relay = db.relay(server, db.dataSource, r -> {});
 
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
     assertThat(thrown).isTrue();
     assertThat(relay.failedPasses()).isEqualTo(1);
   }
@@ -98,27 +64,18 @@ class OutboxEdgeCasesIT {
   @Test
   void senderBlockedByBadRowsDoNotStarveTheOthersBeyondMaxSenders() throws Exception {
     Server server = server(null);
-    TaskOutbox good = TaskOutbox.builder(server).table(table).senderId("good").build();
-    for (String sender : List.of("bad1", "bad2")) {
-      try (Connection c = dataSource.getConnection();
-          PreparedStatement insert =
-              c.prepareStatement(
-                  "INSERT INTO "
-                      + table
-                      + " (sender_id, kind, task_uuid, task_name, message)"
-                      + " VALUES (?, 'task', 'task_x', 'record', '{\"Name\": 42')")) {
-        insert.setString(1, sender);
-        insert.executeUpdate(); // written by hand: truncated JSON, older than the good row
-      }
-    }
-    good.inTransaction(dataSource, c -> good.sendTask(c, task(1)));
+    TaskOutbox good = TaskOutbox.builder(server).table(db.table).senderId("good").build();
+    insertUndecodableRow("bad1"); // older than the good row
+    insertUndecodableRow("bad2");
+    good.inTransaction(db.dataSource, c -> good.sendTask(c, task(1)));
     OutboxRelay relay =
-        relay(server, dataSource, r -> r.maxSenders(1).maxRetryBackoff(Duration.ofMillis(200)));
+        db.relay(
+            server, db.dataSource, r -> r.maxSenders(1).maxRetryBackoff(Duration.ofMillis(200)));
 
-    await().atMost(WAIT).until(() -> rows() == 2);
+    await().atMost(WAIT).until(() -> db.rows() == 2);
     assertThat(relay.publishedRows()).isEqualTo(1);
     assertThat(relay.failedPasses()).isPositive();
-    assertThat(senders()).containsExactlyInAnyOrder("bad1", "bad2");
+    assertThat(db.senders()).containsExactlyInAnyOrder("bad1", "bad2");
   }
 
   @Test
@@ -130,30 +87,124 @@ class OutboxEdgeCasesIT {
                 throw new IllegalStateException("the pre-publish handler refuses this task");
               }
             });
-    TaskOutbox stuck = TaskOutbox.builder(server).table(table).senderId("stuck").build();
+    TaskOutbox stuck = TaskOutbox.builder(server).table(db.table).senderId("stuck").build();
     TaskOutbox other = stuck.withSenderId("other");
     stuck.inTransaction(
-        dataSource,
+        db.dataSource,
         c -> stuck.sendTask(c, Signature.create("record", Arg.of("stuck"), Arg.of(1L))));
-    other.inTransaction(dataSource, c -> other.sendTask(c, task(1)));
-    OutboxRelay relay = relay(server, dataSource, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
+    other.inTransaction(db.dataSource, c -> other.sendTask(c, task(1)));
+    OutboxRelay relay =
+        db.relay(server, db.dataSource, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
 
-    await().atMost(WAIT).until(() -> rows() == 1);
+    await().atMost(WAIT).until(() -> db.rows() == 1);
     assertThat(relay.publishedRows()).isEqualTo(1);
-    assertThat(senders()).containsExactly("stuck");
+    assertThat(db.senders()).containsExactly("stuck");
+  }
+
+  @Test
+  void sendersThatKeepFailingBeyondMaxSendersDoNotStarveAHealthySender() throws Exception {
+    AtomicInteger refusals = new AtomicInteger();
+    Queue<Object> published = new ConcurrentLinkedQueue<>();
+    Server server =
+        server(
+            signature -> {
+              if (signature.args().get(0).value().equals("refused")) {
+                refusals.incrementAndGet();
+                throw new IllegalStateException("the pre-publish handler refuses this task");
+              }
+              published.add(signature.args().get(1).value());
+            });
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    // Four failing senders, older than the healthy one: three refused, one undecodable.
+    for (String sender : List.of("refused1", "refused2", "refused3")) {
+      TaskOutbox refused = outbox.withSenderId(sender);
+      refused.inTransaction(
+          db.dataSource,
+          c -> refused.sendTask(c, Signature.create("record", Arg.of("refused"), Arg.of(0L))));
+    }
+    insertUndecodableRow("undecodable");
+    TaskOutbox healthy = outbox.withSenderId("healthy");
+    for (int i = 0; i < 6; i++) {
+      long index = i;
+      healthy.inTransaction(db.dataSource, c -> healthy.sendTask(c, task(index)));
+    }
+    OutboxRelay relay =
+        db.relay(
+            server,
+            db.dataSource,
+            r -> r.maxSenders(2).batchSize(2).maxRetryBackoff(Duration.ofMillis(100)));
+
+    await().atMost(WAIT).until(() -> db.rows() == 4);
+    assertThat(published).as("in order, two rows a pass").containsExactly(0L, 1L, 2L, 3L, 4L, 5L);
+    assertThat(relay.publishedRows()).isEqualTo(6);
+    assertThat(db.senders()).containsExactly("refused1", "refused2", "refused3", "undecodable");
+    int before = refusals.get();
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(refusals)
+                    .as("the failing senders are tried again")
+                    .hasValueGreaterThan(before + 3));
+  }
+
+  @Test
+  void aRetriedGroupRowDoesNotRecordItsGroupAgainSoAFiredChordStaysFired() throws Exception {
+    CountDownLatch reached = new CountDownLatch(1);
+    CountDownLatch fired = new CountDownLatch(1);
+    AtomicBoolean refused = new AtomicBoolean();
+    // The first attempt's last task waits until the chord has fired, then is refused.
+    Server server =
+        server(
+            signature -> {
+              if (signature.args().get(0).value().equals("after")
+                  && refused.compareAndSet(false, true)) {
+                reached.countDown();
+                try {
+                  fired.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                throw new IllegalStateException("refused once, after the chord fired");
+              }
+            });
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    Chord chord = Chord.of(Group.of(task(1), task(2)), Signature.create("join"));
+    // A group row after the chord's members: they are published before its task is refused.
+    Group after = Group.of(Signature.create("record", Arg.of("after"), Arg.of(1L)));
+    outbox.inTransaction(
+        db.dataSource,
+        c -> {
+          outbox.sendChord(c, chord);
+          return outbox.sendGroup(c, after);
+        });
+    db.relay(server, db.dataSource, r -> {});
+
+    // The first attempt recorded the chord's group and published its members.
+    assertThat(reached.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+    String group = chord.group().groupUuid();
+    assertThat(server.backend().getState(chord.group().taskUuids().get(1))).isPresent();
+    // What the worker completing the last member does: the chord fires.
+    assertThat(server.backend().triggerChord(group)).isTrue();
+    fired.countDown(); // the attempt fails; the retry publishes the rows again
+
+    await().atMost(WAIT).until(() -> db.rows() == 0);
+    assertThat(server.backend().triggerChord(group))
+        .as("the chord fired already: the retry did not reset its group")
+        .isFalse();
   }
 
   @Test
   void aConnectionWhoseSetUpFailedIsNeverUsedInAutoCommitMode() throws Exception {
     Server server = server(null);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
-    outbox.inTransaction(dataSource, c -> outbox.sendTask(c, task(1)));
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, task(1)));
     AtomicInteger autoCommitStatements = new AtomicInteger();
     List<Connection> given = new ArrayList<>();
     DataSource flaky = failingFirstSetAutoCommit(autoCommitStatements, given);
-    OutboxRelay relay = relay(server, flaky, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
+    OutboxRelay relay = db.relay(server, flaky, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
 
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
     assertThat(relay.failedPasses()).isPositive();
     assertThat(autoCommitStatements).as("statements run in auto-commit mode").hasValue(0);
     synchronized (given) {
@@ -167,6 +218,20 @@ class OutboxEdgeCasesIT {
     return Signature.create("record", Arg.of("s"), Arg.of(index));
   }
 
+  /** Writes a row by hand, not by TaskOutbox, whose message cannot be decoded: truncated JSON. */
+  private void insertUndecodableRow(String sender) throws SQLException {
+    try (Connection c = db.dataSource.getConnection();
+        PreparedStatement insert =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + db.table
+                    + " (sender_id, kind, task_uuid, task_name, message)"
+                    + " VALUES (?, 'task', 'task_x', 'record', '{\"Name\": 42')")) {
+      insert.setString(1, sender);
+      insert.executeUpdate();
+    }
+  }
+
   /**
    * A data source whose first connection refuses {@code setAutoCommit(false)} (as a connection
    * broken by a database restart does) and that counts statements prepared in auto-commit mode.
@@ -177,7 +242,7 @@ class OutboxEdgeCasesIT {
     return new DataSource() {
       @Override
       public Connection getConnection() throws SQLException {
-        Connection real = dataSource.getConnection();
+        Connection real = db.dataSource.getConnection();
         synchronized (given) {
           given.add(real);
         }
@@ -240,51 +305,7 @@ class OutboxEdgeCasesIT {
     };
   }
 
-  private long rows() throws SQLException {
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*) FROM " + table)) {
-      rs.next();
-      return rs.getLong(1);
-    }
-  }
-
-  private List<String> senders() throws SQLException {
-    List<String> senders = new ArrayList<>();
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT sender_id FROM " + table)) {
-      while (rs.next()) {
-        senders.add(rs.getString(1));
-      }
-    }
-    return senders;
-  }
-
   private Server server(@Nullable Consumer<Signature> prePublish) {
-    RedisBroker broker = RedisBroker.create(config);
-    closeables.push(broker);
-    RedisBackend backend = RedisBackend.create(config);
-    closeables.push(backend);
-    Server.Builder b = Server.builder().config(config).broker(broker).backend(backend);
-    if (prePublish != null) {
-      b.prePublishHandler(prePublish);
-    }
-    Server server = b.build();
-    closeables.push(server);
-    return server;
-  }
-
-  private OutboxRelay relay(
-      Server server, DataSource source, Consumer<OutboxRelay.Builder> settings) {
-    OutboxRelay.Builder b =
-        OutboxRelay.builder(server, source)
-            .table(table)
-            .pollInterval(Duration.ofMillis(20))
-            .retryBackoff(Duration.ofMillis(20));
-    settings.accept(b);
-    OutboxRelay relay = b.build();
-    closeables.push(relay);
-    return relay;
+    return db.server(db.config, prePublish);
   }
 }

@@ -18,8 +18,6 @@ import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
-import io.machinery.backend.redis.RedisBackend;
-import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
 import io.machinery.testkit.BrokerContract;
@@ -30,17 +28,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
@@ -50,22 +44,19 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.stream.LongStream;
-import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The outbox on a real PostgreSQL ({@code scripts/services.d/postgresql.sh}) with a Redis broker
  * and backend and a real worker: commit publishes, rollback does not, order per sender, several
  * relays, a broker outage and a relay closed in the middle of a batch. Each test has its own table
- * and queue.
+ * and queue (OutboxFixture).
  */
 class OutboxRelayIT {
   private static final Duration WAIT = Duration.ofSeconds(60);
 
-  private final Deque<AutoCloseable> closeables = new ArrayDeque<>();
+  @RegisterExtension final OutboxFixture db = new OutboxFixture("outbox_it_");
 
   /** What the worker ran, in the order it ran it: "sender:index". */
   private final Queue<String> ran = new ConcurrentLinkedQueue<>();
@@ -75,51 +66,22 @@ class OutboxRelayIT {
   /** The outage test's own Redis, replaced when it is started again. */
   private final AtomicReference<OwnRedisServer> redisHolder = new AtomicReference<>();
 
-  private PGSimpleDataSource dataSource = new PGSimpleDataSource();
-  private String table = "";
-  private Config config = Config.builder().build();
-
-  @BeforeEach
-  void setUp() throws SQLException {
-    dataSource = new PGSimpleDataSource();
-    dataSource.setURL(TestEndpoints.postgresUrl());
-    table = "outbox_it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
-    String redis = TestEndpoints.redisUrl();
-    config =
-        BrokerContract.uniqueQueue(
-            Config.builder().broker(redis).resultBackend(redis).build(), "outbox_");
-    try (Connection c = dataSource.getConnection()) {
-      TaskOutbox.builder(server(config)).table(table).build().createTable(c);
-    }
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    while (!closeables.isEmpty()) {
-      closeables.pop().close();
-    }
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement()) {
-      s.execute("DROP TABLE IF EXISTS " + table);
-    }
-  }
-
   @Test
   void aCommittedSendIsPublishedByTheRelayAndRunByAWorker() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).senderId("orders").build();
-    try (Connection c = dataSource.getConnection();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).senderId("orders").build();
+    try (Connection c = db.dataSource.getConnection();
         Statement s = c.createStatement()) {
-      s.execute("CREATE TABLE " + table + "_orders (id BIGINT PRIMARY KEY)");
+      s.execute("CREATE TABLE " + db.table + "_orders (id BIGINT PRIMARY KEY)");
     }
 
     AsyncResult result =
         outbox.inTransaction(
-            dataSource,
+            db.dataSource,
             c -> {
               try (PreparedStatement insert =
-                  c.prepareStatement("INSERT INTO " + table + "_orders (id) VALUES (?)")) {
+                  c.prepareStatement("INSERT INTO " + db.table + "_orders (id) VALUES (?)")) {
                 insert.setLong(1, 42);
                 insert.executeUpdate();
               }
@@ -127,60 +89,60 @@ class OutboxRelayIT {
             });
 
     // Committed, but no relay yet: nothing outside the database has changed, not even PENDING.
-    assertThat(rows()).isEqualTo(1);
+    assertThat(db.rows()).isEqualTo(1);
     assertThat(server.backend().getState(result.taskUuid())).isEmpty();
-    assertThat(server.broker().pendingTasks(config.defaultQueue())).isEmpty();
+    assertThat(server.broker().pendingTasks(db.config.defaultQueue())).isEmpty();
     assertThat(result.state()).isEqualTo(State.PENDING);
 
     relay(server, b -> {});
     assertThat(result.get(WAIT)).containsExactly("orders:42");
-    await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
-    try (Connection c = dataSource.getConnection();
+    await().atMost(WAIT).until(() -> db.rows() == 0); // deleted after the broker confirmed
+    try (Connection c = db.dataSource.getConnection();
         Statement s = c.createStatement()) {
-      s.execute("DROP TABLE " + table + "_orders");
+      s.execute("DROP TABLE " + db.table + "_orders");
     }
   }
 
   @Test
   void aRolledBackSendIsNeverPublished() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     AtomicReference<AsyncResult> rolledBack = new AtomicReference<>();
     relay(server, b -> {});
 
     assertThatThrownBy(
             () ->
                 outbox.inTransaction(
-                    dataSource,
+                    db.dataSource,
                     c -> {
                       rolledBack.set(outbox.sendTask(c, record("s", 1)));
                       throw new SQLException("the caller's own statement failed");
                     }))
         .hasMessageContaining("the caller's own statement failed");
-    try (Connection c = dataSource.getConnection()) {
+    try (Connection c = db.dataSource.getConnection()) {
       c.setAutoCommit(false);
       outbox.sendTask(c, record("s", 2));
       c.rollback(); // an explicit rollback of the caller's own transaction
     }
     AsyncResult committed =
-        outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("s", 3)));
+        outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("s", 3)));
 
     // The relay publishes one sender's rows in order: once the later commit ran, an earlier row
     // would have been published before it.
     assertThat(committed.get(WAIT)).containsExactly("s:3");
     assertThat(ran).containsExactly("s:3");
-    await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
+    await().atMost(WAIT).until(() -> db.rows() == 0); // deleted after the broker confirmed
     assertThat(server.backend().getState(rolledBack.get().taskUuid())).isEmpty();
   }
 
   @Test
   void eachSendersRowsArePublishedInOrderAcross1000Rows() throws Exception {
-    Server server = server(config);
-    worker(config, 1); // one slot: the worker runs tasks in the order the queue holds them
-    TaskOutbox a = TaskOutbox.builder(server).table(table).senderId("a").build();
+    Server server = server(db.config);
+    worker(db.config, 1); // one slot: the worker runs tasks in the order the queue holds them
+    TaskOutbox a = TaskOutbox.builder(server).table(db.table).senderId("a").build();
     TaskOutbox b = a.withSenderId("b");
-    try (Connection c = dataSource.getConnection()) {
+    try (Connection c = db.dataSource.getConnection()) {
       c.setAutoCommit(false);
       for (int i = 0; i < 500; i++) {
         // One transaction per send, as a service sends them: a's and b's rows interleave.
@@ -190,7 +152,7 @@ class OutboxRelayIT {
         c.commit();
       }
     }
-    assertThat(rows()).isEqualTo(1000);
+    assertThat(db.rows()).isEqualTo(1000);
 
     relay(server, r -> r.batchSize(64));
     await().atMost(WAIT).until(() -> ran.size() == 1000);
@@ -199,17 +161,17 @@ class OutboxRelayIT {
         .containsExactlyElementsOf(LongStream.range(0, 500).mapToObj(i -> "a:" + i).toList());
     assertThat(ran.stream().filter(s -> s.startsWith("b:")).toList())
         .containsExactlyElementsOf(LongStream.range(0, 500).mapToObj(i -> "b:" + i).toList());
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
   void twoRelaysOnOneTablePublishEachRowOnceAndKeepEachSendersOrder() throws Exception {
     int senders = 8;
     int perSender = 125;
-    Server server = server(config);
-    worker(config, 1);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
-    try (Connection c = dataSource.getConnection()) {
+    Server server = server(db.config);
+    worker(db.config, 1);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    try (Connection c = db.dataSource.getConnection()) {
       c.setAutoCommit(false);
       for (int i = 0; i < perSender; i++) {
         for (int s = 0; s < senders; s++) {
@@ -222,9 +184,9 @@ class OutboxRelayIT {
     // Each relay on a server of its own, as two processes would be; few senders per pass and
     // small batches, so both keep claiming while the other holds senders.
     OutboxRelay first = relay(server, r -> r.maxSenders(2).batchSize(10));
-    OutboxRelay second = relay(server(config), r -> r.maxSenders(2).batchSize(10));
+    OutboxRelay second = relay(server(db.config), r -> r.maxSenders(2).batchSize(10));
     await().atMost(WAIT).until(() -> ran.size() >= senders * perSender);
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
 
     assertThat(first.publishedRows() + second.publishedRows()).isEqualTo(senders * perSender);
     assertThat(runs).hasSize(senders * perSender);
@@ -243,8 +205,8 @@ class OutboxRelayIT {
     CountDownLatch release = new CountDownLatch(1);
     // The first relay stops inside its first batch (sender "held", rows 0-9) until released.
     Server stuck =
-        server(
-            config,
+        db.server(
+            db.config,
             signature -> {
               if ("held".equals(signature.args().get(0).value())
                   && Long.valueOf(0).equals(signature.args().get(1).value())) {
@@ -256,10 +218,10 @@ class OutboxRelayIT {
                 }
               }
             });
-    worker(config, 1);
-    TaskOutbox held = TaskOutbox.builder(stuck).table(table).senderId("held").build();
+    worker(db.config, 1);
+    TaskOutbox held = TaskOutbox.builder(stuck).table(db.table).senderId("held").build();
     TaskOutbox free = held.withSenderId("free");
-    try (Connection c = dataSource.getConnection()) {
+    try (Connection c = db.dataSource.getConnection()) {
       c.setAutoCommit(false);
       for (int i = 0; i < 20; i++) {
         held.sendTask(c, record("held", i)); // the lower sequence numbers: claimed first
@@ -272,33 +234,33 @@ class OutboxRelayIT {
     try {
       relay(stuck, r -> r.maxSenders(1).batchSize(10));
       assertThat(holding.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
-      relay(server(config), r -> r.maxSenders(1).batchSize(10));
+      relay(server(db.config), r -> r.maxSenders(1).batchSize(10));
 
       await().atMost(WAIT).until(() -> ran.size() == 20);
       assertThat(ran)
           .as("the second relay skipped the held sender and took the free one")
           .containsExactlyElementsOf(LongStream.range(0, 20).mapToObj(i -> "free:" + i).toList());
-      assertThat(rows()).as("no row of the held sender was touched").isEqualTo(20);
+      assertThat(db.rows()).as("no row of the held sender was touched").isEqualTo(20);
     } finally {
       release.countDown();
     }
     await().atMost(WAIT).until(() -> ran.size() == 40);
     assertThat(ran.stream().filter(r -> r.startsWith("held:")).toList())
         .containsExactlyElementsOf(LongStream.range(0, 20).mapToObj(i -> "held:" + i).toList());
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
   void aGroupAndAChordAreRecordedBeforeTheirMembersArePublished() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     Group group = Group.of(record("g", 1), record("g", 2), record("g", 3));
     Chord chord = Chord.of(Group.of(record("c", 1), record("c", 2)), Signature.create("join"));
     AtomicReference<AsyncResult> callback = new AtomicReference<>();
     List<AsyncResult> members =
         outbox.inTransaction(
-            dataSource,
+            db.dataSource,
             c -> {
               callback.set(outbox.sendChord(c, chord));
               return outbox.sendGroup(c, group);
@@ -310,14 +272,14 @@ class OutboxRelayIT {
     }
     await().atMost(WAIT).until(() -> server.backend().groupCompleted(group.groupUuid(), 3));
     assertThat(callback.get().get(WAIT)).containsExactly("c:1,c:2");
-    await().atMost(WAIT).until(() -> rows() == 0); // deleted after the broker confirmed
+    await().atMost(WAIT).until(() -> db.rows() == 0); // deleted after the broker confirmed
   }
 
   @Test
   void aDagWritesItsDependencyGroupsAndFirstTasksAndRunsOnceTheRelayPublishesIt() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     Dag dag =
         Dag.builder()
             .task("a", record("dag", 1))
@@ -328,32 +290,32 @@ class OutboxRelayIT {
     Dag tooLarge =
         Dag.builder()
             .task("a", record("bad", 1))
-            .task("t", Signature.create("t", Arg.of("x".repeat(config.maxMessageBytes()))), "a")
+            .task("t", Signature.create("t", Arg.of("x".repeat(db.config.maxMessageBytes()))), "a")
             .build();
     Map<String, AsyncResult> results =
         outbox.inTransaction(
-            dataSource,
+            db.dataSource,
             c -> {
               // a task sent later by a worker is checked now too: nothing of this DAG is written
               assertThatThrownBy(() -> outbox.sendDag(c, tooLarge))
                   .isInstanceOf(IllegalArgumentException.class);
               return outbox.sendDag(c, dag);
             });
-    assertThat(rows()).as("two dependency groups and two first tasks").isEqualTo(4);
+    assertThat(db.rows()).as("two dependency groups and two first tasks").isEqualTo(4);
     assertThat(ran).isEmpty(); // nothing is published before the relay runs
 
     relay(server, r -> {});
     assertThat(results.get("y").get(WAIT)).containsExactly("y,x,dag:1,dag:2,dag:1");
     assertThat(results.get("x").get(WAIT)).containsExactly("x,dag:1,dag:2");
     assertThat(ran).containsExactlyInAnyOrder("dag:1", "dag:2");
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
   void aChainIsOneRowWhoseTasksRunInTurnOnceTheRelayPublishesIt() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     Chain chain =
         Chain.of(
             record("chain", 1),
@@ -363,7 +325,7 @@ class OutboxRelayIT {
         Chain.of(record("bad", 1), Signature.create("t", Arg.of("int64", "not a number")));
     List<AsyncResult> results =
         outbox.inTransaction(
-            dataSource,
+            db.dataSource,
             c -> {
               // a bad task anywhere in a chain refuses all of it before anything is written
               assertThatThrownBy(() -> outbox.sendChain(c, refused))
@@ -371,7 +333,7 @@ class OutboxRelayIT {
                   .hasMessageContaining("argument 1 of task t");
               return outbox.sendChain(c, chain);
             });
-    assertThat(rows()).as("the first task carries the others").isEqualTo(1);
+    assertThat(db.rows()).as("the first task carries the others").isEqualTo(1);
     assertThat(results)
         .extracting(AsyncResult::taskUuid)
         .containsExactlyElementsOf(chain.tasks().stream().map(Signature::uuid).toList());
@@ -382,14 +344,14 @@ class OutboxRelayIT {
     assertThat(results.get(1).get(WAIT)).containsExactly("x,chain:1");
     assertThat(results.get(0).get(WAIT)).containsExactly("chain:1");
     assertThat(ran).containsExactly("chain:1");
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
   void aSagaIsOneRowWhoseCompensationsRunWhenAStepFailsOnceTheRelayPublishesIt() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     Saga saga =
         Saga.builder()
             .step(
@@ -397,8 +359,8 @@ class OutboxRelayIT {
                 Signature.create("join", Arg.of("undone")))
             .step(Signature.create("fail", Arg.of("x")))
             .build();
-    SagaAsyncResult result = outbox.inTransaction(dataSource, c -> outbox.sendSaga(c, saga));
-    assertThat(rows()).as("the first step carries the others").isEqualTo(1);
+    SagaAsyncResult result = outbox.inTransaction(db.dataSource, c -> outbox.sendSaga(c, saga));
+    assertThat(db.rows()).as("the first step carries the others").isEqualTo(1);
     assertThat(ran).isEmpty(); // nothing is published before the relay runs
 
     relay(server, r -> {});
@@ -411,7 +373,7 @@ class OutboxRelayIT {
             });
     Signature compensation = saga.compensationsAfterFailureOf(1).get(0);
     assertThat(server.asyncResult(compensation.uuid()).get(WAIT)).containsExactly("undone,saga:1");
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
@@ -429,10 +391,10 @@ class OutboxRelayIT {
                 .build(),
             "outbox_outage_");
     OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
-    closeables.push(() -> redisHolder.get().close());
+    db.closeAfter(() -> redisHolder.get().close());
     redisHolder.set(redis);
     Server server = server(own);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     OutboxRelay relay =
         relay(
             server,
@@ -442,30 +404,31 @@ class OutboxRelayIT {
     List<AsyncResult> results = new ArrayList<>();
     for (int i = 0; i < 20; i++) {
       int index = i;
-      results.add(outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("o", index))));
+      results.add(outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("o", index))));
     }
     await().atMost(WAIT).until(() -> relay.failedPasses() >= 2);
-    assertThat(rows()).as("nothing is deleted while the broker is down").isEqualTo(20);
+    assertThat(db.rows()).as("nothing is deleted while the broker is down").isEqualTo(20);
 
     redisHolder.set(OwnRedisServer.start(dir, port, args));
     worker(own, 2);
     for (int i = 0; i < 20; i++) {
       assertThat(results.get(i).get(WAIT)).containsExactly("o:" + i);
     }
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
   void aRelayTakesANewConnectionAfterTheDatabaseRestarts() throws Exception {
     String script = TestEndpoints.servicesScript();
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     OutboxRelay relay =
         relay(
             server,
             r -> r.retryBackoff(Duration.ofMillis(50)).maxRetryBackoff(Duration.ofMillis(500)));
-    AsyncResult before = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("r", 1)));
+    AsyncResult before =
+        outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("r", 1)));
     assertThat(before.get(WAIT)).containsExactly("r:1");
 
     // Ends every connection, the relay's too (scripts/services.sh: pg_ctl stop -m fast, start).
@@ -475,12 +438,12 @@ class OutboxRelayIT {
             .atMost(WAIT)
             .ignoreExceptions()
             .until(
-                () -> outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("r", 2))),
+                () -> outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("r", 2))),
                 r -> true);
 
     assertThat(after.get(WAIT)).containsExactly("r:2");
     assertThat(relay.failedPasses()).as("the pass on the dead connection failed").isPositive();
-    await().atMost(WAIT).until(() -> rows() == 0);
+    await().atMost(WAIT).until(() -> db.rows() == 0);
   }
 
   @Test
@@ -491,18 +454,18 @@ class OutboxRelayIT {
     // The 15th task handed to the broker (the 5th of the second batch of 10) closes the relay
     // while that batch is on its way: it is published, but its rows are not yet deleted.
     Server dying =
-        server(
-            config,
+        db.server(
+            db.config,
             signature -> {
               if (handed.incrementAndGet() == 15) {
                 relayRef.get().close();
                 closedMidBatch.set(true);
               }
             });
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(dying).table(table).build();
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(dying).table(db.table).build();
     outbox.inTransaction(
-        dataSource,
+        db.dataSource,
         c -> {
           for (int i = 0; i < 50; i++) {
             outbox.sendTask(c, record("m", i));
@@ -515,10 +478,10 @@ class OutboxRelayIT {
     first.close(); // waits for its thread to end
 
     assertThat(first.publishedRows()).as("only the first batch was deleted").isEqualTo(10);
-    assertThat(rows()).as("the batch in flight was rolled back").isEqualTo(40);
+    assertThat(db.rows()).as("the batch in flight was rolled back").isEqualTo(40);
 
-    relay(server(config), r -> r.batchSize(10));
-    await().atMost(WAIT).until(() -> rows() == 0);
+    relay(server(db.config), r -> r.batchSize(10));
+    await().atMost(WAIT).until(() -> db.rows() == 0);
     await().atMost(WAIT).until(() -> runs.size() == 50);
     assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).isGreaterThanOrEqualTo(1));
     await()
@@ -532,8 +495,8 @@ class OutboxRelayIT {
 
   @Test
   void aSendOutsideATransactionOrOfABadTaskWritesNothing() throws Exception {
-    TaskOutbox outbox = TaskOutbox.builder(server(config)).table(table).build();
-    try (Connection c = dataSource.getConnection()) {
+    TaskOutbox outbox = TaskOutbox.builder(server(db.config)).table(db.table).build();
+    try (Connection c = db.dataSource.getConnection()) {
       assertThat(c.getAutoCommit()).isTrue();
       assertThatThrownBy(() -> outbox.sendTask(c, record("x", 1)))
           .isInstanceOf(IllegalStateException.class)
@@ -548,39 +511,42 @@ class OutboxRelayIT {
           .hasMessageContaining("argument 1 of task t");
       c.commit();
     }
-    assertThat(rows()).isZero();
+    assertThat(db.rows()).isZero();
   }
 
   @Test
   void aRowThatCannotBeDecodedBlocksOnlyItsOwnSender() throws Exception {
-    Server server = server(config);
-    worker(config, 2);
-    TaskOutbox outbox = TaskOutbox.builder(server).table(table).build();
+    Server server = server(db.config);
+    worker(db.config, 2);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
     TaskOutbox other = outbox.withSenderId("other");
-    AsyncResult before = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("d", 1)));
-    try (Connection c = dataSource.getConnection();
+    AsyncResult before =
+        outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("d", 1)));
+    try (Connection c = db.dataSource.getConnection();
         PreparedStatement insert =
             c.prepareStatement(
                 "INSERT INTO "
-                    + table
+                    + db.table
                     + " (sender_id, kind, task_uuid, task_name, message)"
                     + " VALUES ('default', 'task', 'task_x', 'record', '{\"Name\": 42')")) {
       insert.executeUpdate(); // written by hand, not by TaskOutbox: truncated JSON
     }
-    AsyncResult after = outbox.inTransaction(dataSource, c -> outbox.sendTask(c, record("d", 2)));
+    AsyncResult after =
+        outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("d", 2)));
     AsyncResult elsewhere =
-        other.inTransaction(dataSource, c -> other.sendTask(c, record("other", 1)));
+        other.inTransaction(db.dataSource, c -> other.sendTask(c, record("other", 1)));
     OutboxRelay relay = relay(server, r -> r.maxRetryBackoff(Duration.ofMillis(200)));
 
     assertThat(before.get(WAIT)).containsExactly("d:1");
     assertThat(elsewhere.get(WAIT)).containsExactly("other:1");
     await().atMost(WAIT).until(() -> relay.failedPasses() >= 2);
-    assertThat(rows()).as("the bad row and the one behind it wait").isEqualTo(2);
+    assertThat(db.rows()).as("the bad row and the one behind it wait").isEqualTo(2);
     assertThat(after.taskState()).isEmpty();
 
-    try (Connection c = dataSource.getConnection();
+    try (Connection c = db.dataSource.getConnection();
         Statement s = c.createStatement()) {
-      s.executeUpdate("DELETE FROM " + table + " WHERE task_uuid = 'task_x'"); // a person repairs
+      s.executeUpdate(
+          "DELETE FROM " + db.table + " WHERE task_uuid = 'task_x'"); // a person repairs
     }
     assertThat(after.get(WAIT)).containsExactly("d:2");
   }
@@ -600,31 +566,8 @@ class OutboxRelayIT {
     assertThat(process.exitValue()).as("%s: %s", command, output).isZero();
   }
 
-  private long rows() throws SQLException {
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery("SELECT count(*) FROM " + table)) {
-      rs.next();
-      return rs.getLong(1);
-    }
-  }
-
   private Server server(Config cfg) {
-    return server(cfg, null);
-  }
-
-  private Server server(Config cfg, @Nullable Consumer<Signature> prePublish) {
-    RedisBroker broker = RedisBroker.create(cfg);
-    closeables.push(broker);
-    RedisBackend backend = RedisBackend.create(cfg);
-    closeables.push(backend);
-    Server.Builder b = Server.builder().config(cfg).broker(broker).backend(backend);
-    if (prePublish != null) {
-      b.prePublishHandler(prePublish);
-    }
-    Server server = b.build();
-    closeables.push(server);
-    return server;
+    return db.server(cfg, null);
   }
 
   private void worker(Config cfg, int concurrency) {
@@ -651,15 +594,10 @@ class OutboxRelayIT {
             }));
     Worker worker = server.newWorker("outbox-it", concurrency);
     worker.launchAsync();
-    closeables.push(worker::quit);
+    db.closeAfter(worker::quit);
   }
 
   private OutboxRelay relay(Server server, Consumer<OutboxRelay.Builder> settings) {
-    OutboxRelay.Builder b =
-        OutboxRelay.builder(server, dataSource).table(table).pollInterval(Duration.ofMillis(20));
-    settings.accept(b);
-    OutboxRelay relay = b.build();
-    closeables.push(relay);
-    return relay;
+    return db.relay(server, db.dataSource, settings);
   }
 }
