@@ -1,12 +1,16 @@
 package io.machinery.broker.gcppubsub;
 
 import com.google.api.core.ApiFuture;
+import com.google.api.core.ApiFutures;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -26,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * delay subscription and, for each message:
  *
  * <ul>
- *   <li>due: publishes its data to the task topic, then acknowledges it;
+ *   <li>due: publishes its data to the task topic, then acknowledges it (all the due messages of
+ *       one pull are published side by side, see {@link #moveAll});
  *   <li>due within {@link #HOLD_MILLIS}: holds it, with its ack deadline set past the due time, and
  *       publishes it at the due time (checked against the clock again, so never early);
  *   <li>due later: parks it on the server by setting its ack deadline to about its due time minus
@@ -78,19 +83,23 @@ final class DelayPump {
         // inside the try: a stub may throw instead of failing the future, and a pump whose thread
         // ended would never move a delayed task again
         future = broker.client().subscriber().pullCallable().futureCall(request);
+        List<DueMessage> dueNow = new ArrayList<>();
         for (ReceivedMessage m : future.get().getReceivedMessagesList()) {
           if (running.get()) {
-            handle(m);
+            handle(m, dueNow);
           } else {
             broker
                 .settler()
                 .modifyDeadline(subscription, m.getAckId(), 0); // closing: hand it back at once
           }
         }
+        moveAll(dueNow);
         failures = 0;
       } catch (InterruptedException e) {
         if (future != null) {
-          future.cancel(true);
+          // closing: not cancelled, which would strand what the server already sent until its
+          // deadline lapses (a delayed task late by that much); whatever it brings goes back
+          broker.settler().handBackWhenAnswered(subscription, future);
         }
         return;
       } catch (ExecutionException | RuntimeException | Error e) { // an Error too, as above
@@ -116,7 +125,11 @@ final class DelayPump {
     }
   }
 
-  private void handle(ReceivedMessage received) {
+  /** A pulled message that is due now, and the task topic it goes to. */
+  private record DueMessage(ReceivedMessage received, String topic) {}
+
+  /** Sorts one pulled message: due now into {@code dueNow}, else held, refreshed or parked. */
+  private void handle(ReceivedMessage received, List<DueMessage> dueNow) {
     PubsubMessage m = received.getMessage();
     String topic = m.getAttributesOrDefault(GcpPubSubBroker.TOPIC_ATTRIBUTE, "");
     long due;
@@ -138,7 +151,7 @@ final class DelayPump {
     }
     long remaining = due - broker.clock().millis();
     if (remaining <= 0) {
-      move(received, topic);
+      dueNow.add(new DueMessage(received, topic));
     } else if (remaining <= HOLD_MILLIS) {
       held.put(received.getAckId(), received);
       setDeadline(received, (int) (remaining / 1000) + 1 + HOLD_MARGIN_SECONDS);
@@ -184,6 +197,59 @@ final class DelayPump {
       return; // close() handed it back meanwhile: moving it too would make it run twice
     }
     move(received, topic);
+  }
+
+  /**
+   * Moves the due messages of one pull: every publish is started before any is waited for (they
+   * travel side by side on the channel), so a burst of hundreds takes about one round trip, not one
+   * per message, well within the lease the pull gave them (nothing extends it). Each message is
+   * acknowledged only once Pub/Sub has accepted its copy; one whose publish fails goes {@link
+   * #move}'s way (its topic created again, a dead letter, or another try later).
+   */
+  private void moveAll(List<DueMessage> dueNow) {
+    List<ApiFuture<String>> publishes = new ArrayList<>(dueNow.size());
+    for (DueMessage d : dueNow) {
+      byte[] data = d.received().getMessage().getData().toByteArray();
+      ApiFuture<String> publish;
+      try {
+        publish = broker.startPublishNow(d.topic(), data);
+      } catch (RuntimeException e) {
+        publish = ApiFutures.immediateFailedFuture(e);
+      }
+      publishes.add(publish);
+    }
+    for (int i = 0; i < dueNow.size(); i++) {
+      DueMessage d = dueNow.get(i);
+      if (accepted(publishes.get(i))) {
+        broker.settler().ack(subscription, d.received().getAckId());
+      } else {
+        move(d.received(), d.topic());
+      }
+    }
+  }
+
+  /**
+   * Whether a publish succeeded, waiting through interrupts (close() interrupts): a message whose
+   * copy may still reach its topic must not be handed back, or it would run twice.
+   */
+  private static boolean accepted(ApiFuture<String> publish) {
+    boolean interrupted = false;
+    try {
+      while (true) {
+        try {
+          publish.get();
+          return true;
+        } catch (InterruptedException e) {
+          interrupted = true;
+        } catch (ExecutionException | CancellationException e) {
+          return false;
+        }
+      }
+    } finally {
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 
   private void move(ReceivedMessage received, String topic) {

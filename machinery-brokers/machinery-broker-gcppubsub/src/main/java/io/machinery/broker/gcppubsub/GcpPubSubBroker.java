@@ -142,7 +142,10 @@ public final class GcpPubSubBroker implements Broker {
    * Lease extensions and timers: a platform thread, since task bodies run on virtual threads, which
    * a computing task never gives up, and a virtual scheduler would wait for a carrier while the ack
    * deadlines lapse (issue 12, F5). The consumers' pull loops, the settler and the delay pump are
-   * platform threads for the same reason.
+   * platform threads for the same reason. Nothing on it waits for Pub/Sub: an extension tick only
+   * sends its request (the answer is handled when it comes), and a held delayed task that falls due
+   * is handed to {@link #due}, so neither a slow Pub/Sub nor many delayed tasks falling due at once
+   * delay another consumer's extensions.
    */
   private final ScheduledExecutorService scheduler;
 
@@ -267,6 +270,19 @@ public final class GcpPubSubBroker implements Broker {
       }
       throw e;
     }
+  }
+
+  /**
+   * Starts publishing Go's message to a task topic (creating it first, as {@link #publishNow} does,
+   * when allowed and not yet seen) and returns without waiting for Pub/Sub: the future holds the
+   * message ID once it accepted it. A topic that turns out to be gone is not created again here:
+   * the caller falls back to {@link #publishNow}.
+   */
+  com.google.api.core.ApiFuture<String> startPublishNow(String topic, byte[] message) {
+    if (createMissing && !client.knownTopic(topic)) {
+      client.require(Map.of(subscriptionFor(topic), topic), true, ackDeadlineSeconds);
+    }
+    return client.publishAsync(topic, message, Map.of());
   }
 
   /** Publishes to the delay topic, due on {@code topic} at {@code dueMillis}. */

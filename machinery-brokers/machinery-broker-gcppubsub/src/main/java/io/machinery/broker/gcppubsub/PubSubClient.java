@@ -1,5 +1,7 @@
 package io.machinery.broker.gcppubsub;
 
+import com.google.api.core.ApiFuture;
+import com.google.api.core.ApiFutures;
 import com.google.api.gax.core.CredentialsProvider;
 import com.google.api.gax.core.NoCredentialsProvider;
 import com.google.api.gax.grpc.GrpcTransportChannel;
@@ -17,6 +19,7 @@ import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.protobuf.ByteString;
+import com.google.protobuf.Empty;
 import com.google.pubsub.v1.AcknowledgeRequest;
 import com.google.pubsub.v1.GetSubscriptionRequest;
 import com.google.pubsub.v1.GetTopicRequest;
@@ -186,15 +189,10 @@ final class PubSubClient implements AutoCloseable {
 
   /** Publishes one message and returns its ID once Pub/Sub has accepted it. */
   String publish(String topic, byte[] data, Map<String, String> attributes) {
-    PubsubMessage message =
-        PubsubMessage.newBuilder()
-            .setData(ByteString.copyFrom(data))
-            .putAllAttributes(attributes)
-            .build();
     try {
       return publisher
           .publishCallable()
-          .call(PublishRequest.newBuilder().setTopic(topicName(topic)).addMessages(message).build())
+          .call(publishRequest(topic, data, attributes))
           .getMessageIds(0);
     } catch (NotFoundException e) {
       throw new MachineryException(
@@ -219,6 +217,27 @@ final class PubSubClient implements AutoCloseable {
       throw new MachineryException(
           "publishing to Pub/Sub topic " + topicName(topic) + " failed: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Starts publishing one message and returns at once: the future holds its ID once Pub/Sub has
+   * accepted it, or fails with gax's exception. Publishes started one after the other without
+   * waiting travel side by side on the channel.
+   */
+  ApiFuture<String> publishAsync(String topic, byte[] data, Map<String, String> attributes) {
+    return ApiFutures.transform(
+        publisher.publishCallable().futureCall(publishRequest(topic, data, attributes)),
+        response -> response.getMessageIds(0),
+        Runnable::run);
+  }
+
+  private PublishRequest publishRequest(String topic, byte[] data, Map<String, String> attributes) {
+    PubsubMessage message =
+        PubsubMessage.newBuilder()
+            .setData(ByteString.copyFrom(data))
+            .putAllAttributes(attributes)
+            .build();
+    return PublishRequest.newBuilder().setTopic(topicName(topic)).addMessages(message).build();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -251,6 +270,27 @@ final class PubSubClient implements AutoCloseable {
                   .addAllAckIds(ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST)))
                   .build());
     }
+  }
+
+  /**
+   * As {@link #modifyAckDeadline}, but returns at once: the future completes when Pub/Sub has
+   * answered every request, or fails with the first failure.
+   */
+  ApiFuture<?> modifyAckDeadlineAsync(String subscription, List<String> ackIds, int seconds) {
+    List<ApiFuture<Empty>> requests = new ArrayList<>();
+    for (int i = 0; i < ackIds.size(); i += MAX_IDS_PER_REQUEST) {
+      requests.add(
+          subscriber
+              .modifyAckDeadlineCallable()
+              .futureCall(
+                  ModifyAckDeadlineRequest.newBuilder()
+                      .setSubscription(subscriptionName(subscription))
+                      .setAckDeadlineSeconds(seconds)
+                      .addAllAckIds(
+                          ackIds.subList(i, Math.min(ackIds.size(), i + MAX_IDS_PER_REQUEST)))
+                      .build()));
+    }
+    return ApiFutures.allAsList(requests);
   }
 
   // ------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 package io.machinery.broker.gcppubsub;
 
 import com.google.api.core.ApiFuture;
+import com.google.api.core.ApiFutureCallback;
+import com.google.api.core.ApiFutures;
 import com.google.protobuf.Timestamp;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.ReceivedMessage;
@@ -46,12 +48,16 @@ import org.slf4j.LoggerFactory;
  *       A worker that dies stops extending, so its messages come back within one ack deadline:
  *       at-least-once. A tick survives anything thrown in it (an {@code Error} included: a periodic
  *       task that throws is never run again), so one failed tick costs nothing while the next
- *       succeeds within the deadline.
+ *       succeeds within the deadline. A tick only sends its ModifyAckDeadline and handles the
+ *       answer when it comes: the broker's scheduler thread runs every consumer's ticks and the
+ *       delay pump's timers, so a slow answer for one subscription must not hold back the others'
+ *       extensions (their leases would lapse under running tasks).
  *   <li><b>Failures.</b> Whatever a pull throws (an {@code Error} included) is reported once to the
  *       worker and retried with back-off; the loop ends only when stopped.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they
- *       are delivered again at once); {@link #close()} also nacks the handed-over ones still
- *       unsettled.
+ *       are delivered again at once), and what a pull it gave up waiting for brings, when that
+ *       arrives; {@link #close()} also nacks the handed-over ones still unsettled. Nothing a
+ *       stopped consumer pulled waits out its ack deadline.
  * </ul>
  */
 final class PubSubConsumer implements Consumption {
@@ -98,8 +104,8 @@ final class PubSubConsumer implements Consumption {
 
   private @Nullable ScheduledFuture<?> extender;
 
-  /** Whether the last lease-extension tick failed; only the scheduler thread uses it. */
-  private boolean extensionFailing;
+  /** Whether the last lease extension failed (set by ticks and by Pub/Sub's answers). */
+  private final AtomicBoolean extensionFailing = new AtomicBoolean();
 
   PubSubConsumer(
       GcpPubSubBroker broker,
@@ -246,7 +252,9 @@ final class PubSubConsumer implements Consumption {
     try {
       return future.get().getReceivedMessagesList();
     } catch (InterruptedException e) {
-      future.cancel(true); // what the server sent meanwhile comes back when its deadline lapses
+      // stopping: not cancelled, which would strand what the server already sent until its
+      // deadline lapses; whatever it brings goes back at once
+      broker.settler().handBackWhenAnswered(subscription, future);
       throw e;
     } catch (ExecutionException e) {
       Throwable cause = e.getCause() == null ? e : e.getCause();
@@ -306,9 +314,31 @@ final class PubSubConsumer implements Consumption {
         }
       }
       count = ids.size();
+      int sending = count;
       long sent = System.nanoTime();
-      broker.client().modifyAckDeadline(subscription, ids, ackDeadlineSeconds);
-      long confirmed = System.nanoTime();
+      // sent, not waited for: the scheduler thread is every consumer's and the delay pump's
+      ApiFutures.addCallback(
+          broker.client().modifyAckDeadlineAsync(subscription, ids, ackDeadlineSeconds),
+          new ApiFutureCallback<Object>() {
+            @Override
+            public void onSuccess(Object answer) {
+              extended(extending, sent, System.nanoTime());
+            }
+
+            @Override
+            public void onFailure(Throwable t) {
+              extensionFailed(sending, t);
+            }
+          },
+          Runnable::run); // only bookkeeping and logging
+    } catch (Throwable t) { // an Error too: the next tick must still run
+      extensionFailed(count, t);
+    }
+  }
+
+  /** Pub/Sub confirmed the extension of {@code extending}, sent at {@code sent}. */
+  private void extended(List<PubSubDelivery> extending, long sent, long confirmed) {
+    try {
       int late = 0;
       for (PubSubDelivery d : extending) {
         if (d.extendedAfterALapse(sent, confirmed)) {
@@ -327,13 +357,18 @@ final class PubSubConsumer implements Consumption {
             (confirmed - sent) / 1_000_000,
             ackDeadlineSeconds);
       }
-      if (extensionFailing) {
-        extensionFailing = false;
+      if (extensionFailing.compareAndSet(true, false)) {
         log.info("Extending the ack deadlines of subscription {} works again", subscription);
       }
-    } catch (Throwable t) { // an Error too: the next tick must still run
-      if (!extensionFailing) {
-        extensionFailing = true;
+    } catch (RuntimeException | Error e) { // on Pub/Sub's callback thread: log, never throw
+      log.warn("Recording the lease extensions of {} failed: {}", subscription, e.toString());
+    }
+  }
+
+  /** A lease extension failed: logged once until one succeeds again. */
+  private void extensionFailed(int count, Throwable t) {
+    try {
+      if (extensionFailing.compareAndSet(false, true)) {
         log.warn(
             "Extending the ack deadline of {} message(s) of subscription {} failed ({}); they come back"
                 + " after their deadline ({} s) unless a later tick succeeds; retrying every tick, logged"
@@ -346,6 +381,8 @@ final class PubSubConsumer implements Consumption {
       } else {
         log.debug("Extending ack deadlines of {} still fails: {}", subscription, t.toString());
       }
+    } catch (RuntimeException | Error e) {
+      // logging failed: nothing left to do, and the caller must not fail
     }
   }
 
@@ -356,7 +393,8 @@ final class PubSubConsumer implements Consumption {
    * Ends the loop. A pull under way is left to finish (pstest answers within 0.5 s) and what it
    * brings is nacked: cancelling it instead would strand whatever the server already handed to it
    * until its deadline lapses. Only a loop that waits for a slot, or a pull still running after a
-   * second, is interrupted.
+   * second, is interrupted; such a pull is not cancelled either, and what it brings is nacked when
+   * it arrives (see {@link Settler#handBackWhenAnswered}).
    */
   @Override
   public void stopFetching(Duration timeout) {

@@ -1,11 +1,22 @@
 package io.machinery.broker.gcppubsub;
 
+import com.google.api.core.ApiFuture;
+import com.google.api.core.ApiFutureCallback;
+import com.google.api.core.ApiFutures;
+import com.google.pubsub.v1.PullResponse;
+import com.google.pubsub.v1.ReceivedMessage;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,12 +29,21 @@ import org.slf4j.LoggerFactory;
  * the ack reaching Pub/Sub a few milliseconds later changes nothing about that order. A request
  * that fails is logged and dropped: an ack that is lost means the message is delivered again
  * (at-least-once), a nack that is lost means it comes back when its deadline lapses.
+ *
+ * <p>Pulls whose caller stopped waiting (a consumer or the delay pump stopping) are handed back
+ * when they answer ({@link #handBackWhenAnswered}); {@link #close()} waits up to {@link
+ * #ABANDONED_PULL_WAIT} for those still out, so a broker closing hands them back too. A pull that
+ * answers later still is cancelled when the broker's own channel closes, and its messages come back
+ * only after their ack deadline.
  */
 final class Settler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Settler.class);
 
   /** Marks an acknowledgement in {@link Op#deadlineSeconds}. */
   static final int ACK = -1;
+
+  /** How long {@link #close()} waits for abandoned pulls to answer and be handed back. */
+  static final Duration ABANDONED_PULL_WAIT = Duration.ofSeconds(2);
 
   record Op(String subscription, String ackId, int deadlineSeconds) {}
 
@@ -33,6 +53,9 @@ final class Settler implements AutoCloseable {
   private final LinkedBlockingQueue<Op> queue = new LinkedBlockingQueue<>();
   private final Thread thread;
   private volatile boolean closed;
+
+  /** One per abandoned pull still out: done once what it brought is queued for a nack. */
+  private final Set<CompletableFuture<Void>> abandonedPulls = ConcurrentHashMap.newKeySet();
 
   Settler(PubSubClient client) {
     this.client = client;
@@ -46,6 +69,44 @@ final class Settler implements AutoCloseable {
   /** Deliver again after {@code seconds} (0: at once). */
   void modifyDeadline(String subscription, String ackId, int seconds) {
     queue.add(new Op(subscription, ackId, seconds));
+  }
+
+  /**
+   * Hands back at once (a nack) whatever {@code pull} brings, when it answers: for a pull whose
+   * caller stopped waiting (the consumer or the delay pump is stopping), so no message it brings
+   * waits out its ack deadline leased to no one. Cancelling the pull instead would lose what the
+   * server had already sent: those messages come back only when their deadline lapses.
+   */
+  void handBackWhenAnswered(String subscription, ApiFuture<PullResponse> pull) {
+    CompletableFuture<Void> handedBack = new CompletableFuture<>();
+    abandonedPulls.add(handedBack);
+    ApiFutures.addCallback(
+        pull,
+        new ApiFutureCallback<PullResponse>() {
+          @Override
+          public void onSuccess(PullResponse response) {
+            for (ReceivedMessage m : response.getReceivedMessagesList()) {
+              modifyDeadline(subscription, m.getAckId(), 0);
+            }
+            done();
+          }
+
+          @Override
+          public void onFailure(Throwable t) {
+            done(); // a failed pull leased nothing
+          }
+
+          private void done() {
+            handedBack.complete(null);
+            abandonedPulls.remove(handedBack);
+          }
+        },
+        Runnable::run); // it only enqueues
+  }
+
+  /** Abandoned pulls that have not answered yet. */
+  int abandonedPulls() {
+    return abandonedPulls.size();
   }
 
   private void run() {
@@ -94,9 +155,22 @@ final class Settler implements AutoCloseable {
     }
   }
 
-  /** Sends what is queued, waiting up to a few seconds, then stops. */
+  /**
+   * Waits up to {@link #ABANDONED_PULL_WAIT} for abandoned pulls to answer, sends what is queued,
+   * waiting up to a few seconds, then stops.
+   */
   @Override
   public void close() {
+    if (!abandonedPulls.isEmpty()) {
+      try {
+        CompletableFuture.allOf(abandonedPulls.toArray(CompletableFuture[]::new))
+            .get(ABANDONED_PULL_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } catch (ExecutionException | TimeoutException e) {
+        log.debug("{} abandoned pull(s) still out at close", abandonedPulls.size());
+      }
+    }
     closed = true;
     try {
       thread.join(5_000);

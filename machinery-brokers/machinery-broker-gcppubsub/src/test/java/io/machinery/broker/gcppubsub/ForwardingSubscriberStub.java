@@ -1,5 +1,6 @@
 package io.machinery.broker.gcppubsub;
 
+import com.google.api.gax.core.BackgroundResource;
 import com.google.api.gax.rpc.UnaryCallable;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.protobuf.Empty;
@@ -9,17 +10,27 @@ import com.google.pubsub.v1.ModifyAckDeadlineRequest;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
 import com.google.pubsub.v1.Subscription;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A subscriber stub that forwards every call the broker makes to a real one (talking to the
  * emulator): the base of the tests' stubs that inject faults into some of them.
  */
-abstract class ForwardingSubscriberStub extends SubscriberStub {
+abstract class ForwardingSubscriberStub extends SubscriberStub
+    implements ForwardingBackgroundResource {
   protected final SubscriberStub real;
 
   ForwardingSubscriberStub(SubscriberStub real) {
     this.real = real;
+  }
+
+  @Override
+  public BackgroundResource forwardedTo() {
+    return real;
+  }
+
+  @Override
+  public void close() {
+    real.close();
   }
 
   @Override
@@ -45,35 +56,5 @@ abstract class ForwardingSubscriberStub extends SubscriberStub {
   @Override
   public UnaryCallable<Subscription, Subscription> createSubscriptionCallable() {
     return real.createSubscriptionCallable();
-  }
-
-  @Override
-  public void close() {
-    real.close();
-  }
-
-  @Override
-  public void shutdown() {
-    real.shutdown();
-  }
-
-  @Override
-  public boolean isShutdown() {
-    return real.isShutdown();
-  }
-
-  @Override
-  public boolean isTerminated() {
-    return real.isTerminated();
-  }
-
-  @Override
-  public void shutdownNow() {
-    real.shutdownNow();
-  }
-
-  @Override
-  public boolean awaitTermination(long duration, TimeUnit unit) throws InterruptedException {
-    return real.awaitTermination(duration, unit);
   }
 }

@@ -11,13 +11,11 @@ import com.google.cloud.pubsub.v1.stub.PublisherStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.protobuf.Empty;
 import com.google.pubsub.v1.AcknowledgeRequest;
-import com.google.pubsub.v1.GetTopicRequest;
 import com.google.pubsub.v1.ModifyAckDeadlineRequest;
 import com.google.pubsub.v1.PublishRequest;
 import com.google.pubsub.v1.PublishResponse;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
-import com.google.pubsub.v1.Topic;
 import io.grpc.ManagedChannel;
 import io.machinery.Signature;
 import io.machinery.config.Config;
@@ -32,7 +30,6 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -278,14 +275,13 @@ class GcpPubSubBrokerEdgeCasesIT {
   }
 
   /** A real publisher stub whose publishes to one topic wait until a gate opens. */
-  static final class GatedPublisher extends PublisherStub {
-    private final PublisherStub real;
+  static final class GatedPublisher extends ForwardingPublisherStub {
     private final String topic;
     private final CountDownLatch gate;
     private final AtomicInteger gated = new AtomicInteger();
 
     GatedPublisher(PublisherStub real, String topic, CountDownLatch gate) {
-      this.real = real;
+      super(real);
       this.topic = topic;
       this.gate = gate;
     }
@@ -312,46 +308,6 @@ class GcpPubSubBrokerEdgeCasesIT {
           return delegate.futureCall(request, context);
         }
       };
-    }
-
-    @Override
-    public UnaryCallable<GetTopicRequest, Topic> getTopicCallable() {
-      return real.getTopicCallable();
-    }
-
-    @Override
-    public UnaryCallable<Topic, Topic> createTopicCallable() {
-      return real.createTopicCallable();
-    }
-
-    @Override
-    public void close() {
-      real.close();
-    }
-
-    @Override
-    public void shutdown() {
-      real.shutdown();
-    }
-
-    @Override
-    public boolean isShutdown() {
-      return real.isShutdown();
-    }
-
-    @Override
-    public boolean isTerminated() {
-      return real.isTerminated();
-    }
-
-    @Override
-    public void shutdownNow() {
-      real.shutdownNow();
-    }
-
-    @Override
-    public boolean awaitTermination(long duration, TimeUnit unit) throws InterruptedException {
-      return real.awaitTermination(duration, unit);
     }
   }
 
