@@ -82,16 +82,9 @@ final class Publishing {
     try {
       send(routingKey, properties, message, delayMillis);
     } catch (AmqpOperationException e) {
-      if (tooLarge(e, message)) {
-        throw tooLargeForRabbitMq(signature, message, e);
-      }
-      if (!refusedForSize(e)) {
-        throw e;
-      }
-      // another message on the same channel was too large: this one was not refused, send again
-      log.debug(
-          "Publish of task {} failed beside an oversized message; resending", signature.uuid());
-      send(routingKey, properties, message, delayMillis);
+      // a message beside an oversized one on its channel is sent again by the client: this one is
+      // refused only for its own size
+      throw tooLarge(e, message) ? tooLargeForRabbitMq(signature, message, e) : e;
     }
   }
 
@@ -113,18 +106,12 @@ final class Publishing {
       java.util.regex.Pattern.compile("larger than configured max size (\\d+)");
 
   /**
-   * Whether RabbitMQ closed the publishing channel because {@code message} was over its {@code
-   * max_message_size} (406 "message size N is larger than configured max size M"). A message under
-   * M failed only because it shared the channel with the one refused: it is sent again.
+   * Whether RabbitMQ refused {@code message} for being over its {@code max_message_size} (406
+   * "message size N is larger than configured max size M").
    */
   static boolean tooLarge(Throwable e, byte[] message) {
     long max = sizeLimitRefused(e);
     return max >= 0 && message.length > max;
-  }
-
-  /** Whether RabbitMQ closed the channel for a message over its {@code max_message_size}. */
-  static boolean refusedForSize(Throwable e) {
-    return sizeLimitRefused(e) >= 0;
   }
 
   /** The {@code max_message_size} a 406 names, or -1 for any other error. */

@@ -5,19 +5,23 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Signature;
+import io.machinery.client.amqp.AmqpClient;
+import io.machinery.client.amqp.AmqpOperationException;
+import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Edge cases of publishing and settling: messages over RabbitMQ's size limit, requeues whose
@@ -30,34 +34,17 @@ class AmqpBrokerEdgeCasesIT {
   /** RabbitMQ 3.x's default {@code max_message_size} (128 MiB). */
   private static final int RABBIT_3_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
 
+  @RegisterExtension static final AmqpTestResources rabbit = new AmqpTestResources();
+
   private Config config;
   private RabbitAdmin admin;
-  private AmqpBroker broker;
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
-    config = BrokerContract.uniqueQueue(base, "amqp_edge_");
-    RabbitAdmin.track(config.defaultQueue());
-    admin = RabbitAdmin.connect();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (broker != null) {
-      broker.close();
-    }
-    RabbitAdmin.deleteDelayQueuesOf(config.defaultQueue());
-    admin.close();
-  }
-
-  @AfterAll
-  static void deleteQueues() throws Exception {
-    RabbitAdmin.deleteTracked();
+    config = rabbit.queue("amqp_edge_");
+    admin = rabbit.admin();
+    String queue = config.defaultQueue();
+    rabbit.closeLater(() -> RabbitAdmin.deleteDelayQueuesOf(queue));
   }
 
   private Signature routed(AmqpBroker b, Signature signature) {
@@ -67,9 +54,8 @@ class AmqpBrokerEdgeCasesIT {
   @Test
   void aMessageOverRabbitMqsMaxMessageSizeIsRefusedClearlyAndThePublisherStaysUsable()
       throws Exception {
-    broker =
-        AmqpBroker.create(
-            config.toBuilder().maxMessageBytes(RABBIT_3_MAX_MESSAGE_SIZE * 2).build());
+    AmqpBroker broker =
+        rabbit.broker(config.toBuilder().maxMessageBytes(RABBIT_3_MAX_MESSAGE_SIZE * 2).build());
     Signature sig = routed(broker, Signature.create("add"));
     byte[] tooBigForRabbit = new byte[RABBIT_3_MAX_MESSAGE_SIZE + 1];
     assertThatThrownBy(() -> broker.publish(sig, tooBigForRabbit))
@@ -83,14 +69,13 @@ class AmqpBrokerEdgeCasesIT {
 
   @Test
   void publishesInFlightBesideAMessageRabbitMqRefusesForItsSizeAreStillSent() throws Exception {
-    broker =
-        AmqpBroker.create(
-            config.toBuilder().maxMessageBytes(RABBIT_3_MAX_MESSAGE_SIZE * 2).build());
+    AmqpBroker broker =
+        rabbit.broker(config.toBuilder().maxMessageBytes(RABBIT_3_MAX_MESSAGE_SIZE * 2).build());
     Signature big = routed(broker, Signature.create("add"));
     CompletableFuture<Void> refused =
         broker.publishAsync(big, new byte[RABBIT_3_MAX_MESSAGE_SIZE + 1]);
-    java.util.List<CompletableFuture<Void>> small = new java.util.ArrayList<>();
-    for (int i = 0; i < 4 * io.machinery.client.amqp.AmqpClient.DEFAULT_PUBLISHER_CHANNELS; i++) {
+    List<CompletableFuture<Void>> small = new ArrayList<>();
+    for (int i = 0; i < 4 * AmqpClient.DEFAULT_PUBLISHER_CHANNELS; i++) {
       Signature sig = routed(broker, Signature.create("add"));
       small.add(broker.publishAsync(sig, WireCodec.encode(sig)));
     }
@@ -101,6 +86,61 @@ class AmqpBrokerEdgeCasesIT {
       f.get(); // the channel RabbitMQ closed for the big one failed them: sent again, not refused
     }
     await().atMost(PATIENCE).until(() -> admin.messageCount(config.defaultQueue()) >= small.size());
+  }
+
+  /**
+   * The broker leaves the resend of a message that only shared a closed channel to its client: a
+   * blocking task publish written right behind a message RabbitMQ refuses for its size is failed
+   * with that 406 by the client library, and sent again on a fresh channel.
+   */
+  @Test
+  void taskPublishesWrittenBehindAMessageRabbitMqRefusesForItsSizeAreSentAgain() throws Exception {
+    AmqpClient client =
+        rabbit.closeLater(
+            AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl())))
+                .connectionName("edge-it-" + config.defaultQueue())
+                .publisherChannels(1) // the tasks share the channel RabbitMQ closes
+                .build());
+    AmqpBroker broker = rabbit.closeLater(AmqpBroker.builder(config).client(client).build());
+    Signature first = routed(broker, Signature.create("add"));
+    broker.publish(first, WireCodec.encode(first)); // declares the exchange and the queue
+    CountDownLatch bigWriting = new CountDownLatch(1);
+    List<CompletableFuture<Void>> tasks = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      Signature sig = routed(broker, Signature.create("add"));
+      tasks.add(
+          CompletableFuture.runAsync(
+              () -> {
+                try {
+                  bigWriting.await();
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                  throw new IllegalStateException(e);
+                }
+                broker.publish(sig, WireCodec.encode(sig));
+              },
+              command -> Thread.ofVirtual().start(command)));
+    }
+    // the setup runs under the channel's lock right before the big message: the tasks wait for
+    // the lock while it is written and follow it onto the channel
+    assertThatThrownBy(
+            () ->
+                client.publishOrdered(
+                    "big",
+                    channel -> bigWriting.countDown(),
+                    "",
+                    config.defaultQueue(),
+                    Publishing.properties(first),
+                    new byte[RABBIT_3_MAX_MESSAGE_SIZE + 1]))
+        .isInstanceOfSatisfying(
+            AmqpOperationException.class,
+            e -> assertThat(e.replyCode()).isEqualTo(AmqpOperationException.PRECONDITION_FAILED));
+    for (CompletableFuture<Void> task : tasks) {
+      task.get(); // not failed with the big message's 406
+    }
+    await()
+        .atMost(PATIENCE)
+        .until(() -> admin.messageCount(config.defaultQueue()) >= 1 + tasks.size());
   }
 
   @Test
@@ -114,7 +154,7 @@ class AmqpBrokerEdgeCasesIT {
       RabbitAdmin.track(name);
       admin.with(ch -> ch.queueDeclare(name, true, false, false, null));
     }
-    broker = AmqpBroker.create(config);
+    AmqpBroker broker = rabbit.broker(config);
     Signature sig = routed(broker, Signature.create("add"));
     broker.publish(sig, WireCodec.encode(sig));
     RecordingHandler handler = new RecordingHandler(1);
@@ -133,7 +173,7 @@ class AmqpBrokerEdgeCasesIT {
 
   @Test
   void aRequeueFartherAheadThanRabbitMqHoldsIsKeptAtTheLongestDelay() throws Exception {
-    broker = AmqpBroker.create(config);
+    AmqpBroker broker = rabbit.broker(config);
     Signature sig = routed(broker, Signature.create("add"));
     broker.publish(sig, WireCodec.encode(sig));
     RecordingHandler handler = new RecordingHandler(1);
@@ -151,7 +191,7 @@ class AmqpBrokerEdgeCasesIT {
 
   @Test
   void aClosedBrokersPublishAsyncFailsItsFutureInsteadOfThrowing() {
-    broker = AmqpBroker.create(config);
+    AmqpBroker broker = rabbit.broker(config);
     Signature sig = routed(broker, Signature.create("add"));
     broker.close();
     CompletableFuture<Void> future = broker.publishAsync(sig, WireCodec.encode(sig));

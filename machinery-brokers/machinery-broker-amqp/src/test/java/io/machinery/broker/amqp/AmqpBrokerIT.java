@@ -18,7 +18,6 @@ import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Delivery;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
@@ -32,11 +31,10 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What Go's AMQP broker does and this one must do the same way, checked against RabbitMQ itself.
@@ -44,9 +42,10 @@ import org.junit.jupiter.api.Test;
 class AmqpBrokerIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
 
+  @RegisterExtension static final AmqpTestResources rabbit = new AmqpTestResources();
+
   private Config config;
   private RabbitAdmin admin;
-  private AmqpBroker broker;
 
   /**
    * Some tests here read queue properties through the management API, which RabbitMQ 3.10 sometimes
@@ -61,32 +60,8 @@ class AmqpBrokerIT {
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
-    config = BrokerContract.uniqueQueue(base, "amqp_it_");
-    RabbitAdmin.track(config.defaultQueue());
-    admin = RabbitAdmin.connect();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (broker != null) {
-      broker.close();
-    }
-    admin.close();
-  }
-
-  @AfterAll
-  static void deleteQueues() throws Exception {
-    RabbitAdmin.deleteTracked();
-  }
-
-  private AmqpBroker broker(Config c) {
-    broker = AmqpBroker.create(c);
-    return broker;
+    config = rabbit.queue("amqp_it_");
+    admin = rabbit.admin();
   }
 
   private Signature publish(AmqpBroker b, Signature signature) {
@@ -105,7 +80,7 @@ class AmqpBrokerIT {
         config.toBuilder()
             .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10)))
             .build();
-    AmqpBroker b = broker(priorities);
+    AmqpBroker b = rabbit.broker(priorities);
     b.startConsuming("it", "", new RecordingHandler(1)).close();
 
     Map<String, Object> queue = RabbitAdmin.queueInfo(config.defaultQueue());
@@ -128,7 +103,7 @@ class AmqpBrokerIT {
   @Test
   void messagesCarryGosPropertiesAndBytes() throws Exception {
     AmqpBroker b =
-        broker(
+        rabbit.broker(
             config.toBuilder()
                 .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10)))
                 .build());
@@ -165,7 +140,7 @@ class AmqpBrokerIT {
   void noCopyOfTheTaskIsLeftInGosNeverConsumedQueue() throws Exception {
     String key = config.defaultQueue() + "_key";
     Config distinctKey = config.toBuilder().amqp(config.amqp().withBindingKey(key)).build();
-    AmqpBroker b = broker(distinctKey);
+    AmqpBroker b = rabbit.broker(distinctKey);
     publish(b, Signature.create("add"));
     assertThat(admin.messageCount(config.defaultQueue())).isEqualTo(1);
     assertThat(admin.exists(key))
@@ -176,7 +151,7 @@ class AmqpBrokerIT {
   @Test
   void higherPriorityTasksComeFirstWhenTheQueueHasMaxPriority() throws Exception {
     AmqpBroker b =
-        broker(
+        rabbit.broker(
             config.toBuilder()
                 .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-max-priority", 10)))
                 .build());
@@ -200,7 +175,7 @@ class AmqpBrokerIT {
                     .withExchangeType("topic")
                     .withBindingKey("tasks.#"))
             .build();
-    AmqpBroker b = broker(topic);
+    AmqpBroker b = rabbit.broker(topic);
     Signature routed = Signature.builder("add").routingKey("tasks.add").build();
     b.publish(routed, WireCodec.encode(routed));
     Signature lost = Signature.builder("add").routingKey("elsewhere").build();
@@ -218,7 +193,9 @@ class AmqpBrokerIT {
   @Test
   void aDelayedTaskWaitsInGosDelayQueue() throws Exception {
     Instant now = Instant.parse("2030-01-02T03:04:05Z");
-    broker = AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+    AmqpBroker broker =
+        rabbit.closeLater(
+            AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build());
     Signature delayed =
         publish(broker, Signature.builder("add").eta(now.plusMillis(60_000)).build());
     String name = "delay.60000." + AmqpConfig.DEFAULT_EXCHANGE + "." + config.amqp().bindingKey();
@@ -268,7 +245,8 @@ class AmqpBrokerIT {
     String delayedQueue = config.defaultQueue() + "_delayed";
     RabbitAdmin.track(delayedQueue);
     AmqpBroker b =
-        broker(config.toBuilder().amqp(config.amqp().withDelayedQueue(delayedQueue)).build());
+        rabbit.broker(
+            config.toBuilder().amqp(config.amqp().withDelayedQueue(delayedQueue)).build());
     Instant eta = Instant.now().plusMillis(700);
     Signature delayed = publish(b, Signature.builder("add").eta(eta).build());
     assertThat(RabbitAdmin.queueInfo(delayedQueue).get("arguments"))
@@ -291,7 +269,7 @@ class AmqpBrokerIT {
   void aTaskPublishedByGoRunsOnAJavaWorker() throws Exception {
     byte[] goMessage = Files.readAllBytes(Path.of("../../interop/go/captured/amqp-msg-add.json"));
     Signature go = WireCodec.decodeSignature(goMessage);
-    AmqpBroker b = broker(config);
+    AmqpBroker b = rabbit.broker(config);
     try (MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
         Server server = Server.builder().config(config).broker(b).backend(backend).build()) {
       server.registerTask(
@@ -353,7 +331,7 @@ class AmqpBrokerIT {
 
   @Test
   void pendingTasksListsAQueueWithoutDroppingOrKeepingAnything() throws Exception {
-    AmqpBroker b = broker(config);
+    AmqpBroker b = rabbit.broker(config);
     Signature first = publish(b, Signature.create("add", Arg.of(1L)));
     Signature carrier = Signature.builder("raw").routingKey(config.amqp().bindingKey()).build();
     b.publish(carrier, "not a task".getBytes(StandardCharsets.UTF_8));
@@ -378,7 +356,7 @@ class AmqpBrokerIT {
             .broker("amqp://guest:guest@127.0.0.1:1/|" + TestEndpoints.amqpUrl())
             .multipleBrokerSeparator("|")
             .build();
-    AmqpBroker b = broker(failover);
+    AmqpBroker b = rabbit.broker(failover);
     Signature sent = publish(b, Signature.create("add"));
     RecordingHandler handler = new RecordingHandler(1);
     b.startConsuming("it", "", handler);
@@ -394,7 +372,8 @@ class AmqpBrokerIT {
    */
   @Test
   void theBrokerHandsOutNoMoreThanTheWorkersConcurrencyWhateverThePrefetch() throws Exception {
-    AmqpBroker b = broker(config.toBuilder().amqp(config.amqp().withPrefetchCount(5)).build());
+    AmqpBroker b =
+        rabbit.broker(config.toBuilder().amqp(config.amqp().withPrefetchCount(5)).build());
     for (int i = 0; i < 10; i++) {
       publish(b, Signature.create("add", Arg.of((long) i)));
     }
@@ -414,7 +393,9 @@ class AmqpBrokerIT {
   @Test
   void aDelayOfAFewMillisecondsIsRaisedToOneSecond() throws Exception {
     Instant now = Instant.parse("2030-01-02T03:04:05Z");
-    broker = AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+    AmqpBroker broker =
+        rabbit.closeLater(
+            AmqpBroker.builder(config).clock(Clock.fixed(now, ZoneOffset.UTC)).build());
     Signature delayed = publish(broker, Signature.builder("add").eta(now.plusMillis(5)).build());
     String name = "delay.1000." + AmqpConfig.DEFAULT_EXCHANGE + "." + config.amqp().bindingKey();
     RabbitAdmin.track(name);
@@ -425,7 +406,7 @@ class AmqpBrokerIT {
 
   @Test
   void aDeadLetterKeepsItsBytesAndSaysWhy() throws Exception {
-    AmqpBroker b = broker(config);
+    AmqpBroker b = rabbit.broker(config);
     Signature carrier = Signature.builder("raw").routingKey(config.amqp().bindingKey()).build();
     byte[] bad = "{\"UUID\": 42}".getBytes(StandardCharsets.UTF_8);
     b.publish(carrier, bad);
@@ -464,7 +445,7 @@ class AmqpBrokerIT {
 
   @Test
   void aConsumerWhoseSupervisorFailsTellsItsHandlerItEnded() {
-    broker = broker(config);
+    AmqpBroker broker = rabbit.broker(config);
     RecordingHandler handler =
         new RecordingHandler(1).failWith(new IllegalStateException("a handler with a bug"));
     broker.startConsuming("it", "", handler);
@@ -477,7 +458,7 @@ class AmqpBrokerIT {
 
   @Test
   void aClosedBrokerRefusesWork() {
-    AmqpBroker b = broker(config);
+    AmqpBroker b = rabbit.broker(config);
     b.close();
     b.close();
     assertThatThrownBy(() -> publish(b, Signature.create("add")))

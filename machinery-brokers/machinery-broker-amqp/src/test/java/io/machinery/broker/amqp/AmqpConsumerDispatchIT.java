@@ -9,17 +9,14 @@ import io.machinery.config.Config;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * How a delivery reaches the worker: on RabbitMQ's connection thread when a slot is free (no thread
@@ -28,32 +25,17 @@ import org.junit.jupiter.api.Test;
 class AmqpConsumerDispatchIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
 
+  @RegisterExtension static final AmqpTestResources rabbit = new AmqpTestResources();
+
   private Config config;
   private RabbitAdmin admin;
   private AmqpBroker broker;
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
-    config = BrokerContract.uniqueQueue(base, "amqp_dispatch_it_");
-    RabbitAdmin.track(config.defaultQueue());
-    admin = RabbitAdmin.connect();
-    broker = AmqpBroker.create(config);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    broker.close();
-    admin.close();
-  }
-
-  @AfterAll
-  static void deleteQueues() throws Exception {
-    RabbitAdmin.deleteTracked();
+    config = rabbit.queue("amqp_dispatch_it_");
+    admin = rabbit.admin();
+    broker = rabbit.broker(config);
   }
 
   private void publish(long n) {

@@ -8,17 +8,14 @@ import com.rabbitmq.client.GetResponse;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
-import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * How a worker's settlements reach RabbitMQ: requeue with a replacement body, the delivery count of
@@ -27,34 +24,15 @@ import org.junit.jupiter.api.Test;
 class AmqpSettlementIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
 
+  @RegisterExtension static final AmqpTestResources rabbit = new AmqpTestResources();
+
   private Config config;
   private RabbitAdmin admin;
-  private AmqpBroker broker;
 
   @BeforeEach
   void setUp() throws Exception {
-    Config base =
-        Config.builder()
-            .broker(TestEndpoints.amqpUrl())
-            .resultBackend(TestEndpoints.amqpUrl())
-            .build();
-    config = BrokerContract.uniqueQueue(base, "amqp_settle_");
-    RabbitAdmin.track(config.defaultQueue());
-    RabbitAdmin.track(config.defaultQueue() + Topology.DEAD_LETTER_SUFFIX);
-    admin = RabbitAdmin.connect();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    if (broker != null) {
-      broker.close();
-    }
-    admin.close();
-  }
-
-  @AfterAll
-  static void deleteQueues() throws Exception {
-    RabbitAdmin.deleteTracked();
+    config = rabbit.queue("amqp_settle_");
+    admin = rabbit.admin();
   }
 
   private Signature publish(AmqpBroker b, Signature signature) {
@@ -66,7 +44,7 @@ class AmqpSettlementIT {
   @Test
   void aRequeueWithAReplacementBringsBackTheReplacementAndAcknowledgesTheOriginal()
       throws Exception {
-    broker = AmqpBroker.create(config);
+    AmqpBroker broker = rabbit.broker(config);
     Signature sent = publish(broker, Signature.create("add"));
     RecordingHandler handler = new RecordingHandler(1);
     broker.startConsuming("it", "", handler);
@@ -100,7 +78,7 @@ class AmqpSettlementIT {
         config.toBuilder()
             .amqp(config.amqp().withQueueDeclareArgs(Map.of("x-queue-type", "quorum")))
             .build();
-    broker = AmqpBroker.create(quorum);
+    AmqpBroker broker = rabbit.broker(quorum);
     publish(broker, Signature.create("add"));
     RecordingHandler handler = new RecordingHandler(1);
     broker.startConsuming("it", "", handler);
@@ -112,13 +90,12 @@ class AmqpSettlementIT {
     handler.ack(second);
     broker.close();
 
-    broker =
-        AmqpBroker.create(
-            config.toBuilder().defaultQueue(config.defaultQueue() + "_classic").build());
+    AmqpBroker classicBroker =
+        rabbit.broker(config.toBuilder().defaultQueue(config.defaultQueue() + "_classic").build());
     RabbitAdmin.track(config.defaultQueue() + "_classic");
-    publish(broker, Signature.create("add"));
+    publish(classicBroker, Signature.create("add"));
     RecordingHandler classic = new RecordingHandler(1);
-    broker.startConsuming("it", "", classic);
+    classicBroker.startConsuming("it", "", classic);
     Delivery d = classic.next(20);
     assertThat(d.deliveryCount()).as("classic queues keep no count").isZero();
     classic.ack(d);
@@ -132,7 +109,7 @@ class AmqpSettlementIT {
   @Test
   void aMessageOverSixtyFourMebibytesReachesTheWorkerAndIsDeadLetteredAsAPreview()
       throws Exception {
-    broker = AmqpBroker.create(config);
+    AmqpBroker broker = rabbit.broker(config);
     RecordingHandler handler = new RecordingHandler(1);
     broker.startConsuming("it", "", handler);
     byte[] huge = new byte[65 * 1024 * 1024 + 1];

@@ -43,9 +43,11 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Publishing</b> ({@link ConfirmPublisher}, {@link PendingConfirms}). {@link #publish}
  *       sends with {@code mandatory} set on one of a few channels in confirm mode and returns when
  *       the broker confirmed. A returned message is an {@link UnroutableException}. A publish whose
- *       connection is lost before the confirm is sent again once reconnected (at-least-once);
- *       nothing waits beyond the publish timeout, not even a write stuck in the socket (the
- *       publisher's watchdog closes the connection under it).
+ *       connection is lost before the confirm is sent again once reconnected (at-least-once), and
+ *       so, once, is a publish whose channel RabbitMQ closed for another message's error (a 404 for
+ *       a missing exchange, a 406 for an oversized message); nothing waits beyond the publish
+ *       timeout, not even a write stuck in the socket (the publisher's watchdog closes the
+ *       connection under it).
  *   <li><b>Queries.</b> {@link #call} runs declarations, inspections and basic.get on pooled
  *       channels that never carry publishes, so a refused declaration (which closes its channel)
  *       never fails a publish.
@@ -339,7 +341,8 @@ public final class AmqpClient implements AutoCloseable {
   /**
    * Publishes with {@code mandatory} set and returns once the broker confirmed the message. A
    * message lost with its connection before the confirm is sent again after reconnecting, until the
-   * publish timeout, which also bounds waiting out a resource alarm.
+   * publish timeout, which also bounds waiting out a resource alarm; a message whose channel
+   * RabbitMQ closed for an error of another message on it is sent again once, on a fresh channel.
    *
    * @throws UnroutableException when the broker returned the message (no queue bound for it)
    * @throws AmqpOperationException when the broker refused it, or no confirm came within the

@@ -45,9 +45,39 @@ import org.slf4j.LoggerFactory;
  * blocks), the other unconfirmed messages are resent after reconnecting within their own deadlines,
  * as after any lost connection. A slow link that cannot carry a message within the publish timeout
  * ends the same way; it would fail for want of a confirm anyway.
+ *
+ * <p>A channel error ends the channel for every message on it. RabbitMQ closes the channel for one
+ * command it refuses (a publish to a missing exchange, 404; a message over its {@code
+ * max_message_size}, 406; a refused setup declaration), and every other message then waiting for a
+ * confirm on that channel, or being written to it, fails with that error though RabbitMQ did not
+ * refuse it. So a publish whose channel closed under an error that is not its own is sent once
+ * more, on a fresh channel, within its deadline ({@link #closedByAnother}); the one that caused it
+ * fails with its error. Whose the error is RabbitMQ does not say (the close names the method, not
+ * the message), so it is read from the close: a refused {@code basic.publish} belongs to the
+ * messages its reply names (their exchange, or their size), a refused setup command to the
+ * publishes that sent setup commands. A close that names nobody sends them all again once; the
+ * culprit then fails with its own error on its second try (and may take those sent beside it again
+ * down with it).
+ *
+ * <p>The resend is not opt-in: a message on a channel that closes before its confirm is in the
+ * state of one whose connection was lost (RabbitMQ may have queued it, or not), and the blocking
+ * publish already sends those again, so every caller of it takes duplicates already. For the
+ * broker's tasks a duplicate is the at-least-once contract. For the AMQP backend's states it is the
+ * same state once more in the task's queue, which readers take off oldest first until a final one,
+ * so they read that state twice (the group's states are folded by task); ordered publishes stay in
+ * order because the blocking caller waits for each confirm before its next state. The non-blocking
+ * {@link #publishAsync} resends nothing, as after a lost connection: its caller decides. The AMQP
+ * lock publishes that way, and must: a second copy of a lock message that RabbitMQ did queue would
+ * be refused (nacked) and read as the lock taken by another server; a failed try is the lock's own
+ * retry to make.
  */
 final class ConfirmPublisher {
   private static final Logger log = LoggerFactory.getLogger(ConfirmPublisher.class);
+
+  /** AMQP 0-9-1's class and method ids of {@code basic.publish}. */
+  private static final int BASIC_CLASS = 60;
+
+  private static final int BASIC_PUBLISH_METHOD = 40;
 
   private final Connector connector;
   private final Duration publishTimeout;
@@ -183,6 +213,7 @@ final class ConfirmPublisher {
       byte[] body) {
     long deadline = System.nanoTime() + publishTimeout.toNanos();
     AmqpOperationException last = null;
+    boolean resent = false;
     while (true) {
       connector.checkOpen();
       long remaining = deadline - System.nanoTime();
@@ -214,11 +245,38 @@ final class ConfirmPublisher {
             "interrupted while publishing to exchange '" + exchange + "'", e);
       }
       if (!last.connectionLost() && last.replyCode() != 0) {
-        throw last; // the broker refused it (a missing exchange, access refused): retrying cannot
-        // help
+        if (resent || !closedByAnother(last, exchange, body.length, setup != null)) {
+          throw last; // the broker refused it (a missing exchange, access refused): retrying
+          // cannot help
+        }
+        resent = true; // see the class notes
       }
       log.debug("Publishing to exchange '{}' failed ({}); retrying", exchange, last.getMessage());
     }
+  }
+
+  /**
+   * Whether {@code error} is a channel error RabbitMQ raised for another command on the channel
+   * than a publish of {@code bodyLength} bytes to {@code exchange} (with setup commands before it
+   * when {@code withSetup}): a refused {@code basic.publish} whose reply names neither that
+   * exchange nor that size, or a refused other command (a setup declaration) when this publish sent
+   * none.
+   */
+  static boolean closedByAnother(
+      Throwable error, String exchange, int bodyLength, boolean withSetup) {
+    ShutdownSignalException signal = AmqpOperationException.shutdownSignal(error);
+    if (signal == null
+        || signal.isHardError()
+        || signal.isInitiatedByApplication()
+        || !(signal.getReason() instanceof AMQP.Channel.Close close)) {
+      return false;
+    }
+    if (close.getClassId() != BASIC_CLASS || close.getMethodId() != BASIC_PUBLISH_METHOD) {
+      return !withSetup;
+    }
+    String reply = close.getReplyText();
+    return !reply.contains("exchange '" + exchange + "'")
+        && !reply.contains("message size " + bodyLength + " ");
   }
 
   private AmqpOperationException timedOut(
