@@ -6,6 +6,8 @@ import io.machinery.State;
 import io.machinery.TaskListener;
 import io.machinery.TaskOutcome;
 import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.baggage.Baggage;
+import io.opentelemetry.api.baggage.BaggageBuilder;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;
@@ -43,9 +45,18 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li><b>Propagation.</b> The OpenTelemetry instance's text-map propagator (W3C {@code
  *       traceparent} and {@code tracestate} with the usual setup) writes into {@code
- *       Signature.Headers} as string values: Go's AMQP broker accepts them, and Go workers carry
- *       unknown headers on, so a trace survives a Go hop in a mixed fleet (Go opens no spans of its
- *       own).
+ *       Signature.Headers} as string values: Go's AMQP broker accepts them, and Go workers carry a
+ *       message's unknown headers on (a Go retry resends them), so a task keeps its trace across a
+ *       Go hop in a mixed fleet. What a Go worker sends next (a chain's next step, a callback)
+ *       carries only the headers it was given when the workflow was sent, none from this listener,
+ *       and starts a trace of its own. Go Machinery's own opentracing spans are no-ops unless a Go
+ *       program sets a global tracer; one bridged to OpenTelemetry with the W3C propagator reads
+ *       and writes the same headers (strings, {@code tasks.Headers}' text map). A worker extracts
+ *       from the message alone, never from what is current on its thread, and makes the whole
+ *       extracted context current, baggage included, cut to the W3C limits whatever the propagator
+ *       (at most {@value #MAX_BAGGAGE_ENTRIES} entries and {@value #MAX_BAGGAGE_CHARS} characters):
+ *       a message cannot make every later send and call of its task carry a huge baggage. A
+ *       malformed or oversized {@code traceparent} is ignored: the run starts a trace of its own.
  *   <li><b>One tree per workflow.</b> The consumer span is current while the task runs and while
  *       the worker sends what follows (retries, success and error callbacks, the next step of a
  *       chain, a chord's callback), so those sends are its children: a chain is one path, a chord's
@@ -59,9 +70,13 @@ import org.jspecify.annotations.Nullable;
  *       machinery.group.uuid}, {@code machinery.task.state}.
  *   <li><b>Errors and retries.</b> A failed task ends its span with status ERROR and an {@code
  *       exception} event carrying the stored error text; a retry adds a {@code machinery.retry}
- *       event (the retry's own send is a child span); a dead letter adds {@code
- *       machinery.dead_lettered} with the reason; a run the worker abandoned or could not start
- *       ends with status ERROR.
+ *       event (the retry's own send is a child span); a task dead-lettered before its run ended
+ *       (requeued past {@code maxDeliveries}) adds {@code machinery.dead_lettered} with the reason
+ *       (one dead-lettered after its outcome, by {@code keepFailedTasks} or a bookkeeping failure,
+ *       comes when its span has ended, and one never received has none); a run the worker abandoned
+ *       or could not start ends with status ERROR. Error texts and reasons are cut to {@value
+ *       #MAX_TEXT_LENGTH} characters (they come from task code; the SDK bounds no status
+ *       description). Task arguments and results are never recorded.
  *   <li><b>Batched functions.</b> A call of a batched task function has a CONSUMER span of its own,
  *       {@code "process <queue>"} with {@code messaging.batch.message_count} (and {@code
  *       machinery.batch.key} for a keyed batch), current while the function runs, so the calls it
@@ -98,6 +113,15 @@ public final class MachineryTracing implements TaskListener {
   static final AttributeKey<Long> BATCH_SIZE =
       AttributeKey.longKey("messaging.batch.message_count");
   static final AttributeKey<String> BATCH_KEY = AttributeKey.stringKey("machinery.batch.key");
+
+  /** The longest error text or reason a span carries, in characters, before it is cut. */
+  static final int MAX_TEXT_LENGTH = 1024;
+
+  /** The most baggage entries a run takes from its message (as the W3C propagator keeps). */
+  static final int MAX_BAGGAGE_ENTRIES = 64;
+
+  /** The most characters of baggage a run takes from its message (the W3C header's 8192 bytes). */
+  static final int MAX_BAGGAGE_CHARS = 8192;
 
   private static final TextMapSetter<Map<String, @Nullable Object>> SETTER =
       (carrier, key, value) -> {
@@ -187,8 +211,8 @@ public final class MachineryTracing implements TaskListener {
       return;
     }
     if (error != null) {
-      span.recordException(error);
-      span.setStatus(StatusCode.ERROR, "publish failed: " + error.getMessage());
+      recordException(span, error);
+      span.setStatus(StatusCode.ERROR, bounded("publish failed: " + error.getMessage()));
     }
     span.end();
   }
@@ -201,7 +225,12 @@ public final class MachineryTracing implements TaskListener {
       "MustBeClosedChecker") // the Scope is kept in Active and closed when the run ends
   // (finished/notRun)
   public void received(Signature signature, String queue) {
-    Context parent = propagator.extract(Context.root(), signature.headers(), GETTER);
+    // From the root, not from whatever is current on this thread: the message alone says where the
+    // run belongs. The extracted context itself becomes current (not only the span), so the
+    // sender's baggage reaches the task and its follow-up sends, as in OpenTelemetry's own
+    // messaging instrumentations; within the W3C limits whatever the propagator.
+    Context parent =
+        withBoundedBaggage(propagator.extract(Context.root(), signature.headers(), GETTER));
     Span span =
         tracer
             .spanBuilder("process " + queue)
@@ -210,7 +239,7 @@ public final class MachineryTracing implements TaskListener {
             .setAllAttributes(attributes(signature, queue, "process"))
             .setAttribute(RETRIES_LEFT, (long) signature.retryCount())
             .startSpan();
-    running.get().push(new Active(signature.uuid(), span, span.makeCurrent()));
+    running.get().push(new Active(signature.uuid(), span, parent.with(span).makeCurrent()));
   }
 
   @Override
@@ -229,7 +258,7 @@ public final class MachineryTracing implements TaskListener {
     }
     Span span = active.span();
     span.setAttribute(STATE, outcome.state().name());
-    String error = outcome.error().orElse("");
+    String error = bounded(outcome.error().orElse(""));
     if (outcome.state() == State.RETRY) {
       span.addEvent(
           "machinery.retry",
@@ -248,7 +277,7 @@ public final class MachineryTracing implements TaskListener {
   public void notRun(Signature signature, String reason) {
     Active active = pop(signature);
     if (active != null) {
-      active.span().setStatus(StatusCode.ERROR, "not run: " + reason);
+      active.span().setStatus(StatusCode.ERROR, bounded("not run: " + reason));
       end(active);
     }
   }
@@ -260,7 +289,7 @@ public final class MachineryTracing implements TaskListener {
     // has already ended with status ERROR.
     Active active = signature == null ? null : top(signature);
     if (active != null) {
-      active.span().addEvent("machinery.dead_lettered", Attributes.of(REASON, reason));
+      active.span().addEvent("machinery.dead_lettered", Attributes.of(REASON, bounded(reason)));
     }
   }
 
@@ -316,8 +345,8 @@ public final class MachineryTracing implements TaskListener {
     batchCall.remove();
     Throwable error = run.error();
     if (error != null) {
-      call.span().recordException(error);
-      call.span().setStatus(StatusCode.ERROR, "the batch failed: " + error.getMessage());
+      recordException(call.span(), error);
+      call.span().setStatus(StatusCode.ERROR, bounded("the batch failed: " + error.getMessage()));
     }
     end(call.span(), call.scope());
   }
@@ -338,6 +367,62 @@ public final class MachineryTracing implements TaskListener {
       running.remove();
     }
     return top;
+  }
+
+  /**
+   * {@code context} with its baggage cut to the W3C limits ({@link #MAX_BAGGAGE_ENTRIES} entries,
+   * {@link #MAX_BAGGAGE_CHARS} characters of keys, values and metadata), keeping the entries that
+   * fit in the baggage's order. The W3C propagator already drops more, but a propagator of another
+   * format (Jaeger's {@code uberctx-*}, OpenTracing's {@code ot-baggage-*} headers) takes every
+   * entry a message holds, and the baggage goes on into every follow-up message and outgoing call
+   * of the task.
+   */
+  static Context withBoundedBaggage(Context context) {
+    Baggage baggage = Baggage.fromContextOrNull(context);
+    if (baggage == null || baggage.isEmpty()) {
+      return context;
+    }
+    BaggageBuilder kept = Baggage.builder();
+    int[] entries = {0};
+    int[] chars = {0};
+    boolean[] cut = {false};
+    baggage.forEach(
+        (key, entry) -> {
+          int length =
+              key.length() + entry.getValue().length() + entry.getMetadata().getValue().length();
+          if (entries[0] < MAX_BAGGAGE_ENTRIES && chars[0] + length <= MAX_BAGGAGE_CHARS) {
+            entries[0]++;
+            chars[0] += length;
+            kept.put(key, entry.getValue(), entry.getMetadata());
+          } else {
+            cut[0] = true;
+          }
+        });
+    return cut[0] ? context.with(kept.build()) : context;
+  }
+
+  /**
+   * {@code text} cut to {@link #MAX_TEXT_LENGTH} characters, saying how much it left out: error
+   * texts and reasons come from task code and messages, and the SDK bounds neither a status
+   * description nor, by default, an attribute value.
+   */
+  static String bounded(String text) {
+    if (text.length() <= MAX_TEXT_LENGTH) {
+      return text;
+    }
+    int end = MAX_TEXT_LENGTH;
+    if (Character.isHighSurrogate(text.charAt(end - 1))) {
+      end--; // do not split a character in two
+    }
+    return text.substring(0, end) + "... (" + (text.length() - end) + " more characters)";
+  }
+
+  /** Records {@code error} as an {@code exception} event, its message {@link #bounded}. */
+  private static void recordException(Span span, Throwable error) {
+    String message = error.getMessage();
+    span.recordException(
+        error,
+        message == null ? Attributes.empty() : Attributes.of(EXCEPTION_MESSAGE, bounded(message)));
   }
 
   private static void end(Active active) {
