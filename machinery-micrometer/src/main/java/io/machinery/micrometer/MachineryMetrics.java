@@ -10,6 +10,7 @@ import io.machinery.TaskOutcome;
 import io.machinery.Worker;
 import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
+import io.machinery.wire.LogText;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -17,6 +18,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.TimeGauge;
 import io.micrometer.core.instrument.Timer;
+import java.lang.ref.WeakReference;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,9 +27,14 @@ import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import org.jspecify.annotations.Nullable;
 
@@ -52,13 +59,16 @@ import org.jspecify.annotations.Nullable;
  *       {@value #DEAD_LETTERED} (tag {@code task}; {@code unknown} for a message that did not
  *       decode), all by task name, and {@value #DEFERRED} (tasks handed back to the broker without
  *       running; tags {@code task}, {@code reason}: {@code limit}, {@code breaker} or {@code
- *       unregistered}). The three outcome counters count recorded outcomes only; a run whose
- *       outcome was not recorded ({@link TaskOutcome#recorded()} false: its bookkeeping gave up and
- *       the message was dead-lettered, or another worker's run of the same message already stored
- *       its outcome) counts in {@value #UNRECORDED} instead (tags {@code task}, {@code state}:
- *       {@code SUCCESS}, {@code FAILURE} or {@code RETRY}, what the run led to), so a task that ran
- *       twice is not counted twice and a failure rate is not raised by a run whose outcome nobody
- *       sees;
+ *       unregistered}). A name that is not registered here (a deferral {@code unregistered}, a dead
+ *       letter of a task never received here) comes off the wire: the first {@value
+ *       #MAX_FOREIGN_TASK_NAMES} such names are tagged as they are (cut to {@link
+ *       LogText#MAX_CHARS} characters), later ones {@value #OTHER_TASKS}. The three outcome
+ *       counters count recorded outcomes only; a run whose outcome was not recorded ({@link
+ *       TaskOutcome#recorded()} false: its bookkeeping gave up and the message was dead-lettered,
+ *       or another worker's run of the same message already stored its outcome) counts in {@value
+ *       #UNRECORDED} instead (tags {@code task}, {@code state}: {@code SUCCESS}, {@code FAILURE} or
+ *       {@code RETRY}, what the run led to), so a task that ran twice is not counted twice and a
+ *       failure rate is not raised by a run whose outcome nobody sees;
  *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
@@ -79,9 +89,17 @@ import org.jspecify.annotations.Nullable;
  * {@link #publishing} on every send, so a retry measures from its own publish (or its ETA). A
  * worker that meets a message without it (sent by Go, or by a server without this listener) and
  * without an ETA records no latency. Queue gauges read one {@link Inspector#queue} per queue at
- * most once per {@link Builder#queueSampleInterval}, shared by its four gauges, so a scrape costs
- * one round trip per queue. Task names are a tag: a deployment with unbounded task names should
- * filter them with a Micrometer {@code MeterFilter}. Thread-safe.
+ * most once per {@link Builder#queueSampleInterval}, shared by its four gauges, on a virtual thread
+ * of its own: a scrape waits for it at most {@link Builder#queueSampleTimeout} and then shows the
+ * last sample, so a broker that hangs delays a scrape by that much per queue, never by its command
+ * timeout per gauge. Gauges are tagged by worker consumer tag and by queue name, and read through a
+ * target that the latest {@link #bindWorker} or {@link #bindQueue} for that tag sets: a worker or a
+ * server made again in the same registry takes its gauges over (Micrometer hands back the meter it
+ * has for an id, which would otherwise read the old one for ever), and the old queue's inspector is
+ * let go. Nothing unbinds: to drop a worker's or a queue's series, remove its meters from the
+ * registry, which lets go of the worker and the inspector too. Names of tasks sent and registered
+ * here are a tag as they are: a deployment with unbounded task names should filter them with a
+ * Micrometer {@code MeterFilter}. Thread-safe.
  */
 public final class MachineryMetrics implements TaskListener {
   /** Header holding when a message was published, RFC 3339 in UTC. */
@@ -89,6 +107,17 @@ public final class MachineryMetrics implements TaskListener {
 
   /** Default of {@link Builder#queueSampleInterval}. */
   public static final Duration DEFAULT_QUEUE_SAMPLE_INTERVAL = Duration.ofSeconds(1);
+
+  /** Default of {@link Builder#queueSampleTimeout}. */
+  public static final Duration DEFAULT_QUEUE_SAMPLE_TIMEOUT = Duration.ofMillis(500);
+
+  /**
+   * Task names not registered here that get a {@code task} tag of their own; the rest share one.
+   */
+  static final int MAX_FOREIGN_TASK_NAMES = 100;
+
+  /** The {@code task} tag of the names not registered here past {@link #MAX_FOREIGN_TASK_NAMES}. */
+  static final String OTHER_TASKS = "other";
 
   static final String SENT = "machinery.tasks.sent";
   static final String RECEIVED = "machinery.tasks.received";
@@ -115,7 +144,14 @@ public final class MachineryMetrics implements TaskListener {
   private final boolean histogram;
   private final Clock clock;
   private final Duration sampleInterval;
+  private final Duration sampleTimeout;
   private final ConcurrentHashMap<String, Counter> counters = new ConcurrentHashMap<>();
+  private final Set<String> knownTasks = ConcurrentHashMap.newKeySet();
+  private final Set<String> foreignTasks = ConcurrentHashMap.newKeySet();
+  private final ConcurrentHashMap<String, WeakReference<WorkerTarget>> workers =
+      new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, WeakReference<QueueTarget>> queues =
+      new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, DistributionSummary> batchSizes =
       new ConcurrentHashMap<>();
@@ -126,6 +162,7 @@ public final class MachineryMetrics implements TaskListener {
     this.histogram = b.histogram;
     this.clock = b.clock;
     this.sampleInterval = b.sampleInterval;
+    this.sampleTimeout = b.sampleTimeout;
   }
 
   /** A builder for metrics recorded in {@code registry}. */
@@ -143,16 +180,12 @@ public final class MachineryMetrics implements TaskListener {
 
   @Override
   public void sent(Signature signature, @Nullable Throwable error) {
-    counter(
-            SENT,
-            signature.name(),
-            "exception",
-            error == null ? "none" : error.getClass().getSimpleName())
-        .increment();
+    counter(SENT, signature.name(), "exception", exceptionTag(error)).increment();
   }
 
   @Override
   public void received(Signature signature, String queue) {
+    knownTasks.add(signature.name()); // only registered tasks are received
     counter(RECEIVED, signature.name(), null, null).increment();
   }
 
@@ -184,14 +217,47 @@ public final class MachineryMetrics implements TaskListener {
 
   @Override
   public void deadLettered(String queue, @Nullable Signature signature, String reason) {
-    counter(DEAD_LETTERED, signature == null ? "unknown" : signature.name(), null, null)
+    counter(
+            DEAD_LETTERED,
+            signature == null ? "unknown" : foreignTask(signature.name()),
+            null,
+            null)
         .increment();
   }
 
   @Override
   public void deferred(Signature signature, String queue, TaskDeferral deferral) {
-    counter(DEFERRED, signature.name(), "reason", deferral.reason().name().toLowerCase(Locale.ROOT))
+    String task;
+    if (deferral.reason() == TaskDeferral.Reason.UNREGISTERED) {
+      task = foreignTask(signature.name());
+    } else {
+      knownTasks.add(signature.name()); // a limit or a breaker: a task registered here
+      task = signature.name();
+    }
+    counter(DEFERRED, task, "reason", deferral.reason().name().toLowerCase(Locale.ROOT))
         .increment();
+  }
+
+  /**
+   * The tag for a task name that came off the wire without being registered here: itself when it
+   * was received here or is among the first {@value #MAX_FOREIGN_TASK_NAMES} such names (cut as
+   * {@link LogText} cuts it), else {@value #OTHER_TASKS}.
+   */
+  private String foreignTask(String name) {
+    if (knownTasks.contains(name)) {
+      return name;
+    }
+    String cut = LogText.of(name);
+    if (foreignTasks.contains(cut)) {
+      return cut;
+    }
+    synchronized (foreignTasks) { // the check and the add together, so the bound holds
+      if (foreignTasks.contains(cut) || foreignTasks.size() < MAX_FOREIGN_TASK_NAMES) {
+        foreignTasks.add(cut);
+        return cut;
+      }
+    }
+    return OTHER_TASKS;
   }
 
   @Override
@@ -208,7 +274,7 @@ public final class MachineryMetrics implements TaskListener {
                     .register(registry))
         .record(run.size());
     Throwable error = run.error();
-    String exception = error == null ? "none" : error.getClass().getSimpleName();
+    String exception = exceptionTag(error);
     timers
         .computeIfAbsent(
             BATCH_RUN + '\0' + run.task() + '\0' + exception,
@@ -225,6 +291,18 @@ public final class MachineryMetrics implements TaskListener {
               return builder.register(registry);
             })
         .record(run.runTime());
+  }
+
+  /**
+   * {@code none}, or the error's simple class name; the binary name for a class that has none (an
+   * anonymous one), as an empty tag value is an absent label to Prometheus.
+   */
+  private static String exceptionTag(@Nullable Throwable error) {
+    if (error == null) {
+      return "none";
+    }
+    String simple = error.getClass().getSimpleName();
+    return simple.isEmpty() ? error.getClass().getName() : simple;
   }
 
   /** The later of the publish time (header) and the ETA; null when neither is known. */
@@ -292,56 +370,124 @@ public final class MachineryMetrics implements TaskListener {
    * #CONSUMING}: 1 while it has a consumer fetching tasks, 0 before its launch, while it tries to
    * start or to replace a consumer that ended ({@link Worker#isStarting()}), while its queue is
    * paused, and once it has stopped (an alert on 0 finds a worker that takes no task). The gauges
-   * hold the worker weakly, as Micrometer gauges do; they read NaN once it is collected.
+   * are tagged with its consumer tag; binding another worker with the same tag (the same worker
+   * made again after a restart) moves them to that worker. They hold the worker weakly and read NaN
+   * once it is collected.
    */
   public MachineryMetrics bindWorker(Worker worker) {
-    Tags workerTags = tags.and("worker", worker.consumerTag());
-    Gauge.builder(SLOTS, worker, w -> w.runningTasks())
-        .tags(workerTags)
-        .tag("state", "busy")
-        .description("Worker slots running a task")
-        .register(registry);
-    Gauge.builder(SLOTS, worker, w -> Math.max(0, w.concurrency() - w.runningTasks()))
-        .tags(workerTags)
-        .tag("state", "free")
-        .description("Worker slots free for a task")
-        .register(registry);
-    Gauge.builder(CONSUMING, worker, w -> w.isRunning() && !w.isStarting() && !w.isPaused() ? 1 : 0)
-        .tags(workerTags)
-        .description("1 while the worker has a consumer fetching tasks, else 0")
-        .register(registry);
+    String consumerTag = worker.consumerTag();
+    WorkerTarget target = liveTarget(workers, consumerTag, WorkerTarget::new);
+    target.bind(worker);
+    // registered every time: a meter removed from the registry since is made again, one still
+    // there is handed back and reads the same target
+    Tags workerTags = tags.and("worker", consumerTag);
+    workerGauge(
+        SLOTS,
+        target,
+        workerTags.and("state", "busy"),
+        Worker::runningTasks,
+        "Worker slots running a task");
+    workerGauge(
+        SLOTS,
+        target,
+        workerTags.and("state", "free"),
+        w -> Math.max(0, w.concurrency() - w.runningTasks()),
+        "Worker slots free for a task");
+    workerGauge(
+        CONSUMING,
+        target,
+        workerTags,
+        w -> w.isRunning() && !w.isStarting() && !w.isPaused() ? 1 : 0,
+        "1 while the worker has a consumer fetching tasks, else 0");
     for (TaskBreaker.State state : List.of(TaskBreaker.State.OPEN, TaskBreaker.State.HALF_OPEN)) {
-      Gauge.builder(BREAKERS, worker, w -> breakersIn(w, state))
-          .tags(workerTags)
-          .tag("state", state.name().toLowerCase(Locale.ROOT))
-          .description("Circuit breaker keys of the worker in this state (their tasks are parked)")
-          .register(registry);
+      workerGauge(
+          BREAKERS,
+          target,
+          workerTags.and("state", state.name().toLowerCase(Locale.ROOT)),
+          w -> breakersIn(w, state),
+          "Circuit breaker keys of the worker in this state (their tasks are parked)");
     }
     return this;
+  }
+
+  /**
+   * The target the gauges under {@code key} read, or a new one. Held weakly here (the gauges hold
+   * it strongly), so a worker's or queue's meters removed from the registry let their target go,
+   * and with it a queue's inspector, which is often a closed broker's.
+   */
+  private static <T> T liveTarget(
+      ConcurrentHashMap<String, WeakReference<T>> targets, String key, Supplier<T> create) {
+    targets.values().removeIf(ref -> ref.refersTo(null));
+    while (true) {
+      WeakReference<T> ref = targets.computeIfAbsent(key, k -> new WeakReference<>(create.get()));
+      T live = ref.get();
+      if (live != null) {
+        return live;
+      }
+      targets.remove(key, ref);
+    }
+  }
+
+  private void workerGauge(
+      String name,
+      WorkerTarget target,
+      Tags gaugeTags,
+      ToDoubleFunction<Worker> value,
+      String description) {
+    // Strong: the target is what a rebinding changes; it holds the worker itself weakly.
+    Gauge.builder(name, target, t -> t.read(value))
+        .strongReference(true)
+        .tags(gaugeTags)
+        .description(description)
+        .register(registry);
   }
 
   private static double breakersIn(Worker worker, TaskBreaker.State state) {
     return worker.breakerStates().values().stream().filter(state::equals).count();
   }
 
+  /** The worker a consumer tag's gauges read: the one bound last, held weakly. */
+  private static final class WorkerTarget {
+    private volatile WeakReference<Worker> worker = new WeakReference<>(null);
+
+    void bind(Worker value) {
+      worker = new WeakReference<>(value);
+    }
+
+    double read(ToDoubleFunction<Worker> value) {
+      Worker w = worker.get();
+      return w == null ? Double.NaN : value.applyAsDouble(w);
+    }
+  }
+
   /**
    * Registers queue gauges for {@code queue} (empty: the broker's default queue, tagged with its
-   * real name), sampled through {@code inspector} at most once per {@link
-   * Builder#queueSampleInterval}. A failing sample reads NaN until the broker answers again.
+   * real name, which costs one round trip now), sampled through {@code inspector} at most once per
+   * {@link Builder#queueSampleInterval}. A read waits at most {@link Builder#queueSampleTimeout}
+   * for a fresh sample, then shows the last one: a broker that hangs never holds a scrape for
+   * longer. A failing sample reads NaN until the broker answers again; meanwhile reads do not wait
+   * (so the first answer shows one scrape later). Binding the same queue again (with a new server's
+   * inspector, say) moves its gauges to {@code inspector}, and lets go of the one bound before.
+   *
+   * @throws io.machinery.MachineryException when {@code queue} is empty and the broker cannot be
+   *     reached to name its default queue
    */
   public MachineryMetrics bindQueue(Inspector inspector, String queue) {
     Objects.requireNonNull(inspector, "inspector");
-    Sampler sampler = new Sampler(inspector, queue, clock, sampleInterval);
-    Tags queueTags = tags.and("queue", sampler.name());
-    gauge(QUEUE_PENDING, sampler, queueTags, QueueStats::pending, "Tasks waiting in the queue");
-    gauge(QUEUE_DELAYED, sampler, queueTags, QueueStats::delayed, "Tasks waiting for their ETA");
+    String name = queue.isEmpty() ? inspector.queue("").queue() : queue;
+    Sampler sampler = new Sampler(inspector, name, clock, sampleInterval, sampleTimeout);
+    QueueTarget target = liveTarget(queues, name, () -> new QueueTarget(sampler));
+    target.sampler = sampler;
+    Tags queueTags = tags.and("queue", name);
+    gauge(QUEUE_PENDING, target, queueTags, QueueStats::pending, "Tasks waiting in the queue");
+    gauge(QUEUE_DELAYED, target, queueTags, QueueStats::delayed, "Tasks waiting for their ETA");
     gauge(
-        QUEUE_DEAD_LETTERS, sampler, queueTags, QueueStats::deadLettered, "Dead-lettered messages");
+        QUEUE_DEAD_LETTERS, target, queueTags, QueueStats::deadLettered, "Dead-lettered messages");
     TimeGauge.builder(
             QUEUE_OLDEST_AGE,
-            sampler,
+            target,
             TimeUnit.MILLISECONDS,
-            s -> s.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
+            t -> t.sampler.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
         .strongReference(true)
         .tags(queueTags)
         .description("How long the oldest waiting task has waited")
@@ -351,61 +497,113 @@ public final class MachineryMetrics implements TaskListener {
 
   private void gauge(
       String name,
-      Sampler sampler,
+      QueueTarget target,
       Tags queueTags,
       ToDoubleFunction<QueueStats> value,
       String description) {
-    // Strong: nothing but the gauges holds the sampler, and Micrometer holds gauge objects weakly
+    // Strong: nothing but the gauges holds the target, and Micrometer holds gauge objects weakly
     // by default.
-    Gauge.builder(name, sampler, s -> s.read(value))
+    Gauge.builder(name, target, t -> t.sampler.read(value))
         .strongReference(true)
         .tags(queueTags)
         .description(description)
         .register(registry);
   }
 
-  /** One queue's stats, read at most once per interval for all its gauges. */
+  /** The sampler a queue's gauges read: the one bound last. */
+  private static final class QueueTarget {
+    volatile Sampler sampler;
+
+    QueueTarget(Sampler sampler) {
+      this.sampler = sampler;
+    }
+  }
+
+  /**
+   * One queue's stats, read at most once per interval for all its gauges. A sample runs on a
+   * virtual thread of its own, one at a time per queue; a read starts one when the last is older
+   * than the interval, waits for it until the sample's deadline (its start plus the timeout, or its
+   * start when the last sample failed), and then reads the newest answer. So a broker that hangs
+   * costs one scrape at most the timeout per queue, its other gauges and later scrapes nothing
+   * more, and the thread ends when the inspector's call does (within the broker's own timeout).
+   */
   private static final class Sampler {
     private final Inspector inspector;
     private final String queue;
     private final Clock clock;
     private final long intervalMillis;
-    private @Nullable QueueStats last;
-    private long readAt;
-    private boolean failed;
+    private final long timeoutNanos;
+    // a lock, not a monitor: a scrape may run on a virtual thread (Spring Boot's with virtual
+    // threads on), which blocked inside synchronized holds its carrier on Java 21 to 23
     private final ReentrantLock lock = new ReentrantLock();
+    private @Nullable QueueStats last;
+    private boolean failed;
+    private boolean sampled;
+    private long sampledAt;
+    private @Nullable CompletableFuture<Void> inFlight;
+    private long inFlightDeadline;
 
-    Sampler(Inspector inspector, String queue, Clock clock, Duration interval) {
+    Sampler(Inspector inspector, String queue, Clock clock, Duration interval, Duration timeout) {
       this.inspector = inspector;
       this.queue = queue;
       this.clock = clock;
       this.intervalMillis = interval.toMillis();
-    }
-
-    String name() {
-      return queue.isEmpty() ? inspector.queue("").queue() : queue;
+      this.timeoutNanos = timeout.toNanos();
     }
 
     double read(ToDoubleFunction<QueueStats> value) {
-      // a lock, not a monitor: the read is a round trip, and a scrape may run on a virtual thread
-      // (Spring Boot's with virtual threads on), which blocked inside synchronized holds its
-      // carrier on Java 21 to 23
+      CompletableFuture<Void> sample;
+      long deadline;
       lock.lock();
       try {
-        long now = clock.millis();
-        if (last == null && !failed || now - readAt >= intervalMillis) {
-          readAt = now;
-          try {
-            last = inspector.queue(queue);
-            failed = false;
-          } catch (RuntimeException e) {
-            failed = true;
-          }
+        if (inFlight == null && (!sampled || clock.millis() - sampledAt >= intervalMillis)) {
+          CompletableFuture<Void> started = new CompletableFuture<>();
+          inFlight = started;
+          // after a failure, no wait: a broker that is down or hangs holds no more scrapes
+          inFlightDeadline = System.nanoTime() + (failed ? 0 : timeoutNanos);
+          Thread.ofVirtual().name("machinery-metrics-sample").start(() -> sample(started));
         }
+        sample = inFlight;
+        deadline = inFlightDeadline;
+      } finally {
+        lock.unlock();
+      }
+      if (sample != null) {
+        try {
+          sample.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+          // not answered in time: the last answer stands
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      lock.lock();
+      try {
         QueueStats stats = last;
         return failed || stats == null ? Double.NaN : value.applyAsDouble(stats);
       } finally {
         lock.unlock();
+      }
+    }
+
+    private void sample(CompletableFuture<Void> done) {
+      QueueStats stats = null;
+      try {
+        stats = inspector.queue(queue);
+      } catch (RuntimeException e) {
+        stats = null;
+      } finally {
+        lock.lock();
+        try {
+          last = stats == null ? last : stats;
+          failed = stats == null;
+          sampled = true;
+          sampledAt = clock.millis(); // from the answer: a slow one is not fetched again at once
+          inFlight = null;
+        } finally {
+          lock.unlock();
+        }
+        done.complete(null);
       }
     }
   }
@@ -417,6 +615,7 @@ public final class MachineryMetrics implements TaskListener {
     private boolean histogram;
     private Clock clock = Clock.systemUTC();
     private Duration sampleInterval = DEFAULT_QUEUE_SAMPLE_INTERVAL;
+    private Duration sampleTimeout = DEFAULT_QUEUE_SAMPLE_TIMEOUT;
 
     private Builder(MeterRegistry registry) {
       this.registry = Objects.requireNonNull(registry, "registry");
@@ -447,6 +646,20 @@ public final class MachineryMetrics implements TaskListener {
             "queueSampleInterval must not be negative, was " + value);
       }
       sampleInterval = value;
+      return this;
+    }
+
+    /**
+     * How long a gauge read waits for a queue sample it started (or found running) before it shows
+     * the last one; default 500 ms. With several bound queues on a broker that starts to hang, a
+     * scrape takes up to this much per queue (later ones none: a read does not wait after a failed
+     * sample); zero never waits (each read shows the sample before).
+     */
+    public Builder queueSampleTimeout(Duration value) {
+      if (value.isNegative()) {
+        throw new IllegalArgumentException("queueSampleTimeout must not be negative, was " + value);
+      }
+      sampleTimeout = value;
       return this;
     }
 

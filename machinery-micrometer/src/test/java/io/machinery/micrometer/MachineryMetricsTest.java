@@ -10,6 +10,7 @@ import io.machinery.BatchPolicy;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskBreaker;
+import io.machinery.TaskDeferral;
 import io.machinery.TaskFailedException;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
@@ -456,5 +457,102 @@ class MachineryMetricsTest {
     inspector.purge(queue);
     assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", queue).gauge().value())
         .isZero();
+  }
+
+  @Test
+  void aWorkerMadeAgainUnderTheSameTagTakesOverItsGauges() {
+    Worker first = server.newWorker("metrics-again", 2);
+    metrics.bindWorker(first);
+    first.launchAsync();
+    await().atMost(TIMEOUT).until(() -> consuming("metrics-again") == 1);
+    first.quit();
+    assertThat(consuming("metrics-again")).as("stopped").isZero();
+
+    // a restart in the same registry: a new worker object, the same consumer tag
+    Worker second = server.newWorker("metrics-again", 3);
+    metrics.bindWorker(second);
+    second.launchAsync();
+    await().atMost(TIMEOUT).until(() -> consuming("metrics-again") == 1);
+    assertThat(
+            registry
+                .get(MachineryMetrics.SLOTS)
+                .tags("worker", "metrics-again", "state", "free")
+                .gauge()
+                .value())
+        .as("the new worker's concurrency")
+        .isEqualTo(3);
+    assertThat(first.isRunning()).isFalse(); // the first is still reachable: it was not GC'd
+  }
+
+  @Test
+  void taskNamesNotRegisteredHereMakeBoundedSeries() {
+    String huge = "x".repeat(100_000);
+    metrics.deferred(
+        Signature.create(huge),
+        "q",
+        new TaskDeferral(TaskDeferral.Reason.UNREGISTERED, huge, Duration.ofSeconds(1), 1));
+    for (int i = 0; i < 1_000; i++) {
+      Signature stranger = Signature.create("stranger-" + i);
+      metrics.deferred(
+          stranger,
+          "q",
+          new TaskDeferral(TaskDeferral.Reason.UNREGISTERED, stranger.name(), Duration.ZERO, 1));
+      metrics.deadLettered("q", stranger, "named an unknown task too long");
+    }
+    // a task registered here keeps its own series past the bound
+    metrics.received(Signature.create("hello"), "q");
+    metrics.deadLettered("q", Signature.create("hello"), "its outcome could not be recorded");
+
+    var deferred = registry.find(MachineryMetrics.DEFERRED).counters();
+    assertThat(deferred).hasSize(MachineryMetrics.MAX_FOREIGN_TASK_NAMES + 1);
+    assertThat(deferred.stream().mapToDouble(c -> c.count()).sum()).isEqualTo(1_001);
+    assertThat(deferred).allSatisfy(c -> assertThat(c.getId().getTag("task")).hasSizeLessThan(300));
+    assertThat(count(MachineryMetrics.DEFERRED, MachineryMetrics.OTHER_TASKS))
+        .isEqualTo(1_001 - MachineryMetrics.MAX_FOREIGN_TASK_NAMES);
+    assertThat(registry.find(MachineryMetrics.DEAD_LETTERED).counters())
+        .hasSizeLessThanOrEqualTo(MachineryMetrics.MAX_FOREIGN_TASK_NAMES + 2);
+    assertThat(count(MachineryMetrics.DEAD_LETTERED, "hello")).isEqualTo(1);
+  }
+
+  @Test
+  void anErrorOfAnAnonymousClassIsTaggedWithItsBinaryName() {
+    RuntimeException anonymous = new IllegalStateException("refused") {};
+    metrics.sent(Signature.create("hello"), anonymous);
+
+    assertThat(
+            registry
+                .get(MachineryMetrics.SENT)
+                .tags("task", "hello", "exception", anonymous.getClass().getName())
+                .counter()
+                .count())
+        .as("not an empty tag value, which Prometheus reads as no label")
+        .isEqualTo(1);
+  }
+
+  @Test
+  void removingAQueuesMetersLetsGoOfItsInspector() {
+    MemoryBroker closed = MemoryBroker.create(config, Clock.systemUTC());
+    Inspector inspector = closed.inspector().orElseThrow();
+    java.lang.ref.WeakReference<Inspector> held = new java.lang.ref.WeakReference<>(inspector);
+    metrics.bindQueue(inspector, "short_lived");
+    assertThat(registry.get(MachineryMetrics.QUEUE_PENDING).tags("queue", "short_lived").gauge())
+        .isNotNull();
+    closed.close();
+    closed = null;
+    inspector = null;
+
+    // what the design notes tell a user to do to drop a queue's series
+    registry.getMeters().stream()
+        .filter(m -> "short_lived".equals(m.getId().getTag("queue")))
+        .toList()
+        .forEach(registry::remove);
+
+    await()
+        .atMost(TIMEOUT)
+        .until(
+            () -> {
+              System.gc();
+              return held.get() == null;
+            });
   }
 }
