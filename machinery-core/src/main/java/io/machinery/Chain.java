@@ -8,6 +8,11 @@ import java.util.List;
  * Tasks that run one after another, each receiving the previous one's results after its own
  * arguments: Go's {@code tasks.NewChain}. On the wire a chain is one message, the first task, with
  * the rest nested in {@code OnSuccess}. Immutable.
+ *
+ * <p>Each link nests the message two JSON levels deeper, and a worker decodes at most {@value
+ * io.machinery.internal.GoJson#MAX_NESTING_DEPTH} levels: a chain of 127 tasks always fits, and
+ * {@link Server#sendChain} refuses one whose message would nest deeper (from 128 tasks with
+ * arguments; fewer when arguments nest) instead of sending a message no worker could read.
  */
 public final class Chain {
   private final List<Signature> tasks;

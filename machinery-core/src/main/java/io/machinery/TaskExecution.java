@@ -75,6 +75,10 @@ import org.slf4j.LoggerFactory;
  *       redelivered copy that finds this run's stored SUCCESS finishes the bookkeeping (see above).
  *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the
  *       group is gone), and a DAG task's dependents by {@link DagCompletion}.
+ *   <li><b>Callbacks cancelled before they were sent</b> (a chain's next step, a chord callback,
+ *       cancelled while the task before them ran) are not sent: their FAILURE "cancelled" stands
+ *       and their own error callbacks are sent instead ({@link #cancelledBeforeSent}). One read of
+ *       the callback's state per callback, where reads do not consume states.
  * </ul>
  *
  * <p>Used by one delivery thread; {@link #abandon()} and the {@link TaskContext} methods from any
@@ -880,6 +884,9 @@ final class TaskExecution implements TaskContext {
    * learn.
    */
   void sendCallback(Signature callback, String what) {
+    if (cancelledBeforeSent(callback, what)) {
+      return;
+    }
     String failure;
     try {
       step(
@@ -901,6 +908,9 @@ final class TaskExecution implements TaskContext {
   void sendChordCallback(Signature callback) {
     if (!backend.storesPendingIfAbsent()) {
       sendCallback(callback, "chord callback");
+      return;
+    }
+    if (cancelledBeforeSent(callback, "chord callback")) {
       return;
     }
     Signature published;
@@ -925,6 +935,50 @@ final class TaskExecution implements TaskContext {
           LogText.of(callback.uuid()),
           e.getMessage());
     }
+  }
+
+  /**
+   * Whether {@code callback} was cancelled before it was sent ({@link Server#cancel} stored FAILURE
+   * {@value Server#CANCELLED_ERROR} for it: a chain's next step cancelled while its parent ran,
+   * say). Then it is not sent, and its own error callbacks are, with that error, as a worker
+   * meeting the revoked task would send them. Sending it anyway overwrote the FAILURE with PENDING,
+   * and a worker that had not refreshed its revocations yet (up to a heartbeat) ran it: a task
+   * reported cancelled ended in SUCCESS, and the rest of its chain ran. A backend whose reads
+   * consume states, or that cannot be read, is not asked: the callback is sent as before.
+   */
+  private boolean cancelledBeforeSent(Signature callback, String what) {
+    if (callback.uuid().isEmpty() || backend.consumesStatesOnRead()) {
+      return false;
+    }
+    TaskState state;
+    try {
+      state = backend.getState(callback.uuid()).orElse(null);
+    } catch (RuntimeException e) {
+      log.debug(
+          "Could not read the state of {} {}; sending it: {}",
+          what,
+          LogText.of(callback.uuid()),
+          e.toString());
+      return false;
+    }
+    if (state == null
+        || state.state() != State.FAILURE
+        || !Server.CANCELLED_ERROR.equals(state.error())) {
+      return false;
+    }
+    log.info(
+        "{} {} {} of task {} was cancelled before it was sent; not sending it",
+        what,
+        LogText.of(callback.name()),
+        LogText.of(callback.uuid()),
+        LogText.of(signature.uuid()));
+    for (Signature onError : callback.onError()) {
+      List<Arg> args = new ArrayList<>();
+      args.add(Arg.of("string", Server.CANCELLED_ERROR));
+      args.addAll(onError.args());
+      sendCallback(onError.toBuilder().args(args).build(), "error callback");
+    }
+    return true;
   }
 
   private void callbackNotSent(Signature callback, String what, @Nullable String failure) {

@@ -78,6 +78,60 @@ public final class GoJson {
   public static final int MAX_NESTING_DEPTH = 256;
 
   /**
+   * The deepest nesting of arrays and objects in a JSON document, counted as the parser counts it
+   * against {@link #MAX_NESTING_DEPTH}. A scan of the bytes (brackets outside strings), without
+   * parsing: a sender checks each message it encoded with it, so a task nested deeper than a worker
+   * decodes (a chain longer than 127 tasks, say) is refused when sent instead of dead-lettered when
+   * received.
+   *
+   * @param json a well-formed JSON document, UTF-8
+   * @return the depth; 0 for a scalar
+   */
+  public static int nestingDepth(byte[] json) {
+    int depth = 0;
+    int deepest = 0;
+    boolean inString = false;
+    for (int i = 0; i < json.length; i++) {
+      byte b = json[i];
+      if (inString) {
+        if (b == '\\') {
+          i++; // the escaped character, whatever it is, does not end the string
+        } else if (b == '"') {
+          inString = false;
+        }
+      } else if (b == '"') {
+        inString = true;
+      } else if (b == '[' || b == '{') {
+        deepest = Math.max(deepest, ++depth);
+      } else if (b == ']' || b == '}') {
+        depth--;
+      }
+    }
+    return deepest;
+  }
+
+  /**
+   * The refusal of a task whose message would nest deeper than {@link #MAX_NESTING_DEPTH}, in the
+   * words every sender uses.
+   *
+   * @param name the task's name
+   * @param depth how deep its message nests (at least)
+   * @return the exception to throw
+   */
+  public static IllegalArgumentException tooDeep(String name, int depth) {
+    return new IllegalArgumentException(
+        "task "
+            + name
+            + " nests "
+            + depth
+            + " JSON levels deep, over the "
+            + MAX_NESTING_DEPTH
+            + " a worker decodes (each link of a chain nests two: 127 tasks always fit):"
+            + " no worker could read it; split the chain, sending its second half from the last"
+            + " task of the first");
+  }
+
+  /**
    * The longest number token, in characters. A uint64 has 20 digits and Go's shortest float64 text
    * at most 24; the limit keeps {@code BigInteger} arithmetic on hostile input cheap.
    */

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.ArrayDeque;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -72,9 +73,55 @@ public final class WireCodec {
    *
    * @param signature the task
    * @throws IllegalArgumentException naming the task and the argument's position (from 1) when a
-   *     check fails
+   *     check fails, or when its callbacks nest it deeper than the {@value
+   *     GoJson#MAX_NESTING_DEPTH} JSON levels a worker decodes (a chain longer than 127 tasks, say)
    */
   public static void checkTask(Signature signature) {
+    checkNesting(signature);
+    checkTaskTree(signature);
+  }
+
+  /**
+   * Refuses a task whose callbacks alone nest its message deeper than a worker decodes, before
+   * anything walks them recursively (a chain of 10,000 tasks overflowed the sender's stack). Each
+   * {@code OnSuccess} or {@code OnError} level is two JSON levels (array, object), the chord
+   * callback one, arguments two (array, object): a lower bound of the encoded depth, which the
+   * sender checks exactly once encoded. Iterative.
+   */
+  private static void checkNesting(Signature signature) {
+    if (signature.onSuccess().isEmpty()
+        && signature.onError().isEmpty()
+        && signature.chordCallback() == null) {
+      return; // a plain task: its arguments' own depth is checked when they are read
+    }
+    ArrayDeque<Signature> open = new ArrayDeque<>();
+    ArrayDeque<Integer> depths = new ArrayDeque<>();
+    open.push(signature);
+    depths.push(1);
+    while (!open.isEmpty()) {
+      Signature s = open.pop();
+      int depth = depths.pop();
+      int deepest = s.args().isEmpty() ? depth : depth + 2;
+      if (deepest > GoJson.MAX_NESTING_DEPTH) {
+        throw GoJson.tooDeep(signature.name() + " " + signature.uuid(), deepest);
+      }
+      for (Signature next : s.onSuccess()) {
+        open.push(next);
+        depths.push(depth + 2);
+      }
+      for (Signature next : s.onError()) {
+        open.push(next);
+        depths.push(depth + 2);
+      }
+      Signature chord = s.chordCallback();
+      if (chord != null) {
+        open.push(chord);
+        depths.push(depth + 1);
+      }
+    }
+  }
+
+  private static void checkTaskTree(Signature signature) {
     if (signature.name().isEmpty()) {
       throw new IllegalArgumentException("a task signature needs a name");
     }
@@ -100,11 +147,11 @@ public final class WireCodec {
               + signature.eta().toInstant()
               + ": it could never run");
     }
-    signature.onSuccess().forEach(WireCodec::checkTask);
-    signature.onError().forEach(WireCodec::checkTask);
+    signature.onSuccess().forEach(WireCodec::checkTaskTree);
+    signature.onError().forEach(WireCodec::checkTaskTree);
     Signature chord = signature.chordCallback();
     if (chord != null) {
-      checkTask(chord);
+      checkTaskTree(chord);
     }
   }
 
