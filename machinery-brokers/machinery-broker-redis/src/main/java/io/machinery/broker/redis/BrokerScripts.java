@@ -27,6 +27,23 @@ final class BrokerScripts {
           .formatted(DeadLetter.PREVIEW_BYTES);
 
   /**
+   * Lua that refreshes a consumer's lease and registration: {@code renewLease(lease, consumers, id,
+   * ms)}. The lease is extended with {@code PEXPIRE} and set only when it has lapsed: a Redis at
+   * its {@code maxmemory} (policy {@code noeviction}, the usual one for queues) refuses a script's
+   * first write if it may grow memory ({@code SET}, {@code SADD}), but not {@code PEXPIRE}, and
+   * allows any write after that one (even after a {@code PEXPIRE} of a missing key). With {@code
+   * SET} first every heartbeat failed while Redis was full, the leases of live consumers lapsed and
+   * the reapers returned their running tasks to the queue: each ran twice.
+   */
+  private static final String RENEW_LEASE =
+      """
+      local function renewLease(lease, consumers, id, ms)
+        if redis.call('PEXPIRE', lease, ms) == 0 then redis.call('SET', lease, id, 'PX', ms) end
+        redis.call('SADD', consumers, id)
+      end
+      """;
+
+  /**
    * Lua for priority bands ({@link io.machinery.spi.PriorityBands}), with the queue in KEYS[1] and
    * bands 1-9 in KEYS[7..15]: {@code band(b)} is a band's list, {@code lengths()} every band's
    * length (read once per fetch, then counted down; one EXISTS over the nine bands first, as they
@@ -110,12 +127,13 @@ final class BrokerScripts {
    * fairness ring (the lanes are the ring's name with ":" and the key: undeclared, in the ring's
    * slot), direct record (the keyed task it names moves to the head of its lane, not the tail: see
    * {@link #FAIR_PUSH}), fairness weights ({@link QueueKeys#fairWeights()}), head record ({@link
-   * QueueKeys#fairHead()}); without weights a keyed take is one move on the ring. ARGV: max,
-   * consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter limit, band
-   * takes so far, sort window, what to sort ("p", "f", "pf"), fair turns so far, acknowledged
-   * messages (ARGV[12..]). Returns the delivery counts (comma-separated text, empty when no message
-   * was ever reaped), "1" when a bound ended the fetch (more may be waiting) else "0", the band
-   * takes after this fetch, the fair turns after it, then the messages taken, in take order.
+   * QueueKeys#fairHead()}); without weights a keyed take pops its lane, then rotates the ring.
+   * ARGV: max, consumer id, lease ms, byte budget, max message bytes, now (ISO-8601), dead-letter
+   * limit, band takes so far, sort window, what to sort ("p", "f", "pf"), fair turns so far,
+   * acknowledged messages (ARGV[12..]). Returns the delivery counts (comma-separated text, empty
+   * when no message was ever reaped), "1" when a bound ended the fetch (more may be waiting) else
+   * "0", the band takes after this fetch, the fair turns after it, then the messages taken, in take
+   * order.
    */
   static final RedisScript FETCH =
       RedisScript.of(
@@ -177,12 +195,16 @@ final class BrokerScripts {
               redis.call('HSET', KEYS[19], 'k', k, 'n', n)
             end
           else
-            local k = redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
+            -- the pop first: a Redis out of memory refuses a first write that may grow memory,
+            -- as the ring's LMOVE may, but not an LPOP, and allows any write after it
+            local k = redis.call('LINDEX', ring, 0)
             local lane = ring .. ':' .. k
             m = redis.call('LPOP', lane)
             if redis.call('LLEN', lane) == 0 then
-              redis.call('LREM', ring, -1, k)
+              redis.call('LPOP', ring)
               lanes = lanes - 1
+            else
+              redis.call('LMOVE', ring, ring, 'LEFT', 'RIGHT')
             end
           end
         elseif b >= 0 then
@@ -229,10 +251,11 @@ final class BrokerScripts {
       RedisScript.of(
           "claimed",
           """
-      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-      redis.call('SADD', KEYS[2], ARGV[1])
+      %s
+      renewLease(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
       return tonumber(redis.call('HGET', KEYS[3], ARGV[3]) or '0')
-      """,
+      """
+              .formatted(RENEW_LEASE),
           ScriptOutputType.INTEGER);
 
   /**
@@ -250,13 +273,14 @@ final class BrokerScripts {
       RedisScript.of(
           "claimed-tail",
           """
-      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-      redis.call('SADD', KEYS[2], ARGV[1])
+      %s
+      renewLease(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
       local m = redis.call('LINDEX', KEYS[4], -1)
       if not m then return {'', 0} end
       local sha = redis.sha1hex(m)
       return {sha, tonumber(redis.call('HGET', KEYS[3], sha) or '0')}
-      """,
+      """
+              .formatted(RENEW_LEASE),
           ScriptOutputType.MULTI);
 
   /**
@@ -378,22 +402,27 @@ final class BrokerScripts {
       RedisScript.of(
           "holds",
           """
+      %s
       if not redis.call('LPOS', KEYS[1], ARGV[1]) then return 0 end
-      redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-      redis.call('SADD', KEYS[3], ARGV[2])
+      renewLease(KEYS[2], KEYS[3], ARGV[2], ARGV[3])
       return 1
-      """,
+      """
+              .formatted(RENEW_LEASE),
           ScriptOutputType.INTEGER);
 
-  /** Lease refresh and registration. KEYS: lease, consumers. ARGV: consumer id, lease ms. */
+  /**
+   * Lease refresh and registration ({@link #RENEW_LEASE}, so it works while Redis is out of
+   * memory). KEYS: lease, consumers. ARGV: consumer id, lease ms.
+   */
   static final RedisScript HEARTBEAT =
       RedisScript.of(
           "heartbeat",
           """
-      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-      redis.call('SADD', KEYS[2], ARGV[1])
+      %s
+      renewLease(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
       return 1
-      """,
+      """
+              .formatted(RENEW_LEASE),
           ScriptOutputType.INTEGER);
 
   /**

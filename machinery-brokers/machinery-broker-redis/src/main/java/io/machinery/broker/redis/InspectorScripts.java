@@ -53,7 +53,10 @@ final class InspectorScripts {
    * 256 bytes, which include its UUID; the head is the plain queue's, or when it is empty the
    * highest band's, or the first lane's in the ring). KEYS: queue, dead letters, head record,
    * fairness ring, bands 1-9. ARGV: now (Unix ms), how long the record is kept after it was last
-   * read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}.
+   * read (ms). Returns {length, dead letters, ETA text, first seen (Unix ms) or -1}. The record is
+   * written with {@code pcall}: a Redis out of memory refuses that {@code SET} (the script's first
+   * write), and the sizes are what an operator needs most then; the head's age counts from now
+   * until Redis takes the record.
    */
   static final RedisScript QUEUE_STATS =
       RedisScript.of(
@@ -81,7 +84,7 @@ final class InspectorScripts {
           redis.call('PEXPIRE', KEYS[3], ARGV[2])
         else
           seen = tonumber(ARGV[1])
-          redis.call('SET', KEYS[3], id .. ' ' .. ARGV[1], 'PX', ARGV[2])
+          redis.pcall('SET', KEYS[3], id .. ' ' .. ARGV[1], 'PX', ARGV[2])
         end
       end
       return {n, dead, eta, seen}

@@ -106,7 +106,12 @@ import org.slf4j.LoggerFactory;
  *       Redis is unreachable the consumer reports each failure to {@link
  *       DeliveryHandler#brokerError} and retries with back-off (up to 5 s) while Lettuce
  *       reconnects; settlements that failed are retried in the background; messages a lost fetch
- *       reply left in a processing list go back to the queue.
+ *       reply left in a processing list go back to the queue. A Redis at its {@code maxmemory}
+ *       ({@code noeviction}) refuses publishes, but refuses a script only when its first write may
+ *       grow memory: so the consumers' scripts write first with a command that cannot ({@code
+ *       LPOP}, {@code LREM}, {@code PEXPIRE}, {@code ZREM}), and on a single server leases,
+ *       fetches, settlements, reaping and promotion go on while Redis is full (RedisOutOfMemoryIT);
+ *       a cluster's delayed requeues and promotions ({@code ZADD}, {@code RPUSH}) wait for memory.
  *   <li><b>Not Go.</b> A delayed requeue lands in the queue named by the message's RoutingKey (as
  *       every promotion does, Go's included), which differs from the consumed queue only for a
  *       message routed elsewhere; Go requeues unknown tasks at once to the consumed queue. Priority

@@ -540,6 +540,12 @@ final class RedisConsumer implements Consumption {
         backoff = 0;
       } catch (RuntimeException e) {
         handler.release(reserved);
+        // The next try runs the fetch script first: a Redis out of memory refuses every BLMOVE
+        // (a write that may grow memory) but runs the script, whose first write is an LPOP. A
+        // consumer whose fetch ahead had found the queue empty retried only its blocking move and
+        // took nothing while tasks a reaper, a requeue or the delayed-task promotion put in its
+        // queue waited for memory to be freed.
+        queueWasEmpty = false;
         replyLost = true; // the command may still run: what it moved is found by returnStrays()
         dropBlockingConnection(); // so that Lettuce does not send a lost BLMOVE again after
         // reconnecting

@@ -28,10 +28,11 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A worker launched while its Redis cannot serve it keeps trying to start (as Go's does) and runs
- * the waiting tasks once Redis can: a redis-server of the test's own, out of memory ({@code
- * maxmemory} with {@code noeviction}: the consumer's registration script is refused) and then
- * stopped. Before, the launch's future failed after the first attempt, nothing was logged, and the
- * worker stayed stopped with its queue full (found by trying it). A user Redis refuses the
+ * the waiting tasks once Redis can: a redis-server of the test's own, stopped, or out of memory
+ * ({@code maxmemory} with {@code noeviction}: the consumer's scripts run, as they write first with
+ * commands a full Redis allows (see RedisOutOfMemoryIT), but no result can be stored until memory
+ * is freed). Before, the launch's future failed after the first attempt, nothing was logged, and
+ * the worker stayed stopped with its queue full (found by trying it). A user Redis refuses the
  * consumer's scripts ({@code NOPERM}) fails the launch at once instead.
  */
 class RedisWorkerStartIT {
