@@ -81,7 +81,8 @@ public abstract class ControlPlaneContract {
             "add",
             new WorkerStatus.LimitInForce(10, Duration.ofSeconds(1), 5, 2, true, true),
             "resize",
-            new WorkerStatus.LimitInForce(0, Duration.ZERO, 0, 4, false, false)));
+            new WorkerStatus.LimitInForce(0, Duration.ZERO, 0, 4, false, false)),
+        false);
   }
 
   private List<WorkerStatus> mine() {
