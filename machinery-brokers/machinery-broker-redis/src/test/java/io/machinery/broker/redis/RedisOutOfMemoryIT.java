@@ -3,7 +3,6 @@ package io.machinery.broker.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.machinery.MachineryException;
 import io.machinery.Signature;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
@@ -40,15 +39,14 @@ class RedisOutOfMemoryIT {
   void theInspectorReadsAQueueWhileRedisIsOutOfMemory() throws Exception {
     Path dir = Files.createTempDirectory("redis-inspector-oom");
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        OwnRedisServer.plainArgs(port, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction");
+    List<String> args = FullRedis.args(port);
     Config config = config(port);
     try (OwnRedisServer server = OwnRedisServer.start(dir, port, args);
         RedisSession redis = RedisSession.open(server.url(), config);
         RedisBroker broker = broker(config)) {
       byte[] task = WireCodec.encode(Signature.builder("waiting").routingKey(QUEUE).build());
       redis.await(redis.commands().rpush(QUEUE, task, task));
-      fillUntilRefused(redis);
+      FullRedis.fillUntilRefused(redis);
 
       Inspector inspector = broker.inspector().orElseThrow();
       assertThat(inspector.queue(QUEUE).pending()).isEqualTo(2);
@@ -59,8 +57,7 @@ class RedisOutOfMemoryIT {
   void aLiveConsumerKeepsItsLeaseAndItsTaskWhileRedisIsOutOfMemory() throws Exception {
     Path dir = Files.createTempDirectory("redis-broker-oom");
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        OwnRedisServer.plainArgs(port, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction");
+    List<String> args = FullRedis.args(port);
     Config config = config(port);
     try (OwnRedisServer server = OwnRedisServer.start(dir, port, args);
         RedisSession redis = RedisSession.open(server.url(), config);
@@ -74,7 +71,7 @@ class RedisOutOfMemoryIT {
           Consumption reaping = otherBroker.startConsuming("other", QUEUE, other)) {
         Delivery held = holder.next(PATIENCE.toSeconds());
         assertThat(held).as("the holder's delivery").isNotNull();
-        int fillers = fillUntilRefused(redis);
+        int fillers = FullRedis.fillUntilRefused(redis);
 
         await()
             .during(LEASE.multipliedBy(4))
@@ -102,8 +99,7 @@ class RedisOutOfMemoryIT {
   void anIdleConsumerTakesWhatAReaperReturnsWhileRedisIsOutOfMemory() throws Exception {
     Path dir = Files.createTempDirectory("redis-idle-oom");
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        OwnRedisServer.plainArgs(port, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction");
+    List<String> args = FullRedis.args(port);
     Config config = config(port);
     QueueKeys keys = new QueueKeys(QUEUE);
     byte[] ghost = "ghost".getBytes(StandardCharsets.UTF_8);
@@ -116,7 +112,7 @@ class RedisOutOfMemoryIT {
       redis.await(redis.commands().psetex(keys.lease("ghost"), ORPHAN_LEASE.toMillis(), ghost));
       RecordingHandler handler = new RecordingHandler(1);
       try (Consumption consumer = broker.startConsuming("idle", QUEUE, handler)) {
-        fillUntilRefused(redis);
+        FullRedis.fillUntilRefused(redis);
         // well over the limit, so that the few bytes the reap frees do not let a BLMOVE in
         redis.await(redis.commands().configSet("maxmemory", "1mb"));
         assertThat(redis.await(redis.commands().pttl(keys.lease("ghost"))))
@@ -141,8 +137,7 @@ class RedisOutOfMemoryIT {
   void aConsumerTakesFromAFairnessLaneWhileRedisIsOutOfMemory() throws Exception {
     Path dir = Files.createTempDirectory("redis-fair-oom");
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        OwnRedisServer.plainArgs(port, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction");
+    List<String> args = FullRedis.args(port);
     Config config = config(port);
     QueueKeys keys = new QueueKeys(QUEUE);
     try (OwnRedisServer server = OwnRedisServer.start(dir, port, args);
@@ -151,7 +146,7 @@ class RedisOutOfMemoryIT {
       byte[] task = WireCodec.encode(Signature.builder("keyed").routingKey(QUEUE).build());
       RecordingHandler handler = new RecordingHandler(1);
       try (Consumption consumer = broker.startConsuming("fair", QUEUE, handler)) {
-        fillUntilRefused(redis);
+        FullRedis.fillUntilRefused(redis);
         redis.await(redis.commands().configSet("maxmemory", "1mb"));
         redis.await(
             redis
@@ -190,19 +185,5 @@ class RedisOutOfMemoryIT {
                 .connectTimeout(Duration.ofSeconds(2))
                 .build())
         .build();
-  }
-
-  /** Writes 1 kB values until Redis refuses one for its memory; returns how many it wrote. */
-  private static int fillUntilRefused(RedisSession redis) {
-    byte[] value = "x".repeat(1_000).getBytes(StandardCharsets.UTF_8);
-    for (int i = 0; i < 100_000; i++) {
-      try {
-        redis.await(redis.commands().set("filler:" + i, value));
-      } catch (MachineryException e) {
-        assertThat(e).hasMessageContaining("OOM");
-        return i;
-      }
-    }
-    throw new AssertionError("redis-server took 100 MB under a 4 MB maxmemory");
   }
 }

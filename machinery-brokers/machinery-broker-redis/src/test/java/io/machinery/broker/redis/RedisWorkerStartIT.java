@@ -17,7 +17,6 @@ import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
 import io.machinery.testkit.OwnRedisServer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -43,8 +42,7 @@ class RedisWorkerStartIT {
   void aWorkerLaunchedWhileItsRedisRefusesWritesStartsOnceMemoryIsFreed() throws Exception {
     Path dir = Files.createTempDirectory("redis-worker-start-oom");
     int port = OwnRedisServer.freePort();
-    List<String> args =
-        OwnRedisServer.plainArgs(port, "--maxmemory", "4mb", "--maxmemory-policy", "noeviction");
+    List<String> args = FullRedis.args(port);
     Config config = config(port);
     try (OwnRedisServer redis = OwnRedisServer.start(dir, port, args);
         RedisBroker broker = RedisBroker.create(config);
@@ -53,7 +51,7 @@ class RedisWorkerStartIT {
         RedisSession filler = RedisSession.open(url(port), config)) {
       server.registerTask("work", TaskFunction.of(() -> null));
       List<AsyncResult> results = send(server);
-      int fillers = fillUntilRefused(filler);
+      int fillers = FullRedis.fillUntilRefused(filler);
 
       Worker worker = server.workerBuilder("start_oom").concurrency(4).build();
       CompletableFuture<Void> done = worker.launchAsync();
@@ -148,20 +146,6 @@ class RedisWorkerStartIT {
       results.add(server.sendTask(Signature.create("work")));
     }
     return results;
-  }
-
-  /** Writes 1 kB values until Redis refuses one for its memory; returns how many it wrote. */
-  private static int fillUntilRefused(RedisSession redis) {
-    byte[] value = "x".repeat(1_000).getBytes(StandardCharsets.UTF_8);
-    for (int i = 0; i < 100_000; i++) {
-      try {
-        redis.await(redis.commands().set("filler:" + i, value));
-      } catch (MachineryException e) {
-        assertThat(e).hasMessageContaining("OOM");
-        return i;
-      }
-    }
-    throw new AssertionError("redis-server took 100 MB under a 4 MB maxmemory");
   }
 
   /** The state, or null while the backend cannot be read (Redis not up yet). */
