@@ -82,6 +82,16 @@ final class Api {
   private final Guard guard;
   private final boolean readOnly;
   private final int maxOverviewQueues;
+
+  /**
+   * Held by every listing of a queue's messages and every action that looks for one: on RabbitMQ a
+   * listing hides the messages it reads until it returns them (AmqpInspector's notes), so a Cancel
+   * that looked for its task while the page's own refresh was listing the queue missed it and was
+   * refused. Listings are bounded pages; one at a time per dashboard costs an operator nothing.
+   */
+  private final java.util.concurrent.locks.ReentrantLock listing =
+      new java.util.concurrent.locks.ReentrantLock();
+
   private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
 
   Api(
@@ -302,7 +312,7 @@ final class Api {
         switch (tab) {
           case "pending" ->
               page(
-                  (o, l) -> inspection.pending(queue, o, l),
+                  (o, l) -> oneListingAtATime(() -> inspection.pending(queue, o, l)),
                   Views::row,
                   Api::matches,
                   offset,
@@ -310,7 +320,7 @@ final class Api {
                   search);
           case "delayed" ->
               page(
-                  (o, l) -> inspection.delayed(queue, o, l),
+                  (o, l) -> oneListingAtATime(() -> inspection.delayed(queue, o, l)),
                   Views::row,
                   Api::matches,
                   offset,
@@ -318,7 +328,7 @@ final class Api {
                   search);
           case "dead" ->
               page(
-                  (o, l) -> inspection.deadLetters(queue, o, l),
+                  (o, l) -> oneListingAtATime(() -> inspection.deadLetters(queue, o, l)),
                   Views::deadRow,
                   (e, s) ->
                       e.signature().map(sig -> matches(sig, s)).orElse(false) || e.id().equals(s),
@@ -440,14 +450,17 @@ final class Api {
 
   private Inspection.TaskReport report(Map<String, String> q) {
     String uuid = Exchanges.required(q, "uuid");
-    return inspection.task(uuid, queue(q.getOrDefault("queue", "")));
+    String queue = queue(q.getOrDefault("queue", ""));
+    return oneListingAtATime(() -> inspection.task(uuid, queue));
   }
 
   private void deadLetterRaw(HttpExchange exchange, Map<String, String> q) throws IOException {
     String queue = queue(q.getOrDefault("queue", ""));
     String id = Exchanges.required(q, "id");
     for (int offset = 0; offset < SEARCH_LIMIT; offset += MAX_LIMIT) {
-      List<DeadLetterEntry> page = inspection.deadLetters(queue, offset, MAX_LIMIT);
+      int from = offset;
+      List<DeadLetterEntry> page =
+          oneListingAtATime(() -> inspection.deadLetters(queue, from, MAX_LIMIT));
       for (DeadLetterEntry e : page) {
         if (e.id().equals(id)) {
           Exchanges.download(
@@ -544,8 +557,14 @@ final class Api {
       case "purge" -> result.put("count", inspection.purge(queue));
       case "pause" -> inspection.pause(queue);
       case "resume" -> inspection.resume(queue);
-      case "requeue" -> result.put("count", inspection.requeueDeadLetters(queue, selection(body)));
-      case "delete" -> result.put("count", inspection.deleteDeadLetters(queue, selection(body)));
+      case "requeue" ->
+          result.put(
+              "count",
+              oneListingAtATime(() -> inspection.requeueDeadLetters(queue, selection(body))));
+      case "delete" ->
+          result.put(
+              "count",
+              oneListingAtATime(() -> inspection.deleteDeadLetters(queue, selection(body))));
       case "cancel" -> {
         String uuid = body.path("uuid").asText("");
         if (uuid.isBlank()) {
@@ -563,13 +582,23 @@ final class Api {
     Exchanges.json(exchange, result);
   }
 
+  /** Runs {@code read} holding {@link #listing}. */
+  private <T> T oneListingAtATime(java.util.function.Supplier<T> read) {
+    listing.lock();
+    try {
+      return read.get();
+    } finally {
+      listing.unlock();
+    }
+  }
+
   /**
    * Refuses to cancel a task not found waiting or running in {@code queue}, the queue the
    * authenticator was asked about: otherwise a request naming a queue it may act on would cancel a
    * task of any other queue. The page offers Cancel only for a task it found so.
    */
   private void requireWaitingOrRunningIn(String queue, String uuid) {
-    Inspection.Location where = inspection.task(uuid, queue).location();
+    Inspection.Location where = oneListingAtATime(() -> inspection.task(uuid, queue)).location();
     boolean here =
         switch (where) {
           case PENDING, DELAYED -> true;

@@ -576,8 +576,9 @@ async function init() {
   const token = document.getElementById('token');
   token.value = sessionStorage.getItem('machinery-token') || '';
   token.addEventListener('input', () => sessionStorage.setItem('machinery-token', token.value));
-  // Typed where reads need it: read again at once (Enter or leaving the box).
-  token.addEventListener('change', () => refresh());
+  // Typed where reads need it: read again at once (Enter or leaving the box). Only there: elsewhere the box
+  // is left by clicking an action, and a refresh then would list the queue while the action looks in it.
+  token.addEventListener('change', () => { if (overview.readsNeedToken || !overview.loaded) refresh(); });
   try {
     setOverview(await get('/api/overview'));
   } catch (e) {
