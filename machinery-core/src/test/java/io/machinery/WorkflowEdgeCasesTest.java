@@ -182,7 +182,7 @@ class WorkflowEdgeCasesTest {
     server.sendTask(after).get(PATIENCE);
 
     assertThat(recorded).containsKey(after.uuid()).doesNotContainKey(chord.callback().uuid());
-    // a member's SUCCESS is stored after its slot is free (ci-run155 read STARTED here once)
+    // awaited: ci-run155 read a member as STARTED here once (why is not established)
     await()
         .atMost(PATIENCE)
         .untilAsserted(
