@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.config.ConfigurableBeanFactory;
 import org.springframework.boot.LazyInitializationBeanFactoryPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Lazy;
 import org.springframework.context.annotation.Scope;
@@ -58,20 +59,7 @@ class MachineryStarterEdgeCasesTest {
     // EarlyUser needs MachineryWorkers before QueueTasks, whose task names a queue, exists.
     memory
         .withUserConfiguration(EarlyUser.class, QueueTasks.class)
-        .run(
-            context -> {
-              assertThat(context).hasNotFailed();
-              assertThat(context.getBean(MachineryWorkers.class).workers())
-                  .extracting(Worker::customQueue)
-                  .containsExactlyInAnyOrder("", "edge_other");
-              assertThat(
-                      context
-                          .getBean(Server.class)
-                          .sendTask(
-                              Signature.builder("edge_whoami").routingKey("edge_other").build())
-                          .get(Duration.ofSeconds(10)))
-                  .containsExactly("ran from edge_other");
-            });
+        .run(MachineryStarterEdgeCasesTest::consumesAndRunsEdgeOther);
   }
 
   @Test
@@ -134,20 +122,7 @@ class MachineryStarterEdgeCasesTest {
                 context.addBeanFactoryPostProcessor(
                     new LazyInitializationBeanFactoryPostProcessor()))
         .withUserConfiguration(QueueTasks.class)
-        .run(
-            context -> {
-              assertThat(context).hasNotFailed();
-              assertThat(context.getBean(MachineryWorkers.class).workers())
-                  .extracting(Worker::customQueue)
-                  .containsExactlyInAnyOrder("", "edge_other");
-              assertThat(
-                      context
-                          .getBean(Server.class)
-                          .sendTask(
-                              Signature.builder("edge_whoami").routingKey("edge_other").build())
-                          .get(Duration.ofSeconds(10)))
-                  .containsExactly("ran from edge_other");
-            });
+        .run(MachineryStarterEdgeCasesTest::consumesAndRunsEdgeOther);
   }
 
   /**
@@ -268,5 +243,21 @@ class MachineryStarterEdgeCasesTest {
     public String whoami(TaskContext context) {
       return "ran from " + context.signature().routingKey();
     }
+  }
+
+  /**
+   * The default queue and QueueTasks' edge_other each have a worker, and edge_other's task runs.
+   */
+  private static void consumesAndRunsEdgeOther(AssertableApplicationContext context) {
+    assertThat(context).hasNotFailed();
+    assertThat(context.getBean(MachineryWorkers.class).workers())
+        .extracting(Worker::customQueue)
+        .containsExactlyInAnyOrder("", "edge_other");
+    assertThat(
+            context
+                .getBean(Server.class)
+                .sendTask(Signature.builder("edge_whoami").routingKey("edge_other").build())
+                .get(Duration.ofSeconds(10)))
+        .containsExactly("ran from edge_other");
   }
 }
