@@ -150,11 +150,10 @@ function downloadLink(href, text, id) {
 async function act(action, body, question, onDone) {
   if (!window.confirm(question)) return false;
   let done = false;
-  const token = sessionStorage.getItem('machinery-token') || '';
   try {
     const response = await fetch('/api/action/' + action, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: token },
+      headers: { 'Content-Type': 'application/json', ...tokenHeaders() },
       body: JSON.stringify(body),
     });
     const result = await response.json().catch(() => ({ error: response.statusText }));
