@@ -5,6 +5,7 @@ import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskListener;
 import io.machinery.TaskOutcome;
+import io.machinery.wire.ErrorText;
 import io.opentelemetry.api.OpenTelemetry;
 import io.opentelemetry.api.baggage.Baggage;
 import io.opentelemetry.api.baggage.BaggageBuilder;
@@ -75,8 +76,8 @@ import org.jspecify.annotations.Nullable;
  *       (one dead-lettered after its outcome, by {@code keepFailedTasks} or a bookkeeping failure,
  *       comes when its span has ended, and one never received has none); a run the worker abandoned
  *       or could not start ends with status ERROR. Error texts and reasons are cut to {@value
- *       #MAX_TEXT_LENGTH} characters (they come from task code; the SDK bounds no status
- *       description). Task arguments and results are never recorded.
+ *       #MAX_TEXT_BYTES} bytes of UTF-8 with core's {@link ErrorText#cut} (they come from task
+ *       code; the SDK bounds no status description). Task arguments and results are never recorded.
  *   <li><b>Batched functions.</b> A call of a batched task function has a CONSUMER span of its own,
  *       {@code "process <queue>"} with {@code messaging.batch.message_count} (and {@code
  *       machinery.batch.key} for a keyed batch), current while the function runs, so the calls it
@@ -114,8 +115,8 @@ public final class MachineryTracing implements TaskListener {
       AttributeKey.longKey("messaging.batch.message_count");
   static final AttributeKey<String> BATCH_KEY = AttributeKey.stringKey("machinery.batch.key");
 
-  /** The longest error text or reason a span carries, in characters, before it is cut. */
-  static final int MAX_TEXT_LENGTH = 1024;
+  /** The longest error text or reason a span carries, in bytes of UTF-8, before it is cut. */
+  static final int MAX_TEXT_BYTES = 1024;
 
   /** The most baggage entries a run takes from its message (as the W3C propagator keeps). */
   static final int MAX_BAGGAGE_ENTRIES = 64;
@@ -402,19 +403,11 @@ public final class MachineryTracing implements TaskListener {
   }
 
   /**
-   * {@code text} cut to {@link #MAX_TEXT_LENGTH} characters, saying how much it left out: error
-   * texts and reasons come from task code and messages, and the SDK bounds neither a status
-   * description nor, by default, an attribute value.
+   * {@code text} cut to {@link #MAX_TEXT_BYTES}: error texts and reasons come from task code and
+   * messages, and the SDK bounds neither a status description nor, by default, an attribute value.
    */
-  static String bounded(String text) {
-    if (text.length() <= MAX_TEXT_LENGTH) {
-      return text;
-    }
-    int end = MAX_TEXT_LENGTH;
-    if (Character.isHighSurrogate(text.charAt(end - 1))) {
-      end--; // do not split a character in two
-    }
-    return text.substring(0, end) + "... (" + (text.length() - end) + " more characters)";
+  private static String bounded(String text) {
+    return ErrorText.cut(text, MAX_TEXT_BYTES);
   }
 
   /** Records {@code error} as an {@code exception} event, its message {@link #bounded}. */

@@ -328,12 +328,12 @@ class MachineryTracingEdgeCasesIT {
     server.sendTask(Signature.create("shout"));
 
     SpanData run = runsOf(awaitSpans(s -> runsOf(s, "shout").size() == 1), "shout").get(0);
-    int bound = MachineryTracing.MAX_TEXT_LENGTH + 40;
+    int bound = MachineryTracing.MAX_TEXT_BYTES + 40;
     assertThat(run.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
     assertThat(run.getStatus().getDescription())
         .hasSizeLessThanOrEqualTo(bound)
         .startsWith("xxxx")
-        .endsWith("more characters)");
+        .endsWith("bytes in all)");
     assertThat(run.getEvents())
         .filteredOn(e -> e.getName().equals("exception"))
         .singleElement()
@@ -364,7 +364,7 @@ class MachineryTracingEdgeCasesIT {
             .filter(MachineryTracingEdgeCasesIT::isBatchCall)
             .findFirst()
             .orElseThrow();
-    int bound = MachineryTracing.MAX_TEXT_LENGTH + 40;
+    int bound = MachineryTracing.MAX_TEXT_BYTES + 40;
     assertThat(call.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
     assertThat(call.getStatus().getDescription()).hasSizeLessThanOrEqualTo(bound);
     assertThat(call.getEvents())

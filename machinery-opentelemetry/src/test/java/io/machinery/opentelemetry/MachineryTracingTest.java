@@ -342,18 +342,6 @@ class MachineryTracingTest {
     assertThat(failed.getEvents()).anySatisfy(e -> assertThat(e.getName()).isEqualTo("exception"));
   }
 
-  /** A cut error text keeps its start, says how much it left out, and splits no character. */
-  @Test
-  void aLongTextIsCutWithoutSplittingACharacter() {
-    assertThat(MachineryTracing.bounded("short")).isEqualTo("short");
-    String exact = "a".repeat(MachineryTracing.MAX_TEXT_LENGTH);
-    assertThat(MachineryTracing.bounded(exact)).isEqualTo(exact);
-    String emoji = "\uD83D\uDE00"; // one character, two chars
-    String text = "a".repeat(MachineryTracing.MAX_TEXT_LENGTH - 1) + emoji + "tail";
-    assertThat(MachineryTracing.bounded(text))
-        .isEqualTo("a".repeat(MachineryTracing.MAX_TEXT_LENGTH - 1) + "... (6 more characters)");
-  }
-
   private static SpanData byId(List<SpanData> spans, String spanId) {
     return spans.stream()
         .filter(s -> s.getSpanId().equals(spanId))
