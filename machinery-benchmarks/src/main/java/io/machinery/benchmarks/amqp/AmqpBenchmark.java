@@ -1,7 +1,6 @@
 package io.machinery.benchmarks.amqp;
 
 import static io.machinery.benchmarks.BareComparison.env;
-import static io.machinery.benchmarks.Drivers.awaitCount;
 import static io.machinery.benchmarks.Drivers.percentile;
 import static io.machinery.benchmarks.Drivers.runConcurrently;
 import static io.machinery.benchmarks.Drivers.seconds;
@@ -12,21 +11,15 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
-import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
-import io.machinery.TaskFunction;
-import io.machinery.Worker;
-import io.machinery.backend.redis.RedisBackend;
 import io.machinery.benchmarks.BareComparison;
 import io.machinery.benchmarks.BareComparison.Result;
 import io.machinery.broker.amqp.AmqpBroker;
 import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
-import io.machinery.embedded.MemoryBackend;
 import io.machinery.spi.Backend;
 import java.nio.ByteBuffer;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -38,7 +31,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -83,18 +75,11 @@ public final class AmqpBenchmark {
             args,
             "AmqpBenchmark [--tasks N] [--concurrency 1,10,100] [--amqp-url URL] [--redis-url URL] [--backends memory,redis]");
     int tasks = Integer.parseInt(options.getOrDefault("tasks", "100000"));
-    int[] concurrencies =
-        Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
-            .mapToInt(s -> Integer.parseInt(s.trim()))
-            .toArray();
+    int[] concurrencies = BareComparison.concurrencies(options);
     String amqpUrl =
         options.getOrDefault("amqp-url", env("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"));
     String redisUrl = options.getOrDefault("redis-url", env("REDIS_URL", ""));
-    List<String> backends =
-        List.of(
-            options
-                .getOrDefault("backends", redisUrl.isEmpty() ? "null,memory" : "null,memory,redis")
-                .split(","));
+    List<String> backends = BareComparison.backends(options, redisUrl);
 
     System.out.printf(
         Locale.ROOT,
@@ -117,18 +102,13 @@ public final class AmqpBenchmark {
                 .resultBackend(backend.equals("redis") ? redisUrl : amqpUrl)
                 .defaultQueue("bench_" + UUID.randomUUID().toString().substring(0, 8))
                 .build();
-        Supplier<Backend> factory =
-            switch (backend.trim()) {
-              case "memory" -> () -> MemoryBackend.create(config, Clock.systemUTC());
-              case "redis" -> () -> RedisBackend.create(config);
-              case "null" ->
-                  io.machinery.embedded.NullBackend::create; // no results: the broker path alone
-              default ->
-                  throw new IllegalArgumentException(
-                      "unknown backend " + backend + " (memory, redis or null)");
-            };
         Result ours =
-            machinery("machinery amqp + " + backend.trim(), config, factory, tasks, concurrency);
+            machinery(
+                "machinery amqp + " + backend,
+                config,
+                BareComparison.backend(backend, config),
+                tasks,
+                concurrency);
         results.add(ours);
         BareComparison.printLine(ours, bare);
       }
@@ -142,72 +122,13 @@ public final class AmqpBenchmark {
   private static Result machinery(
       String setup, Config config, Supplier<Backend> backends, int tasks, int concurrency)
       throws Exception {
-    AtomicLong done = new AtomicLong();
-    long[] latencies = new long[Math.max(1, tasks / 10)];
-    AtomicInteger latencyCount = new AtomicInteger();
     try (AmqpBroker broker = AmqpBroker.create(config);
         Backend backend = backends.get();
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
-      server.registerTask("noop", TaskFunction.of(() -> null));
-      server.registerTask(
-          "timed",
-          TaskFunction.of(
-              Long.class,
-              sent -> {
-                int i = latencyCount.getAndIncrement();
-                if (i < latencies.length) {
-                  latencies[i] = System.nanoTime() - sent;
-                }
-                return null;
-              }));
-      warmUp(server, done, concurrency);
-
-      long start = System.nanoTime();
-      runConcurrently(concurrency, tasks, i -> server.sendTask(Signature.create("noop")));
-      double enqueue = tasks / seconds(start);
-
-      Worker worker =
-          server
-              .workerBuilder("bench")
-              .concurrency(concurrency)
-              .postTaskHandler(s -> done.incrementAndGet())
-              .build();
-      done.set(0);
-      start = System.nanoTime();
-      worker.launchAsync();
-      awaitCount(done, tasks);
-      double drain = tasks / seconds(start);
-
-      done.set(0);
-      runConcurrently(
-          concurrency,
-          latencies.length,
-          i -> server.sendTask(Signature.create("timed", Arg.of(System.nanoTime()))));
-      awaitCount(done, latencies.length);
-      worker.quit();
+      Result result = BareComparison.measure(setup, server, tasks, concurrency, 2_000);
       deleteQueue(config.broker(), config.defaultQueue());
-      return new Result(
-          setup,
-          concurrency,
-          enqueue,
-          drain,
-          percentile(latencies, 0.50),
-          percentile(latencies, 0.99));
+      return result;
     }
-  }
-
-  private static void warmUp(Server server, AtomicLong done, int concurrency) throws Exception {
-    Worker worker =
-        server
-            .workerBuilder("warm-up")
-            .concurrency(concurrency)
-            .postTaskHandler(s -> done.incrementAndGet())
-            .build();
-    worker.launchAsync();
-    runConcurrently(concurrency, 2_000, i -> server.sendTask(Signature.create("noop")));
-    awaitCount(done, 2_000);
-    worker.quit();
-    done.set(0);
   }
 
   // ------------------------------------------------------------------------------------------ bare

@@ -1,7 +1,6 @@
 package io.machinery.benchmarks.gcppubsub;
 
 import static io.machinery.benchmarks.BareComparison.env;
-import static io.machinery.benchmarks.Drivers.awaitCount;
 import static io.machinery.benchmarks.Drivers.percentile;
 import static io.machinery.benchmarks.Drivers.runConcurrently;
 import static io.machinery.benchmarks.Drivers.seconds;
@@ -25,23 +24,16 @@ import com.google.pubsub.v1.Subscription;
 import com.google.pubsub.v1.Topic;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
-import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
-import io.machinery.TaskFunction;
-import io.machinery.Worker;
-import io.machinery.backend.redis.RedisBackend;
 import io.machinery.benchmarks.BareComparison;
 import io.machinery.benchmarks.BareComparison.Result;
 import io.machinery.benchmarks.Drivers;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
 import io.machinery.config.Config;
-import io.machinery.embedded.MemoryBackend;
-import io.machinery.embedded.NullBackend;
 import io.machinery.spi.Backend;
 import io.machinery.wire.WireCodec;
 import java.nio.ByteBuffer;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -52,7 +44,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -96,18 +87,11 @@ public final class GcpPubSubBenchmark {
             args,
             "GcpPubSubBenchmark [--tasks N] [--concurrency 1,10,100] [--emulator HOST:PORT] [--redis-url URL] [--backends null,memory,redis]");
     int tasks = Integer.parseInt(options.getOrDefault("tasks", "20000"));
-    int[] concurrencies =
-        Arrays.stream(options.getOrDefault("concurrency", "1,10,100").split(","))
-            .mapToInt(s -> Integer.parseInt(s.trim()))
-            .toArray();
+    int[] concurrencies = BareComparison.concurrencies(options);
     String emulator =
         options.getOrDefault("emulator", env("PUBSUB_EMULATOR_HOST", "127.0.0.1:8085"));
     String redisUrl = options.getOrDefault("redis-url", env("REDIS_URL", ""));
-    List<String> backends =
-        List.of(
-            options
-                .getOrDefault("backends", redisUrl.isEmpty() ? "null,memory" : "null,memory,redis")
-                .split(","));
+    List<String> backends = BareComparison.backends(options, redisUrl);
     System.out.printf(
         Locale.ROOT,
         "Pub/Sub benchmark: %d no-op tasks, concurrency %s, emulator %s, backends %s, %d CPUs,"
@@ -143,23 +127,14 @@ public final class GcpPubSubBenchmark {
               Config.builder()
                   .broker("gcppubsub://" + PROJECT + "/" + queue)
                   .defaultQueue(queue)
-                  .resultBackend(backend.trim().equals("redis") ? redisUrl : "")
+                  .resultBackend(backend.equals("redis") ? redisUrl : "")
                   .build();
-          Supplier<Backend> factory =
-              switch (backend.trim()) {
-                case "memory" -> () -> MemoryBackend.create(config, Clock.systemUTC());
-                case "redis" -> () -> RedisBackend.create(config);
-                case "null" -> NullBackend::create;
-                default ->
-                    throw new IllegalArgumentException(
-                        "unknown backend " + backend + " (memory, redis or null)");
-              };
           Result ours =
               machinery(
-                  "machinery gcppubsub + " + backend.trim(),
+                  "machinery gcppubsub + " + backend,
                   config,
                   emulator,
-                  factory,
+                  BareComparison.backend(backend, config),
                   tasks,
                   concurrency);
           results.add(ours);
@@ -183,66 +158,11 @@ public final class GcpPubSubBenchmark {
       int tasks,
       int concurrency)
       throws Exception {
-    AtomicLong done = new AtomicLong();
-    long[] latencies = new long[Math.max(1, tasks / 10)];
-    AtomicInteger latencyCount = new AtomicInteger();
     try (GcpPubSubBroker broker =
             GcpPubSubBroker.builder(config).emulatorHost(emulator).createMissing(true).build();
         Backend backend = backends.get();
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
-      server.registerTask("noop", TaskFunction.of(() -> null));
-      server.registerTask(
-          "timed",
-          TaskFunction.of(
-              Long.class,
-              sent -> {
-                int i = latencyCount.getAndIncrement();
-                if (i < latencies.length) {
-                  latencies[i] = System.nanoTime() - sent;
-                }
-                return null;
-              }));
-      Worker warm =
-          server
-              .workerBuilder("warm-up")
-              .concurrency(concurrency)
-              .postTaskHandler(s -> done.incrementAndGet())
-              .build();
-      warm.launchAsync();
-      runConcurrently(concurrency, 1_000, i -> server.sendTask(Signature.create("noop")));
-      awaitCount(done, 1_000);
-      warm.quit();
-
-      long start = System.nanoTime();
-      runConcurrently(concurrency, tasks, i -> server.sendTask(Signature.create("noop")));
-      double enqueue = tasks / seconds(start);
-
-      Worker worker =
-          server
-              .workerBuilder("bench")
-              .concurrency(concurrency)
-              .postTaskHandler(s -> done.incrementAndGet())
-              .build();
-      done.set(0);
-      start = System.nanoTime();
-      worker.launchAsync();
-      awaitCount(done, tasks);
-      double drain = tasks / seconds(start);
-
-      done.set(0);
-      runConcurrently(
-          concurrency,
-          latencies.length,
-          i -> server.sendTask(Signature.create("timed", Arg.of(System.nanoTime()))));
-      awaitCount(done, latencies.length);
-      worker.quit();
-      return new Result(
-          setup,
-          concurrency,
-          enqueue,
-          drain,
-          percentile(latencies, 0.50),
-          percentile(latencies, 0.99));
+      return BareComparison.measure(setup, server, tasks, concurrency, 1_000);
     }
   }
 
