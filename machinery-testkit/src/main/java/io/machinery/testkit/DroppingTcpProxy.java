@@ -8,22 +8,24 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A TCP proxy (to Redis, say) for tests of lost connections: {@link #cut()} closes every connection
- * and refuses new ones (as a Redis restart or a network partition would), {@link #resume()} listens
- * again on the same port.
+ * A TCP proxy (to Redis, say) for tests of lost connections and failovers: {@link #cut()} closes
+ * every connection and refuses new ones (as a Redis restart or a network partition would), {@link
+ * #resume()} listens again on the same port, and {@link #switchTo} sends the connections made from
+ * then on to another server while those made before stay where they are (as when a failover moves a
+ * DNS name or a virtual IP). Not a fake: the bytes reach the real servers.
  */
 public final class DroppingTcpProxy implements AutoCloseable {
-  private final String targetHost;
-  private final int targetPort;
+  private volatile InetSocketAddress target;
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger accepted = new AtomicInteger();
   private volatile ServerSocket server;
   private final int port;
 
   private DroppingTcpProxy(String targetHost, int targetPort) throws IOException {
-    this.targetHost = targetHost;
-    this.targetPort = targetPort;
+    this.target = InetSocketAddress.createUnresolved(targetHost, targetPort);
     this.server = listen(0);
     this.port = server.getLocalPort();
     acceptOn(server);
@@ -50,6 +52,26 @@ public final class DroppingTcpProxy implements AutoCloseable {
     return port;
   }
 
+  /**
+   * Sends the connections made from now on to {@code host:port}; those made before stay on the
+   * server they reach.
+   *
+   * @param host the new server's host
+   * @param port the new server's port
+   */
+  public void switchTo(String host, int port) {
+    target = InetSocketAddress.createUnresolved(host, port);
+  }
+
+  /**
+   * How many connections the proxy has accepted so far (a client's reconnects among them).
+   *
+   * @return the count
+   */
+  public int accepted() {
+    return accepted.get();
+  }
+
   private static ServerSocket listen(int port) throws IOException {
     ServerSocket s = new ServerSocket();
     s.setReuseAddress(true);
@@ -63,16 +85,25 @@ public final class DroppingTcpProxy implements AutoCloseable {
         .start(
             () -> {
               while (!s.isClosed()) {
+                Socket client;
                 try {
-                  Socket client = s.accept();
-                  Socket upstream = new Socket(targetHost, targetPort);
-                  sockets.add(client);
-                  sockets.add(upstream);
-                  pump(client, upstream);
-                  pump(upstream, client);
+                  client = s.accept();
                 } catch (IOException e) {
-                  // closed by cut()
+                  continue; // closed by cut()
                 }
+                accepted.incrementAndGet();
+                InetSocketAddress to = target;
+                Socket upstream = new Socket();
+                try {
+                  upstream.connect(new InetSocketAddress(to.getHostString(), to.getPort()));
+                } catch (IOException e) {
+                  closeQuietly(client); // the target refused: the client sees its connection end
+                  continue;
+                }
+                sockets.add(client);
+                sockets.add(upstream);
+                pump(client, upstream);
+                pump(upstream, client);
               }
             });
   }
@@ -94,6 +125,8 @@ public final class DroppingTcpProxy implements AutoCloseable {
               } finally {
                 closeQuietly(from);
                 closeQuietly(to);
+                sockets.remove(from);
+                sockets.remove(to);
               }
             });
   }

@@ -85,6 +85,14 @@ import org.slf4j.LoggerFactory;
  *       one hand-off to the I/O thread, one packet each way and one read for Redis, instead of two
  *       of each. A thread that waits for a reply ({@link #await}) while its batch holds commands
  *       sends them first, so a wait inside a batch cannot stall until the timeout.
+ *   <li><b>Failover behind one address.</b> A {@code READONLY} reply on a single-node connection
+ *       (the shared one or a blocking one) means the server was demoted to a replica while the
+ *       address (a DNS name, a proxy, Sentinel's master) moved on: {@link ReadOnlyReplicaGuard}
+ *       drops that connection so that Lettuce reconnects to the new primary, once per interval
+ *       however many replies say so; the command so answered fails to its caller. With Sentinel,
+ *       the reconnect asks the Sentinels for the master again. A cluster needs none of it: a
+ *       demoted node answers commands on keys with {@code MOVED}, which Lettuce follows and which
+ *       triggers its topology refresh.
  * </ul>
  *
  * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking
@@ -244,7 +252,9 @@ public final class RedisSession implements AutoCloseable {
         this.standaloneUri = uri;
         StatefulRedisConnection<String, byte[]> c = redisClient.connect(CODEC, uri);
         this.connection = c;
-        this.commands = new BatchingCommands(c);
+        this.commands =
+            new BatchingCommands(
+                c, new ReadOnlyReplicaGuard(c, address.toString(), resources.eventExecutorGroup()));
       }
     } catch (RuntimeException e) {
       shutdownClientQuietly();
@@ -383,9 +393,10 @@ public final class RedisSession implements AutoCloseable {
   }
 
   /**
-   * How many times a lost connection of this session was re-established so far. After a reconnect
-   * Lettuce sends again the commands that were in flight, so a command whose reply was lost may
-   * have run twice; callers that must notice that compare this count.
+   * How many times a lost connection of this session was re-established so far (also after this
+   * session dropped a connection to a server that turned replica). After a reconnect Lettuce sends
+   * again the commands that were in flight, so a command whose reply was lost may have run twice;
+   * callers that must notice that compare this count.
    */
   public long reconnects() {
     return reconnects.get();
@@ -408,7 +419,13 @@ public final class RedisSession implements AutoCloseable {
           client instanceof RedisClusterClient clusterClient
               ? clusterClient.connect(CODEC)
               : ((RedisClient) client).connect(CODEC, Objects.requireNonNull(standaloneUri));
-      BlockingConnection result = new BlockingConnection(c);
+      BlockingConnection result =
+          new BlockingConnection(
+              c,
+              cluster
+                  ? null
+                  : new ReadOnlyReplicaGuard(
+                      c, address + " (blocking)", resources.eventExecutorGroup()));
       blocking.add(result);
       return result;
     } catch (RedisConnectionException e) {
@@ -426,9 +443,13 @@ public final class RedisSession implements AutoCloseable {
     private volatile long clientId = -1;
     private volatile @Nullable String nodeId;
     private volatile boolean blocked;
+    private final @Nullable ReadOnlyReplicaGuard readOnlyGuard;
 
-    private BlockingConnection(StatefulConnection<String, byte[]> connection) {
+    private BlockingConnection(
+        StatefulConnection<String, byte[]> connection,
+        @Nullable ReadOnlyReplicaGuard readOnlyGuard) {
       this.connection = connection;
+      this.readOnlyGuard = readOnlyGuard;
     }
 
     /**
@@ -455,7 +476,13 @@ public final class RedisSession implements AutoCloseable {
       blocked = true;
       target.clientId().thenAccept(id -> clientId = id);
       CompletableFuture<T> reply = command.apply(target).toCompletableFuture();
-      reply.whenComplete((value, error) -> blocked = false);
+      reply.whenComplete(
+          (value, error) -> {
+            blocked = false;
+            if (error != null && readOnlyGuard != null) {
+              readOnlyGuard.failure(error);
+            }
+          });
       return reply;
     }
 
@@ -686,19 +713,50 @@ public final class RedisSession implements AutoCloseable {
    * of being written at once.
    */
   private final class BatchingCommands extends RedisAsyncCommandsImpl<String, byte[]> {
-    BatchingCommands(StatefulRedisConnection<String, byte[]> connection) {
+    private final StatefulRedisConnection<String, byte[]> connection;
+    private final ReadOnlyReplicaGuard readOnlyGuard;
+
+    BatchingCommands(
+        StatefulRedisConnection<String, byte[]> connection, ReadOnlyReplicaGuard readOnlyGuard) {
       super(connection, CODEC);
+      this.connection = connection;
+      this.readOnlyGuard = readOnlyGuard;
     }
 
     @Override
     public <T> AsyncCommand<String, byte[], T> dispatch(RedisCommand<String, byte[], T> command) {
+      AsyncCommand<String, byte[], T> async = new GuardedCommand<>(command, readOnlyGuard);
       List<RedisCommand<String, byte[], ?>> batch = batches.get();
       if (batch == null) {
-        return super.dispatch(command);
+        // as RedisAsyncCommandsImpl dispatches, with our command type
+        return connection.dispatch(async) instanceof AsyncCommand<String, byte[], T> dispatched
+            ? dispatched
+            : async;
       }
-      AsyncCommand<String, byte[], T> async = new AsyncCommand<>(command);
       batch.add(async);
       return async;
+    }
+  }
+
+  /**
+   * A command of the shared single-node connection that shows its error reply to the connection's
+   * {@link ReadOnlyReplicaGuard} before its caller sees it; nothing more on the way of a reply.
+   */
+  private static final class GuardedCommand<T> extends AsyncCommand<String, byte[], T> {
+    private final ReadOnlyReplicaGuard readOnlyGuard;
+
+    GuardedCommand(RedisCommand<String, byte[], T> command, ReadOnlyReplicaGuard readOnlyGuard) {
+      super(command);
+      this.readOnlyGuard = readOnlyGuard;
+    }
+
+    @Override
+    protected void completeResult() {
+      io.lettuce.core.output.CommandOutput<String, byte[], T> output = getOutput();
+      if (output != null && output.hasError()) {
+        readOnlyGuard.errorReply(output.getError());
+      }
+      super.completeResult();
     }
   }
 
