@@ -14,6 +14,7 @@ import io.machinery.wire.LogText;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.TimeGauge;
@@ -24,8 +25,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -46,8 +49,10 @@ import org.jspecify.annotations.Nullable;
  * MachineryMetrics metrics = MachineryMetrics.builder(registry).build();
  * Server server = Server.builder().broker(broker).backend(backend).listener(metrics).build();
  * Worker worker = server.newWorker("worker-1", 10);
- * metrics.bindWorker(worker);
+ * MachineryMetrics.Binding workerGauges = metrics.bindWorker(worker);
  * broker.inspector().ifPresent(inspector -> metrics.bindQueue(inspector, "machinery_tasks"));
+ * // once the worker has stopped, its gauges go (a queue's binding closes the same way):
+ * workerGauges.close();
  * }</pre>
  *
  * <p>Meters (Micrometer names; a Prometheus registry renders {@code machinery.tasks.sent} as {@code
@@ -69,6 +74,12 @@ import org.jspecify.annotations.Nullable;
  *       #UNRECORDED} instead (tags {@code task}, {@code state}: {@code SUCCESS}, {@code FAILURE} or
  *       {@code RETRY}, what the run led to), so a task that ran twice is not counted twice and a
  *       failure rate is not raised by a run whose outcome nobody sees;
+ *   <li>counter {@value #NOT_RUN} (tag {@code task}): tasks received here that ended without an
+ *       outcome ({@link TaskListener#notRun}): the worker abandoned them at shutdown (before or
+ *       while they ran; their messages went back to the broker), or storing their state failed
+ *       before they ran. The reason is in the worker's log, not a tag (it is free text). So every
+ *       task {@value #RECEIVED} ends in exactly one of {@value #SUCCEEDED}, {@value #FAILED},
+ *       {@value #RETRIED}, {@value #UNRECORDED} or {@value #NOT_RUN} once it is no longer running;
  *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
@@ -96,9 +107,12 @@ import org.jspecify.annotations.Nullable;
  * target that the latest {@link #bindWorker} or {@link #bindQueue} for that tag sets: a worker or a
  * server made again in the same registry takes its gauges over (Micrometer hands back the meter it
  * has for an id, which would otherwise read the old one for ever), and the old queue's inspector is
- * let go. Nothing unbinds: to drop a worker's or a queue's series, remove its meters from the
- * registry, which lets go of the worker and the inspector too. Names of tasks sent and registered
- * here are a tag as they are: a deployment with unbounded task names should filter them with a
+ * let go. Each bind returns a {@link Binding}, {@link AutoCloseable} like Micrometer's own binders
+ * that hold resources: closing it removes that worker's or queue's gauges from the registry, which
+ * then lets go of the worker and the inspector; close it when the worker stops or the broker
+ * closes. Closing a binding that a later bind under the same tag or queue took over leaves the
+ * gauges to that one. The counters and timers by task stay. Names of tasks sent and registered here
+ * are a tag as they are: a deployment with unbounded task names should filter them with a
  * Micrometer {@code MeterFilter}. Thread-safe.
  */
 public final class MachineryMetrics implements TaskListener {
@@ -127,6 +141,7 @@ public final class MachineryMetrics implements TaskListener {
   static final String DEAD_LETTERED = "machinery.tasks.dead.lettered";
   static final String DEFERRED = "machinery.tasks.deferred";
   static final String UNRECORDED = "machinery.tasks.unrecorded";
+  static final String NOT_RUN = "machinery.tasks.not.run";
   static final String RUN = "machinery.task.run";
   static final String LATENCY = "machinery.task.latency";
   static final String BATCH_SIZE = "machinery.batch.size";
@@ -155,6 +170,12 @@ public final class MachineryMetrics implements TaskListener {
   private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, DistributionSummary> batchSizes =
       new ConcurrentHashMap<>();
+
+  /**
+   * Held by each bind and each {@link Binding#close}, so that a close never removes gauges a bind
+   * under the same tag or queue is taking over. Never held while the broker is called.
+   */
+  private final ReentrantLock bindings = new ReentrantLock();
 
   private MachineryMetrics(Builder b) {
     this.registry = b.registry;
@@ -213,6 +234,11 @@ public final class MachineryMetrics implements TaskListener {
           default -> FAILED;
         };
     counter(name, task, null, null).increment();
+  }
+
+  @Override
+  public void notRun(Signature signature, String reason) {
+    counter(NOT_RUN, signature.name(), null, null).increment(); // received: registered here
   }
 
   @Override
@@ -373,27 +399,45 @@ public final class MachineryMetrics implements TaskListener {
    * are tagged with its consumer tag; binding another worker with the same tag (the same worker
    * made again after a restart) moves them to that worker. They hold the worker weakly and read NaN
    * once it is collected.
+   *
+   * @param worker the worker
+   * @return its gauges: close it once the worker has stopped, to remove them from the registry
    */
-  public MachineryMetrics bindWorker(Worker worker) {
+  public Binding bindWorker(Worker worker) {
     String consumerTag = worker.consumerTag();
-    WorkerTarget target = liveTarget(workers, consumerTag, WorkerTarget::new);
-    target.bind(worker);
+    bindings.lock();
+    try {
+      WorkerTarget target = liveTarget(workers, consumerTag, WorkerTarget::new);
+      target.bind(worker);
+      List<Meter.Id> gauges = workerGauges(target, consumerTag);
+      return new GaugeBinding(workers, consumerTag, target, gauges);
+    } finally {
+      bindings.unlock();
+    }
+  }
+
+  /** Registers a worker's gauges (see {@link #bindWorker}) and returns their ids. */
+  private List<Meter.Id> workerGauges(WorkerTarget target, String consumerTag) {
+    List<Meter.Id> gauges = new ArrayList<>();
     // registered every time: a meter removed from the registry since is made again, one still
     // there is handed back and reads the same target
     Tags workerTags = tags.and("worker", consumerTag);
     workerGauge(
+        gauges,
         SLOTS,
         target,
         workerTags.and("state", "busy"),
         Worker::runningTasks,
         "Worker slots running a task");
     workerGauge(
+        gauges,
         SLOTS,
         target,
         workerTags.and("state", "free"),
         w -> Math.max(0, w.concurrency() - w.runningTasks()),
         "Worker slots free for a task");
     workerGauge(
+        gauges,
         CONSUMING,
         target,
         workerTags,
@@ -401,13 +445,14 @@ public final class MachineryMetrics implements TaskListener {
         "1 while the worker has a consumer fetching tasks, else 0");
     for (TaskBreaker.State state : List.of(TaskBreaker.State.OPEN, TaskBreaker.State.HALF_OPEN)) {
       workerGauge(
+          gauges,
           BREAKERS,
           target,
           workerTags.and("state", state.name().toLowerCase(Locale.ROOT)),
           w -> breakersIn(w, state),
           "Circuit breaker keys of the worker in this state (their tasks are parked)");
     }
-    return this;
+    return gauges;
   }
 
   /**
@@ -429,25 +474,36 @@ public final class MachineryMetrics implements TaskListener {
   }
 
   private void workerGauge(
+      List<Meter.Id> gauges,
       String name,
       WorkerTarget target,
       Tags gaugeTags,
       ToDoubleFunction<Worker> value,
       String description) {
     // Strong: the target is what a rebinding changes; it holds the worker itself weakly.
-    Gauge.builder(name, target, t -> t.read(value))
-        .strongReference(true)
-        .tags(gaugeTags)
-        .description(description)
-        .register(registry);
+    gauges.add(
+        Gauge.builder(name, target, t -> t.read(value))
+            .strongReference(true)
+            .tags(gaugeTags)
+            .description(description)
+            .register(registry)
+            .getId());
   }
 
   private static double breakersIn(Worker worker, TaskBreaker.State state) {
     return worker.breakerStates().values().stream().filter(state::equals).count();
   }
 
+  /**
+   * What a worker's or a queue's gauges read, and which {@link Binding} owns them: the one made by
+   * the latest bind under its tag or queue name.
+   */
+  private abstract static class Target {
+    @Nullable Object owner; // guarded by bindings
+  }
+
   /** The worker a consumer tag's gauges read: the one bound last, held weakly. */
-  private static final class WorkerTarget {
+  private static final class WorkerTarget extends Target {
     private volatile WeakReference<Worker> worker = new WeakReference<>(null);
 
     void bind(Worker value) {
@@ -469,33 +525,63 @@ public final class MachineryMetrics implements TaskListener {
    * (so the first answer shows one scrape later). Binding the same queue again (with a new server's
    * inspector, say) moves its gauges to {@code inspector}, and lets go of the one bound before.
    *
+   * @param inspector the broker's inspector
+   * @param queue the queue's name; empty for the broker's default queue
+   * @return its gauges: close it when the broker closes (or the queue is no longer watched), to
+   *     remove them from the registry
    * @throws io.machinery.MachineryException when {@code queue} is empty and the broker cannot be
    *     reached to name its default queue
    */
-  public MachineryMetrics bindQueue(Inspector inspector, String queue) {
+  public Binding bindQueue(Inspector inspector, String queue) {
     Objects.requireNonNull(inspector, "inspector");
     String name = queue.isEmpty() ? inspector.queue("").queue() : queue;
     Sampler sampler = new Sampler(inspector, name, clock, sampleInterval, sampleTimeout);
-    QueueTarget target = liveTarget(queues, name, () -> new QueueTarget(sampler));
-    target.sampler = sampler;
-    Tags queueTags = tags.and("queue", name);
-    gauge(QUEUE_PENDING, target, queueTags, QueueStats::pending, "Tasks waiting in the queue");
-    gauge(QUEUE_DELAYED, target, queueTags, QueueStats::delayed, "Tasks waiting for their ETA");
-    gauge(
-        QUEUE_DEAD_LETTERS, target, queueTags, QueueStats::deadLettered, "Dead-lettered messages");
-    TimeGauge.builder(
-            QUEUE_OLDEST_AGE,
-            target,
-            TimeUnit.MILLISECONDS,
-            t -> t.sampler.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
-        .strongReference(true)
-        .tags(queueTags)
-        .description("How long the oldest waiting task has waited")
-        .register(registry);
-    return this;
+    bindings.lock();
+    try {
+      QueueTarget target = liveTarget(queues, name, () -> new QueueTarget(sampler));
+      target.sampler = sampler;
+      List<Meter.Id> gauges = new ArrayList<>();
+      Tags queueTags = tags.and("queue", name);
+      gauge(
+          gauges,
+          QUEUE_PENDING,
+          target,
+          queueTags,
+          QueueStats::pending,
+          "Tasks waiting in the queue");
+      gauge(
+          gauges,
+          QUEUE_DELAYED,
+          target,
+          queueTags,
+          QueueStats::delayed,
+          "Tasks waiting for their ETA");
+      gauge(
+          gauges,
+          QUEUE_DEAD_LETTERS,
+          target,
+          queueTags,
+          QueueStats::deadLettered,
+          "Dead-lettered messages");
+      gauges.add(
+          TimeGauge.builder(
+                  QUEUE_OLDEST_AGE,
+                  target,
+                  TimeUnit.MILLISECONDS,
+                  t -> t.sampler.read(q -> q.oldestAge().map(Duration::toMillis).orElse(0L)))
+              .strongReference(true)
+              .tags(queueTags)
+              .description("How long the oldest waiting task has waited")
+              .register(registry)
+              .getId());
+      return new GaugeBinding(queues, name, target, gauges);
+    } finally {
+      bindings.unlock();
+    }
   }
 
   private void gauge(
+      List<Meter.Id> gauges,
       String name,
       QueueTarget target,
       Tags queueTags,
@@ -503,15 +589,73 @@ public final class MachineryMetrics implements TaskListener {
       String description) {
     // Strong: nothing but the gauges holds the target, and Micrometer holds gauge objects weakly
     // by default.
-    Gauge.builder(name, target, t -> t.sampler.read(value))
-        .strongReference(true)
-        .tags(queueTags)
-        .description(description)
-        .register(registry);
+    gauges.add(
+        Gauge.builder(name, target, t -> t.sampler.read(value))
+            .strongReference(true)
+            .tags(queueTags)
+            .description(description)
+            .register(registry)
+            .getId());
+  }
+
+  /**
+   * The gauges one {@link #bindWorker} or {@link #bindQueue} call registered. Closing it removes
+   * them from the registry, which then lets go of the worker or of the queue's inspector: the way
+   * Micrometer's own binders that hold resources ({@code JvmGcMetrics}, {@code KafkaClientMetrics})
+   * are released. Thread-safe.
+   */
+  public interface Binding extends AutoCloseable {
+    /**
+     * Removes the gauges this binding registered, unless a later bind under the same worker tag or
+     * queue name took them over (closing that one removes them). Idempotent; does not block on the
+     * broker.
+     */
+    @Override
+    void close();
+  }
+
+  /** A {@link Binding}: owns its target's gauges until a later bind takes them over. */
+  private final class GaugeBinding implements Binding {
+    private final Map<String, ? extends WeakReference<?>> targets;
+    private final String key;
+    private @Nullable Target target; // guarded by bindings; null once closed
+    private final List<Meter.Id> gauges;
+
+    GaugeBinding(
+        Map<String, ? extends WeakReference<?>> targets,
+        String key,
+        Target target,
+        List<Meter.Id> gauges) {
+      this.targets = targets;
+      this.key = key;
+      this.target = target;
+      this.gauges = List.copyOf(gauges);
+      target.owner = this;
+    }
+
+    @Override
+    public void close() {
+      bindings.lock();
+      try {
+        Target bound = target;
+        target = null; // a binding kept after its close holds nothing
+        if (bound == null || bound.owner != this) {
+          return;
+        }
+        bound.owner = null;
+        gauges.forEach(registry::remove);
+        WeakReference<?> ref = targets.get(key); // binds change the map only under the lock too
+        if (ref != null && ref.get() == bound) {
+          targets.remove(key, ref);
+        }
+      } finally {
+        bindings.unlock();
+      }
+    }
   }
 
   /** The sampler a queue's gauges read: the one bound last. */
-  private static final class QueueTarget {
+  private static final class QueueTarget extends Target {
     volatile Sampler sampler;
 
     QueueTarget(Sampler sampler) {

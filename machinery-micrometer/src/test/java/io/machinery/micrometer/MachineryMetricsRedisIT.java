@@ -12,11 +12,13 @@ import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
+import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.OwnRedisServer;
 import io.machinery.testkit.TestEndpoints;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
+import java.lang.ref.WeakReference;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -28,8 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The metrics against a real Redis broker and backend: the headers survive the round trip through
- * Redis; queue gauges follow a rebinding to a new broker, and a Redis that hangs does not hold a
- * scrape (a server of the test's own, paused with {@code CLIENT PAUSE}).
+ * Redis; queue gauges follow a rebinding to a new broker, closing the bindings removes the gauges
+ * and lets the worker and the broker go, and a Redis that hangs does not hold a scrape (a server of
+ * the test's own, paused with {@code CLIENT PAUSE}).
  */
 class MachineryMetricsRedisIT {
   @Test
@@ -110,6 +113,87 @@ class MachineryMetricsRedisIT {
       server.sendTask(Signature.create("add", Arg.of(1L)));
       assertThat(pending(registry, queue)).as("read through the new broker").isEqualTo(1);
       second.inspector().orElseThrow().purge(queue);
+    }
+  }
+
+  /**
+   * Nothing unbound: a worker's and a queue's gauges stayed in the registry, which held the worker
+   * and the (closed) broker's inspector for as long as it lived. Closing the bindings that {@code
+   * bindWorker} and {@code bindQueue} return removes the gauges, and the registry lets both go.
+   */
+  @Test
+  void closingItsBindingsRemovesAWorkersAndAQueuesGaugesAndLetsThemGo() {
+    String redis = TestEndpoints.redisUrl();
+    Config config =
+        BrokerContract.uniqueQueue(
+            Config.builder().broker(redis).resultBackend(redis).build(), "metrics_");
+    String queue = config.defaultQueue();
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    MachineryMetrics metrics =
+        MachineryMetrics.builder(registry).queueSampleInterval(Duration.ZERO).build();
+    Bound bound = bindThenCloseTheServer(config, registry, metrics);
+
+    bound.workerGauges().close();
+    bound.queueGauges().close();
+
+    assertThat(registry.getMeters())
+        .noneMatch(m -> "metrics-unbind".equals(m.getId().getTag("worker")))
+        .noneMatch(m -> queue.equals(m.getId().getTag("queue")));
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .until(
+            () -> {
+              System.gc();
+              return bound.worker().get() == null && bound.inspector().get() == null;
+            });
+    assertThat(registry.get(MachineryMetrics.SENT).tags("task", "add").counter().count())
+        .as("the counters by task stay")
+        .isEqualTo(1);
+  }
+
+  /** The bindings of a closed server's worker and queue, and weak references to what they read. */
+  private record Bound(
+      MachineryMetrics.Binding workerGauges,
+      MachineryMetrics.Binding queueGauges,
+      WeakReference<Worker> worker,
+      WeakReference<Inspector> inspector) {}
+
+  /**
+   * Binds a worker and the default queue of a Redis broker, checks the gauges read them, and closes
+   * the server and the broker. A method of its own: a local variable of the test's frame would keep
+   * the worker and the broker reachable whatever the registry holds.
+   */
+  private static Bound bindThenCloseTheServer(
+      Config config, SimpleMeterRegistry registry, MachineryMetrics metrics) {
+    String queue = config.defaultQueue();
+    try (RedisBroker broker = RedisBroker.create(config);
+        RedisBackend backend = RedisBackend.create(config);
+        Server server =
+            Server.builder()
+                .config(config)
+                .broker(broker)
+                .backend(backend)
+                .listener(metrics)
+                .build()) {
+      Worker worker = server.newWorker("metrics-unbind", 2);
+      Inspector inspector = broker.inspector().orElseThrow();
+      Bound bound =
+          new Bound(
+              metrics.bindWorker(worker),
+              metrics.bindQueue(inspector, ""),
+              new WeakReference<>(worker),
+              new WeakReference<>(inspector));
+      server.sendTask(Signature.create("add", Arg.of(1L)));
+      assertThat(pending(registry, queue)).as("read from Redis").isEqualTo(1);
+      assertThat(
+              registry
+                  .get(MachineryMetrics.SLOTS)
+                  .tags("worker", "metrics-unbind", "state", "free")
+                  .gauge()
+                  .value())
+          .isEqualTo(2);
+      inspector.purge(queue);
+      return bound;
     }
   }
 

@@ -205,6 +205,67 @@ class MachineryMetricsTest {
         .isEqualTo(1);
   }
 
+  /**
+   * A task the worker abandoned at shutdown (its message handed back to the broker) reached the
+   * listener's {@code notRun} and no meter: received, but in no outcome counter. It counts in
+   * {@value MachineryMetrics#NOT_RUN}.
+   */
+  @Test
+  void aTaskAbandonedAtShutdownCountsAsNotRun() {
+    Worker worker = server.newWorker("metrics-abandon", 1);
+    worker.launchAsync();
+    server.sendTask(Signature.create("hold"));
+    await().atMost(TIMEOUT).until(() -> worker.runningTasks() == 1);
+
+    worker.quitAbruptly();
+
+    await().atMost(TIMEOUT).until(() -> count(MachineryMetrics.NOT_RUN, "hold") == 1);
+    assertThat(count(MachineryMetrics.RECEIVED, "hold")).isEqualTo(1);
+    for (String outcome :
+        List.of(
+            MachineryMetrics.SUCCEEDED,
+            MachineryMetrics.FAILED,
+            MachineryMetrics.RETRIED,
+            MachineryMetrics.UNRECORDED)) {
+      assertThat(count(outcome, "hold")).as(outcome).isZero();
+    }
+    assertThat(broker.inspector().orElseThrow().queue("").pending())
+        .as("handed back to the broker")
+        .isEqualTo(1);
+  }
+
+  /**
+   * Closing a binding removes its gauges; a worker made again under the same tag took them over, so
+   * closing the first one's binding leaves them to the second, and closing the second removes them.
+   */
+  @Test
+  void closingABindingRemovesItsGaugesUnlessALaterBindTookThemOver() {
+    Worker first = server.newWorker("metrics-unbind", 2);
+    MachineryMetrics.Binding firstGauges = metrics.bindWorker(first);
+    Worker second = server.newWorker("metrics-unbind", 3);
+    MachineryMetrics.Binding secondGauges = metrics.bindWorker(second);
+
+    firstGauges.close();
+    assertThat(
+            registry
+                .get(MachineryMetrics.SLOTS)
+                .tags("worker", "metrics-unbind", "state", "free")
+                .gauge()
+                .value())
+        .as("the second worker's, still there")
+        .isEqualTo(3);
+
+    secondGauges.close();
+    secondGauges.close(); // idempotent
+    assertThat(registry.getMeters())
+        .noneMatch(m -> "metrics-unbind".equals(m.getId().getTag("worker")));
+
+    MachineryMetrics.Binding again = metrics.bindWorker(second);
+    assertThat(consuming("metrics-unbind")).as("bound again after a close").isZero();
+    again.close();
+    assertThat(registry.find(MachineryMetrics.CONSUMING).gauges()).isEmpty();
+  }
+
   @Test
   void batchedFunctionsRecordTheSizeAndRunTimeOfEachCall() {
     server.registerTask(

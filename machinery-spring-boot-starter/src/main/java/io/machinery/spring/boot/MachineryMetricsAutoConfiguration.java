@@ -3,7 +3,6 @@ package io.machinery.spring.boot;
 import io.machinery.Server;
 import io.machinery.micrometer.MachineryMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Tag;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -34,9 +33,6 @@ import org.springframework.context.annotation.Bean;
 @ConditionalOnClass({MachineryMetrics.class, MeterRegistry.class})
 @ConditionalOnBean(MeterRegistry.class)
 public class MachineryMetricsAutoConfiguration {
-  /** The prefix of the gauges {@link MachineryMetrics#bindWorker} registers for one worker. */
-  private static final String WORKER_METERS = "machinery.worker.";
-
   @Bean
   @ConditionalOnMissingBean
   MachineryMetrics machineryMetrics(MeterRegistry registry) {
@@ -46,17 +42,10 @@ public class MachineryMetricsAutoConfiguration {
   @Bean
   @ConditionalOnMissingBean(name = "machineryMetricsWorkerBinder")
   MachineryWorkers.LaunchListener machineryMetricsWorkerBinder(
-      MachineryMetrics metrics, Server server, MeterRegistry registry) {
+      MachineryMetrics metrics, Server server) {
     return worker -> {
-      // After a context stop and start, the worker of the last run (stopped, its tag the same)
-      // still holds the gauges: a registry hands back the meter it has for an id, so binding the
-      // new worker would leave them reading the stopped one.
-      Tag tag = Tag.of("worker", worker.consumerTag());
-      registry.getMeters().stream()
-          .filter(m -> m.getId().getName().startsWith(WORKER_METERS))
-          .filter(m -> m.getId().getTags().contains(tag))
-          .toList()
-          .forEach(registry::remove);
+      // after a context stop and start the new worker has the stopped one's tag: binding it takes
+      // that one's gauges over
       metrics.bindWorker(worker);
       server
           .broker()
