@@ -5,9 +5,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.machinery.Inspection;
+import io.machinery.MalformedMessageException;
 import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.config.Config;
 import io.machinery.internal.GoDurations;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
@@ -29,6 +31,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -37,7 +40,10 @@ import org.jspecify.annotations.Nullable;
  * #SEARCH_LIMIT} entries and says so, and the overview lists at most {@link
  * Dashboard.Builder#maxOverviewQueues} queues (the default queue, the paused ones, then the
  * fullest) and says how many it leaves out. Every queue name a request gives is checked by {@link
- * WireCodec#checkQueueName} (see {@link #queue}).
+ * WireCodec#checkQueueName} (see {@link #queue}), and every task UUID by the rules a worker applies
+ * to a message's (see {@link #taskUuid}). A request that breaks a rule is answered 400 with the
+ * dashboard's own words ({@link Guard#badRequest}); only the messages of core's checks written for
+ * such tools pass through ({@link #requestCheck}).
  *
  * <pre>
  * GET  /api/overview                                   queues (capped, with queuesLeftOut and totals), workers,
@@ -94,6 +100,12 @@ final class Api {
 
   private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
 
+  /**
+   * The server's configuration with relaxed ids, so {@link #taskUuid} refuses no id a task can
+   * have, and the default message limit, so a small {@code max_message_bytes} never decides.
+   */
+  private final Config relaxedIds;
+
   Api(
       Server server,
       Inspection inspection,
@@ -107,6 +119,11 @@ final class Api {
     this.guard = guard;
     this.readOnly = readOnly;
     this.maxOverviewQueues = maxOverviewQueues;
+    this.relaxedIds =
+        server.config().toBuilder()
+            .strictUuids(false)
+            .maxMessageBytes(Config.DEFAULT_MAX_MESSAGE_BYTES)
+            .build();
   }
 
   /**
@@ -114,12 +131,60 @@ final class Api {
    * a raw key, and a name such as {@code TriggerChordMutex}, {@code delayed_tasks}, a task's UUID
    * or a {@code {queue}:processing:...} key would read, purge or requeue a key that is no queue.
    *
-   * @throws IllegalArgumentException (answered 400) saying which rule the name breaks
+   * @throws Guard.Refused (400) saying which rule the name breaks
    */
   private String queue(String requested) {
     String queue = inspection.queueName(requested);
-    WireCodec.checkQueueName(queue, server.config());
-    return queue;
+    return requestCheck(
+        () -> {
+          WireCodec.checkQueueName(queue, server.config());
+          return queue;
+        });
+  }
+
+  /**
+   * A task UUID a request names, checked before it reaches the backend or the inspector: on Redis a
+   * task's UUID is the raw key of its state, so {@code TriggerChordMutex}, the delayed-task key, a
+   * queue or a {@code {queue}:...} key would read a key that is no task state. The rules are those
+   * a worker applies to a message's UUID with {@link Config#strictUuids()} off (at most 256
+   * characters, no whitespace or control characters, not a reserved key, not a group's id), which
+   * every id a task can have passes in either mode. Core keeps that check inside {@link
+   * WireCodec#decodeSignature(byte[], Config)}, so a one-task message carrying the UUID is encoded
+   * and decoded: the same code decides, nothing is copied, and it costs microseconds per request.
+   *
+   * @throws Guard.Refused (400) when the UUID is not a task id
+   */
+  private String taskUuid(String uuid) {
+    try {
+      WireCodec.decodeSignature(
+          WireCodec.encode(Signature.builder("uuid-check").uuid(uuid).build()), relaxedIds);
+    } catch (MalformedMessageException e) {
+      throw Guard.badRequest(
+          "uuid "
+              + Exchanges.quote(uuid)
+              + " is not a task id: a task id (Go's are task_<uuid>, chord_<uuid> or a UUID) has at"
+              + " most 256 characters, no whitespace or control characters, does not start with"
+              + " group_ and names no other key (TriggerChordMutex, the delayed-task key, a queue,"
+              + " a {queue}:... key)");
+    }
+    return uuid;
+  }
+
+  /**
+   * Runs one of core's checks of what a request gave ({@link WireCodec#checkQueueName}, {@link
+   * ControlPlane.BreakerOpening#requireBreakerKey}, {@link
+   * ControlPlane.BreakerOpening#requireOpenFor}): they are written for tools such as this one, and
+   * their messages name the rule and quote at most the input, escaped and cut. Only these pass
+   * their message to the operator; an {@link IllegalArgumentException} from anywhere else is a 500.
+   *
+   * @throws Guard.Refused (400) with the check's message
+   */
+  private static <T> T requestCheck(Supplier<T> check) {
+    try {
+      return check.get();
+    } catch (IllegalArgumentException e) {
+      throw Guard.badRequest(String.valueOf(e.getMessage()));
+    }
   }
 
   /** Why tasks cannot be cancelled here, or empty when they can. */
@@ -368,8 +433,9 @@ final class Api {
                 search);
           }
           default ->
-              throw new IllegalArgumentException(
-                  "tab must be pending, delayed, inflight, dead or lanes, was " + tab);
+              throw Guard.badRequest(
+                  "tab must be pending, delayed, inflight, dead or lanes, was "
+                      + Exchanges.quote(tab));
         };
     ArrayNode items = n.putArray("items");
     page.items.forEach(items::add);
@@ -449,7 +515,7 @@ final class Api {
   }
 
   private Inspection.TaskReport report(Map<String, String> q) {
-    String uuid = Exchanges.required(q, "uuid");
+    String uuid = taskUuid(Exchanges.required(q, "uuid"));
     String queue = queue(q.getOrDefault("queue", ""));
     return oneListingAtATime(() -> inspection.task(uuid, queue));
   }
@@ -475,7 +541,7 @@ final class Api {
         break;
       }
     }
-    throw new Guard.Refused(404, "no dead letter " + id + " in queue " + queue);
+    throw new Guard.Refused(404, "no dead letter " + Exchanges.quote(id) + " in queue " + queue);
   }
 
   private ArrayNode workers() {
@@ -566,10 +632,11 @@ final class Api {
               "count",
               oneListingAtATime(() -> inspection.deleteDeadLetters(queue, selection(body))));
       case "cancel" -> {
-        String uuid = body.path("uuid").asText("");
+        String uuid = text(body, "uuid");
         if (uuid.isBlank()) {
-          throw new IllegalArgumentException("name the task to cancel in \"uuid\"");
+          throw Guard.badRequest("name the task to cancel in \"uuid\"");
         }
+        taskUuid(uuid);
         String reason = cannotCancel();
         if (!reason.isEmpty()) {
           throw new UnsupportedOperationException(reason);
@@ -628,9 +695,9 @@ final class Api {
     String key = text(body, "key");
     guard.authorize(exchange, action, "breaker", key);
     if (key.isBlank()) {
-      throw new IllegalArgumentException("name the breaker in \"key\"");
+      throw Guard.badRequest("name the breaker in \"key\"");
     }
-    ControlPlane.BreakerOpening.requireBreakerKey(key);
+    requestCheck(() -> ControlPlane.BreakerOpening.requireBreakerKey(key));
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("key", key);
     if (action.equals("close-breaker")) {
       inspection.closeBreaker(key);
@@ -651,7 +718,8 @@ final class Api {
       return "";
     }
     if (!value.isTextual()) {
-      throw new IllegalArgumentException("\"" + field + "\" must be a string, was " + value);
+      throw Guard.badRequest(
+          "\"" + field + "\" must be a string, was " + Exchanges.quote(value.toString()));
     }
     return value.asText();
   }
@@ -659,21 +727,19 @@ final class Api {
   /** How long a breaker opens for, in Go's syntax ({@code 10m}, {@code 1h30m}), checked. */
   private static Duration openFor(String text) {
     if (text.isBlank()) {
-      throw new IllegalArgumentException(
+      throw Guard.badRequest(
           "say how long the breaker opens for in \"openFor\": a Go duration such as 10m or 1h30m");
     }
     Duration openFor;
     try {
       openFor = GoDurations.parse(text.strip());
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(
-          "openFor must be a Go duration such as 10m or 1h30m, was \""
-              + text
-              + "\" ("
-              + e.getMessage()
-              + ")");
+      throw Guard.badRequest(
+          "openFor must be a Go duration, numbers each with a unit (ns, us, ms, s, m, h) such"
+              + " as 10m or 1h30m, was "
+              + Exchanges.quote(text));
     }
-    return ControlPlane.BreakerOpening.requireOpenFor(openFor);
+    return requestCheck(() -> ControlPlane.BreakerOpening.requireOpenFor(openFor));
   }
 
   private static String openedBy(HttpExchange exchange) {
@@ -690,7 +756,7 @@ final class Api {
     }
     JsonNode ids = body.get("ids");
     if (ids == null || !ids.isArray() || ids.isEmpty()) {
-      throw new IllegalArgumentException("name the dead letters in \"ids\", or send \"all\": true");
+      throw Guard.badRequest("name the dead letters in \"ids\", or send \"all\": true");
     }
     Set<String> chosen = new HashSet<>();
     ids.forEach(id -> chosen.add(id.asText()));

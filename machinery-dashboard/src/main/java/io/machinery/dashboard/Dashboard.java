@@ -55,9 +55,15 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>Queue names.</b> Every queue name a request gives passes {@link
  *       io.machinery.wire.WireCodec#checkQueueName} before it reaches the inspector or an
  *       authenticator (400 otherwise): on Redis a queue is a raw key, and a name such as {@code
- *       TriggerChordMutex} would read or purge a key that is no queue.
- *   <li><b>Errors.</b> A failure answers 500 with an error id and a generic message, and is logged
- *       once with that id: an exception's message can name hosts or carry a URI's credentials.
+ *       TriggerChordMutex} would read or purge a key that is no queue. Likewise every task UUID
+ *       passes the checks a worker applies to a message's UUID (with relaxed ids: at most 256
+ *       characters, no whitespace or control characters, no reserved key): it is the raw key of the
+ *       task's state.
+ *   <li><b>Errors.</b> A request that breaks one of these rules answers 400 with a message the
+ *       dashboard wrote, quoting at most 64 escaped characters of what it sent. Any other failure
+ *       answers 500 with an error id and a generic message, and is logged once with that id: an
+ *       exception's message, even an {@code IllegalArgumentException}'s from a client library, can
+ *       name hosts or carry a URI's credentials.
  *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action (and
  *       of each read where reads need it), set by the page's script from what the operator typed
  *       (kept in the tab's {@code sessionStorage}). There is no cookie or other ambient credential

@@ -1,8 +1,10 @@
 package io.machinery.dashboard;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpExchange;
+import io.machinery.wire.LogText;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URLDecoder;
@@ -10,9 +12,13 @@ import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Reading a request and writing a JSON answer or a download: the plumbing of {@link Api}. */
+/**
+ * Reading a request and writing a JSON answer or a download: the plumbing of {@link Api}. What a
+ * request gets wrong here is a {@link Guard#badRequest} with the dashboard's own words.
+ */
 final class Exchanges {
   private static final int MAX_BODY = 256 * 1024;
+  static final int MAX_QUOTED_CHARS = 64;
 
   private Exchanges() {}
 
@@ -27,15 +33,30 @@ final class Exchanges {
     if (bytes.length == 0) {
       return Guard.JSON.createObjectNode();
     }
+    JsonNode node;
     try {
-      JsonNode node = Guard.JSON.readTree(bytes);
-      if (node == null || !node.isObject()) {
-        throw new IllegalArgumentException("the request body must be a JSON object");
-      }
-      return node;
+      node = Guard.JSON.readTree(bytes);
     } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException("the request body is not JSON: " + e.getOriginalMessage());
+      // Jackson's own text names its internals (tokens, parser states): say where, not what
+      JsonLocation at = e.getLocation();
+      throw Guard.badRequest(
+          "the request body is not JSON"
+              + (at == null
+                  ? ""
+                  : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"));
     }
+    if (node == null || !node.isObject()) {
+      throw Guard.badRequest("the request body must be a JSON object");
+    }
+    return node;
+  }
+
+  /**
+   * Request text for a message: quoted, control characters escaped, cut to {@value
+   * #MAX_QUOTED_CHARS} characters (a 256 KiB body must not come back whole in an error).
+   */
+  static String quote(String requestText) {
+    return "'" + LogText.of(requestText, MAX_QUOTED_CHARS) + "'";
   }
 
   static void json(HttpExchange exchange, JsonNode node) throws IOException {
@@ -60,7 +81,7 @@ final class Exchanges {
   static String required(Map<String, String> q, String name) {
     String value = q.get(name);
     if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException("the query parameter " + name + " is required");
+      throw Guard.badRequest("the query parameter " + name + " is required");
     }
     return value;
   }
@@ -70,15 +91,16 @@ final class Exchanges {
     if (value == null || value.isEmpty()) {
       return dflt;
     }
+    int n;
     try {
-      int n = Integer.parseInt(value);
-      if (n < min || n > max) {
-        throw new IllegalArgumentException(name + " must be " + min + ".." + max + ", was " + n);
-      }
-      return n;
+      n = Integer.parseInt(value);
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be a number, was " + value);
+      throw Guard.badRequest(name + " must be a number, was " + quote(value));
     }
+    if (n < min || n > max) {
+      throw Guard.badRequest(name + " must be " + min + ".." + max + ", was " + n);
+    }
+    return n;
   }
 
   static Map<String, String> query(HttpExchange exchange) {
@@ -89,6 +111,8 @@ final class Exchanges {
     }
     for (String pair : raw.split("&")) {
       int eq = pair.indexOf('=');
+      // the JDK's server refuses a bad % escape itself (400, "URISyntaxException thrown"), so
+      // URLDecoder's IllegalArgumentException cannot happen here
       String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
       String value =
           eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);

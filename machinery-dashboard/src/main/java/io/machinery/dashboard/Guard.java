@@ -21,9 +21,14 @@ import org.slf4j.LoggerFactory;
  * origin, read-only, authenticator), and the one place a failure becomes an HTTP error. See {@link
  * Dashboard}'s design notes for why these checks are enough against CSRF.
  *
- * <p>A refusal and a bad request answer with their message, which says what to fix and quotes only
- * what the request sent. Any other failure answers 500 with a generic message and an error id, and
- * is logged once with that id: its message may name a host or carry a URI with credentials.
+ * <p>Only a {@link Refused} answers with its message: the dashboard's own refusals and its checks
+ * of what a request gave (400, see {@link #badRequest}), whose messages say what to fix and quote
+ * at most a bounded, escaped part of what the request sent. Any other failure, an {@link
+ * IllegalArgumentException} from a broker or client library among them, answers 500 with a generic
+ * message and an error id, and is logged once with that id: its message may name a host or carry a
+ * URI with credentials. An {@link UnsupportedOperationException} answers 501 with its message,
+ * which says what the deployment lacks (core's control planes and inspectors write them for
+ * people).
  */
 final class Guard {
   private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
@@ -44,6 +49,16 @@ final class Guard {
       super(message, null, false, false);
       this.status = status;
     }
+  }
+
+  /**
+   * A request that breaks a rule the dashboard checks: answered 400 with {@code message}.
+   *
+   * @param message what to fix, written for the operator; quotes request text only through {@link
+   *     Exchanges#quote}
+   */
+  static Refused badRequest(String message) {
+    return new Refused(400, message);
   }
 
   @FunctionalInterface
@@ -112,11 +127,8 @@ final class Guard {
         handler.handle(exchange);
       } catch (Refused e) {
         sendError(exchange, e.status, String.valueOf(e.getMessage()));
-      } catch (UnsupportedOperationException | IllegalArgumentException e) {
-        sendError(
-            exchange,
-            e instanceof UnsupportedOperationException ? 501 : 400,
-            String.valueOf(e.getMessage()));
+      } catch (UnsupportedOperationException e) {
+        sendError(exchange, 501, String.valueOf(e.getMessage()));
       } catch (RuntimeException e) {
         String id = errorId();
         LOG.error(

@@ -476,7 +476,7 @@ class DashboardApiTest extends MemoryServerFixture {
     for (Bad bad :
         List.of(
             new Bad("{\"key\":\"charge\",\"openFor\":\"ten minutes\"}", "a Go duration"),
-            new Bad("{\"key\":\"charge\",\"openFor\":\"10\"}", "missing unit"),
+            new Bad("{\"key\":\"charge\",\"openFor\":\"10\"}", "with a unit"),
             new Bad("{\"key\":\"charge\",\"openFor\":\"0s\"}", "1ms to 168h0m0s"),
             new Bad("{\"key\":\"charge\",\"openFor\":\"-5m\"}", "1ms to 168h0m0s"),
             new Bad("{\"key\":\"charge\",\"openFor\":\"169h\"}", "1ms to 168h0m0s"),

@@ -204,6 +204,127 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
   }
 
   /**
+   * On Redis a task's UUID is the raw key of its state, and the dashboard read the key of whatever
+   * UUID a request gave: {@code TriggerChordMutex}, the delayed-task key, a queue or a {@code
+   * {queue}:...} key. Each is refused with 400 by the rules a worker applies to a message's UUID
+   * (relaxed ids), on the task page, its download and Cancel; an id of a user's own passes.
+   */
+  @Test
+  void aTaskUuidThatNamesAKeyOtherThanATaskStateIsRefused() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
+    String waiting = server.sendTask(Signature.create("add")).taskUuid();
+    String queue = server.config().defaultQueue();
+    List<String> notTaskIds =
+        List.of(
+            "TriggerChordMutex",
+            server.config().redis().delayedTasksKey(),
+            queue,
+            "{" + queue + "}:processing:worker-1",
+            "group_" + UUID.randomUUID(),
+            "two words",
+            "bell\u0007",
+            "x".repeat(257));
+    for (String uuid : notTaskIds) {
+      String q = URLEncoder.encode(uuid, StandardCharsets.UTF_8);
+      List<HttpProbe.Response> answers = new ArrayList<>();
+      answers.add(http.get("/api/task?uuid=" + q));
+      answers.add(http.get("/api/task/raw?uuid=" + q));
+      answers.add(
+          http.post(
+              "/api/action/cancel",
+              "{\"uuid\":" + HttpProbe.JSON.writeValueAsString(uuid) + "}",
+              Dashboard.TOKEN_HEADER,
+              TOKEN));
+      assertThat(answers)
+          .as(uuid)
+          .allSatisfy(
+              r -> {
+                assertThat(r.status()).isEqualTo(400);
+                assertThat(error(r)).contains("is not a task id").hasSizeLessThan(400);
+              });
+    }
+    assertThat(server.controlPlane().orElseThrow().revoked()).isEmpty();
+    assertThat(http.json("/api/task?uuid=" + waiting).path("location").asText())
+        .isEqualTo("PENDING");
+    assertThat(http.json("/api/task?uuid=order-42-charge").path("location").asText())
+        .as("an id of a user's own (strict_uuids: false)")
+        .isEqualTo("NOT_FOUND");
+  }
+
+  /**
+   * A 400 carried the raw message of the {@link IllegalArgumentException} behind it: Jackson's
+   * parser internals, core's duration parser's, or a 256 KiB field whole. It says in the
+   * dashboard's words what to fix, quoting at most a short escaped part of the request.
+   */
+  @Test
+  void aBadRequestIsAnsweredInTheDashboardsOwnWords() throws Exception {
+    HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
+    record Bad(HttpProbe.Response response, String says, String mustNotSay) {}
+    String huge = "t".repeat(10_000);
+    List<Bad> bad =
+        List.of(
+            new Bad(
+                http.post("/api/action/pause", "{nope", Dashboard.TOKEN_HEADER, TOKEN),
+                "the request body is not JSON (line 1, column",
+                "Unexpected character"),
+            new Bad(http.get("/api/queue?tab=" + huge), "tab must be pending", huge),
+            new Bad(http.get("/api/queue?limit=" + huge), "limit must be a number", huge),
+            new Bad(
+                http.post(
+                    "/api/action/open-breaker",
+                    "{\"key\":\"charge\",\"openFor\":\"soon\"}",
+                    Dashboard.TOKEN_HEADER,
+                    TOKEN),
+                "openFor must be a Go duration",
+                "time: "),
+            new Bad(
+                http.post(
+                    "/api/action/pause",
+                    "{\"queue\":[\"" + huge + "\"]}",
+                    Dashboard.TOKEN_HEADER,
+                    TOKEN),
+                "\"queue\" must be a string",
+                huge));
+    assertThat(bad)
+        .allSatisfy(
+            b -> {
+              assertThat(b.response().status()).as(b.says()).isEqualTo(400);
+              assertThat(error(b.response()))
+                  .contains(b.says())
+                  .doesNotContain(b.mustNotSay())
+                  .hasSizeLessThan(300);
+            });
+  }
+
+  /**
+   * Any {@link IllegalArgumentException} was answered 400 with its message, one from a client
+   * library inside the broker too, which can quote a broker URI with its password. Only the
+   * dashboard's own checks answer 400; this is a 500 with an error id, like any failure.
+   */
+  @Test
+  void anIllegalArgumentFromInsideIsA500WithoutItsMessage() throws Exception {
+    server.close();
+    String secret = "redis://admin:hunter2@10.1.2.3:6379";
+    // a fake failure: no real client throws IllegalArgumentException on demand
+    Broker failing =
+        beforeListing(
+            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
+            () -> {
+              throw new IllegalArgumentException("invalid URI " + secret);
+            });
+    server = Server.builder().broker(failing).build();
+    HttpProbe http = start(Dashboard.builder(server));
+    HttpProbe.Response r = http.get("/api/overview");
+    assertThat(r.status()).isEqualTo(500);
+    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
+    assertThat(HttpProbe.JSON.readTree(r.body()).path("errorId").asText()).isNotBlank();
+  }
+
+  private static String error(HttpProbe.Response r) throws java.io.IOException {
+    return HttpProbe.JSON.readTree(r.body()).path("error").asText();
+  }
+
+  /**
    * The overview listed every queue the broker knows (thousands on a shared RabbitMQ, every 2 s).
    * It lists {@link Dashboard#DEFAULT_MAX_OVERVIEW_QUEUES}, says how many it left out, and its
    * totals still count them all.
