@@ -15,7 +15,9 @@ import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
  * carrier behind computing tasks while their messages' visibility runs out) sends {@code
  * DeleteMessageBatch} with whatever accumulated (up to 10) while the previous batch was in flight,
  * so a busy worker pays about one SQS call per ten acknowledgements and an idle one still deletes
- * at once. Each caller gets a future completed when its message is deleted (or with the failure).
+ * at once. Each caller gets a future completed when its message is deleted (or with the failure);
+ * until then its delivery keeps the message hidden with the visibility heartbeat (see {@link
+ * SqsDelivery}), so a message waiting here behind a slow batch does not come back to run again.
  * Whatever one batch throws (not only an {@code SdkException}: a closed client throws {@code
  * IllegalStateException}, an {@code Error} may come from anywhere) fails that batch's futures and
  * the thread goes on, so no later caller waits on a future nobody completes.

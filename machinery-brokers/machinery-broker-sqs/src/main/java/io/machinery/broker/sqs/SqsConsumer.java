@@ -54,14 +54,16 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       fixed rate (a slow round trip does not push the next tick later), so a task longer than the
  *       timeout is not handed to another worker. Go does this only with {@code
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
- *       final state is stored. A message leaves {@link #inFlight} when it is settled, before its
- *       own visibility change (a requeue's delay, a return to the queue) is sent, and that change
- *       waits for an extension of it already in flight (see {@link SqsDelivery}): SQS applying the
- *       extension after it would bring the message back at the heartbeat's time instead. When the
- *       process dies the heartbeat stops and the message comes back after the timeout. A tick
- *       survives anything thrown in it (an {@code Error} included: a scheduled task that throws is
- *       never run again), so one failed tick costs nothing while the next succeeds within the
- *       timeout.
+ *       final state is stored. A message settled by a delete (an acknowledgement, a requeue or dead
+ *       letter once its copy is sent) leaves {@link #inFlight} only once SQS answered the delete,
+ *       so a slow delete cannot let it come back to run again; one settled by a visibility change
+ *       of its own (a requeue's delay, a return to the queue) leaves before that change is sent,
+ *       which waits for an extension of it already in flight (see {@link SqsDelivery}): SQS
+ *       applying the extension after it would bring the message back at the heartbeat's time
+ *       instead. When the process dies the heartbeat stops and the message comes back after the
+ *       timeout. A tick survives anything thrown in it (an {@code Error} included: a scheduled task
+ *       that throws is never run again), so one failed tick costs nothing while the next succeeds
+ *       within the timeout.
  *   <li><b>Platform threads.</b> The pollers, the heartbeat and the delete batcher are named daemon
  *       platform threads, closed with the consumer: task bodies run on virtual threads, which a
  *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
@@ -71,7 +73,8 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       included) is reported once to the worker and retried with back-off.
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
  *       SqsDelivery#ack()} returns once its message is deleted, or after {@link
- *       SqsDelivery#ACK_TIMEOUT} (logged; SQS then delivers the message again).
+ *       SqsDelivery#ACK_TIMEOUT} (logged); the message stays in the heartbeat until SQS answered
+ *       its delete, however long that takes.
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
  *       using a slot. A message over {@code MaxMessageBytes} is not decoded to find its ETA: it
  *       goes to the worker at once, which dead-letters it by its size.
@@ -264,8 +267,24 @@ final class SqsConsumer implements Consumption {
         }
         continue;
       }
-      int used = 0;
-      for (Message message : messages) {
+      handOver(messages, reserved, receiveSent, receiveConfirmed);
+    }
+  }
+
+  /**
+   * Hands the messages of one receive (sent and answered at these times) to the worker (those
+   * before their ETA held back instead), then gives back the slots not used. Should the handler
+   * throw, the messages after the one it threw on are made visible again at once, for this worker's
+   * next consumer or another worker, rather than stay hidden for the visibility timeout; the one it
+   * threw on stays in flight (the handler may have taken it) until settled or this consumer closes.
+   * The throw then ends this poller.
+   */
+  private void handOver(
+      List<Message> messages, int reserved, long receiveSent, long receiveConfirmed) {
+    int used = 0;
+    try {
+      for (int i = 0; i < messages.size(); i++) {
+        Message message = messages.get(i);
         if (!fetching.get()) {
           makeVisible(
               message.receiptHandle()); // arrived after stopFetching: back to the queue at once
@@ -289,8 +308,14 @@ final class SqsConsumer implements Consumption {
             new SqsDelivery(this, message, holdOf(receiveSent, receiveConfirmed), receiveSent);
         inFlight.add(delivery);
         used++;
-        handler.handle(delivery);
+        try {
+          handler.handle(delivery);
+        } catch (RuntimeException | Error e) {
+          messages.subList(i + 1, messages.size()).forEach(m -> makeVisible(m.receiptHandle()));
+          throw e;
+        }
       }
+    } finally {
       handler.release(reserved - used);
     }
   }
@@ -422,7 +447,8 @@ final class SqsConsumer implements Consumption {
   // ------------------------------------------------------------------------------------------
   // settling
 
-  void settled(SqsDelivery delivery) {
+  /** {@code delivery} needs no more extensions (see {@link SqsDelivery}). */
+  void leftHeartbeat(SqsDelivery delivery) {
     inFlight.remove(delivery);
   }
 
@@ -511,9 +537,10 @@ final class SqsConsumer implements Consumption {
       for (int from = 0; from < all.size(); from += MAX_BATCH) {
         List<SqsDelivery> batch = new ArrayList<>(MAX_BATCH);
         try {
-          // each taken into the extension until SQS answered: a settlement meanwhile waits, so its
-          // own visibility change is not overwritten by this one; one settled since the snapshot
-          // is left out
+          // each taken into the extension until SQS answered: a settlement that changes the
+          // visibility itself meanwhile waits, so its change is not overwritten by this one; one
+          // that left the heartbeat since the snapshot is left out (one whose delete is still in
+          // flight is extended: it must stay hidden until SQS confirmed the delete)
           for (SqsDelivery delivery : all.subList(from, Math.min(all.size(), from + MAX_BATCH))) {
             if (delivery.beginExtension()) {
               batch.add(delivery);
@@ -586,7 +613,10 @@ final class SqsConsumer implements Consumption {
     }
   }
 
-  /** Extends one batch; returns the entries SQS refused. */
+  /**
+   * Extends one batch; returns the entries SQS refused, but for messages being settled (whose
+   * delete may have landed first).
+   */
   private List<BatchResultErrorEntry> extend(List<SqsDelivery> batch) {
     List<ChangeMessageVisibilityBatchRequestEntry> entries = new ArrayList<>();
     for (int i = 0; i < batch.size(); i++) {
@@ -607,6 +637,13 @@ final class SqsConsumer implements Consumption {
         late++;
       }
     }
+    List<BatchResultErrorEntry> refused = new ArrayList<>();
+    for (BatchResultErrorEntry error : response.failed()) {
+      // a message being settled may have been deleted before this extension reached SQS
+      if (!batch.get(Integer.parseInt(error.id())).settling()) {
+        refused.add(error);
+      }
+    }
     if (late > 0) {
       log.warn(
           "SQS consumer {}: the visibility heartbeat of {} came too late for {} message(s) (the"
@@ -619,7 +656,7 @@ final class SqsConsumer implements Consumption {
           (confirmed - sent) / 1_000_000,
           visibilitySeconds);
     }
-    return response.hasFailed() ? response.failed() : List.of();
+    return refused;
   }
 
   // ------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import io.machinery.spi.LeaseTimeline;
 import io.machinery.wire.BodyPreview;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -21,12 +22,28 @@ import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
  * A received message handed to the worker, settled through its receipt handle. Settling twice, or
  * after the consumer closed (the message was made visible again), does nothing.
  *
- * <p>Settling and the visibility heartbeat are ordered by {@link #visibility}: the heartbeat holds
- * it from the moment it takes this message into an extension until SQS answered, and a settlement
- * takes it to leave the heartbeat's set. So a settlement's own visibility change (a requeue's
- * delay, a dead letter's retry, a return to the queue) is sent after any extension of this message
- * SQS may still apply, never overwritten by one; and an extension that starts after a settlement
- * leaves the message out.
+ * <p>Design notes.
+ *
+ * <ul>
+ *   <li><b>Hidden until settled at SQS.</b> A settlement whose call only removes the message (an
+ *       acknowledgement's delete; a requeue's or dead letter's send of the copy and delete of the
+ *       original) keeps the message in the visibility heartbeat until SQS confirmed the delete, or
+ *       until it definitively failed. Leaving the heartbeat earlier would let a slow call
+ *       (throttling, a network stall, the SDK's retries) outlast the remaining visibility, at least
+ *       two thirds of the timeout: SQS would hand the message to another worker, which would run a
+ *       finished task again. An extension and a delete may cross at SQS: the extension of a message
+ *       already deleted is refused, which the heartbeat does not report for a message being
+ *       settled.
+ *   <li><b>A settlement's own visibility change is never overwritten.</b> A settlement that sets
+ *       the visibility itself (a requeue's delay, a dead letter's retry in {@value
+ *       #DEAD_LETTER_RETRY_SECONDS} s, a return to the queue, and the fallbacks of a failed send)
+ *       first leaves the heartbeat through {@link #visibility}: the heartbeat holds it from the
+ *       moment it takes this message into an extension until SQS answered, so the change is sent
+ *       after any extension SQS may still apply, and an extension that starts after it leaves the
+ *       message out. That change is the settlement itself, so it cannot be covered: a slow one may
+ *       let the message come back before it lands (a requeued task before its delay, a dead letter
+ *       to be tried again sooner), never a task whose final state is stored.
+ * </ul>
  */
 final class SqsDelivery implements Delivery {
   private static final Logger log = LoggerFactory.getLogger(SqsDelivery.class);
@@ -44,11 +61,17 @@ final class SqsDelivery implements Delivery {
 
   private final SqsConsumer consumer;
   private final Message message;
+
+  /** A settlement began: the worker is done with this message. */
   private final AtomicBoolean settled = new AtomicBoolean();
 
+  /** Out of the heartbeat: no extension of this message starts any more. */
+  private volatile boolean heartbeatEnded;
+
   /**
-   * Held by the heartbeat while an extension of this message is in flight, and by {@link #settle}
-   * (a lock, not a monitor: a virtual thread waiting on a monitor pins its carrier on Java 21).
+   * Held by the heartbeat while an extension of this message is in flight, and by {@link
+   * #leaveHeartbeatBeforeAVisibilityChange()} (a lock, not a monitor: a virtual thread waiting on a
+   * monitor pins its carrier on Java 21).
    */
   private final ReentrantLock visibility = new ReentrantLock();
 
@@ -117,13 +140,13 @@ final class SqsDelivery implements Delivery {
   }
 
   /**
-   * For the heartbeat: takes this message into an extension, unless it is settled already (then
-   * false). When true, the caller sends the extension and then calls {@link #extensionEnded()};
-   * until then a settlement waits.
+   * For the heartbeat: takes this message into an extension, unless it left the heartbeat already
+   * (then false). When true, the caller sends the extension and then calls {@link
+   * #extensionEnded()}; until then a settlement that changes the visibility waits.
    */
   boolean beginExtension() {
     visibility.lock();
-    if (settled.get()) {
+    if (heartbeatEnded) {
       visibility.unlock();
       return false;
     }
@@ -136,36 +159,63 @@ final class SqsDelivery implements Delivery {
   }
 
   /**
-   * Marks this settled and takes it out of the heartbeat's set; false when it was settled already.
-   * Waits for an extension of it in flight, so what the caller sends next comes after it.
+   * For the heartbeat: whether a settlement began, so SQS refusing an extension is expected (the
+   * settlement's delete may have landed first).
    */
-  private boolean settle() {
+  boolean settling() {
+    return settled.get();
+  }
+
+  /** Marks this settled; false when it was settled already. The heartbeat goes on. */
+  private boolean beginSettlement() {
+    return settled.compareAndSet(false, true);
+  }
+
+  /**
+   * Leaves the heartbeat once SQS answered (or failed) the call that removed the message. No wait
+   * for an extension in flight: landing after the delete, it is refused; after a failed one, it
+   * only hides the message a little longer.
+   */
+  private void leaveHeartbeat() {
+    heartbeatEnded = true;
+    consumer.leftHeartbeat(this);
+  }
+
+  /**
+   * Leaves the heartbeat before a visibility change of the settlement's own: waits for an extension
+   * of it in flight, so the change the caller sends next comes after it.
+   */
+  private void leaveHeartbeatBeforeAVisibilityChange() {
     visibility.lock();
     try {
-      if (!settled.compareAndSet(false, true)) {
-        return false;
-      }
-      consumer.settled(this);
-      return true;
+      leaveHeartbeat();
     } finally {
       visibility.unlock();
     }
   }
 
   /**
-   * Deletes the message: its task's final state is stored. Waits for the delete at most {@link
-   * #ACK_TIMEOUT}; a delete that failed or did not end in time is logged, and SQS delivers the
-   * message again after its visibility timeout (the task then runs again: at-least-once).
+   * Deletes the message: its task's final state is stored. The heartbeat keeps it hidden until the
+   * delete is confirmed or failed. Waits for the delete at most {@link #ACK_TIMEOUT}; a delete that
+   * failed is logged, and SQS delivers the message again after its visibility timeout (the task
+   * then runs again: at-least-once); one that did not end in time is logged and stays hidden while
+   * it goes on.
    */
   @Override
   public void ack() {
-    if (!settle()) {
+    if (!beginSettlement()) {
       return;
     }
+    CompletableFuture<Void> deleted;
     try {
-      consumer
-          .deleteHandled(message.receiptHandle())
-          .get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      deleted = consumer.deleteHandled(message.receiptHandle());
+    } catch (RuntimeException | Error e) {
+      leaveHeartbeat();
+      throw e;
+    }
+    deleted.whenComplete((ignored, failure) -> leaveHeartbeat());
+    try {
+      deleted.get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
       log.warn(
           "SQS: could not delete a handled message of {} (task {}): {}; SQS will deliver it again",
@@ -174,8 +224,9 @@ final class SqsDelivery implements Delivery {
           String.valueOf(e.getCause()));
     } catch (TimeoutException e) {
       log.warn(
-          "SQS: the delete of a handled message of {} (task {}) did not end within {} s; unless it"
-              + " still succeeds, SQS will deliver the message again",
+          "SQS: the delete of a handled message of {} (task {}) did not end within {} s; the"
+              + " message stays hidden while it goes on, and unless it succeeds, SQS will deliver"
+              + " the message again",
           queue(),
           taskId(),
           ACK_TIMEOUT.toSeconds());
@@ -201,7 +252,8 @@ final class SqsDelivery implements Delivery {
    */
   @Override
   public void keepAfterFailure() {
-    if (settle()) {
+    if (beginSettlement()) {
+      leaveHeartbeatBeforeAVisibilityChange();
       log.debug("SQS: keeping a failed task's message in {} (StopTaskDeletionOnError)", queue());
     }
   }
@@ -212,19 +264,20 @@ final class SqsDelivery implements Delivery {
    */
   @Override
   public void requeue(Duration delay) {
-    if (settle()) {
+    if (beginSettlement()) {
+      leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), seconds(delay));
     }
   }
 
   /**
    * Sends {@code replacement} to the queue with the delay (FIFO: same group, deduplicated by its
-   * content), then deletes this message; if the send fails this message is hidden for the delay
-   * instead.
+   * content), then deletes this message, which stays hidden until then; if the send fails this
+   * message is hidden for the delay instead.
    */
   @Override
   public void requeue(Duration delay, byte[] replacement) {
-    if (!settle()) {
+    if (!beginSettlement()) {
       return;
     }
     try {
@@ -238,23 +291,36 @@ final class SqsDelivery implements Delivery {
           "SQS: could not requeue a replacement message to {} ({}); putting the original back",
           queue(),
           e.getMessage());
+      leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), seconds(delay));
       return;
     }
+    deleteSettled("requeued", "it may run twice");
+  }
+
+  /** Deletes this message once its copy is sent, then leaves the heartbeat. */
+  private void deleteSettled(String what, String consequence) {
     try {
       consumer.delete(message.receiptHandle());
     } catch (SdkException e) {
       log.warn(
-          "SQS: could not delete a requeued message of {} ({}); it may run twice",
+          "SQS: could not delete a {} message of {} ({}); {}",
+          what,
           queue(),
-          e.getMessage());
+          e.getMessage(),
+          consequence);
+    } finally {
+      leaveHeartbeat();
     }
   }
 
-  /** Sends the message to the dead-letter queue with the reason, then deletes it here. */
+  /**
+   * Sends the message to the dead-letter queue with the reason, then deletes it here; it stays
+   * hidden until then.
+   */
   @Override
   public void deadLetter(String reason) {
-    if (!settle()) {
+    if (!beginSettlement()) {
       return;
     }
     try {
@@ -265,22 +331,17 @@ final class SqsDelivery implements Delivery {
           queue(),
           e.getMessage(),
           DEAD_LETTER_RETRY_SECONDS);
+      leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), DEAD_LETTER_RETRY_SECONDS);
       return;
     }
-    try {
-      consumer.delete(message.receiptHandle());
-    } catch (SdkException e) {
-      log.warn(
-          "SQS: could not delete a dead-lettered message of {} ({}); it will be dead-lettered again",
-          queue(),
-          e.getMessage());
-    }
+    deleteSettled("dead-lettered", "it will be dead-lettered again");
   }
 
   /** The consumer closed before the worker settled this: make the message visible again at once. */
   void returnToQueue() {
-    if (settle()) {
+    if (beginSettlement()) {
+      leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), 0);
     }
   }

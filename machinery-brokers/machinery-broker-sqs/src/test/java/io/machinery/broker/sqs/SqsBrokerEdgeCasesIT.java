@@ -27,17 +27,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
-import software.amazon.awssdk.core.interceptor.Context;
-import software.amazon.awssdk.core.interceptor.ExecutionAttribute;
-import software.amazon.awssdk.core.interceptor.ExecutionAttributes;
-import software.amazon.awssdk.core.interceptor.ExecutionInterceptor;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchRequest;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityRequest;
@@ -416,7 +410,7 @@ class SqsBrokerEdgeCasesIT {
   void aRequeueDuringAHeartbeatTickIsNotOverwrittenByIt() throws Exception {
     Config config =
         sqs.queue(SqsTestQueues.config().sqs(new SqsConfig(1, 10, false)), "edge_tick_");
-    HeldTick tick = new HeldTick();
+    HeldRequest tick = new HeldRequest(r -> r instanceof ChangeMessageVisibilityBatchRequest);
     SqsBroker broker = sqs.broker(config, sqs.client(tick));
     Signature task = Signature.builder("t").routingKey(config.defaultQueue()).build();
     broker.publish(task, WireCodec.encode(task));
@@ -432,7 +426,10 @@ class SqsBrokerEdgeCasesIT {
         Thread.ofPlatform().name("edge-tick-requeue").start(() -> delivery.requeue(Duration.ZERO));
     await("the requeue's change answered by SQS, or the requeue waiting for the tick")
         .atMost(Duration.ofSeconds(10))
-        .until(() -> tick.singleChangesAnswered() > 0 || waitsInSqsDelivery(requeue));
+        .until(
+            () ->
+                tick.answered(ChangeMessageVisibilityRequest.class) > 0
+                    || waitsInSqsDelivery(requeue));
     tick.release();
     requeue.join(Duration.ofSeconds(30));
     assertThat(requeue.isAlive()).as("the requeue returned").isFalse();
@@ -457,76 +454,5 @@ class SqsBrokerEdgeCasesIT {
       }
     }
     return false;
-  }
-
-  /**
-   * Holds the next ChangeMessageVisibilityBatch (a heartbeat tick) before it leaves for the server
-   * until released, and counts the single ChangeMessageVisibility calls the server answered.
-   */
-  private static final class HeldTick implements ExecutionInterceptor {
-    private static final ExecutionAttribute<Boolean> HELD = new ExecutionAttribute<>("held");
-    private final AtomicBoolean armed = new AtomicBoolean();
-    private final CountDownLatch held = new CountDownLatch(1);
-    private final CountDownLatch released = new CountDownLatch(1);
-    private final CountDownLatch heldAnswered = new CountDownLatch(1);
-    private final AtomicInteger singleChanges = new AtomicInteger();
-
-    void holdNext() {
-      armed.set(true);
-    }
-
-    void awaitHeld() throws InterruptedException {
-      assertThat(held.await(30, TimeUnit.SECONDS)).as("a heartbeat tick came").isTrue();
-    }
-
-    void release() {
-      released.countDown();
-    }
-
-    void awaitHeldAnswered() throws InterruptedException {
-      assertThat(heldAnswered.await(30, TimeUnit.SECONDS)).as("the held tick ended").isTrue();
-    }
-
-    int singleChangesAnswered() {
-      return singleChanges.get();
-    }
-
-    @Override
-    public void beforeTransmission(
-        Context.BeforeTransmission context, ExecutionAttributes attributes) {
-      if (context.request() instanceof ChangeMessageVisibilityBatchRequest
-          && armed.compareAndSet(true, false)) {
-        attributes.putAttribute(HELD, true);
-        held.countDown();
-        try {
-          if (!released.await(60, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("the held tick was never released");
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException("interrupted holding a tick", e);
-        }
-      }
-    }
-
-    @Override
-    public void afterExecution(Context.AfterExecution context, ExecutionAttributes attributes) {
-      if (context.request() instanceof ChangeMessageVisibilityRequest) {
-        singleChanges.incrementAndGet();
-      }
-      ended(attributes);
-    }
-
-    @Override
-    public void onExecutionFailure(
-        Context.FailedExecution context, ExecutionAttributes attributes) {
-      ended(attributes);
-    }
-
-    private void ended(ExecutionAttributes attributes) {
-      if (Boolean.TRUE.equals(attributes.getAttribute(HELD))) {
-        heldAnswered.countDown();
-      }
-    }
   }
 }
