@@ -43,7 +43,7 @@ type scenarioOut struct {
 
 var allScenarios = []string{
 	"task", "sum", "group", "chord", "chain", "eta", "retry", "retry_later",
-	"on_error", "types", "error", "multi", "panic", "wide_chord",
+	"on_error", "types", "error", "multi", "panic", "wide_chord", "long_chain",
 }
 
 func int64Arg(v int64) tasks.Arg { return tasks.Arg{Type: "int64", Value: v} }
@@ -69,6 +69,7 @@ type sender struct {
 	sendConcurrency int
 	groupSize       int
 	memberDelayMs   int64
+	chainLength     int
 }
 
 func cmdSend(args []string) int {
@@ -81,6 +82,7 @@ func cmdSend(args []string) int {
 	sendConc := fs.Int("send-concurrency", 0, "sendConcurrency for SendGroup/SendChord (0 = unlimited)")
 	groupSize := fs.Int("group-size", 20, "wide_chord: number of group members")
 	memberDelay := fs.Int64("member-delay-ms", 25, "wide_chord: how long each member sleeps")
+	chainLength := fs.Int("chain-length", 300, "long_chain: number of tasks in the chain")
 	fs.Parse(args)
 	o.finish()
 	setupLogging(o.verbose, false, nil)
@@ -96,8 +98,11 @@ func cmdSend(args []string) int {
 	if *groupSize < 1 {
 		return fail("send: -group-size must be at least 1")
 	}
+	if *chainLength < 1 {
+		return fail("send: -chain-length must be at least 1")
+	}
 	s := &sender{srv: srv, noWait: *noWait, timeout: *timeout, sendConcurrency: *sendConc,
-		groupSize: *groupSize, memberDelayMs: *memberDelay}
+		groupSize: *groupSize, memberDelayMs: *memberDelay, chainLength: *chainLength}
 	code := 0
 	for _, name := range names {
 		name = strings.TrimSpace(name)
@@ -130,6 +135,8 @@ func (s *sender) run(name string) *scenarioOut {
 		err = s.wideChord(out)
 	case "chain":
 		err = s.chain(out)
+	case "long_chain":
+		err = s.longChain(out)
 	case "eta":
 		err = s.eta(out)
 	case "retry":
@@ -405,6 +412,30 @@ func (s *sender) chain(out *scenarioOut) error {
 		return nil
 	}
 	return s.waitSequence(out, []interface{}{int64(60)})
+}
+
+// longChain sends add(1, 1) followed by chainLength-1 tasks add(1), each of which
+// gets the result before it appended (Go's chain passing): the last result is
+// chainLength+1. The first message nests the whole chain in its OnSuccess fields.
+func (s *sender) longChain(out *scenarioOut) error {
+	sigs := []*tasks.Signature{addSig(1, 1)}
+	for len(sigs) < s.chainLength {
+		sigs = append(sigs, &tasks.Signature{Name: "add", Args: []tasks.Arg{int64Arg(1)}})
+	}
+	chain, err := tasks.NewChain(sigs...)
+	if err != nil {
+		return err
+	}
+	if _, err := s.srv.SendChain(chain); err != nil {
+		return err
+	}
+	for _, t := range chain.Tasks {
+		out.UUIDs = append(out.UUIDs, t.UUID)
+	}
+	if s.noWait {
+		return nil
+	}
+	return s.waitSequence(out, []interface{}{int64(s.chainLength + 1)})
 }
 
 // waitSequence waits for every task in out.UUIDs in order; the last one

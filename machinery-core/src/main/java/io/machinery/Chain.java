@@ -10,9 +10,10 @@ import java.util.List;
  * the rest nested in {@code OnSuccess}. Immutable.
  *
  * <p>Each link nests the message two JSON levels deeper, and a worker decodes at most {@value
- * io.machinery.internal.GoJson#MAX_NESTING_DEPTH} levels: a chain of 127 tasks always fits, and
- * {@link Server#sendChain} refuses one whose message would nest deeper (from 128 tasks with
- * arguments; fewer when arguments nest) instead of sending a message no worker could read.
+ * io.machinery.internal.GoJson#MAX_MESSAGE_DEPTH} levels, as Go's decoder: a chain of 4,999 tasks
+ * with arguments fits (5,000 without), and {@link Server#sendChain} refuses a longer one instead of
+ * sending a message no worker, Go or Java, could read. Each message carries the rest of the chain,
+ * so a chain of n tasks sends and reads messages whose sizes add up by the square of n, in Go too.
  */
 public final class Chain {
   private final List<Signature> tasks;

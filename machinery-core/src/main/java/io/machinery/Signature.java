@@ -6,6 +6,7 @@ import io.machinery.wire.WireCodec;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -380,11 +381,66 @@ public final class Signature {
     return ignoreWhenTaskNotRegistered;
   }
 
+  /**
+   * Whether {@code o} is a signature with equal fields, its callbacks compared the same way without
+   * recursion (a chain nests thousands of them).
+   */
   @Override
   public boolean equals(@Nullable Object o) {
-    if (!(o instanceof Signature s)) {
+    if (!(o instanceof Signature other)) {
       return false;
     }
+    ArrayDeque<Signature> pairs = null; // of signatures still to compare, two by two
+    Signature a = this;
+    Signature b = other;
+    while (true) {
+      if (a != b) {
+        if (!a.sameOwnFields(b)
+            || !sameShape(a.onSuccess, b.onSuccess)
+            || !sameShape(a.onError, b.onError)
+            || (a.chordCallback == null) != (b.chordCallback == null)) {
+          return false;
+        }
+        if (a.hasCallbacks()) {
+          if (pairs == null) {
+            pairs = new ArrayDeque<>();
+          }
+          addPairs(pairs, a.onSuccess, b.onSuccess);
+          addPairs(pairs, a.onError, b.onError);
+          if (a.chordCallback != null && b.chordCallback != null) {
+            pairs.add(a.chordCallback);
+            pairs.add(b.chordCallback);
+          }
+        }
+      }
+      if (pairs == null || pairs.isEmpty()) {
+        return true;
+      }
+      a = pairs.poll();
+      b = pairs.poll();
+    }
+  }
+
+  private boolean hasCallbacks() {
+    return onSuccess != null || onError != null || chordCallback != null;
+  }
+
+  /** Both absent, or both present with as many elements. */
+  private static boolean sameShape(@Nullable List<Signature> a, @Nullable List<Signature> b) {
+    return a == null ? b == null : b != null && a.size() == b.size();
+  }
+
+  private static void addPairs(
+      ArrayDeque<Signature> pairs, @Nullable List<Signature> a, @Nullable List<Signature> b) {
+    if (a != null && b != null) {
+      for (int i = 0; i < a.size(); i++) {
+        pairs.add(a.get(i));
+        pairs.add(b.get(i));
+      }
+    }
+  }
+
+  private boolean sameOwnFields(Signature s) {
     return uuid.equals(s.uuid)
         && name.equals(s.name)
         && routingKey.equals(s.routingKey)
@@ -397,9 +453,6 @@ public final class Signature {
         && immutable == s.immutable
         && retryCount == s.retryCount
         && retryTimeout == s.retryTimeout
-        && Objects.equals(onSuccess, s.onSuccess)
-        && Objects.equals(onError, s.onError)
-        && Objects.equals(chordCallback, s.chordCallback)
         && brokerMessageGroupId.equals(s.brokerMessageGroupId)
         && sqsReceiptHandle.equals(s.sqsReceiptHandle)
         && stopTaskDeletionOnError == s.stopTaskDeletionOnError

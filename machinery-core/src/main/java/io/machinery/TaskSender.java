@@ -1,7 +1,6 @@
 package io.machinery;
 
 import io.machinery.config.Config;
-import io.machinery.internal.GoJson;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.wire.Uuids;
@@ -515,14 +514,6 @@ final class TaskSender {
               + " bytes, over the limit of "
               + config.maxMessageBytes()
               + " (Config.maxMessageBytes)");
-    }
-    int depth = GoJson.nestingDepth(message);
-    if (depth > GoJson.MAX_NESTING_DEPTH) {
-      // a worker's decoder refuses it: the message would be dead-lettered, its task never run
-      if (publishing) {
-        notSent(List.of(new Prepared(ready, message)), null);
-      }
-      throw GoJson.tooDeep(ready.name() + " " + ready.uuid(), depth);
     }
     return new Prepared(ready, message);
   }

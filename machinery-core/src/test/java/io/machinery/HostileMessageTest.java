@@ -100,13 +100,13 @@ class HostileMessageTest {
   }
 
   /**
-   * The deepest documents the decoder admits still decode, re-encode and print on a small stack
-   * (256 KiB, a quarter of the JVM default): the limit is one the recursion survives, not just one
-   * the parser checks.
+   * The deepest documents the decoder admits (a chain at Go's 10,000 levels, an argument at 256
+   * levels of its own) still decode, re-encode and print on a small stack (256 KiB, a quarter of
+   * the JVM default): the limit is one the code survives, not just one the parser checks.
    */
   @Test
   void theDeepestAdmittedDocumentsSurviveASmallStack() throws Exception {
-    int links = (GoJson.MAX_NESTING_DEPTH - 2) / 2;
+    int links = (GoJson.MAX_MESSAGE_DEPTH - 2) / 2;
     StringBuilder chain = new StringBuilder();
     for (int i = 0; i < links; i++) {
       chain.append("{\"UUID\":\"").append(TASK).append("\",\"Name\":\"t\",\"OnSuccess\":[");
@@ -115,7 +115,7 @@ class HostileMessageTest {
     String deepArg =
         message(
             "\"Args\":[{\"Type\":\"[]int64\",\"Value\":"
-                + nestedArrays(GoJson.MAX_NESTING_DEPTH - 4)
+                + nestedArrays(GoJson.MAX_NESTING_DEPTH)
                 + "}]");
 
     AtomicReference<Throwable> failure = new AtomicReference<>();

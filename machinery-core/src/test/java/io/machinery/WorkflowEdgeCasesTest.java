@@ -97,11 +97,11 @@ class WorkflowEdgeCasesTest {
 
   @Test
   void aChainTooDeepForAWorkerToDecodeIsRefusedWhenSentInsteadOfDeadLetteredWhenReceived() {
-    Chain chain = chainOfAdds(130);
+    Chain chain = chainOfAdds(5_000); // each with an argument: one level past Go's 10,000
     assertThatThrownBy(() -> server.sendChain(chain))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("JSON levels deep")
-        .hasMessageContaining("127 tasks");
+        .hasMessageContaining("nests deeper than the 10000 JSON levels a worker decodes")
+        .hasMessageContaining("4,999 tasks");
     assertThat(broker.pendingTasks(config.defaultQueue())).isEmpty();
     assertThat(backend.getState(chain.tasks().get(0).uuid())).isEmpty();
   }
@@ -111,10 +111,10 @@ class WorkflowEdgeCasesTest {
     Chain chain = chainOfAdds(10_000);
     assertThatThrownBy(() -> server.sendChain(chain))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("127 tasks");
+        .hasMessageContaining("4,999 tasks");
     assertThatThrownBy(() -> server.sendTask(chain.tasks().get(0)))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("127 tasks");
+        .hasMessageContaining("4,999 tasks");
     assertThat(broker.pendingTasks(config.defaultQueue())).isEmpty();
   }
 

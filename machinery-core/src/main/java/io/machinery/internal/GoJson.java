@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamWriteConstraints;
 import com.fasterxml.jackson.core.io.CharacterEscapes;
 import com.fasterxml.jackson.core.io.SerializedString;
 import com.fasterxml.jackson.core.util.JsonRecyclerPools;
@@ -66,69 +67,42 @@ public final class GoJson {
   }
 
   /**
-   * The deepest nesting of arrays and objects a document may have. Go's writers never come near it:
-   * the deepest real input is a chain, which {@code tasks.NewChain} nests two levels per link
-   * ({@code OnSuccess} array, then the next signature), so this admits chains of 127 tasks; Go's
-   * argument and result types are flat. Every recursive step that walks a decoded value (argument
-   * normalisation, typed reads, re-encoding, {@code equals}/{@code hashCode} of nested lists) is
-   * bounded by it, and survives a 256 KiB stack (a quarter of the JVM default); a hostile
-   * 10,000-deep document is refused by the parser instead of overflowing a (virtual) thread's
-   * stack.
+   * The deepest a value nests (an argument's or header's value, a result, a whole task state or
+   * group meta): Go's argument and result types are flat, so no real value comes near it. Every
+   * recursive step that walks a value (argument normalisation, typed reads, writing, {@code
+   * equals}/{@code hashCode} of nested lists) is bounded by it, and survives a 256 KiB stack (a
+   * quarter of the JVM default). {@link #readValue} counts it from the value's own start, so an
+   * argument deep in a chain has the same room as one at its top; {@link #writeValue} refuses a
+   * deeper value, so what a sender writes a worker reads.
    */
   public static final int MAX_NESTING_DEPTH = 256;
 
   /**
-   * The deepest nesting of arrays and objects in a JSON document, counted as the parser counts it
-   * against {@link #MAX_NESTING_DEPTH}. A scan of the bytes (brackets outside strings), without
-   * parsing: a sender checks each message it encoded with it, so a task nested deeper than a worker
-   * decodes (a chain longer than 127 tasks, say) is refused when sent instead of dead-lettered when
-   * received.
-   *
-   * @param json a well-formed JSON document, UTF-8
-   * @return the depth; 0 for a scalar
+   * The deepest a task message nests: Go's {@code encoding/json} limit ({@code maxNestingDepth} in
+   * its scanner), so a Java worker reads every message a Go worker reads. The deepest real message
+   * is a chain, which {@code tasks.NewChain} nests two levels per link ({@code OnSuccess} array,
+   * then the next signature): a chain of 4,999 tasks with arguments fits (5,000 without). Nothing
+   * walks a message's signatures recursively (reading, checking, writing, {@code equals}), so the
+   * depth costs heap, not stack; values inside it are bounded by {@link #MAX_NESTING_DEPTH} each.
    */
-  public static int nestingDepth(byte[] json) {
-    int depth = 0;
-    int deepest = 0;
-    boolean inString = false;
-    for (int i = 0; i < json.length; i++) {
-      byte b = json[i];
-      if (inString) {
-        if (b == '\\') {
-          i++; // the escaped character, whatever it is, does not end the string
-        } else if (b == '"') {
-          inString = false;
-        }
-      } else if (b == '"') {
-        inString = true;
-      } else if (b == '[' || b == '{') {
-        deepest = Math.max(deepest, ++depth);
-      } else if (b == ']' || b == '}') {
-        depth--;
-      }
-    }
-    return deepest;
-  }
+  public static final int MAX_MESSAGE_DEPTH = 10_000;
 
   /**
-   * The refusal of a task whose message would nest deeper than {@link #MAX_NESTING_DEPTH}, in the
+   * The refusal of a task whose message would nest deeper than {@link #MAX_MESSAGE_DEPTH}, in the
    * words every sender uses.
    *
-   * @param name the task's name
-   * @param depth how deep its message nests (at least)
+   * @param task the task's name and UUID
    * @return the exception to throw
    */
-  public static IllegalArgumentException tooDeep(String name, int depth) {
+  public static IllegalArgumentException tooDeep(String task) {
     return new IllegalArgumentException(
         "task "
-            + name
-            + " nests "
-            + depth
-            + " JSON levels deep, over the "
-            + MAX_NESTING_DEPTH
-            + " a worker decodes (each link of a chain nests two: 127 tasks always fit):"
-            + " no worker could read it; split the chain, sending its second half from the last"
-            + " task of the first");
+            + task
+            + " nests deeper than the "
+            + MAX_MESSAGE_DEPTH
+            + " JSON levels a worker decodes (Go's limit; each link of a chain nests two, so"
+            + " 4,999 tasks with arguments fit): no worker could read it; split the chain,"
+            + " sending its second half from the last task of the first");
   }
 
   /**
@@ -144,24 +118,34 @@ public final class GoJson {
    * Shared, thread-safe factory configured for Go's output and for hostile input: depth, number and
    * key lengths are bounded ({@link #MAX_NESTING_DEPTH}, {@link #MAX_NUMBER_LENGTH}, {@link
    * #MAX_NAME_LENGTH}); string values are limited only by the document, whose size the caller
-   * bounds.
+   * bounds. For everything but task messages (states, group metas, results, progress).
    */
-  public static final JsonFactory FACTORY = createFactory();
+  public static final JsonFactory FACTORY = createFactory(MAX_NESTING_DEPTH);
 
-  private static JsonFactory createFactory() {
+  /**
+   * {@link #FACTORY} for task messages: documents nest up to {@link #MAX_MESSAGE_DEPTH} levels,
+   * read or written (Jackson's writer stops at 1,000 by default). Only for code that walks the
+   * signatures without recursion and reads values with {@link #readValue}, which bounds each.
+   */
+  public static final JsonFactory MESSAGE_FACTORY = createFactory(MAX_MESSAGE_DEPTH);
+
+  private static JsonFactory createFactory(int maxDepth) {
     JsonFactory factory =
         JsonFactory.builder()
             .streamReadConstraints(
                 StreamReadConstraints.builder()
                     .maxStringLength(Integer.MAX_VALUE)
-                    .maxNestingDepth(MAX_NESTING_DEPTH)
+                    .maxNestingDepth(maxDepth)
                     .maxNumberLength(MAX_NUMBER_LENGTH)
                     .maxNameLength(MAX_NAME_LENGTH)
                     .build())
+            .streamWriteConstraints(
+                StreamWriteConstraints.builder()
+                    .maxNestingDepth(Math.max(maxDepth, StreamWriteConstraints.DEFAULT_MAX_DEPTH))
+                    .build())
             // Jackson pools its buffers per thread by default: with one virtual thread per task
-            // that
-            // is one ~17 KB recycler per task in flight (20,000 in flight held 340 MB of them). A
-            // pool shared by all threads keeps a handful.
+            // that is one ~17 KB recycler per task in flight (20,000 in flight held 340 MB of
+            // them). A pool shared by all threads (and both factories) keeps a handful.
             .recyclerPool(JsonRecyclerPools.sharedConcurrentDequePool())
             .build();
     factory.setCharacterEscapes(new GoEscapes());
@@ -273,8 +257,18 @@ public final class GoJson {
   /**
    * Writes a value: JSON values as they are; {@code byte[]} as base64; Java arrays as lists; floats
    * per {@code goType} ("float32" uses float32 shortest digits).
+   *
+   * @throws IllegalArgumentException for a value nested deeper than {@link #MAX_NESTING_DEPTH}
+   *     levels (no reader would take it), or one that is not a JSON value
    */
   public static void writeValue(JsonGenerator out, @Nullable Object value, @Nullable String goType)
+      throws IOException {
+    writeValue(out, value, goType, 0);
+  }
+
+  /** One stack frame per level of the value, and at most {@link #MAX_NESTING_DEPTH} of them. */
+  private static void writeValue(
+      JsonGenerator out, @Nullable Object value, @Nullable String goType, int depth)
       throws IOException {
     if (value == null) {
       out.writeNull();
@@ -297,10 +291,11 @@ public final class GoJson {
     } else if (value instanceof byte[] bytes) {
       out.writeString(Base64.getEncoder().encodeToString(bytes));
     } else if (value instanceof Map<?, ?> map) {
+      checkValueDepth(depth + 1);
       out.writeStartObject();
       for (Map.Entry<String, ?> e : sorted(map).entrySet()) {
         out.writeFieldName(e.getKey());
-        writeValue(out, e.getValue(), null);
+        writeValue(out, e.getValue(), null, depth + 1);
       }
       out.writeEndObject();
     } else {
@@ -309,11 +304,25 @@ public final class GoJson {
         throw new IllegalArgumentException(
             "cannot write " + value.getClass().getName() + " as JSON");
       }
+      checkValueDepth(depth + 1);
       out.writeStartArray();
       for (Object item : list) {
-        writeValue(out, item, goType);
+        writeValue(out, item, goType, depth + 1);
       }
       out.writeEndArray();
+    }
+  }
+
+  /**
+   * Refuses a value nested deeper than {@link #MAX_NESTING_DEPTH}; {@code depth} counts the value's
+   * own levels, from 1 for its outermost array or object.
+   */
+  private static void checkValueDepth(int depth) {
+    if (depth > MAX_NESTING_DEPTH) {
+      throw new IllegalArgumentException(
+          "value nesting depth exceeds the maximum allowed ("
+              + MAX_NESTING_DEPTH
+              + " levels within an argument, header or result; Go's are flat)");
     }
   }
 
@@ -327,11 +336,12 @@ public final class GoJson {
 
   /**
    * Reads the value at the parser's current token as plain JSON (numbers exact, objects in document
-   * order, a later duplicate key wins). Iterative, so the depth of the document costs heap, not
-   * stack; on return the parser is at the value's last token.
+   * order, a later duplicate key wins). Iterative; on return the parser is at the value's last
+   * token.
    *
    * @throws IOException for a float beyond float64's range (Go's {@code json.Number} could never be
-   *     read as a number either)
+   *     read as a number either), or a value nested deeper than {@link #MAX_NESTING_DEPTH} levels
+   *     of its own, wherever it starts in the document
    */
   public static @Nullable Object readValue(JsonParser in) throws IOException {
     JsonToken token = in.currentToken();
@@ -374,6 +384,14 @@ public final class GoJson {
         list.add(value);
       }
       if (nested) {
+        if (open.size() >= MAX_NESTING_DEPTH) {
+          throw new IOException(
+              "Value nesting depth ("
+                  + (open.size() + 1)
+                  + ") exceeds the maximum allowed ("
+                  + MAX_NESTING_DEPTH
+                  + " levels within an argument, header or result; Go's are flat)");
+        }
         open.push(java.util.Objects.requireNonNull(value));
       }
     }

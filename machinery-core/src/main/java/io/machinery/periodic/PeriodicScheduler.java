@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -664,21 +665,79 @@ public final class PeriodicScheduler implements AutoCloseable {
 
   /**
    * A copy of {@code template} with {@code uuid}, and fresh UUIDs for the callbacks that carry one.
+   * Without recursion (a template may carry a chain of thousands): the signatures are listed
+   * parents first, then rebuilt from the last, so that each one's callbacks are built before it.
    */
   static Signature fresh(Signature template, String uuid) {
-    Signature.Builder copy = template.toBuilder().uuid(uuid);
-    if (template.hasOnSuccess()) {
-      copy.onSuccess(
-          template.onSuccess().stream().map(s -> fresh(s, freshUuid(s.uuid()))).toList());
+    List<Copy> order = new ArrayList<>();
+    order.add(new Copy(template, uuid, null, 0));
+    for (int i = 0; i < order.size(); i++) {
+      Copy parent = order.get(i);
+      Signature t = parent.template;
+      for (int k = 0; k < t.onSuccess().size(); k++) {
+        Signature s = t.onSuccess().get(k);
+        order.add(new Copy(s, freshUuid(s.uuid()), parent, k));
+      }
+      for (int k = 0; k < t.onError().size(); k++) {
+        Signature s = t.onError().get(k);
+        order.add(new Copy(s, freshUuid(s.uuid()), parent, t.onSuccess().size() + k));
+      }
+      Signature chordCallback = t.chordCallback();
+      if (chordCallback != null) {
+        order.add(new Copy(chordCallback, freshUuid(chordCallback.uuid()), parent, -1));
+      }
     }
-    if (template.hasOnError()) {
-      copy.onError(template.onError().stream().map(s -> fresh(s, freshUuid(s.uuid()))).toList());
+    for (int i = order.size() - 1; ; i--) {
+      Copy c = order.get(i);
+      Signature built = c.build();
+      if (c.parent == null) {
+        return built;
+      }
+      if (c.slot < 0) {
+        c.parent.chordCallback = built;
+      } else {
+        c.parent.callbacks[c.slot] = built;
+      }
     }
-    Signature chordCallback = template.chordCallback();
-    if (chordCallback != null) {
-      copy.chordCallback(fresh(chordCallback, freshUuid(chordCallback.uuid())));
+  }
+
+  /** One signature of {@link #fresh}: its template, its new UUID, and its callbacks once built. */
+  private static final class Copy {
+    final Signature template;
+    final String uuid;
+    final @Nullable Copy parent;
+
+    /** Where it goes in its parent: an index into its {@link #callbacks}, or -1 for the chord. */
+    final int slot;
+
+    /** The OnSuccess copies, then the OnError ones. */
+    final Signature[] callbacks;
+
+    @Nullable Signature chordCallback;
+
+    Copy(Signature template, String uuid, @Nullable Copy parent, int slot) {
+      this.template = template;
+      this.uuid = uuid;
+      this.parent = parent;
+      this.slot = slot;
+      this.callbacks = new Signature[template.onSuccess().size() + template.onError().size()];
     }
-    return copy.build();
+
+    Signature build() {
+      Signature.Builder copy = template.toBuilder().uuid(uuid);
+      int successes = template.onSuccess().size();
+      List<Signature> all = Arrays.asList(callbacks);
+      if (template.hasOnSuccess()) {
+        copy.onSuccess(all.subList(0, successes));
+      }
+      if (template.hasOnError()) {
+        copy.onError(all.subList(successes, callbacks.length));
+      }
+      if (template.chordCallback() != null) {
+        copy.chordCallback(chordCallback);
+      }
+      return copy.build();
+    }
   }
 
   private static String freshUuid(String old) {

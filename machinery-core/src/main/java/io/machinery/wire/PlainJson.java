@@ -23,7 +23,9 @@ import org.jspecify.annotations.Nullable;
  * (an escape, a non-ASCII character, a float, bytes, a list, a nested map, a key that is not a
  * string) makes it give up and return null, and the caller writes the whole document with Jackson:
  * so there is one definition of every tricky case, and this class cannot disagree with it. {@code
- * PlainJsonTest} compares both paths over many documents.
+ * PlainJsonTest} compares both paths over many documents. Both follow one walk of the nested
+ * signatures ({@link SignatureWalk}, iterative); this one gives up on a signature within two levels
+ * of {@link GoJson#MAX_MESSAGE_DEPTH}, where Jackson's writer checks the depth exactly.
  *
  * <p>Not thread-safe; one instance writes one document.
  */
@@ -36,7 +38,7 @@ final class PlainJson {
   /** The task message, or null when Jackson must write it. */
   static byte @Nullable [] signature(Signature s) {
     PlainJson w = new PlainJson();
-    return w.writeSignature(s) ? w.bytes() : null;
+    return SignatureWalk.write(s, w.new SignatureText()) ? w.bytes() : null;
   }
 
   /** The task state, or null when Jackson must write it. */
@@ -49,117 +51,125 @@ final class PlainJson {
     return Arrays.copyOf(out, size);
   }
 
-  private boolean writeSignature(Signature s) {
-    raw("{\"UUID\":");
-    if (!string(s.uuid())) {
-      return false;
-    }
-    raw(",\"Name\":");
-    if (!string(s.name())) {
-      return false;
-    }
-    raw(",\"RoutingKey\":");
-    if (!string(s.routingKey())) {
-      return false;
-    }
-    raw(",\"ETA\":");
-    OffsetDateTime eta = s.eta();
-    if (eta == null) {
-      raw("null");
-    } else if (!string(GoJson.formatTime(eta))) {
-      return false;
-    }
-    raw(",\"GroupUUID\":");
-    if (!string(s.groupUuid())) {
-      return false;
-    }
-    raw(",\"GroupTaskCount\":");
-    number(s.groupTaskCount());
-    raw(",\"Args\":");
-    if (!s.hasArgs()) {
-      raw("null");
-    } else {
-      out('[');
-      List<Arg> args = s.args();
-      for (int i = 0; i < args.size(); i++) {
-        Arg arg = args.get(i);
-        raw(i == 0 ? "{\"Name\":" : ",{\"Name\":");
-        if (!string(arg.name())) {
-          return false;
-        }
-        raw(",\"Type\":");
-        if (!string(arg.type())) {
-          return false;
-        }
-        raw(",\"Value\":");
-        if (!scalar(arg.value())) {
-          return false;
-        }
-        out('}');
+  /** The walk's text for this writer: giving up where any part needs judgement. */
+  private final class SignatureText implements SignatureWalk.Writer {
+    @Override
+    public boolean head(Signature s, int depth) {
+      if (depth + 2 > GoJson.MAX_MESSAGE_DEPTH) {
+        return false; // at the limit: Jackson writes it and refuses it exactly
       }
-      out(']');
-    }
-    raw(",\"Headers\":");
-    if (!s.hasHeaders()) {
-      raw("null");
-    } else if (!headers(s.headers())) {
-      return false;
-    }
-    raw(",\"Priority\":");
-    number(s.priority());
-    raw(",\"Immutable\":");
-    raw(s.immutable() ? "true" : "false");
-    raw(",\"RetryCount\":");
-    number(s.retryCount());
-    raw(",\"RetryTimeout\":");
-    number(s.retryTimeout());
-    raw(",\"OnSuccess\":");
-    if (!signatures(s.hasOnSuccess() ? s.onSuccess() : null)) {
-      return false;
-    }
-    raw(",\"OnError\":");
-    if (!signatures(s.hasOnError() ? s.onError() : null)) {
-      return false;
-    }
-    raw(",\"ChordCallback\":");
-    Signature callback = s.chordCallback();
-    if (callback == null) {
-      raw("null");
-    } else if (!writeSignature(callback)) {
-      return false;
-    }
-    raw(",\"BrokerMessageGroupId\":");
-    if (!string(s.brokerMessageGroupId())) {
-      return false;
-    }
-    raw(",\"SQSReceiptHandle\":");
-    if (!string(s.sqsReceiptHandle())) {
-      return false;
-    }
-    raw(",\"StopTaskDeletionOnError\":");
-    raw(s.stopTaskDeletionOnError() ? "true" : "false");
-    raw(",\"IgnoreWhenTaskNotRegistered\":");
-    raw(s.ignoreWhenTaskNotRegistered() ? "true" : "false");
-    out('}');
-    return true;
-  }
-
-  private boolean signatures(@Nullable List<Signature> list) {
-    if (list == null) {
-      raw("null");
-      return true;
-    }
-    out('[');
-    for (int i = 0; i < list.size(); i++) {
-      if (i > 0) {
-        out(',');
-      }
-      if (!writeSignature(list.get(i))) {
+      raw("{\"UUID\":");
+      if (!string(s.uuid())) {
         return false;
       }
+      raw(",\"Name\":");
+      if (!string(s.name())) {
+        return false;
+      }
+      raw(",\"RoutingKey\":");
+      if (!string(s.routingKey())) {
+        return false;
+      }
+      raw(",\"ETA\":");
+      OffsetDateTime eta = s.eta();
+      if (eta == null) {
+        raw("null");
+      } else if (!string(GoJson.formatTime(eta))) {
+        return false;
+      }
+      raw(",\"GroupUUID\":");
+      if (!string(s.groupUuid())) {
+        return false;
+      }
+      raw(",\"GroupTaskCount\":");
+      number(s.groupTaskCount());
+      raw(",\"Args\":");
+      if (!s.hasArgs()) {
+        raw("null");
+      } else {
+        out('[');
+        List<Arg> args = s.args();
+        for (int i = 0; i < args.size(); i++) {
+          Arg arg = args.get(i);
+          raw(i == 0 ? "{\"Name\":" : ",{\"Name\":");
+          if (!string(arg.name())) {
+            return false;
+          }
+          raw(",\"Type\":");
+          if (!string(arg.type())) {
+            return false;
+          }
+          raw(",\"Value\":");
+          if (!scalar(arg.value())) {
+            return false;
+          }
+          out('}');
+        }
+        out(']');
+      }
+      raw(",\"Headers\":");
+      if (!s.hasHeaders()) {
+        raw("null");
+      } else if (!headers(s.headers())) {
+        return false;
+      }
+      raw(",\"Priority\":");
+      number(s.priority());
+      raw(",\"Immutable\":");
+      raw(s.immutable() ? "true" : "false");
+      raw(",\"RetryCount\":");
+      number(s.retryCount());
+      raw(",\"RetryTimeout\":");
+      number(s.retryTimeout());
+      return true;
     }
-    out(']');
-    return true;
+
+    @Override
+    public void key(String field) {
+      out(',');
+      out('"');
+      raw(field);
+      out('"');
+      out(':');
+    }
+
+    @Override
+    public void absent() {
+      raw("null");
+    }
+
+    @Override
+    public void startList() {
+      out('[');
+    }
+
+    @Override
+    public void nextElement() {
+      out(',');
+    }
+
+    @Override
+    public void endList() {
+      out(']');
+    }
+
+    @Override
+    public boolean tail(Signature s) {
+      raw(",\"BrokerMessageGroupId\":");
+      if (!string(s.brokerMessageGroupId())) {
+        return false;
+      }
+      raw(",\"SQSReceiptHandle\":");
+      if (!string(s.sqsReceiptHandle())) {
+        return false;
+      }
+      raw(",\"StopTaskDeletionOnError\":");
+      raw(s.stopTaskDeletionOnError() ? "true" : "false");
+      raw(",\"IgnoreWhenTaskNotRegistered\":");
+      raw(s.ignoreWhenTaskNotRegistered() ? "true" : "false");
+      out('}');
+      return true;
+    }
   }
 
   /** A header map as {@code GoJson.writeValue} writes it: keys sorted, values plain. */

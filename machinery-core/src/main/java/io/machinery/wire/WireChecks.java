@@ -3,6 +3,7 @@ package io.machinery.wire;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -106,25 +107,63 @@ final class WireChecks {
     if (s.uuid().isEmpty()) {
       throw new IllegalArgumentException("the task has no UUID");
     }
-    checkTree(s, config, "");
+    checkTree(s, config);
   }
 
-  private static void checkTree(Signature s, Config config, String path) {
-    // The parser bounds the depth (each level is two JSON levels), so this recursion is bounded
-    // too.
-    checkTaskUuid(s.uuid(), config, path);
-    checkGroupUuid(s.groupUuid(), config, path);
-    checkRoutingKey(s.routingKey(), config, path + "RoutingKey");
-    checkName(s.name(), path);
-    for (Signature next : s.onSuccess()) {
-      checkTree(next, config, path + "OnSuccess.");
+  /** Checks every signature of the tree, without recursion (a chain nests thousands). */
+  private static void checkTree(Signature root, Config config) {
+    checkOwnFields(root, config);
+    if (root.onSuccess().isEmpty() && root.onError().isEmpty() && root.chordCallback() == null) {
+      return; // a plain task: nothing more to allocate or walk
     }
-    for (Signature next : s.onError()) {
-      checkTree(next, config, path + "OnError.");
+    ArrayDeque<Nested> pending = new ArrayDeque<>();
+    pushCallbacks(pending, new Nested(root, null, ""));
+    while (!pending.isEmpty()) {
+      Nested at = pending.pop();
+      try {
+        checkOwnFields(at.signature, config);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(at.path() + e.getMessage(), e);
+      }
+      pushCallbacks(pending, at);
     }
+  }
+
+  /** The checks of one signature; an error names the field from this signature on. */
+  private static void checkOwnFields(Signature s, Config config) {
+    checkTaskUuid(s.uuid(), config, "");
+    checkGroupUuid(s.groupUuid(), config, "");
+    checkRoutingKey(s.routingKey(), config, "RoutingKey");
+    checkName(s.name(), "");
+  }
+
+  /** Pushed last first, so that they are checked in Go's order of fields. */
+  private static void pushCallbacks(ArrayDeque<Nested> pending, Nested at) {
+    Signature s = at.signature;
     Signature callback = s.chordCallback();
     if (callback != null) {
-      checkTree(callback, config, path + "ChordCallback.");
+      pending.push(new Nested(callback, at, "ChordCallback."));
+    }
+    for (int i = s.onError().size() - 1; i >= 0; i--) {
+      pending.push(new Nested(s.onError().get(i), at, "OnError."));
+    }
+    for (int i = s.onSuccess().size() - 1; i >= 0; i--) {
+      pending.push(new Nested(s.onSuccess().get(i), at, "OnSuccess."));
+    }
+  }
+
+  /**
+   * A signature met in {@link #checkTree}, with the way to it from the top. The path that names it
+   * in an error ({@code OnSuccess.OnSuccess.UUID}) is built only when it is refused: a string per
+   * signature would cost a chain time and memory by the square of its length.
+   */
+  private record Nested(Signature signature, @Nullable Nested parent, String field) {
+    String path() {
+      ArrayDeque<String> fields = new ArrayDeque<>();
+      for (Nested n = this; n.parent != null; n = n.parent) {
+        fields.push(n.field);
+      }
+      return String.join("", fields);
     }
   }
 

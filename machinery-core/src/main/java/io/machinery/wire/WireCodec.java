@@ -1,6 +1,8 @@
 package io.machinery.wire;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import io.machinery.Arg;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
@@ -16,7 +18,6 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayDeque;
 import java.util.List;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The JSON wire format of Go Machinery v2 (spec §1): task messages, task states and group metadata.
@@ -28,14 +29,19 @@ import org.jspecify.annotations.Nullable;
  * its zero value, and numbers are kept exact (uint64 beyond {@code Long}) to be read by their
  * declared type later.
  *
- * <p>Decoding also survives hostile input (reliability review F1, F16): documents nest at most
- * {@value GoJson#MAX_NESTING_DEPTH} levels, number tokens have at most {@value
- * GoJson#MAX_NUMBER_LENGTH} characters, keys at most {@value GoJson#MAX_NAME_LENGTH}; a task
- * message is at most {@link Config#maxMessageBytes()} bytes and its ids and routing keys are
- * checked ({@code WireChecks}). Bytes that are not UTF-8 and a byte-order mark are refused (Go
- * refuses the mark too; it would replace bad bytes by U+FFFD). Every failure is a {@link
- * MalformedMessageException} quoting at most 512 bytes of the input, escaped, with a SHA-256
- * prefix.
+ * <p>Decoding also survives hostile input (reliability review F1, F16): a task message nests at
+ * most {@value GoJson#MAX_MESSAGE_DEPTH} levels (Go's own limit, so a chain of 4,999 tasks from Go
+ * is read), each value in it (argument, header) and every other document at most {@value
+ * GoJson#MAX_NESTING_DEPTH}, number tokens have at most {@value GoJson#MAX_NUMBER_LENGTH}
+ * characters, keys at most {@value GoJson#MAX_NAME_LENGTH}; a task message is at most {@link
+ * Config#maxMessageBytes()} bytes and its ids and routing keys are checked ({@code WireChecks}).
+ * Bytes that are not UTF-8 and a byte-order mark are refused (Go refuses the mark too; it would
+ * replace bad bytes by U+FFFD). Every failure is a {@link MalformedMessageException} quoting at
+ * most 512 bytes of the input, escaped, with a SHA-256 prefix.
+ *
+ * <p>Nothing here walks a message's signatures recursively (reading, checking, writing: {@code
+ * WireReader}, {@code WireChecks}, {@code SignatureWalk}), so a chain at the depth limit costs heap
+ * in proportion to its length and a few stack frames, on a platform or a virtual thread alike.
  *
  * <p>Thread-safe; all methods are static. Brokers and backends of every module use this one codec.
  * This class writes; reading is in {@code WireReader}, the checks and error quoting in {@code
@@ -52,7 +58,10 @@ public final class WireCodec {
    *
    * @param signature the task
    * @return the 19-key JSON, UTF-8
-   * @throws IllegalArgumentException if an argument's value does not fit its Go type
+   * @throws IllegalArgumentException if an argument's value cannot be written (nested deeper than
+   *     {@value GoJson#MAX_NESTING_DEPTH} levels, say), or the message would nest deeper than the
+   *     {@value GoJson#MAX_MESSAGE_DEPTH} levels a worker decodes (a chain of 5,000 tasks with
+   *     arguments)
    */
   public static byte[] encode(Signature signature) {
     byte[] plain = PlainJson.signature(signature);
@@ -61,7 +70,14 @@ public final class WireCodec {
 
   /** {@link #encode(Signature)} without {@code PlainJson}'s shortcut (its tests compare both). */
   static byte[] encodeWithJackson(Signature signature) {
-    return write(out -> writeSignature(out, signature));
+    try {
+      return write(GoJson.MESSAGE_FACTORY, out -> writeSignature(out, signature));
+    } catch (UncheckedIOException e) {
+      if (e.getCause() instanceof StreamConstraintsException) {
+        throw GoJson.tooDeep(signature.name() + " " + signature.uuid());
+      }
+      throw e;
+    }
   }
 
   /**
@@ -74,26 +90,19 @@ public final class WireCodec {
    * @param signature the task
    * @throws IllegalArgumentException naming the task and the argument's position (from 1) when a
    *     check fails, or when its callbacks nest it deeper than the {@value
-   *     GoJson#MAX_NESTING_DEPTH} JSON levels a worker decodes (a chain longer than 127 tasks, say)
+   *     GoJson#MAX_MESSAGE_DEPTH} JSON levels a worker decodes (Go's limit: a chain longer than
+   *     4,999 tasks with arguments, say)
    */
   public static void checkTask(Signature signature) {
-    checkNesting(signature);
-    checkTaskTree(signature);
-  }
-
-  /**
-   * Refuses a task whose callbacks alone nest its message deeper than a worker decodes, before
-   * anything walks them recursively (a chain of 10,000 tasks overflowed the sender's stack). Each
-   * {@code OnSuccess} or {@code OnError} level is two JSON levels (array, object), the chord
-   * callback one, arguments two (array, object): a lower bound of the encoded depth, which the
-   * sender checks exactly once encoded. Iterative.
-   */
-  private static void checkNesting(Signature signature) {
+    checkOwnFields(signature);
     if (signature.onSuccess().isEmpty()
         && signature.onError().isEmpty()
         && signature.chordCallback() == null) {
-      return; // a plain task: its arguments' own depth is checked when they are read
+      return; // a plain task: nothing more to allocate or walk
     }
+    // Without recursion: a chain nests thousands of callbacks. Each OnSuccess or OnError level
+    // is two JSON levels (array, object), the chord callback one, arguments two more (array,
+    // object): a lower bound of the encoded depth, which encode() checks exactly.
     ArrayDeque<Signature> open = new ArrayDeque<>();
     ArrayDeque<Integer> depths = new ArrayDeque<>();
     open.push(signature);
@@ -101,27 +110,30 @@ public final class WireCodec {
     while (!open.isEmpty()) {
       Signature s = open.pop();
       int depth = depths.pop();
-      int deepest = s.args().isEmpty() ? depth : depth + 2;
-      if (deepest > GoJson.MAX_NESTING_DEPTH) {
-        throw GoJson.tooDeep(signature.name() + " " + signature.uuid(), deepest);
+      if (s != signature) {
+        checkOwnFields(s);
       }
-      for (Signature next : s.onSuccess()) {
-        open.push(next);
-        depths.push(depth + 2);
-      }
-      for (Signature next : s.onError()) {
-        open.push(next);
-        depths.push(depth + 2);
+      if ((s.args().isEmpty() ? depth : depth + 2) > GoJson.MAX_MESSAGE_DEPTH) {
+        throw GoJson.tooDeep(signature.name() + " " + signature.uuid());
       }
       Signature chord = s.chordCallback();
       if (chord != null) {
         open.push(chord);
         depths.push(depth + 1);
       }
+      for (int i = s.onError().size() - 1; i >= 0; i--) {
+        open.push(s.onError().get(i));
+        depths.push(depth + 2);
+      }
+      for (int i = s.onSuccess().size() - 1; i >= 0; i--) {
+        open.push(s.onSuccess().get(i));
+        depths.push(depth + 2);
+      }
     }
   }
 
-  private static void checkTaskTree(Signature signature) {
+  /** The checks of {@link #checkTask} on one signature, not its callbacks. */
+  private static void checkOwnFields(Signature signature) {
     if (signature.name().isEmpty()) {
       throw new IllegalArgumentException("a task signature needs a name");
     }
@@ -146,12 +158,6 @@ public final class WireCodec {
               + ", before its ETA "
               + signature.eta().toInstant()
               + ": it could never run");
-    }
-    signature.onSuccess().forEach(WireCodec::checkTaskTree);
-    signature.onError().forEach(WireCodec::checkTaskTree);
-    Signature chord = signature.chordCallback();
-    if (chord != null) {
-      checkTaskTree(chord);
     }
   }
 
@@ -230,8 +236,12 @@ public final class WireCodec {
   }
 
   private static byte[] write(Writer writer) {
+    return write(GoJson.FACTORY, writer);
+  }
+
+  private static byte[] write(JsonFactory factory, Writer writer) {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(512);
-    try (JsonGenerator out = GoJson.FACTORY.createGenerator(bytes)) {
+    try (JsonGenerator out = factory.createGenerator(bytes)) {
       writer.write(out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -239,72 +249,114 @@ public final class WireCodec {
     return bytes.toByteArray();
   }
 
-  private static void writeSignature(JsonGenerator out, Signature s) throws IOException {
-    out.writeStartObject();
-    out.writeStringField("UUID", s.uuid());
-    out.writeStringField("Name", s.name());
-    out.writeStringField("RoutingKey", s.routingKey());
-    OffsetDateTime eta = s.eta();
-    if (eta == null) {
-      out.writeNullField("ETA");
-    } else {
-      out.writeStringField("ETA", GoJson.formatTime(eta));
+  private static void writeSignature(JsonGenerator out, Signature signature) throws IOException {
+    try {
+      SignatureWalk.write(signature, new SignatureText(out));
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
     }
-    out.writeStringField("GroupUUID", s.groupUuid());
-    out.writeNumberField("GroupTaskCount", s.groupTaskCount());
-    out.writeFieldName("Args");
-    if (!s.hasArgs()) {
-      out.writeNull();
-    } else {
-      out.writeStartArray();
-      for (Arg arg : s.args()) {
-        out.writeStartObject();
-        out.writeStringField("Name", arg.name());
-        out.writeStringField("Type", arg.type());
-        out.writeFieldName("Value");
-        GoJson.writeValue(out, arg.value(), arg.type());
-        out.writeEndObject();
-      }
-      out.writeEndArray();
-    }
-    out.writeFieldName("Headers");
-    if (!s.hasHeaders()) {
-      out.writeNull();
-    } else {
-      GoJson.writeValue(out, s.headers(), null);
-    }
-    out.writeNumberField("Priority", s.priority());
-    out.writeBooleanField("Immutable", s.immutable());
-    out.writeNumberField("RetryCount", s.retryCount());
-    out.writeNumberField("RetryTimeout", s.retryTimeout());
-    writeSignatures(out, "OnSuccess", s.hasOnSuccess() ? s.onSuccess() : null);
-    writeSignatures(out, "OnError", s.hasOnError() ? s.onError() : null);
-    out.writeFieldName("ChordCallback");
-    Signature callback = s.chordCallback();
-    if (callback == null) {
-      out.writeNull();
-    } else {
-      writeSignature(out, callback);
-    }
-    out.writeStringField("BrokerMessageGroupId", s.brokerMessageGroupId());
-    out.writeStringField("SQSReceiptHandle", s.sqsReceiptHandle());
-    out.writeBooleanField("StopTaskDeletionOnError", s.stopTaskDeletionOnError());
-    out.writeBooleanField("IgnoreWhenTaskNotRegistered", s.ignoreWhenTaskNotRegistered());
-    out.writeEndObject();
   }
 
-  private static void writeSignatures(
-      JsonGenerator out, String field, @Nullable List<Signature> list) throws IOException {
-    out.writeFieldName(field);
-    if (list == null) {
-      out.writeNull();
-      return;
+  /** The walk's text for Jackson's generator, which writes the commas itself. */
+  private record SignatureText(JsonGenerator out) implements SignatureWalk.Writer {
+    @Override
+    public boolean head(Signature s, int depth) {
+      try {
+        out.writeStartObject();
+        out.writeStringField("UUID", s.uuid());
+        out.writeStringField("Name", s.name());
+        out.writeStringField("RoutingKey", s.routingKey());
+        OffsetDateTime eta = s.eta();
+        if (eta == null) {
+          out.writeNullField("ETA");
+        } else {
+          out.writeStringField("ETA", GoJson.formatTime(eta));
+        }
+        out.writeStringField("GroupUUID", s.groupUuid());
+        out.writeNumberField("GroupTaskCount", s.groupTaskCount());
+        out.writeFieldName("Args");
+        if (!s.hasArgs()) {
+          out.writeNull();
+        } else {
+          out.writeStartArray();
+          for (Arg arg : s.args()) {
+            out.writeStartObject();
+            out.writeStringField("Name", arg.name());
+            out.writeStringField("Type", arg.type());
+            out.writeFieldName("Value");
+            GoJson.writeValue(out, arg.value(), arg.type());
+            out.writeEndObject();
+          }
+          out.writeEndArray();
+        }
+        out.writeFieldName("Headers");
+        if (!s.hasHeaders()) {
+          out.writeNull();
+        } else {
+          GoJson.writeValue(out, s.headers(), null);
+        }
+        out.writeNumberField("Priority", s.priority());
+        out.writeBooleanField("Immutable", s.immutable());
+        out.writeNumberField("RetryCount", s.retryCount());
+        out.writeNumberField("RetryTimeout", s.retryTimeout());
+        return true;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
-    out.writeStartArray();
-    for (Signature s : list) {
-      writeSignature(out, s);
+
+    @Override
+    public void key(String field) {
+      try {
+        out.writeFieldName(field);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
-    out.writeEndArray();
+
+    @Override
+    public void absent() {
+      try {
+        out.writeNull();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public void startList() {
+      try {
+        out.writeStartArray();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public void nextElement() {}
+
+    @Override
+    public void endList() {
+      try {
+        out.writeEndArray();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public boolean tail(Signature s) {
+      try {
+        out.writeStringField("BrokerMessageGroupId", s.brokerMessageGroupId());
+        out.writeStringField("SQSReceiptHandle", s.sqsReceiptHandle());
+        out.writeBooleanField("StopTaskDeletionOnError", s.stopTaskDeletionOnError());
+        out.writeBooleanField("IgnoreWhenTaskNotRegistered", s.ignoreWhenTaskNotRegistered());
+        out.writeEndObject();
+        return true;
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
   }
 
   private static void writeState(JsonGenerator out, TaskState state) throws IOException {
@@ -355,6 +407,7 @@ public final class WireCodec {
   /**
    * Reads a task message, refusing what a hostile producer could use to stop or misdirect a worker:
    * more than {@link Config#maxMessageBytes()} bytes, nesting deeper than {@value
+   * GoJson#MAX_MESSAGE_DEPTH} (Go's limit) or a value nested deeper than {@value
    * GoJson#MAX_NESTING_DEPTH}, number tokens longer than {@value GoJson#MAX_NUMBER_LENGTH}
    * characters, keys longer than {@value GoJson#MAX_NAME_LENGTH}, bytes that are not UTF-8, a
    * byte-order mark (as Go), and ids or routing keys that could name keys other than task states

@@ -25,14 +25,20 @@ import org.jspecify.annotations.Nullable;
  * The reading half of {@link WireCodec}: Go's JSON into signatures (streaming), task states and
  * group metas (through a plain tree). Throws {@link IOException} or {@link RuntimeException} with
  * Go's texts where Go has one; {@link WireCodec} turns them into {@link
- * MalformedMessageException}s. Recursion follows the nesting of signatures only, which {@link
- * GoJson#FACTORY} bounds. Stateless and thread-safe.
+ * MalformedMessageException}s. Stateless and thread-safe.
+ *
+ * <p>Design notes. A task message nests as deep as Go's decoder admits ({@link
+ * GoJson#MAX_MESSAGE_DEPTH}: a chain of 4,999 tasks), so signatures are read without recursion: the
+ * signatures still open form a linked stack on the heap ({@code Open}), and a worker's stack, a
+ * virtual thread's included, holds one frame whatever the chain's length. Values (arguments,
+ * headers) are read by {@link GoJson#readValue}, iterative too and bounded by {@link
+ * GoJson#MAX_NESTING_DEPTH} each, which keeps the recursive walks over them safe.
  */
 final class WireReader {
   private WireReader() {}
 
   static Signature signature(byte[] json) throws IOException {
-    try (JsonParser in = GoJson.FACTORY.createParser(json)) {
+    try (JsonParser in = GoJson.MESSAGE_FACTORY.createParser(json)) {
       JsonToken first = in.nextToken();
       if (first == null) {
         throw new IOException("unexpected end of JSON input");
@@ -52,12 +58,71 @@ final class WireReader {
   }
 
   /**
-   * Reads one signature object, streaming (the parser is at its START_OBJECT). Field names match
-   * Go's case-insensitively; a later duplicate wins; unknown fields are skipped; null leaves the
-   * zero value.
+   * A signature being read: its builder, and the callback list being filled or the chord callback
+   * awaited when a nested signature is open below it.
+   */
+  private static final class Open {
+    final Signature.Builder builder = Signature.emptyBuilder();
+    final @Nullable Open parent;
+
+    /** The {@code OnSuccess} or {@code OnError} elements read so far, while in that array. */
+    @Nullable List<Signature> list;
+
+    /** Which array {@link #list} is: Go's field name, "OnSuccess" or "OnError". */
+    String listField = "";
+
+    Open(@Nullable Open parent) {
+      this.parent = parent;
+    }
+
+    /** Takes a nested signature that ended: an element of the list, or the chord callback. */
+    void received(Signature nested) {
+      if (list != null) {
+        list.add(nested);
+      } else {
+        builder.chordCallback(nested);
+      }
+    }
+
+    /** The array ended: its elements become the field. */
+    void listEnded() {
+      if (listField.equals("OnSuccess")) {
+        builder.onSuccess(list);
+      } else {
+        builder.onError(list);
+      }
+      list = null;
+    }
+  }
+
+  /**
+   * Reads one signature object and every signature nested in it, streaming, without recursion (the
+   * parser is at its START_OBJECT). Field names match Go's case-insensitively; a later duplicate
+   * wins; unknown fields are skipped; null leaves the zero value.
    */
   private static Signature readSignature(JsonParser in) throws IOException {
-    Signature.Builder b = Signature.emptyBuilder();
+    Open open = new Open(null);
+    while (true) {
+      if ((open.list != null && readElements(in, open)) || readFields(in, open)) {
+        open = new Open(open); // the parser is at a nested signature's START_OBJECT
+        continue;
+      }
+      Signature done = open.builder.build();
+      Open parent = open.parent;
+      if (parent == null) {
+        return done;
+      }
+      parent.received(done);
+      open = parent;
+    }
+  }
+
+  /**
+   * Reads fields of {@code open}'s object: true when a nested signature starts (the parser is at
+   * its START_OBJECT), false at the end of the object.
+   */
+  private static boolean readFields(JsonParser in, Open open) throws IOException {
+    Signature.Builder b = open.builder;
     while (in.nextToken() == JsonToken.FIELD_NAME) {
       String field = folded(in.currentName());
       JsonToken token = in.nextToken();
@@ -98,11 +163,24 @@ final class WireReader {
         case "immutable" -> b.immutable(flag(in, "Immutable"));
         case "retrycount" -> b.retryCount(Math.max(0, saturated(number(in, "RetryCount"))));
         case "retrytimeout" -> b.retryTimeout(Math.max(0, saturated(number(in, "RetryTimeout"))));
-        case "onsuccess" -> b.onSuccess(readSignatures(in, "OnSuccess"));
-        case "onerror" -> b.onError(readSignatures(in, "OnError"));
+        case "onsuccess", "onerror" -> {
+          String goField = field.equals("onsuccess") ? "OnSuccess" : "OnError";
+          if (token != JsonToken.START_ARRAY) {
+            throw new IllegalArgumentException(
+                "json: cannot unmarshal "
+                    + kind(GoJson.readValue(in))
+                    + " into Go struct field Signature."
+                    + goField);
+          }
+          open.list = new ArrayList<>();
+          open.listField = goField;
+          if (readElements(in, open)) {
+            return true;
+          }
+        }
         case "chordcallback" -> {
           expectObject(in, "ChordCallback");
-          b.chordCallback(readSignature(in));
+          return true;
         }
         case "brokermessagegroupid" -> b.brokerMessageGroupId(text(in, "BrokerMessageGroupId"));
         case "sqsreceipthandle" -> b.sqsReceiptHandle(text(in, "SQSReceiptHandle"));
@@ -113,7 +191,26 @@ final class WireReader {
         default -> in.skipChildren();
       }
     }
-    return b.build();
+    return false;
+  }
+
+  /**
+   * Reads elements of the {@code OnSuccess} or {@code OnError} array {@code open} is in: true when
+   * one is a signature (the parser is at its START_OBJECT), false at the end of the array, which
+   * then becomes the field.
+   */
+  private static boolean readElements(JsonParser in, Open open) throws IOException {
+    List<Signature> list = java.util.Objects.requireNonNull(open.list);
+    while (in.nextToken() != JsonToken.END_ARRAY) {
+      if (in.currentToken() == JsonToken.VALUE_NULL) {
+        list.add(Signature.emptyBuilder().build());
+      } else {
+        expectObject(in, open.listField);
+        return true;
+      }
+    }
+    open.listEnded();
+    return false;
   }
 
   /**
@@ -201,26 +298,6 @@ final class WireReader {
       args.add(Arg.named(name, type, value));
     }
     return args;
-  }
-
-  private static List<Signature> readSignatures(JsonParser in, String field) throws IOException {
-    if (in.currentToken() != JsonToken.START_ARRAY) {
-      throw new IllegalArgumentException(
-          "json: cannot unmarshal "
-              + kind(GoJson.readValue(in))
-              + " into Go struct field Signature."
-              + field);
-    }
-    List<Signature> out = new ArrayList<>();
-    while (in.nextToken() != JsonToken.END_ARRAY) {
-      if (in.currentToken() == JsonToken.VALUE_NULL) {
-        out.add(Signature.emptyBuilder().build());
-      } else {
-        expectObject(in, field);
-        out.add(readSignature(in));
-      }
-    }
-    return out;
   }
 
   private static void expectObject(JsonParser in, String field) throws IOException {

@@ -151,18 +151,4 @@ class GoFormatsTest {
       int year, int month, int day, int hour, int minute, int second, int nanos, ZoneOffset z) {
     return OffsetDateTime.of(year, month, day, hour, minute, second, nanos, z);
   }
-
-  @Test
-  void nestingDepthCountsBracketsOutsideStringsAsTheParserDoes() {
-    assertThat(GoJson.nestingDepth("1".getBytes(java.nio.charset.StandardCharsets.UTF_8))).isZero();
-    assertThat(
-            GoJson.nestingDepth(
-                "{\"a\":[[],{}],\"b\":[[[]]]}".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
-        .isEqualTo(4);
-    // brackets in strings, and an escaped quote that does not end one, do not count
-    assertThat(
-            GoJson.nestingDepth(
-                "[\"[[{\\\"[[\",\"\\\\\",[]]".getBytes(java.nio.charset.StandardCharsets.UTF_8)))
-        .isEqualTo(2);
-  }
 }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.Chain;
 import io.machinery.Dag;
 import io.machinery.Saga;
 import io.machinery.Server;
@@ -25,11 +26,14 @@ import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -646,5 +650,59 @@ class PeriodicSchedulerTest {
                   .startsWith("task_");
             });
     assertThat(copy.uuid()).isEqualTo("task_new");
+  }
+
+  /**
+   * A template that carries a chain as long as Go admits (4,999 tasks) is copied on a small stack
+   * (256 KiB), every link with a fresh UUID, callbacks of every kind kept in place.
+   */
+  @Test
+  void freshCopiesATemplateCarryingALongChainWithoutRecursion() throws InterruptedException {
+    List<Signature> steps = new ArrayList<>();
+    for (long i = 0; i < 4_999; i++) {
+      steps.add(Signature.create("step", Arg.of(i)));
+    }
+    Signature last = Signature.builder("last").onError(Signature.create("e")).build();
+    steps.set(steps.size() - 1, last);
+    Signature template =
+        Chain.of(steps).tasks().get(0).toBuilder().chordCallback(Signature.create("chord")).build();
+    AtomicReference<Object> outcome = new AtomicReference<>();
+    Thread thread =
+        new Thread(
+            null,
+            () -> {
+              try {
+                outcome.set(PeriodicScheduler.fresh(template, "task_new"));
+              } catch (Throwable t) {
+                outcome.set(t);
+              }
+            },
+            "small-stack",
+            256 * 1024);
+    thread.start();
+    thread.join();
+    assertThat(outcome.get()).isInstanceOf(Signature.class);
+    Signature copy = (Signature) outcome.get();
+    assertThat(copy.uuid()).isEqualTo("task_new");
+    assertThat(copy.chordCallback()).isNotNull();
+    assertThat(copy.chordCallback().name()).isEqualTo("chord");
+    assertThat(copy.chordCallback().uuid()).isNotEqualTo(template.chordCallback().uuid());
+    Signature original = template;
+    Signature copied = copy;
+    Set<String> uuids = new HashSet<>();
+    for (int i = 0; i < 4_998; i++) {
+      original = original.onSuccess().get(0);
+      copied = copied.onSuccess().get(0);
+      assertThat(copied.name()).isEqualTo(original.name());
+      assertThat(copied.args()).isEqualTo(original.args());
+      assertThat(copied.uuid()).isNotEqualTo(original.uuid()).startsWith("task_");
+      uuids.add(copied.uuid());
+    }
+    assertThat(uuids).hasSize(4_998);
+    assertThat(copied.name()).isEqualTo("last");
+    assertThat(copied.hasOnSuccess()).isFalse();
+    assertThat(copied.onError())
+        .singleElement()
+        .satisfies(e -> assertThat(e.name()).isEqualTo("e"));
   }
 }

@@ -216,6 +216,19 @@ abstract class GoSendsJavaWorksSuite {
     assertThat(tasks.batchSizes().stream().mapToInt(Integer::intValue).sum()).isEqualTo(4);
   }
 
+  /**
+   * A chain of 300 tasks from Go: its first message nests the whole chain (two JSON levels a link),
+   * which Go's decoder admits (10,000 levels); the Java worker runs every link in order, each given
+   * the result before it, as a Go worker does (the control, Go workers alone: {@code
+   * interop/go/smoke.sh} runs {@code long_chain} among its scenarios).
+   */
+  @Test
+  void aLongChain() {
+    JsonNode out = goSend("long_chain", "-chain-length", "300");
+    assertThat(out.path("results")).isEqualTo(json("[301]"));
+    assertRanOnJava(out);
+  }
+
   @Test
   void chord() {
     JsonNode out = goSend("chord");

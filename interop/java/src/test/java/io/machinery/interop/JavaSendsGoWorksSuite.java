@@ -312,6 +312,19 @@ abstract class JavaSendsGoWorksSuite {
     assertThat(server.sendChain(chain).get(TIMEOUT)).containsExactly(60L);
   }
 
+  /**
+   * A chain of 300 tasks from Java (its first message nests the whole chain, two JSON levels a
+   * link): Go's worker runs every link and passes each result on.
+   */
+  @Test
+  void aLongChain() {
+    List<Signature> links = new ArrayList<>(List.of(add(1, 1)));
+    while (links.size() < 300) {
+      links.add(Signature.create("add", Arg.of(1L)));
+    }
+    assertThat(server.sendChain(Chain.of(links)).get(TIMEOUT)).containsExactly(301L);
+  }
+
   @Test
   void etaInUtcAndWithAnOffset() {
     OffsetDateTime utc = OffsetDateTime.now(ZoneOffset.UTC).plusSeconds(1);

@@ -137,6 +137,16 @@ class SqsDynamoDbGoSendsJavaWorksIT extends GoSendsJavaWorksSuite {
 
   @Test
   @Override
+  void aLongChain() {
+    JsonNode out = goSendUnjudged("long_chain"); // 300 tasks
+    List<String> stored = storedAsGoReadsThem(out);
+    assertThat(stored).hasSize(300).allMatch(s -> s.startsWith("SUCCESS int64="));
+    assertThat(stored.getLast()).isEqualTo("SUCCESS int64=301");
+    assertRanOnJava(out);
+  }
+
+  @Test
+  @Override
   void eta() {
     JsonNode out = goSendUnjudged("eta");
     List<String> stored = storedAsGoReadsThem(out);
