@@ -1,12 +1,14 @@
 package io.machinery.broker.gcppubsub;
 
 import com.google.api.core.ApiFuture;
+import com.google.api.core.ApiFutureCallback;
 import com.google.api.core.ApiFutures;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,17 +32,25 @@ import org.slf4j.LoggerFactory;
  * delay subscription and, for each message:
  *
  * <ul>
- *   <li>due: publishes its data to the task topic, then acknowledges it (all the due messages of
- *       one pull are published side by side, see {@link #moveAll});
+ *   <li>due: publishes its data to the task topic, then acknowledges it;
  *   <li>due within {@link #HOLD_MILLIS}: holds it, with its ack deadline set past the due time, and
  *       publishes it at the due time (checked against the clock again, so never early);
  *   <li>due later: parks it on the server by setting its ack deadline to about its due time minus
  *       the hold window (at most {@link #MAX_PARK_SECONDS}), so Pub/Sub hands it out again shortly
- *       before it is due. A message published more than {@link #REFRESH_AFTER_SECONDS} ago is first
- *       published again (and the old copy acknowledged), so no message outlives the server's
- *       retention window (the pstest fake drops messages left undelivered for 10 minutes; Pub/Sub
- *       keeps them 7 days by default).
+ *       before it is due. A message published more than {@link #REFRESH_AFTER_SECONDS} ago is
+ *       instead refreshed: published again to the delay topic and the old copy acknowledged, so no
+ *       message outlives the server's retention window (the pstest fake drops messages left
+ *       undelivered for 10 minutes; Pub/Sub keeps them 7 days by default).
  * </ul>
+ *
+ * <p>Bursts. The due and the refreshed messages of one pull are published side by side ({@link
+ * #republishAll}), so hundreds take about one round trip, not one each. Held messages that fall due
+ * together are started one after the other by the broker's one due-thread, each publish answered
+ * asynchronously. Every publish of the pump takes a place in one {@link PublishWindow} of {@link
+ * PublishWindow#MAX_IN_FLIGHT}: a burst of any size has at most that many publishes in flight and
+ * no thread per message; the rest waits its turn (the pump's thread, or the due-thread, waits for a
+ * place; the broker's scheduler, which extends leases, never does). Each message is acknowledged
+ * only once Pub/Sub has accepted its copy.
  *
  * <p>Everything lives in Pub/Sub, so delays survive the exit of every process: a held or parked
  * message whose broker died comes back when its deadline lapses (then at most about 10 s late) and
@@ -56,10 +66,14 @@ final class DelayPump {
   static final long REFRESH_AFTER_SECONDS = 240;
   static final int PULL_SIZE = 500;
 
+  /** How long {@link #close()} waits for publishes in flight to be answered. */
+  static final Duration PUBLISHES_ANSWER_WAIT = Duration.ofSeconds(2);
+
   private final GcpPubSubBroker broker;
   private final String subscription;
   private final Map<String, ReceivedMessage> held = new ConcurrentHashMap<>();
   private final AtomicBoolean running = new AtomicBoolean(true);
+  private final PublishWindow window = new PublishWindow(PublishWindow.MAX_IN_FLIGHT);
   private final Thread thread;
 
   DelayPump(GcpPubSubBroker broker, String subscription) {
@@ -83,17 +97,17 @@ final class DelayPump {
         // inside the try: a stub may throw instead of failing the future, and a pump whose thread
         // ended would never move a delayed task again
         future = broker.client().subscriber().pullCallable().futureCall(request);
-        List<DueMessage> dueNow = new ArrayList<>();
+        List<Republish> burst = new ArrayList<>();
         for (ReceivedMessage m : future.get().getReceivedMessagesList()) {
           if (running.get()) {
-            handle(m, dueNow);
+            handle(m, burst);
           } else {
             broker
                 .settler()
                 .modifyDeadline(subscription, m.getAckId(), 0); // closing: hand it back at once
           }
         }
-        moveAll(dueNow);
+        republishAll(burst);
         failures = 0;
       } catch (InterruptedException e) {
         if (future != null) {
@@ -125,11 +139,14 @@ final class DelayPump {
     }
   }
 
-  /** A pulled message that is due now, and the task topic it goes to. */
-  private record DueMessage(ReceivedMessage received, String topic) {}
+  /**
+   * A pulled message to publish again: a due one to its task topic, or an old one refreshed on the
+   * delay topic (with its attributes).
+   */
+  private record Republish(ReceivedMessage received, String topic, boolean refresh) {}
 
-  /** Sorts one pulled message: due now into {@code dueNow}, else held, refreshed or parked. */
-  private void handle(ReceivedMessage received, List<DueMessage> dueNow) {
+  /** Sorts one pulled message: due now or to refresh into {@code burst}, else held or parked. */
+  private void handle(ReceivedMessage received, List<Republish> burst) {
     PubsubMessage m = received.getMessage();
     String topic = m.getAttributesOrDefault(GcpPubSubBroker.TOPIC_ATTRIBUTE, "");
     long due;
@@ -151,23 +168,14 @@ final class DelayPump {
     }
     long remaining = due - broker.clock().millis();
     if (remaining <= 0) {
-      dueNow.add(new DueMessage(received, topic));
+      burst.add(new Republish(received, topic, false));
     } else if (remaining <= HOLD_MILLIS) {
       held.put(received.getAckId(), received);
       setDeadline(received, (int) (remaining / 1000) + 1 + HOLD_MARGIN_SECONDS);
       broker.schedule(() -> due(received, topic), remaining);
     } else if (m.getPublishTime().getSeconds()
         < broker.clock().instant().getEpochSecond() - REFRESH_AFTER_SECONDS) {
-      try {
-        broker
-            .client()
-            .publish(broker.delayTopic(), m.getData().toByteArray(), m.getAttributesMap());
-        broker.settler().ack(subscription, received.getAckId());
-      } catch (RuntimeException e) {
-        log.warn(
-            "Could not refresh a delayed message on {}: {}", broker.delayTopic(), e.getMessage());
-        setDeadline(received, HOLD_MARGIN_SECONDS);
-      }
+      burst.add(new Republish(received, broker.delayTopic(), true));
     } else {
       int park =
           (int)
@@ -179,10 +187,16 @@ final class DelayPump {
   }
 
   /**
-   * The scheduled end of a hold: moves the message when its time has come by the broker's clock.
+   * The scheduled end of a hold, on the broker's due-thread: starts moving the message when its
+   * time has come by the broker's clock, and returns without waiting for Pub/Sub (only for a place
+   * in the {@link PublishWindow}). The message is acknowledged once its copy is accepted; one whose
+   * publish fails goes back to the delay subscription at once, and the next pull moves it as any
+   * due message ({@link #move}: its topic created again, a dead letter, or another try later), so
+   * no failure waits on the due-thread that starts every held publish.
    */
   private void due(ReceivedMessage received, String topic) {
-    if (!running.get() || !held.containsKey(received.getAckId())) {
+    String ackId = received.getAckId();
+    if (!running.get() || !held.containsKey(ackId)) {
       return;
     }
     long due =
@@ -193,39 +207,80 @@ final class DelayPump {
           () -> due(received, topic), remaining); // the scheduler woke early by the broker's clock
       return;
     }
-    if (held.remove(received.getAckId()) == null) {
-      return; // close() handed it back meanwhile: moving it too would make it run twice
+    try {
+      window.acquire();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt(); // the broker is closing: close() hands it back
+      return;
     }
-    move(received, topic);
+    if (!running.get() || held.remove(ackId) == null) {
+      window.release(); // close() handed it back meanwhile: moving it too would make it run twice
+      return;
+    }
+    byte[] data = received.getMessage().getData().toByteArray();
+    ApiFutures.addCallback(
+        window.launch(() -> broker.startPublishNow(topic, data)),
+        new ApiFutureCallback<String>() {
+          @Override
+          public void onSuccess(String messageId) {
+            broker.settler().ack(subscription, ackId);
+          }
+
+          @Override
+          public void onFailure(Throwable t) {
+            log.debug(
+                "Publishing a held message to {} failed ({}); moving it again",
+                topic,
+                t.toString());
+            broker.settler().modifyDeadline(subscription, ackId, 0);
+          }
+        },
+        Runnable::run); // only enqueues
   }
 
   /**
-   * Moves the due messages of one pull: every publish is started before any is waited for (they
-   * travel side by side on the channel), so a burst of hundreds takes about one round trip, not one
-   * per message, well within the lease the pull gave them (nothing extends it). Each message is
-   * acknowledged only once Pub/Sub has accepted its copy; one whose publish fails goes {@link
-   * #move}'s way (its topic created again, a dead letter, or another try later).
+   * Publishes the due and the refreshed messages of one pull: every publish is started before any
+   * is waited for (they travel side by side on the channel, up to the {@link PublishWindow}'s
+   * bound), so a burst of hundreds takes about one round trip, not one per message, well within the
+   * lease the pull gave them (nothing extends it). Each message is acknowledged only once Pub/Sub
+   * has accepted its copy; a due one whose publish fails goes {@link #move}'s way (its topic
+   * created again, a dead letter, or another try later), a refreshed one comes back to be tried
+   * again.
    */
-  private void moveAll(List<DueMessage> dueNow) {
-    List<ApiFuture<String>> publishes = new ArrayList<>(dueNow.size());
-    for (DueMessage d : dueNow) {
-      byte[] data = d.received().getMessage().getData().toByteArray();
-      ApiFuture<String> publish;
-      try {
-        publish = broker.startPublishNow(d.topic(), data);
-      } catch (RuntimeException e) {
-        publish = ApiFutures.immediateFailedFuture(e);
+  private void republishAll(List<Republish> burst) {
+    List<ApiFuture<String>> publishes = new ArrayList<>(burst.size());
+    try {
+      for (Republish r : burst) {
+        publishes.add(window.start(() -> startRepublish(r)));
       }
-      publishes.add(publish);
+    } catch (InterruptedException e) {
+      // closing while the window is full: what was not started goes back at once
+      for (Republish r : burst.subList(publishes.size(), burst.size())) {
+        broker.settler().modifyDeadline(subscription, r.received().getAckId(), 0);
+      }
+      Thread.currentThread().interrupt();
     }
-    for (int i = 0; i < dueNow.size(); i++) {
-      DueMessage d = dueNow.get(i);
+    for (int i = 0; i < publishes.size(); i++) {
+      Republish r = burst.get(i);
       if (accepted(publishes.get(i))) {
-        broker.settler().ack(subscription, d.received().getAckId());
+        broker.settler().ack(subscription, r.received().getAckId());
+      } else if (r.refresh()) {
+        log.warn(
+            "Could not refresh a delayed message on {}; trying again in {} s",
+            broker.delayTopic(),
+            HOLD_MARGIN_SECONDS);
+        setDeadline(r.received(), HOLD_MARGIN_SECONDS);
       } else {
-        move(d.received(), d.topic());
+        move(r.received(), r.topic());
       }
     }
+  }
+
+  private ApiFuture<String> startRepublish(Republish r) {
+    PubsubMessage m = r.received().getMessage();
+    return r.refresh()
+        ? broker.client().publishAsync(r.topic(), m.getData().toByteArray(), m.getAttributesMap())
+        : broker.startPublishNow(r.topic(), m.getData().toByteArray());
   }
 
   /**
@@ -291,12 +346,14 @@ final class DelayPump {
    * Stops pulling and hands the held messages back, so another broker's pump moves them on time.
    * The pull under way is left to finish (up to 2 s) and what it brings goes straight back:
    * cancelling it would strand whatever the server already handed to it until its ack deadline
-   * lapses, making a delay late by that much.
+   * lapses, making a delay late by that much. Publishes still in flight are given up to {@link
+   * #PUBLISHES_ANSWER_WAIT} to be answered, so their acknowledgements reach the settler before it
+   * closes (one that answers later is delivered again: a duplicate, never a loss).
    */
   void close() {
     running.set(false);
     try {
-      if (!thread.join(java.time.Duration.ofSeconds(2))) {
+      if (!thread.join(Duration.ofSeconds(2))) {
         thread.interrupt();
         thread.join(TimeUnit.SECONDS.toMillis(3));
       }
@@ -307,6 +364,13 @@ final class DelayPump {
       if (held.remove(ackId) != null) {
         broker.settler().modifyDeadline(subscription, ackId, 0);
       }
+    }
+    try {
+      if (!window.awaitIdle(PUBLISHES_ANSWER_WAIT)) {
+        log.debug("Publishes of delayed messages still in flight at close");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -149,7 +149,12 @@ public final class GcpPubSubBroker implements Broker {
    */
   private final ScheduledExecutorService scheduler;
 
-  /** Runs due actions (delayed publishes) so a slow one never holds back {@link #scheduler}. */
+  /**
+   * Runs due actions (the starts of held delayed tasks' publishes) off {@link #scheduler}: one
+   * platform thread, since each action only starts an asynchronous publish, waiting at most for a
+   * place in the delay pump's {@link PublishWindow}; the actions due meanwhile queue here. A burst
+   * of any size thus costs neither a thread per task nor more publishes in flight than the window.
+   */
   private final ExecutorService due;
 
   private final Set<PubSubConsumer> running = ConcurrentHashMap.newKeySet();
@@ -180,8 +185,8 @@ public final class GcpPubSubBroker implements Broker {
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("machinery-pubsub-scheduler").factory());
     this.due =
-        Executors.newCachedThreadPool(
-            Thread.ofPlatform().daemon().name("machinery-pubsub-due-", 0).factory());
+        Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().daemon().name("machinery-pubsub-due").factory());
   }
 
   /**
@@ -476,8 +481,8 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Runs {@code action} after {@code delayMillis} on a pooled platform thread, so a slow publish
-   * never holds back the scheduler (and with it the lease extensions).
+   * Runs {@code action} after {@code delayMillis} on the due-thread ({@link #due}), so an action
+   * that waits never holds back the scheduler (and with it the lease extensions).
    */
   void schedule(Runnable action, long delayMillis) {
     try {

@@ -32,9 +32,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Pulls whose caller stopped waiting (a consumer or the delay pump stopping) are handed back
  * when they answer ({@link #handBackWhenAnswered}); {@link #close()} waits up to {@link
- * #ABANDONED_PULL_WAIT} for those still out, so a broker closing hands them back too. A pull that
- * answers later still is cancelled when the broker's own channel closes, and its messages come back
- * only after their ack deadline.
+ * #ABANDONED_PULL_WAIT} for those still out, so a broker closing hands them back too. One that
+ * answers after the settler closed is handed back by a request of its own, which works on stubs the
+ * user passed in (they stay open). On the broker's own channel such a pull is cancelled when the
+ * channel closes, and its messages come back only after their ack deadline: their ack IDs exist
+ * only in the answer the cancelled call never delivers, and Pub/Sub has no call that releases
+ * leases without them (Seek would also deliver again what was acknowledged). Waiting longer would
+ * make every close() wait as long as a long-poll pull may take, or leave the channel's threads
+ * running after close().
  */
 final class Settler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Settler.class);
@@ -85,8 +90,10 @@ final class Settler implements AutoCloseable {
         new ApiFutureCallback<PullResponse>() {
           @Override
           public void onSuccess(PullResponse response) {
-            for (ReceivedMessage m : response.getReceivedMessagesList()) {
-              modifyDeadline(subscription, m.getAckId(), 0);
+            List<String> ackIds =
+                response.getReceivedMessagesList().stream().map(ReceivedMessage::getAckId).toList();
+            if (!ackIds.isEmpty()) {
+              handBack(subscription, ackIds);
             }
             done();
           }
@@ -101,7 +108,47 @@ final class Settler implements AutoCloseable {
             abandonedPulls.remove(handedBack);
           }
         },
-        Runnable::run); // it only enqueues
+        Runnable::run); // it only enqueues, or starts a request without waiting for it
+  }
+
+  /**
+   * Nacks {@code ackIds}: queued while the settler runs; sent at once by a request of its own when
+   * it closed (and also when it closed while they were queued: a second nack is harmless, a lost
+   * one leaves the messages leased to no one until their deadline).
+   */
+  private void handBack(String subscription, List<String> ackIds) {
+    if (!closed) {
+      for (String ackId : ackIds) {
+        modifyDeadline(subscription, ackId, 0);
+      }
+      if (!closed) {
+        return;
+      }
+    }
+    try {
+      ApiFutures.addCallback(
+          client.modifyAckDeadlineAsync(subscription, ackIds, 0),
+          new ApiFutureCallback<Object>() {
+            @Override
+            public void onSuccess(Object answer) {}
+
+            @Override
+            public void onFailure(Throwable t) {
+              log.debug(
+                  "Handing back {} message(s) of {} after close failed: {}",
+                  ackIds.size(),
+                  subscription,
+                  t.toString());
+            }
+          },
+          Runnable::run);
+    } catch (RuntimeException e) { // the broker's own channel is closed: nothing left to do
+      log.debug(
+          "Handing back {} message(s) of {} after close failed: {}",
+          ackIds.size(),
+          subscription,
+          e.toString());
+    }
   }
 
   /** Abandoned pulls that have not answered yet. */

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.api.core.ApiFuture;
+import com.google.api.core.ApiFutures;
+import com.google.api.core.SettableApiFuture;
 import com.google.api.gax.rpc.ApiCallContext;
 import com.google.api.gax.rpc.UnaryCallable;
 import com.google.cloud.pubsub.v1.stub.PublisherStub;
@@ -29,7 +31,6 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -236,7 +237,7 @@ class GcpPubSubBrokerEdgeCasesIT {
   @Test
   void aRequeueWhosePublishIsSlowKeepsTheMessageLeased() throws Exception {
     ManagedChannel channel = PubSubTestSupport.emulatorChannel();
-    CountDownLatch gate = new CountDownLatch(1);
+    SettableApiFuture<Void> gate = SettableApiFuture.create();
     try (GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
         var publisher =
             new GatedPublisher(
@@ -263,24 +264,28 @@ class GcpPubSubBrokerEdgeCasesIT {
           .atMost(Duration.ofSeconds(40))
           .until(() -> subscriber.extensions() >= before + 6 || watcher.handedOver() > 0);
       assertThat(watcher.handedOver()).as("delivered elsewhere while being requeued").isZero();
-      gate.countDown();
+      gate.set(null);
       requeuer.join(Duration.ofSeconds(20));
       assertThat(publisher.gated()).isEqualTo(1);
       watching.close();
       consumer.close();
     } finally {
-      gate.countDown();
+      gate.set(null);
       channel.shutdownNow();
     }
   }
 
-  /** A real publisher stub whose publishes to one topic wait until a gate opens. */
+  /**
+   * A real publisher stub whose publishes to one topic are sent only once a gate opens (a slow
+   * Pub/Sub, for as long as the test says): the caller gets its future at once, as from a real
+   * stub, and its answer after the gate opened.
+   */
   static final class GatedPublisher extends ForwardingPublisherStub {
     private final String topic;
-    private final CountDownLatch gate;
+    private final ApiFuture<Void> gate;
     private final AtomicInteger gated = new AtomicInteger();
 
-    GatedPublisher(PublisherStub real, String topic, CountDownLatch gate) {
+    GatedPublisher(PublisherStub real, String topic, ApiFuture<Void> gate) {
       super(real);
       this.topic = topic;
       this.gate = gate;
@@ -297,15 +302,12 @@ class GcpPubSubBrokerEdgeCasesIT {
         @Override
         public ApiFuture<PublishResponse> futureCall(
             PublishRequest request, ApiCallContext context) {
-          if (request.getTopic().endsWith("/" + topic)) {
-            gated.incrementAndGet();
-            try {
-              gate.await(); // a slow Pub/Sub, for as long as the test says
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
+          if (!request.getTopic().endsWith("/" + topic)) {
+            return delegate.futureCall(request, context);
           }
-          return delegate.futureCall(request, context);
+          gated.incrementAndGet();
+          return ApiFutures.transformAsync(
+              gate, ignored -> delegate.futureCall(request, context), Runnable::run);
         }
       };
     }

@@ -30,7 +30,6 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -220,15 +219,15 @@ class GcpPubSubLeaseHandlingIT {
 
   /**
    * Lease extensions go on while many held delayed tasks fall due at once and every one of their
-   * publishes hangs: the scheduler that extends leases only hands due tasks to other threads, so
-   * neither a slow publish nor a large batch of held tasks delays an extension (evidence for the
-   * design, which was right before this test).
+   * publishes hangs: the scheduler that extends leases only hands due tasks to the due-thread,
+   * which only starts their publishes, so neither a slow publish nor a large batch of held tasks
+   * delays an extension (evidence for the design, which was right before this test).
    */
   @Test
   void heldTasksWhosePublishesHangDoNotHoldBackLeaseExtensions() throws Exception {
     int held = 50;
     ManagedChannel channel = PubSubTestSupport.emulatorChannel();
-    CountDownLatch gate = new CountDownLatch(1);
+    SettableApiFuture<Void> gate = SettableApiFuture.create();
     try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
         var publisher =
             new GcpPubSubBrokerEdgeCasesIT.GatedPublisher(
@@ -262,11 +261,11 @@ class GcpPubSubLeaseHandlingIT {
           .alias("lease extensions while " + held + " publishes hang")
           .until(() -> subscriber.extensions() >= before + 3);
       assertThat(handler.handedOver()).isEqualTo(1);
-      gate.countDown();
+      gate.set(null);
       handler.ack(running);
       consumer.close();
     } finally {
-      gate.countDown();
+      gate.set(null);
       channel.shutdownNow();
     }
   }
