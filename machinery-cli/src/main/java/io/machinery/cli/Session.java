@@ -121,6 +121,20 @@ final class Session implements AutoCloseable {
     }
   }
 
+  /**
+   * Refuses a task UUID the operator gave that cannot be a task's, as a usage error before anything
+   * connects ({@link WireCodec#checkTaskId}): on Redis a task's UUID is the raw key of its state,
+   * so {@code task TriggerChordMutex} would read, and {@code cancel} would write, a key that is no
+   * task's state.
+   */
+  void checkTask(String uuid) {
+    try {
+      WireCodec.checkTaskId(uuid, config());
+    } catch (IllegalArgumentException e) {
+      throw new CliException(MachineryCli.EXIT_USAGE, String.valueOf(e.getMessage()), e);
+    }
+  }
+
   /** The default queue an empty {@code --queue} stands for. */
   String queueName(String queue) {
     return queue.isEmpty() ? config().defaultQueue() : queue;

@@ -168,6 +168,7 @@ final class TaskCommands {
     @Override
     int run(Session session) {
       session.checkQueue(queue);
+      session.checkTask(uuid);
       Inspection.TaskReport report = session.inspection().task(uuid, queue);
       if (report.location() == Inspection.Location.NOT_FOUND && report.state().isEmpty()) {
         throw new CliException(
@@ -513,6 +514,7 @@ final class TaskCommands {
     @Override
     int run(Session session) {
       Set<String> distinct = new LinkedHashSet<>(uuids);
+      distinct.forEach(session::checkTask);
       int stored = session.server().cancel(distinct); // those without a finished state
       if (session.json()) {
         ObjectNode json =

@@ -70,9 +70,9 @@ class CliEdgeCasesTest {
     CliRunner.Result sent = cli().ok("send", "name" + ESC + "[31m");
     assertThat(sent.out()).doesNotContain(ESC).contains("name\\u001b[31m");
 
-    CliRunner.Result missing = cli().run("tasks", "show", "task_" + ESC + "[2J");
-    assertThat(missing.code()).isEqualTo(MachineryCli.EXIT_NOT_FOUND);
-    assertThat(missing.err()).doesNotContain(ESC).contains("task_\\u001b[2J");
+    CliRunner.Result refused = cli().run("tasks", "show", "task_" + ESC + "[2J");
+    assertThat(refused.code()).isEqualTo(MachineryCli.EXIT_USAGE); // no task id
+    assertThat(refused.err()).doesNotContain(ESC).contains("task_\\u001b[2J");
 
     ByteArrayOutputStream table = new ByteArrayOutputStream();
     Render.table(
@@ -182,6 +182,42 @@ class CliEdgeCasesTest {
     assertThat(tooLong.err()).contains("longer than 255");
     assertThat(connects).hasValue(0);
     assertThat(counting.ok("purge", queue).out()).contains("removed 0 waiting tasks from " + queue);
+  }
+
+  /**
+   * A UUID that cannot be a task's is refused before connecting: on Redis a task's UUID is the raw
+   * key of its state, so {@code tasks show} read, and {@code cancel} wrote FAILURE into, Go's chord
+   * mutex, the delayed-task key or a queue.
+   */
+  @Test
+  void aUuidThatIsNoTaskIdIsRefusedBeforeConnecting() {
+    AtomicInteger connects = new AtomicInteger();
+    CliRunner counting =
+        new CliRunner(
+            Map.of("DEFAULT_QUEUE", queue, "REDIS_DELAYED_TASKS_KEY", "edge_delayed"),
+            c -> {
+              connects.incrementAndGet();
+              return server(c);
+            },
+            false);
+    for (String id :
+        List.of("TriggerChordMutex", "edge_delayed", queue, "{" + queue + "}:processing:w1")) {
+      for (List<String> line :
+          List.of(
+              List.of("tasks", "show", id),
+              List.of("cancel", id),
+              List.of("cancel", "task_" + java.util.UUID.randomUUID(), id))) {
+        CliRunner.Result refused = counting.run(line.toArray(String[]::new));
+        assertThat(refused.code()).as(String.join(" ", line)).isEqualTo(MachineryCli.EXIT_USAGE);
+        assertThat(refused.err())
+            .as(String.join(" ", line))
+            .isEqualTo("machinery: UUID '" + id + "' names a reserved key\n");
+      }
+    }
+    CliRunner.Result group = counting.run("cancel", "group_" + java.util.UUID.randomUUID());
+    assertThat(group.code()).isEqualTo(MachineryCli.EXIT_USAGE);
+    assertThat(group.err()).contains("names a group, not a task");
+    assertThat(connects).as("connections made").hasValue(0);
   }
 
   /**

@@ -183,6 +183,16 @@ final class WireChecks {
       return;
     }
     checkRelaxed(uuid, config, path + "UUID");
+    checkNotAGroup(uuid, path);
+  }
+
+  /** A task UUID by the relaxed rules, whatever {@link Config#strictUuids()} says. */
+  static void checkRelaxedTaskUuid(String uuid, Config config) {
+    checkRelaxed(uuid, config, "UUID");
+    checkNotAGroup(uuid, "");
+  }
+
+  private static void checkNotAGroup(String uuid, String path) {
     if (uuid.startsWith("group_")) {
       throw new IllegalArgumentException(
           path + "UUID " + quote(uuid) + " names a group, not a task");

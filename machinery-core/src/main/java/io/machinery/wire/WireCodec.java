@@ -181,6 +181,26 @@ public final class WireCodec {
   }
 
   /**
+   * Checks a task id that a person or a request gave a tool which reads or changes that task (the
+   * dashboard, the command line), by the rules a worker applies to a message's UUID with relaxed
+   * ids ({@code strict_uuids: false}), which every id a task can have passes: not empty, at most
+   * 256 characters, no whitespace or control characters, not a group's id ({@code group_…}), and
+   * names no key that is not a task state (Go's chord mutex, the delayed-task key, the default
+   * queue, this library's {@code {queue}:…} keys). On Redis a task's id is the raw key of its
+   * state, so a name like {@code TriggerChordMutex} would otherwise read a foreign key.
+   *
+   * @param uuid the task id
+   * @param config the configuration whose delayed-task key and default queue are reserved
+   * @throws IllegalArgumentException naming the id and the rule it breaks
+   */
+  public static void checkTaskId(String uuid, Config config) {
+    if (uuid.isEmpty()) {
+      throw new IllegalArgumentException("a task id cannot be empty");
+    }
+    WireChecks.checkRelaxedTaskUuid(uuid, config);
+  }
+
+  /**
    * Writes a task state as Go writes it.
    *
    * @param state the state

@@ -5,11 +5,9 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import io.machinery.Inspection;
-import io.machinery.MalformedMessageException;
 import io.machinery.MigratingBroker;
 import io.machinery.Server;
 import io.machinery.Signature;
-import io.machinery.config.Config;
 import io.machinery.internal.GoDurations;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
@@ -100,12 +98,6 @@ final class Api {
 
   private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
 
-  /**
-   * The server's configuration with relaxed ids, so {@link #taskUuid} refuses no id a task can
-   * have, and the default message limit, so a small {@code max_message_bytes} never decides.
-   */
-  private final Config relaxedIds;
-
   Api(
       Server server,
       Inspection inspection,
@@ -119,11 +111,6 @@ final class Api {
     this.guard = guard;
     this.readOnly = readOnly;
     this.maxOverviewQueues = maxOverviewQueues;
-    this.relaxedIds =
-        server.config().toBuilder()
-            .strictUuids(false)
-            .maxMessageBytes(Config.DEFAULT_MAX_MESSAGE_BYTES)
-            .build();
   }
 
   /**
@@ -143,36 +130,24 @@ final class Api {
   }
 
   /**
-   * A task UUID a request names, checked before it reaches the backend or the inspector: on Redis a
-   * task's UUID is the raw key of its state, so {@code TriggerChordMutex}, the delayed-task key, a
-   * queue or a {@code {queue}:...} key would read a key that is no task state. The rules are those
-   * a worker applies to a message's UUID with {@link Config#strictUuids()} off (at most 256
-   * characters, no whitespace or control characters, not a reserved key, not a group's id), which
-   * every id a task can have passes in either mode. Core keeps that check inside {@link
-   * WireCodec#decodeSignature(byte[], Config)}, so a one-task message carrying the UUID is encoded
-   * and decoded: the same code decides, nothing is copied, and it costs microseconds per request.
+   * A task UUID a request names, checked by {@link WireCodec#checkTaskId} before it reaches the
+   * backend or the inspector: on Redis a task's UUID is the raw key of its state, so {@code
+   * TriggerChordMutex}, the delayed-task key, a queue or a {@code {queue}:...} key would read a key
+   * that is no task state.
    *
-   * @throws Guard.Refused (400) when the UUID is not a task id
+   * @throws Guard.Refused (400) saying which rule the UUID breaks
    */
   private String taskUuid(String uuid) {
-    try {
-      WireCodec.decodeSignature(
-          WireCodec.encode(Signature.builder("uuid-check").uuid(uuid).build()), relaxedIds);
-    } catch (MalformedMessageException e) {
-      throw Guard.badRequest(
-          "uuid "
-              + Exchanges.quote(uuid)
-              + " is not a task id: a task id (Go's are task_<uuid>, chord_<uuid> or a UUID) has at"
-              + " most 256 characters, no whitespace or control characters, does not start with"
-              + " group_ and names no other key (TriggerChordMutex, the delayed-task key, a queue,"
-              + " a {queue}:... key)");
-    }
-    return uuid;
+    return requestCheck(
+        () -> {
+          WireCodec.checkTaskId(uuid, server.config());
+          return uuid;
+        });
   }
 
   /**
    * Runs one of core's checks of what a request gave ({@link WireCodec#checkQueueName}, {@link
-   * ControlPlane.BreakerOpening#requireBreakerKey}, {@link
+   * WireCodec#checkTaskId}, {@link ControlPlane.BreakerOpening#requireBreakerKey}, {@link
    * ControlPlane.BreakerOpening#requireOpenFor}): they are written for tools such as this one, and
    * their messages name the rule and quote at most the input, escaped and cut. Only these pass
    * their message to the operator; an {@link IllegalArgumentException} from anywhere else is a 500.

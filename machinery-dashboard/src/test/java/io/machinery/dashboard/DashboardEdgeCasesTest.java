@@ -240,7 +240,7 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
           .allSatisfy(
               r -> {
                 assertThat(r.status()).isEqualTo(400);
-                assertThat(error(r)).contains("is not a task id").hasSizeLessThan(400);
+                assertThat(error(r)).contains("UUID").hasSizeLessThan(400);
               });
     }
     assertThat(server.controlPlane().orElseThrow().revoked()).isEmpty();
