@@ -308,15 +308,17 @@ public abstract class LimitSuite {
 
   @Test
   void aRateSpacesTheStartsOfATask() {
-    // 20 a second, one at a time: 11 starts span at least 10 intervals of 50 ms.
-    launch(
-        server,
-        10,
-        Map.of("stamp", TaskLimit.builder().rate(20, Duration.ofSeconds(1)).burst(1).build()));
+    // 20 a second, one at a time: 11 starts span at least 10 intervals of 50 ms. All are queued
+    // before the worker starts, so it meets them together and must refuse some however slowly
+    // they were sent (a busy machine sent them over 50 ms apart: nothing to refuse).
     List<AsyncResult> results = new ArrayList<>();
     for (long i = 0; i < 11; i++) {
       results.add(server.sendTask(Signature.create("stamp", Arg.of(i))));
     }
+    launch(
+        server,
+        10,
+        Map.of("stamp", TaskLimit.builder().rate(20, Duration.ofSeconds(1)).burst(1).build()));
     for (AsyncResult r : results) {
       r.get(TIMEOUT);
     }
