@@ -2,6 +2,8 @@ package io.machinery;
 
 import io.machinery.wire.LogText;
 import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,6 +71,20 @@ final class Listeners implements TaskListener {
   @Override
   public void notRun(Signature signature, String reason) {
     each("notRun", l -> l.notRun(signature, reason));
+  }
+
+  @Override
+  public <T extends @Nullable Object> Callable<T> handingOver(
+      Signature signature, Callable<T> call) {
+    Callable<T> wrapped = call;
+    for (TaskListener listener : listeners) {
+      try {
+        wrapped = Objects.requireNonNull(listener.handingOver(signature, wrapped), "null callable");
+      } catch (RuntimeException e) {
+        failed(listener, "handingOver", e);
+      }
+    }
+    return wrapped;
   }
 
   @Override

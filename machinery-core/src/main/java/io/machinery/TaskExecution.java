@@ -11,6 +11,7 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -613,18 +614,19 @@ final class TaskExecution implements TaskContext {
     if (deadline.isZero() && !settings.platformThreads()) {
       return invokeHere(args, typed);
     }
-    Future<@Nullable Object> body =
-        settings
-            .taskThreads()
-            .submit(
-                () -> {
-                  functionStarts();
-                  try {
-                    return call(args, typed);
-                  } finally {
-                    functionEnded();
-                  }
-                });
+    Callable<@Nullable Object> run =
+        () -> {
+          functionStarts();
+          try {
+            return call(args, typed);
+          } finally {
+            functionEnded();
+          }
+        };
+    if (settings.listener() != Listeners.NONE) {
+      run = settings.listener().handingOver(signature, run);
+    }
+    Future<@Nullable Object> body = settings.taskThreads().submit(run);
     Object returned;
     try {
       returned =

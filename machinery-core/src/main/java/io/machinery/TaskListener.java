@@ -1,6 +1,7 @@
 package io.machinery;
 
 import java.util.List;
+import java.util.concurrent.Callable;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -93,6 +94,24 @@ public interface TaskListener {
    *     error that stopped it before it ran)
    */
   default void notRun(Signature signature, String reason) {}
+
+  /**
+   * Wraps the call of a task function that runs on another thread than the delivery's: a task with
+   * a deadline ({@value Worker#TIMEOUT_HEADER} or {@link Worker.Builder#taskTimeout}), or any task
+   * of a worker with {@link Worker.Builder#platformTaskThreads}. Called on the delivery's thread
+   * after {@link #started}, so the returned callable can carry what this listener made current
+   * there in {@link #received} (a tracing context) to the function's thread, where it runs. A
+   * listener that throws here is ignored, its wrapping left out.
+   *
+   * @param signature the task about to run
+   * @param call the function's call, which the worker runs on the other thread
+   * @return {@code call} or a callable that runs it; the default returns {@code call}
+   * @param <T> the call's result
+   */
+  default <T extends @Nullable Object> Callable<T> handingOver(
+      Signature signature, Callable<T> call) {
+    return call;
+  }
 
   /**
    * Reports that a message was dead-lettered: it could not be decoded, was delivered too often,

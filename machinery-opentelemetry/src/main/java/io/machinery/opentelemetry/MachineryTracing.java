@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
@@ -88,8 +89,8 @@ import org.jspecify.annotations.Nullable;
  *       {@code sent} (a group's publishes finish on other threads). Consumer spans and their scopes
  *       sit on a per-thread stack: the worker calls {@code received} and {@code finished} on one
  *       thread, nested when the eager broker runs a task inside another's send. With a task
- *       deadline or platform task threads the function itself runs on another thread, where the
- *       span is not current.
+ *       deadline or platform task threads the function itself runs on another thread, where {@link
+ *       #handingOver} makes the span and baggage current too.
  * </ul>
  *
  * <p>Thread-safe.
@@ -249,6 +250,16 @@ public final class MachineryTracing implements TaskListener {
     if (active != null) {
       active.span().addEvent("machinery.started");
     }
+  }
+
+  /**
+   * The function runs on another thread (a deadline, platform task threads): the context current
+   * here, the process span and the sender's baggage, is made current there while it runs.
+   */
+  @Override
+  public <T extends @Nullable Object> Callable<T> handingOver(
+      Signature signature, Callable<T> call) {
+    return Context.current().wrap(call);
   }
 
   @Override

@@ -65,6 +65,7 @@ class MachineryTracingEdgeCasesIT {
   private final InMemorySpanExporter exporter = InMemorySpanExporter.create();
   private final Map<String, String> tenantSeen = new ConcurrentHashMap<>();
   private final Map<String, Integer> baggageSizeSeen = new ConcurrentHashMap<>();
+  private final Map<String, String> spanSeen = new ConcurrentHashMap<>();
   private final Map<String, Integer> baggageCharsSeen = new ConcurrentHashMap<>();
   private final CountDownLatch blockedStarted = new CountDownLatch(1);
   private final CountDownLatch releaseBlocked = new CountDownLatch(1);
@@ -111,6 +112,7 @@ class MachineryTracingEdgeCasesIT {
             (ctx, args) -> {
               String tenant = Baggage.current().getEntryValue("tenant");
               tenantSeen.put(ctx.signature().uuid(), tenant == null ? "none" : tenant);
+              spanSeen.put(ctx.signature().uuid(), Span.current().getSpanContext().getSpanId());
               baggageSizeSeen.put(ctx.signature().uuid(), Baggage.current().size());
               int[] chars = {0};
               Baggage.current()
@@ -191,6 +193,25 @@ class MachineryTracingEdgeCasesIT {
 
     assertThat(tenantSeen).containsOnlyKeys(first.uuid(), second.uuid());
     assertThat(tenantSeen.values()).containsOnly("acme");
+  }
+
+  /**
+   * A task with a deadline runs its function on another thread than the delivery's: the run's span
+   * and the sender's baggage are current there too. Before, the function ran outside the span (its
+   * own calls started traces of their own) and without the baggage.
+   */
+  @Test
+  void aTaskWithADeadlineRunsInsideItsSpanWithItsBaggage() {
+    Signature timed =
+        Signature.builder("tenant").headers(Map.of(Worker.TIMEOUT_HEADER, "10s")).build();
+    Context withTenant = Context.current().with(Baggage.builder().put("tenant", "acme").build());
+    try (Scope ignored = withTenant.makeCurrent()) {
+      server.sendTask(timed).get(TIMEOUT);
+    }
+
+    SpanData run = runsOf(awaitSpans(s -> runsOf(s, "tenant").size() == 1), "tenant").get(0);
+    assertThat(spanSeen).containsEntry(timed.uuid(), run.getSpanId());
+    assertThat(tenantSeen).containsEntry(timed.uuid(), "acme");
   }
 
   /**
