@@ -73,9 +73,10 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>Errors and retries.</b> A failed task ends its span with status ERROR and an {@code
  *       exception} event carrying the stored error text; a retry adds a {@code machinery.retry}
  *       event (the retry's own send is a child span); a task dead-lettered before its run ended
- *       (requeued past {@code maxDeliveries}) adds {@code machinery.dead_lettered} with the reason
- *       (one dead-lettered after its outcome, by {@code keepFailedTasks} or a bookkeeping failure,
- *       comes when its span has ended, and one never received has none); a run the worker abandoned
+ *       (requeued past {@code maxDeliveries}) adds {@code machinery.dead_lettered} with the reason;
+ *       one dead-lettered after its span ended (by {@code keepFailedTasks} or a bookkeeping
+ *       failure) gets an INTERNAL span {@code "dead-letter <queue>"} of its own with the reason, in
+ *       the sender's trace, and one that could not be decoded has none; a run the worker abandoned
  *       or could not start ends with status ERROR. Error texts and reasons are cut to {@value
  *       #MAX_TEXT_BYTES} bytes of UTF-8 with core's {@link ErrorText#cut} (they come from task
  *       code; the SDK bounds no status description). Task arguments and results are never recorded.
@@ -296,13 +297,26 @@ public final class MachineryTracing implements TaskListener {
 
   @Override
   public void deadLettered(String queue, @Nullable Signature signature, String reason) {
-    // Only on the run's own span: an undecodable message has none, and after a bookkeeping failure
-    // the span
-    // has already ended with status ERROR.
-    Active active = signature == null ? null : top(signature);
+    if (signature == null) {
+      return; // an undecodable message: nothing says which trace it belongs to
+    }
+    Active active = top(signature);
     if (active != null) {
       active.span().addEvent("machinery.dead_lettered", Attributes.of(REASON, bounded(reason)));
+      return;
     }
+    // The run's span has ended (a failed task kept by keepFailedTasks, a bookkeeping failure): a
+    // short span of its own, in the sender's trace, says where the message went.
+    Context parent = propagator.extract(Context.root(), signature.headers(), GETTER);
+    Span span =
+        tracer
+            .spanBuilder("dead-letter " + queue)
+            .setSpanKind(SpanKind.INTERNAL)
+            .setParent(parent)
+            .setAllAttributes(attributes(signature, queue, "settle"))
+            .setAttribute(REASON, bounded(reason))
+            .startSpan();
+    span.end();
   }
 
   // -------------------------------------------------------------------------------------------

@@ -215,6 +215,36 @@ class MachineryTracingEdgeCasesIT {
   }
 
   /**
+   * A failed task kept among the dead letters ({@code keepFailedTasks}) is dead-lettered after its
+   * run's span ended: a short span of its own, in the sender's trace, says so with the reason.
+   * Before, the trace did not show it at all.
+   */
+  @Test
+  void aFailedTaskKeptAmongTheDeadLettersShowsInItsTrace() {
+    worker.quit();
+    Worker keeping =
+        server.workerBuilder("tracing-keeping").concurrency(1).keepFailedTasks(true).build();
+    keeping.launchAsync();
+    try {
+      Signature panic = Signature.create("panic");
+      server.sendTask(panic);
+
+      List<SpanData> spans =
+          awaitSpans(s -> s.stream().anyMatch(x -> x.getName().startsWith("dead-letter ")));
+      SpanData run = runsOf(spans, "panic").get(0);
+      SpanData deadLetter =
+          spans.stream().filter(x -> x.getName().startsWith("dead-letter ")).findFirst().get();
+      assertThat(deadLetter.getTraceId()).isEqualTo(run.getTraceId());
+      assertThat(deadLetter.getParentSpanId()).isEqualTo(run.getParentSpanId()); // the send
+      assertThat(deadLetter.getAttributes().get(MachineryTracing.REASON))
+          .contains("kept to run again")
+          .contains(panic.uuid());
+    } finally {
+      keeping.quit();
+    }
+  }
+
+  /**
    * The batch send ({@code sendTasks}, one pipelined publish on Redis) and an asynchronous send,
    * both made inside a span: each task's send is a child of that span, ended once published, and
    * each run a child of its send, all in one trace.
