@@ -44,22 +44,24 @@ import org.slf4j.LoggerFactory;
  *   <li><b>At least once.</b> Rows are deleted in the transaction that claimed them, after the
  *       broker confirmed. When a publish fails, the sender's batch stays whole (some of it may have
  *       reached the broker: those tasks are published again later, and their PENDING state written
- *       again), the pass stops there, and the relay waits a back-off before the next pass (Go's
- *       Fibonacci steps times {@link Builder#retryBackoff}, by the failed passes in a row, at most
- *       {@link Builder#maxRetryBackoff}; a failed pass that published rows of other senders shows a
- *       working broker and starts the count afresh), logging once per failed pass and once on
- *       recovery. Any exception or {@link Error} a pass throws is a failed pass: only {@link
- *       #close} ends the thread.
+ *       again), and the pass stops there. Any exception or {@link Error} a pass throws is a failed
+ *       pass: only {@link #close} ends the thread.
  *   <li><b>Failing senders yield.</b> A failure may be one sender's alone (a task the pre-publish
  *       handler refuses, a full bounded queue, a row whose message cannot be decoded), so the
- *       sender that failed waits a back-off of its own (the same steps, counted by its failures in
- *       a row; {@link Builder#maxRetryBackoff} for an undecodable row, which waits for a person to
- *       delete or repair it, with an error log naming it), during which passes go on without it;
- *       then it is tried again after the senders that did not fail. However many senders keep
- *       failing, more than {@link Builder#maxSenders} too, the others are relayed. After a broker
- *       outage each sender is relayed again once its own back-off has run out, within {@link
- *       Builder#maxRetryBackoff}. A relay's back-offs are its own: another relay on the table may
- *       try a failing sender sooner.
+ *       sender that failed waits a back-off of its own, written into its first row ({@code
+ *       attempts}, {@code next_attempt_at}, on the database's clock): Go's Fibonacci steps times
+ *       {@link Builder#retryBackoff}, by its failures in a row, at most {@link
+ *       Builder#maxRetryBackoff}; {@link Builder#maxRetryBackoff} for an undecodable row, which
+ *       waits for a person to delete or repair it, with an error log naming it. Every relay on the
+ *       table honours it, and passes go on without the sender meanwhile: the relay itself does not
+ *       pause after a sender's failure beyond its {@link Builder#pollInterval}, so a healthy row is
+ *       relayed promptly however long a failing sender waits. Once due, a failing sender is tried
+ *       after the senders that did not fail; however many keep failing, the others are relayed. A
+ *       broker outage fails each sender in turn, each then waiting its own back-off, so the broker
+ *       sees at most one attempt per poll interval and per due sender; each is relayed again once
+ *       its back-off has run out, within {@link Builder#maxRetryBackoff}. Logged once per failed
+ *       pass, and once per sender on recovery. A pass that fails short of any sender (the database
+ *       unreachable) makes the relay wait the same steps, by such failures in a row.
  *   <li><b>Order.</b> A sender's rows are handed to the broker in {@code seq} order in one list
  *       ({@link io.machinery.spi.Broker#publishAllAsync}), so a broker that applies one
  *       connection's writes in order (Redis, one AMQP channel) delivers them in that order. After a
@@ -68,8 +70,9 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Threads.</b> One platform thread per relay, started by {@link Builder#build}. {@link
  *       #close} stops it without waiting for a slow broker: the pass in flight is aborted (its
  *       connection is aborted, so its transaction rolls back) and its rows are published again by
- *       the next pass of any relay. Tested on PostgreSQL 15 only; the relay's SQL is plain ({@code
- *       FOR UPDATE SKIP LOCKED}, {@code LIMIT}) but other databases are untested.
+ *       the next pass of any relay. Written for and tested on PostgreSQL 15 only: {@code FOR UPDATE
+ *       SKIP LOCKED}, {@code LIMIT}, {@code clock_timestamp()} and interval arithmetic in the
+ *       relay's SQL, {@code pg_catalog} when it creates the table.
  * </ul>
  *
  * <p>A pass itself is {@code RelayPass}; this class is the lifecycle and the documented builder
@@ -205,49 +208,46 @@ public final class OutboxRelay implements AutoCloseable {
   }
 
   private void loop() {
-    int failures = 0; // failed passes in a row that published nothing
+    int failures = 0; // failed passes in a row that got no further than the database
     while (!closed) {
       RelayPass.Result done;
       try {
         done = pass();
       } catch (Exception | Error e) {
         // an Error too (a driver's or a listener's): ending the thread would stop relaying silently
-        done = new RelayPass.Result(0, 0, e);
-      }
-      Throwable failure = done.failure();
-      if (failure == null) {
-        // A pass that only found failed senders still waiting shows nothing about the broker: the
-        // failures in a row (and the back-off after the next one) go on.
-        if (done.published() > 0 || done.waiting() == 0) {
-          failures = recovered(failures);
+        if (closed) {
+          LOG.info(
+              "outbox relay on {}: closed during a pass; its rows stay and are published again",
+              table.name);
+          return;
         }
-        if (done.published() == 0) {
-          pause(pollInterval);
-        }
+        failures++;
+        failedPasses.incrementAndGet();
+        Duration delay = backoff.after(failures);
+        LOG.warn(
+            "outbox relay on {}: pass failed ({} in a row), rows stay in the table; retrying in"
+                + " {}: {}",
+            table.name,
+            failures,
+            delay,
+            e.toString());
+        pause(delay);
         continue;
       }
-      if (closed) {
-        LOG.info(
-            "outbox relay on {}: closed during a pass; its rows stay and are published again",
-            table.name);
-        return;
+      failures = recovered(failures);
+      Throwable failure = done.failure();
+      if (failure != null) {
+        // A sender's own failure, its back-off written into its row: the relay does not wait for
+        // it (a broker outage fails each sender in turn, then each waits its own back-off).
+        failedPasses.incrementAndGet();
+        LOG.warn(
+            "outbox relay on {}: pass stopped, rows stay in the table: {}",
+            table.name,
+            failure.toString());
       }
-      if (done.published() > 0) {
-        // rows went out, so the broker works: this failure was the failing sender's own, and the
-        // relay does not wait long for it (that sender waits its own back-off)
-        failures = recovered(failures);
+      if (done.published() == 0) {
+        pause(pollInterval);
       }
-      failures++;
-      failedPasses.incrementAndGet();
-      Duration delay = backoff.after(failures);
-      LOG.warn(
-          "outbox relay on {}: pass failed ({} in a row), rows stay in the table; retrying in"
-              + " {}: {}",
-          table.name,
-          failures,
-          delay,
-          failure.toString());
-      pause(delay);
     }
   }
 
@@ -399,8 +399,8 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Sets the first back-off step after a failed pass, and of a sender after its failed publish;
-     * later steps grow as Go's Fibonacci retry.
+     * Sets the first back-off step of a sender after its failed publish, and of the relay after a
+     * pass the database failed; later steps grow as Go's Fibonacci retry.
      *
      * @param value positive
      * @return this builder
@@ -412,9 +412,9 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Sets the longest back-off after failed passes and of a sender whose publishes keep failing;
-     * also how often a row that cannot be decoded is tried again (its sender is passed over in
-     * between).
+     * Sets the longest back-off of a sender whose publishes keep failing and of the relay after
+     * passes the database failed; also how often a row that cannot be decoded is tried again (its
+     * sender is passed over in between).
      *
      * @param value positive
      * @return this builder
@@ -426,7 +426,8 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Creates the outbox table and its index when {@link #build} runs, if they are missing.
+     * Creates the outbox table and its index when {@link #build} runs, if they are missing, and
+     * adds the columns of later versions to a table an earlier version created.
      *
      * @param value whether to create them
      * @return this builder

@@ -5,10 +5,14 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -27,6 +31,15 @@ final class OutboxTable {
 
   /** A row holding a group's metadata (Go's GroupMeta JSON): the relay records the group. */
   static final String KIND_GROUP = "group";
+
+  /** SQLSTATE 42703, undefined column (PostgreSQL). */
+  private static final String UNDEFINED_COLUMN = "42703";
+
+  private static final Pattern ADD_COLUMN =
+      Pattern.compile("ALTER TABLE \\S+ ADD COLUMN IF NOT EXISTS (\\w+) ");
+
+  private static final Pattern CREATE_INDEX =
+      Pattern.compile("CREATE INDEX IF NOT EXISTS (\\w+) ON ");
 
   private static final Pattern IDENTIFIER =
       Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,62}(\\.[A-Za-z_][A-Za-z0-9_]{0,62})?");
@@ -55,8 +68,10 @@ final class OutboxTable {
   }
 
   /**
-   * The first row of every sender whose first row no other relay holds: taking its lock claims the
-   * sender (see {@link OutboxRelay}'s notes). Skipped rows do not count towards the limit.
+   * The first row of every sender whose first row no other relay holds and is due: taking its lock
+   * claims the sender (see {@link OutboxRelay}'s notes). Senders that never failed come first, in
+   * {@code seq} order, then the failing ones, the one due longest first. Skipped rows do not count
+   * towards the limit.
    */
   String claimSenders() {
     return "SELECT o.sender_id, o.seq FROM "
@@ -64,13 +79,46 @@ final class OutboxTable {
         + " o WHERE NOT EXISTS (SELECT 1 FROM "
         + name
         + " p WHERE p.sender_id = o.sender_id AND p.seq < o.seq)"
-        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED";
+        + " AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= CURRENT_TIMESTAMP)"
+        + " ORDER BY o.next_attempt_at NULLS FIRST, o.seq LIMIT ? FOR UPDATE SKIP LOCKED";
   }
 
   String senderRows() {
-    return "SELECT seq, kind, task_uuid, task_name, message FROM "
+    return "SELECT seq, kind, task_uuid, task_name, message, attempts FROM "
         + name
         + " WHERE sender_id = ? ORDER BY seq LIMIT ? FOR UPDATE";
+  }
+
+  /**
+   * Records a failure of a sender in its first unpublished row: one more attempt, and not before
+   * the database's clock now (not the pass's start: a publish may have taken long to fail) plus the
+   * given milliseconds. One clock for every relay.
+   */
+  String recordFailure() {
+    return "UPDATE "
+        + name
+        + " SET attempts = attempts + 1,"
+        + " next_attempt_at = clock_timestamp() + ? * INTERVAL '1 millisecond' WHERE seq = ?";
+  }
+
+  /**
+   * {@code e}, explained when it says the table lacks the columns a relay's back-off needs (a table
+   * created by the DDL of an earlier version).
+   */
+  SQLException explainMissingColumns(SQLException e) {
+    if (!UNDEFINED_COLUMN.equals(e.getSQLState())) {
+      return e;
+    }
+    return new SQLException(
+        "the outbox table "
+            + name
+            + " lacks the columns attempts and next_attempt_at (created by an earlier version):"
+            + " run the ALTER TABLE statements of "
+            + DDL_RESOURCE
+            + ", or build the relay with createTable(true), which adds them: "
+            + e.getMessage(),
+        e.getSQLState(),
+        e);
   }
 
   String delete() {
@@ -107,15 +155,51 @@ final class OutboxTable {
     return statements;
   }
 
-  /** Runs the DDL for this table name, committed on its own (creates only what is missing). */
+  /**
+   * Runs the DDL for this table name, committed on its own: creates only what is missing, and adds
+   * the columns of later versions to a table created by an earlier one. A column or index that
+   * exists is not asked for again: PostgreSQL takes the table's lock before it sees that {@code ADD
+   * COLUMN IF NOT EXISTS} or {@code CREATE INDEX IF NOT EXISTS} has nothing to do, and would wait
+   * for every open transaction that wrote to the table, holding up the writers behind it.
+   */
   void create(Connection connection) throws SQLException {
     boolean autoCommit = connection.getAutoCommit();
     try (Statement statement = connection.createStatement()) {
       for (String ddl : ddlStatements()) {
-        statement.execute(ddl);
+        if (!exists(connection, ddl)) {
+          statement.execute(ddl);
+        }
       }
       if (!autoCommit) {
         connection.commit();
+      }
+    }
+  }
+
+  /** Whether the column or index {@code ddl} adds exists already (false for other statements). */
+  private boolean exists(Connection connection, String ddl) throws SQLException {
+    Matcher column = ADD_COLUMN.matcher(ddl);
+    Matcher index = CREATE_INDEX.matcher(ddl);
+    String query;
+    String object;
+    if (column.lookingAt()) {
+      query =
+          "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(?) AND attname = ?"
+              + " AND NOT attisdropped";
+      object = column.group(1);
+    } else if (index.lookingAt()) {
+      query =
+          "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+              + " WHERE i.indrelid = to_regclass(?) AND c.relname = ?";
+      object = index.group(1);
+    } else {
+      return false;
+    }
+    try (PreparedStatement select = connection.prepareStatement(query)) {
+      select.setString(1, name);
+      select.setString(2, object.toLowerCase(Locale.ROOT)); // unquoted names are folded
+      try (ResultSet rs = select.executeQuery()) {
+        return rs.next();
       }
     }
   }

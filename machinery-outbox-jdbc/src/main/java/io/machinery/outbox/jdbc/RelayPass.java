@@ -3,6 +3,7 @@ package io.machinery.outbox.jdbc;
 import io.machinery.MachineryException;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.StateNotFoundException;
 import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.wire.WireCodec;
@@ -13,12 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -27,32 +23,33 @@ import org.slf4j.LoggerFactory;
 /**
  * One pass of an {@link OutboxRelay} over its table, in one transaction: claim senders, read their
  * rows, publish them in order, delete what the broker accepted, commit. The claiming and ordering
- * rules are in {@link OutboxRelay}'s notes. Used by one thread.
+ * rules are in {@link OutboxRelay}'s notes. Used by one thread; it keeps nothing between passes.
  *
- * <p>Design notes: the state kept between passes.
+ * <p>Design notes.
  *
  * <ul>
- *   <li><b>Failing senders yield.</b> A sender whose publish failed (the broker is down, or its
- *       rows are refused: a pre-publish handler, a full bounded queue) or whose first unpublished
- *       row cannot be decoded is remembered by its first row's {@code seq}, the token a pass
- *       claims, with the number of its failures in a row and when it may be tried again: after
- *       {@link Backoff#after} its failures for a publish, after {@link Backoff#max} for an
- *       undecodable row (it waits for a person). Until then passes pass over it. Once due, it comes
- *       after every sender that did not fail, the one due longest first. A claim asks for one more
- *       first row per failing sender it knows, beyond {@code maxSenders} (the first rows it passes
- *       over stay locked until the pass ends, so another relay skips those senders meanwhile), so
- *       senders that keep failing, always the oldest rows, never fill a pass and starve the others,
- *       however many of them there are. A sender whose first row changes (published, or deleted by
- *       a person) starts afresh; entries whose row a claim no longer sees are forgotten, so the
- *       memory holds at most one claim's rows.
+ *   <li><b>Failing senders yield, on every relay.</b> A sender whose publish failed (the broker is
+ *       down, or its rows are refused: a pre-publish handler, a full bounded queue) or whose first
+ *       unpublished row cannot be decoded has the failure written into that row, its token: {@code
+ *       attempts} counts its failures in a row, {@code next_attempt_at} says when it may be tried
+ *       again (the database's clock plus {@link Backoff#after} its attempts for a publish, plus
+ *       {@link Backoff#max} for an undecodable row, which waits for a person). The write commits
+ *       with the pass. A claim takes only senders whose token is due, those that never failed
+ *       first, then the failing ones, the one due longest first: so every relay on the table
+ *       honours the back-off, senders that keep failing never fill a pass, and a relay restarted
+ *       does not retry them early. A sender whose first row changes (published, or deleted by a
+ *       person) starts afresh, its next row having no attempts.
  *   <li><b>A group is recorded once.</b> A pass that fails after a group row's {@code initGroup}
  *       leaves the row, and the retry must not record the group again: every backend but AMQP's
  *       replaces the meta, resetting {@code ChordTriggered}, so members that already ran and fired
  *       the chord would fire it again when their republished messages run. The relay records a
- *       group before storing its members' PENDING, and a chord fires only once every member has a
- *       state, so a retry skips {@code initGroup} when the group's first member has a state (one
- *       read per group row). Where reads consume states (AMQP) it is not asked, and there {@code
- *       initGroup} stores nothing.
+ *       group before storing its members' PENDING, so a group whose first member has no state was
+ *       not recorded (one read per group row, the common case). When the member has a state, the
+ *       group's meta is read too ({@link Backend#groupCompleted}): the meta and the state expire
+ *       apart (the meta is written first, and a member's state is written again, with a new expiry,
+ *       each time it changes), so a retry after the meta expired records the group again rather
+ *       than leave the chord to fail with "Group not found". Where reads consume states (AMQP)
+ *       nothing is read, and there {@code initGroup} stores nothing.
  * </ul>
  */
 final class RelayPass {
@@ -63,26 +60,16 @@ final class RelayPass {
    * What a committed pass did.
    *
    * @param published rows published and deleted
-   * @param waiting senders passed over because their back-off after a failure has not run out
-   * @param failure why the pass stopped early (a broker failure, an undecodable row) or failed, or
-   *     null
+   * @param failure why the pass stopped early: a sender's publish failed or its row cannot be
+   *     decoded, recorded in its token row (it waits its back-off); or null
    */
-  record Result(int published, int waiting, @Nullable Throwable failure) {}
+  record Result(int published, @Nullable Throwable failure) {}
 
   private final Server server;
   private final OutboxTable table;
   private final int batchSize;
   private final int maxSenders;
   private final Backoff backoff;
-
-  /** Failing senders, by their first row's {@code seq} (see the notes). */
-  private final Map<Long, Failing> failing = new HashMap<>();
-
-  /** A sender's failures in a row and the {@link System#nanoTime} it may be tried again at. */
-  private static final class Failing {
-    int failures;
-    long retryAt;
-  }
 
   RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders, Backoff backoff) {
     this.server = server;
@@ -100,17 +87,20 @@ final class RelayPass {
    */
   Result run(Connection connection, BooleanSupplier closed) throws SQLException {
     try {
-      Claim claim = claimSenders(connection);
+      List<String> senders = claimSenders(connection);
       int done = 0;
       @Nullable RuntimeException failure = null;
-      for (String sender : claim.senders()) {
+      for (String sender : senders) {
         List<Row> rows = rows(connection, sender);
+        if (rows.isEmpty()) {
+          continue; // deleted by a person between the claim and this read
+        }
         List<Decoded> publishable = decodable(rows, sender);
         try {
           publish(publishable);
         } catch (RuntimeException | Error e) {
           // an Error too: one a handler throws for these rows must not stop the other senders
-          Duration wait = failed(rows.get(0).seq(), false);
+          Duration wait = failed(connection, rows.get(0), false);
           failure =
               new MachineryException(
                   "publishing sender " + sender + " failed; it waits " + wait + ": " + e, e);
@@ -118,23 +108,31 @@ final class RelayPass {
         }
         delete(connection, publishable);
         done += publishable.size();
+        if (rows.get(0).attempts() > 0 && !publishable.isEmpty()) {
+          LOG.info(
+              "outbox relay on {}: sender {} relayed again after {} failed attempts",
+              table.name,
+              sender,
+              rows.get(0).attempts());
+        }
         if (publishable.size() < rows.size()) {
-          long bad = rows.get(publishable.size()).seq();
-          failed(bad, true);
+          Row bad = rows.get(publishable.size());
+          Duration wait = failed(connection, bad, true);
           failure =
               new MachineryException(
                   "row seq "
-                      + bad
+                      + bad.seq()
                       + " of sender "
                       + sender
-                      + " cannot be decoded (see the error above)");
+                      + " cannot be decoded (see the error above); its sender waits "
+                      + wait);
         }
         if (closed.getAsBoolean()) {
           throw new MachineryException("relay closed during a pass");
         }
       }
       connection.commit();
-      return new Result(done, claim.waiting(), failure);
+      return new Result(done, failure);
     } catch (SQLException | RuntimeException e) {
       try {
         connection.rollback();
@@ -146,74 +144,43 @@ final class RelayPass {
   }
 
   /**
-   * Records a failure of the sender whose first row is {@code token}; returns how long it waits.
+   * Records a failure of the sender whose first unpublished row is {@code token}, in that row;
+   * returns how long it waits.
    *
    * @param undecodable the row cannot be decoded (it waits for a person), else a publish failed
    */
-  private Duration failed(long token, boolean undecodable) {
-    Failing entry = failing.computeIfAbsent(token, t -> new Failing());
-    entry.failures++;
-    Duration wait = undecodable ? backoff.max() : backoff.after(entry.failures);
-    entry.retryAt = System.nanoTime() + wait.toNanos();
+  private Duration failed(Connection connection, Row token, boolean undecodable)
+      throws SQLException {
+    Duration wait = undecodable ? backoff.max() : backoff.after(token.attempts() + 1);
+    try (PreparedStatement update = connection.prepareStatement(table.recordFailure())) {
+      update.setLong(1, wait.toMillis());
+      update.setLong(2, token.seq());
+      update.executeUpdate();
+    }
     return wait;
   }
 
   /**
-   * The senders a pass works on, in the order it takes them, and how many it passed over.
-   *
-   * @param senders at most {@code maxSenders}
-   * @param waiting senders whose back-off has not run out
+   * Claims up to {@code maxSenders} senders whose first row is due: those that did not fail in
+   * {@code seq} order, then the failing ones, the one due longest first.
    */
-  private record Claim(List<String> senders, int waiting) {}
-
-  /** A failing sender whose back-off ran out. */
-  private record Due(String sender, long retryAt) {}
-
-  /**
-   * Claims up to {@code maxSenders} senders: those that did not fail in {@code seq} order, then the
-   * failing ones that are due, the one due longest first.
-   */
-  private Claim claimSenders(Connection connection) throws SQLException {
-    long now = System.nanoTime();
+  private List<String> claimSenders(Connection connection) throws SQLException {
     List<String> senders = new ArrayList<>();
-    List<Due> due = new ArrayList<>();
-    Set<Long> seen = new HashSet<>();
-    int waiting = 0;
     try (PreparedStatement select = connection.prepareStatement(table.claimSenders())) {
-      // each failing sender takes at most one place in the answer: ask for that many more
-      select.setInt(1, (int) Math.min(Integer.MAX_VALUE, (long) maxSenders + failing.size()));
+      select.setInt(1, maxSenders);
       try (ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
-          String sender = rs.getString(1);
-          long seq = rs.getLong(2);
-          Failing entry = failing.get(seq);
-          if (entry == null) {
-            if (senders.size() < maxSenders) {
-              senders.add(sender);
-            }
-          } else {
-            seen.add(seq);
-            if (entry.retryAt - now > 0) {
-              waiting++;
-            } else {
-              due.add(new Due(sender, entry.retryAt));
-            }
-          }
+          senders.add(rs.getString(1));
         }
       }
+    } catch (SQLException e) {
+      throw table.explainMissingColumns(e);
     }
-    failing.keySet().retainAll(seen);
-    due.sort(Comparator.comparingLong(d -> d.retryAt() - now)); // nanoTime may wrap: compare gaps
-    for (Due sender : due) {
-      if (senders.size() == maxSenders) {
-        break;
-      }
-      senders.add(sender.sender());
-    }
-    return new Claim(senders, waiting);
+    return senders;
   }
 
-  private record Row(long seq, String kind, String uuid, String name, String message) {}
+  private record Row(
+      long seq, String kind, String uuid, String name, String message, int attempts) {}
 
   private List<Row> rows(Connection connection, String sender) throws SQLException {
     List<Row> rows = new ArrayList<>();
@@ -228,7 +195,8 @@ final class RelayPass {
                   rs.getString(2),
                   rs.getString(3),
                   rs.getString(4),
-                  rs.getString(5)));
+                  rs.getString(5),
+                  rs.getInt(6)));
         }
       }
     }
@@ -291,7 +259,7 @@ final class RelayPass {
   }
 
   /**
-   * Whether an earlier attempt at this group row recorded the group: its first member has a state
+   * Whether an earlier attempt at this group row recorded the group and its meta is still there
    * (see the notes). False where reads consume states.
    */
   private boolean recordedBefore(GroupMeta group) {
@@ -299,7 +267,21 @@ final class RelayPass {
     if (backend.consumesStatesOnRead() || group.taskUuids().isEmpty()) {
       return false;
     }
-    return backend.getState(group.taskUuids().get(0)).isPresent();
+    if (backend.getState(group.taskUuids().get(0)).isEmpty()) {
+      return false;
+    }
+    try {
+      backend.groupCompleted(group.groupUuid(), group.taskUuids().size());
+      return true;
+    } catch (StateNotFoundException e) {
+      return e.missing() != StateNotFoundException.Missing.GROUP; // a member's state: meta read
+    } catch (MachineryException e) {
+      String message = e.getMessage();
+      if (message != null && message.contains("Group not found")) {
+        return false; // Go's words from a backend that does not use StateNotFoundException
+      }
+      throw e;
+    }
   }
 
   private void flush(List<Signature> run) {

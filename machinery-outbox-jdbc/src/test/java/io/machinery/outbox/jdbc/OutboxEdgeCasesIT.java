@@ -1,6 +1,8 @@
 package io.machinery.outbox.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
@@ -15,6 +17,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,8 +37,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Edge cases of the relay on a real PostgreSQL and Redis: failures a production relay meets (an
  * {@link Error} from publishing, rows that can never be published, a connection whose set-up
- * failed, a retry after a group was recorded) must neither stop it, nor starve the other senders,
- * nor fire a chord twice. No worker: a row deleted by the relay is a row the broker accepted.
+ * failed, a retry after a group was recorded or after its meta expired, a failing sender seen by
+ * another relay, a table of an earlier version or created again) must neither stop it, nor starve
+ * the other senders, nor fire a chord twice, nor lose a chord. No worker: a row deleted by the
+ * relay is a row the broker accepted.
  */
 class OutboxEdgeCasesIT {
   private static final Duration WAIT = Duration.ofSeconds(30);
@@ -192,6 +197,159 @@ class OutboxEdgeCasesIT {
     assertThat(server.backend().triggerChord(group))
         .as("the chord fired already: the retry did not reset its group")
         .isFalse();
+  }
+
+  @Test
+  void aRetryAfterTheGroupsMetaExpiredRecordsTheGroupAgainSoTheChordCanFire() throws Exception {
+    CountDownLatch reached = new CountDownLatch(1);
+    CountDownLatch expired = new CountDownLatch(1);
+    AtomicBoolean refused = new AtomicBoolean();
+    // The first attempt's last task waits until the group's meta is gone, then is refused.
+    Server server =
+        server(
+            signature -> {
+              if (signature.args().get(0).value().equals("after")
+                  && refused.compareAndSet(false, true)) {
+                reached.countDown();
+                try {
+                  expired.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                throw new IllegalStateException("refused once, after the group's meta expired");
+              }
+            });
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    Chord chord = Chord.of(Group.of(task(1), task(2)), Signature.create("join"));
+    Group after = Group.of(Signature.create("record", Arg.of("after"), Arg.of(1L)));
+    outbox.inTransaction(
+        db.dataSource,
+        c -> {
+          outbox.sendChord(c, chord);
+          return outbox.sendGroup(c, after);
+        });
+    db.relay(server, db.dataSource, r -> {});
+
+    assertThat(reached.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+    String group = chord.group().groupUuid();
+    assertThat(server.backend().getState(chord.group().taskUuids().get(0))).isPresent();
+    // The meta expires before the members' states: it was written first, with the same expiry.
+    server.backend().purgeGroupMeta(group);
+    expired.countDown(); // the attempt fails; the retry publishes the rows again
+
+    await().atMost(WAIT).until(() -> db.rows() == 0);
+    assertThatCode(() -> server.backend().groupTaskStates(group, 2))
+        .as("the retry recorded the group again")
+        .doesNotThrowAnyException();
+    assertThat(server.backend().triggerChord(group)).isTrue();
+  }
+
+  @Test
+  void aFailingSendersBackOffIsHonouredByAnotherRelay() throws Exception {
+    AtomicInteger refusals = new AtomicInteger();
+    Consumer<Signature> refuseStuck =
+        signature -> {
+          if (signature.args().get(0).value().equals("stuck")) {
+            refusals.incrementAndGet();
+            throw new IllegalStateException("the pre-publish handler refuses this task");
+          }
+        };
+    Duration longBackoff = Duration.ofMinutes(5);
+    Consumer<OutboxRelay.Builder> slowRetry =
+        r -> r.retryBackoff(longBackoff).maxRetryBackoff(longBackoff);
+    TaskOutbox stuck =
+        TaskOutbox.builder(server(refuseStuck)).table(db.table).senderId("stuck").build();
+    stuck.inTransaction(
+        db.dataSource,
+        c -> stuck.sendTask(c, Signature.create("record", Arg.of("stuck"), Arg.of(1L))));
+    OutboxRelay first = db.relay(server(refuseStuck), db.dataSource, slowRetry);
+    await().atMost(WAIT).until(() -> first.failedPasses() >= 1);
+    first.close(); // as a process that stops; another relay goes on
+
+    TaskOutbox healthy = stuck.withSenderId("healthy");
+    healthy.inTransaction(db.dataSource, c -> healthy.sendTask(c, task(1)));
+    OutboxRelay second = db.relay(server(refuseStuck), db.dataSource, slowRetry);
+
+    await().atMost(WAIT).until(() -> db.rows() == 1 || refusals.get() > 1);
+    assertThat(refusals).as("the second relay waits the stuck sender's back-off").hasValue(1);
+    assertThat(second.publishedRows()).isEqualTo(1);
+    assertThat(db.senders()).containsExactly("stuck");
+  }
+
+  @Test
+  void aHealthyRowIsRelayedPromptlyWhileAFailingSenderWaitsALongBackOff() throws Exception {
+    Server server =
+        server(
+            signature -> {
+              if (signature.args().get(0).value().equals("stuck")) {
+                throw new IllegalStateException("the pre-publish handler refuses this task");
+              }
+            });
+    TaskOutbox stuck = TaskOutbox.builder(server).table(db.table).senderId("stuck").build();
+    stuck.inTransaction(
+        db.dataSource,
+        c -> stuck.sendTask(c, Signature.create("record", Arg.of("stuck"), Arg.of(1L))));
+    Duration longBackoff = Duration.ofMinutes(5);
+    OutboxRelay relay =
+        db.relay(
+            server, db.dataSource, r -> r.retryBackoff(longBackoff).maxRetryBackoff(longBackoff));
+    await().atMost(WAIT).until(() -> relay.failedPasses() >= 1);
+
+    TaskOutbox healthy = stuck.withSenderId("healthy");
+    healthy.inTransaction(db.dataSource, c -> healthy.sendTask(c, task(1)));
+
+    await()
+        .atMost(Duration.ofSeconds(10)) // polled every 20 ms: far below the 5 min back-off
+        .until(() -> db.rows() == 1);
+    assertThat(db.senders()).containsExactly("stuck");
+  }
+
+  @Test
+  void aTableOfAnEarlierVersionGainsTheBackOffColumnsWhenTheRelayCreatesIt() throws Exception {
+    try (Connection c = db.dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute("DROP TABLE " + db.table);
+      s.execute(
+          "CREATE TABLE "
+              + db.table
+              + " (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+              + " sender_id VARCHAR(255) NOT NULL, kind VARCHAR(16) NOT NULL,"
+              + " task_uuid VARCHAR(255) NOT NULL, task_name TEXT NOT NULL, message TEXT NOT NULL,"
+              + " created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT CURRENT_TIMESTAMP)");
+    } // the table as version 0.1's DDL created it
+    Server server = server(null);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, task(1)));
+
+    try (Connection c = db.dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      RelayPass pass =
+          new RelayPass(server, OutboxTable.named(db.table), 10, 1, new Backoff(WAIT, WAIT));
+      assertThatThrownBy(() -> pass.run(c, () -> false))
+          .as("a relay that may not create the table says what to run")
+          .hasMessageContaining("lacks the columns attempts and next_attempt_at")
+          .hasMessageContaining(TaskOutbox.DDL_RESOURCE);
+    }
+
+    db.relay(server, db.dataSource, r -> r.createTable(true));
+    await().atMost(WAIT).until(() -> db.rows() == 0);
+  }
+
+  @Test
+  void creatingTheTableAgainDoesNotWaitForAWriterTransactionStillOpen() throws Exception {
+    TaskOutbox outbox = TaskOutbox.builder(server(null)).table(db.table).build();
+    try (Connection writer = db.dataSource.getConnection();
+        Connection starting = db.dataSource.getConnection();
+        Statement s = starting.createStatement()) {
+      writer.setAutoCommit(false);
+      outbox.sendTask(writer, task(1)); // a writer's transaction, not committed yet
+      s.execute("SET lock_timeout = '2s'");
+      // what every relay built with createTable(true) does when it starts
+      assertThatCode(() -> outbox.createTable(starting))
+          .as("the table, its columns and its index exist: nothing to lock")
+          .doesNotThrowAnyException();
+      writer.rollback();
+    }
   }
 
   @Test

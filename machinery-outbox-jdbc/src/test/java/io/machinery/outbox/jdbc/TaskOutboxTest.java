@@ -43,10 +43,16 @@ class TaskOutboxTest {
   void theDdlIsShippedAndRenamedForAnotherTable() {
     assertThat(TaskOutbox.ddl()).contains("CREATE TABLE IF NOT EXISTS machinery_outbox (");
     assertThat(OutboxTable.named("app.jobs").ddlStatements())
-        .hasSize(2)
+        .hasSize(4)
         .allSatisfy(s -> assertThat(s).doesNotContain("machinery_outbox").doesNotContain("--"))
         .satisfiesExactly(
             table -> assertThat(table).startsWith("CREATE TABLE IF NOT EXISTS app.jobs ("),
+            attempts ->
+                assertThat(attempts)
+                    .startsWith("ALTER TABLE app.jobs ADD COLUMN IF NOT EXISTS attempts "),
+            next ->
+                assertThat(next)
+                    .startsWith("ALTER TABLE app.jobs ADD COLUMN IF NOT EXISTS next_attempt_at "),
             index ->
                 assertThat(index)
                     .isEqualTo(
