@@ -112,7 +112,8 @@ public final class Config {
    * DEFAULT_QUEUE}, ...).
    *
    * @return the config
-   * @throws IllegalArgumentException when a variable holds a value of the wrong type
+   * @throws IllegalArgumentException when a variable holds a value of the wrong type or out of
+   *     range; the message names the variable and the rule
    */
   public static Config fromEnvironment() {
     return ConfigLoader.fromEnvironment(System.getenv());
@@ -130,12 +131,15 @@ public final class Config {
   }
 
   /**
-   * Reads Go's defaults overlaid with a YAML file (Go's {@code NewFromYaml}).
+   * Reads Go's defaults overlaid with a YAML file (Go's {@code NewFromYaml}). An unknown key (a
+   * typo, or a key of another application sharing the file) is logged as a warning and ignored, as
+   * Go ignores it. Unlike Go, an empty file and YAML aliases ({@code *name}) are refused.
    *
    * @param file the YAML file, with Go's keys
    * @return the config
-   * @throws IllegalArgumentException when the file cannot be read or holds an unknown key or a
-   *     wrong type
+   * @throws IllegalArgumentException when the file cannot be read, is not valid YAML, is empty,
+   *     gives a key twice, uses an alias, or holds a value of the wrong type or out of range; the
+   *     message names the key and the rule, and never quotes the file (it may hold passwords)
    */
   public static Config fromYaml(Path file) {
     return ConfigLoader.fromYaml(file);

@@ -1,10 +1,12 @@
 package io.machinery.config;
 
 import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import io.machinery.internal.GoDurations;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -35,16 +37,56 @@ final class ConfigLoader {
 
   private ConfigLoader() {}
 
-  /** Loaded on first use, so that a missing YAML module fails only {@code fromYaml}. */
+  /**
+   * Loaded on first use, so that a missing YAML module fails only {@code fromYaml}; every reference
+   * to a YAML class stays in here for the same reason.
+   *
+   * <p>Jackson reads a YAML alias ({@code *name}) as the text {@code name}, not as the anchored
+   * value, so {@code result_backend: *redis} would silently become the URL {@code redis}: aliases
+   * are refused (which also rules out alias bombs). A key given twice is refused, as Go's yaml.v2
+   * does, rather than the last one silently winning.
+   */
   private static final class Yaml {
     static final ObjectMapper MAPPER =
         new ObjectMapper(
-            YAMLFactory.builder().disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION).build());
+            YAMLFactory.builder()
+                .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
+                .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .build());
+
+    /**
+     * The document as maps, lists and scalars; null when it holds nothing.
+     *
+     * @throws AliasFound at the first alias
+     */
+    static @Nullable Object read(byte[] content) throws IOException {
+      boolean empty = true;
+      try (JsonParser parser = MAPPER.createParser(content)) {
+        while (parser.nextToken() != null) {
+          empty = false;
+          if (parser instanceof YAMLParser yamlParser && yamlParser.isCurrentAlias()) {
+            throw new AliasFound(parser.currentTokenLocation());
+          }
+        }
+      }
+      return empty ? null : MAPPER.readValue(content, Object.class);
+    }
   }
 
-  private static ObjectMapper yaml() {
+  /** Where a YAML alias was found (see {@link Yaml}). */
+  private static final class AliasFound extends IOException {
+    private static final long serialVersionUID = 1L;
+    final transient JsonLocation location;
+
+    AliasFound(JsonLocation location) {
+      super("YAML alias");
+      this.location = location;
+    }
+  }
+
+  private static @Nullable Object readYaml(byte[] content) throws IOException {
     try {
-      return Yaml.MAPPER;
+      return Yaml.read(content);
     } catch (NoClassDefFoundError e) {
       throw new IllegalStateException(
           "Reading a YAML config needs com.fasterxml.jackson.dataformat:"
@@ -72,8 +114,35 @@ final class ConfigLoader {
     }
     Object tree;
     try {
-      tree = yaml().readValue(content, Object.class);
+      tree = readYaml(content);
+    } catch (AliasFound e) {
+      throw new IllegalArgumentException(
+          "YAML config "
+              + file
+              + " uses an alias (*name) "
+              + where(e.location)
+              + ": aliases are not supported, write the value out in full");
     } catch (JsonProcessingException e) {
+      String original = String.valueOf(e.getOriginalMessage());
+      if (original.startsWith("Duplicate field '")) {
+        // Only the key's name is quoted, never a value.
+        throw new IllegalArgumentException(
+            "YAML config "
+                + file
+                + " gives the key '"
+                + original.substring("Duplicate field '".length(), original.lastIndexOf('\''))
+                + "' twice "
+                + where(e.getLocation())
+                + ": give each key once");
+      }
+      if (original.contains("CharConversionException")) {
+        throw new IllegalArgumentException(
+            "YAML config "
+                + file
+                + " is not valid UTF-8 "
+                + where(e.getLocation())
+                + ": save it as UTF-8");
+      }
       // No cause: its message quotes the offending line, which may hold a password.
       throw new IllegalArgumentException(
           "invalid YAML in config "
@@ -93,6 +162,14 @@ final class ConfigLoader {
               + e.getClass().getSimpleName()
               + " (the parser's message is not shown because it may quote the file)");
     }
+    if (tree == null) {
+      // Go reads an empty file as its defaults; here it is more likely the wrong file, or one an
+      // editor is still writing (ConfigReloader then keeps the last good config).
+      throw new IllegalArgumentException(
+          "YAML config "
+              + file
+              + " is empty (or only comments): give at least one setting, e.g. 'broker: redis://...'");
+    }
     Map<String, Object> flat = new LinkedHashMap<>();
     List<QueueBoundSetting> boundsMapping = null;
     if (tree instanceof Map<?, ?> map) {
@@ -104,7 +181,7 @@ final class ConfigLoader {
         map = rest;
       }
       flatten("", map, flat);
-    } else if (tree != null) {
+    } else {
       throw new IllegalArgumentException(
           "YAML config " + file + " must be a mapping of keys, e.g. 'broker: redis://...'");
     }
@@ -246,27 +323,31 @@ final class ConfigLoader {
     }
 
     AmqpConfig amqp = AmqpConfig.DEFAULT;
-    amqp = with(s, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
-    amqp = with(s, "AMQP_EXCHANGE_TYPE", Function.identity(), amqp::withExchangeType, amqp);
-    amqp = with(s, "AMQP_BINDING_KEY", Function.identity(), amqp::withBindingKey, amqp);
+    amqp = with(s, what, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
+    amqp = with(s, what, "AMQP_EXCHANGE_TYPE", Function.identity(), amqp::withExchangeType, amqp);
+    amqp = with(s, what, "AMQP_BINDING_KEY", Function.identity(), amqp::withBindingKey, amqp);
     amqp =
         with(
             s,
+            what,
             "AMQP_PREFETCH_COUNT",
-            v -> parseInt(what, "AMQP_PREFETCH_COUNT", v),
+            // basic.qos carries a 16-bit count: Go's client silently truncates a larger one
+            v -> parseInt(what, "AMQP_PREFETCH_COUNT", v, 0, 65535),
             amqp::withPrefetchCount,
             amqp);
     amqp =
         with(
             s,
+            what,
             "AMQP_AUTO_DELETE",
             v -> parseBool(what, "AMQP_AUTO_DELETE", v),
             amqp::withAutoDelete,
             amqp);
-    amqp = with(s, "AMQP_DELAYED_QUEUE", Function.identity(), amqp::withDelayedQueue, amqp);
+    amqp = with(s, what, "AMQP_DELAYED_QUEUE", Function.identity(), amqp::withDelayedQueue, amqp);
     amqp =
         with(
             s,
+            what,
             "AMQP_QUEUE_BINDING_ARGS",
             ConfigLoader::parsePairs,
             amqp::withQueueBindingArgs,
@@ -274,6 +355,7 @@ final class ConfigLoader {
     amqp =
         with(
             s,
+            what,
             "AMQP_QUEUE_DECLARE_ARGS",
             ConfigLoader::parsePairs,
             amqp::withQueueDeclareArgs,
@@ -288,12 +370,9 @@ final class ConfigLoader {
             Duration.ofSeconds(
                 intOr(s, what, "REDIS_IDLE_TIMEOUT", (int) r.idleTimeout().toSeconds())),
             boolOr(s, what, "REDIS_WAIT", r.waitForConnection()),
-            Duration.ofSeconds(
-                intOr(s, what, "REDIS_READ_TIMEOUT", (int) r.readTimeout().toSeconds())),
-            Duration.ofSeconds(
-                intOr(s, what, "REDIS_WRITE_TIMEOUT", (int) r.writeTimeout().toSeconds())),
-            Duration.ofSeconds(
-                intOr(s, what, "REDIS_CONNECT_TIMEOUT", (int) r.connectTimeout().toSeconds())),
+            secondsOr(s, what, "REDIS_READ_TIMEOUT", r.readTimeout()),
+            secondsOr(s, what, "REDIS_WRITE_TIMEOUT", r.writeTimeout()),
+            secondsOr(s, what, "REDIS_CONNECT_TIMEOUT", r.connectTimeout()),
             Duration.ofMillis(
                 intOr(
                     s,
@@ -316,8 +395,11 @@ final class ConfigLoader {
     String visibility = s.get("SQS_VISIBILITY_TIMEOUT");
     b.sqs(
         new SqsConfig(
-            intOr(s, what, "SQS_WAIT_TIME_SECONDS", 0),
-            visibility == null ? null : parseInt(what, "SQS_VISIBILITY_TIMEOUT", visibility),
+            // SQS's own limits: a long poll of at most 20 s, a visibility timeout of at most 12 h
+            intOr(s, what, "SQS_WAIT_TIME_SECONDS", 0, 0, 20),
+            visibility == null
+                ? null
+                : parseInt(what, "SQS_VISIBILITY_TIMEOUT", visibility, 0, 43200),
             boolOr(s, what, "SQS_VISIBILITY_HEARTBEAT", false)));
     b.dynamoDb(
         new DynamoDbConfig(
@@ -332,12 +414,22 @@ final class ConfigLoader {
 
   private static <T> AmqpConfig with(
       Source s,
+      String what,
       String key,
       Function<String, T> parse,
       Function<T, AmqpConfig> apply,
       AmqpConfig current) {
     String value = s.get(key);
-    return value == null ? current : apply.apply(parse.apply(value));
+    if (value == null) {
+      return current;
+    }
+    try {
+      return apply.apply(parse.apply(value));
+    } catch (IllegalArgumentException e) {
+      String reason = String.valueOf(e.getMessage());
+      throw new IllegalArgumentException(
+          reason.startsWith(what) ? reason : what + describe(key) + ": " + reason, e);
+    }
   }
 
   private static void set(Source s, String key, java.util.function.Consumer<String> setter) {
@@ -374,8 +466,20 @@ final class ConfigLoader {
   }
 
   private static int intOr(Source s, String what, String key, int fallback) {
+    return intOr(s, what, key, fallback, Integer.MIN_VALUE, Integer.MAX_VALUE);
+  }
+
+  private static int intOr(Source s, String what, String key, int fallback, int min, int max) {
     String value = s.get(key);
-    return value == null ? fallback : parseInt(what, key, value);
+    return value == null ? fallback : parseInt(what, key, value, min, max);
+  }
+
+  /** Go's whole seconds; negative is refused rather than handed to the client as a timeout. */
+  private static Duration secondsOr(Source s, String what, String key, Duration fallback) {
+    String value = s.get(key);
+    return value == null
+        ? fallback
+        : Duration.ofSeconds(parseInt(what, key, value, 0, Integer.MAX_VALUE));
   }
 
   private static boolean boolOr(Source s, String what, String key, boolean fallback) {
@@ -388,12 +492,29 @@ final class ConfigLoader {
   }
 
   private static int parseInt(String what, String key, String value) {
+    return parseInt(what, key, value, Integer.MIN_VALUE, Integer.MAX_VALUE);
+  }
+
+  private static int parseInt(String what, String key, String value, int min, int max) {
+    long parsed;
     try {
-      return Integer.parseInt(value.trim());
+      parsed = Long.parseLong(value.trim());
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(
-          what + describe(key) + " must be a whole number, was '" + value + "'");
+      parsed = Long.MIN_VALUE;
     }
+    if (parsed < min || parsed > max) {
+      throw new IllegalArgumentException(
+          what
+              + describe(key)
+              + " must be a whole number from "
+              + min
+              + " to "
+              + max
+              + ", was '"
+              + value
+              + "'");
+    }
+    return (int) parsed;
   }
 
   private static boolean parseBool(String what, String key, String value) {
@@ -431,6 +552,14 @@ final class ConfigLoader {
     for (Map.Entry<?, ?> e : map.entrySet()) {
       String key = prefix + String.valueOf(e.getKey()).toLowerCase(Locale.ROOT);
       Object value = e.getValue();
+      if (YAML_KEYS.contains(key) && (value instanceof Map<?, ?> || value instanceof List<?>)) {
+        // String.valueOf of a list would otherwise become the setting: broker "[redis://a, ...]"
+        throw new IllegalArgumentException(
+            "YAML key "
+                + key
+                + " takes a single value, not a "
+                + (value instanceof Map<?, ?> ? "mapping" : "list"));
+      }
       if (value instanceof Map<?, ?> nested) {
         flatten(key + ".", nested, out);
       } else if (value != null) {

@@ -18,6 +18,12 @@ import org.slf4j.LoggerFactory;
  * throws, the previous config stays current and the same change is offered again at the next
  * reload, until it succeeds.
  *
+ * <p>The file is read whole at each reload, by its path, so an editor that saves by writing a new
+ * file and renaming it over the old one, or a file deleted and created again, is picked up like an
+ * edit in place. A file that is missing, empty (as during a save that truncates first) or invalid
+ * is logged at each reload and the last good config kept. A save caught half-written may still be
+ * read as a valid but shorter file; save with a rename to rule that out.
+ *
  * <p>Thread-safe. Owns one daemon thread that ends with {@link #close()}.
  */
 public final class ConfigReloader implements AutoCloseable {
@@ -87,7 +93,10 @@ public final class ConfigReloader implements AutoCloseable {
     }
     try {
       onChange.accept(next);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | LinkageError | AssertionError e) {
+      // Errors too: one escaping would end this thread and, unseen, every later reload
+      // (a class missing on the new config's code path is a LinkageError). A VirtualMachineError
+      // is left to end it: nothing can be relied on after one.
       log.warn(
           "Keeping the previous config: applying the new config from {} failed ({}); retrying at the next reload",
           file,
