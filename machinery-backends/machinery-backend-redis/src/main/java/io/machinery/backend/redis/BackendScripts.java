@@ -8,6 +8,14 @@ import io.machinery.client.redis.RedisScript;
  * numbers (a uint64 result or {@code 0.1} would change digits), so values are located by Go's fixed
  * key order and spliced as raw bytes; cjson only decodes documents of another layout, and only to
  * read strings.
+ *
+ * <p>The scripts that replace a value (a task's state, a group's meta) delete it before they {@code
+ * SET} it again. A Redis at its {@code maxmemory} with {@code noeviction} refuses with {@code OOM}
+ * a script whose first write is one that may grow memory ({@code SET}), but lets a script that has
+ * written go on; a first write that frees memory lets a task's next state replace its last one, and
+ * a chord fire, while Redis is full (before, the SUCCESS of a running task and every chord were
+ * refused until memory was freed). A new key (a task's first state, the chord's winner key when the
+ * meta is not replaced) still needs the room Go's {@code SET} needs.
  */
 final class BackendScripts {
   private BackendScripts() {}
@@ -18,7 +26,11 @@ final class BackendScripts {
    * first), or nil. In Go's layout a key followed by {@code ":"} cannot occur inside a string value
    * (quotes there are escaped), and TaskName/State precede Results while CreatedAt follows them, so
    * first/last occurrence is the top-level field. {@code read(doc, key)} does the same for other
-   * layouts through cjson, matching keys case-insensitively as Go does.
+   * layouts through cjson, matching keys case-insensitively as Go does. {@code stored(key)} is
+   * {@code GET key}, nil for a key of another type (Go's merge ignores a state it cannot read, and
+   * its {@code SET} replaces the key whatever its type). {@code validTime(token)} says whether a
+   * raw JSON string is a time Go and Java decode (RFC 3339), so that a state is never stored with a
+   * CreatedAt that makes it unreadable.
    */
   private static final String HELPERS =
       """
@@ -69,6 +81,31 @@ final class BackendScripts {
         end
         return nil, true
       end
+      local function stored(key)
+        local doc = redis.pcall('GET', key)
+        if type(doc) == 'table' then return nil end
+        return doc
+      end
+      local function leap(y)
+        return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
+      end
+      local function validTime(tok)
+        local y, mo, d, h, mi, s = string.match(tok,
+          '^"(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)')
+        if not y then return false end
+        local rest = string.sub(tok, 21)
+        local fraction = string.match(rest, '^%.(%d+)') or ''
+        if #fraction > 9 then return false end
+        if #fraction > 0 then rest = string.sub(rest, #fraction + 2) end
+        if rest ~= 'Z"' then
+          local oh, om = string.match(rest, '^[+-](%d%d):(%d%d)"$')
+          if not oh or tonumber(oh) > 18 or tonumber(om) > 59 then return false end
+        end
+        y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+        local days = {31, leap(y) and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+        return mo >= 1 and mo <= 12 and d >= 1 and d <= days[mo]
+          and tonumber(h) <= 23 and tonumber(mi) <= 59 and tonumber(s) <= 59
+      end
       local function state(doc)
         if goLayout(doc) then
           local s = field(doc, 'State', false)
@@ -82,15 +119,17 @@ final class BackendScripts {
    * An early state (RECEIVED, STARTED) that never replaces a stored SUCCESS: {@code SET KEYS[1]
    * ARGV[1] EX ARGV[2]} unless the stored state is SUCCESS (then 0). In one script, so that a
    * worker resumed after a pause, whose write chain read the state before the pause, cannot write
-   * STARTED over the SUCCESS another worker stored meanwhile (see {@link WriteChain}).
+   * STARTED over the SUCCESS another worker stored meanwhile (see {@link WriteChain}). Deletes
+   * before it replaces (see the class notes).
    */
   static final RedisScript EARLY_STATE =
       RedisScript.of(
           "early-state",
           HELPERS
               + """
-      local old = redis.call('GET', KEYS[1])
+      local old = stored(KEYS[1])
       if old and state(old) == '"SUCCESS"' then return 0 end
+      if old then redis.call('DEL', KEYS[1]) end
       redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
       return 1
       """,
@@ -100,8 +139,10 @@ final class BackendScripts {
    * Writes a state carrying TaskName and CreatedAt forward from the stored one (Go's
    * mergeNewTaskState, in one round trip): {@code SET KEYS[1]
    * ARGV[1]..name..ARGV[2]..createdAt..ARGV[3] EX ARGV[4]}, where name and createdAt are the stored
-   * state's raw JSON strings, or Go's zero values when there is none or it cannot be read. With
-   * KEYS[2] (a group key, single server only) also {@code EXPIRE KEYS[2] ARGV[4]}.
+   * state's raw JSON strings, or Go's zero values when there is none or Go could not read it (a key
+   * of another type, which the SET replaces as Go's does; not JSON; a CreatedAt that is not a time,
+   * which would make the new state unreadable too). With KEYS[2] (a group key, single server only)
+   * also {@code EXPIRE KEYS[2] ARGV[4]}. Deletes before it replaces (see the class notes).
    */
   static final RedisScript MERGE_STATE =
       RedisScript.of(
@@ -109,7 +150,7 @@ final class BackendScripts {
           HELPERS
               + """
       local name, created = '""', '"0001-01-01T00:00:00Z"'
-      local old = redis.call('GET', KEYS[1])
+      local old = stored(KEYS[1])
       if old then
         local n, c
         if goLayout(old) then
@@ -121,8 +162,10 @@ final class BackendScripts {
           n, decoded = read(old, 'TaskName')
           if decoded then c = read(old, 'CreatedAt') else n, c = nil, nil end
         end
+        if c ~= nil and not validTime(c) then n, c = nil, nil end
         name = n or name
         created = c or created
+        redis.call('DEL', KEYS[1])
       end
       redis.call('SET', KEYS[1], ARGV[1] .. name .. ARGV[2] .. created .. ARGV[3], 'EX', ARGV[4])
       if KEYS[2] then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
@@ -259,8 +302,9 @@ final class BackendScripts {
    * script waits for its release) or starts after (and finds the flag set). In Go's layout {@code
    * "ChordTriggered":} cannot occur inside the strings before it (their quotes are escaped). The
    * winning member's UUID (unless empty) goes to the winner key in the same step, and a later call
-   * by that member returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}). KEYS:
-   * the mutex, the group meta, the winner key. ARGV: the expiry in seconds, the member's UUID.
+   * by that member returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}).
+   * Deletes the meta before it writes it again (see the class notes). KEYS: the mutex, the group
+   * meta, the winner key. ARGV: the expiry in seconds, the member's UUID.
    */
   static final RedisScript TRIGGER_CHORD =
       RedisScript.of(
@@ -276,6 +320,7 @@ final class BackendScripts {
         return 0
       end
       if string.sub(meta, e + 1, e + 5) ~= 'false' then return -3 end
+      redis.call('DEL', KEYS[2])
       redis.call('SET', KEYS[2], string.sub(meta, 1, e) .. 'true' .. string.sub(meta, e + 6),
         'EX', ARGV[1])
       if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1]) end

@@ -340,20 +340,55 @@ public final class RedisBackend implements Backend {
           // chain's read,
           // send the merge script now (behind the read on the connection); it reads the stored
           // state itself
-          session.await(
+          awaitChained(
               chain.writeLast(
-                  template, expireSeconds, group, () -> merge(signature.uuid(), template, group)));
+                  template, expireSeconds, group, () -> merge(signature.uuid(), template, group)),
+              signature,
+              template,
+              group);
         } else {
           chain.startRead(); // a deferred chain's: this write waits for it
-          session.await(chain.write(template, expireSeconds, group));
+          awaitChained(chain.write(template, expireSeconds, group), signature, template, group);
         }
       } else {
         chain.startRead();
-        session.await(chain.write(template, expireSeconds, group));
+        awaitChained(chain.write(template, expireSeconds, group), signature, template, group);
       }
       return;
     }
     session.await(merge(signature.uuid(), template, group));
+  }
+
+  /**
+   * Waits for a chain's write; one that a Redis at its {@code maxmemory} refused (a chain writes
+   * with {@code SET}, which may grow memory) is written again by the merge script, which a full
+   * Redis takes because it deletes the stored state first (see {@link BackendScripts}). Only then:
+   * a plain task's states keep their one {@code SET}.
+   */
+  private void awaitChained(
+      CompletableFuture<Void> write,
+      Signature signature,
+      StateTemplate template,
+      @Nullable String group) {
+    try {
+      session.await(write);
+    } catch (MachineryException e) {
+      if (!isOutOfMemory(e)) {
+        throw e;
+      }
+      session.await(merge(signature.uuid(), template, group));
+    }
+  }
+
+  private static boolean isOutOfMemory(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof RedisCommandExecutionException
+          && t.getMessage() != null
+          && t.getMessage().startsWith("OOM ")) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -5,6 +5,7 @@ import static io.machinery.client.redis.RedisArgs.bytes;
 import io.machinery.MalformedMessageException;
 import io.machinery.State;
 import io.machinery.TaskState;
+import io.machinery.internal.GoJson;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -151,7 +152,7 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
    * as raw JSON. In Go's layout they are found by position (TaskName is the first such key, before
    * Results; CreatedAt the last, after them; a key followed by ':' cannot occur inside a string
    * value, where quotes are escaped); any other layout is decoded as Go would; an unreadable state
-   * carries nothing, as in Go.
+   * (not JSON, or a CreatedAt that is not a time) carries nothing, as in Go.
    */
   static Carried carried(byte @Nullable [] stored) {
     if (stored == null) {
@@ -161,6 +162,9 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
       int nameAt = indexOf(stored, NAME, 0);
       byte[] name = token(stored, nameAt, NAME.length);
       byte[] created = token(stored, lastIndexOf(stored, CREATED), CREATED.length);
+      if (name != null && created != null && !isTime(created)) {
+        return Carried.ZERO; // Go cannot read it either; carried, it would spoil the new state
+      }
       if (name != null && created != null) {
         int stateAt = nameAt + NAME.length + name.length;
         return new Carried(name, created, regionEquals(stored, stateAt, SUCCESS_AFTER_NAME));
@@ -178,6 +182,16 @@ record StateTemplate(byte[] head, byte[] middle, byte[] tail) {
           : Carried.ZERO; // our own encoding has both
     } catch (MalformedMessageException e) {
       return Carried.ZERO;
+    }
+  }
+
+  /** Whether a raw JSON string (quotes included) is a time Go and Java read (RFC 3339). */
+  private static boolean isTime(byte[] token) {
+    try {
+      GoJson.parseTime(new String(token, 1, token.length - 2, StandardCharsets.UTF_8));
+      return true;
+    } catch (java.time.DateTimeException e) {
+      return false;
     }
   }
 

@@ -32,14 +32,26 @@ import org.jspecify.annotations.Nullable;
  * write STARTED over the SUCCESS of the copy its broker handed to another worker meanwhile, as soon
  * as it resumed (found by the Redis broker's {@code RedisPausedWorkerIT}: first with the deferred
  * read still to go, then, on a loaded machine, with the read's reply not yet taken); a task that
- * runs again after a SUCCESS keeps showing it until its own final state. Thread-safe (the read's
- * reply arrives on a Lettuce thread).
+ * runs again after a SUCCESS keeps showing it until its own final state.
+ *
+ * <p>A read that fails (an error reply: {@code LOADING} after a restart, {@code BUSY} behind a long
+ * script) fails the writes that waited for it, and only those: the next write reads again, and a
+ * final state is then the merge script, so a task's SUCCESS is not lost to an error that had passed
+ * by the time it ended (it once failed with the read's error). A key of another type ({@code
+ * WRONGTYPE}) is no failure: Go's merge ignores a state it cannot read and its {@code SET} replaces
+ * the key, so the chain carries Go's zero values, as for a state that is not JSON. Thread-safe (the
+ * read's reply arrives on a Lettuce thread).
  */
 final class WriteChain {
   private final RedisClusterAsyncCommands<String, byte[]> commands;
   private final String taskUuid;
   private StateTemplate.@Nullable Carried carried;
-  private @Nullable Throwable failure;
+
+  /**
+   * Whether the last read failed (an error reply such as {@code LOADING} or {@code BUSY}): the
+   * writes that waited for it failed with it, and the next write sends the read again.
+   */
+  private boolean readFailed;
 
   /**
    * Whether {@link #writeLast} ended the chain before the read answered: nothing may follow (a
@@ -87,7 +99,7 @@ final class WriteChain {
   /** Sends the read of the stored state, once; nothing when the chain has ended. */
   void startRead() {
     synchronized (this) {
-      if (readSent || failure != null || ended) {
+      if (readSent || ended) {
         return;
       }
       readSent = true;
@@ -108,16 +120,16 @@ final class WriteChain {
     Throwable failed;
     CompletableFuture<?> sent = null;
     synchronized (this) {
-      if (error != null) {
-        failure = error;
+      if (error != null && !isWrongType(error)) {
+        // the writes that waited fail; the next one reads again (a final state is the merge
+        // script), so an error that has passed by then does not cost it too
+        failed = error;
+        readSent = false;
+        readFailed = true;
       } else {
-        try {
-          carried = StateTemplate.carried(stored);
-        } catch (RuntimeException e) {
-          failure = e;
-        }
+        failed = null;
+        carried = error != null ? StateTemplate.Carried.ZERO : carriedOrZero(stored);
       }
-      failed = failure;
       send = waiting;
       waiting = null;
       if (send != null && failed == null && overStoredSuccess(send.early())) {
@@ -136,6 +148,29 @@ final class WriteChain {
       java.util.Objects.requireNonNull(sent)
           .whenComplete((ok, e) -> send.replies().forEach(reply -> complete(reply, e)));
     }
+  }
+
+  /** What the stored state carries; Go's zero values for one that cannot be read (as Go). */
+  private static StateTemplate.Carried carriedOrZero(byte @Nullable [] stored) {
+    try {
+      return StateTemplate.carried(stored);
+    } catch (RuntimeException e) {
+      return StateTemplate.Carried.ZERO;
+    }
+  }
+
+  /**
+   * Whether the read found a key of another type: Go's merge ignores a state it cannot read, and
+   * its {@code SET} replaces the key, so this chain carries Go's zero values and its writes do so.
+   */
+  private static boolean isWrongType(Throwable error) {
+    Throwable cause =
+        error instanceof java.util.concurrent.CompletionException c && c.getCause() != null
+            ? c.getCause()
+            : error;
+    return cause instanceof io.lettuce.core.RedisCommandExecutionException
+        && cause.getMessage() != null
+        && cause.getMessage().startsWith("WRONGTYPE");
   }
 
   /**
@@ -174,9 +209,9 @@ final class WriteChain {
     CompletableFuture<Void> reply = new CompletableFuture<>();
     Throwable failed;
     CompletableFuture<?> sent = null;
+    boolean readAgain = false;
     synchronized (this) {
-      failed =
-          ended ? new IllegalStateException("the chain of " + taskUuid + " has ended") : failure;
+      failed = ended ? new IllegalStateException("the chain of " + taskUuid + " has ended") : null;
       if (failed == null && carried == null) {
         List<CompletableFuture<Void>> replies = new ArrayList<>(3);
         if (waiting != null) {
@@ -184,14 +219,19 @@ final class WriteChain {
         }
         replies.add(reply);
         waiting = new Waiting(state, expireSeconds, groupUuid, early, replies);
-        return reply;
-      }
-      if (failed == null && overStoredSuccess(early)) {
+        readAgain = readFailed;
+      } else if (failed == null && overStoredSuccess(early)) {
         sent = CompletableFuture.completedFuture(null);
       } else if (failed == null) {
         // under the lock, as in read(): writes leave in the order they were made
         sent = sendNow(state, expireSeconds, groupUuid, early);
       }
+    }
+    if (failed == null && sent == null) { // waiting for the read
+      if (readAgain) {
+        startRead();
+      }
+      return reply;
     }
     if (failed != null) {
       reply.completeExceptionally(failed);
@@ -248,7 +288,7 @@ final class WriteChain {
       Supplier<CompletableFuture<?>> mergeNow) {
     List<CompletableFuture<Void>> superseded;
     synchronized (this) {
-      if (failure != null || carried != null || ended) {
+      if (carried != null || ended) {
         superseded = null;
       } else {
         superseded = waiting == null ? List.of() : waiting.replies();
