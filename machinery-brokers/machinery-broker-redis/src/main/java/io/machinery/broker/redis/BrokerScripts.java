@@ -78,21 +78,109 @@ final class BrokerScripts {
       """;
 
   /**
+   * Lua that reads one member of a JSON object without decoding the message: {@code jsonMember(m,
+   * name, anyCase)} is the JSON text of the first top-level member of object {@code m} named {@code
+   * name} (with {@code anyCase}, when there is none, of the first whose name matches it ignoring
+   * case), nil when there is none or {@code m} is not an object. It is the fallback for a message
+   * nested deeper than cjson decodes (its default of 1,000 levels, a chain of about 500 tasks; Go
+   * and the core admit 10,000): cjson's {@code decode_max_depth} cannot go far enough, as Lua's C
+   * stack stops it at about 5,300 levels. It steps from one bracket or quote to the next ({@code
+   * string.find}), so a value is skipped without building anything; Go's layout puts {@code
+   * RoutingKey} and {@code Headers} before the callbacks, so it reads a few members and stops. The
+   * brackets it skips are counted, not matched (the worker's decoder checks the message), and it
+   * gives up (nil) after 100,000 steps (about 50 ms here; a task of one argument is about 40
+   * steps): a member behind a chain of some 2,500 tasks in another layout, or a hostile message.
+   */
+  static final String JSON_MEMBER =
+      """
+      local function jsonStringEnd(m, i)
+        local _, e = string.find(m, '^"[^"\\\\]*"', i)
+        if e then return e end
+        local j = i + 1
+        while true do
+          local q = string.find(m, '["\\\\]', j)
+          if not q or string.byte(m, q) == 34 then return q end
+          j = q + 2
+        end
+      end
+      local function jsonMember(m, want, anyCase)
+        local steps, folded, wantLower = 100000, nil, string.lower(want)
+        local _, i = string.find(m, '^%s*{%s*')
+        if not i or string.byte(m, i + 1) == 125 then return nil end
+        while true do
+          _, i = string.find(m, '^%s*"', i + 1)
+          if not i then return nil end
+          local e = jsonStringEnd(m, i)
+          if not e then return nil end
+          local name = string.sub(m, i + 1, e - 1)
+          if string.find(name, '\\\\', 1, true) then
+            local ok, decoded = pcall(cjson.decode, string.sub(m, i, e))
+            name = ok and decoded or ''
+          end
+          _, i = string.find(m, '^%s*:%s*', e + 1)
+          if not i then return nil end
+          local v = i + 1
+          local c = string.byte(m, v)
+          if c == 34 then
+            e = jsonStringEnd(m, v)
+          elseif c == 123 or c == 91 then
+            local depth, j = 0, v
+            repeat
+              steps = steps - 1
+              local q = steps >= 0 and string.find(m, '[%[%]{}"]', j)
+              if not q then return nil end
+              local b = string.byte(m, q)
+              if b == 34 then
+                q = jsonStringEnd(m, q)
+                if not q then return nil end
+              elseif b == 123 or b == 91 then
+                depth = depth + 1
+              else
+                depth = depth - 1
+              end
+              j = q + 1
+            until depth == 0
+            e = j - 1
+          else
+            e = string.find(m, '[,}%]%s]', v)
+            e = e and e - 1
+          end
+          if not e then return nil end
+          if name == want then return string.sub(m, v, e) end
+          if anyCase and folded == nil and string.lower(name) == wantLower then
+            folded = string.sub(m, v, e)
+          end
+          _, i = string.find(m, '^%s*[,}]', e + 1)
+          if not i then return nil end
+          if string.byte(m, i) == 125 then return folded end
+        end
+      end
+      """;
+
+  /**
    * Lua for fairness lanes ({@link io.machinery.spi.FairShares}, {@link QueueKeys#fairRing()}):
    * {@code fairKeyOf(m)} is the top-level header {@code machinery_fairness_key} of message {@code
    * m} when it is a usable key (a string, not blank, at most 256 characters), else nil; messages
-   * without the header's name in them are not decoded. {@code toLane(ring, k, m, head)} pushes
-   * {@code m} to key {@code k}'s lane (at its head when {@code head}) and adds {@code k} to the
-   * ring's tail if the lane was empty, which keeps a key in the ring exactly while its lane has
-   * messages.
+   * without the header's name in them are not decoded, and a message too deep for cjson (a long
+   * chain) has its {@code Headers} read by {@link #JSON_MEMBER} and only those decoded. {@code
+   * toLane(ring, k, m, head)} pushes {@code m} to key {@code k}'s lane (at its head when {@code
+   * head}) and adds {@code k} to the ring's tail if the lane was empty, which keeps a key in the
+   * ring exactly while its lane has messages.
    */
   static final String LANES =
-      """
+      JSON_MEMBER
+          + """
       local function fairKeyOf(m)
         if not string.find(m, '"machinery_fairness_key":"', 1, true) then return nil end
         local ok, sig = pcall(cjson.decode, m)
-        if not ok or type(sig) ~= 'table' or type(sig['Headers']) ~= 'table' then return nil end
-        local k = sig['Headers']['machinery_fairness_key']
+        local headers = nil
+        if ok then
+          headers = type(sig) == 'table' and sig['Headers']
+        elseif type(sig) == 'string' and string.find(sig, 'too many nested', 1, true) then
+          ok, headers = pcall(cjson.decode, jsonMember(m, 'Headers', false) or 'null')
+        end
+        if type(headers) ~= 'table' then return nil end
+        local k = headers['machinery_fairness_key']
         if type(k) ~= 'string' or not string.find(k, '%S') then return nil end
         local _, chars = string.gsub(k, '[^\\128-\\191]', '')
         if chars > 256 then return nil end
@@ -460,26 +548,35 @@ final class BrokerScripts {
           ScriptOutputType.INTEGER);
 
   /**
-   * Lua that finds the queue of message {@code m}: Go's encoder writes {@code "UUID"}, {@code
-   * "Name"} and {@code "RoutingKey"} first, so a pattern finds it without parsing (a 16 MiB message
-   * costs no more than a short one); any other layout (escapes in those fields, another field
-   * order) is parsed with cjson. Sets {@code queue}, nil when there is none.
+   * Lua that finds the queue of a message: {@code routingKeyOf(m, default)}. Go's encoder writes
+   * {@code "UUID"}, {@code "Name"} and {@code "RoutingKey"} first, so a pattern finds it without
+   * parsing (a 16 MiB message costs no more than a short one); any other layout (escapes in those
+   * fields, another field order) is parsed with cjson, or when it is too deep for cjson (a long
+   * chain) read by {@link #JSON_MEMBER}. The queue is {@code default} when there is none.
    */
   static final String ROUTING_KEY_OF =
-      """
-      local queue = string.match(m, '^{"UUID":"[^"\\\\]*","Name":"[^"\\\\]*","RoutingKey":"([^"\\\\]*)"')
-      if queue == nil then
-        local ok, sig = pcall(cjson.decode, m)
-        if ok and type(sig) == 'table' then
-          queue = sig['RoutingKey']
-          if queue == nil then
-            for k, v in pairs(sig) do
-              if type(k) == 'string' and string.lower(k) == 'routingkey' then queue = v end
+      JSON_MEMBER
+          + """
+      local function routingKeyOf(m, default)
+        local queue = string.match(m, '^{"UUID":"[^"\\\\]*","Name":"[^"\\\\]*","RoutingKey":"([^"\\\\]*)"')
+        if queue == nil then
+          local ok, sig = pcall(cjson.decode, m)
+          if ok and type(sig) == 'table' then
+            queue = sig['RoutingKey']
+            if queue == nil then
+              for k, v in pairs(sig) do
+                if type(k) == 'string' and string.lower(k) == 'routingkey' then queue = v end
+              end
             end
+          elseif not ok and type(sig) == 'string' and string.find(sig, 'too many nested', 1, true) then
+            local found
+            ok, found = pcall(cjson.decode, jsonMember(m, 'RoutingKey', true) or 'null')
+            if ok then queue = found end
           end
         end
+        if type(queue) ~= 'string' or queue == '' then return default end
+        return queue
       end
-      if type(queue) ~= 'string' or queue == '' then queue = default end
       """;
 
   /**
@@ -497,6 +594,7 @@ final class BrokerScripts {
       RedisScript.of(
           "promote",
           """
+      %s
       local max, budget, default = tonumber(ARGV[2]), tonumber(ARGV[4]), ARGV[3]
       local dl, dlLimit, consumer, at = KEYS[2], tonumber(ARGV[6]), 'delayed-task promotion', ARGV[5]
       local n, bytes = 0, 0
@@ -505,7 +603,7 @@ final class BrokerScripts {
         if not m then break end
         n = n + 1
         bytes = bytes + #m
-        %s
+        local queue = routingKeyOf(m, default)
         redis.call('ZREM', KEYS[1], m)
         local t = redis.call('TYPE', queue)['ok']
         if t == 'list' or t == 'none' then

@@ -29,9 +29,11 @@ import org.slf4j.LoggerFactory;
  *       dropped from the claim set; claims older than a lease go back to the set ({@link
  *       BrokerScripts#RECLAIM}). A promoter that dies in between causes a duplicate, never a loss.
  *   <li><b>Cheap for Redis.</b> The script finds the RoutingKey with a pattern on Go's fixed field
- *       order (cjson only for other layouts) and moves at most {@link RedisBroker#PROMOTE_BATCH}
- *       tasks and about {@link RedisBroker#PROMOTE_BYTES} bytes per run, so no run keeps Redis busy
- *       for long (every client, heartbeats included, waits while a script runs).
+ *       order (cjson only for other layouts, and for a chain too deep for cjson a scan of its
+ *       top-level members: {@link BrokerScripts#JSON_MEMBER}) and moves at most {@link
+ *       RedisBroker#PROMOTE_BATCH} tasks and about {@link RedisBroker#PROMOTE_BYTES} bytes per run,
+ *       so no run keeps Redis busy for long (every client, heartbeats included, waits while a
+ *       script runs).
  * </ul>
  *
  * <p>Not thread-safe: one maintenance thread calls {@link #promoteDue}.

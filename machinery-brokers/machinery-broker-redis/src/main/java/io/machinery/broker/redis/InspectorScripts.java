@@ -103,11 +103,12 @@ final class InspectorScripts {
       RedisScript.of(
           "inspect-delayed-counts",
           """
+      %s
       local default = ARGV[1]
       local first = tonumber(ARGV[2])
       local counts, order = {}, {}
       for _, m in ipairs(redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[3]) - 1)) do
-        %s
+        local queue = routingKeyOf(m, default)
         if counts[queue] == nil then
           counts[queue] = 0
           order[#order + 1] = queue
@@ -134,11 +135,12 @@ final class InspectorScripts {
       RedisScript.of(
           "inspect-delayed-page",
           """
+      %s
       local default, want = ARGV[1], ARGV[2]
       local first, skip, limit = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
       local out = {redis.call('ZCARD', KEYS[1]), 0}
       for _, m in ipairs(redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[4]) - 1)) do
-        %s
+        local queue = routingKeyOf(m, default)
         if queue == want then
           if skip > 0 then
             skip = skip - 1
