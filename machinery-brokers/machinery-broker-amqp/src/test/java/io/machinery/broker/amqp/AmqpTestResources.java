@@ -2,26 +2,23 @@ package io.machinery.broker.amqp;
 
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.CloseAfterEach;
 import io.machinery.testkit.TestEndpoints;
-import java.util.ArrayList;
-import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * What an AMQP broker integration test sets up and must tear down, as one JUnit extension: a queue
  * of its own (a unique name, deleted after the class with every queue {@link RabbitAdmin#track}ed),
  * a {@link RabbitAdmin} connection, and the brokers it builds (closed after each test, newest
- * first).
+ * first, by {@link CloseAfterEach}).
  *
  * <p>Registered in a static field, so it also runs after the class: {@code @RegisterExtension
  * static final AmqpTestResources rabbit = new AmqpTestResources();}. Not for tests run in parallel
  * within a class.
  */
-final class AmqpTestResources implements AfterEachCallback, AfterAllCallback {
-  private final List<AutoCloseable> toClose = new ArrayList<>();
+final class AmqpTestResources extends CloseAfterEach implements AfterAllCallback {
   private @Nullable RabbitAdmin admin;
 
   /** RabbitMQ as broker and result backend, on a queue of its own (not declared yet). */
@@ -52,31 +49,10 @@ final class AmqpTestResources implements AfterEachCallback, AfterAllCallback {
     return closeLater(AmqpBroker.create(config));
   }
 
-  /** Closes {@code resource} after the test, before whatever was registered earlier. */
-  <T extends AutoCloseable> T closeLater(T resource) {
-    toClose.add(resource);
-    return resource;
-  }
-
   @Override
-  public void afterEach(ExtensionContext context) throws Exception {
-    Exception failure = null;
-    for (AutoCloseable resource : toClose.reversed()) {
-      try {
-        resource.close();
-      } catch (Exception e) {
-        if (failure == null) {
-          failure = e;
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-    }
-    toClose.clear();
-    admin = null;
-    if (failure != null) {
-      throw failure;
-    }
+  public void afterEach(ExtensionContext context) {
+    admin = null; // closed with the test's other resources; the next test connects again
+    super.afterEach(context);
   }
 
   @Override

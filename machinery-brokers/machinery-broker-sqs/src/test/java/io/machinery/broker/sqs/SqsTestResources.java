@@ -3,17 +3,15 @@ package io.machinery.broker.sqs;
 import io.machinery.client.aws.AwsClients;
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
+import io.machinery.testkit.CloseAfterEach;
 import io.machinery.testkit.TestEndpoints;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.IntFunction;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.extension.AfterAllCallback;
-import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import software.amazon.awssdk.core.SdkRequest;
 import software.amazon.awssdk.core.interceptor.Context;
@@ -24,17 +22,15 @@ import software.amazon.awssdk.services.sqs.SqsClient;
 /**
  * What an SQS integration test sets up and must tear down, as one JUnit extension: queues of its
  * own (unique names, deleted after the class) and brokers, clients and consumptions (closed after
- * each test, newest first). Its clients talk to the test ElasticMQ and may show each request to an
- * interceptor first (to record it, hold it, or refuse it as AWS would where ElasticMQ does not) or
- * fail one method with any throwable (what no server does on demand).
+ * each test, newest first, by {@link CloseAfterEach}). Its clients talk to the test ElasticMQ and
+ * may show each request to an interceptor first (to record it, hold it, or refuse it as AWS would
+ * where ElasticMQ does not) or fail one method with any throwable (what no server does on demand).
  *
  * <p>Registered in a static field, so it also runs after the class: {@code @RegisterExtension
  * static final SqsTestResources sqs = new SqsTestResources();}. Not for tests run in parallel
  * within a class.
  */
-final class SqsTestResources implements AfterEachCallback, AfterAllCallback {
-  private final List<AutoCloseable> toClose = new ArrayList<>();
-
+final class SqsTestResources extends CloseAfterEach implements AfterAllCallback {
   /** A config as {@link SqsTestQueues#config()} gives it, on a standard queue of its own. */
   Config queue(String prefix) {
     return queue(SqsTestQueues.config(), prefix);
@@ -53,12 +49,6 @@ final class SqsTestResources implements AfterEachCallback, AfterAllCallback {
     String fifo = base.defaultQueue() + ".fifo";
     SqsTestQueues.track(fifo);
     return base.toBuilder().defaultQueue(fifo).build();
-  }
-
-  /** Closes {@code resource} after the test, before whatever was registered earlier. */
-  <T extends AutoCloseable> T closeLater(T resource) {
-    toClose.add(resource);
-    return resource;
   }
 
   /** A broker on {@code client} that creates its queues. */
@@ -112,26 +102,6 @@ final class SqsTestResources implements AfterEachCallback, AfterAllCallback {
                 throw e.getCause();
               }
             });
-  }
-
-  @Override
-  public void afterEach(ExtensionContext context) throws Exception {
-    Exception failure = null;
-    for (AutoCloseable resource : toClose.reversed()) {
-      try {
-        resource.close();
-      } catch (Exception e) {
-        if (failure == null) {
-          failure = e;
-        } else {
-          failure.addSuppressed(e);
-        }
-      }
-    }
-    toClose.clear();
-    if (failure != null) {
-      throw failure;
-    }
   }
 
   @Override
