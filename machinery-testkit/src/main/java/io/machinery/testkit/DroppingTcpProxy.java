@@ -22,13 +22,21 @@ public final class DroppingTcpProxy implements AutoCloseable {
   private final Set<Socket> sockets = ConcurrentHashMap.newKeySet();
   private final AtomicInteger accepted = new AtomicInteger();
   private volatile ServerSocket server;
+
+  /**
+   * The thread accepting on {@link #server}. A virtual thread parked in {@code accept()} keeps the
+   * listening socket open after {@code close()} until it runs again, so {@link #cut} waits for it:
+   * otherwise a {@link #resume} right after found the port still taken.
+   */
+  private volatile Thread acceptor;
+
   private final int port;
 
   private DroppingTcpProxy(String targetHost, int targetPort) throws IOException {
     this.target = InetSocketAddress.createUnresolved(targetHost, targetPort);
     this.server = listen(0);
     this.port = server.getLocalPort();
-    acceptOn(server);
+    this.acceptor = acceptOn(server);
   }
 
   /**
@@ -79,8 +87,8 @@ public final class DroppingTcpProxy implements AutoCloseable {
     return s;
   }
 
-  private void acceptOn(ServerSocket s) {
-    Thread.ofVirtual()
+  private Thread acceptOn(ServerSocket s) {
+    return Thread.ofVirtual()
         .name("dropping-proxy-accept")
         .start(
             () -> {
@@ -134,6 +142,11 @@ public final class DroppingTcpProxy implements AutoCloseable {
   /** Closes every connection and stops listening: connects are refused until {@link #resume}. */
   public void cut() {
     closeQuietly(server);
+    try {
+      acceptor.join(java.time.Duration.ofSeconds(10));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (Socket s : sockets) {
       closeQuietly(s);
     }
@@ -143,7 +156,7 @@ public final class DroppingTcpProxy implements AutoCloseable {
   /** Listens again on the same port. */
   public void resume() throws IOException {
     server = listen(port);
-    acceptOn(server);
+    acceptor = acceptOn(server);
   }
 
   private static void closeQuietly(AutoCloseable c) {
