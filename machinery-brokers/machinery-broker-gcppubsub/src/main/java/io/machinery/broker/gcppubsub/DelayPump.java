@@ -10,10 +10,13 @@ import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -43,14 +46,29 @@ import org.slf4j.LoggerFactory;
  *       undelivered for 10 minutes; Pub/Sub keeps them 7 days by default).
  * </ul>
  *
- * <p>Bursts. The due and the refreshed messages of one pull are published side by side ({@link
- * #republishAll}), so hundreds take about one round trip, not one each. Held messages that fall due
- * together are started one after the other by the broker's one due-thread, each publish answered
- * asynchronously. Every publish of the pump takes a place in one {@link PublishWindow} of {@link
- * PublishWindow#MAX_IN_FLIGHT}: a burst of any size has at most that many publishes in flight and
- * no thread per message; the rest waits its turn (the pump's thread, or the due-thread, waits for a
- * place; the broker's scheduler, which extends leases, never does). Each message is acknowledged
- * only once Pub/Sub has accepted its copy.
+ * <p>Bursts. Messages moved together are published in batches: the due and the refreshed messages
+ * of one pull ({@link #republishAll}), and held messages falling due within {@link
+ * #BATCH_LINGER_MILLIS} of each other ({@link #publishReady}), go to each topic in requests of up
+ * to Pub/Sub's 1,000 messages or 10 MB ({@link PubSubClient#inPublishRequests}), started side by
+ * side: 100,000 held tasks of one topic falling due together cost about 100 requests, not 100,000
+ * (a pull's burst, at most {@link #PULL_SIZE}, one request per topic). Every request takes a place
+ * in one {@link PublishWindow} of {@link PublishWindow#MAX_IN_FLIGHT}: a burst of any size has at
+ * most that many requests in flight and no thread per message; the rest waits its turn (the pump's
+ * thread, or the broker's one due-thread, waits for a place; the broker's scheduler, which extends
+ * leases, never does). Each message is acknowledged only once Pub/Sub has accepted the request that
+ * carried its copy; a request that fails hands back each of its messages as the failure of a single
+ * one would.
+ *
+ * <p>Leases of held messages. A held message is leased until {@link #HOLD_MARGIN_SECONDS} (and a
+ * second) after it is due; the pump records that end ({@link Held#leaseEnd}, by the broker's
+ * clock). When a message's turn to be published comes less than {@link #LEASE_MARGIN_MILLIS} before
+ * that end (it waited for the window that long), it is not published but handed back (left alone
+ * when the lease has already lapsed): Pub/Sub delivers it again, due, and the next pull moves it
+ * under a fresh lease. Publishing it instead would publish it twice, once here and once from the
+ * redelivery the lapsed lease causes. Extending the leases of waiting messages would do too, but
+ * needs a timer over an unbounded backlog and a request per 1,000 waiting messages per round, and
+ * still races the last extension against the publish; the check costs one comparison, and a message
+ * handed back is late by about one pull.
  *
  * <p>Everything lives in Pub/Sub, so delays survive the exit of every process: a held or parked
  * message whose broker died comes back when its deadline lapses (then at most about 10 s late) and
@@ -66,12 +84,33 @@ final class DelayPump {
   static final long REFRESH_AFTER_SECONDS = 240;
   static final int PULL_SIZE = 500;
 
+  /**
+   * How long a held message that falls due waits for others falling due with it, so they share a
+   * request: Go's Pub/Sub client's default {@code DelayThreshold}.
+   */
+  static final long BATCH_LINGER_MILLIS = 10;
+
+  /**
+   * A held message whose lease ends within this of its turn is handed back instead of published:
+   * time for the publish to be answered and the acknowledgement to arrive while the lease lasts.
+   */
+  static final long LEASE_MARGIN_MILLIS = 5_000;
+
   /** How long {@link #close()} waits for publishes in flight to be answered. */
   static final Duration PUBLISHES_ANSWER_WAIT = Duration.ofSeconds(2);
 
   private final GcpPubSubBroker broker;
   private final String subscription;
-  private final Map<String, ReceivedMessage> held = new ConcurrentHashMap<>();
+
+  /** Held messages by ack ID: removed by whoever moves one or hands it back (never both). */
+  private final Map<String, Held> held = new ConcurrentHashMap<>();
+
+  /** Held messages fallen due, waiting for {@link #publishReady}. */
+  private final Queue<Held> ready = new ConcurrentLinkedQueue<>();
+
+  /** Whether a {@link #publishReady} is scheduled that has not started yet. */
+  private final AtomicBoolean publishScheduled = new AtomicBoolean();
+
   private final AtomicBoolean running = new AtomicBoolean(true);
   private final PublishWindow window = new PublishWindow(PublishWindow.MAX_IN_FLIGHT);
   private final Thread thread;
@@ -140,10 +179,34 @@ final class DelayPump {
   }
 
   /**
-   * A pulled message to publish again: a due one to its task topic, or an old one refreshed on the
-   * delay topic (with its attributes).
+   * A pulled message to publish again: a due one to its task topic (Go's message: its data only),
+   * or an old one refreshed on the delay topic (with its attributes).
    */
-  private record Republish(ReceivedMessage received, String topic, boolean refresh) {}
+  private record Republish(ReceivedMessage received, String topic, boolean refresh) {
+    PubsubMessage copy() {
+      PubsubMessage m = received.getMessage();
+      PubsubMessage.Builder copy = PubsubMessage.newBuilder().setData(m.getData());
+      return refresh ? copy.putAllAttributes(m.getAttributesMap()).build() : copy.build();
+    }
+  }
+
+  /** Where {@link #republishAll} sends a message: its topic, and whether as a refresh. */
+  private record Destination(String topic, boolean refresh) {}
+
+  /**
+   * A held message: its task topic, when it is due and when the lease the pump asked for ends
+   * (epoch milliseconds by the broker's clock; the lease Pub/Sub keeps starts when the request
+   * reaches it, so it ends no earlier).
+   */
+  private record Held(ReceivedMessage received, String topic, long due, long leaseEnd) {
+    String ackId() {
+      return received.getAckId();
+    }
+
+    PubsubMessage copy() {
+      return PubsubMessage.newBuilder().setData(received.getMessage().getData()).build();
+    }
+  }
 
   /** Sorts one pulled message: due now or to refresh into {@code burst}, else held or parked. */
   private void handle(ReceivedMessage received, List<Republish> burst) {
@@ -166,13 +229,16 @@ final class DelayPump {
               + m.getAttributesMap());
       return;
     }
-    long remaining = due - broker.clock().millis();
+    long now = broker.clock().millis();
+    long remaining = due - now;
     if (remaining <= 0) {
       burst.add(new Republish(received, topic, false));
     } else if (remaining <= HOLD_MILLIS) {
-      held.put(received.getAckId(), received);
-      setDeadline(received, (int) (remaining / 1000) + 1 + HOLD_MARGIN_SECONDS);
-      broker.schedule(() -> due(received, topic), remaining);
+      int leaseSeconds = (int) (remaining / 1000) + 1 + HOLD_MARGIN_SECONDS;
+      Held h = new Held(received, topic, due, now + leaseSeconds * 1000L);
+      held.put(h.ackId(), h);
+      setDeadline(received, leaseSeconds);
+      broker.schedule(() -> due(h), remaining);
     } else if (m.getPublishTime().getSeconds()
         < broker.clock().instant().getEpochSecond() - REFRESH_AFTER_SECONDS) {
       burst.add(new Republish(received, broker.delayTopic(), true));
@@ -187,107 +253,193 @@ final class DelayPump {
   }
 
   /**
-   * The scheduled end of a hold, on the broker's due-thread: starts moving the message when its
-   * time has come by the broker's clock, and returns without waiting for Pub/Sub (only for a place
-   * in the {@link PublishWindow}). The message is acknowledged once its copy is accepted; one whose
-   * publish fails goes back to the delay subscription at once, and the next pull moves it as any
-   * due message ({@link #move}: its topic created again, a dead letter, or another try later), so
-   * no failure waits on the due-thread that starts every held publish.
+   * The scheduled end of a hold, on the broker's due-thread: when the message's time has come by
+   * the broker's clock, queues it for {@link #publishReady}, scheduled {@link #BATCH_LINGER_MILLIS}
+   * after the first message of a batch falls due, so those falling due with it share its requests.
    */
-  private void due(ReceivedMessage received, String topic) {
-    String ackId = received.getAckId();
-    if (!running.get() || !held.containsKey(ackId)) {
+  private void due(Held h) {
+    if (!running.get() || !held.containsKey(h.ackId())) {
       return;
     }
-    long due =
-        Long.parseLong(received.getMessage().getAttributesOrThrow(GcpPubSubBroker.ETA_ATTRIBUTE));
-    long remaining = due - broker.clock().millis();
+    long remaining = h.due() - broker.clock().millis();
     if (remaining > 0) {
-      broker.schedule(
-          () -> due(received, topic), remaining); // the scheduler woke early by the broker's clock
+      broker.schedule(() -> due(h), remaining); // the scheduler woke early by the broker's clock
       return;
     }
-    try {
-      window.acquire();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt(); // the broker is closing: close() hands it back
-      return;
+    ready.add(h);
+    if (publishScheduled.compareAndSet(false, true)) {
+      broker.schedule(this::publishReady, BATCH_LINGER_MILLIS);
     }
-    if (!running.get() || held.remove(ackId) == null) {
-      window.release(); // close() handed it back meanwhile: moving it too would make it run twice
-      return;
+  }
+
+  /**
+   * Publishes the held messages fallen due, on the broker's due-thread: per task topic, in as few
+   * requests as Pub/Sub's limits allow, each started when it has a place in the {@link
+   * PublishWindow} and answered asynchronously. Once a request has its place, a message whose lease
+   * ends within {@link #LEASE_MARGIN_MILLIS} is handed back instead (see the design notes). The
+   * messages of a request are acknowledged once Pub/Sub accepted it; those of a request that fails
+   * go back to the delay subscription at once, and the next pull moves them as any due message
+   * ({@link #move}: its topic created again, a dead letter, or another try later), so no failure
+   * waits on the due-thread that starts every held publish.
+   */
+  private void publishReady() {
+    publishScheduled.set(false); // what falls due from now on schedules another run
+    Map<String, List<Held>> byTopic = new LinkedHashMap<>();
+    for (Held h = ready.poll(); h != null; h = ready.poll()) {
+      byTopic.computeIfAbsent(h.topic(), t -> new ArrayList<>()).add(h);
     }
-    byte[] data = received.getMessage().getData().toByteArray();
+    for (Map.Entry<String, List<Held>> topic : byTopic.entrySet()) {
+      for (List<Held> request :
+          broker.client().inPublishRequests(topic.getKey(), topic.getValue(), Held::copy)) {
+        try {
+          window.acquire();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt(); // the broker is closing: close() hands them back
+          return;
+        }
+        if (!running.get()) {
+          window.release(); // close() hands back what is held
+          return;
+        }
+        List<Held> sending = stillLeased(request);
+        if (sending.isEmpty()) {
+          window.release();
+        } else {
+          publishHeld(topic.getKey(), sending);
+        }
+      }
+    }
+  }
+
+  /**
+   * The messages of {@code request} to publish now, each taken out of {@link #held}: not those
+   * close() handed back meanwhile (moving them too would make them run twice), nor those whose
+   * lease is about to end or has ended, which are handed back or left to Pub/Sub's redelivery.
+   */
+  private List<Held> stillLeased(List<Held> request) {
+    long now = broker.clock().millis();
+    List<Held> sending = new ArrayList<>(request.size());
+    for (Held h : request) {
+      if (held.remove(h.ackId()) == null) {
+        continue;
+      }
+      if (now <= h.leaseEnd() - LEASE_MARGIN_MILLIS) {
+        sending.add(h);
+      } else {
+        log.debug(
+            "A held message waited to within {} ms of its lease's end; handing it back",
+            h.leaseEnd() - now);
+        if (now < h.leaseEnd()) {
+          broker.settler().modifyDeadline(subscription, h.ackId(), 0);
+        }
+      }
+    }
+    return sending;
+  }
+
+  /** Starts one request in the place taken in the window; settles its messages when answered. */
+  private void publishHeld(String topic, List<Held> sending) {
     ApiFutures.addCallback(
-        window.launch(() -> broker.startPublishNow(topic, data)),
-        new ApiFutureCallback<String>() {
+        window.launch(
+            () -> broker.startPublishNow(topic, sending.stream().map(Held::copy).toList())),
+        new ApiFutureCallback<List<String>>() {
           @Override
-          public void onSuccess(String messageId) {
-            broker.settler().ack(subscription, ackId);
+          public void onSuccess(List<String> messageIds) {
+            for (Held h : sending) {
+              broker.settler().ack(subscription, h.ackId());
+            }
           }
 
           @Override
           public void onFailure(Throwable t) {
             log.debug(
-                "Publishing a held message to {} failed ({}); moving it again",
+                "Publishing {} held message(s) to {} failed ({}); moving them again",
+                sending.size(),
                 topic,
                 t.toString());
-            broker.settler().modifyDeadline(subscription, ackId, 0);
+            for (Held h : sending) {
+              broker.settler().modifyDeadline(subscription, h.ackId(), 0);
+            }
           }
         },
         Runnable::run); // only enqueues
   }
 
   /**
-   * Publishes the due and the refreshed messages of one pull: every publish is started before any
-   * is waited for (they travel side by side on the channel, up to the {@link PublishWindow}'s
-   * bound), so a burst of hundreds takes about one round trip, not one per message, well within the
-   * lease the pull gave them (nothing extends it). Each message is acknowledged only once Pub/Sub
-   * has accepted its copy; a due one whose publish fails goes {@link #move}'s way (its topic
-   * created again, a dead letter, or another try later), a refreshed one comes back to be tried
-   * again.
+   * Publishes the due and the refreshed messages of one pull: per topic, in as few requests as
+   * Pub/Sub's limits allow, every request started before any is waited for (they travel side by
+   * side on the channel, up to the {@link PublishWindow}'s bound), so a pull's burst takes about
+   * one round trip, well within the lease the pull gave it (nothing extends it). Each message is
+   * acknowledged only once Pub/Sub has accepted the request that carried its copy; each message of
+   * a request that fails is handled as a single failure: a due one goes {@link #move}'s way (its
+   * topic created again, a dead letter, or another try later), a refreshed one comes back to be
+   * tried again.
    */
   private void republishAll(List<Republish> burst) {
-    List<ApiFuture<String>> publishes = new ArrayList<>(burst.size());
+    Map<Destination, List<Republish>> byTopic = new LinkedHashMap<>();
+    for (Republish r : burst) {
+      byTopic
+          .computeIfAbsent(new Destination(r.topic(), r.refresh()), d -> new ArrayList<>())
+          .add(r);
+    }
+    List<List<Republish>> requests = new ArrayList<>();
+    for (Map.Entry<Destination, List<Republish>> group : byTopic.entrySet()) {
+      requests.addAll(
+          broker
+              .client()
+              .inPublishRequests(group.getKey().topic(), group.getValue(), Republish::copy));
+    }
+    List<ApiFuture<List<String>>> publishes = new ArrayList<>(requests.size());
     try {
-      for (Republish r : burst) {
-        publishes.add(window.start(() -> startRepublish(r)));
+      for (List<Republish> request : requests) {
+        publishes.add(window.start(() -> startRepublish(request)));
       }
     } catch (InterruptedException e) {
       // closing while the window is full: what was not started goes back at once
-      for (Republish r : burst.subList(publishes.size(), burst.size())) {
-        broker.settler().modifyDeadline(subscription, r.received().getAckId(), 0);
+      for (List<Republish> request : requests.subList(publishes.size(), requests.size())) {
+        for (Republish r : request) {
+          broker.settler().modifyDeadline(subscription, r.received().getAckId(), 0);
+        }
       }
       Thread.currentThread().interrupt();
     }
     for (int i = 0; i < publishes.size(); i++) {
-      Republish r = burst.get(i);
+      List<Republish> request = requests.get(i);
       if (accepted(publishes.get(i))) {
-        broker.settler().ack(subscription, r.received().getAckId());
-      } else if (r.refresh()) {
+        for (Republish r : request) {
+          broker.settler().ack(subscription, r.received().getAckId());
+        }
+      } else if (request.get(0).refresh()) {
         log.warn(
-            "Could not refresh a delayed message on {}; trying again in {} s",
+            "Could not refresh {} delayed message(s) on {}; trying again in {} s",
+            request.size(),
             broker.delayTopic(),
             HOLD_MARGIN_SECONDS);
-        setDeadline(r.received(), HOLD_MARGIN_SECONDS);
+        for (Republish r : request) {
+          setDeadline(r.received(), HOLD_MARGIN_SECONDS);
+        }
       } else {
-        move(r.received(), r.topic());
+        for (Republish r : request) {
+          move(r.received(), r.topic());
+        }
       }
     }
   }
 
-  private ApiFuture<String> startRepublish(Republish r) {
-    PubsubMessage m = r.received().getMessage();
-    return r.refresh()
-        ? broker.client().publishAsync(r.topic(), m.getData().toByteArray(), m.getAttributesMap())
-        : broker.startPublishNow(r.topic(), m.getData().toByteArray());
+  /** Starts publishing one request of {@link #republishAll}: messages of one topic and kind. */
+  private ApiFuture<List<String>> startRepublish(List<Republish> request) {
+    Republish first = request.get(0);
+    List<PubsubMessage> messages = request.stream().map(Republish::copy).toList();
+    return first.refresh()
+        ? broker.client().publishAsync(first.topic(), messages)
+        : broker.startPublishNow(first.topic(), messages);
   }
 
   /**
    * Whether a publish succeeded, waiting through interrupts (close() interrupts): a message whose
    * copy may still reach its topic must not be handed back, or it would run twice.
    */
-  private static boolean accepted(ApiFuture<String> publish) {
+  private static boolean accepted(ApiFuture<?> publish) {
     boolean interrupted = false;
     try {
       while (true) {

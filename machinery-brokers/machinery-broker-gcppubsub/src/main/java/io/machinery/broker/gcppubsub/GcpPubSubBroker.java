@@ -150,10 +150,11 @@ public final class GcpPubSubBroker implements Broker {
   private final ScheduledExecutorService scheduler;
 
   /**
-   * Runs due actions (the starts of held delayed tasks' publishes) off {@link #scheduler}: one
-   * platform thread, since each action only starts an asynchronous publish, waiting at most for a
-   * place in the delay pump's {@link PublishWindow}; the actions due meanwhile queue here. A burst
-   * of any size thus costs neither a thread per task nor more publishes in flight than the window.
+   * Runs due actions (held delayed tasks falling due, and the batched publishes that move them) off
+   * {@link #scheduler}: one platform thread, since each action only starts asynchronous publishes,
+   * waiting at most for a place in the delay pump's {@link PublishWindow}; the actions due
+   * meanwhile queue here. A burst of any size thus costs neither a thread per task nor more
+   * requests in flight than the window.
    */
   private final ExecutorService due;
 
@@ -278,16 +279,18 @@ public final class GcpPubSubBroker implements Broker {
   }
 
   /**
-   * Starts publishing Go's message to a task topic (creating it first, as {@link #publishNow} does,
-   * when allowed and not yet seen) and returns without waiting for Pub/Sub: the future holds the
-   * message ID once it accepted it. A topic that turns out to be gone is not created again here:
-   * the caller falls back to {@link #publishNow}.
+   * Starts publishing Go's messages (data only, no attributes) to a task topic in one request
+   * (creating the topic first, as {@link #publishNow} does, when allowed and not yet seen) and
+   * returns without waiting for Pub/Sub: the future holds their IDs once it accepted them. A topic
+   * that turns out to be gone is not created again here: the caller falls back to {@link
+   * #publishNow}.
    */
-  com.google.api.core.ApiFuture<String> startPublishNow(String topic, byte[] message) {
+  com.google.api.core.ApiFuture<List<String>> startPublishNow(
+      String topic, List<PubsubMessage> messages) {
     if (createMissing && !client.knownTopic(topic)) {
       client.require(Map.of(subscriptionFor(topic), topic), true, ackDeadlineSeconds);
     }
-    return client.publishAsync(topic, message, Map.of());
+    return client.publishAsync(topic, messages);
   }
 
   /** Publishes to the delay topic, due on {@code topic} at {@code dueMillis}. */

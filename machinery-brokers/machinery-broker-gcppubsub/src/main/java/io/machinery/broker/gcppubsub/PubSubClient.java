@@ -19,12 +19,14 @@ import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.protobuf.ByteString;
+import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Empty;
 import com.google.pubsub.v1.AcknowledgeRequest;
 import com.google.pubsub.v1.GetSubscriptionRequest;
 import com.google.pubsub.v1.GetTopicRequest;
 import com.google.pubsub.v1.ModifyAckDeadlineRequest;
 import com.google.pubsub.v1.PublishRequest;
+import com.google.pubsub.v1.PublishResponse;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.ReceivedMessage;
@@ -43,6 +45,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,6 +63,12 @@ final class PubSubClient implements AutoCloseable {
    * requests small.
    */
   static final int MAX_IDS_PER_REQUEST = 1000;
+
+  /** Pub/Sub's limit of messages per PublishRequest. */
+  static final int MAX_MESSAGES_PER_PUBLISH = 1000;
+
+  /** Pub/Sub's limit of a PublishRequest's size (10 MB), in bytes. */
+  static final long MAX_PUBLISH_REQUEST_BYTES = 10_000_000;
 
   private final String project;
   private final PublisherStub publisher;
@@ -220,15 +229,62 @@ final class PubSubClient implements AutoCloseable {
   }
 
   /**
-   * Starts publishing one message and returns at once: the future holds its ID once Pub/Sub has
-   * accepted it, or fails with gax's exception. Publishes started one after the other without
-   * waiting travel side by side on the channel.
+   * Starts publishing {@code messages} to {@code topic} in one request and returns at once: the
+   * future holds their IDs, in order, once Pub/Sub has accepted them all (it accepts a request
+   * whole or not at all), or fails with gax's exception. Requests started one after the other
+   * without waiting travel side by side on the channel. The caller keeps within {@link
+   * #MAX_MESSAGES_PER_PUBLISH} and {@link #MAX_PUBLISH_REQUEST_BYTES} ({@link #inPublishRequests}).
    */
-  ApiFuture<String> publishAsync(String topic, byte[] data, Map<String, String> attributes) {
+  ApiFuture<List<String>> publishAsync(String topic, List<PubsubMessage> messages) {
     return ApiFutures.transform(
-        publisher.publishCallable().futureCall(publishRequest(topic, data, attributes)),
-        response -> response.getMessageIds(0),
+        publisher
+            .publishCallable()
+            .futureCall(
+                PublishRequest.newBuilder()
+                    .setTopic(topicName(topic))
+                    .addAllMessages(messages)
+                    .build()),
+        PublishResponse::getMessageIdsList,
         Runnable::run);
+  }
+
+  /**
+   * Splits {@code items} (in order) into the requests Pub/Sub takes to {@code topic}: each at most
+   * {@link #MAX_MESSAGES_PER_PUBLISH} messages and {@link #MAX_PUBLISH_REQUEST_BYTES} bytes; a
+   * message too large for any request goes alone (and Pub/Sub refuses it, as it would anyway).
+   */
+  <T> List<List<T>> inPublishRequests(
+      String topic, List<T> items, Function<? super T, PubsubMessage> messageOf) {
+    return inPublishRequests(
+        topicName(topic), items, messageOf, MAX_MESSAGES_PER_PUBLISH, MAX_PUBLISH_REQUEST_BYTES);
+  }
+
+  static <T> List<List<T>> inPublishRequests(
+      String topicName,
+      List<T> items,
+      Function<? super T, PubsubMessage> messageOf,
+      int maxMessages,
+      long maxBytes) {
+    long empty = CodedOutputStream.computeStringSize(PublishRequest.TOPIC_FIELD_NUMBER, topicName);
+    List<List<T>> requests = new ArrayList<>();
+    List<T> request = new ArrayList<>();
+    long bytes = empty;
+    for (T item : items) {
+      int size =
+          CodedOutputStream.computeMessageSize(
+              PublishRequest.MESSAGES_FIELD_NUMBER, messageOf.apply(item));
+      if (!request.isEmpty() && (request.size() == maxMessages || bytes + size > maxBytes)) {
+        requests.add(request);
+        request = new ArrayList<>();
+        bytes = empty;
+      }
+      request.add(item);
+      bytes += size;
+    }
+    if (!request.isEmpty()) {
+      requests.add(request);
+    }
+    return requests;
   }
 
   private PublishRequest publishRequest(String topic, byte[] data, Map<String, String> attributes) {

@@ -8,21 +8,22 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * At most a fixed number of publishes in flight: a place in the window is taken before a publish
- * starts and given back when Pub/Sub answers it (or when it fails to start).
+ * At most a fixed number of publish requests in flight: a place in the window is taken before a
+ * request starts and given back when Pub/Sub answers it (or when it fails to start).
  *
  * <p>Design notes. The delay pump publishes in bursts: the due messages of a pull, old delayed
- * messages it refreshes, and held messages that fall due together. Without a bound, 100,000 held
- * tasks due in the same second would start 100,000 publishes at once (when each took a thread of
- * its own, 100,000 threads). The publishes are asynchronous, so a burst needs no thread per
- * message: whoever starts them waits only while the window is full, and the rest of the burst
+ * messages it refreshes, and held messages that fall due together. It batches them (up to 1,000
+ * messages a request), but a burst spread over many topics, or arriving faster than requests are
+ * answered, still makes many requests; without a bound they would all start at once (when each took
+ * a thread of its own, one thread each). The requests are asynchronous, so a burst needs no thread
+ * per request: whoever starts them waits only while the window is full, and the rest of the burst
  * queues behind it. Thread-safe.
  */
 final class PublishWindow {
   /**
-   * Publishes in flight per delay pump: as many as gRPC sends side by side on one connection by
-   * default (HTTP/2's usual limit of concurrent streams), so a full window still takes about one
-   * round trip per {@value} messages.
+   * Publish requests in flight per delay pump: as many as gRPC sends side by side on one connection
+   * by default (HTTP/2's usual limit of concurrent streams), so a full window still takes about one
+   * round trip per {@value} requests.
    */
   static final int MAX_IN_FLIGHT = 100;
 

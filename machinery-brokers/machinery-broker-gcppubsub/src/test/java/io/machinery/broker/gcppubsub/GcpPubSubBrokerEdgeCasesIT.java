@@ -291,6 +291,7 @@ class GcpPubSubBrokerEdgeCasesIT {
       this.gate = gate;
     }
 
+    /** Messages held at the gate (a request may carry several). */
     int gated() {
       return gated.get();
     }
@@ -305,7 +306,7 @@ class GcpPubSubBrokerEdgeCasesIT {
           if (!request.getTopic().endsWith("/" + topic)) {
             return delegate.futureCall(request, context);
           }
-          gated.incrementAndGet();
+          gated.addAndGet(request.getMessagesCount());
           return ApiFutures.transformAsync(
               gate, ignored -> delegate.futureCall(request, context), Runnable::run);
         }

@@ -412,8 +412,8 @@ class GcpPubSubLeaseHandlingIT {
   }
 
   /**
-   * A real publisher stub that confirms no publish to one topic until {@code parties} of them were
-   * asked for, then all of them (each when Pub/Sub accepted it).
+   * A real publisher stub that confirms no publish to one topic until {@code parties} messages were
+   * asked for (in one request or several), then all of them (each when Pub/Sub accepted it).
    */
   static final class BarrierPublisher extends ForwardingPublisherStub {
     private final String topic;
@@ -428,12 +428,15 @@ class GcpPubSubLeaseHandlingIT {
       this.parties = parties;
     }
 
-    /** Publishes to the topic asked for so far. */
+    /** Messages asked to be published to the topic so far (a request may carry several). */
     int asked() {
       return asked.get();
     }
 
-    /** Publishes to the topic Pub/Sub accepted, counted before their caller learns of it. */
+    /**
+     * Messages published to the topic that Pub/Sub accepted, counted before their caller learns of
+     * it.
+     */
     int confirmed() {
       return confirmed.get();
     }
@@ -453,7 +456,7 @@ class GcpPubSubLeaseHandlingIT {
           if (!request.getTopic().endsWith("/" + topic)) {
             return delegate.futureCall(request, context);
           }
-          if (asked.incrementAndGet() >= parties) {
+          if (asked.addAndGet(request.getMessagesCount()) >= parties) {
             open();
           }
           return ApiFutures.transformAsync(
@@ -462,7 +465,7 @@ class GcpPubSubLeaseHandlingIT {
                   ApiFutures.transform(
                       delegate.futureCall(request, context),
                       response -> {
-                        confirmed.incrementAndGet();
+                        confirmed.addAndGet(request.getMessagesCount());
                         return response;
                       },
                       Runnable::run),
