@@ -21,10 +21,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What the Redis broker does in Redis: Go's keys and commands, processing lists, leases, the
@@ -34,54 +33,40 @@ class RedisBrokerBehaviourIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
   private static final Duration LEASE = Duration.ofSeconds(1);
 
+  @RegisterExtension final RedisTestQueue testQueue = new RedisTestQueue("redis_it");
+
   private String queue;
   private String delayedKey;
   private Config config;
-  private final List<AutoCloseable> closeables = new ArrayList<>();
   private RedisSession redis;
 
   @BeforeEach
   void setUp() {
-    String id = UUID.randomUUID().toString().substring(0, 8);
-    queue = "redis_it_" + id;
-    delayedKey =
-        "delayed_it_" + id; // a key of our own: brokers of other tests promote the shared one
+    queue = testQueue.name();
+    delayedKey = testQueue.delayedKey();
     config = config(TestEndpoints.redisUrl());
-    redis = RedisSession.open(TestEndpoints.redisUrl(), config);
+    redis = testQueue.redis();
   }
 
   private Config config(String url) {
-    return Config.builder()
+    return testQueue
+        .config(
+            io.machinery.config.RedisConfig.DEFAULT.withDelayedTasksPollPeriod(
+                Duration.ofMillis(100)))
         .broker(url)
-        .defaultQueue(queue)
-        .redis(
-            io.machinery.config.RedisConfig.DEFAULT
-                .withDelayedTasksKey(delayedKey)
-                .withDelayedTasksPollPeriod(Duration.ofMillis(100)))
+        .defaultQueue(queue) // a test may name another
         .build();
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-    List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
-    keys.add(queue);
-    keys.add(delayedKey);
-    redis.await(redis.commands().del(keys.toArray(new String[0])));
-    redis.close();
   }
 
   private RedisBroker broker() {
     RedisBroker broker = RedisBroker.builder(config).leaseTimeout(LEASE).build();
-    closeables.add(broker);
+    testQueue.closeLater(broker);
     return broker;
   }
 
   private Consumption consume(RedisBroker broker, RecordingHandler handler) {
     Consumption consumer = broker.startConsuming("it", "", handler);
-    closeables.add(consumer);
+    testQueue.closeLater(consumer);
     return consumer;
   }
 

@@ -19,15 +19,14 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The broker's answers to the reliability review's findings, each shown against a real Redis:
@@ -38,50 +37,34 @@ import org.junit.jupiter.api.Test;
 class RedisBrokerFaultsIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
 
+  @RegisterExtension final RedisTestQueue testQueue = new RedisTestQueue("faults_it");
+
   private String queue;
   private String delayedKey;
   private Config config;
-  private final List<AutoCloseable> closeables = new ArrayList<>();
   private RedisSession redis;
 
   @BeforeEach
   void setUp() {
-    String id = UUID.randomUUID().toString().substring(0, 8);
-    queue = "faults_it_" + id;
-    delayedKey = "delayed_faults_it_" + id;
+    queue = testQueue.name();
+    delayedKey = testQueue.delayedKey();
     config =
-        Config.builder()
-            .broker(TestEndpoints.redisUrl())
-            .defaultQueue(queue)
+        testQueue
+            .config(RedisConfig.DEFAULT.withDelayedTasksPollPeriod(Duration.ofMillis(100)))
             .maxMessageBytes(64 * 1024)
-            .redis(
-                RedisConfig.DEFAULT
-                    .withDelayedTasksKey(delayedKey)
-                    .withDelayedTasksPollPeriod(Duration.ofMillis(100)))
             .build();
-    redis = RedisSession.open(TestEndpoints.redisUrl(), config);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-    List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("*" + queue + "*")));
-    keys.add(delayedKey);
-    redis.await(redis.commands().del(keys.toArray(new String[0])));
-    redis.close();
+    redis = testQueue.redis();
   }
 
   private RedisBroker broker(Duration lease) {
     RedisBroker broker = RedisBroker.builder(config).leaseTimeout(lease).build();
-    closeables.add(broker);
+    testQueue.closeLater(broker);
     return broker;
   }
 
   private Consumption consume(RedisBroker broker, RecordingHandler handler) {
     Consumption consumer = broker.startConsuming("faults", "", handler);
-    closeables.add(consumer);
+    testQueue.closeLater(consumer);
     return consumer;
   }
 
@@ -190,7 +173,7 @@ class RedisBrokerFaultsIT {
     FailingClock clock = new FailingClock();
     Duration lease = Duration.ofMillis(1500);
     RedisBroker broker = RedisBroker.builder(config).clock(clock).leaseTimeout(lease).build();
-    closeables.add(broker);
+    testQueue.closeLater(broker);
     RecordingHandler handler = new RecordingHandler(1);
     consume(broker, handler);
     await().atMost(PATIENCE).until(() -> clock.failures.get() < 0); // every failure happened
@@ -260,7 +243,7 @@ class RedisBrokerFaultsIT {
     RedisBroker broker = broker(Duration.ofSeconds(5));
     AtomicBoolean failed = new AtomicBoolean();
     RecordingHandler handler = new RecordingHandler(1);
-    closeables.add(
+    testQueue.closeLater(
         broker.startConsuming(
             "faults",
             "",
@@ -289,7 +272,7 @@ class RedisBrokerFaultsIT {
                     ? new IllegalStateException("simulated: a bug met at every turn")
                     : null);
     List<Long> errorsAt = failing.errorsAt;
-    closeables.add(broker.startConsuming("faults", "", failing));
+    testQueue.closeLater(broker.startConsuming("faults", "", failing));
     redis.await(redis.commands().rpush(queue, task("t", queue)));
     Delivery first = take(handler);
     assertThat(errorsAt).hasSize(3);
@@ -364,7 +347,7 @@ class RedisBrokerFaultsIT {
         cluster.await(cluster.commands().zadd(claimed, 1.0, stale));
         RedisBroker broker =
             RedisBroker.builder(clustered).leaseTimeout(Duration.ofSeconds(5)).build();
-        closeables.add(broker);
+        testQueue.closeLater(broker);
         consume(broker, new RecordingHandler(1));
         await()
             .atMost(PATIENCE)
@@ -548,7 +531,7 @@ class RedisBrokerFaultsIT {
     redis.await(redis.commands().rpush(queue, good));
     RedisBroker broker =
         RedisBroker.builder(config).fetchByteBudget(256 * 1024).build(); // 3 over-long per fetch
-    closeables.add(broker);
+    testQueue.closeLater(broker);
     RecordingHandler handler = new RecordingHandler(10);
     consume(broker, handler);
     assertThat(take(handler).body()).isEqualTo(good);
@@ -559,7 +542,7 @@ class RedisBrokerFaultsIT {
   @Test
   void deadLetterListsKeepOnlyTheNewestEnvelopes() throws Exception {
     RedisBroker broker = RedisBroker.builder(config).deadLetterLimit(3).build();
-    closeables.add(broker);
+    testQueue.closeLater(broker);
     RecordingHandler handler = new RecordingHandler(10);
     consume(broker, handler);
     for (int i = 0; i < 5; i++) {

@@ -7,21 +7,17 @@ import io.machinery.Arg;
 import io.machinery.Signature;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
-import io.machinery.config.RedisConfig;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Chains longer than Redis's cjson decodes (1,000 levels, about 500 tasks; Go and the core admit
@@ -36,40 +32,23 @@ class RedisLongChainIT {
   /** The longest chain of tasks with arguments Go's decoder admits (10,000 levels). */
   private static final int GO_LONGEST_CHAIN = 4_999;
 
+  @RegisterExtension final RedisTestQueue testQueue = new RedisTestQueue("long_chain_it");
+
   private String queue;
   private String delayedKey;
   private Config config;
   private RedisSession redis;
-  private final List<AutoCloseable> closeables = new ArrayList<>();
 
   @BeforeEach
   void setUp() {
-    String id = UUID.randomUUID().toString().substring(0, 8);
-    queue = "long_chain_it_" + id;
-    delayedKey = "delayed_long_chain_it_" + id;
-    config =
-        Config.builder()
-            .broker(TestEndpoints.redisUrl())
-            .defaultQueue(queue)
-            .redis(RedisConfig.DEFAULT.withDelayedTasksKey(delayedKey))
-            .build();
-    redis = RedisSession.open(TestEndpoints.redisUrl(), config);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-    List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("*" + queue + "*")));
-    keys.add(delayedKey);
-    redis.await(redis.commands().del(keys.toArray(new String[0])));
-    redis.close();
+    queue = testQueue.name();
+    delayedKey = testQueue.delayedKey();
+    config = testQueue.config().build();
+    redis = testQueue.redis();
   }
 
   private <T extends AutoCloseable> T closing(T closeable) {
-    closeables.add(closeable);
-    return closeable;
+    return testQueue.closeLater(closeable);
   }
 
   /** A chain of {@code links} "step" tasks, the first with {@code first}'s settings. */

@@ -15,15 +15,13 @@ import io.machinery.config.Config;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Fetching ahead of free slots ({@link RedisBroker.Builder#prefetch}): messages a busy consumer
@@ -34,27 +32,17 @@ import org.junit.jupiter.api.Test;
 class RedisPrefetchIT {
   private static final Duration PATIENCE = Duration.ofSeconds(20);
 
+  @RegisterExtension final RedisTestQueue testQueue = new RedisTestQueue("redis_prefetch_it");
+
   private String queue;
   private Config config;
-  private final List<AutoCloseable> closeables = new ArrayList<>();
   private RedisSession redis;
 
   @BeforeEach
   void setUp() {
-    queue = "redis_prefetch_it_" + UUID.randomUUID().toString().substring(0, 8);
-    config = Config.builder().broker(TestEndpoints.redisUrl()).defaultQueue(queue).build();
-    redis = RedisSession.open(TestEndpoints.redisUrl(), config);
-  }
-
-  @AfterEach
-  void tearDown() throws Exception {
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      closeables.get(i).close();
-    }
-    List<String> keys = new ArrayList<>(redis.await(redis.commands().keys("{" + queue + "}:*")));
-    keys.add(queue);
-    redis.await(redis.commands().del(keys.toArray(new String[0])));
-    redis.close();
+    queue = testQueue.name();
+    config = testQueue.config().build();
+    redis = testQueue.redis();
   }
 
   private RedisBroker broker(int prefetch) {
@@ -63,13 +51,13 @@ class RedisPrefetchIT {
 
   private RedisBroker broker(RedisBroker.Builder builder, int prefetch) {
     RedisBroker broker = (prefetch < 0 ? builder : builder.prefetch(prefetch)).build();
-    closeables.add(broker);
+    testQueue.closeLater(broker);
     return broker;
   }
 
   private void consume(RedisBroker broker, RecordingHandler handler) {
     Consumption consumer = broker.startConsuming("it", "", handler);
-    closeables.add(consumer);
+    testQueue.closeLater(consumer);
   }
 
   private byte[] push(String name) {
