@@ -60,14 +60,48 @@ class WorkerStartTest {
     }
   }
 
+  /**
+   * What the tests share: a server on a memory broker whose first {@code failures} starts fail with
+   * {@code error}, with the task {@code add} registered. Closing it closes the server, then the
+   * broker.
+   */
+  private record Setup(MemoryBroker memory, FailingStarts broker, Server server)
+      implements AutoCloseable {
+    static Setup failingFirst(int failures, RuntimeException error) {
+      MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
+      FailingStarts broker = new FailingStarts(memory, failures, error);
+      Server server = Server.builder().broker(broker).build();
+      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+      return new Setup(memory, broker, server);
+    }
+
+    /** The first {@code failures} starts fail as Redis out of memory does. */
+    static Setup outOfMemoryFirst(int failures) {
+      return failingFirst(failures, new MachineryException("OOM command not allowed"));
+    }
+
+    ControlPlane plane() {
+      return server.controlPlane().orElseThrow();
+    }
+
+    /** Worker "w", its heartbeat (and so its listing on the control plane) every 100 ms. */
+    Worker listedWorker() {
+      return server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+    }
+
+    @Override
+    public void close() {
+      try (memory) {
+        server.close();
+      }
+    }
+  }
+
   @Test
   void aStartTheServerFailsIsTriedAgainUntilTheWorkerConsumes() throws Exception {
-    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(memory, 2, new MachineryException("OOM command not allowed"));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
-      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
+    try (Setup setup = Setup.outOfMemoryFirst(2)) {
+      Server server = setup.server();
+      FailingStarts broker = setup.broker();
       Worker worker = server.workerBuilder("w").build();
       CompletableFuture<Void> done = worker.launchAsync();
       assertThat(done).as("the launch after a failed first start").isNotDone();
@@ -85,13 +119,10 @@ class WorkerStartTest {
 
   @Test
   void aWorkerTryingToStartIsListedAsStartingUntilItConsumes() throws Exception {
-    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(memory, 2, new MachineryException("OOM command not allowed"));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
-      ControlPlane plane = server.controlPlane().orElseThrow();
-      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+    try (Setup setup = Setup.outOfMemoryFirst(2)) {
+      FailingStarts broker = setup.broker();
+      ControlPlane plane = setup.plane();
+      Worker worker = setup.listedWorker();
       worker.launchAsync();
       await()
           .atMost(TIMEOUT)
@@ -111,14 +142,10 @@ class WorkerStartTest {
 
   @Test
   void aConsumerStartedByAResumeDuringTheRetriesIsTheOnlyOne() throws Exception {
-    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(memory, 1, new MachineryException("OOM command not allowed"));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
-      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
-      ControlPlane plane = server.controlPlane().orElseThrow();
-      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+    try (Setup setup = Setup.outOfMemoryFirst(1)) {
+      FailingStarts broker = setup.broker();
+      ControlPlane plane = setup.plane();
+      Worker worker = setup.listedWorker();
       worker.launchAsync(); // the first start fails; the next try is 1 s later
       plane.pause(Config.DEFAULT.defaultQueue());
       await().atMost(TIMEOUT).until(worker::isPaused); // the heartbeat follows the flag
@@ -126,7 +153,8 @@ class WorkerStartTest {
       await().atMost(TIMEOUT).until(() -> broker.started.get() == 1); // the resume started it
       await().atMost(TIMEOUT).until(() -> !worker.isStarting()); // the retry has run
       assertThat(broker.started).as("the retry found the resumed consumer").hasValue(1);
-      assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
+      assertThat(
+              setup.server().sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
           .containsExactly(3L);
       worker.quit();
     }
@@ -134,14 +162,10 @@ class WorkerStartTest {
 
   @Test
   void aResumeWhoseStartFailsIsTriedAgainAndListedAsStartingMeanwhile() throws Exception {
-    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(memory, 0, new MachineryException("OOM command not allowed"));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
-      server.registerTask("add", TaskFunction.of(Long.class, Long.class, (a, b) -> a + b));
-      ControlPlane plane = server.controlPlane().orElseThrow();
-      Worker worker = server.workerBuilder("w").heartbeatInterval(Duration.ofMillis(100)).build();
+    try (Setup setup = Setup.outOfMemoryFirst(0)) {
+      FailingStarts broker = setup.broker();
+      ControlPlane plane = setup.plane();
+      Worker worker = setup.listedWorker();
       worker.launchAsync();
       await().atMost(TIMEOUT).until(() -> broker.started.get() == 1);
       plane.pause(Config.DEFAULT.defaultQueue());
@@ -160,7 +184,8 @@ class WorkerStartTest {
                             assertThat(status.starting()).isTrue();
                             assertThat(status.paused()).isFalse();
                           }));
-      assertThat(server.sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
+      assertThat(
+              setup.server().sendTask(Signature.create("add", Arg.of(1L), Arg.of(2L))).get(TIMEOUT))
           .containsExactly(3L);
       assertThat(broker.attempts)
           .as("the first start, two failed tries, the one that worked")
@@ -173,12 +198,10 @@ class WorkerStartTest {
 
   @Test
   void quitStopsTheAttemptsAndCompletesTheLaunchNormally() throws Exception {
-    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(memory, Integer.MAX_VALUE, new MachineryException("unreachable"));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
-      Worker worker = server.workerBuilder("w").build();
+    try (Setup setup =
+        Setup.failingFirst(Integer.MAX_VALUE, new MachineryException("unreachable"))) {
+      FailingStarts broker = setup.broker();
+      Worker worker = setup.server().workerBuilder("w").build();
       CompletableFuture<Void> done = worker.launchAsync();
       await().atMost(TIMEOUT).until(() -> broker.attempts.get() >= 2); // one retry seen
       worker.quit();
@@ -200,14 +223,11 @@ class WorkerStartTest {
 
   @Test
   void aConsumerTheServerRefusesForGoodFailsTheLaunchAtOnce() {
-    MemoryBroker memory = MemoryBroker.create(Config.DEFAULT, Clock.systemUTC());
-    FailingStarts broker =
-        new FailingStarts(
-            memory,
-            1,
-            new ConsumerRefusedException("PRECONDITION_FAILED - inequivalent arg", null));
-    try (memory;
-        Server server = Server.builder().broker(broker).build()) {
+    try (Setup setup =
+        Setup.failingFirst(
+            1, new ConsumerRefusedException("PRECONDITION_FAILED - inequivalent arg", null))) {
+      Server server = setup.server();
+      FailingStarts broker = setup.broker();
       Worker worker = server.workerBuilder("w").build();
       CompletableFuture<Void> done = worker.launchAsync();
       assertThat(done).isCompletedExceptionally();

@@ -40,6 +40,13 @@ public record AmqpConfig(
   public static final String DEFAULT_EXCHANGE_TYPE = "direct";
   public static final String DEFAULT_BINDING_KEY = "machinery_task";
   public static final int DEFAULT_PREFETCH_COUNT = 3;
+
+  /**
+   * The largest prefetch count: {@code basic.qos} carries it in 16 bits, and Go's client silently
+   * truncates a larger one.
+   */
+  public static final int MAX_PREFETCH_COUNT = 65_535;
+
   public static final boolean DEFAULT_AUTO_DELETE = false;
 
   /** Empty: Go's per-delay queues. */
@@ -64,9 +71,12 @@ public record AmqpConfig(
     queueBindingArgs = Map.copyOf(queueBindingArgs);
     Objects.requireNonNull(bindingKey, "bindingKey");
     Objects.requireNonNull(delayedQueue, "delayedQueue");
-    if (prefetchCount < 0) {
-      throw new IllegalArgumentException("amqp.prefetch_count must be >= 0, was " + prefetchCount);
-    }
+    checkPrefetchCount(prefetchCount);
+  }
+
+  private static int checkPrefetchCount(int value) {
+    return Checks.inRange(
+        "AmqpConfig.prefetchCount", value, 0, MAX_PREFETCH_COUNT, "basic.qos carries 16 bits");
   }
 
   public AmqpConfig withExchange(String value) {
@@ -111,7 +121,7 @@ public record AmqpConfig(
     return new Builder(this);
   }
 
-  /** Builds an {@link AmqpConfig}; validated in {@link #build()}. */
+  /** Builds an {@link AmqpConfig}; each setter refuses a value out of its range at once. */
   public static final class Builder {
     private String exchange;
     private String exchangeType;
@@ -159,9 +169,17 @@ public record AmqpConfig(
       return this;
     }
 
-    /** Channel QoS; must be {@code >= 0}. */
+    /**
+     * Sets the channel QoS ({@code AMQP_PREFETCH_COUNT}); default {@value
+     * AmqpConfig#DEFAULT_PREFETCH_COUNT}.
+     *
+     * @param value the most unacknowledged deliveries, 0 (no limit) to {@value
+     *     AmqpConfig#MAX_PREFETCH_COUNT}
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is out of that range
+     */
     public Builder prefetchCount(int value) {
-      prefetchCount = value;
+      prefetchCount = checkPrefetchCount(value);
       return this;
     }
 

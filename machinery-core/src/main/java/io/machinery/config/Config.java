@@ -18,6 +18,12 @@ import org.jspecify.annotations.Nullable;
  * config: only a {@code rediss://} or {@code amqps://} URL or {@link Builder#tls(boolean)} enables
  * it; and a YAML file has no size limit.
  *
+ * <p>Every builder of this package ({@link Builder}, {@link RedisConfig.Builder}, {@link
+ * AmqpConfig.Builder}, {@link SqsConfig.Builder}) refuses a value out of its setting's range as
+ * soon as it is set, naming the setter and the rule; the environment and YAML readers go through
+ * the same setters, so a value is refused the same way from code, a variable or a file (Go checks
+ * none of them).
+ *
  * <pre>{@code
  * Config config = Config.builder().broker("redis://127.0.0.1:6379").resultBackend("redis://127.0.0.1:6379")
  *     .defaultQueue("machinery_tasks").resultsExpireIn(3600).build();
@@ -133,13 +139,18 @@ public final class Config {
   /**
    * Reads Go's defaults overlaid with a YAML file (Go's {@code NewFromYaml}). An unknown key (a
    * typo, or a key of another application sharing the file) is logged as a warning and ignored, as
-   * Go ignores it. Unlike Go, an empty file and YAML aliases ({@code *name}) are refused.
+   * Go ignores it. Unlike Go, an empty file, YAML aliases ({@code *name}) and a key given twice are
+   * refused; and keys are read without regard to case ({@code Broker} sets the broker, which Go
+   * ignores), so two keys that differ only in case ({@code Broker} and {@code broker}) are the same
+   * key given twice. The names in {@code amqp.queue_declare_args} and {@code
+   * amqp.queue_binding_args} are AMQP argument names and keep their case.
    *
    * @param file the YAML file, with Go's keys
    * @return the config
    * @throws IllegalArgumentException when the file cannot be read, is not valid YAML, is empty,
-   *     gives a key twice, uses an alias, or holds a value of the wrong type or out of range; the
-   *     message names the key and the rule, and never quotes the file (it may hold passwords)
+   *     gives a key twice (or twice in different cases), uses an alias, or holds a value of the
+   *     wrong type or out of range; the message names the key and the rule, and never quotes the
+   *     file (it may hold passwords)
    */
   public static Config fromYaml(Path file) {
     return ConfigLoader.fromYaml(file);
@@ -603,14 +614,18 @@ public final class Config {
 
     /**
      * Sets the queue tasks go to when their routing key is empty; default {@value #DEFAULT_QUEUE}.
+     * Go takes any text, but a blank name is a mistake (an unfilled {@code DEFAULT_QUEUE=} line
+     * with a space): SQS and Pub/Sub refuse it and Redis and RabbitMQ would make a queue nobody
+     * means to use.
      *
      * @param value the queue name
      * @return this builder
-     * @throws IllegalArgumentException if {@code value} is empty
+     * @throws IllegalArgumentException if {@code value} is empty or only whitespace
      */
     public Builder defaultQueue(String value) {
-      if (Objects.requireNonNull(value, "defaultQueue").isEmpty()) {
-        throw new IllegalArgumentException("default_queue must not be empty");
+      if (Objects.requireNonNull(value, "defaultQueue").isBlank()) {
+        throw new IllegalArgumentException(
+            "Config.defaultQueue must not be empty or blank, was '" + value + "'");
       }
       defaultQueue = value;
       return this;
@@ -655,12 +670,13 @@ public final class Config {
      */
     public Builder resultsExpiry(Duration value) {
       if (value.isNegative()) {
-        throw new IllegalArgumentException("results expiry must not be negative, was " + value);
+        throw new IllegalArgumentException(
+            "Config.resultsExpiry must not be negative, was " + value);
       }
       long seconds = value.getSeconds() + (value.getNano() > 0 ? 1 : 0);
       if (seconds > Integer.MAX_VALUE) {
         throw new IllegalArgumentException(
-            "results expiry must be at most " + Integer.MAX_VALUE + " seconds, was " + value);
+            "Config.resultsExpiry must be at most " + Integer.MAX_VALUE + " seconds, was " + value);
       }
       return resultsExpireIn((int) seconds);
     }
@@ -755,7 +771,7 @@ public final class Config {
     public Builder maxMessageBytes(int value) {
       if (value < 1024) {
         throw new IllegalArgumentException(
-            "max message size must be at least 1024 bytes, was " + value);
+            "Config.maxMessageBytes must be at least 1024 bytes, was " + value);
       }
       maxMessageBytes = value;
       return this;

@@ -18,7 +18,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
+import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +32,11 @@ import org.slf4j.LoggerFactory;
  * config file holds passwords, so a YAML error says where (line and column) but never quotes the
  * file: neither the text of Jackson's or SnakeYAML's message (which show the offending line) nor
  * the exception is passed on.
+ *
+ * <p>No rule about a value is written here: the loader only turns a variable's text into the type
+ * of the builder setter that holds the setting (a whole number, true or false, seconds) and hands
+ * it over ({@link Reading}); when the setter refuses it, the refusal is passed on with the
+ * variable's and YAML key's names in front. So code, environment and YAML are held to one rule.
  */
 final class ConfigLoader {
   private static final Logger log = LoggerFactory.getLogger(ConfigLoader.class);
@@ -43,8 +49,9 @@ final class ConfigLoader {
    *
    * <p>Jackson reads a YAML alias ({@code *name}) as the text {@code name}, not as the anchored
    * value, so {@code result_backend: *redis} would silently become the URL {@code redis}: aliases
-   * are refused (which also rules out alias bombs). A key given twice is refused, as Go's yaml.v2
-   * does, rather than the last one silently winning.
+   * are refused (which also rules out alias bombs). A key given twice is refused rather than the
+   * last one silently winning (Go's {@code yaml.Unmarshal} lets the last win; only its {@code
+   * UnmarshalStrict} refuses).
    */
   private static final class Yaml {
     static final ObjectMapper MAPPER =
@@ -297,234 +304,141 @@ final class ConfigLoader {
     @Nullable String get(String envName);
   }
 
-  private static Config read(Source s, String what) {
-    Config.Builder b = Config.DEFAULT.toBuilder();
-    set(s, "BROKER", b::broker);
-    set(s, "LOCK", b::lock);
-    set(s, "MACHINERY_MIGRATE_FROM_BROKER", b::migrateFromBroker);
-    set(s, "MACHINERY_MIGRATE_FROM_RESULT_BACKEND", b::migrateFromResultBackend);
-    set(s, "MULTIPLE_BROKEN_SEPARATOR", b::multipleBrokerSeparator);
-    set(s, "DEFAULT_QUEUE", b::defaultQueue);
-    set(s, "RESULT_BACKEND", b::resultBackend);
-    setInt(s, what, "RESULTS_EXPIRE_IN", b::resultsExpireIn);
-    setBool(s, what, "NO_UNIX_SIGNALS", b::noUnixSignals);
-    setBool(s, what, "MACHINERY_TLS", b::tls);
-    setInt(s, what, "MACHINERY_MAX_MESSAGE_BYTES", b::maxMessageBytes);
-    setBool(s, what, "MACHINERY_STRICT_UUIDS", b::strictUuids);
-    String bounds = s.get(QUEUE_BOUNDS_ENV);
-    if (bounds != null) {
-      List<QueueBoundSetting> parsed = bounds(what, bounds);
+  /** Turns a variable's text into its setter's type; refuses with the rule, not the name. */
+  private interface Parser<T> {
+    T parse(String text);
+  }
+
+  /**
+   * Hands each variable that is set, parsed, to the builder setter that holds the setting's rule; a
+   * refusal (the parser's or the setter's) is given the variable's and YAML key's names.
+   */
+  private record Reading(Source source, String what) {
+    <T> void set(String key, Parser<T> parser, Consumer<T> setter) {
+      String text = source.get(key);
+      if (text == null) {
+        return;
+      }
       try {
-        b.queueBounds(parsed);
+        setter.accept(parser.parse(text));
       } catch (IllegalArgumentException e) {
+        String reason = String.valueOf(e.getMessage());
         throw new IllegalArgumentException(
-            what + describe(QUEUE_BOUNDS_ENV) + ": " + e.getMessage(), e);
+            reason.startsWith(what) ? reason : what + describe(key) + ": " + reason, e);
       }
     }
 
-    AmqpConfig amqp = AmqpConfig.DEFAULT;
-    amqp = with(s, what, "AMQP_EXCHANGE", Function.identity(), amqp::withExchange, amqp);
-    amqp = with(s, what, "AMQP_EXCHANGE_TYPE", Function.identity(), amqp::withExchangeType, amqp);
-    amqp = with(s, what, "AMQP_BINDING_KEY", Function.identity(), amqp::withBindingKey, amqp);
-    amqp =
-        with(
-            s,
-            what,
-            "AMQP_PREFETCH_COUNT",
-            // basic.qos carries a 16-bit count: Go's client silently truncates a larger one
-            v -> parseInt(what, "AMQP_PREFETCH_COUNT", v, 0, 65535),
-            amqp::withPrefetchCount,
-            amqp);
-    amqp =
-        with(
-            s,
-            what,
-            "AMQP_AUTO_DELETE",
-            v -> parseBool(what, "AMQP_AUTO_DELETE", v),
-            amqp::withAutoDelete,
-            amqp);
-    amqp = with(s, what, "AMQP_DELAYED_QUEUE", Function.identity(), amqp::withDelayedQueue, amqp);
-    amqp =
-        with(
-            s,
-            what,
-            "AMQP_QUEUE_BINDING_ARGS",
-            ConfigLoader::parsePairs,
-            amqp::withQueueBindingArgs,
-            amqp);
-    amqp =
-        with(
-            s,
-            what,
-            "AMQP_QUEUE_DECLARE_ARGS",
-            ConfigLoader::parsePairs,
-            amqp::withQueueDeclareArgs,
-            amqp);
-    b.amqp(amqp);
+    void text(String key, Consumer<String> setter) {
+      set(key, text -> text, setter);
+    }
 
-    RedisConfig r = RedisConfig.DEFAULT;
-    r =
-        new RedisConfig(
-            intOr(s, what, "REDIS_MAX_IDLE", r.maxIdle()),
-            intOr(s, what, "REDIS_MAX_ACTIVE", r.maxActive()),
-            Duration.ofSeconds(
-                intOr(s, what, "REDIS_IDLE_TIMEOUT", (int) r.idleTimeout().toSeconds())),
-            boolOr(s, what, "REDIS_WAIT", r.waitForConnection()),
-            secondsOr(s, what, "REDIS_READ_TIMEOUT", r.readTimeout()),
-            secondsOr(s, what, "REDIS_WRITE_TIMEOUT", r.writeTimeout()),
-            secondsOr(s, what, "REDIS_CONNECT_TIMEOUT", r.connectTimeout()),
-            Duration.ofMillis(
-                intOr(
-                    s,
-                    what,
-                    "REDIS_NORMAL_TASKS_POLL_PERIOD",
-                    (int) r.normalTasksPollPeriod().toMillis())),
-            Duration.ofMillis(
-                intOr(
-                    s,
-                    what,
-                    "REDIS_DELAYED_TASKS_POLL_PERIOD",
-                    (int) r.delayedTasksPollPeriod().toMillis())),
-            orDefault(s.get("REDIS_DELAYED_TASKS_KEY"), r.delayedTasksKey()),
-            orDefault(s.get("REDIS_CLIENT_NAME"), r.clientName()),
-            orDefault(s.get("REDIS_MASTER_NAME"), r.masterName()),
-            boolOr(s, what, "REDIS_CLUSTER_ENABLED", r.clusterEnabled()),
-            orDefault(s.get("REDIS_SENTINEL_PASSWORD"), r.sentinelPassword()));
-    b.redis(r);
+    void number(String key, IntConsumer setter) {
+      set(key, ConfigLoader::parseInt, setter::accept);
+    }
 
-    String visibility = s.get("SQS_VISIBILITY_TIMEOUT");
-    b.sqs(
-        new SqsConfig(
-            // SQS's own limits: a long poll of at most 20 s, a visibility timeout of at most 12 h
-            intOr(s, what, "SQS_WAIT_TIME_SECONDS", 0, 0, 20),
-            visibility == null
-                ? null
-                : parseInt(what, "SQS_VISIBILITY_TIMEOUT", visibility, 0, 43200),
-            boolOr(s, what, "SQS_VISIBILITY_HEARTBEAT", false)));
+    void flag(String key, Consumer<Boolean> setter) {
+      set(key, ConfigLoader::parseBool, setter);
+    }
+
+    /** Go's whole seconds. */
+    void seconds(String key, Consumer<Duration> setter) {
+      set(key, text -> Duration.ofSeconds(parseInt(text)), setter);
+    }
+
+    /** Go's whole milliseconds. */
+    void millis(String key, Consumer<Duration> setter) {
+      set(key, text -> Duration.ofMillis(parseInt(text)), setter);
+    }
+  }
+
+  private static Config read(Source s, String what) {
+    Reading r = new Reading(s, what);
+    Config.Builder b = Config.DEFAULT.toBuilder();
+    r.text("BROKER", b::broker);
+    r.text("LOCK", b::lock);
+    r.text("MACHINERY_MIGRATE_FROM_BROKER", b::migrateFromBroker);
+    r.text("MACHINERY_MIGRATE_FROM_RESULT_BACKEND", b::migrateFromResultBackend);
+    r.text("MULTIPLE_BROKEN_SEPARATOR", b::multipleBrokerSeparator);
+    r.text("DEFAULT_QUEUE", b::defaultQueue);
+    r.text("RESULT_BACKEND", b::resultBackend);
+    r.number("RESULTS_EXPIRE_IN", b::resultsExpireIn);
+    r.flag("NO_UNIX_SIGNALS", b::noUnixSignals);
+    r.flag("MACHINERY_TLS", b::tls);
+    r.number("MACHINERY_MAX_MESSAGE_BYTES", b::maxMessageBytes);
+    r.flag("MACHINERY_STRICT_UUIDS", b::strictUuids);
+    r.set(QUEUE_BOUNDS_ENV, text -> bounds(what, text), b::queueBounds);
+
+    AmqpConfig.Builder amqp = AmqpConfig.builder();
+    r.text("AMQP_EXCHANGE", amqp::exchange);
+    r.text("AMQP_EXCHANGE_TYPE", amqp::exchangeType);
+    r.text("AMQP_BINDING_KEY", amqp::bindingKey);
+    r.number("AMQP_PREFETCH_COUNT", amqp::prefetchCount);
+    r.flag("AMQP_AUTO_DELETE", amqp::autoDelete);
+    r.text("AMQP_DELAYED_QUEUE", amqp::delayedQueue);
+    r.set("AMQP_QUEUE_BINDING_ARGS", ConfigLoader::parsePairs, amqp::queueBindingArgs);
+    r.set("AMQP_QUEUE_DECLARE_ARGS", ConfigLoader::parsePairs, amqp::queueDeclareArgs);
+    b.amqp(amqp.build());
+
+    RedisConfig.Builder redis = RedisConfig.builder();
+    r.number("REDIS_MAX_IDLE", redis::maxIdle);
+    r.number("REDIS_MAX_ACTIVE", redis::maxActive);
+    r.seconds("REDIS_IDLE_TIMEOUT", redis::idleTimeout);
+    r.flag("REDIS_WAIT", redis::waitForConnection);
+    r.seconds("REDIS_READ_TIMEOUT", redis::readTimeout);
+    r.seconds("REDIS_WRITE_TIMEOUT", redis::writeTimeout);
+    r.seconds("REDIS_CONNECT_TIMEOUT", redis::connectTimeout);
+    r.millis("REDIS_NORMAL_TASKS_POLL_PERIOD", redis::normalTasksPollPeriod);
+    r.millis("REDIS_DELAYED_TASKS_POLL_PERIOD", redis::delayedTasksPollPeriod);
+    r.text("REDIS_DELAYED_TASKS_KEY", redis::delayedTasksKey);
+    r.text("REDIS_CLIENT_NAME", redis::clientName);
+    r.text("REDIS_MASTER_NAME", redis::masterName);
+    r.flag("REDIS_CLUSTER_ENABLED", redis::clusterEnabled);
+    r.text("REDIS_SENTINEL_PASSWORD", redis::sentinelPassword);
+    b.redis(redis.build());
+
+    SqsConfig.Builder sqs = SqsConfig.builder();
+    r.number("SQS_WAIT_TIME_SECONDS", sqs::waitTimeSeconds);
+    r.number("SQS_VISIBILITY_TIMEOUT", sqs::visibilityTimeout);
+    r.flag("SQS_VISIBILITY_HEARTBEAT", sqs::visibilityHeartBeat);
+    b.sqs(sqs.build());
+
     b.dynamoDb(
         new DynamoDbConfig(
             orDefault(s.get("TASK_STATES_TABLE"), DynamoDbConfig.DEFAULT_TASK_STATES_TABLE),
             orDefault(s.get("GROUP_METAS_TABLE"), DynamoDbConfig.DEFAULT_GROUP_METAS_TABLE)));
-    try {
-      return b.build();
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("invalid config: " + e.getMessage(), e);
-    }
-  }
-
-  private static <T> AmqpConfig with(
-      Source s,
-      String what,
-      String key,
-      Function<String, T> parse,
-      Function<T, AmqpConfig> apply,
-      AmqpConfig current) {
-    String value = s.get(key);
-    if (value == null) {
-      return current;
-    }
-    try {
-      return apply.apply(parse.apply(value));
-    } catch (IllegalArgumentException e) {
-      String reason = String.valueOf(e.getMessage());
-      throw new IllegalArgumentException(
-          reason.startsWith(what) ? reason : what + describe(key) + ": " + reason, e);
-    }
-  }
-
-  private static void set(Source s, String key, java.util.function.Consumer<String> setter) {
-    String value = s.get(key);
-    if (value != null) {
-      try {
-        setter.accept(value);
-      } catch (IllegalArgumentException e) {
-        throw new IllegalArgumentException("invalid " + key + ": " + e.getMessage(), e);
-      }
-    }
-  }
-
-  private static void setInt(
-      Source s, String what, String key, java.util.function.IntConsumer setter) {
-    String value = s.get(key);
-    if (value != null) {
-      try {
-        setter.accept(parseInt(what, key, value));
-      } catch (IllegalArgumentException e) {
-        String reason = String.valueOf(e.getMessage());
-        throw new IllegalArgumentException(
-            reason.startsWith(what) ? reason : "invalid " + key + ": " + reason, e);
-      }
-    }
-  }
-
-  private static void setBool(
-      Source s, String what, String key, java.util.function.Consumer<Boolean> setter) {
-    String value = s.get(key);
-    if (value != null) {
-      setter.accept(parseBool(what, key, value));
-    }
-  }
-
-  private static int intOr(Source s, String what, String key, int fallback) {
-    return intOr(s, what, key, fallback, Integer.MIN_VALUE, Integer.MAX_VALUE);
-  }
-
-  private static int intOr(Source s, String what, String key, int fallback, int min, int max) {
-    String value = s.get(key);
-    return value == null ? fallback : parseInt(what, key, value, min, max);
-  }
-
-  /** Go's whole seconds; negative is refused rather than handed to the client as a timeout. */
-  private static Duration secondsOr(Source s, String what, String key, Duration fallback) {
-    String value = s.get(key);
-    return value == null
-        ? fallback
-        : Duration.ofSeconds(parseInt(what, key, value, 0, Integer.MAX_VALUE));
-  }
-
-  private static boolean boolOr(Source s, String what, String key, boolean fallback) {
-    String value = s.get(key);
-    return value == null ? fallback : parseBool(what, key, value);
+    return b.build();
   }
 
   private static String orDefault(@Nullable String value, String fallback) {
     return value == null ? fallback : value;
   }
 
-  private static int parseInt(String what, String key, String value) {
-    return parseInt(what, key, value, Integer.MIN_VALUE, Integer.MAX_VALUE);
-  }
-
-  private static int parseInt(String what, String key, String value, int min, int max) {
+  private static int parseInt(String text) {
     long parsed;
     try {
-      parsed = Long.parseLong(value.trim());
+      parsed = Long.parseLong(text.trim());
     } catch (NumberFormatException e) {
-      parsed = Long.MIN_VALUE;
+      throw new IllegalArgumentException("must be a whole number, was '" + text + "'");
     }
-    if (parsed < min || parsed > max) {
+    if (parsed < Integer.MIN_VALUE || parsed > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(
-          what
-              + describe(key)
-              + " must be a whole number from "
-              + min
+          "must be a whole number from "
+              + Integer.MIN_VALUE
               + " to "
-              + max
+              + Integer.MAX_VALUE
               + ", was '"
-              + value
+              + text
               + "'");
     }
     return (int) parsed;
   }
 
-  private static boolean parseBool(String what, String key, String value) {
+  private static boolean parseBool(String text) {
     // envconfig uses strconv.ParseBool: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False.
-    return switch (value.trim()) {
+    return switch (text.trim()) {
       case "1", "t", "T", "TRUE", "true", "True" -> true;
       case "0", "f", "F", "FALSE", "false", "False" -> false;
-      default ->
-          throw new IllegalArgumentException(
-              what + describe(key) + " must be true or false, was '" + value + "'");
+      default -> throw new IllegalArgumentException("must be true or false, was '" + text + "'");
     };
   }
 
@@ -548,10 +462,42 @@ final class ConfigLoader {
     return out;
   }
 
+  /**
+   * The settings by their dotted, lower-case keys ({@code redis.read_timeout}). Keys are read
+   * without regard to case, so {@code Broker} sets the broker; Go's yaml.v2 matches them exactly
+   * and ignores {@code Broker}. Two keys of one mapping that differ only in case would collapse
+   * into one setting, the last silently winning: that is refused, for keys this reader knows (an
+   * unknown key is only warned about). The keys of the AMQP argument mappings are argument names
+   * and keep their case, as in Go.
+   */
   private static void flatten(String prefix, Map<?, ?> map, Map<String, Object> out) {
+    Map<String, String> spellings = new java.util.HashMap<>();
     for (Map.Entry<?, ?> e : map.entrySet()) {
-      String key = prefix + String.valueOf(e.getKey()).toLowerCase(Locale.ROOT);
+      String spelling = String.valueOf(e.getKey());
+      String key = prefix + spelling.toLowerCase(Locale.ROOT);
+      String earlier = spellings.putIfAbsent(key, spelling);
+      if (earlier != null && isKnown(key)) {
+        throw new IllegalArgumentException(
+            "YAML key "
+                + key
+                + " is given twice, as '"
+                + earlier
+                + "' and as '"
+                + spelling
+                + "': keys are read without regard to case (Go reads only the spelling '"
+                + key.substring(prefix.length())
+                + "'); give it once");
+      }
       Object value = e.getValue();
+      if (ENV_TO_YAML_MAPPINGS.containsValue(key) && value instanceof Map<?, ?> arguments) {
+        arguments.forEach(
+            (name, argument) -> {
+              if (argument != null) {
+                out.put(key + "." + name, argument);
+              }
+            });
+        continue;
+      }
       if (YAML_KEYS.contains(key) && (value instanceof Map<?, ?> || value instanceof List<?>)) {
         // String.valueOf of a list would otherwise become the setting: broker "[redis://a, ...]"
         throw new IllegalArgumentException(
@@ -566,6 +512,13 @@ final class ConfigLoader {
         out.put(key, value);
       }
     }
+  }
+
+  /** A key this reader takes, or a section holding such keys ({@code redis}). */
+  private static boolean isKnown(String key) {
+    return YAML_KEYS.contains(key)
+        || ENV_TO_YAML_MAPPINGS.containsValue(key)
+        || YAML_KEYS.stream().anyMatch(known -> known.startsWith(key + "."));
   }
 
   private static Map<String, Object> prefixed(Map<String, Object> flat, String prefix) {

@@ -76,10 +76,10 @@ public record RedisConfig(
           "");
 
   public RedisConfig {
-    Objects.requireNonNull(idleTimeout);
-    Objects.requireNonNull(readTimeout);
-    Objects.requireNonNull(writeTimeout);
-    Objects.requireNonNull(connectTimeout);
+    idleTimeout = checkTimeout("idleTimeout", idleTimeout);
+    readTimeout = checkTimeout("readTimeout", readTimeout);
+    writeTimeout = checkTimeout("writeTimeout", writeTimeout);
+    connectTimeout = checkTimeout("connectTimeout", connectTimeout);
     Objects.requireNonNull(normalTasksPollPeriod);
     Objects.requireNonNull(delayedTasksPollPeriod);
     // Go treats a poll period <= 0 as its default.
@@ -95,6 +95,11 @@ public record RedisConfig(
     Objects.requireNonNull(clientName);
     Objects.requireNonNull(masterName);
     Objects.requireNonNull(sentinelPassword);
+  }
+
+  /** A timeout is handed to the client: zero is Go's "none", negative is a mistake. */
+  private static Duration checkTimeout(String name, Duration value) {
+    return Checks.notNegative("RedisConfig." + name, Objects.requireNonNull(value, name));
   }
 
   public RedisConfig withNormalTasksPollPeriod(Duration value) {
@@ -178,8 +183,8 @@ public record RedisConfig(
   }
 
   /**
-   * Builds a {@link RedisConfig}; validation and Go's "0 means default" rules apply in {@link
-   * #build()}.
+   * Builds a {@link RedisConfig}. A timeout setter refuses a negative value at once; Go's "0 means
+   * default" rules (poll periods, delayed-tasks key) apply in {@link #build()}.
    */
   public static final class Builder {
     private int maxIdle;
@@ -226,9 +231,13 @@ public record RedisConfig(
       return this;
     }
 
-    /** Kept for Go configs ({@code REDIS_IDLE_TIMEOUT}). */
+    /**
+     * Kept for Go configs ({@code REDIS_IDLE_TIMEOUT}).
+     *
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder idleTimeout(Duration value) {
-      idleTimeout = Objects.requireNonNull(value, "idleTimeout");
+      idleTimeout = checkTimeout("idleTimeout", value);
       return this;
     }
 
@@ -238,18 +247,33 @@ public record RedisConfig(
       return this;
     }
 
+    /**
+     * The command timeout ({@code REDIS_READ_TIMEOUT}).
+     *
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder readTimeout(Duration value) {
-      readTimeout = Objects.requireNonNull(value, "readTimeout");
+      readTimeout = checkTimeout("readTimeout", value);
       return this;
     }
 
+    /**
+     * Kept for Go configs ({@code REDIS_WRITE_TIMEOUT}).
+     *
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder writeTimeout(Duration value) {
-      writeTimeout = Objects.requireNonNull(value, "writeTimeout");
+      writeTimeout = checkTimeout("writeTimeout", value);
       return this;
     }
 
+    /**
+     * The connect timeout ({@code REDIS_CONNECT_TIMEOUT}).
+     *
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder connectTimeout(Duration value) {
-      connectTimeout = Objects.requireNonNull(value, "connectTimeout");
+      connectTimeout = checkTimeout("connectTimeout", value);
       return this;
     }
 

@@ -381,8 +381,9 @@ class ConfigTest {
     AmqpConfig amqp =
         AmqpConfig.DEFAULT.toBuilder().exchange("ex").prefetchCount(9).delayedQueue(null).build();
     assertThat(amqp).isEqualTo(AmqpConfig.DEFAULT.withExchange("ex").withPrefetchCount(9));
-    assertThatThrownBy(() -> AmqpConfig.builder().prefetchCount(-1).build())
-        .hasMessageContaining("prefetch_count");
+    assertThatThrownBy(() -> AmqpConfig.builder().prefetchCount(-1))
+        .as("refused by the setter, not later by build()")
+        .hasMessageContaining("AmqpConfig.prefetchCount");
   }
 
   /**

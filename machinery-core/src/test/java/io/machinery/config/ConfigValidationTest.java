@@ -2,12 +2,17 @@ package io.machinery.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.assertj.core.api.AbstractThrowableAssert;
+import org.assertj.core.api.SoftAssertions;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -117,7 +122,7 @@ class ConfigValidationTest {
         .hasMessageContaining("from 0 to 43200");
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("REDIS_READ_TIMEOUT", "-5")))
         .hasMessageContaining("REDIS_READ_TIMEOUT")
-        .hasMessageContaining("from 0 to 2147483647");
+        .hasMessageContaining("must not be negative, was -5s");
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("REDIS_CONNECT_TIMEOUT", "-1")))
         .hasMessageContaining("REDIS_CONNECT_TIMEOUT");
     // a whole number too large for the setting used to be called "not a whole number"
@@ -137,5 +142,277 @@ class ConfigValidationTest {
         .hasMessageContaining("key:value pairs");
     assertThatThrownBy(() -> Config.fromEnvironment(Map.of("AMQP_PREFETCH_COUNT", "-1")))
         .hasMessageContaining("environment variable AMQP_PREFETCH_COUNT");
+  }
+
+  /**
+   * One rule of one setting: a value it refuses, as the variable's text and in code, the setter the
+   * refusal names and the rule's words.
+   */
+  private record Rule(
+      String variable, String text, ThrowingCallable inCode, String setter, String words) {}
+
+  /** Every range rule, each through a different way in: builder, copy-with method, constructor. */
+  private static final List<Rule> RULES =
+      List.of(
+          new Rule(
+              "SQS_WAIT_TIME_SECONDS",
+              "21",
+              () -> new SqsConfig(21, null, false),
+              "SqsConfig.waitTimeSeconds",
+              "must be from 0 to 20"),
+          new Rule(
+              "SQS_WAIT_TIME_SECONDS",
+              "-1",
+              () -> new SqsConfig(-1, null, false),
+              "SqsConfig.waitTimeSeconds",
+              "must be from 0 to 20"),
+          new Rule(
+              "SQS_VISIBILITY_TIMEOUT",
+              "43201",
+              () -> new SqsConfig(0, 43_201, false),
+              "SqsConfig.visibilityTimeout",
+              "must be from 0 to 43200"),
+          new Rule(
+              "SQS_VISIBILITY_TIMEOUT",
+              "-1",
+              () -> new SqsConfig(0, -1, false),
+              "SqsConfig.visibilityTimeout",
+              "must be from 0 to 43200"),
+          new Rule(
+              "AMQP_PREFETCH_COUNT",
+              "65536",
+              () -> AmqpConfig.builder().prefetchCount(65_536),
+              "AmqpConfig.prefetchCount",
+              "must be from 0 to 65535"),
+          new Rule(
+              "AMQP_PREFETCH_COUNT",
+              "-1",
+              () -> AmqpConfig.DEFAULT.withPrefetchCount(-1),
+              "AmqpConfig.prefetchCount",
+              "must be from 0 to 65535"),
+          new Rule(
+              "REDIS_READ_TIMEOUT",
+              "-5",
+              () -> RedisConfig.builder().readTimeout(Duration.ofSeconds(-5)),
+              "RedisConfig.readTimeout",
+              "must not be negative"),
+          new Rule(
+              "REDIS_WRITE_TIMEOUT",
+              "-1",
+              () -> RedisConfig.builder().writeTimeout(Duration.ofSeconds(-1)),
+              "RedisConfig.writeTimeout",
+              "must not be negative"),
+          new Rule(
+              "REDIS_CONNECT_TIMEOUT",
+              "-1",
+              () -> RedisConfig.DEFAULT.withConnectTimeout(Duration.ofSeconds(-1)),
+              "RedisConfig.connectTimeout",
+              "must not be negative"),
+          new Rule(
+              "REDIS_IDLE_TIMEOUT",
+              "-1",
+              () -> RedisConfig.builder().idleTimeout(Duration.ofSeconds(-1)),
+              "RedisConfig.idleTimeout",
+              "must not be negative"),
+          new Rule(
+              "DEFAULT_QUEUE",
+              " ",
+              () -> Config.builder().defaultQueue(" "),
+              "Config.defaultQueue",
+              "must not be empty or blank"),
+          new Rule(
+              "DEFAULT_QUEUE",
+              "\t",
+              () -> Config.builder().defaultQueue("\t"),
+              "Config.defaultQueue",
+              "must not be empty or blank"),
+          new Rule(
+              "RESULTS_EXPIRE_IN",
+              "-1",
+              () -> Config.builder().resultsExpireIn(-1),
+              "results_expire_in",
+              "must be >= 0"),
+          new Rule(
+              "MACHINERY_MAX_MESSAGE_BYTES",
+              "1023",
+              () -> Config.builder().maxMessageBytes(1023),
+              "Config.maxMessageBytes",
+              "must be at least 1024"));
+
+  /**
+   * s55: the builders took what the environment and YAML readers refuse (an SQS wait over 20 s,
+   * negative Redis timeouts, a prefetch count over 16 bits, a blank default queue). A value is now
+   * refused in code naming the setter and the rule, and read from a variable with the very same
+   * message after the variable's name: one rule, not two that can drift apart.
+   */
+  @Test
+  void theBuildersRefuseWhatTheLoadersRefuseWithTheSameRule() {
+    SoftAssertions softly = new SoftAssertions();
+    for (Rule rule : RULES) {
+      String where = rule.variable() + "='" + rule.text() + "'";
+      Throwable inCode = catchThrowable(rule.inCode());
+      softly
+          .assertThat(inCode)
+          .as(where + " in code")
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(rule.setter())
+          .hasMessageContaining(rule.words());
+      softly
+          .assertThatThrownBy(() -> Config.fromEnvironment(Map.of(rule.variable(), rule.text())))
+          .as(where + " from the environment")
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageStartingWith("environment variable " + rule.variable())
+          .hasMessageEndingWith(
+              ": " + (inCode == null ? "(nothing thrown in code)" : inCode.getMessage()));
+    }
+    softly.assertAll();
+  }
+
+  /** The same rules from a YAML file, named by the YAML key. */
+  @Test
+  void aYamlValueOutOfRangeNamesItsKeyAndTheSettersRule(@TempDir Path dir) throws IOException {
+    loading(dir, "sqs:\n  receive_wait_time_seconds: 25\n")
+        .hasMessageStartingWith(
+            "YAML key for SQS_WAIT_TIME_SECONDS (YAML sqs.receive_wait_time_seconds)")
+        .hasMessageContaining("SqsConfig.waitTimeSeconds must be from 0 to 20");
+    loading(dir, "redis:\n  connect_timeout: -3\n")
+        .hasMessageContaining("redis.connect_timeout")
+        .hasMessageContaining("RedisConfig.connectTimeout must not be negative, was -3s");
+    loading(dir, "default_queue: \" \"\n")
+        .hasMessageContaining("default_queue")
+        .hasMessageContaining("Config.defaultQueue must not be empty or blank");
+  }
+
+  /** Each setting's canonical constructor holds the same rule as its builder. */
+  @Test
+  void theRecordsConstructorsHoldTheSameRules() {
+    Duration negative = Duration.ofMillis(-1);
+    RedisConfig d = RedisConfig.DEFAULT;
+    assertThatThrownBy(
+            () ->
+                new RedisConfig(
+                    d.maxIdle(),
+                    d.maxActive(),
+                    d.idleTimeout(),
+                    d.waitForConnection(),
+                    negative,
+                    d.writeTimeout(),
+                    d.connectTimeout(),
+                    d.normalTasksPollPeriod(),
+                    d.delayedTasksPollPeriod(),
+                    d.delayedTasksKey(),
+                    d.clientName(),
+                    d.masterName(),
+                    d.clusterEnabled(),
+                    d.sentinelPassword()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("RedisConfig.readTimeout must not be negative, was -1ms");
+    AmqpConfig a = AmqpConfig.DEFAULT;
+    assertThatThrownBy(
+            () ->
+                new AmqpConfig(
+                    a.exchange(),
+                    a.exchangeType(),
+                    a.queueDeclareArgs(),
+                    a.queueBindingArgs(),
+                    a.bindingKey(),
+                    70_000,
+                    a.autoDelete(),
+                    a.delayedQueue()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("AmqpConfig.prefetchCount must be from 0 to 65535");
+  }
+
+  /** The limits themselves are allowed: the rules refuse only what lies beyond them. */
+  @Test
+  void theLimitsThemselvesAreAllowed() {
+    assertThat(new SqsConfig(20, 43_200, true).waitTimeSeconds()).isEqualTo(20);
+    assertThat(new SqsConfig(0, 0, false).visibilityTimeout()).isZero();
+    assertThat(AmqpConfig.builder().prefetchCount(65_535).build().prefetchCount())
+        .isEqualTo(65_535);
+    assertThat(AmqpConfig.builder().prefetchCount(0).build().prefetchCount()).isZero();
+    RedisConfig zero =
+        RedisConfig.builder()
+            .readTimeout(Duration.ZERO)
+            .writeTimeout(Duration.ZERO)
+            .connectTimeout(Duration.ZERO)
+            .idleTimeout(Duration.ZERO)
+            .build();
+    assertThat(zero.readTimeout()).isZero();
+    assertThat(Config.builder().defaultQueue(" tasks").build().defaultQueue()).isEqualTo(" tasks");
+    Config fromEnv =
+        Config.fromEnvironment(
+            Map.of(
+                "SQS_WAIT_TIME_SECONDS", "20",
+                "SQS_VISIBILITY_TIMEOUT", "43200",
+                "AMQP_PREFETCH_COUNT", "65535",
+                "REDIS_READ_TIMEOUT", "0"));
+    assertThat(fromEnv.sqs()).isEqualTo(new SqsConfig(20, 43_200, false));
+    assertThat(fromEnv.amqp().prefetchCount()).isEqualTo(65_535);
+    assertThat(fromEnv.redis().readTimeout()).isZero();
+  }
+
+  /**
+   * Keys differing only in case collapsed into one setting, the last silently winning. Go's yaml.v2
+   * matches keys exactly: it reads {@code broker} and ignores {@code Broker}. Here keys are read
+   * without regard to case, so the two are one key given twice, and refused.
+   */
+  @Test
+  void twoKeysThatDifferOnlyInCaseAreRefused(@TempDir Path dir) throws IOException {
+    loading(
+            dir,
+            """
+            Broker: redis://:S3cr3t@old:6379
+            broker: redis://:S3cr3t@new:6379
+            """)
+        .hasMessageContaining("YAML key broker is given twice, as 'Broker' and as 'broker'")
+        .hasMessageContaining("Go reads only the spelling 'broker'");
+    loading(
+            dir,
+            """
+            redis:
+              read_timeout: 5
+              Read_Timeout: 50
+            """)
+        .hasMessageContaining("YAML key redis.read_timeout is given twice");
+    loading(
+            dir,
+            """
+            redis:
+              read_timeout: 5
+            REDIS:
+              connect_timeout: 5
+            """)
+        .hasMessageContaining("YAML key redis is given twice");
+  }
+
+  /**
+   * A single key in another case still sets its setting; an unknown key is still only warned about,
+   * in any case; AMQP argument names keep their case (they were lowered, so {@code X-Custom} and
+   * {@code x-custom} collapsed), as Go keeps it.
+   */
+  @Test
+  void caseOnlyMattersWhereItIsAmbiguousAndArgumentNamesKeepIt(@TempDir Path dir)
+      throws IOException {
+    Path file = dir.resolve("cases.yml");
+    Files.writeString(
+        file,
+        """
+        Broker: redis://127.0.0.1:6379
+        my_app: 1
+        My_App: 2
+        amqp:
+          queue_declare_args:
+            x-max-priority: 10
+            X-Custom: a
+            x-custom: b
+        """);
+    Config config = Config.fromYaml(file);
+    assertThat(config.broker()).isEqualTo("redis://127.0.0.1:6379");
+    assertThat(config.amqp().queueDeclareArgs())
+        .containsOnly(
+            Map.entry("x-max-priority", 10),
+            Map.entry("X-Custom", "a"),
+            Map.entry("x-custom", "b"));
   }
 }
