@@ -4,14 +4,17 @@ import io.machinery.HealthCheck;
 import io.machinery.Server;
 import io.machinery.Worker;
 import io.machinery.config.Redaction;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 
 /**
  * Actuator health of Machinery: UP when the broker and the backend answer and every worker of this
- * application is consuming (not stopped, nor still trying to start: {@link Worker#isStarting()}).
+ * application is consuming (not stopped, nor still trying to start: {@link Worker#isStarting()},
+ * nor waited for or failed for a task bean made after the start: see {@link MachineryWorkers}).
  *
  * <p>Design notes: the broker and backend probes are core's {@link HealthCheck} (cheapest reads,
  * each on its own thread and DOWN after its timeout, so a hung connection cannot hang the health
@@ -57,11 +60,19 @@ final class MachineryHealthIndicator extends AbstractHealthIndicator {
         up = false;
       }
       // launched, but without a consumer: their broker's server failed the start, or a consumer
-      // that ended by itself is being replaced; they take no task meanwhile
-      List<String> starting =
-          running.stream().filter(Worker::isStarting).map(Worker::consumerTag).toList();
+      // that ended by itself is being replaced; or not launched yet, for a task bean made after
+      // the start; they take no task meanwhile
+      List<String> starting = new ArrayList<>();
+      running.stream().filter(Worker::isStarting).map(Worker::consumerTag).forEach(starting::add);
+      starting.addAll(workers.lateStartingTags());
       if (!starting.isEmpty()) {
         builder.withDetail("startingWorkers", starting);
+        up = false;
+      }
+      // needed by a task bean made after the start, and could not start: its queue has no consumer
+      Map<String, String> failed = workers.lateStartFailures();
+      if (!failed.isEmpty()) {
+        builder.withDetail("failedWorkers", failed);
         up = false;
       }
     }

@@ -43,9 +43,9 @@ import org.springframework.core.annotation.AnnotatedElementUtils;
  * scope) is made only when called, so it is found by its bean definition and its task calls the
  * proxy; the targets the scope makes later are the same task, not a second one. A task bean made
  * after {@link #afterSingletonsInstantiated()} (a {@code @Lazy} one, first asked for later) is
- * registered at once, and the queue it names goes to the follower ({@link
- * MachineryWorkers#follow}), called outside this object's lock: the workers call {@link
- * #extraQueues()} under theirs.
+ * registered at once, and the queue it names goes to the follower ({@link MachineryWorkers#follow},
+ * which starts its worker in the background and returns at once), called outside this object's
+ * lock: the workers call {@link #extraQueues()} under theirs.
  */
 final class MachineryTaskRegistrar
     implements BeanPostProcessor, SmartInitializingSingleton, BeanFactoryAware {

@@ -9,7 +9,10 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -43,15 +46,27 @@ import org.springframework.context.SmartLifecycle;
  *       an application bean that needs this one may have it made before some task beans.
  *   <li><b>Task beans made later.</b> A task bean first made after the context started (a
  *       {@code @Lazy} one) has its task registered then, and the registrar hands the queue it names
- *       to {@code follow}: when the workers run and none consumes that queue, one is started on it
- *       at once, as {@link #start()} starts each (breakers, customizers, launch listeners), in the
- *       thread that made the bean; a consumer the broker refuses for good fails that bean's
- *       creation. Messages sent to the queue earlier wait for it in the broker. When the workers
- *       are stopped, the next start reads the queue with the others. {@link #start()}, {@code
- *       follow} and the hand-over of the stops hold this object's monitor, so a queue never gets
- *       two workers and no worker starts after a stop took the list. Lock order: this monitor, then
- *       the registrar's ({@link #start()} reads the queues under it), so the registrar calls {@code
- *       follow} after releasing its own.
+ *       to {@code follow}, which returns at once: the thread making the bean must neither wait for
+ *       the broker (an unreachable one would hold {@code getBean} for its timeouts) nor for this
+ *       object's monitor (see Locks). A thread of its own then takes the monitor and, when the
+ *       workers run and none consumes that queue, starts one on it as {@link #start()} starts each
+ *       (breakers, customizers, launch listeners). Meanwhile the health lists it among the starting
+ *       workers. A start the broker's server fails is tried again by the worker, as at startup; a
+ *       worker that cannot be made or whose consumer is refused for good cannot fail the bean's
+ *       creation any more: it is logged and the health is DOWN, naming it, until the next {@link
+ *       #start()} (which tries that queue again with the others) or a later late start of it works.
+ *       Messages sent to the queue earlier wait for it in the broker. When the workers are stopped,
+ *       nothing is started; the next start reads the queue with the others.
+ *   <li><b>Locks.</b> {@link #start()}, the late start of a queue and the hand-over of the stops
+ *       hold this object's monitor, so a queue never gets two workers and no worker starts after a
+ *       stop took the list (a stop waits for the first attempt of a launch under way, whose broker
+ *       may take up to its timeouts, as it would for {@link #start()}). {@link #start()} calls the
+ *       customizers under it, and a customizer may make a bean, which takes Spring's singleton
+ *       lock; a thread making a {@code @Lazy} task bean holds that lock while the registrar calls
+ *       {@code follow}. So {@code follow} never waits for the monitor: were it to, the two threads
+ *       would wait for each other for ever (the edge-case test shows that deadlock on the earlier
+ *       code). Lock order otherwise: this monitor, then the registrar's ({@link #start()} reads the
+ *       queues under it), so the registrar calls {@code follow} after releasing its own.
  * </ul>
  */
 public final class MachineryWorkers implements SmartLifecycle {
@@ -67,6 +82,13 @@ public final class MachineryWorkers implements SmartLifecycle {
   private final List<MachineryWorkerCustomizer> customizers;
   private final Map<String, TaskBreaker> breakers;
   private final List<Worker> workers = new CopyOnWriteArrayList<>();
+
+  /** The queues handed to {@code follow} whose late start has not run yet. */
+  private final Set<String> lateStarting = ConcurrentHashMap.newKeySet();
+
+  /** The tag of each worker whose late start failed, with why; cleared by each start. */
+  private final Map<String, String> lateFailed = new ConcurrentHashMap<>();
+
   private volatile boolean running;
 
   /**
@@ -111,6 +133,7 @@ public final class MachineryWorkers implements SmartLifecycle {
     if (running) {
       return;
     }
+    lateFailed.clear(); // their queues are among queues(): tried again now
     try {
       queues().forEach(this::launch);
     } catch (RuntimeException e) { // no worker of a failed start is left running
@@ -122,24 +145,73 @@ public final class MachineryWorkers implements SmartLifecycle {
   }
 
   /**
-   * A queue named by a task bean made after the context started: started on at once when the
-   * workers run and none consumes it yet (see the design notes).
-   *
-   * @throws MachineryException when the broker refuses the new worker's consumer for good
+   * A queue named by a task bean made after the context started: a worker is started on it in the
+   * background when the workers run and none consumes it yet (see the design notes). Returns at
+   * once, whatever the broker does; never waits for this object's monitor.
    */
-  synchronized void follow(String queue) {
-    if (!running || queue.isEmpty() || queue.equals(server.config().defaultQueue())) {
+  void follow(String queue) {
+    // Read without the monitor: a worker listed on the queue runs, or a stop under way took it
+    // and the next start reads the queue; a late start already waiting checks after this call.
+    // So a prototype task bean made per request starts no thread each time. Not skipped when the
+    // workers do not run yet: a start under way may have read the queues before this one was
+    // registered, and the late start runs once that start has ended.
+    if (queue.isEmpty()
+        || queue.equals(server.config().defaultQueue())
+        || consumed(queue)
+        || !lateStarting.add(queue)) {
       return;
     }
-    if (workers.stream().noneMatch(w -> w.customQueue().equals(queue))) {
-      launch(queue);
+    Thread.ofPlatform() // a platform thread: it waits for the broker holding the monitor
+        .daemon()
+        .name("machinery-late-start-" + queue)
+        .start(() -> startLate(queue));
+  }
+
+  private synchronized void startLate(String queue) {
+    try {
+      if (running && !consumed(queue)) {
+        launch(queue);
+        lateFailed.remove(tagOf(queue));
+      }
+    } catch (RuntimeException e) {
+      log.error(
+          "No worker consumes {} of a task bean made after the start: {}",
+          describe(queue),
+          e.getMessage(),
+          e);
+      lateFailed.put(tagOf(queue), String.valueOf(e.getMessage()));
+    } finally {
+      lateStarting.remove(queue);
     }
+  }
+
+  /**
+   * The tags of the workers that task beans made after the start wait for: their start has not run
+   * yet (a worker that runs but has no consumer yet is {@link Worker#isStarting()}).
+   */
+  List<String> lateStartingTags() {
+    return lateStarting.stream().map(this::tagOf).sorted().toList();
+  }
+
+  /**
+   * The workers that task beans made after the start needed and that could not start, by tag, with
+   * why; empty again from the next {@link #start()}.
+   */
+  Map<String, String> lateStartFailures() {
+    return new TreeMap<>(lateFailed);
+  }
+
+  private boolean consumed(String queue) {
+    return workers.stream().anyMatch(w -> w.customQueue().equals(queue));
+  }
+
+  private String tagOf(String queue) {
+    return queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
   }
 
   /** Builds and launches the worker of {@code queue} ("" for the default queue) and keeps it. */
   private void launch(String queue) {
-    String tag =
-        queue.isEmpty() ? settings.getConsumerTag() : settings.getConsumerTag() + "_" + queue;
+    String tag = tagOf(queue);
     Worker.Builder builder =
         server
             .workerBuilder(tag)

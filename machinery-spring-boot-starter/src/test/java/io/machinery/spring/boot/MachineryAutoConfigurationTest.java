@@ -36,8 +36,11 @@ import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.Function;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
@@ -214,89 +217,92 @@ class MachineryAutoConfigurationTest {
                         "invalid machinery.bounds.emails properties: max-pending is required"));
   }
 
-  @Test
-  void aMigrationPropertyMakesAMigratingBrokerAndAMigrationToItselfIsRefused() {
-    runner
-        .withPropertyValues(
-            "machinery.worker.enabled=false",
-            "machinery.broker=memory://new",
-            "machinery.migrate-from-broker=memory://old",
-            "machinery.result_backend=memory://")
-        .run(
-            context -> {
-              assertThat(context).hasNotFailed();
-              assertThat(context.getBean(Config.class).migrateFromBroker())
-                  .isEqualTo("memory://old");
-              assertThat(context.getBean(Broker.class)).isInstanceOf(MigratingBroker.class);
-              assertThat(context.getBean(Server.class).broker())
-                  .isSameAs(context.getBean(Broker.class));
-            });
-    runner
-        .withPropertyValues(
-            "machinery.broker=memory://",
-            "machinery.migrate-from-broker=memory://",
-            "machinery.result_backend=memory://")
-        .run(
-            context ->
-                assertThat(context)
-                    .getFailure()
-                    .hasStackTraceContaining(
-                        "machinery.migrate-from-broker names machinery.broker"));
-    runner
-        .withPropertyValues(
-            "machinery.broker=memory://",
-            "machinery.migrate-from-broker=kafka://old:9092",
-            "machinery.result_backend=memory://")
-        .run(
-            context ->
-                assertThat(context)
-                    .getFailure()
-                    .as("the error names the setting that holds the URL")
-                    .hasStackTraceContaining(
-                        "machinery.migrate-from-broker is kafka://old:9092 and no module"));
+  /** The broker's and the result backend's migration settings, which follow one pattern. */
+  enum Migration {
+    BROKER(
+        "machinery.broker",
+        "machinery.result_backend",
+        "machinery.migrate-from-broker",
+        "kafka://old:9092",
+        Broker.class,
+        MigratingBroker.class,
+        Config::migrateFromBroker,
+        Server::broker),
+    RESULT_BACKEND(
+        "machinery.result_backend",
+        "machinery.broker",
+        "machinery.migrate-from-result-backend",
+        "cassandra://old:9042",
+        Backend.class,
+        MigratingBackend.class,
+        Config::migrateFromResultBackend,
+        Server::backend);
+
+    final String target;
+    final String other;
+    final String from;
+    final String unservedUrl;
+    final Class<?> part;
+    final Class<?> migrating;
+    final Function<Config, String> configured;
+    final Function<Server, Object> used;
+
+    Migration(
+        String target,
+        String other,
+        String from,
+        String unservedUrl,
+        Class<?> part,
+        Class<?> migrating,
+        Function<Config, String> configured,
+        Function<Server, Object> used) {
+      this.target = target;
+      this.other = other;
+      this.from = from;
+      this.unservedUrl = unservedUrl;
+      this.part = part;
+      this.migrating = migrating;
+      this.configured = configured;
+      this.used = used;
+    }
+
+    ApplicationContextRunner migrating(ApplicationContextRunner runner, String to, String from) {
+      return runner.withPropertyValues(
+          target + "=" + to, other + "=memory://", this.from + "=" + from);
+    }
   }
 
-  @Test
-  void aResultBackendMigrationPropertyMakesAMigratingBackendAndAMoveToItselfIsRefused() {
-    runner
-        .withPropertyValues(
-            "machinery.worker.enabled=false",
-            "machinery.broker=memory://",
-            "machinery.result_backend=memory://new",
-            "machinery.migrate-from-result-backend=memory://old")
+  @ParameterizedTest
+  @EnumSource(Migration.class)
+  void aMigrationPropertyMakesAMigratingPartAndAMigrationToItselfIsRefused(Migration migration) {
+    migration
+        .migrating(runner, "memory://new", "memory://old")
+        .withPropertyValues("machinery.worker.enabled=false")
         .run(
             context -> {
               assertThat(context).hasNotFailed();
-              assertThat(context.getBean(Config.class).migrateFromResultBackend())
+              assertThat(migration.configured.apply(context.getBean(Config.class)))
                   .isEqualTo("memory://old");
-              assertThat(context.getBean(Backend.class)).isInstanceOf(MigratingBackend.class);
-              assertThat(context.getBean(Server.class).backend())
-                  .isSameAs(context.getBean(Backend.class));
+              Object part = context.getBean(migration.part);
+              assertThat(part).isInstanceOf(migration.migrating);
+              assertThat(migration.used.apply(context.getBean(Server.class))).isSameAs(part);
             });
-    runner
-        .withPropertyValues(
-            "machinery.broker=memory://",
-            "machinery.result_backend=memory://",
-            "machinery.migrate-from-result-backend=memory://")
+    migration
+        .migrating(runner, "memory://", "memory://")
         .run(
             context ->
                 assertThat(context)
                     .getFailure()
-                    .hasStackTraceContaining(
-                        "machinery.migrate-from-result-backend names machinery.result_backend"));
-    runner
-        .withPropertyValues(
-            "machinery.broker=memory://",
-            "machinery.result_backend=memory://",
-            "machinery.migrate-from-result-backend=cassandra://old:9042")
+                    .hasStackTraceContaining(migration.from + " names " + migration.target));
+    migration
+        .migrating(runner, "memory://", migration.unservedUrl)
         .run(
             context ->
                 assertThat(context)
                     .getFailure()
                     .as("the error names the setting that holds the URL")
                     .hasStackTraceContaining(
-                        "machinery.migrate-from-result-backend is cassandra://old:9042 and no"
-                            + " module"));
+                        migration.from + " is " + migration.unservedUrl + " and no module"));
   }
 
   @Test

@@ -1,7 +1,7 @@
 package io.machinery.spring.boot;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
 import io.machinery.AsyncResult;
@@ -11,16 +11,32 @@ import io.machinery.TaskContext;
 import io.machinery.Worker;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.ConfigurableBeanFactory;
 import org.springframework.boot.LazyInitializationBeanFactoryPostProcessor;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
+import org.springframework.boot.health.contributor.Health;
+import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.assertj.AssertableApplicationContext;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.util.TestPropertyValues;
+import org.springframework.context.annotation.AnnotationConfigApplicationContext;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Lazy;
 import org.springframework.context.annotation.Scope;
 import org.springframework.context.annotation.ScopedProxyMode;
@@ -149,10 +165,10 @@ class MachineryStarterEdgeCasesTest {
 
               context.getBean(LazyQueueTasks.class); // first made now, the workers running
 
+              assertThat(early.get(Duration.ofSeconds(10))).containsExactly("ran from edge_lazy");
               assertThat(workers.workers())
                   .extracting(Worker::customQueue)
                   .containsExactlyInAnyOrder("", "edge_lazy");
-              assertThat(early.get(Duration.ofSeconds(10))).containsExactly("ran from edge_lazy");
               assertThat(customized).contains("edge_lazy");
               context.stop();
               context.start();
@@ -163,11 +179,12 @@ class MachineryStarterEdgeCasesTest {
   }
 
   /**
-   * A {@code @Lazy} task bean whose queue's worker cannot be made fails its own creation, saying
-   * why, instead of leaving its queue without a consumer; the running workers go on.
+   * A {@code @Lazy} task bean whose queue's worker cannot be made is made all the same (the worker
+   * starts in the background, so its failure cannot reach {@code getBean}): the failure is logged,
+   * and the health is DOWN naming the worker and why; the running workers go on.
    */
   @Test
-  void aLazyTaskBeanWhoseWorkerCannotBeMadeFailsItsCreation() {
+  void aLazyTaskBeanWhoseWorkerCannotBeMadeLeavesTheHealthDownNamingIt() {
     memory
         .withUserConfiguration(LazyQueueTasks.class)
         .withBean(
@@ -181,8 +198,24 @@ class MachineryStarterEdgeCasesTest {
         .run(
             context -> {
               MachineryWorkers workers = context.getBean(MachineryWorkers.class);
-              assertThatThrownBy(() -> context.getBean(LazyQueueTasks.class))
-                  .hasStackTraceContaining("no worker on edge_lazy in this test");
+              HealthIndicator indicator =
+                  context.getBean("machineryHealthIndicator", HealthIndicator.class);
+              assertThat(indicator.health().getStatus()).isEqualTo(Status.UP);
+
+              assertThat(context.getBean(LazyQueueTasks.class)).isNotNull();
+
+              await()
+                  .atMost(Duration.ofSeconds(10))
+                  .untilAsserted(
+                      () -> {
+                        Health health = indicator.health();
+                        assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+                        assertThat(health.getDetails().get("failedWorkers"))
+                            .isEqualTo(
+                                Map.of(
+                                    "machinery_worker_edge_lazy",
+                                    "no worker on edge_lazy in this test"));
+                      });
               assertThat(workers.workers()).extracting(Worker::customQueue).containsExactly("");
               assertThat(workers.isRunning()).isTrue();
             });
@@ -207,6 +240,141 @@ class MachineryStarterEdgeCasesTest {
                   .extracting(Worker::customQueue)
                   .containsExactlyInAnyOrder("", "edge_lazy");
             });
+  }
+
+  /**
+   * A customizer that makes a bean while {@code start()} runs, as another thread makes a
+   * {@code @Lazy} task bean: the task bean's thread holds Spring's singleton lock while it hands
+   * its queue over, the starting thread holds the workers' monitor while the customizer waits for
+   * that lock. Neither waits for the other: the start ends, the bean is made, and its queue gets a
+   * worker. Bounded: a deadlock fails the test (its context and daemon threads are left behind).
+   */
+  @Test
+  void aCustomizerMakingABeanDuringAStartDoesNotDeadlockWithALazyTaskBeanMadeMeanwhile()
+      throws Exception {
+    AnnotationConfigApplicationContext context = new AnnotationConfigApplicationContext();
+    TestPropertyValues.of("machinery.broker=memory://", "machinery.result_backend=memory://")
+        .applyTo(context);
+    context.register(CrossingBeans.class);
+    boolean deadlocked = false;
+    try {
+      context.refresh();
+      Crossing crossing = context.getBean(Crossing.class);
+      context.stop();
+      crossing.armed = true;
+
+      CompletableFuture<Void> starting = new CompletableFuture<>();
+      Thread.ofPlatform()
+          .daemon()
+          .name("test-start")
+          .start(() -> complete(starting, context::start));
+      assertThat(crossing.customizing.await(10, TimeUnit.SECONDS)).isTrue();
+      CompletableFuture<Void> making = new CompletableFuture<>();
+      Thread.ofPlatform()
+          .daemon()
+          .name("test-make-lazy")
+          .start(() -> complete(making, () -> context.getBean(CrossingTasks.class)));
+      try {
+        CompletableFuture.allOf(starting, making).get(20, TimeUnit.SECONDS);
+      } catch (TimeoutException e) {
+        deadlocked = true; // closing would wait for the workers' monitor for ever
+        throw new AssertionError(
+            "the start and the lazy task bean wait for each other: "
+                + threadDump("test-start", "test-make-lazy"),
+            e);
+      }
+
+      MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () ->
+                  assertThat(workers.workers())
+                      .extracting(Worker::customQueue)
+                      .containsExactlyInAnyOrder("", "edge_crossing"));
+    } finally {
+      if (!deadlocked) {
+        context.close();
+      }
+    }
+  }
+
+  private static void complete(CompletableFuture<Void> future, Runnable action) {
+    try {
+      action.run();
+      future.complete(null);
+    } catch (Throwable t) {
+      future.completeExceptionally(t);
+    }
+  }
+
+  private static String threadDump(String... names) {
+    StringBuilder dump = new StringBuilder();
+    for (ThreadInfo info : ManagementFactory.getThreadMXBean().dumpAllThreads(true, true)) {
+      if (List.of(names).contains(info.getThreadName())) {
+        dump.append(info);
+      }
+    }
+    return dump.toString();
+  }
+
+  /** The latches of the crossing test. */
+  static final class Crossing {
+    volatile boolean armed;
+    final CountDownLatch customizing = new CountDownLatch(1);
+    final CountDownLatch taskBeanInCreation = new CountDownLatch(1);
+  }
+
+  static class CrossingHelper {}
+
+  static class CrossingTasks {
+    @MachineryTask(value = "edge_crossing_whoami", queue = "edge_crossing")
+    public String whoami(TaskContext context) {
+      return "ran from " + context.signature().routingKey();
+    }
+  }
+
+  @Configuration(proxyBeanMethods = false)
+  @ImportAutoConfiguration(MachineryAutoConfiguration.class)
+  static class CrossingBeans {
+    @Bean
+    Crossing crossing() {
+      return new Crossing();
+    }
+
+    @Bean
+    @Lazy
+    CrossingHelper crossingHelper() {
+      return new CrossingHelper();
+    }
+
+    @Bean
+    @Lazy
+    CrossingTasks crossingTasks(Crossing crossing) {
+      crossing.taskBeanInCreation.countDown();
+      return new CrossingTasks();
+    }
+
+    /** Once armed, waits in the start for the task bean to be in creation, then makes a bean. */
+    @Bean
+    MachineryWorkerCustomizer helperMaker(
+        Crossing crossing, ObjectProvider<CrossingHelper> helper) {
+      return (queue, worker) -> {
+        if (!crossing.armed) {
+          return;
+        }
+        crossing.customizing.countDown();
+        try {
+          if (!crossing.taskBeanInCreation.await(10, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the lazy task bean was not made");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException(e);
+        }
+        helper.getObject();
+      };
+    }
   }
 
   @Lazy

@@ -4,21 +4,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.Arg;
+import io.machinery.AsyncResult;
 import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.State;
+import io.machinery.TaskContext;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.lock.redis.RedisLock;
+import io.machinery.testkit.DroppingTcpProxy;
 import io.machinery.testkit.TestEndpoints;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.assertj.core.api.InstanceOfAssertFactories;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,6 +40,7 @@ import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Import;
+import org.springframework.context.annotation.Lazy;
 import org.springframework.test.context.DynamicPropertyRegistry;
 import org.springframework.test.context.DynamicPropertySource;
 
@@ -198,6 +206,90 @@ class MachineryStarterRedisIT {
                     .singleElement()
                     .satisfies(r -> assertThat(r.value()).isEqualTo("worked 1500 ms"));
               });
+    }
+  }
+
+  /** A task bean first made after the start (by the test), whose task names a queue of its own. */
+  @Lazy
+  static class LateTasks {
+    static final String QUEUE = "spring_it_late_lazy";
+
+    @MachineryTask(value = "late_whoami", queue = QUEUE)
+    public String whoami(TaskContext context) {
+      return "ran from " + context.signature().routingKey();
+    }
+  }
+
+  /**
+   * A {@code @Lazy} task bean made while Redis cannot be reached: {@code getBean} returns at once
+   * (its worker starts in the background, as the others do, instead of waiting for Redis's timeouts
+   * in the caller's thread), the health names the worker as starting, and once Redis is back the
+   * worker runs the task sent to its queue before the bean existed.
+   */
+  @Test
+  void aLazyTaskBeanMadeWhileRedisIsCutOffIsReturnedAtOnceAndItsWorkerStartsLater()
+      throws Exception {
+    URI redis = URI.create(redisUrl);
+    try (DroppingTcpProxy proxy = DroppingTcpProxy.start(redis.getHost(), redis.getPort())) {
+      String viaProxy =
+          new URI(
+                  "redis",
+                  redis.getUserInfo(),
+                  "127.0.0.1",
+                  proxy.port(),
+                  redis.getPath(),
+                  null,
+                  null)
+              .toString();
+      String queue = QUEUE + "_late";
+      ApplicationContextRunner runner =
+          new ApplicationContextRunner()
+              .withConfiguration(
+                  AutoConfigurations.of(
+                      MachineryAutoConfiguration.class, MachineryHealthAutoConfiguration.class))
+              .withUserConfiguration(LateTasks.class)
+              .withPropertyValues(
+                  "machinery.broker=" + viaProxy,
+                  "machinery.result_backend=" + redisUrl,
+                  "machinery.default_queue=" + queue,
+                  "machinery.redis.delayed_tasks_key=" + queue + "_delayed",
+                  "machinery.redis.read_timeout=5");
+      runner.run(
+          context -> {
+            assertThat(context).hasNotFailed();
+            AsyncResult early =
+                context
+                    .getBean(Server.class)
+                    .sendTask(Signature.builder("late_whoami").routingKey(LateTasks.QUEUE).build());
+            proxy.cut();
+
+            CompletableFuture<LateTasks> made =
+                CompletableFuture.supplyAsync(() -> context.getBean(LateTasks.class));
+            try {
+              assertThat(made.get(2, TimeUnit.SECONDS)).isNotNull();
+            } catch (TimeoutException e) {
+              throw new AssertionError("getBean waits for the unreachable broker", e);
+            }
+            Health health =
+                context.getBean("machineryHealthIndicator", HealthIndicator.class).health();
+            assertThat(health.getStatus()).isEqualTo(Status.DOWN);
+            assertThat(health.getDetails().get("startingWorkers"))
+                .asInstanceOf(InstanceOfAssertFactories.LIST)
+                .contains("machinery_worker_" + LateTasks.QUEUE);
+
+            proxy.resume();
+            assertThat(early.get(Duration.ofSeconds(60)))
+                .containsExactly("ran from " + LateTasks.QUEUE);
+            // the worker is listed once its launch has returned, which may be after its first task
+            MachineryWorkers workers = context.getBean(MachineryWorkers.class);
+            await()
+                .atMost(Duration.ofSeconds(10))
+                .untilAsserted(
+                    () ->
+                        assertThat(workers.workers())
+                            .extracting(io.machinery.Worker::customQueue)
+                            .containsExactlyInAnyOrder("", LateTasks.QUEUE));
+          });
     }
   }
 }
