@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.jspecify.annotations.Nullable;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.BatchResultErrorEntry;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequestEntry;
@@ -20,20 +22,28 @@ import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
  * SqsDelivery}), so a message waiting here behind a slow batch does not come back to run again.
  * Whatever one batch throws (not only an {@code SdkException}: a closed client throws {@code
  * IllegalStateException}, an {@code Error} may come from anywhere) fails that batch's futures and
- * the thread goes on, so no later caller waits on a future nobody completes.
+ * the thread goes on, so no later caller waits on a future nobody completes. Each batch is bounded
+ * as every settling call is ({@link SqsBroker#settlementBound()}): one that never answers fails its
+ * futures at the bound, and the batches queued behind it go on.
  */
 final class DeleteBatcher {
   private record Pending(String receiptHandle, CompletableFuture<Void> done) {}
 
   private final SqsClient client;
   private final String queueUrl;
+  private final @Nullable AwsRequestOverrideConfiguration bound;
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final Thread flusher;
   private volatile boolean closed;
 
-  DeleteBatcher(SqsClient client, String queueUrl, String name) {
+  DeleteBatcher(
+      SqsClient client,
+      String queueUrl,
+      @Nullable AwsRequestOverrideConfiguration bound,
+      String name) {
     this.client = client;
     this.queueUrl = queueUrl;
+    this.bound = bound;
     this.flusher = Thread.ofPlatform().daemon().name(name).start(this::run);
   }
 
@@ -90,7 +100,8 @@ final class DeleteBatcher {
                 .build());
       }
       DeleteMessageBatchResponse response =
-          client.deleteMessageBatch(r -> r.queueUrl(queueUrl).entries(entries));
+          client.deleteMessageBatch(
+              r -> r.queueUrl(queueUrl).entries(entries).overrideConfiguration(bound));
       boolean[] failed = new boolean[batch.size()];
       for (BatchResultErrorEntry error : response.failed()) {
         int index = Integer.parseInt(error.id());

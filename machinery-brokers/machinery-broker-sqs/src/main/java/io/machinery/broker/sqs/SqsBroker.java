@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.awscore.exception.AwsServiceException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
@@ -77,6 +78,17 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting)
  *       its messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link
  *       UnsupportedOperationException}, as Go's "Not implemented".
+ *   <li><b>Every settling call is bounded.</b> The calls that settle a message (deletes, a
+ *       requeue's or dead letter's send, visibility changes) and the heartbeat's extensions are
+ *       bounded by the client's own {@code apiCallTimeout} when it sets one, else each by {@link
+ *       #DEFAULT_SETTLEMENT_CALL_TIMEOUT} (the SDK's per-request {@code apiCallTimeout}, which also
+ *       cuts a stall its socket timeout does not see: a response that trickles in, a request held
+ *       before it is sent). A settlement whose call is cut fails as a failed call does: the message
+ *       leaves the heartbeat and SQS hands it out again after its visibility timeout (the task may
+ *       run again: at-least-once), the failure is logged with the task and message ids, and the
+ *       worker's thread, slot and the consumer's bookkeeping are free. Without the bound a call
+ *       that never answers kept its message hidden, by the heartbeat, for as long as the consumer
+ *       lived. Receives are not bounded this way: a receive cut short loses what SQS already hid.
  *   <li><b>Queues</b> are not created unless {@link Builder#createQueues(boolean)} asks for it (Go
  *       expects them to exist); only the dead-letter queues, this broker's own, are created when
  *       first needed.
@@ -99,6 +111,13 @@ public final class SqsBroker implements Broker {
   /** Message attribute naming the queue a dead letter came from. */
   public static final String DEAD_LETTER_SOURCE_ATTRIBUTE = "machinery_source_queue";
 
+  /**
+   * The longest one SQS call that settles a message (or extends its visibility) may take when the
+   * client sets no {@code apiCallTimeout} of its own: well above a call with the SDK's default
+   * retries and back-off, so it cuts a call that hangs, not a slow one.
+   */
+  static final Duration DEFAULT_SETTLEMENT_CALL_TIMEOUT = Duration.ofMinutes(1);
+
   static final String FIFO_GROUP_ERROR =
       "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue";
 
@@ -112,6 +131,12 @@ public final class SqsBroker implements Broker {
   private final Set<SqsConsumer> consumers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
 
+  /** The bound of one settling call: the client's {@code apiCallTimeout}, else the builder's. */
+  private final Duration settlementCallTimeout;
+
+  /** What bounds a settling call when the client does not: null when it does. */
+  private final @Nullable AwsRequestOverrideConfiguration settlementBound;
+
   private SqsBroker(Builder b, SqsClient client, boolean ownsClient) {
     this.config = b.config;
     this.client = client;
@@ -119,6 +144,27 @@ public final class SqsBroker implements Broker {
     this.clock = b.clock;
     this.createQueues = b.createQueues;
     this.fairness = b.fairness;
+    Duration own = apiCallTimeoutOf(client);
+    this.settlementCallTimeout = own != null ? own : b.settlementCallTimeout;
+    this.settlementBound =
+        own != null
+            ? null
+            : AwsRequestOverrideConfiguration.builder()
+                .apiCallTimeout(b.settlementCallTimeout)
+                .build();
+  }
+
+  /** The {@code apiCallTimeout} {@code client} applies to every call; null when none. */
+  private static @Nullable Duration apiCallTimeoutOf(SqsClient client) {
+    try {
+      return client
+          .serviceClientConfiguration()
+          .overrideConfiguration()
+          .apiCallTimeout()
+          .orElse(null);
+    } catch (RuntimeException e) {
+      return null; // a client that cannot tell (a stand-in): bound the calls here
+    }
   }
 
   /**
@@ -143,6 +189,19 @@ public final class SqsBroker implements Broker {
 
   Clock clock() {
     return clock;
+  }
+
+  /** The longest one call that settles a message may take (see the class notes). */
+  Duration settlementCallTimeout() {
+    return settlementCallTimeout;
+  }
+
+  /**
+   * The request override that bounds a settling call by {@link #settlementCallTimeout()}; null when
+   * the client's own {@code apiCallTimeout} does.
+   */
+  @Nullable AwsRequestOverrideConfiguration settlementBound() {
+    return settlementBound;
   }
 
   /** Go's queue URL: the broker URL, a slash, the queue name. */
@@ -319,7 +378,8 @@ public final class SqsBroker implements Broker {
         SendMessageRequest.builder()
             .queueUrl(queueUrl(dlq))
             .messageBody(kept)
-            .messageAttributes(attributes);
+            .messageAttributes(attributes)
+            .overrideConfiguration(settlementBound);
     if (isFifo(dlq)) {
       request
           .messageGroupId(groupId == null || groupId.isEmpty() ? "dead_letters" : groupId)
@@ -368,9 +428,10 @@ public final class SqsBroker implements Broker {
     }
   }
 
+  /** Creates a dead-letter queue once; part of a settlement, so bounded as its calls are. */
   private void ensureDeadLetterQueue(String dlq) {
     if (!createdQueues.contains(dlq)) {
-      SqsQueues.createDeadLetterQueue(client, dlq);
+      SqsQueues.createDeadLetterQueue(client, dlq, settlementBound);
       createdQueues.add(dlq);
     }
   }
@@ -441,6 +502,7 @@ public final class SqsBroker implements Broker {
     private Clock clock = Clock.systemUTC();
     private boolean createQueues;
     private boolean fairness;
+    private Duration settlementCallTimeout = DEFAULT_SETTLEMENT_CALL_TIMEOUT;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -494,6 +556,19 @@ public final class SqsBroker implements Broker {
      */
     public Builder fairness(boolean value) {
       fairness = value;
+      return this;
+    }
+
+    /**
+     * The bound of one settling call when the client sets no {@code apiCallTimeout}; default {@link
+     * #DEFAULT_SETTLEMENT_CALL_TIMEOUT}. Package-private: tests shorten it; a user bounds the calls
+     * with the {@code apiCallTimeout} of the client they pass in.
+     */
+    Builder settlementCallTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("settlementCallTimeout must be positive, was " + value);
+      }
+      settlementCallTimeout = value;
       return this;
     }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.BatchResultErrorEntry;
@@ -55,7 +56,8 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       timeout is not handed to another worker. Go does this only with {@code
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
  *       final state is stored. A message settled by a delete (an acknowledgement, a requeue or dead
- *       letter once its copy is sent) leaves {@link #inFlight} only once SQS answered the delete,
+ *       letter once its copy is sent) leaves {@link #inFlight} only once SQS answered the delete
+ *       (or the call failed, at the latest at the settlement call timeout, see {@link SqsBroker}),
  *       so a slow delete cannot let it come back to run again; one settled by a visibility change
  *       of its own (a requeue's delay, a return to the queue) leaves before that change is sent,
  *       which waits for an extension of it already in flight (see {@link SqsDelivery}): SQS
@@ -72,9 +74,10 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Pollers never die of a failure</b>: whatever a receive throws (an {@code Error}
  *       included) is reported once to the worker and retried with back-off.
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
- *       SqsDelivery#ack()} returns once its message is deleted, or after {@link
- *       SqsDelivery#ACK_TIMEOUT} (logged); the message stays in the heartbeat until SQS answered
- *       its delete, however long that takes.
+ *       SqsDelivery#ack()} returns once its message is deleted, or after twice the settlement call
+ *       timeout (logged: its batch may wait behind one in flight); the message stays in the
+ *       heartbeat until SQS answered its delete or the call failed, at the latest when the
+ *       settlement call timeout cut it (see {@link SqsBroker}).
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
  *       using a slot. A message over {@code MaxMessageBytes} is not decoded to find its ETA: it
  *       goes to the worker at once, which dead-letters it by its size.
@@ -131,6 +134,13 @@ final class SqsConsumer implements Consumption {
 
   private final ScheduledExecutorService heartbeat;
   private final DeleteBatcher deletes;
+
+  /**
+   * Bounds each call that settles a message or extends one (see {@link SqsBroker}); null: the
+   * client does.
+   */
+  private final @Nullable AwsRequestOverrideConfiguration bound;
+
   private int visibilitySeconds;
 
   /** Whether the last heartbeat tick failed; only the heartbeat thread reads and writes it. */
@@ -156,7 +166,8 @@ final class SqsConsumer implements Consumption {
     this.fifo = SqsBroker.isFifo(queue);
     int configured = broker.config().sqs().waitTimeSeconds();
     this.waitSeconds = configured > 0 ? Math.min(configured, 20) : DEFAULT_WAIT_SECONDS;
-    this.deletes = new DeleteBatcher(client, queueUrl, "machinery-sqs-deletes-" + tag);
+    this.bound = broker.settlementBound();
+    this.deletes = new DeleteBatcher(client, queueUrl, bound, "machinery-sqs-deletes-" + tag);
     this.heartbeat =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("machinery-sqs-heartbeat-" + tag).factory());
@@ -274,10 +285,14 @@ final class SqsConsumer implements Consumption {
   /**
    * Hands the messages of one receive (sent and answered at these times) to the worker (those
    * before their ETA held back instead), then gives back the slots not used. Should the handler
-   * throw, the messages after the one it threw on are made visible again at once, for this worker's
-   * next consumer or another worker, rather than stay hidden for the visibility timeout; the one it
-   * threw on stays in flight (the handler may have taken it) until settled or this consumer closes.
-   * The throw then ends this poller.
+   * throw, the message it threw on counts as not handed over, as a broker error (the Redis broker
+   * treats it alike): it is made visible again at once, settled so that nothing the handler may
+   * still do with it reaches SQS, and its slot goes back with the unused ones. SQS counts its next
+   * receive, so the worker that gets it sees one more delivery toward its poison limit ({@code
+   * maxDeliveries}) and the queue's redrive policy one more receive. Before, it stayed hidden by
+   * the heartbeat until this consumer closed, which a retired consumer does only once its running
+   * tasks end, and its slot stayed taken. The messages after it are made visible again at once too.
+   * The throw then ends this poller, and the worker starts a new consumer.
    */
   private void handOver(
       List<Message> messages, int reserved, long receiveSent, long receiveConfirmed) {
@@ -307,17 +322,31 @@ final class SqsConsumer implements Consumption {
         SqsDelivery delivery =
             new SqsDelivery(this, message, holdOf(receiveSent, receiveConfirmed), receiveSent);
         inFlight.add(delivery);
-        used++;
         try {
           handler.handle(delivery);
         } catch (RuntimeException | Error e) {
+          handBack(delivery, e);
           messages.subList(i + 1, messages.size()).forEach(m -> makeVisible(m.receiptHandle()));
           throw e;
         }
+        used++;
       }
     } finally {
       handler.release(reserved - used);
     }
+  }
+
+  /** The handler threw on {@code delivery}: see {@link #handOver}. */
+  private void handBack(SqsDelivery delivery, Throwable thrown) {
+    log.warn(
+        "SQS consumer {}: the worker's handler threw on message {} of {} (task {}): {}; made it"
+            + " visible again at once, and its next delivery counts toward the poison limit",
+        tag,
+        delivery.messageId(),
+        queue,
+        delivery.taskId(),
+        thrown.toString());
+    delivery.returnToQueue();
   }
 
   /**
@@ -380,7 +409,8 @@ final class SqsConsumer implements Consumption {
             SendMessageRequest.builder()
                 .queueUrl(queueUrl)
                 .messageBody(message.body())
-                .delaySeconds(SqsBroker.delaySeconds(eta, now));
+                .delaySeconds(SqsBroker.delaySeconds(eta, now))
+                .overrideConfiguration(bound);
         String tenant = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
         if (tenant != null && !tenant.isEmpty()) {
           resent.messageGroupId(tenant); // a fair queue's tenant (SqsBroker.Builder.fairness)
@@ -453,7 +483,8 @@ final class SqsConsumer implements Consumption {
   }
 
   void delete(String receiptHandle) {
-    client.deleteMessage(r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle));
+    client.deleteMessage(
+        r -> r.queueUrl(queueUrl).receiptHandle(receiptHandle).overrideConfiguration(bound));
   }
 
   /**
@@ -470,7 +501,8 @@ final class SqsConsumer implements Consumption {
           r ->
               r.queueUrl(queueUrl)
                   .receiptHandle(receiptHandle)
-                  .visibilityTimeout(Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, seconds))));
+                  .visibilityTimeout(Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, seconds)))
+                  .overrideConfiguration(bound));
     } catch (SdkException e) {
       log.warn(
           "SQS consumer {}: could not change the visibility of a message of {} ({}); it comes back after its"
@@ -500,7 +532,10 @@ final class SqsConsumer implements Consumption {
             ? dueNoEarlierThan(body, broker.clock().instant().plusSeconds(delaySeconds))
             : body;
     SendMessageRequest.Builder request =
-        SendMessageRequest.builder().queueUrl(queueUrl).messageBody(sent);
+        SendMessageRequest.builder()
+            .queueUrl(queueUrl)
+            .messageBody(sent)
+            .overrideConfiguration(bound);
     if (fifo) {
       request
           .messageGroupId(groupId == null || groupId.isEmpty() ? "machinery" : groupId)
@@ -629,7 +664,8 @@ final class SqsConsumer implements Consumption {
     }
     long sent = System.nanoTime();
     ChangeMessageVisibilityBatchResponse response =
-        client.changeMessageVisibilityBatch(r -> r.queueUrl(queueUrl).entries(entries));
+        client.changeMessageVisibilityBatch(
+            r -> r.queueUrl(queueUrl).entries(entries).overrideConfiguration(bound));
     long confirmed = System.nanoTime();
     int late = 0;
     for (ChangeMessageVisibilityBatchResultEntry extended : response.successful()) {

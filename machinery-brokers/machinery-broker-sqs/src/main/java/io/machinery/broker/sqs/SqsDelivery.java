@@ -43,6 +43,13 @@ import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
  *       message out. That change is the settlement itself, so it cannot be covered: a slow one may
  *       let the message come back before it lands (a requeued task before its delay, a dead letter
  *       to be tried again sooner), never a task whose final state is stored.
+ *   <li><b>Bounded.</b> Each settling call is bounded ({@link SqsBroker#settlementBound()}): one
+ *       that never answers fails at the bound like any failed call, so the message leaves the
+ *       heartbeat and SQS hands it out again after its visibility timeout (the task may run again:
+ *       at-least-once), logged with the task and message ids; the worker's thread returns.
+ *   <li><b>Handed back</b> ({@link #returnToQueue()}: the consumer closed with it unsettled, or the
+ *       handler threw on it): made visible at once, so {@link #stillHeld()} is false from then on;
+ *       another consumer may receive it at once.
  * </ul>
  */
 final class SqsDelivery implements Delivery {
@@ -53,12 +60,6 @@ final class SqsDelivery implements Delivery {
    */
   static final int DEAD_LETTER_RETRY_SECONDS = 30;
 
-  /**
-   * The longest {@link #ack()} waits for its delete: above an SDK call with its default retries at
-   * the default socket timeout, so it bounds a batch that never ends, not a slow one.
-   */
-  static final Duration ACK_TIMEOUT = Duration.ofMinutes(2);
-
   private final SqsConsumer consumer;
   private final Message message;
 
@@ -67,6 +68,9 @@ final class SqsDelivery implements Delivery {
 
   /** Out of the heartbeat: no extension of this message starts any more. */
   private volatile boolean heartbeatEnded;
+
+  /** Made visible again unsettled ({@link #returnToQueue()}): no longer held. */
+  private volatile boolean handedBack;
 
   /**
    * Held by the heartbeat while an extension of this message is in flight, and by {@link
@@ -107,6 +111,9 @@ final class SqsDelivery implements Delivery {
    */
   @Override
   public boolean stillHeld() {
+    if (handedBack) {
+      return false;
+    }
     return hold == null || hold.heldThroughout(receivedAt, System.nanoTime());
   }
 
@@ -196,10 +203,11 @@ final class SqsDelivery implements Delivery {
 
   /**
    * Deletes the message: its task's final state is stored. The heartbeat keeps it hidden until the
-   * delete is confirmed or failed. Waits for the delete at most {@link #ACK_TIMEOUT}; a delete that
-   * failed is logged, and SQS delivers the message again after its visibility timeout (the task
-   * then runs again: at-least-once); one that did not end in time is logged and stays hidden while
-   * it goes on.
+   * delete is confirmed or failed; a delete that failed, or that the settlement call timeout cut,
+   * is logged, and SQS delivers the message again after its visibility timeout (the task then runs
+   * again: at-least-once). Waits for the delete at most twice the settlement call timeout (its
+   * batch may wait behind one in flight); after that the delete goes on without the caller, logged
+   * once it fails.
    */
   @Override
   public void ack() {
@@ -213,34 +221,49 @@ final class SqsDelivery implements Delivery {
       leaveHeartbeat();
       throw e;
     }
-    deleted.whenComplete((ignored, failure) -> leaveHeartbeat());
+    deleted.whenComplete(
+        (ignored, failure) -> {
+          leaveHeartbeat();
+          if (failure != null) {
+            log.warn(
+                "SQS: could not delete handled message {} of {} (task {}): {}; SQS will deliver it"
+                    + " again after its visibility timeout",
+                messageId(),
+                queue(),
+                taskId(),
+                failure.toString());
+          }
+        });
+    Duration wait = consumer.broker().settlementCallTimeout().multipliedBy(2);
     try {
-      deleted.get(ACK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      deleted.get(wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {
-      log.warn(
-          "SQS: could not delete a handled message of {} (task {}): {}; SQS will deliver it again",
-          queue(),
-          taskId(),
-          String.valueOf(e.getCause()));
+      // logged where it completed
     } catch (TimeoutException e) {
       log.warn(
-          "SQS: the delete of a handled message of {} (task {}) did not end within {} s; the"
+          "SQS: the delete of handled message {} of {} (task {}) did not end within {} ms; the"
               + " message stays hidden while it goes on, and unless it succeeds, SQS will deliver"
               + " the message again",
+          messageId(),
           queue(),
           taskId(),
-          ACK_TIMEOUT.toSeconds());
+          wait.toMillis());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       log.warn(
-          "SQS: interrupted waiting for the delete of a handled message of {} (task {}); unless it"
-              + " still succeeds, SQS will deliver the message again",
+          "SQS: interrupted waiting for the delete of handled message {} of {} (task {}); unless"
+              + " it still succeeds, SQS will deliver the message again",
+          messageId(),
           queue(),
           taskId());
     }
   }
 
-  private String taskId() {
+  String messageId() {
+    return message.messageId();
+  }
+
+  String taskId() {
     return SqsBroker.taskIdOf(message.body());
   }
 
@@ -288,14 +311,18 @@ final class SqsDelivery implements Delivery {
           BodyPreview.sha256Hex(replacement));
     } catch (RuntimeException e) {
       log.warn(
-          "SQS: could not requeue a replacement message to {} ({}); putting the original back",
+          "SQS: could not requeue a replacement of message {} of {} (task {}): {}; putting the"
+              + " original back",
+          messageId(),
           queue(),
+          taskId(),
           e.getMessage());
       leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), seconds(delay));
       return;
     }
-    deleteSettled("requeued", "it may run twice");
+    deleteSettled(
+        "requeued", "SQS will deliver it again after its visibility timeout: it may run twice");
   }
 
   /** Deletes this message once its copy is sent, then leaves the heartbeat. */
@@ -304,9 +331,11 @@ final class SqsDelivery implements Delivery {
       consumer.delete(message.receiptHandle());
     } catch (SdkException e) {
       log.warn(
-          "SQS: could not delete a {} message of {} ({}); {}",
+          "SQS: could not delete {} message {} of {} (task {}): {}; {}",
           what,
+          messageId(),
           queue(),
+          taskId(),
           e.getMessage(),
           consequence);
     } finally {
@@ -327,20 +356,29 @@ final class SqsDelivery implements Delivery {
       consumer.broker().deadLetter(queue(), message.body(), reason, groupId(), message.messageId());
     } catch (RuntimeException e) {
       log.error(
-          "SQS: could not dead-letter a message of {} ({}); trying again in {} s",
+          "SQS: could not dead-letter message {} of {} (task {}): {}; trying again in {} s",
+          messageId(),
           queue(),
+          taskId(),
           e.getMessage(),
           DEAD_LETTER_RETRY_SECONDS);
       leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), DEAD_LETTER_RETRY_SECONDS);
       return;
     }
-    deleteSettled("dead-lettered", "it will be dead-lettered again");
+    deleteSettled(
+        "dead-lettered",
+        "SQS will deliver it again after its visibility timeout and it will be dead-lettered"
+            + " again");
   }
 
-  /** The consumer closed before the worker settled this: make the message visible again at once. */
+  /**
+   * Makes the message visible again at once, unsettled: the consumer closed before the worker
+   * settled it, or the handler threw on it. A settlement that comes later does nothing.
+   */
   void returnToQueue() {
     if (beginSettlement()) {
+      handedBack = true;
       leaveHeartbeatBeforeAVisibilityChange();
       consumer.changeVisibility(message.receiptHandle(), 0);
     }

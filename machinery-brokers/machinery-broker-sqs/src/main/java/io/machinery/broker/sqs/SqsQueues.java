@@ -3,6 +3,8 @@ package io.machinery.broker.sqs;
 import io.machinery.MachineryException;
 import java.util.EnumMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.GetQueueAttributesResponse;
@@ -23,22 +25,25 @@ final class SqsQueues {
   static final int DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
 
   static void create(SqsClient client, String queue) {
-    create(client, queue, Map.of());
+    create(client, queue, Map.of(), null);
   }
 
   /**
    * Creates a dead-letter queue with {@link #DEAD_LETTER_RETENTION_SECONDS}. One that exists with
    * other attributes (created before, or by its owner) is used as it is: SQS refuses CreateQueue
-   * then with {@code QueueNameExists}.
+   * then with {@code QueueNameExists}. {@code bound} (when not null) bounds the call: it is part of
+   * a settlement (see {@link SqsBroker#settlementBound()}).
    */
-  static void createDeadLetterQueue(SqsClient client, String queue) {
+  static void createDeadLetterQueue(
+      SqsClient client, String queue, @Nullable AwsRequestOverrideConfiguration bound) {
     try {
       create(
           client,
           queue,
           Map.of(
               QueueAttributeName.MESSAGE_RETENTION_PERIOD,
-              Integer.toString(DEAD_LETTER_RETENTION_SECONDS)));
+              Integer.toString(DEAD_LETTER_RETENTION_SECONDS)),
+          bound);
     } catch (MachineryException e) {
       if (!(e.getCause() instanceof QueueNameExistsException)) {
         throw e;
@@ -47,14 +52,17 @@ final class SqsQueues {
   }
 
   private static void create(
-      SqsClient client, String queue, Map<QueueAttributeName, String> attributes) {
+      SqsClient client,
+      String queue,
+      Map<QueueAttributeName, String> attributes,
+      @Nullable AwsRequestOverrideConfiguration bound) {
     Map<QueueAttributeName, String> all = new EnumMap<>(QueueAttributeName.class);
     all.putAll(attributes);
     if (SqsBroker.isFifo(queue)) {
       all.put(QueueAttributeName.FIFO_QUEUE, "true");
     }
     try {
-      client.createQueue(r -> r.queueName(queue).attributes(all));
+      client.createQueue(r -> r.queueName(queue).attributes(all).overrideConfiguration(bound));
     } catch (SdkException e) {
       throw new MachineryException(
           "SQS: could not create queue " + queue + ": " + e.getMessage(), e);

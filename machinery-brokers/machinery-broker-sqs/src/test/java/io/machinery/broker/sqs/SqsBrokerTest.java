@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.machinery.Signature;
 import io.machinery.config.Config;
 import io.machinery.wire.WireCodec;
+import java.time.Duration;
 import java.time.Instant;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.auth.credentials.AnonymousCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
@@ -59,5 +61,38 @@ class SqsBrokerTest {
           .hasMessageStartingWith(
               "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue");
     }
+  }
+
+  /**
+   * The settling calls are bounded by the client's own {@code apiCallTimeout} when it sets one (the
+   * broker adds nothing), else by the broker's default, per request.
+   */
+  @Test
+  void settlingCallsAreBoundedByTheClientsApiCallTimeoutElseByTheDefault() {
+    Config config = Config.builder().broker("https://sqs.us-east-2.amazonaws.com/1").build();
+    try (SqsClient plain = client(null);
+        SqsClient bounded = client(Duration.ofSeconds(7));
+        SqsBroker byDefault = SqsBroker.builder(config).client(plain).build();
+        SqsBroker byClient = SqsBroker.builder(config).client(bounded).build()) {
+      assertThat(byDefault.settlementCallTimeout())
+          .isEqualTo(SqsBroker.DEFAULT_SETTLEMENT_CALL_TIMEOUT);
+      assertThat(byDefault.settlementBound()).isNotNull();
+      assertThat(byDefault.settlementBound().apiCallTimeout())
+          .contains(SqsBroker.DEFAULT_SETTLEMENT_CALL_TIMEOUT);
+
+      assertThat(byClient.settlementCallTimeout()).isEqualTo(Duration.ofSeconds(7));
+      assertThat(byClient.settlementBound()).as("the client's own timeout applies").isNull();
+    }
+    assertThatThrownBy(() -> SqsBroker.builder(config).settlementCallTimeout(Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("settlementCallTimeout");
+  }
+
+  private static SqsClient client(@Nullable Duration apiCallTimeout) {
+    return SqsClient.builder()
+        .region(Region.US_EAST_1)
+        .credentialsProvider(AnonymousCredentialsProvider.create())
+        .overrideConfiguration(o -> o.apiCallTimeout(apiCallTimeout))
+        .build();
   }
 }

@@ -13,14 +13,18 @@ import io.machinery.testkit.RecordingHandler;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequest;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageRequest;
 import software.amazon.awssdk.services.sqs.model.Message;
+import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
 import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
 
 /**
@@ -30,8 +34,10 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * hand the message to another consumer, which ran a finished task again. Each test holds the
  * settling call in the client (an SDK interceptor, {@link HeldRequest}) for more than twice the
  * visibility timeout while a second consumer polls the queue, then releases it and checks the
- * outcome. Also: a handler that throws on a message of a receive gives the rest of that receive
- * back at once.
+ * outcome. A settling call that never answers is cut by the settlement call timeout, and the
+ * message comes back (at-least-once) instead of staying hidden while the consumer lives. A handler
+ * that throws on a message of a receive gives that message and the rest of the receive back at
+ * once.
  */
 class SqsSettlementIT {
   @RegisterExtension static final SqsTestResources sqs = new SqsTestResources();
@@ -40,6 +46,9 @@ class SqsSettlementIT {
   private static final int VISIBILITY_SECONDS = 3;
 
   private static final Duration HELD_FOR = Duration.ofSeconds(2L * VISIBILITY_SECONDS + 1);
+
+  /** The settlement call timeout of the tests of a call that never answers. */
+  private static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
 
   @Test
   void anAcknowledgedMessageStaysHiddenUntilItsBatchedDeleteIsConfirmed() throws Exception {
@@ -89,9 +98,45 @@ class SqsSettlementIT {
   }
 
   /**
-   * A handler that throws on a message ends the poller (the worker replaces the consumption); the
-   * messages of the same receive after that one were neither handed over nor given back, so they
-   * stayed hidden for the whole visibility timeout (30 s here).
+   * A batched delete that never answers (held in the client past the settlement call timeout) is
+   * cut by that timeout: the acknowledgement returns, the message leaves the heartbeat and SQS
+   * hands it out again after its visibility timeout (the task runs again: at-least-once). Before,
+   * it stayed hidden for as long as the call hung, and the acknowledgement waited two minutes.
+   */
+  @Test
+  void anAcknowledgementWhoseDeleteNeverAnswersEndsAtTheCallTimeoutAndTheMessageComesBack()
+      throws Exception {
+    Config config = config("settle_ack_hung_");
+    HeldRequest delete = new HeldRequest(r -> r instanceof DeleteMessageBatchRequest);
+    Delivery delivery = receiveOne(config, delete, CALL_TIMEOUT);
+
+    settleWhileHung(config, delete, Delivery::ack, delivery);
+  }
+
+  /**
+   * A requeue whose delete of the original never answers: the copy is sent, the delete is cut by
+   * the call timeout, the requeue returns, and the original comes back after its visibility timeout
+   * beside its copy (at-least-once), instead of staying hidden while the call hangs and keeping the
+   * worker's thread in it.
+   */
+  @Test
+  void aRequeueWhoseDeleteNeverAnswersEndsAtTheCallTimeoutAndTheOriginalComesBack()
+      throws Exception {
+    Config config = config("settle_requeue_hung_");
+    HeldRequest delete = new HeldRequest(r -> r instanceof DeleteMessageRequest);
+    Delivery delivery = receiveOne(config, delete, CALL_TIMEOUT);
+    byte[] replacement = "{\"replacement\":true}".getBytes(StandardCharsets.UTF_8);
+
+    settleWhileHung(config, delete, d -> d.requeue(Duration.ofMinutes(1), replacement), delivery);
+  }
+
+  /**
+   * A handler that throws on a message ends the poller (the worker replaces the consumption). The
+   * message it threw on counts as not handed over: it is visible again at once (it stayed hidden by
+   * the heartbeat until the consumer closed, and its slot stayed taken), with its receive counted
+   * toward the poison limit, and a settlement the handler might still make is ignored. The messages
+   * of the same receive after it are given back at once too (they stayed hidden for the whole
+   * visibility timeout, 30 s here).
    */
   @Test
   void aHandlerThatThrowsGivesTheRestOfItsReceiveBackAtOnce() throws Exception {
@@ -112,12 +157,40 @@ class SqsSettlementIT {
         .atMost(Duration.ofSeconds(20))
         .until(() -> !recording.endings().isEmpty());
 
-    List<Message> back = SqsTestQueues.receive(config.defaultQueue(), 2, 30);
+    Delivery thrownOn = handler.thrownOn();
+    assertThat(thrownOn).as("the delivery the handler threw on").isNotNull();
+    assertThat(thrownOn.stillHeld()).as("held after it was handed back").isFalse();
+    thrownOn.ack(); // a handler that took it after all: too late, the message is back in the queue
+
+    List<Message> back = new ArrayList<>();
+    await("the three messages visible again")
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              back.addAll(SqsTestQueues.receive(config.defaultQueue(), 1, 30));
+              assertThat(back)
+                  .as(
+                      "the messages of the receive, the one the handler threw on included, visible"
+                          + " again at once (not after the 30 s visibility timeout)")
+                  .hasSize(3);
+            });
     assertThat(back)
-        .as(
-            "the messages of the receive after the one the handler threw on, visible again at"
-                + " once (not after the 30 s visibility timeout)")
-        .hasSize(2);
+        .as("each received twice: the next delivery counts toward the worker's poison limit")
+        .allSatisfy(
+            m ->
+                assertThat(m.attributes().get(MessageSystemAttributeName.APPROXIMATE_RECEIVE_COUNT))
+                    .isEqualTo("2"));
+    assertThat(handler.slotsTaken())
+        .as("slots the consumer still holds: the one the handler threw on was never handed over")
+        .isZero();
+  }
+
+  /**
+   * Whether {@code delivery}'s message is back in the queue: another consumer receives it (and
+   * hides it for the 30 s after the test).
+   */
+  private static boolean receivedAgain(Config config) {
+    return !SqsTestQueues.receive(config.defaultQueue(), 1, 30).isEmpty();
   }
 
   private static Config config(String prefix) {
@@ -130,7 +203,19 @@ class SqsSettlementIT {
    * stops fetching, so only the test's second consumer may receive the message again.
    */
   private static Delivery receiveOne(Config config, HeldRequest held) throws Exception {
-    SqsBroker broker = sqs.broker(config, sqs.client(held));
+    return receiveOne(config, held, SqsBroker.DEFAULT_SETTLEMENT_CALL_TIMEOUT);
+  }
+
+  /** As {@link #receiveOne(Config, HeldRequest)}, its settling calls bounded by {@code bound}. */
+  private static Delivery receiveOne(Config config, HeldRequest held, Duration bound)
+      throws Exception {
+    SqsBroker broker =
+        sqs.closeLater(
+            SqsBroker.builder(config)
+                .client(sqs.client(held))
+                .createQueues(true)
+                .settlementCallTimeout(bound)
+                .build());
     Signature task = Signature.builder("t").routingKey(config.defaultQueue()).build();
     broker.publish(task, WireCodec.encode(task));
     RecordingHandler handler = new RecordingHandler(1);
@@ -175,10 +260,37 @@ class SqsSettlementIT {
     assertThat(settling.isAlive()).as("the settlement returned").isFalse();
   }
 
+  /**
+   * Settles {@code delivery} while {@code held} holds its settling call until the end of the test:
+   * the settlement must return within the call timeout (twice that for an acknowledgement, whose
+   * delete may wait behind a batch), and the message must come back after the visibility timeout.
+   */
+  private static void settleWhileHung(
+      Config config, HeldRequest held, Consumer<Delivery> settle, Delivery delivery)
+      throws Exception {
+    held.holdNext();
+    Thread settling = Thread.ofPlatform().name("settle-hung").start(() -> settle.accept(delivery));
+    try {
+      held.awaitHeld();
+      settling.join(CALL_TIMEOUT.multipliedBy(2).plusSeconds(5));
+      assertThat(settling.isAlive())
+          .as("the settlement returned although its call never answered")
+          .isFalse();
+      await("the message back in the queue once the hung call was cut")
+          .atMost(CALL_TIMEOUT.plusSeconds(VISIBILITY_SECONDS + 10))
+          .until(() -> receivedAgain(config));
+    } finally {
+      held.release();
+    }
+  }
+
   /** A handler with a bug: throws on the first message it is handed, takes the others. */
   private static final class ThrowingOnFirst implements DeliveryHandler {
     private final RecordingHandler delegate;
-    private boolean thrown;
+    private @Nullable Delivery thrownOn;
+
+    /** Slots reserved and neither released nor used by a delivery handed over. */
+    private final AtomicInteger slotsTaken = new AtomicInteger();
 
     ThrowingOnFirst(RecordingHandler delegate) {
       this.delegate = delegate;
@@ -186,7 +298,17 @@ class SqsSettlementIT {
 
     @Override
     public int reserve(int max) throws InterruptedException {
-      return delegate.reserve(max);
+      int reserved = delegate.reserve(max);
+      slotsTaken.addAndGet(reserved);
+      return reserved;
+    }
+
+    synchronized @Nullable Delivery thrownOn() {
+      return thrownOn;
+    }
+
+    int slotsTaken() {
+      return slotsTaken.get();
     }
 
     @Override
@@ -196,15 +318,17 @@ class SqsSettlementIT {
 
     @Override
     public void release(int slots) {
+      slotsTaken.addAndGet(-slots);
       delegate.release(slots);
     }
 
     @Override
     public synchronized void handle(Delivery delivery) {
-      if (!thrown) {
-        thrown = true;
+      if (thrownOn == null) {
+        thrownOn = delivery;
         throw new IllegalStateException("a handler with a bug");
       }
+      slotsTaken.decrementAndGet(); // the delegate's delivery holds it now, not the consumer
       delegate.handle(delivery);
     }
 
