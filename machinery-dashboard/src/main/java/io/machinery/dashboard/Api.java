@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
@@ -41,7 +42,9 @@ import org.jspecify.annotations.Nullable;
  * WireCodec#checkQueueName} (see {@link #queue}), and every task UUID by the rules a worker applies
  * to a message's (see {@link #taskUuid}). A request that breaks a rule is answered 400 with the
  * dashboard's own words ({@link Guard#badRequest}); only the messages of core's checks written for
- * such tools pass through ({@link #requestCheck}).
+ * such tools pass through ({@link #requestCheck}). What the deployment lacks is answered 501 saying
+ * what was asked and what it needs ({@link #unlessLacking}). Reads run through {@link BoundedReads}
+ * (a deadline, and a bound on reads running at once); actions on the request's thread.
  *
  * <pre>
  * GET  /api/overview                                   queues (capped, with queuesLeftOut and totals), workers,
@@ -66,6 +69,29 @@ final class Api {
   static final int DEFAULT_LIMIT = 50;
   static final int SEARCH_LIMIT = 5_000;
 
+  /**
+   * The longest search a tab takes: longer than a task UUID (256) or a sensible task name, and
+   * short enough that matching it against {@link #SEARCH_LIMIT} entries costs little.
+   */
+  static final int MAX_SEARCH_CHARS = 512;
+
+  /** What the reads and actions on workers, pauses and in-flight tasks need, and where it is. */
+  private static final String NEEDS_CONTROL_PLANE =
+      "this needs a control plane, which the Redis broker or backend, the AMQP backend and the"
+          + " memory broker keep (or give one to Server.builder().controlPlane())";
+
+  /** What listings, purges and dead-letter actions need; the detail says what this broker lacks. */
+  private static final String NEEDS_INSPECTOR =
+      "this needs a broker that can inspect its queues, as Redis, AMQP and memory can";
+
+  /** What the fairness keys tab needs. */
+  private static final String NEEDS_LANES =
+      "this needs a broker with fairness lanes (Redis or memory)";
+
+  /** What breaker openings need. */
+  private static final String NEEDS_BREAKER_PLANE =
+      "this needs a control plane that keeps breaker openings (the Redis, AMQP and memory ones do)";
+
   /** The reason of a breaker opening given none. */
   static final String DEFAULT_REASON = "opened from the dashboard";
 
@@ -86,12 +112,14 @@ final class Api {
   private final Guard guard;
   private final boolean readOnly;
   private final int maxOverviewQueues;
+  private final BoundedReads reads;
 
   /**
    * Held by every listing of a queue's messages and every action that looks for one: on RabbitMQ a
    * listing hides the messages it reads until it returns them (AmqpInspector's notes), so a Cancel
    * that looked for its task while the page's own refresh was listing the queue missed it and was
-   * refused. Listings are bounded pages; one at a time per dashboard costs an operator nothing.
+   * refused. Listings are bounded pages; one at a time per dashboard costs an operator nothing. It
+   * is waited for at most {@link BoundedReads#DEADLINE} ({@link #oneListingAtATime}).
    */
   private final java.util.concurrent.locks.ReentrantLock listing =
       new java.util.concurrent.locks.ReentrantLock();
@@ -104,13 +132,15 @@ final class Api {
       Sampler sampler,
       Guard guard,
       boolean readOnly,
-      int maxOverviewQueues) {
+      int maxOverviewQueues,
+      BoundedReads reads) {
     this.server = server;
     this.inspection = inspection;
     this.sampler = sampler;
     this.guard = guard;
     this.readOnly = readOnly;
     this.maxOverviewQueues = maxOverviewQueues;
+    this.reads = reads;
   }
 
   /**
@@ -162,6 +192,42 @@ final class Api {
     }
   }
 
+  /**
+   * Runs a part of a request that the deployment may lack (core throws {@link
+   * UnsupportedOperationException} for it) and answers that lack in the dashboard's words.
+   *
+   * @param asked what the operator asked, a sentence's subject ("Listing the workers")
+   * @param needs what it needs and where that is, starting "this needs"
+   * @throws Guard.Refused (501) saying so, with the exception's message cut and escaped
+   */
+  private static <T> T unlessLacking(String asked, String needs, Supplier<T> call) {
+    try {
+      return call.get();
+    } catch (UnsupportedOperationException e) {
+      throw lacking(asked, needs + ".", e.getMessage());
+    }
+  }
+
+  /** {@link #unlessLacking} for an action that returns nothing. */
+  private static void unlessLackingRun(String asked, String needs, Runnable call) {
+    unlessLacking(
+        asked,
+        needs,
+        () -> {
+          call.run();
+          return null;
+        });
+  }
+
+  /**
+   * A 501: {@code asked} is not possible here, because {@code why} (which says what to use
+   * instead), with the underlying message where there is one.
+   */
+  private static Guard.Refused lacking(String asked, String why, @Nullable String detail) {
+    return new Guard.Refused(
+        501, asked + " is not possible here: " + why + Exchanges.detail(detail));
+  }
+
   /** Why tasks cannot be cancelled here, or empty when they can. */
   private String cannotCancel() {
     String known = cannotCancel;
@@ -172,16 +238,17 @@ final class Api {
     String reason;
     if (plane.isEmpty()) {
       reason =
-          "cancelling needs a control plane (Redis, the AMQP backend or memory): this deployment has"
-              + " none, so workers cannot learn of it";
+          "this needs a control plane, through which workers learn of a cancelled task (the Redis"
+              + " broker or backend, the AMQP backend or memory keep one); this deployment has none";
     } else {
       try {
         plane.get().revoked();
         reason = "";
       } catch (UnsupportedOperationException e) {
         reason =
-            "cancelling needs a control plane that keeps revoked tasks (Redis, AMQP or memory): "
-                + e.getMessage();
+            "this needs a control plane that keeps revoked tasks (the Redis, AMQP and memory ones"
+                + " do)."
+                + Exchanges.detail(e.getMessage());
       }
     }
     cannotCancel = reason;
@@ -195,26 +262,55 @@ final class Api {
       return;
     }
     if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
-      throw new Guard.Refused(405, path + " needs GET");
+      throw new Guard.Refused(405, Exchanges.quote(path) + " needs GET");
     }
     guard.checkRead(exchange);
     Map<String, String> q = Exchanges.query(exchange);
-    switch (path) {
-      case "/api/overview" -> Exchanges.json(exchange, overview());
-      case "/api/queue" -> Exchanges.json(exchange, queuePage(q));
-      case "/api/task" -> Exchanges.json(exchange, task(q));
-      case "/api/task/raw" ->
-          Exchanges.download(
-              exchange,
-              "task-" + Exchanges.safe(Exchanges.required(q, "uuid")) + ".json",
-              "application/json",
-              Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(Views.raw(report(q))));
-      case "/api/deadletter/raw" -> deadLetterRaw(exchange, q);
-      case "/api/workers" -> Exchanges.json(exchange, workers());
-      case "/api/periodic" -> Exchanges.json(exchange, periodic());
-      case "/api/limits" -> Exchanges.json(exchange, limits());
-      case "/api/breakers" -> Exchanges.json(exchange, breakers());
-      default -> throw new Guard.Refused(404, "no such API: " + path);
+    reads.call(() -> read(path, q)).send(exchange);
+  }
+
+  /** An answer a read computed, written by the request's thread ({@link BoundedReads}). */
+  @FunctionalInterface
+  private interface Reply {
+    void send(HttpExchange exchange) throws IOException;
+  }
+
+  private static Reply json(JsonNode node) {
+    return exchange -> Exchanges.json(exchange, node);
+  }
+
+  /** Runs a read: it reaches the broker and the backend, and writes nothing. */
+  private Reply read(String path, Map<String, String> q) {
+    return switch (path) {
+      case "/api/overview" -> json(overview());
+      case "/api/queue" -> json(queuePage(q));
+      case "/api/task" -> json(task(q));
+      case "/api/task/raw" -> {
+        String name = "task-" + Exchanges.safe(Exchanges.required(q, "uuid")) + ".json";
+        byte[] body = pretty(Views.raw(report(q)));
+        yield exchange -> Exchanges.download(exchange, name, "application/json", body);
+      }
+      case "/api/deadletter/raw" -> deadLetterRaw(q);
+      case "/api/workers" ->
+          json(unlessLacking("Listing the workers", NEEDS_CONTROL_PLANE, this::workers));
+      case "/api/periodic" -> json(periodic());
+      case "/api/limits" -> json(limits());
+      case "/api/breakers" -> json(breakers());
+      default ->
+          throw new Guard.Refused(
+              404,
+              "no such API: "
+                  + Exchanges.quote(path)
+                  + "; the reads are /api/overview, queue, task, task/raw, deadletter/raw,"
+                  + " workers, periodic, limits and breakers");
+    };
+  }
+
+  private static byte[] pretty(JsonNode node) {
+    try {
+      return Guard.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(node);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 
@@ -232,7 +328,7 @@ final class Api {
     if (noCancel.isEmpty()) {
       n.putNull("cancelReason");
     } else {
-      n.put("cancelReason", noCancel);
+      n.put("cancelReason", "Cancelling is not possible here: " + noCancel);
     }
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
     Optional<MigratingBroker.QueueSizes> moving =
@@ -334,6 +430,14 @@ final class Api {
     int offset = Exchanges.intParam(q, "offset", 0, 0, Integer.MAX_VALUE);
     int limit = Exchanges.intParam(q, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT);
     String search = q.getOrDefault("q", "").trim();
+    if (search.length() > MAX_SEARCH_CHARS) {
+      throw Guard.badRequest(
+          "the search has "
+              + search.length()
+              + " characters; search for a task UUID or a part of a name of at most "
+              + MAX_SEARCH_CHARS);
+    }
+    String lowerSearch = search.toLowerCase(Locale.ROOT);
     ObjectNode n =
         Guard.JSON
             .createObjectNode()
@@ -348,65 +452,85 @@ final class Api {
     } else {
       n.putNull("stats");
     }
+    String shownQueue = Exchanges.shown(queue);
     Page<?> page =
         switch (tab) {
           case "pending" ->
-              page(
-                  (o, l) -> oneListingAtATime(() -> inspection.pending(queue, o, l)),
-                  Views::row,
-                  Api::matches,
-                  offset,
-                  limit,
-                  search);
+              unlessLacking(
+                  "Listing the pending tasks of queue " + shownQueue,
+                  NEEDS_INSPECTOR,
+                  () ->
+                      page(
+                          (o, l) -> oneListingAtATime(() -> inspection.pending(queue, o, l)),
+                          Views::row,
+                          (sig, s) -> matches(sig, s, lowerSearch),
+                          offset,
+                          limit,
+                          search));
           case "delayed" ->
-              page(
-                  (o, l) -> oneListingAtATime(() -> inspection.delayed(queue, o, l)),
-                  Views::row,
-                  Api::matches,
-                  offset,
-                  limit,
-                  search);
+              unlessLacking(
+                  "Listing the delayed tasks of queue " + shownQueue,
+                  NEEDS_INSPECTOR,
+                  () ->
+                      page(
+                          (o, l) -> oneListingAtATime(() -> inspection.delayed(queue, o, l)),
+                          Views::row,
+                          (sig, s) -> matches(sig, s, lowerSearch),
+                          offset,
+                          limit,
+                          search));
           case "dead" ->
-              page(
-                  (o, l) -> oneListingAtATime(() -> inspection.deadLetters(queue, o, l)),
-                  Views::deadRow,
-                  (e, s) ->
-                      e.signature().map(sig -> matches(sig, s)).orElse(false) || e.id().equals(s),
-                  offset,
-                  limit,
-                  search);
+              unlessLacking(
+                  "Listing the dead letters of queue " + shownQueue,
+                  NEEDS_INSPECTOR,
+                  () ->
+                      page(
+                          (o, l) -> oneListingAtATime(() -> inspection.deadLetters(queue, o, l)),
+                          Views::deadRow,
+                          (e, s) ->
+                              e.signature().map(sig -> matches(sig, s, lowerSearch)).orElse(false)
+                                  || e.id().equals(s),
+                          offset,
+                          limit,
+                          search));
           case "inflight" -> {
-            List<Inspection.InFlightTask> all = inspection.inFlight(queue);
+            List<Inspection.InFlightTask> all =
+                unlessLacking(
+                    "Listing the running tasks of queue " + shownQueue,
+                    NEEDS_CONTROL_PLANE,
+                    () -> inspection.inFlight(queue));
             yield page(
                 (o, l) -> all.subList(Math.min(o, all.size()), Math.min(o + l, all.size())),
                 Views::inFlightRow,
                 (t, s) ->
                     t.task().uuid().equals(s)
-                        || t.task()
-                            .name()
-                            .toLowerCase(Locale.ROOT)
-                            .contains(s.toLowerCase(Locale.ROOT)),
+                        || t.task().name().toLowerCase(Locale.ROOT).contains(lowerSearch),
                 offset,
                 limit,
                 search);
           }
-          case "lanes" -> {
-            Map<String, Integer> weights = inspection.fairnessWeights(queue);
-            yield page(
-                (o, l) -> {
-                  List<Map.Entry<String, Long>> keys =
-                      List.copyOf(
-                          inspection
-                              .fairnessKeys(queue, (int) Math.min(Integer.MAX_VALUE, (long) o + l))
-                              .entrySet());
-                  return keys.subList(Math.min(o, keys.size()), keys.size());
-                },
-                e -> Views.laneRow(e, weights.getOrDefault(e.getKey(), 1)),
-                (e, s) -> e.getKey().toLowerCase(Locale.ROOT).contains(s.toLowerCase(Locale.ROOT)),
-                offset,
-                limit,
-                search);
-          }
+          case "lanes" ->
+              unlessLacking(
+                  "Listing the fairness keys of queue " + shownQueue,
+                  NEEDS_LANES,
+                  () -> {
+                    Map<String, Integer> weights = inspection.fairnessWeights(queue);
+                    return page(
+                        (o, l) -> {
+                          List<Map.Entry<String, Long>> keys =
+                              List.copyOf(
+                                  inspection
+                                      .fairnessKeys(
+                                          queue, (int) Math.min(Integer.MAX_VALUE, (long) o + l))
+                                      .entrySet());
+                          return keys.subList(Math.min(o, keys.size()), keys.size());
+                        },
+                        e -> Views.laneRow(e, weights.getOrDefault(e.getKey(), 1)),
+                        (e, s) -> e.getKey().toLowerCase(Locale.ROOT).contains(lowerSearch),
+                        offset,
+                        limit,
+                        search);
+                  });
           default ->
               throw Guard.badRequest(
                   "tab must be pending, delayed, inflight, dead or lanes, was "
@@ -461,9 +585,9 @@ final class Api {
     return new Page<>(items, found.size() > offset + limit, scanned, complete);
   }
 
-  private static boolean matches(Signature s, String search) {
-    return s.uuid().equals(search)
-        || s.name().toLowerCase(Locale.ROOT).contains(search.toLowerCase(Locale.ROOT));
+  /** Whether a task is the one searched for, or its name contains the search (lower-cased once). */
+  private static boolean matches(Signature s, String search, String lowerSearch) {
+    return s.uuid().equals(search) || s.name().toLowerCase(Locale.ROOT).contains(lowerSearch);
   }
 
   /** A task with its history (when the control plane keeps task events) and cancellability. */
@@ -495,28 +619,39 @@ final class Api {
     return oneListingAtATime(() -> inspection.task(uuid, queue));
   }
 
-  private void deadLetterRaw(HttpExchange exchange, Map<String, String> q) throws IOException {
+  private Reply deadLetterRaw(Map<String, String> q) {
     String queue = queue(q.getOrDefault("queue", ""));
     String id = Exchanges.required(q, "id");
     for (int offset = 0; offset < SEARCH_LIMIT; offset += MAX_LIMIT) {
       int from = offset;
       List<DeadLetterEntry> page =
-          oneListingAtATime(() -> inspection.deadLetters(queue, from, MAX_LIMIT));
+          unlessLacking(
+              "Downloading a dead letter of queue " + Exchanges.shown(queue),
+              NEEDS_INSPECTOR,
+              () -> oneListingAtATime(() -> inspection.deadLetters(queue, from, MAX_LIMIT)));
       for (DeadLetterEntry e : page) {
         if (e.id().equals(id)) {
-          Exchanges.download(
-              exchange,
-              "dead-letter-" + Exchanges.safe(id) + ".json",
-              "application/octet-stream",
-              e.message());
-          return;
+          byte[] message = e.message();
+          return exchange ->
+              Exchanges.download(
+                  exchange,
+                  "dead-letter-" + Exchanges.safe(id) + ".json",
+                  "application/octet-stream",
+                  message);
         }
       }
       if (page.isEmpty()) {
         break;
       }
     }
-    throw new Guard.Refused(404, "no dead letter " + Exchanges.quote(id) + " in queue " + queue);
+    throw new Guard.Refused(
+        404,
+        "no dead letter "
+            + Exchanges.quote(id)
+            + " among the first "
+            + SEARCH_LIMIT
+            + " of queue "
+            + Exchanges.shown(queue));
   }
 
   private ArrayNode workers() {
@@ -537,7 +672,12 @@ final class Api {
     try {
       settings = new java.util.TreeMap<>(inspection.taskLimits());
     } catch (UnsupportedOperationException e) {
-      return n.put("supported", false).put("reason", String.valueOf(e.getMessage()));
+      return n.put("supported", false)
+          .put(
+              "reason",
+              "Task limits set at run time cannot be listed here: this needs a control plane that"
+                  + " keeps them (the Redis, AMQP and memory ones do; machinery limit sets them)."
+                  + Exchanges.detail(e.getMessage()));
     }
     n.put("supported", true).putNull("reason");
     ArrayNode out = n.putArray("limits");
@@ -565,7 +705,13 @@ final class Api {
     try {
       open = new TreeMap<>(inspection.openBreakers());
     } catch (UnsupportedOperationException e) {
-      return n.put("supported", false).put("reason", String.valueOf(e.getMessage()));
+      return n.put("supported", false)
+          .put(
+              "reason",
+              "Breaker openings cannot be listed here: "
+                  + NEEDS_BREAKER_PLANE
+                  + "."
+                  + Exchanges.detail(e.getMessage()));
     }
     n.put("supported", true).putNull("reason");
     ArrayNode out = n.putArray("breakers");
@@ -582,7 +728,12 @@ final class Api {
 
   private void action(HttpExchange exchange, String action) throws IOException {
     if (!ACTIONS.contains(action)) {
-      throw new Guard.Refused(404, "no such action: " + action);
+      throw new Guard.Refused(
+          404,
+          "no such action: "
+              + Exchanges.quote(action)
+              + "; the actions are "
+              + String.join(", ", new java.util.TreeSet<>(ACTIONS)));
     }
     guard.checkAction(exchange, action);
     JsonNode body = Exchanges.body(exchange);
@@ -594,18 +745,37 @@ final class Api {
     String queue = queue(text(body, "queue"));
     guard.authorize(exchange, action, queue);
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("queue", queue);
+    String shownQueue = Exchanges.shown(queue);
     switch (action) {
-      case "purge" -> result.put("count", inspection.purge(queue));
-      case "pause" -> inspection.pause(queue);
-      case "resume" -> inspection.resume(queue);
-      case "requeue" ->
+      case "purge" ->
           result.put(
               "count",
-              oneListingAtATime(() -> inspection.requeueDeadLetters(queue, selection(body))));
-      case "delete" ->
-          result.put(
-              "count",
-              oneListingAtATime(() -> inspection.deleteDeadLetters(queue, selection(body))));
+              unlessLacking(
+                  "Purging queue " + shownQueue, NEEDS_INSPECTOR, () -> inspection.purge(queue)));
+      case "pause" ->
+          unlessLackingRun(
+              "Pausing queue " + shownQueue, NEEDS_CONTROL_PLANE, () -> inspection.pause(queue));
+      case "resume" ->
+          unlessLackingRun(
+              "Resuming queue " + shownQueue, NEEDS_CONTROL_PLANE, () -> inspection.resume(queue));
+      case "requeue" -> {
+        Predicate<DeadLetterEntry> which = selection(body);
+        result.put(
+            "count",
+            unlessLacking(
+                "Requeuing the dead letters of queue " + shownQueue,
+                NEEDS_INSPECTOR,
+                () -> oneListingAtATime(() -> inspection.requeueDeadLetters(queue, which))));
+      }
+      case "delete" -> {
+        Predicate<DeadLetterEntry> which = selection(body);
+        result.put(
+            "count",
+            unlessLacking(
+                "Deleting the dead letters of queue " + shownQueue,
+                NEEDS_INSPECTOR,
+                () -> oneListingAtATime(() -> inspection.deleteDeadLetters(queue, which))));
+      }
       case "cancel" -> {
         String uuid = text(body, "uuid");
         if (uuid.isBlank()) {
@@ -614,7 +784,7 @@ final class Api {
         taskUuid(uuid);
         String reason = cannotCancel();
         if (!reason.isEmpty()) {
-          throw new UnsupportedOperationException(reason);
+          throw lacking("Cancelling task " + Exchanges.shown(uuid), reason, null);
         }
         requireWaitingOrRunningIn(queue, uuid);
         result.put("uuid", uuid).put("count", server.cancel(List.of(uuid)));
@@ -624,9 +794,25 @@ final class Api {
     Exchanges.json(exchange, result);
   }
 
-  /** Runs {@code read} holding {@link #listing}. */
+  /**
+   * Runs {@code read} holding {@link #listing}, waiting for it at most {@link
+   * BoundedReads#DEADLINE}: a listing stuck on a broker that is down holds it until the broker's
+   * timeout, and the reads and actions behind it answer 503 instead of queueing for minutes.
+   */
   private <T> T oneListingAtATime(java.util.function.Supplier<T> read) {
-    listing.lock();
+    try {
+      if (!listing.tryLock(BoundedReads.DEADLINE.toNanos(), TimeUnit.NANOSECONDS)) {
+        throw new Guard.Refused(
+            503,
+            "another listing of a queue has been waiting for the broker for "
+                + BoundedReads.DEADLINE.toSeconds()
+                + " s (the dashboard lists one queue at a time): the broker is slow or down; try"
+                + " again in a moment");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new Guard.Refused(503, "the read was given up while it waited for another listing");
+    }
     try {
       return read.get();
     } finally {
@@ -652,9 +838,9 @@ final class Api {
       throw new Guard.Refused(
           409,
           "task "
-              + uuid
+              + Exchanges.shown(uuid)
               + " is not waiting or running in queue "
-              + queue
+              + Exchanges.shown(queue)
               + " ("
               + where.name()
               + "): the dashboard cancels a task only in the queue it finds it in");
@@ -674,15 +860,21 @@ final class Api {
     }
     requestCheck(() -> ControlPlane.BreakerOpening.requireBreakerKey(key));
     ObjectNode result = Guard.JSON.createObjectNode().put("action", action).put("key", key);
+    String shownKey = Exchanges.shown(key);
     if (action.equals("close-breaker")) {
-      inspection.closeBreaker(key);
+      unlessLackingRun(
+          "Closing breaker " + shownKey, NEEDS_BREAKER_PLANE, () -> inspection.closeBreaker(key));
       return result;
     }
     Duration openFor = openFor(text(body, "openFor"));
     String reason = text(body, "reason").strip();
     ControlPlane.BreakerOpening opening =
-        inspection.openBreaker(
-            key, openFor, reason.isEmpty() ? DEFAULT_REASON : reason, openedBy(exchange));
+        unlessLacking(
+            "Opening breaker " + shownKey,
+            NEEDS_BREAKER_PLANE,
+            () ->
+                inspection.openBreaker(
+                    key, openFor, reason.isEmpty() ? DEFAULT_REASON : reason, openedBy(exchange)));
     return result.setAll(Views.breaker(opening, server.clock().instant()));
   }
 

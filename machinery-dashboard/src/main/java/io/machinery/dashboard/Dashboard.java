@@ -59,11 +59,23 @@ import org.jspecify.annotations.Nullable;
  *       passes the checks a worker applies to a message's UUID (with relaxed ids: at most 256
  *       characters, no whitespace or control characters, no reserved key): it is the raw key of the
  *       task's state.
- *   <li><b>Errors.</b> A request that breaks one of these rules answers 400 with a message the
- *       dashboard wrote, quoting at most 64 escaped characters of what it sent. Any other failure
- *       answers 500 with an error id and a generic message, and is logged once with that id: an
- *       exception's message, even an {@code IllegalArgumentException}'s from a client library, can
- *       name hosts or carry a URI's credentials.
+ *   <li><b>Errors.</b> Every answer is JSON (never sniffed as anything else), and request text it
+ *       quotes, a path or a header as much as a field, is at most 64 characters with control and
+ *       format characters escaped, so neither a browser nor a terminal that prints it acts on it. A
+ *       request that breaks one of these rules answers 400 with a message the dashboard wrote; a
+ *       query over 8 KiB, 414. What the deployment lacks (no control plane, a broker that cannot
+ *       list its queues) answers 501 saying what was asked, what it needs and where that is, with
+ *       the underlying message cut to 300 bytes. A failure of the broker, the backend or the
+ *       control plane answers 503, any other failure 500, each with an error id and a generic
+ *       message, logged once with that id: an exception's message, even an {@code
+ *       IllegalArgumentException}'s from a client library, can name hosts or carry a URI's
+ *       credentials.
+ *   <li><b>A broker that is down.</b> A read waits for the broker and the backend at most 10 s,
+ *       then answers 503, instead of the client library's timeout (15 s a command on Redis); at
+ *       most 16 reads run at once, those given up included, and a further one answers 503 at once,
+ *       so the polls of open pages cannot pile up threads and queued commands during an outage (see
+ *       {@code BoundedReads}). Actions wait for the broker's own timeout: one given up might still
+ *       take effect.
  *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action (and
  *       of each read where reads need it), set by the page's script from what the operator typed
  *       (kept in the tab's {@code sessionStorage}). There is no cookie or other ambient credential
@@ -141,6 +153,7 @@ public final class Dashboard implements AutoCloseable {
   private @Nullable HttpServer http;
   private @Nullable ExecutorService executor;
   private @Nullable Sampler sampler;
+  private @Nullable BoundedReads reads;
 
   private Dashboard(Builder b) {
     this.server = b.server;
@@ -190,7 +203,8 @@ public final class Dashboard implements AutoCloseable {
       }
       boolean loopback = address.getAddress().isLoopbackAddress();
       Guard guard = new Guard(loopback, !loopback && !openReads, readOnly, authenticator);
-      Api api = new Api(server, inspection, s, guard, readOnly, maxOverviewQueues);
+      BoundedReads bounded = new BoundedReads(BoundedReads.DEADLINE);
+      Api api = new Api(server, inspection, s, guard, readOnly, maxOverviewQueues, bounded);
       h.createContext("/api/", exchange -> guard.serve(exchange, api::handle));
       h.createContext("/", exchange -> guard.serve(exchange, StaticFiles::handle));
       h.setExecutor(exec);
@@ -198,6 +212,7 @@ public final class Dashboard implements AutoCloseable {
       http = h;
       executor = exec;
       sampler = s;
+      reads = bounded;
       return this;
     }
   }
@@ -245,6 +260,10 @@ public final class Dashboard implements AutoCloseable {
       if (executor != null) {
         executor.shutdownNow();
         executor = null;
+      }
+      if (reads != null) {
+        reads.close();
+        reads = null;
       }
     }
   }

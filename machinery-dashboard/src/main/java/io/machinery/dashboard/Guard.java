@@ -3,6 +3,8 @@ package io.machinery.dashboard;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
+import io.machinery.MachineryException;
+import io.machinery.wire.LogText;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URI;
@@ -26,9 +28,11 @@ import org.slf4j.LoggerFactory;
  * at most a bounded, escaped part of what the request sent. Any other failure, an {@link
  * IllegalArgumentException} from a broker or client library among them, answers 500 with a generic
  * message and an error id, and is logged once with that id: its message may name a host or carry a
- * URI with credentials. An {@link UnsupportedOperationException} answers 501 with its message,
- * which says what the deployment lacks (core's control planes and inspectors write them for
- * people).
+ * URI with credentials. An {@link UnsupportedOperationException} (the deployment lacks what the
+ * request needs) answers 501: {@link Api} says which request and what it needs where it knows, and
+ * this says it of the rest; either quotes the exception's message cut and escaped ({@link
+ * Exchanges#detail}), as it names what is missing. Every answer is JSON ({@code nosniff}); request
+ * text in it, the path and headers too, is quoted through {@link Exchanges#quote}.
  */
 final class Guard {
   private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
@@ -128,27 +132,56 @@ final class Guard {
       } catch (Refused e) {
         sendError(exchange, e.status, String.valueOf(e.getMessage()));
       } catch (UnsupportedOperationException e) {
-        sendError(exchange, 501, String.valueOf(e.getMessage()));
-      } catch (RuntimeException e) {
-        String id = errorId();
-        LOG.error(
-            "dashboard: {} {} failed (error {})",
-            exchange.getRequestMethod(),
-            exchange.getRequestURI().getPath(),
+        // the API says what was asked where it knows (Api#lacking); this is the rest
+        sendError(
+            exchange,
+            501,
+            "This request ("
+                + exchange.getRequestMethod()
+                + " "
+                + Exchanges.quote(exchange.getRequestURI().getPath())
+                + ") is not possible with this deployment."
+                + Exchanges.detail(e.getMessage()));
+      } catch (MachineryException e) {
+        // core's failures outside the request: a broker, backend or control plane that failed
+        String id = logged(exchange, e);
+        sendFailure(
+            exchange,
+            503,
             id,
-            e);
-        ObjectNode body =
-            JSON.createObjectNode()
-                .put("error", "the dashboard failed (error " + id + ", in the server's log)")
-                .put("errorId", id);
-        send(exchange, 500, "application/json; charset=utf-8", JSON.writeValueAsBytes(body));
+            "the broker, the result backend or the control plane failed (error "
+                + id
+                + ", in the server's log): it may be down or unreachable; the page tries again");
+      } catch (RuntimeException e) {
+        String id = logged(exchange, e);
+        sendFailure(
+            exchange, 500, id, "the dashboard failed (error " + id + ", in the server's log)");
       }
     } catch (IOException e) {
       LOG.debug("dashboard: client went away: {}", e.toString());
     }
   }
 
-  /** A short random id that ties a 500 to its log line. */
+  /** Logs a failure once, with its request (the path only: the query can hold task data). */
+  private static String logged(HttpExchange exchange, RuntimeException e) {
+    String id = errorId();
+    LOG.error(
+        "dashboard: {} {} failed (error {})",
+        exchange.getRequestMethod(),
+        LogText.of(exchange.getRequestURI().getPath(), Exchanges.MAX_QUOTED_CHARS),
+        id,
+        e);
+    return id;
+  }
+
+  /** A failure's answer: a generic message and the id of its log line, never its message. */
+  private static void sendFailure(HttpExchange exchange, int status, String id, String message)
+      throws IOException {
+    ObjectNode body = JSON.createObjectNode().put("error", message).put("errorId", id);
+    send(exchange, status, "application/json; charset=utf-8", JSON.writeValueAsBytes(body));
+  }
+
+  /** A short random id that ties a 500 or 503 to its log line. */
   private static String errorId() {
     return HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()).substring(0, 12);
   }
@@ -163,7 +196,8 @@ final class Guard {
       throw new Refused(
           421,
           "this dashboard listens on loopback and answers only for localhost, not for Host "
-              + host);
+              + Exchanges.quote(String.valueOf(host))
+              + ": open it as http://localhost:<port>/");
     }
   }
 
@@ -188,11 +222,19 @@ final class Guard {
     }
     String site = request.getFirst("Sec-Fetch-Site");
     if (site != null && !site.equals("same-origin") && !site.equals("none")) {
-      throw new Refused(403, "cross-site request refused (Sec-Fetch-Site: " + site + ")");
+      throw new Refused(
+          403,
+          "cross-site request refused (Sec-Fetch-Site: "
+              + Exchanges.quote(site)
+              + "): actions are taken from the dashboard's own page");
     }
     String origin = request.getFirst("Origin");
     if (origin != null && !sameOrigin(origin, request.getFirst("Host"))) {
-      throw new Refused(403, "cross-origin request refused (Origin " + origin + ")");
+      throw new Refused(
+          403,
+          "cross-origin request refused (Origin "
+              + Exchanges.quote(origin)
+              + "): actions are taken from the dashboard's own page");
     }
     if (readOnly) {
       throw new Refused(403, "the dashboard is read-only");
@@ -216,7 +258,13 @@ final class Guard {
     if (authenticator == null || !authenticator.permits(action, name, request::getFirst)) {
       throw new Refused(401, "missing or wrong token (" + Dashboard.TOKEN_HEADER + ")");
     }
-    LOG.info("dashboard: {} on {} {} from {}", action, what, name, exchange.getRemoteAddress());
+    // a breaker key is logged as sent, before its check: escaped so it cannot forge a line
+    LOG.info(
+        "dashboard: {} on {} {} from {}",
+        action,
+        what,
+        LogText.of(name),
+        exchange.getRemoteAddress());
   }
 
   private static boolean sameOrigin(String origin, @Nullable String host) {

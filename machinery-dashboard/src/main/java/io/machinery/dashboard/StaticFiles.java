@@ -24,7 +24,11 @@ final class StaticFiles {
     }
     String name = FILES.get(exchange.getRequestURI().getPath());
     if (name == null) {
-      throw new Guard.Refused(404, "no such page: " + exchange.getRequestURI().getPath());
+      throw new Guard.Refused(
+          404,
+          "no such page: "
+              + Exchanges.quote(exchange.getRequestURI().getPath())
+              + "; the dashboard is at /");
     }
     byte[] body;
     try (InputStream in = StaticFiles.class.getResourceAsStream("static/" + name)) {

@@ -260,7 +260,7 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
   void aBadRequestIsAnsweredInTheDashboardsOwnWords() throws Exception {
     HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
     record Bad(HttpProbe.Response response, String says, String mustNotSay) {}
-    String huge = "t".repeat(10_000);
+    String huge = "t".repeat(5_000); // within a query's limit (a longer one is a 414)
     List<Bad> bad =
         List.of(
             new Bad(
@@ -318,6 +318,34 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
     assertThat(r.status()).isEqualTo(500);
     assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
     assertThat(HttpProbe.JSON.readTree(r.body()).path("errorId").asText()).isNotBlank();
+  }
+
+  /**
+   * A broker, backend or control plane that failed (core's {@link io.machinery.MachineryException}:
+   * a timeout, a refused connection) answered like a bug of the dashboard, 500 "the dashboard
+   * failed". It is a 503 that says which part failed and that the page tries again, with an error
+   * id and without the exception's message.
+   */
+  @Test
+  void aFailureOfTheBrokerIsA503WithoutItsMessage() throws Exception {
+    server.close();
+    String secret = "redis://admin:hunter2@10.1.2.3:6379";
+    // a fake failure: no real server fails on demand with a password in its message
+    Broker failing =
+        beforeListing(
+            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
+            () -> {
+              throw new io.machinery.MachineryException("timed out waiting for " + secret);
+            });
+    server = Server.builder().broker(failing).build();
+    HttpProbe http = start(Dashboard.builder(server));
+    HttpProbe.Response r = http.get("/api/overview");
+    assertThat(r.status()).isEqualTo(503);
+    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
+    JsonNode body = HttpProbe.JSON.readTree(r.body());
+    assertThat(body.path("error").asText())
+        .contains("the broker, the result backend or the control plane failed")
+        .contains(body.path("errorId").asText());
   }
 
   private static String error(HttpProbe.Response r) throws java.io.IOException {

@@ -86,6 +86,21 @@ final class HttpProbe {
   }
 
   /**
+   * Sends a hand-written request (the JDK client will not send a foreign Host header, nor header
+   * values with control characters) and reads the whole answer, headers and body, as ISO-8859-1
+   * text (each byte one character, so raw control bytes stay visible).
+   */
+  String rawResponse(String request) throws IOException {
+    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+      socket.setSoTimeout(10_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(request.getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      return new String(socket.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    }
+  }
+
+  /**
    * Sends a hand-written request (the JDK client will not send a foreign Host header) and reads the
    * status.
    */

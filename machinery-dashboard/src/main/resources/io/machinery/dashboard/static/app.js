@@ -454,7 +454,7 @@ function workersView(root) {
         ? table(['Task', 'Limit'], set.limits.map(l => el('tr', { dataset: { task: l.task } },
             el('td', { class: 'mono', text: l.task }), el('td', { text: l.describe }))),
           'None: `machinery limit TASK --rate N/PERIOD --max-concurrent N` sets one on every worker.')
-        : el('p', { class: 'muted', text: 'None: ' + set.reason + '.' }));
+        : el('p', { class: 'muted', text: set.reason }));
       replace(breakers, open.supported
         ? table(['Key', 'Until', 'Left', 'By', 'Reason'].concat(overview.actions ? [''] : []), open.breakers.map(b =>
             el('tr', { dataset: { breaker: b.key } },
@@ -465,7 +465,7 @@ function workersView(root) {
               overview.actions ? el('td', {}, actionButton('Close', 'close-breaker', { key: b.key }, 'Close breaker "' + b.key
                 + '" on every worker? Within one heartbeat the workers whose breaker it opened close it and run its tasks again.')) : null)),
           'None: an opening (from this page, the CLI or a shared breaker) makes every worker with a breaker of its key park that key\'s tasks until the time is up.')
-        : el('p', { class: 'muted', text: 'None: ' + open.reason + '.' }));
+        : el('p', { class: 'muted', text: open.reason }));
       // The form is built once and only attached or detached, so what the operator types survives the refresh.
       const wanted = overview.actions && open.supported;
       if (wanted !== (form.parentNode === opener)) replace(opener, wanted ? form : null);
