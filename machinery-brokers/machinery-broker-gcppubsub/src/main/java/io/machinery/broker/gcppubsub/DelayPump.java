@@ -3,11 +3,15 @@ package io.machinery.broker.gcppubsub;
 import com.google.api.core.ApiFuture;
 import com.google.api.core.ApiFutureCallback;
 import com.google.api.core.ApiFutures;
+import com.google.api.gax.rpc.ApiException;
+import com.google.api.gax.rpc.NotFoundException;
+import com.google.api.gax.rpc.StatusCode;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
 import com.google.pubsub.v1.ReceivedMessage;
 import io.machinery.MachineryException;
+import io.machinery.internal.Causes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -56,8 +60,11 @@ import org.slf4j.LoggerFactory;
  * most that many requests in flight and no thread per message; the rest waits its turn (the pump's
  * thread, or the broker's one due-thread, waits for a place; the broker's scheduler, which extends
  * leases, never does). Each message is acknowledged only once Pub/Sub has accepted the request that
- * carried its copy; a request that fails hands back each of its messages as the failure of a single
- * one would.
+ * carried its copy. A failed request of held messages hands them back at once (the next pull moves
+ * them); a failed request of a pull's burst is tried again in halves when one message may be the
+ * cause, else comes back as a whole after {@link #HOLD_MARGIN_SECONDS} ({@link #afterFailure}):
+ * never one waited publish per message, which for a burst of 500 on a 30 ms round trip would
+ * outlast a 10 s lease.
  *
  * <p>Leases of held messages. A held message is leased until {@link #HOLD_MARGIN_SECONDS} (and a
  * second) after it is due; the pump records that end ({@link Held#leaseEnd}, by the broker's
@@ -69,6 +76,13 @@ import org.slf4j.LoggerFactory;
  * needs a timer over an unbounded backlog and a request per 1,000 waiting messages per round, and
  * still races the last extension against the publish; the check costs one comparison, and a message
  * handed back is late by about one pull.
+ *
+ * <p>Leases of pulled messages. A message due (or to refresh) when pulled is published under the
+ * lease the pull gave it, the delay subscription's ack deadline (read when the pump starts), and
+ * the same check applies before each of its requests starts ({@link #leasedLongEnough}): the burst
+ * may wait for a window full of held publishes, and a failed request's parts are tried in later
+ * rounds. A message published after its lease ended would be published again by whichever pump
+ * Pub/Sub redelivers it to.
  *
  * <p>Everything lives in Pub/Sub, so delays survive the exit of every process: a held or parked
  * message whose broker died comes back when its deadline lapses (then at most about 10 s late) and
@@ -96,6 +110,12 @@ final class DelayPump {
    */
   static final long LEASE_MARGIN_MILLIS = 5_000;
 
+  /**
+   * The ack deadline assumed for the delay subscription when it cannot be read: Pub/Sub's shortest,
+   * so a lease is never thought longer than it is.
+   */
+  static final int MIN_ACK_DEADLINE_SECONDS = 10;
+
   /** How long {@link #close()} waits for publishes in flight to be answered. */
   static final Duration PUBLISHES_ANSWER_WAIT = Duration.ofSeconds(2);
 
@@ -112,6 +132,13 @@ final class DelayPump {
   private final AtomicBoolean publishScheduled = new AtomicBoolean();
 
   private final AtomicBoolean running = new AtomicBoolean(true);
+
+  /**
+   * How long a pull leases its messages: the delay subscription's ack deadline, read when the pump
+   * starts ({@link #MIN_ACK_DEADLINE_SECONDS} until then, or when it cannot be read).
+   */
+  private volatile long pullLeaseNanos = TimeUnit.SECONDS.toNanos(MIN_ACK_DEADLINE_SECONDS);
+
   private final PublishWindow window = new PublishWindow(PublishWindow.MAX_IN_FLIGHT);
   private final Thread thread;
 
@@ -122,6 +149,7 @@ final class DelayPump {
   }
 
   private void run() {
+    readPullLease();
     int failures = 0;
     while (running.get()) {
       @SuppressWarnings("deprecation")
@@ -136,10 +164,13 @@ final class DelayPump {
         // inside the try: a stub may throw instead of failing the future, and a pump whose thread
         // ended would never move a delayed task again
         future = broker.client().subscriber().pullCallable().futureCall(request);
+        List<ReceivedMessage> pulled = future.get().getReceivedMessagesList();
+        // Pub/Sub leased them when it answered, so a little before now: the margin covers that
+        long leaseEnd = System.nanoTime() + pullLeaseNanos;
         List<Republish> burst = new ArrayList<>();
-        for (ReceivedMessage m : future.get().getReceivedMessagesList()) {
+        for (ReceivedMessage m : pulled) {
           if (running.get()) {
-            handle(m, burst);
+            handle(m, leaseEnd, burst);
           } else {
             broker
                 .settler()
@@ -179,10 +210,36 @@ final class DelayPump {
   }
 
   /**
-   * A pulled message to publish again: a due one to its task topic (Go's message: its data only),
-   * or an old one refreshed on the delay topic (with its attributes).
+   * Reads the delay subscription's ack deadline, which every pull leases its messages for; keeps
+   * the shortest Pub/Sub allows when it cannot be read (the pump still works, it only hands back a
+   * burst that waited over 5 s sooner than it need).
    */
-  private record Republish(ReceivedMessage received, String topic, boolean refresh) {
+  private void readPullLease() {
+    try {
+      var sub = broker.client().subscription(subscription);
+      if (sub != null && sub.getAckDeadlineSeconds() > 0) {
+        pullLeaseNanos = TimeUnit.SECONDS.toNanos(sub.getAckDeadlineSeconds());
+      }
+    } catch (RuntimeException e) {
+      log.debug(
+          "Could not read the ack deadline of {} ({}); assuming {} s",
+          subscription,
+          e.toString(),
+          MIN_ACK_DEADLINE_SECONDS);
+    }
+  }
+
+  /**
+   * A pulled message to publish again: a due one to its task topic (Go's message: its data only),
+   * or an old one refreshed on the delay topic (with its attributes); its lease, from the pull,
+   * ends at {@code leaseEndNanos} ({@link System#nanoTime()}).
+   */
+  private record Republish(
+      ReceivedMessage received, String topic, boolean refresh, long leaseEndNanos) {
+    String ackId() {
+      return received.getAckId();
+    }
+
     PubsubMessage copy() {
       PubsubMessage m = received.getMessage();
       PubsubMessage.Builder copy = PubsubMessage.newBuilder().setData(m.getData());
@@ -209,7 +266,7 @@ final class DelayPump {
   }
 
   /** Sorts one pulled message: due now or to refresh into {@code burst}, else held or parked. */
-  private void handle(ReceivedMessage received, List<Republish> burst) {
+  private void handle(ReceivedMessage received, long leaseEnd, List<Republish> burst) {
     PubsubMessage m = received.getMessage();
     String topic = m.getAttributesOrDefault(GcpPubSubBroker.TOPIC_ATTRIBUTE, "");
     long due;
@@ -232,7 +289,7 @@ final class DelayPump {
     long now = broker.clock().millis();
     long remaining = due - now;
     if (remaining <= 0) {
-      burst.add(new Republish(received, topic, false));
+      burst.add(new Republish(received, topic, false, leaseEnd));
     } else if (remaining <= HOLD_MILLIS) {
       int leaseSeconds = (int) (remaining / 1000) + 1 + HOLD_MARGIN_SECONDS;
       Held h = new Held(received, topic, due, now + leaseSeconds * 1000L);
@@ -241,7 +298,7 @@ final class DelayPump {
       broker.schedule(() -> due(h), remaining);
     } else if (m.getPublishTime().getSeconds()
         < broker.clock().instant().getEpochSecond() - REFRESH_AFTER_SECONDS) {
-      burst.add(new Republish(received, broker.delayTopic(), true));
+      burst.add(new Republish(received, broker.delayTopic(), true, leaseEnd));
     } else {
       int park =
           (int)
@@ -369,11 +426,12 @@ final class DelayPump {
    * Publishes the due and the refreshed messages of one pull: per topic, in as few requests as
    * Pub/Sub's limits allow, every request started before any is waited for (they travel side by
    * side on the channel, up to the {@link PublishWindow}'s bound), so a pull's burst takes about
-   * one round trip, well within the lease the pull gave it (nothing extends it). Each message is
-   * acknowledged only once Pub/Sub has accepted the request that carried its copy; each message of
-   * a request that fails is handled as a single failure: a due one goes {@link #move}'s way (its
-   * topic created again, a dead letter, or another try later), a refreshed one comes back to be
-   * tried again.
+   * one round trip. Nothing extends the lease the pull gave: a request whose turn in the window
+   * comes less than {@link #LEASE_MARGIN_MILLIS} before that lease ends hands its messages back
+   * instead, as a held message's does ({@link #leasedLongEnough}). Each message is acknowledged
+   * only once Pub/Sub has accepted the request that carried its copy. A request that fails is
+   * retried in halves ({@link #afterFailure}), so one message Pub/Sub refuses costs its burst a few
+   * rounds of requests, not one waited publish per message.
    */
   private void republishAll(List<Republish> burst) {
     Map<Destination, List<Republish>> byTopic = new LinkedHashMap<>();
@@ -389,40 +447,169 @@ final class DelayPump {
               .client()
               .inPublishRequests(group.getKey().topic(), group.getValue(), Republish::copy));
     }
+    while (!requests.isEmpty()) {
+      requests = publishRound(requests);
+    }
+  }
+
+  /**
+   * Starts every request of {@code requests} side by side, each once it has a place in the window
+   * and with only its messages still leased long enough, waits for their answers, acknowledges what
+   * was accepted, and returns the requests to try next: parts of those that failed. Closing, it
+   * returns none and hands back whatever it did not start.
+   */
+  private List<List<Republish>> publishRound(List<List<Republish>> requests) {
+    List<List<Republish>> sent = new ArrayList<>(requests.size());
     List<ApiFuture<List<String>>> publishes = new ArrayList<>(requests.size());
+    int started = 0;
     try {
       for (List<Republish> request : requests) {
-        publishes.add(window.start(() -> startRepublish(request)));
+        window.acquire();
+        started++;
+        List<Republish> live = leasedLongEnough(request);
+        if (live.isEmpty()) {
+          window.release();
+        } else {
+          sent.add(live);
+          publishes.add(window.launch(() -> startRepublish(live)));
+        }
       }
     } catch (InterruptedException e) {
       // closing while the window is full: what was not started goes back at once
-      for (List<Republish> request : requests.subList(publishes.size(), requests.size())) {
-        for (Republish r : request) {
-          broker.settler().modifyDeadline(subscription, r.received().getAckId(), 0);
-        }
-      }
+      requests.subList(started, requests.size()).forEach(this::handBack);
       Thread.currentThread().interrupt();
     }
+    List<List<Republish>> next = new ArrayList<>();
     for (int i = 0; i < publishes.size(); i++) {
-      List<Republish> request = requests.get(i);
-      if (accepted(publishes.get(i))) {
+      List<Republish> request = sent.get(i);
+      Throwable failure = failureOf(publishes.get(i));
+      if (failure == null) {
         for (Republish r : request) {
-          broker.settler().ack(subscription, r.received().getAckId());
-        }
-      } else if (request.get(0).refresh()) {
-        log.warn(
-            "Could not refresh {} delayed message(s) on {}; trying again in {} s",
-            request.size(),
-            broker.delayTopic(),
-            HOLD_MARGIN_SECONDS);
-        for (Republish r : request) {
-          setDeadline(r.received(), HOLD_MARGIN_SECONDS);
+          broker.settler().ack(subscription, r.ackId());
         }
       } else {
-        for (Republish r : request) {
-          move(r.received(), r.topic());
+        next.addAll(afterFailure(request, failure));
+      }
+    }
+    if (!next.isEmpty() && (!running.get() || Thread.currentThread().isInterrupted())) {
+      next.forEach(this::handBack); // closing: another pump moves them
+      return List.of();
+    }
+    return next;
+  }
+
+  /**
+   * What follows a failed request of a pull's burst; returns the requests to try in the next round.
+   * A refresh is tried again after {@link #HOLD_MARGIN_SECONDS}. A task topic that is gone is
+   * handled by moving one message on its own ({@link #move}: the topic created again, when the
+   * broker may, and then the rest in one request; else a dead letter, and so each of the rest). A
+   * request that Pub/Sub could have refused for one of its messages (an invalid argument, or an
+   * unknown failure) is tried again in halves, down to that message alone, which then comes back
+   * after {@link #HOLD_MARGIN_SECONDS} (its failure logged); any other failure (Pub/Sub
+   * unavailable, too slow, refusing the topic) would fail every part alike, so the whole request
+   * comes back after {@link #HOLD_MARGIN_SECONDS}.
+   */
+  private List<List<Republish>> afterFailure(List<Republish> request, Throwable failure) {
+    Republish first = request.get(0);
+    if (first.refresh()) {
+      log.warn(
+          "Could not refresh {} delayed message(s) on {}; trying again in {} s",
+          request.size(),
+          broker.delayTopic(),
+          HOLD_MARGIN_SECONDS);
+      tryAgainLater(request);
+      return List.of();
+    }
+    if (Causes.of(failure).stream().anyMatch(c -> c instanceof NotFoundException)) {
+      List<Republish> rest = request.subList(1, request.size());
+      return switch (move(first)) {
+        case MOVED -> rest.isEmpty() ? List.of() : List.of(rest);
+        case DEAD_LETTERED -> {
+          rest.forEach(this::move); // each a dead letter with the reason, unless made meanwhile
+          yield List.of();
+        }
+        case NOT_MOVED -> {
+          tryAgainLater(rest);
+          yield List.of();
+        }
+      };
+    }
+    if (request.size() > 1 && maybeOneMessage(failure)) {
+      log.debug(
+          "Publishing {} due message(s) to {} failed ({}); trying again in halves",
+          request.size(),
+          first.topic(),
+          failure.toString());
+      int half = request.size() / 2;
+      return List.of(request.subList(0, half), request.subList(half, request.size()));
+    }
+    log.warn(
+        "Could not move {} due message(s) to topic {} ({}); trying again in {} s",
+        request.size(),
+        first.topic(),
+        failure.toString(),
+        HOLD_MARGIN_SECONDS);
+    tryAgainLater(request);
+    return List.of();
+  }
+
+  /**
+   * Whether Pub/Sub may have refused a request for one of its messages, so its parts may go
+   * through: an invalid argument, or a failure that is not Pub/Sub's answer at all.
+   */
+  private static boolean maybeOneMessage(Throwable failure) {
+    return Causes.of(failure).stream()
+        .filter(c -> c instanceof ApiException)
+        .map(c -> ((ApiException) c).getStatusCode().getCode())
+        .findFirst()
+        .map(code -> code == StatusCode.Code.INVALID_ARGUMENT)
+        .orElse(true);
+  }
+
+  /**
+   * The messages of {@code request} whose lease from their pull lasts at least {@link
+   * #LEASE_MARGIN_MILLIS} more: the rest are handed back (left alone when the lease has already
+   * ended), so Pub/Sub delivers them again and the next pull moves them; publishing them would
+   * publish them twice, once here and once from that redelivery.
+   */
+  private List<Republish> leasedLongEnough(List<Republish> request) {
+    long now = System.nanoTime();
+    long margin = TimeUnit.MILLISECONDS.toNanos(LEASE_MARGIN_MILLIS);
+    List<Republish> live = new ArrayList<>(request.size());
+    int handedBack = 0;
+    for (Republish r : request) {
+      long left = r.leaseEndNanos() - now;
+      if (left >= margin) {
+        live.add(r);
+      } else {
+        handedBack++;
+        if (left > 0) {
+          broker.settler().modifyDeadline(subscription, r.ackId(), 0);
         }
       }
+    }
+    if (handedBack > 0) {
+      log.debug(
+          "{} pulled delayed message(s) for {} waited to within {} ms of their lease's end; handing"
+              + " them back",
+          handedBack,
+          request.get(0).topic(),
+          LEASE_MARGIN_MILLIS);
+    }
+    return live;
+  }
+
+  /** Hands {@code request}'s messages back at once: Pub/Sub delivers them again. */
+  private void handBack(List<Republish> request) {
+    for (Republish r : request) {
+      broker.settler().modifyDeadline(subscription, r.ackId(), 0);
+    }
+  }
+
+  /** Lets {@code request}'s messages come back after {@link #HOLD_MARGIN_SECONDS}. */
+  private void tryAgainLater(List<Republish> request) {
+    for (Republish r : request) {
+      setDeadline(r.received(), HOLD_MARGIN_SECONDS);
     }
   }
 
@@ -436,20 +623,23 @@ final class DelayPump {
   }
 
   /**
-   * Whether a publish succeeded, waiting through interrupts (close() interrupts): a message whose
-   * copy may still reach its topic must not be handed back, or it would run twice.
+   * Null when a publish succeeded, else why it failed, waiting through interrupts (close()
+   * interrupts): a message whose copy may still reach its topic must not be handed back, or it
+   * would run twice.
    */
-  private static boolean accepted(ApiFuture<?> publish) {
+  private static @Nullable Throwable failureOf(ApiFuture<?> publish) {
     boolean interrupted = false;
     try {
       while (true) {
         try {
           publish.get();
-          return true;
+          return null;
         } catch (InterruptedException e) {
           interrupted = true;
-        } catch (ExecutionException | CancellationException e) {
-          return false;
+        } catch (ExecutionException e) {
+          return e.getCause() == null ? e : e.getCause();
+        } catch (CancellationException e) {
+          return e;
         }
       }
     } finally {
@@ -459,12 +649,32 @@ final class DelayPump {
     }
   }
 
-  private void move(ReceivedMessage received, String topic) {
+  /** What became of a due message {@link #move} tried to publish on its own. */
+  private enum Moved {
+    MOVED,
+    DEAD_LETTERED,
+    NOT_MOVED
+  }
+
+  /**
+   * Publishes one due message on its own, waiting for Pub/Sub (its topic created again when gone
+   * and the broker may), and acknowledges it; dead-letters it when its topic does not exist; lets
+   * it come back after {@link #HOLD_MARGIN_SECONDS} on any other failure. A message whose lease is
+   * about to end is handed back instead, as {@link #leasedLongEnough} does.
+   */
+  private Moved move(Republish due) {
+    if (leasedLongEnough(List.of(due)).isEmpty()) {
+      return Moved.NOT_MOVED;
+    }
+    ReceivedMessage received = due.received();
+    String topic = due.topic();
     try {
       broker.publishNow(topic, received.getMessage().getData().toByteArray());
       broker.settler().ack(subscription, received.getAckId());
+      return Moved.MOVED;
     } catch (MissingTopicException e) {
       deadLetter(received, e.getMessage());
+      return Moved.DEAD_LETTERED;
     } catch (RuntimeException e) {
       log.warn(
           "Could not move a due message to topic {} ({}); trying again in {} s",
@@ -472,6 +682,7 @@ final class DelayPump {
           e.getMessage(),
           HOLD_MARGIN_SECONDS);
       setDeadline(received, HOLD_MARGIN_SECONDS);
+      return Moved.NOT_MOVED;
     }
   }
 

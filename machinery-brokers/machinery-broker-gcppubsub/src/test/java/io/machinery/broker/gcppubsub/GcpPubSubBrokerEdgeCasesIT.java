@@ -4,22 +4,10 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.google.api.core.ApiFuture;
-import com.google.api.core.ApiFutures;
 import com.google.api.core.SettableApiFuture;
-import com.google.api.gax.rpc.ApiCallContext;
-import com.google.api.gax.rpc.UnaryCallable;
-import com.google.cloud.pubsub.v1.stub.PublisherStub;
-import com.google.cloud.pubsub.v1.stub.SubscriberStub;
-import com.google.protobuf.Empty;
-import com.google.pubsub.v1.AcknowledgeRequest;
-import com.google.pubsub.v1.ModifyAckDeadlineRequest;
-import com.google.pubsub.v1.PublishRequest;
-import com.google.pubsub.v1.PublishResponse;
-import com.google.pubsub.v1.PullRequest;
-import com.google.pubsub.v1.PullResponse;
-import io.grpc.ManagedChannel;
 import io.machinery.Signature;
+import io.machinery.broker.gcppubsub.PubSubStubs.GatedPublisher;
+import io.machinery.broker.gcppubsub.PubSubStubs.InjectingStub;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.BrokerContract;
@@ -31,8 +19,6 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -85,23 +71,12 @@ class GcpPubSubBrokerEdgeCasesIT {
    */
   @Test
   void anAckThatThrowsAnErrorDoesNotStopLaterAcks() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var publisher = PubSubTestSupport.publisherStub(channel);
-        var subscriber = new InjectingStub(PubSubTestSupport.subscriberStub(channel), null, true);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
-      for (int i = 0; i < 2; i++) {
-        broker
-            .client()
-            .publish(
-                config.defaultQueue(),
-                ("{\"UUID\":\"task_ack_" + i + "\"}").getBytes(UTF_8),
-                Map.of());
-      }
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var publisher = emulator.publisher();
+        var subscriber = new InjectingStub(emulator.subscriber(), null, true);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
+      publishTasks(broker, "task_ack_", 2);
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = broker.startConsuming("acks", "", handler);
       Delivery first = handler.next(20);
@@ -116,8 +91,6 @@ class GcpPubSubBrokerEdgeCasesIT {
           .alias("the second ack is sent after the first one threw")
           .until(() -> subscriber.acks() == 2);
       consumer.close();
-    } finally {
-      channel.shutdownNow();
     }
   }
 
@@ -127,19 +100,12 @@ class GcpPubSubBrokerEdgeCasesIT {
    */
   @Test
   void aDelayPumpPullThatThrowsDoesNotStopDelayedTasks() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var publisher = PubSubTestSupport.publisherStub(channel);
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var publisher = emulator.publisher();
         var subscriber =
-            new InjectingStub(
-                PubSubTestSupport.subscriberStub(channel),
-                GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
-                false);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+            new InjectingStub(emulator.subscriber(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, false);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       Signature sent =
           Signature.builder("add")
               .routingKey(config.defaultQueue())
@@ -154,20 +120,11 @@ class GcpPubSubBrokerEdgeCasesIT {
       assertThat(WireCodec.decodeSignature(d.body()).uuid()).isEqualTo(sent.uuid());
       handler.ack(d);
       consumer.close();
-    } finally {
-      channel.shutdownNow();
     }
   }
 
   private void publishTasks(GcpPubSubBroker broker, String prefix, int count) {
-    for (int i = 0; i < count; i++) {
-      broker
-          .client()
-          .publish(
-              config.defaultQueue(),
-              ("{\"UUID\":\"" + prefix + i + "\"}").getBytes(UTF_8),
-              Map.of());
-    }
+    PubSubTestSupport.publishTasks(broker, config.defaultQueue(), prefix, count);
   }
 
   /**
@@ -236,20 +193,13 @@ class GcpPubSubBrokerEdgeCasesIT {
    */
   @Test
   void aRequeueWhosePublishIsSlowKeepsTheMessageLeased() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     SettableApiFuture<Void> gate = SettableApiFuture.create();
-    try (GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
         var publisher =
-            new GatedPublisher(
-                PubSubTestSupport.publisherStub(channel),
-                GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
-                gate);
-        var subscriber = new InjectingStub(PubSubTestSupport.subscriberStub(channel), null, false);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+            new GatedPublisher(emulator.publisher(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, gate);
+        var subscriber = new InjectingStub(emulator.subscriber(), null, false);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       publishTasks(other, "task_slow_requeue_", 1);
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = broker.startConsuming("requeuer", "", handler);
@@ -271,124 +221,6 @@ class GcpPubSubBrokerEdgeCasesIT {
       consumer.close();
     } finally {
       gate.set(null);
-      channel.shutdownNow();
-    }
-  }
-
-  /**
-   * A real publisher stub whose publishes to one topic are sent only once a gate opens (a slow
-   * Pub/Sub, for as long as the test says): the caller gets its future at once, as from a real
-   * stub, and its answer after the gate opened.
-   */
-  static final class GatedPublisher extends ForwardingPublisherStub {
-    private final String topic;
-    private final ApiFuture<Void> gate;
-    private final AtomicInteger gated = new AtomicInteger();
-
-    GatedPublisher(PublisherStub real, String topic, ApiFuture<Void> gate) {
-      super(real);
-      this.topic = topic;
-      this.gate = gate;
-    }
-
-    /** Messages held at the gate (a request may carry several). */
-    int gated() {
-      return gated.get();
-    }
-
-    @Override
-    public UnaryCallable<PublishRequest, PublishResponse> publishCallable() {
-      UnaryCallable<PublishRequest, PublishResponse> delegate = real.publishCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<PublishResponse> futureCall(
-            PublishRequest request, ApiCallContext context) {
-          if (!request.getTopic().endsWith("/" + topic)) {
-            return delegate.futureCall(request, context);
-          }
-          gated.addAndGet(request.getMessagesCount());
-          return ApiFutures.transformAsync(
-              gate, ignored -> delegate.futureCall(request, context), Runnable::run);
-        }
-      };
-    }
-  }
-
-  /**
-   * A real subscriber stub with faults: the first pull of a named subscription throws an {@link
-   * Error} before returning a future; optionally the first acknowledgement throws an {@link Error}.
-   */
-  static final class InjectingStub extends ForwardingSubscriberStub {
-    private final @Nullable String failFirstPullOf;
-    private final boolean failFirstAck;
-    private final AtomicInteger faultedPulls = new AtomicInteger();
-    private final AtomicInteger acks = new AtomicInteger();
-    private final AtomicInteger extensions = new AtomicInteger();
-
-    InjectingStub(SubscriberStub real, @Nullable String failFirstPullOf, boolean failFirstAck) {
-      super(real);
-      this.failFirstPullOf = failFirstPullOf;
-      this.failFirstAck = failFirstAck;
-    }
-
-    int faultedPulls() {
-      return faultedPulls.get();
-    }
-
-    /** ModifyAckDeadline requests above zero on task subscriptions (not the delay one). */
-    int extensions() {
-      return extensions.get();
-    }
-
-    /** Acknowledge requests attempted, the failed one included. */
-    int acks() {
-      return acks.get();
-    }
-
-    @Override
-    public UnaryCallable<PullRequest, PullResponse> pullCallable() {
-      UnaryCallable<PullRequest, PullResponse> delegate = real.pullCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<PullResponse> futureCall(PullRequest request, ApiCallContext context) {
-          if (failFirstPullOf != null
-              && request.getSubscription().endsWith("/" + failFirstPullOf)
-              && faultedPulls.incrementAndGet() == 1) {
-            throw new AssertionError("injected: pull 1 of " + failFirstPullOf + " fails");
-          }
-          return delegate.futureCall(request, context);
-        }
-      };
-    }
-
-    @Override
-    public UnaryCallable<AcknowledgeRequest, Empty> acknowledgeCallable() {
-      UnaryCallable<AcknowledgeRequest, Empty> delegate = real.acknowledgeCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<Empty> futureCall(AcknowledgeRequest request, ApiCallContext context) {
-          if (acks.incrementAndGet() == 1 && failFirstAck) {
-            throw new AssertionError("injected: ack 1 fails with an Error");
-          }
-          return delegate.futureCall(request, context);
-        }
-      };
-    }
-
-    @Override
-    public UnaryCallable<ModifyAckDeadlineRequest, Empty> modifyAckDeadlineCallable() {
-      UnaryCallable<ModifyAckDeadlineRequest, Empty> delegate = real.modifyAckDeadlineCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<Empty> futureCall(
-            ModifyAckDeadlineRequest request, ApiCallContext context) {
-          if (request.getAckDeadlineSeconds() > 0
-              && !request.getSubscription().endsWith("/" + GcpPubSubBroker.DEFAULT_DELAY_TOPIC)) {
-            extensions.incrementAndGet();
-          }
-          return delegate.futureCall(request, context);
-        }
-      };
     }
   }
 }

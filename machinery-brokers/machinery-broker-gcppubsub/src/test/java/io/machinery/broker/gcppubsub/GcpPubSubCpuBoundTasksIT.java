@@ -5,9 +5,9 @@ import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.CpuBoundTasksKit;
-import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
 import org.jspecify.annotations.Nullable;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@link CpuBoundTasksKit} on Pub/Sub (pstest) with results in Redis: Pub/Sub's shortest ack
@@ -16,17 +16,17 @@ import org.jspecify.annotations.Nullable;
  * while the tasks compute.
  */
 class GcpPubSubCpuBoundTasksIT extends CpuBoundTasksKit {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
   private @Nullable GcpPubSubBroker probe;
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
+    return PubSubTestProject.redisResults();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   @Override
@@ -42,7 +42,7 @@ class GcpPubSubCpuBoundTasksIT extends CpuBoundTasksKit {
   @Override
   protected long lapsedMessages(Config config) {
     if (probe == null) {
-      probe = PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+      probe = pubsub.broker(config);
     }
     return probe.pendingTasks(config.defaultQueue()).size();
   }
@@ -58,6 +58,6 @@ class GcpPubSubCpuBoundTasksIT extends CpuBoundTasksKit {
       probe.close();
       probe = null;
     }
-    PubSubTestSupport.deleteProject(PROJECT);
+    PubSubTestSupport.deleteProject(pubsub.name());
   }
 }

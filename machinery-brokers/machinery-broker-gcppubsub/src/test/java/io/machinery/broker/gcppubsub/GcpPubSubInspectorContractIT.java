@@ -3,18 +3,18 @@ package io.machinery.broker.gcppubsub;
 import io.machinery.config.Config;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.InspectorContract;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The inspector contract on the Pub/Sub test server: pending tasks and dead letters listed,
  * repaired and purged; sizes and delayed listings refused (Pub/Sub's API has neither).
  */
 class GcpPubSubInspectorContractIT extends InspectorContract {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   @Override
@@ -25,10 +25,5 @@ class GcpPubSubInspectorContractIT extends InspectorContract {
   @Override
   protected boolean listsDelayed() {
     return false;
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

@@ -11,24 +11,19 @@ import io.machinery.spi.Inspector;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.wire.WireCodec;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What the Pub/Sub inspector does beyond the contract: listings hand messages back, purge spares
  * leased ones.
  */
 class GcpPubSubInspectorIT {
-  private static final String PROJECT = PubSubTestSupport.project();
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
-  }
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   private static GcpPubSubBroker broker() {
     Config config = BrokerContract.uniqueQueue(Config.DEFAULT, "ps_insp_");
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   private static void publish(GcpPubSubBroker broker, long value) {

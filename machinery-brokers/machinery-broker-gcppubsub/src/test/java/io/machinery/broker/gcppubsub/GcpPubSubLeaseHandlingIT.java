@@ -4,22 +4,14 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.google.api.core.ApiFuture;
-import com.google.api.core.ApiFutures;
 import com.google.api.core.SettableApiFuture;
-import com.google.api.gax.rpc.ApiCallContext;
-import com.google.api.gax.rpc.UnaryCallable;
-import com.google.cloud.pubsub.v1.stub.PublisherStub;
-import com.google.cloud.pubsub.v1.stub.SubscriberStub;
-import com.google.protobuf.Empty;
-import com.google.pubsub.v1.AcknowledgeRequest;
-import com.google.pubsub.v1.ModifyAckDeadlineRequest;
-import com.google.pubsub.v1.PublishRequest;
-import com.google.pubsub.v1.PublishResponse;
-import com.google.pubsub.v1.PullRequest;
-import com.google.pubsub.v1.PullResponse;
-import io.grpc.ManagedChannel;
 import io.machinery.Signature;
+import io.machinery.broker.gcppubsub.PubSubStubs.BarrierPublisher;
+import io.machinery.broker.gcppubsub.PubSubStubs.DelayAckWatch;
+import io.machinery.broker.gcppubsub.PubSubStubs.GatedPublisher;
+import io.machinery.broker.gcppubsub.PubSubStubs.HeldAnswers;
+import io.machinery.broker.gcppubsub.PubSubStubs.HeldExtensions;
+import io.machinery.broker.gcppubsub.PubSubStubs.InjectingStub;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.BrokerContract;
@@ -27,11 +19,7 @@ import io.machinery.testkit.RecordingHandler;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.IntSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -52,14 +40,7 @@ class GcpPubSubLeaseHandlingIT {
   }
 
   private void publishTasks(GcpPubSubBroker broker, String prefix, int count) {
-    for (int i = 0; i < count; i++) {
-      broker
-          .client()
-          .publish(
-              config.defaultQueue(),
-              ("{\"UUID\":\"" + prefix + i + "\"}").getBytes(UTF_8),
-              Map.of());
-    }
+    PubSubTestSupport.publishTasks(broker, config.defaultQueue(), prefix, count);
   }
 
   /**
@@ -69,19 +50,13 @@ class GcpPubSubLeaseHandlingIT {
    */
   @Test
   void messagesAPullBringsAfterItsConsumerStoppedGoBackAtOnce() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     SettableApiFuture<Void> answer = SettableApiFuture.create();
-    try (GcpPubSubBroker other =
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker other =
             PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
-        var publisher = PubSubTestSupport.publisherStub(channel);
-        var subscriber =
-            new HeldAnswers(
-                PubSubTestSupport.subscriberStub(channel), other.subscriptionFor(""), answer);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+        var publisher = emulator.publisher();
+        var subscriber = new HeldAnswers(emulator.subscriber(), other.subscriptionFor(""), answer);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       publishTasks(other, "task_stopped_pull_", 2);
       RecordingHandler stopped = new RecordingHandler(3);
       var consumer = broker.startConsuming("stopped", "", stopped);
@@ -102,7 +77,6 @@ class GcpPubSubLeaseHandlingIT {
       consumer.close();
     } finally {
       answer.set(null);
-      channel.shutdownNow();
     }
   }
 
@@ -113,21 +87,27 @@ class GcpPubSubLeaseHandlingIT {
    */
   @Test
   void aDelayedTaskAClosingPumpPulledGoesBackAtOnce() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
+    aDelayedTaskAClosingPumpPulledGoesBack(false);
+  }
+
+  /**
+   * As {@link #aDelayedTaskAClosingPumpPulledGoesBackAtOnce}, with the answer arriving only after
+   * close() returned: a broker built on the user's stubs (which stay open) still hands it back.
+   */
+  @Test
+  void aPullAnsweringAfterItsBrokerClosedIsHandedBackOnTheUsersStubs() throws Exception {
+    aDelayedTaskAClosingPumpPulledGoesBack(true);
+  }
+
+  private void aDelayedTaskAClosingPumpPulledGoesBack(boolean answerAfterClose) throws Exception {
     SettableApiFuture<Void> answer = SettableApiFuture.create();
-    try (GcpPubSubBroker other =
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker other =
             PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
-        var publisher = PubSubTestSupport.publisherStub(channel);
+        var publisher = emulator.publisher();
         var subscriber =
-            new HeldAnswers(
-                PubSubTestSupport.subscriberStub(channel),
-                GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
-                answer);
-        GcpPubSubBroker closing =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+            new HeldAnswers(emulator.subscriber(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, answer);
+        GcpPubSubBroker closing = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       Signature sent =
           Signature.builder("add")
               .routingKey(config.defaultQueue())
@@ -136,11 +116,16 @@ class GcpPubSubLeaseHandlingIT {
       closing.publish(sent, WireCodec.encode(sent)); // to the delay topic; starts the pump
       await().atMost(Duration.ofSeconds(20)).until(() -> subscriber.heldMessages() > 0);
       Thread closer = Thread.ofPlatform().start(closing::close); // gives up on the pull after 2 s
-      await()
-          .atMost(Duration.ofSeconds(20))
-          .until(() -> closing.settler().abandonedPulls() > 0 || !closer.isAlive());
-      answer.set(null); // the pull's answer arrives only now
-      assertThat(closer.join(Duration.ofSeconds(20))).isTrue();
+      if (answerAfterClose) {
+        assertThat(closer.join(Duration.ofSeconds(30))).as("close() returned").isTrue();
+        answer.set(null); // the pull's answer arrives only now
+      } else {
+        await()
+            .atMost(Duration.ofSeconds(20))
+            .until(() -> closing.settler().abandonedPulls() > 0 || !closer.isAlive());
+        answer.set(null); // the pull's answer arrives only now
+        assertThat(closer.join(Duration.ofSeconds(20))).isTrue();
+      }
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = other.startConsuming("next", "", handler); // starts the other broker's pump
       Delivery d = handler.next(30);
@@ -152,7 +137,6 @@ class GcpPubSubLeaseHandlingIT {
       consumer.close();
     } finally {
       answer.set(null);
-      channel.shutdownNow();
     }
   }
 
@@ -166,45 +150,25 @@ class GcpPubSubLeaseHandlingIT {
   @Test
   void aBurstOfDueTasksIsPublishedSideBySideAndAcknowledgedOnlyOnceConfirmed() throws Exception {
     int burst = 50;
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
-    var publisher =
-        new BarrierPublisher(
-            PubSubTestSupport.publisherStub(channel), config.defaultQueue(), burst);
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var subscriber =
-            new DelayAckWatch(PubSubTestSupport.subscriberStub(channel), publisher::confirmed);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
-      String due = Long.toString(Instant.now().minusSeconds(1).toEpochMilli());
-      for (int i = 0; i < burst; i++) {
-        setup
-            .client()
-            .publish(
-                GcpPubSubBroker.DEFAULT_DELAY_TOPIC,
-                ("{\"UUID\":\"task_burst_" + i + "\"}").getBytes(UTF_8),
-                Map.of(
-                    GcpPubSubBroker.ETA_ATTRIBUTE,
-                    due,
-                    GcpPubSubBroker.TOPIC_ATTRIBUTE,
-                    config.defaultQueue()));
-      }
+    PubSubTestSupport.EmulatorChannel emulator = new PubSubTestSupport.EmulatorChannel();
+    var publisher = new BarrierPublisher(emulator.publisher(), config.defaultQueue(), burst);
+    try (emulator;
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var subscriber = new DelayAckWatch(emulator.subscriber(), publisher::confirmed);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
+      PubSubTestSupport.publishDelayed(
+          setup,
+          config.defaultQueue(),
+          "task_burst_",
+          burst,
+          Instant.now().minusSeconds(1).toEpochMilli());
       RecordingHandler handler = new RecordingHandler(burst);
       var consumer = broker.startConsuming("burst", "", handler); // starts the delay pump
       await()
           .atMost(Duration.ofSeconds(30))
           .alias("all " + burst + " publishes of the burst under way at once")
           .until(() -> publisher.asked() >= burst);
-      Set<String> received = new HashSet<>();
-      for (int i = 0; i < burst; i++) {
-        Delivery d = handler.next(30);
-        assertThat(d).as("task %d of %d", i + 1, burst).isNotNull();
-        received.add(new String(d.body(), UTF_8));
-        handler.ack(d);
-      }
-      assertThat(received).hasSize(burst);
+      PubSubTestSupport.receiveOnceEach(handler, burst);
       await().atMost(Duration.ofSeconds(10)).until(() -> subscriber.delayAcks() == burst);
       assertThat(subscriber.earlyAcks())
           .as("delayed messages acknowledged before their task's publish was confirmed")
@@ -213,7 +177,6 @@ class GcpPubSubLeaseHandlingIT {
     } finally {
       publisher.open();
       publisher.close();
-      channel.shutdownNow();
     }
   }
 
@@ -226,20 +189,12 @@ class GcpPubSubLeaseHandlingIT {
   @Test
   void heldTasksWhosePublishesHangDoNotHoldBackLeaseExtensions() throws Exception {
     int held = 50;
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     SettableApiFuture<Void> gate = SettableApiFuture.create();
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
-        var publisher =
-            new GcpPubSubBrokerEdgeCasesIT.GatedPublisher(
-                PubSubTestSupport.publisherStub(channel), config.defaultQueue(), gate);
-        var subscriber =
-            new GcpPubSubBrokerEdgeCasesIT.InjectingStub(
-                PubSubTestSupport.subscriberStub(channel), null, false);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        var publisher = new GatedPublisher(emulator.publisher(), config.defaultQueue(), gate);
+        var subscriber = new InjectingStub(emulator.subscriber(), null, false);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       publishTasks(setup, "task_leased_", 1);
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = broker.startConsuming("leases", "", handler);
@@ -266,7 +221,6 @@ class GcpPubSubLeaseHandlingIT {
       consumer.close();
     } finally {
       gate.set(null);
-      channel.shutdownNow();
     }
   }
 
@@ -278,17 +232,12 @@ class GcpPubSubLeaseHandlingIT {
   @Test
   void aHangingLeaseExtensionDoesNotHoldBackAnotherConsumersExtensions() throws Exception {
     String slowQueue = config.defaultQueue() + "_slow";
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     SettableApiFuture<Void> answer = SettableApiFuture.create();
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
-        var publisher = PubSubTestSupport.publisherStub(channel);
-        var subscriber =
-            new HeldExtensions(PubSubTestSupport.subscriberStub(channel), slowQueue, answer);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        var publisher = emulator.publisher();
+        var subscriber = new HeldExtensions(emulator.subscriber(), slowQueue, answer);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       setup.client().require(Map.of(slowQueue, slowQueue), true, 10);
       setup.client().publish(slowQueue, "{\"UUID\":\"task_slow_lease\"}".getBytes(UTF_8), Map.of());
       publishTasks(setup, "task_other_lease_", 1);
@@ -314,204 +263,6 @@ class GcpPubSubLeaseHandlingIT {
       slowConsumer.close();
     } finally {
       answer.set(null);
-      channel.shutdownNow();
-    }
-  }
-
-  /**
-   * A real subscriber stub whose pulls of one subscription that bring messages answer only once
-   * {@code answer} completes: the server has leased them, the answer is on its way.
-   */
-  static final class HeldAnswers extends ForwardingSubscriberStub {
-    private final String subscription;
-    private final ApiFuture<Void> answer;
-    private final AtomicInteger heldMessages = new AtomicInteger();
-
-    HeldAnswers(SubscriberStub real, String subscription, ApiFuture<Void> answer) {
-      super(real);
-      this.subscription = subscription;
-      this.answer = answer;
-    }
-
-    /** Messages leased to pulls whose answer is held back. */
-    int heldMessages() {
-      return heldMessages.get();
-    }
-
-    @Override
-    public UnaryCallable<PullRequest, PullResponse> pullCallable() {
-      UnaryCallable<PullRequest, PullResponse> delegate = real.pullCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<PullResponse> futureCall(PullRequest request, ApiCallContext context) {
-          ApiFuture<PullResponse> pulled = delegate.futureCall(request, context);
-          if (!request.getSubscription().endsWith("/" + subscription)) {
-            return pulled;
-          }
-          return ApiFutures.transformAsync(
-              pulled,
-              response -> {
-                if (response.getReceivedMessagesCount() == 0) {
-                  return ApiFutures.immediateFuture(response);
-                }
-                heldMessages.addAndGet(response.getReceivedMessagesCount());
-                return ApiFutures.transform(answer, ignored -> response, Runnable::run);
-              },
-              Runnable::run);
-        }
-      };
-    }
-  }
-
-  /**
-   * A real subscriber stub whose lease extensions (ModifyAckDeadline above zero) of one
-   * subscription are answered only once {@code answer} completes; it counts those and the
-   * extensions of every other task subscription.
-   */
-  static final class HeldExtensions extends ForwardingSubscriberStub {
-    private final String subscription;
-    private final ApiFuture<Void> answer;
-    private final AtomicInteger held = new AtomicInteger();
-    private final AtomicInteger extensionsElsewhere = new AtomicInteger();
-
-    HeldExtensions(SubscriberStub real, String subscription, ApiFuture<Void> answer) {
-      super(real);
-      this.subscription = subscription;
-      this.answer = answer;
-    }
-
-    int held() {
-      return held.get();
-    }
-
-    int extensionsElsewhere() {
-      return extensionsElsewhere.get();
-    }
-
-    @Override
-    public UnaryCallable<ModifyAckDeadlineRequest, Empty> modifyAckDeadlineCallable() {
-      UnaryCallable<ModifyAckDeadlineRequest, Empty> delegate = real.modifyAckDeadlineCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<Empty> futureCall(
-            ModifyAckDeadlineRequest request, ApiCallContext context) {
-          if (request.getAckDeadlineSeconds() > 0
-              && request.getSubscription().endsWith("/" + subscription)) {
-            held.incrementAndGet();
-            return ApiFutures.transformAsync(
-                answer, ignored -> delegate.futureCall(request, context), Runnable::run);
-          }
-          if (request.getAckDeadlineSeconds() > 0
-              && !request.getSubscription().endsWith("/" + GcpPubSubBroker.DEFAULT_DELAY_TOPIC)) {
-            extensionsElsewhere.incrementAndGet();
-          }
-          return delegate.futureCall(request, context);
-        }
-      };
-    }
-  }
-
-  /**
-   * A real publisher stub that confirms no publish to one topic until {@code parties} messages were
-   * asked for (in one request or several), then all of them (each when Pub/Sub accepted it).
-   */
-  static final class BarrierPublisher extends ForwardingPublisherStub {
-    private final String topic;
-    private final int parties;
-    private final SettableApiFuture<Void> barrier = SettableApiFuture.create();
-    private final AtomicInteger asked = new AtomicInteger();
-    private final AtomicInteger confirmed = new AtomicInteger();
-
-    BarrierPublisher(PublisherStub real, String topic, int parties) {
-      super(real);
-      this.topic = topic;
-      this.parties = parties;
-    }
-
-    /** Messages asked to be published to the topic so far (a request may carry several). */
-    int asked() {
-      return asked.get();
-    }
-
-    /**
-     * Messages published to the topic that Pub/Sub accepted, counted before their caller learns of
-     * it.
-     */
-    int confirmed() {
-      return confirmed.get();
-    }
-
-    /** Lets every publish through from now on. */
-    void open() {
-      barrier.set(null);
-    }
-
-    @Override
-    public UnaryCallable<PublishRequest, PublishResponse> publishCallable() {
-      UnaryCallable<PublishRequest, PublishResponse> delegate = real.publishCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<PublishResponse> futureCall(
-            PublishRequest request, ApiCallContext context) {
-          if (!request.getTopic().endsWith("/" + topic)) {
-            return delegate.futureCall(request, context);
-          }
-          if (asked.addAndGet(request.getMessagesCount()) >= parties) {
-            open();
-          }
-          return ApiFutures.transformAsync(
-              barrier,
-              ignored ->
-                  ApiFutures.transform(
-                      delegate.futureCall(request, context),
-                      response -> {
-                        confirmed.addAndGet(request.getMessagesCount());
-                        return response;
-                      },
-                      Runnable::run),
-              Runnable::run);
-        }
-      };
-    }
-  }
-
-  /**
-   * A real subscriber stub that counts the acknowledgements of delayed messages and those sent
-   * while fewer publishes were confirmed than delayed messages acknowledged.
-   */
-  static final class DelayAckWatch extends ForwardingSubscriberStub {
-    private final IntSupplier confirmedPublishes;
-    private final AtomicInteger delayAcks = new AtomicInteger();
-    private final AtomicInteger earlyAcks = new AtomicInteger();
-
-    DelayAckWatch(SubscriberStub real, IntSupplier confirmedPublishes) {
-      super(real);
-      this.confirmedPublishes = confirmedPublishes;
-    }
-
-    int delayAcks() {
-      return delayAcks.get();
-    }
-
-    int earlyAcks() {
-      return earlyAcks.get();
-    }
-
-    @Override
-    public UnaryCallable<AcknowledgeRequest, Empty> acknowledgeCallable() {
-      UnaryCallable<AcknowledgeRequest, Empty> delegate = real.acknowledgeCallable();
-      return new UnaryCallable<>() {
-        @Override
-        public ApiFuture<Empty> futureCall(AcknowledgeRequest request, ApiCallContext context) {
-          if (request.getSubscription().endsWith("/" + GcpPubSubBroker.DEFAULT_DELAY_TOPIC)) {
-            int acked = delayAcks.addAndGet(request.getAckIdsCount());
-            if (acked > confirmedPublishes.getAsInt()) {
-              earlyAcks.addAndGet(request.getAckIdsCount());
-            }
-          }
-          return delegate.futureCall(request, context);
-        }
-      };
     }
   }
 }

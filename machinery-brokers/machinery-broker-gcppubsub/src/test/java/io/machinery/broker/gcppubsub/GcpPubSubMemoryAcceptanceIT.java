@@ -6,15 +6,15 @@ import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
 import java.time.Clock;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Go's integration scenarios on the Pub/Sub broker with results kept in this JVM. */
 class GcpPubSubMemoryAcceptanceIT extends AcceptanceSuite {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   /**
@@ -28,10 +28,5 @@ class GcpPubSubMemoryAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Backend createBackend(Config config) {
     return MemoryBackend.create(config, Clock.systemUTC());
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

@@ -5,24 +5,23 @@ import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.AcceptanceSuite;
-import io.machinery.testkit.TestEndpoints;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Go's integration scenarios on the Pub/Sub broker with results in Redis (Go's gcppubsub + redis
  * pair).
  */
 class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
+    return PubSubTestProject.redisResults();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   /**
@@ -36,10 +35,5 @@ class GcpPubSubRedisAcceptanceIT extends AcceptanceSuite {
   @Override
   protected Backend createBackend(Config config) {
     return RedisBackend.create(config);
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

@@ -5,33 +5,27 @@ import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.ControlSuite;
-import io.machinery.testkit.TestEndpoints;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The control features on the Pub/Sub broker (emulator) with the Redis backend, whose control plane
  * carries pauses and cancellations between the servers of a test.
  */
 class GcpPubSubRedisControlIT extends ControlSuite {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
+    return PubSubTestProject.redisResults();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   @Override
   protected Backend createBackend(Config config) {
     return RedisBackend.create(config);
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

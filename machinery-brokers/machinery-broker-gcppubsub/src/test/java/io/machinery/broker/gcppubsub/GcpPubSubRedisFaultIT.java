@@ -5,30 +5,24 @@ import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
 import io.machinery.testkit.FaultSuite;
-import io.machinery.testkit.TestEndpoints;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The fault suite on the Pub/Sub broker (the pstest emulator) with results in Redis. */
 class GcpPubSubRedisFaultIT extends FaultSuite {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
+    return PubSubTestProject.redisResults();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   @Override
   protected Backend createBackend(Config config) {
     return RedisBackend.create(config);
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

@@ -8,23 +8,23 @@ import io.machinery.spi.Broker;
 import io.machinery.spi.TaskLimiter;
 import io.machinery.testkit.LimitSuite;
 import io.machinery.testkit.TestEndpoints;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Task limits and priorities on the Pub/Sub broker (emulator) with results in Redis and the limits
  * kept in Redis: the broker is not Redis, the limit is still cluster-wide.
  */
 class GcpPubSubRedisLimitIT extends LimitSuite {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   @Override
   protected Config baseConfig() {
-    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
+    return PubSubTestProject.redisResults();
   }
 
   @Override
   protected Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   @Override
@@ -59,10 +59,5 @@ class GcpPubSubRedisLimitIT extends LimitSuite {
   @Override
   protected boolean countsSizes() {
     return false;
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
   }
 }

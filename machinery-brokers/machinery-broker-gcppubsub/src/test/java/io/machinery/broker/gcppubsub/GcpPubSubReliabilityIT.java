@@ -4,11 +4,11 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.grpc.ManagedChannel;
 import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
+import io.machinery.broker.gcppubsub.PubSubStubs.FaultStub;
 import io.machinery.config.Config;
 import io.machinery.config.GcpPubSubConfig;
 import io.machinery.embedded.MemoryBackend;
@@ -116,26 +116,17 @@ class GcpPubSubReliabilityIT {
   }
 
   /**
-   * A lease-extension tick that throws (an Error in the first, a RuntimeException in the third,
-   * from the subscriber stub) does not end the extensions: later ticks keep the message leased, so
-   * a second consumer never receives it while its task runs for twice the ack deadline.
-   */
-  /**
    * A pull that throws something other than a MachineryException (here an Error) does not end the
    * consumer's loop: it is retried and the message is delivered.
    */
   @Test
   void aPullThatThrowsDoesNotStopTheConsumer() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
     String sub = config.defaultQueue() + "_sub";
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var publisher = PubSubTestSupport.publisherStub(channel);
-        var subscriber = new FaultStub(PubSubTestSupport.subscriberStub(channel), sub);
-        GcpPubSubBroker broker =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var publisher = emulator.publisher();
+        var subscriber = new FaultStub(emulator.subscriber(), sub);
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       publishRaw(broker, config.defaultQueue(), "{\"UUID\":\"task_after\"}".getBytes(UTF_8));
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = broker.startConsuming("survivor", "", handler);
@@ -145,22 +136,21 @@ class GcpPubSubReliabilityIT {
       assertThat(handler.brokerErrors()).hasSize(1);
       handler.ack(d);
       consumer.close();
-    } finally {
-      channel.shutdownNow();
     }
   }
 
+  /**
+   * A lease-extension tick that throws (an Error in the first, a RuntimeException in the third,
+   * from the subscriber stub) does not end the extensions: later ticks keep the message leased, so
+   * a second consumer never receives it while its task runs for twice the ack deadline.
+   */
   @Test
   void aLeaseExtensionTickThatThrowsDoesNotStopLaterTicks() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
-    try (GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
-        var publisher = PubSubTestSupport.publisherStub(channel);
-        var subscriber = new FaultStub(PubSubTestSupport.subscriberStub(channel));
-        GcpPubSubBroker holder =
-            GcpPubSubBroker.builder(config)
-                .emulatorHost("")
-                .client(publisher, subscriber)
-                .build()) {
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        var publisher = emulator.publisher();
+        var subscriber = new FaultStub(emulator.subscriber());
+        GcpPubSubBroker holder = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       publishRaw(holder, config.defaultQueue(), "{\"UUID\":\"task_long\"}".getBytes(UTF_8));
       RecordingHandler first = new RecordingHandler(1);
       var holding = holder.startConsuming("holder", "", first);
@@ -177,8 +167,6 @@ class GcpPubSubReliabilityIT {
       watching.close();
       holding.close();
       assertThat(second.handedOver()).isZero();
-    } finally {
-      channel.shutdownNow();
     }
   }
 

@@ -1,23 +1,36 @@
 package io.machinery.broker.gcppubsub;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.google.api.gax.core.NoCredentialsProvider;
 import com.google.api.gax.grpc.GrpcTransportChannel;
 import com.google.api.gax.rpc.FixedTransportChannelProvider;
 import com.google.api.gax.rpc.UnaryCallSettings;
 import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
 import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
+import com.google.cloud.pubsub.v1.stub.PublisherStub;
 import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
+import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
+import com.google.protobuf.ByteString;
 import com.google.pubsub.v1.DeleteSubscriptionRequest;
 import com.google.pubsub.v1.DeleteTopicRequest;
 import com.google.pubsub.v1.ListSubscriptionsRequest;
 import com.google.pubsub.v1.ListTopicsRequest;
+import com.google.pubsub.v1.PublishRequest;
+import com.google.pubsub.v1.PubsubMessage;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.machinery.config.Config;
+import io.machinery.spi.Delivery;
+import io.machinery.testkit.RecordingHandler;
 import io.machinery.testkit.TestEndpoints;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -47,6 +60,88 @@ final class PubSubTestSupport {
         .emulatorHost(TestEndpoints.pubsubEmulatorHost())
         .createMissing(true)
         .ackDeadline(Duration.ofSeconds(10));
+  }
+
+  /**
+   * A broker on the test's own stubs (which it leaves open), with nothing else of {@link #broker}:
+   * it creates nothing, and its resources must exist (a broker built by {@link #broker} on the same
+   * config makes them).
+   */
+  static GcpPubSubBroker brokerOn(
+      Config config, PublisherStub publisher, SubscriberStub subscriber) {
+    return GcpPubSubBroker.builder(config).emulatorHost("").client(publisher, subscriber).build();
+  }
+
+  /**
+   * Publishes {@code count} messages {@code {"UUID":"<prefix><i>"}} to {@code topic}, one by one.
+   */
+  static void publishTasks(GcpPubSubBroker broker, String topic, String prefix, int count) {
+    for (int i = 0; i < count; i++) {
+      broker
+          .client()
+          .publish(topic, ("{\"UUID\":\"" + prefix + i + "\"}").getBytes(UTF_8), Map.of());
+    }
+  }
+
+  /**
+   * Puts {@code count} delayed messages {@code {"UUID":"<prefix><i>"}} for {@code topic} on the
+   * delay topic, due at {@code dueMillis}, in requests of up to 1,000.
+   */
+  static void publishDelayed(
+      GcpPubSubBroker broker, String topic, String prefix, int count, long dueMillis) {
+    PublishRequest.Builder request =
+        PublishRequest.newBuilder()
+            .setTopic(broker.client().topicName(GcpPubSubBroker.DEFAULT_DELAY_TOPIC));
+    for (int i = 0; i < count; i++) {
+      request.addMessages(
+          PubsubMessage.newBuilder()
+              .setData(ByteString.copyFromUtf8("{\"UUID\":\"" + prefix + i + "\"}"))
+              .putAttributes(GcpPubSubBroker.ETA_ATTRIBUTE, Long.toString(dueMillis))
+              .putAttributes(GcpPubSubBroker.TOPIC_ATTRIBUTE, topic));
+      if (request.getMessagesCount() == PubSubClient.MAX_IDS_PER_REQUEST || i == count - 1) {
+        broker.client().publisher().publishCallable().call(request.build());
+        request.clearMessages();
+      }
+    }
+  }
+
+  /**
+   * Receives {@code count} distinct tasks through {@code handler}, each once, and acknowledges
+   * them.
+   */
+  static void receiveOnceEach(RecordingHandler handler, int count) throws InterruptedException {
+    Set<String> received = new HashSet<>();
+    int deliveries = 0;
+    while (received.size() < count) {
+      Delivery d = handler.next(60);
+      assertThat(d).as("task %d of %d", received.size() + 1, count).isNotNull();
+      deliveries++;
+      received.add(new String(d.body(), UTF_8));
+      handler.ack(d);
+    }
+    assertThat(deliveries).as("deliveries of %d distinct tasks", count).isEqualTo(count);
+  }
+
+  /**
+   * A channel to the emulator for a test's own stubs (see {@link PubSubStubs}), shut down on close.
+   */
+  static final class EmulatorChannel implements AutoCloseable {
+    private final ManagedChannel channel = emulatorChannel();
+
+    /** A publisher stub on this channel without credentials; the caller closes it. */
+    GrpcPublisherStub publisher() throws IOException {
+      return publisherStub(channel);
+    }
+
+    /** A subscriber stub on this channel without credentials; the caller closes it. */
+    GrpcSubscriberStub subscriber() throws IOException {
+      return subscriberStub(channel);
+    }
+
+    @Override
+    public void close() {
+      channel.shutdownNow();
+    }
   }
 
   /** A plaintext channel to the emulator; the caller shuts it down. */

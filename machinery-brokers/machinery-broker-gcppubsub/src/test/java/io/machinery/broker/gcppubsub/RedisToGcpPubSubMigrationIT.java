@@ -10,22 +10,22 @@ import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.BrokerMigrationKit;
 import io.machinery.testkit.InspectorContract;
 import io.machinery.testkit.TestEndpoints;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A cluster moving from the Redis broker to Pub/Sub (the emulator): the {@link MigratingBroker}
  * between the two real servers passes the broker and inspector contracts and the migration kit.
  */
 class RedisToGcpPubSubMigrationIT {
-  private static final String PROJECT = PubSubTestSupport.project();
+  @RegisterExtension static final PubSubTestProject pubsub = new PubSubTestProject();
 
   private static Broker redis(Config config) {
     return RedisBroker.create(config.toBuilder().broker(TestEndpoints.redisUrl()).build());
   }
 
   private static Broker pubSub(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, PROJECT)).build();
+    return pubsub.broker(config);
   }
 
   private static Broker migrating(Config config) {
@@ -33,12 +33,7 @@ class RedisToGcpPubSubMigrationIT {
   }
 
   private static Config redisBackend() {
-    return Config.builder().resultBackend(TestEndpoints.redisUrl()).build();
-  }
-
-  @AfterAll
-  static void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(PROJECT);
+    return PubSubTestProject.redisResults();
   }
 
   @Nested
