@@ -9,16 +9,39 @@ import io.machinery.client.redis.RedisScript;
  * key order and spliced as raw bytes; cjson only decodes documents of another layout, and only to
  * read strings.
  *
- * <p>The scripts that replace a value (a task's state, a group's meta) delete it before they {@code
- * SET} it again. A Redis at its {@code maxmemory} with {@code noeviction} refuses with {@code OOM}
- * a script whose first write is one that may grow memory ({@code SET}), but lets a script that has
- * written go on; a first write that frees memory lets a task's next state replace its last one, and
- * a chord fire, while Redis is full (before, the SUCCESS of a running task and every chord were
- * refused until memory was freed). A new key (a task's first state, the chord's winner key when the
- * meta is not replaced) still needs the room Go's {@code SET} needs.
+ * <p>The scripts that replace a value (a task's state, a group's meta) write it with a plain {@code
+ * SET} and, only when Redis refuses that for memory ({@code OOM}), delete the value and {@code SET}
+ * it again, in the same call ({@code replace}). A Redis at its {@code maxmemory} with {@code
+ * noeviction} refuses with {@code OOM} a script whose first write is one that may grow memory
+ * ({@code SET}), but lets a script that has written go on; a first write that frees memory lets a
+ * task's next state replace its last one, and a chord fire, while Redis is full (before the audit,
+ * the SUCCESS of a running task and every chord were refused until memory was freed). The delete
+ * comes only after a refusal, so the common case costs no {@code DEL} (issue #18: it was about 1 µs
+ * of Redis per call); in the script rather than in a second call from Java, so no round trip is
+ * added and no later write of the task can overtake the retry. A new key (a task's first state, the
+ * chord's winner key when the meta is not replaced) still needs the room Go's {@code SET} needs.
  */
 final class BackendScripts {
   private BackendScripts() {}
+
+  /**
+   * {@code replace(key, value, seconds)} is {@code SET key value EX seconds}, deleting the key
+   * first only when Redis refused the {@code SET} for memory (see the class notes); it returns
+   * Redis' error reply, or nil once written. The refusal is found by {@code OOM } anywhere in the
+   * error: Redis 7 starts the message with it, Redis 6 and older put the script's position ({@code
+   * luaPushError}) before it.
+   */
+  private static final String REPLACE =
+      """
+      local function replace(key, value, seconds)
+        local r = redis.pcall('SET', key, value, 'EX', seconds)
+        if type(r) ~= 'table' or not r.err then return nil end
+        if not string.find(r.err, 'OOM ', 1, true) or redis.call('EXISTS', key) == 0 then return r end
+        redis.call('DEL', key)
+        redis.call('SET', key, value, 'EX', seconds)
+        return nil
+      end
+      """;
 
   /**
    * Shared Lua helpers. {@code field(doc, key, last)} returns the raw JSON string token (with
@@ -29,11 +52,17 @@ final class BackendScripts {
    * layouts through cjson, matching keys case-insensitively as Go does. {@code stored(key)} is
    * {@code GET key}, nil for a key of another type (Go's merge ignores a state it cannot read, and
    * its {@code SET} replaces the key whatever its type). {@code validTime(token)} says whether a
-   * raw JSON string is a time Go and Java decode (RFC 3339), so that a state is never stored with a
-   * CreatedAt that makes it unreadable.
+   * raw JSON string is a time Go and Java decode (RFC 3339 with seconds, at most nine fraction
+   * digits, {@code Z} or an offset within java.time's ±18:00, a day its month has), so that a state
+   * is never stored with a CreatedAt that makes it unreadable; the same rules as {@code
+   * StateTemplate.isTime}. It runs for every final state, so it reads bytes and numbers: one
+   * anchored {@code string.find} without captures and one {@code string.byte} (the first version,
+   * six captures, {@code tonumber} and a table per call, was most of the 4 µs the audit added to
+   * the merge script, issue #18).
    */
   private static final String HELPERS =
-      """
+      REPLACE
+          + """
       local function token(doc, e)
         local v = string.match(doc, '^"[^"\\\\]*"', e + 1)
         if v then return v end
@@ -86,25 +115,35 @@ final class BackendScripts {
         if type(doc) == 'table' then return nil end
         return doc
       end
-      local function leap(y)
-        return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)
-      end
       local function validTime(tok)
-        local y, mo, d, h, mi, s = string.match(tok,
-          '^"(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)')
-        if not y then return false end
-        local rest = string.sub(tok, 21)
-        local fraction = string.match(rest, '^%.(%d+)') or ''
-        if #fraction > 9 then return false end
-        if #fraction > 0 then rest = string.sub(rest, #fraction + 2) end
-        if rest ~= 'Z"' then
-          local oh, om = string.match(rest, '^[+-](%d%d):(%d%d)"$')
-          if not oh or tonumber(oh) > 18 or tonumber(om) > 59 then return false end
+        local n = #tok
+        if n < 22 or n > 37 or not string.find(tok, '^"%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d') then
+          return false
         end
-        y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
-        local days = {31, leap(y) and 29 or 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
-        return mo >= 1 and mo <= 12 and d >= 1 and d <= days[mo]
-          and tonumber(h) <= 23 and tonumber(mi) <= 59 and tonumber(s) <= 59
+        local y1, y2, y3, y4, _, m1, m2, _, d1, d2, _, h1, h2, _, i1, _, _, s1, _, z =
+          string.byte(tok, 2, 21)
+        -- two digits' value is a * 10 + b - 528 (528 = 11 * '0')
+        local mo, d = m1 * 10 + m2 - 528, d1 * 10 + d2 - 528
+        if mo < 1 or mo > 12 or d < 1 or h1 * 10 + h2 - 528 > 23 or i1 > 53 or s1 > 53 then
+          return false
+        end
+        if d > 28 then
+          local y = y1 * 1000 + y2 * 100 + y3 * 10 + y4 - 53328
+          local last = 30 + (mo + math.floor(mo / 8)) % 2
+          if mo == 2 then last = (y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0)) and 29 or 28 end
+          if d > last then return false end
+        end
+        local at = 21
+        if z == 46 then
+          local s, e = string.find(tok, '^%d+', 22)
+          if not s or e - s > 8 then return false end
+          at = e + 1
+        end
+        if at == n - 1 then return string.byte(tok, at) == 90 end
+        if at ~= n - 6 or not string.find(tok, '^[+-]%d%d:[0-5]%d"', at) then return false end
+        local o1, o2, _, p1, p2 = string.byte(tok, at + 1, at + 5)
+        local oh = o1 * 10 + o2 - 528
+        return oh < 18 or oh == 18 and p1 == 48 and p2 == 48
       end
       local function state(doc)
         if goLayout(doc) then
@@ -119,8 +158,8 @@ final class BackendScripts {
    * An early state (RECEIVED, STARTED) that never replaces a stored SUCCESS: {@code SET KEYS[1]
    * ARGV[1] EX ARGV[2]} unless the stored state is SUCCESS (then 0). In one script, so that a
    * worker resumed after a pause, whose write chain read the state before the pause, cannot write
-   * STARTED over the SUCCESS another worker stored meanwhile (see {@link WriteChain}). Deletes
-   * before it replaces (see the class notes).
+   * STARTED over the SUCCESS another worker stored meanwhile (see {@link WriteChain}). Frees first
+   * when Redis is full (see the class notes).
    */
   static final RedisScript EARLY_STATE =
       RedisScript.of(
@@ -129,8 +168,8 @@ final class BackendScripts {
               + """
       local old = stored(KEYS[1])
       if old and state(old) == '"SUCCESS"' then return 0 end
-      if old then redis.call('DEL', KEYS[1]) end
-      redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+      local refused = replace(KEYS[1], ARGV[1], ARGV[2])
+      if refused then return refused end
       return 1
       """,
           ScriptOutputType.INTEGER);
@@ -142,7 +181,7 @@ final class BackendScripts {
    * state's raw JSON strings, or Go's zero values when there is none or Go could not read it (a key
    * of another type, which the SET replaces as Go's does; not JSON; a CreatedAt that is not a time,
    * which would make the new state unreadable too). With KEYS[2] (a group key, single server only)
-   * also {@code EXPIRE KEYS[2] ARGV[4]}. Deletes before it replaces (see the class notes).
+   * also {@code EXPIRE KEYS[2] ARGV[4]}. Frees first when Redis is full (see the class notes).
    */
   static final RedisScript MERGE_STATE =
       RedisScript.of(
@@ -165,9 +204,9 @@ final class BackendScripts {
         if c ~= nil and not validTime(c) then n, c = nil, nil end
         name = n or name
         created = c or created
-        redis.call('DEL', KEYS[1])
       end
-      redis.call('SET', KEYS[1], ARGV[1] .. name .. ARGV[2] .. created .. ARGV[3], 'EX', ARGV[4])
+      local refused = replace(KEYS[1], ARGV[1] .. name .. ARGV[2] .. created .. ARGV[3], ARGV[4])
+      if refused then return refused end
       if KEYS[2] then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
       return 1
       """,
@@ -229,7 +268,10 @@ final class BackendScripts {
    * meta's), the most members to confirm in this call (so that a group mostly completed by Go
    * workers never blocks Redis for long). Returns 1 complete, 0 not yet, 2 not known yet (the bound
    * was reached: call again), -1 no pending list (a group from a Go client, or one that expired:
-   * count with {@link #GROUP_COMPLETED}). Errors when the meta or a state is missing, as Go does.
+   * count with {@link #GROUP_COMPLETED}). Errors when the meta or a state is missing, as Go does; a
+   * member's key of another type is a missing state ("Task not found: uuid"), as in Go's and {@link
+   * #GROUP_COMPLETED}'s {@code MGET}, which finds no string there (before, the script failed with a
+   * raw {@code WRONGTYPE}).
    */
   static final RedisScript GROUP_PENDING =
       RedisScript.of(
@@ -242,7 +284,7 @@ final class BackendScripts {
       for confirmed = 0, tonumber(ARGV[2]) do
         local m = redis.call('LINDEX', KEYS[2], 0)
         if not m or m == '' then return 1 end
-        local s = redis.call('GET', m)
+        local s = stored(m)
         if not s then return redis.error_reply('machinery: Task not found: ' .. m) end
         local st = state(s)
         if st ~= '"SUCCESS"' and st ~= '"FAILURE"' then return 0 end
@@ -302,14 +344,15 @@ final class BackendScripts {
    * script waits for its release) or starts after (and finds the flag set). In Go's layout {@code
    * "ChordTriggered":} cannot occur inside the strings before it (their quotes are escaped). The
    * winning member's UUID (unless empty) goes to the winner key in the same step, and a later call
-   * by that member returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}).
-   * Deletes the meta before it writes it again (see the class notes). KEYS: the mutex, the group
-   * meta, the winner key. ARGV: the expiry in seconds, the member's UUID.
+   * by that member returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}). Frees
+   * the meta first when Redis is full (see the class notes). KEYS: the mutex, the group meta, the
+   * winner key. ARGV: the expiry in seconds, the member's UUID.
    */
   static final RedisScript TRIGGER_CHORD =
       RedisScript.of(
           "trigger-chord",
-          """
+          REPLACE
+              + """
       if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
       local meta = redis.call('GET', KEYS[2])
       if not meta then return -2 end
@@ -320,9 +363,9 @@ final class BackendScripts {
         return 0
       end
       if string.sub(meta, e + 1, e + 5) ~= 'false' then return -3 end
-      redis.call('DEL', KEYS[2])
-      redis.call('SET', KEYS[2], string.sub(meta, 1, e) .. 'true' .. string.sub(meta, e + 6),
-        'EX', ARGV[1])
+      local refused = replace(KEYS[2], string.sub(meta, 1, e) .. 'true' .. string.sub(meta, e + 6),
+        ARGV[1])
+      if refused then return refused end
       if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1]) end
       return 1
       """,

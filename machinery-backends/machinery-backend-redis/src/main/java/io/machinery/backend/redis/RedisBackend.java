@@ -362,8 +362,8 @@ public final class RedisBackend implements Backend {
   /**
    * Waits for a chain's write; one that a Redis at its {@code maxmemory} refused (a chain writes
    * with {@code SET}, which may grow memory) is written again by the merge script, which a full
-   * Redis takes because it deletes the stored state first (see {@link BackendScripts}). Only then:
-   * a plain task's states keep their one {@code SET}.
+   * Redis takes because, refused too, it deletes the stored state and writes again in the same call
+   * (see {@link BackendScripts}). Only then: a plain task's states keep their one {@code SET}.
    */
   private void awaitChained(
       CompletableFuture<Void> write,

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -179,6 +180,108 @@ class RedisBackendEdgeCasesIT {
   }
 
   /**
+   * A group member's key of another type (a list, a hash) is a state that cannot be found, as in
+   * Go's {@code MGET}, which finds no string there: "Task not found", naming the member, whichever
+   * way the group is counted or read. Before, the pending-list script ({@code initGroup} by Java)
+   * failed with a raw {@code WRONGTYPE} script error.
+   */
+  @Test
+  void aGroupMembersKeyOfAnotherTypeIsATaskNotFound() {
+    String group = io.machinery.wire.Uuids.newGroupUuid();
+    String listed = io.machinery.wire.Uuids.newTaskUuid();
+    String hashed = io.machinery.wire.Uuids.newTaskUuid();
+    try {
+      backend.initGroup(group, List.of(listed, hashed));
+      redis.await(redis.commands().rpush(listed, new byte[] {1}));
+      redis.await(redis.commands().hset(hashed, "field", new byte[] {1}));
+      // the pending list (a group Java created), then Go's count (no list), then the states
+      assertThatThrownBy(() -> backend.groupCompleted(group, 2))
+          .isInstanceOf(io.machinery.StateNotFoundException.class)
+          .hasMessageContaining("Task not found")
+          .hasMessageContaining(listed);
+      redis.await(redis.commands().del(RedisBackend.pendingKey(group)));
+      assertThatThrownBy(() -> backend.groupCompleted(group, 2))
+          .isInstanceOf(io.machinery.StateNotFoundException.class)
+          .hasMessageContaining(listed);
+      assertThatThrownBy(() -> backend.groupTaskStates(group, 2))
+          .isInstanceOf(io.machinery.StateNotFoundException.class)
+          .hasMessageContaining(listed);
+
+      Signature first = Signature.builder("first").uuid(listed).build();
+      redis.await(redis.commands().del(listed));
+      backend.setStatePending(first);
+      backend.setStateSuccess(first, List.of());
+      backend.initGroup(group, List.of(listed, hashed));
+      assertThatThrownBy(() -> backend.groupCompleted(group, 2))
+          .as("the second member, once the first is confirmed")
+          .isInstanceOf(io.machinery.StateNotFoundException.class)
+          .hasMessageContaining(hashed);
+    } finally {
+      backend.purgeGroupMeta(group);
+      redis.await(redis.commands().del(listed, hashed));
+    }
+  }
+
+  /**
+   * Which stored CreatedAt a new state carries: exactly the times Go and Java both read, the same
+   * through the merge script (Lua's check) and a chain's read (Java's check). Before, java.time
+   * decided in the chain, and took times Go cannot read (no seconds, a fraction point without
+   * digits), carrying them into a state no Go client could read; the script took offsets beyond
+   * java.time's ±18:00, carrying them into a state no Java client could read.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "2026-12-07T13:14:01.608637753Z, true",
+    "0001-01-01T00:00:00Z, true",
+    "2024-02-29T23:59:59.1+05:30, true",
+    "2000-12-31T00:00:00.000000001-18:00, true",
+    "2024-01-01T00:00:00+18:30, false",
+    "2024-01-01T00:00:00+19:00, false",
+    "2024-01-01T23:59Z, false",
+    "2024-01-01T23:59:59.Z, false",
+    "2023-02-29T00:00:00Z, false",
+    "1900-02-29T00:00:00Z, false",
+    "2024-04-31T00:00:00Z, false",
+    "2024-13-01T00:00:00Z, false",
+    "2024-01-01T24:00:00Z, false",
+    "2024-01-01T00:60:00Z, false",
+    "2024-01-01T00:00:60Z, false",
+    "2024-01-01 00:00:00Z, false",
+    "2024-01-01T00:00:00, false",
+    "2024-01-01T00:00:00.1234567891Z, false"
+  })
+  void exactlyTheTimesGoAndJavaReadAreCarried(String created, boolean readable) {
+    Signature task = Signature.create("odd");
+    String raw =
+        "{\"TaskUUID\":\""
+            + task.uuid()
+            + "\",\"TaskName\":\"n\",\"State\":\"PENDING\",\"Results\":null,"
+            + "\"Error\":\"\",\"CreatedAt\":\""
+            + created
+            + "\",\"TTL\":0}";
+    String carried =
+        readable ? "\"CreatedAt\":\"" + created + "\"" : "\"CreatedAt\":\"0001-01-01T00:00:00Z\"";
+    String name = readable ? "\"TaskName\":\"n\"" : "\"TaskName\":\"\"";
+    try {
+      store(task.uuid(), raw);
+      backend.setStateStarted(task); // the merge script
+      assertThat(new String(redis.await(redis.commands().get(task.uuid())), StandardCharsets.UTF_8))
+          .as("merge script")
+          .contains(carried)
+          .contains(name);
+      store(task.uuid(), raw);
+      backend.setStateReceivedAsync(task).join(); // a chain's read, then the early-state script
+      assertThat(new String(redis.await(redis.commands().get(task.uuid())), StandardCharsets.UTF_8))
+          .as("chain")
+          .contains(carried)
+          .contains(name);
+      backend.setStateSuccess(task, List.of());
+    } finally {
+      redis.await(redis.commands().del(task.uuid()));
+    }
+  }
+
+  /**
    * Redis answers a chain's read with an error ({@code BUSY} here, behind a script that runs too
    * long; {@code LOADING} after a restart is the same): the writes that waited for the read fail,
    * but the final state, written once Redis answers again, is stored. Before, every later write of
@@ -225,9 +328,12 @@ class RedisBackendEdgeCasesIT {
   /**
    * A Redis at its {@code maxmemory} with {@code noeviction}, on a redis-server of the test's own:
    * a task's next states replace its last one, and a chord fires, as none of them grows memory.
-   * Before, the merge and early-state scripts and the chord's script had a {@code SET} as their
-   * first write and a chain's final state was a {@code SET}, which a full Redis refuses: the task's
-   * SUCCESS and the chord were lost until memory was freed. A new key is still refused, as Go's.
+   * Before the audit, the merge and early-state scripts and the chord's script had a {@code SET} as
+   * their first write and a chain's final state was a {@code SET}, which a full Redis refuses: the
+   * task's SUCCESS and the chord were lost until memory was freed. A new key is still refused, as
+   * Go's. Each script frees first only once Redis refused its {@code SET} (one {@code DEL} per
+   * write while Redis is full, none while it has room: issue #18, the audit had every write of
+   * these scripts delete first).
    */
   @Test
   void statesReplaceEachOtherAndChordsFireWhileRedisIsOutOfMemory() throws Exception {
@@ -241,41 +347,110 @@ class RedisBackendEdgeCasesIT {
         RedisSession admin = RedisSession.open(server.url(), config);
         RedisBackend own =
             RedisBackend.builder(config).url(server.url()).stateReadGrace(Duration.ZERO).build()) {
+      String roomy = io.machinery.wire.Uuids.newGroupUuid();
+      List<Signature> withRoom = groupOfThree(own, roomy);
+      admin.await(admin.commands().configResetstat());
+      writeEveryKindOfState(own, withRoom, admin, 0);
+      assertThat(own.triggerChord(roomy, withRoom.get(2).uuid()))
+          .isEqualTo(io.machinery.spi.Backend.Trigger.WON);
+      assertThat(commandStat(admin, "del", "calls")).as("DELs while Redis has room").isZero();
+
       String group = io.machinery.wire.Uuids.newGroupUuid();
-      List<Signature> tasks = new java.util.ArrayList<>();
-      for (int i = 0; i < 3; i++) {
-        tasks.add(Signature.builder("full").groupUuid(group).groupTaskCount(3).build());
-      }
-      own.initGroup(group, tasks.stream().map(Signature::uuid).toList());
-      for (Signature task : tasks) {
-        own.setStatePending(task);
-      }
+      List<Signature> tasks = groupOfThree(own, group);
       fillUntilRefused(admin);
       // well over the limit, so that what a write frees does not let the next one in by chance
       admin.await(admin.commands().configSet("maxmemory", "1mb"));
+      writeEveryKindOfState(own, tasks, admin, 1);
 
-      // lone writes: the merge script
-      own.setStateStarted(tasks.get(0));
-      own.setStateSuccess(tasks.get(0), List.of(TaskResult.of(1L)));
-      // a worker's chain whose read answered: the early-state script, then a SET
-      own.setStateReceivedAsync(tasks.get(1)).join();
-      own.setStateStartedAsync(tasks.get(1)).join();
-      own.setStateSuccess(tasks.get(1), List.of(TaskResult.of(2L)));
-      // a chain ended before its read: the merge script
-      own.setStateSuccess(tasks.get(2), List.of(TaskResult.of(3L)));
-
-      for (Signature task : tasks) {
-        TaskState state = own.getState(task.uuid()).orElseThrow();
-        assertThat(state.state()).as(task.uuid()).isEqualTo(State.SUCCESS);
-        assertThat(state.taskName()).isEqualTo("full");
-      }
       assertThat(own.groupCompleted(group, 3)).isTrue();
+      admin.await(admin.commands().configResetstat());
       assertThat(own.triggerChord(group, tasks.get(2).uuid()))
           .isEqualTo(io.machinery.spi.Backend.Trigger.WON);
+      assertFreedFirst(admin, "the chord's script", 1);
       assertThatThrownBy(() -> own.setStatePending(Signature.create("new")))
           .as("a new key needs room, as Go's SET does")
           .hasMessageContaining("OOM");
     }
+  }
+
+  private static List<Signature> groupOfThree(RedisBackend backend, String group) {
+    List<Signature> tasks = new java.util.ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      tasks.add(Signature.builder("full").groupUuid(group).groupTaskCount(3).build());
+    }
+    backend.initGroup(group, tasks.stream().map(Signature::uuid).toList());
+    for (Signature task : tasks) {
+      backend.setStatePending(task);
+    }
+    return tasks;
+  }
+
+  /**
+   * Every kind of state write, each checked to have deleted {@code dels} values (and, when one, to
+   * have been refused for memory first), ending with the three tasks SUCCESS with their TaskName.
+   */
+  private static void writeEveryKindOfState(
+      RedisBackend own, List<Signature> tasks, RedisSession admin, int dels) {
+    // lone writes: the merge script
+    resetStats(admin, dels);
+    own.setStateStarted(tasks.get(0));
+    assertFreedFirst(admin, "a lone STARTED (merge script)", dels);
+    resetStats(admin, dels);
+    own.setStateSuccess(tasks.get(0), List.of(TaskResult.of(1L)));
+    assertFreedFirst(admin, "a lone SUCCESS (merge script)", dels);
+    // a worker's chain whose read answered: the early-state script, then a SET (refused when Redis
+    // is full, then written by the merge script)
+    resetStats(admin, dels);
+    own.setStateReceivedAsync(tasks.get(1)).join();
+    assertFreedFirst(admin, "RECEIVED (early-state script)", dels);
+    resetStats(admin, dels);
+    own.setStateStartedAsync(tasks.get(1)).join();
+    assertFreedFirst(admin, "STARTED (early-state script)", dels);
+    resetStats(admin, dels);
+    own.setStateSuccess(tasks.get(1), List.of(TaskResult.of(2L)));
+    assertFreedFirst(admin, "a chain's SUCCESS (SET, then the merge script)", dels);
+    resetStats(admin, dels);
+    own.setStateSuccess(tasks.get(2), List.of(TaskResult.of(3L)));
+    assertFreedFirst(admin, "a lone SUCCESS (merge script)", dels);
+    for (Signature task : tasks) {
+      TaskState state = own.getState(task.uuid()).orElseThrow();
+      assertThat(state.state()).as(task.uuid()).isEqualTo(State.SUCCESS);
+      assertThat(state.taskName()).isEqualTo("full");
+    }
+  }
+
+  private static void resetStats(RedisSession admin, int dels) {
+    if (dels > 0) {
+      admin.await(admin.commands().configResetstat());
+    }
+  }
+
+  /**
+   * That the write just made deleted {@code dels} values and, if any, only after Redis refused a
+   * {@code SET} for memory.
+   */
+  private static void assertFreedFirst(RedisSession admin, String write, int dels) {
+    if (dels == 0) {
+      assertThat(commandStat(admin, "del", "calls")).as(write).isZero();
+      return;
+    }
+    assertThat(commandStat(admin, "del", "calls")).as(write).isEqualTo(dels);
+    assertThat(commandStat(admin, "set", "rejected_calls")).as(write).isPositive();
+  }
+
+  /** A field of one command's line in {@code INFO commandstats}; 0 for a command not used. */
+  private static long commandStat(RedisSession admin, String command, String field) {
+    String info = admin.await(admin.commands().info("commandstats"));
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith("cmdstat_" + command + ":")) {
+        for (String pair : line.substring(line.indexOf(':') + 1).split(",")) {
+          if (pair.startsWith(field + "=")) {
+            return Long.parseLong(pair.substring(field.length() + 1));
+          }
+        }
+      }
+    }
+    return 0;
   }
 
   /** Writes 1 kB values until Redis refuses one for its memory. */
