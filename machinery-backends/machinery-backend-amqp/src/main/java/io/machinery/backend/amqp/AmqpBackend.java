@@ -6,6 +6,7 @@ import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.Signature;
 import io.machinery.State;
+import io.machinery.TaskProgress;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.client.amqp.AmqpClient;
@@ -15,18 +16,20 @@ import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.client.amqp.RabbitManagement;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
+import io.machinery.spi.ComponentProvider;
+import io.machinery.spi.ControlPlane;
 import io.machinery.wire.ErrorText;
 import io.machinery.wire.WireCodec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLContext;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -155,10 +158,8 @@ public final class AmqpBackend implements Backend {
     this.maxStateBytes = b.maxStateBytes;
     String exchange = config.amqp().exchange();
     int expireMillis = config.effectiveResultsExpireIn() * 1000;
-    Map<String, Object> args = new LinkedHashMap<>();
-    args.put("x-message-ttl", expireMillis);
-    args.put("x-expires", expireMillis);
-    Map<String, Object> stateQueueArgs = Map.copyOf(args);
+    Map<String, Object> stateQueueArgs =
+        Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis);
     this.ownsClient = b.client == null;
     this.client =
         b.client != null
@@ -206,6 +207,13 @@ public final class AmqpBackend implements Backend {
     return builder(config).build();
   }
 
+  /**
+   * A builder for {@code config}'s result backend URL, to set what {@link #create} leaves at its
+   * defaults.
+   *
+   * @throws IllegalArgumentException when the URL is not an AMQP URL, ResultsExpireIn is too large
+   *     or the AMQP exchange is empty
+   */
   public static Builder builder(Config config) {
     return new Builder(config);
   }
@@ -394,7 +402,7 @@ public final class AmqpBackend implements Backend {
    * ProgressQueues}): one confirmed publish.
    */
   @Override
-  public void setProgress(String taskUuid, io.machinery.TaskProgress report) {
+  public void setProgress(String taskUuid, TaskProgress report) {
     checkOpen();
     progress.write(taskUuid, report);
   }
@@ -404,7 +412,7 @@ public final class AmqpBackend implements Backend {
    * ProgressQueues}.
    */
   @Override
-  public Optional<io.machinery.TaskProgress> getProgress(String taskUuid) {
+  public Optional<TaskProgress> getProgress(String taskUuid) {
     checkOpen();
     return progress.read(taskUuid);
   }
@@ -495,7 +503,7 @@ public final class AmqpBackend implements Backend {
    * Builder#managementUrl}). A server uses it when its broker keeps none (an AMQP broker does not).
    */
   @Override
-  public Optional<io.machinery.spi.ControlPlane> controlPlane() {
+  public Optional<ControlPlane> controlPlane() {
     return Optional.of(controlPlane);
   }
 
@@ -623,8 +631,7 @@ public final class AmqpBackend implements Backend {
     /**
      * Adjusts the client library's connection factory last (credentials provider, metrics, NIO).
      */
-    public Builder connectionFactoryCustomizer(
-        java.util.function.Consumer<ConnectionFactory> value) {
+    public Builder connectionFactoryCustomizer(Consumer<ConnectionFactory> value) {
       options.connectionFactoryCustomizer(value);
       return this;
     }
@@ -644,6 +651,7 @@ public final class AmqpBackend implements Backend {
       return this;
     }
 
+    /** The backend; nothing is connected until first use. */
     public AmqpBackend build() {
       return new AmqpBackend(this);
     }
@@ -656,7 +664,7 @@ public final class AmqpBackend implements Backend {
    *
    * @return the provider, stateless and shared
    */
-  public static io.machinery.spi.ComponentProvider provider() {
+  public static ComponentProvider provider() {
     return AmqpBackendProvider.INSTANCE;
   }
 }

@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -80,6 +81,9 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   static final String PAUSED_PREFIX = "machinery_control.paused.";
   private static final int MAX_QUEUE_NAME_BYTES = AmqpNames.MAX_QUEUE_NAME_BYTES;
 
+  /** The shortest time a status stays listed (see the design notes). */
+  static final Duration MIN_TTL = Duration.ofSeconds(10);
+
   private final AmqpClient client;
   private final RabbitManagement management;
   private final ControlLedger ledger;
@@ -107,9 +111,6 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
     }
     return name;
   }
-
-  /** The shortest time a status stays listed (see the design notes). */
-  static final Duration MIN_TTL = Duration.ofSeconds(10);
 
   @Override
   public void announce(WorkerStatus status, Duration ttl) {
@@ -166,10 +167,8 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
         10,
         (queue, response) -> {
           try {
-            latest.put(
-                queue,
-                WorkerStatus.fromJson(
-                    response.getBody())); // a second message is newer (announced while read)
+            // a second message is newer (announced while read)
+            latest.put(queue, WorkerStatus.fromJson(response.getBody()));
           } catch (MalformedMessageException e) {
             log.debug(
                 "Control queue '{}' holds something that is not a worker status; not listed",
@@ -197,7 +196,11 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
   /** The paused queues, listed through the management API (see the design notes). */
   @Override
   public Set<String> pausedQueues() {
-    return listPaused();
+    Set<String> out = new TreeSet<>();
+    for (String name : names(PAUSED_PREFIX)) {
+      out.add(name.substring(PAUSED_PREFIX.length()));
+    }
+    return Collections.unmodifiableSet(out);
   }
 
   /** Whether {@code queue}'s pause marker exists: one passive declaration. */
@@ -218,14 +221,6 @@ final class AmqpControlPlane implements ControlPlane, AutoCloseable {
       }
       throw e;
     }
-  }
-
-  private Set<String> listPaused() {
-    Set<String> out = new TreeSet<>();
-    for (String name : names(PAUSED_PREFIX)) {
-      out.add(name.substring(PAUSED_PREFIX.length()));
-    }
-    return java.util.Collections.unmodifiableSet(out);
   }
 
   /**

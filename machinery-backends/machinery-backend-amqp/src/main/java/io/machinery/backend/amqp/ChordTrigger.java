@@ -6,6 +6,7 @@ import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.ShutdownSignalException;
+import io.machinery.MachineryException;
 import io.machinery.MalformedMessageException;
 import io.machinery.TaskState;
 import io.machinery.client.amqp.AmqpClient;
@@ -292,17 +293,9 @@ final class ChordTrigger {
     this.keepCopies = keepCopies;
   }
 
+  /** The winner's marker: Go's {@code TriggerChord} reads it as "already triggered". */
   static String marker(String group) {
     return group + "_chord_triggered";
-  }
-
-  /**
-   * Remembers the member count {@link Backend#groupCompleted} was asked about, and whether the
-   * group queue was complete, for {@link #trigger}: after "incomplete", a trigger only recovers
-   * kept states.
-   */
-  void expect(String group, int count, boolean complete) {
-    expected.put(mine(group), complete ? count : -count);
   }
 
   /**
@@ -315,6 +308,15 @@ final class ChordTrigger {
   /** The recovery lock of a group (see the class notes): an exclusive queue, Java's only. */
   static String recovering(String group) {
     return group + "_chord_recovering";
+  }
+
+  /**
+   * Remembers the member count {@link Backend#groupCompleted} was asked about, and whether the
+   * group queue was complete, for {@link #trigger}: after "incomplete", a trigger only recovers
+   * kept states.
+   */
+  void expect(String group, int count, boolean complete) {
+    expected.put(mine(group), complete ? count : -count);
   }
 
   /**
@@ -388,15 +390,11 @@ final class ChordTrigger {
 
   /** Ready messages in a queue; -1 when it does not exist. */
   private int ready(String queue) {
-    try {
-      return client.callRetrying(
-          "inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue).getMessageCount());
-    } catch (AmqpOperationException e) {
-      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return -1;
-      }
-      throw e;
-    }
+    return readyAndConsumers(queue)[0];
+  }
+
+  private boolean queueExists(String queue) {
+    return ready(queue) >= 0;
   }
 
   /**
@@ -407,8 +405,8 @@ final class ChordTrigger {
   boolean trigger(String group) {
     Integer count = expected.get(mine(group));
     if (count != null && count < 0) {
-      return recover(
-          group, -count); // a re-run that found the group incomplete: only the kept states
+      // a re-run that found the group incomplete: only the kept states
+      return recover(group, -count);
     }
     if (queueExists(marker(group))) {
       return false;
@@ -448,7 +446,8 @@ final class ChordTrigger {
    * The kept states, when the kept queue holds every member's (see the class notes): true with the
    * states held for {@link #statesOf}. They are only peeked, so they stay until {@link #release}.
    * One recovery of a group at a time, by the worker that holds {@link #recovering} (see the class
-   * notes); a recovery that finds another in progress leaves the group to it.
+   * notes); a recovery that finds the lock held, or too few kept states beside a look in progress,
+   * waits for it up to the group read timeout.
    */
   private boolean recover(String group, int count) {
     long deadline = System.nanoTime() + readTimeout.toNanos();
@@ -507,7 +506,7 @@ final class ChordTrigger {
         Thread.sleep(pauseMillis);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new io.machinery.MachineryException(
+        throw new MachineryException(
             "interrupted while waiting for the recovery lock of group " + group, e);
       }
       pauseMillis = Math.min(pauseMillis * 2, 100);
@@ -873,8 +872,7 @@ final class ChordTrigger {
   /**
    * The states this process took when it won the trigger, else the states read off the queue now.
    *
-   * @throws io.machinery.MachineryException when they are gone, incomplete, or another process
-   *     reads them
+   * @throws MachineryException when they are gone, incomplete, or another process reads them
    */
   List<TaskState> statesOf(String group, int count) {
     List<TaskState> states = takeWon(group);
@@ -883,7 +881,7 @@ final class ChordTrigger {
     }
     states = take(group, count).states();
     if (states == null) {
-      throw new io.machinery.MachineryException(
+      throw new MachineryException(
           "group "
               + group
               + " has no complete set of "
@@ -934,18 +932,6 @@ final class ChordTrigger {
     return group + "\n" + Thread.currentThread().threadId();
   }
 
-  private boolean queueExists(String queue) {
-    try {
-      client.callRetrying("inspect queue '" + queue + "'", ch -> ch.queueDeclarePassive(queue));
-      return true;
-    } catch (AmqpOperationException e) {
-      if (e.replyCode() == AmqpOperationException.NOT_FOUND) {
-        return false;
-      }
-      throw e;
-    }
-  }
-
   /**
    * Consumes the group queue exclusively and returns {@code count} distinct finished states (every
    * ready message when {@code count} is 0), acknowledged; null when the queue is missing, holds
@@ -955,7 +941,7 @@ final class ChordTrigger {
    */
   private Taken take(String group, int count) {
     Channel channel = client.openChannel();
-    List<Received> held = new ArrayList<>();
+    List<Received> delivered = new ArrayList<>();
     boolean taken = false;
     try {
       int want;
@@ -993,9 +979,8 @@ final class ChordTrigger {
 
               @Override
               public void handleCancel(String consumerTag) {
-                inbox.add(
-                    CANCELLED); // the queue was deleted (a Go loser's purge); what came before is
-                // ours
+                // the queue was deleted (a Go loser's purge); what came before is ours
+                inbox.add(CANCELLED);
               }
             });
       } catch (IOException | ShutdownSignalException e) {
@@ -1011,7 +996,7 @@ final class ChordTrigger {
           break;
         }
         lastTag = message.tag();
-        held.add(message);
+        delivered.add(message);
         try {
           TaskState state = WireCodec.decodeTaskState(message.body());
           if (state.isCompleted()) {
@@ -1052,12 +1037,11 @@ final class ChordTrigger {
       return new Taken(List.copyOf(byTask.values()), false, want);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new io.machinery.MachineryException(
-          "interrupted while reading the states of group " + group, e);
+      throw new MachineryException("interrupted while reading the states of group " + group, e);
     } finally {
       AmqpClient.closeQuietly(channel); // the auto-delete queue goes with its last consumer
-      if (!taken && !held.isEmpty()) {
-        for (Received state : held) {
+      if (!taken && !delivered.isEmpty()) {
+        for (Received state : delivered) {
           giveBack.publish(group, state.body(), state.kept());
         }
       }

@@ -26,6 +26,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -249,8 +250,7 @@ final class ControlLedger {
   }
 
   private static ObjectNode change(Kind kind, long at, String subject, String id) {
-    ObjectNode body =
-        JSON.createObjectNode().put("kind", kind.name().toLowerCase(java.util.Locale.ROOT));
+    ObjectNode body = JSON.createObjectNode().put("kind", kind.name().toLowerCase(Locale.ROOT));
     body.put("at", at).put("id", id);
     if (!subject.isEmpty()) {
       body.put("subject", subject);
@@ -562,7 +562,7 @@ final class ControlLedger {
     }
     Kind kind;
     try {
-      kind = Kind.valueOf(n.path("kind").asText().toUpperCase(java.util.Locale.ROOT));
+      kind = Kind.valueOf(n.path("kind").asText().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       return null;
     }

@@ -11,7 +11,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,8 +30,17 @@ import org.slf4j.LoggerFactory;
 final class StateQueues {
   private static final Logger log = LoggerFactory.getLogger(StateQueues.class);
   private static final int DECLARED_CACHE_LIMIT = 10_000;
+
+  /** Go's properties of a state message: JSON, persistent. */
   static final AMQP.BasicProperties STATE_PROPERTIES =
       new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
+
+  /**
+   * The properties of a chord member's group state when the member also keeps its state ({@link
+   * ChordTrigger#KEPT_HEADER}).
+   */
+  static final AMQP.BasicProperties KEPT_STATE_PROPERTIES =
+      STATE_PROPERTIES.builder().headers(Map.of(ChordTrigger.KEPT_HEADER, "1")).build();
 
   private final AmqpClient client;
   private final String exchange;
@@ -61,13 +69,6 @@ final class StateQueues {
     this.queueArgs = queueArgs;
     this.declaredTtlNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(expireMillis / 2, 300_000));
   }
-
-  /**
-   * The properties of a chord member's group state when the member also keeps its state ({@link
-   * ChordTrigger#KEPT_HEADER}).
-   */
-  static final AMQP.BasicProperties KEPT_STATE_PROPERTIES =
-      STATE_PROPERTIES.builder().headers(Map.of(ChordTrigger.KEPT_HEADER, "1")).build();
 
   /** Publishes a state to queue {@code name} and waits for the confirm (see the class notes). */
   void publish(String name, byte[] json, boolean declare) {
@@ -191,7 +192,7 @@ final class StateQueues {
   }
 
   /** Go's state queue, declared without waiting for replies. */
-  private AmqpClient.@Nullable ChannelSetup declaration(String name) {
+  private AmqpClient.ChannelSetup declaration(String name) {
     return ch -> {
       ch.exchangeDeclareNoWait(exchange, exchangeType, true, false, false, null);
       ch.queueDeclareNoWait(

@@ -3,64 +3,22 @@ package io.machinery.backend.amqp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.Connection;
 import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpUrl;
-import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
-import java.io.IOException;
 import java.util.List;
-import java.util.Optional;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Edge cases of the AMQP backend: states too large for RabbitMQ, a closed backend's chord wins. */
-class AmqpBackendEdgeCasesIT {
-  private Config config;
-  private AmqpBackend backend;
-  private Connection raw;
-
-  @BeforeEach
-  void setUp() throws Exception {
-    config = AmqpBackendIT.testConfig();
-    backend = AmqpBackend.create(config);
-    raw = AmqpBackendIT.rawConnection("amqp-backend-edge-cases-it");
-  }
-
-  @AfterEach
-  void tearDown() throws IOException {
-    backend.close();
-    raw.close();
-  }
-
-  /** The newest state of a task (reads consume: read until there is none). */
-  private Optional<TaskState> latest(AmqpBackend from, String taskUuid) {
-    Optional<TaskState> last = Optional.empty();
-    for (var state = from.getState(taskUuid); state.isPresent(); state = from.getState(taskUuid)) {
-      last = state;
-    }
-    return last;
-  }
-
-  private int markerConsumers(String group) throws Exception {
-    try (Channel channel = raw.createChannel()) {
-      return channel.queueDeclarePassive(ChordTrigger.marker(group)).getConsumerCount();
-    }
-  }
-
-  private void deleteQueues(String... names) throws Exception {
-    try (Channel channel = raw.createChannel()) {
-      for (String name : names) {
-        channel.queueDelete(name);
-      }
-    }
+class AmqpBackendEdgeCasesIT extends AmqpBackendFixture {
+  /** The newest state of a task, which the read consumes with every older one. */
+  private static TaskState latest(AmqpBackend from, String taskUuid) {
+    return AmqpBackendTesting.readAll(from, taskUuid).getLast();
   }
 
   /**
@@ -81,9 +39,9 @@ class AmqpBackendEdgeCasesIT {
         .hasMessageContaining(task.uuid())
         .hasMessageContaining("max_message_size");
 
-    assertThat(latest(backend, task.uuid())).map(TaskState::state).contains(State.PENDING);
+    assertThat(latest(backend, task.uuid()).state()).isEqualTo(State.PENDING);
     backend.setStateFailure(task, "too large");
-    assertThat(latest(backend, task.uuid())).map(TaskState::error).contains("too large");
+    assertThat(latest(backend, task.uuid()).error()).isEqualTo("too large");
   }
 
   /**
@@ -101,7 +59,7 @@ class AmqpBackendEdgeCasesIT {
                       task, List.of(TaskResult.of("x".repeat(AmqpBackend.MIN_MAX_STATE_BYTES)))))
           .isInstanceOf(IllegalArgumentException.class);
       small.setStateSuccess(task, List.of(TaskResult.of("fits")));
-      assertThat(latest(small, task.uuid())).map(TaskState::state).contains(State.SUCCESS);
+      assertThat(latest(small, task.uuid()).state()).isEqualTo(State.SUCCESS);
     }
     assertThatThrownBy(() -> AmqpBackend.builder(config).maxStateBytes(1024))
         .isInstanceOf(IllegalArgumentException.class);
@@ -118,7 +76,7 @@ class AmqpBackendEdgeCasesIT {
 
     backend.setStateFailure(task, error);
 
-    TaskState stored = latest(backend, task.uuid()).orElseThrow();
+    TaskState stored = latest(backend, task.uuid());
     assertThat(stored.state()).isEqualTo(State.FAILURE);
     assertThat(stored.error().length()).isLessThan(AmqpBackend.MAX_ERROR_BYTES);
     assertThat(stored.error())
@@ -135,21 +93,25 @@ class AmqpBackendEdgeCasesIT {
   @Test
   void closingABackendOnASharedClientLetsGoOfItsChordWins() throws Exception {
     String group = Uuids.newGroupUuid();
-    Signature member = AmqpBackendIT.chordMember(group, 1);
+    Signature member = AmqpBackendTesting.chordMember(group, 1);
     try (AmqpClient shared =
         AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl()))).build()) {
       AmqpBackend onShared = AmqpBackend.builder(config).client(shared).build();
       onShared.setStateSuccess(member, List.of(TaskResult.of(1L)));
       assertThat(onShared.groupCompleted(group, 1)).isTrue();
       assertThat(onShared.triggerChord(group)).isTrue();
-      assertThat(markerConsumers(group)).as("the living winner holds the marker").isEqualTo(1);
+      assertThat(rabbit.consumers(ChordTrigger.marker(group)))
+          .as("the living winner holds the marker")
+          .isEqualTo(1);
 
       onShared.close();
 
       assertThat(shared.isClosed()).isFalse();
-      assertThat(markerConsumers(group)).as("a closed backend holds no marker").isZero();
+      assertThat(rabbit.consumers(ChordTrigger.marker(group)))
+          .as("a closed backend holds no marker")
+          .isZero();
     } finally {
-      deleteQueues(ChordTrigger.marker(group), ChordTrigger.kept(group), member.uuid());
+      rabbit.delete(ChordTrigger.marker(group), ChordTrigger.kept(group), member.uuid());
     }
   }
 }

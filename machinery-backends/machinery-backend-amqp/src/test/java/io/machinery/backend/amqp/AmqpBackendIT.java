@@ -1,7 +1,14 @@
 package io.machinery.backend.amqp;
 
+import static io.machinery.backend.amqp.AmqpBackendTesting.aWinnerTookTheGroupAndDied;
+import static io.machinery.backend.amqp.AmqpBackendTesting.chordMember;
+import static io.machinery.backend.amqp.AmqpBackendTesting.groupMember;
+import static io.machinery.backend.amqp.AmqpBackendTesting.readAll;
+import static io.machinery.backend.amqp.AmqpBackendTesting.takesTheStatesOfAndSettles;
+import static io.machinery.backend.amqp.RabbitSide.ABSENT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
@@ -12,11 +19,9 @@ import io.machinery.Signature;
 import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
-import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.AmqpConfig;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
-import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
 import java.io.IOException;
@@ -28,11 +33,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -40,47 +45,12 @@ import org.junit.jupiter.api.Timeout;
  * The AMQP backend against Go's own wire samples ({@code interop/go/captured}) and RabbitMQ's view
  * of it.
  */
-class AmqpBackendIT {
+class AmqpBackendIT extends AmqpBackendFixture {
   private static final Path CAPTURED = Path.of("../../interop/go/captured");
 
-  private Config config;
-  private AmqpBackend backend;
-  private Connection raw;
-
-  @BeforeEach
-  void setUp() throws Exception {
-    config = testConfig();
-    backend = AmqpBackend.create(config);
-    raw = rawConnection("amqp-backend-it");
-  }
-
-  /** The AMQP backend's tests' setting: broker and result backend on the test RabbitMQ. */
-  static Config testConfig() {
-    return Config.builder()
-        .broker(TestEndpoints.amqpUrl())
-        .resultBackend(TestEndpoints.amqpUrl())
-        .build();
-  }
-
-  /** A connection of the test's own to the test RabbitMQ, to look at its side. */
-  static Connection rawConnection(String name) throws Exception {
-    return AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection(name);
-  }
-
-  @AfterEach
-  void tearDown() throws IOException {
-    backend.close();
-    raw.close();
-  }
-
-  private <T> T onChannel(ChannelWork<T> work) throws Exception {
-    try (Channel channel = raw.createChannel()) {
-      return work.run(channel);
-    }
-  }
-
-  interface ChannelWork<T> {
-    T run(Channel channel) throws IOException;
+  /** A backend that gives the group back after 300 ms when a member is missing. */
+  private AmqpBackend quickToGiveUp() {
+    return AmqpBackend.builder(config).groupReadTimeout(Duration.ofMillis(300)).build();
   }
 
   /** Go's declaration of a state queue (backends/amqp: updateState), with Go's int32 arguments. */
@@ -104,7 +74,7 @@ class AmqpBackendIT {
     backend.setStatePending(task);
     String name = task.uuid();
     Map<String, Object> goArgs = Map.of("x-message-ttl", 3_600_000, "x-expires", 3_600_000);
-    onChannel(
+    rabbit.onChannel(
         ch -> {
           declareAsGo(ch, name); // Go redeclaring it is accepted (no 406)
           return null;
@@ -117,11 +87,11 @@ class AmqpBackendIT {
         ch ->
             ch.queueDeclare(
                 name, false, false, true, Map.of("x-message-ttl", 1, "x-expires", 3_600_000)));
-    onChannel(ch -> ch.queueDelete(name));
+    rabbit.delete(name);
   }
 
-  private void assertRefused(ChannelWork<?> redeclare) {
-    assertThatThrownBy(() -> onChannel(redeclare))
+  private void assertRefused(RabbitSide.ChannelWork<?> redeclare) {
+    assertThatThrownBy(() -> rabbit.onChannel(redeclare))
         .satisfies(
             e -> {
               Throwable t = e;
@@ -141,14 +111,14 @@ class AmqpBackendIT {
     Signature task = Signature.builder("add").uuid(goUuid).build();
     backend.setStatePending(task);
     backend.setStateReceived(task);
-    GetResponse pending = onChannel(ch -> ch.basicGet(goUuid, true));
-    GetResponse received = onChannel(ch -> ch.basicGet(goUuid, true));
+    GetResponse pending = rabbit.onChannel(ch -> ch.basicGet(goUuid, true));
+    GetResponse received = rabbit.onChannel(ch -> ch.basicGet(goUuid, true));
     assertThat(WireCodec.decodeTaskState(pending.getBody()).state()).isEqualTo(State.PENDING);
     assertThat(received.getBody()).as("byte for byte what Go wrote").isEqualTo(goReceived);
     assertThat(received.getProps().getContentType()).isEqualTo("application/json");
     assertThat(received.getProps().getDeliveryMode()).isEqualTo(2);
     assertThat(received.getEnvelope().getRoutingKey()).isEqualTo(goUuid);
-    onChannel(ch -> ch.queueDelete(goUuid));
+    rabbit.delete(goUuid);
   }
 
   @Test
@@ -160,7 +130,7 @@ class AmqpBackendIT {
     String uuid = WireCodec.decodeTaskState(goStates.get(0)).taskUuid();
     AMQP.BasicProperties goProperties =
         new AMQP.BasicProperties.Builder().contentType("application/json").deliveryMode(2).build();
-    onChannel(
+    rabbit.onChannel(
         ch -> {
           ch.queueDelete(uuid);
           declareAsGo(ch, uuid);
@@ -169,16 +139,13 @@ class AmqpBackendIT {
           }
           return null;
         });
-    List<State> read = new ArrayList<>();
-    TaskState last = null;
-    for (var state = backend.getState(uuid); state.isPresent(); state = backend.getState(uuid)) {
-      read.add(state.get().state());
-      last = state.get();
-    }
-    assertThat(read).containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
-    assertThat(last.results()).extracting(TaskResult::typedValue).containsExactly(2L);
+    List<TaskState> read = readAll(backend, uuid);
+    assertThat(read)
+        .extracting(TaskState::state)
+        .containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
+    assertThat(read.getLast().results()).extracting(TaskResult::typedValue).containsExactly(2L);
     assertThat(backend.getState(uuid)).as("consumed").isEmpty();
-    onChannel(ch -> ch.queueDelete(uuid));
+    rabbit.delete(uuid);
   }
 
   /**
@@ -214,13 +181,9 @@ class AmqpBackendIT {
       backend.setStateSuccess(t, List.of(TaskResult.of(1L)));
       received.join();
       started.join();
-      List<State> read = new ArrayList<>();
-      for (var state = backend.getState(t.uuid());
-          state.isPresent();
-          state = backend.getState(t.uuid())) {
-        read.add(state.get().state());
-      }
-      assertThat(read).containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
+      assertThat(readAll(backend, t.uuid()))
+          .extracting(TaskState::state)
+          .containsExactly(State.PENDING, State.RECEIVED, State.STARTED, State.SUCCESS);
       backend.purgeState(t.uuid());
     }
     assertThat(backend.getState(task.uuid())).isEmpty();
@@ -229,7 +192,7 @@ class AmqpBackendIT {
   @Test
   void aChordTriggersOnceAcrossProcessesAndGoSeesItTriggered() throws Exception {
     String group = Uuids.newGroupUuid();
-    List<Signature> members = List.of(member(group, 2), member(group, 2));
+    List<Signature> members = List.of(groupMember(group, 2), groupMember(group, 2));
     for (Signature m : members) {
       backend.setStatePending(m);
       backend.setStateSuccess(m, List.of(TaskResult.of(1L)));
@@ -258,15 +221,13 @@ class AmqpBackendIT {
       // Go's TriggerChord passive-inspects <group>_chord_triggered: it exists, so a Go worker says
       // "already triggered"
       int markerMessages =
-          onChannel(ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
+          rabbit.onChannel(
+              ch -> ch.queueDeclarePassive(group + "_chord_triggered").getMessageCount());
       assertThat(markerMessages).isZero();
-      assertThat(winners.get(0).groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
-      winners.get(0).purgeGroupMeta(group);
-      assertThat(readyOrAbsent(group + "_chord_triggered")).as("the marker stays").isZero();
+      takesTheStatesOfAndSettles(winners.get(0), group, members.toArray(Signature[]::new));
+      assertThat(rabbit.ready(group + "_chord_triggered")).as("the marker stays").isZero();
     }
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+    rabbit.delete(ChordTrigger.marker(group));
   }
 
   /**
@@ -277,7 +238,7 @@ class AmqpBackendIT {
   @Test
   void aGoWorkersPurgeAfterJavaTriggeredDoesNotTakeTheStatesAway() throws Exception {
     String group = Uuids.newGroupUuid();
-    List<Signature> members = List.of(member(group, 2), member(group, 2));
+    List<Signature> members = List.of(groupMember(group, 2), groupMember(group, 2));
     for (Signature m : members) {
       backend.setStateSuccess(m, List.of(TaskResult.of(7L)));
     }
@@ -286,12 +247,8 @@ class AmqpBackendIT {
     assertThat(goSeesGroupMessages(group))
         .as("Go's GroupTaskStates inspection: not N, \"Already consumed\"")
         .isNotEqualTo(2);
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered")); // Go's deferred PurgeGroupMeta
-    onChannel(ch -> ch.queueDelete(group));
-    assertThat(backend.groupTaskStates(group, 2))
-        .extracting(TaskState::taskUuid)
-        .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
-    backend.purgeGroupMeta(group);
+    rabbit.delete(group + "_chord_triggered", group); // Go's deferred PurgeGroupMeta
+    takesTheStatesOfAndSettles(backend, group, members.toArray(Signature[]::new));
   }
 
   /**
@@ -307,10 +264,7 @@ class AmqpBackendIT {
     for (Signature m : members) {
       backend.setStateSuccess(m, List.of(TaskResult.of(3L)));
     }
-    try (AmqpBackend dying = AmqpBackend.create(config)) {
-      assertThat(dying.groupCompleted(group, 2)).isTrue();
-      assertThat(dying.triggerChord(group)).isTrue();
-    } // killed: its states in memory are gone, the callback never sent
+    aWinnerTookTheGroupAndDied(config, group, 2); // the callback never sent
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(
           members.get(1), List.of(TaskResult.of(3L))); // the redelivered member ran again
@@ -320,22 +274,18 @@ class AmqpBackendIT {
       assertThat(rerun.triggerChord(group))
           .as("the re-run recovers the dead winner's states")
           .isTrue();
-      assertThat(rerun.groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrderElementsOf(members.stream().map(Signature::uuid).toList());
-      rerun.purgeGroupMeta(group); // the callback was sent
+      takesTheStatesOfAndSettles(rerun, group, members.toArray(Signature[]::new));
     }
-    assertThat(readyOrAbsent(group + "_chord_states"))
+    assertThat(rabbit.ready(group + "_chord_states"))
         .as("the kept states are deleted with the purge")
-        .isEqualTo(-1);
+        .isEqualTo(ABSENT);
     try (AmqpBackend later = AmqpBackend.create(config)) {
       assertThat(later.groupCompleted(group, 2)).isFalse();
       assertThat(later.triggerChord(group))
           .as("the callback was sent: nothing to recover")
           .isFalse();
     }
-    onChannel(ch -> ch.queueDelete(group));
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -345,46 +295,28 @@ class AmqpBackendIT {
   @Test
   void aGoReaderHoldingTheGroupWinsAndGetsEveryState() throws Exception {
     String group = Uuids.newGroupUuid();
-    List<Signature> members = List.of(member(group, 3), member(group, 3), member(group, 3));
+    List<Signature> members =
+        List.of(groupMember(group, 3), groupMember(group, 3), groupMember(group, 3));
     for (Signature m : members) {
       backend.setStateSuccess(m, List.of(TaskResult.of(1L)));
     }
     assertThat(backend.groupCompleted(group, 3)).isTrue();
-    try (Channel go = raw.createChannel()) {
-      List<byte[]> got = new java.util.concurrent.CopyOnWriteArrayList<>();
-      go.basicConsume(
-          group,
-          false,
-          "",
-          false,
-          true,
-          null,
-          new com.rabbitmq.client.DefaultConsumer(go) {
-            @Override
-            public void handleDelivery(
-                String tag,
-                com.rabbitmq.client.Envelope envelope,
-                AMQP.BasicProperties p,
-                byte[] body) {
-              got.add(body);
-            }
-          });
+    try (Channel go = rabbit.connection().createChannel()) {
+      List<byte[]> got = RabbitSide.holdExclusively(go, group);
       assertThat(backend.triggerChord(group)).as("the exclusive consumer is taken").isFalse();
-      org.awaitility.Awaitility.await()
-          .atMost(java.time.Duration.ofSeconds(5))
-          .until(() -> got.size() == 3);
+      await().atMost(Duration.ofSeconds(5)).until(() -> got.size() == 3);
     }
-    assertThat(readyOrAbsent(group + "_chord_triggered"))
+    assertThat(rabbit.ready(group + "_chord_triggered"))
         .as("the loser created no marker")
-        .isEqualTo(-1);
+        .isEqualTo(ABSENT);
   }
 
   @Test
   void aMemberThatRanTwiceMakesTheTriggerWaitForTheRealLastMember() throws Exception {
     String group = Uuids.newGroupUuid();
-    Signature first = member(group, 3);
-    Signature second = member(group, 3);
-    Signature third = member(group, 3);
+    Signature first = groupMember(group, 3);
+    Signature second = groupMember(group, 3);
+    Signature third = groupMember(group, 3);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(
         first, List.of(TaskResult.of(1L))); // redelivered after its worker died: ran twice
@@ -395,9 +327,9 @@ class AmqpBackendIT {
     ExecutorService pool = Executors.newSingleThreadExecutor();
     try {
       Future<Boolean> trigger = pool.submit(() -> backend.triggerChord(group));
-      org.awaitility.Awaitility.await()
-          .atMost(java.time.Duration.ofSeconds(5))
-          .until(() -> readyOrAbsent(group) == 0); // the trigger holds the states
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> rabbit.ready(group) == 0); // the trigger holds the states
       try (AmqpBackend otherWorker = AmqpBackend.create(config)) {
         otherWorker.setStateFailure(third, "boom");
         assertThat(otherWorker.groupCompleted(group, 3))
@@ -419,27 +351,24 @@ class AmqpBackendIT {
         .as("read once, as in Go")
         .hasMessageContaining(group);
     backend.purgeGroupMeta(group);
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+    rabbit.delete(ChordTrigger.marker(group));
   }
 
   @Test
   void aMemberThatRanTwiceWithTheLastOneStillRunningGetsItsStatesBack() throws Exception {
     String group = Uuids.newGroupUuid();
-    Signature first = member(group, 3);
-    Signature second = member(group, 3);
+    Signature first = groupMember(group, 3);
+    Signature second = groupMember(group, 3);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    try (AmqpBackend quick =
-        AmqpBackend.builder(config).groupReadTimeout(java.time.Duration.ofMillis(300)).build()) {
+    try (AmqpBackend quick = quickToGiveUp()) {
       assertThat(quick.groupCompleted(group, 3)).isTrue();
       assertThat(quick.triggerChord(group)).as("only two distinct members finished").isFalse();
     }
-    assertThat(readyOrAbsent(group))
-        .as("the three states are back in the group queue")
-        .isEqualTo(3);
-    assertThat(readyOrAbsent(group + "_chord_triggered")).isEqualTo(-1);
-    onChannel(ch -> ch.queueDelete(group));
+    assertThat(rabbit.ready(group)).as("the three states are back in the group queue").isEqualTo(3);
+    assertThat(rabbit.ready(group + "_chord_triggered")).isEqualTo(ABSENT);
+    rabbit.delete(group);
   }
 
   /**
@@ -457,32 +386,11 @@ class AmqpBackendIT {
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L))); // ran twice: 3 messages, 2 members
-    Connection winner = AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection();
-    java.util.concurrent.atomic.AtomicInteger held =
-        new java.util.concurrent.atomic.AtomicInteger();
-    Channel waiting = winner.createChannel();
-    waiting.basicQos(0);
-    waiting.basicConsume(
-        group,
-        false,
-        "",
-        false,
-        true,
-        null,
-        new com.rabbitmq.client.DefaultConsumer(waiting) {
-          @Override
-          public void handleDelivery(
-              String tag, com.rabbitmq.client.Envelope e, AMQP.BasicProperties p, byte[] body) {
-            held.incrementAndGet();
-          }
-        });
-    org.awaitility.Awaitility.await()
-        .atMost(java.time.Duration.ofSeconds(5))
-        .until(() -> held.get() == 3);
+    Connection winner = AmqpBackendTesting.connect("amqp-backend-it-winner");
+    List<byte[]> held = RabbitSide.holdExclusively(winner.createChannel(), group);
+    await().atMost(Duration.ofSeconds(5)).until(() -> held.size() == 3);
     winner.abort(); // kill -9: no acknowledgement, no give-back
-    org.awaitility.Awaitility.await()
-        .atMost(java.time.Duration.ofSeconds(5))
-        .until(() -> readyOrAbsent(group) == -1);
+    await().atMost(Duration.ofSeconds(5)).until(() -> rabbit.ready(group) == ABSENT);
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(second, List.of(TaskResult.of(2L))); // the dead winner's member
       rerun.groupCompleted(group, 3);
@@ -490,18 +398,14 @@ class AmqpBackendIT {
     }
 
     backend.setStateSuccess(third, List.of(TaskResult.of(3L))); // first delivery of the last one
-    assertThat(readyOrAbsent(group)).as("the fresh group queue").isEqualTo(2);
+    assertThat(rabbit.ready(group)).as("the fresh group queue").isEqualTo(2);
     assertThat(backend.groupCompleted(group, 3)).as("complete by its kept states").isTrue();
     assertThat(backend.triggerChord(group)).isTrue();
-    assertThat(backend.groupTaskStates(group, 3))
-        .extracting(TaskState::taskUuid)
-        .containsExactlyInAnyOrder(first.uuid(), second.uuid(), third.uuid());
-    backend.purgeGroupMeta(group);
+    takesTheStatesOfAndSettles(backend, group, first, second, third);
     try (AmqpBackend later = AmqpBackend.create(config)) {
       assertThat(later.groupCompleted(group, 3)).as("fired: nothing left to recover").isFalse();
     }
-    onChannel(ch -> ch.queueDelete(group));
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -518,32 +422,16 @@ class AmqpBackendIT {
     Signature second = chordMember(group, 2);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran twice: 2 messages, 1 member
-    onChannel(
-        ch -> {
-          ch.confirmSelect();
-          ch.basicPublish( // the second member's kept copy; its group copy was lost in the gap
-              "",
-              group + "_chord_states",
-              null,
-              WireCodec.encode(TaskState.success(second, List.of(TaskResult.of(2L)))));
-          try {
-            ch.waitForConfirmsOrDie(5_000);
-          } catch (InterruptedException | java.util.concurrent.TimeoutException e) {
-            throw new IOException(e);
-          }
-          return null;
-        });
-    try (AmqpBackend quick =
-        AmqpBackend.builder(config).groupReadTimeout(java.time.Duration.ofMillis(300)).build()) {
+    rabbit.publish( // the second member's kept copy; its group copy was lost in the gap
+        group + "_chord_states",
+        null,
+        WireCodec.encode(TaskState.success(second, List.of(TaskResult.of(2L)))));
+    try (AmqpBackend quick = quickToGiveUp()) {
       assertThat(quick.groupCompleted(group, 2)).isTrue();
       assertThat(quick.triggerChord(group)).as("recovered from the kept states").isTrue();
-      assertThat(quick.groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
-      quick.purgeGroupMeta(group);
+      takesTheStatesOfAndSettles(quick, group, first, second);
     }
-    onChannel(ch -> ch.queueDelete(group));
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -573,7 +461,7 @@ class AmqpBackendIT {
       // the re-run's state is stored before the taker settles the chord (deleting the group
       // queue): a state written after that is another case (a member finishing late), and here
       // its publish could meet the deletion between a declaration and the publish (ci-run76)
-      java.util.concurrent.CountDownLatch rerunStored = new java.util.concurrent.CountDownLatch(1);
+      CountDownLatch rerunStored = new CountDownLatch(1);
       Future<Boolean> rerunTriggered =
           rerun.submit(
               () -> {
@@ -585,8 +473,7 @@ class AmqpBackendIT {
       assertThat(
               last.submit(
                       () -> {
-                        assertThat(rerunStored.await(30, java.util.concurrent.TimeUnit.SECONDS))
-                            .isTrue();
+                        assertThat(rerunStored.await(30, TimeUnit.SECONDS)).isTrue();
                         List<TaskState> states = backend.groupTaskStates(group, 2);
                         backend.purgeGroupMeta(group); // the callback was sent
                         return states;
@@ -599,8 +486,7 @@ class AmqpBackendIT {
       last.shutdownNow();
       rerun.shutdownNow();
     }
-    onChannel(ch -> ch.queueDelete(group));
-    onChannel(ch -> ch.queueDelete(group + "_chord_triggered"));
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -618,39 +504,18 @@ class AmqpBackendIT {
     Signature second = chordMember(group, 2);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     String kept = ChordTrigger.kept(group);
-    assertThat(readyOrAbsent(kept)).as("the first member's kept copy").isEqualTo(1);
-    onChannel(ch -> ch.queueDelete(kept)); // what the winner's release does once the chord settled
+    assertThat(rabbit.ready(kept)).as("the first member's kept copy").isEqualTo(1);
+    rabbit.delete(kept); // what the winner's release does once the chord settled
 
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    assertThat(readyOrAbsent(kept)).as("the kept queue after the second member").isEqualTo(-1);
-    assertThat(readyOrAbsent(group)).as("the second member's group state").isEqualTo(2);
-    onChannel(ch -> ch.queueDelete(group));
+    assertThat(rabbit.ready(kept)).as("the kept queue after the second member").isEqualTo(ABSENT);
+    assertThat(rabbit.ready(group)).as("the second member's group state").isEqualTo(2);
+    rabbit.delete(group);
   }
 
   /** What Go's InspectQueue reports as Messages: the ready messages. */
-  private int goSeesGroupMessages(String group) throws Exception {
-    return Math.max(0, readyOrAbsent(group));
-  }
-
-  private int readyOrAbsent(String queue) throws Exception {
-    try (Channel ch = raw.createChannel()) {
-      return ch.queueDeclarePassive(queue).getMessageCount();
-    } catch (IOException e) {
-      return -1;
-    }
-  }
-
-  private static Signature member(String group, int count) {
-    return Signature.builder("add").groupUuid(group).groupTaskCount(count).build();
-  }
-
-  /** A member of a chord: it carries the callback, so its final state is also kept for recovery. */
-  static Signature chordMember(String group, int count) {
-    return Signature.builder("add")
-        .groupUuid(group)
-        .groupTaskCount(count)
-        .chordCallback(Signature.create("sum"))
-        .build();
+  private int goSeesGroupMessages(String group) {
+    return Math.max(0, rabbit.ready(group));
   }
 
   /**
@@ -668,19 +533,17 @@ class AmqpBackendIT {
     Signature third = chordMember(group, 3);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    onChannel(ch -> ch.queueDelete(group));
-    onChannel(ch -> ch.queueDelete(ChordTrigger.kept(group)));
+    rabbit.delete(group, ChordTrigger.kept(group));
 
     backend.setStateSuccess(third, List.of(TaskResult.of(3L)));
-    assertThat(readyOrAbsent(group)).isEqualTo(1);
+    assertThat(rabbit.ready(group)).isEqualTo(1);
     // a kept queue that this process declared lately and that is gone was deleted: for the member
     // that is the winner's release, so it keeps nothing (the states in it were lost either way)
-    assertThat(readyOrAbsent(ChordTrigger.kept(group))).isEqualTo(-1);
+    assertThat(rabbit.ready(ChordTrigger.kept(group))).isEqualTo(ABSENT);
     assertThat(backend.groupCompleted(group, 3)).isFalse();
     assertThat(backend.triggerChord(group)).as("a re-run asks the trigger all the same").isFalse();
-    assertThat(readyOrAbsent(ChordTrigger.marker(group))).as("nobody fired").isEqualTo(-1);
-    onChannel(ch -> ch.queueDelete(group));
-    onChannel(ch -> ch.queueDelete(ChordTrigger.kept(group)));
+    assertThat(rabbit.ready(ChordTrigger.marker(group))).as("nobody fired").isEqualTo(ABSENT);
+    rabbit.delete(group, ChordTrigger.kept(group));
   }
 
   @Test

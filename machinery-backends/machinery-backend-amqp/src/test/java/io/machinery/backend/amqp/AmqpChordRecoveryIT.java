@@ -1,6 +1,8 @@
 package io.machinery.backend.amqp;
 
-import static io.machinery.backend.amqp.AmqpBackendIT.chordMember;
+import static io.machinery.backend.amqp.AmqpBackendTesting.aWinnerTookTheGroupAndDied;
+import static io.machinery.backend.amqp.AmqpBackendTesting.chordMember;
+import static io.machinery.backend.amqp.AmqpBackendTesting.takesTheStatesOfAndSettles;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.rabbitmq.client.AMQP;
@@ -11,11 +13,9 @@ import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.client.amqp.AmqpClient;
 import io.machinery.client.amqp.AmqpUrl;
-import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -30,25 +30,17 @@ import org.junit.jupiter.api.Test;
  * ChordTrigger}) when something happens in the middle of a peek: each test steps a trigger of its
  * own through {@link ChordTrigger#onPeek}, beside a backend that stands for the other workers.
  */
-class AmqpChordRecoveryIT {
-  private Config config;
-  private AmqpBackend backend;
+class AmqpChordRecoveryIT extends AmqpBackendFixture {
   private AmqpClient client;
-  private Connection raw;
 
   @BeforeEach
-  void setUp() throws Exception {
-    config = AmqpBackendIT.testConfig();
-    backend = AmqpBackend.create(config);
+  void openTheTriggersClient() {
     client = AmqpClient.builder(List.of(AmqpUrl.parse(TestEndpoints.amqpUrl()))).build();
-    raw = AmqpBackendIT.rawConnection("amqp-chord-recovery-it");
   }
 
   @AfterEach
-  void tearDown() throws IOException {
-    backend.close();
+  void closeTheTriggersClient() {
     client.close();
-    raw.close();
   }
 
   /** A trigger of a worker of its own, with the backend's marker arguments. */
@@ -95,7 +87,7 @@ class AmqpChordRecoveryIT {
     Signature second = chordMember(group, 2);
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(first, List.of(TaskResult.of(1L))); // ran twice
-    deleteQueue(group); // the killed taker's auto-delete group queue
+    rabbit.delete(group); // the killed taker's auto-delete group queue
 
     ChordTrigger rerun = trigger();
     AtomicInteger looks = new AtomicInteger();
@@ -120,7 +112,7 @@ class AmqpChordRecoveryIT {
         .extracting(TaskState::taskUuid)
         .containsExactlyInAnyOrder(first.uuid(), second.uuid());
     rerun.release(group);
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -135,7 +127,7 @@ class AmqpChordRecoveryIT {
   void aRecoveryWaitsWithoutALookWhileAnotherWorkerHoldsTheLock() throws Exception {
     String group = Uuids.newGroupUuid();
     bothFinishedAndTheWinnerDied(chordMember(group, 2), chordMember(group, 2));
-    Connection holder = AmqpBackendIT.rawConnection("amqp-chord-recovery-it-holder");
+    Connection holder = AmqpBackendTesting.connect("amqp-chord-recovery-it-holder");
     holder.createChannel().queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
     ChordTrigger rerun = trigger(Duration.ofSeconds(30));
     AtomicInteger looks = new AtomicInteger();
@@ -153,7 +145,7 @@ class AmqpChordRecoveryIT {
     assertThat(looksBeforeTheHolderDied).as("no look beside the holder").hasValue(0);
     assertThat(rerun.statesOf(group, 2)).hasSize(2);
     rerun.release(group);
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -167,7 +159,7 @@ class AmqpChordRecoveryIT {
   void aReRunWaitsForTheStatesADeadLookHid() throws Exception {
     String group = Uuids.newGroupUuid();
     bothFinishedAndTheWinnerDied(chordMember(group, 2), chordMember(group, 2));
-    Connection looker = AmqpBackendIT.rawConnection("amqp-chord-recovery-it-looker");
+    Connection looker = AmqpBackendTesting.connect("amqp-chord-recovery-it-looker");
     Channel look = looker.createChannel();
     look.queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
     assertThat(look.basicGet(ChordTrigger.kept(group), false)).as("hidden by the peek").isNotNull();
@@ -185,7 +177,7 @@ class AmqpChordRecoveryIT {
     assertThat(waits).as("it waited for the look").hasPositiveValue();
     assertThat(rerun.statesOf(group, 2)).hasSize(2);
     rerun.release(group);
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -196,7 +188,7 @@ class AmqpChordRecoveryIT {
   void aRecoveryGivesUpWithoutALookWhenTheLockIsHeldPastTheReadTimeout() throws Exception {
     String group = Uuids.newGroupUuid();
     bothFinishedAndTheWinnerDied(chordMember(group, 2), chordMember(group, 2));
-    try (Connection holder = AmqpBackendIT.rawConnection("amqp-chord-recovery-it-holder")) {
+    try (Connection holder = AmqpBackendTesting.connect("amqp-chord-recovery-it-holder")) {
       holder.createChannel().queueDeclare(ChordTrigger.recovering(group), false, true, true, null);
       ChordTrigger rerun = trigger(Duration.ofMillis(300));
       AtomicInteger looks = new AtomicInteger();
@@ -204,8 +196,8 @@ class AmqpChordRecoveryIT {
       assertThat(rerunTriggers(rerun, group, 2)).isFalse();
       assertThat(looks).as("no look beside the holder").hasValue(0);
     }
-    deleteChordQueues(group);
-    deleteQueue(ChordTrigger.kept(group));
+    rabbit.deleteChord(group);
+    rabbit.delete(ChordTrigger.kept(group));
   }
 
   /**
@@ -231,7 +223,7 @@ class AmqpChordRecoveryIT {
       rerun.onLockWait(
           () -> {
             waits.incrementAndGet();
-            if (queueExistsQuietly(ChordTrigger.kept(group))) {
+            if (rabbit.exists(ChordTrigger.kept(group))) {
               assertThat(winner.groupTaskStates(group, 2)).hasSize(2); // it sends the callback
               winner.purgeGroupMeta(group);
             }
@@ -241,7 +233,7 @@ class AmqpChordRecoveryIT {
       assertThat(looks).as("no look beside the winner").hasValue(0);
       assertThat(waits).as("it waited for the winner").hasPositiveValue();
     }
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -266,12 +258,9 @@ class AmqpChordRecoveryIT {
       assertThat(completed)
           .as("a complete group queue beside the marker is not competed for")
           .isFalse();
-      assertThat(rerun.groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(first.uuid(), second.uuid());
-      rerun.purgeGroupMeta(group);
+      takesTheStatesOfAndSettles(rerun, group, first, second);
     }
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -289,7 +278,7 @@ class AmqpChordRecoveryIT {
     Signature first = chordMember(group, 2);
     Signature late = chordMember(group, 2);
     byte[] lateState = beforeTheLateMembersKeptCopy(first, late);
-    aWinnerTookTheGroupAndDied(group, 2);
+    aWinnerTookTheGroupAndDied(config, group, 2);
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(first, List.of(TaskResult.of(1L))); // the winner's member ran again
       rerun.groupCompleted(group, 2); // a re-run's trigger recovers whatever this says
@@ -301,12 +290,9 @@ class AmqpChordRecoveryIT {
           .as("every state kept, a marker and no living winner: recover")
           .isTrue();
       assertThat(lateWorker.triggerChord(group)).isTrue();
-      assertThat(lateWorker.groupTaskStates(group, 2))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(first.uuid(), late.uuid());
-      lateWorker.purgeGroupMeta(group);
+      takesTheStatesOfAndSettles(lateWorker, group, first, late);
     }
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -324,7 +310,7 @@ class AmqpChordRecoveryIT {
       assertThat(winner.groupCompleted(group, 2)).isTrue();
       assertThat(winner.triggerChord(group)).isTrue();
       itsKeptCopyLands(group, lateState);
-      assertThat(consumersOf(ChordTrigger.marker(group)))
+      assertThat(rabbit.consumers(ChordTrigger.marker(group)))
           .as("the living winner consumes its marker")
           .isEqualTo(1);
       try (AmqpBackend lateWorker = AmqpBackend.create(config)) {
@@ -333,10 +319,10 @@ class AmqpChordRecoveryIT {
       assertThat(winner.groupTaskStates(group, 2)).hasSize(2);
       winner.purgeGroupMeta(group);
     }
-    assertThat(queueExists(ChordTrigger.kept(group))).as("released").isFalse();
-    assertThat(consumersOf(ChordTrigger.marker(group))).as("let go of").isZero();
-    assertThat(queueExists(ChordTrigger.recovering(group))).as("no look's lock left").isFalse();
-    deleteChordQueues(group);
+    assertThat(rabbit.exists(ChordTrigger.kept(group))).as("released").isFalse();
+    assertThat(rabbit.consumers(ChordTrigger.marker(group))).as("let go of").isZero();
+    assertThat(rabbit.exists(ChordTrigger.recovering(group))).as("no look's lock left").isFalse();
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -362,7 +348,7 @@ class AmqpChordRecoveryIT {
     assertThat(worker.trigger(group)).as("the re-run recovers the kept states").isTrue();
     assertThat(worker.statesOf(group, 2)).hasSize(2);
     worker.release(group);
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -379,9 +365,9 @@ class AmqpChordRecoveryIT {
     Signature javaMember = chordMember(group, 2);
     finishedOnAGoWorker(goMember, TaskResult.of(1L));
     backend.setStateSuccess(javaMember, List.of(TaskResult.of(2L)));
-    aWinnerTookTheGroupAndDied(group, 2);
-    itsMemberRunsAgainAndRecovers(javaMember, 2L, 2, goMember, javaMember);
-    deleteChordQueues(group);
+    aWinnerTookTheGroupAndDied(config, group, 2);
+    itsMemberRunsAgainAndRecovers(javaMember, 2L, goMember, javaMember);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -401,9 +387,9 @@ class AmqpChordRecoveryIT {
     backend.setStateSuccess(
         twice, List.of(TaskResult.of(2L))); // redelivered after a kill, ran again
     backend.setStateSuccess(last, List.of(TaskResult.of(3L)));
-    aWinnerTookTheGroupAndDied(group, 3);
-    itsMemberRunsAgainAndRecovers(last, 3L, 3, goMember, twice, last);
-    deleteChordQueues(group);
+    aWinnerTookTheGroupAndDied(config, group, 3);
+    itsMemberRunsAgainAndRecovers(last, 3L, goMember, twice, last);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -419,14 +405,12 @@ class AmqpChordRecoveryIT {
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
     assertThat(backend.groupCompleted(group, 2)).isTrue();
     assertThat(backend.triggerChord(group)).isTrue();
-    try (Channel ch = raw.createChannel()) {
-      assertThat(ch.queueDeclarePassive(ChordTrigger.kept(group)).getMessageCount())
-          .as("the members' own kept states, no copies")
-          .isEqualTo(2);
-    }
+    assertThat(rabbit.ready(ChordTrigger.kept(group)))
+        .as("the members' own kept states, no copies")
+        .isEqualTo(2);
     assertThat(backend.groupTaskStates(group, 2)).hasSize(2);
     backend.purgeGroupMeta(group);
-    deleteChordQueues(group);
+    rabbit.deleteChord(group);
   }
 
   /**
@@ -454,99 +438,44 @@ class AmqpChordRecoveryIT {
 
   /** The late member's kept copy lands. */
   private void itsKeptCopyLands(String group, byte[] lateState) throws Exception {
-    try (Channel ch = raw.createChannel()) {
-      ch.basicPublish("", ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
-    }
+    rabbit.publish(ChordTrigger.kept(group), StateQueues.STATE_PROPERTIES, lateState);
   }
 
   /** A state in the group queue, as a member (or a Go worker) publishes it there. */
   private void publishGroupState(String group, byte[] state, AMQP.BasicProperties properties)
       throws Exception {
     int expireMillis = config.effectiveResultsExpireIn() * 1000;
-    try (Channel ch = raw.createChannel()) {
-      ch.queueDeclare(
-          group,
-          false,
-          false,
-          true,
-          Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis));
-      ch.basicPublish("", group, properties, state);
-    }
-  }
-
-  private int consumersOf(String queue) throws Exception {
-    try (Channel ch = raw.createChannel()) {
-      return ch.queueDeclarePassive(queue).getConsumerCount();
-    }
-  }
-
-  private boolean queueExistsQuietly(String queue) {
-    try {
-      return queueExists(queue);
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private boolean queueExists(String queue) throws Exception {
-    Channel ch = raw.createChannel();
-    try {
-      ch.queueDeclarePassive(queue);
-      return true;
-    } catch (IOException e) {
-      return false;
-    } finally {
-      if (ch.isOpen()) {
-        ch.close();
-      }
-    }
+    rabbit.onChannel(
+        ch ->
+            ch.queueDeclare(
+                group,
+                false,
+                false,
+                true,
+                Map.of("x-message-ttl", expireMillis, "x-expires", expireMillis)));
+    rabbit.publish(group, properties, state);
   }
 
   /** Both members finished; a winner took the group and was killed before it sent the callback. */
   private void bothFinishedAndTheWinnerDied(Signature first, Signature second) {
     backend.setStateSuccess(first, List.of(TaskResult.of(1L)));
     backend.setStateSuccess(second, List.of(TaskResult.of(2L)));
-    aWinnerTookTheGroupAndDied(first.groupUuid(), 2);
-  }
-
-  /** A winner took the complete group and was killed before it sent the callback. */
-  private void aWinnerTookTheGroupAndDied(String group, int count) {
-    try (AmqpBackend winner = AmqpBackend.create(config)) {
-      assertThat(winner.groupCompleted(group, count)).isTrue();
-      assertThat(winner.triggerChord(group)).isTrue();
-    } // killed: the states it took are gone with it
+    aWinnerTookTheGroupAndDied(config, first.groupUuid(), 2);
   }
 
   /**
    * The dead winner's member runs again (redelivered): it finds the group drained, and its trigger
    * must recover every member's state from the kept queue.
    */
-  private void itsMemberRunsAgainAndRecovers(
-      Signature member, long result, int count, Signature... members) {
+  private void itsMemberRunsAgainAndRecovers(Signature member, long result, Signature... members) {
     String group = member.groupUuid();
     try (AmqpBackend rerun = AmqpBackend.create(config)) {
       rerun.setStateSuccess(member, List.of(TaskResult.of(result)));
-      assertThat(rerun.groupCompleted(group, count))
+      assertThat(rerun.groupCompleted(group, members.length))
           .as("every state kept, the marker and no lock: a dead winner's")
           .isTrue();
       assertThat(rerun.triggerChord(group)).as("the re-run recovers the kept states").isTrue();
-      assertThat(rerun.groupTaskStates(group, count))
-          .extracting(TaskState::taskUuid)
-          .containsExactlyInAnyOrder(
-              java.util.Arrays.stream(members).map(Signature::uuid).toArray(String[]::new));
-      rerun.purgeGroupMeta(group);
-    }
-  }
-
-  /** Deletes a test chord's group queue and its winner's marker. */
-  private void deleteChordQueues(String group) throws Exception {
-    deleteQueue(group);
-    deleteQueue(ChordTrigger.marker(group));
-  }
-
-  private void deleteQueue(String queue) throws Exception {
-    try (Channel ch = raw.createChannel()) {
-      ch.queueDelete(queue);
+      takesTheStatesOfAndSettles(rerun, group, members);
     }
   }
 }

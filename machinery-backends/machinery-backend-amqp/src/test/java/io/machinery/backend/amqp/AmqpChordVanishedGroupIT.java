@@ -3,8 +3,6 @@ package io.machinery.backend.amqp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.Connection;
 import io.machinery.Arg;
 import io.machinery.Chord;
 import io.machinery.ChordAsyncResult;
@@ -12,12 +10,10 @@ import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
-import io.machinery.client.amqp.AmqpUrl;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBroker;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -41,7 +37,7 @@ class AmqpChordVanishedGroupIT {
   private MemoryBroker broker;
   private AmqpBackend backend;
   private Server server;
-  private Connection raw;
+  private RabbitSide rabbit;
 
   @BeforeEach
   void start() throws Exception {
@@ -64,16 +60,16 @@ class AmqpChordVanishedGroupIT {
               return a + b;
             }));
     server.newWorker("chord-vanished", 4).launchAsync();
-    raw = AmqpUrl.parse(TestEndpoints.amqpUrl()).connectionFactory().newConnection("vanished-it");
+    rabbit = RabbitSide.open("vanished-it");
   }
 
   @AfterEach
-  void stop() throws IOException {
+  void stop() throws Exception {
     lastMayFinish.countDown();
     server.close();
     broker.close();
     backend.close();
-    raw.close();
+    rabbit.close();
   }
 
   /** A chord add(1,1), add(2,2), gated_add(5,6) with callback add: 2 + 4 + 11 = 17. */
@@ -92,23 +88,6 @@ class AmqpChordVanishedGroupIT {
     return chord.groupResults().get(0).signature().groupUuid();
   }
 
-  /** Ready messages of a queue; -1 when it does not exist. */
-  private int ready(String queue) {
-    try (Channel ch = raw.createChannel()) {
-      return ch.queueDeclarePassive(queue).getMessageCount();
-    } catch (IOException e) {
-      return -1;
-    } catch (java.util.concurrent.TimeoutException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private void delete(String queue) throws Exception {
-    try (Channel ch = raw.createChannel()) {
-      ch.queueDelete(queue);
-    }
-  }
-
   /**
    * The group queue deleted under the first two members' states: every member ran on a Java worker,
    * so their kept states hold the whole group and the last member fires the callback from them.
@@ -117,8 +96,8 @@ class AmqpChordVanishedGroupIT {
   void aDeletedGroupQueueStillFiresTheCallbackFromTheKeptStates() throws Exception {
     ChordAsyncResult chord = sendChordWithGatedLastMember();
     String group = groupOf(chord);
-    await().atMost(TIMEOUT).until(() -> ready(ChordTrigger.kept(group)) == 2);
-    delete(group);
+    await().atMost(TIMEOUT).until(() -> rabbit.ready(ChordTrigger.kept(group)) == 2);
+    rabbit.delete(group);
     lastMayFinish.countDown();
     assertThat(chord.get(TIMEOUT)).containsExactly(17L);
   }
