@@ -8,9 +8,6 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.machinery.Signature;
 import io.machinery.wire.WireCodec;
-import java.lang.reflect.Field;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,8 +15,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * What the Redis broker's fetch script costs Redis per message, measured inside Redis: {@code INFO
@@ -35,9 +30,8 @@ import java.util.regex.Pattern;
  *     [--url redis://127.0.0.1:6379/15] [--fetches 5000] [--per-fetch 20] [--rounds 5] [--before-jar FILE]
  * </pre>
  *
- * <p>The database of {@code --url} is flushed before every round. The script's source is read from
- * the broker's classes by reflection (it is not public API); a before jar's is read the same way
- * through a class loader of its own.
+ * <p>The database of {@code --url} is flushed before every round. The scripts are read by {@link
+ * ScriptCost}.
  */
 public final class FetchScriptBenchmark {
   private static final String SCRIPTS = "io.machinery.broker.redis.BrokerScripts";
@@ -87,14 +81,7 @@ public final class FetchScriptBenchmark {
     }
     Map<String, String> scripts = new LinkedHashMap<>();
     scripts.put("bare: LMOVE per message, LREM per ack", BARE);
-    if (beforeJar != null) {
-      try (URLClassLoader loader =
-          new URLClassLoader(
-              new URL[] {beforeJar.toUri().toURL()}, ClassLoader.getPlatformClassLoader())) {
-        scripts.put("fetch script (before)", fetchSource(loader));
-      }
-    }
-    scripts.put("fetch script", fetchSource(FetchScriptBenchmark.class.getClassLoader()));
+    scripts.putAll(ScriptCost.thisBuildAndBefore(SCRIPTS, "FETCH", "fetch script", beforeJar));
     int messageBytes = WireCodec.encode(Signature.create("noop")).length;
     RedisClient client = RedisClient.create(RedisURI.create(url));
     try (StatefulRedisConnection<byte[], byte[]> connection =
@@ -117,20 +104,8 @@ public final class FetchScriptBenchmark {
           perFetch,
           messageBytes,
           rounds,
-          serverVersion(redis));
-      System.out.println("| script | Redis time µs/message, median | per round |");
-      System.out.println("|---|---:|---|");
-      for (Map.Entry<String, List<Double>> row : perMessage.entrySet()) {
-        List<Double> values = row.getValue();
-        double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        System.out.printf(
-            Locale.ROOT,
-            "| %s | %.2f | %s |%n",
-            row.getKey(),
-            sorted[sorted.length / 2],
-            String.join(
-                ", ", values.stream().map(v -> String.format(Locale.ROOT, "%.2f", v)).toList()));
-      }
+          ScriptCost.serverVersion(redis));
+      ScriptCost.printTable("Redis time µs/message", perMessage);
     } finally {
       client.shutdown();
     }
@@ -178,12 +153,7 @@ public final class FetchScriptBenchmark {
       }
       acks = taken;
     }
-    String stats = redis.info("commandstats");
-    Matcher m = Pattern.compile("cmdstat_evalsha:calls=(\\d+),usec=(\\d+)").matcher(stats);
-    if (!m.find() || Long.parseLong(m.group(1)) != fetches) {
-      throw new IllegalStateException("no EVALSHA statistics for " + fetches + " calls: " + stats);
-    }
-    return Long.parseLong(m.group(2)) / (double) ((long) fetches * perFetch);
+    return ScriptCost.evalshaMicros(redis, fetches) / (double) ((long) fetches * perFetch);
   }
 
   /** The keys RedisConsumer passes to the fetch script (QueueKeys), in its order. */
@@ -204,22 +174,6 @@ public final class FetchScriptBenchmark {
     keys.add(tag + "fair_weights");
     keys.add(tag + "fair_head");
     return keys.stream().map(FetchScriptBenchmark::bytes).toArray(byte[][]::new);
-  }
-
-  /** The fetch script's source, read from the broker's classes of {@code loader}. */
-  private static String fetchSource(ClassLoader loader) throws ReflectiveOperationException {
-    Field fetch = Class.forName(SCRIPTS, true, loader).getDeclaredField("FETCH");
-    fetch.setAccessible(true);
-    Object script = fetch.get(null);
-    Field source = script.getClass().getDeclaredField("source");
-    source.setAccessible(true);
-    return new String((byte[]) source.get(script), StandardCharsets.UTF_8);
-  }
-
-  private static String serverVersion(RedisCommands<byte[], byte[]> redis) {
-    String server = redis.info("server");
-    Matcher m = Pattern.compile("redis_version:(\\S+)").matcher(server);
-    return m.find() ? m.group(1) : "?";
   }
 
   private static byte[] bytes(String s) {
