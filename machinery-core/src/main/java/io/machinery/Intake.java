@@ -353,7 +353,10 @@ final class Intake {
       execution.revokeBeforeStart();
     }
     running.add(execution);
+    // What the listeners hear when no outcome was reported. Only an Error escapes the catches
+    // below; a run that got past them without an outcome was abandoned (see notRunCause).
     String notRun = "the run ended without an outcome";
+    TaskListener.NotRunCause cause = TaskListener.NotRunCause.ERROR;
     try {
       execution.run();
       if (execution.endedInFailure() && signature.stopTaskDeletionOnError()) {
@@ -366,6 +369,7 @@ final class Intake {
       }
     } catch (TaskExecution.Cancelled e) {
       notRun = "abandoned by shutdown";
+      cause = TaskListener.NotRunCause.SHUTDOWN;
       log.warn(
           "Worker {}: task {} {} was abandoned by shutdown; returning it to the broker",
           consumerTag,
@@ -398,10 +402,11 @@ final class Intake {
       // The function did not run (the backend failed before it): safe to try again later.
       errors.accept(e);
       notRun = e.toString();
+      cause = TaskListener.NotRunCause.BACKEND_FAILED;
       requeueCounted(delivery, signature, e.toString());
     } finally {
       if (listening && !execution.outcomeReported()) {
-        listener.notRun(signature, notRun);
+        listener.notRun(signature, notRunCause(execution, cause), notRun);
       }
       execution.finish();
       running.remove(execution);
@@ -410,6 +415,17 @@ final class Intake {
         // thread
       }
     }
+  }
+
+  /**
+   * Why a run ended without an outcome: shutdown whenever the worker abandoned it, whatever that
+   * made it throw (an interrupted backend call included), else what was caught. Only an abandoned
+   * run skips reporting an outcome once its function ran (TaskExecution#reportOutcome), so a run
+   * that returned, lost its hold or failed its bookkeeping without one was abandoned.
+   */
+  private static TaskListener.NotRunCause notRunCause(
+      TaskExecution execution, TaskListener.NotRunCause caught) {
+    return execution.isAbandoned() ? TaskListener.NotRunCause.SHUTDOWN : caught;
   }
 
   /**

@@ -69,8 +69,8 @@ final class Listeners implements TaskListener {
   }
 
   @Override
-  public void notRun(Signature signature, String reason) {
-    each("notRun", l -> l.notRun(signature, reason));
+  public void notRun(Signature signature, NotRunCause cause, String reason) {
+    each("notRun", l -> l.notRun(signature, cause, reason));
   }
 
   @Override

@@ -16,14 +16,15 @@ import org.jspecify.annotations.Nullable;
  *       without listeners skips every call (no event objects, no clock reads).
  *   <li><b>Order and threads.</b> For one send: {@link #publishing} then exactly one {@link #sent},
  *       on the sending thread. For one run: {@link #received}, maybe {@link #started}, then exactly
- *       one of {@link #finished} or {@link #notRun}, all on the thread that handles the delivery,
- *       so a listener may keep thread-bound state (a tracing scope) from {@code received} to {@code
- *       finished}. Sends made while a task runs (its callbacks, chain and chord steps) happen
- *       inside that bracket. {@link #deadLettered} may come with or without a preceding {@code
- *       received} (a message that could not be decoded has no signature). {@link #deferred} comes
- *       alone: the task was neither received nor run, and its message went back to the broker.
- *       {@link #batchStarting} and then {@link #batchRan} come on a batch's own thread, once per
- *       call of a batched function, which runs between the two on that thread.
+ *       one of {@link #finished} or {@link #notRun(Signature, NotRunCause, String) notRun}, all on
+ *       the thread that handles the delivery, so a listener may keep thread-bound state (a tracing
+ *       scope) from {@code received} to {@code finished}. Sends made while a task runs (its
+ *       callbacks, chain and chord steps) happen inside that bracket. {@link #deadLettered} may
+ *       come with or without a preceding {@code received} (a message that could not be decoded has
+ *       no signature). {@link #deferred} comes alone: the task was neither received nor run, and
+ *       its message went back to the broker. {@link #batchStarting} and then {@link #batchRan} come
+ *       on a batch's own thread, once per call of a batched function, which runs between the two on
+ *       that thread.
  *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a
  *       task.
  *   <li><b>Cost.</b> Listeners run inline on hot paths; keep them short and non-blocking.
@@ -84,14 +85,55 @@ public interface TaskListener {
   default void finished(TaskOutcome outcome) {}
 
   /**
+   * Why a received task ended without an outcome ({@link #notRun(Signature, NotRunCause, String)}):
+   * a closed set, small enough for a metric tag.
+   */
+  enum NotRunCause {
+    /**
+     * The worker stopped without waiting for the run ({@link Worker#quitAbruptly}, or a graceful
+     * quit whose timeout passed), before, while or after the function ran: its message went back to
+     * the broker at once, uncounted. Expected during a deploy.
+     */
+    SHUTDOWN,
+    /**
+     * The backend failed before the function ran (storing RECEIVED or STARTED): the message was
+     * requeued with a growing delay, counted towards {@code maxDeliveries}. A sign of a backend
+     * outage.
+     */
+    BACKEND_FAILED,
+    /**
+     * An {@code Error} stopped the run before the function ran ({@code OutOfMemoryError}, {@code
+     * StackOverflowError}, a listener or backend that threw one): the message was requeued as for
+     * {@link #BACKEND_FAILED}.
+     */
+    ERROR
+  }
+
+  /**
    * Reports that a received task ended without an outcome: the worker abandoned it (shutdown)
    * before or while it ran, or storing its state failed before it ran. The message went back to the
    * broker (or, past the worker's limits, was dead-lettered: then {@link #deadLettered} came just
    * before).
    *
+   * <p>This is the method the worker calls. Its default calls {@link #notRun(Signature, String)},
+   * so a listener written before the cause existed, which overrides that one, is still told;
+   * override this one to see the cause (overriding both, only this one is called).
+   *
    * @param signature the task as it was delivered
+   * @param cause why it did not run, for programs (a metric tag, an alert)
    * @param reason why it did not run, for people (such as {@code "abandoned by shutdown"}, or the
    *     error that stopped it before it ran)
+   */
+  default void notRun(Signature signature, NotRunCause cause, String reason) {
+    notRun(signature, reason);
+  }
+
+  /**
+   * Reports that a received task ended without an outcome, without its cause: called only by the
+   * default {@link #notRun(Signature, NotRunCause, String)}, which new listeners override instead.
+   *
+   * @param signature the task as it was delivered
+   * @param reason why it did not run, for people
    */
   default void notRun(Signature signature, String reason) {}
 

@@ -85,6 +85,16 @@ class TaskListenerTest {
   private final Config config = Config.DEFAULT;
   private final Recording recording = new Recording();
   private final Map<String, String> seenInTask = new ConcurrentHashMap<>();
+
+  /**
+   * "name: CAUSE" of each notRun, as a listener that overrides the method with the cause sees it.
+   */
+  private final List<String> causes = new CopyOnWriteArrayList<>();
+
+  /** Thrown from the next {@code started} of the listener in front, when set. */
+  private final java.util.concurrent.atomic.AtomicReference<@Nullable Error> startedThrows =
+      new java.util.concurrent.atomic.AtomicReference<>();
+
   private MemoryBroker broker;
   private MemoryBackend memory;
   private FaultyBackend backend;
@@ -112,8 +122,23 @@ class TaskListenerTest {
                   public Signature publishing(Signature s) {
                     throw new IllegalStateException("a broken listener");
                   }
+
+                  @Override
+                  public void started(Signature s) {
+                    Error error = startedThrows.getAndSet(null);
+                    if (error != null) {
+                      throw error;
+                    }
+                  }
                 })
             .listener(recording)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void notRun(Signature s, NotRunCause cause, String reason) {
+                    causes.add(s.name() + ": " + cause);
+                  }
+                })
             .build();
     server.registerTask(
         "hello",
@@ -287,6 +312,13 @@ class TaskListenerTest {
                   }
                 })
             .listener(recording)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void notRun(Signature s, NotRunCause cause, String reason) {
+                    causes.add(s.name() + ": " + cause);
+                  }
+                })
             .build()) {
       own.registerTask(
           "hold",
@@ -303,8 +335,96 @@ class TaskListenerTest {
       holder.quitAbruptly();
 
       await().atMost(TIMEOUT).until(() -> reasons.contains("hold: abandoned by shutdown"));
+      assertThat(reasons)
+          .as("a listener that overrides only the old notRun still gets the text")
+          .containsExactly("hold: abandoned by shutdown");
+      await().atMost(TIMEOUT).until(() -> causes.contains("hold: SHUTDOWN"));
       assertThat(recording.eventsOf("hold"))
           .doesNotContain("finished SUCCESS hold", "finished FAILURE hold");
+    }
+  }
+
+  /**
+   * The backend failed before the function ran (RECEIVED could not be stored): an outage to alert
+   * on, told apart from a shutdown. The message is requeued and the next delivery runs.
+   */
+  @Test
+  void aRunTheBackendStoppedBeforeItRanIsNotRunBecauseTheBackendFailed() {
+    backend.failing(FaultyBackend.Op.RECEIVED, 1);
+    launch(workerBuilder().requeueBackoff(FAST));
+
+    AsyncResult result = server.sendTask(Signature.create("hello"));
+
+    assertThat(result.get(TIMEOUT)).containsExactly("hi");
+    await().atMost(TIMEOUT).until(() -> recording.outcomes.size() == 1);
+    assertThat(causes).containsExactly("hello: BACKEND_FAILED");
+    assertThat(recording.eventsOf("hello"))
+        .as("a listener that overrides only the old notRun is still told")
+        .filteredOn(e -> !e.startsWith("sent") && !e.startsWith("publishing"))
+        .containsExactly(
+            "received hello",
+            "notRun hello",
+            "received hello",
+            "started hello",
+            "finished SUCCESS hello");
+  }
+
+  /**
+   * An Error before the function ran (here from a listener's {@code started}, as a tracing library
+   * missing a class would throw): not a backend outage, not a shutdown. The message is requeued.
+   */
+  @Test
+  void aRunAnErrorStoppedBeforeItRanIsNotRunBecauseOfAnError() {
+    startedThrows.set(new NoClassDefFoundError("io/example/Missing"));
+    launch(workerBuilder().requeueBackoff(FAST));
+
+    AsyncResult result = server.sendTask(Signature.create("hello"));
+
+    assertThat(result.get(TIMEOUT)).containsExactly("hi");
+    await().atMost(TIMEOUT).until(() -> recording.outcomes.size() == 1);
+    assertThat(causes).containsExactly("hello: ERROR");
+  }
+
+  /**
+   * Whatever an abandoned run throws on its way out (here an Error from a listener interrupted by
+   * the shutdown, before the function ran), its cause is the shutdown.
+   */
+  @Test
+  void aRunAbandonedWhileItFailsIsNotRunBecauseOfTheShutdown() {
+    java.util.concurrent.CountDownLatch blocking = new java.util.concurrent.CountDownLatch(1);
+    try (Server own =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(memory)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void started(Signature s) {
+                    blocking.countDown();
+                    try {
+                      new java.util.concurrent.CountDownLatch(1).await();
+                    } catch (InterruptedException e) {
+                      throw new AssertionError("interrupted by the shutdown", e);
+                    }
+                  }
+
+                  @Override
+                  public void notRun(Signature s, NotRunCause cause, String reason) {
+                    causes.add(s.name() + ": " + cause);
+                  }
+                })
+            .build()) {
+      own.registerTask("hold", TaskFunction.of(() -> null));
+      Worker holder = own.workerBuilder("abandon-failing").concurrency(1).build();
+      holder.launchAsync();
+      own.sendTask(Signature.create("hold"));
+      await().atMost(TIMEOUT).until(() -> blocking.getCount() == 0);
+
+      holder.quitAbruptly();
+
+      await().atMost(TIMEOUT).until(() -> !causes.isEmpty());
+      assertThat(causes).containsExactly("hold: SHUTDOWN");
     }
   }
 

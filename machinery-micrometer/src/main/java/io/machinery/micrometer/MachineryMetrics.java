@@ -74,12 +74,15 @@ import org.jspecify.annotations.Nullable;
  *       #UNRECORDED} instead (tags {@code task}, {@code state}: {@code SUCCESS}, {@code FAILURE} or
  *       {@code RETRY}, what the run led to), so a task that ran twice is not counted twice and a
  *       failure rate is not raised by a run whose outcome nobody sees;
- *   <li>counter {@value #NOT_RUN} (tag {@code task}): tasks received here that ended without an
- *       outcome ({@link TaskListener#notRun}): the worker abandoned them at shutdown (before or
- *       while they ran; their messages went back to the broker), or storing their state failed
- *       before they ran. The reason is in the worker's log, not a tag (it is free text). So every
- *       task {@value #RECEIVED} ends in exactly one of {@value #SUCCEEDED}, {@value #FAILED},
- *       {@value #RETRIED}, {@value #UNRECORDED} or {@value #NOT_RUN} once it is no longer running;
+ *   <li>counter {@value #NOT_RUN} (tags {@code task}, {@code reason}): tasks received here that
+ *       ended without an outcome ({@link TaskListener#notRun(Signature, TaskListener.NotRunCause,
+ *       String) notRun}), by {@link TaskListener.NotRunCause} in lower case: {@code shutdown} (the
+ *       worker abandoned them when it stopped; their messages went back to the broker: expected
+ *       during a deploy), {@code backend_failed} (storing their state failed before they ran: alert
+ *       on it) or {@code error} (an {@code Error} stopped them before they ran). The worker's log
+ *       has each one's details. So every task {@value #RECEIVED} ends in exactly one of {@value
+ *       #SUCCEEDED}, {@value #FAILED}, {@value #RETRIED}, {@value #UNRECORDED} or {@value #NOT_RUN}
+ *       once it is no longer running;
  *   <li>timers {@value #RUN} (how long the function ran; tags {@code task}, {@code state}) and
  *       {@value #LATENCY} (from enqueue, or from the ETA when later, to start; tag {@code task}),
  *       with a percentile histogram when {@link Builder#publishPercentileHistogram} is set;
@@ -237,8 +240,9 @@ public final class MachineryMetrics implements TaskListener {
   }
 
   @Override
-  public void notRun(Signature signature, String reason) {
-    counter(NOT_RUN, signature.name(), null, null).increment(); // received: registered here
+  public void notRun(Signature signature, NotRunCause cause, String reason) {
+    // received: registered here
+    counter(NOT_RUN, signature.name(), "reason", cause.name().toLowerCase(Locale.ROOT)).increment();
   }
 
   @Override

@@ -13,6 +13,7 @@ import io.machinery.TaskBreaker;
 import io.machinery.TaskDeferral;
 import io.machinery.TaskFailedException;
 import io.machinery.TaskFunction;
+import io.machinery.TaskListener;
 import io.machinery.Worker;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
@@ -220,6 +221,14 @@ class MachineryMetricsTest {
     worker.quitAbruptly();
 
     await().atMost(TIMEOUT).until(() -> count(MachineryMetrics.NOT_RUN, "hold") == 1);
+    assertThat(
+            registry
+                .get(MachineryMetrics.NOT_RUN)
+                .tags("task", "hold", "reason", "shutdown")
+                .counter()
+                .count())
+        .as("the cause is a tag: a deploy's shutdown, not an outage")
+        .isEqualTo(1);
     assertThat(count(MachineryMetrics.RECEIVED, "hold")).isEqualTo(1);
     for (String outcome :
         List.of(
@@ -232,6 +241,26 @@ class MachineryMetricsTest {
     assertThat(broker.inspector().orElseThrow().queue("").pending())
         .as("handed back to the broker")
         .isEqualTo(1);
+  }
+
+  /**
+   * Each cause of a task that did not run is a {@code reason} tag of its own, in lower case, so an
+   * alert can watch {@code backend_failed} and leave a deploy's {@code shutdown} alone.
+   */
+  @Test
+  void eachCauseOfATaskThatDidNotRunIsAReasonTag() {
+    Signature hello = Signature.create("hello");
+    for (TaskListener.NotRunCause cause : TaskListener.NotRunCause.values()) {
+      metrics.notRun(hello, cause, "details for people");
+    }
+    metrics.notRun(hello, TaskListener.NotRunCause.BACKEND_FAILED, "again");
+
+    assertThat(registry.find(MachineryMetrics.NOT_RUN).tags("task", "hello").counters())
+        .extracting(c -> c.getId().getTag("reason"), c -> c.count())
+        .containsExactlyInAnyOrder(
+            org.assertj.core.groups.Tuple.tuple("shutdown", 1.0),
+            org.assertj.core.groups.Tuple.tuple("backend_failed", 2.0),
+            org.assertj.core.groups.Tuple.tuple("error", 1.0));
   }
 
   /**

@@ -25,6 +25,7 @@ import io.opentelemetry.context.propagation.TextMapSetter;
 import java.util.ArrayDeque;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -77,9 +78,11 @@ import org.jspecify.annotations.Nullable;
  *       one dead-lettered after its span ended (by {@code keepFailedTasks} or a bookkeeping
  *       failure) gets an INTERNAL span {@code "dead-letter <queue>"} of its own with the reason, in
  *       the sender's trace, and one that could not be decoded has none; a run the worker abandoned
- *       or could not start ends with status ERROR. Error texts and reasons are cut to {@value
- *       #MAX_TEXT_BYTES} bytes of UTF-8 with core's {@link ErrorText#cut} (they come from task
- *       code; the SDK bounds no status description). Task arguments and results are never recorded.
+ *       or could not start ends with status ERROR and {@code machinery.not_run.cause}: {@code
+ *       shutdown}, {@code backend_failed} or {@code error} ({@link TaskListener.NotRunCause} in
+ *       lower case). Error texts and reasons are cut to {@value #MAX_TEXT_BYTES} bytes of UTF-8
+ *       with core's {@link ErrorText#cut} (they come from task code; the SDK bounds no status
+ *       description). Task arguments and results are never recorded.
  *   <li><b>Batched functions.</b> A call of a batched task function has a CONSUMER span of its own,
  *       {@code "process <queue>"} with {@code messaging.batch.message_count} (and {@code
  *       machinery.batch.key} for a keyed batch), current while the function runs, so the calls it
@@ -112,6 +115,8 @@ public final class MachineryTracing implements TaskListener {
   static final AttributeKey<Long> RETRIES_LEFT =
       AttributeKey.longKey("machinery.task.retries_left");
   static final AttributeKey<String> REASON = AttributeKey.stringKey("machinery.reason");
+  static final AttributeKey<String> NOT_RUN_CAUSE =
+      AttributeKey.stringKey("machinery.not_run.cause");
   static final AttributeKey<String> EXCEPTION_MESSAGE = AttributeKey.stringKey("exception.message");
   static final AttributeKey<Long> BATCH_SIZE =
       AttributeKey.longKey("messaging.batch.message_count");
@@ -287,9 +292,10 @@ public final class MachineryTracing implements TaskListener {
   }
 
   @Override
-  public void notRun(Signature signature, String reason) {
+  public void notRun(Signature signature, NotRunCause cause, String reason) {
     Active active = pop(signature);
     if (active != null) {
+      active.span().setAttribute(NOT_RUN_CAUSE, cause.name().toLowerCase(Locale.ROOT));
       active.span().setStatus(StatusCode.ERROR, bounded("not run: " + reason));
       end(active);
     }

@@ -457,6 +457,7 @@ class MachineryTracingEdgeCasesIT {
         runsOf(awaitSpans(s -> runsOf(s, "blocked").size() == 1), "blocked").get(0);
     assertThat(abandoned.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
     assertThat(abandoned.getStatus().getDescription()).isEqualTo("not run: abandoned by shutdown");
+    assertThat(abandoned.getAttributes().get(MachineryTracing.NOT_RUN_CAUSE)).isEqualTo("shutdown");
     assertThat(abandoned.getAttributes().get(MachineryTracing.MESSAGE_ID))
         .isEqualTo(blocked.uuid());
   }

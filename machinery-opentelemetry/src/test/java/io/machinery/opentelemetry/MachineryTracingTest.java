@@ -12,6 +12,7 @@ import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
+import io.machinery.TaskListener;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
@@ -117,6 +118,29 @@ class MachineryTracingTest {
             .toList();
     assertThat(found).as("%s spans of %s", kind, taskName).hasSize(1);
     return found.get(0);
+  }
+
+  /**
+   * A run that did not happen ends its span with status ERROR, the text for people as its
+   * description and the cause for programs as an attribute, in lower case as Micrometer tags it.
+   */
+  @Test
+  void aRunThatDidNotRunCarriesItsCause() {
+    MachineryTracing tracing = MachineryTracing.create(openTelemetry);
+    Signature outage = Signature.create("add");
+    tracing.received(outage, "q");
+    tracing.notRun(
+        outage,
+        TaskListener.NotRunCause.BACKEND_FAILED,
+        "io.machinery.MachineryException: connection refused");
+
+    SpanData span =
+        only(awaitSpans(s -> count(s, SpanKind.CONSUMER) == 1), SpanKind.CONSUMER, "add");
+    assertThat(span.getAttributes().get(MachineryTracing.NOT_RUN_CAUSE))
+        .isEqualTo("backend_failed");
+    assertThat(span.getStatus().getStatusCode()).isEqualTo(StatusCode.ERROR);
+    assertThat(span.getStatus().getDescription())
+        .isEqualTo("not run: io.machinery.MachineryException: connection refused");
   }
 
   @Test
