@@ -1147,6 +1147,11 @@ public final class Worker implements AutoCloseable {
       if (!delivered) {
         delivered = true;
       }
+      if (givenBackAfterAnAbruptQuit(delivery)) {
+        slots.release();
+        settled();
+        return;
+      }
       try {
         SlotHold hold = new SlotHold();
         Thread.ofVirtual()
@@ -1178,11 +1183,29 @@ public final class Worker implements AutoCloseable {
       if (!delivered) {
         delivered = true;
       }
+      if (givenBackAfterAnAbruptQuit(delivery)) {
+        settled();
+        return;
+      }
       try {
         intake.process(delivery, true);
       } finally {
         settled();
       }
+    }
+
+    /**
+     * Whether the worker quit abruptly; if so, gives {@code delivery} back unrun. {@link
+     * Worker#quitAbruptly()} hands its running tasks back before it closes the consumer, and a
+     * broker may hand such a message out again at once, to this consumer (the memory broker does):
+     * run here, it would start after the worker quit, where no one waits for it.
+     */
+    private boolean givenBackAfterAnAbruptQuit(Delivery delivery) {
+      if (phase.get() != Phase.STOPPED) {
+        return false;
+      }
+      new SettleOnce(delivery).requeue(Duration.ZERO);
+      return true;
     }
 
     @Override
