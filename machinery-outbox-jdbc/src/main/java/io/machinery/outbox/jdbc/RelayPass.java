@@ -48,8 +48,13 @@ import org.slf4j.LoggerFactory;
  *       group's meta is read too ({@link Backend#groupCompleted}): the meta and the state expire
  *       apart (the meta is written first, and a member's state is written again, with a new expiry,
  *       each time it changes), so a retry after the meta expired records the group again rather
- *       than leave the chord to fail with "Group not found". Where reads consume states (AMQP)
- *       nothing is read, and there {@code initGroup} stores nothing.
+ *       than leave the chord to fail with "Group not found", unless the chord fired already: its
+ *       callback has a state (the marker a worker's chord completion reads too), which outlives the
+ *       meta, so the republished members, finding no group, leave the fired chord alone. The
+ *       callback's UUID is read from the group's first member, in the rows after the group's; a
+ *       member beyond the batch (a group row last in its batch) is not seen, and such a group is
+ *       recorded again as a plain group would be. A chord costs one more read per group row. Where
+ *       reads consume states (AMQP) nothing is read, and there {@code initGroup} stores nothing.
  * </ul>
  */
 final class RelayPass {
@@ -162,21 +167,32 @@ final class RelayPass {
 
   /**
    * Claims up to {@code maxSenders} senders whose first row is due: those that did not fail in
-   * {@code seq} order, then the failing ones, the one due longest first.
+   * {@code seq} order, then the failing ones, the one due longest first. Two statements, so that
+   * each walks an index in its own order and stops at its limit (one statement ordered by both
+   * sorted every waiting row on every pass); the second runs only when the first left room.
    */
   private List<String> claimSenders(Connection connection) throws SQLException {
     List<String> senders = new ArrayList<>();
-    try (PreparedStatement select = connection.prepareStatement(table.claimSenders())) {
-      select.setInt(1, maxSenders);
-      try (ResultSet rs = select.executeQuery()) {
-        while (rs.next()) {
-          senders.add(rs.getString(1));
-        }
+    try {
+      claim(connection, table.claimHealthySenders(), senders);
+      if (senders.size() < maxSenders) {
+        claim(connection, table.claimDueSenders(), senders);
       }
     } catch (SQLException e) {
       throw table.explainMissingColumns(e);
     }
     return senders;
+  }
+
+  private void claim(Connection connection, String sql, List<String> senders) throws SQLException {
+    try (PreparedStatement select = connection.prepareStatement(sql)) {
+      select.setInt(1, maxSenders - senders.size());
+      try (ResultSet rs = select.executeQuery()) {
+        while (rs.next()) {
+          senders.add(rs.getString(1));
+        }
+      }
+    }
   }
 
   private record Row(
@@ -241,37 +257,65 @@ final class RelayPass {
   /** Publishes one sender's rows in order: runs of tasks together, a group's record before them. */
   private void publish(List<Decoded> rows) {
     List<Signature> run = new ArrayList<>();
-    for (Decoded row : rows) {
-      if (row.value() instanceof GroupMeta group) {
+    for (int i = 0; i < rows.size(); i++) {
+      if (rows.get(i).value() instanceof GroupMeta group) {
         flush(run);
         try {
-          if (!recordedBefore(group)) {
+          if (!recordedBefore(group, chordCallback(group, rows.subList(i + 1, rows.size())))) {
             server.backend().initGroup(group.groupUuid(), group.taskUuids());
           }
         } catch (RuntimeException e) {
           throw new MachineryException("Init group error: " + e.getMessage(), e);
         }
       } else {
-        run.add((Signature) row.value());
+        run.add((Signature) rows.get(i).value());
       }
     }
     flush(run);
   }
 
   /**
-   * Whether an earlier attempt at this group row recorded the group and its meta is still there
-   * (see the notes). False where reads consume states.
+   * The UUID of the chord callback {@code group}'s members carry, read from its first member among
+   * the rows after the group's (they follow it when it was sent as a group or a chord); null for a
+   * plain group, or when the member is not in this batch.
    */
-  private boolean recordedBefore(GroupMeta group) {
+  private static @Nullable String chordCallback(GroupMeta group, List<Decoded> after) {
+    if (group.taskUuids().isEmpty()) {
+      return null;
+    }
+    String first = group.taskUuids().get(0);
+    for (Decoded row : after) {
+      if (row.value() instanceof Signature task && task.uuid().equals(first)) {
+        Signature callback = task.chordCallback();
+        return callback == null ? null : callback.uuid();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Whether an earlier attempt at this group row recorded the group, and recording it again could
+   * fire its chord a second time (see the notes): its meta is still there, or the chord fired
+   * already, its callback having a state. False where reads consume states.
+   *
+   * @param callback the UUID of the group's chord callback, null when unknown or not a chord
+   */
+  private boolean recordedBefore(GroupMeta group, @Nullable String callback) {
     Backend backend = server.backend();
     if (backend.consumesStatesOnRead() || group.taskUuids().isEmpty()) {
       return false;
     }
-    if (backend.getState(group.taskUuids().get(0)).isEmpty()) {
-      return false;
+    if (backend.getState(group.taskUuids().get(0)).isPresent() && metaPresent(group)) {
+      return true;
     }
+    // The callback's state is written after the meta and again when it runs: it outlives the meta.
+    return callback != null && backend.getState(callback).isPresent();
+  }
+
+  /** Whether the backend still has the group's meta. */
+  private boolean metaPresent(GroupMeta group) {
     try {
-      backend.groupCompleted(group.groupUuid(), group.taskUuids().size());
+      server.backend().groupCompleted(group.groupUuid(), group.taskUuids().size());
       return true;
     } catch (StateNotFoundException e) {
       return e.missing() != StateNotFoundException.Missing.GROUP; // a member's state: meta read

@@ -335,7 +335,7 @@ public final class TaskOutbox {
   }
 
   /**
-   * Creates the outbox table and its index if they are missing ({@link #DDL_RESOURCE}, under this
+   * Creates the outbox table and its indexes if they are missing ({@link #DDL_RESOURCE}, under this
    * outbox's table name), adds the columns of later versions to a table an earlier version created,
    * and commits that when the connection is not in auto-commit mode.
    *

@@ -17,3 +17,5 @@ CREATE TABLE IF NOT EXISTS machinery_outbox (
 ALTER TABLE machinery_outbox ADD COLUMN IF NOT EXISTS attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE machinery_outbox ADD COLUMN IF NOT EXISTS next_attempt_at TIMESTAMP WITH TIME ZONE;
 CREATE INDEX IF NOT EXISTS machinery_outbox_sender_seq ON machinery_outbox (sender_id, seq);
+-- The failing senders' tokens, for a relay's claim of those that are due (a few rows: only tokens have it).
+CREATE INDEX IF NOT EXISTS machinery_outbox_next_attempt ON machinery_outbox (next_attempt_at, seq) WHERE next_attempt_at IS NOT NULL;

@@ -10,11 +10,11 @@ import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.spi.Backend;
 import java.io.PrintWriter;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
 import java.sql.Statement;
@@ -37,10 +37,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Edge cases of the relay on a real PostgreSQL and Redis: failures a production relay meets (an
  * {@link Error} from publishing, rows that can never be published, a connection whose set-up
- * failed, a retry after a group was recorded or after its meta expired, a failing sender seen by
- * another relay, a table of an earlier version or created again) must neither stop it, nor starve
- * the other senders, nor fire a chord twice, nor lose a chord. No worker: a row deleted by the
- * relay is a row the broker accepted.
+ * failed, a retry after a group was recorded or after its meta expired, before or after its chord
+ * fired, a failing sender seen by another relay, a table of an earlier version or created again)
+ * must neither stop it, nor starve the other senders, nor fire a chord twice, nor lose a chord. No
+ * worker: a row deleted by the relay is a row the broker accepted.
  */
 class OutboxEdgeCasesIT {
   private static final Duration WAIT = Duration.ofSeconds(30);
@@ -70,8 +70,8 @@ class OutboxEdgeCasesIT {
   void senderBlockedByBadRowsDoNotStarveTheOthersBeyondMaxSenders() throws Exception {
     Server server = server(null);
     TaskOutbox good = TaskOutbox.builder(server).table(db.table).senderId("good").build();
-    insertUndecodableRow("bad1"); // older than the good row
-    insertUndecodableRow("bad2");
+    db.insertUndecodableRow("bad1"); // older than the good row
+    db.insertUndecodableRow("bad2");
     good.inTransaction(db.dataSource, c -> good.sendTask(c, task(1)));
     OutboxRelay relay =
         db.relay(
@@ -85,13 +85,7 @@ class OutboxEdgeCasesIT {
 
   @Test
   void aSenderWhoseTasksAreAlwaysRefusedDoesNotStopTheSendersAfterIt() throws Exception {
-    Server server =
-        server(
-            signature -> {
-              if (signature.args().get(0).value().equals("stuck")) {
-                throw new IllegalStateException("the pre-publish handler refuses this task");
-              }
-            });
+    Server server = server(refusing("stuck"));
     TaskOutbox stuck = TaskOutbox.builder(server).table(db.table).senderId("stuck").build();
     TaskOutbox other = stuck.withSenderId("other");
     stuck.inTransaction(
@@ -127,7 +121,7 @@ class OutboxEdgeCasesIT {
           db.dataSource,
           c -> refused.sendTask(c, Signature.create("record", Arg.of("refused"), Arg.of(0L))));
     }
-    insertUndecodableRow("undecodable");
+    db.insertUndecodableRow("undecodable");
     TaskOutbox healthy = outbox.withSenderId("healthy");
     for (int i = 0; i < 6; i++) {
       long index = i;
@@ -155,93 +149,46 @@ class OutboxEdgeCasesIT {
 
   @Test
   void aRetriedGroupRowDoesNotRecordItsGroupAgainSoAFiredChordStaysFired() throws Exception {
-    CountDownLatch reached = new CountDownLatch(1);
-    CountDownLatch fired = new CountDownLatch(1);
-    AtomicBoolean refused = new AtomicBoolean();
-    // The first attempt's last task waits until the chord has fired, then is refused.
-    Server server =
-        server(
-            signature -> {
-              if (signature.args().get(0).value().equals("after")
-                  && refused.compareAndSet(false, true)) {
-                reached.countDown();
-                try {
-                  fired.await(WAIT.toSeconds(), TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
-                throw new IllegalStateException("refused once, after the chord fired");
-              }
-            });
-    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
-    Chord chord = Chord.of(Group.of(task(1), task(2)), Signature.create("join"));
-    // A group row after the chord's members: they are published before its task is refused.
-    Group after = Group.of(Signature.create("record", Arg.of("after"), Arg.of(1L)));
-    outbox.inTransaction(
-        db.dataSource,
-        c -> {
-          outbox.sendChord(c, chord);
-          return outbox.sendGroup(c, after);
-        });
-    db.relay(server, db.dataSource, r -> {});
-
-    // The first attempt recorded the chord's group and published its members.
-    assertThat(reached.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
-    String group = chord.group().groupUuid();
-    assertThat(server.backend().getState(chord.group().taskUuids().get(1))).isPresent();
+    InterruptedChord chord = chordWhoseFirstAttemptWaits();
+    assertThat(chord.backend().getState(chord.memberUuid(1))).isPresent();
     // What the worker completing the last member does: the chord fires.
-    assertThat(server.backend().triggerChord(group)).isTrue();
-    fired.countDown(); // the attempt fails; the retry publishes the rows again
+    assertThat(chord.backend().triggerChord(chord.groupUuid())).isTrue();
+    chord.failFirstAttempt(); // the retry publishes the rows again
 
     await().atMost(WAIT).until(() -> db.rows() == 0);
-    assertThat(server.backend().triggerChord(group))
+    assertThat(chord.backend().triggerChord(chord.groupUuid()))
         .as("the chord fired already: the retry did not reset its group")
         .isFalse();
   }
 
   @Test
   void aRetryAfterTheGroupsMetaExpiredRecordsTheGroupAgainSoTheChordCanFire() throws Exception {
-    CountDownLatch reached = new CountDownLatch(1);
-    CountDownLatch expired = new CountDownLatch(1);
-    AtomicBoolean refused = new AtomicBoolean();
-    // The first attempt's last task waits until the group's meta is gone, then is refused.
-    Server server =
-        server(
-            signature -> {
-              if (signature.args().get(0).value().equals("after")
-                  && refused.compareAndSet(false, true)) {
-                reached.countDown();
-                try {
-                  expired.await(WAIT.toSeconds(), TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                  Thread.currentThread().interrupt();
-                }
-                throw new IllegalStateException("refused once, after the group's meta expired");
-              }
-            });
-    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
-    Chord chord = Chord.of(Group.of(task(1), task(2)), Signature.create("join"));
-    Group after = Group.of(Signature.create("record", Arg.of("after"), Arg.of(1L)));
-    outbox.inTransaction(
-        db.dataSource,
-        c -> {
-          outbox.sendChord(c, chord);
-          return outbox.sendGroup(c, after);
-        });
-    db.relay(server, db.dataSource, r -> {});
-
-    assertThat(reached.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
-    String group = chord.group().groupUuid();
-    assertThat(server.backend().getState(chord.group().taskUuids().get(0))).isPresent();
+    InterruptedChord chord = chordWhoseFirstAttemptWaits();
+    assertThat(chord.backend().getState(chord.memberUuid(0))).isPresent();
     // The meta expires before the members' states: it was written first, with the same expiry.
-    server.backend().purgeGroupMeta(group);
-    expired.countDown(); // the attempt fails; the retry publishes the rows again
+    chord.backend().purgeGroupMeta(chord.groupUuid());
+    chord.failFirstAttempt();
 
     await().atMost(WAIT).until(() -> db.rows() == 0);
-    assertThatCode(() -> server.backend().groupTaskStates(group, 2))
+    assertThatCode(() -> chord.backend().groupTaskStates(chord.groupUuid(), 2))
         .as("the retry recorded the group again")
         .doesNotThrowAnyException();
-    assertThat(server.backend().triggerChord(group)).isTrue();
+    assertThat(chord.backend().triggerChord(chord.groupUuid())).isTrue();
+  }
+
+  @Test
+  void aRetryAfterTheChordFiredAndItsMetaExpiredDoesNotRecordTheGroupAgain() throws Exception {
+    InterruptedChord chord = chordWhoseFirstAttemptWaits();
+    // What the worker completing the last member does: the chord fires, its callback is sent.
+    assertThat(chord.backend().triggerChord(chord.groupUuid())).isTrue();
+    chord.server().sendTask(chord.chord().callback());
+    chord.backend().purgeGroupMeta(chord.groupUuid()); // then the meta expires
+    chord.failFirstAttempt();
+
+    await().atMost(WAIT).until(() -> db.rows() == 0);
+    assertThatThrownBy(() -> chord.backend().groupTaskStates(chord.groupUuid(), 2))
+        .as("the chord fired: the retry did not record its group again for it to fire again")
+        .hasMessageContaining("Group not found");
   }
 
   @Test
@@ -278,13 +225,7 @@ class OutboxEdgeCasesIT {
 
   @Test
   void aHealthyRowIsRelayedPromptlyWhileAFailingSenderWaitsALongBackOff() throws Exception {
-    Server server =
-        server(
-            signature -> {
-              if (signature.args().get(0).value().equals("stuck")) {
-                throw new IllegalStateException("the pre-publish handler refuses this task");
-              }
-            });
+    Server server = server(refusing("stuck"));
     TaskOutbox stuck = TaskOutbox.builder(server).table(db.table).senderId("stuck").build();
     stuck.inTransaction(
         db.dataSource,
@@ -376,18 +317,72 @@ class OutboxEdgeCasesIT {
     return Signature.create("record", Arg.of("s"), Arg.of(index));
   }
 
-  /** Writes a row by hand, not by TaskOutbox, whose message cannot be decoded: truncated JSON. */
-  private void insertUndecodableRow(String sender) throws SQLException {
-    try (Connection c = db.dataSource.getConnection();
-        PreparedStatement insert =
-            c.prepareStatement(
-                "INSERT INTO "
-                    + db.table
-                    + " (sender_id, kind, task_uuid, task_name, message)"
-                    + " VALUES (?, 'task', 'task_x', 'record', '{\"Name\": 42')")) {
-      insert.setString(1, sender);
-      insert.executeUpdate();
+  /**
+   * A chord written with a group after it, in one transaction, and a relay whose first attempt
+   * records the chord's group, publishes its members, then waits at the task of the group after
+   * until {@link #failFirstAttempt}, which has it refused: the attempt fails, and the retry
+   * publishes every row again.
+   */
+  private record InterruptedChord(Server server, Chord chord, CountDownLatch release) {
+    Backend backend() {
+      return server.backend();
     }
+
+    String groupUuid() {
+      return chord.group().groupUuid();
+    }
+
+    String memberUuid(int index) {
+      return chord.group().taskUuids().get(index);
+    }
+
+    void failFirstAttempt() {
+      release.countDown();
+    }
+  }
+
+  /** Starts an {@link InterruptedChord}; returns once its first attempt waits. */
+  private InterruptedChord chordWhoseFirstAttemptWaits() throws Exception {
+    CountDownLatch reached = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicBoolean refused = new AtomicBoolean();
+    Server server =
+        server(
+            signature -> {
+              if (signature.name().equals("record")
+                  && signature.args().get(0).value().equals("after")
+                  && refused.compareAndSet(false, true)) {
+                reached.countDown();
+                try {
+                  release.await(WAIT.toSeconds(), TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+                throw new IllegalStateException("refused once, at the end of the first attempt");
+              }
+            });
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    Chord chord = Chord.of(Group.of(task(1), task(2)), Signature.create("join"));
+    // A group row after the chord's members: they are published before its task is refused.
+    Group after = Group.of(Signature.create("record", Arg.of("after"), Arg.of(1L)));
+    outbox.inTransaction(
+        db.dataSource,
+        c -> {
+          outbox.sendChord(c, chord);
+          return outbox.sendGroup(c, after);
+        });
+    db.relay(server, db.dataSource, r -> {});
+    assertThat(reached.await(WAIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
+    return new InterruptedChord(server, chord, release);
+  }
+
+  /** A pre-publish handler refusing every task whose first argument is {@code marker}. */
+  private static Consumer<Signature> refusing(String marker) {
+    return signature -> {
+      if (signature.args().get(0).value().equals(marker)) {
+        throw new IllegalStateException("the pre-publish handler refuses this task");
+      }
+    };
   }
 
   /**

@@ -8,6 +8,7 @@ import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -97,6 +98,20 @@ final class OutboxFixture implements BeforeEachCallback, AfterEachCallback {
         OutboxRelay.builder(server, source).table(table).pollInterval(FAST).retryBackoff(FAST);
     settings.accept(b);
     return closeAfter(b.build());
+  }
+
+  /** Writes a row by hand, not by TaskOutbox, whose message cannot be decoded: truncated JSON. */
+  void insertUndecodableRow(String sender) throws SQLException {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement insert =
+            c.prepareStatement(
+                "INSERT INTO "
+                    + table
+                    + " (sender_id, kind, task_uuid, task_name, message)"
+                    + " VALUES (?, 'task', 'task_x', 'record', '{\"Name\": 42')")) {
+      insert.setString(1, sender);
+      insert.executeUpdate();
+    }
   }
 
   /** The rows in the table. */

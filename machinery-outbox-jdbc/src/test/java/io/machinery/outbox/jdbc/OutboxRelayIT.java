@@ -522,15 +522,7 @@ class OutboxRelayIT {
     TaskOutbox other = outbox.withSenderId("other");
     AsyncResult before =
         outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("d", 1)));
-    try (Connection c = db.dataSource.getConnection();
-        PreparedStatement insert =
-            c.prepareStatement(
-                "INSERT INTO "
-                    + db.table
-                    + " (sender_id, kind, task_uuid, task_name, message)"
-                    + " VALUES ('default', 'task', 'task_x', 'record', '{\"Name\": 42')")) {
-      insert.executeUpdate(); // written by hand, not by TaskOutbox: truncated JSON
-    }
+    db.insertUndecodableRow(TaskOutbox.DEFAULT_SENDER_ID);
     AsyncResult after =
         outbox.inTransaction(db.dataSource, c -> outbox.sendTask(c, record("d", 2)));
     AsyncResult elsewhere =

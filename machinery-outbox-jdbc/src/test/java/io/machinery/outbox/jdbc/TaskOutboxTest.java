@@ -43,7 +43,7 @@ class TaskOutboxTest {
   void theDdlIsShippedAndRenamedForAnotherTable() {
     assertThat(TaskOutbox.ddl()).contains("CREATE TABLE IF NOT EXISTS machinery_outbox (");
     assertThat(OutboxTable.named("app.jobs").ddlStatements())
-        .hasSize(4)
+        .hasSize(5)
         .allSatisfy(s -> assertThat(s).doesNotContain("machinery_outbox").doesNotContain("--"))
         .satisfiesExactly(
             table -> assertThat(table).startsWith("CREATE TABLE IF NOT EXISTS app.jobs ("),
@@ -56,7 +56,12 @@ class TaskOutboxTest {
             index ->
                 assertThat(index)
                     .isEqualTo(
-                        "CREATE INDEX IF NOT EXISTS jobs_sender_seq ON app.jobs (sender_id, seq)"));
+                        "CREATE INDEX IF NOT EXISTS jobs_sender_seq ON app.jobs (sender_id, seq)"),
+            due ->
+                assertThat(due)
+                    .isEqualTo(
+                        "CREATE INDEX IF NOT EXISTS jobs_next_attempt ON app.jobs"
+                            + " (next_attempt_at, seq) WHERE next_attempt_at IS NOT NULL"));
   }
 
   @Test
