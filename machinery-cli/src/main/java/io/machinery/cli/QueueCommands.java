@@ -40,8 +40,12 @@ final class QueueCommands {
       if (session.server().broker() instanceof MigratingBroker moving) {
         return runMoving(session, moving, paused);
       }
-      List<QueueStats> queues =
-          queue.isEmpty() ? inspection.queues() : List.of(inspection.queue(queue));
+      List<QueueStats> queues;
+      try {
+        queues = queue.isEmpty() ? inspection.queues() : List.of(inspection.queue(queue));
+      } catch (UnsupportedOperationException e) {
+        throw keepsNoCounts(session.server().broker(), e);
+      }
       PrintStream out = session.io().out();
       if (session.json()) {
         ArrayNode array = Render.JSON.createArrayNode();
@@ -55,6 +59,25 @@ final class QueueCommands {
         Render.table(out, List.of("QUEUE", "PENDING", "DELAYED", "DEAD", "OLDEST", "PAUSED"), rows);
       }
       return MachineryCli.EXIT_OK;
+    }
+
+    /**
+     * What {@code queues} says on a broker whose inspector lists and repairs but counts nothing
+     * ({@link Inspector#countsQueues()} false: Google Cloud Pub/Sub): that it has no counts to
+     * show, the broker's reason, and the commands that work there. Exit {@link
+     * MachineryCli#EXIT_UNSUPPORTED}. Any other refusal is passed on as it is.
+     */
+    private static RuntimeException keepsNoCounts(Broker broker, UnsupportedOperationException e) {
+      if (broker.inspector().map(Inspector::countsQueues).orElse(true)) {
+        return e;
+      }
+      return new CliException(
+          MachineryCli.EXIT_UNSUPPORTED,
+          "queues: this broker keeps no counts of its queues, so there are none to list ("
+              + e.getMessage()
+              + "); `machinery tasks list --queue Q` lists a queue's waiting tasks and"
+              + " `--state dead` its dead letters",
+          e);
     }
 
     /** A queue's row: QUEUE, PENDING, DELAYED, DEAD, OLDEST, PAUSED. */
@@ -93,8 +116,12 @@ final class QueueCommands {
                                     + side
                                     + " broker of the move has no inspector: it cannot list its"
                                     + " queues"));
-            List<QueueStats> queues =
-                queue.isEmpty() ? inspector.queues() : List.of(inspector.queue(queue));
+            List<QueueStats> queues;
+            try {
+              queues = queue.isEmpty() ? inspector.queues() : List.of(inspector.queue(queue));
+            } catch (UnsupportedOperationException e) {
+              throw keepsNoCounts(broker, e);
+            }
             for (QueueStats q : queues) {
               array.add(Render.queue(q, paused).put("broker", side));
               List<String> row = new ArrayList<>(List.of(side));

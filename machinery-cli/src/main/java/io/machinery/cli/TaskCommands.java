@@ -11,6 +11,7 @@ import io.machinery.TaskFailedException;
 import io.machinery.TaskState;
 import io.machinery.internal.GoDurations;
 import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.Inspector;
 import java.io.PrintStream;
 import java.time.Duration;
 import java.time.Instant;
@@ -593,7 +594,10 @@ final class TaskCommands {
               : task != null
                   ? e -> e.signature().map(s -> s.name().equals(task)).orElse(false)
                   : e -> ids.contains(e.id());
-      long total = session.io().terminal() ? inspection.queue(queue).deadLettered() : 0;
+      // The bar's total, where the broker counts its queues (Pub/Sub counts nothing: no bar there)
+      boolean counts =
+          session.server().broker().inspector().map(Inspector::countsQueues).orElse(false);
+      long total = session.io().terminal() && counts ? inspection.queue(queue).deadLettered() : 0;
       int count;
       try (Progress progress =
           new Progress(session.io().err(), session.io().terminal(), verb(), total)) {

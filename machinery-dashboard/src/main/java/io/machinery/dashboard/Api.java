@@ -11,6 +11,7 @@ import io.machinery.Signature;
 import io.machinery.internal.GoDurations;
 import io.machinery.spi.ControlPlane;
 import io.machinery.spi.DeadLetterEntry;
+import io.machinery.spi.Inspector;
 import io.machinery.spi.QueueStats;
 import io.machinery.spi.WorkerStatus;
 import io.machinery.wire.WireCodec;
@@ -44,7 +45,11 @@ import org.jspecify.annotations.Nullable;
  * dashboard's own words ({@link Guard#badRequest}); only the messages of core's checks written for
  * such tools pass through ({@link #requestCheck}). What the deployment lacks is answered 501 saying
  * what was asked and what it needs ({@link #unlessLacking}). Reads run through {@link BoundedReads}
- * (a deadline, and a bound on reads running at once); actions on the request's thread.
+ * (a deadline, and a bound on reads running at once); actions on the request's thread. A broker
+ * whose inspector keeps no counts ({@link Inspector#countsQueues()} false: Pub/Sub) is never asked
+ * for them: the overview lists the queues known otherwise with null sizes ({@code "countsQueues":
+ * false}, {@link #knownQueues}), a queue page's {@code stats} say {@code "counted": false}, and the
+ * chart's samples carry null sizes.
  *
  * <pre>
  * GET  /api/overview                                   queues (capped, with queuesLeftOut and totals), workers,
@@ -83,6 +88,21 @@ final class Api {
   /** What listings, purges and dead-letter actions need; the detail says what this broker lacks. */
   private static final String NEEDS_INSPECTOR =
       "this needs a broker that can inspect its queues, as Redis, AMQP and memory can";
+
+  /**
+   * What a listing or repair needs when the broker has an inspector that cannot do this one
+   * (Pub/Sub lists no delayed tasks); the detail is the broker's own reason.
+   */
+  private static final String INSPECTOR_CANNOT =
+      "this broker's inspector cannot do it, though it inspects its queues otherwise (Redis, AMQP"
+          + " and memory can)";
+
+  /** Why a broker whose inspector keeps no counts shows none, for the page to say once. */
+  static final String NO_COUNTS =
+      "This broker keeps no counts of its queues (Google Cloud Pub/Sub's API has none; Cloud"
+          + " Monitoring has them), so their sizes are not counted by this broker. Its queues are listed as"
+          + " far as the dashboard knows them: the default queue, paused queues and the queues of"
+          + " live workers. A queue's page lists its waiting tasks and dead letters.";
 
   /** What the fairness keys tab needs. */
   private static final String NEEDS_LANES =
@@ -125,6 +145,19 @@ final class Api {
       new java.util.concurrent.locks.ReentrantLock();
 
   private volatile @Nullable String cannotCancel; // null: not asked yet; "": it can
+
+  /**
+   * Whether {@code server}'s broker counts its queues: it has an inspector and that inspector's
+   * {@link Inspector#countsQueues()} is true. Without one nothing is counted either.
+   */
+  static boolean countsQueues(Server server) {
+    return server.broker().inspector().map(Inspector::countsQueues).orElse(false);
+  }
+
+  /** What a listing or repair the broker refused needs: an inspector, or one that does it. */
+  private String needsInspector() {
+    return inspection.canInspectQueues() ? INSPECTOR_CANNOT : NEEDS_INSPECTOR;
+  }
 
   Api(
       Server server,
@@ -331,51 +364,96 @@ final class Api {
       n.put("cancelReason", "Cancelling is not possible here: " + noCancel);
     }
     Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
-    Optional<MigratingBroker.QueueSizes> moving =
-        server.broker() instanceof MigratingBroker m ? m.queueSizes() : Optional.empty();
-    List<QueueStats> all =
-        !inspection.canInspectQueues()
-            ? List.of()
-            : moving.isPresent() ? moving.get().summed() : inspection.queues();
-    n.put("queuesLeftOut", listQueues(n.putArray("queues"), all, paused));
-    long pending = 0;
-    long delayed = 0;
-    long dead = 0;
-    for (QueueStats q : all) {
-      pending += q.pending();
-      delayed += q.delayed();
-      dead += q.deadLettered();
+    List<WorkerStatus> live = inspection.hasControlPlane() ? inspection.workers() : List.of();
+    boolean counts = countsQueues(server);
+    n.put("countsQueues", counts);
+    if (counts || !inspection.canInspectQueues()) {
+      n.putNull("countsReason");
+    } else {
+      n.put("countsReason", NO_COUNTS);
     }
-    n.putObject("totals")
-        .put("queues", all.size())
-        .put("pending", pending)
-        .put("delayed", delayed)
-        .put("deadLettered", dead);
+    Optional<MigratingBroker.QueueSizes> moving =
+        counts && server.broker() instanceof MigratingBroker m ? m.queueSizes() : Optional.empty();
+    if (counts || !inspection.canInspectQueues()) {
+      List<QueueStats> all =
+          !counts ? List.of() : moving.isPresent() ? moving.get().summed() : inspection.queues();
+      n.put("queuesLeftOut", listQueues(n.putArray("queues"), all, paused));
+      long pending = 0;
+      long delayed = 0;
+      long dead = 0;
+      for (QueueStats q : all) {
+        pending += q.pending();
+        delayed += q.delayed();
+        dead += q.deadLettered();
+      }
+      n.putObject("totals")
+          .put("queues", all.size())
+          .put("pending", pending)
+          .put("delayed", delayed)
+          .put("deadLettered", dead);
+    } else {
+      List<String> known = knownQueues(paused, live);
+      ArrayNode queues = n.putArray("queues");
+      known.stream()
+          .limit(maxOverviewQueues)
+          .forEach(q -> queues.add(Views.uncountedQueue(q, paused)));
+      n.put("queuesLeftOut", Math.max(0, known.size() - maxOverviewQueues));
+      n.putObject("totals")
+          .put("queues", known.size())
+          .putNull("pending")
+          .putNull("delayed")
+          .putNull("deadLettered");
+    }
     n.set("migration", moving.map(sizes -> migration(sizes, paused)).orElse(null));
     int workers = 0;
     int busy = 0;
     int slots = 0;
-    if (inspection.hasControlPlane()) {
-      for (WorkerStatus w : inspection.workers()) {
-        workers++;
-        busy += w.busy();
-        slots += w.concurrency();
-      }
+    for (WorkerStatus w : live) {
+      workers++;
+      busy += w.busy();
+      slots += w.concurrency();
     }
     n.put("workers", workers).put("busy", busy).put("slots", slots);
     ArrayNode samples = n.putArray("samples");
     for (Sampler.Sample s : sampler.samples()) {
-      samples
-          .addObject()
-          .put("at", s.at().toString())
-          .put("pending", s.pending())
-          .put("delayed", s.delayed())
-          .put("deadLettered", s.deadLettered())
-          .put("running", s.running())
-          .put("finished", s.finished())
-          .put("newDeadLetters", s.newDeadLetters());
+      ObjectNode sample =
+          samples
+              .addObject()
+              .put("at", s.at().toString())
+              .put("running", s.running())
+              .put("finished", s.finished());
+      if (s.counted()) {
+        sample
+            .put("pending", s.pending())
+            .put("delayed", s.delayed())
+            .put("deadLettered", s.deadLettered())
+            .put("newDeadLetters", s.newDeadLetters());
+      } else {
+        sample
+            .putNull("pending")
+            .putNull("delayed")
+            .putNull("deadLettered")
+            .putNull("newDeadLetters");
+      }
     }
     return n;
+  }
+
+  /**
+   * The queues known without counting, for a broker that keeps no counts: the default queue first,
+   * then the paused queues and the queues live workers consume, by name. A queue that holds tasks
+   * but has no live worker and is not paused is not known: {@link Inspector#queues()}, which would
+   * name it, is the read such a broker cannot answer.
+   */
+  private List<String> knownQueues(Set<String> paused, List<WorkerStatus> live) {
+    String defaultQueue = inspection.queueName("");
+    java.util.TreeSet<String> others = new java.util.TreeSet<>(paused);
+    live.forEach(w -> others.add(w.queue()));
+    others.remove(defaultQueue);
+    List<String> out = new ArrayList<>();
+    out.add(defaultQueue);
+    out.addAll(others);
+    return out;
   }
 
   /**
@@ -448,7 +526,11 @@ final class Api {
             .put("q", search);
     if (inspection.canInspectQueues()) {
       Set<String> paused = inspection.hasControlPlane() ? inspection.pausedQueues() : Set.of();
-      n.set("stats", Views.queue(inspection.queue(queue), paused));
+      n.set(
+          "stats",
+          countsQueues(server)
+              ? Views.queue(inspection.queue(queue), paused)
+              : Views.uncountedQueue(queue, paused));
     } else {
       n.putNull("stats");
     }
@@ -458,7 +540,7 @@ final class Api {
           case "pending" ->
               unlessLacking(
                   "Listing the pending tasks of queue " + shownQueue,
-                  NEEDS_INSPECTOR,
+                  needsInspector(),
                   () ->
                       page(
                           (o, l) -> oneListingAtATime(() -> inspection.pending(queue, o, l)),
@@ -470,7 +552,7 @@ final class Api {
           case "delayed" ->
               unlessLacking(
                   "Listing the delayed tasks of queue " + shownQueue,
-                  NEEDS_INSPECTOR,
+                  needsInspector(),
                   () ->
                       page(
                           (o, l) -> oneListingAtATime(() -> inspection.delayed(queue, o, l)),
@@ -482,7 +564,7 @@ final class Api {
           case "dead" ->
               unlessLacking(
                   "Listing the dead letters of queue " + shownQueue,
-                  NEEDS_INSPECTOR,
+                  needsInspector(),
                   () ->
                       page(
                           (o, l) -> oneListingAtATime(() -> inspection.deadLetters(queue, o, l)),
@@ -627,7 +709,7 @@ final class Api {
       List<DeadLetterEntry> page =
           unlessLacking(
               "Downloading a dead letter of queue " + Exchanges.shown(queue),
-              NEEDS_INSPECTOR,
+              needsInspector(),
               () -> oneListingAtATime(() -> inspection.deadLetters(queue, from, MAX_LIMIT)));
       for (DeadLetterEntry e : page) {
         if (e.id().equals(id)) {
@@ -751,7 +833,7 @@ final class Api {
           result.put(
               "count",
               unlessLacking(
-                  "Purging queue " + shownQueue, NEEDS_INSPECTOR, () -> inspection.purge(queue)));
+                  "Purging queue " + shownQueue, needsInspector(), () -> inspection.purge(queue)));
       case "pause" ->
           unlessLackingRun(
               "Pausing queue " + shownQueue, NEEDS_CONTROL_PLANE, () -> inspection.pause(queue));
@@ -764,7 +846,7 @@ final class Api {
             "count",
             unlessLacking(
                 "Requeuing the dead letters of queue " + shownQueue,
-                NEEDS_INSPECTOR,
+                needsInspector(),
                 () -> oneListingAtATime(() -> inspection.requeueDeadLetters(queue, which))));
       }
       case "delete" -> {
@@ -773,7 +855,7 @@ final class Api {
             "count",
             unlessLacking(
                 "Deleting the dead letters of queue " + shownQueue,
-                NEEDS_INSPECTOR,
+                needsInspector(),
                 () -> oneListingAtATime(() -> inspection.deleteDeadLetters(queue, which))));
       }
       case "cancel" -> {

@@ -91,6 +91,15 @@ import org.jspecify.annotations.Nullable;
  *       tasks finished are the running tasks seen that are gone at the next sample (a lower bound
  *       for tasks shorter than the interval), failures the growth of the dead letters. No {@code
  *       TaskListener} is needed, so it works for remote workers too.
+ *   <li><b>A broker that keeps no counts.</b> Google Cloud Pub/Sub's inspector lists, purges and
+ *       repairs but counts nothing ({@link io.machinery.spi.Inspector#countsQueues()} is false).
+ *       The dashboard degrades per feature rather than failing the page: the overview lists the
+ *       queues it knows of (the default queue, the paused ones and those live workers consume, from
+ *       the control plane when there is one) with null sizes, which the page shows as "not counted
+ *       by this broker"; a queue page lists what the broker can list; the chart keeps the running
+ *       and finished tasks; and the sampler does not ask for counts. Which queues hold dead letters
+ *       is not looked for: the inspector lists dead letters per queue, and on Pub/Sub each listing
+ *       pulls the whole dead-letter subscription.
  * </ul>
  *
  * Thread-safe. Whoever builds a dashboard closes it; closing stops the HTTP server, the sampler and
@@ -190,7 +199,9 @@ public final class Dashboard implements AutoCloseable {
         throw new IllegalStateException("the dashboard is started already");
       }
       Inspection inspection = Inspection.of(server);
-      Sampler s = Sampler.start(inspection, server.clock(), sampleInterval, history);
+      Sampler s =
+          Sampler.start(
+              inspection, Api.countsQueues(server), server.clock(), sampleInterval, history);
       ExecutorService exec = Executors.newVirtualThreadPerTaskExecutor();
       HttpServer h;
       try {

@@ -26,8 +26,12 @@ import org.slf4j.LoggerFactory;
  * counts the running tasks of the last sample that are not running now: a lower bound (a task that
  * starts and ends between two samples is not seen), but the same for every broker and free of
  * listeners, so remote workers count too. "Dead-lettered" is the growth of the dead letters, the
- * failure signal every inspector has. A part the deployment lacks (no inspector, no control plane)
- * leaves its numbers at zero.
+ * failure signal every inspector has. Without a control plane the running and finished tasks stay
+ * at zero. A broker without an inspector, or whose inspector keeps no counts ({@link
+ * io.machinery.spi.Inspector#countsQueues()} false: Google Cloud Pub/Sub), is not asked for sizes
+ * at all (Pub/Sub's would only throw, each interval): its samples say {@code counted == false}, the
+ * API sends their sizes as null, and the page shows "not counted by this broker" instead of a flat
+ * line at zero.
  */
 final class Sampler implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Dashboard.class);
@@ -42,6 +46,7 @@ final class Sampler implements AutoCloseable {
    * @param running tasks the workers run
    * @param finished tasks seen running at the previous sample and gone now
    * @param newDeadLetters growth of the dead letters since the previous sample
+   * @param counted false when the broker keeps no counts: the four sizes above mean nothing
    */
   record Sample(
       Instant at,
@@ -50,9 +55,11 @@ final class Sampler implements AutoCloseable {
       long deadLettered,
       int running,
       int finished,
-      long newDeadLetters) {}
+      long newDeadLetters,
+      boolean counted) {}
 
   private final Inspection inspection;
+  private final boolean countsQueues;
   private final Clock clock;
   private final int capacity;
   private final ArrayDeque<Sample> samples;
@@ -60,8 +67,12 @@ final class Sampler implements AutoCloseable {
   private Set<String> lastRunning = Set.of();
   private long lastDead = -1;
 
-  Sampler(Inspection inspection, Clock clock, int capacity) {
+  /**
+   * @param countsQueues whether the broker's inspector counts its queues (false also without one)
+   */
+  Sampler(Inspection inspection, boolean countsQueues, Clock clock, int capacity) {
     this.inspection = inspection;
+    this.countsQueues = countsQueues;
     this.clock = clock;
     this.capacity = capacity;
     this.samples = new ArrayDeque<>(capacity);
@@ -74,8 +85,9 @@ final class Sampler implements AutoCloseable {
             });
   }
 
-  static Sampler start(Inspection inspection, Clock clock, Duration interval, int capacity) {
-    Sampler sampler = new Sampler(inspection, clock, capacity);
+  static Sampler start(
+      Inspection inspection, boolean countsQueues, Clock clock, Duration interval, int capacity) {
+    Sampler sampler = new Sampler(inspection, countsQueues, clock, capacity);
     sampler.scheduler.scheduleWithFixedDelay(
         sampler::sampleQuietly, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     return sampler;
@@ -94,7 +106,7 @@ final class Sampler implements AutoCloseable {
     long pending = 0;
     long delayed = 0;
     long dead = 0;
-    if (inspection.canInspectQueues()) {
+    if (countsQueues) {
       for (QueueStats q : inspection.queues()) {
         pending += q.pending();
         delayed += q.delayed();
@@ -121,7 +133,15 @@ final class Sampler implements AutoCloseable {
         samples.removeFirst();
       }
       samples.addLast(
-          new Sample(clock.instant(), pending, delayed, dead, running.size(), finished, newDead));
+          new Sample(
+              clock.instant(),
+              pending,
+              delayed,
+              dead,
+              running.size(),
+              finished,
+              newDead,
+              countsQueues));
     }
   }
 

@@ -50,13 +50,31 @@ final class Views {
             .put("pending", q.pending())
             .put("delayed", q.delayed())
             .put("deadLettered", q.deadLettered())
-            .put("paused", paused.contains(q.queue()));
+            .put("paused", paused.contains(q.queue()))
+            .put("counted", true);
     if (q.oldestPendingAge() != null) {
       n.put("oldestPendingMs", q.oldestPendingAge().toMillis());
     } else {
       n.putNull("oldestPendingMs");
     }
     return n;
+  }
+
+  /**
+   * A queue of a broker that keeps no counts ({@link io.machinery.spi.Inspector#countsQueues()} is
+   * false, as on Pub/Sub): its name and whether it is paused, its sizes null, never zeros that look
+   * true.
+   */
+  static ObjectNode uncountedQueue(String queue, Set<String> paused) {
+    return NODES
+        .objectNode()
+        .put("queue", queue)
+        .putNull("pending")
+        .putNull("delayed")
+        .putNull("deadLettered")
+        .put("paused", paused.contains(queue))
+        .put("counted", false)
+        .putNull("oldestPendingMs");
   }
 
   /** A row of the pending or delayed tab. */

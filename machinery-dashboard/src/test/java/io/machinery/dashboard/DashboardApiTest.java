@@ -56,6 +56,9 @@ class DashboardApiTest extends MemoryServerFixture {
     JsonNode o = http.json("/api/overview");
     assertThat(o.path("actions").asBoolean()).as("no token: actions off").isFalse();
     assertThat(o.path("canInspectQueues").asBoolean()).isTrue();
+    assertThat(o.path("countsQueues").asBoolean()).isTrue();
+    assertThat(o.path("countsReason").isNull()).isTrue();
+    assertThat(o.path("queues").get(0).path("counted").asBoolean()).isTrue();
     assertThat(o.path("migration").isNull()).as("no move between brokers").isTrue();
   }
 

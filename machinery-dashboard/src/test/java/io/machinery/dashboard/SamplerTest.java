@@ -38,7 +38,7 @@ class SamplerTest {
               .maxUnregisteredRequeues(1)
               .build();
       worker.launchAsync();
-      try (Sampler sampler = new Sampler(inspection, Clock.systemUTC(), 3)) {
+      try (Sampler sampler = new Sampler(inspection, true, Clock.systemUTC(), 3)) {
         server.sendTask(Signature.create("hold"));
         server.sendTask(Signature.create("hold"));
         await().atMost(Duration.ofSeconds(10)).until(() -> inspection.inFlight("").size() == 2);

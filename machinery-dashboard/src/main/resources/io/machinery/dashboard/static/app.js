@@ -96,6 +96,12 @@ function table(headers, rows, empty) {
 
 function num(value) { return el('td', { class: 'num', text: value }); }
 
+// A size the broker may not keep (Pub/Sub counts nothing: the API sends null), never shown as a zero that looks true.
+const NOT_COUNTED = 'not counted by this broker';
+function counted(value) {
+  return value === null || value === undefined ? el('span', { class: 'muted uncounted', text: NOT_COUNTED }) : value;
+}
+
 function flash(message, isError) {
   const box = document.getElementById('flash');
   box.className = isError ? 'error' : '';
@@ -117,7 +123,7 @@ async function get(path) {
   const response = await fetch(path, { headers: { Accept: 'application/json', ...tokenHeaders() }, cache: 'no-store' });
   const body = await response.json().catch(() => ({ error: response.statusText }));
   if (response.status === 401) document.getElementById('token-box').hidden = false;
-  if (!response.ok) throw new Error(body.error || response.statusText);
+  if (!response.ok) throw Object.assign(new Error(body.error || response.statusText), { status: response.status });
   return body;
 }
 
@@ -189,11 +195,11 @@ function overviewView(root) {
       // The totals count every queue, also those the overview leaves out (it lists a bounded number).
       const totals = o.totals;
       replace(cards,
-        card('Queues', totals.queues, 'queues'), card('Pending', totals.pending, 'pending'),
-        card('Delayed', totals.delayed, 'delayed'), card('Dead letters', totals.deadLettered, 'dead'),
+        card('Queues', totals.queues, 'queues'), card('Pending', counted(totals.pending), 'pending'),
+        card('Delayed', counted(totals.delayed), 'delayed'), card('Dead letters', counted(totals.deadLettered), 'dead'),
         card('Workers', o.hasControlPlane ? o.workers : 'n/a', 'workers'),
         card('Busy slots', o.hasControlPlane ? o.busy + ' / ' + o.slots : 'n/a', 'busy'));
-      replace(chart, drawChart(o.samples));
+      replace(chart, drawChart(o.samples, o.countsQueues !== false));
       const rows = o.queues.map(q => el('tr', { dataset: { queue: q.queue } },
         el('td', {}, queueLink(q.queue)), num(q.pending), num(q.delayed),
         el('td', { class: 'num' }, q.deadLettered ? el('a', { href: '#/queue/' + encodeURIComponent(q.queue) + '/dead', text: q.deadLettered }) : '0'),
@@ -202,7 +208,17 @@ function overviewView(root) {
         el('td', {}, queueActions(q))));
       replace(migration, ...migrationView(o.migration));
       if (!o.canInspectQueues) replace(queues, el('p', { class: 'muted', text: 'This broker cannot list its queues.' }));
-      else {
+      else if (!o.countsQueues) {
+        // Queues known without counting (the default one, paused ones, those with live workers): no sizes to show.
+        const known = o.queues.map(q => el('tr', { dataset: { queue: q.queue } },
+          el('td', {}, queueLink(q.queue)), el('td', {}, counted(null)),
+          el('td', {}, el('a', { href: '#/queue/' + encodeURIComponent(q.queue) + '/dead', text: 'dead letters' })),
+          el('td', {}, q.paused ? el('span', { class: 'pill paused', text: 'paused' }) : el('span', { class: 'pill running', text: 'active' })),
+          el('td', {}, queueActions(q))));
+        replace(queues, el('p', { class: 'muted', id: 'no-counts', text: o.countsReason }),
+          table(['Queue', 'Sizes', 'Dead letters', 'State', ''], known, 'No queues known.'),
+          leftOut(o.queuesLeftOut, 'queues-left-out'));
+      } else {
         replace(queues, table(['Queue', '#Pending', '#Delayed', '#Dead', '#Oldest', 'State', ''], rows, 'No queues yet.'),
           leftOut(o.queuesLeftOut, 'queues-left-out'));
       }
@@ -233,7 +249,7 @@ function leftOut(count, id) {
 }
 
 function card(label, value, key) {
-  return el('div', { class: 'card', dataset: { card: key } }, el('div', { class: 'value', text: value }), el('div', { class: 'label', text: label }));
+  return el('div', { class: 'card', dataset: { card: key } }, el('div', { class: 'value' }, value), el('div', { class: 'label', text: label }));
 }
 
 function queueActions(q) {
@@ -244,21 +260,25 @@ function queueActions(q) {
       ? actionButton('Resume', 'resume', { queue: q.queue }, 'Resume queue "' + q.queue + '"? Workers start fetching again.')
       : actionButton('Pause', 'pause', { queue: q.queue }, 'Pause queue "' + q.queue + '"? Workers stop fetching within one heartbeat.'));
   }
+  const waiting = q.pending === null || q.pending === undefined ? 'Every waiting task' : q.pending + ' waiting tasks';
   out.push(' ', actionButton('Purge', 'purge', { queue: q.queue },
-    'Purge queue "' + q.queue + '"? ' + q.pending + ' waiting tasks will be deleted. This cannot be undone.', true));
+    'Purge queue "' + q.queue + '"? ' + waiting + ' will be deleted. This cannot be undone.', true));
   return out;
 }
 
-function drawChart(samples) {
+// sized: whether the broker counts its queues; where it does not, its samples carry no sizes (null).
+function drawChart(samples, sized) {
   const width = 600, height = 140, pad = 4;
   const box = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'queue history' });
   const legend = el('div', { class: 'legend' },
-    el('span', { class: 'pending', text: 'pending' }), el('span', { class: 'running', text: 'running' }),
-    el('span', { class: 'finished', text: 'finished (seen) per sample' }), el('span', { class: 'dead', text: 'new dead letters' }));
+    sized ? el('span', { class: 'pending', text: 'pending' }) : null, el('span', { class: 'running', text: 'running' }),
+    el('span', { class: 'finished', text: 'finished (seen) per sample' }),
+    sized ? el('span', { class: 'dead', text: 'new dead letters' }) : null,
+    sized ? null : el('span', { class: 'muted', id: 'chart-uncounted', text: 'pending and dead letters: ' + NOT_COUNTED }));
   if (!samples || samples.length < 2) {
     return [legend, el('p', { class: 'muted', text: 'Collecting samples…' })];
   }
-  const max = Math.max(1, ...samples.map(s => Math.max(s.pending, s.running, s.finished, s.newDeadLetters)));
+  const max = Math.max(1, ...samples.map(s => Math.max(s.pending || 0, s.running, s.finished, s.newDeadLetters || 0)));
   const x = i => pad + (i * (width - pad - 4)) / (samples.length - 1);
   const y = v => height - 14 - (v * (height - 24)) / max;
   box.appendChild(svg('line', { class: 'axis', x1: pad, y1: height - 14, x2: width, y2: height - 14 }));
@@ -267,14 +287,14 @@ function drawChart(samples) {
     if (s.finished) box.appendChild(svg('rect', { class: 'bar-finished', x: x(i) - barWidth, y: y(s.finished), width: barWidth, height: y(0) - y(s.finished) }));
     if (s.newDeadLetters) box.appendChild(svg('rect', { class: 'bar-dead', x: x(i), y: y(s.newDeadLetters), width: barWidth, height: y(0) - y(s.newDeadLetters) }));
   });
-  box.appendChild(svg('polyline', { class: 'line-pending', points: samples.map((s, i) => x(i) + ',' + y(s.pending)).join(' ') }));
+  if (sized) box.appendChild(svg('polyline', { class: 'line-pending', points: samples.map((s, i) => x(i) + ',' + y(s.pending || 0)).join(' ') }));
   box.appendChild(svg('polyline', { class: 'line-running', points: samples.map((s, i) => x(i) + ',' + y(s.running)).join(' ') }));
   const last = samples[samples.length - 1];
   const rate = samples.slice(-12).reduce((t, s) => ({ f: t.f + s.finished, d: t.d + s.newDeadLetters }), { f: 0, d: 0 });
   const secs = Math.max(1, (Date.parse(last.at) - Date.parse(samples[Math.max(0, samples.length - 12)].at)) / 1000);
   const summary = el('div', { class: 'muted', dataset: { rates: '' },
     text: 'last ' + Math.round(secs) + ' s: ' + (rate.f * 60 / secs).toFixed(1) + ' finished/min (seen), '
-      + (rate.d * 60 / secs).toFixed(1) + ' dead-lettered/min · chart: ' + samples.length + ' samples over '
+      + (sized ? (rate.d * 60 / secs).toFixed(1) + ' dead-lettered/min' : 'dead-lettered/min ' + NOT_COUNTED) + ' · chart: ' + samples.length + ' samples over '
       + Math.round((Date.parse(last.at) - Date.parse(samples[0].at)) / 1000) + ' s, top = ' + max });
   return [legend, box, summary];
 }
@@ -304,25 +324,40 @@ function queueView(root, queue, tab, params) {
 
   return {
     async refresh() {
-      const page = await get('/api/queue?' + new URLSearchParams({ name: queue, tab, offset, limit: PAGE, q: search }));
+      let page;
+      try {
+        page = await get('/api/queue?' + new URLSearchParams({ name: queue, tab, offset, limit: PAGE, q: search }));
+      } catch (e) {
+        if (e.status !== 501) throw e;
+        // What this broker cannot list (Pub/Sub: delayed tasks) fails this tab only, saying why; the other tabs work.
+        replace(tabs, TABS.map(([key, label]) => el('a', { href: '#/queue/' + encodeURIComponent(queue) + '/' + key,
+          class: key === tab ? 'active' : '', dataset: { tab: key }, text: label })));
+        replace(actions);
+        replace(body, el('p', { class: 'muted', id: 'tab-unavailable', text: e.message }));
+        replace(pager);
+        return;
+      }
       // A checked dead letter that left the page (requeued or deleted, here or elsewhere) is no longer selected.
       if (tab === 'dead') for (const id of [...selected]) if (!page.items.some(d => d.id === id)) selected.delete(id);
       const stats = page.stats || {};
-      const counts = { pending: stats.pending, delayed: stats.delayed, dead: stats.deadLettered,
+      // null where the broker keeps no counts (stats.counted false): no count in the tab rather than a zero.
+      const known = v => v === null ? undefined : v;
+      const counts = { pending: known(stats.pending), delayed: known(stats.delayed), dead: known(stats.deadLettered),
         inflight: tab === 'inflight' && !search ? page.items.length + (page.hasMore ? '+' : '') : undefined };
       replace(tabs, TABS.map(([key, label]) => el('a', { href: '#/queue/' + encodeURIComponent(queue) + '/' + key,
         class: key === tab ? 'active' : '', dataset: { tab: key } }, label, counts[key] === undefined ? '' : ' (' + counts[key] + ')')));
-      const q = { queue, pending: stats.pending || 0, paused: stats.paused };
+      const q = { queue, pending: stats.counted === false ? null : stats.pending || 0, paused: stats.paused };
       const buttons = [queueActions(q)];
       if (tab === 'dead' && overview.actions) {
         const ids = () => ({ queue, ids: [...selected] });
         // Once done, the selection is cleared: the next action must not carry the ids of this one.
         const clear = () => selected.clear();
+        const all = stats.counted === false ? 'all dead letters' : 'all ' + (stats.deadLettered || 0) + ' dead letters';
         buttons.push(' ',
           actionButton('Requeue selected', 'requeue', ids(), 'Requeue ' + selected.size + ' dead letters of "' + queue + '"?', false, clear),
           actionButton('Delete selected', 'delete', ids(), 'Delete ' + selected.size + ' dead letters of "' + queue + '"? This cannot be undone.', true, clear),
-          actionButton('Requeue all', 'requeue', { queue, all: true }, 'Requeue all ' + (stats.deadLettered || 0) + ' dead letters of "' + queue + '"?'),
-          actionButton('Delete all', 'delete', { queue, all: true }, 'Delete all ' + (stats.deadLettered || 0) + ' dead letters of "' + queue + '"? This cannot be undone.', true));
+          actionButton('Requeue all', 'requeue', { queue, all: true }, 'Requeue ' + all + ' of "' + queue + '"?'),
+          actionButton('Delete all', 'delete', { queue, all: true }, 'Delete ' + all + ' of "' + queue + '"? This cannot be undone.', true));
         buttons.flat().forEach(b => { if (b && b.dataset && /selected/.test(b.textContent)) b.disabled = selected.size === 0; });
       }
       replace(actions, buttons);
