@@ -76,12 +76,24 @@ final class RelayPass {
   private final int maxSenders;
   private final Backoff backoff;
 
+  /**
+   * The most senders a claim lists ({@link OutboxTable#listSenders}) before it walks the table
+   * instead: twice {@code maxSenders}, so that a walk past it is likely to stop early, and at least
+   * {@value #MIN_LISTING_BOUND}. Listing is paid on every pass, also when it ends in the walk:
+   * about 0.2 ms for 32 senders, 0.8 ms for 64, against 2 ms for the walk that claims 16 of 10,000.
+   */
+  private final int listingBound;
+
+  /** The least {@link #listingBound}. */
+  static final int MIN_LISTING_BOUND = 32;
+
   RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders, Backoff backoff) {
     this.server = server;
     this.table = table;
     this.batchSize = batchSize;
     this.maxSenders = maxSenders;
     this.backoff = backoff;
+    this.listingBound = (int) Math.max(MIN_LISTING_BOUND, Math.min(2L * maxSenders, 1 << 20));
   }
 
   /**
@@ -167,16 +179,29 @@ final class RelayPass {
 
   /**
    * Claims up to {@code maxSenders} senders whose first row is due: those that did not fail in
-   * {@code seq} order, then the failing ones, the one due longest first. Two statements, so that
-   * each walks an index in its own order and stops at its limit (one statement ordered by both
-   * sorted every waiting row on every pass); the second runs only when the first left room.
+   * {@code seq} order, then the failing ones, the one due longest first. Each claim reads an index
+   * in its own order and stops at its limit (one statement ordered by both sorted every waiting row
+   * on every pass); the due claim runs only when the first left room. The senders are listed first,
+   * up to {@link #listingBound}. When that lists them all (a few senders' long backlogs, the
+   * default being one sender; or a few senders all backing off), the senders that did not fail are
+   * looked up among those listed: a few index descents instead of a read of every waiting row (1 ms
+   * against 0.6 s for one sender's 100,000 rows). With more senders the claim walks the table in
+   * {@code seq} order, which stops once it has {@code maxSenders} senders, and reads every waiting
+   * row when fewer can be claimed (many senders all backing off). Both lock the same rows, each
+   * checked again in the locking statement (first of its sender, never failed); the listing only
+   * chooses how to find them.
    */
   private List<String> claimSenders(Connection connection) throws SQLException {
     List<String> senders = new ArrayList<>();
     try {
-      claim(connection, table.claimHealthySenders(), senders);
+      Listing listing = listSenders(connection);
+      if (!listing.complete()) {
+        claim(connection, table.claimHealthySenders(), null, senders);
+      } else if (!listing.healthy().isEmpty()) {
+        claim(connection, table.claimListedSenders(), listing.healthy(), senders);
+      }
       if (senders.size() < maxSenders) {
-        claim(connection, table.claimDueSenders(), senders);
+        claim(connection, table.claimDueSenders(), null, senders);
       }
     } catch (SQLException e) {
       throw table.explainMissingColumns(e);
@@ -184,9 +209,46 @@ final class RelayPass {
     return senders;
   }
 
-  private void claim(Connection connection, String sql, List<String> senders) throws SQLException {
+  /**
+   * Senders listed before a claim.
+   *
+   * @param complete whether every sender of the table was listed
+   * @param healthy the first rows of the listed senders that did not fail
+   */
+  private record Listing(boolean complete, List<Long> healthy) {}
+
+  /** Lists up to {@link #listingBound} senders, and whether there are more. */
+  private Listing listSenders(Connection connection) throws SQLException {
+    List<Long> healthy = new ArrayList<>();
+    int senders = 0;
+    try (PreparedStatement select = connection.prepareStatement(table.listSenders())) {
+      select.setInt(1, listingBound + 1);
+      try (ResultSet rs = select.executeQuery()) {
+        while (rs.next()) {
+          senders++;
+          if (rs.getBoolean(2)) {
+            healthy.add(rs.getLong(1));
+          }
+        }
+      }
+    }
+    return new Listing(senders <= listingBound, healthy);
+  }
+
+  /**
+   * Runs a claim statement, whose last parameter is the limit, adding the senders it locked.
+   *
+   * @param seqs the first parameter, an array of {@code seq}s, or null when the statement has none
+   */
+  private void claim(
+      Connection connection, String sql, @Nullable List<Long> seqs, List<String> senders)
+      throws SQLException {
     try (PreparedStatement select = connection.prepareStatement(sql)) {
-      select.setInt(1, maxSenders - senders.size());
+      int parameter = 1;
+      if (seqs != null) {
+        select.setArray(parameter++, connection.createArrayOf("bigint", seqs.toArray()));
+      }
+      select.setInt(parameter, maxSenders - senders.size());
       try (ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
           senders.add(rs.getString(1));

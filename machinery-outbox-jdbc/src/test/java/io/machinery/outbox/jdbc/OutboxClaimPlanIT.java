@@ -3,7 +3,9 @@ package io.machinery.outbox.jdbc;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
+import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -12,6 +14,9 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -19,11 +24,20 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The cost of a relay's claim on a real PostgreSQL, asserted on the plans PostgreSQL chooses for
  * the claim statements a pass runs, never on times: a claim walks indexes and stops at its limit,
  * it never sorts the waiting rows nor joins a sender's rows to each other (a hash anti join over
- * one sender's 20,000 rows took 23 s a pass). The rows cannot be decoded, so a pass publishes
- * nothing.
+ * one sender's 20,000 rows took 23 s a pass), and where the table has few senders it reads a few
+ * pages, not every waiting row (counted by {@code EXPLAIN (ANALYZE, BUFFERS)}: pages are
+ * deterministic where times are not). The rows cannot be decoded, so a pass publishes nothing.
  */
 class OutboxClaimPlanIT {
   private static final Duration WAIT = Duration.ofSeconds(30);
+
+  /**
+   * More pages than a pass's claims read when they look rows up by index (a few per sender): a
+   * claim reading every waiting row reads thousands.
+   */
+  private static final long PAGES_OF_A_FEW_LOOKUPS = 1_000;
+
+  private static final Pattern BUFFERS = Pattern.compile("shared hit=(\\d+)(?: read=(\\d+))?");
 
   @RegisterExtension final OutboxFixture db = new OutboxFixture("outbox_plan_");
 
@@ -60,6 +74,34 @@ class OutboxClaimPlanIT {
                     .doesNotContain("Sort"));
   }
 
+  @Test
+  void aPassClaimsTheOnlySenderOfALongBacklogReadingAFewPagesNotEveryRow() throws Exception {
+    insertUndecodableRows(1, 10_000); // one sender, as TaskOutbox's default
+
+    // Walking the primary key read every row once a pass: about 30,000 pages for these rows.
+    assertThat(pagesReadByClaimsOfAPass()).isLessThan(PAGES_OF_A_FEW_LOOKUPS);
+  }
+
+  @Test
+  void aPassWhileEverySenderBacksOffReadsAFewPagesWithoutSortingTheWaitingRows() throws Exception {
+    // A broker outage: each of 20 senders' first row waits its back-off, 10,000 rows in all.
+    insertUndecodableRows(20, 10_000);
+    execute(
+        "UPDATE "
+            + db.table
+            + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
+            + " WHERE seq IN (SELECT min(seq) FROM "
+            + db.table
+            + " GROUP BY sender_id)");
+    execute("ANALYZE " + db.table);
+
+    List<String> plans = claimPlansOfAPass();
+    assertThat(plans)
+        .isNotEmpty()
+        .allSatisfy(plan -> assertThat(plan).doesNotContain("Seq Scan").doesNotContain("Sort"));
+    assertThat(pagesRead(plans)).isLessThan(PAGES_OF_A_FEW_LOOKUPS);
+  }
+
   // ----------------------------------------------------------------------------------------------
 
   /** Rows of {@code senders} senders in turn, whose message cannot be decoded; then ANALYZE. */
@@ -84,10 +126,11 @@ class OutboxClaimPlanIT {
 
   /**
    * Runs a pass claiming one sender, and returns the plans PostgreSQL chooses for the claim
-   * statements it ran.
+   * statements it ran (listing senders and locking them), executed again with the pass's
+   * parameters, with the pages each read, in a transaction rolled back.
    */
   private List<String> claimPlansOfAPass() throws SQLException {
-    List<String> statements = new ArrayList<>();
+    List<Prepared> statements = new ArrayList<>();
     try (Connection c = recordingStatements(db.dataSource.getConnection(), statements)) {
       c.setAutoCommit(false);
       new RelayPass(
@@ -99,44 +142,116 @@ class OutboxClaimPlanIT {
           .run(c, () -> false);
     }
     List<String> plans = new ArrayList<>();
-    for (String sql : statements) {
-      if (sql.startsWith("SELECT o.sender_id")) {
-        plans.add(sql + "\n" + plan(sql));
+    for (Prepared statement : statements) {
+      if (statement.sql().startsWith("SELECT o.sender_id")
+          || statement.sql().startsWith("WITH RECURSIVE")) {
+        plans.add(statement.sql() + "\n" + plan(statement));
       }
     }
     return plans;
   }
 
-  /** The plan PostgreSQL chooses for a claim statement, whose one parameter is the limit. */
-  private String plan(String claim) throws SQLException {
-    StringBuilder plan = new StringBuilder();
-    try (Connection c = db.dataSource.getConnection();
-        PreparedStatement explain = c.prepareStatement("EXPLAIN " + claim)) {
-      explain.setInt(1, OutboxRelay.DEFAULT_MAX_SENDERS);
-      try (ResultSet rs = explain.executeQuery()) {
-        while (rs.next()) {
-          plan.append(rs.getString(1)).append('\n');
+  /** The pages (buffers) the claim statements of a pass read, in all. */
+  private long pagesReadByClaimsOfAPass() throws SQLException {
+    return pagesRead(claimPlansOfAPass());
+  }
+
+  /** The pages the statements of {@code plans} read, in all: each plan's largest count. */
+  private static long pagesRead(List<String> plans) {
+    long pages = 0;
+    for (String plan : plans) {
+      long most = 0;
+      String execution = plan.substring(0, Math.max(0, plan.indexOf("Planning")));
+      Matcher buffers = BUFFERS.matcher(execution);
+      while (buffers.find()) {
+        long read = Long.parseLong(buffers.group(1));
+        if (buffers.group(2) != null) {
+          read += Long.parseLong(buffers.group(2));
         }
+        most = Math.max(most, read); // a node's count includes its children's
+      }
+      pages += most;
+    }
+    return pages;
+  }
+
+  /**
+   * The plan PostgreSQL chooses for a claim statement and what it read, executed with the
+   * parameters the pass gave it, in a transaction rolled back (it locks rows).
+   */
+  private String plan(Prepared statement) throws SQLException {
+    StringBuilder plan = new StringBuilder();
+    try (Connection c = db.dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try (PreparedStatement explain =
+          c.prepareStatement("EXPLAIN (ANALYZE, BUFFERS) " + statement.sql())) {
+        for (int i = 0; i < statement.parameters().size(); i++) {
+          Object value = statement.parameters().get(i);
+          if (value instanceof Object[] array) {
+            explain.setArray(i + 1, c.createArrayOf("bigint", array));
+          } else {
+            explain.setObject(i + 1, value);
+          }
+        }
+        try (ResultSet rs = explain.executeQuery()) {
+          while (rs.next()) {
+            plan.append(rs.getString(1)).append('\n');
+          }
+        }
+      } finally {
+        c.rollback();
       }
     }
     return plan.toString();
   }
 
-  /** {@code real}, adding the SQL of every statement it prepares to {@code statements}. */
-  private static Connection recordingStatements(Connection real, List<String> statements) {
+  /** A statement a pass prepared, and the parameters it set (an array as its elements). */
+  private record Prepared(String sql, List<@Nullable Object> parameters) {}
+
+  /**
+   * {@code real}, adding each statement it prepares, with its parameters, to {@code statements}.
+   */
+  private static Connection recordingStatements(Connection real, List<Prepared> statements) {
     return (Connection)
         Proxy.newProxyInstance(
             OutboxClaimPlanIT.class.getClassLoader(),
             new Class<?>[] {Connection.class},
             (proxy, method, args) -> {
+              Object result = invoke(method, real, args);
               if (method.getName().equals("prepareStatement")) {
-                statements.add((String) args[0]);
+                Prepared statement = new Prepared((String) args[0], new ArrayList<>());
+                statements.add(statement);
+                return recordingParameters((PreparedStatement) result, statement.parameters());
               }
-              try {
-                return method.invoke(real, args);
-              } catch (InvocationTargetException e) {
-                throw e.getCause();
-              }
+              return result;
             });
+  }
+
+  /** {@code real}, putting the value of each parameter set on it at its index in {@code into}. */
+  private static PreparedStatement recordingParameters(
+      PreparedStatement real, List<@Nullable Object> into) {
+    return (PreparedStatement)
+        Proxy.newProxyInstance(
+            OutboxClaimPlanIT.class.getClassLoader(),
+            new Class<?>[] {PreparedStatement.class},
+            (proxy, method, args) -> {
+              if (method.getName().startsWith("set") && args != null && args.length == 2) {
+                int index = (Integer) args[0] - 1;
+                while (into.size() <= index) {
+                  into.add(null);
+                }
+                into.set(index, args[1] instanceof Array array ? array.getArray() : args[1]);
+              }
+              return invoke(method, real, args);
+            });
+  }
+
+  private static @Nullable Object invoke(Method method, Object target, Object @Nullable [] args)
+      throws Throwable {
+    try {
+      return method.invoke(target, args);
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
   }
 }
