@@ -8,9 +8,12 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.machinery.Signature;
 import io.machinery.wire.WireCodec;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -113,7 +116,8 @@ public final class FetchScriptBenchmark {
 
   /** One round: a flushed database, the queue filled, the fetches run; µs per message. */
   private static double round(
-      RedisCommands<byte[], byte[]> redis, String source, int fetches, int perFetch) {
+      RedisCommands<byte[], byte[]> redis, String source, int fetches, int perFetch)
+      throws ReflectiveOperationException {
     redis.flushdb();
     for (long n = (long) fetches * perFetch; n > 0; n -= 1_000) {
       byte[][] chunk = new byte[(int) Math.min(n, 1_000)][];
@@ -156,24 +160,18 @@ public final class FetchScriptBenchmark {
     return ScriptCost.evalshaMicros(redis, fetches) / (double) ((long) fetches * perFetch);
   }
 
-  /** The keys RedisConsumer passes to the fetch script (QueueKeys), in its order. */
-  private static byte[][] keys() {
-    String tag = "{" + QUEUE + "}:";
-    List<String> keys = new ArrayList<>();
-    keys.add(QUEUE);
-    keys.add(tag + "processing:" + CONSUMER);
-    keys.add(tag + "lease:" + CONSUMER);
-    keys.add(tag + "consumers");
-    keys.add(tag + "dead_letters");
-    keys.add(tag + "redeliveries");
-    for (int band = 1; band <= 9; band++) {
-      keys.add(tag + "priority:" + band);
-    }
-    keys.add(tag + "fair");
-    keys.add(tag + "fair_direct");
-    keys.add(tag + "fair_weights");
-    keys.add(tag + "fair_head");
-    return keys.stream().map(FetchScriptBenchmark::bytes).toArray(byte[][]::new);
+  /**
+   * The keys RedisConsumer passes to the fetch script, read from the broker's {@code QueueKeys}
+   * (package-private) by reflection, so the benchmark follows the script's order.
+   */
+  private static byte[][] keys() throws ReflectiveOperationException {
+    Class<?> queueKeys = Class.forName("io.machinery.broker.redis.QueueKeys");
+    Constructor<?> create = queueKeys.getDeclaredConstructor(String.class);
+    create.setAccessible(true);
+    Method fetchKeys = queueKeys.getDeclaredMethod("fetchKeys", String.class);
+    fetchKeys.setAccessible(true);
+    String[] keys = (String[]) fetchKeys.invoke(create.newInstance(QUEUE), CONSUMER);
+    return Arrays.stream(keys).map(FetchScriptBenchmark::bytes).toArray(byte[][]::new);
   }
 
   private static byte[] bytes(String s) {

@@ -46,6 +46,30 @@ record QueueKeys(String queue) {
     return band == 0 ? queue : RedisKeys.tagged(queue, "priority:" + band);
   }
 
+  /**
+   * The keys of {@link BrokerScripts#FETCH} for consumer {@code consumerId}, in the script's order:
+   * the queue, the consumer's processing list and lease, the consumers, the dead letters, the
+   * redeliveries, the bands 1-9 and the fairness ring, direct list, weights and head. (The fetch
+   * script benchmark reads them from here too.)
+   */
+  String[] fetchKeys(String consumerId) {
+    java.util.List<String> keys =
+        new java.util.ArrayList<>(
+            java.util.List.of(
+                queue,
+                processing(consumerId),
+                lease(consumerId),
+                consumers(),
+                deadLetters(),
+                redeliveries()));
+    keys.addAll(java.util.List.of(upperBands()));
+    keys.add(fairRing());
+    keys.add(fairDirect());
+    keys.add(fairWeights());
+    keys.add(fairHead());
+    return keys.toArray(String[]::new);
+  }
+
   /** The bands 1-9, in order (band 0 is {@link #queue()}). */
   String[] upperBands() {
     String[] keys = new String[io.machinery.spi.PriorityBands.TOP_BAND];

@@ -211,21 +211,7 @@ final class RedisConsumer implements Consumption {
       // (see fetch)
     }
     this.blockSeconds = Math.max(0.01, (poll.compareTo(cap) > 0 ? cap : poll).toMillis() / 1000.0);
-    List<String> fetchKeyList =
-        new java.util.ArrayList<>(
-            List.of(
-                keys.queue(),
-                processing,
-                lease,
-                keys.consumers(),
-                keys.deadLetters(),
-                keys.redeliveries()));
-    fetchKeyList.addAll(List.of(keys.upperBands()));
-    fetchKeyList.add(keys.fairRing());
-    fetchKeyList.add(keys.fairDirect());
-    fetchKeyList.add(keys.fairWeights());
-    fetchKeyList.add(keys.fairHead());
-    this.fetchKeys = fetchKeyList.toArray(String[]::new);
+    this.fetchKeys = keys.fetchKeys(id);
     String sort = (broker.priorities() ? "p" : "") + (broker.fairness() ? "f" : "");
     this.sortWhat = bytes(sort);
     this.sortWindow = bytes(sort.isEmpty() ? "0" : Integer.toString(RedisBroker.PRIORITY_WINDOW));
