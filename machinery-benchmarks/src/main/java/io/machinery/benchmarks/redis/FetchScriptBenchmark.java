@@ -1,5 +1,7 @@
 package io.machinery.benchmarks.redis;
 
+import static io.machinery.benchmarks.redis.ScriptCost.bytes;
+
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
@@ -10,7 +12,6 @@ import io.machinery.Signature;
 import io.machinery.wire.WireCodec;
 import java.lang.reflect.Constructor;
 import java.lang.reflect.Method;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -171,10 +172,6 @@ public final class FetchScriptBenchmark {
     Method fetchKeys = queueKeys.getDeclaredMethod("fetchKeys", String.class);
     fetchKeys.setAccessible(true);
     String[] keys = (String[]) fetchKeys.invoke(create.newInstance(QUEUE), CONSUMER);
-    return Arrays.stream(keys).map(FetchScriptBenchmark::bytes).toArray(byte[][]::new);
-  }
-
-  private static byte[] bytes(String s) {
-    return s.getBytes(StandardCharsets.UTF_8);
+    return Arrays.stream(keys).map(ScriptCost::bytes).toArray(byte[][]::new);
   }
 }
