@@ -23,7 +23,7 @@ import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchResponse;
  * Whatever one batch throws (not only an {@code SdkException}: a closed client throws {@code
  * IllegalStateException}, an {@code Error} may come from anywhere) fails that batch's futures and
  * the thread goes on, so no later caller waits on a future nobody completes. Each batch is bounded
- * as every settling call is ({@link SqsBroker#settlementBound()}): one that never answers fails its
+ * as every settling call is ({@link SqsBroker#callBound()}): one that never answers fails its
  * futures at the bound, and the batches queued behind it go on.
  */
 final class DeleteBatcher {

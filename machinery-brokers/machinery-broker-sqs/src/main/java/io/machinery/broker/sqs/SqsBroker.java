@@ -78,17 +78,21 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Inspection.</b> SQS cannot list a queue without receiving (and so hiding and counting)
  *       its messages, so {@link #pendingTasks} and {@link #delayedTasks} throw {@link
  *       UnsupportedOperationException}, as Go's "Not implemented".
- *   <li><b>Every settling call is bounded.</b> The calls that settle a message (deletes, a
- *       requeue's or dead letter's send, visibility changes) and the heartbeat's extensions are
- *       bounded by the client's own {@code apiCallTimeout} when it sets one, else each by {@link
- *       #DEFAULT_SETTLEMENT_CALL_TIMEOUT} (the SDK's per-request {@code apiCallTimeout}, which also
- *       cuts a stall its socket timeout does not see: a response that trickles in, a request held
- *       before it is sent). A settlement whose call is cut fails as a failed call does: the message
- *       leaves the heartbeat and SQS hands it out again after its visibility timeout (the task may
- *       run again: at-least-once), the failure is logged with the task and message ids, and the
- *       worker's thread, slot and the consumer's bookkeeping are free. Without the bound a call
- *       that never answers kept its message hidden, by the heartbeat, for as long as the consumer
- *       lived. Receives are not bounded this way: a receive cut short loses what SQS already hid.
+ *   <li><b>Every settling and inspecting call is bounded.</b> The calls that settle a message
+ *       (deletes, a requeue's or dead letter's send, visibility changes) and the heartbeat's
+ *       extensions are bounded by the client's own {@code apiCallTimeout} when it sets one, else
+ *       each by {@link #DEFAULT_CALL_TIMEOUT} (the SDK's per-request {@code apiCallTimeout}, which
+ *       also cuts a stall its socket timeout does not see: a response that trickles in, a request
+ *       held before it is sent). A settlement whose call is cut fails as a failed call does: the
+ *       message leaves the heartbeat and SQS hands it out again after its visibility timeout (the
+ *       task may run again: at-least-once), the failure is logged with the task and message ids,
+ *       and the worker's thread, slot and the consumer's bookkeeping are free. Without the bound a
+ *       call that never answers kept its message hidden, by the heartbeat, for as long as the
+ *       consumer lived. Receives are not bounded this way: a receive cut short loses what SQS
+ *       already hid. The {@link SqsInspector}'s calls (counters, listings, dead-letter repairs,
+ *       purge; its short receives included) are bounded by the same rule, so a call that never
+ *       answers fails the dashboard's read or the command line with a {@link MachineryException} at
+ *       the bound instead of holding it for as long as the call hangs.
  *   <li><b>Queues</b> are not created unless {@link Builder#createQueues(boolean)} asks for it (Go
  *       expects them to exist); only the dead-letter queues, this broker's own, are created when
  *       first needed.
@@ -112,11 +116,11 @@ public final class SqsBroker implements Broker {
   public static final String DEAD_LETTER_SOURCE_ATTRIBUTE = "machinery_source_queue";
 
   /**
-   * The longest one SQS call that settles a message (or extends its visibility) may take when the
-   * client sets no {@code apiCallTimeout} of its own: well above a call with the SDK's default
-   * retries and back-off, so it cuts a call that hangs, not a slow one.
+   * The longest one bounded SQS call (one that settles a message or extends its visibility, or an
+   * inspector's) may take when the client sets no {@code apiCallTimeout} of its own: well above a
+   * call with the SDK's default retries and back-off, so it cuts a call that hangs, not a slow one.
    */
-  static final Duration DEFAULT_SETTLEMENT_CALL_TIMEOUT = Duration.ofMinutes(1);
+  static final Duration DEFAULT_CALL_TIMEOUT = Duration.ofMinutes(1);
 
   static final String FIFO_GROUP_ERROR =
       "please specify BrokerMessageGroupId attribute for task Signature when submitting a task to FIFO queue";
@@ -131,11 +135,11 @@ public final class SqsBroker implements Broker {
   private final Set<SqsConsumer> consumers = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  /** The bound of one settling call: the client's {@code apiCallTimeout}, else the builder's. */
-  private final Duration settlementCallTimeout;
+  /** The bound of one bounded call: the client's {@code apiCallTimeout}, else the builder's. */
+  private final Duration callTimeout;
 
-  /** What bounds a settling call when the client does not: null when it does. */
-  private final @Nullable AwsRequestOverrideConfiguration settlementBound;
+  /** What bounds a bounded call when the client does not: null when it does. */
+  private final @Nullable AwsRequestOverrideConfiguration callBound;
 
   private SqsBroker(Builder b, SqsClient client, boolean ownsClient) {
     this.config = b.config;
@@ -145,13 +149,11 @@ public final class SqsBroker implements Broker {
     this.createQueues = b.createQueues;
     this.fairness = b.fairness;
     Duration own = apiCallTimeoutOf(client);
-    this.settlementCallTimeout = own != null ? own : b.settlementCallTimeout;
-    this.settlementBound =
+    this.callTimeout = own != null ? own : b.callTimeout;
+    this.callBound =
         own != null
             ? null
-            : AwsRequestOverrideConfiguration.builder()
-                .apiCallTimeout(b.settlementCallTimeout)
-                .build();
+            : AwsRequestOverrideConfiguration.builder().apiCallTimeout(b.callTimeout).build();
   }
 
   /** The {@code apiCallTimeout} {@code client} applies to every call; null when none. */
@@ -191,17 +193,20 @@ public final class SqsBroker implements Broker {
     return clock;
   }
 
-  /** The longest one call that settles a message may take (see the class notes). */
-  Duration settlementCallTimeout() {
-    return settlementCallTimeout;
+  /**
+   * The longest one bounded call (settling a message, extending one, inspecting) may take (see the
+   * class notes).
+   */
+  Duration callTimeout() {
+    return callTimeout;
   }
 
   /**
-   * The request override that bounds a settling call by {@link #settlementCallTimeout()}; null when
-   * the client's own {@code apiCallTimeout} does.
+   * The request override that bounds a call by {@link #callTimeout()}, for every call that settles
+   * a message, extends one or inspects; null when the client's own {@code apiCallTimeout} does.
    */
-  @Nullable AwsRequestOverrideConfiguration settlementBound() {
-    return settlementBound;
+  @Nullable AwsRequestOverrideConfiguration callBound() {
+    return callBound;
   }
 
   /** Go's queue URL: the broker URL, a slash, the queue name. */
@@ -379,7 +384,7 @@ public final class SqsBroker implements Broker {
             .queueUrl(queueUrl(dlq))
             .messageBody(kept)
             .messageAttributes(attributes)
-            .overrideConfiguration(settlementBound);
+            .overrideConfiguration(callBound);
     if (isFifo(dlq)) {
       request
           .messageGroupId(groupId == null || groupId.isEmpty() ? "dead_letters" : groupId)
@@ -422,8 +427,13 @@ public final class SqsBroker implements Broker {
    * Creates {@code queue} once when {@link Builder#createQueues} is on (CreateQueue is idempotent).
    */
   void ensureQueue(String queue) {
+    ensureQueue(queue, null);
+  }
+
+  /** As {@link #ensureQueue(String)}, its call bounded by {@code bound} when not null. */
+  void ensureQueue(String queue, @Nullable AwsRequestOverrideConfiguration bound) {
     if (createQueues && !createdQueues.contains(queue)) {
-      SqsQueues.create(client, queue);
+      SqsQueues.create(client, queue, bound);
       createdQueues.add(queue);
     }
   }
@@ -431,7 +441,7 @@ public final class SqsBroker implements Broker {
   /** Creates a dead-letter queue once; part of a settlement, so bounded as its calls are. */
   private void ensureDeadLetterQueue(String dlq) {
     if (!createdQueues.contains(dlq)) {
-      SqsQueues.createDeadLetterQueue(client, dlq, settlementBound);
+      SqsQueues.createDeadLetterQueue(client, dlq, callBound);
       createdQueues.add(dlq);
     }
   }
@@ -502,7 +512,7 @@ public final class SqsBroker implements Broker {
     private Clock clock = Clock.systemUTC();
     private boolean createQueues;
     private boolean fairness;
-    private Duration settlementCallTimeout = DEFAULT_SETTLEMENT_CALL_TIMEOUT;
+    private Duration callTimeout = DEFAULT_CALL_TIMEOUT;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -560,15 +570,15 @@ public final class SqsBroker implements Broker {
     }
 
     /**
-     * The bound of one settling call when the client sets no {@code apiCallTimeout}; default {@link
-     * #DEFAULT_SETTLEMENT_CALL_TIMEOUT}. Package-private: tests shorten it; a user bounds the calls
-     * with the {@code apiCallTimeout} of the client they pass in.
+     * The bound of one bounded call (see the class notes) when the client sets no {@code
+     * apiCallTimeout}; default {@link #DEFAULT_CALL_TIMEOUT}. Package-private: tests shorten it; a
+     * user bounds the calls with the {@code apiCallTimeout} of the client they pass in.
      */
-    Builder settlementCallTimeout(Duration value) {
+    Builder callTimeout(Duration value) {
       if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("settlementCallTimeout must be positive, was " + value);
+        throw new IllegalArgumentException("callTimeout must be positive, was " + value);
       }
-      settlementCallTimeout = value;
+      callTimeout = value;
       return this;
     }
 

@@ -57,15 +57,15 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       VisibilityHeartBeat}; here it is always on, because the message is deleted only after the
  *       final state is stored. A message settled by a delete (an acknowledgement, a requeue or dead
  *       letter once its copy is sent) leaves {@link #inFlight} only once SQS answered the delete
- *       (or the call failed, at the latest at the settlement call timeout, see {@link SqsBroker}),
- *       so a slow delete cannot let it come back to run again; one settled by a visibility change
- *       of its own (a requeue's delay, a return to the queue) leaves before that change is sent,
- *       which waits for an extension of it already in flight (see {@link SqsDelivery}): SQS
- *       applying the extension after it would bring the message back at the heartbeat's time
- *       instead. When the process dies the heartbeat stops and the message comes back after the
- *       timeout. A tick survives anything thrown in it (an {@code Error} included: a scheduled task
- *       that throws is never run again), so one failed tick costs nothing while the next succeeds
- *       within the timeout.
+ *       (or the call failed, at the latest at the call timeout, see {@link SqsBroker}), so a slow
+ *       delete cannot let it come back to run again; one settled by a visibility change of its own
+ *       (a requeue's delay, a return to the queue) leaves before that change is sent, which waits
+ *       for an extension of it already in flight (see {@link SqsDelivery}): SQS applying the
+ *       extension after it would bring the message back at the heartbeat's time instead. When the
+ *       process dies the heartbeat stops and the message comes back after the timeout. A tick
+ *       survives anything thrown in it (an {@code Error} included: a scheduled task that throws is
+ *       never run again), so one failed tick costs nothing while the next succeeds within the
+ *       timeout.
  *   <li><b>Platform threads.</b> The pollers, the heartbeat and the delete batcher are named daemon
  *       platform threads, closed with the consumer: task bodies run on virtual threads, which a
  *       computing task never gives up, so a virtual heartbeat waits for a free carrier while the
@@ -74,10 +74,10 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *   <li><b>Pollers never die of a failure</b>: whatever a receive throws (an {@code Error}
  *       included) is reported once to the worker and retried with back-off.
  *   <li><b>Acknowledgements</b> are deletes sent in batches ({@link DeleteBatcher}); {@link
- *       SqsDelivery#ack()} returns once its message is deleted, or after twice the settlement call
- *       timeout (logged: its batch may wait behind one in flight); the message stays in the
- *       heartbeat until SQS answered its delete or the call failed, at the latest when the
- *       settlement call timeout cut it (see {@link SqsBroker}).
+ *       SqsDelivery#ack()} returns once its message is deleted, or after twice the call timeout
+ *       (logged: its batch may wait behind one in flight); the message stays in the heartbeat until
+ *       SQS answered its delete or the call failed, at the latest when the call timeout cut it (see
+ *       {@link SqsBroker}).
  *   <li><b>ETA.</b> A message received before its ETA is held back (see {@link SqsBroker}) without
  *       using a slot. A message over {@code MaxMessageBytes} is not decoded to find its ETA: it
  *       goes to the worker at once, which dead-letters it by its size.
@@ -166,7 +166,7 @@ final class SqsConsumer implements Consumption {
     this.fifo = SqsBroker.isFifo(queue);
     int configured = broker.config().sqs().waitTimeSeconds();
     this.waitSeconds = configured > 0 ? Math.min(configured, 20) : DEFAULT_WAIT_SECONDS;
-    this.bound = broker.settlementBound();
+    this.bound = broker.callBound();
     this.deletes = new DeleteBatcher(client, queueUrl, bound, "machinery-sqs-deletes-" + tag);
     this.heartbeat =
         Executors.newSingleThreadScheduledExecutor(

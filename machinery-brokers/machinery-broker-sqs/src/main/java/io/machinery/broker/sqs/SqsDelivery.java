@@ -43,9 +43,9 @@ import software.amazon.awssdk.services.sqs.model.MessageSystemAttributeName;
  *       message out. That change is the settlement itself, so it cannot be covered: a slow one may
  *       let the message come back before it lands (a requeued task before its delay, a dead letter
  *       to be tried again sooner), never a task whose final state is stored.
- *   <li><b>Bounded.</b> Each settling call is bounded ({@link SqsBroker#settlementBound()}): one
- *       that never answers fails at the bound like any failed call, so the message leaves the
- *       heartbeat and SQS hands it out again after its visibility timeout (the task may run again:
+ *   <li><b>Bounded.</b> Each settling call is bounded ({@link SqsBroker#callBound()}): one that
+ *       never answers fails at the bound like any failed call, so the message leaves the heartbeat
+ *       and SQS hands it out again after its visibility timeout (the task may run again:
  *       at-least-once), logged with the task and message ids; the worker's thread returns.
  *   <li><b>Handed back</b> ({@link #returnToQueue()}: the consumer closed with it unsettled, or the
  *       handler threw on it): made visible at once, so {@link #stillHeld()} is false from then on;
@@ -203,11 +203,10 @@ final class SqsDelivery implements Delivery {
 
   /**
    * Deletes the message: its task's final state is stored. The heartbeat keeps it hidden until the
-   * delete is confirmed or failed; a delete that failed, or that the settlement call timeout cut,
-   * is logged, and SQS delivers the message again after its visibility timeout (the task then runs
-   * again: at-least-once). Waits for the delete at most twice the settlement call timeout (its
-   * batch may wait behind one in flight); after that the delete goes on without the caller, logged
-   * once it fails.
+   * delete is confirmed or failed; a delete that failed, or that the call timeout cut, is logged,
+   * and SQS delivers the message again after its visibility timeout (the task then runs again:
+   * at-least-once). Waits for the delete at most twice the call timeout (its batch may wait behind
+   * one in flight); after that the delete goes on without the caller, logged once it fails.
    */
   @Override
   public void ack() {
@@ -234,7 +233,7 @@ final class SqsDelivery implements Delivery {
                 failure.toString());
           }
         });
-    Duration wait = consumer.broker().settlementCallTimeout().multipliedBy(2);
+    Duration wait = consumer.broker().callTimeout().multipliedBy(2);
     try {
       deleted.get(wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (ExecutionException e) {

@@ -18,8 +18,10 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Predicate;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.services.sqs.SqsClient;
 import software.amazon.awssdk.services.sqs.model.ChangeMessageVisibilityBatchRequestEntry;
@@ -74,6 +76,12 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  *       those too (and is allowed once a minute).
  *   <li><b>Queues</b> are all the queues ListQueues gives for the broker's credentials, dead-letter
  *       queues folded into their sources: SQS has no notion of a Machinery queue.
+ *   <li><b>Bounded.</b> Every call is bounded as the broker's settling calls are ({@link
+ *       SqsBroker#callBound()}: the client's own {@code apiCallTimeout}, else {@link
+ *       SqsBroker#DEFAULT_CALL_TIMEOUT}), its one-second receives included, so a call that never
+ *       answers fails the caller (a dashboard's read, the command line) with a {@link
+ *       MachineryException} at the bound. A walk's receive cut there hides what SQS already gave it
+ *       for {@value #WALK_VISIBILITY_SECONDS} s at most, as a walk that dies does.
  * </ul>
  *
  * <p>Thread-safe.
@@ -95,9 +103,13 @@ final class SqsInspector implements Inspector {
   private final SqsBroker broker;
   private final SqsClient client;
 
+  /** Bounds each call (see the class notes); null: the client's own {@code apiCallTimeout} does. */
+  private final @Nullable AwsRequestOverrideConfiguration bound;
+
   SqsInspector(SqsBroker broker) {
     this.broker = broker;
     this.client = broker.client();
+    this.bound = broker.callBound();
   }
 
   private String name(String queue) {
@@ -114,7 +126,7 @@ final class SqsInspector implements Inspector {
     Set<String> names = new TreeSet<>();
     try {
       client
-          .listQueuesPaginator(r -> r.maxResults(1000))
+          .listQueuesPaginator(r -> r.maxResults(1000).overrideConfiguration(bound))
           .queueUrls()
           .forEach(
               url -> {
@@ -173,7 +185,8 @@ final class SqsInspector implements Inspector {
                   r.queueUrl(broker.queueUrl(queue))
                       .attributeNames(
                           QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES,
-                          QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED))
+                          QueueAttributeName.APPROXIMATE_NUMBER_OF_MESSAGES_DELAYED)
+                      .overrideConfiguration(bound))
           .attributesAsStrings();
     } catch (QueueDoesNotExistException e) {
       return Map.of();
@@ -283,7 +296,8 @@ final class SqsInspector implements Inspector {
                               .messageAttributeNames("All")
                               .messageSystemAttributeNames(
                                   MessageSystemAttributeName.SENT_TIMESTAMP,
-                                  MessageSystemAttributeName.MESSAGE_GROUP_ID))
+                                  MessageSystemAttributeName.MESSAGE_GROUP_ID)
+                              .overrideConfiguration(bound))
                   .messages();
         } catch (QueueDoesNotExistException e) {
           return;
@@ -331,7 +345,8 @@ final class SqsInspector implements Inspector {
                 .build());
       }
       try {
-        client.changeMessageVisibilityBatch(r -> r.queueUrl(url).entries(entries));
+        client.changeMessageVisibilityBatch(
+            r -> r.queueUrl(url).entries(entries).overrideConfiguration(bound));
       } catch (SdkException e) {
         log.warn(
             "SQS: could not show {} dead letters again at once ({}); they return within {} s",
@@ -378,14 +393,15 @@ final class SqsInspector implements Inspector {
             SendMessageRequest.Builder request =
                 SendMessageRequest.builder()
                     .queueUrl(broker.queueUrl(name))
-                    .messageBody(message.body());
+                    .messageBody(message.body())
+                    .overrideConfiguration(bound);
             if (SqsBroker.isFifo(name)) {
               String group = message.attributes().get(MessageSystemAttributeName.MESSAGE_GROUP_ID);
               request
                   .messageGroupId(group == null ? "requeued" : group)
                   .messageDeduplicationId(message.messageId());
             }
-            broker.ensureQueue(name);
+            broker.ensureQueue(name, bound);
             broker.send(
                 request.build(),
                 "requeue dead letter " + message.messageId() + " to queue " + name);
@@ -400,8 +416,22 @@ final class SqsInspector implements Inspector {
   }
 
   private void delete(String queue, Message message) {
-    client.deleteMessage(
-        r -> r.queueUrl(broker.queueUrl(queue)).receiptHandle(message.receiptHandle()));
+    try {
+      client.deleteMessage(
+          r ->
+              r.queueUrl(broker.queueUrl(queue))
+                  .receiptHandle(message.receiptHandle())
+                  .overrideConfiguration(bound));
+    } catch (SdkException e) {
+      throw new MachineryException(
+          "SQS: could not delete message "
+              + message.messageId()
+              + " of queue "
+              + queue
+              + ": "
+              + e.getMessage(),
+          e);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -420,7 +450,8 @@ final class SqsInspector implements Inspector {
                         r.queueUrl(url)
                             .maxNumberOfMessages(BATCH)
                             .waitTimeSeconds(1)
-                            .visibilityTimeout(WALK_VISIBILITY_SECONDS))
+                            .visibilityTimeout(WALK_VISIBILITY_SECONDS)
+                            .overrideConfiguration(bound))
                 .messages();
         if (batch.isEmpty()) {
           return purged;
@@ -434,7 +465,8 @@ final class SqsInspector implements Inspector {
                   .build());
         }
         DeleteMessageBatchResponse response =
-            client.deleteMessageBatch(r -> r.queueUrl(url).entries(entries));
+            client.deleteMessageBatch(
+                r -> r.queueUrl(url).entries(entries).overrideConfiguration(bound));
         purged += response.successful().size();
       }
     } catch (QueueDoesNotExistException e) {

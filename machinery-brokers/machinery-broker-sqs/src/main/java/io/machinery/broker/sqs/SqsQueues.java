@@ -25,14 +25,20 @@ final class SqsQueues {
   static final int DEAD_LETTER_RETENTION_SECONDS = 1_209_600;
 
   static void create(SqsClient client, String queue) {
-    create(client, queue, Map.of(), null);
+    create(client, queue, null);
+  }
+
+  /** Creates {@code queue}; {@code bound} (when not null) bounds the call. */
+  static void create(
+      SqsClient client, String queue, @Nullable AwsRequestOverrideConfiguration bound) {
+    create(client, queue, Map.of(), bound);
   }
 
   /**
    * Creates a dead-letter queue with {@link #DEAD_LETTER_RETENTION_SECONDS}. One that exists with
    * other attributes (created before, or by its owner) is used as it is: SQS refuses CreateQueue
    * then with {@code QueueNameExists}. {@code bound} (when not null) bounds the call: it is part of
-   * a settlement (see {@link SqsBroker#settlementBound()}).
+   * a settlement (see {@link SqsBroker#callBound()}).
    */
   static void createDeadLetterQueue(
       SqsClient client, String queue, @Nullable AwsRequestOverrideConfiguration bound) {

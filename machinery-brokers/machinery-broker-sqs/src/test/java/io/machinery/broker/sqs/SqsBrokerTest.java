@@ -74,18 +74,16 @@ class SqsBrokerTest {
         SqsClient bounded = client(Duration.ofSeconds(7));
         SqsBroker byDefault = SqsBroker.builder(config).client(plain).build();
         SqsBroker byClient = SqsBroker.builder(config).client(bounded).build()) {
-      assertThat(byDefault.settlementCallTimeout())
-          .isEqualTo(SqsBroker.DEFAULT_SETTLEMENT_CALL_TIMEOUT);
-      assertThat(byDefault.settlementBound()).isNotNull();
-      assertThat(byDefault.settlementBound().apiCallTimeout())
-          .contains(SqsBroker.DEFAULT_SETTLEMENT_CALL_TIMEOUT);
+      assertThat(byDefault.callTimeout()).isEqualTo(SqsBroker.DEFAULT_CALL_TIMEOUT);
+      assertThat(byDefault.callBound()).isNotNull();
+      assertThat(byDefault.callBound().apiCallTimeout()).contains(SqsBroker.DEFAULT_CALL_TIMEOUT);
 
-      assertThat(byClient.settlementCallTimeout()).isEqualTo(Duration.ofSeconds(7));
-      assertThat(byClient.settlementBound()).as("the client's own timeout applies").isNull();
+      assertThat(byClient.callTimeout()).isEqualTo(Duration.ofSeconds(7));
+      assertThat(byClient.callBound()).as("the client's own timeout applies").isNull();
     }
-    assertThatThrownBy(() -> SqsBroker.builder(config).settlementCallTimeout(Duration.ZERO))
+    assertThatThrownBy(() -> SqsBroker.builder(config).callTimeout(Duration.ZERO))
         .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("settlementCallTimeout");
+        .hasMessageContaining("callTimeout");
   }
 
   private static SqsClient client(@Nullable Duration apiCallTimeout) {

@@ -34,10 +34,9 @@ import software.amazon.awssdk.services.sqs.model.SendMessageRequest;
  * hand the message to another consumer, which ran a finished task again. Each test holds the
  * settling call in the client (an SDK interceptor, {@link HeldRequest}) for more than twice the
  * visibility timeout while a second consumer polls the queue, then releases it and checks the
- * outcome. A settling call that never answers is cut by the settlement call timeout, and the
- * message comes back (at-least-once) instead of staying hidden while the consumer lives. A handler
- * that throws on a message of a receive gives that message and the rest of the receive back at
- * once.
+ * outcome. A settling call that never answers is cut by the call timeout, and the message comes
+ * back (at-least-once) instead of staying hidden while the consumer lives. A handler that throws on
+ * a message of a receive gives that message and the rest of the receive back at once.
  */
 class SqsSettlementIT {
   @RegisterExtension static final SqsTestResources sqs = new SqsTestResources();
@@ -47,7 +46,7 @@ class SqsSettlementIT {
 
   private static final Duration HELD_FOR = Duration.ofSeconds(2L * VISIBILITY_SECONDS + 1);
 
-  /** The settlement call timeout of the tests of a call that never answers. */
+  /** The call timeout of the tests of a call that never answers. */
   private static final Duration CALL_TIMEOUT = Duration.ofSeconds(2);
 
   @Test
@@ -98,10 +97,10 @@ class SqsSettlementIT {
   }
 
   /**
-   * A batched delete that never answers (held in the client past the settlement call timeout) is
-   * cut by that timeout: the acknowledgement returns, the message leaves the heartbeat and SQS
-   * hands it out again after its visibility timeout (the task runs again: at-least-once). Before,
-   * it stayed hidden for as long as the call hung, and the acknowledgement waited two minutes.
+   * A batched delete that never answers (held in the client past the call timeout) is cut by that
+   * timeout: the acknowledgement returns, the message leaves the heartbeat and SQS hands it out
+   * again after its visibility timeout (the task runs again: at-least-once). Before, it stayed
+   * hidden for as long as the call hung, and the acknowledgement waited two minutes.
    */
   @Test
   void anAcknowledgementWhoseDeleteNeverAnswersEndsAtTheCallTimeoutAndTheMessageComesBack()
@@ -203,7 +202,7 @@ class SqsSettlementIT {
    * stops fetching, so only the test's second consumer may receive the message again.
    */
   private static Delivery receiveOne(Config config, HeldRequest held) throws Exception {
-    return receiveOne(config, held, SqsBroker.DEFAULT_SETTLEMENT_CALL_TIMEOUT);
+    return receiveOne(config, held, SqsBroker.DEFAULT_CALL_TIMEOUT);
   }
 
   /** As {@link #receiveOne(Config, HeldRequest)}, its settling calls bounded by {@code bound}. */
@@ -214,7 +213,7 @@ class SqsSettlementIT {
             SqsBroker.builder(config)
                 .client(sqs.client(held))
                 .createQueues(true)
-                .settlementCallTimeout(bound)
+                .callTimeout(bound)
                 .build());
     Signature task = Signature.builder("t").routingKey(config.defaultQueue()).build();
     broker.publish(task, WireCodec.encode(task));
