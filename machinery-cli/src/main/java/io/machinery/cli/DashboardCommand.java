@@ -1,7 +1,9 @@
 package io.machinery.cli;
 
 import io.machinery.dashboard.Dashboard;
+import io.machinery.internal.GoDurations;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -18,7 +20,9 @@ import picocli.CommandLine.Option;
  * thread and waits for it to close the dashboard and the server's connections, instead of the JVM
  * dropping them mid-request. Run from code (the tests), interrupting the thread that runs the
  * command ends it the same way, with exit code 0, and the hook is removed again. The token can come
- * from {@value #TOKEN_ENV} so that it does not show in the process list.
+ * from {@value #TOKEN_ENV} so that it does not show in the process list. {@code --read-timeout} and
+ * {@code --max-concurrent-reads} are the builder's read bounds, checked by it: a value it refuses
+ * is a usage error that names the option.
  */
 @Command(
     name = "dashboard",
@@ -63,6 +67,22 @@ final class DashboardCommand extends CliCommand {
               + " authenticates every request); actions still need it")
   boolean openReads;
 
+  @Option(
+      names = "--read-timeout",
+      paramLabel = "DURATION",
+      description =
+          "how long a read waits for the broker and the result backend before the page says they"
+              + " are slow or down, a Go duration from 1ms to 1h (default 10s)")
+  @Nullable String readTimeout;
+
+  @Option(
+      names = "--max-concurrent-reads",
+      paramLabel = "N",
+      description =
+          "reads that may wait for the broker at once, 1 to 10000 (default ${DEFAULT-VALUE});"
+              + " beyond that a read is refused at once")
+  int maxConcurrentReads = Dashboard.DEFAULT_MAX_CONCURRENT_READS;
+
   @Override
   int run(Session session) {
     Dashboard.Builder builder =
@@ -76,6 +96,7 @@ final class DashboardCommand extends CliCommand {
     } catch (IllegalArgumentException e) {
       throw new CliException(MachineryCli.EXIT_USAGE, String.valueOf(e.getMessage()), e);
     }
+    readBounds(builder);
     Dashboard dashboard;
     try {
       dashboard = builder.build().start();
@@ -126,6 +147,29 @@ final class DashboardCommand extends CliCommand {
       }
     }
     return MachineryCli.EXIT_OK;
+  }
+
+  /**
+   * Sets {@code --read-timeout} (a Go duration) and {@code --max-concurrent-reads}; the builder
+   * checks their ranges, and a value it refuses is a usage error naming the option.
+   */
+  private void readBounds(Dashboard.Builder builder) {
+    String option = "--max-concurrent-reads " + maxConcurrentReads;
+    try {
+      builder.maxConcurrentReads(maxConcurrentReads);
+      if (readTimeout != null) {
+        option = "--read-timeout " + readTimeout;
+        Duration value;
+        try {
+          value = GoDurations.parse(readTimeout);
+        } catch (RuntimeException e) {
+          throw new IllegalArgumentException("not a Go duration such as 30s or 2m", e);
+        }
+        builder.readTimeout(value);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new CliException(MachineryCli.EXIT_USAGE, option + ": " + e.getMessage(), e);
+    }
   }
 
   /** On Ctrl-C: interrupt the command and give it a few seconds to close the dashboard. */

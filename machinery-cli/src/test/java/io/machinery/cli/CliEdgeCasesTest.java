@@ -117,6 +117,34 @@ class CliEdgeCasesTest {
    * {@code machinery purge "$QUEUE"} with QUEUE unset must not empty the default queue, which the
    * operator did not name; nor pause or resume it.
    */
+  /**
+   * {@code dashboard --read-timeout} and {@code --max-concurrent-reads} set the dashboard's read
+   * bounds (DashboardCliIT shows them at work); a value that is no Go duration, zero, negative or
+   * out of range is a usage error naming the option, and no dashboard is started.
+   */
+  @Test
+  void aReadBoundOutOfRangeIsAUsageErrorNamingTheOption() {
+    Map<String[], String> says =
+        Map.of(
+            new String[] {"--read-timeout", "0s"},
+            "--read-timeout 0s: readTimeout must be from 1ms to 1h",
+            new String[] {"--read-timeout", "-5s"},
+            "--read-timeout -5s: readTimeout must be from 1ms to 1h",
+            new String[] {"--read-timeout", "soon"},
+            "--read-timeout soon: not a Go duration such as 30s or 2m",
+            new String[] {"--max-concurrent-reads", "0"},
+            "--max-concurrent-reads 0: maxConcurrentReads must be 1..10000",
+            new String[] {"--max-concurrent-reads", "-3"},
+            "--max-concurrent-reads -3: maxConcurrentReads must be 1..10000");
+    says.forEach(
+        (option, message) -> {
+          CliRunner.Result refused = cli().run("dashboard", "--port", "0", option[0], option[1]);
+          assertThat(refused.code()).as(message).isEqualTo(MachineryCli.EXIT_USAGE);
+          assertThat(refused.err()).as(message).contains(message).doesNotContain("dashboard on");
+          assertThat(refused.out()).as(message).doesNotContain("dashboard on");
+        });
+  }
+
   @Test
   void aBlankQueueNameIsRefusedNotTakenAsTheDefaultQueue() {
     cli().ok("send", "add", "int64:1", "int64:2");

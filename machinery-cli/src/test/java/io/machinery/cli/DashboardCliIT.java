@@ -9,6 +9,7 @@ import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.config.Config;
+import io.machinery.dashboard.testing.CuttableRedis;
 import io.machinery.testkit.TestEndpoints;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -20,8 +21,14 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -63,6 +70,10 @@ class DashboardCliIT {
     final Thread thread;
 
     Run(String... args) {
+      this(env, args);
+    }
+
+    Run(Map<String, String> env, String... args) {
       MachineryCli.Io io =
           new MachineryCli.Io(
               new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -175,6 +186,60 @@ class DashboardCliIT {
       assertThat(m.group(2)).isEqualTo("actions disabled: no --token");
       String base = "http://127.0.0.1:" + URI.create(m.group(1)).getPort() + "/";
       assertThat(get(base, "/api/overview").path("defaultQueue").asText()).isEqualTo(queue);
+    }
+  }
+
+  /**
+   * {@code --read-timeout} and {@code --max-concurrent-reads} reach the dashboard (they were
+   * constants, 10 s and 16): with the deployment's Redis cut off, of two reads sent at once one
+   * answers 503 "did not answer within 1 s" within a few seconds and the other, while that one
+   * waits, 503 "1 read is still waiting" at once.
+   */
+  @Test
+  void theReadBoundsOptionsBoundTheDashboardsReads() throws Exception {
+    try (CuttableRedis redis = CuttableRedis.start();
+        Run run =
+            new Run(
+                Map.of(
+                    "BROKER", redis.url(), "RESULT_BACKEND", redis.url(), "DEFAULT_QUEUE", queue),
+                "dashboard",
+                "--port",
+                "0",
+                "--read-timeout",
+                "1s",
+                "--max-concurrent-reads",
+                "1")) {
+      String base = run.started().group(1);
+      get(base, "/api/overview");
+      redis.proxy().cut();
+      try (ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+        long started = System.nanoTime();
+        List<Future<HttpResponse<String>>> answers = new ArrayList<>();
+        for (String read : List.of("/api/overview", "/api/queue?tab=pending")) {
+          answers.add(
+              clients.submit(
+                  () ->
+                      http.send(
+                          HttpRequest.newBuilder(URI.create(base + read.substring(1)))
+                              .timeout(Duration.ofMinutes(1))
+                              .build(),
+                          HttpResponse.BodyHandlers.ofString())));
+        }
+        List<String> errors = new ArrayList<>();
+        for (Future<HttpResponse<String>> answer : answers) {
+          HttpResponse<String> r = answer.get(1, TimeUnit.MINUTES);
+          assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+          errors.add(Render.JSON.readTree(r.body()).path("error").asText());
+        }
+        assertThat(Duration.ofNanos(System.nanoTime() - started))
+            .as("answered within the 1 s read timeout and some slack, not the default 10 s")
+            .isLessThan(Duration.ofSeconds(1 + 3));
+        assertThat(errors)
+            .anySatisfy(e -> assertThat(e).contains("did not answer within 1 s"))
+            .anySatisfy(e -> assertThat(e).startsWith("1 read is still waiting for the broker"));
+      } finally {
+        redis.proxy().resume();
+      }
     }
   }
 

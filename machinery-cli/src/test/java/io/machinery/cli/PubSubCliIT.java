@@ -4,24 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
-import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
-import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
-import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
-import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
-import com.google.pubsub.v1.DeleteSubscriptionRequest;
-import com.google.pubsub.v1.DeleteTopicRequest;
-import com.google.pubsub.v1.ListSubscriptionsRequest;
-import com.google.pubsub.v1.ListTopicsRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.machinery.Server;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
 import io.machinery.config.Config;
+import io.machinery.dashboard.testing.PubSubProjects;
 import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
 import java.util.Map;
@@ -37,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * cannot do, with a non-zero exit.
  */
 class PubSubCliIT {
-  private final String project = "machinery-cli-" + UUID.randomUUID().toString().substring(0, 8);
+  private final String project = PubSubProjects.name("machinery-cli");
   private final String queue = "cli_ps_" + UUID.randomUUID().toString().substring(0, 8);
   private final Map<String, String> env =
       Map.of(
@@ -55,12 +43,7 @@ class PubSubCliIT {
   @BeforeEach
   void deploy() {
     Config config = Config.fromEnvironment(env);
-    broker =
-        GcpPubSubBroker.builder(config)
-            .emulatorHost(TestEndpoints.pubsubEmulatorHost())
-            .createMissing(true)
-            .ackDeadline(Duration.ofSeconds(10))
-            .build();
+    broker = PubSubProjects.broker(config);
     backend = RedisBackend.create(config);
     server = Server.builder().config(config).broker(broker).backend(backend).build();
   }
@@ -72,7 +55,7 @@ class PubSubCliIT {
         c.close();
       }
     }
-    deleteProject();
+    PubSubProjects.delete(project);
   }
 
   private CliRunner cli(boolean terminal) {
@@ -155,45 +138,5 @@ class PubSubCliIT {
         .startsWith("machinery: not supported here: Pub/Sub cannot list delayed tasks")
         .doesNotContain("\n")
         .doesNotContain("\tat ");
-  }
-
-  /** Deletes this test's topics and subscriptions (pstest slows down with every one left). */
-  private void deleteProject() throws Exception {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
-    var transport = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (var publisher =
-            GrpcPublisherStub.create(
-                PublisherStubSettings.newBuilder()
-                    .setTransportChannelProvider(transport)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build());
-        var subscriber =
-            GrpcSubscriberStub.create(
-                SubscriberStubSettings.newBuilder()
-                    .setTransportChannelProvider(transport)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build())) {
-      for (var sub :
-          subscriber
-              .listSubscriptionsPagedCallable()
-              .call(ListSubscriptionsRequest.newBuilder().setProject("projects/" + project).build())
-              .iterateAll()) {
-        subscriber
-            .deleteSubscriptionCallable()
-            .call(DeleteSubscriptionRequest.newBuilder().setSubscription(sub.getName()).build());
-      }
-      for (var topic :
-          publisher
-              .listTopicsPagedCallable()
-              .call(ListTopicsRequest.newBuilder().setProject("projects/" + project).build())
-              .iterateAll()) {
-        publisher
-            .deleteTopicCallable()
-            .call(DeleteTopicRequest.newBuilder().setTopic(topic.getName()).build());
-      }
-    } finally {
-      channel.shutdownNow();
-    }
   }
 }

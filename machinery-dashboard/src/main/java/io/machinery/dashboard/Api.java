@@ -139,7 +139,7 @@ final class Api {
    * listing hides the messages it reads until it returns them (AmqpInspector's notes), so a Cancel
    * that looked for its task while the page's own refresh was listing the queue missed it and was
    * refused. Listings are bounded pages; one at a time per dashboard costs an operator nothing. It
-   * is waited for at most {@link BoundedReads#DEADLINE} ({@link #oneListingAtATime}).
+   * is waited for at most the read deadline ({@link #oneListingAtATime}).
    */
   private final java.util.concurrent.locks.ReentrantLock listing =
       new java.util.concurrent.locks.ReentrantLock();
@@ -877,18 +877,18 @@ final class Api {
   }
 
   /**
-   * Runs {@code read} holding {@link #listing}, waiting for it at most {@link
-   * BoundedReads#DEADLINE}: a listing stuck on a broker that is down holds it until the broker's
+   * Runs {@code read} holding {@link #listing}, waiting for it at most the read deadline ({@link
+   * BoundedReads#deadline}): a listing stuck on a broker that is down holds it until the broker's
    * timeout, and the reads and actions behind it answer 503 instead of queueing for minutes.
    */
   private <T> T oneListingAtATime(java.util.function.Supplier<T> read) {
     try {
-      if (!listing.tryLock(BoundedReads.DEADLINE.toNanos(), TimeUnit.NANOSECONDS)) {
+      if (!listing.tryLock(reads.deadline().toNanos(), TimeUnit.NANOSECONDS)) {
         throw new Guard.Refused(
             503,
             "another listing of a queue has been waiting for the broker for "
-                + BoundedReads.DEADLINE.toSeconds()
-                + " s (the dashboard lists one queue at a time): the broker is slow or down; try"
+                + reads.shownDeadline()
+                + " (the dashboard lists one queue at a time): the broker is slow or down; try"
                 + " again in a moment");
       }
     } catch (InterruptedException e) {

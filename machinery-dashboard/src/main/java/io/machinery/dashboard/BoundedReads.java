@@ -13,19 +13,21 @@ import java.util.function.Supplier;
 
 /**
  * Runs the dashboard's reads with a deadline, so that a broker or backend that is down or stuck
- * costs an operator {@link #DEADLINE} and a 503 that says so, not the client library's own timeout
- * (Redis: 15 s a command by default, several commands a page) for every poll of every open page.
+ * costs an operator the deadline ({@link Dashboard.Builder#readTimeout}, 10 s by default) and a 503
+ * that says so, not the client library's own timeout (Redis: 15 s a command by default, several
+ * commands a page) for every poll of every open page.
  *
  * <p>Design notes.
  *
  * <ul>
- *   <li>A read runs on a virtual thread of its own; the request's thread waits for it at most
- *       {@link #DEADLINE}, then interrupts it and answers 503. Reads change nothing, so giving one
- *       up is safe. Core's Redis client gives up its wait when interrupted; a client that does not
- *       keeps its thread until its own timeout, hence the next point.
- *   <li>At most {@link #MAX_WAITING} reads run at once, those given up but not yet ended included:
- *       beyond that a read answers 503 at once instead of leaving one more thread and one more
- *       queued command behind every poll while the broker is down.
+ *   <li>A read runs on a virtual thread of its own; the request's thread waits for it at most the
+ *       deadline, then interrupts it and answers 503. Reads change nothing, so giving one up is
+ *       safe. Core's Redis client gives up its wait when interrupted; a client that does not keeps
+ *       its thread until its own timeout, hence the next point.
+ *   <li>At most {@link Dashboard.Builder#maxConcurrentReads} reads (16 by default) run at once,
+ *       those given up but not yet ended included: beyond that a read answers 503 at once instead
+ *       of leaving one more thread and one more queued command behind every poll while the broker
+ *       is down.
  *   <li>Actions are not run here: an action given up at a deadline might still take effect, and the
  *       operator would be told it failed. They wait for the broker's own timeout, one click at a
  *       time.
@@ -36,36 +38,47 @@ import java.util.function.Supplier;
  * Thread-safe. {@link #close()} interrupts the reads still running.
  */
 final class BoundedReads implements AutoCloseable {
-  /**
-   * How long a read waits for the broker and backend. The page polls every 2 s; an operator learns
-   * more from "did not answer within 10 s" than from a page that stays blank for the client
-   * library's timeout, and a slow listing (a search over a few thousand AMQP messages) fits.
-   */
-  static final Duration DEADLINE = Duration.ofSeconds(10);
-
-  /** The most reads running at once: a few open pages, with reads given up still ending. */
-  static final int MAX_WAITING = 16;
-
   private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
-  private final Semaphore running = new Semaphore(MAX_WAITING);
+  private final Semaphore running;
+  private final int maxRunning;
   private final Duration deadline;
 
-  BoundedReads(Duration deadline) {
+  /**
+   * @param deadline how long a read is waited for, at least 1 ms
+   * @param maxRunning the most reads running at once, at least 1
+   */
+  BoundedReads(Duration deadline, int maxRunning) {
     this.deadline = deadline;
+    this.maxRunning = maxRunning;
+    this.running = new Semaphore(maxRunning);
+  }
+
+  /** How long a read is waited for. */
+  Duration deadline() {
+    return deadline;
+  }
+
+  /**
+   * The deadline as an operator reads it: {@code 10 s}, or {@code 250 ms} when not whole seconds.
+   */
+  String shownDeadline() {
+    long millis = deadline.toMillis();
+    return millis % 1000 == 0 ? millis / 1000 + " s" : millis + " ms";
   }
 
   /**
    * Runs {@code read} and returns its result, or throws what it threw.
    *
-   * @throws Guard.Refused 503 when it did not end within the deadline, or when {@link #MAX_WAITING}
-   *     reads are still running
+   * @throws Guard.Refused 503 when it did not end within the deadline, or when the most reads that
+   *     may run at once are still running
    */
   <T> T call(Supplier<T> read) {
     if (!running.tryAcquire()) {
       throw new Guard.Refused(
           503,
-          MAX_WAITING
-              + " reads are still waiting for the broker or the result backend, which are slow"
+          maxRunning
+              + (maxRunning == 1 ? " read is" : " reads are")
+              + " still waiting for the broker or the result backend, which are slow"
               + " or down: try again in a moment");
     }
     Future<T> result;
@@ -90,8 +103,8 @@ final class BoundedReads implements AutoCloseable {
       throw new Guard.Refused(
           503,
           "the broker or the result backend did not answer within "
-              + deadline.toSeconds()
-              + " s: it is slow or down; the page tries again");
+              + shownDeadline()
+              + ": it is slow or down; the page tries again");
     } catch (InterruptedException e) {
       result.cancel(true);
       Thread.currentThread().interrupt();

@@ -70,10 +70,11 @@ import org.jspecify.annotations.Nullable;
  *       message, logged once with that id: an exception's message, even an {@code
  *       IllegalArgumentException}'s from a client library, can name hosts or carry a URI's
  *       credentials.
- *   <li><b>A broker that is down.</b> A read waits for the broker and the backend at most 10 s,
- *       then answers 503, instead of the client library's timeout (15 s a command on Redis); at
- *       most 16 reads run at once, those given up included, and a further one answers 503 at once,
- *       so the polls of open pages cannot pile up threads and queued commands during an outage (see
+ *   <li><b>A broker that is down.</b> A read waits for the broker and the backend at most {@link
+ *       Builder#readTimeout} (10 s by default), then answers 503, instead of the client library's
+ *       timeout (15 s a command on Redis); at most {@link Builder#maxConcurrentReads} reads (16 by
+ *       default) run at once, those given up included, and a further one answers 503 at once, so
+ *       the polls of open pages cannot pile up threads and queued commands during an outage (see
  *       {@code BoundedReads}). Actions wait for the broker's own timeout: one given up might still
  *       take effect.
  *   <li><b>CSRF.</b> The token travels in the {@code X-Machinery-Token} header of each action (and
@@ -98,8 +99,11 @@ import org.jspecify.annotations.Nullable;
  *       the control plane when there is one) with null sizes, which the page shows as "not counted
  *       by this broker"; a queue page lists what the broker can list; the chart keeps the running
  *       and finished tasks; and the sampler does not ask for counts. Which queues hold dead letters
- *       is not looked for: the inspector lists dead letters per queue, and on Pub/Sub each listing
- *       pulls the whole dead-letter subscription.
+ *       is not looked for: on Pub/Sub the dead letters of every queue share the broker's one
+ *       dead-letter topic and subscription ({@code machinery_dead_letters} by default), and the
+ *       queue each came from is an attribute of the message, so only pulling the whole subscription
+ *       would tell; the broker's configuration names no queue, and the inspector SPI does not name
+ *       that subscription either. A queue's page lists its dead letters (that listing pulls).
  * </ul>
  *
  * Thread-safe. Whoever builds a dashboard closes it; closing stops the HTTP server, the sampler and
@@ -120,6 +124,20 @@ public final class Dashboard implements AutoCloseable {
 
   /** The default number of queues the overview lists; it says how many it leaves out. */
   public static final int DEFAULT_MAX_OVERVIEW_QUEUES = 200;
+
+  /**
+   * The default time a read waits for the broker and the result backend before it answers 503. The
+   * page polls every 2 s; an operator learns more from "did not answer within 10 s" than from a
+   * page that stays blank for the client library's timeout, and a slow listing (a search over a few
+   * thousand AMQP messages) fits.
+   */
+  public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(10);
+
+  /**
+   * The default number of reads that run at once, those given up at {@link Builder#readTimeout} but
+   * not yet ended included: the polls of a few open pages.
+   */
+  public static final int DEFAULT_MAX_CONCURRENT_READS = 16;
 
   /** The header that carries the token of an action, or of a read where reads need it. */
   public static final String TOKEN_HEADER = "X-Machinery-Token";
@@ -158,6 +176,8 @@ public final class Dashboard implements AutoCloseable {
   private final Duration sampleInterval;
   private final int history;
   private final int maxOverviewQueues;
+  private final Duration readTimeout;
+  private final int maxConcurrentReads;
   private final Object lock = new Object();
   private @Nullable HttpServer http;
   private @Nullable ExecutorService executor;
@@ -173,6 +193,8 @@ public final class Dashboard implements AutoCloseable {
     this.sampleInterval = b.sampleInterval;
     this.history = b.history;
     this.maxOverviewQueues = b.maxOverviewQueues;
+    this.readTimeout = b.readTimeout;
+    this.maxConcurrentReads = b.maxConcurrentReads;
   }
 
   /**
@@ -214,7 +236,7 @@ public final class Dashboard implements AutoCloseable {
       }
       boolean loopback = address.getAddress().isLoopbackAddress();
       Guard guard = new Guard(loopback, !loopback && !openReads, readOnly, authenticator);
-      BoundedReads bounded = new BoundedReads(BoundedReads.DEADLINE);
+      BoundedReads bounded = new BoundedReads(readTimeout, maxConcurrentReads);
       Api api = new Api(server, inspection, s, guard, readOnly, maxOverviewQueues, bounded);
       h.createContext("/api/", exchange -> guard.serve(exchange, api::handle));
       h.createContext("/", exchange -> guard.serve(exchange, StaticFiles::handle));
@@ -281,6 +303,9 @@ public final class Dashboard implements AutoCloseable {
 
   /** Builds a {@link Dashboard}; every setting has a safe default. */
   public static final class Builder {
+    /** The longest {@link #readTimeout}: past it a read waits as long as the client library. */
+    private static final Duration MAX_READ_TIMEOUT = Duration.ofHours(1);
+
     private final Server server;
     private int port = DEFAULT_PORT;
     private InetAddress bindAddress;
@@ -290,6 +315,8 @@ public final class Dashboard implements AutoCloseable {
     private Duration sampleInterval = DEFAULT_SAMPLE_INTERVAL;
     private int history = DEFAULT_HISTORY;
     private int maxOverviewQueues = DEFAULT_MAX_OVERVIEW_QUEUES;
+    private Duration readTimeout = DEFAULT_READ_TIMEOUT;
+    private int maxConcurrentReads = DEFAULT_MAX_CONCURRENT_READS;
 
     private Builder(Server server) {
       this.server = server;
@@ -404,6 +431,46 @@ public final class Dashboard implements AutoCloseable {
         throw new IllegalArgumentException("maxOverviewQueues must be 1..10000, was " + value);
       }
       maxOverviewQueues = value;
+      return this;
+    }
+
+    /**
+     * Sets how long a read (a page's poll, a listing, a task) waits for the broker and the result
+     * backend before it answers 503 saying they are slow or down ({@link #DEFAULT_READ_TIMEOUT} by
+     * default). Raise it for a deployment whose listings or searches take longer; lower it to learn
+     * of an outage sooner. Actions are not bound by it: they wait for the broker's own timeout.
+     *
+     * @param value 1 ms to 1 h
+     * @return this builder
+     * @throws IllegalArgumentException if it is zero, negative, under 1 ms or over 1 h
+     */
+    public Builder readTimeout(Duration value) {
+      Objects.requireNonNull(value, "readTimeout");
+      if (value.compareTo(Duration.ofMillis(1)) < 0 || value.compareTo(MAX_READ_TIMEOUT) > 0) {
+        throw new IllegalArgumentException(
+            "readTimeout must be from 1ms to 1h (how long a read waits for the broker), was "
+                + value);
+      }
+      readTimeout = value;
+      return this;
+    }
+
+    /**
+     * Sets how many reads may run at once ({@link #DEFAULT_MAX_CONCURRENT_READS} by default), those
+     * given up at the {@link #readTimeout} but still waiting for the broker included; a further
+     * read answers 503 at once. Raise it when many operators keep pages open; each read running
+     * holds a virtual thread and, on a broker that is down, a queued command.
+     *
+     * @param value 1 to 10,000
+     * @return this builder
+     * @throws IllegalArgumentException if it is zero, negative or over 10,000
+     */
+    public Builder maxConcurrentReads(int value) {
+      if (value < 1 || value > 10_000) {
+        throw new IllegalArgumentException(
+            "maxConcurrentReads must be 1..10000 (reads running at once), was " + value);
+      }
+      maxConcurrentReads = value;
       return this;
     }
 

@@ -10,8 +10,8 @@ import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
+import io.machinery.dashboard.testing.CuttableRedis;
 import io.machinery.testkit.DroppingTcpProxy;
-import io.machinery.testkit.TestEndpoints;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,6 +24,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -34,10 +35,13 @@ class DashboardBrokerDownIT {
   /** The broker's own timeout here: far longer than the dashboard waits. */
   private static final Duration REDIS_READ_TIMEOUT = Duration.ofSeconds(30);
 
-  /** More reads than run at once ({@code BoundedReads.MAX_WAITING}, 16). */
+  /** More reads than run at once by default ({@link Dashboard#DEFAULT_MAX_CONCURRENT_READS}). */
   private static final int MORE_READS_THAN_RUN_AT_ONCE = 20;
 
-  /** The dashboard's deadline for a read ({@code BoundedReads.DEADLINE}), and some slack. */
+  /**
+   * The dashboard's default deadline for a read ({@link Dashboard#DEFAULT_READ_TIMEOUT}), and some
+   * slack.
+   */
   private static final Duration ANSWERED_WITHIN = Duration.ofSeconds(10 + 4);
 
   /**
@@ -49,75 +53,77 @@ class DashboardBrokerDownIT {
    */
   @Test
   void withTheBrokerDownConcurrentReadsAreAnsweredWithinTheDeadline() throws Exception {
-    URI redis = URI.create(TestEndpoints.redisUrl());
+    behindADroppingProxy(
+        builder -> builder,
+        (proxy, http, base, uuid) -> {
+          int waitedForOthers =
+              readWhileCut(
+                  proxy, http, base, uuid, MORE_READS_THAN_RUN_AT_ONCE, ANSWERED_WITHIN, "10 s");
+          assertThat(waitedForOthers)
+              .as("reads beyond those that may run at once answer at once")
+              .isGreaterThanOrEqualTo(
+                  MORE_READS_THAN_RUN_AT_ONCE - Dashboard.DEFAULT_MAX_CONCURRENT_READS);
+        });
+  }
+
+  /**
+   * The read deadline and the number of reads running at once were constants (10 s, 16), too short
+   * for a deployment whose listings are slow and too long for an operator who wants to learn of an
+   * outage at once. They are the builder's: with 1 s and 2 reads, every read answers 503 within 1 s
+   * and some slack, saying "within 1 s", and beyond 2 running reads a read answers at once.
+   */
+  @Test
+  void theReadTimeoutAndTheReadsRunningAtOnceAreTheBuildersSettings() throws Exception {
+    int reads = 6;
+    int atOnce = 2;
+    behindADroppingProxy(
+        builder -> builder.readTimeout(Duration.ofSeconds(1)).maxConcurrentReads(atOnce),
+        (proxy, http, base, uuid) -> {
+          int waitedForOthers =
+              readWhileCut(proxy, http, base, uuid, reads, Duration.ofSeconds(1 + 3), "1 s");
+          assertThat(waitedForOthers)
+              .as("reads beyond the %d that may run at once answer at once", atOnce)
+              .isGreaterThanOrEqualTo(reads - atOnce);
+        });
+  }
+
+  /** What a test does with a dashboard whose Redis it can cut off. */
+  @FunctionalInterface
+  private interface WithProxy {
+    /**
+     * @param base the dashboard's address, without a trailing slash
+     * @param uuid a task waiting in the default queue
+     */
+    void run(DroppingTcpProxy proxy, HttpClient http, String base, String uuid) throws Exception;
+  }
+
+  /**
+   * Runs {@code test} on a dashboard ({@code settings} applied to its builder) over a real Redis
+   * broker and backend reached through a proxy, with one task waiting; then checks that the
+   * dashboard serves again once the proxy lets connections through, and purges the queue.
+   */
+  private static void behindADroppingProxy(
+      UnaryOperator<Dashboard.Builder> settings, WithProxy test) throws Exception {
     String queue = "dash_down_" + UUID.randomUUID().toString().substring(0, 8);
-    try (DroppingTcpProxy proxy =
-        DroppingTcpProxy.start(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort())) {
-      String url =
-          redis.getScheme()
-              + "://"
-              + (redis.getRawUserInfo() == null ? "" : redis.getRawUserInfo() + "@")
-              + "127.0.0.1:"
-              + proxy.port()
-              + (redis.getRawPath() == null ? "" : redis.getRawPath());
+    try (CuttableRedis redis = CuttableRedis.start()) {
+      DroppingTcpProxy proxy = redis.proxy();
       Config config =
           Config.builder()
-              .broker(url)
-              .resultBackend(url)
+              .broker(redis.url())
+              .resultBackend(redis.url())
               .defaultQueue(queue)
               .redis(RedisConfig.DEFAULT.withReadTimeout(REDIS_READ_TIMEOUT))
               .build();
       try (RedisBroker broker = RedisBroker.builder(config).build();
           RedisBackend backend = RedisBackend.create(config);
           Server server = Server.builder().config(config).broker(broker).backend(backend).build();
-          Dashboard dashboard = Dashboard.builder(server).port(0).build().start();
-          ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+          Dashboard dashboard = settings.apply(Dashboard.builder(server).port(0)).build().start()) {
         String uuid = server.sendTask(Signature.create("add")).taskUuid();
         String base = "http://127.0.0.1:" + dashboard.address().getPort();
         HttpClient http = HttpClient.newHttpClient();
         assertThat(get(http, base + "/api/overview").statusCode()).isEqualTo(200);
         try {
-          proxy.cut();
-          List<String> reads =
-              new ArrayList<>(
-                  List.of(
-                      "/api/overview",
-                      "/api/workers",
-                      "/api/queue?tab=pending",
-                      "/api/queue?tab=dead",
-                      "/api/queue?tab=delayed",
-                      "/api/task?uuid=" + uuid,
-                      "/api/limits",
-                      "/api/breakers"));
-          for (int offset = 1; reads.size() < MORE_READS_THAN_RUN_AT_ONCE; offset++) {
-            reads.add("/api/queue?tab=pending&offset=" + offset);
-          }
-          int waitedForOthers = 0;
-          long started = System.nanoTime();
-          List<Future<HttpResponse<String>>> answers = new ArrayList<>();
-          for (String read : reads) {
-            answers.add(clients.submit(() -> get(http, base + read)));
-          }
-          for (int i = 0; i < reads.size(); i++) {
-            HttpResponse<String> answer = answers.get(i).get(2, TimeUnit.MINUTES);
-            Duration took = Duration.ofNanos(System.nanoTime() - started);
-            assertThat(took).as(reads.get(i)).isLessThan(ANSWERED_WITHIN);
-            assertThat(answer.statusCode()).as(reads.get(i)).isEqualTo(503);
-            JsonNode body = HttpProbe.JSON.readTree(answer.body());
-            if (body.path("error").asText().contains("reads are still waiting")) {
-              waitedForOthers++;
-            }
-            assertThat(body.path("error").asText())
-                .as(reads.get(i))
-                .containsAnyOf(
-                    "did not answer within",
-                    "still waiting for the broker",
-                    "waiting for the broker for",
-                    "may be down or unreachable");
-          }
-          assertThat(waitedForOthers)
-              .as("reads beyond those that may run at once answer at once")
-              .isGreaterThanOrEqualTo(MORE_READS_THAN_RUN_AT_ONCE - 16);
+          test.run(proxy, http, base, uuid);
         } finally {
           proxy.resume();
         }
@@ -129,6 +135,65 @@ class DashboardBrokerDownIT {
         broker.inspector().orElseThrow().purge(queue);
       }
     }
+  }
+
+  /**
+   * Cuts the proxy and sends {@code count} different reads at once; checks that each answers 503 in
+   * the dashboard's words within {@code within}, a deadline given up saying {@code deadline}.
+   *
+   * @return how many were refused at once because too many reads were running
+   */
+  private static int readWhileCut(
+      DroppingTcpProxy proxy,
+      HttpClient http,
+      String base,
+      String uuid,
+      int count,
+      Duration within,
+      String deadline)
+      throws Exception {
+    proxy.cut();
+    List<String> reads =
+        new ArrayList<>(
+            List.of(
+                "/api/overview",
+                "/api/workers",
+                "/api/queue?tab=pending",
+                "/api/queue?tab=dead",
+                "/api/queue?tab=delayed",
+                "/api/task?uuid=" + uuid,
+                "/api/limits",
+                "/api/breakers"));
+    for (int offset = 1; reads.size() < count; offset++) {
+      reads.add("/api/queue?tab=pending&offset=" + offset);
+    }
+    reads = reads.subList(0, count);
+    int waitedForOthers = 0;
+    try (ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+      long started = System.nanoTime();
+      List<Future<HttpResponse<String>>> answers = new ArrayList<>();
+      for (String read : reads) {
+        answers.add(clients.submit(() -> get(http, base + read)));
+      }
+      for (int i = 0; i < reads.size(); i++) {
+        HttpResponse<String> answer = answers.get(i).get(2, TimeUnit.MINUTES);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        assertThat(took).as(reads.get(i)).isLessThan(within);
+        assertThat(answer.statusCode()).as(reads.get(i)).isEqualTo(503);
+        String error = HttpProbe.JSON.readTree(answer.body()).path("error").asText();
+        if (error.contains("still waiting for the broker or the result backend")) {
+          waitedForOthers++;
+        }
+        assertThat(error)
+            .as(reads.get(i))
+            .containsAnyOf(
+                "did not answer within " + deadline,
+                "still waiting for the broker",
+                "waiting for the broker for " + deadline,
+                "may be down or unreachable");
+      }
+    }
+    return waitedForOthers;
   }
 
   private static HttpResponse<String> get(HttpClient http, String uri) throws Exception {

@@ -18,13 +18,13 @@ import io.machinery.spi.Broker;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /** Hostile input and edge cases of the API over real HTTP on the memory broker. */
 class DashboardEdgeCasesTest extends MemoryServerFixture {
@@ -303,20 +303,9 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
    */
   @Test
   void anIllegalArgumentFromInsideIsA500WithoutItsMessage() throws Exception {
-    server.close();
-    String secret = "redis://admin:hunter2@10.1.2.3:6379";
-    // a fake failure: no real client throws IllegalArgumentException on demand
-    Broker failing =
-        beforeListing(
-            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
-            () -> {
-              throw new IllegalArgumentException("invalid URI " + secret);
-            });
-    server = Server.builder().broker(failing).build();
-    HttpProbe http = start(Dashboard.builder(server));
-    HttpProbe.Response r = http.get("/api/overview");
+    HttpProbe.Response r =
+        overviewWhenListingFails(secret -> new IllegalArgumentException("invalid URI " + secret));
     assertThat(r.status()).isEqualTo(500);
-    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
     assertThat(HttpProbe.JSON.readTree(r.body()).path("errorId").asText()).isNotBlank();
   }
 
@@ -328,24 +317,38 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
    */
   @Test
   void aFailureOfTheBrokerIsA503WithoutItsMessage() throws Exception {
-    server.close();
-    String secret = "redis://admin:hunter2@10.1.2.3:6379";
-    // a fake failure: no real server fails on demand with a password in its message
-    Broker failing =
-        beforeListing(
-            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
-            () -> {
-              throw new io.machinery.MachineryException("timed out waiting for " + secret);
-            });
-    server = Server.builder().broker(failing).build();
-    HttpProbe http = start(Dashboard.builder(server));
-    HttpProbe.Response r = http.get("/api/overview");
+    HttpProbe.Response r =
+        overviewWhenListingFails(
+            secret -> new io.machinery.MachineryException("timed out waiting for " + secret));
     assertThat(r.status()).isEqualTo(503);
-    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
     JsonNode body = HttpProbe.JSON.readTree(r.body());
     assertThat(body.path("error").asText())
         .contains("the broker, the result backend or the control plane failed")
         .contains(body.path("errorId").asText());
+  }
+
+  /** A broker URI with a password and an internal host, as a client library's message may quote. */
+  private static final String SECRET = "redis://admin:hunter2@10.1.2.3:6379";
+
+  /**
+   * Replaces {@link #server} with one whose broker fails each listing of its queues with {@code
+   * failure} given {@link #SECRET} (a fake failure: no real server fails on demand with a password
+   * in its message), starts a dashboard on it and reads the overview, which must quote neither the
+   * password nor the host.
+   */
+  private HttpProbe.Response overviewWhenListingFails(
+      java.util.function.Function<String, RuntimeException> failure) throws Exception {
+    server.close();
+    Broker failing =
+        beforeListing(
+            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
+            () -> {
+              throw failure.apply(SECRET);
+            });
+    server = Server.builder().broker(failing).build();
+    HttpProbe.Response r = start(Dashboard.builder(server)).get("/api/overview");
+    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
+    return r;
   }
 
   private static String error(HttpProbe.Response r) throws java.io.IOException {
@@ -405,33 +408,44 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
   // end of new API
 
   /**
+   * The read timeout and the reads running at once are settings (DashboardBrokerDownIT shows them
+   * at work): zero, negative or absurd values are refused where they are set, saying the range.
+   */
+  @Test
+  void theReadBoundsRefuseZeroNegativeAndAbsurdValues() {
+    Dashboard.Builder builder = Dashboard.builder(server);
+    for (Duration wrong :
+        List.of(
+            Duration.ZERO, Duration.ofSeconds(-1), Duration.ofNanos(999), Duration.ofHours(2))) {
+      assertThatThrownBy(() -> builder.readTimeout(wrong))
+          .as(wrong.toString())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage(
+              "readTimeout must be from 1ms to 1h (how long a read waits for the broker), was "
+                  + wrong);
+    }
+    for (int wrong : new int[] {0, -1, 10_001}) {
+      assertThatThrownBy(() -> builder.maxConcurrentReads(wrong))
+          .as("%d", wrong)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("maxConcurrentReads must be 1..10000 (reads running at once), was " + wrong);
+    }
+    builder.readTimeout(Duration.ofMillis(1)).readTimeout(Duration.ofHours(1));
+    builder.maxConcurrentReads(1).maxConcurrentReads(10_000).build().close();
+  }
+
+  /**
    * A failure answered 500 with the exception's message, which can name internal hosts or carry a
    * broker URI with its password. It answers a generic message with an error id, and logs the
    * exception once with that id.
    */
   @Test
   void aFailureAnswersAGenericMessageWithAnIdAndIsLoggedOnceWithIt() throws Exception {
-    server.close();
-    String secret = "redis://admin:hunter2@10.1.2.3:6379";
-    // a fake failure: no real server fails on demand with a password in its message
-    Broker failing =
-        beforeListing(
-            MemoryBroker.create(Config.DEFAULT, Clock.systemUTC()),
-            () -> {
-              throw new IllegalStateException("cannot connect to " + secret);
-            });
-    server = Server.builder().broker(failing).build();
-    ch.qos.logback.classic.Logger log =
-        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Dashboard.class);
-    ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    logged.start();
-    log.addAppender(logged);
-    closeables.add(() -> log.detachAppender(logged));
-    HttpProbe http = start(Dashboard.builder(server));
-
-    HttpProbe.Response r = http.get("/api/overview");
+    ListAppender<ILoggingEvent> logged = recordDashboardLog();
+    HttpProbe.Response r =
+        overviewWhenListingFails(
+            secret -> new IllegalStateException("cannot connect to " + secret));
     assertThat(r.status()).isEqualTo(500);
-    assertThat(r.text()).doesNotContain("hunter2").doesNotContain("10.1.2.3");
     String id = HttpProbe.JSON.readTree(r.body()).path("errorId").asText();
     assertThat(id).isNotBlank();
     assertThat(HttpProbe.JSON.readTree(r.body()).path("error").asText()).contains(id);
@@ -440,7 +454,7 @@ class DashboardEdgeCasesTest extends MemoryServerFixture {
             .filter(e -> e.getFormattedMessage().contains(id))
             .toList();
     assertThat(withId).hasSize(1);
-    assertThat(withId.get(0).getThrowableProxy().getMessage()).contains(secret);
+    assertThat(withId.get(0).getThrowableProxy().getMessage()).contains(SECRET);
   }
 
   /**

@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
-import org.slf4j.LoggerFactory;
 
 /**
  * An audit of every error answer with hostile input over real HTTP on the memory broker: what a
@@ -259,18 +258,7 @@ class DashboardHostileInputTest extends MemoryServerFixture {
   /** An authorized request's breaker key went into the log line as sent: CR/LF forged lines. */
   @Test
   void aBreakerKeyIsLoggedEscaped() throws Exception {
-    ch.qos.logback.classic.Logger log =
-        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(Dashboard.class);
-    ListAppender<ILoggingEvent> logged = new ListAppender<>();
-    logged.start();
-    log.addAppender(logged);
-    ch.qos.logback.classic.Level level = log.getLevel();
-    log.setLevel(ch.qos.logback.classic.Level.INFO);
-    closeables.add(
-        () -> {
-          log.detachAppender(logged);
-          log.setLevel(level);
-        });
+    ListAppender<ILoggingEvent> logged = recordDashboardLog();
     HttpProbe http = start(Dashboard.builder(server).token(TOKEN));
     http.post(
         "/api/action/close-breaker",

@@ -8,19 +8,6 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
-import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
-import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
-import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
-import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
-import com.google.pubsub.v1.DeleteSubscriptionRequest;
-import com.google.pubsub.v1.DeleteTopicRequest;
-import com.google.pubsub.v1.ListSubscriptionsRequest;
-import com.google.pubsub.v1.ListTopicsRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
@@ -28,6 +15,7 @@ import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
 import io.machinery.config.Config;
+import io.machinery.dashboard.testing.PubSubProjects;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -49,7 +37,7 @@ import org.slf4j.LoggerFactory;
 class DashboardPubSubIT {
   private static final String TOKEN = "s3cret-token";
 
-  private final String project = "machinery-dash-" + UUID.randomUUID().toString().substring(0, 8);
+  private final String project = PubSubProjects.name("machinery-dash");
   private final String queue = "dash_ps_" + UUID.randomUUID().toString().substring(0, 8);
   private final String otherQueue = queue + "_other";
   private GcpPubSubBroker broker;
@@ -68,12 +56,7 @@ class DashboardPubSubIT {
             .resultBackend(TestEndpoints.redisUrl())
             .defaultQueue(queue)
             .build();
-    broker =
-        GcpPubSubBroker.builder(config)
-            .emulatorHost(TestEndpoints.pubsubEmulatorHost())
-            .createMissing(true)
-            .ackDeadline(Duration.ofSeconds(10))
-            .build();
+    broker = PubSubProjects.broker(config);
     backend = RedisBackend.create(config);
     server = Server.builder().config(config).broker(broker).backend(backend).build();
     server.registerTask("add", TaskFunction.varargs(long[].class, n -> n[0] + n[1]));
@@ -104,7 +87,7 @@ class DashboardPubSubIT {
         c.close();
       }
     }
-    deleteProject();
+    PubSubProjects.delete(project);
   }
 
   /**
@@ -192,45 +175,5 @@ class DashboardPubSubIT {
     return StreamSupport.stream(array.spliterator(), false)
         .map(n -> n.path(field).asText())
         .toList();
-  }
-
-  /** Deletes this test's topics and subscriptions (pstest slows down with every one left). */
-  private void deleteProject() throws Exception {
-    ManagedChannel channel =
-        ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost()).usePlaintext().build();
-    var transport = FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel));
-    try (var publisher =
-            GrpcPublisherStub.create(
-                PublisherStubSettings.newBuilder()
-                    .setTransportChannelProvider(transport)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build());
-        var subscriber =
-            GrpcSubscriberStub.create(
-                SubscriberStubSettings.newBuilder()
-                    .setTransportChannelProvider(transport)
-                    .setCredentialsProvider(NoCredentialsProvider.create())
-                    .build())) {
-      for (var sub :
-          subscriber
-              .listSubscriptionsPagedCallable()
-              .call(ListSubscriptionsRequest.newBuilder().setProject("projects/" + project).build())
-              .iterateAll()) {
-        subscriber
-            .deleteSubscriptionCallable()
-            .call(DeleteSubscriptionRequest.newBuilder().setSubscription(sub.getName()).build());
-      }
-      for (var topic :
-          publisher
-              .listTopicsPagedCallable()
-              .call(ListTopicsRequest.newBuilder().setProject("projects/" + project).build())
-              .iterateAll()) {
-        publisher
-            .deleteTopicCallable()
-            .call(DeleteTopicRequest.newBuilder().setTopic(topic.getName()).build());
-      }
-    } finally {
-      channel.shutdownNow();
-    }
   }
 }

@@ -1,5 +1,9 @@
 package io.machinery.dashboard;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.machinery.Server;
 import io.machinery.spi.Broker;
 import io.machinery.spi.Inspector;
@@ -12,6 +16,7 @@ import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.slf4j.LoggerFactory;
 
 /**
  * The set-up the API tests share: a fresh server on core's in-JVM memory broker and backend per
@@ -70,6 +75,27 @@ abstract class MemoryServerFixture {
     } catch (InvocationTargetException e) {
       throw e.getCause();
     }
+  }
+
+  /**
+   * Records what the dashboard logs from INFO up until the test ends, when the logger's level is
+   * restored.
+   *
+   * @return the events logged, in order (read a copy: requests may still log)
+   */
+  ListAppender<ILoggingEvent> recordDashboardLog() {
+    Logger log = (Logger) LoggerFactory.getLogger(Dashboard.class);
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    log.addAppender(logged);
+    Level level = log.getLevel();
+    log.setLevel(Level.INFO);
+    closeables.add(
+        () -> {
+          log.detachAppender(logged);
+          log.setLevel(level);
+        });
+    return logged;
   }
 
   /** Starts the dashboard on a free port, closed after the test, and a client for it. */
