@@ -32,7 +32,9 @@ public class MachineryDashboardAutoConfiguration {
             .port(properties.getPort())
             .bindAddress(properties.getBindAddress())
             .readOnly(properties.isReadOnly())
-            .openReads(properties.isOpenReads());
+            .openReads(properties.isOpenReads())
+            .readTimeout(properties.getReadTimeout())
+            .maxConcurrentReads(properties.getMaxConcurrentReads());
     String token = properties.getToken();
     if (token != null && !token.isEmpty()) {
       builder.token(token);

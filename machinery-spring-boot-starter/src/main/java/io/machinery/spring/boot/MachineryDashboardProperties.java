@@ -1,6 +1,7 @@
 package io.machinery.spring.boot;
 
 import io.machinery.dashboard.Dashboard;
+import java.time.Duration;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
@@ -37,6 +38,17 @@ public class MachineryDashboardProperties {
    * every request.
    */
   private boolean openReads;
+
+  /**
+   * How long a read waits for the broker and the result backend before the page says they are slow
+   * or down (1 ms to 1 h).
+   */
+  private Duration readTimeout = Dashboard.DEFAULT_READ_TIMEOUT;
+
+  /**
+   * Reads that may wait for the broker at once (1 to 10,000); beyond that one is refused at once.
+   */
+  private int maxConcurrentReads = Dashboard.DEFAULT_MAX_CONCURRENT_READS;
 
   public boolean isEnabled() {
     return enabled;
@@ -84,5 +96,21 @@ public class MachineryDashboardProperties {
 
   public void setOpenReads(boolean value) {
     openReads = value;
+  }
+
+  public Duration getReadTimeout() {
+    return readTimeout;
+  }
+
+  public void setReadTimeout(Duration value) {
+    readTimeout = value;
+  }
+
+  public int getMaxConcurrentReads() {
+    return maxConcurrentReads;
+  }
+
+  public void setMaxConcurrentReads(int value) {
+    maxConcurrentReads = value;
   }
 }

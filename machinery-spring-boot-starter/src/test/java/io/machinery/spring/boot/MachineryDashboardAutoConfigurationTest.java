@@ -125,6 +125,44 @@ class MachineryDashboardAutoConfigurationTest {
             });
   }
 
+  /** The read bounds reach the dashboard's builder, whose checks refuse what is out of range. */
+  @Test
+  void theReadBoundsAreTheDashboardsOwnSettings() {
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.read-timeout=0s")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("readTimeout must be from 1ms to 1h"));
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.max-concurrent-reads=0")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .rootCause()
+                    .hasMessageContaining("maxConcurrentReads must be 1..10000"));
+    runner
+        .withPropertyValues(
+            "machinery.dashboard.enabled=true",
+            "machinery.dashboard.port=0",
+            "machinery.dashboard.read-timeout=30s",
+            "machinery.dashboard.max-concurrent-reads=4")
+        .run(
+            context -> {
+              int port = context.getBean(Dashboard.class).address().getPort();
+              assertThat(get(port, "/api/overview").statusCode()).isEqualTo(200);
+            });
+  }
+
   private static HttpResponse<String> get(int port, String path)
       throws IOException, InterruptedException {
     try (HttpClient client = HttpClient.newHttpClient()) {
