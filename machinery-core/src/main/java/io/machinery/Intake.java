@@ -30,6 +30,11 @@ import org.slf4j.LoggerFactory;
  *       shutdown goes back at once, uncounted. A run that ended in FAILURE is acknowledged, as in
  *       Go, or, with {@code keepFailedTasks}, dead-lettered with its error for a person to run
  *       again.
+ *   <li><b>What the listeners are told</b> when a run ends before its function: {@code
+ *       BACKEND_FAILED} only when the backend's call failed ({@link TaskExecution.BackendFailed}),
+ *       {@code ERROR} for anything else, a listener's {@code Error} in {@code received} included
+ *       (the task then does not run; its message is requeued, counted), {@code SHUTDOWN} whenever
+ *       the worker abandoned the run.
  *   <li><b>Breakers and limits</b> ({@link TaskBreakers}, then {@link TaskLimits}) are asked after
  *       decoding, before the run: a task that must wait is handed back with a delay, uncounted as a
  *       failure. The breaker is told how the run ended; a run that did not happen (its limit
@@ -147,8 +152,11 @@ final class Intake {
         }
       }
       log.error(
-          "Worker {}: unexpected failure handling a message from queue {}",
+          "Worker {}: unexpected failure handling {} from queue {}",
           consumerTag,
+          signature == null
+              ? "a message"
+              : "task " + LogText.of(signature.name()) + " " + LogText.of(signature.uuid()),
           LogText.of(raw.queue()),
           t);
     } finally {
@@ -337,13 +345,13 @@ final class Intake {
             || MessageHeaders.count(signature, MessageHeaders.REQUEUES) > 0;
     TaskListener listener = settings.listener();
     boolean listening = listener != Listeners.NONE;
-    if (listening) {
-      listener.received(signature, delivery.queue());
-    }
     TaskExecution execution =
         new TaskExecution(settings, signature, function, possiblyRerun, functionEnded);
     execution.reportTo(ticket);
     execution.heldBy(delivery::stillHeld);
+    if (listening && !received(delivery, signature, listener)) {
+      return;
+    }
     if (revocations.isRevoked(signature.uuid())) {
       log.info(
           "Worker {}: task {} {} was cancelled; it will not run",
@@ -398,12 +406,20 @@ final class Intake {
               + LogText.of(signature.uuid())
               + " ran, but its outcome could not be recorded: "
               + e.getMessage());
-    } catch (RuntimeException e) {
+    } catch (TaskExecution.BackendFailed e) {
       // The function did not run (the backend failed before it): safe to try again later.
+      Throwable backendError = e.getCause() == null ? e : e.getCause();
+      errors.accept(backendError);
+      notRun = backendError.toString();
+      cause = TaskListener.NotRunCause.BACKEND_FAILED;
+      requeueCounted(delivery, signature, notRun);
+    } catch (RuntimeException e) {
+      // The function did not run, but not for the backend (a clock that threw, a bug): tried
+      // again as well, counted, so a message that fails this way each time ends dead-lettered.
       errors.accept(e);
       notRun = e.toString();
-      cause = TaskListener.NotRunCause.BACKEND_FAILED;
-      requeueCounted(delivery, signature, e.toString());
+      cause = TaskListener.NotRunCause.ERROR;
+      requeueCounted(delivery, signature, notRun);
     } finally {
       if (listening && !execution.outcomeReported()) {
         listener.notRun(signature, notRunCause(execution, cause), notRun);
@@ -414,6 +430,36 @@ final class Intake {
         Thread.interrupted(); // do not leak the cancellation interrupt into the next use of this
         // thread
       }
+    }
+  }
+
+  /**
+   * Tells the listeners that the task was received; false when one of them threw an {@code Error}
+   * there (a {@code RuntimeException} {@link Listeners} logs and ignores). The task then does not
+   * run: its delivery is requeued, counted, as any failure before a run (dead-lettered past {@code
+   * maxDeliveries}), the listeners are told {@link TaskListener.NotRunCause#ERROR}, and the worker
+   * thread carries on. Running the task anyway would skip whatever the listener failed to set up (a
+   * trace, an audit record), and a listener that cannot run for want of memory or stack would fail
+   * again in {@code started}.
+   */
+  private boolean received(SettleOnce delivery, Signature signature, TaskListener listener) {
+    try {
+      listener.received(signature, delivery.queue());
+      return true;
+    } catch (Throwable t) {
+      String reason = "a listener threw in received: " + t;
+      log.error(
+          "Worker {}: a listener threw when task {} {} was received from queue {}; the task did"
+              + " not run",
+          consumerTag,
+          LogText.of(signature.name()),
+          LogText.of(signature.uuid()),
+          LogText.of(delivery.queue()),
+          t);
+      requeueCounted(delivery, signature, reason);
+      listener.notRun(signature, TaskListener.NotRunCause.ERROR, reason);
+      errors.accept(t);
+      return false;
     }
   }
 

@@ -120,6 +120,20 @@ final class TaskExecution implements TaskContext {
     }
   }
 
+  /**
+   * Thrown by {@link #run()} when the backend failed before the function ran (storing RECEIVED or
+   * STARTED): the function did not run, so the message may be tried again. Its cause is what the
+   * backend threw (unwrapped from its future), which tells a backend outage from any other failure
+   * before the run.
+   */
+  static final class BackendFailed extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    BackendFailed(Throwable cause) {
+      super(cause.toString(), cause);
+    }
+  }
+
   /** Thrown by {@link #run()} when the function ran but its outcome could not be recorded. */
   static final class BookkeepingFailed extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -430,8 +444,10 @@ final class TaskExecution implements TaskContext {
    *
    * @throws Cancelled when the worker abandoned this run
    * @throws BookkeepingFailed when the function ran but its outcome could not be recorded
-   * @throws RuntimeException (anything else) when the function did not run: the message may be
+   * @throws BackendFailed when the backend failed before the function ran: the message may be
    *     requeued
+   * @throws RuntimeException (anything else) when something else failed before the function ran:
+   *     the message may be requeued
    */
   void run() {
     List<CompletableFuture<Void>> early = new ArrayList<>(2);
@@ -498,7 +514,7 @@ final class TaskExecution implements TaskContext {
           expired);
       return new Failed(expired, false);
     }
-    early.add(backend.setStateReceivedAsync(signature));
+    early.add(stateWrite(() -> backend.setStateReceivedAsync(signature)));
     List<Arg> args;
     try {
       args = SagaUndo.argsFor(signature, backend);
@@ -515,12 +531,18 @@ final class TaskExecution implements TaskContext {
         return new Failed("Reflect task args error: an argument is nested too deeply", false);
       }
     }
-    early.add(backend.setStateStartedAsync(signature));
+    early.add(stateWrite(() -> backend.setStateStartedAsync(signature)));
     for (CompletableFuture<Void> write : early) {
       if (write.isCompletedExceptionally()) {
         // The backend is already known to be failing: do not run a side effect that cannot be
         // recorded.
-        write.join();
+        try {
+          write.join();
+        } catch (java.util.concurrent.CompletionException e) {
+          throw new BackendFailed(e.getCause() == null ? e : e.getCause());
+        } catch (RuntimeException e) {
+          throw new BackendFailed(e);
+        }
       }
     }
     runHandler("pre-task handler", settings.preTaskHandler());
@@ -536,6 +558,15 @@ final class TaskExecution implements TaskContext {
       return invoke(args, typed);
     } finally {
       runNanos = System.nanoTime() - begin;
+    }
+  }
+
+  /** An early state write, a failure to start it thrown as {@link BackendFailed}. */
+  private static CompletableFuture<Void> stateWrite(Supplier<CompletableFuture<Void>> write) {
+    try {
+      return write.get();
+    } catch (RuntimeException e) {
+      throw new BackendFailed(e);
     }
   }
 

@@ -25,8 +25,15 @@ import org.jspecify.annotations.Nullable;
  *       its message went back to the broker. {@link #batchStarting} and then {@link #batchRan} come
  *       on a batch's own thread, once per call of a batched function, which runs between the two on
  *       that thread.
- *   <li><b>Failures.</b> A listener that throws is logged and ignored: it never fails a send or a
- *       task.
+ *   <li><b>Failures.</b> A listener that throws a {@code RuntimeException} is logged and ignored:
+ *       it never fails a send or a task. One that throws an {@code Error} in {@link #received} or
+ *       {@link #started} stops the run before its function: the message goes back to the broker,
+ *       counted towards {@code maxDeliveries}, and every listener is told {@link
+ *       NotRunCause#ERROR}. An {@code Error} in an event that reports what already happened ({@link
+ *       #finished}, {@link #notRun(Signature, NotRunCause, String) notRun}, {@link #sent}, {@link
+ *       #deadLettered}, ...) is logged with the task and ignored: the outcome stands and the
+ *       message is settled as it says. The other listeners still get the event the failing one
+ *       threw in.
  *   <li><b>Cost.</b> Listeners run inline on hot paths; keep them short and non-blocking.
  * </ul>
  *
@@ -96,15 +103,17 @@ public interface TaskListener {
      */
     SHUTDOWN,
     /**
-     * The backend failed before the function ran (storing RECEIVED or STARTED): the message was
-     * requeued with a growing delay, counted towards {@code maxDeliveries}. A sign of a backend
-     * outage.
+     * The backend's call failed before the function ran (storing RECEIVED or STARTED threw or its
+     * write failed): the message was requeued with a growing delay, counted towards {@code
+     * maxDeliveries}. A sign of a backend outage.
      */
     BACKEND_FAILED,
     /**
-     * An {@code Error} stopped the run before the function ran ({@code OutOfMemoryError}, {@code
-     * StackOverflowError}, a listener or backend that threw one): the message was requeued as for
-     * {@link #BACKEND_FAILED}.
+     * Anything else stopped the run before the function ran: an {@code Error} ({@code
+     * OutOfMemoryError}, {@code StackOverflowError}, a listener that threw one in {@link #received}
+     * or {@link #started}), or an exception that did not come from the backend's call (an argument
+     * that could not be converted, a clock that threw): the message was requeued as for {@link
+     * #BACKEND_FAILED}. A sign of a bug or a starved JVM, not of an outage.
      */
     ERROR
   }

@@ -34,6 +34,7 @@ final class FaultyBackend implements Backend {
   private final Map<Op, AtomicInteger> calls = new ConcurrentHashMap<>();
 
   private volatile boolean consumesStatesOnRead;
+  private volatile boolean failsInFutures;
   private volatile boolean losingClaimReplies;
   private volatile boolean notFoundInWordsOnly;
   private volatile boolean pendingIfAbsent = true;
@@ -246,6 +247,27 @@ final class FaultyBackend implements Backend {
   public void setStateReceived(Signature signature) {
     maybeFail(Op.RECEIVED);
     delegate.setStateReceived(signature);
+  }
+
+  /**
+   * Makes an injected RECEIVED failure come in the future {@link #setStateReceivedAsync} returns,
+   * as a pipelining backend (Redis, AMQP) reports it, instead of being thrown.
+   */
+  void failingInFutures() {
+    failsInFutures = true;
+  }
+
+  @Override
+  public java.util.concurrent.CompletableFuture<Void> setStateReceivedAsync(Signature signature) {
+    if (!failsInFutures) {
+      return Backend.super.setStateReceivedAsync(signature);
+    }
+    try {
+      setStateReceived(signature);
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
+    } catch (RuntimeException e) {
+      return java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
   }
 
   @Override

@@ -95,6 +95,10 @@ class TaskListenerTest {
   private final java.util.concurrent.atomic.AtomicReference<@Nullable Error> startedThrows =
       new java.util.concurrent.atomic.AtomicReference<>();
 
+  /** How many more times the listener in front throws an Error from {@code received}. */
+  private final java.util.concurrent.atomic.AtomicInteger receivedErrorsLeft =
+      new java.util.concurrent.atomic.AtomicInteger();
+
   private MemoryBroker broker;
   private MemoryBackend memory;
   private FaultyBackend backend;
@@ -115,6 +119,9 @@ class TaskListenerTest {
                 new TaskListener() {
                   @Override
                   public void received(Signature s, String queue) {
+                    if (receivedErrorsLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                      throw new AssertionError("a listener's own assertion");
+                    }
                     throw new IllegalStateException("a broken listener");
                   }
 
@@ -367,6 +374,214 @@ class TaskListenerTest {
             "received hello",
             "started hello",
             "finished SUCCESS hello");
+  }
+
+  /**
+   * As above, the backend's write failing in its future (a pipelining backend) rather than thrown.
+   */
+  @Test
+  void aRunWhoseEarlyWriteFailedInItsFutureIsNotRunBecauseTheBackendFailed() {
+    backend.failingInFutures();
+    backend.failing(FaultyBackend.Op.RECEIVED, 1);
+    launch(workerBuilder().requeueBackoff(FAST));
+
+    AsyncResult result = server.sendTask(Signature.create("hello"));
+
+    assertThat(result.get(TIMEOUT)).containsExactly("hi");
+    await().atMost(TIMEOUT).until(() -> recording.outcomes.size() == 1);
+    assertThat(causes).containsExactly("hello: BACKEND_FAILED");
+  }
+
+  /**
+   * An exception before the function ran that did not come from the backend's call (here the
+   * server's clock, asked whether the task expired) is an ERROR, not a backend outage. The message
+   * is requeued and the next delivery runs.
+   */
+  @Test
+  void aRunStoppedBeforeItRanByAnythingButTheBackendIsNotRunBecauseOfAnError() {
+    java.util.concurrent.atomic.AtomicBoolean clockFails =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    Clock failingOnce =
+        new Clock() {
+          @Override
+          public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+          }
+
+          @Override
+          public Clock withZone(java.time.ZoneId zone) {
+            return this;
+          }
+
+          @Override
+          public java.time.Instant instant() {
+            if (askedWhetherATaskExpired() && clockFails.getAndSet(false)) {
+              throw new java.time.DateTimeException("a clock that failed");
+            }
+            return java.time.Instant.now();
+          }
+        };
+    try (Server own =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(backend)
+            .clock(failingOnce)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void notRun(Signature s, NotRunCause cause, String reason) {
+                    causes.add(s.name() + ": " + cause);
+                  }
+                })
+            .build()) {
+      own.registerTask("expiring", TaskFunction.of(() -> "ran"));
+      Worker ownWorker = own.workerBuilder("clock-test").requeueBackoff(FAST).build();
+      ownWorker.launchAsync();
+      try {
+        AsyncResult result =
+            own.sendTask(
+                Signature.create("expiring").toBuilder()
+                    .expiresAt(java.time.Instant.now().plus(Duration.ofHours(1)))
+                    .build());
+
+        assertThat(result.get(TIMEOUT)).containsExactly("ran");
+        assertThat(causes).containsExactly("expiring: ERROR");
+      } finally {
+        ownWorker.quit();
+      }
+    }
+  }
+
+  /** Whether the caller is the worker asking whether a task expired (TaskExecution#expired). */
+  private static boolean askedWhetherATaskExpired() {
+    return StackWalker.getInstance()
+        .walk(
+            frames ->
+                frames.anyMatch(
+                    f ->
+                        f.getClassName().equals(TaskExecution.class.getName())
+                            && f.getMethodName().equals("expired")));
+  }
+
+  /**
+   * An Error from a listener's {@code received} (an assertion, a missing class, no memory): the
+   * task does not run this time, every listener hears {@code received} and then {@code notRun}
+   * ERROR, a log line names the task, the message is requeued and the worker's thread carries on
+   * with the next delivery.
+   */
+  @Test
+  void anErrorFromAListenersReceivedStopsTheRunAndTheMessageIsRequeued() {
+    receivedErrorsLeft.set(1);
+    ch.qos.logback.classic.Logger workerLog =
+        (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Worker.class);
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    workerLog.addAppender(logged);
+    try {
+      launch(workerBuilder().concurrency(1).requeueBackoff(FAST));
+
+      AsyncResult result = server.sendTask(Signature.create("hello"));
+
+      assertThat(result.get(TIMEOUT)).containsExactly("hi");
+      await().atMost(TIMEOUT).until(() -> recording.outcomes.size() == 1);
+      assertThat(causes).containsExactly("hello: ERROR");
+      assertThat(recording.eventsOf("hello"))
+          .filteredOn(e -> !e.startsWith("sent") && !e.startsWith("publishing"))
+          .containsExactly(
+              "received hello",
+              "notRun hello",
+              "received hello",
+              "started hello",
+              "finished SUCCESS hello");
+      assertThat(logged.list)
+          .anySatisfy(
+              event -> {
+                assertThat(event.getLevel()).isEqualTo(ch.qos.logback.classic.Level.ERROR);
+                assertThat(event.getFormattedMessage()).contains(result.taskUuid());
+                assertThat(event.getThrowableProxy().getClassName())
+                    .isEqualTo(AssertionError.class.getName());
+              });
+    } finally {
+      workerLog.detachAppender(logged);
+    }
+  }
+
+  /**
+   * An Error from a listener's {@code finished} comes after the outcome was recorded: it is logged
+   * with the task and ignored, and the message is settled as the outcome says. It escaped before,
+   * so the worker requeued the message and a task that had failed for good ran a second time.
+   */
+  @Test
+  void anErrorFromAListenersFinishedLeavesTheRecordedOutcomeAndRunsNothingAgain() {
+    java.util.concurrent.atomic.AtomicInteger runs =
+        new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean finishedThrows =
+        new java.util.concurrent.atomic.AtomicBoolean(true);
+    try (Server own =
+        Server.builder()
+            .config(config)
+            .broker(broker)
+            .backend(memory)
+            .listener(
+                new TaskListener() {
+                  @Override
+                  public void finished(TaskOutcome outcome) {
+                    if (finishedThrows.getAndSet(false)) {
+                      throw new AssertionError("a listener's own assertion");
+                    }
+                  }
+                })
+            .listener(recording)
+            .build()) {
+      own.registerTask(
+          "fails",
+          TaskFunction.of(
+              () -> {
+                runs.incrementAndGet();
+                throw new IllegalStateException("for good");
+              }));
+      Worker ownWorker =
+          own.workerBuilder("finished-test").concurrency(1).requeueBackoff(FAST).build();
+      ownWorker.launchAsync();
+      AsyncResult result = own.sendTask(Signature.create("fails"));
+      await().atMost(TIMEOUT).until(() -> !finishedThrows.get());
+
+      ownWorker.quit(); // waits for the delivery to be settled
+
+      assertThat(runs).hasValue(1);
+      assertThat(broker.requeueCount()).as("the message was not requeued").isZero();
+      assertThat(memory.getState(result.taskUuid()))
+          .hasValueSatisfying(state -> assertThat(state.state()).isEqualTo(State.FAILURE));
+      assertThat(recording.eventsOf("fails"))
+          .filteredOn(e -> !e.startsWith("sent") && !e.startsWith("publishing"))
+          .as("the listeners after the one that threw were still told")
+          .containsExactly("received fails", "started fails", "finished FAILURE fails");
+    }
+  }
+
+  /** A listener whose {@code received} always throws an Error: the poison rule applies. */
+  @Test
+  void aTaskWhoseReceivedAlwaysThrowsAnErrorIsDeadLetteredPastMaxDeliveries() {
+    receivedErrorsLeft.set(Integer.MAX_VALUE);
+    launch(workerBuilder().requeueBackoff(FAST).maxDeliveries(1));
+
+    AsyncResult result = server.sendTask(Signature.create("hello"));
+
+    await().atMost(TIMEOUT).until(() -> recording.events.contains("deadLettered hello"));
+    assertThat(causes).containsExactly("hello: ERROR", "hello: ERROR");
+    assertThat(recording.eventsOf("hello")).doesNotContain("started hello");
+    await()
+        .atMost(TIMEOUT)
+        .untilAsserted(
+            () ->
+                assertThat(memory.getState(result.taskUuid()))
+                    .hasValueSatisfying(
+                        state -> {
+                          assertThat(state.state()).isEqualTo(State.FAILURE);
+                          assertThat(state.error()).contains("a listener threw in received");
+                        }));
   }
 
   /**
