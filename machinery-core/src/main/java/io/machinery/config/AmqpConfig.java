@@ -64,14 +64,81 @@ public record AmqpConfig(
           DEFAULT_AUTO_DELETE,
           DEFAULT_DELAYED_QUEUE);
 
+  /**
+   * Checks the values: the names RabbitMQ would refuse on first use are refused here (Go takes them
+   * and fails when it declares the topology).
+   *
+   * @throws IllegalArgumentException when {@code exchange} is blank but not empty (an empty one the
+   *     AMQP broker refuses when it is created), {@code exchangeType} is empty or holds whitespace,
+   *     {@code delayedQueue} is blank but not empty or starts with {@code amq.}, a name is over 255
+   *     bytes of UTF-8, or {@code prefetchCount} is out of its range
+   */
   public AmqpConfig {
-    Objects.requireNonNull(exchange, "exchange");
-    Objects.requireNonNull(exchangeType, "exchangeType");
+    checkExchange(exchange);
+    checkExchangeType(exchangeType);
     queueDeclareArgs = Map.copyOf(queueDeclareArgs);
     queueBindingArgs = Map.copyOf(queueBindingArgs);
-    Objects.requireNonNull(bindingKey, "bindingKey");
-    Objects.requireNonNull(delayedQueue, "delayedQueue");
+    checkBindingKey(bindingKey);
+    checkDelayedQueue(delayedQueue);
     checkPrefetchCount(prefetchCount);
+  }
+
+  /**
+   * An exchange name. Empty is left to the AMQP broker, which refuses it when it is created
+   * (RabbitMQ refuses to declare or bind the default exchange: 403 ACCESS_REFUSED); a blank one
+   * RabbitMQ would take, making an exchange no Go worker binds to.
+   */
+  private static String checkExchange(String value) {
+    Objects.requireNonNull(value, "exchange");
+    if (!value.isEmpty() && value.isBlank()) {
+      throw new IllegalArgumentException(
+          "AmqpConfig.exchange must not be blank (an unfilled setting: RabbitMQ would declare an"
+              + " exchange named '"
+              + value
+              + "' that no Go worker binds to)");
+    }
+    return Checks.shortString("AmqpConfig.exchange", value);
+  }
+
+  /** RabbitMQ closes the connection on an unknown type ('', ' direct'): 503 COMMAND_INVALID. */
+  private static String checkExchangeType(String value) {
+    Objects.requireNonNull(value, "exchangeType");
+    if (value.isEmpty() || value.chars().anyMatch(Character::isWhitespace)) {
+      throw new IllegalArgumentException(
+          "AmqpConfig.exchangeType must be a type such as direct, topic, fanout or headers, without"
+              + " spaces (RabbitMQ closes the connection on an unknown type), was '"
+              + value
+              + "'");
+    }
+    return Checks.shortString("AmqpConfig.exchangeType", value);
+  }
+
+  /** Any routing key, the empty one included (fanout and headers exchanges ignore it). */
+  private static String checkBindingKey(String value) {
+    return Checks.shortString("AmqpConfig.bindingKey", Objects.requireNonNull(value, "bindingKey"));
+  }
+
+  /** Empty for Go's per-delay queues; else a queue name RabbitMQ lets a client declare. */
+  private static String checkDelayedQueue(String value) {
+    Objects.requireNonNull(value, "delayedQueue");
+    if (value.isEmpty()) {
+      return value;
+    }
+    if (value.isBlank()) {
+      throw new IllegalArgumentException(
+          "AmqpConfig.delayedQueue must be empty (Go's per-delay queues) or a queue name, not"
+              + " blank, was '"
+              + value
+              + "'");
+    }
+    if (value.startsWith("amq.")) {
+      throw new IllegalArgumentException(
+          "AmqpConfig.delayedQueue must not start with 'amq.' (RabbitMQ reserves the prefix and"
+              + " refuses to declare such a queue), was '"
+              + value
+              + "'");
+    }
+    return Checks.shortString("AmqpConfig.delayedQueue", value);
   }
 
   private static int checkPrefetchCount(int value) {
@@ -143,13 +210,28 @@ public record AmqpConfig(
       delayedQueue = c.delayedQueue;
     }
 
+    /**
+     * Sets the exchange ({@code AMQP_EXCHANGE}); default {@value AmqpConfig#DEFAULT_EXCHANGE}.
+     *
+     * @param value the exchange name
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is blank but not empty, or over 255 bytes
+     */
     public Builder exchange(String value) {
-      exchange = Objects.requireNonNull(value, "exchange");
+      exchange = checkExchange(value);
       return this;
     }
 
+    /**
+     * Sets the exchange type ({@code AMQP_EXCHANGE_TYPE}); default {@value
+     * AmqpConfig#DEFAULT_EXCHANGE_TYPE}.
+     *
+     * @param value the type, such as direct, topic, fanout or headers
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is empty or holds whitespace
+     */
     public Builder exchangeType(String value) {
-      exchangeType = Objects.requireNonNull(value, "exchangeType");
+      exchangeType = checkExchangeType(value);
       return this;
     }
 
@@ -164,8 +246,16 @@ public record AmqpConfig(
       return this;
     }
 
+    /**
+     * Sets the binding key of the worker's queue ({@code AMQP_BINDING_KEY}); default {@value
+     * AmqpConfig#DEFAULT_BINDING_KEY}.
+     *
+     * @param value the key; any text, the empty one included, up to 255 bytes of UTF-8
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is over 255 bytes
+     */
     public Builder bindingKey(String value) {
-      bindingKey = Objects.requireNonNull(value, "bindingKey");
+      bindingKey = checkBindingKey(value);
       return this;
     }
 
@@ -188,9 +278,17 @@ public record AmqpConfig(
       return this;
     }
 
-    /** The single delayed queue; empty (or null) for Go's per-delay queues. */
+    /**
+     * Sets the single delayed queue ({@code AMQP_DELAYED_QUEUE}); empty (or null) for Go's
+     * per-delay queues.
+     *
+     * @param value the queue name, or empty
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is blank but not empty, starts with {@code
+     *     amq.} or is over 255 bytes
+     */
     public Builder delayedQueue(@Nullable String value) {
-      delayedQueue = value == null ? "" : value;
+      delayedQueue = checkDelayedQueue(value == null ? "" : value);
       return this;
     }
 

@@ -1,6 +1,7 @@
 package io.machinery.config;
 
 import io.machinery.internal.GoDurations;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /**
@@ -27,6 +28,51 @@ final class Checks {
     }
     return value;
   }
+
+  /**
+   * Refuses a negative number.
+   *
+   * @param why what zero means, for the message
+   */
+  static int notNegative(String setting, int value, String why) {
+    if (value < 0) {
+      throw new IllegalArgumentException(
+          setting + " must not be negative (" + why + "), was " + value);
+    }
+    return value;
+  }
+
+  /**
+   * Refuses a name that is empty or only whitespace, or longer than AMQP's short strings hold (255
+   * bytes of UTF-8: the client refuses longer names before they reach the server).
+   *
+   * @param why why an empty name cannot work, for the message
+   */
+  static String amqpName(String setting, String value, String why) {
+    if (value.isBlank()) {
+      throw new IllegalArgumentException(
+          setting + " must not be empty or blank (" + why + "), was '" + value + "'");
+    }
+    return shortString(setting, value);
+  }
+
+  /** Refuses a text longer than AMQP's short strings hold: 255 bytes of UTF-8. */
+  static String shortString(String setting, String value) {
+    int bytes = value.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > MAX_SHORT_STRING_BYTES) {
+      throw new IllegalArgumentException(
+          setting
+              + " must be at most "
+              + MAX_SHORT_STRING_BYTES
+              + " bytes of UTF-8 (an AMQP short string), was "
+              + bytes
+              + " bytes");
+    }
+    return value;
+  }
+
+  /** What an AMQP short string (an exchange, queue or routing key) holds at most. */
+  static final int MAX_SHORT_STRING_BYTES = 255;
 
   /** Refuses a negative duration (a timeout handed to a client). */
   static Duration notNegative(String setting, Duration value) {

@@ -180,11 +180,12 @@ final class ConfigLoader {
     Map<String, Object> flat = new LinkedHashMap<>();
     List<QueueBoundSetting> boundsMapping = null;
     if (tree instanceof Map<?, ?> map) {
-      if (map.get(QUEUE_BOUNDS_YAML) instanceof Map<?, ?> bounds) {
+      Object boundsKey = queueBoundsKey(map);
+      if (boundsKey != null && map.get(boundsKey) instanceof Map<?, ?> bounds) {
         // queue names keep their case and dots: not flattened with the rest
         boundsMapping = boundsFromYaml(bounds);
         Map<Object, Object> rest = new LinkedHashMap<>(map);
-        rest.remove(QUEUE_BOUNDS_YAML);
+        rest.remove(boundsKey);
         map = rest;
       }
       flatten("", map, flat);
@@ -222,6 +223,33 @@ final class ConfigLoader {
 
   private static final String QUEUE_BOUNDS_ENV = "MACHINERY_QUEUE_BOUNDS";
   private static final String QUEUE_BOUNDS_YAML = "queue_bounds";
+
+  /**
+   * The top-level key that spells {@code queue_bounds}, in any case as every key is read (see
+   * {@link #flatten}); null without one. The queue names under it keep their exact case: queue
+   * names are case-sensitive in every broker, so {@code Emails} and {@code emails} are two queues.
+   *
+   * @throws IllegalArgumentException when two keys spell it
+   */
+  private static @Nullable Object queueBoundsKey(Map<?, ?> map) {
+    @Nullable Object found = null;
+    for (Object key : map.keySet()) {
+      if (String.valueOf(key).equalsIgnoreCase(QUEUE_BOUNDS_YAML)) {
+        if (found != null) {
+          throw new IllegalArgumentException(
+              "YAML key "
+                  + QUEUE_BOUNDS_YAML
+                  + " is given twice, as '"
+                  + found
+                  + "' and as '"
+                  + key
+                  + "': keys are read without regard to case; give it once");
+        }
+        found = key;
+      }
+    }
+    return found;
+  }
 
   /**
    * The mapping form of {@code queue_bounds}: each queue's most waiting tasks, optionally followed
@@ -402,15 +430,17 @@ final class ConfigLoader {
     r.flag("SQS_VISIBILITY_HEARTBEAT", sqs::visibilityHeartBeat);
     b.sqs(sqs.build());
 
-    b.dynamoDb(
-        new DynamoDbConfig(
-            orDefault(s.get("TASK_STATES_TABLE"), DynamoDbConfig.DEFAULT_TASK_STATES_TABLE),
-            orDefault(s.get("GROUP_METAS_TABLE"), DynamoDbConfig.DEFAULT_GROUP_METAS_TABLE)));
+    String[] tables = {
+      DynamoDbConfig.DEFAULT_TASK_STATES_TABLE, DynamoDbConfig.DEFAULT_GROUP_METAS_TABLE
+    };
+    r.text(
+        "TASK_STATES_TABLE",
+        v -> tables[0] = DynamoDbConfig.checkTable("DynamoDbConfig.taskStatesTable", v));
+    r.text(
+        "GROUP_METAS_TABLE",
+        v -> tables[1] = DynamoDbConfig.checkTable("DynamoDbConfig.groupMetasTable", v));
+    b.dynamoDb(new DynamoDbConfig(tables[0], tables[1]));
     return b.build();
-  }
-
-  private static String orDefault(@Nullable String value, String fallback) {
-    return value == null ? fallback : value;
   }
 
   private static int parseInt(String text) {

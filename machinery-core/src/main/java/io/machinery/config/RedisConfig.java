@@ -75,7 +75,18 @@ public record RedisConfig(
           false,
           "");
 
+  /**
+   * Checks the values.
+   *
+   * @throws IllegalArgumentException when a pool size or a timeout is negative, {@code clientName}
+   *     holds a character Redis refuses in a client name, or {@code masterName} is blank but not
+   *     empty or has whitespace at either end
+   */
   public RedisConfig {
+    checkPoolSize("maxIdle", maxIdle, "no idle connections kept");
+    checkPoolSize("maxActive", maxActive, "no limit");
+    checkClientName(clientName);
+    checkMasterName(masterName);
     idleTimeout = checkTimeout("idleTimeout", idleTimeout);
     readTimeout = checkTimeout("readTimeout", readTimeout);
     writeTimeout = checkTimeout("writeTimeout", writeTimeout);
@@ -95,6 +106,48 @@ public record RedisConfig(
     Objects.requireNonNull(clientName);
     Objects.requireNonNull(masterName);
     Objects.requireNonNull(sentinelPassword);
+  }
+
+  /**
+   * A size of Go's redigo pool. Not used here (Lettuce shares one connection), but a Go worker
+   * reading the same config sizes its pool by it: zero has a meaning there, a negative size none.
+   *
+   * @param zero what zero means to Go, for the message
+   */
+  private static int checkPoolSize(String name, int value, String zero) {
+    return Checks.notNegative("RedisConfig." + name, value, "0 means " + zero + " to Go's pool");
+  }
+
+  /**
+   * Redis refuses a client name with spaces, newlines or other characters outside {@code '!'} to
+   * {@code '~'} ({@code CLIENT SETNAME}), so every connection would fail; empty sets none.
+   */
+  private static String checkClientName(String value) {
+    Objects.requireNonNull(value, "clientName");
+    if (value.chars().anyMatch(c -> c < '!' || c > '~')) {
+      throw new IllegalArgumentException(
+          "RedisConfig.clientName must hold only the characters '!' to '~', no spaces or newlines"
+              + " (Redis refuses the name in CLIENT SETNAME and every connection would fail), was '"
+              + value
+              + "'");
+    }
+    return value;
+  }
+
+  /**
+   * Empty means no Sentinel. A blank or padded name would ask the Sentinels for a master none of
+   * them monitors (they match names exactly), so the first connection would fail.
+   */
+  private static String checkMasterName(String value) {
+    Objects.requireNonNull(value, "masterName");
+    if (!value.isEmpty() && (value.isBlank() || !value.strip().equals(value))) {
+      throw new IllegalArgumentException(
+          "RedisConfig.masterName must be empty (no Sentinel) or a master's name without spaces at"
+              + " either end (Sentinels match it exactly), was '"
+              + value
+              + "'");
+    }
+    return value;
   }
 
   /** A timeout is handed to the client: zero is Go's "none", negative is a mistake. */
@@ -219,15 +272,29 @@ public record RedisConfig(
       sentinelPassword = c.sentinelPassword;
     }
 
-    /** Kept for Go configs ({@code REDIS_MAX_IDLE}). */
+    /**
+     * Kept for Go configs ({@code REDIS_MAX_IDLE}): the most idle connections Go's redigo pool
+     * keeps, 0 for none. Not used here: Lettuce shares one connection.
+     *
+     * @param value 0 or more
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder maxIdle(int value) {
-      maxIdle = value;
+      maxIdle = checkPoolSize("maxIdle", value, "no idle connections kept");
       return this;
     }
 
-    /** Kept for Go configs ({@code REDIS_MAX_ACTIVE}). */
+    /**
+     * Kept for Go configs ({@code REDIS_MAX_ACTIVE}): the most connections Go's redigo pool opens,
+     * 0 for no limit. Not used here: Lettuce shares one connection.
+     *
+     * @param value 0 or more
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
     public Builder maxActive(int value) {
-      maxActive = value;
+      maxActive = checkPoolSize("maxActive", value, "no limit");
       return this;
     }
 
@@ -295,14 +362,29 @@ public record RedisConfig(
       return this;
     }
 
+    /**
+     * Sets the connection name ({@code REDIS_CLIENT_NAME}); empty sets none.
+     *
+     * @param value the name: the characters {@code '!'} to {@code '~'} only
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} holds a space, a newline or another
+     *     character Redis refuses in {@code CLIENT SETNAME}
+     */
     public Builder clientName(String value) {
-      clientName = Objects.requireNonNull(value, "clientName");
+      clientName = checkClientName(value);
       return this;
     }
 
-    /** A Sentinel master name; set means Sentinel. */
+    /**
+     * Sets the Sentinel master name ({@code REDIS_MASTER_NAME}); set means Sentinel.
+     *
+     * @param value the name, or empty for no Sentinel
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is blank but not empty, or has whitespace
+     *     at either end
+     */
     public Builder masterName(String value) {
-      masterName = Objects.requireNonNull(value, "masterName");
+      masterName = checkMasterName(value);
       return this;
     }
 

@@ -247,8 +247,200 @@ class ConfigValidationTest {
    */
   @Test
   void theBuildersRefuseWhatTheLoadersRefuseWithTheSameRule() {
+    assertSameRule(RULES);
+  }
+
+  /**
+   * s56: names a broker or a server chokes on later, and pool sizes that mean nothing, passed the
+   * loader and the builders; Go takes them all and fails (or, for the pool sizes, shrugs) at first
+   * use. Each is refused in code and from its variable with the same message.
+   */
+  private static final List<Rule> NAME_AND_POOL_RULES =
+      List.of(
+          new Rule(
+              "AMQP_EXCHANGE",
+              " ",
+              () -> AmqpConfig.builder().exchange(" "),
+              "AmqpConfig.exchange",
+              "must not be blank"),
+          new Rule(
+              "AMQP_EXCHANGE",
+              "x".repeat(256),
+              () -> AmqpConfig.DEFAULT.withExchange("x".repeat(256)),
+              "AmqpConfig.exchange",
+              "must be at most 255 bytes of UTF-8"),
+          new Rule(
+              "AMQP_EXCHANGE_TYPE",
+              " direct",
+              () -> AmqpConfig.DEFAULT.withExchangeType(" direct"),
+              "AmqpConfig.exchangeType",
+              "without spaces (RabbitMQ closes the connection on an unknown type)"),
+          new Rule(
+              "AMQP_EXCHANGE_TYPE",
+              " ",
+              () -> AmqpConfig.builder().exchangeType(" "),
+              "AmqpConfig.exchangeType",
+              "must be a type such as direct"),
+          new Rule(
+              "AMQP_BINDING_KEY",
+              "\u00e9".repeat(128),
+              () -> AmqpConfig.builder().bindingKey("\u00e9".repeat(128)),
+              "AmqpConfig.bindingKey",
+              "must be at most 255 bytes of UTF-8 (an AMQP short string), was 256 bytes"),
+          new Rule(
+              "AMQP_DELAYED_QUEUE",
+              " ",
+              () -> AmqpConfig.builder().delayedQueue(" "),
+              "AmqpConfig.delayedQueue",
+              "not blank"),
+          new Rule(
+              "AMQP_DELAYED_QUEUE",
+              "amq.delayed",
+              () -> AmqpConfig.DEFAULT.withDelayedQueue("amq.delayed"),
+              "AmqpConfig.delayedQueue",
+              "must not start with 'amq.'"),
+          new Rule(
+              "REDIS_MAX_IDLE",
+              "-1",
+              () -> RedisConfig.builder().maxIdle(-1),
+              "RedisConfig.maxIdle",
+              "must not be negative (0 means no idle connections kept to Go's pool), was -1"),
+          new Rule(
+              "REDIS_MAX_ACTIVE",
+              "-5",
+              () -> RedisConfig.builder().maxActive(-5),
+              "RedisConfig.maxActive",
+              "must not be negative (0 means no limit to Go's pool), was -5"),
+          new Rule(
+              "REDIS_CLIENT_NAME",
+              "billing worker",
+              () -> RedisConfig.DEFAULT.withClientName("billing worker"),
+              "RedisConfig.clientName",
+              "no spaces or newlines"),
+          new Rule(
+              "REDIS_MASTER_NAME",
+              "mymaster ",
+              () -> RedisConfig.DEFAULT.withMasterName("mymaster "),
+              "RedisConfig.masterName",
+              "without spaces at either end"),
+          new Rule(
+              "REDIS_MASTER_NAME",
+              " ",
+              () -> RedisConfig.builder().masterName(" "),
+              "RedisConfig.masterName",
+              "must be empty (no Sentinel)"),
+          new Rule(
+              "TASK_STATES_TABLE",
+              "task_states ",
+              () -> new DynamoDbConfig("task_states ", "group_metas"),
+              "DynamoDbConfig.taskStatesTable",
+              "must be a DynamoDB table name"),
+          new Rule(
+              "GROUP_METAS_TABLE",
+              "gm",
+              () -> new DynamoDbConfig("task_states", "gm"),
+              "DynamoDbConfig.groupMetasTable",
+              "3 to 255 letters"));
+
+  @Test
+  void namesABrokerWouldChokeOnAndMeaninglessPoolSizesAreRefusedByBuilderAndLoaderAlike() {
+    assertSameRule(NAME_AND_POOL_RULES);
+  }
+
+  /** The same from YAML, named by the key. */
+  @Test
+  void aYamlNameABrokerWouldChokeOnNamesItsKey(@TempDir Path dir) throws IOException {
+    loading(dir, "amqp:\n  exchange_type: \" direct\"\n")
+        .hasMessageStartingWith("YAML key for AMQP_EXCHANGE_TYPE (YAML amqp.exchange_type)")
+        .hasMessageContaining("AmqpConfig.exchangeType must be a type");
+    loading(dir, "redis:\n  max_active: -1\n")
+        .hasMessageContaining("redis.max_active")
+        .hasMessageContaining("RedisConfig.maxActive must not be negative");
+    loading(dir, "dynamodb:\n  task_states_table: \" \"\n")
+        .hasMessageContaining("dynamodb.task_states_table")
+        .hasMessageContaining("DynamoDbConfig.taskStatesTable must be a DynamoDB table name");
+  }
+
+  /**
+   * What stays allowed: Go's meaning of zero pool sizes, an empty client or master name (none), any
+   * binding key up to 255 bytes (empty too: fanout and headers exchanges ignore it), exchange types
+   * of plug-ins, an empty delayed queue (Go's per-delay queues). An empty exchange is left to the
+   * AMQP broker, which refuses it when it is created. A queue bound's name may be empty (the
+   * default queue) or padded (as the default queue may be, the bound then matches it exactly).
+   */
+  @Test
+  void whatGoMeansByZeroOrEmptyStaysAllowed() {
+    RedisConfig redis =
+        RedisConfig.builder()
+            .maxIdle(0)
+            .maxActive(0)
+            .clientName("!worker~1")
+            .masterName("")
+            .build();
+    assertThat(redis.maxIdle()).isZero();
+    assertThat(redis.maxActive()).isZero();
+    assertThat(RedisConfig.DEFAULT.withMasterName("my master").masterName()).isEqualTo("my master");
+    AmqpConfig amqp =
+        AmqpConfig.builder()
+            .bindingKey("")
+            .exchangeType("x-delayed-message")
+            .delayedQueue("")
+            .exchange("")
+            .build();
+    assertThat(amqp.bindingKey()).isEmpty();
+    assertThat(amqp.exchange()).isEmpty();
+    assertThat(AmqpConfig.builder().bindingKey(" ").build().bindingKey()).isEqualTo(" ");
+    assertThat(AmqpConfig.builder().bindingKey("k".repeat(255)).build().bindingKey()).hasSize(255);
+    assertThat(new DynamoDbConfig("abc", "a.b-c_" + "d".repeat(249)).groupMetasTable())
+        .hasSize(255);
+    assertThat(new QueueBoundSetting("", 1, Duration.ZERO).queue()).isEmpty();
+    assertThat(new QueueBoundSetting(" tasks", 1, Duration.ZERO).queue()).isEqualTo(" tasks");
+    assertThatThrownBy(() -> new QueueBoundSetting(" ", 1, Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("must be empty (the default queue) or a name, not blank");
+    Config fromEnv = Config.fromEnvironment(Map.of("REDIS_MAX_IDLE", "0", "REDIS_MAX_ACTIVE", "0"));
+    assertThat(fromEnv.redis().maxIdle()).isZero();
+  }
+
+  /**
+   * queue_bounds: the key itself is read without regard to case like every other key (it was
+   * matched exactly, so {@code Queue_Bounds:} as a mapping failed with "takes a single value"); the
+   * queue names under it keep their exact case, since queue names are case-sensitive in every
+   * broker: {@code Emails} and {@code emails} are two queues with a bound each.
+   */
+  @Test
+  void queueBoundsKeyIsReadInAnyCaseAndItsQueueNamesInTheirExactCase(@TempDir Path dir)
+      throws IOException {
+    Path file = dir.resolve("bounds.yml");
+    Files.writeString(
+        file,
+        """
+        Queue_Bounds:
+          Emails: 2
+          emails: "3:1s"
+        """);
+    assertThat(Config.fromYaml(file).queueBounds())
+        .containsExactly(
+            new QueueBoundSetting("Emails", 2, Duration.ZERO),
+            new QueueBoundSetting("emails", 3, Duration.ofSeconds(1)));
+    loading(
+            dir,
+            """
+            queue_bounds:
+              emails: 2
+            QUEUE_BOUNDS: "imports:5"
+            """)
+        .hasMessageContaining("YAML key queue_bounds is given twice");
+    assertThat(
+            Config.fromEnvironment(Map.of("MACHINERY_QUEUE_BOUNDS", "Emails:2,emails:3"))
+                .queueBounds())
+        .extracting(QueueBoundSetting::queue)
+        .containsExactly("Emails", "emails");
+  }
+
+  private static void assertSameRule(List<Rule> rules) {
     SoftAssertions softly = new SoftAssertions();
-    for (Rule rule : RULES) {
+    for (Rule rule : rules) {
       String where = rule.variable() + "='" + rule.text() + "'";
       Throwable inCode = catchThrowable(rule.inCode());
       softly
