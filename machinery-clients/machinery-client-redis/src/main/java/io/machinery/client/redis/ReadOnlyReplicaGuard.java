@@ -85,22 +85,31 @@ final class ReadOnlyReplicaGuard {
     if (now - last <= DROP_INTERVAL.toNanos() || !lastDrop.compareAndSet(last, now)) {
       return;
     }
+    drop("answered \"" + error + "\": the server is a replica now (a failover?)");
+  }
+
+  /**
+   * Drops the connection at once because the primary moved to {@code newPrimary} (a Sentinel
+   * announced it): the connection may still be on the old primary, which takes writes it will lose.
+   * A {@code READONLY} reply within the next {@link #DROP_INTERVAL} drops it no second time.
+   */
+  void primaryMoved(String newPrimary) {
+    lastDrop.set(System.nanoTime());
+    drop("is no longer the primary: a Sentinel announced " + newPrimary);
+  }
+
+  private void drop(String why) {
     RedisChannelWriter writer =
         connection instanceof RedisChannelHandler<?, ?> handler ? handler.getChannelWriter() : null;
     if (!(writer instanceof DefaultEndpoint endpoint)) {
       log.warn(
-          "Redis at {} answered \"{}\"; it is a replica now, but this connection cannot be dropped"
-              + " ({}), so it stays on it",
+          "Redis at {} {}, but this connection cannot be dropped ({}), so it stays on it",
           what,
-          error,
+          why,
           writer == null ? connection.getClass().getName() : writer.getClass().getName());
       return;
     }
-    log.warn(
-        "Redis at {} answered \"{}\": the server is a replica now (a failover?); dropping the"
-            + " connection to reconnect to the primary",
-        what,
-        error);
+    log.warn("Redis at {} {}; dropping the connection to reconnect to the primary", what, why);
     try {
       executor.execute(endpoint::disconnect);
     } catch (java.util.concurrent.RejectedExecutionException e) {

@@ -93,6 +93,10 @@ import org.slf4j.LoggerFactory;
  *       the reconnect asks the Sentinels for the master again. A cluster needs none of it: a
  *       demoted node answers commands on keys with {@code MOVED}, which Lettuce follows and which
  *       triggers its topology refresh.
+ *   <li><b>Sentinel failover.</b> A Sentinel promotes a replica without stopping the old primary,
+ *       which goes on taking (and later loses) writes for about ten seconds: the session listens to
+ *       the Sentinels' {@code +switch-master} ({@link SentinelSwitchListener}) and drops its
+ *       connections the moment one announces the new primary, as go-redis' failover client does.
  * </ul>
  *
  * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking
@@ -137,6 +141,13 @@ public final class RedisSession implements AutoCloseable {
   private final ClientResources resources;
   private final AbstractRedisClient client;
   private final @Nullable RedisURI standaloneUri;
+
+  /** The shared single-node connection's guard; null on a cluster. */
+  private final @Nullable ReadOnlyReplicaGuard sharedGuard;
+
+  /** Listens to the Sentinels' announcements of a new primary; null without Sentinels. */
+  private final @Nullable SentinelSwitchListener sentinelSwitches;
+
   private final StatefulConnection<String, byte[]> connection;
   private final RedisClusterAsyncCommands<String, byte[]> commands;
   private final boolean cluster;
@@ -178,6 +189,12 @@ public final class RedisSession implements AutoCloseable {
               + " (io.netty:netty-transport-native-epoll, classifier linux-x86_64 or linux-aarch_64)");
     }
     this.resources = DefaultClientResources.builder().nettyCustomizer(FLUSH_CONSOLIDATION).build();
+    Set<String> sentinels = new java.util.HashSet<>();
+    if (!redis.masterName().isEmpty()) {
+      for (RedisAddress.Host host : address.hosts()) {
+        sentinels.add(host.host() + ":" + host.port());
+      }
+    }
     this.eventSubscription =
         resources
             .eventBus()
@@ -191,10 +208,22 @@ public final class RedisSession implements AutoCloseable {
                           "Lost the Redis connection to {}; reconnecting in the background",
                           remote);
                     }
-                  } else if (event instanceof ConnectionActivatedEvent e
-                      && reconnecting.remove(hostAndPort(e.remoteAddress()))) {
-                    reconnects.incrementAndGet();
-                    log.info("Reconnected to Redis at {}", hostAndPort(e.remoteAddress()));
+                  } else if (event instanceof ConnectionActivatedEvent e) {
+                    String remote = hostAndPort(e.remoteAddress());
+                    if (sentinels.contains(remote)) {
+                      // a Sentinel asked for the primary, or a subscription to the Sentinels
+                      if (reconnecting.remove(remote)) {
+                        log.info("Reconnected to the Sentinel at {}", remote);
+                      }
+                    } else if (!reconnecting.isEmpty()) {
+                      // after a failover the connection comes back at another address (the new
+                      // primary a Sentinel names): any activation while a reconnect is under way
+                      // counts, at the risk of counting a new connection as one (an extra stray
+                      // sweep for a broker), never of missing one
+                      reconnecting.clear();
+                      reconnects.incrementAndGet();
+                      log.info("Reconnected to Redis at {}", remote);
+                    }
                   }
                 });
     SocketOptions socket =
@@ -234,6 +263,8 @@ public final class RedisSession implements AutoCloseable {
                 .build());
         this.client = clusterClient;
         this.standaloneUri = null;
+        this.sharedGuard = null;
+        this.sentinelSwitches = null;
         StatefulRedisClusterConnection<String, byte[]> c = clusterClient.connect(CODEC);
         this.connection = c;
         this.commands = c.async();
@@ -252,9 +283,14 @@ public final class RedisSession implements AutoCloseable {
         this.standaloneUri = uri;
         StatefulRedisConnection<String, byte[]> c = redisClient.connect(CODEC, uri);
         this.connection = c;
-        this.commands =
-            new BatchingCommands(
-                c, new ReadOnlyReplicaGuard(c, address.toString(), resources.eventExecutorGroup()));
+        this.sharedGuard =
+            new ReadOnlyReplicaGuard(c, address.toString(), resources.eventExecutorGroup());
+        this.commands = new BatchingCommands(c, sharedGuard);
+        this.sentinelSwitches =
+            uri.getSentinels().isEmpty()
+                ? null
+                : new SentinelSwitchListener(
+                    redisClient, uri.getSentinels(), redis.masterName(), this::primaryMoved);
       }
     } catch (RuntimeException e) {
       shutdownClientQuietly();
@@ -300,6 +336,29 @@ public final class RedisSession implements AutoCloseable {
       session = new RedisSession(RedisAddress.parse(url), config.redis(), config.tls(), key);
       SHARED.put(key, session);
       return session;
+    }
+  }
+
+  /**
+   * A Sentinel announced {@code newPrimary}: drops the shared and the blocking connections, which
+   * may still be on the old primary, so that they reconnect to the new one (see {@link
+   * SentinelSwitchListener}).
+   */
+  private void primaryMoved(String newPrimary) {
+    if (closed.get()) {
+      return;
+    }
+    log.warn(
+        "A Sentinel announced {} as the new primary of {}; moving this session's connections there",
+        newPrimary,
+        address);
+    if (sharedGuard != null) {
+      sharedGuard.primaryMoved(newPrimary);
+    }
+    for (BlockingConnection c : blocking) {
+      if (c.readOnlyGuard != null) {
+        c.readOnlyGuard.primaryMoved(newPrimary);
+      }
     }
   }
 
@@ -394,9 +453,10 @@ public final class RedisSession implements AutoCloseable {
 
   /**
    * How many times a lost connection of this session was re-established so far (also after this
-   * session dropped a connection to a server that turned replica). After a reconnect Lettuce sends
-   * again the commands that were in flight, so a command whose reply was lost may have run twice;
-   * callers that must notice that compare this count.
+   * session dropped a connection to a server that turned replica, or to the old primary when a
+   * Sentinel announced a new one). After a reconnect Lettuce sends again the commands that were in
+   * flight, so a command whose reply was lost may have run twice; callers that must notice that
+   * compare this count.
    */
   public long reconnects() {
     return reconnects.get();
@@ -845,6 +905,9 @@ public final class RedisSession implements AutoCloseable {
     java.util.concurrent.ScheduledFuture<?> sweeping = sweeper;
     if (sweeping != null) {
       sweeping.cancel(false);
+    }
+    if (sentinelSwitches != null) {
+      sentinelSwitches.close();
     }
     for (BlockingConnection c : blocking) {
       c.close();
