@@ -23,10 +23,12 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The cost of a relay's claim on a real PostgreSQL, asserted on the plans PostgreSQL chooses for
  * the claim statements a pass runs, never on times: a claim walks indexes and stops at its limit,
- * it never sorts the waiting rows nor joins a sender's rows to each other (a hash anti join over
- * one sender's 20,000 rows took 23 s a pass), and where the table has few senders it reads a few
- * pages, not every waiting row (counted by {@code EXPLAIN (ANALYZE, BUFFERS)}: pages are
- * deterministic where times are not). The rows cannot be decoded, so a pass publishes nothing.
+ * it never sorts the waiting rows (only one row per sender, at most) nor joins a sender's rows to
+ * each other (a hash anti join over one sender's 20,000 rows took 23 s a pass), where the table has
+ * few senders it reads a few pages, not every waiting row, and where many senders all back off it
+ * reads the sender index once rather than every waiting row with a lookup (counted by {@code
+ * EXPLAIN (ANALYZE, BUFFERS)}: pages are deterministic where times are not). The rows cannot be
+ * decoded, so a pass publishes nothing; the senders it claimed have a failure recorded.
  */
 class OutboxClaimPlanIT {
   private static final Duration WAIT = Duration.ofSeconds(30);
@@ -39,12 +41,16 @@ class OutboxClaimPlanIT {
 
   private static final Pattern BUFFERS = Pattern.compile("shared hit=(\\d+)(?: read=(\\d+))?");
 
+  private static final Pattern SORTED_ROWS =
+      Pattern.compile("Sort {2}\\(cost=[^)]*\\) \\(actual time=[^ ]* rows=(\\d+)");
+
   @RegisterExtension final OutboxFixture db = new OutboxFixture("outbox_plan_");
 
   @Test
   void aPassClaimsSendersThroughIndexesWithoutSortingTheWaitingRows() throws Exception {
-    // 20,000 waiting rows of 200 senders, every one failing and 10 of them due: the pass runs both
-    // claims. Big enough for the planner to choose as it does for 100,000 rows.
+    // 20,000 waiting rows of 200 senders, every one failing and 10 of them due: the pass runs every
+    // claim (pages of waiting rows, then the sender index once, then the due senders). Big enough
+    // for the planner to choose as it does for 100,000 rows.
     insertUndecodableRows(200, 20_000);
     execute(
         "UPDATE "
@@ -55,9 +61,82 @@ class OutboxClaimPlanIT {
             + db.table
             + " GROUP BY sender_id)");
 
-    assertThat(claimPlansOfAPass())
+    List<String> plans = claimPlansOfAPass();
+    assertThat(plans).isNotEmpty();
+    assertThat(plans)
+        .filteredOn(plan -> !readsTheSenderIndexOnce(plan))
         .isNotEmpty()
         .allSatisfy(plan -> assertThat(plan).doesNotContain("Seq Scan").doesNotContain("Sort"));
+    // The claim reading the sender index once may read the table in full, once, and sorts one
+    // first row per sender: never the 20,000 waiting rows.
+    assertThat(plans)
+        .allSatisfy(plan -> assertThat(sortedRows(plan)).allMatch(rows -> rows <= 200));
+  }
+
+  @Test
+  void aPassWhileManySendersBackOffReadsTheSenderIndexNotEveryWaitingRowWithALookup()
+      throws Exception {
+    // A broker outage with a backlog: each of 200 senders' first row waits its back-off, 40,000
+    // rows in all, more senders than a pass lists. Claiming by a lookup per waiting row read about
+    // three pages a row, 120,000 pages a pass (0.36 s for 100,000 rows); by lookups for a sixteenth
+    // of the rows, then reading the sender index once, about 13,000.
+    insertUndecodableRows(200, 40_000);
+    execute(
+        "UPDATE "
+            + db.table
+            + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
+            + " WHERE seq IN (SELECT min(seq) FROM "
+            + db.table
+            + " GROUP BY sender_id)");
+    execute("ANALYZE " + db.table);
+
+    List<String> plans = claimPlansOfAPass();
+    assertThat(plans).isNotEmpty();
+    assertThat(pagesRead(plans)).isLessThan(40_000 / 2);
+    assertThat(plans)
+        .allSatisfy(plan -> assertThat(sortedRows(plan)).allMatch(rows -> rows <= 200));
+  }
+
+  @Test
+  void aPassClaimsHealthySendersBeyondManyBackingOffInSeqOrderSkippingOnesAnotherRelayHolds()
+      throws Exception {
+    // 40 senders backing off, 1,600 rows: more waiting rows than a pass claims among by lookups
+    // (1,024 at least), so the senders after them are claimed by reading the sender index. Then
+    // three healthy senders, in an order other than their names'; another relay holds the first.
+    insertUndecodableRows(40, 1_600);
+    execute(
+        "UPDATE "
+            + db.table
+            + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
+            + " WHERE seq IN (SELECT min(seq) FROM "
+            + db.table
+            + " GROUP BY sender_id)");
+    for (String sender : List.of("late-b", "late-c", "late-a", "late-a", "late-b")) {
+      db.insertUndecodableRow(sender);
+    }
+    execute("ANALYZE " + db.table);
+
+    List<Prepared> statements;
+    try (Connection otherRelay = db.dataSource.getConnection()) {
+      otherRelay.setAutoCommit(false);
+      try (Statement s = otherRelay.createStatement()) {
+        s.executeQuery(
+                "SELECT seq FROM "
+                    + db.table
+                    + " WHERE sender_id = 'late-b' ORDER BY seq LIMIT 1 FOR UPDATE")
+            .close();
+      }
+      statements = runPass(1);
+      otherRelay.rollback();
+    }
+
+    assertThat(statements)
+        .extracting(Prepared::sql)
+        .anyMatch(OutboxClaimPlanIT::readsTheSenderIndexOnce);
+    // The one claimed has its undecodable first row's failure recorded: late-c, the first in seq
+    // order whose first row no other relay holds.
+    assertThat(attemptsOfFirstRows("late-a", "late-b", "late-c")).containsExactly(0, 0, 1);
+    assertThat(attemptsOfFirstRows("sender-0", "sender-39")).containsExactly(1, 1);
   }
 
   @Test
@@ -104,6 +183,47 @@ class OutboxClaimPlanIT {
 
   // ----------------------------------------------------------------------------------------------
 
+  private OutboxTable table() {
+    return OutboxTable.named(db.table);
+  }
+
+  /** The {@code attempts} of each sender's first row. */
+  private List<Integer> attemptsOfFirstRows(String... senders) throws SQLException {
+    List<Integer> attempts = new ArrayList<>();
+    try (Connection c = db.dataSource.getConnection();
+        PreparedStatement select =
+            c.prepareStatement(
+                "SELECT attempts FROM " + db.table + " WHERE sender_id = ? ORDER BY seq LIMIT 1")) {
+      for (String sender : senders) {
+        select.setString(1, sender);
+        try (ResultSet rs = select.executeQuery()) {
+          assertThat(rs.next()).as("a row of %s", sender).isTrue();
+          attempts.add(rs.getInt(1));
+        }
+      }
+    }
+    return attempts;
+  }
+
+  /**
+   * Whether {@code sql} (or a plan, which starts with its statement) is the claim that reads the
+   * sender index once, grouping it by sender ({@link OutboxTable#claimFirstRowsAfter}).
+   */
+  private static boolean readsTheSenderIndexOnce(String sql) {
+    return sql.substring(0, sql.indexOf('\n') < 0 ? sql.length() : sql.indexOf('\n'))
+        .contains(" GROUP BY p.sender_id");
+  }
+
+  /** The rows each Sort node of {@code plan} sorted. */
+  private static List<Long> sortedRows(String plan) {
+    List<Long> rows = new ArrayList<>();
+    Matcher sort = SORTED_ROWS.matcher(plan);
+    while (sort.find()) {
+      rows.add(Long.parseLong(sort.group(1)));
+    }
+    return rows;
+  }
+
   /** Rows of {@code senders} senders in turn, whose message cannot be decoded; then ANALYZE. */
   private void insertUndecodableRows(int senders, int rows) throws SQLException {
     execute(
@@ -126,29 +246,30 @@ class OutboxClaimPlanIT {
 
   /**
    * Runs a pass claiming one sender, and returns the plans PostgreSQL chooses for the claim
-   * statements it ran (listing senders and locking them), executed again with the pass's
-   * parameters, with the pages each read, in a transaction rolled back.
+   * statements it ran (listing senders, reading pages of waiting rows and locking senders),
+   * executed again with the pass's parameters, with the pages each read, in a transaction rolled
+   * back.
    */
   private List<String> claimPlansOfAPass() throws SQLException {
-    List<Prepared> statements = new ArrayList<>();
-    try (Connection c = recordingStatements(db.dataSource.getConnection(), statements)) {
-      c.setAutoCommit(false);
-      new RelayPass(
-              db.server(db.config, null),
-              OutboxTable.named(db.table),
-              1,
-              1,
-              new Backoff(WAIT, WAIT))
-          .run(c, () -> false);
-    }
     List<String> plans = new ArrayList<>();
-    for (Prepared statement : statements) {
-      if (statement.sql().startsWith("SELECT o.sender_id")
-          || statement.sql().startsWith("WITH RECURSIVE")) {
+    for (Prepared statement : runPass(1)) {
+      if ((statement.sql().startsWith("SELECT") || statement.sql().startsWith("WITH"))
+          && !statement.sql().equals(table().senderRows())) {
         plans.add(statement.sql() + "\n" + plan(statement));
       }
     }
     return plans;
+  }
+
+  /** Runs a pass claiming up to {@code maxSenders} senders; returns the statements it prepared. */
+  private List<Prepared> runPass(int maxSenders) throws SQLException {
+    List<Prepared> statements = new ArrayList<>();
+    try (Connection c = recordingStatements(db.dataSource.getConnection(), statements)) {
+      c.setAutoCommit(false);
+      new RelayPass(db.server(db.config, null), table(), 1, maxSenders, new Backoff(WAIT, WAIT))
+          .run(c, () -> false);
+    }
+    return statements;
   }
 
   /** The pages (buffers) the claim statements of a pass read, in all. */

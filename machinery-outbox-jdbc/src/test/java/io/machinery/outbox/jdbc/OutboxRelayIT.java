@@ -200,6 +200,58 @@ class OutboxRelayIT {
   }
 
   @Test
+  void twoRelaysBehindManySendersBackingOffPublishEachRowOnceAndKeepEachSendersOrder()
+      throws Exception {
+    // A backlog of 40 senders backing off at the head of the table, 1,600 rows: more waiting rows
+    // than a pass claims among by lookups, so the relays find the senders behind them by reading
+    // the sender index (RelayPass.claimInPages). Those rows wait 5 minutes; the others are relayed.
+    try (Connection c = db.dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(
+          "INSERT INTO "
+              + db.table
+              + " (sender_id, kind, task_uuid, task_name, message) SELECT 'waiting-' || (i % 40),"
+              + " 'task', 'task_' || i, 'record', '{}' FROM generate_series(1, 1600) i");
+      s.execute(
+          "UPDATE "
+              + db.table
+              + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
+              + " WHERE seq IN (SELECT min(seq) FROM "
+              + db.table
+              + " GROUP BY sender_id)");
+    }
+    int senders = 40;
+    int perSender = 25;
+    Server server = server(db.config);
+    worker(db.config, 1);
+    TaskOutbox outbox = TaskOutbox.builder(server).table(db.table).build();
+    try (Connection c = db.dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      for (int i = 0; i < perSender; i++) {
+        for (int s = 0; s < senders; s++) {
+          outbox.withSenderId("s" + s).sendTask(c, record("s" + s, i));
+        }
+        c.commit();
+      }
+    }
+
+    OutboxRelay first = relay(server, r -> r.maxSenders(2).batchSize(10));
+    OutboxRelay second = relay(server(db.config), r -> r.maxSenders(2).batchSize(10));
+    await().atMost(WAIT).until(() -> ran.size() >= senders * perSender);
+    await().atMost(WAIT).until(() -> db.rows() == 1_600);
+
+    assertThat(first.publishedRows() + second.publishedRows()).isEqualTo(senders * perSender);
+    assertThat(runs).hasSize(senders * perSender);
+    assertThat(runs.values()).allSatisfy(n -> assertThat(n.get()).isEqualTo(1));
+    for (int s = 0; s < senders; s++) {
+      String prefix = "s" + s + ":";
+      assertThat(ran.stream().filter(r -> r.startsWith(prefix)).toList())
+          .containsExactlyElementsOf(
+              LongStream.range(0, perSender).mapToObj(i -> prefix + i).toList());
+    }
+  }
+
+  @Test
   void aRelayPassesOverASenderAnotherRelayHoldsAndPublishesTheOthers() throws Exception {
     CountDownLatch holding = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
