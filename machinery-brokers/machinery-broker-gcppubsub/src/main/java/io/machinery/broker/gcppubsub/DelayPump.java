@@ -24,6 +24,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * <p>Bursts. Messages moved together are published in batches: the due and the refreshed messages
  * of one pull ({@link #republishAll}), and held messages falling due within {@link
  * #BATCH_LINGER_MILLIS} of each other ({@link #publishReady}), go to each topic in requests of up
- * to Pub/Sub's 1,000 messages or 10 MB ({@link PubSubClient#inPublishRequests}), started side by
+ * to Pub/Sub's 1,000 messages or 4 MiB ({@link PubSubClient#inPublishRequests}), started side by
  * side: 100,000 held tasks of one topic falling due together cost about 100 requests, not 100,000
  * (a pull's burst, at most {@link #PULL_SIZE}, one request per topic). Every request takes a place
  * in one {@link PublishWindow} of {@link PublishWindow#MAX_IN_FLIGHT}: a burst of any size has at
@@ -78,11 +79,14 @@ import org.slf4j.LoggerFactory;
  * handed back is late by about one pull.
  *
  * <p>Leases of pulled messages. A message due (or to refresh) when pulled is published under the
- * lease the pull gave it, the delay subscription's ack deadline (read when the pump starts), and
- * the same check applies before each of its requests starts ({@link #leasedLongEnough}): the burst
- * may wait for a window full of held publishes, and a failed request's parts are tried in later
- * rounds. A message published after its lease ended would be published again by whichever pump
- * Pub/Sub redelivers it to.
+ * lease the pull gave it, taken to be Pub/Sub's shortest ack deadline ({@link
+ * #MIN_ACK_DEADLINE_SECONDS}): a pull leases for the delay subscription's deadline as it is then,
+ * and its owner may have shortened it since anyone read it ({@code gcloud pubsub subscriptions
+ * update --ack-deadline}), so a figure read earlier could promise a lease longer than the pull
+ * gave. The same check applies before each of its requests starts ({@link #leasedLongEnough}): the
+ * burst may wait for a window full of held publishes, and a failed request's parts are tried in
+ * later rounds. A message published after its lease ended would be published again by whichever
+ * pump Pub/Sub redelivers it to.
  *
  * <p>Everything lives in Pub/Sub, so delays survive the exit of every process: a held or parked
  * message whose broker died comes back when its deadline lapses (then at most about 10 s late) and
@@ -111,10 +115,11 @@ final class DelayPump {
   static final long LEASE_MARGIN_MILLIS = 5_000;
 
   /**
-   * The ack deadline assumed for the delay subscription when it cannot be read: Pub/Sub's shortest,
-   * so a lease is never thought longer than it is.
+   * The lease a pull of the delay subscription is taken to give its messages: Pub/Sub's shortest
+   * ack deadline, so a lease is never thought longer than it is, whatever the subscription's
+   * deadline is now (see the design notes).
    */
-  static final int MIN_ACK_DEADLINE_SECONDS = 10;
+  static final int MIN_ACK_DEADLINE_SECONDS = PubSubClient.MIN_ACK_DEADLINE_SECONDS;
 
   /** How long {@link #close()} waits for publishes in flight to be answered. */
   static final Duration PUBLISHES_ANSWER_WAIT = Duration.ofSeconds(2);
@@ -133,12 +138,6 @@ final class DelayPump {
 
   private final AtomicBoolean running = new AtomicBoolean(true);
 
-  /**
-   * How long a pull leases its messages: the delay subscription's ack deadline, read when the pump
-   * starts ({@link #MIN_ACK_DEADLINE_SECONDS} until then, or when it cannot be read).
-   */
-  private volatile long pullLeaseNanos = TimeUnit.SECONDS.toNanos(MIN_ACK_DEADLINE_SECONDS);
-
   private final PublishWindow window = new PublishWindow(PublishWindow.MAX_IN_FLIGHT);
   private final Thread thread;
 
@@ -149,7 +148,6 @@ final class DelayPump {
   }
 
   private void run() {
-    readPullLease();
     int failures = 0;
     while (running.get()) {
       @SuppressWarnings("deprecation")
@@ -166,7 +164,7 @@ final class DelayPump {
         future = broker.client().subscriber().pullCallable().futureCall(request);
         List<ReceivedMessage> pulled = future.get().getReceivedMessagesList();
         // Pub/Sub leased them when it answered, so a little before now: the margin covers that
-        long leaseEnd = System.nanoTime() + pullLeaseNanos;
+        long leaseEnd = System.nanoTime() + TimeUnit.SECONDS.toNanos(MIN_ACK_DEADLINE_SECONDS);
         List<Republish> burst = new ArrayList<>();
         for (ReceivedMessage m : pulled) {
           if (running.get()) {
@@ -206,26 +204,6 @@ final class DelayPump {
           return;
         }
       }
-    }
-  }
-
-  /**
-   * Reads the delay subscription's ack deadline, which every pull leases its messages for; keeps
-   * the shortest Pub/Sub allows when it cannot be read (the pump still works, it only hands back a
-   * burst that waited over 5 s sooner than it need).
-   */
-  private void readPullLease() {
-    try {
-      var sub = broker.client().subscription(subscription);
-      if (sub != null && sub.getAckDeadlineSeconds() > 0) {
-        pullLeaseNanos = TimeUnit.SECONDS.toNanos(sub.getAckDeadlineSeconds());
-      }
-    } catch (RuntimeException e) {
-      log.debug(
-          "Could not read the ack deadline of {} ({}); assuming {} s",
-          subscription,
-          e.toString(),
-          MIN_ACK_DEADLINE_SECONDS);
     }
   }
 
@@ -502,12 +480,12 @@ final class DelayPump {
    * What follows a failed request of a pull's burst; returns the requests to try in the next round.
    * A refresh is tried again after {@link #HOLD_MARGIN_SECONDS}. A task topic that is gone is
    * handled by moving one message on its own ({@link #move}: the topic created again, when the
-   * broker may, and then the rest in one request; else a dead letter, and so each of the rest). A
-   * request that Pub/Sub could have refused for one of its messages (an invalid argument, or an
-   * unknown failure) is tried again in halves, down to that message alone, which then comes back
-   * after {@link #HOLD_MARGIN_SECONDS} (its failure logged); any other failure (Pub/Sub
-   * unavailable, too slow, refusing the topic) would fail every part alike, so the whole request
-   * comes back after {@link #HOLD_MARGIN_SECONDS}.
+   * broker may, and then the rest in one request; else a dead letter, and the rest dead-lettered in
+   * as few requests, {@link #deadLetterAll}). A request that Pub/Sub could have refused for one of
+   * its messages (an invalid argument, or an unknown failure) is tried again in halves, down to
+   * that message alone, which then comes back after {@link #HOLD_MARGIN_SECONDS} (its failure
+   * logged); any other failure (Pub/Sub unavailable, too slow, refusing the topic) would fail every
+   * part alike, so the whole request comes back after {@link #HOLD_MARGIN_SECONDS}.
    */
   private List<List<Republish>> afterFailure(List<Republish> request, Throwable failure) {
     Republish first = request.get(0);
@@ -522,10 +500,11 @@ final class DelayPump {
     }
     if (Causes.of(failure).stream().anyMatch(c -> c instanceof NotFoundException)) {
       List<Republish> rest = request.subList(1, request.size());
-      return switch (move(first)) {
+      Moved moved = move(first);
+      return switch (moved.outcome()) {
         case MOVED -> rest.isEmpty() ? List.of() : List.of(rest);
         case DEAD_LETTERED -> {
-          rest.forEach(this::move); // each a dead letter with the reason, unless made meanwhile
+          deadLetterAll(rest, moved.deadLetterReason());
           yield List.of();
         }
         case NOT_MOVED -> {
@@ -649,11 +628,19 @@ final class DelayPump {
     }
   }
 
-  /** What became of a due message {@link #move} tried to publish on its own. */
-  private enum Moved {
-    MOVED,
-    DEAD_LETTERED,
-    NOT_MOVED
+  /**
+   * What became of a due message {@link #move} tried to publish on its own, and when it was
+   * dead-lettered, why.
+   */
+  private record Moved(Outcome outcome, String deadLetterReason) {
+    static final Moved MOVED = new Moved(Outcome.MOVED, "");
+    static final Moved NOT_MOVED = new Moved(Outcome.NOT_MOVED, "");
+
+    enum Outcome {
+      MOVED,
+      DEAD_LETTERED,
+      NOT_MOVED
+    }
   }
 
   /**
@@ -673,8 +660,9 @@ final class DelayPump {
       broker.settler().ack(subscription, received.getAckId());
       return Moved.MOVED;
     } catch (MissingTopicException e) {
-      deadLetter(received, e.getMessage());
-      return Moved.DEAD_LETTERED;
+      String reason = String.valueOf(e.getMessage());
+      deadLetter(received, reason);
+      return new Moved(Moved.Outcome.DEAD_LETTERED, reason);
     } catch (RuntimeException e) {
       log.warn(
           "Could not move a due message to topic {} ({}); trying again in {} s",
@@ -683,6 +671,43 @@ final class DelayPump {
           HOLD_MARGIN_SECONDS);
       setDeadline(received, HOLD_MARGIN_SECONDS);
       return Moved.NOT_MOVED;
+    }
+  }
+
+  /**
+   * Dead-letters the due messages of {@code request}, whose task topic does not exist and may not
+   * be created (for {@code reason}), in as few requests as Pub/Sub's limits allow, one after the
+   * other, each message acknowledged once the request carrying its dead letter was accepted: not
+   * two waited round trips per message (a failed publish and a dead letter), which for a pull of
+   * 500 on a 30 ms round trip would outlast a 10 s lease. Messages whose lease is about to end are
+   * handed back ({@link #leasedLongEnough}); those of a request that fails come back after {@link
+   * #HOLD_MARGIN_SECONDS}, and the next pull tries them again.
+   */
+  private void deadLetterAll(List<Republish> request, String reason) {
+    String deadLetters = broker.deadLetterTopic();
+    Function<Republish, PubsubMessage> letterOf =
+        r ->
+            broker.deadLetterOf(
+                broker.delayTopic(), subscription, r.received().getMessage(), reason);
+    for (List<Republish> part :
+        broker.client().inPublishRequests(deadLetters, leasedLongEnough(request), letterOf)) {
+      Throwable failure =
+          failureOf(
+              broker.client().publishAsync(deadLetters, part.stream().map(letterOf).toList()));
+      if (failure == null) {
+        for (Republish r : part) {
+          broker.settler().ack(subscription, r.ackId());
+        }
+      } else {
+        log.warn(
+            "Could not dead-letter {} due message(s) of the missing topic {} ({}); trying again in"
+                + " {} s",
+            part.size(),
+            part.get(0).topic(),
+            failure.toString(),
+            HOLD_MARGIN_SECONDS);
+        tryAgainLater(part);
+      }
     }
   }
 

@@ -358,6 +358,20 @@ public final class GcpPubSubBroker implements Broker {
    */
   void publishDeadLetter(
       String topic, String fromSubscription, PubsubMessage original, String reason) {
+    PubsubMessage letter = deadLetterOf(topic, fromSubscription, original, reason);
+    publishCreatingIfGone(
+        deadLetterTopic,
+        deadLetterTopic,
+        letter.getData().toByteArray(),
+        letter.getAttributesMap());
+  }
+
+  /**
+   * The message {@link #publishDeadLetter} sets aside for {@code original}: its data (or a {@link
+   * BodyPreview} of it) with its attributes, the reason and its origin.
+   */
+  PubsubMessage deadLetterOf(
+      String topic, String fromSubscription, PubsubMessage original, String reason) {
     Map<String, String> attributes = new LinkedHashMap<>(original.getAttributesMap());
     attributes.put(DEAD_LETTER_REASON_ATTRIBUTE, truncate(reason));
     attributes.put(
@@ -369,7 +383,10 @@ public final class GcpPubSubBroker implements Broker {
       attributes.putAll(preview.attributes());
       data = preview.preview();
     }
-    publishCreatingIfGone(deadLetterTopic, deadLetterTopic, data, attributes);
+    return PubsubMessage.newBuilder()
+        .setData(com.google.protobuf.ByteString.copyFrom(data))
+        .putAllAttributes(attributes)
+        .build();
   }
 
   static String truncate(String value) {

@@ -64,11 +64,20 @@ final class PubSubClient implements AutoCloseable {
    */
   static final int MAX_IDS_PER_REQUEST = 1000;
 
+  /** Pub/Sub's shortest ack deadline, in seconds: no subscription's is shorter. */
+  static final int MIN_ACK_DEADLINE_SECONDS = 10;
+
   /** Pub/Sub's limit of messages per PublishRequest. */
   static final int MAX_MESSAGES_PER_PUBLISH = 1000;
 
-  /** Pub/Sub's limit of a PublishRequest's size (10 MB), in bytes. */
-  static final long MAX_PUBLISH_REQUEST_BYTES = 10_000_000;
+  /**
+   * The most a PublishRequest of the broker's carries, in bytes: gRPC's default limit of a message
+   * a server receives (4 MiB), which the pstest fake and any gRPC server or proxy left at its
+   * defaults enforce: they refuse a larger request with RESOURCE_EXHAUSTED however often it is
+   * tried, so a delayed burst over it would never move. Pub/Sub itself takes 10 MB; the smaller
+   * limit costs a burst of large messages a request or two more.
+   */
+  static final long MAX_PUBLISH_REQUEST_BYTES = 4L << 20;
 
   private final String project;
   private final PublisherStub publisher;

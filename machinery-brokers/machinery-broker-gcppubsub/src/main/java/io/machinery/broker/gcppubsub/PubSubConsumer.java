@@ -43,15 +43,22 @@ import org.slf4j.LoggerFactory;
  *       random order), so each pull's messages join a buffer ordered by publish time and the oldest
  *       go first: a small backlog runs in the order it was sent.
  *   <li><b>Leases.</b> Every leased message's ack deadline is extended to the subscription's
- *       deadline every third of it, until it is settled or {@code GCPPubSub.MaxExtension} after it
- *       was pulled; then it is left to lapse, and Pub/Sub delivers it again (as Go's client does).
- *       A worker that dies stops extending, so its messages come back within one ack deadline:
- *       at-least-once. A tick survives anything thrown in it (an {@code Error} included: a periodic
- *       task that throws is never run again), so one failed tick costs nothing while the next
- *       succeeds within the deadline. A tick only sends its ModifyAckDeadline and handles the
- *       answer when it comes: the broker's scheduler thread runs every consumer's ticks and the
- *       delay pump's timers, so a slow answer for one subscription must not hold back the others'
- *       extensions (their leases would lapse under running tasks).
+ *       deadline (as read when the consumer started) every third of it, but at least every third of
+ *       Pub/Sub's shortest deadline ({@link #extensionPeriodMillis}), until it is settled or {@code
+ *       GCPPubSub.MaxExtension} after it was pulled; then it is left to lapse, and Pub/Sub delivers
+ *       it again (as Go's client does). A pull leases its messages for the deadline the
+ *       subscription has now, which its owner may have shortened since the consumer read it ({@code
+ *       gcloud pubsub subscriptions update --ack-deadline}); extending that often, the first
+ *       extension still comes in time, whatever the deadline is now. Reading it again instead would
+ *       leave a window (a change is seen a period late), and no lease error tells of it: Pub/Sub
+ *       accepts a ModifyAckDeadline of an expired ack ID without a word. A worker that dies stops
+ *       extending, so its messages come back within one ack deadline: at-least-once. A tick
+ *       survives anything thrown in it (an {@code Error} included: a periodic task that throws is
+ *       never run again), so one failed tick costs nothing while the next succeeds within the
+ *       deadline. A tick only sends its ModifyAckDeadline and handles the answer when it comes: the
+ *       broker's scheduler thread runs every consumer's ticks and the delay pump's timers, so a
+ *       slow answer for one subscription must not hold back the others' extensions (their leases
+ *       would lapse under running tasks).
  *   <li><b>Failures.</b> Whatever a pull throws (an {@code Error} included) is reported once to the
  *       worker and retried with back-off; the loop ends only when stopped.
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they
@@ -138,9 +145,20 @@ final class PubSubConsumer implements Consumption {
     return subscription;
   }
 
+  /**
+   * How often leases are extended: every third of the deadline they are extended to, at most every
+   * second, and at least every third of Pub/Sub's shortest ack deadline, so that a message pulled
+   * under any deadline the subscription may have now is extended before its lease from the pull
+   * ends.
+   */
+  static long extensionPeriodMillis(int ackDeadlineSeconds) {
+    int shortest = Math.min(ackDeadlineSeconds, PubSubClient.MIN_ACK_DEADLINE_SECONDS);
+    return Math.max(1_000, shortest * 1000L / 3);
+  }
+
   void start() {
-    long period = Math.max(1_000, ackDeadlineSeconds * 1000L / 3);
-    extender = broker.scheduleAtFixedRate(this::extendLeases, period);
+    extender =
+        broker.scheduleAtFixedRate(this::extendLeases, extensionPeriodMillis(ackDeadlineSeconds));
     thread =
         Thread.ofPlatform()
             .daemon()
@@ -350,12 +368,13 @@ final class PubSubConsumer implements Consumption {
             "Pub/Sub consumer {}: the ack deadlines of {} message(s) of {} were extended too late (the"
                 + " request took {} ms; the deadline is {} s): Pub/Sub may have delivered them to"
                 + " another worker, which runs them again (this process or Pub/Sub stalled: extensions"
-                + " are sent every third of the deadline)",
+                + " are sent every {} ms)",
             tag,
             late,
             subscription,
             (confirmed - sent) / 1_000_000,
-            ackDeadlineSeconds);
+            ackDeadlineSeconds,
+            extensionPeriodMillis(ackDeadlineSeconds));
       }
       if (extensionFailing.compareAndSet(true, false)) {
         log.info("Extending the ack deadlines of subscription {} works again", subscription);

@@ -1,13 +1,17 @@
 package io.machinery.broker.gcppubsub;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.ByteString;
+import com.google.pubsub.v1.DeleteSubscriptionRequest;
+import com.google.pubsub.v1.DeleteTopicRequest;
 import com.google.pubsub.v1.PublishRequest;
 import com.google.pubsub.v1.PubsubMessage;
 import io.machinery.broker.gcppubsub.PubSubStubs.BarrierPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.DelayAckWatch;
+import io.machinery.broker.gcppubsub.PubSubStubs.FakeCurrentDeadlineLeases;
 import io.machinery.broker.gcppubsub.PubSubStubs.HoldingPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.PullsUntil;
 import io.machinery.broker.gcppubsub.PubSubStubs.SlowPublisher;
@@ -59,34 +63,15 @@ class GcpPubSubDelayBurstIT {
   @Test
   void heldTasksFallingDueTogetherArePublishedInBatches() throws Exception {
     int burst = 2_000;
-    try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var publisher =
-            new SlowPublisher(emulator.publisher(), config.defaultQueue(), Duration.ofMillis(50));
-        var subscriber = new DelayAckWatch(emulator.subscriber(), publisher::confirmed);
-        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
-      // due when the pump holds them all (within DelayPump.HOLD_MILLIS), not yet when it pulls them
-      long due = Instant.now().plusSeconds(8).toEpochMilli();
-      publishDelayed(setup, "task_held_", burst, due);
-      RecordingHandler handler = new RecordingHandler(100);
-      var consumer = broker.startConsuming("held", "", handler); // starts the delay pump
-      receiveOnceEach(handler, burst);
-      await()
-          .atMost(Duration.ofSeconds(30))
-          .alias("every delayed message acknowledged")
-          .until(() -> subscriber.delayAcks() >= burst);
-      assertThat(publisher.requests())
-          .as("publish requests for %d tasks falling due together", burst)
-          .isBetween(burst / PubSubClient.MAX_MESSAGES_PER_PUBLISH, burst / 20);
-      assertThat(publisher.peakInFlight())
-          .as("requests in flight at once")
-          .isLessThanOrEqualTo(PublishWindow.MAX_IN_FLIGHT);
-      assertThat(subscriber.earlyAcks())
-          .as("delayed messages acknowledged before their task's publish was confirmed")
-          .isZero();
-      assertThat(publisher.confirmed()).as("tasks published").isEqualTo(burst);
-      consumer.close();
-    }
+    // due when the pump holds them all (within DelayPump.HOLD_MILLIS), not yet when it pulls them
+    Publishes publishes =
+        moveInBatches("task_held_", burst, Duration.ofSeconds(8), Duration.ofMillis(50));
+    assertThat(publishes.requests())
+        .as("publish requests for %d tasks falling due together", burst)
+        .isBetween(burst / PubSubClient.MAX_MESSAGES_PER_PUBLISH, burst / 20);
+    assertThat(publishes.peakInFlight())
+        .as("requests in flight at once")
+        .isLessThanOrEqualTo(PublishWindow.MAX_IN_FLIGHT);
   }
 
   /**
@@ -97,28 +82,42 @@ class GcpPubSubDelayBurstIT {
   @Test
   void dueTasksOfAPullArePublishedInBatches() throws Exception {
     int burst = 2_000;
+    Publishes publishes = moveInBatches("task_due_", burst, Duration.ofSeconds(-1), Duration.ZERO);
+    assertThat(publishes.requests())
+        .as("publish requests for %d due tasks (at most %d a pull)", burst, DelayPump.PULL_SIZE)
+        .isBetween(burst / DelayPump.PULL_SIZE, burst / 20);
+  }
+
+  /** What {@link #moveInBatches} saw of the publishes to the task topic. */
+  private record Publishes(int requests, int peakInFlight) {}
+
+  /**
+   * Puts {@code burst} delayed tasks, due {@code dueIn} from now, on the delay topic and lets a
+   * broker whose publishes to the task topic are answered {@code latency} after Pub/Sub accepted
+   * them move them; checks that every task reaches the worker once and is published once, and that
+   * each delayed message was acknowledged only once the request carrying its task was confirmed.
+   */
+  private Publishes moveInBatches(String prefix, int burst, Duration dueIn, Duration latency)
+      throws Exception {
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
         GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
-        var publisher =
-            new SlowPublisher(emulator.publisher(), config.defaultQueue(), Duration.ZERO);
+        var publisher = new SlowPublisher(emulator.publisher(), config.defaultQueue(), latency);
         var subscriber = new DelayAckWatch(emulator.subscriber(), publisher::confirmed);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
-      publishDelayed(setup, "task_due_", burst, Instant.now().minusSeconds(1).toEpochMilli());
+      publishDelayed(setup, prefix, burst, Instant.now().plus(dueIn).toEpochMilli());
       RecordingHandler handler = new RecordingHandler(100);
-      var consumer = broker.startConsuming("due", "", handler); // starts the delay pump
+      var consumer = broker.startConsuming(prefix, "", handler); // starts the delay pump
       receiveOnceEach(handler, burst);
       await()
           .atMost(Duration.ofSeconds(30))
           .alias("every delayed message acknowledged")
           .until(() -> subscriber.delayAcks() >= burst);
-      assertThat(publisher.requests())
-          .as("publish requests for %d due tasks (at most %d a pull)", burst, DelayPump.PULL_SIZE)
-          .isBetween(burst / DelayPump.PULL_SIZE, burst / 20);
       assertThat(subscriber.earlyAcks())
           .as("delayed messages acknowledged before their task's publish was confirmed")
           .isZero();
       assertThat(publisher.confirmed()).as("tasks published").isEqualTo(burst);
       consumer.close();
+      return new Publishes(publisher.requests(), publisher.peakInFlight());
     }
   }
 
@@ -161,6 +160,137 @@ class GcpPubSubDelayBurstIT {
   }
 
   /**
+   * Three due tasks of 1.9 MB each (5.7 MB, within Pub/Sub's 10 MB a request) reach their topic on
+   * the emulator, each published and delivered once: the pump's requests keep within gRPC's default
+   * 4 MiB, the most a server left at its defaults (pstest among them) takes. Before, the pull's
+   * burst went as one request, which pstest refused with RESOURCE_EXHAUSTED ("received message
+   * larger than max") each time the tasks came back: none ever arrived.
+   */
+  @Test
+  void dueTasksOverFourMegabytesTogetherReachTheirTopicOnTheEmulator() throws Exception {
+    int count = 3;
+    Map<String, AtomicInteger> published = new ConcurrentHashMap<>();
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var publisher =
+            new HoldingPublisher(emulator.publisher(), config.defaultQueue(), 0, published);
+        var subscriber = emulator.subscriber();
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
+      String pad = "a".repeat(1_900_000);
+      Map<String, String> due =
+          Map.of(
+              GcpPubSubBroker.ETA_ATTRIBUTE,
+              Long.toString(Instant.now().minusSeconds(1).toEpochMilli()),
+              GcpPubSubBroker.TOPIC_ATTRIBUTE,
+              config.defaultQueue());
+      for (int i = 0; i < count; i++) {
+        String task = "{\"UUID\":\"task_big_" + i + "\",\"pad\":\"" + pad + "\"}";
+        setup.client().publish(GcpPubSubBroker.DEFAULT_DELAY_TOPIC, task.getBytes(UTF_8), due);
+      }
+      RecordingHandler handler = new RecordingHandler(count);
+      var consumer = broker.startConsuming("big", "", handler); // starts the delay pump
+      receiveOnceEach(handler, count);
+      assertThat(published.values())
+          .as("publishes per task")
+          .hasSize(count)
+          .allSatisfy(publishes -> assertThat(publishes).hasValue(1));
+      assertThat(publisher.requests()).as("requests of at most 4 MiB for 5.7 MB").isEqualTo(2);
+      consumer.close();
+    }
+  }
+
+  /**
+   * 2,000 held tasks (two requests' worth) fall due for a topic deleted with its subscription while
+   * the broker ran: a broker that may create what is missing creates both again and publishes each
+   * task there once, and each reaches a worker once.
+   */
+  @Test
+  void heldTasksOverTheBatchLimitForADeletedTopicReachItOnceEachWhenCreatedAgain()
+      throws Exception {
+    heldTasksForADeletedTopic(true);
+  }
+
+  /**
+   * As {@link #heldTasksOverTheBatchLimitForADeletedTopicReachItOnceEachWhenCreatedAgain}, for a
+   * broker that may not create it: each task is dead-lettered once, none published, in a few
+   * requests per pull. Before, each task of a pull's burst but the first cost two waited round
+   * trips, a publish refused and a dead letter: 4,000 requests, close to a minute on the emulator,
+   * and on a 30 ms network longer than the pull's lease.
+   */
+  @Test
+  void heldTasksOverTheBatchLimitForADeletedTopicAreDeadLetteredOnceEach() throws Exception {
+    heldTasksForADeletedTopic(false);
+  }
+
+  private void heldTasksForADeletedTopic(boolean mayCreate) throws Exception {
+    int burst = 2_000;
+    // a consumer of another queue runs the pump: one of the task topic's would create it again
+    String pumpQueue = "pump_" + config.defaultQueue();
+    Map<String, AtomicInteger> published = new ConcurrentHashMap<>();
+    Map<String, AtomicInteger> deadLettered = new ConcurrentHashMap<>();
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        var toTasks =
+            new HoldingPublisher(emulator.publisher(), config.defaultQueue(), 0, published);
+        var publisher =
+            new HoldingPublisher(
+                toTasks, GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC, 0, deadLettered);
+        var subscriber = emulator.subscriber();
+        GcpPubSubBroker broker =
+            GcpPubSubBroker.builder(config)
+                .emulatorHost("")
+                .client(publisher, subscriber)
+                .createMissing(mayCreate)
+                .ackDeadline(Duration.ofSeconds(10))
+                .build()) {
+      setup.client().require(Map.of(pumpQueue, pumpQueue), true, 10);
+      String taskSubscription = broker.subscriptionFor(config.defaultQueue());
+      setup
+          .client()
+          .subscriber()
+          .deleteSubscriptionCallable()
+          .call(
+              DeleteSubscriptionRequest.newBuilder()
+                  .setSubscription(setup.client().subscriptionName(taskSubscription))
+                  .build());
+      setup
+          .client()
+          .publisher()
+          .deleteTopicCallable()
+          .call(
+              DeleteTopicRequest.newBuilder()
+                  .setTopic(setup.client().topicName(config.defaultQueue()))
+                  .build());
+      // due when the pump holds them all (within DelayPump.HOLD_MILLIS), not yet when it pulls them
+      publishDelayed(setup, "task_gone_", burst, Instant.now().plusSeconds(6).toEpochMilli());
+      var pump = broker.startConsuming("pump", pumpQueue, new RecordingHandler(1));
+      Map<String, AtomicInteger> moved = mayCreate ? published : deadLettered;
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .alias((mayCreate ? "published" : "dead-lettered") + " tasks")
+          .until(moved::size, n -> n >= burst);
+      assertThat(moved.values())
+          .as(mayCreate ? "publishes per task" : "dead letters per task")
+          .hasSize(burst)
+          .allSatisfy(times -> assertThat(times).hasValue(1));
+      // a few per pull of up to 500: before, the dead-letter branch sent two per task
+      assertThat(toTasks.requests()).as("requests to the task topic").isLessThan(burst / 20);
+      assertThat(publisher.requests())
+          .as("requests to the dead-letter topic")
+          .isLessThan(burst / 20);
+      if (mayCreate) {
+        RecordingHandler handler = new RecordingHandler(100);
+        var consumer = broker.startConsuming("gone", "", handler);
+        receiveOnceEach(handler, burst);
+        consumer.close();
+      } else {
+        assertThat(published).as("tasks published to the deleted topic").isEmpty();
+      }
+      pump.close();
+    }
+  }
+
+  /**
    * Held tasks that fall due while the publish window is full, and stays full until their leases
    * have lapsed, are not published when their turn comes: Pub/Sub delivered them again, and another
    * pump published those copies. Before, the waiting tail was published too, each task of it twice.
@@ -173,7 +303,7 @@ class GcpPubSubDelayBurstIT {
    */
   @Test
   void heldTasksWhoseLeaseLapsedWhileWaitingForTheWindowAreNotPublishedTwice() throws Exception {
-    lapsedLeasesWhileWaitingForTheWindow(false);
+    lapsedLeasesWhileWaitingForTheWindow(false, false);
   }
 
   /**
@@ -186,17 +316,40 @@ class GcpPubSubDelayBurstIT {
    */
   @Test
   void dueTasksWhoseLeaseLapsedWhileWaitingForTheWindowAreNotPublishedTwice() throws Exception {
-    lapsedLeasesWhileWaitingForTheWindow(true);
+    lapsedLeasesWhileWaitingForTheWindow(true, false);
   }
 
-  private void lapsedLeasesWhileWaitingForTheWindow(boolean dueWhenPulled) throws Exception {
+  /**
+   * As {@link #dueTasksWhoseLeaseLapsedWhileWaitingForTheWindowAreNotPublishedTwice}, when someone
+   * shortened the delay subscription's ack deadline (from 600 s to 10 s) after the waiting pump
+   * started: its pulls lease for 10 s, and no task is published twice. Before, the pump kept the
+   * 600 s it read when it started, so it published the tail after its leases had lapsed: each of
+   * those tasks twice. pstest's pulls keep the deadline a subscription was created with, so a fake
+   * stub gives the pulled tasks the lease Pub/Sub would ({@link FakeCurrentDeadlineLeases}).
+   */
+  @Test
+  void dueTasksOfADelaySubscriptionWhoseDeadlineWasShortenedAreNotPublishedTwice()
+      throws Exception {
+    lapsedLeasesWhileWaitingForTheWindow(true, true);
+  }
+
+  /**
+   * See {@link #heldTasksWhoseLeaseLapsedWhileWaitingForTheWindowAreNotPublishedTwice}; with {@code
+   * deadlineShortened}, the delay subscription's deadline is 600 s when the waiting pump starts and
+   * 10 s from its first pull on, and the tasks are published after that.
+   */
+  private void lapsedLeasesWhileWaitingForTheWindow(
+      boolean dueWhenPulled, boolean deadlineShortened) throws Exception {
     int held = PublishWindow.MAX_IN_FLIGHT;
     int count = held + 10;
     String topicPrefix = "lease_tail_";
     PubSubTestSupport.EmulatorChannel emulator = new PubSubTestSupport.EmulatorChannel();
     Map<String, AtomicInteger> published = new ConcurrentHashMap<>();
     var holding = new HoldingPublisher(emulator.publisher(), topicPrefix, held, published);
-    var pullsUntilAll = new PullsUntil(emulator.subscriber(), count);
+    var currentDeadline =
+        new FakeCurrentDeadlineLeases(emulator.subscriber(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC);
+    var pullsUntilAll =
+        new PullsUntil(deadlineShortened ? currentDeadline : emulator.subscriber(), count);
     try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
         var counting = new HoldingPublisher(emulator.publisher(), topicPrefix, 0, published);
         var otherSubscriber = new DelayAckWatch(emulator.subscriber(), () -> Integer.MAX_VALUE);
@@ -217,8 +370,20 @@ class GcpPubSubDelayBurstIT {
                 .putAttributes(GcpPubSubBroker.ETA_ATTRIBUTE, due)
                 .putAttributes(GcpPubSubBroker.TOPIC_ATTRIBUTE, topicPrefix + i));
       }
-      setup.client().publisher().publishCallable().call(delayed.build());
+      if (deadlineShortened) {
+        PubSubTestSupport.setAckDeadline(setup, GcpPubSubBroker.DEFAULT_DELAY_TOPIC, 600);
+      } else {
+        setup.client().publisher().publishCallable().call(delayed.build());
+      }
       var waitingConsumer = waiting.startConsuming("waiting", "", new RecordingHandler(1));
+      if (deadlineShortened) {
+        await()
+            .atMost(Duration.ofSeconds(20))
+            .alias("the waiting pump started (it read the deadline) and pulled")
+            .until(() -> currentDeadline.answeredPulls() > 0);
+        PubSubTestSupport.setAckDeadline(setup, GcpPubSubBroker.DEFAULT_DELAY_TOPIC, 10);
+        setup.client().publisher().publishCallable().call(delayed.build());
+      }
       await()
           .atMost(Duration.ofSeconds(20))
           .alias("the waiting broker pulled every task")
@@ -261,6 +426,9 @@ class GcpPubSubDelayBurstIT {
       pullsUntilAll.answerHangingPulls();
       holding.close();
       pullsUntilAll.close();
+      if (!deadlineShortened) {
+        currentDeadline.close(); // closed by pullsUntilAll otherwise
+      }
       emulator.close();
     }
   }

@@ -8,6 +8,7 @@ import com.google.api.core.SettableApiFuture;
 import io.machinery.Signature;
 import io.machinery.broker.gcppubsub.PubSubStubs.BarrierPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.DelayAckWatch;
+import io.machinery.broker.gcppubsub.PubSubStubs.FakeCurrentDeadlineLeases;
 import io.machinery.broker.gcppubsub.PubSubStubs.GatedPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.HeldAnswers;
 import io.machinery.broker.gcppubsub.PubSubStubs.HeldExtensions;
@@ -41,6 +42,39 @@ class GcpPubSubLeaseHandlingIT {
 
   private void publishTasks(GcpPubSubBroker broker, String prefix, int count) {
     PubSubTestSupport.publishTasks(broker, config.defaultQueue(), prefix, count);
+  }
+
+  /**
+   * Someone shortens the ack deadline of a subscription while its worker runs ({@code gcloud pubsub
+   * subscriptions update --ack-deadline 10}, from the 600 s the consumer read when it started): a
+   * task pulled afterwards, which runs longer than the new deadline, stays leased to its worker and
+   * is not delivered again. Before, leases were extended every third of the deadline read at the
+   * start (every 200 s), so the task's 10 s lease from its pull lapsed under it and Pub/Sub
+   * delivered it again while it ran. pstest's pulls keep the deadline a subscription was created
+   * with, so a fake stub gives the pulled task the lease Pub/Sub would ({@link
+   * FakeCurrentDeadlineLeases}).
+   */
+  @Test
+  void aTaskPulledAfterItsSubscriptionsAckDeadlineWasShortenedStaysLeased() throws Exception {
+    try (var emulator = new PubSubTestSupport.EmulatorChannel();
+        GcpPubSubBroker setup =
+            PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
+        var publisher = emulator.publisher();
+        var subscriber =
+            new FakeCurrentDeadlineLeases(emulator.subscriber(), setup.subscriptionFor(""));
+        GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
+      RecordingHandler handler = new RecordingHandler(2);
+      var consumer = broker.startConsuming("shortened", "", handler); // reads 600 s
+      PubSubTestSupport.setAckDeadline(setup, setup.subscriptionFor(""), 10);
+      publishTasks(setup, "task_shortened_", 1);
+      Delivery running = handler.next(30);
+      assertThat(running).as("the task delivered").isNotNull();
+      assertThat(handler.next(15))
+          .as("the task delivered again while it runs, past the new 10 s deadline")
+          .isNull();
+      handler.ack(running);
+      consumer.close();
+    }
   }
 
   /**

@@ -13,12 +13,15 @@ import com.google.cloud.pubsub.v1.stub.PublisherStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.protobuf.Empty;
 import com.google.pubsub.v1.AcknowledgeRequest;
+import com.google.pubsub.v1.GetSubscriptionRequest;
 import com.google.pubsub.v1.ModifyAckDeadlineRequest;
 import com.google.pubsub.v1.PublishRequest;
 import com.google.pubsub.v1.PublishResponse;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.PullRequest;
 import com.google.pubsub.v1.PullResponse;
+import com.google.pubsub.v1.ReceivedMessage;
+import com.google.pubsub.v1.Subscription;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -402,17 +405,54 @@ final class PubSubStubs {
   }
 
   /**
+   * A real subscriber stub that hands the answer of each pull of one subscription that brings
+   * messages to {@link #brought} before the broker sees it; the base of the two below.
+   */
+  abstract static class PullsOf extends ForwardingSubscriberStub {
+    private final String subscription;
+    private final AtomicInteger answeredPulls = new AtomicInteger();
+
+    PullsOf(SubscriberStub real, String subscription) {
+      super(real);
+      this.subscription = subscription;
+    }
+
+    /** Pulls of the subscription Pub/Sub answered, empty ones included. */
+    final int answeredPulls() {
+      return answeredPulls.get();
+    }
+
+    /** What the broker gets for a pull of the subscription that brought {@code response}. */
+    abstract ApiFuture<PullResponse> brought(PullRequest request, PullResponse response);
+
+    @Override
+    final ApiFuture<PullResponse> pull(PullRequest request, @Nullable ApiCallContext context) {
+      ApiFuture<PullResponse> pulled = super.pull(request, context);
+      if (!isOf(request.getSubscription(), subscription)) {
+        return pulled;
+      }
+      return ApiFutures.transformAsync(
+          pulled,
+          response -> {
+            answeredPulls.incrementAndGet();
+            return response.getReceivedMessagesCount() == 0
+                ? ApiFutures.immediateFuture(response)
+                : brought(request, response);
+          },
+          Runnable::run);
+    }
+  }
+
+  /**
    * A real subscriber stub whose pulls of one subscription that bring messages answer only once
    * {@code answer} completes: the server has leased them, the answer is on its way.
    */
-  static final class HeldAnswers extends ForwardingSubscriberStub {
-    private final String subscription;
+  static final class HeldAnswers extends PullsOf {
     private final ApiFuture<Void> answer;
     private final AtomicInteger heldMessages = new AtomicInteger();
 
     HeldAnswers(SubscriberStub real, String subscription, ApiFuture<Void> answer) {
-      super(real);
-      this.subscription = subscription;
+      super(real, subscription);
       this.answer = answer;
     }
 
@@ -422,21 +462,48 @@ final class PubSubStubs {
     }
 
     @Override
-    ApiFuture<PullResponse> pull(PullRequest request, @Nullable ApiCallContext context) {
-      ApiFuture<PullResponse> pulled = super.pull(request, context);
-      if (!isOf(request.getSubscription(), subscription)) {
-        return pulled;
-      }
-      return ApiFutures.transformAsync(
-          pulled,
-          response -> {
-            if (response.getReceivedMessagesCount() == 0) {
-              return ApiFutures.immediateFuture(response);
-            }
-            heldMessages.addAndGet(response.getReceivedMessagesCount());
-            return ApiFutures.transform(answer, ignored -> response, Runnable::run);
-          },
-          Runnable::run);
+    ApiFuture<PullResponse> brought(PullRequest request, PullResponse response) {
+      heldMessages.addAndGet(response.getReceivedMessagesCount());
+      return ApiFutures.transform(answer, ignored -> response, Runnable::run);
+    }
+  }
+
+  /**
+   * A fake of one thing Pub/Sub does that the pstest fake does not: a pull leases its messages for
+   * the subscription's ack deadline as it is now (pstest's UpdateSubscription changes the deadline
+   * it reports, never the one its pulls give, which stays the one the subscription was created
+   * with). After each pull of one subscription that brings messages, it reads the subscription's
+   * deadline and sets the pulled messages' to it, both on the emulator, before answering.
+   */
+  static final class FakeCurrentDeadlineLeases extends PullsOf {
+    FakeCurrentDeadlineLeases(SubscriberStub real, String subscription) {
+      super(real, subscription);
+    }
+
+    @Override
+    ApiFuture<PullResponse> brought(PullRequest request, PullResponse response) {
+      ApiFuture<Subscription> now =
+          real.getSubscriptionCallable()
+              .futureCall(
+                  GetSubscriptionRequest.newBuilder()
+                      .setSubscription(request.getSubscription())
+                      .build());
+      ApiFuture<Empty> leased =
+          ApiFutures.transformAsync(
+              now,
+              sub ->
+                  real.modifyAckDeadlineCallable()
+                      .futureCall(
+                          ModifyAckDeadlineRequest.newBuilder()
+                              .setSubscription(request.getSubscription())
+                              .addAllAckIds(
+                                  response.getReceivedMessagesList().stream()
+                                      .map(ReceivedMessage::getAckId)
+                                      .toList())
+                              .setAckDeadlineSeconds(sub.getAckDeadlineSeconds())
+                              .build()),
+              Runnable::run);
+      return ApiFutures.transform(leased, ignored -> response, Runnable::run);
     }
   }
 

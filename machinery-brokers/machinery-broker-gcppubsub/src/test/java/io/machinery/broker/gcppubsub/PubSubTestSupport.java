@@ -14,12 +14,15 @@ import com.google.cloud.pubsub.v1.stub.PublisherStubSettings;
 import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.protobuf.ByteString;
+import com.google.protobuf.FieldMask;
 import com.google.pubsub.v1.DeleteSubscriptionRequest;
 import com.google.pubsub.v1.DeleteTopicRequest;
 import com.google.pubsub.v1.ListSubscriptionsRequest;
 import com.google.pubsub.v1.ListTopicsRequest;
 import com.google.pubsub.v1.PublishRequest;
 import com.google.pubsub.v1.PubsubMessage;
+import com.google.pubsub.v1.Subscription;
+import com.google.pubsub.v1.UpdateSubscriptionRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.machinery.config.Config;
@@ -106,6 +109,25 @@ final class PubSubTestSupport {
   }
 
   /**
+   * Sets the ack deadline of {@code subscription} on the server, as {@code gcloud pubsub
+   * subscriptions update --ack-deadline} does.
+   */
+  static void setAckDeadline(GcpPubSubBroker broker, String subscription, int seconds) {
+    broker
+        .client()
+        .subscriber()
+        .updateSubscriptionCallable()
+        .call(
+            UpdateSubscriptionRequest.newBuilder()
+                .setSubscription(
+                    Subscription.newBuilder()
+                        .setName(broker.client().subscriptionName(subscription))
+                        .setAckDeadlineSeconds(seconds))
+                .setUpdateMask(FieldMask.newBuilder().addPaths("ack_deadline_seconds"))
+                .build());
+  }
+
+  /**
    * Receives {@code count} distinct tasks through {@code handler}, each once, and acknowledges
    * them.
    */
@@ -144,10 +166,14 @@ final class PubSubTestSupport {
     }
   }
 
-  /** A plaintext channel to the emulator; the caller shuts it down. */
+  /**
+   * A plaintext channel to the emulator that takes answers of any size, as the broker's own does (a
+   * pull may bring several messages of up to 10 MB); the caller shuts it down.
+   */
   static ManagedChannel emulatorChannel() {
     return ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost())
         .usePlaintext()
+        .maxInboundMessageSize(Integer.MAX_VALUE)
         .build();
   }
 
