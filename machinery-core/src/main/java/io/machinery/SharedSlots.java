@@ -34,6 +34,10 @@ import org.slf4j.LoggerFactory;
  *       stays short: only deliveries of a race wait in it);
  *   <li>stopping gives the deliveries still in the line back to their brokers (requeued at once):
  *       the worker never saw them.
+ *   <li>a hand-over the worker refuses (its {@link DeliveryHandler#handle} throws, having neither
+ *       kept nor freed its slot) gives the worker's slot back; on arrival the throw goes on to the
+ *       side's broker, which frees the side's slot and takes the message back (the same rule, one
+ *       level up), while a delivery from the line goes back to its broker from here, as on a stop.
  * </ul>
  */
 final class SharedSlots {
@@ -43,6 +47,7 @@ final class SharedSlots {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition arrived = lock.newCondition();
   private final ArrayDeque<Waiting> line = new ArrayDeque<>();
+  private final String consumerTag;
   private final Thread dispatcher;
   private volatile boolean stopped;
   private final AtomicBoolean endReported = new AtomicBoolean();
@@ -52,6 +57,7 @@ final class SharedSlots {
 
   SharedSlots(DeliveryHandler worker, String consumerTag) {
     this.worker = worker;
+    this.consumerTag = consumerTag;
     this.dispatcher =
         Thread.ofVirtual().name("machinery-migration-" + consumerTag).start(this::dispatch);
   }
@@ -78,13 +84,32 @@ final class SharedSlots {
     }
   }
 
+  /**
+   * Gives a delivery the worker never took back to its broker, then its side's slot: last, so that
+   * a requeue that throws an {@link Error} out of {@link Side#handle} leaves the slot to the broker
+   * ({@link DeliveryHandler#handle}'s rule).
+   */
   private void giveBack(Waiting waiting) {
-    waiting.side.own.release();
     try {
       waiting.delivery.requeue(Duration.ZERO);
     } catch (RuntimeException e) {
       // its broker returns it anyway once the consumer closes (an unsettled delivery)
       log.warn("Could not give a waiting delivery back to its broker: {}", e.toString());
+    }
+    waiting.side.own.release();
+  }
+
+  /**
+   * Hands {@code delivery} to the worker with a worker slot reserved for it. If the worker throws,
+   * it neither kept nor freed that slot ({@link DeliveryHandler#handle}'s rule): it goes back here,
+   * and the throw goes on.
+   */
+  private void handOver(Delivery delivery) {
+    try {
+      worker.handle(delivery);
+    } catch (Throwable t) {
+      worker.release(1);
+      throw t;
     }
   }
 
@@ -94,8 +119,10 @@ final class SharedSlots {
     try {
       if (!stopped) {
         if (line.isEmpty() && worker.reserve(1, Duration.ZERO) == 1) {
+          // the side's slot goes back once the worker has the delivery: should the hand-over
+          // throw, the side's broker frees it (the rule again)
+          handOver(delivery);
           side.own.release();
-          worker.handle(delivery);
         } else {
           line.addLast(waiting);
           arrived.signal();
@@ -136,8 +163,20 @@ final class SharedSlots {
         worker.release(1);
         return;
       }
+      try {
+        handOver(head.delivery);
+      } catch (Throwable t) {
+        // its broker handed it to the side long ago and will not take it back by itself: give it
+        // back, and go on with the line
+        log.error(
+            "Migration {}: the worker did not take a waiting delivery ({}); gave it back to its"
+                + " broker",
+            consumerTag,
+            t.toString());
+        giveBack(head);
+        continue;
+      }
       head.side.own.release();
-      worker.handle(head.delivery);
     }
   }
 

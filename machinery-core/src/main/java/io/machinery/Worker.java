@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -50,9 +51,11 @@ import org.slf4j.LoggerFactory;
  *       trips to the backend do not keep a slot idle; with every settling permit taken, the run
  *       keeps its slot until it has settled, so settling runs stay bounded too.
  *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or
- *       processed, and its slot is always released; {@link Intake} decides how (dead letter,
- *       counted requeue with back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters
- *       poison messages.
+ *       processed, and its slot is released exactly once: by the worker, or by the broker when
+ *       handing it over threw ({@link DeliveryHandler#handle}'s rule: the worker frees a slot only
+ *       once nothing after that can throw); {@link Intake} decides how (dead letter, counted
+ *       requeue with back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters poison
+ *       messages.
  *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's outcome is
  *       recorded. Once the function has returned, only that bookkeeping is retried, never the
  *       function; see {@link TaskExecution} for the state machine, the chord protocol and task
@@ -221,6 +224,10 @@ public final class Worker implements AutoCloseable {
 
   private final Set<TaskExecution> running = ConcurrentHashMap.newKeySet();
   private final ExecutorService taskThreads;
+
+  /** Where each delivery is handled (see the class notes); tests make it fail. */
+  private final ThreadFactory deliveryThreads;
+
   private final Duration heartbeatInterval;
 
   /**
@@ -273,6 +280,7 @@ public final class Worker implements AutoCloseable {
             : null;
     this.slots = new Semaphore(concurrency);
     this.settling = new Semaphore(concurrency);
+    this.deliveryThreads = b.deliveryThreads;
     this.taskThreads =
         b.platformTaskThreads
             ? Executors.newFixedThreadPool(
@@ -1141,22 +1149,42 @@ public final class Worker implements AutoCloseable {
       }
     }
 
+    /**
+     * Starts {@code delivery} on a thread of its own, or gives it back (to a worker that quit
+     * abruptly, or when no thread can be had). Follows {@link DeliveryHandler#handle}'s rule: a
+     * delivery given back frees its slot last, once nothing after it can throw; when this throws (a
+     * give-back failed with an {@link Error}), its slot is neither kept nor freed, for the broker
+     * frees it. Either way the delivery is {@link #settled()} once.
+     */
     @Override
     public void handle(Delivery delivery) {
       inProgress.incrementAndGet();
       if (!delivered) {
         delivered = true;
       }
-      if (givenBackAfterAnAbruptQuit(delivery)) {
-        slots.release();
-        settled();
-        return;
-      }
+      boolean started = false;
       try {
-        SlotHold hold = new SlotHold();
-        Thread.ofVirtual()
-            .name("machinery-delivery-", 0)
-            .start(
+        started = !givenBackAfterAnAbruptQuit(delivery) && startedOnItsThread(delivery);
+      } finally {
+        if (!started) {
+          settled();
+        }
+      }
+      if (!started) {
+        slots.release();
+      }
+    }
+
+    /**
+     * Whether {@code delivery} runs on a thread of its own now, which then owns its slot and
+     * settles it; false when no thread could be started (out of memory) and it went back to the
+     * broker.
+     */
+    private boolean startedOnItsThread(Delivery delivery) {
+      SlotHold hold = new SlotHold();
+      try {
+        deliveryThreads
+            .newThread(
                 () -> {
                   try {
                     intake.process(delivery, false, hold::functionEnded);
@@ -1164,31 +1192,32 @@ public final class Worker implements AutoCloseable {
                     hold.release();
                     settled();
                   }
-                });
+                })
+            .start();
+        return true;
       } catch (Throwable t) {
-        // No thread for it (out of memory): give the slot and the message back.
-        slots.release();
-        settled();
-        new SettleOnce(delivery).requeue(requeueBackoff.first());
+        // Logged before the requeue, which is the last step that may throw (an Error: SettleOnce
+        // logs the rest): handle() then throws with the slot untouched.
         log.error(
-            "Worker {}: could not start a thread for a delivery ({}); requeued it",
+            "Worker {}: could not start a thread for a delivery ({}); requeuing it",
             consumerTag,
             t.toString());
+        new SettleOnce(delivery).requeue(requeueBackoff.first());
+        return false;
       }
     }
 
+    /** As {@link #handle}, on the calling thread and without a slot: settled once on every path. */
     @Override
     public void handleNow(Delivery delivery) {
       inProgress.incrementAndGet();
       if (!delivered) {
         delivered = true;
       }
-      if (givenBackAfterAnAbruptQuit(delivery)) {
-        settled();
-        return;
-      }
       try {
-        intake.process(delivery, true);
+        if (!givenBackAfterAnAbruptQuit(delivery)) {
+          intake.process(delivery, true);
+        }
       } finally {
         settled();
       }
@@ -1293,6 +1322,8 @@ public final class Worker implements AutoCloseable {
     private Backoff requeueBackoff = REQUEUE_BACKOFF;
     private Backoff bookkeepingBackoff = BOOKKEEPING_BACKOFF;
     private TaskExecution.Pause pause = delay -> Thread.sleep(delay);
+    private ThreadFactory deliveryThreads =
+        Thread.ofVirtual().name("machinery-delivery-", 0).factory();
     private final Map<String, TaskLimit> limits = new HashMap<>();
     private final Map<String, TaskBreaker> breakers = new HashMap<>();
     private @Nullable TaskLimiter limiter;
@@ -1700,6 +1731,12 @@ public final class Worker implements AutoCloseable {
     Builder bookkeepingBackoff(Backoff value, TaskExecution.Pause howToPause) {
       bookkeepingBackoff = Objects.requireNonNull(value);
       pause = Objects.requireNonNull(howToPause);
+      return this;
+    }
+
+    /** The threads deliveries are handled on (tests inject one that fails to start). */
+    Builder deliveryThreads(ThreadFactory value) {
+      deliveryThreads = Objects.requireNonNull(value);
       return this;
     }
 

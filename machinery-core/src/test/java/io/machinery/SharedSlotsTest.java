@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Semaphore;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -21,6 +22,9 @@ class SharedSlotsTest {
     final Semaphore slots;
     final int capacity;
     final List<Delivery> running = new CopyOnWriteArrayList<>();
+
+    /** A delivery this worker refuses: its handle throws, keeping and freeing no slot. */
+    volatile @Nullable Delivery refused;
 
     Worker(int capacity) {
       this.slots = new Semaphore(capacity);
@@ -66,6 +70,9 @@ class SharedSlotsTest {
 
     @Override
     public void handle(Delivery delivery) {
+      if (delivery == refused) {
+        throw new OutOfMemoryError("injected: no thread for " + delivery);
+      }
       running.add(delivery);
     }
 
@@ -205,5 +212,73 @@ class SharedSlotsTest {
     assertThat(late.requeued).isTrue();
     assertThat(worker.running).isEmpty();
     assertThat(worker.slots.availablePermits()).as("no slot kept by the stopped line").isEqualTo(1);
+  }
+
+  /**
+   * {@link DeliveryHandler#handle}'s rule through the shared slots: the worker refusing a delivery
+   * that arrives keeps and frees none of its slots, so the side gives the worker's slot back and
+   * throws with its own slot still taken, for its broker to free. Before, the side freed its own
+   * slot before the hand-over and kept the worker's: the broker freed the side's slot a second
+   * time, and the worker's stayed taken for good.
+   */
+  @Test
+  void aDeliveryTheWorkerRefusesOnArrivalLeavesEverySlotFreedOnce() throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler side = slots.side();
+    Message refused = new Message("refused");
+    worker.refused = refused;
+    assertThat(side.reserve(1)).isEqualTo(1);
+
+    Throwable thrown = null;
+    try {
+      side.handle(refused);
+    } catch (Throwable t) {
+      side.release(1); // as its broker does: not handed over
+      thrown = t;
+    }
+
+    assertThat(thrown).isInstanceOf(OutOfMemoryError.class);
+    assertThat(worker.slots.availablePermits()).as("the worker's free slots").isEqualTo(1);
+    assertThat(side.reserve(1, Duration.ZERO)).isEqualTo(1);
+    assertThat(side.reserve(1, Duration.ZERO))
+        .as("a second slot of a side of a worker of concurrency 1")
+        .isZero();
+  }
+
+  /**
+   * A delivery waiting in the line that the worker refuses goes back to its broker (which handed it
+   * over long ago and will not take it back by itself), with the worker's and the side's slots, and
+   * the line goes on. Before, the dispatcher died of the throw with the worker's slot taken, and
+   * the delivery stayed with no one.
+   */
+  @Test
+  void aDeliveryTheWorkerRefusesFromTheLineGoesBackToItsBrokerAndTheLineGoesOn() throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler old = slots.side();
+    DeliveryHandler fresh = slots.side();
+    Message first = new Message("first");
+    Message refused = new Message("refused");
+    worker.refused = refused;
+    old.reserve(1);
+    fresh.reserve(1);
+    old.handle(first);
+    fresh.handle(refused); // waits in the line
+    assertThat(worker.running).containsExactly(first);
+
+    worker.finish(first);
+    await().atMost(PATIENCE).until(() -> refused.requeued);
+    await().atMost(PATIENCE).until(() -> worker.slots.availablePermits() == 1);
+
+    Message third = new Message("third");
+    Message fourth = new Message("fourth");
+    assertThat(old.reserve(1, PATIENCE)).isEqualTo(1);
+    assertThat(fresh.reserve(1, PATIENCE)).as("the refused delivery's side slot").isEqualTo(1);
+    old.handle(third);
+    fresh.handle(fourth); // waits in the line
+    worker.finish(third);
+    await().atMost(PATIENCE).until(() -> worker.running.equals(List.of(fourth)));
+    assertThat(fourth.requeued).isFalse();
   }
 }

@@ -54,7 +54,9 @@ import org.slf4j.LoggerFactory;
  * Delivery#requeue(Duration, byte[])}) enqueues the replacement as a new message. For {@link
  * VirtualTime}, messages in transit (handed out and not settled, or leaving the delayed set) are
  * counted, and every push, schedule and end of transit bumps a change count, so an idle check can
- * tell that it read queues and counts at one moment. Thread-safe.
+ * tell that it read queues and counts at one moment. A handler that throws on a delivery did not
+ * take it ({@link DeliveryHandler#handle}): the broker takes the message and its slot back, and the
+ * consumer ends. Thread-safe.
  *
  * <p>Size: a complete in-process broker (queues, ETAs on the injected clock, priority bands, fair
  * lanes, redelivery, dead letters, inspection) in one class, so that a user's unit test of a
@@ -270,7 +272,24 @@ public final class MemoryBroker implements Broker {
     }
 
     void start() {
-      thread = Thread.ofVirtual().name("machinery-memory-fetch-" + tag).start(this::loop);
+      thread = Thread.ofVirtual().name("machinery-memory-fetch-" + tag).start(this::fetch);
+    }
+
+    /**
+     * The fetch loop, until stopped or until the handler throws on a delivery: that ends this
+     * consumption (see {@link #handOver}), and the worker starts a new one.
+     */
+    private void fetch() {
+      try {
+        loop();
+      } catch (RuntimeException | Error e) {
+        log.error("Memory consumer {} of {} stopped: {}", tag, queueName, e.toString(), e);
+        if (fetching.get()) {
+          handler.consumptionEnded(e);
+        } else {
+          handler.brokerError(e);
+        }
+      }
     }
 
     private void loop() {
@@ -307,6 +326,21 @@ public final class MemoryBroker implements Broker {
           }
           queue.lock.unlock();
         }
+        handOver(batch, reserved);
+      }
+    }
+
+    /**
+     * Hands a batch to the handler, then gives back the slots not used. Should the handler throw,
+     * the message it threw on was not handed over ({@link DeliveryHandler#handle}): it goes back to
+     * the head of the queue, settled so that nothing the handler may still do with it counts, and
+     * counted as delivered (toward the worker's poison limit, as on the other brokers); the rest of
+     * the batch goes back before the others, in order; their slots and its own go back; and the
+     * throw ends this consumption.
+     */
+    private void handOver(List<Message> batch, int reserved) {
+      int handedOver = 0;
+      try {
         for (Message message : batch) {
           MemoryDelivery delivery =
               new MemoryDelivery(
@@ -315,10 +349,36 @@ public final class MemoryBroker implements Broker {
                       message.body, message.deliveries + 1, message.enqueuedMillis, message.lane),
                   unsettled);
           unsettled.add(delivery);
-          handler.handle(delivery);
+          try {
+            handler.handle(delivery);
+          } catch (RuntimeException | Error e) {
+            returnToHead(batch.subList(handedOver + 1, batch.size()));
+            delivery.returnToHead();
+            throw e;
+          }
+          handedOver++;
         }
-        handler.release(reserved - batch.size());
+      } finally {
+        handler.release(reserved - handedOver);
       }
+    }
+
+    /** Puts messages taken but never handed out back at the head of the queue, in their order. */
+    private void returnToHead(List<Message> messages) {
+      if (messages.isEmpty()) {
+        return;
+      }
+      Queue queue = queue(queueName);
+      queue.lock.lock();
+      try {
+        for (int i = messages.size() - 1; i >= 0; i--) {
+          queue.messages.addFirst(messages.get(i));
+        }
+        queue.notEmpty.signal();
+      } finally {
+        queue.lock.unlock();
+      }
+      messages.forEach(message -> endTransit());
     }
 
     @Override

@@ -55,6 +55,12 @@ public interface DeliveryHandler {
    * Hands over a message, using one reserved slot; returns at once (the task runs on its own
    * thread).
    *
+   * <p>If this throws, the message was not handed over: the broker gives its slot back ({@link
+   * #release(int)}) and the message back to its queue, as for a slot it reserved and did not use. A
+   * handler that throws has neither kept nor released the slot, so that the slot is given back
+   * exactly once; one that returns owns the slot and the message (it settles the message and frees
+   * the slot itself, even when it only gives the message back).
+   *
    * @param delivery the message, to be settled by the handler
    */
   void handle(Delivery delivery);

@@ -173,4 +173,78 @@ class MemoryBrokerTest {
   // Go-shaped ids: listings decode with the default (strict) id rules.
   private static final String TASK_1 = "task_6f1c2a52-3b8e-4c1d-9a55-0e7f2b9d4c01";
   private static final String TASK_OK = "task_0b7e3d1a-8c4f-4e2b-a6d9-5f1c7e2a9b03";
+
+  /**
+   * {@link DeliveryHandler#handle}'s rule on the memory broker: a handler that throws did not take
+   * the delivery, so the broker takes it back (counted as delivered) with the rest of its batch, in
+   * order, gives back every slot of the batch, and ends the consumption. Before, the throw killed
+   * the fetch thread: the slots stayed taken, the rest of the batch was lost, and the worker was
+   * never told that nothing fetched any more.
+   */
+  @Test
+  void aHandlerThatThrowsGetsTheBatchAndItsSlotsBackAndTheConsumptionEnds() throws Exception {
+    String queue = Config.DEFAULT.defaultQueue();
+    for (String body : new String[] {"m0", "m1", "m2"}) {
+      broker.pushRaw(queue, body.getBytes(StandardCharsets.UTF_8));
+    }
+    java.util.concurrent.Semaphore slots = new java.util.concurrent.Semaphore(2);
+    OutOfMemoryError refusal = new OutOfMemoryError("injected: no thread");
+    java.util.concurrent.CompletableFuture<Throwable> ended =
+        new java.util.concurrent.CompletableFuture<>();
+    broker.startConsuming(
+        "refusing",
+        "",
+        new DeliveryHandler() {
+          @Override
+          public int reserve(int max) throws InterruptedException {
+            slots.acquire();
+            int reserved = 1;
+            while (reserved < max && slots.tryAcquire()) {
+              reserved++;
+            }
+            return reserved;
+          }
+
+          @Override
+          public int capacity() {
+            return 2;
+          }
+
+          @Override
+          public void release(int count) {
+            slots.release(count);
+          }
+
+          @Override
+          public void handle(Delivery delivery) {
+            throw refusal; // keeps and frees no slot
+          }
+
+          @Override
+          public void handleNow(Delivery delivery) {
+            throw new UnsupportedOperationException();
+          }
+
+          @Override
+          public void brokerError(Throwable error) {}
+
+          @Override
+          public void consumptionEnded(Throwable cause) {
+            ended.complete(cause);
+          }
+        });
+
+    assertThat(ended.get(10, TimeUnit.SECONDS)).isSameAs(refusal);
+    assertThat(slots.availablePermits()).as("the handler's free slots").isEqualTo(2);
+    consume();
+    Delivery m0 = next();
+    assertThat(new String(m0.body(), StandardCharsets.UTF_8)).isEqualTo("m0");
+    assertThat(m0.deliveryCount()).as("m0 was handed out once before").isEqualTo(2);
+    m0.ack();
+    Delivery m1 = next();
+    assertThat(new String(m1.body(), StandardCharsets.UTF_8)).isEqualTo("m1");
+    assertThat(m1.deliveryCount()).as("m1 was never handed out").isEqualTo(1);
+    m1.ack();
+    assertThat(new String(next().body(), StandardCharsets.UTF_8)).isEqualTo("m2");
+  }
 }
