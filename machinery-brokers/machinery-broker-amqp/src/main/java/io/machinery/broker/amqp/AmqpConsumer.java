@@ -51,6 +51,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #stopFetching} cancels the subscription and puts back (nack, requeue) the messages not
  * handed over; {@link #close()} also closes the channel, which returns the unsettled ones.
+ *
+ * <p>A handler that throws on a delivery did not take it ({@link DeliveryHandler#handle}): the
+ * message is put back the same way at once, its slot goes back, and the consumption ends as if
+ * stopped, reporting {@link DeliveryHandler#consumptionEnded} (the worker starts a new one), as the
+ * other brokers' consumers do; the deliveries handed over before stay valid until {@link #close()}.
+ * Going on with the same subscription instead would turn a handler that keeps throwing into a hot
+ * loop: RabbitMQ delivers a requeued message again at once.
  */
 final class AmqpConsumer implements Consumption {
   private static final Logger log = LoggerFactory.getLogger(AmqpConsumer.class);
@@ -364,7 +371,15 @@ final class AmqpConsumer implements Consumption {
       }
     }
 
-    /** Hands over a delivery whose slot is reserved, unless fetching stopped meanwhile. */
+    /**
+     * Hands over a delivery whose slot is reserved, unless fetching stopped meanwhile. Should the
+     * handler throw, the delivery was not handed over ({@link DeliveryHandler#handle}): it goes
+     * back to the queue at once (nack, requeue), settled so that nothing the handler may still do
+     * with it reaches RabbitMQ; its slot goes back; and the throw ends this consumption ({@link
+     * #handOverFailed}). Before, the throw reached the client library, which closed the channel
+     * (every task running on it ran again) and nothing subscribed again, or it ended the thread
+     * waiting for slots, and every later delivery waited for ever; the slot was never given back.
+     */
     private void handOver(Incoming incoming) {
       if (!fetching.get() || !session.usable()) {
         handler.release(1);
@@ -373,7 +388,17 @@ final class AmqpConsumer implements Consumption {
         }
         return; // a dead session's messages are requeued by RabbitMQ already
       }
-      handler.handle(new AmqpDelivery(AmqpConsumer.this, incoming));
+      AmqpDelivery delivery = new AmqpDelivery(AmqpConsumer.this, incoming);
+      try {
+        handler.handle(delivery);
+      } catch (RuntimeException | Error e) {
+        try {
+          delivery.requeue(Duration.ZERO);
+        } finally {
+          handler.release(1);
+          handOverFailed(e, incoming.tag());
+        }
+      }
     }
 
     @Override
@@ -395,19 +420,67 @@ final class AmqpConsumer implements Consumption {
   // ------------------------------------------------------------------------------------------
   // stopping
 
+  /**
+   * The handler threw on the delivery {@code deliveryTag} (given back already): as on the other
+   * brokers, that ends this consumption, and the worker starts a new one. Fetching stops at once,
+   * so what arrives from now on goes back to the queue, as do the deliveries waiting for a slot;
+   * the subscription is cancelled and the end reported on a thread of their own: this may be
+   * RabbitMQ's connection thread, which must not wait for the cancel's reply nor run the worker's
+   * error handling. A consumption its owner stopped meanwhile only reports the throw.
+   */
+  private void handOverFailed(Throwable thrown, long deliveryTag) {
+    boolean ends = fetching.compareAndSet(true, false);
+    log.warn(
+        "AMQP consumer {} of queue {}: the worker's handler threw on delivery {} ({}); put it back"
+            + " in the queue{}",
+        tag,
+        binding.queue(),
+        deliveryTag,
+        thrown.toString(),
+        ends ? " and ending this consumption (the worker starts a new one)" : "");
+    Thread.ofVirtual()
+        .name("machinery-amqp-ending-" + tag)
+        .start(
+            () -> {
+              if (!ends) {
+                handler.brokerError(thrown);
+                return;
+              }
+              try {
+                stopSubscription();
+                awaitSupervisor(Duration.ofSeconds(5));
+              } finally {
+                handler.consumptionEnded(thrown);
+              }
+            });
+  }
+
   @Override
   public void stopFetching(Duration timeout) {
     if (fetching.compareAndSet(true, false)) {
-      Thread waiting = waitingForSlot;
-      if (waiting != null) {
-        waiting.interrupt();
-      }
-      cancel(session);
-      Thread t = supervisor;
-      if (t != null && t != Thread.currentThread()) {
-        t.interrupt();
-      }
+      stopSubscription();
     }
+    awaitSupervisor(timeout);
+  }
+
+  /** Once fetching stopped: wakes the slot waiter and the supervisor, cancels the subscription. */
+  private void stopSubscription() {
+    Thread waiting = waitingForSlot;
+    if (waiting != null) {
+      waiting.interrupt();
+    }
+    cancel(session);
+    Thread t = supervisor;
+    if (t != null && t != Thread.currentThread()) {
+      t.interrupt();
+    }
+  }
+
+  /**
+   * Waits for the supervisor to end, then cancels the subscription it may have made before it saw
+   * the stop.
+   */
+  private void awaitSupervisor(Duration timeout) {
     Thread t = supervisor;
     if (t != null && t != Thread.currentThread()) { // the supervisor itself, when it ended
       try {

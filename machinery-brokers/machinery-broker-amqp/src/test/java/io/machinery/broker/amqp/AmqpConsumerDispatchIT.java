@@ -12,8 +12,11 @@ import io.machinery.spi.DeliveryHandler;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -94,6 +97,93 @@ class AmqpConsumerDispatchIT {
     consumption.close();
   }
 
+  /**
+   * A handler that throws on a delivery handed over on RabbitMQ's connection thread ({@link
+   * DeliveryHandler#handle}'s rule: it did not take it): the message goes back to the queue at once
+   * (nack, requeue) with the one that arrived after it, its slot goes back, the consumption ends
+   * (the subscription cancelled, the end reported, so the worker starts a new consumer, which gets
+   * both), and the delivery handed over before stays on its open channel. Before, the throw reached
+   * the client library, which closed the channel: the first delivery's message went back too (its
+   * task would run twice), the slot stayed taken, and nothing subscribed again nor told the worker.
+   */
+  @Test
+  void aDeliveryTheHandlerThrowsOnOnTheConnectionsThreadGoesBackAtOnceWithItsSlot()
+      throws Exception {
+    RecordingHandler slots = new RecordingHandler(3);
+    aDeliveryTheHandlerThrowsOnGoesBackAtOnceWithItsSlot(slots, new ThrowingHandler(slots, 3, 2));
+  }
+
+  /**
+   * As {@link #aDeliveryTheHandlerThrowsOnOnTheConnectionsThreadGoesBackAtOnceWithItsSlot}, for a
+   * delivery handed over by the thread that waits for slots (a handler with fewer slots than its
+   * capacity, as a worker consuming several queues has). Before, the throw ended that thread, the
+   * message stayed unacknowledged, and the deliveries after it waited for a slot for ever.
+   */
+  @Test
+  void aDeliveryTheHandlerThrowsOnAfterWaitingForASlotGoesBackAtOnceWithItsSlot() throws Exception {
+    RecordingHandler slots = new RecordingHandler(1);
+    ThrowingHandler handler = new ThrowingHandler(slots, 3, 2);
+    aDeliveryTheHandlerThrowsOnGoesBackAtOnceWithItsSlot(slots, handler);
+  }
+
+  private void aDeliveryTheHandlerThrowsOnGoesBackAtOnceWithItsSlot(
+      RecordingHandler slots, ThrowingHandler handler) throws Exception {
+    for (long i = 1; i <= 3; i++) {
+      publish(i);
+    }
+    int free = handler.freeSlots();
+    Consumption consumption = broker.startConsuming("it", "", handler);
+    Delivery first = slots.next(20);
+    assertThat(first).as("the first delivery").isNotNull();
+    assertThat(arg(first)).isEqualTo(1);
+    if (free == 1) {
+      // the others wait for the only slot: free it, so the waiting thread hands the second over
+      await("the others waiting for a slot")
+          .atMost(PATIENCE)
+          .until(() -> admin.messageCount(config.defaultQueue()) == 0);
+      slots.ack(first);
+    }
+    await("the thrown-on delivery and the one after it back in the queue, the subscription gone")
+        .atMost(PATIENCE)
+        .untilAsserted(() -> assertThat(admin.messageCount(config.defaultQueue())).isEqualTo(2));
+    await("the consumption ended by the handler's throw")
+        .atMost(PATIENCE)
+        .until(() -> !slots.endings().isEmpty());
+    assertThat(admin.with(ch -> ch.queueDeclarePassive(config.defaultQueue())).getConsumerCount())
+        .as("subscriptions left on the queue")
+        .isZero();
+    assertThat(handler.slotsTaken())
+        .as("slots the consumer still holds (reserved, neither used nor given back)")
+        .isZero();
+    Delivery thrownOn = handler.thrownOn();
+    assertThat(thrownOn).as("the delivery the handler threw on").isNotNull();
+    thrownOn.ack(); // a handler that took it after all: too late, it went back already
+    if (free > 1) {
+      assertThat(first.stillHeld()).as("the first delivery, on its channel still open").isTrue();
+      assertThat(handler.freeSlots()).as("free slots, one held by the first").isEqualTo(free - 1);
+      slots.ack(first);
+    }
+    assertThat(handler.freeSlots()).as("free slots").isEqualTo(free);
+
+    RecordingHandler next = new RecordingHandler(2);
+    Consumption replacement = broker.startConsuming("next", "", next); // as the worker starts one
+    List<Long> received = new ArrayList<>();
+    for (int i = 1; i <= 2; i++) {
+      Delivery d = next.next(20);
+      assertThat(d).as("delivery %d of 2 to the next consumer", i).isNotNull();
+      received.add(arg(d));
+      next.ack(d);
+    }
+    assertThat(received).as("the tasks not run").containsExactlyInAnyOrder(2L, 3L);
+    replacement.close();
+    consumption.close();
+    await("every task acknowledged once")
+        .atMost(PATIENCE)
+        .until(() -> admin.messageCount(config.defaultQueue()) == 0);
+    assertThat(slots.handedOver()).as("handed over to the first consumer").isEqualTo(1);
+    assertThat(slots.brokerErrors()).as("broker errors").isEmpty();
+  }
+
   /** Delegates to a {@link RecordingHandler}, reports {@code capacity}, notes handle()'s thread. */
   private static final class Slots implements DeliveryHandler {
     private final RecordingHandler slots;
@@ -139,6 +229,91 @@ class AmqpConsumerDispatchIT {
     @Override
     public void brokerError(Throwable error) {
       slots.brokerError(error);
+    }
+  }
+
+  /**
+   * A worker-side stand-in: takes slots from {@code slots}, reports {@code capacity}, and throws on
+   * its {@code throwOn}th delivery instead of taking it; counts the slots a consumer holds
+   * (reserved, neither released nor used by a delivery handed over).
+   */
+  private static final class ThrowingHandler implements DeliveryHandler {
+    private final RecordingHandler slots;
+    private final int capacity;
+    private final int throwOn;
+    private final AtomicInteger slotsTaken = new AtomicInteger();
+    private int deliveries;
+    private @Nullable Delivery thrownOn;
+
+    ThrowingHandler(RecordingHandler slots, int capacity, int throwOn) {
+      this.slots = slots;
+      this.capacity = capacity;
+      this.throwOn = throwOn;
+    }
+
+    @Override
+    public int reserve(int max) throws InterruptedException {
+      int reserved = slots.reserve(max);
+      slotsTaken.addAndGet(reserved);
+      return reserved;
+    }
+
+    @Override
+    public int reserve(int max, Duration timeout) throws InterruptedException {
+      int reserved = slots.reserve(max, timeout);
+      slotsTaken.addAndGet(reserved);
+      return reserved;
+    }
+
+    @Override
+    public int capacity() {
+      return capacity;
+    }
+
+    @Override
+    public void release(int count) {
+      slotsTaken.addAndGet(-count);
+      slots.release(count);
+    }
+
+    @Override
+    public synchronized void handle(Delivery delivery) {
+      if (++deliveries == throwOn) {
+        thrownOn = delivery;
+        throw new IllegalStateException("injected: the worker could not take the delivery");
+      }
+      slotsTaken.decrementAndGet(); // the delivery holds it now, not the consumer
+      slots.handle(delivery);
+    }
+
+    @Override
+    public void handleNow(Delivery delivery) {
+      slots.handleNow(delivery);
+    }
+
+    @Override
+    public void brokerError(Throwable error) {
+      slots.brokerError(error);
+    }
+
+    @Override
+    public void consumptionEnded(Throwable cause) {
+      slots.consumptionEnded(cause);
+    }
+
+    synchronized @Nullable Delivery thrownOn() {
+      return thrownOn;
+    }
+
+    int slotsTaken() {
+      return slotsTaken.get();
+    }
+
+    /** The free slots, counted by reserving them all (then given back). */
+    int freeSlots() throws InterruptedException {
+      int free = slots.reserve(Integer.MAX_VALUE, Duration.ZERO);
+      slots.release(free);
+      return free;
     }
   }
 }

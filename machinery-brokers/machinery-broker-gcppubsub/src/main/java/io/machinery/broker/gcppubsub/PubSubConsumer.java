@@ -60,7 +60,12 @@ import org.slf4j.LoggerFactory;
  *       slow answer for one subscription must not hold back the others' extensions (their leases
  *       would lapse under running tasks).
  *   <li><b>Failures.</b> Whatever a pull throws (an {@code Error} included) is reported once to the
- *       worker and retried with back-off; the loop ends only when stopped.
+ *       worker and retried with back-off; the loop ends only when stopped, or when something else
+ *       throws in it: then it reports that the consumption ended ({@link
+ *       DeliveryHandler#consumptionEnded}) and the worker starts a new consumer. A handler that
+ *       throws on a delivery did not take it ({@link DeliveryHandler#handle}): the message goes
+ *       back to Pub/Sub at once and its slot to the worker, with the unused ones (see {@link
+ *       #handOver}).
  *   <li><b>Stopping.</b> {@link #stopFetching} ends the loop and nacks the buffered messages (they
  *       are delivered again at once), and what a pull it gave up waiting for brings, when that
  *       arrives; {@link #close()} also nacks the handed-over ones still unsettled. Nothing a
@@ -232,9 +237,7 @@ final class PubSubConsumer implements Consumption {
           handler.release(handler.reserve(1));
           continue;
         }
-        for (int i = 0; i < slots; i++) {
-          handler.handle(buffer.poll());
-        }
+        handOver(slots);
       }
     } catch (InterruptedException e) {
       // stopFetching
@@ -248,6 +251,44 @@ final class PubSubConsumer implements Consumption {
     } finally {
       Thread.interrupted();
       nackBuffered();
+    }
+  }
+
+  /**
+   * Hands the oldest buffered messages to the worker, one reserved slot each, then gives back the
+   * slots not used. Should the handler throw, the message it threw on was not handed over ({@link
+   * DeliveryHandler#handle}): it goes back to Pub/Sub at once (ack deadline 0), settled so that
+   * nothing the handler may still do with it reaches Pub/Sub, and counted as delivered (toward the
+   * worker's poison limit, as on the other brokers); its slot goes back with the unused ones; and
+   * the throw ends the loop, which nacks the rest of the buffer and reports the end (the worker
+   * starts a new consumer). Before, that message stayed leased, its deadline extended until the
+   * consumer closed, and the slots stayed taken.
+   */
+  private void handOver(int slots) {
+    int handedOver = 0;
+    try {
+      while (handedOver < slots) {
+        PubSubDelivery d = buffer.poll();
+        if (d == null) {
+          break; // not expected: as many slots were asked for as there were buffered messages
+        }
+        try {
+          handler.handle(d);
+        } catch (RuntimeException | Error e) {
+          log.warn(
+              "Pub/Sub consumer {}: the worker's handler threw on message {} of {}: {}; handed it"
+                  + " back at once, and its next delivery counts toward the poison limit",
+              tag,
+              d.message().getMessage().getMessageId(),
+              subscription,
+              e.toString());
+          d.requeue(Duration.ZERO);
+          throw e;
+        }
+        handedOver++;
+      }
+    } finally {
+      handler.release(slots - handedOver);
     }
   }
 

@@ -15,12 +15,17 @@ import io.machinery.broker.gcppubsub.PubSubStubs.HeldExtensions;
 import io.machinery.broker.gcppubsub.PubSubStubs.InjectingStub;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
+import io.machinery.spi.DeliveryHandler;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -111,6 +116,59 @@ class GcpPubSubLeaseHandlingIT {
       consumer.close();
     } finally {
       answer.set(null);
+    }
+  }
+
+  /**
+   * A worker's handler that throws on a delivery ({@link DeliveryHandler#handle}'s rule: it did not
+   * take it) ends the consumption, as on the other brokers; the message it threw on goes back to
+   * Pub/Sub at once (with a 600 s ack deadline, the next consumer receives it within seconds),
+   * settled, so that an ack the handler still makes is ignored, and its slot goes back with the
+   * unused ones of the same reservation. Before, that message stayed leased, its deadline extended
+   * until the consumer closed, and both slots stayed taken (the worker fetched less and less).
+   */
+  @Test
+  void aMessageTheHandlerThrowsOnGoesBackAtOnceWithItsSlot() throws Exception {
+    try (GcpPubSubBroker broker =
+        PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build()) {
+      publishTasks(broker, "task_thrown_on_", 3);
+      RecordingHandler slots = new RecordingHandler(3);
+      ThrowingHandler handler = new ThrowingHandler(slots, 2);
+      var consumer = broker.startConsuming("throwing", "", handler);
+      await("the consumption ended by the handler's throw")
+          .atMost(Duration.ofSeconds(30))
+          .until(() -> !slots.endings().isEmpty());
+      Delivery thrownOn = handler.thrownOn();
+      assertThat(thrownOn).as("the delivery the handler threw on").isNotNull();
+      thrownOn.ack(); // a handler that took it after all: too late, it went back already
+      Delivery first = slots.next(0);
+      assertThat(first).as("the delivery handed over before the throw").isNotNull();
+      assertThat(slots.handedOver()).as("deliveries handed over").isEqualTo(1);
+      assertThat(handler.slotsTaken())
+          .as("slots the consumer still holds (reserved, neither used nor given back)")
+          .isZero();
+      assertThat(handler.freeSlots()).as("free slots, one held by the first delivery").isEqualTo(2);
+
+      RecordingHandler next = new RecordingHandler(3);
+      var nextConsumer = broker.startConsuming("next", "", next); // as the worker starts one
+      Set<String> bodies = new HashSet<>();
+      bodies.add(new String(first.body(), UTF_8));
+      for (int i = 0; i < 2; i++) {
+        Delivery d = next.next(30);
+        assertThat(d)
+            .as(
+                "message %d of the 2 not run (the one thrown on included) reaches the next consumer"
+                    + " long before the 600 s deadline",
+                i + 1)
+            .isNotNull();
+        bodies.add(new String(d.body(), UTF_8));
+        next.ack(d);
+      }
+      assertThat(bodies).as("the three tasks, each once").hasSize(3);
+      assertThat(next.next(3)).as("the first, still running, delivered again").isNull();
+      slots.ack(first);
+      nextConsumer.close();
+      consumer.close();
     }
   }
 
@@ -297,6 +355,89 @@ class GcpPubSubLeaseHandlingIT {
       slowConsumer.close();
     } finally {
       answer.set(null);
+    }
+  }
+
+  /**
+   * A worker-side stand-in: takes slots from {@code slots}, and throws on its {@code throwOn}th
+   * delivery instead of taking it; counts the slots a consumer holds (reserved, neither released
+   * nor used by a delivery handed over).
+   */
+  private static final class ThrowingHandler implements DeliveryHandler {
+    private final RecordingHandler slots;
+    private final int throwOn;
+    private final AtomicInteger slotsTaken = new AtomicInteger();
+    private int deliveries;
+    private @Nullable Delivery thrownOn;
+
+    ThrowingHandler(RecordingHandler slots, int throwOn) {
+      this.slots = slots;
+      this.throwOn = throwOn;
+    }
+
+    @Override
+    public int reserve(int max) throws InterruptedException {
+      int reserved = slots.reserve(max);
+      slotsTaken.addAndGet(reserved);
+      return reserved;
+    }
+
+    @Override
+    public int reserve(int max, Duration timeout) throws InterruptedException {
+      int reserved = slots.reserve(max, timeout);
+      slotsTaken.addAndGet(reserved);
+      return reserved;
+    }
+
+    @Override
+    public int capacity() {
+      return slots.capacity();
+    }
+
+    @Override
+    public void release(int count) {
+      slotsTaken.addAndGet(-count);
+      slots.release(count);
+    }
+
+    @Override
+    public synchronized void handle(Delivery delivery) {
+      if (++deliveries == throwOn) {
+        thrownOn = delivery;
+        throw new IllegalStateException("injected: the worker could not take the delivery");
+      }
+      slotsTaken.decrementAndGet(); // the delivery holds it now, not the consumer
+      slots.handle(delivery);
+    }
+
+    @Override
+    public void handleNow(Delivery delivery) {
+      slots.handleNow(delivery);
+    }
+
+    @Override
+    public void brokerError(Throwable error) {
+      slots.brokerError(error);
+    }
+
+    @Override
+    public void consumptionEnded(Throwable cause) {
+      slots.consumptionEnded(cause);
+    }
+
+    synchronized @Nullable Delivery thrownOn() {
+      return thrownOn;
+    }
+
+    int slotsTaken() {
+      return slotsTaken.get();
+    }
+
+    /** The free slots, counted by reserving them all (then given back). */
+    int freeSlots() throws InterruptedException {
+      int free = slots.reserve(Integer.MAX_VALUE, Duration.ZERO);
+      slots.release(free);
+      return free;
     }
   }
 }
