@@ -18,14 +18,13 @@ import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.RecordingHandler;
+import io.machinery.testkit.ThrowingHandler;
 import io.machinery.wire.WireCodec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -355,89 +354,6 @@ class GcpPubSubLeaseHandlingIT {
       slowConsumer.close();
     } finally {
       answer.set(null);
-    }
-  }
-
-  /**
-   * A worker-side stand-in: takes slots from {@code slots}, and throws on its {@code throwOn}th
-   * delivery instead of taking it; counts the slots a consumer holds (reserved, neither released
-   * nor used by a delivery handed over).
-   */
-  private static final class ThrowingHandler implements DeliveryHandler {
-    private final RecordingHandler slots;
-    private final int throwOn;
-    private final AtomicInteger slotsTaken = new AtomicInteger();
-    private int deliveries;
-    private @Nullable Delivery thrownOn;
-
-    ThrowingHandler(RecordingHandler slots, int throwOn) {
-      this.slots = slots;
-      this.throwOn = throwOn;
-    }
-
-    @Override
-    public int reserve(int max) throws InterruptedException {
-      int reserved = slots.reserve(max);
-      slotsTaken.addAndGet(reserved);
-      return reserved;
-    }
-
-    @Override
-    public int reserve(int max, Duration timeout) throws InterruptedException {
-      int reserved = slots.reserve(max, timeout);
-      slotsTaken.addAndGet(reserved);
-      return reserved;
-    }
-
-    @Override
-    public int capacity() {
-      return slots.capacity();
-    }
-
-    @Override
-    public void release(int count) {
-      slotsTaken.addAndGet(-count);
-      slots.release(count);
-    }
-
-    @Override
-    public synchronized void handle(Delivery delivery) {
-      if (++deliveries == throwOn) {
-        thrownOn = delivery;
-        throw new IllegalStateException("injected: the worker could not take the delivery");
-      }
-      slotsTaken.decrementAndGet(); // the delivery holds it now, not the consumer
-      slots.handle(delivery);
-    }
-
-    @Override
-    public void handleNow(Delivery delivery) {
-      slots.handleNow(delivery);
-    }
-
-    @Override
-    public void brokerError(Throwable error) {
-      slots.brokerError(error);
-    }
-
-    @Override
-    public void consumptionEnded(Throwable cause) {
-      slots.consumptionEnded(cause);
-    }
-
-    synchronized @Nullable Delivery thrownOn() {
-      return thrownOn;
-    }
-
-    int slotsTaken() {
-      return slotsTaken.get();
-    }
-
-    /** The free slots, counted by reserving them all (then given back). */
-    int freeSlots() throws InterruptedException {
-      int free = slots.reserve(Integer.MAX_VALUE, Duration.ZERO);
-      slots.release(free);
-      return free;
     }
   }
 }

@@ -8,17 +8,15 @@ import io.machinery.config.Config;
 import io.machinery.config.SqsConfig;
 import io.machinery.spi.Consumption;
 import io.machinery.spi.Delivery;
-import io.machinery.spi.DeliveryHandler;
 import io.machinery.testkit.RecordingHandler;
+import io.machinery.testkit.ThrowingHandler;
 import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
-import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.services.sqs.model.DeleteMessageBatchRequest;
@@ -150,7 +148,7 @@ class SqsSettlementIT {
         .atMost(Duration.ofSeconds(10))
         .until(() -> SqsTestQueues.approximateCount(config.defaultQueue()) == 3);
     RecordingHandler recording = new RecordingHandler(10);
-    ThrowingOnFirst handler = new ThrowingOnFirst(recording);
+    ThrowingHandler handler = new ThrowingHandler(recording, 1);
     sqs.closeLater(broker.startConsuming("throw", "", handler));
     await("the consumption ended by the handler's throw")
         .atMost(Duration.ofSeconds(20))
@@ -280,70 +278,6 @@ class SqsSettlementIT {
           .until(() -> receivedAgain(config));
     } finally {
       held.release();
-    }
-  }
-
-  /** A handler with a bug: throws on the first message it is handed, takes the others. */
-  private static final class ThrowingOnFirst implements DeliveryHandler {
-    private final RecordingHandler delegate;
-    private @Nullable Delivery thrownOn;
-
-    /** Slots reserved and neither released nor used by a delivery handed over. */
-    private final AtomicInteger slotsTaken = new AtomicInteger();
-
-    ThrowingOnFirst(RecordingHandler delegate) {
-      this.delegate = delegate;
-    }
-
-    @Override
-    public int reserve(int max) throws InterruptedException {
-      int reserved = delegate.reserve(max);
-      slotsTaken.addAndGet(reserved);
-      return reserved;
-    }
-
-    synchronized @Nullable Delivery thrownOn() {
-      return thrownOn;
-    }
-
-    int slotsTaken() {
-      return slotsTaken.get();
-    }
-
-    @Override
-    public int capacity() {
-      return delegate.capacity();
-    }
-
-    @Override
-    public void release(int slots) {
-      slotsTaken.addAndGet(-slots);
-      delegate.release(slots);
-    }
-
-    @Override
-    public synchronized void handle(Delivery delivery) {
-      if (thrownOn == null) {
-        thrownOn = delivery;
-        throw new IllegalStateException("a handler with a bug");
-      }
-      slotsTaken.decrementAndGet(); // the delegate's delivery holds it now, not the consumer
-      delegate.handle(delivery);
-    }
-
-    @Override
-    public void handleNow(Delivery delivery) {
-      delegate.handleNow(delivery);
-    }
-
-    @Override
-    public void brokerError(Throwable error) {
-      delegate.brokerError(error);
-    }
-
-    @Override
-    public void consumptionEnded(Throwable cause) {
-      delegate.consumptionEnded(cause);
     }
   }
 }
