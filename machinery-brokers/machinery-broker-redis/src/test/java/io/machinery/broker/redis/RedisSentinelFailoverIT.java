@@ -3,36 +3,18 @@ package io.machinery.broker.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.pubsub.RedisPubSubAdapter;
-import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
-import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
-import io.machinery.MachineryException;
-import io.machinery.Server;
-import io.machinery.Signature;
 import io.machinery.State;
-import io.machinery.TaskFunction;
-import io.machinery.Worker;
-import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.redis.FailoverTraffic.Sent;
 import io.machinery.client.redis.RedisSession;
+import io.machinery.client.redis.testing.OwnSentinelGroup;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
 import io.machinery.testkit.OwnRedisServer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -78,102 +60,24 @@ class RedisSentinelFailoverIT {
    */
   private static final Duration SWITCH_SLACK = Duration.ofMillis(500);
 
-  /** A sent task: its UUID and when its send returned (System.nanoTime). */
-  private record Sent(String uuid, long ackedAt) {}
-
-  private OwnRedisServer a;
-  private OwnRedisServer b;
-  private OwnRedisServer sentinel;
-  private RedisClient lettuce;
-  private StatefulRedisSentinelConnection<String, String> sentinelAdmin;
-  private StatefulRedisPubSubConnection<String, String> events;
-
-  /** When the test's own subscriber saw {@code +switch-master} (System.nanoTime), or 0. */
-  private final AtomicLong switchSeenAt = new AtomicLong();
+  private OwnSentinelGroup group;
 
   /** A primary A, its replica B and a Sentinel that knows both; a subscription to its switches. */
   @BeforeEach
   void startPrimaryReplicaAndSentinel() throws Exception {
-    int portA = OwnRedisServer.freePort();
-    int portB = OwnRedisServer.freePort();
-    int portS = OwnRedisServer.freePort();
-    a =
-        OwnRedisServer.start(
-            Files.createTempDirectory("redis-sentinel-failover-a"),
-            portA,
-            OwnRedisServer.plainArgs(portA, "--appendonly", "no"));
-    b =
-        OwnRedisServer.start(
-            Files.createTempDirectory("redis-sentinel-failover-b"),
-            portB,
-            OwnRedisServer.plainArgs(
-                portB, "--appendonly", "no", "--replicaof", "127.0.0.1", "" + portA));
-    Path sentinelDirectory = Files.createTempDirectory("redis-sentinel-failover-s");
-    Files.writeString(
-        sentinelDirectory.resolve("sentinel.conf"),
-        "port "
-            + portS
-            + "\nbind 127.0.0.1\nsentinel monitor "
-            + MASTER
-            + " 127.0.0.1 "
-            + portA
-            + " 1\n");
-    sentinel =
-        OwnRedisServer.start(sentinelDirectory, portS, List.of("sentinel.conf", "--sentinel"));
-    lettuce = RedisClient.create();
-    sentinelAdmin = lettuce.connectSentinel(RedisURI.create("127.0.0.1", portS));
-    // the Sentinel picks only a replica whose INFO it read in the last 5 s (every 10 s by default)
-    sentinelAdmin
-        .sync()
-        .dispatch(
-            io.lettuce.core.protocol.CommandType.SENTINEL,
-            new io.lettuce.core.output.StatusOutput<>(io.lettuce.core.codec.StringCodec.UTF8),
-            new io.lettuce.core.protocol.CommandArgs<>(io.lettuce.core.codec.StringCodec.UTF8)
-                .add("DEBUG")
-                .add("INFO-PERIOD")
-                .add(500));
-    await()
-        .atMost(PATIENCE)
-        .until(
-            () ->
-                sentinelAdmin.sync().replicas(MASTER).stream()
-                    .anyMatch(
-                        r ->
-                            r.get("port").equals("" + portB)
-                                && r.get("flags").equals("slave")
-                                && "ok".equals(r.get("master-link-status"))));
-    events = lettuce.connectPubSub(RedisURI.create("127.0.0.1", portS));
-    events.addListener(
-        new RedisPubSubAdapter<>() {
-          @Override
-          public void message(String channel, String message) {
-            if (message.startsWith(MASTER + " ")) {
-              switchSeenAt.compareAndSet(0, System.nanoTime());
-            }
-          }
-        });
-    events.sync().subscribe("+switch-master");
+    group = OwnSentinelGroup.start(MASTER, PATIENCE);
   }
 
   @AfterEach
   void stop() {
-    for (AutoCloseable c : new AutoCloseable[] {events, sentinelAdmin, sentinel, b, a}) {
-      try {
-        if (c != null) {
-          c.close();
-        }
-      } catch (Exception e) {
-        // the rest still closes
-      }
-    }
-    if (lettuce != null) {
-      lettuce.shutdown();
+    if (group != null) {
+      group.close();
     }
   }
 
   /** The worker's and the producer's settings: the Sentinel URL and its master name. */
   private Config config(String queue) {
-    String url = "redis://127.0.0.1:" + sentinel.port();
+    String url = group.sentinelUrl();
     return Config.builder()
         .broker(url)
         .resultBackend(url)
@@ -189,125 +93,66 @@ class RedisSentinelFailoverIT {
         Config.builder().redis(RedisConfig.DEFAULT.withReadTimeout(COMMAND_TIMEOUT)).build());
   }
 
-  /** The task the tests send: counts its runs and when the first began. */
-  private static TaskFunction work(Map<String, AtomicInteger> runs, Map<String, Long> firstRunAt) {
-    return TaskFunction.withContext(
-        List.of(),
-        false,
-        (context, args) -> {
-          String uuid = context.signature().uuid();
-          firstRunAt.putIfAbsent(uuid, System.nanoTime());
-          runs.computeIfAbsent(uuid, u -> new AtomicInteger()).incrementAndGet();
-          LockSupport.parkNanos(Duration.ofMillis(2).toNanos());
-          return null;
-        });
-  }
-
   @Test
   void aWorkerOnTheSentinelUrlGoesOnThroughASentinelFailoverAndLosesNoAcknowledgedTask()
       throws Exception {
     Config config = config("sentinel_failover_tasks");
-    Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-    Map<String, Long> firstRunAt = new ConcurrentHashMap<>();
-    Queue<Throwable> workerErrors = new ConcurrentLinkedQueue<>();
-    try (RedisSession adminA = direct(a);
-        RedisSession adminB = direct(b);
-        StatefulRedisConnection<String, String> roleOfB =
-            lettuce.connect(RedisURI.create("127.0.0.1", b.port()));
-        // a short lease: messages the worker settled on the old primary after the promotion are
-        // back in B's processing list, and the stray sweep (every half lease) returns them
-        RedisBroker broker =
-            RedisBroker.builder(config).leaseTimeout(Duration.ofSeconds(4)).build();
-        RedisBackend backend = RedisBackend.create(config);
-        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
-      server.registerTask("work", work(runs, firstRunAt));
-      Worker worker =
-          server
-              .workerBuilder("sentinel-failover")
-              .concurrency(4)
-              .errorHandler(workerErrors::add)
-              .build();
-      worker.launchAsync();
+    try (RedisSession adminA = direct(group.primary());
+        RedisSession adminB = direct(group.replica());
+        StatefulRedisConnection<String, String> roleOfB = group.connect(group.replica());
+        FailoverTraffic traffic = FailoverTraffic.start(config, "sentinel-failover")) {
 
       // before: 100 tasks, run, and a sync point with the replica
       List<Sent> sent = new ArrayList<>();
       for (int i = 0; i < 100; i++) {
-        sent.add(new Sent(send(server), System.nanoTime()));
+        sent.add(new Sent(traffic.send(), System.nanoTime()));
       }
       await()
           .atMost(PATIENCE)
-          .until(() -> FaultWork.states(adminA, uuids(sent)).getOrDefault(State.SUCCESS, 0) == 100);
+          .until(
+              () ->
+                  FaultWork.states(adminA, FailoverTraffic.uuids(sent))
+                          .getOrDefault(State.SUCCESS, 0)
+                      == 100);
 
       // during: a producer sends a task every 2 ms through the failover
-      Queue<Sent> acked = new ConcurrentLinkedQueue<>();
-      Queue<Throwable> sendErrors = new ConcurrentLinkedQueue<>();
-      AtomicLong longestSend = new AtomicLong();
-      AtomicBoolean stop = new AtomicBoolean();
-      Thread producer =
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    while (!stop.get()) {
-                      long start = System.nanoTime();
-                      try {
-                        String uuid = send(server);
-                        acked.add(new Sent(uuid, System.nanoTime()));
-                      } catch (MachineryException e) {
-                        sendErrors.add(e);
-                      }
-                      longestSend.accumulateAndGet(System.nanoTime() - start, Math::max);
-                      LockSupport.parkNanos(Duration.ofMillis(2).toNanos());
-                    }
-                  });
+      traffic.startProducer();
       long promotedAt;
       long syncedAt;
       try {
-        await().atMost(PATIENCE).until(() -> acked.size() >= 100);
+        await().atMost(PATIENCE).until(() -> traffic.acked().size() >= 100);
         syncedAt = System.nanoTime();
         assertThat(adminA.await(adminA.commands().waitForReplication(1, 5_000)))
             .as("replicas that acknowledged every write so far")
             .isEqualTo(1);
-        assertThat(sentinelAdmin.sync().failover(MASTER)).isEqualTo("OK");
+        group.requestFailover();
         promotedAt = awaitPromotion(roleOfB);
-        await().atMost(PATIENCE).until(() -> switchSeenAt.get() != 0);
-        long settled = switchSeenAt.get() + SWITCH_SLACK.toNanos();
+        long settled = group.awaitSwitch() + SWITCH_SLACK.toNanos();
         // after: the producer goes on until 200 of its tasks were acknowledged after the switch
-        await()
-            .atMost(PATIENCE)
-            .until(() -> acked.stream().filter(s -> s.ackedAt() > settled).count() >= 200);
+        await().atMost(PATIENCE).until(() -> traffic.ackedAfter(settled) >= 200);
       } finally {
-        stop.set(true);
-        producer.join();
+        traffic.stopProducer();
       }
-      long settled = switchSeenAt.get() + SWITCH_SLACK.toNanos();
+      long settled = group.switchSeenAt() + SWITCH_SLACK.toNanos();
 
       List<Sent> mustSucceed = new ArrayList<>(sent);
       List<Sent> atRisk = new ArrayList<>();
-      for (Sent s : acked) {
+      for (Sent s : traffic.acked()) {
         (s.ackedAt() < syncedAt || s.ackedAt() > settled ? mustSucceed : atRisk).add(s);
       }
-      List<String> mustSucceedUuids = uuids(mustSucceed);
-      try {
-        await()
-            .atMost(PATIENCE)
-            .until(
-                () ->
-                    FaultWork.states(adminB, mustSucceedUuids).getOrDefault(State.SUCCESS, 0)
-                        == mustSucceedUuids.size());
-      } catch (org.awaitility.core.ConditionTimeoutException e) {
-        List<Sent> lost = lost(adminB, mustSucceed);
-        throw new AssertionError(
-            lost.size()
-                + " of "
-                + mustSucceed.size()
-                + " tasks acknowledged outside the failover's window have not succeeded on the"
-                + " new primary; they were acknowledged at (ms after the switch) "
-                + lost.stream()
-                    .map(s -> (s.ackedAt() - switchSeenAt.get()) / 1_000_000)
-                    .limit(20)
-                    .toList(),
-            e);
-      }
+      awaitSucceeded(
+          adminB,
+          mustSucceed,
+          lost ->
+              lost.size()
+                  + " of "
+                  + mustSucceed.size()
+                  + " tasks acknowledged outside the failover's window have not succeeded on the"
+                  + " new primary; they were acknowledged at (ms after the switch) "
+                  + lost.stream()
+                      .map(s -> (s.ackedAt() - group.switchSeenAt()) / 1_000_000)
+                      .limit(20)
+                      .toList());
       // the tasks acknowledged by A in the window that reached B succeed too, once the worker
       // drained B's queue; the others are the measured loss
       await()
@@ -323,44 +168,28 @@ class RedisSentinelFailoverIT {
                                     == State.SUCCESS;
                           }));
       List<Sent> lostInWindow = lost(adminB, atRisk);
-      long duplicates = runs.values().stream().filter(n -> n.get() > 1).count();
       log.info(
           "Sentinel failover: B promoted {} ms after the sync point, +switch-master seen {} ms"
               + " after the promotion; {} tasks acknowledged in the window, {} of them lost; {}"
               + " tasks ran twice; {} sends failed (longest send {} ms); worker errors: {}",
           (promotedAt - syncedAt) / 1_000_000,
-          (switchSeenAt.get() - promotedAt) / 1_000_000,
+          (group.switchSeenAt() - promotedAt) / 1_000_000,
           atRisk.size(),
           lostInWindow.size(),
-          duplicates,
-          sendErrors.size(),
-          longestSend.get() / 1_000_000,
-          workerErrors.stream().map(Throwable::toString).limit(3).toList());
+          traffic.ranTwice().size(),
+          traffic.sendErrors().size(),
+          traffic.longestSend().toMillis(),
+          traffic.workerErrors().stream().map(Throwable::toString).limit(3).toList());
 
       assertThat(lostInWindow)
           .as("tasks lost, all acknowledged between the sync point and the switch")
           .allMatch(s -> s.ackedAt() >= syncedAt && s.ackedAt() <= settled);
-      assertThat(runs.entrySet())
-          .as("tasks that ran twice: only those a worker took before it moved to the new primary")
-          .filteredOn(e -> e.getValue().get() > 1)
-          .allMatch(e -> firstRunAt.get(e.getKey()) < settled);
-      assertThat(sendErrors)
-          .as("sends refused during the switch, each with a clear error")
-          .allSatisfy(e -> assertThat(e).hasMessageContaining("Redis"));
-      assertThat(Duration.ofNanos(longestSend.get()))
-          .as("the longest send, refused or not")
-          .isLessThan(COMMAND_TIMEOUT.plusSeconds(1));
+      traffic.assertRanTwiceOnlyIfFirstRunBefore(
+          settled, "a worker took before it moved to the new primary");
+      traffic.assertSendsFailedClearlyWithin(COMMAND_TIMEOUT.plusSeconds(1));
 
       // the worker goes on: tasks sent now run on the new primary
-      List<String> later = new ArrayList<>();
-      for (int i = 0; i < 50; i++) {
-        later.add(send(server));
-      }
-      await()
-          .atMost(PATIENCE)
-          .until(() -> FaultWork.states(adminB, later).getOrDefault(State.SUCCESS, 0) == 50);
-      assertThat(worker.isRunning()).isTrue();
-      worker.quit();
+      traffic.assertWorkerGoesOn(adminB, PATIENCE);
     }
   }
 
@@ -372,103 +201,64 @@ class RedisSentinelFailoverIT {
    */
   @Test
   void aWorkerOnTheSentinelUrlGoesOnAfterThePrimaryDies() throws Exception {
-    sentinelAdmin.sync().set(MASTER, "down-after-milliseconds", "1000");
+    group.admin().sync().set(MASTER, "down-after-milliseconds", "1000");
     Config config = config("sentinel_crash_tasks");
-    Map<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-    Map<String, Long> firstRunAt = new ConcurrentHashMap<>();
-    Queue<Throwable> workerErrors = new ConcurrentLinkedQueue<>();
-    try (RedisSession adminB = direct(b);
-        RedisBroker broker =
-            RedisBroker.builder(config).leaseTimeout(Duration.ofSeconds(4)).build();
-        RedisBackend backend = RedisBackend.create(config);
-        Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
-      server.registerTask("work", work(runs, firstRunAt));
-      Worker worker =
-          server
-              .workerBuilder("sentinel-crash")
-              .concurrency(4)
-              .errorHandler(workerErrors::add)
-              .build();
-      worker.launchAsync();
+    try (RedisSession adminB = direct(group.replica());
+        FailoverTraffic traffic = FailoverTraffic.start(config, "sentinel-crash")) {
 
-      Queue<Sent> acked = new ConcurrentLinkedQueue<>();
-      Queue<Throwable> sendErrors = new ConcurrentLinkedQueue<>();
-      AtomicLong longestSend = new AtomicLong();
-      AtomicBoolean stop = new AtomicBoolean();
-      Thread producer =
-          Thread.ofVirtual()
-              .start(
-                  () -> {
-                    while (!stop.get()) {
-                      long start = System.nanoTime();
-                      try {
-                        String uuid = send(server);
-                        acked.add(new Sent(uuid, System.nanoTime()));
-                      } catch (MachineryException e) {
-                        sendErrors.add(e);
-                      }
-                      longestSend.accumulateAndGet(System.nanoTime() - start, Math::max);
-                      LockSupport.parkNanos(Duration.ofMillis(2).toNanos());
-                    }
-                  });
+      traffic.startProducer();
       long diedAt;
       try {
-        await().atMost(PATIENCE).until(() -> acked.size() >= 100);
-        a.close();
+        await().atMost(PATIENCE).until(() -> traffic.acked().size() >= 100);
+        group.primary().close();
         diedAt = System.nanoTime();
-        await().atMost(PATIENCE).until(() -> switchSeenAt.get() != 0);
-        await()
-            .atMost(PATIENCE)
-            .until(
-                () -> acked.stream().filter(s -> s.ackedAt() > switchSeenAt.get()).count() >= 200);
+        long switchSeenAt = group.awaitSwitch();
+        await().atMost(PATIENCE).until(() -> traffic.ackedAfter(switchSeenAt) >= 200);
       } finally {
-        stop.set(true);
-        producer.join();
+        traffic.stopProducer();
       }
       long firstAckAfter =
-          acked.stream().mapToLong(Sent::ackedAt).filter(t -> t > diedAt).min().orElseThrow();
-      List<Sent> all = new ArrayList<>(acked);
-      List<String> uuids = uuids(all);
-      try {
-        await()
-            .atMost(PATIENCE)
-            .until(
-                () ->
-                    FaultWork.states(adminB, uuids).getOrDefault(State.SUCCESS, 0) == uuids.size());
-      } catch (org.awaitility.core.ConditionTimeoutException e) {
-        throw new AssertionError(
-            lost(adminB, all).size() + " of " + all.size() + " acknowledged tasks were lost", e);
-      }
+          traffic.acked().stream()
+              .mapToLong(Sent::ackedAt)
+              .filter(t -> t > diedAt)
+              .min()
+              .orElseThrow();
+      List<Sent> all = new ArrayList<>(traffic.acked());
+      awaitSucceeded(
+          adminB, all, lost -> lost.size() + " of " + all.size() + " acknowledged tasks were lost");
       log.info(
           "Primary died: +switch-master {} ms later, the first send after {} ms; {} sends failed"
               + " (longest send {} ms); {} tasks ran twice; worker errors: {}",
-          (switchSeenAt.get() - diedAt) / 1_000_000,
+          (group.switchSeenAt() - diedAt) / 1_000_000,
           (firstAckAfter - diedAt) / 1_000_000,
-          sendErrors.size(),
-          longestSend.get() / 1_000_000,
-          runs.values().stream().filter(n -> n.get() > 1).count(),
-          workerErrors.stream().map(Throwable::toString).limit(3).toList());
-      assertThat(sendErrors)
-          .as("sends refused while no primary answered, each with a clear error")
-          .allSatisfy(e -> assertThat(e).hasMessageContaining("Redis"));
-      assertThat(Duration.ofNanos(longestSend.get()))
-          .as("the longest send, refused or not")
-          .isLessThan(COMMAND_TIMEOUT.plusSeconds(1));
-      assertThat(runs.entrySet())
-          .as("tasks that ran twice: only those running when the primary died")
-          .filteredOn(e -> e.getValue().get() > 1)
-          .allMatch(e -> firstRunAt.get(e.getKey()) < diedAt);
-      assertThat(worker.isRunning()).isTrue();
-      worker.quit();
+          traffic.sendErrors().size(),
+          traffic.longestSend().toMillis(),
+          traffic.ranTwice().size(),
+          traffic.workerErrors().stream().map(Throwable::toString).limit(3).toList());
+      traffic.assertSendsFailedClearlyWithin(COMMAND_TIMEOUT.plusSeconds(1));
+      traffic.assertRanTwiceOnlyIfFirstRunBefore(diedAt, "running when the primary died");
+      assertThat(traffic.worker().isRunning()).isTrue();
+      traffic.worker().quit();
     }
   }
 
-  private static String send(Server server) {
-    return server.sendTask(Signature.create("work")).signature().uuid();
-  }
-
-  private static List<String> uuids(List<Sent> sent) {
-    return sent.stream().map(Sent::uuid).toList();
+  /**
+   * Waits until every task of {@code sent} succeeded on the new primary; else fails with what
+   * {@code describeLost} says of those that did not.
+   */
+  private static void awaitSucceeded(
+      RedisSession newPrimary, List<Sent> sent, Function<List<Sent>, String> describeLost) {
+    List<String> uuids = FailoverTraffic.uuids(sent);
+    try {
+      await()
+          .atMost(PATIENCE)
+          .until(
+              () ->
+                  FaultWork.states(newPrimary, uuids).getOrDefault(State.SUCCESS, 0)
+                      == uuids.size());
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError(describeLost.apply(lost(newPrimary, sent)), e);
+    }
   }
 
   /** The tasks of {@code sent} whose state on the new primary is not SUCCESS. */

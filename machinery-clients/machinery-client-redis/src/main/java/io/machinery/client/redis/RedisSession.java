@@ -4,6 +4,7 @@ import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisAsyncCommandsImpl;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisCommandTimeoutException;
 import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisFuture;
@@ -92,7 +93,11 @@ import org.slf4j.LoggerFactory;
  *       however many replies say so; the command so answered fails to its caller. With Sentinel,
  *       the reconnect asks the Sentinels for the master again. A cluster needs none of it: a
  *       demoted node answers commands on keys with {@code MOVED}, which Lettuce follows and which
- *       triggers its topology refresh.
+ *       triggers its topology refresh. Lettuce does neither for a blocking connection, which sends
+ *       straight to the node owning the key: a failover ends its command there ({@code MOVED}, or
+ *       {@code UNBLOCKED} when a blocked primary turns replica) before it ran, so the connection
+ *       sends the command again to the new owner (the node {@code MOVED} names, else the owner
+ *       after a topology refresh) and refreshes the topology ({@link BlockingConnection#block}).
  *   <li><b>Sentinel failover.</b> A Sentinel promotes a replica without stopping the old primary,
  *       which goes on taking (and later loses) writes for about ten seconds: the session listens to
  *       the Sentinels' {@code +switch-master} ({@link SentinelSwitchListener}) and drops its
@@ -108,6 +113,13 @@ import org.slf4j.LoggerFactory;
  */
 public final class RedisSession implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RedisSession.class);
+
+  /**
+   * How many times a blocking command on a cluster is sent again after a failover ended it: once to
+   * the new owner, and once more should that node answer {@code MOVED} (its view of the topology
+   * was behind).
+   */
+  private static final int RESENDS_AFTER_FAILOVER = 2;
 
   /**
    * Callers bound their waits themselves ({@link #await}); a timer task per command costs too much.
@@ -516,26 +528,36 @@ public final class RedisSession implements AutoCloseable {
      * Sends the blocking {@code command} about {@code key} on this connection (on a cluster,
      * straight to the node owning the key's slot), preceded by {@code CLIENT ID} so that {@link
      * #interrupt()} can find it.
+     *
+     * <p>On a cluster, a failover of that node ends the command there: the node answers {@code
+     * MOVED} (it no longer holds the slot) or {@code UNBLOCKED} (it turned replica), and the
+     * command did not run. The connection then sends the command again to the slot's new primary
+     * (the node a {@code MOVED} names, else the owner in the refreshed topology), so the caller
+     * sees a routine failover as a longer wait (about the time to the failover), not as an error.
+     * {@code command} may therefore be applied more than once, then on one of Lettuce's threads;
+     * the returned future completes with the last application's reply, and cancelling it cancels
+     * the command in flight.
      */
     public <T> CompletableFuture<T> block(
         String key, Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command) {
-      RedisClusterAsyncCommands<String, byte[]> target;
-      String node = null;
       if (connection instanceof StatefulRedisClusterConnection<String, byte[]> cc) {
+        CompletableFuture<T> result = new CompletableFuture<>();
         RedisClusterNode owner = cc.getPartitions().getPartitionBySlot(RedisKeys.slot(key));
-        if (owner != null) {
-          node = owner.getNodeId();
-          target = cc.getConnection(node).async();
+        if (owner == null) {
+          blockOnNode(cc.async(), null, key, command, result, 0);
         } else {
-          target = cc.async();
+          blockOnNode(
+              cc.getConnection(owner.getNodeId()).async(),
+              owner.getNodeId(),
+              key,
+              command,
+              result,
+              RESENDS_AFTER_FAILOVER);
         }
-      } else {
-        target = ((StatefulRedisConnection<String, byte[]>) connection).async();
+        return result;
       }
-      nodeId = node;
-      blocked = true;
-      target.clientId().thenAccept(id -> clientId = id);
-      CompletableFuture<T> reply = command.apply(target).toCompletableFuture();
+      CompletableFuture<T> reply =
+          send(((StatefulRedisConnection<String, byte[]>) connection).async(), null, command);
       reply.whenComplete(
           (value, error) -> {
             blocked = false;
@@ -544,6 +566,106 @@ public final class RedisSession implements AutoCloseable {
             }
           });
       return reply;
+    }
+
+    /** Sends {@code command} to {@code target} ({@code node} on a cluster) behind a CLIENT ID. */
+    private <T> CompletableFuture<T> send(
+        RedisClusterAsyncCommands<String, byte[]> target,
+        @Nullable String node,
+        Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command) {
+      nodeId = node;
+      blocked = true;
+      target.clientId().thenAccept(id -> clientId = id);
+      return command.apply(target).toCompletableFuture();
+    }
+
+    /**
+     * Sends {@code command} on a cluster node's connection ({@code node} null: routed by Lettuce)
+     * and completes {@code result} with its reply; when a failover of the node ended it, sends it
+     * again to the slot's owner ({@link #resend}), at most {@code resends} more times. Cancelling
+     * {@code result} (a caller that gave up) cancels the command in flight.
+     */
+    private <T> void blockOnNode(
+        RedisClusterAsyncCommands<String, byte[]> target,
+        @Nullable String node,
+        String key,
+        Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command,
+        CompletableFuture<T> result,
+        int resends) {
+      CompletableFuture<T> reply = send(target, node, command);
+      result.whenComplete(
+          (value, error) -> {
+            if (result.isCancelled()) {
+              reply.cancel(false);
+            }
+          });
+      reply.whenComplete(
+          (value, error) -> {
+            if (error == null) {
+              blocked = false;
+              result.complete(value);
+            } else if (resends > 0 && endedByFailover(error) && !closed.get()) {
+              log.debug(
+                  "A failover of Redis Cluster node {} ended a blocking command ({}); sending it to"
+                      + " the new owner of its slot",
+                  node,
+                  message(error));
+              resend(key, command, result, error, resends - 1);
+            } else {
+              blocked = false;
+              result.completeExceptionally(error);
+            }
+          });
+    }
+
+    /**
+     * Sends {@code command} to the new owner of {@code key}'s slot: the node a {@code MOVED} reply
+     * names, else (an {@code UNBLOCKED} reply) the owner in the refreshed topology; on Lettuce's
+     * event executors, never blocking an I/O thread. The topology is refreshed either way, for the
+     * commands after. {@code result} fails with {@code ended} when no owner can be reached.
+     */
+    private <T> void resend(
+        String key,
+        Function<RedisClusterAsyncCommands<String, byte[]>, RedisFuture<T>> command,
+        CompletableFuture<T> result,
+        Throwable ended,
+        int resends) {
+      StatefulRedisClusterConnection<String, byte[]> cc =
+          (StatefulRedisClusterConnection<String, byte[]>) connection;
+      clientId = -1; // the next node's connection has another id
+      CompletableFuture<Void> refreshed =
+          ((RedisClusterClient) client).refreshPartitionsAsync().toCompletableFuture();
+      RedisClusterNode named = movedTo(ended, cc);
+      CompletableFuture<@Nullable RedisClusterNode> owner =
+          named != null
+              ? CompletableFuture.completedFuture(named)
+              : refreshed.thenApply(
+                  done -> cc.getPartitions().getPartitionBySlot(RedisKeys.slot(key)));
+      owner
+          .thenComposeAsync(
+              node -> {
+                if (node == null) {
+                  return CompletableFuture.failedFuture(ended);
+                }
+                return cc.getConnectionAsync(node.getNodeId())
+                    .thenAccept(
+                        c -> {
+                          if (result.isDone()) {
+                            blocked = false; // the caller gave up meanwhile
+                          } else {
+                            blockOnNode(c.async(), node.getNodeId(), key, command, result, resends);
+                          }
+                        });
+              },
+              resources.eventExecutorGroup())
+          .whenComplete(
+              (sent, failed) -> {
+                if (failed != null && !result.isDone()) {
+                  blocked = false;
+                  log.debug("Resending a blocking command failed: {}", message(failed));
+                  result.completeExceptionally(ended);
+                }
+              });
     }
 
     /**
@@ -580,6 +702,50 @@ public final class RedisSession implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * The known cluster node a {@code MOVED host:port} reply names, or null (another reply, or a node
+   * the topology does not list yet).
+   */
+  private static @Nullable RedisClusterNode movedTo(
+      Throwable reply, StatefulRedisClusterConnection<String, byte[]> cc) {
+    String text = unwrapCompletion(reply).getMessage();
+    if (text == null || !text.startsWith("MOVED ")) {
+      return null;
+    }
+    String[] parts = text.split(" ");
+    int colon = parts.length == 3 ? parts[2].lastIndexOf(':') : -1;
+    if (colon < 0) {
+      return null;
+    }
+    try {
+      return cc.getPartitions()
+          .getPartition(
+              parts[2].substring(0, colon), Integer.parseInt(parts[2].substring(colon + 1)));
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  private static Throwable unwrapCompletion(Throwable error) {
+    return error instanceof CompletionException && error.getCause() != null
+        ? error.getCause()
+        : error;
+  }
+
+  /**
+   * Whether a cluster node's reply says that a failover ended a command there before it ran: {@code
+   * MOVED} (the node no longer holds the key's slot) or {@code UNBLOCKED ... master -> replica} (a
+   * blocked command on a primary that turned replica).
+   */
+  static boolean endedByFailover(Throwable error) {
+    Throwable cause = unwrapCompletion(error);
+    String text = cause.getMessage();
+    return cause instanceof RedisCommandExecutionException
+        && text != null
+        && (text.startsWith("MOVED ")
+            || (text.startsWith("UNBLOCKED") && text.contains("master -> replica")));
   }
 
   /**
