@@ -30,6 +30,7 @@ import io.lettuce.core.protocol.ProtocolVersion;
 import io.lettuce.core.protocol.RedisCommand;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.Delay;
 import io.lettuce.core.resource.NettyCustomizer;
 import io.lettuce.core.resource.Transports;
 import io.machinery.MachineryException;
@@ -122,6 +123,17 @@ public final class RedisSession implements AutoCloseable {
   private static final int RESENDS_AFTER_FAILOVER = 2;
 
   /**
+   * The longest wait between two attempts to reconnect a lost connection. Lettuce's default doubles
+   * the wait from 1 ms up to 30 s, so after an outage of half a minute a worker went on up to 30 s
+   * after Redis was back; go-redis (Go Machinery's client) dials again on the next command.
+   * Attempts here wait 1 ms, 2 ms, ... doubling, then half to all of a second (equal jitter, so
+   * that many workers do not all come back in the same instant): a worker goes on within about a
+   * second of Redis's return, at the cost of one refused connect a second per connection during an
+   * outage.
+   */
+  static final Duration MAX_RECONNECT_DELAY = Duration.ofSeconds(1);
+
+  /**
    * Callers bound their waits themselves ({@link #await}); a timer task per command costs too much.
    */
   private static final TimeoutOptions NO_COMMAND_TIMERS =
@@ -200,7 +212,17 @@ public final class RedisSession implements AutoCloseable {
           "redis+socket:// needs Netty's native transport on the class path"
               + " (io.netty:netty-transport-native-epoll, classifier linux-x86_64 or linux-aarch_64)");
     }
-    this.resources = DefaultClientResources.builder().nettyCustomizer(FLUSH_CONSOLIDATION).build();
+    this.resources =
+        DefaultClientResources.builder()
+            .nettyCustomizer(FLUSH_CONSOLIDATION)
+            .reconnectDelay(
+                () ->
+                    Delay.equalJitter(
+                        Duration.ZERO,
+                        MAX_RECONNECT_DELAY,
+                        1,
+                        java.util.concurrent.TimeUnit.MILLISECONDS))
+            .build();
     Set<String> sentinels = new java.util.HashSet<>();
     if (!redis.masterName().isEmpty()) {
       for (RedisAddress.Host host : address.hosts()) {
@@ -461,6 +483,11 @@ public final class RedisSession implements AutoCloseable {
   /** The command timeout ({@link RedisConfig#readTimeout()}). */
   public Duration commandTimeout() {
     return timeout;
+  }
+
+  /** The session's event bus (connections lost, reconnect attempts): for tests. */
+  io.lettuce.core.event.EventBus eventBus() {
+    return resources.eventBus();
   }
 
   /**
