@@ -81,13 +81,7 @@ class OutboxClaimPlanIT {
     // three pages a row, 120,000 pages a pass (0.36 s for 100,000 rows); by lookups for a sixteenth
     // of the rows, then reading the sender index once, about 13,000.
     insertUndecodableRows(200, 40_000);
-    execute(
-        "UPDATE "
-            + db.table
-            + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
-            + " WHERE seq IN (SELECT min(seq) FROM "
-            + db.table
-            + " GROUP BY sender_id)");
+    db.backOffEverySender();
     execute("ANALYZE " + db.table);
 
     List<String> plans = claimPlansOfAPass();
@@ -104,13 +98,7 @@ class OutboxClaimPlanIT {
     // (1,024 at least), so the senders after them are claimed by reading the sender index. Then
     // three healthy senders, in an order other than their names'; another relay holds the first.
     insertUndecodableRows(40, 1_600);
-    execute(
-        "UPDATE "
-            + db.table
-            + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
-            + " WHERE seq IN (SELECT min(seq) FROM "
-            + db.table
-            + " GROUP BY sender_id)");
+    db.backOffEverySender();
     for (String sender : List.of("late-b", "late-c", "late-a", "late-a", "late-b")) {
       db.insertUndecodableRow(sender);
     }
@@ -165,13 +153,7 @@ class OutboxClaimPlanIT {
   void aPassWhileEverySenderBacksOffReadsAFewPagesWithoutSortingTheWaitingRows() throws Exception {
     // A broker outage: each of 20 senders' first row waits its back-off, 10,000 rows in all.
     insertUndecodableRows(20, 10_000);
-    execute(
-        "UPDATE "
-            + db.table
-            + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
-            + " WHERE seq IN (SELECT min(seq) FROM "
-            + db.table
-            + " GROUP BY sender_id)");
+    db.backOffEverySender();
     execute("ANALYZE " + db.table);
 
     List<String> plans = claimPlansOfAPass();

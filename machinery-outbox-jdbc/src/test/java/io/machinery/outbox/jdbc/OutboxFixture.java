@@ -114,6 +114,23 @@ final class OutboxFixture implements BeforeEachCallback, AfterEachCallback {
     }
   }
 
+  /**
+   * Has every sender's first row back off for 5 minutes, as after a failed publish (a broker
+   * outage): the relay passes those senders over.
+   */
+  void backOffEverySender() throws SQLException {
+    try (Connection c = dataSource.getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(
+          "UPDATE "
+              + table
+              + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
+              + " WHERE seq IN (SELECT min(seq) FROM "
+              + table
+              + " GROUP BY sender_id)");
+    }
+  }
+
   /** The rows in the table. */
   long rows() throws SQLException {
     try (Connection c = dataSource.getConnection();

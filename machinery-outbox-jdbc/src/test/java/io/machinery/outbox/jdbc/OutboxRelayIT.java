@@ -182,14 +182,8 @@ class OutboxRelayIT {
               + db.table
               + " (sender_id, kind, task_uuid, task_name, message) SELECT 'waiting-' || (i % 40),"
               + " 'task', 'task_' || i, 'record', '{}' FROM generate_series(1, 1600) i");
-      s.execute(
-          "UPDATE "
-              + db.table
-              + " SET attempts = 1, next_attempt_at = CURRENT_TIMESTAMP + INTERVAL '5 minutes'"
-              + " WHERE seq IN (SELECT min(seq) FROM "
-              + db.table
-              + " GROUP BY sender_id)");
     }
+    db.backOffEverySender();
     twoRelaysPublishEachRowOnceInEachSendersOrder(40, 25, 1_600);
   }
 
