@@ -91,6 +91,15 @@ class TaskListenerTest {
    */
   private final List<String> causes = new CopyOnWriteArrayList<>();
 
+  /** Records each notRun's cause into {@link #causes}. */
+  private final TaskListener recordingCauses =
+      new TaskListener() {
+        @Override
+        public void notRun(Signature s, NotRunCause cause, String reason) {
+          causes.add(s.name() + ": " + cause);
+        }
+      };
+
   /** Thrown from the next {@code started} of the listener in front, when set. */
   private final java.util.concurrent.atomic.AtomicReference<@Nullable Error> startedThrows =
       new java.util.concurrent.atomic.AtomicReference<>();
@@ -139,13 +148,7 @@ class TaskListenerTest {
                   }
                 })
             .listener(recording)
-            .listener(
-                new TaskListener() {
-                  @Override
-                  public void notRun(Signature s, NotRunCause cause, String reason) {
-                    causes.add(s.name() + ": " + cause);
-                  }
-                })
+            .listener(recordingCauses)
             .build();
     server.registerTask(
         "hello",
@@ -319,13 +322,7 @@ class TaskListenerTest {
                   }
                 })
             .listener(recording)
-            .listener(
-                new TaskListener() {
-                  @Override
-                  public void notRun(Signature s, NotRunCause cause, String reason) {
-                    causes.add(s.name() + ": " + cause);
-                  }
-                })
+            .listener(recordingCauses)
             .build()) {
       own.registerTask(
           "hold",
@@ -419,13 +416,7 @@ class TaskListenerTest {
             .broker(broker)
             .backend(backend)
             .clock(failingOnce)
-            .listener(
-                new TaskListener() {
-                  @Override
-                  public void notRun(Signature s, NotRunCause cause, String reason) {
-                    causes.add(s.name() + ": " + cause);
-                  }
-                })
+            .listener(recordingCauses)
             .build()) {
       own.registerTask("expiring", TaskFunction.of(() -> "ran"));
       Worker ownWorker = own.workerBuilder("clock-test").requeueBackoff(FAST).build();
