@@ -8,8 +8,8 @@ import io.machinery.Server;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
-import io.machinery.dashboard.testing.PubSubProjects;
 import io.machinery.testkit.TestEndpoints;
 import java.time.Duration;
 import java.util.Map;
@@ -43,7 +43,7 @@ class PubSubCliIT {
   @BeforeEach
   void deploy() {
     Config config = Config.fromEnvironment(env);
-    broker = PubSubProjects.broker(config);
+    broker = PubSubProjects.broker(config).build();
     backend = RedisBackend.create(config);
     server = Server.builder().config(config).broker(broker).backend(backend).build();
   }

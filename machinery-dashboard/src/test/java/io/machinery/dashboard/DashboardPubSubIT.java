@@ -14,8 +14,8 @@ import io.machinery.TaskFunction;
 import io.machinery.Worker;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.gcppubsub.GcpPubSubBroker;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
-import io.machinery.dashboard.testing.PubSubProjects;
 import io.machinery.testkit.TestEndpoints;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -56,7 +56,7 @@ class DashboardPubSubIT {
             .resultBackend(TestEndpoints.redisUrl())
             .defaultQueue(queue)
             .build();
-    broker = PubSubProjects.broker(config);
+    broker = PubSubProjects.broker(config).build();
     backend = RedisBackend.create(config);
     server = Server.builder().config(config).broker(broker).backend(backend).build();
     server.registerTask("add", TaskFunction.varargs(long[].class, n -> n[0] + n[1]));
@@ -145,6 +145,50 @@ class DashboardPubSubIT {
     assertThat(warnings.list)
         .as("the sampler asked for counts the broker does not keep")
         .noneMatch(e -> e.getLevel().isGreaterOrEqual(Level.WARN));
+  }
+
+  /**
+   * A dead letter on Pub/Sub is listed on its queue's dead tab, but no number anywhere says it is
+   * there: the dead letters of every queue share one subscription, the broker's inspector keeps no
+   * counts, and the overview, the queue's stats and the sampler's samples all send null (the core
+   * Inspector has no way to give dead letters a number without pending and delayed ones). Reading
+   * the page does not take the dead letter away: it is still listed after the sampler ran.
+   */
+  @Test
+  void aDeadLetterIsListedButNotCounted() throws Exception {
+    HttpProbe http = new HttpProbe(dashboard.address().getPort());
+    String uuid = server.sendTask(Signature.create("ghost")).taskUuid();
+    try (Worker deadLettering =
+        server.workerBuilder("dash-ps-dead").queue(queue).maxUnregisteredRequeues(1).build()) {
+      deadLettering.launchAsync();
+      await()
+          .atMost(Duration.ofSeconds(45))
+          .until(
+              () -> http.json("/api/queue?name=" + queue + "&tab=dead").path("items"),
+              items -> texts(items, "uuid").equals(List.of(uuid)));
+    }
+    int samplesBefore = http.json("/api/overview").path("samples").size();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(() -> http.json("/api/overview").path("samples").size() > samplesBefore + 2);
+
+    JsonNode overview = http.json("/api/overview");
+    assertThat(overview.path("countsQueues").asBoolean(true)).isFalse();
+    JsonNode row =
+        StreamSupport.stream(overview.path("queues").spliterator(), false)
+            .filter(q -> q.path("queue").asText().equals(queue))
+            .findFirst()
+            .orElseThrow();
+    assertThat(row.path("deadLettered").isNull()).as("the queue's row: %s", row).isTrue();
+    assertThat(overview.path("totals").path("deadLettered").isNull()).isTrue();
+    for (JsonNode sample : overview.path("samples")) {
+      assertThat(sample.path("deadLettered").isNull()).as("sample %s", sample).isTrue();
+      assertThat(sample.path("newDeadLetters").isNull()).isTrue();
+    }
+    JsonNode dead = http.json("/api/queue?name=" + queue + "&tab=dead");
+    assertThat(dead.path("stats").path("counted").asBoolean(true)).isFalse();
+    assertThat(dead.path("stats").path("deadLettered").isNull()).isTrue();
+    assertThat(texts(dead.path("items"), "uuid")).containsExactly(uuid);
   }
 
   /**

@@ -8,6 +8,7 @@ import com.google.api.core.SettableApiFuture;
 import io.machinery.Signature;
 import io.machinery.broker.gcppubsub.PubSubStubs.GatedPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.InjectingStub;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.BrokerContract;
@@ -24,13 +25,13 @@ import org.junit.jupiter.api.Test;
 
 /** Edge cases of the Pub/Sub broker on the pstest fake, each found in an audit. */
 class GcpPubSubBrokerEdgeCasesIT {
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "edge_it_"), project);
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   /**
@@ -40,7 +41,7 @@ class GcpPubSubBrokerEdgeCasesIT {
    */
   @Test
   void aPullOfMoreThanFourMegabytesReachesTheWorkerOnTheEmulator() throws Exception {
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build()) {
       for (int i = 0; i < 3; i++) {
         byte[] pad = new byte[1_900_000];
         Arrays.fill(pad, (byte) 'a');
@@ -72,7 +73,7 @@ class GcpPubSubBrokerEdgeCasesIT {
   @Test
   void anAckThatThrowsAnErrorDoesNotStopLaterAcks() throws Exception {
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var publisher = emulator.publisher();
         var subscriber = new InjectingStub(emulator.subscriber(), null, true);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
@@ -101,7 +102,7 @@ class GcpPubSubBrokerEdgeCasesIT {
   @Test
   void aDelayPumpPullThatThrowsDoesNotStopDelayedTasks() throws Exception {
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var publisher = emulator.publisher();
         var subscriber =
             new InjectingStub(emulator.subscriber(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, false);
@@ -134,8 +135,8 @@ class GcpPubSubBrokerEdgeCasesIT {
    */
   @Test
   void messagesFetchedAheadOfALongTaskGoToAnIdleWorker() throws Exception {
-    try (GcpPubSubBroker busy = PubSubTestSupport.broker(config).build();
-        GcpPubSubBroker idle = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker busy = PubSubProjects.broker(config).build();
+        GcpPubSubBroker idle = PubSubProjects.broker(config).build()) {
       publishTasks(busy, "task_ahead_", 3);
       RecordingHandler busyHandler = new RecordingHandler(1);
       var busyConsumer = busy.startConsuming("busy", "", busyHandler);
@@ -164,7 +165,7 @@ class GcpPubSubBrokerEdgeCasesIT {
    */
   @Test
   void messagesGivenBackUnhandedAreNotCountedAsDeliveries() throws Exception {
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build()) {
       publishTasks(broker, "task_uncounted_", 3);
       RecordingHandler first = new RecordingHandler(1);
       var firstConsumer = broker.startConsuming("first", "", first);
@@ -195,7 +196,7 @@ class GcpPubSubBrokerEdgeCasesIT {
   void aRequeueWhosePublishIsSlowKeepsTheMessageLeased() throws Exception {
     SettableApiFuture<Void> gate = SettableApiFuture.create();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        GcpPubSubBroker other = PubSubProjects.broker(config).build(); // 10 s ack deadline
         var publisher =
             new GatedPublisher(emulator.publisher(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, gate);
         var subscriber = new InjectingStub(emulator.subscriber(), null, false);

@@ -13,6 +13,7 @@ import io.machinery.MachineryException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.Worker;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.config.GcpPubSubConfig;
 import io.machinery.spi.Delivery;
@@ -32,13 +33,13 @@ import org.junit.jupiter.api.Test;
  * MaxExtension.
  */
 class GcpPubSubBrokerIT {
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "broker_it_"), project);
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   @Test
@@ -60,7 +61,7 @@ class GcpPubSubBrokerIT {
         .hasMessageContaining("topic machinery_dead_letters")
         .hasMessageContaining("createMissing(true)");
     // with the opt-in they are created, and a second broker then finds them without it
-    PubSubTestSupport.broker(config).build().close();
+    PubSubProjects.broker(config).build().close();
     GcpPubSubBroker.builder(config)
         .emulatorHost(TestEndpoints.pubsubEmulatorHost())
         .build()
@@ -95,7 +96,7 @@ class GcpPubSubBrokerIT {
 
   @Test
   void aWorkerOfAQueueWithoutItsSubscriptionFailsItsLaunchAtOnce() {
-    PubSubTestSupport.broker(config).build().close(); // the default queue's resources
+    PubSubProjects.broker(config).build().close(); // the default queue's resources
     try (GcpPubSubBroker broker =
             GcpPubSubBroker.builder(config)
                 .emulatorHost(TestEndpoints.pubsubEmulatorHost())
@@ -124,7 +125,7 @@ class GcpPubSubBrokerIT {
 
   @Test
   void aConsumerWhoseFetchLoopFailsTellsItsHandlerItEnded() {
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build()) {
       RecordingHandler handler = new RecordingHandler(1);
       broker.startConsuming("it", "", handler);
       handler.failWith(new IllegalStateException("a handler with a bug"));
@@ -140,7 +141,7 @@ class GcpPubSubBrokerIT {
 
   @Test
   void aTaskIsPublishedAsGosJsonWithoutAttributesToTheTopicNamedByItsRoutingKey() {
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build()) {
       Signature sig =
           Signature.builder("add")
               .args(Arg.of(1L), Arg.of(2L))
@@ -157,7 +158,7 @@ class GcpPubSubBrokerIT {
 
   @Test
   void aUsersOwnStubsAreUsedAndLeftOpen() throws Exception {
-    ManagedChannel channel = PubSubTestSupport.emulatorChannel();
+    ManagedChannel channel = PubSubProjects.channel();
     try (var publisher = PubSubTestSupport.publisherStub(channel);
         var subscriber = PubSubTestSupport.subscriberStub(channel)) {
       try (GcpPubSubBroker broker =
@@ -188,7 +189,7 @@ class GcpPubSubBrokerIT {
   void aDelayedTaskSurvivesItsSendersExitAndArrivesOnTimeNeverEarly() throws Exception {
     Instant eta;
     Signature sent;
-    try (GcpPubSubBroker sender = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker sender = PubSubProjects.broker(config).build()) {
       eta = Instant.now().plusSeconds(4);
       sent = Signature.builder("add").routingKey(config.defaultQueue()).eta(eta).build();
       sender.publish(sent, WireCodec.encode(sent));
@@ -196,7 +197,7 @@ class GcpPubSubBrokerIT {
     assertThat(Instant.now())
         .as("the sender is gone well before the ETA")
         .isBefore(eta.minusSeconds(2));
-    try (GcpPubSubBroker worker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker worker = PubSubProjects.broker(config).build()) {
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = worker.startConsuming("delay-it", "", handler);
       Delivery delivery = handler.next(20);
@@ -218,7 +219,7 @@ class GcpPubSubBrokerIT {
    */
   @Test
   void deliveryCountIsPubSubsDeliveryAttempt() throws Exception {
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker setup = PubSubProjects.broker(config).build()) {
       String sub = config.defaultQueue() + "_counted";
       setup
           .client()
@@ -236,7 +237,7 @@ class GcpPubSubBrokerIT {
                               setup.client().topicName(GcpPubSubBroker.DEFAULT_DEAD_LETTER_TOPIC)))
                   .build());
       Config counted = config.toBuilder().broker("gcppubsub://" + project + "/" + sub).build();
-      try (GcpPubSubBroker broker = PubSubTestSupport.broker(counted).build()) {
+      try (GcpPubSubBroker broker = PubSubProjects.broker(counted).build()) {
         Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
         broker.publish(sig, WireCodec.encode(sig));
         RecordingHandler handler = new RecordingHandler(1);
@@ -264,7 +265,7 @@ class GcpPubSubBrokerIT {
   void aMessageLeasedLongerThanMaxExtensionComesBack() throws Exception {
     Config short1 =
         config.toBuilder().gcpPubSub(new GcpPubSubConfig(Duration.ofSeconds(1))).build();
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(short1).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(short1).build()) {
       Signature sig = Signature.builder("add").routingKey(config.defaultQueue()).build();
       broker.publish(sig, WireCodec.encode(sig));
       RecordingHandler handler = new RecordingHandler(2);

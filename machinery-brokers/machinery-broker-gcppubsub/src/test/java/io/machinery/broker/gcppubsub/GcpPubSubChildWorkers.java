@@ -1,6 +1,7 @@
 package io.machinery.broker.gcppubsub;
 
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -44,7 +45,7 @@ final class GcpPubSubChildWorkers implements ChildWorkerDeployment {
 
   @Override
   public Broker createBroker(Config config) {
-    return PubSubTestSupport.broker(config).build();
+    return PubSubProjects.broker(config).build();
   }
 
   @Override
@@ -60,7 +61,7 @@ final class GcpPubSubChildWorkers implements ChildWorkerDeployment {
   /** Deletes the project: the emulator slows down with every subscription left over. */
   @Override
   public void cleanUp(Config config) throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   @Override

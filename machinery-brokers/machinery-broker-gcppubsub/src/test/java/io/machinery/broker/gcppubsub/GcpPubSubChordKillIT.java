@@ -1,5 +1,6 @@
 package io.machinery.broker.gcppubsub;
 
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.testkit.ChordKillKit;
 
 /**
@@ -9,7 +10,7 @@ import io.machinery.testkit.ChordKillKit;
  */
 class GcpPubSubChordKillIT extends ChordKillKit {
   GcpPubSubChordKillIT() {
-    super(new GcpPubSubChildWorkers(PubSubTestSupport.project()));
+    super(new GcpPubSubChildWorkers(PubSubProjects.name("machinery-test")));
   }
 
   @Override

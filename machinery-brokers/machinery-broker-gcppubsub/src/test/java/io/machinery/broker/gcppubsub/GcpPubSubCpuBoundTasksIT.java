@@ -1,6 +1,7 @@
 package io.machinery.broker.gcppubsub;
 
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.spi.Backend;
 import io.machinery.spi.Broker;
@@ -58,6 +59,6 @@ class GcpPubSubCpuBoundTasksIT extends CpuBoundTasksKit {
       probe.close();
       probe = null;
     }
-    PubSubTestSupport.deleteProject(pubsub.name());
+    PubSubProjects.delete(pubsub.name());
   }
 }

@@ -15,6 +15,7 @@ import io.machinery.broker.gcppubsub.PubSubStubs.FakeCurrentDeadlineLeases;
 import io.machinery.broker.gcppubsub.PubSubStubs.HoldingPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.PullsUntil;
 import io.machinery.broker.gcppubsub.PubSubStubs.SlowPublisher;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.embedded.ManualClock;
 import io.machinery.testkit.BrokerContract;
@@ -35,13 +36,13 @@ import org.junit.jupiter.api.Test;
  * and count what is in flight.
  */
 class GcpPubSubDelayBurstIT {
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "delay_burst_"), project);
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   /** Puts {@code count} delayed messages for the task topic on the delay topic. */
@@ -100,7 +101,7 @@ class GcpPubSubDelayBurstIT {
   private Publishes moveInBatches(String prefix, int burst, Duration dueIn, Duration latency)
       throws Exception {
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var publisher = new SlowPublisher(emulator.publisher(), config.defaultQueue(), latency);
         var subscriber = new DelayAckWatch(emulator.subscriber(), publisher::confirmed);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
@@ -133,7 +134,7 @@ class GcpPubSubDelayBurstIT {
     int burst = 50;
     Map<String, AtomicInteger> published = new ConcurrentHashMap<>();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var publisher =
             new HoldingPublisher(emulator.publisher(), config.defaultQueue(), 1, published);
         var subscriber = emulator.subscriber();
@@ -171,7 +172,7 @@ class GcpPubSubDelayBurstIT {
     int count = 3;
     Map<String, AtomicInteger> published = new ConcurrentHashMap<>();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var publisher =
             new HoldingPublisher(emulator.publisher(), config.defaultQueue(), 0, published);
         var subscriber = emulator.subscriber();
@@ -229,7 +230,7 @@ class GcpPubSubDelayBurstIT {
     Map<String, AtomicInteger> published = new ConcurrentHashMap<>();
     Map<String, AtomicInteger> deadLettered = new ConcurrentHashMap<>();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var toTasks =
             new HoldingPublisher(emulator.publisher(), config.defaultQueue(), 0, published);
         var publisher =
@@ -350,7 +351,7 @@ class GcpPubSubDelayBurstIT {
         new FakeCurrentDeadlineLeases(emulator.subscriber(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC);
     var pullsUntilAll =
         new PullsUntil(deadlineShortened ? currentDeadline : emulator.subscriber(), count);
-    try (GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+    try (GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var counting = new HoldingPublisher(emulator.publisher(), topicPrefix, 0, published);
         var otherSubscriber = new DelayAckWatch(emulator.subscriber(), () -> Integer.MAX_VALUE);
         GcpPubSubBroker waiting = PubSubTestSupport.brokerOn(config, holding, pullsUntilAll);
@@ -449,7 +450,7 @@ class GcpPubSubDelayBurstIT {
     var publisher =
         new BarrierPublisher(emulator.publisher(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, count);
     try (emulator;
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var subscriber = new DelayAckWatch(emulator.subscriber(), publisher::confirmed);
         GcpPubSubBroker broker =
             GcpPubSubBroker.builder(config)

@@ -9,6 +9,7 @@ import io.machinery.AsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.testkit.BrokerContract;
@@ -27,7 +28,7 @@ import org.junit.jupiter.api.Test;
 
 /** A task longer than the ack deadline, and malformed messages among good tasks. */
 class GcpPubSubFaultIT {
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(
           BrokerContract.uniqueQueue(Config.builder().maxMessageBytes(4096).build(), "fault_it_"),
@@ -35,7 +36,7 @@ class GcpPubSubFaultIT {
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   /**
@@ -46,8 +47,8 @@ class GcpPubSubFaultIT {
   void aTaskLongerThanTheAckDeadlineRunsOnce() throws Exception {
     AtomicInteger runs = new AtomicInteger();
     CountDownLatch finish = new CountDownLatch(1);
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
-        GcpPubSubBroker other = PubSubTestSupport.broker(config).build();
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build();
+        GcpPubSubBroker other = PubSubProjects.broker(config).build();
         MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
         Server server = Server.builder().config(config).broker(broker).backend(backend).build();
         Server second = Server.builder().config(config).broker(other).backend(backend).build()) {
@@ -91,7 +92,7 @@ class GcpPubSubFaultIT {
   @Test
   void aTaskWhoseResultWriteFailsOnceRunsOnceAndItsResultIsStored() throws Exception {
     AtomicInteger runs = new AtomicInteger();
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build();
         FlakyBackend backend =
             new FlakyBackend(MemoryBackend.create(config, Clock.systemUTC()), 1);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
@@ -139,7 +140,7 @@ class GcpPubSubFaultIT {
                     + "x".repeat(8192)
                     + "\"}]}")
                 .getBytes(StandardCharsets.UTF_8));
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build();
         MemoryBackend backend = MemoryBackend.create(config, Clock.systemUTC());
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask("add", TaskFunction.varargs(long[].class, a -> LongStream.of(a).sum()));

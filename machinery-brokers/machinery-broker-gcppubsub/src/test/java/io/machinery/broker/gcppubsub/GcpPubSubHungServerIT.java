@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.machinery.MachineryException;
 import io.machinery.Signature;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.FrozenServer;
@@ -28,19 +29,19 @@ import org.junit.jupiter.api.Test;
 class GcpPubSubHungServerIT {
   private static final Duration PUBLISH_TIMEOUT = Duration.ofSeconds(2);
 
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "hung_it_"), project);
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   @Test
   void aPublishIntoAFrozenServerFailsWithinThePublishTimeoutAndWorksAgainAfter() throws Exception {
     try (GcpPubSubBroker broker =
-            PubSubTestSupport.broker(config).publishTimeout(PUBLISH_TIMEOUT).build();
+            PubSubProjects.broker(config).publishTimeout(PUBLISH_TIMEOUT).build();
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
       publish(broker); // topics created, connected
       try (FrozenServer frozen =

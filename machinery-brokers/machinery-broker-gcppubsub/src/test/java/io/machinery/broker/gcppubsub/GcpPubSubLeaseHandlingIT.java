@@ -13,6 +13,7 @@ import io.machinery.broker.gcppubsub.PubSubStubs.GatedPublisher;
 import io.machinery.broker.gcppubsub.PubSubStubs.HeldAnswers;
 import io.machinery.broker.gcppubsub.PubSubStubs.HeldExtensions;
 import io.machinery.broker.gcppubsub.PubSubStubs.InjectingStub;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
@@ -35,13 +36,13 @@ import org.junit.jupiter.api.Test;
  * stubs that hold some answers back (a slow network or server, for as long as the test says).
  */
 class GcpPubSubLeaseHandlingIT {
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(BrokerContract.uniqueQueue(Config.DEFAULT, "lease_it_"), project);
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   private void publishTasks(GcpPubSubBroker broker, String prefix, int count) {
@@ -62,7 +63,7 @@ class GcpPubSubLeaseHandlingIT {
   void aTaskPulledAfterItsSubscriptionsAckDeadlineWasShortenedStaysLeased() throws Exception {
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
         GcpPubSubBroker setup =
-            PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
+            PubSubProjects.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
         var publisher = emulator.publisher();
         var subscriber =
             new FakeCurrentDeadlineLeases(emulator.subscriber(), setup.subscriptionFor(""));
@@ -91,7 +92,7 @@ class GcpPubSubLeaseHandlingIT {
     SettableApiFuture<Void> answer = SettableApiFuture.create();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
         GcpPubSubBroker other =
-            PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
+            PubSubProjects.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
         var publisher = emulator.publisher();
         var subscriber = new HeldAnswers(emulator.subscriber(), other.subscriptionFor(""), answer);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
@@ -129,7 +130,7 @@ class GcpPubSubLeaseHandlingIT {
   @Test
   void aMessageTheHandlerThrowsOnGoesBackAtOnceWithItsSlot() throws Exception {
     try (GcpPubSubBroker broker =
-        PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build()) {
+        PubSubProjects.broker(config).ackDeadline(Duration.ofSeconds(600)).build()) {
       publishTasks(broker, "task_thrown_on_", 3);
       RecordingHandler slots = new RecordingHandler(3);
       ThrowingHandler handler = new ThrowingHandler(slots, 2);
@@ -194,7 +195,7 @@ class GcpPubSubLeaseHandlingIT {
     SettableApiFuture<Void> answer = SettableApiFuture.create();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
         GcpPubSubBroker other =
-            PubSubTestSupport.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
+            PubSubProjects.broker(config).ackDeadline(Duration.ofSeconds(600)).build();
         var publisher = emulator.publisher();
         var subscriber =
             new HeldAnswers(emulator.subscriber(), GcpPubSubBroker.DEFAULT_DELAY_TOPIC, answer);
@@ -244,7 +245,7 @@ class GcpPubSubLeaseHandlingIT {
     PubSubTestSupport.EmulatorChannel emulator = new PubSubTestSupport.EmulatorChannel();
     var publisher = new BarrierPublisher(emulator.publisher(), config.defaultQueue(), burst);
     try (emulator;
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var subscriber = new DelayAckWatch(emulator.subscriber(), publisher::confirmed);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
       PubSubTestSupport.publishDelayed(
@@ -282,7 +283,7 @@ class GcpPubSubLeaseHandlingIT {
     int held = 50;
     SettableApiFuture<Void> gate = SettableApiFuture.create();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build(); // 10 s ack deadline
         var publisher = new GatedPublisher(emulator.publisher(), config.defaultQueue(), gate);
         var subscriber = new InjectingStub(emulator.subscriber(), null, false);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
@@ -325,7 +326,7 @@ class GcpPubSubLeaseHandlingIT {
     String slowQueue = config.defaultQueue() + "_slow";
     SettableApiFuture<Void> answer = SettableApiFuture.create();
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build(); // 10 s ack deadline
         var publisher = emulator.publisher();
         var subscriber = new HeldExtensions(emulator.subscriber(), slowQueue, answer);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {

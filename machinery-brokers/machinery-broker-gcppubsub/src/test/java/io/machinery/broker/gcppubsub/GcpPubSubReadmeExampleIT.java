@@ -7,6 +7,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.config.GcpPubSubConfig;
 import io.machinery.embedded.EagerLock;
@@ -24,7 +25,7 @@ class GcpPubSubReadmeExampleIT {
 
   @Test
   void theReadmeExampleRuns() throws Exception {
-    String project = PubSubTestSupport.project();
+    String project = PubSubProjects.name("machinery-test");
     String redisUrl = TestEndpoints.redisUrl();
     TestEndpoints.pubsubEmulatorHost(); // fails clearly in CI when the emulator is not running
     List<Object> sum;
@@ -59,7 +60,7 @@ class GcpPubSubReadmeExampleIT {
       }
       // README:gcppubsub:end
     } finally {
-      PubSubTestSupport.deleteProject(project);
+      PubSubProjects.delete(project);
     }
     assertThat(sum).containsExactly(3L);
   }

@@ -1,5 +1,6 @@
 package io.machinery.broker.gcppubsub;
 
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.testkit.PausedWorkerKit;
 
 /**
@@ -11,6 +12,6 @@ import io.machinery.testkit.PausedWorkerKit;
  */
 class GcpPubSubRedisPausedWorkerIT extends PausedWorkerKit {
   GcpPubSubRedisPausedWorkerIT() {
-    super(new GcpPubSubChildWorkers(PubSubTestSupport.project()).withAckDeadline(10));
+    super(new GcpPubSubChildWorkers(PubSubProjects.name("machinery-test")).withAckDeadline(10));
   }
 }

@@ -9,6 +9,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.broker.gcppubsub.PubSubStubs.FaultStub;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.config.GcpPubSubConfig;
 import io.machinery.embedded.MemoryBackend;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.Test;
 class GcpPubSubReliabilityIT {
   private static final int LIMIT = 2_048;
 
-  private final String project = PubSubTestSupport.project();
+  private final String project = PubSubProjects.name("machinery-test");
   private final Config config =
       PubSubTestSupport.config(
           BrokerContract.uniqueQueue(Config.DEFAULT, "rel_it_").toBuilder()
@@ -44,7 +45,7 @@ class GcpPubSubReliabilityIT {
 
   @AfterEach
   void deleteProject() throws Exception {
-    PubSubTestSupport.deleteProject(project);
+    PubSubProjects.delete(project);
   }
 
   private static void publishRaw(GcpPubSubBroker broker, String topic, byte[] data) {
@@ -60,7 +61,7 @@ class GcpPubSubReliabilityIT {
     byte[] big =
         ("{\"pad\":\"" + "é".repeat(20_000) + "\"}").getBytes(StandardCharsets.UTF_8); // 40 KB
     byte[] small = "{not json".getBytes(StandardCharsets.UTF_8);
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build()) {
       publishRaw(broker, config.defaultQueue(), big);
       publishRaw(broker, config.defaultQueue(), small);
       RecordingHandler handler = new RecordingHandler(2);
@@ -123,7 +124,7 @@ class GcpPubSubReliabilityIT {
   void aPullThatThrowsDoesNotStopTheConsumer() throws Exception {
     String sub = config.defaultQueue() + "_sub";
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker setup = PubSubTestSupport.broker(config).build();
+        GcpPubSubBroker setup = PubSubProjects.broker(config).build();
         var publisher = emulator.publisher();
         var subscriber = new FaultStub(emulator.subscriber(), sub);
         GcpPubSubBroker broker = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
@@ -147,7 +148,7 @@ class GcpPubSubReliabilityIT {
   @Test
   void aLeaseExtensionTickThatThrowsDoesNotStopLaterTicks() throws Exception {
     try (var emulator = new PubSubTestSupport.EmulatorChannel();
-        GcpPubSubBroker other = PubSubTestSupport.broker(config).build(); // 10 s ack deadline
+        GcpPubSubBroker other = PubSubProjects.broker(config).build(); // 10 s ack deadline
         var publisher = emulator.publisher();
         var subscriber = new FaultStub(emulator.subscriber());
         GcpPubSubBroker holder = PubSubTestSupport.brokerOn(config, publisher, subscriber)) {
@@ -177,7 +178,7 @@ class GcpPubSubReliabilityIT {
    */
   @Test
   void withoutADeadLetterPolicyTheBrokerCountsDeliveriesItself() throws Exception {
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build()) {
       publishRaw(broker, config.defaultQueue(), "{\"UUID\":\"task_poison\"}".getBytes(UTF_8));
       RecordingHandler handler = new RecordingHandler(1);
       var consumer = broker.startConsuming("count-local", "", handler);
@@ -208,7 +209,7 @@ class GcpPubSubReliabilityIT {
         config.toBuilder().gcpPubSub(new GcpPubSubConfig(Duration.ofSeconds(1))).build();
     CountDownLatch release = new CountDownLatch(1);
     AtomicInteger runs = new AtomicInteger();
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(short1).build();
+    try (GcpPubSubBroker broker = PubSubProjects.broker(short1).build();
         MemoryBackend backend = MemoryBackend.create(short1, Clock.systemUTC());
         Server server = Server.builder().config(short1).broker(broker).backend(backend).build()) {
       server.registerTask(

@@ -15,6 +15,7 @@ import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.TaskFunction;
 import io.machinery.Worker;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.testkit.TestEndpoints;
@@ -55,7 +56,7 @@ class GcpPubSubServerBackIT {
         "MACHINERY_PUBSUB_SERVER names no pstest binary (scripts/services.sh writes it)");
     int port = freePort();
     Process pubsub = start(binary, port);
-    String project = PubSubTestSupport.project();
+    String project = PubSubProjects.name("machinery-test");
     Config config =
         PubSubTestSupport.config(
             Config.DEFAULT.toBuilder().defaultQueue("server_back").build(), project);

@@ -7,6 +7,7 @@ import io.machinery.Arg;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.backend.redis.RedisBackend;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.testkit.WorkerKillKit;
 import io.machinery.testkit.WorkerProcesses;
@@ -25,7 +26,7 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
   private final WorkerProcesses children = WorkerProcesses.create();
 
   GcpPubSubWorkerKillIT() {
-    super(new GcpPubSubChildWorkers(PubSubTestSupport.project()));
+    super(new GcpPubSubChildWorkers(PubSubProjects.name("machinery-test")));
   }
 
   @AfterEach
@@ -51,7 +52,7 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
   private void killBeforeTheEta(Config config) throws Exception {
     Path dir = Files.createDirectories(Path.of("target", "kill-it", config.defaultQueue()));
     Path victimLog = dir.resolve("victim.executions");
-    PubSubTestSupport.broker(config)
+    PubSubProjects.broker(config)
         .build()
         .close(); // creates the topics and subscriptions the workers need
     Path victimOut = dir.resolve("victim.out");
@@ -67,7 +68,7 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
             .routingKey(config.defaultQueue())
             .eta(eta)
             .build();
-    try (GcpPubSubBroker admin = PubSubTestSupport.broker(config).build()) {
+    try (GcpPubSubBroker admin = PubSubProjects.broker(config).build()) {
       // published as a Java sender does, but raw: a sending broker would start a delay pump of its
       // own
       admin
@@ -108,7 +109,7 @@ class GcpPubSubWorkerKillIT extends WorkerKillKit {
     assertThat(java.time.Instant.now()).as("killed before the ETA").isBefore(eta);
     children.kill(victim);
     java.util.concurrent.atomic.AtomicLong ranAt = new java.util.concurrent.atomic.AtomicLong();
-    try (GcpPubSubBroker broker = PubSubTestSupport.broker(config).build();
+    try (GcpPubSubBroker broker = PubSubProjects.broker(config).build();
         RedisBackend backend = RedisBackend.create(config);
         Server server = Server.builder().config(config).broker(broker).backend(backend).build()) {
       server.registerTask(

@@ -1,5 +1,6 @@
 package io.machinery.broker.gcppubsub;
 
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.testkit.TestEndpoints;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -13,7 +14,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * is then {@code return pubsub.broker(config);}.
  */
 final class PubSubTestProject implements AfterAllCallback {
-  private final String name = PubSubTestSupport.project();
+  private final String name = PubSubProjects.name("machinery-test");
 
   /** The project's name. */
   String name() {
@@ -22,10 +23,10 @@ final class PubSubTestProject implements AfterAllCallback {
 
   /**
    * A broker in this project for {@code config}'s default queue, built as {@link
-   * PubSubTestSupport#broker} builds it (it creates what it needs).
+   * PubSubProjects#broker} builds it (it creates what it needs).
    */
   GcpPubSubBroker broker(Config config) {
-    return PubSubTestSupport.broker(PubSubTestSupport.config(config, name)).build();
+    return PubSubProjects.broker(PubSubTestSupport.config(config, name)).build();
   }
 
   /** The base config of the suites that keep results in the test Redis. */
@@ -35,6 +36,6 @@ final class PubSubTestProject implements AfterAllCallback {
 
   @Override
   public void afterAll(ExtensionContext context) throws Exception {
-    PubSubTestSupport.deleteProject(name);
+    PubSubProjects.delete(name);
   }
 }

@@ -3,9 +3,6 @@ package io.machinery.broker.gcppubsub;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.google.api.gax.core.NoCredentialsProvider;
-import com.google.api.gax.grpc.GrpcTransportChannel;
-import com.google.api.gax.rpc.FixedTransportChannelProvider;
 import com.google.api.gax.rpc.UnaryCallSettings;
 import com.google.cloud.pubsub.v1.stub.GrpcPublisherStub;
 import com.google.cloud.pubsub.v1.stub.GrpcSubscriberStub;
@@ -15,41 +12,28 @@ import com.google.cloud.pubsub.v1.stub.SubscriberStub;
 import com.google.cloud.pubsub.v1.stub.SubscriberStubSettings;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.FieldMask;
-import com.google.pubsub.v1.DeleteSubscriptionRequest;
-import com.google.pubsub.v1.DeleteTopicRequest;
-import com.google.pubsub.v1.ListSubscriptionsRequest;
-import com.google.pubsub.v1.ListTopicsRequest;
 import com.google.pubsub.v1.PublishRequest;
 import com.google.pubsub.v1.PubsubMessage;
 import com.google.pubsub.v1.Subscription;
 import com.google.pubsub.v1.UpdateSubscriptionRequest;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
+import io.machinery.broker.gcppubsub.testing.PubSubProjects;
 import io.machinery.config.Config;
 import io.machinery.spi.Delivery;
 import io.machinery.testkit.RecordingHandler;
-import io.machinery.testkit.TestEndpoints;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 
 /**
- * Test wiring: a project of its own per test class on the pstest fake, brokers that create what
- * they need, and cleanup (pstest runs every subscription's delivery loop every 10 ms under one
- * lock, so leftovers slow every later test down).
+ * Test wiring of this module's tests beyond a project of their own ({@link PubSubProjects}, shared
+ * with the dashboard's and the command line's tests): configs in a project, brokers on a test's own
+ * stubs, messages put straight on topics, and stubs that give up early.
  */
 final class PubSubTestSupport {
   private PubSubTestSupport() {}
-
-  /**
-   * A fresh project name, so classes running side by side on one server never share a subscription.
-   */
-  static String project() {
-    return "machinery-test-" + UUID.randomUUID().toString().substring(0, 8);
-  }
 
   /** {@code base} pointing at {@code gcppubsub://project/<default queue>_sub}. */
   static Config config(Config base, String project) {
@@ -58,17 +42,10 @@ final class PubSubTestSupport {
         .build();
   }
 
-  static GcpPubSubBroker.Builder broker(Config config) {
-    return GcpPubSubBroker.builder(config)
-        .emulatorHost(TestEndpoints.pubsubEmulatorHost())
-        .createMissing(true)
-        .ackDeadline(Duration.ofSeconds(10));
-  }
-
   /**
-   * A broker on the test's own stubs (which it leaves open), with nothing else of {@link #broker}:
-   * it creates nothing, and its resources must exist (a broker built by {@link #broker} on the same
-   * config makes them).
+   * A broker on the test's own stubs (which it leaves open), with nothing else of {@link
+   * PubSubProjects#broker}: it creates nothing, and its resources must exist (a broker built by
+   * {@link PubSubProjects#broker} on the same config makes them).
    */
   static GcpPubSubBroker brokerOn(
       Config config, PublisherStub publisher, SubscriberStub subscriber) {
@@ -148,7 +125,7 @@ final class PubSubTestSupport {
    * A channel to the emulator for a test's own stubs (see {@link PubSubStubs}), shut down on close.
    */
   static final class EmulatorChannel implements AutoCloseable {
-    private final ManagedChannel channel = emulatorChannel();
+    private final ManagedChannel channel = PubSubProjects.channel();
 
     /** A publisher stub on this channel without credentials; the caller closes it. */
     GrpcPublisherStub publisher() throws IOException {
@@ -166,25 +143,14 @@ final class PubSubTestSupport {
     }
   }
 
-  /**
-   * A plaintext channel to the emulator that takes answers of any size, as the broker's own does (a
-   * pull may bring several messages of up to 10 MB); the caller shuts it down.
-   */
-  static ManagedChannel emulatorChannel() {
-    return ManagedChannelBuilder.forTarget(TestEndpoints.pubsubEmulatorHost())
-        .usePlaintext()
-        .maxInboundMessageSize(Integer.MAX_VALUE)
-        .build();
-  }
-
   /** A publisher stub on {@code channel} without credentials; the caller closes it. */
   static GrpcPublisherStub publisherStub(ManagedChannel channel) throws IOException {
-    return GrpcPublisherStub.create(publisherSettings(channel).build());
+    return GrpcPublisherStub.create(PubSubProjects.publisherSettings(channel).build());
   }
 
   /** A subscriber stub on {@code channel} without credentials; the caller closes it. */
   static GrpcSubscriberStub subscriberStub(ManagedChannel channel) throws IOException {
-    return GrpcSubscriberStub.create(subscriberSettings(channel).build());
+    return GrpcSubscriberStub.create(PubSubProjects.subscriberSettings(channel).build());
   }
 
   /**
@@ -193,7 +159,7 @@ final class PubSubTestSupport {
    */
   static GrpcPublisherStub publisherStub(ManagedChannel channel, Duration giveUp)
       throws IOException {
-    PublisherStubSettings.Builder settings = publisherSettings(channel);
+    PublisherStubSettings.Builder settings = PubSubProjects.publisherSettings(channel);
     giveUpAfter(settings.getTopicSettings(), giveUp);
     giveUpAfter(settings.createTopicSettings(), giveUp);
     return GrpcPublisherStub.create(settings.build());
@@ -202,24 +168,10 @@ final class PubSubTestSupport {
   /** As {@link #publisherStub(ManagedChannel, Duration)} for subscription reads and creations. */
   static GrpcSubscriberStub subscriberStub(ManagedChannel channel, Duration giveUp)
       throws IOException {
-    SubscriberStubSettings.Builder settings = subscriberSettings(channel);
+    SubscriberStubSettings.Builder settings = PubSubProjects.subscriberSettings(channel);
     giveUpAfter(settings.getSubscriptionSettings(), giveUp);
     giveUpAfter(settings.createSubscriptionSettings(), giveUp);
     return GrpcSubscriberStub.create(settings.build());
-  }
-
-  private static PublisherStubSettings.Builder publisherSettings(ManagedChannel channel) {
-    return PublisherStubSettings.newBuilder()
-        .setTransportChannelProvider(
-            FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
-        .setCredentialsProvider(NoCredentialsProvider.create());
-  }
-
-  private static SubscriberStubSettings.Builder subscriberSettings(ManagedChannel channel) {
-    return SubscriberStubSettings.newBuilder()
-        .setTransportChannelProvider(
-            FixedTransportChannelProvider.create(GrpcTransportChannel.create(channel)))
-        .setCredentialsProvider(NoCredentialsProvider.create());
   }
 
   private static void giveUpAfter(UnaryCallSettings.Builder<?, ?> call, Duration giveUp) {
@@ -229,33 +181,5 @@ final class PubSubTestSupport {
             .setInitialRpcTimeoutDuration(giveUp)
             .setMaxRpcTimeoutDuration(giveUp)
             .build());
-  }
-
-  /** Deletes every subscription and topic of {@code project}. */
-  static void deleteProject(String project) throws Exception {
-    ManagedChannel channel = emulatorChannel();
-    try (var publisher = publisherStub(channel);
-        var subscriber = subscriberStub(channel)) {
-      for (var sub :
-          subscriber
-              .listSubscriptionsPagedCallable()
-              .call(ListSubscriptionsRequest.newBuilder().setProject("projects/" + project).build())
-              .iterateAll()) {
-        subscriber
-            .deleteSubscriptionCallable()
-            .call(DeleteSubscriptionRequest.newBuilder().setSubscription(sub.getName()).build());
-      }
-      for (var topic :
-          publisher
-              .listTopicsPagedCallable()
-              .call(ListTopicsRequest.newBuilder().setProject("projects/" + project).build())
-              .iterateAll()) {
-        publisher
-            .deleteTopicCallable()
-            .call(DeleteTopicRequest.newBuilder().setTopic(topic.getName()).build());
-      }
-    } finally {
-      channel.shutdownNow();
-    }
   }
 }
