@@ -396,7 +396,8 @@ final class Intake {
       delivery.leave();
     } catch (TaskExecution.BookkeepingFailed e) {
       // The function ran: requeueing would run it again. A person can replay the dead letter.
-      errors.accept(e);
+      // Settled before the error handler hears of it: an Error it throws must not leave the
+      // message unsettled, for the last-resort handler would then requeue it and run it again.
       deadLetter(
           delivery,
           signature,
@@ -406,6 +407,7 @@ final class Intake {
               + LogText.of(signature.uuid())
               + " ran, but its outcome could not be recorded: "
               + e.getMessage());
+      errors.accept(e);
     } catch (TaskExecution.BackendFailed e) {
       // The function did not run (the backend failed before it): safe to try again later.
       Throwable backendError = e.getCause() == null ? e : e.getCause();

@@ -2,6 +2,7 @@ package io.machinery;
 
 import io.machinery.spi.Delivery;
 import io.machinery.spi.DeliveryHandler;
+import io.machinery.wire.LogText;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -33,7 +34,9 @@ import org.slf4j.LoggerFactory;
  *       so each side has at most the worker's concurrency fetched and not yet started (the line
  *       stays short: only deliveries of a race wait in it);
  *   <li>stopping gives the deliveries still in the line back to their brokers (requeued at once):
- *       the worker never saw them.
+ *       the worker never saw them. Each frees its side's slot exactly once whatever its requeue
+ *       throws, {@link Error}s included (logged, with the queue: the broker returns an unsettled
+ *       delivery once the consumer closes), and the rest of the line is still given back;
  *   <li>a hand-over the worker refuses (its {@link DeliveryHandler#handle} throws, having neither
  *       kept nor freed its slot) gives the worker's slot back; on arrival the throw goes on to the
  *       side's broker, which frees the side's slot and takes the message back (the same rule, one
@@ -85,18 +88,61 @@ final class SharedSlots {
   }
 
   /**
-   * Gives a delivery the worker never took back to its broker, then its side's slot: last, so that
-   * a requeue that throws an {@link Error} out of {@link Side#handle} leaves the slot to the broker
-   * ({@link DeliveryHandler#handle}'s rule).
+   * Gives a delivery that waited in the line back to its broker, and its side's slot: each exactly
+   * once whatever the requeue throws. Its broker handed it over long ago and frees nothing itself,
+   * and whoever calls this (a stop, the dispatcher) must go on with the rest of the line, so a
+   * failure, an {@link Error} too, is logged here and goes no further.
    */
   private void giveBack(Waiting waiting) {
     try {
       waiting.delivery.requeue(Duration.ZERO);
+    } catch (Throwable t) {
+      logGiveBackFailure(waiting.delivery, t);
+    } finally {
+      waiting.side.own.release();
+    }
+  }
+
+  /**
+   * Gives a delivery that arrived after the stop back to its broker, inside its side's {@link
+   * Side#handle}. A requeue that throws a {@code RuntimeException} is logged and the side's slot
+   * freed (the hand-over returns: the delivery is settled as far as this side can); an {@link
+   * Error} is logged and goes on to the broker with the side's slot kept, for the broker frees it
+   * ({@link DeliveryHandler#handle}'s rule).
+   */
+  private void giveBackOnArrival(Waiting waiting) {
+    try {
+      waiting.delivery.requeue(Duration.ZERO);
     } catch (RuntimeException e) {
-      // its broker returns it anyway once the consumer closes (an unsettled delivery)
-      log.warn("Could not give a waiting delivery back to its broker: {}", e.toString());
+      logGiveBackFailure(waiting.delivery, e);
+    } catch (Error e) {
+      logGiveBackFailure(waiting.delivery, e);
+      throw e;
     }
     waiting.side.own.release();
+  }
+
+  /**
+   * A requeue of a delivery the worker never saw failed: its broker returns it anyway once the
+   * consumer closes (an unsettled delivery). The task is not known here (the message was never
+   * decoded), so the queue names it; an {@link Error} is logged with its stack trace.
+   */
+  private void logGiveBackFailure(Delivery delivery, Throwable failure) {
+    if (failure instanceof Error) {
+      log.error(
+          "Migration {}: could not give a waiting delivery from queue {} back to its broker; it"
+              + " comes back when the consumer closes",
+          consumerTag,
+          LogText.of(delivery.queue()),
+          failure);
+    } else {
+      log.warn(
+          "Migration {}: could not give a waiting delivery from queue {} back to its broker ({});"
+              + " it comes back when the consumer closes",
+          consumerTag,
+          LogText.of(delivery.queue()),
+          failure.toString());
+    }
   }
 
   /**
@@ -137,7 +183,7 @@ final class SharedSlots {
     } finally {
       lock.unlock();
     }
-    giveBack(waiting);
+    giveBackOnArrival(waiting);
   }
 
   /** Hands the line to the worker as slots free up, oldest first. */

@@ -53,9 +53,10 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Every delivery is settled exactly once</b>, whatever is thrown while it is decoded or
  *       processed, and its slot is released exactly once: by the worker, or by the broker when
  *       handing it over threw ({@link DeliveryHandler#handle}'s rule: the worker frees a slot only
- *       once nothing after that can throw); {@link Intake} decides how (dead letter, counted
- *       requeue with back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters poison
- *       messages.
+ *       once nothing after that can throw; closing a retired consumer when its last delivery has
+ *       settled is logged, never thrown, if it fails); {@link Intake} decides how (dead letter,
+ *       counted requeue with back-off up to {@link Builder#maxDeliveries}, ack), and dead-letters
+ *       poison messages.
  *   <li><b>Delivery guarantee.</b> A message is acknowledged only after the task's outcome is
  *       recorded. Once the function has returned, only that bookkeeping is retried, never the
  *       function; see {@link TaskExecution} for the state machine, the chord protocol and task
@@ -89,8 +90,8 @@ import org.slf4j.LoggerFactory;
  *       spin the worker.
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
- *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later.
- *       Idempotent.
+ *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later. A
+ *       consumer whose close fails is logged and the stop still completes. Idempotent.
  * </ul>
  *
  * <p>Size: the class is over 400 lines because about half of it is the builder's documented
@@ -800,7 +801,7 @@ public final class Worker implements AutoCloseable {
       awaitIdle(CANCEL_MARGIN);
     }
     if (c != null) {
-      c.close();
+      closeLogged(c);
     }
     closeRetired();
     taskThreads.shutdownNow();
@@ -836,7 +837,7 @@ public final class Worker implements AutoCloseable {
     }
     stopLateHeartbeat(stopped);
     if (c != null) {
-      c.close();
+      closeLogged(c);
     }
     closeRetired();
     taskThreads.shutdownNow();
@@ -953,6 +954,27 @@ public final class Worker implements AutoCloseable {
   private void closeTaskEvents() {
     if (taskEvents != null) {
       taskEvents.close(); // writes the events of the tasks that just finished
+    }
+  }
+
+  /**
+   * Closes a consumer; a close that fails, with an {@link Error} too, is logged with its trace and
+   * goes no further. Its callers must go on: a delivery that has settled (a throw would make its
+   * broker take the message back twice), a retirement followed by a new consumer's start, a stop
+   * (which would otherwise stay half-done: its future never completed, every later {@link #quit()}
+   * waiting on it for ever). The broker's own recovery (its connection closed with the worker's,
+   * its leases or unacknowledged deliveries expiring) ends what the close left.
+   */
+  private void closeLogged(Consumption c) {
+    try {
+      c.close();
+    } catch (Throwable t) {
+      log.error(
+          "Worker {}: could not close a consumer of {}: {}",
+          consumerTag,
+          LogText.of(queueName()),
+          t.toString(),
+          t);
     }
   }
 
@@ -1100,14 +1122,21 @@ public final class Worker implements AutoCloseable {
       }
     }
 
+    /**
+     * Closes the consumer, once; never throws (see {@link #closeLogged}): it runs when a delivery
+     * has settled, from {@link #settled()}, where a throw would reach the broker after the message
+     * was settled and the slot freed (the broker would then take the message back a second time and
+     * free the slot again), and on the threads that retire or stop consumers, which must go on.
+     */
     void closeConsumer() {
       Consumption c = consumer;
       if (c != null && closed.compareAndSet(false, true)) {
         retired.remove(this);
-        c.close();
+        closeLogged(c);
       }
     }
 
+    /** A delivery has settled; the last of a retired consumer closes it. Never throws. */
     private void settled() {
       if (inProgress.decrementAndGet() == 0 && isRetired) {
         closeConsumer();

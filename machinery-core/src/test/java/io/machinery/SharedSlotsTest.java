@@ -85,13 +85,19 @@ class SharedSlotsTest {
     public void brokerError(Throwable error) {}
   }
 
-  /** A delivery that records whether it was given back. */
+  /** A delivery that records whether it was given back; its requeue may throw. */
   private static final class Message implements Delivery {
     final String name;
     volatile boolean requeued;
+    final @Nullable Error requeueError;
 
     Message(String name) {
+      this(name, null);
+    }
+
+    Message(String name, @Nullable Error requeueError) {
       this.name = name;
+      this.requeueError = requeueError;
     }
 
     @Override
@@ -110,6 +116,9 @@ class SharedSlotsTest {
     @Override
     public void requeue(Duration delay) {
       requeued = true;
+      if (requeueError != null) {
+        throw requeueError;
+      }
     }
 
     @Override
@@ -280,5 +289,101 @@ class SharedSlotsTest {
     worker.finish(third);
     await().atMost(PATIENCE).until(() -> worker.running.equals(List.of(fourth)));
     assertThat(fourth.requeued).isFalse();
+  }
+
+  /**
+   * A stop gives every waiting delivery back and frees each one's side slot, whatever a requeue
+   * throws. Before, a requeue that threw an {@link Error} (an {@code AssertionError} in a broker,
+   * out of memory) left {@code stop()} at once: that side's slot stayed taken for good and the
+   * deliveries behind it in the line were neither given back nor freed.
+   */
+  @Test
+  void aStopGivesTheWholeLineBackAndFreesEverySlotWhenARequeueThrowsAnError() throws Exception {
+    Worker worker = new Worker(2);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler old = slots.side();
+    DeliveryHandler fresh = slots.side();
+    assertThat(fresh.reserve(2)).isEqualTo(2);
+    assertThat(old.reserve(2)).isEqualTo(2);
+    Message first = new Message("first");
+    Message second = new Message("second");
+    Message failing = new Message("failing", new AssertionError("injected: requeue"));
+    Message behind = new Message("behind");
+    old.handle(first);
+    old.handle(second);
+    fresh.handle(failing); // both wait in the line: the worker is full
+    fresh.handle(behind);
+    assertThat(worker.running).containsExactly(first, second);
+
+    slots.stop();
+
+    assertThat(failing.requeued).as("its requeue was tried").isTrue();
+    assertThat(behind.requeued).as("the delivery behind the failed one was given back").isTrue();
+    worker.finish(first);
+    worker.finish(second);
+    assertThat(fresh.reserve(2, Duration.ZERO)).as("the side's two slots, free again").isEqualTo(2);
+  }
+
+  /**
+   * A delivery from the line that the worker refuses and whose requeue then throws an {@link Error}
+   * frees its side's slot, and the dispatcher goes on with the line. Before, the Error ended the
+   * dispatcher: the side's slot stayed taken, and nothing in the line started again.
+   */
+  @Test
+  void aRefusedDeliveryFromTheLineWhoseRequeueThrowsAnErrorFreesItsSlotAndTheLineGoesOn()
+      throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler old = slots.side();
+    DeliveryHandler fresh = slots.side();
+    Message first = new Message("first");
+    Message refused = new Message("refused", new AssertionError("injected: requeue"));
+    worker.refused = refused;
+    old.reserve(1);
+    fresh.reserve(1);
+    old.handle(first);
+    fresh.handle(refused); // waits in the line
+    worker.finish(first);
+    await().atMost(PATIENCE).until(() -> refused.requeued);
+
+    assertThat(fresh.reserve(1, PATIENCE)).as("the refused delivery's side slot").isEqualTo(1);
+    assertThat(old.reserve(1, PATIENCE)).isEqualTo(1);
+    Message third = new Message("third");
+    Message fourth = new Message("fourth");
+    old.handle(third);
+    fresh.handle(fourth); // waits in the line
+    worker.finish(third);
+    await().atMost(PATIENCE).until(() -> worker.running.equals(List.of(fourth)));
+  }
+
+  /**
+   * A delivery arriving after the stop whose requeue throws an {@link Error}: the Error goes on to
+   * its broker with the side's slot still taken, for the broker frees it ({@link
+   * DeliveryHandler#handle}'s rule), so that slot is freed once.
+   */
+  @Test
+  void aDeliveryArrivingAfterTheStopWhoseRequeueThrowsAnErrorLeavesItsSlotToTheBroker()
+      throws Exception {
+    Worker worker = new Worker(1);
+    slots = new SharedSlots(worker, "test");
+    DeliveryHandler side = slots.side();
+    slots.stop();
+    AssertionError requeueFailed = new AssertionError("injected: requeue");
+    Message late = new Message("late", requeueFailed);
+    assertThat(side.reserve(1)).isEqualTo(1);
+
+    Throwable thrown = null;
+    try {
+      side.handle(late);
+    } catch (Throwable t) {
+      side.release(1); // as its broker does: not handed over
+      thrown = t;
+    }
+
+    assertThat(thrown).isSameAs(requeueFailed);
+    assertThat(side.reserve(1, Duration.ZERO)).isEqualTo(1);
+    assertThat(side.reserve(1, Duration.ZERO))
+        .as("a second slot of a side of a worker of concurrency 1")
+        .isZero();
   }
 }

@@ -306,6 +306,30 @@ class WorkerFaultTest {
     assertThat(broker.requeueCount()).isZero();
   }
 
+  /**
+   * The same with an error handler that throws an {@link Error}. The handler heard of the failed
+   * bookkeeping before the message was dead-lettered, so its Error left the message unsettled, and
+   * the last-resort handler requeued it: the task ran again.
+   */
+  @Test
+  void f3_bookkeepingThatNeverSucceedsIsDeadLetteredEvenWhenTheErrorHandlerThrowsAnError() {
+    backend.failing(Op.SUCCESS, FaultyBackend.ALWAYS);
+    worker()
+        .bookkeepingAttempts(2)
+        .errorHandler(
+            error -> {
+              throw new AssertionError("injected: the error handler");
+            })
+        .build()
+        .launchAsync();
+    server.sendTask(Signature.create("one"));
+    await().atMost(TIMEOUT).until(() -> broker.deadLetters().size() == 1);
+    assertThat(broker.deadLetters().get(0).reason())
+        .contains("ran, but its outcome could not be recorded");
+    assertThat(invoked("one")).isEqualTo(1);
+    assertThat(broker.requeueCount()).isZero();
+  }
+
   @Test
   void aSuccessWhoseResultsTheBackendRefusesEndsInFailureWithTheReasonAndItsErrorCallback() {
     backend.refusingSuccessOf("one");

@@ -1,6 +1,7 @@
 package io.machinery;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.config.Config;
@@ -14,8 +15,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -36,6 +41,10 @@ class WorkerHandOverTest {
   /** A broker whose consumer only keeps the worker's handler, for the test to hand over with. */
   private static final class HandOverBroker extends DelegatingBroker {
     volatile @Nullable DeliveryHandler handler;
+    final AtomicInteger consumersStarted = new AtomicInteger();
+
+    /** Thrown by the next consumer's close, when set. */
+    final AtomicReference<@Nullable RuntimeException> closeFailure = new AtomicReference<>();
 
     HandOverBroker(MemoryBroker delegate) {
       super(delegate);
@@ -44,12 +53,18 @@ class WorkerHandOverTest {
     @Override
     public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
       this.handler = handler;
+      consumersStarted.incrementAndGet();
       return new Consumption() {
         @Override
         public void stopFetching(Duration timeout) {}
 
         @Override
-        public void close() {}
+        public void close() {
+          RuntimeException failure = closeFailure.getAndSet(null);
+          if (failure != null) {
+            throw failure;
+          }
+        }
       };
     }
 
@@ -58,7 +73,12 @@ class WorkerHandOverTest {
      * over, so the slot goes back here. Returns what was thrown, or null.
      */
     @Nullable Throwable handOver(Delivery delivery) throws InterruptedException {
-      DeliveryHandler h = awaitHandler();
+      return handOver(awaitHandler(), delivery);
+    }
+
+    /** As {@link #handOver(Delivery)}, to the consumer of {@code h}. */
+    static @Nullable Throwable handOver(DeliveryHandler h, Delivery delivery)
+        throws InterruptedException {
       assertThat(h.reserve(1)).isEqualTo(1);
       try {
         h.handle(delivery);
@@ -218,5 +238,93 @@ class WorkerHandOverTest {
 
     assertThat(thrown).isSameAs(requeueFailed);
     assertThat(inProgress(handler)).as("deliveries in progress").isZero();
+  }
+
+  /**
+   * The last delivery of a retired consumer settles, and closing that consumer throws. The delivery
+   * had gone back to its broker and its slot was freed, yet the close's throw left the hand-over:
+   * the broker took the message back a second time and freed the slot again (a worker of
+   * concurrency 1 then had two free slots). Now the close failure is logged and the hand-over
+   * returns: settled once, freed once.
+   */
+  @Test
+  void aRetiredConsumerWhoseCloseThrowsAfterItsLastDeliverySettledLeavesItSettledOnce()
+      throws Exception {
+    CountDownLatch inThreadFactory = new CountDownLatch(1);
+    CountDownLatch consumerRetired = new CountDownLatch(1);
+    launchedWorker(
+        server
+            .workerBuilder("retired")
+            .requeueBackoff(new Backoff(Duration.ofMillis(250), Duration.ofSeconds(1)))
+            .deliveryThreads(
+                task -> {
+                  inThreadFactory.countDown();
+                  awaitUninterruptibly(consumerRetired);
+                  throw new OutOfMemoryError("injected: unable to create a thread");
+                }));
+    DeliveryHandler first = broker.awaitHandler();
+    IllegalStateException closeFailed = new IllegalStateException("injected: close");
+    broker.closeFailure.set(closeFailed);
+    Message message = new Message(null);
+    CompletableFuture<@Nullable Throwable> handedOver =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                return HandOverBroker.handOver(first, message);
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return e;
+              }
+            });
+    assertThat(inThreadFactory.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)).isTrue();
+
+    // the consumer ends with the delivery in progress: retired, closed once that has settled
+    first.consumptionEnded(new IllegalStateException("injected: the consumer ended"));
+    await().atMost(TIMEOUT).until(() -> broker.consumersStarted.get() == 2);
+    consumerRetired.countDown();
+
+    assertThat(handedOver.get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS))
+        .as("thrown by the hand-over")
+        .isNull();
+    assertThat(broker.closeFailure.get()).as("the retired consumer's close was tried").isNull();
+    assertThat(message.requeues).as("given back once").containsExactly(Duration.ofMillis(250));
+    assertThat(freeSlots(first)).as("free slots of a worker of concurrency 1").isEqualTo(1);
+    assertThat(inProgress(first)).as("deliveries in progress").isZero();
+  }
+
+  /**
+   * A consumer whose close throws while the worker stops. The stop ended half-way: {@code quit()}
+   * threw, the worker's future never completed, and every later stop (the server's close) waited on
+   * it for ever. Now the close failure is logged and the stop completes.
+   */
+  @Test
+  void aConsumerWhoseCloseThrowsLetsTheWorkerStop() {
+    Worker worker = launchedWorker(server.workerBuilder("close-fails"));
+    broker.closeFailure.set(new IllegalStateException("injected: close"));
+    try {
+      assertThatCode(worker::quit).doesNotThrowAnyException();
+    } finally {
+      worker.quitAbruptly(); // on the old code, so that the server's close does not wait for ever
+    }
+
+    assertThat(broker.closeFailure.get()).as("the consumer's close was tried").isNull();
+    assertThat(worker.launchAsync()).as("the worker's future").isCompleted();
+  }
+
+  private static void awaitUninterruptibly(CountDownLatch latch) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        if (!latch.await(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+          throw new AssertionError("the test never let the thread factory go on");
+        }
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
   }
 }
