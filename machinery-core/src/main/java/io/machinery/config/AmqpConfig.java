@@ -68,10 +68,10 @@ public record AmqpConfig(
    * Checks the values: the names RabbitMQ would refuse on first use are refused here (Go takes them
    * and fails when it declares the topology).
    *
-   * @throws IllegalArgumentException when {@code exchange} is blank but not empty (an empty one the
-   *     AMQP broker refuses when it is created), {@code exchangeType} is empty or holds whitespace,
-   *     {@code delayedQueue} is blank but not empty or starts with {@code amq.}, a name is over 255
-   *     bytes of UTF-8, or {@code prefetchCount} is out of its range
+   * @throws IllegalArgumentException when {@code exchange} is empty or blank, {@code exchangeType}
+   *     is empty or holds whitespace, {@code delayedQueue} is blank but not empty or starts with
+   *     {@code amq.}, a name is over 255 bytes of UTF-8, or {@code prefetchCount} is out of its
+   *     range
    */
   public AmqpConfig {
     checkExchange(exchange);
@@ -84,20 +84,18 @@ public record AmqpConfig(
   }
 
   /**
-   * An exchange name. Empty is left to the AMQP broker, which refuses it when it is created
-   * (RabbitMQ refuses to declare or bind the default exchange: 403 ACCESS_REFUSED); a blank one
-   * RabbitMQ would take, making an exchange no Go worker binds to.
+   * An exchange name, neither empty nor blank. Every user of it binds queues to it (the AMQP broker
+   * its task and delay queues, the AMQP backend its state queues, in Go as here), and RabbitMQ
+   * refuses a binding to the default exchange {@code ''} (403 ACCESS_REFUSED): Go takes an empty
+   * name and fails at the first publish, consume or state write. A blank one RabbitMQ would take,
+   * making an exchange no Go worker binds to.
    */
   private static String checkExchange(String value) {
-    Objects.requireNonNull(value, "exchange");
-    if (!value.isEmpty() && value.isBlank()) {
-      throw new IllegalArgumentException(
-          "AmqpConfig.exchange must not be blank (an unfilled setting: RabbitMQ would declare an"
-              + " exchange named '"
-              + value
-              + "' that no Go worker binds to)");
-    }
-    return Checks.shortString("AmqpConfig.exchange", value);
+    return Checks.amqpName(
+        "AmqpConfig.exchange",
+        Objects.requireNonNull(value, "exchange"),
+        "the AMQP broker's task queues and the AMQP backend's state queues are bound to it, and"
+            + " RabbitMQ refuses to bind a queue to the default exchange");
   }
 
   /** RabbitMQ closes the connection on an unknown type ('', ' direct'): 503 COMMAND_INVALID. */
@@ -211,11 +209,13 @@ public record AmqpConfig(
     }
 
     /**
-     * Sets the exchange ({@code AMQP_EXCHANGE}); default {@value AmqpConfig#DEFAULT_EXCHANGE}.
+     * Sets the exchange ({@code AMQP_EXCHANGE}); default {@value AmqpConfig#DEFAULT_EXCHANGE}. The
+     * AMQP broker and backend bind their queues to it, so it cannot be RabbitMQ's default exchange
+     * {@code ''}.
      *
      * @param value the exchange name
      * @return this builder
-     * @throws IllegalArgumentException if {@code value} is blank but not empty, or over 255 bytes
+     * @throws IllegalArgumentException if {@code value} is empty or blank, or over 255 bytes
      */
     public Builder exchange(String value) {
       exchange = checkExchange(value);

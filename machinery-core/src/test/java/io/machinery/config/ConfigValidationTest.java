@@ -262,7 +262,7 @@ class ConfigValidationTest {
               " ",
               () -> AmqpConfig.builder().exchange(" "),
               "AmqpConfig.exchange",
-              "must not be blank"),
+              "must not be empty or blank"),
           new Rule(
               "AMQP_EXCHANGE",
               "x".repeat(256),
@@ -364,9 +364,8 @@ class ConfigValidationTest {
   /**
    * What stays allowed: Go's meaning of zero pool sizes, an empty client or master name (none), any
    * binding key up to 255 bytes (empty too: fanout and headers exchanges ignore it), exchange types
-   * of plug-ins, an empty delayed queue (Go's per-delay queues). An empty exchange is left to the
-   * AMQP broker, which refuses it when it is created. A queue bound's name may be empty (the
-   * default queue) or padded (as the default queue may be, the bound then matches it exactly).
+   * of plug-ins, an empty delayed queue (Go's per-delay queues). A queue bound's name may be empty
+   * (the default queue) or padded (as the default queue may be, the bound then matches it exactly).
    */
   @Test
   void whatGoMeansByZeroOrEmptyStaysAllowed() {
@@ -385,10 +384,8 @@ class ConfigValidationTest {
             .bindingKey("")
             .exchangeType("x-delayed-message")
             .delayedQueue("")
-            .exchange("")
             .build();
     assertThat(amqp.bindingKey()).isEmpty();
-    assertThat(amqp.exchange()).isEmpty();
     assertThat(AmqpConfig.builder().bindingKey(" ").build().bindingKey()).isEqualTo(" ");
     assertThat(AmqpConfig.builder().bindingKey("k".repeat(255)).build().bindingKey()).hasSize(255);
     assertThat(new DynamoDbConfig("abc", "a.b-c_" + "d".repeat(249)).groupMetasTable())
@@ -400,6 +397,32 @@ class ConfigValidationTest {
         .hasMessageContaining("must be empty (the default queue) or a name, not blank");
     Config fromEnv = Config.fromEnvironment(Map.of("REDIS_MAX_IDLE", "0", "REDIS_MAX_ACTIVE", "0"));
     assertThat(fromEnv.redis().maxIdle()).isZero();
+  }
+
+  /**
+   * An empty exchange passed the builders and the YAML loader, and only the AMQP broker (and
+   * backend) refused it when created. It means nothing to any of its users: both bind queues to it,
+   * in Go as here, and RabbitMQ refuses a binding to the default exchange (Go takes the name and
+   * fails at its first publish, consume or state write). Now refused by the builder, the record and
+   * YAML alike, naming the setting; an empty variable means the default, as every empty variable
+   * does.
+   */
+  @Test
+  void anEmptyExchangeIsRefusedByBuilderRecordAndYamlAlike(@TempDir Path dir) throws IOException {
+    String rule = "AmqpConfig.exchange must not be empty or blank";
+    String why = "RabbitMQ refuses to bind a queue to the default exchange";
+    assertThatThrownBy(() -> AmqpConfig.builder().exchange(""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(rule)
+        .hasMessageContaining(why);
+    assertThatThrownBy(() -> AmqpConfig.DEFAULT.withExchange(""))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(rule);
+    loading(dir, "amqp:\n  exchange: \"\"\n")
+        .hasMessageStartingWith("YAML key for AMQP_EXCHANGE (YAML amqp.exchange)")
+        .hasMessageContaining(rule);
+    assertThat(Config.fromEnvironment(Map.of("AMQP_EXCHANGE", "")).amqp().exchange())
+        .isEqualTo(AmqpConfig.DEFAULT_EXCHANGE);
   }
 
   /**

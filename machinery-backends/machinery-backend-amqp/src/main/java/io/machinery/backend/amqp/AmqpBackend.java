@@ -547,10 +547,6 @@ public final class AmqpBackend implements Backend {
                 + MAX_EXPIRE_SECONDS
                 + " s");
       }
-      if (config.amqp().exchange().isEmpty()) {
-        throw new IllegalArgumentException(
-            "amqp.exchange must not be empty: state queues are bound to it");
-      }
       options.tls(config.tls());
     }
 

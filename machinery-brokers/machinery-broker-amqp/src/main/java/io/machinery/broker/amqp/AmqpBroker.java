@@ -410,14 +410,7 @@ public final class AmqpBroker implements Broker {
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
-      if (config.amqp().exchange().isEmpty()) {
-        throw new IllegalArgumentException(
-            "amqp.exchange must not be empty: AMQP task queues are bound to it");
-      }
-      if (config.amqp().exchangeType().isEmpty()) {
-        throw new IllegalArgumentException(
-            "amqp.exchange_type must not be empty (direct, topic, fanout or headers)");
-      }
+      // AmqpConfig itself refuses an empty exchange or exchange type
       if (config.defaultQueue().isEmpty()) {
         throw new IllegalArgumentException("default_queue must not be empty");
       }
