@@ -401,13 +401,21 @@ public final class RedisSession implements AutoCloseable {
     return new RedisSession(Objects.requireNonNull(address), Objects.requireNonNull(redis), false);
   }
 
-  private static RedisURI standaloneUri(RedisAddress address, RedisConfig redis, boolean tls) {
+  /** The Lettuce URI of a single node, a unix socket or, given a master name, the Sentinels. */
+  static RedisURI standaloneUri(RedisAddress address, RedisConfig redis, boolean tls) {
     String socketPath = address.socketPath();
     if (socketPath != null) {
       return uri(RedisURI.Builder.socket(socketPath), address, redis, false);
     }
     if (!redis.masterName().isEmpty()) {
-      RedisURI.Builder builder = null;
+      if (address.hosts().isEmpty()) {
+        throw new IllegalArgumentException(
+            "a Sentinel setup needs at least one Sentinel host in the URL");
+      }
+      // not RedisURI.Builder.sentinel(host, port, master): that adds its host as a Sentinel of its
+      // own, without the Sentinel password, so the first Sentinel came twice (asked twice for the
+      // primary, subscribed to twice, and once in vain where the Sentinels want a password)
+      RedisURI.Builder builder = RedisURI.builder().withSentinelMasterId(redis.masterName());
       for (RedisAddress.Host host : address.hosts()) {
         RedisURI.Builder sentinel = RedisURI.Builder.redis(host.host(), host.port());
         if (!redis.sentinelPassword().isEmpty()) {
@@ -416,14 +424,7 @@ public final class RedisSession implements AutoCloseable {
         if (tls) {
           sentinel.withSsl(true);
         }
-        if (builder == null) {
-          builder = RedisURI.Builder.sentinel(host.host(), host.port(), redis.masterName());
-        }
         builder.withSentinel(sentinel.build());
-      }
-      if (builder == null) {
-        throw new IllegalArgumentException(
-            "a Sentinel setup needs at least one Sentinel host in the URL");
       }
       return uri(builder, address, redis, tls);
     }

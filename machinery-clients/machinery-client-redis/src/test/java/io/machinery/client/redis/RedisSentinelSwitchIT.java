@@ -11,15 +11,15 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * A session on a Sentinel URL moves to the new primary as soon as a Sentinel announces it ({@code
- * +switch-master}): a primary A, its replica B and one Sentinel of the test's own, and {@code
- * SENTINEL FAILOVER}. The Sentinel promotes B but leaves A a primary for about ten more seconds;
- * before, the session stayed on A all that time, and A acknowledged writes that were lost when it
- * turned replica.
+ * +switch-master}): a primary A, its replica B and one Sentinel (or two) of the test's own, and
+ * {@code SENTINEL FAILOVER}. The Sentinel promotes B but leaves A a primary for about ten more
+ * seconds; before, the session stayed on A all that time, and A acknowledged writes that were lost
+ * when it turned replica. The session listens to every Sentinel of its URL, also to one that was
+ * down when it opened and to one that restarted.
  */
 class RedisSentinelSwitchIT {
   private static final String MASTER = "switch-it";
@@ -31,13 +31,19 @@ class RedisSentinelSwitchIT {
    */
   private static final Duration MOVE_WITHIN = Duration.ofSeconds(3);
 
+  /**
+   * How soon a session subscribes to a Sentinel that starts answering: its attempts are at most
+   * about a second apart ({@link RedisSession#MAX_RECONNECT_DELAY}), as are Lettuce's reconnects.
+   */
+  private static final Duration SUBSCRIBED_WITHIN = Duration.ofSeconds(5);
+
   private OwnSentinelGroup group;
   private RedisSession adminA;
   private RedisSession adminB;
 
-  @BeforeEach
-  void startPrimaryReplicaAndSentinel() throws Exception {
-    group = OwnSentinelGroup.start(MASTER, PATIENCE);
+  /** Starts A, B and {@code sentinels} Sentinels, and a plain session on each of A and B. */
+  private void startGroup(int sentinels) throws Exception {
+    group = OwnSentinelGroup.start(MASTER, PATIENCE, sentinels);
     adminA = RedisSession.open(group.primary().url(), config(group.primary().url(), ""));
     adminB = RedisSession.open(group.replica().url(), config(group.replica().url(), ""));
   }
@@ -75,35 +81,89 @@ class RedisSentinelSwitchIT {
     return role instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(role);
   }
 
+  /**
+   * Asserts that {@code session}'s writes reach B within {@link #MOVE_WITHIN} of the announcement
+   * at {@code announcedAt} ({@link System#nanoTime()}), while A is still a primary: a write A took
+   * would be lost when it resynchronises from B.
+   */
+  private void assertWritesReachBPromptly(RedisSession session, long announcedAt) {
+    await()
+        .atMost(MOVE_WITHIN)
+        .ignoreExceptions()
+        .until(
+            () -> {
+              session.await(session.commands().set("after", bytes("2")));
+              return adminB.await(adminB.commands().get("after")) != null;
+            });
+    assertThat(Duration.ofNanos(System.nanoTime() - announcedAt)).isLessThan(MOVE_WITHIN);
+    assertThat(role(adminA))
+        .as("A is still a primary: only the announcement moved the session")
+        .isEqualTo("master");
+  }
+
   @Test
-  void writesReachTheNewPrimaryAsSoonAsTheSentinelAnnouncesIt() {
+  void writesReachTheNewPrimaryAsSoonAsTheSentinelAnnouncesIt() throws Exception {
+    startGroup(1);
     try (RedisSession session =
         RedisSession.open(group.sentinelUrl(), config(group.sentinelUrl(), MASTER))) {
       session.await(session.commands().set("before", bytes("1")));
       long reconnectsBefore = session.reconnects();
       group.failover();
-      long announcedAt = System.nanoTime();
-
-      // a write that A took would be lost when it resynchronises from B
-      await()
-          .atMost(MOVE_WITHIN)
-          .ignoreExceptions()
-          .until(
-              () -> {
-                session.await(session.commands().set("after", bytes("2")));
-                return adminB.await(adminB.commands().get("after")) != null;
-              });
-      assertThat(Duration.ofNanos(System.nanoTime() - announcedAt)).isLessThan(MOVE_WITHIN);
-      assertThat(role(adminA))
-          .as("A is still a primary: only the announcement moved the session")
-          .isEqualTo("master");
+      assertWritesReachBPromptly(session, System.nanoTime());
       // counted by an event listener, on its own thread
       await().atMost(PATIENCE).until(() -> session.reconnects() > reconnectsBefore);
     }
   }
 
+  /**
+   * Two Sentinels, the second down when the session opens. Before, the session never listened to
+   * it: once it was back and the first one gone, its announcement of B went unheard and the session
+   * wrote to A until A turned replica.
+   */
   @Test
-  void aBlockingConnectionMovesToTheNewPrimaryToo() {
+  void aSentinelDownWhenTheSessionOpensIsListenedToOnceItAnswers() throws Exception {
+    startGroup(2);
+    group.stopSentinel(1);
+    try (RedisSession session =
+        RedisSession.open(group.sentinelUrl(), config(group.sentinelUrl(), MASTER))) {
+      session.await(session.commands().set("before", bytes("1")));
+      group.startSentinel(1);
+      await()
+          .atMost(SUBSCRIBED_WITHIN)
+          .untilAsserted(
+              () ->
+                  assertThat(group.othersSubscribedTo(1))
+                      .as("the session's subscriptions on the Sentinel that came back")
+                      .hasSize(1));
+      group.stopSentinel(0);
+      group.requestFailover(1);
+      assertWritesReachBPromptly(session, group.awaitSwitch());
+    }
+  }
+
+  /** Lettuce subscribes a Pub/Sub connection again when it reconnects: a restart loses nothing. */
+  @Test
+  void aRestartedSentinelIsListenedToAgain() throws Exception {
+    startGroup(1);
+    try (RedisSession session =
+        RedisSession.open(group.sentinelUrl(), config(group.sentinelUrl(), MASTER))) {
+      session.await(session.commands().set("before", bytes("1")));
+      group.stopSentinel(0);
+      group.startSentinel(0);
+      await()
+          .atMost(SUBSCRIBED_WITHIN)
+          .untilAsserted(
+              () ->
+                  assertThat(group.othersSubscribedTo(0))
+                      .as("the session's subscriptions on the restarted Sentinel")
+                      .hasSize(1));
+      assertWritesReachBPromptly(session, group.failover());
+    }
+  }
+
+  @Test
+  void aBlockingConnectionMovesToTheNewPrimaryToo() throws Exception {
+    startGroup(1);
     try (RedisSession session =
             RedisSession.open(group.sentinelUrl(), config(group.sentinelUrl(), MASTER));
         RedisSession.BlockingConnection blocking = session.openBlocking()) {

@@ -1,10 +1,18 @@
 package io.machinery.client.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 class SentinelSwitchListenerTest {
@@ -34,5 +42,48 @@ class SentinelSwitchListenerTest {
       client.shutdown();
     }
     assertThat(moves).containsExactly("10.0.0.2:6379", "10.0.0.1:6379");
+  }
+
+  /**
+   * A "Sentinel" that hangs up on every connection: the listener tries again, waiting longer each
+   * time (the client's reconnect delay, here Lettuce's default: 1, 2, 4, ... ms), never in a busy
+   * loop, and stops when closed. Before, it gave up after the first attempt.
+   */
+  @Test
+  void aSentinelThatDoesNotAnswerIsTriedAgainWithGrowingWaitsUntilClosed() throws IOException {
+    AtomicInteger attempts = new AtomicInteger();
+    RedisClient client = RedisClient.create();
+    try (ServerSocket hangingUp = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                while (true) {
+                  try (Socket ignored = hangingUp.accept()) {
+                    attempts.incrementAndGet();
+                  } catch (IOException e) {
+                    return; // closed
+                  }
+                }
+              });
+      long start = System.nanoTime();
+      SentinelSwitchListener listener =
+          new SentinelSwitchListener(
+              client,
+              List.of(RedisURI.create("127.0.0.1", hangingUp.getLocalPort())),
+              "m",
+              primary -> {});
+      await().atMost(Duration.ofSeconds(20)).until(() -> attempts.get() >= 10);
+      // the waits before the 10th attempt add up to 1 + 2 + ... + 256 ms
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(400));
+
+      listener.close();
+      int atClose = attempts.get();
+      await()
+          .during(Duration.ofSeconds(1))
+          .atMost(Duration.ofSeconds(2))
+          .until(() -> attempts.get() <= atClose + 1); // one may have been under way
+    } finally {
+      client.shutdown();
+    }
   }
 }
