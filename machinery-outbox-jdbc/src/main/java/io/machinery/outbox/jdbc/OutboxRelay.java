@@ -2,6 +2,10 @@ package io.machinery.outbox.jdbc;
 
 import io.machinery.MachineryException;
 import io.machinery.Server;
+import io.machinery.outbox.jdbc.internal.Backoff;
+import io.machinery.outbox.jdbc.internal.ClaimTuning;
+import io.machinery.outbox.jdbc.internal.OutboxTable;
+import io.machinery.outbox.jdbc.internal.RelayPass;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -85,8 +89,8 @@ import org.slf4j.LoggerFactory;
  *       relay's SQL, {@code pg_catalog} when it creates the table.
  * </ul>
  *
- * <p>A pass itself is {@code RelayPass}; this class is the lifecycle and the documented builder
- * (the builder is why it runs past 400 lines).
+ * <p>A pass itself is {@code internal.RelayPass}; this class is the lifecycle and the documented
+ * builder (the builder is why it runs past 400 lines).
  */
 public final class OutboxRelay implements AutoCloseable {
   /** Rows of one sender published in one pass, unless {@link Builder#batchSize} says otherwise. */
@@ -131,12 +135,13 @@ public final class OutboxRelay implements AutoCloseable {
     this.dataSource = b.dataSource;
     this.table = OutboxTable.named(b.table);
     this.backoff = new Backoff(b.retryBackoff, b.maxRetryBackoff);
-    this.pass = new RelayPass(b.server, table, b.batchSize, b.maxSenders, backoff);
+    this.pass =
+        new RelayPass(b.server, table, b.batchSize, b.maxSenders, backoff, ClaimTuning.DEFAULT);
     this.pollInterval = b.pollInterval;
     this.maxRetryBackoff = b.maxRetryBackoff;
     this.thread =
         Thread.ofPlatform()
-            .name("machinery-outbox-relay-" + table.name)
+            .name("machinery-outbox-relay-" + table.name())
             .daemon(true)
             .unstarted(this::run);
   }
@@ -203,7 +208,7 @@ public final class OutboxRelay implements AutoCloseable {
       if (!thread.join(CLOSE_WAIT)) {
         LOG.warn(
             "outbox relay on {}: its thread did not end within {} of close()",
-            table.name,
+            table.name(),
             CLOSE_WAIT);
       }
     } catch (InterruptedException e) {
@@ -231,7 +236,7 @@ public final class OutboxRelay implements AutoCloseable {
         if (closed) {
           LOG.info(
               "outbox relay on {}: closed during a pass; its rows stay and are published again",
-              table.name);
+              table.name());
           return;
         }
         failures++;
@@ -240,7 +245,7 @@ public final class OutboxRelay implements AutoCloseable {
         LOG.warn(
             "outbox relay on {}: pass failed ({} in a row), rows stay in the table; retrying in"
                 + " {}: {}",
-            table.name,
+            table.name(),
             failures,
             delay,
             e.toString());
@@ -255,7 +260,7 @@ public final class OutboxRelay implements AutoCloseable {
         failedPasses.incrementAndGet();
         LOG.warn(
             "outbox relay on {}: pass stopped, rows stay in the table: {}",
-            table.name,
+            table.name(),
             failure.toString());
       }
       if (done.published() == 0) {
@@ -286,7 +291,7 @@ public final class OutboxRelay implements AutoCloseable {
   /** Logs the end of a run of failed passes, if there was one; returns 0. */
   private int recovered(int failures) {
     if (failures > 0) {
-      LOG.info("outbox relay on {}: relaying again after {} failed passes", table.name, failures);
+      LOG.info("outbox relay on {}: relaying again after {} failed passes", table.name(), failures);
     }
     return 0;
   }

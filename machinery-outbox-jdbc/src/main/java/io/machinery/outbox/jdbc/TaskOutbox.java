@@ -9,6 +9,7 @@ import io.machinery.Saga;
 import io.machinery.SagaAsyncResult;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.outbox.jdbc.internal.OutboxTable;
 import io.machinery.spi.GroupMeta;
 import io.machinery.wire.Uuids;
 import io.machinery.wire.WireCodec;
@@ -131,7 +132,7 @@ public final class TaskOutbox {
    * @return the table name
    */
   public String table() {
-    return table.name;
+    return table.name();
   }
 
   /**

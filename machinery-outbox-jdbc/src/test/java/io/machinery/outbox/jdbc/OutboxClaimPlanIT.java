@@ -2,6 +2,10 @@ package io.machinery.outbox.jdbc;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.machinery.outbox.jdbc.internal.Backoff;
+import io.machinery.outbox.jdbc.internal.ClaimTuning;
+import io.machinery.outbox.jdbc.internal.OutboxTable;
+import io.machinery.outbox.jdbc.internal.RelayPass;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
@@ -128,6 +132,27 @@ class OutboxClaimPlanIT {
   }
 
   @Test
+  void theListingOnlyClaimOfTheBenchmarksLocksTheSenderTheRelaysClaimWouldWithoutPagesOrIndex()
+      throws Exception {
+    // OutboxClaimBenchmark's baseline: every sender listed, claimed by key; the same sender as the
+    // relay's claim (the healthy one first in seq order), found without pages or the sender index.
+    insertUndecodableRows(40, 1_600);
+    db.backOffEverySender();
+    for (String sender : List.of("late-b", "late-c", "late-a", "late-a", "late-b")) {
+      db.insertUndecodableRow(sender);
+    }
+    execute("ANALYZE " + db.table);
+
+    List<Prepared> statements = runPass(1, ClaimTuning.LISTING_ONLY);
+
+    assertThat(statements)
+        .extracting(Prepared::sql)
+        .noneMatch(OutboxClaimPlanIT::readsTheSenderIndexOnce)
+        .noneMatch(sql -> sql.startsWith("WITH page"));
+    assertThat(attemptsOfFirstRows("late-a", "late-b", "late-c")).containsExactly(0, 1, 0);
+  }
+
+  @Test
   void aPassClaimsTheOnlySenderOfALongBacklogWithoutJoiningItsRowsToEachOther() throws Exception {
     insertUndecodableRows(1, 10_000); // one sender, as TaskOutbox's default
 
@@ -243,12 +268,18 @@ class OutboxClaimPlanIT {
     return plans;
   }
 
-  /** Runs a pass claiming up to {@code maxSenders} senders; returns the statements it prepared. */
+  /** Runs a relay's pass claiming up to {@code maxSenders} senders; returns its statements. */
   private List<Prepared> runPass(int maxSenders) throws SQLException {
+    return runPass(maxSenders, ClaimTuning.DEFAULT);
+  }
+
+  /** Runs a pass claiming up to {@code maxSenders} senders; returns the statements it prepared. */
+  private List<Prepared> runPass(int maxSenders, ClaimTuning claim) throws SQLException {
     List<Prepared> statements = new ArrayList<>();
     try (Connection c = recordingStatements(db.dataSource.getConnection(), statements)) {
       c.setAutoCommit(false);
-      new RelayPass(db.server(db.config, null), table(), 1, maxSenders, new Backoff(WAIT, WAIT))
+      new RelayPass(
+              db.server(db.config, null), table(), 1, maxSenders, new Backoff(WAIT, WAIT), claim)
           .run(c, () -> false);
     }
     return statements;

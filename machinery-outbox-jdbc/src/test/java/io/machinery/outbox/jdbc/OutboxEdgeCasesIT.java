@@ -10,6 +10,10 @@ import io.machinery.Chord;
 import io.machinery.Group;
 import io.machinery.Server;
 import io.machinery.Signature;
+import io.machinery.outbox.jdbc.internal.Backoff;
+import io.machinery.outbox.jdbc.internal.ClaimTuning;
+import io.machinery.outbox.jdbc.internal.OutboxTable;
+import io.machinery.outbox.jdbc.internal.RelayPass;
 import io.machinery.spi.Backend;
 import java.io.PrintWriter;
 import java.lang.reflect.InvocationTargetException;
@@ -265,7 +269,13 @@ class OutboxEdgeCasesIT {
     try (Connection c = db.dataSource.getConnection()) {
       c.setAutoCommit(false);
       RelayPass pass =
-          new RelayPass(server, OutboxTable.named(db.table), 10, 1, new Backoff(WAIT, WAIT));
+          new RelayPass(
+              server,
+              OutboxTable.named(db.table),
+              10,
+              1,
+              new Backoff(WAIT, WAIT),
+              ClaimTuning.DEFAULT);
       assertThatThrownBy(() -> pass.run(c, () -> false))
           .as("a relay that may not create the table says what to run")
           .hasMessageContaining("lacks the columns attempts and next_attempt_at")

@@ -5,6 +5,7 @@ import io.machinery.Signature;
 import io.machinery.backend.redis.RedisBackend;
 import io.machinery.broker.redis.RedisBroker;
 import io.machinery.config.Config;
+import io.machinery.outbox.jdbc.internal.OutboxTable;
 import io.machinery.testkit.BrokerContract;
 import io.machinery.testkit.TestEndpoints;
 import java.sql.Connection;

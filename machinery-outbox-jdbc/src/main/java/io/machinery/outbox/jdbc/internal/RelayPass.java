@@ -1,9 +1,10 @@
-package io.machinery.outbox.jdbc;
+package io.machinery.outbox.jdbc.internal;
 
 import io.machinery.MachineryException;
 import io.machinery.Server;
 import io.machinery.Signature;
 import io.machinery.StateNotFoundException;
+import io.machinery.outbox.jdbc.OutboxRelay;
 import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.wire.WireCodec;
@@ -57,7 +58,7 @@ import org.slf4j.LoggerFactory;
  *       reads consume states (AMQP) nothing is read, and there {@code initGroup} stores nothing.
  * </ul>
  */
-final class RelayPass {
+public final class RelayPass {
   /** Logged under the public class, where a user looks for the relay's lines. */
   private static final Logger LOG = LoggerFactory.getLogger(OutboxRelay.class);
 
@@ -68,7 +69,7 @@ final class RelayPass {
    * @param failure why the pass stopped early: a sender's publish failed or its row cannot be
    *     decoded, recorded in its token row (it waits its back-off); or null
    */
-  record Result(int published, @Nullable Throwable failure) {}
+  public record Result(int published, @Nullable Throwable failure) {}
 
   private final Server server;
   private final OutboxTable table;
@@ -78,58 +79,44 @@ final class RelayPass {
 
   /**
    * The most senders a claim lists ({@link OutboxTable#listSenders}) before it reads the waiting
-   * rows instead, and the size of the first page of those: twice {@code maxSenders}, so that a page
-   * is likely to hold the senders a pass claims, and at least {@value #MIN_LISTING_BOUND}. Listing
-   * is paid on every pass, also when it ends in pages: about 0.2 ms for 32 senders, 0.8 ms for 64,
-   * against 2 ms for the page that claims 16 of 10,000.
+   * rows instead, and the size of the first page of those ({@link ClaimTuning#minListingBound}).
    */
   private final int listingBound;
 
-  /** The least {@link #listingBound}. */
-  static final int MIN_LISTING_BOUND = 32;
-
   /**
-   * The least number of waiting rows a claim reads in pages ({@link OutboxTable#claimPage}, a
-   * lookup each) before it claims among the rest by reading the sender index once ({@link
-   * OutboxTable#claimFirstRowsAfter}): {@value #PAGED_ROWS_PER_SENDER} per sender claimed, at least
-   * {@value #MIN_PAGED_ROWS}; more in a larger table ({@link #GROUPING_COST}).
+   * The least number of waiting rows a claim reads in pages before it claims among the rest by
+   * reading the sender index once; more in a larger table ({@link ClaimTuning#groupingCost}).
    */
   private final long minPagedRows;
 
-  /** The least {@link #minPagedRows}. */
-  static final int MIN_PAGED_ROWS = 1024;
-
-  /** {@link #minPagedRows} per sender claimed. */
-  static final int PAGED_ROWS_PER_SENDER = 64;
-
-  /**
-   * A claim reads in pages up to the table's rows divided by this (its {@code seq}s' span: at least
-   * its rows), at least {@link #minPagedRows}, before it reads the sender index once. A row of a
-   * page costs about 4 µs (a lookup), a row of the index about 0.3 µs: pages of a sixteenth of the
-   * rows cost about as much as the index, so a pass that would have found its senders just beyond
-   * them pays at most about twice what pages alone would have cost, however large the table, and a
-   * pass that would have read every row in pages (many senders backing off) pays about a fifth
-   * (50-60 ms against 230-360 ms for 10,000 senders' 100,000 rows, on PostgreSQL 15). A fixed bound
-   * would make the index read grow with the table where the pages it replaces need not: 5,000 rows
-   * of senders backing off in front of healthy ones cost 230 ms a pass in a table of a million rows
-   * with 1,024 rows of pages and the index, 50-60 ms with pages alone.
-   */
-  static final int GROUPING_COST = 16;
-
-  /** How much larger each page of waiting rows is than the one before. */
-  private static final int PAGE_GROWTH = 4;
+  private final ClaimTuning claimTuning;
 
   /** The most rows of a page: its {@code seq}s are gathered into one array. */
   private static final int MAX_PAGE = 1 << 16;
 
-  RelayPass(Server server, OutboxTable table, int batchSize, int maxSenders, Backoff backoff) {
+  /**
+   * A pass over {@code table}, publishing through {@code server}.
+   *
+   * @param batchSize the most rows of one sender a pass publishes
+   * @param maxSenders the most senders a pass claims
+   * @param backoff a failing sender's wait, by its failures in a row
+   * @param claimTuning how the claim finds senders ({@link ClaimTuning#DEFAULT} in a relay)
+   */
+  public RelayPass(
+      Server server,
+      OutboxTable table,
+      int batchSize,
+      int maxSenders,
+      Backoff backoff,
+      ClaimTuning claimTuning) {
     this.server = server;
     this.table = table;
     this.batchSize = batchSize;
     this.maxSenders = maxSenders;
     this.backoff = backoff;
-    this.listingBound = (int) Math.max(MIN_LISTING_BOUND, Math.min(2L * maxSenders, 1 << 20));
-    this.minPagedRows = Math.max(MIN_PAGED_ROWS, (long) PAGED_ROWS_PER_SENDER * maxSenders);
+    this.claimTuning = claimTuning;
+    this.listingBound = claimTuning.listingBound(maxSenders);
+    this.minPagedRows = claimTuning.pagedRows(maxSenders);
   }
 
   /**
@@ -138,7 +125,7 @@ final class RelayPass {
    * @param connection in a transaction (auto-commit off), nothing open on it
    * @param closed true once the relay is closed: the pass then stops and rolls back
    */
-  Result run(Connection connection, BooleanSupplier closed) throws SQLException {
+  public Result run(Connection connection, BooleanSupplier closed) throws SQLException {
     try {
       List<String> senders = claimSenders(connection);
       int done = 0;
@@ -164,7 +151,7 @@ final class RelayPass {
         if (rows.get(0).attempts() > 0 && !publishable.isEmpty()) {
           LOG.info(
               "outbox relay on {}: sender {} relayed again after {} failed attempts",
-              table.name,
+              table.name(),
               sender,
               rows.get(0).attempts());
         }
@@ -247,16 +234,16 @@ final class RelayPass {
 
   /**
    * Claims senders that did not fail, in {@code seq} order, a page of the waiting rows at a time
-   * ({@link OutboxTable#claimPage}, each page {@value #PAGE_GROWTH} times the one before, from
-   * {@link #listingBound} rows, at most {@value #MAX_PAGE}), claiming among each page's rows: it
-   * stops once it has {@code maxSenders} senders, or has read every waiting row. Once it has read a
-   * bound of rows ({@link #GROUPING_COST}) and still has room, it claims among the rows after the
-   * last page by reading the sender index once instead ({@link OutboxTable#claimFirstRowsAfter}): a
-   * claim by lookups reads every waiting row when fewer senders can be claimed than it may take,
-   * each with a lookup (0.36 s a pass for 10,000 senders' 100,000 rows all backing off, a broker
-   * outage); the sender index is read at about a tenth of that. The pages and the last claim cover
-   * disjoint rows, each after the one before, so no row is claimed twice and the senders come in
-   * {@code seq} order.
+   * ({@link OutboxTable#claimPage}, each page {@link ClaimTuning#pageGrowth} times the one before,
+   * from {@link #listingBound} rows, at most {@value #MAX_PAGE}), claiming among each page's rows:
+   * it stops once it has {@code maxSenders} senders, or has read every waiting row. Once it has
+   * read a bound of rows ({@link ClaimTuning#groupingCost}) and still has room, it claims among the
+   * rows after the last page by reading the sender index once instead ({@link
+   * OutboxTable#claimFirstRowsAfter}): a claim by lookups reads every waiting row when fewer
+   * senders can be claimed than it may take, each with a lookup (0.36 s a pass for 10,000 senders'
+   * 100,000 rows all backing off, a broker outage); the sender index is read at about a tenth of
+   * that. The pages and the last claim cover disjoint rows, each after the one before, so no row is
+   * claimed twice and the senders come in {@code seq} order.
    */
   private void claimInPages(Connection connection, List<String> senders) throws SQLException {
     long after = Long.MIN_VALUE;
@@ -275,8 +262,8 @@ final class RelayPass {
       }
       after = claimed.last();
       read += size;
-      page *= PAGE_GROWTH;
-      bound = Math.max(bound, claimed.span() / GROUPING_COST);
+      page *= claimTuning.pageGrowth();
+      bound = Math.max(bound, claimed.span() / claimTuning.groupingCost());
     }
   }
 
@@ -328,7 +315,7 @@ final class RelayPass {
     List<Long> healthy = new ArrayList<>();
     int senders = 0;
     try (PreparedStatement select = connection.prepareStatement(table.listSenders())) {
-      select.setInt(1, listingBound + 1);
+      select.setInt(1, listingBound + 1); // at most Integer.MAX_VALUE: see ClaimTuning
       try (ResultSet rs = select.executeQuery()) {
         while (rs.next()) {
           senders++;
@@ -403,7 +390,7 @@ final class RelayPass {
         LOG.error(
             "outbox relay on {}: row seq {} of sender {} (kind {}, uuid {}, name {}) cannot be"
                 + " published and blocks its sender until it is deleted or repaired: {}",
-            table.name,
+            table.name(),
             row.seq(),
             sender,
             row.kind(),

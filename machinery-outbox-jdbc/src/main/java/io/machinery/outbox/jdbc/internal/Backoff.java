@@ -1,4 +1,4 @@
-package io.machinery.outbox.jdbc;
+package io.machinery.outbox.jdbc.internal;
 
 import io.machinery.internal.Fibonacci;
 import java.time.Duration;
@@ -10,13 +10,13 @@ import java.time.Duration;
  * @param first the wait after one failure
  * @param max the longest wait
  */
-record Backoff(Duration first, Duration max) {
+public record Backoff(Duration first, Duration max) {
   /**
    * The wait after {@code failures} failures in a row.
    *
    * @param failures at least 1
    */
-  Duration after(int failures) {
+  public Duration after(int failures) {
     int steps = 1;
     for (int i = 1; i < failures && steps < 1_000_000; i++) {
       steps = Fibonacci.next(steps);

@@ -1,4 +1,4 @@
-package io.machinery.outbox.jdbc;
+package io.machinery.outbox.jdbc.internal;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,15 +22,15 @@ import java.util.stream.Collectors;
  * <p>The table name is put into SQL text (JDBC cannot bind identifiers), so it is checked against a
  * plain identifier pattern, optionally schema-qualified, and nothing else gets in.
  */
-final class OutboxTable {
-  static final String DEFAULT_NAME = "machinery_outbox";
-  static final String DDL_RESOURCE = "/io/machinery/outbox/jdbc/outbox-postgresql.sql";
+public final class OutboxTable {
+  public static final String DEFAULT_NAME = "machinery_outbox";
+  public static final String DDL_RESOURCE = "/io/machinery/outbox/jdbc/outbox-postgresql.sql";
 
   /** A row holding a task's wire message. */
-  static final String KIND_TASK = "task";
+  public static final String KIND_TASK = "task";
 
   /** A row holding a group's metadata (Go's GroupMeta JSON): the relay records the group. */
-  static final String KIND_GROUP = "group";
+  public static final String KIND_GROUP = "group";
 
   /** SQLSTATE 42703, undefined column (PostgreSQL). */
   private static final String UNDEFINED_COLUMN = "42703";
@@ -44,13 +44,18 @@ final class OutboxTable {
   private static final Pattern IDENTIFIER =
       Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,62}(\\.[A-Za-z_][A-Za-z0-9_]{0,62})?");
 
-  final String name;
+  private final String name;
 
   private OutboxTable(String name) {
     this.name = name;
   }
 
-  static OutboxTable named(String name) {
+  /**
+   * The table {@code name}.
+   *
+   * @throws IllegalArgumentException unless a plain SQL identifier, optionally {@code schema.table}
+   */
+  public static OutboxTable named(String name) {
     if (!IDENTIFIER.matcher(name).matches()) {
       throw new IllegalArgumentException(
           "outbox table name must be a plain SQL identifier (letters, digits, _; optionally"
@@ -61,7 +66,13 @@ final class OutboxTable {
     return new OutboxTable(name);
   }
 
-  String insert() {
+  /** The table's name, as given. */
+  public String name() {
+    return name;
+  }
+
+  /** Inserts a row: sender, kind, task UUID, task name, message. */
+  public String insert() {
     return "INSERT INTO "
         + name
         + " (sender_id, kind, task_uuid, task_name, message) VALUES (?, ?, ?, ?, ?)";
@@ -179,7 +190,8 @@ final class OutboxTable {
     return "o.seq = (SELECT min(p.seq) FROM " + name + " p WHERE p.sender_id = o.sender_id)";
   }
 
-  String senderRows() {
+  /** A sender's first rows, locked, in {@code seq} order: sender, limit. */
+  public String senderRows() {
     return "SELECT seq, kind, task_uuid, task_name, message, attempts FROM "
         + name
         + " WHERE sender_id = ? ORDER BY seq LIMIT ? FOR UPDATE";
@@ -222,7 +234,7 @@ final class OutboxTable {
   }
 
   /** The DDL resource as shipped, for the default table name. */
-  static String ddl() {
+  public static String ddl() {
     try (InputStream in = OutboxTable.class.getResourceAsStream(DDL_RESOURCE)) {
       if (in == null) {
         throw new IllegalStateException("resource " + DDL_RESOURCE + " is missing from the jar");
@@ -234,7 +246,7 @@ final class OutboxTable {
   }
 
   /** The DDL's statements for this table name (its indexes named after it), comments left out. */
-  List<String> ddlStatements() {
+  public List<String> ddlStatements() {
     String indexPrefix = name.substring(name.indexOf('.') + 1) + "_"; // in the table's schema
     String sql =
         ddl()
@@ -258,7 +270,7 @@ final class OutboxTable {
    * COLUMN IF NOT EXISTS} or {@code CREATE INDEX IF NOT EXISTS} has nothing to do, and would wait
    * for every open transaction that wrote to the table, holding up the writers behind it.
    */
-  void create(Connection connection) throws SQLException {
+  public void create(Connection connection) throws SQLException {
     boolean autoCommit = connection.getAutoCommit();
     try (Statement statement = connection.createStatement()) {
       for (String ddl : ddlStatements()) {
