@@ -91,7 +91,9 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Stopping.</b> {@link #quit()} stops fetching, waits up to the graceful timeout for
  *       running tasks, then abandons the rest (interrupted, their messages go back to the broker,
  *       nothing more is recorded for them) and returns at most {@link #CANCEL_MARGIN} later. A
- *       consumer whose close fails is logged and the stop still completes. Idempotent.
+ *       consumer whose stop of its fetching or whose close fails is logged and the stop still
+ *       completes (one that cannot stop fetching holds its slots until the graceful timeout).
+ *       Idempotent.
  * </ul>
  *
  * <p>Size: the class is over 400 lines because about half of it is the builder's documented
@@ -788,7 +790,7 @@ public final class Worker implements AutoCloseable {
     }
     stopLateHeartbeat(stopped);
     if (c != null) {
-      c.stopFetching(gracefulTimeout);
+      stopFetchingLogged(c);
     }
     boolean drained = awaitIdle(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
     if (!drained) {
@@ -958,6 +960,25 @@ public final class Worker implements AutoCloseable {
   }
 
   /**
+   * Asks a consumer to stop fetching, waiting up to the graceful timeout; a failure, an {@link
+   * Error} too, is logged with its trace and goes no further. Its callers, a stop and a pause, go
+   * on to close the consumer, which stops its fetching too: a throw here would leave a stop
+   * half-done (its future never completed) or a paused worker with a consumer still fetching.
+   */
+  private void stopFetchingLogged(Consumption c) {
+    try {
+      c.stopFetching(gracefulTimeout);
+    } catch (Throwable t) {
+      log.error(
+          "Worker {}: a consumer of {} could not stop fetching ({}); it is closed instead",
+          consumerTag,
+          LogText.of(queueName()),
+          t.toString(),
+          t);
+    }
+  }
+
+  /**
    * Closes a consumer; a close that fails, with an {@link Error} too, is logged with its trace and
    * goes no further. Its callers must go on: a delivery that has settled (a throw would make its
    * broker take the message back twice), a retirement followed by a new consumer's start, a stop
@@ -1047,8 +1068,8 @@ public final class Worker implements AutoCloseable {
       } finally {
         consumerLock.unlock();
       }
-      c.stopFetching(gracefulTimeout);
-      h.retire();
+      stopFetchingLogged(c);
+      h.retire(); // else it would go on fetching while paused, a resume starting a second one
     }
 
     /**

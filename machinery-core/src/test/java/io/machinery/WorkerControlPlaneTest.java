@@ -6,12 +6,16 @@ import static org.awaitility.Awaitility.await;
 import io.machinery.config.Config;
 import io.machinery.embedded.MemoryBackend;
 import io.machinery.embedded.MemoryBroker;
+import io.machinery.spi.Broker;
+import io.machinery.spi.Consumption;
 import io.machinery.spi.ControlPlane;
+import io.machinery.spi.DeliveryHandler;
 import io.machinery.spi.WorkerStatus;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -244,6 +248,69 @@ class WorkerControlPlaneTest {
     assertThat(later.get(PATIENCE)).containsExactly("quick");
     worker.quit();
     assertThat(worker.isRunning()).isFalse();
+  }
+
+  /**
+   * A consumer whose {@code stopFetching} throws is still retired and closed when its queue is
+   * paused, and the worker still stops. Before, the throw skipped the retirement (the consumer went
+   * on fetching while the worker called itself paused, and a resume started a second one beside
+   * it), and left a stop half-done: {@code quit()} threw, the worker's future never completed, and
+   * the server's close waited on it for ever.
+   */
+  @Test
+  void aPauseWhoseStopFetchingThrowsStillClosesTheConsumer() {
+    AtomicInteger closes = new AtomicInteger();
+    Broker stopFails =
+        new DelegatingBroker(broker) {
+          @Override
+          public Consumption startConsuming(String tag, String queue, DeliveryHandler handler) {
+            Consumption real = delegate.startConsuming(tag, queue, handler);
+            return new Consumption() {
+              @Override
+              public void stopFetching(Duration timeout) {
+                throw new IllegalStateException("injected: stopFetching");
+              }
+
+              @Override
+              public void close() {
+                closes.incrementAndGet();
+                real.close();
+              }
+            };
+          }
+        };
+    try (Server pausable =
+        Server.builder()
+            .config(config)
+            .broker(stopFails)
+            .backend(backend)
+            .controlPlane(plane)
+            .build()) {
+      pausable.registerTask("quick", TaskFunction.of(() -> "quick"));
+      Worker worker =
+          pausable
+              .workerBuilder("cp-stop-fails")
+              .concurrency(1)
+              .heartbeatInterval(BEAT)
+              // a consumer that could not stop fetching holds its slot: the stop waits this long
+              .gracefulTimeout(Duration.ofSeconds(1))
+              .build();
+      worker.launchAsync();
+      assertThat(pausable.sendTask(Signature.builder("quick").build()).get(PATIENCE))
+          .containsExactly("quick");
+
+      plane.pause(config.defaultQueue());
+      await().atMost(PATIENCE).until(worker::isPaused);
+      await().atMost(PATIENCE).until(() -> closes.get() == 1);
+      AsyncResult later = pausable.sendTask(Signature.builder("quick").build());
+      nextBeatOf(worker);
+      nextBeatOf(worker);
+      assertThat(later.state()).as("not fetched while paused").isEqualTo(State.PENDING);
+
+      plane.resume(config.defaultQueue());
+      assertThat(later.get(PATIENCE)).containsExactly("quick");
+      worker.quit();
+    }
   }
 
   @Test
