@@ -60,6 +60,20 @@ class WorkerControlPlaneTest {
     return worker;
   }
 
+  /**
+   * With the default queue paused: a task sent now is still PENDING two heartbeats later, and runs
+   * once the queue is resumed.
+   */
+  private void takesNothingUntilResumed(Server sender, Worker worker) {
+    AsyncResult later = sender.sendTask(Signature.builder("quick").build());
+    nextBeatOf(worker);
+    nextBeatOf(worker);
+    assertThat(later.state()).as("not fetched while paused").isEqualTo(State.PENDING);
+
+    plane.resume(config.defaultQueue());
+    assertThat(later.get(PATIENCE)).containsExactly("quick");
+  }
+
   /** Waits for a heartbeat taken after now, so what the worker did in between is settled. */
   private WorkerStatus nextBeatOf(Worker worker) {
     Instant now = Instant.now();
@@ -239,13 +253,7 @@ class WorkerControlPlaneTest {
     release.countDown();
     assertThat(running.get(PATIENCE)).containsExactly("done");
 
-    AsyncResult later = server.sendTask(Signature.builder("quick").build());
-    nextBeatOf(worker);
-    nextBeatOf(worker);
-    assertThat(later.state()).as("not fetched while paused").isEqualTo(State.PENDING);
-
-    plane.resume(config.defaultQueue());
-    assertThat(later.get(PATIENCE)).containsExactly("quick");
+    takesNothingUntilResumed(server, worker);
     worker.quit();
     assertThat(worker.isRunning()).isFalse();
   }
@@ -302,13 +310,7 @@ class WorkerControlPlaneTest {
       plane.pause(config.defaultQueue());
       await().atMost(PATIENCE).until(worker::isPaused);
       await().atMost(PATIENCE).until(() -> closes.get() == 1);
-      AsyncResult later = pausable.sendTask(Signature.builder("quick").build());
-      nextBeatOf(worker);
-      nextBeatOf(worker);
-      assertThat(later.state()).as("not fetched while paused").isEqualTo(State.PENDING);
-
-      plane.resume(config.defaultQueue());
-      assertThat(later.get(PATIENCE)).containsExactly("quick");
+      takesNothingUntilResumed(pausable, worker);
       worker.quit();
     }
   }
