@@ -102,6 +102,16 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker
  *       (Lettuce pipelines concurrent callers); each consumer adds one connection for its blocking
  *       {@code BLMOVE}.
+ *   <li><b>Replica acknowledgement</b> (opt-in, {@link Builder#replicaAcks}): every send's writes
+ *       are followed, in the same pipeline, by {@code WAIT}, and the send fails when too few
+ *       replicas acknowledged them ({@link ReplicaAcks}), so a failover cannot lose a task whose
+ *       send returned. The consumers' own writes (fetches, acks, requeues, leases, promotions) do
+ *       without: a failover that loses one brings a message back (the task runs again, as
+ *       at-least-once allows) and never loses one the new primary has. What remains: a task that
+ *       ran on the old primary between the promotion and the switch may leave its result state
+ *       there while its acknowledgement, which Lettuce sends again on the new connection when the
+ *       switch cut its reply, removes its message from the new primary; it ran once, and its state
+ *       on the new primary stays what had been replicated.
  *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When
  *       Redis is unreachable the consumer reports each failure to {@link
  *       DeliveryHandler#brokerError} and retries with back-off (up to 5 s) while Lettuce
@@ -196,6 +206,10 @@ public final class RedisBroker implements Broker {
   private final boolean fairness;
   private final int prefetch;
   private final Duration prefetchHold;
+
+  /** The replica acknowledgement of sends; null when off (the default). */
+  private final @Nullable ReplicaAcks replicaAcks;
+
   private final List<RedisConsumer> consumers = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Maintenance maintenance;
@@ -219,9 +233,43 @@ public final class RedisBroker implements Broker {
         b.session != null
             ? b.session
             : RedisSession.shared(b.url != null ? b.url : config.broker(), config);
+    try {
+      this.replicaAcks = b.ackReplicas == 0 ? null : replicaAcks(session, b);
+    } catch (IllegalArgumentException e) {
+      if (ownsSession) {
+        session.close();
+      }
+      throw e;
+    }
     this.maintenance = new Maintenance(this, consumers);
     this.inspector = new RedisInspector(this, RedisKeys.tagged(b.controlKeyPrefix, "queues"));
     this.controlPlane = RedisControlPlane.create(session, b.controlKeyPrefix);
+  }
+
+  /**
+   * The {@link Builder#replicaAcks} of {@code b} on {@code session}.
+   *
+   * @throws IllegalArgumentException on a cluster, or when the timeout is not below the command
+   *     timeout
+   */
+  private static ReplicaAcks replicaAcks(RedisSession session, Builder b) {
+    if (session.isCluster()) {
+      // WAIT counts the writes of its own connection: on a cluster it would have to go to the
+      // node connection of each slot a send wrote to, which the shared cluster connection does not
+      // expose in order
+      throw new IllegalArgumentException(
+          "replicaAcks is not supported on a Redis Cluster (yet): turn it off for "
+              + session.address());
+    }
+    if (b.ackTimeout.compareTo(session.commandTimeout()) >= 0) {
+      throw new IllegalArgumentException(
+          "replicaAcks' timeout ("
+              + b.ackTimeout
+              + ") must be below the Redis command timeout ("
+              + session.commandTimeout()
+              + ", RedisConfig.readTimeout), or sends would time out before WAIT answers");
+    }
+    return new ReplicaAcks(session, b.ackReplicas, b.ackTimeout);
   }
 
   /** A broker for {@link Config#broker()} with the defaults. */
@@ -243,13 +291,20 @@ public final class RedisBroker implements Broker {
 
   /**
    * {@code ZADD delayed_tasks <eta ns> <message>} when the ETA is in the future, else {@code RPUSH
-   * <routing key> <message>}; returns when Redis has answered.
+   * <routing key> <message>}; returns when Redis has answered (and with {@link
+   * Builder#replicaAcks}, when enough replicas have acknowledged it).
    *
-   * @throws MachineryException when Redis fails or cannot be reached within the command timeout
+   * @throws MachineryException when Redis fails or cannot be reached within the command timeout, or
+   *     with {@link Builder#replicaAcks} when too few replicas acknowledged the send (the task may
+   *     or may not have been stored)
    */
   @Override
   public void publish(Signature signature, byte[] message) {
     checkOpen();
+    if (replicaAcks != null) {
+      session.await(publishAsync(signature, message));
+      return;
+    }
     String queue = queueOf(signature);
     OffsetDateTime eta = signature.eta();
     Instant now = clock.instant();
@@ -310,12 +365,15 @@ public final class RedisBroker implements Broker {
   /**
    * Every message in one pipeline: each run of consecutive messages to the same queue is one {@code
    * RPUSH} with many values (at most {@value #PUSH_CHUNK} a command), each delayed task a {@code
-   * ZADD}.
+   * ZADD}; with {@link Builder#replicaAcks}, {@code CLIENT INFO} before them and one {@code WAIT}
+   * for all ({@link ReplicaAcks}).
    */
   @Override
   public List<CompletableFuture<Void>> publishAllAsync(
       List<Signature> signatures, List<byte[]> messages) {
     checkOpen();
+    @Nullable CompletableFuture<String> clientBefore =
+        replicaAcks == null ? null : replicaAcks.before();
     Instant now = clock.instant();
     List<CompletableFuture<Void>> futures = new ArrayList<>(signatures.size());
     int i = 0;
@@ -346,6 +404,12 @@ public final class RedisBroker implements Broker {
       for (; i < end; i++) {
         futures.add(push);
       }
+    }
+    if (replicaAcks != null && clientBefore != null) {
+      CompletableFuture<Void> confirmed =
+          replicaAcks.after(
+              clientBefore, CompletableFuture.allOf(futures.toArray(CompletableFuture<?>[]::new)));
+      futures.replaceAll(written -> written.thenCompose(ignored -> confirmed));
     }
     return futures;
   }
@@ -636,6 +700,8 @@ public final class RedisBroker implements Broker {
     private boolean fairness;
     private int prefetch = -1;
     private Duration prefetchHold = Duration.ofMillis(RedisConsumer.PREFETCH_HOLD_MILLIS);
+    private int ackReplicas;
+    private Duration ackTimeout = Duration.ZERO;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
@@ -780,6 +846,42 @@ public final class RedisBroker implements Broker {
       return this;
     }
 
+    /**
+     * Makes every send wait until at least {@code replicas} replicas have its writes (Redis {@code
+     * WAIT replicas timeout} after them, on the same connection); default off. Redis replicates
+     * asynchronously, so without it a task whose send returned may still be lost when a replica is
+     * promoted (a Sentinel failover: the writes the old primary acknowledged in the fraction of a
+     * second before the switch). With it, a send that returns normally is on {@code replicas}
+     * replicas; one that finds fewer within {@code timeout} fails with a {@link MachineryException}
+     * saying that the task may or may not have been stored (at-least-once: send it again if it must
+     * run). It covers every send through this broker: {@code sendTask}, groups and batches (one
+     * {@code WAIT} per batch), delayed tasks, and what workers send (a chain's next task, chord
+     * callbacks, retries); and on a session shared with the Redis backend the send's PENDING state
+     * too.
+     *
+     * <p>Cost: two small commands and one {@code WAIT} in the send's pipeline (no extra waited
+     * round trip), and the time the replicas take to acknowledge. At most one {@code WAIT} per
+     * broker is in flight; it holds the broker's connection (and a backend's on the same session)
+     * until it answers, at most {@code timeout}: keep it short. With one replica, a failover leaves
+     * none until the old primary rejoins as a replica, and sends fail meanwhile. A replica that is
+     * promoted without having acknowledged (more replicas than {@code replicas}, and a Sentinel
+     * that picks a lagging one) can still lose a task: ask for as many replicas as may be promoted.
+     * Not supported on a Redis Cluster.
+     *
+     * @param replicas how many replicas must acknowledge each send, at least 1
+     * @param timeout how long a send waits for them, at least 1 ms and below the command timeout
+     *     ({@link io.machinery.config.RedisConfig#readTimeout()}; checked by {@link #build()})
+     * @return this builder
+     * @throws IllegalArgumentException when {@code replicas} is below 1 or {@code timeout} below 1
+     *     ms
+     */
+    public Builder replicaAcks(int replicas, Duration timeout) {
+      ReplicaAcks.check(replicas, Objects.requireNonNull(timeout, "timeout"));
+      ackReplicas = replicas;
+      ackTimeout = timeout;
+      return this;
+    }
+
     /** How long messages fetched ahead wait for a free slot (tests). */
     Builder prefetchHold(Duration value) {
       prefetchHold = Objects.requireNonNull(value, "value");
@@ -795,7 +897,8 @@ public final class RedisBroker implements Broker {
     /**
      * Connects and builds the broker.
      *
-     * @throws IllegalArgumentException when the URL is not a Redis URL
+     * @throws IllegalArgumentException when the URL is not a Redis URL, or {@link #replicaAcks} is
+     *     on for a Redis Cluster or with a timeout not below the command timeout
      * @throws MachineryException when Redis cannot be reached
      */
     public RedisBroker build() {

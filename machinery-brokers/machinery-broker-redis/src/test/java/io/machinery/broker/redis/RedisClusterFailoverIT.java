@@ -83,7 +83,7 @@ class RedisClusterFailoverIT {
             traffic.longestSend().toMillis(),
             traffic.workerErrors().stream().map(Throwable::toString).limit(3).toList());
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(PATIENCE);
-        traffic.assertRanTwiceOnlyIfFirstRunBefore(failedOverAt, "taken before the failover");
+        traffic.assertRanTwiceOnlyIfTakenBefore(failedOverAt, "taken before the failover");
         traffic.assertSendsFailedClearlyWithin(COMMAND_TIMEOUT.plusSeconds(1));
         assertThat(traffic.workerErrors())
             .as("errors the worker reported: a routine failover is none")
