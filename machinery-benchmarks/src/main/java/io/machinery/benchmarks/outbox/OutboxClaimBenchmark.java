@@ -61,10 +61,12 @@ import org.postgresql.ds.PGSimpleDataSource;
  *       to 32 senders, else pages of waiting rows, then the sender index once); {@code
  *       listing-only} ({@link ClaimTuning#LISTING_ONLY}) lists every sender on every pass and
  *       claims among them by key: the claim's first path alone, the baseline. {@code pages-only}
- *       never reads the sender index (pages until every waiting row is read: the claim before the
- *       index read was added, in pages rather than one walk); {@code fixed-bound} stops paging at
- *       1,024 rows whatever the table's size; {@code NAME=a:b:c:d:e} any other {@link ClaimTuning}
- *       (its five values in order). Claims alternate within a round, each round starting with the
+ *       pages up to the table's whole {@code seq} span (a grouping cost of 1): where two senders or
+ *       more back off it reads every waiting row in pages and never the sender index, the claim
+ *       before the index read was added, in pages rather than one walk; {@code first-page} reads
+ *       the sender index after the first page (as many rows as it lists senders, 32 for up to 16
+ *       senders a pass) whatever the table's size; {@code NAME=a:b:c} any other {@link ClaimTuning}
+ *       (its three values in order). Claims alternate within a round, each round starting with the
  *       next one.
  *   <li><b>The tables.</b> A scenario is one or more runs of rows, one after the other in {@code
  *       seq} order; the rows of a run go to its senders in turn (row {@code i} to sender {@code i
@@ -149,22 +151,9 @@ public final class OutboxClaimBenchmark {
     Map<String, ClaimTuning> claims = new LinkedHashMap<>();
     claims.put("relay", d);
     claims.put("listing-only", ClaimTuning.LISTING_ONLY);
+    claims.put("pages-only", new ClaimTuning(d.minListingBound(), 1, d.pageGrowth()));
     claims.put(
-        "pages-only",
-        new ClaimTuning(
-            d.minListingBound(),
-            Integer.MAX_VALUE,
-            d.pagedRowsPerSender(),
-            d.groupingCost(),
-            d.pageGrowth()));
-    claims.put(
-        "fixed-bound",
-        new ClaimTuning(
-            d.minListingBound(),
-            d.minPagedRows(),
-            d.pagedRowsPerSender(),
-            Integer.MAX_VALUE,
-            d.pageGrowth()));
+        "first-page", new ClaimTuning(d.minListingBound(), Integer.MAX_VALUE, d.pageGrowth()));
     return claims;
   }
 
@@ -198,8 +187,7 @@ public final class OutboxClaimBenchmark {
                   + String.join(", ", SCENARIOS.stream().map(Scenario::name).toList())
                   + "\n  claims: "
                   + String.join(", ", NAMED_CLAIMS.keySet())
-                  + ", or NAME=minListingBound:minPagedRows:pagedRowsPerSender:groupingCost"
-                  + ":pageGrowth");
+                  + ", or NAME=minListingBound:groupingCost:pageGrowth");
           System.exit(2);
         }
       }
@@ -549,10 +537,10 @@ public final class OutboxClaimBenchmark {
       if (eq > 0) {
         int[] v =
             Arrays.stream(n.substring(eq + 1).split(":")).mapToInt(Integer::parseInt).toArray();
-        if (v.length != 5) {
-          throw new IllegalArgumentException("a claim NAME=a:b:c:d:e has five values: " + n);
+        if (v.length != 3) {
+          throw new IllegalArgumentException("a claim NAME=a:b:c has three values: " + n);
         }
-        chosen.put(n.substring(0, eq), new ClaimTuning(v[0], v[1], v[2], v[3], v[4]));
+        chosen.put(n.substring(0, eq), new ClaimTuning(v[0], v[1], v[2]));
       } else if (NAMED_CLAIMS.containsKey(n)) {
         chosen.put(n, NAMED_CLAIMS.get(n));
       } else {

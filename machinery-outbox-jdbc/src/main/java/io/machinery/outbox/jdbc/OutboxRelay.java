@@ -52,9 +52,9 @@ import org.slf4j.LoggerFactory;
  *       a time, claims among each page's rows by key, and stops once it has {@link
  *       Builder#maxSenders} senders (about 2 ms with 100,000 rows of 10,000 senders). When fewer
  *       can be claimed (many senders all backing off: a broker outage with a backlog), it stops
- *       paging after a sixteenth of the table's rows (at least 1,024, and 64 per sender it may
- *       claim) and claims among the rest by reading the sender index once: 50-60 ms a pass for
- *       10,000 senders' 100,000 rows, where a lookup per waiting row took 230-360 ms.
+ *       paging after a sixteenth of the table's rows (at least the first page, as many rows as the
+ *       senders it lists) and claims among the rest by reading the sender index once: 50-60 ms a
+ *       pass for 10,000 senders' 100,000 rows, where a lookup per waiting row took 230-360 ms.
  *   <li><b>At least once.</b> Rows are deleted in the transaction that claimed them, after the
  *       broker confirmed. When a publish fails, the sender's batch stays whole (some of it may have
  *       reached the broker: those tasks are published again later, and their PENDING state written

@@ -99,8 +99,9 @@ class OutboxClaimPlanIT {
   void aPassClaimsHealthySendersBeyondManyBackingOffInSeqOrderSkippingOnesAnotherRelayHolds()
       throws Exception {
     // 40 senders backing off, 1,600 rows: more waiting rows than a pass claims among by lookups
-    // (1,024 at least), so the senders after them are claimed by reading the sender index. Then
-    // three healthy senders, in an order other than their names'; another relay holds the first.
+    // (the first page, 32 rows as many as it lists, then up to a sixteenth of the table's rows),
+    // so the senders after them are claimed by reading the sender index. Then three healthy
+    // senders, in an order other than their names'; another relay holds the first.
     insertUndecodableRows(40, 1_600);
     db.backOffEverySender();
     for (String sender : List.of("late-b", "late-c", "late-a", "late-a", "late-b")) {
@@ -122,6 +123,8 @@ class OutboxClaimPlanIT {
       otherRelay.rollback();
     }
 
+    // Pages of 32 rows then 68: a sixteenth of the 1,605 rows' seq span (1,604 / 16 = 100 rows).
+    assertThat(pageSizes(statements)).containsExactly(32, 68);
     assertThat(statements)
         .extracting(Prepared::sql)
         .anyMatch(OutboxClaimPlanIT::readsTheSenderIndexOnce);
@@ -219,6 +222,14 @@ class OutboxClaimPlanIT {
   private static boolean readsTheSenderIndexOnce(String sql) {
     return sql.substring(0, sql.indexOf('\n') < 0 ? sql.length() : sql.indexOf('\n'))
         .contains(" GROUP BY p.sender_id");
+  }
+
+  /** The rows each page of waiting rows a pass read asked for, in order: its second parameter. */
+  private static List<@Nullable Object> pageSizes(List<Prepared> statements) {
+    return statements.stream()
+        .filter(statement -> statement.sql().startsWith("WITH page"))
+        .map(statement -> statement.parameters().get(1))
+        .toList();
   }
 
   /** The rows each Sort node of {@code plan} sorted. */

@@ -79,15 +79,11 @@ public final class RelayPass {
 
   /**
    * The most senders a claim lists ({@link OutboxTable#listSenders}) before it reads the waiting
-   * rows instead, and the size of the first page of those ({@link ClaimTuning#minListingBound}).
+   * rows instead, the size of the first page of those, and the least number of waiting rows it
+   * reads in pages before it claims among the rest by reading the sender index once: more in a
+   * larger table ({@link ClaimTuning}).
    */
   private final int listingBound;
-
-  /**
-   * The least number of waiting rows a claim reads in pages before it claims among the rest by
-   * reading the sender index once; more in a larger table ({@link ClaimTuning#groupingCost}).
-   */
-  private final long minPagedRows;
 
   private final ClaimTuning claimTuning;
 
@@ -116,7 +112,6 @@ public final class RelayPass {
     this.backoff = backoff;
     this.claimTuning = claimTuning;
     this.listingBound = claimTuning.listingBound(maxSenders);
-    this.minPagedRows = claimTuning.pagedRows(maxSenders);
   }
 
   /**
@@ -237,7 +232,8 @@ public final class RelayPass {
    * ({@link OutboxTable#claimPage}, each page {@link ClaimTuning#pageGrowth} times the one before,
    * from {@link #listingBound} rows, at most {@value #MAX_PAGE}), claiming among each page's rows:
    * it stops once it has {@code maxSenders} senders, or has read every waiting row. Once it has
-   * read a bound of rows ({@link ClaimTuning#groupingCost}) and still has room, it claims among the
+   * read the first page, or a share of the table's rows when that is more ({@link
+   * ClaimTuning#groupingCost}: a sixteenth in a relay), and still has room, it claims among the
    * rows after the last page by reading the sender index once instead ({@link
    * OutboxTable#claimFirstRowsAfter}): a claim by lookups reads every waiting row when fewer
    * senders can be claimed than it may take, each with a lookup (0.36 s a pass for 10,000 senders'
@@ -248,7 +244,7 @@ public final class RelayPass {
   private void claimInPages(Connection connection, List<String> senders) throws SQLException {
     long after = Long.MIN_VALUE;
     long read = 0;
-    long bound = minPagedRows;
+    long bound = listingBound;
     long page = listingBound;
     while (senders.size() < maxSenders) {
       if (read >= bound) {

@@ -8,14 +8,12 @@ import org.junit.jupiter.api.Test;
 /** The bounds a claim derives from its tuning and the senders a pass may claim. */
 class ClaimTuningTest {
   @Test
-  void theRelaysClaimListsTwiceItsSendersAtLeast32AndPagesAtLeast1024RowsOr64ASender() {
+  void theRelaysClaimListsTwiceItsSendersAtLeast32() {
     ClaimTuning relay = ClaimTuning.DEFAULT;
 
     assertThat(relay.listingBound(1)).isEqualTo(32);
     assertThat(relay.listingBound(16)).isEqualTo(32);
     assertThat(relay.listingBound(100)).isEqualTo(200);
-    assertThat(relay.pagedRows(1)).isEqualTo(1024);
-    assertThat(relay.pagedRows(100)).isEqualTo(6400);
   }
 
   @Test
@@ -28,7 +26,7 @@ class ClaimTuningTest {
 
   @Test
   void valuesBelowOneAreRefusedByName() {
-    assertThatThrownBy(() -> new ClaimTuning(32, 1024, 64, 0, 4))
+    assertThatThrownBy(() -> new ClaimTuning(32, 0, 4))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("groupingCost");
   }
