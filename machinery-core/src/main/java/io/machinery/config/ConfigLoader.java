@@ -422,6 +422,8 @@ final class ConfigLoader {
     r.text("REDIS_MASTER_NAME", redis::masterName);
     r.flag("REDIS_CLUSTER_ENABLED", redis::clusterEnabled);
     r.text("REDIS_SENTINEL_PASSWORD", redis::sentinelPassword);
+    r.number("REDIS_REPLICA_ACKS", redis::replicaAcks);
+    r.millis("REDIS_REPLICA_ACK_TIMEOUT", redis::replicaAckTimeout);
     b.redis(redis.build());
 
     SqsConfig.Builder sqs = SqsConfig.builder();
@@ -595,6 +597,8 @@ final class ConfigLoader {
     add.accept("REDIS_MASTER_NAME", r.masterName());
     add.accept("REDIS_SENTINEL_PASSWORD", r.sentinelPassword().isEmpty() ? "" : "***");
     add.accept("REDIS_CLUSTER_ENABLED", r.clusterEnabled());
+    add.accept("REDIS_REPLICA_ACKS", r.replicaAcks());
+    add.accept("REDIS_REPLICA_ACK_TIMEOUT", r.replicaAckTimeout().toMillis());
     add.accept("REDIS_MAX_IDLE", r.maxIdle());
     add.accept("REDIS_MAX_ACTIVE", r.maxActive());
     add.accept("REDIS_IDLE_TIMEOUT", r.idleTimeout().toSeconds());
@@ -689,6 +693,8 @@ final class ConfigLoader {
           Map.entry("REDIS_MASTER_NAME", "redis.master_name"),
           Map.entry("REDIS_CLUSTER_ENABLED", "redis.cluster_enabled"),
           Map.entry("REDIS_SENTINEL_PASSWORD", "redis.sentinel_password"),
+          Map.entry("REDIS_REPLICA_ACKS", "redis.replica_acks"),
+          Map.entry("REDIS_REPLICA_ACK_TIMEOUT", "redis.replica_ack_timeout"),
           Map.entry("SQS_WAIT_TIME_SECONDS", "sqs.receive_wait_time_seconds"),
           Map.entry("SQS_VISIBILITY_TIMEOUT", "sqs.receive_visibility_timeout"),
           Map.entry("SQS_VISIBILITY_HEARTBEAT", "sqs.visibility_hearth_beat"),

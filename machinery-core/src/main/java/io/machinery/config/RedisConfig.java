@@ -1,5 +1,6 @@
 package io.machinery.config;
 
+import io.machinery.internal.GoDurations;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -22,6 +23,12 @@ import java.util.Objects;
  * @param clusterEnabled Redis Cluster ({@code REDIS_CLUSTER_ENABLED})
  * @param sentinelPassword Sentinel password ({@code REDIS_SENTINEL_PASSWORD}); never shown by
  *     {@link #toString()}
+ * @param replicaAcks not Go's: how many replicas must acknowledge each send of the Redis broker
+ *     (Redis {@code WAIT}; {@code REDIS_REPLICA_ACKS}, default 0 = off); the broker builder's
+ *     {@code replicaAcks} wins over it. Rule: {@link #checkReplicaAcks}
+ * @param replicaAckTimeout not Go's: how long a send waits for them ({@code
+ *     REDIS_REPLICA_ACK_TIMEOUT} ms, default 0); at least 1 ms when {@code replicaAcks} is on, and
+ *     below {@code readTimeout} (checked by the broker, which knows its command timeout)
  *     <p>Build one with {@link #builder()} or change one with {@link #toBuilder()}; the canonical
  *     constructor and the {@code with…} methods are kept for existing callers.
  *     <pre>{@code
@@ -44,7 +51,9 @@ public record RedisConfig(
     String clientName,
     String masterName,
     boolean clusterEnabled,
-    String sentinelPassword) {
+    String sentinelPassword,
+    int replicaAcks,
+    Duration replicaAckTimeout) {
 
   public static final int DEFAULT_MAX_IDLE = 3;
   public static final int DEFAULT_MAX_ACTIVE = 0;
@@ -56,6 +65,12 @@ public record RedisConfig(
   public static final String DEFAULT_DELAYED_TASKS_KEY = "delayed_tasks";
   public static final Duration DEFAULT_NORMAL_TASKS_POLL_PERIOD = Duration.ofMillis(1000);
   public static final Duration DEFAULT_DELAYED_TASKS_POLL_PERIOD = Duration.ofMillis(500);
+
+  /** Sends are not followed by {@code WAIT} unless asked. */
+  public static final int DEFAULT_REPLICA_ACKS = 0;
+
+  /** No timeout: one must be given with {@code replicaAcks} (no default fits every deployment). */
+  public static final Duration DEFAULT_REPLICA_ACK_TIMEOUT = Duration.ZERO;
 
   /** Go's defaults. */
   public static final RedisConfig DEFAULT =
@@ -73,14 +88,17 @@ public record RedisConfig(
           "",
           "",
           false,
-          "");
+          "",
+          DEFAULT_REPLICA_ACKS,
+          DEFAULT_REPLICA_ACK_TIMEOUT);
 
   /**
    * Checks the values.
    *
    * @throws IllegalArgumentException when a pool size or a timeout is negative, {@code clientName}
-   *     holds a character Redis refuses in a client name, or {@code masterName} is blank but not
-   *     empty or has whitespace at either end
+   *     holds a character Redis refuses in a client name, {@code masterName} is blank but not empty
+   *     or has whitespace at either end, or {@code replicaAcks} and {@code replicaAckTimeout} break
+   *     {@link #checkReplicaAcks}
    */
   public RedisConfig {
     checkPoolSize("maxIdle", maxIdle, "no idle connections kept");
@@ -106,6 +124,85 @@ public record RedisConfig(
     Objects.requireNonNull(clientName);
     Objects.requireNonNull(masterName);
     Objects.requireNonNull(sentinelPassword);
+    checkReplicaAcks(replicaAcks, replicaAckTimeout);
+  }
+
+  /**
+   * The settings before {@code replicaAcks} and {@code replicaAckTimeout}, which are off; kept for
+   * existing callers.
+   *
+   * @throws IllegalArgumentException as the canonical constructor
+   */
+  public RedisConfig(
+      int maxIdle,
+      int maxActive,
+      Duration idleTimeout,
+      boolean waitForConnection,
+      Duration readTimeout,
+      Duration writeTimeout,
+      Duration connectTimeout,
+      Duration normalTasksPollPeriod,
+      Duration delayedTasksPollPeriod,
+      String delayedTasksKey,
+      String clientName,
+      String masterName,
+      boolean clusterEnabled,
+      String sentinelPassword) {
+    this(
+        maxIdle,
+        maxActive,
+        idleTimeout,
+        waitForConnection,
+        readTimeout,
+        writeTimeout,
+        connectTimeout,
+        normalTasksPollPeriod,
+        delayedTasksPollPeriod,
+        delayedTasksKey,
+        clientName,
+        masterName,
+        clusterEnabled,
+        sentinelPassword,
+        DEFAULT_REPLICA_ACKS,
+        DEFAULT_REPLICA_ACK_TIMEOUT);
+  }
+
+  /**
+   * The rule for replica acknowledgement of sends, wherever it is set ({@link Builder#replicaAcks},
+   * the environment, YAML, the Redis broker's builder): {@code replicas} is 0 (off) or more; when
+   * on, {@code timeout} is at least 1 ms ({@code WAIT}'s timeout is in whole milliseconds, and 0
+   * would wait for ever); a timeout is never negative.
+   *
+   * @param replicas how many replicas must acknowledge each send, 0 for off
+   * @param timeout how long a send waits for them
+   * @throws IllegalArgumentException when a value breaks the rule, naming the setting (and its
+   *     environment variable and YAML key) and what to change
+   */
+  public static void checkReplicaAcks(int replicas, Duration timeout) {
+    checkReplicaCount(replicas);
+    checkAckTimeout(timeout);
+    if (replicas > 0 && timeout.toMillis() < 1) {
+      // not refused by either setter: the loaders set the two one after the other
+      throw new IllegalArgumentException(
+          "RedisConfig.replicaAckTimeout (REDIS_REPLICA_ACK_TIMEOUT in ms, YAML"
+              + " redis.replica_ack_timeout) must be at least 1 ms when RedisConfig.replicaAcks"
+              + " (REDIS_REPLICA_ACKS, YAML redis.replica_acks) is on (it is "
+              + replicas
+              + "): Redis' WAIT would wait for ever with 0; was "
+              + GoDurations.format(timeout));
+    }
+  }
+
+  private static int checkReplicaCount(int replicas) {
+    return Checks.notNegative(
+        "RedisConfig.replicaAcks",
+        replicas,
+        "how many replicas must acknowledge each send; 0 turns it off");
+  }
+
+  private static Duration checkAckTimeout(Duration timeout) {
+    return Checks.notNegative(
+        "RedisConfig.replicaAckTimeout", Objects.requireNonNull(timeout, "replicaAckTimeout"));
   }
 
   /**
@@ -232,12 +329,17 @@ public record RedisConfig(
         + clusterEnabled
         + ", sentinelPassword="
         + (sentinelPassword.isEmpty() ? "" : "<redacted>")
+        + ", replicaAcks="
+        + replicaAcks
+        + ", replicaAckTimeout="
+        + replicaAckTimeout
         + "]";
   }
 
   /**
    * Builds a {@link RedisConfig}. A timeout setter refuses a negative value at once; Go's "0 means
-   * default" rules (poll periods, delayed-tasks key) apply in {@link #build()}.
+   * default" rules (poll periods, delayed-tasks key) and the rule between {@code replicaAcks} and
+   * {@code replicaAckTimeout} ({@link RedisConfig#checkReplicaAcks}) apply in {@link #build()}.
    */
   public static final class Builder {
     private int maxIdle;
@@ -254,6 +356,8 @@ public record RedisConfig(
     private String masterName;
     private boolean clusterEnabled;
     private String sentinelPassword;
+    private int replicaAcks;
+    private Duration replicaAckTimeout;
 
     private Builder(RedisConfig c) {
       maxIdle = c.maxIdle;
@@ -270,6 +374,8 @@ public record RedisConfig(
       masterName = c.masterName;
       clusterEnabled = c.clusterEnabled;
       sentinelPassword = c.sentinelPassword;
+      replicaAcks = c.replicaAcks;
+      replicaAckTimeout = c.replicaAckTimeout;
     }
 
     /**
@@ -398,6 +504,40 @@ public record RedisConfig(
       return this;
     }
 
+    /**
+     * Not Go's: how many replicas must acknowledge each send of the Redis broker ({@code
+     * REDIS_REPLICA_ACKS}), default 0 = off; with {@link #replicaAckTimeout}. The Redis broker's
+     * {@code RedisBroker.Builder.replicaAcks}, when called, wins over both (its Javadoc has what it
+     * guarantees and costs).
+     *
+     * @param value 0 (off) or more
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
+    public Builder replicaAcks(int value) {
+      replicaAcks = checkReplicaCount(value);
+      return this;
+    }
+
+    /**
+     * Not Go's: how long a send waits for {@link #replicaAcks} replicas ({@code
+     * REDIS_REPLICA_ACK_TIMEOUT} ms); at least 1 ms when they are on, checked by {@link #build()}.
+     *
+     * @param value 0 or more
+     * @return this builder
+     * @throws IllegalArgumentException if {@code value} is negative
+     */
+    public Builder replicaAckTimeout(Duration value) {
+      replicaAckTimeout = checkAckTimeout(value);
+      return this;
+    }
+
+    /**
+     * The config.
+     *
+     * @throws IllegalArgumentException when {@link #replicaAcks} is on without a {@link
+     *     #replicaAckTimeout} of at least 1 ms
+     */
     public RedisConfig build() {
       return new RedisConfig(
           maxIdle,
@@ -413,7 +553,9 @@ public record RedisConfig(
           clientName,
           masterName,
           clusterEnabled,
-          sentinelPassword);
+          sentinelPassword,
+          replicaAcks,
+          replicaAckTimeout);
     }
   }
 }

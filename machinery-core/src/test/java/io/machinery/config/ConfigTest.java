@@ -56,6 +56,43 @@ class ConfigTest {
     assertThat(c.tls()).as("loading a config never turns TLS on (Go issue #517)").isFalse();
   }
 
+  /**
+   * The Redis broker's replica acknowledgement of sends (not Go's): off by default; a count and a
+   * timeout in milliseconds, like the poll periods, from the environment or YAML.
+   */
+  @Test
+  void replicaAcksComeFromTheEnvironmentOrYamlWithTheirTimeoutInMilliseconds(@TempDir Path dir)
+      throws IOException {
+    assertThat(Config.DEFAULT.redis().replicaAcks()).isZero();
+    assertThat(Config.DEFAULT.redis().replicaAckTimeout()).isEqualTo(Duration.ZERO);
+
+    RedisConfig fromEnvironment =
+        Config.fromEnvironment(
+                Map.of("REDIS_REPLICA_ACKS", "2", "REDIS_REPLICA_ACK_TIMEOUT", "250"))
+            .redis();
+    assertThat(fromEnvironment.replicaAcks()).isEqualTo(2);
+    assertThat(fromEnvironment.replicaAckTimeout()).isEqualTo(Duration.ofMillis(250));
+
+    Path file = dir.resolve("config.yml");
+    Files.writeString(file, "redis:\n  replica_acks: 1\n  replica_ack_timeout: 40\n");
+    RedisConfig fromYaml = Config.fromYaml(file).redis();
+    assertThat(fromYaml.replicaAcks()).isEqualTo(1);
+    assertThat(fromYaml.replicaAckTimeout()).isEqualTo(Duration.ofMillis(40));
+    assertThat(fromYaml)
+        .isEqualTo(
+            RedisConfig.builder().replicaAcks(1).replicaAckTimeout(Duration.ofMillis(40)).build())
+        .isNotEqualTo(RedisConfig.DEFAULT);
+    assertThat(fromYaml.toString()).contains("replicaAcks=1, replicaAckTimeout=PT0.04S");
+
+    // off: a timeout alone changes nothing, and 0 turns a copied setting off again
+    assertThat(
+            Config.fromEnvironment(Map.of("REDIS_REPLICA_ACK_TIMEOUT", "100"))
+                .redis()
+                .replicaAcks())
+        .isZero();
+    assertThat(fromYaml.toBuilder().replicaAcks(0).build().replicaAcks()).isZero();
+  }
+
   @Test
   void aMigrationNamesItsOldBrokerInTheEnvironmentOrYamlAndHidesItsPassword(@TempDir Path dir)
       throws IOException {
@@ -185,6 +222,8 @@ class ConfigTest {
     env.put("REDIS_READ_TIMEOUT", "7");
     env.put("REDIS_NORMAL_TASKS_POLL_PERIOD", "250");
     env.put("REDIS_CLUSTER_ENABLED", "true");
+    env.put("REDIS_REPLICA_ACKS", "2");
+    env.put("REDIS_REPLICA_ACK_TIMEOUT", "250");
     env.put("SQS_VISIBILITY_TIMEOUT", "45");
     env.put("TASK_STATES_TABLE", "states");
     env.put("MACHINERY_MIGRATE_FROM_BROKER", "amqp://127.0.0.1:5672/");

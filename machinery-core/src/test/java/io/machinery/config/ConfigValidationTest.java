@@ -347,6 +347,85 @@ class ConfigValidationTest {
     assertSameRule(NAME_AND_POOL_RULES);
   }
 
+  /**
+   * The replica acknowledgement of sends: each value refused on its own by its setter and from its
+   * variable alike; the pair (on without a timeout) by one rule, {@link
+   * RedisConfig#checkReplicaAcks}, the same from the builder, the record, the environment and YAML,
+   * naming the variables and keys to set.
+   */
+  @Test
+  void replicaAcksAreRefusedByOneRuleWhereverTheyAreSet(@TempDir Path dir) throws IOException {
+    assertSameRule(
+        List.of(
+            new Rule(
+                "REDIS_REPLICA_ACKS",
+                "-1",
+                () -> RedisConfig.builder().replicaAcks(-1),
+                "RedisConfig.replicaAcks",
+                "must not be negative (how many replicas must acknowledge each send; 0 turns it"
+                    + " off), was -1"),
+            new Rule(
+                "REDIS_REPLICA_ACK_TIMEOUT",
+                "-5",
+                () -> RedisConfig.builder().replicaAckTimeout(Duration.ofMillis(-5)),
+                "RedisConfig.replicaAckTimeout",
+                "must not be negative, was -5ms")));
+
+    String onWithoutTimeout =
+        "RedisConfig.replicaAckTimeout (REDIS_REPLICA_ACK_TIMEOUT in ms, YAML"
+            + " redis.replica_ack_timeout) must be at least 1 ms when RedisConfig.replicaAcks"
+            + " (REDIS_REPLICA_ACKS, YAML redis.replica_acks) is on (it is 2): Redis' WAIT would"
+            + " wait for ever with 0; was 0s";
+    assertThatThrownBy(() -> RedisConfig.checkReplicaAcks(2, Duration.ofNanos(999_999)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("must be at least 1 ms")
+        .hasMessageEndingWith("was 999.999µs");
+    assertThatThrownBy(() -> RedisConfig.checkReplicaAcks(2, Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(onWithoutTimeout);
+    assertThatThrownBy(() -> RedisConfig.builder().replicaAcks(2).build())
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(onWithoutTimeout);
+    assertThatThrownBy(() -> Config.fromEnvironment(Map.of("REDIS_REPLICA_ACKS", "2")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(onWithoutTimeout);
+    assertThatThrownBy(
+            () ->
+                Config.fromEnvironment(
+                    Map.of("REDIS_REPLICA_ACKS", "2", "REDIS_REPLICA_ACK_TIMEOUT", "0")))
+        .hasMessage(onWithoutTimeout);
+    loading(dir, "redis:\n  replica_acks: 2\n  replica_ack_timeout: 0\n")
+        .hasMessage(onWithoutTimeout);
+    RedisConfig d = RedisConfig.DEFAULT;
+    assertThatThrownBy(
+            () ->
+                new RedisConfig(
+                    d.maxIdle(),
+                    d.maxActive(),
+                    d.idleTimeout(),
+                    d.waitForConnection(),
+                    d.readTimeout(),
+                    d.writeTimeout(),
+                    d.connectTimeout(),
+                    d.normalTasksPollPeriod(),
+                    d.delayedTasksPollPeriod(),
+                    d.delayedTasksKey(),
+                    d.clientName(),
+                    d.masterName(),
+                    d.clusterEnabled(),
+                    d.sentinelPassword(),
+                    2,
+                    Duration.ZERO))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage(onWithoutTimeout);
+
+    // 0 is off and needs no timeout; 1 ms is the least timeout
+    RedisConfig.checkReplicaAcks(0, Duration.ZERO);
+    assertThat(RedisConfig.builder().replicaAcks(1).replicaAckTimeout(Duration.ofMillis(1)).build())
+        .extracting(RedisConfig::replicaAcks, RedisConfig::replicaAckTimeout)
+        .containsExactly(1, Duration.ofMillis(1));
+  }
+
   /** The same from YAML, named by the key. */
   @Test
   void aYamlNameABrokerWouldChokeOnNamesItsKey(@TempDir Path dir) throws IOException {

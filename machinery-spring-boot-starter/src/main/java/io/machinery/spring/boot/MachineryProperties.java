@@ -21,7 +21,8 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
  * {@code redis.max_idle}, ...) under the {@code machinery} prefix, so the keys of a Go {@code
  * config.yml} work as they are (Spring ignores the ones not read here). Spring's relaxed binding
  * also accepts {@code default-queue} and {@code MACHINERY_DEFAULT_QUEUE}. Units are Go's: seconds
- * for {@code results_expire_in} and the Redis timeouts, milliseconds for the Redis poll periods.
+ * for {@code results_expire_in} and the Redis timeouts, milliseconds for the Redis poll periods
+ * (and for {@code redis.replica_ack_timeout}, not Go's, as in its environment variable).
  *
  * <p>A key that is not set keeps Go's default ({@link Config#DEFAULT}); {@link #toConfig()} maps
  * the set ones onto {@link Config#builder()}, whose validation messages name the key at fault.
@@ -424,6 +425,8 @@ public class MachineryProperties {
     private @Nullable String masterName;
     private @Nullable Boolean clusterEnabled;
     private @Nullable String sentinelPassword;
+    private @Nullable Integer replicaAcks;
+    private @Nullable Integer replicaAckTimeout;
     private boolean priorities;
     private boolean fairness;
 
@@ -443,6 +446,8 @@ public class MachineryProperties {
       set(masterName, b::masterName);
       set(clusterEnabled, b::clusterEnabled);
       set(sentinelPassword, b::sentinelPassword);
+      set(replicaAcks, b::replicaAcks);
+      set(replicaAckTimeout, ms -> b.replicaAckTimeout(Duration.ofMillis(ms)));
       return b.build();
     }
 
@@ -558,6 +563,31 @@ public class MachineryProperties {
 
     public void setSentinelPassword(@Nullable String value) {
       sentinelPassword = value;
+    }
+
+    /**
+     * Not Go's: how many replicas must acknowledge each send of the Redis broker ({@code
+     * RedisConfig.replicaAcks}, {@code REDIS_REPLICA_ACKS}); default 0 = off.
+     */
+    public @Nullable Integer getReplicaAcks() {
+      return replicaAcks;
+    }
+
+    public void setReplicaAcks(@Nullable Integer value) {
+      replicaAcks = value;
+    }
+
+    /**
+     * Not Go's: milliseconds a send waits for {@link #getReplicaAcks()} replicas ({@code
+     * RedisConfig.replicaAckTimeout}, {@code REDIS_REPLICA_ACK_TIMEOUT}); at least 1 when they are
+     * on, and below {@code read_timeout}.
+     */
+    public @Nullable Integer getReplicaAckTimeout() {
+      return replicaAckTimeout;
+    }
+
+    public void setReplicaAckTimeout(@Nullable Integer value) {
+      replicaAckTimeout = value;
     }
 
     /**

@@ -305,6 +305,28 @@ class MachineryAutoConfigurationTest {
                         migration.from + " is " + migration.unservedUrl + " and no module"));
   }
 
+  /** The replica acknowledgement of the Redis broker's sends, and its rule's message. */
+  @Test
+  void replicaAcksMapOntoConfigInMilliseconds() {
+    memory
+        .withPropertyValues(
+            "machinery.redis.replica_acks=2", "machinery.redis.replica-ack-timeout=150")
+        .run(
+            context -> {
+              assertThat(context).hasNotFailed();
+              Config config = context.getBean(Config.class);
+              assertThat(config.redis().replicaAcks()).isEqualTo(2);
+              assertThat(config.redis().replicaAckTimeout()).isEqualTo(Duration.ofMillis(150));
+            });
+    memory
+        .withPropertyValues("machinery.redis.replica_acks=1")
+        .run(
+            context ->
+                assertThat(context)
+                    .getFailure()
+                    .hasStackTraceContaining("redis.replica_ack_timeout) must be at least 1 ms"));
+  }
+
   @Test
   void goConfigNamesMapOntoConfig() {
     memory

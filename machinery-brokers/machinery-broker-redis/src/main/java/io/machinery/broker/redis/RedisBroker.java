@@ -102,16 +102,17 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Round trips.</b> One shared asynchronous connection carries every command of the broker
  *       (Lettuce pipelines concurrent callers); each consumer adds one connection for its blocking
  *       {@code BLMOVE}.
- *   <li><b>Replica acknowledgement</b> (opt-in, {@link Builder#replicaAcks}): every send's writes
- *       are followed, in the same pipeline, by {@code WAIT}, and the send fails when too few
- *       replicas acknowledged them ({@link ReplicaAcks}), so a failover cannot lose a task whose
- *       send returned. The consumers' own writes (fetches, acks, requeues, leases, promotions) do
- *       without: a failover that loses one brings a message back (the task runs again, as
- *       at-least-once allows) and never loses one the new primary has. What remains: a task that
- *       ran on the old primary between the promotion and the switch may leave its result state
- *       there while its acknowledgement, which Lettuce sends again on the new connection when the
- *       switch cut its reply, removes its message from the new primary; it ran once, and its state
- *       on the new primary stays what had been replicated.
+ *   <li><b>Replica acknowledgement</b> (opt-in, {@link Builder#replicaAcks}, else {@link
+ *       io.machinery.config.RedisConfig#replicaAcks()}): every send's writes are followed, in the
+ *       same pipeline, by {@code WAIT}, and the send fails when too few replicas acknowledged them
+ *       ({@link ReplicaAcks}), so a failover cannot lose a task whose send returned. The consumers'
+ *       own writes (fetches, acks, requeues, leases, promotions) do without: a failover that loses
+ *       one brings a message back (the task runs again, as at-least-once allows) and never loses
+ *       one the new primary has. What remains: a task that ran on the old primary between the
+ *       promotion and the switch may leave its result state there while its acknowledgement, which
+ *       Lettuce sends again on the new connection when the switch cut its reply, removes its
+ *       message from the new primary; it ran once, and its state on the new primary stays what had
+ *       been replicated.
  *   <li><b>Failures.</b> One bad message never stops a consumer (the worker dead-letters it). When
  *       Redis is unreachable the consumer reports each failure to {@link
  *       DeliveryHandler#brokerError} and retries with back-off (up to 5 s) while Lettuce
@@ -259,15 +260,17 @@ public final class RedisBroker implements Broker {
       // expose in order
       throw new IllegalArgumentException(
           "replicaAcks is not supported on a Redis Cluster (yet): turn it off for "
-              + session.address());
+              + session.address()
+              + " (REDIS_REPLICA_ACKS=0, or RedisBroker.Builder.replicaAcks(0, ...))");
     }
     if (b.ackTimeout.compareTo(session.commandTimeout()) >= 0) {
       throw new IllegalArgumentException(
           "replicaAcks' timeout ("
               + b.ackTimeout
-              + ") must be below the Redis command timeout ("
+              + ", REDIS_REPLICA_ACK_TIMEOUT) must be below the Redis command timeout ("
               + session.commandTimeout()
-              + ", RedisConfig.readTimeout), or sends would time out before WAIT answers");
+              + ", RedisConfig.readTimeout, REDIS_READ_TIMEOUT), or sends would time out before"
+              + " WAIT answers");
     }
     return new ReplicaAcks(session, b.ackReplicas, b.ackTimeout);
   }
@@ -701,10 +704,14 @@ public final class RedisBroker implements Broker {
     private int prefetch = -1;
     private Duration prefetchHold = Duration.ofMillis(RedisConsumer.PREFETCH_HOLD_MILLIS);
     private int ackReplicas;
-    private Duration ackTimeout = Duration.ZERO;
+    private Duration ackTimeout;
 
     private Builder(Config config) {
       this.config = Objects.requireNonNull(config, "config");
+      // the config's setting (REDIS_REPLICA_ACKS), checked by its record, until replicaAcks is
+      // called
+      this.ackReplicas = config.redis().replicaAcks();
+      this.ackTimeout = config.redis().replicaAckTimeout();
     }
 
     /**
@@ -848,7 +855,11 @@ public final class RedisBroker implements Broker {
 
     /**
      * Makes every send wait until at least {@code replicas} replicas have its writes (Redis {@code
-     * WAIT replicas timeout} after them, on the same connection); default off. Redis replicates
+     * WAIT replicas timeout} after them, on the same connection); default the config's {@link
+     * io.machinery.config.RedisConfig#replicaAcks()} and {@link
+     * io.machinery.config.RedisConfig#replicaAckTimeout()} ({@code REDIS_REPLICA_ACKS} and {@code
+     * REDIS_REPLICA_ACK_TIMEOUT}), which are off unless set. Called, it wins over them: {@code
+     * replicaAcks(0, Duration.ZERO)} turns off what the config turned on. Redis replicates
      * asynchronously, so without it a task whose send returned may still be lost when a replica is
      * promoted (a Sentinel failover: the writes the old primary acknowledged in the fraction of a
      * second before the switch). With it, a send that returns normally is on {@code replicas}
@@ -868,12 +879,14 @@ public final class RedisBroker implements Broker {
      * that picks a lagging one) can still lose a task: ask for as many replicas as may be promoted.
      * Not supported on a Redis Cluster.
      *
-     * @param replicas how many replicas must acknowledge each send, at least 1
-     * @param timeout how long a send waits for them, at least 1 ms and below the command timeout
-     *     ({@link io.machinery.config.RedisConfig#readTimeout()}; checked by {@link #build()})
+     * @param replicas how many replicas must acknowledge each send, 0 for off
+     * @param timeout how long a send waits for them: when on, at least 1 ms and below the command
+     *     timeout ({@link io.machinery.config.RedisConfig#readTimeout()}; checked by {@link
+     *     #build()})
      * @return this builder
-     * @throws IllegalArgumentException when {@code replicas} is below 1 or {@code timeout} below 1
-     *     ms
+     * @throws IllegalArgumentException when the values break {@link
+     *     io.machinery.config.RedisConfig#checkReplicaAcks} ({@code replicas} negative, or on with
+     *     {@code timeout} below 1 ms)
      */
     public Builder replicaAcks(int replicas, Duration timeout) {
       ReplicaAcks.check(replicas, Objects.requireNonNull(timeout, "timeout"));

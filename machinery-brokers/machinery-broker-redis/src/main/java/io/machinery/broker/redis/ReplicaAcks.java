@@ -2,6 +2,7 @@ package io.machinery.broker.redis;
 
 import io.machinery.MachineryException;
 import io.machinery.client.redis.RedisSession;
+import io.machinery.config.RedisConfig;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -64,28 +65,23 @@ final class ReplicaAcks {
 
   ReplicaAcks(RedisSession session, int replicas, Duration timeout) {
     check(replicas, timeout);
+    if (replicas < 1) {
+      throw new IllegalArgumentException("replicaAcks is off (0 replicas): build no ReplicaAcks");
+    }
     this.session = Objects.requireNonNull(session, "session");
     this.replicas = replicas;
     this.timeout = timeout;
   }
 
   /**
-   * The rule for the setting: at least one replica, a timeout of at least 1 ms ({@code WAIT}'s
-   * timeout is in whole milliseconds, and 0 would wait for ever).
+   * The rule for the setting, the config's ({@link RedisConfig#checkReplicaAcks}) wherever it is
+   * set: 0 replicas for off, else a timeout of at least 1 ms ({@code WAIT}'s timeout is in whole
+   * milliseconds, and 0 would wait for ever).
    *
    * @throws IllegalArgumentException when a value breaks the rule, saying what to change
    */
   static void check(int replicas, Duration timeout) {
-    if (replicas < 1) {
-      throw new IllegalArgumentException(
-          "replicaAcks needs at least 1 replica to acknowledge each send, was " + replicas);
-    }
-    if (timeout.toMillis() < 1) {
-      throw new IllegalArgumentException(
-          "replicaAcks needs a timeout of at least 1 ms (Redis' WAIT would wait for ever with 0),"
-              + " was "
-              + timeout);
-    }
+    RedisConfig.checkReplicaAcks(replicas, timeout);
   }
 
   /**

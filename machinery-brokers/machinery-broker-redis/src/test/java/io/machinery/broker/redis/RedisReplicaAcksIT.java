@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -32,7 +33,8 @@ import org.junit.jupiter.api.io.TempDir;
  * and a lone primary without one. A send that returns is on the replica; a send short of replicas
  * fails with an error that says the task may or may not have been stored; concurrent sends share
  * one {@code WAIT} at a time; a {@code WAIT} that Lettuce re-sends to another server confirms
- * nothing; and without the setting no {@code WAIT} is sent at all.
+ * nothing; without the setting no {@code WAIT} is sent at all; and the config's setting ({@code
+ * REDIS_REPLICA_ACKS}) turns it on without a builder call.
  */
 class RedisReplicaAcksIT {
   private static final org.slf4j.Logger log =
@@ -88,11 +90,15 @@ class RedisReplicaAcksIT {
     if (replicas > 0) {
       builder.replicaAcks(replicas, timeout);
     }
-    RedisBroker broker = builder.build();
-    RedisBackend backend = RedisBackend.create(config);
-    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
+    return server(config, builder.build());
+  }
+
+  /** A server sending through {@code broker}, with a backend of {@code config}. */
+  private Server server(Config config, RedisBroker broker) {
     toClose.add(broker);
+    RedisBackend backend = RedisBackend.create(config);
     toClose.add(backend);
+    Server server = Server.builder().config(config).broker(broker).backend(backend).build();
     toClose.add(server);
     return server;
   }
@@ -235,6 +241,49 @@ class RedisReplicaAcksIT {
     assertThatThrownBy(
             () -> sender.sendGroup(Group.of(Signature.create("a"), Signature.create("b")), 0))
         .hasMessageContaining("may or may not have been stored");
+  }
+
+  /**
+   * {@code REDIS_REPLICA_ACKS} and {@code REDIS_REPLICA_ACK_TIMEOUT} (ms) turn it on for a broker
+   * built from the config alone; a builder call wins over them.
+   */
+  @Test
+  void theEnvironmentSettingTurnsItOnAndABuilderCallWins() throws Exception {
+    OwnRedisServer primary = server("lone");
+    RedisSession onPrimary = admin(primary);
+    Map<String, String> env =
+        Map.of(
+            "BROKER",
+            primary.url(),
+            "RESULT_BACKEND",
+            primary.url(),
+            "DEFAULT_QUEUE",
+            "tasks",
+            "REDIS_READ_TIMEOUT",
+            Long.toString(COMMAND_TIMEOUT.toSeconds()),
+            "REDIS_REPLICA_ACKS",
+            "1",
+            "REDIS_REPLICA_ACK_TIMEOUT",
+            "100");
+    Config config = Config.fromEnvironment(env);
+
+    Server fromConfig = server(config, RedisBroker.create(config));
+    assertThatThrownBy(() -> fromConfig.sendTask(Signature.create("noop")))
+        .isInstanceOf(MachineryException.class)
+        .hasMessageContaining(
+            "only 0 of the 1 replicas asked for acknowledged the send within 100 ms")
+        .hasMessageContaining("may or may not have been stored");
+
+    Server turnedOff =
+        server(config, RedisBroker.builder(config).replicaAcks(0, Duration.ZERO).build());
+    turnedOff.sendTask(Signature.create("noop"));
+    assertThat(commandCalls(onPrimary, "wait")).as("only the config's broker sent WAIT").isOne();
+
+    Map<String, String> tooLong = new java.util.HashMap<>(env);
+    tooLong.put("REDIS_REPLICA_ACK_TIMEOUT", Long.toString(COMMAND_TIMEOUT.toMillis()));
+    assertThatThrownBy(() -> RedisBroker.create(Config.fromEnvironment(tooLong)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("REDIS_REPLICA_ACK_TIMEOUT) must be below the Redis command timeout");
   }
 
   @Test
