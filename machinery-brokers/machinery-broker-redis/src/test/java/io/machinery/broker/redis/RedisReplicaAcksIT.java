@@ -135,10 +135,10 @@ class RedisReplicaAcksIT {
           .isEqualTo(1L);
     }
     // the PENDING SET, CLIENT INFO, RPUSH, WAIT and CLIENT INFO of a send leave in one write: one
-    // read,
-    // and one more of the replica's acknowledgement (REPLCONF ACK) that WAIT asks for; in two
-    // writes it would be three
-    assertThat(reads(onPrimary) - readsBefore).isLessThanOrEqualTo(2 * 100 + 10);
+    // read, and one more of the replica's acknowledgement (REPLCONF ACK) that WAIT asks for; in two
+    // writes it would be three a send. Halfway between, for the replica's own acknowledgement once
+    // a second and what else a slow machine makes Redis read
+    assertThat(reads(onPrimary) - readsBefore).isLessThan(250);
     List<byte[]> onB = onReplica.await(onReplica.commands().lrange("tasks", 0, -1));
     assertThat(onB.stream().map(m -> WireCodec.decodeSignature(m).uuid()))
         .containsSubsequence(sent.stream().map(r -> r.signature().uuid()).toList());
@@ -292,7 +292,6 @@ class RedisReplicaAcksIT {
     RedisSession onPrimary = admin(primary);
     Server sender = sender(primary, 1, Duration.ofMillis(200));
 
-    long start = System.nanoTime();
     List<CompletableFuture<AsyncResult>> sends = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
       sends.add(sender.sendTaskAsync(Signature.create("noop")));
@@ -300,10 +299,9 @@ class RedisReplicaAcksIT {
     for (CompletableFuture<AsyncResult> send : sends) {
       assertThatThrownBy(send::join).hasMessageContaining("may or may not have been stored");
     }
-    Duration took = Duration.ofNanos(System.nanoTime() - start);
-    // one WAIT per send, each blocking the connection for its timeout, would take 100 x 200 ms
-    assertThat(took).as("100 sends short of replicas").isLessThan(Duration.ofSeconds(2));
-    assertThat(commandCalls(onPrimary, "wait")).isBetween(1L, 5L);
+    // one WAIT per send would be 100, each blocking the connection for its timeout in turn; sends
+    // that join the next WAIT share it (a few, however slow the machine)
+    assertThat(commandCalls(onPrimary, "wait")).isBetween(1L, 10L);
   }
 
   @Test
