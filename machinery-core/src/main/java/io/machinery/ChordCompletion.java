@@ -38,6 +38,16 @@ import org.slf4j.LoggerFactory;
  *       before ({@code Backend.Trigger.WON_BEFORE}: every backend but AMQP's keeps the winner): a
  *       broker that cannot tell a redelivery (Pub/Sub without a dead-letter policy) hands a dead
  *       winner's member back to another process as a first delivery.
+ *   <li><b>A member running again gets the trigger back.</b> The winner reads the states and may
+ *       find a member running again (its message redelivered, or a second copy of a DAG task),
+ *       whose results it cannot send. Where the backend releases triggers ({@link
+ *       Backend#releasesChordTriggers}: every backend here but AMQP's), the winner releases it and
+ *       checks the group again, so the running member wins the trigger when it finishes, and a
+ *       member that finished in between (and lost to this winner) is covered by the check. So a
+ *       member that loses the trigger never has to suspect that the winner left the callback to it,
+ *       and does not race a live winner that is still sending (a DAG join ran twice so). Elsewhere
+ *       the winner keeps the trigger and leaves the callback to the running member, which checks
+ *       for it as a re-run does.
  *   <li><b>Backends whose reads consume states</b> (Go's AMQP backend) cannot be asked whether the
  *       callback was sent without taking its state away from a client. There the backend may keep
  *       the states until {@code purgeGroupMeta}, which runs only after the callback was settled; a
@@ -62,6 +72,9 @@ import org.slf4j.LoggerFactory;
  */
 final class ChordCompletion {
   private static final Logger log = LoggerFactory.getLogger(TaskExecution.class);
+
+  /** How many times a winner releases a chord's trigger and wins it again, at most. */
+  private static final int RELEASE_ROUNDS = 8;
 
   private final TaskExecution execution;
   private final Backend backend;
@@ -134,7 +147,7 @@ final class ChordCompletion {
     }
     boolean fired = false;
     try {
-      fired = fireChord(callback, knownFailure);
+      fired = fireAsWinner(callback, knownFailure);
     } finally {
       // Only the worker that triggered the chord purges (Go purges on every completion, which can
       // delete the
@@ -147,6 +160,56 @@ final class ChordCompletion {
         } catch (RuntimeException e) {
           log.warn("Could not purge chord group {}: {}", LogText.of(group), e.toString());
         }
+      }
+    }
+  }
+
+  /**
+   * Fires the chord this member won. Where a member is running again and the backend releases
+   * triggers, the trigger goes back and the group is checked again: a member that finished in
+   * between lost the trigger to this one and left, so this one (or another) wins it again and
+   * fires; otherwise the running member wins it when it finishes. Each further round needs a
+   * member's state to go from finished to running again between two reads; after {@value
+   * #RELEASE_ROUNDS} the trigger stays released for the running members.
+   *
+   * @return true if the chord was fired by this member
+   */
+  private boolean fireAsWinner(Signature callback, @Nullable TaskState knownFailure) {
+    String group = signature.groupUuid();
+    for (int round = 1; ; round++) {
+      if (fireChord(callback, knownFailure)) {
+        return true;
+      }
+      if (!backend.releasesChordTriggers()) {
+        return false; // the trigger stays ours: the running member checks the callback when it ends
+      }
+      try {
+        // Its answer does not matter: this member held the trigger, so false only means that the
+        // release was tried again after its reply was lost. The check below holds either way.
+        execution.chordStep(
+            "releasing the chord trigger",
+            () -> backend.releaseChordTrigger(group, signature.uuid()));
+        if (round == RELEASE_ROUNDS) {
+          log.warn(
+              "Chord group {}: its members kept running again while it was fired ({} rounds); the"
+                  + " trigger is left released for them",
+              LogText.of(group),
+              round);
+          return false;
+        }
+        boolean completed =
+            execution.chordStep(
+                "checking chord group completion",
+                () -> backend.groupCompleted(group, signature.groupTaskCount()));
+        if (!completed
+            || execution.chordStep(
+                    "triggering the chord", () -> backend.triggerChord(group, signature.uuid()))
+                != Backend.Trigger.WON) {
+          return false; // a running member wins it when it finishes, or another member won it
+        }
+      } catch (TaskExecution.GroupMissing | TaskExecution.BookkeepingFailed e) {
+        chordGaveUp(callback, e, false);
+        return false;
       }
     }
   }

@@ -54,10 +54,15 @@ final class DagCompletion {
     }
     // A task with dependencies was sent by a worker, at least once: another copy of it may have
     // run, even on its first delivery. When that copy finished while this one was running, the
-    // dependency that won the trigger found this one running and left the dependent to it; like a
-    // re-run, this one must then check whether the dependent was sent (seen in DagKillKit on
-    // AMQP + Redis: a join of joins lost).
-    boolean mayBeACopy = possiblyRerun || dag.header().dependencyCount(dag.index()) > 0;
+    // dependency that won the trigger found this one running. Where the backend releases triggers,
+    // that winner released it, so this copy wins it as any member does (and a copy that finds
+    // the trigger held by this task's UUID learns it won before). Elsewhere the winner left the
+    // dependent to this copy, which, like a re-run, must check whether it was sent (seen in
+    // DagKillKit on AMQP + Redis: a join of joins lost); that check can race a live winner still
+    // sending it, so it is made only there.
+    boolean mayBeACopy =
+        possiblyRerun
+            || (dag.header().dependencyCount(dag.index()) > 0 && !backend.releasesChordTriggers());
     for (int dependent : dag.header().dependents(dag.index())) {
       if (!othersSucceeded(execution, backend, dag, dependent, signature.uuid())) {
         continue; // the last of them starts it; a failed one failed it

@@ -237,6 +237,28 @@ public final class MigratingBackend implements Backend {
     return trigger;
   }
 
+  /**
+   * Decided by the old backend; a release is copied to the new one, which then forgets the winner
+   * too (a trigger the new one kept would make the member that wins the old one's after the move
+   * lose there).
+   */
+  @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    boolean released = from.releaseChordTrigger(groupUuid, memberUuid);
+    if (released) {
+      copy(
+          "chord trigger release of group " + groupUuid,
+          () -> to.releaseChordTrigger(groupUuid, memberUuid));
+    }
+    return released;
+  }
+
+  /** Only where both backends release: a trigger either kept would outlive the release. */
+  @Override
+  public boolean releasesChordTriggers() {
+    return from.releasesChordTriggers() && to.releasesChordTriggers();
+  }
+
   @Override
   public void setStatePending(Signature signature) {
     both(b -> b.setStatePending(signature));

@@ -38,6 +38,9 @@ final class FaultyBackend implements Backend {
   private volatile boolean losingClaimReplies;
   private volatile boolean notFoundInWordsOnly;
   private volatile boolean pendingIfAbsent = true;
+  private volatile boolean releasesTriggers = true;
+  private volatile @org.jspecify.annotations.Nullable Runnable beforeNextRelease;
+  private final Map<String, Runnable> beforeTriggerBy = new ConcurrentHashMap<>();
   private volatile java.util.Set<String> heldSuccessOf = java.util.Set.of();
   private final java.util.concurrent.CountDownLatch successGate =
       new java.util.concurrent.CountDownLatch(1);
@@ -234,7 +237,54 @@ final class FaultyBackend implements Backend {
   @Override
   public Trigger triggerChord(String groupUuid, String memberUuid) {
     maybeFail(Op.TRIGGER);
+    Runnable before = beforeTriggerBy.get(memberUuid);
+    if (before != null) {
+      before.run();
+    }
     return chordRead(() -> delegate.triggerChord(groupUuid, memberUuid));
+  }
+
+  @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    if (!releasesTriggers) {
+      throw new UnsupportedOperationException("FaultyBackend made without trigger releases");
+    }
+    Runnable action = beforeNextRelease;
+    beforeNextRelease = null;
+    if (action != null) {
+      action.run();
+    }
+    return delegate.releaseChordTrigger(groupUuid, memberUuid);
+  }
+
+  /** Runs {@code action} once, just before the next release of a chord trigger. */
+  FaultyBackend beforeNextRelease(Runnable action) {
+    beforeNextRelease = action;
+    return this;
+  }
+
+  /**
+   * Runs {@code action} before each chord trigger asked for by the member {@code memberUuid} (a
+   * member that comes to the trigger only after another).
+   */
+  FaultyBackend beforeTriggerBy(String memberUuid, Runnable action) {
+    beforeTriggerBy.put(memberUuid, action);
+    return this;
+  }
+
+  @Override
+  public boolean releasesChordTriggers() {
+    return releasesTriggers && delegate.releasesChordTriggers();
+  }
+
+  /**
+   * Says that this backend cannot release a chord trigger (a backend of another party, or one
+   * written before releases): a winner then keeps the trigger and leaves the callback to a member
+   * running again.
+   */
+  FaultyBackend withoutTriggerReleases() {
+    releasesTriggers = false;
+    return this;
   }
 
   @Override

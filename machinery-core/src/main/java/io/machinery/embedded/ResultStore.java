@@ -131,6 +131,31 @@ final class ResultStore {
         : Backend.Trigger.LOST;
   }
 
+  /**
+   * Atomically unflips ChordTriggered and forgets the winner when {@code memberUuid} is the kept
+   * winner; true if released.
+   */
+  boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    boolean[] released = new boolean[1];
+    groups.computeIfPresent(
+        groupUuid,
+        (key, entry) -> {
+          Entry winner = live(chordWinners, groupUuid);
+          GroupMeta meta = WireCodec.decodeGroupMeta(entry.json);
+          if (!meta.chordTriggered()
+              || memberUuid.isEmpty()
+              || winner == null
+              || !memberUuid.equals(new String(winner.json, StandardCharsets.UTF_8))) {
+            return entry;
+          }
+          released[0] = true;
+          chordWinners.remove(groupUuid);
+          return new Entry(
+              WireCodec.encode(meta.withChordTriggered(false)), entry.expiresAtMillis, null);
+        });
+    return released[0];
+  }
+
   void pending(Signature signature) {
     put(TaskState.pending(signature, now()));
   }

@@ -51,6 +51,16 @@ abstract sealed class StoreBackend implements Backend permits EagerBackend, Memo
   }
 
   @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    return store.releaseChordTrigger(groupUuid, memberUuid);
+  }
+
+  @Override
+  public boolean releasesChordTriggers() {
+    return true;
+  }
+
+  @Override
   public void setStatePending(Signature signature) {
     store.pending(signature);
   }

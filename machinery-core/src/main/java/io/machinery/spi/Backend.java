@@ -81,6 +81,40 @@ public interface Backend extends AutoCloseable {
     return triggerChord(groupUuid) ? Trigger.WON : Trigger.LOST;
   }
 
+  /**
+   * Undoes a chord trigger that {@code memberUuid} won with {@link #triggerChord(String, String)},
+   * in one atomic step: the group's {@code ChordTriggered} goes back to false and the kept winner
+   * goes, so that the next member to ask wins it (a Go worker too). A winner that reads the states
+   * and finds a member running again (its message redelivered, or a second copy of a DAG task)
+   * cannot send the callback with that member's results; it releases the trigger and checks the
+   * group again, so the running member wins the trigger when it finishes, or, when it finished in
+   * between, the winner (or another member) wins it again. Without it, the winner would keep the
+   * trigger and leave the callback to that member, and every member that loses a trigger while it
+   * may be such a member would have to send the callback when it finds none stored: also while a
+   * live winner is still sending it, which then runs twice.
+   *
+   * @param groupUuid the group's UUID
+   * @param memberUuid the UUID of the member whose worker won the trigger
+   * @return true if the trigger was released; false when the group is gone or its trigger is not
+   *     held by {@code memberUuid} (another member's, a Go worker's, or not triggered)
+   * @throws UnsupportedOperationException when {@link #releasesChordTriggers} is false (the
+   *     default)
+   * @throws io.machinery.MachineryException when the backend cannot be reached
+   */
+  default boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    throw new UnsupportedOperationException(
+        getClass().getSimpleName() + " cannot release a chord trigger");
+  }
+
+  /**
+   * Tells whether {@link #releaseChordTrigger} works here.
+   *
+   * @return false (the default) if it throws {@link UnsupportedOperationException}
+   */
+  default boolean releasesChordTriggers() {
+    return false;
+  }
+
   /** What {@link #triggerChord(String, String)} answers. */
   enum Trigger {
     /** The caller triggered the chord: it sends the callback. */

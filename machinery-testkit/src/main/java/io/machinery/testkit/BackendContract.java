@@ -64,6 +64,16 @@ public abstract class BackendContract {
   }
 
   /**
+   * Whether the backend releases a chord trigger its winner asks it to ({@link
+   * Backend#releaseChordTrigger}); every backend that keeps chord winners does. If not, {@link
+   * Backend#releasesChordTriggers} must say so and a release must fail with {@link
+   * UnsupportedOperationException}.
+   */
+  protected boolean releasesChordTriggers() {
+    return keepsChordWinners();
+  }
+
+  /**
    * Whether the backend keeps uniqueness keys ({@link Backend#claimUnique}); if not, claiming one
    * must fail with {@link UnsupportedOperationException}.
    */
@@ -385,6 +395,78 @@ public abstract class BackendContract {
         .as("the winner, asking again")
         .isEqualTo(keepsChordWinners() ? Backend.Trigger.WON_BEFORE : Backend.Trigger.LOST);
     assertThat(backend.triggerChord(group, loser.uuid())).isEqualTo(Backend.Trigger.LOST);
+  }
+
+  /**
+   * A winner that releases a chord's trigger hands it back: the next member to ask wins it (and is
+   * the one that won before when it asks again), a Go worker's trigger (no member) wins it too, and
+   * of eight members racing for a released trigger one wins. Only the member holding the trigger
+   * releases it; a release of a group that is gone or not triggered releases nothing.
+   */
+  @Test
+  void theWinnerOfAChordReleasesItsTriggerAndTheNextMemberWinsIt() throws Exception {
+    assertThat(backend.releasesChordTriggers())
+        .as("releasesChordTriggers()")
+        .isEqualTo(releasesChordTriggers());
+    String group = Uuids.newGroupUuid();
+    List<Signature> members = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      members.add(task("add").toBuilder().groupUuid(group).groupTaskCount(3).build());
+    }
+    backend.initGroup(group, members.stream().map(Signature::uuid).toList());
+    for (Signature member : members) {
+      backend.setStatePending(member);
+      backend.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    String first = members.get(0).uuid();
+    String second = members.get(1).uuid();
+    if (!releasesChordTriggers()) {
+      assertThat(backend.triggerChord(group, first)).isEqualTo(Backend.Trigger.WON);
+      assertThatThrownBy(() -> backend.releaseChordTrigger(group, first))
+          .isInstanceOf(UnsupportedOperationException.class);
+      return;
+    }
+    assertThat(backend.releaseChordTrigger(group, first)).as("not triggered yet").isFalse();
+    assertThat(backend.releaseChordTrigger(Uuids.newGroupUuid(), first)).as("no group").isFalse();
+    assertThat(backend.triggerChord(group, first)).isEqualTo(Backend.Trigger.WON);
+    assertThat(backend.releaseChordTrigger(group, second)).as("held by another").isFalse();
+    assertThat(backend.triggerChord(group, second)).isEqualTo(Backend.Trigger.LOST);
+
+    assertThat(backend.releaseChordTrigger(group, first)).isTrue();
+    assertThat(backend.releaseChordTrigger(group, first)).as("released already").isFalse();
+    assertThat(backend.triggerChord(group, second)).isEqualTo(Backend.Trigger.WON);
+    assertThat(backend.triggerChord(group, first))
+        .as("the first winner, no longer the winner")
+        .isEqualTo(Backend.Trigger.LOST);
+    assertThat(backend.triggerChord(group, second)).isEqualTo(Backend.Trigger.WON_BEFORE);
+
+    assertThat(backend.releaseChordTrigger(group, second)).isTrue();
+    assertThat(backend.triggerChord(group)).as("a Go worker's trigger, after a release").isTrue();
+    assertThat(backend.releaseChordTrigger(group, second))
+        .as("held by a Go worker (no member)")
+        .isFalse();
+    assertThat(backend.triggerChord(group, second)).isEqualTo(Backend.Trigger.LOST);
+
+    String raced = Uuids.newGroupUuid();
+    List<Signature> racers = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      racers.add(task("add").toBuilder().groupUuid(raced).groupTaskCount(8).build());
+    }
+    backend.initGroup(raced, racers.stream().map(Signature::uuid).toList());
+    for (Signature member : racers) {
+      backend.setStatePending(member);
+      backend.setStateSuccess(member, List.of(TaskResult.of(1L)));
+    }
+    assertThat(backend.triggerChord(raced, racers.get(0).uuid())).isEqualTo(Backend.Trigger.WON);
+    assertThat(backend.releaseChordTrigger(raced, racers.get(0).uuid())).isTrue();
+    java.util.concurrent.atomic.AtomicInteger next =
+        new java.util.concurrent.atomic.AtomicInteger();
+    assertThat(
+            trueForHowManyOfEightRacingCallers(
+                () ->
+                    backend.triggerChord(raced, racers.get(next.getAndIncrement()).uuid())
+                        == Backend.Trigger.WON))
+        .isEqualTo(1);
   }
 
   // ------------------------------------------------------------------------------------------
