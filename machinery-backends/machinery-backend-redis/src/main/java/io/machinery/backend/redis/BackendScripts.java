@@ -372,6 +372,48 @@ final class BackendScripts {
           ScriptOutputType.INTEGER);
 
   /**
+   * Releases a chord trigger that a member won ({@code Backend#releaseChordTrigger}) in one step:
+   * only while the winner key holds that member and the meta's {@code ChordTriggered} is true, it
+   * flips the flag back to false in place (every other byte of Go's JSON unchanged, the expiry
+   * renewed, as {@link #TRIGGER_CHORD} flips it to true), then deletes the winner key, and returns
+   * 1; otherwise it changes nothing and returns 0 (an empty member, another or no winner, a missing
+   * meta, a flag already false). A meta without Go's {@code "ChordTriggered":true|false} is -3: the
+   * caller decodes it, then calls again with ARGV[3] the meta it read and ARGV[4] its replacement,
+   * which is written only while the meta is still exactly ARGV[3] (else -4: read again). The meta
+   * and the winner key share a slot, so this runs on a cluster too. It needs no mutex: it only
+   * turns a true flag false, while whoever turns it true (Go under its mutex, {@link
+   * #TRIGGER_CHORD}, Java under the mutex) writes only after reading it false, so neither can undo
+   * the other. The meta goes first: a write refused for memory leaves both as they were. KEYS: the
+   * group meta, the winner key. ARGV: the expiry in seconds, the member's UUID[, the meta read, its
+   * replacement].
+   */
+  static final RedisScript RELEASE_CHORD =
+      RedisScript.of(
+          "release-chord",
+          REPLACE
+              + """
+      if ARGV[2] == '' or redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+      local meta = redis.call('GET', KEYS[1])
+      if not meta then return 0 end
+      local released
+      if ARGV[3] then
+        if meta ~= ARGV[3] then return -4 end
+        released = ARGV[4]
+      else
+        local s, e = string.find(meta, '"ChordTriggered":', 1, true)
+        if not s then return -3 end
+        if string.sub(meta, e + 1, e + 5) == 'false' then return 0 end
+        if string.sub(meta, e + 1, e + 4) ~= 'true' then return -3 end
+        released = string.sub(meta, 1, e) .. 'false' .. string.sub(meta, e + 5)
+      end
+      local refused = replace(KEYS[1], released, ARGV[1])
+      if refused then return refused end
+      redis.call('DEL', KEYS[2])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
    * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one
    * cached digest): delete the mutex only if it still holds our value.
    */

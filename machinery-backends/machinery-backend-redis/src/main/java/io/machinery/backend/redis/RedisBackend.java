@@ -92,7 +92,11 @@ import org.jspecify.annotations.Nullable;
  *       release script. The winning member's UUID is kept beside the meta ({@link #winnerKey}), so
  *       that member, back as a first delivery after its worker died (Pub/Sub without a dead-letter
  *       policy), learns it won and checks that the callback was sent ({@link #triggerChord(String,
- *       String)}).
+ *       String)}). A winner that finds a member running again releases its trigger ({@link
+ *       #releaseChordTrigger}): one script over the meta and the winner key (one slot, so on a
+ *       cluster too) flips the flag back in Go's bytes and forgets the winner, and needs no mutex,
+ *       since it only turns a flag false that every setter (Go included) sets only after reading it
+ *       false.
  *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
  *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
@@ -678,6 +682,55 @@ public final class RedisBackend implements Backend {
           "redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
     }
     return triggerUnderMutex(groupUuid, memberUuid);
+  }
+
+  /**
+   * Undoes {@code memberUuid}'s win: one script ({@link BackendScripts#RELEASE_CHORD}) flips the
+   * meta's {@code ChordTriggered} back in Go's bytes and deletes the winner key, on a single server
+   * and on a cluster alike, without Go's mutex (see the script). A meta in another layout is
+   * decoded here and replaced by the script only while unchanged.
+   *
+   * @throws MachineryException when Redis cannot be reached, or the meta kept changing under the
+   *     release
+   */
+  @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    if (memberUuid.isEmpty()) {
+      return false; // a trigger without a member (a Go worker's) is never released
+    }
+    String[] keys = {groupUuid, winnerKey(groupUuid)};
+    byte[] member = bytes(memberUuid);
+    for (int attempt = 1; attempt <= CHORD_MUTEX_TRIES; attempt++) {
+      long outcome =
+          awaitScript(BackendScripts.RELEASE_CHORD.<Long>run(commands, keys, expireArg, member));
+      if (outcome != -3) {
+        return outcome == 1;
+      }
+      byte[] read = session.await(commands.get(groupUuid));
+      if (read == null) {
+        return false;
+      }
+      GroupMeta meta = WireCodec.decodeGroupMeta(read);
+      if (!meta.chordTriggered()) {
+        return false;
+      }
+      byte[] released = WireCodec.encode(meta.withChordTriggered(false));
+      outcome =
+          awaitScript(
+              BackendScripts.RELEASE_CHORD.<Long>run(
+                  commands, keys, expireArg, member, read, released));
+      if (outcome != -4) {
+        return outcome == 1;
+      }
+    }
+    throw new MachineryException(
+        "the meta of group " + groupUuid + " kept changing while its chord trigger was released");
+  }
+
+  /** True: {@link #releaseChordTrigger} works on a single server and on a cluster. */
+  @Override
+  public boolean releasesChordTriggers() {
+    return true;
   }
 
   /**

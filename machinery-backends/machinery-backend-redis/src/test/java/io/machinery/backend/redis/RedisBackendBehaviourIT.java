@@ -23,12 +23,19 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** What the Redis backend stores, byte for byte, and how it shares chords with Go workers. */
 class RedisBackendBehaviourIT {
@@ -339,6 +346,195 @@ class RedisBackendBehaviourIT {
       assertThat(WireCodec.decodeGroupMeta(raw(group)).chordTriggered()).isTrue();
     } finally {
       redis.await(redis.commands().del(group));
+    }
+  }
+
+  /**
+   * A release flips {@code ChordTriggered} back in Go's own bytes (what Go's InitGroup wrote, byte
+   * for byte), renews the expiry and forgets the winner, for a trigger won before releases existed
+   * (the same two keys); a Go worker's trigger then flips it again, and a trigger without a kept
+   * winner (Go's, as Go stored it) is never released.
+   */
+  @Test
+  void releasingAChordFlipsOnlyTheFlagBackInGosBytes() throws Exception {
+    String goMeta = Files.readString(captured("redis-group-meta-init.json"));
+    String triggered = goMeta.replace("\"ChordTriggered\":false", "\"ChordTriggered\":true");
+    String group = WireCodec.decodeGroupMeta(goMeta.getBytes(StandardCharsets.UTF_8)).groupUuid();
+    String goTriggered = Files.readString(captured("redis-group-meta-chord-triggered.json"));
+    String goGroup =
+        WireCodec.decodeGroupMeta(goTriggered.getBytes(StandardCharsets.UTF_8)).groupUuid();
+    try {
+      redis.await(
+          redis
+              .commands()
+              .set(group, triggered.getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(5)));
+      redis.await(
+          redis
+              .commands()
+              .set(
+                  RedisBackend.winnerKey(group),
+                  "task_first".getBytes(StandardCharsets.UTF_8),
+                  SetArgs.Builder.ex(5)));
+      assertThat(backend.releaseChordTrigger(group, "task_second")).isFalse();
+      assertThat(backend.releaseChordTrigger(group, "")).isFalse();
+      assertThat(new String(raw(group), StandardCharsets.UTF_8)).isEqualTo(triggered);
+
+      assertThat(backend.releaseChordTrigger(group, "task_first")).isTrue();
+      assertThat(new String(raw(group), StandardCharsets.UTF_8)).isEqualTo(goMeta);
+      assertThat(redis.await(redis.commands().ttl(group))).isGreaterThan(EXPIRE - 5L);
+      assertThat(redis.await(redis.commands().exists(RedisBackend.winnerKey(group)))).isZero();
+      assertThat(backend.triggerChord(group)).as("a Go worker's trigger").isTrue();
+      assertThat(new String(raw(group), StandardCharsets.UTF_8)).isEqualTo(triggered);
+
+      redis.await(redis.commands().set(goGroup, goTriggered.getBytes(StandardCharsets.UTF_8)));
+      assertThat(backend.releaseChordTrigger(goGroup, "task_first")).isFalse();
+      assertThat(new String(raw(goGroup), StandardCharsets.UTF_8)).isEqualTo(goTriggered);
+    } finally {
+      redis.await(redis.commands().del(group, goGroup, RedisBackend.winnerKey(group)));
+    }
+  }
+
+  /**
+   * A triggered meta in another layout (not Go's bytes) is decoded and replaced in Go's layout with
+   * the flag false, the winner forgotten; the next member wins it.
+   */
+  @Test
+  void aChordTriggerInAnotherLayoutIsReleasedToo() {
+    String group = Uuids.newGroupUuid();
+    String spaced =
+        "{\"GroupUUID\": \""
+            + group
+            + "\", \"TaskUUIDs\": [], \"ChordTriggered\": true, \"Lock\": false,"
+            + " \"CreatedAt\": \"2026-11-27T11:36:15.389091187Z\", \"TTL\": 0}";
+    try {
+      redis.await(redis.commands().set(group, spaced.getBytes(StandardCharsets.UTF_8)));
+      redis.await(
+          redis
+              .commands()
+              .set(RedisBackend.winnerKey(group), "task_first".getBytes(StandardCharsets.UTF_8)));
+      assertThat(backend.releaseChordTrigger(group, "task_second")).isFalse();
+      assertThat(backend.releaseChordTrigger(group, "task_first")).isTrue();
+      GroupMeta meta = WireCodec.decodeGroupMeta(raw(group));
+      assertThat(meta.chordTriggered()).isFalse();
+      assertThat(meta.groupUuid()).isEqualTo(group);
+      assertThat(redis.await(redis.commands().ttl(group))).isGreaterThan(EXPIRE - 5L);
+      assertThat(redis.await(redis.commands().exists(RedisBackend.winnerKey(group)))).isZero();
+      assertThat(backend.triggerChord(group, "task_second")).isEqualTo(Backend.Trigger.WON);
+    } finally {
+      redis.await(redis.commands().del(group, RedisBackend.winnerKey(group)));
+    }
+  }
+
+  /**
+   * A release neither waits for Go's mutex nor takes it: it only turns a set flag false, and Go
+   * sets the flag only after reading it false under the mutex.
+   */
+  @Test
+  void releasingAChordNeitherWaitsForGosMutexNorTouchesIt() throws Exception {
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of());
+    assertThat(backend.triggerChord(group, "task_first")).isEqualTo(Backend.Trigger.WON);
+    byte[] goValue = "QH4WIFj9CDHmFZBuOBr3+A==".getBytes(StandardCharsets.UTF_8);
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                "OK"
+                    .equals(
+                        redis.await(
+                            redis
+                                .commands()
+                                .set(
+                                    RedisBackend.CHORD_MUTEX,
+                                    goValue,
+                                    SetArgs.Builder.nx().px(8_000)))));
+    try {
+      CompletableFuture<Boolean> release =
+          CompletableFuture.supplyAsync(() -> backend.releaseChordTrigger(group, "task_first"));
+      assertThat(release.get(2, TimeUnit.SECONDS)).isTrue();
+      assertThat(raw(RedisBackend.CHORD_MUTEX)).isEqualTo(goValue);
+      assertThat(WireCodec.decodeGroupMeta(raw(group)).chordTriggered()).isFalse();
+    } finally {
+      BackendScripts.MUTEX_RELEASE
+          .run(redis.commands(), new String[] {RedisBackend.CHORD_MUTEX}, goValue)
+          .get();
+      backend.purgeGroupMeta(group);
+    }
+  }
+
+  /**
+   * A release racing seven members' triggers, on a single server (scripts) and on a cluster (the
+   * triggers under Go's mutex): the release is one step, so afterwards either one of them won and
+   * is the kept winner with the flag set, or none won and neither flag nor winner is left.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aReleaseRacingTriggersLeavesExactlyOneWinnerOrNone(boolean cluster) throws Exception {
+    String url = cluster ? TestEndpoints.redisClusterUrl() : TestEndpoints.redisUrl();
+    Config racing = Config.builder().resultBackend(url).resultsExpireIn(EXPIRE).build();
+    ExecutorService threads = Executors.newFixedThreadPool(8);
+    try (RedisBackend own = RedisBackend.create(racing);
+        RedisSession admin = RedisSession.open(url, racing)) {
+      for (int round = 0; round < 10; round++) {
+        String group = Uuids.newGroupUuid();
+        own.initGroup(group, List.of());
+        try {
+          assertThat(own.triggerChord(group, "task_0")).isEqualTo(Backend.Trigger.WON);
+          CountDownLatch start = new CountDownLatch(1);
+          CompletableFuture<Boolean> release =
+              CompletableFuture.supplyAsync(
+                  () -> {
+                    awaitLatch(start);
+                    return own.releaseChordTrigger(group, "task_0");
+                  },
+                  threads);
+          List<CompletableFuture<Backend.Trigger>> triggers = new ArrayList<>();
+          for (int i = 1; i < 8; i++) {
+            String member = "task_" + i;
+            triggers.add(
+                CompletableFuture.supplyAsync(
+                    () -> {
+                      awaitLatch(start);
+                      return own.triggerChord(group, member);
+                    },
+                    threads));
+          }
+          start.countDown();
+          assertThat(release.get(30, TimeUnit.SECONDS)).isTrue();
+          List<String> winners = new ArrayList<>();
+          for (int i = 0; i < triggers.size(); i++) {
+            if (triggers.get(i).get(30, TimeUnit.SECONDS) == Backend.Trigger.WON) {
+              winners.add("task_" + (i + 1));
+            }
+          }
+          boolean flag =
+              WireCodec.decodeGroupMeta(admin.await(admin.commands().get(group))).chordTriggered();
+          byte[] kept = admin.await(admin.commands().get(RedisBackend.winnerKey(group)));
+          assertThat(winners).hasSizeLessThanOrEqualTo(1);
+          if (winners.isEmpty()) {
+            assertThat(flag).as("the flag after a release nobody followed").isFalse();
+            assertThat(kept).as("the winner after a release nobody followed").isNull();
+          } else {
+            assertThat(flag).isTrue();
+            assertThat(kept).isEqualTo(winners.get(0).getBytes(StandardCharsets.UTF_8));
+          }
+        } finally {
+          own.purgeGroupMeta(group);
+        }
+      }
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  private static void awaitLatch(CountDownLatch latch) {
+    try {
+      if (!latch.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("the race never started");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
     }
   }
 

@@ -330,10 +330,11 @@ class RedisBackendEdgeCasesIT {
    * a task's next states replace its last one, and a chord fires, as none of them grows memory.
    * Before the audit, the merge and early-state scripts and the chord's script had a {@code SET} as
    * their first write and a chain's final state was a {@code SET}, which a full Redis refuses: the
-   * task's SUCCESS and the chord were lost until memory was freed. A new key is still refused, as
-   * Go's. Each script frees first only once Redis refused its {@code SET} (one {@code DEL} per
-   * write while Redis is full, none while it has room: issue #18, the audit had every write of
-   * these scripts delete first).
+   * task's SUCCESS and the chord were lost until memory was freed (a chord trigger's release, which
+   * makes the meta one byte longer, frees first too). A new key is still refused, as Go's. Each
+   * script frees first only once Redis refused its {@code SET} (one {@code DEL} per write while
+   * Redis is full, none while it has room: issue #18, the audit had every write of these scripts
+   * delete first).
    */
   @Test
   void statesReplaceEachOtherAndChordsFireWhileRedisIsOutOfMemory() throws Exception {
@@ -367,6 +368,12 @@ class RedisBackendEdgeCasesIT {
       assertThat(own.triggerChord(group, tasks.get(2).uuid()))
           .isEqualTo(io.machinery.spi.Backend.Trigger.WON);
       assertFreedFirst(admin, "the chord's script", 1);
+      admin.await(admin.commands().configResetstat());
+      assertThat(own.releaseChordTrigger(group, tasks.get(2).uuid())).isTrue();
+      assertFreedFirst(admin, "the release's script (the meta, then the winner key)", 2);
+      assertThat(own.triggerChord(group, tasks.get(1).uuid()))
+          .as("won again after the release, Redis still full")
+          .isEqualTo(io.machinery.spi.Backend.Trigger.WON);
       assertThatThrownBy(() -> own.setStatePending(Signature.create("new")))
           .as("a new key needs room, as Go's SET does")
           .hasMessageContaining("OOM");
