@@ -156,7 +156,7 @@ class MachineryStarterEdgeCasesTest {
             context -> {
               assertThat(context).hasNotFailed();
               MachineryWorkers workers = context.getBean(MachineryWorkers.class);
-              assertThat(workers.workers()).extracting(Worker::customQueue).containsExactly("");
+              assertWorkersOn(workers, "");
               AsyncResult early =
                   context
                       .getBean(Server.class)
@@ -166,21 +166,11 @@ class MachineryStarterEdgeCasesTest {
               context.getBean(LazyQueueTasks.class); // first made now, the workers running
 
               assertThat(early.get(Duration.ofSeconds(10))).containsExactly("ran from edge_lazy");
-              // the late start lists its worker when the launch has returned: the task may have
-              // run a moment before that
-              await()
-                  .atMost(Duration.ofSeconds(10))
-                  .untilAsserted(
-                      () ->
-                          assertThat(workers.workers())
-                              .extracting(Worker::customQueue)
-                              .containsExactlyInAnyOrder("", "edge_lazy"));
+              awaitWorkersOn(workers, "", "edge_lazy");
               assertThat(customized).contains("edge_lazy");
               context.stop();
               context.start();
-              assertThat(workers.workers())
-                  .extracting(Worker::customQueue)
-                  .containsExactlyInAnyOrder("", "edge_lazy");
+              assertWorkersOn(workers, "", "edge_lazy");
             });
   }
 
@@ -222,7 +212,7 @@ class MachineryStarterEdgeCasesTest {
                                     "machinery_worker_edge_lazy",
                                     "no worker on edge_lazy in this test"));
                       });
-              assertThat(workers.workers()).extracting(Worker::customQueue).containsExactly("");
+              assertWorkersOn(workers, "");
               assertThat(workers.isRunning()).isTrue();
             });
   }
@@ -242,9 +232,7 @@ class MachineryStarterEdgeCasesTest {
               context.getBean(LazyQueueTasks.class);
               assertThat(workers.workers()).isEmpty();
               context.start();
-              assertThat(workers.workers())
-                  .extracting(Worker::customQueue)
-                  .containsExactlyInAnyOrder("", "edge_lazy");
+              assertWorkersOn(workers, "", "edge_lazy");
             });
   }
 
@@ -291,13 +279,7 @@ class MachineryStarterEdgeCasesTest {
       }
 
       MachineryWorkers workers = context.getBean(MachineryWorkers.class);
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .untilAsserted(
-              () ->
-                  assertThat(workers.workers())
-                      .extracting(Worker::customQueue)
-                      .containsExactlyInAnyOrder("", "edge_crossing"));
+      awaitWorkersOn(workers, "", "edge_crossing");
     } finally {
       if (!deadlocked) {
         context.close();
@@ -399,6 +381,19 @@ class MachineryStarterEdgeCasesTest {
     }
   }
 
+  /** The running workers consume exactly {@code queues} ("" for the default queue). */
+  private static void assertWorkersOn(MachineryWorkers workers, String... queues) {
+    assertThat(workers.workers()).extracting(Worker::customQueue).containsExactlyInAnyOrder(queues);
+  }
+
+  /**
+   * {@link #assertWorkersOn}, once a late start listed its worker (it does when its launch
+   * returned, and the worker may have run a task a moment before that).
+   */
+  private static void awaitWorkersOn(MachineryWorkers workers, String... queues) {
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertWorkersOn(workers, queues));
+  }
+
   /** An application bean that needs the workers (to list them, say). */
   static class EarlyUser {
     final MachineryWorkers workers;
@@ -424,9 +419,7 @@ class MachineryStarterEdgeCasesTest {
    */
   private static void consumesAndRunsEdgeOther(AssertableApplicationContext context) {
     assertThat(context).hasNotFailed();
-    assertThat(context.getBean(MachineryWorkers.class).workers())
-        .extracting(Worker::customQueue)
-        .containsExactlyInAnyOrder("", "edge_other");
+    assertWorkersOn(context.getBean(MachineryWorkers.class), "", "edge_other");
     assertThat(
             context
                 .getBean(Server.class)
