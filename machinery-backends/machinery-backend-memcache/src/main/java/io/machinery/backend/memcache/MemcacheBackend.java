@@ -86,7 +86,12 @@ import org.slf4j.LoggerFactory;
  *       winner are stored together or not at all. Go's trigger (read, plain {@code Set} of {@code
  *       Lock}, then {@code Replace}) is racy; this one waits while a Go worker holds {@code Lock},
  *       as Go does, but a Go worker that read the meta before Java's {@code cas} still fires too
- *       (and rewrites the meta without the winner), as two Go workers can both fire.
+ *       (and rewrites the meta without the winner), as two Go workers can both fire. {@link
+ *       #releaseChordTrigger} undoes its winner's trigger alike ({@code gets}, then a {@code cas}
+ *       writing Go's meta untriggered, without the winner); the previous version's winner key
+ *       {@code <group uuid>_chord_winner} is deleted before that {@code cas}, after moving a winner
+ *       kept only there into the meta, so a release cut short leaves the trigger its winner's,
+ *       never nobody's or winnable twice by one member.
  *   <li><b>Item size.</b> memcached refuses an item over its limit ({@code -I}, 1 MiB by default)
  *       with {@code SERVER_ERROR}, which spymemcached takes for a broken connection, failing every
  *       operation in flight on it. So a value that would not fit is refused before it is sent, with
@@ -463,15 +468,7 @@ public final class MemcacheBackend implements Backend {
             : Trigger.LOST;
       }
       if (meta.lock()) {
-        if (System.nanoTime() > deadline) {
-          throw new MachineryException(
-              "memcache: group "
-                  + groupUuid
-                  + " stayed locked (Lock: true) for "
-                  + GO_LOCK_WAIT.toSeconds()
-                  + " s; a Go worker may have died inside TriggerChord");
-        }
-        pause();
+        waitForGoLock(groupUuid, deadline);
         continue;
       }
       byte[] triggered = withWinner(WireCodec.encode(meta.withChordTriggered(true)), memberUuid);
@@ -497,7 +494,95 @@ public final class MemcacheBackend implements Backend {
     }
   }
 
-  private static void pause() {
+  /**
+   * Releases the trigger {@code memberUuid} holds (its UUID in the meta's winner field, or under
+   * the previous version's key): {@code gets}, then a {@code cas} that writes Go's meta with {@code
+   * ChordTriggered} false and no winner field, so the next member (or a Go worker's trigger) wins
+   * it; the expiry is renewed as the trigger renews it. Before that {@code cas} the previous
+   * version's key goes, as a Go trigger would make it name a winner again; a trigger held only
+   * through that key is first moved into the meta (a {@code cas} that adds the winner field), so
+   * that until the releasing {@code cas} the meta or the key names the winner, and after it nothing
+   * does: a release cut short leaves the trigger held by the member, never held by no one or won
+   * twice. A trigger held by the member while a Go worker holds {@code Lock} is waited for, as
+   * {@link #triggerChord(String, String)} waits: that worker's next write replaces the meta whole.
+   *
+   * @throws MachineryException when memcached cannot be reached, or the Lock stays taken
+   */
+  @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    if (memberUuid.isEmpty()) {
+      return false; // a trigger without a member is no member's to release
+    }
+    long deadline = System.nanoTime() + GO_LOCK_WAIT.toNanos();
+    while (true) {
+      CASValue<byte[]> item =
+          call("read group " + groupUuid, () -> client.gets(groupUuid, GoMemcacheWire.RAW));
+      if (item == null) {
+        return false;
+      }
+      GroupMeta meta = decodeMeta(groupUuid, item.getValue());
+      if (!meta.chordTriggered()) {
+        return false;
+      }
+      String field = winnerField(item.getValue());
+      if (!memberUuid.equals(field != null ? field : previousVersionsWinner(groupUuid))) {
+        return false;
+      }
+      if (meta.lock()) {
+        waitForGoLock(groupUuid, deadline);
+        continue;
+      }
+      byte[] next;
+      if (field == null) {
+        next = withWinner(WireCodec.encode(meta), memberUuid); // then released as any other
+      } else {
+        deletePreviousVersionsWinner(groupUuid);
+        next = WireCodec.encode(meta.withChordTriggered(false));
+      }
+      CASResponse response =
+          call(
+              "release the chord trigger of group " + groupUuid,
+              () -> {
+                checkFits(groupUuid, next);
+                return client.cas(groupUuid, item.getCas(), expiration(), next, GoMemcacheWire.RAW);
+              });
+      switch (response) {
+        case OK:
+          if (field != null) {
+            return true;
+          }
+          continue; // the winner is in the meta now: release it
+        case EXISTS:
+          continue; // someone wrote the meta in between: look again
+        case NOT_FOUND:
+          return false;
+        default:
+          throw new MachineryException(
+              "memcache: cas of group " + groupUuid + " answered " + response);
+      }
+    }
+  }
+
+  @Override
+  public boolean releasesChordTriggers() {
+    return true;
+  }
+
+  /**
+   * Waits a moment for a Go worker inside TriggerChord to clear the meta's {@code Lock}, as Go
+   * does.
+   *
+   * @throws MachineryException once {@code deadline} ({@link System#nanoTime}) has passed
+   */
+  private static void waitForGoLock(String groupUuid, long deadline) {
+    if (System.nanoTime() > deadline) {
+      throw new MachineryException(
+          "memcache: group "
+              + groupUuid
+              + " stayed locked (Lock: true) for "
+              + GO_LOCK_WAIT.toSeconds()
+              + " s; a Go worker may have died inside TriggerChord");
+    }
     try {
       Thread.sleep(GO_LOCK_POLL);
     } catch (InterruptedException e) {
@@ -533,18 +618,38 @@ public final class MemcacheBackend implements Backend {
    */
   private @Nullable String winner(String groupUuid, byte[] metaJson) {
     String winner = winnerField(metaJson);
-    if (winner != null) {
-      return winner;
+    return winner != null ? winner : previousVersionsWinner(groupUuid);
+  }
+
+  /** The member under the previous version's key {@code <group uuid>_chord_winner}; or null. */
+  private @Nullable String previousVersionsWinner(String groupUuid) {
+    String key = previousVersionsWinnerKey(groupUuid);
+    if (key == null) {
+      return null;
     }
-    String legacyKey = groupUuid + "_chord_winner";
-    if (legacyKey.getBytes(StandardCharsets.UTF_8).length > MemcachedClientIF.MAX_KEY_LENGTH) {
-      return null; // never written: not a memcached key
-    }
-    byte[] legacy =
+    byte[] winner =
         call(
             "read the chord winner of group " + groupUuid,
-            () -> client.get(legacyKey, GoMemcacheWire.RAW));
-    return legacy == null ? null : new String(legacy, StandardCharsets.UTF_8);
+            () -> client.get(key, GoMemcacheWire.RAW));
+    return winner == null ? null : new String(winner, StandardCharsets.UTF_8);
+  }
+
+  private void deletePreviousVersionsWinner(String groupUuid) {
+    String key = previousVersionsWinnerKey(groupUuid);
+    if (key != null) {
+      await(
+          call("delete the chord winner of group " + groupUuid, () -> client.delete(key)),
+          key,
+          true);
+    }
+  }
+
+  /** {@code <group uuid>_chord_winner}; null where that is no memcached key (never written). */
+  private static @Nullable String previousVersionsWinnerKey(String groupUuid) {
+    String key = groupUuid + "_chord_winner";
+    return key.getBytes(StandardCharsets.UTF_8).length > MemcachedClientIF.MAX_KEY_LENGTH
+        ? null
+        : key;
   }
 
   /** The meta's {@code "MachineryChordWinner"}; null when it has none. */

@@ -30,6 +30,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
 import java.util.zip.CRC32;
 import net.spy.memcached.internal.OperationFuture;
 import net.spy.memcached.ops.Operation;
@@ -45,6 +46,8 @@ import org.junit.jupiter.api.Test;
  *   <li>a chord whose {@code cas} was carried out is not lost when its answer is: the winner rides
  *       in the meta the {@code cas} writes, so the member asking again hears WON_BEFORE; a meta
  *       triggered by the previous version answers from its separate winner key;
+ *   <li>a release cut short at any of its writes leaves the trigger its winner's or released with
+ *       no winner named anywhere (the previous version's key is gone before the meta is released);
  *   <li>group UUIDs up to memcached's 250-byte key limit trigger and purge;
  *   <li>failures are MachineryExceptions, also for purges and on a closed backend;
  *   <li>an expiry past 2038 is clamped, not wrapped negative;
@@ -82,6 +85,10 @@ class MemcacheBackendEdgeCasesIT {
 
   private static Signature task(String name) {
     return Signature.builder(name).args(Arg.of(1L)).build();
+  }
+
+  private byte[] metaJson(String group) throws IOException {
+    return raw.get(group).value();
   }
 
   private boolean chordTriggeredInMemcached(String group) throws IOException {
@@ -177,6 +184,110 @@ class MemcacheBackendEdgeCasesIT {
     assertThat(backend.triggerChord(group, Uuids.newTaskUuid())).isEqualTo(Trigger.LOST);
   }
 
+  /**
+   * A release writes Go's meta untriggered, without the winner; a trigger the previous version kept
+   * under {@code <group>_chord_winner} is released by that winner, and the key goes with it: a Go
+   * worker's trigger afterwards is not taken for that member's (it would fire the chord again).
+   */
+  @Test
+  void aChordTriggeredByThePreviousVersionIsReleasedByItsWinnerAndItsKeyGoes() throws IOException {
+    String group = Uuids.newGroupUuid();
+    String member = Uuids.newTaskUuid();
+    String other = Uuids.newTaskUuid();
+    backend.initGroup(group, List.of(member, other));
+    GroupMeta meta = WireCodec.decodeGroupMeta(raw.get(group).value());
+    long expiry = backend.expiration();
+    raw.set(group, expiry, WireCodec.encode(meta.withChordTriggered(true)));
+    raw.set(group + "_chord_winner", expiry, member.getBytes(StandardCharsets.UTF_8));
+
+    assertThat(backend.releaseChordTrigger(group, other)).as("held by another").isFalse();
+    assertThat(backend.releaseChordTrigger(group, "")).as("no member").isFalse();
+    assertThat(backend.releaseChordTrigger(group, member)).isTrue();
+    assertThat(raw.get(group).value()).isEqualTo(WireCodec.encode(meta));
+    assertThat(raw.get(group + "_chord_winner")).as("the previous version's key").isNull();
+
+    raw.set(group, expiry, WireCodec.encode(meta.withChordTriggered(true))); // a Go worker's
+    assertThat(backend.triggerChord(group, member)).isEqualTo(Trigger.LOST);
+    assertThat(backend.releaseChordTrigger(group, member)).as("held by Go").isFalse();
+  }
+
+  /**
+   * A release cut short at any of its writes (the worker dies there, or the connection drops before
+   * or after memcached carried the write out) leaves the trigger either still its winner's (the
+   * winner hears WON_BEFORE, another member LOST) or released with no winner named anywhere: never
+   * held by nobody (the callback lost), and never a released meta beside a key naming the old
+   * winner (a Go worker's trigger would make it win again). Asked again, the release finishes.
+   */
+  @Test
+  void aReleaseCutShortLeavesTheTriggerItsWinnersOrReleased() throws Exception {
+    List<String> cutPoints = List.of("first cas", "delete", "second cas");
+    for (String cutPoint : cutPoints) {
+      for (boolean carriedOut : List.of(false, true)) {
+        String group = Uuids.newGroupUuid();
+        String member = Uuids.newTaskUuid();
+        String other = Uuids.newTaskUuid();
+        backend.initGroup(group, List.of(member, other));
+        GroupMeta meta = WireCodec.decodeGroupMeta(raw.get(group).value());
+        long expiry = backend.expiration();
+        raw.set(group, expiry, WireCodec.encode(meta.withChordTriggered(true)));
+        raw.set(group + "_chord_winner", expiry, member.getBytes(StandardCharsets.UTF_8));
+        String scenario = cutPoint + (carriedOut ? ", carried out" : ", not carried out");
+
+        int[] casSeen = {0};
+        int casToCut = cutPoint.equals("second cas") ? 2 : 1;
+        Predicate<String> at =
+            cutPoint.equals("delete")
+                ? line -> line.startsWith("delete " + group + "_chord_winner")
+                : line -> line.startsWith("cas " + group + " ") && ++casSeen[0] == casToCut;
+        try (CuttingProxy proxy = new CuttingProxy(address);
+            MemcacheBackend viaProxy =
+                MemcacheBackend.builder(config(120))
+                    .url("memcache://127.0.0.1:" + proxy.port())
+                    .operationTimeout(Duration.ofMillis(500)) // close() waits for it, six times
+                    .build()) {
+          if (carriedOut) {
+            proxy.cutAfter(at);
+          } else {
+            proxy.cutOn(at);
+          }
+          assertThatThrownBy(() -> viaProxy.releaseChordTrigger(group, member))
+              .as(scenario)
+              .isInstanceOf(MachineryException.class);
+          assertThat(proxy.cuts()).as(scenario).isEqualTo(1);
+        }
+
+        if (carriedOut) {
+          await()
+              .alias(scenario + ": memcached carried the write out")
+              .atMost(Duration.ofSeconds(5))
+              .until(
+                  () ->
+                      switch (cutPoint) {
+                        case "first cas" ->
+                            member.equals(MemcacheBackend.winnerField(metaJson(group)));
+                        case "delete" -> raw.get(group + "_chord_winner") == null;
+                        default -> !chordTriggeredInMemcached(group);
+                      });
+        }
+        if (chordTriggeredInMemcached(group)) {
+          assertThat(backend.triggerChord(group, member))
+              .as("%s: still triggered, the winner must still be known", scenario)
+              .isEqualTo(Trigger.WON_BEFORE);
+          assertThat(backend.triggerChord(group, other)).as(scenario).isEqualTo(Trigger.LOST);
+          assertThat(backend.releaseChordTrigger(group, member)).as(scenario).isTrue();
+        } else {
+          assertThat(raw.get(group + "_chord_winner"))
+              .as("%s: released, the previous version's key must be gone", scenario)
+              .isNull();
+          assertThat(backend.releaseChordTrigger(group, member)).as(scenario).isFalse();
+        }
+        assertThat(raw.get(group).value()).as(scenario).isEqualTo(WireCodec.encode(meta));
+        assertThat(raw.get(group + "_chord_winner")).as(scenario).isNull();
+        assertThat(backend.triggerChord(group, other)).as(scenario).isEqualTo(Trigger.WON);
+      }
+    }
+  }
+
   /** A group UUID that is a valid memcached key, with no room for a suffix, still triggers. */
   @Test
   void aLongGroupUuidThatIsAValidKeyDoesNotLoseTheChord() throws Exception {
@@ -198,6 +309,12 @@ class MemcacheBackendEdgeCasesIT {
     GroupMeta meta = WireCodec.decodeGroupMeta(raw.get(group).value());
     raw.set(group, backend.expiration(), WireCodec.encode(meta));
     assertThat(backend.triggerChord(group, member)).isEqualTo(Trigger.LOST);
+    assertThat(backend.releaseChordTrigger(group, member)).as("held by Go").isFalse();
+    // won by the member again: released without a key to delete (it would not be a key)
+    raw.set(
+        group, backend.expiration(), MemcacheBackend.withWinner(WireCodec.encode(meta), member));
+    assertThat(backend.releaseChordTrigger(group, member)).isTrue();
+    assertThat(chordTriggeredInMemcached(group)).isFalse();
   }
 
   /** Backend SPI: failures are MachineryExceptions; and purging a group that exists works. */

@@ -11,6 +11,7 @@ import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
+import io.machinery.spi.Backend;
 import io.machinery.spi.GroupMeta;
 import io.machinery.testkit.TestEndpoints;
 import io.machinery.wire.Uuids;
@@ -222,6 +223,57 @@ class MemcacheWireFormatIT {
     raw.set(group, expiry, WireCodec.encode(meta.withLock(true).withChordTriggered(true)));
     raw.set(group, expiry, WireCodec.encode(meta.withChordTriggered(true)));
     assertThat(trigger.join()).isFalse();
+  }
+
+  /**
+   * A released trigger is Go's meta as initGroup wrote it (ChordTriggered false, no winner), which
+   * a Go worker's TriggerChord flips again; the release renews the expiry, as the trigger does.
+   */
+  @Test
+  void aReleasedTriggerIsGosUntriggeredMetaWithItsExpiryRenewed() throws IOException {
+    String group = Uuids.newGroupUuid();
+    String member = Uuids.newTaskUuid();
+    backend.initGroup(group, List.of(member));
+    byte[] initial = raw.get(group).value();
+    assertThat(backend.triggerChord(group, member)).isEqualTo(Backend.Trigger.WON);
+    assertThat(ttlByThisHostsClock(group)).isBetween(100L, 121L);
+    Clock later = Clock.offset(Clock.systemUTC(), Duration.ofSeconds(1000));
+    try (MemcacheBackend laterBackend = MemcacheBackend.builder(config(120)).clock(later).build()) {
+      assertThat(laterBackend.releaseChordTrigger(group, member)).isTrue();
+    }
+    assertThat(raw.get(group).text()).isEqualTo(new String(initial, StandardCharsets.UTF_8));
+    assertThat(ttlByThisHostsClock(group)).isBetween(1090L, 1121L);
+    assertThat(backend.triggerChord(group)).as("a trigger without a member (Go's)").isTrue();
+  }
+
+  /**
+   * A Go worker inside TriggerChord (Lock) replaces the meta whole when it unlocks: a release
+   * written before would be undone, leaving a trigger nobody holds. So the release waits, as the
+   * trigger does, and then decides on what the Go worker left (here its own trigger). The locked
+   * meta naming a winner is made by hand: a Go worker's meta never names one.
+   */
+  @Test
+  void theReleaseWaitsWhileAGoWorkerHoldsTheLock() throws IOException {
+    String group = Uuids.newGroupUuid();
+    String member = Uuids.newTaskUuid();
+    GroupMeta triggered =
+        GroupMeta.create(group, List.of(member), OffsetDateTime.now(ZoneOffset.UTC))
+            .withChordTriggered(true);
+    long expiry = Instant.now().getEpochSecond() + 60;
+    raw.set(
+        group,
+        expiry,
+        MemcacheBackend.withWinner(WireCodec.encode(triggered.withLock(true)), member));
+    CompletableFuture<Boolean> release =
+        CompletableFuture.supplyAsync(() -> backend.releaseChordTrigger(group, member));
+    await()
+        .during(Duration.ofMillis(300))
+        .atMost(Duration.ofSeconds(2))
+        .until(() -> !release.isDone());
+    assertThat(WireCodec.decodeGroupMeta(raw.get(group).value()).chordTriggered()).isTrue();
+    raw.set(group, expiry, WireCodec.encode(triggered)); // the Go worker unlocks: its meta
+    assertThat(release.join()).isFalse();
+    assertThat(raw.get(group).value()).isEqualTo(WireCodec.encode(triggered));
   }
 
   @Test
