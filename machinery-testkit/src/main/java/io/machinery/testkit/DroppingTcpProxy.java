@@ -15,7 +15,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * every connection and refuses new ones (as a Redis restart or a network partition would), {@link
  * #resume()} listens again on the same port, and {@link #switchTo} sends the connections made from
  * then on to another server while those made before stay where they are (as when a failover moves a
- * DNS name or a virtual IP). Not a fake: the bytes reach the real servers.
+ * DNS name or a virtual IP), unless {@link #dropConnections} ends those too. Not a fake: the bytes
+ * reach the real servers.
  */
 public final class DroppingTcpProxy implements AutoCloseable {
   private volatile InetSocketAddress target;
@@ -137,6 +138,17 @@ public final class DroppingTcpProxy implements AutoCloseable {
                 sockets.remove(to);
               }
             });
+  }
+
+  /**
+   * Closes every open connection and goes on listening: with {@link #switchTo} first, a failover
+   * behind one address (a DNS name or a virtual IP moved to the new primary) that also ends the
+   * connections to the old one, so that clients reconnect to the new one.
+   */
+  public void dropConnections() {
+    for (Socket s : sockets) {
+      closeQuietly(s);
+    }
   }
 
   /** Closes every connection and stops listening: connects are refused until {@link #resume}. */

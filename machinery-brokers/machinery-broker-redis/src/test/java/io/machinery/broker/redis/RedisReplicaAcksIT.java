@@ -13,6 +13,7 @@ import io.machinery.backend.redis.RedisBackend;
 import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
+import io.machinery.testkit.DroppingTcpProxy;
 import io.machinery.testkit.OwnRedisServer;
 import io.machinery.wire.WireCodec;
 import java.nio.file.Path;
@@ -310,9 +311,9 @@ class RedisReplicaAcksIT {
     OwnRedisServer newPrimary = primaryAndReplica()[0]; // a replica in sync: its WAIT answers 1
     RedisSession onOld = admin(oldPrimary);
     RedisSession onNew = admin(newPrimary);
-    FakeSwitchingProxy proxy = FakeSwitchingProxy.to(oldPrimary.port());
+    DroppingTcpProxy proxy = DroppingTcpProxy.start("127.0.0.1", oldPrimary.port());
     toClose.add(proxy);
-    Server sender = sender(proxy.url(), 1, Duration.ofMillis(2000));
+    Server sender = sender("redis://127.0.0.1:" + proxy.port(), 1, Duration.ofMillis(2000));
 
     CompletableFuture<AsyncResult> send = sender.sendTaskAsync(Signature.create("noop"));
     await()
@@ -321,7 +322,8 @@ class RedisReplicaAcksIT {
         .until(() -> clientIn(onOld, "wait"), id -> id > 0);
     // the address moves to the new primary under the WAIT: Lettuce reconnects and sends the WAIT
     // again, to the new primary, whose replica has all of its writes
-    proxy.switchTo(newPrimary.port());
+    proxy.switchTo("127.0.0.1", newPrimary.port());
+    proxy.dropConnections();
     assertThatThrownBy(send::join)
         .hasMessageContaining("may or may not have been stored")
         .hasMessageContaining("connection was replaced");
