@@ -372,6 +372,44 @@ final class BackendScripts {
           ScriptOutputType.INTEGER);
 
   /**
+   * The write of a chord trigger under Go's mutex ({@code RedisBackend#triggerUnderMutex}: on a
+   * cluster, and for a meta not in Go's layout), in one step: only while the meta is still exactly
+   * the bytes read under the mutex (ARGV[3]) it writes ARGV[4], that meta with {@code
+   * ChordTriggered} true as Java encoded it, then the winner key: the member's UUID, or, for a
+   * trigger without a member, no winner key at all (a stale one names a member that did not win
+   * this trigger), both with the group's expiry; 1. A meta that changed since it was read (or is
+   * gone) is 0 and nothing is written: the caller reads it again under the mutex. Before this
+   * script the winner key and the meta were two commands, and a worker that died between them left
+   * a winner key beside a flag still false, so a member named in it later answered WON_BEFORE to
+   * another's win and could release a trigger it did not hold.
+   *
+   * <p>The condition is the exact bytes, not only a false flag: the replacement was encoded from
+   * those bytes, so writing it over anything else would undo a change nobody read (a flag set by a
+   * Go worker once our mutex expired, a meta written anew), and any write that set the flag changed
+   * the bytes. A change that left the flag false costs one more read, never a lost write. The meta
+   * goes first ({@code replace}, so it frees first when Redis is full) and the winner key after it:
+   * a refused meta leaves both as they were. The meta and the winner key share a slot. KEYS: the
+   * group meta, the winner key. ARGV: the expiry in seconds, the member's UUID or empty, the meta
+   * read, its replacement.
+   */
+  static final RedisScript TRIGGER_CHORD_UNDER_MUTEX =
+      RedisScript.of(
+          "trigger-chord-under-mutex",
+          REPLACE
+              + """
+      if redis.call('GET', KEYS[1]) ~= ARGV[3] then return 0 end
+      local refused = replace(KEYS[1], ARGV[4], ARGV[1])
+      if refused then return refused end
+      if ARGV[2] == '' then
+        redis.call('DEL', KEYS[2])
+      else
+        redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+      end
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
    * Releases a chord trigger that a member won ({@code Backend#releaseChordTrigger}) in one step:
    * only while the winner key holds that member and the meta's {@code ChordTriggered} is true, it
    * flips the flag back to false in place (every other byte of Go's JSON unchanged, the expiry

@@ -88,15 +88,19 @@ import org.jspecify.annotations.Nullable;
  *       place while nobody holds the mutex and waits as redsync does while someone (a Go worker)
  *       does; Java workers never hold it, so they never wait for each other (ChordBenchmark:
  *       docs/benchmarks.md). On a cluster, where the mutex and the meta live in different slots,
- *       and for a meta not in Go's layout, it follows Go's protocol exactly, with redsync's own
- *       release script. The winning member's UUID is kept beside the meta ({@link #winnerKey}), so
- *       that member, back as a first delivery after its worker died (Pub/Sub without a dead-letter
- *       policy), learns it won and checks that the callback was sent ({@link #triggerChord(String,
- *       String)}). A winner that finds a member running again releases its trigger ({@link
- *       #releaseChordTrigger}): one script over the meta and the winner key (one slot, so on a
- *       cluster too) flips the flag back in Go's bytes and forgets the winner, and needs no mutex,
- *       since it only turns a flag false that every setter (Go included) sets only after reading it
- *       false.
+ *       and for a meta not in Go's layout, it follows Go's protocol (mutex, read, write, redsync's
+ *       own release script), its write one script over the meta and the winner key ({@link
+ *       BackendScripts#TRIGGER_CHORD_UNDER_MUTEX}, one slot), made only while the meta is still the
+ *       bytes read: a worker that dies under the mutex leaves the flag and the winner together or
+ *       neither (they were two commands, and a winner key beside an unset flag later made its
+ *       member take another's win for its own). The winning member's UUID is kept beside the meta
+ *       ({@link #winnerKey}), so that member, back as a first delivery after its worker died
+ *       (Pub/Sub without a dead-letter policy), learns it won and checks that the callback was sent
+ *       ({@link #triggerChord(String, String)}). A winner that finds a member running again
+ *       releases its trigger ({@link #releaseChordTrigger}): one script over the meta and the
+ *       winner key (one slot, so on a cluster too) flips the flag back in Go's bytes and forgets
+ *       the winner, and needs no mutex, since it only turns a flag false that every setter (Go
+ *       included) sets only after reading it false.
  *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
  *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
@@ -741,7 +745,11 @@ public final class RedisBackend implements Backend {
     return RedisKeys.tagged(groupUuid, "chord_winner");
   }
 
-  /** Go's way, for a cluster (the mutex and the meta live in different slots) and other layouts. */
+  /**
+   * Go's way, for a cluster (the mutex and the meta live in different slots) and other layouts:
+   * take the mutex, read the meta, write it with the winner key in one step ({@link
+   * #flipUnderMutex}), release the mutex.
+   */
   private Trigger triggerUnderMutex(String groupUuid, String memberUuid) {
     byte[] token = new byte[16];
     ThreadLocalRandom.current().nextBytes(token);
@@ -769,13 +777,23 @@ public final class RedisBackend implements Backend {
         }
         meta = awaitReleasing(read, value);
       }
-      return flipUnderMutex(groupUuid, meta, value, memberUuid);
+      Trigger outcome = flipUnderMutex(groupUuid, meta, value, memberUuid);
+      if (outcome != null) {
+        return outcome;
+      }
+      // the meta changed since it was read (our mutex expired, or a write without it): read again
     }
     throw new MachineryException(
         "redsync: failed to acquire lock (" + CHORD_MUTEX + ") for group " + groupUuid);
   }
 
-  private Trigger flipUnderMutex(
+  /**
+   * Decides the trigger on the meta read under the mutex and releases the mutex; null when the meta
+   * changed before it could be written, nothing written (read again). The flag and the winner key
+   * are one script ({@link BackendScripts#TRIGGER_CHORD_UNDER_MUTEX}), so a worker that dies here
+   * leaves both or neither, and a win without a member leaves no winner key.
+   */
+  private @Nullable Trigger flipUnderMutex(
       String groupUuid, byte @Nullable [] json, byte[] value, String memberUuid) {
     GroupMeta meta;
     try {
@@ -795,37 +813,31 @@ public final class RedisBackend implements Backend {
           ? Trigger.WON_BEFORE
           : Trigger.LOST;
     }
-    if (!memberUuid.isEmpty()) {
-      // before the flag, under the mutex: a winner that dies in between left the flag unset
-      try {
-        session.await(
-            commands.set(
-                winnerKey(groupUuid), bytes(memberUuid), SetArgs.Builder.ex(expireSeconds)));
-      } catch (RuntimeException e) {
-        release(value);
-        throw e;
-      }
-    }
-    CompletableFuture<String> write =
-        commands
-            .set(
-                groupUuid,
-                WireCodec.encode(meta.withChordTriggered(true)),
-                SetArgs.Builder.ex(expireSeconds))
-            .toCompletableFuture();
+    CompletableFuture<Long> write =
+        BackendScripts.TRIGGER_CHORD_UNDER_MUTEX.run(
+            commands,
+            new String[] {groupUuid, winnerKey(groupUuid)},
+            expireArg,
+            bytes(memberUuid),
+            Objects.requireNonNull(json, "decoded, so read"),
+            WireCodec.encode(meta.withChordTriggered(true)));
+    long written;
     if (session.isCluster()) {
       try {
-        session.await(write);
+        written = awaitScript(write);
       } finally {
         release(value);
       }
     } else {
       CompletableFuture<Long> unlock =
           BackendScripts.MUTEX_RELEASE.run(commands, new String[] {CHORD_MUTEX}, value);
-      session.await(write);
-      awaitQuietly(unlock);
+      try {
+        written = awaitScript(write);
+      } finally {
+        awaitQuietly(unlock);
+      }
     }
-    return Trigger.WON;
+    return written == 1 ? Trigger.WON : null;
   }
 
   private byte @Nullable [] awaitReleasing(CompletableFuture<byte[]> read, byte[] value) {

@@ -31,6 +31,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -347,6 +348,124 @@ class RedisBackendBehaviourIT {
     } finally {
       redis.await(redis.commands().del(group));
     }
+  }
+
+  /**
+   * A winner key beside a flag still unset, as a worker left it that died between the two writes
+   * the mutex path made before they were one script, names a member that never won: a trigger
+   * without a member (a Go worker's way) that wins the group clears it, so that member then loses
+   * and cannot release the trigger (with the key left, it answered WON_BEFORE, checked the callback
+   * and could send it again, and released a trigger it did not hold, so the chord could fire
+   * twice). The mutex path: on a single server for a meta in another layout, on a cluster for any.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aWinWithoutAMemberClearsAStaleWinnerKeyUnderTheMutex(boolean cluster) {
+    String url = cluster ? TestEndpoints.redisClusterUrl() : TestEndpoints.redisUrl();
+    Config own = Config.builder().resultBackend(url).resultsExpireIn(EXPIRE).build();
+    String group = Uuids.newGroupUuid();
+    try (RedisBackend mutexPath = RedisBackend.create(own);
+        RedisSession admin = RedisSession.open(url, own)) {
+      if (cluster) {
+        mutexPath.initGroup(group, List.of()); // Go's layout: still the mutex on a cluster
+      } else {
+        String spaced =
+            "{\"GroupUUID\": \""
+                + group
+                + "\", \"TaskUUIDs\": [], \"ChordTriggered\": false, \"Lock\": false,"
+                + " \"CreatedAt\": \"2026-11-27T11:36:15.389091187Z\", \"TTL\": 0}";
+        admin.await(
+            admin
+                .commands()
+                .set(group, spaced.getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(EXPIRE)));
+      }
+      try {
+        admin.await(
+            admin
+                .commands()
+                .set(
+                    RedisBackend.winnerKey(group),
+                    "task_dead".getBytes(StandardCharsets.UTF_8),
+                    SetArgs.Builder.ex(EXPIRE)));
+        assertThat(mutexPath.triggerChord(group)).as("the win without a member").isTrue();
+        SoftAssertions.assertSoftly(
+            softly -> {
+              softly
+                  .assertThat(mutexPath.triggerChord(group, "task_dead"))
+                  .as("the member named in the stale key")
+                  .isEqualTo(Backend.Trigger.LOST);
+              softly
+                  .assertThat(mutexPath.releaseChordTrigger(group, "task_dead"))
+                  .as("its release")
+                  .isFalse();
+              softly
+                  .assertThat(
+                      WireCodec.decodeGroupMeta(admin.await(admin.commands().get(group)))
+                          .chordTriggered())
+                  .as("the trigger stays won")
+                  .isTrue();
+              softly
+                  .assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group))))
+                  .as("a winner key after a win without a member")
+                  .isZero();
+            });
+      } finally {
+        mutexPath.purgeGroupMeta(group);
+      }
+    }
+  }
+
+  /**
+   * The write under the mutex is a compare-and-set on the bytes read: over a meta that changed
+   * since (a Go worker's trigger after our mutex expired) it writes nothing, so the caller reads
+   * again and loses; over the bytes read it writes the meta and the winner key, with the group's
+   * expiry, or, for a trigger without a member, deletes a winner key left there.
+   */
+  @Test
+  void theWriteUnderTheMutexHappensOnlyOverTheMetaRead() {
+    String group = Uuids.newGroupUuid();
+    String[] keys = {group, RedisBackend.winnerKey(group)};
+    byte[] read =
+        "{\"GroupUUID\": \"g\", \"ChordTriggered\": false}".getBytes(StandardCharsets.UTF_8);
+    byte[] goTriggered =
+        "{\"GroupUUID\":\"g\",\"ChordTriggered\":true}".getBytes(StandardCharsets.UTF_8);
+    byte[] triggered =
+        "{\"GroupUUID\":\"g\",\"ChordTriggered\":true,\"x\":1}".getBytes(StandardCharsets.UTF_8);
+    byte[] expiry = Integer.toString(EXPIRE).getBytes(StandardCharsets.UTF_8);
+    byte[] member = "task_first".getBytes(StandardCharsets.UTF_8);
+    try {
+      redis.await(redis.commands().set(group, goTriggered));
+      assertThat(writeUnderMutex(keys, expiry, member, read, triggered)).isZero();
+      assertThat(raw(group)).isEqualTo(goTriggered);
+      assertThat(redis.await(redis.commands().exists(keys[1]))).isZero();
+
+      redis.await(redis.commands().set(group, read));
+      assertThat(writeUnderMutex(keys, expiry, member, read, triggered)).isOne();
+      assertThat(raw(group)).isEqualTo(triggered);
+      assertThat(raw(keys[1])).isEqualTo(member);
+      assertThat(redis.await(redis.commands().ttl(group))).isGreaterThan(EXPIRE - 5L);
+      assertThat(redis.await(redis.commands().ttl(keys[1]))).isGreaterThan(EXPIRE - 5L);
+
+      redis.await(redis.commands().set(group, read));
+      assertThat(writeUnderMutex(keys, expiry, new byte[0], read, triggered)).isOne();
+      assertThat(raw(group)).isEqualTo(triggered);
+      assertThat(redis.await(redis.commands().exists(keys[1])))
+          .as("a winner key after a trigger without a member")
+          .isZero();
+
+      redis.await(redis.commands().del(group));
+      assertThat(writeUnderMutex(keys, expiry, member, read, triggered))
+          .as("a meta gone since")
+          .isZero();
+      assertThat(redis.await(redis.commands().exists(keys))).isZero();
+    } finally {
+      redis.await(redis.commands().del(keys));
+    }
+  }
+
+  private long writeUnderMutex(String[] keys, byte[]... args) {
+    return redis.await(
+        BackendScripts.TRIGGER_CHORD_UNDER_MUTEX.<Long>run(redis.commands(), keys, args));
   }
 
   /**

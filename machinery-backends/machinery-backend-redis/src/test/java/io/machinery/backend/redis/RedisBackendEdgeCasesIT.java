@@ -380,6 +380,62 @@ class RedisBackendEdgeCasesIT {
     }
   }
 
+  /**
+   * A trigger under Go's mutex whose meta write Redis refuses (here an ACL, on a server of the
+   * test's own, whose worker may {@code SET} only the mutex and the winner key, so the meta is read
+   * and every script runs, but the meta's {@code SET} is refused) leaves neither the flag nor the
+   * winner key: they are one script. When they were two commands, the winner key went first and
+   * stayed beside the unset flag, as a worker dying between them left it, and its member later took
+   * another trigger's win for its own. A meta in another layout takes the mutex path on a single
+   * server.
+   */
+  @Test
+  void aTriggerWhoseMetaWriteIsRefusedLeavesNoWinnerKey() throws Exception {
+    String group = io.machinery.wire.Uuids.newGroupUuid();
+    String winner = RedisBackend.winnerKey(group);
+    int port = OwnRedisServer.freePort();
+    try (OwnRedisServer server =
+            OwnRedisServer.start(
+                Files.createTempDirectory("redis-backend-acl"),
+                port,
+                OwnRedisServer.plainArgs(
+                    port,
+                    "--user",
+                    "worker",
+                    "on",
+                    ">worker-secret",
+                    "~*",
+                    "+@all",
+                    "-set",
+                    "(+set ~" + RedisBackend.CHORD_MUTEX + " ~" + winner + ")"));
+        RedisSession admin = RedisSession.open(server.url(), config);
+        RedisBackend readOnlyMeta =
+            RedisBackend.builder(config)
+                .url("redis://worker:worker-secret@127.0.0.1:" + port)
+                .build()) {
+      String spaced =
+          "{\"GroupUUID\": \""
+              + group
+              + "\", \"TaskUUIDs\": [], \"ChordTriggered\": false, \"Lock\": false,"
+              + " \"CreatedAt\": \"2026-11-27T11:36:15.389091187Z\", \"TTL\": 0}";
+      admin.await(admin.commands().set(group, spaced.getBytes(StandardCharsets.UTF_8)));
+
+      assertThatThrownBy(() -> readOnlyMeta.triggerChord(group, "task_refused"))
+          .isInstanceOf(MachineryException.class)
+          .as("the ACL's refusal (the wording differs between a command and a script)")
+          .hasMessageContaining("access");
+
+      assertThat(admin.await(admin.commands().exists(winner)))
+          .as("a winner key beside a flag never set")
+          .isZero();
+      assertThat(new String(admin.await(admin.commands().get(group)), StandardCharsets.UTF_8))
+          .isEqualTo(spaced);
+      assertThat(admin.await(admin.commands().exists(RedisBackend.CHORD_MUTEX)))
+          .as("Go's mutex, released")
+          .isZero();
+    }
+  }
+
   private static List<Signature> groupOfThree(RedisBackend backend, String group) {
     List<Signature> tasks = new java.util.ArrayList<>();
     for (int i = 0; i < 3; i++) {
