@@ -74,7 +74,10 @@ import software.amazon.awssdk.services.dynamodb.model.ScalarAttributeType;
  *       succeeds, however many Java workers race. While a Go worker holds {@code Lock} (Go's
  *       read-lock-set protocol) the call waits, as Go does, and then sees the flag Go set. Java
  *       workers fire once among themselves; Go's protocol is not atomic, so two Go workers can both
- *       fire, and so can a Go worker that read the flag before a Java worker set it.
+ *       fire, and so can a Go worker that read the flag before a Java worker set it. {@link
+ *       #releaseChordTrigger} is one conditional {@code UpdateItem} too: the flag back to false and
+ *       the winner replaced by a token of the call that is no member's (so the SDK's retry of an
+ *       applied release still answers true), refused while a Go worker holds {@code Lock}.
  *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} puts a claim item into the task table
  *       on condition that none stands (atomic across processes); a release deletes it on condition
  *       that its task holds it.
@@ -92,6 +95,12 @@ public final class DynamoDbBackend implements Backend {
 
   /** The group item's attribute naming the member that triggered its chord (Java's only). */
   static final String CHORD_WINNER = "MachineryChordWinner";
+
+  /**
+   * What starts the token a release leaves in {@value #CHORD_WINNER} (no member's UUID does): the
+   * call's own mark, so that the SDK's retry of a release whose reply was lost recognises it.
+   */
+  static final String RELEASE_PREFIX = "machinery_released_";
 
   /** What starts the task-table key of a uniqueness key's claim (no task UUID does). */
   static final String UNIQUE_PREFIX = "machinery_unique:";
@@ -640,6 +649,69 @@ public final class DynamoDbBackend implements Backend {
             e);
       }
     }
+  }
+
+  /**
+   * One conditional {@code UpdateItem}: where the group's item is triggered, {@code memberUuid} is
+   * its kept winner and no Go worker holds {@code Lock}, {@code ChordTriggered} goes back to false
+   * and {@value #CHORD_WINNER} becomes a token of this call, which no member's trigger takes for
+   * its own (Go's unmarshalling skips the attribute). The token is the call's answer to the SDK's
+   * retry of an update DynamoDB applied but whose reply was lost: that retry finds the flag false
+   * beside its own token and answers true too (a false would leave a member that finished in
+   * between, and lost to this winner, without anyone checking the group again). Any other failed
+   * condition is false: the group is gone, not triggered, held by another member or by a Go worker,
+   * or a Go worker holding {@code Lock} sets the flag and fires: released now (its flag may be set
+   * already) or once it unlocks, the member found running would win the trigger after it and send
+   * the callback a second time. The group's {@code TTL} stays as it is, as for the trigger.
+   */
+  @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    if (memberUuid.isEmpty()) {
+      return false; // a trigger without a member keeps no winner to release
+    }
+    AttributeValue token = AttributeValue.fromS(RELEASE_PREFIX + java.util.UUID.randomUUID());
+    try {
+      client.updateItem(
+          r ->
+              r.tableName(groupTable)
+                  .key(Items.groupKey(groupUuid))
+                  .updateExpression("SET #CT = :f, #W = :r")
+                  .conditionExpression(
+                      "attribute_exists(#G) AND ((#CT = :t AND #W = :m"
+                          + " AND (attribute_not_exists(#L) OR #L = :f)) OR (#CT = :f AND #W = :r))")
+                  .expressionAttributeNames(
+                      Map.of(
+                          "#CT",
+                          "ChordTriggered",
+                          "#W",
+                          CHORD_WINNER,
+                          "#L",
+                          "Lock",
+                          "#G",
+                          Items.GROUP_UUID))
+                  .expressionAttributeValues(
+                      Map.of(
+                          ":t", Items.bool(true),
+                          ":f", Items.bool(false),
+                          ":m", AttributeValue.fromS(memberUuid),
+                          ":r", token)));
+      return true;
+    } catch (ConditionalCheckFailedException e) {
+      return false;
+    } catch (SdkException e) {
+      throw new MachineryException(
+          "DynamoDB: could not release the chord trigger of group "
+              + groupUuid
+              + ": "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  /** Yes: {@link #releaseChordTrigger} is one conditional update of the group's item. */
+  @Override
+  public boolean releasesChordTriggers() {
+    return true;
   }
 
   private static boolean isTrue(@Nullable AttributeValue value) {

@@ -9,6 +9,7 @@ import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.DynamoDbConfig;
+import io.machinery.spi.Backend;
 import io.machinery.wire.Uuids;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -167,6 +168,57 @@ class DynamoDbBackendBehaviourIT {
     setGroupFlag(group, "Lock", false);
     assertThat(java.get()).as("the Go worker fired the chord").isFalse();
     assertThat(backend.triggerChord(group)).isFalse();
+  }
+
+  /**
+   * A Go worker that read ChordTriggered false before a Java member won the trigger takes Lock,
+   * sets the flag anyway and fires. A release meanwhile is refused: the Java winner keeps the
+   * trigger, so the member it found running loses it when it finishes, and the chord fires once, by
+   * the Go worker (released, the running member would win it too and fire it again).
+   */
+  @Test
+  void aReleaseIsRefusedWhileAGoWorkerHoldsTheGroupLock() {
+    String group = Uuids.newGroupUuid();
+    String winner = Uuids.newTaskUuid();
+    String running = Uuids.newTaskUuid();
+    backend.initGroup(group, List.of(winner, running));
+    assertThat(backend.triggerChord(group, winner)).isEqualTo(Backend.Trigger.WON);
+    setGroupFlag(group, "Lock", true);
+    assertThat(backend.releaseChordTrigger(group, winner)).isFalse();
+    Map<String, AttributeValue> meta = item(tables.groupMetasTable(), "GroupUUID", group);
+    assertThat(meta.get("ChordTriggered").bool()).as("unchanged").isTrue();
+    assertThat(meta.get(DynamoDbBackend.CHORD_WINNER).s()).as("unchanged").isEqualTo(winner);
+    setGroupFlag(group, "ChordTriggered", true);
+    setGroupFlag(group, "Lock", false);
+    assertThat(backend.triggerChord(group, running)).isEqualTo(Backend.Trigger.LOST);
+  }
+
+  /**
+   * A release leaves Go's form of an untriggered group (ChordTriggered a BOOL false, which a Go
+   * worker's TriggerChord reads and flips) with no member as its winner, and keeps the group's
+   * expiry and members as they were.
+   */
+  @Test
+  void aReleasedGroupIsGosUntriggeredGroupWithItsExpiry() {
+    String group = Uuids.newGroupUuid();
+    String winner = Uuids.newTaskUuid();
+    backend.initGroup(group, List.of(winner));
+    assertThat(backend.triggerChord(group, winner)).isEqualTo(Backend.Trigger.WON);
+    Map<String, AttributeValue> before = item(tables.groupMetasTable(), "GroupUUID", group);
+    assertThat(backend.releaseChordTrigger(group, winner)).isTrue();
+    Map<String, AttributeValue> after = item(tables.groupMetasTable(), "GroupUUID", group);
+    assertThat(after.get("ChordTriggered")).isEqualTo(AttributeValue.fromBool(false));
+    assertThat(after.get("Lock")).isEqualTo(AttributeValue.fromBool(false));
+    assertThat(after.get(DynamoDbBackend.CHORD_WINNER).s())
+        .as("a token of the release, no member's UUID")
+        .startsWith(DynamoDbBackend.RELEASE_PREFIX);
+    assertThat(after.get("TTL")).isEqualTo(before.get("TTL"));
+    assertThat(after.get("TaskUUIDs")).isEqualTo(before.get("TaskUUIDs"));
+    assertThat(after.get("CreatedAt")).isEqualTo(before.get("CreatedAt"));
+    setGroupFlag(group, "ChordTriggered", true); // a Go worker's TriggerChord
+    assertThat(backend.triggerChord(group, winner))
+        .as("the Go worker's, not the released winner's")
+        .isEqualTo(Backend.Trigger.LOST);
   }
 
   @Test

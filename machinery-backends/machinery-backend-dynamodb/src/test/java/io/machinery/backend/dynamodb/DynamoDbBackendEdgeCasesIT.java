@@ -204,6 +204,32 @@ class DynamoDbBackendEdgeCasesIT {
     }
   }
 
+  /**
+   * A release after the same lost response: DynamoDB applied it, and the SDK's retry finds the flag
+   * false. The winner must still be told that it released (told otherwise, it would not check the
+   * group again, and a member that finished in between and lost the trigger to it would leave the
+   * chord unfired); a later release is still refused, and the next member wins.
+   */
+  @Test
+  void aChordReleaseWhoseResponseWasLostStillReleases() throws Exception {
+    String group = Uuids.newGroupUuid();
+    String winner = Uuids.newTaskUuid();
+    String next = Uuids.newTaskUuid();
+    backend.initGroup(group, List.of(winner, next));
+    assertThat(backend.triggerChord(group, winner)).isEqualTo(Backend.Trigger.WON);
+    try (LossyProxy proxy =
+            new LossyProxy(
+                "DynamoDB_20120810.UpdateItem",
+                body -> body.contains(group) && body.contains(DynamoDbBackend.RELEASE_PREFIX));
+        DynamoDbBackend lossy = lossyBackend(proxy)) {
+      boolean released = lossy.releaseChordTrigger(group, winner);
+      assertThat(proxy.dropped.get()).as("one reply dropped, the SDK tried again").isEqualTo(1);
+      assertThat(released).as("the update that released it was the caller's").isTrue();
+    }
+    assertThat(backend.releaseChordTrigger(group, winner)).as("released already").isFalse();
+    assertThat(backend.triggerChord(group, next)).isEqualTo(Backend.Trigger.WON);
+  }
+
   private static DynamoDbBackend lossyBackend(LossyProxy proxy) {
     Config config =
         Config.builder().resultBackend("http://127.0.0.1:" + proxy.port()).dynamoDb(tables).build();
