@@ -84,7 +84,8 @@ import org.jspecify.annotations.Nullable;
  *       them yet, so the last member would see its group incomplete and the chord never fire.
  *       Writes use the client's write concern (majority stays majority) but at least {@code w=1}:
  *       an unacknowledged write has no result, and {@link #triggerChord}, {@link
- *       #setStatePendingIfAbsent} and {@link #claimUnique} decide by the write's result.
+ *       #releaseChordTrigger}, {@link #setStatePendingIfAbsent} and {@link #claimUnique} decide by
+ *       the write's result.
  *   <li><b>What MongoDB cannot hold.</b> Results over a document's 16 MiB, or a value BSON cannot
  *       encode, fail with a {@code MachineryException} whose cause is an {@code
  *       IllegalArgumentException}: the worker then stores FAILURE with the reason instead of
@@ -103,7 +104,9 @@ import org.jspecify.annotations.Nullable;
  *       {@code ({_id, chord_triggered: false}) → $set chord_triggered: true}, but only the caller
  *       whose update modified the document wins (Go returns true to every caller, issue #232). Go
  *       workers sharing the database still run that unchecked code, so only Java workers are held
- *       to exactly once.
+ *       to exactly once. {@link #releaseChordTrigger} is the same update undone, conditional on the
+ *       winner too ({@code chord_triggered: true} and {@value #CHORD_WINNER} equal to the member):
+ *       it sets the flag back to Go's {@code false} and unsets the winner in one step.
  *   <li><b>Beyond Go: unique tasks.</b> {@link #claimUnique} keeps uniqueness keys in the
  *       collection {@value #UNIQUE_KEYS}: an upsert that matches only a lapsed claim, so a standing
  *       claim makes it fail on the unique {@code _id} (atomic across processes), with a TTL index
@@ -589,6 +592,37 @@ public final class MongoDbBackend implements Backend {
     return !memberUuid.isEmpty() && memberUuid.equals(meta.get(CHORD_WINNER))
         ? Trigger.WON_BEFORE
         : Trigger.LOST;
+  }
+
+  /**
+   * The trigger's update undone, in one conditional update: it matches the group only while {@code
+   * chord_triggered} is true and {@value #CHORD_WINNER} is {@code memberUuid}, sets {@code
+   * chord_triggered} back to false and unsets {@value #CHORD_WINNER}; true only when it modified
+   * the document. A trigger held by a Go worker (or won without a member) keeps no winner, so it is
+   * never released; a missing group matches nothing.
+   */
+  @Override
+  public boolean releaseChordTrigger(String groupUuid, String memberUuid) {
+    if (memberUuid.isEmpty()) {
+      return false; // no member holds a trigger won without one
+    }
+    UpdateResult result =
+        call(
+            "release the chord trigger of group " + groupUuid,
+            () ->
+                groups.updateOne(
+                    Filters.and(
+                        Filters.eq("_id", groupUuid),
+                        Filters.eq("chord_triggered", true),
+                        Filters.eq(CHORD_WINNER, memberUuid)),
+                    Updates.combine(
+                        Updates.set("chord_triggered", false), Updates.unset(CHORD_WINNER))));
+    return result.getModifiedCount() == 1;
+  }
+
+  @Override
+  public boolean releasesChordTriggers() {
+    return true;
   }
 
   @Override

@@ -36,10 +36,10 @@ import org.junit.jupiter.api.Test;
  * The MongoDB backend where the contract kit does not look, against the test services' MongoDB
  * ({@code MONGODB_URI}): a member state gone under {@code groupCompleted}; the read preference,
  * read concern and write concern of its collections, whatever the URI says (w=0 would break the
- * chord trigger and uniqueness claims); values MongoDB cannot hold (over 16 MiB, not encodable)
- * refused as such, down to the worker storing FAILURE with the reason; a huge error cut so a
- * FAILURE is always storable; Java arrays in results; a group stored again; fields of an earlier
- * final state cleared when a task runs again; and a closed backend failing with a
+ * chord trigger, its release and uniqueness claims); values MongoDB cannot hold (over 16 MiB, not
+ * encodable) refused as such, down to the worker storing FAILURE with the reason; a huge error cut
+ * so a FAILURE is always storable; Java arrays in results; a group stored again; fields of an
+ * earlier final state cleared when a task runs again; and a closed backend failing with a
  * MachineryException.
  */
 class MongoDbBackendEdgeCasesIT {
@@ -161,6 +161,23 @@ class MongoDbBackendEdgeCasesIT {
       Signature callback = task();
       assertThat(w0.setStatePendingIfAbsent(callback)).isTrue();
       assertThat(w0.setStatePendingIfAbsent(callback)).isFalse();
+    }
+  }
+
+  /**
+   * With w=0 a chord trigger's release would have no write result either, and could not tell the
+   * winner whether the trigger went back (nor a member that does not hold it that it did not).
+   */
+  @Test
+  void anUnacknowledgedWriteConcernStillReleasesAChordTriggerOnlyForItsWinner() {
+    try (MongoDbBackend w0 = backendFor("w=0")) {
+      String group = Uuids.newGroupUuid();
+      w0.initGroup(group, List.of(Uuids.newTaskUuid()));
+      assertThat(w0.triggerChord(group, "task_a")).isEqualTo(Trigger.WON);
+      assertThat(w0.releaseChordTrigger(group, "task_b")).as("held by another").isFalse();
+      assertThat(w0.releaseChordTrigger(group, "task_a")).isTrue();
+      assertThat(w0.releaseChordTrigger(group, "task_a")).as("released already").isFalse();
+      assertThat(w0.triggerChord(group, "task_b")).isEqualTo(Trigger.WON);
     }
   }
 

@@ -15,6 +15,7 @@ import io.machinery.State;
 import io.machinery.TaskResult;
 import io.machinery.TaskState;
 import io.machinery.config.Config;
+import io.machinery.spi.Backend;
 import io.machinery.wire.Uuids;
 import java.math.BigInteger;
 import java.time.Clock;
@@ -310,6 +311,51 @@ class MongoDbWireFormatTest {
     assertThatThrownBy(() -> backend.triggerChord(Uuids.newGroupUuid()))
         .isInstanceOf(MachineryException.class)
         .hasMessageStartingWith("Group not found: ");
+  }
+
+  /**
+   * A release leaves Go's untriggered group document (the flag a BSON false, no winner field), so
+   * Go's own TriggerChord update matches it again; it releases a trigger a member won before
+   * releases existed (the same document), and never one a Go worker holds (no winner).
+   */
+  @Test
+  void aReleasedChordTriggerIsGosUntriggeredGroupAgain() {
+    MongoCollection<BsonDocument> metas = db.getCollection("group_metas", BsonDocument.class);
+    String group = Uuids.newGroupUuid();
+    backend.initGroup(group, List.of("task_a", "task_b"));
+    BsonDocument untriggered = metas.find(Filters.eq("_id", group)).first();
+    assertThat(backend.triggerChord(group, "task_a")).isEqualTo(Backend.Trigger.WON);
+    assertThat(metas.find(Filters.eq("_id", group)).first())
+        .isEqualTo(
+            untriggered
+                .clone()
+                .append("chord_triggered", BsonBoolean.TRUE)
+                .append(MongoDbBackend.CHORD_WINNER, new BsonString("task_a")));
+
+    assertThat(backend.releaseChordTrigger(group, "task_a")).isTrue();
+    assertThat(metas.find(Filters.eq("_id", group)).first()).isEqualTo(untriggered);
+    // Go's TriggerChord: UpdateOne({_id, chord_triggered: false}, {$set: {chord_triggered: true}})
+    assertThat(
+            metas
+                .updateOne(
+                    Filters.and(Filters.eq("_id", group), Filters.eq("chord_triggered", false)),
+                    new BsonDocument("$set", new BsonDocument("chord_triggered", BsonBoolean.TRUE)))
+                .getModifiedCount())
+        .isEqualTo(1);
+    BsonDocument heldByGo = metas.find(Filters.eq("_id", group)).first();
+    assertThat(backend.releaseChordTrigger(group, "task_a")).as("held by a Go worker").isFalse();
+    assertThat(backend.releaseChordTrigger(group, "")).as("no member").isFalse();
+    assertThat(metas.find(Filters.eq("_id", group)).first()).isEqualTo(heldByGo);
+
+    String wonBefore = Uuids.newGroupUuid();
+    metas.insertOne(
+        untriggered
+            .clone()
+            .append("_id", new BsonString(wonBefore))
+            .append("chord_triggered", BsonBoolean.TRUE)
+            .append(MongoDbBackend.CHORD_WINNER, new BsonString("task_b")));
+    assertThat(backend.releaseChordTrigger(wonBefore, "task_b")).isTrue();
+    assertThat(backend.triggerChord(wonBefore, "task_a")).isEqualTo(Backend.Trigger.WON);
   }
 
   @Test
