@@ -36,6 +36,23 @@ class DagJoinTriggerTest {
   private final FaultyBackend backend = new FaultyBackend(memory);
   private final Map<String, AtomicInteger> sent = new ConcurrentHashMap<>();
   private final Map<String, CountDownLatch> finished = new ConcurrentHashMap<>();
+
+  /** r1, r2, then j (after r1), then k (after j and r2): j is a join that k joins. */
+  private final Dag dag =
+      Dag.builder()
+          .task("r1", concat("1"))
+          .task("r2", concat("2"))
+          .task("j", concat("j<"), "r1")
+          .task("k", concat("k<"), "j", "r2")
+          .build();
+
+  /** j as its worker runs it: r1's result appended. */
+  private final Signature j = dag.task("j").toBuilder().args(Arg.of("j<"), Arg.of("1")).build();
+
+  private final Signature r2 = dag.task("r2");
+  private final String k = dag.task("k").uuid();
+  private final String joinOfK = DagHeader.joinGroup(k);
+
   private final Server server =
       Server.builder()
           .config(config)
@@ -89,18 +106,8 @@ class DagJoinTriggerTest {
         .build();
   }
 
-  /** r1, r2, then j (after r1), then k (after j and r2): j is a join that k joins. */
-  private static Dag joinOfAJoin() {
-    return Dag.builder()
-        .task("r1", concat("1"))
-        .task("r2", concat("2"))
-        .task("j", concat("j<"), "r1")
-        .task("k", concat("k<"), "j", "r2")
-        .build();
-  }
-
   /** {@code task} with the DAG's header, on the worker's queue: a message as a worker sends it. */
-  private Signature message(Dag dag, Signature task) {
+  private Signature message(Signature task) {
     return task.toBuilder()
         .header(DagHeader.HEADER, DagHeader.encode(dag.nodes()))
         .routingKey(config.defaultQueue())
@@ -111,6 +118,20 @@ class DagJoinTriggerTest {
     broker.publish(message, WireCodec.encode(message));
   }
 
+  /** k's join is recorded, and r1 and then j ran (j's first copy). */
+  private void jRan() {
+    memory.initGroup(joinOfK, List.of(j.uuid(), r2.uuid()));
+    memory.setStateSuccess(dag.task("r1"), List.of(TaskResult.of("1")));
+    memory.setStateSuccess(j, List.of(TaskResult.of("j<1")));
+  }
+
+  /** k ran with both results, sent once (once the winner r2, which sends it last, is done). */
+  private void assertKRanSentOnce() {
+    assertThat(server.asyncResult(k).get(PATIENCE)).containsExactly("k<j<12");
+    await(finishedLatch(r2.uuid()), "r2's run to end");
+    assertThat(sent.get(k)).as("sends of k").hasValue(1);
+  }
+
   /**
    * j and r2 finish together; r2 wins the trigger of k, and j, itself a join, loses it while r2 is
    * still reading the states before it sends k. Before, j took itself for a possible copy whose
@@ -119,12 +140,7 @@ class DagJoinTriggerTest {
    */
   @Test
   void aJoinThatLosesTheTriggerToAWinnerStillSendingTheDependentDoesNotSendItToo() {
-    Dag dag = joinOfAJoin();
-    Signature j = dag.task("j").toBuilder().args(Arg.of("j<"), Arg.of("1")).build();
-    Signature r2 = dag.task("r2");
-    memory.initGroup(DagHeader.joinGroup(dag.task("k").uuid()), List.of(j.uuid(), r2.uuid()));
-    memory.setStateSuccess(dag.task("r1"), List.of(TaskResult.of("1")));
-    memory.setStateSuccess(j, List.of(TaskResult.of("j<1")));
+    jRan();
     memory.setStateSuccess(r2, List.of(TaskResult.of("2")));
     CountDownLatch r2Won = new CountDownLatch(1);
     // r2 won (it reads the states only then) and waits until j is done with the trigger
@@ -136,14 +152,12 @@ class DagJoinTriggerTest {
     backend.beforeTriggerBy(j.uuid(), () -> await(r2Won, "r2 to win the trigger"));
     // j's message comes again (its SUCCESS is stored: it does not run, it only completes k), and
     // r2's for the first time
-    publish(message(dag, j));
-    publish(message(dag, r2));
+    publish(message(j));
+    publish(message(r2));
 
     server.newWorker("dag", 4).launchAsync();
 
-    assertThat(server.asyncResult(dag.task("k").uuid()).get(PATIENCE)).containsExactly("k<j<12");
-    await(finishedLatch(r2.uuid()), "r2's run to end"); // the winner, which sends k last
-    assertThat(sent.get(dag.task("k").uuid())).as("sends of k").hasValue(1);
+    assertKRanSentOnce();
   }
 
   /**
@@ -153,25 +167,18 @@ class DagJoinTriggerTest {
    */
   @Test
   void aCopyOfAJoinThatFinishesWhileTheWinnerReleasesTheTriggerStillGetsTheDependentSent() {
-    Dag dag = joinOfAJoin();
-    Signature j = dag.task("j").toBuilder().args(Arg.of("j<"), Arg.of("1")).build();
-    Signature r2 = dag.task("r2");
-    memory.initGroup(DagHeader.joinGroup(dag.task("k").uuid()), List.of(j.uuid(), r2.uuid()));
-    memory.setStateSuccess(dag.task("r1"), List.of(TaskResult.of("1")));
-    memory.setStateSuccess(j, List.of(TaskResult.of("j<1")));
+    jRan();
     backend.beforeNextGroupRead(() -> memory.setStateStarted(j)); // j's second copy starts
     backend.beforeNextRelease(
         () -> {
-          publish(message(dag, j)); // ... and its message is taken now, a first delivery
+          publish(message(j)); // ... and its message is taken now, a first delivery
           await(finishedLatch(j.uuid()), "j's second copy to end");
         });
-    publish(message(dag, r2));
+    publish(message(r2));
 
     server.newWorker("dag", 4).launchAsync();
 
-    assertThat(server.asyncResult(dag.task("k").uuid()).get(PATIENCE)).containsExactly("k<j<12");
-    await(finishedLatch(r2.uuid()), "r2's run to end"); // the winner, which sends k last
-    assertThat(sent.get(dag.task("k").uuid())).as("sends of k").hasValue(1);
+    assertKRanSentOnce();
   }
 
   /**
@@ -183,18 +190,14 @@ class DagJoinTriggerTest {
   @Test
   void onABackendThatCannotReleaseASecondCopyOfAJoinSendsTheDependentTheWinnerLeftToIt() {
     backend.withoutTriggerReleases();
-    Dag dag = joinOfAJoin();
-    Signature j = dag.task("j").toBuilder().args(Arg.of("j<"), Arg.of("1")).build();
-    String join = DagHeader.joinGroup(dag.task("k").uuid());
-    memory.initGroup(join, List.of(j.uuid(), dag.task("r2").uuid()));
-    memory.setStateSuccess(dag.task("r2"), List.of(TaskResult.of("2")));
-    memory.setStateSuccess(j, List.of(TaskResult.of("j<1")));
+    jRan();
+    memory.setStateSuccess(r2, List.of(TaskResult.of("2")));
     // the winner, which then read j as running again (its second copy) and left k to that copy
-    assertThat(memory.triggerChord(join, dag.task("r2").uuid())).isEqualTo(Backend.Trigger.WON);
-    publish(j.toBuilder().routingKey(config.defaultQueue()).build()); // no redelivery
+    assertThat(memory.triggerChord(joinOfK, r2.uuid())).isEqualTo(Backend.Trigger.WON);
+    publish(message(j)); // no redelivery
 
     server.newWorker("dag", 4).launchAsync();
 
-    assertThat(server.asyncResult(dag.task("k").uuid()).get(PATIENCE)).containsExactly("k<j<12");
+    assertThat(server.asyncResult(k).get(PATIENCE)).containsExactly("k<j<12");
   }
 }

@@ -554,19 +554,7 @@ class RedisBackendBehaviourIT {
     backend.initGroup(group, List.of());
     assertThat(backend.triggerChord(group, "task_first")).isEqualTo(Backend.Trigger.WON);
     byte[] goValue = "QH4WIFj9CDHmFZBuOBr3+A==".getBytes(StandardCharsets.UTF_8);
-    org.awaitility.Awaitility.await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                "OK"
-                    .equals(
-                        redis.await(
-                            redis
-                                .commands()
-                                .set(
-                                    RedisBackend.CHORD_MUTEX,
-                                    goValue,
-                                    SetArgs.Builder.nx().px(8_000)))));
+    holdGosMutex(goValue, 8_000);
     try {
       CompletableFuture<Boolean> release =
           CompletableFuture.supplyAsync(() -> backend.releaseChordTrigger(group, "task_first"));
@@ -662,19 +650,7 @@ class RedisBackendBehaviourIT {
     String group = Uuids.newGroupUuid();
     backend.initGroup(group, List.of());
     byte[] goValue = "QH4WIFj9CDHmFZBuOBr3+A==".getBytes(StandardCharsets.UTF_8);
-    org.awaitility.Awaitility.await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                "OK"
-                    .equals(
-                        redis.await(
-                            redis
-                                .commands()
-                                .set(
-                                    RedisBackend.CHORD_MUTEX,
-                                    goValue,
-                                    SetArgs.Builder.nx().px(8_000)))));
+    holdGosMutex(goValue, 8_000);
     try {
       CompletableFuture<Boolean> trigger =
           CompletableFuture.supplyAsync(() -> backend.triggerChord(group));
@@ -697,19 +673,7 @@ class RedisBackendBehaviourIT {
   void aMutexHeldTooLongFailsAsGosRedsyncDoes() {
     String group = Uuids.newGroupUuid();
     backend.initGroup(group, List.of());
-    org.awaitility.Awaitility.await()
-        .atMost(Duration.ofSeconds(10))
-        .until(
-            () ->
-                "OK"
-                    .equals(
-                        redis.await(
-                            redis
-                                .commands()
-                                .set(
-                                    RedisBackend.CHORD_MUTEX,
-                                    "held".getBytes(StandardCharsets.UTF_8),
-                                    SetArgs.Builder.nx().px(20_000)))));
+    holdGosMutex("held".getBytes(StandardCharsets.UTF_8), 20_000);
     try {
       assertThatThrownBy(() -> backend.triggerChord(group))
           .isInstanceOf(MachineryException.class)
@@ -736,5 +700,22 @@ class RedisBackendBehaviourIT {
     } finally {
       redis.await(redis.commands().del(group));
     }
+  }
+
+  /** Takes Go's chord mutex with {@code value} for {@code millis}, once it is free. */
+  private void holdGosMutex(byte[] value, long millis) {
+    org.awaitility.Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(
+            () ->
+                "OK"
+                    .equals(
+                        redis.await(
+                            redis
+                                .commands()
+                                .set(
+                                    RedisBackend.CHORD_MUTEX,
+                                    value,
+                                    SetArgs.Builder.nx().px(millis)))));
   }
 }
