@@ -11,7 +11,10 @@ import io.lettuce.core.pubsub.PubSubEndpoint;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnectionImpl;
 import io.lettuce.core.pubsub.api.sync.RedisPubSubCommands;
 import io.lettuce.core.resource.ClientResources;
+import java.net.SocketAddress;
 import java.time.Duration;
+import java.util.List;
+import reactor.core.publisher.Mono;
 
 /**
  * A Lettuce {@link RedisClient} whose connections, Pub/Sub ones included, have no synchronous
@@ -29,10 +32,50 @@ import java.time.Duration;
  * JVM cost 200-270 ms of CPU on Java threads (380-530 ms for the process, JIT included) and loaded
  * 199 classes; without the proxy 55-80 ms (80-140 ms) and 64 classes. Later ones cost about 7 ms
  * either way (session 57, six runs before and after on a shared machine).
+ *
+ * <p>It also asks the Sentinels that {@link SentinelSwitchListener} discovered ({@code SENTINEL
+ * SENTINELS}) for the primary when none of the URI's answers: Lettuce asks only those of the URI,
+ * and when they are all down it reconnects to the address it found last, the old primary after a
+ * failover.
  */
 final class AsyncOnlyRedisClient extends RedisClient {
+  /** Sentinels not in the URI, found by {@link SentinelSwitchListener}; thread-safe. */
+  private final List<RedisURI> discoveredSentinels;
+
   AsyncOnlyRedisClient(ClientResources resources, RedisURI defaultUri) {
+    this(resources, defaultUri, List.of());
+  }
+
+  /**
+   * A client that asks {@code discoveredSentinels} (a thread-safe list, appended to later) for the
+   * primary when the Sentinels of a URI do not answer.
+   */
+  AsyncOnlyRedisClient(
+      ClientResources resources, RedisURI defaultUri, List<RedisURI> discoveredSentinels) {
     super(resources, defaultUri);
+    this.discoveredSentinels = discoveredSentinels;
+  }
+
+  @Override
+  protected Mono<SocketAddress> getSocketAddress(RedisURI uri) {
+    if (uri.getSentinels().isEmpty()) {
+      return super.getSocketAddress(uri);
+    }
+    return super.getSocketAddress(uri)
+        .onErrorResume(
+            error -> {
+              List<RedisURI> others = List.copyOf(discoveredSentinels);
+              if (others.isEmpty()) {
+                return Mono.error(error);
+              }
+              // the URI's settings (credentials, database, timeout), not its Sentinels
+              RedisURI.Builder viaOthers =
+                  RedisURI.builder(uri).withSentinelMasterId(uri.getSentinelMasterId());
+              for (RedisURI sentinel : others) {
+                viaOthers.withSentinel(sentinel);
+              }
+              return super.getSocketAddress(viaOthers.build());
+            });
   }
 
   @Override

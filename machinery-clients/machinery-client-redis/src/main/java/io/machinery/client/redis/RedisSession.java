@@ -103,6 +103,10 @@ import org.slf4j.LoggerFactory;
  *       which goes on taking (and later loses) writes for about ten seconds: the session listens to
  *       the Sentinels' {@code +switch-master} ({@link SentinelSwitchListener}) and drops its
  *       connections the moment one announces the new primary, as go-redis' failover client does.
+ *       Each time a subscription becomes live it asks that Sentinel for the primary, so that an
+ *       announcement made while it was down is not lost; it also listens to the Sentinels that
+ *       those of the URL name ({@code SENTINEL SENTINELS}), and asks them for the primary when
+ *       those of the URL do not answer.
  * </ul>
  *
  * <p>Thread-safe. Whoever opens a session closes it; {@link #close()} also closes its blocking
@@ -180,6 +184,15 @@ public final class RedisSession implements AutoCloseable {
   private final reactor.core.Disposable eventSubscription;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Set<String> reconnecting = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The {@code host:port} of the server this session connected to last (a Sentinel's excepted): the
+   * primary it writes to, which {@link SentinelSwitchListener} compares with what the Sentinels
+   * answer; null before the first connection is seen.
+   */
+  private final java.util.concurrent.atomic.AtomicReference<@Nullable String> connectedTo =
+      new java.util.concurrent.atomic.AtomicReference<>();
+
   private final java.util.concurrent.atomic.AtomicLong reconnects =
       new java.util.concurrent.atomic.AtomicLong();
 
@@ -223,7 +236,8 @@ public final class RedisSession implements AutoCloseable {
                         1,
                         java.util.concurrent.TimeUnit.MILLISECONDS))
             .build();
-    Set<String> sentinels = new java.util.HashSet<>();
+    // the Sentinels' host:port, those the listener discovers included
+    Set<String> sentinels = ConcurrentHashMap.newKeySet();
     if (!redis.masterName().isEmpty()) {
       for (RedisAddress.Host host : address.hosts()) {
         sentinels.add(host.host() + ":" + host.port());
@@ -249,7 +263,10 @@ public final class RedisSession implements AutoCloseable {
                       if (reconnecting.remove(remote)) {
                         log.info("Reconnected to the Sentinel at {}", remote);
                       }
-                    } else if (!reconnecting.isEmpty()) {
+                      return;
+                    }
+                    connectedTo.set(remote);
+                    if (!reconnecting.isEmpty()) {
                       // after a failover the connection comes back at another address (the new
                       // primary a Sentinel names): any activation while a reconnect is under way
                       // counts, at the risk of counting a new connection as one (an extra stray
@@ -304,7 +321,8 @@ public final class RedisSession implements AutoCloseable {
         this.commands = c.async();
       } else {
         RedisURI uri = standaloneUri(address, redis, tls);
-        RedisClient redisClient = new AsyncOnlyRedisClient(resources, uri);
+        List<RedisURI> discoveredSentinels = new CopyOnWriteArrayList<>();
+        RedisClient redisClient = new AsyncOnlyRedisClient(resources, uri, discoveredSentinels);
         redisClient.setOptions(
             ClientOptions.builder()
                 .protocolVersion(ProtocolVersion.RESP2)
@@ -324,7 +342,13 @@ public final class RedisSession implements AutoCloseable {
             uri.getSentinels().isEmpty()
                 ? null
                 : new SentinelSwitchListener(
-                    redisClient, uri.getSentinels(), redis.masterName(), this::primaryMoved);
+                    redisClient,
+                    uri.getSentinels(),
+                    sentinels,
+                    discoveredSentinels,
+                    redis.masterName(),
+                    connectedTo::get,
+                    this::primaryMoved);
       }
     } catch (RuntimeException e) {
       shutdownClientQuietly();

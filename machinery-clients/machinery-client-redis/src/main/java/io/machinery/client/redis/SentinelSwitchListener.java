@@ -2,13 +2,19 @@ package io.machinery.client.redis;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.ArrayOutput;
+import io.lettuce.core.output.ValueListOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.Delay;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -18,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +54,31 @@ import org.slf4j.LoggerFactory;
  *       which reconnect asking the Sentinels for the primary. Lettuce reconnects these connections
  *       and subscribes them again after a network failure or a restart of the Sentinel ({@code
  *       RedisSentinelSwitchIT}).
+ *   <li><b>An announcement made while a subscription was down</b> (the Sentinel unreachable,
+ *       Lettuce reconnecting, or not yet subscribed when the session opened) is not sent again:
+ *       before, it was lost, and the session stayed on the old primary until it turned replica. So
+ *       each time a subscription becomes live (the first {@code SUBSCRIBE} and each of Lettuce's
+ *       after a reconnect: {@link RedisPubSubAdapter#subscribed}), the listener asks that Sentinel
+ *       {@code SENTINEL GET-MASTER-ADDR-BY-NAME} on a short-lived connection of its own (a
+ *       subscribed RESP2 connection takes no other command; connecting and asking are asynchronous,
+ *       nothing blocks the I/O thread), and when the answer is not the primary the session is
+ *       connected to (the address of its latest connection to a server other than a Sentinel) it
+ *       calls back as an announcement does, once per new address. Anything announced later reaches
+ *       the live subscription. Each question is given up, its connection closed, after {@link
+ *       #QUESTION_TIMEOUT}. A name that the Sentinel and the connection write differently (a host
+ *       name against its IP address) costs one needless reconnect. go-redis does the same: its
+ *       failover client asks the Sentinel for the master before it subscribes.
+ *   <li><b>Sentinels not in the URL</b> are listened to as well, as go-redis does: on the same
+ *       connection, each question also asks {@code SENTINEL SENTINELS <master>}, and a Sentinel
+ *       named there that the session does not know yet (by {@code host:port}, as the Sentinel
+ *       writes it) is subscribed to like those of the URL (same credentials and TLS as the Sentinel
+ *       that named it, same retries), until the session closes; and when no Sentinel of the URL
+ *       answers, the client asks the discovered ones for the primary ({@link
+ *       AsyncOnlyRedisClient}). So a failover announced while every Sentinel of the URL is down
+ *       still moves the session. A Sentinel learns of the others from their hellos (every two
+ *       seconds): one asked right after it started may name none yet, and the next subscription
+ *       that becomes live asks again. One that is later removed from the group is tried again until
+ *       the session closes.
  *   <li><b>A Sentinel that does not answer</b> when the session opens is tried again until it does,
  *       after the waits of the client's reconnect delay (for {@link RedisSession}: doubling from 1
  *       ms up to about a second, as Lettuce waits before reconnecting a lost connection), each
@@ -72,9 +104,23 @@ final class SentinelSwitchListener implements AutoCloseable {
   /** The channel on which Sentinels announce a new primary. */
   static final String CHANNEL = "+switch-master";
 
+  /** How long a Sentinel has to answer which server is the primary, connection included. */
+  static final Duration QUESTION_TIMEOUT = Duration.ofSeconds(5);
+
   private final RedisClient client;
   private final String masterName;
   private final Consumer<String> onSwitch;
+  private final Supplier<@Nullable String> connectedPrimary;
+
+  /**
+   * The {@code host:port} of every Sentinel listened to (of the URL or discovered), shared with the
+   * session, which tells its connections to the Sentinels from those to the primary by it.
+   */
+  private final Set<String> sentinels;
+
+  /** The Sentinels discovered, shared with the client, which asks them for the primary. */
+  private final List<RedisURI> discovered;
+
   private final Delay retryDelay;
 
   /**
@@ -85,6 +131,11 @@ final class SentinelSwitchListener implements AutoCloseable {
 
   private final List<StatefulRedisPubSubConnection<String, String>> connections =
       new CopyOnWriteArrayList<>();
+
+  /** The short-lived connections on which a Sentinel is being asked for the primary. */
+  private final List<StatefulRedisConnection<String, String>> questions =
+      new CopyOnWriteArrayList<>();
+
   private final AtomicReference<String> lastPrimary = new AtomicReference<>("");
   private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -92,15 +143,29 @@ final class SentinelSwitchListener implements AutoCloseable {
    * Subscribes to {@link #CHANNEL} on each of {@code sentinels} (in the background: a Sentinel that
    * does not answer delays nothing, and is tried again until it does); {@code onSwitch} gets the
    * new primary's {@code host:port}. Attempts wait as {@code client}'s reconnect delay says, on its
-   * event executors.
+   * event executors. {@code connectedPrimary} gives the {@code host:port} of the server the session
+   * is connected to (null when unknown), compared with a Sentinel's answer each time a subscription
+   * becomes live. The {@code host:port} of each Sentinel discovered ({@code SENTINEL SENTINELS}) is
+   * added to {@code known}, a concurrent set holding those of {@code sentinels}, and its URI to
+   * {@code discovered}, a thread-safe list.
    */
   SentinelSwitchListener(
-      RedisClient client, List<RedisURI> sentinels, String masterName, Consumer<String> onSwitch) {
+      RedisClient client,
+      List<RedisURI> sentinels,
+      Set<String> known,
+      List<RedisURI> discovered,
+      String masterName,
+      Supplier<@Nullable String> connectedPrimary,
+      Consumer<String> onSwitch) {
     this.client = client;
+    this.sentinels = known;
+    this.discovered = discovered;
     this.masterName = masterName;
+    this.connectedPrimary = connectedPrimary;
     this.onSwitch = onSwitch;
     this.retryDelay = client.getResources().reconnectDelay();
     for (RedisURI sentinel : sentinels) {
+      known.add(sentinel.getHost() + ":" + sentinel.getPort());
       subscribe(sentinel, 1);
     }
   }
@@ -135,6 +200,15 @@ final class SentinelSwitchListener implements AutoCloseable {
                 @Override
                 public void message(String channel, String message) {
                   announced(message);
+                }
+
+                @Override
+                public void subscribed(String channel, long count) {
+                  // the first subscription and each one after a reconnect: catch up on what was
+                  // announced while there was none
+                  if (CHANNEL.equals(channel)) {
+                    askForPrimary(sentinel);
+                  }
                 }
               });
           connections.add(connection);
@@ -188,6 +262,186 @@ final class SentinelSwitchListener implements AutoCloseable {
   }
 
   /**
+   * Asks {@code sentinel} which server is the primary, on a connection of its own, and hands the
+   * answer to {@link #reported}; a failure is logged at debug level (the subscription is live: the
+   * next announcement is heard).
+   */
+  private void askForPrimary(RedisURI sentinel) {
+    if (closed.get()) {
+      return;
+    }
+    CompletableFuture<StatefulRedisConnection<String, String>> connecting;
+    try {
+      connecting = client.connectAsync(StringCodec.UTF8, sentinel).toCompletableFuture();
+    } catch (RuntimeException e) {
+      connecting = CompletableFuture.failedFuture(e); // a client shutting down, say
+    }
+    connecting.whenComplete(
+        (connection, error) -> {
+          if (error != null) {
+            notAnswered(sentinel, error);
+            return;
+          }
+          questions.add(connection);
+          if (closed.get()) {
+            close(); // closed while connecting
+            return;
+          }
+          ScheduledFuture<?> giveUp;
+          try {
+            // closing the connection fails the question
+            giveUp =
+                client
+                    .getResources()
+                    .eventExecutorGroup()
+                    .schedule(
+                        () -> closeQuestion(connection),
+                        QUESTION_TIMEOUT.toNanos(),
+                        TimeUnit.NANOSECONDS);
+          } catch (RejectedExecutionException e) {
+            closeQuestion(connection); // the session is closing
+            return;
+          }
+          var primaryReply =
+              connection
+                  .async()
+                  .dispatch(
+                      CommandType.SENTINEL,
+                      new ValueListOutput<>(StringCodec.UTF8),
+                      new CommandArgs<>(StringCodec.UTF8)
+                          .add("GET-MASTER-ADDR-BY-NAME")
+                          .add(masterName))
+                  .toCompletableFuture();
+          var sentinelsReply =
+              connection
+                  .async()
+                  .dispatch(
+                      CommandType.SENTINEL,
+                      new ArrayOutput<>(StringCodec.UTF8),
+                      new CommandArgs<>(StringCodec.UTF8).add("SENTINELS").add(masterName))
+                  .toCompletableFuture();
+          CompletableFuture.allOf(primaryReply, sentinelsReply)
+              .whenComplete(
+                  (ignored, anyFailure) -> {
+                    giveUp.cancel(false);
+                    closeQuestion(connection);
+                  });
+          sentinelsReply.whenComplete(
+              (reply, failure) -> {
+                if (failure == null && reply != null) {
+                  discovered(sentinel, reply);
+                } else if (failure != null) {
+                  notAnswered(sentinel, failure);
+                }
+              });
+          primaryReply.whenComplete(
+              (reply, failure) -> {
+                if (failure != null) {
+                  notAnswered(sentinel, failure);
+                } else if (reply == null
+                    || reply.size() != 2
+                    || reply.get(0) == null
+                    || reply.get(1) == null) {
+                  log.debug(
+                      "The Sentinel at {}:{} knows no master {}: {}",
+                      sentinel.getHost(),
+                      sentinel.getPort(),
+                      masterName,
+                      reply);
+                } else {
+                  reported(reply.get(0) + ":" + reply.get(1));
+                }
+              });
+        });
+  }
+
+  /**
+   * Subscribes to each Sentinel in {@code reply} (to {@code SENTINEL SENTINELS}, asked of {@code
+   * from}) not known yet.
+   */
+  private void discovered(RedisURI from, List<Object> reply) {
+    for (String hostAndPort : sentinelAddresses(reply)) {
+      if (closed.get() || !sentinels.add(hostAndPort)) {
+        continue;
+      }
+      int colon = hostAndPort.lastIndexOf(':');
+      RedisURI other =
+          RedisURI.builder(from)
+              .withHost(hostAndPort.substring(0, colon))
+              .withPort(Integer.parseInt(hostAndPort.substring(colon + 1)))
+              .build();
+      log.info(
+          "The Sentinel at {}:{} names the Sentinel at {} for {}, not in the URL: listening to it"
+              + " too",
+          from.getHost(),
+          from.getPort(),
+          hostAndPort,
+          masterName);
+      discovered.add(other);
+      subscribe(other, 1);
+    }
+  }
+
+  /**
+   * The {@code ip:port} of each Sentinel in {@code reply}, a {@code SENTINEL SENTINELS} reply (one
+   * list of field names and values per Sentinel); malformed entries are left out.
+   */
+  static List<String> sentinelAddresses(List<?> reply) {
+    List<String> addresses = new java.util.ArrayList<>();
+    for (Object entry : reply) {
+      if (!(entry instanceof List<?> fields)) {
+        continue;
+      }
+      String ip = null;
+      String port = null;
+      for (int i = 0; i + 1 < fields.size(); i += 2) {
+        Object name = fields.get(i);
+        Object value = fields.get(i + 1);
+        if ("ip".equals(name) && value instanceof String v) {
+          ip = v;
+        } else if ("port".equals(name) && value instanceof String v && v.matches("\\d{1,5}")) {
+          port = v;
+        }
+      }
+      if (ip != null && port != null) {
+        addresses.add(ip + ":" + port);
+      }
+    }
+    return addresses;
+  }
+
+  private void notAnswered(RedisURI sentinel, Throwable error) {
+    log.debug(
+        "Could not ask the Sentinel at {}:{} for the primary of {}: {}",
+        sentinel.getHost(),
+        sentinel.getPort(),
+        masterName,
+        error.toString());
+  }
+
+  private void closeQuestion(StatefulRedisConnection<String, String> connection) {
+    if (questions.remove(connection)) {
+      try {
+        connection.closeAsync();
+      } catch (RuntimeException e) {
+        log.debug("Closing a connection to a Sentinel failed: {}", e.toString());
+      }
+    }
+  }
+
+  /**
+   * A Sentinel answered that {@code primary} ({@code host:port}) is the primary: calls back, as an
+   * announcement does, when the session is connected to another server.
+   */
+  void reported(String primary) {
+    String connected = connectedPrimary.get();
+    if (closed.get() || connected == null || primary.equals(connected)) {
+      return;
+    }
+    switchTo(primary, connected);
+  }
+
+  /**
    * The new primary ({@code host:port}) that {@code message}, a {@link #CHANNEL} message, announces
    * for {@code masterName}; null when it is about another master or malformed.
    */
@@ -205,8 +459,24 @@ final class SentinelSwitchListener implements AutoCloseable {
     if (primary == null || closed.get()) {
       return;
     }
+    switchTo(primary, null);
+  }
+
+  /**
+   * Calls back unless the last call was about {@code primary} already; {@code missedWhileOn} is the
+   * server the session is on when a Sentinel's answer, not an announcement, tells of the switch.
+   */
+  private void switchTo(String primary, @Nullable String missedWhileOn) {
     String last = lastPrimary.getAndSet(primary);
     if (!primary.equals(last)) {
+      if (missedWhileOn != null) {
+        log.info(
+            "A Sentinel names {} as the primary of {} while this session is on {}: an"
+                + " announcement was missed",
+            primary,
+            masterName,
+            missedWhileOn);
+      }
       onSwitch.accept(primary);
     }
   }
@@ -219,6 +489,9 @@ final class SentinelSwitchListener implements AutoCloseable {
       retry.cancel(false);
     }
     retries.clear();
+    for (StatefulRedisConnection<String, String> question : questions) {
+      closeQuestion(question);
+    }
     for (StatefulRedisPubSubConnection<String, String> connection : connections) {
       if (connections.remove(connection)) {
         try {

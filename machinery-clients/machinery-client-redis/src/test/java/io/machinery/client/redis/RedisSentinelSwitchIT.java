@@ -4,9 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.lettuce.core.LMoveArgs;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.ArrayOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import io.machinery.client.redis.testing.OwnSentinelGroup;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
+import io.machinery.testkit.DroppingTcpProxy;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -158,6 +163,82 @@ class RedisSentinelSwitchIT {
                       .as("the session's subscriptions on the restarted Sentinel")
                       .hasSize(1));
       assertWritesReachBPromptly(session, group.failover());
+    }
+  }
+
+  /**
+   * The session's only Sentinel announces B while the session's subscription to it is cut (a
+   * network failure between them: a proxy that refuses connections), and A stays a primary. Before,
+   * the announcement was lost and the session wrote to A until A turned replica, about ten seconds
+   * on; now the session asks the Sentinel for the primary each time its subscription comes back,
+   * and moves to B at once.
+   */
+  @Test
+  void aSwitchAnnouncedWhileTheSubscriptionWasDownMovesTheSessionWhenItComesBack()
+      throws Exception {
+    startGroup(1);
+    try (DroppingTcpProxy toSentinel =
+        DroppingTcpProxy.start("127.0.0.1", group.sentinel().port())) {
+      String url = "redis://127.0.0.1:" + toSentinel.port();
+      try (RedisSession session = RedisSession.open(url, config(url, MASTER))) {
+        session.await(session.commands().set("before", bytes("1")));
+        await()
+            .atMost(SUBSCRIBED_WITHIN)
+            .untilAsserted(() -> assertThat(group.othersSubscribedTo(0)).hasSize(1));
+        toSentinel.cut();
+        await()
+            .atMost(SUBSCRIBED_WITHIN)
+            .untilAsserted(() -> assertThat(group.othersSubscribedTo(0)).isEmpty());
+        group.failover(); // announced to nobody of the session
+        toSentinel.resume();
+        await()
+            .atMost(SUBSCRIBED_WITHIN)
+            .untilAsserted(
+                () ->
+                    assertThat(group.othersSubscribedTo(0))
+                        .as("the session's subscription, back")
+                        .hasSize(1));
+        assertWritesReachBPromptly(session, System.nanoTime());
+      }
+    }
+  }
+
+  /**
+   * A URL naming the first of three Sentinels: the session also listens to the two others, which
+   * the first names ({@code SENTINEL SENTINELS}), as go-redis does. Before, once the first was
+   * down, a failover the others announced went unheard and the session wrote to A until A turned
+   * replica.
+   */
+  @Test
+  void theSentinelsTheUrlDoesNotNameAreListenedToAsWell() throws Exception {
+    startGroup(3);
+    // a Sentinel learns of the others from their hellos, every two seconds
+    await()
+        .atMost(PATIENCE)
+        .until(
+            () ->
+                group
+                        .admin(0)
+                        .sync()
+                        .dispatch(
+                            CommandType.SENTINEL,
+                            new ArrayOutput<>(StringCodec.UTF8),
+                            new CommandArgs<>(StringCodec.UTF8).add("SENTINELS").add(MASTER))
+                        .size()
+                    == 2);
+    String url = "redis://127.0.0.1:" + group.sentinel(0).port();
+    try (RedisSession session = RedisSession.open(url, config(url, MASTER))) {
+      session.await(session.commands().set("before", bytes("1")));
+      await()
+          .atMost(SUBSCRIBED_WITHIN)
+          .untilAsserted(
+              () -> {
+                assertThat(group.othersSubscribedTo(1)).as("on the second Sentinel").hasSize(1);
+                assertThat(group.othersSubscribedTo(2)).as("on the third Sentinel").hasSize(1);
+              });
+      group.stopSentinel(0);
+      group.requestFailover(1);
+      assertWritesReachBPromptly(session, group.awaitSwitch());
     }
   }
 

@@ -11,8 +11,10 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class SentinelSwitchListenerTest {
@@ -31,13 +33,67 @@ class SentinelSwitchListenerTest {
     List<String> moves = new CopyOnWriteArrayList<>();
     RedisClient client = RedisClient.create();
     try (SentinelSwitchListener listener =
-        new SentinelSwitchListener(client, List.of(), "m", moves::add)) {
+        new SentinelSwitchListener(
+            client,
+            List.of(),
+            ConcurrentHashMap.newKeySet(),
+            new CopyOnWriteArrayList<>(),
+            "m",
+            () -> null,
+            moves::add)) {
       listener.announced("m 10.0.0.1 6379 10.0.0.2 6379");
       listener.announced("m 10.0.0.1 6379 10.0.0.2 6379");
       listener.announced("n 10.0.0.1 6379 10.0.0.3 6379");
       listener.announced("m 10.0.0.2 6379 10.0.0.1 6379");
       listener.close();
       listener.announced("m 10.0.0.1 6379 10.0.0.2 6379");
+    } finally {
+      client.shutdown();
+    }
+    assertThat(moves).containsExactly("10.0.0.2:6379", "10.0.0.1:6379");
+  }
+
+  @Test
+  void aSentinelsReplyNamesTheOtherSentinels() {
+    assertThat(
+            SentinelSwitchListener.sentinelAddresses(
+                List.of(
+                    List.of("name", "a", "ip", "10.0.0.5", "port", "26379", "flags", "sentinel"),
+                    List.of("ip", "10.0.0.6", "port", "26380"),
+                    List.of("ip", "10.0.0.7"),
+                    List.of("ip", "10.0.0.8", "port", "x"),
+                    "not a list")))
+        .containsExactly("10.0.0.5:26379", "10.0.0.6:26380");
+  }
+
+  /**
+   * A Sentinel's answer to {@code GET-MASTER-ADDR-BY-NAME}, asked when a subscription becomes live,
+   * moves the session when it names another server than the one the session is on, once per new
+   * address, announcements included; nothing while the session's server is unknown.
+   */
+  @Test
+  void aSentinelNamingAnotherPrimaryThanTheSessionsMovesItOnce() {
+    List<String> moves = new CopyOnWriteArrayList<>();
+    AtomicReference<String> connected = new AtomicReference<>("10.0.0.1:6379");
+    RedisClient client = RedisClient.create();
+    try (SentinelSwitchListener listener =
+        new SentinelSwitchListener(
+            client,
+            List.of(),
+            ConcurrentHashMap.newKeySet(),
+            new CopyOnWriteArrayList<>(),
+            "m",
+            connected::get,
+            moves::add)) {
+      listener.reported("10.0.0.1:6379");
+      listener.reported("10.0.0.2:6379");
+      listener.reported("10.0.0.2:6379");
+      listener.announced("m 10.0.0.1 6379 10.0.0.2 6379");
+      connected.set("10.0.0.2:6379");
+      listener.reported("10.0.0.2:6379");
+      listener.reported("10.0.0.1:6379");
+      connected.set(null);
+      listener.reported("10.0.0.3:6379");
     } finally {
       client.shutdown();
     }
@@ -70,7 +126,10 @@ class SentinelSwitchListenerTest {
           new SentinelSwitchListener(
               client,
               List.of(RedisURI.create("127.0.0.1", hangingUp.getLocalPort())),
+              ConcurrentHashMap.newKeySet(),
+              new CopyOnWriteArrayList<>(),
               "m",
+              () -> null,
               primary -> {});
       await().atMost(Duration.ofSeconds(20)).until(() -> attempts.get() >= 10);
       // the waits before the 10th attempt add up to 1 + 2 + ... + 256 ms
