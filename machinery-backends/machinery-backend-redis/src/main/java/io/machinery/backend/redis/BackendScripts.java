@@ -343,10 +343,14 @@ final class BackendScripts {
    * Go worker takes the mutex, then reads and writes the meta, so it either finishes before (the
    * script waits for its release) or starts after (and finds the flag set). In Go's layout {@code
    * "ChordTriggered":} cannot occur inside the strings before it (their quotes are escaped). The
-   * winning member's UUID (unless empty) goes to the winner key in the same step, and a later call
-   * by that member returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}). Frees
-   * the meta first when Redis is full (see the class notes). KEYS: the mutex, the group meta, the
-   * winner key. ARGV: the expiry in seconds, the member's UUID.
+   * winning member's UUID goes to the winner key in the same step, and a later call by that member
+   * returns 2 instead of 0 (see {@code Backend#triggerChord(String, String)}); a win without a
+   * member (Go's {@code triggerChord(group)}) deletes the winner key instead, as {@link
+   * #TRIGGER_CHORD_UNDER_MUTEX} does, since one left there (a group UUID used again, a worker that
+   * died between two writes before they were one script) names a member that did not win: it would
+   * answer WON_BEFORE to this win and could release it. Frees the meta first when Redis is full
+   * (see the class notes). KEYS: the mutex, the group meta, the winner key. ARGV: the expiry in
+   * seconds, the member's UUID.
    */
   static final RedisScript TRIGGER_CHORD =
       RedisScript.of(
@@ -366,7 +370,11 @@ final class BackendScripts {
       local refused = replace(KEYS[2], string.sub(meta, 1, e) .. 'true' .. string.sub(meta, e + 6),
         ARGV[1])
       if refused then return refused end
-      if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1]) end
+      if ARGV[2] == '' then
+        redis.call('DEL', KEYS[3])
+      else
+        redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[1])
+      end
       return 1
       """,
           ScriptOutputType.INTEGER);

@@ -96,11 +96,13 @@ import org.jspecify.annotations.Nullable;
  *       member take another's win for its own). The winning member's UUID is kept beside the meta
  *       ({@link #winnerKey}), so that member, back as a first delivery after its worker died
  *       (Pub/Sub without a dead-letter policy), learns it won and checks that the callback was sent
- *       ({@link #triggerChord(String, String)}). A winner that finds a member running again
- *       releases its trigger ({@link #releaseChordTrigger}): one script over the meta and the
- *       winner key (one slot, so on a cluster too) flips the flag back in Go's bytes and forgets
- *       the winner, and needs no mutex, since it only turns a flag false that every setter (Go
- *       included) sets only after reading it false.
+ *       ({@link #triggerChord(String, String)}). A winner key names the member that won the group's
+ *       current trigger or nobody: a win without a member deletes it, and so does {@link
+ *       #initGroup} (a group UUID used again starts untriggered). A winner that finds a member
+ *       running again releases its trigger ({@link #releaseChordTrigger}): one script over the meta
+ *       and the winner key (one slot, so on a cluster too) flips the flag back in Go's bytes and
+ *       forgets the winner, and needs no mutex, since it only turns a flag false that every setter
+ *       (Go included) sets only after reading it false.
  *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
  *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
@@ -485,6 +487,20 @@ public final class RedisBackend implements Backend {
   // ---------------------------------------------------------------------------------------------
   // groups
 
+  /**
+   * Go's {@code SET <group uuid> <GroupMeta JSON> EX …}, pipelined with the deletion of the group's
+   * {@linkplain #winnerKey winner key} and, on a single server, the writing of its pending list:
+   * one round trip. A group UUID used again (a chord or DAG sent twice with the same UUIDs) starts
+   * with {@code ChordTriggered} false, so a winner kept from its previous trigger would name a
+   * member that did not win this one: that member would take another's win for its own ({@code
+   * WON_BEFORE}) and could release a trigger it does not hold. The deletion costs no command on a
+   * single server (it joins the pending list's {@code DEL}) and one pipelined {@code DEL} on a
+   * cluster (the winner key shares the meta's slot, so it travels to the same node with the {@code
+   * SET}). Pipelined, not atomic: it follows the {@code SET}, so a member's trigger that slips in
+   * between them, on the fresh meta, loses its winner key (that member, back after its worker died,
+   * gets LOST, not WON_BEFORE), while a deletion first would let a win over the old meta leave a
+   * stale key behind the new one for good.
+   */
   @Override
   public void initGroup(String groupUuid, List<String> taskUuids) {
     byte[] meta = WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()));
@@ -497,7 +513,8 @@ public final class RedisBackend implements Backend {
         members[i] = bytes(taskUuids.get(i));
       }
       members[taskUuids.size()] = new byte[0]; // the marker: the list outlives its last member
-      CompletableFuture<Long> del = commands.del(pending).toCompletableFuture();
+      CompletableFuture<Long> del =
+          commands.del(pending, winnerKey(groupUuid)).toCompletableFuture();
       CompletableFuture<Long> add = commands.rpush(pending, members).toCompletableFuture();
       CompletableFuture<Boolean> expire =
           commands.expire(pending, expireSeconds).toCompletableFuture();
@@ -507,7 +524,9 @@ public final class RedisBackend implements Backend {
       session.await(expire);
       return;
     }
+    CompletableFuture<Long> forgetWinner = commands.del(winnerKey(groupUuid)).toCompletableFuture();
     session.await(set);
+    session.await(forgetWinner);
   }
 
   /**

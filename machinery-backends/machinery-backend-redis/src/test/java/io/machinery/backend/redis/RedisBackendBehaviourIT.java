@@ -351,24 +351,25 @@ class RedisBackendBehaviourIT {
   }
 
   /**
-   * A winner key beside a flag still unset, as a worker left it that died between the two writes
-   * the mutex path made before they were one script, names a member that never won: a trigger
-   * without a member (a Go worker's way) that wins the group clears it, so that member then loses
-   * and cannot release the trigger (with the key left, it answered WON_BEFORE, checked the callback
-   * and could send it again, and released a trigger it did not hold, so the chord could fire
-   * twice). The mutex path: on a single server for a meta in another layout, on a cluster for any.
+   * A winner key beside a flag still unset names a member that never won (a worker that died
+   * between the two writes the mutex path made before they were one script left it so; a group UUID
+   * used again kept its last winner's): a trigger without a member (Go's {@code
+   * triggerChord(group)}, MigratingBackend's) that wins the group clears it, so that member then
+   * loses and cannot release the trigger (with the key left, it answered WON_BEFORE, checked the
+   * callback and could send it again, and released a trigger it did not hold, so the chord could
+   * fire twice). The script on a single server; the mutex path on a single server for a meta in
+   * another layout, on a cluster for any.
    */
   @ParameterizedTest
-  @ValueSource(booleans = {false, true})
-  void aWinWithoutAMemberClearsAStaleWinnerKeyUnderTheMutex(boolean cluster) {
+  @ValueSource(strings = {"script", "mutex", "cluster"})
+  void aWinWithoutAMemberClearsAStaleWinnerKey(String path) {
+    boolean cluster = path.equals("cluster");
     String url = cluster ? TestEndpoints.redisClusterUrl() : TestEndpoints.redisUrl();
     Config own = Config.builder().resultBackend(url).resultsExpireIn(EXPIRE).build();
     String group = Uuids.newGroupUuid();
-    try (RedisBackend mutexPath = RedisBackend.create(own);
+    try (RedisBackend withoutMember = RedisBackend.create(own);
         RedisSession admin = RedisSession.open(url, own)) {
-      if (cluster) {
-        mutexPath.initGroup(group, List.of()); // Go's layout: still the mutex on a cluster
-      } else {
+      if (path.equals("mutex")) {
         String spaced =
             "{\"GroupUUID\": \""
                 + group
@@ -378,6 +379,9 @@ class RedisBackendBehaviourIT {
             admin
                 .commands()
                 .set(group, spaced.getBytes(StandardCharsets.UTF_8), SetArgs.Builder.ex(EXPIRE)));
+      } else {
+        withoutMember.initGroup(
+            group, List.of()); // Go's layout: the script, or on a cluster the mutex
       }
       try {
         admin.await(
@@ -387,15 +391,19 @@ class RedisBackendBehaviourIT {
                     RedisBackend.winnerKey(group),
                     "task_dead".getBytes(StandardCharsets.UTF_8),
                     SetArgs.Builder.ex(EXPIRE)));
-        assertThat(mutexPath.triggerChord(group)).as("the win without a member").isTrue();
+        assertThat(withoutMember.triggerChord(group)).as("the win without a member").isTrue();
         SoftAssertions.assertSoftly(
             softly -> {
               softly
-                  .assertThat(mutexPath.triggerChord(group, "task_dead"))
+                  .assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group))))
+                  .as("a winner key after a win without a member")
+                  .isZero();
+              softly
+                  .assertThat(withoutMember.triggerChord(group, "task_dead"))
                   .as("the member named in the stale key")
                   .isEqualTo(Backend.Trigger.LOST);
               softly
-                  .assertThat(mutexPath.releaseChordTrigger(group, "task_dead"))
+                  .assertThat(withoutMember.releaseChordTrigger(group, "task_dead"))
                   .as("its release")
                   .isFalse();
               softly
@@ -404,13 +412,74 @@ class RedisBackendBehaviourIT {
                           .chordTriggered())
                   .as("the trigger stays won")
                   .isTrue();
-              softly
-                  .assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group))))
-                  .as("a winner key after a win without a member")
-                  .isZero();
             });
       } finally {
-        mutexPath.purgeGroupMeta(group);
+        withoutMember.purgeGroupMeta(group);
+      }
+    }
+  }
+
+  /**
+   * A group initialised again with the same UUID (a chord or DAG sent twice by mistake) starts with
+   * no winner: its last winner is not the winner of the new trigger. That member, triggering first,
+   * wins it; once another wins it (a Go worker, which never touches the winner key, or a Java
+   * member), it loses and cannot release that trigger. With the old winner kept, it answered
+   * WON_BEFORE to a Go worker's win (and could send the callback again) and released it.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void aGroupInitialisedAgainForgetsItsLastWinner(boolean cluster) {
+    String url = cluster ? TestEndpoints.redisClusterUrl() : TestEndpoints.redisUrl();
+    Config own = Config.builder().resultBackend(url).resultsExpireIn(EXPIRE).build();
+    String group = Uuids.newGroupUuid();
+    List<String> members = List.of("task_first", "task_second");
+    try (RedisBackend again = RedisBackend.create(own);
+        RedisSession admin = RedisSession.open(url, own)) {
+      try {
+        again.initGroup(group, members);
+        assertThat(again.triggerChord(group, "task_first")).isEqualTo(Backend.Trigger.WON);
+        again.initGroup(group, members);
+        long lastWinnerKept = admin.await(admin.commands().exists(RedisBackend.winnerKey(group)));
+
+        // a Go worker wins the new trigger: under its mutex it writes the meta, nothing else
+        byte[] goTriggered =
+            new String(admin.await(admin.commands().get(group)), StandardCharsets.UTF_8)
+                .replace("\"ChordTriggered\":false", "\"ChordTriggered\":true")
+                .getBytes(StandardCharsets.UTF_8);
+        admin.await(admin.commands().set(group, goTriggered, SetArgs.Builder.ex(EXPIRE)));
+        SoftAssertions.assertSoftly(
+            softly -> {
+              softly
+                  .assertThat(lastWinnerKept)
+                  .as("the last winner after the group is initialised again")
+                  .isZero();
+              softly
+                  .assertThat(again.triggerChord(group, "task_first"))
+                  .as("the last winner, after a Go worker's win")
+                  .isEqualTo(Backend.Trigger.LOST);
+              softly
+                  .assertThat(again.releaseChordTrigger(group, "task_first"))
+                  .as("its release of the Go worker's trigger")
+                  .isFalse();
+              softly
+                  .assertThat(admin.await(admin.commands().get(group)))
+                  .as("the Go worker's trigger, kept")
+                  .isEqualTo(goTriggered);
+            });
+
+        again.initGroup(group, members);
+        assertThat(again.triggerChord(group, "task_first"))
+            .as("the last winner, triggering first")
+            .isEqualTo(Backend.Trigger.WON);
+        again.initGroup(group, members);
+        assertThat(again.triggerChord(group, "task_second")).isEqualTo(Backend.Trigger.WON);
+        assertThat(again.triggerChord(group, "task_first"))
+            .as("the last winner, after another member's win")
+            .isEqualTo(Backend.Trigger.LOST);
+        assertThat(again.releaseChordTrigger(group, "task_first")).isFalse();
+        assertThat(again.triggerChord(group, "task_second")).isEqualTo(Backend.Trigger.WON_BEFORE);
+      } finally {
+        again.purgeGroupMeta(group);
       }
     }
   }

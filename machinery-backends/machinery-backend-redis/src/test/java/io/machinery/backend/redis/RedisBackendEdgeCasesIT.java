@@ -436,6 +436,40 @@ class RedisBackendEdgeCasesIT {
     }
   }
 
+  /**
+   * Forgetting a group's last winner costs {@code initGroup} no command on a single server: the
+   * winner key joins the pending list's {@code DEL}, so the group is still Go's {@code SET} plus
+   * the list's {@code DEL}, {@code RPUSH} and {@code EXPIRE}, pipelined (on a server of the test's
+   * own, whose command counts are this test's alone).
+   */
+  @Test
+  void initialisingAGroupForgetsItsLastWinnerWithoutACommandMore() throws Exception {
+    String group = io.machinery.wire.Uuids.newGroupUuid();
+    int port = OwnRedisServer.freePort();
+    try (OwnRedisServer server =
+            OwnRedisServer.start(
+                Files.createTempDirectory("redis-backend-init"),
+                port,
+                OwnRedisServer.plainArgs(port));
+        RedisSession admin = RedisSession.open(server.url(), config);
+        RedisBackend own = RedisBackend.builder(config).url(server.url()).build()) {
+      admin.await(
+          admin
+              .commands()
+              .set(RedisBackend.winnerKey(group), "task_last".getBytes(StandardCharsets.UTF_8)));
+      admin.await(admin.commands().configResetstat());
+      own.initGroup(group, List.of("task_first", "task_second"));
+      assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group))))
+          .as("the last winner")
+          .isZero();
+      assertThat(
+              List.of("set", "del", "rpush", "expire", "evalsha", "eval").stream()
+                  .map(command -> command + "=" + commandStat(admin, command, "calls"))
+                  .toList())
+          .containsExactly("set=1", "del=1", "rpush=1", "expire=1", "evalsha=0", "eval=0");
+    }
+  }
+
   private static List<Signature> groupOfThree(RedisBackend backend, String group) {
     List<Signature> tasks = new java.util.ArrayList<>();
     for (int i = 0; i < 3; i++) {
