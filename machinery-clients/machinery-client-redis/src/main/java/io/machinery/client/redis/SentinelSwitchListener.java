@@ -65,15 +65,20 @@ import org.slf4j.LoggerFactory;
  *       connected to (the address of its latest connection to a server other than a Sentinel) it
  *       calls back as an announcement does, once per new address. Anything announced later reaches
  *       the live subscription. Each question is given up, its connection closed, after {@link
- *       #QUESTION_TIMEOUT}. A name that the Sentinel and the connection write differently (a host
- *       name against its IP address) costs one needless reconnect. go-redis does the same: its
- *       failover client asks the Sentinel for the master before it subscribes.
+ *       #QUESTION_TIMEOUT}. The answer and the session's server are the same when they share an IP
+ *       address and port ({@link ServerAddresses}: a host name against its IP address, IPv6
+ *       spellings), not only when written alike; the answer arrives on a Lettuce I/O thread, so a
+ *       host name is looked up on the client's event executors, once per name for the session's
+ *       life, and the comparison finishes there (a name that does not resolve is compared as text).
+ *       go-redis does the same: its failover client asks the Sentinel for the master before it
+ *       subscribes.
  *   <li><b>Sentinels not in the URL</b> are listened to as well, as go-redis does: on the same
  *       connection, each question also asks {@code SENTINEL SENTINELS <master>}, and a Sentinel
- *       named there that the session does not know yet (by {@code host:port}, as the Sentinel
- *       writes it) is subscribed to like those of the URL (same credentials and TLS as the Sentinel
- *       that named it, same retries), until the session closes; and when no Sentinel of the URL
- *       answers, the client asks the discovered ones for the primary ({@link
+ *       named there that the session does not know yet (by IP address and port: the URL may name by
+ *       host name a Sentinel that the others name by IP address; compared as the primary is, off
+ *       the I/O thread) is subscribed to like those of the URL (same credentials and TLS as the
+ *       Sentinel that named it, same retries), until the session closes; and when no Sentinel of
+ *       the URL answers, the client asks the discovered ones for the primary ({@link
  *       AsyncOnlyRedisClient}). So a failover announced while every Sentinel of the URL is down
  *       still moves the session. A Sentinel learns of the others from their hellos (every two
  *       seconds): one asked right after it started may name none yet, and the next subscription
@@ -124,6 +129,15 @@ final class SentinelSwitchListener implements AutoCloseable {
   private final Delay retryDelay;
 
   /**
+   * Compares a Sentinel's answers with the session's server, and discovered Sentinels with those
+   * known, by IP address and port; looks host names up on the client's event executors.
+   */
+  private final ServerAddresses addresses;
+
+  /** Held while a discovered Sentinel is compared with those known and added to them. */
+  private final Object discovering = new Object();
+
+  /**
    * The next attempt to subscribe to a Sentinel that did not answer, by {@code host:port};
    * cancelled on close (an attempt that runs after close does nothing).
    */
@@ -164,6 +178,7 @@ final class SentinelSwitchListener implements AutoCloseable {
     this.connectedPrimary = connectedPrimary;
     this.onSwitch = onSwitch;
     this.retryDelay = client.getResources().reconnectDelay();
+    this.addresses = new ServerAddresses(client.getResources().eventExecutorGroup());
     for (RedisURI sentinel : sentinels) {
       known.add(sentinel.getHost() + ":" + sentinel.getPort());
       subscribe(sentinel, 1);
@@ -359,27 +374,68 @@ final class SentinelSwitchListener implements AutoCloseable {
    * Subscribes to each Sentinel in {@code reply} (to {@code SENTINEL SENTINELS}, asked of {@code
    * from}) not known yet.
    */
-  private void discovered(RedisURI from, List<Object> reply) {
+  void discovered(RedisURI from, List<?> reply) {
     for (String hostAndPort : sentinelAddresses(reply)) {
-      if (closed.get() || !sentinels.add(hostAndPort)) {
-        continue;
-      }
-      int colon = hostAndPort.lastIndexOf(':');
-      RedisURI other =
-          RedisURI.builder(from)
-              .withHost(hostAndPort.substring(0, colon))
-              .withPort(Integer.parseInt(hostAndPort.substring(colon + 1)))
-              .build();
-      log.info(
-          "The Sentinel at {}:{} names the Sentinel at {} for {}, not in the URL: listening to it"
-              + " too",
-          from.getHost(),
-          from.getPort(),
-          hostAndPort,
-          masterName);
-      discovered.add(other);
-      subscribe(other, 1);
+      considered(from, hostAndPort);
     }
+  }
+
+  /**
+   * Subscribes to the Sentinel at {@code hostAndPort}, named by {@code from}, unless it is one
+   * known already: written the same, or at the same IP address and port ({@link ServerAddresses};
+   * the URL may name by host name a Sentinel that the others name by IP address). Called on a
+   * Lettuce I/O thread, it never waits there: a host name is looked up on the event executors, and
+   * the rest runs when the answers are in.
+   */
+  private void considered(RedisURI from, String hostAndPort) {
+    if (closed.get() || sentinels.contains(hostAndPort)) {
+      return;
+    }
+    Set<String> known = Set.copyOf(sentinels);
+    List<CompletableFuture<Boolean>> same = new java.util.ArrayList<>();
+    for (String sentinel : known) {
+      same.add(addresses.same(hostAndPort, sentinel));
+    }
+    CompletableFuture.allOf(same.toArray(CompletableFuture[]::new))
+        .thenRun(
+            () -> {
+              if (same.stream().anyMatch(CompletableFuture::join)) {
+                return;
+              }
+              boolean added;
+              synchronized (discovering) {
+                if (closed.get() || !sentinels.equals(known)) {
+                  // another became known meanwhile, maybe this one under another name: again
+                  added = false;
+                } else {
+                  added = sentinels.add(hostAndPort);
+                }
+              }
+              if (added) {
+                listenToDiscovered(from, hostAndPort);
+              } else if (!closed.get()) {
+                considered(from, hostAndPort);
+              }
+            });
+  }
+
+  /** Subscribes to the Sentinel at {@code hostAndPort}, just discovered from {@code from}. */
+  private void listenToDiscovered(RedisURI from, String hostAndPort) {
+    int colon = hostAndPort.lastIndexOf(':');
+    RedisURI other =
+        RedisURI.builder(from)
+            .withHost(hostAndPort.substring(0, colon))
+            .withPort(Integer.parseInt(hostAndPort.substring(colon + 1)))
+            .build();
+    log.info(
+        "The Sentinel at {}:{} names the Sentinel at {} for {}, not in the URL: listening to it"
+            + " too",
+        from.getHost(),
+        from.getPort(),
+        hostAndPort,
+        masterName);
+    discovered.add(other);
+    subscribe(other, 1);
   }
 
   /**
@@ -438,7 +494,16 @@ final class SentinelSwitchListener implements AutoCloseable {
     if (closed.get() || connected == null || primary.equals(connected)) {
       return;
     }
-    switchTo(primary, connected);
+    // called on a Lettuce I/O thread: a host name is looked up on the event executors (once per
+    // name), and the comparison completes there
+    addresses
+        .same(primary, connected)
+        .thenAccept(
+            same -> {
+              if (!same && !closed.get()) {
+                switchTo(primary, connected);
+              }
+            });
   }
 
   /**

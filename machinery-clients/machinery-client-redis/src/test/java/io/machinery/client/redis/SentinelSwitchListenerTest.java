@@ -11,6 +11,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -98,6 +99,91 @@ class SentinelSwitchListenerTest {
       client.shutdown();
     }
     assertThat(moves).containsExactly("10.0.0.2:6379", "10.0.0.1:6379");
+  }
+
+  /**
+   * A Sentinel answers with an IP address; the session's connection may name the same server by
+   * host name: not a move. Before, compared as text, the session reconnected once needlessly.
+   */
+  @Test
+  void aSentinelNamingTheSessionsServerByItsIpAddressDoesNotMoveIt() {
+    List<String> moves = new CopyOnWriteArrayList<>();
+    RedisClient client = RedisClient.create();
+    try (SentinelSwitchListener listener =
+        new SentinelSwitchListener(
+            client,
+            List.of(),
+            ConcurrentHashMap.newKeySet(),
+            new CopyOnWriteArrayList<>(),
+            "m",
+            () -> "localhost:6379",
+            moves::add)) {
+      listener.reported("127.0.0.1:6379");
+      // another server, compared after the same look-up of localhost: the first has been decided
+      listener.reported("10.0.0.9:6379");
+      await().atMost(Duration.ofSeconds(10)).until(() -> !moves.isEmpty());
+    } finally {
+      client.shutdown();
+    }
+    assertThat(moves).containsExactly("10.0.0.9:6379");
+  }
+
+  /** {@code ::1}, {@code 0:0:0:0:0:0:0:1} and {@code [::1]} are one server. */
+  @Test
+  void ipv6SpellingsOfTheSessionsServerDoNotMoveIt() {
+    List<String> moves = new CopyOnWriteArrayList<>();
+    RedisClient client = RedisClient.create();
+    try (SentinelSwitchListener listener =
+        new SentinelSwitchListener(
+            client,
+            List.of(),
+            ConcurrentHashMap.newKeySet(),
+            new CopyOnWriteArrayList<>(),
+            "m",
+            () -> "0:0:0:0:0:0:0:1:6379",
+            moves::add)) {
+      listener.reported("::1:6379");
+      listener.reported("[::1]:6379");
+      listener.reported("::1:6380");
+      await().atMost(Duration.ofSeconds(10)).until(() -> !moves.isEmpty());
+    } finally {
+      client.shutdown();
+    }
+    assertThat(moves).containsExactly("::1:6380");
+  }
+
+  /**
+   * The URL names a Sentinel {@code localhost:P}; {@code SENTINEL SENTINELS} names it {@code
+   * 127.0.0.1:P}: one Sentinel, listened to once. Before, compared as text, it got a second
+   * subscription (and was asked twice when the URL's did not answer).
+   */
+  @Test
+  void aDiscoveredSentinelAtTheAddressOfOneInTheUrlIsNotSubscribedToTwice() throws IOException {
+    int port;
+    try (ServerSocket free = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      port = free.getLocalPort(); // nothing listens there once closed: attempts are refused
+    }
+    Set<String> known = ConcurrentHashMap.newKeySet();
+    List<RedisURI> discovered = new CopyOnWriteArrayList<>();
+    RedisClient client = RedisClient.create();
+    RedisURI inUrl = RedisURI.create("localhost", port);
+    try (SentinelSwitchListener listener =
+        new SentinelSwitchListener(
+            client, List.of(inUrl), known, discovered, "m", () -> null, primary -> {})) {
+      listener.discovered(
+          inUrl,
+          List.of(
+              List.of("ip", "127.0.0.1", "port", String.valueOf(port)),
+              // another Sentinel, compared after the same look-up of localhost
+              List.of("ip", "127.0.0.2", "port", String.valueOf(port))));
+      await().atMost(Duration.ofSeconds(10)).until(() -> !discovered.isEmpty());
+    } finally {
+      client.shutdown();
+    }
+    assertThat(discovered)
+        .extracting(uri -> uri.getHost() + ":" + uri.getPort())
+        .containsExactly("127.0.0.2:" + port);
+    assertThat(known).containsExactlyInAnyOrder("localhost:" + port, "127.0.0.2:" + port);
   }
 
   /**
