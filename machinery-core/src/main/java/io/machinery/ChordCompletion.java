@@ -185,7 +185,9 @@ final class ChordCompletion {
       }
       try {
         // Its answer does not matter: this member held the trigger, so false only means that the
-        // release was tried again after its reply was lost. The check below holds either way.
+        // release was tried again after its reply was lost, or that the backend refused (DynamoDB
+        // while a Go worker holds Go's Lock: that worker sends the callback). The check below
+        // holds either way: the trigger still held comes back as WON_BEFORE, not WON.
         execution.chordStep(
             "releasing the chord trigger",
             () -> backend.releaseChordTrigger(group, signature.uuid()));

@@ -93,10 +93,15 @@ public interface Backend extends AutoCloseable {
    * may be such a member would have to send the callback when it finds none stored: also while a
    * live winner is still sending it, which then runs twice.
    *
+   * <p>A backend may also refuse (false) where releasing would let a second callback go out: the
+   * DynamoDB backend refuses while Go's {@code Lock} on the group is held, since a Go worker reads
+   * the flag before it locks, so one holding the lock is about to send the callback itself.
+   *
    * @param groupUuid the group's UUID
    * @param memberUuid the UUID of the member whose worker won the trigger
-   * @return true if the trigger was released; false when the group is gone or its trigger is not
-   *     held by {@code memberUuid} (another member's, a Go worker's, or not triggered)
+   * @return true if the trigger was released; false when the group is gone, its trigger is not held
+   *     by {@code memberUuid} (another member's, a Go worker's, or not triggered), or the backend
+   *     refuses as above
    * @throws UnsupportedOperationException when {@link #releasesChordTriggers} is false (the
    *     default)
    * @throws io.machinery.MachineryException when the backend cannot be reached
