@@ -460,6 +460,46 @@ final class BackendScripts {
           ScriptOutputType.INTEGER);
 
   /**
+   * A group's (re-)initialisation ({@code RedisBackend#initGroup}) in one step: Go's {@code SET
+   * <group uuid> <GroupMeta JSON> EX <seconds>} ({@code replace}), then the deletion of the group's
+   * winner key and, with KEYS[3], of its pending list, which is then written anew: the members and
+   * the marker (ARGV[3..], pushed 1,000 at a time, Lua's {@code unpack} having a limit) with the
+   * same expiry; 1. As a script it runs alone, so nothing falls between the meta and the winner
+   * key: when they were two pipelined commands, a Go worker's win on the fresh meta (Go writes no
+   * winner key) could come before the deletion of the last trigger's winner key, and that winner,
+   * asking then, took the win for its own ({@code WON_BEFORE}) and could release it.
+   *
+   * <p>Write order. A script is not a transaction: a call Redis refuses stops it, and the writes
+   * before it stay. The meta goes first because it is the write Redis refuses for memory, and
+   * refuses only as a script's first write (any write before it, even a {@code DEL} of nothing,
+   * lets it through a full Redis): so a new group is refused while Redis is full, as Go's {@code
+   * SET} is, with nothing written, and a meta already there is freed first ({@code replace}); the
+   * writes after it are never refused for memory. A refusal for another reason (an ACL that lets a
+   * worker write the meta and not the rest) can still stop the script after the meta. KEYS: the
+   * meta, the winner key[, the pending list] (one slot: both are tagged with the group UUID). ARGV:
+   * the expiry in seconds, the meta[, the members, then the marker].
+   */
+  static final RedisScript INIT_GROUP =
+      RedisScript.of(
+          "init-group",
+          REPLACE
+              + """
+      local refused = replace(KEYS[1], ARGV[2], ARGV[1])
+      if refused then return refused end
+      if not KEYS[3] then
+        redis.call('DEL', KEYS[2])
+        return 1
+      end
+      redis.call('DEL', KEYS[2], KEYS[3])
+      for i = 3, #ARGV, 1000 do
+        redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+      end
+      redis.call('EXPIRE', KEYS[3], ARGV[1])
+      return 1
+      """,
+          ScriptOutputType.INTEGER);
+
+  /**
    * redsync's release, byte for byte the script Go Machinery's redsync v4 sends (so both share one
    * cached digest): delete the mutex only if it still holds our value.
    */

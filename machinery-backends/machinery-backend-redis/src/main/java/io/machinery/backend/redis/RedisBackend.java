@@ -98,11 +98,12 @@ import org.jspecify.annotations.Nullable;
  *       (Pub/Sub without a dead-letter policy), learns it won and checks that the callback was sent
  *       ({@link #triggerChord(String, String)}). A winner key names the member that won the group's
  *       current trigger or nobody: a win without a member deletes it, and so does {@link
- *       #initGroup} (a group UUID used again starts untriggered). A winner that finds a member
- *       running again releases its trigger ({@link #releaseChordTrigger}): one script over the meta
- *       and the winner key (one slot, so on a cluster too) flips the flag back in Go's bytes and
- *       forgets the winner, and needs no mutex, since it only turns a flag false that every setter
- *       (Go included) sets only after reading it false.
+ *       #initGroup}, in the same script as the meta (a group UUID used again starts untriggered; as
+ *       two commands, a Go worker's win between them was read as the old winner's). A winner that
+ *       finds a member running again releases its trigger ({@link #releaseChordTrigger}): one
+ *       script over the meta and the winner key (one slot, so on a cluster too) flips the flag back
+ *       in Go's bytes and forgets the winner, and needs no mutex, since it only turns a flag false
+ *       that every setter (Go included) sets only after reading it false.
  *   <li><b>Progress</b> ({@link #setProgress}) is a key of its own, {@code machinery_progress:<task
  *       uuid>}, with the results' expiry: the state key keeps exactly Go's JSON.
  * </ul>
@@ -488,45 +489,36 @@ public final class RedisBackend implements Backend {
   // groups
 
   /**
-   * Go's {@code SET <group uuid> <GroupMeta JSON> EX …}, pipelined with the deletion of the group's
-   * {@linkplain #winnerKey winner key} and, on a single server, the writing of its pending list:
-   * one round trip. A group UUID used again (a chord or DAG sent twice with the same UUIDs) starts
-   * with {@code ChordTriggered} false, so a winner kept from its previous trigger would name a
-   * member that did not win this one: that member would take another's win for its own ({@code
-   * WON_BEFORE}) and could release a trigger it does not hold. The deletion costs no command on a
-   * single server (it joins the pending list's {@code DEL}) and one pipelined {@code DEL} on a
-   * cluster (the winner key shares the meta's slot, so it travels to the same node with the {@code
-   * SET}). Pipelined, not atomic: it follows the {@code SET}, so a member's trigger that slips in
-   * between them, on the fresh meta, loses its winner key (that member, back after its worker died,
-   * gets LOST, not WON_BEFORE), while a deletion first would let a win over the old meta leave a
-   * stale key behind the new one for good.
+   * Go's {@code SET <group uuid> <GroupMeta JSON> EX …}, the deletion of the group's {@linkplain
+   * #winnerKey winner key} and, on a single server, the writing of its pending list (a cluster
+   * counts Go's way and never reads one, see the class notes), as one script ({@link
+   * BackendScripts#INIT_GROUP}, over keys of one slot): one round trip, on a cluster too. A group
+   * UUID used again (a chord or DAG sent twice with the same UUIDs) starts with {@code
+   * ChordTriggered} false, so a winner kept from its previous trigger would name a member that did
+   * not win this one: that member would take another's win for its own ({@code WON_BEFORE}) and
+   * could release a trigger it does not hold. One step, because a trigger between two commands is
+   * that case: a Go worker's win on the fresh meta beside the old winner key. While Redis is full a
+   * new group is refused with nothing written, as Go's {@code SET}; a group sent again is written.
    */
   @Override
   public void initGroup(String groupUuid, List<String> taskUuids) {
     byte[] meta = WireCodec.encode(GroupMeta.create(groupUuid, taskUuids, now()));
-    CompletableFuture<String> set =
-        commands.set(groupUuid, meta, SetArgs.Builder.ex(expireSeconds)).toCompletableFuture();
-    if (!session.isCluster()) { // the pending list (see the design notes), pipelined with the meta
-      String pending = pendingKey(groupUuid);
-      byte[][] members = new byte[taskUuids.size() + 1][];
-      for (int i = 0; i < taskUuids.size(); i++) {
-        members[i] = bytes(taskUuids.get(i));
-      }
-      members[taskUuids.size()] = new byte[0]; // the marker: the list outlives its last member
-      CompletableFuture<Long> del =
-          commands.del(pending, winnerKey(groupUuid)).toCompletableFuture();
-      CompletableFuture<Long> add = commands.rpush(pending, members).toCompletableFuture();
-      CompletableFuture<Boolean> expire =
-          commands.expire(pending, expireSeconds).toCompletableFuture();
-      session.await(set);
-      session.await(del);
-      session.await(add);
-      session.await(expire);
+    if (session.isCluster()) {
+      session.await(
+          BackendScripts.INIT_GROUP.run(
+              commands, new String[] {groupUuid, winnerKey(groupUuid)}, expireArg, meta));
       return;
     }
-    CompletableFuture<Long> forgetWinner = commands.del(winnerKey(groupUuid)).toCompletableFuture();
-    session.await(set);
-    session.await(forgetWinner);
+    byte[][] args = new byte[taskUuids.size() + 3][];
+    args[0] = expireArg;
+    args[1] = meta;
+    for (int i = 0; i < taskUuids.size(); i++) {
+      args[i + 2] = bytes(taskUuids.get(i));
+    }
+    args[args.length - 1] = new byte[0]; // the marker: the list outlives its last member
+    session.await(
+        BackendScripts.INIT_GROUP.run(
+            commands, new String[] {groupUuid, winnerKey(groupUuid), pendingKey(groupUuid)}, args));
   }
 
   /**

@@ -398,20 +398,13 @@ class RedisBackendBehaviourIT {
                   .assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group))))
                   .as("a winner key after a win without a member")
                   .isZero();
-              softly
-                  .assertThat(withoutMember.triggerChord(group, "task_dead"))
-                  .as("the member named in the stale key")
-                  .isEqualTo(Backend.Trigger.LOST);
-              softly
-                  .assertThat(withoutMember.releaseChordTrigger(group, "task_dead"))
-                  .as("its release")
-                  .isFalse();
-              softly
-                  .assertThat(
-                      WireCodec.decodeGroupMeta(admin.await(admin.commands().get(group)))
-                          .chordTriggered())
-                  .as("the trigger stays won")
-                  .isTrue();
+              assertNeitherTakesNorReleases(
+                  softly,
+                  withoutMember,
+                  admin,
+                  group,
+                  "task_dead",
+                  "the member named in the stale key");
             });
       } finally {
         withoutMember.purgeGroupMeta(group);
@@ -453,18 +446,13 @@ class RedisBackendBehaviourIT {
                   .assertThat(lastWinnerKept)
                   .as("the last winner after the group is initialised again")
                   .isZero();
-              softly
-                  .assertThat(again.triggerChord(group, "task_first"))
-                  .as("the last winner, after a Go worker's win")
-                  .isEqualTo(Backend.Trigger.LOST);
-              softly
-                  .assertThat(again.releaseChordTrigger(group, "task_first"))
-                  .as("its release of the Go worker's trigger")
-                  .isFalse();
-              softly
-                  .assertThat(admin.await(admin.commands().get(group)))
-                  .as("the Go worker's trigger, kept")
-                  .isEqualTo(goTriggered);
+              assertNeitherTakesNorReleases(
+                  softly,
+                  again,
+                  admin,
+                  group,
+                  "task_first",
+                  "the last winner, after a Go worker's win");
             });
 
         again.initGroup(group, members);
@@ -482,6 +470,35 @@ class RedisBackendBehaviourIT {
         again.purgeGroupMeta(group);
       }
     }
+  }
+
+  /**
+   * That {@code member}, who does not hold the group's current trigger (won without a member, or by
+   * a Go worker), neither takes it for its own nor releases it: its trigger is LOST, its release
+   * refused, and the meta stays the triggered bytes it was.
+   */
+  private static void assertNeitherTakesNorReleases(
+      SoftAssertions softly,
+      RedisBackend backend,
+      RedisSession admin,
+      String group,
+      String member,
+      String who) {
+    String won = new String(admin.await(admin.commands().get(group)), StandardCharsets.UTF_8);
+    softly.assertThat(backend.triggerChord(group, member)).as(who).isEqualTo(Backend.Trigger.LOST);
+    softly
+        .assertThat(backend.releaseChordTrigger(group, member))
+        .as(who + ": its release")
+        .isFalse();
+    byte[] after = admin.await(admin.commands().get(group));
+    softly
+        .assertThat(WireCodec.decodeGroupMeta(after).chordTriggered())
+        .as(who + ": the trigger stays won")
+        .isTrue();
+    softly
+        .assertThat(new String(after, StandardCharsets.UTF_8))
+        .as(who + ": the meta, kept byte for byte")
+        .isEqualTo(won);
   }
 
   /**

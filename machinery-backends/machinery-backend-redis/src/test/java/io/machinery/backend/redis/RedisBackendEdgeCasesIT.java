@@ -14,6 +14,7 @@ import io.machinery.client.redis.RedisSession;
 import io.machinery.config.Config;
 import io.machinery.testkit.OwnRedisServer;
 import io.machinery.testkit.TestEndpoints;
+import io.machinery.wire.WireCodec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -334,7 +335,9 @@ class RedisBackendEdgeCasesIT {
    * makes the meta one byte longer, frees first too). A new key is still refused, as Go's. Each
    * script frees first only once Redis refused its {@code SET} (one {@code DEL} per write while
    * Redis is full, none while it has room: issue #18, the audit had every write of these scripts
-   * delete first).
+   * delete first). A group is one script as well: a new one is refused with nothing written, as
+   * Go's {@code SET}; a group sent again replaces its meta, winner key and pending list (before,
+   * its {@code SET} was refused and the {@code DEL} pipelined after it went through).
    */
   @Test
   void statesReplaceEachOtherAndChordsFireWhileRedisIsOutOfMemory() throws Exception {
@@ -377,6 +380,27 @@ class RedisBackendEdgeCasesIT {
       assertThatThrownBy(() -> own.setStatePending(Signature.create("new")))
           .as("a new key needs room, as Go's SET does")
           .hasMessageContaining("OOM");
+
+      String newGroup = io.machinery.wire.Uuids.newGroupUuid();
+      assertThatThrownBy(() -> own.initGroup(newGroup, List.of("task_new")))
+          .as("a new group needs room, as Go's SET does")
+          .hasMessageContaining("OOM");
+      assertThat(
+              admin.await(
+                  admin
+                      .commands()
+                      .exists(
+                          newGroup,
+                          RedisBackend.pendingKey(newGroup),
+                          RedisBackend.winnerKey(newGroup))))
+          .as("the refused group's keys")
+          .isZero();
+      own.initGroup(group, tasks.stream().map(Signature::uuid).toList());
+      assertThat(WireCodec.decodeGroupMeta(admin.await(admin.commands().get(group))))
+          .as("a group sent again while Redis is full")
+          .satisfies(meta -> assertThat(meta.chordTriggered()).isFalse());
+      assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group)))).isZero();
+      assertThat(admin.await(admin.commands().llen(RedisBackend.pendingKey(group)))).isEqualTo(4);
     }
   }
 
@@ -437,13 +461,14 @@ class RedisBackendEdgeCasesIT {
   }
 
   /**
-   * Forgetting a group's last winner costs {@code initGroup} no command on a single server: the
-   * winner key joins the pending list's {@code DEL}, so the group is still Go's {@code SET} plus
-   * the list's {@code DEL}, {@code RPUSH} and {@code EXPIRE}, pipelined (on a server of the test's
-   * own, whose command counts are this test's alone).
+   * A group's initialisation is one script call: Go's {@code SET} of the meta, the {@code DEL} of
+   * the winner key and the pending list, the list's {@code RPUSH} and {@code EXPIRE}, run by Redis
+   * in one step (before, the same four commands, pipelined: one round trip too, but a trigger could
+   * fall between the {@code SET} and the {@code DEL}). On a server of the test's own, whose command
+   * counts are this test's alone; a first group has the script cached there.
    */
   @Test
-  void initialisingAGroupForgetsItsLastWinnerWithoutACommandMore() throws Exception {
+  void initialisingAGroupIsOneScriptCall() throws Exception {
     String group = io.machinery.wire.Uuids.newGroupUuid();
     int port = OwnRedisServer.freePort();
     try (OwnRedisServer server =
@@ -453,6 +478,7 @@ class RedisBackendEdgeCasesIT {
                 OwnRedisServer.plainArgs(port));
         RedisSession admin = RedisSession.open(server.url(), config);
         RedisBackend own = RedisBackend.builder(config).url(server.url()).build()) {
+      own.initGroup(io.machinery.wire.Uuids.newGroupUuid(), List.of("task_cached"));
       admin.await(
           admin
               .commands()
@@ -462,11 +488,71 @@ class RedisBackendEdgeCasesIT {
       assertThat(admin.await(admin.commands().exists(RedisBackend.winnerKey(group))))
           .as("the last winner")
           .isZero();
+      assertThat(admin.await(admin.commands().lrange(RedisBackend.pendingKey(group), 0, -1)))
+          .extracting(member -> new String(member, StandardCharsets.UTF_8))
+          .containsExactly("task_first", "task_second", "");
+      assertThat(admin.await(admin.commands().ttl(RedisBackend.pendingKey(group))))
+          .isGreaterThan(EXPIRE - 5L);
+      assertThat(admin.await(admin.commands().ttl(group))).isGreaterThan(EXPIRE - 5L);
       assertThat(
-              List.of("set", "del", "rpush", "expire", "evalsha", "eval").stream()
+              List.of("evalsha", "eval", "set", "del", "rpush", "expire").stream()
                   .map(command -> command + "=" + commandStat(admin, command, "calls"))
                   .toList())
-          .containsExactly("set=1", "del=1", "rpush=1", "expire=1", "evalsha=0", "eval=0");
+          .as("commands sent, and run by the script")
+          .containsExactly("evalsha=1", "eval=0", "set=1", "del=1", "rpush=1", "expire=1");
+    }
+  }
+
+  /**
+   * A group initialised again whose meta Redis refuses (here an ACL, on a server of the test's own,
+   * whose worker may run every command but {@code SET}) leaves the group as it was: its meta, its
+   * winner key and its pending list, so the winner, asking again, still learns it won. When the
+   * meta was a {@code SET} pipelined with the {@code DEL} and the list's writes, those went through
+   * without it: the winner of a trigger that stands was forgotten (LOST, so a member back after its
+   * worker died would not check the callback), and the old meta stood beside the new group's list.
+   * A refusal stands in for the moment between the commands that a script closes: what the other
+   * clients could see in it, they now never see. (The script writes the meta first, so a refusal of
+   * the meta, the only write Redis refuses for memory, stops it before any other write.)
+   */
+  @Test
+  void aGroupWhoseMetaIsRefusedIsLeftAsItWas() throws Exception {
+    String group = io.machinery.wire.Uuids.newGroupUuid();
+    String winner = RedisBackend.winnerKey(group);
+    String pending = RedisBackend.pendingKey(group);
+    int port = OwnRedisServer.freePort();
+    try (OwnRedisServer server =
+            OwnRedisServer.start(
+                Files.createTempDirectory("redis-backend-acl-init"),
+                port,
+                OwnRedisServer.plainArgs(
+                    port, "--user", "worker", "on", ">worker-secret", "~*", "+@all", "-set"));
+        RedisSession admin = RedisSession.open(server.url(), config);
+        RedisBackend full = RedisBackend.builder(config).url(server.url()).build();
+        RedisBackend refusedMeta =
+            RedisBackend.builder(config)
+                .url("redis://worker:worker-secret@127.0.0.1:" + port)
+                .build()) {
+      full.initGroup(group, List.of("task_last", "task_other"));
+      assertThat(full.triggerChord(group, "task_last"))
+          .isEqualTo(io.machinery.spi.Backend.Trigger.WON);
+      byte[] meta = admin.await(admin.commands().get(group));
+      List<byte[]> members = admin.await(admin.commands().lrange(pending, 0, -1));
+
+      assertThatThrownBy(() -> refusedMeta.initGroup(group, List.of("task_first", "task_second")))
+          .isInstanceOf(MachineryException.class)
+          .as("the ACL's refusal (the wording differs between a command and a script)")
+          .hasMessageMatching("(?s).*(no permissions|can't run this command).*");
+
+      assertThat(admin.await(admin.commands().get(group))).as("the meta").isEqualTo(meta);
+      assertThat(admin.await(admin.commands().get(winner)))
+          .as("the winner of the trigger that stands")
+          .isEqualTo("task_last".getBytes(StandardCharsets.UTF_8));
+      assertThat(admin.await(admin.commands().lrange(pending, 0, -1)))
+          .as("the pending list")
+          .containsExactlyElementsOf(members);
+      assertThat(full.triggerChord(group, "task_last"))
+          .as("the winner, asking again")
+          .isEqualTo(io.machinery.spi.Backend.Trigger.WON_BEFORE);
     }
   }
 
