@@ -124,25 +124,59 @@ class MemcacheBackendEdgeCasesIT {
     String group = Uuids.newGroupUuid();
     String member = Uuids.newTaskUuid();
     backend.initGroup(group, List.of(member));
+    cutShort(
+        "the cas's answer lost",
+        line -> line.startsWith("cas " + group + " "),
+        true,
+        MemcacheBackend.DEFAULT_OPERATION_TIMEOUT,
+        viaProxy -> {
+          Trigger first = null;
+          Throwable failure = null;
+          try {
+            first = viaProxy.triggerChord(group, member);
+          } catch (MachineryException e) {
+            failure = e;
+          }
+          await()
+              .alias("the cas was carried out")
+              .atMost(Duration.ofSeconds(5))
+              .until(() -> chordTriggeredInMemcached(group));
+          assertTheWinIsNotLost(viaProxy, group, member, first, failure);
+        });
+  }
+
+  /** What a test does with a backend whose connection is cut short ({@link #cutShort}). */
+  private interface OnCutConnection {
+    void run(MemcacheBackend viaProxy) throws Exception;
+  }
+
+  /**
+   * Runs {@code steps} with a backend of its own whose connection goes through a {@link
+   * CuttingProxy} that drops it once, at the first command line {@code at} matches: before
+   * memcached has that command, or ({@code carriedOut}) right after memcached carried it out,
+   * before its answer arrives; then checks that the connection was cut, once ({@code scenario}
+   * names the case in a failure).
+   */
+  private void cutShort(
+      String scenario,
+      Predicate<String> at,
+      boolean carriedOut,
+      Duration operationTimeout,
+      OnCutConnection steps)
+      throws Exception {
     try (CuttingProxy proxy = new CuttingProxy(address);
         MemcacheBackend viaProxy =
             MemcacheBackend.builder(config(120))
                 .url("memcache://127.0.0.1:" + proxy.port())
+                .operationTimeout(operationTimeout)
                 .build()) {
-      proxy.cutAfter(line -> line.startsWith("cas " + group + " "));
-      Trigger first = null;
-      Throwable failure = null;
-      try {
-        first = viaProxy.triggerChord(group, member);
-      } catch (MachineryException e) {
-        failure = e;
+      if (carriedOut) {
+        proxy.cutAfter(at);
+      } else {
+        proxy.cutOn(at);
       }
-      assertThat(proxy.cuts()).isEqualTo(1);
-      await()
-          .alias("the cas was carried out")
-          .atMost(Duration.ofSeconds(5))
-          .until(() -> chordTriggeredInMemcached(group));
-      assertTheWinIsNotLost(viaProxy, group, member, first, failure);
+      steps.run(viaProxy);
+      assertThat(proxy.cuts()).as("%s: connections cut", scenario).isEqualTo(1);
     }
   }
 
@@ -239,22 +273,15 @@ class MemcacheBackendEdgeCasesIT {
             cutPoint.equals("delete")
                 ? line -> line.startsWith("delete " + group + "_chord_winner")
                 : line -> line.startsWith("cas " + group + " ") && ++casSeen[0] == casToCut;
-        try (CuttingProxy proxy = new CuttingProxy(address);
-            MemcacheBackend viaProxy =
-                MemcacheBackend.builder(config(120))
-                    .url("memcache://127.0.0.1:" + proxy.port())
-                    .operationTimeout(Duration.ofMillis(500)) // close() waits for it, six times
-                    .build()) {
-          if (carriedOut) {
-            proxy.cutAfter(at);
-          } else {
-            proxy.cutOn(at);
-          }
-          assertThatThrownBy(() -> viaProxy.releaseChordTrigger(group, member))
-              .as(scenario)
-              .isInstanceOf(MachineryException.class);
-          assertThat(proxy.cuts()).as(scenario).isEqualTo(1);
-        }
+        cutShort(
+            scenario,
+            at,
+            carriedOut,
+            Duration.ofMillis(500), // close() waits for it, six times
+            viaProxy ->
+                assertThatThrownBy(() -> viaProxy.releaseChordTrigger(group, member))
+                    .as(scenario)
+                    .isInstanceOf(MachineryException.class));
 
         if (carriedOut) {
           await()
