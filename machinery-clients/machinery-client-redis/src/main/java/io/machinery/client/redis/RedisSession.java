@@ -173,8 +173,11 @@ public final class RedisSession implements AutoCloseable {
   /** The shared single-node connection's guard; null on a cluster. */
   private final @Nullable ReadOnlyReplicaGuard sharedGuard;
 
-  /** Listens to the Sentinels' announcements of a new primary; null without Sentinels. */
-  private final @Nullable SentinelSwitchListener sentinelSwitches;
+  /**
+   * Listens to the Sentinels' announcements of a new primary; null without Sentinels (and until the
+   * constructor made it: connections are recorded before).
+   */
+  private volatile @Nullable SentinelSwitchListener sentinelSwitches;
 
   private final StatefulConnection<String, byte[]> connection;
   private final RedisClusterAsyncCommands<String, byte[]> commands;
@@ -240,7 +243,7 @@ public final class RedisSession implements AutoCloseable {
     Set<String> sentinels = ConcurrentHashMap.newKeySet();
     if (!redis.masterName().isEmpty()) {
       for (RedisAddress.Host host : address.hosts()) {
-        sentinels.add(host.host() + ":" + host.port());
+        sentinels.add(ServerAddresses.canonical(host.host() + ":" + host.port()));
       }
     }
     this.eventSubscription =
@@ -258,7 +261,9 @@ public final class RedisSession implements AutoCloseable {
                     }
                   } else if (event instanceof ConnectionActivatedEvent e) {
                     String remote = hostAndPort(e.remoteAddress());
-                    if (sentinels.contains(remote)) {
+                    // the remote address is the one dialled: a host name as the URL or a
+                    // Sentinel wrote it, an IP address in any spelling (canonical makes them one)
+                    if (sentinels.contains(ServerAddresses.canonical(remote))) {
                       // a Sentinel asked for the primary, or a subscription to the Sentinels
                       if (reconnecting.remove(remote)) {
                         log.info("Reconnected to the Sentinel at {}", remote);
@@ -266,6 +271,10 @@ public final class RedisSession implements AutoCloseable {
                       return;
                     }
                     connectedTo.set(remote);
+                    SentinelSwitchListener listener = sentinelSwitches;
+                    if (listener != null) {
+                      listener.primaryKnown(); // an answer that came before this is compared now
+                    }
                     if (!reconnecting.isEmpty()) {
                       // after a failover the connection comes back at another address (the new
                       // primary a Sentinel names): any activation while a reconnect is under way
@@ -338,7 +347,7 @@ public final class RedisSession implements AutoCloseable {
         this.sharedGuard =
             new ReadOnlyReplicaGuard(c, address.toString(), resources.eventExecutorGroup());
         this.commands = new BatchingCommands(c, sharedGuard);
-        this.sentinelSwitches =
+        SentinelSwitchListener listener =
             uri.getSentinels().isEmpty()
                 ? null
                 : new SentinelSwitchListener(
@@ -349,6 +358,10 @@ public final class RedisSession implements AutoCloseable {
                     redis.masterName(),
                     connectedTo::get,
                     this::primaryMoved);
+        this.sentinelSwitches = listener;
+        if (listener != null) {
+          listener.primaryKnown(); // a connection recorded before the listener was set
+        }
       }
     } catch (RuntimeException e) {
       shutdownClientQuietly();
@@ -1124,8 +1137,9 @@ public final class RedisSession implements AutoCloseable {
     if (sweeping != null) {
       sweeping.cancel(false);
     }
-    if (sentinelSwitches != null) {
-      sentinelSwitches.close();
+    SentinelSwitchListener listener = sentinelSwitches;
+    if (listener != null) {
+      listener.close();
     }
     for (BlockingConnection c : blocking) {
       c.close();

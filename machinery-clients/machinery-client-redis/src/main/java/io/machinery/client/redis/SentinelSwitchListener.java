@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,11 +50,13 @@ import org.slf4j.LoggerFactory;
  *       +switch-master} (from {@link RedisSession}'s {@link AsyncOnlyRedisClient}: without
  *       Lettuce's synchronous view, the costly part of the first such connection in a JVM). A
  *       message {@code <master> <old ip> <old port> <new ip> <new port>} about this session's
- *       master calls the session back once per new address (every Sentinel announces the same
- *       switch); the session drops its connections ({@link ReadOnlyReplicaGuard#primaryMoved}),
- *       which reconnect asking the Sentinels for the primary. Lettuce reconnects these connections
- *       and subscribes them again after a network failure or a restart of the Sentinel ({@code
- *       RedisSentinelSwitchIT}).
+ *       master calls the session back once per new primary (every Sentinel announces the same
+ *       switch, and one may name by host name the server another names by IP address: they are
+ *       compared as {@link ServerAddresses} does, each decision queued behind the one before, a
+ *       host name looked up on the client's event executors, never on the I/O thread); the session
+ *       drops its connections ({@link ReadOnlyReplicaGuard#primaryMoved}), which reconnect asking
+ *       the Sentinels for the primary. Lettuce reconnects these connections and subscribes them
+ *       again after a network failure or a restart of the Sentinel ({@code RedisSentinelSwitchIT}).
  *   <li><b>An announcement made while a subscription was down</b> (the Sentinel unreachable,
  *       Lettuce reconnecting, or not yet subscribed when the session opened) is not sent again:
  *       before, it was lost, and the session stayed on the old primary until it turned replica. So
@@ -70,8 +73,11 @@ import org.slf4j.LoggerFactory;
  *       spellings), not only when written alike; the answer arrives on a Lettuce I/O thread, so a
  *       host name is looked up on the client's event executors, once per name for the session's
  *       life, and the comparison finishes there (a name that does not resolve is compared as text).
- *       go-redis does the same: its failover client asks the Sentinel for the master before it
- *       subscribes.
+ *       An answer that comes before the session recorded its first connection (the session records
+ *       them from Lettuce's events, asynchronously) is kept and compared when it does ({@link
+ *       #primaryKnown}): the primary may have moved between the session's connecting and the
+ *       answer, and before, such an answer was dropped. go-redis does the same: its failover client
+ *       asks the Sentinel for the master before it subscribes.
  *   <li><b>Sentinels not in the URL</b> are listened to as well, as go-redis does: on the same
  *       connection, each question also asks {@code SENTINEL SENTINELS <master>}, and a Sentinel
  *       named there that the session does not know yet (by IP address and port: the URL may name by
@@ -82,8 +88,13 @@ import org.slf4j.LoggerFactory;
  *       AsyncOnlyRedisClient}). So a failover announced while every Sentinel of the URL is down
  *       still moves the session. A Sentinel learns of the others from their hellos (every two
  *       seconds): one asked right after it started may name none yet, and the next subscription
- *       that becomes live asks again. One that is later removed from the group is tried again until
- *       the session closes.
+ *       that becomes live asks again. A discovered Sentinel that does not answer and that no
+ *       Sentinel's latest answer names any more (its own aside) is forgotten: no more attempts, not
+ *       asked for the primary; named again, it is discovered again. While a discovered one does not
+ *       answer, the Sentinels subscribed to are asked again every {@link #LISTING_CHECK_INTERVAL}
+ *       (else answers come only when a subscription becomes live). One that answers is kept even
+ *       when none names it: it still announces. The URL's Sentinels are tried until the session
+ *       closes. Before, a discovered one was tried until then as well.
  *   <li><b>A Sentinel that does not answer</b> when the session opens is tried again until it does,
  *       after the waits of the client's reconnect delay (for {@link RedisSession}: doubling from 1
  *       ms up to about a second, as Lettuce waits before reconnecting a lost connection), each
@@ -112,14 +123,23 @@ final class SentinelSwitchListener implements AutoCloseable {
   /** How long a Sentinel has to answer which server is the primary, connection included. */
   static final Duration QUESTION_TIMEOUT = Duration.ofSeconds(5);
 
+  /**
+   * How often the Sentinels subscribed to are asked again which others they know while a discovered
+   * one does not answer (so that one the group no longer has is forgotten).
+   */
+  static final Duration LISTING_CHECK_INTERVAL = Duration.ofSeconds(5);
+
   private final RedisClient client;
   private final String masterName;
   private final Consumer<String> onSwitch;
   private final Supplier<@Nullable String> connectedPrimary;
 
   /**
-   * The {@code host:port} of every Sentinel listened to (of the URL or discovered), shared with the
-   * session, which tells its connections to the Sentinels from those to the primary by it.
+   * The canonical {@code host:port} ({@link ServerAddresses#canonical}) of every Sentinel listened
+   * to (of the URL or discovered), shared with the session, which tells its connections to the
+   * Sentinels from those to the primary by it: a connection's remote address is the one dialled (a
+   * host name as written, an IP address in the JDK's spelling), so canonical texts suffice there,
+   * with no look-up.
    */
   private final Set<String> sentinels;
 
@@ -127,6 +147,9 @@ final class SentinelSwitchListener implements AutoCloseable {
   private final List<RedisURI> discovered;
 
   private final Delay retryDelay;
+
+  /** The URL's Sentinels, by canonical {@code host:port}; listened to until the session closes. */
+  private final Map<String, RedisURI> ofTheUrl = new ConcurrentHashMap<>();
 
   /**
    * Compares a Sentinel's answers with the session's server, and discovered Sentinels with those
@@ -150,7 +173,42 @@ final class SentinelSwitchListener implements AutoCloseable {
   private final List<StatefulRedisConnection<String, String>> questions =
       new CopyOnWriteArrayList<>();
 
-  private final AtomicReference<String> lastPrimary = new AtomicReference<>("");
+  /**
+   * The discovered Sentinels listened to, by canonical {@code ip:port} ({@link
+   * ServerAddresses#canonical}); an attempt for a URI no longer here (forgotten) is not made.
+   */
+  private final Map<String, RedisURI> discoveredByAddress = new ConcurrentHashMap<>();
+
+  /** Each Sentinel's subscription, by canonical {@code host:port}, once connected. */
+  private final Map<String, StatefulRedisPubSubConnection<String, String>> subscriptions =
+      new ConcurrentHashMap<>();
+
+  /**
+   * The canonical {@code ip:port} of the Sentinels each Sentinel named in its latest answer to
+   * {@code SENTINEL SENTINELS}, by the canonical {@code host:port} of the one that answered.
+   */
+  private final Map<String, Set<String>> listedBy = new ConcurrentHashMap<>();
+
+  /** Asks the live Sentinels again while a discovered one is unreachable; cancelled on close. */
+  private final @Nullable ScheduledFuture<?> listingCheck;
+
+  /**
+   * The end of the chain of decisions whether a new primary is another server than the last one
+   * called back for: each waits for the one before, so that they are made in order even when a host
+   * name's look-up makes one wait.
+   */
+  private final AtomicReference<CompletableFuture<@Nullable Void>> decisions =
+      new AtomicReference<>(CompletableFuture.completedFuture(null));
+
+  /** The primary last called back for ({@code ""} before any); read and set only by decisions. */
+  private volatile String lastPrimary = "";
+
+  /**
+   * A Sentinel's answer that arrived before the session's server was known; see {@link
+   * #primaryKnown}.
+   */
+  private final AtomicReference<@Nullable String> unsettled = new AtomicReference<>();
+
   private final AtomicBoolean closed = new AtomicBoolean();
 
   /**
@@ -159,9 +217,10 @@ final class SentinelSwitchListener implements AutoCloseable {
    * new primary's {@code host:port}. Attempts wait as {@code client}'s reconnect delay says, on its
    * event executors. {@code connectedPrimary} gives the {@code host:port} of the server the session
    * is connected to (null when unknown), compared with a Sentinel's answer each time a subscription
-   * becomes live. The {@code host:port} of each Sentinel discovered ({@code SENTINEL SENTINELS}) is
-   * added to {@code known}, a concurrent set holding those of {@code sentinels}, and its URI to
-   * {@code discovered}, a thread-safe list.
+   * becomes live. The canonical {@code host:port} ({@link ServerAddresses#canonical}) of each
+   * Sentinel of the URL and each discovered ({@code SENTINEL SENTINELS}) is added to {@code known},
+   * a concurrent set, and removed when a discovered one is forgotten; likewise a discovered one's
+   * URI in {@code discovered}, a thread-safe list.
    */
   SentinelSwitchListener(
       RedisClient client,
@@ -180,14 +239,44 @@ final class SentinelSwitchListener implements AutoCloseable {
     this.retryDelay = client.getResources().reconnectDelay();
     this.addresses = new ServerAddresses(client.getResources().eventExecutorGroup());
     for (RedisURI sentinel : sentinels) {
-      known.add(sentinel.getHost() + ":" + sentinel.getPort());
+      known.add(address(sentinel));
+      ofTheUrl.put(address(sentinel), sentinel);
+    }
+    ScheduledFuture<?> check = null;
+    try {
+      check =
+          client
+              .getResources()
+              .eventExecutorGroup()
+              .scheduleWithFixedDelay(
+                  this::askAgainWhileDiscoveredAreDown,
+                  LISTING_CHECK_INTERVAL.toNanos(),
+                  LISTING_CHECK_INTERVAL.toNanos(),
+                  TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // the client's executors are shutting down: nothing to check
+    }
+    this.listingCheck = check;
+    for (RedisURI sentinel : sentinels) {
       subscribe(sentinel, 1);
     }
   }
 
+  /** The canonical {@code host:port} of {@code sentinel} ({@link ServerAddresses#canonical}). */
+  static String address(RedisURI sentinel) {
+    return ServerAddresses.canonical(sentinel.getHost() + ":" + sentinel.getPort());
+  }
+
+  /** Whether {@code sentinel} is still to be listened to: one of the URL's, or not forgotten. */
+  private boolean wanted(RedisURI sentinel) {
+    String address = address(sentinel);
+    RedisURI current = discoveredByAddress.get(address);
+    return current == null ? sentinels.contains(address) : current == sentinel;
+  }
+
   /** Attempt number {@code attempt} (from 1) to subscribe to {@code sentinel}. */
   private void subscribe(RedisURI sentinel, int attempt) {
-    if (closed.get()) {
+    if (closed.get() || !wanted(sentinel)) {
       return;
     }
     CompletableFuture<StatefulRedisPubSubConnection<String, String>> connecting;
@@ -227,8 +316,11 @@ final class SentinelSwitchListener implements AutoCloseable {
                 }
               });
           connections.add(connection);
+          subscriptions.put(address(sentinel), connection);
           if (closed.get()) {
             close(); // closed while connecting
+          } else if (!wanted(sentinel)) {
+            unsubscribe(address(sentinel)); // forgotten while connecting
           } else {
             connection.async().subscribe(CHANNEL);
           }
@@ -237,7 +329,7 @@ final class SentinelSwitchListener implements AutoCloseable {
 
   /** Attempt {@code attempt} to reach {@code sentinel} failed: schedules the next one. */
   private void failed(RedisURI sentinel, int attempt, Throwable error) {
-    if (closed.get()) {
+    if (closed.get() || !wanted(sentinel)) {
       return;
     }
     if (attempt == 1) {
@@ -267,7 +359,7 @@ final class SentinelSwitchListener implements AutoCloseable {
               .schedule(
                   () -> subscribe(sentinel, attempt + 1), wait.toNanos(), TimeUnit.NANOSECONDS);
       // one entry per Sentinel, the latest attempt's (an earlier one may land last: it has run)
-      retries.put(sentinel.getHost() + ":" + sentinel.getPort(), next);
+      retries.put(address(sentinel), next);
       if (closed.get()) {
         next.cancel(false); // closed while scheduling
       }
@@ -375,8 +467,99 @@ final class SentinelSwitchListener implements AutoCloseable {
    * from}) not known yet.
    */
   void discovered(RedisURI from, List<?> reply) {
-    for (String hostAndPort : sentinelAddresses(reply)) {
+    List<String> named = sentinelAddresses(reply);
+    listedBy.put(
+        address(from),
+        named.stream().map(ServerAddresses::canonical).collect(Collectors.toUnmodifiableSet()));
+    forgetUnlisted();
+    for (String hostAndPort : named) {
       considered(from, hostAndPort);
+    }
+  }
+
+  /**
+   * Forgets each discovered Sentinel that is not subscribed to (unreachable, or not reached yet)
+   * and that no Sentinel's latest answer names (its own aside): the group no longer has it. A
+   * subscription that is live is kept: it still hears what that Sentinel announces.
+   */
+  private void forgetUnlisted() {
+    boolean forgotOne = true;
+    while (forgotOne && !closed.get()) {
+      forgotOne = false;
+      for (Map.Entry<String, RedisURI> entry : discoveredByAddress.entrySet()) {
+        String address = entry.getKey();
+        StatefulRedisPubSubConnection<String, String> subscription = subscriptions.get(address);
+        boolean listed =
+            listedBy.entrySet().stream()
+                .anyMatch(l -> !l.getKey().equals(address) && l.getValue().contains(address));
+        if (listed || (subscription != null && subscription.isOpen())) {
+          continue;
+        }
+        synchronized (discovering) {
+          if (!discoveredByAddress.remove(address, entry.getValue())) {
+            continue; // forgotten or discovered again meanwhile
+          }
+          sentinels.remove(address);
+          discovered.remove(entry.getValue());
+        }
+        log.info(
+            "No Sentinel of {} names the Sentinel at {} any more, which does not answer:"
+                + " forgetting it",
+            masterName,
+            address);
+        ScheduledFuture<?> retry = retries.remove(address);
+        if (retry != null) {
+          retry.cancel(false);
+        }
+        unsubscribe(address);
+        listedBy.remove(address); // what it named counts no more
+        forgotOne = true;
+      }
+    }
+  }
+
+  /**
+   * Closes the subscription to the Sentinel at {@code address}, if any (Lettuce reconnects it no
+   * more).
+   */
+  private void unsubscribe(String address) {
+    StatefulRedisPubSubConnection<String, String> subscription = subscriptions.remove(address);
+    if (subscription != null && connections.remove(subscription)) {
+      try {
+        subscription.closeAsync();
+      } catch (RuntimeException e) {
+        log.debug("Closing a Sentinel subscription failed: {}", e.toString());
+      }
+    }
+  }
+
+  /**
+   * While a discovered Sentinel is unreachable, asks each Sentinel subscribed to which others it
+   * knows (and the primary), so that one the group no longer has is forgotten: the answers come
+   * otherwise only when a subscription becomes live.
+   */
+  private void askAgainWhileDiscoveredAreDown() {
+    if (closed.get()) {
+      return;
+    }
+    boolean oneDown =
+        discoveredByAddress.keySet().stream()
+            .anyMatch(
+                address -> {
+                  StatefulRedisPubSubConnection<String, String> s = subscriptions.get(address);
+                  return s == null || !s.isOpen();
+                });
+    if (!oneDown) {
+      return;
+    }
+    for (Map.Entry<String, StatefulRedisPubSubConnection<String, String>> entry :
+        subscriptions.entrySet()) {
+      if (entry.getValue().isOpen()) {
+        RedisURI sentinel = sentinelAt(entry.getKey());
+        if (sentinel != null) {
+          askForPrimary(sentinel);
+        }
+      }
     }
   }
 
@@ -387,7 +570,8 @@ final class SentinelSwitchListener implements AutoCloseable {
    * Lettuce I/O thread, it never waits there: a host name is looked up on the event executors, and
    * the rest runs when the answers are in.
    */
-  private void considered(RedisURI from, String hostAndPort) {
+  private void considered(RedisURI from, String named) {
+    String hostAndPort = ServerAddresses.canonical(named);
     if (closed.get() || sentinels.contains(hostAndPort)) {
       return;
     }
@@ -402,40 +586,52 @@ final class SentinelSwitchListener implements AutoCloseable {
               if (same.stream().anyMatch(CompletableFuture::join)) {
                 return;
               }
-              boolean added;
+              RedisURI added = null;
               synchronized (discovering) {
-                if (closed.get() || !sentinels.equals(known)) {
-                  // another became known meanwhile, maybe this one under another name: again
-                  added = false;
-                } else {
-                  added = sentinels.add(hostAndPort);
+                if (!closed.get() && sentinels.equals(known) && sentinels.add(hostAndPort)) {
+                  added = discoveredAt(from, hostAndPort);
+                  discoveredByAddress.put(hostAndPort, added);
+                  discovered.add(added);
                 }
+                // else another became known meanwhile, maybe this one under another name: again
               }
-              if (added) {
-                listenToDiscovered(from, hostAndPort);
+              if (added != null) {
+                listenToDiscovered(from, added);
               } else if (!closed.get()) {
                 considered(from, hostAndPort);
               }
             });
   }
 
-  /** Subscribes to the Sentinel at {@code hostAndPort}, just discovered from {@code from}. */
-  private void listenToDiscovered(RedisURI from, String hostAndPort) {
+  /**
+   * The URI of the Sentinel at {@code hostAndPort}, named by {@code from}: same credentials and
+   * TLS.
+   */
+  private static RedisURI discoveredAt(RedisURI from, String hostAndPort) {
     int colon = hostAndPort.lastIndexOf(':');
-    RedisURI other =
-        RedisURI.builder(from)
-            .withHost(hostAndPort.substring(0, colon))
-            .withPort(Integer.parseInt(hostAndPort.substring(colon + 1)))
-            .build();
+    return RedisURI.builder(from)
+        .withHost(hostAndPort.substring(0, colon))
+        .withPort(Integer.parseInt(hostAndPort.substring(colon + 1)))
+        .build();
+  }
+
+  /** Subscribes to {@code other}, just discovered from {@code from}. */
+  private void listenToDiscovered(RedisURI from, RedisURI other) {
     log.info(
         "The Sentinel at {}:{} names the Sentinel at {} for {}, not in the URL: listening to it"
             + " too",
         from.getHost(),
         from.getPort(),
-        hostAndPort,
+        address(other),
         masterName);
-    discovered.add(other);
+    forgetUnlisted(); // an answer that came meanwhile may have left it out
     subscribe(other, 1);
+  }
+
+  /** The Sentinel listened to at {@code address} (canonical), or null. */
+  private @Nullable RedisURI sentinelAt(String address) {
+    RedisURI discoveredOne = discoveredByAddress.get(address);
+    return discoveredOne != null ? discoveredOne : ofTheUrl.get(address);
   }
 
   /**
@@ -487,23 +683,36 @@ final class SentinelSwitchListener implements AutoCloseable {
 
   /**
    * A Sentinel answered that {@code primary} ({@code host:port}) is the primary: calls back, as an
-   * announcement does, when the session is connected to another server.
+   * announcement does, when the session is connected to another server. An answer that comes before
+   * the session recorded its first connection waits for it ({@link #primaryKnown}): the primary may
+   * have moved between the session's connection and this answer.
    */
   void reported(String primary) {
-    String connected = connectedPrimary.get();
-    if (closed.get() || connected == null || primary.equals(connected)) {
+    if (closed.get()) {
       return;
     }
-    // called on a Lettuce I/O thread: a host name is looked up on the event executors (once per
-    // name), and the comparison completes there
-    addresses
-        .same(primary, connected)
-        .thenAccept(
-            same -> {
-              if (!same && !closed.get()) {
-                switchTo(primary, connected);
-              }
-            });
+    String connected = connectedPrimary.get();
+    if (connected != null) {
+      comparedWith(primary, connected);
+      return;
+    }
+    // whoever takes the answer back compares it: this thread when the session recorded its
+    // connection meanwhile, else primaryKnown; the latest answer stands
+    unsettled.set(primary);
+    String recordedMeanwhile = connectedPrimary.get();
+    if (recordedMeanwhile != null) {
+      String taken = unsettled.getAndSet(null);
+      if (taken != null) {
+        comparedWith(taken, recordedMeanwhile);
+      }
+    }
+  }
+
+  /** Calls back when {@code primary} is another server than {@code connected}. */
+  private void comparedWith(String primary, String connected) {
+    if (!primary.equals(connected)) {
+      switchTo(primary, connected);
+    }
   }
 
   /**
@@ -528,28 +737,77 @@ final class SentinelSwitchListener implements AutoCloseable {
   }
 
   /**
-   * Calls back unless the last call was about {@code primary} already; {@code missedWhileOn} is the
-   * server the session is on when a Sentinel's answer, not an announcement, tells of the switch.
+   * The session recorded the server it is connected to: a Sentinel's answer that came before is
+   * compared with it now. Called by the session after each connection it records (cheap when there
+   * is none waiting).
+   */
+  void primaryKnown() {
+    String connected = connectedPrimary.get();
+    if (connected == null || closed.get()) {
+      return; // still unknown: the answer waits
+    }
+    String waiting = unsettled.getAndSet(null);
+    if (waiting != null) {
+      comparedWith(waiting, connected);
+    }
+  }
+
+  /**
+   * Calls back unless {@code primary} is the same server ({@link ServerAddresses}: a Sentinel may
+   * name it by host name, another by IP address) as the last call's or, for a Sentinel's answer
+   * rather than an announcement, as {@code missedWhileOn}, the server the session is on. Never
+   * waits: the decision is queued behind the previous one (decisions are made in the order heard),
+   * and made on the event executors when a host name has to be looked up.
    */
   private void switchTo(String primary, @Nullable String missedWhileOn) {
-    String last = lastPrimary.getAndSet(primary);
-    if (!primary.equals(last)) {
-      if (missedWhileOn != null) {
-        log.info(
-            "A Sentinel names {} as the primary of {} while this session is on {}: an"
-                + " announcement was missed",
-            primary,
-            masterName,
-            missedWhileOn);
-      }
-      onSwitch.accept(primary);
+    CompletableFuture<@Nullable Void> mine = new CompletableFuture<>();
+    decisions
+        .getAndSet(mine)
+        .thenCompose(
+            previousDone ->
+                missedWhileOn == null
+                    ? CompletableFuture.completedFuture(false)
+                    : addresses.same(primary, missedWhileOn))
+        .thenCompose(
+            onIt ->
+                onIt
+                    ? CompletableFuture.completedFuture(true)
+                    : addresses.same(primary, lastPrimary))
+        .thenAccept(
+            same -> {
+              if (!same && !closed.get()) {
+                lastPrimary = primary;
+                calledBack(primary, missedWhileOn);
+              }
+            })
+        .whenComplete(
+            (done, error) -> {
+              if (error != null) {
+                log.warn("Moving the session to {} failed: {}", primary, error.toString());
+              }
+              mine.complete(null);
+            });
+  }
+
+  private void calledBack(String primary, @Nullable String missedWhileOn) {
+    if (missedWhileOn != null) {
+      log.info(
+          "A Sentinel names {} as the primary of {} while this session is on {}: an"
+              + " announcement was missed",
+          primary,
+          masterName,
+          missedWhileOn);
     }
+    onSwitch.accept(primary);
   }
 
   /** Closes the subscriptions and gives up on the Sentinels not reached yet; idempotent. */
   @Override
   public void close() {
     closed.set(true);
+    if (listingCheck != null) {
+      listingCheck.cancel(false);
+    }
     for (ScheduledFuture<?> retry : retries.values()) {
       retry.cancel(false);
     }
@@ -557,6 +815,7 @@ final class SentinelSwitchListener implements AutoCloseable {
     for (StatefulRedisConnection<String, String> question : questions) {
       closeQuestion(question);
     }
+    subscriptions.clear();
     for (StatefulRedisPubSubConnection<String, String> connection : connections) {
       if (connections.remove(connection)) {
         try {

@@ -71,20 +71,11 @@ final class ServerAddresses {
    * its lower-case text when it is a name that does not resolve.
    */
   CompletableFuture<Set<String>> addressesOf(String host) {
-    String bare =
-        host.length() > 1 && host.startsWith("[") && host.endsWith("]")
-            ? host.substring(1, host.length() - 1)
-            : host;
+    String bare = withoutBrackets(host);
     if (isLiteral(bare)) {
-      try {
-        return CompletableFuture.completedFuture(
-            Set.of(InetAddress.getByName(bare).getHostAddress()));
-      } catch (UnknownHostException e) {
-        return CompletableFuture.completedFuture(Set.of(bare.toLowerCase(Locale.ROOT)));
-      }
+      return CompletableFuture.completedFuture(Set.of(literalAddress(bare)));
     }
-    String name = bare.toLowerCase(Locale.ROOT);
-    return names.computeIfAbsent(name, this::resolve);
+    return names.computeIfAbsent(bare.toLowerCase(Locale.ROOT), this::resolve);
   }
 
   private CompletableFuture<Set<String>> resolve(String name) {
@@ -106,7 +97,48 @@ final class ServerAddresses {
     }
   }
 
-  /** Whether {@code host} is written as an IP address (so that parsing it does no look-up). */
+  /**
+   * {@code hostAndPort} in one spelling per server without a look-up: an IP address as {@link
+   * InetAddress#getHostAddress} writes it ({@code [::1]:6379} and {@code 0:0:0:0:0:0:0:1:6379} give
+   * the same), a host name in lower case; a text without a port as it is. Two texts of one server
+   * that differ here are a host name and an IP address of it: {@link #same} tells those apart.
+   */
+  static String canonical(String hostAndPort) {
+    int colon = hostAndPort.lastIndexOf(':');
+    if (colon < 0) {
+      return hostAndPort;
+    }
+    return literalAddress(withoutBrackets(hostAndPort.substring(0, colon)))
+        + hostAndPort.substring(colon);
+  }
+
+  private static String withoutBrackets(String host) {
+    return host.length() > 1 && host.startsWith("[") && host.endsWith("]")
+        ? host.substring(1, host.length() - 1)
+        : host;
+  }
+
+  /** {@code host} (without brackets) as one spelling: its IP address, or its lower-case name. */
+  private static String literalAddress(String host) {
+    if (isLiteral(host)) {
+      try {
+        // in brackets, a text with a colon that is no IPv6 address fails without a look-up
+        return InetAddress.getByName(host.indexOf(':') >= 0 ? "[" + host + "]" : host)
+            .getHostAddress();
+      } catch (UnknownHostException e) {
+        // malformed: stands for itself
+      }
+    }
+    return host.toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * Whether {@code host} is written as an IP address (so that parsing it does no look-up). The IPv4
+   * pattern is needed: {@link InetAddress#getByName} looks up what it cannot parse ({@code
+   * 999.0.0.1}, say) on the calling thread, and Java 21 has no public parse-only call ({@code
+   * InetAddress.ofLiteral} came in 22). Anything with a colon is taken for IPv6, parsed in
+   * brackets: a malformed one fails without a look-up, and stands for itself.
+   */
   static boolean isLiteral(String host) {
     return IPV4.matcher(host).matches() || host.indexOf(':') >= 0;
   }

@@ -12,9 +12,16 @@ import io.machinery.client.redis.testing.OwnSentinelGroup;
 import io.machinery.config.Config;
 import io.machinery.config.RedisConfig;
 import io.machinery.testkit.DroppingTcpProxy;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -212,20 +219,7 @@ class RedisSentinelSwitchIT {
   @Test
   void theSentinelsTheUrlDoesNotNameAreListenedToAsWell() throws Exception {
     startGroup(3);
-    // a Sentinel learns of the others from their hellos, every two seconds
-    await()
-        .atMost(PATIENCE)
-        .until(
-            () ->
-                group
-                        .admin(0)
-                        .sync()
-                        .dispatch(
-                            CommandType.SENTINEL,
-                            new ArrayOutput<>(StringCodec.UTF8),
-                            new CommandArgs<>(StringCodec.UTF8).add("SENTINELS").add(MASTER))
-                        .size()
-                    == 2);
+    awaitOthersKnownTo(0, 2);
     String url = "redis://127.0.0.1:" + group.sentinel(0).port();
     try (RedisSession session = RedisSession.open(url, config(url, MASTER))) {
       session.await(session.commands().set("before", bytes("1")));
@@ -239,6 +233,115 @@ class RedisSentinelSwitchIT {
       group.stopSentinel(0);
       group.requestFailover(1);
       assertWritesReachBPromptly(session, group.awaitSwitch());
+    }
+  }
+
+  /**
+   * Waits until Sentinel {@code index} names {@code count} others ({@code SENTINEL SENTINELS}): a
+   * Sentinel learns of the others from their hellos, every two seconds.
+   */
+  private void awaitOthersKnownTo(int index, int count) {
+    await().atMost(PATIENCE).until(() -> othersKnownTo(index).size() == count);
+  }
+
+  private List<Object> othersKnownTo(int index) {
+    return group
+        .admin(index)
+        .sync()
+        .dispatch(
+            CommandType.SENTINEL,
+            new ArrayOutput<>(StringCodec.UTF8),
+            new CommandArgs<>(StringCodec.UTF8).add("SENTINELS").add(MASTER));
+  }
+
+  /**
+   * A URL naming its Sentinel by the IPv6 loopback, {@code [::1]}: the session's connections to
+   * that Sentinel come from {@code 0:0:0:0:0:0:0:1}, and are still told from its connection to the
+   * primary. Before, compared as text, the session took the Sentinel for its primary, and each
+   * Sentinel's answer naming the real primary moved it there needlessly (a reconnect).
+   */
+  @Test
+  void aSentinelNamedByAnotherSpellingOfItsAddressIsNotTakenForThePrimary() throws Exception {
+    startGroup(1);
+    String url = "redis://[::1]:" + group.sentinel().port();
+    try (RedisSession session = RedisSession.open(url, config(url, MASTER))) {
+      session.await(session.commands().set("before", bytes("1")));
+      await()
+          .atMost(SUBSCRIBED_WITHIN)
+          .untilAsserted(() -> assertThat(group.othersSubscribedTo(0)).hasSize(1));
+      // the subscription asks its Sentinel for the primary as soon as it is live: an answer taken
+      // for a move reconnects the session within a few milliseconds
+      await()
+          .during(Duration.ofSeconds(2))
+          .atMost(Duration.ofSeconds(3))
+          .until(() -> session.reconnects() == 0);
+      assertThat(adminA.await(adminA.commands().get("before"))).isEqualTo(bytes("1"));
+    }
+  }
+
+  /**
+   * A discovered Sentinel stopped and removed from the group ({@code SENTINEL RESET} on the one
+   * left): the session stops trying to reach it. Its port, taken over by a socket that hangs up on
+   * every connection, counts the attempts, which stop within a few seconds. Before, they went on
+   * (about one a second) until the session closed.
+   */
+  @Test
+  void aDiscoveredSentinelRemovedFromTheGroupIsForgotten() throws Exception {
+    startGroup(2);
+    awaitOthersKnownTo(0, 1);
+    String url = "redis://127.0.0.1:" + group.sentinel(0).port();
+    try (RedisSession session = RedisSession.open(url, config(url, MASTER))) {
+      await()
+          .atMost(SUBSCRIBED_WITHIN)
+          .untilAsserted(() -> assertThat(group.othersSubscribedTo(1)).hasSize(1));
+      int port = group.sentinel(1).port();
+      group.stopSentinel(1);
+      try (HangingUpPort attempts = new HangingUpPort(port)) {
+        await().atMost(PATIENCE).until(() -> attempts.count() > 0); // it is being tried
+        group.admin(0).sync().reset(MASTER);
+        awaitOthersKnownTo(0, 0);
+        await()
+            .atMost(PATIENCE)
+            .until(() -> attempts.quietFor().compareTo(Duration.ofSeconds(3)) > 0);
+      }
+      session.await(session.commands().set("after", bytes("2")));
+    }
+  }
+
+  /** A loopback port that accepts each connection and closes it at once, counting them. */
+  private static final class HangingUpPort implements AutoCloseable {
+    private final ServerSocket socket;
+    private final AtomicInteger count = new AtomicInteger();
+    private final AtomicLong lastAt = new AtomicLong(System.nanoTime());
+
+    HangingUpPort(int port) throws IOException {
+      socket = new ServerSocket(port, 50, InetAddress.getByName("127.0.0.1"));
+      Thread.ofVirtual()
+          .start(
+              () -> {
+                while (true) {
+                  try (Socket ignored = socket.accept()) {
+                    lastAt.set(System.nanoTime());
+                    count.incrementAndGet();
+                  } catch (IOException e) {
+                    return; // closed
+                  }
+                }
+              });
+    }
+
+    int count() {
+      return count.get();
+    }
+
+    /** How long since the last connection. */
+    Duration quietFor() {
+      return Duration.ofNanos(System.nanoTime() - lastAt.get());
+    }
+
+    @Override
+    public void close() throws IOException {
+      socket.close();
     }
   }
 

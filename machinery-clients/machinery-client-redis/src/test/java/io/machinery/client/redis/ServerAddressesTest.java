@@ -41,6 +41,24 @@ class ServerAddressesTest {
     assertThat(addresses.same("no-such-host.invalid:6379", "127.0.0.1:6379").join()).isFalse();
   }
 
+  /**
+   * One text per spelling of a literal, no look-up: what the session compares a connection's remote
+   * address ({@code 0:0:0:0:0:0:0:1} from the JDK) with the URL's Sentinels ({@code [::1]}).
+   */
+  @Test
+  void canonicalTextsSpellAnIpAddressOneWay() {
+    assertThat(ServerAddresses.canonical("[::1]:26379"))
+        .isEqualTo(ServerAddresses.canonical("0:0:0:0:0:0:0:1:26379"))
+        .isEqualTo(ServerAddresses.canonical("::1:26379"));
+    assertThat(ServerAddresses.canonical("10.0.0.1:26379")).isEqualTo("10.0.0.1:26379");
+    assertThat(ServerAddresses.canonical("Sentinel.Example:26379"))
+        .isEqualTo("sentinel.example:26379");
+    assertThat(ServerAddresses.canonical("127.0.0.1:26379"))
+        .isNotEqualTo(ServerAddresses.canonical("localhost:26379")); // that takes same()
+    assertThat(ServerAddresses.canonical("no:such:ipv6:6379")).isEqualTo("no:such:ipv6:6379");
+    assertThat(lookUps).hasValue(0);
+  }
+
   @Test
   void onlyIpAddressesAreLiterals() {
     assertThat(ServerAddresses.isLiteral("10.0.0.1")).isTrue();

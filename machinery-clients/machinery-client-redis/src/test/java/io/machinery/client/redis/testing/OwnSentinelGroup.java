@@ -117,7 +117,8 @@ public final class OwnSentinelGroup implements AutoCloseable {
           directory.resolve("sentinel.conf"),
           "port "
               + port
-              + "\nbind 127.0.0.1\nsentinel monitor "
+              // IPv6 loopback as well where there is one (the "-": not an error where not)
+              + "\nbind 127.0.0.1 -::1\nsentinel monitor "
               + masterName
               + " 127.0.0.1 "
               + primaryPort
