@@ -73,7 +73,8 @@ import org.slf4j.LoggerFactory;
  *       when another run stored SUCCESS, FAILURE or RETRY, this one stops with {@link HoldLost}
  *       (nothing more is recorded; that run owns the outcome); when none did, it records its own as
  *       before, so a task that always outlives its hold still ends ({@link #checkHeld}). A
- *       redelivered copy that finds this run's stored SUCCESS finishes the bookkeeping (see above).
+ *       redelivered copy that finds this run's stored SUCCESS finishes the bookkeeping (see above),
+ *       whatever its own hold says later: that SUCCESS is the one it carries on from.
  *   <li><b>Chords</b> are completed by {@link ChordCompletion} (at least once, terminal when the
  *       group is gone), and a DAG task's dependents by {@link DagCompletion}.
  *   <li><b>Callbacks cancelled before they were sent</b> (a chain's next step, a chord callback,
@@ -230,7 +231,11 @@ final class TaskExecution implements TaskContext {
   /** Whether the broker still holds this run's message; asked before each bookkeeping step. */
   private BooleanSupplier held = () -> true;
 
-  /** Set once a broken hold was looked into and no other run had finished: asked no more. */
+  /**
+   * Set once a broken hold was looked into and no other run had finished, or when this run carries
+   * on from a SUCCESS an earlier run stored (that SUCCESS is no other copy's outcome to give way
+   * to): the hold is asked no more.
+   */
   private boolean recordDespiteBrokenHold;
 
   /** Cancelled by {@link Server#cancel}: recorded as FAILURE {@value Server#CANCELLED_ERROR}. */
@@ -503,6 +508,11 @@ final class TaskExecution implements TaskContext {
               + " again, only what follows it (callbacks, chord, DAG)",
           LogText.of(signature.name()),
           LogText.of(signature.uuid()));
+      // What follows a SUCCESS found here is this run's to do whatever its hold says later: the
+      // stored SUCCESS is the one it carries on from, not a sign that another copy finished (taken
+      // for one, this run dropped the callbacks, chord or DAG step its earlier run never did, and
+      // the message stayed with this worker, so no copy ever did them: SqsDynamoDbDagKillIT).
+      recordDespiteBrokenHold = true;
       return new Succeeded(stored);
     }
     String expired = expired(signature, settings.server().clock());

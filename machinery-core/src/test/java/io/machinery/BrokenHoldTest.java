@@ -13,6 +13,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -30,6 +31,9 @@ class BrokenHoldTest {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
   private final AtomicBoolean held = new AtomicBoolean(true);
+  private final AtomicBoolean redelivered = new AtomicBoolean();
+  private final CountDownLatch handOver = new CountDownLatch(1);
+  private volatile boolean gated;
   private final List<String> settlements = new CopyOnWriteArrayList<>();
   private final List<TaskOutcome> outcomes = new CopyOnWriteArrayList<>();
   private final AtomicReference<Signature> running = new AtomicReference<>();
@@ -144,6 +148,34 @@ class BrokenHoldTest {
     assertThat(settlements).containsExactly("ack");
   }
 
+  /**
+   * A message that comes back to a worker after its earlier run stored SUCCESS (the worker died
+   * before the callbacks) carries on from that SUCCESS; its hold breaking meanwhile is no sign that
+   * another copy did the rest, since the SUCCESS found is the one it carries on from. Before, it
+   * took that SUCCESS for another copy's and dropped the callback, and as its broker still held the
+   * message no copy ever sent it (found by SqsDynamoDbDagKillIT: DAG joins never sent).
+   */
+  @Test
+  void aRunCarryingOnFromAStoredSuccessSendsItsCallbackThoughItsHoldBroke() {
+    List<Long> ran = new CopyOnWriteArrayList<>();
+    server.registerTask("done", TaskFunction.of(() -> ran.add(1L)));
+    server.registerTask("next", TaskFunction.of(Long.class, result -> ran.add(result)));
+    gated = true;
+    held.set(false);
+    redelivered.set(true);
+    Signature done =
+        send(Signature.builder("done").onSuccess(List.of(Signature.create("next"))).build());
+    backend.setStateSuccess(done, List.of(TaskResult.of(7L))); // the earlier run's
+    handOver.countDown();
+
+    await()
+        .atMost(TIMEOUT)
+        .untilAsserted(
+            () ->
+                assertThat(ran).as("the callback ran with the stored result").containsExactly(7L));
+    assertThat(settlements).as("the message").contains("ack");
+  }
+
   private Signature send(Signature signature) {
     running.set(signature);
     server.sendTask(signature);
@@ -160,11 +192,23 @@ class BrokenHoldTest {
   private final class Breakable extends ForwardingDelivery {
     Breakable(Delivery delivery) {
       super(delivery);
+      if (gated) { // the test stores what the run must find first
+        try {
+          handOver.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
     }
 
     @Override
     public boolean stillHeld() {
       return held.get();
+    }
+
+    @Override
+    public boolean redelivered() {
+      return redelivered.get() || super.redelivered();
     }
 
     @Override
