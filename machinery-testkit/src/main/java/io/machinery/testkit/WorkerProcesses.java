@@ -3,6 +3,7 @@ package io.machinery.testkit;
 import static org.awaitility.Awaitility.await;
 
 import io.machinery.BatchPolicy;
+import io.machinery.RetryTaskLaterException;
 import io.machinery.Server;
 import io.machinery.TaskFunction;
 import io.machinery.TaskListener;
@@ -70,6 +71,23 @@ public final class WorkerProcesses implements AutoCloseable {
    * #outcomeLog} writes there.
    */
   public static final String STALL = "stall";
+
+  /**
+   * The failing member task of the recording tasks: {@code record_after_failures(index, failures)}
+   * fails its first {@code failures} attempts ({@link io.machinery.TaskContext#attempt()}, counted
+   * in the message, so a redelivered attempt fails again and only a published retry moves on), each
+   * logging {@code fail:<index>:<attempt>} to {@link #failedAttemptsLog}; a later attempt logs
+   * {@code <index>} and returns it. Send it with a {@code retryCount} of {@code failures} at least.
+   */
+  public static final String RECORD_AFTER_FAILURES = "record_after_failures";
+
+  /**
+   * The deferring member task of the recording tasks: {@code record_after_retry_later(index,
+   * millis)} asks on its first attempt to run again {@code millis} later ({@link
+   * io.machinery.RetryTaskLaterException}), logging {@code later:<index>} to {@link
+   * #failedAttemptsLog}; a later attempt logs {@code <index>} and returns it.
+   */
+  public static final String RECORD_AFTER_RETRY_LATER = "record_after_retry_later";
 
   /** When {@value #RECORD_BATCHED} runs a batch: ten tasks, or 100 ms after the first. */
   public static final BatchPolicy RECORD_BATCH = BatchPolicy.of(10, Duration.ofMillis(100));
@@ -209,9 +227,10 @@ public final class WorkerProcesses implements AutoCloseable {
   }
 
   /**
-   * Registers {@value #RECORD}, {@value #RECORD_BATCHED}, {@value #STALL} and {@value #COLLECT}
-   * with {@code server}: each run appends a line to {@code executions} (created if missing). For
-   * child mains; the file stays open until the process ends.
+   * Registers {@value #RECORD}, {@value #RECORD_BATCHED}, {@value #STALL}, {@value
+   * #RECORD_AFTER_FAILURES}, {@value #RECORD_AFTER_RETRY_LATER} and {@value #COLLECT} with {@code
+   * server}: each run appends a line to {@code executions} (created if missing). For child mains;
+   * the file stays open until the process ends.
    */
   public static void registerRecordingTasks(Server server, Path executions) throws IOException {
     FileChannel log =
@@ -240,6 +259,39 @@ public final class WorkerProcesses implements AutoCloseable {
               return indexes;
             }));
     server.registerTask(STALL, TaskFunction.of(Long.class, index -> stall(executions, index)));
+    Path failedAttempts = failedAttemptsLog(executions);
+    server.registerTask(
+        RECORD_AFTER_FAILURES,
+        TaskFunction.withContext(
+            List.of(Long.class, Long.class),
+            false,
+            (context, args) -> {
+              long index = (Long) java.util.Objects.requireNonNull(args[0]);
+              long failures = (Long) java.util.Objects.requireNonNull(args[1]);
+              if (context.attempt() <= failures) {
+                appendLine(failedAttempts, "fail:" + index + ":" + context.attempt());
+                throw new IllegalStateException(
+                    "attempt " + context.attempt() + " of " + index + " fails on purpose");
+              }
+              append(log, index + "\n");
+              return index;
+            }));
+    server.registerTask(
+        RECORD_AFTER_RETRY_LATER,
+        TaskFunction.withContext(
+            List.of(Long.class, Long.class),
+            false,
+            (context, args) -> {
+              long index = (Long) java.util.Objects.requireNonNull(args[0]);
+              long millis = (Long) java.util.Objects.requireNonNull(args[1]);
+              if (context.attempt() == 1) {
+                appendLine(failedAttempts, "later:" + index);
+                throw new RetryTaskLaterException(
+                    "record " + index + " later", Duration.ofMillis(millis));
+              }
+              append(log, index + "\n");
+              return index;
+            }));
     // a chord callback: its first argument is the chord's number, then the members' results
     server.registerTask(
         COLLECT,
@@ -257,6 +309,15 @@ public final class WorkerProcesses implements AutoCloseable {
    */
   public static Path pausedLog(Path executions) {
     return executions.resolveSibling(executions.getFileName() + ".paused");
+  }
+
+  /**
+   * Where {@value #RECORD_AFTER_FAILURES} and {@value #RECORD_AFTER_RETRY_LATER} log the attempts
+   * they fail or defer, for the worker logging to {@code executions}: one line each, apart from the
+   * runs {@link #runs} counts.
+   */
+  public static Path failedAttemptsLog(Path executions) {
+    return executions.resolveSibling(executions.getFileName() + ".failed");
   }
 
   /**
